@@ -19,19 +19,19 @@ import (
 
 // Defines values for AccessTokenRequestGrantType.
 const (
-	AuthorizationCode AccessTokenRequestGrantType = "authorization_code"
-	ClientCredentials AccessTokenRequestGrantType = "client_credentials"
-	RefreshToken      AccessTokenRequestGrantType = "refresh_token"
+	AccessTokenRequestGrantTypeAuthorizationCode AccessTokenRequestGrantType = "authorization_code"
+	AccessTokenRequestGrantTypeClientCredentials AccessTokenRequestGrantType = "client_credentials"
+	AccessTokenRequestGrantTypeRefreshToken      AccessTokenRequestGrantType = "refresh_token"
 )
 
 // Valid indicates whether the value is a known member of the AccessTokenRequestGrantType enum.
 func (e AccessTokenRequestGrantType) Valid() bool {
 	switch e {
-	case AuthorizationCode:
+	case AccessTokenRequestGrantTypeAuthorizationCode:
 		return true
-	case ClientCredentials:
+	case AccessTokenRequestGrantTypeClientCredentials:
 		return true
-	case RefreshToken:
+	case AccessTokenRequestGrantTypeRefreshToken:
 		return true
 	default:
 		return false
@@ -40,16 +40,16 @@ func (e AccessTokenRequestGrantType) Valid() bool {
 
 // Defines values for AccessTokenRequestUserType.
 const (
-	Company  AccessTokenRequestUserType = "Company"
-	Location AccessTokenRequestUserType = "Location"
+	AccessTokenRequestUserTypeCompany  AccessTokenRequestUserType = "Company"
+	AccessTokenRequestUserTypeLocation AccessTokenRequestUserType = "Location"
 )
 
 // Valid indicates whether the value is a known member of the AccessTokenRequestUserType enum.
 func (e AccessTokenRequestUserType) Valid() bool {
 	switch e {
-	case Company:
+	case AccessTokenRequestUserTypeCompany:
 		return true
-	case Location:
+	case AccessTokenRequestUserTypeLocation:
 		return true
 	default:
 		return false
@@ -157,28 +157,28 @@ func (e CalendarAvailabilityType) Valid() bool {
 
 // Defines values for CalendarCalendarType.
 const (
-	ClassBooking   CalendarCalendarType = "class_booking"
-	Collective     CalendarCalendarType = "collective"
-	Event          CalendarCalendarType = "event"
-	Personal       CalendarCalendarType = "personal"
-	RoundRobin     CalendarCalendarType = "round_robin"
-	ServiceBooking CalendarCalendarType = "service_booking"
+	CalendarCalendarTypeClassBooking   CalendarCalendarType = "class_booking"
+	CalendarCalendarTypeCollective     CalendarCalendarType = "collective"
+	CalendarCalendarTypeEvent          CalendarCalendarType = "event"
+	CalendarCalendarTypePersonal       CalendarCalendarType = "personal"
+	CalendarCalendarTypeRoundRobin     CalendarCalendarType = "round_robin"
+	CalendarCalendarTypeServiceBooking CalendarCalendarType = "service_booking"
 )
 
 // Valid indicates whether the value is a known member of the CalendarCalendarType enum.
 func (e CalendarCalendarType) Valid() bool {
 	switch e {
-	case ClassBooking:
+	case CalendarCalendarTypeClassBooking:
 		return true
-	case Collective:
+	case CalendarCalendarTypeCollective:
 		return true
-	case Event:
+	case CalendarCalendarTypeEvent:
 		return true
-	case Personal:
+	case CalendarCalendarTypePersonal:
 		return true
-	case RoundRobin:
+	case CalendarCalendarTypeRoundRobin:
 		return true
-	case ServiceBooking:
+	case CalendarCalendarTypeServiceBooking:
 		return true
 	default:
 		return false
@@ -187,16 +187,16 @@ func (e CalendarCalendarType) Valid() bool {
 
 // Defines values for CalendarEventType.
 const (
-	RoundRobinOptimizeForAvailability      CalendarEventType = "RoundRobin_OptimizeForAvailability"
-	RoundRobinOptimizeForEqualDistribution CalendarEventType = "RoundRobin_OptimizeForEqualDistribution"
+	CalendarEventTypeRoundRobinOptimizeForAvailability      CalendarEventType = "RoundRobin_OptimizeForAvailability"
+	CalendarEventTypeRoundRobinOptimizeForEqualDistribution CalendarEventType = "RoundRobin_OptimizeForEqualDistribution"
 )
 
 // Valid indicates whether the value is a known member of the CalendarEventType enum.
 func (e CalendarEventType) Valid() bool {
 	switch e {
-	case RoundRobinOptimizeForAvailability:
+	case CalendarEventTypeRoundRobinOptimizeForAvailability:
 		return true
-	case RoundRobinOptimizeForEqualDistribution:
+	case CalendarEventTypeRoundRobinOptimizeForEqualDistribution:
 		return true
 	default:
 		return false
@@ -205,16 +205,16 @@ func (e CalendarEventType) Valid() bool {
 
 // Defines values for CalendarFormSubmitType.
 const (
-	RedirectURL     CalendarFormSubmitType = "RedirectURL"
-	ThankYouMessage CalendarFormSubmitType = "ThankYouMessage"
+	CalendarFormSubmitTypeRedirectURL     CalendarFormSubmitType = "RedirectURL"
+	CalendarFormSubmitTypeThankYouMessage CalendarFormSubmitType = "ThankYouMessage"
 )
 
 // Valid indicates whether the value is a known member of the CalendarFormSubmitType enum.
 func (e CalendarFormSubmitType) Valid() bool {
 	switch e {
-	case RedirectURL:
+	case CalendarFormSubmitTypeRedirectURL:
 		return true
-	case ThankYouMessage:
+	case CalendarFormSubmitTypeThankYouMessage:
 		return true
 	default:
 		return false
@@ -223,16 +223,16 @@ func (e CalendarFormSubmitType) Valid() bool {
 
 // Defines values for CalendarGuestType.
 const (
-	CollectDetail CalendarGuestType = "collect_detail"
-	CountOnly     CalendarGuestType = "count_only"
+	CalendarGuestTypeCollectDetail CalendarGuestType = "collect_detail"
+	CalendarGuestTypeCountOnly     CalendarGuestType = "count_only"
 )
 
 // Valid indicates whether the value is a known member of the CalendarGuestType enum.
 func (e CalendarGuestType) Valid() bool {
 	switch e {
-	case CollectDetail:
+	case CalendarGuestTypeCollectDetail:
 		return true
-	case CountOnly:
+	case CalendarGuestTypeCountOnly:
 		return true
 	default:
 		return false
@@ -313,16 +313,16 @@ func (e CalendarSlotIntervalUnit) Valid() bool {
 
 // Defines values for CalendarWidgetType.
 const (
-	Classic CalendarWidgetType = "classic"
-	Default CalendarWidgetType = "default"
+	CalendarWidgetTypeClassic CalendarWidgetType = "classic"
+	CalendarWidgetTypeDefault CalendarWidgetType = "default"
 )
 
 // Valid indicates whether the value is a known member of the CalendarWidgetType enum.
 func (e CalendarWidgetType) Valid() bool {
 	switch e {
-	case Classic:
+	case CalendarWidgetTypeClassic:
 		return true
-	case Default:
+	case CalendarWidgetTypeDefault:
 		return true
 	default:
 		return false
@@ -331,13 +331,13 @@ func (e CalendarWidgetType) Valid() bool {
 
 // Defines values for CalendarNotificationType.
 const (
-	Email CalendarNotificationType = "email"
+	CalendarNotificationTypeEmail CalendarNotificationType = "email"
 )
 
 // Valid indicates whether the value is a known member of the CalendarNotificationType enum.
 func (e CalendarNotificationType) Valid() bool {
 	switch e {
-	case Email:
+	case CalendarNotificationTypeEmail:
 		return true
 	default:
 		return false
@@ -346,16 +346,16 @@ func (e CalendarNotificationType) Valid() bool {
 
 // Defines values for ContactSearchFilterGroup.
 const (
-	AND ContactSearchFilterGroup = "AND"
-	OR  ContactSearchFilterGroup = "OR"
+	ContactSearchFilterGroupAND ContactSearchFilterGroup = "AND"
+	ContactSearchFilterGroupOR  ContactSearchFilterGroup = "OR"
 )
 
 // Valid indicates whether the value is a known member of the ContactSearchFilterGroup enum.
 func (e ContactSearchFilterGroup) Valid() bool {
 	switch e {
-	case AND:
+	case ContactSearchFilterGroupAND:
 		return true
-	case OR:
+	case ContactSearchFilterGroupOR:
 		return true
 	default:
 		return false
@@ -364,31 +364,31 @@ func (e ContactSearchFilterGroup) Valid() bool {
 
 // Defines values for ContactSearchFilterOperator.
 const (
-	Contains    ContactSearchFilterOperator = "contains"
-	Eq          ContactSearchFilterOperator = "eq"
-	Exists      ContactSearchFilterOperator = "exists"
-	NotContains ContactSearchFilterOperator = "not_contains"
-	NotEq       ContactSearchFilterOperator = "not_eq"
-	NotExists   ContactSearchFilterOperator = "not_exists"
-	Range       ContactSearchFilterOperator = "range"
+	ContactSearchFilterOperatorContains    ContactSearchFilterOperator = "contains"
+	ContactSearchFilterOperatorEq          ContactSearchFilterOperator = "eq"
+	ContactSearchFilterOperatorExists      ContactSearchFilterOperator = "exists"
+	ContactSearchFilterOperatorNotContains ContactSearchFilterOperator = "not_contains"
+	ContactSearchFilterOperatorNotEq       ContactSearchFilterOperator = "not_eq"
+	ContactSearchFilterOperatorNotExists   ContactSearchFilterOperator = "not_exists"
+	ContactSearchFilterOperatorRange       ContactSearchFilterOperator = "range"
 )
 
 // Valid indicates whether the value is a known member of the ContactSearchFilterOperator enum.
 func (e ContactSearchFilterOperator) Valid() bool {
 	switch e {
-	case Contains:
+	case ContactSearchFilterOperatorContains:
 		return true
-	case Eq:
+	case ContactSearchFilterOperatorEq:
 		return true
-	case Exists:
+	case ContactSearchFilterOperatorExists:
 		return true
-	case NotContains:
+	case ContactSearchFilterOperatorNotContains:
 		return true
-	case NotEq:
+	case ContactSearchFilterOperatorNotEq:
 		return true
-	case NotExists:
+	case ContactSearchFilterOperatorNotExists:
 		return true
-	case Range:
+	case ContactSearchFilterOperatorRange:
 		return true
 	default:
 		return false
@@ -397,16 +397,16 @@ func (e ContactSearchFilterOperator) Valid() bool {
 
 // Defines values for ContactSearchSortDirection.
 const (
-	Asc  ContactSearchSortDirection = "asc"
-	Desc ContactSearchSortDirection = "desc"
+	ContactSearchSortDirectionAsc  ContactSearchSortDirection = "asc"
+	ContactSearchSortDirectionDesc ContactSearchSortDirection = "desc"
 )
 
 // Valid indicates whether the value is a known member of the ContactSearchSortDirection enum.
 func (e ContactSearchSortDirection) Valid() bool {
 	switch e {
-	case Asc:
+	case ContactSearchSortDirectionAsc:
 		return true
-	case Desc:
+	case ContactSearchSortDirectionDesc:
 		return true
 	default:
 		return false
@@ -580,67 +580,67 @@ func (e LocationConfigurationKind) Valid() bool {
 
 // Defines values for OrderSourceSubType.
 const (
-	CardPayment       OrderSourceSubType = "card_payment"
-	ContactView       OrderSourceSubType = "contact_view"
-	EmailCampaign     OrderSourceSubType = "email_campaign"
-	ImportedCsv       OrderSourceSubType = "imported_csv"
-	Meeting           OrderSourceSubType = "meeting"
-	OneStepOrderForm  OrderSourceSubType = "one_step_order_form"
-	PaymentsDashboard OrderSourceSubType = "payments_dashboard"
-	QrCode            OrderSourceSubType = "qr_code"
-	SaasOneTime       OrderSourceSubType = "saas_one_time"
-	SaasSubscription  OrderSourceSubType = "saas_subscription"
-	Service           OrderSourceSubType = "service"
-	Shopify           OrderSourceSubType = "shopify"
-	Store             OrderSourceSubType = "store"
-	StoreUpsell       OrderSourceSubType = "store_upsell"
-	SubscriptionView  OrderSourceSubType = "subscription_view"
-	TapToPay          OrderSourceSubType = "tap_to_pay"
-	TwoStepOrderForm  OrderSourceSubType = "two_step_order_form"
-	Upsell            OrderSourceSubType = "upsell"
-	Woocommerce       OrderSourceSubType = "woocommerce"
+	OrderSourceSubTypeCardPayment       OrderSourceSubType = "card_payment"
+	OrderSourceSubTypeContactView       OrderSourceSubType = "contact_view"
+	OrderSourceSubTypeEmailCampaign     OrderSourceSubType = "email_campaign"
+	OrderSourceSubTypeImportedCsv       OrderSourceSubType = "imported_csv"
+	OrderSourceSubTypeMeeting           OrderSourceSubType = "meeting"
+	OrderSourceSubTypeOneStepOrderForm  OrderSourceSubType = "one_step_order_form"
+	OrderSourceSubTypePaymentsDashboard OrderSourceSubType = "payments_dashboard"
+	OrderSourceSubTypeQrCode            OrderSourceSubType = "qr_code"
+	OrderSourceSubTypeSaasOneTime       OrderSourceSubType = "saas_one_time"
+	OrderSourceSubTypeSaasSubscription  OrderSourceSubType = "saas_subscription"
+	OrderSourceSubTypeService           OrderSourceSubType = "service"
+	OrderSourceSubTypeShopify           OrderSourceSubType = "shopify"
+	OrderSourceSubTypeStore             OrderSourceSubType = "store"
+	OrderSourceSubTypeStoreUpsell       OrderSourceSubType = "store_upsell"
+	OrderSourceSubTypeSubscriptionView  OrderSourceSubType = "subscription_view"
+	OrderSourceSubTypeTapToPay          OrderSourceSubType = "tap_to_pay"
+	OrderSourceSubTypeTwoStepOrderForm  OrderSourceSubType = "two_step_order_form"
+	OrderSourceSubTypeUpsell            OrderSourceSubType = "upsell"
+	OrderSourceSubTypeWoocommerce       OrderSourceSubType = "woocommerce"
 )
 
 // Valid indicates whether the value is a known member of the OrderSourceSubType enum.
 func (e OrderSourceSubType) Valid() bool {
 	switch e {
-	case CardPayment:
+	case OrderSourceSubTypeCardPayment:
 		return true
-	case ContactView:
+	case OrderSourceSubTypeContactView:
 		return true
-	case EmailCampaign:
+	case OrderSourceSubTypeEmailCampaign:
 		return true
-	case ImportedCsv:
+	case OrderSourceSubTypeImportedCsv:
 		return true
-	case Meeting:
+	case OrderSourceSubTypeMeeting:
 		return true
-	case OneStepOrderForm:
+	case OrderSourceSubTypeOneStepOrderForm:
 		return true
-	case PaymentsDashboard:
+	case OrderSourceSubTypePaymentsDashboard:
 		return true
-	case QrCode:
+	case OrderSourceSubTypeQrCode:
 		return true
-	case SaasOneTime:
+	case OrderSourceSubTypeSaasOneTime:
 		return true
-	case SaasSubscription:
+	case OrderSourceSubTypeSaasSubscription:
 		return true
-	case Service:
+	case OrderSourceSubTypeService:
 		return true
-	case Shopify:
+	case OrderSourceSubTypeShopify:
 		return true
-	case Store:
+	case OrderSourceSubTypeStore:
 		return true
-	case StoreUpsell:
+	case OrderSourceSubTypeStoreUpsell:
 		return true
-	case SubscriptionView:
+	case OrderSourceSubTypeSubscriptionView:
 		return true
-	case TapToPay:
+	case OrderSourceSubTypeTapToPay:
 		return true
-	case TwoStepOrderForm:
+	case OrderSourceSubTypeTwoStepOrderForm:
 		return true
-	case Upsell:
+	case OrderSourceSubTypeUpsell:
 		return true
-	case Woocommerce:
+	case OrderSourceSubTypeWoocommerce:
 		return true
 	default:
 		return false
@@ -706,19 +706,19 @@ func (e OrderSourceType) Valid() bool {
 
 // Defines values for PipelineColorRenderMode.
 const (
-	BgTint PipelineColorRenderMode = "bg-tint"
-	Dot    PipelineColorRenderMode = "dot"
-	None   PipelineColorRenderMode = "none"
+	PipelineColorRenderModeBgTint PipelineColorRenderMode = "bg-tint"
+	PipelineColorRenderModeDot    PipelineColorRenderMode = "dot"
+	PipelineColorRenderModeNone   PipelineColorRenderMode = "none"
 )
 
 // Valid indicates whether the value is a known member of the PipelineColorRenderMode enum.
 func (e PipelineColorRenderMode) Valid() bool {
 	switch e {
-	case BgTint:
+	case PipelineColorRenderModeBgTint:
 		return true
-	case Dot:
+	case PipelineColorRenderModeDot:
 		return true
-	case None:
+	case PipelineColorRenderModeNone:
 		return true
 	default:
 		return false
@@ -727,19 +727,19 @@ func (e PipelineColorRenderMode) Valid() bool {
 
 // Defines values for RecurringBookingOption.
 const (
-	BookNext RecurringBookingOption = "book_next"
-	Continue RecurringBookingOption = "continue"
-	Skip     RecurringBookingOption = "skip"
+	RecurringBookingOptionBookNext RecurringBookingOption = "book_next"
+	RecurringBookingOptionContinue RecurringBookingOption = "continue"
+	RecurringBookingOptionSkip     RecurringBookingOption = "skip"
 )
 
 // Valid indicates whether the value is a known member of the RecurringBookingOption enum.
 func (e RecurringBookingOption) Valid() bool {
 	switch e {
-	case BookNext:
+	case RecurringBookingOptionBookNext:
 		return true
-	case Continue:
+	case RecurringBookingOptionContinue:
 		return true
-	case Skip:
+	case RecurringBookingOptionSkip:
 		return true
 	default:
 		return false
@@ -766,19 +766,19 @@ func (e RecurringBookingOverlapDefaultStatus) Valid() bool {
 
 // Defines values for RecurringFreq.
 const (
-	DAILY   RecurringFreq = "DAILY"
-	MONTHLY RecurringFreq = "MONTHLY"
-	WEEKLY  RecurringFreq = "WEEKLY"
+	RecurringFreqDAILY   RecurringFreq = "DAILY"
+	RecurringFreqMONTHLY RecurringFreq = "MONTHLY"
+	RecurringFreqWEEKLY  RecurringFreq = "WEEKLY"
 )
 
 // Valid indicates whether the value is a known member of the RecurringFreq enum.
 func (e RecurringFreq) Valid() bool {
 	switch e {
-	case DAILY:
+	case RecurringFreqDAILY:
 		return true
-	case MONTHLY:
+	case RecurringFreqMONTHLY:
 		return true
-	case WEEKLY:
+	case RecurringFreqWEEKLY:
 		return true
 	default:
 		return false
@@ -985,22 +985,22 @@ func (e SearchOpportunitiesParamsStatus) Valid() bool {
 
 // Defines values for ListOrdersParamsPaymentStatus.
 const (
-	Paid          ListOrdersParamsPaymentStatus = "paid"
-	PartiallyPaid ListOrdersParamsPaymentStatus = "partially_paid"
-	Refunded      ListOrdersParamsPaymentStatus = "refunded"
-	Unpaid        ListOrdersParamsPaymentStatus = "unpaid"
+	ListOrdersParamsPaymentStatusPaid          ListOrdersParamsPaymentStatus = "paid"
+	ListOrdersParamsPaymentStatusPartiallyPaid ListOrdersParamsPaymentStatus = "partially_paid"
+	ListOrdersParamsPaymentStatusRefunded      ListOrdersParamsPaymentStatus = "refunded"
+	ListOrdersParamsPaymentStatusUnpaid        ListOrdersParamsPaymentStatus = "unpaid"
 )
 
 // Valid indicates whether the value is a known member of the ListOrdersParamsPaymentStatus enum.
 func (e ListOrdersParamsPaymentStatus) Valid() bool {
 	switch e {
-	case Paid:
+	case ListOrdersParamsPaymentStatusPaid:
 		return true
-	case PartiallyPaid:
+	case ListOrdersParamsPaymentStatusPartiallyPaid:
 		return true
-	case Refunded:
+	case ListOrdersParamsPaymentStatusRefunded:
 		return true
-	case Unpaid:
+	case ListOrdersParamsPaymentStatusUnpaid:
 		return true
 	default:
 		return false
@@ -2192,10 +2192,10 @@ type InboundDndSettings struct {
 
 // InstalledLocation defines model for InstalledLocation.
 type InstalledLocation struct {
-	// UnderscoreID Location ID
+	// ID Location ID
 	//
 	// Example: 0IHuJvc2ofPAAA8GzTRi
-	UnderscoreID string `json:"_id"`
+	ID string `json:"_id"`
 
 	// Address Address linked to location
 	//
@@ -2570,10 +2570,10 @@ type OpportunitySearchMeta struct {
 
 // Order defines model for Order.
 type Order struct {
-	// UnderscoreID The unique identifier for the order.
+	// ID The unique identifier for the order.
 	//
 	// Example: 653f5e0cde5a1314e62a837c
-	UnderscoreID string `json:"_id"`
+	ID string `json:"_id"`
 
 	// AltID AltId is the unique identifier eg: location id.
 	//
@@ -2635,7 +2635,7 @@ type Order struct {
 	FulfillmentStatus *string `json:"fulfillmentStatus,omitempty"`
 
 	// Items Item details of the order.
-	Items *[]string `json:"items,omitempty"`
+	Items *[]map[string]interface{} `json:"items,omitempty"`
 
 	// LiveMode Order is in live / test mode.
 	//
@@ -2696,10 +2696,10 @@ type OrderSourceType string
 
 // OrderSummary defines model for OrderSummary.
 type OrderSummary struct {
-	// UnderscoreID The unique identifier for the order.
+	// ID The unique identifier for the order.
 	//
 	// Example: 653f5e0cde5a1314e62a837c
-	UnderscoreID string `json:"_id"`
+	ID string `json:"_id"`
 
 	// AltID AltId is the unique identifier eg: location id.
 	//
@@ -3128,10 +3128,10 @@ type TextField struct {
 
 // Transaction defines model for Transaction.
 type Transaction struct {
-	// UnderscoreID The unique identifier for the transaction.
+	// ID The unique identifier for the transaction.
 	//
 	// Example: 61dd0feac077f72010f78804
-	UnderscoreID string `json:"_id"`
+	ID string `json:"_id"`
 
 	// AltID AltId is the unique identifier eg: location id.
 	//
@@ -3269,10 +3269,10 @@ type Transaction struct {
 
 // TransactionSummary defines model for TransactionSummary.
 type TransactionSummary struct {
-	// UnderscoreID The unique identifier for the transaction.
+	// ID The unique identifier for the transaction.
 	//
 	// Example: 61dd0feac077f72010f78804
-	UnderscoreID string `json:"_id"`
+	ID string `json:"_id"`
 
 	// AltID AltId is the unique identifier eg: location id.
 	//
