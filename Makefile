@@ -1,0 +1,50 @@
+# hlgate — the commands a developer and CI use. See README.md.
+GO      ?= go
+TOOL    := $(GO) tool -modfile=tools/go.mod
+PKGS    := ./...
+
+.PHONY: all generate check-generated lint build test test-e2e run bench ensure-redis clean
+
+all: build
+
+## generate: regenerate everything under gen/ (buf and oapi-codegen).
+generate:
+	scripts/generate.sh
+
+## check-generated: regenerate, then fail if gen/ differs from what is committed.
+check-generated: generate
+	@if [ -n "$$(git status --porcelain -- gen)" ]; then \
+		echo "make generate changed gen/; run it and commit the result:" >&2; \
+		git status --porcelain -- gen >&2; git --no-pager diff --stat -- gen >&2; exit 1; \
+	fi
+	@echo "gen/ is up to date"
+
+## lint: buf lint, go vet and gofmt.
+lint:
+	$(TOOL) buf lint
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); \
+		if [ -n "$$out" ]; then echo "gofmt would change:" >&2; echo "$$out" >&2; exit 1; fi
+
+## build: build bin/hlgate.
+build:
+	$(GO) build -o bin/hlgate ./cmd/hlgate
+
+## ensure-redis: install redis-server when missing (as root), or say how.
+ensure-redis:
+	@scripts/ensure-redis.sh
+
+## test: every unit and integration test, with the race detector; starts its own redis-servers.
+test: ensure-redis
+	$(GO) test -race -shuffle=on $(PKGS)
+
+## run: hlgate with the sandbox in-process and memory stores; no other setup.
+run: build
+	./bin/hlgate serve --sandbox
+
+## bench: the benchmarks (limiter, tokenstore, sandbox).
+bench: ensure-redis
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+clean:
+	rm -rf bin
