@@ -1,0 +1,80 @@
+// Package sandbox is a strict in-memory fake of the HighLevel (LeadConnector)
+// API V2: the upstream of hlgate's tests, benchmarks and demo, since
+// HighLevel offers no sandbox of its own.
+//
+// A *Sandbox is an http.Handler. Use it in Go tests behind
+// httptest.NewServer, in-process behind `hlgate serve --sandbox`, or
+// standalone as `hlgate sandbox`. It serves:
+//
+//   - every operation of api/openapi.yaml; each operation's required scope,
+//     Version header and token kind are read from that document's
+//     x-hlgate-scope, x-hlgate-version and security scheme at start, so the
+//     route table cannot drift from it;
+//   - the OAuth flow: a consent page at GET /oauth/chooselocation (and
+//     /v2/oauth/chooselocation, upstream's current path), POST /oauth/token
+//     with the authorization_code and refresh_token grants,
+//     POST /oauth/locationToken and GET /oauth/installedLocations;
+//   - an admin API under /_sandbox/ (faults, token latency, expiry, codes,
+//     Private Integration Tokens, stats, arrivals, reset), mirrored by Go
+//     methods.
+//
+// # Assumptions
+//
+// Where the reference (the official V2 documents and the facts compiled from
+// them) leaves a rule open, the sandbox takes the stricter reading:
+//
+//   - Access tokens, refresh tokens and codes are opaque random strings (256
+//     bits from crypto/rand), not JWTs. Only what validation needs is kept.
+//   - Authorization codes are single use and live 5 minutes (Config.CodeTTL).
+//     A code is spent by its first presentation by the right client, even if
+//     the rest of that request is wrong.
+//   - Refresh tokens rotate: every refresh_token grant returns a new pair and
+//     spends the old refresh token. A reused, unknown, expired or other
+//     client's refresh token gets 400 with error "invalid_grant"; every such
+//     answer is counted (Stats.InvalidGrants). Earlier access tokens stay
+//     valid until they expire (upstream documents no revocation) unless
+//     Config.RevokeAccessOnRefresh is set.
+//   - A code or refresh token presented with a user_type other than the one it
+//     was issued for gets invalid_grant; the client_credentials grant, listed
+//     but undocumented upstream, answers 400 unsupported_grant_type.
+//   - Token endpoint errors carry both the upstream members {statusCode,
+//     message} and the RFC 6749 members {error, error_description}.
+//     Bad client credentials answer 401 "invalid_client"; missing members 422.
+//   - Redirect URIs must be absolute http(s) URIs and, when the app registers
+//     any, one of them; a token request that repeats redirect_uri must repeat
+//     the one bound to the code.
+//   - An agency (Company) install approves every location of the company
+//     (approveAllLocations, installToFutureLocations); /oauth/locationToken
+//     answers 400 for a location that is not approved or not the token's
+//     company's.
+//   - Every resource call goes through, in order: injected faults; the bearer
+//     token (401 "Invalid token: access token is invalid" when missing,
+//     malformed or unknown, "... is expired" when expired); the quota (429);
+//     the token kind (401 with upstream's "This authClass type is not allowed
+//     to access this scope..." when an agency token calls a location
+//     operation, a location token an agency operation, or a Private
+//     Integration Token a *-Only operation); the scope (401 "The token is not
+//     authorized for this scope.", as upstream answers per the reference's
+//     pitfall #6, not 403); the Version header (400 {statusCode, message}
+//     naming the header when it is missing or not the operation's value: the
+//     reference does not give upstream's answer, so the sandbox rejects).
+//     So a request with a live token is counted by the quota even when a later
+//     check rejects it.
+//   - A location named by a request (locationId, location_id, altId, or a
+//     body's locationId) that is not the token's own answers 403 "The token
+//     does not have access to this location." whether it exists or not;
+//     records addressed by id are looked up in the token's own location only,
+//     so another location's ids answer 404.
+//   - Quota: the key is (app id, location or company); all Private
+//     Integration Tokens of a location share one key (app "pit"), stricter
+//     than upstream's per-PIT burst. The window is an exact sliding log: a
+//     request at t is accepted when fewer than RateLimit accepted requests lie
+//     in (t-RateWindow, t]. Rejected requests do not enter the window. The
+//     daily counter counts accepted requests and resets at 00:00 UTC. The five
+//     documented X-RateLimit-* headers are on every response that got past
+//     token identification (before that there is no key to report); a quota
+//     429 carries no Retry-After, as upstream documents none; a forced 429
+//     (Faults.Force429) does.
+//   - Error bodies for 403, 404 and 429, which upstream does not document,
+//     have the 401 shape {statusCode, message, error}.
+package sandbox

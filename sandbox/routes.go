@@ -1,0 +1,250 @@
+package sandbox
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/hlgate/hlgate/api"
+)
+
+// handlerFunc serves one authenticated, admitted resource call.
+type handlerFunc func(s *Sandbox, w http.ResponseWriter, r *http.Request, c *call)
+
+// route is one upstream operation, with the rules the pipeline enforces
+// before its handler runs. scope, version and the token kind come from the
+// operation's x-hlgate-scope, x-hlgate-version and security scheme in
+// api/openapi.yaml, never from this package.
+type route struct {
+	operationID string
+	method      string
+	path        string // OpenAPI template, e.g. /contacts/{contactId}
+	scope       string
+	version     string
+	kind        UserType // whose token the scheme admits
+	allowPIT    bool     // false for the *-Only schemes
+	h           handlerFunc
+}
+
+// call is what the pipeline knows about a request once admitted.
+type call struct {
+	tok *accessToken
+	rt  *route
+}
+
+// handlers maps every operationId of api/openapi.yaml to its handler. The
+// token endpoint is absent: it is authenticated by client credentials and
+// served outside the resource pipeline.
+var handlers = map[string]handlerFunc{
+	"GetLocationToken":      (*Sandbox).opLocationToken,
+	"GetInstalledLocations": (*Sandbox).opInstalledLocations,
+	"ListPipelines":         (*Sandbox).opListPipelines,
+}
+
+type specRoute struct {
+	operationID, method, path, scope, version string
+	kind                                      UserType
+	allowPIT                                  bool
+}
+
+var (
+	specOnce   sync.Once
+	specRoutes []specRoute
+	specErr    error
+)
+
+// loadSpecRoutes reads the operations of the embedded document once per
+// process; every Sandbox shares the result.
+func loadSpecRoutes() ([]specRoute, error) {
+	specOnce.Do(func() {
+		doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI)
+		if err != nil {
+			specErr = fmt.Errorf("load api/openapi.yaml: %w", err)
+			return
+		}
+		for _, path := range doc.Paths.InMatchingOrder() {
+			item := doc.Paths.Value(path)
+			for method, op := range item.Operations() {
+				sr := specRoute{operationID: op.OperationID, method: method, path: path}
+				sr.scope, _ = op.Extensions["x-hlgate-scope"].(string)
+				sr.version, _ = op.Extensions["x-hlgate-version"].(string)
+				if op.Security != nil {
+					for _, req := range *op.Security {
+						for scheme := range req {
+							switch scheme {
+							case "bearer", "Location-Access":
+								sr.kind, sr.allowPIT = UserLocation, true
+							case "Location-Access-Only":
+								sr.kind = UserLocation
+							case "Agency-Access":
+								sr.kind, sr.allowPIT = UserCompany, true
+							case "Agency-Access-Only":
+								sr.kind = UserCompany
+							default:
+								specErr = fmt.Errorf("%s: unknown security scheme %q", op.OperationID, scheme)
+								return
+							}
+						}
+					}
+				}
+				specRoutes = append(specRoutes, sr)
+			}
+		}
+	})
+	return specRoutes, specErr
+}
+
+// muxPattern turns an OpenAPI path into a ServeMux pattern. A trailing
+// slash is an exact path upstream (POST /contacts/), so it gets {$} rather
+// than ServeMux's subtree meaning.
+func muxPattern(method, path string) string {
+	if strings.HasSuffix(path, "/") {
+		path += "{$}"
+	}
+	return method + " " + path
+}
+
+func (s *Sandbox) buildMux() (err error) {
+	srs, err := loadSpecRoutes()
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	defer func() {
+		// ServeMux reports conflicting patterns by panicking; turn that
+		// into the error New reports.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("register routes: %v", p)
+		}
+	}()
+	seen := map[string]bool{}
+	var routes []*route
+	var missingOps []string
+	for _, sr := range srs {
+		seen[sr.operationID] = true
+		if sr.operationID == "GetAccessToken" {
+			mux.HandleFunc(muxPattern(sr.method, sr.path), s.handleToken)
+			continue
+		}
+		h, ok := handlers[sr.operationID]
+		if !ok {
+			missingOps = append(missingOps, sr.operationID)
+			continue
+		}
+		if sr.version == "" || sr.kind == "" {
+			return fmt.Errorf("operation %s lacks x-hlgate-version or security", sr.operationID)
+		}
+		rt := &route{operationID: sr.operationID, method: sr.method, path: sr.path, scope: sr.scope,
+			version: sr.version, kind: sr.kind, allowPIT: sr.allowPIT, h: h}
+		routes = append(routes, rt)
+		mux.HandleFunc(muxPattern(sr.method, sr.path), func(w http.ResponseWriter, r *http.Request) {
+			s.serveResource(rt, w, r)
+		})
+	}
+	var extra []string
+	for id := range handlers {
+		if !seen[id] {
+			extra = append(extra, id)
+		}
+	}
+	if len(extra) > 0 {
+		return fmt.Errorf("handlers without an operation in api/openapi.yaml: %v", extra)
+	}
+	if !seen["GetAccessToken"] {
+		return errors.New("api/openapi.yaml lacks GetAccessToken")
+	}
+	s.routes = routes
+	mux.HandleFunc("GET /oauth/chooselocation", s.handleConsentPage)
+	mux.HandleFunc("POST /oauth/chooselocation", s.handleConsentAllow)
+	mux.HandleFunc("GET /v2/oauth/chooselocation", s.handleConsentPage)
+	mux.HandleFunc("POST /v2/oauth/chooselocation", s.handleConsentAllow)
+	s.registerAdmin(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errNotFound("Cannot %s %s", r.Method, r.URL.Path))
+	})
+	s.mux = mux
+	return nil
+}
+
+// Routes lists the resource operations the sandbox serves, as
+// "METHOD /path" strings, for tests that compare it with the document.
+func (s *Sandbox) Routes() []string {
+	out := make([]string, 0, len(s.routes))
+	for _, rt := range s.routes {
+		out = append(out, rt.method+" "+rt.path)
+	}
+	return out
+}
+
+// serveResource is the pipeline of every resource call, in the order
+// upstream is assumed to apply it: faults (the network), the bearer token,
+// the quota (counted per app and location once the token is known), the
+// token kind and scope, the Version header, then the operation.
+func (s *Sandbox) serveResource(rt *route, w http.ResponseWriter, r *http.Request) {
+	if s.applyFaults(w, r) {
+		return
+	}
+	tok, aerr := s.authenticate(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	key := QuotaKey{App: tok.appID, Resource: tok.subject()}
+	d := s.quota.admit(key, s.cfg.Now)
+	s.quota.setHeaders(w.Header(), d)
+	if !d.ok {
+		s.quota.served429.Add(1)
+		writeError(w, errTooMany())
+		return
+	}
+	if tok.kind != rt.kind || (tok.pit && !rt.allowPIT) {
+		writeError(w, errUnauthorized(msgKind))
+		return
+	}
+	if rt.scope != "" && !tok.scopes[rt.scope] {
+		writeError(w, errUnauthorized(msgScope))
+		return
+	}
+	if v := r.Header.Get("Version"); v != rt.version {
+		writeError(w, errBadRequest("Version header is missing or invalid: this operation requires Version: %s", rt.version))
+		return
+	}
+	rt.h(s, w, r, &call{tok: tok, rt: rt})
+}
+
+// authenticate finds the bearer token of a request and checks it is live.
+func (s *Sandbox) authenticate(r *http.Request) (*accessToken, *apiError) {
+	h := r.Header.Get("Authorization")
+	scheme, v, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || v == "" {
+		return nil, errUnauthorized(msgTokenInvalid)
+	}
+	tok, ok := s.lookupToken(v)
+	if !ok {
+		return nil, errUnauthorized(msgTokenInvalid)
+	}
+	if !tok.pit && !s.now().Before(tok.expires) {
+		return nil, errUnauthorized(msgTokenExpired)
+	}
+	return tok, nil
+}
+
+// ownLocation checks that a location id named by a request is the token's
+// own; any other location answers 403 whether it exists or not.
+func (c *call) ownLocation(id string) *apiError {
+	if id != c.tok.locationID {
+		return errForbidden(msgLocation)
+	}
+	return nil
+}
+
+// constantTimeEqual compares secrets without leaking their length of
+// common prefix through timing.
+func constantTimeEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
