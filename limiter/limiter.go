@@ -1,0 +1,339 @@
+// Package limiter is hlgate's quota for calls to HighLevel: never more than
+// Limit requests in any window of Window (plus a guard band) and never more
+// than Daily requests per UTC day, per (app, resource) key.
+//
+// The algorithm is a sliding-window log with slot reservations. Every call
+// asks for a slot, the earliest moment it may send, computed as
+//
+//	slot = max(now, cool-down end, last granted slot, slot L places back + W')
+//
+// where W' is Window+Guard. Because every new slot is at or after every slot
+// granted before it, and at least W' after the L-th latest one, any L+1
+// consecutive grants span at least W', so no interval of length W' ever holds
+// more than L slots. A burst of L may go at once. Callers sleep until their
+// slot, so slots are handed out first come, first served; a slot beyond the
+// caller's deadline is refused at once with the delay attached.
+//
+// Two implementations share the interface: Local (in-process, for a single
+// replica) and Redis (one Lua script per decision, time from Redis TIME, so
+// every replica sees one clock and one queue).
+package limiter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Key names one quota bucket. HighLevel counts requests per Marketplace app
+// (client id) and per resource (one location or one company).
+type Key struct {
+	App      string
+	Resource string
+}
+
+// String is "app/resource", for logs and error messages.
+func (k Key) String() string { return k.App + "/" + k.Resource }
+
+// validate rejects keys that would be ambiguous or would break the Redis
+// hash tag: the tag is the text between the first '{' and the next '}'.
+func (k Key) validate() error {
+	if k.App == "" {
+		return errors.New("limiter: key App is empty")
+	}
+	if k.Resource == "" {
+		return errors.New("limiter: key Resource is empty")
+	}
+	if strings.ContainsAny(k.App, "{}|") {
+		return fmt.Errorf("limiter: key App %q contains one of '{', '}', '|'", k.App)
+	}
+	if strings.ContainsAny(k.Resource, "{}|") {
+		return fmt.Errorf("limiter: key Resource %q contains one of '{', '}', '|'", k.Resource)
+	}
+	return nil
+}
+
+// Limiter is the quota as the upstream chain uses it.
+type Limiter interface {
+	// Wait reserves the caller's slot and sleeps until it. It returns a
+	// Permit once the caller may send, or an error: *Error when the quota
+	// refuses (the slot lies beyond the caller's deadline or MaxQueueWait,
+	// the daily quota is spent) or the shared store is unreachable, and the
+	// context's error (wrapped) when the caller gives up while waiting, in
+	// which case the reserved slot has been freed.
+	Wait(ctx context.Context, key Key) (Permit, error)
+	// Observe feeds back what HighLevel answered: the status code and the
+	// response headers. A 429 or X-RateLimit-Remaining: 0 starts a cool-down
+	// shared by every replica; X-RateLimit-Daily-Remaining lower than the
+	// limiter's own count lowers it. Observe never fails the call it reports
+	// on; store errors are logged.
+	Observe(ctx context.Context, key Key, status int, header http.Header)
+	// State reports the key's current view, for metrics and readiness.
+	State(ctx context.Context, key Key) (State, error)
+}
+
+// Permit is a granted slot. Once the request has been sent the slot stays
+// used: HighLevel has counted it. When the caller decides not to send after
+// all (the token could not be obtained, the deadline passed before sending),
+// it calls Cancel so the slot and its daily unit go back to the quota.
+type Permit struct {
+	// Slot is the moment the request was allowed to go, on the limiter's
+	// clock (Redis TIME for the Redis limiter).
+	Slot time.Time
+	// Seq numbers the key's grants in the order they were decided; ordering
+	// permits of one key by Seq orders them by Slot, except that a slot freed
+	// by a cancellation goes to the next caller to arrive.
+	Seq int64
+
+	c   canceller
+	key Key
+	day int64
+}
+
+// Cancel frees the permit's slot because the request was not sent. It is
+// safe to call more than once; calling it after the request was sent breaks
+// the guarantee, because HighLevel has already counted that request.
+func (p Permit) Cancel(ctx context.Context) error {
+	if p.c == nil {
+		return nil
+	}
+	return p.c.cancel(ctx, p.key, p.Seq, p.day)
+}
+
+// canceller frees a granted slot; each implementation has its own.
+type canceller interface {
+	cancel(ctx context.Context, key Key, seq, day int64) error
+}
+
+// State is a key's current view of its quota.
+type State struct {
+	// InWindow counts slots granted in the last Window+Guard up to now.
+	InWindow int
+	// Queued counts slots granted for the future: callers sleeping.
+	Queued int
+	// NextSlotIn is how long a caller arriving now would wait.
+	NextSlotIn time.Duration
+	// DailyUsed counts the grants of the current UTC day, raised to what
+	// HighLevel reports when HighLevel's count is higher.
+	DailyUsed int64
+	// DailyRemaining is Daily minus DailyUsed, never negative.
+	DailyRemaining int64
+	// CoolDownUntil is the end of the shared cool-down, zero when none.
+	CoolDownUntil time.Time
+	// Fallback is true when the Redis limiter serves from its local share
+	// because Redis is unreachable.
+	Fallback bool
+}
+
+// Reason says why a Wait was refused. The string forms are the ErrorInfo
+// reasons the server sends to callers.
+type Reason string
+
+const (
+	// RateLimited: the next slot in the window (or the shared cool-down)
+	// lies beyond the caller's deadline or MaxQueueWait.
+	RateLimited Reason = "RATE_LIMITED"
+	// DailyQuotaExhausted: the key's daily quota is spent until 00:00 UTC.
+	DailyQuotaExhausted Reason = "DAILY_QUOTA_EXHAUSTED"
+	// Unavailable: the shared store cannot be reached and no fallback is
+	// configured, so the limiter fails closed.
+	Unavailable Reason = "UNAVAILABLE"
+)
+
+// Error is a refusal by the limiter. RetryAfter is how long the caller
+// should wait before trying again (the delay to the slot it would have got,
+// to the next UTC day, or to the next probe of the store).
+type Error struct {
+	Reason     Reason
+	RetryAfter time.Duration
+	// Err is the underlying cause for Unavailable (a Redis error), nil for
+	// quota refusals.
+	Err error
+}
+
+// Error describes the refusal without store addresses or keys.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("limiter: %s (retry after %s): %v", e.Reason, e.RetryAfter, e.Err)
+	}
+	return fmt.Sprintf("limiter: %s (retry after %s)", e.Reason, e.RetryAfter)
+}
+
+// Unwrap returns the underlying cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Fallback selects what the Redis limiter does while Redis is unreachable.
+type Fallback string
+
+const (
+	// FailClosed refuses every Wait with Unavailable until Redis answers.
+	FailClosed Fallback = ""
+	// LocalShare lets each replica grant floor(Limit/Replicas) per window and
+	// floor(Daily/Replicas) per day on its own until Redis answers again.
+	LocalShare Fallback = "local-share"
+)
+
+// Config configures a limiter. Zero fields take the defaults shown.
+type Config struct {
+	// Limit is L, the requests allowed in any Window (default 100).
+	Limit int
+	// Window is W (default 10s).
+	Window time.Duration
+	// Daily is the requests allowed per UTC day (default 200000).
+	Daily int64
+	// Guard lengthens the window to cover the time between the decision and
+	// the moment HighLevel counts the request (HLGATE_RATE_GUARD, default
+	// 500ms). Set a tiny positive value to practically turn it off.
+	Guard time.Duration
+	// MaxQueueWait bounds how far ahead a slot may be granted when the
+	// caller's context has no deadline (HLGATE_MAX_QUEUE_WAIT, default 30s).
+	MaxQueueWait time.Duration
+	// Fallback is the Redis limiter's behaviour while Redis is unreachable
+	// (HLGATE_LIMITER_FALLBACK: "" fails closed, "local-share").
+	Fallback Fallback
+	// Replicas is N, the number of replicas sharing the quota, used by the
+	// local-share fallback (HLGATE_REPLICAS, default 1).
+	Replicas int
+	// ProbeInterval is how long the Redis limiter serves from its local share
+	// before asking Redis again, and the RetryAfter of Unavailable errors
+	// (default 1s).
+	ProbeInterval time.Duration
+	// Logger receives fallback transitions and store errors from Observe
+	// (default slog.Default()).
+	Logger *slog.Logger
+
+	// clockOffset shifts the limiter's clock (Redis TIME, or the local
+	// clock). Test-only: it lets tests put "now" just before 00:00 UTC to
+	// prove the daily rollover without waiting for midnight.
+	clockOffset time.Duration
+}
+
+// withDefaults fills zero fields and validates the rest.
+func (c Config) withDefaults() (Config, error) {
+	if c.Limit == 0 {
+		c.Limit = 100
+	}
+	if c.Window == 0 {
+		c.Window = 10 * time.Second
+	}
+	if c.Daily == 0 {
+		c.Daily = 200000
+	}
+	if c.Guard == 0 {
+		c.Guard = 500 * time.Millisecond
+	}
+	if c.MaxQueueWait == 0 {
+		c.MaxQueueWait = 30 * time.Second
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.ProbeInterval == 0 {
+		c.ProbeInterval = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	switch {
+	case c.Limit < 0:
+		return c, fmt.Errorf("limiter: config Limit %d is negative", c.Limit)
+	case c.Window < time.Millisecond:
+		return c, fmt.Errorf("limiter: config Window %s is below 1ms", c.Window)
+	case c.Daily < 0:
+		return c, fmt.Errorf("limiter: config Daily %d is negative", c.Daily)
+	case c.Guard < 0:
+		return c, fmt.Errorf("limiter: config Guard %s is negative", c.Guard)
+	case c.MaxQueueWait < 0:
+		return c, fmt.Errorf("limiter: config MaxQueueWait %s is negative", c.MaxQueueWait)
+	case c.Replicas < 0:
+		return c, fmt.Errorf("limiter: config Replicas %d is negative", c.Replicas)
+	case c.ProbeInterval < 0:
+		return c, fmt.Errorf("limiter: config ProbeInterval %s is negative", c.ProbeInterval)
+	}
+	switch c.Fallback {
+	case FailClosed:
+	case LocalShare:
+		if c.Limit/c.Replicas < 1 {
+			return c, fmt.Errorf("limiter: config Fallback %q: Limit %d shared by %d Replicas leaves no request per window", c.Fallback, c.Limit, c.Replicas)
+		}
+	default:
+		return c, fmt.Errorf("limiter: config Fallback %q is not one of \"\" (fail closed) or %q", c.Fallback, LocalShare)
+	}
+	return c, nil
+}
+
+// span is W' = Window + Guard in microseconds, the length within which no
+// more than Limit slots are granted.
+func (c Config) span() int64 { return (c.Window + c.Guard).Microseconds() }
+
+// maxWait is how far ahead a slot may lie for this caller, in microseconds:
+// the time left before its deadline, or MaxQueueWait when it has none.
+func (c Config) maxWait(ctx context.Context) int64 {
+	if d, ok := ctx.Deadline(); ok {
+		left := time.Until(d).Microseconds()
+		if left < 0 {
+			return 0
+		}
+		return left
+	}
+	return c.MaxQueueWait.Microseconds()
+}
+
+const (
+	usPerDay = int64(24 * time.Hour / time.Microsecond)
+	// dayMargin keeps the daily counter alive past the next 00:00 UTC, so a
+	// key never loses today's count by expiring early.
+	dayMargin = int64(time.Hour / time.Microsecond)
+)
+
+// decision is what one reservation decided; both implementations produce it.
+type decision struct {
+	status int   // statusGranted, statusRateLimited, statusDaily
+	now    int64 // limiter clock, µs since the epoch
+	value  int64 // the slot (granted) or the delay in µs (refused)
+	seq    int64
+	day    int64
+}
+
+const (
+	statusGranted     = 0
+	statusRateLimited = 1
+	statusDaily       = 2
+)
+
+// finish turns a decision into a Permit: it refuses, or sleeps until the
+// slot and frees it when the caller gives up first. received is the local
+// time the decision arrived; the slot lies slot-now after it, which is never
+// earlier than the slot on the limiter's clock.
+func finish(ctx context.Context, d decision, received time.Time, c canceller, key Key) (Permit, error) {
+	switch d.status {
+	case statusRateLimited:
+		return Permit{}, &Error{Reason: RateLimited, RetryAfter: time.Duration(d.value) * time.Microsecond}
+	case statusDaily:
+		return Permit{}, &Error{Reason: DailyQuotaExhausted, RetryAfter: time.Duration(d.value) * time.Microsecond}
+	}
+	p := Permit{Slot: time.UnixMicro(d.value), Seq: d.seq, c: c, key: key, day: d.day}
+	wait := time.Duration(d.value-d.now) * time.Microsecond
+	if wait <= 0 {
+		return p, nil
+	}
+	t := time.NewTimer(wait - time.Since(received))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return p, nil
+	case <-ctx.Done():
+		// The caller gave up: give the slot back so the next caller can use
+		// it, even though the caller's context is already done.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := p.Cancel(cctx); err != nil {
+			return Permit{}, fmt.Errorf("limiter: wait for %s: %w (and freeing the slot failed: %v)", key, ctx.Err(), err)
+		}
+		return Permit{}, fmt.Errorf("limiter: wait for %s: %w", key, ctx.Err())
+	}
+}

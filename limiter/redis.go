@@ -1,0 +1,193 @@
+package limiter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var _ Limiter = (*Redis)(nil)
+
+// Redis is the limiter shared by every replica through Redis (or Redis
+// Cluster). Each decision is one EVALSHA of a Lua script that reads Redis'
+// clock, so replicas need no synchronised clocks and see one FIFO queue.
+//
+// When Redis cannot be reached it never fails open: by default every Wait is
+// refused with Unavailable; with Fallback LocalShare each replica grants from
+// its own share (floor(Limit/Replicas) per window, floor(Daily/Replicas) per
+// day) and asks Redis again every ProbeInterval.
+type Redis struct {
+	client redis.Scripter
+	cfg    Config
+	span   int64
+	offset int64
+
+	// share is the local-share fallback, nil when failing closed.
+	share *Local
+	// downUntil (unix ns, local clock) is when the next Wait asks Redis
+	// again while serving from the share; 0 while Redis answers.
+	downUntil atomic.Int64
+}
+
+// NewRedis returns a limiter backed by client, typically a
+// *redis.Client or *redis.ClusterClient.
+func NewRedis(client redis.Scripter, cfg Config) (*Redis, error) {
+	if client == nil {
+		return nil, errors.New("limiter: Redis client is nil")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	r := &Redis{client: client, cfg: cfg, span: cfg.span(), offset: cfg.clockOffset.Microseconds()}
+	if cfg.Fallback == LocalShare {
+		shareCfg := cfg
+		shareCfg.Limit = cfg.Limit / cfg.Replicas
+		shareCfg.Daily = cfg.Daily / int64(cfg.Replicas)
+		if shareCfg.Daily < 1 {
+			shareCfg.Daily = 1
+		}
+		shareCfg.Fallback = FailClosed
+		if r.share, err = NewLocal(shareCfg); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// redisKeys are the key's Redis keys; see scripts.go.
+func redisKeys(key Key) []string {
+	tag := "hlgate:rl:{" + key.App + "|" + key.Resource + "}:"
+	return []string{tag + "log", tag + "free", tag + "st"}
+}
+
+// Wait reserves the caller's slot and sleeps until it; see Limiter.
+func (r *Redis) Wait(ctx context.Context, key Key) (Permit, error) {
+	if err := key.validate(); err != nil {
+		return Permit{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Permit{}, err
+	}
+	if r.share != nil {
+		if until := r.downUntil.Load(); until != 0 && time.Now().UnixNano() < until {
+			return r.share.Wait(ctx, key)
+		}
+	}
+	res, err := reserveScript.Run(ctx, r.client, redisKeys(key),
+		r.offset, r.cfg.Limit, r.span, r.cfg.maxWait(ctx), r.cfg.Daily).Int64Slice()
+	received := time.Now()
+	if err == nil && len(res) != 5 {
+		err = fmt.Errorf("reserve script replied %d values, want 5", len(res))
+	}
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return Permit{}, fmt.Errorf("limiter: wait for %s: %w", key, cerr)
+		}
+		return r.unavailable(ctx, key, err)
+	}
+	r.markUp()
+	d := decision{status: int(res[0]), value: res[1], now: res[2], seq: res[3], day: res[4]}
+	return finish(ctx, d, received, r, key)
+}
+
+// unavailable handles a Redis failure in Wait: the local share when
+// configured, otherwise a fail-closed refusal.
+func (r *Redis) unavailable(ctx context.Context, key Key, cause error) (Permit, error) {
+	if r.share == nil {
+		return Permit{}, &Error{Reason: Unavailable, RetryAfter: r.cfg.ProbeInterval,
+			Err: fmt.Errorf("reserve slot for %s: %w", key, cause)}
+	}
+	next := time.Now().Add(r.cfg.ProbeInterval).UnixNano()
+	if r.downUntil.Swap(next) == 0 {
+		r.cfg.Logger.WarnContext(ctx, "limiter: Redis unreachable, serving from the local share",
+			errAttr(cause), "share_limit", r.share.cfg.Limit, "replicas", r.cfg.Replicas)
+	}
+	return r.share.Wait(ctx, key)
+}
+
+// markUp leaves the local share once Redis answers again.
+func (r *Redis) markUp() {
+	if r.share != nil && r.downUntil.Load() != 0 && r.downUntil.Swap(0) != 0 {
+		r.cfg.Logger.Info("limiter: Redis answers again, leaving the local share")
+	}
+}
+
+// cancel frees a granted slot; see Permit.Cancel.
+func (r *Redis) cancel(ctx context.Context, key Key, seq, day int64) error {
+	err := cancelScript.Run(ctx, r.client, redisKeys(key),
+		r.offset, strconv.FormatInt(seq, 10), r.span, strconv.FormatInt(day, 10)).Err()
+	if err != nil {
+		return fmt.Errorf("limiter: free slot %d of %s: %w", seq, key, err)
+	}
+	return nil
+}
+
+// Observe applies HighLevel's answer to the shared state; see Limiter.
+// While serving from the local share it also tells the share, so the share
+// holds back too.
+func (r *Redis) Observe(ctx context.Context, key Key, status int, header http.Header) {
+	if key.validate() != nil {
+		return
+	}
+	if r.share != nil {
+		r.share.Observe(ctx, key, status, header)
+	}
+	o := parseObservation(status, header, r.cfg.Window, time.Now())
+	if o.coolDown <= 0 && o.dailyRemaining < 0 {
+		return
+	}
+	err := observeScript.Run(ctx, r.client, redisKeys(key),
+		r.offset, o.coolDown.Microseconds(), o.dailyRemaining, r.cfg.Daily).Err()
+	if err != nil {
+		r.cfg.Logger.WarnContext(ctx, "limiter: record upstream rate-limit answer",
+			"app", key.App, "resource", key.Resource, "upstream_status", status, errAttr(err))
+	}
+}
+
+// State reports the key's shared view; see Limiter.
+func (r *Redis) State(ctx context.Context, key Key) (State, error) {
+	if err := key.validate(); err != nil {
+		return State{}, err
+	}
+	res, err := stateScript.Run(ctx, r.client, redisKeys(key), r.offset, r.cfg.Limit, r.span).Int64Slice()
+	if err == nil && len(res) != 6 {
+		err = fmt.Errorf("state script replied %d values, want 6", len(res))
+	}
+	if err != nil {
+		if r.share != nil && ctx.Err() == nil {
+			// Redis is unreachable but the replica is serving: its view is
+			// the local share's.
+			st, serr := r.share.State(ctx, key)
+			st.Fallback = true
+			return st, serr
+		}
+		return State{}, fmt.Errorf("limiter: state of %s: %w", key, err)
+	}
+	now := res[0]
+	st := State{
+		InWindow:       int(res[1]),
+		Queued:         int(res[2]),
+		NextSlotIn:     time.Duration(res[3]-now) * time.Microsecond,
+		DailyUsed:      res[4],
+		DailyRemaining: max(0, r.cfg.Daily-res[4]),
+	}
+	if res[5] > now {
+		st.CoolDownUntil = time.UnixMicro(res[5])
+	}
+	if r.share != nil {
+		if until := r.downUntil.Load(); until != 0 {
+			st.Fallback = true
+		}
+	}
+	return st, nil
+}
+
+func errAttr(err error) slog.Attr { return slog.String("err", err.Error()) }

@@ -1,0 +1,159 @@
+package limiter
+
+import "github.com/redis/go-redis/v9"
+
+// The Redis keys of one quota key share the hash tag {app|resource}, so all
+// of them live in one Redis Cluster slot and one script may touch them all:
+//
+//	KEYS[1] hlgate:rl:{app|resource}:log   sorted set: granted slots (score µs, member = seq)
+//	KEYS[2] hlgate:rl:{app|resource}:free  sorted set: future slots freed by a cancellation
+//	KEYS[3] hlgate:rl:{app|resource}:st    hash: seq, day, used, cool
+//
+// Times are microseconds since the epoch on Redis' clock (TIME plus a
+// test-only offset). Lua numbers are doubles, exact for integers below 2^53
+// (year 2255 in µs), but Lua prints them with 14 significant digits, so every
+// number handed to redis.call goes through n() first.
+//
+// TTLs: the log and the free set live until their latest slot is W' old
+// (plus a second); the state hash lives at least until the next 00:00 UTC
+// plus an hour, and never less than the log, so the daily count and the
+// member sequence (which keeps log members unique) outlive every slot.
+const scriptPrelude = `
+local function n(x) return string.format('%.0f', x) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[1])
+local day = math.floor(now / 86400000000)
+local nextday = (day + 1) * 86400000000
+local function keepstate(ttlms)
+  local want = math.max(ttlms, math.floor((nextday - now) / 1000) + 3600000)
+  if redis.call('PTTL', KEYS[3]) < want then
+    redis.call('PEXPIRE', KEYS[3], n(want))
+  end
+end
+`
+
+// reserveScript makes one decision. It is the Redis form of Local.reserve;
+// the invariant and the reasoning about cancelled slots are written there.
+//
+// ARGV: 1 clock offset µs, 2 limit, 3 span W' µs, 4 max wait µs, 5 daily.
+// Reply: {status, value, now, seq, day}: status 0 granted (value = slot),
+// 1 rate limited and 2 daily quota exhausted (value = delay in µs).
+var reserveScript = redis.NewScript(scriptPrelude + `
+local limit = tonumber(ARGV[2])
+local span = tonumber(ARGV[3])
+local maxwait = tonumber(ARGV[4])
+local daily = tonumber(ARGV[5])
+local st = redis.call('HMGET', KEYS[3], 'day', 'used', 'cool')
+local used = 0
+if tonumber(st[1]) == day then used = tonumber(st[2]) or 0 end
+local cool = tonumber(st[3]) or 0
+if used >= daily then
+  return {2, nextday - now, now, 0, day}
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', n(now - span))
+local floor = math.max(now, cool)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. n(floor))
+local slot
+local freed = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+local lastat = 0
+if #last > 0 then lastat = tonumber(last[2]) end
+if #freed > 0 then
+  slot = tonumber(freed[2])
+else
+  slot = math.max(floor, lastat)
+  local back = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
+  if #back > 0 then slot = math.max(slot, tonumber(back[2]) + span) end
+end
+if slot - now > maxwait then
+  return {1, slot - now, now, 0, day}
+end
+if #freed > 0 then redis.call('ZREM', KEYS[2], freed[1]) end
+local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
+redis.call('ZADD', KEYS[1], n(slot), seq)
+redis.call('HSET', KEYS[3], 'day', n(day), 'used', n(used + 1))
+local ttl = math.floor((math.max(slot, lastat) - now + span) / 1000) + 1000
+redis.call('PEXPIRE', KEYS[1], n(ttl))
+keepstate(ttl)
+return {0, slot, now, seq, day}
+`)
+
+// cancelScript frees a granted slot: a future slot moves to the free set
+// (see Local.reserve for why), a past one is dropped; the daily unit is
+// given back when the grant was made today.
+//
+// ARGV: 1 clock offset µs, 2 member (seq), 3 span W' µs, 4 day of the grant.
+// Reply: 1 when the slot was still held, 0 otherwise.
+var cancelScript = redis.NewScript(scriptPrelude + `
+local at = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if not at then return 0 end
+at = tonumber(at)
+redis.call('ZREM', KEYS[1], ARGV[2])
+if at > now then
+  redis.call('ZADD', KEYS[2], n(at), ARGV[2])
+  local ttl = math.floor((at - now + tonumber(ARGV[3])) / 1000) + 1000
+  if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], n(ttl)) end
+end
+local st = redis.call('HMGET', KEYS[3], 'day', 'used')
+if st[1] == ARGV[4] and (tonumber(st[2]) or 0) > 0 then
+  redis.call('HINCRBY', KEYS[3], 'used', -1)
+end
+return 1
+`)
+
+// observeScript records what HighLevel answered: a cool-down (never
+// shortened) and HighLevel's daily remaining count (only ever raising ours).
+//
+// KEYS as reserveScript (only the state hash is used).
+// ARGV: 1 clock offset µs, 2 cool-down µs (0 none), 3 daily remaining (-1
+// none), 4 daily. Reply: the cool-down end in µs (0 none).
+var observeScript = redis.NewScript(scriptPrelude + `
+local cooldown = tonumber(ARGV[2])
+local remaining = tonumber(ARGV[3])
+local daily = tonumber(ARGV[4])
+local st = redis.call('HMGET', KEYS[3], 'day', 'used', 'cool')
+local cool = tonumber(st[3]) or 0
+local ttl = 0
+if cooldown > 0 and now + cooldown > cool then
+  cool = now + cooldown
+  redis.call('HSET', KEYS[3], 'cool', n(cool))
+  ttl = math.floor(cooldown / 1000) + 1000
+end
+if remaining >= 0 then
+  local used = 0
+  if tonumber(st[1]) == day then used = tonumber(st[2]) or 0 end
+  if daily - remaining > used then
+    redis.call('HSET', KEYS[3], 'day', n(day), 'used', n(daily - remaining))
+  end
+end
+keepstate(ttl)
+return cool
+`)
+
+// stateScript reads a key's view without changing it.
+//
+// ARGV: 1 clock offset µs, 2 limit, 3 span W' µs.
+// Reply: {now, in window, queued, next slot, day used today, cool}.
+var stateScript = redis.NewScript(scriptPrelude + `
+local limit = tonumber(ARGV[2])
+local span = tonumber(ARGV[3])
+local st = redis.call('HMGET', KEYS[3], 'day', 'used', 'cool')
+local used = 0
+if tonumber(st[1]) == day then used = tonumber(st[2]) or 0 end
+local cool = tonumber(st[3]) or 0
+local inwin = redis.call('ZCOUNT', KEYS[1], '(' .. n(now - span), n(now))
+local queued = redis.call('ZCOUNT', KEYS[1], '(' .. n(now), '+inf')
+local floor = math.max(now, cool)
+local slot
+local freed = redis.call('ZRANGEBYSCORE', KEYS[2], n(floor), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+if #freed > 0 then
+  slot = tonumber(freed[2])
+else
+  slot = floor
+  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  if #last > 0 then slot = math.max(slot, tonumber(last[2])) end
+  local back = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
+  if #back > 0 then slot = math.max(slot, tonumber(back[2]) + span) end
+end
+return {now, inwin, queued, slot, used, cool}
+`)
