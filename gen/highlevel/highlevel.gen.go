@@ -1230,7 +1230,7 @@ type Availability struct {
 	Hours   []Hour `json:"hours"`
 }
 
-// BadRequestError defines model for BadRequestError.
+// BadRequestError 400 body (common/common-schemas.json BadRequestDTO).
 type BadRequestError struct {
 	// Message Example: Bad Request
 	Message *string `json:"message,omitempty"`
@@ -3414,7 +3414,7 @@ type TransactionSummary struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// UnauthorizedError defines model for UnauthorizedError.
+// UnauthorizedError 401 body (common/common-schemas.json UnauthorizedDTO), e.g. "Invalid token: access token is invalid" or "The token is not authorized for this scope."
 type UnauthorizedError struct {
 	// Error Example: Unauthorized
 	Error *string `json:"error,omitempty"`
@@ -3426,7 +3426,7 @@ type UnauthorizedError struct {
 	StatusCode *float64 `json:"statusCode,omitempty"`
 }
 
-// UnprocessableError defines model for UnprocessableError.
+// UnprocessableError 422 body (common/common-schemas.json UnprocessableDTO): `message` lists every validation failure.
 type UnprocessableError struct {
 	// Error Example: Unprocessable Entity
 	Error *string `json:"error,omitempty"`
@@ -3739,7 +3739,7 @@ type UpsertContactResult struct {
 	TraceID *string `json:"traceId,omitempty"`
 }
 
-// BadRequest defines model for BadRequest.
+// BadRequest 400 body (common/common-schemas.json BadRequestDTO).
 type BadRequest = BadRequestError
 
 // Forbidden Error body hlgate expects for 403, 404 and 429, which the official documents do not declare: the same members as the 401 body (assumption).
@@ -3757,10 +3757,10 @@ type OAuthUnauthorized = OAuthError
 // TooManyRequests Error body hlgate expects for 403, 404 and 429, which the official documents do not declare: the same members as the 401 body (assumption).
 type TooManyRequests = ErrorResponse
 
-// Unauthorized defines model for Unauthorized.
+// Unauthorized 401 body (common/common-schemas.json UnauthorizedDTO), e.g. "Invalid token: access token is invalid" or "The token is not authorized for this scope."
 type Unauthorized = UnauthorizedError
 
-// UnprocessableEntity defines model for UnprocessableEntity.
+// UnprocessableEntity 422 body (common/common-schemas.json UnprocessableDTO): `message` lists every validation failure.
 type UnprocessableEntity = UnprocessableError
 
 // ListCalendarsParams defines parameters for ListCalendars.
@@ -3798,10 +3798,10 @@ type ListEventsParams struct {
 
 // GetFreeSlotsParams defines parameters for GetFreeSlots.
 type GetFreeSlotsParams struct {
-	// StartDate Start Date (**⚠️ Important:** Date range cannot be more than 31 days) Epoch milliseconds. Declared `type: number` upstream; an integer here (int64), which is the same on the wire and keeps Go callers from passing fractions.
+	// StartDate Start Date (**⚠️ Important:** Date range cannot be more than 31 days). Epoch milliseconds. Declared `type: number` upstream; an integer here (int64), which is the same on the wire and keeps Go callers from passing fractions.
 	StartDate int64 `form:"startDate" json:"startDate"`
 
-	// EndDate End Date (**⚠️ Important:** Date range cannot be more than 31 days) Epoch milliseconds. Declared `type: number` upstream; an integer here (int64), which is the same on the wire and keeps Go callers from passing fractions.
+	// EndDate End Date (**⚠️ Important:** Date range cannot be more than 31 days). Epoch milliseconds. Declared `type: number` upstream; an integer here (int64), which is the same on the wire and keeps Go callers from passing fractions.
 	EndDate int64 `form:"endDate" json:"endDate"`
 
 	// Timezone The timezone in which the free slots are returned
@@ -5262,7 +5262,7 @@ type ClientInterface interface {
 
 	// SearchContactsWithBody Search Contacts
 	//
-	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
+	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad Search results can lag writes by a few seconds (search documentation).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -5271,7 +5271,7 @@ type ClientInterface interface {
 
 	// SearchContacts Search Contacts
 	//
-	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
+	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad Search results can lag writes by a few seconds (search documentation).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5466,7 +5466,7 @@ type ClientInterface interface {
 
 	// GetOrder Get Order by ID
 	//
-	// The "Get Order by ID" API allows to retrieve information for a specific order using its unique identifier. Use this endpoint to fetch details for a single order based on the provided order ID. The official document lists only `altId` and `locationId`; `altType` is required here because the live API demands it (see the parameter).
+	// The "Get Order by ID" API allows to retrieve information for a specific order using its unique identifier. Use this endpoint to fetch details for a single order based on the provided order ID. The official document lists only `altId` and `locationId`; `altType` is required here because the live API demands it (see the parameter). The official document declares its 400 response as "Order not found": the upstream answers 400, not 404, for an unknown id.
 	//
 	// Corresponds with GET /payments/orders/{orderId} (the `GetOrder` operationId).
 	GetOrder(ctx context.Context, orderID string, params *GetOrderParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -5480,7 +5480,7 @@ type ClientInterface interface {
 
 	// GetTransaction Get Transaction by ID
 	//
-	// The "Get Transaction by ID" API allows to retrieve information for a specific transaction using its unique identifier. Use this endpoint to fetch details for a single transaction based on the provided transaction ID.
+	// The "Get Transaction by ID" API allows to retrieve information for a specific transaction using its unique identifier. Use this endpoint to fetch details for a single transaction based on the provided transaction ID. The official document declares its 400 response as "Transaction not found": the upstream answers 400, not 404, for an unknown id.
 	//
 	// Corresponds with GET /payments/transactions/{transactionId} (the `GetTransaction` operationId).
 	GetTransaction(ctx context.Context, transactionID string, params *GetTransactionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -5719,7 +5719,7 @@ func (c *Client) CreateContact(ctx context.Context, body CreateContactJSONReques
 
 // SearchContactsWithBody Search Contacts
 //
-// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
+// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad Search results can lag writes by a few seconds (search documentation).
 //
 // Takes any type of body and a specified content type.
 //
@@ -5738,7 +5738,7 @@ func (c *Client) SearchContactsWithBody(ctx context.Context, contentType string,
 
 // SearchContacts Search Contacts
 //
-// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
+// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad Search results can lag writes by a few seconds (search documentation).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6203,7 +6203,7 @@ func (c *Client) ListOrders(ctx context.Context, params *ListOrdersParams, reqEd
 
 // GetOrder Get Order by ID
 //
-// The "Get Order by ID" API allows to retrieve information for a specific order using its unique identifier. Use this endpoint to fetch details for a single order based on the provided order ID. The official document lists only `altId` and `locationId`; `altType` is required here because the live API demands it (see the parameter).
+// The "Get Order by ID" API allows to retrieve information for a specific order using its unique identifier. Use this endpoint to fetch details for a single order based on the provided order ID. The official document lists only `altId` and `locationId`; `altType` is required here because the live API demands it (see the parameter). The official document declares its 400 response as "Order not found": the upstream answers 400, not 404, for an unknown id.
 //
 // Corresponds with GET /payments/orders/{orderId} (the `GetOrder` operationId).
 func (c *Client) GetOrder(ctx context.Context, orderID string, params *GetOrderParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6237,7 +6237,7 @@ func (c *Client) ListTransactions(ctx context.Context, params *ListTransactionsP
 
 // GetTransaction Get Transaction by ID
 //
-// The "Get Transaction by ID" API allows to retrieve information for a specific transaction using its unique identifier. Use this endpoint to fetch details for a single transaction based on the provided transaction ID.
+// The "Get Transaction by ID" API allows to retrieve information for a specific transaction using its unique identifier. Use this endpoint to fetch details for a single transaction based on the provided transaction ID. The official document declares its 400 response as "Transaction not found": the upstream answers 400, not 404, for an unknown id.
 //
 // Corresponds with GET /payments/transactions/{transactionId} (the `GetTransaction` operationId).
 func (c *Client) GetTransaction(ctx context.Context, transactionID string, params *GetTransactionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8531,7 +8531,7 @@ type ClientWithResponsesInterface interface {
 
 	// SearchContactsWithBodyWithResponse Search Contacts
 	//
-	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
+	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad Search results can lag writes by a few seconds (search documentation).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8540,7 +8540,7 @@ type ClientWithResponsesInterface interface {
 
 	// SearchContactsWithResponse Search Contacts
 	//
-	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
+	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad Search results can lag writes by a few seconds (search documentation).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8751,7 +8751,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetOrderWithResponse Get Order by ID
 	//
-	// The "Get Order by ID" API allows to retrieve information for a specific order using its unique identifier. Use this endpoint to fetch details for a single order based on the provided order ID. The official document lists only `altId` and `locationId`; `altType` is required here because the live API demands it (see the parameter).
+	// The "Get Order by ID" API allows to retrieve information for a specific order using its unique identifier. Use this endpoint to fetch details for a single order based on the provided order ID. The official document lists only `altId` and `locationId`; `altType` is required here because the live API demands it (see the parameter). The official document declares its 400 response as "Order not found": the upstream answers 400, not 404, for an unknown id.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8769,7 +8769,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetTransactionWithResponse Get Transaction by ID
 	//
-	// The "Get Transaction by ID" API allows to retrieve information for a specific transaction using its unique identifier. Use this endpoint to fetch details for a single transaction based on the provided transaction ID.
+	// The "Get Transaction by ID" API allows to retrieve information for a specific transaction using its unique identifier. Use this endpoint to fetch details for a single transaction based on the provided transaction ID. The official document declares its 400 response as "Transaction not found": the upstream answers 400, not 404, for an unknown id.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -11444,7 +11444,7 @@ func (c *ClientWithResponses) CreateContactWithResponse(ctx context.Context, bod
 
 // SearchContactsWithBodyWithResponse Search Contacts
 //
-// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
+// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad Search results can lag writes by a few seconds (search documentation).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -11459,7 +11459,7 @@ func (c *ClientWithResponses) SearchContactsWithBodyWithResponse(ctx context.Con
 
 // SearchContactsWithResponse Search Contacts
 //
-// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
+// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad Search results can lag writes by a few seconds (search documentation).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -11832,7 +11832,7 @@ func (c *ClientWithResponses) ListOrdersWithResponse(ctx context.Context, params
 
 // GetOrderWithResponse Get Order by ID
 //
-// The "Get Order by ID" API allows to retrieve information for a specific order using its unique identifier. Use this endpoint to fetch details for a single order based on the provided order ID. The official document lists only `altId` and `locationId`; `altType` is required here because the live API demands it (see the parameter).
+// The "Get Order by ID" API allows to retrieve information for a specific order using its unique identifier. Use this endpoint to fetch details for a single order based on the provided order ID. The official document lists only `altId` and `locationId`; `altType` is required here because the live API demands it (see the parameter). The official document declares its 400 response as "Order not found": the upstream answers 400, not 404, for an unknown id.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -11862,7 +11862,7 @@ func (c *ClientWithResponses) ListTransactionsWithResponse(ctx context.Context, 
 
 // GetTransactionWithResponse Get Transaction by ID
 //
-// The "Get Transaction by ID" API allows to retrieve information for a specific transaction using its unique identifier. Use this endpoint to fetch details for a single transaction based on the provided transaction ID.
+// The "Get Transaction by ID" API allows to retrieve information for a specific transaction using its unique identifier. Use this endpoint to fetch details for a single transaction based on the provided transaction ID. The official document declares its 400 response as "Transaction not found": the upstream answers 400, not 404, for an unknown id.
 //
 // Returns a wrapper object for the known response body format(s).
 //
