@@ -2097,8 +2097,8 @@ type DeleteContactResult struct {
 	Succeded *bool `json:"succeded,omitempty"`
 }
 
-// DeleteEventRequest The official document requires a request body and declares it as an object without properties: send `{}`.
-type DeleteEventRequest = map[string]interface{}
+// DeleteEventRequest The official document requires a request body and declares it as an object without properties: send `{}`. Generated as the Go type `struct{}` so that it always encodes as `{}` (a nil map would encode as `null`).
+type DeleteEventRequest = struct{}
 
 // DeleteEventResult defines model for DeleteEventResult.
 type DeleteEventResult struct {
