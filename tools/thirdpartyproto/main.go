@@ -1,17 +1,28 @@
-// Command thirdpartyproto writes the googleapis .proto files that hlgate's API
-// imports (google/api/annotations.proto, http.proto, field_behavior.proto)
-// into third_party/proto.
+// Command thirdpartyproto writes the .proto files that hlgate's API imports
+// from other projects into third_party/proto:
+//
+//   - google/api/annotations.proto, http.proto and field_behavior.proto
+//     (googleapis, Apache-2.0);
+//   - protoc-gen-openapiv2/options/annotations.proto and openapiv2.proto
+//     (grpc-gateway, BSD-3-Clause), with that project's LICENSE.
 //
 // No schema registry is reachable from where hlgate is built, so buf cannot
-// fetch googleapis as a dependency. The files are instead printed from the
-// descriptors compiled into google.golang.org/genproto/googleapis/api — the
-// same package the generated Go code links against — so the proto source and
-// the Go runtime can never disagree about a package, option or field number.
-// After printing, every file is compiled again with protocompile and its
-// descriptor is compared with the embedded one; any difference is an error.
+// fetch them as dependencies. They are taken from the Go modules pinned in
+// tools/go.mod, which the generated Go code also links against, so the proto
+// source and the Go runtime can never disagree about a package, option or
+// field number:
 //
-// The embedded descriptors carry no comments, so the printed files hold the
-// declarations only; the upstream documentation lives in googleapis.
+//   - the googleapis files are printed from the descriptors compiled into
+//     google.golang.org/genproto/googleapis/api, under the license header
+//     googleapis put on them (copied by protoc-gen-go into the .pb.go files);
+//     those descriptors carry no comments, so the printed files hold the
+//     declarations only;
+//   - the grpc-gateway files ship as .proto sources in its module and are
+//     copied byte for byte.
+//
+// Before anything is written, every file is compiled with protocompile and its
+// descriptor is compared with the one embedded in the Go package; any
+// difference is an error.
 //
 // Run from the repository root:
 //
@@ -33,6 +44,7 @@ import (
 	"strings"
 
 	"github.com/bufbuild/protocompile"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -40,8 +52,9 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
-// provenanceNote follows the license header so that a reader knows why the
-// upstream comments are missing and how the file is refreshed.
+// provenanceNote follows the license header of a printed googleapis file so
+// that a reader knows why the upstream comments are missing and how the file
+// is refreshed.
 const provenanceNote = `// This file declares exactly what googleapis/googleapis declares (package,
 // options, names, field numbers); it is printed from the descriptor compiled
 // into google.golang.org/genproto/googleapis/api by tools/thirdpartyproto.
@@ -49,12 +62,25 @@ const provenanceNote = `// This file declares exactly what googleapis/googleapis
 // Do not edit: run "go -C tools run ./thirdpartyproto -out ../third_party/proto".
 `
 
-// files lists the descriptors to print, in dependency order.
-var files = []protoreflect.FileDescriptor{
+// printed lists the googleapis descriptors to print, in dependency order.
+var printed = []protoreflect.FileDescriptor{
 	annotations.File_google_api_http_proto,
 	annotations.File_google_api_annotations_proto,
 	annotations.File_google_api_field_behavior_proto,
 }
+
+// gatewayModule ships protoc-gen-openapiv2's options as .proto sources.
+const gatewayModule = "github.com/grpc-ecosystem/grpc-gateway/v2"
+
+// copied lists the grpc-gateway descriptors whose sources are copied; a
+// file's path in the module is its import path.
+var copied = []protoreflect.FileDescriptor{
+	options.File_protoc_gen_openapiv2_options_openapiv2_proto,
+	options.File_protoc_gen_openapiv2_options_annotations_proto,
+}
+
+// gatewayLicense is where grpc-gateway's license is written, beside its files.
+const gatewayLicense = "protoc-gen-openapiv2/LICENSE"
 
 func main() {
 	out := flag.String("out", "third_party/proto", "root directory of the printed .proto files")
@@ -66,35 +92,61 @@ func main() {
 }
 
 func run(out string, log io.Writer) error {
-	dir, err := moduleDir(genprotoModule)
+	genprotoDir, err := moduleDir(genprotoModule)
 	if err != nil {
 		return err
 	}
-	sources := make(map[string]string, len(files))
-	for _, fd := range files {
-		header, err := licenseHeader(dir, fd.Path())
+	gatewayDir, err := moduleDir(gatewayModule)
+	if err != nil {
+		return err
+	}
+	sources := make(map[string]string, len(printed)+len(copied))
+	var want []protoreflect.FileDescriptor
+	for _, fd := range printed {
+		header, err := licenseHeader(genprotoDir, fd.Path())
 		if err != nil {
 			return err
 		}
-		fdp := protodesc.ToFileDescriptorProto(fd)
-		text, err := printFile(header, fdp)
+		text, err := printFile(header, protodesc.ToFileDescriptorProto(fd))
 		if err != nil {
 			return fmt.Errorf("print %s: %w", fd.Path(), err)
 		}
 		sources[fd.Path()] = text
+		want = append(want, fd)
 	}
-	if err := verify(sources); err != nil {
+	for _, fd := range copied {
+		data, err := os.ReadFile(filepath.Join(gatewayDir, filepath.FromSlash(fd.Path())))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", fd.Path(), err)
+		}
+		sources[fd.Path()] = string(data)
+		want = append(want, fd)
+	}
+	if err := verify(sources, want); err != nil {
 		return err
 	}
-	for _, fd := range files {
-		path := filepath.Join(out, filepath.FromSlash(fd.Path()))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return fmt.Errorf("create directory for %s: %w", path, err)
+	license, err := os.ReadFile(filepath.Join(gatewayDir, "LICENSE"))
+	if err != nil {
+		return fmt.Errorf("read grpc-gateway license: %w", err)
+	}
+	outputs := map[string][]byte{gatewayLicense: license}
+	for path, text := range sources {
+		outputs[path] = []byte(text)
+	}
+	paths := make([]string, 0, len(outputs))
+	for path := range outputs {
+		paths = append(paths, path)
+	}
+	sort.Strings(paths)
+	for _, path := range paths {
+		dst := filepath.Join(out, filepath.FromSlash(path))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return fmt.Errorf("create directory for %s: %w", dst, err)
 		}
-		if err := os.WriteFile(path, []byte(sources[fd.Path()]), 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
+		if err := os.WriteFile(dst, outputs[path], 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", dst, err)
 		}
-		fmt.Fprintln(log, "wrote", path)
+		fmt.Fprintln(log, "wrote", dst)
 	}
 	return nil
 }
@@ -140,7 +192,7 @@ func licenseHeader(moduleDir, protoPath string) (string, error) {
 
 // verify compiles the printed sources and checks that each one yields the
 // embedded descriptor, so a printing mistake can never reach the repository.
-func verify(sources map[string]string) error {
+func verify(sources map[string]string, files []protoreflect.FileDescriptor) error {
 	compiler := protocompile.Compiler{
 		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
 			Accessor: protocompile.SourceAccessorFromMap(sources),
@@ -159,7 +211,7 @@ func verify(sources map[string]string) error {
 		want := normalize(protodesc.ToFileDescriptorProto(fd))
 		got := normalize(protodesc.ToFileDescriptorProto(compiled[i]))
 		if !proto.Equal(want, got) {
-			errs = append(errs, fmt.Errorf("%s: printed file does not compile to the embedded descriptor", fd.Path()))
+			errs = append(errs, fmt.Errorf("%s: source does not compile to the descriptor embedded in the Go package", fd.Path()))
 		}
 	}
 	return errors.Join(errs...)
