@@ -1,0 +1,93 @@
+package tokenstore
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hlgate/hlgate/internal/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// countingHook counts every command a go-redis client sends.
+type countingHook struct{ n atomic.Int64 }
+
+func (h *countingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *countingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+
+// BenchmarkTokenCached measures the hot path: a valid token cached in
+// memory, with the Redis store behind it. It reports the Redis commands
+// sent per call (must be 0) beside ns/op and allocs/op.
+func BenchmarkTokenCached(b *testing.B) {
+	srv := redistest.Start(b, redistest.Options{})
+	rdb := srv.Client()
+	hook := &countingHook{}
+	rdb.AddHook(hook)
+	kr, _ := NewKeyring(testKey(b, 1))
+	store, _ := NewRedisStore(rdb, kr, nil)
+	m, err := NewManager(store, nil, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	rec := newTestRecord("BenchLocation0000001", 1)
+	rec.Expiry = time.Now().Add(time.Hour)
+	if _, err := m.put(ctx, rec); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := m.Token(ctx, rec.Subject); err != nil {
+		b.Fatal(err)
+	}
+	before := hook.n.Load()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var tok Token
+	for b.Loop() {
+		tok, err = m.Token(ctx, rec.Subject)
+	}
+	b.StopTimer()
+	if err != nil || tok.AccessToken != rec.AccessToken {
+		b.Fatalf("Token = %v, %v", tok, err)
+	}
+	b.ReportMetric(float64(hook.n.Load()-before)/float64(b.N), "redis-cmds/op")
+	if hook.n.Load() != before {
+		b.Fatalf("the hot path sent %d Redis commands", hook.n.Load()-before)
+	}
+}
+
+// BenchmarkTokenCachedParallel is the hot path from every core at once.
+func BenchmarkTokenCachedParallel(b *testing.B) {
+	m, err := NewManager(NewMemoryStore(), nil, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	rec := newTestRecord("BenchLocation0000001", 1)
+	if _, err := m.put(ctx, rec); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := m.Token(ctx, rec.Subject); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
