@@ -1010,7 +1010,7 @@ type ListCalendarsRequest struct {
 	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
 	// Only calendars of this group (upstream `groupId`).
 	GroupId string `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
-	// The maximum number of calendars to return: 0 means 100, at most 100;
+	// The maximum number of calendars to return: 0 means 50, at most 100;
 	// larger values mean 100, negative values are INVALID_ARGUMENT.
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of a previous response, to read the next page. It is
@@ -1392,7 +1392,7 @@ type ListEventsRequest struct {
 	//	*ListEventsRequest_UserId
 	//	*ListEventsRequest_GroupId
 	Owner isListEventsRequest_Owner `protobuf_oneof:"owner"`
-	// The maximum number of events to return: 0 means 100, at most 500;
+	// The maximum number of events to return: 0 means 50, at most 500;
 	// larger values mean 500, negative values are INVALID_ARGUMENT.
 	PageSize int32 `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of a previous response, to read the next page. It is

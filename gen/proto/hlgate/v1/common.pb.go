@@ -22,7 +22,9 @@
 // the HighLevel location (sub-account) the call acts for. List and search
 // methods take `page_size` and `page_token` and return `next_page_token`;
 // page tokens are opaque strings produced by hlgate, tied to the method and
-// to the filters of the request that produced them. Updates take a
+// to the filters of the request that produced them. A page_size of 0 means
+// 50; above a method's maximum it means the maximum; negative is
+// INVALID_ARGUMENT. Updates take a
 // google.protobuf.FieldMask `update_mask`; an empty mask means "the fields set
 // in the message" (fields with a non-default value).
 //

@@ -1687,7 +1687,7 @@ type SearchContactsRequest struct {
 	Filters []*ContactFilter `protobuf:"bytes,3,rep,name=filters,proto3" json:"filters,omitempty"`
 	// Sort order, most significant first.
 	Sort []*ContactSort `protobuf:"bytes,4,rep,name=sort,proto3" json:"sort,omitempty"`
-	// The maximum number of contacts to return: 0 means 20, at most 500
+	// The maximum number of contacts to return: 0 means 50, at most 500
 	// (upstream `pageLimit`); larger values mean 500, negative values are
 	// INVALID_ARGUMENT.
 	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`

@@ -1133,7 +1133,7 @@ type SearchOpportunitiesRequest struct {
 	ContactId string `protobuf:"bytes,6,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
 	// Only opportunities assigned to this user (upstream `assigned_to`).
 	AssignedTo string `protobuf:"bytes,7,opt,name=assigned_to,json=assignedTo,proto3" json:"assigned_to,omitempty"`
-	// The maximum number of opportunities to return: 0 means 20, at most 100
+	// The maximum number of opportunities to return: 0 means 50, at most 100
 	// (upstream `limit`); larger values mean 100, negative values are
 	// INVALID_ARGUMENT.
 	PageSize int32 `protobuf:"varint,8,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -1307,7 +1307,7 @@ type ListPipelinesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The location whose pipelines to list.
 	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
-	// The maximum number of pipelines to return: 0 means 100, at most 100;
+	// The maximum number of pipelines to return: 0 means 50, at most 100;
 	// larger values mean 100, negative values are INVALID_ARGUMENT.
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of a previous response, to read the next page. It is

@@ -758,7 +758,7 @@ type ListOrdersRequest struct {
 	EndDate string `protobuf:"bytes,6,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
 	// Only orders whose name matches this text (upstream `search`).
 	Query string `protobuf:"bytes,7,opt,name=query,proto3" json:"query,omitempty"`
-	// The maximum number of orders to return: 0 means 20, at most 100
+	// The maximum number of orders to return: 0 means 50, at most 100
 	// (upstream `limit`); larger values mean 100, negative values are
 	// INVALID_ARGUMENT.
 	PageSize int32 `protobuf:"varint,8,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -1050,7 +1050,7 @@ type ListTransactionsRequest struct {
 	EndDate string `protobuf:"bytes,6,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
 	// Only transactions whose name matches this text (upstream `search`).
 	Query string `protobuf:"bytes,7,opt,name=query,proto3" json:"query,omitempty"`
-	// The maximum number of transactions to return: 0 means 20, at most 100
+	// The maximum number of transactions to return: 0 means 50, at most 100
 	// (upstream `limit`); larger values mean 100, negative values are
 	// INVALID_ARGUMENT.
 	PageSize int32 `protobuf:"varint,8,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
