@@ -77,17 +77,31 @@ const (
 	msgLocation     = "The token does not have access to this location."
 )
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// marshal encodes a response body. Handlers call it while they hold a
+// store's read lock and write the bytes after releasing it, so a slow
+// client never holds a lock.
+func marshal(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
 		// Only the sandbox's own types are encoded here; a failure is a
-		// defect, reported as an upstream-shaped 500.
+		// defect, reported as an upstream-shaped 500 by writeBody.
+		return nil
+	}
+	return b
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	writeBody(w, status, marshal(v))
+}
+
+func writeBody(w http.ResponseWriter, status int, b []byte) {
+	if b == nil {
 		b = []byte(`{"statusCode":500,"message":"sandbox: encode response"}`)
 		status = http.StatusInternalServerError
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	h["Content-Type"] = []string{"application/json; charset=utf-8"}
+	h["Content-Length"] = []string{strconv.Itoa(len(b) + 1)}
 	w.WriteHeader(status)
 	b = append(b, '\n')
 	_, _ = w.Write(b) // a write error means the client went away; nothing to do

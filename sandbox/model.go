@@ -114,6 +114,9 @@ type Opportunity struct {
 	LostReasonID       string                   `json:"lostReasonId,omitempty"`
 	CustomFields       []OpportunityCustomField `json:"customFields"`
 	Followers          []string                 `json:"followers"`
+	Notes              []any                    `json:"notes,omitempty"`
+	Tasks              []any                    `json:"tasks,omitempty"`
+	CalendarEvents     []any                    `json:"calendarEvents,omitempty"`
 	created            time.Time
 }
 
@@ -175,6 +178,7 @@ type Event struct {
 	Description       string   `json:"description,omitempty"`
 	MeetingLocation   string   `json:"-"`
 	IsRecurring       bool     `json:"isRecurring"`
+	Rrule             string   `json:"rrule,omitempty"`
 	StartTime         string   `json:"startTime"`
 	EndTime           string   `json:"endTime"`
 	DateAdded         string   `json:"dateAdded"`

@@ -41,9 +41,35 @@ type call struct {
 // token endpoint is absent: it is authenticated by client credentials and
 // served outside the resource pipeline.
 var handlers = map[string]handlerFunc{
-	"GetLocationToken":      (*Sandbox).opLocationToken,
-	"GetInstalledLocations": (*Sandbox).opInstalledLocations,
-	"ListPipelines":         (*Sandbox).opListPipelines,
+	"GetLocationToken":        (*Sandbox).opLocationToken,
+	"GetInstalledLocations":   (*Sandbox).opInstalledLocations,
+	"ListPipelines":           (*Sandbox).opListPipelines,
+	"GetContact":              (*Sandbox).opGetContact,
+	"SearchOpportunities":     (*Sandbox).opSearchOpportunities,
+	"GetOpportunity":          (*Sandbox).opGetOpportunity,
+	"CreateOpportunity":       (*Sandbox).opCreateOpportunity,
+	"UpdateOpportunity":       (*Sandbox).opUpdateOpportunity,
+	"UpdateOpportunityStatus": (*Sandbox).opUpdateOpportunityStatus,
+	"DeleteOpportunity":       (*Sandbox).opDeleteOpportunity,
+	"CreateContact":           (*Sandbox).opCreateContact,
+	"UpdateContact":           (*Sandbox).opUpdateContact,
+	"DeleteContact":           (*Sandbox).opDeleteContact,
+	"UpsertContact":           (*Sandbox).opUpsertContact,
+	"SearchContacts":          (*Sandbox).opSearchContacts,
+	"AddContactTags":          contactTags(true),
+	"RemoveContactTags":       contactTags(false),
+	"ListCalendars":           (*Sandbox).opListCalendars,
+	"GetCalendar":             (*Sandbox).opGetCalendar,
+	"GetFreeSlots":            (*Sandbox).opGetFreeSlots,
+	"ListEvents":              (*Sandbox).opListEvents,
+	"CreateAppointment":       (*Sandbox).opCreateAppointment,
+	"GetAppointment":          (*Sandbox).opGetAppointment,
+	"UpdateAppointment":       (*Sandbox).opUpdateAppointment,
+	"DeleteEvent":             (*Sandbox).opDeleteEvent,
+	"ListOrders":              (*Sandbox).opListOrders,
+	"GetOrder":                (*Sandbox).opGetOrder,
+	"ListTransactions":        (*Sandbox).opListTransactions,
+	"GetTransaction":          (*Sandbox).opGetTransaction,
 }
 
 type specRoute struct {
@@ -124,7 +150,6 @@ func (s *Sandbox) buildMux() (err error) {
 	}()
 	seen := map[string]bool{}
 	var routes []*route
-	var missingOps []string
 	for _, sr := range srs {
 		seen[sr.operationID] = true
 		if sr.operationID == "GetAccessToken" {
@@ -133,8 +158,7 @@ func (s *Sandbox) buildMux() (err error) {
 		}
 		h, ok := handlers[sr.operationID]
 		if !ok {
-			missingOps = append(missingOps, sr.operationID)
-			continue
+			return fmt.Errorf("operation %s (%s %s) has no sandbox handler", sr.operationID, sr.method, sr.path)
 		}
 		if sr.version == "" || sr.kind == "" {
 			return fmt.Errorf("operation %s lacks x-hlgate-version or security", sr.operationID)
