@@ -139,13 +139,13 @@ func (s *Sandbox) opGetOrder(w http.ResponseWriter, r *http.Request, c *call) {
 			ContactSnapshot map[string]any `json:"contactSnapshot"`
 			AmountSummary   map[string]any `json:"amountSummary"`
 			Source          map[string]any `json:"source"`
-			Items           []string       `json:"items"`
+			Items           []any          `json:"items"`
 		}{o, snap, map[string]any{"subtotal": o.Subtotal, "discount": o.Discount},
-			map[string]any{"type": o.SourceType, "id": o.SourceID, "name": o.SourceName}, []string{}})
+			map[string]any{"type": o.SourceType, "id": o.SourceID, "name": o.SourceName}, []any{}})
 	}
 	l.mu.RUnlock()
 	if !ok {
-		writeError(w, errNotFound("Order not found"))
+		writeError(w, errBadRequest("Order not found")) // upstream answers 400 for an unknown order id
 		return
 	}
 	writeBody(w, http.StatusOK, b)
@@ -214,7 +214,7 @@ func (s *Sandbox) opGetTransaction(w http.ResponseWriter, r *http.Request, c *ca
 	}
 	l.mu.RUnlock()
 	if !ok {
-		writeError(w, errNotFound("Transaction not found"))
+		writeError(w, errBadRequest("Transaction not found")) // upstream answers 400 for an unknown transaction id
 		return
 	}
 	writeBody(w, http.StatusOK, b)

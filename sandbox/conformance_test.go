@@ -1,0 +1,311 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/hlgate/hlgate/api"
+	"github.com/hlgate/hlgate/sandbox"
+)
+
+// confCase is one exchange of the conformance test.
+type confCase struct {
+	name   string
+	method string
+	path   string // with query
+	json   any    // JSON body
+	form   url.Values
+	token  string
+	status int
+	// badRequest marks a request the document itself rejects (a required
+	// member missing, a value out of range): the validator must refuse it
+	// and the sandbox must too, which is what "at least as strict" means.
+	badRequest bool
+}
+
+type conformance struct {
+	t      *testing.T
+	e      *env
+	doc    *openapi3.T
+	router routers.Router
+	served map[string]bool // operationId → a 2xx answer was validated
+}
+
+func newConformance(t *testing.T, e *env) *conformance {
+	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI)
+	if err != nil {
+		t.Fatalf("load document: %v", err)
+	}
+	doc.Servers = openapi3.Servers{{URL: e.srv.URL}}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("validate document: %v", err)
+	}
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatalf("router: %v", err)
+	}
+	return &conformance{t: t, e: e, doc: doc, router: router, served: map[string]bool{}}
+}
+
+// run sends one case, validating the request and the answer against the
+// document; it returns the decoded body.
+func (cf *conformance) run(c confCase) map[string]any {
+	t := cf.t
+	t.Helper()
+	var body []byte
+	ctype := ""
+	switch {
+	case c.json != nil:
+		b, err := json.Marshal(c.json)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, ctype = b, "application/json"
+	case c.form != nil:
+		body, ctype = []byte(c.form.Encode()), "application/x-www-form-urlencoded"
+	}
+	req, err := http.NewRequest(c.method, cf.e.srv.URL+c.path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	route, params, err := cf.router.FindRoute(req)
+	if err != nil {
+		t.Fatalf("%s: %s %s is not an operation of the document: %v", c.name, c.method, c.path, err)
+	}
+	if v, ok := route.Operation.Extensions["x-hlgate-version"].(string); ok {
+		req.Header.Set("Version", v)
+	}
+	in := &openapi3filter.RequestValidationInput{
+		Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true},
+	}
+	reqErr := openapi3filter.ValidateRequest(context.Background(), in)
+	if c.badRequest != (reqErr != nil) {
+		t.Fatalf("%s: request validation error %v, want an error: %v", c.name, reqErr, c.badRequest)
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	resp, respBody := cf.e.do(req)
+	if resp.StatusCode != c.status {
+		t.Fatalf("%s: %s %s answered %d %s, want %d", c.name, c.method, c.path, resp.StatusCode, respBody, c.status)
+	}
+	out := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
+		Body:    io.NopCloser(bytes.NewReader(respBody)),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		t.Fatalf("%s: answer %d %s does not conform: %v", c.name, resp.StatusCode, respBody, err)
+	}
+	if resp.StatusCode < 300 {
+		cf.served[route.Operation.OperationID] = true
+	}
+	var m map[string]any
+	if len(respBody) > 0 {
+		if err := json.Unmarshal(respBody, &m); err != nil {
+			t.Fatalf("%s: decode %s: %v", c.name, respBody, err)
+		}
+	}
+	return m
+}
+
+func str(m map[string]any, path ...any) string {
+	var cur any = m
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			mm, _ := cur.(map[string]any)
+			cur = mm[k]
+		case int:
+			a, _ := cur.([]any)
+			if k >= len(a) {
+				return ""
+			}
+			cur = a[k]
+		}
+	}
+	s, _ := cur.(string)
+	return s
+}
+
+// TestConformance runs every operation of api/openapi.yaml against the
+// sandbox, validating each request and answer against the document, and
+// fails if an operation never produced a validated 2xx answer.
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Config{})
+	cf := newConformance(t, e)
+	loc := e.token(sandbox.CodeRequest{}).AccessToken
+	agency := e.token(sandbox.CodeRequest{UserType: sandbox.UserCompany}).AccessToken
+	L := sandbox.DemoLocationID
+	v := url.Values{}
+	_ = v
+
+	// OAuth.
+	cf.run(confCase{name: "token by code", method: "POST", path: "/oauth/token", status: 200, form: url.Values{
+		"client_id": {sandbox.DefaultClientID}, "client_secret": {sandbox.DefaultClientSecret}, "grant_type": {"authorization_code"},
+		"code": {mustCode(t, e.sb)}, "user_type": {"Location"}}})
+	cf.run(confCase{name: "token reused code", method: "POST", path: "/oauth/token", status: 400, form: url.Values{
+		"client_id": {sandbox.DefaultClientID}, "client_secret": {sandbox.DefaultClientSecret}, "grant_type": {"authorization_code"}, "code": {"spent"}}})
+	cf.run(confCase{name: "token bad secret", method: "POST", path: "/oauth/token", status: 401, form: url.Values{
+		"client_id": {sandbox.DefaultClientID}, "client_secret": {"x"}, "grant_type": {"refresh_token"}, "refresh_token": {"x"}}})
+	cf.run(confCase{name: "token no grant type", method: "POST", path: "/oauth/token", status: 422, badRequest: true, form: url.Values{
+		"client_id": {sandbox.DefaultClientID}, "client_secret": {sandbox.DefaultClientSecret}}})
+	cf.run(confCase{name: "location token", method: "POST", path: "/oauth/locationToken", token: agency, status: 200,
+		form: url.Values{"companyId": {sandbox.DemoCompanyID}, "locationId": {L}}})
+	cf.run(confCase{name: "location token missing", method: "POST", path: "/oauth/locationToken", token: agency, status: 422, badRequest: true,
+		form: url.Values{"companyId": {sandbox.DemoCompanyID}}})
+	cf.run(confCase{name: "location token by a location", method: "POST", path: "/oauth/locationToken", token: loc, status: 401,
+		form: url.Values{"companyId": {sandbox.DemoCompanyID}, "locationId": {L}}})
+	cf.run(confCase{name: "installed locations", method: "GET", token: agency, status: 200,
+		path: "/oauth/installedLocations?companyId=" + sandbox.DemoCompanyID + "&appId=" + sandbox.DefaultAppID + "&limit=1"})
+	cf.run(confCase{name: "installed locations no app", method: "GET", token: agency, status: 422, badRequest: true,
+		path: "/oauth/installedLocations?companyId=" + sandbox.DemoCompanyID})
+
+	// Contacts.
+	found := cf.run(confCase{name: "search", method: "POST", path: "/contacts/search", token: loc, status: 200,
+		json: map[string]any{"locationId": L, "pageLimit": 5, "filters": []any{map[string]any{"field": "tags", "operator": "exists"}},
+			"sort": []any{map[string]any{"field": "dateAdded", "direction": "asc"}}}})
+	contactID := str(found, "contacts", 0, "id")
+	cf.run(confCase{name: "search without pageLimit", method: "POST", path: "/contacts/search", token: loc, status: 422, badRequest: true,
+		json: map[string]any{"locationId": L}})
+	cf.run(confCase{name: "search other location", method: "POST", path: "/contacts/search", token: loc, status: 403,
+		json: map[string]any{"locationId": sandbox.OtherLocationID, "pageLimit": 5}})
+	cf.run(confCase{name: "get contact", method: "GET", path: "/contacts/" + contactID, token: loc, status: 200})
+	cf.run(confCase{name: "get unknown contact", method: "GET", path: "/contacts/nope", token: loc, status: 404})
+	cf.run(confCase{name: "get contact no token", method: "GET", path: "/contacts/" + contactID, status: 401})
+	created := cf.run(confCase{name: "create contact", method: "POST", path: "/contacts/", token: loc, status: 201,
+		json: map[string]any{"locationId": L, "firstName": "Conformance", "lastName": "Test", "email": "conf@example.com", "tags": []string{"Conf"},
+			"dndSettings":  map[string]any{"SMS": map[string]any{"status": "active"}},
+			"customFields": []any{map[string]any{"id": "cf1", "field_value": "x"}, map[string]any{"id": "cf2", "field_value": 3}}}})
+	newID := str(created, "contact", "id")
+	cf.run(confCase{name: "create duplicate", method: "POST", path: "/contacts/", token: loc, status: 400,
+		json: map[string]any{"locationId": L, "email": "conf@example.com"}})
+	cf.run(confCase{name: "create without location", method: "POST", path: "/contacts/", token: loc, status: 422, badRequest: true,
+		json: map[string]any{"firstName": "x"}})
+	cf.run(confCase{name: "update contact", method: "PUT", path: "/contacts/" + newID, token: loc, status: 200,
+		json: map[string]any{"city": "Oslo", "dnd": true}})
+	cf.run(confCase{name: "upsert existing", method: "POST", path: "/contacts/upsert", token: loc, status: 200,
+		json: map[string]any{"locationId": L, "email": "conf@example.com", "companyName": "Conf Inc"}})
+	cf.run(confCase{name: "upsert new", method: "POST", path: "/contacts/upsert", token: loc, status: 200,
+		json: map[string]any{"locationId": L, "email": "conf2@example.com"}})
+	cf.run(confCase{name: "add tags", method: "POST", path: "/contacts/" + newID + "/tags", token: loc, status: 201,
+		json: map[string]any{"tags": []string{"a", "b"}}})
+	cf.run(confCase{name: "add tags missing", method: "POST", path: "/contacts/" + newID + "/tags", token: loc, status: 422, badRequest: true,
+		json: map[string]any{}})
+	cf.run(confCase{name: "remove tags", method: "DELETE", path: "/contacts/" + newID + "/tags", token: loc, status: 200,
+		json: map[string]any{"tags": []string{"a"}}})
+	cf.run(confCase{name: "delete contact", method: "DELETE", path: "/contacts/" + newID, token: loc, status: 200})
+	cf.run(confCase{name: "delete contact again", method: "DELETE", path: "/contacts/" + newID, token: loc, status: 404})
+
+	// Opportunities.
+	pipes := cf.run(confCase{name: "pipelines", method: "GET", path: "/opportunities/pipelines?locationId=" + L, token: loc, status: 200})
+	pipeID := str(pipes, "pipelines", 0, "id")
+	cf.run(confCase{name: "pipelines no location", method: "GET", path: "/opportunities/pipelines", token: loc, status: 422, badRequest: true})
+	opps := cf.run(confCase{name: "search opportunities", method: "GET", path: "/opportunities/search?location_id=" + L + "&limit=3&status=open", token: loc, status: 200})
+	oppID := str(opps, "opportunities", 0, "id")
+	cf.run(confCase{name: "search opportunities bad status", method: "GET", path: "/opportunities/search?location_id=" + L + "&status=gone", token: loc, status: 422, badRequest: true})
+	cf.run(confCase{name: "get opportunity", method: "GET", path: "/opportunities/" + oppID, token: loc, status: 200})
+	cf.run(confCase{name: "get unknown opportunity", method: "GET", path: "/opportunities/nope", token: loc, status: 404})
+	newOpp := cf.run(confCase{name: "create opportunity", method: "POST", path: "/opportunities/", token: loc, status: 201,
+		json: map[string]any{"pipelineId": pipeID, "locationId": L, "name": "Conformance deal", "status": "won", "contactId": contactID, "monetaryValue": 250}})
+	newOppID := str(newOpp, "opportunity", "id")
+	cf.run(confCase{name: "create opportunity missing", method: "POST", path: "/opportunities/", token: loc, status: 422, badRequest: true,
+		json: map[string]any{"locationId": L, "name": "x"}})
+	cf.run(confCase{name: "update opportunity", method: "PUT", path: "/opportunities/" + newOppID, token: loc, status: 200,
+		json: map[string]any{"name": "Renamed", "monetaryValue": 300}})
+	cf.run(confCase{name: "update status", method: "PUT", path: "/opportunities/" + newOppID + "/status", token: loc, status: 200,
+		json: map[string]any{"status": "lost"}})
+	cf.run(confCase{name: "delete opportunity", method: "DELETE", path: "/opportunities/" + newOppID, token: loc, status: 200})
+
+	// Calendars.
+	cals := cf.run(confCase{name: "calendars", method: "GET", path: "/calendars/?locationId=" + L, token: loc, status: 200})
+	calID := str(cals, "calendars", 0, "id")
+	cf.run(confCase{name: "calendar", method: "GET", path: "/calendars/" + calID, token: loc, status: 200})
+	cf.run(confCase{name: "unknown calendar", method: "GET", path: "/calendars/nope", token: loc, status: 404})
+	now := time.Now()
+	from, to := now.UnixMilli(), now.Add(14*24*time.Hour).UnixMilli()
+	slots := cf.run(confCase{name: "free slots", method: "GET", token: loc, status: 200,
+		path: fmt.Sprintf("/calendars/%s/free-slots?startDate=%d&endDate=%d&timezone=Europe/Berlin", calID, from, to)})
+	cf.run(confCase{name: "free slots over 31 days", method: "GET", token: loc, status: 422,
+		path: fmt.Sprintf("/calendars/%s/free-slots?startDate=%d&endDate=%d", calID, from, now.Add(32*24*time.Hour).UnixMilli())})
+	cf.run(confCase{name: "free slots no end", method: "GET", token: loc, status: 422, badRequest: true,
+		path: fmt.Sprintf("/calendars/%s/free-slots?startDate=%d", calID, from)})
+	var slot string
+	for _, day := range slots {
+		if ss, ok := day.(map[string]any)["slots"].([]any); ok && len(ss) > 0 {
+			slot = ss[0].(string)
+			break
+		}
+	}
+	if slot == "" {
+		t.Fatalf("no free slot in the next 14 days: %v", slots)
+	}
+	cf.run(confCase{name: "events", method: "GET", token: loc, status: 200,
+		path: fmt.Sprintf("/calendars/events?locationId=%s&calendarId=%s&startTime=%d&endTime=%d", L, calID, from, to)})
+	cf.run(confCase{name: "events without calendar", method: "GET", token: loc, status: 422,
+		path: fmt.Sprintf("/calendars/events?locationId=%s&startTime=%d&endTime=%d", L, from, to)})
+	appt := cf.run(confCase{name: "create appointment", method: "POST", path: "/calendars/events/appointments", token: loc, status: 200,
+		json: map[string]any{"calendarId": calID, "locationId": L, "contactId": contactID, "startTime": slot, "title": "Conformance"}})
+	apptID := str(appt, "id")
+	cf.run(confCase{name: "book the same slot", method: "POST", path: "/calendars/events/appointments", token: loc, status: 400,
+		json: map[string]any{"calendarId": calID, "locationId": L, "contactId": contactID, "startTime": slot}})
+	cf.run(confCase{name: "get appointment", method: "GET", path: "/calendars/events/appointments/" + apptID, token: loc, status: 200})
+	cf.run(confCase{name: "update appointment", method: "PUT", path: "/calendars/events/appointments/" + apptID, token: loc, status: 200,
+		json: map[string]any{"title": "Moved", "appointmentStatus": "showed"}})
+	cf.run(confCase{name: "delete event", method: "DELETE", path: "/calendars/events/" + apptID, token: loc, status: 201, json: map[string]any{}})
+	cf.run(confCase{name: "delete event again", method: "DELETE", path: "/calendars/events/" + apptID, token: loc, status: 404, json: map[string]any{}})
+	cf.run(confCase{name: "wrong kind", method: "GET", path: "/calendars/" + calID, token: agency, status: 401})
+
+	// Payments.
+	orders := cf.run(confCase{name: "orders", method: "GET", path: "/payments/orders?altId=" + L + "&limit=5&offset=2", token: loc, status: 200})
+	orderID := str(orders, "data", 0, "_id")
+	cf.run(confCase{name: "orders no alt", method: "GET", path: "/payments/orders", token: loc, status: 422, badRequest: true})
+	cf.run(confCase{name: "order", method: "GET", path: "/payments/orders/" + orderID + "?altId=" + L + "&altType=location", token: loc, status: 200})
+	cf.run(confCase{name: "order unknown", method: "GET", path: "/payments/orders/nope?altId=" + L + "&altType=location", token: loc, status: 400})
+	cf.run(confCase{name: "order no alt type", method: "GET", path: "/payments/orders/" + orderID + "?altId=" + L, token: loc, status: 422, badRequest: true})
+	txs := cf.run(confCase{name: "transactions", method: "GET", path: "/payments/transactions?altId=" + L + "&altType=location&entityId=" + orderID, token: loc, status: 200})
+	all := cf.run(confCase{name: "all transactions", method: "GET", path: "/payments/transactions?altId=" + L + "&altType=location", token: loc, status: 200})
+	txID := str(all, "data", 0, "_id")
+	_ = txs
+	cf.run(confCase{name: "transaction", method: "GET", path: "/payments/transactions/" + txID + "?altId=" + L + "&altType=location", token: loc, status: 200})
+	cf.run(confCase{name: "transaction other location", method: "GET", path: "/payments/transactions/" + txID + "?altId=" + sandbox.OtherLocationID + "&altType=location", token: loc, status: 403})
+
+	for _, path := range cf.doc.Paths.InMatchingOrder() {
+		for method, op := range cf.doc.Paths.Value(path).Operations() {
+			if !cf.served[op.OperationID] {
+				t.Errorf("operation %s (%s %s) never produced a validated 2xx answer", op.OperationID, method, path)
+			}
+		}
+	}
+	if len(cf.served) == 0 || strings.TrimSpace(contactID) == "" {
+		t.Fatal("the conformance run validated nothing")
+	}
+}
+
+func mustCode(t *testing.T, sb *sandbox.Sandbox) string {
+	t.Helper()
+	code, err := sb.MintCode(sandbox.CodeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
