@@ -1,0 +1,394 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/hlgate/hlgate/gen/highlevel"
+	"github.com/hlgate/hlgate/limiter"
+	"github.com/hlgate/hlgate/sandbox"
+	"github.com/hlgate/hlgate/server"
+	"github.com/hlgate/hlgate/tokenstore"
+	"github.com/hlgate/hlgate/upstream"
+)
+
+// defaultScopes are the scopes the services need (reference facts §3–§6).
+var defaultScopes = strings.Join([]string{
+	"contacts.readonly", "contacts.write",
+	"opportunities.readonly", "opportunities.write",
+	"calendars.readonly", "calendars/events.readonly", "calendars/events.write",
+	"payments/orders.readonly", "payments/transactions.readonly",
+	"oauth.readonly", "oauth.write",
+}, " ")
+
+// serveConfig is every setting of `hlgate serve`; each component's part is
+// handed to it as that component's Config.
+type serveConfig struct {
+	GRPCAddr, HTTPAddr     string
+	UpstreamURL            string
+	AuthorizeURL           string
+	PublicURL              string
+	ClientID, ClientSecret string
+	Scopes                 string
+	RedisURL               string
+	TokenKey, TokenOldKeys string
+	RateLimit, DailyLimit  int
+	RateWindow, RateGuard  time.Duration
+	MaxQueueWait           time.Duration
+	LimiterFallback        string
+	Replicas               int
+	APIKeysFile            string
+	InsecureNoAuth         bool
+	Sandbox                bool
+	ShutdownGrace          time.Duration
+	UpstreamTimeout        time.Duration
+	RefreshAhead           time.Duration
+	LogLevel               string
+	SandboxTokenTTL        time.Duration
+	SandboxQuotaOff        bool
+}
+
+func serveSettings(env func(string) string) (*settings, *serveConfig) {
+	c := &serveConfig{}
+	s := newSettings("hlgate serve", env)
+	s.String(&c.GRPCAddr, "grpc-addr", "HLGATE_GRPC_ADDR", ":9090", "gRPC listen address")
+	s.String(&c.HTTPAddr, "http-addr", "HLGATE_HTTP_ADDR", ":8080", "REST gateway, OAuth pages, health and metrics listen address")
+	s.String(&c.UpstreamURL, "upstream-url", "HLGATE_UPSTREAM_URL", "https://services.leadconnectorhq.com", "HighLevel API base URL")
+	s.String(&c.AuthorizeURL, "authorize-url", "HLGATE_AUTHORIZE_URL", "https://marketplace.gohighlevel.com/v2/oauth/chooselocation", "OAuth consent page")
+	s.String(&c.PublicURL, "public-url", "HLGATE_PUBLIC_URL", "http://localhost:8080", "external base URL of this service; the OAuth redirect URI is it + /oauth/callback")
+	s.String(&c.ClientID, "client-id", "HLGATE_CLIENT_ID", "", "the marketplace app's client id")
+	s.String(&c.ClientSecret, "client-secret", "HLGATE_CLIENT_SECRET", "", "the marketplace app's client secret")
+	s.String(&c.Scopes, "scopes", "HLGATE_SCOPES", defaultScopes, "space-separated scopes requested at install")
+	s.String(&c.RedisURL, "redis-url", "HLGATE_REDIS_URL", "", "Redis URL (redis:// or rediss://; comma-separated addresses for a cluster); empty = in-process stores, one replica")
+	s.String(&c.TokenKey, "token-key", "HLGATE_TOKEN_KEY", "", "base64 of 32 bytes that encrypts tokens at rest; required with Redis")
+	s.String(&c.TokenOldKeys, "token-old-keys", "HLGATE_TOKEN_OLD_KEYS", "", "comma-separated base64 keys still accepted for decryption during key rotation")
+	s.Int(&c.RateLimit, "rate-limit", "HLGATE_RATE_LIMIT", 100, "requests per window to HighLevel per app and location")
+	s.Duration(&c.RateWindow, "rate-window", "HLGATE_RATE_WINDOW", 10*time.Second, "the quota's sliding window")
+	s.Int(&c.DailyLimit, "daily-limit", "HLGATE_DAILY_LIMIT", 200000, "requests per UTC day to HighLevel per app and location")
+	s.Duration(&c.RateGuard, "rate-guard", "HLGATE_RATE_GUARD", 500*time.Millisecond, "guard band added to the window, for the gap between deciding and HighLevel counting")
+	s.Duration(&c.MaxQueueWait, "max-queue-wait", "HLGATE_MAX_QUEUE_WAIT", 30*time.Second, "longest wait for a quota slot when a call has no deadline")
+	s.String(&c.LimiterFallback, "limiter-fallback", "HLGATE_LIMITER_FALLBACK", "", "when Redis is unreachable: empty = fail closed; local-share = each replica uses limit/replicas")
+	s.Int(&c.Replicas, "replicas", "HLGATE_REPLICAS", 1, "number of replicas, for the local-share fallback")
+	s.String(&c.APIKeysFile, "api-keys-file", "HLGATE_API_KEYS_FILE", "", "callers' keys (JSON: name, sha256, locations, access)")
+	s.Bool(&c.InsecureNoAuth, "insecure-no-auth", "HLGATE_INSECURE_NO_AUTH", false, "true = no caller auth (development only)")
+	s.Bool(&c.Sandbox, "sandbox", "HLGATE_SANDBOX", false, "run against an in-process sandbox with a demo location installed (implies insecure-no-auth and memory stores unless a Redis URL is set)")
+	s.Duration(&c.ShutdownGrace, "shutdown-grace", "HLGATE_SHUTDOWN_GRACE", 20*time.Second, "time in-flight calls get to finish on SIGTERM")
+	s.Duration(&c.UpstreamTimeout, "upstream-timeout", "HLGATE_UPSTREAM_TIMEOUT", 30*time.Second, "longest single HighLevel request when the caller set no deadline")
+	s.Duration(&c.RefreshAhead, "refresh-ahead", "HLGATE_REFRESH_AHEAD", 5*time.Minute, "refresh OAuth tokens this long before they expire")
+	s.String(&c.LogLevel, "log-level", "HLGATE_LOG_LEVEL", "info", "debug, info, warn or error")
+	s.Duration(&c.SandboxTokenTTL, "sandbox-token-ttl", "HLGATE_SANDBOX_TOKEN_TTL", 86399*time.Second, "with --sandbox: access token lifetime the sandbox issues")
+	s.Bool(&c.SandboxQuotaOff, "sandbox-quota-off", "HLGATE_SANDBOX_QUOTA_OFF", false, "with --sandbox: the sandbox serves no 429s (for benchmarks)")
+	return s, c
+}
+
+func serve(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+	s, c := serveSettings(env)
+	s.fs.SetOutput(stderr)
+	if err := s.parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, c.LogLevel)
+	if err != nil {
+		return err
+	}
+
+	var sbServer *http.Server
+	if c.Sandbox {
+		sbServer, err = startSandbox(c, log)
+		if err != nil {
+			return err
+		}
+		defer sbServer.Close()
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+
+	app, err := wire(c, log)
+	if err != nil {
+		return err
+	}
+	defer app.close()
+
+	grpcLis, err := net.Listen("tcp", c.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("listen gRPC on %s: %w", c.GRPCAddr, err)
+	}
+	httpLis, err := net.Listen("tcp", c.HTTPAddr)
+	if err != nil {
+		grpcLis.Close()
+		return fmt.Errorf("listen HTTP on %s: %w", c.HTTPAddr, err)
+	}
+	g := app.srv.GRPCServer()
+	errc := make(chan error, 2)
+	go func() { errc <- g.Serve(grpcLis) }()
+
+	// The gateway calls the gRPC server over loopback, so every REST call
+	// passes the same interceptors as a gRPC call.
+	loop, err := grpc.NewClient(loopbackAddr(grpcLis.Addr()), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("loopback gRPC connection: %w", err)
+	}
+	defer loop.Close()
+	h, err := app.srv.HTTPHandler(ctx, loop)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go func() { errc <- hs.Serve(httpLis) }()
+	log.Info("hlgate serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(),
+		"redis", c.RedisURL != "", "auth", !c.InsecureNoAuth)
+
+	if c.Sandbox {
+		if err := installDemo(ctx, "http://"+loopbackAddr(httpLis.Addr())); err != nil {
+			return fmt.Errorf("install the demo location: %w", err)
+		}
+		printDemo(ctx, stdout, grpcLis.Addr(), httpLis.Addr(), loop)
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "grace", c.ShutdownGrace.String())
+	case err := <-errc:
+		return fmt.Errorf("server stopped: %w", err)
+	}
+	// Stop taking new work, let in-flight calls finish within the grace.
+	app.srv.Shutdown()
+	graceCtx, cancel := context.WithTimeout(context.Background(), c.ShutdownGrace)
+	defer cancel()
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- hs.Shutdown(graceCtx) }()
+	grpcDone := make(chan struct{})
+	go func() { g.GracefulStop(); close(grpcDone) }()
+	select {
+	case <-grpcDone:
+	case <-graceCtx.Done():
+		log.Warn("grace period over; closing remaining gRPC calls")
+		g.Stop()
+	}
+	if err := <-httpDone; err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("HTTP shutdown", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// check refuses configurations that would be unsafe or cannot work.
+func (c *serveConfig) check() error {
+	var problems []string
+	if c.ClientID == "" || c.ClientSecret == "" {
+		problems = append(problems, "HLGATE_CLIENT_ID and HLGATE_CLIENT_SECRET are required (the marketplace app's credentials)")
+	}
+	if c.RedisURL != "" && c.TokenKey == "" {
+		problems = append(problems, "HLGATE_TOKEN_KEY is required with Redis: tokens are stored encrypted (generate one with: head -c 32 /dev/urandom | base64)")
+	}
+	if c.APIKeysFile == "" && !c.InsecureNoAuth {
+		problems = append(problems, "set HLGATE_API_KEYS_FILE (callers' keys), or HLGATE_INSECURE_NO_AUTH=true for development")
+	}
+	switch c.LimiterFallback {
+	case "", string(limiter.LocalShare):
+	default:
+		problems = append(problems, fmt.Sprintf("HLGATE_LIMITER_FALLBACK=%q: use empty (fail closed) or local-share", c.LimiterFallback))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("cannot start:\n  - %s", strings.Join(problems, "\n  - "))
+	}
+	return nil
+}
+
+// app is hlgate wired up: every component, and how to close them.
+type app struct {
+	srv     *server.Server
+	closers []func() error
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		_ = a.closers[i]()
+	}
+}
+
+// wire builds every component from the settings, top to bottom.
+func wire(c *serveConfig, log *slog.Logger) (*app, error) {
+	a := &app{}
+	metrics := server.NewMetrics()
+	upstreamHTTP := &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+		ForceAttemptHTTP2:   true,
+	}, Timeout: c.UpstreamTimeout}
+
+	// Stores: Redis when configured, else in-process (one replica).
+	var (
+		store   tokenstore.Store
+		lim     limiter.Limiter
+		ready   = map[string]func(context.Context) error{}
+		pageKey []byte
+	)
+	lcfg := limiter.Config{
+		Limit: c.RateLimit, Window: c.RateWindow, Daily: int64(c.DailyLimit), Guard: c.RateGuard,
+		MaxQueueWait: c.MaxQueueWait, Fallback: limiter.Fallback(c.LimiterFallback), Replicas: c.Replicas, Logger: log,
+	}
+	if c.RedisURL != "" {
+		rdb, err := redisClient(c.RedisURL)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, rdb.Close)
+		keys, err := tokenstore.ParseKeys(c.TokenKey, c.TokenOldKeys)
+		if err != nil {
+			return nil, fmt.Errorf("HLGATE_TOKEN_KEY: %w", err)
+		}
+		// Page tokens are sealed with a key derived from the token key, so
+		// every replica accepts every other replica's page tokens.
+		if pageKey, err = base64.StdEncoding.DecodeString(strings.TrimSpace(c.TokenKey)); err != nil {
+			return nil, fmt.Errorf("HLGATE_TOKEN_KEY: %w", err)
+		}
+		if store, err = tokenstore.NewRedisStore(rdb, keys, log); err != nil {
+			return nil, err
+		}
+		rl, err := limiter.NewRedis(rdb, lcfg)
+		if err != nil {
+			return nil, err
+		}
+		lim = rl
+		ready["redis"] = func(ctx context.Context) error {
+			if err := rdb.Ping(ctx).Err(); err != nil {
+				return errors.New("redis unreachable")
+			}
+			return nil
+		}
+	} else {
+		store = tokenstore.NewMemoryStore()
+		ll, err := limiter.NewLocal(lcfg)
+		if err != nil {
+			return nil, err
+		}
+		lim = ll
+	}
+
+	oauth, err := tokenstore.NewHighLevelOAuth(c.UpstreamURL, c.ClientID, c.ClientSecret, upstreamHTTP)
+	if err != nil {
+		return nil, err
+	}
+	mgr, err := tokenstore.NewManager(store, oauth, tokenstore.Config{
+		ClientID: c.ClientID, RefreshAhead: c.RefreshAhead, Logger: log, Metrics: metrics.Tokens(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	mgr.Start()
+	a.closers = append(a.closers, mgr.Close)
+
+	redirect, err := tokenstore.RedirectURI(c.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("HLGATE_PUBLIC_URL: %w", err)
+	}
+	pages, err := tokenstore.NewInstallHandler(mgr, tokenstore.InstallConfig{
+		ClientID: c.ClientID, AuthorizeURL: c.AuthorizeURL, RedirectURI: redirect,
+		Scopes: strings.Fields(c.Scopes), StateKey: tokenstore.StateKey(c.ClientSecret), Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	chain := upstream.New(upstreamHTTP, mgr, lim, upstream.Config{OnResponse: metrics.OnUpstreamResponse})
+	hl, err := highlevel.NewClientWithResponses(c.UpstreamURL, highlevel.WithHTTPClient(chain))
+	if err != nil {
+		return nil, err
+	}
+	var keys *server.Keys
+	if c.APIKeysFile != "" {
+		if keys, err = server.LoadKeys(c.APIKeysFile); err != nil {
+			return nil, err
+		}
+	} else {
+		log.Warn("caller authentication is OFF (HLGATE_INSECURE_NO_AUTH): any caller can use every location; never run this way in production")
+	}
+	srv, err := server.New(server.Config{
+		Logger: log, Upstream: hl, Tokens: mgr, Keys: keys, PageKey: pageKey,
+		OAuthPages: pages, ReadyChecks: ready, Metrics: metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.srv = srv
+	return a, nil
+}
+
+// redisClient builds a UniversalClient: one URL for a single server, several
+// comma-separated URLs (or host:port addresses) for a cluster.
+func redisClient(raw string) (redis.UniversalClient, error) {
+	parts := strings.Split(raw, ",")
+	first, err := redis.ParseURL(strings.TrimSpace(parts[0]))
+	if err != nil {
+		return nil, fmt.Errorf("HLGATE_REDIS_URL: %w", err)
+	}
+	if len(parts) == 1 {
+		return redis.NewClient(first), nil
+	}
+	addrs := make([]string, 0, len(parts))
+	for _, p := range parts {
+		p = strings.TrimSpace(p)
+		if u, err := url.Parse(p); err == nil && u.Host != "" {
+			p = u.Host
+		}
+		addrs = append(addrs, p)
+	}
+	var tlsCfg *tls.Config
+	if first.TLSConfig != nil {
+		tlsCfg = first.TLSConfig
+	}
+	return redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs: addrs, Username: first.Username, Password: first.Password, TLSConfig: tlsCfg,
+	}), nil
+}
+
+// startSandbox runs the sandbox in-process on a free loopback port and
+// points the settings at it.
+func startSandbox(c *serveConfig, log *slog.Logger) (*http.Server, error) {
+	sb := sandbox.New(sandbox.Config{AccessTokenTTL: c.SandboxTokenTTL, QuotaOff: c.SandboxQuotaOff})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("sandbox listener: %w", err)
+	}
+	hs := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(lis) }()
+	base := "http://" + lis.Addr().String()
+	c.UpstreamURL = base
+	c.AuthorizeURL = base + "/oauth/chooselocation"
+	c.ClientID, c.ClientSecret = sandbox.DefaultClientID, sandbox.DefaultClientSecret
+	if c.APIKeysFile == "" {
+		c.InsecureNoAuth = true
+	}
+	if _, port, err := net.SplitHostPort(c.HTTPAddr); err == nil {
+		c.PublicURL = "http://localhost:" + port
+	}
+	log.Warn("SANDBOX MODE: upstream is an in-process fake of HighLevel, not the real API", "sandbox", base)
+	return hs, nil
+}
+
+func loopbackAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		_, port, _ := net.SplitHostPort(a.String())
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return a.String()
+}

@@ -1,0 +1,290 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/hlgate/hlgate/gen/highlevel"
+	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+	"github.com/hlgate/hlgate/upstream"
+)
+
+// Contacts search paging (reference facts §3, §7): pageLimit at most 500;
+// searchAfter, taken from the last contact of a page, walks past the 10,000
+// records that page numbers reach.
+const (
+	contactsDefaultPageSize = defaultPageSize
+	contactsMaxPageSize     = 500
+)
+
+type contactsService struct {
+	hlgatev1.UnimplementedContactsServiceServer
+	s *Server
+}
+
+// errMissingBody is returned when HighLevel answers 2xx without the body its
+// document promises; the caller sees INTERNAL rather than an empty resource.
+var errMissingBody = errors.New("upstream answered without the expected body")
+
+func (c *contactsService) GetContact(ctx context.Context, req *hlgatev1.GetContactRequest) (*hlgatev1.GetContactResponse, error) {
+	var v violations
+	v.id("location_id", req.GetLocationId())
+	v.id("contact_id", req.GetContactId())
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	resp, err := c.s.hl.GetContactWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetContactId())
+	if err != nil {
+		return nil, err
+	}
+	if resp.JSON200 == nil || resp.JSON200.Contact == nil {
+		return nil, errMissingBody
+	}
+	if err := sameLocation(req.GetLocationId(), resp.JSON200.Contact.LocationID); err != nil {
+		return nil, err
+	}
+	return &hlgatev1.GetContactResponse{Contact: contactFromHL(resp.JSON200.Contact)}, nil
+}
+
+func (c *contactsService) CreateContact(ctx context.Context, req *hlgatev1.CreateContactRequest) (*hlgatev1.CreateContactResponse, error) {
+	var v violations
+	v.id("location_id", req.GetLocationId())
+	up := contactWriteBody(req.GetContact(), writePaths(req.GetContact(), nil), &v)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	up.LocationID = req.GetLocationId()
+	var body highlevel.CreateContactRequest
+	if err := transcode(up, &body); err != nil {
+		return nil, err
+	}
+	resp, err := c.s.hl.CreateContactWithResponse(upstreamCtx(ctx, req.GetLocationId()), body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.JSON201 == nil || resp.JSON201.Contact == nil {
+		return nil, errMissingBody
+	}
+	var got highlevel.Contact
+	if err := transcode(resp.JSON201.Contact, &got); err != nil {
+		return nil, err
+	}
+	return &hlgatev1.CreateContactResponse{Contact: contactFromHL(&got)}, nil
+}
+
+func (c *contactsService) UpdateContact(ctx context.Context, req *hlgatev1.UpdateContactRequest) (*hlgatev1.UpdateContactResponse, error) {
+	var v violations
+	v.id("location_id", req.GetLocationId())
+	v.id("contact_id", req.GetContactId())
+	paths := writePaths(req.GetContact(), req.GetUpdateMask())
+	for _, p := range paths {
+		if contactNotUpdatable[p] {
+			v.add("update_mask", "%q cannot be changed by an update (HighLevel's update takes no %s)", p, p)
+		}
+	}
+	up := contactWriteBody(req.GetContact(), paths, &v)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	up.CompanyName, up.Gender = nil, nil
+	var body highlevel.UpdateContactRequest
+	if err := transcode(up, &body); err != nil {
+		return nil, err
+	}
+	resp, err := c.s.hl.UpdateContactWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetContactId(), body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.JSON200 == nil || resp.JSON200.Contact == nil {
+		return nil, errMissingBody
+	}
+	return &hlgatev1.UpdateContactResponse{Contact: contactFromHL(resp.JSON200.Contact)}, nil
+}
+
+func (c *contactsService) DeleteContact(ctx context.Context, req *hlgatev1.DeleteContactRequest) (*hlgatev1.DeleteContactResponse, error) {
+	var v violations
+	v.id("location_id", req.GetLocationId())
+	v.id("contact_id", req.GetContactId())
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	resp, err := c.s.hl.DeleteContactWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetContactId())
+	if err != nil {
+		return nil, err
+	}
+	if resp.JSON200 == nil || !boolean(resp.JSON200.Succeded) {
+		return nil, statusError(codes.Aborted, "HighLevel did not confirm the delete; read the contact to see its state", ReasonUpstreamError)
+	}
+	return &hlgatev1.DeleteContactResponse{}, nil
+}
+
+func (c *contactsService) UpsertContact(ctx context.Context, req *hlgatev1.UpsertContactRequest) (*hlgatev1.UpsertContactResponse, error) {
+	var v violations
+	v.id("location_id", req.GetLocationId())
+	body := contactWriteBody(req.GetContact(), writePaths(req.GetContact(), nil), &v)
+	if req.GetContact().GetEmail() == "" && req.GetContact().GetPhone() == "" {
+		v.add("contact.email", "an upsert needs an email or a phone to match on")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	body.LocationID = req.GetLocationId()
+	if req.GetCreateNewIfDuplicateAllowed() {
+		t := true
+		body.CreateNewIfDuplicateAllowed = &t
+	}
+	resp, err := c.s.hl.UpsertContactWithResponse(upstreamCtx(ctx, req.GetLocationId()), body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.JSON200 == nil || resp.JSON200.Contact == nil {
+		return nil, errMissingBody
+	}
+	return &hlgatev1.UpsertContactResponse{
+		Contact: contactFromHL(resp.JSON200.Contact),
+		Created: boolean(resp.JSON200.New),
+	}, nil
+}
+
+// contactsCursor is the upstream position sealed in a SearchContacts page
+// token: HighLevel's searchAfter of the last contact returned, or the next
+// page number when a page carried none; Seen counts contacts returned so
+// far, so the last page is known from HighLevel's total.
+type contactsCursor struct {
+	SearchAfter []any `json:"sa,omitempty"`
+	Page        int   `json:"p,omitempty"`
+	Seen        int   `json:"n"`
+}
+
+func (c *contactsService) SearchContacts(ctx context.Context, req *hlgatev1.SearchContactsRequest) (*hlgatev1.SearchContactsResponse, error) {
+	var v violations
+	v.id("location_id", req.GetLocationId())
+	v.maxLen("query", req.GetQuery(), 75)
+	size, err := pageSize(req.GetPageSize(), contactsDefaultPageSize, contactsMaxPageSize)
+	if err != nil {
+		return nil, err
+	}
+	body := highlevel.SearchContactsRequest{LocationID: req.GetLocationId(), PageLimit: size, Query: optStr(req.GetQuery())}
+	if len(req.GetFilters()) > 0 {
+		fs := make([]highlevel.ContactSearchFilter, 0, len(req.GetFilters()))
+		for i, f := range req.GetFilters() {
+			fs = append(fs, contactFilterToHL("filters["+strconv.Itoa(i)+"]", f, &v, 1))
+		}
+		body.Filters = &fs
+	}
+	if len(req.GetSort()) > 0 {
+		ss := make([]highlevel.ContactSearchSort, 0, len(req.GetSort()))
+		for i, s := range req.GetSort() {
+			if s.GetField() == "" {
+				v.add("sort["+strconv.Itoa(i)+"].field", "is required")
+			}
+			dir := highlevel.ContactSearchSortDirectionAsc
+			if s.GetDirection() == hlgatev1.SortDirection_SORT_DIRECTION_DESC {
+				dir = highlevel.ContactSearchSortDirectionDesc
+			}
+			ss = append(ss, highlevel.ContactSearchSort{Field: s.GetField(), Direction: dir})
+		}
+		body.Sort = &ss
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	cur := contactsCursor{Page: 1}
+	if req.GetPageToken() != "" {
+		if err := c.s.pages.open(hlgatev1.ContactsService_SearchContacts_FullMethodName, req.GetPageToken(), req, &cur); err != nil {
+			return nil, err
+		}
+	}
+	if len(cur.SearchAfter) > 0 {
+		body.SearchAfter = &cur.SearchAfter
+	} else {
+		page := max(cur.Page, 1)
+		body.Page = &page
+	}
+	// A search changes nothing, so the chain may resend it like a GET.
+	resp, err := c.s.hl.SearchContactsWithResponse(upstream.WithIdempotent(upstreamCtx(ctx, req.GetLocationId())), body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.JSON200 == nil {
+		return nil, errMissingBody
+	}
+	out := &hlgatev1.SearchContactsResponse{TotalSize: int32(resp.JSON200.Total)}
+	out.Contacts = make([]*hlgatev1.Contact, 0, len(resp.JSON200.Contacts))
+	for i := range resp.JSON200.Contacts {
+		var hc highlevel.Contact
+		if err := transcode(&resp.JSON200.Contacts[i], &hc); err != nil {
+			return nil, err
+		}
+		out.Contacts = append(out.Contacts, contactFromHL(&hc))
+	}
+	seen := cur.Seen + len(out.Contacts)
+	if n := len(resp.JSON200.Contacts); n > 0 && n >= size && seen < resp.JSON200.Total {
+		next := contactsCursor{Seen: seen, Page: max(cur.Page, 1) + 1}
+		if sa := resp.JSON200.Contacts[n-1].SearchAfter; sa != nil && len(*sa) > 0 {
+			next = contactsCursor{Seen: seen, SearchAfter: *sa}
+		}
+		tok, err := c.s.pages.seal(hlgatev1.ContactsService_SearchContacts_FullMethodName, req, next)
+		if err != nil {
+			return nil, err
+		}
+		out.NextPageToken = tok
+	}
+	return out, nil
+}
+
+func (c *contactsService) AddContactTags(ctx context.Context, req *hlgatev1.AddContactTagsRequest) (*hlgatev1.AddContactTagsResponse, error) {
+	if err := validateTags(req.GetLocationId(), req.GetContactId(), req.GetTags()); err != nil {
+		return nil, err
+	}
+	resp, err := c.s.hl.AddContactTagsWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetContactId(), highlevel.ContactTagsRequest{Tags: req.GetTags()})
+	if err != nil {
+		return nil, err
+	}
+	if resp.JSON201 == nil {
+		return nil, errMissingBody
+	}
+	return &hlgatev1.AddContactTagsResponse{Tags: strs(resp.JSON201.Tags)}, nil
+}
+
+func (c *contactsService) RemoveContactTags(ctx context.Context, req *hlgatev1.RemoveContactTagsRequest) (*hlgatev1.RemoveContactTagsResponse, error) {
+	if err := validateTags(req.GetLocationId(), req.GetContactId(), req.GetTags()); err != nil {
+		return nil, err
+	}
+	resp, err := c.s.hl.RemoveContactTagsWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetContactId(), highlevel.ContactTagsRequest{Tags: req.GetTags()})
+	if err != nil {
+		return nil, err
+	}
+	if resp.JSON200 == nil {
+		return nil, errMissingBody
+	}
+	return &hlgatev1.RemoveContactTagsResponse{Tags: strs(resp.JSON200.Tags)}, nil
+}
+
+func validateTags(location, contact string, tags []string) error {
+	var v violations
+	v.id("location_id", location)
+	v.id("contact_id", contact)
+	if len(tags) == 0 {
+		v.add("tags", "at least one tag is required")
+	}
+	for i, t := range tags {
+		if t == "" {
+			v.add("tags["+strconv.Itoa(i)+"]", "must not be empty")
+		}
+	}
+	return v.err()
+}
+
+// sameLocation refuses a resource of another location: HighLevel scopes a
+// token to its location, and hlgate checks again so that a caller key
+// limited to one location can never read another's data by id.
+func sameLocation(want string, got *string) error {
+	if got != nil && *got != "" && *got != want {
+		return statusError(codes.NotFound, "not found", ReasonNotFound)
+	}
+	return nil
+}

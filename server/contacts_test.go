@@ -1,0 +1,285 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+	"github.com/hlgate/hlgate/sandbox"
+)
+
+// wantStatus fails unless err is a status with code and, when reason is not
+// empty, an ErrorInfo of that reason in domain hlgate. It returns the status.
+func wantStatus(t *testing.T, err error, code codes.Code, reason string) *status.Status {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if !ok {
+		t.Fatalf("error %v is not a gRPC status", err)
+	}
+	if st.Code() != code {
+		t.Fatalf("code = %s (%s), want %s", st.Code(), st.Message(), code)
+	}
+	if reason == "" {
+		return st
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			if info.GetReason() != reason || info.GetDomain() != ErrorDomain {
+				t.Fatalf("ErrorInfo = %s/%s, want %s/%s", info.GetDomain(), info.GetReason(), ErrorDomain, reason)
+			}
+			return st
+		}
+	}
+	t.Fatalf("status %s has no ErrorInfo (want reason %s)", st.Message(), reason)
+	return nil
+}
+
+// wantFieldViolation fails unless the status names field in a BadRequest.
+func wantFieldViolation(t *testing.T, st *status.Status, field string) {
+	t.Helper()
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				if v.GetField() == field {
+					return
+				}
+			}
+		}
+	}
+	t.Fatalf("status %q names no violation of %s", st.Message(), field)
+}
+
+func TestContactsLifecycleOverGRPC(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	ctx := h.ctx("")
+	loc := sandbox.DemoLocationID
+
+	created, err := h.contacts.CreateContact(ctx, &hlgatev1.CreateContactRequest{
+		LocationId: loc,
+		Contact: &hlgatev1.Contact{
+			FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com", Phone: "+14155550123",
+			Tags: []string{"vip"},
+		},
+	})
+	if err != nil {
+		t.Fatalf("CreateContact: %v", err)
+	}
+	c := created.GetContact()
+	if c.GetId() == "" || c.GetFirstName() != "Ada" || c.GetEmail() != "ada@example.com" || c.GetLocationId() != loc {
+		t.Fatalf("created contact = %v", c)
+	}
+
+	got, err := h.contacts.GetContact(ctx, &hlgatev1.GetContactRequest{LocationId: loc, ContactId: c.GetId()})
+	if err != nil {
+		t.Fatalf("GetContact: %v", err)
+	}
+	if got.GetContact().GetLastName() != "Lovelace" || got.GetContact().GetDateAdded() == nil {
+		t.Fatalf("got contact = %v", got.GetContact())
+	}
+
+	// Only the masked field changes; first_name in the message is ignored.
+	upd, err := h.contacts.UpdateContact(ctx, &hlgatev1.UpdateContactRequest{
+		LocationId: loc, ContactId: c.GetId(),
+		Contact:    &hlgatev1.Contact{FirstName: "Ignored", City: "London"},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"city"}},
+	})
+	if err != nil {
+		t.Fatalf("UpdateContact: %v", err)
+	}
+	if upd.GetContact().GetCity() != "London" || upd.GetContact().GetFirstName() != "Ada" {
+		t.Fatalf("updated contact = %v", upd.GetContact())
+	}
+
+	tags, err := h.contacts.AddContactTags(ctx, &hlgatev1.AddContactTagsRequest{LocationId: loc, ContactId: c.GetId(), Tags: []string{"newsletter"}})
+	if err != nil {
+		t.Fatalf("AddContactTags: %v", err)
+	}
+	if !contains(tags.GetTags(), "newsletter") || !contains(tags.GetTags(), "vip") {
+		t.Fatalf("tags after add = %v", tags.GetTags())
+	}
+	tags2, err := h.contacts.RemoveContactTags(ctx, &hlgatev1.RemoveContactTagsRequest{LocationId: loc, ContactId: c.GetId(), Tags: []string{"vip"}})
+	if err != nil {
+		t.Fatalf("RemoveContactTags: %v", err)
+	}
+	if contains(tags2.GetTags(), "vip") {
+		t.Fatalf("tags after remove = %v", tags2.GetTags())
+	}
+
+	found, err := h.contacts.SearchContacts(ctx, &hlgatev1.SearchContactsRequest{
+		LocationId: loc,
+		Filters: []*hlgatev1.ContactFilter{{
+			Field: "email", Operator: hlgatev1.FilterOperator_FILTER_OPERATOR_EQ, Value: structpb.NewStringValue("ada@example.com"),
+		}},
+	})
+	if err != nil {
+		t.Fatalf("SearchContacts: %v", err)
+	}
+	if len(found.GetContacts()) != 1 || found.GetContacts()[0].GetId() != c.GetId() {
+		t.Fatalf("search found %d contacts: %v", len(found.GetContacts()), found.GetContacts())
+	}
+
+	up, err := h.contacts.UpsertContact(ctx, &hlgatev1.UpsertContactRequest{LocationId: loc, Contact: &hlgatev1.Contact{Email: "ada@example.com", LastName: "King"}})
+	if err != nil {
+		t.Fatalf("UpsertContact: %v", err)
+	}
+	if up.GetCreated() || up.GetContact().GetId() != c.GetId() || up.GetContact().GetLastName() != "King" {
+		t.Fatalf("upsert = created %v, %v", up.GetCreated(), up.GetContact())
+	}
+
+	if _, err := h.contacts.DeleteContact(ctx, &hlgatev1.DeleteContactRequest{LocationId: loc, ContactId: c.GetId()}); err != nil {
+		t.Fatalf("DeleteContact: %v", err)
+	}
+	_, err = h.contacts.GetContact(ctx, &hlgatev1.GetContactRequest{LocationId: loc, ContactId: c.GetId()})
+	wantStatus(t, err, codes.NotFound, ReasonNotFound)
+}
+
+func TestContactsOverREST(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	base := "/v1/locations/" + sandbox.DemoLocationID + "/contacts"
+
+	code, _, body := h.rest(http.MethodPost, base, "", strings.NewReader(`{"firstName":"Grace","email":"grace@example.com","customFields":[{"id":"cfNickname0000000001","value":"Amazing"}]}`))
+	if code != http.StatusOK {
+		t.Fatalf("POST contact = %d %s", code, body)
+	}
+	var created struct {
+		Contact struct {
+			ID        string `json:"id"`
+			FirstName string `json:"firstName"`
+		} `json:"contact"`
+	}
+	if err := json.Unmarshal(body, &created); err != nil || created.Contact.ID == "" || created.Contact.FirstName != "Grace" {
+		t.Fatalf("POST contact body = %s (%v)", body, err)
+	}
+
+	code, _, body = h.rest(http.MethodPatch, base+"/"+created.Contact.ID+"?updateMask=lastName", "", strings.NewReader(`{"lastName":"Hopper"}`))
+	if code != http.StatusOK || !strings.Contains(string(body), `"lastName":"Hopper"`) {
+		t.Fatalf("PATCH contact = %d %s", code, body)
+	}
+	code, _, body = h.rest(http.MethodGet, base+"/"+created.Contact.ID, "", nil)
+	if code != http.StatusOK || !strings.Contains(string(body), `"firstName":"Grace"`) {
+		t.Fatalf("GET contact = %d %s", code, body)
+	}
+
+	// Bad input is a 400 that names the field.
+	code, _, body = h.rest(http.MethodPost, base, "", strings.NewReader(`{"email":"not-an-email"}`))
+	if code != http.StatusBadRequest || !strings.Contains(string(body), "contact.email") {
+		t.Fatalf("POST bad email = %d %s", code, body)
+	}
+	code, _, body = h.rest(http.MethodDelete, base+"/"+created.Contact.ID, "", nil)
+	if code != http.StatusOK {
+		t.Fatalf("DELETE contact = %d %s", code, body)
+	}
+	code, _, _ = h.rest(http.MethodGet, base+"/"+created.Contact.ID, "", nil)
+	if code != http.StatusNotFound {
+		t.Fatalf("GET deleted contact = %d, want 404", code)
+	}
+}
+
+// A search walked page by page reaches every contact of the location once:
+// no duplicate, no gap.
+func TestSearchContactsWalksEveryPage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	ctx := h.ctx("")
+	req := &hlgatev1.SearchContactsRequest{LocationId: sandbox.DemoLocationID, PageSize: 170}
+	seen := map[string]bool{}
+	total, pages := 0, 0
+	for {
+		resp, err := h.contacts.SearchContacts(ctx, req)
+		if err != nil {
+			t.Fatalf("page %d: %v", pages, err)
+		}
+		pages++
+		total = int(resp.GetTotalSize())
+		for _, c := range resp.GetContacts() {
+			if seen[c.GetId()] {
+				t.Fatalf("contact %s returned twice", c.GetId())
+			}
+			seen[c.GetId()] = true
+		}
+		if resp.GetNextPageToken() == "" {
+			break
+		}
+		req.PageToken = resp.GetNextPageToken()
+		if pages > 100 {
+			t.Fatal("more than 100 pages")
+		}
+	}
+	if total < 1000 || len(seen) != total {
+		t.Fatalf("walked %d distinct contacts in %d pages, total_size %d", len(seen), pages, total)
+	}
+}
+
+func TestSearchContactsPageTokenIsBoundToFilters(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	ctx := h.ctx("")
+	first, err := h.contacts.SearchContacts(ctx, &hlgatev1.SearchContactsRequest{LocationId: sandbox.DemoLocationID, PageSize: 10})
+	if err != nil || first.GetNextPageToken() == "" {
+		t.Fatalf("first page: %v (token %q)", err, first.GetNextPageToken())
+	}
+	tok := first.GetNextPageToken()
+	for name, req := range map[string]*hlgatev1.SearchContactsRequest{
+		"other filters": {LocationId: sandbox.DemoLocationID, PageSize: 10, Query: "ada", PageToken: tok},
+		"tampered":      {LocationId: sandbox.DemoLocationID, PageSize: 10, PageToken: tok[:len(tok)-2] + "AA"},
+		"garbage":       {LocationId: sandbox.DemoLocationID, PageToken: "%%%"},
+	} {
+		_, err := h.contacts.SearchContacts(ctx, req)
+		st := wantStatus(t, err, codes.InvalidArgument, ReasonInvalidArgument)
+		wantFieldViolation(t, st, "page_token")
+		_ = name
+	}
+	_, err = h.contacts.SearchContacts(ctx, &hlgatev1.SearchContactsRequest{LocationId: sandbox.DemoLocationID, PageSize: -1})
+	wantFieldViolation(t, wantStatus(t, err, codes.InvalidArgument, ReasonInvalidArgument), "page_size")
+}
+
+func TestContactsValidationNamesEveryField(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	ctx := h.ctx("")
+	before := sandboxRequests(h.sb)
+	_, err := h.contacts.CreateContact(ctx, &hlgatev1.CreateContactRequest{
+		LocationId: "bad/id",
+		Contact:    &hlgatev1.Contact{Email: "x@", Phone: "12", Timezone: "Mars/Olympus"},
+	})
+	st := wantStatus(t, err, codes.InvalidArgument, ReasonInvalidArgument)
+	for _, f := range []string{"location_id", "contact.email", "contact.phone", "contact.timezone"} {
+		wantFieldViolation(t, st, f)
+	}
+	_, err = h.contacts.UpdateContact(ctx, &hlgatev1.UpdateContactRequest{
+		LocationId: sandbox.DemoLocationID, ContactId: "abc",
+		Contact:    &hlgatev1.Contact{}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"id", "nonsense"}}, // id is ignored, nonsense is not
+	})
+	wantFieldViolation(t, wantStatus(t, err, codes.InvalidArgument, ReasonInvalidArgument), "update_mask")
+	if after := sandboxRequests(h.sb); after != before {
+		t.Fatalf("invalid requests reached the sandbox: %d → %d", before, after)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// sandboxRequests counts the resource requests the sandbox has received.
+func sandboxRequests(sb *sandbox.Sandbox) int64 {
+	var n int64
+	for _, k := range sb.Stats().Keys {
+		n += k.Accepted + k.Rejected
+	}
+	return n
+}

@@ -1,0 +1,185 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/hlgate/hlgate/limiter"
+	"github.com/hlgate/hlgate/tokenstore"
+	"github.com/hlgate/hlgate/upstream"
+)
+
+// ErrorDomain is the ErrorInfo domain of every error hlgate returns.
+const ErrorDomain = "hlgate"
+
+// Reasons carried in google.rpc.ErrorInfo. Callers branch on these, so they
+// are part of the API (documented in proto/hlgate/v1).
+const (
+	ReasonInvalidArgument       = "INVALID_ARGUMENT"
+	ReasonUpstreamRejected      = "UPSTREAM_REJECTED_REQUEST"
+	ReasonLocationNotInstalled  = "LOCATION_NOT_INSTALLED"
+	ReasonLocationReauth        = "LOCATION_REAUTH_REQUIRED"
+	ReasonScopeMissing          = "UPSTREAM_SCOPE_MISSING"
+	ReasonNotFound              = "NOT_FOUND"
+	ReasonRateLimited           = "RATE_LIMITED"
+	ReasonDailyQuotaExhausted   = "DAILY_QUOTA_EXHAUSTED"
+	ReasonUpstreamUnavailable   = "UPSTREAM_UNAVAILABLE"
+	ReasonQuotaUnavailable      = "QUOTA_STORE_UNAVAILABLE"
+	ReasonTokenStoreUnavailable = "TOKEN_STORE_UNAVAILABLE"
+	ReasonDeadlineExceeded      = "DEADLINE_EXCEEDED"
+	ReasonUnauthenticated       = "UNAUTHENTICATED"
+	ReasonPermissionDenied      = "PERMISSION_DENIED"
+	ReasonUpstreamError         = "UPSTREAM_ERROR"
+	ReasonInternal              = "INTERNAL"
+)
+
+// toStatus maps any error of a handler to the gRPC status a caller sees. It
+// is the one place where errors become codes; internal details (tokens,
+// Redis addresses, upstream paths) never reach the caller.
+func toStatus(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err // already a status (validation, auth)
+	}
+	meta := map[string]string{}
+
+	var ue *upstream.Error
+	var le *limiter.Error
+	switch {
+	case errors.As(err, &le):
+		switch le.Reason {
+		case limiter.DailyQuotaExhausted:
+			return withDetails(codes.ResourceExhausted, "daily quota of HighLevel requests for this location is exhausted", ReasonDailyQuotaExhausted, le.RetryAfter, meta)
+		case limiter.RateLimited:
+			return withDetails(codes.ResourceExhausted, "HighLevel rate limit: no quota slot within the call's deadline", ReasonRateLimited, le.RetryAfter, meta)
+		default:
+			logFrom(ctx).Warn("quota store unavailable", "err", err)
+			return withDetails(codes.Unavailable, "quota store unavailable; retry later", ReasonQuotaUnavailable, retryOr(le.RetryAfter, time.Second), meta)
+		}
+
+	case errors.Is(err, tokenstore.ErrNotInstalled):
+		return withDetails(codes.FailedPrecondition, "location is not installed: install the app or import a token", ReasonLocationNotInstalled, 0, meta)
+	case errors.Is(err, tokenstore.ErrReauthRequired):
+		return withDetails(codes.FailedPrecondition, "location must be re-authorized: install the app again", ReasonLocationReauth, 0, meta)
+	case errors.Is(err, tokenstore.ErrRefreshPending):
+		return withDetails(codes.Unavailable, "the location's token is being refreshed; retry shortly", ReasonTokenStoreUnavailable, time.Second, meta)
+
+	case errors.As(err, &ue):
+		if ue.TraceID != "" {
+			meta["upstream_trace_id"] = ue.TraceID
+		}
+		if ue.Status != 0 {
+			meta["upstream_status"] = strconv.Itoa(ue.Status)
+		}
+		switch {
+		case ue.Status == 0:
+			if errors.Is(err, context.DeadlineExceeded) {
+				return withDetails(codes.DeadlineExceeded, "deadline exceeded waiting for HighLevel", ReasonDeadlineExceeded, 0, meta)
+			}
+			return withDetails(codes.Unavailable, "HighLevel could not be reached", ReasonUpstreamUnavailable, retryOr(ue.RetryAfter, time.Second), meta)
+		case ue.Status == http.StatusBadRequest || ue.Status == http.StatusUnprocessableEntity:
+			return withDetails(codes.InvalidArgument, "HighLevel rejected the request: "+ue.Message, ReasonUpstreamRejected, 0, meta)
+		case ue.Status == http.StatusUnauthorized && strings.Contains(strings.ToLower(ue.Message), "scope"):
+			// HighLevel answers a missing scope with 401 "The token is not
+			// authorized for this scope." (reference facts, pitfall 6).
+			return withDetails(codes.PermissionDenied, "the installed app lacks the scope this call needs", ReasonScopeMissing, 0, meta)
+		case ue.Status == http.StatusUnauthorized:
+			// The chain already forced one refresh and retried: the install
+			// itself is no longer accepted.
+			return withDetails(codes.FailedPrecondition, "HighLevel rejected the location's token after a refresh; re-authorize the location", ReasonLocationReauth, 0, meta)
+		case ue.Status == http.StatusForbidden:
+			return withDetails(codes.PermissionDenied, "HighLevel denied access: the installed app lacks the scope or location", ReasonScopeMissing, 0, meta)
+		case ue.Status == http.StatusNotFound:
+			return withDetails(codes.NotFound, "not found", ReasonNotFound, 0, meta)
+		case ue.Status == http.StatusTooManyRequests:
+			return withDetails(codes.ResourceExhausted, "HighLevel rate limit reached", ReasonRateLimited, retryOr(ue.RetryAfter, time.Second), meta)
+		case ue.Status >= 500:
+			return withDetails(codes.Unavailable, "HighLevel is unavailable", ReasonUpstreamUnavailable, retryOr(ue.RetryAfter, time.Second), meta)
+		default:
+			return withDetails(codes.FailedPrecondition, "HighLevel answered "+strconv.Itoa(ue.Status)+": "+ue.Message, ReasonUpstreamError, 0, meta)
+		}
+
+	case errors.Is(err, context.DeadlineExceeded):
+		return withDetails(codes.DeadlineExceeded, "deadline exceeded", ReasonDeadlineExceeded, 0, meta)
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "call cancelled")
+	}
+	logFrom(ctx).Error("internal error", "err", err)
+	return withDetails(codes.Internal, "internal error", ReasonInternal, 0, meta)
+}
+
+func retryOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// withDetails builds a status with ErrorInfo and, when retry > 0, RetryInfo.
+func withDetails(code codes.Code, msg, reason string, retry time.Duration, meta map[string]string) error {
+	st := status.New(code, msg)
+	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain, Metadata: meta}}
+	if retry > 0 {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(retry)})
+	}
+	if st2, err := st.WithDetails(details...); err == nil {
+		st = st2
+	}
+	return st.Err()
+}
+
+// statusError builds a status with ErrorInfo for errors raised by hlgate
+// itself (auth, validation).
+func statusError(code codes.Code, msg, reason string) error {
+	return withDetails(code, msg, reason, 0, nil)
+}
+
+// invalid returns INVALID_ARGUMENT with a google.rpc.BadRequest naming each
+// field, and ErrorInfo.
+func invalid(violations ...*errdetails.BadRequest_FieldViolation) error {
+	msgs := make([]string, len(violations))
+	for i, v := range violations {
+		msgs[i] = v.Field + ": " + v.Description
+	}
+	st := status.New(codes.InvalidArgument, "invalid request: "+strings.Join(msgs, "; "))
+	if st2, err := st.WithDetails(
+		&errdetails.BadRequest{FieldViolations: violations},
+		&errdetails.ErrorInfo{Reason: ReasonInvalidArgument, Domain: ErrorDomain},
+	); err == nil {
+		st = st2
+	}
+	return st.Err()
+}
+
+// retryDelay returns the RetryInfo delay of a status error, if any; the HTTP
+// gateway turns it into Retry-After.
+func retryDelay(st *status.Status) (time.Duration, bool) {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
+			return ri.GetRetryDelay().AsDuration(), true
+		}
+	}
+	return 0, false
+}
+
+func logFrom(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+type loggerKey struct{}

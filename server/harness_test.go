@@ -1,0 +1,194 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/hlgate/hlgate/gen/highlevel"
+	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+	"github.com/hlgate/hlgate/limiter"
+	"github.com/hlgate/hlgate/sandbox"
+	"github.com/hlgate/hlgate/tokenstore"
+	"github.com/hlgate/hlgate/upstream"
+)
+
+// harness is hlgate wired as `hlgate serve` wires it — sandbox over real
+// HTTP as the upstream, token manager, limiter, upstream chain, gRPC server
+// on a loopback port and the HTTP gateway dialling it — for end-to-end tests
+// of the services.
+type harness struct {
+	t       *testing.T
+	sb      *sandbox.Sandbox
+	sbURL   string
+	mgr     *tokenstore.Manager
+	srv     *Server
+	conn    *grpc.ClientConn // a caller's connection to the gRPC port
+	httpURL string           // the HTTP port: gateway, OAuth pages, health
+
+	contacts      hlgatev1.ContactsServiceClient
+	opportunities hlgatev1.OpportunitiesServiceClient
+	calendars     hlgatev1.CalendarsServiceClient
+	payments      hlgatev1.PaymentsServiceClient
+	tokens        hlgatev1.TokensServiceClient
+}
+
+type harnessOptions struct {
+	sandbox  sandbox.Config
+	limiter  limiter.Config
+	upstream upstream.Config
+	keys     []CallerKey // nil: no caller auth
+	// noInstall leaves the demo location uninstalled.
+	noInstall bool
+}
+
+// adminKey, writeKey and readKey are caller keys for tests with auth on.
+const (
+	adminKey = "test-admin-key"
+	writeKey = "test-write-key"
+	readKey  = "test-read-key"
+)
+
+func testKeys() []CallerKey {
+	return []CallerKey{
+		{Name: "admin", SHA256: HashKey(adminKey), Locations: []string{"*"}, Access: "admin"},
+		{Name: "writer", SHA256: HashKey(writeKey), Locations: []string{sandbox.DemoLocationID}, Access: "write"},
+		{Name: "reader", SHA256: HashKey(readKey), Locations: []string{sandbox.DemoLocationID}, Access: "read"},
+	}
+}
+
+func newHarness(t *testing.T, opts harnessOptions) *harness {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	sb := sandbox.New(opts.sandbox)
+	sbSrv := httptest.NewServer(sb)
+	t.Cleanup(sbSrv.Close)
+
+	oauth, err := tokenstore.NewHighLevelOAuth(sbSrv.URL, sandbox.DefaultClientID, sandbox.DefaultClientSecret, sbSrv.Client())
+	if err != nil {
+		t.Fatalf("oauth client: %v", err)
+	}
+	mgr, err := tokenstore.NewManager(tokenstore.NewMemoryStore(), oauth, tokenstore.Config{ClientID: sandbox.DefaultClientID, Logger: log})
+	if err != nil {
+		t.Fatalf("token manager: %v", err)
+	}
+	t.Cleanup(func() { _ = mgr.Close() })
+	if !opts.noInstall {
+		code, err := sb.MintCode(sandbox.CodeRequest{})
+		if err != nil {
+			t.Fatalf("mint code: %v", err)
+		}
+		if _, err := mgr.ExchangeCode(ctx, code, ""); err != nil {
+			t.Fatalf("install demo location: %v", err)
+		}
+	}
+
+	lcfg := opts.limiter
+	lcfg.Logger = log
+	lim, err := limiter.NewLocal(lcfg)
+	if err != nil {
+		t.Fatalf("limiter: %v", err)
+	}
+	ucfg := opts.upstream
+	if ucfg.BackoffBase == 0 {
+		ucfg.BackoffBase = 5 * time.Millisecond
+	}
+	metrics := NewMetrics()
+	ucfg.OnResponse = metrics.OnUpstreamResponse
+	chain := upstream.New(sbSrv.Client(), mgr, lim, ucfg)
+	hl, err := highlevel.NewClientWithResponses(sbSrv.URL, highlevel.WithHTTPClient(chain))
+	if err != nil {
+		t.Fatalf("highlevel client: %v", err)
+	}
+	var keys *Keys
+	if opts.keys != nil {
+		if keys, err = NewKeys(opts.keys); err != nil {
+			t.Fatalf("keys: %v", err)
+		}
+	}
+	srv, err := New(Config{Logger: log, Upstream: hl, Tokens: mgr, Keys: keys, Metrics: metrics})
+	if err != nil {
+		t.Fatalf("server: %v", err)
+	}
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	g := srv.GRPCServer()
+	go func() { _ = g.Serve(lis) }()
+	t.Cleanup(g.Stop)
+
+	loop, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("loopback conn: %v", err)
+	}
+	t.Cleanup(func() { _ = loop.Close() })
+	h, err := srv.HTTPHandler(ctx, loop)
+	if err != nil {
+		t.Fatalf("http handler: %v", err)
+	}
+	httpSrv := httptest.NewServer(h)
+	t.Cleanup(httpSrv.Close)
+
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("caller conn: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+
+	return &harness{
+		t: t, sb: sb, sbURL: sbSrv.URL, mgr: mgr, srv: srv, conn: conn, httpURL: httpSrv.URL,
+		contacts:      hlgatev1.NewContactsServiceClient(conn),
+		opportunities: hlgatev1.NewOpportunitiesServiceClient(conn),
+		calendars:     hlgatev1.NewCalendarsServiceClient(conn),
+		payments:      hlgatev1.NewPaymentsServiceClient(conn),
+		tokens:        hlgatev1.NewTokensServiceClient(conn),
+	}
+}
+
+// ctx returns a call context with a deadline, and a caller key when given.
+func (h *harness) ctx(key string) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	h.t.Cleanup(cancel)
+	if key != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key)
+	}
+	return ctx
+}
+
+// rest sends a request to the gateway and returns status, headers and body.
+func (h *harness) rest(method, path, key string, body io.Reader) (int, http.Header, []byte) {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.httpURL+path, body)
+	if err != nil {
+		h.t.Fatalf("request: %v", err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatalf("read body: %v", err)
+	}
+	return resp.StatusCode, resp.Header, b
+}

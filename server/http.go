@@ -1,0 +1,105 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/hlgate/hlgate/gen/openapiv2"
+	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+)
+
+// gatewayRegistrations are the generated gateway handlers, one per service.
+var gatewayRegistrations = []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+	hlgatev1.RegisterContactsServiceHandler,
+	hlgatev1.RegisterOpportunitiesServiceHandler,
+	hlgatev1.RegisterCalendarsServiceHandler,
+	hlgatev1.RegisterPaymentsServiceHandler,
+	hlgatev1.RegisterTokensServiceHandler,
+}
+
+// HTTPHandler returns the HTTP side of hlgate: the REST gateway under /v1/
+// (calling the gRPC server through conn, so the interceptors run once for
+// both paths), the OAuth install pages, health, metrics and the OpenAPI
+// document.
+func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
+	gw := runtime.NewServeMux(
+		runtime.WithErrorHandler(gatewayErrorHandler),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+	)
+	for _, register := range gatewayRegistrations {
+		if err := register(ctx, gw, conn); err != nil {
+			return nil, fmt.Errorf("register gateway handler: %w", err)
+		}
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", gw)
+	if s.cfg.OAuthPages != nil {
+		mux.Handle("GET /oauth/install", s.cfg.OAuthPages)
+		mux.Handle("GET /oauth/callback", s.cfg.OAuthPages)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapiv2.Document)
+	})
+	return mux, nil
+}
+
+// readyz answers 200 when every dependency answers: Redis when configured,
+// and complete configuration.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	ok := true
+	for name, check := range s.cfg.ReadyChecks {
+		if err := check(ctx); err != nil {
+			checks[name] = err.Error()
+			ok = false
+		} else {
+			checks[name] = "ok"
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"ready": ok, "checks": checks})
+}
+
+// gatewayErrorHandler writes the gateway's error response and adds
+// Retry-After to 429 and 503 answers from the status's RetryInfo, so plain
+// HTTP clients back off correctly.
+func gatewayErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	st, _ := status.FromError(err)
+	if st.Code() == codes.ResourceExhausted || st.Code() == codes.Unavailable {
+		if d, ok := retryDelay(st); ok {
+			secs := int((d + time.Second - 1) / time.Second)
+			if secs < 1 {
+				secs = 1
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+		}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}

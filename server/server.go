@@ -1,0 +1,150 @@
+// Package server implements hlgate's gRPC services over the generated
+// HighLevel client, and the HTTP side: the REST gateway, the OAuth install
+// pages, health, metrics and the OpenAPI document.
+//
+// Every RPC, whether it arrives on the gRPC port or through the gateway,
+// passes one interceptor: recover, caller auth, request log, metrics, and the
+// one mapping of errors to gRPC status (errors.go). Handlers validate their
+// request completely before any upstream call, then call HighLevel through
+// the upstream chain (token, quota, Version header, retries).
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/hlgate/hlgate/gen/highlevel"
+	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+	"github.com/hlgate/hlgate/tokenstore"
+	"github.com/hlgate/hlgate/upstream"
+)
+
+// TokenAdmin is what TokensService needs of the token manager;
+// *tokenstore.Manager provides it.
+type TokenAdmin interface {
+	ExchangeCode(ctx context.Context, code, redirectURI string) (tokenstore.Status, error)
+	ImportPIT(ctx context.Context, p tokenstore.PIT) (tokenstore.Status, error)
+	ImportPair(ctx context.Context, p tokenstore.Pair) (tokenstore.Status, error)
+	MintLocationToken(ctx context.Context, companyID, locationID string) (tokenstore.Status, error)
+	Status(ctx context.Context, subject string) (tokenstore.Status, error)
+	Delete(ctx context.Context, subject string) error
+}
+
+// Config wires a Server.
+type Config struct {
+	// Logger receives the request log; JSON in production.
+	Logger *slog.Logger
+	// Upstream is the generated HighLevel client, built over the upstream
+	// chain (upstream.Client as its HTTP doer).
+	Upstream *highlevel.ClientWithResponses
+	// Tokens backs TokensService.
+	Tokens TokenAdmin
+	// Keys authenticates callers; nil turns caller auth off (only with
+	// HLGATE_INSECURE_NO_AUTH).
+	Keys *Keys
+	// PageKey seals page tokens; every replica must use the same one (the
+	// token key). Empty: a random key, valid for this process only.
+	PageKey []byte
+	// OAuthPages serves GET /oauth/install and /oauth/callback.
+	OAuthPages http.Handler
+	// ReadyChecks are run by /readyz, by name.
+	ReadyChecks map[string]func(context.Context) error
+	// Metrics; NewMetrics() when nil.
+	Metrics *Metrics
+	// MaxMessageBytes bounds a gRPC message in either direction (default 4 MiB).
+	MaxMessageBytes int
+}
+
+// Server holds the services' shared state.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	keys    *Keys
+	metrics *Metrics
+	hl      *highlevel.ClientWithResponses
+	pages   *pageTokens
+	health  *health.Server
+}
+
+// New checks cfg and returns a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Upstream == nil {
+		return nil, errors.New("server: Upstream client is required")
+	}
+	if cfg.Tokens == nil {
+		return nil, errors.New("server: Tokens is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = 4 << 20
+	}
+	pages, err := newPageTokens(cfg.PageKey)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		keys:    cfg.Keys,
+		metrics: cfg.Metrics,
+		hl:      cfg.Upstream,
+		pages:   pages,
+		health:  health.NewServer(),
+	}, nil
+}
+
+// GRPCServer returns a gRPC server with every hlgate service, gRPC health
+// and server reflection registered.
+func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
+	opts = append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
+		grpc.MaxRecvMsgSize(s.cfg.MaxMessageBytes),
+		grpc.MaxSendMsgSize(s.cfg.MaxMessageBytes),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: 15 * time.Minute,
+			Time:              2 * time.Minute,
+			Timeout:           20 * time.Second,
+		}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             20 * time.Second,
+			PermitWithoutStream: true,
+		}),
+	}, opts...)
+	g := grpc.NewServer(opts...)
+	hlgatev1.RegisterContactsServiceServer(g, &contactsService{s: s})
+	hlgatev1.RegisterOpportunitiesServiceServer(g, &opportunitiesService{s: s})
+	hlgatev1.RegisterCalendarsServiceServer(g, &calendarsService{s: s})
+	hlgatev1.RegisterPaymentsServiceServer(g, &paymentsService{s: s})
+	hlgatev1.RegisterTokensServiceServer(g, &tokensService{s: s})
+	healthpb.RegisterHealthServer(g, s.health)
+	reflection.Register(g)
+	for name := range g.GetServiceInfo() {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	return g
+}
+
+// Shutdown marks every service NOT_SERVING, so load balancers stop sending
+// new calls while in-flight ones finish.
+func (s *Server) Shutdown() { s.health.Shutdown() }
+
+// upstreamCtx returns the context for calls about location: its token and
+// its quota.
+func upstreamCtx(ctx context.Context, location string) context.Context {
+	return upstream.WithSubject(ctx, location)
+}

@@ -1,0 +1,422 @@
+// Package upstream is the HTTP chain every call to HighLevel passes through.
+//
+// A *Client is the http.Client-like Doer handed to the generated REST client
+// (gen/highlevel). For each request it:
+//
+//  1. takes the subject's access token from the token source (memory on the
+//     hot path; refresh happens elsewhere),
+//  2. waits for a quota slot from the limiter under the caller's context,
+//  3. sets the Version header for the product (calendars 2021-04-15, the
+//     rest 2021-07-28) and the Bearer token,
+//  4. sends it with the caller's deadline,
+//  5. feeds status and X-RateLimit-* headers back to the limiter,
+//  6. on 401 forces one refresh (only if the rejected token is still the
+//     stored one) and retries once; on 429 retries after the shared
+//     cool-down while the deadline allows; on 5xx or a broken connection
+//     backs off with jitter and retries, at most three attempts, for
+//     idempotent calls only. A write is never resent once its bytes may have
+//     reached HighLevel; a 429 or a refused connection is safe to resend,
+//     because HighLevel did not act on it.
+//
+// Every failure that HighLevel answered ends as one typed *Error, so the
+// server maps errors to gRPC status in exactly one place.
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hlgate/hlgate/limiter"
+	"github.com/hlgate/hlgate/tokenstore"
+)
+
+// Tokens is the token source the chain reads; tokenstore.Manager provides it.
+type Tokens interface {
+	// Token returns a valid access token for the subject (a location or
+	// company id).
+	// Its App names the marketplace app whose quota the call uses.
+	Token(ctx context.Context, subject string) (tokenstore.Token, error)
+	// ForceRefresh refreshes the subject's token after HighLevel rejected
+	// rejected, unless the stored token has already moved on.
+	ForceRefresh(ctx context.Context, subject, rejected string) (tokenstore.Token, error)
+}
+
+// Quota is the shared limiter; limiter.Limiter provides it.
+type Quota interface {
+	Wait(ctx context.Context, key limiter.Key) (limiter.Permit, error)
+	Observe(ctx context.Context, key limiter.Key, status int, header http.Header)
+}
+
+// Doer sends one HTTP request; *http.Client provides it.
+type Doer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// Config configures a Client.
+type Config struct {
+	// MaxAttempts bounds the sends of one idempotent call on 5xx or broken
+	// connections (default 3).
+	MaxAttempts int
+	// Max429Retries bounds resends after HighLevel answered 429 (default 2).
+	Max429Retries int
+	// BackoffBase is the first backoff step; each retry doubles it, with full
+	// jitter (default 100ms).
+	BackoffBase time.Duration
+	// BackoffMax caps one backoff step (default 2s).
+	BackoffMax time.Duration
+	// MaxResponseBytes bounds a response body (default 8 MiB); a larger body
+	// fails the read with ErrResponseTooLarge.
+	MaxResponseBytes int64
+	// MaxRequestBytes bounds a request body (default 1 MiB).
+	MaxRequestBytes int64
+	// OnResponse, when set, is told about every send: the product, the HTTP
+	// status (0 when no response arrived) and how long the send took.
+	OnResponse func(product Product, status int, elapsed time.Duration)
+}
+
+func (c *Config) defaults() {
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 3
+	}
+	if c.Max429Retries < 0 {
+		c.Max429Retries = 0
+	} else if c.Max429Retries == 0 {
+		c.Max429Retries = 2
+	}
+	if c.BackoffBase <= 0 {
+		c.BackoffBase = 100 * time.Millisecond
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 2 * time.Second
+	}
+	if c.MaxResponseBytes <= 0 {
+		c.MaxResponseBytes = 8 << 20
+	}
+	if c.MaxRequestBytes <= 0 {
+		c.MaxRequestBytes = 1 << 20
+	}
+}
+
+// Client is the chain. It is safe for concurrent use.
+type Client struct {
+	cfg    Config
+	base   Doer
+	tokens Tokens
+	quota  Quota
+}
+
+// New returns a chain that sends through base (an *http.Client with the
+// transport's timeouts; the per-call deadline comes from the context).
+func New(base Doer, tokens Tokens, quota Quota, cfg Config) *Client {
+	cfg.defaults()
+	return &Client{cfg: cfg, base: base, tokens: tokens, quota: quota}
+}
+
+type ctxKey int
+
+const (
+	subjectKey ctxKey = iota
+	idempotentKey
+	callInfoKey
+)
+
+// WithSubject names the location or company whose token and quota a call
+// uses. Every call through the chain needs one.
+func WithSubject(ctx context.Context, subject string) context.Context {
+	return context.WithValue(ctx, subjectKey, subject)
+}
+
+// WithIdempotent marks a call as safe to resend even though its method is
+// POST (HighLevel's searches are POSTs that change nothing).
+func WithIdempotent(ctx context.Context) context.Context {
+	return context.WithValue(ctx, idempotentKey, true)
+}
+
+// CallInfo collects what the chain did for one caller request, for the
+// request log. The chain only adds to it; it is not safe to read while the
+// call is running.
+type CallInfo struct {
+	// Sends counts requests sent to HighLevel.
+	Sends int
+	// LastStatus is HighLevel's last HTTP status (0 when none arrived).
+	LastStatus int
+	// QuotaWait is the time spent waiting for quota slots.
+	QuotaWait time.Duration
+}
+
+// WithCallInfo returns a context whose chain calls record into info.
+func WithCallInfo(ctx context.Context, info *CallInfo) context.Context {
+	return context.WithValue(ctx, callInfoKey, info)
+}
+
+// ErrNoSubject is returned for a request whose context names no subject: a
+// programming error in the caller of the chain.
+var ErrNoSubject = errors.New("upstream: request has no subject (use upstream.WithSubject)")
+
+// ErrResponseTooLarge is returned while reading a body over the configured
+// bound.
+var ErrResponseTooLarge = errors.New("upstream: response body exceeds the size bound")
+
+// Do sends req through the chain. A final answer outside 2xx is returned as
+// *Error; quota refusals as *limiter.Error; token failures as the token
+// source's errors.
+func (c *Client) Do(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	subject, _ := ctx.Value(subjectKey).(string)
+	if subject == "" {
+		return nil, ErrNoSubject
+	}
+	info, _ := ctx.Value(callInfoKey).(*CallInfo)
+	if info == nil {
+		info = &CallInfo{}
+	}
+	product := ProductOf(req.URL.Path)
+	idempotent := isIdempotent(req.Method) || ctx.Value(idempotentKey) == true
+
+	body, err := c.readBody(req)
+	if err != nil {
+		return nil, err
+	}
+
+	var (
+		forced   bool // one forced refresh per call
+		n429     int
+		attempts int // sends that count towards MaxAttempts
+	)
+	for {
+		cred, err := c.tokens.Token(ctx, subject)
+		if err != nil {
+			return nil, err
+		}
+		key := limiter.Key{App: cred.App, Resource: subject}
+		waitStart := time.Now()
+		permit, err := c.quota.Wait(ctx, key)
+		info.QuotaWait += time.Since(waitStart)
+		if err != nil {
+			return nil, err
+		}
+
+		out := req.Clone(ctx)
+		out.Body, out.GetBody = bodyFor(body)
+		out.ContentLength = int64(len(body))
+		out.Header.Set("Authorization", "Bearer "+cred.AccessToken)
+		out.Header.Set("Accept", "application/json")
+		if v := VersionOf(product); v != "" {
+			out.Header.Set("Version", v)
+		}
+
+		sent := time.Now()
+		resp, err := c.base.Do(out)
+		attempts++
+		info.Sends++
+		if err != nil {
+			info.LastStatus = 0
+			c.report(product, 0, time.Since(sent))
+			if ctx.Err() != nil {
+				// The caller's deadline or cancellation ended the call; the
+				// request may have reached HighLevel, so the slot stays used.
+				return nil, fmt.Errorf("upstream %s %s: %w", req.Method, req.URL.Path, ctx.Err())
+			}
+			notSent := refused(err)
+			if notSent {
+				// HighLevel never saw it: give the quota slot back.
+				_ = permit.Cancel(ctx)
+			}
+			if (idempotent || notSent) && attempts < c.cfg.MaxAttempts {
+				if werr := c.backoff(ctx, attempts); werr != nil {
+					return nil, connError(req, err)
+				}
+				continue
+			}
+			return nil, connError(req, err)
+		}
+		info.LastStatus = resp.StatusCode
+		c.report(product, resp.StatusCode, time.Since(sent))
+		c.quota.Observe(ctx, key, resp.StatusCode, resp.Header)
+
+		switch {
+		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+			resp.Body = &boundedBody{rc: resp.Body, left: c.cfg.MaxResponseBytes}
+			return resp, nil
+
+		case resp.StatusCode == http.StatusUnauthorized && !forced:
+			// HighLevel did not act on a request it refused to authenticate,
+			// so even a write is safe to resend once with a fresh token.
+			drain(resp)
+			forced = true
+			if _, err := c.tokens.ForceRefresh(ctx, subject, cred.AccessToken); err != nil {
+				return nil, err
+			}
+			attempts--
+			continue
+
+		case resp.StatusCode == http.StatusTooManyRequests && n429 < c.cfg.Max429Retries:
+			// The limiter has started the shared cool-down from this answer;
+			// the next Wait sleeps through it, or refuses at once when the
+			// caller's deadline is too close. HighLevel did not act on a 429.
+			uerr := errorFrom(req, resp)
+			n429++
+			attempts--
+			if d, ok := ctx.Deadline(); ok && time.Until(d) < uerr.RetryAfter {
+				return nil, uerr
+			}
+			continue
+
+		case resp.StatusCode >= 500 && idempotent && attempts < c.cfg.MaxAttempts:
+			uerr := errorFrom(req, resp)
+			if werr := c.backoff(ctx, attempts); werr != nil {
+				return nil, uerr
+			}
+			continue
+
+		default:
+			return nil, errorFrom(req, resp)
+		}
+	}
+}
+
+func (c *Client) report(p Product, status int, d time.Duration) {
+	if c.cfg.OnResponse != nil {
+		c.cfg.OnResponse(p, status, d)
+	}
+}
+
+// readBody buffers the request body once so that retries resend the same
+// bytes.
+func (c *Client) readBody(req *http.Request) ([]byte, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, nil
+	}
+	defer req.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(req.Body, c.cfg.MaxRequestBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("upstream: read request body: %w", err)
+	}
+	if int64(len(b)) > c.cfg.MaxRequestBytes {
+		return nil, fmt.Errorf("upstream: request body exceeds %d bytes", c.cfg.MaxRequestBytes)
+	}
+	return b, nil
+}
+
+func bodyFor(b []byte) (io.ReadCloser, func() (io.ReadCloser, error)) {
+	if b == nil {
+		return http.NoBody, nil
+	}
+	get := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	rc, _ := get()
+	return rc, get
+}
+
+// backoff sleeps a jittered exponential step before attempt n+1, or returns
+// the context's error when the step would pass its deadline.
+func (c *Client) backoff(ctx context.Context, n int) error {
+	step := c.cfg.BackoffBase << (n - 1)
+	if step > c.cfg.BackoffMax || step <= 0 {
+		step = c.cfg.BackoffMax
+	}
+	d := time.Duration(rand.Int64N(int64(step)) + 1)
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return context.DeadlineExceeded
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// refused reports whether err proves the request never left this process:
+// the connection was refused or could not be dialled at all.
+func refused(err error) bool {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func isIdempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+}
+
+type boundedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One more byte tells a body of exactly the bound from a longer one.
+		var one [1]byte
+		n, err := b.rc.Read(one[:])
+		if n > 0 {
+			return 0, ErrResponseTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *boundedBody) Close() error { return b.rc.Close() }
+
+// Product is a HighLevel API product; it selects the Version header.
+type Product string
+
+// The products hlgate calls.
+const (
+	ProductOAuth         Product = "oauth"
+	ProductContacts      Product = "contacts"
+	ProductOpportunities Product = "opportunities"
+	ProductCalendars     Product = "calendars"
+	ProductPayments      Product = "payments"
+	ProductOther         Product = "other"
+)
+
+// ProductOf names the product of an upstream path by its first segment.
+func ProductOf(path string) Product {
+	seg := strings.TrimPrefix(path, "/")
+	if i := strings.IndexByte(seg, '/'); i >= 0 {
+		seg = seg[:i]
+	}
+	switch Product(seg) {
+	case ProductOAuth, ProductContacts, ProductOpportunities, ProductCalendars, ProductPayments:
+		return Product(seg)
+	}
+	return ProductOther
+}
+
+// VersionOf is the Version header each product requires (reference facts §1:
+// calendars and conversations 2021-04-15, every other V2 product
+// 2021-07-28).
+func VersionOf(p Product) string {
+	if p == ProductCalendars {
+		return "2021-04-15"
+	}
+	return "2021-07-28"
+}
