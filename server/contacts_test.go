@@ -258,7 +258,7 @@ func TestContactsValidationNamesEveryField(t *testing.T) {
 	}
 	_, err = h.contacts.UpdateContact(ctx, &hlgatev1.UpdateContactRequest{
 		LocationId: sandbox.DemoLocationID, ContactId: "abc",
-		Contact:    &hlgatev1.Contact{}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"id", "nonsense"}}, // id is ignored, nonsense is not
+		Contact: &hlgatev1.Contact{}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"id", "nonsense"}}, // id is ignored, nonsense is not
 	})
 	wantFieldViolation(t, wantStatus(t, err, codes.InvalidArgument, ReasonInvalidArgument), "update_mask")
 	if after := sandboxRequests(h.sb); after != before {

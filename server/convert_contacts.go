@@ -139,20 +139,26 @@ func attributionFromHL(a *highlevel.AttributionSource) *hlgatev1.AttributionSour
 // transcoded from it. DND settings are written by contactWriteBody, which
 // also takes paths inside them.
 var contactSetters = map[string]func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, v *violations){
-	"first_name":   func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.FirstName = &c.FirstName },
-	"last_name":    func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.LastName = &c.LastName },
-	"name":         func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Name = &c.Name },
-	"email":        func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Email = &c.Email },
-	"phone":        func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Phone = &c.Phone },
-	"company_name": func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.CompanyName = &c.CompanyName },
-	"address1":     func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Address1 = &c.Address1 },
-	"city":         func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.City = &c.City },
-	"state":        func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.State = &c.State },
-	"postal_code":  func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.PostalCode = &c.PostalCode },
-	"country":      func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Country = &c.Country },
-	"website":      func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Website = &c.Website },
-	"timezone":     func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Timezone = &c.Timezone },
-	"dnd":          func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Dnd = &c.Dnd },
+	"first_name": func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) {
+		b.FirstName = &c.FirstName
+	},
+	"last_name": func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.LastName = &c.LastName },
+	"name":      func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Name = &c.Name },
+	"email":     func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Email = &c.Email },
+	"phone":     func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Phone = &c.Phone },
+	"company_name": func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) {
+		b.CompanyName = &c.CompanyName
+	},
+	"address1": func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Address1 = &c.Address1 },
+	"city":     func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.City = &c.City },
+	"state":    func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.State = &c.State },
+	"postal_code": func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) {
+		b.PostalCode = &c.PostalCode
+	},
+	"country":  func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Country = &c.Country },
+	"website":  func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Website = &c.Website },
+	"timezone": func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Timezone = &c.Timezone },
+	"dnd":      func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Dnd = &c.Dnd },
 	"tags": func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) {
 		tags := append([]string{}, c.Tags...)
 		b.Tags = &tags
@@ -166,10 +172,14 @@ var contactSetters = map[string]func(c *hlgatev1.Contact, b *highlevel.UpsertCon
 		}
 		b.CustomFields = &out
 	},
-	"source":        func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Source = &c.Source },
-	"date_of_birth": func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.DateOfBirth = &c.DateOfBirth },
-	"assigned_to":   func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.AssignedTo = &c.AssignedTo },
-	"gender":        func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Gender = &c.Gender },
+	"source": func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Source = &c.Source },
+	"date_of_birth": func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) {
+		b.DateOfBirth = &c.DateOfBirth
+	},
+	"assigned_to": func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) {
+		b.AssignedTo = &c.AssignedTo
+	},
+	"gender": func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Gender = &c.Gender },
 }
 
 // contactOutputOnly are Contact fields HighLevel sets; a write ignores them.

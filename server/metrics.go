@@ -63,7 +63,6 @@ func (m *Metrics) OnUpstreamResponse(p upstream.Product, status int, d time.Dura
 	m.upstreamLat.WithLabelValues(string(p)).Observe(d.Seconds())
 }
 
-
 // TokenMetrics exports the token manager's events; it implements
 // tokenstore.Metrics.
 type TokenMetrics struct {
