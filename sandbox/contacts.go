@@ -202,7 +202,9 @@ func (s *Sandbox) opGetContact(w http.ResponseWriter, r *http.Request, c *call) 
 	ct, ok := l.contacts[r.PathValue("contactId")]
 	var b []byte
 	if ok {
-		b = marshal(map[string]any{"contact": ct})
+		b = marshal(struct {
+			Contact *Contact `json:"contact"`
+		}{ct})
 	}
 	l.mu.RUnlock()
 	if !ok {

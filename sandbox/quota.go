@@ -40,7 +40,10 @@ type keyState struct {
 	accepted, rejected int64
 	maxInWindow        int
 
-	arrivals []Arrival // bounded by Config.MaxArrivals
+	// arrivals holds every decision as unix ns, negated when rejected: a
+	// pointer-free log the garbage collector never scans, however long.
+	// Bounded by Config.MaxArrivals.
+	arrivals []int64
 }
 
 type quotaState struct {
@@ -109,7 +112,7 @@ func (q *quotaState) admit(k QuotaKey, now func() time.Time) decision {
 	inWin := len(st.win) - st.head
 	if !q.cfg.QuotaOff && (inWin >= L || st.dayCount >= D) {
 		st.rejected++
-		st.record(Arrival{At: t, Accepted: false}, q.cfg.MaxArrivals)
+		st.record(-ns, q.cfg.MaxArrivals)
 		return decision{ok: false, remaining: max(0, L-inWin), dailyRemaining: max(0, D-st.dayCount)}
 	}
 	st.win = append(st.win, ns)
@@ -117,11 +120,11 @@ func (q *quotaState) admit(k QuotaKey, now func() time.Time) decision {
 	st.accepted++
 	inWin++
 	st.maxInWindow = max(st.maxInWindow, inWin)
-	st.record(Arrival{At: t, Accepted: true}, q.cfg.MaxArrivals)
+	st.record(ns, q.cfg.MaxArrivals)
 	return decision{ok: true, remaining: max(0, L-inWin), dailyRemaining: max(0, D-st.dayCount)}
 }
 
-func (st *keyState) record(a Arrival, limit int) {
+func (st *keyState) record(a int64, limit int) {
 	if len(st.arrivals) >= limit {
 		n := copy(st.arrivals, st.arrivals[len(st.arrivals)/2:])
 		st.arrivals = st.arrivals[:n]
@@ -198,7 +201,15 @@ func (s *Sandbox) Arrivals(k QuotaKey) []Arrival {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return append([]Arrival(nil), st.arrivals...)
+	out := make([]Arrival, len(st.arrivals))
+	for i, ns := range st.arrivals {
+		if ns < 0 {
+			out[i] = Arrival{At: time.Unix(0, -ns), Accepted: false}
+		} else {
+			out[i] = Arrival{At: time.Unix(0, ns), Accepted: true}
+		}
+	}
+	return out
 }
 
 // AcceptedTimes returns the arrival times of a key's accepted requests,
