@@ -27,7 +27,6 @@ func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 	}
 }
 
-
 // BenchmarkTokenCached measures the hot path: a valid token cached in
 // memory, with the Redis store behind it. It reports the Redis commands
 // sent per call (must be 0) beside ns/op and allocs/op.

@@ -282,10 +282,25 @@ func (m *Manager) cached(subject string) *Record {
 	return nil
 }
 
+// remember caches rec unless the cache already holds a newer record (two
+// flights of one subject can finish out of order), and returns what the
+// cache holds. A record is newer by version or, across a delete and a new
+// install (versions start again at 1), by write time.
 func (m *Manager) remember(rec Record) *Record {
 	r := cloneRecord(rec)
-	m.cache.Store(rec.Subject, &r)
-	return &r
+	for {
+		v, loaded := m.cache.LoadOrStore(rec.Subject, &r)
+		if !loaded {
+			return &r
+		}
+		old := v.(*Record)
+		if old.Version > r.Version && !r.UpdatedAt.After(old.UpdatedAt) {
+			return old
+		}
+		if m.cache.CompareAndSwap(rec.Subject, old, &r) {
+			return &r
+		}
+	}
 }
 
 func (m *Manager) pendingFor(subject string) *pendingWrite {
@@ -300,7 +315,9 @@ func (m *Manager) read(ctx context.Context, subject string) (Record, error) {
 	sctx, cancel := m.storeCtx(ctx)
 	rec, err := m.store.Get(sctx, subject)
 	cancel()
-	if p := m.pendingFor(subject); p != nil && (err != nil || p.rec.Version > rec.Version) {
+	// Until our pair is stored, the store holds either the refresh token we
+	// spent or a needs_reauth mark set by a replica that tried it: ours wins.
+	if p := m.pendingFor(subject); p != nil && (err != nil || p.rec.Version > rec.Version || rec.RefreshToken == p.spentRT) {
 		return cloneRecord(p.rec), nil
 	}
 	if errors.Is(err, ErrNotFound) {
@@ -331,6 +348,7 @@ func (m *Manager) sync(ctx context.Context, subject string, need func(*Record) b
 			return nil, fmt.Errorf("token for %s: %w", subject, err)
 		}
 		cur := m.remember(rec)
+		rec = *cur
 		if rec.NeedsReauth {
 			return nil, fmt.Errorf("token for %s: %w", subject, ErrReauthRequired)
 		}
@@ -377,7 +395,7 @@ func (m *Manager) sync(ctx context.Context, subject string, need func(*Record) b
 			}
 			return nil, fmt.Errorf("token for %s: %w", subject, ErrRefreshPending)
 		}
-		t := time.NewTimer(min(m.cfg.PollInterval, time.Until(waitUntil)+time.Millisecond))
+		t := time.NewTimer(min(m.cfg.PollInterval, waitUntil.Sub(m.now())+time.Millisecond))
 		select {
 		case <-changed:
 		case <-t.C:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -504,6 +505,45 @@ func TestInvalidGrantOnImportedPair(t *testing.T) {
 	}
 	if n := r.stats().InvalidGrants; n != 1 {
 		t.Fatalf("%d invalid_grant answers, want 1", n)
+	}
+	for _, err := range errs {
+		if strings.Contains(err.Error(), "spent-refresh-token-000") {
+			t.Fatalf("error shows the refresh token: %v", err)
+		}
+	}
+}
+
+// TestWaitersWokenByAnnouncement: with polling slower than the wait
+// patience, waiting replicas can only succeed if the holder's write wakes
+// them (the commit script's PUBLISH).
+func TestWaitersWokenByAnnouncement(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 8, rigOptions{config: func(c *Config) {
+		c.PollInterval = time.Minute
+		c.WaitPatience = 30 * time.Second
+	}})
+	r.install(loc)
+	r.sb.SetTokenLatency(100 * time.Millisecond) // waiters are surely waiting when the write lands
+	for round := 0; round < 3; round++ {
+		r.clk.Advance(25 * time.Hour)
+		start := time.Now()
+		toks, errs := stampede(r, loc, 4, bg)
+		// Without the announcement a waiter sleeps until its patience runs
+		// out (30 s) before it reads again; with it, it reads at once.
+		if took := time.Since(start); took > 15*time.Second {
+			t.Fatalf("round %d: waiters took %s; they were not woken by the write", round, took)
+		}
+		for i, err := range errs {
+			if err != nil || toks[i].AccessToken != toks[0].AccessToken {
+				t.Fatalf("round %d caller %d: %v", round, i, err)
+			}
+		}
+	}
+	if n := sum(r.counters, func(c *Counters) int64 { return c.WaitTimeouts.Load() }); n != 0 {
+		t.Fatalf("%d waits ran out of patience", n)
+	}
+	if s := r.stats(); s.RefreshGrants != 3 || s.InvalidGrants != 0 {
+		t.Fatalf("%d refresh grants and %d invalid_grant, want 3 and 0", s.RefreshGrants, s.InvalidGrants)
 	}
 }
 

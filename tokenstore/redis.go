@@ -54,6 +54,24 @@ func RecordKey(subject string) string { return "hlgate:token:{" + subject + "}" 
 
 func lockKey(subject string) string { return RecordKey(subject) + ":lock" }
 
+// OpenStore returns the store the serve command runs with: a MemoryStore
+// when rdb is nil (one replica), else a RedisStore encrypting with the keys
+// of HLGATE_TOKEN_KEY and HLGATE_TOKEN_OLD_KEYS. With Redis and no key it
+// fails: records in a shared store are never written in clear.
+func OpenStore(rdb redis.UniversalClient, tokenKey, oldKeys string, log *slog.Logger) (Store, error) {
+	if rdb == nil {
+		return NewMemoryStore(), nil
+	}
+	if strings.TrimSpace(tokenKey) == "" {
+		return nil, errors.New("HLGATE_TOKEN_KEY is required when a Redis URL is set: records are encrypted before they reach Redis (generate one with `openssl rand -base64 32`)")
+	}
+	keys, err := ParseKeys(tokenKey, oldKeys)
+	if err != nil {
+		return nil, err
+	}
+	return NewRedisStore(rdb, keys, log)
+}
+
 // NewRedisStore returns a store over rdb that encrypts with keys. The caller
 // owns rdb; Close stops only the store's subscription. log may be nil.
 func NewRedisStore(rdb redis.UniversalClient, keys *Keyring, log *slog.Logger) (*RedisStore, error) {
@@ -192,6 +210,14 @@ func (s *RedisStore) Watch(subject string) (<-chan struct{}, func()) {
 
 func (s *RedisStore) subscribe() {
 	s.sub = s.rdb.Subscribe(context.Background(), ChangesChannel)
+	// Wait for the server's confirmation so that a change made right after
+	// the first Watch is not missed. If Redis is down the subscription is
+	// retried in the background and waiters poll meanwhile.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	if _, err := s.sub.Receive(ctx); err != nil {
+		s.log.Warn("tokenstore: subscribe to token changes", "error", err)
+	}
+	cancel()
 	ch := s.sub.Channel()
 	go func() {
 		defer close(s.done)
