@@ -156,8 +156,6 @@ func TestConformance(t *testing.T) {
 	loc := e.token(sandbox.CodeRequest{}).AccessToken
 	agency := e.token(sandbox.CodeRequest{UserType: sandbox.UserCompany}).AccessToken
 	L := sandbox.DemoLocationID
-	v := url.Values{}
-	_ = v
 
 	// OAuth.
 	cf.run(confCase{name: "token by code", method: "POST", path: "/oauth/token", status: 200, form: url.Values{
@@ -282,10 +280,9 @@ func TestConformance(t *testing.T) {
 	cf.run(confCase{name: "order", method: "GET", path: "/payments/orders/" + orderID + "?altId=" + L + "&altType=location", token: loc, status: 200})
 	cf.run(confCase{name: "order unknown", method: "GET", path: "/payments/orders/nope?altId=" + L + "&altType=location", token: loc, status: 400})
 	cf.run(confCase{name: "order no alt type", method: "GET", path: "/payments/orders/" + orderID + "?altId=" + L, token: loc, status: 422, badRequest: true})
-	txs := cf.run(confCase{name: "transactions", method: "GET", path: "/payments/transactions?altId=" + L + "&altType=location&entityId=" + orderID, token: loc, status: 200})
+	cf.run(confCase{name: "transactions", method: "GET", path: "/payments/transactions?altId=" + L + "&altType=location&entityId=" + orderID, token: loc, status: 200})
 	all := cf.run(confCase{name: "all transactions", method: "GET", path: "/payments/transactions?altId=" + L + "&altType=location", token: loc, status: 200})
 	txID := str(all, "data", 0, "_id")
-	_ = txs
 	cf.run(confCase{name: "transaction", method: "GET", path: "/payments/transactions/" + txID + "?altId=" + L + "&altType=location", token: loc, status: 200})
 	cf.run(confCase{name: "transaction other location", method: "GET", path: "/payments/transactions/" + txID + "?altId=" + sandbox.OtherLocationID + "&altType=location", token: loc, status: 403})
 

@@ -77,4 +77,66 @@
 //     (Faults.Force429) does.
 //   - Error bodies for 403, 404 and 429, which upstream does not document,
 //     have the 401 shape {statusCode, message, error}.
+//   - Request bodies must be application/json and may hold only the members
+//     the operation declares: anything else answers 422 "property X should
+//     not exist" (upstream's validation wording), a wrongly typed member 422,
+//     malformed JSON 400. Query parameters are validated the same way
+//     (enums, integer ranges, dates), with 422 and one message per problem.
+//   - Records addressed by a path id that do not exist answer 404, except
+//     payments orders and transactions, which answer 400 "Order not found" /
+//     "Transaction not found" as the document records upstream doing.
+//
+// Resources (per-location stores, each behind its own RWMutex, seeded by a
+// deterministic generator from Config.Seed; the demo location has 1,200
+// contacts, 3 pipelines with 300 opportunities, 2 calendars with working
+// hours and appointments over the next 21 days, 120 orders and their
+// transactions):
+//
+//   - Contacts: create, update and upsert refuse a second contact with the
+//     same email (case-insensitive) or phone in a location, upstream's
+//     default duplicate rule (400 "This location does not allow duplicated
+//     contacts."); upsert matches email first, then phone. Tags are stored
+//     trimmed and lower-cased, without duplicates; removing absent tags is
+//     not an error. Non-string custom field values are stored as their JSON
+//     text (Contact.customFields[].value is a string).
+//   - Contact search: locationId and pageLimit (1..500) are required; page
+//     and searchAfter cannot be combined; page-based search reaches 10,000
+//     contacts at most (400 beyond, use searchAfter). The default order is
+//     dateAdded descending; sort[] accepts dateAdded, dateUpdated,
+//     firstNameLowerCase, lastNameLowerCase, fullNameLowerCase, email,
+//     companyName and id. The id always breaks ties, and every contact's
+//     searchAfter is its sort values followed by its id, so a cursor walk
+//     never repeats or skips a contact. Filters: operators eq, not_eq,
+//     contains, not_contains (case-insensitive), exists, not_exists, and
+//     range ({gt,gte,lt,lte} in epoch ms or ISO 8601) on dateAdded and
+//     dateUpdated only; groups AND/OR nest. An unknown field or operator is a
+//     422. query (at most 75 characters) matches name, email, phone and
+//     company name. Results reflect writes at once (upstream may lag).
+//   - Opportunities search: newest first, id descending on ties (order
+//     added_asc reverses it; other order values are a 422); limit 1..100.
+//     meta.startAfter/startAfterId name the last item of a page and are given
+//     only when a further page exists, with nextPageUrl, nextPage and
+//     currentPage; page-based paging works without a cursor. startAfter and
+//     startAfterId must come together. campaignId matches nothing (no
+//     seeded campaigns). Status "all" is a search filter only: writes that
+//     set it get a 422. A second open opportunity for the same contact in
+//     the same pipeline is refused (400), upstream's default.
+//   - Free slots: the calendar's openHours are wall-clock hours of the
+//     location's time zone; slots of slotDuration start every slotInterval
+//     and must end by the closing time; a slot is free when no live
+//     (not cancelled or invalid) appointment of the calendar overlaps it and
+//     it does not start before now. The answer maps each day (in the
+//     requested timezone, default the location's) to its slots in RFC 3339
+//     with that zone's offset, and omits days without slots. A range over 31
+//     days, an end before the start or an unknown zone is a 422; userId(s)
+//     must be team members of the calendar.
+//   - Appointments must start exactly on a free slot and last one slot unless
+//     ignoreFreeSlotValidation is set (400 "The slot you have selected is no
+//     longer available." otherwise); assignedUserId must be a team member.
+//     Events lists need one of calendarId, userId or groupId (422) and answer
+//     every event overlapping [startTime, endTime), unpaged.
+//   - Payments: altId (and altType where the document requires it, which must
+//     be "location") name the token's location; limit 1..100 (default 10),
+//     offset from 0, newest first with id descending on ties; totalCount is
+//     the count of all matching records.
 package sandbox

@@ -275,9 +275,12 @@ func (s *Sandbox) ExpireAccessTokens(subject string) int {
 	defer a.mu.Unlock()
 	past := s.now().Add(-time.Second)
 	n := 0
-	for _, t := range a.access {
+	for v, t := range a.access {
 		if !t.pit && t.subject() == subject && t.expires.After(past) {
-			t.expires = past
+			// Copy on write: requests in flight read tokens without the lock.
+			cp := *t
+			cp.expires = past
+			a.access[v] = &cp
 			n++
 		}
 	}
@@ -700,6 +703,10 @@ func (s *Sandbox) opInstalledLocations(w http.ResponseWriter, r *http.Request, c
 	}
 	if q.Get("companyId") != c.tok.companyID {
 		writeError(w, errBadRequest("companyId %q is not the company of this token", q.Get("companyId")))
+		return
+	}
+	if q.Get("appId") != c.tok.appID {
+		writeError(w, errBadRequest("appId %q is not the app of this token", q.Get("appId")))
 		return
 	}
 	skip, e1 := intParam(q, "skip", 0, 0, 1<<30)
