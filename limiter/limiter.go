@@ -254,6 +254,11 @@ func (c Config) withDefaults() (Config, error) {
 	case c.ProbeInterval < 0:
 		return c, fmt.Errorf("limiter: config ProbeInterval %s is negative", c.ProbeInterval)
 	}
+	if q := c.MaxQueueWait + c.Window + c.Guard; q >= time.Hour {
+		// The daily state outlives the next 00:00 UTC by an hour; a slot log
+		// reaching further would outlive it, and its member sequence with it.
+		return c, fmt.Errorf("limiter: config MaxQueueWait+Window+Guard = %s, want under 1h", q)
+	}
 	switch c.Fallback {
 	case FailClosed:
 	case LocalShare:

@@ -37,6 +37,7 @@ type localKey struct {
 	day  int64
 	used int64
 	cool int64
+	last int64 // latest slot ever granted; see reserveScript
 }
 
 type slotEntry struct{ at, seq int64 }
@@ -117,7 +118,7 @@ func (l *Local) reserve(key Key, maxWait int64) decision {
 	for trim < len(k.log) && k.log[trim].at <= now-l.span {
 		trim++
 	}
-	k.log = append(k.log[:0], k.log[trim:]...)
+	k.log = k.log[trim:]
 
 	floor := max(now, k.cool)
 	drop := 0
@@ -131,12 +132,9 @@ func (l *Local) reserve(key Key, maxWait int64) decision {
 	if fromFree {
 		slot = k.free[0].at
 	} else {
-		slot = floor
-		if n := len(k.log); n > 0 {
-			slot = max(slot, k.log[n-1].at)
-			if n >= l.cfg.Limit {
-				slot = max(slot, k.log[n-l.cfg.Limit].at+l.span)
-			}
+		slot = max(floor, k.last)
+		if n := len(k.log); n >= l.cfg.Limit {
+			slot = max(slot, k.log[n-l.cfg.Limit].at+l.span)
 		}
 	}
 	if slot-now > maxWait {
@@ -146,6 +144,7 @@ func (l *Local) reserve(key Key, maxWait int64) decision {
 		k.free = append(k.free[:0], k.free[1:]...)
 	}
 	k.seq++
+	k.last = max(k.last, slot)
 	k.log = insertSorted(k.log, slotEntry{at: slot, seq: k.seq})
 	k.used++
 	return decision{status: statusGranted, now: now, value: slot, seq: k.seq, day: day}
@@ -241,12 +240,9 @@ func (l *Local) State(_ context.Context, key Key) (State, error) {
 		}
 	}
 	if next < 0 {
-		next = floor
-		if n := len(k.log); n > 0 {
-			next = max(next, k.log[n-1].at)
-			if n >= l.cfg.Limit && k.log[n-l.cfg.Limit].at > now-l.span {
-				next = max(next, k.log[n-l.cfg.Limit].at+l.span)
-			}
+		next = max(floor, k.last)
+		if n := len(k.log); n >= l.cfg.Limit {
+			next = max(next, k.log[n-l.cfg.Limit].at+l.span)
 		}
 	}
 	st.NextSlotIn = time.Duration(next-now) * time.Microsecond
@@ -263,7 +259,7 @@ func (l *Local) sweep(now int64) {
 	l.lastSweep = now
 	today := floorDiv(now, usPerDay)
 	for key, k := range l.keys {
-		idle := len(k.free) == 0 && (len(k.log) == 0 || k.log[len(k.log)-1].at <= now-l.span)
+		idle := len(k.free) == 0 && k.last <= now-l.span
 		if idle && k.cool <= now && k.day != today {
 			delete(l.keys, key)
 		}

@@ -7,27 +7,35 @@ import "github.com/redis/go-redis/v9"
 //
 //	KEYS[1] hlgate:rl:{app|resource}:log   sorted set: granted slots (score µs, member = seq)
 //	KEYS[2] hlgate:rl:{app|resource}:free  sorted set: future slots freed by a cancellation
-//	KEYS[3] hlgate:rl:{app|resource}:st    hash: seq, day, used, cool
+//	KEYS[3] hlgate:rl:{app|resource}:st    hash: seq, day, used, cool, last, freemax
 //
 // Times are microseconds since the epoch on Redis' clock (TIME plus a
 // test-only offset). Lua numbers are doubles, exact for integers below 2^53
-// (year 2255 in µs), but Lua prints them with 14 significant digits, so every
-// number handed to redis.call goes through n() first.
+// (year 2255 in µs). redis.call converts number arguments exactly (%.17g
+// before Redis 7, shortest round-trip after), but Lua's own tostring, used
+// by the .. operator, keeps only 14 digits: a number joined into a string
+// goes through string.format('%.0f') instead.
 //
 // TTLs: the log and the free set live until their latest slot is W' old
 // (plus a second); the state hash lives at least until the next 00:00 UTC
 // plus an hour, and never less than the log, so the daily count and the
 // member sequence (which keeps log members unique) outlive every slot.
+// With the clock offset, TTLs are relative to the shifted clock's day; the
+// offset only ever moves the clock within a test.
 const scriptPrelude = `
-local function n(x) return string.format('%.0f', x) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[1])
 local day = math.floor(now / 86400000000)
 local nextday = (day + 1) * 86400000000
+`
+
+// keepState makes sure the state hash lives at least ttlms and at least
+// until the next 00:00 UTC plus an hour.
+const keepState = `
 local function keepstate(ttlms)
   local want = math.max(ttlms, math.floor((nextday - now) / 1000) + 3600000)
   if redis.call('PTTL', KEYS[3]) < want then
-    redis.call('PEXPIRE', KEYS[3], n(want))
+    redis.call('PEXPIRE', KEYS[3], want)
   end
 end
 `
@@ -35,46 +43,58 @@ end
 // reserveScript makes one decision. It is the Redis form of Local.reserve;
 // the invariant and the reasoning about cancelled slots are written there.
 //
+// The hash keeps "last", the latest slot ever granted, so the script needs
+// no sorted-set read for it, and "freemax", the latest slot ever freed, so
+// it reads the free set only when that may hold a slot at or after now.
+// After a cancellation "last" may name a slot no longer in the log; that
+// slot is then in the free set and goes to the next caller before any
+// normal grant, or lies in the past, where max(now, ...) ignores it, so no
+// slot is ever placed later than the rule says.
+//
+// The state hash's TTL is set to end at the next 00:00 UTC plus an hour
+// whenever the day changes (Config rejects a queue longer than an
+// hour, so the log never outlives it); the other scripts only lengthen it.
+//
 // ARGV: 1 clock offset µs, 2 limit, 3 span W' µs, 4 max wait µs, 5 daily.
 // Reply: {status, value, now, seq, day}: status 0 granted (value = slot),
 // 1 rate limited and 2 daily quota exhausted (value = delay in µs).
 var reserveScript = redis.NewScript(scriptPrelude + `
 local limit = tonumber(ARGV[2])
 local span = tonumber(ARGV[3])
-local maxwait = tonumber(ARGV[4])
-local daily = tonumber(ARGV[5])
-local st = redis.call('HMGET', KEYS[3], 'day', 'used', 'cool')
+local st = redis.call('HMGET', KEYS[3], 'day', 'used', 'cool', 'last', 'seq', 'freemax')
+local newday = tonumber(st[1]) ~= day
 local used = 0
-if tonumber(st[1]) == day then used = tonumber(st[2]) or 0 end
-local cool = tonumber(st[3]) or 0
-if used >= daily then
+if not newday then used = tonumber(st[2]) or 0 end
+if used >= tonumber(ARGV[5]) then
   return {2, nextday - now, now, 0, day}
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', n(now - span))
-local floor = math.max(now, cool)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. n(floor))
+local floor = math.max(now, tonumber(st[3]) or 0)
+local last = tonumber(st[4]) or 0
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
 local slot
-local freed = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-local lastat = 0
-if #last > 0 then lastat = tonumber(last[2]) end
+local freed = {}
+if (tonumber(st[6]) or 0) >= floor then
+  freed = redis.call('ZRANGEBYSCORE', KEYS[2], floor, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+end
 if #freed > 0 then
   slot = tonumber(freed[2])
 else
-  slot = math.max(floor, lastat)
+  slot = math.max(floor, last)
   local back = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
   if #back > 0 then slot = math.max(slot, tonumber(back[2]) + span) end
 end
-if slot - now > maxwait then
+if slot - now > tonumber(ARGV[4]) then
   return {1, slot - now, now, 0, day}
 end
 if #freed > 0 then redis.call('ZREM', KEYS[2], freed[1]) end
-local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
-redis.call('ZADD', KEYS[1], n(slot), seq)
-redis.call('HSET', KEYS[3], 'day', n(day), 'used', n(used + 1))
-local ttl = math.floor((math.max(slot, lastat) - now + span) / 1000) + 1000
-redis.call('PEXPIRE', KEYS[1], n(ttl))
-keepstate(ttl)
+local seq = (tonumber(st[5]) or 0) + 1
+last = math.max(last, slot)
+redis.call('ZADD', KEYS[1], slot, seq)
+redis.call('HSET', KEYS[3], 'day', day, 'used', used + 1, 'last', last, 'seq', seq)
+redis.call('PEXPIRE', KEYS[1], math.floor((last - now + span) / 1000) + 1000)
+if newday then
+  redis.call('PEXPIRE', KEYS[3], math.floor((nextday - now) / 1000) + 3600000)
+end
 return {0, slot, now, seq, day}
 `)
 
@@ -84,18 +104,22 @@ return {0, slot, now, seq, day}
 //
 // ARGV: 1 clock offset µs, 2 member (seq), 3 span W' µs, 4 day of the grant.
 // Reply: 1 when the slot was still held, 0 otherwise.
-var cancelScript = redis.NewScript(scriptPrelude + `
+var cancelScript = redis.NewScript(scriptPrelude + keepState + `
 local at = redis.call('ZSCORE', KEYS[1], ARGV[2])
 if not at then return 0 end
 at = tonumber(at)
 redis.call('ZREM', KEYS[1], ARGV[2])
 if at > now then
-  redis.call('ZADD', KEYS[2], n(at), ARGV[2])
+  redis.call('ZADD', KEYS[2], at, ARGV[2])
+  if (tonumber(redis.call('HGET', KEYS[3], 'freemax')) or 0) < at then
+    redis.call('HSET', KEYS[3], 'freemax', at)
+  end
   local ttl = math.floor((at - now + tonumber(ARGV[3])) / 1000) + 1000
-  if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], n(ttl)) end
+  if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+  keepstate(ttl)
 end
 local st = redis.call('HMGET', KEYS[3], 'day', 'used')
-if st[1] == ARGV[4] and (tonumber(st[2]) or 0) > 0 then
+if tonumber(st[1]) == tonumber(ARGV[4]) and (tonumber(st[2]) or 0) > 0 then
   redis.call('HINCRBY', KEYS[3], 'used', -1)
 end
 return 1
@@ -107,7 +131,7 @@ return 1
 // KEYS as reserveScript (only the state hash is used).
 // ARGV: 1 clock offset µs, 2 cool-down µs (0 none), 3 daily remaining (-1
 // none), 4 daily. Reply: the cool-down end in µs (0 none).
-var observeScript = redis.NewScript(scriptPrelude + `
+var observeScript = redis.NewScript(scriptPrelude + keepState + `
 local cooldown = tonumber(ARGV[2])
 local remaining = tonumber(ARGV[3])
 local daily = tonumber(ARGV[4])
@@ -116,14 +140,14 @@ local cool = tonumber(st[3]) or 0
 local ttl = 0
 if cooldown > 0 and now + cooldown > cool then
   cool = now + cooldown
-  redis.call('HSET', KEYS[3], 'cool', n(cool))
+  redis.call('HSET', KEYS[3], 'cool', cool)
   ttl = math.floor(cooldown / 1000) + 1000
 end
 if remaining >= 0 then
   local used = 0
   if tonumber(st[1]) == day then used = tonumber(st[2]) or 0 end
   if daily - remaining > used then
-    redis.call('HSET', KEYS[3], 'day', n(day), 'used', n(daily - remaining))
+    redis.call('HSET', KEYS[3], 'day', day, 'used', daily - remaining)
   end
 end
 keepstate(ttl)
@@ -137,21 +161,19 @@ return cool
 var stateScript = redis.NewScript(scriptPrelude + `
 local limit = tonumber(ARGV[2])
 local span = tonumber(ARGV[3])
-local st = redis.call('HMGET', KEYS[3], 'day', 'used', 'cool')
+local st = redis.call('HMGET', KEYS[3], 'day', 'used', 'cool', 'last')
 local used = 0
 if tonumber(st[1]) == day then used = tonumber(st[2]) or 0 end
 local cool = tonumber(st[3]) or 0
-local inwin = redis.call('ZCOUNT', KEYS[1], '(' .. n(now - span), n(now))
-local queued = redis.call('ZCOUNT', KEYS[1], '(' .. n(now), '+inf')
+local inwin = redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.0f', now - span), now)
+local queued = redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.0f', now), '+inf')
 local floor = math.max(now, cool)
 local slot
-local freed = redis.call('ZRANGEBYSCORE', KEYS[2], n(floor), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+local freed = redis.call('ZRANGEBYSCORE', KEYS[2], floor, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
 if #freed > 0 then
   slot = tonumber(freed[2])
 else
-  slot = floor
-  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-  if #last > 0 then slot = math.max(slot, tonumber(last[2])) end
+  slot = math.max(floor, tonumber(st[4]) or 0)
   local back = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
   if #back > 0 then slot = math.max(slot, tonumber(back[2]) + span) end
 end

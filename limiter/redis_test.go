@@ -1,0 +1,273 @@
+package limiter
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hlgate/hlgate/internal/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// TestRedisKilledFailsClosed kills redis-server under load: every Wait then
+// fails with UNAVAILABLE and a RetryAfter (never a grant, never a panic),
+// Observe and Cancel report nothing worse than a log line or an error, and
+// Waits are granted again once the server is back.
+func TestRedisKilledFailsClosed(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	cfg := Config{Limit: 1000, Window: time.Second, Guard: 10 * time.Millisecond, ProbeInterval: 100 * time.Millisecond}
+	var lims []*Redis
+	for i := 0; i < 3; i++ {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: 1, DialTimeout: 200 * time.Millisecond})
+		t.Cleanup(func() { _ = c.Close() })
+		l, err := NewRedis(c, cfg)
+		if err != nil {
+			t.Fatalf("NewRedis: %v", err)
+		}
+		lims = append(lims, l)
+	}
+	key := Key{App: "app", Resource: "outage"}
+	ctx := context.Background()
+	granted, _ := lims[0].Wait(ctx, key)
+
+	var (
+		mu          sync.Mutex
+		down        bool
+		unavailable int
+		grantedDown int
+		other       []error
+		wg          sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	for _, l := range lims {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mu.Lock()
+				wasDown := down
+				mu.Unlock()
+				_, err := l.Wait(ctx, key)
+				mu.Lock()
+				isDown := down
+				var le *Error
+				switch {
+				case err == nil && wasDown && isDown:
+					grantedDown++
+				case errors.As(err, &le) && le.Reason == Unavailable && le.RetryAfter > 0:
+					unavailable++
+				case err != nil:
+					other = append(other, err)
+				}
+				mu.Unlock()
+				l.Observe(ctx, key, http.StatusTooManyRequests, nil)
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	srv.Kill()
+	// Only Waits that start after the kill has completed count: one that
+	// began before may legitimately be granted.
+	mu.Lock()
+	down = true
+	mu.Unlock()
+	time.Sleep(500 * time.Millisecond)
+	if _, err := lims[0].State(ctx, key); err == nil {
+		t.Error("State succeeded while Redis was down")
+	}
+	if err := granted.Cancel(ctx); err == nil {
+		t.Error("Permit.Cancel succeeded while Redis was down")
+	}
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	if grantedDown > 0 {
+		t.Errorf("%d Waits were granted while Redis was down: the limiter failed open", grantedDown)
+	}
+	if unavailable == 0 {
+		t.Error("no Wait reported UNAVAILABLE while Redis was down")
+	}
+	if len(other) > 0 {
+		t.Errorf("%d Waits failed otherwise; first: %v", len(other), other[0])
+	}
+	mu.Unlock()
+
+	srv.Restart()
+	waitFor(t, "a grant after Redis restarted", func() bool {
+		_, err := lims[1].Wait(ctx, key)
+		return err == nil
+	})
+}
+
+// TestLocalShareFallback: with Fallback local-share and N replicas, a
+// replica that cannot reach Redis keeps granting, never more than
+// floor(L/N) per window, and goes back to Redis once it answers.
+func TestLocalShareFallback(t *testing.T) {
+	t.Parallel()
+	const (
+		limit, replicas = 20, 4
+		share           = limit / replicas
+		window          = 300 * time.Millisecond
+		guard           = 30 * time.Millisecond
+	)
+	srv := redistest.Start(t, redistest.Options{})
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { _ = c.Close() })
+	l, err := NewRedis(c, Config{Limit: limit, Window: window, Guard: guard, Fallback: LocalShare,
+		Replicas: replicas, ProbeInterval: 100 * time.Millisecond, MaxQueueWait: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("NewRedis: %v", err)
+	}
+	key := Key{App: "app", Resource: "share"}
+	ctx := context.Background()
+	if _, err := l.Wait(ctx, key); err != nil {
+		t.Fatalf("Wait with Redis up: %v", err)
+	}
+	srv.Kill()
+
+	var (
+		mu     sync.Mutex
+		grants []grant
+		errs   []error
+		wg     sync.WaitGroup
+	)
+	stop := time.Now().Add(4 * (window + guard))
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				p, err := l.Wait(ctx, key)
+				sent := time.Now()
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					grants = append(grants, grant{slot: p.Slot, seq: p.Seq, sent: sent})
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("%d Waits failed during the outage with local-share; first: %v", len(errs), errs[0])
+	}
+	// The share is a Local limiter: its slots are on the local clock, FIFO
+	// within this replica.
+	checkGrants(t, grants, share, window, guard, true)
+	if st := mustState(t, l, key); !st.Fallback {
+		t.Error("State.Fallback is false while Redis is down")
+	}
+
+	srv.Restart()
+	other := newReplica(t, srv)
+	waitFor(t, "grants through Redis again", func() bool {
+		if _, err := l.Wait(ctx, key); err != nil {
+			t.Fatalf("Wait after restart: %v", err)
+		}
+		st, err := other.State(ctx, key)
+		return err == nil && st.InWindow+st.Queued > 0
+	})
+	if st := mustState(t, l, key); st.Fallback {
+		t.Error("State.Fallback is still true after Redis answered")
+	}
+}
+
+// newReplica is a second replica with default settings on srv.
+func newReplica(t *testing.T, srv *redistest.Server) *Redis {
+	t.Helper()
+	r, err := NewRedis(srv.Client(), Config{Limit: 20, Window: 300 * time.Millisecond, Guard: 30 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("NewRedis: %v", err)
+	}
+	return r
+}
+
+// TestRedisKeysAndTTL: the key's Redis keys share one hash tag (one Cluster
+// slot), carry TTLs no shorter than what they must remember, and the slot
+// log vanishes once idle while the daily count stays.
+func TestRedisKeysAndTTL(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	c := srv.Client()
+	const window = 200 * time.Millisecond
+	l, err := NewRedis(c, Config{Limit: 2, Window: window, Guard: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("NewRedis: %v", err)
+	}
+	key := Key{App: "app-1", Resource: "loc-1"}
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if _, err := l.Wait(ctx, key); err != nil {
+			t.Fatalf("Wait: %v", err)
+		}
+	}
+	keys := redisKeys(key)
+	for _, k := range keys {
+		if !strings.Contains(k, "{app-1|loc-1}") {
+			t.Errorf("key %q lacks the hash tag {app-1|loc-1}", k)
+		}
+	}
+	slot0, err := c.ClusterKeySlot(ctx, keys[0]).Result()
+	if err == nil { // CLUSTER KEYSLOT works on a non-cluster server too
+		for _, k := range keys[1:] {
+			if s, _ := c.ClusterKeySlot(ctx, k).Result(); s != slot0 {
+				t.Errorf("key %q is in slot %d, %q in %d", k, s, keys[0], slot0)
+			}
+		}
+	}
+	logTTL := c.PTTL(ctx, keys[0]).Val()
+	if logTTL <= window || logTTL > 5*time.Second {
+		t.Errorf("log TTL %s, want above the window %s and a few seconds at most", logTTL, window)
+	}
+	now := time.Now().UTC()
+	toMidnight := now.Truncate(24 * time.Hour).Add(24 * time.Hour).Sub(now)
+	if stTTL := c.PTTL(ctx, keys[2]).Val(); stTTL < toMidnight {
+		t.Errorf("state TTL %s ends before the next 00:00 UTC (%s away)", stTTL, toMidnight)
+	}
+	waitFor(t, "the idle log to expire", func() bool { return c.Exists(ctx, keys[0]).Val() == 0 })
+	if st := mustState(t, l, key); st.DailyUsed != 3 {
+		t.Errorf("daily used after the log expired: %d, want 3", st.DailyUsed)
+	}
+}
+
+// TestScriptCacheFlushed: after SCRIPT FLUSH (a restart or failover loses
+// the script cache) the next decision falls back from EVALSHA to EVAL.
+func TestScriptCacheFlushed(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	c := srv.Client()
+	l, err := NewRedis(c, Config{})
+	if err != nil {
+		t.Fatalf("NewRedis: %v", err)
+	}
+	key := Key{App: "app", Resource: "noscript"}
+	ctx := context.Background()
+	if _, err := l.Wait(ctx, key); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	if err := c.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatalf("SCRIPT FLUSH: %v", err)
+	}
+	p, err := l.Wait(ctx, key)
+	if err != nil {
+		t.Fatalf("Wait after SCRIPT FLUSH: %v", err)
+	}
+	if p.Seq != 2 {
+		t.Errorf("seq after flush %d, want 2", p.Seq)
+	}
+}
