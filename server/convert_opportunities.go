@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/structpb"
+
 	"github.com/hlgate/hlgate/gen/highlevel"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 )
@@ -191,12 +193,12 @@ var opportunitySetters = map[string]func(o *hlgatev1.Opportunity, b *highlevel.U
 	},
 	"custom_fields": func(o *hlgatev1.Opportunity, b *highlevel.UpdateOpportunityRequest, v *violations) {
 		in := customFieldsTo("opportunity.custom_fields", o.GetCustomFields(), v)
-		for i, cf := range in {
+		for i, cf := range o.GetCustomFields() {
 			// CustomFieldInputArray and CustomFieldInputObject require the
 			// id; only a text value may be addressed by key.
-			switch cf.FieldValue.(type) {
-			case []string, map[string]any:
-				if cf.ID == "" {
+			switch cf.GetValue().GetKind().(type) {
+			case *structpb.Value_ListValue, *structpb.Value_StructValue:
+				if cf.GetId() == "" && cf.GetKey() != "" {
 					v.add("opportunity.custom_fields["+strconv.Itoa(i)+"].id", "a list or object value needs the custom field's id (HighLevel takes a key only for text values)")
 				}
 			}
@@ -268,6 +270,9 @@ func opportunityCreateBody(req *hlgatev1.CreateOpportunityRequest, v *violations
 	v.id("opportunity.contact_id", o.GetContactId())
 
 	var body highlevel.CreateOpportunityRequest
+	if len(*v) > 0 {
+		return body // values such as an infinite monetary_value cannot be encoded
+	}
 	if err := transcode(up, &body); err != nil {
 		v.add("opportunity", "cannot be encoded: %v", err)
 	}

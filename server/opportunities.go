@@ -167,22 +167,7 @@ func (c *opportunitiesService) SearchOpportunities(ctx context.Context, req *hlg
 		}
 		out.Opportunities = append(out.Opportunities, opportunityFromHL(&items[i]))
 	}
-	seen := cur.Seen + len(items)
-	// HighLevel repeats the cursor of the last item on the last page, so
-	// the cursor alone does not mean there is more: meta.total decides, and
-	// without a total only a full page does.
-	more := len(items) > 0 && meta.StartAfter != nil && str(meta.StartAfterID) != ""
-	if meta.Total != nil {
-		more = more && seen < int(*meta.Total)
-	} else {
-		more = more && len(items) >= size
-	}
-	if more {
-		next := opportunitiesCursor{
-			StartAfter:   strconv.FormatFloat(*meta.StartAfter, 'f', -1, 64),
-			StartAfterID: *meta.StartAfterID,
-			Seen:         seen,
-		}
+	if next, ok := nextOpportunitiesCursor(meta, cur.Seen+len(items), len(items), size); ok {
 		tok, err := c.s.pages.seal(hlgatev1.OpportunitiesService_SearchOpportunities_FullMethodName, req, next)
 		if err != nil {
 			return nil, err
@@ -190,6 +175,25 @@ func (c *opportunitiesService) SearchOpportunities(ctx context.Context, req *hlg
 		out.NextPageToken = tok
 	}
 	return out, nil
+}
+
+// nextOpportunitiesCursor returns the cursor of the page after one of n
+// opportunities (seen in all so far, size asked for), and whether there is
+// such a page. HighLevel may repeat the cursor of the last item on the last
+// page, so the cursor alone does not mean there is more: meta.total
+// decides, and without a total only a full page does.
+func nextOpportunitiesCursor(meta *highlevel.OpportunitySearchMeta, seen, n, size int) (opportunitiesCursor, bool) {
+	if n == 0 || meta.StartAfter == nil || str(meta.StartAfterID) == "" {
+		return opportunitiesCursor{}, false
+	}
+	if meta.Total != nil && seen >= int(*meta.Total) || meta.Total == nil && n < size {
+		return opportunitiesCursor{}, false
+	}
+	return opportunitiesCursor{
+		StartAfter:   strconv.FormatFloat(*meta.StartAfter, 'f', -1, 64),
+		StartAfterID: *meta.StartAfterID,
+		Seen:         seen,
+	}, true
 }
 
 // pipelinesCursor is the position sealed in a ListPipelines page token:
