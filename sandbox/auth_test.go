@@ -183,6 +183,14 @@ func TestFaults(t *testing.T) {
 		t.Errorf("latency: %v %v after %v", resp, err, time.Since(start))
 	}
 
+	if err := e.sb.SetFaults(sandbox.Faults{SpikeRate: 1, SpikeLatency: 25 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	if resp, _, err := get(); err != nil || resp.StatusCode != 200 || time.Since(start) < 25*time.Millisecond {
+		t.Errorf("spike: %v %v after %v", resp, err, time.Since(start))
+	}
+
 	for _, bad := range []sandbox.Faults{{ErrorRate: 2}, {ErrorRate: 0.5, ErrorStatus: 404}, {Latency: -1}} {
 		if err := e.sb.SetFaults(bad); err == nil {
 			t.Errorf("SetFaults(%+v) accepted", bad)

@@ -11,7 +11,8 @@ import (
 // Faults are the misbehaviours injected into resource calls (not into the
 // OAuth token endpoint, whose latency is set by SetTokenLatency, nor the
 // admin API). The zero value injects nothing. Rates are probabilities in
-// [0, 1] drawn from the sandbox's seeded dice.
+// [0, 1] drawn from the sandbox's seeded dice. In the admin API's JSON,
+// durations are integers of nanoseconds.
 type Faults struct {
 	// Latency delays every resource call.
 	Latency time.Duration `json:"latency"`
