@@ -63,6 +63,12 @@ func StateKey(clientSecret string) []byte {
 	return mac.Sum(nil)
 }
 
+// ParseScopes splits the HLGATE_SCOPES value: scopes separated by spaces
+// or commas, as HighLevel's consent URL takes them space-separated.
+func ParseScopes(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })
+}
+
 // InstallHandler serves GET /oauth/install and GET /oauth/callback; the
 // server mounts it on its HTTP port.
 type InstallHandler struct {

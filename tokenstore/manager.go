@@ -253,8 +253,13 @@ func (m *Manager) get(ctx context.Context, subject, flightKey string, need func(
 			return Token{}, res.Err
 		}
 		rec := res.Val.(*Record)
-		if !need(rec) || (flightKey == "" && !rec.Expired(m.now(), m.cfg.ExpirySkew)) {
+		if !rec.Expired(m.now(), m.cfg.ExpirySkew) && (flightKey == "" || !need(rec)) {
 			return rec.token(), nil
+		}
+		if flightKey != "" {
+			// The rejected token is still the newest one and another
+			// replica holds the lock: let the caller retry shortly.
+			break
 		}
 	}
 	return Token{}, fmt.Errorf("token for %s: %w", subject, ErrRefreshPending)
@@ -341,7 +346,7 @@ func (m *Manager) sync(ctx context.Context, subject string, need func(*Record) b
 		if err != nil {
 			// The store is unreachable: a token in memory keeps serving until
 			// it expires.
-			if c := m.cached(subject); c != nil && !c.NeedsReauth && !c.Expired(m.now(), m.cfg.ExpirySkew) {
+			if c := m.cached(subject); c != nil && !c.NeedsReauth && !c.Expired(m.now(), m.cfg.ExpirySkew) && !need(c) {
 				m.log.WarnContext(ctx, "tokenstore: store unreachable, serving cached token", "subject", subject, "error", err)
 				return c, nil
 			}
@@ -377,9 +382,6 @@ func (m *Manager) sync(ctx context.Context, subject string, need func(*Record) b
 		got, err := m.store.Lock(sctx, subject, owner, m.cfg.LockTTL)
 		cancel()
 		if err != nil {
-			if !rec.Expired(m.now(), m.cfg.ExpirySkew) {
-				return cur, nil
-			}
 			m.cfg.Metrics.RefreshOutcome(OutcomeError)
 			return nil, fmt.Errorf("token for %s: %w", subject, err)
 		}
