@@ -3,8 +3,12 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -638,6 +642,9 @@ func TestListPipelinesPagesSeededPipelines(t *testing.T) {
 			}
 			break
 		}
+		if pages > 3 {
+			t.Fatal("more than 3 pages for 3 pipelines")
+		}
 		req.PageToken = resp.GetNextPageToken()
 		req.PageSize = 1 // page_size may change from page to page
 	}
@@ -830,12 +837,16 @@ func TestOpportunitiesValidationNamesEveryField(t *testing.T) {
 			_, err := op.CreateOpportunity(ctx, &hlgatev1.CreateOpportunityRequest{LocationId: loc, Opportunity: &hlgatev1.Opportunity{
 				Name: "   ", PipelineId: "p?x", PipelineStageId: "s s", Status: 42, ContactId: "c#1", MonetaryValue: -0.01,
 				AssignedTo: "u/1", Source: "web", LostReasonId: "r1",
-				CustomFields: []*hlgatev1.CustomField{{Value: structpb.NewStringValue("x")}, {Key: "k", Value: structpb.NewListValue(&structpb.ListValue{})}},
+				CustomFields: []*hlgatev1.CustomField{
+					{Value: structpb.NewStringValue("x")},
+					{Key: "k", Value: structpb.NewListValue(&structpb.ListValue{})},
+					{Id: "cf3", Value: structpb.NewListValue(&structpb.ListValue{Values: []*structpb.Value{structpb.NewStructValue(&structpb.Struct{})}})},
+				},
 			}})
 			return err
 		}, []string{"opportunity.name", "opportunity.pipeline_id", "opportunity.pipeline_stage_id", "opportunity.status", "opportunity.contact_id",
 			"opportunity.monetary_value", "opportunity.assigned_to", "opportunity.source", "opportunity.lost_reason_id",
-			"opportunity.custom_fields[0].id", "opportunity.custom_fields[1].id"}},
+			"opportunity.custom_fields[0].id", "opportunity.custom_fields[1].id", "opportunity.custom_fields[2].value"}},
 		{"create with a value that is not a number", func() error {
 			_, err := op.CreateOpportunity(ctx, &hlgatev1.CreateOpportunityRequest{LocationId: loc, Opportunity: &hlgatev1.Opportunity{
 				Name: "n", PipelineId: "p", Status: hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_OPEN, ContactId: "c", MonetaryValue: math.Inf(1),
@@ -911,5 +922,88 @@ func TestOpportunitiesValidationNamesEveryField(t *testing.T) {
 				t.Fatalf("invalid request reached the sandbox: %d → %d", before, after)
 			}
 		})
+	}
+}
+
+// fakeUpstream answers HighLevel's opportunity paths with fixed bodies, for
+// answers the sandbox never gives: a record of another location, an empty
+// 2xx body, an unconfirmed write.
+func fakeUpstream(t *testing.T, bodies map[string]string) *opportunitiesService {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := bodies[r.Method+" "+r.URL.Path]
+		if !ok {
+			t.Errorf("unexpected upstream call %s %s", r.Method, r.URL.Path)
+			http.Error(w, `{"message":"unexpected"}`, http.StatusTeapot)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusCreated)
+		}
+		_, _ = w.Write([]byte(b))
+	}))
+	t.Cleanup(srv.Close)
+	hl, err := highlevel.NewClientWithResponses(srv.URL, highlevel.WithHTTPClient(srv.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Upstream: hl, Tokens: noTokens{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &opportunitiesService{s: s}
+}
+
+// noTokens satisfies Config.Tokens for services that never touch tokens.
+type noTokens struct{ TokenAdmin }
+
+func TestOpportunitiesRefuseOtherLocationsAndUnconfirmedWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const loc, other = "LocationA0000000001", "LocationB0000000002"
+	svc := fakeUpstream(t, map[string]string{
+		"GET /opportunities/opp1":         `{"opportunity":{"id":"opp1","locationId":"` + other + `"}}`,
+		"PUT /opportunities/opp1":         `{"opportunity":{"id":"opp1","locationId":"` + other + `"}}`,
+		"GET /opportunities/search":       `{"opportunities":[{"id":"a","locationId":"` + loc + `"},{"id":"b","locationId":"` + other + `"}],"meta":{"total":2}}`,
+		"GET /opportunities/pipelines":    `{"pipelines":[{"id":"p1","locationId":"` + other + `","stages":[]}]}`,
+		"GET /opportunities/empty":        `{}`,
+		"DELETE /opportunities/opp1":      `{"succeded":false}`,
+		"PUT /opportunities/opp1/status":  `{}`,
+		"POST /opportunities/":            `{}`,
+		"GET /opportunities/opp2":         `{"opportunity":{"id":"opp2","locationId":"` + loc + `","status":"open"}}`,
+		"DELETE /opportunities/confirmed": `{"succeded":true}`,
+	})
+
+	_, err := svc.GetOpportunity(ctx, &hlgatev1.GetOpportunityRequest{LocationId: loc, OpportunityId: "opp1"})
+	wantStatus(t, err, codes.NotFound, ReasonNotFound)
+	_, err = svc.UpdateOpportunity(ctx, &hlgatev1.UpdateOpportunityRequest{LocationId: loc, OpportunityId: "opp1", Opportunity: &hlgatev1.Opportunity{Name: "n"}})
+	wantStatus(t, err, codes.NotFound, ReasonNotFound)
+	_, err = svc.SearchOpportunities(ctx, &hlgatev1.SearchOpportunitiesRequest{LocationId: loc})
+	wantStatus(t, err, codes.NotFound, ReasonNotFound)
+	_, err = svc.ListPipelines(ctx, &hlgatev1.ListPipelinesRequest{LocationId: loc})
+	wantStatus(t, err, codes.NotFound, ReasonNotFound)
+
+	_, err = svc.DeleteOpportunity(ctx, &hlgatev1.DeleteOpportunityRequest{LocationId: loc, OpportunityId: "opp1"})
+	wantStatus(t, err, codes.Aborted, ReasonUpstreamError)
+	_, err = svc.UpdateOpportunityStatus(ctx, &hlgatev1.UpdateOpportunityStatusRequest{LocationId: loc, OpportunityId: "opp1", Status: hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_WON})
+	wantStatus(t, err, codes.Aborted, ReasonUpstreamError)
+	if _, err := svc.GetOpportunity(ctx, &hlgatev1.GetOpportunityRequest{LocationId: loc, OpportunityId: "empty"}); !errors.Is(err, errMissingBody) {
+		t.Errorf("empty get body: %v, want errMissingBody", err)
+	}
+	_, err = svc.CreateOpportunity(ctx, &hlgatev1.CreateOpportunityRequest{LocationId: loc, Opportunity: &hlgatev1.Opportunity{
+		Name: "n", PipelineId: "p", Status: hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_OPEN, ContactId: "c",
+	}})
+	if !errors.Is(err, errMissingBody) {
+		t.Errorf("empty create body: %v, want errMissingBody", err)
+	}
+
+	// The same location's record is returned.
+	got, err := svc.GetOpportunity(ctx, &hlgatev1.GetOpportunityRequest{LocationId: loc, OpportunityId: "opp2"})
+	if err != nil || got.GetOpportunity().GetStatus() != hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_OPEN {
+		t.Errorf("own record: %v, %v", got, err)
+	}
+	if _, err := svc.DeleteOpportunity(ctx, &hlgatev1.DeleteOpportunityRequest{LocationId: loc, OpportunityId: "confirmed"}); err != nil {
+		t.Errorf("confirmed delete: %v", err)
 	}
 }
