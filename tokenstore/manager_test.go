@@ -52,11 +52,11 @@ func TestRefreshExactlyOnceAcrossReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const rounds = 20
+	const rounds = 25
 	for round := 0; round < rounds; round++ {
 		before := r.stats()
 		r.clk.Advance(25 * time.Hour) // every cached and stored token is now expired
-		toks, errs := stampede(r, loc, 16, bg)
+		toks, errs := stampede(r, loc, 32, bg)
 		after := r.stats()
 		if g := after.RefreshGrants - before.RefreshGrants; g != 1 {
 			t.Fatalf("round %d: %d refresh grants, want exactly 1", round, g)
@@ -139,6 +139,43 @@ func TestSlowTokenEndpoint(t *testing.T) {
 		if g := after.InvalidGrants - before.InvalidGrants; g != 0 {
 			t.Fatalf("round %d: %d invalid_grant, want 0", round, g)
 		}
+	}
+}
+
+// TestTokenEndpointTimeout: the token call times out (the sandbox, like a
+// server that sees the client go, does not rotate then). Callers get an
+// error, the lock is released, and the next attempt refreshes once.
+func TestTokenEndpointTimeout(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 4, rigOptions{config: func(c *Config) {
+		c.TokenCallTimeout = 150 * time.Millisecond
+		c.LockTTL = 5 * time.Second
+	}})
+	r.install(loc)
+	r.sb.SetTokenLatency(2 * time.Second)
+	r.clk.Advance(25 * time.Hour)
+	_, errs := stampede(r, loc, 4, bg)
+	failed := 0
+	for _, err := range errs {
+		if err != nil {
+			failed++
+			if errors.Is(err, ErrReauthRequired) {
+				t.Fatalf("a timeout was taken for a dead refresh token: %v", err)
+			}
+		}
+	}
+	if failed == 0 {
+		t.Fatal("no caller saw the timeout")
+	}
+	r.sb.SetTokenLatency(0)
+	toks, errs := stampede(r, loc, 4, bg)
+	for i, err := range errs {
+		if err != nil || toks[i].AccessToken != toks[0].AccessToken {
+			t.Fatalf("after the timeout, caller %d: %v", i, err)
+		}
+	}
+	if s := r.stats(); s.RefreshGrants != 1 || s.InvalidGrants != 0 {
+		t.Fatalf("%d refresh grants and %d invalid_grant, want 1 and 0", s.RefreshGrants, s.InvalidGrants)
 	}
 }
 

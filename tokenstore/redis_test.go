@@ -2,7 +2,9 @@ package tokenstore
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,5 +177,22 @@ func TestKeyRotation(t *testing.T) {
 	}
 	if _, err := sOld.Get(ctx, "loc"); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("old key alone read a record sealed with the new key: %v", err)
+	}
+}
+
+func TestOpenStore(t *testing.T) {
+	t.Parallel()
+	s, err := OpenStore(nil, "", "", nil)
+	if _, ok := s.(*MemoryStore); err != nil || !ok {
+		t.Fatalf("OpenStore without Redis = %T, %v; want a MemoryStore", s, err)
+	}
+	srv := redistest.Start(t, redistest.Options{})
+	if _, err := OpenStore(srv.Client(), "", "", nil); err == nil || !strings.Contains(err.Error(), "HLGATE_TOKEN_KEY is required") {
+		t.Fatalf("OpenStore with Redis and no key = %v; want a refusal naming HLGATE_TOKEN_KEY", err)
+	}
+	key := base64.StdEncoding.EncodeToString(testKey(t, 1))
+	s, err = OpenStore(srv.Client(), key, "", nil)
+	if _, ok := s.(*RedisStore); err != nil || !ok {
+		t.Fatalf("OpenStore with Redis and a key = %T, %v", s, err)
 	}
 }
