@@ -1,0 +1,362 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/hlgate/hlgate/gen/highlevel"
+	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+)
+
+// HighLevel returns every calendar of a location, and every event of a
+// window, at once (reference facts §7: no paging); hlgate pages those lists
+// itself, at most 100 calendars or 500 events a page.
+const (
+	calendarsMaxPageSize = 100
+	eventsMaxPageSize    = 500
+)
+
+type calendarsService struct {
+	hlgatev1.UnimplementedCalendarsServiceServer
+	s *Server
+}
+
+// keyCursor is the position sealed in a calendars or events page token:
+// the sort key of the last record returned. A key rather than an offset,
+// because HighLevel's full list is read again for every page and may have
+// gained or lost records in between; a key keeps the walk from repeating
+// or skipping the records that did not change.
+type keyCursor struct {
+	StartMs int64  `json:"t,omitempty"` // events: start of the last event, epoch ms
+	ID      string `json:"i"`
+}
+
+func (c *calendarsService) ListCalendars(ctx context.Context, req *hlgatev1.ListCalendarsRequest) (*hlgatev1.ListCalendarsResponse, error) {
+	size, err := pageSize(req.GetPageSize(), defaultPageSize, calendarsMaxPageSize)
+	if err != nil {
+		return nil, err
+	}
+	var v violations
+	v.id("location_id", req.GetLocationId())
+	v.optionalID("group_id", req.GetGroupId())
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	var cur keyCursor
+	if req.GetPageToken() != "" {
+		if err := c.s.pages.open(hlgatev1.CalendarsService_ListCalendars_FullMethodName, req.GetPageToken(), req, &cur); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := c.s.hl.ListCalendarsWithResponse(upstreamCtx(ctx, req.GetLocationId()), &highlevel.ListCalendarsParams{
+		LocationID: req.GetLocationId(), GroupID: optStr(req.GetGroupId()),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if resp.JSON200 == nil {
+		return nil, errMissingBody
+	}
+	// Pages walk the calendars in id order, the one order that a calendar
+	// added or renamed during the walk cannot disturb.
+	cals := slices.Clone(calendarsOf(resp.JSON200.Calendars))
+	slices.SortFunc(cals, func(a, b highlevel.Calendar) int { return strings.Compare(a.ID, b.ID) })
+	start := 0
+	if cur.ID != "" {
+		start, _ = slices.BinarySearchFunc(cals, cur.ID, func(c highlevel.Calendar, id string) int {
+			if c.ID <= id {
+				return -1
+			}
+			return 1
+		})
+	}
+	end := min(start+size, len(cals))
+	out := &hlgatev1.ListCalendarsResponse{Calendars: make([]*hlgatev1.Calendar, 0, end-start)}
+	for i := start; i < end; i++ {
+		out.Calendars = append(out.Calendars, calendarFromHL(&cals[i]))
+	}
+	if end < len(cals) && end > start {
+		tok, err := c.s.pages.seal(hlgatev1.CalendarsService_ListCalendars_FullMethodName, req, keyCursor{ID: cals[end-1].ID})
+		if err != nil {
+			return nil, err
+		}
+		out.NextPageToken = tok
+	}
+	return out, nil
+}
+
+// calendarsOf reads the optional calendar list of a response.
+func calendarsOf(p *[]highlevel.Calendar) []highlevel.Calendar {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func (c *calendarsService) GetCalendar(ctx context.Context, req *hlgatev1.GetCalendarRequest) (*hlgatev1.GetCalendarResponse, error) {
+	var v violations
+	v.id("location_id", req.GetLocationId())
+	v.id("calendar_id", req.GetCalendarId())
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	resp, err := c.s.hl.GetCalendarWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetCalendarId())
+	if err != nil {
+		return nil, err
+	}
+	if resp.JSON200 == nil {
+		return nil, errMissingBody
+	}
+	if err := sameLocation(req.GetLocationId(), &resp.JSON200.Calendar.LocationID); err != nil {
+		return nil, err
+	}
+	return &hlgatev1.GetCalendarResponse{Calendar: calendarFromHL(&resp.JSON200.Calendar)}, nil
+}
+
+func (c *calendarsService) GetFreeSlots(ctx context.Context, req *hlgatev1.GetFreeSlotsRequest) (*hlgatev1.GetFreeSlotsResponse, error) {
+	var v violations
+	v.id("location_id", req.GetLocationId())
+	v.id("calendar_id", req.GetCalendarId())
+	from := v.timestamp("start_time", req.GetStartTime())
+	to := v.timestamp("end_time", req.GetEndTime())
+	if !from.IsZero() && !to.IsZero() {
+		switch {
+		case !to.After(from):
+			v.add("end_time", "must be after start_time")
+		case to.Sub(from) > maxFreeSlotsRange:
+			v.add("end_time", "must be at most 31 days after start_time (HighLevel's limit)")
+		}
+	}
+	v.timeZone("time_zone", req.GetTimeZone())
+	for i, u := range req.GetUserIds() {
+		v.id("user_ids["+strconv.Itoa(i)+"]", u)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	params := &highlevel.GetFreeSlotsParams{
+		StartDate: from.UnixMilli(), EndDate: to.UnixMilli(), Timezone: optStr(req.GetTimeZone()),
+	}
+	if len(req.GetUserIds()) > 0 {
+		users := slices.Clone(req.GetUserIds())
+		params.UserIds = &users
+	}
+	resp, err := c.s.hl.GetFreeSlotsWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetCalendarId(), params)
+	if err != nil {
+		return nil, err
+	}
+	if resp.JSON200 == nil {
+		return nil, errMissingBody
+	}
+	days, err := freeSlotsFromHL(*resp.JSON200)
+	if err != nil {
+		return nil, fmt.Errorf("calendar %s: %w", req.GetCalendarId(), err)
+	}
+	return &hlgatev1.GetFreeSlotsResponse{Days: days}, nil
+}
+
+func (c *calendarsService) ListEvents(ctx context.Context, req *hlgatev1.ListEventsRequest) (*hlgatev1.ListEventsResponse, error) {
+	size, err := pageSize(req.GetPageSize(), defaultPageSize, eventsMaxPageSize)
+	if err != nil {
+		return nil, err
+	}
+	var v violations
+	v.id("location_id", req.GetLocationId())
+	from := v.timestamp("start_time", req.GetStartTime())
+	to := v.timestamp("end_time", req.GetEndTime())
+	if !from.IsZero() && !to.IsZero() && !to.After(from) {
+		v.add("end_time", "must be after start_time")
+	}
+	params := &highlevel.ListEventsParams{
+		LocationID: req.GetLocationId(),
+		StartTime:  strconv.FormatInt(from.UnixMilli(), 10),
+		EndTime:    strconv.FormatInt(to.UnixMilli(), 10),
+	}
+	switch o := req.GetOwner().(type) {
+	case *hlgatev1.ListEventsRequest_CalendarId:
+		v.id("calendar_id", o.CalendarId)
+		params.CalendarID = &o.CalendarId
+	case *hlgatev1.ListEventsRequest_UserId:
+		v.id("user_id", o.UserId)
+		params.UserID = &o.UserId
+	case *hlgatev1.ListEventsRequest_GroupId:
+		v.id("group_id", o.GroupId)
+		params.GroupID = &o.GroupId
+	default:
+		v.add("calendar_id", "one of calendar_id, user_id or group_id is required")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	var cur keyCursor
+	if req.GetPageToken() != "" {
+		if err := c.s.pages.open(hlgatev1.CalendarsService_ListEvents_FullMethodName, req.GetPageToken(), req, &cur); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := c.s.hl.ListEventsWithResponse(upstreamCtx(ctx, req.GetLocationId()), params)
+	if err != nil {
+		return nil, err
+	}
+	if resp.JSON200 == nil {
+		return nil, errMissingBody
+	}
+	var events []*hlgatev1.Appointment
+	if resp.JSON200.Events != nil {
+		events = make([]*hlgatev1.Appointment, 0, len(*resp.JSON200.Events))
+		for i := range *resp.JSON200.Events {
+			events = append(events, appointmentFromEvent(&(*resp.JSON200.Events)[i]))
+		}
+	}
+	// The proto promises start-time order; ids break ties so that the
+	// order, and with it the page key, is total.
+	key := func(a *hlgatev1.Appointment) keyCursor {
+		return keyCursor{StartMs: a.GetStartTime().AsTime().UnixMilli(), ID: a.GetId()}
+	}
+	cmpKey := func(a, b keyCursor) int {
+		if a.StartMs != b.StartMs {
+			if a.StartMs < b.StartMs {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.ID, b.ID)
+	}
+	slices.SortFunc(events, func(a, b *hlgatev1.Appointment) int { return cmpKey(key(a), key(b)) })
+	start := 0
+	if cur.ID != "" {
+		start = len(events)
+		for i, e := range events {
+			if cmpKey(key(e), cur) > 0 {
+				start = i
+				break
+			}
+		}
+	}
+	end := min(start+size, len(events))
+	out := &hlgatev1.ListEventsResponse{Events: events[start:end]}
+	if end < len(events) && end > start {
+		tok, err := c.s.pages.seal(hlgatev1.CalendarsService_ListEvents_FullMethodName, req, key(events[end-1]))
+		if err != nil {
+			return nil, err
+		}
+		out.NextPageToken = tok
+	}
+	return out, nil
+}
+
+func (c *calendarsService) CreateAppointment(ctx context.Context, req *hlgatev1.CreateAppointmentRequest) (*hlgatev1.CreateAppointmentResponse, error) {
+	var v violations
+	v.id("location_id", req.GetLocationId())
+	a := req.GetAppointment()
+	if a != nil {
+		// Required fields that are unset are not in writePaths; name them
+		// here (the setters check the ones that are set).
+		if a.GetCalendarId() == "" {
+			v.add("appointment.calendar_id", "is required")
+		}
+		if a.GetContactId() == "" {
+			v.add("appointment.contact_id", "is required")
+		}
+		if a.GetStartTime() == nil {
+			v.add("appointment.start_time", "is required")
+		}
+	}
+	up := appointmentWriteBody(a, writePaths(a, nil), false, true, &v)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	loc := req.GetLocationId()
+	up.LocationID = &loc
+	setFlag(&up.IgnoreDateRange, req.IgnoreDateRange)
+	setFlag(&up.IgnoreFreeSlotValidation, req.IgnoreFreeSlotValidation)
+	setFlag(&up.ToNotify, req.ToNotify)
+	setFlag(&up.OverrideLocationConfig, req.OverrideLocationConfig)
+	var body highlevel.CreateAppointmentRequest
+	if err := transcode(up, &body); err != nil {
+		return nil, err
+	}
+	resp, err := c.s.hl.CreateAppointmentWithResponse(upstreamCtx(ctx, loc), body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.JSON200 == nil {
+		return nil, errMissingBody
+	}
+	return &hlgatev1.CreateAppointmentResponse{Appointment: appointmentFromHL(resp.JSON200)}, nil
+}
+
+func (c *calendarsService) GetAppointment(ctx context.Context, req *hlgatev1.GetAppointmentRequest) (*hlgatev1.GetAppointmentResponse, error) {
+	var v violations
+	v.id("location_id", req.GetLocationId())
+	v.id("appointment_id", req.GetAppointmentId())
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	resp, err := c.s.hl.GetAppointmentWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetAppointmentId())
+	if err != nil {
+		return nil, err
+	}
+	if resp.JSON200 == nil || resp.JSON200.Event == nil {
+		return nil, errMissingBody
+	}
+	if err := sameLocation(req.GetLocationId(), &resp.JSON200.Event.LocationID); err != nil {
+		return nil, err
+	}
+	return &hlgatev1.GetAppointmentResponse{Appointment: appointmentFromEvent(resp.JSON200.Event)}, nil
+}
+
+func (c *calendarsService) UpdateAppointment(ctx context.Context, req *hlgatev1.UpdateAppointmentRequest) (*hlgatev1.UpdateAppointmentResponse, error) {
+	var v violations
+	v.id("location_id", req.GetLocationId())
+	v.id("appointment_id", req.GetAppointmentId())
+	explicit := len(req.GetUpdateMask().GetPaths()) > 0
+	up := appointmentWriteBody(req.GetAppointment(), writePaths(req.GetAppointment(), req.GetUpdateMask()), explicit, false, &v)
+	flags := req.IgnoreDateRange != nil || req.IgnoreFreeSlotValidation != nil || req.ToNotify != nil || req.OverrideLocationConfig != nil
+	if req.GetAppointment() != nil && up == (appointmentBody{}) && !flags {
+		v.add("update_mask", "names no field to change")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	setFlag(&up.IgnoreDateRange, req.IgnoreDateRange)
+	setFlag(&up.IgnoreFreeSlotValidation, req.IgnoreFreeSlotValidation)
+	setFlag(&up.ToNotify, req.ToNotify)
+	setFlag(&up.OverrideLocationConfig, req.OverrideLocationConfig)
+	var body highlevel.UpdateAppointmentRequest
+	if err := transcode(up, &body); err != nil {
+		return nil, err
+	}
+	resp, err := c.s.hl.UpdateAppointmentWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetAppointmentId(), body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.JSON200 == nil {
+		return nil, errMissingBody
+	}
+	return &hlgatev1.UpdateAppointmentResponse{Appointment: appointmentFromHL(resp.JSON200)}, nil
+}
+
+func (c *calendarsService) DeleteEvent(ctx context.Context, req *hlgatev1.DeleteEventRequest) (*hlgatev1.DeleteEventResponse, error) {
+	var v violations
+	v.id("location_id", req.GetLocationId())
+	v.id("event_id", req.GetEventId())
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	// HighLevel's delete takes an empty JSON object as its body and
+	// answers 201 {succeeded} (reference facts §5).
+	resp, err := c.s.hl.DeleteEventWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetEventId(), highlevel.DeleteEventRequest{})
+	if err != nil {
+		return nil, err
+	}
+	if resp.JSON201 == nil || !boolean(resp.JSON201.Succeeded) {
+		return nil, statusError(codes.Aborted, "HighLevel did not confirm the delete; read the event to see its state", ReasonUpstreamError)
+	}
+	return &hlgatev1.DeleteEventResponse{}, nil
+}
