@@ -1,11 +1,6 @@
 package tokenstore
 
-import (
-	"fmt"
-	"sync/atomic"
-
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "sync/atomic"
 
 // Refresh outcomes reported to Metrics.RefreshOutcome. The set is fixed so it
 // can be a bounded Prometheus label.
@@ -88,63 +83,3 @@ func (c *Counters) PairDropped(reason string) {
 		c.ShutdownLost.Add(1)
 	}
 }
-
-// PrometheusMetrics is a Metrics that exports hlgate_token_* series.
-type PrometheusMetrics struct {
-	refresh     *prometheus.CounterVec
-	persistFail prometheus.Counter
-	unpersisted prometheus.Gauge
-	dropped     *prometheus.CounterVec
-}
-
-var _ Metrics = (*PrometheusMetrics)(nil)
-
-// NewPrometheusMetrics registers the token metrics with reg:
-//
-//	hlgate_token_refresh_total{outcome}          refresh attempts by outcome
-//	hlgate_token_persist_failures_total          failed writes of a refreshed pair (kept and retried)
-//	hlgate_token_unpersisted_pairs               refreshed pairs held only in this process's memory
-//	hlgate_token_pairs_dropped_total{reason}     pairs given up; reason="shutdown" is a lost refresh token
-//
-// Alert on hlgate_token_unpersisted_pairs > 0 for more than a minute and on
-// any increase of hlgate_token_pairs_dropped_total{reason="shutdown"}.
-func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error) {
-	p := &PrometheusMetrics{
-		refresh: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hlgate_token_refresh_total", Help: "Token refresh attempts by outcome.",
-		}, []string{"outcome"}),
-		persistFail: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hlgate_token_persist_failures_total", Help: "Failed writes of a refreshed token pair; the pair is kept in memory and the write retried.",
-		}),
-		unpersisted: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "hlgate_token_unpersisted_pairs", Help: "Refreshed token pairs that exist only in this process's memory.",
-		}),
-		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hlgate_token_pairs_dropped_total", Help: "Refreshed token pairs given up, by reason; shutdown means a refresh token was lost.",
-		}, []string{"reason"}),
-	}
-	for _, c := range []prometheus.Collector{p.refresh, p.persistFail, p.unpersisted, p.dropped} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register token metrics: %w", err)
-		}
-	}
-	for _, o := range []string{OutcomeRefreshed, OutcomeAdopted, OutcomeInvalidGrant, OutcomeError, OutcomeWaitTimeout} {
-		p.refresh.WithLabelValues(o)
-	}
-	for _, r := range []string{DropSuperseded, DropShutdown} {
-		p.dropped.WithLabelValues(r)
-	}
-	return p, nil
-}
-
-// RefreshOutcome implements Metrics.
-func (p *PrometheusMetrics) RefreshOutcome(outcome string) { p.refresh.WithLabelValues(outcome).Inc() }
-
-// PersistFailed implements Metrics.
-func (p *PrometheusMetrics) PersistFailed() { p.persistFail.Inc() }
-
-// Unpersisted implements Metrics.
-func (p *PrometheusMetrics) Unpersisted(n int) { p.unpersisted.Set(float64(n)) }
-
-// PairDropped implements Metrics.
-func (p *PrometheusMetrics) PairDropped(reason string) { p.dropped.WithLabelValues(reason).Inc() }
