@@ -157,7 +157,6 @@ func pipelineFromHL(p *highlevel.Pipeline) *hlgatev1.Pipeline {
 var opportunitySetters = map[string]func(o *hlgatev1.Opportunity, b *highlevel.UpdateOpportunityRequest, v *violations){
 	"name": func(o *hlgatev1.Opportunity, b *highlevel.UpdateOpportunityRequest, v *violations) {
 		v.required("opportunity.name", o.GetName())
-		v.maxLen("opportunity.name", o.GetName(), 255)
 		b.Name = &o.Name
 	},
 	"monetary_value": func(o *hlgatev1.Opportunity, b *highlevel.UpdateOpportunityRequest, v *violations) {
@@ -191,7 +190,15 @@ var opportunitySetters = map[string]func(o *hlgatev1.Opportunity, b *highlevel.U
 		st := highlevel.UpdateOpportunityRequestStatus(s)
 		b.Status = &st
 	},
+	// HighLevel merges the custom fields it is sent into the stored ones by
+	// id (the document does not say; the sandbox takes that reading), so an
+	// empty list would change nothing: it is refused rather than accepted
+	// as a clear that never happens.
 	"custom_fields": func(o *hlgatev1.Opportunity, b *highlevel.UpdateOpportunityRequest, v *violations) {
+		if len(o.GetCustomFields()) == 0 {
+			v.add("opportunity.custom_fields", "is empty: HighLevel cannot remove custom fields, only set values")
+			return
+		}
 		in := customFieldsTo("opportunity.custom_fields", o.GetCustomFields(), v)
 		for i, cf := range o.GetCustomFields() {
 			// CustomFieldInputArray and CustomFieldInputObject require the

@@ -865,9 +865,9 @@ func TestOpportunitiesValidationNamesEveryField(t *testing.T) {
 		}, []string{"opportunity.source", "opportunity.contact_id", "opportunity.lost_reason_id"}},
 		{"update masking fields at invalid defaults", func() error {
 			_, err := op.UpdateOpportunity(ctx, &hlgatev1.UpdateOpportunityRequest{LocationId: loc, OpportunityId: "abc",
-				Opportunity: &hlgatev1.Opportunity{MonetaryValue: math.NaN()}, UpdateMask: mask("status", "name", "pipeline_id", "pipeline_stage_id", "monetary_value")})
+				Opportunity: &hlgatev1.Opportunity{MonetaryValue: math.NaN()}, UpdateMask: mask("status", "name", "pipeline_id", "pipeline_stage_id", "monetary_value", "custom_fields")})
 			return err
-		}, []string{"opportunity.status", "opportunity.name", "opportunity.pipeline_id", "opportunity.pipeline_stage_id", "opportunity.monetary_value"}},
+		}, []string{"opportunity.status", "opportunity.name", "opportunity.pipeline_id", "opportunity.pipeline_stage_id", "opportunity.monetary_value", "opportunity.custom_fields"}},
 		{"update with nothing to change", func() error {
 			_, err := op.UpdateOpportunity(ctx, &hlgatev1.UpdateOpportunityRequest{LocationId: loc, OpportunityId: "abc",
 				Opportunity: &hlgatev1.Opportunity{Id: "abc"}, UpdateMask: mask("id", "created_at")})
