@@ -217,6 +217,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// ctx0 is a context with a timeout, cancelled when the test ends.
+func ctx0(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func mustState(t *testing.T, l Limiter, key Key) State {
 	t.Helper()
 	st, err := l.State(context.Background(), key)
@@ -234,7 +241,9 @@ func TestCancelFreesSlot(t *testing.T) {
 	for _, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()
-			const window, guard = 300 * time.Millisecond, 10 * time.Millisecond
+			// B's freed slot must still lie ahead when D asks, a window after
+			// A: a second leaves room for a slow machine.
+			const window, guard = time.Second, 10 * time.Millisecond
 			span := window + guard
 			lims := im.new(t, Config{Limit: 1, Window: window, Guard: guard, MaxQueueWait: 5 * time.Second}, 2)
 			a, b := lims[0], lims[1]
@@ -400,7 +409,7 @@ func TestCoolDownShared(t *testing.T) {
 	for _, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()
-			lims := im.new(t, Config{Limit: 100, Window: time.Second, Guard: 10 * time.Millisecond, Daily: 100}, 2)
+			lims := im.new(t, Config{Limit: 100, Window: time.Second, Guard: 10 * time.Millisecond, Daily: 100}, 3)
 			a, b := lims[0], lims[1]
 			ctx := context.Background()
 			key := Key{App: "app", Resource: "cool"}
@@ -409,6 +418,14 @@ func TestCoolDownShared(t *testing.T) {
 			st := mustState(t, b, key)
 			if st.CoolDownUntil.IsZero() {
 				t.Fatal("instance B sees no cool-down after A observed a 429")
+			}
+			// Every other instance is held back too.
+			for i, l := range lims[1:] {
+				_, err := l.Wait(ctx0(t, 100*time.Millisecond), key)
+				var le *Error
+				if !errors.As(err, &le) || le.Reason != RateLimited {
+					t.Fatalf("instance %d: Wait during cool-down returned %v, want RATE_LIMITED", i+1, err)
+				}
 			}
 			short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 			defer cancel()

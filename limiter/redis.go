@@ -139,6 +139,12 @@ func (r *Redis) Observe(ctx context.Context, key Key, status int, header http.He
 	}
 	if r.share != nil {
 		r.share.Observe(ctx, key, status, header)
+		if r.downUntil.Load() != 0 {
+			// Serving from the share: Redis was unreachable a moment ago,
+			// and the next Wait probes it; do not add a slow failing call
+			// (and a log line) to every response meanwhile.
+			return
+		}
 	}
 	o := parseObservation(status, header, r.cfg.Window, time.Now())
 	if o.coolDown <= 0 && o.dailyRemaining < 0 {

@@ -3,6 +3,7 @@ package limiter
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -20,7 +21,8 @@ import (
 func TestRedisKilledFailsClosed(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
-	cfg := Config{Limit: 1000, Window: time.Second, Guard: 10 * time.Millisecond, ProbeInterval: 100 * time.Millisecond}
+	cfg := Config{Limit: 1000, Window: time.Second, Guard: 10 * time.Millisecond, ProbeInterval: 100 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler)}
 	var lims []*Redis
 	for i := 0; i < 3; i++ {
 		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: 1, DialTimeout: 200 * time.Millisecond})
@@ -118,13 +120,14 @@ func TestLocalShareFallback(t *testing.T) {
 		limit, replicas = 20, 4
 		share           = limit / replicas
 		window          = 300 * time.Millisecond
-		guard           = 30 * time.Millisecond
+		guard           = 100 * time.Millisecond
 	)
 	srv := redistest.Start(t, redistest.Options{})
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = c.Close() })
 	l, err := NewRedis(c, Config{Limit: limit, Window: window, Guard: guard, Fallback: LocalShare,
-		Replicas: replicas, ProbeInterval: 100 * time.Millisecond, MaxQueueWait: 5 * time.Second})
+		Replicas: replicas, ProbeInterval: 100 * time.Millisecond, MaxQueueWait: 5 * time.Second,
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
 	}
