@@ -64,16 +64,15 @@ func (c *calendarsService) ListCalendars(ctx context.Context, req *hlgatev1.List
 	}
 	// Pages walk the calendars in id order, the one order that a calendar
 	// added or renamed during the walk cannot disturb.
-	cals := slices.Clone(calendarsOf(resp.JSON200.Calendars))
+	cals := calendarsOf(resp.JSON200.Calendars)
 	slices.SortFunc(cals, func(a, b highlevel.Calendar) int { return strings.Compare(a.ID, b.ID) })
 	start := 0
 	if cur.ID != "" {
-		start, _ = slices.BinarySearchFunc(cals, cur.ID, func(c highlevel.Calendar, id string) int {
-			if c.ID <= id {
-				return -1
-			}
-			return 1
-		})
+		// The page starts after the last calendar returned, even if that
+		// calendar has since been deleted.
+		if start = slices.IndexFunc(cals, func(c highlevel.Calendar) bool { return c.ID > cur.ID }); start < 0 {
+			start = len(cals)
+		}
 	}
 	end := min(start+size, len(cals))
 	out := &hlgatev1.ListCalendarsResponse{Calendars: make([]*hlgatev1.Calendar, 0, end-start)}

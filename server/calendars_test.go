@@ -32,7 +32,7 @@ func TestCalendarConversionsFromGolden(t *testing.T) {
 	}{
 		{"calendar", func(t *testing.T) proto.Message {
 			var r highlevel.GetCalendarResult
-			readGolden(t, "calendars", "get_calendar.json", &r)
+			readTestdataJSON(t, "calendars", "get_calendar.json", &r)
 			return calendarFromHL(&r.Calendar)
 		}, func(t *testing.T) proto.Message {
 			return &hlgatev1.Calendar{
@@ -50,10 +50,10 @@ func TestCalendarConversionsFromGolden(t *testing.T) {
 		}},
 		{"event", func(t *testing.T) proto.Message {
 			var r highlevel.GetAppointmentResult
-			readGolden(t, "calendars", "get_appointment.json", &r)
+			readTestdataJSON(t, "calendars", "get_appointment.json", &r)
 			return appointmentFromEvent(r.Event)
 		}, func(t *testing.T) proto.Message {
-			at := ts(t, "2023-09-25T10:30:00Z") // 16:00 at +05:30
+			at := mustTime(t, "2023-09-25T10:30:00Z") // 16:00 at +05:30
 			return &hlgatev1.Appointment{
 				Id: "ocQHyuzHvysMo5N5VsXc", LocationId: "0007BWpSzSwfiuSl0tR2", CalendarId: "BqTwX8QFwXzpegMve9EQ",
 				ContactId: "9NkT25Vor1v4aQatFsv2", GroupId: "9NkT25Vor1v4aQatFsv2", Title: "Appointment with GHL Dev team",
@@ -68,12 +68,12 @@ func TestCalendarConversionsFromGolden(t *testing.T) {
 		}},
 		{"flat appointment", func(t *testing.T) proto.Message {
 			var a highlevel.Appointment
-			readGolden(t, "calendars", "appointment.json", &a)
+			readTestdataJSON(t, "calendars", "appointment.json", &a)
 			return appointmentFromHL(&a)
 		}, func(t *testing.T) proto.Message { return goldenAppointment(t) }},
 		{"free slots", func(t *testing.T) proto.Message {
 			var r highlevel.FreeSlotsResult
-			readGolden(t, "calendars", "free_slots.json", &r)
+			readTestdataJSON(t, "calendars", "free_slots.json", &r)
 			days, err := freeSlotsFromHL(r)
 			if err != nil {
 				t.Fatal(err)
@@ -81,8 +81,8 @@ func TestCalendarConversionsFromGolden(t *testing.T) {
 			return &hlgatev1.GetFreeSlotsResponse{Days: days}
 		}, func(t *testing.T) proto.Message {
 			return &hlgatev1.GetFreeSlotsResponse{Days: []*hlgatev1.FreeSlotDay{
-				{Date: "2024-10-28", Slots: []*timestamppb.Timestamp{ts(t, "2024-10-28T15:00:00Z"), ts(t, "2024-10-28T16:00:00Z")}},
-				{Date: "2024-10-29", Slots: []*timestamppb.Timestamp{ts(t, "2024-10-29T15:00:00Z"), ts(t, "2024-10-29T19:30:00Z")}},
+				{Date: "2024-10-28", Slots: []*timestamppb.Timestamp{mustTime(t, "2024-10-28T15:00:00Z"), mustTime(t, "2024-10-28T16:00:00Z")}},
+				{Date: "2024-10-29", Slots: []*timestamppb.Timestamp{mustTime(t, "2024-10-29T15:00:00Z"), mustTime(t, "2024-10-29T19:30:00Z")}},
 			}}
 		}},
 	} {
@@ -103,13 +103,13 @@ func goldenAppointment(t *testing.T) *hlgatev1.Appointment {
 		AppointmentStatus: hlgatev1.AppointmentStatus_APPOINTMENT_STATUS_CONFIRMED, AssignedUserId: "0007BWpSzSwfiuSl0tR2",
 		Address: "Zoom", MeetingLocationType: hlgatev1.MeetingLocationType_MEETING_LOCATION_TYPE_CUSTOM,
 		IsRecurring: true, Rrule: "RRULE:FREQ=DAILY;INTERVAL=1;COUNT=5",
-		StartTime: ts(t, "2021-06-22T22:00:00Z"), EndTime: ts(t, "2021-06-22T23:00:00Z"),
+		StartTime: mustTime(t, "2021-06-22T22:00:00Z"), EndTime: mustTime(t, "2021-06-22T23:00:00Z"),
 	}
 }
 
-// utc spells a golden time as hlgate sends it (RFC 3339 in UTC): the
+// utcRFC3339 spells a golden time as hlgate sends it (RFC 3339 in UTC): the
 // official examples spell the same instants with a +05:30 offset.
-func utc(t *testing.T, s string) string {
+func utcRFC3339(t *testing.T, s string) string {
 	t.Helper()
 	tm, err := time.Parse(time.RFC3339, s)
 	if err != nil {
@@ -145,9 +145,9 @@ func TestAppointmentWriteBodiesMatchGolden(t *testing.T) {
 		if err := transcode(up, &got); err != nil {
 			t.Fatal(err)
 		}
-		readGolden(t, "calendars", "create_appointment_request.json", &want)
-		end := utc(t, *want.EndTime)
-		want.StartTime, want.EndTime = utc(t, want.StartTime), &end
+		readTestdataJSON(t, "calendars", "create_appointment_request.json", &want)
+		end := utcRFC3339(t, *want.EndTime)
+		want.StartTime, want.EndTime = utcRFC3339(t, want.StartTime), &end
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("create body (-golden +got):\n%s", diff)
 		}
@@ -169,8 +169,8 @@ func TestAppointmentWriteBodiesMatchGolden(t *testing.T) {
 		if err := transcode(up, &got); err != nil {
 			t.Fatal(err)
 		}
-		readGolden(t, "calendars", "update_appointment_request.json", &want)
-		start, end := utc(t, *want.StartTime), utc(t, *want.EndTime)
+		readTestdataJSON(t, "calendars", "update_appointment_request.json", &want)
+		start, end := utcRFC3339(t, *want.StartTime), utcRFC3339(t, *want.EndTime)
 		want.StartTime, want.EndTime = &start, &end
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("update body (-golden +got):\n%s", diff)
@@ -185,9 +185,11 @@ func TestAppointmentWriteBodiesMatchGolden(t *testing.T) {
 	})
 }
 
-// lifecycle helpers
+// Helpers of the end-to-end tests.
 
-func salesCalendar(t *testing.T, h *harness) *hlgatev1.Calendar {
+// salesCallCalendar returns the seeded round-robin calendar of the demo
+// location.
+func salesCallCalendar(t *testing.T, h *harness) *hlgatev1.Calendar {
 	t.Helper()
 	resp, err := h.calendars.ListCalendars(h.ctx(""), &hlgatev1.ListCalendarsRequest{LocationId: sandbox.DemoLocationID})
 	if err != nil {
@@ -202,7 +204,8 @@ func salesCalendar(t *testing.T, h *harness) *hlgatev1.Calendar {
 	return nil
 }
 
-func freeSlots(t *testing.T, h *harness, calendarID string, from, to time.Time) []*hlgatev1.FreeSlotDay {
+// freeSlotDays reads the free slots of a calendar in a window.
+func freeSlotDays(t *testing.T, h *harness, calendarID string, from, to time.Time) []*hlgatev1.FreeSlotDay {
 	t.Helper()
 	resp, err := h.calendars.GetFreeSlots(h.ctx(""), &hlgatev1.GetFreeSlotsRequest{
 		LocationId: sandbox.DemoLocationID, CalendarId: calendarID,
@@ -214,7 +217,8 @@ func freeSlots(t *testing.T, h *harness, calendarID string, from, to time.Time) 
 	return resp.GetDays()
 }
 
-func hasSlot(days []*hlgatev1.FreeSlotDay, at time.Time) bool {
+// hasFreeSlot reports whether at is among the free slots.
+func hasFreeSlot(days []*hlgatev1.FreeSlotDay, at time.Time) bool {
 	for _, d := range days {
 		for _, s := range d.GetSlots() {
 			if s.AsTime().Equal(at) {
@@ -225,7 +229,8 @@ func hasSlot(days []*hlgatev1.FreeSlotDay, at time.Time) bool {
 	return false
 }
 
-func newContact(t *testing.T, h *harness) string {
+// bookingContact creates a contact to book appointments for.
+func bookingContact(t *testing.T, h *harness) string {
 	t.Helper()
 	c, err := h.contacts.CreateContact(h.ctx(""), &hlgatev1.CreateContactRequest{
 		LocationId: sandbox.DemoLocationID, Contact: &hlgatev1.Contact{FirstName: "Booked", LastName: "Caller", Email: fmt.Sprintf("booked.%d@example.com", time.Now().UnixNano())},
@@ -243,7 +248,7 @@ func TestAppointmentLifecycleOverGRPC(t *testing.T) {
 	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
 	ctx := h.ctx("")
 	loc := sandbox.DemoLocationID
-	cal := salesCalendar(t, h)
+	cal := salesCallCalendar(t, h)
 	got, err := h.calendars.GetCalendar(ctx, &hlgatev1.GetCalendarRequest{LocationId: loc, CalendarId: cal.GetId()})
 	if err != nil {
 		t.Fatalf("GetCalendar: %v", err)
@@ -258,7 +263,7 @@ func TestAppointmentLifecycleOverGRPC(t *testing.T) {
 
 	from := time.Now().Add(24 * time.Hour).Truncate(time.Hour)
 	to := from.Add(8 * 24 * time.Hour)
-	days := freeSlots(t, h, cal.GetId(), from, to)
+	days := freeSlotDays(t, h, cal.GetId(), from, to)
 	var all []time.Time
 	for i, d := range days {
 		if i > 0 && d.GetDate() <= days[i-1].GetDate() {
@@ -280,7 +285,7 @@ func TestAppointmentLifecycleOverGRPC(t *testing.T) {
 	}
 	slot, other := all[0], all[len(all)-1]
 
-	contact := newContact(t, h)
+	contact := bookingContact(t, h)
 	created, err := h.calendars.CreateAppointment(ctx, &hlgatev1.CreateAppointmentRequest{
 		LocationId: loc,
 		Appointment: &hlgatev1.Appointment{
@@ -307,7 +312,7 @@ func TestAppointmentLifecycleOverGRPC(t *testing.T) {
 		t.Fatalf("read = %v", r)
 	}
 
-	if hasSlot(freeSlots(t, h, cal.GetId(), from, to), slot) {
+	if hasFreeSlot(freeSlotDays(t, h, cal.GetId(), from, to), slot) {
 		t.Fatalf("booked slot %v is still free", slot)
 	}
 
@@ -329,9 +334,9 @@ func TestAppointmentLifecycleOverGRPC(t *testing.T) {
 	if err != nil || read.GetAppointment().GetDescription() != "first talk" {
 		t.Fatalf("after update: %v, %v", err, read.GetAppointment())
 	}
-	after := freeSlots(t, h, cal.GetId(), from, to)
-	if !hasSlot(after, slot) || hasSlot(after, other) {
-		t.Fatalf("after the move: old slot free %v (want true), new slot free %v (want false)", hasSlot(after, slot), hasSlot(after, other))
+	after := freeSlotDays(t, h, cal.GetId(), from, to)
+	if !hasFreeSlot(after, slot) || hasFreeSlot(after, other) {
+		t.Fatalf("after the move: old slot free %v (want true), new slot free %v (want false)", hasFreeSlot(after, slot), hasFreeSlot(after, other))
 	}
 
 	events, err := h.calendars.ListEvents(ctx, &hlgatev1.ListEventsRequest{
@@ -366,7 +371,7 @@ func TestAppointmentLifecycleOverGRPC(t *testing.T) {
 	}
 	_, err = h.calendars.GetAppointment(ctx, &hlgatev1.GetAppointmentRequest{LocationId: loc, AppointmentId: a.GetId()})
 	wantStatus(t, err, codes.NotFound, ReasonNotFound)
-	if !hasSlot(freeSlots(t, h, cal.GetId(), from, to), other) {
+	if !hasFreeSlot(freeSlotDays(t, h, cal.GetId(), from, to), other) {
 		t.Fatalf("slot %v is not free after the delete", other)
 	}
 	_, err = h.calendars.DeleteEvent(ctx, &hlgatev1.DeleteEventRequest{LocationId: loc, EventId: a.GetId()})
@@ -418,7 +423,7 @@ func TestAppointmentLifecycleOverREST(t *testing.T) {
 		t.Fatalf("GET freeSlots = %d %s", code, body)
 	}
 	slot := slots.Days[0].Slots[0]
-	contact := newContact(t, h)
+	contact := bookingContact(t, h)
 
 	code, _, body = h.rest(http.MethodPost, base+"/appointments", "", strings.NewReader(
 		`{"calendarId":"`+calID+`","contactId":"`+contact+`","startTime":"`+slot+`","title":"Over REST","appointmentStatus":"APPOINTMENT_STATUS_NEW"}`))
@@ -464,7 +469,7 @@ func TestAppointmentLifecycleOverREST(t *testing.T) {
 	before := sandboxRequests(h.sb)
 	long := "startTime=" + url.QueryEscape(from.Format(time.RFC3339)) + "&endTime=" + url.QueryEscape(from.Add(32*24*time.Hour).Format(time.RFC3339))
 	code, _, body = h.rest(http.MethodGet, base+"/calendars/"+calID+"/freeSlots?"+long, "", nil)
-	if code != http.StatusBadRequest || !containsField(body, "end_time") {
+	if code != http.StatusBadRequest || !restNamesField(body, "end_time") {
 		t.Fatalf("GET freeSlots over 32 days = %d %s", code, body)
 	}
 	if after := sandboxRequests(h.sb); after != before {
@@ -479,7 +484,7 @@ func TestListEventsAndCalendarsWalkEveryPage(t *testing.T) {
 	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
 	ctx := h.ctx("")
 	loc := sandbox.DemoLocationID
-	cal := salesCalendar(t, h)
+	cal := salesCallCalendar(t, h)
 	from := time.Now().Truncate(24 * time.Hour)
 	req := &hlgatev1.ListEventsRequest{
 		LocationId: loc, StartTime: timestamppb.New(from), EndTime: timestamppb.New(from.Add(21 * 24 * time.Hour)),
@@ -560,8 +565,8 @@ func TestCalendarsValidation(t *testing.T) {
 	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
 	ctx := h.ctx("")
 	loc := sandbox.DemoLocationID
-	cal := salesCalendar(t, h)
-	now := time.Now()
+	cal := salesCallCalendar(t, h)
+	now := time.Now().Truncate(time.Second)
 	before := sandboxRequests(h.sb)
 	at := func(d time.Duration) *timestamppb.Timestamp { return timestamppb.New(now.Add(d)) }
 	day := 24 * time.Hour
@@ -606,6 +611,12 @@ func TestCalendarsValidation(t *testing.T) {
 			}})
 			return err
 		}, []string{"appointment.appointment_status", "appointment.end_time", "appointment.assigned_user_id"}},
+		{"create at a fraction of a second", func() error {
+			_, err := h.calendars.CreateAppointment(ctx, &hlgatev1.CreateAppointmentRequest{LocationId: loc, Appointment: &hlgatev1.Appointment{
+				CalendarId: cal.GetId(), ContactId: "c1", StartTime: &timestamppb.Timestamp{Seconds: now.Unix() + 86400, Nanos: 5e8},
+			}})
+			return err
+		}, []string{"appointment.start_time"}},
 		{"create without appointment", func() error {
 			_, err := h.calendars.CreateAppointment(ctx, &hlgatev1.CreateAppointmentRequest{LocationId: loc})
 			return err

@@ -291,19 +291,33 @@ var appointmentSetters = map[string]appointmentSetter{
 		b.MeetingLocationType = &s
 	},
 	"start_time": func(a *hlgatev1.Appointment, b *appointmentBody, v *violations) {
-		if v.timestamp("appointment.start_time", a.GetStartTime()).IsZero() {
+		if !wholeSecond(v, "appointment.start_time", a.GetStartTime()) {
 			return
 		}
 		s := rfc3339(a.GetStartTime())
 		b.StartTime = &s
 	},
 	"end_time": func(a *hlgatev1.Appointment, b *appointmentBody, v *violations) {
-		if v.timestamp("appointment.end_time", a.GetEndTime()).IsZero() {
+		if !wholeSecond(v, "appointment.end_time", a.GetEndTime()) {
 			return
 		}
 		s := rfc3339(a.GetEndTime())
 		b.EndTime = &s
 	},
+}
+
+// wholeSecond checks a required appointment time. HighLevel's write bodies
+// take ISO-8601 times to the second, so a fraction would be cut off
+// silently; it is refused instead.
+func wholeSecond(v *violations, field string, ts *timestamppb.Timestamp) bool {
+	if v.timestamp(field, ts).IsZero() {
+		return false
+	}
+	if ts.GetNanos() != 0 {
+		v.add(field, "must be a whole second (HighLevel takes appointment times to the second)")
+		return false
+	}
+	return true
 }
 
 // appointmentOutputOnly are Appointment fields HighLevel sets; a write

@@ -20,8 +20,8 @@ import (
 	"github.com/hlgate/hlgate/sandbox"
 )
 
-// readGolden decodes testdata/<dir>/<name> into v.
-func readGolden(t *testing.T, dir, name string, v any) {
+// readTestdataJSON decodes testdata/<dir>/<name> into v.
+func readTestdataJSON(t *testing.T, dir, name string, v any) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", dir, name))
 	if err != nil {
@@ -32,7 +32,7 @@ func readGolden(t *testing.T, dir, name string, v any) {
 	}
 }
 
-func ts(t *testing.T, s string) *timestamppb.Timestamp {
+func mustTime(t *testing.T, s string) *timestamppb.Timestamp {
 	t.Helper()
 	tm, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
@@ -48,7 +48,7 @@ func TestPaymentsConversionsFromGolden(t *testing.T) {
 	t.Parallel()
 	listOrder := func(t *testing.T) proto.Message {
 		var r highlevel.ListOrdersResult
-		readGolden(t, "payments", "list_orders.json", &r)
+		readTestdataJSON(t, "payments", "list_orders.json", &r)
 		if len(r.Data) != 1 || r.TotalCount != 1 {
 			t.Fatalf("list_orders.json: %d orders, total %v", len(r.Data), r.TotalCount)
 		}
@@ -60,14 +60,14 @@ func TestPaymentsConversionsFromGolden(t *testing.T) {
 	}
 	getOrder := func(t *testing.T) proto.Message {
 		var typed highlevel.Order // the generated client must accept the body
-		readGolden(t, "payments", "get_order.json", &typed)
+		readTestdataJSON(t, "payments", "get_order.json", &typed)
 		var w orderWire
-		readGolden(t, "payments", "get_order.json", &w)
+		readTestdataJSON(t, "payments", "get_order.json", &w)
 		return orderFromHL(&w)
 	}
 	listTx := func(t *testing.T) proto.Message {
 		var r highlevel.ListTransactionsResult
-		readGolden(t, "payments", "list_transactions.json", &r)
+		readTestdataJSON(t, "payments", "list_transactions.json", &r)
 		if len(r.Data) != 1 {
 			t.Fatalf("list_transactions.json: %d transactions", len(r.Data))
 		}
@@ -79,9 +79,9 @@ func TestPaymentsConversionsFromGolden(t *testing.T) {
 	}
 	getTx := func(t *testing.T) proto.Message {
 		var typed highlevel.Transaction
-		readGolden(t, "payments", "get_transaction.json", &typed)
+		readTestdataJSON(t, "payments", "get_transaction.json", &typed)
 		var w transactionWire
-		readGolden(t, "payments", "get_transaction.json", &w)
+		readTestdataJSON(t, "payments", "get_transaction.json", &w)
 		return transactionFromHL(&w)
 	}
 	for _, tc := range []struct {
@@ -96,7 +96,7 @@ func TestPaymentsConversionsFromGolden(t *testing.T) {
 				Amount: 100, Subtotal: 100, Discount: 10, Status: "completed", FulfillmentStatus: "unfulfilled",
 				SourceType: "funnel", SourceSubType: "one_step_order_form", SourceId: "kDj7BHej9Zyyq3QakJmz", SourceName: "onestep",
 				CouponCode: "100PER", TotalProducts: 5, CreatedBy: "user123",
-				CreatedAt: ts(t, "2023-11-20T10:23:36.515Z"), UpdatedAt: ts(t, "2024-01-23T09:57:04.846Z"),
+				CreatedAt: mustTime(t, "2023-11-20T10:23:36.515Z"), UpdatedAt: mustTime(t, "2024-01-23T09:57:04.846Z"),
 			}
 		}},
 		{"get order", getOrder, func(t *testing.T) proto.Message {
@@ -105,7 +105,7 @@ func TestPaymentsConversionsFromGolden(t *testing.T) {
 				ContactName: "Rogan Mcclain", ContactEmail: "anish+11@gohighlevel.com", Currency: "USD",
 				Amount: 100, Subtotal: 100, Discount: 5, Status: "completed", FulfillmentStatus: "unfulfilled",
 				SourceType: "invoice", SourceId: "61dd48ff65b013bc39bb09c6", CouponCode: "FEST10", CreatedBy: "user123",
-				CreatedAt: ts(t, "2023-11-20T10:23:36.515Z"), UpdatedAt: ts(t, "2024-01-23T09:57:04.846Z"),
+				CreatedAt: mustTime(t, "2023-11-20T10:23:36.515Z"), UpdatedAt: mustTime(t, "2024-01-23T09:57:04.846Z"),
 				Items: []*hlgatev1.OrderItem{{
 					Id: "61dd33e88058b9f967ca79dc", Name: "Sample Product", Quantity: 2, UnitPrice: 199999, Currency: "INR",
 					PriceId: "655b33aa2209e60b6adb87a7", ProductId: "655b33a82209e60b6adb87a5", ProductName: "Testing product", ProductType: "SERVICE",
@@ -120,8 +120,8 @@ func TestPaymentsConversionsFromGolden(t *testing.T) {
 				EntitySourceType: "funnel", EntitySourceSubType: "two_step_order_form", EntitySourceId: "BDBMEghdIUaqMPEsK349",
 				EntitySourceName: "new funnel", SubscriptionId: "sub_1KGcXDCScnf89tZoVkoEMCEL", ChargeId: "in_1KGcXDCScnf89tZohCsmImwE",
 				PaymentProviderType: "stripe", CreatedBy: "user123",
-				CreatedAt: ts(t, "2023-11-20T10:23:36.515Z"), UpdatedAt: ts(t, "2023-11-20T10:23:36.515Z"),
-				FulfilledAt: ts(t, "2023-11-20T10:27:36.515Z"),
+				CreatedAt: mustTime(t, "2023-11-20T10:23:36.515Z"), UpdatedAt: mustTime(t, "2023-11-20T10:23:36.515Z"),
+				FulfilledAt: mustTime(t, "2023-11-20T10:27:36.515Z"),
 			}
 		}},
 		{"get transaction", getTx, func(t *testing.T) proto.Message {
@@ -132,7 +132,7 @@ func TestPaymentsConversionsFromGolden(t *testing.T) {
 				EntitySourceType: "funnel", EntitySourceSubType: "two_step_order_form", EntitySourceId: "BDBMEghdIUaqMPEsK349",
 				EntitySourceName: "new funnel", SubscriptionId: "sub_1KGcXDCScnf89tZoVkoEMCEL", ChargeId: "in_1KGcXDCScnf89tZohCsmImwE",
 				PaymentProviderType: "stripe", InvoiceId: "in_1KGcXDCScnf89tZohCsmImwE", CreatedBy: "user123",
-				CreatedAt: ts(t, "2023-11-20T10:23:36.515Z"), UpdatedAt: ts(t, "2024-01-23T09:57:04.846Z"),
+				CreatedAt: mustTime(t, "2023-11-20T10:23:36.515Z"), UpdatedAt: mustTime(t, "2024-01-23T09:57:04.846Z"),
 			}
 		}},
 	} {
@@ -443,14 +443,14 @@ func TestPaymentsOverREST(t *testing.T) {
 
 	// Bad input is a 400 naming the field, over REST too.
 	code, _, body = h.rest(http.MethodGet, base+"/orders?startDate=2024-02-10&endDate=2024-02-01", "", nil)
-	if code != http.StatusBadRequest || !json.Valid(body) || !containsField(body, "end_date") {
+	if code != http.StatusBadRequest || !json.Valid(body) || !restNamesField(body, "end_date") {
 		t.Fatalf("GET orders with end before start = %d %s", code, body)
 	}
 }
 
-// containsField reports whether a REST error body names field in a
+// restNamesField reports whether a REST error body names field in a
 // BadRequest violation.
-func containsField(body []byte, field string) bool {
+func restNamesField(body []byte, field string) bool {
 	var st struct {
 		Details []struct {
 			FieldViolations []struct {
