@@ -613,7 +613,8 @@ func (m *Manager) flush(ctx context.Context, p *pendingWrite) error {
 	}
 	m.donePending(p)
 	m.remember(rec)
-	m.log.InfoContext(ctx, "tokenstore: refreshed pair stored after retry", "subject", subject, "version", rec.Version)
+	m.log.InfoContext(ctx, "tokenstore: refreshed pair stored after retry", "subject", subject, "version", rec.Version,
+		"cleared_needs_reauth", cur.NeedsReauth)
 	return nil
 }
 
