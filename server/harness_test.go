@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,8 +29,9 @@ import (
 // on a loopback port and the HTTP gateway dialling it — for end-to-end tests
 // of the services.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	sb      *sandbox.Sandbox
+	hits    *hitCounter // every request that reached the sandbox, faulted or not
 	sbURL   string
 	mgr     *tokenstore.Manager
 	srv     *Server
@@ -66,13 +69,14 @@ func testKeys() []CallerKey {
 	}
 }
 
-func newHarness(t *testing.T, opts harnessOptions) *harness {
+func newHarness(t testing.TB, opts harnessOptions) *harness {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	sb := sandbox.New(opts.sandbox)
-	sbSrv := httptest.NewServer(sb)
+	hits := &hitCounter{n: map[string]int{}}
+	sbSrv := httptest.NewServer(hits.wrap(sb))
 	t.Cleanup(sbSrv.Close)
 
 	oauth, err := tokenstore.NewHighLevelOAuth(sbSrv.URL, sandbox.DefaultClientID, sandbox.DefaultClientSecret, sbSrv.Client())
@@ -149,7 +153,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	t.Cleanup(func() { _ = conn.Close() })
 
 	return &harness{
-		t: t, sb: sb, sbURL: sbSrv.URL, mgr: mgr, srv: srv, conn: conn, httpURL: httpSrv.URL,
+		t: t, sb: sb, hits: hits, sbURL: sbSrv.URL, mgr: mgr, srv: srv, conn: conn, httpURL: httpSrv.URL,
 		contacts:      hlgatev1.NewContactsServiceClient(conn),
 		opportunities: hlgatev1.NewOpportunitiesServiceClient(conn),
 		calendars:     hlgatev1.NewCalendarsServiceClient(conn),
@@ -171,12 +175,22 @@ func (h *harness) ctx(key string) context.Context {
 // rest sends a request to the gateway and returns status, headers and body.
 func (h *harness) rest(method, path, key string, body io.Reader) (int, http.Header, []byte) {
 	h.t.Helper()
+	hdr := http.Header{}
+	if key != "" {
+		hdr.Set("Authorization", "Bearer "+key)
+	}
+	return h.restHeaders(method, path, body, hdr)
+}
+
+// restHeaders is rest with any request headers.
+func (h *harness) restHeaders(method, path string, body io.Reader, hdr http.Header) (int, http.Header, []byte) {
+	h.t.Helper()
 	req, err := http.NewRequest(method, h.httpURL+path, body)
 	if err != nil {
 		h.t.Fatalf("request: %v", err)
 	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -191,4 +205,40 @@ func (h *harness) rest(method, path, key string, body io.Reader) (int, http.Head
 		h.t.Fatalf("read body: %v", err)
 	}
 	return resp.StatusCode, resp.Header, b
+}
+
+// hitCounter counts requests arriving at the sandbox by "METHOD /path",
+// before any fault is applied, so tests can count resends.
+type hitCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *hitCounter) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		c.n[r.Method+" "+r.URL.Path]++
+		c.mu.Unlock()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// get returns the hits of "METHOD /path".
+func (c *hitCounter) get(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[key]
+}
+
+// total returns every hit whose key starts with prefix.
+func (c *hitCounter) total(prefix string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for k, v := range c.n {
+		if strings.HasPrefix(k, prefix) {
+			n += v
+		}
+	}
+	return n
 }

@@ -87,7 +87,7 @@ func (p *pageTokens) open(method, token string, filters proto.Message, cursor an
 	bad := func() error {
 		return invalid(&errdetails.BadRequest_FieldViolation{Field: "page_token", Description: errBadPageToken.Error()})
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(raw) < p.aead.NonceSize()+p.aead.Overhead() {
 		return bad()
 	}

@@ -1,0 +1,215 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+	"github.com/hlgate/hlgate/limiter"
+	"github.com/hlgate/hlgate/sandbox"
+)
+
+func hasRetryInfo(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().AsDuration() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// firstContactID returns the id of some contact of the demo location.
+func firstContactID(t *testing.T, h *harness) string {
+	t.Helper()
+	resp, err := h.contacts.SearchContacts(h.ctx(""), &hlgatev1.SearchContactsRequest{LocationId: sandbox.DemoLocationID, PageSize: 1})
+	if err != nil || len(resp.GetContacts()) != 1 {
+		t.Fatalf("find a contact: %v", err)
+	}
+	return resp.GetContacts()[0].GetId()
+}
+
+// Each row of the error mapping, driven by what the sandbox answers.
+func TestErrorMappingFromUpstream(t *testing.T) {
+	t.Parallel()
+	loc := sandbox.DemoLocationID
+	getPath := func(id string) string { return "GET /contacts/" + id }
+
+	t.Run("5xx on a read is retried, then UNAVAILABLE with RetryInfo", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+		id := firstContactID(t, h)
+		if err := h.sb.SetFaults(sandbox.Faults{ErrorRate: 1, ErrorStatus: 503}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := h.contacts.GetContact(h.ctx(""), &hlgatev1.GetContactRequest{LocationId: loc, ContactId: id})
+		if st := wantStatus(t, err, codes.Unavailable, ReasonUpstreamUnavailable); !hasRetryInfo(st) {
+			t.Fatalf("no RetryInfo on %v", st)
+		}
+		if n := h.hits.get(getPath(id)); n != 3 {
+			t.Fatalf("GET reached the sandbox %d times, want 3 (one send and two retries)", n)
+		}
+	})
+
+	t.Run("5xx on a write is never resent", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+		if err := h.sb.SetFaults(sandbox.Faults{ErrorRate: 1, ErrorStatus: 500}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := h.contacts.CreateContact(h.ctx(""), &hlgatev1.CreateContactRequest{LocationId: loc, Contact: &hlgatev1.Contact{FirstName: "Once"}})
+		wantStatus(t, err, codes.Unavailable, ReasonUpstreamUnavailable)
+		if n := h.hits.get("POST /contacts/"); n != 1 {
+			t.Fatalf("POST reached the sandbox %d times, want exactly 1", n)
+		}
+	})
+
+	t.Run("dropped connections: reads retried, writes not", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+		id := firstContactID(t, h)
+		if err := h.sb.SetFaults(sandbox.Faults{DropRate: 1}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := h.contacts.GetContact(h.ctx(""), &hlgatev1.GetContactRequest{LocationId: loc, ContactId: id})
+		wantStatus(t, err, codes.Unavailable, ReasonUpstreamUnavailable)
+		_, err = h.contacts.CreateContact(h.ctx(""), &hlgatev1.CreateContactRequest{LocationId: loc, Contact: &hlgatev1.Contact{FirstName: "Once"}})
+		wantStatus(t, err, codes.Unavailable, ReasonUpstreamUnavailable)
+		// net/http itself resends an idempotent request once when a reused
+		// connection dies before any answer, so each of the chain's three
+		// GET attempts may arrive twice; the POST must arrive exactly once.
+		if g, p := h.hits.get(getPath(id)), h.hits.get("POST /contacts/"); g < 3 || g > 6 || p != 1 {
+			t.Fatalf("sandbox saw GET %d times (want 3 to 6) and POST %d times (want 1)", g, p)
+		}
+	})
+
+	t.Run("429 beyond the deadline is RESOURCE_EXHAUSTED with RetryInfo and Retry-After", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+		id := firstContactID(t, h)
+		if err := h.sb.SetFaults(sandbox.Faults{Force429: 100, RetryAfter: 2 * time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := h.contacts.GetContact(ctx, &hlgatev1.GetContactRequest{LocationId: loc, ContactId: id})
+		if st := wantStatus(t, err, codes.ResourceExhausted, ReasonRateLimited); !hasRetryInfo(st) {
+			t.Fatalf("no RetryInfo on %v", st)
+		}
+		// Through the gateway, with the deadline in the Grpc-Timeout header.
+		code, hdr, body := h.restHeaders(http.MethodGet, "/v1/locations/"+loc+"/contacts/"+id, nil, http.Header{"Grpc-Timeout": {"1S"}})
+		if code != http.StatusTooManyRequests || hdr.Get("Retry-After") == "" {
+			t.Fatalf("REST = %d, Retry-After %q: %s", code, hdr.Get("Retry-After"), body)
+		}
+	})
+
+	t.Run("one 401 forces one refresh and the call succeeds", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+		id := firstContactID(t, h)
+		before := h.sb.Stats().RefreshGrants
+		if err := h.sb.SetFaults(sandbox.Faults{Force401: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.contacts.GetContact(h.ctx(""), &hlgatev1.GetContactRequest{LocationId: loc, ContactId: id}); err != nil {
+			t.Fatalf("GetContact after one 401: %v", err)
+		}
+		if got := h.sb.Stats().RefreshGrants - before; got != 1 {
+			t.Fatalf("refresh grants = %d, want 1", got)
+		}
+	})
+
+	t.Run("401 after the forced refresh is LOCATION_REAUTH_REQUIRED", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+		id := firstContactID(t, h)
+		if err := h.sb.SetFaults(sandbox.Faults{Force401: 2}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := h.contacts.GetContact(h.ctx(""), &hlgatev1.GetContactRequest{LocationId: loc, ContactId: id})
+		wantStatus(t, err, codes.FailedPrecondition, ReasonLocationReauth)
+	})
+
+	t.Run("404 is NOT_FOUND", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+		_, err := h.contacts.GetContact(h.ctx(""), &hlgatev1.GetContactRequest{LocationId: loc, ContactId: "NoSuchContact0000001"})
+		wantStatus(t, err, codes.NotFound, ReasonNotFound)
+	})
+
+	t.Run("a location without a token is LOCATION_NOT_INSTALLED and nothing is sent", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+		_, err := h.contacts.GetContact(h.ctx(""), &hlgatev1.GetContactRequest{LocationId: sandbox.OtherLocationID, ContactId: "abc"})
+		wantStatus(t, err, codes.FailedPrecondition, ReasonLocationNotInstalled)
+		if n := h.hits.total("GET /contacts/"); n != 0 {
+			t.Fatalf("sandbox saw %d requests", n)
+		}
+	})
+
+	t.Run("a deadline passed while HighLevel is slow is DEADLINE_EXCEEDED", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+		id := firstContactID(t, h)
+		if err := h.sb.SetFaults(sandbox.Faults{Latency: 3 * time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		_, err := h.contacts.GetContact(ctx, &hlgatev1.GetContactRequest{LocationId: loc, ContactId: id})
+		if code := status.Code(err); code != codes.DeadlineExceeded {
+			t.Fatalf("code = %s (%v), want DEADLINE_EXCEEDED", code, err)
+		}
+	})
+
+	t.Run("HighLevel's 422 is INVALID_ARGUMENT with its message", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+		// A sort field HighLevel does not know passes hlgate's shape checks
+		// and is refused by HighLevel's own validation.
+		_, err := h.contacts.SearchContacts(h.ctx(""), &hlgatev1.SearchContactsRequest{
+			LocationId: loc, Sort: []*hlgatev1.ContactSort{{Field: "noSuchField"}},
+		})
+		st := wantStatus(t, err, codes.InvalidArgument, ReasonUpstreamRejected)
+		if !strings.Contains(st.Message(), "HighLevel rejected") {
+			t.Fatalf("message %q", st.Message())
+		}
+	})
+}
+
+// A call stuck behind the quota with a short deadline is refused at once:
+// RESOURCE_EXHAUSTED with RetryInfo, and HighLevel never sees it.
+func TestQuotaRefusalNeverReachesHighLevel(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{
+		sandbox: sandbox.Config{QuotaOff: true},
+		limiter: limiter.Config{Limit: 2, Window: 10 * time.Second, Guard: time.Millisecond},
+	})
+	id := firstContactID(t, h) // one slot
+	if _, err := h.contacts.GetContact(h.ctx(""), &hlgatev1.GetContactRequest{LocationId: sandbox.DemoLocationID, ContactId: id}); err != nil {
+		t.Fatal(err) // the second slot
+	}
+	before := h.hits.total("")
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := h.contacts.GetContact(ctx, &hlgatev1.GetContactRequest{LocationId: sandbox.DemoLocationID, ContactId: id})
+	elapsed := time.Since(start)
+	if st := wantStatus(t, err, codes.ResourceExhausted, ReasonRateLimited); !hasRetryInfo(st) {
+		t.Fatalf("no RetryInfo on %v", st)
+	}
+	if after := h.hits.total(""); after != before {
+		t.Fatalf("the refused call reached the sandbox (%d → %d requests)", before, after)
+	}
+	// The next slot is ~10 s away: the call must not have waited for it.
+	if elapsed >= 5*time.Second {
+		t.Fatalf("refusal took %v: the call waited for a slot beyond its deadline", elapsed)
+	}
+	t.Logf("refused after %v", elapsed)
+}
