@@ -90,6 +90,11 @@ func toStatus(ctx context.Context, err error) error {
 				return withDetails(codes.DeadlineExceeded, "deadline exceeded waiting for HighLevel", ReasonDeadlineExceeded, 0, meta)
 			}
 			return withDetails(codes.Unavailable, "HighLevel could not be reached", ReasonUpstreamUnavailable, retryOr(ue.RetryAfter, time.Second), meta)
+		case ue.Status == http.StatusBadRequest && strings.HasSuffix(strings.ToLower(strings.TrimSpace(ue.Message)), "not found"):
+			// Payments answer 400 "Order not found" / "Transaction not found"
+			// for an unknown id (api/openapi.yaml, GetOrder): to a caller
+			// that is a missing resource, not a bad request.
+			return withDetails(codes.NotFound, "not found", ReasonNotFound, 0, meta)
 		case ue.Status == http.StatusBadRequest || ue.Status == http.StatusUnprocessableEntity:
 			return withDetails(codes.InvalidArgument, "HighLevel rejected the request: "+ue.Message, ReasonUpstreamRejected, 0, meta)
 		case ue.Status == http.StatusUnauthorized && strings.Contains(strings.ToLower(ue.Message), "scope"):

@@ -213,3 +213,14 @@ func TestQuotaRefusalNeverReachesHighLevel(t *testing.T) {
 	}
 	t.Logf("refused after %v", elapsed)
 }
+
+// HighLevel answers an unknown payment id with 400 "Order not found"; the
+// caller sees NOT_FOUND, like every other missing resource.
+func TestUnknownPaymentIDsAreNotFound(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	_, err := h.payments.GetOrder(h.ctx(""), &hlgatev1.GetOrderRequest{LocationId: sandbox.DemoLocationID, OrderId: "000000000000000000000000"})
+	wantStatus(t, err, codes.NotFound, ReasonNotFound)
+	_, err = h.payments.GetTransaction(h.ctx(""), &hlgatev1.GetTransactionRequest{LocationId: sandbox.DemoLocationID, TransactionId: "000000000000000000000000"})
+	wantStatus(t, err, codes.NotFound, ReasonNotFound)
+}
