@@ -104,10 +104,18 @@ func (p Permit) Cancel(ctx context.Context) error {
 	return p.c.cancel(ctx, p.key, p.Seq, p.day)
 }
 
-// canceller frees a granted slot; each implementation has its own.
+// canceller frees a granted slot and reads a key's cool-down; each
+// implementation has its own.
 type canceller interface {
 	cancel(ctx context.Context, key Key, seq, day int64) error
+	// coolUntil is the end of the key's shared cool-down in µs on the
+	// limiter's clock, 0 when none.
+	coolUntil(ctx context.Context, key Key) (int64, error)
 }
+
+// errCooledDown tells Wait that a cool-down began while the caller slept:
+// its slot was given back and it must queue again.
+var errCooledDown = errors.New("limiter: a cool-down began while waiting")
 
 // State is a key's current view of its quota.
 type State struct {
@@ -330,6 +338,19 @@ func finish(ctx context.Context, d decision, received time.Time, c canceller, ke
 	defer t.Stop()
 	select {
 	case <-t.C:
+		// A replica may have seen a 429 (or Remaining: 0) since this slot
+		// was granted. Sending into the cool-down would be refused and
+		// wasted, so a caller that slept looks once more (one cheap read,
+		// only for queued callers) and queues again behind the cool-down.
+		// When the read fails the slot stands: it was granted within the
+		// quota.
+		if cool, err := c.coolUntil(ctx, key); err == nil && cool > d.value {
+			if err := p.Cancel(ctx); err != nil {
+				return Permit{}, &Error{Reason: Unavailable, RetryAfter: time.Duration(cool-d.value) * time.Microsecond,
+					Err: fmt.Errorf("give back slot %d of %s inside a cool-down: %w", d.seq, key, err)}
+			}
+			return Permit{}, errCooledDown
+		}
 		return p, nil
 	case <-ctx.Done():
 		// The caller gave up: give the slot back so the next caller can use

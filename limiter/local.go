@@ -70,8 +70,23 @@ func (l *Local) Wait(ctx context.Context, key Key) (Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return Permit{}, err
 	}
-	d := l.reserve(key, l.cfg.maxWait(ctx))
-	return finish(ctx, d, time.Now(), l, key)
+	for {
+		d := l.reserve(key, l.cfg.maxWait(ctx))
+		p, err := finish(ctx, d, time.Now(), l, key)
+		if err != errCooledDown {
+			return p, err
+		}
+	}
+}
+
+// coolUntil reads the key's cool-down; see canceller.
+func (l *Local) coolUntil(_ context.Context, key Key) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if k := l.keys[key]; k != nil {
+		return k.cool, nil
+	}
+	return 0, nil
 }
 
 // reserve is the slot algorithm. The Redis script (scripts.go) is a

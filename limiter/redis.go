@@ -24,7 +24,7 @@ var _ Limiter = (*Redis)(nil)
 // its own share (floor(Limit/Replicas) per window, floor(Daily/Replicas) per
 // day) and asks Redis again every ProbeInterval.
 type Redis struct {
-	client redis.Scripter
+	client redis.UniversalClient
 	cfg    Config
 	span   int64
 	offset int64
@@ -38,7 +38,7 @@ type Redis struct {
 
 // NewRedis returns a limiter backed by client, typically a
 // *redis.Client or *redis.ClusterClient.
-func NewRedis(client redis.Scripter, cfg Config) (*Redis, error) {
+func NewRedis(client redis.UniversalClient, cfg Config) (*Redis, error) {
 	if client == nil {
 		return nil, errors.New("limiter: Redis client is nil")
 	}
@@ -73,6 +73,16 @@ func (r *Redis) Wait(ctx context.Context, key Key) (Permit, error) {
 	if err := key.validate(); err != nil {
 		return Permit{}, err
 	}
+	for {
+		p, err := r.wait(ctx, key)
+		if err != errCooledDown {
+			return p, err
+		}
+	}
+}
+
+// wait is one reservation: a decision and the sleep until its slot.
+func (r *Redis) wait(ctx context.Context, key Key) (Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return Permit{}, err
 	}
@@ -128,6 +138,22 @@ func (r *Redis) cancel(ctx context.Context, key Key, seq, day int64) error {
 		return fmt.Errorf("limiter: free slot %d of %s: %w", seq, key, err)
 	}
 	return nil
+}
+
+// coolUntil reads the key's shared cool-down; see canceller.
+func (r *Redis) coolUntil(ctx context.Context, key Key) (int64, error) {
+	v, err := r.client.HGet(ctx, redisKeys(key)[2], "cool").Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("limiter: read cool-down of %s: %w", key, err)
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, fmt.Errorf("limiter: cool-down of %s is %q: %w", key, v, err)
+	}
+	return int64(f), nil
 }
 
 // Observe applies HighLevel's answer to the shared state; see Limiter.

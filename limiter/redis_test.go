@@ -72,7 +72,8 @@ func TestRedisKilledFailsClosed(t *testing.T) {
 					other = append(other, err)
 				}
 				mu.Unlock()
-				l.Observe(ctx, key, http.StatusTooManyRequests, nil)
+				// Reports that reach Redis without holding the callers back.
+				l.Observe(ctx, key, http.StatusOK, http.Header{"X-Ratelimit-Daily-Remaining": {"1000000"}})
 			}
 		}()
 	}
