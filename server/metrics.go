@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/hlgate/hlgate/tokenstore"
 	"github.com/hlgate/hlgate/upstream"
 )
 
@@ -70,6 +71,7 @@ type TokenMetrics struct {
 	persistFailed prometheus.Counter
 	unpersisted   prometheus.Gauge
 	dropped       *prometheus.CounterVec
+	needsReauth   prometheus.Counter
 }
 
 // Tokens registers and returns the token metrics.
@@ -77,7 +79,7 @@ func (m *Metrics) Tokens() *TokenMetrics {
 	t := &TokenMetrics{
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hlgate_token_refreshes_total",
-			Help: "Token refresh attempts by outcome; outcome needs_reauth means a subject must be installed again.",
+			Help: "Token refresh attempts by outcome: refreshed, adopted (another replica had refreshed), invalid_grant (the subject was marked needs_reauth), error, wait_timeout.",
 		}, []string{"outcome"}),
 		persistFailed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hlgate_token_persist_failures_total",
@@ -87,17 +89,26 @@ func (m *Metrics) Tokens() *TokenMetrics {
 			Name: "hlgate_token_unpersisted_subjects",
 			Help: "Subjects whose newest token pair exists only in this replica's memory, waiting for the store.",
 		}),
+		needsReauth: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hlgate_token_needs_reauth_total",
+			Help: "Subjects marked needs_reauth because HighLevel refused their refresh token; each must install the app again.",
+		}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hlgate_token_pairs_dropped_total",
 			Help: "Refreshed pairs given up, by reason; any of these means a subject needs re-authorization.",
 		}, []string{"reason"}),
 	}
-	m.Registry.MustRegister(t.refreshes, t.persistFailed, t.unpersisted, t.dropped)
+	m.Registry.MustRegister(t.refreshes, t.persistFailed, t.unpersisted, t.dropped, t.needsReauth)
 	return t
 }
 
 // RefreshOutcome counts one refresh attempt.
-func (t *TokenMetrics) RefreshOutcome(outcome string) { t.refreshes.WithLabelValues(outcome).Inc() }
+func (t *TokenMetrics) RefreshOutcome(outcome string) {
+	t.refreshes.WithLabelValues(outcome).Inc()
+	if outcome == tokenstore.OutcomeInvalidGrant {
+		t.needsReauth.Inc()
+	}
+}
 
 // PersistFailed counts a failed write of a refreshed pair.
 func (t *TokenMetrics) PersistFailed() { t.persistFailed.Inc() }
@@ -107,3 +118,5 @@ func (t *TokenMetrics) Unpersisted(n int) { t.unpersisted.Set(float64(n)) }
 
 // PairDropped counts a refreshed pair given up.
 func (t *TokenMetrics) PairDropped(reason string) { t.dropped.WithLabelValues(reason).Inc() }
+
+var _ tokenstore.Metrics = (*TokenMetrics)(nil)

@@ -253,7 +253,7 @@ func wire(c *serveConfig, log *slog.Logger) (*app, error) {
 		a.closers = append(a.closers, rdb.Close)
 		keys, err := tokenstore.ParseKeys(c.TokenKey, c.TokenOldKeys)
 		if err != nil {
-			return nil, fmt.Errorf("HLGATE_TOKEN_KEY: %w", err)
+			return nil, err
 		}
 		// Page tokens are sealed with a key derived from the token key, so
 		// every replica accepts every other replica's page tokens.
