@@ -17,6 +17,30 @@
 // Two implementations share the interface: Local (in-process, for a single
 // replica) and Redis (one Lua script per decision, time from Redis TIME, so
 // every replica sees one clock and one queue).
+//
+// Why the guard band: the limiter decides when a request may leave, but
+// HighLevel counts it when it arrives. A request that leaves up to Guard
+// after its slot (scheduling, connection set-up) still keeps every window of
+// W, as HighLevel sees it, within L. The price is throughput: L per W+Guard,
+// 95% of HighLevel's allowance with the defaults.
+//
+// What the guarantee does not cover, and what the limiter does about it:
+//   - HighLevel counts other clients of the same app and location (another
+//     deployment, a script with the same app): its 429s and
+//     X-RateLimit-Remaining: 0 start a cool-down every replica honours, also
+//     callers already sleeping until a slot; X-RateLimit-Daily-Remaining
+//     lowers the daily count.
+//   - A permit whose request was sent counts even if the request failed; a
+//     permit whose request was not sent must be cancelled (Permit.Cancel).
+//   - Redis unreachable: fail closed (Unavailable), or with LocalShare each
+//     replica grants floor(L/N) per window on its own. The shares add up to
+//     L only when every replica has lost Redis; while some replicas still
+//     reach it (a partial partition), and during the window after Redis
+//     returns, a window may hold up to L plus the shares spent locally, since
+//     Redis never learns of local grants. LocalShare trades that bounded
+//     excess for availability; the default does not.
+//   - The daily count is kept per UTC day by the limiter's clock; the day a
+//     grant is counted in is the day it was decided.
 package limiter
 
 import (
