@@ -74,6 +74,9 @@ func toStatus(ctx context.Context, err error) error {
 		return withDetails(codes.FailedPrecondition, "location is not installed: install the app or import a token", ReasonLocationNotInstalled, 0, meta)
 	case errors.Is(err, tokenstore.ErrReauthRequired):
 		return withDetails(codes.FailedPrecondition, "location must be re-authorized: install the app again", ReasonLocationReauth, 0, meta)
+	case errors.Is(err, tokenstore.ErrStoreUnavailable) && ctx.Err() == nil:
+		logFrom(ctx).Warn("token store unavailable", "err", err)
+		return withDetails(codes.Unavailable, "token store unavailable; retry later", ReasonTokenStoreUnavailable, time.Second, meta)
 	case errors.Is(err, tokenstore.ErrRefreshPending):
 		return withDetails(codes.Unavailable, "the location's token is being refreshed; retry shortly", ReasonTokenStoreUnavailable, time.Second, meta)
 

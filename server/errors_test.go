@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+	"github.com/hlgate/hlgate/internal/redistest"
 	"github.com/hlgate/hlgate/limiter"
 	"github.com/hlgate/hlgate/sandbox"
 )
@@ -223,4 +224,42 @@ func TestUnknownPaymentIDsAreNotFound(t *testing.T) {
 	wantStatus(t, err, codes.NotFound, ReasonNotFound)
 	_, err = h.payments.GetTransaction(h.ctx(""), &hlgatev1.GetTransactionRequest{LocationId: sandbox.DemoLocationID, TransactionId: "000000000000000000000000"})
 	wantStatus(t, err, codes.NotFound, ReasonNotFound)
+}
+
+// With Redis down hlgate fails closed: UNAVAILABLE with RetryInfo, nothing
+// sent to HighLevel; once Redis is back, calls succeed with the same token.
+func TestRedisDownFailsClosed(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t, redistest.Options{AOF: true})
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}, redis: rs})
+	id := firstContactID(t, h)
+	req := &hlgatev1.GetContactRequest{LocationId: sandbox.DemoLocationID, ContactId: id}
+
+	rs.Kill()
+	before := h.hits.total("")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := h.contacts.GetContact(ctx, req)
+	st := wantStatus(t, err, codes.Unavailable, ReasonQuotaUnavailable)
+	if !hasRetryInfo(st) {
+		t.Fatalf("no RetryInfo on %v", st)
+	}
+	if after := h.hits.total(""); after != before {
+		t.Fatalf("%d requests reached HighLevel while the quota store was down", after-before)
+	}
+
+	rs.Restart()
+	var lastErr error
+	for range 50 { // the limiter notices Redis within its probe interval
+		if _, lastErr = h.contacts.GetContact(h.ctx(""), req); lastErr == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if lastErr != nil {
+		t.Fatalf("after Redis came back: %v", lastErr)
+	}
+	if grants := h.sb.Stats().RefreshGrants; grants != 0 {
+		t.Fatalf("%d refreshes: the token should have survived in Redis", grants)
+	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/hlgate/hlgate/gen/highlevel"
+	"github.com/hlgate/hlgate/internal/redistest"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 	"github.com/hlgate/hlgate/limiter"
 	"github.com/hlgate/hlgate/sandbox"
@@ -52,6 +54,9 @@ type harnessOptions struct {
 	keys     []CallerKey // nil: no caller auth
 	// noInstall leaves the demo location uninstalled.
 	noInstall bool
+	// redis, when set, backs tokens and quota with this redis-server, as
+	// replicas do; nil keeps both in memory.
+	redis *redistest.Server
 }
 
 // adminKey, writeKey and readKey are caller keys for tests with auth on.
@@ -83,7 +88,17 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 	if err != nil {
 		t.Fatalf("oauth client: %v", err)
 	}
-	mgr, err := tokenstore.NewManager(tokenstore.NewMemoryStore(), oauth, tokenstore.Config{ClientID: sandbox.DefaultClientID, Logger: log})
+	var store tokenstore.Store = tokenstore.NewMemoryStore()
+	if opts.redis != nil {
+		keys, err := tokenstore.NewKeyring(bytes.Repeat([]byte{7}, 32))
+		if err != nil {
+			t.Fatalf("keyring: %v", err)
+		}
+		if store, err = tokenstore.NewRedisStore(opts.redis.Client(), keys, log); err != nil {
+			t.Fatalf("redis store: %v", err)
+		}
+	}
+	mgr, err := tokenstore.NewManager(store, oauth, tokenstore.Config{ClientID: sandbox.DefaultClientID, Logger: log})
 	if err != nil {
 		t.Fatalf("token manager: %v", err)
 	}
@@ -100,7 +115,12 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 
 	lcfg := opts.limiter
 	lcfg.Logger = log
-	lim, err := limiter.NewLocal(lcfg)
+	var lim limiter.Limiter
+	if opts.redis != nil {
+		lim, err = limiter.NewRedis(opts.redis.Client(), lcfg)
+	} else {
+		lim, err = limiter.NewLocal(lcfg)
+	}
 	if err != nil {
 		t.Fatalf("limiter: %v", err)
 	}

@@ -45,6 +45,10 @@ var (
 	// ErrConflict is returned by a Store's conditional write when the record's
 	// version is not the expected one, or the lock is held by someone else.
 	ErrConflict = errors.New("tokenstore: conditional write conflict")
+	// ErrStoreUnavailable wraps a failure to reach the shared store (Redis
+	// down or timing out). Tokens already in memory keep serving; a caller
+	// that needed the store can retry later.
+	ErrStoreUnavailable = errors.New("tokenstore: store unavailable")
 	// ErrDecrypt is returned when a stored record cannot be authenticated or
 	// decrypted: tampered data, an unknown key, or a record moved to another key.
 	ErrDecrypt = errors.New("tokenstore: cannot decrypt record")

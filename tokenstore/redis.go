@@ -120,7 +120,7 @@ func (s *RedisStore) Get(ctx context.Context, subject string) (Record, error) {
 	key := RecordKey(subject)
 	vals, err := s.rdb.HMGet(ctx, key, "v", "kid", "ct").Result()
 	if err != nil {
-		return Record{}, fmt.Errorf("read record %s: %w", subject, err)
+		return Record{}, fmt.Errorf("read record %s: %w: %w", subject, ErrStoreUnavailable, err)
 	}
 	if len(vals) != 3 || vals[0] == nil {
 		return Record{}, ErrNotFound
@@ -160,7 +160,7 @@ func (s *RedisStore) Commit(ctx context.Context, rec Record, owner string, requi
 		strconv.FormatUint(rec.Version-1, 10), owner, strict,
 		strconv.FormatUint(rec.Version, 10), kid, ct, ChangesChannel, rec.Subject).Int()
 	if err != nil {
-		return fmt.Errorf("commit %s: %w", rec.Subject, err)
+		return fmt.Errorf("commit %s: %w: %w", rec.Subject, ErrStoreUnavailable, err)
 	}
 	switch res {
 	case 1:
@@ -176,7 +176,7 @@ func (s *RedisStore) Commit(ctx context.Context, rec Record, owner string, requi
 func (s *RedisStore) Lock(ctx context.Context, subject, owner string, ttl time.Duration) (bool, error) {
 	ok, err := s.rdb.SetNX(ctx, lockKey(subject), owner, ttl).Result()
 	if err != nil {
-		return false, fmt.Errorf("lock %s: %w", subject, err)
+		return false, fmt.Errorf("lock %s: %w: %w", subject, ErrStoreUnavailable, err)
 	}
 	return ok, nil
 }
@@ -184,7 +184,7 @@ func (s *RedisStore) Lock(ctx context.Context, subject, owner string, ttl time.D
 // Unlock implements Store.
 func (s *RedisStore) Unlock(ctx context.Context, subject, owner string) error {
 	if err := unlockScript.Run(ctx, s.rdb, []string{lockKey(subject)}, owner, ChangesChannel, subject).Err(); err != nil {
-		return fmt.Errorf("unlock %s: %w", subject, err)
+		return fmt.Errorf("unlock %s: %w: %w", subject, ErrStoreUnavailable, err)
 	}
 	return nil
 }
@@ -192,7 +192,7 @@ func (s *RedisStore) Unlock(ctx context.Context, subject, owner string) error {
 // Delete implements Store.
 func (s *RedisStore) Delete(ctx context.Context, subject string) error {
 	if err := s.rdb.Del(ctx, RecordKey(subject)).Err(); err != nil {
-		return fmt.Errorf("delete %s: %w", subject, err)
+		return fmt.Errorf("delete %s: %w: %w", subject, ErrStoreUnavailable, err)
 	}
 	if err := s.rdb.Publish(ctx, ChangesChannel, subject).Err(); err != nil {
 		// The record is gone; waiters poll and will notice.
@@ -249,7 +249,7 @@ func (s *RedisStore) Version(ctx context.Context, subject string) (uint64, error
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read version %s: %w", subject, err)
+		return 0, fmt.Errorf("read version %s: %w: %w", subject, ErrStoreUnavailable, err)
 	}
 	n, err := strconv.ParseUint(v, 10, 64)
 	if err != nil {
