@@ -18,8 +18,8 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/hlgate/hlgate/gen/highlevel"
-	"github.com/hlgate/hlgate/internal/redistest"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+	"github.com/hlgate/hlgate/internal/redistest"
 	"github.com/hlgate/hlgate/limiter"
 	"github.com/hlgate/hlgate/sandbox"
 	"github.com/hlgate/hlgate/tokenstore"
