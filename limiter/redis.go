@@ -29,6 +29,9 @@ type Redis struct {
 	span   int64
 	offset int64
 
+	// Script arguments that never change, as interface values.
+	argOffset, argLimit, argSpan, argDaily any
+
 	// share is the local-share fallback, nil when failing closed.
 	share *Local
 	// downUntil (unix ns, local clock) is when the next Wait asks Redis
@@ -47,6 +50,8 @@ func NewRedis(client redis.UniversalClient, cfg Config) (*Redis, error) {
 		return nil, err
 	}
 	r := &Redis{client: client, cfg: cfg, span: cfg.span(), offset: cfg.clockOffset.Microseconds()}
+	// Boxed once here rather than on every call.
+	r.argOffset, r.argLimit, r.argSpan, r.argDaily = r.offset, cfg.Limit, r.span, cfg.Daily
 	if cfg.Fallback == LocalShare {
 		shareCfg := cfg
 		shareCfg.Limit = cfg.Limit / cfg.Replicas
@@ -62,10 +67,17 @@ func NewRedis(client redis.UniversalClient, cfg Config) (*Redis, error) {
 	return r, nil
 }
 
-// redisKeys are the key's Redis keys; see scripts.go.
+// redisKeys are the key's Redis keys; see scripts.go. They are cut from
+// one string, so building them costs two allocations per decision.
 func redisKeys(key Key) []string {
-	tag := "hlgate:rl:{" + key.App + "|" + key.Resource + "}:"
-	return []string{tag + "log", tag + "free", tag + "st"}
+	const prefix, log, free, st = "hlgate:rl:{", "}:log", "}:free", "}:st"
+	tag := len(prefix) + len(key.App) + 1 + len(key.Resource)
+	all := prefix + key.App + "|" + key.Resource + log +
+		prefix + key.App + "|" + key.Resource + free +
+		prefix + key.App + "|" + key.Resource + st
+	a := tag + len(log)
+	b := a + tag + len(free)
+	return []string{all[:a], all[a:b], all[b:]}
 }
 
 // Wait reserves the caller's slot and sleeps until it; see Limiter.
@@ -92,7 +104,7 @@ func (r *Redis) wait(ctx context.Context, key Key) (Permit, error) {
 		}
 	}
 	res, err := reserveScript.Run(ctx, r.client, redisKeys(key),
-		r.offset, r.cfg.Limit, r.span, r.cfg.maxWait(ctx), r.cfg.Daily).Int64Slice()
+		r.argOffset, r.argLimit, r.argSpan, r.cfg.maxWait(ctx), r.argDaily).Int64Slice()
 	received := time.Now()
 	if err == nil && len(res) != 5 {
 		err = fmt.Errorf("reserve script replied %d values, want 5", len(res))

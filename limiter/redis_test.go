@@ -5,11 +5,11 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/hlgate/hlgate/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -221,10 +221,9 @@ func TestRedisKeysAndTTL(t *testing.T) {
 		}
 	}
 	keys := redisKeys(key)
-	for _, k := range keys {
-		if !strings.Contains(k, "{app-1|loc-1}") {
-			t.Errorf("key %q lacks the hash tag {app-1|loc-1}", k)
-		}
+	want := []string{"hlgate:rl:{app-1|loc-1}:log", "hlgate:rl:{app-1|loc-1}:free", "hlgate:rl:{app-1|loc-1}:st"}
+	if diff := cmp.Diff(want, keys); diff != "" {
+		t.Errorf("redisKeys (-want +got):\n%s", diff)
 	}
 	slot0, err := c.ClusterKeySlot(ctx, keys[0]).Result()
 	if err == nil { // CLUSTER KEYSLOT works on a non-cluster server too
