@@ -1,0 +1,263 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hlgate/hlgate/limiter"
+	"github.com/hlgate/hlgate/tokenstore"
+)
+
+// fakeTokens hands out "tok-N" and counts forced refreshes.
+type fakeTokens struct {
+	mu      sync.Mutex
+	gen     int
+	refresh int
+}
+
+func (f *fakeTokens) Token(context.Context, string) (tokenstore.Token, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return tokenstore.Token{AccessToken: "tok-" + string(rune('0'+f.gen)), App: "app"}, nil
+}
+
+func (f *fakeTokens) ForceRefresh(_ context.Context, _, rejected string) (tokenstore.Token, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refresh++
+	f.gen++
+	return tokenstore.Token{AccessToken: "tok-" + string(rune('0'+f.gen)), App: "app"}, nil
+}
+
+// fakeQuota grants at once and records what it was told.
+type fakeQuota struct {
+	waits    atomic.Int32
+	observed atomic.Int32
+	lastCode atomic.Int32
+}
+
+func (q *fakeQuota) Wait(context.Context, limiter.Key) (limiter.Permit, error) {
+	q.waits.Add(1)
+	return limiter.Permit{}, nil
+}
+
+func (q *fakeQuota) Observe(_ context.Context, _ limiter.Key, status int, _ http.Header) {
+	q.observed.Add(1)
+	q.lastCode.Store(int32(status))
+}
+
+func newChain(t *testing.T, h http.HandlerFunc) (*Client, *httptest.Server, *fakeTokens, *fakeQuota) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	tok, q := &fakeTokens{}, &fakeQuota{}
+	return New(srv.Client(), tok, q, Config{BackoffBase: time.Millisecond}), srv, tok, q
+}
+
+func do(t *testing.T, c *Client, method, url, body string, ctx context.Context) (*http.Response, error) {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(WithSubject(ctx, "loc1"), method, url, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Do(req)
+}
+
+func TestVersionHeaderByProduct(t *testing.T) {
+	t.Parallel()
+	got := map[string]string{}
+	var mu sync.Mutex
+	c, srv, _, _ := newChain(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got[r.URL.Path] = r.Header.Get("Version") + " " + r.Header.Get("Authorization")
+		mu.Unlock()
+		w.WriteHeader(200)
+	})
+	for _, p := range []string{"/contacts/x", "/calendars/events", "/opportunities/search", "/payments/orders"} {
+		resp, err := do(t, c, http.MethodGet, srv.URL+p, "", context.Background())
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		resp.Body.Close()
+	}
+	want := map[string]string{
+		"/contacts/x":           "2021-07-28 Bearer tok-0",
+		"/calendars/events":     "2021-04-15 Bearer tok-0",
+		"/opportunities/search": "2021-07-28 Bearer tok-0",
+		"/payments/orders":      "2021-07-28 Bearer tok-0",
+	}
+	for p, w := range want {
+		if got[p] != w {
+			t.Errorf("%s: Version and Authorization = %q, want %q", p, got[p], w)
+		}
+	}
+}
+
+func TestUnauthorizedForcesOneRefreshAndResendsTheSameBody(t *testing.T) {
+	t.Parallel()
+	var bodies []string
+	var mu sync.Mutex
+	c, srv, tok, _ := newChain(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		if r.Header.Get("Authorization") == "Bearer tok-0" {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"statusCode":401,"message":"Invalid token: access token is invalid","error":"Unauthorized"}`))
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	})
+	resp, err := do(t, c, http.MethodPost, srv.URL+"/contacts/", `{"firstName":"A"}`, context.Background())
+	if err != nil {
+		t.Fatalf("POST after one 401: %v", err)
+	}
+	resp.Body.Close()
+	if tok.refresh != 1 || len(bodies) != 2 || bodies[0] != bodies[1] || bodies[1] != `{"firstName":"A"}` {
+		t.Fatalf("refreshes %d, bodies %q", tok.refresh, bodies)
+	}
+}
+
+func TestSecond401IsReturnedAsError(t *testing.T) {
+	t.Parallel()
+	c, srv, tok, _ := newChain(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"statusCode":401,"message":"Invalid token","error":"Unauthorized","traceId":"tr-1"}`))
+	})
+	_, err := do(t, c, http.MethodGet, srv.URL+"/contacts/x", "", context.Background())
+	var ue *Error
+	if !errors.As(err, &ue) || ue.Status != 401 || ue.TraceID != "tr-1" || ue.Message != "Invalid token" {
+		t.Fatalf("err = %#v", err)
+	}
+	if tok.refresh != 1 {
+		t.Fatalf("refreshes = %d, want exactly 1", tok.refresh)
+	}
+}
+
+func TestTooManyRequestsIsRetriedWhileTheDeadlineAllows(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int32
+	c, srv, _, q := newChain(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(200)
+	})
+	resp, err := do(t, c, http.MethodPost, srv.URL+"/contacts/", `{}`, context.Background())
+	if err != nil {
+		t.Fatalf("after one 429: %v", err)
+	}
+	resp.Body.Close()
+	if n.Load() != 2 || q.waits.Load() != 2 || q.observed.Load() != 2 {
+		t.Fatalf("sends %d, quota waits %d, observations %d; want 2 each", n.Load(), q.waits.Load(), q.observed.Load())
+	}
+
+	// With a deadline shorter than Retry-After the 429 comes back at once.
+	var m atomic.Int32
+	c2, srv2, _, _ := newChain(t, func(w http.ResponseWriter, r *http.Request) {
+		m.Add(1)
+		w.Header().Set("Retry-After", "5")
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = do(t, c2, http.MethodGet, srv2.URL+"/contacts/x", "", ctx)
+	var ue *Error
+	if !errors.As(err, &ue) || ue.Status != 429 || ue.RetryAfter != 5*time.Second || m.Load() != 1 {
+		t.Fatalf("err = %v, sends %d", err, m.Load())
+	}
+}
+
+func TestServerErrorsRetryReadsOnly(t *testing.T) {
+	t.Parallel()
+	var gets, posts atomic.Int32
+	c, srv, _, _ := newChain(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			gets.Add(1)
+		} else {
+			posts.Add(1)
+		}
+		w.WriteHeader(http.StatusBadGateway)
+	})
+	_, err := do(t, c, http.MethodGet, srv.URL+"/contacts/x", "", context.Background())
+	var ue *Error
+	if !errors.As(err, &ue) || ue.Status != 502 {
+		t.Fatalf("GET err = %v", err)
+	}
+	_, err = do(t, c, http.MethodPost, srv.URL+"/contacts/", "{}", context.Background())
+	if !errors.As(err, &ue) || ue.Status != 502 {
+		t.Fatalf("POST err = %v", err)
+	}
+	// A search is a POST marked idempotent: resent like a read.
+	_, err = do(t, c, http.MethodPost, srv.URL+"/contacts/search", "{}", WithIdempotent(context.Background()))
+	if !errors.As(err, &ue) {
+		t.Fatalf("search err = %v", err)
+	}
+	if gets.Load() != 3 || posts.Load() != 1+3 {
+		t.Fatalf("GET sent %d times (want 3), POSTs %d (want 1 create + 3 searches)", gets.Load(), posts.Load())
+	}
+}
+
+func TestRefusedConnectionIsRetriedEvenForWrites(t *testing.T) {
+	t.Parallel()
+	// A port with nothing listening: the request never leaves, so even a
+	// POST may be tried again, and the limiter slot is given back.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	tok, q := &fakeTokens{}, &fakeQuota{}
+	c := New(http.DefaultClient, tok, q, Config{BackoffBase: time.Millisecond})
+	_, err = do(t, c, http.MethodPost, "http://"+addr+"/contacts/", "{}", context.Background())
+	var ue *Error
+	if !errors.As(err, &ue) || ue.Status != 0 {
+		t.Fatalf("err = %v", err)
+	}
+	if q.waits.Load() != 3 {
+		t.Fatalf("attempts = %d, want 3", q.waits.Load())
+	}
+}
+
+func TestResponseSizeIsBounded(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(strings.Repeat("x", 100)))
+	}))
+	t.Cleanup(srv.Close)
+	c := New(srv.Client(), &fakeTokens{}, &fakeQuota{}, Config{MaxResponseBytes: 64})
+	resp, err := do(t, c, http.MethodGet, srv.URL+"/contacts/x", "", context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadAll(resp.Body); !errors.Is(err, ErrResponseTooLarge) {
+		t.Fatalf("read err = %v, want ErrResponseTooLarge", err)
+	}
+}
+
+func TestNoSubjectIsAnError(t *testing.T) {
+	t.Parallel()
+	c := New(http.DefaultClient, &fakeTokens{}, &fakeQuota{}, Config{})
+	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:1/contacts/x", nil)
+	if _, err := c.Do(req); !errors.Is(err, ErrNoSubject) {
+		t.Fatalf("err = %v", err)
+	}
+}
