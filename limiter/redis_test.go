@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -201,8 +202,7 @@ func newReplica(t *testing.T, srv *redistest.Server) *Redis {
 	return r
 }
 
-// TestRedisKeysAndTTL: the key's Redis keys share one hash tag (one Cluster
-// slot), carry TTLs no shorter than what they must remember, and the slot
+// TestRedisKeysAndTTL: the key's Redis keys share one hash tag, carry TTLs no shorter than what they must remember, and the slot
 // log vanishes once idle while the daily count stays.
 func TestRedisKeysAndTTL(t *testing.T) {
 	t.Parallel()
@@ -224,14 +224,6 @@ func TestRedisKeysAndTTL(t *testing.T) {
 	want := []string{"hlgate:rl:{app-1|loc-1}:log", "hlgate:rl:{app-1|loc-1}:free", "hlgate:rl:{app-1|loc-1}:st"}
 	if diff := cmp.Diff(want, keys); diff != "" {
 		t.Errorf("redisKeys (-want +got):\n%s", diff)
-	}
-	slot0, err := c.ClusterKeySlot(ctx, keys[0]).Result()
-	if err == nil { // CLUSTER KEYSLOT works on a non-cluster server too
-		for _, k := range keys[1:] {
-			if s, _ := c.ClusterKeySlot(ctx, k).Result(); s != slot0 {
-				t.Errorf("key %q is in slot %d, %q in %d", k, s, keys[0], slot0)
-			}
-		}
 	}
 	logTTL := c.PTTL(ctx, keys[0]).Val()
 	if logTTL <= window || logTTL > 5*time.Second {
@@ -272,5 +264,58 @@ func TestScriptCacheFlushed(t *testing.T) {
 	}
 	if p.Seq != 2 {
 		t.Errorf("seq after flush %d, want 2", p.Seq)
+	}
+}
+
+// TestRedisCluster runs the limiter through a ClusterClient against a
+// one-node Redis Cluster holding every slot. Cluster mode refuses a script
+// whose keys lie in different slots (CROSSSLOT), so this proves the hash
+// tag keeps each key's Redis keys together.
+func TestRedisCluster(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--cluster-enabled", "yes"}})
+	ctx := context.Background()
+	if err := srv.Client().Do(ctx, "CLUSTER", "ADDSLOTSRANGE", "0", "16383").Err(); err != nil {
+		t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr()}})
+	t.Cleanup(func() { _ = cc.Close() })
+	waitFor(t, "the cluster to be ok", func() bool {
+		info, err := cc.ClusterInfo(ctx).Result()
+		return err == nil && strings.Contains(info, "cluster_state:ok")
+	})
+	for _, k := range [][]string{redisKeys(Key{App: "a", Resource: "loc-1"}), redisKeys(Key{App: "app-2", Resource: "loc-77"})} {
+		slot, err := cc.ClusterKeySlot(ctx, k[0]).Result()
+		if err != nil {
+			t.Fatalf("CLUSTER KEYSLOT: %v", err)
+		}
+		for _, other := range k[1:] {
+			if s := cc.ClusterKeySlot(ctx, other).Val(); s != slot {
+				t.Errorf("%q is in slot %d, %q in %d", other, s, k[0], slot)
+			}
+		}
+	}
+	l, err := NewRedis(cc, Config{Limit: 1, Window: 200 * time.Millisecond, Guard: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("NewRedis: %v", err)
+	}
+	key := Key{App: "app", Resource: "cluster"}
+	p1, err := l.Wait(ctx, key)
+	if err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	p2, err := l.Wait(ctx, key)
+	if err != nil {
+		t.Fatalf("second Wait: %v", err)
+	}
+	if got := p2.Slot.Sub(p1.Slot); got != 210*time.Millisecond {
+		t.Errorf("second slot %s after the first, want 210ms", got)
+	}
+	if err := p2.Cancel(ctx); err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	l.Observe(ctx, key, http.StatusTooManyRequests, http.Header{"Retry-After": {"1"}})
+	if st := mustState(t, l, key); st.CoolDownUntil.IsZero() || st.DailyUsed != 1 {
+		t.Errorf("state through the cluster: %+v, want a cool-down and daily used 1", st)
 	}
 }
