@@ -55,6 +55,9 @@
 //     LOCATION_REAUTH_REQUIRED: HighLevel rejected the stored token even after
 //     a refresh; the app must be installed again. Reason UPSTREAM_ERROR: any
 //     other HighLevel answer hlgate cannot map.
+//   - ABORTED, reason UPSTREAM_ERROR: HighLevel answered a delete or status
+//     change without confirming it (`succeded` false); read the resource to
+//     see its state.
 //   - RESOURCE_EXHAUSTED, reason RATE_LIMITED (HighLevel's 100 requests per
 //     10 s window per app and location, when no slot comes before the
 //     caller's deadline) or DAILY_QUOTA_EXHAUSTED (200,000 requests per day),
