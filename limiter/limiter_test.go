@@ -3,6 +3,7 @@ package limiter
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"sort"
 	"strings"
@@ -167,6 +168,90 @@ func TestPropertyNeverMoreThanLimit(t *testing.T) {
 				t.Errorf("steady state: %d grants in %d windows of %s, want at least %.0f (95%% of %d per window)", n, m, span, want, limit)
 			}
 			t.Logf("%s: %d grants; steady state %d grants in %d windows of %s (%.1f%% of L)", im.name, len(grants), n, m, span, 100*float64(n)/float64(m*limit))
+		})
+	}
+}
+
+// TestPropertyWithCancellations mixes cancellations into greedy traffic:
+// callers give up at random moments, many while sleeping until their slot
+// (which then goes to the free set and to a later caller), and some give
+// back a permit they did not use. The grants and sends that remain must
+// still never exceed L per window; FIFO is not asserted, because a freed
+// slot goes to the next caller to arrive.
+func TestPropertyWithCancellations(t *testing.T) {
+	t.Parallel()
+	const (
+		instances = 4
+		perInst   = 8
+		limit     = 10
+		window    = 300 * time.Millisecond
+		guard     = 100 * time.Millisecond
+	)
+	for _, im := range impls {
+		t.Run(im.name, func(t *testing.T) {
+			t.Parallel()
+			lims := im.new(t, Config{Limit: limit, Window: window, Guard: guard, MaxQueueWait: 10 * time.Second}, instances)
+			key := Key{App: "app", Resource: "churn-" + im.name}
+			var (
+				mu                   sync.Mutex
+				grants               []grant
+				cancelled, givenBack int
+				failures             []error
+				wg                   sync.WaitGroup
+			)
+			stop := time.Now().Add(8 * (window + guard))
+			for i, l := range lims {
+				for g := 0; g < perInst; g++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						rnd := rand.New(rand.NewPCG(uint64(i), uint64(g)))
+						for time.Now().Before(stop) {
+							ctx, cancel := context.WithCancel(context.Background())
+							timer := time.AfterFunc(time.Duration(rnd.IntN(900))*time.Millisecond, cancel)
+							p, err := l.Wait(ctx, key)
+							sent := time.Now()
+							timer.Stop()
+							cancel()
+							mu.Lock()
+							switch {
+							case errors.Is(err, context.Canceled):
+								cancelled++
+							case err != nil:
+								failures = append(failures, err)
+							case rnd.IntN(10) == 0:
+								// Not sent after all: give it back.
+								if err := p.Cancel(context.Background()); err != nil {
+									failures = append(failures, err)
+								}
+								givenBack++
+							default:
+								grants = append(grants, grant{slot: p.Slot, seq: p.Seq, sent: sent})
+							}
+							mu.Unlock()
+						}
+					}()
+				}
+			}
+			wg.Wait()
+			if len(failures) > 0 {
+				t.Fatalf("%d Waits failed; first: %v", len(failures), failures[0])
+			}
+			checkGrants(t, grants, limit, window, guard, false)
+			// The test must have exercised what it claims: waits cancelled
+			// while sleeping, and freed slots granted out of arrival order.
+			bySeq := append([]grant(nil), grants...)
+			sort.Slice(bySeq, func(i, j int) bool { return bySeq[i].seq < bySeq[j].seq })
+			reordered := 0
+			for i := 1; i < len(bySeq); i++ {
+				if bySeq[i].slot.Before(bySeq[i-1].slot) {
+					reordered++
+				}
+			}
+			if cancelled == 0 || reordered == 0 {
+				t.Errorf("cancelled %d waits and reused %d freed slots out of order; want both above 0", cancelled, reordered)
+			}
+			t.Logf("%s: %d sent, %d cancelled while waiting, %d given back, %d freed slots reused out of order", im.name, len(grants), cancelled, givenBack, reordered)
 		})
 	}
 }
