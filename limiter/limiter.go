@@ -63,20 +63,26 @@ type Key struct {
 // String is "app/resource", for logs and error messages.
 func (k Key) String() string { return k.App + "/" + k.Resource }
 
+// ErrInvalidKey is wrapped by the error Wait and State return for a key
+// with an empty part or a character reserved for the Redis key layout; the
+// message names the field. Location and company ids never contain them, so
+// callers map it to INVALID_ARGUMENT.
+var ErrInvalidKey = errors.New("invalid quota key")
+
 // validate rejects keys that would be ambiguous or would break the Redis
 // hash tag: the tag is the text between the first '{' and the next '}'.
 func (k Key) validate() error {
 	if k.App == "" {
-		return errors.New("limiter: key App is empty")
+		return fmt.Errorf("limiter: key App is empty: %w", ErrInvalidKey)
 	}
 	if k.Resource == "" {
-		return errors.New("limiter: key Resource is empty")
+		return fmt.Errorf("limiter: key Resource is empty: %w", ErrInvalidKey)
 	}
 	if strings.ContainsAny(k.App, "{}|") {
-		return fmt.Errorf("limiter: key App %q contains one of '{', '}', '|'", k.App)
+		return fmt.Errorf("limiter: key App %q contains one of '{', '}', '|': %w", k.App, ErrInvalidKey)
 	}
 	if strings.ContainsAny(k.Resource, "{}|") {
-		return fmt.Errorf("limiter: key Resource %q contains one of '{', '}', '|'", k.Resource)
+		return fmt.Errorf("limiter: key Resource %q contains one of '{', '}', '|': %w", k.Resource, ErrInvalidKey)
 	}
 	return nil
 }

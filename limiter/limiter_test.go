@@ -649,8 +649,8 @@ func TestConfigAndKeyValidation(t *testing.T) {
 		t.Fatalf("NewLocal with defaults: %v", err)
 	}
 	for _, k := range []Key{{"", "r"}, {"a", ""}, {"a{", "r"}, {"a", "r}"}, {"a|b", "r"}} {
-		if _, err := l.Wait(context.Background(), k); err == nil {
-			t.Errorf("Wait(%+v) accepted a bad key", k)
+		if _, err := l.Wait(context.Background(), k); !errors.Is(err, ErrInvalidKey) {
+			t.Errorf("Wait(%+v) = %v, want ErrInvalidKey", k, err)
 		}
 	}
 	if got := (&Error{Reason: DailyQuotaExhausted, RetryAfter: time.Second}).Error(); !strings.Contains(got, "DAILY_QUOTA_EXHAUSTED") {
