@@ -118,21 +118,27 @@ func serve(ctx context.Context, args []string, env func(string) string, stdout, 
 		return err
 	}
 
+	grpcLis, err := net.Listen("tcp", c.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("listen gRPC on %s: %w", c.GRPCAddr, err)
+	}
+	defer grpcLis.Close()
+	httpLis, err := net.Listen("tcp", c.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen HTTP on %s: %w", c.HTTPAddr, err)
+	}
+	defer httpLis.Close()
+	if c.Sandbox && env("HLGATE_PUBLIC_URL") == "" {
+		// The demo's redirect URI must reach this process's callback.
+		c.PublicURL = "http://" + loopbackAddr(httpLis.Addr())
+	}
+
 	app, err := wire(c, log)
 	if err != nil {
 		return err
 	}
 	defer app.close()
 
-	grpcLis, err := net.Listen("tcp", c.GRPCAddr)
-	if err != nil {
-		return fmt.Errorf("listen gRPC on %s: %w", c.GRPCAddr, err)
-	}
-	httpLis, err := net.Listen("tcp", c.HTTPAddr)
-	if err != nil {
-		grpcLis.Close()
-		return fmt.Errorf("listen HTTP on %s: %w", c.HTTPAddr, err)
-	}
 	g := app.srv.GRPCServer()
 	errc := make(chan error, 2)
 	go func() { errc <- g.Serve(grpcLis) }()
@@ -376,9 +382,6 @@ func startSandbox(c *serveConfig, log *slog.Logger) (*http.Server, error) {
 	c.ClientID, c.ClientSecret = sandbox.DefaultClientID, sandbox.DefaultClientSecret
 	if c.APIKeysFile == "" {
 		c.InsecureNoAuth = true
-	}
-	if _, port, err := net.SplitHostPort(c.HTTPAddr); err == nil {
-		c.PublicURL = "http://localhost:" + port
 	}
 	log.Warn("SANDBOX MODE: upstream is an in-process fake of HighLevel, not the real API", "sandbox", base)
 	return hs, nil

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// Every documented setting is listed by `hlgate serve -h` with its variable.
+func TestServeHelpListsEverySetting(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"serve", "-h"}, envOf(nil), strings.NewReader(""), &out, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("serve -h: %v", err)
+	}
+	for _, v := range []string{
+		"HLGATE_GRPC_ADDR", "HLGATE_HTTP_ADDR", "HLGATE_UPSTREAM_URL", "HLGATE_AUTHORIZE_URL", "HLGATE_PUBLIC_URL",
+		"HLGATE_CLIENT_ID", "HLGATE_CLIENT_SECRET", "HLGATE_SCOPES", "HLGATE_REDIS_URL", "HLGATE_TOKEN_KEY",
+		"HLGATE_RATE_LIMIT", "HLGATE_RATE_WINDOW", "HLGATE_DAILY_LIMIT", "HLGATE_API_KEYS_FILE",
+		"HLGATE_INSECURE_NO_AUTH", "HLGATE_RATE_GUARD", "HLGATE_MAX_QUEUE_WAIT", "HLGATE_LIMITER_FALLBACK",
+		"HLGATE_REPLICAS", "HLGATE_SHUTDOWN_GRACE",
+	} {
+		if !strings.Contains(out.String(), v) {
+			t.Errorf("serve -h does not list %s", v)
+		}
+	}
+}
+
+// Unsafe or incomplete configurations are refused before anything starts,
+// with a message that says what to set.
+func TestServeRefusesUnsafeConfigurations(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{
+		"HLGATE_CLIENT_ID": "app-1", "HLGATE_CLIENT_SECRET": "s",
+		"HLGATE_GRPC_ADDR": "127.0.0.1:0", "HLGATE_HTTP_ADDR": "127.0.0.1:0",
+	}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no caller auth", with(), "HLGATE_API_KEYS_FILE"},
+		{"Redis without a token key", with("HLGATE_INSECURE_NO_AUTH", "true", "HLGATE_REDIS_URL", "redis://127.0.0.1:1"), "HLGATE_TOKEN_KEY"},
+		{"no app credentials", map[string]string{"HLGATE_INSECURE_NO_AUTH": "true"}, "HLGATE_CLIENT_ID"},
+		{"bad fallback", with("HLGATE_INSECURE_NO_AUTH", "true", "HLGATE_LIMITER_FALLBACK", "open"), "HLGATE_LIMITER_FALLBACK"},
+		{"bad duration", with("HLGATE_INSECURE_NO_AUTH", "true", "HLGATE_RATE_WINDOW", "ten"), "HLGATE_RATE_WINDOW"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(context.Background(), []string{"serve"}, envOf(tc.env), strings.NewReader(""), &out, &out)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want a message naming %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestHashKey(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"hash-key"}, envOf(nil), strings.NewReader("secret\n"), &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	// SHA-256 of "secret".
+	if got := strings.TrimSpace(out.String()); got != "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b" {
+		t.Fatalf("hash = %s", got)
+	}
+}
+
+// `make run` is `hlgate serve --sandbox`: it installs the demo location
+// through the OAuth code flow, prints commands that work, and stops cleanly.
+func TestServeSandboxDemoWorks(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--sandbox", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"},
+			envOf(nil), strings.NewReader(""), out, io.Discard)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "Stop with Ctrl-C") {
+		select {
+		case err := <-done:
+			t.Fatalf("serve --sandbox exited: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no demo commands printed:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Run the printed curl commands' URLs.
+	var urls []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "curl" && strings.HasPrefix(f[2], "http://") {
+			urls = append(urls, f[len(f)-1])
+		}
+	}
+	if len(urls) < 2 {
+		t.Fatalf("found %d curl GET commands in:\n%s", len(urls), out.String())
+	}
+	for _, u := range urls {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatalf("GET %s: %v", u, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s = %d %s", u, resp.StatusCode, body)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop after cancellation")
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
