@@ -185,6 +185,10 @@ const (
 // Error is a refusal by the limiter. RetryAfter is how long the caller
 // should wait before trying again (the delay to the slot it would have got,
 // to the next UTC day, or to the next probe of the store).
+//
+// Error() includes the underlying Redis error, which may name the Redis
+// address: it is for logs. A message for hlgate's callers is built from
+// Reason and RetryAfter only.
 type Error struct {
 	Reason     Reason
 	RetryAfter time.Duration
