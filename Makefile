@@ -42,9 +42,12 @@ test: ensure-redis
 run: build
 	./bin/hlgate serve --sandbox
 
-## bench: the benchmarks (limiter, tokenstore, sandbox).
+## bench: the package benchmarks (limiter, tokenstore, sandbox), then the facade
+## against direct calls (cmd/hlbench), which rewrites its section of
+## docs/BENCHMARKS.md and docs/bench-latency.png.
 bench: ensure-redis
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	HLBENCH_VIA_MAKE=1 $(GO) run ./cmd/hlbench -doc docs/BENCHMARKS.md -plot docs/bench-latency.png
 
 clean:
 	rm -rf bin

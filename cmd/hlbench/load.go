@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// cell is one measurement: a mode, a store, an operation and a concurrency.
+type cell struct {
+	Mode, Store, Op string
+	Conc            int
+	Calls           int
+	Elapsed         time.Duration
+	P50, P99        time.Duration
+}
+
+// Throughput is completed calls per second over the cell.
+func (c cell) Throughput() float64 {
+	if c.Elapsed <= 0 {
+		return 0
+	}
+	return float64(c.Calls) / c.Elapsed.Seconds()
+}
+
+// loadConfig says how long each cell runs.
+type loadConfig struct {
+	Warmup   time.Duration // discarded calls before measuring (connections, caches)
+	MinTime  time.Duration // a cell runs at least this long ...
+	MinCalls int           // ... and at least this many calls ...
+	MaxTime  time.Duration // ... but stops after this, whatever the count
+}
+
+// measure runs call from conc workers: first a warm-up whose latencies are
+// dropped, then the measured phase. Any failed call fails the cell: a
+// benchmark that counted errors as fast answers would flatter the facade.
+func measure(ctx context.Context, lc loadConfig, conc int, call caller) (cell, error) {
+	if _, _, err := drive(ctx, conc, lc.Warmup, 0, lc.Warmup, call, false); err != nil {
+		return cell{}, fmt.Errorf("warm-up: %w", err)
+	}
+	runtime.GC() // the previous cell's garbage is not this cell's cost
+	lat, elapsed, err := drive(ctx, conc, lc.MinTime, lc.MinCalls, lc.MaxTime, call, true)
+	if err != nil {
+		return cell{}, err
+	}
+	slices.Sort(lat)
+	return cell{Conc: conc, Calls: len(lat), Elapsed: elapsed, P50: percentile(lat, 50), P99: percentile(lat, 99)}, nil
+}
+
+// drive runs conc workers until minTime has passed and minCalls calls have
+// completed (or maxTime has passed), and returns every call's latency when
+// record is set, and the wall time from start until the last worker ended.
+func drive(ctx context.Context, conc int, minTime time.Duration, minCalls int, maxTime time.Duration, call caller, record bool) ([]time.Duration, time.Duration, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		done     atomic.Int64
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+		mu       sync.Mutex
+		all      []time.Duration
+	)
+	start := time.Now()
+	for w := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat []time.Duration
+			if record {
+				lat = make([]time.Duration, 0, 4096)
+			}
+			for n := 0; ; n++ {
+				if ctx.Err() != nil {
+					break
+				}
+				since := time.Since(start)
+				if since >= maxTime || (since >= minTime && int(done.Load()) >= minCalls) {
+					break
+				}
+				t0 := time.Now()
+				err := call(ctx, w, n)
+				d := time.Since(t0)
+				if err != nil {
+					if ctx.Err() == nil {
+						errOnce.Do(func() { firstErr = fmt.Errorf("worker %d call %d: %w", w, n, err); cancel() })
+					}
+					break
+				}
+				done.Add(1)
+				if record {
+					lat = append(lat, d)
+				}
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		return nil, 0, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	return all, elapsed, nil
+}
+
+// percentile is the nearest-rank percentile p of sorted latencies.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(float64(len(sorted))*p/100)) - 1
+	return sorted[min(max(rank, 0), len(sorted)-1)]
+}

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+	"github.com/hlgate/hlgate/sandbox"
+)
+
+// The three ways of making the same upstream call.
+const (
+	modeDirect = "direct"
+	modeGRPC   = "gRPC"
+	modeREST   = "REST"
+)
+
+// The two operations: a read by id and a search page.
+const (
+	opGet    = "get"
+	opSearch = "search"
+)
+
+// searchPage is the page size of the search operation.
+const searchPage = 20
+
+var modes = []string{modeDirect, modeGRPC, modeREST}
+
+// caller is one load-generating client: call makes one operation; worker and
+// n pick the contact, so concurrent workers read different records.
+type caller func(ctx context.Context, worker, n int) error
+
+// clients holds one client per mode for a stack: an HTTP transport for the
+// direct calls, one for the REST calls, and one gRPC connection (HTTP/2
+// multiplexes every worker's calls over it, as a gRPC client normally does).
+type clients struct {
+	st       *stack
+	ids      []string // contact ids the get operation cycles through
+	direct   *http.Client
+	rest     *http.Client
+	conn     *grpc.ClientConn
+	contacts hlgatev1.ContactsServiceClient
+	authCtx  func(context.Context) context.Context
+}
+
+func newClients(st *stack) (*clients, error) {
+	conn, err := grpc.NewClient(st.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("gRPC client: %w", err)
+	}
+	// Enough idle connections that every worker keeps its own keep-alive
+	// connection at the highest concurrency.
+	tr := func() *http.Client {
+		return &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second}}
+	}
+	return &clients{
+		st: st, direct: tr(), rest: tr(), conn: conn,
+		contacts: hlgatev1.NewContactsServiceClient(conn),
+		authCtx: func(ctx context.Context) context.Context {
+			return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+callerKey)
+		},
+	}, nil
+}
+
+func (c *clients) close() {
+	c.direct.CloseIdleConnections()
+	c.rest.CloseIdleConnections()
+	_ = c.conn.Close()
+}
+
+// caller returns the function that makes op in mode. Each checks the status
+// and that the answer is the one asked for, reading the whole body, but
+// decodes no JSON into structs: the clients' own decoding is not what is
+// measured (verify decodes every mode's answer once, in full).
+func (c *clients) caller(mode, op string) (caller, error) {
+	ids := c.ids
+	id := func(worker, n int) string { return ids[(worker*7+n)%len(ids)] }
+	loc := sandbox.DemoLocationID
+	switch mode + "/" + op {
+	case modeDirect + "/" + opGet:
+		return func(ctx context.Context, w, n int) error {
+			cid := id(w, n)
+			_, err := c.do(ctx, c.direct, http.MethodGet, c.st.sandboxURL+"/contacts/"+cid, nil, c.directHeaders, []byte(cid))
+			return err
+		}, nil
+	case modeDirect + "/" + opSearch:
+		body := []byte(fmt.Sprintf(`{"locationId":%q,"pageLimit":%d,"page":1}`, loc, searchPage))
+		return func(ctx context.Context, _, _ int) error {
+			_, err := c.do(ctx, c.direct, http.MethodPost, c.st.sandboxURL+"/contacts/search", body, c.directHeaders, []byte(`"contacts"`))
+			return err
+		}, nil
+	case modeREST + "/" + opGet:
+		return func(ctx context.Context, w, n int) error {
+			cid := id(w, n)
+			_, err := c.do(ctx, c.rest, http.MethodGet, c.st.httpURL+"/v1/locations/"+loc+"/contacts/"+cid, nil, c.restHeaders, []byte(cid))
+			return err
+		}, nil
+	case modeREST + "/" + opSearch:
+		body := []byte(fmt.Sprintf(`{"pageSize":%d}`, searchPage))
+		return func(ctx context.Context, _, _ int) error {
+			_, err := c.do(ctx, c.rest, http.MethodPost, c.st.httpURL+"/v1/locations/"+loc+"/contacts:search", body, c.restHeaders, []byte(`"contacts"`))
+			return err
+		}, nil
+	case modeGRPC + "/" + opGet:
+		return func(ctx context.Context, w, n int) error {
+			cid := id(w, n)
+			resp, err := c.contacts.GetContact(c.authCtx(ctx), &hlgatev1.GetContactRequest{LocationId: loc, ContactId: cid})
+			if err != nil {
+				return fmt.Errorf("GetContact: %w", err)
+			}
+			if resp.GetContact().GetId() != cid {
+				return fmt.Errorf("GetContact %s answered contact %q", cid, resp.GetContact().GetId())
+			}
+			return nil
+		}, nil
+	case modeGRPC + "/" + opSearch:
+		return func(ctx context.Context, _, _ int) error {
+			resp, err := c.contacts.SearchContacts(c.authCtx(ctx), &hlgatev1.SearchContactsRequest{LocationId: loc, PageSize: searchPage})
+			if err != nil {
+				return fmt.Errorf("SearchContacts: %w", err)
+			}
+			if len(resp.GetContacts()) != searchPage {
+				return fmt.Errorf("SearchContacts answered %d contacts, want %d", len(resp.GetContacts()), searchPage)
+			}
+			return nil
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown mode/op %s/%s", mode, op)
+}
+
+// directHeaders are what a direct caller of HighLevel sends: the location's
+// access token and the product's Version.
+func (c *clients) directHeaders(h http.Header) {
+	h.Set("Authorization", "Bearer "+c.st.token)
+	h.Set("Version", sandbox.VersionDefault)
+	h.Set("Accept", "application/json")
+}
+
+// restHeaders are what a caller of hlgate's REST gateway sends: its API key.
+func (c *clients) restHeaders(h http.Header) {
+	h.Set("Authorization", "Bearer "+callerKey)
+	h.Set("Accept", "application/json")
+}
+
+// do sends one request, reads the whole answer, and fails unless it is a 200
+// holding want.
+func (c *clients) do(ctx context.Context, hc *http.Client, method, url string, body []byte, headers func(http.Header), want []byte) ([]byte, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, r)
+	if err != nil {
+		return nil, err
+	}
+	headers(req.Header)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read body: %w", method, req.URL.Path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s %s: status %d: %.200s", method, req.URL.Path, resp.StatusCode, b)
+	}
+	if !bytes.Contains(b, want) {
+		return nil, fmt.Errorf("%s %s: answer lacks %s", method, req.URL.Path, want)
+	}
+	return b, nil
+}
+
+// loadContactIDs reads the first page of the demo location's contacts
+// directly; the get operation cycles through them.
+func (c *clients) loadContactIDs(ctx context.Context) error {
+	body := []byte(fmt.Sprintf(`{"locationId":%q,"pageLimit":100,"page":1}`, sandbox.DemoLocationID))
+	b, err := c.do(ctx, c.direct, http.MethodPost, c.st.sandboxURL+"/contacts/search", body, c.directHeaders, []byte(`"contacts"`))
+	if err != nil {
+		return fmt.Errorf("list contacts: %w", err)
+	}
+	var page struct {
+		Contacts []struct {
+			ID string `json:"id"`
+		} `json:"contacts"`
+	}
+	if err := json.Unmarshal(b, &page); err != nil {
+		return fmt.Errorf("list contacts: %w", err)
+	}
+	for _, ct := range page.Contacts {
+		c.ids = append(c.ids, ct.ID)
+	}
+	if len(c.ids) < searchPage {
+		return fmt.Errorf("list contacts: %d contacts, want at least %d", len(c.ids), searchPage)
+	}
+	return nil
+}
+
+// verify makes each operation once in every mode, decodes the answers in
+// full and fails unless all three modes return the same records, so the
+// benchmark compares the same work.
+func (c *clients) verify(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cid := c.ids[0]
+	loc := sandbox.DemoLocationID
+
+	type contact struct {
+		ID         string `json:"id"`
+		LocationID string `json:"locationId"`
+		Email      string `json:"email"`
+	}
+	var direct struct {
+		Contact contact `json:"contact"`
+	}
+	b, err := c.do(ctx, c.direct, http.MethodGet, c.st.sandboxURL+"/contacts/"+cid, nil, c.directHeaders, []byte(cid))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &direct); err != nil {
+		return fmt.Errorf("direct get: %w", err)
+	}
+	var rest struct {
+		Contact contact `json:"contact"`
+	}
+	if b, err = c.do(ctx, c.rest, http.MethodGet, c.st.httpURL+"/v1/locations/"+loc+"/contacts/"+cid, nil, c.restHeaders, []byte(cid)); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &rest); err != nil {
+		return fmt.Errorf("REST get: %w", err)
+	}
+	g, err := c.contacts.GetContact(c.authCtx(ctx), &hlgatev1.GetContactRequest{LocationId: loc, ContactId: cid})
+	if err != nil {
+		return fmt.Errorf("gRPC get: %w", err)
+	}
+	gc := contact{ID: g.GetContact().GetId(), LocationID: g.GetContact().GetLocationId(), Email: g.GetContact().GetEmail()}
+	if direct.Contact != rest.Contact || direct.Contact != gc || direct.Contact.ID != cid {
+		return fmt.Errorf("get %s differs: direct %+v, REST %+v, gRPC %+v", cid, direct.Contact, rest.Contact, gc)
+	}
+
+	var page struct {
+		Contacts []contact `json:"contacts"`
+	}
+	ids := func() []string {
+		out := make([]string, 0, len(page.Contacts))
+		for _, ct := range page.Contacts {
+			out = append(out, ct.ID)
+		}
+		return out
+	}
+	if b, err = c.do(ctx, c.direct, http.MethodPost, c.st.sandboxURL+"/contacts/search",
+		[]byte(fmt.Sprintf(`{"locationId":%q,"pageLimit":%d,"page":1}`, loc, searchPage)), c.directHeaders, []byte(`"contacts"`)); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &page); err != nil {
+		return fmt.Errorf("direct search: %w", err)
+	}
+	directIDs := ids()
+	page.Contacts = nil
+	if b, err = c.do(ctx, c.rest, http.MethodPost, c.st.httpURL+"/v1/locations/"+loc+"/contacts:search",
+		[]byte(fmt.Sprintf(`{"pageSize":%d}`, searchPage)), c.restHeaders, []byte(`"contacts"`)); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &page); err != nil {
+		return fmt.Errorf("REST search: %w", err)
+	}
+	restIDs := ids()
+	s, err := c.contacts.SearchContacts(c.authCtx(ctx), &hlgatev1.SearchContactsRequest{LocationId: loc, PageSize: searchPage})
+	if err != nil {
+		return fmt.Errorf("gRPC search: %w", err)
+	}
+	var grpcIDs []string
+	for _, ct := range s.GetContacts() {
+		grpcIDs = append(grpcIDs, ct.GetId())
+	}
+	if len(directIDs) != searchPage || !slices.Equal(directIDs, restIDs) || !slices.Equal(directIDs, grpcIDs) {
+		return fmt.Errorf("search pages differ: direct [%s], REST [%s], gRPC [%s]",
+			strings.Join(directIDs, " "), strings.Join(restIDs, " "), strings.Join(grpcIDs, " "))
+	}
+	return nil
+}

@@ -1,0 +1,357 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Targets of the facade, reported against and never asserted: hlgate adds
+// at most this much at p50 over a direct call ...
+var addedP50Target = map[string]time.Duration{
+	modeGRPC: 250 * time.Microsecond,
+	modeREST: 500 * time.Microsecond,
+}
+
+// ... and reaches at least this share of direct throughput at targetConc
+// concurrent callers.
+const (
+	throughputTarget = 0.5
+	targetConc       = 64
+)
+
+// results is every cell of a run, in the order measured.
+type results []cell
+
+func (r results) find(mode, store, op string, conc int) (cell, bool) {
+	for _, c := range r {
+		if c.Mode == mode && c.Store == store && c.Op == op && c.Conc == conc {
+			return c, true
+		}
+	}
+	return cell{}, false
+}
+
+// comparison is a facade cell set against the direct cell measured beside it.
+type comparison struct {
+	facade, direct cell
+}
+
+func (c comparison) p50Ratio() float64 { return ratio(c.facade.P50, c.direct.P50) }
+func (c comparison) p99Ratio() float64 { return ratio(c.facade.P99, c.direct.P99) }
+func (c comparison) addedP50() time.Duration {
+	return c.facade.P50 - c.direct.P50
+}
+func (c comparison) addedP99() time.Duration {
+	return c.facade.P99 - c.direct.P99
+}
+func (c comparison) throughputRatio() float64 {
+	if c.direct.Throughput() == 0 {
+		return 0
+	}
+	return c.facade.Throughput() / c.direct.Throughput()
+}
+
+// misses lists the targets this comparison misses; empty means all met.
+func (c comparison) misses() []string {
+	var out []string
+	if t, ok := addedP50Target[c.facade.Mode]; ok && c.addedP50() > t {
+		out = append(out, fmt.Sprintf("+p50 %s > %s", us(c.addedP50()), us(t)))
+	}
+	if c.facade.Conc == targetConc && c.throughputRatio() < throughputTarget {
+		out = append(out, fmt.Sprintf("throughput ×%.2f < ×%.2f", c.throughputRatio(), throughputTarget))
+	}
+	return out
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// us formats a duration in whole microseconds.
+func us(d time.Duration) string { return fmt.Sprintf("%d µs", d.Microseconds()) }
+
+// row is one printed line: a cell and, for facade modes, its comparison.
+type row struct {
+	c   cell
+	cmp *comparison
+}
+
+// rows groups the results as they are printed: by store, operation and
+// concurrency, the direct cell first.
+func (r results) rows(stores, ops []string, concs []int) [][]row {
+	var groups [][]row
+	for _, store := range stores {
+		for _, op := range ops {
+			var g []row
+			for _, conc := range concs {
+				d, ok := r.find(modeDirect, store, op, conc)
+				if !ok {
+					continue
+				}
+				g = append(g, row{c: d})
+				for _, m := range modes[1:] {
+					f, ok := r.find(m, store, op, conc)
+					if !ok {
+						continue
+					}
+					g = append(g, row{c: f, cmp: &comparison{facade: f, direct: d}})
+				}
+			}
+			if len(g) > 0 {
+				groups = append(groups, g)
+			}
+		}
+	}
+	return groups
+}
+
+var columns = []string{"conc", "mode", "p50 µs", "p99 µs", "calls/s", "p50 ×direct", "p99 ×direct", "+p50 µs", "+p99 µs", "calls/s ×direct", "targets"}
+
+func (rw row) fields() []string {
+	c := rw.c
+	f := []string{
+		fmt.Sprint(c.Conc), c.Mode,
+		fmt.Sprint(c.P50.Microseconds()), fmt.Sprint(c.P99.Microseconds()),
+		fmt.Sprintf("%.0f", c.Throughput()),
+	}
+	if rw.cmp == nil {
+		return append(f, "", "", "", "", "", "")
+	}
+	x := rw.cmp
+	verdict := "met"
+	if m := x.misses(); len(m) > 0 {
+		verdict = "MISSED: " + strings.Join(m, "; ")
+	}
+	return append(f,
+		fmt.Sprintf("%.2f", x.p50Ratio()), fmt.Sprintf("%.2f", x.p99Ratio()),
+		fmt.Sprintf("%+d", x.addedP50().Microseconds()), fmt.Sprintf("%+d", x.addedP99().Microseconds()),
+		fmt.Sprintf("%.2f", x.throughputRatio()), verdict)
+}
+
+// printText writes the table for a terminal.
+func (r results) printText(w io.Writer, stores, ops []string, concs []int) {
+	for _, g := range r.rows(stores, ops, concs) {
+		fmt.Fprintf(w, "\nstore=%s op=%s\n", g[0].c.Store, opName(g[0].c.Op))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, strings.Join(columns, "\t")+"\t")
+		for _, rw := range g {
+			fmt.Fprintln(tw, strings.Join(rw.fields(), "\t")+"\t")
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w)
+	r.printMisses(w, stores, ops, concs, "")
+}
+
+// printMisses lists every missed target, or says none was.
+func (r results) printMisses(w io.Writer, stores, ops []string, concs []int, bullet string) {
+	n := 0
+	for _, g := range r.rows(stores, ops, concs) {
+		for _, rw := range g {
+			if rw.cmp == nil {
+				continue
+			}
+			if m := rw.cmp.misses(); len(m) > 0 {
+				n++
+				fmt.Fprintf(w, "%sMISSED %s %s store=%s conc=%d: %s\n", bullet, rw.c.Mode, opName(rw.c.Op), rw.c.Store, rw.c.Conc, strings.Join(m, "; "))
+			}
+		}
+	}
+	if n == 0 {
+		fmt.Fprintf(w, "%severy target met (gRPC +p50 ≤ %s, REST +p50 ≤ %s, throughput ≥ ×%.1f of direct at %d callers)\n",
+			bullet, us(addedP50Target[modeGRPC]), us(addedP50Target[modeREST]), throughputTarget, targetConc)
+	}
+}
+
+func opName(op string) string {
+	switch op {
+	case opGet:
+		return "GetContact (GET /contacts/{id})"
+	case opSearch:
+		return fmt.Sprintf("SearchContacts, page of %d (POST /contacts/search)", searchPage)
+	}
+	return op
+}
+
+// runInfo is what the document says about the run besides the numbers.
+type runInfo struct {
+	Command          string
+	Started          time.Time
+	Took             time.Duration
+	LoadBefore       string
+	LoadAfter        string
+	Load             loadConfig
+	PlotFile         string // relative to the document; empty: no plot
+	RedisVersion     string
+	ProfileCell      string
+	ProfileFile      string
+	GOMAXPROCS, NCPU int
+}
+
+// markdown is the generated part of the document's section.
+func (r results) markdown(info runInfo, stores, ops []string, concs []int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Run of %s UTC, %s in all. Command, from the repository root:\n\n```sh\n%s\n```\n\n",
+		info.Started.UTC().Format("2006-01-02 15:04"), info.Took.Round(time.Second), info.Command)
+	fmt.Fprintf(&b, "Machine: %d CPUs (GOMAXPROCS %d), %s, %s, Linux %s, %s, %s. ",
+		info.NCPU, info.GOMAXPROCS, cpuModel(), memTotal(), kernel(), runtime.Version(), info.RedisVersion)
+	fmt.Fprintf(&b, "Load average (1, 5, 15 min) before: %s; after: %s.\n\n", info.LoadBefore, info.LoadAfter)
+	fmt.Fprintf(&b, "Each cell: %s warm-up (dropped), then at least %s and at least %d calls (at most %s).\n",
+		info.Load.Warmup, info.Load.MinTime, info.Load.MinCalls, info.Load.MaxTime)
+	if info.ProfileFile != "" {
+		fmt.Fprintf(&b, "CPU profile of cell %s written to `%s`.\n", info.ProfileCell, info.ProfileFile)
+	}
+	b.WriteString("\n")
+	for _, g := range r.rows(stores, ops, concs) {
+		fmt.Fprintf(&b, "#### %s, %s stores\n\n", opName(g[0].c.Op), g[0].c.Store)
+		b.WriteString("| " + strings.Join(columns, " | ") + " |\n")
+		b.WriteString(strings.Repeat("| --- ", len(columns)) + "|\n")
+		for _, rw := range g {
+			f := rw.fields()
+			if rw.cmp == nil {
+				f[1] = "**" + f[1] + "**"
+			}
+			b.WriteString("| " + strings.Join(f, " | ") + " |\n")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("Targets:\n\n")
+	r.printMisses(&b, stores, ops, concs, "- ")
+	if info.PlotFile != "" {
+		fmt.Fprintf(&b, "\n![p50 and p99 latency against concurrency](%s)\n", info.PlotFile)
+	}
+	return b.String()
+}
+
+// The document section this command owns, and the markers around the part
+// it regenerates; text outside the markers (the analysis) is kept.
+const (
+	sectionHeading = "## Facade vs direct"
+	beginMarker    = "<!-- hlbench:begin: generated by `make bench` (cmd/hlbench); edit outside these markers -->"
+	endMarker      = "<!-- hlbench:end -->"
+)
+
+// splice puts generated between the markers of the section, adding the
+// section (at the end) or the markers (right under the heading) when they
+// are missing, and leaves every other byte of doc as it was.
+func splice(doc, generated string) (string, error) {
+	block := beginMarker + "\n\n" + strings.TrimSpace(generated) + "\n\n" + endMarker
+	b := strings.Index(doc, beginMarker)
+	e := strings.Index(doc, endMarker)
+	switch {
+	case b >= 0 && e > b:
+		return doc[:b] + block + doc[e+len(endMarker):], nil
+	case b >= 0 || e >= 0:
+		return "", fmt.Errorf("the document has only one of the hlbench markers, or they are out of order; fix them by hand")
+	}
+	if h := indexLine(doc, sectionHeading); h >= 0 {
+		end := h + len(sectionHeading)
+		return doc[:end] + "\n\n" + block + doc[end:], nil
+	}
+	if doc != "" && !strings.HasSuffix(doc, "\n") {
+		doc += "\n"
+	}
+	return doc + "\n" + sectionHeading + "\n\n" + block + "\n", nil
+}
+
+// indexLine finds line as a whole line of doc.
+func indexLine(doc, line string) int {
+	for i := 0; ; {
+		j := strings.Index(doc[i:], line)
+		if j < 0 {
+			return -1
+		}
+		j += i
+		end := j + len(line)
+		if (j == 0 || doc[j-1] == '\n') && (end == len(doc) || doc[end] == '\n') {
+			return j
+		}
+		i = end
+	}
+}
+
+// writeDoc rewrites the generated part of the document at path.
+func writeDoc(path, generated string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	doc, err := splice(string(old), generated)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "CPU model unknown"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "CPU model unknown"
+}
+
+func memTotal() string {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return "memory unknown"
+	}
+	var kb int64
+	for _, l := range strings.Split(string(b), "\n") {
+		if _, err := fmt.Sscanf(l, "MemTotal: %d kB", &kb); err == nil {
+			return fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
+		}
+	}
+	return "memory unknown"
+}
+
+func kernel() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// loadAvg is the first three fields of /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
+}
+
+func redisVersion() string {
+	out, err := exec.Command("redis-server", "--version").Output()
+	if err != nil {
+		return "redis-server version unknown"
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if v, ok := strings.CutPrefix(f, "v="); ok {
+			return "redis-server " + v
+		}
+	}
+	return strings.TrimSpace(string(out))
+}
