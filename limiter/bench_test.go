@@ -150,7 +150,7 @@ func BenchmarkLocalDecisions(b *testing.B) {
 
 // BenchmarkRedisMemoryPerKey fills 10,000 keys and reports Redis'
 // used_memory growth per key: hlgate with 1 slot per key and with a full
-// window (100 slots), and redis_rate (one GCRA value per key) for
+// window (100 slots, each a µs timestamp), and redis_rate (one GCRA value per key) for
 // comparison. hlgate's keys are written with pipelined EVALSHA of the
 // script Wait runs. Each iteration starts from an empty server; ns/op is the
 // time to fill the 10,000 keys.
@@ -158,7 +158,9 @@ func BenchmarkRedisMemoryPerKey(b *testing.B) {
 	srv := redistest.Start(b, redistest.Options{})
 	c := srv.Client()
 	ctx := context.Background()
-	cfg, err := Config{Limit: 100, Window: 10 * time.Second}.withDefaults()
+	// A long window keeps every slot of the fill alive until it is
+	// measured: with 10 s, a slow fill would see its first slots trimmed.
+	cfg, err := Config{Limit: 100, Window: 10 * time.Minute}.withDefaults()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -191,6 +193,9 @@ func BenchmarkRedisMemoryPerKey(b *testing.B) {
 						return fmt.Errorf("reserve in the pipeline replied %v, want a grant", v)
 					}
 				}
+			}
+			if n := c.ZCard(ctx, redisKeys(Key{App: "app", Resource: "loc0"})[0]).Val(); n != int64(slots) {
+				return fmt.Errorf("a filled key holds %d slots, want %d", n, slots)
 			}
 			return nil
 		}
