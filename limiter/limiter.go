@@ -380,6 +380,9 @@ func finish(ctx context.Context, d decision, received time.Time, c canceller, ke
 		// quota.
 		if cool, err := c.coolUntil(ctx, key); err == nil && cool > d.value {
 			if err := p.Cancel(ctx); err != nil {
+				if cerr := ctx.Err(); cerr != nil {
+					return Permit{}, fmt.Errorf("limiter: wait for %s: %w", key, cerr)
+				}
 				return Permit{}, &Error{Reason: Unavailable, RetryAfter: time.Duration(cool-d.value) * time.Microsecond,
 					Err: fmt.Errorf("give back slot %d of %s inside a cool-down: %w", d.seq, key, err)}
 			}
