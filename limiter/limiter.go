@@ -26,10 +26,10 @@
 //
 // What the guarantee does not cover, and what the limiter does about it:
 //   - HighLevel counts other clients of the same app and location (another
-//     deployment, a script with the same app): its 429s and
-//     X-RateLimit-Remaining: 0 start a cool-down every replica honours, also
-//     callers already sleeping until a slot; X-RateLimit-Daily-Remaining
-//     lowers the daily count.
+//     deployment, a script with the same app): its 429s, and
+//     X-RateLimit-Remaining: 0 while our own log still has room, start a
+//     cool-down every replica honours, also callers already sleeping until a
+//     slot; X-RateLimit-Daily-Remaining lowers the daily count.
 //   - A permit whose request was sent counts even if the request failed; a
 //     permit whose request was not sent must be cancelled (Permit.Cancel).
 //   - Redis unreachable: fail closed (Unavailable), or with LocalShare each
@@ -97,8 +97,9 @@ type Limiter interface {
 	// which case the reserved slot has been freed.
 	Wait(ctx context.Context, key Key) (Permit, error)
 	// Observe feeds back what HighLevel answered: the status code and the
-	// response headers. A 429 or X-RateLimit-Remaining: 0 starts a cool-down
-	// shared by every replica; X-RateLimit-Daily-Remaining lower than the
+	// response headers. A 429, or X-RateLimit-Remaining: 0 while the
+	// limiter's own log has room, starts a cool-down shared by every
+	// replica; X-RateLimit-Daily-Remaining lower than the
 	// limiter's own count lowers it. Observe never fails the call it reports
 	// on; store errors are logged.
 	Observe(ctx context.Context, key Key, status int, header http.Header)

@@ -603,6 +603,40 @@ func TestCoolDownHoldsSleepers(t *testing.T) {
 	}
 }
 
+// TestRemainingZeroAgreeingWithLog: X-RateLimit-Remaining: 0 starts no
+// cool-down when the limiter's own log is full (HighLevel agrees with it),
+// and does when the log has room (someone else spends the quota).
+func TestRemainingZeroAgreeingWithLog(t *testing.T) {
+	t.Parallel()
+	for _, im := range impls {
+		t.Run(im.name, func(t *testing.T) {
+			t.Parallel()
+			lims := im.new(t, Config{Limit: 2, Window: 10 * time.Second, Guard: 10 * time.Millisecond}, 2)
+			a, b := lims[0], lims[1]
+			ctx := context.Background()
+			zero := http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Interval-Milliseconds": {"10000"}}
+			full := Key{App: "app", Resource: "full"}
+			for i := 0; i < 2; i++ {
+				if _, err := a.Wait(ctx, full); err != nil {
+					t.Fatalf("Wait: %v", err)
+				}
+			}
+			b.Observe(ctx, full, http.StatusOK, zero)
+			if st := mustState(t, a, full); !st.CoolDownUntil.IsZero() {
+				t.Errorf("Remaining: 0 with a full log started a cool-down until %s", st.CoolDownUntil)
+			}
+			room := Key{App: "app", Resource: "room"}
+			if _, err := a.Wait(ctx, room); err != nil {
+				t.Fatalf("Wait: %v", err)
+			}
+			b.Observe(ctx, room, http.StatusOK, zero)
+			if st := mustState(t, a, room); st.CoolDownUntil.IsZero() {
+				t.Error("Remaining: 0 with room in the log started no cool-down")
+			}
+		})
+	}
+}
+
 func TestParseObservation(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -617,7 +651,8 @@ func TestParseObservation(t *testing.T) {
 		{"429 retry-after seconds", 429, http.Header{"Retry-After": {"7"}}, observation{coolDown: 7 * time.Second, dailyRemaining: -1}},
 		{"429 retry-after date", 429, http.Header{"Retry-After": {now.Add(3 * time.Second).Format(http.TimeFormat)}}, observation{coolDown: 3 * time.Second, dailyRemaining: -1}},
 		{"429 interval", 429, http.Header{"X-Ratelimit-Interval-Milliseconds": {"2500"}}, observation{coolDown: 2500 * time.Millisecond, dailyRemaining: -1}},
-		{"remaining 0", 200, http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Interval-Milliseconds": {"10000"}}, observation{coolDown: 10 * time.Second, dailyRemaining: -1}},
+		{"remaining 0", 200, http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Interval-Milliseconds": {"10000"}}, observation{coolDown: 10 * time.Second, unlessFull: true, dailyRemaining: -1}},
+		{"429 remaining 0", 429, http.Header{"X-Ratelimit-Remaining": {"0"}, "Retry-After": {"2"}}, observation{coolDown: 2 * time.Second, dailyRemaining: -1}},
 		{"daily", 200, http.Header{"X-Ratelimit-Daily-Remaining": {"12"}}, observation{dailyRemaining: 12}},
 		{"garbage", 429, http.Header{"Retry-After": {"soon"}, "X-Ratelimit-Daily-Remaining": {"x"}}, observation{coolDown: 10 * time.Second, dailyRemaining: -1}},
 	} {

@@ -206,7 +206,7 @@ func (l *Local) Observe(_ context.Context, key Key, status int, header http.Head
 		k = &localKey{}
 		l.keys[key] = k
 	}
-	if o.coolDown > 0 {
+	if o.coolDown > 0 && !(o.unlessFull && l.fullLocked(k, now)) {
 		k.cool = max(k.cool, now+o.coolDown.Microseconds())
 	}
 	if o.dailyRemaining >= 0 {
@@ -216,6 +216,18 @@ func (l *Local) Observe(_ context.Context, key Key, status int, header http.Head
 		}
 		k.used = max(k.used, l.cfg.Daily-o.dailyRemaining)
 	}
+}
+
+// fullLocked reports whether k's log holds Limit grants in the last W' up
+// to now. l.mu is held.
+func (l *Local) fullLocked(k *localKey, now int64) bool {
+	n := 0
+	for _, e := range k.log {
+		if e.at > now-l.span && e.at <= now {
+			n++
+		}
+	}
+	return n >= l.cfg.Limit
 }
 
 // State reports the key's view; see Limiter.

@@ -21,25 +21,38 @@ const (
 type observation struct {
 	// coolDown is how long every replica must hold back, 0 for none.
 	coolDown time.Duration
+	// unlessFull limits the cool-down to the case where the limiter's own
+	// log holds fewer than L grants in the last W' (see parseObservation).
+	unlessFull bool
 	// dailyRemaining is HighLevel's count of requests left today, -1 when
 	// the header is absent or unreadable.
 	dailyRemaining int64
 }
 
-// parseObservation reads a response. A 429, or X-RateLimit-Remaining: 0,
-// means HighLevel's window is full right now whatever our own log says (the
-// app may have other clients, or HighLevel counts differently), so a
-// cool-down starts: Retry-After when given, else the interval HighLevel
-// reports, else one of our windows — the stricter reading when nothing
-// says how long.
+// parseObservation reads a response. A 429 means HighLevel's window is
+// full whatever our own log says (the app may have other clients, or
+// HighLevel counts differently), so a cool-down starts: Retry-After when
+// given, else the interval HighLevel reports, else one of our windows — the
+// stricter reading when nothing says how long.
+//
+// X-RateLimit-Remaining: 0 on an accepted request starts the same
+// cool-down, unless our own log already holds L grants in the last W': then
+// HighLevel merely agrees with us (the window is full and the slot rule
+// already holds the next request back until it frees), and a cool-down of a
+// whole interval would idle the quota. Whether HighLevel's window slides or
+// is fixed, it cannot count more than our log unless someone else spends the
+// same quota, and that is exactly when our log is not full.
 func parseObservation(status int, h http.Header, window time.Duration, now time.Time) observation {
 	o := observation{dailyRemaining: -1}
 	if v, ok := headerInt(h, headerDailyRemaining); ok && v >= 0 {
 		o.dailyRemaining = v
 	}
 	remaining, hasRemaining := headerInt(h, headerRemaining)
-	if status != http.StatusTooManyRequests && !(hasRemaining && remaining <= 0) {
-		return o
+	if status != http.StatusTooManyRequests {
+		if !hasRemaining || remaining > 0 {
+			return o
+		}
+		o.unlessFull = true
 	}
 	if ra := retryAfter(h, now); ra > 0 {
 		o.coolDown = ra

@@ -188,8 +188,12 @@ func (r *Redis) Observe(ctx context.Context, key Key, status int, header http.He
 	if o.coolDown <= 0 && o.dailyRemaining < 0 {
 		return
 	}
+	unlessFull := 0
+	if o.unlessFull {
+		unlessFull = 1
+	}
 	err := observeScript.Run(ctx, r.client, redisKeys(key),
-		r.offset, o.coolDown.Microseconds(), o.dailyRemaining, r.cfg.Daily).Err()
+		r.argOffset, o.coolDown.Microseconds(), o.dailyRemaining, r.argDaily, unlessFull, r.argLimit, r.argSpan).Err()
 	if err != nil {
 		r.cfg.Logger.WarnContext(ctx, "limiter: record upstream rate-limit answer",
 			"app", key.App, "resource", key.Resource, "upstream_status", status, errAttr(err))

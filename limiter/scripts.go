@@ -128,13 +128,22 @@ return 1
 // observeScript records what HighLevel answered: a cool-down (never
 // shortened) and HighLevel's daily remaining count (only ever raising ours).
 //
-// KEYS as reserveScript (only the state hash is used).
+// With "unless full" set (X-RateLimit-Remaining: 0 on an accepted request)
+// the cool-down starts only when the log holds fewer than limit grants in
+// the last W' up to now; see parseObservation.
+//
+// KEYS as reserveScript (the log and the state hash are used).
 // ARGV: 1 clock offset µs, 2 cool-down µs (0 none), 3 daily remaining (-1
-// none), 4 daily. Reply: the cool-down end in µs (0 none).
+// none), 4 daily, 5 unless full (0/1), 6 limit, 7 span W' µs.
+// Reply: the cool-down end in µs (0 none).
 var observeScript = redis.NewScript(scriptPrelude + keepState + `
 local cooldown = tonumber(ARGV[2])
 local remaining = tonumber(ARGV[3])
 local daily = tonumber(ARGV[4])
+if cooldown > 0 and ARGV[5] == '1' then
+  local inwin = redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.0f', now - tonumber(ARGV[7])), now)
+  if inwin >= tonumber(ARGV[6]) then cooldown = 0 end
+end
 local st = redis.call('HMGET', KEYS[3], 'day', 'used', 'cool')
 local cool = tonumber(st[3]) or 0
 local ttl = 0
