@@ -198,7 +198,7 @@ type Error struct {
 	Err error
 }
 
-// Error describes the refusal without store addresses or keys.
+// Error describes the refusal and, for Unavailable, its cause.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("limiter: %s (retry after %s): %v", e.Reason, e.RetryAfter, e.Err)
