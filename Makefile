@@ -38,6 +38,13 @@ ensure-redis:
 test: ensure-redis
 	$(GO) test -race -shuffle=on $(PKGS)
 
+## test-e2e: the end-to-end suite: redis-server, `hlgate sandbox` and three `hlgate serve` built from the tree, and a Node client (installs its npm packages).
+test-e2e: ensure-redis
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "make test-e2e needs Node.js (18 or newer) and npm: apt-get install nodejs npm" >&2; exit 1; }
+	@[ -d e2e/node/node_modules ] || (cd e2e/node && npm ci --no-audit --no-fund)
+	$(GO) vet -tags e2e ./e2e/
+	$(GO) test -tags e2e -count=1 -timeout 10m -v ./e2e/
+
 ## run: hlgate with the sandbox in-process and memory stores; no other setup.
 run: build
 	./bin/hlgate serve --sandbox

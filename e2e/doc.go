@@ -1,0 +1,13 @@
+// Package e2e is hlgate's end-to-end suite: it proves the claims of the
+// design with real processes rather than in-process parts. It builds the
+// hlgate binary from the tree, starts redis-server (AOF on), `hlgate
+// sandbox` and three `hlgate serve` replicas sharing that Redis, installs
+// locations through the real OAuth pages, and then drives load while it
+// kills, stops and restarts processes and injects upstream faults. Every
+// assertion is made on what the sandbox recorded (arrivals, grants, stored
+// records) and on every caller's outcome.
+//
+// The tests carry the build tag e2e, so `go test ./...` skips them; run them
+// with `make test-e2e`, which also installs the Node client's packages that
+// the cross-language scenario needs.
+package e2e
