@@ -143,13 +143,18 @@ func onlyBackPressure(t *testing.T, what string, as []attempt) (ok, refused int)
 	return ok, refused
 }
 
-// checkWindow asserts the exact quota on every accepted arrival the sandbox
-// recorded for a location, and that it rejected none.
-func (s *system) checkWindow(t *testing.T, loc string) (acc []time.Time) {
+// checkWindow asserts the exact quota on the arrivals the sandbox recorded
+// for a location since a scenario began (every window that ends after
+// since), and that it rejected none of them. The whole run is checked once
+// more at the end.
+func (s *system) checkWindow(t *testing.T, loc string, since time.Time) (acc []time.Time) {
 	t.Helper()
 	all := s.arrivals(loc)
 	var rejected []time.Time
 	for _, a := range all {
+		if !a.At.After(since.Add(-quotaWindow)) || (!a.Accepted && a.At.Before(since)) {
+			continue
+		}
 		if a.Accepted {
 			acc = append(acc, a.At)
 		} else {
@@ -220,6 +225,7 @@ const saturationLoad = 27 * time.Second
 // 1. Saturation: 60 callers over three replicas for more than 25 s, real
 // window and limits.
 func (s *system) saturation(t *testing.T, loc string, ids []string) {
+	begin := time.Now()
 	before := s.stats()
 	res := runLoad(context.Background(), loadSpec{
 		callers: 60, replicas: allReplicas(s), dur: saturationLoad, deadline: 20 * time.Second,
@@ -232,7 +238,7 @@ func (s *system) saturation(t *testing.T, loc string, ids []string) {
 	if d.served429 != 0 {
 		t.Errorf("the sandbox served %d 429s during saturation, want 0", d.served429)
 	}
-	acc := s.checkWindow(t, loc)
+	acc := s.checkWindow(t, loc, begin)
 	in := between(acc, res.start, res.end)
 	if len(in) < 2 {
 		t.Fatalf("only %d requests reached the sandbox", len(in))
@@ -272,6 +278,7 @@ func (s *system) saturation(t *testing.T, loc string, ids []string) {
 // 2. Refresh storm: the access token expires at the sandbox; 300
 // concurrent calls over the three replicas.
 func (s *system) refreshStorm(t *testing.T, loc string, ids []string) {
+	begin := time.Now()
 	// A slow token endpoint widens the window in which replicas could race.
 	s.setTokenLatency(300 * time.Millisecond)
 	defer s.setTokenLatency(0)
@@ -331,11 +338,12 @@ func (s *system) refreshStorm(t *testing.T, loc string, ids []string) {
 	if d.served429 != 0 || d.code != 0 {
 		t.Errorf("%d 429s and %d code grants at the sandbox, want 0 and 0", d.served429, d.code)
 	}
-	s.checkWindow(t, loc)
+	s.checkWindow(t, loc, begin)
 }
 
 // 3. A replica is killed with SIGKILL mid-load and started again.
 func (s *system) replicaKill(t *testing.T, loc string, ids []string) {
+	begin := time.Now()
 	before := s.stats()
 	victim := s.replicas[2]
 	var (
@@ -390,11 +398,12 @@ func (s *system) replicaKill(t *testing.T, loc string, ids []string) {
 	}
 	t.Logf("restarted replica served %d calls", okAfter)
 	tokensUntouched(t, d)
-	s.checkWindow(t, loc)
+	s.checkWindow(t, loc, begin)
 }
 
 // 4. Redis is stopped mid-load and started again.
 func (s *system) redisOutage(t *testing.T, loc string, ids []string) {
+	begin := time.Now()
 	before := s.stats()
 	done := make(chan *loadResult)
 	go func() {
@@ -475,11 +484,12 @@ func (s *system) redisOutage(t *testing.T, loc string, ids []string) {
 	}
 	t.Logf("after recovery: OK calls per replica %v", okPer)
 	tokensUntouched(t, d)
-	s.checkWindow(t, loc)
+	s.checkWindow(t, loc, begin)
 }
 
 // 5. Sandbox faults: 10% 5xx and latency spikes.
 func (s *system) sandboxFaults(t *testing.T, loc string, ids []string) {
+	begin := time.Now()
 	before := s.stats()
 	var fivexxBefore float64
 	for _, r := range s.replicas {
@@ -621,7 +631,7 @@ func (s *system) sandboxFaults(t *testing.T, loc string, ids []string) {
 		t.Errorf("no successful write (%d) or read (%v) under faults", okWrites, reads)
 	}
 	tokensUntouched(t, d)
-	s.checkWindow(t, loc)
+	s.checkWindow(t, loc, begin)
 }
 
 // 6. Another language: a Node client that has nothing but proto/.
@@ -659,6 +669,7 @@ func (s *system) nodeClient(t *testing.T, loc string) {
 
 // 7. Graceful shutdown: SIGTERM while calls are in flight.
 func (s *system) gracefulShutdown(t *testing.T, loc string, ids []string) {
+	begin := time.Now()
 	// Every upstream call takes 2 s, so calls are surely in flight when the
 	// signal arrives.
 	s.setFaults(sandbox.Faults{Latency: 2 * time.Second})
@@ -716,5 +727,5 @@ func (s *system) gracefulShutdown(t *testing.T, loc string, ids []string) {
 		t.Errorf("%d calls ended before SIGTERM, so they were not in flight; the scenario proves less than it claims", len(early))
 	}
 	onlyBackPressure(t, "background callers of replicas 1 and 2", bgRes.attempts)
-	s.checkWindow(t, loc)
+	s.checkWindow(t, loc, begin)
 }
