@@ -140,13 +140,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	info := runInfo{
 		Command: commandLine(args), Started: time.Now(), LoadBefore: loadAvg(), Load: o.load,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), NCPU: runtime.NumCPU(), ProfileCell: o.profileCell, ProfileFile: o.cpuProfile,
+		Source: sourceState(),
 	}
 	if !o.hasStore("redis") {
 		info.RedisVersion = "no Redis"
 	} else {
 		info.RedisVersion = redisVersion()
 	}
-	fmt.Fprintf(stdout, "hlbench: %d CPUs, %s, load average %s\n", info.NCPU, runtime.Version(), info.LoadBefore)
+	fmt.Fprintf(stdout, "hlbench: %d CPUs, %s, load average %s; %s\n", info.NCPU, runtime.Version(), info.LoadBefore, info.Source)
 
 	var all results
 	for _, store := range o.stores {

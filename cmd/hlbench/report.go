@@ -193,6 +193,7 @@ type runInfo struct {
 	PlotFile         string // relative to the document; empty: no plot
 	RedisVersion     string
 	ProfileCell      string
+	Source           string // the commit measured, and uncommitted changes
 	ProfileFile      string
 	GOMAXPROCS, NCPU int
 }
@@ -205,6 +206,7 @@ func (r results) markdown(info runInfo, stores, ops []string, concs []int) strin
 	fmt.Fprintf(&b, "Machine: %d CPUs (GOMAXPROCS %d), %s, %s, Linux %s, %s, %s. ",
 		info.NCPU, info.GOMAXPROCS, cpuModel(), memTotal(), kernel(), runtime.Version(), info.RedisVersion)
 	fmt.Fprintf(&b, "Load average (1, 5, 15 min) before: %s; after: %s.\n\n", info.LoadBefore, info.LoadAfter)
+	fmt.Fprintf(&b, "Source: %s.\n\n", info.Source)
 	fmt.Fprintf(&b, "Each cell: %s warm-up (dropped), then at least %s and at least %d calls (at most %s).\n",
 		info.Load.Warmup, info.Load.MinTime, info.Load.MinCalls, info.Load.MaxTime)
 	if info.ProfileFile != "" {
@@ -354,4 +356,34 @@ func redisVersion() string {
 		}
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// sourceState names the commit the binary was built from and the Go files
+// (tests aside) that differed from it, since `go run` builds the working
+// tree as it is.
+func sourceState() string {
+	head, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "not a git work tree"
+	}
+	out := "commit " + strings.TrimSpace(string(head))
+	st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no", "--", "*.go", "go.mod", "go.sum").Output()
+	if err != nil {
+		return out
+	}
+	var dirty []string
+	for _, l := range strings.Split(strings.TrimSpace(string(st)), "\n") {
+		f := strings.TrimSpace(l)
+		if len(f) < 3 {
+			continue
+		}
+		// Test files are not part of the binary.
+		if name := strings.TrimSpace(f[2:]); !strings.HasSuffix(name, "_test.go") {
+			dirty = append(dirty, "`"+name+"`")
+		}
+	}
+	if len(dirty) == 0 {
+		return out + ", no uncommitted Go changes"
+	}
+	return out + " plus uncommitted changes to " + strings.Join(dirty, ", ")
 }
