@@ -283,6 +283,7 @@ func (s *system) refreshStorm(t *testing.T, loc string, ids []string) {
 	s.setTokenLatency(300 * time.Millisecond)
 	defer s.setTokenLatency(0)
 	before := s.stats()
+	unauthorizedBefore := s.upstreamCount("401")
 	if n := s.expire(loc); n == 0 {
 		t.Fatalf("expire %s: no live access token at the sandbox", loc)
 	}
@@ -299,8 +300,10 @@ func (s *system) refreshStorm(t *testing.T, loc string, ids []string) {
 		r := c % 3
 		wg.Go(func() {
 			<-gate
-			// 300 calls need three windows and the 401s' slots more: the
-			// deadline covers that; a refusal is resent all the same.
+			// 300 calls need three windows, and the first window's sends
+			// (made with the expired token) one more: slots up to +31.5 s,
+			// well inside the deadline. A refusal is resent all the same, so
+			// the outcome of every call is known, and counted.
 			as := callOnce(context.Background(), c, r, 45*time.Second, 10, backPressured, s.getContact(s.replicas[r], loc, ids))
 			mu.Lock()
 			all = append(all, as...)
@@ -312,6 +315,7 @@ func (s *system) refreshStorm(t *testing.T, loc string, ids []string) {
 	wg.Wait()
 	took := time.Since(start)
 	d := deltas(before, s.stats())
+	unauthorized := s.upstreamCount("401") - unauthorizedBefore
 	var failed []attempt
 	for _, a := range last {
 		if a.code != codes.OK {
@@ -324,10 +328,22 @@ func (s *system) refreshStorm(t *testing.T, loc string, ids []string) {
 			refused++
 		}
 	}
-	t.Logf("refresh storm: %d calls in %v, %d attempts (%d quota refusals resent), %d failed; sandbox: %d refresh grants, %d invalid_grant, %d 429s",
-		calls, took.Round(time.Millisecond), len(all), refused, len(failed), d.refresh, d.invalid, d.served429)
+	t.Logf("refresh storm: %d calls in %v, %d attempts (%d refused RESOURCE_EXHAUSTED and resent), %d failed in the end; replicas got %.0f upstream 401s; sandbox: %d refresh grants, %d invalid_grant, %d 429s",
+		calls, took.Round(time.Millisecond), len(all), refused, len(failed), unauthorized, d.refresh, d.invalid, d.served429)
 	if len(last) != calls || len(failed) != 0 {
 		t.Errorf("%d of %d calls did not succeed:%s", len(failed), calls, firstFew(failed, 10))
+	}
+	// Every call succeeds as it is made: the slots it needs lie well inside
+	// its deadline, so a refusal means slots were spent on something else.
+	if refused != 0 {
+		t.Errorf("%d of %d calls were refused RESOURCE_EXHAUSTED and had to be resent by the caller", refused, calls)
+	}
+	// Only the sends already on their way when the token was found expired
+	// may carry it: at most the first window's burst. A call that queued
+	// for its slot must send the token that is current when it goes, not
+	// the one it read before it queued.
+	if unauthorized > quotaLimit {
+		t.Errorf("%.0f upstream 401s: more than the first window's %d sends used the expired token", unauthorized, quotaLimit)
 	}
 	if d.refresh != 1 {
 		t.Errorf("%d refresh grants at the sandbox, want exactly 1", d.refresh)

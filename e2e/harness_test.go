@@ -547,6 +547,17 @@ func (s *system) sandboxContacts(token, locationID, query string) []map[string]a
 	return out.Contacts
 }
 
+// upstreamCount sums upstreamStatusCount over every running replica.
+func (s *system) upstreamCount(prefix string) float64 {
+	var sum float64
+	for _, r := range s.replicas {
+		if r.running() {
+			sum += s.upstreamStatusCount(r, prefix)
+		}
+	}
+	return sum
+}
+
 // upstreamStatusCount sums a replica's hlgate_upstream_requests_total series
 // whose status label starts with prefix (such as "5").
 func (s *system) upstreamStatusCount(r *replica, prefix string) float64 {
