@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,7 +38,16 @@ type Redis struct {
 	// downUntil (unix ns, local clock) is when the next Wait asks Redis
 	// again while serving from the share; 0 while Redis answers.
 	downUntil atomic.Int64
+
+	// seen holds, per key (Key.String()), the daily count the last
+	// reservation of this replica reported, so Observe can tell without a
+	// round trip that HighLevel's X-RateLimit-Daily-Remaining is not ahead
+	// of the shared count.
+	seen sync.Map // string → dailySeen
 }
+
+// dailySeen is a day's count as one reservation reported it.
+type dailySeen struct{ day, used int64 }
 
 // NewRedis returns a limiter backed by client, typically a
 // *redis.Client or *redis.ClusterClient.
@@ -106,8 +116,8 @@ func (r *Redis) wait(ctx context.Context, key Key) (Permit, error) {
 	res, err := reserveScript.Run(ctx, r.client, redisKeys(key),
 		r.argOffset, r.argLimit, r.argSpan, r.cfg.maxWait(ctx), r.argDaily).Int64Slice()
 	received := time.Now()
-	if err == nil && len(res) != 5 {
-		err = fmt.Errorf("reserve script replied %d values, want 5", len(res))
+	if err == nil && len(res) != 6 {
+		err = fmt.Errorf("reserve script replied %d values, want 6", len(res))
 	}
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
@@ -116,6 +126,7 @@ func (r *Redis) wait(ctx context.Context, key Key) (Permit, error) {
 		return r.unavailable(ctx, key, err)
 	}
 	r.markUp()
+	r.seen.Store(key.String(), dailySeen{day: res[4], used: res[5]})
 	d := decision{status: int(res[0]), value: res[1], now: res[2], seq: res[3], day: res[4]}
 	return finish(ctx, d, received, r, key)
 }
@@ -184,8 +195,9 @@ func (r *Redis) Observe(ctx context.Context, key Key, status int, header http.He
 			return
 		}
 	}
-	o := parseObservation(status, header, r.cfg.Window, time.Now())
-	if o.coolDown <= 0 && o.dailyRemaining < 0 {
+	now := time.Now()
+	o := parseObservation(status, header, r.cfg.Window, now)
+	if o.coolDown <= 0 && (o.dailyRemaining < 0 || r.notAhead(key, o.dailyRemaining, now)) {
 		return
 	}
 	unlessFull := 0
@@ -198,6 +210,21 @@ func (r *Redis) Observe(ctx context.Context, key Key, status int, header http.He
 		r.cfg.Logger.WarnContext(ctx, "limiter: record upstream rate-limit answer",
 			"app", key.App, "resource", key.Resource, "upstream_status", status, errAttr(err))
 	}
+}
+
+// notAhead reports whether HighLevel's daily remaining count says no more
+// than this replica's last reservation already counted today. The observe
+// script would then change nothing (it only ever raises the shared count),
+// so the round trip is skipped: HighLevel sends the header on every answer,
+// and without this every request would cost two Redis calls.
+func (r *Redis) notAhead(key Key, remaining int64, now time.Time) bool {
+	v, ok := r.seen.Load(key.String())
+	if !ok {
+		return false
+	}
+	s := v.(dailySeen)
+	day := now.Add(time.Duration(r.offset)*time.Microsecond).UnixMicro() / (86400 * 1e6)
+	return s.day == day && r.cfg.Daily-remaining <= s.used
 }
 
 // State reports the key's shared view; see Limiter.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -317,5 +318,61 @@ func TestRedisCluster(t *testing.T) {
 	l.Observe(ctx, key, http.StatusTooManyRequests, http.Header{"Retry-After": {"1"}})
 	if st := mustState(t, l, key); st.CoolDownUntil.IsZero() || st.DailyUsed != 1 {
 		t.Errorf("state through the cluster: %+v, want a cool-down and daily used 1", st)
+	}
+}
+
+// HighLevel reports X-RateLimit-Daily-Remaining on every answer. When it is
+// not ahead of the count this replica already saw, Observe sends nothing to
+// Redis; when it is ahead, the shared count is raised.
+func TestObserveSkipsRedisWhenHighLevelIsNotAhead(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	c := srv.Client()
+	ctx := context.Background()
+	l, err := NewRedis(c, Config{Limit: 10, Window: time.Second, Daily: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := Key{App: "app", Resource: "loc"}
+	if _, err := l.Wait(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	evals := func() int64 {
+		info, err := c.Info(ctx, "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, line := range strings.Split(info, "\r\n") {
+			if strings.HasPrefix(line, "cmdstat_evalsha:") || strings.HasPrefix(line, "cmdstat_eval:") {
+				f := strings.SplitN(strings.SplitN(line, "calls=", 2)[1], ",", 2)[0]
+				v, _ := strconv.ParseInt(f, 10, 64)
+				n += v
+			}
+		}
+		return n
+	}
+	hdr := func(remaining int) http.Header {
+		h := http.Header{}
+		h.Set("X-RateLimit-Daily-Remaining", strconv.Itoa(remaining))
+		h.Set("X-RateLimit-Remaining", "9")
+		return h
+	}
+	before := evals()
+	l.Observe(ctx, key, http.StatusOK, hdr(999)) // HighLevel counted 1, as we did
+	if got := evals(); got != before {
+		t.Fatalf("Observe of an agreeing header ran %d scripts", got-before)
+	}
+	l.Observe(ctx, key, http.StatusOK, hdr(950)) // HighLevel counted 50: someone else spends this quota
+	// The first run of a script is EVALSHA, answered NOSCRIPT, then EVAL.
+	if got := evals(); got == before {
+		t.Fatal("Observe of a header ahead of ours ran no script")
+	}
+	st, err := l.State(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.DailyUsed != 50 {
+		t.Fatalf("daily used = %d, want 50 (raised to HighLevel's count)", st.DailyUsed)
 	}
 }

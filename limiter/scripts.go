@@ -56,8 +56,9 @@ end
 // hour, so the log never outlives it); the other scripts only lengthen it.
 //
 // ARGV: 1 clock offset µs, 2 limit, 3 span W' µs, 4 max wait µs, 5 daily.
-// Reply: {status, value, now, seq, day}: status 0 granted (value = slot),
-// 1 rate limited and 2 daily quota exhausted (value = delay in µs).
+// Reply: {status, value, now, seq, day, used}: status 0 granted (value =
+// slot), 1 rate limited and 2 daily quota exhausted (value = delay in µs);
+// used is the day's count after the decision.
 var reserveScript = redis.NewScript(scriptPrelude + `
 local limit = tonumber(ARGV[2])
 local span = tonumber(ARGV[3])
@@ -66,7 +67,7 @@ local newday = tonumber(st[1]) ~= day
 local used = 0
 if not newday then used = tonumber(st[2]) or 0 end
 if used >= tonumber(ARGV[5]) then
-  return {2, nextday - now, now, 0, day}
+  return {2, nextday - now, now, 0, day, used}
 end
 local floor = math.max(now, tonumber(st[3]) or 0)
 local last = tonumber(st[4]) or 0
@@ -84,7 +85,7 @@ else
   if #back > 0 then slot = math.max(slot, tonumber(back[2]) + span) end
 end
 if slot - now > tonumber(ARGV[4]) then
-  return {1, slot - now, now, 0, day}
+  return {1, slot - now, now, 0, day, used}
 end
 if #freed > 0 then redis.call('ZREM', KEYS[2], freed[1]) end
 local seq = (tonumber(st[5]) or 0) + 1
@@ -95,7 +96,7 @@ redis.call('PEXPIRE', KEYS[1], math.floor((last - now + span) / 1000) + 1000)
 if newday then
   redis.call('PEXPIRE', KEYS[3], math.floor((nextday - now) / 1000) + 3600000)
 end
-return {0, slot, now, seq, day}
+return {0, slot, now, seq, day, used + 1}
 `)
 
 // cancelScript frees a granted slot: a future slot moves to the free set
