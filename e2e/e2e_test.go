@@ -120,7 +120,8 @@ func (s *system) getLoad(loc string, ids []string) func(ctx context.Context, cal
 	}
 }
 
-func allReplicas(s *system) []int { return []int{0, 1, 2} }
+// allReplicas spreads callers over the three replicas.
+var allReplicas = []int{0, 1, 2}
 
 // onlyBackPressure fails the test for every attempt that is neither OK nor
 // a quota refusal with RetryInfo.
@@ -228,7 +229,7 @@ func (s *system) saturation(t *testing.T, loc string, ids []string) {
 	begin := time.Now()
 	before := s.stats()
 	res := runLoad(context.Background(), loadSpec{
-		callers: 60, replicas: allReplicas(s), dur: saturationLoad, deadline: 20 * time.Second,
+		callers: 60, replicas: allReplicas, dur: saturationLoad, deadline: 20 * time.Second,
 		op: s.getLoad(loc, ids),
 	})
 	after := s.stats()
@@ -368,7 +369,7 @@ func (s *system) replicaKill(t *testing.T, loc string, ids []string) {
 	)
 	go func() {
 		done <- runLoad(context.Background(), loadSpec{
-			callers: 30, replicas: allReplicas(s), dur: 20 * time.Second, deadline: 20 * time.Second,
+			callers: 30, replicas: allReplicas, dur: 20 * time.Second, deadline: 20 * time.Second,
 			op: s.getLoad(loc, ids),
 		})
 	}()
@@ -424,7 +425,7 @@ func (s *system) redisOutage(t *testing.T, loc string, ids []string) {
 	done := make(chan *loadResult)
 	go func() {
 		done <- runLoad(context.Background(), loadSpec{
-			callers: 30, replicas: allReplicas(s), dur: 24 * time.Second, deadline: 15 * time.Second,
+			callers: 30, replicas: allReplicas, dur: 24 * time.Second, deadline: 15 * time.Second,
 			op: s.getLoad(loc, ids),
 		})
 	}()
