@@ -22,7 +22,10 @@
 // HighLevel counts it when it arrives. A request that leaves up to Guard
 // after its slot (scheduling, connection set-up) still keeps every window of
 // W, as HighLevel sees it, within L. The price is throughput: L per W+Guard,
-// 95% of HighLevel's allowance with the defaults.
+// 95% of HighLevel's allowance with the defaults. A caller that wakes more
+// than Guard/2 after its slot (a slow Redis read, a stalled process) gives
+// the slot back and queues again, so no request is ever sent later than the
+// band allows.
 //
 // What the guarantee does not cover, and what the limiter does about it:
 //   - HighLevel counts other clients of the same app and location (another
@@ -357,7 +360,7 @@ const (
 // slot and frees it when the caller gives up first. received is the local
 // time the decision arrived; the slot lies slot-now after it, which is never
 // earlier than the slot on the limiter's clock.
-func finish(ctx context.Context, d decision, received time.Time, c canceller, key Key) (Permit, error) {
+func finish(ctx context.Context, d decision, received time.Time, c canceller, key Key, guard time.Duration) (Permit, error) {
 	switch d.status {
 	case statusRateLimited:
 		return Permit{}, &Error{Reason: RateLimited, RetryAfter: time.Duration(d.value) * time.Microsecond}
@@ -369,7 +372,9 @@ func finish(ctx context.Context, d decision, received time.Time, c canceller, ke
 	if wait <= 0 {
 		return p, nil
 	}
-	t := time.NewTimer(wait - time.Since(received))
+	// target is the slot on this process's clock.
+	target := received.Add(wait)
+	t := time.NewTimer(time.Until(target))
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -377,15 +382,25 @@ func finish(ctx context.Context, d decision, received time.Time, c canceller, ke
 		// was granted. Sending into the cool-down would be refused and
 		// wasted, so a caller that slept looks once more (one cheap read,
 		// only for queued callers) and queues again behind the cool-down.
-		// When the read fails the slot stands: it was granted within the
-		// quota.
-		if cool, err := c.coolUntil(ctx, key); err == nil && cool > d.value {
+		// The read gets half the guard band at most: see below.
+		rctx, cancel := context.WithTimeout(ctx, guard/2)
+		cool, err := c.coolUntil(rctx, key)
+		cancel()
+		late := time.Since(target) > guard/2
+		if (err == nil && cool > d.value) || late {
+			// Later slots were placed W' after this one. A request sent
+			// more than the guard band after its slot would bring the
+			// L-th request after it inside HighLevel's window, so a late
+			// slot (a slow Redis, a stalled process) is given back and the
+			// caller queues again, never sent late. When the slot cannot
+			// be given back (Redis down) it stays used and the caller is
+			// refused: failing closed.
 			if err := p.Cancel(ctx); err != nil {
 				if cerr := ctx.Err(); cerr != nil {
 					return Permit{}, fmt.Errorf("limiter: wait for %s: %w", key, cerr)
 				}
-				return Permit{}, &Error{Reason: Unavailable, RetryAfter: time.Duration(cool-d.value) * time.Microsecond,
-					Err: fmt.Errorf("give back slot %d of %s inside a cool-down: %w", d.seq, key, err)}
+				return Permit{}, &Error{Reason: Unavailable, RetryAfter: max(time.Duration(cool-d.value)*time.Microsecond, time.Second),
+					Err: fmt.Errorf("give back slot %d of %s: %w", d.seq, key, err)}
 			}
 			return Permit{}, errCooledDown
 		}

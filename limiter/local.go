@@ -72,7 +72,7 @@ func (l *Local) Wait(ctx context.Context, key Key) (Permit, error) {
 	}
 	for {
 		d := l.reserve(key, l.cfg.maxWait(ctx))
-		p, err := finish(ctx, d, time.Now(), l, key)
+		p, err := finish(ctx, d, time.Now(), l, key, l.cfg.Guard)
 		if err != errCooledDown {
 			return p, err
 		}

@@ -128,7 +128,7 @@ func (r *Redis) wait(ctx context.Context, key Key) (Permit, error) {
 	r.markUp()
 	r.seen.Store(key.String(), dailySeen{day: res[4], used: res[5]})
 	d := decision{status: int(res[0]), value: res[1], now: res[2], seq: res[3], day: res[4]}
-	return finish(ctx, d, received, r, key)
+	return finish(ctx, d, received, r, key, r.cfg.Guard)
 }
 
 // unavailable handles a Redis failure in Wait: the local share when

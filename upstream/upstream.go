@@ -204,6 +204,14 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A queued call may have slept for seconds, during which the token
+		// can have been refreshed (by a 401 on another call, or ahead of
+		// expiry): send the newest one, not the one read before queuing.
+		// The read is from memory.
+		if cred, err = c.tokens.Token(ctx, subject); err != nil {
+			_ = permit.Cancel(ctx)
+			return nil, err
+		}
 
 		out := req.Clone(ctx)
 		out.Body, out.GetBody = bodyFor(body)

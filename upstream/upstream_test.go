@@ -261,3 +261,38 @@ func TestNoSubjectIsAnError(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// slowQuota holds every caller for a while, during which the token is
+// refreshed elsewhere.
+type slowQuota struct {
+	fakeQuota
+	during func()
+}
+
+func (q *slowQuota) Wait(ctx context.Context, k limiter.Key) (limiter.Permit, error) {
+	q.during()
+	return q.fakeQuota.Wait(ctx, k)
+}
+
+// A call that queued for its quota slot sends the token current when it
+// leaves, not the one it read before queuing.
+func TestQueuedCallSendsTheNewestToken(t *testing.T) {
+	t.Parallel()
+	var sent string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent = r.Header.Get("Authorization")
+		w.WriteHeader(200)
+	}))
+	t.Cleanup(srv.Close)
+	tok := &fakeTokens{}
+	q := &slowQuota{during: func() { _, _ = tok.ForceRefresh(context.Background(), "loc1", "tok-0") }}
+	c := New(srv.Client(), tok, q, Config{})
+	resp, err := do(t, c, http.MethodGet, srv.URL+"/contacts/x", "", context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if sent != "Bearer tok-1" {
+		t.Fatalf("sent %q, want the token refreshed while queued (tok-1)", sent)
+	}
+}
