@@ -146,8 +146,9 @@ type Manager struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	cache sync.Map // subject → *Record; records are never mutated once cached
-	sf    singleflight.Group
+	cache    sync.Map // subject → *Record; records are never mutated once cached
+	followed sync.Map // subject → struct{}: subjects whose changes this process follows
+	sf       singleflight.Group
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -296,6 +297,7 @@ func (m *Manager) remember(rec Record) *Record {
 	for {
 		v, loaded := m.cache.LoadOrStore(rec.Subject, &r)
 		if !loaded {
+			m.follow(rec.Subject)
 			return &r
 		}
 		old := v.(*Record)
@@ -306,6 +308,41 @@ func (m *Manager) remember(rec Record) *Record {
 			return &r
 		}
 	}
+}
+
+// follow keeps the cached record of subject in step with the store: when
+// any replica writes it (a refresh, a needs_reauth mark, a reinstall), the
+// store announces the change and this process reads the new record at
+// once. Without it a replica would keep serving an access token from memory
+// until HighLevel refused it, and every call it sent meanwhile would cost a
+// 401 and a quota slot. One goroutine per cached subject, until Close.
+func (m *Manager) follow(subject string) {
+	if _, dup := m.followed.LoadOrStore(subject, struct{}{}); dup || !m.track() {
+		return
+	}
+	changed, stop := m.store.Watch(subject)
+	go func() {
+		defer m.wg.Done()
+		defer stop()
+		for {
+			select {
+			case <-m.ctx.Done():
+				return
+			case <-changed:
+				rec, err := m.read(m.ctx, subject)
+				switch {
+				case err == nil:
+					m.remember(rec)
+				case errors.Is(err, ErrNotInstalled):
+					m.cache.Delete(subject)
+				default:
+					// The cached record stays; a later change, the expiry
+					// or HighLevel's 401 brings the next read.
+					m.log.Debug("tokenstore: follow a change", "subject", subject, "error", err)
+				}
+			}
+		}
+	}()
 }
 
 func (m *Manager) pendingFor(subject string) *pendingWrite {

@@ -698,3 +698,41 @@ func TestConfigValidate(t *testing.T) {
 	}
 	_ = fmt.Sprint()
 }
+
+// TestReplicasFollowARefresh: when one replica refreshes, the others learn
+// the new token from the store's announcement, before HighLevel refuses the
+// old one with a 401 (which would cost a call and a quota slot).
+func TestReplicasFollowARefresh(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 3, rigOptions{})
+	r.install(loc)
+	old, err := r.mgrs[0].Token(bg(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range r.mgrs { // every replica holds the token in memory
+		if _, err := m.Token(bg(), loc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh, err := r.mgrs[0].ForceRefresh(bg(), loc, old.AccessToken)
+	if err != nil || fresh.AccessToken == old.AccessToken {
+		t.Fatalf("refresh: %v", err)
+	}
+	for i, m := range r.mgrs[1:] {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			got, err := m.Token(bg(), loc)
+			if err != nil {
+				t.Fatalf("replica %d: %v", i+1, err)
+			}
+			if got.AccessToken == fresh.AccessToken {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %d still serves the old token 5s after another replica refreshed", i+1)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
