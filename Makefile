@@ -11,8 +11,10 @@ all: build
 generate:
 	scripts/generate.sh
 
-## check-generated: regenerate, then fail if gen/ differs from what is committed.
+## check-generated: regenerate, then fail if gen/ differs from what is committed;
+## also check third_party/proto against the descriptors it was written from.
 check-generated: generate
+	$(GO) -C tools test ./thirdpartyproto
 	@if [ -n "$$(git status --porcelain -- gen)" ]; then \
 		echo "make generate changed gen/; run it and commit the result:" >&2; \
 		git status --porcelain -- gen >&2; git --no-pager diff --stat -- gen >&2; exit 1; \
