@@ -189,7 +189,7 @@ func BenchmarkRedisMemoryPerKey(b *testing.B) {
 					return err
 				}
 				for _, cmd := range cmds {
-					if v, _ := cmd.(*redis.Cmd).Int64Slice(); len(v) != 5 || v[0] != statusGranted {
+					if v, _ := cmd.(*redis.Cmd).Int64Slice(); len(v) != 6 || v[0] != statusGranted {
 						return fmt.Errorf("reserve in the pipeline replied %v, want a grant", v)
 					}
 				}
