@@ -215,10 +215,7 @@ func (c *contactsService) SearchContacts(ctx context.Context, req *hlgatev1.Sear
 	out := &hlgatev1.SearchContactsResponse{TotalSize: int32(resp.JSON200.Total)}
 	out.Contacts = make([]*hlgatev1.Contact, 0, len(resp.JSON200.Contacts))
 	for i := range resp.JSON200.Contacts {
-		var hc highlevel.Contact
-		if err := transcode(&resp.JSON200.Contacts[i], &hc); err != nil {
-			return nil, err
-		}
+		hc := contactOfSearched(&resp.JSON200.Contacts[i])
 		out.Contacts = append(out.Contacts, contactFromHL(&hc))
 	}
 	seen := cur.Seen + len(out.Contacts)
