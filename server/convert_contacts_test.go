@@ -1,10 +1,20 @@
 package server
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/hlgate/hlgate/gen/highlevel"
+	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 )
 
 // contactOfSearched copies every field HighLevel's contact has: a field
@@ -32,5 +42,98 @@ func TestContactOfSearchedCopiesEveryField(t *testing.T) {
 		if cv.Field(i).IsNil() {
 			t.Errorf("contactOfSearched does not copy %s", ct.Field(i).Name)
 		}
+	}
+}
+
+func contactsGolden(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "contacts", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// HighLevel's contact, as its document's example shows it, converts to the
+// hlgate.v1 Contact field by field.
+func TestContactFromGoldenUpstreamJSON(t *testing.T) {
+	t.Parallel()
+	var got highlevel.GetContactResult
+	if err := json.Unmarshal(contactsGolden(t, "get_contact.json"), &got); err != nil {
+		t.Fatal(err)
+	}
+	ts := func(s string) *timestamppb.Timestamp {
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return timestamppb.New(tm)
+	}
+	attribution := &hlgatev1.AttributionSource{
+		Url: "Trigger Link", Referrer: "https: //www.google.com",
+		Gclid:     "CjOKCQjwnNyUBhCZARISAI9AYIFtNnIcWcYGIOQINz_ZoFI5SSLRRugSoPZoiEu27IZBY\u00a31-MAIWmEaAo2VEALW_WCB",
+		UserAgent: "Mozilla/5.0", Ip: "58.111.106.198", Medium: "survey", MediumId: "FglfHAn30PRwsZVyQlKp",
+	}
+	want := &hlgatev1.Contact{
+		Id: "seD4PfOuKoVMLkEZqohJ", LocationId: "ve9EPM428h8vShlRW1KT",
+		FirstName: "rubika", LastName: "Deo", Name: "rubika deo", Email: "rubika@deos.com", Phone: "+18832327657",
+		CompanyName: "DGS VolMAX", Address1: "3535 1st St N", City: "ruDolomitebika", State: "AL", PostalCode: "35061",
+		Country: "US", Website: "https://www.tesla.com", Timezone: "Asia/Calcutta", Dnd: true,
+		DndSettings: &hlgatev1.DndSettings{
+			Email: &hlgatev1.DndChannelSetting{Status: hlgatev1.DndStatus_DND_STATUS_ACTIVE, Message: "asked by phone", Code: "103"},
+			Sms:   &hlgatev1.DndChannelSetting{Status: hlgatev1.DndStatus_DND_STATUS_INACTIVE},
+		},
+		Tags:         []string{"nisi sint commodo amet", "consequat"},
+		CustomFields: []*hlgatev1.CustomField{{Id: "MgobCB14YMVKuE4Ka8p1", Value: structpb.NewStringValue("name")}},
+		Source:       "public api", DateOfBirth: "Date format YYYY-MM-DD", AssignedTo: "ve9EPM428h8vShlRW1KT",
+		Type: "read", BusinessId: "641c094001436dbc2081e642",
+		DateAdded: ts("2021-07-02T05:18:26.704Z"), DateUpdated: ts("2021-07-02T05:18:26.704Z"),
+		LastActivity:      ts("2021-07-16T11:39:30.564Z"),
+		AttributionSource: attribution, LastAttributionSource: attribution,
+	}
+	if diff := cmp.Diff(want, contactFromHL(got.Contact), protocmp.Transform()); diff != "" {
+		t.Fatalf("contactFromHL (-want +got):\n%s", diff)
+	}
+}
+
+// A CreateContact request becomes exactly the body HighLevel's document
+// shows for POST /contacts/.
+func TestCreateContactBodyMatchesGoldenUpstreamJSON(t *testing.T) {
+	t.Parallel()
+	c := &hlgatev1.Contact{
+		FirstName: "Rosan", LastName: "Deo", Name: "Rosan Deo", Email: "rosan@deos.com", Gender: "male",
+		Phone: "+1 888-888-8888", Address1: "3535 1st St N", City: "Dolomite", State: "AL", PostalCode: "35061",
+		Website: "https://www.tesla.com", Timezone: "America/Chihuahua", Dnd: true,
+		DndSettings:        &hlgatev1.DndSettings{Call: &hlgatev1.DndChannelSetting{Status: hlgatev1.DndStatus_DND_STATUS_PERMANENT}},
+		InboundDndSettings: &hlgatev1.InboundDndSettings{All: &hlgatev1.DndChannelSetting{Status: hlgatev1.DndStatus_DND_STATUS_ACTIVE}},
+		Tags:               []string{"nisi sint commodo amet", "consequat"},
+		CustomFields:       []*hlgatev1.CustomField{{Id: "6dvNaf7VhkQ9snc5vnjJ", Value: structpb.NewStringValue("9039160788")}},
+		Source:             "public api", DateOfBirth: "1990-09-25", Country: "US", CompanyName: "DGS VolMAX",
+		AssignedTo: "y0BeYjuRIlDwsDcOHOJo",
+		Id:         "ignored-output-only", DateAdded: timestamppb.Now(), // output only: never sent
+	}
+	var v violations
+	up := contactWriteBody(c, writePaths(c, nil), &v)
+	if err := v.err(); err != nil {
+		t.Fatal(err)
+	}
+	up.LocationID = "ve9EPM428h8vShlRW1KT"
+	var body highlevel.CreateContactRequest
+	if err := transcode(up, &body); err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotJSON, wantJSON any
+	if err := json.Unmarshal(got, &gotJSON); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(contactsGolden(t, "create_contact_request.json"), &wantJSON); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantJSON, gotJSON); diff != "" {
+		t.Fatalf("create body (-want +got):\n%s", diff)
 	}
 }
