@@ -29,7 +29,7 @@ func TestLateSlotIsGivenBack(t *testing.T) {
 	d := decision{status: statusGranted, now: now.UnixMicro(), value: now.Add(5 * time.Millisecond).UnixMicro(), seq: 1}
 	key := Key{App: "a", Resource: "r"}
 
-	slow := &slowStore{delay: 60 * time.Millisecond}
+	slow := &slowStore{delay: 80 * time.Millisecond}
 	if _, err := finish(context.Background(), d, now, slow, key, 40*time.Millisecond); !errors.Is(err, errCooledDown) {
 		t.Fatalf("late caller: err = %v, want it queued again", err)
 	}

@@ -23,7 +23,7 @@
 // after its slot (scheduling, connection set-up) still keeps every window of
 // W, as HighLevel sees it, within L. The price is throughput: L per W+Guard,
 // 95% of HighLevel's allowance with the defaults. A caller that wakes more
-// than Guard/2 after its slot (a slow Redis read, a stalled process) gives
+// than 3/4 of Guard after its slot (a slow Redis read, a stalled process) gives
 // the slot back and queues again, so no request is ever sent later than the
 // band allows.
 //
@@ -382,11 +382,13 @@ func finish(ctx context.Context, d decision, received time.Time, c canceller, ke
 		// was granted. Sending into the cool-down would be refused and
 		// wasted, so a caller that slept looks once more (one cheap read,
 		// only for queued callers) and queues again behind the cool-down.
-		// The read gets half the guard band at most: see below.
-		rctx, cancel := context.WithTimeout(ctx, guard/2)
+		// The read gets a quarter of the guard band at most: see below.
+		rctx, cancel := context.WithTimeout(ctx, guard/4)
 		cool, err := c.coolUntil(rctx, key)
 		cancel()
-		late := time.Since(target) > guard/2
+		// Up to the whole guard band late is safe; a quarter of it is kept
+		// for the way from here to the wire.
+		late := time.Since(target) > guard*3/4
 		if (err == nil && cool > d.value) || late {
 			// Later slots were placed W' after this one. A request sent
 			// more than the guard band after its slot would bring the
