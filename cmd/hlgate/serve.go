@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -128,7 +128,9 @@ func serve(ctx context.Context, args []string, env func(string) string, stdout, 
 		return fmt.Errorf("listen HTTP on %s: %w", c.HTTPAddr, err)
 	}
 	defer httpLis.Close()
-	if c.Sandbox && env("HLGATE_PUBLIC_URL") == "" {
+	publicSet := env("HLGATE_PUBLIC_URL") != ""
+	s.fs.Visit(func(f *flag.Flag) { publicSet = publicSet || f.Name == "public-url" })
+	if c.Sandbox && !publicSet {
 		// The demo's redirect URI must reach this process's callback.
 		c.PublicURL = "http://" + loopbackAddr(httpLis.Addr())
 	}
@@ -357,12 +359,8 @@ func redisClient(raw string) (redis.UniversalClient, error) {
 		}
 		addrs = append(addrs, p)
 	}
-	var tlsCfg *tls.Config
-	if first.TLSConfig != nil {
-		tlsCfg = first.TLSConfig
-	}
 	return redis.NewClusterClient(&redis.ClusterOptions{
-		Addrs: addrs, Username: first.Username, Password: first.Password, TLSConfig: tlsCfg,
+		Addrs: addrs, Username: first.Username, Password: first.Password, TLSConfig: first.TLSConfig,
 	}), nil
 }
 
