@@ -232,6 +232,9 @@ type oppInput struct {
 	MonetaryValue   *float64         `json:"monetaryValue"`
 	AssignedTo      *string          `json:"assignedTo"`
 	CustomFields    []customFieldOpp `json:"customFields"`
+	// LostReasonID comes only from PUT /opportunities/{id}/status; the
+	// create and update bodies do not take it.
+	LostReasonID *string `json:"-"`
 }
 
 // checkStatus refuses "all", which the document's enum lists but which is
@@ -275,6 +278,14 @@ func (l *locStore) applyOpp(o *Opportunity, in *oppInput, now time.Time) *apiErr
 	}
 	if in.Name != nil {
 		o.Name = *in.Name
+	}
+	if in.Status != nil && *in.Status != "lost" {
+		// A lost reason describes a lost opportunity only (assumption: the
+		// reference does not say; leaving a stale reason is the laxer reading).
+		o.LostReasonID = ""
+	}
+	if in.LostReasonID != nil {
+		o.LostReasonID = *in.LostReasonID
 	}
 	if in.Status != nil && *in.Status != o.Status {
 		o.Status = *in.Status
@@ -436,7 +447,7 @@ func (s *Sandbox) opUpdateOpportunityStatus(w http.ResponseWriter, r *http.Reque
 		writeError(w, aerr)
 		return
 	}
-	s.updateOpportunity(w, r, c, &oppInput{Status: in.Status}, true)
+	s.updateOpportunity(w, r, c, &oppInput{Status: in.Status, LostReasonID: in.LostReasonID}, true)
 }
 
 func (s *Sandbox) opDeleteOpportunity(w http.ResponseWriter, r *http.Request, c *call) {

@@ -494,7 +494,8 @@ func TestOpportunityLostAndUpstreamRejection(t *testing.T) {
 		t.Fatalf("UpdateOpportunityStatus lost: %v", err)
 	}
 	got, err := h.opportunities.GetOpportunity(ctx, &hlgatev1.GetOpportunityRequest{LocationId: loc, OpportunityId: created.GetOpportunity().GetId()})
-	if err != nil || got.GetOpportunity().GetStatus() != hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_LOST {
+	if err != nil || got.GetOpportunity().GetStatus() != hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_LOST ||
+		got.GetOpportunity().GetLostReasonId() != "LostReasonPrice00001" {
 		t.Fatalf("after lost: %v, %v", got, err)
 	}
 }
