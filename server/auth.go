@@ -143,9 +143,9 @@ func (k *Keys) lookup(presented string) *CallerKey {
 }
 
 // authorize checks the caller of an RPC. method is the full gRPC method name;
-// req the request message, whose location_id (or subject_id) is checked
+// location the request's location_id (or subject_id, see locationOf), checked
 // against the key's locations.
-func (k *Keys) authorize(ctx context.Context, method string, req any) (*CallerKey, error) {
+func (k *Keys) authorize(ctx context.Context, method, location string) (*CallerKey, error) {
 	presented := bearer(ctx)
 	if presented == "" {
 		return nil, statusError(codes.Unauthenticated, "missing caller key: send \"authorization: Bearer <key>\"", ReasonUnauthenticated)
@@ -159,8 +159,8 @@ func (k *Keys) authorize(ctx context.Context, method string, req any) (*CallerKe
 		return nil, statusError(codes.PermissionDenied, fmt.Sprintf("key %q has %s access; this call needs %s", key.Name, key.access, need), ReasonPermissionDenied)
 	}
 	if !key.all {
-		if loc := locationOf(req); loc != "" && !key.allow[loc] {
-			return nil, statusError(codes.PermissionDenied, fmt.Sprintf("key %q may not use location %s", key.Name, loc), ReasonPermissionDenied)
+		if location != "" && !key.allow[location] {
+			return nil, statusError(codes.PermissionDenied, fmt.Sprintf("key %q may not use location %s", key.Name, location), ReasonPermissionDenied)
 		}
 	}
 	return key, nil

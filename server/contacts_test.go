@@ -234,10 +234,11 @@ func TestSearchContactsPageTokenIsBoundToFilters(t *testing.T) {
 		"tampered":      {LocationId: sandbox.DemoLocationID, PageSize: 10, PageToken: tok[:len(tok)-2] + "AA"},
 		"garbage":       {LocationId: sandbox.DemoLocationID, PageToken: "%%%"},
 	} {
-		_, err := h.contacts.SearchContacts(ctx, req)
-		st := wantStatus(t, err, codes.InvalidArgument, ReasonInvalidArgument)
-		wantFieldViolation(t, st, "page_token")
-		_ = name
+		t.Run(name, func(t *testing.T) {
+			_, err := h.contacts.SearchContacts(ctx, req)
+			st := wantStatus(t, err, codes.InvalidArgument, ReasonInvalidArgument)
+			wantFieldViolation(t, st, "page_token")
+		})
 	}
 	_, err = h.contacts.SearchContacts(ctx, &hlgatev1.SearchContactsRequest{LocationId: sandbox.DemoLocationID, PageSize: -1})
 	wantFieldViolation(t, wantStatus(t, err, codes.InvalidArgument, ReasonInvalidArgument), "page_size")

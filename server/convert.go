@@ -89,18 +89,20 @@ func transcode(src, dst any) error {
 	return json.Unmarshal(b, dst)
 }
 
-// customFieldsFrom converts HighLevel's {id, value} custom fields.
-func customFieldsFrom(id func(i int) string, value func(i int) any, n int) []*hlgatev1.CustomField {
-	if n == 0 {
+// customFieldsFrom converts HighLevel's custom fields of any product, given
+// how to read one field's id and value.
+func customFieldsFrom[T any](in []T, id func(*T) string, value func(*T) any) []*hlgatev1.CustomField {
+	if len(in) == 0 {
 		return nil
 	}
-	out := make([]*hlgatev1.CustomField, 0, n)
-	for i := range n {
-		v, err := structpb.NewValue(normalizeJSON(value(i)))
+	out := make([]*hlgatev1.CustomField, 0, len(in))
+	for i := range in {
+		raw := normalizeJSON(value(&in[i]))
+		v, err := structpb.NewValue(raw)
 		if err != nil {
-			v = structpb.NewStringValue(fmt.Sprint(value(i)))
+			v = structpb.NewStringValue(fmt.Sprint(raw))
 		}
-		out = append(out, &hlgatev1.CustomField{Id: id(i), Value: v})
+		out = append(out, &hlgatev1.CustomField{Id: id(&in[i]), Value: v})
 	}
 	return out
 }

@@ -45,11 +45,9 @@ func contactFromHL(c *highlevel.Contact) *hlgatev1.Contact {
 		LastAttributionSource: attributionFromHL(c.LastAttributionSource),
 	}
 	if c.CustomFields != nil {
-		cfs := *c.CustomFields
-		out.CustomFields = customFieldsFrom(
-			func(i int) string { return str(cfs[i].ID) },
-			func(i int) any { return normalizeJSON(cfs[i].Value) },
-			len(cfs))
+		out.CustomFields = customFieldsFrom(*c.CustomFields,
+			func(f *highlevel.ContactCustomField) string { return str(f.ID) },
+			func(f *highlevel.ContactCustomField) any { return f.Value })
 	}
 	return out
 }

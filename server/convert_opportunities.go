@@ -85,11 +85,9 @@ func opportunityFromHL(o *highlevel.Opportunity) *hlgatev1.Opportunity {
 		}
 	}
 	if o.CustomFields != nil {
-		cfs := *o.CustomFields
-		out.CustomFields = customFieldsFrom(
-			func(i int) string { return cfs[i].ID },
-			func(i int) any { return unionValue(cfs[i].FieldValue) },
-			len(cfs))
+		out.CustomFields = customFieldsFrom(*o.CustomFields,
+			func(f *highlevel.OpportunityCustomField) string { return f.ID },
+			func(f *highlevel.OpportunityCustomField) any { return unionValue(f.FieldValue) })
 	}
 	return out
 }

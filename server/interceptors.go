@@ -22,7 +22,8 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	var call upstream.CallInfo
 	ctx = upstream.WithCallInfo(ctx, &call)
 	log := s.log.With("rpc", info.FullMethod)
-	if loc := locationOf(req); loc != "" {
+	loc := locationOf(req)
+	if loc != "" {
 		log = log.With("location", loc)
 	}
 	ctx = context.WithValue(ctx, loggerKey{}, log)
@@ -54,7 +55,7 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	}()
 
 	if s.keys != nil {
-		key, aerr := s.keys.authorize(ctx, info.FullMethod, req)
+		key, aerr := s.keys.authorize(ctx, info.FullMethod, loc)
 		if aerr != nil {
 			return nil, aerr
 		}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -285,12 +284,3 @@ func sum(cs []*Counters, f func(*Counters) int64) int64 {
 	}
 	return n
 }
-
-func shortTok(s string) string {
-	if len(s) > 6 {
-		return s[:6] + "…"
-	}
-	return s
-}
-
-var _ = strings.Contains

@@ -218,9 +218,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		out.ContentLength = int64(len(body))
 		out.Header.Set("Authorization", "Bearer "+cred.AccessToken)
 		out.Header.Set("Accept", "application/json")
-		if v := VersionOf(product); v != "" {
-			out.Header.Set("Version", v)
-		}
+		out.Header.Set("Version", VersionOf(product))
 
 		sent := time.Now()
 		resp, err := c.base.Do(out)

@@ -224,15 +224,29 @@ func TestRefusedConnectionIsRetriedEvenForWrites(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	tok, q := &fakeTokens{}, &fakeQuota{}
-	c := New(http.DefaultClient, tok, q, Config{BackoffBase: time.Millisecond})
+	lim, err := limiter.NewLocal(limiter.Config{Limit: 10, Window: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sends atomic.Int32
+	c := New(doerFunc(func(r *http.Request) (*http.Response, error) {
+		sends.Add(1)
+		return http.DefaultClient.Do(r)
+	}), &fakeTokens{}, lim, Config{BackoffBase: time.Millisecond})
 	_, err = do(t, c, http.MethodPost, "http://"+addr+"/contacts/", "{}", context.Background())
 	var ue *Error
 	if !errors.As(err, &ue) || ue.Status != 0 {
 		t.Fatalf("err = %v", err)
 	}
-	if q.waits.Load() != 3 {
-		t.Fatalf("attempts = %d, want 3", q.waits.Load())
+	if sends.Load() != 3 {
+		t.Fatalf("attempts = %d, want 3", sends.Load())
+	}
+	st, err := lim.State(context.Background(), limiter.Key{App: "app", Resource: "loc1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.InWindow != 0 || st.DailyUsed != 0 {
+		t.Fatalf("after 3 refused sends the quota holds %d in the window, %d today; want every slot given back", st.InWindow, st.DailyUsed)
 	}
 }
 
@@ -296,3 +310,7 @@ func TestQueuedCallSendsTheNewestToken(t *testing.T) {
 		t.Fatalf("sent %q, want the token refreshed while queued (tok-1)", sent)
 	}
 }
+
+type doerFunc func(*http.Request) (*http.Response, error)
+
+func (f doerFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
