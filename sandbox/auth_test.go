@@ -252,15 +252,32 @@ func TestAdminAPI(t *testing.T) {
 	if resp.StatusCode != 400 {
 		t.Errorf("unknown fault member: %d %s", resp.StatusCode, body)
 	}
+	// Before the reset: an OAuth token in use and a fault in force.
+	oauth := e.token(sandbox.CodeRequest{})
+	if resp, _ := e.call("GET", pipelinesPath, oauth.AccessToken, sandbox.VersionDefault, nil); resp.StatusCode != 200 {
+		t.Fatalf("OAuth token before reset: %d", resp.StatusCode)
+	}
+	if err := e.sb.SetFaults(sandbox.Faults{Latency: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
 	if resp, _ := e.call("POST", "/_sandbox/reset", "", "", nil); resp.StatusCode != 204 {
 		t.Fatalf("reset: %d", resp.StatusCode)
 	}
 	if st := e.sb.Stats(); st.InvalidGrants != 0 || len(st.Keys) != 0 {
 		t.Errorf("stats after reset %+v", st)
 	}
-	// PITs survive a reset; OAuth tokens do not.
+	if f := e.sb.CurrentFaults(); f.Latency != 0 {
+		t.Errorf("faults after reset: %+v", f)
+	}
+	// PITs survive a reset; OAuth tokens and refresh tokens do not.
 	if resp, _ := e.call("GET", pipelinesPath, pit.Token, sandbox.VersionDefault, nil); resp.StatusCode != 200 {
 		t.Errorf("PIT after reset: %d", resp.StatusCode)
+	}
+	if resp, _ := e.call("GET", pipelinesPath, oauth.AccessToken, sandbox.VersionDefault, nil); resp.StatusCode != 401 {
+		t.Errorf("OAuth access token after reset: %d, want 401", resp.StatusCode)
+	}
+	if _, tp := e.refresh(oauth.RefreshToken); tp.Error != "invalid_grant" {
+		t.Errorf("refresh token after reset: %+v, want invalid_grant", tp)
 	}
 }
 

@@ -320,9 +320,15 @@ func (s *Sandbox) opUpsertContact(w http.ResponseWriter, r *http.Request, c *cal
 	if in.Phone != nil {
 		probe.Phone = *in.Phone
 	}
+	// The email decides first, the phone only when no contact has the
+	// email: one pass that took whichever matched first would depend on
+	// map order.
 	var match *Contact
-	if probe.Email != "" || probe.Phone != "" {
-		match, _ = l.duplicateOf(probe)
+	if probe.Email != "" {
+		match, _ = l.duplicateOf(&Contact{Email: probe.Email})
+	}
+	if match == nil && probe.Phone != "" {
+		match, _ = l.duplicateOf(&Contact{Phone: probe.Phone})
 	}
 	isNew := match == nil
 	var ct Contact
@@ -335,7 +341,7 @@ func (s *Sandbox) opUpsertContact(w http.ResponseWriter, r *http.Request, c *cal
 	in.apply(&ct)
 	ct.updated = now
 	finishContact(&ct)
-	if o, field := l.duplicateOf(&ct); o != nil && (isNew || o.ID != ct.ID) {
+	if o, field := l.duplicateOf(&ct); o != nil {
 		l.mu.Unlock()
 		writeError(w, errDuplicate(o, field))
 		return

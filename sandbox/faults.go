@@ -60,9 +60,16 @@ func (s *Sandbox) SetFaults(f Faults) error {
 	s.forced = forcedCounters{n401: f.Force401, n429: f.Force429}
 	s.faultMu.Unlock()
 	s.faults.Store(&f)
-	s.faultsOn.Store(f.Latency > 0 || (f.SpikeRate > 0 && f.SpikeLatency > 0) || f.ErrorRate > 0 ||
-		f.DropRate > 0 || f.Force401 > 0 || f.Force429 > 0)
 	return nil
+}
+
+// active reports whether any fault is configured; false skips the fault
+// dice entirely (the hot path). It is read from the same pointer as the
+// faults themselves, so a SetFaults racing a Reset cannot leave faults
+// stored but switched off.
+func (f *Faults) active() bool {
+	return f.Latency > 0 || (f.SpikeRate > 0 && f.SpikeLatency > 0) || f.ErrorRate > 0 ||
+		f.DropRate > 0 || f.Force401 > 0 || f.Force429 > 0
 }
 
 // CurrentFaults returns the faults in force, with the forced counts that
@@ -79,7 +86,7 @@ func (s *Sandbox) CurrentFaults() Faults {
 // answered (or dropped) the request.
 func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request) bool {
 	f := s.faults.Load()
-	if !s.faultsOn.Load() {
+	if !f.active() {
 		return false
 	}
 	s.faultMu.Lock()

@@ -139,8 +139,7 @@ type Sandbox struct {
 	quota *quotaState
 
 	faults   atomic.Pointer[Faults]
-	faultsOn atomic.Bool // false skips the fault dice entirely (the hot path)
-	faultMu  sync.Mutex  // guards dice and the forced counters' decrement
+	faultMu  sync.Mutex // guards dice and the forced counters' decrement
 	dice     *rand.Rand
 	forced   forcedCounters
 	tokenLag atomic.Int64 // nanoseconds of latency on /oauth/token
@@ -192,7 +191,6 @@ func (s *Sandbox) Reset() {
 	s.forced = forcedCounters{}
 	s.faultMu.Unlock()
 	s.faults.Store(&Faults{})
-	s.faultsOn.Store(false)
 	s.tokenLag.Store(0)
 	s.auth.reset()
 	s.quota.reset()
