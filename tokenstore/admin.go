@@ -38,12 +38,10 @@ func (m *Manager) put(ctx context.Context, rec Record) (Record, error) {
 		if err != nil {
 			return Record{}, fmt.Errorf("store %s: %w", rec.Subject, err)
 		}
-		m.mu.Lock()
-		if p := m.pending[rec.Subject]; p != nil {
-			delete(m.pending, rec.Subject)
+		if p := m.pendingFor(rec.Subject); p != nil {
+			m.donePending(p) // also re-reports the unpersisted gauge
 			m.cfg.Metrics.PairDropped(DropSuperseded)
 		}
-		m.mu.Unlock()
 		m.remember(rec)
 		return rec, nil
 	}
@@ -275,9 +273,9 @@ func (m *Manager) Delete(ctx context.Context, subject string) error {
 	if err := m.store.Delete(sctx, subject); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	delete(m.pending, subject)
-	m.mu.Unlock()
+	if p := m.pendingFor(subject); p != nil {
+		m.donePending(p)
+	}
 	m.cache.Delete(subject)
 	m.log.InfoContext(ctx, "tokenstore: deleted", "subject", subject)
 	return nil

@@ -90,3 +90,27 @@ func BenchmarkTokenCachedParallel(b *testing.B) {
 		}
 	})
 }
+
+// The hot path is called twice for every upstream request: with a valid
+// token cached it must allocate nothing (the benchmark above measures its
+// speed; this keeps the property in `go test`).
+func TestTokenCachedAllocatesNothing(t *testing.T) { // not parallel: AllocsPerRun counts the whole process
+	m, err := NewManager(NewMemoryStore(), nil, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	rec := newTestRecord("AllocLocation0000001", 1)
+	rec.Expiry = time.Now().Add(time.Hour)
+	if _, err := m.put(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(1000, func() {
+		if _, err := m.Token(ctx, rec.Subject); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("Token with a cached token allocates %.1f times per call, want 0", n)
+	}
+}

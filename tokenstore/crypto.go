@@ -45,7 +45,7 @@ func NewKeyring(current []byte, old ...[]byte) (*Keyring, error) {
 // base64 of 32 bytes) and the HLGATE_TOKEN_OLD_KEYS value (a comma-separated
 // list of the same, may be empty). Errors name the setting, never the key.
 func ParseKeys(current, old string) (*Keyring, error) {
-	cur, err := decodeKey(current)
+	cur, err := DecodeKey(current)
 	if err != nil {
 		return nil, fmt.Errorf("HLGATE_TOKEN_KEY: %w", err)
 	}
@@ -55,7 +55,7 @@ func ParseKeys(current, old string) (*Keyring, error) {
 		if s == "" {
 			continue
 		}
-		b, err := decodeKey(s)
+		b, err := DecodeKey(s)
 		if err != nil {
 			return nil, fmt.Errorf("HLGATE_TOKEN_OLD_KEYS entry %d: %w", i+1, err)
 		}
@@ -64,7 +64,9 @@ func ParseKeys(current, old string) (*Keyring, error) {
 	return NewKeyring(cur, olds...)
 }
 
-func decodeKey(s string) ([]byte, error) {
+// DecodeKey decodes one base64 key of KeySize bytes (padded or not), as
+// HLGATE_TOKEN_KEY holds it.
+func DecodeKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, errors.New("empty: want base64 of 32 random bytes (e.g. `openssl rand -base64 32`)")

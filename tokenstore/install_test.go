@@ -2,6 +2,7 @@ package tokenstore
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -151,8 +152,14 @@ func TestCallbackErrors(t *testing.T) {
 	h.cfg.Now = func() time.Time { return time.Now().Add(-time.Hour) }
 	expired, _ := h.newState()
 	h.cfg.Now = time.Now
-	tampered := []byte(good)
-	tampered[5] ^= 1
+	// Flip a bit of the signature, not of the expiry: a state tampered in
+	// its expiry would also fail as expired, and hide a missing MAC check.
+	raw, err := base64.RawURLEncoding.DecodeString(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)-1] ^= 1
+	tampered := base64.RawURLEncoding.EncodeToString(raw)
 
 	tests := []struct {
 		name   string
@@ -162,8 +169,8 @@ func TestCallbackErrors(t *testing.T) {
 	}{
 		{"marketplace install without state", url.Values{"code": {code()}}, http.StatusOK, sandbox.DemoLocationID},
 		{"with our state", url.Values{"code": {code()}, "state": {good}}, http.StatusOK, "Installed"},
-		{"expired state", url.Values{"code": {code()}, "state": {expired}}, http.StatusBadRequest, "expired"},
-		{"tampered state", url.Values{"code": {code()}, "state": {string(tampered)}}, http.StatusBadRequest, "invalid or expired"},
+		{"expired state", url.Values{"code": {code()}, "state": {expired}}, http.StatusBadRequest, "state has expired"},
+		{"tampered state", url.Values{"code": {code()}, "state": {tampered}}, http.StatusBadRequest, "signature does not match"},
 		{"no code", url.Values{}, http.StatusBadRequest, "no code"},
 		{"unknown code", url.Values{"code": {"not-a-code-123456"}}, http.StatusBadRequest, "already used"},
 		{"consent refused", url.Values{"error": {"access_denied"}}, http.StatusBadRequest, "access_denied"},

@@ -3,7 +3,6 @@ package tokenstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -696,7 +695,6 @@ func TestConfigValidate(t *testing.T) {
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	_ = fmt.Sprint()
 }
 
 // TestReplicasFollowARefresh: when one replica refreshes, the others learn

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -68,7 +67,7 @@ func serveSettings(env func(string) string) (*settings, *serveConfig) {
 	s.String(&c.GRPCAddr, "grpc-addr", "HLGATE_GRPC_ADDR", ":9090", "gRPC listen address")
 	s.String(&c.HTTPAddr, "http-addr", "HLGATE_HTTP_ADDR", ":8080", "REST gateway, OAuth pages, health and metrics listen address")
 	s.String(&c.UpstreamURL, "upstream-url", "HLGATE_UPSTREAM_URL", "https://services.leadconnectorhq.com", "HighLevel API base URL")
-	s.String(&c.AuthorizeURL, "authorize-url", "HLGATE_AUTHORIZE_URL", "https://marketplace.gohighlevel.com/v2/oauth/chooselocation", "OAuth consent page")
+	s.String(&c.AuthorizeURL, "authorize-url", "HLGATE_AUTHORIZE_URL", tokenstore.DefaultAuthorizeURL, "OAuth consent page")
 	s.String(&c.PublicURL, "public-url", "HLGATE_PUBLIC_URL", "http://localhost:8080", "external base URL of this service; the OAuth redirect URI is it + /oauth/callback")
 	s.String(&c.ClientID, "client-id", "HLGATE_CLIENT_ID", "", "the marketplace app's client id")
 	s.String(&c.ClientSecret, "client-secret", "HLGATE_CLIENT_SECRET", "", "the marketplace app's client secret")
@@ -202,7 +201,7 @@ func (c *serveConfig) check() error {
 		problems = append(problems, "HLGATE_CLIENT_ID and HLGATE_CLIENT_SECRET are required (the marketplace app's credentials)")
 	}
 	if c.RedisURL != "" && c.TokenKey == "" {
-		problems = append(problems, "HLGATE_TOKEN_KEY is required with Redis: tokens are stored encrypted (generate one with: head -c 32 /dev/urandom | base64)")
+		problems = append(problems, "HLGATE_TOKEN_KEY is required with Redis: tokens are stored encrypted (generate one with: openssl rand -base64 32)")
 	}
 	if c.APIKeysFile == "" && !c.InsecureNoAuth {
 		problems = append(problems, "set HLGATE_API_KEYS_FILE (callers' keys), or HLGATE_INSECURE_NO_AUTH=true for development")
@@ -244,7 +243,6 @@ func wire(c *serveConfig, log *slog.Logger) (*app, error) {
 
 	// Stores: Redis when configured, else in-process (one replica).
 	var (
-		store   tokenstore.Store
 		lim     limiter.Limiter
 		ready   = map[string]func(context.Context) error{}
 		pageKey []byte
@@ -253,29 +251,16 @@ func wire(c *serveConfig, log *slog.Logger) (*app, error) {
 		Limit: c.RateLimit, Window: c.RateWindow, Daily: int64(c.DailyLimit), Guard: c.RateGuard,
 		MaxQueueWait: c.MaxQueueWait, Fallback: limiter.Fallback(c.LimiterFallback), Replicas: c.Replicas, Logger: log,
 	}
+	var rdb redis.UniversalClient // nil: in-process stores, one replica
 	if c.RedisURL != "" {
-		rdb, err := redisClient(c.RedisURL)
-		if err != nil {
+		var err error
+		if rdb, err = redisClient(c.RedisURL); err != nil {
 			return nil, err
 		}
 		a.closers = append(a.closers, rdb.Close)
-		keys, err := tokenstore.ParseKeys(c.TokenKey, c.TokenOldKeys)
-		if err != nil {
+		if lim, err = limiter.NewRedis(rdb, lcfg); err != nil {
 			return nil, err
 		}
-		// Page tokens are sealed with a key derived from the token key, so
-		// every replica accepts every other replica's page tokens.
-		if pageKey, err = base64.StdEncoding.DecodeString(strings.TrimSpace(c.TokenKey)); err != nil {
-			return nil, fmt.Errorf("HLGATE_TOKEN_KEY: %w", err)
-		}
-		if store, err = tokenstore.NewRedisStore(rdb, keys, log); err != nil {
-			return nil, err
-		}
-		rl, err := limiter.NewRedis(rdb, lcfg)
-		if err != nil {
-			return nil, err
-		}
-		lim = rl
 		ready["redis"] = func(ctx context.Context) error {
 			if err := rdb.Ping(ctx).Err(); err != nil {
 				return errors.New("redis unreachable")
@@ -283,12 +268,26 @@ func wire(c *serveConfig, log *slog.Logger) (*app, error) {
 			return nil
 		}
 	} else {
-		store = tokenstore.NewMemoryStore()
 		ll, err := limiter.NewLocal(lcfg)
 		if err != nil {
 			return nil, err
 		}
 		lim = ll
+	}
+	store, err := tokenstore.OpenStore(rdb, c.TokenKey, c.TokenOldKeys, log)
+	if err != nil {
+		return nil, err
+	}
+	if cl, ok := store.(io.Closer); ok {
+		// Closed after the manager (closers run in reverse).
+		a.closers = append(a.closers, cl.Close)
+	}
+	if c.TokenKey != "" {
+		// Page tokens are sealed with a key derived from the token key, so
+		// every replica accepts every other replica's page tokens.
+		if pageKey, err = tokenstore.DecodeKey(c.TokenKey); err != nil {
+			return nil, fmt.Errorf("HLGATE_TOKEN_KEY: %w", err)
+		}
 	}
 
 	oauth, err := tokenstore.NewHighLevelOAuth(c.UpstreamURL, c.ClientID, c.ClientSecret, upstreamHTTP)
@@ -310,7 +309,7 @@ func wire(c *serveConfig, log *slog.Logger) (*app, error) {
 	}
 	pages, err := tokenstore.NewInstallHandler(mgr, tokenstore.InstallConfig{
 		ClientID: c.ClientID, AuthorizeURL: c.AuthorizeURL, RedirectURI: redirect,
-		Scopes: strings.Fields(c.Scopes), StateKey: tokenstore.StateKey(c.ClientSecret), Logger: log,
+		Scopes: tokenstore.ParseScopes(c.Scopes), StateKey: tokenstore.StateKey(c.ClientSecret), Logger: log,
 	})
 	if err != nil {
 		return nil, err
