@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -13,7 +14,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Access is what a caller's key allows; each level includes the ones below.
@@ -75,11 +75,22 @@ func LoadKeys(path string) (*Keys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read keys file: %w", err)
 	}
+	// A misspelled field ("location" for "locations") must not leave a key
+	// with defaults nobody meant, so unknown fields are refused.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
 	var f KeysFile
-	if err := json.Unmarshal(b, &f); err != nil {
+	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("keys file %s: %w", path, err)
 	}
-	return NewKeys(f.Keys)
+	if dec.More() {
+		return nil, fmt.Errorf("keys file %s: more than one JSON value", path)
+	}
+	k, err := NewKeys(f.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("keys file %s: %w", path, err)
+	}
+	return k, nil
 }
 
 // NewKeys checks keys and prepares them for lookups.
@@ -88,15 +99,28 @@ func NewKeys(keys []CallerKey) (*Keys, error) {
 		return nil, fmt.Errorf("keys file lists no keys")
 	}
 	out := make([]CallerKey, len(keys))
+	names := map[string]int{}
+	hashes := map[[sha256.Size]byte]string{}
 	for i, k := range keys {
 		if k.Name == "" {
 			return nil, fmt.Errorf("key %d: name is required", i)
 		}
+		if j, dup := names[k.Name]; dup {
+			return nil, fmt.Errorf("key %d: name %q is already used by key %d; names identify callers in logs", i, k.Name, j)
+		}
+		names[k.Name] = i
 		h, err := hex.DecodeString(k.SHA256)
 		if err != nil || len(h) != sha256.Size {
 			return nil, fmt.Errorf("key %q: sha256 must be 64 hex characters", k.Name)
 		}
 		copy(k.hash[:], h)
+		// Two entries for one key would make its rights depend on their
+		// order (a "*" admin entry shadowing a read entry), so a hash may
+		// appear once.
+		if other, dup := hashes[k.hash]; dup {
+			return nil, fmt.Errorf("key %q: the same sha256 as key %q; list each key once", k.Name, other)
+		}
+		hashes[k.hash] = k.Name
 		switch k.Access {
 		case "read":
 			k.access = AccessRead
@@ -112,6 +136,12 @@ func NewKeys(keys []CallerKey) (*Keys, error) {
 		}
 		k.allow = map[string]bool{}
 		for _, l := range k.Locations {
+			if strings.TrimSpace(l) == "" {
+				return nil, fmt.Errorf("key %q: locations has an empty entry", k.Name)
+			}
+			if l != strings.TrimSpace(l) {
+				return nil, fmt.Errorf("key %q: location %q has spaces around it", k.Name, l)
+			}
 			if l == "*" {
 				k.all = true
 			}
@@ -142,10 +172,30 @@ func (k *Keys) lookup(presented string) *CallerKey {
 	return found
 }
 
-// authorize checks the caller of an RPC. method is the full gRPC method name;
-// location the request's location_id (or subject_id, see locationOf), checked
-// against the key's locations.
-func (k *Keys) authorize(ctx context.Context, method, location string) (*CallerKey, error) {
+// authorize checks the caller of an RPC against its declared rule: the key
+// must be known, have the rule's access level, and allow every location or
+// company the request names (see rule.check). req is nil at the start of a
+// stream; its first message is checked by the stream wrapper before the
+// handler sees it.
+func (k *Keys) authorize(ctx context.Context, r *rule, req proto.Message) (*CallerKey, error) {
+	if r.public {
+		return nil, nil
+	}
+	key, err := k.authenticate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if key.access < r.access {
+		return nil, statusError(codes.PermissionDenied, fmt.Sprintf("key %q has %s access; this call needs %s", key.Name, key.access, r.access), ReasonPermissionDenied)
+	}
+	if req == nil {
+		return key, nil
+	}
+	return key, r.check(key, req)
+}
+
+// authenticate finds the caller's key.
+func (k *Keys) authenticate(ctx context.Context) (*CallerKey, error) {
 	presented := bearer(ctx)
 	if presented == "" {
 		return nil, statusError(codes.Unauthenticated, "missing caller key: send \"authorization: Bearer <key>\"", ReasonUnauthenticated)
@@ -154,49 +204,7 @@ func (k *Keys) authorize(ctx context.Context, method, location string) (*CallerK
 	if key == nil {
 		return nil, statusError(codes.Unauthenticated, "unknown caller key", ReasonUnauthenticated)
 	}
-	need := accessFor(method)
-	if key.access < need {
-		return nil, statusError(codes.PermissionDenied, fmt.Sprintf("key %q has %s access; this call needs %s", key.Name, key.access, need), ReasonPermissionDenied)
-	}
-	if !key.all {
-		if location != "" && !key.allow[location] {
-			return nil, statusError(codes.PermissionDenied, fmt.Sprintf("key %q may not use location %s", key.Name, location), ReasonPermissionDenied)
-		}
-	}
 	return key, nil
-}
-
-// accessFor classifies an RPC: TokensService is admin; Get, List and Search
-// read; everything else writes.
-func accessFor(method string) Access {
-	svc, name, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
-	if strings.HasSuffix(svc, ".TokensService") {
-		return AccessAdmin
-	}
-	for _, p := range []string{"Get", "List", "Search"} {
-		if strings.HasPrefix(name, p) {
-			return AccessRead
-		}
-	}
-	return AccessWrite
-}
-
-// locationOf reads the location a request is about: its location_id, or for
-// token administration its subject_id.
-func locationOf(req any) string {
-	m, ok := req.(proto.Message)
-	if !ok {
-		return ""
-	}
-	r := m.ProtoReflect()
-	for _, name := range []protoreflect.Name{"location_id", "subject_id"} {
-		if fd := r.Descriptor().Fields().ByName(name); fd != nil && fd.Kind() == protoreflect.StringKind {
-			if v := r.Get(fd).String(); v != "" {
-				return v
-			}
-		}
-	}
-	return ""
 }
 
 // bearer returns the key from "authorization: Bearer <key>" metadata (the

@@ -37,6 +37,7 @@ type harness struct {
 	sbURL   string
 	mgr     *tokenstore.Manager
 	srv     *Server
+	grpc    *grpc.Server
 	conn    *grpc.ClientConn // a caller's connection to the gRPC port
 	httpURL string           // the HTTP port: gateway, OAuth pages, health
 
@@ -64,6 +65,8 @@ const (
 	adminKey = "test-admin-key"
 	writeKey = "test-write-key"
 	readKey  = "test-read-key"
+	// demoAdminKey administers tokens of the demo location only.
+	demoAdminKey = "test-demo-admin-key"
 )
 
 func testKeys() []CallerKey {
@@ -71,6 +74,7 @@ func testKeys() []CallerKey {
 		{Name: "admin", SHA256: HashKey(adminKey), Locations: []string{"*"}, Access: "admin"},
 		{Name: "writer", SHA256: HashKey(writeKey), Locations: []string{sandbox.DemoLocationID}, Access: "write"},
 		{Name: "reader", SHA256: HashKey(readKey), Locations: []string{sandbox.DemoLocationID}, Access: "read"},
+		{Name: "demo-admin", SHA256: HashKey(demoAdminKey), Locations: []string{sandbox.DemoLocationID}, Access: "admin"},
 	}
 }
 
@@ -173,7 +177,7 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 	t.Cleanup(func() { _ = conn.Close() })
 
 	return &harness{
-		t: t, sb: sb, hits: hits, sbURL: sbSrv.URL, mgr: mgr, srv: srv, conn: conn, httpURL: httpSrv.URL,
+		t: t, sb: sb, hits: hits, sbURL: sbSrv.URL, mgr: mgr, srv: srv, grpc: g, conn: conn, httpURL: httpSrv.URL,
 		contacts:      hlgatev1.NewContactsServiceClient(conn),
 		opportunities: hlgatev1.NewOpportunitiesServiceClient(conn),
 		calendars:     hlgatev1.NewCalendarsServiceClient(conn),

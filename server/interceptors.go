@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/hlgate/hlgate/upstream"
 )
@@ -22,7 +23,8 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	var call upstream.CallInfo
 	ctx = upstream.WithCallInfo(ctx, &call)
 	log := s.log.With("rpc", info.FullMethod)
-	loc := locationOf(req)
+	r := methodRules[info.FullMethod]
+	loc := r.logLocation(req)
 	if loc != "" {
 		log = log.With("location", loc)
 	}
@@ -54,14 +56,70 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 		)
 	}()
 
+	if r == nil {
+		// Fail closed: a method nobody declared is never served.
+		return nil, unknownMethod(info.FullMethod)
+	}
 	if s.keys != nil {
-		key, aerr := s.keys.authorize(ctx, info.FullMethod, loc)
+		msg, _ := req.(proto.Message)
+		if msg == nil {
+			return nil, statusError(codes.Internal, "internal error", ReasonInternal)
+		}
+		key, aerr := s.keys.authorize(ctx, r, msg)
 		if aerr != nil {
 			return nil, aerr
 		}
-		log = log.With("caller", key.Name)
-		ctx = context.WithValue(ctx, loggerKey{}, log)
+		if key != nil {
+			log = log.With("caller", key.Name)
+			ctx = context.WithValue(ctx, loggerKey{}, log)
+		}
 	}
 	resp, err = handler(ctx, req)
 	return resp, toStatus(ctx, err)
+}
+
+// streamInterceptor applies the same declarations to streaming RPCs
+// (server reflection, health's Watch): a method without a rule is refused,
+// and a stream whose rule names subject fields has its first message checked
+// before the handler sees it.
+func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	r := methodRules[info.FullMethod]
+	if r == nil {
+		return unknownMethod(info.FullMethod)
+	}
+	if s.keys == nil || r.public {
+		return handler(srv, ss)
+	}
+	key, err := s.keys.authorize(ss.Context(), r, nil)
+	if err != nil {
+		return err
+	}
+	if r.global {
+		return handler(srv, ss)
+	}
+	return handler(srv, &checkedStream{ServerStream: ss, rule: r, key: key})
+}
+
+// checkedStream checks every message a caller sends on a stream against the
+// stream's rule, so a stream cannot name a location its key may not use.
+type checkedStream struct {
+	grpc.ServerStream
+	rule *rule
+	key  *CallerKey
+}
+
+func (c *checkedStream) RecvMsg(m any) error {
+	if err := c.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	msg, ok := m.(proto.Message)
+	if !ok {
+		return statusError(codes.Internal, "internal error", ReasonInternal)
+	}
+	return c.rule.check(c.key, msg)
+}
+
+// unknownMethod refuses a method that has no declared rule.
+func unknownMethod(method string) error {
+	return statusError(codes.PermissionDenied, "method "+method+" is refused: it declares no access rule", ReasonPermissionDenied)
 }

@@ -1,0 +1,251 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+)
+
+// rule declares what an RPC needs of its caller. Every method the gRPC
+// server registers has exactly one; a method without one is refused (fail
+// closed), and TestEveryMethodHasARule keeps the two lists equal.
+type rule struct {
+	// access is the level the caller's key needs.
+	access Access
+	// public RPCs need no key at all: gRPC health, which load balancers and
+	// Kubernetes probes call without credentials.
+	public bool
+	// global RPCs are about no location (server reflection): any key with
+	// the access level may call them.
+	global bool
+	// subjects are the request fields, as dotted paths of proto field names,
+	// that name a location or a company. The key must allow every one that
+	// is set.
+	subjects []string
+	// unnamedNeedsAll: when no subject field is set, only a key for every
+	// location ("*") may call, because the subject is learned only from
+	// HighLevel's answer (a code exchange). Without it a request that names
+	// no subject is refused.
+	unnamedNeedsAll bool
+
+	// paths are the subjects resolved against the request message.
+	paths [][]protoreflect.FieldDescriptor
+}
+
+// located is a rule for an RPC about the location in location_id.
+func located(a Access) *rule { return &rule{access: a, subjects: []string{"location_id"}} }
+
+// methodRules is the declaration of every RPC hlgate serves. Reads (Get, List,
+// Search) need a read key, everything that changes HighLevel's data a write
+// key, token administration an admin key.
+var methodRules = map[string]*rule{
+	hlgatev1.ContactsService_GetContact_FullMethodName:        located(AccessRead),
+	hlgatev1.ContactsService_SearchContacts_FullMethodName:    located(AccessRead),
+	hlgatev1.ContactsService_CreateContact_FullMethodName:     located(AccessWrite),
+	hlgatev1.ContactsService_UpdateContact_FullMethodName:     located(AccessWrite),
+	hlgatev1.ContactsService_DeleteContact_FullMethodName:     located(AccessWrite),
+	hlgatev1.ContactsService_UpsertContact_FullMethodName:     located(AccessWrite),
+	hlgatev1.ContactsService_AddContactTags_FullMethodName:    located(AccessWrite),
+	hlgatev1.ContactsService_RemoveContactTags_FullMethodName: located(AccessWrite),
+
+	hlgatev1.OpportunitiesService_GetOpportunity_FullMethodName:          located(AccessRead),
+	hlgatev1.OpportunitiesService_SearchOpportunities_FullMethodName:     located(AccessRead),
+	hlgatev1.OpportunitiesService_ListPipelines_FullMethodName:           located(AccessRead),
+	hlgatev1.OpportunitiesService_CreateOpportunity_FullMethodName:       located(AccessWrite),
+	hlgatev1.OpportunitiesService_UpdateOpportunity_FullMethodName:       located(AccessWrite),
+	hlgatev1.OpportunitiesService_UpdateOpportunityStatus_FullMethodName: located(AccessWrite),
+	hlgatev1.OpportunitiesService_DeleteOpportunity_FullMethodName:       located(AccessWrite),
+
+	hlgatev1.CalendarsService_ListCalendars_FullMethodName:     located(AccessRead),
+	hlgatev1.CalendarsService_GetCalendar_FullMethodName:       located(AccessRead),
+	hlgatev1.CalendarsService_GetFreeSlots_FullMethodName:      located(AccessRead),
+	hlgatev1.CalendarsService_ListEvents_FullMethodName:        located(AccessRead),
+	hlgatev1.CalendarsService_GetAppointment_FullMethodName:    located(AccessRead),
+	hlgatev1.CalendarsService_CreateAppointment_FullMethodName: located(AccessWrite),
+	hlgatev1.CalendarsService_UpdateAppointment_FullMethodName: located(AccessWrite),
+	hlgatev1.CalendarsService_DeleteEvent_FullMethodName:       located(AccessWrite),
+
+	hlgatev1.PaymentsService_ListOrders_FullMethodName:       located(AccessRead),
+	hlgatev1.PaymentsService_GetOrder_FullMethodName:         located(AccessRead),
+	hlgatev1.PaymentsService_ListTransactions_FullMethodName: located(AccessRead),
+	hlgatev1.PaymentsService_GetTransaction_FullMethodName:   located(AccessRead),
+
+	// An import names its subject inside the token; a company id on a
+	// location's pair is checked too, because it is stored with the token.
+	hlgatev1.TokensService_ImportToken_FullMethodName: {access: AccessAdmin, subjects: []string{
+		"private_integration_token.location_id", "oauth_token.subject_id", "oauth_token.company_id",
+	}},
+	// The installed location is known only after HighLevel answers, so only
+	// a key for every location may exchange a code.
+	hlgatev1.TokensService_ExchangeCode_FullMethodName:      {access: AccessAdmin, unnamedNeedsAll: true},
+	hlgatev1.TokensService_GetTokenStatus_FullMethodName:    {access: AccessAdmin, subjects: []string{"subject_id"}},
+	hlgatev1.TokensService_DeleteToken_FullMethodName:       {access: AccessAdmin, subjects: []string{"subject_id"}},
+	hlgatev1.TokensService_MintLocationToken_FullMethodName: {access: AccessAdmin, subjects: []string{"company_id", "location_id"}},
+
+	// Reflection describes the API, not a location's data.
+	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      {access: AccessRead, global: true},
+	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": {access: AccessRead, global: true},
+}
+
+func init() {
+	// Every method of gRPC health is public, whichever the grpc version
+	// registers (Check, Watch, List).
+	svc := healthpb.File_grpc_health_v1_health_proto.Services().ByName("Health")
+	for i := 0; i < svc.Methods().Len(); i++ {
+		methodRules["/"+string(svc.FullName())+"/"+string(svc.Methods().Get(i).Name())] = &rule{public: true}
+	}
+	if err := compileRules(methodRules); err != nil {
+		panic(err) // a declaration that names no field is a programming error, caught by every test
+	}
+}
+
+// compileRules resolves every rule's subject paths against its method's
+// request message, so a misspelled or removed field fails at start, not as a
+// silently unchecked location.
+func compileRules(rules map[string]*rule) error {
+	for method, r := range rules {
+		if len(r.subjects) == 0 {
+			continue
+		}
+		in, err := requestDescriptor(method)
+		if err != nil {
+			return err
+		}
+		r.paths = r.paths[:0]
+		for _, sub := range r.subjects {
+			path, err := fieldPath(in, sub)
+			if err != nil {
+				return fmt.Errorf("rule of %s: %w", method, err)
+			}
+			r.paths = append(r.paths, path)
+		}
+	}
+	return nil
+}
+
+// requestDescriptor finds the request message of a full method name.
+func requestDescriptor(method string) (protoreflect.MessageDescriptor, error) {
+	svc, name, ok := strings.Cut(strings.TrimPrefix(method, "/"), "/")
+	if !ok {
+		return nil, fmt.Errorf("method %q is not /service/method", method)
+	}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+	if err != nil {
+		return nil, fmt.Errorf("rule of %s: service: %w", method, err)
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok {
+		return nil, fmt.Errorf("rule of %s: %s is not a service", method, svc)
+	}
+	md := sd.Methods().ByName(protoreflect.Name(name))
+	if md == nil {
+		return nil, fmt.Errorf("rule of %s: no such method", method)
+	}
+	return md.Input(), nil
+}
+
+// fieldPath resolves "a.b.c" to fields: messages on the way, a string at
+// the end.
+func fieldPath(md protoreflect.MessageDescriptor, dotted string) ([]protoreflect.FieldDescriptor, error) {
+	var path []protoreflect.FieldDescriptor
+	parts := strings.Split(dotted, ".")
+	for i, p := range parts {
+		fd := md.Fields().ByName(protoreflect.Name(p))
+		if fd == nil || fd.IsList() || fd.IsMap() {
+			return nil, fmt.Errorf("%s has no singular field %q", md.FullName(), p)
+		}
+		path = append(path, fd)
+		if i == len(parts)-1 {
+			if fd.Kind() != protoreflect.StringKind {
+				return nil, fmt.Errorf("%s.%s is not a string", md.FullName(), p)
+			}
+			break
+		}
+		if fd.Message() == nil {
+			return nil, fmt.Errorf("%s.%s is not a message", md.FullName(), p)
+		}
+		md = fd.Message()
+	}
+	return path, nil
+}
+
+// names returns the values of the subject fields that are set, in
+// declaration order, with the field name each came from.
+func (r *rule) names(req proto.Message) (fields, values []string) {
+	root := req.ProtoReflect()
+	for i, path := range r.paths {
+		m := root
+		for j, fd := range path {
+			if j == len(path)-1 {
+				if v := m.Get(fd).String(); v != "" {
+					fields, values = append(fields, r.subjects[i]), append(values, v)
+				}
+				break
+			}
+			if !m.Has(fd) {
+				break
+			}
+			m = m.Get(fd).Message()
+		}
+	}
+	return fields, values
+}
+
+// check proves that key may act on every location or company req names.
+func (r *rule) check(key *CallerKey, req proto.Message) error {
+	if r.global {
+		return nil
+	}
+	fields, values := r.names(req)
+	if len(values) == 0 {
+		if r.unnamedNeedsAll && key.all {
+			return nil
+		}
+		if r.unnamedNeedsAll {
+			return statusError(codes.PermissionDenied, fmt.Sprintf("key %q is limited to some locations; this call can be made only with a key for every location (\"*\")", key.Name), ReasonPermissionDenied)
+		}
+		var v violations
+		v.add(strings.Join(r.subjects, " or "), "is required: the call must name the location (or company) it is about")
+		return v.err()
+	}
+	if key.all {
+		return nil
+	}
+	for i, v := range values {
+		if !key.allow[v] {
+			return statusError(codes.PermissionDenied, fmt.Sprintf("key %q may not use %s %s (%s)", key.Name, subjectWord(fields[i]), v, fields[i]), ReasonPermissionDenied)
+		}
+	}
+	return nil
+}
+
+// subjectWord says whether a field names a location or a company.
+func subjectWord(field string) string {
+	if strings.HasSuffix(field, "company_id") {
+		return "company"
+	}
+	if strings.HasSuffix(field, "location_id") {
+		return "location"
+	}
+	return "subject"
+}
+
+// logLocation is the first location or company a request names, for the
+// request log.
+func (r *rule) logLocation(req any) string {
+	m, ok := req.(proto.Message)
+	if !ok || r == nil {
+		return ""
+	}
+	if _, values := r.names(m); len(values) > 0 {
+		return values[0]
+	}
+	return ""
+}
