@@ -211,7 +211,12 @@ func (k *Keys) authenticate(ctx context.Context) (*CallerKey, error) {
 // gateway forwards the HTTP header as the same metadata).
 func bearer(ctx context.Context) string {
 	md, _ := metadata.FromIncomingContext(ctx)
-	for _, v := range md.Get("authorization") {
+	return bearerValue(md.Get("authorization"))
+}
+
+// bearerValue returns the key of the first "Bearer <key>" value.
+func bearerValue(values []string) string {
+	for _, v := range values {
 		if scheme, key, ok := strings.Cut(v, " "); ok && strings.EqualFold(scheme, "bearer") {
 			return strings.TrimSpace(key)
 		}

@@ -261,6 +261,13 @@ func (c *contactsService) RemoveContactTags(ctx context.Context, req *hlgatev1.R
 	return &hlgatev1.RemoveContactTagsResponse{Tags: strs(resp.JSON200.Tags)}, nil
 }
 
+// Bounds on the tags of one call. The documents give none; these are far
+// above real use and keep a call's body well inside the upstream bound.
+const (
+	maxTagsPerCall = 1000
+	maxTagLen      = 255
+)
+
 func validateTags(location, contact string, tags []string) error {
 	var v violations
 	v.id("location_id", location)
@@ -268,10 +275,15 @@ func validateTags(location, contact string, tags []string) error {
 	if len(tags) == 0 {
 		v.add("tags", "at least one tag is required")
 	}
+	if len(tags) > maxTagsPerCall {
+		v.add("tags", "at most %d tags per call, not %d", maxTagsPerCall, len(tags))
+		return v.err()
+	}
 	for i, t := range tags {
 		if t == "" {
 			v.add("tags["+strconv.Itoa(i)+"]", "must not be empty")
 		}
+		v.maxLen("tags["+strconv.Itoa(i)+"]", t, maxTagLen)
 	}
 	return v.err()
 }

@@ -30,6 +30,7 @@ const (
 	ReasonUpstreamRejected      = "UPSTREAM_REJECTED_REQUEST"
 	ReasonLocationNotInstalled  = "LOCATION_NOT_INSTALLED"
 	ReasonLocationReauth        = "LOCATION_REAUTH_REQUIRED"
+	ReasonCodeRejected          = "AUTHORIZATION_CODE_REJECTED"
 	ReasonScopeMissing          = "UPSTREAM_SCOPE_MISSING"
 	ReasonNotFound              = "NOT_FOUND"
 	ReasonRateLimited           = "RATE_LIMITED"
@@ -73,7 +74,17 @@ func toStatus(ctx context.Context, err error) error {
 	case errors.Is(err, tokenstore.ErrNotInstalled):
 		return withDetails(codes.FailedPrecondition, "location is not installed: install the app or import a token", ReasonLocationNotInstalled, 0, meta)
 	case errors.Is(err, tokenstore.ErrReauthRequired):
-		return withDetails(codes.FailedPrecondition, "location must be re-authorized: install the app again", ReasonLocationReauth, 0, meta)
+		return withDetails(codes.FailedPrecondition, "location must be re-authorized: install the app again, or import a new Private Integration Token", ReasonLocationReauth, 0, meta)
+	case errors.Is(err, tokenstore.ErrNotRefreshable):
+		// A Private Integration Token HighLevel rejected: it cannot be
+		// refreshed, only replaced.
+		return withDetails(codes.FailedPrecondition, "HighLevel rejected the location's Private Integration Token: import a new one (TokensService.ImportToken)", ReasonLocationReauth, 0, meta)
+	case errors.Is(err, tokenstore.ErrInvalidGrant):
+		// Only a code exchange gets here: a refresh's invalid_grant becomes
+		// ErrReauthRequired in the token store.
+		return withDetails(codes.FailedPrecondition, "HighLevel refused the authorization code: it is invalid, expired or already used; start the install again for a new code", ReasonCodeRejected, 0, meta)
+	case errors.Is(err, upstream.ErrRequestTooLarge):
+		return withDetails(codes.InvalidArgument, "the request is too large for HighLevel: send fewer or smaller values", ReasonInvalidArgument, 0, meta)
 	case errors.Is(err, tokenstore.ErrStoreUnavailable) && ctx.Err() == nil:
 		logFrom(ctx).Warn("token store unavailable", "err", err)
 		return withDetails(codes.Unavailable, "token store unavailable; retry later", ReasonTokenStoreUnavailable, time.Second, meta)

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"net/http"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -51,6 +52,10 @@ func FuzzGatewayJSONBodies(f *testing.F) {
 	for _, s := range []string{
 		`{}`, `{"firstName":"A"}`, `{"email":"x"}`, `[]`, `null`, `{"customFields":[{"value":{"a":[1,{"b":null}]}}]}`,
 		`{"tags":[""]}`, `{"firstName":1}`, `{"dndSettings":{"email":{"status":"DND_STATUS_ACTIVE"}}}`, `{`, "\x00", `{"unknown":true}`,
+		// 9,000 nested arrays in a custom field value once answered 500.
+		`{"firstName":"x","customFields":[{"id":"abc","value":` + strings.Repeat("[", 9000) + strings.Repeat("]", 9000) + `}]}`,
+		// 300,000 tags once answered INTERNAL (the upstream body bound).
+		`{"firstName":"x","tags":["` + strings.Repeat(`t","`, 300000) + `t"]}`,
 	} {
 		f.Add(s, uint8(0))
 		f.Add(s, uint8(1))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log"
 	"net/http"
 	"strconv"
 	"time"
@@ -47,7 +48,7 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", gw)
+	mux.Handle("/v1/", s.boundRequests(s.cfg.HTTP.MaxBodyBytes, gw))
 	if s.cfg.OAuthPages != nil {
 		mux.Handle("GET /oauth/install", s.cfg.OAuthPages)
 		mux.Handle("GET /oauth/callback", s.cfg.OAuthPages)
@@ -63,6 +64,22 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 		_, _ = w.Write(openapiv2.Document)
 	})
 	return mux, nil
+}
+
+// HTTPServer returns an http.Server for h with the configured limits, so a
+// client can hold neither memory (body and header bounds) nor connections
+// (read, write and idle timeouts) for long.
+func (s *Server) HTTPServer(h http.Handler, errorLog *log.Logger) *http.Server {
+	l := s.cfg.HTTP
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: l.ReadHeaderTimeout,
+		ReadTimeout:       l.ReadTimeout,
+		WriteTimeout:      l.WriteTimeout,
+		IdleTimeout:       l.IdleTimeout,
+		MaxHeaderBytes:    l.MaxHeaderBytes,
+		ErrorLog:          errorLog,
+	}
 }
 
 // readyz answers 200 when every dependency answers: Redis when configured,

@@ -74,6 +74,13 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 			ctx = context.WithValue(ctx, loggerKey{}, log)
 		}
 	}
+	if msg, ok := req.(proto.Message); ok {
+		if field, deep := messageTooDeep(msg, maxNesting); deep {
+			var v violations
+			v.add(field, "nests objects or arrays more than %d levels deep", maxNesting)
+			return nil, v.err()
+		}
+	}
 	resp, err = handler(ctx, req)
 	return resp, toStatus(ctx, err)
 }

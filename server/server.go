@@ -62,6 +62,65 @@ type Config struct {
 	Metrics *Metrics
 	// MaxMessageBytes bounds a gRPC message in either direction (default 4 MiB).
 	MaxMessageBytes int
+	// MaxConcurrentStreams bounds the calls one gRPC connection may have in
+	// flight (default 1000).
+	MaxConcurrentStreams uint32
+	// HTTP bounds the HTTP port's requests and connections; zero fields take
+	// the defaults of DefaultHTTPLimits.
+	HTTP HTTPLimits
+}
+
+// HTTPLimits bound what one HTTP client can hold of the process: body size,
+// and how long a request, a response and an idle connection may take.
+type HTTPLimits struct {
+	// MaxBodyBytes bounds a REST request body; a larger one is refused with
+	// 413 before the gateway decodes anything.
+	MaxBodyBytes int64
+	// ReadHeaderTimeout and ReadTimeout bound reading a request's headers
+	// and the whole request, body included (a client trickling its body is
+	// cut off).
+	ReadHeaderTimeout, ReadTimeout time.Duration
+	// WriteTimeout bounds a whole exchange from the end of the request
+	// headers to the end of the response. It must exceed the longest call
+	// (quota wait plus upstream retries).
+	WriteTimeout time.Duration
+	// IdleTimeout closes keep-alive connections that send nothing.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds the request line and headers.
+	MaxHeaderBytes int
+}
+
+// DefaultHTTPLimits are the HTTP port's bounds unless configured.
+var DefaultHTTPLimits = HTTPLimits{
+	MaxBodyBytes:      DefaultMaxBodyBytes,
+	ReadHeaderTimeout: 10 * time.Second,
+	ReadTimeout:       30 * time.Second,
+	WriteTimeout:      2 * time.Minute,
+	IdleTimeout:       2 * time.Minute,
+	MaxHeaderBytes:    64 << 10,
+}
+
+func (l HTTPLimits) withDefaults() HTTPLimits {
+	d := DefaultHTTPLimits
+	if l.MaxBodyBytes > 0 {
+		d.MaxBodyBytes = l.MaxBodyBytes
+	}
+	if l.ReadHeaderTimeout > 0 {
+		d.ReadHeaderTimeout = l.ReadHeaderTimeout
+	}
+	if l.ReadTimeout > 0 {
+		d.ReadTimeout = l.ReadTimeout
+	}
+	if l.WriteTimeout > 0 {
+		d.WriteTimeout = l.WriteTimeout
+	}
+	if l.IdleTimeout > 0 {
+		d.IdleTimeout = l.IdleTimeout
+	}
+	if l.MaxHeaderBytes > 0 {
+		d.MaxHeaderBytes = l.MaxHeaderBytes
+	}
+	return d
 }
 
 // Server holds the services' shared state.
@@ -92,6 +151,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = 4 << 20
 	}
+	if cfg.MaxConcurrentStreams == 0 {
+		cfg.MaxConcurrentStreams = 1000
+	}
+	cfg.HTTP = cfg.HTTP.withDefaults()
 	pages, err := newPageTokens(cfg.PageKey)
 	if err != nil {
 		return nil, err
@@ -115,6 +178,7 @@ func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 		grpc.ChainStreamInterceptor(s.streamInterceptor),
 		grpc.MaxRecvMsgSize(s.cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(s.cfg.MaxMessageBytes),
+		grpc.MaxConcurrentStreams(s.cfg.MaxConcurrentStreams),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionIdle: 15 * time.Minute,
 			Time:              2 * time.Minute,

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,11 @@ import (
 	"strings"
 	"time"
 )
+
+// ErrRequestTooLarge: a request body is above Config.MaxRequestBytes; it is
+// never sent. It is the caller's doing (too many or too large values), so
+// the server maps it to INVALID_ARGUMENT.
+var ErrRequestTooLarge = errors.New("upstream: request body too large")
 
 // Error is HighLevel's final answer to a call that did not succeed, or the
 // lack of one. It is the only error type the server maps for upstream

@@ -308,7 +308,7 @@ func (c *Client) readBody(req *http.Request) ([]byte, error) {
 		return nil, fmt.Errorf("upstream: read request body: %w", err)
 	}
 	if int64(len(b)) > c.cfg.MaxRequestBytes {
-		return nil, fmt.Errorf("upstream: request body exceeds %d bytes", c.cfg.MaxRequestBytes)
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrRequestTooLarge, c.cfg.MaxRequestBytes)
 	}
 	return b, nil
 }
