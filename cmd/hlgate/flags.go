@@ -38,6 +38,22 @@ func (s *settings) String(p *string, name, envName, def, text string) {
 	s.fs.StringVar(p, name, def, usage(text, envName))
 }
 
+// Secret binds a setting whose value must never be printed: a client
+// secret, an encryption key, a URL that may carry a password. Its value from
+// the environment is applied as the flag's starting value, not as its
+// default, so neither `-h` nor the usage text of a mistyped flag shows it.
+func (s *settings) Secret(p *string, name, envName, text string) {
+	v := (*secretValue)(p)
+	*p = s.env(envName)
+	s.fs.Var(v, name, usage(text+" (never printed)", envName))
+}
+
+// secretValue is a string flag that prints as empty.
+type secretValue string
+
+func (v *secretValue) String() string     { return "" }
+func (v *secretValue) Set(x string) error { *v = secretValue(x); return nil }
+
 func (s *settings) Bool(p *bool, name, envName string, def bool, text string) {
 	if v, ok := s.lookup(envName); ok {
 		b, err := strconv.ParseBool(v)
@@ -58,6 +74,17 @@ func (s *settings) Int(p *int, name, envName string, def int, text string) {
 		def = n
 	}
 	s.fs.IntVar(p, name, def, usage(text, envName))
+}
+
+func (s *settings) Int64(p *int64, name, envName string, def int64, text string) {
+	if v, ok := s.lookup(envName); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			s.errs = append(s.errs, fmt.Errorf("%s=%q: not an integer", envName, v))
+		}
+		def = n
+	}
+	s.fs.Int64Var(p, name, def, usage(text, envName))
 }
 
 func (s *settings) Duration(p *time.Duration, name, envName string, def time.Duration, text string) {

@@ -30,7 +30,8 @@ func TestServeHelpListsEverySetting(t *testing.T) {
 		"HLGATE_CLIENT_ID", "HLGATE_CLIENT_SECRET", "HLGATE_SCOPES", "HLGATE_REDIS_URL", "HLGATE_TOKEN_KEY",
 		"HLGATE_RATE_LIMIT", "HLGATE_RATE_WINDOW", "HLGATE_DAILY_LIMIT", "HLGATE_API_KEYS_FILE",
 		"HLGATE_INSECURE_NO_AUTH", "HLGATE_RATE_GUARD", "HLGATE_MAX_QUEUE_WAIT", "HLGATE_LIMITER_FALLBACK",
-		"HLGATE_REPLICAS", "HLGATE_SHUTDOWN_GRACE",
+		"HLGATE_REPLICAS", "HLGATE_SHUTDOWN_GRACE", "HLGATE_TOKEN_OLD_KEYS", "HLGATE_HTTP_MAX_BODY",
+		"HLGATE_HTTP_READ_TIMEOUT", "HLGATE_HTTP_WRITE_TIMEOUT", "HLGATE_HTTP_IDLE_TIMEOUT", "HLGATE_GRPC_MAX_STREAMS",
 	} {
 		if !strings.Contains(out.String(), v) {
 			t.Errorf("serve -h does not list %s", v)
@@ -66,6 +67,7 @@ func TestServeRefusesUnsafeConfigurations(t *testing.T) {
 		{"no app credentials", map[string]string{"HLGATE_INSECURE_NO_AUTH": "true"}, "HLGATE_CLIENT_ID"},
 		{"bad fallback", with("HLGATE_INSECURE_NO_AUTH", "true", "HLGATE_LIMITER_FALLBACK", "open"), "HLGATE_LIMITER_FALLBACK"},
 		{"bad duration", with("HLGATE_INSECURE_NO_AUTH", "true", "HLGATE_RATE_WINDOW", "ten"), "HLGATE_RATE_WINDOW"},
+		{"write timeout shorter than the longest call", with("HLGATE_INSECURE_NO_AUTH", "true", "HLGATE_HTTP_WRITE_TIMEOUT", "45s"), "HLGATE_HTTP_WRITE_TIMEOUT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
@@ -160,4 +162,42 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Secrets never appear in usage text: not for -h, not for a mistyped flag,
+// whether they come from the environment or from flags.
+func TestUsageNeverPrintsSecrets(t *testing.T) {
+	t.Parallel()
+	secrets := map[string]string{
+		"HLGATE_CLIENT_SECRET":  "client-secret-value-1234",
+		"HLGATE_TOKEN_KEY":      "dG9rZW4ta2V5LXZhbHVlLTEyMzQ1Njc4OTAxMjM0NTY=",
+		"HLGATE_TOKEN_OLD_KEYS": "b2xkLWtleS12YWx1ZS0xMjM0NTY3ODkwMTIzNDU2Nzg=",
+		"HLGATE_REDIS_URL":      "redis://user:redis-password-5678@127.0.0.1:1",
+	}
+	for _, args := range [][]string{{"serve", "-h"}, {"serve", "--no-such-flag"}, {"serve", "--client-secret", "flag-secret-9999", "--typo"}} {
+		var out bytes.Buffer
+		if err := run(context.Background(), args, envOf(secrets), strings.NewReader(""), &out, &out); err == nil {
+			t.Fatalf("%v: no error", args)
+		}
+		for name, v := range secrets {
+			if strings.Contains(out.String(), v) || strings.Contains(out.String(), "redis-password-5678") {
+				t.Errorf("%v prints the value of %s:\n%s", args, name, out.String())
+			}
+		}
+		if strings.Contains(out.String(), "flag-secret-9999") {
+			t.Errorf("%v prints the secret given as a flag", args)
+		}
+		if !strings.Contains(out.String(), "HLGATE_CLIENT_SECRET") {
+			t.Errorf("%v: usage does not list HLGATE_CLIENT_SECRET:\n%s", args, out.String())
+		}
+	}
+	// The values still arrive: from the environment, and a flag wins.
+	s, c := serveSettings(envOf(secrets))
+	s.fs.SetOutput(io.Discard)
+	if err := s.parse([]string{"--token-key", "from-flag"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.ClientSecret != secrets["HLGATE_CLIENT_SECRET"] || c.RedisURL != secrets["HLGATE_REDIS_URL"] || c.TokenKey != "from-flag" {
+		t.Fatalf("secrets not applied: secret %q, redis %q, token key %q", c.ClientSecret, c.RedisURL, c.TokenKey)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/hlgate/hlgate/gen/highlevel"
+	"github.com/hlgate/hlgate/internal/redislog"
 	"github.com/hlgate/hlgate/limiter"
 	"github.com/hlgate/hlgate/sandbox"
 	"github.com/hlgate/hlgate/server"
@@ -59,6 +60,8 @@ type serveConfig struct {
 	LogLevel               string
 	SandboxTokenTTL        time.Duration
 	SandboxQuotaOff        bool
+	HTTP                   server.HTTPLimits
+	GRPCMaxStreams         int
 }
 
 func serveSettings(env func(string) string) (*settings, *serveConfig) {
@@ -70,11 +73,11 @@ func serveSettings(env func(string) string) (*settings, *serveConfig) {
 	s.String(&c.AuthorizeURL, "authorize-url", "HLGATE_AUTHORIZE_URL", tokenstore.DefaultAuthorizeURL, "OAuth consent page")
 	s.String(&c.PublicURL, "public-url", "HLGATE_PUBLIC_URL", "http://localhost:8080", "external base URL of this service; the OAuth redirect URI is it + /oauth/callback")
 	s.String(&c.ClientID, "client-id", "HLGATE_CLIENT_ID", "", "the marketplace app's client id")
-	s.String(&c.ClientSecret, "client-secret", "HLGATE_CLIENT_SECRET", "", "the marketplace app's client secret")
+	s.Secret(&c.ClientSecret, "client-secret", "HLGATE_CLIENT_SECRET", "the marketplace app's client secret")
 	s.String(&c.Scopes, "scopes", "HLGATE_SCOPES", defaultScopes, "space-separated scopes requested at install")
-	s.String(&c.RedisURL, "redis-url", "HLGATE_REDIS_URL", "", "Redis URL (redis:// or rediss://; comma-separated addresses for a cluster); empty = in-process stores, one replica")
-	s.String(&c.TokenKey, "token-key", "HLGATE_TOKEN_KEY", "", "base64 of 32 bytes that encrypts tokens at rest; required with Redis")
-	s.String(&c.TokenOldKeys, "token-old-keys", "HLGATE_TOKEN_OLD_KEYS", "", "comma-separated base64 keys still accepted for decryption during key rotation")
+	s.Secret(&c.RedisURL, "redis-url", "HLGATE_REDIS_URL", "Redis URL (redis:// or rediss://; comma-separated addresses for a cluster); empty = in-process stores, one replica")
+	s.Secret(&c.TokenKey, "token-key", "HLGATE_TOKEN_KEY", "base64 of 32 bytes that encrypts tokens at rest; required with Redis")
+	s.Secret(&c.TokenOldKeys, "token-old-keys", "HLGATE_TOKEN_OLD_KEYS", "comma-separated base64 keys still accepted for decryption during key rotation")
 	s.Int(&c.RateLimit, "rate-limit", "HLGATE_RATE_LIMIT", 100, "requests per window to HighLevel per app and location")
 	s.Duration(&c.RateWindow, "rate-window", "HLGATE_RATE_WINDOW", 10*time.Second, "the quota's sliding window")
 	s.Int(&c.DailyLimit, "daily-limit", "HLGATE_DAILY_LIMIT", 200000, "requests per UTC day to HighLevel per app and location")
@@ -85,6 +88,11 @@ func serveSettings(env func(string) string) (*settings, *serveConfig) {
 	s.String(&c.APIKeysFile, "api-keys-file", "HLGATE_API_KEYS_FILE", "", "callers' keys (JSON: name, sha256, locations, access)")
 	s.Bool(&c.InsecureNoAuth, "insecure-no-auth", "HLGATE_INSECURE_NO_AUTH", false, "true = no caller auth (development only)")
 	s.Bool(&c.Sandbox, "sandbox", "HLGATE_SANDBOX", false, "run against an in-process sandbox with a demo location installed (implies insecure-no-auth and memory stores unless a Redis URL is set)")
+	s.Int64(&c.HTTP.MaxBodyBytes, "http-max-body", "HLGATE_HTTP_MAX_BODY", server.DefaultHTTPLimits.MaxBodyBytes, "largest REST request body in bytes; larger ones get 413")
+	s.Duration(&c.HTTP.ReadTimeout, "http-read-timeout", "HLGATE_HTTP_READ_TIMEOUT", server.DefaultHTTPLimits.ReadTimeout, "longest time to read a whole HTTP request, body included")
+	s.Duration(&c.HTTP.WriteTimeout, "http-write-timeout", "HLGATE_HTTP_WRITE_TIMEOUT", server.DefaultHTTPLimits.WriteTimeout, "longest HTTP exchange from request headers to the end of the response; must exceed max-queue-wait plus upstream-timeout")
+	s.Duration(&c.HTTP.IdleTimeout, "http-idle-timeout", "HLGATE_HTTP_IDLE_TIMEOUT", server.DefaultHTTPLimits.IdleTimeout, "an idle keep-alive connection is closed after this long")
+	s.Int(&c.GRPCMaxStreams, "grpc-max-streams", "HLGATE_GRPC_MAX_STREAMS", 1000, "most calls one gRPC connection may have in flight")
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", "HLGATE_SHUTDOWN_GRACE", 20*time.Second, "time in-flight calls get to finish on SIGTERM")
 	s.Duration(&c.UpstreamTimeout, "upstream-timeout", "HLGATE_UPSTREAM_TIMEOUT", 30*time.Second, "longest single HighLevel request when the caller set no deadline")
 	s.Duration(&c.RefreshAhead, "refresh-ahead", "HLGATE_REFRESH_AHEAD", 5*time.Minute, "refresh OAuth tokens this long before they expire")
@@ -104,6 +112,8 @@ func serve(ctx context.Context, args []string, env func(string) string, stdout, 
 	if err != nil {
 		return err
 	}
+	// go-redis logs dial failures on its own; they join the JSON stream.
+	redislog.Use(log)
 
 	var sbServer *http.Server
 	if c.Sandbox {
@@ -155,7 +165,7 @@ func serve(ctx context.Context, args []string, env func(string) string, stdout, 
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := app.srv.HTTPServer(h, slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	go func() { errc <- hs.Serve(httpLis) }()
 	log.Info("hlgate serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(),
 		"redis", c.RedisURL != "", "auth", !c.InsecureNoAuth)
@@ -205,6 +215,12 @@ func (c *serveConfig) check() error {
 	}
 	if c.APIKeysFile == "" && !c.InsecureNoAuth {
 		problems = append(problems, "set HLGATE_API_KEYS_FILE (callers' keys), or HLGATE_INSECURE_NO_AUTH=true for development")
+	}
+	if c.HTTP.WriteTimeout <= c.MaxQueueWait+c.UpstreamTimeout {
+		problems = append(problems, fmt.Sprintf("HLGATE_HTTP_WRITE_TIMEOUT (%s) must exceed HLGATE_MAX_QUEUE_WAIT plus HLGATE_UPSTREAM_TIMEOUT (%s), or REST calls are cut off while they wait", c.HTTP.WriteTimeout, c.MaxQueueWait+c.UpstreamTimeout))
+	}
+	if c.HTTP.MaxBodyBytes <= 0 || c.HTTP.ReadTimeout <= 0 || c.HTTP.IdleTimeout <= 0 || c.GRPCMaxStreams <= 0 {
+		problems = append(problems, "HLGATE_HTTP_MAX_BODY, HLGATE_HTTP_READ_TIMEOUT, HLGATE_HTTP_IDLE_TIMEOUT and HLGATE_GRPC_MAX_STREAMS must be positive")
 	}
 	switch c.LimiterFallback {
 	case "", string(limiter.LocalShare):
@@ -331,6 +347,7 @@ func wire(c *serveConfig, log *slog.Logger) (*app, error) {
 	srv, err := server.New(server.Config{
 		Logger: log, Upstream: hl, Tokens: mgr, Keys: keys, PageKey: pageKey,
 		OAuthPages: pages, ReadyChecks: ready, Metrics: metrics,
+		HTTP: c.HTTP, MaxConcurrentStreams: uint32(c.GRPCMaxStreams),
 	})
 	if err != nil {
 		return nil, err

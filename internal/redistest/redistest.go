@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hlgate/hlgate/internal/redislog"
 )
 
 // Options configure a server.
@@ -70,9 +72,20 @@ func Start(t testing.TB, opts Options) *Server {
 	if lastErr != nil {
 		t.Fatalf("redistest: start redis-server: %v", lastErr)
 	}
-	t.Cleanup(func() { s.Stop() })
+	// go-redis's lines about this server (dial failures while a test has
+	// it stopped on purpose) go to the test's own log, not to stderr.
+	remove := redisLines.Route(s.Addr(), func(line string) { t.Logf("go-redis: %s", line) })
+	t.Cleanup(func() { remove(); s.Stop() })
 	return s
 }
+
+// redisLines routes go-redis's log lines of every test server in the
+// process; lines about no test server go to stderr as before.
+var redisLines = func() *redislog.Router {
+	r := redislog.NewRouter(func(line string) { fmt.Fprintln(os.Stderr, "go-redis:", line) })
+	redis.SetLogger(r)
+	return r
+}()
 
 // Addr is host:port of the server; it stays the same across restarts.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
