@@ -263,3 +263,25 @@ func TestRedisDownFailsClosed(t *testing.T) {
 		t.Fatalf("%d refreshes: the token should have survived in Redis", grants)
 	}
 }
+
+// A spent or unknown authorization code is the caller's to fix (start the
+// install again), not an internal error.
+func TestRejectedCodeIsFailedPrecondition(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	_, err := h.tokens.ExchangeCode(h.ctx(""), &hlgatev1.ExchangeCodeRequest{Code: "no-such-code"})
+	st := status.Convert(err)
+	if st.Code() != codes.FailedPrecondition || reasonOf(st) != ReasonCodeRejected {
+		t.Fatalf("ExchangeCode with an unknown code: %v (reason %q), want FAILED_PRECONDITION %s", err, reasonOf(st), ReasonCodeRejected)
+	}
+}
+
+// reasonOf returns the ErrorInfo reason of a status.
+func reasonOf(st *status.Status) string {
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok {
+			return ei.GetReason()
+		}
+	}
+	return ""
+}

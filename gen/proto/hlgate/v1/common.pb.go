@@ -38,10 +38,12 @@
 // answered, ErrorInfo metadata holds "upstream_status" (its HTTP status) and
 // "upstream_trace_id" (its traceId, for HighLevel support).
 //   - INVALID_ARGUMENT, reason INVALID_ARGUMENT: a request field is missing or
-//     malformed; a google.rpc.BadRequest names each offending field by its
-//     path in the request (`contact.email`). Reason UPSTREAM_REJECTED_REQUEST:
+//     malformed, or nests objects or arrays more than 64 levels deep; a
+//     google.rpc.BadRequest names each offending field by its path in the
+//     request (`contact.email`). Reason UPSTREAM_REJECTED_REQUEST:
 //     HighLevel rejected the request (HTTP 400 or 422); the message carries
-//     HighLevel's.
+//     HighLevel's. Reason REQUEST_TOO_LARGE: a REST body above the bound
+//     (4 MiB by default), answered with HTTP 413 before it is decoded.
 //   - UNAUTHENTICATED, reason UNAUTHENTICATED: no caller key, or an unknown
 //     one.
 //   - PERMISSION_DENIED, reason PERMISSION_DENIED: the caller key may not use
@@ -53,8 +55,12 @@
 //   - FAILED_PRECONDITION, reason LOCATION_NOT_INSTALLED: hlgate holds no
 //     token for the location (install the app or import a token). Reason
 //     LOCATION_REAUTH_REQUIRED: HighLevel rejected the stored token even after
-//     a refresh; the app must be installed again. Reason UPSTREAM_ERROR: any
-//     other HighLevel answer hlgate cannot map.
+//     a refresh, or rejected the location's Private Integration Token; the
+//     app must be installed again, or a new token imported. Reason
+//     AUTHORIZATION_CODE_REJECTED: HighLevel refused a code given to
+//     TokensService.ExchangeCode (invalid, expired or already used); start
+//     the install again for a new code. Reason UPSTREAM_ERROR: any other
+//     HighLevel answer hlgate cannot map.
 //   - ABORTED, reason UPSTREAM_ERROR: HighLevel answered a delete or status
 //     change without confirming it (`succeded` false); read the resource to
 //     see its state.
