@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +23,9 @@ type Local struct {
 	// cannot reorder slots; the base's wall time only names the UTC day.
 	base   time.Time
 	baseUS int64
+	// offset (µs) shifts the clock; only tests set it (Config.clockOffset,
+	// setOffset).
+	offset atomic.Int64
 
 	mu        sync.Mutex
 	keys      map[Key]*localKey
@@ -49,18 +53,25 @@ func NewLocal(cfg Config) (*Local, error) {
 		return nil, err
 	}
 	now := time.Now()
-	return &Local{
+	l := &Local{
 		cfg:    cfg,
 		span:   cfg.span(),
 		base:   now,
 		baseUS: now.UnixMicro(),
 		keys:   make(map[Key]*localKey),
-	}, nil
+	}
+	l.setOffset(cfg.clockOffset)
+	return l, nil
 }
 
 func (l *Local) now() int64 {
-	return l.baseUS + time.Since(l.base).Microseconds() + l.cfg.clockOffset.Microseconds()
+	return l.baseUS + time.Since(l.base).Microseconds() + l.offset.Load()
 }
+
+// setOffset shifts the limiter's clock to d after the local clock.
+// Test-only: it moves "now" across 00:00 UTC or past a window without
+// sleeping.
+func (l *Local) setOffset(d time.Duration) { l.offset.Store(d.Microseconds()) }
 
 // Wait reserves the caller's slot and sleeps until it; see Limiter.
 func (l *Local) Wait(ctx context.Context, key Key) (Permit, error) {

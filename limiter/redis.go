@@ -28,10 +28,15 @@ type Redis struct {
 	client redis.UniversalClient
 	cfg    Config
 	span   int64
-	offset int64
+
+	// offset (µs) shifts Redis' clock; only tests set it (Config.clockOffset,
+	// setClockOffset). argOffset holds the same value boxed once, so the
+	// hot path passes it to the script without allocating.
+	offset    atomic.Int64
+	argOffset atomic.Value // any(int64)
 
 	// Script arguments that never change, as interface values.
-	argOffset, argLimit, argSpan, argDaily any
+	argLimit, argSpan, argDaily any
 
 	// share is the local-share fallback, nil when failing closed.
 	share *Local
@@ -59,9 +64,10 @@ func NewRedis(client redis.UniversalClient, cfg Config) (*Redis, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Redis{client: client, cfg: cfg, span: cfg.span(), offset: cfg.clockOffset.Microseconds()}
+	r := &Redis{client: client, cfg: cfg, span: cfg.span()}
+	r.setOffset(cfg.clockOffset)
 	// Boxed once here rather than on every call.
-	r.argOffset, r.argLimit, r.argSpan, r.argDaily = r.offset, cfg.Limit, r.span, cfg.Daily
+	r.argLimit, r.argSpan, r.argDaily = cfg.Limit, r.span, cfg.Daily
 	if cfg.Fallback == LocalShare {
 		shareCfg := cfg
 		shareCfg.Limit = cfg.Limit / cfg.Replicas
@@ -75,6 +81,17 @@ func NewRedis(client redis.UniversalClient, cfg Config) (*Redis, error) {
 		}
 	}
 	return r, nil
+}
+
+// setOffset shifts the limiter's clock (and its local share's) to d after
+// Redis TIME. Test-only: it moves "now" across 00:00 UTC or past a window
+// without sleeping.
+func (r *Redis) setOffset(d time.Duration) {
+	r.offset.Store(d.Microseconds())
+	r.argOffset.Store(any(d.Microseconds()))
+	if r.share != nil {
+		r.share.setOffset(d)
+	}
 }
 
 // redisKeys are the key's Redis keys; see scripts.go. They are cut from
@@ -114,7 +131,7 @@ func (r *Redis) wait(ctx context.Context, key Key) (Permit, error) {
 		}
 	}
 	res, err := reserveScript.Run(ctx, r.client, redisKeys(key),
-		r.argOffset, r.argLimit, r.argSpan, r.cfg.maxWait(ctx), r.argDaily).Int64Slice()
+		r.argOffset.Load(), r.argLimit, r.argSpan, r.cfg.maxWait(ctx), r.argDaily).Int64Slice()
 	received := time.Now()
 	if err == nil && len(res) != 6 {
 		err = fmt.Errorf("reserve script replied %d values, want 6", len(res))
@@ -156,7 +173,7 @@ func (r *Redis) markUp() {
 // cancel frees a granted slot; see Permit.Cancel.
 func (r *Redis) cancel(ctx context.Context, key Key, seq, day int64) error {
 	err := cancelScript.Run(ctx, r.client, redisKeys(key),
-		r.offset, strconv.FormatInt(seq, 10), r.span, strconv.FormatInt(day, 10)).Err()
+		r.offset.Load(), strconv.FormatInt(seq, 10), r.span, strconv.FormatInt(day, 10)).Err()
 	if err != nil {
 		return fmt.Errorf("limiter: free slot %d of %s: %w", seq, key, err)
 	}
@@ -205,7 +222,7 @@ func (r *Redis) Observe(ctx context.Context, key Key, status int, header http.He
 		unlessFull = 1
 	}
 	err := observeScript.Run(ctx, r.client, redisKeys(key),
-		r.argOffset, o.coolDown.Microseconds(), o.dailyRemaining, r.argDaily, unlessFull, r.argLimit, r.argSpan).Err()
+		r.argOffset.Load(), o.coolDown.Microseconds(), o.dailyRemaining, r.argDaily, unlessFull, r.argLimit, r.argSpan).Err()
 	if err != nil {
 		r.cfg.Logger.WarnContext(ctx, "limiter: record upstream rate-limit answer",
 			"app", key.App, "resource", key.Resource, "upstream_status", status, errAttr(err))
@@ -223,7 +240,7 @@ func (r *Redis) notAhead(key Key, remaining int64, now time.Time) bool {
 		return false
 	}
 	s := v.(dailySeen)
-	day := now.Add(time.Duration(r.offset)*time.Microsecond).UnixMicro() / (86400 * 1e6)
+	day := now.Add(time.Duration(r.offset.Load())*time.Microsecond).UnixMicro() / (86400 * 1e6)
 	return s.day == day && r.cfg.Daily-remaining <= s.used
 }
 
@@ -232,7 +249,7 @@ func (r *Redis) State(ctx context.Context, key Key) (State, error) {
 	if err := key.validate(); err != nil {
 		return State{}, err
 	}
-	res, err := stateScript.Run(ctx, r.client, redisKeys(key), r.offset, r.cfg.Limit, r.span).Int64Slice()
+	res, err := stateScript.Run(ctx, r.client, redisKeys(key), r.offset.Load(), r.cfg.Limit, r.span).Int64Slice()
 	if err == nil && len(res) != 6 {
 		err = fmt.Errorf("state script replied %d values, want 6", len(res))
 	}
