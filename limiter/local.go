@@ -81,13 +81,11 @@ func (l *Local) Wait(ctx context.Context, key Key) (Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return Permit{}, err
 	}
-	for {
+	return retry(key, l.cfg.ProbeInterval, func() (Permit, error) {
+		sent := time.Now()
 		d := l.reserve(key, l.cfg.maxWait(ctx))
-		p, err := finish(ctx, d, time.Now(), l, key, l.cfg.Guard)
-		if err != errCooledDown {
-			return p, err
-		}
-	}
+		return finish(ctx, d, sent, time.Now(), l, key, l.cfg.Guard)
+	})
 }
 
 // coolUntil reads the key's cool-down; see canceller.

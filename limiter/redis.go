@@ -112,12 +112,7 @@ func (r *Redis) Wait(ctx context.Context, key Key) (Permit, error) {
 	if err := key.validate(); err != nil {
 		return Permit{}, err
 	}
-	for {
-		p, err := r.wait(ctx, key)
-		if err != errCooledDown {
-			return p, err
-		}
-	}
+	return retry(key, r.cfg.ProbeInterval, func() (Permit, error) { return r.wait(ctx, key) })
 }
 
 // wait is one reservation: a decision and the sleep until its slot.
@@ -130,6 +125,7 @@ func (r *Redis) wait(ctx context.Context, key Key) (Permit, error) {
 			return r.share.Wait(ctx, key)
 		}
 	}
+	sent := time.Now()
 	res, err := reserveScript.Run(ctx, r.client, redisKeys(key),
 		r.argOffset.Load(), r.argLimit, r.argSpan, r.cfg.maxWait(ctx), r.argDaily).Int64Slice()
 	received := time.Now()
@@ -145,7 +141,7 @@ func (r *Redis) wait(ctx context.Context, key Key) (Permit, error) {
 	r.markUp()
 	r.seen.Store(key.String(), dailySeen{day: res[4], used: res[5]})
 	d := decision{status: int(res[0]), value: res[1], now: res[2], seq: res[3], day: res[4]}
-	return finish(ctx, d, received, r, key, r.cfg.Guard)
+	return finish(ctx, d, sent, received, r, key, r.cfg.Guard)
 }
 
 // unavailable handles a Redis failure in Wait: the local share when
