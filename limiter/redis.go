@@ -44,15 +44,88 @@ type Redis struct {
 	// again while serving from the share; 0 while Redis answers.
 	downUntil atomic.Int64
 
-	// seen holds, per key (Key.String()), the daily count the last
-	// reservation of this replica reported, so Observe can tell without a
-	// round trip that HighLevel's X-RateLimit-Daily-Remaining is not ahead
-	// of the shared count.
-	seen sync.Map // string → dailySeen
+	// seen holds, per key, the daily count the last reservation of this
+	// replica reported, so Observe can tell without a round trip that
+	// HighLevel's X-RateLimit-Daily-Remaining is not ahead of the shared
+	// count.
+	seen *seenMemo
 }
 
 // dailySeen is a day's count as one reservation reported it.
 type dailySeen struct{ day, used int64 }
+
+// seenMemoKeys bounds the keys the memo remembers: two generations of
+// this many each. A process serving more keys than that in a day only pays
+// one more Observe round trip for a key whose entry was dropped.
+const seenMemoKeys = 10000
+
+// seenMemo is the Redis limiter's memo of daily counts. It stays bounded
+// however many keys a long-running process serves: a new UTC day drops
+// every entry of a past day (they can never match again), and beyond the
+// size bound the least recently stored entries go, two generations at a
+// time, so neither costs more than one pass per day or per bound. A missing
+// entry only costs Observe one round trip; it never changes a decision.
+type seenMemo struct {
+	mu       sync.Mutex
+	day      int64 // the latest UTC day stored or asked about
+	half     int   // the size of one generation
+	cur, old map[string]dailySeen
+}
+
+func newSeenMemo(half int) *seenMemo {
+	return &seenMemo{half: half, cur: make(map[string]dailySeen)}
+}
+
+// store remembers what a reservation of key reported.
+func (m *seenMemo) store(key string, s dailySeen) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.advance(s.day)
+	if s.day < m.day {
+		return
+	}
+	if _, ok := m.cur[key]; !ok {
+		if len(m.cur) >= m.half {
+			m.old, m.cur = m.cur, make(map[string]dailySeen, m.half)
+		}
+		delete(m.old, key)
+	}
+	m.cur[key] = s
+}
+
+// load returns the entry of key for today, the day the caller's clock says.
+func (m *seenMemo) load(key string, today int64) (dailySeen, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.advance(today)
+	s, ok := m.cur[key]
+	if !ok {
+		s, ok = m.old[key]
+	}
+	return s, ok && s.day == today
+}
+
+// advance drops the entries of days before day. m.mu is held.
+func (m *seenMemo) advance(day int64) {
+	if day <= m.day {
+		return
+	}
+	m.day = day
+	for _, g := range []map[string]dailySeen{m.cur, m.old} {
+		for k, s := range g {
+			if s.day < day {
+				delete(g, k)
+			}
+		}
+	}
+}
+
+// len counts the remembered keys.
+func (m *seenMemo) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.cur) + len(m.old)
+}
 
 // NewRedis returns a limiter backed by client, typically a
 // *redis.Client or *redis.ClusterClient.
@@ -64,7 +137,7 @@ func NewRedis(client redis.UniversalClient, cfg Config) (*Redis, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Redis{client: client, cfg: cfg, span: cfg.span()}
+	r := &Redis{client: client, cfg: cfg, span: cfg.span(), seen: newSeenMemo(seenMemoKeys)}
 	r.setOffset(cfg.clockOffset)
 	// Boxed once here rather than on every call.
 	r.argLimit, r.argSpan, r.argDaily = cfg.Limit, r.span, cfg.Daily
@@ -139,7 +212,7 @@ func (r *Redis) wait(ctx context.Context, key Key) (Permit, error) {
 		return r.unavailable(ctx, key, err)
 	}
 	r.markUp()
-	r.seen.Store(key.String(), dailySeen{day: res[4], used: res[5]})
+	r.seen.store(key.String(), dailySeen{day: res[4], used: res[5]})
 	d := decision{status: int(res[0]), value: res[1], now: res[2], seq: res[3], day: res[4]}
 	return finish(ctx, d, sent, received, r, key, r.cfg.Guard)
 }
@@ -231,13 +304,9 @@ func (r *Redis) Observe(ctx context.Context, key Key, status int, header http.He
 // so the round trip is skipped: HighLevel sends the header on every answer,
 // and without this every request would cost two Redis calls.
 func (r *Redis) notAhead(key Key, remaining int64, now time.Time) bool {
-	v, ok := r.seen.Load(key.String())
-	if !ok {
-		return false
-	}
-	s := v.(dailySeen)
-	day := now.Add(time.Duration(r.offset.Load())*time.Microsecond).UnixMicro() / (86400 * 1e6)
-	return s.day == day && r.cfg.Daily-remaining <= s.used
+	day := floorDiv(now.Add(time.Duration(r.offset.Load())*time.Microsecond).UnixMicro(), usPerDay)
+	s, ok := r.seen.load(key.String(), day)
+	return ok && r.cfg.Daily-remaining <= s.used
 }
 
 // State reports the key's shared view; see Limiter.
