@@ -9,11 +9,13 @@ import (
 	"github.com/hlgate/hlgate/internal/redistest"
 )
 
-// noonOffset is the clock offset that puts the limiter's "now" at 12:00 UTC
-// of a fixed day, so the test's days do not depend on when it runs.
-func noonOffset() time.Duration {
-	return time.Date(2031, 5, 6, 12, 0, 0, 0, time.UTC).Sub(time.Now())
-}
+// testNoon is 12:00 UTC of a fixed day. Tests put the limiter's clock
+// there (noonOffset), so their days and midnights do not depend on the
+// hour they run at.
+var testNoon = time.Date(2031, 5, 6, 12, 0, 0, 0, time.UTC)
+
+// noonOffset is the clock offset that puts the limiter's "now" at testNoon.
+func noonOffset() time.Duration { return time.Until(testNoon) }
 
 // localKeys counts the Local limiter's per-key entries and the slot entries
 // they hold.

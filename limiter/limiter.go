@@ -316,10 +316,11 @@ func (c Config) withDefaults() (Config, error) {
 	case c.ProbeInterval < 0:
 		return c, fmt.Errorf("limiter: config ProbeInterval %s is negative", c.ProbeInterval)
 	}
-	if q := c.MaxQueueWait + c.Window + c.Guard; q >= time.Hour {
-		// The daily state outlives the next 00:00 UTC by an hour; a slot log
-		// reaching further would outlive it, and its member sequence with it.
-		return c, fmt.Errorf("limiter: config MaxQueueWait+Window+Guard = %s, want under 1h", q)
+	if q := c.MaxQueueWait + c.Window + c.Guard; q >= dayMargin {
+		// The daily state outlives the next 00:00 UTC by dayMargin; a slot
+		// log reaching further would outlive it, and its member sequence
+		// with it.
+		return c, fmt.Errorf("limiter: config MaxQueueWait+Window+Guard = %s, want under %s", q, dayMargin)
 	}
 	switch c.Fallback {
 	case FailClosed:
@@ -353,8 +354,12 @@ func (c Config) maxWait(ctx context.Context) int64 {
 const (
 	usPerDay = int64(24 * time.Hour / time.Microsecond)
 	// dayMargin keeps the daily counter alive past the next 00:00 UTC, so a
-	// key never loses today's count by expiring early.
-	dayMargin = int64(time.Hour / time.Microsecond)
+	// key never loses today's count by expiring early (a replica whose clock
+	// or queue runs behind still decides in the old day for a while). The
+	// scripts' TTLs use it (scripts.go), and no slot may be queued further
+	// ahead than it (withDefaults), or the slot log and its member sequence
+	// could outlive the state hash.
+	dayMargin = time.Hour
 )
 
 // decision is what one reservation decided; both implementations produce it.
