@@ -99,9 +99,11 @@ type Limiter interface {
 	// Wait reserves the caller's slot and sleeps until it. It returns a
 	// Permit once the caller may send, or an error: *Error when the quota
 	// refuses (the slot lies beyond the caller's deadline or MaxQueueWait,
-	// the daily quota is spent) or the shared store is unreachable, and the
-	// context's error (wrapped) when the caller gives up while waiting, in
-	// which case the reserved slot has been freed.
+	// the daily quota is spent) or the shared store is unreachable or
+	// answers too late to use (Unavailable), and the context's error
+	// (wrapped) when the caller gives up while waiting, in which case the
+	// reserved slot has been freed. The caller must send by the Permit's
+	// SendBy, or Cancel it and Wait again.
 	Wait(ctx context.Context, key Key) (Permit, error)
 	// Observe feeds back what HighLevel answered: the status code and the
 	// response headers. A 429, or X-RateLimit-Remaining: 0 while the
@@ -122,7 +124,9 @@ type Permit struct {
 	// Slot is the moment the request was allowed to go, on the limiter's
 	// clock (Redis TIME for the Redis limiter).
 	Slot time.Time
-	// Seq numbers the key's grants in the order they were decided; ordering
+	// Seq numbers the key's grants in the order they were decided
+	// (increasing, not necessarily consecutive: the local limiter numbers
+	// the grants of all keys in one sequence); ordering
 	// permits of one key by Seq orders them by Slot, except that a slot freed
 	// by a cancellation goes to the next caller to arrive.
 	Seq int64
