@@ -253,7 +253,11 @@ type Config struct {
 	Daily int64
 	// Guard lengthens the window to cover the time between the decision and
 	// the moment HighLevel counts the request (HLGATE_RATE_GUARD, default
-	// 500ms). Set a tiny positive value to practically turn it off.
+	// 500ms). A permit is usable for 3/4 of it, round trip to the store
+	// included (Permit.SendBy), so it must stay well above the store's round
+	// trip: a guard shorter than that makes every decision late, and Wait
+	// fails closed. A small value (a few ms) practically turns the band off
+	// with the local limiter.
 	Guard time.Duration
 	// MaxQueueWait bounds how far ahead a slot may be granted when the
 	// caller's context has no deadline (HLGATE_MAX_QUEUE_WAIT, default 30s).
