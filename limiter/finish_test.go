@@ -30,7 +30,7 @@ func TestLateSlotIsGivenBack(t *testing.T) {
 	key := Key{App: "a", Resource: "r"}
 
 	slow := &slowStore{delay: 80 * time.Millisecond}
-	if _, err := finish(context.Background(), d, now, slow, key, 40*time.Millisecond); !errors.Is(err, errCooledDown) {
+	if _, err := finish(context.Background(), d, now, now, slow, key, 40*time.Millisecond); !errors.Is(err, errLate) {
 		t.Fatalf("late caller: err = %v, want it queued again", err)
 	}
 	if slow.cancelled != 1 {
@@ -40,7 +40,65 @@ func TestLateSlotIsGivenBack(t *testing.T) {
 	now = time.Now()
 	d = decision{status: statusGranted, now: now.UnixMicro(), value: now.Add(5 * time.Millisecond).UnixMicro(), seq: 2}
 	fast := &slowStore{}
-	if _, err := finish(context.Background(), d, now, fast, key, time.Second); err != nil || fast.cancelled != 0 {
+	if _, err := finish(context.Background(), d, now, now, fast, key, time.Second); err != nil || fast.cancelled != 0 {
 		t.Fatalf("punctual caller: err = %v, cancelled %d", err, fast.cancelled)
+	}
+}
+
+// failingStore cannot give a slot back, as a Redis that went away.
+type failingStore struct{ slowStore }
+
+func (f *failingStore) cancel(context.Context, Key, int64, int64) error {
+	f.cancelled++
+	return errors.New("unreachable")
+}
+
+// A grant at once is late when its decision's round trip took longer than
+// the permit's share of the guard band: it is given back and queued again,
+// or, when it cannot be given back, refused (fail closed). A prompt one is
+// returned with SendBy at the share's end after the request for it left.
+func TestLateImmediateGrantIsGivenBack(t *testing.T) {
+	t.Parallel()
+	const guard = 400 * time.Millisecond
+	key := Key{App: "a", Resource: "r"}
+	sent := time.Now()
+	d := decision{status: statusGranted, now: sent.UnixMicro(), value: sent.UnixMicro(), seq: 1}
+
+	late := &slowStore{}
+	received := sent.Add(lateShare(guard) + time.Millisecond)
+	if _, err := finish(context.Background(), d, sent, received, late, key, guard); !errors.Is(err, errLate) || late.cancelled != 1 {
+		t.Fatalf("late grant: err = %v, given back %d times; want errLate and 1", err, late.cancelled)
+	}
+	down := &failingStore{}
+	_, err := finish(context.Background(), d, sent, received, down, key, guard)
+	var le *Error
+	if !errors.As(err, &le) || le.Reason != Unavailable || down.cancelled != 1 {
+		t.Fatalf("late grant that cannot be given back: err = %v, want UNAVAILABLE", err)
+	}
+
+	prompt := &slowStore{}
+	p, err := finish(context.Background(), d, sent, sent.Add(lateShare(guard)), prompt, key, guard)
+	if err != nil || prompt.cancelled != 0 {
+		t.Fatalf("prompt grant: err = %v, given back %d times", err, prompt.cancelled)
+	}
+	if want := sent.Add(lateShare(guard)); !p.SendBy.Equal(want) {
+		t.Errorf("SendBy %s, want %s", p.SendBy, want)
+	}
+	if !p.Fresh(p.SendBy) || p.Fresh(p.SendBy.Add(time.Nanosecond)) {
+		t.Error("Fresh does not end at SendBy")
+	}
+	if !(Permit{}).Fresh(time.Now().Add(time.Hour)) {
+		t.Error("a Permit with no SendBy is not fresh")
+	}
+}
+
+// Wait stops queueing again after maxLate late decisions in a row.
+func TestLateDecisionsFailClosed(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	_, err := retry(Key{App: "a", Resource: "r"}, time.Second, func() (Permit, error) { calls++; return Permit{}, errLate })
+	var le *Error
+	if !errors.As(err, &le) || le.Reason != Unavailable || le.RetryAfter != time.Second || calls != maxLate {
+		t.Fatalf("after %d late decisions: err = %v, want UNAVAILABLE after %d", calls, err, maxLate)
 	}
 }

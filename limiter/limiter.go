@@ -22,10 +22,14 @@
 // HighLevel counts it when it arrives. A request that leaves up to Guard
 // after its slot (scheduling, connection set-up) still keeps every window of
 // W, as HighLevel sees it, within L. The price is throughput: L per W+Guard,
-// 95% of HighLevel's allowance with the defaults. A caller that wakes more
-// than 3/4 of Guard after its slot (a slow Redis read, a stalled process) gives
-// the slot back and queues again, so no request is ever sent later than the
-// band allows.
+// 95% of HighLevel's allowance with the defaults. A permit may be used only
+// until 3/4 of Guard after the earliest moment its slot can have been
+// (Permit.SendBy): a grant whose answer took longer than that to arrive (a
+// slow or congested Redis), a caller that wakes too late (a stalled
+// process), and a caller of Wait that is not ready to send by then (a slow
+// token read) give the slot back and queue again, so no request is ever
+// sent later than the band allows. A store that stays that slow fails
+// closed (Unavailable).
 //
 // What the guarantee does not cover, and what the limiter does about it:
 //   - HighLevel counts other clients of the same app and location (another
@@ -95,9 +99,11 @@ type Limiter interface {
 	// Wait reserves the caller's slot and sleeps until it. It returns a
 	// Permit once the caller may send, or an error: *Error when the quota
 	// refuses (the slot lies beyond the caller's deadline or MaxQueueWait,
-	// the daily quota is spent) or the shared store is unreachable, and the
-	// context's error (wrapped) when the caller gives up while waiting, in
-	// which case the reserved slot has been freed.
+	// the daily quota is spent) or the shared store is unreachable or
+	// answers too late to use (Unavailable), and the context's error
+	// (wrapped) when the caller gives up while waiting, in which case the
+	// reserved slot has been freed. The caller must send by the Permit's
+	// SendBy, or Cancel it and Wait again.
 	Wait(ctx context.Context, key Key) (Permit, error)
 	// Observe feeds back what HighLevel answered: the status code and the
 	// response headers. A 429, or X-RateLimit-Remaining: 0 while the
@@ -118,15 +124,29 @@ type Permit struct {
 	// Slot is the moment the request was allowed to go, on the limiter's
 	// clock (Redis TIME for the Redis limiter).
 	Slot time.Time
-	// Seq numbers the key's grants in the order they were decided; ordering
+	// Seq numbers the key's grants in the order they were decided
+	// (increasing, not necessarily consecutive: the local limiter numbers
+	// the grants of all keys in one sequence); ordering
 	// permits of one key by Seq orders them by Slot, except that a slot freed
 	// by a cancellation goes to the next caller to arrive.
 	Seq int64
+	// SendBy is the latest moment, on this process's clock, at which the
+	// request may still be handed to the transport: the earliest the slot
+	// can have been plus 3/4 of the guard band, the rest being kept for the
+	// way to HighLevel. A caller that could not send by then (a slow token
+	// read, a stalled process) must Cancel the permit and Wait again instead
+	// of sending late. Zero means no bound: only a Permit not made by a
+	// limiter (a test double) has none.
+	SendBy time.Time
 
 	c   canceller
 	key Key
 	day int64
 }
+
+// Fresh reports whether a request handed to the transport at now still
+// reaches HighLevel within the guard band of its slot; see SendBy.
+func (p Permit) Fresh(now time.Time) bool { return p.SendBy.IsZero() || !now.After(p.SendBy) }
 
 // Cancel frees the permit's slot because the request was not sent. It is
 // safe to call more than once; calling it after the request was sent breaks
@@ -233,7 +253,11 @@ type Config struct {
 	Daily int64
 	// Guard lengthens the window to cover the time between the decision and
 	// the moment HighLevel counts the request (HLGATE_RATE_GUARD, default
-	// 500ms). Set a tiny positive value to practically turn it off.
+	// 500ms). A permit is usable for 3/4 of it, round trip to the store
+	// included (Permit.SendBy), so it must stay well above the store's round
+	// trip: a guard shorter than that makes every decision late, and Wait
+	// fails closed. A small value (a few ms) practically turns the band off
+	// with the local limiter.
 	Guard time.Duration
 	// MaxQueueWait bounds how far ahead a slot may be granted when the
 	// caller's context has no deadline (HLGATE_MAX_QUEUE_WAIT, default 30s).
@@ -300,10 +324,11 @@ func (c Config) withDefaults() (Config, error) {
 	case c.ProbeInterval < 0:
 		return c, fmt.Errorf("limiter: config ProbeInterval %s is negative", c.ProbeInterval)
 	}
-	if q := c.MaxQueueWait + c.Window + c.Guard; q >= time.Hour {
-		// The daily state outlives the next 00:00 UTC by an hour; a slot log
-		// reaching further would outlive it, and its member sequence with it.
-		return c, fmt.Errorf("limiter: config MaxQueueWait+Window+Guard = %s, want under 1h", q)
+	if q := c.MaxQueueWait + c.Window + c.Guard; q >= dayMargin {
+		// The daily state outlives the next 00:00 UTC by dayMargin; a slot
+		// log reaching further would outlive it, and its member sequence
+		// with it.
+		return c, fmt.Errorf("limiter: config MaxQueueWait+Window+Guard = %s, want under %s", q, dayMargin)
 	}
 	switch c.Fallback {
 	case FailClosed:
@@ -337,8 +362,12 @@ func (c Config) maxWait(ctx context.Context) int64 {
 const (
 	usPerDay = int64(24 * time.Hour / time.Microsecond)
 	// dayMargin keeps the daily counter alive past the next 00:00 UTC, so a
-	// key never loses today's count by expiring early.
-	dayMargin = int64(time.Hour / time.Microsecond)
+	// key never loses today's count by expiring early (a replica whose clock
+	// or queue runs behind still decides in the old day for a while). The
+	// scripts' TTLs use it (scripts.go), and no slot may be queued further
+	// ahead than it (withDefaults), or the slot log and its member sequence
+	// could outlive the state hash.
+	dayMargin = time.Hour
 )
 
 // decision is what one reservation decided; both implementations produce it.
@@ -356,24 +385,79 @@ const (
 	statusDaily       = 2
 )
 
+// lateShare is the part of the guard band a permit may use up before the
+// request is handed to the transport; the rest is kept for the way from
+// there to HighLevel (connection, TLS, the first bytes on the wire).
+//
+// The invariant: a request reaches HighLevel at most Guard after its slot.
+// The slot is the moment Redis decided plus the queue wait, and Redis
+// decided somewhere between the moment the request for the decision was
+// sent and the moment its answer arrived. So the earliest the slot can be,
+// on this process's clock, is sent+wait, and everything after that (the
+// decision's round trip, a late wake-up, the post-sleep cool-down read, a
+// slow token read in the caller) counts against one budget: a permit is
+// fresh until sent+wait+lateShare·Guard (Permit.SendBy). A grant at once
+// (wait 0) whose round trip alone took longer than lateShare·Guard is late
+// before it is returned; a queued one is late when the round trip plus the
+// lateness of its wake-up exceed it. Both are given back and queued again.
+func lateShare(guard time.Duration) time.Duration { return guard * 3 / 4 }
+
+// maxLate bounds how often one Wait queues again because its decision came
+// too late to use. A store that answers slower than the guard band for
+// several decisions in a row cannot keep the guarantee: the caller is
+// refused with Unavailable (failing closed) instead of queueing forever.
+const maxLate = 3
+
+// errLate tells Wait that its decision arrived too late to use: the slot
+// was given back and it must queue again.
+var errLate = errors.New("limiter: the decision arrived too late to use")
+
+// retry runs one reservation until it neither met a cool-down nor came too
+// late, refusing with Unavailable after maxLate late decisions in a row.
+func retry(key Key, probe time.Duration, once func() (Permit, error)) (Permit, error) {
+	late := 0
+	for {
+		p, err := once()
+		switch err {
+		case errCooledDown:
+			continue
+		case errLate:
+			if late++; late < maxLate {
+				continue
+			}
+			return Permit{}, &Error{Reason: Unavailable, RetryAfter: probe,
+				Err: fmt.Errorf("reserve slot for %s: %d decisions in a row arrived later than the guard band allows", key, late)}
+		}
+		return p, err
+	}
+}
+
 // finish turns a decision into a Permit: it refuses, or sleeps until the
-// slot and frees it when the caller gives up first. received is the local
-// time the decision arrived; the slot lies slot-now after it, which is never
-// earlier than the slot on the limiter's clock.
-func finish(ctx context.Context, d decision, received time.Time, c canceller, key Key, guard time.Duration) (Permit, error) {
+// slot and frees it when the caller gives up first. sent is the local time
+// the request for the decision left, received the time its answer arrived;
+// the slot lies slot-now after the decision, which happened between the two
+// (see lateShare).
+func finish(ctx context.Context, d decision, sent, received time.Time, c canceller, key Key, guard time.Duration) (Permit, error) {
 	switch d.status {
 	case statusRateLimited:
 		return Permit{}, &Error{Reason: RateLimited, RetryAfter: time.Duration(d.value) * time.Microsecond}
 	case statusDaily:
 		return Permit{}, &Error{Reason: DailyQuotaExhausted, RetryAfter: time.Duration(d.value) * time.Microsecond}
 	}
-	p := Permit{Slot: time.UnixMicro(d.value), Seq: d.seq, c: c, key: key, day: d.day}
-	wait := time.Duration(d.value-d.now) * time.Microsecond
-	if wait <= 0 {
+	wait := max(time.Duration(d.value-d.now)*time.Microsecond, 0)
+	p := Permit{Slot: time.UnixMicro(d.value), Seq: d.seq, SendBy: sent.Add(wait + lateShare(guard)), c: c, key: key, day: d.day}
+	// target is the slot on this process's clock, never before it: the
+	// decision happened at or before received.
+	target := received.Add(wait)
+	if target.After(p.SendBy) {
+		// The answer took so long that the slot is stale before it could
+		// be used (a slow or congested Redis). Sending now could bring the
+		// L-th request after this one inside HighLevel's window.
+		return Permit{}, giveBack(ctx, p, d, key, 0, errLate)
+	}
+	if wait == 0 {
 		return p, nil
 	}
-	// target is the slot on this process's clock.
-	target := received.Add(wait)
 	t := time.NewTimer(time.Until(target))
 	defer t.Stop()
 	select {
@@ -382,29 +466,21 @@ func finish(ctx context.Context, d decision, received time.Time, c canceller, ke
 		// was granted. Sending into the cool-down would be refused and
 		// wasted, so a caller that slept looks once more (one cheap read,
 		// only for queued callers) and queues again behind the cool-down.
-		// The read gets a quarter of the guard band at most: see below.
-		rctx, cancel := context.WithTimeout(ctx, guard/4)
+		// The read may take what is left of the permit's share of the
+		// guard band, at most a quarter of the band.
+		rctx, cancel := context.WithTimeout(ctx, min(guard/4, time.Until(p.SendBy)))
 		cool, err := c.coolUntil(rctx, key)
 		cancel()
-		// Up to the whole guard band late is safe; a quarter of it is kept
-		// for the way from here to the wire.
-		late := time.Since(target) > guard*3/4
-		if (err == nil && cool > d.value) || late {
+		if err == nil && cool > d.value {
+			return Permit{}, giveBack(ctx, p, d, key, cool, errCooledDown)
+		}
+		if !p.Fresh(time.Now()) {
 			// Later slots were placed W' after this one. A request sent
 			// more than the guard band after its slot would bring the
 			// L-th request after it inside HighLevel's window, so a late
 			// slot (a slow Redis, a stalled process) is given back and the
-			// caller queues again, never sent late. When the slot cannot
-			// be given back (Redis down) it stays used and the caller is
-			// refused: failing closed.
-			if err := p.Cancel(ctx); err != nil {
-				if cerr := ctx.Err(); cerr != nil {
-					return Permit{}, fmt.Errorf("limiter: wait for %s: %w", key, cerr)
-				}
-				return Permit{}, &Error{Reason: Unavailable, RetryAfter: max(time.Duration(cool-d.value)*time.Microsecond, time.Second),
-					Err: fmt.Errorf("give back slot %d of %s: %w", d.seq, key, err)}
-			}
-			return Permit{}, errCooledDown
+			// caller queues again, never sent late.
+			return Permit{}, giveBack(ctx, p, d, key, cool, errLate)
 		}
 		return p, nil
 	case <-ctx.Done():
@@ -417,4 +493,19 @@ func finish(ctx context.Context, d decision, received time.Time, c canceller, ke
 		}
 		return Permit{}, fmt.Errorf("limiter: wait for %s: %w", key, ctx.Err())
 	}
+}
+
+// giveBack frees a slot the caller will not use and returns requeue, which
+// tells Wait to queue again. When the slot cannot be given back (Redis
+// down) it stays used and the caller is refused: failing closed. cool is
+// the cool-down end in µs when one is known, for the RetryAfter.
+func giveBack(ctx context.Context, p Permit, d decision, key Key, cool int64, requeue error) error {
+	if err := p.Cancel(ctx); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("limiter: wait for %s: %w", key, cerr)
+		}
+		return &Error{Reason: Unavailable, RetryAfter: max(time.Duration(cool-d.value)*time.Microsecond, time.Second),
+			Err: fmt.Errorf("give back slot %d of %s: %w", d.seq, key, err)}
+	}
+	return requeue
 }

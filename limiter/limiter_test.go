@@ -370,11 +370,17 @@ func TestCancelFreesSlot(t *testing.T) {
 			if c.err != nil {
 				t.Fatalf("C's Wait: %v", c.err)
 			}
-			if got := pd.Slot.Sub(pa.Slot); got != span {
-				t.Errorf("D's slot is %s after A's, want exactly W' = %s (the freed slot)", got, span)
+			// D went ahead of C, who queued before D arrived: without the
+			// free set D would queue behind C and the freed slot would be
+			// lost. With L = 1 any two grants lie at least W' apart.
+			if !pd.Slot.Before(c.p.Slot) {
+				t.Errorf("D's slot %s is not before C's %s: D did not get the freed slot",
+					pd.Slot.Format(time.StampMicro), c.p.Slot.Format(time.StampMicro))
 			}
-			if got := c.p.Slot.Sub(pa.Slot); got != 2*span {
-				t.Errorf("C's slot is %s after A's, want %s", got, 2*span)
+			for _, pair := range [][2]Permit{{pa, pd}, {pd, c.p}} {
+				if got := pair[1].Slot.Sub(pair[0].Slot); got < span {
+					t.Errorf("grants %d and %d lie %s apart, want at least W' = %s", pair[0].Seq, pair[1].Seq, got, span)
+				}
 			}
 			if st := mustState(t, a, key); st.DailyUsed != 3 {
 				t.Errorf("daily used %d, want 3 (A, C, D)", st.DailyUsed)
@@ -395,24 +401,27 @@ func TestCancelFreesSlot(t *testing.T) {
 
 // TestRefusedBeyondDeadline: a slot beyond the caller's deadline, or beyond
 // MaxQueueWait without one, is refused with the delay and reserves nothing.
+// The window is long, so the next slot stays beyond both however slow the
+// machine is; the delays are checked against what the decision saw.
 func TestRefusedBeyondDeadline(t *testing.T) {
 	t.Parallel()
 	for _, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()
-			const window, guard = 600 * time.Millisecond, 10 * time.Millisecond
+			const window, guard, maxQueue = 5 * time.Second, 10 * time.Millisecond, 200 * time.Millisecond
 			span := window + guard
-			l := im.new(t, Config{Limit: 1, Window: window, Guard: guard, MaxQueueWait: 200 * time.Millisecond}, 1)[0]
+			l := im.new(t, Config{Limit: 1, Window: window, Guard: guard, MaxQueueWait: maxQueue}, 1)[0]
 			key := Key{App: "app", Resource: "deadline"}
 			ctx := context.Background()
-			pa, err := l.Wait(ctx, key)
-			if err != nil {
+			if _, err := l.Wait(ctx, key); err != nil {
 				t.Fatalf("first Wait: %v", err)
 			}
-			short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			short, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
+			deadline, _ := short.Deadline()
 			for name, c := range map[string]context.Context{"deadline": short, "no deadline": ctx} {
-				_, err = l.Wait(c, key)
+				_, err := l.Wait(c, key)
+				end := time.Now()
 				var le *Error
 				if !errors.As(err, &le) {
 					t.Fatalf("%s: Wait returned %v, want *Error", name, err)
@@ -420,37 +429,39 @@ func TestRefusedBeyondDeadline(t *testing.T) {
 				if le.Reason != RateLimited || string(le.Reason) != "RATE_LIMITED" {
 					t.Errorf("%s: reason %q, want RATE_LIMITED", name, le.Reason)
 				}
-				if le.RetryAfter <= 100*time.Millisecond || le.RetryAfter > span {
-					t.Errorf("%s: RetryAfter %s, want in (100ms, %s]", name, le.RetryAfter, span)
+				// Refused because the slot lay further than the caller could
+				// wait: its deadline (as it stood when the decision was
+				// asked for, at or before end) or MaxQueueWait.
+				limit := maxQueue
+				if name == "deadline" {
+					limit = deadline.Sub(end)
+				}
+				if le.RetryAfter <= limit || le.RetryAfter > span {
+					t.Errorf("%s: RetryAfter %s, want in (%s, %s]", name, le.RetryAfter, limit, span)
 				}
 			}
-			// The refusals reserved nothing: a caller with a long deadline
-			// gets the slot right after A's.
-			long, cancel2 := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel2()
-			pc, err := l.Wait(long, key)
-			if err != nil {
-				t.Fatalf("Wait with a long deadline: %v", err)
-			}
-			if got := pc.Slot.Sub(pa.Slot); got != span {
-				t.Errorf("slot after refusals is %s after the first, want %s", got, span)
+			// The refusals reserved nothing.
+			if st := mustState(t, l, key); st.Queued != 0 || st.DailyUsed != 1 {
+				t.Errorf("after the refusals: %d queued, %d used today; want 0 and 1", st.Queued, st.DailyUsed)
 			}
 		})
 	}
 }
 
-// TestDailyRollover puts the limiter's clock shortly before 00:00 UTC: the
-// daily quota is refused with the delay to midnight, and granted again after.
+// TestDailyRollover puts the limiter's clock shortly before 00:00 UTC of a
+// fixed day: the daily quota is refused with the delay to midnight, and
+// granted again once the clock is moved past it. The clock is moved, not
+// waited for, so neither the hour the test runs at nor the machine's speed
+// matters.
 func TestDailyRollover(t *testing.T) {
 	t.Parallel()
 	for _, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()
-			now := time.Now().UTC()
-			midnight := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
-			const before = 1500 * time.Millisecond
+			midnight := testNoon.Add(12 * time.Hour)
+			const before = 10 * time.Minute
 			cfg := Config{Limit: 100, Window: time.Second, Daily: 3}
-			cfg.clockOffset = midnight.Add(-before).Sub(now)
+			cfg.clockOffset = time.Until(midnight.Add(-before))
 			l := im.new(t, cfg, 1)[0]
 			key := Key{App: "app", Resource: "daily"}
 			ctx := context.Background()
@@ -470,18 +481,28 @@ func TestDailyRollover(t *testing.T) {
 			if st := mustState(t, l, key); st.DailyUsed != 3 || st.DailyRemaining != 0 {
 				t.Errorf("before midnight: used %d remaining %d, want 3 and 0", st.DailyUsed, st.DailyRemaining)
 			}
-			time.Sleep(le.RetryAfter + 20*time.Millisecond)
+			setOffset(l, time.Until(midnight.Add(time.Second)))
 			p, err := l.Wait(ctx, key)
 			if err != nil {
 				t.Fatalf("Wait after midnight: %v", err)
 			}
-			if p.Slot.UTC().Before(midnight) {
+			if p.Slot.Before(midnight) {
 				t.Errorf("slot %s is before midnight %s", p.Slot.UTC(), midnight)
 			}
 			if st := mustState(t, l, key); st.DailyUsed != 1 || st.DailyRemaining != 2 {
 				t.Errorf("after midnight: used %d remaining %d, want 1 and 2", st.DailyUsed, st.DailyRemaining)
 			}
 		})
+	}
+}
+
+// setOffset moves the clock of either implementation; see Local.setOffset.
+func setOffset(l Limiter, d time.Duration) {
+	switch l := l.(type) {
+	case *Local:
+		l.setOffset(d)
+	case *Redis:
+		l.setOffset(d)
 	}
 }
 
@@ -499,7 +520,7 @@ func TestCoolDownShared(t *testing.T) {
 			ctx := context.Background()
 			key := Key{App: "app", Resource: "cool"}
 
-			a.Observe(ctx, key, http.StatusTooManyRequests, http.Header{"Retry-After": {"1"}})
+			a.Observe(ctx, key, http.StatusTooManyRequests, http.Header{"Retry-After": {"2"}})
 			st := mustState(t, b, key)
 			if st.CoolDownUntil.IsZero() {
 				t.Fatal("instance B sees no cool-down after A observed a 429")
@@ -514,13 +535,17 @@ func TestCoolDownShared(t *testing.T) {
 			}
 			short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 			defer cancel()
+			deadline, _ := short.Deadline()
 			_, err := b.Wait(short, key)
+			end := time.Now()
 			var le *Error
 			if !errors.As(err, &le) || le.Reason != RateLimited {
 				t.Fatalf("Wait during cool-down returned %v, want RATE_LIMITED", err)
 			}
-			if le.RetryAfter <= 300*time.Millisecond || le.RetryAfter > time.Second {
-				t.Errorf("RetryAfter %s, want in (300ms, 1s]", le.RetryAfter)
+			// Refused because the cool-down outlasted the deadline as it
+			// stood when the decision was asked for, at or before end.
+			if left := deadline.Sub(end); le.RetryAfter <= left || le.RetryAfter > 2*time.Second {
+				t.Errorf("RetryAfter %s, want in (%s, 2s]", le.RetryAfter, left)
 			}
 			p, err := b.Wait(ctx, key)
 			if err != nil {
@@ -531,14 +556,22 @@ func TestCoolDownShared(t *testing.T) {
 			}
 
 			key2 := Key{App: "app", Resource: "remaining"}
+			t0 := time.Now()
 			a.Observe(ctx, key2, http.StatusOK, http.Header{
 				"X-Ratelimit-Remaining":             {"0"},
 				"X-Ratelimit-Interval-Milliseconds": {"700"},
 				"X-Ratelimit-Daily-Remaining":       {"40"},
 			})
+			t1 := time.Now()
 			st2 := mustState(t, b, key2)
-			if left := time.Until(st2.CoolDownUntil); left <= 0 || left > 700*time.Millisecond+50*time.Millisecond {
-				t.Errorf("cool-down after Remaining: 0 ends in %s, want in (0, 700ms]", left)
+			// The cool-down is the interval from the moment Observe ran.
+			// slack covers µs truncation and the local limiter's clock,
+			// which runs on the monotonic clock from its creation and may
+			// drift from the wall clock by a slewing NTP's few hundred ppm.
+			const interval, slack = 700 * time.Millisecond, 5 * time.Millisecond
+			if end := st2.CoolDownUntil; end.Before(t0.Add(interval-slack)) || end.After(t1.Add(interval+slack)) {
+				t.Errorf("cool-down after Remaining: 0 ends at %s, want 700ms after Observe ran (%s to %s)",
+					end.Format(time.StampMicro), t0.Add(interval).Format(time.StampMicro), t1.Add(interval).Format(time.StampMicro))
 			}
 			if st2.DailyUsed != 60 || st2.DailyRemaining != 40 {
 				t.Errorf("daily after Daily-Remaining 40: used %d remaining %d, want 60 and 40", st2.DailyUsed, st2.DailyRemaining)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,10 +23,17 @@ type Local struct {
 	// cannot reorder slots; the base's wall time only names the UTC day.
 	base   time.Time
 	baseUS int64
+	// offset (µs) shifts the clock; only tests set it (Config.clockOffset,
+	// setOffset).
+	offset atomic.Int64
 
 	mu        sync.Mutex
 	keys      map[Key]*localKey
 	lastSweep int64
+	// seq numbers grants across all keys, so a key that was forgotten and
+	// used again never repeats a sequence number: a permit of its earlier
+	// life can then never cancel a grant of its new one.
+	seq int64
 }
 
 // localKey is one key's log, the same data the Redis limiter keeps in its
@@ -33,7 +41,6 @@ type Local struct {
 type localKey struct {
 	log  []slotEntry // granted slots, ascending by at
 	free []slotEntry // future slots freed by a cancellation, ascending by at
-	seq  int64
 	day  int64
 	used int64
 	cool int64
@@ -49,18 +56,25 @@ func NewLocal(cfg Config) (*Local, error) {
 		return nil, err
 	}
 	now := time.Now()
-	return &Local{
+	l := &Local{
 		cfg:    cfg,
 		span:   cfg.span(),
 		base:   now,
 		baseUS: now.UnixMicro(),
 		keys:   make(map[Key]*localKey),
-	}, nil
+	}
+	l.setOffset(cfg.clockOffset)
+	return l, nil
 }
 
 func (l *Local) now() int64 {
-	return l.baseUS + time.Since(l.base).Microseconds() + l.cfg.clockOffset.Microseconds()
+	return l.baseUS + time.Since(l.base).Microseconds() + l.offset.Load()
 }
+
+// setOffset shifts the limiter's clock to d after the local clock.
+// Test-only: it moves "now" across 00:00 UTC or past a window without
+// sleeping.
+func (l *Local) setOffset(d time.Duration) { l.offset.Store(d.Microseconds()) }
 
 // Wait reserves the caller's slot and sleeps until it; see Limiter.
 func (l *Local) Wait(ctx context.Context, key Key) (Permit, error) {
@@ -70,13 +84,11 @@ func (l *Local) Wait(ctx context.Context, key Key) (Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return Permit{}, err
 	}
-	for {
+	return retry(key, l.cfg.ProbeInterval, func() (Permit, error) {
+		sent := time.Now()
 		d := l.reserve(key, l.cfg.maxWait(ctx))
-		p, err := finish(ctx, d, time.Now(), l, key, l.cfg.Guard)
-		if err != errCooledDown {
-			return p, err
-		}
-	}
+		return finish(ctx, d, sent, time.Now(), l, key, l.cfg.Guard)
+	})
 }
 
 // coolUntil reads the key's cool-down; see canceller.
@@ -158,11 +170,11 @@ func (l *Local) reserve(key Key, maxWait int64) decision {
 	if fromFree {
 		k.free = append(k.free[:0], k.free[1:]...)
 	}
-	k.seq++
+	l.seq++
 	k.last = max(k.last, slot)
-	k.log = insertSorted(k.log, slotEntry{at: slot, seq: k.seq})
+	k.log = insertSorted(k.log, slotEntry{at: slot, seq: l.seq})
 	k.used++
-	return decision{status: statusGranted, now: now, value: slot, seq: k.seq, day: day}
+	return decision{status: statusGranted, now: now, value: slot, seq: l.seq, day: day}
 }
 
 // cancel frees a granted slot; see Permit.Cancel.
@@ -201,6 +213,7 @@ func (l *Local) Observe(_ context.Context, key Key, status int, header http.Head
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	l.sweep(now)
 	k := l.keys[key]
 	if k == nil {
 		k = &localKey{}
@@ -276,9 +289,15 @@ func (l *Local) State(_ context.Context, key Key) (State, error) {
 	return st, nil
 }
 
-// sweep forgets keys with nothing left to remember: no slot in the window or
-// ahead, no cool-down, and a daily count from an earlier day. It runs at
-// most once a minute, under l.mu.
+// sweep forgets what no decision can need any more. It runs at most once
+// a minute, under l.mu, so a process that served many keys does not keep
+// them all:
+//   - slots at or before now-W' can no longer bound a future slot, and
+//     freed slots before now can no longer be granted, so they go (the
+//     same trimming reserve does, for keys reserve no longer visits);
+//   - a key left with no slot, no cool-down and no latest slot ahead goes
+//     too once its daily count is of an earlier day or zero. A count of
+//     today stays: forgetting it would grant today's quota twice.
 func (l *Local) sweep(now int64) {
 	if now-l.lastSweep < int64(time.Minute/time.Microsecond) {
 		return
@@ -286,11 +305,26 @@ func (l *Local) sweep(now int64) {
 	l.lastSweep = now
 	today := floorDiv(now, usPerDay)
 	for key, k := range l.keys {
-		idle := len(k.free) == 0 && k.last <= now-l.span
-		if idle && k.cool <= now && k.day != today {
+		k.log = dropBefore(k.log, now-l.span+1)
+		k.free = dropBefore(k.free, now)
+		idle := len(k.log) == 0 && len(k.free) == 0 && k.last <= now && k.cool <= now
+		if idle && (k.day != today || k.used == 0) {
 			delete(l.keys, key)
 		}
 	}
+}
+
+// dropBefore removes the entries of s (ascending by at) before at, and
+// releases the array when none is left.
+func dropBefore(s []slotEntry, at int64) []slotEntry {
+	i := 0
+	for i < len(s) && s[i].at < at {
+		i++
+	}
+	if i == len(s) {
+		return nil
+	}
+	return append(s[:0], s[i:]...)
 }
 
 // insertSorted inserts e keeping s ascending by at; equal times keep the

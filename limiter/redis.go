@@ -28,10 +28,15 @@ type Redis struct {
 	client redis.UniversalClient
 	cfg    Config
 	span   int64
-	offset int64
+
+	// offset (µs) shifts Redis' clock; only tests set it (Config.clockOffset,
+	// setClockOffset). argOffset holds the same value boxed once, so the
+	// hot path passes it to the script without allocating.
+	offset    atomic.Int64
+	argOffset atomic.Value // any(int64)
 
 	// Script arguments that never change, as interface values.
-	argOffset, argLimit, argSpan, argDaily any
+	argLimit, argSpan, argDaily any
 
 	// share is the local-share fallback, nil when failing closed.
 	share *Local
@@ -39,15 +44,88 @@ type Redis struct {
 	// again while serving from the share; 0 while Redis answers.
 	downUntil atomic.Int64
 
-	// seen holds, per key (Key.String()), the daily count the last
-	// reservation of this replica reported, so Observe can tell without a
-	// round trip that HighLevel's X-RateLimit-Daily-Remaining is not ahead
-	// of the shared count.
-	seen sync.Map // string → dailySeen
+	// seen holds, per key, the daily count the last reservation of this
+	// replica reported, so Observe can tell without a round trip that
+	// HighLevel's X-RateLimit-Daily-Remaining is not ahead of the shared
+	// count.
+	seen *seenMemo
 }
 
 // dailySeen is a day's count as one reservation reported it.
 type dailySeen struct{ day, used int64 }
+
+// seenMemoKeys bounds the keys the memo remembers: two generations of
+// this many each. A process serving more keys than that in a day only pays
+// one more Observe round trip for a key whose entry was dropped.
+const seenMemoKeys = 10000
+
+// seenMemo is the Redis limiter's memo of daily counts. It stays bounded
+// however many keys a long-running process serves: a new UTC day drops
+// every entry of a past day (they can never match again), and beyond the
+// size bound the least recently stored entries go, two generations at a
+// time, so neither costs more than one pass per day or per bound. A missing
+// entry only costs Observe one round trip; it never changes a decision.
+type seenMemo struct {
+	mu       sync.Mutex
+	day      int64 // the latest UTC day stored or asked about
+	half     int   // the size of one generation
+	cur, old map[string]dailySeen
+}
+
+func newSeenMemo(half int) *seenMemo {
+	return &seenMemo{half: half, cur: make(map[string]dailySeen)}
+}
+
+// store remembers what a reservation of key reported.
+func (m *seenMemo) store(key string, s dailySeen) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.advance(s.day)
+	if s.day < m.day {
+		return
+	}
+	if _, ok := m.cur[key]; !ok {
+		if len(m.cur) >= m.half {
+			m.old, m.cur = m.cur, make(map[string]dailySeen, m.half)
+		}
+		delete(m.old, key)
+	}
+	m.cur[key] = s
+}
+
+// load returns the entry of key for today, the day the caller's clock says.
+func (m *seenMemo) load(key string, today int64) (dailySeen, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.advance(today)
+	s, ok := m.cur[key]
+	if !ok {
+		s, ok = m.old[key]
+	}
+	return s, ok && s.day == today
+}
+
+// advance drops the entries of days before day. m.mu is held.
+func (m *seenMemo) advance(day int64) {
+	if day <= m.day {
+		return
+	}
+	m.day = day
+	for _, g := range []map[string]dailySeen{m.cur, m.old} {
+		for k, s := range g {
+			if s.day < day {
+				delete(g, k)
+			}
+		}
+	}
+}
+
+// len counts the remembered keys.
+func (m *seenMemo) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.cur) + len(m.old)
+}
 
 // NewRedis returns a limiter backed by client, typically a
 // *redis.Client or *redis.ClusterClient.
@@ -59,9 +137,10 @@ func NewRedis(client redis.UniversalClient, cfg Config) (*Redis, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Redis{client: client, cfg: cfg, span: cfg.span(), offset: cfg.clockOffset.Microseconds()}
+	r := &Redis{client: client, cfg: cfg, span: cfg.span(), seen: newSeenMemo(seenMemoKeys)}
+	r.setOffset(cfg.clockOffset)
 	// Boxed once here rather than on every call.
-	r.argOffset, r.argLimit, r.argSpan, r.argDaily = r.offset, cfg.Limit, r.span, cfg.Daily
+	r.argLimit, r.argSpan, r.argDaily = cfg.Limit, r.span, cfg.Daily
 	if cfg.Fallback == LocalShare {
 		shareCfg := cfg
 		shareCfg.Limit = cfg.Limit / cfg.Replicas
@@ -75,6 +154,17 @@ func NewRedis(client redis.UniversalClient, cfg Config) (*Redis, error) {
 		}
 	}
 	return r, nil
+}
+
+// setOffset shifts the limiter's clock (and its local share's) to d after
+// Redis TIME. Test-only: it moves "now" across 00:00 UTC or past a window
+// without sleeping.
+func (r *Redis) setOffset(d time.Duration) {
+	r.offset.Store(d.Microseconds())
+	r.argOffset.Store(any(d.Microseconds()))
+	if r.share != nil {
+		r.share.setOffset(d)
+	}
 }
 
 // redisKeys are the key's Redis keys; see scripts.go. They are cut from
@@ -95,12 +185,7 @@ func (r *Redis) Wait(ctx context.Context, key Key) (Permit, error) {
 	if err := key.validate(); err != nil {
 		return Permit{}, err
 	}
-	for {
-		p, err := r.wait(ctx, key)
-		if err != errCooledDown {
-			return p, err
-		}
-	}
+	return retry(key, r.cfg.ProbeInterval, func() (Permit, error) { return r.wait(ctx, key) })
 }
 
 // wait is one reservation: a decision and the sleep until its slot.
@@ -113,8 +198,9 @@ func (r *Redis) wait(ctx context.Context, key Key) (Permit, error) {
 			return r.share.Wait(ctx, key)
 		}
 	}
+	sent := time.Now()
 	res, err := reserveScript.Run(ctx, r.client, redisKeys(key),
-		r.argOffset, r.argLimit, r.argSpan, r.cfg.maxWait(ctx), r.argDaily).Int64Slice()
+		r.argOffset.Load(), r.argLimit, r.argSpan, r.cfg.maxWait(ctx), r.argDaily).Int64Slice()
 	received := time.Now()
 	if err == nil && len(res) != 6 {
 		err = fmt.Errorf("reserve script replied %d values, want 6", len(res))
@@ -126,9 +212,9 @@ func (r *Redis) wait(ctx context.Context, key Key) (Permit, error) {
 		return r.unavailable(ctx, key, err)
 	}
 	r.markUp()
-	r.seen.Store(key.String(), dailySeen{day: res[4], used: res[5]})
+	r.seen.store(key.String(), dailySeen{day: res[4], used: res[5]})
 	d := decision{status: int(res[0]), value: res[1], now: res[2], seq: res[3], day: res[4]}
-	return finish(ctx, d, received, r, key, r.cfg.Guard)
+	return finish(ctx, d, sent, received, r, key, r.cfg.Guard)
 }
 
 // unavailable handles a Redis failure in Wait: the local share when
@@ -156,7 +242,7 @@ func (r *Redis) markUp() {
 // cancel frees a granted slot; see Permit.Cancel.
 func (r *Redis) cancel(ctx context.Context, key Key, seq, day int64) error {
 	err := cancelScript.Run(ctx, r.client, redisKeys(key),
-		r.offset, strconv.FormatInt(seq, 10), r.span, strconv.FormatInt(day, 10)).Err()
+		r.offset.Load(), strconv.FormatInt(seq, 10), r.span, strconv.FormatInt(day, 10)).Err()
 	if err != nil {
 		return fmt.Errorf("limiter: free slot %d of %s: %w", seq, key, err)
 	}
@@ -205,7 +291,7 @@ func (r *Redis) Observe(ctx context.Context, key Key, status int, header http.He
 		unlessFull = 1
 	}
 	err := observeScript.Run(ctx, r.client, redisKeys(key),
-		r.argOffset, o.coolDown.Microseconds(), o.dailyRemaining, r.argDaily, unlessFull, r.argLimit, r.argSpan).Err()
+		r.argOffset.Load(), o.coolDown.Microseconds(), o.dailyRemaining, r.argDaily, unlessFull, r.argLimit, r.argSpan).Err()
 	if err != nil {
 		r.cfg.Logger.WarnContext(ctx, "limiter: record upstream rate-limit answer",
 			"app", key.App, "resource", key.Resource, "upstream_status", status, errAttr(err))
@@ -218,13 +304,9 @@ func (r *Redis) Observe(ctx context.Context, key Key, status int, header http.He
 // so the round trip is skipped: HighLevel sends the header on every answer,
 // and without this every request would cost two Redis calls.
 func (r *Redis) notAhead(key Key, remaining int64, now time.Time) bool {
-	v, ok := r.seen.Load(key.String())
-	if !ok {
-		return false
-	}
-	s := v.(dailySeen)
-	day := now.Add(time.Duration(r.offset)*time.Microsecond).UnixMicro() / (86400 * 1e6)
-	return s.day == day && r.cfg.Daily-remaining <= s.used
+	day := floorDiv(now.Add(time.Duration(r.offset.Load())*time.Microsecond).UnixMicro(), usPerDay)
+	s, ok := r.seen.load(key.String(), day)
+	return ok && r.cfg.Daily-remaining <= s.used
 }
 
 // State reports the key's shared view; see Limiter.
@@ -232,7 +314,7 @@ func (r *Redis) State(ctx context.Context, key Key) (State, error) {
 	if err := key.validate(); err != nil {
 		return State{}, err
 	}
-	res, err := stateScript.Run(ctx, r.client, redisKeys(key), r.offset, r.cfg.Limit, r.span).Int64Slice()
+	res, err := stateScript.Run(ctx, r.client, redisKeys(key), r.offset.Load(), r.cfg.Limit, r.span).Int64Slice()
 	if err == nil && len(res) != 6 {
 		err = fmt.Errorf("state script replied %d values, want 6", len(res))
 	}

@@ -1,6 +1,10 @@
 package limiter
 
-import "github.com/redis/go-redis/v9"
+import (
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // The Redis keys of one quota key share the hash tag {app|resource}, so all
 // of them live in one Redis Cluster slot and one script may touch them all:
@@ -18,22 +22,24 @@ import "github.com/redis/go-redis/v9"
 //
 // TTLs: the log and the free set live until their latest slot is W' old
 // (plus a second); the state hash lives at least until the next 00:00 UTC
-// plus an hour, and never less than the log, so the daily count and the
-// member sequence (which keeps log members unique) outlive every slot.
+// plus dayMargin (daymargin, in ms, in the scripts), and never less than
+// the log, so the daily count and the member sequence (which keeps log
+// members unique) outlive every slot.
 // With the clock offset, TTLs are relative to the shifted clock's day; the
 // offset only ever moves the clock within a test.
-const scriptPrelude = `
+var scriptPrelude = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[1])
 local day = math.floor(now / 86400000000)
 local nextday = (day + 1) * 86400000000
+local daymargin = ` + strconv.FormatInt(dayMargin.Milliseconds(), 10) + `
 `
 
 // keepState makes sure the state hash lives at least ttlms and at least
-// until the next 00:00 UTC plus an hour.
+// until the next 00:00 UTC plus dayMargin.
 const keepState = `
 local function keepstate(ttlms)
-  local want = math.max(ttlms, math.floor((nextday - now) / 1000) + 3600000)
+  local want = math.max(ttlms, math.floor((nextday - now) / 1000) + daymargin)
   if redis.call('PTTL', KEYS[3]) < want then
     redis.call('PEXPIRE', KEYS[3], want)
   end
@@ -51,9 +57,9 @@ end
 // normal grant, or lies in the past, where max(now, ...) ignores it, so no
 // slot is ever placed later than the rule says.
 //
-// The state hash's TTL is set to end at the next 00:00 UTC plus an hour
-// whenever the day changes (Config rejects a queue longer than an
-// hour, so the log never outlives it); the other scripts only lengthen it.
+// The state hash's TTL is set to end at the next 00:00 UTC plus dayMargin
+// whenever the day changes (Config rejects a queue longer than dayMargin,
+// so the log never outlives it); the other scripts only lengthen it.
 //
 // ARGV: 1 clock offset µs, 2 limit, 3 span W' µs, 4 max wait µs, 5 daily.
 // Reply: {status, value, now, seq, day, used}: status 0 granted (value =
@@ -94,7 +100,7 @@ redis.call('ZADD', KEYS[1], slot, seq)
 redis.call('HSET', KEYS[3], 'day', day, 'used', used + 1, 'last', last, 'seq', seq)
 redis.call('PEXPIRE', KEYS[1], math.floor((last - now + span) / 1000) + 1000)
 if newday then
-  redis.call('PEXPIRE', KEYS[3], math.floor((nextday - now) / 1000) + 3600000)
+  redis.call('PEXPIRE', KEYS[3], math.floor((nextday - now) / 1000) + daymargin)
 end
 return {0, slot, now, seq, day, used + 1}
 `)

@@ -6,6 +6,10 @@
 //  1. takes the subject's access token from the token source (memory on the
 //     hot path; refresh happens elsewhere),
 //  2. waits for a quota slot from the limiter under the caller's context,
+//     reads the token again (it may have been refreshed meanwhile) and
+//     sends only while the slot is fresh (limiter.Permit.Fresh): a slot
+//     that went stale during that read is given back and the call queues
+//     again,
 //  3. sets the Version header for the product (calendars 2021-04-15, the
 //     rest 2021-07-28) and the Bearer token,
 //  4. sends it with the caller's deadline,
@@ -158,6 +162,11 @@ func WithCallInfo(ctx context.Context, info *CallInfo) context.Context {
 	return context.WithValue(ctx, callInfoKey, info)
 }
 
+// maxStale bounds how often one call gives its quota slot back because the
+// token read after the wait outlasted it; a token source that slow fails
+// the call rather than spinning on the quota.
+const maxStale = 3
+
 // ErrNoSubject is returned for a request whose context names no subject: a
 // programming error in the caller of the chain.
 var ErrNoSubject = errors.New("upstream: request has no subject (use upstream.WithSubject)")
@@ -191,6 +200,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		forced   bool // one forced refresh per call
 		n429     int
 		attempts int // sends that count towards MaxAttempts
+		stale    int // slots given back because the token read outlasted them
 	)
 	for {
 		cred, err := c.tokens.Token(ctx, subject)
@@ -207,7 +217,8 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		// A queued call may have slept for seconds, during which the token
 		// can have been refreshed (by a 401 on another call, or ahead of
 		// expiry): send the newest one, not the one read before queuing.
-		// The read is from memory.
+		// The read is usually from memory; when it is not, the permit's
+		// freshness is checked below.
 		if cred, err = c.tokens.Token(ctx, subject); err != nil {
 			_ = permit.Cancel(ctx)
 			return nil, err
@@ -219,6 +230,24 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		out.Header.Set("Authorization", "Bearer "+cred.AccessToken)
 		out.Header.Set("Accept", "application/json")
 		out.Header.Set("Version", VersionOf(product))
+
+		if !permit.Fresh(time.Now()) {
+			// The token read above blocked (a refresh in progress, a slow
+			// store) until the slot was stale: later slots were placed on
+			// the assumption that this request reaches HighLevel within the
+			// guard band of its slot. Give the slot back and queue again;
+			// the caller's deadline bounds the loop (Wait refuses a slot
+			// beyond it), and so does maxStale. A slot that cannot be given
+			// back stays used and the call fails: failing closed.
+			if err := permit.Cancel(ctx); err != nil {
+				return nil, fmt.Errorf("upstream %s %s: give back a stale quota slot: %w", req.Method, req.URL.Path, err)
+			}
+			if stale++; stale >= maxStale {
+				return nil, &limiter.Error{Reason: limiter.Unavailable, RetryAfter: time.Second,
+					Err: fmt.Errorf("upstream %s %s: the token read after the quota wait outlasted the slot %d times", req.Method, req.URL.Path, stale)}
+			}
+			continue
+		}
 
 		sent := time.Now()
 		resp, err := c.base.Do(out)

@@ -314,3 +314,124 @@ func TestQueuedCallSendsTheNewestToken(t *testing.T) {
 type doerFunc func(*http.Request) (*http.Response, error)
 
 func (f doerFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+// stallTokens serves "tok-N"; the reads after a quota wait (every second
+// read: the chain reads once to name the quota key, once after the wait)
+// block for stall, as a refresh in progress or a slow store does. With
+// every set, all of them block; otherwise only the first.
+type stallTokens struct {
+	stall time.Duration
+	every bool
+	reads atomic.Int32
+}
+
+func (s *stallTokens) Token(ctx context.Context, _ string) (tokenstore.Token, error) {
+	n := s.reads.Add(1)
+	if n%2 == 0 && (s.every || n == 2) {
+		t := time.NewTimer(s.stall)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return tokenstore.Token{}, ctx.Err()
+		}
+	}
+	return tokenstore.Token{AccessToken: "tok", App: "app"}, nil
+}
+
+func (s *stallTokens) ForceRefresh(ctx context.Context, subject, _ string) (tokenstore.Token, error) {
+	return s.Token(ctx, subject)
+}
+
+// recordingQuota passes to a real limiter and remembers every permit.
+type recordingQuota struct {
+	*limiter.Local
+	mu      sync.Mutex
+	permits []limiter.Permit
+}
+
+func (q *recordingQuota) Wait(ctx context.Context, k limiter.Key) (limiter.Permit, error) {
+	p, err := q.Local.Wait(ctx, k)
+	if err == nil {
+		q.mu.Lock()
+		q.permits = append(q.permits, p)
+		q.mu.Unlock()
+	}
+	return p, err
+}
+
+func (q *recordingQuota) last() limiter.Permit {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.permits[len(q.permits)-1]
+}
+
+// A token read after the quota wait that blocks longer than the guard band
+// leaves the slot stale: the chain must give it back and queue again, never
+// send with it. The fake upstream records which permit each send used.
+func TestStaleSlotAfterSlowTokenReadIsGivenBack(t *testing.T) {
+	t.Parallel()
+	const guard = 40 * time.Millisecond
+	for _, tc := range []struct {
+		name  string
+		every bool
+	}{{"one slow read", false}, {"every read slow", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			lim, err := limiter.NewLocal(limiter.Config{Limit: 100, Window: time.Second, Guard: guard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := &recordingQuota{Local: lim}
+			var (
+				mu   sync.Mutex
+				used []limiter.Permit
+			)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				used = append(used, q.last())
+				mu.Unlock()
+				w.WriteHeader(http.StatusOK)
+			}))
+			t.Cleanup(srv.Close)
+			tok := &stallTokens{stall: 5 * guard, every: tc.every}
+			c := New(srv.Client(), tok, q, Config{})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			resp, err := do(t, c, http.MethodGet, srv.URL+"/contacts/x", "", ctx)
+			if resp != nil {
+				resp.Body.Close()
+			}
+			st, serr := lim.State(context.Background(), limiter.Key{App: "app", Resource: "loc1"})
+			if serr != nil {
+				t.Fatal(serr)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if tc.every {
+				// Never a fresh slot at the moment of sending: nothing is
+				// sent, and no slot stays used.
+				if err == nil || len(used) != 0 {
+					t.Fatalf("err = %v after %d sends, want an error and no send", err, len(used))
+				}
+				if st.DailyUsed != 0 || st.InWindow+st.Queued != 0 {
+					t.Fatalf("quota holds %d slots, %d today: a stale slot was not given back", st.InWindow+st.Queued, st.DailyUsed)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Do: %v", err)
+			}
+			if len(used) != 1 {
+				t.Fatalf("%d sends, want 1", len(used))
+			}
+			if n := len(q.permits); n != 2 || used[0].Seq != q.permits[1].Seq {
+				t.Fatalf("sent with permit seq %d after %d permits, want the second: the stale first slot was used", used[0].Seq, n)
+			}
+			// The stale slot was given back: only the sent one counts.
+			if st.DailyUsed != 1 || st.InWindow+st.Queued != 1 {
+				t.Fatalf("quota holds %d slots, %d today; want 1 and 1", st.InWindow+st.Queued, st.DailyUsed)
+			}
+		})
+	}
+}
