@@ -190,7 +190,7 @@ func TestQuotaRefusalNeverReachesHighLevel(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{
 		sandbox: sandbox.Config{QuotaOff: true},
-		limiter: limiter.Config{Limit: 2, Window: 10 * time.Second, Guard: time.Millisecond},
+		limiter: limiter.Config{Limit: 2, Window: 10 * time.Second, Guard: 200 * time.Millisecond},
 	})
 	id := firstContactID(t, h) // one slot
 	if _, err := h.contacts.GetContact(h.ctx(""), &hlgatev1.GetContactRequest{LocationId: sandbox.DemoLocationID, ContactId: id}); err != nil {
