@@ -84,7 +84,7 @@ func (t *tokensService) ExchangeCode(ctx context.Context, req *hlgatev1.Exchange
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	st, err := t.s.cfg.Tokens.ExchangeCode(ctx, req.GetCode(), req.GetRedirectUri())
+	st, err := t.s.cfg.Tokens.ExchangeCode(ctx, req.GetCode(), req.GetRedirectUri(), tokenstore.ExchangeOptions{})
 	if err != nil {
 		return nil, err
 	}

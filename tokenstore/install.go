@@ -190,7 +190,7 @@ func (h *InstallHandler) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.m.cfg.TokenCallTimeout+h.m.cfg.StoreTimeout)
 	defer cancel()
-	st, err := h.m.ExchangeCode(ctx, code, h.cfg.RedirectURI)
+	st, err := h.m.ExchangeCode(ctx, code, h.cfg.RedirectURI, ExchangeOptions{})
 	switch {
 	case errors.Is(err, ErrInvalidGrant):
 		h.log.WarnContext(ctx, "oauth callback: code rejected", "error", err)

@@ -250,7 +250,7 @@ func (r *rig) install(location string) Status {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	st, err := r.mgrs[0].ExchangeCode(context.Background(), code, "")
+	st, err := r.mgrs[0].ExchangeCode(context.Background(), code, "", ExchangeOptions{})
 	if err != nil {
 		r.t.Fatalf("exchange code: %v", err)
 	}

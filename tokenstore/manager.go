@@ -310,6 +310,14 @@ func (m *Manager) remember(rec Record) *Record {
 	}
 }
 
+// adopt caches rec, the store's current record, even over a cached record
+// of another install that looks newer (its version or clock may be ahead).
+func (m *Manager) adopt(rec Record) {
+	r := cloneRecord(rec)
+	m.cache.Store(rec.Subject, &r)
+	m.follow(rec.Subject)
+}
+
 // follow keeps the cached record of subject in step with the store: when
 // any replica writes it (a refresh, a needs_reauth mark, a reinstall), the
 // store announces the change and this process reads the new record at
@@ -359,13 +367,31 @@ func (m *Manager) read(ctx context.Context, subject string) (Record, error) {
 	cancel()
 	// Until our pair is stored, the store holds either the refresh token we
 	// spent or a needs_reauth mark set by a replica that tried it: ours wins.
-	if p := m.pendingFor(subject); p != nil && (err != nil || p.rec.Version > rec.Version || rec.RefreshToken == p.spentRT) {
+	// Not over another install, though (a reinstall after a delete starts
+	// at version 1 again), nor over a deleted subject: the pair belongs to
+	// an install that no longer exists.
+	if p := m.pendingFor(subject); p != nil && pendingWins(p, rec, err) {
 		return cloneRecord(p.rec), nil
 	}
 	if errors.Is(err, ErrNotFound) {
 		return Record{}, fmt.Errorf("token for %s: %w", subject, ErrNotInstalled)
 	}
 	return rec, err
+}
+
+// pendingWins reports whether this process's unpersisted pair p is newer
+// than what the store answered (rec, err).
+func pendingWins(p *pendingWrite, rec Record, err error) bool {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false
+	case err != nil:
+		return true // the store cannot say; our pair is the newest we know
+	case rec.InstallID != p.rec.InstallID:
+		return false
+	default:
+		return p.rec.Version > rec.Version || rec.RefreshToken == p.spentRT
+	}
 }
 
 // sync brings subject's record to one that does not need(), refreshing under
@@ -517,6 +543,7 @@ func (m *Manager) refreshHolding(ctx context.Context, subject, owner string, nee
 	if next.App == "" {
 		next.App = rec.App
 	}
+	next.InstallID = rec.InstallID
 	m.cfg.Metrics.RefreshOutcome(OutcomeRefreshed)
 	// From here the new refresh token is the only valid one: serve the pair
 	// from memory at once and never drop it while it may still be written.
@@ -612,6 +639,11 @@ func (m *Manager) renew(ctx context.Context, rec *Record) (Grant, error) {
 //     valid successor and replaces it, clearing needs_reauth;
 //   - anything else is a newer record (an install or import): ours is
 //     obsolete and dropped, with a log line and a metric.
+//
+// The first two cases hold only within one install: a record of another
+// install (a reinstall after a delete, whose versions start again at 1) or
+// no record at all (the subject was deleted) always wins, since the pair
+// descends from a refresh token that no longer belongs to anything stored.
 func (m *Manager) flush(ctx context.Context, p *pendingWrite) error {
 	subject := p.rec.Subject
 	sctx, cancel := m.storeCtx(context.WithoutCancel(ctx))
@@ -624,22 +656,29 @@ func (m *Manager) flush(ctx context.Context, p *pendingWrite) error {
 		return err
 	}
 	rec := cloneRecord(p.rec)
+	sameInstall := cur.Version != 0 && cur.InstallID == rec.InstallID
 	switch {
-	case cur.Version == rec.Version-1:
-	case cur.Version >= rec.Version && cur.RefreshToken == rec.RefreshToken:
+	case sameInstall && cur.Version == rec.Version-1:
+	case sameInstall && cur.Version >= rec.Version && cur.RefreshToken == rec.RefreshToken:
 		m.donePending(p)
 		m.remember(cur)
 		return nil
-	case cur.Version != 0 && cur.RefreshToken == p.spentRT:
+	case sameInstall && cur.RefreshToken == p.spentRT:
 		rec.Version = cur.Version + 1
 		rec.NeedsReauth = false
 	default:
 		m.donePending(p)
 		m.cfg.Metrics.PairDropped(DropSuperseded)
-		m.log.WarnContext(ctx, "tokenstore: refreshed pair superseded by a newer record; dropping it",
-			"subject", subject, "stored_version", cur.Version)
+		m.log.WarnContext(ctx, "tokenstore: refreshed pair superseded by a newer record or install; dropping it",
+			"subject", subject, "stored_version", cur.Version, "same_install", sameInstall)
+		// The refresh lock we took for this pair may still be ours: free it
+		// so that the record that won can be refreshed without waiting for
+		// the lock's TTL. Unlock releases only a lock we own.
+		if err := m.store.Unlock(sctx, subject, p.owner); err != nil {
+			m.log.WarnContext(ctx, "tokenstore: release refresh lock", "subject", subject, "error", err)
+		}
 		if cur.Version != 0 {
-			m.remember(cur)
+			m.adopt(cur)
 		} else {
 			m.cache.Delete(subject)
 		}

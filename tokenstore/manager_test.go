@@ -592,7 +592,7 @@ func TestMintLocationToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := r.mgrs[0].ExchangeCode(bg(), code, "")
+	st, err := r.mgrs[0].ExchangeCode(bg(), code, "", ExchangeOptions{})
 	if err != nil || st.Subject != sandbox.DemoCompanyID || st.UserType != UserTypeCompany {
 		t.Fatalf("agency install: %+v, %v", st, err)
 	}

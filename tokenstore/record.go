@@ -38,6 +38,10 @@ var (
 	// ErrNotRefreshable means the stored token cannot be refreshed, such as a
 	// Private Integration Token that upstream rejected.
 	ErrNotRefreshable = errors.New("tokenstore: token cannot be refreshed")
+	// ErrSubjectMismatch means an authorization code was exchanged for a
+	// grant of another location or company than the caller said it was for;
+	// nothing was stored.
+	ErrSubjectMismatch = errors.New("tokenstore: the grant is for another subject")
 	// ErrClosed is returned after Manager.Close.
 	ErrClosed = errors.New("tokenstore: manager closed")
 	// ErrNotFound is returned by a Store when no record exists for a subject.
@@ -53,6 +57,10 @@ var (
 	// decrypted: tampered data, an unknown key, or a record moved to another key.
 	ErrDecrypt = errors.New("tokenstore: cannot decrypt record")
 )
+
+// MaxCodeLen bounds an authorization code; longer ones are refused before
+// any call to the token endpoint (HighLevel's codes are far shorter).
+const MaxCodeLen = 512
 
 // Kind says where a record's tokens came from, which decides how it is renewed.
 type Kind string
@@ -100,6 +108,14 @@ type Record struct {
 	Version     uint64    `json:"version"`
 	NeedsReauth bool      `json:"needs_reauth,omitempty"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// InstallID names the install (code exchange, import, mint or confirmed
+	// pending install) the record descends from. It is random, set when the
+	// install is stored and kept by every refresh, so it tells apart two
+	// installs of one subject even when a delete made versions start again
+	// at 1: a refreshed pair is only ever written over its own install.
+	// Records stored before install ids existed have none; each of them is
+	// its own install (an empty id matches only an empty id).
+	InstallID string `json:"install_id,omitempty"`
 }
 
 // String hides the record's secrets so that a record printed by mistake
