@@ -329,7 +329,7 @@ func (m *Manager) Delete(ctx context.Context, subject string) error {
 	if p := m.pendingFor(subject); p != nil {
 		m.donePending(p)
 	}
-	m.cache.Delete(subject)
+	m.forget(subject)
 	m.log.InfoContext(ctx, "tokenstore: deleted", "subject", subject)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -40,9 +41,17 @@ type Config struct {
 	WaitPatience time.Duration
 	// PollInterval is how often a waiter re-reads the record when no change
 	// announcement arrives (announcements are a hint, polling the guarantee).
+	// It is also how long a cached needs_reauth mark answers callers without
+	// a store read, in case the announcement that clears it was missed.
 	PollInterval time.Duration
 	// ScanInterval is how often the background refresher looks at cached tokens.
 	ScanInterval time.Duration
+	// IdleRelease is how long a subject may go without a Token call before
+	// the background refresher forgets its cached token and stops following
+	// its changes, so memory and goroutines stay bounded by the subjects in
+	// use rather than every subject ever seen. A released subject costs one
+	// store read on its next use. Negative keeps every subject.
+	IdleRelease time.Duration
 	// StoreTimeout bounds one store operation.
 	StoreTimeout time.Duration
 	// PersistRetryMin and PersistRetryMax bound the backoff between attempts
@@ -68,6 +77,7 @@ func DefaultConfig() Config {
 		WaitPatience:     10 * time.Second,
 		PollInterval:     250 * time.Millisecond,
 		ScanInterval:     30 * time.Second,
+		IdleRelease:      time.Hour,
 		StoreTimeout:     3 * time.Second,
 		PersistRetryMin:  100 * time.Millisecond,
 		PersistRetryMax:  10 * time.Second,
@@ -93,6 +103,9 @@ func (c Config) withDefaults() Config {
 	set(&c.WaitPatience, d.WaitPatience)
 	set(&c.PollInterval, d.PollInterval)
 	set(&c.ScanInterval, d.ScanInterval)
+	if c.IdleRelease == 0 {
+		c.IdleRelease = d.IdleRelease
+	}
 	set(&c.StoreTimeout, d.StoreTimeout)
 	set(&c.PersistRetryMin, d.PersistRetryMin)
 	set(&c.PersistRetryMax, d.PersistRetryMax)
@@ -146,8 +159,8 @@ type Manager struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	cache    sync.Map // subject → *Record; records are never mutated once cached
-	followed sync.Map // subject → struct{}: subjects whose changes this process follows
+	cache    sync.Map   // subject → *entry
+	entryMu  sync.Mutex // creates and releases entries, so each has one follower
 	sf       singleflight.Group
 
 	ctx    context.Context
@@ -159,6 +172,23 @@ type Manager struct {
 	started   bool
 	closed    bool
 	closeDone chan struct{}
+}
+
+// entry is one cached subject: its newest known record and the follower
+// that keeps it in step with the store until the entry is released.
+type entry struct {
+	rec    atomic.Pointer[Record] // never mutated once stored here
+	used   atomic.Int64           // clock (unix ns) of a recent Token call, coarse
+	readAt atomic.Int64           // clock (unix ns) when rec was last confirmed by the store
+	stop   chan struct{}          // closed when the entry is released
+}
+
+// touch records a use; it writes at most once a second so parallel callers
+// of one subject do not contend on the line.
+func (e *entry) touch(now int64) {
+	if now-e.used.Load() > int64(time.Second) {
+		e.used.Store(now)
+	}
 }
 
 // pendingWrite is a refreshed pair that is not yet in the store. Its refresh
@@ -193,8 +223,17 @@ func NewManager(store Store, oauth OAuth, cfg Config) (*Manager, error) {
 // or a wrapped store or upstream error.
 func (m *Manager) Token(ctx context.Context, subject string) (Token, error) {
 	if v, ok := m.cache.Load(subject); ok {
-		r := v.(*Record)
-		if !r.NeedsReauth && !r.Expired(m.now(), m.cfg.ExpirySkew) {
+		e := v.(*entry)
+		r := e.rec.Load()
+		now := m.now()
+		e.touch(now.UnixNano())
+		if r.NeedsReauth && now.UnixNano()-e.readAt.Load() < int64(m.cfg.PollInterval) {
+			// Sending the rejected token again would only cost another 401
+			// and a quota slot; the follower clears this when the subject is
+			// installed or imported again.
+			return Token{}, fmt.Errorf("token for %s: %w", subject, ErrReauthRequired)
+		}
+		if !r.NeedsReauth && !r.Expired(now, m.cfg.ExpirySkew) {
 			return r.token(), nil
 		}
 	}
@@ -283,9 +322,47 @@ func (m *Manager) storeCtx(parent context.Context) (context.Context, context.Can
 
 func (m *Manager) cached(subject string) *Record {
 	if v, ok := m.cache.Load(subject); ok {
-		return v.(*Record)
+		return v.(*entry).rec.Load()
 	}
 	return nil
+}
+
+// entryFor returns subject's cache entry, creating it (with its follower)
+// when there is none. A new entry holds rec.
+func (m *Manager) entryFor(rec *Record) (*entry, bool) {
+	if v, ok := m.cache.Load(rec.Subject); ok {
+		return v.(*entry), false
+	}
+	m.entryMu.Lock()
+	defer m.entryMu.Unlock()
+	if v, ok := m.cache.Load(rec.Subject); ok {
+		return v.(*entry), false
+	}
+	now := m.now().UnixNano()
+	e := &entry{stop: make(chan struct{})}
+	e.rec.Store(rec)
+	e.used.Store(now)
+	e.readAt.Store(now)
+	m.cache.Store(rec.Subject, e)
+	m.follow(rec.Subject, e)
+	return e, true
+}
+
+// release forgets subject's entry e and stops its follower, unless the
+// entry was replaced meanwhile. The next use reads the store again.
+func (m *Manager) release(subject string, e *entry) {
+	m.entryMu.Lock()
+	defer m.entryMu.Unlock()
+	if m.cache.CompareAndDelete(subject, e) {
+		close(e.stop)
+	}
+}
+
+// forget releases whatever entry subject has (the subject is gone).
+func (m *Manager) forget(subject string) {
+	if v, ok := m.cache.Load(subject); ok {
+		m.release(subject, v.(*entry))
+	}
 }
 
 // remember caches rec unless the cache already holds a newer record (two
@@ -295,16 +372,16 @@ func (m *Manager) cached(subject string) *Record {
 func (m *Manager) remember(rec Record) *Record {
 	r := cloneRecord(rec)
 	for {
-		v, loaded := m.cache.LoadOrStore(rec.Subject, &r)
-		if !loaded {
-			m.follow(rec.Subject)
+		e, created := m.entryFor(&r)
+		if created {
 			return &r
 		}
-		old := v.(*Record)
+		old := e.rec.Load()
 		if old.Version > r.Version && !r.UpdatedAt.After(old.UpdatedAt) {
 			return old
 		}
-		if m.cache.CompareAndSwap(rec.Subject, old, &r) {
+		if e.rec.CompareAndSwap(old, &r) {
+			e.readAt.Store(m.now().UnixNano())
 			return &r
 		}
 	}
@@ -314,8 +391,10 @@ func (m *Manager) remember(rec Record) *Record {
 // of another install that looks newer (its version or clock may be ahead).
 func (m *Manager) adopt(rec Record) {
 	r := cloneRecord(rec)
-	m.cache.Store(rec.Subject, &r)
-	m.follow(rec.Subject)
+	if e, created := m.entryFor(&r); !created {
+		e.rec.Store(&r)
+		e.readAt.Store(m.now().UnixNano())
+	}
 }
 
 // follow keeps the cached record of subject in step with the store: when
@@ -323,9 +402,11 @@ func (m *Manager) adopt(rec Record) {
 // store announces the change and this process reads the new record at
 // once. Without it a replica would keep serving an access token from memory
 // until HighLevel refused it, and every call it sent meanwhile would cost a
-// 401 and a quota slot. One goroutine per cached subject, until Close.
-func (m *Manager) follow(subject string) {
-	if _, dup := m.followed.LoadOrStore(subject, struct{}{}); dup || !m.track() {
+// 401 and a quota slot. One goroutine per cached subject, until the entry
+// is released (the subject was deleted, here or on another replica, or
+// went idle) or Close. Called with entryMu held.
+func (m *Manager) follow(subject string, e *entry) {
+	if !m.track() {
 		return
 	}
 	changed, stop := m.store.Watch(subject)
@@ -336,13 +417,16 @@ func (m *Manager) follow(subject string) {
 			select {
 			case <-m.ctx.Done():
 				return
+			case <-e.stop:
+				return
 			case <-changed:
 				rec, err := m.read(m.ctx, subject)
 				switch {
 				case err == nil:
 					m.remember(rec)
 				case errors.Is(err, ErrNotInstalled):
-					m.cache.Delete(subject)
+					m.release(subject, e)
+					return
 				default:
 					// The cached record stays; a later change, the expiry
 					// or HighLevel's 401 brings the next read.
@@ -351,6 +435,23 @@ func (m *Manager) follow(subject string) {
 			}
 		}
 	}()
+}
+
+// releaseIdle releases the subjects no caller asked for within IdleRelease.
+// A subject with a pair still waiting to be stored is kept: its follower is
+// what tells it a newer install replaced that pair.
+func (m *Manager) releaseIdle() {
+	if m.cfg.IdleRelease < 0 {
+		return
+	}
+	cutoff := m.now().Add(-m.cfg.IdleRelease).UnixNano()
+	m.cache.Range(func(k, v any) bool {
+		subject, e := k.(string), v.(*entry)
+		if e.used.Load() < cutoff && m.pendingFor(subject) == nil {
+			m.release(subject, e)
+		}
+		return true
+	})
 }
 
 func (m *Manager) pendingFor(subject string) *pendingWrite {
@@ -403,7 +504,7 @@ func (m *Manager) sync(ctx context.Context, subject string, need func(*Record) b
 	for {
 		rec, err := m.read(ctx, subject)
 		if errors.Is(err, ErrNotInstalled) {
-			m.cache.Delete(subject)
+			m.forget(subject)
 			return nil, err
 		}
 		if err != nil {
@@ -500,7 +601,7 @@ func (m *Manager) refreshHolding(ctx context.Context, subject, owner string, nee
 	if err != nil {
 		unlock()
 		if errors.Is(err, ErrNotInstalled) {
-			m.cache.Delete(subject)
+			m.forget(subject)
 		}
 		return nil, err
 	}
@@ -680,7 +781,7 @@ func (m *Manager) flush(ctx context.Context, p *pendingWrite) error {
 		if cur.Version != 0 {
 			m.adopt(cur)
 		} else {
-			m.cache.Delete(subject)
+			m.forget(subject)
 		}
 		return nil
 	}
@@ -792,8 +893,9 @@ func (m *Manager) Start() {
 }
 
 func (m *Manager) scan() {
+	m.releaseIdle()
 	m.cache.Range(func(k, v any) bool {
-		subject, rec := k.(string), v.(*Record)
+		subject, rec := k.(string), v.(*entry).rec.Load()
 		if rec.NeedsReauth || !m.needAhead(rec) {
 			return true
 		}

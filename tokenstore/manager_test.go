@@ -369,10 +369,20 @@ func TestLostPairIsReportedAsNeedsReauth(t *testing.T) {
 	if g := after.InvalidGrants - before.InvalidGrants; g != 1 {
 		t.Fatalf("%d invalid_grant, want exactly the 1 that detected the loss", g)
 	}
-	// A new install clears it.
+	// A new install clears it. The other replica answers from its cached
+	// mark until the install's announcement reaches it, or for at most
+	// PollInterval.
 	r.install(loc)
-	if _, err := r.mgrs[1].Token(bg(), loc); err != nil {
-		t.Fatalf("after reinstall: %v", err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := r.mgrs[1].Token(bg(), loc)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrReauthRequired) || time.Now().After(deadline) {
+			t.Fatalf("after reinstall: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -732,5 +742,47 @@ func TestReplicasFollowARefresh(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+	}
+}
+
+// TestExchangeCodeExpectedSubject: a code for another location than the
+// one the caller named is redeemed upstream but stores nothing, so a caller
+// allowed on one location cannot replace another location's token.
+func TestExchangeCodeExpectedSubject(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1, rigOptions{})
+	m := r.mgrs[0]
+	r.install(sandbox.OtherLocationID)
+	before, err := m.Status(bg(), sandbox.OtherLocationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := r.sb.MintCode(sandbox.CodeRequest{LocationID: sandbox.OtherLocationID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.ExchangeCode(bg(), code, "", ExchangeOptions{Subject: loc})
+	if !errors.Is(err, ErrSubjectMismatch) {
+		t.Fatalf("code for %s exchanged as %s: %v, want ErrSubjectMismatch", sandbox.OtherLocationID, loc, err)
+	}
+	after, err := m.Status(bg(), sandbox.OtherLocationID)
+	if err != nil || after.Version != before.Version {
+		t.Fatalf("the other location's record changed: version %d → %d (%v)", before.Version, after.Version, err)
+	}
+	if _, err := m.Status(bg(), loc); !errors.Is(err, ErrNotInstalled) {
+		t.Fatalf("expected subject: %v, want nothing stored", err)
+	}
+	// The right expectation stores it.
+	code, _ = r.sb.MintCode(sandbox.CodeRequest{LocationID: sandbox.OtherLocationID})
+	if st, err := m.ExchangeCode(bg(), code, "", ExchangeOptions{Subject: sandbox.OtherLocationID}); err != nil || st.Version != before.Version+1 {
+		t.Fatalf("matching subject: %+v, %v", st, err)
+	}
+	long := strings.Repeat("c", MaxCodeLen+1)
+	g := r.stats().InvalidGrants
+	if _, err := m.ExchangeCode(bg(), long, "", ExchangeOptions{}); err == nil || !strings.Contains(err.Error(), "code") {
+		t.Fatalf("over-long code: %v", err)
+	}
+	if r.stats().InvalidGrants != g {
+		t.Fatal("an over-long code reached the token endpoint")
 	}
 }
