@@ -159,9 +159,9 @@ type Manager struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	cache    sync.Map   // subject → *entry
-	entryMu  sync.Mutex // creates and releases entries, so each has one follower
-	sf       singleflight.Group
+	cache   sync.Map   // subject → *entry
+	entryMu sync.Mutex // creates and releases entries, so each has one follower
+	sf      singleflight.Group
 
 	ctx    context.Context
 	cancel context.CancelFunc
