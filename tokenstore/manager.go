@@ -244,12 +244,17 @@ func (m *Manager) Token(ctx context.Context, subject string) (Token, error) {
 // It refreshes only if the rejected token is still the stored one (otherwise
 // another replica already replaced it and the stored token is returned), so
 // a burst of 401s on many replicas still spends the refresh token once.
+//
+// A rejected token that cannot be refreshed (a Private Integration Token)
+// marks the record needs_reauth in the store, so that no replica sends it
+// again until a new one is imported; the error wraps both
+// ErrReauthRequired and ErrNotRefreshable.
 func (m *Manager) ForceRefresh(ctx context.Context, subject, rejectedAccessToken string) (Token, error) {
 	if rejectedAccessToken == "" {
 		return Token{}, errors.New("force refresh: rejected access token is empty")
 	}
 	need := func(r *Record) bool { return r.AccessToken == rejectedAccessToken || m.needUsable(r) }
-	return m.get(ctx, subject, "\x00force\x00"+rejectedAccessToken, need)
+	return m.get(ctx, subject, rejectedAccessToken, need)
 }
 
 func (m *Manager) needUsable(r *Record) bool { return r.Expired(m.now(), m.cfg.ExpirySkew) }
@@ -269,11 +274,15 @@ func (m *Manager) needAhead(r *Record) bool {
 }
 
 // get runs the shared flight for subject and waits for it or the caller's
-// context. flightKey separates flights whose need differs in a way a joiner
-// cannot satisfy (a forced refresh of a specific token).
-func (m *Manager) get(ctx context.Context, subject, flightKey string, need func(*Record) bool) (Token, error) {
+// context. rejected, the access token upstream refused (ForceRefresh),
+// separates flights whose need a joiner cannot satisfy.
+func (m *Manager) get(ctx context.Context, subject, rejected string, need func(*Record) bool) (Token, error) {
 	if err := validSubject(subject); err != nil {
 		return Token{}, fmt.Errorf("subject: %w", err)
+	}
+	flightKey := ""
+	if rejected != "" {
+		flightKey = "\x00force\x00" + rejected
 	}
 	for attempt := 0; attempt < 3; attempt++ {
 		ch := m.sf.DoChan(subject+flightKey, func() (any, error) {
@@ -281,7 +290,7 @@ func (m *Manager) get(ctx context.Context, subject, flightKey string, need func(
 				return nil, ErrClosed
 			}
 			defer m.wg.Done()
-			return m.sync(m.ctx, subject, need)
+			return m.sync(m.ctx, subject, need, rejected)
 		})
 		var res singleflight.Result
 		select {
@@ -497,7 +506,8 @@ func pendingWins(p *pendingWrite, rec Record, err error) bool {
 
 // sync brings subject's record to one that does not need(), refreshing under
 // the cross-replica lock when needed. It runs once per subject at a time.
-func (m *Manager) sync(ctx context.Context, subject string, need func(*Record) bool) (*Record, error) {
+// rejected is the access token upstream refused, if any.
+func (m *Manager) sync(ctx context.Context, subject string, need func(*Record) bool, rejected string) (*Record, error) {
 	changed, stop := m.store.Watch(subject)
 	defer stop()
 	waitUntil := m.now().Add(m.cfg.WaitPatience)
@@ -525,6 +535,13 @@ func (m *Manager) sync(ctx context.Context, subject string, need func(*Record) b
 			return cur, nil
 		}
 		if !m.renewable(&rec) {
+			if rejected != "" && rec.AccessToken == rejected {
+				done, err := m.markRejected(ctx, rec)
+				if !done {
+					continue // the record changed meanwhile: look again
+				}
+				return nil, err
+			}
 			return nil, fmt.Errorf("token for %s (%s): %w", subject, rec.Kind, ErrNotRefreshable)
 		}
 		if p := m.pendingFor(subject); p != nil {
@@ -571,6 +588,36 @@ func (m *Manager) sync(ctx context.Context, subject string, need func(*Record) b
 		}
 		t.Stop()
 	}
+}
+
+// markRejected records that upstream refused rec's access token, which
+// cannot be refreshed: the record is stored again as needs_reauth (fenced
+// by its version, so a token imported meanwhile is never marked), and every
+// replica then answers ErrReauthRequired instead of sending it again. done
+// is false when the record changed since it was read.
+func (m *Manager) markRejected(ctx context.Context, rec Record) (done bool, err error) {
+	bad := cloneRecord(rec)
+	bad.NeedsReauth = true
+	bad.Version = rec.Version + 1
+	bad.UpdatedAt = m.now()
+	sctx, cancel := m.storeCtx(context.WithoutCancel(ctx))
+	werr := m.store.Commit(sctx, bad, "", false)
+	cancel()
+	if errors.Is(werr, ErrConflict) {
+		return false, nil
+	}
+	// Even when the mark cannot be stored, this replica stops sending the
+	// token; the next replica to be refused marks it.
+	m.remember(bad)
+	if werr != nil {
+		m.log.ErrorContext(ctx, "tokenstore: token rejected by HighLevel; could not mark subject needs_reauth",
+			"subject", rec.Subject, "kind", rec.Kind, "error", werr)
+		return true, fmt.Errorf("token for %s (%s) rejected by HighLevel: %w: %w (marking needs_reauth failed: %v)",
+			rec.Subject, rec.Kind, ErrReauthRequired, ErrNotRefreshable, werr)
+	}
+	m.log.ErrorContext(ctx, "tokenstore: token rejected by HighLevel and cannot be refreshed; subject needs a new token",
+		"subject", rec.Subject, "kind", rec.Kind, "version", bad.Version)
+	return true, fmt.Errorf("token for %s (%s) rejected by HighLevel: %w: %w", rec.Subject, rec.Kind, ErrReauthRequired, ErrNotRefreshable)
 }
 
 func (m *Manager) renewable(r *Record) bool {
@@ -906,7 +953,7 @@ func (m *Manager) scan() {
 				return nil, ErrClosed
 			}
 			defer m.wg.Done()
-			return m.sync(m.ctx, subject, m.needAhead)
+			return m.sync(m.ctx, subject, m.needAhead, "")
 		})
 		go func() {
 			if res := <-ch; res.Err != nil && !errors.Is(res.Err, ErrClosed) && !errors.Is(res.Err, context.Canceled) {

@@ -786,3 +786,76 @@ func TestExchangeCodeExpectedSubject(t *testing.T) {
 		t.Fatal("an over-long code reached the token endpoint")
 	}
 }
+
+// TestRejectedPITStopsBeingSent: HighLevel refuses a PIT (401). The first
+// call's forced refresh marks the record needs_reauth in the store; every
+// later call, on this replica and on another, fails at once with
+// ErrReauthRequired instead of sending the dead token again. Importing a
+// new PIT clears the mark.
+func TestRejectedPITStopsBeingSent(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 2, rigOptions{})
+	a, b := r.mgrs[0], r.mgrs[1]
+	subject := sandbox.OtherLocationID
+	dead := "pit-revoked-0123456789abcdef"
+	seen.add(dead)
+	if _, err := a.ImportPIT(bg(), PIT{Subject: subject, Token: dead, UserType: UserTypeLocation}); err != nil {
+		t.Fatal(err)
+	}
+	// What the upstream chain does per call: token, send, and on a 401 one
+	// forced refresh.
+	var sends int
+	call := func(m *Manager) error {
+		tok, err := m.Token(bg(), subject)
+		if err != nil {
+			return err
+		}
+		sends++
+		if code := r.callUpstream(tok); code != http.StatusUnauthorized {
+			t.Fatalf("the sandbox answered HTTP %d to an unknown PIT, want 401", code)
+		}
+		_, err = m.ForceRefresh(bg(), subject, tok.AccessToken)
+		return err
+	}
+	for i := 0; i < 50; i++ {
+		err := call(a)
+		if !errors.Is(err, ErrReauthRequired) || (i == 0 && !errors.Is(err, ErrNotRefreshable)) {
+			t.Fatalf("call %d: %v, want ErrReauthRequired (and, from the refusal, ErrNotRefreshable)", i, err)
+		}
+	}
+	if sends != 1 {
+		t.Fatalf("the rejected PIT was sent %d times over 50 calls, want 1", sends)
+	}
+	for i := 0; i < 10; i++ {
+		if err := call(b); !errors.Is(err, ErrReauthRequired) {
+			t.Fatalf("other replica, call %d: %v", i, err)
+		}
+	}
+	if sends != 1 {
+		t.Fatalf("the other replica sent the rejected PIT %d times, want 0", sends-1)
+	}
+	if st, err := b.Status(bg(), subject); err != nil || !st.NeedsReauth {
+		t.Fatalf("status = %+v, %v; want needs_reauth stored", st, err)
+	}
+	good, err := r.sb.AddPIT(subject, "opportunities.readonly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen.add(good)
+	if _, err := a.ImportPIT(bg(), PIT{Subject: subject, Token: good, UserType: UserTypeLocation}); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range r.mgrs {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			tok, err := m.Token(bg(), subject)
+			if err == nil && tok.AccessToken == good {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %d after a new PIT: %v", i, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}

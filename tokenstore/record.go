@@ -24,8 +24,11 @@ var (
 	// never installed for that location or company (or was deleted).
 	ErrNotInstalled = errors.New("tokenstore: subject not installed")
 	// ErrReauthRequired means the stored refresh token was rejected and no
-	// newer one exists: the app must be installed again (or a new token
-	// imported) for the subject.
+	// newer one exists, or HighLevel refused a token that cannot be
+	// refreshed (a Private Integration Token): the app must be installed
+	// again (or a new token imported) for the subject. The mark is stored,
+	// so every replica answers it without sending the dead token again.
+	// Callers see it as FAILED_PRECONDITION (LOCATION_REAUTH_REQUIRED).
 	ErrReauthRequired = errors.New("tokenstore: subject needs re-authorization")
 	// ErrInvalidGrant is returned by an OAuth implementation when the token
 	// endpoint answers 400 invalid_grant: a spent or revoked refresh token,
@@ -36,7 +39,8 @@ var (
 	// shortly will normally succeed.
 	ErrRefreshPending = errors.New("tokenstore: refresh in progress on another replica")
 	// ErrNotRefreshable means the stored token cannot be refreshed, such as a
-	// Private Integration Token that upstream rejected.
+	// Private Integration Token that upstream rejected (then the error also
+	// wraps ErrReauthRequired) or a location token whose company is unknown.
 	ErrNotRefreshable = errors.New("tokenstore: token cannot be refreshed")
 	// ErrSubjectMismatch means an authorization code was exchanged for a
 	// grant of another location or company than the caller said it was for;
