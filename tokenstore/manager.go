@@ -376,8 +376,7 @@ func (m *Manager) forget(subject string) {
 
 // remember caches rec unless the cache already holds a newer record (two
 // flights of one subject can finish out of order), and returns what the
-// cache holds. A record is newer by version or, across a delete and a new
-// install (versions start again at 1), by write time.
+// cache holds.
 func (m *Manager) remember(rec Record) *Record {
 	r := cloneRecord(rec)
 	for {
@@ -386,13 +385,28 @@ func (m *Manager) remember(rec Record) *Record {
 			return &r
 		}
 		old := e.rec.Load()
-		if old.Version > r.Version && !r.UpdatedAt.After(old.UpdatedAt) {
+		if newer(old, &r) {
 			return old
 		}
 		if e.rec.CompareAndSwap(old, &r) {
 			e.readAt.Store(m.now().UnixNano())
 			return &r
 		}
+	}
+}
+
+// newer reports whether a is newer than b: by version within one install;
+// across installs (a delete and a new install start again at version 1)
+// by write time. Records without install ids (written before there were
+// any) are compared by version unless the lower one was written later.
+func newer(a, b *Record) bool {
+	switch {
+	case a.InstallID != "" && a.InstallID == b.InstallID:
+		return a.Version > b.Version
+	case a.InstallID != b.InstallID:
+		return a.UpdatedAt.After(b.UpdatedAt)
+	default:
+		return a.Version > b.Version && !b.UpdatedAt.After(a.UpdatedAt)
 	}
 }
 
