@@ -312,11 +312,16 @@ func (m *Manager) Status(ctx context.Context, subject string) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return rec.status(), nil
+	st := rec.status()
+	if st.Pending, err = m.pendingInstall(ctx, subject); err != nil {
+		return Status{}, fmt.Errorf("status %s: pending install: %w", subject, err)
+	}
+	return st, nil
 }
 
-// Delete removes the subject's record (an uninstall) on every replica: the
-// others drop their cached token the next time they read the store.
+// Delete removes the subject's record (an uninstall) and any pending
+// install on every replica: the others drop their cached token when they
+// see the delete announced, or the next time they read the store.
 func (m *Manager) Delete(ctx context.Context, subject string) error {
 	if err := validSubject(subject); err != nil {
 		return fmt.Errorf("subject: %w", err)

@@ -59,6 +59,10 @@ type Config struct {
 	PersistRetryMin, PersistRetryMax time.Duration
 	// CloseTimeout bounds Close's last attempt to write unpersisted pairs.
 	CloseTimeout time.Duration
+	// PendingInstallTTL is how long an install held for an admin's
+	// confirmation (a marketplace install that would narrow the stored
+	// scopes) waits before it is forgotten.
+	PendingInstallTTL time.Duration
 	// Logger receives events (never tokens); nil means slog.Default().
 	Logger *slog.Logger
 	// Metrics receives counters; nil means none.
@@ -82,6 +86,8 @@ func DefaultConfig() Config {
 		PersistRetryMin:  100 * time.Millisecond,
 		PersistRetryMax:  10 * time.Second,
 		CloseTimeout:     5 * time.Second,
+
+		PendingInstallTTL: 24 * time.Hour,
 	}
 }
 
@@ -110,6 +116,7 @@ func (c Config) withDefaults() Config {
 	set(&c.PersistRetryMin, d.PersistRetryMin)
 	set(&c.PersistRetryMax, d.PersistRetryMax)
 	set(&c.CloseTimeout, d.CloseTimeout)
+	set(&c.PendingInstallTTL, d.PendingInstallTTL)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

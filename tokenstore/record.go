@@ -185,6 +185,10 @@ type Status struct {
 	Version     uint64
 	NeedsReauth bool
 	UpdatedAt   time.Time
+	// Pending is set when an install is waiting for an admin's
+	// confirmation (Manager.ConfirmInstall); it is only filled by
+	// Manager.Status and by the install callback.
+	Pending *PendingInstall
 }
 
 func (r *Record) status() Status {
