@@ -129,6 +129,17 @@ func (s *RedisStore) Get(ctx context.Context, subject string) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("read record %s: %w: %w", subject, ErrStoreUnavailable, err)
 	}
+	rec, err := s.open(subject, key, vals)
+	if err != nil {
+		return Record{}, fmt.Errorf("record %s: %w", subject, err)
+	}
+	return rec, nil
+}
+
+// open decrypts the v, kid, ct fields of a record (or pending install)
+// stored at key: ErrNotFound when there is none, ErrDecrypt when it is not
+// the subject's or not intact.
+func (s *RedisStore) open(subject, key string, vals []any) (Record, error) {
 	if len(vals) != 3 || vals[0] == nil {
 		return Record{}, ErrNotFound
 	}
@@ -137,14 +148,14 @@ func (s *RedisStore) Get(ctx context.Context, subject string) (Record, error) {
 	ct, _ := vals[2].(string)
 	version, err := strconv.ParseUint(vs, 10, 64)
 	if err != nil {
-		return Record{}, fmt.Errorf("record %s: %w: bad version field", subject, ErrDecrypt)
+		return Record{}, fmt.Errorf("%w: bad version field", ErrDecrypt)
 	}
 	rec, err := s.keys.openRecord(kid, []byte(ct), key, version)
 	if err != nil {
-		return Record{}, fmt.Errorf("record %s: %w", subject, err)
+		return Record{}, err
 	}
 	if rec.Subject != subject {
-		return Record{}, fmt.Errorf("record %s: %w: subject mismatch", subject, ErrDecrypt)
+		return Record{}, fmt.Errorf("%w: subject mismatch", ErrDecrypt)
 	}
 	return rec, nil
 }
@@ -239,22 +250,9 @@ func (s *RedisStore) GetPending(ctx context.Context, subject string) (Record, er
 	if err != nil {
 		return Record{}, fmt.Errorf("read pending install %s: %w: %w", subject, ErrStoreUnavailable, err)
 	}
-	if len(vals) != 3 || vals[0] == nil {
-		return Record{}, ErrNotFound
-	}
-	vs, _ := vals[0].(string)
-	kid, _ := vals[1].(string)
-	ct, _ := vals[2].(string)
-	version, err := strconv.ParseUint(vs, 10, 64)
-	if err != nil {
-		return Record{}, fmt.Errorf("pending install %s: %w: bad version field", subject, ErrDecrypt)
-	}
-	rec, err := s.keys.openRecord(kid, []byte(ct), key, version)
+	rec, err := s.open(subject, key, vals)
 	if err != nil {
 		return Record{}, fmt.Errorf("pending install %s: %w", subject, err)
-	}
-	if rec.Subject != subject {
-		return Record{}, fmt.Errorf("pending install %s: %w: subject mismatch", subject, ErrDecrypt)
 	}
 	return rec, nil
 }
