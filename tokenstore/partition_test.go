@@ -270,3 +270,46 @@ func TestPendingPairNeverOverwritesAReinstall(t *testing.T) {
 		t.Fatalf("install 2's refresh got %d invalid_grant: its refresh token was lost", g)
 	}
 }
+
+// TestRecordWithoutInstallID: a record stored before install ids existed
+// is read, served and refreshed as its own install; its refreshes keep it
+// without an id (an empty id matches only itself), and a new install gets
+// one.
+func TestRecordWithoutInstallID(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1, rigOptions{})
+	m := r.mgrs[0]
+	code, err := r.sb.MintCode(sandbox.CodeRequest{LocationID: loc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := r.oauths[0].ExchangeCode(bg(), code, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy := m.recordFromGrant(g, KindOAuth, loc)
+	legacy.Version = 1
+	raw, err := NewRedisStore(r.redis.Client(), r.keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Commit(bg(), legacy, "", false); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := m.Token(bg(), loc); err != nil || tok.AccessToken != g.AccessToken {
+		t.Fatalf("legacy record: %v", err)
+	}
+	before := r.stats()
+	r.clk.Advance(25 * time.Hour)
+	if _, err := m.Token(bg(), loc); err != nil {
+		t.Fatalf("refresh of a legacy record: %v", err)
+	}
+	got, err := raw.Get(bg(), loc)
+	if err != nil || got.Version != 2 || got.InstallID != "" || r.stats().RefreshGrants-before.RefreshGrants != 1 {
+		t.Fatalf("after refresh: %v, %v (install id %q)", got, err, got.InstallID)
+	}
+	st := r.install(loc)
+	if got, _ := raw.Get(bg(), loc); got.InstallID == "" || st.Version != 3 {
+		t.Fatalf("a new install over a legacy record has install id %q, version %d", got.InstallID, st.Version)
+	}
+}
