@@ -777,6 +777,10 @@ func TestExchangeCodeExpectedSubject(t *testing.T) {
 	if st, err := m.ExchangeCode(bg(), code, "", ExchangeOptions{Subject: sandbox.OtherLocationID}); err != nil || st.Version != before.Version+1 {
 		t.Fatalf("matching subject: %+v, %v", st, err)
 	}
+	// A spent code is told apart from other failures.
+	if _, err := m.ExchangeCode(bg(), code, "", ExchangeOptions{}); !errors.Is(err, ErrInvalidGrant) || errors.Is(err, ErrSubjectMismatch) {
+		t.Fatalf("spent code: %v, want ErrInvalidGrant", err)
+	}
 	long := strings.Repeat("c", MaxCodeLen+1)
 	g := r.stats().InvalidGrants
 	if _, err := m.ExchangeCode(bg(), long, "", ExchangeOptions{}); err == nil || !strings.Contains(err.Error(), "code") {
