@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 )
@@ -20,6 +21,16 @@ import (
 func Install(ctx context.Context, client *http.Client, installURL, account string) error {
 	c := *client
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if c.Jar == nil {
+		// A browser keeps the cookies the app sets at the start of the
+		// install (hlgate binds its state to one) and sends them back on
+		// the callback.
+		jar, err := cookiejar.New(nil)
+		if err != nil {
+			return fmt.Errorf("install: cookie jar: %w", err)
+		}
+		c.Jar = jar
+	}
 
 	// 1. The app sends the browser to the consent page.
 	resp, err := get(ctx, &c, installURL)

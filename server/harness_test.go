@@ -112,7 +112,7 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 		if err != nil {
 			t.Fatalf("mint code: %v", err)
 		}
-		if _, err := mgr.ExchangeCode(ctx, code, ""); err != nil {
+		if _, err := mgr.ExchangeCode(ctx, code, "", tokenstore.ExchangeOptions{}); err != nil {
 			t.Fatalf("install demo location: %v", err)
 		}
 	}

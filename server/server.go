@@ -31,7 +31,8 @@ import (
 // TokenAdmin is what TokensService needs of the token manager;
 // *tokenstore.Manager provides it.
 type TokenAdmin interface {
-	ExchangeCode(ctx context.Context, code, redirectURI string) (tokenstore.Status, error)
+	ExchangeCode(ctx context.Context, code, redirectURI string, opts tokenstore.ExchangeOptions) (tokenstore.Status, error)
+	ConfirmInstall(ctx context.Context, subject string) (tokenstore.Status, error)
 	ImportPIT(ctx context.Context, p tokenstore.PIT) (tokenstore.Status, error)
 	ImportPair(ctx context.Context, p tokenstore.Pair) (tokenstore.Status, error)
 	MintLocationToken(ctx context.Context, companyID, locationID string) (tokenstore.Status, error)

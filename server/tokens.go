@@ -81,14 +81,32 @@ func (t *tokensService) ExchangeCode(ctx context.Context, req *hlgatev1.Exchange
 		// ask for another one, and says so instead of ignoring the field.
 		v.add("user_type", "is decided by the install; leave it unspecified")
 	}
+	v.optionalID("subject_id", req.GetSubjectId())
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	st, err := t.s.cfg.Tokens.ExchangeCode(ctx, req.GetCode(), req.GetRedirectUri())
+	st, err := t.s.cfg.Tokens.ExchangeCode(ctx, req.GetCode(), req.GetRedirectUri(), tokenstore.ExchangeOptions{Subject: req.GetSubjectId()})
 	if err != nil {
 		return nil, err
 	}
 	return &hlgatev1.ExchangeCodeResponse{Status: tokenStatus(st)}, nil
+}
+
+func (t *tokensService) ConfirmInstall(ctx context.Context, req *hlgatev1.ConfirmInstallRequest) (*hlgatev1.ConfirmInstallResponse, error) {
+	var v violations
+	v.id("subject_id", req.GetSubjectId())
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	st, err := t.s.cfg.Tokens.ConfirmInstall(ctx, req.GetSubjectId())
+	if errors.Is(err, tokenstore.ErrNoPendingInstall) {
+		// The pending install is the resource confirmed; like noToken.
+		return nil, statusError(codes.NotFound, "no install is pending confirmation for this subject", ReasonNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &hlgatev1.ConfirmInstallResponse{Status: tokenStatus(st)}, nil
 }
 
 func (t *tokensService) GetTokenStatus(ctx context.Context, req *hlgatev1.GetTokenStatusRequest) (*hlgatev1.GetTokenStatusResponse, error) {
@@ -165,6 +183,13 @@ func tokenStatus(st tokenstore.Status) *hlgatev1.TokenStatus {
 	}
 	if !st.UpdatedAt.IsZero() {
 		out.UpdateTime = timestamppb.New(st.UpdatedAt)
+	}
+	if p := st.Pending; p != nil {
+		out.PendingInstall = &hlgatev1.PendingInstall{
+			Scopes:     p.Scopes,
+			CreateTime: timestamppb.New(p.CreatedAt),
+			ExpireTime: timestamppb.New(p.ExpiresAt),
+		}
 	}
 	return out
 }

@@ -2,6 +2,8 @@ package tokenstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +14,13 @@ import (
 // or import is authoritative), as version stored+1. A refresh in flight on
 // another replica then fails its fenced write and drops its now obsolete pair.
 func (m *Manager) put(ctx context.Context, rec Record) (Record, error) {
+	if rec.InstallID == "" {
+		id, err := newInstallID()
+		if err != nil {
+			return Record{}, err
+		}
+		rec.InstallID = id
+	}
 	for attempt := 0; attempt < 5; attempt++ {
 		sctx, cancel := m.storeCtx(ctx)
 		cur, err := m.store.Get(sctx, rec.Subject)
@@ -46,6 +55,15 @@ func (m *Manager) put(ctx context.Context, rec Record) (Record, error) {
 		return rec, nil
 	}
 	return Record{}, fmt.Errorf("store %s: record kept changing: %w", rec.Subject, ErrConflict)
+}
+
+// newInstallID returns a random install id (see Record.InstallID).
+func newInstallID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("install id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 // versioner is implemented by stores that can report a record's version
@@ -86,36 +104,71 @@ func subjectOf(g Grant) (string, error) {
 	}
 }
 
+// ExchangeOptions qualify ExchangeCode.
+type ExchangeOptions struct {
+	// Subject, when set, is the location or company the code is expected to
+	// be for. A grant for any other subject is not stored and the call fails
+	// with ErrSubjectMismatch: the subject is known only after the exchange,
+	// and a caller allowed on one location must not overwrite another's
+	// token with a code it obtained for that one.
+	Subject string
+}
+
 // ExchangeCode trades an authorization code from the install callback for a
 // pair and stores it under the location (or, for agency installs, the
-// company) it was issued for. A used or unknown code wraps ErrInvalidGrant.
-func (m *Manager) ExchangeCode(ctx context.Context, code, redirectURI string) (Status, error) {
+// company) it was issued for. A used or unknown code wraps ErrInvalidGrant;
+// a grant for another subject than opts.Subject wraps ErrSubjectMismatch and
+// stores nothing.
+func (m *Manager) ExchangeCode(ctx context.Context, code, redirectURI string, opts ExchangeOptions) (Status, error) {
+	rec, err := m.exchange(ctx, code, redirectURI, opts)
+	if err != nil {
+		return Status{}, err
+	}
+	if rec, err = m.put(ctx, rec); err != nil {
+		return Status{}, fmt.Errorf("exchange code: %w", err)
+	}
+	m.log.InfoContext(ctx, "tokenstore: installed", "subject", rec.Subject, "user_type", rec.UserType, "company", rec.CompanyID, "version", rec.Version)
+	return rec.status(), nil
+}
+
+// exchange redeems code and returns the record to store, not yet stored.
+func (m *Manager) exchange(ctx context.Context, code, redirectURI string, opts ExchangeOptions) (Record, error) {
 	if code == "" {
-		return Status{}, errors.New("code: is empty")
+		return Record{}, errors.New("code: is empty")
+	}
+	if len(code) > MaxCodeLen {
+		return Record{}, fmt.Errorf("code: longer than %d bytes", MaxCodeLen)
+	}
+	if opts.Subject != "" {
+		if err := validSubject(opts.Subject); err != nil {
+			return Record{}, fmt.Errorf("subject_id: %w", err)
+		}
 	}
 	if m.oauth == nil {
-		return Status{}, errors.New("exchange code: no OAuth client configured")
+		return Record{}, errors.New("exchange code: no OAuth client configured")
 	}
 	g, err := m.oauth.ExchangeCode(ctx, code, redirectURI, m.cfg.UserType)
 	if err != nil {
-		return Status{}, fmt.Errorf("exchange code: %w", err)
+		return Record{}, fmt.Errorf("exchange code: %w", err)
 	}
 	subject, err := subjectOf(g)
 	if err != nil {
-		return Status{}, fmt.Errorf("exchange code: %w", err)
+		return Record{}, fmt.Errorf("exchange code: %w", err)
 	}
 	if err := validSubject(subject); err != nil {
-		return Status{}, fmt.Errorf("exchange code: %w", err)
+		return Record{}, fmt.Errorf("exchange code: %w", err)
+	}
+	if opts.Subject != "" && subject != opts.Subject {
+		// The code is spent and its pair is dropped here: storing it would
+		// let the caller replace a token it may not touch.
+		m.log.WarnContext(ctx, "tokenstore: exchanged code is for another subject; not stored",
+			"expected_subject", opts.Subject, "subject", subject)
+		return Record{}, fmt.Errorf("exchange code: the code is for %s, not %s: %w", subject, opts.Subject, ErrSubjectMismatch)
 	}
 	if g.RefreshToken == "" {
-		return Status{}, errors.New("exchange code: token endpoint sent no refresh_token")
+		return Record{}, errors.New("exchange code: token endpoint sent no refresh_token")
 	}
-	rec, err := m.put(ctx, m.recordFromGrant(g, KindOAuth, subject))
-	if err != nil {
-		return Status{}, fmt.Errorf("exchange code: %w", err)
-	}
-	m.log.InfoContext(ctx, "tokenstore: installed", "subject", subject, "user_type", rec.UserType, "company", rec.CompanyID, "version", rec.Version)
-	return rec.status(), nil
+	return m.recordFromGrant(g, KindOAuth, subject), nil
 }
 
 // PIT is a Private Integration Token to import.
@@ -259,11 +312,16 @@ func (m *Manager) Status(ctx context.Context, subject string) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return rec.status(), nil
+	st := rec.status()
+	if st.Pending, err = m.pendingInstall(ctx, subject); err != nil {
+		return Status{}, fmt.Errorf("status %s: pending install: %w", subject, err)
+	}
+	return st, nil
 }
 
-// Delete removes the subject's record (an uninstall) on every replica: the
-// others drop their cached token the next time they read the store.
+// Delete removes the subject's record (an uninstall) and any pending
+// install on every replica: the others drop their cached token when they
+// see the delete announced, or the next time they read the store.
 func (m *Manager) Delete(ctx context.Context, subject string) error {
 	if err := validSubject(subject); err != nil {
 		return fmt.Errorf("subject: %w", err)
@@ -276,7 +334,7 @@ func (m *Manager) Delete(ctx context.Context, subject string) error {
 	if p := m.pendingFor(subject); p != nil {
 		m.donePending(p)
 	}
-	m.cache.Delete(subject)
+	m.forget(subject)
 	m.log.InfoContext(ctx, "tokenstore: deleted", "subject", subject)
 	return nil
 }

@@ -13,10 +13,11 @@ import (
 // startCluster starts a one-node Redis Cluster owning every slot. Cluster
 // mode refuses scripts whose keys hash to different slots even on one node
 // (CROSSSLOT), so this proves the record/lock hash tag and the
-// UniversalClient path with a real ClusterClient.
-func startCluster(t *testing.T) *redis.ClusterClient {
+// UniversalClient path with a real ClusterClient. args are extra
+// redis-server arguments.
+func startCluster(t *testing.T, args ...string) *redis.ClusterClient {
 	t.Helper()
-	srv := redistest.Start(t, redistest.Options{Args: []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"}})
+	srv := redistest.Start(t, redistest.Options{Args: append([]string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"}, args...)})
 	ctx := context.Background()
 	admin := srv.Client()
 	if err := admin.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", "0", "16383").Err(); err != nil {

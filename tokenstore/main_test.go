@@ -117,13 +117,17 @@ func TestLeakCheckFindsATokenInLogs(t *testing.T) {
 // lets a test act between upstream's answer and the manager's write.
 type recordingOAuth struct {
 	OAuth
-	afterRefresh func(Grant)
+	afterRefresh  func(Grant)
+	afterExchange func(context.Context)
 }
 
 func (o *recordingOAuth) ExchangeCode(ctx context.Context, code, redirectURI, userType string) (Grant, error) {
 	seen.add(code)
 	g, err := o.OAuth.ExchangeCode(ctx, code, redirectURI, userType)
 	seen.add(g.AccessToken, g.RefreshToken)
+	if err == nil && o.afterExchange != nil {
+		o.afterExchange(ctx)
+	}
 	return g, err
 }
 
@@ -250,7 +254,7 @@ func (r *rig) install(location string) Status {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	st, err := r.mgrs[0].ExchangeCode(context.Background(), code, "")
+	st, err := r.mgrs[0].ExchangeCode(context.Background(), code, "", ExchangeOptions{})
 	if err != nil {
 		r.t.Fatalf("exchange code: %v", err)
 	}

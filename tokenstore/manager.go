@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -40,9 +41,17 @@ type Config struct {
 	WaitPatience time.Duration
 	// PollInterval is how often a waiter re-reads the record when no change
 	// announcement arrives (announcements are a hint, polling the guarantee).
+	// It is also how long a cached needs_reauth mark answers callers without
+	// a store read, in case the announcement that clears it was missed.
 	PollInterval time.Duration
 	// ScanInterval is how often the background refresher looks at cached tokens.
 	ScanInterval time.Duration
+	// IdleRelease is how long a subject may go without a Token call before
+	// the background refresher forgets its cached token and stops following
+	// its changes, so memory and goroutines stay bounded by the subjects in
+	// use rather than every subject ever seen. A released subject costs one
+	// store read on its next use. Negative keeps every subject.
+	IdleRelease time.Duration
 	// StoreTimeout bounds one store operation.
 	StoreTimeout time.Duration
 	// PersistRetryMin and PersistRetryMax bound the backoff between attempts
@@ -50,6 +59,10 @@ type Config struct {
 	PersistRetryMin, PersistRetryMax time.Duration
 	// CloseTimeout bounds Close's last attempt to write unpersisted pairs.
 	CloseTimeout time.Duration
+	// PendingInstallTTL is how long an install held for an admin's
+	// confirmation (a marketplace install that would narrow the stored
+	// scopes) waits before it is forgotten.
+	PendingInstallTTL time.Duration
 	// Logger receives events (never tokens); nil means slog.Default().
 	Logger *slog.Logger
 	// Metrics receives counters; nil means none.
@@ -68,10 +81,13 @@ func DefaultConfig() Config {
 		WaitPatience:     10 * time.Second,
 		PollInterval:     250 * time.Millisecond,
 		ScanInterval:     30 * time.Second,
+		IdleRelease:      time.Hour,
 		StoreTimeout:     3 * time.Second,
 		PersistRetryMin:  100 * time.Millisecond,
 		PersistRetryMax:  10 * time.Second,
 		CloseTimeout:     5 * time.Second,
+
+		PendingInstallTTL: 24 * time.Hour,
 	}
 }
 
@@ -93,10 +109,14 @@ func (c Config) withDefaults() Config {
 	set(&c.WaitPatience, d.WaitPatience)
 	set(&c.PollInterval, d.PollInterval)
 	set(&c.ScanInterval, d.ScanInterval)
+	if c.IdleRelease == 0 {
+		c.IdleRelease = d.IdleRelease
+	}
 	set(&c.StoreTimeout, d.StoreTimeout)
 	set(&c.PersistRetryMin, d.PersistRetryMin)
 	set(&c.PersistRetryMax, d.PersistRetryMax)
 	set(&c.CloseTimeout, d.CloseTimeout)
+	set(&c.PendingInstallTTL, d.PendingInstallTTL)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -146,9 +166,9 @@ type Manager struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	cache    sync.Map // subject → *Record; records are never mutated once cached
-	followed sync.Map // subject → struct{}: subjects whose changes this process follows
-	sf       singleflight.Group
+	cache   sync.Map   // subject → *entry
+	entryMu sync.Mutex // creates and releases entries, so each has one follower
+	sf      singleflight.Group
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -159,6 +179,23 @@ type Manager struct {
 	started   bool
 	closed    bool
 	closeDone chan struct{}
+}
+
+// entry is one cached subject: its newest known record and the follower
+// that keeps it in step with the store until the entry is released.
+type entry struct {
+	rec    atomic.Pointer[Record] // never mutated once stored here
+	used   atomic.Int64           // clock (unix ns) of a recent Token call, coarse
+	readAt atomic.Int64           // clock (unix ns) when rec was last confirmed by the store
+	stop   chan struct{}          // closed when the entry is released
+}
+
+// touch records a use; it writes at most once a second so parallel callers
+// of one subject do not contend on the line.
+func (e *entry) touch(now int64) {
+	if now-e.used.Load() > int64(time.Second) {
+		e.used.Store(now)
+	}
 }
 
 // pendingWrite is a refreshed pair that is not yet in the store. Its refresh
@@ -193,8 +230,17 @@ func NewManager(store Store, oauth OAuth, cfg Config) (*Manager, error) {
 // or a wrapped store or upstream error.
 func (m *Manager) Token(ctx context.Context, subject string) (Token, error) {
 	if v, ok := m.cache.Load(subject); ok {
-		r := v.(*Record)
-		if !r.NeedsReauth && !r.Expired(m.now(), m.cfg.ExpirySkew) {
+		e := v.(*entry)
+		r := e.rec.Load()
+		now := m.now()
+		e.touch(now.UnixNano())
+		if r.NeedsReauth && now.UnixNano()-e.readAt.Load() < int64(m.cfg.PollInterval) {
+			// Sending the rejected token again would only cost another 401
+			// and a quota slot; the follower clears this when the subject is
+			// installed or imported again.
+			return Token{}, fmt.Errorf("token for %s: %w", subject, ErrReauthRequired)
+		}
+		if !r.NeedsReauth && !r.Expired(now, m.cfg.ExpirySkew) {
 			return r.token(), nil
 		}
 	}
@@ -205,12 +251,17 @@ func (m *Manager) Token(ctx context.Context, subject string) (Token, error) {
 // It refreshes only if the rejected token is still the stored one (otherwise
 // another replica already replaced it and the stored token is returned), so
 // a burst of 401s on many replicas still spends the refresh token once.
+//
+// A rejected token that cannot be refreshed (a Private Integration Token)
+// marks the record needs_reauth in the store, so that no replica sends it
+// again until a new one is imported; the error wraps both
+// ErrReauthRequired and ErrNotRefreshable.
 func (m *Manager) ForceRefresh(ctx context.Context, subject, rejectedAccessToken string) (Token, error) {
 	if rejectedAccessToken == "" {
 		return Token{}, errors.New("force refresh: rejected access token is empty")
 	}
 	need := func(r *Record) bool { return r.AccessToken == rejectedAccessToken || m.needUsable(r) }
-	return m.get(ctx, subject, "\x00force\x00"+rejectedAccessToken, need)
+	return m.get(ctx, subject, rejectedAccessToken, need)
 }
 
 func (m *Manager) needUsable(r *Record) bool { return r.Expired(m.now(), m.cfg.ExpirySkew) }
@@ -230,11 +281,15 @@ func (m *Manager) needAhead(r *Record) bool {
 }
 
 // get runs the shared flight for subject and waits for it or the caller's
-// context. flightKey separates flights whose need differs in a way a joiner
-// cannot satisfy (a forced refresh of a specific token).
-func (m *Manager) get(ctx context.Context, subject, flightKey string, need func(*Record) bool) (Token, error) {
+// context. rejected, the access token upstream refused (ForceRefresh),
+// separates flights whose need a joiner cannot satisfy.
+func (m *Manager) get(ctx context.Context, subject, rejected string, need func(*Record) bool) (Token, error) {
 	if err := validSubject(subject); err != nil {
 		return Token{}, fmt.Errorf("subject: %w", err)
+	}
+	flightKey := ""
+	if rejected != "" {
+		flightKey = "\x00force\x00" + rejected
 	}
 	for attempt := 0; attempt < 3; attempt++ {
 		ch := m.sf.DoChan(subject+flightKey, func() (any, error) {
@@ -242,7 +297,7 @@ func (m *Manager) get(ctx context.Context, subject, flightKey string, need func(
 				return nil, ErrClosed
 			}
 			defer m.wg.Done()
-			return m.sync(m.ctx, subject, need)
+			return m.sync(m.ctx, subject, need, rejected)
 		})
 		var res singleflight.Result
 		select {
@@ -283,30 +338,92 @@ func (m *Manager) storeCtx(parent context.Context) (context.Context, context.Can
 
 func (m *Manager) cached(subject string) *Record {
 	if v, ok := m.cache.Load(subject); ok {
-		return v.(*Record)
+		return v.(*entry).rec.Load()
 	}
 	return nil
 }
 
+// entryFor returns subject's cache entry, creating it (with its follower)
+// when there is none. A new entry holds rec.
+func (m *Manager) entryFor(rec *Record) (*entry, bool) {
+	if v, ok := m.cache.Load(rec.Subject); ok {
+		return v.(*entry), false
+	}
+	m.entryMu.Lock()
+	defer m.entryMu.Unlock()
+	if v, ok := m.cache.Load(rec.Subject); ok {
+		return v.(*entry), false
+	}
+	now := m.now().UnixNano()
+	e := &entry{stop: make(chan struct{})}
+	e.rec.Store(rec)
+	e.used.Store(now)
+	e.readAt.Store(now)
+	m.cache.Store(rec.Subject, e)
+	m.follow(rec.Subject, e)
+	return e, true
+}
+
+// release forgets subject's entry e and stops its follower, unless the
+// entry was replaced meanwhile. The next use reads the store again.
+func (m *Manager) release(subject string, e *entry) {
+	m.entryMu.Lock()
+	defer m.entryMu.Unlock()
+	if m.cache.CompareAndDelete(subject, e) {
+		close(e.stop)
+	}
+}
+
+// forget releases whatever entry subject has (the subject is gone).
+func (m *Manager) forget(subject string) {
+	if v, ok := m.cache.Load(subject); ok {
+		m.release(subject, v.(*entry))
+	}
+}
+
 // remember caches rec unless the cache already holds a newer record (two
 // flights of one subject can finish out of order), and returns what the
-// cache holds. A record is newer by version or, across a delete and a new
-// install (versions start again at 1), by write time.
+// cache holds.
 func (m *Manager) remember(rec Record) *Record {
 	r := cloneRecord(rec)
 	for {
-		v, loaded := m.cache.LoadOrStore(rec.Subject, &r)
-		if !loaded {
-			m.follow(rec.Subject)
+		e, created := m.entryFor(&r)
+		if created {
 			return &r
 		}
-		old := v.(*Record)
-		if old.Version > r.Version && !r.UpdatedAt.After(old.UpdatedAt) {
+		old := e.rec.Load()
+		if newer(old, &r) {
 			return old
 		}
-		if m.cache.CompareAndSwap(rec.Subject, old, &r) {
+		if e.rec.CompareAndSwap(old, &r) {
+			e.readAt.Store(m.now().UnixNano())
 			return &r
 		}
+	}
+}
+
+// newer reports whether a is newer than b: by version within one install;
+// across installs (a delete and a new install start again at version 1)
+// by write time. Records without install ids (written before there were
+// any) are compared by version unless the lower one was written later.
+func newer(a, b *Record) bool {
+	switch {
+	case a.InstallID != "" && a.InstallID == b.InstallID:
+		return a.Version > b.Version
+	case a.InstallID != b.InstallID:
+		return a.UpdatedAt.After(b.UpdatedAt)
+	default:
+		return a.Version > b.Version && !b.UpdatedAt.After(a.UpdatedAt)
+	}
+}
+
+// adopt caches rec, the store's current record, even over a cached record
+// of another install that looks newer (its version or clock may be ahead).
+func (m *Manager) adopt(rec Record) {
+	r := cloneRecord(rec)
+	if e, created := m.entryFor(&r); !created {
+		e.rec.Store(&r)
+		e.readAt.Store(m.now().UnixNano())
 	}
 }
 
@@ -315,9 +432,11 @@ func (m *Manager) remember(rec Record) *Record {
 // store announces the change and this process reads the new record at
 // once. Without it a replica would keep serving an access token from memory
 // until HighLevel refused it, and every call it sent meanwhile would cost a
-// 401 and a quota slot. One goroutine per cached subject, until Close.
-func (m *Manager) follow(subject string) {
-	if _, dup := m.followed.LoadOrStore(subject, struct{}{}); dup || !m.track() {
+// 401 and a quota slot. One goroutine per cached subject, until the entry
+// is released (the subject was deleted, here or on another replica, or
+// went idle) or Close. Called with entryMu held.
+func (m *Manager) follow(subject string, e *entry) {
+	if !m.track() {
 		return
 	}
 	changed, stop := m.store.Watch(subject)
@@ -328,13 +447,16 @@ func (m *Manager) follow(subject string) {
 			select {
 			case <-m.ctx.Done():
 				return
+			case <-e.stop:
+				return
 			case <-changed:
 				rec, err := m.read(m.ctx, subject)
 				switch {
 				case err == nil:
 					m.remember(rec)
 				case errors.Is(err, ErrNotInstalled):
-					m.cache.Delete(subject)
+					m.release(subject, e)
+					return
 				default:
 					// The cached record stays; a later change, the expiry
 					// or HighLevel's 401 brings the next read.
@@ -343,6 +465,23 @@ func (m *Manager) follow(subject string) {
 			}
 		}
 	}()
+}
+
+// releaseIdle releases the subjects no caller asked for within IdleRelease.
+// A subject with a pair still waiting to be stored is kept: its follower is
+// what tells it a newer install replaced that pair.
+func (m *Manager) releaseIdle() {
+	if m.cfg.IdleRelease < 0 {
+		return
+	}
+	cutoff := m.now().Add(-m.cfg.IdleRelease).UnixNano()
+	m.cache.Range(func(k, v any) bool {
+		subject, e := k.(string), v.(*entry)
+		if e.used.Load() < cutoff && m.pendingFor(subject) == nil {
+			m.release(subject, e)
+		}
+		return true
+	})
 }
 
 func (m *Manager) pendingFor(subject string) *pendingWrite {
@@ -359,7 +498,10 @@ func (m *Manager) read(ctx context.Context, subject string) (Record, error) {
 	cancel()
 	// Until our pair is stored, the store holds either the refresh token we
 	// spent or a needs_reauth mark set by a replica that tried it: ours wins.
-	if p := m.pendingFor(subject); p != nil && (err != nil || p.rec.Version > rec.Version || rec.RefreshToken == p.spentRT) {
+	// Not over another install, though (a reinstall after a delete starts
+	// at version 1 again), nor over a deleted subject: the pair belongs to
+	// an install that no longer exists.
+	if p := m.pendingFor(subject); p != nil && pendingWins(p, rec, err) {
 		return cloneRecord(p.rec), nil
 	}
 	if errors.Is(err, ErrNotFound) {
@@ -368,16 +510,32 @@ func (m *Manager) read(ctx context.Context, subject string) (Record, error) {
 	return rec, err
 }
 
+// pendingWins reports whether this process's unpersisted pair p is newer
+// than what the store answered (rec, err).
+func pendingWins(p *pendingWrite, rec Record, err error) bool {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false
+	case err != nil:
+		return true // the store cannot say; our pair is the newest we know
+	case rec.InstallID != p.rec.InstallID:
+		return false
+	default:
+		return p.rec.Version > rec.Version || rec.RefreshToken == p.spentRT
+	}
+}
+
 // sync brings subject's record to one that does not need(), refreshing under
 // the cross-replica lock when needed. It runs once per subject at a time.
-func (m *Manager) sync(ctx context.Context, subject string, need func(*Record) bool) (*Record, error) {
+// rejected is the access token upstream refused, if any.
+func (m *Manager) sync(ctx context.Context, subject string, need func(*Record) bool, rejected string) (*Record, error) {
 	changed, stop := m.store.Watch(subject)
 	defer stop()
 	waitUntil := m.now().Add(m.cfg.WaitPatience)
 	for {
 		rec, err := m.read(ctx, subject)
 		if errors.Is(err, ErrNotInstalled) {
-			m.cache.Delete(subject)
+			m.forget(subject)
 			return nil, err
 		}
 		if err != nil {
@@ -398,6 +556,13 @@ func (m *Manager) sync(ctx context.Context, subject string, need func(*Record) b
 			return cur, nil
 		}
 		if !m.renewable(&rec) {
+			if rejected != "" && rec.AccessToken == rejected {
+				done, err := m.markRejected(ctx, rec)
+				if !done {
+					continue // the record changed meanwhile: look again
+				}
+				return nil, err
+			}
 			return nil, fmt.Errorf("token for %s (%s): %w", subject, rec.Kind, ErrNotRefreshable)
 		}
 		if p := m.pendingFor(subject); p != nil {
@@ -446,6 +611,36 @@ func (m *Manager) sync(ctx context.Context, subject string, need func(*Record) b
 	}
 }
 
+// markRejected records that upstream refused rec's access token, which
+// cannot be refreshed: the record is stored again as needs_reauth (fenced
+// by its version, so a token imported meanwhile is never marked), and every
+// replica then answers ErrReauthRequired instead of sending it again. done
+// is false when the record changed since it was read.
+func (m *Manager) markRejected(ctx context.Context, rec Record) (done bool, err error) {
+	bad := cloneRecord(rec)
+	bad.NeedsReauth = true
+	bad.Version = rec.Version + 1
+	bad.UpdatedAt = m.now()
+	sctx, cancel := m.storeCtx(context.WithoutCancel(ctx))
+	werr := m.store.Commit(sctx, bad, "", false)
+	cancel()
+	if errors.Is(werr, ErrConflict) {
+		return false, nil
+	}
+	// Even when the mark cannot be stored, this replica stops sending the
+	// token; the next replica to be refused marks it.
+	m.remember(bad)
+	if werr != nil {
+		m.log.ErrorContext(ctx, "tokenstore: token rejected by HighLevel; could not mark subject needs_reauth",
+			"subject", rec.Subject, "kind", rec.Kind, "error", werr)
+		return true, fmt.Errorf("token for %s (%s) rejected by HighLevel: %w: %w (marking needs_reauth failed: %v)",
+			rec.Subject, rec.Kind, ErrReauthRequired, ErrNotRefreshable, werr)
+	}
+	m.log.ErrorContext(ctx, "tokenstore: token rejected by HighLevel and cannot be refreshed; subject needs a new token",
+		"subject", rec.Subject, "kind", rec.Kind, "version", bad.Version)
+	return true, fmt.Errorf("token for %s (%s) rejected by HighLevel: %w: %w", rec.Subject, rec.Kind, ErrReauthRequired, ErrNotRefreshable)
+}
+
 func (m *Manager) renewable(r *Record) bool {
 	switch r.Kind {
 	case KindPIT:
@@ -474,7 +669,7 @@ func (m *Manager) refreshHolding(ctx context.Context, subject, owner string, nee
 	if err != nil {
 		unlock()
 		if errors.Is(err, ErrNotInstalled) {
-			m.cache.Delete(subject)
+			m.forget(subject)
 		}
 		return nil, err
 	}
@@ -517,6 +712,7 @@ func (m *Manager) refreshHolding(ctx context.Context, subject, owner string, nee
 	if next.App == "" {
 		next.App = rec.App
 	}
+	next.InstallID = rec.InstallID
 	m.cfg.Metrics.RefreshOutcome(OutcomeRefreshed)
 	// From here the new refresh token is the only valid one: serve the pair
 	// from memory at once and never drop it while it may still be written.
@@ -612,6 +808,11 @@ func (m *Manager) renew(ctx context.Context, rec *Record) (Grant, error) {
 //     valid successor and replaces it, clearing needs_reauth;
 //   - anything else is a newer record (an install or import): ours is
 //     obsolete and dropped, with a log line and a metric.
+//
+// The first two cases hold only within one install: a record of another
+// install (a reinstall after a delete, whose versions start again at 1) or
+// no record at all (the subject was deleted) always wins, since the pair
+// descends from a refresh token that no longer belongs to anything stored.
 func (m *Manager) flush(ctx context.Context, p *pendingWrite) error {
 	subject := p.rec.Subject
 	sctx, cancel := m.storeCtx(context.WithoutCancel(ctx))
@@ -624,24 +825,31 @@ func (m *Manager) flush(ctx context.Context, p *pendingWrite) error {
 		return err
 	}
 	rec := cloneRecord(p.rec)
+	sameInstall := cur.Version != 0 && cur.InstallID == rec.InstallID
 	switch {
-	case cur.Version == rec.Version-1:
-	case cur.Version >= rec.Version && cur.RefreshToken == rec.RefreshToken:
+	case sameInstall && cur.Version == rec.Version-1:
+	case sameInstall && cur.Version >= rec.Version && cur.RefreshToken == rec.RefreshToken:
 		m.donePending(p)
 		m.remember(cur)
 		return nil
-	case cur.Version != 0 && cur.RefreshToken == p.spentRT:
+	case sameInstall && cur.RefreshToken == p.spentRT:
 		rec.Version = cur.Version + 1
 		rec.NeedsReauth = false
 	default:
 		m.donePending(p)
 		m.cfg.Metrics.PairDropped(DropSuperseded)
-		m.log.WarnContext(ctx, "tokenstore: refreshed pair superseded by a newer record; dropping it",
-			"subject", subject, "stored_version", cur.Version)
+		m.log.WarnContext(ctx, "tokenstore: refreshed pair superseded by a newer record or install; dropping it",
+			"subject", subject, "stored_version", cur.Version, "same_install", sameInstall)
+		// The refresh lock we took for this pair may still be ours: free it
+		// so that the record that won can be refreshed without waiting for
+		// the lock's TTL. Unlock releases only a lock we own.
+		if err := m.store.Unlock(sctx, subject, p.owner); err != nil {
+			m.log.WarnContext(ctx, "tokenstore: release refresh lock", "subject", subject, "error", err)
+		}
 		if cur.Version != 0 {
-			m.remember(cur)
+			m.adopt(cur)
 		} else {
-			m.cache.Delete(subject)
+			m.forget(subject)
 		}
 		return nil
 	}
@@ -753,8 +961,9 @@ func (m *Manager) Start() {
 }
 
 func (m *Manager) scan() {
+	m.releaseIdle()
 	m.cache.Range(func(k, v any) bool {
-		subject, rec := k.(string), v.(*Record)
+		subject, rec := k.(string), v.(*entry).rec.Load()
 		if rec.NeedsReauth || !m.needAhead(rec) {
 			return true
 		}
@@ -765,7 +974,7 @@ func (m *Manager) scan() {
 				return nil, ErrClosed
 			}
 			defer m.wg.Done()
-			return m.sync(m.ctx, subject, m.needAhead)
+			return m.sync(m.ctx, subject, m.needAhead, "")
 		})
 		go func() {
 			if res := <-ch; res.Err != nil && !errors.Is(res.Err, ErrClosed) && !errors.Is(res.Err, context.Canceled) {

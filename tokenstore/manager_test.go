@@ -369,10 +369,20 @@ func TestLostPairIsReportedAsNeedsReauth(t *testing.T) {
 	if g := after.InvalidGrants - before.InvalidGrants; g != 1 {
 		t.Fatalf("%d invalid_grant, want exactly the 1 that detected the loss", g)
 	}
-	// A new install clears it.
+	// A new install clears it. The other replica answers from its cached
+	// mark until the install's announcement reaches it, or for at most
+	// PollInterval.
 	r.install(loc)
-	if _, err := r.mgrs[1].Token(bg(), loc); err != nil {
-		t.Fatalf("after reinstall: %v", err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := r.mgrs[1].Token(bg(), loc)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrReauthRequired) || time.Now().After(deadline) {
+			t.Fatalf("after reinstall: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -592,7 +602,7 @@ func TestMintLocationToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := r.mgrs[0].ExchangeCode(bg(), code, "")
+	st, err := r.mgrs[0].ExchangeCode(bg(), code, "", ExchangeOptions{})
 	if err != nil || st.Subject != sandbox.DemoCompanyID || st.UserType != UserTypeCompany {
 		t.Fatalf("agency install: %+v, %v", st, err)
 	}
@@ -729,6 +739,125 @@ func TestReplicasFollowARefresh(t *testing.T) {
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("replica %d still serves the old token 5s after another replica refreshed", i+1)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// TestExchangeCodeExpectedSubject: a code for another location than the
+// one the caller named is redeemed upstream but stores nothing, so a caller
+// allowed on one location cannot replace another location's token.
+func TestExchangeCodeExpectedSubject(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1, rigOptions{})
+	m := r.mgrs[0]
+	r.install(sandbox.OtherLocationID)
+	before, err := m.Status(bg(), sandbox.OtherLocationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := r.sb.MintCode(sandbox.CodeRequest{LocationID: sandbox.OtherLocationID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.ExchangeCode(bg(), code, "", ExchangeOptions{Subject: loc})
+	if !errors.Is(err, ErrSubjectMismatch) {
+		t.Fatalf("code for %s exchanged as %s: %v, want ErrSubjectMismatch", sandbox.OtherLocationID, loc, err)
+	}
+	after, err := m.Status(bg(), sandbox.OtherLocationID)
+	if err != nil || after.Version != before.Version {
+		t.Fatalf("the other location's record changed: version %d → %d (%v)", before.Version, after.Version, err)
+	}
+	if _, err := m.Status(bg(), loc); !errors.Is(err, ErrNotInstalled) {
+		t.Fatalf("expected subject: %v, want nothing stored", err)
+	}
+	// The right expectation stores it.
+	code, _ = r.sb.MintCode(sandbox.CodeRequest{LocationID: sandbox.OtherLocationID})
+	if st, err := m.ExchangeCode(bg(), code, "", ExchangeOptions{Subject: sandbox.OtherLocationID}); err != nil || st.Version != before.Version+1 {
+		t.Fatalf("matching subject: %+v, %v", st, err)
+	}
+	// A spent code is told apart from other failures.
+	if _, err := m.ExchangeCode(bg(), code, "", ExchangeOptions{}); !errors.Is(err, ErrInvalidGrant) || errors.Is(err, ErrSubjectMismatch) {
+		t.Fatalf("spent code: %v, want ErrInvalidGrant", err)
+	}
+	long := strings.Repeat("c", MaxCodeLen+1)
+	g := r.stats().InvalidGrants
+	if _, err := m.ExchangeCode(bg(), long, "", ExchangeOptions{}); err == nil || !strings.Contains(err.Error(), "code") {
+		t.Fatalf("over-long code: %v", err)
+	}
+	if r.stats().InvalidGrants != g {
+		t.Fatal("an over-long code reached the token endpoint")
+	}
+}
+
+// TestRejectedPITStopsBeingSent: HighLevel refuses a PIT (401). The first
+// call's forced refresh marks the record needs_reauth in the store; every
+// later call, on this replica and on another, fails at once with
+// ErrReauthRequired instead of sending the dead token again. Importing a
+// new PIT clears the mark.
+func TestRejectedPITStopsBeingSent(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 2, rigOptions{})
+	a, b := r.mgrs[0], r.mgrs[1]
+	subject := sandbox.OtherLocationID
+	dead := "pit-revoked-0123456789abcdef"
+	seen.add(dead)
+	if _, err := a.ImportPIT(bg(), PIT{Subject: subject, Token: dead, UserType: UserTypeLocation}); err != nil {
+		t.Fatal(err)
+	}
+	// What the upstream chain does per call: token, send, and on a 401 one
+	// forced refresh.
+	var sends int
+	call := func(m *Manager) error {
+		tok, err := m.Token(bg(), subject)
+		if err != nil {
+			return err
+		}
+		sends++
+		if code := r.callUpstream(tok); code != http.StatusUnauthorized {
+			t.Fatalf("the sandbox answered HTTP %d to an unknown PIT, want 401", code)
+		}
+		_, err = m.ForceRefresh(bg(), subject, tok.AccessToken)
+		return err
+	}
+	for i := 0; i < 50; i++ {
+		err := call(a)
+		if !errors.Is(err, ErrReauthRequired) || (i == 0 && !errors.Is(err, ErrNotRefreshable)) {
+			t.Fatalf("call %d: %v, want ErrReauthRequired (and, from the refusal, ErrNotRefreshable)", i, err)
+		}
+	}
+	if sends != 1 {
+		t.Fatalf("the rejected PIT was sent %d times over 50 calls, want 1", sends)
+	}
+	for i := 0; i < 10; i++ {
+		if err := call(b); !errors.Is(err, ErrReauthRequired) {
+			t.Fatalf("other replica, call %d: %v", i, err)
+		}
+	}
+	if sends != 1 {
+		t.Fatalf("the other replica sent the rejected PIT %d times, want 0", sends-1)
+	}
+	if st, err := b.Status(bg(), subject); err != nil || !st.NeedsReauth {
+		t.Fatalf("status = %+v, %v; want needs_reauth stored", st, err)
+	}
+	good, err := r.sb.AddPIT(subject, "opportunities.readonly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen.add(good)
+	if _, err := a.ImportPIT(bg(), PIT{Subject: subject, Token: good, UserType: UserTypeLocation}); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range r.mgrs {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			tok, err := m.Token(bg(), subject)
+			if err == nil && tok.AccessToken == good {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %d after a new PIT: %v", i, err)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}

@@ -193,3 +193,123 @@ func TestCommitReplyLost(t *testing.T) {
 		t.Fatalf("stored version %d, want 2 (install, one refresh): the pair was written twice", st.Version)
 	}
 }
+
+// TestPendingPairNeverOverwritesAReinstall: replica A refreshes install 1
+// but cannot store the pair; meanwhile replica B deletes the subject and
+// installs it again (install 2, whose version is 1 again). When A reaches
+// the store, its pair — version 2, exactly one above install 2 — must not
+// replace install 2: the version alone cannot tell them apart, the install
+// id does. Install 2's refresh token stays stored and keeps working.
+func TestPendingPairNeverOverwritesAReinstall(t *testing.T) {
+	t.Parallel()
+	r, stores := partitionRig(t, 2, nil)
+	a, b := r.mgrs[0], r.mgrs[1]
+	r.install(loc) // install 1, through A
+	r.oauths[0].afterRefresh = func(Grant) { stores[0].cut.Store(true) }
+	r.clk.Advance(25 * time.Hour)
+	if _, err := a.Token(bg(), loc); err != nil {
+		t.Fatalf("A refreshes install 1: %v", err)
+	}
+	r.oauths[0].afterRefresh = nil
+	if r.counters[0].UnpersistedNow.Load() != 1 {
+		t.Fatal("A holds no unpersisted pair; the test needs one")
+	}
+
+	if err := b.Delete(bg(), loc); err != nil {
+		t.Fatal(err)
+	}
+	code, err := r.sb.MintCode(sandbox.CodeRequest{LocationID: loc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st2, err := b.ExchangeCode(bg(), code, "", ExchangeOptions{})
+	if err != nil {
+		t.Fatalf("install 2: %v", err)
+	}
+	raw, err := NewRedisStore(r.redis.Client(), r.keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	install2, err := raw.Get(bg(), loc)
+	if err != nil || install2.Version != 1 || st2.Version != 1 {
+		t.Fatalf("install 2 stored as %v, %v; want version 1", install2, err)
+	}
+
+	stores[0].cut.Store(false) // A's retry reaches the store
+	deadline := time.Now().Add(10 * time.Second)
+	for r.counters[0].UnpersistedNow.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("A never settled its pending pair")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	got, err := raw.Get(bg(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RefreshToken != install2.RefreshToken || got.InstallID != install2.InstallID || got.Version != install2.Version {
+		t.Fatalf("stored record after A's retry = %v (install 2's refresh token kept: %t); want install 2 unchanged",
+			got, got.RefreshToken == install2.RefreshToken)
+	}
+	if r.counters[0].Superseded.Load() != 1 {
+		t.Fatalf("A counted %d superseded pairs, want 1", r.counters[0].Superseded.Load())
+	}
+	// Both replicas serve install 2, and its refresh token still refreshes.
+	for i, m := range r.mgrs {
+		tok, err := m.Token(bg(), loc)
+		if err != nil || tok.AccessToken != install2.AccessToken {
+			t.Fatalf("replica %d: %v (install 2's token: %t)", i, err, tok.AccessToken == install2.AccessToken)
+		}
+	}
+	before := r.stats()
+	r.clk.Advance(25 * time.Hour)
+	if _, err := b.Token(bg(), loc); err != nil {
+		t.Fatalf("refresh of install 2: %v", err)
+	}
+	if g := r.stats().InvalidGrants - before.InvalidGrants; g != 0 {
+		t.Fatalf("install 2's refresh got %d invalid_grant: its refresh token was lost", g)
+	}
+}
+
+// TestRecordWithoutInstallID: a record stored before install ids existed
+// is read, served and refreshed as its own install; its refreshes keep it
+// without an id (an empty id matches only itself), and a new install gets
+// one.
+func TestRecordWithoutInstallID(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1, rigOptions{})
+	m := r.mgrs[0]
+	code, err := r.sb.MintCode(sandbox.CodeRequest{LocationID: loc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := r.oauths[0].ExchangeCode(bg(), code, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy := m.recordFromGrant(g, KindOAuth, loc)
+	legacy.Version = 1
+	raw, err := NewRedisStore(r.redis.Client(), r.keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Commit(bg(), legacy, "", false); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := m.Token(bg(), loc); err != nil || tok.AccessToken != g.AccessToken {
+		t.Fatalf("legacy record: %v", err)
+	}
+	before := r.stats()
+	r.clk.Advance(25 * time.Hour)
+	if _, err := m.Token(bg(), loc); err != nil {
+		t.Fatalf("refresh of a legacy record: %v", err)
+	}
+	got, err := raw.Get(bg(), loc)
+	if err != nil || got.Version != 2 || got.InstallID != "" || r.stats().RefreshGrants-before.RefreshGrants != 1 {
+		t.Fatalf("after refresh: %v, %v (install id %q)", got, err, got.InstallID)
+	}
+	st := r.install(loc)
+	if got, _ := raw.Get(bg(), loc); got.InstallID == "" || st.Version != 3 {
+		t.Fatalf("a new install over a legacy record has install id %q, version %d", got.InstallID, st.Version)
+	}
+}

@@ -24,8 +24,11 @@ var (
 	// never installed for that location or company (or was deleted).
 	ErrNotInstalled = errors.New("tokenstore: subject not installed")
 	// ErrReauthRequired means the stored refresh token was rejected and no
-	// newer one exists: the app must be installed again (or a new token
-	// imported) for the subject.
+	// newer one exists, or HighLevel refused a token that cannot be
+	// refreshed (a Private Integration Token): the app must be installed
+	// again (or a new token imported) for the subject. The mark is stored,
+	// so every replica answers it without sending the dead token again.
+	// Callers see it as FAILED_PRECONDITION (LOCATION_REAUTH_REQUIRED).
 	ErrReauthRequired = errors.New("tokenstore: subject needs re-authorization")
 	// ErrInvalidGrant is returned by an OAuth implementation when the token
 	// endpoint answers 400 invalid_grant: a spent or revoked refresh token,
@@ -36,8 +39,13 @@ var (
 	// shortly will normally succeed.
 	ErrRefreshPending = errors.New("tokenstore: refresh in progress on another replica")
 	// ErrNotRefreshable means the stored token cannot be refreshed, such as a
-	// Private Integration Token that upstream rejected.
+	// Private Integration Token that upstream rejected (then the error also
+	// wraps ErrReauthRequired) or a location token whose company is unknown.
 	ErrNotRefreshable = errors.New("tokenstore: token cannot be refreshed")
+	// ErrSubjectMismatch means an authorization code was exchanged for a
+	// grant of another location or company than the caller said it was for;
+	// nothing was stored.
+	ErrSubjectMismatch = errors.New("tokenstore: the grant is for another subject")
 	// ErrClosed is returned after Manager.Close.
 	ErrClosed = errors.New("tokenstore: manager closed")
 	// ErrNotFound is returned by a Store when no record exists for a subject.
@@ -53,6 +61,10 @@ var (
 	// decrypted: tampered data, an unknown key, or a record moved to another key.
 	ErrDecrypt = errors.New("tokenstore: cannot decrypt record")
 )
+
+// MaxCodeLen bounds an authorization code; longer ones are refused before
+// any call to the token endpoint (HighLevel's codes are far shorter).
+const MaxCodeLen = 512
 
 // Kind says where a record's tokens came from, which decides how it is renewed.
 type Kind string
@@ -100,6 +112,14 @@ type Record struct {
 	Version     uint64    `json:"version"`
 	NeedsReauth bool      `json:"needs_reauth,omitempty"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// InstallID names the install (code exchange, import, mint or confirmed
+	// pending install) the record descends from. It is random, set when the
+	// install is stored and kept by every refresh, so it tells apart two
+	// installs of one subject even when a delete made versions start again
+	// at 1: a refreshed pair is only ever written over its own install.
+	// Records stored before install ids existed have none; each of them is
+	// its own install (an empty id matches only an empty id).
+	InstallID string `json:"install_id,omitempty"`
 }
 
 // String hides the record's secrets so that a record printed by mistake
@@ -165,6 +185,10 @@ type Status struct {
 	Version     uint64
 	NeedsReauth bool
 	UpdatedAt   time.Time
+	// Pending is set when an install is waiting for an admin's
+	// confirmation (Manager.ConfirmInstall); it is only filled by
+	// Manager.Status and by the install callback.
+	Pending *PendingInstall
 }
 
 func (r *Record) status() Status {

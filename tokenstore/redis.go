@@ -22,6 +22,8 @@ import (
 //
 //	hlgate:token:{<subject>}       hash  v (version), kid (key id), ct (nonce||AES-GCM ciphertext)
 //	hlgate:token:{<subject>}:lock  string  random owner of the refresh lock, with a TTL
+//	hlgate:token:{<subject>}:pending  hash  v, kid, ct of an install waiting for an
+//	                                       admin's confirmation, with a TTL
 //
 // and one channel, hlgate:token:changes, that carries the subject of every
 // write or unlock so waiting replicas wake at once instead of polling.
@@ -53,6 +55,11 @@ const ChangesChannel = "hlgate:token:changes"
 func RecordKey(subject string) string { return "hlgate:token:{" + subject + "}" }
 
 func lockKey(subject string) string { return RecordKey(subject) + ":lock" }
+
+// pendingKey is the Redis key of a subject's pending install; it is also
+// the associated data of its ciphertext, so it cannot be moved to the
+// record's key.
+func pendingKey(subject string) string { return RecordKey(subject) + ":pending" }
 
 // OpenStore returns the store the serve command runs with: a MemoryStore
 // when rdb is nil (one replica), else a RedisStore encrypting with the keys
@@ -122,6 +129,17 @@ func (s *RedisStore) Get(ctx context.Context, subject string) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("read record %s: %w: %w", subject, ErrStoreUnavailable, err)
 	}
+	rec, err := s.open(subject, key, vals)
+	if err != nil {
+		return Record{}, fmt.Errorf("record %s: %w", subject, err)
+	}
+	return rec, nil
+}
+
+// open decrypts the v, kid, ct fields of a record (or pending install)
+// stored at key: ErrNotFound when there is none, ErrDecrypt when it is not
+// the subject's or not intact.
+func (s *RedisStore) open(subject, key string, vals []any) (Record, error) {
 	if len(vals) != 3 || vals[0] == nil {
 		return Record{}, ErrNotFound
 	}
@@ -130,14 +148,14 @@ func (s *RedisStore) Get(ctx context.Context, subject string) (Record, error) {
 	ct, _ := vals[2].(string)
 	version, err := strconv.ParseUint(vs, 10, 64)
 	if err != nil {
-		return Record{}, fmt.Errorf("record %s: %w: bad version field", subject, ErrDecrypt)
+		return Record{}, fmt.Errorf("%w: bad version field", ErrDecrypt)
 	}
 	rec, err := s.keys.openRecord(kid, []byte(ct), key, version)
 	if err != nil {
-		return Record{}, fmt.Errorf("record %s: %w", subject, err)
+		return Record{}, err
 	}
 	if rec.Subject != subject {
-		return Record{}, fmt.Errorf("record %s: %w: subject mismatch", subject, ErrDecrypt)
+		return Record{}, fmt.Errorf("%w: subject mismatch", ErrDecrypt)
 	}
 	return rec, nil
 }
@@ -191,12 +209,58 @@ func (s *RedisStore) Unlock(ctx context.Context, subject, owner string) error {
 
 // Delete implements Store.
 func (s *RedisStore) Delete(ctx context.Context, subject string) error {
-	if err := s.rdb.Del(ctx, RecordKey(subject)).Err(); err != nil {
+	// One DEL of two keys of one hash tag: a single slot, also in a cluster.
+	if err := s.rdb.Del(ctx, RecordKey(subject), pendingKey(subject)).Err(); err != nil {
 		return fmt.Errorf("delete %s: %w: %w", subject, ErrStoreUnavailable, err)
 	}
 	if err := s.rdb.Publish(ctx, ChangesChannel, subject).Err(); err != nil {
 		// The record is gone; waiters poll and will notice.
 		s.log.WarnContext(ctx, "tokenstore: announce delete", "subject", subject, "error", err)
+	}
+	return nil
+}
+
+// PutPending implements Store. The pending install is encrypted like a
+// record and expires by itself.
+func (s *RedisStore) PutPending(ctx context.Context, rec Record, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("pending install %s: ttl must be positive", rec.Subject)
+	}
+	key := pendingKey(rec.Subject)
+	kid, ct, err := s.keys.sealRecord(&rec, key)
+	if err != nil {
+		return fmt.Errorf("pending install %s: %w", rec.Subject, err)
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, key)
+		p.HSet(ctx, key, "v", strconv.FormatUint(rec.Version, 10), "kid", kid, "ct", ct)
+		p.PExpire(ctx, key, ttl)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("pending install %s: %w: %w", rec.Subject, ErrStoreUnavailable, err)
+	}
+	return nil
+}
+
+// GetPending implements Store.
+func (s *RedisStore) GetPending(ctx context.Context, subject string) (Record, error) {
+	key := pendingKey(subject)
+	vals, err := s.rdb.HMGet(ctx, key, "v", "kid", "ct").Result()
+	if err != nil {
+		return Record{}, fmt.Errorf("read pending install %s: %w: %w", subject, ErrStoreUnavailable, err)
+	}
+	rec, err := s.open(subject, key, vals)
+	if err != nil {
+		return Record{}, fmt.Errorf("pending install %s: %w", subject, err)
+	}
+	return rec, nil
+}
+
+// DeletePending implements Store.
+func (s *RedisStore) DeletePending(ctx context.Context, subject string) error {
+	if err := s.rdb.Del(ctx, pendingKey(subject)).Err(); err != nil {
+		return fmt.Errorf("delete pending install %s: %w: %w", subject, ErrStoreUnavailable, err)
 	}
 	return nil
 }

@@ -26,8 +26,17 @@ type Store interface {
 	Lock(ctx context.Context, subject, owner string, ttl time.Duration) (bool, error)
 	// Unlock releases the lock if owner still holds it, and tells watchers.
 	Unlock(ctx context.Context, subject, owner string) error
-	// Delete removes the subject's record.
+	// Delete removes the subject's record and its pending install.
 	Delete(ctx context.Context, subject string) error
+	// PutPending stores rec as the subject's pending install (an install
+	// waiting for an admin's confirmation) until ttl passes, replacing any
+	// earlier one. It does not touch the record.
+	PutPending(ctx context.Context, rec Record, ttl time.Duration) error
+	// GetPending returns the subject's pending install, or ErrNotFound
+	// once it was deleted or expired.
+	GetPending(ctx context.Context, subject string) (Record, error)
+	// DeletePending removes the subject's pending install, if any.
+	DeletePending(ctx context.Context, subject string) error
 	// Watch returns a channel that receives a value (without blocking the
 	// sender, so signals coalesce) when the subject's record or lock changes
 	// on any replica, and a function that stops the watch. Signals are a hint
@@ -82,8 +91,14 @@ type MemoryStore struct {
 
 	mu      sync.Mutex
 	records map[string]Record
+	pending map[string]memPending
 	locks   map[string]memLock
 	watch   watchers
+}
+
+type memPending struct {
+	rec   Record
+	until time.Time
 }
 
 type memLock struct {
@@ -95,7 +110,7 @@ var _ Store = (*MemoryStore)(nil)
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{now: time.Now, records: make(map[string]Record), locks: make(map[string]memLock)}
+	return &MemoryStore{now: time.Now, records: make(map[string]Record), pending: make(map[string]memPending), locks: make(map[string]memLock)}
 }
 
 func cloneRecord(r Record) Record {
@@ -187,8 +202,52 @@ func (s *MemoryStore) Delete(ctx context.Context, subject string) error {
 	}
 	s.mu.Lock()
 	delete(s.records, subject)
+	delete(s.pending, subject)
 	s.mu.Unlock()
 	s.watch.notify(subject)
+	return nil
+}
+
+// PutPending implements Store.
+func (s *MemoryStore) PutPending(ctx context.Context, rec Record, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		return fmt.Errorf("pending install %s: ttl must be positive", rec.Subject)
+	}
+	s.mu.Lock()
+	s.pending[rec.Subject] = memPending{rec: cloneRecord(rec), until: s.now().Add(ttl)}
+	s.mu.Unlock()
+	return nil
+}
+
+// GetPending implements Store.
+func (s *MemoryStore) GetPending(ctx context.Context, subject string) (Record, error) {
+	if err := ctx.Err(); err != nil {
+		return Record{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.pending[subject]
+	if ok && !s.now().Before(p.until) {
+		delete(s.pending, subject)
+		ok = false
+	}
+	if !ok {
+		return Record{}, ErrNotFound
+	}
+	return cloneRecord(p.rec), nil
+}
+
+// DeletePending implements Store.
+func (s *MemoryStore) DeletePending(ctx context.Context, subject string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.pending, subject)
+	s.mu.Unlock()
 	return nil
 }
 

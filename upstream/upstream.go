@@ -284,9 +284,19 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 			return resp, nil
 
 		case resp.StatusCode == http.StatusUnauthorized && !forced:
+			// HighLevel also answers 401 when the token is fine but lacks
+			// the scope, or the route is not open to it ("The token is not
+			// authorized for this scope.", "This route is not yet supported
+			// by the IAM Service": reference facts, pitfalls 6 and 7). A new
+			// token cannot fix that, and reporting it as rejected would spend
+			// a refresh token for nothing, or mark a working Private
+			// Integration Token as needing re-authorization.
+			uerr := errorFrom(req, resp)
+			if notAboutTheToken(uerr.Message) {
+				return nil, uerr
+			}
 			// HighLevel did not act on a request it refused to authenticate,
 			// so even a write is safe to resend once with a fresh token.
-			drain(resp)
 			forced = true
 			if _, err := c.tokens.ForceRefresh(ctx, subject, cred.AccessToken); err != nil {
 				return nil, err
@@ -388,6 +398,13 @@ func isIdempotent(method string) bool {
 		return true
 	}
 	return false
+}
+
+// notAboutTheToken reports whether a 401's message refuses the call for a
+// reason other than the token being invalid or expired.
+func notAboutTheToken(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "scope") || strings.Contains(m, "iam service")
 }
 
 func drain(resp *http.Response) {

@@ -132,6 +132,28 @@ func TestUnauthorizedForcesOneRefreshAndResendsTheSameBody(t *testing.T) {
 	}
 }
 
+// TestScope401DoesNotReportTheToken: a 401 for a missing scope or a route
+// closed to the token is returned as it is; the token is not reported as
+// rejected (no forced refresh), because a new token would not help and a
+// Private Integration Token would be marked needs_reauth.
+func TestScope401DoesNotReportTheToken(t *testing.T) {
+	t.Parallel()
+	for _, msg := range []string{"The token is not authorized for this scope.", "This route is not yet supported by the IAM Service"} {
+		c, srv, tok, _ := newChain(t, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"statusCode":401,"message":"` + msg + `","error":"Unauthorized"}`))
+		})
+		_, err := do(t, c, http.MethodGet, srv.URL+"/contacts/x", "", context.Background())
+		var ue *Error
+		if !errors.As(err, &ue) || ue.Status != 401 || ue.Message != msg {
+			t.Fatalf("%q: err = %v", msg, err)
+		}
+		if tok.refresh != 0 {
+			t.Fatalf("%q: %d forced refreshes, want 0", msg, tok.refresh)
+		}
+	}
+}
+
 func TestSecond401IsReturnedAsError(t *testing.T) {
 	t.Parallel()
 	c, srv, tok, _ := newChain(t, func(w http.ResponseWriter, r *http.Request) {

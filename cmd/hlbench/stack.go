@@ -143,7 +143,7 @@ func newStack(ctx context.Context, store, redisAddr string) (st *stack, err erro
 	if err != nil {
 		return st, fmt.Errorf("mint an authorization code: %w", err)
 	}
-	if _, err := mgr.ExchangeCode(ctx, code, ""); err != nil {
+	if _, err := mgr.ExchangeCode(ctx, code, "", tokenstore.ExchangeOptions{}); err != nil {
 		return st, fmt.Errorf("install the demo location: %w", err)
 	}
 	tok, err := mgr.Token(ctx, sandbox.DemoLocationID)

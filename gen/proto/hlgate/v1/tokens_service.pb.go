@@ -235,9 +235,12 @@ type TokenStatus struct {
 	NeedsReauth bool `protobuf:"varint,11,opt,name=needs_reauth,json=needsReauth,proto3" json:"needs_reauth,omitempty"`
 	// When hlgate last stored the token: import, code exchange, mint or
 	// refresh.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Set when an install is waiting for an admin's ConfirmInstall; the
+	// stored token keeps serving until then.
+	PendingInstall *PendingInstall `protobuf:"bytes,13,opt,name=pending_install,json=pendingInstall,proto3" json:"pending_install,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *TokenStatus) Reset() {
@@ -354,6 +357,79 @@ func (x *TokenStatus) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *TokenStatus) GetPendingInstall() *PendingInstall {
+	if x != nil {
+		return x.PendingInstall
+	}
+	return nil
+}
+
+// PendingInstall describes an install hlgate holds instead of applying: it
+// arrived without hlgate's install state (a marketplace install, which
+// anybody can send) and grants fewer scopes than the stored token has.
+type PendingInstall struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The scopes the held install would grant.
+	Scopes []string `protobuf:"bytes,1,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// When the install was held.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When hlgate forgets it if nobody confirms it.
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PendingInstall) Reset() {
+	*x = PendingInstall{}
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PendingInstall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PendingInstall) ProtoMessage() {}
+
+func (x *PendingInstall) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PendingInstall.ProtoReflect.Descriptor instead.
+func (*PendingInstall) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PendingInstall) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *PendingInstall) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *PendingInstall) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
 // PrivateIntegrationToken is a location's Private Integration Token to
 // import.
 type PrivateIntegrationToken struct {
@@ -371,7 +447,7 @@ type PrivateIntegrationToken struct {
 
 func (x *PrivateIntegrationToken) Reset() {
 	*x = PrivateIntegrationToken{}
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[1]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -383,7 +459,7 @@ func (x *PrivateIntegrationToken) String() string {
 func (*PrivateIntegrationToken) ProtoMessage() {}
 
 func (x *PrivateIntegrationToken) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[1]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -396,7 +472,7 @@ func (x *PrivateIntegrationToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrivateIntegrationToken.ProtoReflect.Descriptor instead.
 func (*PrivateIntegrationToken) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{1}
+	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *PrivateIntegrationToken) GetLocationId() string {
@@ -452,7 +528,7 @@ type OAuthToken struct {
 
 func (x *OAuthToken) Reset() {
 	*x = OAuthToken{}
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +540,7 @@ func (x *OAuthToken) String() string {
 func (*OAuthToken) ProtoMessage() {}
 
 func (x *OAuthToken) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +553,7 @@ func (x *OAuthToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OAuthToken.ProtoReflect.Descriptor instead.
 func (*OAuthToken) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{2}
+	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *OAuthToken) GetSubjectKind() SubjectKind {
@@ -552,7 +628,7 @@ type ImportTokenRequest struct {
 
 func (x *ImportTokenRequest) Reset() {
 	*x = ImportTokenRequest{}
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -564,7 +640,7 @@ func (x *ImportTokenRequest) String() string {
 func (*ImportTokenRequest) ProtoMessage() {}
 
 func (x *ImportTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -577,7 +653,7 @@ func (x *ImportTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTokenRequest.ProtoReflect.Descriptor instead.
 func (*ImportTokenRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{3}
+	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ImportTokenRequest) GetToken() isImportTokenRequest_Token {
@@ -634,7 +710,7 @@ type ImportTokenResponse struct {
 
 func (x *ImportTokenResponse) Reset() {
 	*x = ImportTokenResponse{}
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[4]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -646,7 +722,7 @@ func (x *ImportTokenResponse) String() string {
 func (*ImportTokenResponse) ProtoMessage() {}
 
 func (x *ImportTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[4]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -659,7 +735,7 @@ func (x *ImportTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTokenResponse.ProtoReflect.Descriptor instead.
 func (*ImportTokenResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{4}
+	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ImportTokenResponse) GetStatus() *TokenStatus {
@@ -680,14 +756,19 @@ type ExchangeCodeRequest struct {
 	RedirectUri string `protobuf:"bytes,2,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
 	// The kind of token to ask for (upstream `user_type`); unspecified lets
 	// HighLevel decide.
-	UserType      UserType `protobuf:"varint,3,opt,name=user_type,json=userType,proto3,enum=hlgate.v1.UserType" json:"user_type,omitempty"`
+	UserType UserType `protobuf:"varint,3,opt,name=user_type,json=userType,proto3,enum=hlgate.v1.UserType" json:"user_type,omitempty"`
+	// The location or company the code is expected to be for. When set, a
+	// code issued for any other subject is redeemed but nothing is stored,
+	// and the call fails with PERMISSION_DENIED. Callers whose key is limited
+	// to some locations must set it.
+	SubjectId     string `protobuf:"bytes,4,opt,name=subject_id,json=subjectId,proto3" json:"subject_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExchangeCodeRequest) Reset() {
 	*x = ExchangeCodeRequest{}
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[5]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +780,7 @@ func (x *ExchangeCodeRequest) String() string {
 func (*ExchangeCodeRequest) ProtoMessage() {}
 
 func (x *ExchangeCodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[5]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +793,7 @@ func (x *ExchangeCodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeCodeRequest.ProtoReflect.Descriptor instead.
 func (*ExchangeCodeRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{5}
+	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ExchangeCodeRequest) GetCode() string {
@@ -736,6 +817,13 @@ func (x *ExchangeCodeRequest) GetUserType() UserType {
 	return UserType_USER_TYPE_UNSPECIFIED
 }
 
+func (x *ExchangeCodeRequest) GetSubjectId() string {
+	if x != nil {
+		return x.SubjectId
+	}
+	return ""
+}
+
 // ExchangeCodeResponse describes the stored token.
 type ExchangeCodeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -747,7 +835,7 @@ type ExchangeCodeResponse struct {
 
 func (x *ExchangeCodeResponse) Reset() {
 	*x = ExchangeCodeResponse{}
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +847,7 @@ func (x *ExchangeCodeResponse) String() string {
 func (*ExchangeCodeResponse) ProtoMessage() {}
 
 func (x *ExchangeCodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +860,7 @@ func (x *ExchangeCodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeCodeResponse.ProtoReflect.Descriptor instead.
 func (*ExchangeCodeResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{6}
+	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ExchangeCodeResponse) GetStatus() *TokenStatus {
@@ -793,7 +881,7 @@ type GetTokenStatusRequest struct {
 
 func (x *GetTokenStatusRequest) Reset() {
 	*x = GetTokenStatusRequest{}
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +893,7 @@ func (x *GetTokenStatusRequest) String() string {
 func (*GetTokenStatusRequest) ProtoMessage() {}
 
 func (x *GetTokenStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +906,7 @@ func (x *GetTokenStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTokenStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetTokenStatusRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{7}
+	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetTokenStatusRequest) GetSubjectId() string {
@@ -839,7 +927,7 @@ type GetTokenStatusResponse struct {
 
 func (x *GetTokenStatusResponse) Reset() {
 	*x = GetTokenStatusResponse{}
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +939,7 @@ func (x *GetTokenStatusResponse) String() string {
 func (*GetTokenStatusResponse) ProtoMessage() {}
 
 func (x *GetTokenStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +952,7 @@ func (x *GetTokenStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTokenStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetTokenStatusResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{8}
+	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetTokenStatusResponse) GetStatus() *TokenStatus {
@@ -885,7 +973,7 @@ type DeleteTokenRequest struct {
 
 func (x *DeleteTokenRequest) Reset() {
 	*x = DeleteTokenRequest{}
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -897,7 +985,7 @@ func (x *DeleteTokenRequest) String() string {
 func (*DeleteTokenRequest) ProtoMessage() {}
 
 func (x *DeleteTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -910,7 +998,7 @@ func (x *DeleteTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTokenRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTokenRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{9}
+	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeleteTokenRequest) GetSubjectId() string {
@@ -929,7 +1017,7 @@ type DeleteTokenResponse struct {
 
 func (x *DeleteTokenResponse) Reset() {
 	*x = DeleteTokenResponse{}
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1029,7 @@ func (x *DeleteTokenResponse) String() string {
 func (*DeleteTokenResponse) ProtoMessage() {}
 
 func (x *DeleteTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1042,100 @@ func (x *DeleteTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTokenResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTokenResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{11}
+}
+
+// ConfirmInstallRequest names the subject whose pending install to apply.
+type ConfirmInstallRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location or company id.
+	SubjectId     string `protobuf:"bytes,1,opt,name=subject_id,json=subjectId,proto3" json:"subject_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmInstallRequest) Reset() {
+	*x = ConfirmInstallRequest{}
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmInstallRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmInstallRequest) ProtoMessage() {}
+
+func (x *ConfirmInstallRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmInstallRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmInstallRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ConfirmInstallRequest) GetSubjectId() string {
+	if x != nil {
+		return x.SubjectId
+	}
+	return ""
+}
+
+// ConfirmInstallResponse describes the token stored from the confirmed
+// install.
+type ConfirmInstallResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stored token's status.
+	Status        *TokenStatus `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmInstallResponse) Reset() {
+	*x = ConfirmInstallResponse{}
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmInstallResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmInstallResponse) ProtoMessage() {}
+
+func (x *ConfirmInstallResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmInstallResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmInstallResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ConfirmInstallResponse) GetStatus() *TokenStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
 }
 
 // MintLocationTokenRequest asks for a location token from a company token.
@@ -971,7 +1152,7 @@ type MintLocationTokenRequest struct {
 
 func (x *MintLocationTokenRequest) Reset() {
 	*x = MintLocationTokenRequest{}
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1164,7 @@ func (x *MintLocationTokenRequest) String() string {
 func (*MintLocationTokenRequest) ProtoMessage() {}
 
 func (x *MintLocationTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1177,7 @@ func (x *MintLocationTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MintLocationTokenRequest.ProtoReflect.Descriptor instead.
 func (*MintLocationTokenRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *MintLocationTokenRequest) GetCompanyId() string {
@@ -1024,7 +1205,7 @@ type MintLocationTokenResponse struct {
 
 func (x *MintLocationTokenResponse) Reset() {
 	*x = MintLocationTokenResponse{}
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1217,7 @@ func (x *MintLocationTokenResponse) String() string {
 func (*MintLocationTokenResponse) ProtoMessage() {}
 
 func (x *MintLocationTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_tokens_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1230,7 @@ func (x *MintLocationTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MintLocationTokenResponse.ProtoReflect.Descriptor instead.
 func (*MintLocationTokenResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_tokens_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *MintLocationTokenResponse) GetStatus() *TokenStatus {
@@ -1063,7 +1244,7 @@ var File_hlgate_v1_tokens_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_tokens_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ehlgate/v1/tokens_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x04\n" +
+	"\x1ehlgate/v1/tokens_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x05\n" +
 	"\vTokenStatus\x12\"\n" +
 	"\n" +
 	"subject_id\x18\x01 \x01(\tB\x03\xe0A\x03R\tsubjectId\x12>\n" +
@@ -1082,7 +1263,14 @@ const file_hlgate_v1_tokens_service_proto_rawDesc = "" +
 	"expireTime\x12&\n" +
 	"\fneeds_reauth\x18\v \x01(\bB\x03\xe0A\x03R\vneedsReauth\x12@\n" +
 	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime\"u\n" +
+	"updateTime\x12G\n" +
+	"\x0fpending_install\x18\r \x01(\v2\x19.hlgate.v1.PendingInstallB\x03\xe0A\x03R\x0ependingInstall\"\xb1\x01\n" +
+	"\x0ePendingInstall\x12\x1b\n" +
+	"\x06scopes\x18\x01 \x03(\tB\x03\xe0A\x03R\x06scopes\x12@\n" +
+	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12@\n" +
+	"\vexpire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"expireTime\"u\n" +
 	"\x17PrivateIntegrationToken\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x1c\n" +
@@ -1107,11 +1295,13 @@ const file_hlgate_v1_tokens_service_proto_rawDesc = "" +
 	"oauthTokenB\a\n" +
 	"\x05token\"E\n" +
 	"\x13ImportTokenResponse\x12.\n" +
-	"\x06status\x18\x01 \x01(\v2\x16.hlgate.v1.TokenStatusR\x06status\"\x86\x01\n" +
+	"\x06status\x18\x01 \x01(\v2\x16.hlgate.v1.TokenStatusR\x06status\"\xa5\x01\n" +
 	"\x13ExchangeCodeRequest\x12\x1a\n" +
 	"\x04code\x18\x01 \x01(\tB\x06\xe0A\x02\xe0A\x04R\x04code\x12!\n" +
 	"\fredirect_uri\x18\x02 \x01(\tR\vredirectUri\x120\n" +
-	"\tuser_type\x18\x03 \x01(\x0e2\x13.hlgate.v1.UserTypeR\buserType\"F\n" +
+	"\tuser_type\x18\x03 \x01(\x0e2\x13.hlgate.v1.UserTypeR\buserType\x12\x1d\n" +
+	"\n" +
+	"subject_id\x18\x04 \x01(\tR\tsubjectId\"F\n" +
 	"\x14ExchangeCodeResponse\x12.\n" +
 	"\x06status\x18\x01 \x01(\v2\x16.hlgate.v1.TokenStatusR\x06status\";\n" +
 	"\x15GetTokenStatusRequest\x12\"\n" +
@@ -1122,7 +1312,12 @@ const file_hlgate_v1_tokens_service_proto_rawDesc = "" +
 	"\x12DeleteTokenRequest\x12\"\n" +
 	"\n" +
 	"subject_id\x18\x01 \x01(\tB\x03\xe0A\x02R\tsubjectId\"\x15\n" +
-	"\x13DeleteTokenResponse\"d\n" +
+	"\x13DeleteTokenResponse\";\n" +
+	"\x15ConfirmInstallRequest\x12\"\n" +
+	"\n" +
+	"subject_id\x18\x01 \x01(\tB\x03\xe0A\x02R\tsubjectId\"H\n" +
+	"\x16ConfirmInstallResponse\x12.\n" +
+	"\x06status\x18\x01 \x01(\v2\x16.hlgate.v1.TokenStatusR\x06status\"d\n" +
 	"\x18MintLocationTokenRequest\x12\"\n" +
 	"\n" +
 	"company_id\x18\x01 \x01(\tB\x03\xe0A\x02R\tcompanyId\x12$\n" +
@@ -1141,12 +1336,13 @@ const file_hlgate_v1_tokens_service_proto_rawDesc = "" +
 	"\tTokenKind\x12\x1a\n" +
 	"\x16TOKEN_KIND_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eTOKEN_KIND_PRIVATE_INTEGRATION\x10\x01\x12\x14\n" +
-	"\x10TOKEN_KIND_OAUTH\x10\x022\xee\x04\n" +
+	"\x10TOKEN_KIND_OAUTH\x10\x022\xf9\x05\n" +
 	"\rTokensService\x12j\n" +
 	"\vImportToken\x12\x1d.hlgate.v1.ImportTokenRequest\x1a\x1e.hlgate.v1.ImportTokenResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/tokens:import\x12s\n" +
 	"\fExchangeCode\x12\x1e.hlgate.v1.ExchangeCodeRequest\x1a\x1f.hlgate.v1.ExchangeCodeResponse\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/tokens:exchangeCode\x12v\n" +
 	"\x0eGetTokenStatus\x12 .hlgate.v1.GetTokenStatusRequest\x1a!.hlgate.v1.GetTokenStatusResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/tokens/{subject_id}\x12m\n" +
-	"\vDeleteToken\x12\x1d.hlgate.v1.DeleteTokenRequest\x1a\x1e.hlgate.v1.DeleteTokenResponse\"\x1f\x82\xd3\xe4\x93\x02\x19*\x17/v1/tokens/{subject_id}\x12\x94\x01\n" +
+	"\vDeleteToken\x12\x1d.hlgate.v1.DeleteTokenRequest\x1a\x1e.hlgate.v1.DeleteTokenResponse\"\x1f\x82\xd3\xe4\x93\x02\x19*\x17/v1/tokens/{subject_id}\x12\x88\x01\n" +
+	"\x0eConfirmInstall\x12 .hlgate.v1.ConfirmInstallRequest\x1a!.hlgate.v1.ConfirmInstallResponse\"1\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/tokens/{subject_id}:confirmInstall\x12\x94\x01\n" +
 	"\x11MintLocationToken\x12#.hlgate.v1.MintLocationTokenRequest\x1a$.hlgate.v1.MintLocationTokenResponse\"4\x82\xd3\xe4\x93\x02.:\x01*\")/v1/tokens/{company_id}:mintLocationTokenB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
 var (
@@ -1162,56 +1358,65 @@ func file_hlgate_v1_tokens_service_proto_rawDescGZIP() []byte {
 }
 
 var file_hlgate_v1_tokens_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_hlgate_v1_tokens_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_hlgate_v1_tokens_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_hlgate_v1_tokens_service_proto_goTypes = []any{
 	(SubjectKind)(0),                  // 0: hlgate.v1.SubjectKind
 	(UserType)(0),                     // 1: hlgate.v1.UserType
 	(TokenKind)(0),                    // 2: hlgate.v1.TokenKind
 	(*TokenStatus)(nil),               // 3: hlgate.v1.TokenStatus
-	(*PrivateIntegrationToken)(nil),   // 4: hlgate.v1.PrivateIntegrationToken
-	(*OAuthToken)(nil),                // 5: hlgate.v1.OAuthToken
-	(*ImportTokenRequest)(nil),        // 6: hlgate.v1.ImportTokenRequest
-	(*ImportTokenResponse)(nil),       // 7: hlgate.v1.ImportTokenResponse
-	(*ExchangeCodeRequest)(nil),       // 8: hlgate.v1.ExchangeCodeRequest
-	(*ExchangeCodeResponse)(nil),      // 9: hlgate.v1.ExchangeCodeResponse
-	(*GetTokenStatusRequest)(nil),     // 10: hlgate.v1.GetTokenStatusRequest
-	(*GetTokenStatusResponse)(nil),    // 11: hlgate.v1.GetTokenStatusResponse
-	(*DeleteTokenRequest)(nil),        // 12: hlgate.v1.DeleteTokenRequest
-	(*DeleteTokenResponse)(nil),       // 13: hlgate.v1.DeleteTokenResponse
-	(*MintLocationTokenRequest)(nil),  // 14: hlgate.v1.MintLocationTokenRequest
-	(*MintLocationTokenResponse)(nil), // 15: hlgate.v1.MintLocationTokenResponse
-	(*timestamppb.Timestamp)(nil),     // 16: google.protobuf.Timestamp
+	(*PendingInstall)(nil),            // 4: hlgate.v1.PendingInstall
+	(*PrivateIntegrationToken)(nil),   // 5: hlgate.v1.PrivateIntegrationToken
+	(*OAuthToken)(nil),                // 6: hlgate.v1.OAuthToken
+	(*ImportTokenRequest)(nil),        // 7: hlgate.v1.ImportTokenRequest
+	(*ImportTokenResponse)(nil),       // 8: hlgate.v1.ImportTokenResponse
+	(*ExchangeCodeRequest)(nil),       // 9: hlgate.v1.ExchangeCodeRequest
+	(*ExchangeCodeResponse)(nil),      // 10: hlgate.v1.ExchangeCodeResponse
+	(*GetTokenStatusRequest)(nil),     // 11: hlgate.v1.GetTokenStatusRequest
+	(*GetTokenStatusResponse)(nil),    // 12: hlgate.v1.GetTokenStatusResponse
+	(*DeleteTokenRequest)(nil),        // 13: hlgate.v1.DeleteTokenRequest
+	(*DeleteTokenResponse)(nil),       // 14: hlgate.v1.DeleteTokenResponse
+	(*ConfirmInstallRequest)(nil),     // 15: hlgate.v1.ConfirmInstallRequest
+	(*ConfirmInstallResponse)(nil),    // 16: hlgate.v1.ConfirmInstallResponse
+	(*MintLocationTokenRequest)(nil),  // 17: hlgate.v1.MintLocationTokenRequest
+	(*MintLocationTokenResponse)(nil), // 18: hlgate.v1.MintLocationTokenResponse
+	(*timestamppb.Timestamp)(nil),     // 19: google.protobuf.Timestamp
 }
 var file_hlgate_v1_tokens_service_proto_depIdxs = []int32{
 	0,  // 0: hlgate.v1.TokenStatus.subject_kind:type_name -> hlgate.v1.SubjectKind
 	2,  // 1: hlgate.v1.TokenStatus.kind:type_name -> hlgate.v1.TokenKind
 	1,  // 2: hlgate.v1.TokenStatus.user_type:type_name -> hlgate.v1.UserType
-	16, // 3: hlgate.v1.TokenStatus.expire_time:type_name -> google.protobuf.Timestamp
-	16, // 4: hlgate.v1.TokenStatus.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 5: hlgate.v1.OAuthToken.subject_kind:type_name -> hlgate.v1.SubjectKind
-	16, // 6: hlgate.v1.OAuthToken.expire_time:type_name -> google.protobuf.Timestamp
-	4,  // 7: hlgate.v1.ImportTokenRequest.private_integration_token:type_name -> hlgate.v1.PrivateIntegrationToken
-	5,  // 8: hlgate.v1.ImportTokenRequest.oauth_token:type_name -> hlgate.v1.OAuthToken
-	3,  // 9: hlgate.v1.ImportTokenResponse.status:type_name -> hlgate.v1.TokenStatus
-	1,  // 10: hlgate.v1.ExchangeCodeRequest.user_type:type_name -> hlgate.v1.UserType
-	3,  // 11: hlgate.v1.ExchangeCodeResponse.status:type_name -> hlgate.v1.TokenStatus
-	3,  // 12: hlgate.v1.GetTokenStatusResponse.status:type_name -> hlgate.v1.TokenStatus
-	3,  // 13: hlgate.v1.MintLocationTokenResponse.status:type_name -> hlgate.v1.TokenStatus
-	6,  // 14: hlgate.v1.TokensService.ImportToken:input_type -> hlgate.v1.ImportTokenRequest
-	8,  // 15: hlgate.v1.TokensService.ExchangeCode:input_type -> hlgate.v1.ExchangeCodeRequest
-	10, // 16: hlgate.v1.TokensService.GetTokenStatus:input_type -> hlgate.v1.GetTokenStatusRequest
-	12, // 17: hlgate.v1.TokensService.DeleteToken:input_type -> hlgate.v1.DeleteTokenRequest
-	14, // 18: hlgate.v1.TokensService.MintLocationToken:input_type -> hlgate.v1.MintLocationTokenRequest
-	7,  // 19: hlgate.v1.TokensService.ImportToken:output_type -> hlgate.v1.ImportTokenResponse
-	9,  // 20: hlgate.v1.TokensService.ExchangeCode:output_type -> hlgate.v1.ExchangeCodeResponse
-	11, // 21: hlgate.v1.TokensService.GetTokenStatus:output_type -> hlgate.v1.GetTokenStatusResponse
-	13, // 22: hlgate.v1.TokensService.DeleteToken:output_type -> hlgate.v1.DeleteTokenResponse
-	15, // 23: hlgate.v1.TokensService.MintLocationToken:output_type -> hlgate.v1.MintLocationTokenResponse
-	19, // [19:24] is the sub-list for method output_type
-	14, // [14:19] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	19, // 3: hlgate.v1.TokenStatus.expire_time:type_name -> google.protobuf.Timestamp
+	19, // 4: hlgate.v1.TokenStatus.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 5: hlgate.v1.TokenStatus.pending_install:type_name -> hlgate.v1.PendingInstall
+	19, // 6: hlgate.v1.PendingInstall.create_time:type_name -> google.protobuf.Timestamp
+	19, // 7: hlgate.v1.PendingInstall.expire_time:type_name -> google.protobuf.Timestamp
+	0,  // 8: hlgate.v1.OAuthToken.subject_kind:type_name -> hlgate.v1.SubjectKind
+	19, // 9: hlgate.v1.OAuthToken.expire_time:type_name -> google.protobuf.Timestamp
+	5,  // 10: hlgate.v1.ImportTokenRequest.private_integration_token:type_name -> hlgate.v1.PrivateIntegrationToken
+	6,  // 11: hlgate.v1.ImportTokenRequest.oauth_token:type_name -> hlgate.v1.OAuthToken
+	3,  // 12: hlgate.v1.ImportTokenResponse.status:type_name -> hlgate.v1.TokenStatus
+	1,  // 13: hlgate.v1.ExchangeCodeRequest.user_type:type_name -> hlgate.v1.UserType
+	3,  // 14: hlgate.v1.ExchangeCodeResponse.status:type_name -> hlgate.v1.TokenStatus
+	3,  // 15: hlgate.v1.GetTokenStatusResponse.status:type_name -> hlgate.v1.TokenStatus
+	3,  // 16: hlgate.v1.ConfirmInstallResponse.status:type_name -> hlgate.v1.TokenStatus
+	3,  // 17: hlgate.v1.MintLocationTokenResponse.status:type_name -> hlgate.v1.TokenStatus
+	7,  // 18: hlgate.v1.TokensService.ImportToken:input_type -> hlgate.v1.ImportTokenRequest
+	9,  // 19: hlgate.v1.TokensService.ExchangeCode:input_type -> hlgate.v1.ExchangeCodeRequest
+	11, // 20: hlgate.v1.TokensService.GetTokenStatus:input_type -> hlgate.v1.GetTokenStatusRequest
+	13, // 21: hlgate.v1.TokensService.DeleteToken:input_type -> hlgate.v1.DeleteTokenRequest
+	15, // 22: hlgate.v1.TokensService.ConfirmInstall:input_type -> hlgate.v1.ConfirmInstallRequest
+	17, // 23: hlgate.v1.TokensService.MintLocationToken:input_type -> hlgate.v1.MintLocationTokenRequest
+	8,  // 24: hlgate.v1.TokensService.ImportToken:output_type -> hlgate.v1.ImportTokenResponse
+	10, // 25: hlgate.v1.TokensService.ExchangeCode:output_type -> hlgate.v1.ExchangeCodeResponse
+	12, // 26: hlgate.v1.TokensService.GetTokenStatus:output_type -> hlgate.v1.GetTokenStatusResponse
+	14, // 27: hlgate.v1.TokensService.DeleteToken:output_type -> hlgate.v1.DeleteTokenResponse
+	16, // 28: hlgate.v1.TokensService.ConfirmInstall:output_type -> hlgate.v1.ConfirmInstallResponse
+	18, // 29: hlgate.v1.TokensService.MintLocationToken:output_type -> hlgate.v1.MintLocationTokenResponse
+	24, // [24:30] is the sub-list for method output_type
+	18, // [18:24] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_tokens_service_proto_init() }
@@ -1219,7 +1424,7 @@ func file_hlgate_v1_tokens_service_proto_init() {
 	if File_hlgate_v1_tokens_service_proto != nil {
 		return
 	}
-	file_hlgate_v1_tokens_service_proto_msgTypes[3].OneofWrappers = []any{
+	file_hlgate_v1_tokens_service_proto_msgTypes[4].OneofWrappers = []any{
 		(*ImportTokenRequest_PrivateIntegrationToken)(nil),
 		(*ImportTokenRequest_OauthToken)(nil),
 	}
@@ -1229,7 +1434,7 @@ func file_hlgate_v1_tokens_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_tokens_service_proto_rawDesc), len(file_hlgate_v1_tokens_service_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   13,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -42,6 +42,7 @@ const (
 	TokensService_ExchangeCode_FullMethodName      = "/hlgate.v1.TokensService/ExchangeCode"
 	TokensService_GetTokenStatus_FullMethodName    = "/hlgate.v1.TokensService/GetTokenStatus"
 	TokensService_DeleteToken_FullMethodName       = "/hlgate.v1.TokensService/DeleteToken"
+	TokensService_ConfirmInstall_FullMethodName    = "/hlgate.v1.TokensService/ConfirmInstall"
 	TokensService_MintLocationToken_FullMethodName = "/hlgate.v1.TokensService/MintLocationToken"
 )
 
@@ -69,7 +70,8 @@ type TokensServiceClient interface {
 	// ExchangeCode redeems an OAuth authorization code (from the app's install
 	// redirect) for a token pair and stores it under the location or company
 	// the token is for (upstream POST /oauth/token, grant_type
-	// authorization_code).
+	// authorization_code). With subject_id set, a code for any other subject
+	// stores nothing and fails with PERMISSION_DENIED.
 	ExchangeCode(ctx context.Context, in *ExchangeCodeRequest, opts ...grpc.CallOption) (*ExchangeCodeResponse, error)
 	// GetTokenStatus describes the token stored for a subject, never the token
 	// itself.
@@ -78,6 +80,13 @@ type TokensServiceClient interface {
 	// not uninstall the app from HighLevel; calls for the subject then fail
 	// with FAILED_PRECONDITION (LOCATION_NOT_INSTALLED).
 	DeleteToken(ctx context.Context, in *DeleteTokenRequest, opts ...grpc.CallOption) (*DeleteTokenResponse, error)
+	// ConfirmInstall applies the subject's pending install: an install that
+	// arrived without hlgate's state (from the marketplace) and would have
+	// narrowed the stored token's scopes, which hlgate holds instead of
+	// applying (TokenStatus.pending_install). It replaces the stored token.
+	// NOT_FOUND when no install is pending (none was held, it expired, or it
+	// was already confirmed).
+	ConfirmInstall(ctx context.Context, in *ConfirmInstallRequest, opts ...grpc.CallOption) (*ConfirmInstallResponse, error)
 	// MintLocationToken uses a company's stored OAuth token to obtain a token
 	// for one of its locations, and stores it under the location (upstream
 	// POST /oauth/locationToken; the company token needs scope oauth.write).
@@ -132,6 +141,16 @@ func (c *tokensServiceClient) DeleteToken(ctx context.Context, in *DeleteTokenRe
 	return out, nil
 }
 
+func (c *tokensServiceClient) ConfirmInstall(ctx context.Context, in *ConfirmInstallRequest, opts ...grpc.CallOption) (*ConfirmInstallResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfirmInstallResponse)
+	err := c.cc.Invoke(ctx, TokensService_ConfirmInstall_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *tokensServiceClient) MintLocationToken(ctx context.Context, in *MintLocationTokenRequest, opts ...grpc.CallOption) (*MintLocationTokenResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(MintLocationTokenResponse)
@@ -166,7 +185,8 @@ type TokensServiceServer interface {
 	// ExchangeCode redeems an OAuth authorization code (from the app's install
 	// redirect) for a token pair and stores it under the location or company
 	// the token is for (upstream POST /oauth/token, grant_type
-	// authorization_code).
+	// authorization_code). With subject_id set, a code for any other subject
+	// stores nothing and fails with PERMISSION_DENIED.
 	ExchangeCode(context.Context, *ExchangeCodeRequest) (*ExchangeCodeResponse, error)
 	// GetTokenStatus describes the token stored for a subject, never the token
 	// itself.
@@ -175,6 +195,13 @@ type TokensServiceServer interface {
 	// not uninstall the app from HighLevel; calls for the subject then fail
 	// with FAILED_PRECONDITION (LOCATION_NOT_INSTALLED).
 	DeleteToken(context.Context, *DeleteTokenRequest) (*DeleteTokenResponse, error)
+	// ConfirmInstall applies the subject's pending install: an install that
+	// arrived without hlgate's state (from the marketplace) and would have
+	// narrowed the stored token's scopes, which hlgate holds instead of
+	// applying (TokenStatus.pending_install). It replaces the stored token.
+	// NOT_FOUND when no install is pending (none was held, it expired, or it
+	// was already confirmed).
+	ConfirmInstall(context.Context, *ConfirmInstallRequest) (*ConfirmInstallResponse, error)
 	// MintLocationToken uses a company's stored OAuth token to obtain a token
 	// for one of its locations, and stores it under the location (upstream
 	// POST /oauth/locationToken; the company token needs scope oauth.write).
@@ -200,6 +227,9 @@ func (UnimplementedTokensServiceServer) GetTokenStatus(context.Context, *GetToke
 }
 func (UnimplementedTokensServiceServer) DeleteToken(context.Context, *DeleteTokenRequest) (*DeleteTokenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteToken not implemented")
+}
+func (UnimplementedTokensServiceServer) ConfirmInstall(context.Context, *ConfirmInstallRequest) (*ConfirmInstallResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ConfirmInstall not implemented")
 }
 func (UnimplementedTokensServiceServer) MintLocationToken(context.Context, *MintLocationTokenRequest) (*MintLocationTokenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method MintLocationToken not implemented")
@@ -297,6 +327,24 @@ func _TokensService_DeleteToken_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TokensService_ConfirmInstall_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfirmInstallRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TokensServiceServer).ConfirmInstall(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TokensService_ConfirmInstall_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TokensServiceServer).ConfirmInstall(ctx, req.(*ConfirmInstallRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _TokensService_MintLocationToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(MintLocationTokenRequest)
 	if err := dec(in); err != nil {
@@ -337,6 +385,10 @@ var TokensService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteToken",
 			Handler:    _TokensService_DeleteToken_Handler,
+		},
+		{
+			MethodName: "ConfirmInstall",
+			Handler:    _TokensService_ConfirmInstall_Handler,
 		},
 		{
 			MethodName: "MintLocationToken",

@@ -1,0 +1,159 @@
+package tokenstore
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// stableGoroutines returns the goroutine count once it stopped changing
+// (five equal samples in a row), bounded by a deadline.
+func stableGoroutines() int {
+	deadline := time.Now().Add(10 * time.Second)
+	last, same := runtime.NumGoroutine(), 0
+	for same < 5 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		n := runtime.NumGoroutine()
+		if n == last {
+			same++
+		} else {
+			last, same = n, 0
+		}
+	}
+	return last
+}
+
+// settledGoroutines waits (bounded) until the process runs at most limit
+// goroutines and returns the last count: released followers exit
+// asynchronously, so the count is polled, never timed.
+func settledGoroutines(limit int) int {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= limit || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestDeletedSubjectsReleaseTheirFollowers imports N PITs on one replica,
+// uses them on another (so both cache and follow them), and deletes them:
+// every follower is released, on the deleting replica at once and on the
+// other when it sees the delete, so the goroutine count returns to where it
+// was; a second cycle does not grow it. Not parallel: it counts the
+// process's goroutines.
+func TestDeletedSubjectsReleaseTheirFollowers(t *testing.T) {
+	r := newRig(t, 2, rigOptions{})
+	a, b := r.mgrs[0], r.mgrs[1]
+	const n = 300
+	subject := func(i int) string { return fmt.Sprintf("GoroutineLoc%06d", i) }
+	base := stableGoroutines()
+	const slack = 20 // the stores' subscriptions start with the first follower
+	cycle := func(round int, deleter *Manager) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			tok := fmt.Sprintf("pit-release-%d-%06d-0123456789", round, i)
+			seen.add(tok)
+			if _, err := a.ImportPIT(bg(), PIT{Subject: subject(i), Token: tok, UserType: UserTypeLocation}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.Token(bg(), subject(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := runtime.NumGoroutine(); got < base+2*n {
+			t.Fatalf("round %d: %d goroutines with %d subjects cached on 2 replicas, baseline %d: the test cannot see followers", round, got, n, base)
+		}
+		for i := 0; i < n; i++ {
+			if err := deleter.Delete(bg(), subject(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := settledGoroutines(base + slack); got > base+slack {
+			t.Fatalf("round %d: after deleting %d subjects, %d goroutines; baseline %d", round, n, got, base)
+		}
+	}
+	cycle(1, a) // deleted by the replica that imported them: b learns it from the store
+	cycle(2, b) // and the other way round
+	for i := 0; i < n; i += 97 {
+		for j, m := range r.mgrs {
+			if m.cached(subject(i)) != nil {
+				t.Fatalf("replica %d still caches deleted subject %s", j, subject(i))
+			}
+		}
+	}
+}
+
+// countingStore counts reads.
+type countingStore struct {
+	Store
+	gets atomic.Int64
+}
+
+func (s *countingStore) Get(ctx context.Context, subject string) (Record, error) {
+	s.gets.Add(1)
+	return s.Store.Get(ctx, subject)
+}
+
+// TestIdleSubjectsAreReleased: a subject nobody asked for within
+// IdleRelease is forgotten (cache entry and follower); one in use is kept.
+// The released one is read again from the store on its next use — one
+// read — and so sees a change made while nobody followed it.
+func TestIdleSubjectsAreReleased(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1, rigOptions{})
+	rs, err := NewRedisStore(r.redis.Client(), r.keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rs.Close() })
+	cs := &countingStore{Store: rs}
+	m, err := NewManager(cs, nil, r.config(&Counters{}, func(c *Config) { c.IdleRelease = time.Hour }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	other := r.mgrs[0]
+	idle, busy := "IdleLocation00000001", "BusyLocation00000001"
+	for _, s := range []string{idle, busy} {
+		seen.add("pit-" + s)
+		if _, err := other.ImportPIT(bg(), PIT{Subject: s, Token: "pit-" + s, UserType: UserTypeLocation}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Token(bg(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.clk.Advance(59 * time.Minute)
+	if _, err := m.Token(bg(), busy); err != nil {
+		t.Fatal(err)
+	}
+	r.clk.Advance(2 * time.Minute)
+	m.releaseIdle()
+	if m.cached(idle) != nil {
+		t.Fatal("a subject idle for 61 minutes is still cached (IdleRelease 1h)")
+	}
+	if m.cached(busy) == nil {
+		t.Fatal("a subject used 2 minutes ago was released")
+	}
+	// Changed while released: nothing follows it here, the next use reads.
+	seen.add("pit-second-" + idle)
+	if _, err := other.ImportPIT(bg(), PIT{Subject: idle, Token: "pit-second-" + idle, UserType: UserTypeLocation}); err != nil {
+		t.Fatal(err)
+	}
+	before := cs.gets.Load()
+	tok, err := m.Token(bg(), idle)
+	if err != nil || tok.AccessToken != "pit-second-"+idle {
+		t.Fatalf("released subject's next token: %v (the new PIT: %t)", err, tok.AccessToken == "pit-second-"+idle)
+	}
+	if got := cs.gets.Load() - before; got != 1 {
+		t.Fatalf("the released subject's next use cost %d store reads, want 1", got)
+	}
+	if m.cached(idle) == nil {
+		t.Fatal("the subject is not cached again after its use")
+	}
+}
