@@ -294,8 +294,24 @@ func TestTokenAdminIsLimitedToItsLocations(t *testing.T) {
 			_, err := h.tokens.MintLocationToken(ctx, &hlgatev1.MintLocationTokenRequest{CompanyId: company, LocationId: demo})
 			return err
 		}, codes.PermissionDenied},
-		{"exchange a code (the location is learned only after it)", func() error {
+		{"exchange a code without naming its location", func() error {
 			_, err := h.tokens.ExchangeCode(ctx, &hlgatev1.ExchangeCodeRequest{Code: "some-code"})
+			return err
+		}, codes.PermissionDenied},
+		{"exchange a code naming another location", func() error {
+			_, err := h.tokens.ExchangeCode(ctx, &hlgatev1.ExchangeCodeRequest{Code: "some-code", SubjectId: other})
+			return err
+		}, codes.PermissionDenied},
+		{"exchange its own location's code that HighLevel issued for another", func() error {
+			code, err := h.sb.MintCode(sandbox.CodeRequest{LocationID: other})
+			if err != nil {
+				return err
+			}
+			_, err = h.tokens.ExchangeCode(ctx, &hlgatev1.ExchangeCodeRequest{Code: code, SubjectId: demo})
+			return err
+		}, codes.PermissionDenied},
+		{"confirm another location's install", func() error {
+			_, err := h.tokens.ConfirmInstall(ctx, &hlgatev1.ConfirmInstallRequest{SubjectId: other})
 			return err
 		}, codes.PermissionDenied},
 		{"status of its own location", func() error {

@@ -83,6 +83,10 @@ func toStatus(ctx context.Context, err error) error {
 		// Only a code exchange gets here: a refresh's invalid_grant becomes
 		// ErrReauthRequired in the token store.
 		return withDetails(codes.FailedPrecondition, "HighLevel refused the authorization code: it is invalid, expired or already used; start the install again for a new code", ReasonCodeRejected, 0, meta)
+	case errors.Is(err, tokenstore.ErrSubjectMismatch):
+		// Nothing was stored: the code was for another location than the
+		// caller named (and its key may use).
+		return withDetails(codes.PermissionDenied, "the authorization code was issued for another location or company than subject_id names; nothing was stored", ReasonPermissionDenied, 0, meta)
 	case errors.Is(err, upstream.ErrRequestTooLarge):
 		return withDetails(codes.InvalidArgument, "the request is too large for HighLevel: send fewer or smaller values", ReasonInvalidArgument, 0, meta)
 	case errors.Is(err, tokenstore.ErrStoreUnavailable) && ctx.Err() == nil:

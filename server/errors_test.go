@@ -285,3 +285,42 @@ func reasonOf(st *status.Status) string {
 	}
 	return ""
 }
+
+// A Private Integration Token HighLevel rejects cannot be refreshed: the
+// caller learns to import a new one, and hlgate stops sending the rejected
+// one until it does — 5 calls cost one upstream request, not 5.
+func TestRejectedPITIsNotSentAgain(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}, noInstall: true})
+	importPIT := func(tok string) {
+		t.Helper()
+		if _, err := h.tokens.ImportToken(h.ctx(""), &hlgatev1.ImportTokenRequest{Token: &hlgatev1.ImportTokenRequest_PrivateIntegrationToken{
+			PrivateIntegrationToken: &hlgatev1.PrivateIntegrationToken{LocationId: sandbox.DemoLocationID, Token: tok}}}); err != nil {
+			t.Fatalf("import: %v", err)
+		}
+	}
+	search := func() error {
+		_, err := h.contacts.SearchContacts(h.ctx(""), &hlgatev1.SearchContactsRequest{LocationId: sandbox.DemoLocationID, PageSize: 1})
+		return err
+	}
+	importPIT("pit-00000000-dead-beef-0000-000000000000") // never issued: HighLevel answers 401
+	before := h.hits.total("")
+	for i := range 5 {
+		st := status.Convert(search())
+		if st.Code() != codes.FailedPrecondition || reasonOf(st) != ReasonLocationReauth {
+			t.Fatalf("call %d with a rejected PIT: %v (reason %q), want FAILED_PRECONDITION %s", i, st.Err(), reasonOf(st), ReasonLocationReauth)
+		}
+	}
+	if sent := h.hits.total("") - before; sent != 1 {
+		t.Fatalf("5 calls with a rejected PIT sent %d requests to HighLevel, want 1", sent)
+	}
+	// Importing a good token ends it.
+	good, err := h.sb.AddPIT(sandbox.DemoLocationID, "contacts.readonly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	importPIT(good)
+	if err := search(); err != nil {
+		t.Fatalf("after importing a valid PIT: %v", err)
+	}
+}

@@ -82,9 +82,12 @@ var methodRules = map[string]*rule{
 	hlgatev1.TokensService_ImportToken_FullMethodName: {access: AccessAdmin, subjects: []string{
 		"private_integration_token.location_id", "oauth_token.subject_id", "oauth_token.company_id",
 	}},
-	// The installed location is known only after HighLevel answers, so only
-	// a key for every location may exchange a code.
-	hlgatev1.TokensService_ExchangeCode_FullMethodName:      {access: AccessAdmin, unnamedNeedsAll: true},
+	// The installed location is known only after HighLevel answers: a key
+	// limited to some locations must name the one it expects in subject_id
+	// (the token store stores nothing for a grant of another subject); only
+	// a key for every location may leave it out.
+	hlgatev1.TokensService_ExchangeCode_FullMethodName:      {access: AccessAdmin, subjects: []string{"subject_id"}, unnamedNeedsAll: true},
+	hlgatev1.TokensService_ConfirmInstall_FullMethodName:    {access: AccessAdmin, subjects: []string{"subject_id"}},
 	hlgatev1.TokensService_GetTokenStatus_FullMethodName:    {access: AccessAdmin, subjects: []string{"subject_id"}},
 	hlgatev1.TokensService_DeleteToken_FullMethodName:       {access: AccessAdmin, subjects: []string{"subject_id"}},
 	hlgatev1.TokensService_MintLocationToken_FullMethodName: {access: AccessAdmin, subjects: []string{"company_id", "location_id"}},

@@ -25,8 +25,8 @@ func TestExchangeCodeExpectedSubject(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = h.tokens.ExchangeCode(h.ctx(""), &hlgatev1.ExchangeCodeRequest{Code: code, SubjectId: sandbox.DemoLocationID})
-	if status.Code(err) == codes.OK {
-		t.Fatal("a code for another location was accepted for the demo location")
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a code for another location, named as the demo location: %v, want PERMISSION_DENIED", err)
 	}
 	if _, err := h.tokens.GetTokenStatus(h.ctx(""), &hlgatev1.GetTokenStatusRequest{SubjectId: sandbox.OtherLocationID}); status.Code(err) != codes.NotFound {
 		t.Fatalf("the other location after a refused exchange: %v, want NOT_FOUND (nothing stored)", err)

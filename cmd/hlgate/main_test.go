@@ -7,10 +7,13 @@ import (
 	"flag"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hlgate/hlgate/internal/redistest"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -32,6 +35,7 @@ func TestServeHelpListsEverySetting(t *testing.T) {
 		"HLGATE_INSECURE_NO_AUTH", "HLGATE_RATE_GUARD", "HLGATE_MAX_QUEUE_WAIT", "HLGATE_LIMITER_FALLBACK",
 		"HLGATE_REPLICAS", "HLGATE_SHUTDOWN_GRACE", "HLGATE_TOKEN_OLD_KEYS", "HLGATE_HTTP_MAX_BODY",
 		"HLGATE_HTTP_READ_TIMEOUT", "HLGATE_HTTP_WRITE_TIMEOUT", "HLGATE_HTTP_IDLE_TIMEOUT", "HLGATE_GRPC_MAX_STREAMS",
+		"HLGATE_TOKEN_IDLE_RELEASE", "HLGATE_PENDING_INSTALL_TTL", "HLGATE_OAUTH_CALLBACK_RATE",
 	} {
 		if !strings.Contains(out.String(), v) {
 			t.Errorf("serve -h does not list %s", v)
@@ -199,5 +203,63 @@ func TestUsageNeverPrintsSecrets(t *testing.T) {
 	}
 	if c.ClientSecret != secrets["HLGATE_CLIENT_SECRET"] || c.RedisURL != secrets["HLGATE_REDIS_URL"] || c.TokenKey != "from-flag" {
 		t.Fatalf("secrets not applied: secret %q, redis %q, token key %q", c.ClientSecret, c.RedisURL, c.TokenKey)
+	}
+}
+
+// A Redis that may evict keys without a TTL would silently lose token
+// records: hlgate logs it at error level and /readyz stays 503 until the
+// policy is fixed.
+func TestReadyzRefusesAnEvictingRedis(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		policy    string
+		wantReady bool
+	}{{"allkeys-lru", false}, {"noeviction", true}} {
+		t.Run(tc.policy, func(t *testing.T) {
+			t.Parallel()
+			rs := redistest.Start(t, redistest.Options{Args: []string{"--maxmemory-policy", tc.policy}})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			logs, out := &syncBuffer{}, &syncBuffer{}
+			done := make(chan error, 1)
+			env := envOf(map[string]string{"HLGATE_REDIS_URL": rs.URL(), "HLGATE_TOKEN_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="})
+			go func() {
+				done <- run(ctx, []string{"serve", "--sandbox", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, env, strings.NewReader(""), out, logs)
+			}()
+			httpAddr := regexp.MustCompile(`"http":"([0-9.:]+)"`)
+			deadline := time.Now().Add(20 * time.Second)
+			var m []string
+			// Ready to be asked once the demo install is done.
+			for m = httpAddr.FindStringSubmatch(logs.String()); m == nil || !strings.Contains(out.String(), "Stop with Ctrl-C"); m = httpAddr.FindStringSubmatch(logs.String()) {
+				select {
+				case err := <-done:
+					t.Fatalf("serve exited: %v\n%s", err, logs.String())
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("serve did not start:\n%s", logs.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			resp, err := http.Get("http://" + m[1] + "/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if ready := resp.StatusCode == http.StatusOK; ready != tc.wantReady {
+				t.Fatalf("/readyz with %s = %d %s", tc.policy, resp.StatusCode, body)
+			}
+			if loud := strings.Contains(logs.String(), `"level":"ERROR","msg":"redis may evict token records`); loud == tc.wantReady {
+				t.Errorf("error log about the eviction policy present: %v, want %v", loud, !tc.wantReady)
+			}
+			if strings.Contains(string(body), rs.Addr()) {
+				t.Errorf("/readyz shows the Redis address: %s", body)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("shutdown: %v", err)
+			}
+		})
 	}
 }

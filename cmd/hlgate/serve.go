@@ -62,6 +62,9 @@ type serveConfig struct {
 	SandboxQuotaOff        bool
 	HTTP                   server.HTTPLimits
 	GRPCMaxStreams         int
+	TokenIdleRelease       time.Duration
+	PendingInstallTTL      time.Duration
+	CallbackRate           int
 }
 
 func serveSettings(env func(string) string) (*settings, *serveConfig) {
@@ -93,6 +96,10 @@ func serveSettings(env func(string) string) (*settings, *serveConfig) {
 	s.Duration(&c.HTTP.WriteTimeout, "http-write-timeout", "HLGATE_HTTP_WRITE_TIMEOUT", server.DefaultHTTPLimits.WriteTimeout, "longest HTTP exchange from request headers to the end of the response; must exceed max-queue-wait plus upstream-timeout")
 	s.Duration(&c.HTTP.IdleTimeout, "http-idle-timeout", "HLGATE_HTTP_IDLE_TIMEOUT", server.DefaultHTTPLimits.IdleTimeout, "an idle keep-alive connection is closed after this long")
 	s.Int(&c.GRPCMaxStreams, "grpc-max-streams", "HLGATE_GRPC_MAX_STREAMS", 1000, "most calls one gRPC connection may have in flight")
+	tdef := tokenstore.DefaultConfig()
+	s.Duration(&c.TokenIdleRelease, "token-idle-release", "HLGATE_TOKEN_IDLE_RELEASE", tdef.IdleRelease, "forget a subject's cached token after this long without a call (it is read again on its next use); negative keeps every subject")
+	s.Duration(&c.PendingInstallTTL, "pending-install-ttl", "HLGATE_PENDING_INSTALL_TTL", tdef.PendingInstallTTL, "how long a marketplace install that would narrow the stored scopes waits for an admin's TokensService.ConfirmInstall")
+	s.Int(&c.CallbackRate, "oauth-callback-rate", "HLGATE_OAUTH_CALLBACK_RATE", 10, "OAuth callbacks redeemed per second by this process (bursts of twice as many); more get 429")
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", "HLGATE_SHUTDOWN_GRACE", 20*time.Second, "time in-flight calls get to finish on SIGTERM")
 	s.Duration(&c.UpstreamTimeout, "upstream-timeout", "HLGATE_UPSTREAM_TIMEOUT", 30*time.Second, "longest single HighLevel request when the caller set no deadline")
 	s.Duration(&c.RefreshAhead, "refresh-ahead", "HLGATE_REFRESH_AHEAD", 5*time.Minute, "refresh OAuth tokens this long before they expire")
@@ -219,6 +226,9 @@ func (c *serveConfig) check() error {
 	if c.HTTP.WriteTimeout <= c.MaxQueueWait+c.UpstreamTimeout {
 		problems = append(problems, fmt.Sprintf("HLGATE_HTTP_WRITE_TIMEOUT (%s) must exceed HLGATE_MAX_QUEUE_WAIT plus HLGATE_UPSTREAM_TIMEOUT (%s), or REST calls are cut off while they wait", c.HTTP.WriteTimeout, c.MaxQueueWait+c.UpstreamTimeout))
 	}
+	if c.CallbackRate <= 0 || c.PendingInstallTTL <= 0 {
+		problems = append(problems, "HLGATE_OAUTH_CALLBACK_RATE and HLGATE_PENDING_INSTALL_TTL must be positive")
+	}
 	if c.HTTP.MaxBodyBytes <= 0 || c.HTTP.ReadTimeout <= 0 || c.HTTP.IdleTimeout <= 0 || c.GRPCMaxStreams <= 0 {
 		problems = append(problems, "HLGATE_HTTP_MAX_BODY, HLGATE_HTTP_READ_TIMEOUT, HLGATE_HTTP_IDLE_TIMEOUT and HLGATE_GRPC_MAX_STREAMS must be positive")
 	}
@@ -283,6 +293,15 @@ func wire(c *serveConfig, log *slog.Logger) (*app, error) {
 			}
 			return nil
 		}
+		// An allkeys-* eviction policy may silently drop a token record,
+		// and with it the only valid refresh token: say so loudly at start,
+		// and never be ready on it.
+		ready["redis_eviction_policy"] = func(ctx context.Context) error {
+			return evictionReadiness(ctx, rdb, log)
+		}
+		checkCtx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_ = evictionReadiness(checkCtx, rdb, log)
+		cancel()
 	} else {
 		ll, err := limiter.NewLocal(lcfg)
 		if err != nil {
@@ -312,6 +331,7 @@ func wire(c *serveConfig, log *slog.Logger) (*app, error) {
 	}
 	mgr, err := tokenstore.NewManager(store, oauth, tokenstore.Config{
 		ClientID: c.ClientID, RefreshAhead: c.RefreshAhead, Logger: log, Metrics: metrics.Tokens(),
+		IdleRelease: c.TokenIdleRelease, PendingInstallTTL: c.PendingInstallTTL,
 	})
 	if err != nil {
 		return nil, err
@@ -326,6 +346,7 @@ func wire(c *serveConfig, log *slog.Logger) (*app, error) {
 	pages, err := tokenstore.NewInstallHandler(mgr, tokenstore.InstallConfig{
 		ClientID: c.ClientID, AuthorizeURL: c.AuthorizeURL, RedirectURI: redirect,
 		Scopes: tokenstore.ParseScopes(c.Scopes), StateKey: tokenstore.StateKey(c.ClientSecret), Logger: log,
+		CallbackRate: float64(c.CallbackRate), CallbackBurst: 2 * c.CallbackRate,
 	})
 	if err != nil {
 		return nil, err
@@ -354,6 +375,27 @@ func wire(c *serveConfig, log *slog.Logger) (*app, error) {
 	}
 	a.srv = srv
 	return a, nil
+}
+
+// evictionReadiness checks Redis's eviction policy for /readyz and at start.
+// An allkeys-* policy is an error (logged at error level); a Redis that
+// refuses CONFIG (managed services) cannot be checked, which is logged as a
+// warning and does not make hlgate unready.
+func evictionReadiness(ctx context.Context, rdb redis.UniversalClient, log *slog.Logger) error {
+	err := tokenstore.CheckEvictionPolicy(ctx, rdb)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, tokenstore.ErrEvictionPolicy):
+		log.Error("redis may evict token records: set maxmemory-policy noeviction (or a volatile-* policy); hlgate reports not ready until then", "err", err)
+		// /readyz is unauthenticated: the policy, not the address.
+		return errors.New("maxmemory-policy allkeys-* can evict token records; use noeviction")
+	case errors.Is(err, tokenstore.ErrEvictionPolicyUnknown):
+		log.Warn("cannot read redis's maxmemory-policy; make sure it is noeviction or volatile-*", "err", err)
+		return nil
+	default:
+		return errors.New("redis unreachable")
+	}
 }
 
 // redisClient builds a UniversalClient: one URL for a single server, several
