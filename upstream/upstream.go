@@ -407,11 +407,6 @@ func notAboutTheToken(msg string) bool {
 	return strings.Contains(m, "scope") || strings.Contains(m, "iam service")
 }
 
-func drain(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	_ = resp.Body.Close()
-}
-
 type boundedBody struct {
 	rc   io.ReadCloser
 	left int64
