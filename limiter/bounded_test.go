@@ -37,7 +37,7 @@ func localKeys(l *Local) (keys, entries int) {
 func TestLocalStateIsReleased(t *testing.T) {
 	t.Parallel()
 	const n = 300
-	l, err := NewLocal(Config{Limit: 1, Window: 50 * time.Millisecond, Guard: 10 * time.Millisecond, MaxQueueWait: 10 * time.Second})
+	l, err := NewLocal(Config{Limit: 1, Window: 50 * time.Millisecond, Guard: 40 * time.Millisecond, MaxQueueWait: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestRedisSeenIsBounded(t *testing.T) {
 	t.Parallel()
 	const n = 300
 	srv := redistest.Start(t, redistest.Options{})
-	r, err := NewRedis(srv.Client(), Config{Limit: 10, Window: 100 * time.Millisecond, Guard: 10 * time.Millisecond})
+	r, err := NewRedis(srv.Client(), Config{Limit: 10, Window: 100 * time.Millisecond, Guard: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,6 +57,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -412,12 +413,22 @@ const maxLate = 3
 // was given back and it must queue again.
 var errLate = errors.New("limiter: the decision arrived too late to use")
 
+// onGiveBack, when set (by tests), learns of every slot given back because a
+// cool-down began or the decision came late: such a slot goes to the next
+// caller, so grants are then not in arrival order.
+var onGiveBack atomic.Pointer[func(Key)]
+
 // retry runs one reservation until it neither met a cool-down nor came too
 // late, refusing with Unavailable after maxLate late decisions in a row.
 func retry(key Key, probe time.Duration, once func() (Permit, error)) (Permit, error) {
 	late := 0
 	for {
 		p, err := once()
+		if err == errCooledDown || err == errLate {
+			if h := onGiveBack.Load(); h != nil {
+				(*h)(key)
+			}
+		}
 		switch err {
 		case errCooledDown:
 			continue

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,7 +144,14 @@ func TestPropertyNeverMoreThanLimit(t *testing.T) {
 			if len(errs) > 0 {
 				t.Fatalf("%d Waits failed; first: %v", len(errs), errs[0])
 			}
-			checkGrants(t, grants, limit, window, guard, true)
+			// Grants are in arrival order unless a slot was given back (a
+			// decision that came too late on a loaded machine): that slot
+			// goes to the next caller. The window invariant holds either way.
+			fifo := givenBack(key) == 0
+			if !fifo {
+				t.Logf("%d slots given back as late: FIFO not checked", givenBack(key))
+			}
+			checkGrants(t, grants, limit, window, guard, fifo)
 
 			// Utilisation over the steady state.
 			slots := make([]time.Time, len(grants))
@@ -258,6 +266,24 @@ func TestPropertyWithCancellations(t *testing.T) {
 
 // checkGrants asserts the window invariant on grant and send times and, when
 // fifo is set, that grants ordered by sequence never move back in time.
+// giveBacks counts, per key, the slots given back (see onGiveBack).
+var giveBacks sync.Map // Key.String() → *atomic.Int64
+
+func init() {
+	h := func(k Key) {
+		c, _ := giveBacks.LoadOrStore(k.String(), new(atomic.Int64))
+		c.(*atomic.Int64).Add(1)
+	}
+	onGiveBack.Store(&h)
+}
+
+func givenBack(k Key) int64 {
+	if c, ok := giveBacks.Load(k.String()); ok {
+		return c.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
 func checkGrants(t *testing.T, grants []grant, limit int, window, guard time.Duration, fifo bool) {
 	t.Helper()
 	if len(grants) <= limit {
@@ -328,7 +354,9 @@ func TestCancelFreesSlot(t *testing.T) {
 			t.Parallel()
 			// B's freed slot must still lie ahead when D asks, a window after
 			// A: a second leaves room for a slow machine.
-			const window, guard = time.Second, 10 * time.Millisecond
+			// The guard band is wide enough that the late-slot rule (3/4 of
+			// it) does not fire on a loaded machine.
+			const window, guard = time.Second, 200 * time.Millisecond
 			span := window + guard
 			lims := im.new(t, Config{Limit: 1, Window: window, Guard: guard, MaxQueueWait: 5 * time.Second}, 2)
 			a, b := lims[0], lims[1]
@@ -366,6 +394,21 @@ func TestCancelFreesSlot(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Wait after cancel: %v", err)
 			}
+			if st := mustState(t, a, key); st.DailyUsed != 3 {
+				t.Errorf("daily used %d, want 3 (A, C, D)", st.DailyUsed)
+			}
+			// A request that was not sent after all gives its unit back,
+			// once only. D cancels at once, as the upstream chain does: a
+			// slot more than W' old has left the log, and with it what
+			// Cancel could give back.
+			for i := 0; i < 2; i++ {
+				if err := pd.Cancel(ctx); err != nil {
+					t.Fatalf("Permit.Cancel: %v", err)
+				}
+			}
+			if st := mustState(t, a, key); st.DailyUsed != 2 {
+				t.Errorf("daily used after Permit.Cancel twice: %d, want 2", st.DailyUsed)
+			}
 			c := <-cRes
 			if c.err != nil {
 				t.Fatalf("C's Wait: %v", c.err)
@@ -381,19 +424,6 @@ func TestCancelFreesSlot(t *testing.T) {
 				if got := pair[1].Slot.Sub(pair[0].Slot); got < span {
 					t.Errorf("grants %d and %d lie %s apart, want at least W' = %s", pair[0].Seq, pair[1].Seq, got, span)
 				}
-			}
-			if st := mustState(t, a, key); st.DailyUsed != 3 {
-				t.Errorf("daily used %d, want 3 (A, C, D)", st.DailyUsed)
-			}
-			// A request that was not sent after all gives its unit back,
-			// once only.
-			for i := 0; i < 2; i++ {
-				if err := pd.Cancel(ctx); err != nil {
-					t.Fatalf("Permit.Cancel: %v", err)
-				}
-			}
-			if st := mustState(t, a, key); st.DailyUsed != 2 {
-				t.Errorf("daily used after Permit.Cancel twice: %d, want 2", st.DailyUsed)
 			}
 		})
 	}
@@ -515,7 +545,7 @@ func TestCoolDownShared(t *testing.T) {
 	for _, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()
-			lims := im.new(t, Config{Limit: 100, Window: time.Second, Guard: 10 * time.Millisecond, Daily: 100}, 3)
+			lims := im.new(t, Config{Limit: 100, Window: time.Second, Guard: 100 * time.Millisecond, Daily: 100}, 3)
 			a, b := lims[0], lims[1]
 			ctx := context.Background()
 			key := Key{App: "app", Resource: "cool"}
@@ -598,7 +628,7 @@ func TestCoolDownHoldsSleepers(t *testing.T) {
 	for _, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()
-			lims := im.new(t, Config{Limit: 1, Window: 500 * time.Millisecond, Guard: 10 * time.Millisecond, MaxQueueWait: 5 * time.Second}, 2)
+			lims := im.new(t, Config{Limit: 1, Window: 500 * time.Millisecond, Guard: 100 * time.Millisecond, MaxQueueWait: 5 * time.Second}, 2)
 			a, b := lims[0], lims[1]
 			ctx := context.Background()
 			key := Key{App: "app", Resource: "sleeper"}
@@ -644,7 +674,7 @@ func TestRemainingZeroAgreeingWithLog(t *testing.T) {
 	for _, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()
-			lims := im.new(t, Config{Limit: 2, Window: 10 * time.Second, Guard: 10 * time.Millisecond}, 2)
+			lims := im.new(t, Config{Limit: 2, Window: 10 * time.Second, Guard: 200 * time.Millisecond}, 2)
 			a, b := lims[0], lims[1]
 			ctx := context.Background()
 			zero := http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Interval-Milliseconds": {"10000"}}

@@ -23,7 +23,7 @@ import (
 func TestRedisKilledFailsClosed(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
-	cfg := Config{Limit: 1000, Window: time.Second, Guard: 10 * time.Millisecond, ProbeInterval: 100 * time.Millisecond,
+	cfg := Config{Limit: 1000, Window: time.Second, Guard: 100 * time.Millisecond, ProbeInterval: 100 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler)}
 	var lims []*Redis
 	for i := 0; i < 3; i++ {
@@ -173,8 +173,8 @@ func TestLocalShareFallback(t *testing.T) {
 		t.Fatalf("%d Waits failed during the outage with local-share; first: %v", len(errs), errs[0])
 	}
 	// The share is a Local limiter: its slots are on the local clock, FIFO
-	// within this replica.
-	checkGrants(t, grants, share, window, guard, true)
+	// within this replica, unless a slot was given back as late.
+	checkGrants(t, grants, share, window, guard, givenBack(key) == 0)
 	if st := mustState(t, l, key); !st.Fallback {
 		t.Error("State.Fallback is false while Redis is down")
 	}
@@ -196,7 +196,7 @@ func TestLocalShareFallback(t *testing.T) {
 // newReplica is a second replica with default settings on srv.
 func newReplica(t *testing.T, srv *redistest.Server) *Redis {
 	t.Helper()
-	r, err := NewRedis(srv.Client(), Config{Limit: 20, Window: 300 * time.Millisecond, Guard: 30 * time.Millisecond})
+	r, err := NewRedis(srv.Client(), Config{Limit: 20, Window: 300 * time.Millisecond, Guard: 60 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
 	}
@@ -214,7 +214,7 @@ func TestRedisKeysAndTTL(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
 	c := srv.Client()
-	const window, guard = 200 * time.Millisecond, 10 * time.Millisecond
+	const window, guard = 200 * time.Millisecond, 50 * time.Millisecond
 	l, err := NewRedis(c, Config{Limit: 2, Window: window, Guard: guard})
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
@@ -313,7 +313,7 @@ func TestRedisCluster(t *testing.T) {
 			}
 		}
 	}
-	const window, guard = 200 * time.Millisecond, 10 * time.Millisecond
+	const window, guard = 200 * time.Millisecond, 50 * time.Millisecond
 	l, err := NewRedis(cc, Config{Limit: 1, Window: window, Guard: guard})
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
