@@ -20,7 +20,7 @@ type errBody struct {
 
 func TestResourceCallRules(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Now()}
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	e := newEnv(t, sandbox.Config{Now: clock.Now, AccessTokenTTL: time.Hour})
 	expiring := e.token(sandbox.CodeRequest{}).AccessToken
 	pit, err := e.sb.AddPIT(sandbox.DemoLocationID, "contacts.readonly", "oauth.write")

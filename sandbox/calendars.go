@@ -71,6 +71,15 @@ func (s *Sandbox) opGetCalendar(w http.ResponseWriter, r *http.Request, c *call)
 // now and overlap no live appointment of the calendar (one appointment per
 // slot). skip is an event not to count (the one being moved). Callers hold
 // l.mu.
+//
+// Both ends are inclusive: a slot starting exactly at endDate is free in
+// the window. The document (api/highlevel calendars.json, GET
+// /calendars/{calendarId}/free-slots) does not say which ends count; its
+// examples end a window on the last millisecond of a day (endDate
+// 1601490599999 is 23:59:59.999 at +05:30), which reads as an inclusive
+// end. Of the two readings this is also the stricter one for a client: a
+// client that promises a half-open window must drop the slot at the end
+// itself, and a client that forgets to fails against the sandbox.
 func (l *locStore) freeSlots(cal *Calendar, from, to, now time.Time, skip string) []time.Time {
 	dur := time.Duration(cal.SlotDuration) * unitOf(cal.SlotDurationUnit)
 	var booked []*Event
@@ -158,6 +167,17 @@ func (s *Sandbox) opGetFreeSlots(w http.ResponseWriter, r *http.Request, c *call
 	writeJSON(w, http.StatusOK, days)
 }
 
+// opListEvents lists the events that touch the closed window [startTime,
+// endTime]: an event is listed when it starts at or before endTime and ends
+// at or after startTime, so an event starting exactly at endTime, or ending
+// exactly at startTime, is in. The document (GET /calendars/events) says
+// neither which ends count nor whether an event must start in the window or
+// only overlap it; its example window ends on the last millisecond of a day
+// (endTime 1680978599999 is 23:59:59.999 at +05:30), as the free-slots one
+// does, so both read the same way here: inclusive at both ends, and the
+// widest overlap. That is the stricter reading for a client, which must
+// drop what lies outside the window it promised; the sandbox hands it every
+// boundary case to drop.
 func (s *Sandbox) opListEvents(w http.ResponseWriter, r *http.Request, c *call) {
 	q := r.URL.Query()
 	var p problems
@@ -190,7 +210,7 @@ func (s *Sandbox) opListEvents(w http.ResponseWriter, r *http.Request, c *call) 
 		case q.Get("calendarId") != "" && ev.CalendarID != q.Get("calendarId"),
 			q.Get("userId") != "" && ev.AssignedUserID != q.Get("userId"),
 			q.Get("groupId") != "" && (cal == nil || cal.GroupID != q.Get("groupId")),
-			!ev.start.Before(to) || !ev.end.After(from):
+			ev.start.After(to) || ev.end.Before(from):
 			continue
 		}
 		out = append(out, ev)

@@ -151,7 +151,10 @@ func str(m map[string]any, path ...any) string {
 // fails if an operation never produced a validated 2xx answer.
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sandbox.Config{})
+	// A fixed clock (a Tuesday morning in New York), so the free slots and
+	// the booking below are the same at any hour the test runs.
+	clock := &fakeClock{t: time.Date(2026, 4, 14, 15, 7, 0, 0, time.UTC)}
+	e := newEnv(t, sandbox.Config{Now: clock.Now})
 	cf := newConformance(t, e)
 	loc := e.token(sandbox.CodeRequest{}).AccessToken
 	agency := e.token(sandbox.CodeRequest{UserType: sandbox.UserCompany}).AccessToken
@@ -239,7 +242,7 @@ func TestConformance(t *testing.T) {
 	calID := str(cals, "calendars", 0, "id")
 	cf.run(confCase{name: "calendar", method: "GET", path: "/calendars/" + calID, token: loc, status: 200})
 	cf.run(confCase{name: "unknown calendar", method: "GET", path: "/calendars/nope", token: loc, status: 404})
-	now := time.Now()
+	now := clock.Now()
 	from, to := now.UnixMilli(), now.Add(14*24*time.Hour).UnixMilli()
 	slots := cf.run(confCase{name: "free slots", method: "GET", token: loc, status: 200,
 		path: fmt.Sprintf("/calendars/%s/free-slots?startDate=%d&endDate=%d&timezone=Europe/Berlin", calID, from, to)})

@@ -127,14 +127,17 @@
 //     (not cancelled or invalid) appointment of the calendar overlaps it and
 //     it does not start before now. The answer maps each day (in the
 //     requested timezone, default the location's) to its slots in RFC 3339
-//     with that zone's offset, and omits days without slots. A range over 31
-//     days, an end before the start or an unknown zone is a 422; userId(s)
-//     must be team members of the calendar.
+//     with that zone's offset, and omits days without slots. The window is
+//     closed: a slot starting exactly at startDate or endDate is in it (the
+//     stricter reading of a document that does not say; see freeSlots). A
+//     range over 31 days, an end before the start or an unknown zone is a
+//     422; userId(s) must be team members of the calendar.
 //   - Appointments must start exactly on a free slot and last one slot unless
 //     ignoreFreeSlotValidation is set (400 "The slot you have selected is no
 //     longer available." otherwise); assignedUserId must be a team member.
 //     Events lists need one of calendarId, userId or groupId (422) and answer
-//     every event overlapping [startTime, endTime), unpaged.
+//     every event touching the closed window [startTime, endTime] (one that
+//     starts exactly at endTime or ends exactly at startTime is in), unpaged.
 //   - Payments: altId (and altType where the document requires it, which must
 //     be "location") name the token's location; limit 1..100 (default 10),
 //     offset from 0, newest first with id descending on ties; totalCount is

@@ -56,7 +56,6 @@ type Contact struct {
 	BusinessID         string                `json:"businessId,omitempty"`
 	Gender             string                `json:"-"`
 	added, updated     time.Time             // parsed DateAdded/DateUpdated, for sorting and filters
-	inbound            map[string]DndSetting // inboundDndSettings, not echoed by Contact
 }
 
 // PipelineStage is one stage of a pipeline.

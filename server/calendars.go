@@ -117,6 +117,15 @@ func (c *calendarsService) GetCalendar(ctx context.Context, req *hlgatev1.GetCal
 	return &hlgatev1.GetCalendarResponse{Calendar: calendarFromHL(&resp.JSON200.Calendar)}, nil
 }
 
+// Windows. The proto promises half-open windows [start_time, end_time)
+// for free slots and events alike, so that adjacent windows hand out every
+// slot and every event start once. HighLevel's documents do not say which
+// ends of startDate/endDate and startTime/endTime are inclusive; their
+// examples end on the last millisecond of a day, which reads as inclusive
+// (see sandbox opListEvents). hlgate therefore sends the window unchanged
+// and drops what HighLevel returns outside it: the answer is the same under
+// either reading.
+
 func (c *calendarsService) GetFreeSlots(ctx context.Context, req *hlgatev1.GetFreeSlotsRequest) (*hlgatev1.GetFreeSlotsResponse, error) {
 	var v violations
 	v.id("location_id", req.GetLocationId())
@@ -156,7 +165,7 @@ func (c *calendarsService) GetFreeSlots(ctx context.Context, req *hlgatev1.GetFr
 	if err != nil {
 		return nil, fmt.Errorf("calendar %s: %w", req.GetCalendarId(), err)
 	}
-	return &hlgatev1.GetFreeSlotsResponse{Days: days}, nil
+	return &hlgatev1.GetFreeSlotsResponse{Days: slotsInWindow(days, from, to)}, nil
 }
 
 func (c *calendarsService) ListEvents(ctx context.Context, req *hlgatev1.ListEventsRequest) (*hlgatev1.ListEventsResponse, error) {
@@ -209,7 +218,9 @@ func (c *calendarsService) ListEvents(ctx context.Context, req *hlgatev1.ListEve
 	if resp.JSON200.Events != nil {
 		events = make([]*hlgatev1.Appointment, 0, len(*resp.JSON200.Events))
 		for i := range *resp.JSON200.Events {
-			events = append(events, appointmentFromEvent(&(*resp.JSON200.Events)[i]))
+			if a := appointmentFromEvent(&(*resp.JSON200.Events)[i]); eventInWindow(a, from, to) {
+				events = append(events, a)
+			}
 		}
 	}
 	// The proto promises start-time order; ids break ties so that the

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,6 +189,31 @@ func TestAppointmentWriteBodiesMatchGolden(t *testing.T) {
 
 // Helpers of the end-to-end tests.
 
+// frozenClock is a sandbox clock that stays at one instant, so the free
+// slots, the seeded appointments and the "not in the past" check of a test
+// are the same at any hour of any day it runs. The calendar tests turn the
+// sandbox's quota off, which a clock that never moves would otherwise fill.
+func frozenClock(at time.Time) func() time.Time { return func() time.Time { return at } }
+
+// calendarsClock is the instant the calendar tests run at: Sunday
+// 2026-04-12, 19:20 UTC (15:20 in New York). At 19:xx UTC a window of whole
+// days from the next hour ends on a working slot (here a free one, Monday
+// 2026-04-20 15:00 EDT), where a half-open window and HighLevel's inclusive
+// end disagree; the lifecycle test failed at that hour until hlgate kept to
+// its half-open window.
+var calendarsClock = time.Date(2026, 4, 12, 19, 20, 0, 0, time.UTC)
+
+// newYork is the demo location's time zone, in which the Sales Call
+// calendar's working hours are set.
+func newYork(t *testing.T) *time.Location {
+	t.Helper()
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	return ny
+}
+
 // salesCallCalendar returns the seeded round-robin calendar of the demo
 // location.
 func salesCallCalendar(t *testing.T, h *harness) *hlgatev1.Calendar {
@@ -229,11 +256,15 @@ func hasFreeSlot(days []*hlgatev1.FreeSlotDay, at time.Time) bool {
 	return false
 }
 
+// bookingContacts numbers the contacts bookingContact creates, so each has
+// its own email.
+var bookingContacts atomic.Int64
+
 // bookingContact creates a contact to book appointments for.
 func bookingContact(t *testing.T, h *harness) string {
 	t.Helper()
 	c, err := h.contacts.CreateContact(h.ctx(""), &hlgatev1.CreateContactRequest{
-		LocationId: sandbox.DemoLocationID, Contact: &hlgatev1.Contact{FirstName: "Booked", LastName: "Caller", Email: fmt.Sprintf("booked.%d@example.com", time.Now().UnixNano())},
+		LocationId: sandbox.DemoLocationID, Contact: &hlgatev1.Contact{FirstName: "Booked", LastName: "Caller", Email: fmt.Sprintf("booked.%d@example.com", bookingContacts.Add(1))},
 	})
 	if err != nil {
 		t.Fatalf("CreateContact: %v", err)
@@ -245,7 +276,7 @@ func bookingContact(t *testing.T, h *harness) string {
 // → move it → list it → delete it, over gRPC.
 func TestAppointmentLifecycleOverGRPC(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true, Now: frozenClock(calendarsClock)}})
 	ctx := h.ctx("")
 	loc := sandbox.DemoLocationID
 	cal := salesCallCalendar(t, h)
@@ -261,7 +292,9 @@ func TestAppointmentLifecycleOverGRPC(t *testing.T) {
 		t.Fatalf("calendar = %v", cal)
 	}
 
-	from := time.Now().Add(24 * time.Hour).Truncate(time.Hour)
+	// Whole days from the next hour on: the window ends on a working slot
+	// (19:00 UTC), which is not in the half-open window.
+	from := calendarsClock.Add(24 * time.Hour).Truncate(time.Hour)
 	to := from.Add(8 * 24 * time.Hour)
 	days := freeSlotDays(t, h, cal.GetId(), from, to)
 	var all []time.Time
@@ -271,8 +304,8 @@ func TestAppointmentLifecycleOverGRPC(t *testing.T) {
 		}
 		for _, s := range d.GetSlots() {
 			at := s.AsTime()
-			if at.Before(from) || at.After(to) {
-				t.Fatalf("slot %v outside [%v, %v]", at, from, to)
+			if at.Before(from) || !at.Before(to) {
+				t.Fatalf("slot %v outside [%v, %v)", at, from, to)
 			}
 			if n := len(all); n > 0 && !at.After(all[n-1]) {
 				t.Fatalf("slots out of order: %v after %v", at, all[n-1])
@@ -381,7 +414,7 @@ func TestAppointmentLifecycleOverGRPC(t *testing.T) {
 // The same lifecycle over the REST gateway, as JSON.
 func TestAppointmentLifecycleOverREST(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true, Now: frozenClock(calendarsClock)}})
 	base := "/v1/locations/" + sandbox.DemoLocationID
 
 	code, _, body := h.rest(http.MethodGet, base+"/calendars", "", nil)
@@ -409,7 +442,7 @@ func TestAppointmentLifecycleOverREST(t *testing.T) {
 		t.Fatalf("GET calendar = %d %s", code, body)
 	}
 
-	from := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Hour)
+	from := calendarsClock.Add(24 * time.Hour).Truncate(time.Hour)
 	to := from.Add(8 * 24 * time.Hour)
 	window := "startTime=" + url.QueryEscape(from.Format(time.RFC3339)) + "&endTime=" + url.QueryEscape(to.Format(time.RFC3339))
 	code, _, body = h.rest(http.MethodGet, base+"/calendars/"+calID+"/freeSlots?"+window+"&timeZone=America/Chicago", "", nil)
@@ -481,11 +514,11 @@ func TestAppointmentLifecycleOverREST(t *testing.T) {
 // without a duplicate or a gap, and ListCalendars pages its list.
 func TestListEventsAndCalendarsWalkEveryPage(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true, Now: frozenClock(calendarsClock)}})
 	ctx := h.ctx("")
 	loc := sandbox.DemoLocationID
 	cal := salesCallCalendar(t, h)
-	from := time.Now().Truncate(24 * time.Hour)
+	from := calendarsClock.Truncate(24 * time.Hour)
 	req := &hlgatev1.ListEventsRequest{
 		LocationId: loc, StartTime: timestamppb.New(from), EndTime: timestamppb.New(from.Add(21 * 24 * time.Hour)),
 		Owner: &hlgatev1.ListEventsRequest_CalendarId{CalendarId: cal.GetId()},
@@ -562,11 +595,11 @@ func TestListEventsAndCalendarsWalkEveryPage(t *testing.T) {
 // Bad requests are refused naming each field, and none reaches HighLevel.
 func TestCalendarsValidation(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true, Now: frozenClock(calendarsClock)}})
 	ctx := h.ctx("")
 	loc := sandbox.DemoLocationID
 	cal := salesCallCalendar(t, h)
-	now := time.Now().Truncate(time.Second)
+	now := calendarsClock
 	before := sandboxRequests(h.sb)
 	at := func(d time.Duration) *timestamppb.Timestamp { return timestamppb.New(now.Add(d)) }
 	day := 24 * time.Hour
@@ -663,4 +696,248 @@ func TestCalendarsValidation(t *testing.T) {
 	req.EndTime, req.PageToken = at(20*day), first.GetNextPageToken()
 	_, err = h.calendars.ListEvents(ctx, req)
 	wantFieldViolation(t, wantStatus(t, err, codes.InvalidArgument, ReasonInvalidArgument), "page_token")
+}
+
+// The windows of GetFreeSlots and ListEvents are half-open, [start_time,
+// end_time), whatever HighLevel's reading of its own ends (the sandbox's is
+// inclusive at both): a slot or an event exactly on a boundary is in the
+// window that starts there and in no other.
+func TestCalendarWindowFilters(t *testing.T) {
+	t.Parallel()
+	from := time.Date(2026, 4, 14, 14, 0, 0, 0, time.UTC)
+	to := from.Add(time.Hour)
+	ts := timestamppb.New
+	ev := func(start, end time.Time) *hlgatev1.Appointment {
+		return &hlgatev1.Appointment{StartTime: ts(start), EndTime: ts(end)}
+	}
+	for _, tc := range []struct {
+		name string
+		a    *hlgatev1.Appointment
+		want bool
+	}{
+		{"starts at start_time", ev(from, from.Add(30*time.Minute)), true},
+		{"starts at end_time", ev(to, to.Add(30*time.Minute)), false},
+		{"ends at start_time", ev(from.Add(-30*time.Minute), from), false},
+		{"ends at end_time", ev(to.Add(-30*time.Minute), to), true},
+		{"straddles start_time", ev(from.Add(-time.Minute), from.Add(time.Minute)), true},
+		{"straddles end_time", ev(to.Add(-time.Minute), to.Add(time.Minute)), true},
+		{"covers the window", ev(from.Add(-time.Hour), to.Add(time.Hour)), true},
+		{"no length at start_time", ev(from, from), true},
+		{"no length at end_time", ev(to, to), false},
+		{"before", ev(from.Add(-time.Hour), from.Add(-time.Second)), false},
+		{"after", ev(to.Add(time.Second), to.Add(time.Hour)), false},
+		{"unreadable end, starts inside", &hlgatev1.Appointment{StartTime: ts(from.Add(time.Minute))}, true},
+		{"unreadable start, ends inside", &hlgatev1.Appointment{EndTime: ts(to.Add(-time.Minute))}, true},
+		{"unreadable start, ends at start_time", &hlgatev1.Appointment{EndTime: ts(from)}, false},
+		{"no times at all", &hlgatev1.Appointment{}, true},
+	} {
+		if got := eventInWindow(tc.a, from, to); got != tc.want {
+			t.Errorf("event that %s: in window %v, want %v", tc.name, got, tc.want)
+		}
+	}
+
+	days := []*hlgatev1.FreeSlotDay{
+		{Date: "2026-04-14", Slots: []*timestamppb.Timestamp{ts(from.Add(-30 * time.Minute)), ts(from), ts(from.Add(30 * time.Minute)), ts(to)}},
+		{Date: "2026-04-15", Slots: []*timestamppb.Timestamp{ts(to.Add(24 * time.Hour))}},
+	}
+	want := []*hlgatev1.FreeSlotDay{{Date: "2026-04-14", Slots: []*timestamppb.Timestamp{ts(from), ts(from.Add(30 * time.Minute))}}}
+	if diff := cmp.Diff(want, slotsInWindow(days, from, to), protocmp.Transform()); diff != "" {
+		t.Errorf("slots in [%v, %v) (-want +got):\n%s", from, to, diff)
+	}
+}
+
+// salesCallSlots lists the slot starts the seeded Sales Call calendar's
+// working hours offer in [from, to): Monday to Friday, 9:00–12:00 and
+// 13:00–17:00 in New York, every 30 minutes. It is the test's own account
+// of those hours, independent of the sandbox's slot arithmetic.
+func salesCallSlots(ny *time.Location, from, to time.Time) []time.Time {
+	var out []time.Time
+	f := from.In(ny)
+	for day := time.Date(f.Year(), f.Month(), f.Day(), 0, 0, 0, 0, ny); day.Before(to); day = day.AddDate(0, 0, 1) {
+		if wd := day.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			continue
+		}
+		for _, hours := range [][2]int{{9, 12}, {13, 17}} {
+			for m := hours[0] * 60; m+30 <= hours[1]*60; m += 30 {
+				s := time.Date(day.Year(), day.Month(), day.Day(), m/60, m%60, 0, 0, ny)
+				if !s.Before(from) && s.Before(to) {
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// listEvents lists, in one page, the events of a calendar in [from, to).
+func listEvents(t *testing.T, h *harness, calendarID string, from, to time.Time) []*hlgatev1.Appointment {
+	t.Helper()
+	resp, err := h.calendars.ListEvents(h.ctx(""), &hlgatev1.ListEventsRequest{
+		LocationId: sandbox.DemoLocationID, StartTime: timestamppb.New(from), EndTime: timestamppb.New(to),
+		Owner: &hlgatev1.ListEventsRequest_CalendarId{CalendarId: calendarID}, PageSize: 500,
+	})
+	if err != nil || resp.GetNextPageToken() != "" {
+		t.Fatalf("ListEvents [%v, %v): %v (next %q)", from, to, err, resp.GetNextPageToken())
+	}
+	for _, e := range resp.GetEvents() {
+		if s, end := e.GetStartTime().AsTime(), e.GetEndTime().AsTime(); !s.Before(to) || !end.After(from) {
+			t.Fatalf("event %s [%v, %v) listed for the window [%v, %v)", e.GetId(), s, end, from, to)
+		}
+	}
+	return resp.GetEvents()
+}
+
+// listed reports whether the event id is among events.
+func listed(events []*hlgatev1.Appointment, id string) bool {
+	return slices.ContainsFunc(events, func(e *hlgatev1.Appointment) bool { return e.GetId() == id })
+}
+
+// wantFreeSlots checks that GetFreeSlots over [from, to) answers exactly
+// the working-hour slots of the window that have not passed at now and
+// that no listed event overlaps, grouped by their New York day.
+func wantFreeSlots(t *testing.T, h *harness, ny *time.Location, calendarID string, now, from, to time.Time) []time.Time {
+	t.Helper()
+	busy := listEvents(t, h, calendarID, from, to.Add(time.Hour)) // events reaching into the window's last slots too
+	var want []time.Time
+	for _, s := range salesCallSlots(ny, from, to) {
+		taken := slices.ContainsFunc(busy, func(e *hlgatev1.Appointment) bool {
+			return e.GetStartTime().AsTime().Before(s.Add(30*time.Minute)) && e.GetEndTime().AsTime().After(s)
+		})
+		if !taken && !s.Before(now) {
+			want = append(want, s)
+		}
+	}
+	var got []time.Time
+	for _, d := range freeSlotDays(t, h, calendarID, from, to) {
+		for _, s := range d.GetSlots() {
+			if day := s.AsTime().In(ny).Format(time.DateOnly); day != d.GetDate() {
+				t.Errorf("slot %v filed under %s, its New York day is %s", s.AsTime(), d.GetDate(), day)
+			}
+			got = append(got, s.AsTime())
+		}
+	}
+	if !slices.EqualFunc(got, want, time.Time.Equal) {
+		t.Fatalf("free slots in [%v, %v) at %v:\n got %v\nwant %v", from, to, now, got, want)
+	}
+	return got
+}
+
+// calendarScenarios runs free slots, the events window's boundaries and
+// an appointment's lifecycle with the sandbox's clock at now, over the week
+// [now, now+7d).
+func calendarScenarios(t *testing.T, h *harness, ny *time.Location, now time.Time) {
+	ctx := h.ctx("")
+	loc := sandbox.DemoLocationID
+	cal := salesCallCalendar(t, h).GetId()
+	from, to := now, now.Add(7*24*time.Hour)
+
+	// Free slots: exactly the expected ones, and windows that meet at to
+	// share no slot and lose none.
+	week := wantFreeSlots(t, h, ny, cal, now, from, to)
+	after := wantFreeSlots(t, h, ny, cal, now, to, to.Add(time.Hour))
+	both := wantFreeSlots(t, h, ny, cal, now, from, to.Add(time.Hour))
+	if !slices.EqualFunc(append(slices.Clone(week), after...), both, time.Time.Equal) {
+		t.Fatalf("[from, to) + [to, to+1h) = %v + %v, [from, to+1h) = %v", week, after, both)
+	}
+	if len(week) < 2 {
+		t.Fatalf("only %d free slots in a week", len(week))
+	}
+
+	// Events on and across both ends, placed without the free-slot check.
+	contact := bookingContact(t, h)
+	book := func(start, end time.Time, ignoreSlots bool) string {
+		t.Helper()
+		resp, err := h.calendars.CreateAppointment(ctx, &hlgatev1.CreateAppointmentRequest{
+			LocationId: loc, IgnoreFreeSlotValidation: proto.Bool(ignoreSlots),
+			Appointment: &hlgatev1.Appointment{CalendarId: cal, ContactId: contact, StartTime: timestamppb.New(start), EndTime: timestamppb.New(end)},
+		})
+		if err != nil {
+			t.Fatalf("CreateAppointment at %v: %v", start, err)
+		}
+		return resp.GetAppointment().GetId()
+	}
+	atEnd := book(to, to.Add(30*time.Minute), true)
+	endsAtStart := book(from.Add(-30*time.Minute), from, true)
+	acrossEnd := book(to.Add(-15*time.Minute), to.Add(15*time.Minute), true)
+	acrossStart := book(from.Add(-15*time.Minute), from.Add(15*time.Minute), true)
+	for _, w := range []struct {
+		name     string
+		from, to time.Time
+		in, out  []string
+	}{
+		{"the week", from, to, []string{acrossStart, acrossEnd}, []string{atEnd, endsAtStart}},
+		{"the hour after", to, to.Add(time.Hour), []string{atEnd, acrossEnd}, []string{endsAtStart, acrossStart}},
+		{"the hour before", from.Add(-time.Hour), from, []string{endsAtStart, acrossStart}, []string{atEnd, acrossEnd}},
+	} {
+		evs := listEvents(t, h, cal, w.from, w.to)
+		for _, id := range w.in {
+			if !listed(evs, id) {
+				t.Errorf("%s [%v, %v): event %s missing", w.name, w.from, w.to, id)
+			}
+		}
+		for _, id := range w.out {
+			if listed(evs, id) {
+				t.Errorf("%s [%v, %v): event %s listed", w.name, w.from, w.to, id)
+			}
+		}
+	}
+	// The free slots still agree with the events, boundary bookings and all.
+	wantFreeSlots(t, h, ny, cal, now, from, to)
+	wantFreeSlots(t, h, ny, cal, now, to, to.Add(time.Hour))
+	for _, id := range []string{atEnd, endsAtStart, acrossEnd, acrossStart} {
+		if _, err := h.calendars.DeleteEvent(ctx, &hlgatev1.DeleteEventRequest{LocationId: loc, EventId: id}); err != nil {
+			t.Fatalf("DeleteEvent %s: %v", id, err)
+		}
+	}
+
+	// Lifecycle: book the week's first free slot, move it to the last one,
+	// list it, delete it.
+	slots := wantFreeSlots(t, h, ny, cal, now, from, to)
+	first, last := slots[0], slots[len(slots)-1]
+	id := book(first, first.Add(30*time.Minute), false)
+	if slices.ContainsFunc(wantFreeSlots(t, h, ny, cal, now, from, to), first.Equal) {
+		t.Fatalf("booked slot %v still free", first)
+	}
+	if _, err := h.calendars.UpdateAppointment(ctx, &hlgatev1.UpdateAppointmentRequest{
+		LocationId: loc, AppointmentId: id, Appointment: &hlgatev1.Appointment{StartTime: timestamppb.New(last)},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"start_time"}},
+	}); err != nil {
+		t.Fatalf("move to %v: %v", last, err)
+	}
+	moved := wantFreeSlots(t, h, ny, cal, now, from, to)
+	if !slices.ContainsFunc(moved, first.Equal) || slices.ContainsFunc(moved, last.Equal) {
+		t.Fatalf("after the move to %v: free slots %v", last, moved)
+	}
+	if !listed(listEvents(t, h, cal, from, to), id) {
+		t.Fatalf("appointment moved to %v, the week's last free slot, is not listed in [%v, %v)", last, from, to)
+	}
+	if _, err := h.calendars.DeleteEvent(ctx, &hlgatev1.DeleteEventRequest{LocationId: loc, EventId: id}); err != nil {
+		t.Fatalf("DeleteEvent: %v", err)
+	}
+	if !slices.EqualFunc(wantFreeSlots(t, h, ny, cal, now, from, to), slots, time.Time.Equal) {
+		t.Fatal("the free slots did not return after the delete")
+	}
+}
+
+// The calendar scenarios pass with the clock at every hour of a day, for
+// two days: the Friday before New York springs forward (2026-03-08) and the
+// Friday before it falls back (2026-11-01). Each week-long window crosses
+// the change; the clock and the window's ends land on working slots, on
+// the hours between them and off working days.
+func TestCalendarScenariosAtEveryHour(t *testing.T) {
+	t.Parallel()
+	ny := newYork(t)
+	for _, day := range []time.Time{
+		time.Date(2026, 3, 6, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 10, 30, 0, 0, 0, 0, time.UTC),
+	} {
+		for hour := range 24 {
+			now := day.Add(time.Duration(hour) * time.Hour)
+			t.Run(now.Format("2006-01-02T15Z"), func(t *testing.T) {
+				t.Parallel()
+				h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true, Now: frozenClock(now), DemoContacts: 20}})
+				calendarScenarios(t, h, ny, now)
+			})
+		}
+	}
 }

@@ -227,6 +227,38 @@ func freeSlotsFromHL(r highlevel.FreeSlotsResult) ([]*hlgatev1.FreeSlotDay, erro
 	return out, nil
 }
 
+// slotsInWindow keeps the slots that start in the half-open window [from,
+// to) and the days that still have one: HighLevel may also return the slot
+// starting exactly at endDate (see GetFreeSlots).
+func slotsInWindow(days []*hlgatev1.FreeSlotDay, from, to time.Time) []*hlgatev1.FreeSlotDay {
+	out := days[:0]
+	for _, d := range days {
+		d.Slots = slices.DeleteFunc(d.Slots, func(s *timestamppb.Timestamp) bool {
+			at := s.AsTime()
+			return at.Before(from) || !at.Before(to)
+		})
+		if len(d.Slots) > 0 {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// eventInWindow reports whether an event overlaps the half-open window
+// [from, to): it starts before to and ends after from, or, having no
+// length, starts at from. A time HighLevel sent in a form hlgate cannot read
+// (nil here) does not exclude the event, so no event is lost to it.
+func eventInWindow(a *hlgatev1.Appointment, from, to time.Time) bool {
+	start, end := a.GetStartTime(), a.GetEndTime()
+	if start != nil && !start.AsTime().Before(to) {
+		return false
+	}
+	if end != nil && !end.AsTime().After(from) {
+		return start != nil && start.AsTime().Equal(from) && end.AsTime().Equal(from)
+	}
+	return true
+}
+
 // appointmentBody is the union of HighLevel's create and update appointment
 // bodies; the setters fill it and it is transcoded into either.
 type appointmentBody struct {

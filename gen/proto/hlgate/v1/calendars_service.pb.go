@@ -1242,10 +1242,12 @@ type GetFreeSlotsRequest struct {
 	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
 	// The calendar's id.
 	CalendarId string `protobuf:"bytes,2,opt,name=calendar_id,json=calendarId,proto3" json:"calendar_id,omitempty"`
-	// Start of the window (upstream `startDate`, epoch ms).
+	// Start of the window, inclusive: a slot starting at this instant is
+	// returned (upstream `startDate`, epoch ms).
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	// End of the window (upstream `endDate`, epoch ms); after start_time and at
-	// most 31 days later, otherwise INVALID_ARGUMENT.
+	// End of the window, exclusive: a slot starting at this instant is not
+	// returned (upstream `endDate`, epoch ms); after start_time and at most 31
+	// days later, otherwise INVALID_ARGUMENT.
 	EndTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
 	// IANA time zone in which slots are grouped into days, such as
 	// "America/Chicago" (upstream `timezone`); empty means the calendar's.
@@ -1380,9 +1382,12 @@ type ListEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The location whose events to list.
 	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
-	// Start of the window (upstream `startTime`, epoch ms).
+	// Start of the window, inclusive (upstream `startTime`, epoch ms): an
+	// appointment is listed if it ends after this instant.
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	// End of the window (upstream `endTime`, epoch ms); after start_time.
+	// End of the window, exclusive (upstream `endTime`, epoch ms): an
+	// appointment is listed if it starts before this instant; after
+	// start_time, otherwise INVALID_ARGUMENT.
 	EndTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
 	// Whose events to list; exactly one must be set.
 	//

@@ -64,13 +64,18 @@ type CalendarsServiceClient interface {
 	ListCalendars(ctx context.Context, in *ListCalendarsRequest, opts ...grpc.CallOption) (*ListCalendarsResponse, error)
 	// GetCalendar returns one calendar (upstream GET /calendars/{calendarId}).
 	GetCalendar(ctx context.Context, in *GetCalendarRequest, opts ...grpc.CallOption) (*GetCalendarResponse, error)
-	// GetFreeSlots returns the bookable slots of a calendar in a window of at
-	// most 31 days, grouped by day (upstream GET
-	// /calendars/{calendarId}/free-slots).
+	// GetFreeSlots returns the bookable slots of a calendar that start in the
+	// half-open window [start_time, end_time) of at most 31 days, grouped by
+	// day (upstream GET /calendars/{calendarId}/free-slots). A slot starting
+	// exactly at end_time belongs to the next window, so adjacent windows
+	// return every slot once.
 	GetFreeSlots(ctx context.Context, in *GetFreeSlotsRequest, opts ...grpc.CallOption) (*GetFreeSlotsResponse, error)
 	// ListEvents lists the appointments of one calendar, user or group that
-	// overlap a time window (upstream GET /calendars/events, which returns
-	// every event of the window at once; hlgate pages that list).
+	// overlap the half-open window [start_time, end_time): those that start
+	// before end_time and end after start_time, the same window GetFreeSlots
+	// reads (upstream GET /calendars/events, which returns every event of the
+	// window at once; hlgate pages that list). An appointment starting exactly
+	// at end_time, or ending exactly at start_time, is not listed.
 	ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error)
 	// CreateAppointment books an appointment (upstream POST
 	// /calendars/events/appointments).
@@ -193,13 +198,18 @@ type CalendarsServiceServer interface {
 	ListCalendars(context.Context, *ListCalendarsRequest) (*ListCalendarsResponse, error)
 	// GetCalendar returns one calendar (upstream GET /calendars/{calendarId}).
 	GetCalendar(context.Context, *GetCalendarRequest) (*GetCalendarResponse, error)
-	// GetFreeSlots returns the bookable slots of a calendar in a window of at
-	// most 31 days, grouped by day (upstream GET
-	// /calendars/{calendarId}/free-slots).
+	// GetFreeSlots returns the bookable slots of a calendar that start in the
+	// half-open window [start_time, end_time) of at most 31 days, grouped by
+	// day (upstream GET /calendars/{calendarId}/free-slots). A slot starting
+	// exactly at end_time belongs to the next window, so adjacent windows
+	// return every slot once.
 	GetFreeSlots(context.Context, *GetFreeSlotsRequest) (*GetFreeSlotsResponse, error)
 	// ListEvents lists the appointments of one calendar, user or group that
-	// overlap a time window (upstream GET /calendars/events, which returns
-	// every event of the window at once; hlgate pages that list).
+	// overlap the half-open window [start_time, end_time): those that start
+	// before end_time and end after start_time, the same window GetFreeSlots
+	// reads (upstream GET /calendars/events, which returns every event of the
+	// window at once; hlgate pages that list). An appointment starting exactly
+	// at end_time, or ending exactly at start_time, is not listed.
 	ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error)
 	// CreateAppointment books an appointment (upstream POST
 	// /calendars/events/appointments).
