@@ -2091,7 +2091,7 @@ var File_hlgate_v1_calendars_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\n" +
-	"!hlgate/v1/calendars_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\b\n" +
+	"!hlgate/v1/calendars_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x17hlgate/v1/options.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\b\n" +
 	"\bCalendar\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
 	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -2287,17 +2287,26 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x1bMEETING_LOCATION_TYPE_PHONE\x10\x04\x12!\n" +
 	"\x1dMEETING_LOCATION_TYPE_ADDRESS\x10\x05\x12\"\n" +
 	"\x1eMEETING_LOCATION_TYPE_MS_TEAMS\x10\x06\x12 \n" +
-	"\x1cMEETING_LOCATION_TYPE_GOOGLE\x10\a2\xa4\t\n" +
-	"\x10CalendarsService\x12\x81\x01\n" +
-	"\rListCalendars\x12\x1f.hlgate.v1.ListCalendarsRequest\x1a .hlgate.v1.ListCalendarsResponse\"-\x82\xd3\xe4\x93\x02'\x12%/v1/locations/{location_id}/calendars\x12\x89\x01\n" +
-	"\vGetCalendar\x12\x1d.hlgate.v1.GetCalendarRequest\x1a\x1e.hlgate.v1.GetCalendarResponse\";\x82\xd3\xe4\x93\x025\x123/v1/locations/{location_id}/calendars/{calendar_id}\x12\x96\x01\n" +
-	"\fGetFreeSlots\x12\x1e.hlgate.v1.GetFreeSlotsRequest\x1a\x1f.hlgate.v1.GetFreeSlotsResponse\"E\x82\xd3\xe4\x93\x02?\x12=/v1/locations/{location_id}/calendars/{calendar_id}/freeSlots\x12u\n" +
+	"\x1cMEETING_LOCATION_TYPE_GOOGLE\x10\a2\xc7\n" +
 	"\n" +
-	"ListEvents\x12\x1c.hlgate.v1.ListEventsRequest\x1a\x1d.hlgate.v1.ListEventsResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/locations/{location_id}/events\x12\x9d\x01\n" +
-	"\x11CreateAppointment\x12#.hlgate.v1.CreateAppointmentRequest\x1a$.hlgate.v1.CreateAppointmentResponse\"=\x82\xd3\xe4\x93\x027:\vappointment\"(/v1/locations/{location_id}/appointments\x12\x98\x01\n" +
-	"\x0eGetAppointment\x12 .hlgate.v1.GetAppointmentRequest\x1a!.hlgate.v1.GetAppointmentResponse\"A\x82\xd3\xe4\x93\x02;\x129/v1/locations/{location_id}/appointments/{appointment_id}\x12\xae\x01\n" +
-	"\x11UpdateAppointment\x12#.hlgate.v1.UpdateAppointmentRequest\x1a$.hlgate.v1.UpdateAppointmentResponse\"N\x82\xd3\xe4\x93\x02H:\vappointment29/v1/locations/{location_id}/appointments/{appointment_id}\x12\x83\x01\n" +
-	"\vDeleteEvent\x12\x1d.hlgate.v1.DeleteEventRequest\x1a\x1e.hlgate.v1.DeleteEventResponse\"5\x82\xd3\xe4\x93\x02/*-/v1/locations/{location_id}/events/{event_id}B7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
+	"\x10CalendarsService\x12\x94\x01\n" +
+	"\rListCalendars\x12\x1f.hlgate.v1.ListCalendarsRequest\x1a .hlgate.v1.ListCalendarsResponse\"@\xc2\xf3\x18\x0f\n" +
+	"\rget-calendars\x82\xd3\xe4\x93\x02'\x12%/v1/locations/{location_id}/calendars\x12\x9b\x01\n" +
+	"\vGetCalendar\x12\x1d.hlgate.v1.GetCalendarRequest\x1a\x1e.hlgate.v1.GetCalendarResponse\"M\xc2\xf3\x18\x0e\n" +
+	"\fget-calendar\x82\xd3\xe4\x93\x025\x123/v1/locations/{location_id}/calendars/{calendar_id}\x12\xa5\x01\n" +
+	"\fGetFreeSlots\x12\x1e.hlgate.v1.GetFreeSlotsRequest\x1a\x1f.hlgate.v1.GetFreeSlotsResponse\"T\xc2\xf3\x18\v\n" +
+	"\tget-slots\x82\xd3\xe4\x93\x02?\x12=/v1/locations/{location_id}/calendars/{calendar_id}/freeSlots\x12\x8e\x01\n" +
+	"\n" +
+	"ListEvents\x12\x1c.hlgate.v1.ListEventsRequest\x1a\x1d.hlgate.v1.ListEventsResponse\"C\xc2\xf3\x18\x15\n" +
+	"\x13get-calendar-events\x82\xd3\xe4\x93\x02$\x12\"/v1/locations/{location_id}/events\x12\xb5\x01\n" +
+	"\x11CreateAppointment\x12#.hlgate.v1.CreateAppointmentRequest\x1a$.hlgate.v1.CreateAppointmentResponse\"U\xc2\xf3\x18\x14\n" +
+	"\x12create-appointment\x82\xd3\xe4\x93\x027:\vappointment\"(/v1/locations/{location_id}/appointments\x12\xad\x01\n" +
+	"\x0eGetAppointment\x12 .hlgate.v1.GetAppointmentRequest\x1a!.hlgate.v1.GetAppointmentResponse\"V\xc2\xf3\x18\x11\n" +
+	"\x0fget-appointment\x82\xd3\xe4\x93\x02;\x129/v1/locations/{location_id}/appointments/{appointment_id}\x12\xc4\x01\n" +
+	"\x11UpdateAppointment\x12#.hlgate.v1.UpdateAppointmentRequest\x1a$.hlgate.v1.UpdateAppointmentResponse\"d\xc2\xf3\x18\x12\n" +
+	"\x10edit-appointment\x82\xd3\xe4\x93\x02H:\vappointment29/v1/locations/{location_id}/appointments/{appointment_id}\x12\x95\x01\n" +
+	"\vDeleteEvent\x12\x1d.hlgate.v1.DeleteEventRequest\x1a\x1e.hlgate.v1.DeleteEventResponse\"G\xc2\xf3\x18\x0e\n" +
+	"\fdelete-event\x82\xd3\xe4\x93\x02/*-/v1/locations/{location_id}/events/{event_id}B7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
 var (
 	file_hlgate_v1_calendars_service_proto_rawDescOnce sync.Once
@@ -2399,6 +2408,7 @@ func file_hlgate_v1_calendars_service_proto_init() {
 	if File_hlgate_v1_calendars_service_proto != nil {
 		return
 	}
+	file_hlgate_v1_options_proto_init()
 	file_hlgate_v1_calendars_service_proto_msgTypes[11].OneofWrappers = []any{
 		(*ListEventsRequest_CalendarId)(nil),
 		(*ListEventsRequest_UserId)(nil),

@@ -2061,7 +2061,7 @@ var File_hlgate_v1_contacts_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\n" +
-	" hlgate/v1/contacts_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16hlgate/v1/common.proto\"\xd7\t\n" +
+	" hlgate/v1/contacts_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16hlgate/v1/common.proto\x1a\x17hlgate/v1/options.proto\"\xd7\t\n" +
 	"\aContact\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
 	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -2234,17 +2234,27 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\rSortDirection\x12\x1e\n" +
 	"\x1aSORT_DIRECTION_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SORT_DIRECTION_ASC\x10\x01\x12\x17\n" +
-	"\x13SORT_DIRECTION_DESC\x10\x022\xb2\t\n" +
-	"\x0fContactsService\x12\x84\x01\n" +
+	"\x13SORT_DIRECTION_DESC\x10\x022\xd0\n" +
 	"\n" +
-	"GetContact\x12\x1c.hlgate.v1.GetContactRequest\x1a\x1d.hlgate.v1.GetContactResponse\"9\x82\xd3\xe4\x93\x023\x121/v1/locations/{location_id}/contacts/{contact_id}\x12\x89\x01\n" +
-	"\rCreateContact\x12\x1f.hlgate.v1.CreateContactRequest\x1a .hlgate.v1.CreateContactResponse\"5\x82\xd3\xe4\x93\x02/:\acontact\"$/v1/locations/{location_id}/contacts\x12\x96\x01\n" +
-	"\rUpdateContact\x12\x1f.hlgate.v1.UpdateContactRequest\x1a .hlgate.v1.UpdateContactResponse\"B\x82\xd3\xe4\x93\x02<:\acontact21/v1/locations/{location_id}/contacts/{contact_id}\x12\x8d\x01\n" +
-	"\rDeleteContact\x12\x1f.hlgate.v1.DeleteContactRequest\x1a .hlgate.v1.DeleteContactResponse\"9\x82\xd3\xe4\x93\x023*1/v1/locations/{location_id}/contacts/{contact_id}\x12\x8a\x01\n" +
-	"\rUpsertContact\x12\x1f.hlgate.v1.UpsertContactRequest\x1a .hlgate.v1.UpsertContactResponse\"6\x82\xd3\xe4\x93\x020:\x01*\"+/v1/locations/{location_id}/contacts:upsert\x12\x8d\x01\n" +
-	"\x0eSearchContacts\x12 .hlgate.v1.SearchContactsRequest\x1a!.hlgate.v1.SearchContactsResponse\"6\x82\xd3\xe4\x93\x020:\x01*\"+/v1/locations/{location_id}/contacts:search\x12\x9b\x01\n" +
-	"\x0eAddContactTags\x12 .hlgate.v1.AddContactTagsRequest\x1a!.hlgate.v1.AddContactTagsResponse\"D\x82\xd3\xe4\x93\x02>:\x01*\"9/v1/locations/{location_id}/contacts/{contact_id}:addTags\x12\xa7\x01\n" +
-	"\x11RemoveContactTags\x12#.hlgate.v1.RemoveContactTagsRequest\x1a$.hlgate.v1.RemoveContactTagsResponse\"G\x82\xd3\xe4\x93\x02A:\x01*\"</v1/locations/{location_id}/contacts/{contact_id}:removeTagsB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
+	"\x0fContactsService\x12\x95\x01\n" +
+	"\n" +
+	"GetContact\x12\x1c.hlgate.v1.GetContactRequest\x1a\x1d.hlgate.v1.GetContactResponse\"J\xc2\xf3\x18\r\n" +
+	"\vget-contact\x82\xd3\xe4\x93\x023\x121/v1/locations/{location_id}/contacts/{contact_id}\x12\x9d\x01\n" +
+	"\rCreateContact\x12\x1f.hlgate.v1.CreateContactRequest\x1a .hlgate.v1.CreateContactResponse\"I\xc2\xf3\x18\x10\n" +
+	"\x0ecreate-contact\x82\xd3\xe4\x93\x02/:\acontact\"$/v1/locations/{location_id}/contacts\x12\xaa\x01\n" +
+	"\rUpdateContact\x12\x1f.hlgate.v1.UpdateContactRequest\x1a .hlgate.v1.UpdateContactResponse\"V\xc2\xf3\x18\x10\n" +
+	"\x0eupdate-contact\x82\xd3\xe4\x93\x02<:\acontact21/v1/locations/{location_id}/contacts/{contact_id}\x12\xa1\x01\n" +
+	"\rDeleteContact\x12\x1f.hlgate.v1.DeleteContactRequest\x1a .hlgate.v1.DeleteContactResponse\"M\xc2\xf3\x18\x10\n" +
+	"\x0edelete-contact\x82\xd3\xe4\x93\x023*1/v1/locations/{location_id}/contacts/{contact_id}\x12\x9e\x01\n" +
+	"\rUpsertContact\x12\x1f.hlgate.v1.UpsertContactRequest\x1a .hlgate.v1.UpsertContactResponse\"J\xc2\xf3\x18\x10\n" +
+	"\x0eupsert-contact\x82\xd3\xe4\x93\x020:\x01*\"+/v1/locations/{location_id}/contacts:upsert\x12\xab\x01\n" +
+	"\x0eSearchContacts\x12 .hlgate.v1.SearchContactsRequest\x1a!.hlgate.v1.SearchContactsResponse\"T\xc2\xf3\x18\x1a\n" +
+	"\x18search-contacts-advanced\x82\xd3\xe4\x93\x020:\x01*\"+/v1/locations/{location_id}/contacts:search\x12\xa9\x01\n" +
+	"\x0eAddContactTags\x12 .hlgate.v1.AddContactTagsRequest\x1a!.hlgate.v1.AddContactTagsResponse\"R\xc2\xf3\x18\n" +
+	"\n" +
+	"\badd-tags\x82\xd3\xe4\x93\x02>:\x01*\"9/v1/locations/{location_id}/contacts/{contact_id}:addTags\x12\xb8\x01\n" +
+	"\x11RemoveContactTags\x12#.hlgate.v1.RemoveContactTagsRequest\x1a$.hlgate.v1.RemoveContactTagsResponse\"X\xc2\xf3\x18\r\n" +
+	"\vremove-tags\x82\xd3\xe4\x93\x02A:\x01*\"</v1/locations/{location_id}/contacts/{contact_id}:removeTagsB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
 var (
 	file_hlgate_v1_contacts_service_proto_rawDescOnce sync.Once
@@ -2355,6 +2365,7 @@ func file_hlgate_v1_contacts_service_proto_init() {
 		return
 	}
 	file_hlgate_v1_common_proto_init()
+	file_hlgate_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

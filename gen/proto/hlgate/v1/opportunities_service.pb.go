@@ -1427,7 +1427,7 @@ var File_hlgate_v1_opportunities_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_opportunities_service_proto_rawDesc = "" +
 	"\n" +
-	"%hlgate/v1/opportunities_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16hlgate/v1/common.proto\"\xa7\a\n" +
+	"%hlgate/v1/opportunities_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16hlgate/v1/common.proto\x1a\x17hlgate/v1/options.proto\"\xa7\a\n" +
 	"\vOpportunity\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
 	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -1543,15 +1543,23 @@ const file_hlgate_v1_opportunities_service_proto_rawDesc = "" +
 	"\x17OPPORTUNITY_STATUS_OPEN\x10\x01\x12\x1a\n" +
 	"\x16OPPORTUNITY_STATUS_WON\x10\x02\x12\x1b\n" +
 	"\x17OPPORTUNITY_STATUS_LOST\x10\x03\x12 \n" +
-	"\x1cOPPORTUNITY_STATUS_ABANDONED\x10\x042\x8f\t\n" +
-	"\x14OpportunitiesService\x12\x99\x01\n" +
-	"\x0eGetOpportunity\x12 .hlgate.v1.GetOpportunityRequest\x1a!.hlgate.v1.GetOpportunityResponse\"B\x82\xd3\xe4\x93\x02<\x12:/v1/locations/{location_id}/opportunities/{opportunity_id}\x12\x9e\x01\n" +
-	"\x11CreateOpportunity\x12#.hlgate.v1.CreateOpportunityRequest\x1a$.hlgate.v1.CreateOpportunityResponse\">\x82\xd3\xe4\x93\x028:\vopportunity\")/v1/locations/{location_id}/opportunities\x12\xaf\x01\n" +
-	"\x11UpdateOpportunity\x12#.hlgate.v1.UpdateOpportunityRequest\x1a$.hlgate.v1.UpdateOpportunityResponse\"O\x82\xd3\xe4\x93\x02I:\vopportunity2:/v1/locations/{location_id}/opportunities/{opportunity_id}\x12\xc4\x01\n" +
-	"\x17UpdateOpportunityStatus\x12).hlgate.v1.UpdateOpportunityStatusRequest\x1a*.hlgate.v1.UpdateOpportunityStatusResponse\"R\x82\xd3\xe4\x93\x02L:\x01*\"G/v1/locations/{location_id}/opportunities/{opportunity_id}:updateStatus\x12\xa2\x01\n" +
-	"\x11DeleteOpportunity\x12#.hlgate.v1.DeleteOpportunityRequest\x1a$.hlgate.v1.DeleteOpportunityResponse\"B\x82\xd3\xe4\x93\x02<*:/v1/locations/{location_id}/opportunities/{opportunity_id}\x12\x97\x01\n" +
-	"\x13SearchOpportunities\x12%.hlgate.v1.SearchOpportunitiesRequest\x1a&.hlgate.v1.SearchOpportunitiesResponse\"1\x82\xd3\xe4\x93\x02+\x12)/v1/locations/{location_id}/opportunities\x12\x81\x01\n" +
-	"\rListPipelines\x12\x1f.hlgate.v1.ListPipelinesRequest\x1a .hlgate.v1.ListPipelinesResponse\"-\x82\xd3\xe4\x93\x02'\x12%/v1/locations/{location_id}/pipelinesB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
+	"\x1cOPPORTUNITY_STATUS_ABANDONED\x10\x042\xb6\n" +
+	"\n" +
+	"\x14OpportunitiesService\x12\xae\x01\n" +
+	"\x0eGetOpportunity\x12 .hlgate.v1.GetOpportunityRequest\x1a!.hlgate.v1.GetOpportunityResponse\"W\xc2\xf3\x18\x11\n" +
+	"\x0fget-opportunity\x82\xd3\xe4\x93\x02<\x12:/v1/locations/{location_id}/opportunities/{opportunity_id}\x12\xb6\x01\n" +
+	"\x11CreateOpportunity\x12#.hlgate.v1.CreateOpportunityRequest\x1a$.hlgate.v1.CreateOpportunityResponse\"V\xc2\xf3\x18\x14\n" +
+	"\x12create-opportunity\x82\xd3\xe4\x93\x028:\vopportunity\")/v1/locations/{location_id}/opportunities\x12\xc7\x01\n" +
+	"\x11UpdateOpportunity\x12#.hlgate.v1.UpdateOpportunityRequest\x1a$.hlgate.v1.UpdateOpportunityResponse\"g\xc2\xf3\x18\x14\n" +
+	"\x12update-opportunity\x82\xd3\xe4\x93\x02I:\vopportunity2:/v1/locations/{location_id}/opportunities/{opportunity_id}\x12\xe3\x01\n" +
+	"\x17UpdateOpportunityStatus\x12).hlgate.v1.UpdateOpportunityStatusRequest\x1a*.hlgate.v1.UpdateOpportunityStatusResponse\"q\xc2\xf3\x18\x1b\n" +
+	"\x19update-opportunity-status\x82\xd3\xe4\x93\x02L:\x01*\"G/v1/locations/{location_id}/opportunities/{opportunity_id}:updateStatus\x12\xba\x01\n" +
+	"\x11DeleteOpportunity\x12#.hlgate.v1.DeleteOpportunityRequest\x1a$.hlgate.v1.DeleteOpportunityResponse\"Z\xc2\xf3\x18\x14\n" +
+	"\x12delete-opportunity\x82\xd3\xe4\x93\x02<*:/v1/locations/{location_id}/opportunities/{opportunity_id}\x12\xaf\x01\n" +
+	"\x13SearchOpportunities\x12%.hlgate.v1.SearchOpportunitiesRequest\x1a&.hlgate.v1.SearchOpportunitiesResponse\"I\xc2\xf3\x18\x14\n" +
+	"\x12search-opportunity\x82\xd3\xe4\x93\x02+\x12)/v1/locations/{location_id}/opportunities\x12\x94\x01\n" +
+	"\rListPipelines\x12\x1f.hlgate.v1.ListPipelinesRequest\x1a .hlgate.v1.ListPipelinesResponse\"@\xc2\xf3\x18\x0f\n" +
+	"\rget-pipelines\x82\xd3\xe4\x93\x02'\x12%/v1/locations/{location_id}/pipelinesB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
 var (
 	file_hlgate_v1_opportunities_service_proto_rawDescOnce sync.Once
@@ -1638,6 +1646,7 @@ func file_hlgate_v1_opportunities_service_proto_init() {
 		return
 	}
 	file_hlgate_v1_common_proto_init()
+	file_hlgate_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

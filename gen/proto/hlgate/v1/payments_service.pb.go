@@ -1324,7 +1324,7 @@ var File_hlgate_v1_payments_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\n" +
-	" hlgate/v1/payments_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x06\n" +
+	" hlgate/v1/payments_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x17hlgate/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x06\n" +
 	"\x05Order\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
 	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -1457,13 +1457,17 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\x13PAYMENT_STATUS_PAID\x10\x01\x12\x19\n" +
 	"\x15PAYMENT_STATUS_UNPAID\x10\x02\x12\x1b\n" +
 	"\x17PAYMENT_STATUS_REFUNDED\x10\x03\x12!\n" +
-	"\x1dPAYMENT_STATUS_PARTIALLY_PAID\x10\x042\xaf\x04\n" +
-	"\x0fPaymentsService\x12u\n" +
+	"\x1dPAYMENT_STATUS_PARTIALLY_PAID\x10\x042\x89\x05\n" +
+	"\x0fPaymentsService\x12\x86\x01\n" +
 	"\n" +
-	"ListOrders\x12\x1c.hlgate.v1.ListOrdersRequest\x1a\x1d.hlgate.v1.ListOrdersResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/locations/{location_id}/orders\x12z\n" +
-	"\bGetOrder\x12\x1a.hlgate.v1.GetOrderRequest\x1a\x1b.hlgate.v1.GetOrderResponse\"5\x82\xd3\xe4\x93\x02/\x12-/v1/locations/{location_id}/orders/{order_id}\x12\x8d\x01\n" +
-	"\x10ListTransactions\x12\".hlgate.v1.ListTransactionsRequest\x1a#.hlgate.v1.ListTransactionsResponse\"0\x82\xd3\xe4\x93\x02*\x12(/v1/locations/{location_id}/transactions\x12\x98\x01\n" +
-	"\x0eGetTransaction\x12 .hlgate.v1.GetTransactionRequest\x1a!.hlgate.v1.GetTransactionResponse\"A\x82\xd3\xe4\x93\x02;\x129/v1/locations/{location_id}/transactions/{transaction_id}B7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
+	"ListOrders\x12\x1c.hlgate.v1.ListOrdersRequest\x1a\x1d.hlgate.v1.ListOrdersResponse\";\xc2\xf3\x18\r\n" +
+	"\vlist-orders\x82\xd3\xe4\x93\x02$\x12\"/v1/locations/{location_id}/orders\x12\x8f\x01\n" +
+	"\bGetOrder\x12\x1a.hlgate.v1.GetOrderRequest\x1a\x1b.hlgate.v1.GetOrderResponse\"J\xc2\xf3\x18\x11\n" +
+	"\x0fget-order-by-id\x82\xd3\xe4\x93\x02/\x12-/v1/locations/{location_id}/orders/{order_id}\x12\xa4\x01\n" +
+	"\x10ListTransactions\x12\".hlgate.v1.ListTransactionsRequest\x1a#.hlgate.v1.ListTransactionsResponse\"G\xc2\xf3\x18\x13\n" +
+	"\x11list-transactions\x82\xd3\xe4\x93\x02*\x12(/v1/locations/{location_id}/transactions\x12\xb3\x01\n" +
+	"\x0eGetTransaction\x12 .hlgate.v1.GetTransactionRequest\x1a!.hlgate.v1.GetTransactionResponse\"\\\xc2\xf3\x18\x17\n" +
+	"\x15get-transaction-by-id\x82\xd3\xe4\x93\x02;\x129/v1/locations/{location_id}/transactions/{transaction_id}B7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
 var (
 	file_hlgate_v1_payments_service_proto_rawDescOnce sync.Once
@@ -1526,6 +1530,7 @@ func file_hlgate_v1_payments_service_proto_init() {
 	if File_hlgate_v1_payments_service_proto != nil {
 		return
 	}
+	file_hlgate_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -1244,7 +1244,7 @@ var File_hlgate_v1_tokens_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_tokens_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ehlgate/v1/tokens_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x05\n" +
+	"\x1ehlgate/v1/tokens_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17hlgate/v1/options.proto\"\x85\x05\n" +
 	"\vTokenStatus\x12\"\n" +
 	"\n" +
 	"subject_id\x18\x01 \x01(\tB\x03\xe0A\x03R\tsubjectId\x12>\n" +
@@ -1336,14 +1336,16 @@ const file_hlgate_v1_tokens_service_proto_rawDesc = "" +
 	"\tTokenKind\x12\x1a\n" +
 	"\x16TOKEN_KIND_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eTOKEN_KIND_PRIVATE_INTEGRATION\x10\x01\x12\x14\n" +
-	"\x10TOKEN_KIND_OAUTH\x10\x022\xf9\x05\n" +
+	"\x10TOKEN_KIND_OAUTH\x10\x022\xaf\x06\n" +
 	"\rTokensService\x12j\n" +
-	"\vImportToken\x12\x1d.hlgate.v1.ImportTokenRequest\x1a\x1e.hlgate.v1.ImportTokenResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/tokens:import\x12s\n" +
-	"\fExchangeCode\x12\x1e.hlgate.v1.ExchangeCodeRequest\x1a\x1f.hlgate.v1.ExchangeCodeResponse\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/tokens:exchangeCode\x12v\n" +
+	"\vImportToken\x12\x1d.hlgate.v1.ImportTokenRequest\x1a\x1e.hlgate.v1.ImportTokenResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/tokens:import\x12\x89\x01\n" +
+	"\fExchangeCode\x12\x1e.hlgate.v1.ExchangeCodeRequest\x1a\x1f.hlgate.v1.ExchangeCodeResponse\"8\xc2\xf3\x18\x12\n" +
+	"\x10get-access-token\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/tokens:exchangeCode\x12v\n" +
 	"\x0eGetTokenStatus\x12 .hlgate.v1.GetTokenStatusRequest\x1a!.hlgate.v1.GetTokenStatusResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/tokens/{subject_id}\x12m\n" +
 	"\vDeleteToken\x12\x1d.hlgate.v1.DeleteTokenRequest\x1a\x1e.hlgate.v1.DeleteTokenResponse\"\x1f\x82\xd3\xe4\x93\x02\x19*\x17/v1/tokens/{subject_id}\x12\x88\x01\n" +
-	"\x0eConfirmInstall\x12 .hlgate.v1.ConfirmInstallRequest\x1a!.hlgate.v1.ConfirmInstallResponse\"1\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/tokens/{subject_id}:confirmInstall\x12\x94\x01\n" +
-	"\x11MintLocationToken\x12#.hlgate.v1.MintLocationTokenRequest\x1a$.hlgate.v1.MintLocationTokenResponse\"4\x82\xd3\xe4\x93\x02.:\x01*\")/v1/tokens/{company_id}:mintLocationTokenB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
+	"\x0eConfirmInstall\x12 .hlgate.v1.ConfirmInstallRequest\x1a!.hlgate.v1.ConfirmInstallResponse\"1\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/tokens/{subject_id}:confirmInstall\x12\xb3\x01\n" +
+	"\x11MintLocationToken\x12#.hlgate.v1.MintLocationTokenRequest\x1a$.hlgate.v1.MintLocationTokenResponse\"S\xc2\xf3\x18\x1b\n" +
+	"\x19get-location-access-token\x82\xd3\xe4\x93\x02.:\x01*\")/v1/tokens/{company_id}:mintLocationTokenB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
 var (
 	file_hlgate_v1_tokens_service_proto_rawDescOnce sync.Once
@@ -1424,6 +1426,7 @@ func file_hlgate_v1_tokens_service_proto_init() {
 	if File_hlgate_v1_tokens_service_proto != nil {
 		return
 	}
+	file_hlgate_v1_options_proto_init()
 	file_hlgate_v1_tokens_service_proto_msgTypes[4].OneofWrappers = []any{
 		(*ImportTokenRequest_PrivateIntegrationToken)(nil),
 		(*ImportTokenRequest_OauthToken)(nil),
