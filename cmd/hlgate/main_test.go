@@ -101,24 +101,7 @@ func TestServeSandboxDemoWorks(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--sandbox", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"},
-			envOf(nil), strings.NewReader(""), out, io.Discard)
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(out.String(), "Stop with Ctrl-C") {
-		select {
-		case err := <-done:
-			t.Fatalf("serve --sandbox exited: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no demo commands printed:\n%s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	out, _, done := startDemo(ctx, t, envOf(nil))
 	// Run the printed curl commands' URLs.
 	var urls []string
 	for _, line := range strings.Split(out.String(), "\n") {
@@ -149,6 +132,32 @@ func TestServeSandboxDemoWorks(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop after cancellation")
 	}
+}
+
+// startDemo runs `hlgate serve --sandbox` on free loopback ports until ctx
+// ends, and returns once the demo location is installed (the demo commands
+// are printed), with its output, its log and its exit.
+func startDemo(ctx context.Context, t *testing.T, env func(string) string) (out, logs *syncBuffer, done <-chan error) {
+	t.Helper()
+	out, logs = &syncBuffer{}, &syncBuffer{}
+	exited := make(chan error, 1)
+	go func() {
+		exited <- run(ctx, []string{"serve", "--sandbox", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"},
+			env, strings.NewReader(""), out, logs)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "Stop with Ctrl-C") {
+		select {
+		case err := <-exited:
+			t.Fatalf("serve --sandbox exited: %v\n%s\n%s", err, out.String(), logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no demo commands printed:\n%s\n%s", out.String(), logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return out, logs, exited
 }
 
 type syncBuffer struct {
@@ -220,26 +229,11 @@ func TestReadyzRefusesAnEvictingRedis(t *testing.T) {
 			rs := redistest.Start(t, redistest.Options{Args: []string{"--maxmemory-policy", tc.policy}})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			logs, out := &syncBuffer{}, &syncBuffer{}
-			done := make(chan error, 1)
 			env := envOf(map[string]string{"HLGATE_REDIS_URL": rs.URL(), "HLGATE_TOKEN_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="})
-			go func() {
-				done <- run(ctx, []string{"serve", "--sandbox", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, env, strings.NewReader(""), out, logs)
-			}()
-			httpAddr := regexp.MustCompile(`"http":"([0-9.:]+)"`)
-			deadline := time.Now().Add(20 * time.Second)
-			var m []string
-			// Ready to be asked once the demo install is done.
-			for m = httpAddr.FindStringSubmatch(logs.String()); m == nil || !strings.Contains(out.String(), "Stop with Ctrl-C"); m = httpAddr.FindStringSubmatch(logs.String()) {
-				select {
-				case err := <-done:
-					t.Fatalf("serve exited: %v\n%s", err, logs.String())
-				default:
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("serve did not start:\n%s", logs.String())
-				}
-				time.Sleep(20 * time.Millisecond)
+			_, logs, done := startDemo(ctx, t, env)
+			m := regexp.MustCompile(`"http":"([0-9.:]+)"`).FindStringSubmatch(logs.String())
+			if m == nil {
+				t.Fatalf("no HTTP address in the log:\n%s", logs.String())
 			}
 			resp, err := http.Get("http://" + m[1] + "/readyz")
 			if err != nil {
