@@ -7,7 +7,8 @@ PKGS    := ./...
 
 all: build
 
-## generate: regenerate everything under gen/ (buf and oapi-codegen).
+## generate: regenerate everything under gen/: the operation table (tools/opgen:
+## api/highlevel's official documents plus api/overlay.yaml), buf and oapi-codegen.
 generate:
 	scripts/generate.sh
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Regenerates everything under gen/ from api/openapi.yaml and proto/.
+# Regenerates everything under gen/ from api/ (HighLevel's documents, the
+# overlay, the hand-written slice api/openapi.yaml) and proto/.
 # Generated code lives only under gen/ and is committed; running this twice
 # changes nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tool() { go tool -modfile=tools/go.mod "$@"; }
 
-rm -rf gen/proto gen/openapiv2 gen/highlevel
+rm -rf gen/proto gen/openapiv2 gen/highlevel gen/optable
 mkdir -p gen/highlevel
 
 # hlgate's own API: messages, gRPC, gateway and one OpenAPI v2 document.
@@ -29,6 +30,11 @@ import _ "embed"
 //go:embed hlgate.swagger.json
 var Document []byte
 GO
+
+# The operation table: HighLevel's official documents (api/highlevel) plus
+# hlgate's overlay (api/overlay.yaml). First, because it refuses documents
+# whose sha256 differs from api/highlevel/SOURCE.md.
+go -C tools run ./opgen -root ..
 
 # The upstream slice: HighLevel's REST client and models.
 tool oapi-codegen -config api/oapi-codegen.yaml api/openapi.yaml

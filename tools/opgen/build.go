@@ -1,0 +1,504 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/speakeasy-api/openapi/overlay"
+	"gopkg.in/yaml.v3"
+)
+
+// op is one row of the table, as render writes it.
+type op struct {
+	ID, Document, Method, Path, Version string
+	Scopes                              []string
+	Read, Safe                          bool
+	Location, Company                   *field
+	Paging                              string
+	Exposed                             bool
+	Excluded                            string
+}
+
+// field is where a request names a location or company.
+type field struct{ In, Name string }
+
+// document is one parsed apps/*.json, overlaid in place.
+type document struct {
+	name string // "contacts" for apps/contacts.json
+	root *yaml.Node
+}
+
+var (
+	methods     = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+	pagings     = []string{"none", "page", "offset", "startAfter", "searchAfter", "client"}
+	fieldPlaces = []string{"path", "query", "body"}
+)
+
+// build verifies the documents under dir against dir/SOURCE.md, applies the
+// overlay and returns every operation of every document, sorted by ID.
+func build(dir, overlayPath string) ([]op, error) {
+	docs, err := loadDocuments(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := applyOverlay(overlayPath, docs); err != nil {
+		return nil, err
+	}
+	var ops []op
+	seen := map[string]string{} // operationId → document
+	for _, d := range docs {
+		dops, err := operations(d)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range dops {
+			// The table is keyed by operationId alone (RPCs name it without a
+			// document), so an id must be unique across all documents.
+			if prev, dup := seen[o.ID]; dup {
+				return nil, fmt.Errorf("operation %s: operationId declared by both %s and %s", o.ID, prev, d.name)
+			}
+			seen[o.ID] = d.name
+			ops = append(ops, o)
+		}
+	}
+	sort.Slice(ops, func(i, j int) bool { return ops[i].ID < ops[j].ID })
+	return ops, nil
+}
+
+// loadDocuments checks that dir holds exactly the files SOURCE.md lists, each
+// with its sha256, and parses the apps/*.json among them. A document is
+// parsed only after its hash matched: the table must describe the published
+// documents, not a copy someone touched up.
+func loadDocuments(dir string) ([]document, error) {
+	sums, err := readSource(filepath.Join(dir, "SOURCE.md"))
+	if err != nil {
+		return nil, err
+	}
+	var docs []document
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if rel == "SOURCE.md" {
+			return nil
+		}
+		want, ok := sums[rel]
+		if !ok {
+			return fmt.Errorf("%s: not listed in SOURCE.md, so its origin is unrecorded", rel)
+		}
+		delete(sums, rel)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		got := sha256.Sum256(b)
+		if hex.EncodeToString(got[:]) != want {
+			return fmt.Errorf("%s: sha256 %x, but SOURCE.md lists %s: the documents are byte copies; put changes in the overlay", rel, got, want)
+		}
+		if !strings.HasPrefix(rel, "apps/") || !strings.HasSuffix(rel, ".json") || strings.Count(rel, "/") != 1 {
+			return nil // common schemas: referenced, not a source of operations
+		}
+		var root yaml.Node
+		if err := yaml.Unmarshal(b, &root); err != nil {
+			return fmt.Errorf("%s: %w", rel, err)
+		}
+		docs = append(docs, document{name: strings.TrimSuffix(strings.TrimPrefix(rel, "apps/"), ".json"), root: &root})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(sums) > 0 {
+		missing := make([]string, 0, len(sums))
+		for f := range sums {
+			missing = append(missing, f)
+		}
+		sort.Strings(missing)
+		return nil, fmt.Errorf("SOURCE.md lists files that are missing: %s", strings.Join(missing, ", "))
+	}
+	if len(docs) == 0 {
+		return nil, fmt.Errorf("%s: no apps/*.json documents", dir)
+	}
+	return docs, nil
+}
+
+// readSource reads SOURCE.md's file table: rows of five cells whose first
+// cell is the path here and last the sha256.
+func readSource(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	sums := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		cells := strings.Split(strings.Trim(strings.TrimSpace(sc.Text()), "|"), "|")
+		if len(cells) != 5 {
+			continue
+		}
+		file, sum := strings.TrimSpace(cells[0]), strings.TrimSpace(cells[4])
+		if !strings.HasSuffix(file, ".json") {
+			continue // header and separator rows
+		}
+		if _, dup := sums[file]; dup {
+			return nil, fmt.Errorf("SOURCE.md lists %s twice", file)
+		}
+		sums[file] = sum
+	}
+	if len(sums) == 0 {
+		return nil, fmt.Errorf("%s: no file table", path)
+	}
+	return sums, nil
+}
+
+// applyOverlay applies each action of the overlay to every document, in
+// order. One overlay serves all documents, and an action's target (usually
+// an operation selected by its operationId) lives in one of them, so the
+// action must select something in at least one document: a target that
+// selects nothing anywhere is a stale correction or a typo, and an error.
+func applyOverlay(path string, docs []document) error {
+	ov, err := overlay.Parse(path)
+	if err != nil {
+		return fmt.Errorf("overlay: %w", err)
+	}
+	if err := ov.Validate(); err != nil {
+		return fmt.Errorf("overlay %s: %w", path, err)
+	}
+	if len(ov.Actions) == 0 {
+		return fmt.Errorf("overlay %s: no actions", path)
+	}
+	for i, action := range ov.Actions {
+		name := fmt.Sprintf("overlay action %d (target %s)", i+1, action.Target)
+		sel, err := ov.NewPath(action.Target, nil)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		one := *ov
+		one.Actions = []overlay.Action{action}
+		matched := 0
+		for _, d := range docs {
+			n := len(sel.Query(d.root))
+			if n == 0 {
+				continue
+			}
+			matched += n
+			if err := one.ApplyTo(d.root); err != nil {
+				return fmt.Errorf("%s on %s: %w", name, d.name, err)
+			}
+		}
+		if matched == 0 {
+			return fmt.Errorf("%s targets nothing in any document", name)
+		}
+	}
+	return nil
+}
+
+// meta is the x-hlgate extension of an operation.
+type meta struct {
+	Expose   bool      `yaml:"expose"`
+	Access   string    `yaml:"access"`
+	Safe     *bool     `yaml:"safe"`
+	Location *placeOpt `yaml:"location"`
+	Company  *placeOpt `yaml:"company"`
+	Paging   string    `yaml:"paging"`
+}
+
+// placeOpt is a location or company declaration: a field, or "none" for a
+// request that does not name one. "none" is explicit so that a missing
+// declaration is an error, not a silent nil.
+type placeOpt struct{ f *field }
+
+// UnmarshalYAML accepts "none" or {in, name}.
+func (p *placeOpt) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.Value == "none" {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: want \"none\" or {in, name}", n.Line)
+	}
+	var f field
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i].Value, n.Content[i+1].Value
+		switch k {
+		case "in":
+			f.In = v
+		case "name":
+			f.Name = v
+		default:
+			return fmt.Errorf("line %d: unknown key %q (want in, name)", n.Content[i].Line, k)
+		}
+	}
+	if !slices.Contains(fieldPlaces, f.In) || f.Name == "" {
+		return fmt.Errorf("line %d: want in: path|query|body and a name", n.Line)
+	}
+	p.f = &f
+	return nil
+}
+
+// operations reads the rows of one overlaid document.
+func operations(d document) ([]op, error) {
+	root := d.root
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	var out []op
+	paths := get(root, "paths")
+	if paths == nil {
+		return nil, fmt.Errorf("%s: no paths", d.name)
+	}
+	for i := 0; i+1 < len(paths.Content); i += 2 {
+		path, item := paths.Content[i].Value, paths.Content[i+1]
+		for j := 0; j+1 < len(item.Content); j += 2 {
+			method := item.Content[j].Value
+			if !slices.Contains(methods, method) {
+				continue // parameters, summary, servers …
+			}
+			o, err := operation(d.name, root, path, method, item, item.Content[j+1])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+func operation(doc string, root *yaml.Node, path, method string, item, n *yaml.Node) (op, error) {
+	id := scalar(get(n, "operationId"))
+	if id == "" {
+		return op{}, fmt.Errorf("%s: %s %s has no operationId", doc, strings.ToUpper(method), path)
+	}
+	fail := func(format string, args ...any) (op, error) {
+		return op{}, fmt.Errorf("operation %s (%s %s %s): %s", id, doc, strings.ToUpper(method), path, fmt.Sprintf(format, args...))
+	}
+	o := op{ID: id, Document: doc, Method: strings.ToUpper(method), Path: path}
+	params, err := parameters(root, item, n)
+	if err != nil {
+		return fail("%v", err)
+	}
+	for _, p := range params {
+		if scalar(get(p, "in")) != "header" || scalar(get(p, "name")) != "Version" {
+			continue
+		}
+		schema := get(p, "schema")
+		if enum := get(schema, "enum"); enum != nil && len(enum.Content) == 1 {
+			o.Version = enum.Content[0].Value
+		} else if def := scalar(get(schema, "default")); def != "" {
+			o.Version = def
+		} else {
+			// The Version header is the one value the upstream chain cannot
+			// guess; an operation that declares it without one value is a
+			// document this generator does not understand yet.
+			return fail("Version header declares no single value")
+		}
+	}
+	if sec := get(n, "security"); sec != nil {
+		for _, req := range sec.Content {
+			for k := 1; k < len(req.Content); k += 2 {
+				for _, s := range req.Content[k].Content {
+					if !slices.Contains(o.Scopes, s.Value) {
+						o.Scopes = append(o.Scopes, s.Value)
+					}
+				}
+			}
+		}
+	}
+	// Until the overlay says otherwise, only a GET is a read that may be
+	// resent: a POST may be a search, but nobody has read it yet.
+	o.Read = o.Method == "GET"
+	o.Safe = o.Method == "GET"
+	o.Excluded = scalar(get(n, "x-hlgate-exclude"))
+
+	x := get(n, "x-hlgate")
+	if x == nil {
+		return o, nil
+	}
+	var m meta
+	raw, err := yaml.Marshal(x)
+	if err != nil {
+		return fail("%v", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true) // a misspelled key must not pass as "not declared"
+	if err := dec.Decode(&m); err != nil {
+		return fail("x-hlgate: %v", err)
+	}
+	if m.Expose && o.Excluded != "" {
+		return fail("both exposed and excluded (%q)", o.Excluded)
+	}
+	o.Exposed = m.Expose
+	switch m.Access {
+	case "read", "write":
+		o.Read = m.Access == "read"
+	case "":
+		if m.Expose {
+			return fail("exposed but x-hlgate.access (read|write) is missing")
+		}
+	default:
+		return fail("x-hlgate.access %q: want read or write", m.Access)
+	}
+	if m.Safe != nil {
+		o.Safe = *m.Safe
+	} else if m.Expose {
+		return fail("exposed but x-hlgate.safe (true|false) is missing")
+	}
+	if m.Paging != "" && !slices.Contains(pagings, m.Paging) {
+		return fail("x-hlgate.paging %q: want one of %s", m.Paging, strings.Join(pagings, ", "))
+	}
+	if m.Paging == "" && m.Expose {
+		return fail("exposed but x-hlgate.paging is missing")
+	}
+	o.Paging = m.Paging
+	if m.Location == nil && m.Expose {
+		return fail("exposed but x-hlgate.location ({in, name} or none) is missing")
+	}
+	for _, pl := range []struct {
+		what string
+		opt  *placeOpt
+		dst  **field
+	}{{"location", m.Location, &o.Location}, {"company", m.Company, &o.Company}} {
+		if pl.opt == nil || pl.opt.f == nil {
+			continue
+		}
+		// The field must exist in the (overlaid) request, or caller auth
+		// would be checking a field the upstream never receives.
+		if err := hasField(root, params, n, *pl.opt.f); err != nil {
+			return fail("x-hlgate.%s: %v", pl.what, err)
+		}
+		*pl.dst = pl.opt.f
+	}
+	return o, nil
+}
+
+// parameters returns the path item's and the operation's parameters, local
+// references resolved; the operation's win on the same (in, name).
+func parameters(root, item, n *yaml.Node) ([]*yaml.Node, error) {
+	var out []*yaml.Node
+	for _, list := range []*yaml.Node{get(item, "parameters"), get(n, "parameters")} {
+		if list == nil {
+			continue
+		}
+		for _, p := range list.Content {
+			p, err := resolve(root, p)
+			if err != nil {
+				return nil, err
+			}
+			out = slices.DeleteFunc(out, func(q *yaml.Node) bool {
+				return scalar(get(q, "in")) == scalar(get(p, "in")) && scalar(get(q, "name")) == scalar(get(p, "name"))
+			})
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// hasField reports whether the request declares f: a parameter for path and
+// query, a property of a request body schema (any media type) for body.
+func hasField(root *yaml.Node, params []*yaml.Node, n *yaml.Node, f field) error {
+	if f.In != "body" {
+		for _, p := range params {
+			if scalar(get(p, "in")) == f.In && scalar(get(p, "name")) == f.Name {
+				return nil
+			}
+		}
+		return fmt.Errorf("the request has no %s parameter %q", f.In, f.Name)
+	}
+	body, err := resolve(root, get(n, "requestBody"))
+	if err != nil {
+		return err
+	}
+	content := get(body, "content")
+	if content == nil {
+		return fmt.Errorf("the request has no body")
+	}
+	for i := 1; i < len(content.Content); i += 2 {
+		ok, err := schemaHas(root, get(content.Content[i], "schema"), f.Name, 0)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("no request body schema has a property %q", f.Name)
+}
+
+func schemaHas(root, s *yaml.Node, name string, depth int) (bool, error) {
+	if s == nil || depth > 16 {
+		return false, nil
+	}
+	s, err := resolve(root, s)
+	if err != nil {
+		return false, err
+	}
+	if get(get(s, "properties"), name) != nil {
+		return true, nil
+	}
+	if all := get(s, "allOf"); all != nil {
+		for _, sub := range all.Content {
+			if ok, err := schemaHas(root, sub, name, depth+1); ok || err != nil {
+				return ok, err
+			}
+		}
+	}
+	return false, nil
+}
+
+// resolve follows a local $ref (#/components/…). References into other files
+// are refused rather than guessed at: no exposed request uses one today.
+func resolve(root, n *yaml.Node) (*yaml.Node, error) {
+	for range 16 {
+		ref := scalar(get(n, "$ref"))
+		if ref == "" {
+			return n, nil
+		}
+		if !strings.HasPrefix(ref, "#/") {
+			return nil, fmt.Errorf("cannot follow $ref %q (only references within the document)", ref)
+		}
+		next := root
+		for _, part := range strings.Split(ref[2:], "/") {
+			part = strings.ReplaceAll(strings.ReplaceAll(part, "~1", "/"), "~0", "~")
+			next = get(next, part)
+		}
+		if next == nil {
+			return nil, fmt.Errorf("$ref %q resolves to nothing", ref)
+		}
+		n = next
+	}
+	return nil, errors.New("$ref chain too long")
+}
+
+// get is the value of key in a mapping node, or nil.
+func get(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func scalar(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return n.Value
+}
