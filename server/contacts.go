@@ -9,7 +9,6 @@ import (
 
 	"github.com/hlgate/hlgate/gen/highlevel"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
-	"github.com/hlgate/hlgate/upstream"
 )
 
 // Contacts search paging (reference facts §3, §7): pageLimit at most 500;
@@ -205,7 +204,7 @@ func (c *contactsService) SearchContacts(ctx context.Context, req *hlgatev1.Sear
 		body.Page = &page
 	}
 	// A search changes nothing, so the chain may resend it like a GET.
-	resp, err := c.s.hl.SearchContactsWithResponse(upstream.WithIdempotent(upstreamCtx(ctx, req.GetLocationId())), body)
+	resp, err := c.s.hl.SearchContactsWithResponse(upstreamCtx(ctx, req.GetLocationId()), body)
 	if err != nil {
 		return nil, err
 	}

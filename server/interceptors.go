@@ -81,6 +81,9 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 			return nil, v.err()
 		}
 	}
+	if r.op != nil {
+		ctx = upstream.WithOperation(ctx, r.op)
+	}
 	resp, err = handler(ctx, req)
 	return resp, toStatus(ctx, err)
 }

@@ -1,12 +1,15 @@
 package server
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/hlgate/hlgate/gen/optable"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 )
 
@@ -25,13 +28,8 @@ var localOnly = map[string]bool{
 func TestEveryForwardingRPCNamesItsOperation(t *testing.T) {
 	t.Parallel()
 	seen := map[string]string{}
-	files := []protoreflect.FileDescriptor{
-		hlgatev1.File_hlgate_v1_contacts_service_proto, hlgatev1.File_hlgate_v1_opportunities_service_proto,
-		hlgatev1.File_hlgate_v1_calendars_service_proto, hlgatev1.File_hlgate_v1_payments_service_proto,
-		hlgatev1.File_hlgate_v1_tokens_service_proto,
-	}
 	n := 0
-	for _, f := range files {
+	for _, f := range hlgateFiles {
 		for i := 0; i < f.Services().Len(); i++ {
 			svc := f.Services().Get(i)
 			for j := 0; j < svc.Methods().Len(); j++ {
@@ -56,14 +54,54 @@ func TestEveryForwardingRPCNamesItsOperation(t *testing.T) {
 	if n != 29 {
 		t.Errorf("%d RPCs name an upstream operation, want 29", n)
 	}
+	// Every operation the table exposes has an RPC, and each RPC's rule
+	// carries the operation's Version and retry safety from the table.
+	for _, row := range optable.Ops {
+		if !row.Exposed || row.Document == "oauth" && row.ID == "get-installed-location" {
+			continue
+		}
+		full := seen[row.ID]
+		if full == "" {
+			t.Errorf("the table exposes %s, which no RPC names", row.ID)
+			continue
+		}
+		r := methodRules[full]
+		if r == nil || r.op == nil || r.op.Version != row.Version || r.op.Safe != row.Safe || r.op.ID != row.ID {
+			t.Errorf("%s: rule %+v does not carry %s's Version %q and Safe %v", full, r, row.ID, row.Version, row.Safe)
+		}
+		if want := map[bool]Access{true: AccessRead, false: AccessWrite}[row.Read]; r != nil && r.access < want {
+			t.Errorf("%s: access %s, but %s needs %s", full, r.access, row.ID, want)
+		}
+		if row.Version == "" && row.Document != "oauth" {
+			t.Errorf("%s declares no Version header", row.ID)
+		}
+	}
 }
 
-// operationOf reads a method's (hlgate.v1.upstream).operation_id.
-func operationOf(m protoreflect.MethodDescriptor) string {
-	opts, ok := m.Options().(*descriptorpb.MethodOptions)
-	if !ok || opts == nil {
-		return ""
+// An RPC that names an operation the table does not expose is refused at
+// start.
+func TestUnknownOperationIsRefused(t *testing.T) {
+	t.Parallel()
+	opts := &descriptorpb.MethodOptions{}
+	proto.SetExtension(opts, hlgatev1.E_Upstream, &hlgatev1.UpstreamOperation{OperationId: "no-such-operation"})
+	fake := &descriptorpb.FileDescriptorProto{
+		Name:       proto.String("hlgate/fake/fake.proto"),
+		Package:    proto.String("hlgate.fake"),
+		Dependency: []string{"hlgate/v1/contacts_service.proto"},
+		Syntax:     proto.String("proto3"),
+		Service: []*descriptorpb.ServiceDescriptorProto{{
+			Name: proto.String("FakeService"),
+			Method: []*descriptorpb.MethodDescriptorProto{{
+				Name: proto.String("GetContact"), InputType: proto.String(".hlgate.v1.GetContactRequest"),
+				OutputType: proto.String(".hlgate.v1.GetContactResponse"), Options: opts,
+			}},
+		}},
 	}
-	u, _ := proto.GetExtension(opts, hlgatev1.E_Upstream).(*hlgatev1.UpstreamOperation)
-	return u.GetOperationId()
+	fd, err := protodesc.NewFile(fake, protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := forwardingRules(map[string]*rule{}, fd); err == nil || !strings.Contains(err.Error(), "no-such-operation") {
+		t.Fatalf("forwardingRules = %v, want an error naming the operation", err)
+	}
 }

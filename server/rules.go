@@ -9,8 +9,11 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/hlgate/hlgate/gen/optable"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+	"github.com/hlgate/hlgate/upstream"
 )
 
 // rule declares what an RPC needs of its caller. Every method the gRPC
@@ -35,47 +38,21 @@ type rule struct {
 	// no subject is refused.
 	unnamedNeedsAll bool
 
+	// op is the upstream operation of a forwarding RPC, from the operation
+	// table: its Version header and retry safety travel with the call.
+	op *upstream.Operation
+
 	// paths are the subjects resolved against the request message.
 	paths [][]protoreflect.FieldDescriptor
 }
 
-// located is a rule for an RPC about the location in location_id.
-func located(a Access) *rule { return &rule{access: a, subjects: []string{"location_id"}} }
-
-// methodRules is the declaration of every RPC hlgate serves. Reads (Get, List,
-// Search) need a read key, everything that changes HighLevel's data a write
-// key, token administration an admin key.
+// methodRules is the declaration of every RPC hlgate serves. An RPC that
+// forwards to HighLevel gets its rule from the operation its
+// (hlgate.v1.upstream) option names (see forwardingRules): a read key for
+// the operations the table marks Read, a write key for the others, and the
+// location in location_id. The rules written here are for what the table
+// cannot say: token administration (admin keys), reflection and health.
 var methodRules = map[string]*rule{
-	hlgatev1.ContactsService_GetContact_FullMethodName:        located(AccessRead),
-	hlgatev1.ContactsService_SearchContacts_FullMethodName:    located(AccessRead),
-	hlgatev1.ContactsService_CreateContact_FullMethodName:     located(AccessWrite),
-	hlgatev1.ContactsService_UpdateContact_FullMethodName:     located(AccessWrite),
-	hlgatev1.ContactsService_DeleteContact_FullMethodName:     located(AccessWrite),
-	hlgatev1.ContactsService_UpsertContact_FullMethodName:     located(AccessWrite),
-	hlgatev1.ContactsService_AddContactTags_FullMethodName:    located(AccessWrite),
-	hlgatev1.ContactsService_RemoveContactTags_FullMethodName: located(AccessWrite),
-
-	hlgatev1.OpportunitiesService_GetOpportunity_FullMethodName:          located(AccessRead),
-	hlgatev1.OpportunitiesService_SearchOpportunities_FullMethodName:     located(AccessRead),
-	hlgatev1.OpportunitiesService_ListPipelines_FullMethodName:           located(AccessRead),
-	hlgatev1.OpportunitiesService_CreateOpportunity_FullMethodName:       located(AccessWrite),
-	hlgatev1.OpportunitiesService_UpdateOpportunity_FullMethodName:       located(AccessWrite),
-	hlgatev1.OpportunitiesService_UpdateOpportunityStatus_FullMethodName: located(AccessWrite),
-	hlgatev1.OpportunitiesService_DeleteOpportunity_FullMethodName:       located(AccessWrite),
-
-	hlgatev1.CalendarsService_ListCalendars_FullMethodName:     located(AccessRead),
-	hlgatev1.CalendarsService_GetCalendar_FullMethodName:       located(AccessRead),
-	hlgatev1.CalendarsService_GetFreeSlots_FullMethodName:      located(AccessRead),
-	hlgatev1.CalendarsService_ListEvents_FullMethodName:        located(AccessRead),
-	hlgatev1.CalendarsService_GetAppointment_FullMethodName:    located(AccessRead),
-	hlgatev1.CalendarsService_CreateAppointment_FullMethodName: located(AccessWrite),
-	hlgatev1.CalendarsService_UpdateAppointment_FullMethodName: located(AccessWrite),
-	hlgatev1.CalendarsService_DeleteEvent_FullMethodName:       located(AccessWrite),
-
-	hlgatev1.PaymentsService_ListOrders_FullMethodName:       located(AccessRead),
-	hlgatev1.PaymentsService_GetOrder_FullMethodName:         located(AccessRead),
-	hlgatev1.PaymentsService_ListTransactions_FullMethodName: located(AccessRead),
-	hlgatev1.PaymentsService_GetTransaction_FullMethodName:   located(AccessRead),
 
 	// An import names its subject inside the token; a company id on a
 	// location's pair is checked too, because it is stored with the token.
@@ -104,9 +81,64 @@ func init() {
 	for i := 0; i < svc.Methods().Len(); i++ {
 		methodRules["/"+string(svc.FullName())+"/"+string(svc.Methods().Get(i).Name())] = &rule{public: true}
 	}
+	if err := forwardingRules(methodRules, hlgateFiles...); err != nil {
+		panic(err)
+	}
 	if err := compileRules(methodRules); err != nil {
 		panic(err) // a declaration that names no field is a programming error, caught by every test
 	}
+}
+
+// hlgateFiles are the files of hlgate's services.
+var hlgateFiles = []protoreflect.FileDescriptor{
+	hlgatev1.File_hlgate_v1_contacts_service_proto, hlgatev1.File_hlgate_v1_opportunities_service_proto,
+	hlgatev1.File_hlgate_v1_calendars_service_proto, hlgatev1.File_hlgate_v1_payments_service_proto,
+	hlgatev1.File_hlgate_v1_tokens_service_proto,
+}
+
+// forwardingRules gives every RPC that names an upstream operation its
+// operation from the table, and a rule from it unless one is written in
+// rules. An option naming an operation the table lacks, or does not expose,
+// is an error: the RPC would be served without its declared Version and
+// retry safety.
+func forwardingRules(rules map[string]*rule, files ...protoreflect.FileDescriptor) error {
+	for _, f := range files {
+		for i := 0; i < f.Services().Len(); i++ {
+			svc := f.Services().Get(i)
+			for j := 0; j < svc.Methods().Len(); j++ {
+				m := svc.Methods().Get(j)
+				id := operationOf(m)
+				if id == "" {
+					continue
+				}
+				full := "/" + string(svc.FullName()) + "/" + string(m.Name())
+				row, ok := optable.Lookup(id)
+				if !ok || !row.Exposed {
+					return fmt.Errorf("%s names upstream operation %q, which the operation table does not expose", full, id)
+				}
+				r := rules[full]
+				if r == nil {
+					r = &rule{access: AccessWrite, subjects: []string{"location_id"}}
+					if row.Read {
+						r.access = AccessRead
+					}
+					rules[full] = r
+				}
+				r.op = &upstream.Operation{ID: row.ID, Version: row.Version, Safe: row.Safe}
+			}
+		}
+	}
+	return nil
+}
+
+// operationOf reads a method's (hlgate.v1.upstream).operation_id.
+func operationOf(m protoreflect.MethodDescriptor) string {
+	opts, ok := m.Options().(*descriptorpb.MethodOptions)
+	if !ok || opts == nil {
+		return ""
+	}
+	u, _ := proto.GetExtension(opts, hlgatev1.E_Upstream).(*hlgatev1.UpstreamOperation)
+	return u.GetOperationId()
 }
 
 // compileRules resolves every rule's subject paths against its method's

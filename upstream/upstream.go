@@ -10,15 +10,18 @@
 //     sends only while the slot is fresh (limiter.Permit.Fresh): a slot
 //     that went stale during that read is given back and the call queues
 //     again,
-//  3. sets the Version header for the product (calendars 2021-04-15, the
-//     rest 2021-07-28) and the Bearer token,
+//  3. sets the Version header the call's operation requires (from hlgate's
+//     operation table, see WithOperation; a call without one gets its
+//     product's: calendars 2021-04-15, the rest 2021-07-28) and the Bearer
+//     token,
 //  4. sends it with the caller's deadline,
 //  5. feeds status and X-RateLimit-* headers back to the limiter,
 //  6. on 401 forces one refresh (only if the rejected token is still the
 //     stored one) and retries once; on 429 retries after the shared
 //     cool-down while the deadline allows; on 5xx or a broken connection
-//     backs off with jitter and retries, at most three attempts, for
-//     idempotent calls only. A write is never resent once its bytes may have
+//     backs off with jitter and retries, at most three attempts, for calls
+//     whose operation is safe to resend (reads and searches; without an
+//     operation, by method) only. A write is never resent once its bytes may have
 //     reached HighLevel; a 429 or a refused connection is safe to resend,
 //     because HighLevel did not act on it.
 //
@@ -129,7 +132,7 @@ type ctxKey int
 
 const (
 	subjectKey ctxKey = iota
-	idempotentKey
+	operationKey
 	callInfoKey
 )
 
@@ -139,10 +142,25 @@ func WithSubject(ctx context.Context, subject string) context.Context {
 	return context.WithValue(ctx, subjectKey, subject)
 }
 
-// WithIdempotent marks a call as safe to resend even though its method is
-// POST (HighLevel's searches are POSTs that change nothing).
-func WithIdempotent(ctx context.Context) context.Context {
-	return context.WithValue(ctx, idempotentKey, true)
+// Operation is what the chain needs to know of the HighLevel operation a
+// call is for; the server takes it from the operation table row of the RPC
+// being served.
+type Operation struct {
+	// ID is the official operationId, for logs.
+	ID string
+	// Version is the Version header the operation's document requires;
+	// empty when it declares none.
+	Version string
+	// Safe: the call may be resent after a 5xx or a broken connection
+	// (reads, and searches that are POSTs but change nothing).
+	Safe bool
+}
+
+// WithOperation names the operation of the calls made with ctx: its Version
+// header and whether a failed send may be resent come from it, not from the
+// path or the method.
+func WithOperation(ctx context.Context, op *Operation) context.Context {
+	return context.WithValue(ctx, operationKey, op)
 }
 
 // CallInfo collects what the chain did for one caller request, for the
@@ -189,7 +207,10 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		info = &CallInfo{}
 	}
 	product := ProductOf(req.URL.Path)
-	idempotent := isIdempotent(req.Method) || ctx.Value(idempotentKey) == true
+	version, idempotent := VersionOf(product), isIdempotent(req.Method)
+	if op, ok := ctx.Value(operationKey).(*Operation); ok && op != nil {
+		version, idempotent = op.Version, op.Safe
+	}
 
 	body, err := c.readBody(req)
 	if err != nil {
@@ -229,7 +250,9 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		out.ContentLength = int64(len(body))
 		out.Header.Set("Authorization", "Bearer "+cred.AccessToken)
 		out.Header.Set("Accept", "application/json")
-		out.Header.Set("Version", VersionOf(product))
+		if version != "" {
+			out.Header.Set("Version", version)
+		}
 
 		if !permit.Fresh(time.Now()) {
 			// The token read above blocked (a refresh in progress, a slow

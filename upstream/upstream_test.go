@@ -104,6 +104,16 @@ func TestVersionHeaderByProduct(t *testing.T) {
 			t.Errorf("%s: Version and Authorization = %q, want %q", p, got[p], w)
 		}
 	}
+	// A call that names its operation gets the operation's Version, whatever
+	// its path: the table decides, not the path prefix.
+	resp, err := do(t, c, http.MethodGet, srv.URL+"/contacts/y", "", WithOperation(context.Background(), &Operation{ID: "x", Version: "2099-01-01", Safe: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got["/contacts/y"] != "2099-01-01 Bearer tok-0" {
+		t.Errorf("with an operation: %q, want its Version", got["/contacts/y"])
+	}
 }
 
 func TestUnauthorizedForcesOneRefreshAndResendsTheSameBody(t *testing.T) {
@@ -226,13 +236,21 @@ func TestServerErrorsRetryReadsOnly(t *testing.T) {
 	if !errors.As(err, &ue) || ue.Status != 502 {
 		t.Fatalf("POST err = %v", err)
 	}
-	// A search is a POST marked idempotent: resent like a read.
-	_, err = do(t, c, http.MethodPost, srv.URL+"/contacts/search", "{}", WithIdempotent(context.Background()))
+	// A search is a POST whose operation is safe: resent like a read.
+	_, err = do(t, c, http.MethodPost, srv.URL+"/contacts/search", "{}",
+		WithOperation(context.Background(), &Operation{ID: "search-contacts-advanced", Version: "2021-07-28", Safe: true}))
 	if !errors.As(err, &ue) {
 		t.Fatalf("search err = %v", err)
 	}
-	if gets.Load() != 3 || posts.Load() != 1+3 {
-		t.Fatalf("GET sent %d times (want 3), POSTs %d (want 1 create + 3 searches)", gets.Load(), posts.Load())
+	// A DELETE whose operation is not safe is sent once, although DELETE
+	// is idempotent by method: the operation decides, not the method.
+	_, err = do(t, c, http.MethodDelete, srv.URL+"/contacts/x", "",
+		WithOperation(context.Background(), &Operation{ID: "delete-contact", Version: "2021-07-28", Safe: false}))
+	if !errors.As(err, &ue) {
+		t.Fatalf("delete err = %v", err)
+	}
+	if gets.Load() != 3 || posts.Load() != 1+3+1 {
+		t.Fatalf("GET sent %d times (want 3), others %d (want 1 create + 3 searches + 1 delete)", gets.Load(), posts.Load())
 	}
 }
 
