@@ -16,7 +16,7 @@ generate:
 ## from what is committed (generated files and any file a generator writes);
 ## also check third_party/proto against the descriptors it was written from.
 check-generated: generate
-	$(GO) -C tools test ./thirdpartyproto
+	$(GO) -C tools test -count=1 ./thirdpartyproto
 	@if [ -n "$$(git status --porcelain)" ]; then \
 		echo "make generate left the tree different from what is committed; run it and commit the result:" >&2; \
 		git status --porcelain >&2; git --no-pager diff --stat >&2; exit 1; \
@@ -46,6 +46,7 @@ ensure-redis:
 ## redis-servers.
 test: ensure-redis
 	$(GO) test -race -shuffle=on -count=1 $(PKGS)
+	$(GO) -C tools test -count=1 ./...
 
 ## test-e2e: the end-to-end suite: redis-server, `hlgate sandbox` and three `hlgate serve` built from the tree, and a Node client (installs its npm packages).
 test-e2e: ensure-redis
