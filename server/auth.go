@@ -13,7 +13,6 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/protobuf/proto"
 )
 
 // Access is what a caller's key allows; each level includes the ones below.
@@ -174,10 +173,10 @@ func (k *Keys) lookup(presented string) *CallerKey {
 
 // authorize checks the caller of an RPC against its declared rule: the key
 // must be known, have the rule's access level, and allow every location or
-// company the request names (see rule.check). req is nil at the start of a
-// stream; its first message is checked by the stream wrapper before the
-// handler sees it.
-func (k *Keys) authorize(ctx context.Context, r *rule, req proto.Message) (*CallerKey, error) {
+// company the request names (see rule.check). named is nil at the start of a
+// stream; its messages are checked by the stream wrapper before the handler
+// sees them.
+func (k *Keys) authorize(ctx context.Context, r *rule, named *subjects) (*CallerKey, error) {
 	if r.public {
 		return nil, nil
 	}
@@ -188,10 +187,10 @@ func (k *Keys) authorize(ctx context.Context, r *rule, req proto.Message) (*Call
 	if key.access < r.access {
 		return nil, statusError(codes.PermissionDenied, fmt.Sprintf("key %q has %s access; this call needs %s", key.Name, key.access, r.access), ReasonPermissionDenied)
 	}
-	if req == nil {
+	if named == nil {
 		return key, nil
 	}
-	return key, r.check(key, req)
+	return key, r.check(key, *named)
 }
 
 // authenticate finds the caller's key.

@@ -24,8 +24,12 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	ctx = upstream.WithCallInfo(ctx, &call)
 	log := s.log.With("rpc", info.FullMethod)
 	r := methodRules[info.FullMethod]
-	loc := r.logLocation(req)
-	if loc != "" {
+	msg, isMsg := req.(proto.Message)
+	var named subjects
+	if isMsg {
+		named = r.names(msg)
+	}
+	if loc := named.first(); loc != "" {
 		log = log.With("location", loc)
 	}
 	ctx = context.WithValue(ctx, loggerKey{}, log)
@@ -60,12 +64,11 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 		// Fail closed: a method nobody declared is never served.
 		return nil, unknownMethod(info.FullMethod)
 	}
+	if !isMsg {
+		return nil, statusError(codes.Internal, "internal error", ReasonInternal)
+	}
 	if s.keys != nil {
-		msg, _ := req.(proto.Message)
-		if msg == nil {
-			return nil, statusError(codes.Internal, "internal error", ReasonInternal)
-		}
-		key, aerr := s.keys.authorize(ctx, r, msg)
+		key, aerr := s.keys.authorize(ctx, r, &named)
 		if aerr != nil {
 			return nil, aerr
 		}
@@ -74,12 +77,10 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 			ctx = context.WithValue(ctx, loggerKey{}, log)
 		}
 	}
-	if msg, ok := req.(proto.Message); ok {
-		if field, deep := messageTooDeep(msg, maxNesting); deep {
-			var v violations
-			v.add(field, "nests objects or arrays more than %d levels deep", maxNesting)
-			return nil, v.err()
-		}
+	if field, deep := messageTooDeep(msg, maxNesting); deep {
+		var v violations
+		v.add(field, "nests objects or arrays more than %d levels deep", maxNesting)
+		return nil, v.err()
 	}
 	if r.op != nil {
 		ctx = upstream.WithOperation(ctx, r.op)
@@ -90,8 +91,8 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 
 // streamInterceptor applies the same declarations to streaming RPCs
 // (server reflection, health's Watch): a method without a rule is refused,
-// and a stream whose rule names subject fields has its first message checked
-// before the handler sees it.
+// and a stream whose rule names subject fields has every message the caller
+// sends checked before the handler sees it.
 func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	r := methodRules[info.FullMethod]
 	if r == nil {
@@ -126,7 +127,7 @@ func (c *checkedStream) RecvMsg(m any) error {
 	if !ok {
 		return statusError(codes.Internal, "internal error", ReasonInternal)
 	}
-	return c.rule.check(c.key, msg)
+	return c.rule.check(c.key, c.rule.names(msg))
 }
 
 // unknownMethod refuses a method that has no declared rule.

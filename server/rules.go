@@ -211,16 +211,24 @@ func fieldPath(md protoreflect.MessageDescriptor, dotted string) ([]protoreflect
 	return path, nil
 }
 
-// names returns the values of the subject fields that are set, in
-// declaration order, with the field name each came from.
-func (r *rule) names(req proto.Message) (fields, values []string) {
+// subjects are the locations and companies a request names, with the
+// field each came from, in declaration order.
+type subjects struct{ fields, values []string }
+
+// names reads the subject fields of req that are set. It is read once per
+// call: for the caller check and for the request log.
+func (r *rule) names(req proto.Message) subjects {
+	var out subjects
+	if r == nil {
+		return out
+	}
 	root := req.ProtoReflect()
 	for i, path := range r.paths {
 		m := root
 		for j, fd := range path {
 			if j == len(path)-1 {
 				if v := m.Get(fd).String(); v != "" {
-					fields, values = append(fields, r.subjects[i]), append(values, v)
+					out.fields, out.values = append(out.fields, r.subjects[i]), append(out.values, v)
 				}
 				break
 			}
@@ -230,21 +238,29 @@ func (r *rule) names(req proto.Message) (fields, values []string) {
 			m = m.Get(fd).Message()
 		}
 	}
-	return fields, values
+	return out
 }
 
-// check proves that key may act on every location or company req names.
-func (r *rule) check(key *CallerKey, req proto.Message) error {
+// first is the first subject named, for the request log.
+func (s subjects) first() string {
+	if len(s.values) == 0 {
+		return ""
+	}
+	return s.values[0]
+}
+
+// check proves that key may act on every location or company named.
+func (r *rule) check(key *CallerKey, named subjects) error {
 	if r.global {
 		return nil
 	}
-	fields, values := r.names(req)
+	fields, values := named.fields, named.values
 	if len(values) == 0 {
 		if r.unnamedNeedsAll && key.all {
 			return nil
 		}
 		if r.unnamedNeedsAll {
-			return statusError(codes.PermissionDenied, fmt.Sprintf("key %q is limited to some locations; this call can be made only with a key for every location (\"*\")", key.Name), ReasonPermissionDenied)
+			return statusError(codes.PermissionDenied, fmt.Sprintf("key %q is limited to some locations: name the one this call is about in %s, or use a key for every location (\"*\")", key.Name, strings.Join(r.subjects, " or ")), ReasonPermissionDenied)
 		}
 		var v violations
 		v.add(strings.Join(r.subjects, " or "), "is required: the call must name the location (or company) it is about")
@@ -270,17 +286,4 @@ func subjectWord(field string) string {
 		return "location"
 	}
 	return "subject"
-}
-
-// logLocation is the first location or company a request names, for the
-// request log.
-func (r *rule) logLocation(req any) string {
-	m, ok := req.(proto.Message)
-	if !ok || r == nil {
-		return ""
-	}
-	if _, values := r.names(m); len(values) > 0 {
-		return values[0]
-	}
-	return ""
 }
