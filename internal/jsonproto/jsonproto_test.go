@@ -1,0 +1,187 @@
+package jsonproto
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+)
+
+// testFile declares a resource shaped like HighLevel's: typed fields, a
+// free-form custom field value, a time, an enum, nested messages and the
+// unmapped Struct.
+func testFile(t *testing.T) protoreflect.FileDescriptor {
+	t.Helper()
+	f := func(name string, n int32, typ descriptorpb.FieldDescriptorProto_Type, typeName string, repeated bool) *descriptorpb.FieldDescriptorProto {
+		fd := &descriptorpb.FieldDescriptorProto{Name: proto.String(name), Number: proto.Int32(n), Type: typ.Enum(),
+			Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum()}
+		if typeName != "" {
+			fd.TypeName = proto.String(typeName)
+		}
+		if repeated {
+			fd.Label = descriptorpb.FieldDescriptorProto_LABEL_REPEATED.Enum()
+		}
+		return fd
+	}
+	msg := descriptorpb.FieldDescriptorProto_TYPE_MESSAGE
+	fdp := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("jsonproto/test.proto"), Package: proto.String("jsonproto.test"), Syntax: proto.String("proto3"),
+		Dependency: []string{"google/protobuf/struct.proto", "google/protobuf/timestamp.proto"},
+		EnumType: []*descriptorpb.EnumDescriptorProto{{Name: proto.String("Status"), Value: []*descriptorpb.EnumValueDescriptorProto{
+			{Name: proto.String("STATUS_UNSPECIFIED"), Number: proto.Int32(0)},
+			{Name: proto.String("STATUS_OPEN"), Number: proto.Int32(1)},
+			{Name: proto.String("STATUS_WON"), Number: proto.Int32(2)},
+		}}},
+		MessageType: []*descriptorpb.DescriptorProto{
+			{Name: proto.String("CustomField"), Field: []*descriptorpb.FieldDescriptorProto{
+				f("id", 1, descriptorpb.FieldDescriptorProto_TYPE_STRING, "", false),
+				f("value", 2, msg, ".google.protobuf.Value", false),
+				f("unmapped", 3, msg, ".google.protobuf.Struct", false),
+			}},
+			{Name: proto.String("Resource"), Field: []*descriptorpb.FieldDescriptorProto{
+				f("first_name", 1, descriptorpb.FieldDescriptorProto_TYPE_STRING, "", false),
+				f("count", 2, descriptorpb.FieldDescriptorProto_TYPE_INT32, "", false),
+				f("tags", 3, descriptorpb.FieldDescriptorProto_TYPE_STRING, "", true),
+				f("date_added", 4, msg, ".google.protobuf.Timestamp", false),
+				f("custom_fields", 5, msg, ".jsonproto.test.CustomField", true),
+				f("status", 6, descriptorpb.FieldDescriptorProto_TYPE_ENUM, ".jsonproto.test.Status", false),
+				f("monetary_value", 7, descriptorpb.FieldDescriptorProto_TYPE_DOUBLE, "", false),
+				f("unmapped", 8, msg, ".google.protobuf.Struct", false),
+			}},
+		},
+	}
+	fd, err := protodesc.NewFile(fdp, protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+// Every key of HighLevel's JSON reaches the caller: in its field, or kept
+// with its JSON type in unmapped, and reported either way.
+func TestDecodeKeepsEverything(t *testing.T) {
+	t.Parallel()
+	fd := testFile(t)
+	res := dynamicpb.NewMessage(fd.Messages().ByName("Resource"))
+	upstream := `{
+		"firstName": "Ada",
+		"count": 3,
+		"tags": ["a", "b"],
+		"dateAdded": 1796169600000,
+		"status": "won",
+		"monetaryValue": 12.5,
+		"customFields": [
+			{"id": "checkbox", "value": ["x", "y"]},
+			{"id": "numeric", "value": 42},
+			{"id": "file", "value": {"url": "https://example.com/f", "meta": {"size": 7}}},
+			{"id": "text", "value": "plain", "fieldValueString": "plain"}
+		],
+		"companyName": "Acme",
+		"someNewThing": {"nested": [1, 2]},
+		"big": 9007199254740993,
+		"lastName": null
+	}`
+	// lastName is a key this message does not declare: even its null is
+	// kept, so the overlay can see the key exists.
+	rep, err := Decode([]byte(upstream), res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := protojson.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same data, compared key by key through protojson's view.
+	want := `{"firstName":"Ada","count":3,"tags":["a","b"],"dateAdded":"2026-12-02T00:00:00Z",
+		"customFields":[{"id":"checkbox","value":["x","y"]},{"id":"numeric","value":42},
+		{"id":"file","value":{"meta":{"size":7},"url":"https://example.com/f"}},
+		{"id":"text","value":"plain","unmapped":{"fieldValueString":"plain"}}],
+		"status":"STATUS_WON","monetaryValue":12.5,
+		"unmapped":{"big":"9007199254740993","companyName":"Acme","lastName":null,"someNewThing":{"nested":[1,2]}}}`
+	if diff := cmp.Diff(canonical(t, want), canonical(t, string(got))); diff != "" {
+		t.Errorf("decoded (-want +got):\n%s", diff)
+	}
+	wantRep := Report{
+		{Path: "big", Kind: Undeclared, Kept: true},
+		{Path: "companyName", Kind: Undeclared, Kept: true},
+		{Path: "customFields[3].fieldValueString", Kind: Undeclared, Kept: true},
+		{Path: "dateAdded", Kind: Coerced, Kept: true},
+		{Path: "lastName", Kind: Undeclared, Kept: true},
+		{Path: "someNewThing", Kind: Undeclared, Kept: true},
+	}
+	if diff := cmp.Diff(wantRep, rep); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
+	}
+}
+
+// A value whose type differs from its field never fails the call: it is
+// kept in unmapped with its own type, and reported as a mismatch.
+func TestDecodeKeepsMismatches(t *testing.T) {
+	t.Parallel()
+	fd := testFile(t)
+	res := dynamicpb.NewMessage(fd.Messages().ByName("Resource"))
+	rep, err := Decode([]byte(`{"firstName": 7, "count": "3", "tags": "solo", "dateAdded": "yesterday",
+		"status": "lost-forever", "customFields": {"id": "x"}}`), res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := protojson.Marshal(res)
+	want := `{"unmapped":{"firstName":7,"count":"3","tags":"solo","dateAdded":"yesterday","status":"lost-forever","customFields":{"id":"x"}}}`
+	if diff := cmp.Diff(canonical(t, want), canonical(t, string(got))); diff != "" {
+		t.Errorf("decoded (-want +got):\n%s", diff)
+	}
+	if len(rep) != 6 || len(rep.Lost()) != 0 {
+		t.Fatalf("report %+v, want 6 kept mismatches", rep)
+	}
+	for _, f := range rep {
+		if f.Kind != Mismatch {
+			t.Errorf("%s: %s, want mismatch", f.Path, f.Kind)
+		}
+	}
+}
+
+// A message without an unmapped field cannot keep what does not fit: the
+// report says so (Lost), so the caller can count it and fail loudly in
+// tests instead of dropping it silently.
+func TestDecodeReportsWhatItCannotKeep(t *testing.T) {
+	t.Parallel()
+	var c hlgatev1.Contact
+	rep, err := Decode([]byte(`{"firstName":"A","customFields":[{"id":"f","value":[1,2]}],"notDeclared":true}`), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GetFirstName() != "A" || len(c.GetCustomFields()) != 1 || len(c.GetCustomFields()[0].GetValue().GetListValue().GetValues()) != 2 {
+		t.Fatalf("decoded %v", &c)
+	}
+	if lost := rep.Lost(); len(lost) != 1 || lost[0].Path != "notDeclared" || lost[0].Kind != Undeclared {
+		t.Fatalf("lost = %+v, want notDeclared", lost)
+	}
+}
+
+func TestDecodeRefusesWhatIsNotAnObject(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{`[]`, `"x"`, `{`, ``, `null`} {
+		if _, err := Decode([]byte(in), &hlgatev1.Contact{}); err == nil {
+			t.Errorf("Decode(%q) accepted", in)
+		}
+	}
+}
+
+// canonical re-encodes JSON so that two documents compare by content.
+func canonical(t *testing.T, s string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("%v in %s", err, s)
+	}
+	return v
+}
