@@ -99,44 +99,77 @@ func Decode(data []byte, m proto.Message) (Report, error) {
 	return r, nil
 }
 
+// keeper is where keys that fit no field are kept: the unmapped Struct of
+// the nearest enclosing message that has one, under their path relative to
+// it (one Struct per resource keeps the keys of its nested objects too).
+type keeper struct {
+	m      protoreflect.Message
+	fd     protoreflect.FieldDescriptor // nil: nowhere to keep
+	prefix string
+}
+
+func (k keeper) below(key string) keeper {
+	k.prefix = join(k.prefix, key)
+	return k
+}
+
 func decodeObject(obj map[string]any, m protoreflect.Message, path string, r *Report) {
+	decodeInto(obj, m, path, keeper{}, r)
+}
+
+func decodeInto(obj map[string]any, m protoreflect.Message, path string, parent keeper, r *Report) {
 	fields := m.Descriptor().Fields()
-	unmapped := fields.ByName(UnmappedField)
-	if unmapped != nil && unmapped.Message() != nil && unmapped.Message().FullName() != "google.protobuf.Struct" {
-		unmapped = nil
+	k := parent
+	if u := fields.ByName(UnmappedField); u != nil && u.Message() != nil && u.Message().FullName() == "google.protobuf.Struct" {
+		k = keeper{m: m, fd: u}
 	}
-	for _, k := range sortedKeys(obj) {
-		val := obj[k]
-		p := join(path, k)
-		fd := fields.ByJSONName(k)
-		if fd == nil {
-			fd = fields.ByName(protoreflect.Name(k))
-		}
-		if fd == nil || fd == unmapped {
-			keep(m, unmapped, k, val, p, Undeclared, r)
+	for _, key := range sortedKeys(obj) {
+		val := obj[key]
+		p := join(path, key)
+		fd := fieldFor(fields, key)
+		if fd == nil || fd == k.fd && k.m == m {
+			keep(k, key, val, p, Undeclared, r)
 			continue
 		}
 		if val == nil {
 			continue // null: the field stays unset
 		}
-		coerced, ok := setField(m, fd, val, p, r)
+		coerced, ok := setField(m, fd, val, p, k.below(key), r)
 		switch {
 		case !ok:
-			keep(m, unmapped, k, val, p, Mismatch, r)
+			keep(k, key, val, p, Mismatch, r)
 		case coerced:
 			*r = append(*r, Finding{Path: p, Kind: Coerced, Kept: true})
 		}
 	}
 }
 
-// keep stores val under key in m's unmapped Struct, when m has one.
-func keep(m protoreflect.Message, unmapped protoreflect.FieldDescriptor, key string, val any, path string, kind Kind, r *Report) {
+// fieldFor finds the field for a JSON key: by JSON name, by proto name, then
+// by JSON name in any case (HighLevel spells some keys in capitals, such as
+// dndSettings' "Email" and "SMS").
+func fieldFor(fields protoreflect.FieldDescriptors, key string) protoreflect.FieldDescriptor {
+	if fd := fields.ByJSONName(key); fd != nil {
+		return fd
+	}
+	if fd := fields.ByName(protoreflect.Name(key)); fd != nil {
+		return fd
+	}
+	for i := 0; i < fields.Len(); i++ {
+		if fd := fields.Get(i); strings.EqualFold(fd.JSONName(), key) {
+			return fd
+		}
+	}
+	return nil
+}
+
+// keep stores val in the keeper's Struct, when there is one.
+func keep(k keeper, key string, val any, path string, kind Kind, r *Report) {
 	f := Finding{Path: path, Kind: kind}
-	if unmapped != nil {
+	if k.fd != nil {
 		if v, err := structpb.NewValue(plain(val)); err == nil {
 			// Merged, not asserted to *structpb.Struct: the message may be
 			// dynamic (built from a descriptor), not generated.
-			proto.Merge(m.Mutable(unmapped).Message().Interface(), &structpb.Struct{Fields: map[string]*structpb.Value{key: v}})
+			proto.Merge(k.m.Mutable(k.fd).Message().Interface(), &structpb.Struct{Fields: map[string]*structpb.Value{join(k.prefix, key): v}})
 			f.Kept = true
 		}
 	}
@@ -145,7 +178,7 @@ func keep(m protoreflect.Message, unmapped protoreflect.FieldDescriptor, key str
 
 // setField sets fd from a JSON value. ok is false when the value does not
 // fit; coerced is true when it fit only after a lossless conversion.
-func setField(m protoreflect.Message, fd protoreflect.FieldDescriptor, val any, path string, r *Report) (coerced, ok bool) {
+func setField(m protoreflect.Message, fd protoreflect.FieldDescriptor, val any, path string, k keeper, r *Report) (coerced, ok bool) {
 	switch {
 	case fd.IsList():
 		arr, isArr := val.([]any)
@@ -159,7 +192,7 @@ func setField(m protoreflect.Message, fd protoreflect.FieldDescriptor, val any, 
 			if e == nil {
 				return false, false
 			}
-			v, c, ok := value(fd, list.NewElement, e, fmt.Sprintf("%s[%d]", path, i), r)
+			v, c, ok := value(fd, list.NewElement, e, fmt.Sprintf("%s[%d]", path, i), k.below(strconv.Itoa(i)), r)
 			if !ok {
 				return false, false
 			}
@@ -174,12 +207,12 @@ func setField(m protoreflect.Message, fd protoreflect.FieldDescriptor, val any, 
 			return false, false
 		}
 		mp := m.NewField(fd).Map()
-		for _, k := range sortedKeys(obj) {
-			mk, ok := mapKey(fd.MapKey(), k)
-			if !ok || obj[k] == nil {
+		for _, key := range sortedKeys(obj) {
+			mk, ok := mapKey(fd.MapKey(), key)
+			if !ok || obj[key] == nil {
 				return false, false
 			}
-			v, c, ok := value(fd.MapValue(), mp.NewValue, obj[k], join(path, k), r)
+			v, c, ok := value(fd.MapValue(), mp.NewValue, obj[key], join(path, key), k.below(key), r)
 			if !ok {
 				return false, false
 			}
@@ -189,7 +222,7 @@ func setField(m protoreflect.Message, fd protoreflect.FieldDescriptor, val any, 
 		m.Set(fd, protoreflect.ValueOfMap(mp))
 		return coerced, true
 	}
-	v, c, ok := value(fd, func() protoreflect.Value { return m.NewField(fd) }, val, path, r)
+	v, c, ok := value(fd, func() protoreflect.Value { return m.NewField(fd) }, val, path, k, r)
 	if !ok {
 		return false, false
 	}
@@ -199,7 +232,7 @@ func setField(m protoreflect.Message, fd protoreflect.FieldDescriptor, val any, 
 
 // value converts one JSON value for a field (or list element, or map value)
 // of fd's kind. newMsg makes an empty message of the field's type.
-func value(fd protoreflect.FieldDescriptor, newMsg func() protoreflect.Value, val any, path string, r *Report) (v protoreflect.Value, coerced, ok bool) {
+func value(fd protoreflect.FieldDescriptor, newMsg func() protoreflect.Value, val any, path string, k keeper, r *Report) (v protoreflect.Value, coerced, ok bool) {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		s, ok := val.(string)
@@ -217,7 +250,7 @@ func value(fd protoreflect.FieldDescriptor, newMsg func() protoreflect.Value, va
 	case protoreflect.EnumKind:
 		return enumValue(fd.Enum(), val)
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return messageValue(fd.Message(), newMsg, val, path, r)
+		return messageValue(fd.Message(), newMsg, val, path, k, r)
 	}
 	n, isNum := val.(json.Number)
 	if !isNum {
@@ -266,7 +299,7 @@ func enumValue(ed protoreflect.EnumDescriptor, val any) (protoreflect.Value, boo
 	return protoreflect.Value{}, false, false
 }
 
-func messageValue(md protoreflect.MessageDescriptor, newMsg func() protoreflect.Value, val any, path string, r *Report) (protoreflect.Value, bool, bool) {
+func messageValue(md protoreflect.MessageDescriptor, newMsg func() protoreflect.Value, val any, path string, k keeper, r *Report) (protoreflect.Value, bool, bool) {
 	switch md.FullName() {
 	case "google.protobuf.Value":
 		v, err := structpb.NewValue(plain(val))
@@ -306,7 +339,7 @@ func messageValue(md protoreflect.MessageDescriptor, newMsg func() protoreflect.
 		return protoreflect.Value{}, false, false
 	}
 	v := newMsg()
-	decodeObject(obj, v.Message(), path, r)
+	decodeInto(obj, v.Message(), path, k, r)
 	return v, false, true
 }
 

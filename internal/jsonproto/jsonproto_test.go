@@ -56,6 +56,10 @@ func testFile(t *testing.T) protoreflect.FileDescriptor {
 				f("status", 6, descriptorpb.FieldDescriptorProto_TYPE_ENUM, ".jsonproto.test.Status", false),
 				f("monetary_value", 7, descriptorpb.FieldDescriptorProto_TYPE_DOUBLE, "", false),
 				f("unmapped", 8, msg, ".google.protobuf.Struct", false),
+				f("owner", 9, msg, ".jsonproto.test.Owner", false),
+			}},
+			{Name: proto.String("Owner"), Field: []*descriptorpb.FieldDescriptorProto{
+				f("name", 1, descriptorpb.FieldDescriptorProto_TYPE_STRING, "", false),
 			}},
 		},
 	}
@@ -88,7 +92,8 @@ func TestDecodeKeepsEverything(t *testing.T) {
 		"companyName": "Acme",
 		"someNewThing": {"nested": [1, 2]},
 		"big": 9007199254740993,
-		"lastName": null
+		"lastName": null,
+		"OWNER": {"name": "Grace", "since": 2020}
 	}`
 	// lastName is a key this message does not declare: even its null is
 	// kept, so the overlay can see the key exists.
@@ -106,11 +111,15 @@ func TestDecodeKeepsEverything(t *testing.T) {
 		{"id":"file","value":{"meta":{"size":7},"url":"https://example.com/f"}},
 		{"id":"text","value":"plain","unmapped":{"fieldValueString":"plain"}}],
 		"status":"STATUS_WON","monetaryValue":12.5,
-		"unmapped":{"big":"9007199254740993","companyName":"Acme","lastName":null,"someNewThing":{"nested":[1,2]}}}`
+		"owner":{"name":"Grace"},
+		"unmapped":{"big":"9007199254740993","companyName":"Acme","lastName":null,"OWNER.since":2020,"someNewThing":{"nested":[1,2]}}}`
 	if diff := cmp.Diff(canonical(t, want), canonical(t, string(got))); diff != "" {
 		t.Errorf("decoded (-want +got):\n%s", diff)
 	}
+	// Keys are kept as HighLevel spells them; a nested message without an
+	// unmapped field of its own keeps its keys in the resource's, by path.
 	wantRep := Report{
+		{Path: "OWNER.since", Kind: Undeclared, Kept: true},
 		{Path: "big", Kind: Undeclared, Kept: true},
 		{Path: "companyName", Kind: Undeclared, Kept: true},
 		{Path: "customFields[3].fieldValueString", Kind: Undeclared, Kept: true},
