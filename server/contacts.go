@@ -35,17 +35,18 @@ func (c *contactsService) GetContact(ctx context.Context, req *hlgatev1.GetConta
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	resp, err := c.s.hl.GetContactWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetContactId())
-	if err != nil {
+	resp, err := c.s.hl.GetContact(upstreamCtx(ctx, req.GetLocationId()), req.GetContactId())
+	var out hlgatev1.GetContactResponse
+	if err := c.s.decodeUpstream(ctx, resp, err, &out); err != nil {
 		return nil, err
 	}
-	if resp.JSON200 == nil || resp.JSON200.Contact == nil {
+	if out.GetContact() == nil {
 		return nil, errMissingBody
 	}
-	if err := sameLocation(req.GetLocationId(), resp.JSON200.Contact.LocationID); err != nil {
+	if err := sameLocation(req.GetLocationId(), &out.Contact.LocationId); err != nil {
 		return nil, err
 	}
-	return &hlgatev1.GetContactResponse{Contact: contactFromHL(resp.JSON200.Contact)}, nil
+	return &out, nil
 }
 
 func (c *contactsService) CreateContact(ctx context.Context, req *hlgatev1.CreateContactRequest) (*hlgatev1.CreateContactResponse, error) {

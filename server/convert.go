@@ -3,12 +3,15 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -190,6 +193,25 @@ func writePaths(msg proto.Message, mask *fieldmaskpb.FieldMask) []string {
 		return true
 	})
 	return paths
+}
+
+// outputOnlyFields names the fields of md annotated
+// (google.api.field_behavior) = OUTPUT_ONLY: read from the declaration, not
+// listed again by hand.
+func outputOnlyFields(md protoreflect.MessageDescriptor) map[string]bool {
+	out := map[string]bool{}
+	for i := 0; i < md.Fields().Len(); i++ {
+		fd := md.Fields().Get(i)
+		opts, ok := fd.Options().(*descriptorpb.FieldOptions)
+		if !ok || opts == nil {
+			continue
+		}
+		behaviors, _ := proto.GetExtension(opts, annotations.E_FieldBehavior).([]annotations.FieldBehavior)
+		if slices.Contains(behaviors, annotations.FieldBehavior_OUTPUT_ONLY) {
+			out[string(fd.Name())] = true
+		}
+	}
+	return out
 }
 
 // snakePath accepts a mask path in proto form (last_name) or in the JSON

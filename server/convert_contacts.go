@@ -225,12 +225,9 @@ var contactSetters = map[string]func(c *hlgatev1.Contact, b *highlevel.UpsertCon
 	"gender": func(c *hlgatev1.Contact, b *highlevel.UpsertContactRequest, _ *violations) { b.Gender = &c.Gender },
 }
 
-// contactOutputOnly are Contact fields HighLevel sets; a write ignores them.
-var contactOutputOnly = map[string]bool{
-	"id": true, "location_id": true, "type": true, "business_id": true, "followers": true,
-	"date_added": true, "date_updated": true, "last_activity": true,
-	"attribution_source": true, "last_attribution_source": true,
-}
+// contactOutputOnly are the Contact fields the proto marks OUTPUT_ONLY
+// (HighLevel sets them); a write ignores them.
+var contactOutputOnly = outputOnlyFields((&hlgatev1.Contact{}).ProtoReflect().Descriptor())
 
 // contactNotUpdatable are fields HighLevel's update body does not take
 // (api/openapi.yaml UpdateContactRequest has no companyName or gender).

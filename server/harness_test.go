@@ -55,6 +55,10 @@ type harnessOptions struct {
 	keys     []CallerKey // nil: no caller auth
 	// noInstall leaves the demo location uninstalled.
 	noInstall bool
+	// wrapUpstream, when set, stands between hlgate and the sandbox, to
+	// answer as the live API does where the sandbox cannot (values of other
+	// types than documented, undeclared keys).
+	wrapUpstream func(http.Handler) http.Handler
 	// redis, when set, backs tokens and quota with this redis-server, as
 	// replicas do; nil keeps both in memory.
 	redis *redistest.Server
@@ -85,7 +89,11 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 
 	sb := sandbox.New(opts.sandbox)
 	hits := &hitCounter{n: map[string]int{}}
-	sbSrv := httptest.NewServer(hits.wrap(sb))
+	var upstreamHandler http.Handler = sb
+	if opts.wrapUpstream != nil {
+		upstreamHandler = opts.wrapUpstream(sb)
+	}
+	sbSrv := httptest.NewServer(hits.wrap(upstreamHandler))
 	t.Cleanup(sbSrv.Close)
 
 	oauth, err := tokenstore.NewHighLevelOAuth(sbSrv.URL, sandbox.DefaultClientID, sandbox.DefaultClientSecret, sbSrv.Client())

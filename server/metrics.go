@@ -21,6 +21,7 @@ type Metrics struct {
 	upstreamCalls *prometheus.CounterVec
 	upstreamLat   *prometheus.HistogramVec
 	quotaWait     prometheus.Histogram
+	unmapped      *prometheus.CounterVec
 }
 
 // NewMetrics registers hlgate's metrics (and the Go and process collectors)
@@ -52,8 +53,12 @@ func NewMetrics() *Metrics {
 			Help:    "Time RPCs waited for quota slots before their upstream requests.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}),
+		unmapped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hlgate_upstream_unmapped_keys_total",
+			Help: "Keys of HighLevel's answers that decoded into no field of their own, by operation and kind (undeclared: no field; mismatch: a value of another type; coerced: converted without loss) and whether they were kept (in the resource's unmapped field) or lost. Each one is a declaration the overlay or the proto still lacks.",
+		}, []string{"operation", "kind", "kept"}),
 	}
-	reg.MustRegister(m.rpcs, m.rpcLatency, m.upstreamCalls, m.upstreamLat, m.quotaWait,
+	reg.MustRegister(m.rpcs, m.rpcLatency, m.upstreamCalls, m.upstreamLat, m.quotaWait, m.unmapped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

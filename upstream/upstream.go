@@ -156,6 +156,12 @@ type Operation struct {
 	Safe bool
 }
 
+// OperationOf returns the operation WithOperation named, or nil.
+func OperationOf(ctx context.Context) *Operation {
+	op, _ := ctx.Value(operationKey).(*Operation)
+	return op
+}
+
 // WithOperation names the operation of the calls made with ctx: its Version
 // header and whether a failed send may be resent come from it, not from the
 // path or the method.
@@ -208,7 +214,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	}
 	product := ProductOf(req.URL.Path)
 	version, idempotent := VersionOf(product), isIdempotent(req.Method)
-	if op, ok := ctx.Value(operationKey).(*Operation); ok && op != nil {
+	if op := OperationOf(ctx); op != nil {
 		version, idempotent = op.Version, op.Safe
 	}
 

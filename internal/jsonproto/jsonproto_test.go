@@ -163,12 +163,12 @@ func TestDecodeKeepsMismatches(t *testing.T) {
 // tests instead of dropping it silently.
 func TestDecodeReportsWhatItCannotKeep(t *testing.T) {
 	t.Parallel()
-	var c hlgatev1.Contact
-	rep, err := Decode([]byte(`{"firstName":"A","customFields":[{"id":"f","value":[1,2]}],"notDeclared":true}`), &c)
+	var c hlgatev1.CustomField
+	rep, err := Decode([]byte(`{"id":"f","value":[1,2],"notDeclared":true}`), &c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.GetFirstName() != "A" || len(c.GetCustomFields()) != 1 || len(c.GetCustomFields()[0].GetValue().GetListValue().GetValues()) != 2 {
+	if c.GetId() != "f" || len(c.GetValue().GetListValue().GetValues()) != 2 {
 		t.Fatalf("decoded %v", &c)
 	}
 	if lost := rep.Lost(); len(lost) != 1 || lost[0].Path != "notDeclared" || lost[0].Kind != Undeclared {

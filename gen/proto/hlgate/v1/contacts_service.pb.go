@@ -349,8 +349,14 @@ type Contact struct {
 	AttributionSource *AttributionSource `protobuf:"bytes,31,opt,name=attribution_source,json=attributionSource,proto3" json:"attribution_source,omitempty"`
 	// How the contact last arrived (upstream `lastAttributionSource`).
 	LastAttributionSource *AttributionSource `protobuf:"bytes,32,opt,name=last_attribution_source,json=lastAttributionSource,proto3" json:"last_attribution_source,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// Keys of HighLevel's contact that this message has no field for yet, or
+	// whose value did not fit its field, kept with their JSON types under
+	// their upstream names (a nested object's keys under their path, such as
+	// `attributionSource.fbp`), so nothing HighLevel sends is lost. Each is
+	// counted in hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,33,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Contact) Reset() {
@@ -603,6 +609,13 @@ func (x *Contact) GetAttributionSource() *AttributionSource {
 func (x *Contact) GetLastAttributionSource() *AttributionSource {
 	if x != nil {
 		return x.LastAttributionSource
+	}
+	return nil
+}
+
+func (x *Contact) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
 	}
 	return nil
 }
@@ -2061,7 +2074,8 @@ var File_hlgate_v1_contacts_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\n" +
-	" hlgate/v1/contacts_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16hlgate/v1/common.proto\x1a\x17hlgate/v1/options.proto\"\xd7\t\n" +
+	" hlgate/v1/contacts_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16hlgate/v1/common.proto\x1a\x17hlgate/v1/options.proto\"\x91\n" +
+	"\n" +
 	"\aContact\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
 	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -2101,7 +2115,8 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\fdate_updated\x18\x1d \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vdateUpdated\x12D\n" +
 	"\rlast_activity\x18\x1e \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\flastActivity\x12P\n" +
 	"\x12attribution_source\x18\x1f \x01(\v2\x1c.hlgate.v1.AttributionSourceB\x03\xe0A\x03R\x11attributionSource\x12Y\n" +
-	"\x17last_attribution_source\x18  \x01(\v2\x1c.hlgate.v1.AttributionSourceB\x03\xe0A\x03R\x15lastAttributionSource\"o\n" +
+	"\x17last_attribution_source\x18  \x01(\v2\x1c.hlgate.v1.AttributionSourceB\x03\xe0A\x03R\x15lastAttributionSource\x128\n" +
+	"\bunmapped\x18! \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"o\n" +
 	"\x11DndChannelSetting\x12,\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x14.hlgate.v1.DndStatusR\x06status\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
@@ -2300,8 +2315,9 @@ var file_hlgate_v1_contacts_service_proto_goTypes = []any{
 	(*RemoveContactTagsResponse)(nil), // 26: hlgate.v1.RemoveContactTagsResponse
 	(*CustomField)(nil),               // 27: hlgate.v1.CustomField
 	(*timestamppb.Timestamp)(nil),     // 28: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 29: google.protobuf.FieldMask
-	(*structpb.Value)(nil),            // 30: google.protobuf.Value
+	(*structpb.Struct)(nil),           // 29: google.protobuf.Struct
+	(*fieldmaskpb.FieldMask)(nil),     // 30: google.protobuf.FieldMask
+	(*structpb.Value)(nil),            // 31: google.protobuf.Value
 }
 var file_hlgate_v1_contacts_service_proto_depIdxs = []int32{
 	6,  // 0: hlgate.v1.Contact.dnd_settings:type_name -> hlgate.v1.DndSettings
@@ -2312,51 +2328,52 @@ var file_hlgate_v1_contacts_service_proto_depIdxs = []int32{
 	28, // 5: hlgate.v1.Contact.last_activity:type_name -> google.protobuf.Timestamp
 	8,  // 6: hlgate.v1.Contact.attribution_source:type_name -> hlgate.v1.AttributionSource
 	8,  // 7: hlgate.v1.Contact.last_attribution_source:type_name -> hlgate.v1.AttributionSource
-	0,  // 8: hlgate.v1.DndChannelSetting.status:type_name -> hlgate.v1.DndStatus
-	5,  // 9: hlgate.v1.DndSettings.call:type_name -> hlgate.v1.DndChannelSetting
-	5,  // 10: hlgate.v1.DndSettings.email:type_name -> hlgate.v1.DndChannelSetting
-	5,  // 11: hlgate.v1.DndSettings.sms:type_name -> hlgate.v1.DndChannelSetting
-	5,  // 12: hlgate.v1.DndSettings.whats_app:type_name -> hlgate.v1.DndChannelSetting
-	5,  // 13: hlgate.v1.DndSettings.gmb:type_name -> hlgate.v1.DndChannelSetting
-	5,  // 14: hlgate.v1.DndSettings.fb:type_name -> hlgate.v1.DndChannelSetting
-	5,  // 15: hlgate.v1.InboundDndSettings.all:type_name -> hlgate.v1.DndChannelSetting
-	4,  // 16: hlgate.v1.GetContactResponse.contact:type_name -> hlgate.v1.Contact
-	4,  // 17: hlgate.v1.CreateContactRequest.contact:type_name -> hlgate.v1.Contact
-	4,  // 18: hlgate.v1.CreateContactResponse.contact:type_name -> hlgate.v1.Contact
-	4,  // 19: hlgate.v1.UpdateContactRequest.contact:type_name -> hlgate.v1.Contact
-	29, // 20: hlgate.v1.UpdateContactRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 21: hlgate.v1.UpdateContactResponse.contact:type_name -> hlgate.v1.Contact
-	4,  // 22: hlgate.v1.UpsertContactRequest.contact:type_name -> hlgate.v1.Contact
-	4,  // 23: hlgate.v1.UpsertContactResponse.contact:type_name -> hlgate.v1.Contact
-	1,  // 24: hlgate.v1.ContactFilter.operator:type_name -> hlgate.v1.FilterOperator
-	30, // 25: hlgate.v1.ContactFilter.value:type_name -> google.protobuf.Value
-	2,  // 26: hlgate.v1.ContactFilter.group:type_name -> hlgate.v1.FilterGroup
-	19, // 27: hlgate.v1.ContactFilter.filters:type_name -> hlgate.v1.ContactFilter
-	3,  // 28: hlgate.v1.ContactSort.direction:type_name -> hlgate.v1.SortDirection
-	19, // 29: hlgate.v1.SearchContactsRequest.filters:type_name -> hlgate.v1.ContactFilter
-	20, // 30: hlgate.v1.SearchContactsRequest.sort:type_name -> hlgate.v1.ContactSort
-	4,  // 31: hlgate.v1.SearchContactsResponse.contacts:type_name -> hlgate.v1.Contact
-	9,  // 32: hlgate.v1.ContactsService.GetContact:input_type -> hlgate.v1.GetContactRequest
-	11, // 33: hlgate.v1.ContactsService.CreateContact:input_type -> hlgate.v1.CreateContactRequest
-	13, // 34: hlgate.v1.ContactsService.UpdateContact:input_type -> hlgate.v1.UpdateContactRequest
-	15, // 35: hlgate.v1.ContactsService.DeleteContact:input_type -> hlgate.v1.DeleteContactRequest
-	17, // 36: hlgate.v1.ContactsService.UpsertContact:input_type -> hlgate.v1.UpsertContactRequest
-	21, // 37: hlgate.v1.ContactsService.SearchContacts:input_type -> hlgate.v1.SearchContactsRequest
-	23, // 38: hlgate.v1.ContactsService.AddContactTags:input_type -> hlgate.v1.AddContactTagsRequest
-	25, // 39: hlgate.v1.ContactsService.RemoveContactTags:input_type -> hlgate.v1.RemoveContactTagsRequest
-	10, // 40: hlgate.v1.ContactsService.GetContact:output_type -> hlgate.v1.GetContactResponse
-	12, // 41: hlgate.v1.ContactsService.CreateContact:output_type -> hlgate.v1.CreateContactResponse
-	14, // 42: hlgate.v1.ContactsService.UpdateContact:output_type -> hlgate.v1.UpdateContactResponse
-	16, // 43: hlgate.v1.ContactsService.DeleteContact:output_type -> hlgate.v1.DeleteContactResponse
-	18, // 44: hlgate.v1.ContactsService.UpsertContact:output_type -> hlgate.v1.UpsertContactResponse
-	22, // 45: hlgate.v1.ContactsService.SearchContacts:output_type -> hlgate.v1.SearchContactsResponse
-	24, // 46: hlgate.v1.ContactsService.AddContactTags:output_type -> hlgate.v1.AddContactTagsResponse
-	26, // 47: hlgate.v1.ContactsService.RemoveContactTags:output_type -> hlgate.v1.RemoveContactTagsResponse
-	40, // [40:48] is the sub-list for method output_type
-	32, // [32:40] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	29, // 8: hlgate.v1.Contact.unmapped:type_name -> google.protobuf.Struct
+	0,  // 9: hlgate.v1.DndChannelSetting.status:type_name -> hlgate.v1.DndStatus
+	5,  // 10: hlgate.v1.DndSettings.call:type_name -> hlgate.v1.DndChannelSetting
+	5,  // 11: hlgate.v1.DndSettings.email:type_name -> hlgate.v1.DndChannelSetting
+	5,  // 12: hlgate.v1.DndSettings.sms:type_name -> hlgate.v1.DndChannelSetting
+	5,  // 13: hlgate.v1.DndSettings.whats_app:type_name -> hlgate.v1.DndChannelSetting
+	5,  // 14: hlgate.v1.DndSettings.gmb:type_name -> hlgate.v1.DndChannelSetting
+	5,  // 15: hlgate.v1.DndSettings.fb:type_name -> hlgate.v1.DndChannelSetting
+	5,  // 16: hlgate.v1.InboundDndSettings.all:type_name -> hlgate.v1.DndChannelSetting
+	4,  // 17: hlgate.v1.GetContactResponse.contact:type_name -> hlgate.v1.Contact
+	4,  // 18: hlgate.v1.CreateContactRequest.contact:type_name -> hlgate.v1.Contact
+	4,  // 19: hlgate.v1.CreateContactResponse.contact:type_name -> hlgate.v1.Contact
+	4,  // 20: hlgate.v1.UpdateContactRequest.contact:type_name -> hlgate.v1.Contact
+	30, // 21: hlgate.v1.UpdateContactRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 22: hlgate.v1.UpdateContactResponse.contact:type_name -> hlgate.v1.Contact
+	4,  // 23: hlgate.v1.UpsertContactRequest.contact:type_name -> hlgate.v1.Contact
+	4,  // 24: hlgate.v1.UpsertContactResponse.contact:type_name -> hlgate.v1.Contact
+	1,  // 25: hlgate.v1.ContactFilter.operator:type_name -> hlgate.v1.FilterOperator
+	31, // 26: hlgate.v1.ContactFilter.value:type_name -> google.protobuf.Value
+	2,  // 27: hlgate.v1.ContactFilter.group:type_name -> hlgate.v1.FilterGroup
+	19, // 28: hlgate.v1.ContactFilter.filters:type_name -> hlgate.v1.ContactFilter
+	3,  // 29: hlgate.v1.ContactSort.direction:type_name -> hlgate.v1.SortDirection
+	19, // 30: hlgate.v1.SearchContactsRequest.filters:type_name -> hlgate.v1.ContactFilter
+	20, // 31: hlgate.v1.SearchContactsRequest.sort:type_name -> hlgate.v1.ContactSort
+	4,  // 32: hlgate.v1.SearchContactsResponse.contacts:type_name -> hlgate.v1.Contact
+	9,  // 33: hlgate.v1.ContactsService.GetContact:input_type -> hlgate.v1.GetContactRequest
+	11, // 34: hlgate.v1.ContactsService.CreateContact:input_type -> hlgate.v1.CreateContactRequest
+	13, // 35: hlgate.v1.ContactsService.UpdateContact:input_type -> hlgate.v1.UpdateContactRequest
+	15, // 36: hlgate.v1.ContactsService.DeleteContact:input_type -> hlgate.v1.DeleteContactRequest
+	17, // 37: hlgate.v1.ContactsService.UpsertContact:input_type -> hlgate.v1.UpsertContactRequest
+	21, // 38: hlgate.v1.ContactsService.SearchContacts:input_type -> hlgate.v1.SearchContactsRequest
+	23, // 39: hlgate.v1.ContactsService.AddContactTags:input_type -> hlgate.v1.AddContactTagsRequest
+	25, // 40: hlgate.v1.ContactsService.RemoveContactTags:input_type -> hlgate.v1.RemoveContactTagsRequest
+	10, // 41: hlgate.v1.ContactsService.GetContact:output_type -> hlgate.v1.GetContactResponse
+	12, // 42: hlgate.v1.ContactsService.CreateContact:output_type -> hlgate.v1.CreateContactResponse
+	14, // 43: hlgate.v1.ContactsService.UpdateContact:output_type -> hlgate.v1.UpdateContactResponse
+	16, // 44: hlgate.v1.ContactsService.DeleteContact:output_type -> hlgate.v1.DeleteContactResponse
+	18, // 45: hlgate.v1.ContactsService.UpsertContact:output_type -> hlgate.v1.UpsertContactResponse
+	22, // 46: hlgate.v1.ContactsService.SearchContacts:output_type -> hlgate.v1.SearchContactsResponse
+	24, // 47: hlgate.v1.ContactsService.AddContactTags:output_type -> hlgate.v1.AddContactTagsResponse
+	26, // 48: hlgate.v1.ContactsService.RemoveContactTags:output_type -> hlgate.v1.RemoveContactTagsResponse
+	41, // [41:49] is the sub-list for method output_type
+	33, // [33:41] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_contacts_service_proto_init() }

@@ -1,0 +1,124 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+	"github.com/hlgate/hlgate/sandbox"
+)
+
+// liveContact rewrites the sandbox's GetContact answers into what HighLevel
+// sends for contacts with Checkbox, Numeric and File custom fields and keys
+// its document does not declare (reference facts: custom field values are
+// strings, numbers, arrays or objects; some times arrive as epoch ms).
+func liveContact(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, "/contacts/") || strings.Count(r.URL.Path, "/") != 2 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var body map[string]map[string]any
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &body) != nil {
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			return
+		}
+		c := body["contact"]
+		c["customFields"] = []any{
+			map[string]any{"id": "checkbox", "value": []any{"red", "blue"}},
+			map[string]any{"id": "numeric", "value": 42.5},
+			map[string]any{"id": "file", "value": map[string]any{"url": "https://example.com/f.pdf", "meta": map[string]any{"size": 7}}},
+		}
+		c["dateAdded"] = 1796169600000
+		c["emailLowerCase"] = "ada@example.com"
+		c["visitorId"] = "v-1"
+		c["attributionSource"] = map[string]any{"url": "https://example.com", "fbp": "fb.1.2"}
+		b, _ := json.Marshal(body)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Del("Content-Length")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(b)
+	})
+}
+
+// A contact with custom fields of every type and undeclared keys reads
+// without loss over gRPC and REST: values keep their JSON types, the keys no
+// field declares arrive in unmapped, and each is counted. Before, such a
+// contact failed GetContact with INTERNAL.
+func TestGetContactIsLossless(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}, wrapUpstream: liveContact})
+	id := firstContactID(t, h)
+	resp, err := h.contacts.GetContact(h.ctx(""), &hlgatev1.GetContactRequest{LocationId: sandbox.DemoLocationID, ContactId: id})
+	if err != nil {
+		t.Fatalf("GetContact: %v", err)
+	}
+	c := resp.GetContact()
+	want := []*hlgatev1.CustomField{
+		{Id: "checkbox", Value: structpb.NewListValue(&structpb.ListValue{Values: []*structpb.Value{structpb.NewStringValue("red"), structpb.NewStringValue("blue")}})},
+		{Id: "numeric", Value: structpb.NewNumberValue(42.5)},
+		{Id: "file", Value: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+			"url":  structpb.NewStringValue("https://example.com/f.pdf"),
+			"meta": structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{"size": structpb.NewNumberValue(7)}}),
+		}})},
+	}
+	if diff := cmp.Diff(want, c.GetCustomFields(), protocmp.Transform()); diff != "" {
+		t.Errorf("custom fields (-want +got):\n%s", diff)
+	}
+	if got := c.GetDateAdded().AsTime().UnixMilli(); got != 1796169600000 {
+		t.Errorf("dateAdded sent as epoch ms read as %d", got)
+	}
+	if c.GetAttributionSource().GetUrl() != "https://example.com" {
+		t.Errorf("attribution source url %q", c.GetAttributionSource().GetUrl())
+	}
+	// The keys added above, and the sandbox's own *LowerCase keys, which the
+	// old conversion dropped without a trace.
+	unmapped := c.GetUnmapped().AsMap()
+	for k, v := range map[string]any{"emailLowerCase": "ada@example.com", "visitorId": "v-1", "attributionSource.fbp": "fb.1.2"} {
+		if unmapped[k] != v {
+			t.Errorf("unmapped[%q] = %v, want %v (all: %v)", k, unmapped[k], v, unmapped)
+		}
+	}
+	if _, ok := unmapped["firstNameLowerCase"]; !ok {
+		t.Errorf("the sandbox's firstNameLowerCase is not kept: %v", unmapped)
+	}
+	if n := testutil.ToFloat64(h.srv.metrics.unmapped.WithLabelValues("get-contact", "undeclared", "true")); int(n) != len(unmapped) {
+		t.Errorf("undeclared keys counted %v times, want %d (one per kept key)", n, len(unmapped))
+	}
+	if n := testutil.ToFloat64(h.srv.metrics.unmapped.WithLabelValues("get-contact", "coerced", "true")); n != 1 {
+		t.Errorf("coerced values counted %v times, want 1 (dateAdded)", n)
+	}
+
+	// The same over REST, in JSON: the values keep their JSON types.
+	code, _, body := h.rest(http.MethodGet, "/v1/locations/"+sandbox.DemoLocationID+"/contacts/"+id, "", nil)
+	if code != http.StatusOK {
+		t.Fatalf("REST GetContact: %d %s", code, body)
+	}
+	var viaREST hlgatev1.GetContactResponse
+	if err := protojson.Unmarshal(body, &viaREST); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(resp, &viaREST, protocmp.Transform()); diff != "" {
+		t.Errorf("REST and gRPC differ (-gRPC +REST):\n%s", diff)
+	}
+	for _, s := range []string{`"value":["red","blue"]`, `"value":42.5`, `"emailLowerCase":"ada@example.com"`} {
+		if !bytes.Contains(bytes.ReplaceAll(body, []byte(" "), nil), []byte(s)) {
+			t.Errorf("REST body lacks %s: %s", s, body)
+		}
+	}
+}
