@@ -1,14 +1,18 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 
 	"google.golang.org/grpc/codes"
 
 	"github.com/hlgate/hlgate/gen/highlevel"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+	"github.com/hlgate/hlgate/internal/jsonproto"
 )
 
 // Contacts search paging (reference facts §3, §7): pageLimit at most 500;
@@ -204,25 +208,39 @@ func (c *contactsService) SearchContacts(ctx context.Context, req *hlgatev1.Sear
 		page := max(cur.Page, 1)
 		body.Page = &page
 	}
-	// A search changes nothing, so the chain may resend it like a GET.
-	resp, err := c.s.hl.SearchContactsWithResponse(upstreamCtx(ctx, req.GetLocationId()), body)
+	// A search changes nothing; the operation table marks it safe to resend.
+	resp, err := c.s.hl.SearchContacts(upstreamCtx(ctx, req.GetLocationId()), body)
+	raw, err := readUpstream(resp, err)
 	if err != nil {
 		return nil, err
 	}
-	if resp.JSON200 == nil {
-		return nil, errMissingBody
+	// The page's envelope is read here; each contact is decoded without
+	// loss like GetContact's, less the searchAfter cursor, which is paging
+	// state, not contact data.
+	var pageOf struct {
+		Contacts []map[string]any `json:"contacts"`
+		Total    int              `json:"total"`
 	}
-	out := &hlgatev1.SearchContactsResponse{TotalSize: int32(resp.JSON200.Total)}
-	out.Contacts = make([]*hlgatev1.Contact, 0, len(resp.JSON200.Contacts))
-	for i := range resp.JSON200.Contacts {
-		hc := contactOfSearched(&resp.JSON200.Contacts[i])
-		out.Contacts = append(out.Contacts, contactFromHL(&hc))
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&pageOf); err != nil {
+		return nil, fmt.Errorf("decode HighLevel's search answer: %w", err)
+	}
+	out := &hlgatev1.SearchContactsResponse{TotalSize: int32(pageOf.Total)}
+	out.Contacts = make([]*hlgatev1.Contact, 0, len(pageOf.Contacts))
+	var lastSearchAfter []any
+	for _, obj := range pageOf.Contacts {
+		lastSearchAfter, _ = obj["searchAfter"].([]any)
+		delete(obj, "searchAfter")
+		hc := &hlgatev1.Contact{}
+		c.s.countUnmapped(ctx, jsonproto.DecodeMap(obj, hc))
+		out.Contacts = append(out.Contacts, hc)
 	}
 	seen := cur.Seen + len(out.Contacts)
-	if n := len(resp.JSON200.Contacts); n > 0 && n >= size && seen < resp.JSON200.Total {
+	if n := len(out.Contacts); n > 0 && n >= size && seen < pageOf.Total {
 		next := contactsCursor{Seen: seen, Page: max(cur.Page, 1) + 1}
-		if sa := resp.JSON200.Contacts[n-1].SearchAfter; sa != nil && len(*sa) > 0 {
-			next = contactsCursor{Seen: seen, SearchAfter: *sa}
+		if len(lastSearchAfter) > 0 {
+			next = contactsCursor{Seen: seen, SearchAfter: lastSearchAfter}
 		}
 		tok, err := c.s.pages.seal(hlgatev1.ContactsService_SearchContacts_FullMethodName, req, next)
 		if err != nil {

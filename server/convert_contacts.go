@@ -52,51 +52,6 @@ func contactFromHL(c *highlevel.Contact) *hlgatev1.Contact {
 	return out
 }
 
-// contactOfSearched is HighLevel's searched contact as its contact: the
-// search schema is the contact schema plus searchAfter. A field copy, not
-// a JSON round trip: a search page holds up to 500 of them.
-func contactOfSearched(s *highlevel.SearchedContact) highlevel.Contact {
-	return highlevel.Contact{
-		Address1:              s.Address1,
-		AssignedTo:            s.AssignedTo,
-		Attachments:           s.Attachments,
-		AttributionSource:     s.AttributionSource,
-		BusinessID:            s.BusinessID,
-		City:                  s.City,
-		CompanyName:           s.CompanyName,
-		Country:               s.Country,
-		CustomFields:          s.CustomFields,
-		DateAdded:             s.DateAdded,
-		DateOfBirth:           s.DateOfBirth,
-		DateUpdated:           s.DateUpdated,
-		Dnd:                   s.Dnd,
-		DndSettings:           s.DndSettings,
-		Email:                 s.Email,
-		EmailLowerCase:        s.EmailLowerCase,
-		FirstName:             s.FirstName,
-		FirstNameLowerCase:    s.FirstNameLowerCase,
-		FullNameLowerCase:     s.FullNameLowerCase,
-		ID:                    s.ID,
-		Keyword:               s.Keyword,
-		LastActivity:          s.LastActivity,
-		LastAttributionSource: s.LastAttributionSource,
-		LastName:              s.LastName,
-		LastNameLowerCase:     s.LastNameLowerCase,
-		LocationID:            s.LocationID,
-		Name:                  s.Name,
-		Phone:                 s.Phone,
-		PostalCode:            s.PostalCode,
-		Source:                s.Source,
-		Ssn:                   s.Ssn,
-		State:                 s.State,
-		Tags:                  s.Tags,
-		Timezone:              s.Timezone,
-		Type:                  s.Type,
-		VisitorID:             s.VisitorID,
-		Website:               s.Website,
-	}
-}
-
 func dndFromHL(d *highlevel.DndSettings) *hlgatev1.DndSettings {
 	if d == nil {
 		return nil

@@ -18,20 +18,37 @@ import (
 // kept in the resource's unmapped field, never a failed call, and each is
 // counted, so the overlay and the proto can declare them.
 func (s *Server) decodeUpstream(ctx context.Context, resp *http.Response, err error, out proto.Message) error {
+	b, err := readUpstream(resp, err)
 	if err != nil {
 		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return fmt.Errorf("read HighLevel's answer: %w", err)
 	}
 	rep, err := jsonproto.Decode(b, out)
 	if err != nil {
 		return fmt.Errorf("decode HighLevel's answer: %w", err)
 	}
+	s.countUnmapped(ctx, rep)
+	return nil
+}
+
+// readUpstream reads the body of an answer the upstream chain accepted
+// (a 2xx; every other status is already an error).
+func readUpstream(resp *http.Response, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read HighLevel's answer: %w", err)
+	}
+	return b, nil
+}
+
+// countUnmapped counts the keys a decode could not place in a field of
+// their own, by operation.
+func (s *Server) countUnmapped(ctx context.Context, rep jsonproto.Report) {
 	if len(rep) == 0 {
-		return nil
+		return
 	}
 	op := "unknown"
 	if o := upstream.OperationOf(ctx); o != nil {
@@ -41,5 +58,4 @@ func (s *Server) decodeUpstream(ctx context.Context, resp *http.Response, err er
 		s.metrics.unmapped.WithLabelValues(op, string(f.Kind), strconv.FormatBool(f.Kept)).Inc()
 	}
 	logFrom(ctx).Debug("upstream keys without a field of their own", "operation", op, "keys", len(rep))
-	return nil
 }

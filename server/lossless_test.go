@@ -122,3 +122,77 @@ func TestGetContactIsLossless(t *testing.T) {
 		}
 	}
 }
+
+// liveSearch rewrites the sandbox's contact searches the way liveContact
+// rewrites a single contact.
+func liveSearch(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/contacts/search" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var body map[string]any
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &body) != nil {
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			return
+		}
+		for _, c := range body["contacts"].([]any) {
+			c.(map[string]any)["customFields"] = []any{map[string]any{"id": "multi", "value": []any{"a", 1.0, true}}}
+			c.(map[string]any)["keyword"] = "kw"
+		}
+		b, _ := json.Marshal(body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(b)
+	})
+}
+
+// A search walks to its end through page_token with every contact intact:
+// polymorphic custom field values, undeclared keys kept, and the cursor
+// HighLevel puts on each contact used for paging, not handed to callers as
+// contact data.
+func TestSearchContactsIsLossless(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}, wrapUpstream: liveSearch})
+	seen := map[string]bool{}
+	token, pages := "", 0
+	for {
+		resp, err := h.contacts.SearchContacts(h.ctx(""), &hlgatev1.SearchContactsRequest{LocationId: sandbox.DemoLocationID, PageSize: 200, PageToken: token})
+		if err != nil {
+			t.Fatalf("page %d: %v", pages, err)
+		}
+		pages++
+		for _, c := range resp.GetContacts() {
+			if seen[c.GetId()] {
+				t.Fatalf("contact %s twice", c.GetId())
+			}
+			seen[c.GetId()] = true
+			vals := c.GetCustomFields()[0].GetValue().GetListValue().GetValues()
+			if len(vals) != 3 || vals[0].GetStringValue() != "a" || vals[1].GetNumberValue() != 1 || !vals[2].GetBoolValue() {
+				t.Errorf("%s: custom field value %v", c.GetId(), c.GetCustomFields())
+			}
+			u := c.GetUnmapped().AsMap()
+			if u["keyword"] != "kw" {
+				t.Errorf("%s: keyword not kept: %v", c.GetId(), u)
+			}
+			if _, ok := u["searchAfter"]; ok {
+				t.Errorf("%s: the paging cursor is handed out as contact data", c.GetId())
+			}
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			if int32(len(seen)) != resp.GetTotalSize() {
+				t.Fatalf("walked %d contacts, HighLevel counts %d", len(seen), resp.GetTotalSize())
+			}
+			break
+		}
+		if pages > 100 {
+			t.Fatal("no end after 100 pages")
+		}
+	}
+	if pages < 2 {
+		t.Fatalf("%d page(s): the walk did not page", pages)
+	}
+}

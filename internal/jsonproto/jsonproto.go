@@ -113,6 +113,15 @@ func (k keeper) below(key string) keeper {
 	return k
 }
 
+// DecodeMap fills m from a JSON object already parsed with a json.Decoder
+// that has UseNumber set (numbers are json.Number), for answers whose
+// envelope the caller reads itself (a page of resources with its cursor).
+func DecodeMap(obj map[string]any, m proto.Message) Report {
+	var r Report
+	decodeObject(obj, m.ProtoReflect(), "", &r)
+	return r
+}
+
 func decodeObject(obj map[string]any, m protoreflect.Message, path string, r *Report) {
 	decodeInto(obj, m, path, keeper{}, r)
 }
