@@ -18,43 +18,61 @@ import (
 	"github.com/hlgate/hlgate/sandbox"
 )
 
-// liveContact rewrites the sandbox's GetContact answers into what HighLevel
-// sends for contacts with Checkbox, Numeric and File custom fields and keys
-// its document does not declare (reference facts: custom field values are
-// strings, numbers, arrays or objects; some times arrive as epoch ms).
-func liveContact(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, "/contacts/") || strings.Count(r.URL.Path, "/") != 2 {
-			next.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		var body map[string]map[string]any
-		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &body) != nil {
-			w.WriteHeader(rec.Code)
-			_, _ = w.Write(rec.Body.Bytes())
-			return
-		}
-		c := body["contact"]
-		c["customFields"] = []any{
-			map[string]any{"id": "checkbox", "value": []any{"red", "blue"}},
-			map[string]any{"id": "numeric", "value": 42.5},
-			map[string]any{"id": "file", "value": map[string]any{"url": "https://example.com/f.pdf", "meta": map[string]any{"size": 7}}},
-		}
-		c["dateAdded"] = 1796169600000
-		c["emailLowerCase"] = "ada@example.com"
-		c["visitorId"] = "v-1"
-		c["attributionSource"] = map[string]any{"url": "https://example.com", "fbp": "fb.1.2"}
-		b, _ := json.Marshal(body)
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.Header().Del("Content-Length")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(b)
-	})
+// rewriteAnswers stands between hlgate and the sandbox and edits the JSON
+// answers of the requests match selects, to answer as the live API does
+// where the sandbox cannot.
+func rewriteAnswers(match func(*http.Request) bool, edit func(body map[string]any)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !match(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			var body map[string]any
+			if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &body) != nil {
+				w.WriteHeader(rec.Code)
+				_, _ = w.Write(rec.Body.Bytes())
+				return
+			}
+			edit(body)
+			b, _ := json.Marshal(body)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(b)
+		})
+	}
 }
+
+// liveContact answers GetContact as HighLevel does for contacts with
+// Checkbox, Numeric and File custom fields and keys its document does not
+// declare (reference facts: custom field values are strings, numbers,
+// arrays or objects; some times arrive as epoch ms).
+var liveContact = rewriteAnswers(func(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/contacts/") && strings.Count(r.URL.Path, "/") == 2
+}, func(body map[string]any) {
+	c := body["contact"].(map[string]any)
+	c["customFields"] = []any{
+		map[string]any{"id": "checkbox", "value": []any{"red", "blue"}},
+		map[string]any{"id": "numeric", "value": 42.5},
+		map[string]any{"id": "file", "value": map[string]any{"url": "https://example.com/f.pdf", "meta": map[string]any{"size": 7}}},
+	}
+	c["dateAdded"] = 1796169600000
+	c["emailLowerCase"] = "ada@example.com"
+	c["visitorId"] = "v-1"
+	c["attributionSource"] = map[string]any{"url": "https://example.com", "fbp": "fb.1.2"}
+})
+
+// liveSearch answers contact searches the same way.
+var liveSearch = rewriteAnswers(func(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Path == "/contacts/search"
+}, func(body map[string]any) {
+	for _, c := range body["contacts"].([]any) {
+		c.(map[string]any)["customFields"] = []any{map[string]any{"id": "multi", "value": []any{"a", 1.0, true}}}
+		c.(map[string]any)["keyword"] = "kw"
+	}
+})
 
 // A contact with custom fields of every type and undeclared keys reads
 // without loss over gRPC and REST: values keep their JSON types, the keys no
@@ -121,33 +139,6 @@ func TestGetContactIsLossless(t *testing.T) {
 			t.Errorf("REST body lacks %s: %s", s, body)
 		}
 	}
-}
-
-// liveSearch rewrites the sandbox's contact searches the way liveContact
-// rewrites a single contact.
-func liveSearch(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/contacts/search" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		var body map[string]any
-		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &body) != nil {
-			w.WriteHeader(rec.Code)
-			_, _ = w.Write(rec.Body.Bytes())
-			return
-		}
-		for _, c := range body["contacts"].([]any) {
-			c.(map[string]any)["customFields"] = []any{map[string]any{"id": "multi", "value": []any{"a", 1.0, true}}}
-			c.(map[string]any)["keyword"] = "kw"
-		}
-		b, _ := json.Marshal(body)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(b)
-	})
 }
 
 // A search walks to its end through page_token with every contact intact:
