@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hlgate/hlgate/internal/redistest"
+	"github.com/hlgate/hlgate/internal/testwait"
 )
 
 // impl builds n limiter instances sharing one quota: n Redis limiters with
@@ -323,13 +324,7 @@ func checkGrants(t *testing.T, grants []grant, limit int, window, guard time.Dur
 // waitFor polls cond until it holds or 10s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.For(t, what, testwait.DefaultTimeout, cond)
 }
 
 // ctx0 is a context with a timeout, cancelled when the test ends.

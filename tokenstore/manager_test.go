@@ -3,12 +3,14 @@ package tokenstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hlgate/hlgate/internal/testwait"
 	"github.com/hlgate/hlgate/sandbox"
 )
 
@@ -296,13 +298,8 @@ func TestRedisDownDuringWrite(t *testing.T) {
 		t.Fatalf("upstream call with the unpersisted token: HTTP %d", code)
 	}
 	r.redis.Restart()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.UnpersistedNow.Load() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the refreshed pair was not written after Redis came back")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.For(t, "the refreshed pair to be written after Redis came back", testwait.DefaultTimeout,
+		func() bool { return c.UnpersistedNow.Load() == 0 })
 	for i, m := range r.mgrs[1:] {
 		got, err := m.Token(bg(), loc)
 		if err != nil || got.AccessToken != tok.AccessToken {
@@ -373,17 +370,13 @@ func TestLostPairIsReportedAsNeedsReauth(t *testing.T) {
 	// mark until the install's announcement reaches it, or for at most
 	// PollInterval.
 	r.install(loc)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testwait.For(t, "the other replica to see the reinstall", testwait.DefaultTimeout, func() bool {
 		_, err := r.mgrs[1].Token(bg(), loc)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, ErrReauthRequired) || time.Now().After(deadline) {
+		if err != nil && !errors.Is(err, ErrReauthRequired) {
 			t.Fatalf("after reinstall: %v", err)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err == nil
+	})
 }
 
 // TestForceRefreshOnlyIfStillStored: a 401 seen by every replica at once
@@ -850,16 +843,9 @@ func TestRejectedPITStopsBeingSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, m := range r.mgrs {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		testwait.For(t, fmt.Sprintf("replica %d to send the new PIT", i), testwait.DefaultTimeout, func() bool {
 			tok, err := m.Token(bg(), subject)
-			if err == nil && tok.AccessToken == good {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("replica %d after a new PIT: %v", i, err)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return err == nil && tok.AccessToken == good
+		})
 	}
 }

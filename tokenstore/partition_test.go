@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hlgate/hlgate/internal/testwait"
 	"github.com/hlgate/hlgate/sandbox"
 )
 
@@ -120,13 +121,8 @@ func TestPartitionedHolderRescuesItsPair(t *testing.T) {
 		t.Fatalf("holder during the partition: %v", err)
 	}
 	stores[0].cut.Store(false)
-	deadline := time.Now().Add(10 * time.Second)
-	for r.counters[0].UnpersistedNow.Load() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the holder did not store its pair after the partition healed")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.For(t, "the holder to store its pair after the partition healed", testwait.DefaultTimeout,
+		func() bool { return r.counters[0].UnpersistedNow.Load() == 0 })
 	tokB, err := b.Token(bg(), loc)
 	if err != nil || tokB.AccessToken != tokA.AccessToken {
 		t.Fatalf("other replica after the partition: %v (same token: %t)", err, tokB.AccessToken == tokA.AccessToken)
@@ -168,12 +164,10 @@ func TestCommitReplyLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for r.counters[0].UnpersistedNow.Load() != 0 || r.counters[0].PersistFailures.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("unpersisted %d, failures %d", r.counters[0].UnpersistedNow.Load(), r.counters[0].PersistFailures.Load())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testwait.Until(testwait.DefaultTimeout, func() bool {
+		return r.counters[0].UnpersistedNow.Load() == 0 && r.counters[0].PersistFailures.Load() > 0
+	}) {
+		t.Fatalf("unpersisted %d, failures %d", r.counters[0].UnpersistedNow.Load(), r.counters[0].PersistFailures.Load())
 	}
 	st, err := r.mgrs[1].Status(bg(), loc)
 	if err != nil {
@@ -236,13 +230,8 @@ func TestPendingPairNeverOverwritesAReinstall(t *testing.T) {
 	}
 
 	stores[0].cut.Store(false) // A's retry reaches the store
-	deadline := time.Now().Add(10 * time.Second)
-	for r.counters[0].UnpersistedNow.Load() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("A never settled its pending pair")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.For(t, "A to settle its pending pair", testwait.DefaultTimeout,
+		func() bool { return r.counters[0].UnpersistedNow.Load() == 0 })
 	got, err := raw.Get(bg(), loc)
 	if err != nil {
 		t.Fatal(err)

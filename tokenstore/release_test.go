@@ -7,22 +7,23 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hlgate/hlgate/internal/testwait"
 )
 
 // stableGoroutines returns the goroutine count once it stopped changing
 // (five equal samples in a row), bounded by a deadline.
 func stableGoroutines() int {
-	deadline := time.Now().Add(10 * time.Second)
 	last, same := runtime.NumGoroutine(), 0
-	for same < 5 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	testwait.Until(testwait.DefaultTimeout, func() bool {
 		n := runtime.NumGoroutine()
 		if n == last {
 			same++
 		} else {
 			last, same = n, 0
 		}
-	}
+		return same >= 5
+	})
 	return last
 }
 
@@ -30,14 +31,8 @@ func stableGoroutines() int {
 // goroutines and returns the last count: released followers exit
 // asynchronously, so the count is polled, never timed.
 func settledGoroutines(limit int) int {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= limit || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(testwait.DefaultTimeout, func() bool { return runtime.NumGoroutine() <= limit })
+	return runtime.NumGoroutine()
 }
 
 // TestDeletedSubjectsReleaseTheirFollowers imports N PITs on one replica,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hlgate/hlgate/internal/redistest"
+	"github.com/hlgate/hlgate/internal/testwait"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -145,17 +146,16 @@ func startDemo(ctx context.Context, t *testing.T, env func(string) string) (out,
 		exited <- run(ctx, []string{"serve", "--sandbox", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"},
 			env, strings.NewReader(""), out, logs)
 	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(out.String(), "Stop with Ctrl-C") {
+	ready := testwait.Until(20*time.Second, func() bool {
 		select {
 		case err := <-exited:
 			t.Fatalf("serve --sandbox exited: %v\n%s\n%s", err, out.String(), logs.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no demo commands printed:\n%s\n%s", out.String(), logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+		return strings.Contains(out.String(), "Stop with Ctrl-C")
+	})
+	if !ready {
+		t.Fatalf("no demo commands printed:\n%s\n%s", out.String(), logs.String())
 	}
 	return out, logs, exited
 }
