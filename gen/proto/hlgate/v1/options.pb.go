@@ -26,6 +26,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// TimeFormat is how HighLevel spells a point in time in one field.
+type TimeFormat int32
+
+const (
+	// RFC 3339 text, for example "2026-12-01T09:00:00Z".
+	TimeFormat_TIME_FORMAT_UNSPECIFIED TimeFormat = 0
+	// Milliseconds since the Unix epoch as a JSON number.
+	TimeFormat_TIME_FORMAT_EPOCH_MILLIS TimeFormat = 1
+	// Milliseconds since the Unix epoch as a JSON string.
+	TimeFormat_TIME_FORMAT_EPOCH_MILLIS_STRING TimeFormat = 2
+)
+
+// Enum value maps for TimeFormat.
+var (
+	TimeFormat_name = map[int32]string{
+		0: "TIME_FORMAT_UNSPECIFIED",
+		1: "TIME_FORMAT_EPOCH_MILLIS",
+		2: "TIME_FORMAT_EPOCH_MILLIS_STRING",
+	}
+	TimeFormat_value = map[string]int32{
+		"TIME_FORMAT_UNSPECIFIED":         0,
+		"TIME_FORMAT_EPOCH_MILLIS":        1,
+		"TIME_FORMAT_EPOCH_MILLIS_STRING": 2,
+	}
+)
+
+func (x TimeFormat) Enum() *TimeFormat {
+	p := new(TimeFormat)
+	*p = x
+	return p
+}
+
+func (x TimeFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TimeFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_hlgate_v1_options_proto_enumTypes[0].Descriptor()
+}
+
+func (TimeFormat) Type() protoreflect.EnumType {
+	return &file_hlgate_v1_options_proto_enumTypes[0]
+}
+
+func (x TimeFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TimeFormat.Descriptor instead.
+func (TimeFormat) EnumDescriptor() ([]byte, []int) {
+	return file_hlgate_v1_options_proto_rawDescGZIP(), []int{0}
+}
+
 // UpstreamOperation names the HighLevel operation an RPC calls, so callers,
 // tools and tests can map hlgate's API to HighLevel's documents.
 type UpstreamOperation struct {
@@ -74,6 +127,98 @@ func (x *UpstreamOperation) GetOperationId() string {
 	return ""
 }
 
+// Wire says how a field travels in HighLevel's JSON where that differs from
+// the field's proto JSON name and hlgate's defaults. The generic call path
+// (internal/jsonproto) reads it on both directions.
+type Wire struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key HighLevel uses for the field, on reads and writes (default: the
+	// field's JSON name, for example "firstName" for first_name).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Further keys HighLevel sends the same value under on reads (an
+	// opportunity's custom field value arrives as "fieldValue" or
+	// "fieldValueString"). The first key present wins.
+	ReadAliases []string `protobuf:"bytes,2,rep,name=read_aliases,json=readAliases,proto3" json:"read_aliases,omitempty"`
+	// The key a write sends the value under, when writes spell it differently
+	// from reads (a contact's custom field value is read as "value" and
+	// written as "field_value").
+	WriteName string `protobuf:"bytes,3,opt,name=write_name,json=writeName,proto3" json:"write_name,omitempty"`
+	// How a google.protobuf.Timestamp field travels (default: RFC 3339 text).
+	// Reads accept every format whatever this says.
+	Time TimeFormat `protobuf:"varint,4,opt,name=time,proto3,enum=hlgate.v1.TimeFormat" json:"time,omitempty"`
+	// True for a field HighLevel answers but does not take on writes to this
+	// message, although the field is not output-only on other writes.
+	// Writes leave it out.
+	ReadOnly      bool `protobuf:"varint,5,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Wire) Reset() {
+	*x = Wire{}
+	mi := &file_hlgate_v1_options_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Wire) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Wire) ProtoMessage() {}
+
+func (x *Wire) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_options_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Wire.ProtoReflect.Descriptor instead.
+func (*Wire) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_options_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Wire) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Wire) GetReadAliases() []string {
+	if x != nil {
+		return x.ReadAliases
+	}
+	return nil
+}
+
+func (x *Wire) GetWriteName() string {
+	if x != nil {
+		return x.WriteName
+	}
+	return ""
+}
+
+func (x *Wire) GetTime() TimeFormat {
+	if x != nil {
+		return x.Time
+	}
+	return TimeFormat_TIME_FORMAT_UNSPECIFIED
+}
+
+func (x *Wire) GetReadOnly() bool {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return false
+}
+
 var file_hlgate_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
@@ -81,6 +226,22 @@ var file_hlgate_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 		Field:         51000,
 		Name:          "hlgate.v1.upstream",
 		Tag:           "bytes,51000,opt,name=upstream",
+		Filename:      "hlgate/v1/options.proto",
+	},
+	{
+		ExtendedType:  (*descriptorpb.FieldOptions)(nil),
+		ExtensionType: (*Wire)(nil),
+		Field:         51001,
+		Name:          "hlgate.v1.wire",
+		Tag:           "bytes,51001,opt,name=wire",
+		Filename:      "hlgate/v1/options.proto",
+	},
+	{
+		ExtendedType:  (*descriptorpb.EnumValueOptions)(nil),
+		ExtensionType: (*string)(nil),
+		Field:         51002,
+		Name:          "hlgate.v1.wire_value",
+		Tag:           "bytes,51002,opt,name=wire_value",
 		Filename:      "hlgate/v1/options.proto",
 	},
 }
@@ -94,14 +255,48 @@ var (
 	E_Upstream = &file_hlgate_v1_options_proto_extTypes[0]
 )
 
+// Extension fields to descriptorpb.FieldOptions.
+var (
+	// How the field travels in HighLevel's JSON, where it differs from the
+	// defaults.
+	//
+	// optional hlgate.v1.Wire wire = 51001;
+	E_Wire = &file_hlgate_v1_options_proto_extTypes[1]
+)
+
+// Extension fields to descriptorpb.EnumValueOptions.
+var (
+	// The string HighLevel uses for the value, where it is not the value's
+	// name without the enum's prefix, lower-cased and without underscores
+	// (DND_STATUS_ACTIVE is "active" by default).
+	//
+	// optional string wire_value = 51002;
+	E_WireValue = &file_hlgate_v1_options_proto_extTypes[2]
+)
+
 var File_hlgate_v1_options_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_options_proto_rawDesc = "" +
 	"\n" +
 	"\x17hlgate/v1/options.proto\x12\thlgate.v1\x1a google/protobuf/descriptor.proto\"6\n" +
 	"\x11UpstreamOperation\x12!\n" +
-	"\foperation_id\x18\x01 \x01(\tR\voperationId:Z\n" +
-	"\bupstream\x12\x1e.google.protobuf.MethodOptions\x18\xb8\x8e\x03 \x01(\v2\x1c.hlgate.v1.UpstreamOperationR\bupstreamB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
+	"\foperation_id\x18\x01 \x01(\tR\voperationId\"\xa4\x01\n" +
+	"\x04Wire\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fread_aliases\x18\x02 \x03(\tR\vreadAliases\x12\x1d\n" +
+	"\n" +
+	"write_name\x18\x03 \x01(\tR\twriteName\x12)\n" +
+	"\x04time\x18\x04 \x01(\x0e2\x15.hlgate.v1.TimeFormatR\x04time\x12\x1b\n" +
+	"\tread_only\x18\x05 \x01(\bR\breadOnly*l\n" +
+	"\n" +
+	"TimeFormat\x12\x1b\n" +
+	"\x17TIME_FORMAT_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18TIME_FORMAT_EPOCH_MILLIS\x10\x01\x12#\n" +
+	"\x1fTIME_FORMAT_EPOCH_MILLIS_STRING\x10\x02:Z\n" +
+	"\bupstream\x12\x1e.google.protobuf.MethodOptions\x18\xb8\x8e\x03 \x01(\v2\x1c.hlgate.v1.UpstreamOperationR\bupstream:D\n" +
+	"\x04wire\x12\x1d.google.protobuf.FieldOptions\x18\xb9\x8e\x03 \x01(\v2\x0f.hlgate.v1.WireR\x04wire:B\n" +
+	"\n" +
+	"wire_value\x12!.google.protobuf.EnumValueOptions\x18\xba\x8e\x03 \x01(\tR\twireValueB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
 var (
 	file_hlgate_v1_options_proto_rawDescOnce sync.Once
@@ -115,19 +310,28 @@ func file_hlgate_v1_options_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_options_proto_rawDescData
 }
 
-var file_hlgate_v1_options_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_hlgate_v1_options_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_hlgate_v1_options_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_hlgate_v1_options_proto_goTypes = []any{
-	(*UpstreamOperation)(nil),          // 0: hlgate.v1.UpstreamOperation
-	(*descriptorpb.MethodOptions)(nil), // 1: google.protobuf.MethodOptions
+	(TimeFormat)(0),                       // 0: hlgate.v1.TimeFormat
+	(*UpstreamOperation)(nil),             // 1: hlgate.v1.UpstreamOperation
+	(*Wire)(nil),                          // 2: hlgate.v1.Wire
+	(*descriptorpb.MethodOptions)(nil),    // 3: google.protobuf.MethodOptions
+	(*descriptorpb.FieldOptions)(nil),     // 4: google.protobuf.FieldOptions
+	(*descriptorpb.EnumValueOptions)(nil), // 5: google.protobuf.EnumValueOptions
 }
 var file_hlgate_v1_options_proto_depIdxs = []int32{
-	1, // 0: hlgate.v1.upstream:extendee -> google.protobuf.MethodOptions
-	0, // 1: hlgate.v1.upstream:type_name -> hlgate.v1.UpstreamOperation
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	1, // [1:2] is the sub-list for extension type_name
-	0, // [0:1] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0, // 0: hlgate.v1.Wire.time:type_name -> hlgate.v1.TimeFormat
+	3, // 1: hlgate.v1.upstream:extendee -> google.protobuf.MethodOptions
+	4, // 2: hlgate.v1.wire:extendee -> google.protobuf.FieldOptions
+	5, // 3: hlgate.v1.wire_value:extendee -> google.protobuf.EnumValueOptions
+	1, // 4: hlgate.v1.upstream:type_name -> hlgate.v1.UpstreamOperation
+	2, // 5: hlgate.v1.wire:type_name -> hlgate.v1.Wire
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	4, // [4:6] is the sub-list for extension type_name
+	1, // [1:4] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_options_proto_init() }
@@ -140,13 +344,14 @@ func file_hlgate_v1_options_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_options_proto_rawDesc), len(file_hlgate_v1_options_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   1,
-			NumExtensions: 1,
+			NumEnums:      1,
+			NumMessages:   2,
+			NumExtensions: 3,
 			NumServices:   0,
 		},
 		GoTypes:           file_hlgate_v1_options_proto_goTypes,
 		DependencyIndexes: file_hlgate_v1_options_proto_depIdxs,
+		EnumInfos:         file_hlgate_v1_options_proto_enumTypes,
 		MessageInfos:      file_hlgate_v1_options_proto_msgTypes,
 		ExtensionInfos:    file_hlgate_v1_options_proto_extTypes,
 	}.Build()
