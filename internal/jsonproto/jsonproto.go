@@ -1,19 +1,25 @@
 // Package jsonproto decodes HighLevel's JSON into hlgate's proto messages by
-// JSON name, without losing anything HighLevel sent.
+// JSON name, without losing anything HighLevel sent, and encodes hlgate's
+// messages into the JSON HighLevel takes.
 //
 // Upstream JSON is messier than its documents: custom field values are
 // strings, numbers, arrays or objects; times are RFC 3339 strings or epoch
 // milliseconds; keys appear that no document declares. protojson refuses all
 // of that, and a hand-written copy drops it. Decode instead keeps every key:
-//   - a key with a field of the same JSON name (or proto name) fills it;
+//   - a key with a field of the same JSON name (or the field's
+//     (hlgate.v1.wire) name or read alias, or its proto name) fills it;
 //     google.protobuf.Value, Struct and ListValue fields take any JSON;
 //     Timestamp fields take RFC 3339 strings and epoch milliseconds;
-//   - a key with no field, or whose value does not fit its field, is kept
-//     intact, with its JSON type, in the message's "unmapped" field (a
+//   - a key with no field, or whose value does not fit its field, or that
+//     repeats a field another key already filled with something else, is
+//     kept intact, with its JSON type, in the message's "unmapped" field (a
 //     google.protobuf.Struct) when it has one, and is always reported, so it
 //     can be counted and declared later.
 //
-// It is the decoding half of the generic call path; the server's per-RPC
+// Encode is the other direction: the fields a write may send, under the
+// keys HighLevel takes, as a map that encoding/json marshals.
+//
+// It is the JSON half of the generic call path; the server's per-RPC
 // conversions move onto it operation by operation.
 package jsonproto
 
@@ -52,6 +58,10 @@ const (
 	// Coerced: the value was converted without loss (an epoch-ms time into
 	// a Timestamp); the field holds it.
 	Coerced Kind = "coerced"
+	// Conflict: another key for the same field (a read alias, the proto
+	// name, another case, another member of the same oneof) already filled
+	// it with different JSON; this key's value is kept, not decoded.
+	Conflict Kind = "conflict"
 )
 
 // Finding is one key that did not decode into a field of its own type.
@@ -127,48 +137,184 @@ func decodeObject(obj map[string]any, m protoreflect.Message, path string, r *Re
 }
 
 func decodeInto(obj map[string]any, m protoreflect.Message, path string, parent keeper, r *Report) {
-	fields := m.Descriptor().Fields()
 	k := parent
-	if u := fields.ByName(UnmappedField); u != nil && u.Message() != nil && u.Message().FullName() == "google.protobuf.Struct" {
+	if u := unmappedField(m.Descriptor()); u != nil {
 		k = keeper{m: m, fd: u}
 	}
+	claims := claimKeys(m.Descriptor(), obj)
+	done := map[protoreflect.FieldDescriptor]bool{}
 	for _, key := range sortedKeys(obj) {
-		val := obj[key]
-		p := join(path, key)
-		fd := fieldFor(fields, key)
-		if fd == nil || fd == k.fd && k.m == m {
-			keep(k, key, val, p, Undeclared, r)
+		fd := claims.field[key]
+		if fd == nil {
+			keep(k, key, obj[key], join(path, key), Undeclared, r)
 			continue
 		}
+		// A field's keys are decoded together, when its first key is met,
+		// so which key wins depends on the declaration, not on the order
+		// HighLevel wrote them in.
+		if done[fd] {
+			continue
+		}
+		done[fd] = true
+		decodeField(obj, m, fd, claims.keys[fd], path, k, r)
+	}
+}
+
+// decodeField fills fd from the first of its keys (in the order they win)
+// whose value is not null and fits. A later key holding the same JSON is
+// consumed silently; one holding different JSON is kept and reported as a
+// Conflict, so the field's value and the other spelling's both reach the
+// caller.
+func decodeField(obj map[string]any, m protoreflect.Message, fd protoreflect.FieldDescriptor, keys []string, path string, k keeper, r *Report) {
+	var filled any
+	isFilled := false
+	for _, key := range keys {
+		val := obj[key]
+		p := join(path, key)
 		if val == nil {
-			continue // null: the field stays unset
+			continue // null: the field stays unset unless another key fills it
+		}
+		if isFilled {
+			if !sameJSON(val, filled) {
+				keep(k, key, val, p, Conflict, r)
+			}
+			continue
+		}
+		// Another member of the same oneof already holds a value: setting
+		// this one would clear it.
+		if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
+			if set := m.WhichOneof(od); set != nil && set != fd {
+				keep(k, key, val, p, Conflict, r)
+				continue
+			}
 		}
 		coerced, ok := setField(m, fd, val, p, k.below(key), r)
 		switch {
 		case !ok:
 			keep(k, key, val, p, Mismatch, r)
+			continue
 		case coerced:
 			*r = append(*r, Finding{Path: p, Kind: Coerced, Kept: true})
 		}
+		filled, isFilled = val, true
 	}
 }
 
-// fieldFor finds the field for a JSON key: by JSON name, by proto name, then
-// by JSON name in any case (HighLevel spells some keys in capitals, such as
-// dndSettings' "Email" and "SMS").
-func fieldFor(fields protoreflect.FieldDescriptors, key string) protoreflect.FieldDescriptor {
-	if fd := fields.ByJSONName(key); fd != nil {
-		return fd
+// claims maps the keys of one JSON object to the fields they fill.
+type claims struct {
+	field map[string]protoreflect.FieldDescriptor
+	// keys lists, per field, its keys present in the object in the order
+	// they win.
+	keys map[protoreflect.FieldDescriptor][]string
+}
+
+// claimKeys finds the field for each key of obj, and for each field the
+// keys present that spell it, best first:
+//  1. its primary key, wire.name or else the JSON name;
+//  2. its wire.read_aliases, in declaration order;
+//  3. its proto name (first_name);
+//  4. its primary key in any other case (HighLevel spells some keys in
+//     capitals, such as dndSettings' "Email" and "SMS"), in key order.
+//
+// A key two fields could claim goes to the one whose claim ranks higher
+// (a primary key before another field's alias), then to the field declared
+// first. The unmapped field claims nothing: a key "unmapped" is undeclared.
+func claimKeys(md protoreflect.MessageDescriptor, obj map[string]any) claims {
+	type claim struct {
+		fd   protoreflect.FieldDescriptor
+		rank int
 	}
-	if fd := fields.ByName(protoreflect.Name(key)); fd != nil {
-		return fd
-	}
-	for i := 0; i < fields.Len(); i++ {
-		if fd := fields.Get(i); strings.EqualFold(fd.JSONName(), key) {
-			return fd
+	fields := md.Fields()
+	byKey := map[string]claim{}
+	add := func(key string, fd protoreflect.FieldDescriptor, rank int) {
+		if _, taken := byKey[key]; !taken {
+			byKey[key] = claim{fd, rank}
 		}
 	}
-	return nil
+	var decl []protoreflect.FieldDescriptor
+	for i := 0; i < fields.Len(); i++ {
+		if fd := fields.Get(i); !isUnmapped(fd) {
+			decl = append(decl, fd)
+		}
+	}
+	for _, fd := range decl {
+		add(primaryKey(fd), fd, 0)
+	}
+	maxAliases := 0
+	for _, fd := range decl {
+		for i, a := range wireOf(fd).GetReadAliases() {
+			add(a, fd, 1+i)
+		}
+		maxAliases = max(maxAliases, len(wireOf(fd).GetReadAliases()))
+	}
+	for _, fd := range decl {
+		add(string(fd.Name()), fd, 1+maxAliases)
+	}
+	c := claims{field: map[string]protoreflect.FieldDescriptor{}, keys: map[protoreflect.FieldDescriptor][]string{}}
+	ranked := map[protoreflect.FieldDescriptor][]claimedKey{}
+	for _, key := range sortedKeys(obj) {
+		cl, ok := byKey[key]
+		if !ok {
+			for _, fd := range decl {
+				if strings.EqualFold(primaryKey(fd), key) {
+					cl, ok = claim{fd, 2 + maxAliases}, true
+					break
+				}
+			}
+		}
+		if !ok {
+			continue
+		}
+		c.field[key] = cl.fd
+		ranked[cl.fd] = append(ranked[cl.fd], claimedKey{key, cl.rank})
+	}
+	for fd, ks := range ranked {
+		// Stable: keys of equal rank (case variants) stay in key order.
+		sort.SliceStable(ks, func(i, j int) bool { return ks[i].rank < ks[j].rank })
+		for _, ck := range ks {
+			c.keys[fd] = append(c.keys[fd], ck.key)
+		}
+	}
+	return c
+}
+
+type claimedKey struct {
+	key  string
+	rank int
+}
+
+// sameJSON reports whether two JSON values (numbers as json.Number) are
+// the same JSON: same types, numbers equal as a Value would hold them.
+func sameJSON(a, b any) bool {
+	switch x := a.(type) {
+	case json.Number:
+		y, ok := b.(json.Number)
+		return ok && (x == y || plain(x) == plain(y))
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for key, e := range x {
+			f, ok := y[key]
+			if !ok || !sameJSON(e, f) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !sameJSON(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return a == b
 }
 
 // keep stores val in the keeper's Struct, when there is one.
@@ -288,21 +434,39 @@ func value(fd protoreflect.FieldDescriptor, newMsg func() protoreflect.Value, va
 	return v, false, false
 }
 
-// enumValue accepts an enum's proto name ("OPPORTUNITY_STATUS_WON") or
-// HighLevel's value for it, the proto name's last part in any case ("won").
+// enumValue accepts an enum's proto name ("OPPORTUNITY_STATUS_WON"), a
+// value's wire_value, or HighLevel's spelling of the name's last part in
+// any case, with underscores or hyphens ("won", "ms_teams", "ms-teams") or
+// without them ("noshow", the default spelling Encode writes). Suffixes are
+// tried on every value before the spelling without underscores, so
+// MEETING_LOCATION_TYPE_MS_TEAMS is never mistaken for a value named
+// ..._MSTEAMS. The zero value is never matched but by its proto name.
 func enumValue(ed protoreflect.EnumDescriptor, val any) (protoreflect.Value, bool, bool) {
 	s, ok := val.(string)
 	if !ok {
 		return protoreflect.Value{}, false, false
 	}
-	if ev := ed.Values().ByName(protoreflect.Name(s)); ev != nil {
+	values := ed.Values()
+	if ev := values.ByName(protoreflect.Name(s)); ev != nil {
 		return protoreflect.ValueOfEnum(ev.Number()), false, true
 	}
+	for i := 0; i < values.Len(); i++ {
+		if ev := values.Get(i); explicitWireValue(ev) == s && s != "" {
+			return protoreflect.ValueOfEnum(ev.Number()), false, true
+		}
+	}
 	want := strings.ToUpper(strings.ReplaceAll(s, "-", "_"))
-	for i := 0; i < ed.Values().Len(); i++ {
-		ev := ed.Values().Get(i)
+	for i := 0; i < values.Len(); i++ {
+		ev := values.Get(i)
 		if ev.Number() != 0 && strings.HasSuffix(string(ev.Name()), "_"+want) {
 			return protoreflect.ValueOfEnum(ev.Number()), false, true
+		}
+	}
+	if sq := squash(s); sq != "" {
+		for i := 0; i < values.Len(); i++ {
+			if ev := values.Get(i); ev.Number() != 0 && defaultWireValue(ev) == sq {
+				return protoreflect.ValueOfEnum(ev.Number()), false, true
+			}
 		}
 	}
 	return protoreflect.Value{}, false, false
@@ -352,19 +516,38 @@ func messageValue(md protoreflect.MessageDescriptor, newMsg func() protoreflect.
 	return v, false, true
 }
 
-// timestampValue takes RFC 3339 (HighLevel's documented form) or epoch
-// milliseconds (what several endpoints send instead); the latter is
-// reported as coerced.
+// timestampValue takes RFC 3339 (HighLevel's documented form), epoch
+// milliseconds as a number (what several endpoints send instead) or as a
+// string of digits, whatever the field's wire.time declares: reads accept
+// every form. Epoch milliseconds are reported as coerced. A time outside
+// the years 1 to 9999 does not fit a Timestamp (protojson could not write
+// it back) and is a mismatch.
 func timestampValue(val any) (ts *timestamppb.Timestamp, coerced, ok bool) {
 	switch t := val.(type) {
 	case string:
+		if isDigits(t) {
+			ms, err := strconv.ParseInt(t, 10, 64)
+			ts = timestamppb.New(time.UnixMilli(ms))
+			return ts, true, err == nil && ts.CheckValid() == nil
+		}
 		tm, err := time.Parse(time.RFC3339Nano, t)
-		return timestamppb.New(tm), false, err == nil
+		ts = timestamppb.New(tm)
+		return ts, false, err == nil && ts.CheckValid() == nil
 	case json.Number:
 		ms, err := strconv.ParseInt(t.String(), 10, 64)
-		return timestamppb.New(time.UnixMilli(ms)), true, err == nil
+		ts = timestamppb.New(time.UnixMilli(ms))
+		return ts, true, err == nil && ts.CheckValid() == nil
 	}
 	return nil, false, false
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // into copies a well-known message into a new value of the field's own

@@ -194,3 +194,172 @@ func canonical(t *testing.T, s string) any {
 	}
 	return v
 }
+
+// A custom field value arrives under any of the spellings CustomField.value
+// declares (value, then the read aliases fieldValue, fieldValueString,
+// field_value); the first present fills the field. A later spelling with the
+// same JSON is consumed; one with different JSON is kept and reported as a
+// conflict, so neither value is lost.
+func TestDecodeReadAliases(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		msg     proto.Message
+		in      string
+		want    string // protojson of the decoded message
+		wantRep Report
+	}{{
+		name: "opportunity fieldValue",
+		msg:  &hlgatev1.Opportunity{},
+		in:   `{"customFields":[{"id":"f","fieldValue":["a","b"]}]}`,
+		want: `{"customFields":[{"id":"f","value":["a","b"]}]}`,
+	}, {
+		name: "opportunity fieldValueString",
+		msg:  &hlgatev1.Opportunity{},
+		in:   `{"customFields":[{"id":"f","fieldValueString":"x"}]}`,
+		want: `{"customFields":[{"id":"f","value":"x"}]}`,
+	}, {
+		name: "same value twice is one value",
+		msg:  &hlgatev1.Opportunity{},
+		in:   `{"customFields":[{"id":"f","fieldValue":12.5,"fieldValueString":12.50}]}`,
+		want: `{"customFields":[{"id":"f","value":12.5}]}`,
+	}, {
+		name: "null spelling yields to the next",
+		msg:  &hlgatev1.Opportunity{},
+		in:   `{"customFields":[{"id":"f","fieldValue":null,"fieldValueString":"x"}]}`,
+		want: `{"customFields":[{"id":"f","value":"x"}]}`,
+	}, {
+		// Opportunity declares no unmapped Struct: the losing value is
+		// reported as lost, which the server counts and tests fail on.
+		name:    "opportunity conflict has nowhere to be kept",
+		msg:     &hlgatev1.Opportunity{},
+		in:      `{"customFields":[{"id":"f","fieldValueString":"12.5","fieldValue":12.5}]}`,
+		want:    `{"customFields":[{"id":"f","value":12.5}]}`,
+		wantRep: Report{{Path: "customFields[0].fieldValueString", Kind: Conflict, Kept: false}},
+	}, {
+		name:    "contact conflict kept in the contact's unmapped",
+		msg:     &hlgatev1.Contact{},
+		in:      `{"customFields":[{"id":"f","fieldValueString":"b","fieldValue":"a"}]}`,
+		want:    `{"customFields":[{"id":"f","value":"a"}],"unmapped":{"customFields.0.fieldValueString":"b"}}`,
+		wantRep: Report{{Path: "customFields[0].fieldValueString", Kind: Conflict, Kept: true}},
+	}, {
+		name:    "the primary key wins over every alias",
+		msg:     &hlgatev1.Contact{},
+		in:      `{"customFields":[{"id":"f","field_value":"w","value":"r"}]}`,
+		want:    `{"customFields":[{"id":"f","value":"r"}],"unmapped":{"customFields.0.field_value":"w"}}`,
+		wantRep: Report{{Path: "customFields[0].field_value", Kind: Conflict, Kept: true}},
+	}, {
+		// A spelling whose value does not fit (an enum-less Value takes any
+		// JSON, so use the id) is a mismatch and the next spelling may fill.
+		name:    "the proto name and another case fill one field",
+		msg:     &hlgatev1.Contact{},
+		in:      `{"first_name":"Ada","FIRSTNAME":"Grace","firstName":7}`,
+		want:    `{"firstName":"Ada","unmapped":{"firstName":7,"FIRSTNAME":"Grace"}}`,
+		wantRep: Report{{Path: "firstName", Kind: Mismatch, Kept: true}, {Path: "FIRSTNAME", Kind: Conflict, Kept: true}},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rep, err := Decode([]byte(tc.in), tc.msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := protojson.Marshal(tc.msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(canonical(t, tc.want), canonical(t, string(got))); diff != "" {
+				t.Errorf("decoded (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantRep, rep); diff != "" {
+				t.Errorf("report (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// The options of wireFile's message steer Decode: wire.name and
+// read_aliases choose the keys, wire_value names enum values, every time
+// field takes every time format, and a second oneof member is a conflict.
+func TestDecodeWireOptions(t *testing.T) {
+	t.Parallel()
+	fd := wireFile(t)
+	for _, tc := range []struct {
+		name    string
+		in      string
+		want    string // protojson of the decoded message
+		wantRep Report
+	}{{
+		name: "wire name",
+		in:   `{"Renamed":"a"}`,
+		want: `{"renamed":"a"}`,
+	}, {
+		name: "aliases in order",
+		in:   `{"alt2":"two","alt1":"one"}`,
+		want: `{"aliased":"one","unmapped":{"alt2":"two"}}`, wantRep: Report{{Path: "alt2", Kind: Conflict, Kept: true}},
+	}, {
+		name: "write name is not a read key",
+		in:   `{"aliased_w":"w"}`,
+		want: `{"unmapped":{"aliased_w":"w"}}`, wantRep: Report{{Path: "aliased_w", Kind: Undeclared, Kept: true}},
+	}, {
+		name: "enum wire_value and default spellings",
+		in:   `{"level":"very-high","levels":["low","noshow","no_show","LEVEL_LOW","VERY_HIGH"]}`,
+		want: `{"level":"LEVEL_VERY_HIGH","levels":["LEVEL_LOW","LEVEL_NO_SHOW","LEVEL_NO_SHOW","LEVEL_LOW","LEVEL_VERY_HIGH"]}`,
+	}, {
+		name: "unspecified only by its name",
+		in:   `{"level":"unspecified"}`,
+		want: `{"unmapped":{"level":"unspecified"}}`, wantRep: Report{{Path: "level", Kind: Mismatch, Kept: true}},
+	}, {
+		name:    "every time field takes every format",
+		in:      `{"at":"1796115600000","atMs":"2026-12-01T09:00:00.5+01:00","atMsString":1796115600000}`,
+		want:    `{"at":"2026-12-01T09:00:00Z","atMs":"2026-12-01T08:00:00.500Z","atMsString":"2026-12-01T09:00:00Z"}`,
+		wantRep: Report{{Path: "at", Kind: Coerced, Kept: true}, {Path: "atMsString", Kind: Coerced, Kept: true}},
+	}, {
+		name: "times a Timestamp cannot hold",
+		in:   `{"at":"0000-01-01T00:00:00Z","atMs":"999999999999999999","atMsString":"-5"}`,
+		want: `{"unmapped":{"at":"0000-01-01T00:00:00Z","atMs":"999999999999999999","atMsString":"-5"}}`,
+		wantRep: Report{{Path: "at", Kind: Mismatch, Kept: true}, {Path: "atMs", Kind: Mismatch, Kept: true},
+			{Path: "atMsString", Kind: Mismatch, Kept: true}},
+	}, {
+		name: "second oneof member",
+		in:   `{"byName":"n","byNumber":3}`,
+		want: `{"byName":"n","unmapped":{"byNumber":3}}`, wantRep: Report{{Path: "byNumber", Kind: Conflict, Kept: true}},
+	}, {
+		name: "a key named unmapped is undeclared",
+		in:   `{"unmapped":{"x":1}}`,
+		want: `{"unmapped":{"unmapped":{"x":1}}}`, wantRep: Report{{Path: "unmapped", Kind: Undeclared, Kept: true}},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m := dynamicpb.NewMessage(fd.Messages().ByName("Wired"))
+			rep, err := Decode([]byte(tc.in), m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := protojson.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(canonical(t, tc.want), canonical(t, string(got))); diff != "" {
+				t.Errorf("decoded (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantRep, rep); diff != "" {
+				t.Errorf("report (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Real enums read as HighLevel spells them, with no wire_value declared
+// yet: the suffix in any case, or the default spelling without underscores.
+func TestDecodeRealEnums(t *testing.T) {
+	t.Parallel()
+	var a hlgatev1.Appointment
+	rep, err := Decode([]byte(`{"appointmentStatus":"noshow","meetingLocationType":"ms_teams"}`), &a)
+	if err != nil || len(rep) != 0 {
+		t.Fatalf("Decode: %v, report %+v", err, rep)
+	}
+	if a.GetAppointmentStatus() != hlgatev1.AppointmentStatus_APPOINTMENT_STATUS_NOSHOW ||
+		a.GetMeetingLocationType() != hlgatev1.MeetingLocationType_MEETING_LOCATION_TYPE_MS_TEAMS {
+		t.Errorf("decoded %v", &a)
+	}
+}
