@@ -249,8 +249,8 @@ func TestDecodeReadAliases(t *testing.T) {
 		want:    `{"customFields":[{"id":"f","value":"r"}],"unmapped":{"customFields.0.field_value":"w"}}`,
 		wantRep: Report{{Path: "customFields[0].field_value", Kind: Conflict, Kept: true}},
 	}, {
-		// A spelling whose value does not fit (an enum-less Value takes any
-		// JSON, so use the id) is a mismatch and the next spelling may fill.
+		// A spelling whose value does not fit is a mismatch, and the next
+		// spelling may still fill the field.
 		name:    "the proto name and another case fill one field",
 		msg:     &hlgatev1.Contact{},
 		in:      `{"first_name":"Ada","FIRSTNAME":"Grace","firstName":7}`,
