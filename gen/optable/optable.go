@@ -44,7 +44,27 @@ type Op struct {
 	Company  *Field   // where it names the company; nil if it does not (or, unexposed, not declared)
 	Paging   Paging
 	Exposed  bool
-	Excluded string // why hlgate will not expose it (x-hlgate-exclude); "" when not decided
+	Excluded string  // why hlgate will not expose it (x-hlgate-exclude); "" when not decided
+	Params   []Param // the path and query parameters, in the document's order
+	Body     *Body   // the request body; nil when the operation takes none
+}
+
+// Param is one path or query parameter of a request. Header parameters are
+// not listed: the only one the documents declare is Version, which the
+// upstream chain sets from the row.
+type Param struct {
+	Name     string // as the document spells it ("contactId")
+	In       string // "path" or "query"
+	Type     string // the schema's type: "string", "number", "boolean", "array", … ("" when it declares none)
+	Required bool   // path parameters always are
+}
+
+// Body is what an operation's request body declares.
+type Body struct {
+	ContentType string   // "application/json" when the document offers it
+	Required    bool     // the document marks the body required
+	Props       []string // the schema's top-level properties (allOf merged), sorted
+	RequiredOf  []string // those the schema requires, sorted
 }
 
 // Lookup finds an operation by its official operationId. The row is shared:
@@ -68,6 +88,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "GET-all-or-email-sms-templates",
@@ -79,6 +103,14 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "deleted", In: "query", Type: "boolean", Required: false},
+			{Name: "skip", In: "query", Type: "string", Required: false},
+			{Name: "limit", In: "query", Type: "string", Required: false},
+			{Name: "type", In: "query", Type: "string", Required: false},
+			{Name: "originId", In: "query", Type: "string", Required: true},
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "Upsert-opportunity",
@@ -90,6 +122,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"assignedTo", "followers", "followersActionType", "id", "isRemoveAllFollowers", "locationId", "lostReasonId", "monetaryValue", "name", "pipelineId", "pipelineStageId", "status"}, RequiredOf: []string{"followers", "followersActionType", "isRemoveAllFollowers", "locationId", "pipelineId"}},
 	},
 	{
 		ID:       "add-an-inbound-message",
@@ -101,6 +134,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "attachments", "call", "contactId", "conversationId", "conversationProviderId", "date", "direction", "emailBcc", "emailCc", "emailFrom", "emailMessageId", "emailTo", "html", "message", "subject", "type"}, RequiredOf: []string{"contactId", "conversationId", "conversationProviderId", "type"}},
 	},
 	{
 		ID:       "add-an-outbound-message",
@@ -112,6 +146,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "attachments", "call", "conversationId", "conversationProviderId", "date", "type"}, RequiredOf: []string{"conversationId", "conversationProviderId", "type"}},
 	},
 	{
 		ID:       "add-calendar-to-schedule",
@@ -123,6 +158,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "id", In: "path", Type: "string", Required: true},
+			{Name: "calendarId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "add-contact-to-campaign",
@@ -134,6 +173,11 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+			{Name: "campaignId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: nil, RequiredOf: nil},
 	},
 	{
 		ID:       "add-contact-to-workflow",
@@ -145,6 +189,11 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+			{Name: "workflowId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"eventStartTime"}, RequiredOf: nil},
 	},
 	{
 		ID:       "add-followers-contact",
@@ -156,6 +205,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"followers"}, RequiredOf: []string{"followers"}},
 	},
 	{
 		ID:       "add-followers-opportunity",
@@ -167,6 +220,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"followers"}, RequiredOf: []string{"followers"}},
 	},
 	{
 		ID:       "add-message-attachments",
@@ -178,6 +235,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "messageId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"attachments"}, RequiredOf: []string{"attachments"}},
 	},
 	{
 		ID:       "add-remove-contact-from-business",
@@ -188,6 +249,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"businessId", "ids", "locationId"}, RequiredOf: []string{"businessId", "ids", "locationId"}},
 	},
 	{
 		ID:       "add-tags",
@@ -200,6 +262,10 @@ var Ops = []Op{
 		Safe:     false,
 		Paging:   "none",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"tags"}, RequiredOf: []string{"tags"}},
 	},
 	{
 		ID:       "auto-payment-invoice-schedule",
@@ -211,6 +277,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "scheduleId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "autoPayment", "id"}, RequiredOf: []string{"altId", "altType", "autoPayment", "id"}},
 	},
 	{
 		ID:       "cancel-invoice-schedule",
@@ -222,6 +292,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "scheduleId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType"}, RequiredOf: []string{"altId", "altType"}},
 	},
 	{
 		ID:       "cancel-scheduled-email-message",
@@ -232,6 +306,9 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "emailMessageId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "cancel-scheduled-message",
@@ -243,6 +320,9 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "messageId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "complete-file-upload",
@@ -254,6 +334,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"conversationId", "filePath", "filename", "locationId", "uploadId"}, RequiredOf: []string{"conversationId", "filePath", "filename", "locationId", "uploadId"}},
 	},
 	{
 		ID:       "create-appointment",
@@ -267,6 +348,7 @@ var Ops = []Op{
 		Location: &Field{In: "body", Name: "locationId"},
 		Paging:   "none",
 		Exposed:  true,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"address", "appointmentStatus", "assignedUserId", "calendarId", "contactId", "description", "endTime", "ignoreDateRange", "ignoreFreeSlotValidation", "locationId", "meetingLocationId", "meetingLocationType", "overrideLocationConfig", "rrule", "startTime", "title", "toNotify"}, RequiredOf: []string{"calendarId", "contactId", "locationId", "startTime"}},
 	},
 	{
 		ID:       "create-appointment-note",
@@ -278,6 +360,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "appointmentId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"body", "userId"}, RequiredOf: []string{"body"}},
 	},
 	{
 		ID:       "create-association",
@@ -288,6 +374,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"contacts", "locationId", "removeAllTags", "tags"}, RequiredOf: []string{"contacts", "locationId", "tags"}},
 	},
 	{
 		ID:       "create-block-slot",
@@ -299,6 +386,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"assignedUserId", "calendarId", "endTime", "locationId", "startTime", "title"}, RequiredOf: []string{"calendarId", "locationId"}},
 	},
 	{
 		ID:       "create-calendar",
@@ -310,6 +398,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"alertEmail", "allowBookingAfter", "allowBookingAfterUnit", "allowBookingFor", "allowBookingForUnit", "allowCancellation", "allowReschedule", "appoinmentPerDay", "appoinmentPerSlot", "autoConfirm", "availabilities", "availabilityType", "calendarCoverImage", "calendarType", "consentLabel", "description", "enableRecurring", "eventColor", "eventTitle", "eventType", "formId", "formSubmitRedirectURL", "formSubmitThanksMessage", "formSubmitType", "googleInvitationEmails", "groupId", "guestType", "isActive", "isLivePaymentMode", "locationConfigurations", "locationId", "lookBusyConfig", "meetingLocation", "name", "notes", "notifications", "openHours", "pixelId", "preBuffer", "preBufferUnit", "recurring", "shouldAssignContactToTeamMember", "shouldSendAlertEmailsToAssignedMember", "shouldSkipAssigningContactForExisting", "slotBuffer", "slotBufferUnit", "slotDuration", "slotDurationUnit", "slotInterval", "slotIntervalUnit", "slug", "stickyContact", "teamMembers", "widgetSlug", "widgetType"}, RequiredOf: []string{"locationId", "name"}},
 	},
 	{
 		ID:       "create-calendar-group",
@@ -321,6 +410,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"description", "isActive", "locationId", "name", "slug"}, RequiredOf: []string{"description", "locationId", "name", "slug"}},
 	},
 	{
 		ID:       "create-calendar-resource",
@@ -332,6 +422,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "resourceType", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"calendarIds", "capacity", "description", "locationId", "name", "outOfService", "quantity"}, RequiredOf: []string{"calendarIds", "capacity", "description", "locationId", "name", "outOfService", "quantity"}},
 	},
 	{
 		ID:       "create-config",
@@ -343,6 +437,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"live", "test"}, RequiredOf: []string{"live", "test"}},
 	},
 	{
 		ID:       "create-contact",
@@ -356,6 +454,7 @@ var Ops = []Op{
 		Location: &Field{In: "body", Name: "locationId"},
 		Paging:   "none",
 		Exposed:  true,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"address1", "assignedTo", "city", "companyName", "country", "customFields", "dateOfBirth", "dnd", "dndSettings", "email", "firstName", "gender", "inboundDndSettings", "lastName", "locationId", "name", "phone", "postalCode", "source", "state", "tags", "timezone", "website"}, RequiredOf: []string{"locationId"}},
 	},
 	{
 		ID:       "create-conversation",
@@ -367,6 +466,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"contactId", "locationId"}, RequiredOf: []string{"contactId", "locationId"}},
 	},
 	{
 		ID:       "create-coupon",
@@ -378,6 +478,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "applyToFuturePayments", "applyToFuturePaymentsConfig", "code", "discountType", "discountValue", "endDate", "limitPerCustomer", "name", "productIds", "startDate", "usageLimit"}, RequiredOf: []string{"altId", "altType", "code", "discountType", "discountValue", "name", "startDate"}},
 	},
 	{
 		ID:       "create-custom-field",
@@ -389,6 +490,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"acceptedFormat", "dataType", "isMultipleFile", "maxNumberOfFiles", "model", "name", "placeholder", "position", "textBoxListOptions"}, RequiredOf: []string{"dataType", "name"}},
 	},
 	{
 		ID:       "create-custom-subtype",
@@ -399,6 +504,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"channel", "description", "language", "name"}, RequiredOf: []string{"channel", "language", "name"}},
 	},
 	{
 		ID:       "create-custom-value",
@@ -410,6 +519,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"name", "value"}, RequiredOf: []string{"name", "value"}},
 	},
 	{
 		ID:       "create-estimate-template",
@@ -421,6 +534,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "attachments", "automaticTaxesEnabled", "businessDetails", "currency", "discount", "estimateNumberPrefix", "items", "liveMode", "meta", "miscellaneousCharges", "name", "sendEstimateDetails", "termsNotes", "title"}, RequiredOf: []string{"altId", "altType", "businessDetails", "currency", "discount", "items", "name"}},
 	},
 	{
 		ID:       "create-event-notification",
@@ -432,6 +546,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "calendarId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: nil, RequiredOf: nil},
 	},
 	{
 		ID:       "create-integration",
@@ -443,6 +561,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"description", "imageUrl", "name", "paymentsUrl", "queryUrl", "supportsSubscriptionSchedule"}, RequiredOf: []string{"description", "imageUrl", "name", "paymentsUrl", "queryUrl", "supportsSubscriptionSchedule"}},
 	},
 	{
 		ID:       "create-integration provider",
@@ -454,6 +576,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "description", "imageUrl", "provider", "title", "uniqueName"}, RequiredOf: []string{"altId", "altType", "description", "imageUrl", "provider", "title", "uniqueName"}},
 	},
 	{
 		ID:       "create-invoice",
@@ -465,6 +588,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "attachments", "automaticTaxesEnabled", "businessDetails", "contactDetails", "currency", "discount", "dueDate", "invoiceNumber", "invoiceNumberPrefix", "issueDate", "items", "lateFeesConfiguration", "liveMode", "miscellaneousCharges", "name", "paymentMethods", "paymentSchedule", "sentTo", "termsNotes", "tipsConfiguration", "title"}, RequiredOf: []string{"altId", "altType", "businessDetails", "contactDetails", "currency", "discount", "issueDate", "items", "liveMode", "name", "sentTo"}},
 	},
 	{
 		ID:       "create-invoice-from-estimate",
@@ -476,6 +600,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "estimateId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "markAsInvoiced", "version"}, RequiredOf: []string{"altId", "altType", "markAsInvoiced"}},
 	},
 	{
 		ID:       "create-invoice-schedule",
@@ -487,6 +615,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "attachments", "automaticTaxesEnabled", "businessDetails", "contactDetails", "currency", "discount", "invoiceNumberPrefix", "items", "lateFeesConfiguration", "liveMode", "miscellaneousCharges", "name", "paymentMethods", "schedule", "termsNotes", "tipsConfiguration", "title"}, RequiredOf: []string{"altId", "altType", "businessDetails", "contactDetails", "currency", "discount", "items", "liveMode", "name", "schedule"}},
 	},
 	{
 		ID:       "create-invoice-template",
@@ -498,6 +627,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "attachments", "automaticTaxesEnabled", "businessDetails", "currency", "discount", "internal", "invoiceNumberPrefix", "items", "lateFeesConfiguration", "miscellaneousCharges", "name", "paymentMethods", "termsNotes", "tipsConfiguration", "title"}, RequiredOf: []string{"altId", "altType", "businessDetails", "currency", "items", "name"}},
 	},
 	{
 		ID:       "create-location",
@@ -509,6 +639,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"address", "city", "companyId", "country", "mailgun", "name", "phone", "postalCode", "prospectInfo", "settings", "snapshotId", "social", "state", "timezone", "twilio", "website"}, RequiredOf: []string{"companyId", "name"}},
 	},
 	{
 		ID:       "create-new-estimate",
@@ -520,6 +651,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "attachments", "autoInvoice", "automaticTaxesEnabled", "businessDetails", "contactDetails", "currency", "discount", "estimateNumber", "estimateNumberPrefix", "expiryDate", "frequencySettings", "issueDate", "items", "liveMode", "meta", "miscellaneousCharges", "name", "paymentScheduleConfig", "sendEstimateDetails", "sentTo", "termsNotes", "title", "userId"}, RequiredOf: []string{"altId", "altType", "businessDetails", "contactDetails", "currency", "discount", "frequencySettings", "items", "name"}},
 	},
 	{
 		ID:       "create-note",
@@ -531,6 +663,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"body", "color", "pinned", "title", "userId"}, RequiredOf: []string{"body"}},
 	},
 	{
 		ID:       "create-opportunity",
@@ -544,6 +680,7 @@ var Ops = []Op{
 		Location: &Field{In: "body", Name: "locationId"},
 		Paging:   "none",
 		Exposed:  true,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"assignedTo", "contactId", "customFields", "locationId", "monetaryValue", "name", "pipelineId", "pipelineStageId", "status"}, RequiredOf: []string{"contactId", "locationId", "name", "pipelineId", "status"}},
 	},
 	{
 		ID:       "create-order-fulfillment",
@@ -555,6 +692,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "orderId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "items", "notifyCustomer", "trackings"}, RequiredOf: []string{"altId", "altType", "items", "notifyCustomer", "trackings"}},
 	},
 	{
 		ID:       "create-recurring-task",
@@ -565,6 +706,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"contactIds", "description", "ignoreTaskCreation", "owners", "rruleOptions", "title"}, RequiredOf: []string{"rruleOptions", "title"}},
 	},
 	{
 		ID:       "create-tag",
@@ -576,6 +721,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"name"}, RequiredOf: []string{"name"}},
 	},
 	{
 		ID:       "create-task",
@@ -587,6 +736,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"assignedTo", "body", "completed", "dueDate", "title"}, RequiredOf: []string{"completed", "dueDate", "title"}},
 	},
 	{
 		ID:       "create-user",
@@ -598,6 +751,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"companyId", "email", "firstName", "lastName", "locationIds", "password", "permissions", "phone", "platformLanguage", "profilePhoto", "role", "scopes", "scopesAssignedToOnly", "twilioPhone", "type"}, RequiredOf: []string{"companyId", "email", "firstName", "lastName", "locationIds", "password", "role", "type"}},
 	},
 	{
 		ID:       "createSchedule",
@@ -609,6 +763,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"calendarIds", "locationId", "name", "rules", "timezone", "userId"}, RequiredOf: []string{"locationId", "name", "timezone", "userId"}},
 	},
 	{
 		ID:       "custom-provider-marketplace-app-update-capabilities",
@@ -620,6 +775,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"companyId", "locationId", "supportsSubscriptionSchedules"}, RequiredOf: []string{"supportsSubscriptionSchedules"}},
 	},
 	{
 		ID:       "delete-appointment-note",
@@ -631,6 +787,9 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "appointmentId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-calendar",
@@ -642,6 +801,9 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "calendarId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-calendar-resource",
@@ -653,6 +815,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "resourceType", In: "path", Type: "string", Required: true},
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-contact",
@@ -665,6 +831,9 @@ var Ops = []Op{
 		Safe:     false,
 		Paging:   "none",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-contact-from-workflow",
@@ -676,6 +845,11 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+			{Name: "workflowId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"eventStartTime"}, RequiredOf: nil},
 	},
 	{
 		ID:       "delete-conversation",
@@ -687,6 +861,9 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "conversationId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-coupon",
@@ -698,6 +875,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "id"}, RequiredOf: []string{"altId", "altType", "id"}},
 	},
 	{
 		ID:       "delete-custom-field",
@@ -708,6 +886,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-custom-value",
@@ -718,6 +900,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-estimate",
@@ -729,6 +915,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "estimateId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType"}, RequiredOf: []string{"altId", "altType"}},
 	},
 	{
 		ID:       "delete-estimate-template",
@@ -740,6 +930,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "templateId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType"}, RequiredOf: []string{"altId", "altType"}},
 	},
 	{
 		ID:       "delete-event",
@@ -752,6 +946,10 @@ var Ops = []Op{
 		Safe:     false,
 		Paging:   "none",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "eventId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: nil, RequiredOf: nil},
 	},
 	{
 		ID:       "delete-event-notification",
@@ -763,6 +961,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "calendarId", In: "path", Type: "string", Required: true},
+			{Name: "notificationId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-group",
@@ -774,6 +976,9 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "groupId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-integration",
@@ -785,6 +990,9 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-invoice",
@@ -796,6 +1004,11 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "invoiceId", In: "path", Type: "string", Required: true},
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-invoice-schedule",
@@ -807,6 +1020,11 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "scheduleId", In: "path", Type: "string", Required: true},
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-invoice-template",
@@ -818,6 +1036,11 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "templateId", In: "path", Type: "string", Required: true},
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-location",
@@ -829,6 +1052,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+			{Name: "deleteTwilioAccount", In: "query", Type: "boolean", Required: true},
+		},
 	},
 	{
 		ID:       "delete-note",
@@ -840,6 +1067,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-opportunity",
@@ -852,6 +1083,9 @@ var Ops = []Op{
 		Safe:     false,
 		Paging:   "none",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-recurring-task",
@@ -862,6 +1096,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "id", In: "path", Type: "string", Required: true},
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-tag",
@@ -872,6 +1110,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+			{Name: "tagId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-task",
@@ -883,6 +1125,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+			{Name: "taskId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "delete-user",
@@ -905,6 +1151,9 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "disable-group",
@@ -916,6 +1165,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "groupId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"isActive"}, RequiredOf: []string{"isActive"}},
 	},
 	{
 		ID:       "disconnect-config",
@@ -927,6 +1180,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"liveMode"}, RequiredOf: []string{"liveMode"}},
 	},
 	{
 		ID:       "download-message-transcription",
@@ -938,6 +1195,10 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+			{Name: "messageId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "edit-appointment",
@@ -950,6 +1211,10 @@ var Ops = []Op{
 		Safe:     false,
 		Paging:   "none",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "eventId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"address", "appointmentStatus", "assignedUserId", "calendarId", "description", "endTime", "ignoreDateRange", "ignoreFreeSlotValidation", "meetingLocationId", "meetingLocationType", "overrideLocationConfig", "rrule", "startTime", "title", "toNotify"}, RequiredOf: nil},
 	},
 	{
 		ID:       "edit-block-slot",
@@ -961,6 +1226,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "eventId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"assignedUserId", "calendarId", "endTime", "locationId", "startTime", "title"}, RequiredOf: []string{"calendarId", "locationId"}},
 	},
 	{
 		ID:       "edit-group",
@@ -972,6 +1241,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "groupId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"description", "name", "slug"}, RequiredOf: []string{"description", "name", "slug"}},
 	},
 	{
 		ID:       "export-messages-by-location",
@@ -983,6 +1256,18 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+			{Name: "limit", In: "query", Type: "number", Required: false},
+			{Name: "cursor", In: "query", Type: "string", Required: false},
+			{Name: "sortBy", In: "query", Type: "string", Required: false},
+			{Name: "sortOrder", In: "query", Type: "string", Required: false},
+			{Name: "conversationId", In: "query", Type: "string", Required: false},
+			{Name: "contactId", In: "query", Type: "string", Required: false},
+			{Name: "channel", In: "query", Type: "string", Required: false},
+			{Name: "startDate", In: "query", Type: "string", Required: false},
+			{Name: "endDate", In: "query", Type: "string", Required: false},
+		},
 	},
 	{
 		ID:       "fetch-calendar-resources",
@@ -994,6 +1279,12 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "resourceType", In: "path", Type: "string", Required: true},
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+			{Name: "limit", In: "query", Type: "number", Required: true},
+			{Name: "skip", In: "query", Type: "number", Required: true},
+		},
 	},
 	{
 		ID:       "fetch-config",
@@ -1005,6 +1296,9 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "filter-users-by-email",
@@ -1016,6 +1310,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"companyId", "deleted", "emails", "limit", "projection", "skip"}, RequiredOf: []string{"companyId", "emails"}},
 	},
 	{
 		ID:       "find-event-notification",
@@ -1027,6 +1322,10 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "calendarId", In: "path", Type: "string", Required: true},
+			{Name: "notificationId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "generate-estimate-number",
@@ -1038,6 +1337,10 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "generate-invoice-number",
@@ -1049,6 +1352,10 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-access-token",
@@ -1060,6 +1367,7 @@ var Ops = []Op{
 		Safe:     false,
 		Paging:   "none",
 		Exposed:  true,
+		Body:     &Body{ContentType: "application/x-www-form-urlencoded", Required: true, Props: []string{"client_id", "client_secret", "code", "grant_type", "redirect_uri", "refresh_token", "user_type"}, RequiredOf: []string{"client_id", "client_secret", "grant_type"}},
 	},
 	{
 		ID:       "get-all-custom-subtypes",
@@ -1070,6 +1378,9 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-all-notes",
@@ -1081,6 +1392,9 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-all-tasks",
@@ -1092,6 +1406,9 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-appointment",
@@ -1104,6 +1421,9 @@ var Ops = []Op{
 		Safe:     true,
 		Paging:   "none",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "eventId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-appointment-notes",
@@ -1115,6 +1435,11 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "limit", In: "query", Type: "number", Required: true},
+			{Name: "offset", In: "query", Type: "number", Required: true},
+			{Name: "appointmentId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-appointments-for-contact",
@@ -1126,6 +1451,9 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-blocked-slots",
@@ -1137,6 +1465,14 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+			{Name: "userId", In: "query", Type: "string", Required: false},
+			{Name: "calendarId", In: "query", Type: "string", Required: false},
+			{Name: "groupId", In: "query", Type: "string", Required: false},
+			{Name: "startTime", In: "query", Type: "string", Required: true},
+			{Name: "endTime", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-calendar",
@@ -1149,6 +1485,9 @@ var Ops = []Op{
 		Safe:     true,
 		Paging:   "none",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "calendarId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-calendar-events",
@@ -1162,6 +1501,14 @@ var Ops = []Op{
 		Location: &Field{In: "query", Name: "locationId"},
 		Paging:   "client",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+			{Name: "userId", In: "query", Type: "string", Required: false},
+			{Name: "calendarId", In: "query", Type: "string", Required: false},
+			{Name: "groupId", In: "query", Type: "string", Required: false},
+			{Name: "startTime", In: "query", Type: "string", Required: true},
+			{Name: "endTime", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-calendar-resource",
@@ -1173,6 +1520,10 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "resourceType", In: "path", Type: "string", Required: true},
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-calendars",
@@ -1186,6 +1537,11 @@ var Ops = []Op{
 		Location: &Field{In: "query", Name: "locationId"},
 		Paging:   "client",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+			{Name: "groupId", In: "query", Type: "string", Required: false},
+			{Name: "showDrafted", In: "query", Type: "boolean", Required: false},
+		},
 	},
 	{
 		ID:       "get-contact",
@@ -1198,6 +1554,9 @@ var Ops = []Op{
 		Safe:     true,
 		Paging:   "none",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-contact-unsubscription-status",
@@ -1208,6 +1567,11 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+			{Name: "contactId", In: "query", Type: "string", Required: true},
+			{Name: "email", In: "query", Type: "string", Required: false},
+		},
 	},
 	{
 		ID:       "get-contacts",
@@ -1219,6 +1583,13 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+			{Name: "startAfterId", In: "query", Type: "string", Required: false},
+			{Name: "startAfter", In: "query", Type: "number", Required: false},
+			{Name: "query", In: "query", Type: "string", Required: false},
+			{Name: "limit", In: "query", Type: "number", Required: false},
+		},
 	},
 	{
 		ID:       "get-contacts-by-businessId",
@@ -1230,6 +1601,13 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "businessId", In: "path", Type: "string", Required: true},
+			{Name: "limit", In: "query", Type: "string", Required: false},
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+			{Name: "skip", In: "query", Type: "string", Required: false},
+			{Name: "query", In: "query", Type: "string", Required: false},
+		},
 	},
 	{
 		ID:       "get-conversation",
@@ -1241,6 +1619,9 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "conversationId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-coupon",
@@ -1252,6 +1633,12 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+			{Name: "id", In: "query", Type: "string", Required: true},
+			{Name: "code", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-custom-field",
@@ -1262,6 +1649,10 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-custom-fields",
@@ -1273,6 +1664,10 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+			{Name: "model", In: "query", Type: "string", Required: false},
+		},
 	},
 	{
 		ID:       "get-custom-value",
@@ -1283,6 +1678,10 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-custom-values",
@@ -1294,6 +1693,9 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-duplicate-contact",
@@ -1305,6 +1707,11 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+			{Name: "number", In: "query", Type: "string", Required: false},
+			{Name: "email", In: "query", Type: "string", Required: false},
+		},
 	},
 	{
 		ID:       "get-email-by-id",
@@ -1326,6 +1733,13 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "calendarId", In: "path", Type: "string", Required: true},
+			{Name: "isActive", In: "query", Type: "boolean", Required: false},
+			{Name: "deleted", In: "query", Type: "boolean", Required: false},
+			{Name: "limit", In: "query", Type: "number", Required: false},
+			{Name: "skip", In: "query", Type: "number", Required: false},
+		},
 	},
 	{
 		ID:       "get-groups",
@@ -1337,6 +1751,9 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-installed-location",
@@ -1350,6 +1767,18 @@ var Ops = []Op{
 		Company:  &Field{In: "query", Name: "companyId"},
 		Paging:   "offset",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "skip", In: "query", Type: "string", Required: false},
+			{Name: "limit", In: "query", Type: "string", Required: false},
+			{Name: "query", In: "query", Type: "string", Required: false},
+			{Name: "isInstalled", In: "query", Type: "boolean", Required: false},
+			{Name: "companyId", In: "query", Type: "string", Required: true},
+			{Name: "appId", In: "query", Type: "string", Required: true},
+			{Name: "versionId", In: "query", Type: "string", Required: false},
+			{Name: "onTrial", In: "query", Type: "boolean", Required: false},
+			{Name: "planId", In: "query", Type: "string", Required: false},
+			{Name: "locationId", In: "query", Type: "string", Required: false},
+		},
 	},
 	{
 		ID:       "get-invoice",
@@ -1361,6 +1790,11 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "invoiceId", In: "path", Type: "string", Required: true},
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-invoice-schedule",
@@ -1372,6 +1806,11 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "scheduleId", In: "path", Type: "string", Required: true},
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-invoice-settings",
@@ -1383,6 +1822,10 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-invoice-template",
@@ -1394,6 +1837,11 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "templateId", In: "path", Type: "string", Required: true},
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-location",
@@ -1405,6 +1853,9 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-location-access-token",
@@ -1419,6 +1870,7 @@ var Ops = []Op{
 		Company:  &Field{In: "body", Name: "companyId"},
 		Paging:   "none",
 		Exposed:  true,
+		Body:     &Body{ContentType: "application/x-www-form-urlencoded", Required: true, Props: []string{"companyId", "locationId"}, RequiredOf: []string{"companyId", "locationId"}},
 	},
 	{
 		ID:       "get-location-tags",
@@ -1430,6 +1882,9 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-lost-reason",
@@ -1441,6 +1896,15 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+			{Name: "name", In: "query", Type: "string", Required: false},
+			{Name: "deleted", In: "query", Type: "boolean", Required: false},
+			{Name: "query", In: "query", Type: "string", Required: false},
+			{Name: "skip", In: "query", Type: "number", Required: false},
+			{Name: "limit", In: "query", Type: "number", Required: false},
+			{Name: "getCount", In: "query", Type: "boolean", Required: false},
+		},
 	},
 	{
 		ID:       "get-message",
@@ -1463,6 +1927,10 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+			{Name: "messageId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-message-transcription",
@@ -1474,6 +1942,10 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+			{Name: "messageId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-messages",
@@ -1485,6 +1957,12 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "conversationId", In: "path", Type: "string", Required: true},
+			{Name: "lastMessageId", In: "query", Type: "string", Required: false},
+			{Name: "limit", In: "query", Type: "number", Required: false},
+			{Name: "type", In: "query", Type: "string", Required: false},
+		},
 	},
 	{
 		ID:       "get-note",
@@ -1496,6 +1974,10 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-opportunity",
@@ -1508,6 +1990,9 @@ var Ops = []Op{
 		Safe:     true,
 		Paging:   "none",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-order-by-id",
@@ -1521,6 +2006,12 @@ var Ops = []Op{
 		Location: &Field{In: "query", Name: "altId"},
 		Paging:   "none",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "orderId", In: "path", Type: "string", Required: true},
+			{Name: "locationId", In: "query", Type: "string", Required: false},
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-pipelines",
@@ -1534,6 +2025,9 @@ var Ops = []Op{
 		Location: &Field{In: "query", Name: "locationId"},
 		Paging:   "client",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-recurring-task-by-id",
@@ -1544,6 +2038,10 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "id", In: "path", Type: "string", Required: true},
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-slots",
@@ -1556,6 +2054,14 @@ var Ops = []Op{
 		Safe:     true,
 		Paging:   "none",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "calendarId", In: "path", Type: "string", Required: true},
+			{Name: "startDate", In: "query", Type: "number", Required: true},
+			{Name: "endDate", In: "query", Type: "number", Required: true},
+			{Name: "timezone", In: "query", Type: "string", Required: false},
+			{Name: "userId", In: "query", Type: "string", Required: false},
+			{Name: "userIds", In: "query", Type: "array", Required: false},
+		},
 	},
 	{
 		ID:       "get-subscription-by-id",
@@ -1567,6 +2073,11 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "subscriptionId", In: "path", Type: "string", Required: true},
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-tag-by-id",
@@ -1577,6 +2088,10 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+			{Name: "tagId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-task",
@@ -1588,6 +2103,10 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+			{Name: "taskId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-timezones",
@@ -1612,6 +2131,12 @@ var Ops = []Op{
 		Location: &Field{In: "query", Name: "altId"},
 		Paging:   "none",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "transactionId", In: "path", Type: "string", Required: true},
+			{Name: "locationId", In: "query", Type: "string", Required: false},
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-user",
@@ -1623,6 +2148,9 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "userId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-user-by-location",
@@ -1634,6 +2162,9 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-workflow",
@@ -1645,6 +2176,9 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "getAllSchedules",
@@ -1656,6 +2190,13 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+			{Name: "userId", In: "query", Type: "string", Required: true},
+			{Name: "calendarId", In: "query", Type: "string", Required: false},
+			{Name: "skip", In: "query", Type: "number", Required: false},
+			{Name: "limit", In: "query", Type: "number", Required: false},
+		},
 	},
 	{
 		ID:       "getScheduleById",
@@ -1667,6 +2208,9 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "initiate-file-upload",
@@ -1678,6 +2222,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"channel", "contentType", "conversationId", "fileSize", "filename", "locationId"}, RequiredOf: []string{"channel", "contentType", "conversationId", "filename", "locationId"}},
 	},
 	{
 		ID:       "list-coupons",
@@ -1689,6 +2234,14 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+			{Name: "limit", In: "query", Type: "number", Required: false},
+			{Name: "offset", In: "query", Type: "number", Required: false},
+			{Name: "status", In: "query", Type: "string", Required: false},
+			{Name: "search", In: "query", Type: "string", Required: false},
+		},
 	},
 	{
 		ID:       "list-estimate-templates",
@@ -1700,6 +2253,13 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+			{Name: "search", In: "query", Type: "string", Required: false},
+			{Name: "limit", In: "query", Type: "string", Required: true},
+			{Name: "offset", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "list-estimates",
@@ -1711,6 +2271,17 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+			{Name: "startAt", In: "query", Type: "string", Required: false},
+			{Name: "endAt", In: "query", Type: "string", Required: false},
+			{Name: "search", In: "query", Type: "string", Required: false},
+			{Name: "status", In: "query", Type: "string", Required: false},
+			{Name: "contactId", In: "query", Type: "string", Required: false},
+			{Name: "limit", In: "query", Type: "string", Required: true},
+			{Name: "offset", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "list-integration-providers",
@@ -1722,6 +2293,12 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+			{Name: "limit", In: "query", Type: "number", Required: false},
+			{Name: "offset", In: "query", Type: "number", Required: false},
+		},
 	},
 	{
 		ID:       "list-invoice-schedules",
@@ -1733,6 +2310,17 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+			{Name: "status", In: "query", Type: "string", Required: false},
+			{Name: "startAt", In: "query", Type: "string", Required: false},
+			{Name: "endAt", In: "query", Type: "string", Required: false},
+			{Name: "search", In: "query", Type: "string", Required: false},
+			{Name: "paymentMode", In: "query", Type: "string", Required: false},
+			{Name: "limit", In: "query", Type: "string", Required: true},
+			{Name: "offset", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "list-invoice-templates",
@@ -1744,6 +2332,17 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+			{Name: "status", In: "query", Type: "string", Required: false},
+			{Name: "startAt", In: "query", Type: "string", Required: false},
+			{Name: "endAt", In: "query", Type: "string", Required: false},
+			{Name: "search", In: "query", Type: "string", Required: false},
+			{Name: "paymentMode", In: "query", Type: "string", Required: false},
+			{Name: "limit", In: "query", Type: "string", Required: true},
+			{Name: "offset", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "list-invoices",
@@ -1755,6 +2354,20 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+			{Name: "status", In: "query", Type: "string", Required: false},
+			{Name: "startAt", In: "query", Type: "string", Required: false},
+			{Name: "endAt", In: "query", Type: "string", Required: false},
+			{Name: "search", In: "query", Type: "string", Required: false},
+			{Name: "paymentMode", In: "query", Type: "string", Required: false},
+			{Name: "contactId", In: "query", Type: "string", Required: false},
+			{Name: "limit", In: "query", Type: "string", Required: true},
+			{Name: "offset", In: "query", Type: "string", Required: true},
+			{Name: "sortField", In: "query", Type: "string", Required: false},
+			{Name: "sortOrder", In: "query", Type: "string", Required: false},
+		},
 	},
 	{
 		ID:       "list-order-fulfillment",
@@ -1766,6 +2379,11 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+			{Name: "orderId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "list-order-notes",
@@ -1776,6 +2394,11 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+			{Name: "orderId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "list-orders",
@@ -1789,6 +2412,21 @@ var Ops = []Op{
 		Location: &Field{In: "query", Name: "altId"},
 		Paging:   "offset",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: false},
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "status", In: "query", Type: "string", Required: false},
+			{Name: "paymentStatus", In: "query", Type: "string", Required: false},
+			{Name: "paymentMode", In: "query", Type: "string", Required: false},
+			{Name: "startAt", In: "query", Type: "string", Required: false},
+			{Name: "endAt", In: "query", Type: "string", Required: false},
+			{Name: "search", In: "query", Type: "string", Required: false},
+			{Name: "contactId", In: "query", Type: "string", Required: false},
+			{Name: "funnelProductIds", In: "query", Type: "string", Required: false},
+			{Name: "sourceId", In: "query", Type: "string", Required: false},
+			{Name: "limit", In: "query", Type: "number", Required: false},
+			{Name: "offset", In: "query", Type: "number", Required: false},
+		},
 	},
 	{
 		ID:       "list-subscriptions",
@@ -1800,6 +2438,21 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+			{Name: "entityId", In: "query", Type: "string", Required: false},
+			{Name: "paymentMode", In: "query", Type: "string", Required: false},
+			{Name: "startAt", In: "query", Type: "string", Required: false},
+			{Name: "endAt", In: "query", Type: "string", Required: false},
+			{Name: "entitySourceType", In: "query", Type: "string", Required: false},
+			{Name: "search", In: "query", Type: "string", Required: false},
+			{Name: "contactId", In: "query", Type: "string", Required: false},
+			{Name: "id", In: "query", Type: "string", Required: false},
+			{Name: "limit", In: "query", Type: "number", Required: false},
+			{Name: "offset", In: "query", Type: "number", Required: false},
+			{Name: "getPaymentsCollectedCount", In: "query", Type: "boolean", Required: false},
+		},
 	},
 	{
 		ID:       "list-transactions",
@@ -1813,6 +2466,22 @@ var Ops = []Op{
 		Location: &Field{In: "query", Name: "altId"},
 		Paging:   "offset",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: false},
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+			{Name: "paymentMode", In: "query", Type: "string", Required: false},
+			{Name: "startAt", In: "query", Type: "string", Required: false},
+			{Name: "endAt", In: "query", Type: "string", Required: false},
+			{Name: "entitySourceType", In: "query", Type: "string", Required: false},
+			{Name: "entitySourceSubType", In: "query", Type: "string", Required: false},
+			{Name: "search", In: "query", Type: "string", Required: false},
+			{Name: "subscriptionId", In: "query", Type: "string", Required: false},
+			{Name: "entityId", In: "query", Type: "string", Required: false},
+			{Name: "contactId", In: "query", Type: "string", Required: false},
+			{Name: "limit", In: "query", Type: "number", Required: false},
+			{Name: "offset", In: "query", Type: "number", Required: false},
+		},
 	},
 	{
 		ID:       "live-chat-agent-typing",
@@ -1824,6 +2493,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"conversationId", "isTyping", "locationId", "visitorId"}, RequiredOf: []string{"conversationId", "isTyping", "locationId", "visitorId"}},
 	},
 	{
 		ID:       "preview-estimate-template",
@@ -1835,6 +2505,11 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altType", In: "query", Type: "string", Required: true},
+			{Name: "templateId", In: "query", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "put-location",
@@ -1846,6 +2521,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"address", "city", "companyId", "country", "mailgun", "name", "phone", "postalCode", "prospectInfo", "settings", "snapshot", "social", "state", "timezone", "twilio", "website"}, RequiredOf: []string{"companyId"}},
 	},
 	{
 		ID:       "record-invoice",
@@ -1857,6 +2536,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "invoiceId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "amount", "card", "cheque", "fulfilledAt", "meta", "mode", "notes", "paymentScheduleIds"}, RequiredOf: []string{"altId", "altType", "card", "cheque", "mode", "notes"}},
 	},
 	{
 		ID:       "record-order-payment",
@@ -1868,6 +2551,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "orderId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "amount", "card", "cheque", "isPartialPayment", "meta", "mode", "notes"}, RequiredOf: []string{"altId", "altType", "mode"}},
 	},
 	{
 		ID:       "remove-calendar-from-schedule",
@@ -1879,6 +2566,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "id", In: "path", Type: "string", Required: true},
+			{Name: "calendarId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "remove-contact-from-campaign",
@@ -1890,6 +2581,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+			{Name: "campaignId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "remove-contact-from-every-campaign",
@@ -1901,6 +2596,9 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "remove-followers-contact",
@@ -1912,6 +2610,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"followers"}, RequiredOf: []string{"followers"}},
 	},
 	{
 		ID:       "remove-followers-opportunity",
@@ -1923,6 +2625,11 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "id", In: "path", Type: "string", Required: true},
+			{Name: "isRemoveAllFollowers", In: "query", Type: "boolean", Required: false},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"followers"}, RequiredOf: []string{"followers"}},
 	},
 	{
 		ID:       "remove-tags",
@@ -1935,6 +2642,10 @@ var Ops = []Op{
 		Safe:     false,
 		Paging:   "none",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"tags"}, RequiredOf: []string{"tags"}},
 	},
 	{
 		ID:       "schedule-invoice-schedule",
@@ -1946,6 +2657,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "scheduleId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "autoPayment", "liveMode"}, RequiredOf: []string{"altId", "altType", "liveMode"}},
 	},
 	{
 		ID:       "search-contacts-advanced",
@@ -1959,6 +2674,7 @@ var Ops = []Op{
 		Location: &Field{In: "body", Name: "locationId"},
 		Paging:   "searchAfter",
 		Exposed:  true,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"locationId", "page", "pageLimit", "searchAfter"}, RequiredOf: []string{"locationId", "pageLimit"}},
 	},
 	{
 		ID:       "search-conversation",
@@ -1970,6 +2686,29 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+			{Name: "contactId", In: "query", Type: "string", Required: false},
+			{Name: "assignedTo", In: "query", Type: "string", Required: false},
+			{Name: "followers", In: "query", Type: "string", Required: false},
+			{Name: "mentions", In: "query", Type: "string", Required: false},
+			{Name: "query", In: "query", Type: "string", Required: false},
+			{Name: "sort", In: "query", Type: "string", Required: false},
+			{Name: "startAfterDate", In: "query", Type: "any", Required: false},
+			{Name: "id", In: "query", Type: "string", Required: false},
+			{Name: "limit", In: "query", Type: "number", Required: false},
+			{Name: "lastMessageType", In: "query", Type: "string", Required: false},
+			{Name: "lastMessageAction", In: "query", Type: "string", Required: false},
+			{Name: "lastMessageDirection", In: "query", Type: "string", Required: false},
+			{Name: "status", In: "query", Type: "string", Required: false},
+			{Name: "sortBy", In: "query", Type: "string", Required: false},
+			{Name: "sortScoreProfile", In: "query", Type: "string", Required: false},
+			{Name: "scoreProfile", In: "query", Type: "string", Required: false},
+			{Name: "scoreProfileMin", In: "query", Type: "number", Required: false},
+			{Name: "scoreProfileMax", In: "query", Type: "number", Required: false},
+			{Name: "startDate", In: "query", Type: "number", Required: false},
+			{Name: "endDate", In: "query", Type: "number", Required: false},
+		},
 	},
 	{
 		ID:       "search-locations",
@@ -1981,6 +2720,13 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "companyId", In: "query", Type: "string", Required: false},
+			{Name: "skip", In: "query", Type: "string", Required: false},
+			{Name: "limit", In: "query", Type: "string", Required: false},
+			{Name: "order", In: "query", Type: "string", Required: false},
+			{Name: "email", In: "query", Type: "string", Required: false},
+		},
 	},
 	{
 		ID:       "search-opportunities-advanced",
@@ -1992,6 +2738,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"additionalDetails", "limit", "locationId", "page", "query", "searchAfter"}, RequiredOf: []string{"additionalDetails", "limit", "locationId", "page", "query", "searchAfter"}},
 	},
 	{
 		ID:       "search-opportunity",
@@ -2005,6 +2752,28 @@ var Ops = []Op{
 		Location: &Field{In: "query", Name: "location_id"},
 		Paging:   "startAfter",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "q", In: "query", Type: "string", Required: false},
+			{Name: "location_id", In: "query", Type: "string", Required: true},
+			{Name: "pipeline_id", In: "query", Type: "string", Required: false},
+			{Name: "pipeline_stage_id", In: "query", Type: "string", Required: false},
+			{Name: "contact_id", In: "query", Type: "string", Required: false},
+			{Name: "status", In: "query", Type: "string", Required: false},
+			{Name: "assigned_to", In: "query", Type: "string", Required: false},
+			{Name: "campaignId", In: "query", Type: "string", Required: false},
+			{Name: "id", In: "query", Type: "string", Required: false},
+			{Name: "order", In: "query", Type: "string", Required: false},
+			{Name: "endDate", In: "query", Type: "string", Required: false},
+			{Name: "startAfter", In: "query", Type: "string", Required: false},
+			{Name: "startAfterId", In: "query", Type: "string", Required: false},
+			{Name: "date", In: "query", Type: "string", Required: false},
+			{Name: "country", In: "query", Type: "string", Required: false},
+			{Name: "page", In: "query", Type: "number", Required: false},
+			{Name: "limit", In: "query", Type: "number", Required: false},
+			{Name: "getTasks", In: "query", Type: "boolean", Required: false},
+			{Name: "getNotes", In: "query", Type: "boolean", Required: false},
+			{Name: "getCalendarEvents", In: "query", Type: "boolean", Required: false},
+		},
 	},
 	{
 		ID:       "search-users",
@@ -2016,6 +2785,19 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "companyId", In: "query", Type: "string", Required: true},
+			{Name: "query", In: "query", Type: "string", Required: false},
+			{Name: "skip", In: "query", Type: "string", Required: false},
+			{Name: "limit", In: "query", Type: "string", Required: false},
+			{Name: "locationId", In: "query", Type: "string", Required: false},
+			{Name: "type", In: "query", Type: "string", Required: false},
+			{Name: "role", In: "query", Type: "string", Required: false},
+			{Name: "ids", In: "query", Type: "string", Required: false},
+			{Name: "sort", In: "query", Type: "string", Required: false},
+			{Name: "sortDirection", In: "query", Type: "string", Required: false},
+			{Name: "enabled2waySync", In: "query", Type: "boolean", Required: false},
+		},
 	},
 	{
 		ID:       "send-a-new-message",
@@ -2027,6 +2809,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"appointmentId", "attachments", "contactId", "conversationProviderId", "customSubtypeId", "emailBcc", "emailCc", "emailFrom", "emailReplyMode", "emailTo", "forward", "fromNumber", "html", "message", "optimizationPeriod", "replyMessageId", "scheduledTimestamp", "status", "subType", "subject", "templateId", "threadId", "toNumber", "type", "usesNativeSchedulingAi"}, RequiredOf: []string{"contactId", "status", "subType", "type"}},
 	},
 	{
 		ID:       "send-estimate",
@@ -2038,6 +2821,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "estimateId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"action", "altId", "altType", "estimateName", "liveMode", "sentFrom", "userId"}, RequiredOf: []string{"action", "altId", "altType", "liveMode", "userId"}},
 	},
 	{
 		ID:       "send-invoice",
@@ -2049,6 +2836,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "invoiceId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"action", "altId", "altType", "autoPayment", "liveMode", "sentFrom", "userId"}, RequiredOf: []string{"action", "altId", "altType", "liveMode", "userId"}},
 	},
 	{
 		ID:       "send-review-reply",
@@ -2060,6 +2851,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"conversationId", "locationId", "message"}, RequiredOf: []string{"conversationId", "locationId", "message"}},
 	},
 	{
 		ID:       "task-search",
@@ -2071,6 +2863,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"assignedTo", "businessId", "completed", "contactId", "limit", "query", "skip"}, RequiredOf: nil},
 	},
 	{
 		ID:       "text2pay-invoice",
@@ -2082,6 +2878,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"action", "altId", "altType", "attachments", "automaticTaxesEnabled", "businessDetails", "contactDetails", "currency", "discount", "dueDate", "id", "includeTermsNote", "invoiceNumber", "invoiceNumberPrefix", "issueDate", "items", "lateFeesConfiguration", "liveMode", "miscellaneousCharges", "name", "paymentMethods", "paymentSchedule", "sentTo", "termsNotes", "tipsConfiguration", "title", "userId"}, RequiredOf: []string{"action", "altId", "altType", "contactDetails", "currency", "issueDate", "items", "liveMode", "name", "sentTo", "userId"}},
 	},
 	{
 		ID:       "update-and-schedule-invoice-schedule",
@@ -2093,6 +2890,9 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "scheduleId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "update-appointment-note",
@@ -2104,6 +2904,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "appointmentId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"body", "userId"}, RequiredOf: []string{"body"}},
 	},
 	{
 		ID:       "update-calendar",
@@ -2115,6 +2919,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "calendarId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"alertEmail", "allowBookingAfter", "allowBookingAfterUnit", "allowBookingFor", "allowBookingForUnit", "allowCancellation", "allowReschedule", "appoinmentPerDay", "appoinmentPerSlot", "autoConfirm", "availabilities", "availabilityType", "calendarCoverImage", "consentLabel", "description", "enableRecurring", "eventColor", "eventTitle", "eventType", "formId", "formSubmitRedirectURL", "formSubmitThanksMessage", "formSubmitType", "googleInvitationEmails", "groupId", "guestType", "isActive", "isLivePaymentMode", "locationConfigurations", "lookBusyConfig", "meetingLocation", "name", "notes", "notifications", "openHours", "pixelId", "preBuffer", "preBufferUnit", "recurring", "shouldAssignContactToTeamMember", "shouldSendAlertEmailsToAssignedMember", "shouldSkipAssigningContactForExisting", "slotBuffer", "slotDuration", "slotDurationUnit", "slotInterval", "slotIntervalUnit", "slug", "stickyContact", "teamMembers", "widgetSlug", "widgetType"}, RequiredOf: nil},
 	},
 	{
 		ID:       "update-calendar-resource",
@@ -2126,6 +2934,11 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "resourceType", In: "path", Type: "string", Required: true},
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"calendarIds", "capacity", "description", "isActive", "locationId", "name", "outOfService", "quantity"}, RequiredOf: nil},
 	},
 	{
 		ID:       "update-contact",
@@ -2138,6 +2951,10 @@ var Ops = []Op{
 		Safe:     false,
 		Paging:   "none",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"address1", "assignedTo", "city", "country", "customFields", "dateOfBirth", "dnd", "dndSettings", "email", "firstName", "inboundDndSettings", "lastName", "name", "phone", "postalCode", "source", "state", "tags", "timezone", "website"}, RequiredOf: nil},
 	},
 	{
 		ID:       "update-conversation",
@@ -2149,6 +2966,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "conversationId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"feedback", "locationId", "starred", "unreadCount"}, RequiredOf: []string{"locationId"}},
 	},
 	{
 		ID:       "update-coupon",
@@ -2160,6 +2981,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "applyToFuturePayments", "applyToFuturePaymentsConfig", "code", "discountType", "discountValue", "endDate", "id", "limitPerCustomer", "name", "productIds", "startDate", "usageLimit"}, RequiredOf: []string{"altId", "altType", "code", "discountType", "discountValue", "id", "name", "startDate"}},
 	},
 	{
 		ID:       "update-custom-field",
@@ -2170,6 +2992,11 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"acceptedFormat", "isMultipleFile", "maxNumberOfFiles", "model", "name", "placeholder", "position", "textBoxListOptions"}, RequiredOf: []string{"name"}},
 	},
 	{
 		ID:       "update-custom-subtype",
@@ -2180,6 +3007,11 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "id", In: "path", Type: "string", Required: true},
+			{Name: "locationId", In: "query", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"archived", "description", "name", "resubscription_legal_form_id"}, RequiredOf: nil},
 	},
 	{
 		ID:       "update-custom-value",
@@ -2190,6 +3022,11 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"name", "value"}, RequiredOf: []string{"name", "value"}},
 	},
 	{
 		ID:       "update-estimate",
@@ -2201,6 +3038,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "estimateId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "attachments", "autoInvoice", "automaticTaxesEnabled", "businessDetails", "contactDetails", "currency", "discount", "estimateNumber", "estimateNumberPrefix", "estimateStatus", "expiryDate", "frequencySettings", "issueDate", "items", "liveMode", "meta", "miscellaneousCharges", "name", "paymentScheduleConfig", "sendEstimateDetails", "sentTo", "termsNotes", "title", "userId"}, RequiredOf: []string{"altId", "altType", "businessDetails", "contactDetails", "currency", "discount", "frequencySettings", "items", "name"}},
 	},
 	{
 		ID:       "update-estimate-last-visited-at",
@@ -2211,6 +3052,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"estimateId"}, RequiredOf: []string{"estimateId"}},
 	},
 	{
 		ID:       "update-estimate-template",
@@ -2222,6 +3064,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "templateId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "attachments", "automaticTaxesEnabled", "businessDetails", "currency", "discount", "estimateNumberPrefix", "items", "liveMode", "meta", "miscellaneousCharges", "name", "sendEstimateDetails", "termsNotes", "title"}, RequiredOf: []string{"altId", "altType", "businessDetails", "currency", "discount", "items", "name"}},
 	},
 	{
 		ID:       "update-event-notification",
@@ -2233,6 +3079,11 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "calendarId", In: "path", Type: "string", Required: true},
+			{Name: "notificationId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"additionalEmailIds", "additionalPhoneNumbers", "afterTime", "beforeTime", "body", "channel", "deleted", "fromAddress", "fromName", "fromNumber", "isActive", "notificationType", "receiverType", "selectedUsers", "subject", "templateId"}, RequiredOf: nil},
 	},
 	{
 		ID:       "update-invoice",
@@ -2244,6 +3095,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "invoiceId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "attachments", "automaticTaxesEnabled", "businessDetails", "contactDetails", "contactId", "currency", "description", "discount", "dueDate", "invoiceItems", "invoiceNumber", "invoiceNumberPrefix", "issueDate", "liveMode", "miscellaneousCharges", "name", "paymentMethods", "paymentSchedule", "termsNotes", "tipsConfiguration", "title", "xeroDetails"}, RequiredOf: []string{"altId", "altType", "currency", "dueDate", "invoiceItems", "issueDate", "name"}},
 	},
 	{
 		ID:       "update-invoice-last-visited-at",
@@ -2254,6 +3109,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"invoiceId"}, RequiredOf: []string{"invoiceId"}},
 	},
 	{
 		ID:       "update-invoice-late-fees-configuration",
@@ -2264,6 +3120,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "invoiceId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "lateFeesConfiguration"}, RequiredOf: []string{"altId", "altType", "lateFeesConfiguration"}},
 	},
 	{
 		ID:       "update-invoice-payment-methods-configuration",
@@ -2274,6 +3134,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "templateId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "paymentMethods"}, RequiredOf: []string{"altId", "altType"}},
 	},
 	{
 		ID:       "update-invoice-schedule",
@@ -2285,6 +3149,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "scheduleId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "attachments", "businessDetails", "contactDetails", "currency", "discount", "items", "liveMode", "miscellaneousCharges", "name", "schedule", "termsNotes", "title"}, RequiredOf: []string{"altId", "altType", "businessDetails", "contactDetails", "currency", "discount", "items", "liveMode", "name", "schedule"}},
 	},
 	{
 		ID:       "update-invoice-template",
@@ -2296,6 +3164,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "templateId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "businessDetails", "currency", "discount", "internal", "items", "miscellaneousCharges", "name", "termsNotes", "title"}, RequiredOf: []string{"altId", "altType", "businessDetails", "currency", "items", "name"}},
 	},
 	{
 		ID:       "update-invoice-template-late-fees-configuration",
@@ -2306,6 +3178,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "templateId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "lateFeesConfiguration"}, RequiredOf: []string{"altId", "altType", "lateFeesConfiguration"}},
 	},
 	{
 		ID:       "update-message-status",
@@ -2317,6 +3193,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "messageId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"emailMessageId", "error", "recipients", "status"}, RequiredOf: []string{"status"}},
 	},
 	{
 		ID:       "update-note",
@@ -2328,6 +3208,11 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"body", "color", "pinned", "title", "userId"}, RequiredOf: nil},
 	},
 	{
 		ID:       "update-opportunity",
@@ -2340,6 +3225,10 @@ var Ops = []Op{
 		Safe:     false,
 		Paging:   "none",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"assignedTo", "customFields", "monetaryValue", "name", "pipelineId", "pipelineStageId", "status"}, RequiredOf: nil},
 	},
 	{
 		ID:       "update-opportunity-status",
@@ -2352,6 +3241,10 @@ var Ops = []Op{
 		Safe:     false,
 		Paging:   "none",
 		Exposed:  true,
+		Params: []Param{
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"lostReasonId", "status"}, RequiredOf: []string{"status"}},
 	},
 	{
 		ID:       "update-recurring-task",
@@ -2362,6 +3255,11 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "id", In: "path", Type: "string", Required: true},
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"contactIds", "description", "ignoreTaskCreation", "owners", "rruleOptions", "title"}, RequiredOf: nil},
 	},
 	{
 		ID:       "update-tag",
@@ -2372,6 +3270,11 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+			{Name: "tagId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"name"}, RequiredOf: []string{"name"}},
 	},
 	{
 		ID:       "update-task",
@@ -2383,6 +3286,11 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+			{Name: "taskId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"assignedTo", "body", "completed", "dueDate", "title"}, RequiredOf: nil},
 	},
 	{
 		ID:       "update-task-completed",
@@ -2394,6 +3302,11 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "contactId", In: "path", Type: "string", Required: true},
+			{Name: "taskId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"completed"}, RequiredOf: []string{"completed"}},
 	},
 	{
 		ID:       "update-user",
@@ -2405,6 +3318,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"companyId", "email", "firstName", "lastName", "locationIds", "password", "permissions", "phone", "platformLanguage", "profilePhoto", "role", "scopes", "scopesAssignedToOnly", "twilioPhone", "type"}, RequiredOf: nil},
 	},
 	{
 		ID:       "updateSchedule",
@@ -2416,6 +3330,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"name", "rules", "timezone"}, RequiredOf: nil},
 	},
 	{
 		ID:       "upload-file-attachments",
@@ -2427,6 +3345,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "multipart/form-data", Required: true, Props: []string{"attachmentUrls", "chatServiceSid", "contactId", "conversationId", "isGroupSms", "locationId"}, RequiredOf: []string{"attachmentUrls", "contactId", "conversationId", "locationId"}},
 	},
 	{
 		ID:       "upload-file-customFields",
@@ -2438,6 +3357,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "multipart/form-data", Required: true, Props: []string{"id", "maxFiles"}, RequiredOf: nil},
 	},
 	{
 		ID:       "upsert-contact",
@@ -2451,6 +3374,7 @@ var Ops = []Op{
 		Location: &Field{In: "body", Name: "locationId"},
 		Paging:   "none",
 		Exposed:  true,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"address1", "assignedTo", "city", "companyName", "country", "createNewIfDuplicateAllowed", "customFields", "dateOfBirth", "dnd", "dndSettings", "email", "firstName", "gender", "inboundDndSettings", "lastName", "locationId", "name", "phone", "postalCode", "source", "state", "tags", "timezone", "website"}, RequiredOf: []string{"locationId"}},
 	},
 	{
 		ID:       "user-subscription-change",
@@ -2461,6 +3385,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"contactId", "email", "legal_description", "legal_reason", "locationId", "subscription_action"}, RequiredOf: []string{"contactId", "email", "locationId", "subscription_action"}},
 	},
 	{
 		ID:       "validate-groups-slug",
@@ -2472,6 +3397,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"locationId", "slug"}, RequiredOf: []string{"locationId", "slug"}},
 	},
 	{
 		ID:       "void-invoice",
@@ -2483,5 +3409,9 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "invoiceId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType"}, RequiredOf: []string{"altId", "altType"}},
 	},
 }

@@ -27,6 +27,22 @@ type op struct {
 	Paging                              string
 	Exposed                             bool
 	Excluded                            string
+	Params                              []param
+	Body                                *body
+}
+
+// param is one path or query parameter of a request.
+type param struct {
+	Name, In, Type string
+	Required       bool
+}
+
+// body is what the request body declares.
+type body struct {
+	ContentType string
+	Required    bool
+	Props       []string // top-level properties, allOf members merged, sorted
+	RequiredOf  []string // the properties the schema requires, sorted
 }
 
 // field is where a request names a location or company.
@@ -292,7 +308,11 @@ func operation(doc string, root *yaml.Node, path, method string, item, n *yaml.N
 		return fail("%v", err)
 	}
 	for _, p := range params {
-		if scalar(get(p, "in")) != "header" || scalar(get(p, "name")) != "Version" {
+		in, name := scalar(get(p, "in")), scalar(get(p, "name"))
+		if in == "path" || in == "query" {
+			o.Params = append(o.Params, param{Name: name, In: in, Type: scalar(get(get(p, "schema"), "type")), Required: scalar(get(p, "required")) == "true" || in == "path"})
+		}
+		if in != "header" || name != "Version" {
 			continue
 		}
 		schema := get(p, "schema")
@@ -306,6 +326,9 @@ func operation(doc string, root *yaml.Node, path, method string, item, n *yaml.N
 			// document this generator does not understand yet.
 			return fail("Version header declares no single value")
 		}
+	}
+	if o.Body, err = requestBody(root, n); err != nil {
+		return fail("%v", err)
 	}
 	if sec := get(n, "security"); sec != nil {
 		for _, req := range sec.Content {
@@ -405,6 +428,67 @@ func parameters(root, item, n *yaml.Node) ([]*yaml.Node, error) {
 		}
 	}
 	return out, nil
+}
+
+// requestBody reads the operation's request body: its media type (JSON when
+// it declares several) and the top-level properties of its schema.
+func requestBody(root, n *yaml.Node) (*body, error) {
+	rb, err := resolve(root, get(n, "requestBody"))
+	if err != nil || rb == nil {
+		return nil, err
+	}
+	content := get(rb, "content")
+	if content == nil || len(content.Content) < 2 {
+		return nil, nil
+	}
+	ct, media := content.Content[0].Value, content.Content[1]
+	if m := get(content, "application/json"); m != nil {
+		ct, media = "application/json", m
+	}
+	b := &body{ContentType: ct, Required: scalar(get(rb, "required")) == "true"}
+	props, req := map[string]bool{}, map[string]bool{}
+	if err := schemaProps(root, get(media, "schema"), props, req, 0); err != nil {
+		return nil, err
+	}
+	for k := range props {
+		b.Props = append(b.Props, k)
+	}
+	for k := range req {
+		b.RequiredOf = append(b.RequiredOf, k)
+	}
+	sort.Strings(b.Props)
+	sort.Strings(b.RequiredOf)
+	return b, nil
+}
+
+// schemaProps collects the top-level properties and required names of a
+// schema, through allOf.
+func schemaProps(root, s *yaml.Node, props, req map[string]bool, depth int) error {
+	if s == nil || depth > 16 {
+		return nil
+	}
+	s, err := resolve(root, s)
+	if err != nil {
+		return err
+	}
+	if ps := get(s, "properties"); ps != nil {
+		for i := 0; i+1 < len(ps.Content); i += 2 {
+			props[ps.Content[i].Value] = true
+		}
+	}
+	if r := get(s, "required"); r != nil {
+		for _, n := range r.Content {
+			req[n.Value] = true
+		}
+	}
+	if all := get(s, "allOf"); all != nil {
+		for _, sub := range all.Content {
+			if err := schemaProps(root, sub, props, req, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // hasField reports whether the request declares f: a parameter for path and

@@ -56,7 +56,27 @@ type Op struct {
 	Company  *Field   // where it names the company; nil if it does not (or, unexposed, not declared)
 	Paging   Paging
 	Exposed  bool
-	Excluded string // why hlgate will not expose it (x-hlgate-exclude); "" when not decided
+	Excluded string  // why hlgate will not expose it (x-hlgate-exclude); "" when not decided
+	Params   []Param // the path and query parameters, in the document's order
+	Body     *Body   // the request body; nil when the operation takes none
+}
+
+// Param is one path or query parameter of a request. Header parameters are
+// not listed: the only one the documents declare is Version, which the
+// upstream chain sets from the row.
+type Param struct {
+	Name     string // as the document spells it ("contactId")
+	In       string // "path" or "query"
+	Type     string // the schema's type: "string", "number", "boolean", "array", … ("" when it declares none)
+	Required bool   // path parameters always are
+}
+
+// Body is what an operation's request body declares.
+type Body struct {
+	ContentType string   // "application/json" when the document offers it
+	Required    bool     // the document marks the body required
+	Props       []string // the schema's top-level properties (allOf merged), sorted
+	RequiredOf  []string // those the schema requires, sorted
 }
 
 // Lookup finds an operation by its official operationId. The row is shared:
@@ -89,11 +109,7 @@ func render(ops []op) ([]byte, error) {
 		kv("Path", q(o.Path))
 		kv("Version", q(o.Version))
 		if len(o.Scopes) > 0 {
-			quoted := make([]string, len(o.Scopes))
-			for i, s := range o.Scopes {
-				quoted[i] = q(s)
-			}
-			kv("Scopes", "[]string{"+strings.Join(quoted, ", ")+"}")
+			kv("Scopes", strList(o.Scopes))
 		}
 		kv("Read", strconv.FormatBool(o.Read))
 		kv("Safe", strconv.FormatBool(o.Safe))
@@ -110,6 +126,16 @@ func render(ops []op) ([]byte, error) {
 		if o.Excluded != "" {
 			kv("Excluded", q(o.Excluded))
 		}
+		if len(o.Params) > 0 {
+			var ps []string
+			for _, p := range o.Params {
+				ps = append(ps, fmt.Sprintf("{Name: %s, In: %s, Type: %s, Required: %t}", q(p.Name), q(p.In), q(p.Type), p.Required))
+			}
+			kv("Params", "[]Param{\n\t\t\t"+strings.Join(ps, ",\n\t\t\t")+",\n\t\t}")
+		}
+		if b := o.Body; b != nil {
+			kv("Body", fmt.Sprintf("&Body{ContentType: %s, Required: %t, Props: %s, RequiredOf: %s}", q(b.ContentType), b.Required, strList(b.Props), strList(b.RequiredOf)))
+		}
 		b.WriteString("\t},\n")
 	}
 	b.WriteString("}\n")
@@ -118,4 +144,16 @@ func render(ops []op) ([]byte, error) {
 		return nil, fmt.Errorf("gofmt the table: %w", err)
 	}
 	return src, nil
+}
+
+// strList is a []string literal, nil when empty.
+func strList(ss []string) string {
+	if len(ss) == 0 {
+		return "nil"
+	}
+	quoted := make([]string, len(ss))
+	for i, s := range ss {
+		quoted[i] = strconv.Quote(s)
+	}
+	return "[]string{" + strings.Join(quoted, ", ") + "}"
 }

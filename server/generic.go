@@ -1,0 +1,702 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/oapi-codegen/runtime"
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/hlgate/hlgate/gen/highlevel"
+	"github.com/hlgate/hlgate/gen/optable"
+	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+	"github.com/hlgate/hlgate/internal/jsonproto"
+)
+
+// The generic call path. An RPC that names its upstream operation
+// ((hlgate.v1.upstream).operation_id) and needs no behaviour of its own is
+// served by one handler built at start from its descriptors and its row of
+// the operation table:
+//
+//   - each path and query parameter of the row is bound to the request field
+//     of the same upstream name (the field's (hlgate.v1.wire).name, else its
+//     JSON name); the body is the request field the RPC names as its body,
+//     encoded by JSON name (internal/jsonproto), plus the request's other
+//     fields that the document's body declares (a create's locationId);
+//   - a request field that reaches neither a parameter nor the body fails
+//     the start: nothing a caller sets is silently dropped;
+//   - the request is validated from declarations: path parameters are ids,
+//     the document's required parameters and body properties and the
+//     proto's REQUIRED fields are present;
+//   - HighLevel's answer is decoded straight into the response by JSON name,
+//     without loss (jsonproto.Decode).
+//
+// Hand-written handlers remain for RPCs whose semantics need them (paging
+// across upstream styles, free slots, windows of events, payments' alt ids);
+// handWritten lists them and says why.
+
+// handWritten lists the forwarding RPCs that keep a hand-written handler, by
+// full method name, with the behaviour that needs it. Every other forwarding
+// RPC is served by the generic path.
+var handWritten = map[string]string{
+	hlgatev1.ContactsService_SearchContacts_FullMethodName:               "pages through searchAfter behind one page_token",
+	hlgatev1.OpportunitiesService_SearchOpportunities_FullMethodName:     "pages through startAfter/startAfterId behind one page_token",
+	hlgatev1.CalendarsService_GetFreeSlots_FullMethodName:                "turns the day-keyed answer into a half-open window in the caller's time zone",
+	hlgatev1.CalendarsService_ListEvents_FullMethodName:                  "filters HighLevel's closed window to a half-open one",
+	hlgatev1.PaymentsService_ListOrders_FullMethodName:                   "pages by offset behind one page_token and sends the alt ids",
+	hlgatev1.PaymentsService_ListTransactions_FullMethodName:             "pages by offset behind one page_token and sends the alt ids",
+	hlgatev1.PaymentsService_GetOrder_FullMethodName:                     "sends the alt ids",
+	hlgatev1.PaymentsService_GetTransaction_FullMethodName:               "sends the alt ids",
+	hlgatev1.CalendarsService_CreateAppointment_FullMethodName:           "not yet on the generic path: its write body is hand-built",
+	hlgatev1.CalendarsService_UpdateAppointment_FullMethodName:           "not yet on the generic path: its write body is hand-built",
+	hlgatev1.OpportunitiesService_UpdateOpportunityStatus_FullMethodName: "not yet on the generic path: checks a lost reason against the status",
+	hlgatev1.OpportunitiesService_CreateOpportunity_FullMethodName:       "not yet on the generic path: its custom-field and status checks are hand-written",
+	hlgatev1.OpportunitiesService_UpdateOpportunity_FullMethodName:       "not yet on the generic path: its custom-field and status checks are hand-written",
+}
+
+// A forward is the generic handler of one RPC.
+type forward struct {
+	method  string // full gRPC method name
+	row     *optable.Op
+	in, out protoreflect.MessageType
+
+	params  []boundParam
+	body    protoreflect.FieldDescriptor   // the request field encoded as the body; nil when the request's own fields are
+	bodyTop []protoreflect.FieldDescriptor // request fields sent as top-level body properties
+	mask    protoreflect.FieldDescriptor   // update_mask, when the request has one
+	subject protoreflect.FieldDescriptor   // location_id: whose token and quota the call spends
+	paging  *pagedRPC                      // nil when the operation does not page
+	// resource is the response's one message field (contact), when it has
+	// exactly one: an answer without it is an error, and a resource that
+	// names another location is not found.
+	resource protoreflect.FieldDescriptor
+}
+
+// boundParam is a path or query parameter and the request field that fills it.
+type boundParam struct {
+	optable.Param
+	fd protoreflect.FieldDescriptor
+}
+
+// upstreamName is the key HighLevel uses for fd: its Wire name, else its
+// JSON name.
+func upstreamName(fd protoreflect.FieldDescriptor) string {
+	if w := wireOf(fd); w.GetName() != "" {
+		return w.GetName()
+	}
+	return fd.JSONName()
+}
+
+func wireOf(fd protoreflect.FieldDescriptor) *hlgatev1.Wire {
+	opts, ok := fd.Options().(*descriptorpb.FieldOptions)
+	if !ok || opts == nil {
+		return nil
+	}
+	w, _ := proto.GetExtension(opts, hlgatev1.E_Wire).(*hlgatev1.Wire)
+	return w
+}
+
+func fieldBehaviors(fd protoreflect.FieldDescriptor) []annotations.FieldBehavior {
+	opts, ok := fd.Options().(*descriptorpb.FieldOptions)
+	if !ok || opts == nil {
+		return nil
+	}
+	b, _ := proto.GetExtension(opts, annotations.E_FieldBehavior).([]annotations.FieldBehavior)
+	return b
+}
+
+// newForward binds an RPC to its row, or says why it cannot be.
+func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, error) {
+	full := "/" + string(m.Parent().FullName()) + "/" + string(m.Name())
+	fail := func(format string, a ...any) (*forward, error) {
+		return nil, fmt.Errorf("%s (%s): %s", full, row.ID, fmt.Sprintf(format, a...))
+	}
+	in, err := protoregistry.GlobalTypes.FindMessageByName(m.Input().FullName())
+	if err != nil {
+		return fail("%v", err)
+	}
+	out, err := protoregistry.GlobalTypes.FindMessageByName(m.Output().FullName())
+	if err != nil {
+		return fail("%v", err)
+	}
+	f := &forward{method: full, row: row, in: in, out: out}
+	req := m.Input()
+	byName := map[string]protoreflect.FieldDescriptor{}
+	for i := 0; i < req.Fields().Len(); i++ {
+		fd := req.Fields().Get(i)
+		byName[upstreamName(fd)] = fd
+	}
+	used := map[protoreflect.Name]bool{}
+	for _, p := range row.Params {
+		fd, ok := byName[p.Name]
+		if !ok {
+			if p.Required {
+				return fail("the request has no field for the required %s parameter %q", p.In, p.Name)
+			}
+			continue
+		}
+		if fd.IsList() && p.Type != "array" || fd.Kind() == protoreflect.MessageKind {
+			return fail("field %s cannot fill the %s parameter %q", fd.Name(), p.In, p.Name)
+		}
+		f.params = append(f.params, boundParam{Param: p, fd: fd})
+		used[fd.Name()] = true
+	}
+	f.subject = req.Fields().ByName("location_id")
+	if f.subject == nil || f.subject.Kind() != protoreflect.StringKind {
+		return fail("the request has no location_id, so the call has no subject")
+	}
+	if f.paging, err = bindPaging(m, row, used); err != nil {
+		return fail("%v", err)
+	}
+	if fd := req.Fields().ByName("update_mask"); fd != nil && fd.Message() != nil && fd.Message().FullName() == "google.protobuf.FieldMask" {
+		f.mask = fd
+		used[fd.Name()] = true
+	}
+	if name := bodyFieldOf(m); name != "" && name != "*" {
+		fd := req.Fields().ByName(protoreflect.Name(name))
+		if fd == nil || fd.Kind() != protoreflect.MessageKind || fd.IsList() || fd.IsMap() {
+			return fail("the body field %q is not a message field of the request", name)
+		}
+		f.body = fd
+		used[fd.Name()] = true
+	}
+	var props []string
+	if row.Body != nil {
+		props = row.Body.Props
+	}
+	for i := 0; i < req.Fields().Len(); i++ {
+		fd := req.Fields().Get(i)
+		if used[fd.Name()] {
+			continue
+		}
+		if slices.Contains(props, upstreamName(fd)) {
+			f.bodyTop = append(f.bodyTop, fd)
+			continue
+		}
+		if fd == f.subject {
+			continue // names the subject only
+		}
+		return fail("request field %s reaches no parameter or body property of the operation", fd.Name())
+	}
+	if (f.body != nil || len(f.bodyTop) > 0) && row.Body == nil {
+		return fail("the operation takes no body")
+	}
+	var msgs []protoreflect.FieldDescriptor
+	res := m.Output()
+	for i := 0; i < res.Fields().Len(); i++ {
+		fd := res.Fields().Get(i)
+		if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() && fd.Name() != jsonproto.UnmappedField {
+			msgs = append(msgs, fd)
+		}
+	}
+	if len(msgs) == 1 {
+		f.resource = msgs[0]
+	}
+	return f, nil
+}
+
+// bodyFieldOf is the request field the RPC sends upstream as its body: the
+// option's body, else the google.api.http rule's.
+func bodyFieldOf(m protoreflect.MethodDescriptor) string {
+	opts, ok := m.Options().(*descriptorpb.MethodOptions)
+	if !ok || opts == nil {
+		return ""
+	}
+	if u, _ := proto.GetExtension(opts, hlgatev1.E_Upstream).(*hlgatev1.UpstreamOperation); u.GetBody() != "" {
+		return u.GetBody()
+	}
+	h, _ := proto.GetExtension(opts, annotations.E_Http).(*annotations.HttpRule)
+	return h.GetBody()
+}
+
+// handler is the gRPC method handler of the RPC.
+func (f *forward) handler(s *Server) grpc.MethodHandler {
+	return func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+		in := f.in.New().Interface()
+		if err := dec(in); err != nil {
+			return nil, err
+		}
+		call := func(ctx context.Context, req any) (any, error) {
+			return f.call(ctx, s, req.(proto.Message))
+		}
+		if interceptor == nil {
+			return call(ctx, in)
+		}
+		return interceptor(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: f.method}, call)
+	}
+}
+
+// call validates the request, sends the operation and decodes the answer.
+func (f *forward) call(ctx context.Context, s *Server, in proto.Message) (proto.Message, error) {
+	req, err := f.request(in)
+	if err != nil {
+		return nil, err
+	}
+	var pg page
+	if f.paging != nil {
+		if pg, err = s.openPage(f.method, f.paging, in); err != nil {
+			return nil, err
+		}
+	}
+	location := in.ProtoReflect().Get(f.subject).String()
+	resp, err := s.send(upstreamCtx(ctx, location), req)
+	b, err := readUpstream(resp, err)
+	if err != nil {
+		return nil, err
+	}
+	out := f.out.New().Interface()
+	rep, err := jsonproto.Decode(b, out)
+	if err != nil {
+		return nil, fmt.Errorf("decode HighLevel's answer to %s: %w", f.row.ID, err)
+	}
+	s.countUnmapped(ctx, rep)
+	if err := unconfirmed(b, out); err != nil {
+		return nil, err
+	}
+	if f.paging != nil {
+		if err := checkItemsLocation(location, out.ProtoReflect().Get(f.paging.items).List()); err != nil {
+			return nil, err
+		}
+		if err := s.clientPage(f.method, f.paging, pg, in, out); err != nil {
+			return nil, err
+		}
+	}
+	if f.resource != nil {
+		m := out.ProtoReflect()
+		if !m.Has(f.resource) {
+			return nil, errMissingBody
+		}
+		if err := inLocation(location, m.Get(f.resource).Message()); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// inLocation refuses a resource that names another location than the
+// call's (sameLocation).
+func inLocation(location string, r protoreflect.Message) error {
+	if fd := r.Descriptor().Fields().ByName("location_id"); fd != nil && fd.Kind() == protoreflect.StringKind {
+		got := r.Get(fd).String()
+		return sameLocation(location, &got)
+	}
+	return nil
+}
+
+// checkItemsLocation applies inLocation to every resource of a list.
+func checkItemsLocation(location string, l protoreflect.List) error {
+	for i := 0; i < l.Len(); i++ {
+		if err := inLocation(location, l.Get(i).Message()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// upstreamRequest is an operation's request, before it is bound to a server.
+type upstreamRequest struct {
+	method, path string
+	query        url.Values
+	body         []byte // nil without a body
+	contentType  string
+}
+
+// request builds the upstream request from the RPC's, or the violations
+// that keep it from being sent.
+func (f *forward) request(in proto.Message) (*upstreamRequest, error) {
+	m := in.ProtoReflect()
+	var v violations
+	v.id(string(f.subject.Name()), m.Get(f.subject).String())
+	requiredFields(m, "", f.mask == nil, &v)
+	checkFields(m, "", &v)
+	r := &upstreamRequest{method: f.row.Method, path: f.row.Path, query: url.Values{}}
+	for _, p := range f.params {
+		f.bindParam(m, p, r, &v)
+	}
+	var paths []string
+	if f.mask != nil && m.Has(f.mask) {
+		mask := m.Get(f.mask).Message().Interface().(*fieldmaskpb.FieldMask)
+		for _, p := range mask.GetPaths() {
+			paths = append(paths, snakePath(p))
+		}
+		if len(paths) == 0 {
+			v.add(string(f.mask.Name()), "names no field")
+		}
+	}
+	// A declared JSON body is always sent, {} when nothing fills it: the
+	// document's validation wants its media type.
+	if f.row.Body != nil && f.row.Body.ContentType == "application/json" {
+		body, err := f.encodeBody(m, paths, &v)
+		if err != nil {
+			return nil, err
+		}
+		if err := v.err(); err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("encode the body of %s: %w", f.row.ID, err)
+		}
+		r.body, r.contentType = b, f.row.Body.ContentType
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// bindParam puts one parameter in the path or the query, the way the
+// generated client does (oapi-codegen's runtime styles it).
+func (f *forward) bindParam(m protoreflect.Message, p boundParam, r *upstreamRequest, v *violations) {
+	field := string(p.fd.Name())
+	if !m.Has(p.fd) {
+		if p.Required {
+			v.add(field, "is required")
+		}
+		return
+	}
+	val := m.Get(p.fd)
+	if p.In == "path" {
+		s, ok := val.Interface().(string)
+		if !ok {
+			v.add(field, "must be a string")
+			return
+		}
+		v.id(field, s)
+		if !idPattern.MatchString(s) {
+			return
+		}
+		styled, err := runtime.StyleParamWithLocation("simple", false, p.Name, runtime.ParamLocationPath, s)
+		if err != nil {
+			v.add(field, "%v", err)
+			return
+		}
+		r.path = strings.Replace(r.path, "{"+p.Name+"}", styled, 1)
+		return
+	}
+	enc, err := encodeField(m, p.fd)
+	if err != nil {
+		v.add(field, "%v", err)
+		return
+	}
+	var value any = paramText(enc)
+	if l, ok := enc.([]any); ok {
+		vals := make([]string, len(l))
+		for i, e := range l {
+			vals[i] = paramText(e)
+		}
+		value = vals
+	}
+	frag, err := runtime.StyleParamWithLocation("form", true, p.Name, runtime.ParamLocationQuery, value)
+	if err != nil {
+		v.add(field, "%v", err)
+		return
+	}
+	q, err := url.ParseQuery(frag)
+	if err != nil {
+		v.add(field, "%v", err)
+		return
+	}
+	for k, vs := range q {
+		r.query[k] = append(r.query[k], vs...)
+	}
+}
+
+// encodeField is one set field of m as HighLevel's JSON spells it.
+func encodeField(m protoreflect.Message, fd protoreflect.FieldDescriptor) (any, error) {
+	enc, err := jsonproto.Encode(m.Interface(), jsonproto.EncodeOptions{Paths: []string{string(fd.Name())}})
+	if err != nil {
+		return nil, err
+	}
+	key := upstreamName(fd)
+	if w := wireOf(fd); w.GetWriteName() != "" {
+		key = w.GetWriteName()
+	}
+	return enc[key], nil
+}
+
+// paramText is a JSON scalar as a query parameter spells it.
+func paramText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return fmt.Sprint(v)
+}
+
+// encodeBody is the upstream body: the body field's message by JSON name
+// and the request's top-level body fields. Without a mask only the fields
+// the caller set are sent, and a field the operation's body does not
+// declare (a read-only one, such as companyName on an update) is left out:
+// a resource read and written back must succeed. A mask that names one is
+// refused, since the caller asked for a change HighLevel cannot make.
+func (f *forward) encodeBody(m protoreflect.Message, paths []string, v *violations) (map[string]any, error) {
+	props := f.row.Body.Props
+	body := map[string]any{}
+	if f.body != nil && m.Has(f.body) {
+		enc, err := jsonproto.Encode(m.Get(f.body).Message().Interface(), jsonproto.EncodeOptions{Paths: paths})
+		var pe *jsonproto.PathError
+		if errors.As(err, &pe) {
+			v.add(string(f.mask.Name()), "%v", err)
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		for k, val := range enc {
+			if slices.Contains(props, k) {
+				body[k] = val
+			}
+		}
+		for _, p := range paths {
+			top := strings.SplitN(p, ".", 2)[0]
+			fd := f.body.Message().Fields().ByName(protoreflect.Name(top))
+			if fd != nil && !slices.Contains(props, upstreamName(fd)) {
+				v.add(string(f.mask.Name()), "%q cannot be changed by %s (HighLevel's body takes no %s)", p, f.row.ID, upstreamName(fd))
+			}
+		}
+	} else if f.body != nil && paths != nil {
+		v.add(string(f.body.Name()), "is required with %s", f.mask.Name())
+	}
+	for _, fd := range f.bodyTop {
+		if !m.Has(fd) {
+			continue
+		}
+		enc, err := encodeField(m, fd)
+		if err != nil {
+			return nil, err
+		}
+		body[upstreamName(fd)] = enc
+	}
+	for _, req := range f.row.Body.RequiredOf {
+		if _, ok := body[req]; !ok {
+			v.addOnce(f.fieldFor(req), "is required")
+		}
+	}
+	return body, nil
+}
+
+// fieldFor names, in proto terms, the field that fills body property prop.
+func (f *forward) fieldFor(prop string) string {
+	for _, fd := range f.bodyTop {
+		if upstreamName(fd) == prop {
+			return string(fd.Name())
+		}
+	}
+	if f.body != nil {
+		fields := f.body.Message().Fields()
+		for i := 0; i < fields.Len(); i++ {
+			if fd := fields.Get(i); upstreamName(fd) == prop {
+				return string(f.body.Name()) + "." + string(fd.Name())
+			}
+		}
+		return string(f.body.Name())
+	}
+	return prop
+}
+
+// requiredFields reports the request's REQUIRED fields that are unset, by
+// path, through set messages. A resource's REQUIRED fields bind a create;
+// an update (a request with an update_mask) changes only what it names, so
+// resources is false there and only the request's own fields are checked.
+func requiredFields(m protoreflect.Message, prefix string, resources bool, v *violations) {
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		name := prefix + string(fd.Name())
+		if slices.Contains(fieldBehaviors(fd), annotations.FieldBehavior_REQUIRED) && !m.Has(fd) {
+			v.addOnce(name, "is required")
+			continue
+		}
+		if resources && fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() && m.Has(fd) {
+			requiredFields(m.Get(fd).Message(), name+".", resources, v)
+		}
+	}
+}
+
+// checkFields applies every (hlgate.v1.check) of the set fields of m,
+// through set messages and lists of messages.
+func checkFields(m protoreflect.Message, prefix string, v *violations) {
+	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+		name := prefix + string(fd.Name())
+		if c := checkOf(fd); c != nil {
+			applyCheck(c, fd, val, name, v)
+		}
+		if fd.Kind() != protoreflect.MessageKind || fd.IsMap() {
+			return true
+		}
+		if fd.IsList() {
+			l := val.List()
+			for i := 0; i < l.Len(); i++ {
+				checkFields(l.Get(i).Message(), name+"["+strconv.Itoa(i)+"].", v)
+			}
+			return true
+		}
+		checkFields(val.Message(), name+".", v)
+		return true
+	})
+}
+
+func checkOf(fd protoreflect.FieldDescriptor) *hlgatev1.Check {
+	opts, ok := fd.Options().(*descriptorpb.FieldOptions)
+	if !ok || opts == nil {
+		return nil
+	}
+	c, _ := proto.GetExtension(opts, hlgatev1.E_Check).(*hlgatev1.Check)
+	return c
+}
+
+// applyCheck checks one field's value against its declared rule.
+func applyCheck(c *hlgatev1.Check, fd protoreflect.FieldDescriptor, val protoreflect.Value, name string, v *violations) {
+	if fd.IsList() {
+		l := val.List()
+		if c.GetNonEmpty() && l.Len() == 0 {
+			v.add(name, "needs at least one element")
+		}
+		if n := int(c.GetMaxLen()); n > 0 && l.Len() > n {
+			v.add(name, "takes at most %d elements, not %d", n, l.Len())
+			return // the elements of an oversized list are not worth reporting one by one
+		}
+		if fd.Kind() == protoreflect.StringKind {
+			for i := 0; i < l.Len(); i++ {
+				checkString(c.GetFormat(), int(c.GetMaxItemLen()), l.Get(i).String(), name+"["+strconv.Itoa(i)+"]", v)
+			}
+		}
+		return
+	}
+	if fd.Kind() == protoreflect.StringKind {
+		checkString(c.GetFormat(), int(c.GetMaxLen()), val.String(), name, v)
+	}
+}
+
+// checkString checks a string against a format and a length (0: none).
+func checkString(f hlgatev1.Format, max int, s, name string, v *violations) {
+	switch f {
+	case hlgatev1.Format_FORMAT_ID:
+		v.optionalID(name, s)
+	case hlgatev1.Format_FORMAT_EMAIL:
+		v.email(name, s)
+	case hlgatev1.Format_FORMAT_PHONE:
+		v.phone(name, s)
+	case hlgatev1.Format_FORMAT_TIME_ZONE:
+		v.timeZone(name, s)
+	case hlgatev1.Format_FORMAT_NON_EMPTY:
+		v.required(name, s)
+	}
+	if max > 0 {
+		v.maxLen(name, s, max)
+	}
+}
+
+// unconfirmed is the error of a write HighLevel answered 2xx without
+// confirming: its documents' delete answers carry succeded (their
+// spelling) or succeeded, false when nothing was deleted.
+func unconfirmed(b []byte, out proto.Message) error {
+	if out.ProtoReflect().Descriptor().Fields().Len() > 0 {
+		return nil
+	}
+	var ack struct {
+		Succeded  *bool `json:"succeded"`
+		Succeeded *bool `json:"succeeded"`
+	}
+	if json.Unmarshal(b, &ack) != nil {
+		return nil
+	}
+	if (ack.Succeded != nil && !*ack.Succeded) || (ack.Succeeded != nil && !*ack.Succeeded) {
+		return statusError(codes.Aborted, "HighLevel did not confirm the change; read the resource to see its state", ReasonUpstreamError)
+	}
+	return nil
+}
+
+// send sends a built request through the generated client's transport (the
+// upstream chain: token, quota, Version header, retries) and its editors.
+func (s *Server) send(ctx context.Context, r *upstreamRequest) (*http.Response, error) {
+	c, ok := s.hl.ClientInterface.(*highlevel.Client)
+	if !ok {
+		return nil, fmt.Errorf("the upstream client is a %T, not the generated *highlevel.Client", s.hl.ClientInterface)
+	}
+	u, err := url.Parse(strings.TrimSuffix(c.Server, "/") + r.path)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.query) > 0 {
+		u.RawQuery = r.query.Encode()
+	}
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	if r.body != nil {
+		req.Header.Set("Content-Type", r.contentType)
+	}
+	for _, edit := range c.RequestEditors {
+		if err := edit(ctx, req); err != nil {
+			return nil, err
+		}
+	}
+	return c.Client.Do(req)
+}
+
+// forwards are the RPCs the generic path serves, by full method name.
+var forwards map[string]*forward
+
+// buildForwards binds every forwarding RPC of files that handWritten does
+// not list to its row of the operation table, by full method name.
+func buildForwards(files ...protoreflect.FileDescriptor) (map[string]*forward, error) {
+	out := map[string]*forward{}
+	for _, file := range files {
+		for i := 0; i < file.Services().Len(); i++ {
+			svc := file.Services().Get(i)
+			for j := 0; j < svc.Methods().Len(); j++ {
+				m := svc.Methods().Get(j)
+				full := "/" + string(svc.FullName()) + "/" + string(m.Name())
+				id := operationOf(m)
+				if _, hand := handWritten[full]; hand || id == "" {
+					continue
+				}
+				row, ok := optable.Lookup(id)
+				if !ok || !row.Exposed {
+					return nil, fmt.Errorf("%s names upstream operation %q, which the operation table does not expose", full, id)
+				}
+				f, err := newForward(m, row)
+				if err != nil {
+					return nil, err
+				}
+				out[full] = f
+			}
+		}
+	}
+	return out, nil
+}
+
+// register registers a service on g with the generic handler in place of
+// each method the generic path serves; impl serves the rest.
+func (s *Server) register(g *grpc.Server, desc *grpc.ServiceDesc, impl any) {
+	d := *desc
+	d.Methods = slices.Clone(desc.Methods)
+	for i, md := range d.Methods {
+		if f, ok := forwards["/"+desc.ServiceName+"/"+md.MethodName]; ok {
+			d.Methods[i].Handler = f.handler(s)
+		}
+	}
+	g.RegisterService(&d, impl)
+}
