@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"google.golang.org/grpc/codes"
-
 	"github.com/hlgate/hlgate/gen/highlevel"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 )
@@ -34,87 +32,6 @@ type calendarsService struct {
 type keyCursor struct {
 	StartMs int64  `json:"t,omitempty"` // events: start of the last event, epoch ms
 	ID      string `json:"i"`
-}
-
-func (c *calendarsService) ListCalendars(ctx context.Context, req *hlgatev1.ListCalendarsRequest) (*hlgatev1.ListCalendarsResponse, error) {
-	size, err := pageSize(req.GetPageSize(), defaultPageSize, calendarsMaxPageSize)
-	if err != nil {
-		return nil, err
-	}
-	var v violations
-	v.id("location_id", req.GetLocationId())
-	v.optionalID("group_id", req.GetGroupId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	var cur keyCursor
-	if req.GetPageToken() != "" {
-		if err := c.s.pages.open(hlgatev1.CalendarsService_ListCalendars_FullMethodName, req.GetPageToken(), req, &cur); err != nil {
-			return nil, err
-		}
-	}
-	resp, err := c.s.hl.ListCalendarsWithResponse(upstreamCtx(ctx, req.GetLocationId()), &highlevel.ListCalendarsParams{
-		LocationID: req.GetLocationId(), GroupID: optStr(req.GetGroupId()),
-	})
-	if err != nil {
-		return nil, err
-	}
-	if resp.JSON200 == nil {
-		return nil, errMissingBody
-	}
-	// Pages walk the calendars in id order, the one order that a calendar
-	// added or renamed during the walk cannot disturb.
-	cals := calendarsOf(resp.JSON200.Calendars)
-	slices.SortFunc(cals, func(a, b highlevel.Calendar) int { return strings.Compare(a.ID, b.ID) })
-	start := 0
-	if cur.ID != "" {
-		// The page starts after the last calendar returned, even if that
-		// calendar has since been deleted.
-		if start = slices.IndexFunc(cals, func(c highlevel.Calendar) bool { return c.ID > cur.ID }); start < 0 {
-			start = len(cals)
-		}
-	}
-	end := min(start+size, len(cals))
-	out := &hlgatev1.ListCalendarsResponse{Calendars: make([]*hlgatev1.Calendar, 0, end-start)}
-	for i := start; i < end; i++ {
-		out.Calendars = append(out.Calendars, calendarFromHL(&cals[i]))
-	}
-	if end < len(cals) && end > start {
-		tok, err := c.s.pages.seal(hlgatev1.CalendarsService_ListCalendars_FullMethodName, req, keyCursor{ID: cals[end-1].ID})
-		if err != nil {
-			return nil, err
-		}
-		out.NextPageToken = tok
-	}
-	return out, nil
-}
-
-// calendarsOf reads the optional calendar list of a response.
-func calendarsOf(p *[]highlevel.Calendar) []highlevel.Calendar {
-	if p == nil {
-		return nil
-	}
-	return *p
-}
-
-func (c *calendarsService) GetCalendar(ctx context.Context, req *hlgatev1.GetCalendarRequest) (*hlgatev1.GetCalendarResponse, error) {
-	var v violations
-	v.id("location_id", req.GetLocationId())
-	v.id("calendar_id", req.GetCalendarId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	resp, err := c.s.hl.GetCalendarWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetCalendarId())
-	if err != nil {
-		return nil, err
-	}
-	if resp.JSON200 == nil {
-		return nil, errMissingBody
-	}
-	if err := sameLocation(req.GetLocationId(), &resp.JSON200.Calendar.LocationID); err != nil {
-		return nil, err
-	}
-	return &hlgatev1.GetCalendarResponse{Calendar: calendarFromHL(&resp.JSON200.Calendar)}, nil
 }
 
 // Windows. The proto promises half-open windows [start_time, end_time)
@@ -301,26 +218,6 @@ func (c *calendarsService) CreateAppointment(ctx context.Context, req *hlgatev1.
 	return &hlgatev1.CreateAppointmentResponse{Appointment: appointmentFromHL(resp.JSON200)}, nil
 }
 
-func (c *calendarsService) GetAppointment(ctx context.Context, req *hlgatev1.GetAppointmentRequest) (*hlgatev1.GetAppointmentResponse, error) {
-	var v violations
-	v.id("location_id", req.GetLocationId())
-	v.id("appointment_id", req.GetAppointmentId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	resp, err := c.s.hl.GetAppointmentWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetAppointmentId())
-	if err != nil {
-		return nil, err
-	}
-	if resp.JSON200 == nil || resp.JSON200.Event == nil {
-		return nil, errMissingBody
-	}
-	if err := sameLocation(req.GetLocationId(), &resp.JSON200.Event.LocationID); err != nil {
-		return nil, err
-	}
-	return &hlgatev1.GetAppointmentResponse{Appointment: appointmentFromEvent(resp.JSON200.Event)}, nil
-}
-
 func (c *calendarsService) UpdateAppointment(ctx context.Context, req *hlgatev1.UpdateAppointmentRequest) (*hlgatev1.UpdateAppointmentResponse, error) {
 	var v violations
 	v.id("location_id", req.GetLocationId())
@@ -350,23 +247,4 @@ func (c *calendarsService) UpdateAppointment(ctx context.Context, req *hlgatev1.
 		return nil, errMissingBody
 	}
 	return &hlgatev1.UpdateAppointmentResponse{Appointment: appointmentFromHL(resp.JSON200)}, nil
-}
-
-func (c *calendarsService) DeleteEvent(ctx context.Context, req *hlgatev1.DeleteEventRequest) (*hlgatev1.DeleteEventResponse, error) {
-	var v violations
-	v.id("location_id", req.GetLocationId())
-	v.id("event_id", req.GetEventId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	// HighLevel's delete takes an empty JSON object as its body and
-	// answers 201 {succeeded} (reference facts §5).
-	resp, err := c.s.hl.DeleteEventWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetEventId(), highlevel.DeleteEventRequest{})
-	if err != nil {
-		return nil, err
-	}
-	if resp.JSON201 == nil || !boolean(resp.JSON201.Succeeded) {
-		return nil, statusError(codes.Aborted, "HighLevel did not confirm the delete; read the event to see its state", ReasonUpstreamError)
-	}
-	return &hlgatev1.DeleteEventResponse{}, nil
 }

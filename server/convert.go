@@ -3,15 +3,12 @@ package server
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -125,57 +122,6 @@ func normalizeJSON(v any) any {
 	return v
 }
 
-// customFieldInput is the write shape of a custom field
-// (CustomFieldInputString/Array/Object in api/openapi.yaml): id or key, and
-// field_value.
-type customFieldInput struct {
-	ID         string `json:"id,omitempty"`
-	Key        string `json:"key,omitempty"`
-	FieldValue any    `json:"field_value"`
-}
-
-// customFieldsTo converts custom fields for a write body, checking each.
-func customFieldsTo(field string, in []*hlgatev1.CustomField, v *violations) []customFieldInput {
-	out := make([]customFieldInput, 0, len(in))
-	for i, cf := range in {
-		name := fmt.Sprintf("%s[%d]", field, i)
-		if cf.GetId() == "" && cf.GetKey() == "" {
-			v.add(name+".id", "id or key is required")
-			continue
-		}
-		if cf.GetId() != "" && !idPattern.MatchString(cf.GetId()) {
-			v.add(name+".id", "must be a custom field id")
-			continue
-		}
-		var val any
-		switch k := cf.GetValue().GetKind().(type) {
-		case nil, *structpb.Value_NullValue:
-			val = ""
-		case *structpb.Value_StringValue:
-			val = k.StringValue
-		case *structpb.Value_NumberValue:
-			val = strconv.FormatFloat(k.NumberValue, 'f', -1, 64)
-		case *structpb.Value_BoolValue:
-			val = strconv.FormatBool(k.BoolValue)
-		case *structpb.Value_ListValue:
-			list := make([]string, 0, len(k.ListValue.GetValues()))
-			for _, item := range k.ListValue.GetValues() {
-				s, ok := item.GetKind().(*structpb.Value_StringValue)
-				if !ok {
-					v.add(name+".value", "a list value must hold only strings")
-					break
-				}
-				list = append(list, s.StringValue)
-			}
-			val = list
-		case *structpb.Value_StructValue:
-			val = k.StructValue.AsMap()
-		}
-		out = append(out, customFieldInput{ID: cf.GetId(), Key: cf.GetKey(), FieldValue: val})
-	}
-	return out
-}
-
 // writePaths returns the fields a write sets: the update mask's paths when
 // one is given, else every populated field of msg (AIP-134: an absent mask
 // means "the fields that are set").
@@ -193,25 +139,6 @@ func writePaths(msg proto.Message, mask *fieldmaskpb.FieldMask) []string {
 		return true
 	})
 	return paths
-}
-
-// outputOnlyFields names the fields of md annotated
-// (google.api.field_behavior) = OUTPUT_ONLY: read from the declaration, not
-// listed again by hand.
-func outputOnlyFields(md protoreflect.MessageDescriptor) map[string]bool {
-	out := map[string]bool{}
-	for i := 0; i < md.Fields().Len(); i++ {
-		fd := md.Fields().Get(i)
-		opts, ok := fd.Options().(*descriptorpb.FieldOptions)
-		if !ok || opts == nil {
-			continue
-		}
-		behaviors, _ := proto.GetExtension(opts, annotations.E_FieldBehavior).([]annotations.FieldBehavior)
-		if slices.Contains(behaviors, annotations.FieldBehavior_OUTPUT_ONLY) {
-			out[string(fd.Name())] = true
-		}
-	}
-	return out
 }
 
 // snakePath accepts a mask path in proto form (last_name) or in the JSON

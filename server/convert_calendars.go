@@ -17,25 +17,6 @@ import (
 // longer window itself instead of spending a quota slot on a 400.
 const maxFreeSlotsRange = 31 * 24 * time.Hour
 
-var calendarTypes = map[string]hlgatev1.CalendarType{
-	"round_robin":     hlgatev1.CalendarType_CALENDAR_TYPE_ROUND_ROBIN,
-	"event":           hlgatev1.CalendarType_CALENDAR_TYPE_EVENT,
-	"class_booking":   hlgatev1.CalendarType_CALENDAR_TYPE_CLASS_BOOKING,
-	"collective":      hlgatev1.CalendarType_CALENDAR_TYPE_COLLECTIVE,
-	"service_booking": hlgatev1.CalendarType_CALENDAR_TYPE_SERVICE_BOOKING,
-	"personal":        hlgatev1.CalendarType_CALENDAR_TYPE_PERSONAL,
-}
-
-func timeUnitFromHL(u string) hlgatev1.CalendarTimeUnit {
-	switch u {
-	case "mins":
-		return hlgatev1.CalendarTimeUnit_CALENDAR_TIME_UNIT_MINS
-	case "hours":
-		return hlgatev1.CalendarTimeUnit_CALENDAR_TIME_UNIT_HOURS
-	}
-	return hlgatev1.CalendarTimeUnit_CALENDAR_TIME_UNIT_UNSPECIFIED
-}
-
 // appointmentStatuses maps HighLevel's appointmentStatus strings. "active"
 // and "completed" appear in responses only; appointmentStatusWritable says
 // which a write may send (api/openapi.yaml CreateAppointmentRequest).
@@ -76,60 +57,6 @@ func meetingLocationTypeToHL(t hlgatev1.MeetingLocationType) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// calendarFromHL converts a calendar of GET /calendars/ or
-// GET /calendars/{calendarId}.
-func calendarFromHL(c *highlevel.Calendar) *hlgatev1.Calendar {
-	if c == nil {
-		return nil
-	}
-	out := &hlgatev1.Calendar{
-		Id:                c.ID,
-		LocationId:        c.LocationID,
-		GroupId:           str(c.GroupID),
-		Name:              c.Name,
-		Description:       str(c.Description),
-		Slug:              str(c.Slug),
-		WidgetSlug:        str(c.WidgetSlug),
-		IsActive:          boolean(c.IsActive),
-		EventTitle:        str(c.EventTitle),
-		EventColor:        str(c.EventColor),
-		SlotDuration:      int32(num(c.SlotDuration)),
-		SlotInterval:      int32(num(c.SlotInterval)),
-		SlotBuffer:        int32(num(c.SlotBuffer)),
-		PreBuffer:         int32(num(c.PreBuffer)),
-		AutoConfirm:       boolean(c.AutoConfirm),
-		AllowReschedule:   boolean(c.AllowReschedule),
-		AllowCancellation: boolean(c.AllowCancellation),
-		FormId:            str(c.FormID),
-	}
-	if c.CalendarType != nil {
-		out.CalendarType = calendarTypes[string(*c.CalendarType)]
-	}
-	if c.SlotDurationUnit != nil {
-		out.SlotDurationUnit = timeUnitFromHL(string(*c.SlotDurationUnit))
-	}
-	if c.SlotIntervalUnit != nil {
-		out.SlotIntervalUnit = timeUnitFromHL(string(*c.SlotIntervalUnit))
-	}
-	if c.SlotBufferUnit != nil {
-		out.SlotBufferUnit = timeUnitFromHL(string(*c.SlotBufferUnit))
-	}
-	if c.PreBufferUnit != nil {
-		out.PreBufferUnit = timeUnitFromHL(string(*c.PreBufferUnit))
-	}
-	if c.TeamMembers != nil {
-		out.TeamMembers = make([]*hlgatev1.TeamMember, 0, len(*c.TeamMembers))
-		for _, m := range *c.TeamMembers {
-			tm := &hlgatev1.TeamMember{UserId: m.UserID, IsPrimary: boolean(m.IsPrimary)}
-			if m.Priority != nil {
-				tm.Priority = float64(*m.Priority)
-			}
-			out.TeamMembers = append(out.TeamMembers, tm)
-		}
-	}
-	return out
 }
 
 // appointmentFromEvent converts a calendar event (GET

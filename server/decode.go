@@ -7,28 +7,9 @@ import (
 	"net/http"
 	"strconv"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/hlgate/hlgate/internal/jsonproto"
 	"github.com/hlgate/hlgate/upstream"
 )
-
-// decodeUpstream reads HighLevel's answer straight into out by JSON name
-// (internal/jsonproto): values of unexpected types and undeclared keys are
-// kept in the resource's unmapped field, never a failed call, and each is
-// counted, so the overlay and the proto can declare them.
-func (s *Server) decodeUpstream(ctx context.Context, resp *http.Response, err error, out proto.Message) error {
-	b, err := readUpstream(resp, err)
-	if err != nil {
-		return err
-	}
-	rep, err := jsonproto.Decode(b, out)
-	if err != nil {
-		return fmt.Errorf("decode HighLevel's answer: %w", err)
-	}
-	s.countUnmapped(ctx, rep)
-	return nil
-}
 
 // readUpstream reads the body of an answer the upstream chain accepted
 // (a 2xx; every other status is already an error).

@@ -21,7 +21,9 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/hlgate/hlgate/gen/highlevel"
 	"github.com/hlgate/hlgate/gen/optable"
@@ -66,8 +68,6 @@ var handWritten = map[string]string{
 	hlgatev1.CalendarsService_CreateAppointment_FullMethodName:           "not yet on the generic path: its write body is hand-built",
 	hlgatev1.CalendarsService_UpdateAppointment_FullMethodName:           "not yet on the generic path: its write body is hand-built",
 	hlgatev1.OpportunitiesService_UpdateOpportunityStatus_FullMethodName: "not yet on the generic path: checks a lost reason against the status",
-	hlgatev1.OpportunitiesService_CreateOpportunity_FullMethodName:       "not yet on the generic path: its custom-field and status checks are hand-written",
-	hlgatev1.OpportunitiesService_UpdateOpportunity_FullMethodName:       "not yet on the generic path: its custom-field and status checks are hand-written",
 }
 
 // A forward is the generic handler of one RPC.
@@ -127,15 +127,7 @@ func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, err
 	fail := func(format string, a ...any) (*forward, error) {
 		return nil, fmt.Errorf("%s (%s): %s", full, row.ID, fmt.Sprintf(format, a...))
 	}
-	in, err := protoregistry.GlobalTypes.FindMessageByName(m.Input().FullName())
-	if err != nil {
-		return fail("%v", err)
-	}
-	out, err := protoregistry.GlobalTypes.FindMessageByName(m.Output().FullName())
-	if err != nil {
-		return fail("%v", err)
-	}
-	f := &forward{method: full, row: row, in: in, out: out}
+	f := &forward{method: full, row: row, in: messageType(m.Input()), out: messageType(m.Output())}
 	req := m.Input()
 	byName := map[string]protoreflect.FieldDescriptor{}
 	for i := 0; i < req.Fields().Len(); i++ {
@@ -161,9 +153,11 @@ func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, err
 	if f.subject == nil || f.subject.Kind() != protoreflect.StringKind {
 		return fail("the request has no location_id, so the call has no subject")
 	}
-	if f.paging, err = bindPaging(m, row, used); err != nil {
+	paging, err := bindPaging(m, row, used)
+	if err != nil {
 		return fail("%v", err)
 	}
+	f.paging = paging
 	if fd := req.Fields().ByName("update_mask"); fd != nil && fd.Message() != nil && fd.Message().FullName() == "google.protobuf.FieldMask" {
 		f.mask = fd
 		used[fd.Name()] = true
@@ -209,6 +203,15 @@ func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, err
 		f.resource = msgs[0]
 	}
 	return f, nil
+}
+
+// messageType is the generated type of md, or a dynamic one for a message
+// no generated code registered (tests build such methods).
+func messageType(md protoreflect.MessageDescriptor) protoreflect.MessageType {
+	if mt, err := protoregistry.GlobalTypes.FindMessageByName(md.FullName()); err == nil {
+		return mt
+	}
+	return dynamicpb.NewMessageType(md)
 }
 
 // bodyFieldOf is the request field the RPC sends upstream as its body: the
@@ -449,25 +452,29 @@ func (f *forward) encodeBody(m protoreflect.Message, paths []string, v *violatio
 	props := f.row.Body.Props
 	body := map[string]any{}
 	if f.body != nil && m.Has(f.body) {
-		enc, err := jsonproto.Encode(m.Get(f.body).Message().Interface(), jsonproto.EncodeOptions{Paths: paths})
-		var pe *jsonproto.PathError
-		if errors.As(err, &pe) {
-			v.add(string(f.mask.Name()), "%v", err)
-			return nil, nil
+		res := m.Get(f.body).Message()
+		for _, p := range paths {
+			top := strings.SplitN(p, ".", 2)[0]
+			fd := f.body.Message().Fields().ByName(protoreflect.Name(top))
+			if fd == nil || outputOnly(fd) {
+				continue
+			}
+			if !slices.Contains(props, upstreamName(fd)) {
+				v.add(string(f.mask.Name()), "%q cannot be changed by %s (HighLevel's body takes no %s)", p, f.row.ID, upstreamName(fd))
+				continue
+			}
+			// A mask may clear a field, but not one that must have a value.
+			if top == p && !res.Has(fd) && (slices.Contains(fieldBehaviors(fd), annotations.FieldBehavior_REQUIRED) || checkOf(fd).GetNonEmpty()) {
+				v.add(string(f.body.Name())+"."+p, "is named by %s and cannot be emptied", f.mask.Name())
+			}
 		}
+		enc, err := jsonproto.Encode(m.Get(f.body).Message().Interface(), jsonproto.EncodeOptions{Paths: paths})
 		if err != nil {
-			return nil, err
+			return nil, encodeViolation(err, string(f.body.Name())+".", f.mask, v)
 		}
 		for k, val := range enc {
 			if slices.Contains(props, k) {
 				body[k] = val
-			}
-		}
-		for _, p := range paths {
-			top := strings.SplitN(p, ".", 2)[0]
-			fd := f.body.Message().Fields().ByName(protoreflect.Name(top))
-			if fd != nil && !slices.Contains(props, upstreamName(fd)) {
-				v.add(string(f.mask.Name()), "%q cannot be changed by %s (HighLevel's body takes no %s)", p, f.row.ID, upstreamName(fd))
 			}
 		}
 	} else if f.body != nil && paths != nil {
@@ -479,9 +486,12 @@ func (f *forward) encodeBody(m protoreflect.Message, paths []string, v *violatio
 		}
 		enc, err := encodeField(m, fd)
 		if err != nil {
-			return nil, err
+			return nil, encodeViolation(err, "", nil, v)
 		}
 		body[upstreamName(fd)] = enc
+	}
+	if f.mask != nil && f.body != nil && len(body) == 0 && len(f.bodyTop) == 0 {
+		v.add(string(f.mask.Name()), "names no field to change")
 	}
 	for _, req := range f.row.Body.RequiredOf {
 		if _, ok := body[req]; !ok {
@@ -489,6 +499,23 @@ func (f *forward) encodeBody(m protoreflect.Message, paths []string, v *violatio
 		}
 	}
 	return body, nil
+}
+
+// encodeViolation turns a caller's mistake that Encode found (a mask path
+// that names nothing, a value JSON cannot carry) into a violation, and
+// returns any other error.
+func encodeViolation(err error, prefix string, mask protoreflect.FieldDescriptor, v *violations) error {
+	var pe *jsonproto.PathError
+	var fe *jsonproto.FieldError
+	switch {
+	case errors.As(err, &pe) && mask != nil:
+		v.add(string(mask.Name()), "%q: %s", pe.Path, pe.Reason)
+	case errors.As(err, &fe):
+		v.add(prefix+fe.Field, "%s", fe.Reason)
+	default:
+		return err
+	}
+	return nil
 }
 
 // fieldFor names, in proto terms, the field that fills body property prop.
@@ -508,6 +535,11 @@ func (f *forward) fieldFor(prop string) string {
 		return string(f.body.Name())
 	}
 	return prop
+}
+
+// outputOnly reports whether fd is OUTPUT_ONLY: writes ignore it.
+func outputOnly(fd protoreflect.FieldDescriptor) bool {
+	return slices.Contains(fieldBehaviors(fd), annotations.FieldBehavior_OUTPUT_ONLY)
 }
 
 // requiredFields reports the request's REQUIRED fields that are unset, by
@@ -532,6 +564,17 @@ func requiredFields(m protoreflect.Message, prefix string, resources bool, v *vi
 // checkFields applies every (hlgate.v1.check) of the set fields of m,
 // through set messages and lists of messages.
 func checkFields(m protoreflect.Message, prefix string, v *violations) {
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		other := checkOf(fd).GetEither()
+		if other == "" || m.Has(fd) {
+			continue
+		}
+		if sib := fields.ByName(protoreflect.Name(other)); sib == nil || !m.Has(sib) {
+			v.add(prefix+string(fd.Name()), "%s or %s is required", fd.Name(), other)
+		}
+	}
 	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
 		name := prefix + string(fd.Name())
 		if c := checkOf(fd); c != nil {
@@ -579,9 +622,47 @@ func applyCheck(c *hlgatev1.Check, fd protoreflect.FieldDescriptor, val protoref
 		}
 		return
 	}
-	if fd.Kind() == protoreflect.StringKind {
+	switch fd.Kind() {
+	case protoreflect.StringKind:
 		checkString(c.GetFormat(), int(c.GetMaxLen()), val.String(), name, v)
+	case protoreflect.DoubleKind, protoreflect.FloatKind:
+		if c.Min != nil && val.Float() < c.GetMin() {
+			v.add(name, "must be at least %g", c.GetMin())
+		}
+	case protoreflect.Int32Kind, protoreflect.Int64Kind, protoreflect.Sint32Kind, protoreflect.Sint64Kind:
+		if c.Min != nil && float64(val.Int()) < c.GetMin() {
+			v.add(name, "must be at least %g", c.GetMin())
+		}
+	case protoreflect.MessageKind:
+		if c.GetFormat() == hlgatev1.Format_FORMAT_CUSTOM_FIELD_VALUE {
+			if sv, ok := val.Message().Interface().(*structpb.Value); ok && !customFieldValue(sv) {
+				v.add(name, "must be a string, number, boolean, object, or a list of strings or of objects")
+			}
+		}
 	}
+}
+
+// customFieldValue reports whether HighLevel's custom field writes take v.
+func customFieldValue(v *structpb.Value) bool {
+	switch k := v.GetKind().(type) {
+	case *structpb.Value_StringValue, *structpb.Value_NumberValue, *structpb.Value_BoolValue, *structpb.Value_StructValue:
+		return true
+	case *structpb.Value_ListValue:
+		// A list of strings (options), or of objects (files), not mixed.
+		var strs, objs int
+		for _, e := range k.ListValue.GetValues() {
+			switch e.GetKind().(type) {
+			case *structpb.Value_StringValue:
+				strs++
+			case *structpb.Value_StructValue:
+				objs++
+			default:
+				return false
+			}
+		}
+		return strs == 0 || objs == 0
+	}
+	return false
 }
 
 // checkString checks a string against a format and a length (0: none).

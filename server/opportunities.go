@@ -26,61 +26,6 @@ type opportunitiesService struct {
 	s *Server
 }
 
-func (c *opportunitiesService) GetOpportunity(ctx context.Context, req *hlgatev1.GetOpportunityRequest) (*hlgatev1.GetOpportunityResponse, error) {
-	var v violations
-	v.id("location_id", req.GetLocationId())
-	v.id("opportunity_id", req.GetOpportunityId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	resp, err := c.s.hl.GetOpportunityWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetOpportunityId())
-	if err != nil {
-		return nil, err
-	}
-	if resp.JSON200 == nil || resp.JSON200.Opportunity == nil {
-		return nil, errMissingBody
-	}
-	if err := sameLocation(req.GetLocationId(), resp.JSON200.Opportunity.LocationID); err != nil {
-		return nil, err
-	}
-	return &hlgatev1.GetOpportunityResponse{Opportunity: opportunityFromHL(resp.JSON200.Opportunity)}, nil
-}
-
-func (c *opportunitiesService) CreateOpportunity(ctx context.Context, req *hlgatev1.CreateOpportunityRequest) (*hlgatev1.CreateOpportunityResponse, error) {
-	var v violations
-	body := opportunityCreateBody(req, &v)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	resp, err := c.s.hl.CreateOpportunityWithResponse(upstreamCtx(ctx, req.GetLocationId()), body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.JSON201 == nil || resp.JSON201.Opportunity == nil {
-		return nil, errMissingBody
-	}
-	return &hlgatev1.CreateOpportunityResponse{Opportunity: opportunityFromHL(resp.JSON201.Opportunity)}, nil
-}
-
-func (c *opportunitiesService) UpdateOpportunity(ctx context.Context, req *hlgatev1.UpdateOpportunityRequest) (*hlgatev1.UpdateOpportunityResponse, error) {
-	var v violations
-	body := opportunityUpdateBody(req, &v)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	resp, err := c.s.hl.UpdateOpportunityWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetOpportunityId(), body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.JSON200 == nil || resp.JSON200.Opportunity == nil {
-		return nil, errMissingBody
-	}
-	if err := sameLocation(req.GetLocationId(), resp.JSON200.Opportunity.LocationID); err != nil {
-		return nil, err
-	}
-	return &hlgatev1.UpdateOpportunityResponse{Opportunity: opportunityFromHL(resp.JSON200.Opportunity)}, nil
-}
-
 func (c *opportunitiesService) UpdateOpportunityStatus(ctx context.Context, req *hlgatev1.UpdateOpportunityStatusRequest) (*hlgatev1.UpdateOpportunityStatusResponse, error) {
 	var v violations
 	body := opportunityStatusBody(req, &v)
@@ -95,23 +40,6 @@ func (c *opportunitiesService) UpdateOpportunityStatus(ctx context.Context, req 
 		return nil, statusError(codes.Aborted, "HighLevel did not confirm the status change; read the opportunity to see its state", ReasonUpstreamError)
 	}
 	return &hlgatev1.UpdateOpportunityStatusResponse{}, nil
-}
-
-func (c *opportunitiesService) DeleteOpportunity(ctx context.Context, req *hlgatev1.DeleteOpportunityRequest) (*hlgatev1.DeleteOpportunityResponse, error) {
-	var v violations
-	v.id("location_id", req.GetLocationId())
-	v.id("opportunity_id", req.GetOpportunityId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	resp, err := c.s.hl.DeleteOpportunityWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetOpportunityId())
-	if err != nil {
-		return nil, err
-	}
-	if resp.JSON200 == nil || !boolean(resp.JSON200.Succeded) {
-		return nil, statusError(codes.Aborted, "HighLevel did not confirm the delete; read the opportunity to see its state", ReasonUpstreamError)
-	}
-	return &hlgatev1.DeleteOpportunityResponse{}, nil
 }
 
 // opportunitiesCursor is the upstream position sealed in a
@@ -194,71 +122,4 @@ func nextOpportunitiesCursor(meta *highlevel.OpportunitySearchMeta, seen, n, siz
 		StartAfterID: *meta.StartAfterID,
 		Seen:         seen,
 	}, true
-}
-
-// pipelinesCursor is the position sealed in a ListPipelines page token:
-// the number of pipelines already returned and the id of the last one, so a
-// pipeline added or removed upstream between pages shifts no page.
-type pipelinesCursor struct {
-	Offset int    `json:"o"`
-	After  string `json:"a"`
-}
-
-func (c *opportunitiesService) ListPipelines(ctx context.Context, req *hlgatev1.ListPipelinesRequest) (*hlgatev1.ListPipelinesResponse, error) {
-	var v violations
-	v.id("location_id", req.GetLocationId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	size, err := pageSize(req.GetPageSize(), pipelinesDefaultPageSize, pipelinesMaxPageSize)
-	if err != nil {
-		return nil, err
-	}
-	var cur pipelinesCursor
-	if req.GetPageToken() != "" {
-		if err := c.s.pages.open(hlgatev1.OpportunitiesService_ListPipelines_FullMethodName, req.GetPageToken(), req, &cur); err != nil {
-			return nil, err
-		}
-	}
-	resp, err := c.s.hl.ListPipelinesWithResponse(upstreamCtx(ctx, req.GetLocationId()), &highlevel.ListPipelinesParams{LocationID: req.GetLocationId()})
-	if err != nil {
-		return nil, err
-	}
-	if resp.JSON200 == nil {
-		return nil, errMissingBody
-	}
-	var all []highlevel.Pipeline
-	if resp.JSON200.Pipelines != nil {
-		all = *resp.JSON200.Pipelines
-	}
-	start := pipelinesStart(all, cur)
-	end := min(start+size, len(all))
-	out := &hlgatev1.ListPipelinesResponse{Pipelines: make([]*hlgatev1.Pipeline, 0, end-start)}
-	for i := start; i < end; i++ {
-		if err := sameLocation(req.GetLocationId(), all[i].LocationID); err != nil {
-			return nil, err
-		}
-		out.Pipelines = append(out.Pipelines, pipelineFromHL(&all[i]))
-	}
-	if end < len(all) {
-		tok, err := c.s.pages.seal(hlgatev1.OpportunitiesService_ListPipelines_FullMethodName, req, pipelinesCursor{Offset: end, After: str(all[end-1].ID)})
-		if err != nil {
-			return nil, err
-		}
-		out.NextPageToken = tok
-	}
-	return out, nil
-}
-
-// pipelinesStart is where the page after cur begins: just after the
-// pipeline cur.After when it is still listed, else at cur.Offset.
-func pipelinesStart(all []highlevel.Pipeline, cur pipelinesCursor) int {
-	if cur.After != "" {
-		for i := range all {
-			if str(all[i].ID) == cur.After {
-				return i + 1
-			}
-		}
-	}
-	return min(max(cur.Offset, 0), len(all))
 }

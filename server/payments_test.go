@@ -23,13 +23,19 @@ import (
 // readTestdataJSON decodes testdata/<dir>/<name> into v.
 func readTestdataJSON(t *testing.T, dir, name string, v any) {
 	t.Helper()
+	if err := json.Unmarshal(readTestdata(t, dir, name), v); err != nil {
+		t.Fatalf("decode %s: %v", name, err)
+	}
+}
+
+// readTestdata reads a golden file of testdata/dir.
+func readTestdata(t *testing.T, dir, name string) []byte {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", dir, name))
 	if err != nil {
 		t.Fatalf("read golden: %v", err)
 	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("decode %s: %v", name, err)
-	}
+	return b
 }
 
 func mustTime(t *testing.T, s string) *timestamppb.Timestamp {

@@ -87,9 +87,15 @@ func init() {
 	if err := compileRules(methodRules); err != nil {
 		panic(err) // a declaration that names no field is a programming error, caught by every test
 	}
+	var err error
+	// TokensService forwards to HighLevel's OAuth operations, but through
+	// the token store: its handlers are hlgate's own.
+	if forwards, err = buildForwards(hlgateFiles[:len(hlgateFiles)-1]...); err != nil {
+		panic(err) // a request field that reaches nowhere upstream is a programming error, caught by every test
+	}
 }
 
-// hlgateFiles are the files of hlgate's services.
+// hlgateFiles are the files of hlgate's services, TokensService's last.
 var hlgateFiles = []protoreflect.FileDescriptor{
 	hlgatev1.File_hlgate_v1_contacts_service_proto, hlgatev1.File_hlgate_v1_opportunities_service_proto,
 	hlgatev1.File_hlgate_v1_calendars_service_proto, hlgatev1.File_hlgate_v1_payments_service_proto,

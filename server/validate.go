@@ -19,6 +19,18 @@ func (v *violations) add(field, format string, a ...any) {
 	*v = append(*v, &errdetails.BadRequest_FieldViolation{Field: field, Description: fmt.Sprintf(format, a...)})
 }
 
+// addOnce adds a violation unless the field already has one: two
+// declarations of one rule (the proto's REQUIRED, the document's required)
+// report it once.
+func (v *violations) addOnce(field, format string, a ...any) {
+	for _, x := range *v {
+		if x.GetField() == field {
+			return
+		}
+	}
+	v.add(field, format, a...)
+}
+
 // err is nil when there was nothing to report, else INVALID_ARGUMENT.
 func (v violations) err() error {
 	if len(v) == 0 {

@@ -201,7 +201,7 @@ func TestEncodeEnums(t *testing.T) {
 		{"appointment", &hlgatev1.Appointment{
 			AppointmentStatus:   hlgatev1.AppointmentStatus_APPOINTMENT_STATUS_NOSHOW,
 			MeetingLocationType: hlgatev1.MeetingLocationType_MEETING_LOCATION_TYPE_MS_TEAMS,
-		}, `{"appointmentStatus": "noshow", "meetingLocationType": "msteams"}`},
+		}, `{"appointmentStatus": "noshow", "meetingLocationType": "ms_teams"}`},
 		{"opportunity", &hlgatev1.Opportunity{Status: hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_ABANDONED}, `{"status": "abandoned"}`},
 		{"unspecified is left out", &hlgatev1.Opportunity{Name: "deal"}, `{"name": "deal"}`},
 		{"wire_value and default", wired(t, fd, `{"level": "LEVEL_VERY_HIGH", "levels": ["LEVEL_NO_SHOW", "LEVEL_LOW"]}`),

@@ -231,11 +231,11 @@ func TestDecodeReadAliases(t *testing.T) {
 	}, {
 		// Opportunity declares no unmapped Struct: the losing value is
 		// reported as lost, which the server counts and tests fail on.
-		name:    "opportunity conflict has nowhere to be kept",
+		name:    "opportunity conflict kept in the opportunity's unmapped",
 		msg:     &hlgatev1.Opportunity{},
 		in:      `{"customFields":[{"id":"f","fieldValueString":"12.5","fieldValue":12.5}]}`,
-		want:    `{"customFields":[{"id":"f","value":12.5}]}`,
-		wantRep: Report{{Path: "customFields[0].fieldValueString", Kind: Conflict, Kept: false}},
+		want:    `{"customFields":[{"id":"f","value":12.5}],"unmapped":{"customFields.0.fieldValueString":"12.5"}}`,
+		wantRep: Report{{Path: "customFields[0].fieldValueString", Kind: Conflict, Kept: true}},
 	}, {
 		name:    "contact conflict kept in the contact's unmapped",
 		msg:     &hlgatev1.Contact{},

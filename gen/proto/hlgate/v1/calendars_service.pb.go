@@ -27,6 +27,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -371,7 +372,11 @@ type Calendar struct {
 	// Whether invitees may cancel (upstream `allowCancellation`).
 	AllowCancellation bool `protobuf:"varint,23,opt,name=allow_cancellation,json=allowCancellation,proto3" json:"allow_cancellation,omitempty"`
 	// Id of the form shown when booking (upstream `formId`).
-	FormId        string `protobuf:"bytes,24,opt,name=form_id,json=formId,proto3" json:"form_id,omitempty"`
+	FormId string `protobuf:"bytes,24,opt,name=form_id,json=formId,proto3" json:"form_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit
+	// its field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,25,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -574,6 +579,13 @@ func (x *Calendar) GetFormId() string {
 	return ""
 }
 
+func (x *Calendar) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // TeamMember is a user who takes a calendar's appointments (upstream
 // `TeamMember`).
 type TeamMember struct {
@@ -695,7 +707,11 @@ type Appointment struct {
 	// `assignedResources`).
 	AssignedResources []string `protobuf:"bytes,22,rep,name=assigned_resources,json=assignedResources,proto3" json:"assigned_resources,omitempty"`
 	// Who booked the appointment (upstream `createdBy`).
-	CreatedBy     *EventCreator `protobuf:"bytes,23,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	CreatedBy *EventCreator `protobuf:"bytes,23,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit
+	// its field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,24,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -887,6 +903,13 @@ func (x *Appointment) GetAssignedResources() []string {
 func (x *Appointment) GetCreatedBy() *EventCreator {
 	if x != nil {
 		return x.CreatedBy
+	}
+	return nil
+}
+
+func (x *Appointment) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
 	}
 	return nil
 }
@@ -2091,7 +2114,7 @@ var File_hlgate_v1_calendars_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\n" +
-	"!hlgate/v1/calendars_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x17hlgate/v1/options.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\b\n" +
+	"!hlgate/v1/calendars_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x17hlgate/v1/options.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x8c\t\n" +
 	"\bCalendar\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
 	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -2123,13 +2146,14 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\fauto_confirm\x18\x15 \x01(\bB\x03\xe0A\x03R\vautoConfirm\x12.\n" +
 	"\x10allow_reschedule\x18\x16 \x01(\bB\x03\xe0A\x03R\x0fallowReschedule\x122\n" +
 	"\x12allow_cancellation\x18\x17 \x01(\bB\x03\xe0A\x03R\x11allowCancellation\x12\x1c\n" +
-	"\aform_id\x18\x18 \x01(\tB\x03\xe0A\x03R\x06formId\"`\n" +
+	"\aform_id\x18\x18 \x01(\tB\x03\xe0A\x03R\x06formId\x128\n" +
+	"\bunmapped\x18\x19 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"`\n" +
 	"\n" +
 	"TeamMember\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1a\n" +
 	"\bpriority\x18\x02 \x01(\x01R\bpriority\x12\x1d\n" +
 	"\n" +
-	"is_primary\x18\x03 \x01(\bR\tisPrimary\"\x8c\b\n" +
+	"is_primary\x18\x03 \x01(\bR\tisPrimary\"\xc6\b\n" +
 	"\vAppointment\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
 	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -2160,17 +2184,18 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x0fmaster_event_id\x18\x15 \x01(\tB\x03\xe0A\x03R\rmasterEventId\x122\n" +
 	"\x12assigned_resources\x18\x16 \x03(\tB\x03\xe0A\x03R\x11assignedResources\x12;\n" +
 	"\n" +
-	"created_by\x18\x17 \x01(\v2\x17.hlgate.v1.EventCreatorB\x03\xe0A\x03R\tcreatedBy\"?\n" +
+	"created_by\x18\x17 \x01(\v2\x17.hlgate.v1.EventCreatorB\x03\xe0A\x03R\tcreatedBy\x128\n" +
+	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"?\n" +
 	"\fEventCreator\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x16\n" +
 	"\x06source\x18\x02 \x01(\tR\x06source\"S\n" +
 	"\vFreeSlotDay\x12\x12\n" +
 	"\x04date\x18\x01 \x01(\tR\x04date\x120\n" +
-	"\x05slots\x18\x02 \x03(\v2\x1a.google.protobuf.TimestampR\x05slots\"\x93\x01\n" +
+	"\x05slots\x18\x02 \x03(\v2\x1a.google.protobuf.TimestampR\x05slots\"\x9b\x01\n" +
 	"\x14ListCalendarsRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x19\n" +
-	"\bgroup_id\x18\x02 \x01(\tR\agroupId\x12\x1b\n" +
+	"locationId\x12!\n" +
+	"\bgroup_id\x18\x02 \x01(\tB\x06\xda\xf3\x18\x02\b\x01R\agroupId\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"r\n" +
@@ -2227,17 +2252,20 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"_to_notifyB\x1b\n" +
 	"\x19_override_location_config\"U\n" +
 	"\x19CreateAppointmentResponse\x128\n" +
-	"\vappointment\x18\x01 \x01(\v2\x16.hlgate.v1.AppointmentR\vappointment\"i\n" +
+	"\vappointment\x18\x01 \x01(\v2\x16.hlgate.v1.AppointmentR\vappointment\"v\n" +
 	"\x15GetAppointmentRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12*\n" +
-	"\x0eappointment_id\x18\x02 \x01(\tB\x03\xe0A\x02R\rappointmentId\"R\n" +
-	"\x16GetAppointmentResponse\x128\n" +
-	"\vappointment\x18\x01 \x01(\v2\x16.hlgate.v1.AppointmentR\vappointment\"\x9f\x04\n" +
+	"locationId\x127\n" +
+	"\x0eappointment_id\x18\x02 \x01(\tB\x10\xe0A\x02\xca\xf3\x18\t\n" +
+	"\aeventIdR\rappointmentId\"_\n" +
+	"\x16GetAppointmentResponse\x12E\n" +
+	"\vappointment\x18\x01 \x01(\v2\x16.hlgate.v1.AppointmentB\v\xca\xf3\x18\a\n" +
+	"\x05eventR\vappointment\"\xac\x04\n" +
 	"\x18UpdateAppointmentRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12*\n" +
-	"\x0eappointment_id\x18\x02 \x01(\tB\x03\xe0A\x02R\rappointmentId\x12=\n" +
+	"locationId\x127\n" +
+	"\x0eappointment_id\x18\x02 \x01(\tB\x10\xe0A\x02\xca\xf3\x18\t\n" +
+	"\aeventIdR\rappointmentId\x12=\n" +
 	"\vappointment\x18\x03 \x01(\v2\x16.hlgate.v1.AppointmentB\x03\xe0A\x02R\vappointment\x12;\n" +
 	"\vupdate_mask\x18\x04 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\x12/\n" +
@@ -2256,14 +2284,14 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x1e\n" +
 	"\bevent_id\x18\x02 \x01(\tB\x03\xe0A\x02R\aeventId\"\x15\n" +
-	"\x13DeleteEventResponse*\xe3\x01\n" +
+	"\x13DeleteEventResponse*\x9c\x02\n" +
 	"\fCalendarType\x12\x1d\n" +
-	"\x19CALENDAR_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
-	"\x19CALENDAR_TYPE_ROUND_ROBIN\x10\x01\x12\x17\n" +
-	"\x13CALENDAR_TYPE_EVENT\x10\x02\x12\x1f\n" +
-	"\x1bCALENDAR_TYPE_CLASS_BOOKING\x10\x03\x12\x1c\n" +
-	"\x18CALENDAR_TYPE_COLLECTIVE\x10\x04\x12!\n" +
-	"\x1dCALENDAR_TYPE_SERVICE_BOOKING\x10\x05\x12\x1a\n" +
+	"\x19CALENDAR_TYPE_UNSPECIFIED\x10\x00\x12.\n" +
+	"\x19CALENDAR_TYPE_ROUND_ROBIN\x10\x01\x1a\x0f\xd2\xf3\x18\vround_robin\x12\x17\n" +
+	"\x13CALENDAR_TYPE_EVENT\x10\x02\x122\n" +
+	"\x1bCALENDAR_TYPE_CLASS_BOOKING\x10\x03\x1a\x11\xd2\xf3\x18\rclass_booking\x12\x1c\n" +
+	"\x18CALENDAR_TYPE_COLLECTIVE\x10\x04\x126\n" +
+	"\x1dCALENDAR_TYPE_SERVICE_BOOKING\x10\x05\x1a\x13\xd2\xf3\x18\x0fservice_booking\x12\x1a\n" +
 	"\x16CALENDAR_TYPE_PERSONAL\x10\x06*q\n" +
 	"\x10CalendarTimeUnit\x12\"\n" +
 	"\x1eCALENDAR_TIME_UNIT_UNSPECIFIED\x10\x00\x12\x1b\n" +
@@ -2278,15 +2306,15 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x19APPOINTMENT_STATUS_NOSHOW\x10\x05\x12\x1e\n" +
 	"\x1aAPPOINTMENT_STATUS_INVALID\x10\x06\x12\x1d\n" +
 	"\x19APPOINTMENT_STATUS_ACTIVE\x10\a\x12 \n" +
-	"\x1cAPPOINTMENT_STATUS_COMPLETED\x10\b*\xa9\x02\n" +
+	"\x1cAPPOINTMENT_STATUS_COMPLETED\x10\b*\xb7\x02\n" +
 	"\x13MeetingLocationType\x12%\n" +
 	"!MEETING_LOCATION_TYPE_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cMEETING_LOCATION_TYPE_CUSTOM\x10\x01\x12\x1e\n" +
 	"\x1aMEETING_LOCATION_TYPE_ZOOM\x10\x02\x12\x1f\n" +
 	"\x1bMEETING_LOCATION_TYPE_GMEET\x10\x03\x12\x1f\n" +
 	"\x1bMEETING_LOCATION_TYPE_PHONE\x10\x04\x12!\n" +
-	"\x1dMEETING_LOCATION_TYPE_ADDRESS\x10\x05\x12\"\n" +
-	"\x1eMEETING_LOCATION_TYPE_MS_TEAMS\x10\x06\x12 \n" +
+	"\x1dMEETING_LOCATION_TYPE_ADDRESS\x10\x05\x120\n" +
+	"\x1eMEETING_LOCATION_TYPE_MS_TEAMS\x10\x06\x1a\f\xd2\xf3\x18\bms_teams\x12 \n" +
 	"\x1cMEETING_LOCATION_TYPE_GOOGLE\x10\a2\xc7\n" +
 	"\n" +
 	"\x10CalendarsService\x12\x94\x01\n" +
@@ -2348,8 +2376,9 @@ var file_hlgate_v1_calendars_service_proto_goTypes = []any{
 	(*UpdateAppointmentResponse)(nil), // 22: hlgate.v1.UpdateAppointmentResponse
 	(*DeleteEventRequest)(nil),        // 23: hlgate.v1.DeleteEventRequest
 	(*DeleteEventResponse)(nil),       // 24: hlgate.v1.DeleteEventResponse
-	(*timestamppb.Timestamp)(nil),     // 25: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 26: google.protobuf.FieldMask
+	(*structpb.Struct)(nil),           // 25: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),     // 26: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 27: google.protobuf.FieldMask
 }
 var file_hlgate_v1_calendars_service_proto_depIdxs = []int32{
 	0,  // 0: hlgate.v1.Calendar.calendar_type:type_name -> hlgate.v1.CalendarType
@@ -2358,49 +2387,51 @@ var file_hlgate_v1_calendars_service_proto_depIdxs = []int32{
 	1,  // 3: hlgate.v1.Calendar.slot_interval_unit:type_name -> hlgate.v1.CalendarTimeUnit
 	1,  // 4: hlgate.v1.Calendar.slot_buffer_unit:type_name -> hlgate.v1.CalendarTimeUnit
 	1,  // 5: hlgate.v1.Calendar.pre_buffer_unit:type_name -> hlgate.v1.CalendarTimeUnit
-	2,  // 6: hlgate.v1.Appointment.appointment_status:type_name -> hlgate.v1.AppointmentStatus
-	3,  // 7: hlgate.v1.Appointment.meeting_location_type:type_name -> hlgate.v1.MeetingLocationType
-	25, // 8: hlgate.v1.Appointment.start_time:type_name -> google.protobuf.Timestamp
-	25, // 9: hlgate.v1.Appointment.end_time:type_name -> google.protobuf.Timestamp
-	25, // 10: hlgate.v1.Appointment.date_added:type_name -> google.protobuf.Timestamp
-	25, // 11: hlgate.v1.Appointment.date_updated:type_name -> google.protobuf.Timestamp
-	7,  // 12: hlgate.v1.Appointment.created_by:type_name -> hlgate.v1.EventCreator
-	25, // 13: hlgate.v1.FreeSlotDay.slots:type_name -> google.protobuf.Timestamp
-	4,  // 14: hlgate.v1.ListCalendarsResponse.calendars:type_name -> hlgate.v1.Calendar
-	4,  // 15: hlgate.v1.GetCalendarResponse.calendar:type_name -> hlgate.v1.Calendar
-	25, // 16: hlgate.v1.GetFreeSlotsRequest.start_time:type_name -> google.protobuf.Timestamp
-	25, // 17: hlgate.v1.GetFreeSlotsRequest.end_time:type_name -> google.protobuf.Timestamp
-	8,  // 18: hlgate.v1.GetFreeSlotsResponse.days:type_name -> hlgate.v1.FreeSlotDay
-	25, // 19: hlgate.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	25, // 20: hlgate.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	6,  // 21: hlgate.v1.ListEventsResponse.events:type_name -> hlgate.v1.Appointment
-	6,  // 22: hlgate.v1.CreateAppointmentRequest.appointment:type_name -> hlgate.v1.Appointment
-	6,  // 23: hlgate.v1.CreateAppointmentResponse.appointment:type_name -> hlgate.v1.Appointment
-	6,  // 24: hlgate.v1.GetAppointmentResponse.appointment:type_name -> hlgate.v1.Appointment
-	6,  // 25: hlgate.v1.UpdateAppointmentRequest.appointment:type_name -> hlgate.v1.Appointment
-	26, // 26: hlgate.v1.UpdateAppointmentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	6,  // 27: hlgate.v1.UpdateAppointmentResponse.appointment:type_name -> hlgate.v1.Appointment
-	9,  // 28: hlgate.v1.CalendarsService.ListCalendars:input_type -> hlgate.v1.ListCalendarsRequest
-	11, // 29: hlgate.v1.CalendarsService.GetCalendar:input_type -> hlgate.v1.GetCalendarRequest
-	13, // 30: hlgate.v1.CalendarsService.GetFreeSlots:input_type -> hlgate.v1.GetFreeSlotsRequest
-	15, // 31: hlgate.v1.CalendarsService.ListEvents:input_type -> hlgate.v1.ListEventsRequest
-	17, // 32: hlgate.v1.CalendarsService.CreateAppointment:input_type -> hlgate.v1.CreateAppointmentRequest
-	19, // 33: hlgate.v1.CalendarsService.GetAppointment:input_type -> hlgate.v1.GetAppointmentRequest
-	21, // 34: hlgate.v1.CalendarsService.UpdateAppointment:input_type -> hlgate.v1.UpdateAppointmentRequest
-	23, // 35: hlgate.v1.CalendarsService.DeleteEvent:input_type -> hlgate.v1.DeleteEventRequest
-	10, // 36: hlgate.v1.CalendarsService.ListCalendars:output_type -> hlgate.v1.ListCalendarsResponse
-	12, // 37: hlgate.v1.CalendarsService.GetCalendar:output_type -> hlgate.v1.GetCalendarResponse
-	14, // 38: hlgate.v1.CalendarsService.GetFreeSlots:output_type -> hlgate.v1.GetFreeSlotsResponse
-	16, // 39: hlgate.v1.CalendarsService.ListEvents:output_type -> hlgate.v1.ListEventsResponse
-	18, // 40: hlgate.v1.CalendarsService.CreateAppointment:output_type -> hlgate.v1.CreateAppointmentResponse
-	20, // 41: hlgate.v1.CalendarsService.GetAppointment:output_type -> hlgate.v1.GetAppointmentResponse
-	22, // 42: hlgate.v1.CalendarsService.UpdateAppointment:output_type -> hlgate.v1.UpdateAppointmentResponse
-	24, // 43: hlgate.v1.CalendarsService.DeleteEvent:output_type -> hlgate.v1.DeleteEventResponse
-	36, // [36:44] is the sub-list for method output_type
-	28, // [28:36] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	25, // 6: hlgate.v1.Calendar.unmapped:type_name -> google.protobuf.Struct
+	2,  // 7: hlgate.v1.Appointment.appointment_status:type_name -> hlgate.v1.AppointmentStatus
+	3,  // 8: hlgate.v1.Appointment.meeting_location_type:type_name -> hlgate.v1.MeetingLocationType
+	26, // 9: hlgate.v1.Appointment.start_time:type_name -> google.protobuf.Timestamp
+	26, // 10: hlgate.v1.Appointment.end_time:type_name -> google.protobuf.Timestamp
+	26, // 11: hlgate.v1.Appointment.date_added:type_name -> google.protobuf.Timestamp
+	26, // 12: hlgate.v1.Appointment.date_updated:type_name -> google.protobuf.Timestamp
+	7,  // 13: hlgate.v1.Appointment.created_by:type_name -> hlgate.v1.EventCreator
+	25, // 14: hlgate.v1.Appointment.unmapped:type_name -> google.protobuf.Struct
+	26, // 15: hlgate.v1.FreeSlotDay.slots:type_name -> google.protobuf.Timestamp
+	4,  // 16: hlgate.v1.ListCalendarsResponse.calendars:type_name -> hlgate.v1.Calendar
+	4,  // 17: hlgate.v1.GetCalendarResponse.calendar:type_name -> hlgate.v1.Calendar
+	26, // 18: hlgate.v1.GetFreeSlotsRequest.start_time:type_name -> google.protobuf.Timestamp
+	26, // 19: hlgate.v1.GetFreeSlotsRequest.end_time:type_name -> google.protobuf.Timestamp
+	8,  // 20: hlgate.v1.GetFreeSlotsResponse.days:type_name -> hlgate.v1.FreeSlotDay
+	26, // 21: hlgate.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	26, // 22: hlgate.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	6,  // 23: hlgate.v1.ListEventsResponse.events:type_name -> hlgate.v1.Appointment
+	6,  // 24: hlgate.v1.CreateAppointmentRequest.appointment:type_name -> hlgate.v1.Appointment
+	6,  // 25: hlgate.v1.CreateAppointmentResponse.appointment:type_name -> hlgate.v1.Appointment
+	6,  // 26: hlgate.v1.GetAppointmentResponse.appointment:type_name -> hlgate.v1.Appointment
+	6,  // 27: hlgate.v1.UpdateAppointmentRequest.appointment:type_name -> hlgate.v1.Appointment
+	27, // 28: hlgate.v1.UpdateAppointmentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,  // 29: hlgate.v1.UpdateAppointmentResponse.appointment:type_name -> hlgate.v1.Appointment
+	9,  // 30: hlgate.v1.CalendarsService.ListCalendars:input_type -> hlgate.v1.ListCalendarsRequest
+	11, // 31: hlgate.v1.CalendarsService.GetCalendar:input_type -> hlgate.v1.GetCalendarRequest
+	13, // 32: hlgate.v1.CalendarsService.GetFreeSlots:input_type -> hlgate.v1.GetFreeSlotsRequest
+	15, // 33: hlgate.v1.CalendarsService.ListEvents:input_type -> hlgate.v1.ListEventsRequest
+	17, // 34: hlgate.v1.CalendarsService.CreateAppointment:input_type -> hlgate.v1.CreateAppointmentRequest
+	19, // 35: hlgate.v1.CalendarsService.GetAppointment:input_type -> hlgate.v1.GetAppointmentRequest
+	21, // 36: hlgate.v1.CalendarsService.UpdateAppointment:input_type -> hlgate.v1.UpdateAppointmentRequest
+	23, // 37: hlgate.v1.CalendarsService.DeleteEvent:input_type -> hlgate.v1.DeleteEventRequest
+	10, // 38: hlgate.v1.CalendarsService.ListCalendars:output_type -> hlgate.v1.ListCalendarsResponse
+	12, // 39: hlgate.v1.CalendarsService.GetCalendar:output_type -> hlgate.v1.GetCalendarResponse
+	14, // 40: hlgate.v1.CalendarsService.GetFreeSlots:output_type -> hlgate.v1.GetFreeSlotsResponse
+	16, // 41: hlgate.v1.CalendarsService.ListEvents:output_type -> hlgate.v1.ListEventsResponse
+	18, // 42: hlgate.v1.CalendarsService.CreateAppointment:output_type -> hlgate.v1.CreateAppointmentResponse
+	20, // 43: hlgate.v1.CalendarsService.GetAppointment:output_type -> hlgate.v1.GetAppointmentResponse
+	22, // 44: hlgate.v1.CalendarsService.UpdateAppointment:output_type -> hlgate.v1.UpdateAppointmentResponse
+	24, // 45: hlgate.v1.CalendarsService.DeleteEvent:output_type -> hlgate.v1.DeleteEventResponse
+	38, // [38:46] is the sub-list for method output_type
+	30, // [30:38] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_calendars_service_proto_init() }

@@ -173,12 +173,12 @@ var File_hlgate_v1_common_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_common_proto_rawDesc = "" +
 	"\n" +
-	"\x16hlgate/v1/common.proto\x12\thlgate.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\x1a\x17hlgate/v1/options.proto\"\x9b\x01\n" +
-	"\vCustomField\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
-	"\x03key\x18\x02 \x01(\tR\x03key\x12j\n" +
-	"\x05value\x18\x03 \x01(\v2\x16.google.protobuf.ValueB<\xca\xf3\x188\x12\n" +
-	"fieldValue\x12\x10fieldValueString\x12\vfield_value\x1a\vfield_valueR\x05valueB\x85\x04\x92A\xca\x03\x12\xa9\x02\n" +
+	"\x16hlgate/v1/common.proto\x12\thlgate.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\x1a\x17hlgate/v1/options.proto\"\xae\x01\n" +
+	"\vCustomField\x12\x1b\n" +
+	"\x02id\x18\x01 \x01(\tB\v\xda\xf3\x18\a\b\x012\x03keyR\x02id\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12p\n" +
+	"\x05value\x18\x03 \x01(\v2\x16.google.protobuf.ValueBB\xca\xf3\x188\x12\n" +
+	"fieldValue\x12\x10fieldValueString\x12\vfield_value\x1a\vfield_value\xda\xf3\x18\x02\b\x06R\x05valueB\x85\x04\x92A\xca\x03\x12\xa9\x02\n" +
 	"\x06hlgate\x12\x9a\x02REST gateway of hlgate's gRPC API (package hlgate.v1): one client of the HighLevel (LeadConnector) API V2 shared by every caller, with HighLevel's OAuth tokens, quota, retries and paging handled by hlgate. Every call needs a caller key in the Authorization header as \"Bearer <key>\".2\x02v12\x10application/json:\x10application/jsonZg\n" +
 	"e\n" +
 	"\tCallerKey\x12X\b\x02\x12CA caller key issued by the hlgate operator, sent as \"Bearer <key>\".\x1a\rAuthorization \x02b\x0f\n" +

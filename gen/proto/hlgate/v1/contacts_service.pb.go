@@ -2074,18 +2074,18 @@ var File_hlgate_v1_contacts_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\n" +
-	" hlgate/v1/contacts_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16hlgate/v1/common.proto\x1a\x17hlgate/v1/options.proto\"\x91\n" +
+	" hlgate/v1/contacts_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16hlgate/v1/common.proto\x1a\x17hlgate/v1/options.proto\"\xc3\n" +
 	"\n" +
 	"\aContact\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
 	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
-	"locationId\x12\x1d\n" +
+	"locationId\x12&\n" +
 	"\n" +
-	"first_name\x18\x03 \x01(\tR\tfirstName\x12\x1b\n" +
-	"\tlast_name\x18\x04 \x01(\tR\blastName\x12\x12\n" +
-	"\x04name\x18\x05 \x01(\tR\x04name\x12\x14\n" +
-	"\x05email\x18\x06 \x01(\tR\x05email\x12\x14\n" +
-	"\x05phone\x18\a \x01(\tR\x05phone\x12!\n" +
+	"first_name\x18\x03 \x01(\tB\a\xda\xf3\x18\x03\x10\xff\x01R\tfirstName\x12$\n" +
+	"\tlast_name\x18\x04 \x01(\tB\a\xda\xf3\x18\x03\x10\xff\x01R\blastName\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12\x1c\n" +
+	"\x05email\x18\x06 \x01(\tB\x06\xda\xf3\x18\x02\b\x02R\x05email\x12\x1c\n" +
+	"\x05phone\x18\a \x01(\tB\x06\xda\xf3\x18\x02\b\x03R\x05phone\x12!\n" +
 	"\fcompany_name\x18\b \x01(\tR\vcompanyName\x12\x1a\n" +
 	"\baddress1\x18\t \x01(\tR\baddress1\x12\x12\n" +
 	"\x04city\x18\n" +
@@ -2094,12 +2094,12 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\vpostal_code\x18\f \x01(\tR\n" +
 	"postalCode\x12\x18\n" +
 	"\acountry\x18\r \x01(\tR\acountry\x12\x18\n" +
-	"\awebsite\x18\x0e \x01(\tR\awebsite\x12\x1a\n" +
-	"\btimezone\x18\x0f \x01(\tR\btimezone\x12\x10\n" +
+	"\awebsite\x18\x0e \x01(\tR\awebsite\x12\"\n" +
+	"\btimezone\x18\x0f \x01(\tB\x06\xda\xf3\x18\x02\b\x04R\btimezone\x12\x10\n" +
 	"\x03dnd\x18\x10 \x01(\bR\x03dnd\x129\n" +
 	"\fdnd_settings\x18\x11 \x01(\v2\x16.hlgate.v1.DndSettingsR\vdndSettings\x12O\n" +
-	"\x14inbound_dnd_settings\x18\x12 \x01(\v2\x1d.hlgate.v1.InboundDndSettingsR\x12inboundDndSettings\x12\x12\n" +
-	"\x04tags\x18\x13 \x03(\tR\x04tags\x12;\n" +
+	"\x14inbound_dnd_settings\x18\x12 \x01(\v2\x1d.hlgate.v1.InboundDndSettingsR\x12inboundDndSettings\x12\x1a\n" +
+	"\x04tags\x18\x13 \x03(\tB\x06\xda\xf3\x18\x02\b\x05R\x04tags\x12;\n" +
 	"\rcustom_fields\x18\x14 \x03(\v2\x16.hlgate.v1.CustomFieldR\fcustomFields\x12\x16\n" +
 	"\x06source\x18\x15 \x01(\tR\x06source\x12\"\n" +
 	"\rdate_of_birth\x18\x16 \x01(\tR\vdateOfBirth\x12\x1f\n" +
@@ -2120,14 +2120,22 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\x11DndChannelSetting\x12,\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x14.hlgate.v1.DndStatusR\x06status\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
-	"\x04code\x18\x03 \x01(\tR\x04code\"\xbc\x02\n" +
-	"\vDndSettings\x120\n" +
-	"\x04call\x18\x01 \x01(\v2\x1c.hlgate.v1.DndChannelSettingR\x04call\x122\n" +
-	"\x05email\x18\x02 \x01(\v2\x1c.hlgate.v1.DndChannelSettingR\x05email\x12.\n" +
-	"\x03sms\x18\x03 \x01(\v2\x1c.hlgate.v1.DndChannelSettingR\x03sms\x129\n" +
-	"\twhats_app\x18\x04 \x01(\v2\x1c.hlgate.v1.DndChannelSettingR\bwhatsApp\x12.\n" +
-	"\x03gmb\x18\x05 \x01(\v2\x1c.hlgate.v1.DndChannelSettingR\x03gmb\x12,\n" +
-	"\x02fb\x18\x06 \x01(\v2\x1c.hlgate.v1.DndChannelSettingR\x02fb\"D\n" +
+	"\x04code\x18\x03 \x01(\tR\x04code\"\x85\x03\n" +
+	"\vDndSettings\x12<\n" +
+	"\x04call\x18\x01 \x01(\v2\x1c.hlgate.v1.DndChannelSettingB\n" +
+	"\xca\xf3\x18\x06\n" +
+	"\x04CallR\x04call\x12?\n" +
+	"\x05email\x18\x02 \x01(\v2\x1c.hlgate.v1.DndChannelSettingB\v\xca\xf3\x18\a\n" +
+	"\x05EmailR\x05email\x129\n" +
+	"\x03sms\x18\x03 \x01(\v2\x1c.hlgate.v1.DndChannelSettingB\t\xca\xf3\x18\x05\n" +
+	"\x03SMSR\x03sms\x12I\n" +
+	"\twhats_app\x18\x04 \x01(\v2\x1c.hlgate.v1.DndChannelSettingB\x0e\xca\xf3\x18\n" +
+	"\n" +
+	"\bWhatsAppR\bwhatsApp\x129\n" +
+	"\x03gmb\x18\x05 \x01(\v2\x1c.hlgate.v1.DndChannelSettingB\t\xca\xf3\x18\x05\n" +
+	"\x03GMBR\x03gmb\x126\n" +
+	"\x02fb\x18\x06 \x01(\v2\x1c.hlgate.v1.DndChannelSettingB\b\xca\xf3\x18\x04\n" +
+	"\x02FBR\x02fb\"D\n" +
 	"\x12InboundDndSettings\x12.\n" +
 	"\x03all\x18\x01 \x01(\v2\x1c.hlgate.v1.DndChannelSettingR\x03all\"\xa1\x03\n" +
 	"\x11AttributionSource\x12\x10\n" +
@@ -2185,10 +2193,11 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x121\n" +
 	"\acontact\x18\x02 \x01(\v2\x12.hlgate.v1.ContactB\x03\xe0A\x02R\acontact\x12D\n" +
-	"\x1fcreate_new_if_duplicate_allowed\x18\x03 \x01(\bR\x1bcreateNewIfDuplicateAllowed\"_\n" +
+	"\x1fcreate_new_if_duplicate_allowed\x18\x03 \x01(\bR\x1bcreateNewIfDuplicateAllowed\"j\n" +
 	"\x15UpsertContactResponse\x12,\n" +
-	"\acontact\x18\x01 \x01(\v2\x12.hlgate.v1.ContactR\acontact\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"\xec\x01\n" +
+	"\acontact\x18\x01 \x01(\v2\x12.hlgate.v1.ContactR\acontact\x12#\n" +
+	"\acreated\x18\x02 \x01(\bB\t\xca\xf3\x18\x05\n" +
+	"\x03newR\acreated\"\xec\x01\n" +
 	"\rContactFilter\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x125\n" +
 	"\boperator\x18\x02 \x01(\x0e2\x19.hlgate.v1.FilterOperatorR\boperator\x12,\n" +
@@ -2211,36 +2220,38 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\bcontacts\x18\x01 \x03(\v2\x12.hlgate.v1.ContactR\bcontacts\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\"z\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\"\x86\x01\n" +
 	"\x15AddContactTagsRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\"\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x17\n" +
-	"\x04tags\x18\x03 \x03(\tB\x03\xe0A\x02R\x04tags\",\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12#\n" +
+	"\x04tags\x18\x03 \x03(\tB\x0f\xe0A\x02\xda\xf3\x18\b\b\x05\x10\xe8\a \xff\x01R\x04tags\",\n" +
 	"\x16AddContactTagsResponse\x12\x12\n" +
-	"\x04tags\x18\x01 \x03(\tR\x04tags\"}\n" +
+	"\x04tags\x18\x01 \x03(\tR\x04tags\"\x89\x01\n" +
 	"\x18RemoveContactTagsRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\"\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x17\n" +
-	"\x04tags\x18\x03 \x03(\tB\x03\xe0A\x02R\x04tags\"/\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12#\n" +
+	"\x04tags\x18\x03 \x03(\tB\x0f\xe0A\x02\xda\xf3\x18\b\b\x05\x10\xe8\a \xff\x01R\x04tags\"/\n" +
 	"\x19RemoveContactTagsResponse\x12\x12\n" +
 	"\x04tags\x18\x01 \x03(\tR\x04tags*q\n" +
 	"\tDndStatus\x12\x1a\n" +
 	"\x16DND_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11DND_STATUS_ACTIVE\x10\x01\x12\x17\n" +
 	"\x13DND_STATUS_INACTIVE\x10\x02\x12\x18\n" +
-	"\x14DND_STATUS_PERMANENT\x10\x03*\xfc\x01\n" +
+	"\x14DND_STATUS_PERMANENT\x10\x03*\xaa\x02\n" +
 	"\x0eFilterOperator\x12\x1f\n" +
 	"\x1bFILTER_OPERATOR_UNSPECIFIED\x10\x00\x12\x16\n" +
-	"\x12FILTER_OPERATOR_EQ\x10\x01\x12\x1a\n" +
-	"\x16FILTER_OPERATOR_NOT_EQ\x10\x02\x12\x1c\n" +
-	"\x18FILTER_OPERATOR_CONTAINS\x10\x03\x12 \n" +
-	"\x1cFILTER_OPERATOR_NOT_CONTAINS\x10\x04\x12\x1a\n" +
-	"\x16FILTER_OPERATOR_EXISTS\x10\x05\x12\x1e\n" +
-	"\x1aFILTER_OPERATOR_NOT_EXISTS\x10\x06\x12\x19\n" +
+	"\x12FILTER_OPERATOR_EQ\x10\x01\x12&\n" +
+	"\x16FILTER_OPERATOR_NOT_EQ\x10\x02\x1a\n" +
+	"\xd2\xf3\x18\x06not_eq\x12\x1c\n" +
+	"\x18FILTER_OPERATOR_CONTAINS\x10\x03\x122\n" +
+	"\x1cFILTER_OPERATOR_NOT_CONTAINS\x10\x04\x1a\x10\xd2\xf3\x18\fnot_contains\x12\x1a\n" +
+	"\x16FILTER_OPERATOR_EXISTS\x10\x05\x12.\n" +
+	"\x1aFILTER_OPERATOR_NOT_EXISTS\x10\x06\x1a\x0e\xd2\xf3\x18\n" +
+	"not_exists\x12\x19\n" +
 	"\x15FILTER_OPERATOR_RANGE\x10\a*V\n" +
 	"\vFilterGroup\x12\x1c\n" +
 	"\x18FILTER_GROUP_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -2249,7 +2260,7 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\rSortDirection\x12\x1e\n" +
 	"\x1aSORT_DIRECTION_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SORT_DIRECTION_ASC\x10\x01\x12\x17\n" +
-	"\x13SORT_DIRECTION_DESC\x10\x022\xd0\n" +
+	"\x13SORT_DIRECTION_DESC\x10\x022\xd9\n" +
 	"\n" +
 	"\x0fContactsService\x12\x95\x01\n" +
 	"\n" +
@@ -2260,9 +2271,9 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\rUpdateContact\x12\x1f.hlgate.v1.UpdateContactRequest\x1a .hlgate.v1.UpdateContactResponse\"V\xc2\xf3\x18\x10\n" +
 	"\x0eupdate-contact\x82\xd3\xe4\x93\x02<:\acontact21/v1/locations/{location_id}/contacts/{contact_id}\x12\xa1\x01\n" +
 	"\rDeleteContact\x12\x1f.hlgate.v1.DeleteContactRequest\x1a .hlgate.v1.DeleteContactResponse\"M\xc2\xf3\x18\x10\n" +
-	"\x0edelete-contact\x82\xd3\xe4\x93\x023*1/v1/locations/{location_id}/contacts/{contact_id}\x12\x9e\x01\n" +
-	"\rUpsertContact\x12\x1f.hlgate.v1.UpsertContactRequest\x1a .hlgate.v1.UpsertContactResponse\"J\xc2\xf3\x18\x10\n" +
-	"\x0eupsert-contact\x82\xd3\xe4\x93\x020:\x01*\"+/v1/locations/{location_id}/contacts:upsert\x12\xab\x01\n" +
+	"\x0edelete-contact\x82\xd3\xe4\x93\x023*1/v1/locations/{location_id}/contacts/{contact_id}\x12\xa7\x01\n" +
+	"\rUpsertContact\x12\x1f.hlgate.v1.UpsertContactRequest\x1a .hlgate.v1.UpsertContactResponse\"S\xc2\xf3\x18\x19\n" +
+	"\x0eupsert-contact\x12\acontact\x82\xd3\xe4\x93\x020:\x01*\"+/v1/locations/{location_id}/contacts:upsert\x12\xab\x01\n" +
 	"\x0eSearchContacts\x12 .hlgate.v1.SearchContactsRequest\x1a!.hlgate.v1.SearchContactsResponse\"T\xc2\xf3\x18\x1a\n" +
 	"\x18search-contacts-advanced\x82\xd3\xe4\x93\x020:\x01*\"+/v1/locations/{location_id}/contacts:search\x12\xa9\x01\n" +
 	"\x0eAddContactTags\x12 .hlgate.v1.AddContactTagsRequest\x1a!.hlgate.v1.AddContactTagsResponse\"R\xc2\xf3\x18\n" +

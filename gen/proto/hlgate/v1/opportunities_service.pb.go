@@ -25,6 +25,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -147,7 +148,11 @@ type Opportunity struct {
 	// When the opportunity was created (upstream `createdAt`).
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// When the opportunity last changed (upstream `updatedAt`).
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit
+	// its field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,20,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -315,6 +320,13 @@ func (x *Opportunity) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Opportunity) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // OpportunityContact is the summary of a contact that upstream embeds in
 // search results.
 type OpportunityContact struct {
@@ -422,8 +434,12 @@ type Pipeline struct {
 	ShowInFunnel bool `protobuf:"varint,5,opt,name=show_in_funnel,json=showInFunnel,proto3" json:"show_in_funnel,omitempty"`
 	// Whether the pie chart shows the pipeline (upstream `showInPieChart`).
 	ShowInPieChart bool `protobuf:"varint,6,opt,name=show_in_pie_chart,json=showInPieChart,proto3" json:"show_in_pie_chart,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// HighLevel's keys that have no field here, or whose value does not fit
+	// its field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Pipeline) Reset() {
@@ -496,6 +512,13 @@ func (x *Pipeline) GetShowInPieChart() bool {
 		return x.ShowInPieChart
 	}
 	return false
+}
+
+func (x *Pipeline) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
 }
 
 // Stage is one step of a pipeline. The V2 spec leaves the stage object
@@ -1427,24 +1450,24 @@ var File_hlgate_v1_opportunities_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_opportunities_service_proto_rawDesc = "" +
 	"\n" +
-	"%hlgate/v1/opportunities_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16hlgate/v1/common.proto\x1a\x17hlgate/v1/options.proto\"\xa7\a\n" +
+	"%hlgate/v1/opportunities_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16hlgate/v1/common.proto\x1a\x17hlgate/v1/options.proto\"\x9c\b\n" +
 	"\vOpportunity\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
 	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
-	"locationId\x12\x17\n" +
-	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02R\x04name\x12%\n" +
-	"\x0emonetary_value\x18\x04 \x01(\x01R\rmonetaryValue\x12$\n" +
-	"\vpipeline_id\x18\x05 \x01(\tB\x03\xe0A\x02R\n" +
-	"pipelineId\x12*\n" +
-	"\x11pipeline_stage_id\x18\x06 \x01(\tR\x0fpipelineStageId\x12\x1f\n" +
-	"\vassigned_to\x18\a \x01(\tR\n" +
+	"locationId\x12\x1d\n" +
+	"\x04name\x18\x03 \x01(\tB\t\xe0A\x02\xda\xf3\x18\x02\b\x05R\x04name\x124\n" +
+	"\x0emonetary_value\x18\x04 \x01(\x01B\r\xda\xf3\x18\t)\x00\x00\x00\x00\x00\x00\x00\x00R\rmonetaryValue\x12*\n" +
+	"\vpipeline_id\x18\x05 \x01(\tB\t\xe0A\x02\xda\xf3\x18\x02\b\x01R\n" +
+	"pipelineId\x124\n" +
+	"\x11pipeline_stage_id\x18\x06 \x01(\tB\b\xda\xf3\x18\x04\b\x01\x18\x01R\x0fpipelineStageId\x12'\n" +
+	"\vassigned_to\x18\a \x01(\tB\x06\xda\xf3\x18\x02\b\x01R\n" +
 	"assignedTo\x129\n" +
 	"\x06status\x18\b \x01(\x0e2\x1c.hlgate.v1.OpportunityStatusB\x03\xe0A\x02R\x06status\x12\x16\n" +
-	"\x06source\x18\t \x01(\tR\x06source\x12\"\n" +
+	"\x06source\x18\t \x01(\tR\x06source\x12(\n" +
 	"\n" +
 	"contact_id\x18\n" +
-	" \x01(\tB\x03\xe0A\x02R\tcontactId\x12$\n" +
-	"\x0elost_reason_id\x18\v \x01(\tR\flostReasonId\x12;\n" +
+	" \x01(\tB\t\xe0A\x02\xda\xf3\x18\x02\b\x01R\tcontactId\x12,\n" +
+	"\x0elost_reason_id\x18\v \x01(\tB\x06\xda\xf3\x18\x02\b\x01R\flostReasonId\x12;\n" +
 	"\rcustom_fields\x18\f \x03(\v2\x16.hlgate.v1.CustomFieldR\fcustomFields\x12!\n" +
 	"\tfollowers\x18\r \x03(\tB\x03\xe0A\x03R\tfollowers\x12<\n" +
 	"\acontact\x18\x0e \x01(\v2\x1d.hlgate.v1.OpportunityContactB\x03\xe0A\x03R\acontact\x12R\n" +
@@ -1454,14 +1477,15 @@ const file_hlgate_v1_opportunities_service_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tcreatedAt\x12>\n" +
 	"\n" +
-	"updated_at\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tupdatedAt\"\x9b\x01\n" +
+	"updated_at\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tupdatedAt\x128\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x9b\x01\n" +
 	"\x12OpportunityContact\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +
 	"\fcompany_name\x18\x03 \x01(\tR\vcompanyName\x12\x14\n" +
 	"\x05email\x18\x04 \x01(\tR\x05email\x12\x14\n" +
 	"\x05phone\x18\x05 \x01(\tR\x05phone\x12\x12\n" +
-	"\x04tags\x18\x06 \x03(\tR\x04tags\"\xe8\x01\n" +
+	"\x04tags\x18\x06 \x03(\tR\x04tags\"\xa2\x02\n" +
 	"\bPipeline\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
 	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -1469,17 +1493,19 @@ const file_hlgate_v1_opportunities_service_proto_rawDesc = "" +
 	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x03R\x04name\x12-\n" +
 	"\x06stages\x18\x04 \x03(\v2\x10.hlgate.v1.StageB\x03\xe0A\x03R\x06stages\x12)\n" +
 	"\x0eshow_in_funnel\x18\x05 \x01(\bB\x03\xe0A\x03R\fshowInFunnel\x12.\n" +
-	"\x11show_in_pie_chart\x18\x06 \x01(\bB\x03\xe0A\x03R\x0eshowInPieChart\"\xb1\x01\n" +
+	"\x11show_in_pie_chart\x18\x06 \x01(\bB\x03\xe0A\x03R\x0eshowInPieChart\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xb1\x01\n" +
 	"\x05Stage\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x03R\x04name\x12\x1f\n" +
 	"\bposition\x18\x03 \x01(\x05B\x03\xe0A\x03R\bposition\x12)\n" +
 	"\x0eshow_in_funnel\x18\x04 \x01(\bB\x03\xe0A\x03R\fshowInFunnel\x12.\n" +
-	"\x11show_in_pie_chart\x18\x05 \x01(\bB\x03\xe0A\x03R\x0eshowInPieChart\"i\n" +
+	"\x11show_in_pie_chart\x18\x05 \x01(\bB\x03\xe0A\x03R\x0eshowInPieChart\"q\n" +
 	"\x15GetOpportunityRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12*\n" +
-	"\x0eopportunity_id\x18\x02 \x01(\tB\x03\xe0A\x02R\ropportunityId\"R\n" +
+	"locationId\x122\n" +
+	"\x0eopportunity_id\x18\x02 \x01(\tB\v\xe0A\x02\xca\xf3\x18\x04\n" +
+	"\x02idR\ropportunityId\"R\n" +
 	"\x16GetOpportunityResponse\x128\n" +
 	"\vopportunity\x18\x01 \x01(\v2\x16.hlgate.v1.OpportunityR\vopportunity\"\x7f\n" +
 	"\x18CreateOpportunityRequest\x12$\n" +
@@ -1487,27 +1513,30 @@ const file_hlgate_v1_opportunities_service_proto_rawDesc = "" +
 	"locationId\x12=\n" +
 	"\vopportunity\x18\x02 \x01(\v2\x16.hlgate.v1.OpportunityB\x03\xe0A\x02R\vopportunity\"U\n" +
 	"\x19CreateOpportunityResponse\x128\n" +
-	"\vopportunity\x18\x01 \x01(\v2\x16.hlgate.v1.OpportunityR\vopportunity\"\xe8\x01\n" +
+	"\vopportunity\x18\x01 \x01(\v2\x16.hlgate.v1.OpportunityR\vopportunity\"\xf0\x01\n" +
 	"\x18UpdateOpportunityRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12*\n" +
-	"\x0eopportunity_id\x18\x02 \x01(\tB\x03\xe0A\x02R\ropportunityId\x12=\n" +
+	"locationId\x122\n" +
+	"\x0eopportunity_id\x18\x02 \x01(\tB\v\xe0A\x02\xca\xf3\x18\x04\n" +
+	"\x02idR\ropportunityId\x12=\n" +
 	"\vopportunity\x18\x03 \x01(\v2\x16.hlgate.v1.OpportunityB\x03\xe0A\x02R\vopportunity\x12;\n" +
 	"\vupdate_mask\x18\x04 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"U\n" +
 	"\x19UpdateOpportunityResponse\x128\n" +
-	"\vopportunity\x18\x01 \x01(\v2\x16.hlgate.v1.OpportunityR\vopportunity\"\xd3\x01\n" +
+	"\vopportunity\x18\x01 \x01(\v2\x16.hlgate.v1.OpportunityR\vopportunity\"\xdb\x01\n" +
 	"\x1eUpdateOpportunityStatusRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12*\n" +
-	"\x0eopportunity_id\x18\x02 \x01(\tB\x03\xe0A\x02R\ropportunityId\x129\n" +
+	"locationId\x122\n" +
+	"\x0eopportunity_id\x18\x02 \x01(\tB\v\xe0A\x02\xca\xf3\x18\x04\n" +
+	"\x02idR\ropportunityId\x129\n" +
 	"\x06status\x18\x03 \x01(\x0e2\x1c.hlgate.v1.OpportunityStatusB\x03\xe0A\x02R\x06status\x12$\n" +
 	"\x0elost_reason_id\x18\x04 \x01(\tR\flostReasonId\"!\n" +
-	"\x1fUpdateOpportunityStatusResponse\"l\n" +
+	"\x1fUpdateOpportunityStatusResponse\"t\n" +
 	"\x18DeleteOpportunityRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12*\n" +
-	"\x0eopportunity_id\x18\x02 \x01(\tB\x03\xe0A\x02R\ropportunityId\"\x1b\n" +
+	"locationId\x122\n" +
+	"\x0eopportunity_id\x18\x02 \x01(\tB\v\xe0A\x02\xca\xf3\x18\x04\n" +
+	"\x02idR\ropportunityId\"\x1b\n" +
 	"\x19DeleteOpportunityResponse\"\xd7\x02\n" +
 	"\x1aSearchOpportunitiesRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
@@ -1597,7 +1626,8 @@ var file_hlgate_v1_opportunities_service_proto_goTypes = []any{
 	(*ListPipelinesResponse)(nil),           // 18: hlgate.v1.ListPipelinesResponse
 	(*CustomField)(nil),                     // 19: hlgate.v1.CustomField
 	(*timestamppb.Timestamp)(nil),           // 20: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),           // 21: google.protobuf.FieldMask
+	(*structpb.Struct)(nil),                 // 21: google.protobuf.Struct
+	(*fieldmaskpb.FieldMask)(nil),           // 22: google.protobuf.FieldMask
 }
 var file_hlgate_v1_opportunities_service_proto_depIdxs = []int32{
 	0,  // 0: hlgate.v1.Opportunity.status:type_name -> hlgate.v1.OpportunityStatus
@@ -1608,36 +1638,38 @@ var file_hlgate_v1_opportunities_service_proto_depIdxs = []int32{
 	20, // 5: hlgate.v1.Opportunity.last_action_date:type_name -> google.protobuf.Timestamp
 	20, // 6: hlgate.v1.Opportunity.created_at:type_name -> google.protobuf.Timestamp
 	20, // 7: hlgate.v1.Opportunity.updated_at:type_name -> google.protobuf.Timestamp
-	4,  // 8: hlgate.v1.Pipeline.stages:type_name -> hlgate.v1.Stage
-	1,  // 9: hlgate.v1.GetOpportunityResponse.opportunity:type_name -> hlgate.v1.Opportunity
-	1,  // 10: hlgate.v1.CreateOpportunityRequest.opportunity:type_name -> hlgate.v1.Opportunity
-	1,  // 11: hlgate.v1.CreateOpportunityResponse.opportunity:type_name -> hlgate.v1.Opportunity
-	1,  // 12: hlgate.v1.UpdateOpportunityRequest.opportunity:type_name -> hlgate.v1.Opportunity
-	21, // 13: hlgate.v1.UpdateOpportunityRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 14: hlgate.v1.UpdateOpportunityResponse.opportunity:type_name -> hlgate.v1.Opportunity
-	0,  // 15: hlgate.v1.UpdateOpportunityStatusRequest.status:type_name -> hlgate.v1.OpportunityStatus
-	0,  // 16: hlgate.v1.SearchOpportunitiesRequest.status:type_name -> hlgate.v1.OpportunityStatus
-	1,  // 17: hlgate.v1.SearchOpportunitiesResponse.opportunities:type_name -> hlgate.v1.Opportunity
-	3,  // 18: hlgate.v1.ListPipelinesResponse.pipelines:type_name -> hlgate.v1.Pipeline
-	5,  // 19: hlgate.v1.OpportunitiesService.GetOpportunity:input_type -> hlgate.v1.GetOpportunityRequest
-	7,  // 20: hlgate.v1.OpportunitiesService.CreateOpportunity:input_type -> hlgate.v1.CreateOpportunityRequest
-	9,  // 21: hlgate.v1.OpportunitiesService.UpdateOpportunity:input_type -> hlgate.v1.UpdateOpportunityRequest
-	11, // 22: hlgate.v1.OpportunitiesService.UpdateOpportunityStatus:input_type -> hlgate.v1.UpdateOpportunityStatusRequest
-	13, // 23: hlgate.v1.OpportunitiesService.DeleteOpportunity:input_type -> hlgate.v1.DeleteOpportunityRequest
-	15, // 24: hlgate.v1.OpportunitiesService.SearchOpportunities:input_type -> hlgate.v1.SearchOpportunitiesRequest
-	17, // 25: hlgate.v1.OpportunitiesService.ListPipelines:input_type -> hlgate.v1.ListPipelinesRequest
-	6,  // 26: hlgate.v1.OpportunitiesService.GetOpportunity:output_type -> hlgate.v1.GetOpportunityResponse
-	8,  // 27: hlgate.v1.OpportunitiesService.CreateOpportunity:output_type -> hlgate.v1.CreateOpportunityResponse
-	10, // 28: hlgate.v1.OpportunitiesService.UpdateOpportunity:output_type -> hlgate.v1.UpdateOpportunityResponse
-	12, // 29: hlgate.v1.OpportunitiesService.UpdateOpportunityStatus:output_type -> hlgate.v1.UpdateOpportunityStatusResponse
-	14, // 30: hlgate.v1.OpportunitiesService.DeleteOpportunity:output_type -> hlgate.v1.DeleteOpportunityResponse
-	16, // 31: hlgate.v1.OpportunitiesService.SearchOpportunities:output_type -> hlgate.v1.SearchOpportunitiesResponse
-	18, // 32: hlgate.v1.OpportunitiesService.ListPipelines:output_type -> hlgate.v1.ListPipelinesResponse
-	26, // [26:33] is the sub-list for method output_type
-	19, // [19:26] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	21, // 8: hlgate.v1.Opportunity.unmapped:type_name -> google.protobuf.Struct
+	4,  // 9: hlgate.v1.Pipeline.stages:type_name -> hlgate.v1.Stage
+	21, // 10: hlgate.v1.Pipeline.unmapped:type_name -> google.protobuf.Struct
+	1,  // 11: hlgate.v1.GetOpportunityResponse.opportunity:type_name -> hlgate.v1.Opportunity
+	1,  // 12: hlgate.v1.CreateOpportunityRequest.opportunity:type_name -> hlgate.v1.Opportunity
+	1,  // 13: hlgate.v1.CreateOpportunityResponse.opportunity:type_name -> hlgate.v1.Opportunity
+	1,  // 14: hlgate.v1.UpdateOpportunityRequest.opportunity:type_name -> hlgate.v1.Opportunity
+	22, // 15: hlgate.v1.UpdateOpportunityRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 16: hlgate.v1.UpdateOpportunityResponse.opportunity:type_name -> hlgate.v1.Opportunity
+	0,  // 17: hlgate.v1.UpdateOpportunityStatusRequest.status:type_name -> hlgate.v1.OpportunityStatus
+	0,  // 18: hlgate.v1.SearchOpportunitiesRequest.status:type_name -> hlgate.v1.OpportunityStatus
+	1,  // 19: hlgate.v1.SearchOpportunitiesResponse.opportunities:type_name -> hlgate.v1.Opportunity
+	3,  // 20: hlgate.v1.ListPipelinesResponse.pipelines:type_name -> hlgate.v1.Pipeline
+	5,  // 21: hlgate.v1.OpportunitiesService.GetOpportunity:input_type -> hlgate.v1.GetOpportunityRequest
+	7,  // 22: hlgate.v1.OpportunitiesService.CreateOpportunity:input_type -> hlgate.v1.CreateOpportunityRequest
+	9,  // 23: hlgate.v1.OpportunitiesService.UpdateOpportunity:input_type -> hlgate.v1.UpdateOpportunityRequest
+	11, // 24: hlgate.v1.OpportunitiesService.UpdateOpportunityStatus:input_type -> hlgate.v1.UpdateOpportunityStatusRequest
+	13, // 25: hlgate.v1.OpportunitiesService.DeleteOpportunity:input_type -> hlgate.v1.DeleteOpportunityRequest
+	15, // 26: hlgate.v1.OpportunitiesService.SearchOpportunities:input_type -> hlgate.v1.SearchOpportunitiesRequest
+	17, // 27: hlgate.v1.OpportunitiesService.ListPipelines:input_type -> hlgate.v1.ListPipelinesRequest
+	6,  // 28: hlgate.v1.OpportunitiesService.GetOpportunity:output_type -> hlgate.v1.GetOpportunityResponse
+	8,  // 29: hlgate.v1.OpportunitiesService.CreateOpportunity:output_type -> hlgate.v1.CreateOpportunityResponse
+	10, // 30: hlgate.v1.OpportunitiesService.UpdateOpportunity:output_type -> hlgate.v1.UpdateOpportunityResponse
+	12, // 31: hlgate.v1.OpportunitiesService.UpdateOpportunityStatus:output_type -> hlgate.v1.UpdateOpportunityStatusResponse
+	14, // 32: hlgate.v1.OpportunitiesService.DeleteOpportunity:output_type -> hlgate.v1.DeleteOpportunityResponse
+	16, // 33: hlgate.v1.OpportunitiesService.SearchOpportunities:output_type -> hlgate.v1.SearchOpportunitiesResponse
+	18, // 34: hlgate.v1.OpportunitiesService.ListPipelines:output_type -> hlgate.v1.ListPipelinesResponse
+	28, // [28:35] is the sub-list for method output_type
+	21, // [21:28] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_opportunities_service_proto_init() }

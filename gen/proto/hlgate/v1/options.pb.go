@@ -79,13 +79,93 @@ func (TimeFormat) EnumDescriptor() ([]byte, []int) {
 	return file_hlgate_v1_options_proto_rawDescGZIP(), []int{0}
 }
 
+// Format is a shape a string field must have. An empty value passes (use
+// REQUIRED to need one), except where the format says otherwise.
+type Format int32
+
+const (
+	// Any text.
+	Format_FORMAT_UNSPECIFIED Format = 0
+	// A HighLevel id: letters, digits, '_' or '-', at most 100 characters,
+	// nothing that could change the meaning of a path or query.
+	Format_FORMAT_ID Format = 1
+	// An email address.
+	Format_FORMAT_EMAIL Format = 2
+	// A phone number: digits, spaces and + ( ) . -, at least 7 digits.
+	Format_FORMAT_PHONE Format = 3
+	// An IANA time zone name such as "America/New_York".
+	Format_FORMAT_TIME_ZONE Format = 4
+	// A non-empty value with no other rule (each element of a list).
+	Format_FORMAT_NON_EMPTY Format = 5
+	// On a google.protobuf.Value field: a value HighLevel's custom field
+	// writes take, that is a string, number, boolean, object, or a list of
+	// strings (options) or of objects (files), as reads return them; not
+	// null, not a mixed or nested list.
+	Format_FORMAT_CUSTOM_FIELD_VALUE Format = 6
+)
+
+// Enum value maps for Format.
+var (
+	Format_name = map[int32]string{
+		0: "FORMAT_UNSPECIFIED",
+		1: "FORMAT_ID",
+		2: "FORMAT_EMAIL",
+		3: "FORMAT_PHONE",
+		4: "FORMAT_TIME_ZONE",
+		5: "FORMAT_NON_EMPTY",
+		6: "FORMAT_CUSTOM_FIELD_VALUE",
+	}
+	Format_value = map[string]int32{
+		"FORMAT_UNSPECIFIED":        0,
+		"FORMAT_ID":                 1,
+		"FORMAT_EMAIL":              2,
+		"FORMAT_PHONE":              3,
+		"FORMAT_TIME_ZONE":          4,
+		"FORMAT_NON_EMPTY":          5,
+		"FORMAT_CUSTOM_FIELD_VALUE": 6,
+	}
+)
+
+func (x Format) Enum() *Format {
+	p := new(Format)
+	*p = x
+	return p
+}
+
+func (x Format) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Format) Descriptor() protoreflect.EnumDescriptor {
+	return file_hlgate_v1_options_proto_enumTypes[1].Descriptor()
+}
+
+func (Format) Type() protoreflect.EnumType {
+	return &file_hlgate_v1_options_proto_enumTypes[1]
+}
+
+func (x Format) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Format.Descriptor instead.
+func (Format) EnumDescriptor() ([]byte, []int) {
+	return file_hlgate_v1_options_proto_rawDescGZIP(), []int{1}
+}
+
 // UpstreamOperation names the HighLevel operation an RPC calls, so callers,
 // tools and tests can map hlgate's API to HighLevel's documents.
 type UpstreamOperation struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The official operationId, verbatim, as in HighLevel's V2 documents
 	// (for example "get-contact").
-	OperationId   string `protobuf:"bytes,1,opt,name=operation_id,json=operationId,proto3" json:"operation_id,omitempty"`
+	OperationId string `protobuf:"bytes,1,opt,name=operation_id,json=operationId,proto3" json:"operation_id,omitempty"`
+	// The request field whose message is the upstream request body, its
+	// fields the body's top-level properties. Default: the field the RPC's
+	// google.api.http rule names as its body. Set it where REST takes the
+	// whole request ("*") but HighLevel takes one resource, flat, beside the
+	// request's other fields (an upsert's contact).
+	Body          string `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -123,6 +203,13 @@ func (*UpstreamOperation) Descriptor() ([]byte, []int) {
 func (x *UpstreamOperation) GetOperationId() string {
 	if x != nil {
 		return x.OperationId
+	}
+	return ""
+}
+
+func (x *UpstreamOperation) GetBody() string {
+	if x != nil {
+		return x.Body
 	}
 	return ""
 }
@@ -219,6 +306,105 @@ func (x *Wire) GetReadOnly() bool {
 	return false
 }
 
+// Check is a rule hlgate applies to a request field before anything is sent
+// upstream, beyond what HighLevel's documents declare (they declare
+// required fields, which hlgate checks too). A field that breaks one is
+// refused with INVALID_ARGUMENT naming it.
+type Check struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The shape the value must have; applies to each element of a repeated
+	// field.
+	Format Format `protobuf:"varint,1,opt,name=format,proto3,enum=hlgate.v1.Format" json:"format,omitempty"`
+	// At most this many characters (a string) or elements (a repeated
+	// field); 0 is no bound.
+	MaxLen int32 `protobuf:"varint,2,opt,name=max_len,json=maxLen,proto3" json:"max_len,omitempty"`
+	// The value is not empty whenever it is sent: a repeated field has an
+	// element; a string named in an update mask is not emptied.
+	NonEmpty bool `protobuf:"varint,3,opt,name=non_empty,json=nonEmpty,proto3" json:"non_empty,omitempty"`
+	// Each element of a repeated string field has at most this many
+	// characters; 0 is no bound.
+	MaxItemLen int32 `protobuf:"varint,4,opt,name=max_item_len,json=maxItemLen,proto3" json:"max_item_len,omitempty"`
+	// A number is at least this.
+	Min *float64 `protobuf:"fixed64,5,opt,name=min,proto3,oneof" json:"min,omitempty"`
+	// This field or the named sibling field (proto name) must be set: a
+	// custom field is named by its id or its key.
+	Either        string `protobuf:"bytes,6,opt,name=either,proto3" json:"either,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Check) Reset() {
+	*x = Check{}
+	mi := &file_hlgate_v1_options_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Check) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Check) ProtoMessage() {}
+
+func (x *Check) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_options_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Check.ProtoReflect.Descriptor instead.
+func (*Check) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_options_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Check) GetFormat() Format {
+	if x != nil {
+		return x.Format
+	}
+	return Format_FORMAT_UNSPECIFIED
+}
+
+func (x *Check) GetMaxLen() int32 {
+	if x != nil {
+		return x.MaxLen
+	}
+	return 0
+}
+
+func (x *Check) GetNonEmpty() bool {
+	if x != nil {
+		return x.NonEmpty
+	}
+	return false
+}
+
+func (x *Check) GetMaxItemLen() int32 {
+	if x != nil {
+		return x.MaxItemLen
+	}
+	return 0
+}
+
+func (x *Check) GetMin() float64 {
+	if x != nil && x.Min != nil {
+		return *x.Min
+	}
+	return 0
+}
+
+func (x *Check) GetEither() string {
+	if x != nil {
+		return x.Either
+	}
+	return ""
+}
+
 var file_hlgate_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
@@ -244,6 +430,14 @@ var file_hlgate_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 		Tag:           "bytes,51002,opt,name=wire_value",
 		Filename:      "hlgate/v1/options.proto",
 	},
+	{
+		ExtendedType:  (*descriptorpb.FieldOptions)(nil),
+		ExtensionType: (*Check)(nil),
+		Field:         51003,
+		Name:          "hlgate.v1.check",
+		Tag:           "bytes,51003,opt,name=check",
+		Filename:      "hlgate/v1/options.proto",
+	},
 }
 
 // Extension fields to descriptorpb.MethodOptions.
@@ -262,6 +456,10 @@ var (
 	//
 	// optional hlgate.v1.Wire wire = 51001;
 	E_Wire = &file_hlgate_v1_options_proto_extTypes[1]
+	// The rule hlgate checks the field against on requests.
+	//
+	// optional hlgate.v1.Check check = 51003;
+	E_Check = &file_hlgate_v1_options_proto_extTypes[3]
 )
 
 // Extension fields to descriptorpb.EnumValueOptions.
@@ -278,25 +476,44 @@ var File_hlgate_v1_options_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_options_proto_rawDesc = "" +
 	"\n" +
-	"\x17hlgate/v1/options.proto\x12\thlgate.v1\x1a google/protobuf/descriptor.proto\"6\n" +
+	"\x17hlgate/v1/options.proto\x12\thlgate.v1\x1a google/protobuf/descriptor.proto\"J\n" +
 	"\x11UpstreamOperation\x12!\n" +
-	"\foperation_id\x18\x01 \x01(\tR\voperationId\"\xa4\x01\n" +
+	"\foperation_id\x18\x01 \x01(\tR\voperationId\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\tR\x04body\"\xa4\x01\n" +
 	"\x04Wire\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fread_aliases\x18\x02 \x03(\tR\vreadAliases\x12\x1d\n" +
 	"\n" +
 	"write_name\x18\x03 \x01(\tR\twriteName\x12)\n" +
 	"\x04time\x18\x04 \x01(\x0e2\x15.hlgate.v1.TimeFormatR\x04time\x12\x1b\n" +
-	"\tread_only\x18\x05 \x01(\bR\breadOnly*l\n" +
+	"\tread_only\x18\x05 \x01(\bR\breadOnly\"\xc1\x01\n" +
+	"\x05Check\x12)\n" +
+	"\x06format\x18\x01 \x01(\x0e2\x11.hlgate.v1.FormatR\x06format\x12\x17\n" +
+	"\amax_len\x18\x02 \x01(\x05R\x06maxLen\x12\x1b\n" +
+	"\tnon_empty\x18\x03 \x01(\bR\bnonEmpty\x12 \n" +
+	"\fmax_item_len\x18\x04 \x01(\x05R\n" +
+	"maxItemLen\x12\x15\n" +
+	"\x03min\x18\x05 \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x16\n" +
+	"\x06either\x18\x06 \x01(\tR\x06eitherB\x06\n" +
+	"\x04_min*l\n" +
 	"\n" +
 	"TimeFormat\x12\x1b\n" +
 	"\x17TIME_FORMAT_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18TIME_FORMAT_EPOCH_MILLIS\x10\x01\x12#\n" +
-	"\x1fTIME_FORMAT_EPOCH_MILLIS_STRING\x10\x02:Z\n" +
+	"\x1fTIME_FORMAT_EPOCH_MILLIS_STRING\x10\x02*\x9e\x01\n" +
+	"\x06Format\x12\x16\n" +
+	"\x12FORMAT_UNSPECIFIED\x10\x00\x12\r\n" +
+	"\tFORMAT_ID\x10\x01\x12\x10\n" +
+	"\fFORMAT_EMAIL\x10\x02\x12\x10\n" +
+	"\fFORMAT_PHONE\x10\x03\x12\x14\n" +
+	"\x10FORMAT_TIME_ZONE\x10\x04\x12\x14\n" +
+	"\x10FORMAT_NON_EMPTY\x10\x05\x12\x1d\n" +
+	"\x19FORMAT_CUSTOM_FIELD_VALUE\x10\x06:Z\n" +
 	"\bupstream\x12\x1e.google.protobuf.MethodOptions\x18\xb8\x8e\x03 \x01(\v2\x1c.hlgate.v1.UpstreamOperationR\bupstream:D\n" +
 	"\x04wire\x12\x1d.google.protobuf.FieldOptions\x18\xb9\x8e\x03 \x01(\v2\x0f.hlgate.v1.WireR\x04wire:B\n" +
 	"\n" +
-	"wire_value\x12!.google.protobuf.EnumValueOptions\x18\xba\x8e\x03 \x01(\tR\twireValueB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
+	"wire_value\x12!.google.protobuf.EnumValueOptions\x18\xba\x8e\x03 \x01(\tR\twireValue:G\n" +
+	"\x05check\x12\x1d.google.protobuf.FieldOptions\x18\xbb\x8e\x03 \x01(\v2\x10.hlgate.v1.CheckR\x05checkB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
 var (
 	file_hlgate_v1_options_proto_rawDescOnce sync.Once
@@ -310,28 +527,33 @@ func file_hlgate_v1_options_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_options_proto_rawDescData
 }
 
-var file_hlgate_v1_options_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_hlgate_v1_options_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_hlgate_v1_options_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_hlgate_v1_options_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_hlgate_v1_options_proto_goTypes = []any{
 	(TimeFormat)(0),                       // 0: hlgate.v1.TimeFormat
-	(*UpstreamOperation)(nil),             // 1: hlgate.v1.UpstreamOperation
-	(*Wire)(nil),                          // 2: hlgate.v1.Wire
-	(*descriptorpb.MethodOptions)(nil),    // 3: google.protobuf.MethodOptions
-	(*descriptorpb.FieldOptions)(nil),     // 4: google.protobuf.FieldOptions
-	(*descriptorpb.EnumValueOptions)(nil), // 5: google.protobuf.EnumValueOptions
+	(Format)(0),                           // 1: hlgate.v1.Format
+	(*UpstreamOperation)(nil),             // 2: hlgate.v1.UpstreamOperation
+	(*Wire)(nil),                          // 3: hlgate.v1.Wire
+	(*Check)(nil),                         // 4: hlgate.v1.Check
+	(*descriptorpb.MethodOptions)(nil),    // 5: google.protobuf.MethodOptions
+	(*descriptorpb.FieldOptions)(nil),     // 6: google.protobuf.FieldOptions
+	(*descriptorpb.EnumValueOptions)(nil), // 7: google.protobuf.EnumValueOptions
 }
 var file_hlgate_v1_options_proto_depIdxs = []int32{
 	0, // 0: hlgate.v1.Wire.time:type_name -> hlgate.v1.TimeFormat
-	3, // 1: hlgate.v1.upstream:extendee -> google.protobuf.MethodOptions
-	4, // 2: hlgate.v1.wire:extendee -> google.protobuf.FieldOptions
-	5, // 3: hlgate.v1.wire_value:extendee -> google.protobuf.EnumValueOptions
-	1, // 4: hlgate.v1.upstream:type_name -> hlgate.v1.UpstreamOperation
-	2, // 5: hlgate.v1.wire:type_name -> hlgate.v1.Wire
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	4, // [4:6] is the sub-list for extension type_name
-	1, // [1:4] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	1, // 1: hlgate.v1.Check.format:type_name -> hlgate.v1.Format
+	5, // 2: hlgate.v1.upstream:extendee -> google.protobuf.MethodOptions
+	6, // 3: hlgate.v1.wire:extendee -> google.protobuf.FieldOptions
+	7, // 4: hlgate.v1.wire_value:extendee -> google.protobuf.EnumValueOptions
+	6, // 5: hlgate.v1.check:extendee -> google.protobuf.FieldOptions
+	2, // 6: hlgate.v1.upstream:type_name -> hlgate.v1.UpstreamOperation
+	3, // 7: hlgate.v1.wire:type_name -> hlgate.v1.Wire
+	4, // 8: hlgate.v1.check:type_name -> hlgate.v1.Check
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	6, // [6:9] is the sub-list for extension type_name
+	2, // [2:6] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_options_proto_init() }
@@ -339,14 +561,15 @@ func file_hlgate_v1_options_proto_init() {
 	if File_hlgate_v1_options_proto != nil {
 		return
 	}
+	file_hlgate_v1_options_proto_msgTypes[2].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_options_proto_rawDesc), len(file_hlgate_v1_options_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   2,
-			NumExtensions: 3,
+			NumEnums:      2,
+			NumMessages:   3,
+			NumExtensions: 4,
 			NumServices:   0,
 		},
 		GoTypes:           file_hlgate_v1_options_proto_goTypes,

@@ -26,6 +26,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -160,7 +161,11 @@ type Order struct {
 	// When the order was created (upstream `createdAt`).
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// When the order last changed (upstream `updatedAt`).
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit
+	// its field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,23,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -345,6 +350,13 @@ func (x *Order) GetCreatedAt() *timestamppb.Timestamp {
 func (x *Order) GetUpdatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Order) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
 	}
 	return nil
 }
@@ -535,7 +547,11 @@ type Transaction struct {
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// When the payment was charged (upstream `fulfilledAt`); set by
 	// ListTransactions.
-	FulfilledAt   *timestamppb.Timestamp `protobuf:"bytes,24,opt,name=fulfilled_at,json=fulfilledAt,proto3" json:"fulfilled_at,omitempty"`
+	FulfilledAt *timestamppb.Timestamp `protobuf:"bytes,24,opt,name=fulfilled_at,json=fulfilledAt,proto3" json:"fulfilled_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit
+	// its field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,25,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -734,6 +750,13 @@ func (x *Transaction) GetUpdatedAt() *timestamppb.Timestamp {
 func (x *Transaction) GetFulfilledAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.FulfilledAt
+	}
+	return nil
+}
+
+func (x *Transaction) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
 	}
 	return nil
 }
@@ -1324,7 +1347,7 @@ var File_hlgate_v1_payments_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\n" +
-	" hlgate/v1/payments_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x17hlgate/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x06\n" +
+	" hlgate/v1/payments_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x17hlgate/v1/options.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\a\n" +
 	"\x05Order\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
 	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -1356,7 +1379,8 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tcreatedAt\x12>\n" +
 	"\n" +
-	"updated_at\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tupdatedAt\"\xb3\x02\n" +
+	"updated_at\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tupdatedAt\x128\n" +
+	"\bunmapped\x18\x17 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xb3\x02\n" +
 	"\tOrderItem\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x03R\x04name\x12\x1f\n" +
@@ -1368,7 +1392,7 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\n" +
 	"product_id\x18\a \x01(\tB\x03\xe0A\x03R\tproductId\x12&\n" +
 	"\fproduct_name\x18\b \x01(\tB\x03\xe0A\x03R\vproductName\x12&\n" +
-	"\fproduct_type\x18\t \x01(\tB\x03\xe0A\x03R\vproductType\"\x95\b\n" +
+	"\fproduct_type\x18\t \x01(\tB\x03\xe0A\x03R\vproductType\"\xcf\b\n" +
 	"\vTransaction\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
 	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -1401,7 +1425,8 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"created_at\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tcreatedAt\x12>\n" +
 	"\n" +
 	"updated_at\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tupdatedAt\x12B\n" +
-	"\ffulfilled_at\x18\x18 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vfulfilledAt\"\xbd\x02\n" +
+	"\ffulfilled_at\x18\x18 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vfulfilledAt\x128\n" +
+	"\bunmapped\x18\x19 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xbd\x02\n" +
 	"\x11ListOrdersRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x16\n" +
@@ -1497,32 +1522,35 @@ var file_hlgate_v1_payments_service_proto_goTypes = []any{
 	(*GetTransactionRequest)(nil),    // 10: hlgate.v1.GetTransactionRequest
 	(*GetTransactionResponse)(nil),   // 11: hlgate.v1.GetTransactionResponse
 	(*timestamppb.Timestamp)(nil),    // 12: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),          // 13: google.protobuf.Struct
 }
 var file_hlgate_v1_payments_service_proto_depIdxs = []int32{
 	2,  // 0: hlgate.v1.Order.items:type_name -> hlgate.v1.OrderItem
 	12, // 1: hlgate.v1.Order.created_at:type_name -> google.protobuf.Timestamp
 	12, // 2: hlgate.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
-	12, // 3: hlgate.v1.Transaction.created_at:type_name -> google.protobuf.Timestamp
-	12, // 4: hlgate.v1.Transaction.updated_at:type_name -> google.protobuf.Timestamp
-	12, // 5: hlgate.v1.Transaction.fulfilled_at:type_name -> google.protobuf.Timestamp
-	0,  // 6: hlgate.v1.ListOrdersRequest.payment_status:type_name -> hlgate.v1.PaymentStatus
-	1,  // 7: hlgate.v1.ListOrdersResponse.orders:type_name -> hlgate.v1.Order
-	1,  // 8: hlgate.v1.GetOrderResponse.order:type_name -> hlgate.v1.Order
-	3,  // 9: hlgate.v1.ListTransactionsResponse.transactions:type_name -> hlgate.v1.Transaction
-	3,  // 10: hlgate.v1.GetTransactionResponse.transaction:type_name -> hlgate.v1.Transaction
-	4,  // 11: hlgate.v1.PaymentsService.ListOrders:input_type -> hlgate.v1.ListOrdersRequest
-	6,  // 12: hlgate.v1.PaymentsService.GetOrder:input_type -> hlgate.v1.GetOrderRequest
-	8,  // 13: hlgate.v1.PaymentsService.ListTransactions:input_type -> hlgate.v1.ListTransactionsRequest
-	10, // 14: hlgate.v1.PaymentsService.GetTransaction:input_type -> hlgate.v1.GetTransactionRequest
-	5,  // 15: hlgate.v1.PaymentsService.ListOrders:output_type -> hlgate.v1.ListOrdersResponse
-	7,  // 16: hlgate.v1.PaymentsService.GetOrder:output_type -> hlgate.v1.GetOrderResponse
-	9,  // 17: hlgate.v1.PaymentsService.ListTransactions:output_type -> hlgate.v1.ListTransactionsResponse
-	11, // 18: hlgate.v1.PaymentsService.GetTransaction:output_type -> hlgate.v1.GetTransactionResponse
-	15, // [15:19] is the sub-list for method output_type
-	11, // [11:15] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	13, // 3: hlgate.v1.Order.unmapped:type_name -> google.protobuf.Struct
+	12, // 4: hlgate.v1.Transaction.created_at:type_name -> google.protobuf.Timestamp
+	12, // 5: hlgate.v1.Transaction.updated_at:type_name -> google.protobuf.Timestamp
+	12, // 6: hlgate.v1.Transaction.fulfilled_at:type_name -> google.protobuf.Timestamp
+	13, // 7: hlgate.v1.Transaction.unmapped:type_name -> google.protobuf.Struct
+	0,  // 8: hlgate.v1.ListOrdersRequest.payment_status:type_name -> hlgate.v1.PaymentStatus
+	1,  // 9: hlgate.v1.ListOrdersResponse.orders:type_name -> hlgate.v1.Order
+	1,  // 10: hlgate.v1.GetOrderResponse.order:type_name -> hlgate.v1.Order
+	3,  // 11: hlgate.v1.ListTransactionsResponse.transactions:type_name -> hlgate.v1.Transaction
+	3,  // 12: hlgate.v1.GetTransactionResponse.transaction:type_name -> hlgate.v1.Transaction
+	4,  // 13: hlgate.v1.PaymentsService.ListOrders:input_type -> hlgate.v1.ListOrdersRequest
+	6,  // 14: hlgate.v1.PaymentsService.GetOrder:input_type -> hlgate.v1.GetOrderRequest
+	8,  // 15: hlgate.v1.PaymentsService.ListTransactions:input_type -> hlgate.v1.ListTransactionsRequest
+	10, // 16: hlgate.v1.PaymentsService.GetTransaction:input_type -> hlgate.v1.GetTransactionRequest
+	5,  // 17: hlgate.v1.PaymentsService.ListOrders:output_type -> hlgate.v1.ListOrdersResponse
+	7,  // 18: hlgate.v1.PaymentsService.GetOrder:output_type -> hlgate.v1.GetOrderResponse
+	9,  // 19: hlgate.v1.PaymentsService.ListTransactions:output_type -> hlgate.v1.ListTransactionsResponse
+	11, // 20: hlgate.v1.PaymentsService.GetTransaction:output_type -> hlgate.v1.GetTransactionResponse
+	17, // [17:21] is the sub-list for method output_type
+	13, // [13:17] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_payments_service_proto_init() }

@@ -1,0 +1,175 @@
+package server
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/hlgate/hlgate/gen/optable"
+	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+)
+
+// Every forwarding RPC is served by the generic path unless handWritten
+// lists it with the behaviour that needs a hand; handWritten names only
+// real forwarding RPCs, and the generic path serves no RPC of TokensService
+// (whose handlers go through the token store).
+func TestEveryForwardingRPCIsGenericOrHandWritten(t *testing.T) {
+	t.Parallel()
+	forwarding := map[string]bool{}
+	for _, f := range hlgateFiles[:len(hlgateFiles)-1] {
+		for i := 0; i < f.Services().Len(); i++ {
+			svc := f.Services().Get(i)
+			for j := 0; j < svc.Methods().Len(); j++ {
+				m := svc.Methods().Get(j)
+				full := "/" + string(svc.FullName()) + "/" + string(m.Name())
+				if operationOf(m) == "" {
+					continue
+				}
+				forwarding[full] = true
+				_, generic := forwards[full]
+				why, hand := handWritten[full]
+				switch {
+				case generic && hand:
+					t.Errorf("%s is both generic and hand-written (%s)", full, why)
+				case !generic && !hand:
+					t.Errorf("%s is served by nothing", full)
+				case hand && why == "":
+					t.Errorf("%s is hand-written without saying why", full)
+				}
+			}
+		}
+	}
+	for full := range handWritten {
+		if !forwarding[full] {
+			t.Errorf("handWritten lists %s, which is no forwarding RPC", full)
+		}
+	}
+	for full := range forwards {
+		if strings.HasPrefix(full, "/hlgate.v1.TokensService/") {
+			t.Errorf("the generic path serves %s", full)
+		}
+	}
+	if len(forwards) < 14 {
+		t.Errorf("the generic path serves %d RPCs, fewer than the 14 it served when this test was written", len(forwards))
+	}
+}
+
+// newForward refuses, at start, an RPC whose request has a field that
+// reaches neither a parameter nor the body, or that lacks a field for a
+// required parameter: nothing a caller sets may be dropped silently.
+func TestGenericPathRefusesUnboundFields(t *testing.T) {
+	t.Parallel()
+	row, ok := optable.Lookup("get-contact")
+	if !ok {
+		t.Fatal("no get-contact row")
+	}
+	for name, tc := range map[string]struct {
+		fields []*descriptorpb.FieldDescriptorProto
+		want   string
+	}{
+		"a field that reaches nowhere": {
+			fields: []*descriptorpb.FieldDescriptorProto{strField("location_id", 1), strField("contact_id", 2), strField("nickname", 3)},
+			want:   "request field nickname reaches no parameter",
+		},
+		"no field for a path parameter": {
+			fields: []*descriptorpb.FieldDescriptorProto{strField("location_id", 1)},
+			want:   `no field for the required path parameter "contactId"`,
+		},
+		"no subject": {
+			fields: []*descriptorpb.FieldDescriptorProto{strField("contact_id", 2)},
+			want:   "no location_id",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := testMethod(t, tc.fields)
+			if _, err := newForward(m, row); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("newForward = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	// The real GetContact binds.
+	m := hlgatev1.File_hlgate_v1_contacts_service_proto.Services().ByName("ContactsService").Methods().ByName("GetContact")
+	f, err := newForward(m, row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.params) != 1 || f.params[0].Name != "contactId" || f.params[0].fd.Name() != "contact_id" {
+		t.Fatalf("GetContact binds %v", f.params)
+	}
+}
+
+func strField(name string, n int32) *descriptorpb.FieldDescriptorProto {
+	return &descriptorpb.FieldDescriptorProto{
+		Name: proto.String(name), Number: proto.Int32(n), JsonName: proto.String(jsonCamel(name)),
+		Type: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(), Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(),
+	}
+}
+
+func jsonCamel(s string) string {
+	parts := strings.Split(s, "_")
+	for i := 1; i < len(parts); i++ {
+		parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+	}
+	return strings.Join(parts, "")
+}
+
+// testMethod builds a method Probe(Req) returns (hlgate.v1.GetContactResponse)
+// whose request has the given fields, registered in a private registry's
+// file but resolvable by protoregistry.GlobalTypes for its response.
+func testMethod(t *testing.T, fields []*descriptorpb.FieldDescriptorProto) protoreflect.MethodDescriptor {
+	t.Helper()
+	fdp := &descriptorpb.FileDescriptorProto{
+		Name:        proto.String("probe/probe.proto"),
+		Package:     proto.String("probe"),
+		Syntax:      proto.String("proto3"),
+		Dependency:  []string{"hlgate/v1/contacts_service.proto"},
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Req"), Field: fields}},
+		Service: []*descriptorpb.ServiceDescriptorProto{{
+			Name:   proto.String("Probe"),
+			Method: []*descriptorpb.MethodDescriptorProto{{Name: proto.String("Probe"), InputType: proto.String(".probe.Req"), OutputType: proto.String(".hlgate.v1.GetContactResponse")}},
+		}},
+	}
+	fd, err := protodesc.NewFile(fdp, protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd.Services().Get(0).Methods().Get(0)
+}
+
+// wireBody is the upstream request body the generic path builds for req,
+// as decoded JSON, or the error it refuses req with.
+func wireBody(t *testing.T, method string, req proto.Message) (any, error) {
+	t.Helper()
+	f, ok := forwards[method]
+	if !ok {
+		t.Fatalf("%s is not served by the generic path", method)
+	}
+	r, err := f.request(req)
+	if err != nil {
+		return nil, err
+	}
+	var body any
+	if err := json.Unmarshal(r.body, &body); err != nil {
+		t.Fatalf("%s sent a body that is not JSON: %v\n%s", method, err, r.body)
+	}
+	return body, nil
+}
+
+// sameJSON fails unless got (decoded JSON) equals the JSON text want.
+func sameJSON(t *testing.T, got any, want string) {
+	t.Helper()
+	var w any
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("golden: %v", err)
+	}
+	if diff := cmp.Diff(w, got); diff != "" {
+		t.Fatalf("upstream body (-golden +sent):\n%s", diff)
+	}
+}
