@@ -90,9 +90,13 @@ func TestBuildFixture(t *testing.T) {
 	}
 	want := []op{
 		// Not exposed and not described: write and unsafe from its method.
-		{ID: "create-thing", Document: "things", Method: "POST", Path: "/things/", Scopes: []string{"things.write"}},
+		// Its body has the overlay's locationId beside the document's name.
+		{ID: "create-thing", Document: "things", Method: "POST", Path: "/things/", Scopes: []string{"things.write"},
+			Body: &body{ContentType: "application/json", Props: []string{"locationId", "name"}}},
+		// The Version header is the row's Version, not one of its parameters.
 		{ID: "list-things", Document: "things", Method: "GET", Path: "/things/", Version: "2021-07-28", Scopes: []string{"things.readonly"},
-			Read: true, Safe: true, Location: &field{In: "query", Name: "locationId"}, Paging: "offset", Exposed: true},
+			Read: true, Safe: true, Location: &field{In: "query", Name: "locationId"}, Paging: "offset", Exposed: true,
+			Params: []param{{Name: "locationId", In: "query", Type: "string", Required: true}}},
 	}
 	if !reflect.DeepEqual(ops, want) {
 		t.Errorf("build:\n got %+v\nwant %+v", ops, want)
@@ -109,7 +113,8 @@ func TestBuildFixture(t *testing.T) {
 	if string(again) != string(src) {
 		t.Error("render is not deterministic")
 	}
-	for _, s := range []string{`ID:       "list-things"`, `Location: &Field{In: "query", Name: "locationId"}`, `Paging:   "offset"`} {
+	for _, s := range []string{`ID:       "list-things"`, `Location: &Field{In: "query", Name: "locationId"}`, `Paging:   "offset"`,
+		`{Name: "locationId", In: "query", Type: "string", Required: true}`, `Props: []string{"locationId", "name"}`} {
 		if !strings.Contains(string(src), s) {
 			t.Errorf("render: output lacks %s", s)
 		}
