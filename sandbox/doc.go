@@ -97,8 +97,24 @@
 //     default duplicate rule (400 "This location does not allow duplicated
 //     contacts."); upsert matches email first, then phone. Tags are stored
 //     trimmed and lower-cased, without duplicates; removing absent tags is
-//     not an error. Non-string custom field values are stored as their JSON
-//     text (Contact.customFields[].value is a string).
+//     not an error.
+//   - Custom fields: every location defines one contact and one opportunity
+//     field of each data type TEXT, NUMERICAL, MONETORY, CHECKBOX,
+//     MULTIPLE_OPTIONS and FILE_UPLOAD (Sandbox.CustomFields lists them);
+//     seeded records carry values of every type. A write names a field by id
+//     or by its full key ("contact.nickname", "opportunity.budget"; the bare
+//     name is not accepted); both may be sent if they name the same field. An
+//     id or key the location does not define for that model (another
+//     location's, or the other model's) is a 422 naming it, where upstream
+//     may drop the entry silently. Values are checked against the type: TEXT
+//     takes a string; NUMERICAL and MONETORY a number or a numeric string,
+//     stored as a number; CHECKBOX and MULTIPLE_OPTIONS an array of strings,
+//     or one string taken as a one-element array; FILE_UPLOAD an object or an
+//     array of objects. Anything else (null included) is a 422 naming the
+//     field. Picklist options are not enforced. Reads answer each value with
+//     its stored JSON type (customFields[{id, value}] on contacts,
+//     [{id, fieldValue}] on opportunities); a write replaces the values it
+//     names and keeps the others.
 //   - Contact search: locationId and pageLimit (1..500) are required; page
 //     and searchAfter cannot be combined; page-based search reaches 10,000
 //     contacts at most (400 beyond, use searchAfter). The default order is
