@@ -57,7 +57,16 @@
 //     authorized for this scope.", as upstream answers per the reference's
 //     pitfall #6, not 403); the Version header (400 {statusCode, message}
 //     naming the header when it is missing or not the operation's value: the
-//     reference does not give upstream's answer, so the sandbox rejects).
+//     reference does not give upstream's answer, so the sandbox rejects); the
+//     request against api/openapi.yaml (kin-openapi's openapi3filter, its
+//     authentication disabled as the checks before are the sandbox's own):
+//     path and query parameters and the JSON body, 422 with one message per
+//     problem naming the parameter or the member by its dotted path
+//     ("customFields.0: ...", "pageLimit: number must be at most 500",
+//     "altId should not be empty"), 400 for a body that is missing, not JSON
+//     or of another content type. Operations whose only parameters are plain
+//     string path parameters skip the filter (a matched path satisfies them).
+//     The token endpoint is outside this pipeline and checks its form itself.
 //     So a request with a live token is counted by the quota even when a later
 //     check rejects it.
 //   - A location named by a request (locationId, location_id, altId, or a

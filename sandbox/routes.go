@@ -28,6 +28,7 @@ type route struct {
 	version     string
 	kind        UserType // whose token the scheme admits
 	allowPIT    bool     // false for the *-Only schemes
+	v           *validator
 	h           handlerFunc
 }
 
@@ -76,6 +77,7 @@ type specRoute struct {
 	operationID, method, path, scope, version string
 	kind                                      UserType
 	allowPIT                                  bool
+	v                                         *validator
 }
 
 var (
@@ -96,7 +98,7 @@ func loadSpecRoutes() ([]specRoute, error) {
 		for _, path := range doc.Paths.InMatchingOrder() {
 			item := doc.Paths.Value(path)
 			for method, op := range item.Operations() {
-				sr := specRoute{operationID: op.OperationID, method: method, path: path}
+				sr := specRoute{operationID: op.OperationID, method: method, path: path, v: newValidator(doc, method, path, item, op)}
 				sr.scope, _ = op.Extensions["x-hlgate-scope"].(string)
 				sr.version, _ = op.Extensions["x-hlgate-version"].(string)
 				if op.Security != nil {
@@ -164,7 +166,7 @@ func (s *Sandbox) buildMux() (err error) {
 			return fmt.Errorf("operation %s lacks x-hlgate-version or security", sr.operationID)
 		}
 		rt := &route{operationID: sr.operationID, method: sr.method, path: sr.path, scope: sr.scope,
-			version: sr.version, kind: sr.kind, allowPIT: sr.allowPIT, h: h}
+			version: sr.version, kind: sr.kind, allowPIT: sr.allowPIT, v: sr.v, h: h}
 		routes = append(routes, rt)
 		mux.HandleFunc(muxPattern(sr.method, sr.path), func(w http.ResponseWriter, r *http.Request) {
 			s.serveResource(rt, w, r)
@@ -208,7 +210,8 @@ func (s *Sandbox) Routes() []string {
 // serveResource is the pipeline of every resource call, in the order
 // upstream is assumed to apply it: faults (the network), the bearer token,
 // the quota (counted per app and location once the token is known), the
-// token kind and scope, the Version header, then the operation.
+// token kind and scope, the Version header, the request against the
+// document (parameters and body), then the operation.
 func (s *Sandbox) serveResource(rt *route, w http.ResponseWriter, r *http.Request) {
 	if s.applyFaults(w, r) {
 		return
@@ -236,6 +239,10 @@ func (s *Sandbox) serveResource(rt *route, w http.ResponseWriter, r *http.Reques
 	}
 	if v := r.Header.Get("Version"); v != rt.version {
 		writeError(w, errBadRequest("Version header is missing or invalid: this operation requires Version: %s", rt.version))
+		return
+	}
+	if aerr := rt.v.check(r); aerr != nil {
+		writeError(w, aerr)
 		return
 	}
 	rt.h(s, w, r, &call{tok: tok, rt: rt})
