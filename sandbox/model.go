@@ -164,7 +164,6 @@ type Calendar struct {
 	AppoinmentPerSlot int          `json:"appoinmentPerSlot"`
 	OpenHours         []OpenHour   `json:"openHours"`
 	AutoConfirm       bool         `json:"autoConfirm"`
-	draft             bool
 }
 
 // Event is a booked appointment (CalendarEvent / Appointment schemas).
@@ -255,10 +254,11 @@ type locStore struct {
 	mu            sync.RWMutex
 	idSeq         uint64 // drives ids of records created at run time
 	contacts      map[string]*Contact
-	pipelines     []*Pipeline
 	opportunities map[string]*Opportunity
-	calendars     []*Calendar
 	events        map[string]*Event
-	orders        map[string]*Order
-	transactions  map[string]*Transaction
+	// docs are the engine's documents by collection (see engine.go),
+	// pipelines and calendars among them.
+	docs         map[string]*collection
+	orders       map[string]*Order
+	transactions map[string]*Transaction
 }

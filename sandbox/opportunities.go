@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -29,21 +30,19 @@ func (s *Sandbox) tokenStore(c *call) *locStore {
 	return l
 }
 
-func (s *Sandbox) opListPipelines(w http.ResponseWriter, r *http.Request, c *call) {
-	id := r.URL.Query().Get("locationId")
-	if id == "" {
-		writeError(w, errUnprocessable("locationId should not be empty"))
-		return
+// pipeline decodes a pipeline of the location's engine collection (GET
+// /opportunities/pipelines is served by the engine), or nil. Callers hold
+// l.mu.
+func (l *locStore) pipeline(id string) *Pipeline {
+	d, ok := l.doc(collPipelines, id)
+	if !ok {
+		return nil
 	}
-	l, aerr := s.locationStore(c, id)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
+	var pl Pipeline
+	if json.Unmarshal(d, &pl) != nil {
+		return nil
 	}
-	l.mu.RLock()
-	b := marshal(map[string]any{"pipelines": l.pipelines})
-	l.mu.RUnlock()
-	writeBody(w, http.StatusOK, b)
+	return &pl
 }
 
 var oppStatuses = []string{"open", "won", "lost", "abandoned"}
@@ -245,11 +244,10 @@ func (l *locStore) applyOpp(o *Opportunity, in *oppInput, fields []fieldValue, n
 	if in.PipelineID != nil {
 		o.PipelineID = *in.PipelineID
 	}
-	pi := slices.IndexFunc(l.pipelines, func(p *Pipeline) bool { return p.ID == o.PipelineID })
-	if pi < 0 {
+	pl := l.pipeline(o.PipelineID)
+	if pl == nil {
 		return errBadRequest("Pipeline %s not found", o.PipelineID)
 	}
-	pl := l.pipelines[pi]
 	switch {
 	case in.PipelineStageID != nil:
 		if o.PipelineStageID != *in.PipelineStageID {

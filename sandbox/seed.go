@@ -63,7 +63,7 @@ func (s *Sandbox) seedLocation(id string, ordinal int, name, address, tzName str
 		id: id, companyID: DemoCompanyID, name: name, address: address, tz: tz,
 		contacts: map[string]*Contact{}, opportunities: map[string]*Opportunity{},
 		events: map[string]*Event{}, orders: map[string]*Order{}, transactions: map[string]*Transaction{},
-		idSeq: g.r.Uint64(), fieldDefs: seedCustomFields(id, ordinal),
+		idSeq: g.r.Uint64(), fieldDefs: seedCustomFields(id, ordinal), docs: map[string]*collection{},
 	}
 	users := []string{DemoUserID, "SbxUserSecond0000002", "SbxUserThird00000003"}
 
@@ -108,17 +108,19 @@ func (s *Sandbox) seedLocation(id string, ordinal int, name, address, tzName str
 		{"Prospect", "Demo", "Negotiation", "Closed"},
 	}
 	pipeNames := []string{"Sales Pipeline", "Patient Journey", "Partnerships"}
+	var pipelines []*Pipeline
 	for p := range nPipelines {
 		pl := &Pipeline{ID: g.id(), Name: pipeNames[p%len(pipeNames)], LocationID: id, ShowInFunnel: true, ShowInPieChart: true}
 		for i, sn := range stageNames[p%len(stageNames)] {
 			pl.Stages = append(pl.Stages, PipelineStage{ID: g.id(), Name: sn, Position: i, ShowInFunnel: true, ShowInPieChart: true})
 		}
-		l.pipelines = append(l.pipelines, pl)
+		pipelines = append(pipelines, pl)
+		l.coll(collPipelines, true).put(pl.ID, marshal(pl))
 	}
 	statuses := []string{"open", "open", "open", "won", "lost", "abandoned"}
 	var prev time.Time
 	for i := range nOpps {
-		pl := l.pipelines[g.r.IntN(len(l.pipelines))]
+		pl := pipelines[g.r.IntN(len(pipelines))]
 		st := pl.Stages[g.r.IntN(len(pl.Stages))]
 		ct := l.contacts[contactIDs[g.r.IntN(len(contactIDs))]]
 		created := seedBase.Add(time.Duration(i) * 113 * time.Minute)
@@ -155,7 +157,9 @@ func (s *Sandbox) seedLocation(id string, ordinal int, name, address, tzName str
 	if nPipelines < 2 {
 		cals = cals[:1]
 	}
-	l.calendars = cals
+	for _, cal := range cals {
+		l.coll(collCalendars, true).put(cal.ID, marshal(cal))
+	}
 	// Appointments from the current day on, on slot boundaries.
 	today := s.now().In(tz)
 	day0 := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, tz)
