@@ -76,3 +76,28 @@ func BenchmarkHTTPGet(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 }
+
+// BenchmarkHandlerGetQuery is a simple GET whose query the document
+// validates (the pipelines of a location), to show what request
+// validation costs where it runs; BenchmarkHandlerGet's path-only request
+// skips it.
+func BenchmarkHandlerGetQuery(b *testing.B) {
+	e, tok, _ := benchSetup(b)
+	path := "/opportunities/pipelines?locationId=" + sandbox.DemoLocationID
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Version", sandbox.VersionDefault)
+			rec := httptest.NewRecorder()
+			e.sb.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("status %d", rec.Code)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,14 +11,23 @@ import (
 // maxFreeSlotRange is upstream's limit on a free-slots query.
 const maxFreeSlotRange = 31 * 24 * time.Hour
 
+// calendar decodes a calendar of the location's engine collection (GET
+// /calendars/{calendarId} is served by the engine), or nil when there is
+// none or its document does not decode. Callers hold l.mu.
 func (l *locStore) calendar(id string) *Calendar {
-	i := slices.IndexFunc(l.calendars, func(c *Calendar) bool { return c.ID == id })
-	if i < 0 {
+	d, ok := l.doc(collCalendars, id)
+	if !ok {
 		return nil
 	}
-	return l.calendars[i]
+	var cal Calendar
+	if json.Unmarshal(d, &cal) != nil {
+		return nil
+	}
+	return &cal
 }
 
+// opListCalendars filters the stored calendar documents by groupId and
+// answers them as stored.
 func (s *Sandbox) opListCalendars(w http.ResponseWriter, r *http.Request, c *call) {
 	q := r.URL.Query()
 	var p problems
@@ -38,32 +48,25 @@ func (s *Sandbox) opListCalendars(w http.ResponseWriter, r *http.Request, c *cal
 		return
 	}
 	l.mu.RLock()
-	out := []*Calendar{}
-	for _, cal := range l.calendars {
-		if (q.Get("groupId") != "" && cal.GroupID != q.Get("groupId")) || (!showDrafted && cal.draft) {
+	docs := l.coll(collCalendars, false).list()
+	l.mu.RUnlock()
+	out := []json.RawMessage{}
+	for _, d := range docs {
+		var cal struct {
+			GroupID string `json:"groupId"`
+			// IsDraft is not a member of the document's Calendar; a
+			// document put by a test may carry it.
+			IsDraft bool `json:"isDraft"`
+		}
+		if json.Unmarshal(d, &cal) != nil {
 			continue
 		}
-		out = append(out, cal)
+		if (q.Get("groupId") != "" && cal.GroupID != q.Get("groupId")) || (!showDrafted && cal.IsDraft) {
+			continue
+		}
+		out = append(out, d)
 	}
-	b := marshal(map[string]any{"calendars": out})
-	l.mu.RUnlock()
-	writeBody(w, http.StatusOK, b)
-}
-
-func (s *Sandbox) opGetCalendar(w http.ResponseWriter, r *http.Request, c *call) {
-	l := s.tokenStore(c)
-	l.mu.RLock()
-	cal := l.calendar(r.PathValue("calendarId"))
-	var b []byte
-	if cal != nil {
-		b = marshal(map[string]any{"calendar": cal})
-	}
-	l.mu.RUnlock()
-	if cal == nil {
-		writeError(w, errNotFound("Calendar not found"))
-		return
-	}
-	writeBody(w, http.StatusOK, b)
+	writeJSON(w, http.StatusOK, map[string]any{"calendars": out})
 }
 
 // freeSlots lists the free slot starts of a calendar in [from, to]: the
@@ -204,12 +207,22 @@ func (s *Sandbox) opListEvents(w http.ResponseWriter, r *http.Request, c *call) 
 		return
 	}
 	out := []*Event{}
+	groupOf := map[string]string{} // calendar id → group id, decoded once per calendar
+	inGroup := func(calID string) bool {
+		g, ok := groupOf[calID]
+		if !ok {
+			if cal := l.calendar(calID); cal != nil {
+				g = cal.GroupID
+			}
+			groupOf[calID] = g
+		}
+		return g == q.Get("groupId")
+	}
 	for _, ev := range l.events {
-		cal := l.calendar(ev.CalendarID)
 		switch {
 		case q.Get("calendarId") != "" && ev.CalendarID != q.Get("calendarId"),
 			q.Get("userId") != "" && ev.AssignedUserID != q.Get("userId"),
-			q.Get("groupId") != "" && (cal == nil || cal.GroupID != q.Get("groupId")),
+			q.Get("groupId") != "" && !inGroup(ev.CalendarID),
 			ev.start.After(to) || ev.end.Before(from):
 			continue
 		}

@@ -196,7 +196,7 @@ func TestConformance(t *testing.T) {
 	created := cf.run(confCase{name: "create contact", method: "POST", path: "/contacts/", token: loc, status: 201,
 		json: map[string]any{"locationId": L, "firstName": "Conformance", "lastName": "Test", "email": "conf@example.com", "tags": []string{"Conf"},
 			"dndSettings":  map[string]any{"SMS": map[string]any{"status": "active"}},
-			"customFields": []any{map[string]any{"id": "cf1", "field_value": "x"}, map[string]any{"id": "cf2", "field_value": 3}}}})
+			"customFields": contactFieldsOfEveryType(t, e.sb)}})
 	newID := str(created, "contact", "id")
 	cf.run(confCase{name: "create duplicate", method: "POST", path: "/contacts/", token: loc, status: 400,
 		json: map[string]any{"locationId": L, "email": "conf@example.com"}})
@@ -227,7 +227,8 @@ func TestConformance(t *testing.T) {
 	cf.run(confCase{name: "get opportunity", method: "GET", path: "/opportunities/" + oppID, token: loc, status: 200})
 	cf.run(confCase{name: "get unknown opportunity", method: "GET", path: "/opportunities/nope", token: loc, status: 404})
 	newOpp := cf.run(confCase{name: "create opportunity", method: "POST", path: "/opportunities/", token: loc, status: 201,
-		json: map[string]any{"pipelineId": pipeID, "locationId": L, "name": "Conformance deal", "status": "won", "contactId": contactID, "monetaryValue": 250}})
+		json: map[string]any{"pipelineId": pipeID, "locationId": L, "name": "Conformance deal", "status": "won", "contactId": contactID, "monetaryValue": 250,
+			"customFields": oppFieldsOfEveryType(t, e.sb)}})
 	newOppID := str(newOpp, "opportunity", "id")
 	cf.run(confCase{name: "create opportunity missing", method: "POST", path: "/opportunities/", token: loc, status: 422, badRequest: true,
 		json: map[string]any{"locationId": L, "name": "x"}})
@@ -298,6 +299,34 @@ func TestConformance(t *testing.T) {
 	}
 	if len(cf.served) == 0 || strings.TrimSpace(contactID) == "" {
 		t.Fatal("the conformance run validated nothing")
+	}
+}
+
+// contactFieldsOfEveryType writes every contact data type of the demo
+// location, in each form the document admits (by id or key, numbers as
+// numbers or strings, files as an object or an array).
+func contactFieldsOfEveryType(t *testing.T, sb *sandbox.Sandbox) []any {
+	d := defsByType(t, sb, sandbox.DemoLocationID, "contact")
+	return []any{
+		map[string]any{"id": d[sandbox.FieldText].ID, "field_value": "x"},
+		map[string]any{"key": d[sandbox.FieldNumerical].FieldKey, "field_value": 3},
+		map[string]any{"id": d[sandbox.FieldMonetory].ID, "field_value": "19.99"},
+		map[string]any{"id": d[sandbox.FieldCheckbox].ID, "field_value": []string{"braces"}},
+		map[string]any{"id": d[sandbox.FieldMultipleOptions].ID, "field_value": []string{}},
+		map[string]any{"id": d[sandbox.FieldFileUpload].ID, "field_value": []any{map[string]any{"url": "https://example.com/x.pdf"}}},
+	}
+}
+
+// oppFieldsOfEveryType does the same for opportunities.
+func oppFieldsOfEveryType(t *testing.T, sb *sandbox.Sandbox) []any {
+	d := defsByType(t, sb, sandbox.DemoLocationID, "opportunity")
+	return []any{
+		map[string]any{"key": d[sandbox.FieldText].FieldKey, "field_value": "x"},
+		map[string]any{"id": d[sandbox.FieldNumerical].ID, "field_value": 3},
+		map[string]any{"id": d[sandbox.FieldMonetory].ID, "field_value": "19.99"},
+		map[string]any{"id": d[sandbox.FieldCheckbox].ID, "field_value": "crown"},
+		map[string]any{"key": d[sandbox.FieldMultipleOptions].FieldKey, "field_value": []string{}},
+		map[string]any{"id": d[sandbox.FieldFileUpload].ID, "field_value": map[string]any{"u1": map[string]any{"url": "https://example.com/x.pdf"}}},
 	}
 }
 

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/mail"
@@ -10,14 +9,6 @@ import (
 	"strings"
 	"time"
 )
-
-// customFieldInput is one entry of a contact write's customFields: any of
-// the document's TextField … FileField shapes.
-type customFieldInput struct {
-	ID         string `json:"id"`
-	Key        string `json:"key,omitempty"`
-	FieldValue any    `json:"field_value"`
-}
 
 type inboundDnd struct {
 	Status  string `json:"status"`
@@ -45,7 +36,7 @@ type contactInput struct {
 	DndSettings                 map[string]DndSetting `json:"dndSettings"`
 	InboundDndSettings          map[string]inboundDnd `json:"inboundDndSettings"`
 	Tags                        []string              `json:"tags"`
-	CustomFields                []customFieldInput    `json:"customFields"`
+	CustomFields                []customFieldWrite    `json:"customFields"`
 	Source                      *string               `json:"source"`
 	DateOfBirth                 *string               `json:"dateOfBirth"`
 	Country                     *string               `json:"country"`
@@ -102,16 +93,21 @@ func (in *contactInput) validate(op string) problems {
 			p.add(fmt.Sprintf("tags.%d should not be empty", i))
 		}
 	}
-	for i, cf := range in.CustomFields {
-		if cf.ID == "" {
-			p.add(fmt.Sprintf("customFields.%d.id should not be empty", i))
-		}
-	}
 	return p
 }
 
-// apply copies the sent members onto a contact.
-func (in *contactInput) apply(c *Contact) {
+// fields checks the write's custom fields against the location's contact
+// definitions (see resolveCustomFields), refusing the write when any is
+// unknown or of the wrong type.
+func (in *contactInput) fields(l *locStore) ([]fieldValue, *apiError) {
+	var p problems
+	fs := l.resolveCustomFields("contact", in.CustomFields, &p)
+	return fs, p.err()
+}
+
+// apply copies the sent members, and the checked custom field values, onto
+// a contact.
+func (in *contactInput) apply(c *Contact, fields []fieldValue) {
 	set := func(dst *string, src *string) {
 		if src != nil {
 			*dst = *src
@@ -146,17 +142,12 @@ func (in *contactInput) apply(c *Contact) {
 	if in.Tags != nil {
 		c.Tags = mergeTags(nil, in.Tags)
 	}
-	for _, cf := range in.CustomFields {
-		v, ok := cf.FieldValue.(string)
-		if !ok {
-			b, _ := json.Marshal(cf.FieldValue) // decoded from JSON, so it encodes
-			v = string(b)
-		}
-		i := slices.IndexFunc(c.CustomFields, func(x ContactCustomField) bool { return x.ID == cf.ID })
+	for _, cf := range fields {
+		i := slices.IndexFunc(c.CustomFields, func(x ContactCustomField) bool { return x.ID == cf.id })
 		if i >= 0 {
-			c.CustomFields[i].Value = v
+			c.CustomFields[i].Value = cf.value
 		} else {
-			c.CustomFields = append(c.CustomFields, ContactCustomField{ID: cf.ID, Value: v})
+			c.CustomFields = append(c.CustomFields, ContactCustomField{ID: cf.id, Value: cf.value})
 		}
 	}
 }
@@ -229,10 +220,15 @@ func (s *Sandbox) opCreateContact(w http.ResponseWriter, r *http.Request, c *cal
 		writeError(w, aerr)
 		return
 	}
+	fields, aerr := in.fields(l)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
 	now := s.now()
 	l.mu.Lock()
 	ct := &Contact{LocationID: l.id, Type: "lead", Tags: []string{}, CustomFields: []ContactCustomField{}, added: now, updated: now}
-	in.apply(ct)
+	in.apply(ct, fields)
 	finishContact(ct)
 	if o, field := l.duplicateOf(ct); o != nil {
 		l.mu.Unlock()
@@ -257,6 +253,11 @@ func (s *Sandbox) opUpdateContact(w http.ResponseWriter, r *http.Request, c *cal
 		return
 	}
 	l := s.tokenStore(c)
+	fields, aerr := in.fields(l)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
 	l.mu.Lock()
 	old, ok := l.contacts[r.PathValue("contactId")]
 	if !ok {
@@ -267,7 +268,7 @@ func (s *Sandbox) opUpdateContact(w http.ResponseWriter, r *http.Request, c *cal
 	ct := *old // write a copy, so a refused update changes nothing
 	ct.Tags = slices.Clone(old.Tags)
 	ct.CustomFields = slices.Clone(old.CustomFields)
-	in.apply(&ct)
+	in.apply(&ct, fields)
 	ct.updated = s.now()
 	finishContact(&ct)
 	if o, field := l.duplicateOf(&ct); o != nil {
@@ -311,6 +312,11 @@ func (s *Sandbox) opUpsertContact(w http.ResponseWriter, r *http.Request, c *cal
 		writeError(w, aerr)
 		return
 	}
+	fields, aerr := in.fields(l)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
 	now := s.now()
 	l.mu.Lock()
 	probe := &Contact{}
@@ -338,7 +344,7 @@ func (s *Sandbox) opUpsertContact(w http.ResponseWriter, r *http.Request, c *cal
 		ct = *match
 		ct.Tags, ct.CustomFields = slices.Clone(match.Tags), slices.Clone(match.CustomFields)
 	}
-	in.apply(&ct)
+	in.apply(&ct, fields)
 	ct.updated = now
 	finishContact(&ct)
 	if o, field := l.duplicateOf(&ct); o != nil {

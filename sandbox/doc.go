@@ -9,7 +9,14 @@
 //   - every operation of api/openapi.yaml; each operation's required scope,
 //     Version header and token kind are read from that document's
 //     x-hlgate-scope, x-hlgate-version and security scheme at start, so the
-//     route table cannot drift from it;
+//     route table cannot drift from it. Operations with behaviour (OAuth,
+//     search, free slots, appointments, payments, contacts and opportunities
+//     with their duplicate rules) have hand-written handlers; every other one
+//     is served by a generic engine (engine.go) from stored JSON documents,
+//     its shape read from the operation's path and 2xx response schema, and
+//     New refuses to start when the engine cannot serve one
+//     (Sandbox.EngineOperations lists them; Sandbox.PutDocument stores a raw
+//     document for it to answer as is);
 //   - the OAuth flow: a consent page at GET /oauth/chooselocation (and
 //     /v2/oauth/chooselocation, upstream's current path), POST /oauth/token
 //     with the authorization_code and refresh_token grants,
@@ -57,7 +64,16 @@
 //     authorized for this scope.", as upstream answers per the reference's
 //     pitfall #6, not 403); the Version header (400 {statusCode, message}
 //     naming the header when it is missing or not the operation's value: the
-//     reference does not give upstream's answer, so the sandbox rejects).
+//     reference does not give upstream's answer, so the sandbox rejects); the
+//     request against api/openapi.yaml (kin-openapi's openapi3filter, its
+//     authentication disabled as the checks before are the sandbox's own):
+//     path and query parameters and the JSON body, 422 with one message per
+//     problem naming the parameter or the member by its dotted path
+//     ("customFields.0: ...", "pageLimit: number must be at most 500",
+//     "altId should not be empty"), 400 for a body that is missing, not JSON
+//     or of another content type. Operations whose only parameters are plain
+//     string path parameters skip the filter (a matched path satisfies them).
+//     The token endpoint is outside this pipeline and checks its form itself.
 //     So a request with a live token is counted by the quota even when a later
 //     check rejects it.
 //   - A location named by a request (locationId, location_id, altId, or a
@@ -82,6 +98,32 @@
 //     not exist" (upstream's validation wording), a wrongly typed member 422,
 //     malformed JSON 400. Query parameters are validated the same way
 //     (enums, integer ranges, dates), with 422 and one message per problem.
+//   - The engine: a GET of an item path reads, a GET of another path lists,
+//     a POST to a collection creates, a PUT or PATCH of an item merges the
+//     body's top-level members into it (its id and locationId kept), a
+//     DELETE of an item removes it; anything else it refuses at start. A
+//     collection is the request's path (its item's path without the id),
+//     trailing slash dropped, so nested resources are kept per parent, and
+//     documents live in the token's location only: another location's ids
+//     answer 404 "<Noun> not found" (the envelope's name, e.g. "Calendar not
+//     found"), as the hand handlers answer. A query locationId, location_id
+//     or altId, or a created body's locationId, naming another location is a
+//     403. Answers wrap the document in the 2xx schema's envelope (the one
+//     object member, or array member for lists) with the schema's boolean
+//     members true (a delete answers e.g. {"succeded": true}, the document's
+//     spelling) and its numeric members of a list set to the count. A
+//     created document gets an id shaped like upstream's ("_id" when the
+//     schema has one), the token's location when the schema has a
+//     locationId, and for every required member the body does not send the
+//     schema's default or example. A list keeps insertion order and filters
+//     by the query parameters that name a member of the documents (equality
+//     as text). Stored documents are answered byte for byte. Pipelines and
+//     calendars are such documents: the hand-written behaviour (opportunity
+//     writes, calendar lists, free slots, appointments) reads them from the
+//     same store, so a document put by a test is what every operation sees;
+//     GET /calendars/ with showDrafted=false leaves out the calendars whose
+//     document has isDraft true (the document names no draft member; no
+//     seeded calendar is a draft).
 //   - Records addressed by a path id that do not exist answer 404, except
 //     payments orders and transactions, which answer 400 "Order not found" /
 //     "Transaction not found" as the document records upstream doing.
@@ -97,8 +139,24 @@
 //     default duplicate rule (400 "This location does not allow duplicated
 //     contacts."); upsert matches email first, then phone. Tags are stored
 //     trimmed and lower-cased, without duplicates; removing absent tags is
-//     not an error. Non-string custom field values are stored as their JSON
-//     text (Contact.customFields[].value is a string).
+//     not an error.
+//   - Custom fields: every location defines one contact and one opportunity
+//     field of each data type TEXT, NUMERICAL, MONETORY, CHECKBOX,
+//     MULTIPLE_OPTIONS and FILE_UPLOAD (Sandbox.CustomFields lists them);
+//     seeded records carry values of every type. A write names a field by id
+//     or by its full key ("contact.nickname", "opportunity.budget"; the bare
+//     name is not accepted); both may be sent if they name the same field. An
+//     id or key the location does not define for that model (another
+//     location's, or the other model's) is a 422 naming it, where upstream
+//     may drop the entry silently. Values are checked against the type: TEXT
+//     takes a string; NUMERICAL and MONETORY a number or a numeric string,
+//     stored as a number; CHECKBOX and MULTIPLE_OPTIONS an array of strings,
+//     or one string taken as a one-element array; FILE_UPLOAD an object or an
+//     array of objects. Anything else (null included) is a 422 naming the
+//     field. Picklist options are not enforced. Reads answer each value with
+//     its stored JSON type (customFields[{id, value}] on contacts,
+//     [{id, fieldValue}] on opportunities); a write replaces the values it
+//     names and keeps the others.
 //   - Contact search: locationId and pageLimit (1..500) are required; page
 //     and searchAfter cannot be combined; page-based search reaches 10,000
 //     contacts at most (400 beyond, use searchAfter). The default order is

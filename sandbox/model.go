@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"sync"
 	"time"
 )
@@ -16,10 +17,13 @@ type DndSetting struct {
 	Code    string `json:"code,omitempty"`
 }
 
-// ContactCustomField is a custom field value as contacts report it.
+// ContactCustomField is a custom field value as contacts report it. Value
+// is the JSON of the field's data type (string, number, array or object),
+// as upstream answers it, not the string contacts.json's CustomFieldSchema
+// declares.
 type ContactCustomField struct {
-	ID    string `json:"id"`
-	Value string `json:"value"`
+	ID    string          `json:"id"`
+	Value json.RawMessage `json:"value"`
 }
 
 // Contact mirrors the document's Contact (and CreatedContact) schema.
@@ -87,10 +91,11 @@ type OpportunityContact struct {
 	Tags        []string `json:"tags"`
 }
 
-// OpportunityCustomField is a custom field value of an opportunity.
+// OpportunityCustomField is a custom field value of an opportunity, its
+// JSON typed by the field's data type like ContactCustomField's.
 type OpportunityCustomField struct {
-	ID         string `json:"id"`
-	FieldValue any    `json:"fieldValue"`
+	ID         string          `json:"id"`
+	FieldValue json.RawMessage `json:"fieldValue"`
 }
 
 // Opportunity mirrors the document's Opportunity schema.
@@ -159,7 +164,6 @@ type Calendar struct {
 	AppoinmentPerSlot int          `json:"appoinmentPerSlot"`
 	OpenHours         []OpenHour   `json:"openHours"`
 	AutoConfirm       bool         `json:"autoConfirm"`
-	draft             bool
 }
 
 // Event is a booked appointment (CalendarEvent / Appointment schemas).
@@ -245,13 +249,16 @@ type locStore struct {
 	id, companyID, name, address string
 	tz                           *time.Location
 
+	fieldDefs []CustomFieldDef // seeded once, never written after
+
 	mu            sync.RWMutex
 	idSeq         uint64 // drives ids of records created at run time
 	contacts      map[string]*Contact
-	pipelines     []*Pipeline
 	opportunities map[string]*Opportunity
-	calendars     []*Calendar
 	events        map[string]*Event
-	orders        map[string]*Order
-	transactions  map[string]*Transaction
+	// docs are the engine's documents by collection (see engine.go),
+	// pipelines and calendars among them.
+	docs         map[string]*collection
+	orders       map[string]*Order
+	transactions map[string]*Transaction
 }

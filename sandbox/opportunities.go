@@ -1,7 +1,7 @@
 package sandbox
 
 import (
-	"fmt"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -30,21 +30,19 @@ func (s *Sandbox) tokenStore(c *call) *locStore {
 	return l
 }
 
-func (s *Sandbox) opListPipelines(w http.ResponseWriter, r *http.Request, c *call) {
-	id := r.URL.Query().Get("locationId")
-	if id == "" {
-		writeError(w, errUnprocessable("locationId should not be empty"))
-		return
+// pipeline decodes a pipeline of the location's engine collection (GET
+// /opportunities/pipelines is served by the engine), or nil. Callers hold
+// l.mu.
+func (l *locStore) pipeline(id string) *Pipeline {
+	d, ok := l.doc(collPipelines, id)
+	if !ok {
+		return nil
 	}
-	l, aerr := s.locationStore(c, id)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
+	var pl Pipeline
+	if json.Unmarshal(d, &pl) != nil {
+		return nil
 	}
-	l.mu.RLock()
-	b := marshal(map[string]any{"pipelines": l.pipelines})
-	l.mu.RUnlock()
-	writeBody(w, http.StatusOK, b)
+	return &pl
 }
 
 var oppStatuses = []string{"open", "won", "lost", "abandoned"}
@@ -216,22 +214,16 @@ func (s *Sandbox) opGetOpportunity(w http.ResponseWriter, r *http.Request, c *ca
 	writeBody(w, http.StatusOK, b)
 }
 
-type customFieldOpp struct {
-	ID         string `json:"id"`
-	Key        string `json:"key,omitempty"`
-	FieldValue any    `json:"field_value"`
-}
-
 type oppInput struct {
-	PipelineID      *string          `json:"pipelineId"`
-	LocationID      *string          `json:"locationId"`
-	Name            *string          `json:"name"`
-	PipelineStageID *string          `json:"pipelineStageId"`
-	Status          *string          `json:"status"`
-	ContactID       *string          `json:"contactId"`
-	MonetaryValue   *float64         `json:"monetaryValue"`
-	AssignedTo      *string          `json:"assignedTo"`
-	CustomFields    []customFieldOpp `json:"customFields"`
+	PipelineID      *string            `json:"pipelineId"`
+	LocationID      *string            `json:"locationId"`
+	Name            *string            `json:"name"`
+	PipelineStageID *string            `json:"pipelineStageId"`
+	Status          *string            `json:"status"`
+	ContactID       *string            `json:"contactId"`
+	MonetaryValue   *float64           `json:"monetaryValue"`
+	AssignedTo      *string            `json:"assignedTo"`
+	CustomFields    []customFieldWrite `json:"customFields"`
 	// LostReasonID comes only from PUT /opportunities/{id}/status; the
 	// create and update bodies do not take it.
 	LostReasonID *string `json:"-"`
@@ -245,17 +237,17 @@ func checkStatus(st *string, p *problems) {
 	}
 }
 
-// applyOpp writes the sent members onto o, checking references against
-// the location's pipelines and contacts. Callers hold l.mu for writing.
-func (l *locStore) applyOpp(o *Opportunity, in *oppInput, now time.Time) *apiError {
+// applyOpp writes the sent members and the checked custom field values
+// onto o, checking references against the location's pipelines and
+// contacts. Callers hold l.mu for writing.
+func (l *locStore) applyOpp(o *Opportunity, in *oppInput, fields []fieldValue, now time.Time) *apiError {
 	if in.PipelineID != nil {
 		o.PipelineID = *in.PipelineID
 	}
-	pi := slices.IndexFunc(l.pipelines, func(p *Pipeline) bool { return p.ID == o.PipelineID })
-	if pi < 0 {
+	pl := l.pipeline(o.PipelineID)
+	if pl == nil {
 		return errBadRequest("Pipeline %s not found", o.PipelineID)
 	}
-	pl := l.pipelines[pi]
 	switch {
 	case in.PipelineStageID != nil:
 		if o.PipelineStageID != *in.PipelineStageID {
@@ -297,12 +289,12 @@ func (l *locStore) applyOpp(o *Opportunity, in *oppInput, now time.Time) *apiErr
 	if in.AssignedTo != nil {
 		o.AssignedTo = *in.AssignedTo
 	}
-	for _, cf := range in.CustomFields {
-		i := slices.IndexFunc(o.CustomFields, func(x OpportunityCustomField) bool { return x.ID == cf.ID })
+	for _, cf := range fields {
+		i := slices.IndexFunc(o.CustomFields, func(x OpportunityCustomField) bool { return x.ID == cf.id })
 		if i >= 0 {
-			o.CustomFields[i].FieldValue = cf.FieldValue
+			o.CustomFields[i].FieldValue = cf.value
 		} else {
-			o.CustomFields = append(o.CustomFields, OpportunityCustomField{ID: cf.ID, FieldValue: cf.FieldValue})
+			o.CustomFields = append(o.CustomFields, OpportunityCustomField{ID: cf.id, FieldValue: cf.value})
 		}
 	}
 	o.UpdatedAt = fmtTime(now)
@@ -337,11 +329,6 @@ func (s *Sandbox) opCreateOpportunity(w http.ResponseWriter, r *http.Request, c 
 	p.add(required("pipelineId", str(in.PipelineID), "locationId", str(in.LocationID), "name", str(in.Name),
 		"status", str(in.Status), "contactId", str(in.ContactID))...)
 	checkStatus(in.Status, &p)
-	for i, cf := range in.CustomFields {
-		if cf.ID == "" {
-			p.add(fmt.Sprintf("customFields.%d.id should not be empty", i))
-		}
-	}
 	if aerr := p.err(); aerr != nil {
 		writeError(w, aerr)
 		return
@@ -351,11 +338,16 @@ func (s *Sandbox) opCreateOpportunity(w http.ResponseWriter, r *http.Request, c 
 		writeError(w, aerr)
 		return
 	}
+	fields := l.resolveCustomFields("opportunity", in.CustomFields, &p)
+	if aerr := p.err(); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
 	now := s.now()
 	l.mu.Lock()
 	o := &Opportunity{LocationID: l.id, CustomFields: []OpportunityCustomField{}, Followers: []string{}, created: now,
 		CreatedAt: fmtTime(now), LastStatusChangeAt: fmtTime(now), LastStageChangeAt: fmtTime(now)}
-	if aerr := l.applyOpp(o, &in, now); aerr != nil {
+	if aerr := l.applyOpp(o, &in, fields, now); aerr != nil {
 		l.mu.Unlock()
 		writeError(w, aerr)
 		return
@@ -395,6 +387,12 @@ func (s *Sandbox) opUpdateOpportunity(w http.ResponseWriter, r *http.Request, c 
 
 func (s *Sandbox) updateOpportunity(w http.ResponseWriter, r *http.Request, c *call, in *oppInput, statusOnly bool) {
 	l := s.tokenStore(c)
+	var p problems
+	fields := l.resolveCustomFields("opportunity", in.CustomFields, &p)
+	if aerr := p.err(); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
 	now := s.now()
 	l.mu.Lock()
 	old, ok := l.opportunities[r.PathValue("id")]
@@ -405,7 +403,7 @@ func (s *Sandbox) updateOpportunity(w http.ResponseWriter, r *http.Request, c *c
 	}
 	o := *old
 	o.CustomFields = slices.Clone(old.CustomFields)
-	if aerr := l.applyOpp(&o, in, now); aerr != nil {
+	if aerr := l.applyOpp(&o, in, fields, now); aerr != nil {
 		l.mu.Unlock()
 		writeError(w, aerr)
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -28,6 +29,7 @@ type route struct {
 	version     string
 	kind        UserType // whose token the scheme admits
 	allowPIT    bool     // false for the *-Only schemes
+	v           *validator
 	h           handlerFunc
 }
 
@@ -37,13 +39,14 @@ type call struct {
 	rt  *route
 }
 
-// handlers maps every operationId of api/openapi.yaml to its handler. The
-// token endpoint is absent: it is authenticated by client credentials and
-// served outside the resource pipeline.
+// handlers maps the operationIds of api/openapi.yaml whose behaviour is
+// hand-written to their handlers; every other operation is served by the
+// engine (engine.go), which refuses at start an operation it cannot serve.
+// The token endpoint is absent: it is authenticated by client credentials
+// and served outside the resource pipeline.
 var handlers = map[string]handlerFunc{
 	"GetLocationToken":        (*Sandbox).opLocationToken,
 	"GetInstalledLocations":   (*Sandbox).opInstalledLocations,
-	"ListPipelines":           (*Sandbox).opListPipelines,
 	"GetContact":              (*Sandbox).opGetContact,
 	"SearchOpportunities":     (*Sandbox).opSearchOpportunities,
 	"GetOpportunity":          (*Sandbox).opGetOpportunity,
@@ -59,7 +62,6 @@ var handlers = map[string]handlerFunc{
 	"AddContactTags":          contactTags(true),
 	"RemoveContactTags":       contactTags(false),
 	"ListCalendars":           (*Sandbox).opListCalendars,
-	"GetCalendar":             (*Sandbox).opGetCalendar,
 	"GetFreeSlots":            (*Sandbox).opGetFreeSlots,
 	"ListEvents":              (*Sandbox).opListEvents,
 	"CreateAppointment":       (*Sandbox).opCreateAppointment,
@@ -76,6 +78,8 @@ type specRoute struct {
 	operationID, method, path, scope, version string
 	kind                                      UserType
 	allowPIT                                  bool
+	v                                         *validator
+	op                                        *openapi3.Operation
 }
 
 var (
@@ -96,7 +100,7 @@ func loadSpecRoutes() ([]specRoute, error) {
 		for _, path := range doc.Paths.InMatchingOrder() {
 			item := doc.Paths.Value(path)
 			for method, op := range item.Operations() {
-				sr := specRoute{operationID: op.OperationID, method: method, path: path}
+				sr := specRoute{operationID: op.OperationID, method: method, path: path, v: newValidator(doc, method, path, item, op), op: op}
 				sr.scope, _ = op.Extensions["x-hlgate-scope"].(string)
 				sr.version, _ = op.Extensions["x-hlgate-version"].(string)
 				if op.Security != nil {
@@ -150,6 +154,7 @@ func (s *Sandbox) buildMux() (err error) {
 	}()
 	seen := map[string]bool{}
 	var routes []*route
+	var engineOps []string
 	for _, sr := range srs {
 		seen[sr.operationID] = true
 		if sr.operationID == "GetAccessToken" {
@@ -158,13 +163,18 @@ func (s *Sandbox) buildMux() (err error) {
 		}
 		h, ok := handlers[sr.operationID]
 		if !ok {
-			return fmt.Errorf("operation %s (%s %s) has no sandbox handler", sr.operationID, sr.method, sr.path)
+			eo, err := newEngineOp(sr.method, sr.path, sr.op)
+			if err != nil {
+				return fmt.Errorf("operation %s (%s %s) has no sandbox handler, and the engine cannot serve it: %w", sr.operationID, sr.method, sr.path, err)
+			}
+			h = func(s *Sandbox, w http.ResponseWriter, r *http.Request, c *call) { eo.serve(s, w, r, c) }
+			engineOps = append(engineOps, sr.operationID)
 		}
 		if sr.version == "" || sr.kind == "" {
 			return fmt.Errorf("operation %s lacks x-hlgate-version or security", sr.operationID)
 		}
 		rt := &route{operationID: sr.operationID, method: sr.method, path: sr.path, scope: sr.scope,
-			version: sr.version, kind: sr.kind, allowPIT: sr.allowPIT, h: h}
+			version: sr.version, kind: sr.kind, allowPIT: sr.allowPIT, v: sr.v, h: h}
 		routes = append(routes, rt)
 		mux.HandleFunc(muxPattern(sr.method, sr.path), func(w http.ResponseWriter, r *http.Request) {
 			s.serveResource(rt, w, r)
@@ -183,6 +193,7 @@ func (s *Sandbox) buildMux() (err error) {
 		return errors.New("api/openapi.yaml lacks GetAccessToken")
 	}
 	s.routes = routes
+	s.engineOps = engineOps
 	mux.HandleFunc("GET /oauth/chooselocation", s.handleConsentPage)
 	mux.HandleFunc("POST /oauth/chooselocation", s.handleConsentAllow)
 	mux.HandleFunc("GET /v2/oauth/chooselocation", s.handleConsentPage)
@@ -205,10 +216,16 @@ func (s *Sandbox) Routes() []string {
 	return out
 }
 
+// EngineOperations lists the operationIds the engine serves (those without
+// hand-written behaviour), for tests that must know an operation has no
+// handler of its own.
+func (s *Sandbox) EngineOperations() []string { return slices.Clone(s.engineOps) }
+
 // serveResource is the pipeline of every resource call, in the order
 // upstream is assumed to apply it: faults (the network), the bearer token,
 // the quota (counted per app and location once the token is known), the
-// token kind and scope, the Version header, then the operation.
+// token kind and scope, the Version header, the request against the
+// document (parameters and body), then the operation.
 func (s *Sandbox) serveResource(rt *route, w http.ResponseWriter, r *http.Request) {
 	if s.applyFaults(w, r) {
 		return
@@ -236,6 +253,10 @@ func (s *Sandbox) serveResource(rt *route, w http.ResponseWriter, r *http.Reques
 	}
 	if v := r.Header.Get("Version"); v != rt.version {
 		writeError(w, errBadRequest("Version header is missing or invalid: this operation requires Version: %s", rt.version))
+		return
+	}
+	if aerr := rt.v.check(r); aerr != nil {
+		writeError(w, aerr)
 		return
 	}
 	rt.h(s, w, r, &call{tok: tok, rt: rt})

@@ -131,9 +131,10 @@ func DefaultConfig() Config { return Config{}.withDefaults() }
 // page and the admin API under /_sandbox/. Every method is safe for
 // concurrent use.
 type Sandbox struct {
-	cfg    Config
-	mux    *http.ServeMux
-	routes []*route
+	cfg       Config
+	mux       *http.ServeMux
+	routes    []*route
+	engineOps []string // operationIds served by the engine
 
 	auth  *authState
 	quota *quotaState

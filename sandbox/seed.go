@@ -41,15 +41,15 @@ var (
 // seed (re)builds every location's data from the configured seed.
 func (s *Sandbox) seed() {
 	locs := map[string]*locStore{
-		DemoLocationID:  s.seedLocation(DemoLocationID, "Sandbox Demo Dental", "500 Main St, Austin, TX 73301, USA", "America/New_York", s.cfg.DemoContacts, 3, 300, 120),
-		OtherLocationID: s.seedLocation(OtherLocationID, "Sandbox Other Bakery", "12 Rue Cler, 75007 Paris, France", "Europe/Paris", 60, 1, 20, 10),
+		DemoLocationID:  s.seedLocation(DemoLocationID, 1, "Sandbox Demo Dental", "500 Main St, Austin, TX 73301, USA", "America/New_York", s.cfg.DemoContacts, 3, 300, 120),
+		OtherLocationID: s.seedLocation(OtherLocationID, 2, "Sandbox Other Bakery", "12 Rue Cler, 75007 Paris, France", "Europe/Paris", 60, 1, 20, 10),
 	}
 	s.dataMu.Lock()
 	s.locs = locs
 	s.dataMu.Unlock()
 }
 
-func (s *Sandbox) seedLocation(id, name, address, tzName string, nContacts, nPipelines, nOpps, nOrders int) *locStore {
+func (s *Sandbox) seedLocation(id string, ordinal int, name, address, tzName string, nContacts, nPipelines, nOpps, nOrders int) *locStore {
 	tz, err := time.LoadLocation(tzName)
 	if err != nil {
 		tz = time.UTC // no tzdata on this system; the sandbox still works in UTC
@@ -63,7 +63,7 @@ func (s *Sandbox) seedLocation(id, name, address, tzName string, nContacts, nPip
 		id: id, companyID: DemoCompanyID, name: name, address: address, tz: tz,
 		contacts: map[string]*Contact{}, opportunities: map[string]*Opportunity{},
 		events: map[string]*Event{}, orders: map[string]*Order{}, transactions: map[string]*Transaction{},
-		idSeq: g.r.Uint64(),
+		idSeq: g.r.Uint64(), fieldDefs: seedCustomFields(id, ordinal), docs: map[string]*collection{},
 	}
 	users := []string{DemoUserID, "SbxUserSecond0000002", "SbxUserThird00000003"}
 
@@ -94,6 +94,9 @@ func (s *Sandbox) seedLocation(id, name, address, tzName string, nContacts, nPip
 			}
 		}
 		ct.CustomFields = []ContactCustomField{}
+		for _, fv := range seedFieldValues(l.fieldDefs, "contact", i) {
+			ct.CustomFields = append(ct.CustomFields, ContactCustomField{ID: fv.id, Value: fv.value})
+		}
 		finishContact(ct)
 		l.contacts[ct.ID] = ct
 		contactIDs = append(contactIDs, ct.ID)
@@ -105,17 +108,19 @@ func (s *Sandbox) seedLocation(id, name, address, tzName string, nContacts, nPip
 		{"Prospect", "Demo", "Negotiation", "Closed"},
 	}
 	pipeNames := []string{"Sales Pipeline", "Patient Journey", "Partnerships"}
+	var pipelines []*Pipeline
 	for p := range nPipelines {
 		pl := &Pipeline{ID: g.id(), Name: pipeNames[p%len(pipeNames)], LocationID: id, ShowInFunnel: true, ShowInPieChart: true}
 		for i, sn := range stageNames[p%len(stageNames)] {
 			pl.Stages = append(pl.Stages, PipelineStage{ID: g.id(), Name: sn, Position: i, ShowInFunnel: true, ShowInPieChart: true})
 		}
-		l.pipelines = append(l.pipelines, pl)
+		pipelines = append(pipelines, pl)
+		l.coll(collPipelines, true).put(pl.ID, marshal(pl))
 	}
 	statuses := []string{"open", "open", "open", "won", "lost", "abandoned"}
 	var prev time.Time
 	for i := range nOpps {
-		pl := l.pipelines[g.r.IntN(len(l.pipelines))]
+		pl := pipelines[g.r.IntN(len(pipelines))]
 		st := pl.Stages[g.r.IntN(len(pl.Stages))]
 		ct := l.contacts[contactIDs[g.r.IntN(len(contactIDs))]]
 		created := seedBase.Add(time.Duration(i) * 113 * time.Minute)
@@ -128,6 +133,9 @@ func (s *Sandbox) seedLocation(id, name, address, tzName string, nContacts, nPip
 			PipelineID: pl.ID, PipelineStageID: st.ID, AssignedTo: users[g.r.IntN(len(users))], Status: g.pick(statuses),
 			Source: ct.Source, ContactID: ct.ID, LocationID: id, CustomFields: []OpportunityCustomField{}, Followers: []string{},
 			created: created,
+		}
+		for _, fv := range seedFieldValues(l.fieldDefs, "opportunity", i) {
+			o.CustomFields = append(o.CustomFields, OpportunityCustomField{ID: fv.id, FieldValue: fv.value})
 		}
 		o.CreatedAt = fmtTime(created)
 		o.UpdatedAt, o.LastStatusChangeAt, o.LastStageChangeAt = o.CreatedAt, o.CreatedAt, o.CreatedAt
@@ -149,7 +157,9 @@ func (s *Sandbox) seedLocation(id, name, address, tzName string, nContacts, nPip
 	if nPipelines < 2 {
 		cals = cals[:1]
 	}
-	l.calendars = cals
+	for _, cal := range cals {
+		l.coll(collCalendars, true).put(cal.ID, marshal(cal))
+	}
 	// Appointments from the current day on, on slot boundaries.
 	today := s.now().In(tz)
 	day0 := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, tz)
@@ -216,6 +226,49 @@ func (s *Sandbox) seedLocation(id, name, address, tzName string, nContacts, nPip
 		}
 	}
 	return l
+}
+
+// seedFieldValues gives the i-th seeded record of a model values for some
+// of its custom fields (each field on every fourth record), typed as upstream
+// answers them: strings, numbers, arrays of strings, and files as an object
+// keyed by upload id (contacts) or an array of file objects (opportunities).
+// It draws nothing from the generator, so the rest of the seed is the same
+// with or without custom fields.
+func seedFieldValues(defs []CustomFieldDef, model string, i int) []fieldValue {
+	var out []fieldValue
+	for _, d := range defs {
+		if d.Model != model || (i+d.Position)%4 != 0 {
+			continue
+		}
+		var v any
+		switch d.DataType {
+		case FieldText:
+			v = fmt.Sprintf("%s %d", d.Name, i)
+		case FieldNumerical:
+			v = float64(i % 50)
+		case FieldMonetory:
+			v = float64(i) * 12.5
+		case FieldCheckbox, FieldMultipleOptions:
+			v = d.PicklistOptions[:1+i%len(d.PicklistOptions)]
+		case FieldFileUpload:
+			uuid := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+			file := map[string]any{
+				"meta": map[string]any{"fieldname": d.ID, "originalname": fmt.Sprintf("scan-%d.pdf", i), "encoding": "7bit",
+					"mimetype": "application/pdf", "size": 1000 + i, "uuid": uuid},
+				"url":        "https://services.leadconnectorhq.com/documents/download/sbx" + uuid[24:],
+				"documentId": "sbx" + uuid[24:],
+			}
+			if model == "contact" {
+				v = map[string]any{uuid: file}
+			} else {
+				v = []any{file}
+			}
+		}
+		if b, msg := encodeValue(v); msg == "" {
+			out = append(out, fieldValue{id: d.ID, value: b})
+		}
+	}
+	return out
 }
 
 // finishContact derives the computed members of a contact from its inputs.

@@ -1,0 +1,510 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+// The engine serves the operations of api/openapi.yaml that have no
+// hand-written handler, from JSON documents stored per location and
+// collection. What it does follows from the operation's method, path and
+// 2xx response schema, read once at start:
+//
+//   - GET of a path ending in a {param} reads one document;
+//   - GET of any other path lists the collection;
+//   - POST of a path not ending in a {param} creates a document;
+//   - PUT or PATCH of a path ending in a {param} merges the body into it;
+//   - DELETE of a path ending in a {param} removes it.
+//
+// A collection is the request's path without its last segment for the item
+// operations, the request's path for the others, trailing slash dropped: so
+// GET /calendars/ lists what GET /calendars/{calendarId} reads, and nested
+// resources (/calendars/{id}/notifications) are kept per parent. Documents
+// are stored as JSON and answered byte for byte, undeclared keys and odd
+// types included.
+
+// engineKind is what an engine operation does.
+type engineKind int
+
+const (
+	engineRead engineKind = iota
+	engineList
+	engineCreate
+	engineMerge
+	engineRemove
+)
+
+// engineOp is one operation served by the engine.
+type engineOp struct {
+	kind   engineKind
+	status int
+	// envelope is the answer's member holding the document (or the list);
+	// "" answers the document itself.
+	envelope string
+	// flags are the answer's boolean members, answered true beside the
+	// document (UpdateContact's succeded) or alone (a delete's succeded).
+	flags []string
+	// counts are the answer's numeric members of a list (total, count),
+	// answered with the number of documents listed.
+	counts []string
+	// filters are the query parameters that name a member of the listed
+	// documents: a list keeps the documents whose member equals the value.
+	filters []string
+	idKey   string // "id", or "_id" for the Mongo-shaped schemas
+	noun    string // for "<Noun> not found"
+	// located is set when the document schema has a locationId: a created
+	// document gets the token's location there.
+	located bool
+	// base holds the members a created document gets before the body is
+	// merged in: every required member of the schema, from its default or
+	// example.
+	base map[string]any
+}
+
+// newEngineOp reads what the engine does for an operation from the
+// document, or says why it cannot serve it.
+func newEngineOp(method, path string, op *openapi3.Operation) (*engineOp, error) {
+	last := lastSegment(path)
+	item := strings.HasPrefix(last, "{") && strings.HasSuffix(last, "}")
+	e := &engineOp{}
+	switch {
+	case method == http.MethodGet && item:
+		e.kind = engineRead
+	case method == http.MethodGet:
+		e.kind = engineList
+	case method == http.MethodPost && !item:
+		e.kind = engineCreate
+	case (method == http.MethodPut || method == http.MethodPatch) && item:
+		e.kind = engineMerge
+	case method == http.MethodDelete && item:
+		e.kind = engineRemove
+	default:
+		return nil, fmt.Errorf("the engine serves GET, POST to a collection, PUT, PATCH and DELETE of an item, not %s %s", method, path)
+	}
+	status, schema := successSchema(op)
+	if status == 0 {
+		return nil, errors.New("no 2xx response")
+	}
+	e.status = status
+	docSchema := schema
+	if schema != nil {
+		for _, name := range slices.Sorted(maps.Keys(schema.Properties)) {
+			ps := schema.Properties[name].Value
+			switch {
+			case ps == nil:
+			case ps.Type.Is("boolean"):
+				e.flags = append(e.flags, name)
+			case ps.Type.Is("number") || ps.Type.Is("integer"):
+				e.counts = append(e.counts, name)
+			case e.kind == engineList && ps.Type.Is("array") && e.envelope == "":
+				e.envelope, docSchema = name, nil
+				if ps.Items != nil {
+					docSchema = ps.Items.Value
+				}
+			case e.kind != engineList && e.kind != engineRemove && ps.Type.Is("object") && len(ps.Properties) > 0 && e.envelope == "":
+				e.envelope, docSchema = name, ps
+			}
+		}
+	}
+	switch {
+	case e.kind == engineList && e.envelope == "" && (schema == nil || !schema.Type.Is("array")):
+		return nil, errors.New("a list answer needs an array member (or an array)")
+	case e.kind == engineList && e.envelope == "":
+		docSchema = nil
+		if schema.Items != nil {
+			docSchema = schema.Items.Value
+		}
+	}
+	e.idKey = "id"
+	e.noun = "Record"
+	if e.envelope != "" {
+		e.noun = strings.ToUpper(e.envelope[:1]) + strings.TrimSuffix(e.envelope[1:], "s")
+	}
+	if docSchema != nil {
+		if _, ok := docSchema.Properties["_id"]; ok {
+			e.idKey = "_id"
+		}
+		_, e.located = docSchema.Properties["locationId"]
+		e.base = map[string]any{}
+		for _, name := range docSchema.Required {
+			if ps := docSchema.Properties[name]; ps != nil && ps.Value != nil {
+				e.base[name] = exampleOf(ps.Value)
+			}
+		}
+		if e.kind == engineList {
+			for _, p := range op.Parameters {
+				if pv := p.Value; pv != nil && pv.In == openapi3.ParameterInQuery && !isLocationName(pv.Name) && docSchema.Properties[pv.Name] != nil {
+					e.filters = append(e.filters, pv.Name)
+				}
+			}
+		}
+	}
+	return e, nil
+}
+
+// successSchema returns the lowest 2xx status an operation declares and its
+// JSON schema (nil when it declares no body).
+func successSchema(op *openapi3.Operation) (int, *openapi3.Schema) {
+	for code := 200; code < 300; code++ {
+		resp := op.Responses.Status(code)
+		if resp == nil || resp.Value == nil {
+			continue
+		}
+		if mt := resp.Value.Content.Get("application/json"); mt != nil && mt.Schema != nil {
+			return code, mt.Schema.Value
+		}
+		return code, nil
+	}
+	return 0, nil
+}
+
+// exampleOf is the value a created document gets for a required member the
+// body does not send: the schema's default, else its example, else the
+// zero value of its type.
+func exampleOf(s *openapi3.Schema) any {
+	switch {
+	case s.Default != nil:
+		return s.Default
+	case s.Example != nil:
+		return s.Example
+	case s.Type.Is("string"):
+		return ""
+	case s.Type.Is("number"), s.Type.Is("integer"):
+		return 0
+	case s.Type.Is("boolean"):
+		return false
+	case s.Type.Is("array"):
+		return []any{}
+	}
+	return map[string]any{}
+}
+
+// isLocationName reports the request members that name a location: they
+// must name the token's (see call.ownLocation).
+func isLocationName(name string) bool {
+	return name == "locationId" || name == "location_id" || name == "altId"
+}
+
+// collection is one collection's documents, kept in insertion order so
+// lists are stable.
+type collection struct {
+	ids  []string
+	docs map[string]json.RawMessage
+}
+
+func (c *collection) put(id string, doc json.RawMessage) {
+	if _, ok := c.docs[id]; !ok {
+		c.ids = append(c.ids, id)
+	}
+	c.docs[id] = doc
+}
+
+func (c *collection) remove(id string) bool {
+	if _, ok := c.docs[id]; !ok {
+		return false
+	}
+	delete(c.docs, id)
+	c.ids = slices.DeleteFunc(c.ids, func(x string) bool { return x == id })
+	return true
+}
+
+// list returns the documents in insertion order.
+func (c *collection) list() []json.RawMessage {
+	if c == nil {
+		return nil
+	}
+	out := make([]json.RawMessage, 0, len(c.ids))
+	for _, id := range c.ids {
+		out = append(out, c.docs[id])
+	}
+	return out
+}
+
+// coll returns a collection of the location, creating it when create is
+// set. Callers hold l.mu (for writing when create is set).
+func (l *locStore) coll(key string, create bool) *collection {
+	c := l.docs[key]
+	if c == nil && create {
+		c = &collection{docs: map[string]json.RawMessage{}}
+		l.docs[key] = c
+	}
+	return c
+}
+
+// doc returns one stored document. Callers hold l.mu.
+func (l *locStore) doc(key, id string) (json.RawMessage, bool) {
+	c := l.docs[key]
+	if c == nil {
+		return nil, false
+	}
+	d, ok := c.docs[id]
+	return d, ok
+}
+
+// Collections of documents the hand-written handlers share with the
+// engine.
+const (
+	collPipelines = "/opportunities/pipelines"
+	collCalendars = "/calendars"
+)
+
+// collectionKey is the collection of an item (its path without the last
+// segment) or of a collection operation (its path), trailing slash dropped.
+func collectionKey(path string, item bool) string {
+	path = strings.TrimSuffix(path, "/")
+	if item {
+		path = path[:strings.LastIndex(path, "/")]
+	}
+	return path
+}
+
+// PutDocument stores a raw JSON object in a location's engine collection
+// (e.g. "/calendars", "/opportunities/pipelines"), under its "id" (or
+// "_id"), replacing any document with that id. The engine answers it as it
+// is, undeclared keys and odd types included, so tests can show how a
+// client copes with what HighLevel really sends.
+func (s *Sandbox) PutDocument(locationID, collection string, doc json.RawMessage) error {
+	l, ok := s.loc(locationID)
+	if !ok {
+		return fmt.Errorf("no location %s", locationID)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return fmt.Errorf("document must be a JSON object: %w", err)
+	}
+	id, _ := m["id"].(string)
+	if id == "" {
+		id, _ = m["_id"].(string)
+	}
+	if id == "" {
+		return errors.New(`document has no string "id" or "_id"`)
+	}
+	l.mu.Lock()
+	l.coll(collectionKey(collection, false), true).put(id, slices.Clone(doc))
+	l.mu.Unlock()
+	return nil
+}
+
+// serve is the engine's handler for one operation.
+func (e *engineOp) serve(s *Sandbox, w http.ResponseWriter, r *http.Request, c *call) {
+	q := r.URL.Query()
+	for name := range q {
+		if isLocationName(name) {
+			if aerr := c.ownLocation(q.Get(name)); aerr != nil {
+				writeError(w, aerr)
+				return
+			}
+		}
+	}
+	l := s.tokenStore(c)
+	switch e.kind {
+	case engineRead:
+		l.mu.RLock()
+		d, ok := l.doc(collectionKey(r.URL.Path, true), lastSegment(r.URL.Path))
+		var b []byte
+		if ok {
+			b = e.answer(d)
+		}
+		l.mu.RUnlock()
+		if !ok {
+			writeError(w, errNotFound("%s not found", e.noun))
+			return
+		}
+		writeBody(w, e.status, b)
+	case engineList:
+		l.mu.RLock()
+		docs := l.coll(collectionKey(r.URL.Path, false), false).list()
+		l.mu.RUnlock()
+		docs = e.filter(docs, q)
+		writeBody(w, e.status, e.answerList(docs))
+	case engineCreate:
+		e.create(l, w, r, c)
+	case engineMerge:
+		e.merge(l, w, r)
+	case engineRemove:
+		l.mu.Lock()
+		ok := false
+		if cl := l.coll(collectionKey(r.URL.Path, true), false); cl != nil {
+			ok = cl.remove(lastSegment(r.URL.Path))
+		}
+		l.mu.Unlock()
+		if !ok {
+			writeError(w, errNotFound("%s not found", e.noun))
+			return
+		}
+		writeBody(w, e.status, e.answer(nil))
+	}
+}
+
+func lastSegment(path string) string {
+	path = strings.TrimSuffix(path, "/")
+	return path[strings.LastIndex(path, "/")+1:]
+}
+
+// answer wraps a document (nil for none) in the operation's envelope, with
+// its flags true.
+func (e *engineOp) answer(doc json.RawMessage) []byte {
+	if e.envelope == "" && len(e.flags) == 0 && doc != nil {
+		return slices.Clone(doc)
+	}
+	m := map[string]any{}
+	for _, f := range e.flags {
+		m[f] = true
+	}
+	if doc != nil {
+		if e.envelope == "" {
+			// A flat document with flags beside it: merge them in.
+			var dm map[string]json.RawMessage
+			if err := json.Unmarshal(doc, &dm); err == nil {
+				for k, v := range dm {
+					m[k] = v
+				}
+			}
+		} else {
+			m[e.envelope] = doc
+		}
+	}
+	return marshal(m)
+}
+
+func (e *engineOp) answerList(docs []json.RawMessage) []byte {
+	if docs == nil {
+		docs = []json.RawMessage{}
+	}
+	if e.envelope == "" {
+		return marshal(docs)
+	}
+	m := map[string]any{e.envelope: docs}
+	for _, n := range e.counts {
+		m[n] = len(docs)
+	}
+	for _, f := range e.flags {
+		m[f] = true
+	}
+	return marshal(m)
+}
+
+// filter keeps the documents whose member named by a filter parameter
+// equals its value (compared as text, so numbers and booleans match too).
+func (e *engineOp) filter(docs []json.RawMessage, q map[string][]string) []json.RawMessage {
+	var active []string
+	for _, f := range e.filters {
+		if len(q[f]) > 0 && q[f][0] != "" {
+			active = append(active, f)
+		}
+	}
+	if len(active) == 0 {
+		return docs
+	}
+	var out []json.RawMessage
+	for _, d := range docs {
+		var m map[string]any
+		if json.Unmarshal(d, &m) != nil {
+			continue
+		}
+		keep := true
+		for _, f := range active {
+			keep = keep && textOf(m[f]) == q[f][0]
+		}
+		if keep {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func textOf(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+// decodeObject reads a body the validator has already checked against the
+// document into a JSON object.
+func decodeObject(r *http.Request) (map[string]any, *apiError) {
+	var m map[string]any
+	if aerr := decodeBody(r, &m); aerr != nil {
+		return nil, aerr
+	}
+	if m == nil {
+		return nil, errUnprocessable("body must be an object")
+	}
+	return m, nil
+}
+
+func (e *engineOp) create(l *locStore, w http.ResponseWriter, r *http.Request, c *call) {
+	body, aerr := decodeObject(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if v, ok := body["locationId"].(string); ok {
+		if aerr := c.ownLocation(v); aerr != nil {
+			writeError(w, aerr)
+			return
+		}
+	}
+	doc := make(map[string]any, len(e.base)+len(body)+2)
+	for k, v := range e.base {
+		doc[k] = v
+	}
+	for k, v := range body {
+		doc[k] = v
+	}
+	if e.located {
+		doc["locationId"] = l.id
+	}
+	l.mu.Lock()
+	id := l.newID()
+	doc[e.idKey] = id
+	raw := marshal(doc)
+	l.coll(collectionKey(r.URL.Path, false), true).put(id, raw)
+	l.mu.Unlock()
+	writeBody(w, e.status, e.answer(raw))
+}
+
+func (e *engineOp) merge(l *locStore, w http.ResponseWriter, r *http.Request) {
+	body, aerr := decodeObject(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	key, id := collectionKey(r.URL.Path, true), lastSegment(r.URL.Path)
+	l.mu.Lock()
+	old, ok := l.doc(key, id)
+	if !ok {
+		l.mu.Unlock()
+		writeError(w, errNotFound("%s not found", e.noun))
+		return
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(old, &doc); err != nil {
+		l.mu.Unlock()
+		writeError(w, errBadRequest("stored %s %s is not a JSON object", e.noun, id))
+		return
+	}
+	for k, v := range body {
+		if k == e.idKey || k == "locationId" {
+			continue // a record keeps its id and its location
+		}
+		doc[k] = marshal(v)
+	}
+	raw := marshal(doc)
+	l.coll(key, true).put(id, raw)
+	l.mu.Unlock()
+	writeBody(w, e.status, e.answer(raw))
+}
