@@ -547,7 +547,7 @@ func TestOpportunitiesOverREST(t *testing.T) {
 	if code != http.StatusOK || updated.Opportunity.Name != "REST deal v2" || updated.Opportunity.MonetaryValue != 99.5 {
 		t.Fatalf("PATCH opportunity = %d %s", code, body)
 	}
-	// Without updateMask the gateway masks the fields of the body.
+	// Without updateMask, the fields set in the body are written.
 	code, _, body = h.rest(http.MethodPatch, base+"/"+id, "", strings.NewReader(`{"pipelineStageId":"`+pl.GetStages()[2].GetId()+`"}`))
 	decode(body, &updated)
 	if code != http.StatusOK || updated.Opportunity.PipelineStageID != pl.GetStages()[2].GetId() || updated.Opportunity.Name != "REST deal v2" {

@@ -1868,7 +1868,8 @@ type UpdateAppointmentRequest struct {
 	// Paths of output-only fields are ignored; any other path (contact_id
 	// included: HighLevel cannot move an appointment to another contact) is
 	// INVALID_ARGUMENT. An empty mask means the supported fields set in
-	// `appointment` (non-default values).
+	// `appointment` (non-default values); over REST, a PATCH without
+	// ?updateMask= is an empty mask.
 	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,4,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	// Move even outside the calendar's booking date range (upstream
 	// `ignoreDateRange`); unset leaves HighLevel's default.

@@ -1215,13 +1215,15 @@ type UpdateContactRequest struct {
 	// timezone, dnd, dnd_settings, inbound_dnd_settings, tags, custom_fields,
 	// source, date_of_birth, assigned_to. A path may also go inside
 	// dnd_settings or inbound_dnd_settings (dnd_settings.email or
-	// dnd_settings.email.status, as the REST gateway derives from a PATCH
-	// body); then only the channels named are sent. Paths of output-only fields
-	// are ignored; any other path (company_name and gender included: HighLevel
-	// cannot update them) is INVALID_ARGUMENT. An empty mask means the
-	// supported fields set in `contact` (non-default values); a path whose value
-	// is empty clears the field. `tags` replaces every tag; `custom_fields`
-	// changes only the custom fields listed.
+	// dnd_settings.email.status); then only the channels named are sent.
+	// Paths of output-only fields are ignored; a path of a field HighLevel's
+	// update does not take (company_name, gender) is INVALID_ARGUMENT. An
+	// empty mask writes the fields set in `contact` (non-default values) that
+	// the update takes and leaves out the rest, so a contact read and written
+	// back unchanged succeeds; a path whose value is empty clears the field.
+	// Over REST, a PATCH without ?updateMask= is an empty mask. `tags`
+	// replaces every tag; `custom_fields` changes only the custom fields
+	// listed.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,4,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

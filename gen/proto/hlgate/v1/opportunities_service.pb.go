@@ -818,10 +818,14 @@ type UpdateOpportunityRequest struct {
 	Opportunity *Opportunity `protobuf:"bytes,3,opt,name=opportunity,proto3" json:"opportunity,omitempty"`
 	// The fields to change. Supported paths: name, monetary_value,
 	// pipeline_id, pipeline_stage_id, assigned_to, status, custom_fields.
-	// Paths of output-only fields are ignored; any other path (source,
-	// contact_id and lost_reason_id included: HighLevel cannot update them
-	// here) is INVALID_ARGUMENT. An empty mask means the supported fields set
-	// in `opportunity` (non-default values). To mark an opportunity lost with a
+	// Paths of output-only fields are ignored; a path of a field HighLevel
+	// cannot update here (source, contact_id, lost_reason_id) is
+	// INVALID_ARGUMENT, and so is one that empties a field that must have a
+	// value (name, pipeline_id, pipeline_stage_id, status). An empty mask
+	// writes the fields set in `opportunity` (non-default values) that the
+	// update takes and leaves out the rest, so an opportunity read and
+	// written back unchanged succeeds. Over REST, a PATCH without
+	// ?updateMask= is an empty mask. To mark an opportunity lost with a
 	// reason, use UpdateOpportunityStatus.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,4,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
