@@ -308,7 +308,7 @@ func TestClientEncodesAndDecodes(t *testing.T) {
 			op: "CreateContact",
 			call: func(ctx context.Context, c *highlevel.ClientWithResponses) (int, any, error) {
 				var field highlevel.CreateContactRequest_CustomFields
-				if err := field.FromTextField(highlevel.TextField{ID: "6dvNaf7VhkQ9snc5vnjJ", FieldValue: ptr("My Text")}); err != nil {
+				if err := field.FromTextField(highlevel.TextField{ID: ptr("6dvNaf7VhkQ9snc5vnjJ"), FieldValue: ptr("My Text")}); err != nil {
 					return 0, nil, err
 				}
 				r, err := c.CreateContactWithResponse(ctx, highlevel.CreateContactRequest{
@@ -446,7 +446,7 @@ func TestClientEncodesAndDecodes(t *testing.T) {
 			op: "CreateOpportunity",
 			call: func(ctx context.Context, c *highlevel.ClientWithResponses) (int, any, error) {
 				var field highlevel.CreateOpportunityRequest_CustomFields
-				if err := field.FromCustomFieldInputArray(highlevel.CustomFieldInputArray{ID: "6dvNaf7VhkQ9snc5vnjJ", FieldValue: &[]string{"test", "test2"}}); err != nil {
+				if err := field.FromCustomFieldInputArray(highlevel.CustomFieldInputArray{ID: ptr("6dvNaf7VhkQ9snc5vnjJ"), FieldValue: &[]string{"test", "test2"}}); err != nil {
 					return 0, nil, err
 				}
 				r, err := c.CreateOpportunityWithResponse(ctx, highlevel.CreateOpportunityRequest{

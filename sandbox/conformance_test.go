@@ -192,6 +192,11 @@ func TestConformance(t *testing.T) {
 		json: map[string]any{"locationId": sandbox.OtherLocationID, "pageLimit": 5}})
 	cf.run(confCase{name: "get contact", method: "GET", path: "/contacts/" + contactID, token: loc, status: 200})
 	cf.run(confCase{name: "get unknown contact", method: "GET", path: "/contacts/nope", token: loc, status: 404})
+	if err := e.sb.PutDocument(L, "/contacts/"+contactID+"/notes", json.RawMessage(`{"id":"NoteConformance00001","body":"called back","contactId":"`+contactID+`","dateAdded":"2026-04-14T15:07:00.000Z","pinned":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	cf.run(confCase{name: "notes", method: "GET", path: "/contacts/" + contactID + "/notes", token: loc, status: 200})
+
 	cf.run(confCase{name: "get contact no token", method: "GET", path: "/contacts/" + contactID, status: 401})
 	created := cf.run(confCase{name: "create contact", method: "POST", path: "/contacts/", token: loc, status: 201,
 		json: map[string]any{"locationId": L, "firstName": "Conformance", "lastName": "Test", "email": "conf@example.com", "tags": []string{"Conf"},

@@ -284,3 +284,37 @@ func sandboxRequests(sb *sandbox.Sandbox) int64 {
 	}
 	return n
 }
+
+// ListContactNotes, added by declaration alone (docs/ADDING_AN_OPERATION.md):
+// a note HighLevel sends with an undeclared key and in no id order comes
+// back whole, in id order, paged, over gRPC and REST.
+func TestListContactNotes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	contact := firstContactID(t, h)
+	for _, n := range []string{
+		`{"id":"NoteB","body":"second","contactId":"` + contact + `","dateAdded":"2026-01-02T10:00:00.000Z","pinned":true,"mood":"happy"}`,
+		`{"id":"NoteA","body":"first","contactId":"` + contact + `","dateAdded":"2026-01-01T10:00:00.000Z","userId":"User1"}`,
+	} {
+		if err := h.sb.PutDocument(loc, "/contacts/"+contact+"/notes", json.RawMessage(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := h.contacts.ListContactNotes(ctx, &hlgatev1.ListContactNotesRequest{LocationId: loc, ContactId: contact, PageSize: 1})
+	if err != nil || len(first.GetNotes()) != 1 || first.GetNotes()[0].GetId() != "NoteA" || first.GetNextPageToken() == "" {
+		t.Fatalf("first page = %v, %v", first, err)
+	}
+	second, err := h.contacts.ListContactNotes(ctx, &hlgatev1.ListContactNotesRequest{LocationId: loc, ContactId: contact, PageSize: 1, PageToken: first.GetNextPageToken()})
+	if err != nil || len(second.GetNotes()) != 1 || second.GetNextPageToken() != "" {
+		t.Fatalf("second page = %v, %v", second, err)
+	}
+	b := second.GetNotes()[0]
+	if b.GetBody() != "second" || !b.GetPinned() || b.GetDateAdded().AsTime().Day() != 2 || b.GetUnmapped().GetFields()["mood"].GetStringValue() != "happy" {
+		t.Fatalf("note B = %v", b)
+	}
+	code, _, body := h.rest(http.MethodGet, "/v1/locations/"+loc+"/contacts/"+contact+"/notes", "", nil)
+	if code != http.StatusOK || !strings.Contains(string(body), `"mood":"happy"`) || !strings.Contains(string(body), `"userId":"User1"`) {
+		t.Fatalf("GET notes = %d %s", code, body)
+	}
+}

@@ -51,8 +51,8 @@ func TestEveryForwardingRPCNamesItsOperation(t *testing.T) {
 			}
 		}
 	}
-	if n != 29 {
-		t.Errorf("%d RPCs name an upstream operation, want 29", n)
+	if n != 30 {
+		t.Errorf("%d RPCs name an upstream operation, want 30", n)
 	}
 	// Every operation the table exposes has an RPC, and each RPC's rule
 	// carries the operation's Version and retry safety from the table.

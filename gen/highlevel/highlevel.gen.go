@@ -1549,13 +1549,13 @@ type CalendarNotification struct {
 // Example: email
 type CalendarNotificationType string
 
-// CheckboxField defines model for CheckboxField.
+// CheckboxField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
 type CheckboxField struct {
 	// FieldValue Example: ["test","test2"]
 	FieldValue *[]string `json:"field_value,omitempty"`
 
 	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID string `json:"id"`
+	ID *string `json:"id,omitempty"`
 
 	// Key Example: my_custom_field
 	Key *string `json:"key,omitempty"`
@@ -1670,8 +1670,42 @@ type ContactCustomField struct {
 	// ID Example: MgobCB14YMVKuE4Ka8p1
 	ID *string `json:"id,omitempty"`
 
-	// Value Example: name
-	Value *string `json:"value,omitempty"`
+	// Value The value in the JSON type of the field's dataType: a string (TEXT and other text fields), a number (NUMERICAL, MONETORY), an array of strings (CHECKBOX, MULTIPLE_OPTIONS), an object or an array of objects (FILE_UPLOAD). Upstream declares `type: string`, which only text fields answer; the write schemas (TextField ... FileField, customFieldsInput*Schema) take strings, numbers, arrays and objects, and live reads answer them with their types (reference facts: custom field values are strings, numbers, arrays or objects). Left untyped.
+	//
+	// Example: name
+	Value interface{} `json:"value,omitempty"`
+}
+
+// ContactNote defines model for ContactNote.
+type ContactNote struct {
+	// Body Example: lorem ipsum
+	Body *string `json:"body,omitempty"`
+
+	// Color Example: #FFAA00
+	Color *string `json:"color,omitempty"`
+
+	// ContactID Example: TUcmRxWrjqzJS8EjkxNK
+	ContactID *string `json:"contactId,omitempty"`
+
+	// DateAdded Example: 2021-07-08T12:02:11.285Z
+	DateAdded *string `json:"dateAdded,omitempty"`
+
+	// ID Example: HGPcayliwcdoUFzvbTok
+	ID *string `json:"id,omitempty"`
+
+	// Pinned Example: false
+	Pinned *bool `json:"pinned,omitempty"`
+
+	// Title Example: Follow-up summary
+	Title *string `json:"title,omitempty"`
+
+	// UserID Example: TUcmRxWrjqzJS8EjkxNK
+	UserID *string `json:"userId,omitempty"`
+}
+
+// ContactNotesResult defines model for ContactNotesResult.
+type ContactNotesResult struct {
+	Notes *[]ContactNote `json:"notes,omitempty"`
 }
 
 // ContactSearchFilter Either a condition (`field`, `operator`, `value`) or a group (`group` and nested `filters`).
@@ -2045,34 +2079,51 @@ type CreatedOrUpdatedBy struct {
 	UserID *string `json:"userId,omitempty"`
 }
 
-// CustomFieldInputArray defines model for CustomFieldInputArray.
+// CustomFieldInputArray Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
 type CustomFieldInputArray struct {
 	// FieldValue Example: ["test","test2"]
 	FieldValue *[]string `json:"field_value,omitempty"`
 
 	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID string `json:"id"`
+	ID *string `json:"id,omitempty"`
 
 	// Key Example: my_custom_field
 	Key *string `json:"key,omitempty"`
 }
 
-// CustomFieldInputObject defines model for CustomFieldInputObject.
+// CustomFieldInputObject Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
 type CustomFieldInputObject struct {
-	// FieldValue Example: {}
-	FieldValue *map[string]interface{} `json:"field_value,omitempty"`
+	// FieldValue A file upload's value, an object keyed by upload id or an array of file objects (upstream declares an object only; reads answer both).
+	//
+	// Example: {}
+	FieldValue *CustomFieldInputObject_FieldValue `json:"field_value,omitempty"`
 
 	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID string `json:"id"`
+	ID *string `json:"id,omitempty"`
 
 	// Key Example: my_custom_field
 	Key *string `json:"key,omitempty"`
 }
 
-// CustomFieldInputString defines model for CustomFieldInputString.
+// CustomFieldInputObjectFieldValue0 defines model for CustomFieldInputObject.FieldValue.0.
+type CustomFieldInputObjectFieldValue0 = map[string]interface{}
+
+// CustomFieldInputObjectFieldValue1 defines model for CustomFieldInputObject.FieldValue.1.
+type CustomFieldInputObjectFieldValue1 = []map[string]interface{}
+
+// CustomFieldInputObject_FieldValue A file upload's value, an object keyed by upload id or an array of file objects (upstream declares an object only; reads answer both).
+//
+// Example: {}
+type CustomFieldInputObject_FieldValue struct {
+	union json.RawMessage
+}
+
+// CustomFieldInputString Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
 type CustomFieldInputString struct {
-	// FieldValue Example: 9039160788
-	FieldValue *string `json:"field_value,omitempty"`
+	// FieldValue A text value, or a number for NUMERICAL and MONETORY fields (upstream declares a string only; reads answer those fields' values as numbers).
+	//
+	// Example: 9039160788
+	FieldValue *CustomFieldInputString_FieldValue `json:"field_value,omitempty"`
 
 	// ID Pass either `id` or `key` of custom field
 	//
@@ -2083,6 +2134,19 @@ type CustomFieldInputString struct {
 	//
 	// Example: my_custom_field
 	Key *string `json:"key,omitempty"`
+}
+
+// CustomFieldInputStringFieldValue0 defines model for CustomFieldInputString.FieldValue.0.
+type CustomFieldInputStringFieldValue0 = string
+
+// CustomFieldInputStringFieldValue1 defines model for CustomFieldInputString.FieldValue.1.
+type CustomFieldInputStringFieldValue1 = float64
+
+// CustomFieldInputString_FieldValue A text value, or a number for NUMERICAL and MONETORY fields (upstream declares a string only; reads answer those fields' values as numbers).
+//
+// Example: 9039160788
+type CustomFieldInputString_FieldValue struct {
+	union json.RawMessage
 }
 
 // DaySlots defines model for DaySlots.
@@ -2138,16 +2202,31 @@ type ErrorResponse struct {
 	StatusCode *float64 `json:"statusCode,omitempty"`
 }
 
-// FileField defines model for FileField.
+// FileField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
 type FileField struct {
-	// FieldValue Example: {"f31175d4-2b06-4fc6-b7bc-74cd814c68cb":{"documentId":"w2M9qTZ0ZJz8rGt02jdJ","meta":{"encoding":"7bit","fieldname":"1HeGizb13P0odwgOgKSs","mimetype":"image/jpeg","originalname":"IMG_20231215_164412935.jpg","size":1786611,"uuid":"f31175d4-2b06-4fc6-b7bc-74cd814c68cb"},"url":"https://services.leadconnectorhq.com/documents/download/w2M9qTZ0ZJz8rGt02jdJ"}}
-	FieldValue *map[string]interface{} `json:"field_value,omitempty"`
+	// FieldValue A file upload's value, an object keyed by upload id or an array of file objects (upstream declares an object only; reads answer both).
+	//
+	// Example: {"f31175d4-2b06-4fc6-b7bc-74cd814c68cb":{"documentId":"w2M9qTZ0ZJz8rGt02jdJ","meta":{"encoding":"7bit","fieldname":"1HeGizb13P0odwgOgKSs","mimetype":"image/jpeg","originalname":"IMG_20231215_164412935.jpg","size":1786611,"uuid":"f31175d4-2b06-4fc6-b7bc-74cd814c68cb"},"url":"https://services.leadconnectorhq.com/documents/download/w2M9qTZ0ZJz8rGt02jdJ"}}
+	FieldValue *FileField_FieldValue `json:"field_value,omitempty"`
 
 	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID string `json:"id"`
+	ID *string `json:"id,omitempty"`
 
 	// Key Example: my_custom_field
 	Key *string `json:"key,omitempty"`
+}
+
+// FileFieldFieldValue0 defines model for FileField.FieldValue.0.
+type FileFieldFieldValue0 = map[string]interface{}
+
+// FileFieldFieldValue1 defines model for FileField.FieldValue.1.
+type FileFieldFieldValue1 = []map[string]interface{}
+
+// FileField_FieldValue A file upload's value, an object keyed by upload id or an array of file objects (upstream declares an object only; reads answer both).
+//
+// Example: {"f31175d4-2b06-4fc6-b7bc-74cd814c68cb":{"documentId":"w2M9qTZ0ZJz8rGt02jdJ","meta":{"encoding":"7bit","fieldname":"1HeGizb13P0odwgOgKSs","mimetype":"image/jpeg","originalname":"IMG_20231215_164412935.jpg","size":1786611,"uuid":"f31175d4-2b06-4fc6-b7bc-74cd814c68cb"},"url":"https://services.leadconnectorhq.com/documents/download/w2M9qTZ0ZJz8rGt02jdJ"}}
+type FileField_FieldValue struct {
+	union json.RawMessage
 }
 
 // FreeSlotsResult Free slots keyed by date (`YYYY-MM-DD`, in the requested timezone). The official document shows no other member (no `traceId`).
@@ -2237,13 +2316,13 @@ type InstalledLocationsResult struct {
 	Locations                *[]InstalledLocation `json:"locations,omitempty"`
 }
 
-// LargeTextField defines model for LargeTextField.
+// LargeTextField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
 type LargeTextField struct {
 	// FieldValue Example: My Text
 	FieldValue *string `json:"field_value,omitempty"`
 
 	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID string `json:"id"`
+	ID *string `json:"id,omitempty"`
 
 	// Key Example: my_custom_field
 	Key *string `json:"key,omitempty"`
@@ -2376,40 +2455,70 @@ type LookBusyConfiguration struct {
 	Enabled bool `json:"enabled"`
 }
 
-// MonetoryField defines model for MonetoryField.
+// MonetoryField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
 type MonetoryField struct {
-	// FieldValue Example: 100.5
-	FieldValue *float64 `json:"field_value,omitempty"`
+	// FieldValue A number, or a numeric string (upstream declares an object, though its example is a number).
+	//
+	// Example: 100.5
+	FieldValue *MonetoryField_FieldValue `json:"field_value,omitempty"`
 
 	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID string `json:"id"`
+	ID *string `json:"id,omitempty"`
 
 	// Key Example: my_custom_field
 	Key *string `json:"key,omitempty"`
 }
 
-// MultiSelectField defines model for MultiSelectField.
+// MonetoryFieldFieldValue0 defines model for MonetoryField.FieldValue.0.
+type MonetoryFieldFieldValue0 = float64
+
+// MonetoryFieldFieldValue1 defines model for MonetoryField.FieldValue.1.
+type MonetoryFieldFieldValue1 = string
+
+// MonetoryField_FieldValue A number, or a numeric string (upstream declares an object, though its example is a number).
+//
+// Example: 100.5
+type MonetoryField_FieldValue struct {
+	union json.RawMessage
+}
+
+// MultiSelectField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
 type MultiSelectField struct {
 	// FieldValue Example: ["test","test2"]
 	FieldValue *[]string `json:"field_value,omitempty"`
 
 	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID string `json:"id"`
+	ID *string `json:"id,omitempty"`
 
 	// Key Example: my_custom_field
 	Key *string `json:"key,omitempty"`
 }
 
-// NumericField defines model for NumericField.
+// NumericField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
 type NumericField struct {
-	// FieldValue Example: 100
-	FieldValue *float64 `json:"field_value,omitempty"`
+	// FieldValue A number, or a numeric string (upstream declares an object, though its example is a number).
+	//
+	// Example: 100
+	FieldValue *NumericField_FieldValue `json:"field_value,omitempty"`
 
 	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID string `json:"id"`
+	ID *string `json:"id,omitempty"`
 
 	// Key Example: my_custom_field
 	Key *string `json:"key,omitempty"`
+}
+
+// NumericFieldFieldValue0 defines model for NumericField.FieldValue.0.
+type NumericFieldFieldValue0 = float64
+
+// NumericFieldFieldValue1 defines model for NumericField.FieldValue.1.
+type NumericFieldFieldValue1 = string
+
+// NumericField_FieldValue A number, or a numeric string (upstream declares an object, though its example is a number).
+//
+// Example: 100
+type NumericField_FieldValue struct {
+	union json.RawMessage
 }
 
 // OAuthError Error body of POST /oauth/token: the members of the common 400 and 401 bodies, plus the RFC 6749 section 5.2 members `error` (e.g. `invalid_grant`) and `error_description`. The official document declares only the common bodies and issue GoHighLevel/highlevel-api-docs#249 shows free-text messages; the OAuth members are an assumption that lets a reused refresh token be recognised.
@@ -2515,7 +2624,7 @@ type OpportunityContact struct {
 
 // OpportunityCustomField defines model for OpportunityCustomField.
 type OpportunityCustomField struct {
-	// FieldValue The value of the custom field
+	// FieldValue The value of the custom field, in the JSON type of its dataType. Upstream declares oneOf string, object, array of strings, array of objects: it lacks the numbers NUMERICAL and MONETORY fields answer, and under oneOf an empty array matches both array branches, so it is refused. Here anyOf, with number.
 	FieldValue OpportunityCustomField_FieldValue `json:"fieldValue"`
 
 	// ID Example: MgobCB14YMVKuE4Ka8p1
@@ -2526,15 +2635,18 @@ type OpportunityCustomField struct {
 type OpportunityCustomFieldFieldValue0 = string
 
 // OpportunityCustomFieldFieldValue1 defines model for OpportunityCustomField.FieldValue.1.
-type OpportunityCustomFieldFieldValue1 = map[string]interface{}
+type OpportunityCustomFieldFieldValue1 = float64
 
 // OpportunityCustomFieldFieldValue2 defines model for OpportunityCustomField.FieldValue.2.
-type OpportunityCustomFieldFieldValue2 = []string
+type OpportunityCustomFieldFieldValue2 = map[string]interface{}
 
 // OpportunityCustomFieldFieldValue3 defines model for OpportunityCustomField.FieldValue.3.
-type OpportunityCustomFieldFieldValue3 = []map[string]interface{}
+type OpportunityCustomFieldFieldValue3 = []string
 
-// OpportunityCustomField_FieldValue The value of the custom field
+// OpportunityCustomFieldFieldValue4 defines model for OpportunityCustomField.FieldValue.4.
+type OpportunityCustomFieldFieldValue4 = []map[string]interface{}
+
+// OpportunityCustomField_FieldValue The value of the custom field, in the JSON type of its dataType. Upstream declares oneOf string, object, array of strings, array of objects: it lacks the numbers NUMERICAL and MONETORY fields answer, and under oneOf an empty array matches both array branches, so it is refused. Here anyOf, with number.
 type OpportunityCustomField_FieldValue struct {
 	union json.RawMessage
 }
@@ -2865,13 +2977,13 @@ type PipelineStage struct {
 	ShowInPieChart *bool `json:"showInPieChart,omitempty"`
 }
 
-// RadioField defines model for RadioField.
+// RadioField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
 type RadioField struct {
 	// FieldValue Example: My Selected Option
 	FieldValue *string `json:"field_value,omitempty"`
 
 	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID string `json:"id"`
+	ID *string `json:"id,omitempty"`
 
 	// Key Example: my_custom_field
 	Key *string `json:"key,omitempty"`
@@ -3063,13 +3175,13 @@ type SearchedContact struct {
 	Website *string `json:"website,omitempty"`
 }
 
-// SingleSelectField defines model for SingleSelectField.
+// SingleSelectField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
 type SingleSelectField struct {
 	// FieldValue Example: My Selected Option
 	FieldValue *string `json:"field_value,omitempty"`
 
 	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID string `json:"id"`
+	ID *string `json:"id,omitempty"`
 
 	// Key Example: my_custom_field
 	Key *string `json:"key,omitempty"`
@@ -3114,13 +3226,13 @@ type TeamMemberMeetingLocationType string
 // TeamMemberPriority defines model for TeamMember.Priority.
 type TeamMemberPriority float64
 
-// TextField defines model for TextField.
+// TextField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
 type TextField struct {
 	// FieldValue Example: My Text
 	FieldValue *string `json:"field_value,omitempty"`
 
 	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID string `json:"id"`
+	ID *string `json:"id,omitempty"`
 
 	// Key Example: my_custom_field
 	Key *string `json:"key,omitempty"`
@@ -4395,6 +4507,316 @@ func (t *CreateOpportunityRequest_CustomFields) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// AsCustomFieldInputObjectFieldValue0 returns the union data inside the CustomFieldInputObject_FieldValue as a CustomFieldInputObjectFieldValue0
+func (t CustomFieldInputObject_FieldValue) AsCustomFieldInputObjectFieldValue0() (CustomFieldInputObjectFieldValue0, error) {
+	var body CustomFieldInputObjectFieldValue0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCustomFieldInputObjectFieldValue0 overwrites any union data inside the CustomFieldInputObject_FieldValue as the provided CustomFieldInputObjectFieldValue0
+func (t *CustomFieldInputObject_FieldValue) FromCustomFieldInputObjectFieldValue0(v CustomFieldInputObjectFieldValue0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCustomFieldInputObjectFieldValue0 performs a merge with any union data inside the CustomFieldInputObject_FieldValue, using the provided CustomFieldInputObjectFieldValue0
+func (t *CustomFieldInputObject_FieldValue) MergeCustomFieldInputObjectFieldValue0(v CustomFieldInputObjectFieldValue0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsCustomFieldInputObjectFieldValue1 returns the union data inside the CustomFieldInputObject_FieldValue as a CustomFieldInputObjectFieldValue1
+func (t CustomFieldInputObject_FieldValue) AsCustomFieldInputObjectFieldValue1() (CustomFieldInputObjectFieldValue1, error) {
+	var body CustomFieldInputObjectFieldValue1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCustomFieldInputObjectFieldValue1 overwrites any union data inside the CustomFieldInputObject_FieldValue as the provided CustomFieldInputObjectFieldValue1
+func (t *CustomFieldInputObject_FieldValue) FromCustomFieldInputObjectFieldValue1(v CustomFieldInputObjectFieldValue1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCustomFieldInputObjectFieldValue1 performs a merge with any union data inside the CustomFieldInputObject_FieldValue, using the provided CustomFieldInputObjectFieldValue1
+func (t *CustomFieldInputObject_FieldValue) MergeCustomFieldInputObjectFieldValue1(v CustomFieldInputObjectFieldValue1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t CustomFieldInputObject_FieldValue) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *CustomFieldInputObject_FieldValue) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsCustomFieldInputStringFieldValue0 returns the union data inside the CustomFieldInputString_FieldValue as a CustomFieldInputStringFieldValue0
+func (t CustomFieldInputString_FieldValue) AsCustomFieldInputStringFieldValue0() (CustomFieldInputStringFieldValue0, error) {
+	var body CustomFieldInputStringFieldValue0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCustomFieldInputStringFieldValue0 overwrites any union data inside the CustomFieldInputString_FieldValue as the provided CustomFieldInputStringFieldValue0
+func (t *CustomFieldInputString_FieldValue) FromCustomFieldInputStringFieldValue0(v CustomFieldInputStringFieldValue0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCustomFieldInputStringFieldValue0 performs a merge with any union data inside the CustomFieldInputString_FieldValue, using the provided CustomFieldInputStringFieldValue0
+func (t *CustomFieldInputString_FieldValue) MergeCustomFieldInputStringFieldValue0(v CustomFieldInputStringFieldValue0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsCustomFieldInputStringFieldValue1 returns the union data inside the CustomFieldInputString_FieldValue as a CustomFieldInputStringFieldValue1
+func (t CustomFieldInputString_FieldValue) AsCustomFieldInputStringFieldValue1() (CustomFieldInputStringFieldValue1, error) {
+	var body CustomFieldInputStringFieldValue1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCustomFieldInputStringFieldValue1 overwrites any union data inside the CustomFieldInputString_FieldValue as the provided CustomFieldInputStringFieldValue1
+func (t *CustomFieldInputString_FieldValue) FromCustomFieldInputStringFieldValue1(v CustomFieldInputStringFieldValue1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCustomFieldInputStringFieldValue1 performs a merge with any union data inside the CustomFieldInputString_FieldValue, using the provided CustomFieldInputStringFieldValue1
+func (t *CustomFieldInputString_FieldValue) MergeCustomFieldInputStringFieldValue1(v CustomFieldInputStringFieldValue1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t CustomFieldInputString_FieldValue) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *CustomFieldInputString_FieldValue) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsFileFieldFieldValue0 returns the union data inside the FileField_FieldValue as a FileFieldFieldValue0
+func (t FileField_FieldValue) AsFileFieldFieldValue0() (FileFieldFieldValue0, error) {
+	var body FileFieldFieldValue0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFileFieldFieldValue0 overwrites any union data inside the FileField_FieldValue as the provided FileFieldFieldValue0
+func (t *FileField_FieldValue) FromFileFieldFieldValue0(v FileFieldFieldValue0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFileFieldFieldValue0 performs a merge with any union data inside the FileField_FieldValue, using the provided FileFieldFieldValue0
+func (t *FileField_FieldValue) MergeFileFieldFieldValue0(v FileFieldFieldValue0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsFileFieldFieldValue1 returns the union data inside the FileField_FieldValue as a FileFieldFieldValue1
+func (t FileField_FieldValue) AsFileFieldFieldValue1() (FileFieldFieldValue1, error) {
+	var body FileFieldFieldValue1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFileFieldFieldValue1 overwrites any union data inside the FileField_FieldValue as the provided FileFieldFieldValue1
+func (t *FileField_FieldValue) FromFileFieldFieldValue1(v FileFieldFieldValue1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFileFieldFieldValue1 performs a merge with any union data inside the FileField_FieldValue, using the provided FileFieldFieldValue1
+func (t *FileField_FieldValue) MergeFileFieldFieldValue1(v FileFieldFieldValue1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t FileField_FieldValue) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *FileField_FieldValue) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsMonetoryFieldFieldValue0 returns the union data inside the MonetoryField_FieldValue as a MonetoryFieldFieldValue0
+func (t MonetoryField_FieldValue) AsMonetoryFieldFieldValue0() (MonetoryFieldFieldValue0, error) {
+	var body MonetoryFieldFieldValue0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromMonetoryFieldFieldValue0 overwrites any union data inside the MonetoryField_FieldValue as the provided MonetoryFieldFieldValue0
+func (t *MonetoryField_FieldValue) FromMonetoryFieldFieldValue0(v MonetoryFieldFieldValue0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeMonetoryFieldFieldValue0 performs a merge with any union data inside the MonetoryField_FieldValue, using the provided MonetoryFieldFieldValue0
+func (t *MonetoryField_FieldValue) MergeMonetoryFieldFieldValue0(v MonetoryFieldFieldValue0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsMonetoryFieldFieldValue1 returns the union data inside the MonetoryField_FieldValue as a MonetoryFieldFieldValue1
+func (t MonetoryField_FieldValue) AsMonetoryFieldFieldValue1() (MonetoryFieldFieldValue1, error) {
+	var body MonetoryFieldFieldValue1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromMonetoryFieldFieldValue1 overwrites any union data inside the MonetoryField_FieldValue as the provided MonetoryFieldFieldValue1
+func (t *MonetoryField_FieldValue) FromMonetoryFieldFieldValue1(v MonetoryFieldFieldValue1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeMonetoryFieldFieldValue1 performs a merge with any union data inside the MonetoryField_FieldValue, using the provided MonetoryFieldFieldValue1
+func (t *MonetoryField_FieldValue) MergeMonetoryFieldFieldValue1(v MonetoryFieldFieldValue1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t MonetoryField_FieldValue) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *MonetoryField_FieldValue) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsNumericFieldFieldValue0 returns the union data inside the NumericField_FieldValue as a NumericFieldFieldValue0
+func (t NumericField_FieldValue) AsNumericFieldFieldValue0() (NumericFieldFieldValue0, error) {
+	var body NumericFieldFieldValue0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromNumericFieldFieldValue0 overwrites any union data inside the NumericField_FieldValue as the provided NumericFieldFieldValue0
+func (t *NumericField_FieldValue) FromNumericFieldFieldValue0(v NumericFieldFieldValue0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeNumericFieldFieldValue0 performs a merge with any union data inside the NumericField_FieldValue, using the provided NumericFieldFieldValue0
+func (t *NumericField_FieldValue) MergeNumericFieldFieldValue0(v NumericFieldFieldValue0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsNumericFieldFieldValue1 returns the union data inside the NumericField_FieldValue as a NumericFieldFieldValue1
+func (t NumericField_FieldValue) AsNumericFieldFieldValue1() (NumericFieldFieldValue1, error) {
+	var body NumericFieldFieldValue1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromNumericFieldFieldValue1 overwrites any union data inside the NumericField_FieldValue as the provided NumericFieldFieldValue1
+func (t *NumericField_FieldValue) FromNumericFieldFieldValue1(v NumericFieldFieldValue1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeNumericFieldFieldValue1 performs a merge with any union data inside the NumericField_FieldValue, using the provided NumericFieldFieldValue1
+func (t *NumericField_FieldValue) MergeNumericFieldFieldValue1(v NumericFieldFieldValue1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t NumericField_FieldValue) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *NumericField_FieldValue) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // AsOpportunityCustomFieldFieldValue0 returns the union data inside the OpportunityCustomField_FieldValue as a OpportunityCustomFieldFieldValue0
 func (t OpportunityCustomField_FieldValue) AsOpportunityCustomFieldFieldValue0() (OpportunityCustomFieldFieldValue0, error) {
 	var body OpportunityCustomFieldFieldValue0
@@ -4489,6 +4911,32 @@ func (t *OpportunityCustomField_FieldValue) FromOpportunityCustomFieldFieldValue
 
 // MergeOpportunityCustomFieldFieldValue3 performs a merge with any union data inside the OpportunityCustomField_FieldValue, using the provided OpportunityCustomFieldFieldValue3
 func (t *OpportunityCustomField_FieldValue) MergeOpportunityCustomFieldFieldValue3(v OpportunityCustomFieldFieldValue3) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsOpportunityCustomFieldFieldValue4 returns the union data inside the OpportunityCustomField_FieldValue as a OpportunityCustomFieldFieldValue4
+func (t OpportunityCustomField_FieldValue) AsOpportunityCustomFieldFieldValue4() (OpportunityCustomFieldFieldValue4, error) {
+	var body OpportunityCustomFieldFieldValue4
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromOpportunityCustomFieldFieldValue4 overwrites any union data inside the OpportunityCustomField_FieldValue as the provided OpportunityCustomFieldFieldValue4
+func (t *OpportunityCustomField_FieldValue) FromOpportunityCustomFieldFieldValue4(v OpportunityCustomFieldFieldValue4) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeOpportunityCustomFieldFieldValue4 performs a merge with any union data inside the OpportunityCustomField_FieldValue, using the provided OpportunityCustomFieldFieldValue4
+func (t *OpportunityCustomField_FieldValue) MergeOpportunityCustomFieldFieldValue4(v OpportunityCustomFieldFieldValue4) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5324,6 +5772,11 @@ type ClientInterface interface {
 	// Corresponds with PUT /contacts/{contactId} (the `UpdateContact` operationId).
 	UpdateContact(ctx context.Context, contactID string, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListContactNotes Get All Notes
+	//
+	// Corresponds with GET /contacts/{contactId}/notes (the `ListContactNotes` operationId).
+	ListContactNotes(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RemoveContactTagsWithBody Remove Tags
 	//
 	// Takes any type of body and a specified content type.
@@ -5851,6 +6304,21 @@ func (c *Client) UpdateContactWithBody(ctx context.Context, contactID string, co
 // Corresponds with PUT /contacts/{contactId} (the `UpdateContact` operationId).
 func (c *Client) UpdateContact(ctx context.Context, contactID string, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateContactRequest(c.Server, contactID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListContactNotes Get All Notes
+//
+// Corresponds with GET /contacts/{contactId}/notes (the `ListContactNotes` operationId).
+func (c *Client) ListContactNotes(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListContactNotesRequest(c.Server, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -6962,6 +7430,40 @@ func NewUpdateContactRequestWithBody(server string, contactID string, contentTyp
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListContactNotesRequest constructs an http.Request for the ListContactNotes method
+func NewListContactNotesRequest(server string, contactID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/notes", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -8597,6 +9099,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /contacts/{contactId} (the `UpdateContact` operationId).
 	UpdateContactWithResponse(ctx context.Context, contactID string, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateContactResponse, error)
 
+	// ListContactNotesWithResponse Get All Notes
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /contacts/{contactId}/notes (the `ListContactNotes` operationId).
+	ListContactNotesWithResponse(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*ListContactNotesResponse, error)
+
 	// RemoveContactTagsWithBodyWithResponse Remove Tags
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -9933,6 +10442,89 @@ func (r UpdateContactResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateContactResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListContactNotesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ContactNotesResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableEntity
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListContactNotesResponse) GetJSON200() *ContactNotesResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListContactNotesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListContactNotesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListContactNotesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListContactNotesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListContactNotesResponse) GetJSON422() *UnprocessableEntity {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListContactNotesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListContactNotesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListContactNotesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListContactNotesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListContactNotesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -11558,6 +12150,19 @@ func (c *ClientWithResponses) UpdateContactWithResponse(ctx context.Context, con
 	return ParseUpdateContactResponse(rsp)
 }
 
+// ListContactNotesWithResponse Get All Notes
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /contacts/{contactId}/notes (the `ListContactNotes` operationId).
+func (c *ClientWithResponses) ListContactNotesWithResponse(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*ListContactNotesResponse, error) {
+	rsp, err := c.ListContactNotes(ctx, contactID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListContactNotesResponse(rsp)
+}
+
 // RemoveContactTagsWithBodyWithResponse Remove Tags
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -12775,6 +13380,74 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest UpdateContactResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListContactNotesResponse parses an HTTP response from a ListContactNotesWithResponse call
+func ParseListContactNotesResponse(rsp *http.Response) (*ListContactNotesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListContactNotesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ContactNotesResult
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -1391,7 +1391,8 @@ var Ops = []Op{
 		Scopes:   []string{"contacts.readonly"},
 		Read:     true,
 		Safe:     true,
-		Exposed:  false,
+		Paging:   "client",
+		Exposed:  true,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 		},

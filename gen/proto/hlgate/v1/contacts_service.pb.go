@@ -2072,6 +2072,254 @@ func (x *RemoveContactTagsResponse) GetTags() []string {
 	return nil
 }
 
+// ListContactNotesRequest names the contact whose notes to list.
+type ListContactNotesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location the contact belongs to.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The contact's id.
+	ContactId string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// At most this many notes per page (default 50, at most 100).
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListContactNotesRequest) Reset() {
+	*x = ListContactNotesRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListContactNotesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListContactNotesRequest) ProtoMessage() {}
+
+func (x *ListContactNotesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListContactNotesRequest.ProtoReflect.Descriptor instead.
+func (*ListContactNotesRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListContactNotesRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *ListContactNotesRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *ListContactNotesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListContactNotesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListContactNotesResponse is one page of a contact's notes.
+type ListContactNotesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The notes of this page.
+	Notes []*Note `protobuf:"bytes,1,rep,name=notes,proto3" json:"notes,omitempty"`
+	// The token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListContactNotesResponse) Reset() {
+	*x = ListContactNotesResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListContactNotesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListContactNotesResponse) ProtoMessage() {}
+
+func (x *ListContactNotesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListContactNotesResponse.ProtoReflect.Descriptor instead.
+func (*ListContactNotesResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListContactNotesResponse) GetNotes() []*Note {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
+func (x *ListContactNotesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Note is a note on a contact.
+type Note struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The note's id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The text of the note.
+	Body string `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	// The user who wrote it.
+	UserId string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// When it was written.
+	DateAdded *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=date_added,json=dateAdded,proto3" json:"date_added,omitempty"`
+	// The contact it is about.
+	ContactId string `protobuf:"bytes,5,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// Its title.
+	Title string `protobuf:"bytes,6,opt,name=title,proto3" json:"title,omitempty"`
+	// Its colour, such as "#FFAA00".
+	Color string `protobuf:"bytes,7,opt,name=color,proto3" json:"color,omitempty"`
+	// Whether it is pinned to the top of the contact.
+	Pinned bool `protobuf:"varint,8,opt,name=pinned,proto3" json:"pinned,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit
+	// its field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,9,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Note) Reset() {
+	*x = Note{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Note) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Note) ProtoMessage() {}
+
+func (x *Note) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Note.ProtoReflect.Descriptor instead.
+func (*Note) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *Note) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Note) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *Note) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *Note) GetDateAdded() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DateAdded
+	}
+	return nil
+}
+
+func (x *Note) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *Note) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Note) GetColor() string {
+	if x != nil {
+		return x.Color
+	}
+	return ""
+}
+
+func (x *Note) GetPinned() bool {
+	if x != nil {
+		return x.Pinned
+	}
+	return false
+}
+
+func (x *Note) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 var File_hlgate_v1_contacts_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
@@ -2238,7 +2486,30 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12#\n" +
 	"\x04tags\x18\x03 \x03(\tB\x0f\xe0A\x02\xda\xf3\x18\b\b\x05\x10\xe8\a \xff\x01R\x04tags\"/\n" +
 	"\x19RemoveContactTagsResponse\x12\x12\n" +
-	"\x04tags\x18\x01 \x03(\tR\x04tags*q\n" +
+	"\x04tags\x18\x01 \x03(\tR\x04tags\"\x9f\x01\n" +
+	"\x17ListContactNotesRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"i\n" +
+	"\x18ListContactNotesResponse\x12%\n" +
+	"\x05notes\x18\x01 \x03(\v2\x0f.hlgate.v1.NoteR\x05notes\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xaa\x02\n" +
+	"\x04Note\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\tR\x04body\x12\x17\n" +
+	"\auser_id\x18\x03 \x01(\tR\x06userId\x12>\n" +
+	"\n" +
+	"date_added\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tdateAdded\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x05 \x01(\tB\x03\xe0A\x03R\tcontactId\x12\x14\n" +
+	"\x05title\x18\x06 \x01(\tR\x05title\x12\x14\n" +
+	"\x05color\x18\a \x01(\tR\x05color\x12\x16\n" +
+	"\x06pinned\x18\b \x01(\bR\x06pinned\x128\n" +
+	"\bunmapped\x18\t \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped*q\n" +
 	"\tDndStatus\x12\x1a\n" +
 	"\x16DND_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11DND_STATUS_ACTIVE\x10\x01\x12\x17\n" +
@@ -2262,8 +2533,7 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\rSortDirection\x12\x1e\n" +
 	"\x1aSORT_DIRECTION_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SORT_DIRECTION_ASC\x10\x01\x12\x17\n" +
-	"\x13SORT_DIRECTION_DESC\x10\x022\xd9\n" +
-	"\n" +
+	"\x13SORT_DIRECTION_DESC\x10\x022\x8b\f\n" +
 	"\x0fContactsService\x12\x95\x01\n" +
 	"\n" +
 	"GetContact\x12\x1c.hlgate.v1.GetContactRequest\x1a\x1d.hlgate.v1.GetContactResponse\"J\xc2\xf3\x18\r\n" +
@@ -2277,7 +2547,9 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\rUpsertContact\x12\x1f.hlgate.v1.UpsertContactRequest\x1a .hlgate.v1.UpsertContactResponse\"S\xc2\xf3\x18\x19\n" +
 	"\x0eupsert-contact\x12\acontact\x82\xd3\xe4\x93\x020:\x01*\"+/v1/locations/{location_id}/contacts:upsert\x12\xab\x01\n" +
 	"\x0eSearchContacts\x12 .hlgate.v1.SearchContactsRequest\x1a!.hlgate.v1.SearchContactsResponse\"T\xc2\xf3\x18\x1a\n" +
-	"\x18search-contacts-advanced\x82\xd3\xe4\x93\x020:\x01*\"+/v1/locations/{location_id}/contacts:search\x12\xa9\x01\n" +
+	"\x18search-contacts-advanced\x82\xd3\xe4\x93\x020:\x01*\"+/v1/locations/{location_id}/contacts:search\x12\xaf\x01\n" +
+	"\x10ListContactNotes\x12\".hlgate.v1.ListContactNotesRequest\x1a#.hlgate.v1.ListContactNotesResponse\"R\xc2\xf3\x18\x0f\n" +
+	"\rget-all-notes\x82\xd3\xe4\x93\x029\x127/v1/locations/{location_id}/contacts/{contact_id}/notes\x12\xa9\x01\n" +
 	"\x0eAddContactTags\x12 .hlgate.v1.AddContactTagsRequest\x1a!.hlgate.v1.AddContactTagsResponse\"R\xc2\xf3\x18\n" +
 	"\n" +
 	"\badd-tags\x82\xd3\xe4\x93\x02>:\x01*\"9/v1/locations/{location_id}/contacts/{contact_id}:addTags\x12\xb8\x01\n" +
@@ -2297,7 +2569,7 @@ func file_hlgate_v1_contacts_service_proto_rawDescGZIP() []byte {
 }
 
 var file_hlgate_v1_contacts_service_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_hlgate_v1_contacts_service_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_hlgate_v1_contacts_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_hlgate_v1_contacts_service_proto_goTypes = []any{
 	(DndStatus)(0),                    // 0: hlgate.v1.DndStatus
 	(FilterOperator)(0),               // 1: hlgate.v1.FilterOperator
@@ -2326,22 +2598,25 @@ var file_hlgate_v1_contacts_service_proto_goTypes = []any{
 	(*AddContactTagsResponse)(nil),    // 24: hlgate.v1.AddContactTagsResponse
 	(*RemoveContactTagsRequest)(nil),  // 25: hlgate.v1.RemoveContactTagsRequest
 	(*RemoveContactTagsResponse)(nil), // 26: hlgate.v1.RemoveContactTagsResponse
-	(*CustomField)(nil),               // 27: hlgate.v1.CustomField
-	(*timestamppb.Timestamp)(nil),     // 28: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),           // 29: google.protobuf.Struct
-	(*fieldmaskpb.FieldMask)(nil),     // 30: google.protobuf.FieldMask
-	(*structpb.Value)(nil),            // 31: google.protobuf.Value
+	(*ListContactNotesRequest)(nil),   // 27: hlgate.v1.ListContactNotesRequest
+	(*ListContactNotesResponse)(nil),  // 28: hlgate.v1.ListContactNotesResponse
+	(*Note)(nil),                      // 29: hlgate.v1.Note
+	(*CustomField)(nil),               // 30: hlgate.v1.CustomField
+	(*timestamppb.Timestamp)(nil),     // 31: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),           // 32: google.protobuf.Struct
+	(*fieldmaskpb.FieldMask)(nil),     // 33: google.protobuf.FieldMask
+	(*structpb.Value)(nil),            // 34: google.protobuf.Value
 }
 var file_hlgate_v1_contacts_service_proto_depIdxs = []int32{
 	6,  // 0: hlgate.v1.Contact.dnd_settings:type_name -> hlgate.v1.DndSettings
 	7,  // 1: hlgate.v1.Contact.inbound_dnd_settings:type_name -> hlgate.v1.InboundDndSettings
-	27, // 2: hlgate.v1.Contact.custom_fields:type_name -> hlgate.v1.CustomField
-	28, // 3: hlgate.v1.Contact.date_added:type_name -> google.protobuf.Timestamp
-	28, // 4: hlgate.v1.Contact.date_updated:type_name -> google.protobuf.Timestamp
-	28, // 5: hlgate.v1.Contact.last_activity:type_name -> google.protobuf.Timestamp
+	30, // 2: hlgate.v1.Contact.custom_fields:type_name -> hlgate.v1.CustomField
+	31, // 3: hlgate.v1.Contact.date_added:type_name -> google.protobuf.Timestamp
+	31, // 4: hlgate.v1.Contact.date_updated:type_name -> google.protobuf.Timestamp
+	31, // 5: hlgate.v1.Contact.last_activity:type_name -> google.protobuf.Timestamp
 	8,  // 6: hlgate.v1.Contact.attribution_source:type_name -> hlgate.v1.AttributionSource
 	8,  // 7: hlgate.v1.Contact.last_attribution_source:type_name -> hlgate.v1.AttributionSource
-	29, // 8: hlgate.v1.Contact.unmapped:type_name -> google.protobuf.Struct
+	32, // 8: hlgate.v1.Contact.unmapped:type_name -> google.protobuf.Struct
 	0,  // 9: hlgate.v1.DndChannelSetting.status:type_name -> hlgate.v1.DndStatus
 	5,  // 10: hlgate.v1.DndSettings.call:type_name -> hlgate.v1.DndChannelSetting
 	5,  // 11: hlgate.v1.DndSettings.email:type_name -> hlgate.v1.DndChannelSetting
@@ -2354,39 +2629,44 @@ var file_hlgate_v1_contacts_service_proto_depIdxs = []int32{
 	4,  // 18: hlgate.v1.CreateContactRequest.contact:type_name -> hlgate.v1.Contact
 	4,  // 19: hlgate.v1.CreateContactResponse.contact:type_name -> hlgate.v1.Contact
 	4,  // 20: hlgate.v1.UpdateContactRequest.contact:type_name -> hlgate.v1.Contact
-	30, // 21: hlgate.v1.UpdateContactRequest.update_mask:type_name -> google.protobuf.FieldMask
+	33, // 21: hlgate.v1.UpdateContactRequest.update_mask:type_name -> google.protobuf.FieldMask
 	4,  // 22: hlgate.v1.UpdateContactResponse.contact:type_name -> hlgate.v1.Contact
 	4,  // 23: hlgate.v1.UpsertContactRequest.contact:type_name -> hlgate.v1.Contact
 	4,  // 24: hlgate.v1.UpsertContactResponse.contact:type_name -> hlgate.v1.Contact
 	1,  // 25: hlgate.v1.ContactFilter.operator:type_name -> hlgate.v1.FilterOperator
-	31, // 26: hlgate.v1.ContactFilter.value:type_name -> google.protobuf.Value
+	34, // 26: hlgate.v1.ContactFilter.value:type_name -> google.protobuf.Value
 	2,  // 27: hlgate.v1.ContactFilter.group:type_name -> hlgate.v1.FilterGroup
 	19, // 28: hlgate.v1.ContactFilter.filters:type_name -> hlgate.v1.ContactFilter
 	3,  // 29: hlgate.v1.ContactSort.direction:type_name -> hlgate.v1.SortDirection
 	19, // 30: hlgate.v1.SearchContactsRequest.filters:type_name -> hlgate.v1.ContactFilter
 	20, // 31: hlgate.v1.SearchContactsRequest.sort:type_name -> hlgate.v1.ContactSort
 	4,  // 32: hlgate.v1.SearchContactsResponse.contacts:type_name -> hlgate.v1.Contact
-	9,  // 33: hlgate.v1.ContactsService.GetContact:input_type -> hlgate.v1.GetContactRequest
-	11, // 34: hlgate.v1.ContactsService.CreateContact:input_type -> hlgate.v1.CreateContactRequest
-	13, // 35: hlgate.v1.ContactsService.UpdateContact:input_type -> hlgate.v1.UpdateContactRequest
-	15, // 36: hlgate.v1.ContactsService.DeleteContact:input_type -> hlgate.v1.DeleteContactRequest
-	17, // 37: hlgate.v1.ContactsService.UpsertContact:input_type -> hlgate.v1.UpsertContactRequest
-	21, // 38: hlgate.v1.ContactsService.SearchContacts:input_type -> hlgate.v1.SearchContactsRequest
-	23, // 39: hlgate.v1.ContactsService.AddContactTags:input_type -> hlgate.v1.AddContactTagsRequest
-	25, // 40: hlgate.v1.ContactsService.RemoveContactTags:input_type -> hlgate.v1.RemoveContactTagsRequest
-	10, // 41: hlgate.v1.ContactsService.GetContact:output_type -> hlgate.v1.GetContactResponse
-	12, // 42: hlgate.v1.ContactsService.CreateContact:output_type -> hlgate.v1.CreateContactResponse
-	14, // 43: hlgate.v1.ContactsService.UpdateContact:output_type -> hlgate.v1.UpdateContactResponse
-	16, // 44: hlgate.v1.ContactsService.DeleteContact:output_type -> hlgate.v1.DeleteContactResponse
-	18, // 45: hlgate.v1.ContactsService.UpsertContact:output_type -> hlgate.v1.UpsertContactResponse
-	22, // 46: hlgate.v1.ContactsService.SearchContacts:output_type -> hlgate.v1.SearchContactsResponse
-	24, // 47: hlgate.v1.ContactsService.AddContactTags:output_type -> hlgate.v1.AddContactTagsResponse
-	26, // 48: hlgate.v1.ContactsService.RemoveContactTags:output_type -> hlgate.v1.RemoveContactTagsResponse
-	41, // [41:49] is the sub-list for method output_type
-	33, // [33:41] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	29, // 33: hlgate.v1.ListContactNotesResponse.notes:type_name -> hlgate.v1.Note
+	31, // 34: hlgate.v1.Note.date_added:type_name -> google.protobuf.Timestamp
+	32, // 35: hlgate.v1.Note.unmapped:type_name -> google.protobuf.Struct
+	9,  // 36: hlgate.v1.ContactsService.GetContact:input_type -> hlgate.v1.GetContactRequest
+	11, // 37: hlgate.v1.ContactsService.CreateContact:input_type -> hlgate.v1.CreateContactRequest
+	13, // 38: hlgate.v1.ContactsService.UpdateContact:input_type -> hlgate.v1.UpdateContactRequest
+	15, // 39: hlgate.v1.ContactsService.DeleteContact:input_type -> hlgate.v1.DeleteContactRequest
+	17, // 40: hlgate.v1.ContactsService.UpsertContact:input_type -> hlgate.v1.UpsertContactRequest
+	21, // 41: hlgate.v1.ContactsService.SearchContacts:input_type -> hlgate.v1.SearchContactsRequest
+	27, // 42: hlgate.v1.ContactsService.ListContactNotes:input_type -> hlgate.v1.ListContactNotesRequest
+	23, // 43: hlgate.v1.ContactsService.AddContactTags:input_type -> hlgate.v1.AddContactTagsRequest
+	25, // 44: hlgate.v1.ContactsService.RemoveContactTags:input_type -> hlgate.v1.RemoveContactTagsRequest
+	10, // 45: hlgate.v1.ContactsService.GetContact:output_type -> hlgate.v1.GetContactResponse
+	12, // 46: hlgate.v1.ContactsService.CreateContact:output_type -> hlgate.v1.CreateContactResponse
+	14, // 47: hlgate.v1.ContactsService.UpdateContact:output_type -> hlgate.v1.UpdateContactResponse
+	16, // 48: hlgate.v1.ContactsService.DeleteContact:output_type -> hlgate.v1.DeleteContactResponse
+	18, // 49: hlgate.v1.ContactsService.UpsertContact:output_type -> hlgate.v1.UpsertContactResponse
+	22, // 50: hlgate.v1.ContactsService.SearchContacts:output_type -> hlgate.v1.SearchContactsResponse
+	28, // 51: hlgate.v1.ContactsService.ListContactNotes:output_type -> hlgate.v1.ListContactNotesResponse
+	24, // 52: hlgate.v1.ContactsService.AddContactTags:output_type -> hlgate.v1.AddContactTagsResponse
+	26, // 53: hlgate.v1.ContactsService.RemoveContactTags:output_type -> hlgate.v1.RemoveContactTagsResponse
+	45, // [45:54] is the sub-list for method output_type
+	36, // [36:45] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_contacts_service_proto_init() }
@@ -2402,7 +2682,7 @@ func file_hlgate_v1_contacts_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_contacts_service_proto_rawDesc), len(file_hlgate_v1_contacts_service_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   23,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

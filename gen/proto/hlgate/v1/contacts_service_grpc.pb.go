@@ -38,6 +38,7 @@ const (
 	ContactsService_DeleteContact_FullMethodName     = "/hlgate.v1.ContactsService/DeleteContact"
 	ContactsService_UpsertContact_FullMethodName     = "/hlgate.v1.ContactsService/UpsertContact"
 	ContactsService_SearchContacts_FullMethodName    = "/hlgate.v1.ContactsService/SearchContacts"
+	ContactsService_ListContactNotes_FullMethodName  = "/hlgate.v1.ContactsService/ListContactNotes"
 	ContactsService_AddContactTags_FullMethodName    = "/hlgate.v1.ContactsService/AddContactTags"
 	ContactsService_RemoveContactTags_FullMethodName = "/hlgate.v1.ContactsService/RemoveContactTags"
 )
@@ -74,6 +75,9 @@ type ContactsServiceClient interface {
 	// (upstream POST /contacts/search). Search results can lag writes by a few
 	// seconds upstream.
 	SearchContacts(ctx context.Context, in *SearchContactsRequest, opts ...grpc.CallOption) (*SearchContactsResponse, error)
+	// Lists the notes of a contact, in id order, paged by hlgate (HighLevel
+	// answers the whole list at once).
+	ListContactNotes(ctx context.Context, in *ListContactNotesRequest, opts ...grpc.CallOption) (*ListContactNotesResponse, error)
 	// AddContactTags adds tags to a contact, keeping its other tags (upstream
 	// POST /contacts/{contactId}/tags).
 	AddContactTags(ctx context.Context, in *AddContactTagsRequest, opts ...grpc.CallOption) (*AddContactTagsResponse, error)
@@ -150,6 +154,16 @@ func (c *contactsServiceClient) SearchContacts(ctx context.Context, in *SearchCo
 	return out, nil
 }
 
+func (c *contactsServiceClient) ListContactNotes(ctx context.Context, in *ListContactNotesRequest, opts ...grpc.CallOption) (*ListContactNotesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListContactNotesResponse)
+	err := c.cc.Invoke(ctx, ContactsService_ListContactNotes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *contactsServiceClient) AddContactTags(ctx context.Context, in *AddContactTagsRequest, opts ...grpc.CallOption) (*AddContactTagsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(AddContactTagsResponse)
@@ -202,6 +216,9 @@ type ContactsServiceServer interface {
 	// (upstream POST /contacts/search). Search results can lag writes by a few
 	// seconds upstream.
 	SearchContacts(context.Context, *SearchContactsRequest) (*SearchContactsResponse, error)
+	// Lists the notes of a contact, in id order, paged by hlgate (HighLevel
+	// answers the whole list at once).
+	ListContactNotes(context.Context, *ListContactNotesRequest) (*ListContactNotesResponse, error)
 	// AddContactTags adds tags to a contact, keeping its other tags (upstream
 	// POST /contacts/{contactId}/tags).
 	AddContactTags(context.Context, *AddContactTagsRequest) (*AddContactTagsResponse, error)
@@ -235,6 +252,9 @@ func (UnimplementedContactsServiceServer) UpsertContact(context.Context, *Upsert
 }
 func (UnimplementedContactsServiceServer) SearchContacts(context.Context, *SearchContactsRequest) (*SearchContactsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SearchContacts not implemented")
+}
+func (UnimplementedContactsServiceServer) ListContactNotes(context.Context, *ListContactNotesRequest) (*ListContactNotesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListContactNotes not implemented")
 }
 func (UnimplementedContactsServiceServer) AddContactTags(context.Context, *AddContactTagsRequest) (*AddContactTagsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AddContactTags not implemented")
@@ -371,6 +391,24 @@ func _ContactsService_SearchContacts_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ContactsService_ListContactNotes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListContactNotesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).ListContactNotes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_ListContactNotes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).ListContactNotes(ctx, req.(*ListContactNotesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ContactsService_AddContactTags_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AddContactTagsRequest)
 	if err := dec(in); err != nil {
@@ -437,6 +475,10 @@ var ContactsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SearchContacts",
 			Handler:    _ContactsService_SearchContacts_Handler,
+		},
+		{
+			MethodName: "ListContactNotes",
+			Handler:    _ContactsService_ListContactNotes_Handler,
 		},
 		{
 			MethodName: "AddContactTags",
