@@ -287,6 +287,20 @@ func TestClientEncodesAndDecodes(t *testing.T) {
 			},
 		},
 		{
+			op: "ListContactNotes",
+			call: func(ctx context.Context, c *highlevel.ClientWithResponses) (int, any, error) {
+				r, err := c.ListContactNotesWithResponse(ctx, "sx6wyHhbFdRXh302LLNR")
+				return done(r, err, func() any { return r.JSON200 })
+			},
+			method: http.MethodGet, path: "/contacts/sx6wyHhbFdRXh302LLNR/notes",
+			check: func(t *testing.T, decoded any) {
+				got := decoded.(*highlevel.ContactNotesResult)
+				if got.Notes == nil || len(*got.Notes) == 0 || (*got.Notes)[0].ID == nil {
+					t.Errorf("notes = %+v, want the example note", got.Notes)
+				}
+			},
+		},
+		{
 			op: "GetContact",
 			call: func(ctx context.Context, c *highlevel.ClientWithResponses) (int, any, error) {
 				r, err := c.GetContactWithResponse(ctx, "ocQHyuzHvysMo5N5VsXc")

@@ -48,6 +48,7 @@ var wantOperations = []wantOperation{
 	{"DeleteContact", http.MethodDelete, "/contacts/{contactId}", "contacts", "contacts.write", "2021-07-28"},
 	{"UpsertContact", http.MethodPost, "/contacts/upsert", "contacts", "contacts.write", "2021-07-28"},
 	{"SearchContacts", http.MethodPost, "/contacts/search", "contacts", "contacts.readonly", "2021-07-28"},
+	{"ListContactNotes", http.MethodGet, "/contacts/{contactId}/notes", "contacts", "contacts.readonly", "2021-07-28"},
 	{"AddContactTags", http.MethodPost, "/contacts/{contactId}/tags", "contacts", "contacts.write", "2021-07-28"},
 	{"RemoveContactTags", http.MethodDelete, "/contacts/{contactId}/tags", "contacts", "contacts.write", "2021-07-28"},
 	{"SearchOpportunities", http.MethodGet, "/opportunities/search", "opportunities", "opportunities.readonly", "2021-07-28"},

@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -10,10 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
-	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
-
-	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 )
 
 // Small helpers shared by the conversions between hlgate.v1 messages and
@@ -87,39 +83,6 @@ func transcode(src, dst any) error {
 		return err
 	}
 	return json.Unmarshal(b, dst)
-}
-
-// customFieldsFrom converts HighLevel's custom fields of any product, given
-// how to read one field's id and value.
-func customFieldsFrom[T any](in []T, id func(*T) string, value func(*T) any) []*hlgatev1.CustomField {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make([]*hlgatev1.CustomField, 0, len(in))
-	for i := range in {
-		raw := normalizeJSON(value(&in[i]))
-		v, err := structpb.NewValue(raw)
-		if err != nil {
-			v = structpb.NewStringValue(fmt.Sprint(raw))
-		}
-		out = append(out, &hlgatev1.CustomField{Id: id(&in[i]), Value: v})
-	}
-	return out
-}
-
-// normalizeJSON turns values decoded by encoding/json into what structpb
-// accepts.
-func normalizeJSON(v any) any {
-	switch x := v.(type) {
-	case nil:
-		return nil
-	case *string:
-		if x == nil {
-			return nil
-		}
-		return *x
-	}
-	return v
 }
 
 // writePaths returns the fields a write sets: the update mask's paths when

@@ -1,10 +1,6 @@
 package server
 
 import (
-	"encoding/json"
-	"fmt"
-	"strings"
-
 	"github.com/hlgate/hlgate/gen/highlevel"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 )
@@ -30,90 +26,6 @@ var opportunityStatuses = map[hlgatev1.OpportunityStatus]string{
 func opportunityStatusToHL(s hlgatev1.OpportunityStatus) (string, bool) {
 	hl, ok := opportunityStatuses[s]
 	return hl, ok
-}
-
-// opportunityStatusFromHL reads HighLevel's status string. Anything else
-// ("all" never appears on a record) reads as UNSPECIFIED rather than failing
-// the whole read.
-func opportunityStatusFromHL(s string) hlgatev1.OpportunityStatus {
-	for k, v := range opportunityStatuses {
-		if strings.EqualFold(v, s) {
-			return k
-		}
-	}
-	return hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_UNSPECIFIED
-}
-
-// opportunityFromHL converts HighLevel's opportunity (get, create, update
-// and search all return the Opportunity schema).
-func opportunityFromHL(o *highlevel.Opportunity) *hlgatev1.Opportunity {
-	if o == nil {
-		return nil
-	}
-	out := &hlgatev1.Opportunity{
-		Id:                 str(o.ID),
-		LocationId:         str(o.LocationID),
-		Name:               str(o.Name),
-		MonetaryValue:      num(o.MonetaryValue),
-		PipelineId:         str(o.PipelineID),
-		PipelineStageId:    str(o.PipelineStageID),
-		AssignedTo:         str(o.AssignedTo),
-		Status:             opportunityStatusFromHL(str(o.Status)),
-		Source:             str(o.Source),
-		ContactId:          str(o.ContactID),
-		LostReasonId:       str(o.LostReasonID),
-		Contact:            opportunityContactFromHL(o.Contact),
-		LastStatusChangeAt: upstreamTimePtr(o.LastStatusChangeAt),
-		LastStageChangeAt:  upstreamTimePtr(o.LastStageChangeAt),
-		LastActionDate:     upstreamTimePtr(o.LastActionDate),
-		CreatedAt:          upstreamTimePtr(o.CreatedAt),
-		UpdatedAt:          upstreamTimePtr(o.UpdatedAt),
-	}
-	if o.Followers != nil {
-		// The document leaves the items untyped; they are user ids. A
-		// non-string item is kept in its printed form rather than dropped.
-		for _, f := range *o.Followers {
-			if s, ok := f.(string); ok {
-				out.Followers = append(out.Followers, s)
-			} else if f != nil {
-				out.Followers = append(out.Followers, fmt.Sprint(f))
-			}
-		}
-	}
-	if o.CustomFields != nil {
-		out.CustomFields = customFieldsFrom(*o.CustomFields,
-			func(f *highlevel.OpportunityCustomField) string { return f.ID },
-			func(f *highlevel.OpportunityCustomField) any { return unionValue(f.FieldValue) })
-	}
-	return out
-}
-
-// unionValue decodes a generated oneOf (its raw JSON) into the plain value
-// structpb takes; a value that is not JSON at all is kept as its text.
-func unionValue(m json.Marshaler) any {
-	b, err := m.MarshalJSON()
-	if err != nil || len(b) == 0 {
-		return nil
-	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return string(b)
-	}
-	return v
-}
-
-func opportunityContactFromHL(c *highlevel.OpportunityContact) *hlgatev1.OpportunityContact {
-	if c == nil {
-		return nil
-	}
-	return &hlgatev1.OpportunityContact{
-		Id:          str(c.ID),
-		Name:        str(c.Name),
-		CompanyName: str(c.CompanyName),
-		Email:       str(c.Email),
-		Phone:       str(c.Phone),
-		Tags:        strs(c.Tags),
-	}
 }
 
 // opportunityStatusBody validates an UpdateOpportunityStatusRequest and

@@ -1,13 +1,17 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"strconv"
 
 	"google.golang.org/grpc/codes"
 
 	"github.com/hlgate/hlgate/gen/highlevel"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+	"github.com/hlgate/hlgate/internal/jsonproto"
 )
 
 // Opportunities paging (reference facts §4, §7): GET /opportunities/search
@@ -77,23 +81,32 @@ func (c *opportunitiesService) SearchOpportunities(ctx context.Context, req *hlg
 	if resp.JSON200 == nil {
 		return nil, errMissingBody
 	}
-	var items []highlevel.Opportunity
-	if resp.JSON200.Opportunities != nil {
-		items = *resp.JSON200.Opportunities
-	}
 	meta := resp.JSON200.Meta
 	if meta == nil {
 		meta = &highlevel.OpportunitySearchMeta{}
 	}
+	// The page's meta is read typed above, for paging; each opportunity is
+	// decoded without loss, as GetOpportunity's is.
+	var page struct {
+		Opportunities []map[string]any `json:"opportunities"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(resp.Body))
+	dec.UseNumber()
+	if err := dec.Decode(&page); err != nil {
+		return nil, fmt.Errorf("decode HighLevel's search answer: %w", err)
+	}
+	items := page.Opportunities
 	out := &hlgatev1.SearchOpportunitiesResponse{
 		Opportunities: make([]*hlgatev1.Opportunity, 0, len(items)),
 		TotalSize:     int32(num(meta.Total)),
 	}
-	for i := range items {
-		if err := sameLocation(req.GetLocationId(), items[i].LocationID); err != nil {
+	for _, obj := range items {
+		o := &hlgatev1.Opportunity{}
+		c.s.countUnmapped(ctx, jsonproto.DecodeMap(obj, o))
+		if err := inLocation(req.GetLocationId(), o.ProtoReflect()); err != nil {
 			return nil, err
 		}
-		out.Opportunities = append(out.Opportunities, opportunityFromHL(&items[i]))
+		out.Opportunities = append(out.Opportunities, o)
 	}
 	if next, ok := nextOpportunitiesCursor(meta, cur.Seen+len(items), len(items), size); ok {
 		tok, err := c.s.pages.seal(hlgatev1.OpportunitiesService_SearchOpportunities_FullMethodName, req, next)
