@@ -350,46 +350,65 @@ func lastSegment(path string) string {
 }
 
 // answer wraps a document (nil for none) in the operation's envelope, with
-// its flags true.
+// its flags true. Stored documents are valid JSON (PutDocument and the
+// engine's writes check it), so they are copied into the answer as they
+// are rather than re-encoded, which would also re-validate every byte.
 func (e *engineOp) answer(doc json.RawMessage) []byte {
-	if e.envelope == "" && len(e.flags) == 0 && doc != nil {
+	switch {
+	case e.envelope == "" && len(e.flags) == 0 && doc != nil:
 		return slices.Clone(doc)
-	}
-	m := map[string]any{}
-	for _, f := range e.flags {
-		m[f] = true
-	}
-	if doc != nil {
-		if e.envelope == "" {
-			// A flat document with flags beside it: merge them in.
-			var dm map[string]json.RawMessage
-			if err := json.Unmarshal(doc, &dm); err == nil {
-				for k, v := range dm {
-					m[k] = v
-				}
-			}
-		} else {
-			m[e.envelope] = doc
+	case e.envelope == "" && doc != nil:
+		// A flat document with flags beside it: merge them in.
+		m := map[string]json.RawMessage{}
+		if err := json.Unmarshal(doc, &m); err != nil {
+			return nil
 		}
+		for _, f := range e.flags {
+			m[f] = json.RawMessage("true")
+		}
+		return marshal(m)
 	}
-	return marshal(m)
+	b := []byte{'{'}
+	if doc != nil {
+		b = appendMember(b, e.envelope, doc)
+	}
+	for _, f := range e.flags {
+		b = appendMember(b, f, []byte("true"))
+	}
+	return append(b, '}')
 }
 
 func (e *engineOp) answerList(docs []json.RawMessage) []byte {
-	if docs == nil {
-		docs = []json.RawMessage{}
+	arr := []byte{'['}
+	for i, d := range docs {
+		if i > 0 {
+			arr = append(arr, ',')
+		}
+		arr = append(arr, d...)
 	}
+	arr = append(arr, ']')
 	if e.envelope == "" {
-		return marshal(docs)
+		return arr
 	}
-	m := map[string]any{e.envelope: docs}
+	b := appendMember([]byte{'{'}, e.envelope, arr)
 	for _, n := range e.counts {
-		m[n] = len(docs)
+		b = appendMember(b, n, strconv.AppendInt(nil, int64(len(docs)), 10))
 	}
 	for _, f := range e.flags {
-		m[f] = true
+		b = appendMember(b, f, []byte("true"))
 	}
-	return marshal(m)
+	return append(b, '}')
+}
+
+// appendMember appends "name":value to an object being written, with a
+// comma unless it is the first member.
+func appendMember(b []byte, name string, value []byte) []byte {
+	if b[len(b)-1] != '{' {
+		b = append(b, ',')
+	}
+	b = strconv.AppendQuote(b, name) // member names are the schema's ASCII identifiers
+	b = append(b, ':')
+	return append(b, value...)
 }
 
 // filter keeps the documents whose member named by a filter parameter
