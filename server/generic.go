@@ -94,23 +94,8 @@ type boundParam struct {
 	fd protoreflect.FieldDescriptor
 }
 
-// upstreamName is the key HighLevel uses for fd: its Wire name, else its
-// JSON name.
-func upstreamName(fd protoreflect.FieldDescriptor) string {
-	if w := wireOf(fd); w.GetName() != "" {
-		return w.GetName()
-	}
-	return fd.JSONName()
-}
-
-func wireOf(fd protoreflect.FieldDescriptor) *hlgatev1.Wire {
-	opts, ok := fd.Options().(*descriptorpb.FieldOptions)
-	if !ok || opts == nil {
-		return nil
-	}
-	w, _ := proto.GetExtension(opts, hlgatev1.E_Wire).(*hlgatev1.Wire)
-	return w
-}
+// upstreamName is the key HighLevel uses for fd (jsonproto.ReadKey).
+func upstreamName(fd protoreflect.FieldDescriptor) string { return jsonproto.ReadKey(fd) }
 
 func fieldBehaviors(fd protoreflect.FieldDescriptor) []annotations.FieldBehavior {
 	opts, ok := fd.Options().(*descriptorpb.FieldOptions)
@@ -427,11 +412,7 @@ func encodeField(m protoreflect.Message, fd protoreflect.FieldDescriptor) (any, 
 	if err != nil {
 		return nil, err
 	}
-	key := upstreamName(fd)
-	if w := wireOf(fd); w.GetWriteName() != "" {
-		key = w.GetWriteName()
-	}
-	return enc[key], nil
+	return enc[jsonproto.WriteKey(fd)], nil
 }
 
 // paramText is a JSON scalar as a query parameter spells it.

@@ -46,6 +46,14 @@ func writeKey(fd protoreflect.FieldDescriptor) string {
 	return primaryKey(fd)
 }
 
+// ReadKey is the key HighLevel's JSON carries fd under on reads: its
+// (hlgate.v1.wire).name, else its JSON name. The generic call path binds
+// request parameters by it.
+func ReadKey(fd protoreflect.FieldDescriptor) string { return primaryKey(fd) }
+
+// WriteKey is the key Encode writes fd under.
+func WriteKey(fd protoreflect.FieldDescriptor) string { return writeKey(fd) }
+
 // isUnmapped reports whether fd is the message's unmapped Struct.
 func isUnmapped(fd protoreflect.FieldDescriptor) bool {
 	return fd.Name() == UnmappedField && fd.Message() != nil && fd.Message().FullName() == "google.protobuf.Struct"
