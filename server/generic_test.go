@@ -6,11 +6,14 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/hlgate/hlgate/gen/optable"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
@@ -171,5 +174,75 @@ func sameJSON(t *testing.T, got any, want string) {
 	}
 	if diff := cmp.Diff(w, got); diff != "" {
 		t.Fatalf("upstream body (-golden +sent):\n%s", diff)
+	}
+}
+
+// The declared checks, through the generic path's request building: each
+// refusal names the field, and a mask may not empty a field that must
+// have a value.
+func TestDeclaredChecks(t *testing.T) {
+	t.Parallel()
+	const loc = "LocationA0000000001"
+	text := structpb.NewStringValue("x")
+	for _, tc := range []struct {
+		name   string
+		method string
+		req    proto.Message
+		want   []string // fields named; nil: accepted
+	}{
+		{"a custom field without id or key", hlgatev1.ContactsService_CreateContact_FullMethodName,
+			&hlgatev1.CreateContactRequest{LocationId: loc, Contact: &hlgatev1.Contact{CustomFields: []*hlgatev1.CustomField{{Value: text}}}},
+			[]string{"contact.custom_fields[0].id"}},
+		{"a custom field by key", hlgatev1.ContactsService_CreateContact_FullMethodName,
+			&hlgatev1.CreateContactRequest{LocationId: loc, Contact: &hlgatev1.Contact{CustomFields: []*hlgatev1.CustomField{{Key: "contact.nickname", Value: text}}}},
+			nil},
+		{"a custom field value of a mixed list", hlgatev1.ContactsService_CreateContact_FullMethodName,
+			&hlgatev1.CreateContactRequest{LocationId: loc, Contact: &hlgatev1.Contact{CustomFields: []*hlgatev1.CustomField{{Id: "f", Value: structpb.NewListValue(&structpb.ListValue{Values: []*structpb.Value{text, structpb.NewNumberValue(1)}})}}}},
+			[]string{"contact.custom_fields[0].value"}},
+		{"a null custom field value", hlgatev1.ContactsService_CreateContact_FullMethodName,
+			&hlgatev1.CreateContactRequest{LocationId: loc, Contact: &hlgatev1.Contact{CustomFields: []*hlgatev1.CustomField{{Id: "f", Value: structpb.NewNullValue()}}}},
+			[]string{"contact.custom_fields[0].value"}},
+		{"a bad email, phone, time zone and an empty tag", hlgatev1.ContactsService_CreateContact_FullMethodName,
+			&hlgatev1.CreateContactRequest{LocationId: loc, Contact: &hlgatev1.Contact{Email: "a@", Phone: "12", Timezone: "Mars/Base", Tags: []string{"ok", " "}}},
+			[]string{"contact.email", "contact.phone", "contact.timezone", "contact.tags[1]"}},
+		{"too many tags", hlgatev1.ContactsService_AddContactTags_FullMethodName,
+			&hlgatev1.AddContactTagsRequest{LocationId: loc, ContactId: "c1", Tags: make([]string, 1001)},
+			[]string{"tags"}},
+		{"a negative value", hlgatev1.OpportunitiesService_CreateOpportunity_FullMethodName,
+			&hlgatev1.CreateOpportunityRequest{LocationId: loc, Opportunity: &hlgatev1.Opportunity{Name: "n", PipelineId: "p", ContactId: "c",
+				Status: hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_OPEN, MonetaryValue: -1}},
+			[]string{"opportunity.monetary_value"}},
+		{"a mask that empties a required field and one that may not be emptied", hlgatev1.OpportunitiesService_UpdateOpportunity_FullMethodName,
+			&hlgatev1.UpdateOpportunityRequest{LocationId: loc, OpportunityId: "o1", Opportunity: &hlgatev1.Opportunity{},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name", "pipeline_stage_id", "assigned_to"}}},
+			[]string{"opportunity.name", "opportunity.pipeline_stage_id"}},
+		{"a mask that clears what may be cleared", hlgatev1.OpportunitiesService_UpdateOpportunity_FullMethodName,
+			&hlgatev1.UpdateOpportunityRequest{LocationId: loc, OpportunityId: "o1", Opportunity: &hlgatev1.Opportunity{},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"assigned_to", "monetary_value"}}},
+			nil},
+		{"a mask naming a field the update does not take", hlgatev1.ContactsService_UpdateContact_FullMethodName,
+			&hlgatev1.UpdateContactRequest{LocationId: loc, ContactId: "c1", Contact: &hlgatev1.Contact{CompanyName: "x"},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"company_name"}}},
+			[]string{"update_mask"}},
+		{"no mask, a field the update does not take, nothing else", hlgatev1.ContactsService_UpdateContact_FullMethodName,
+			&hlgatev1.UpdateContactRequest{LocationId: loc, ContactId: "c1", Contact: &hlgatev1.Contact{CompanyName: "x"}},
+			[]string{"update_mask"}},
+		{"an id that would change the path", hlgatev1.ContactsService_GetContact_FullMethodName,
+			&hlgatev1.GetContactRequest{LocationId: loc, ContactId: "../search"},
+			[]string{"contact_id"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := wireBody(t, tc.method, tc.req)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			st := wantStatus(t, err, codes.InvalidArgument, ReasonInvalidArgument)
+			for _, f := range tc.want {
+				wantFieldViolation(t, st, f)
+			}
+		})
 	}
 }
