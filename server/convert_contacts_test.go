@@ -15,7 +15,7 @@ import (
 	"github.com/hlgate/hlgate/internal/jsonproto"
 )
 
-func contactsGolden(t *testing.T, name string) []byte {
+func contactsGolden(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "contacts", name))
 	if err != nil {

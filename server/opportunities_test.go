@@ -951,7 +951,7 @@ func TestOpportunitiesValidationNamesEveryField(t *testing.T) {
 // fakeUpstream answers HighLevel's opportunity paths with fixed bodies, for
 // answers the sandbox never gives: a record of another location, an empty
 // 2xx body, an unconfirmed write.
-func fakeUpstream(t *testing.T, bodies map[string]string) *opportunitiesService {
+func fakeUpstream(t testing.TB, bodies map[string]string) *opportunitiesService {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, ok := bodies[r.Method+" "+r.URL.Path]

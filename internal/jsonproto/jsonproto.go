@@ -32,6 +32,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -208,6 +209,59 @@ type claims struct {
 	keys map[protoreflect.FieldDescriptor][]string
 }
 
+// keyClaim is a field a key may fill, and how well the key spells it.
+type keyClaim struct {
+	fd   protoreflect.FieldDescriptor
+	rank int
+}
+
+// keyTable is what claimKeys needs of a message, read once per message
+// type from its descriptor and options (reading the options is most of a
+// decode's cost otherwise).
+type keyTable struct {
+	byKey      map[string]keyClaim
+	decl       []protoreflect.FieldDescriptor // every field but unmapped
+	primary    []string                       // decl's primary keys
+	maxAliases int
+}
+
+// keyTables caches keyTable by message descriptor.
+var keyTables sync.Map
+
+func keyTableOf(md protoreflect.MessageDescriptor) *keyTable {
+	if kt, ok := keyTables.Load(md); ok {
+		return kt.(*keyTable)
+	}
+	kt := &keyTable{byKey: map[string]keyClaim{}}
+	add := func(key string, fd protoreflect.FieldDescriptor, rank int) {
+		if _, taken := kt.byKey[key]; !taken {
+			kt.byKey[key] = keyClaim{fd, rank}
+		}
+	}
+	fields := md.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		if fd := fields.Get(i); !isUnmapped(fd) {
+			kt.decl = append(kt.decl, fd)
+			kt.primary = append(kt.primary, primaryKey(fd))
+		}
+	}
+	for i, fd := range kt.decl {
+		add(kt.primary[i], fd, 0)
+	}
+	for _, fd := range kt.decl {
+		aliases := wireOf(fd).GetReadAliases()
+		for i, a := range aliases {
+			add(a, fd, 1+i)
+		}
+		kt.maxAliases = max(kt.maxAliases, len(aliases))
+	}
+	for _, fd := range kt.decl {
+		add(string(fd.Name()), fd, 1+kt.maxAliases)
+	}
+	actual, _ := keyTables.LoadOrStore(md, kt)
+	return actual.(*keyTable)
+}
+
 // claimKeys finds the field for each key of obj, and for each field the
 // keys present that spell it, best first:
 //  1. its primary key, wire.name or else the JSON name;
@@ -220,44 +274,16 @@ type claims struct {
 // (a primary key before another field's alias), then to the field declared
 // first. The unmapped field claims nothing: a key "unmapped" is undeclared.
 func claimKeys(md protoreflect.MessageDescriptor, obj map[string]any) claims {
-	type claim struct {
-		fd   protoreflect.FieldDescriptor
-		rank int
-	}
-	fields := md.Fields()
-	byKey := map[string]claim{}
-	add := func(key string, fd protoreflect.FieldDescriptor, rank int) {
-		if _, taken := byKey[key]; !taken {
-			byKey[key] = claim{fd, rank}
-		}
-	}
-	var decl []protoreflect.FieldDescriptor
-	for i := 0; i < fields.Len(); i++ {
-		if fd := fields.Get(i); !isUnmapped(fd) {
-			decl = append(decl, fd)
-		}
-	}
-	for _, fd := range decl {
-		add(primaryKey(fd), fd, 0)
-	}
-	maxAliases := 0
-	for _, fd := range decl {
-		for i, a := range wireOf(fd).GetReadAliases() {
-			add(a, fd, 1+i)
-		}
-		maxAliases = max(maxAliases, len(wireOf(fd).GetReadAliases()))
-	}
-	for _, fd := range decl {
-		add(string(fd.Name()), fd, 1+maxAliases)
-	}
+	kt := keyTableOf(md)
+	byKey, decl, maxAliases := kt.byKey, kt.decl, kt.maxAliases
 	c := claims{field: map[string]protoreflect.FieldDescriptor{}, keys: map[protoreflect.FieldDescriptor][]string{}}
 	ranked := map[protoreflect.FieldDescriptor][]claimedKey{}
 	for _, key := range sortedKeys(obj) {
 		cl, ok := byKey[key]
 		if !ok {
-			for _, fd := range decl {
-				if strings.EqualFold(primaryKey(fd), key) {
-					cl, ok = claim{fd, 2 + maxAliases}, true
+			for i, fd := range decl {
+				if strings.EqualFold(kt.primary[i], key) {
+					cl, ok = keyClaim{fd, 2 + maxAliases}, true
 					break
 				}
 			}
