@@ -1920,7 +1920,10 @@ func (x *AddContactTagsRequest) GetTags() []string {
 type AddContactTagsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The tags HighLevel returned for the call (upstream `tags`).
-	Tags          []string `protobuf:"bytes,1,rep,name=tags,proto3" json:"tags,omitempty"`
+	Tags []string `protobuf:"bytes,1,rep,name=tags,proto3" json:"tags,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit
+	// its field (a tag that is not a string), with their JSON values.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1958,6 +1961,13 @@ func (*AddContactTagsResponse) Descriptor() ([]byte, []int) {
 func (x *AddContactTagsResponse) GetTags() []string {
 	if x != nil {
 		return x.Tags
+	}
+	return nil
+}
+
+func (x *AddContactTagsResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
 	}
 	return nil
 }
@@ -2032,7 +2042,10 @@ func (x *RemoveContactTagsRequest) GetTags() []string {
 type RemoveContactTagsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The tags HighLevel returned for the call (upstream `tags`).
-	Tags          []string `protobuf:"bytes,1,rep,name=tags,proto3" json:"tags,omitempty"`
+	Tags []string `protobuf:"bytes,1,rep,name=tags,proto3" json:"tags,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit
+	// its field (a tag that is not a string), with their JSON values.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2070,6 +2083,13 @@ func (*RemoveContactTagsResponse) Descriptor() ([]byte, []int) {
 func (x *RemoveContactTagsResponse) GetTags() []string {
 	if x != nil {
 		return x.Tags
+	}
+	return nil
+}
+
+func (x *RemoveContactTagsResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
 	}
 	return nil
 }
@@ -2478,17 +2498,19 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"locationId\x12\"\n" +
 	"\n" +
 	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12#\n" +
-	"\x04tags\x18\x03 \x03(\tB\x0f\xe0A\x02\xda\xf3\x18\b\b\x05\x10\xe8\a \xff\x01R\x04tags\",\n" +
+	"\x04tags\x18\x03 \x03(\tB\x0f\xe0A\x02\xda\xf3\x18\b\b\x05\x10\xe8\a \xff\x01R\x04tags\"f\n" +
 	"\x16AddContactTagsResponse\x12\x12\n" +
-	"\x04tags\x18\x01 \x03(\tR\x04tags\"\x89\x01\n" +
+	"\x04tags\x18\x01 \x03(\tR\x04tags\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x89\x01\n" +
 	"\x18RemoveContactTagsRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\"\n" +
 	"\n" +
 	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12#\n" +
-	"\x04tags\x18\x03 \x03(\tB\x0f\xe0A\x02\xda\xf3\x18\b\b\x05\x10\xe8\a \xff\x01R\x04tags\"/\n" +
+	"\x04tags\x18\x03 \x03(\tB\x0f\xe0A\x02\xda\xf3\x18\b\b\x05\x10\xe8\a \xff\x01R\x04tags\"i\n" +
 	"\x19RemoveContactTagsResponse\x12\x12\n" +
-	"\x04tags\x18\x01 \x03(\tR\x04tags\"\x9f\x01\n" +
+	"\x04tags\x18\x01 \x03(\tR\x04tags\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x9f\x01\n" +
 	"\x17ListContactNotesRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\"\n" +
@@ -2643,32 +2665,34 @@ var file_hlgate_v1_contacts_service_proto_depIdxs = []int32{
 	19, // 30: hlgate.v1.SearchContactsRequest.filters:type_name -> hlgate.v1.ContactFilter
 	20, // 31: hlgate.v1.SearchContactsRequest.sort:type_name -> hlgate.v1.ContactSort
 	4,  // 32: hlgate.v1.SearchContactsResponse.contacts:type_name -> hlgate.v1.Contact
-	29, // 33: hlgate.v1.ListContactNotesResponse.notes:type_name -> hlgate.v1.Note
-	31, // 34: hlgate.v1.Note.date_added:type_name -> google.protobuf.Timestamp
-	32, // 35: hlgate.v1.Note.unmapped:type_name -> google.protobuf.Struct
-	9,  // 36: hlgate.v1.ContactsService.GetContact:input_type -> hlgate.v1.GetContactRequest
-	11, // 37: hlgate.v1.ContactsService.CreateContact:input_type -> hlgate.v1.CreateContactRequest
-	13, // 38: hlgate.v1.ContactsService.UpdateContact:input_type -> hlgate.v1.UpdateContactRequest
-	15, // 39: hlgate.v1.ContactsService.DeleteContact:input_type -> hlgate.v1.DeleteContactRequest
-	17, // 40: hlgate.v1.ContactsService.UpsertContact:input_type -> hlgate.v1.UpsertContactRequest
-	21, // 41: hlgate.v1.ContactsService.SearchContacts:input_type -> hlgate.v1.SearchContactsRequest
-	27, // 42: hlgate.v1.ContactsService.ListContactNotes:input_type -> hlgate.v1.ListContactNotesRequest
-	23, // 43: hlgate.v1.ContactsService.AddContactTags:input_type -> hlgate.v1.AddContactTagsRequest
-	25, // 44: hlgate.v1.ContactsService.RemoveContactTags:input_type -> hlgate.v1.RemoveContactTagsRequest
-	10, // 45: hlgate.v1.ContactsService.GetContact:output_type -> hlgate.v1.GetContactResponse
-	12, // 46: hlgate.v1.ContactsService.CreateContact:output_type -> hlgate.v1.CreateContactResponse
-	14, // 47: hlgate.v1.ContactsService.UpdateContact:output_type -> hlgate.v1.UpdateContactResponse
-	16, // 48: hlgate.v1.ContactsService.DeleteContact:output_type -> hlgate.v1.DeleteContactResponse
-	18, // 49: hlgate.v1.ContactsService.UpsertContact:output_type -> hlgate.v1.UpsertContactResponse
-	22, // 50: hlgate.v1.ContactsService.SearchContacts:output_type -> hlgate.v1.SearchContactsResponse
-	28, // 51: hlgate.v1.ContactsService.ListContactNotes:output_type -> hlgate.v1.ListContactNotesResponse
-	24, // 52: hlgate.v1.ContactsService.AddContactTags:output_type -> hlgate.v1.AddContactTagsResponse
-	26, // 53: hlgate.v1.ContactsService.RemoveContactTags:output_type -> hlgate.v1.RemoveContactTagsResponse
-	45, // [45:54] is the sub-list for method output_type
-	36, // [36:45] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	32, // 33: hlgate.v1.AddContactTagsResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 34: hlgate.v1.RemoveContactTagsResponse.unmapped:type_name -> google.protobuf.Struct
+	29, // 35: hlgate.v1.ListContactNotesResponse.notes:type_name -> hlgate.v1.Note
+	31, // 36: hlgate.v1.Note.date_added:type_name -> google.protobuf.Timestamp
+	32, // 37: hlgate.v1.Note.unmapped:type_name -> google.protobuf.Struct
+	9,  // 38: hlgate.v1.ContactsService.GetContact:input_type -> hlgate.v1.GetContactRequest
+	11, // 39: hlgate.v1.ContactsService.CreateContact:input_type -> hlgate.v1.CreateContactRequest
+	13, // 40: hlgate.v1.ContactsService.UpdateContact:input_type -> hlgate.v1.UpdateContactRequest
+	15, // 41: hlgate.v1.ContactsService.DeleteContact:input_type -> hlgate.v1.DeleteContactRequest
+	17, // 42: hlgate.v1.ContactsService.UpsertContact:input_type -> hlgate.v1.UpsertContactRequest
+	21, // 43: hlgate.v1.ContactsService.SearchContacts:input_type -> hlgate.v1.SearchContactsRequest
+	27, // 44: hlgate.v1.ContactsService.ListContactNotes:input_type -> hlgate.v1.ListContactNotesRequest
+	23, // 45: hlgate.v1.ContactsService.AddContactTags:input_type -> hlgate.v1.AddContactTagsRequest
+	25, // 46: hlgate.v1.ContactsService.RemoveContactTags:input_type -> hlgate.v1.RemoveContactTagsRequest
+	10, // 47: hlgate.v1.ContactsService.GetContact:output_type -> hlgate.v1.GetContactResponse
+	12, // 48: hlgate.v1.ContactsService.CreateContact:output_type -> hlgate.v1.CreateContactResponse
+	14, // 49: hlgate.v1.ContactsService.UpdateContact:output_type -> hlgate.v1.UpdateContactResponse
+	16, // 50: hlgate.v1.ContactsService.DeleteContact:output_type -> hlgate.v1.DeleteContactResponse
+	18, // 51: hlgate.v1.ContactsService.UpsertContact:output_type -> hlgate.v1.UpsertContactResponse
+	22, // 52: hlgate.v1.ContactsService.SearchContacts:output_type -> hlgate.v1.SearchContactsResponse
+	28, // 53: hlgate.v1.ContactsService.ListContactNotes:output_type -> hlgate.v1.ListContactNotesResponse
+	24, // 54: hlgate.v1.ContactsService.AddContactTags:output_type -> hlgate.v1.AddContactTagsResponse
+	26, // 55: hlgate.v1.ContactsService.RemoveContactTags:output_type -> hlgate.v1.RemoveContactTagsResponse
+	47, // [47:56] is the sub-list for method output_type
+	38, // [38:47] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_contacts_service_proto_init() }
