@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/hlgate/hlgate/gen/highlevel"
 	"github.com/hlgate/hlgate/gen/optable"
@@ -458,6 +459,7 @@ func (f *forward) encodeBody(m protoreflect.Message, paths []string, v *violatio
 				body[k] = val
 			}
 		}
+		f.dropOutputOnlyValues(res, body, paths, v)
 	} else if f.body != nil && paths != nil {
 		v.add(string(f.body.Name()), "is required with %s", f.mask.Name())
 	}
@@ -480,6 +482,36 @@ func (f *forward) encodeBody(m protoreflect.Message, paths []string, v *violatio
 		}
 	}
 	return body, nil
+}
+
+// dropOutputOnlyValues leaves out of the body each top-level enum field of
+// the resource whose value HighLevel answers but does not take
+// ((hlgate.v1.output_only_value)): a resource read and written back keeps
+// its other fields. A mask that names such a field is refused.
+func (f *forward) dropOutputOnlyValues(res protoreflect.Message, body map[string]any, paths []string, v *violations) {
+	res.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+		if fd.Kind() != protoreflect.EnumKind || fd.IsList() || fd.IsMap() {
+			return true
+		}
+		ev := fd.Enum().Values().ByNumber(val.Enum())
+		if ev == nil || !outputOnlyValue(ev) {
+			return true
+		}
+		delete(body, jsonproto.WriteKey(fd))
+		if slices.Contains(paths, string(fd.Name())) {
+			v.add(string(f.body.Name())+"."+string(fd.Name()), "%s is set by HighLevel and cannot be written", ev.Name())
+		}
+		return true
+	})
+}
+
+func outputOnlyValue(ev protoreflect.EnumValueDescriptor) bool {
+	opts, ok := ev.Options().(*descriptorpb.EnumValueOptions)
+	if !ok || opts == nil {
+		return false
+	}
+	b, _ := proto.GetExtension(opts, hlgatev1.E_OutputOnlyValue).(bool)
+	return b
 }
 
 // encodeViolation turns a caller's mistake that Encode found (a mask path
@@ -560,6 +592,9 @@ func checkFields(m protoreflect.Message, prefix string, v *violations) {
 		name := prefix + string(fd.Name())
 		if c := checkOf(fd); c != nil {
 			applyCheck(c, fd, val, name, v)
+			if other := c.GetAfter(); other != "" {
+				checkAfter(m, fd, fields.ByName(protoreflect.Name(other)), name, v)
+			}
 		}
 		if fd.Kind() != protoreflect.MessageKind || fd.IsMap() {
 			return true
@@ -606,6 +641,9 @@ func applyCheck(c *hlgatev1.Check, fd protoreflect.FieldDescriptor, val protoref
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		checkString(c.GetFormat(), int(c.GetMaxLen()), val.String(), name, v)
+		if p := c.GetPrefix(); p != "" && val.String() != "" && !strings.HasPrefix(val.String(), p) {
+			v.add(name, "must start with %q", p)
+		}
 	case protoreflect.DoubleKind, protoreflect.FloatKind:
 		if c.Min != nil && val.Float() < c.GetMin() {
 			v.add(name, "must be at least %g", c.GetMin())
@@ -615,11 +653,31 @@ func applyCheck(c *hlgatev1.Check, fd protoreflect.FieldDescriptor, val protoref
 			v.add(name, "must be at least %g", c.GetMin())
 		}
 	case protoreflect.MessageKind:
+		if ts, ok := val.Message().Interface().(*timestamppb.Timestamp); ok {
+			if err := ts.CheckValid(); err != nil {
+				v.add(name, "is not a valid timestamp")
+			} else if c.GetWholeSeconds() && ts.GetNanos() != 0 {
+				v.add(name, "must be a whole second (HighLevel takes this time to the second)")
+			}
+		}
 		if c.GetFormat() == hlgatev1.Format_FORMAT_CUSTOM_FIELD_VALUE {
 			if sv, ok := val.Message().Interface().(*structpb.Value); ok && !customFieldValue(sv) {
 				v.add(name, "must be a string, number, boolean, object, or a list of strings or of objects")
 			}
 		}
+	}
+}
+
+// checkAfter refuses a time that is not later than its sibling's, when
+// both are set.
+func checkAfter(m protoreflect.Message, fd, sib protoreflect.FieldDescriptor, name string, v *violations) {
+	if sib == nil || !m.Has(sib) {
+		return
+	}
+	t, ok1 := m.Get(fd).Message().Interface().(*timestamppb.Timestamp)
+	u, ok2 := m.Get(sib).Message().Interface().(*timestamppb.Timestamp)
+	if ok1 && ok2 && !t.AsTime().After(u.AsTime()) {
+		v.add(name, "must be after %s", sib.Name())
 	}
 }
 

@@ -2154,19 +2154,19 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1a\n" +
 	"\bpriority\x18\x02 \x01(\x01R\bpriority\x12\x1d\n" +
 	"\n" +
-	"is_primary\x18\x03 \x01(\bR\tisPrimary\"\xc6\b\n" +
+	"is_primary\x18\x03 \x01(\bR\tisPrimary\"\x82\t\n" +
 	"\vAppointment\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
 	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
-	"locationId\x12$\n" +
-	"\vcalendar_id\x18\x03 \x01(\tB\x03\xe0A\x02R\n" +
-	"calendarId\x12\"\n" +
+	"locationId\x12*\n" +
+	"\vcalendar_id\x18\x03 \x01(\tB\t\xe0A\x02\xda\xf3\x18\x02\b\x01R\n" +
+	"calendarId\x12(\n" +
 	"\n" +
-	"contact_id\x18\x04 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x1e\n" +
+	"contact_id\x18\x04 \x01(\tB\t\xe0A\x02\xda\xf3\x18\x02\b\x01R\tcontactId\x12\x1e\n" +
 	"\bgroup_id\x18\x05 \x01(\tB\x03\xe0A\x03R\agroupId\x12\x14\n" +
 	"\x05title\x18\x06 \x01(\tR\x05title\x12K\n" +
-	"\x12appointment_status\x18\a \x01(\x0e2\x1c.hlgate.v1.AppointmentStatusR\x11appointmentStatus\x12(\n" +
-	"\x10assigned_user_id\x18\b \x01(\tR\x0eassignedUserId\x12\x19\n" +
+	"\x12appointment_status\x18\a \x01(\x0e2\x1c.hlgate.v1.AppointmentStatusR\x11appointmentStatus\x120\n" +
+	"\x10assigned_user_id\x18\b \x01(\tB\x06\xda\xf3\x18\x02\b\x01R\x0eassignedUserId\x12\x19\n" +
 	"\x05users\x18\t \x03(\tB\x03\xe0A\x03R\x05users\x12\x19\n" +
 	"\x05notes\x18\n" +
 	" \x01(\tB\x03\xe0A\x03R\x05notes\x12 \n" +
@@ -2174,11 +2174,12 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\aaddress\x18\f \x01(\tR\aaddress\x12R\n" +
 	"\x15meeting_location_type\x18\r \x01(\x0e2\x1e.hlgate.v1.MeetingLocationTypeR\x13meetingLocationType\x12.\n" +
 	"\x13meeting_location_id\x18\x0e \x01(\tR\x11meetingLocationId\x12&\n" +
-	"\fis_recurring\x18\x0f \x01(\bB\x03\xe0A\x03R\visRecurring\x12\x14\n" +
-	"\x05rrule\x18\x10 \x01(\tR\x05rrule\x12>\n" +
+	"\fis_recurring\x18\x0f \x01(\bB\x03\xe0A\x03R\visRecurring\x12\"\n" +
+	"\x05rrule\x18\x10 \x01(\tB\f\xda\xf3\x18\bJ\x06RRULE:R\x05rrule\x12D\n" +
 	"\n" +
-	"start_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x02R\tstartTime\x125\n" +
-	"\bend_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12>\n" +
+	"start_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\t\xe0A\x02\xda\xf3\x18\x028\x01R\tstartTime\x12I\n" +
+	"\bend_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampB\x12\xda\xf3\x18\x0e8\x01B\n" +
+	"start_timeR\aendTime\x12>\n" +
 	"\n" +
 	"date_added\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tdateAdded\x12B\n" +
 	"\fdate_updated\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vdateUpdated\x12+\n" +
@@ -2297,7 +2298,7 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x10CalendarTimeUnit\x12\"\n" +
 	"\x1eCALENDAR_TIME_UNIT_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17CALENDAR_TIME_UNIT_MINS\x10\x01\x12\x1c\n" +
-	"\x18CALENDAR_TIME_UNIT_HOURS\x10\x02*\xb6\x02\n" +
+	"\x18CALENDAR_TIME_UNIT_HOURS\x10\x02*\xc2\x02\n" +
 	"\x11AppointmentStatus\x12\"\n" +
 	"\x1eAPPOINTMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16APPOINTMENT_STATUS_NEW\x10\x01\x12 \n" +
@@ -2305,9 +2306,9 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x1cAPPOINTMENT_STATUS_CANCELLED\x10\x03\x12\x1d\n" +
 	"\x19APPOINTMENT_STATUS_SHOWED\x10\x04\x12\x1d\n" +
 	"\x19APPOINTMENT_STATUS_NOSHOW\x10\x05\x12\x1e\n" +
-	"\x1aAPPOINTMENT_STATUS_INVALID\x10\x06\x12\x1d\n" +
-	"\x19APPOINTMENT_STATUS_ACTIVE\x10\a\x12 \n" +
-	"\x1cAPPOINTMENT_STATUS_COMPLETED\x10\b*\xb7\x02\n" +
+	"\x1aAPPOINTMENT_STATUS_INVALID\x10\x06\x12#\n" +
+	"\x19APPOINTMENT_STATUS_ACTIVE\x10\a\x1a\x04\xe0\xf3\x18\x01\x12&\n" +
+	"\x1cAPPOINTMENT_STATUS_COMPLETED\x10\b\x1a\x04\xe0\xf3\x18\x01*\xb7\x02\n" +
 	"\x13MeetingLocationType\x12%\n" +
 	"!MEETING_LOCATION_TYPE_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cMEETING_LOCATION_TYPE_CUSTOM\x10\x01\x12\x1e\n" +

@@ -328,7 +328,15 @@ type Check struct {
 	Min *float64 `protobuf:"fixed64,5,opt,name=min,proto3,oneof" json:"min,omitempty"`
 	// This field or the named sibling field (proto name) must be set: a
 	// custom field is named by its id or its key.
-	Either        string `protobuf:"bytes,6,opt,name=either,proto3" json:"either,omitempty"`
+	Either string `protobuf:"bytes,6,opt,name=either,proto3" json:"either,omitempty"`
+	// A google.protobuf.Timestamp has no fraction of a second (HighLevel
+	// takes some times to the second and would cut the rest off).
+	WholeSeconds bool `protobuf:"varint,7,opt,name=whole_seconds,json=wholeSeconds,proto3" json:"whole_seconds,omitempty"`
+	// A google.protobuf.Timestamp is later than the named sibling field
+	// (proto name), when both are sent: an end after its start.
+	After string `protobuf:"bytes,8,opt,name=after,proto3" json:"after,omitempty"`
+	// A string, when set, starts with this (an RFC 5545 rule's "RRULE:").
+	Prefix        string `protobuf:"bytes,9,opt,name=prefix,proto3" json:"prefix,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -405,6 +413,27 @@ func (x *Check) GetEither() string {
 	return ""
 }
 
+func (x *Check) GetWholeSeconds() bool {
+	if x != nil {
+		return x.WholeSeconds
+	}
+	return false
+}
+
+func (x *Check) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *Check) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
 var file_hlgate_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
@@ -420,6 +449,14 @@ var file_hlgate_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 		Field:         51001,
 		Name:          "hlgate.v1.wire",
 		Tag:           "bytes,51001,opt,name=wire",
+		Filename:      "hlgate/v1/options.proto",
+	},
+	{
+		ExtendedType:  (*descriptorpb.EnumValueOptions)(nil),
+		ExtensionType: (*bool)(nil),
+		Field:         51004,
+		Name:          "hlgate.v1.output_only_value",
+		Tag:           "varint,51004,opt,name=output_only_value",
 		Filename:      "hlgate/v1/options.proto",
 	},
 	{
@@ -459,17 +496,23 @@ var (
 	// The rule hlgate checks the field against on requests.
 	//
 	// optional hlgate.v1.Check check = 51003;
-	E_Check = &file_hlgate_v1_options_proto_extTypes[3]
+	E_Check = &file_hlgate_v1_options_proto_extTypes[4]
 )
 
 // Extension fields to descriptorpb.EnumValueOptions.
 var (
+	// True for a value HighLevel answers but never takes on writes (an
+	// appointment's "active"): a write leaves the field out, unless an update
+	// mask names it, which is INVALID_ARGUMENT.
+	//
+	// optional bool output_only_value = 51004;
+	E_OutputOnlyValue = &file_hlgate_v1_options_proto_extTypes[2]
 	// The string HighLevel uses for the value, where it is not the value's
 	// name without the enum's prefix, lower-cased and without underscores
 	// (DND_STATUS_ACTIVE is "active" by default).
 	//
 	// optional string wire_value = 51002;
-	E_WireValue = &file_hlgate_v1_options_proto_extTypes[2]
+	E_WireValue = &file_hlgate_v1_options_proto_extTypes[3]
 )
 
 var File_hlgate_v1_options_proto protoreflect.FileDescriptor
@@ -486,7 +529,7 @@ const file_hlgate_v1_options_proto_rawDesc = "" +
 	"\n" +
 	"write_name\x18\x03 \x01(\tR\twriteName\x12)\n" +
 	"\x04time\x18\x04 \x01(\x0e2\x15.hlgate.v1.TimeFormatR\x04time\x12\x1b\n" +
-	"\tread_only\x18\x05 \x01(\bR\breadOnly\"\xc1\x01\n" +
+	"\tread_only\x18\x05 \x01(\bR\breadOnly\"\x94\x02\n" +
 	"\x05Check\x12)\n" +
 	"\x06format\x18\x01 \x01(\x0e2\x11.hlgate.v1.FormatR\x06format\x12\x17\n" +
 	"\amax_len\x18\x02 \x01(\x05R\x06maxLen\x12\x1b\n" +
@@ -494,7 +537,10 @@ const file_hlgate_v1_options_proto_rawDesc = "" +
 	"\fmax_item_len\x18\x04 \x01(\x05R\n" +
 	"maxItemLen\x12\x15\n" +
 	"\x03min\x18\x05 \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x16\n" +
-	"\x06either\x18\x06 \x01(\tR\x06eitherB\x06\n" +
+	"\x06either\x18\x06 \x01(\tR\x06either\x12#\n" +
+	"\rwhole_seconds\x18\a \x01(\bR\fwholeSeconds\x12\x14\n" +
+	"\x05after\x18\b \x01(\tR\x05after\x12\x16\n" +
+	"\x06prefix\x18\t \x01(\tR\x06prefixB\x06\n" +
 	"\x04_min*l\n" +
 	"\n" +
 	"TimeFormat\x12\x1b\n" +
@@ -510,7 +556,8 @@ const file_hlgate_v1_options_proto_rawDesc = "" +
 	"\x10FORMAT_NON_EMPTY\x10\x05\x12\x1d\n" +
 	"\x19FORMAT_CUSTOM_FIELD_VALUE\x10\x06:Z\n" +
 	"\bupstream\x12\x1e.google.protobuf.MethodOptions\x18\xb8\x8e\x03 \x01(\v2\x1c.hlgate.v1.UpstreamOperationR\bupstream:D\n" +
-	"\x04wire\x12\x1d.google.protobuf.FieldOptions\x18\xb9\x8e\x03 \x01(\v2\x0f.hlgate.v1.WireR\x04wire:B\n" +
+	"\x04wire\x12\x1d.google.protobuf.FieldOptions\x18\xb9\x8e\x03 \x01(\v2\x0f.hlgate.v1.WireR\x04wire:O\n" +
+	"\x11output_only_value\x12!.google.protobuf.EnumValueOptions\x18\xbc\x8e\x03 \x01(\bR\x0foutputOnlyValue:B\n" +
 	"\n" +
 	"wire_value\x12!.google.protobuf.EnumValueOptions\x18\xba\x8e\x03 \x01(\tR\twireValue:G\n" +
 	"\x05check\x12\x1d.google.protobuf.FieldOptions\x18\xbb\x8e\x03 \x01(\v2\x10.hlgate.v1.CheckR\x05checkB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
@@ -540,20 +587,21 @@ var file_hlgate_v1_options_proto_goTypes = []any{
 	(*descriptorpb.EnumValueOptions)(nil), // 7: google.protobuf.EnumValueOptions
 }
 var file_hlgate_v1_options_proto_depIdxs = []int32{
-	0, // 0: hlgate.v1.Wire.time:type_name -> hlgate.v1.TimeFormat
-	1, // 1: hlgate.v1.Check.format:type_name -> hlgate.v1.Format
-	5, // 2: hlgate.v1.upstream:extendee -> google.protobuf.MethodOptions
-	6, // 3: hlgate.v1.wire:extendee -> google.protobuf.FieldOptions
-	7, // 4: hlgate.v1.wire_value:extendee -> google.protobuf.EnumValueOptions
-	6, // 5: hlgate.v1.check:extendee -> google.protobuf.FieldOptions
-	2, // 6: hlgate.v1.upstream:type_name -> hlgate.v1.UpstreamOperation
-	3, // 7: hlgate.v1.wire:type_name -> hlgate.v1.Wire
-	4, // 8: hlgate.v1.check:type_name -> hlgate.v1.Check
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	6, // [6:9] is the sub-list for extension type_name
-	2, // [2:6] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	0,  // 0: hlgate.v1.Wire.time:type_name -> hlgate.v1.TimeFormat
+	1,  // 1: hlgate.v1.Check.format:type_name -> hlgate.v1.Format
+	5,  // 2: hlgate.v1.upstream:extendee -> google.protobuf.MethodOptions
+	6,  // 3: hlgate.v1.wire:extendee -> google.protobuf.FieldOptions
+	7,  // 4: hlgate.v1.output_only_value:extendee -> google.protobuf.EnumValueOptions
+	7,  // 5: hlgate.v1.wire_value:extendee -> google.protobuf.EnumValueOptions
+	6,  // 6: hlgate.v1.check:extendee -> google.protobuf.FieldOptions
+	2,  // 7: hlgate.v1.upstream:type_name -> hlgate.v1.UpstreamOperation
+	3,  // 8: hlgate.v1.wire:type_name -> hlgate.v1.Wire
+	4,  // 9: hlgate.v1.check:type_name -> hlgate.v1.Check
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	7,  // [7:10] is the sub-list for extension type_name
+	2,  // [2:7] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_options_proto_init() }
@@ -569,7 +617,7 @@ func file_hlgate_v1_options_proto_init() {
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_options_proto_rawDesc), len(file_hlgate_v1_options_proto_rawDesc)),
 			NumEnums:      2,
 			NumMessages:   3,
-			NumExtensions: 4,
+			NumExtensions: 5,
 			NumServices:   0,
 		},
 		GoTypes:           file_hlgate_v1_options_proto_goTypes,
