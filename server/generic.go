@@ -60,7 +60,6 @@ import (
 // RPC is served by the generic path.
 var handWritten = map[string]string{
 	hlgatev1.ContactsService_SearchContacts_FullMethodName:               "pages through searchAfter behind one page_token",
-	hlgatev1.OpportunitiesService_SearchOpportunities_FullMethodName:     "pages through startAfter/startAfterId behind one page_token",
 	hlgatev1.CalendarsService_GetFreeSlots_FullMethodName:                "turns the day-keyed answer into a half-open window in the caller's time zone",
 	hlgatev1.CalendarsService_ListEvents_FullMethodName:                  "filters HighLevel's closed window to a half-open one",
 	hlgatev1.CalendarsService_CreateAppointment_FullMethodName:           "not yet on the generic path: its write body is hand-built",
