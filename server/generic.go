@@ -51,15 +51,20 @@ import (
 //   - HighLevel's answer is decoded straight into the response by JSON name,
 //     without loss (jsonproto.Decode).
 //
-// Hand-written handlers remain for RPCs whose semantics need them (paging
-// across upstream styles, free slots, windows of events, payments' alt ids);
-// handWritten lists them and says why.
+//   - a paged RPC pages through its row's pager behind one page_token
+//     (pagers.go); parameters the row fills (x-hlgate.fill: payments'
+//     altId and altType) are sent without a request field, and a bare
+//     answer (x-hlgate.bare) is the response's resource itself.
+//
+// Hand-written handlers remain for RPCs whose semantics need them (free
+// slots, windows of events, the rules of a search's filters); handWritten
+// lists them and says why.
 
 // handWritten lists the forwarding RPCs that keep a hand-written handler, by
 // full method name, with the behaviour that needs it. Every other forwarding
 // RPC is served by the generic path.
 var handWritten = map[string]string{
-	hlgatev1.ContactsService_SearchContacts_FullMethodName:               "pages through searchAfter behind one page_token",
+	hlgatev1.ContactsService_SearchContacts_FullMethodName:               "checks the filter tree (groups versus conditions, nesting depth, values by operator) and sort entries, which no declared rule expresses yet; its searchAfter pager is declared in the row",
 	hlgatev1.CalendarsService_GetFreeSlots_FullMethodName:                "turns the day-keyed answer into a half-open window in the caller's time zone",
 	hlgatev1.CalendarsService_ListEvents_FullMethodName:                  "filters HighLevel's closed window to a half-open one",
 	hlgatev1.CalendarsService_CreateAppointment_FullMethodName:           "not yet on the generic path: its write body is hand-built",
