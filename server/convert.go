@@ -34,14 +34,6 @@ func strs(p *[]string) []string {
 // boolean reads an optional upstream bool.
 func boolean(p *bool) bool { return p != nil && *p }
 
-// num reads an optional upstream number.
-func num(p *float64) float64 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
 // optStr is an optional upstream string that is sent only when set.
 func optStr(s string) *string {
 	if s == "" {

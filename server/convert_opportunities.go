@@ -12,8 +12,8 @@ import (
 
 // opportunityStatuses maps each settable status to HighLevel's string. The
 // upstream enums also list "all", which is a search filter and never a state
-// an opportunity can be in, so no status converts to it except the
-// unspecified status of a search (opportunitySearchParams).
+// an opportunity can be in, so no status converts to it (a search with an
+// unspecified status sends none, which HighLevel reads as every status).
 var opportunityStatuses = map[hlgatev1.OpportunityStatus]string{
 	hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_OPEN:      "open",
 	hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_WON:       "won",
@@ -46,40 +46,4 @@ func opportunityStatusBody(req *hlgatev1.UpdateOpportunityStatusRequest, v *viol
 		body.LostReasonID = optStr(req.GetLostReasonId())
 	}
 	return body
-}
-
-// opportunitiesMaxQuery bounds the free-text query, which travels in the
-// URL of HighLevel's GET search: hlgate's own bound, far above any name,
-// email or phone, well below URL limits.
-const opportunitiesMaxQuery = 1000
-
-// opportunitySearchParams validates a search's filters and builds
-// HighLevel's query parameters for a page of size opportunities (paging
-// members are added by the caller).
-func opportunitySearchParams(req *hlgatev1.SearchOpportunitiesRequest, size int, v *violations) highlevel.SearchOpportunitiesParams {
-	v.id("location_id", req.GetLocationId())
-	v.maxLen("query", req.GetQuery(), opportunitiesMaxQuery)
-	v.optionalID("pipeline_id", req.GetPipelineId())
-	v.optionalID("pipeline_stage_id", req.GetPipelineStageId())
-	v.optionalID("contact_id", req.GetContactId())
-	v.optionalID("assigned_to", req.GetAssignedTo())
-	status := highlevel.SearchOpportunitiesParamsStatusAll
-	if req.GetStatus() != hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_UNSPECIFIED {
-		s, ok := opportunityStatusToHL(req.GetStatus())
-		if !ok {
-			v.add("status", "must be unspecified (every status), open, won, lost or abandoned")
-		}
-		status = highlevel.SearchOpportunitiesParamsStatus(s)
-	}
-	limit := float64(size)
-	return highlevel.SearchOpportunitiesParams{
-		LocationID:      req.GetLocationId(),
-		Q:               optStr(req.GetQuery()),
-		PipelineID:      optStr(req.GetPipelineId()),
-		PipelineStageID: optStr(req.GetPipelineStageId()),
-		ContactID:       optStr(req.GetContactId()),
-		AssignedTo:      optStr(req.GetAssignedTo()),
-		Status:          &status,
-		Limit:           &limit,
-	}
 }

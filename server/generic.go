@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/oapi-codegen/runtime"
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -50,22 +52,22 @@ import (
 //   - HighLevel's answer is decoded straight into the response by JSON name,
 //     without loss (jsonproto.Decode).
 //
-// Hand-written handlers remain for RPCs whose semantics need them (paging
-// across upstream styles, free slots, windows of events, payments' alt ids);
-// handWritten lists them and says why.
+//   - a paged RPC pages through its row's pager behind one page_token
+//     (pagers.go); parameters the row fills (x-hlgate.fill: payments'
+//     altId and altType) are sent without a request field, and a bare
+//     answer (x-hlgate.bare) is the response's resource itself.
+//
+// Hand-written handlers remain for RPCs whose semantics need them (free
+// slots, windows of events, the rules of a search's filters); handWritten
+// lists them and says why.
 
 // handWritten lists the forwarding RPCs that keep a hand-written handler, by
 // full method name, with the behaviour that needs it. Every other forwarding
 // RPC is served by the generic path.
 var handWritten = map[string]string{
-	hlgatev1.ContactsService_SearchContacts_FullMethodName:               "pages through searchAfter behind one page_token",
-	hlgatev1.OpportunitiesService_SearchOpportunities_FullMethodName:     "pages through startAfter/startAfterId behind one page_token",
+	hlgatev1.ContactsService_SearchContacts_FullMethodName:               "checks the filter tree (groups versus conditions, nesting depth, values by operator) and sort entries, which no declared rule expresses yet; its searchAfter pager is declared in the row",
 	hlgatev1.CalendarsService_GetFreeSlots_FullMethodName:                "turns the day-keyed answer into a half-open window in the caller's time zone",
 	hlgatev1.CalendarsService_ListEvents_FullMethodName:                  "filters HighLevel's closed window to a half-open one",
-	hlgatev1.PaymentsService_ListOrders_FullMethodName:                   "pages by offset behind one page_token and sends the alt ids",
-	hlgatev1.PaymentsService_ListTransactions_FullMethodName:             "pages by offset behind one page_token and sends the alt ids",
-	hlgatev1.PaymentsService_GetOrder_FullMethodName:                     "sends the alt ids",
-	hlgatev1.PaymentsService_GetTransaction_FullMethodName:               "sends the alt ids",
 	hlgatev1.CalendarsService_CreateAppointment_FullMethodName:           "not yet on the generic path: its write body is hand-built",
 	hlgatev1.CalendarsService_UpdateAppointment_FullMethodName:           "not yet on the generic path: its write body is hand-built",
 	hlgatev1.OpportunitiesService_UpdateOpportunityStatus_FullMethodName: "not yet on the generic path: checks a lost reason against the status",
@@ -78,6 +80,7 @@ type forward struct {
 	in, out protoreflect.MessageType
 
 	params  []boundParam
+	fills   []optable.Param                // parameters hlgate always sends (x-hlgate.fill): a fixed value, or another parameter's
 	body    protoreflect.FieldDescriptor   // the request field encoded as the body; nil when the request's own fields are
 	bodyTop []protoreflect.FieldDescriptor // request fields sent as top-level body properties
 	mask    protoreflect.FieldDescriptor   // update_mask, when the request has one
@@ -122,6 +125,19 @@ func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, err
 	}
 	used := map[protoreflect.Name]bool{}
 	for _, p := range row.Params {
+		if pageOwner(row, p.In, p.Name) {
+			if _, ok := byName[p.Name]; ok {
+				return fail("the %s parameter %q is the pager's, and no request field may fill it", p.In, p.Name)
+			}
+			continue
+		}
+		if p.Value != "" || p.From != "" {
+			if _, ok := byName[p.Name]; ok {
+				return fail("the %s parameter %q is filled by the operation table, and no request field may fill it", p.In, p.Name)
+			}
+			f.fills = append(f.fills, p)
+			continue
+		}
 		fd, ok := byName[p.Name]
 		if !ok {
 			if p.Required {
@@ -134,6 +150,11 @@ func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, err
 		}
 		f.params = append(f.params, boundParam{Param: p, fd: fd})
 		used[fd.Name()] = true
+	}
+	for _, p := range f.fills {
+		if p.From != "" && !slices.ContainsFunc(f.params, func(b boundParam) bool { return b.Name == p.From && b.In == "query" }) {
+			return fail("the %s parameter %q copies %q, which no request field fills", p.In, p.Name, p.From)
+		}
 	}
 	f.subject = req.Fields().ByName("location_id")
 	if f.subject == nil || f.subject.Kind() != protoreflect.StringKind {
@@ -165,7 +186,7 @@ func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, err
 		if used[fd.Name()] {
 			continue
 		}
-		if slices.Contains(props, upstreamName(fd)) {
+		if slices.Contains(props, upstreamName(fd)) && !pageOwner(row, "body", upstreamName(fd)) {
 			f.bodyTop = append(f.bodyTop, fd)
 			continue
 		}
@@ -187,6 +208,9 @@ func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, err
 	}
 	if len(msgs) == 1 {
 		f.resource = msgs[0]
+	}
+	if row.Bare && (f.resource == nil || f.paging != nil) {
+		return fail("the answer is the resource itself (bare), so the response needs exactly one message field and no paging")
 	}
 	return f, nil
 }
@@ -233,15 +257,16 @@ func (f *forward) handler(s *Server) grpc.MethodHandler {
 
 // call validates the request, sends the operation and decodes the answer.
 func (f *forward) call(ctx context.Context, s *Server, in proto.Message) (proto.Message, error) {
-	req, err := f.request(in)
-	if err != nil {
-		return nil, err
-	}
 	var pg page
 	if f.paging != nil {
+		var err error
 		if pg, err = s.openPage(f.method, f.paging, in); err != nil {
 			return nil, err
 		}
+	}
+	req, err := f.request(in, f.paging.request(pg))
+	if err != nil {
+		return nil, err
 	}
 	location := in.ProtoReflect().Get(f.subject).String()
 	resp, err := s.send(upstreamCtx(ctx, location), req)
@@ -249,12 +274,21 @@ func (f *forward) call(ctx context.Context, s *Server, in proto.Message) (proto.
 	if err != nil {
 		return nil, err
 	}
-	out := f.out.New().Interface()
-	rep, err := jsonproto.Decode(b, out)
+	obj, err := answerObject(b)
 	if err != nil {
 		return nil, fmt.Errorf("decode HighLevel's answer to %s: %w", f.row.ID, err)
 	}
-	s.countUnmapped(ctx, rep)
+	if f.row.Bare {
+		obj = map[string]any{upstreamName(f.resource): obj}
+	}
+	var ap answerPage
+	if f.paging != nil && f.paging.pager != nil {
+		if ap, err = f.paging.take(obj); err != nil {
+			return nil, fmt.Errorf("decode HighLevel's answer to %s: %w", f.row.ID, err)
+		}
+	}
+	out := f.out.New().Interface()
+	s.countUnmapped(ctx, jsonproto.DecodeMap(obj, out))
 	if err := unconfirmed(b, out); err != nil {
 		return nil, err
 	}
@@ -262,7 +296,12 @@ func (f *forward) call(ctx context.Context, s *Server, in proto.Message) (proto.
 		if err := checkItemsLocation(location, out.ProtoReflect().Get(f.paging.items).List()); err != nil {
 			return nil, err
 		}
-		if err := s.clientPage(f.method, f.paging, pg, in, out); err != nil {
+		if f.paging.pager != nil {
+			err = s.upstreamPage(f.method, f.paging, pg, ap, in, out)
+		} else {
+			err = s.clientPage(f.method, f.paging, pg, in, out)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -276,6 +315,22 @@ func (f *forward) call(ctx context.Context, s *Server, in proto.Message) (proto.
 		}
 	}
 	return out, nil
+}
+
+// answerObject parses HighLevel's answer, which must be a JSON object, with
+// numbers kept as json.Number (jsonproto.DecodeMap needs them).
+func answerObject(b []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("want a JSON object, got %T", v)
+	}
+	return obj, nil
 }
 
 // inLocation refuses a resource that names another location than the
@@ -306,9 +361,9 @@ type upstreamRequest struct {
 	contentType  string
 }
 
-// request builds the upstream request from the RPC's, or the violations
-// that keep it from being sent.
-func (f *forward) request(in proto.Message) (*upstreamRequest, error) {
+// request builds the upstream request from the RPC's and the pager's
+// values, or the violations that keep it from being sent.
+func (f *forward) request(in proto.Message, paging []pagerValue) (*upstreamRequest, error) {
 	m := in.ProtoReflect()
 	var v violations
 	v.id(string(f.subject.Name()), m.Get(f.subject).String())
@@ -317,6 +372,23 @@ func (f *forward) request(in proto.Message) (*upstreamRequest, error) {
 	r := &upstreamRequest{method: f.row.Method, path: f.row.Path, query: url.Values{}}
 	for _, p := range f.params {
 		f.bindParam(m, p, r, &v)
+	}
+	for _, p := range f.fills {
+		val := p.Value
+		if p.From != "" {
+			val = r.query.Get(p.From)
+		}
+		if val != "" {
+			r.query.Set(p.Name, val)
+		}
+	}
+	pageBody := map[string]any{}
+	for _, pv := range paging {
+		if pv.In == "query" {
+			r.query.Set(pv.Name, queryText(pv.value))
+		} else {
+			pageBody[pv.Name] = pv.value
+		}
 	}
 	var paths []string
 	if f.mask != nil && m.Has(f.mask) {
@@ -331,7 +403,7 @@ func (f *forward) request(in proto.Message) (*upstreamRequest, error) {
 	// A declared JSON body is always sent, {} when nothing fills it: the
 	// document's validation wants its media type.
 	if f.row.Body != nil && f.row.Body.ContentType == "application/json" {
-		body, err := f.encodeBody(m, paths, &v)
+		body, err := f.encodeBody(m, paths, pageBody, &v)
 		if err != nil {
 			return nil, err
 		}
@@ -430,9 +502,9 @@ func paramText(v any) string {
 // declare (a read-only one, such as companyName on an update) is left out:
 // a resource read and written back must succeed. A mask that names one is
 // refused, since the caller asked for a change HighLevel cannot make.
-func (f *forward) encodeBody(m protoreflect.Message, paths []string, v *violations) (map[string]any, error) {
+func (f *forward) encodeBody(m protoreflect.Message, paths []string, paging map[string]any, v *violations) (map[string]any, error) {
 	props := f.row.Body.Props
-	body := map[string]any{}
+	body := maps.Clone(paging)
 	if f.body != nil && m.Has(f.body) {
 		res := m.Get(f.body).Message()
 		for _, p := range paths {
@@ -473,7 +545,7 @@ func (f *forward) encodeBody(m protoreflect.Message, paths []string, v *violatio
 		}
 		body[upstreamName(fd)] = enc
 	}
-	if f.mask != nil && f.body != nil && len(body) == 0 && len(f.bodyTop) == 0 {
+	if f.mask != nil && f.body != nil && len(body) == len(paging) && len(f.bodyTop) == 0 {
 		v.add(string(f.mask.Name()), "names no field to change")
 	}
 	for _, req := range f.row.Body.RequiredOf {
@@ -586,6 +658,12 @@ func checkFields(m protoreflect.Message, prefix string, v *violations) {
 		}
 		if sib := fields.ByName(protoreflect.Name(other)); sib == nil || !m.Has(sib) {
 			v.add(prefix+string(fd.Name()), "%s or %s is required", fd.Name(), other)
+		}
+	}
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if other := checkOf(fd).GetNotBefore(); other != "" && m.Has(fd) {
+			notBefore(m, fd, fields.ByName(protoreflect.Name(other)), prefix, v)
 		}
 	}
 	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
@@ -704,6 +782,27 @@ func customFieldValue(v *structpb.Value) bool {
 	return false
 }
 
+// notBefore applies (hlgate.v1.check).not_before: fd's value is not before
+// its sibling's, when both are set and well formed (a malformed one is
+// reported by its format already).
+func notBefore(m protoreflect.Message, fd, sib protoreflect.FieldDescriptor, prefix string, v *violations) {
+	if sib == nil || !m.Has(sib) || fd.Kind() != protoreflect.StringKind || sib.Kind() != protoreflect.StringKind || fd.IsList() || sib.IsList() {
+		return
+	}
+	a, b := m.Get(fd).String(), m.Get(sib).String()
+	if checkOf(fd).GetFormat() == hlgatev1.Format_FORMAT_DAY {
+		if _, err := time.Parse(time.DateOnly, a); err != nil {
+			return
+		}
+		if _, err := time.Parse(time.DateOnly, b); err != nil {
+			return
+		}
+	}
+	if a < b {
+		v.add(prefix+string(fd.Name()), "must not be before %s", sib.Name())
+	}
+}
+
 // checkString checks a string against a format and a length (0: none).
 func checkString(f hlgatev1.Format, max int, s, name string, v *violations) {
 	switch f {
@@ -717,6 +816,10 @@ func checkString(f hlgatev1.Format, max int, s, name string, v *violations) {
 		v.timeZone(name, s)
 	case hlgatev1.Format_FORMAT_NON_EMPTY:
 		v.required(name, s)
+	case hlgatev1.Format_FORMAT_DAY:
+		if _, err := time.Parse(time.DateOnly, s); s != "" && err != nil {
+			v.add(name, "must be a day as YYYY-MM-DD")
+		}
 	}
 	if max > 0 {
 		v.maxLen(name, s, max)

@@ -34,7 +34,7 @@ func BenchmarkGenericGetContactNoNetwork(b *testing.B) {
 	req := &hlgatev1.GetContactRequest{LocationId: "ve9EPM428h8vShlRW1KT", ContactId: "seD4PfOuKoVMLkEZqohJ"}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := f.request(req); err != nil {
+		if _, err := f.request(req, nil); err != nil {
 			b.Fatal(err)
 		}
 		out := f.out.New().Interface()

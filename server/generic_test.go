@@ -154,7 +154,7 @@ func wireBody(t *testing.T, method string, req proto.Message) (any, error) {
 	if !ok {
 		t.Fatalf("%s is not served by the generic path", method)
 	}
-	r, err := f.request(req)
+	r, err := firstRequest(f, req)
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +163,19 @@ func wireBody(t *testing.T, method string, req proto.Message) (any, error) {
 		t.Fatalf("%s sent a body that is not JSON: %v\n%s", method, err, r.body)
 	}
 	return body, nil
+}
+
+// firstRequest is the upstream request the generic path builds for the
+// first page of req (req has no page token).
+func firstRequest(f *forward, req proto.Message) (*upstreamRequest, error) {
+	var pg page
+	if f.paging != nil {
+		var err error
+		if pg, err = (&Server{}).openPage(f.method, f.paging, req); err != nil {
+			return nil, err
+		}
+	}
+	return f.request(req, f.paging.request(pg))
 }
 
 // sameJSON fails unless got (decoded JSON) equals the JSON text want.

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -135,51 +134,70 @@ func TestOpportunityFromHLGolden(t *testing.T) {
 	}
 }
 
+// The official search answer, through the generic path: its opportunity
+// decodes like GetOpportunity's, and meta decides the next page. With
+// meta.total reached there is none, although HighLevel repeats the last
+// cursor; with more to come the cursor goes back as HighLevel wrote it
+// (1625203104328, not 1.625203104328e+12); without a total only a full
+// page has a next one.
 func TestSearchResultFromHLGolden(t *testing.T) {
 	t.Parallel()
-	var res struct {
-		Opportunities []map[string]any                 `json:"opportunities"`
-		Meta          *highlevel.OpportunitySearchMeta `json:"meta"`
+	golden := oppGolden(t, "search_opportunities.json")
+	var meta map[string]any // what the fake answers as meta; nil: the golden's
+	var queries []url.Values
+	s := fakeHL(t, func(w http.ResponseWriter, r *http.Request) {
+		queries = append(queries, r.URL.Query())
+		var ans map[string]any
+		if err := json.Unmarshal(golden, &ans); err != nil {
+			t.Fatal(err)
+		}
+		if meta != nil {
+			ans["meta"] = meta
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(ans)
+	})
+	method := hlgatev1.OpportunitiesService_SearchOpportunities_FullMethodName
+	search := func(req *hlgatev1.SearchOpportunitiesRequest) *hlgatev1.SearchOpportunitiesResponse {
+		t.Helper()
+		out, err := callForward(t.Context(), s, method, req)
+		if err != nil {
+			t.Fatalf("search: %v", err)
+		}
+		return out.(*hlgatev1.SearchOpportunitiesResponse)
 	}
-	// As the handler reads it: numbers as json.Number, which DecodeMap needs.
-	dec := json.NewDecoder(bytes.NewReader(oppGolden(t, "search_opportunities.json")))
-	dec.UseNumber()
-	if err := dec.Decode(&res); err != nil {
-		t.Fatalf("decode: %v", err)
+	const loc = "zT46WSCPbudrq4zhW"
+	first := search(&hlgatev1.SearchOpportunitiesRequest{LocationId: loc, PageSize: 1})
+	if len(first.GetOpportunities()) != 1 {
+		t.Fatalf("golden holds %v", first.GetOpportunities())
 	}
-	if len(res.Opportunities) != 1 {
-		t.Fatalf("golden holds %v", res.Opportunities)
-	}
-	var item hlgatev1.Opportunity
-	if lost := jsonproto.DecodeMap(res.Opportunities[0], &item).Lost(); len(lost) > 0 {
-		t.Fatalf("lost %v", lost)
-	}
-	if d := cmp.Diff(oppExample(), &item, protocmp.Transform(), protocmp.IgnoreFields(&hlgatev1.Opportunity{}, "unmapped")); d != "" {
+	if d := cmp.Diff(oppExample(), first.GetOpportunities()[0], protocmp.Transform(), protocmp.IgnoreFields(&hlgatev1.Opportunity{}, "unmapped")); d != "" {
 		t.Errorf("search item (-want +got):\n%s", d)
 	}
+	if first.GetTotalSize() != 1 || first.GetNextPageToken() != "" {
+		t.Errorf("meta.total 1 reached: total %d, next %q", first.GetTotalSize(), first.GetNextPageToken())
+	}
 
-	// meta.total 1 with one opportunity seen: the example's cursor is the
-	// last item's, and there is no next page.
-	if cur, ok := nextOpportunitiesCursor(res.Meta, 1, 1, 1); ok {
-		t.Errorf("last page gave a next cursor %+v", cur)
+	meta = map[string]any{"total": 5, "startAfter": 1625203104328, "startAfterId": "yWQobCRIhRguQtD2llvk"}
+	more := search(&hlgatev1.SearchOpportunitiesRequest{LocationId: loc, PageSize: 1})
+	if more.GetTotalSize() != 5 || more.GetNextPageToken() == "" {
+		t.Fatalf("meta.total 5: total %d, next %q", more.GetTotalSize(), more.GetNextPageToken())
 	}
-	// The same meta with more to come: the cursor carries startAfter as
-	// HighLevel's decimal epoch milliseconds, not 1.625203104328e+12.
-	more := *res.Meta
-	total := 5.0
-	more.Total = &total
-	cur, ok := nextOpportunitiesCursor(&more, 1, 1, 1)
-	want := opportunitiesCursor{StartAfter: "1625203104328", StartAfterID: "yWQobCRIhRguQtD2llvk", Seen: 1}
-	if !ok || cur != want {
-		t.Errorf("cursor = %+v, %v; want %+v", cur, ok, want)
+	search(&hlgatev1.SearchOpportunitiesRequest{LocationId: loc, PageSize: 1, PageToken: more.GetNextPageToken()})
+	if q := queries[len(queries)-1]; q.Get("startAfter") != "1625203104328" || q.Get("startAfterId") != "yWQobCRIhRguQtD2llvk" || q.Get("limit") != "1" || q.Get("location_id") != loc {
+		t.Errorf("second page asked with %v", q)
 	}
-	// Without a total, a short page is the last one.
-	more.Total = nil
-	if _, ok := nextOpportunitiesCursor(&more, 3, 1, 2); ok {
-		t.Error("short page without total gave a next cursor")
+
+	meta = map[string]any{"startAfter": 1625203104328, "startAfterId": "yWQobCRIhRguQtD2llvk"}
+	if short := search(&hlgatev1.SearchOpportunitiesRequest{LocationId: loc, PageSize: 2}); short.GetNextPageToken() != "" || short.GetTotalSize() != 0 {
+		t.Error("short page without total gave a next page")
 	}
-	if _, ok := nextOpportunitiesCursor(&more, 2, 2, 2); !ok {
-		t.Error("full page without total gave no next cursor")
+	if full := search(&hlgatev1.SearchOpportunitiesRequest{LocationId: loc, PageSize: 1}); full.GetNextPageToken() == "" {
+		t.Error("full page without total gave no next page")
+	}
+	meta = map[string]any{"total": 5, "startAfterId": "yWQobCRIhRguQtD2llvk"}
+	if none := search(&hlgatev1.SearchOpportunitiesRequest{LocationId: loc, PageSize: 1}); none.GetNextPageToken() != "" {
+		t.Error("a page without a cursor gave a next page")
 	}
 }
 
@@ -359,11 +377,20 @@ func TestOpportunityStatusMapping(t *testing.T) {
 			t.Errorf("from HighLevel %q = %s, want UNSPECIFIED", hl, got)
 		}
 	}
-	// Search: unspecified is every status, sent as "all".
-	var v violations
-	p := opportunitySearchParams(&hlgatev1.SearchOpportunitiesRequest{LocationId: "loc"}, 50, &v)
-	if len(v) > 0 || p.Status == nil || *p.Status != highlevel.SearchOpportunitiesParamsStatusAll || p.LocationID != "loc" || *p.Limit != 50 {
-		t.Errorf("search params = %+v (%v)", p, v.err())
+	// Search: unspecified is every status, which HighLevel reads from no
+	// status at all; a status is sent as HighLevel spells it.
+	search := forwards[hlgatev1.OpportunitiesService_SearchOpportunities_FullMethodName]
+	for s, want := range map[hlgatev1.OpportunityStatus]url.Values{
+		hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_UNSPECIFIED: {"location_id": {"loc"}, "limit": {"50"}},
+		hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_LOST:        {"location_id": {"loc"}, "limit": {"50"}, "status": {"lost"}},
+	} {
+		r, err := firstRequest(search, &hlgatev1.SearchOpportunitiesRequest{LocationId: "loc", Status: s})
+		if err != nil {
+			t.Fatalf("search with %s: %v", s, err)
+		}
+		if !cmp.Equal(r.query, want) {
+			t.Errorf("search with %s: query %v, want %v", s, r.query, want)
+		}
 	}
 }
 
@@ -683,16 +710,24 @@ func TestListPipelinesPagesSeededPipelines(t *testing.T) {
 }
 
 // sandboxOpportunityTotal asks the sandbox directly (through the upstream
-// chain, past hlgate's handlers) how many opportunities match p.
-func sandboxOpportunityTotal(t *testing.T, h *harness, ctx context.Context, p highlevel.SearchOpportunitiesParams) int {
+// chain, past hlgate's handlers) how many opportunities match req's filters.
+func sandboxOpportunityTotal(t *testing.T, h *harness, ctx context.Context, req *hlgatev1.SearchOpportunitiesRequest) int {
 	t.Helper()
-	one := 1.0
-	p.Limit, p.StartAfter, p.StartAfterID = &one, nil, nil
-	resp, err := h.srv.hl.SearchOpportunitiesWithResponse(upstream.WithSubject(ctx, p.LocationID), &p)
-	if err != nil || resp.JSON200 == nil || resp.JSON200.Meta == nil || resp.JSON200.Meta.Total == nil {
-		t.Fatalf("sandbox total: %v", err)
+	r, err := firstRequest(forwards[hlgatev1.OpportunitiesService_SearchOpportunities_FullMethodName], req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return int(*resp.JSON200.Meta.Total)
+	r.query.Set("limit", "1")
+	b, err := readUpstream(h.srv.send(upstream.WithSubject(ctx, req.GetLocationId()), r))
+	var ans struct {
+		Meta struct {
+			Total *int `json:"total"`
+		} `json:"meta"`
+	}
+	if err != nil || json.Unmarshal(b, &ans) != nil || ans.Meta.Total == nil {
+		t.Fatalf("sandbox total: %v %s", err, b)
+	}
+	return *ans.Meta.Total
 }
 
 // A search walked page by page reaches every matching opportunity once: no
@@ -720,9 +755,7 @@ func TestSearchOpportunitiesWalksEveryPage(t *testing.T) {
 		{"one user's lost ones, 7 a page", &hlgatev1.SearchOpportunitiesRequest{LocationId: loc, AssignedTo: sandbox.DemoUserID, Status: hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_LOST, PageSize: 7}, 7, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var v violations
-			params := opportunitySearchParams(tc.req, 1, &v)
-			want := sandboxOpportunityTotal(t, h, ctx, params)
+			want := sandboxOpportunityTotal(t, h, ctx, tc.req)
 			if want < tc.minTotal {
 				t.Fatalf("sandbox has %d matches, the seed promises at least %d", want, tc.minTotal)
 			}
@@ -739,7 +772,7 @@ func TestSearchOpportunitiesWalksEveryPage(t *testing.T) {
 				if pages == 1 && tc.firstPage > 0 && n != min(tc.firstPage, want) {
 					t.Fatalf("first page holds %d, want %d", n, min(tc.firstPage, want))
 				}
-				if n > opportunitiesMaxPageSize {
+				if n > 100 { // HighLevel's limit (facts file §4)
 					t.Fatalf("page of %d, above the maximum", n)
 				}
 				if int(resp.GetTotalSize()) != want {
@@ -919,7 +952,7 @@ func TestOpportunitiesValidationNamesEveryField(t *testing.T) {
 		}, []string{"location_id", "opportunity_id"}},
 		{"search with bad filters", func() error {
 			_, err := op.SearchOpportunities(ctx, &hlgatev1.SearchOpportunitiesRequest{LocationId: "", PipelineId: "a&b", PipelineStageId: "s s",
-				ContactId: "c=1", AssignedTo: "u/1", Status: 9, Query: strings.Repeat("q", opportunitiesMaxQuery+1)})
+				ContactId: "c=1", AssignedTo: "u/1", Status: 9, Query: strings.Repeat("q", 1001)})
 			return err
 		}, []string{"location_id", "pipeline_id", "pipeline_stage_id", "contact_id", "assigned_to", "status", "query"}},
 		{"search with a negative page size", func() error {
@@ -1013,7 +1046,7 @@ func TestOpportunitiesRefuseOtherLocationsAndUnconfirmedWrites(t *testing.T) {
 	wantStatus(t, err, codes.NotFound, ReasonNotFound)
 	_, err = callForward(ctx, svc.s, hlgatev1.OpportunitiesService_UpdateOpportunity_FullMethodName, &hlgatev1.UpdateOpportunityRequest{LocationId: loc, OpportunityId: "opp1", Opportunity: &hlgatev1.Opportunity{Name: "n"}})
 	wantStatus(t, err, codes.NotFound, ReasonNotFound)
-	_, err = svc.SearchOpportunities(ctx, &hlgatev1.SearchOpportunitiesRequest{LocationId: loc})
+	_, err = callForward(ctx, svc.s, hlgatev1.OpportunitiesService_SearchOpportunities_FullMethodName, &hlgatev1.SearchOpportunitiesRequest{LocationId: loc})
 	wantStatus(t, err, codes.NotFound, ReasonNotFound)
 	_, err = callForward(ctx, svc.s, hlgatev1.OpportunitiesService_ListPipelines_FullMethodName, &hlgatev1.ListPipelinesRequest{LocationId: loc})
 	wantStatus(t, err, codes.NotFound, ReasonNotFound)

@@ -15,7 +15,6 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/hlgate/hlgate/gen/highlevel"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 	"github.com/hlgate/hlgate/sandbox"
 )
@@ -47,53 +46,65 @@ func mustTime(t *testing.T, s string) *timestamppb.Timestamp {
 	return timestamppb.New(tm)
 }
 
-// The official examples of the four payments bodies convert to the
-// hlgate.v1 messages field by field, from both the flat (list) and the
-// nested (get) shape.
+// The official examples of the four payments answers reach the hlgate.v1
+// messages field by field through the generic path, from both the flat
+// (list) and the nested (get) shape, and what has no field is kept.
 func TestPaymentsConversionsFromGolden(t *testing.T) {
 	t.Parallel()
-	listOrder := func(t *testing.T) proto.Message {
-		var r highlevel.ListOrdersResult
-		readTestdataJSON(t, "payments", "list_orders.json", &r)
-		if len(r.Data) != 1 || r.TotalCount != 1 {
-			t.Fatalf("list_orders.json: %d orders, total %v", len(r.Data), r.TotalCount)
+	const loc = "3SwdhCu3svxI8AKsPJt6"
+	s := fakeHL(t, func(w http.ResponseWriter, r *http.Request) {
+		if q := r.URL.Query(); q.Get("altId") != loc || q.Get("altType") != "location" || q.Get("locationId") != loc {
+			t.Errorf("%s: query %v lacks the alt ids", r.URL.Path, q)
 		}
-		var w orderWire
-		if err := transcode(&r.Data[0], &w); err != nil {
-			t.Fatal(err)
+		name := map[string]string{
+			"/payments/orders": "list_orders.json", "/payments/orders/653f5e0cde5a1314e62a837c": "get_order.json",
+			"/payments/transactions": "list_transactions.json", "/payments/transactions/61dd0feac077f72010f78804": "get_transaction.json",
+		}[r.URL.Path]
+		if name == "" {
+			t.Errorf("unexpected upstream call %s", r.URL.Path)
+			w.WriteHeader(http.StatusTeapot)
+			return
 		}
-		return orderFromHL(&w)
-	}
-	getOrder := func(t *testing.T) proto.Message {
-		var typed highlevel.Order // the generated client must accept the body
-		readTestdataJSON(t, "payments", "get_order.json", &typed)
-		var w orderWire
-		readTestdataJSON(t, "payments", "get_order.json", &w)
-		return orderFromHL(&w)
-	}
-	listTx := func(t *testing.T) proto.Message {
-		var r highlevel.ListTransactionsResult
-		readTestdataJSON(t, "payments", "list_transactions.json", &r)
-		if len(r.Data) != 1 {
-			t.Fatalf("list_transactions.json: %d transactions", len(r.Data))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(readTestdata(t, "payments", name))
+	})
+	call := func(t *testing.T, method string, req proto.Message) proto.Message {
+		t.Helper()
+		out, err := callForward(t.Context(), s, method, req)
+		if err != nil {
+			t.Fatalf("%s: %v", method, err)
 		}
-		var w transactionWire
-		if err := transcode(&r.Data[0], &w); err != nil {
-			t.Fatal(err)
+		return out
+	}
+	listOrder := func(t *testing.T) (proto.Message, map[string]any) {
+		r := call(t, hlgatev1.PaymentsService_ListOrders_FullMethodName, &hlgatev1.ListOrdersRequest{LocationId: loc}).(*hlgatev1.ListOrdersResponse)
+		if len(r.GetOrders()) != 1 || r.GetTotalSize() != 1 || r.GetNextPageToken() != "" {
+			t.Fatalf("list_orders.json: %d orders, total %d, next %q", len(r.GetOrders()), r.GetTotalSize(), r.GetNextPageToken())
 		}
-		return transactionFromHL(&w)
+		return r.GetOrders()[0], r.GetOrders()[0].GetUnmapped().AsMap()
 	}
-	getTx := func(t *testing.T) proto.Message {
-		var typed highlevel.Transaction
-		readTestdataJSON(t, "payments", "get_transaction.json", &typed)
-		var w transactionWire
-		readTestdataJSON(t, "payments", "get_transaction.json", &w)
-		return transactionFromHL(&w)
+	getOrder := func(t *testing.T) (proto.Message, map[string]any) {
+		o := call(t, hlgatev1.PaymentsService_GetOrder_FullMethodName, &hlgatev1.GetOrderRequest{LocationId: loc, OrderId: "653f5e0cde5a1314e62a837c"}).(*hlgatev1.GetOrderResponse).GetOrder()
+		return o, o.GetUnmapped().AsMap()
 	}
+	listTx := func(t *testing.T) (proto.Message, map[string]any) {
+		r := call(t, hlgatev1.PaymentsService_ListTransactions_FullMethodName, &hlgatev1.ListTransactionsRequest{LocationId: loc}).(*hlgatev1.ListTransactionsResponse)
+		if len(r.GetTransactions()) != 1 || r.GetTotalSize() != 1 || r.GetNextPageToken() != "" {
+			t.Fatalf("list_transactions.json: %d transactions, total %d", len(r.GetTransactions()), r.GetTotalSize())
+		}
+		return r.GetTransactions()[0], r.GetTransactions()[0].GetUnmapped().AsMap()
+	}
+	getTx := func(t *testing.T) (proto.Message, map[string]any) {
+		tx := call(t, hlgatev1.PaymentsService_GetTransaction_FullMethodName, &hlgatev1.GetTransactionRequest{LocationId: loc, TransactionId: "61dd0feac077f72010f78804"}).(*hlgatev1.GetTransactionResponse).GetTransaction()
+		return tx, tx.GetUnmapped().AsMap()
+	}
+	snapshot := map[string]any{"last_name": "Mcclain", "type": "lead", "first_name": "Rogan", "first_name_lower_case": "rogan",
+		"last_name_lower_case": "mcclain", "location_id": "o6241QsiRwUIJHyjuhos", "company_name": "Jordan and Cox Trading"}
 	for _, tc := range []struct {
-		name    string
-		convert func(t *testing.T) proto.Message
-		want    func(t *testing.T) proto.Message
+		name     string
+		convert  func(t *testing.T) (proto.Message, map[string]any)
+		want     func(t *testing.T) proto.Message
+		unmapped map[string]any // some of the keys that must be kept
 	}{
 		{"list order", listOrder, func(t *testing.T) proto.Message {
 			return &hlgatev1.Order{
@@ -104,11 +115,15 @@ func TestPaymentsConversionsFromGolden(t *testing.T) {
 				CouponCode: "100PER", TotalProducts: 5, CreatedBy: "user123",
 				CreatedAt: mustTime(t, "2023-11-20T10:23:36.515Z"), UpdatedAt: mustTime(t, "2024-01-23T09:57:04.846Z"),
 			}
-		}},
+		}, map[string]any{"altType": "location", "onetimeProducts": 1.0, "sourceMeta": map[string]any{
+			"domain": "app.gohighlevel.com", "pageId": "rBVhyYhMsbxbO8ZqOcei", "pageUrl": "/v2/preview/rBVhyYhMsbxbO8ZqOcei", "stepId": "5a772f62-3fbc-418b-af1b-be8929dd64c2"}}},
+		// The snapshot's name is in first_name and last_name only, which no
+		// field reads: contact_name stays empty, and the snapshot less its
+		// email is kept.
 		{"get order", getOrder, func(t *testing.T) proto.Message {
 			return &hlgatev1.Order{
 				Id: "653f5e0cde5a1314e62a837c", LocationId: "3SwdhCu3svxI8AKsPJt6", ContactId: "XPLSw2SVagl12LMDeTmQ",
-				ContactName: "Rogan Mcclain", ContactEmail: "anish+11@gohighlevel.com", Currency: "USD",
+				ContactEmail: "anish+11@gohighlevel.com", Currency: "USD",
 				Amount: 100, Subtotal: 100, Discount: 5, Status: "completed", FulfillmentStatus: "unfulfilled",
 				SourceType: "invoice", SourceId: "61dd48ff65b013bc39bb09c6", CouponCode: "FEST10", CreatedBy: "user123",
 				CreatedAt: mustTime(t, "2023-11-20T10:23:36.515Z"), UpdatedAt: mustTime(t, "2024-01-23T09:57:04.846Z"),
@@ -117,7 +132,8 @@ func TestPaymentsConversionsFromGolden(t *testing.T) {
 					PriceId: "655b33aa2209e60b6adb87a7", ProductId: "655b33a82209e60b6adb87a5", ProductName: "Testing product", ProductType: "SERVICE",
 				}},
 			}
-		}},
+		}, map[string]any{"contactSnapshot": snapshot, "coupon": map[string]any{"_id": "63455e48901b43d4ef364a20"},
+			"items.0.price": map[string]any{"name": "Red / S", "type": "one_time"}, "items.0.locationId": "SBAWb4yu7A4LSc0skQ6g", "taxCalculationProvider": "taxjar"}},
 		{"list transaction", listTx, func(t *testing.T) proto.Message {
 			return &hlgatev1.Transaction{
 				Id: "61dd0feac077f72010f78804", LocationId: "3SwdhCu3svxI8AKsPJt6", ContactId: "XPLSw2SVagl12LMDeTmQ",
@@ -129,70 +145,83 @@ func TestPaymentsConversionsFromGolden(t *testing.T) {
 				CreatedAt: mustTime(t, "2023-11-20T10:23:36.515Z"), UpdatedAt: mustTime(t, "2023-11-20T10:23:36.515Z"),
 				FulfilledAt: mustTime(t, "2023-11-20T10:27:36.515Z"),
 			}
-		}},
+		}, map[string]any{"paymentMethod": map[string]any{"card": map[string]any{"brand": "discover", "last4": "0012"}}, "ipAddress": "107.178.194.224"}},
 		{"get transaction", getTx, func(t *testing.T) proto.Message {
 			return &hlgatev1.Transaction{
 				Id: "61dd0feac077f72010f78804", LocationId: "3SwdhCu3svxI8AKsPJt6", ContactId: "XPLSw2SVagl12LMDeTmQ",
-				ContactName: "Rogan Mcclain", ContactEmail: "anish+11@gohighlevel.com", Currency: "USD",
+				ContactEmail: "anish+11@gohighlevel.com", Currency: "USD",
 				Amount: 100, AmountRefunded: 10, Status: "succeeded", EntityType: "order", EntityId: "61dd0fe9c077f73e67f78803",
 				EntitySourceType: "funnel", EntitySourceSubType: "two_step_order_form", EntitySourceId: "BDBMEghdIUaqMPEsK349",
 				EntitySourceName: "new funnel", SubscriptionId: "sub_1KGcXDCScnf89tZoVkoEMCEL", ChargeId: "in_1KGcXDCScnf89tZohCsmImwE",
 				PaymentProviderType: "stripe", InvoiceId: "in_1KGcXDCScnf89tZohCsmImwE", CreatedBy: "user123",
 				CreatedAt: mustTime(t, "2023-11-20T10:23:36.515Z"), UpdatedAt: mustTime(t, "2024-01-23T09:57:04.846Z"),
 			}
-		}},
+		}, map[string]any{"contactSnapshot": snapshot, "paymentProvider": map[string]any{"connectedAccount": map[string]any{"_id": "612ca676b484b241fef9d962", "accountId": "acct_1Ihw53CScnf89tZo"}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			if diff := cmp.Diff(tc.want(t), tc.convert(t), protocmp.Transform()); diff != "" {
+			got, unmapped := tc.convert(t)
+			if diff := cmp.Diff(tc.want(t), got, protocmp.Transform(), protocmp.IgnoreFields(&hlgatev1.Order{}, "unmapped"), protocmp.IgnoreFields(&hlgatev1.Transaction{}, "unmapped")); diff != "" {
 				t.Errorf("conversion (-want +got):\n%s", diff)
+			}
+			for k, want := range tc.unmapped {
+				if diff := cmp.Diff(want, unmapped[k]); diff != "" {
+					t.Errorf("unmapped[%q] (-want +got):\n%s", k, diff)
+				}
 			}
 		})
 	}
 }
 
-// The other direction: list requests become the upstream query, altId and
-// locationId from location_id, the page as limit/offset.
+// The other direction: list requests become the upstream query, altId,
+// altType and locationId from location_id, the page as limit/offset.
 func TestPaymentsRequestsToHL(t *testing.T) {
 	t.Parallel()
+	s := fakeHL(t, nil)
 	loc := "3SwdhCu3svxI8AKsPJt6"
-	f := func(x float64) *float64 { return &x }
-	s := func(x string) *string { return &x }
-	paid := highlevel.ListOrdersParamsPaymentStatusPartiallyPaid
-
-	var v violations
-	gotOrders := ordersParams(&hlgatev1.ListOrdersRequest{
+	orders := &hlgatev1.ListOrdersRequest{
 		LocationId: loc, Status: "completed", PaymentStatus: hlgatev1.PaymentStatus_PAYMENT_STATUS_PARTIALLY_PAID,
-		ContactId: "XPLSw2SVagl12LMDeTmQ", StartDate: "2023-11-01", EndDate: "2023-11-30", Query: "Bond",
-	}, 40, 20, &v)
-	wantOrders := &highlevel.ListOrdersParams{
-		AltID: loc, LocationID: s(loc), Status: s("completed"), PaymentStatus: &paid, ContactID: s("XPLSw2SVagl12LMDeTmQ"),
-		StartAt: s("2023-11-01"), EndAt: s("2023-11-30"), Search: s("Bond"), Limit: f(20), Offset: f(40),
+		ContactId: "XPLSw2SVagl12LMDeTmQ", StartDate: "2023-11-01", EndDate: "2023-11-30", Query: "Bond", PageSize: 20,
 	}
-	if diff := cmp.Diff(wantOrders, gotOrders); diff != "" {
-		t.Errorf("orders params (-want +got):\n%s", diff)
-	}
-	gotTx := transactionsParams(&hlgatev1.ListTransactionsRequest{
-		LocationId: loc, EntityId: "61dd0fe9c077f73e67f78803", SubscriptionId: "sub_1KGcXDCScnf89tZoVkoEMCEL",
-	}, 0, 50, &v)
-	wantTx := &highlevel.ListTransactionsParams{
-		AltID: loc, AltType: "location", LocationID: s(loc), EntityID: s("61dd0fe9c077f73e67f78803"),
-		SubscriptionID: s("sub_1KGcXDCScnf89tZoVkoEMCEL"), Limit: f(50), Offset: f(0),
-	}
-	if diff := cmp.Diff(wantTx, gotTx); diff != "" {
-		t.Errorf("transactions params (-want +got):\n%s", diff)
-	}
-	if len(v) != 0 {
-		t.Fatalf("valid requests had violations: %v", v)
-	}
-
-	// altType, undeclared for the orders list, is added to the query.
-	req, _ := http.NewRequest(http.MethodGet, "https://example.test/payments/orders?altId=x&limit=5", nil)
-	if err := withAltTypeLocation(t.Context(), req); err != nil {
+	tok, err := s.pages.seal(hlgatev1.PaymentsService_ListOrders_FullMethodName, orders, upstreamCursor{Seen: 40})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (url.Values{"altId": {"x"}, "altType": {"location"}, "limit": {"5"}}); !cmp.Equal(req.URL.Query(), want) {
-		t.Fatalf("query = %v, want %v", req.URL.Query(), want)
+	orders.PageToken = tok
+	for _, tc := range []struct {
+		method string
+		req    proto.Message
+		path   string
+		want   url.Values
+	}{
+		{hlgatev1.PaymentsService_ListOrders_FullMethodName, orders, "/payments/orders", url.Values{
+			"altId": {loc}, "altType": {"location"}, "locationId": {loc}, "status": {"completed"}, "paymentStatus": {"partially_paid"},
+			"contactId": {"XPLSw2SVagl12LMDeTmQ"}, "startAt": {"2023-11-01"}, "endAt": {"2023-11-30"}, "search": {"Bond"}, "limit": {"20"}, "offset": {"40"},
+		}},
+		{hlgatev1.PaymentsService_ListTransactions_FullMethodName, &hlgatev1.ListTransactionsRequest{
+			LocationId: loc, EntityId: "61dd0fe9c077f73e67f78803", SubscriptionId: "sub_1KGcXDCScnf89tZoVkoEMCEL",
+		}, "/payments/transactions", url.Values{
+			"altId": {loc}, "altType": {"location"}, "locationId": {loc}, "entityId": {"61dd0fe9c077f73e67f78803"},
+			"subscriptionId": {"sub_1KGcXDCScnf89tZoVkoEMCEL"}, "limit": {"50"}, "offset": {"0"},
+		}},
+		{hlgatev1.PaymentsService_GetOrder_FullMethodName, &hlgatev1.GetOrderRequest{LocationId: loc, OrderId: "o1"},
+			"/payments/orders/o1", url.Values{"altId": {loc}, "altType": {"location"}, "locationId": {loc}}},
+		{hlgatev1.PaymentsService_GetTransaction_FullMethodName, &hlgatev1.GetTransactionRequest{LocationId: loc, TransactionId: "t1"},
+			"/payments/transactions/t1", url.Values{"altId": {loc}, "altType": {"location"}, "locationId": {loc}}},
+	} {
+		f := forwards[tc.method]
+		var pg page
+		if f.paging != nil {
+			if pg, err = s.openPage(f.method, f.paging, tc.req); err != nil {
+				t.Fatalf("%s: %v", tc.method, err)
+			}
+		}
+		r, err := f.request(tc.req, f.paging.request(pg))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.method, err)
+		}
+		if r.path != tc.path || !cmp.Equal(r.query, tc.want) {
+			t.Errorf("%s: %s?%v, want %s?%v", tc.method, r.path, r.query, tc.path, tc.want)
+		}
 	}
 }
 

@@ -43,10 +43,35 @@ type Op struct {
 	Location *Field   // where the request names the location; nil if it does not (or, unexposed, not declared)
 	Company  *Field   // where it names the company; nil if it does not (or, unexposed, not declared)
 	Paging   Paging
+	Pager    *Pager // how hlgate pages through an upstream-paged operation; nil when the overlay declares no pager
+	Bare     bool   // the answer is the resource itself, not an envelope that holds it
 	Exposed  bool
 	Excluded string  // why hlgate will not expose it (x-hlgate-exclude); "" when not decided
 	Params   []Param // the path and query parameters, in the document's order
 	Body     *Body   // the request body; nil when the operation takes none
+}
+
+// Pager is how an operation of an upstream paging style (Paging) is asked
+// for a page and how its answer tells what comes next (x-hlgate.paging).
+// Request names are parameters or body properties of the request; answer
+// names are keys of the answer, dotted into nested objects (meta.total).
+type Pager struct {
+	Size       Field    // where the page size goes
+	MaxSize    int      // the most records HighLevel returns per page
+	Page       *Field   // the page number, 1 first (PagingPage; searchAfter's fallback when a page carries no cursor)
+	Offset     *Field   // the offset of the page's first record (PagingOffset)
+	Cursor     []Cursor // the cursor of the next page (PagingStartAfter, PagingSearchAfter)
+	MaxRecords int      // page numbers reach at most this many records; 0 when HighLevel sets no bound
+	Items      string   // the answer's key of the page's records
+	Total      string   // the answer's key of the number of matching records; "" when it gives none
+}
+
+// Cursor is one request field of an upstream cursor, and where its next
+// value is found.
+type Cursor struct {
+	Field
+	From     string // a key of the answer (PagingStartAfter)
+	FromLast string // or a key of the page's last record, which is paging state, not data (PagingSearchAfter)
 }
 
 // Param is one path or query parameter of a request. Header parameters are
@@ -57,6 +82,8 @@ type Param struct {
 	In       string // "path" or "query"
 	Type     string // the schema's type: "string", "number", "boolean", "array", … ("" when it declares none)
 	Required bool   // path parameters always are
+	Value    string // a value hlgate always sends (x-hlgate.fill); "" when none
+	From     string // the parameter whose value this one is always sent with (x-hlgate.fill); "" when none
 }
 
 // Body is what an operation's request body declares.
@@ -2006,12 +2033,13 @@ var Ops = []Op{
 		Safe:     true,
 		Location: &Field{In: "query", Name: "altId"},
 		Paging:   "none",
+		Bare:     true,
 		Exposed:  true,
 		Params: []Param{
 			{Name: "orderId", In: "path", Type: "string", Required: true},
 			{Name: "locationId", In: "query", Type: "string", Required: false},
-			{Name: "altId", In: "query", Type: "string", Required: true},
-			{Name: "altType", In: "query", Type: "string", Required: true},
+			{Name: "altId", In: "query", Type: "string", Required: true, From: "locationId"},
+			{Name: "altType", In: "query", Type: "string", Required: true, Value: "location"},
 		},
 	},
 	{
@@ -2131,12 +2159,13 @@ var Ops = []Op{
 		Safe:     true,
 		Location: &Field{In: "query", Name: "altId"},
 		Paging:   "none",
+		Bare:     true,
 		Exposed:  true,
 		Params: []Param{
 			{Name: "transactionId", In: "path", Type: "string", Required: true},
 			{Name: "locationId", In: "query", Type: "string", Required: false},
-			{Name: "altId", In: "query", Type: "string", Required: true},
-			{Name: "altType", In: "query", Type: "string", Required: true},
+			{Name: "altId", In: "query", Type: "string", Required: true, From: "locationId"},
+			{Name: "altType", In: "query", Type: "string", Required: true, Value: "location"},
 		},
 	},
 	{
@@ -2412,10 +2441,15 @@ var Ops = []Op{
 		Safe:     true,
 		Location: &Field{In: "query", Name: "altId"},
 		Paging:   "offset",
-		Exposed:  true,
+		Pager: &Pager{
+			Size: Field{In: "query", Name: "limit"}, MaxSize: 100,
+			Offset: &Field{In: "query", Name: "offset"},
+			Items:  "data", Total: "totalCount",
+		},
+		Exposed: true,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: false},
-			{Name: "altId", In: "query", Type: "string", Required: true},
+			{Name: "altId", In: "query", Type: "string", Required: true, From: "locationId"},
 			{Name: "status", In: "query", Type: "string", Required: false},
 			{Name: "paymentStatus", In: "query", Type: "string", Required: false},
 			{Name: "paymentMode", In: "query", Type: "string", Required: false},
@@ -2427,6 +2461,7 @@ var Ops = []Op{
 			{Name: "sourceId", In: "query", Type: "string", Required: false},
 			{Name: "limit", In: "query", Type: "number", Required: false},
 			{Name: "offset", In: "query", Type: "number", Required: false},
+			{Name: "altType", In: "query", Type: "string", Required: false, Value: "location"},
 		},
 	},
 	{
@@ -2466,11 +2501,16 @@ var Ops = []Op{
 		Safe:     true,
 		Location: &Field{In: "query", Name: "altId"},
 		Paging:   "offset",
-		Exposed:  true,
+		Pager: &Pager{
+			Size: Field{In: "query", Name: "limit"}, MaxSize: 100,
+			Offset: &Field{In: "query", Name: "offset"},
+			Items:  "data", Total: "totalCount",
+		},
+		Exposed: true,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: false},
-			{Name: "altId", In: "query", Type: "string", Required: true},
-			{Name: "altType", In: "query", Type: "string", Required: true},
+			{Name: "altId", In: "query", Type: "string", Required: true, From: "locationId"},
+			{Name: "altType", In: "query", Type: "string", Required: true, Value: "location"},
 			{Name: "paymentMode", In: "query", Type: "string", Required: false},
 			{Name: "startAt", In: "query", Type: "string", Required: false},
 			{Name: "endAt", In: "query", Type: "string", Required: false},
@@ -2674,8 +2714,17 @@ var Ops = []Op{
 		Safe:     true,
 		Location: &Field{In: "body", Name: "locationId"},
 		Paging:   "searchAfter",
-		Exposed:  true,
-		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"locationId", "page", "pageLimit", "searchAfter"}, RequiredOf: []string{"locationId", "pageLimit"}},
+		Pager: &Pager{
+			Size: Field{In: "body", Name: "pageLimit"}, MaxSize: 500,
+			Page: &Field{In: "body", Name: "page"},
+			Cursor: []Cursor{
+				{Field: Field{In: "body", Name: "searchAfter"}, From: "", FromLast: "searchAfter"},
+			},
+			MaxRecords: 10000,
+			Items:      "contacts", Total: "total",
+		},
+		Exposed: true,
+		Body:    &Body{ContentType: "application/json", Required: true, Props: []string{"filters", "locationId", "page", "pageLimit", "query", "searchAfter", "sort"}, RequiredOf: []string{"locationId", "pageLimit"}},
 	},
 	{
 		ID:       "search-conversation",
@@ -2752,7 +2801,15 @@ var Ops = []Op{
 		Safe:     true,
 		Location: &Field{In: "query", Name: "location_id"},
 		Paging:   "startAfter",
-		Exposed:  true,
+		Pager: &Pager{
+			Size: Field{In: "query", Name: "limit"}, MaxSize: 100,
+			Cursor: []Cursor{
+				{Field: Field{In: "query", Name: "startAfter"}, From: "meta.startAfter", FromLast: ""},
+				{Field: Field{In: "query", Name: "startAfterId"}, From: "meta.startAfterId", FromLast: ""},
+			},
+			Items: "opportunities", Total: "meta.total",
+		},
+		Exposed: true,
 		Params: []Param{
 			{Name: "q", In: "query", Type: "string", Required: false},
 			{Name: "location_id", In: "query", Type: "string", Required: true},

@@ -7,7 +7,10 @@
 // milliseconds; keys appear that no document declares. protojson refuses all
 // of that, and a hand-written copy drops it. Decode instead keeps every key:
 //   - a key with a field of the same JSON name (or the field's
-//     (hlgate.v1.wire) name or read alias, or its proto name) fills it;
+//     (hlgate.v1.wire) name or read alias, or its proto name) fills it; a
+//     dotted wire key reads a member of nested objects that have no field
+//     (an order's amountSummary.subtotal), moving it out of the object
+//     that is kept;
 //     google.protobuf.Value, Struct and ListValue fields take any JSON;
 //     Timestamp fields take RFC 3339 strings and epoch milliseconds;
 //   - a key with no field, or whose value does not fit its field, or that
@@ -28,6 +31,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"sort"
 	"strconv"
@@ -142,6 +146,7 @@ func decodeInto(obj map[string]any, m protoreflect.Message, path string, parent 
 	if u := unmappedField(m.Descriptor()); u != nil {
 		k = keeper{m: m, fd: u}
 	}
+	obj = lift(m.Descriptor(), obj)
 	claims := claimKeys(m.Descriptor(), obj)
 	done := map[protoreflect.FieldDescriptor]bool{}
 	for _, key := range sortedKeys(obj) {
@@ -199,6 +204,76 @@ func decodeField(obj map[string]any, m protoreflect.Message, fd protoreflect.Fie
 		}
 		filled, isFilled = val, true
 	}
+}
+
+// lift moves the members that dotted keys name (a wire name or read alias
+// "amountSummary.subtotal": the member subtotal of the object under
+// amountSummary) up into obj under the dotted key, so that they are claimed
+// like any other key. Each member is moved, not copied: the rest of its
+// object stays and is kept like any undeclared key, so nothing is lost and
+// nothing is kept twice; an object left empty goes. obj itself is not
+// modified. A key of obj spelled with the dot itself wins over the member.
+// Dotted keys are for objects that have no field of their own (HighLevel's
+// snapshots and summaries, flattened into a resource's fields).
+func lift(md protoreflect.MessageDescriptor, obj map[string]any) map[string]any {
+	out, copied := obj, false
+	fields := md.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		for _, key := range append([]string{primaryKey(fd)}, wireOf(fd).GetReadAliases()...) {
+			if !strings.Contains(key, ".") {
+				continue
+			}
+			if _, literal := out[key]; literal {
+				continue
+			}
+			parts := strings.Split(key, ".")
+			val, rest, ok := without(out, parts)
+			if !ok {
+				continue
+			}
+			if !copied {
+				out, copied = maps.Clone(out), true
+			}
+			if rest == nil {
+				delete(out, parts[0])
+			} else {
+				out[parts[0]] = rest
+			}
+			out[key] = val
+		}
+	}
+	return out
+}
+
+// without finds the member at path (two or more keys) under obj: its value,
+// and a copy of obj[path[0]] without it (nil when nothing else is left).
+func without(obj map[string]any, path []string) (val any, rest map[string]any, ok bool) {
+	child, isObj := obj[path[0]].(map[string]any)
+	if !isObj {
+		return nil, nil, false
+	}
+	c := maps.Clone(child)
+	if len(path) == 2 {
+		if val, ok = child[path[1]]; !ok {
+			return nil, nil, false
+		}
+		delete(c, path[1])
+	} else {
+		var sub map[string]any
+		if val, sub, ok = without(child, path[1:]); !ok {
+			return nil, nil, false
+		}
+		if sub == nil {
+			delete(c, path[1])
+		} else {
+			c[path[1]] = sub
+		}
+	}
+	if len(c) == 0 {
+		return val, nil, true
+	}
+	return val, c, true
 }
 
 // claims maps the keys of one JSON object to the fields they fill.

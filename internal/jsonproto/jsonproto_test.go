@@ -2,6 +2,7 @@ package jsonproto
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
@@ -361,5 +363,49 @@ func TestDecodeRealEnums(t *testing.T) {
 	if a.GetAppointmentStatus() != hlgatev1.AppointmentStatus_APPOINTMENT_STATUS_NOSHOW ||
 		a.GetMeetingLocationType() != hlgatev1.MeetingLocationType_MEETING_LOCATION_TYPE_MS_TEAMS {
 		t.Errorf("decoded %v", &a)
+	}
+}
+
+// Dotted keys read members of nested objects that have no field: the flat
+// key wins, a nested member is moved into its field (not kept twice), the
+// rest of its object is kept, an emptied object goes, a member that does
+// not fit is kept under its dotted path, and the answer is not modified.
+func TestDecodeDottedKeys(t *testing.T) {
+	in := `{"_id":"o1","contactName":"Flat","contactSnapshot":{"name":"Nested","email":"a@b.c","first_name":"F"},
+		"amountSummary":{"subtotal":100,"discount":"5"},"coupon":{"code":"X"},
+		"items":[{"_id":"i1","qty":2,"price":{"amount":9.5,"currency":"USD","type":"one_time"},"product":{"_id":"p1"}}]}`
+	var obj map[string]any
+	dec := json.NewDecoder(strings.NewReader(in))
+	dec.UseNumber()
+	if err := dec.Decode(&obj); err != nil {
+		t.Fatal(err)
+	}
+	var got hlgatev1.Order
+	r := DecodeMap(obj, &got)
+	want := &hlgatev1.Order{Id: "o1", ContactName: "Flat", ContactEmail: "a@b.c", Subtotal: 100, CouponCode: "X",
+		Items: []*hlgatev1.OrderItem{{Id: "i1", Quantity: 2, UnitPrice: 9.5, Currency: "USD", ProductId: "p1"}}}
+	unmapped := map[string]any{
+		// The flat contactName won; the nested name differs, so it is kept.
+		"contactSnapshot.name":   "Nested",
+		"contactSnapshot":        map[string]any{"first_name": "F"},
+		"amountSummary.discount": "5", // a string where the field is a number
+		"items.0.price":          map[string]any{"type": "one_time"},
+	}
+	if d := cmp.Diff(want, &got, protocmp.Transform(), protocmp.IgnoreFields(&hlgatev1.Order{}, "unmapped")); d != "" {
+		t.Errorf("decoded (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(unmapped, got.GetUnmapped().AsMap()); d != "" {
+		t.Errorf("unmapped (-want +got):\n%s", d)
+	}
+	kinds := map[string]Kind{}
+	for _, f := range r {
+		kinds[f.Path] = f.Kind
+	}
+	if kinds["contactSnapshot.name"] != Conflict || kinds["amountSummary.discount"] != Mismatch || kinds["contactSnapshot"] != Undeclared {
+		t.Errorf("report %v", r)
+	}
+	snap := obj["contactSnapshot"].(map[string]any)
+	if len(snap) != 3 || obj["amountSummary"] == nil {
+		t.Errorf("the answer was modified: %v", obj)
 	}
 }

@@ -25,6 +25,8 @@ type op struct {
 	Read, Safe                          bool
 	Location, Company                   *field
 	Paging                              string
+	Pager                               *pager
+	Bare                                bool
 	Exposed                             bool
 	Excluded                            string
 	Params                              []param
@@ -35,6 +37,27 @@ type op struct {
 type param struct {
 	Name, In, Type string
 	Required       bool
+	Value, From    string // x-hlgate.fill: a fixed value, or the parameter whose value it copies
+}
+
+// pager is how an upstream-paged operation is paged (x-hlgate.paging as a
+// mapping), as render writes it.
+type pager struct {
+	Size       field
+	MaxSize    int
+	Page       *field
+	Offset     *field
+	Cursor     []cursor
+	MaxRecords int
+	Items      string
+	Total      string
+}
+
+// cursor is one request field of an upstream cursor and where the answer
+// gives its next value.
+type cursor struct {
+	field
+	From, FromLast string
 }
 
 // body is what the request body declares.
@@ -231,7 +254,75 @@ type meta struct {
 	Safe     *bool     `yaml:"safe"`
 	Location *placeOpt `yaml:"location"`
 	Company  *placeOpt `yaml:"company"`
-	Paging   string    `yaml:"paging"`
+	Paging   pagingOpt `yaml:"paging"`
+	Fill     yaml.Node `yaml:"fill"`
+	Bare     bool      `yaml:"bare"`
+}
+
+// pagingOpt is x-hlgate.paging: a style alone (none, client, or a style
+// described but not yet served), or a mapping that declares the pager.
+type pagingOpt struct {
+	style string
+	spec  *pagingSpec
+}
+
+// pagingSpec is the mapping form of x-hlgate.paging.
+type pagingSpec struct {
+	Style      string       `yaml:"style"`
+	Size       *sizeSpec    `yaml:"size"`
+	Page       *field       `yaml:"page"`
+	Offset     *field       `yaml:"offset"`
+	Cursor     []cursorSpec `yaml:"cursor"`
+	MaxRecords int          `yaml:"maxRecords"`
+	Items      string       `yaml:"items"`
+	Total      string       `yaml:"total"`
+}
+
+// sizeSpec is where the page size goes and HighLevel's maximum.
+type sizeSpec struct {
+	In   string `yaml:"in"`
+	Name string `yaml:"name"`
+	Max  int    `yaml:"max"`
+}
+
+// cursorSpec is one cursor entry of x-hlgate.paging.
+type cursorSpec struct {
+	In       string `yaml:"in"`
+	Name     string `yaml:"name"`
+	From     string `yaml:"from"`
+	FromLast string `yaml:"fromLast"`
+}
+
+// fillSpec is one entry of x-hlgate.fill.
+type fillSpec struct {
+	Value *string `yaml:"value"`
+	From  string  `yaml:"from"`
+}
+
+// UnmarshalYAML accepts a style or the pager mapping, strictly.
+func (p *pagingOpt) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		p.style = n.Value
+		return nil
+	}
+	var s pagingSpec
+	if err := strictDecode(n, &s); err != nil {
+		return err
+	}
+	p.style, p.spec = s.Style, &s
+	return nil
+}
+
+// strictDecode decodes n into v, refusing keys v does not declare (a
+// custom UnmarshalYAML does not inherit the outer decoder's KnownFields).
+func strictDecode(n *yaml.Node, v any) error {
+	raw, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	return dec.Decode(v)
 }
 
 // placeOpt is a location or company declaration: a field, or "none" for a
@@ -380,13 +471,22 @@ func operation(doc string, root *yaml.Node, path, method string, item, n *yaml.N
 	} else if m.Expose {
 		return fail("exposed but x-hlgate.safe (true|false) is missing")
 	}
-	if m.Paging != "" && !slices.Contains(pagings, m.Paging) {
-		return fail("x-hlgate.paging %q: want one of %s", m.Paging, strings.Join(pagings, ", "))
+	if m.Paging.style != "" && !slices.Contains(pagings, m.Paging.style) {
+		return fail("x-hlgate.paging %q: want one of %s", m.Paging.style, strings.Join(pagings, ", "))
 	}
-	if m.Paging == "" && m.Expose {
+	if m.Paging.style == "" && m.Expose {
 		return fail("exposed but x-hlgate.paging is missing")
 	}
-	o.Paging = m.Paging
+	o.Paging = m.Paging.style
+	if m.Paging.spec != nil {
+		if o.Pager, err = buildPager(root, params, n, m.Paging.spec); err != nil {
+			return fail("x-hlgate.paging: %v", err)
+		}
+	}
+	if o.Params, err = applyFill(o.Params, &m.Fill); err != nil {
+		return fail("x-hlgate.fill: %v", err)
+	}
+	o.Bare = m.Bare
 	if m.Location == nil && m.Expose {
 		return fail("exposed but x-hlgate.location ({in, name} or none) is missing")
 	}
@@ -406,6 +506,208 @@ func operation(doc string, root *yaml.Node, path, method string, item, n *yaml.N
 		*pl.dst = pl.opt.f
 	}
 	return o, nil
+}
+
+// buildPager checks a pager declaration against the (overlaid) request and
+// answer: every request name must exist, every answer key the document
+// declares a schema for must be in it, and each style has what it needs.
+func buildPager(root *yaml.Node, params []*yaml.Node, n *yaml.Node, s *pagingSpec) (*pager, error) {
+	p := &pager{Page: s.Page, Offset: s.Offset, MaxRecords: s.MaxRecords, Items: s.Items, Total: s.Total}
+	if s.Size == nil || s.Size.Max <= 0 {
+		return nil, fmt.Errorf("size {in, name, max} with max > 0 is required")
+	}
+	p.Size, p.MaxSize = field{In: s.Size.In, Name: s.Size.Name}, s.Size.Max
+	reqFields := []field{p.Size}
+	need := func(what string, f *field, want bool) error {
+		switch {
+		case want && f == nil:
+			return fmt.Errorf("style %s needs %s {in, name}", s.Style, what)
+		case !want && f != nil:
+			return fmt.Errorf("style %s takes no %s", s.Style, what)
+		case f != nil:
+			reqFields = append(reqFields, *f)
+		}
+		return nil
+	}
+	for _, c := range s.Cursor {
+		if (c.From == "") == (c.FromLast == "") {
+			return nil, fmt.Errorf("cursor %s: want exactly one of from (a path in the answer) and fromLast (a key of the last record)", c.Name)
+		}
+		p.Cursor = append(p.Cursor, cursor{field: field{In: c.In, Name: c.Name}, From: c.From, FromLast: c.FromLast})
+		reqFields = append(reqFields, field{In: c.In, Name: c.Name})
+	}
+	var err error
+	switch s.Style {
+	case "page":
+		err = errors.Join(need("page", s.Page, true), need("offset", s.Offset, false))
+		if len(s.Cursor) > 0 {
+			err = errors.Join(err, fmt.Errorf("style page takes no cursor"))
+		}
+	case "offset":
+		err = errors.Join(need("page", s.Page, false), need("offset", s.Offset, true))
+		if len(s.Cursor) > 0 {
+			err = errors.Join(err, fmt.Errorf("style offset takes no cursor"))
+		}
+	case "startAfter", "searchAfter":
+		// searchAfter may fall back to page numbers when a page carries no
+		// cursor (contacts search, facts file §3).
+		err = need("offset", s.Offset, false)
+		if s.Page != nil {
+			reqFields = append(reqFields, *s.Page)
+		}
+		if len(s.Cursor) == 0 {
+			err = errors.Join(err, fmt.Errorf("style %s needs a cursor", s.Style))
+		}
+		for _, c := range s.Cursor {
+			if s.Style == "startAfter" && c.From == "" || s.Style == "searchAfter" && c.FromLast == "" {
+				err = errors.Join(err, fmt.Errorf("cursor %s: style startAfter reads the cursor from the answer (from), searchAfter from the last record (fromLast)", c.Name))
+			}
+		}
+	default:
+		return nil, fmt.Errorf("style %q: a pager is one of page, offset, startAfter, searchAfter", s.Style)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.MaxRecords < 0 || s.MaxRecords > 0 && s.Page == nil {
+		return nil, fmt.Errorf("maxRecords bounds page numbers: it needs page, and is not negative")
+	}
+	for _, f := range reqFields {
+		if f.In != "query" && f.In != "body" {
+			return nil, fmt.Errorf("%s: want in: query|body", f.Name)
+		}
+		if err := hasField(root, params, n, f); err != nil {
+			return nil, err
+		}
+	}
+	if s.Items == "" {
+		return nil, fmt.Errorf("items (the answer's key of the page's records) is required")
+	}
+	answer, err := answerSchema(root, n)
+	if err != nil {
+		return nil, err
+	}
+	paths := []string{s.Items, s.Total}
+	for _, c := range s.Cursor {
+		paths = append(paths, c.From)
+	}
+	for _, path := range paths {
+		if path == "" {
+			continue
+		}
+		if err := schemaPath(root, answer, path); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// answerSchema is the schema of the operation's 200 (or 201) JSON answer,
+// or nil when the document declares none.
+func answerSchema(root, n *yaml.Node) (*yaml.Node, error) {
+	for _, code := range []string{"200", "201"} {
+		r, err := resolve(root, get(get(n, "responses"), code))
+		if err != nil {
+			return nil, err
+		}
+		if s := get(get(get(r, "content"), "application/json"), "schema"); s != nil {
+			return s, nil
+		}
+	}
+	return nil, nil
+}
+
+// schemaPath checks a dotted path of the answer against its schema, as far
+// as the schema declares properties: a key the document declares nowhere
+// cannot be checked and is accepted; a key beside declared ones that is not
+// among them is an error (a typo, or a document that changed).
+func schemaPath(root, s *yaml.Node, path string) error {
+	for _, part := range strings.Split(path, ".") {
+		props, req := map[string]bool{}, map[string]bool{}
+		if err := schemaProps(root, s, props, req, 0); err != nil {
+			return err
+		}
+		if len(props) == 0 {
+			return nil
+		}
+		if !props[part] {
+			return fmt.Errorf("the answer has no %q (in %q)", part, path)
+		}
+		next, err := propSchema(root, s, part, 0)
+		if err != nil {
+			return err
+		}
+		s = next
+	}
+	return nil
+}
+
+// propSchema is the schema of property name of s, through allOf.
+func propSchema(root, s *yaml.Node, name string, depth int) (*yaml.Node, error) {
+	if s == nil || depth > 16 {
+		return nil, nil
+	}
+	s, err := resolve(root, s)
+	if err != nil {
+		return nil, err
+	}
+	if p := get(get(s, "properties"), name); p != nil {
+		return p, nil
+	}
+	all := get(s, "allOf")
+	if all == nil {
+		return nil, nil
+	}
+	for _, sub := range all.Content {
+		if p, err := propSchema(root, sub, name, depth+1); p != nil || err != nil {
+			return p, err
+		}
+	}
+	return nil, nil
+}
+
+// applyFill reads x-hlgate.fill, {param: {value: v} | {from: other}}: a
+// query parameter hlgate always sends with a fixed value, or with the value
+// another parameter is sent with. Both must be parameters of the request.
+func applyFill(params []param, n *yaml.Node) ([]param, error) {
+	if n.Kind == 0 {
+		return params, nil
+	}
+	var fills map[string]fillSpec
+	if err := strictDecode(n, &fills); err != nil {
+		return nil, err
+	}
+	out := slices.Clone(params)
+	index := func(name string) int {
+		return slices.IndexFunc(out, func(p param) bool { return p.Name == name && p.In == "query" })
+	}
+	names := make([]string, 0, len(fills))
+	for name := range fills {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		f := fills[name]
+		i := index(name)
+		if i < 0 {
+			return nil, fmt.Errorf("%s: the request has no query parameter %q", name, name)
+		}
+		switch {
+		case f.Value != nil && f.From == "" && *f.Value != "":
+			out[i].Value = *f.Value
+		case f.Value == nil && f.From != "":
+			if j := index(f.From); j < 0 || f.From == name {
+				return nil, fmt.Errorf("%s: from %q is not another query parameter of the request", name, f.From)
+			}
+			if fills[f.From].From != "" || fills[f.From].Value != nil {
+				return nil, fmt.Errorf("%s: from %q, which is filled itself", name, f.From)
+			}
+			out[i].From = f.From
+		default:
+			return nil, fmt.Errorf("%s: want exactly one of value (not empty) and from", name)
+		}
+	}
+	return out, nil
 }
 
 // parameters returns the path item's and the operation's parameters, local

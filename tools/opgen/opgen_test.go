@@ -179,3 +179,138 @@ func TestBuildRefuses(t *testing.T) {
 		t.Fatalf("complete metadata refused: %v", err)
 	}
 }
+
+// pagedDoc is a list paged by limit/offset whose answer declares its keys,
+// named by an owner id and type, and a search whose body pages with a cursor
+// and whose answer declares nothing.
+const pagedDoc = `{
+  "openapi": "3.0.0",
+  "paths": {
+    "/orders": {
+      "get": {
+        "operationId": "list-orders",
+        "parameters": [
+          {"name": "locationId", "in": "query", "schema": {"type": "string"}},
+          {"name": "altId", "in": "query", "required": true, "schema": {"type": "string"}},
+          {"name": "altType", "in": "query", "schema": {"type": "string"}},
+          {"name": "limit", "in": "query", "schema": {"type": "number"}},
+          {"name": "offset", "in": "query", "schema": {"type": "number"}}
+        ],
+        "responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Orders"}}}}}
+      }
+    },
+    "/search": {
+      "post": {
+        "operationId": "search",
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+          "pageLimit": {"type": "integer"}, "page": {"type": "integer"}, "searchAfter": {"type": "array"}}}}}},
+        "responses": {"200": {"description": "no schema"}}
+      }
+    }
+  },
+  "components": {"schemas": {"Orders": {"type": "object", "properties": {
+    "data": {"type": "array"}, "totalCount": {"type": "number"}, "meta": {"type": "object", "properties": {"next": {"type": "string"}}}}}}}
+}
+`
+
+func pagedOverlay(orders, search string) string {
+	return `overlay: 1.0.0
+x-speakeasy-jsonpath: rfc9535
+info: {title: fixture, version: 1.0.0}
+actions:
+- target: "$.paths.*[?@.operationId == 'list-orders']"
+  update:
+    x-hlgate: ` + orders + `
+- target: "$.paths.*[?@.operationId == 'search']"
+  update:
+    x-hlgate: ` + search + `
+`
+}
+
+const (
+	ordersMeta = `{expose: true, access: read, safe: true, location: {in: query, name: altId}, fill: {altId: {from: locationId}, altType: {value: location}},
+      paging: {style: offset, size: {in: query, name: limit, max: 100}, offset: {in: query, name: offset}, items: data, total: totalCount}}`
+	searchMeta = `{expose: true, access: read, safe: true, location: none, bare: true,
+      paging: {style: searchAfter, size: {in: body, name: pageLimit, max: 500}, page: {in: body, name: page},
+        cursor: [{in: body, name: searchAfter, fromLast: searchAfter}], maxRecords: 10000, items: contacts, total: total}}`
+)
+
+// The pager, fill and bare declarations reach the rows and the table.
+func TestBuildPager(t *testing.T) {
+	dir, ov := fixture(t, map[string]string{"apps/paged.json": pagedDoc}, "", pagedOverlay(ordersMeta, searchMeta))
+	ops, err := build(dir, ov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 2 {
+		t.Fatalf("%d rows", len(ops))
+	}
+	orders, search := ops[0], ops[1]
+	wantOrders := &pager{Size: field{"query", "limit"}, MaxSize: 100, Offset: &field{"query", "offset"}, Items: "data", Total: "totalCount"}
+	if !reflect.DeepEqual(orders.Pager, wantOrders) || orders.Paging != "offset" {
+		t.Errorf("orders pager %+v (%s), want %+v", orders.Pager, orders.Paging, wantOrders)
+	}
+	wantParams := []param{
+		{Name: "locationId", In: "query", Type: "string"},
+		{Name: "altId", In: "query", Type: "string", Required: true, From: "locationId"},
+		{Name: "altType", In: "query", Type: "string", Value: "location"},
+		{Name: "limit", In: "query", Type: "number"},
+		{Name: "offset", In: "query", Type: "number"},
+	}
+	if !reflect.DeepEqual(orders.Params, wantParams) {
+		t.Errorf("orders params %+v, want %+v", orders.Params, wantParams)
+	}
+	wantSearch := &pager{Size: field{"body", "pageLimit"}, MaxSize: 500, Page: &field{"body", "page"},
+		Cursor: []cursor{{field: field{"body", "searchAfter"}, FromLast: "searchAfter"}}, MaxRecords: 10000, Items: "contacts", Total: "total"}
+	if !reflect.DeepEqual(search.Pager, wantSearch) || !search.Bare || orders.Bare {
+		t.Errorf("search pager %+v bare %v, want %+v bare", search.Pager, search.Bare, wantSearch)
+	}
+	src, err := render(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{`Offset: &Field{In: "query", Name: "offset"}`, `Items:  "data", Total: "totalCount"`,
+		`{Field: Field{In: "body", Name: "searchAfter"}, From: "", FromLast: "searchAfter"}`, `MaxRecords: 10000`, "Bare:",
+		`{Name: "altId", In: "query", Type: "string", Required: true, From: "locationId"}`,
+		`{Name: "altType", In: "query", Type: "string", Required: false, Value: "location"}`} {
+		if !strings.Contains(string(src), s) {
+			t.Errorf("render: output lacks %s", s)
+		}
+	}
+}
+
+// Each pager or fill mistake is refused, naming the operation and the name.
+func TestBuildPagerRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name, orders, search string
+		want                 []string
+	}{
+		{"unknown pager key", strings.Replace(ordersMeta, "items: data", "items: data, itmes: x", 1), searchMeta, []string{"list-orders", "itmes"}},
+		{"size parameter the request lacks", strings.Replace(ordersMeta, "name: limit", "name: lim", 1), searchMeta, []string{"list-orders", "lim"}},
+		{"size without a maximum", strings.Replace(ordersMeta, ", max: 100", "", 1), searchMeta, []string{"list-orders", "max"}},
+		{"offset style without offset", strings.Replace(ordersMeta, "offset: {in: query, name: offset}, ", "", 1), searchMeta, []string{"list-orders", "offset"}},
+		{"items the answer lacks", strings.Replace(ordersMeta, "items: data", "items: orders", 1), searchMeta, []string{"list-orders", "orders"}},
+		{"nested total the answer lacks", strings.Replace(ordersMeta, "total: totalCount", "total: meta.total", 1), searchMeta, []string{"list-orders", "meta.total"}},
+		{"unknown style", strings.Replace(ordersMeta, "style: offset", "style: skip", 1), searchMeta, []string{"list-orders", "skip"}},
+		{"cursor from the answer in searchAfter", ordersMeta, strings.Replace(searchMeta, "fromLast:", "from:", 1), []string{"search", "searchAfter"}},
+		{"cursor with both sources", ordersMeta, strings.Replace(searchMeta, "fromLast: searchAfter", "fromLast: searchAfter, from: x", 1), []string{"search", "exactly one"}},
+		{"cursor property the body lacks", ordersMeta, strings.Replace(searchMeta, "name: searchAfter", "name: after", 1), []string{"search", "after"}},
+		{"fill of a parameter the request lacks", strings.Replace(ordersMeta, "altType: {value", "altKind: {value", 1), searchMeta, []string{"list-orders", "altKind"}},
+		{"fill from nothing", strings.Replace(ordersMeta, "from: locationId", "from: location", 1), searchMeta, []string{"list-orders", "location"}},
+		{"fill with both", strings.Replace(ordersMeta, "{value: location}", "{value: location, from: locationId}", 1), searchMeta, []string{"list-orders", "altType"}},
+		{"unknown fill key", strings.Replace(ordersMeta, "{value: location}", "{valu: location}", 1), searchMeta, []string{"list-orders", "valu"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, ov := fixture(t, map[string]string{"apps/paged.json": pagedDoc}, "", pagedOverlay(tc.orders, tc.search))
+			_, err := build(dir, ov)
+			if err == nil {
+				t.Fatal("build succeeded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}

@@ -55,10 +55,35 @@ type Op struct {
 	Location *Field   // where the request names the location; nil if it does not (or, unexposed, not declared)
 	Company  *Field   // where it names the company; nil if it does not (or, unexposed, not declared)
 	Paging   Paging
+	Pager    *Pager // how hlgate pages through an upstream-paged operation; nil when the overlay declares no pager
+	Bare     bool   // the answer is the resource itself, not an envelope that holds it
 	Exposed  bool
 	Excluded string  // why hlgate will not expose it (x-hlgate-exclude); "" when not decided
 	Params   []Param // the path and query parameters, in the document's order
 	Body     *Body   // the request body; nil when the operation takes none
+}
+
+// Pager is how an operation of an upstream paging style (Paging) is asked
+// for a page and how its answer tells what comes next (x-hlgate.paging).
+// Request names are parameters or body properties of the request; answer
+// names are keys of the answer, dotted into nested objects (meta.total).
+type Pager struct {
+	Size       Field    // where the page size goes
+	MaxSize    int      // the most records HighLevel returns per page
+	Page       *Field   // the page number, 1 first (PagingPage; searchAfter's fallback when a page carries no cursor)
+	Offset     *Field   // the offset of the page's first record (PagingOffset)
+	Cursor     []Cursor // the cursor of the next page (PagingStartAfter, PagingSearchAfter)
+	MaxRecords int      // page numbers reach at most this many records; 0 when HighLevel sets no bound
+	Items      string   // the answer's key of the page's records
+	Total      string   // the answer's key of the number of matching records; "" when it gives none
+}
+
+// Cursor is one request field of an upstream cursor, and where its next
+// value is found.
+type Cursor struct {
+	Field
+	From     string // a key of the answer (PagingStartAfter)
+	FromLast string // or a key of the page's last record, which is paging state, not data (PagingSearchAfter)
 }
 
 // Param is one path or query parameter of a request. Header parameters are
@@ -69,6 +94,8 @@ type Param struct {
 	In       string // "path" or "query"
 	Type     string // the schema's type: "string", "number", "boolean", "array", … ("" when it declares none)
 	Required bool   // path parameters always are
+	Value    string // a value hlgate always sends (x-hlgate.fill); "" when none
+	From     string // the parameter whose value this one is always sent with (x-hlgate.fill); "" when none
 }
 
 // Body is what an operation's request body declares.
@@ -122,6 +149,12 @@ func render(ops []op) ([]byte, error) {
 		if o.Paging != "" {
 			kv("Paging", q(o.Paging))
 		}
+		if p := o.Pager; p != nil {
+			kv("Pager", renderPager(p))
+		}
+		if o.Bare {
+			kv("Bare", "true")
+		}
 		kv("Exposed", strconv.FormatBool(o.Exposed))
 		if o.Excluded != "" {
 			kv("Excluded", q(o.Excluded))
@@ -129,7 +162,14 @@ func render(ops []op) ([]byte, error) {
 		if len(o.Params) > 0 {
 			var ps []string
 			for _, p := range o.Params {
-				ps = append(ps, fmt.Sprintf("{Name: %s, In: %s, Type: %s, Required: %t}", q(p.Name), q(p.In), q(p.Type), p.Required))
+				fill := ""
+				if p.Value != "" {
+					fill += ", Value: " + q(p.Value)
+				}
+				if p.From != "" {
+					fill += ", From: " + q(p.From)
+				}
+				ps = append(ps, fmt.Sprintf("{Name: %s, In: %s, Type: %s, Required: %t%s}", q(p.Name), q(p.In), q(p.Type), p.Required, fill))
 			}
 			kv("Params", "[]Param{\n\t\t\t"+strings.Join(ps, ",\n\t\t\t")+",\n\t\t}")
 		}
@@ -144,6 +184,32 @@ func render(ops []op) ([]byte, error) {
 		return nil, fmt.Errorf("gofmt the table: %w", err)
 	}
 	return src, nil
+}
+
+// renderPager is a *Pager literal.
+func renderPager(p *pager) string {
+	q := strconv.Quote
+	fieldLit := func(f field) string { return fmt.Sprintf("Field{In: %s, Name: %s}", q(f.In), q(f.Name)) }
+	var b strings.Builder
+	fmt.Fprintf(&b, "&Pager{\n\t\t\tSize: %s, MaxSize: %d,\n", fieldLit(p.Size), p.MaxSize)
+	if p.Page != nil {
+		fmt.Fprintf(&b, "\t\t\tPage: &%s,\n", fieldLit(*p.Page))
+	}
+	if p.Offset != nil {
+		fmt.Fprintf(&b, "\t\t\tOffset: &%s,\n", fieldLit(*p.Offset))
+	}
+	if len(p.Cursor) > 0 {
+		b.WriteString("\t\t\tCursor: []Cursor{\n")
+		for _, c := range p.Cursor {
+			fmt.Fprintf(&b, "\t\t\t\t{Field: %s, From: %s, FromLast: %s},\n", fieldLit(c.field), q(c.From), q(c.FromLast))
+		}
+		b.WriteString("\t\t\t},\n")
+	}
+	if p.MaxRecords > 0 {
+		fmt.Fprintf(&b, "\t\t\tMaxRecords: %d,\n", p.MaxRecords)
+	}
+	fmt.Fprintf(&b, "\t\t\tItems: %s, Total: %s,\n\t\t}", q(p.Items), q(p.Total))
+	return b.String()
 }
 
 // strList is a []string literal, nil when empty.

@@ -1147,14 +1147,16 @@ type SearchOpportunitiesRequest struct {
 	// The location to search (upstream `location_id`).
 	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
 	// Free text matched against the opportunity's and contact's names, email
-	// and phone (upstream `q`).
+	// and phone (upstream `q`); at most 1000 characters, hlgate's own bound
+	// (the query travels in the URL).
 	Query string `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
 	// Only opportunities in this pipeline (upstream `pipeline_id`).
 	PipelineId string `protobuf:"bytes,3,opt,name=pipeline_id,json=pipelineId,proto3" json:"pipeline_id,omitempty"`
 	// Only opportunities in this stage (upstream `pipeline_stage_id`).
 	PipelineStageId string `protobuf:"bytes,4,opt,name=pipeline_stage_id,json=pipelineStageId,proto3" json:"pipeline_stage_id,omitempty"`
 	// Only opportunities with this status; unspecified means every status
-	// (upstream `status`, "all" when unspecified).
+	// (upstream `status`, not sent when unspecified: HighLevel's default is
+	// every status).
 	Status OpportunityStatus `protobuf:"varint,5,opt,name=status,proto3,enum=hlgate.v1.OpportunityStatus" json:"status,omitempty"`
 	// Only opportunities of this contact (upstream `contact_id`).
 	ContactId string `protobuf:"bytes,6,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
@@ -1541,18 +1543,25 @@ const file_hlgate_v1_opportunities_service_proto_rawDesc = "" +
 	"locationId\x122\n" +
 	"\x0eopportunity_id\x18\x02 \x01(\tB\v\xe0A\x02\xca\xf3\x18\x04\n" +
 	"\x02idR\ropportunityId\"\x1b\n" +
-	"\x19DeleteOpportunityResponse\"\xd7\x02\n" +
-	"\x1aSearchOpportunitiesRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x14\n" +
-	"\x05query\x18\x02 \x01(\tR\x05query\x12\x1f\n" +
-	"\vpipeline_id\x18\x03 \x01(\tR\n" +
-	"pipelineId\x12*\n" +
-	"\x11pipeline_stage_id\x18\x04 \x01(\tR\x0fpipelineStageId\x124\n" +
-	"\x06status\x18\x05 \x01(\x0e2\x1c.hlgate.v1.OpportunityStatusR\x06status\x12\x1d\n" +
+	"\x19DeleteOpportunityResponse\"\xe1\x03\n" +
+	"\x1aSearchOpportunitiesRequest\x125\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x14\xe0A\x02\xca\xf3\x18\r\n" +
+	"\vlocation_idR\n" +
+	"locationId\x12$\n" +
+	"\x05query\x18\x02 \x01(\tB\x0e\xca\xf3\x18\x03\n" +
+	"\x01q\xda\xf3\x18\x03\x10\xe8\aR\x05query\x128\n" +
+	"\vpipeline_id\x18\x03 \x01(\tB\x17\xca\xf3\x18\r\n" +
+	"\vpipeline_id\xda\xf3\x18\x02\b\x01R\n" +
+	"pipelineId\x12I\n" +
+	"\x11pipeline_stage_id\x18\x04 \x01(\tB\x1d\xca\xf3\x18\x13\n" +
+	"\x11pipeline_stage_id\xda\xf3\x18\x02\b\x01R\x0fpipelineStageId\x124\n" +
+	"\x06status\x18\x05 \x01(\x0e2\x1c.hlgate.v1.OpportunityStatusR\x06status\x125\n" +
 	"\n" +
-	"contact_id\x18\x06 \x01(\tR\tcontactId\x12\x1f\n" +
-	"\vassigned_to\x18\a \x01(\tR\n" +
+	"contact_id\x18\x06 \x01(\tB\x16\xca\xf3\x18\f\n" +
+	"\n" +
+	"contact_id\xda\xf3\x18\x02\b\x01R\tcontactId\x128\n" +
+	"\vassigned_to\x18\a \x01(\tB\x17\xca\xf3\x18\r\n" +
+	"\vassigned_to\xda\xf3\x18\x02\b\x01R\n" +
 	"assignedTo\x12\x1b\n" +
 	"\tpage_size\x18\b \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +

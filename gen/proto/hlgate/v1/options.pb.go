@@ -102,6 +102,8 @@ const (
 	// strings (options) or of objects (files), as reads return them; not
 	// null, not a mixed or nested list.
 	Format_FORMAT_CUSTOM_FIELD_VALUE Format = 6
+	// A calendar day as YYYY-MM-DD, such as "2024-02-01".
+	Format_FORMAT_DAY Format = 7
 )
 
 // Enum value maps for Format.
@@ -114,6 +116,7 @@ var (
 		4: "FORMAT_TIME_ZONE",
 		5: "FORMAT_NON_EMPTY",
 		6: "FORMAT_CUSTOM_FIELD_VALUE",
+		7: "FORMAT_DAY",
 	}
 	Format_value = map[string]int32{
 		"FORMAT_UNSPECIFIED":        0,
@@ -123,6 +126,7 @@ var (
 		"FORMAT_TIME_ZONE":          4,
 		"FORMAT_NON_EMPTY":          5,
 		"FORMAT_CUSTOM_FIELD_VALUE": 6,
+		"FORMAT_DAY":                7,
 	}
 )
 
@@ -220,11 +224,16 @@ func (x *UpstreamOperation) GetBody() string {
 type Wire struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The key HighLevel uses for the field, on reads and writes (default: the
-	// field's JSON name, for example "firstName" for first_name).
+	// field's JSON name, for example "firstName" for first_name). On reads a
+	// key with dots names a member of nested objects that have no field of
+	// their own ("price.amount": the amount of the object under price); the
+	// member is read into the field and the rest of its object is kept as
+	// undeclared. Only output-only fields take such keys.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Further keys HighLevel sends the same value under on reads (an
 	// opportunity's custom field value arrives as "fieldValue" or
-	// "fieldValueString"). The first key present wins.
+	// "fieldValueString"; an order's subtotal as "subtotal" or, dotted as in
+	// name, "amountSummary.subtotal"). The first key present wins.
 	ReadAliases []string `protobuf:"bytes,2,rep,name=read_aliases,json=readAliases,proto3" json:"read_aliases,omitempty"`
 	// The key a write sends the value under, when writes spell it differently
 	// from reads (a contact's custom field value is read as "value" and
@@ -336,7 +345,11 @@ type Check struct {
 	// (proto name), when both are sent: an end after its start.
 	After string `protobuf:"bytes,8,opt,name=after,proto3" json:"after,omitempty"`
 	// A string, when set, starts with this (an RFC 5545 rule's "RRULE:").
-	Prefix        string `protobuf:"bytes,9,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	Prefix string `protobuf:"bytes,9,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// When both are set, the value is not before the named sibling field's
+	// (proto name), compared as text: for FORMAT_DAY values, day by day (an
+	// end date not before its start date).
+	NotBefore     string `protobuf:"bytes,10,opt,name=not_before,json=notBefore,proto3" json:"not_before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -430,6 +443,13 @@ func (x *Check) GetAfter() string {
 func (x *Check) GetPrefix() string {
 	if x != nil {
 		return x.Prefix
+	}
+	return ""
+}
+
+func (x *Check) GetNotBefore() string {
+	if x != nil {
+		return x.NotBefore
 	}
 	return ""
 }
@@ -529,7 +549,7 @@ const file_hlgate_v1_options_proto_rawDesc = "" +
 	"\n" +
 	"write_name\x18\x03 \x01(\tR\twriteName\x12)\n" +
 	"\x04time\x18\x04 \x01(\x0e2\x15.hlgate.v1.TimeFormatR\x04time\x12\x1b\n" +
-	"\tread_only\x18\x05 \x01(\bR\breadOnly\"\x94\x02\n" +
+	"\tread_only\x18\x05 \x01(\bR\breadOnly\"\xb3\x02\n" +
 	"\x05Check\x12)\n" +
 	"\x06format\x18\x01 \x01(\x0e2\x11.hlgate.v1.FormatR\x06format\x12\x17\n" +
 	"\amax_len\x18\x02 \x01(\x05R\x06maxLen\x12\x1b\n" +
@@ -540,13 +560,16 @@ const file_hlgate_v1_options_proto_rawDesc = "" +
 	"\x06either\x18\x06 \x01(\tR\x06either\x12#\n" +
 	"\rwhole_seconds\x18\a \x01(\bR\fwholeSeconds\x12\x14\n" +
 	"\x05after\x18\b \x01(\tR\x05after\x12\x16\n" +
-	"\x06prefix\x18\t \x01(\tR\x06prefixB\x06\n" +
+	"\x06prefix\x18\t \x01(\tR\x06prefix\x12\x1d\n" +
+	"\n" +
+	"not_before\x18\n" +
+	" \x01(\tR\tnotBeforeB\x06\n" +
 	"\x04_min*l\n" +
 	"\n" +
 	"TimeFormat\x12\x1b\n" +
 	"\x17TIME_FORMAT_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18TIME_FORMAT_EPOCH_MILLIS\x10\x01\x12#\n" +
-	"\x1fTIME_FORMAT_EPOCH_MILLIS_STRING\x10\x02*\x9e\x01\n" +
+	"\x1fTIME_FORMAT_EPOCH_MILLIS_STRING\x10\x02*\xae\x01\n" +
 	"\x06Format\x12\x16\n" +
 	"\x12FORMAT_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tFORMAT_ID\x10\x01\x12\x10\n" +
@@ -554,7 +577,9 @@ const file_hlgate_v1_options_proto_rawDesc = "" +
 	"\fFORMAT_PHONE\x10\x03\x12\x14\n" +
 	"\x10FORMAT_TIME_ZONE\x10\x04\x12\x14\n" +
 	"\x10FORMAT_NON_EMPTY\x10\x05\x12\x1d\n" +
-	"\x19FORMAT_CUSTOM_FIELD_VALUE\x10\x06:Z\n" +
+	"\x19FORMAT_CUSTOM_FIELD_VALUE\x10\x06\x12\x0e\n" +
+	"\n" +
+	"FORMAT_DAY\x10\a:Z\n" +
 	"\bupstream\x12\x1e.google.protobuf.MethodOptions\x18\xb8\x8e\x03 \x01(\v2\x1c.hlgate.v1.UpstreamOperationR\bupstream:D\n" +
 	"\x04wire\x12\x1d.google.protobuf.FieldOptions\x18\xb9\x8e\x03 \x01(\v2\x0f.hlgate.v1.WireR\x04wire:O\n" +
 	"\x11output_only_value\x12!.google.protobuf.EnumValueOptions\x18\xbc\x8e\x03 \x01(\bR\x0foutputOnlyValue:B\n" +

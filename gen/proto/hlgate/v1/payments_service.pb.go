@@ -1347,30 +1347,32 @@ var File_hlgate_v1_payments_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\n" +
-	" hlgate/v1/payments_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x17hlgate/v1/options.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\a\n" +
-	"\x05Order\x12\x13\n" +
-	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
-	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
+	" hlgate/v1/payments_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x17hlgate/v1/options.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfe\b\n" +
+	"\x05Order\x12\x1c\n" +
+	"\x02id\x18\x01 \x01(\tB\f\xe0A\x03\xca\xf3\x18\x05\n" +
+	"\x03_idR\x02id\x12/\n" +
+	"\vlocation_id\x18\x02 \x01(\tB\x0e\xe0A\x03\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
 	"locationId\x12\"\n" +
 	"\n" +
-	"contact_id\x18\x03 \x01(\tB\x03\xe0A\x03R\tcontactId\x12&\n" +
-	"\fcontact_name\x18\x04 \x01(\tB\x03\xe0A\x03R\vcontactName\x12(\n" +
-	"\rcontact_email\x18\x05 \x01(\tB\x03\xe0A\x03R\fcontactEmail\x12\x1f\n" +
+	"contact_id\x18\x03 \x01(\tB\x03\xe0A\x03R\tcontactId\x12@\n" +
+	"\fcontact_name\x18\x04 \x01(\tB\x1d\xe0A\x03\xca\xf3\x18\x16\x12\x14contactSnapshot.nameR\vcontactName\x12C\n" +
+	"\rcontact_email\x18\x05 \x01(\tB\x1e\xe0A\x03\xca\xf3\x18\x17\x12\x15contactSnapshot.emailR\fcontactEmail\x12\x1f\n" +
 	"\bcurrency\x18\x06 \x01(\tB\x03\xe0A\x03R\bcurrency\x12\x1b\n" +
-	"\x06amount\x18\a \x01(\x01B\x03\xe0A\x03R\x06amount\x12\x1f\n" +
-	"\bsubtotal\x18\b \x01(\x01B\x03\xe0A\x03R\bsubtotal\x12\x1f\n" +
-	"\bdiscount\x18\t \x01(\x01B\x03\xe0A\x03R\bdiscount\x12\x1b\n" +
+	"\x06amount\x18\a \x01(\x01B\x03\xe0A\x03R\x06amount\x12;\n" +
+	"\bsubtotal\x18\b \x01(\x01B\x1f\xe0A\x03\xca\xf3\x18\x18\x12\x16amountSummary.subtotalR\bsubtotal\x12;\n" +
+	"\bdiscount\x18\t \x01(\x01B\x1f\xe0A\x03\xca\xf3\x18\x18\x12\x16amountSummary.discountR\bdiscount\x12\x1b\n" +
 	"\x06status\x18\n" +
 	" \x01(\tB\x03\xe0A\x03R\x06status\x122\n" +
 	"\x12fulfillment_status\x18\v \x01(\tB\x03\xe0A\x03R\x11fulfillmentStatus\x12 \n" +
-	"\tlive_mode\x18\f \x01(\bB\x03\xe0A\x03R\bliveMode\x12$\n" +
-	"\vsource_type\x18\r \x01(\tB\x03\xe0A\x03R\n" +
-	"sourceType\x12+\n" +
-	"\x0fsource_sub_type\x18\x0e \x01(\tB\x03\xe0A\x03R\rsourceSubType\x12 \n" +
-	"\tsource_id\x18\x0f \x01(\tB\x03\xe0A\x03R\bsourceId\x12$\n" +
-	"\vsource_name\x18\x10 \x01(\tB\x03\xe0A\x03R\n" +
-	"sourceName\x12$\n" +
-	"\vcoupon_code\x18\x11 \x01(\tB\x03\xe0A\x03R\n" +
+	"\tlive_mode\x18\f \x01(\bB\x03\xe0A\x03R\bliveMode\x125\n" +
+	"\vsource_type\x18\r \x01(\tB\x14\xe0A\x03\xca\xf3\x18\r\x12\vsource.typeR\n" +
+	"sourceType\x12?\n" +
+	"\x0fsource_sub_type\x18\x0e \x01(\tB\x17\xe0A\x03\xca\xf3\x18\x10\x12\x0esource.subTypeR\rsourceSubType\x12/\n" +
+	"\tsource_id\x18\x0f \x01(\tB\x12\xe0A\x03\xca\xf3\x18\v\x12\tsource.idR\bsourceId\x125\n" +
+	"\vsource_name\x18\x10 \x01(\tB\x14\xe0A\x03\xca\xf3\x18\r\x12\vsource.nameR\n" +
+	"sourceName\x125\n" +
+	"\vcoupon_code\x18\x11 \x01(\tB\x14\xe0A\x03\xca\xf3\x18\r\x12\vcoupon.codeR\n" +
 	"couponCode\x12*\n" +
 	"\x0etotal_products\x18\x12 \x01(\x05B\x03\xe0A\x03R\rtotalProducts\x12/\n" +
 	"\x05items\x18\x13 \x03(\v2\x14.hlgate.v1.OrderItemB\x03\xe0A\x03R\x05items\x12\"\n" +
@@ -1380,27 +1382,38 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"created_at\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tcreatedAt\x12>\n" +
 	"\n" +
 	"updated_at\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tupdatedAt\x128\n" +
-	"\bunmapped\x18\x17 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xb3\x02\n" +
-	"\tOrderItem\x12\x13\n" +
-	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12\x17\n" +
-	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x03R\x04name\x12\x1f\n" +
-	"\bquantity\x18\x03 \x01(\x05B\x03\xe0A\x03R\bquantity\x12\"\n" +
+	"\bunmapped\x18\x17 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xb6\x03\n" +
+	"\tOrderItem\x12\x1c\n" +
+	"\x02id\x18\x01 \x01(\tB\f\xe0A\x03\xca\xf3\x18\x05\n" +
+	"\x03_idR\x02id\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x03R\x04name\x12(\n" +
+	"\bquantity\x18\x03 \x01(\x05B\f\xe0A\x03\xca\xf3\x18\x05\n" +
+	"\x03qtyR\bquantity\x124\n" +
 	"\n" +
-	"unit_price\x18\x04 \x01(\x01B\x03\xe0A\x03R\tunitPrice\x12\x1f\n" +
-	"\bcurrency\x18\x05 \x01(\tB\x03\xe0A\x03R\bcurrency\x12\x1e\n" +
-	"\bprice_id\x18\x06 \x01(\tB\x03\xe0A\x03R\apriceId\x12\"\n" +
+	"unit_price\x18\x04 \x01(\x01B\x15\xe0A\x03\xca\xf3\x18\x0e\n" +
+	"\fprice.amountR\tunitPrice\x123\n" +
+	"\bcurrency\x18\x05 \x01(\tB\x17\xe0A\x03\xca\xf3\x18\x10\n" +
+	"\x0eprice.currencyR\bcurrency\x12-\n" +
+	"\bprice_id\x18\x06 \x01(\tB\x12\xe0A\x03\xca\xf3\x18\v\n" +
+	"\tprice._idR\apriceId\x123\n" +
 	"\n" +
-	"product_id\x18\a \x01(\tB\x03\xe0A\x03R\tproductId\x12&\n" +
-	"\fproduct_name\x18\b \x01(\tB\x03\xe0A\x03R\vproductName\x12&\n" +
-	"\fproduct_type\x18\t \x01(\tB\x03\xe0A\x03R\vproductType\"\xcf\b\n" +
-	"\vTransaction\x12\x13\n" +
-	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
-	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
+	"product_id\x18\a \x01(\tB\x14\xe0A\x03\xca\xf3\x18\r\n" +
+	"\vproduct._idR\tproductId\x128\n" +
+	"\fproduct_name\x18\b \x01(\tB\x15\xe0A\x03\xca\xf3\x18\x0e\n" +
+	"\fproduct.nameR\vproductName\x12?\n" +
+	"\fproduct_type\x18\t \x01(\tB\x1c\xe0A\x03\xca\xf3\x18\x15\n" +
+	"\x13product.productTypeR\vproductType\"\x8f\n" +
+	"\n" +
+	"\vTransaction\x12\x1c\n" +
+	"\x02id\x18\x01 \x01(\tB\f\xe0A\x03\xca\xf3\x18\x05\n" +
+	"\x03_idR\x02id\x12/\n" +
+	"\vlocation_id\x18\x02 \x01(\tB\x0e\xe0A\x03\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
 	"locationId\x12\"\n" +
 	"\n" +
-	"contact_id\x18\x03 \x01(\tB\x03\xe0A\x03R\tcontactId\x12&\n" +
-	"\fcontact_name\x18\x04 \x01(\tB\x03\xe0A\x03R\vcontactName\x12(\n" +
-	"\rcontact_email\x18\x05 \x01(\tB\x03\xe0A\x03R\fcontactEmail\x12\x1f\n" +
+	"contact_id\x18\x03 \x01(\tB\x03\xe0A\x03R\tcontactId\x12@\n" +
+	"\fcontact_name\x18\x04 \x01(\tB\x1d\xe0A\x03\xca\xf3\x18\x16\x12\x14contactSnapshot.nameR\vcontactName\x12C\n" +
+	"\rcontact_email\x18\x05 \x01(\tB\x1e\xe0A\x03\xca\xf3\x18\x17\x12\x15contactSnapshot.emailR\fcontactEmail\x12\x1f\n" +
 	"\bcurrency\x18\x06 \x01(\tB\x03\xe0A\x03R\bcurrency\x12\x1b\n" +
 	"\x06amount\x18\a \x01(\x01B\x03\xe0A\x03R\x06amount\x12,\n" +
 	"\x0famount_refunded\x18\b \x01(\x01B\x03\xe0A\x03R\x0eamountRefunded\x12\x1b\n" +
@@ -1409,14 +1422,14 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	" \x01(\bB\x03\xe0A\x03R\bliveMode\x12$\n" +
 	"\ventity_type\x18\v \x01(\tB\x03\xe0A\x03R\n" +
 	"entityType\x12 \n" +
-	"\tentity_id\x18\f \x01(\tB\x03\xe0A\x03R\bentityId\x121\n" +
-	"\x12entity_source_type\x18\r \x01(\tB\x03\xe0A\x03R\x10entitySourceType\x128\n" +
-	"\x16entity_source_sub_type\x18\x0e \x01(\tB\x03\xe0A\x03R\x13entitySourceSubType\x12-\n" +
-	"\x10entity_source_id\x18\x0f \x01(\tB\x03\xe0A\x03R\x0eentitySourceId\x121\n" +
-	"\x12entity_source_name\x18\x10 \x01(\tB\x03\xe0A\x03R\x10entitySourceName\x12,\n" +
+	"\tentity_id\x18\f \x01(\tB\x03\xe0A\x03R\bentityId\x12H\n" +
+	"\x12entity_source_type\x18\r \x01(\tB\x1a\xe0A\x03\xca\xf3\x18\x13\x12\x11entitySource.typeR\x10entitySourceType\x12R\n" +
+	"\x16entity_source_sub_type\x18\x0e \x01(\tB\x1d\xe0A\x03\xca\xf3\x18\x16\x12\x14entitySource.subTypeR\x13entitySourceSubType\x12B\n" +
+	"\x10entity_source_id\x18\x0f \x01(\tB\x18\xe0A\x03\xca\xf3\x18\x11\x12\x0fentitySource.idR\x0eentitySourceId\x12H\n" +
+	"\x12entity_source_name\x18\x10 \x01(\tB\x1a\xe0A\x03\xca\xf3\x18\x13\x12\x11entitySource.nameR\x10entitySourceName\x12,\n" +
 	"\x0fsubscription_id\x18\x11 \x01(\tB\x03\xe0A\x03R\x0esubscriptionId\x12 \n" +
-	"\tcharge_id\x18\x12 \x01(\tB\x03\xe0A\x03R\bchargeId\x127\n" +
-	"\x15payment_provider_type\x18\x13 \x01(\tB\x03\xe0A\x03R\x13paymentProviderType\x12\"\n" +
+	"\tcharge_id\x18\x12 \x01(\tB\x03\xe0A\x03R\bchargeId\x12Q\n" +
+	"\x15payment_provider_type\x18\x13 \x01(\tB\x1d\xe0A\x03\xca\xf3\x18\x16\x12\x14paymentProvider.typeR\x13paymentProviderType\x12\"\n" +
 	"\n" +
 	"invoice_id\x18\x14 \x01(\tB\x03\xe0A\x03R\tinvoiceId\x12\"\n" +
 	"\n" +
@@ -1426,23 +1439,29 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tupdatedAt\x12B\n" +
 	"\ffulfilled_at\x18\x18 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vfulfilledAt\x128\n" +
-	"\bunmapped\x18\x19 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xbd\x02\n" +
+	"\bunmapped\x18\x19 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x87\x03\n" +
 	"\x11ListOrdersRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12?\n" +
-	"\x0epayment_status\x18\x03 \x01(\x0e2\x18.hlgate.v1.PaymentStatusR\rpaymentStatus\x12\x1d\n" +
+	"\x0epayment_status\x18\x03 \x01(\x0e2\x18.hlgate.v1.PaymentStatusR\rpaymentStatus\x12%\n" +
 	"\n" +
-	"contact_id\x18\x04 \x01(\tR\tcontactId\x12\x1d\n" +
+	"contact_id\x18\x04 \x01(\tB\x06\xda\xf3\x18\x02\b\x01R\tcontactId\x122\n" +
 	"\n" +
-	"start_date\x18\x05 \x01(\tR\tstartDate\x12\x19\n" +
-	"\bend_date\x18\x06 \x01(\tR\aendDate\x12\x14\n" +
-	"\x05query\x18\a \x01(\tR\x05query\x12\x1b\n" +
+	"start_date\x18\x05 \x01(\tB\x13\xca\xf3\x18\t\n" +
+	"\astartAt\xda\xf3\x18\x02\b\aR\tstartDate\x128\n" +
+	"\bend_date\x18\x06 \x01(\tB\x1d\xca\xf3\x18\a\n" +
+	"\x05endAt\xda\xf3\x18\x0e\b\aR\n" +
+	"start_dateR\aendDate\x12\"\n" +
+	"\x05query\x18\a \x01(\tB\f\xca\xf3\x18\b\n" +
+	"\x06searchR\x05query\x12\x1b\n" +
 	"\tpage_size\x18\b \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\t \x01(\tR\tpageToken\"\x85\x01\n" +
-	"\x12ListOrdersResponse\x12(\n" +
-	"\x06orders\x18\x01 \x03(\v2\x10.hlgate.v1.OrderR\x06orders\x12&\n" +
+	"page_token\x18\t \x01(\tR\tpageToken\"\x91\x01\n" +
+	"\x12ListOrdersResponse\x124\n" +
+	"\x06orders\x18\x01 \x03(\v2\x10.hlgate.v1.OrderB\n" +
+	"\xca\xf3\x18\x06\n" +
+	"\x04dataR\x06orders\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x05R\ttotalSize\"W\n" +
@@ -1451,23 +1470,29 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"locationId\x12\x1e\n" +
 	"\border_id\x18\x02 \x01(\tB\x03\xe0A\x02R\aorderId\":\n" +
 	"\x10GetOrderResponse\x12&\n" +
-	"\x05order\x18\x01 \x01(\v2\x10.hlgate.v1.OrderR\x05order\"\xb0\x02\n" +
+	"\x05order\x18\x01 \x01(\v2\x10.hlgate.v1.OrderR\x05order\"\x8a\x03\n" +
 	"\x17ListTransactionsRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1d\n" +
+	"locationId\x12%\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tR\tcontactId\x12\x1b\n" +
-	"\tentity_id\x18\x03 \x01(\tR\bentityId\x12'\n" +
-	"\x0fsubscription_id\x18\x04 \x01(\tR\x0esubscriptionId\x12\x1d\n" +
+	"contact_id\x18\x02 \x01(\tB\x06\xda\xf3\x18\x02\b\x01R\tcontactId\x12#\n" +
+	"\tentity_id\x18\x03 \x01(\tB\x06\xda\xf3\x18\x02\b\x01R\bentityId\x12/\n" +
+	"\x0fsubscription_id\x18\x04 \x01(\tB\x06\xda\xf3\x18\x02\b\x01R\x0esubscriptionId\x122\n" +
 	"\n" +
-	"start_date\x18\x05 \x01(\tR\tstartDate\x12\x19\n" +
-	"\bend_date\x18\x06 \x01(\tR\aendDate\x12\x14\n" +
-	"\x05query\x18\a \x01(\tR\x05query\x12\x1b\n" +
+	"start_date\x18\x05 \x01(\tB\x13\xca\xf3\x18\t\n" +
+	"\astartAt\xda\xf3\x18\x02\b\aR\tstartDate\x128\n" +
+	"\bend_date\x18\x06 \x01(\tB\x1d\xca\xf3\x18\a\n" +
+	"\x05endAt\xda\xf3\x18\x0e\b\aR\n" +
+	"start_dateR\aendDate\x12\"\n" +
+	"\x05query\x18\a \x01(\tB\f\xca\xf3\x18\b\n" +
+	"\x06searchR\x05query\x12\x1b\n" +
 	"\tpage_size\x18\b \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\t \x01(\tR\tpageToken\"\x9d\x01\n" +
-	"\x18ListTransactionsResponse\x12:\n" +
-	"\ftransactions\x18\x01 \x03(\v2\x16.hlgate.v1.TransactionR\ftransactions\x12&\n" +
+	"page_token\x18\t \x01(\tR\tpageToken\"\xa9\x01\n" +
+	"\x18ListTransactionsResponse\x12F\n" +
+	"\ftransactions\x18\x01 \x03(\v2\x16.hlgate.v1.TransactionB\n" +
+	"\xca\xf3\x18\x06\n" +
+	"\x04dataR\ftransactions\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x05R\ttotalSize\"i\n" +
@@ -1476,13 +1501,13 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"locationId\x12*\n" +
 	"\x0etransaction_id\x18\x02 \x01(\tB\x03\xe0A\x02R\rtransactionId\"R\n" +
 	"\x16GetTransactionResponse\x128\n" +
-	"\vtransaction\x18\x01 \x01(\v2\x16.hlgate.v1.TransactionR\vtransaction*\xa3\x01\n" +
+	"\vtransaction\x18\x01 \x01(\v2\x16.hlgate.v1.TransactionR\vtransaction*\xb7\x01\n" +
 	"\rPaymentStatus\x12\x1e\n" +
 	"\x1aPAYMENT_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PAYMENT_STATUS_PAID\x10\x01\x12\x19\n" +
 	"\x15PAYMENT_STATUS_UNPAID\x10\x02\x12\x1b\n" +
-	"\x17PAYMENT_STATUS_REFUNDED\x10\x03\x12!\n" +
-	"\x1dPAYMENT_STATUS_PARTIALLY_PAID\x10\x042\x89\x05\n" +
+	"\x17PAYMENT_STATUS_REFUNDED\x10\x03\x125\n" +
+	"\x1dPAYMENT_STATUS_PARTIALLY_PAID\x10\x04\x1a\x12\xd2\xf3\x18\x0epartially_paid2\x89\x05\n" +
 	"\x0fPaymentsService\x12\x86\x01\n" +
 	"\n" +
 	"ListOrders\x12\x1c.hlgate.v1.ListOrdersRequest\x1a\x1d.hlgate.v1.ListOrdersResponse\";\xc2\xf3\x18\r\n" +
