@@ -20,6 +20,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // The tests' own keys: fixed seeds, so failures reproduce. None of them is
@@ -207,3 +210,6 @@ func fmtIDs(evs []Event) string {
 	}
 	return b.String()
 }
+
+// testValue reads a counter.
+func testValue(c prometheus.Collector) float64 { return testutil.ToFloat64(c) }
