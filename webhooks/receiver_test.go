@@ -311,4 +311,7 @@ func TestMemoryStoreTrims(t *testing.T) {
 	if err != nil || len(after) != 1 || after[0].WebhookID != "g" {
 		t.Errorf("Read after %s = %s, %v", got[0].ID, fmtIDs(after), err)
 	}
+	if _, err := s.Read(ctx, testApp, "", 0); err == nil {
+		t.Error("Read of 0 events succeeded")
+	}
 }

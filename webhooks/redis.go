@@ -95,6 +95,9 @@ func (s *RedisStore) Append(ctx context.Context, ev Event) (string, bool, error)
 
 // Read implements Store.
 func (s *RedisStore) Read(ctx context.Context, appID, after string, count int) ([]Event, error) {
+	if count <= 0 {
+		return nil, errors.New("webhooks: Read count must be positive")
+	}
 	start := "-"
 	if after != "" && after != "0" {
 		if _, err := parseStreamID(after); err != nil {

@@ -50,6 +50,9 @@ func TestRedisStoredBeforeTheAnswer(t *testing.T) {
 	if more, err := reader.Read(context.Background(), testApp, e.ID, 10); err != nil || len(more) != 0 {
 		t.Errorf("Read after the last id = %s, %v", fmtIDs(more), err)
 	}
+	if _, err := reader.Read(context.Background(), testApp, "", 0); err == nil {
+		t.Error("Read of 0 events succeeded")
+	}
 }
 
 // Two receivers, each with its own Redis client (two replicas), get every

@@ -41,7 +41,8 @@ type Store interface {
 	// now.
 	Append(ctx context.Context, ev Event) (id string, stored bool, err error)
 	// Read returns up to count events of app's stream with ids after the
-	// given one ("" or "0": from the start), oldest first.
+	// given one ("" or "0": from the start), oldest first; count must be
+	// positive.
 	Read(ctx context.Context, appID, after string, count int) ([]Event, error)
 }
 
@@ -176,6 +177,9 @@ func (s *MemoryStore) Append(ctx context.Context, ev Event) (string, bool, error
 func (s *MemoryStore) Read(ctx context.Context, appID, after string, count int) ([]Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if count <= 0 {
+		return nil, errors.New("webhooks: Read count must be positive")
 	}
 	from, err := parseStreamID(after)
 	if err != nil {

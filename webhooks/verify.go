@@ -50,6 +50,7 @@ type VerifyError struct {
 	Err    error
 }
 
+// Error says which check failed and why.
 func (e *VerifyError) Error() string { return "webhook signature: " + e.Reason + ": " + e.Err.Error() }
 
 // Unwrap returns the underlying error.
