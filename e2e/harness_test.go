@@ -6,8 +6,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -362,6 +364,13 @@ func startSystem(t *testing.T, n int) *system {
 		t.Fatal(err)
 	}
 
+	// The replicas' webhook receiver needs a key (hlgate has no default);
+	// this one is the suite's own, from a fixed seed, not HighLevel's.
+	hookDER, err := x509.MarshalPKIXPublicKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{4}, ed25519.SeedSize)).Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	for i := range n {
 		gp, hp := freePort(t), freePort(t)
 		r := &replica{idx: i, grpcAddr: fmt.Sprintf("127.0.0.1:%d", gp), httpURL: fmt.Sprintf("http://127.0.0.1:%d", hp)}
@@ -377,6 +386,7 @@ func startSystem(t *testing.T, n int) *system {
 			"HLGATE_TOKEN_KEY="+base64.StdEncoding.EncodeToString(tokenKey),
 			"HLGATE_API_KEYS_FILE="+keysFile,
 			"HLGATE_REPLICAS="+strconv.Itoa(n),
+			"HLGATE_WEBHOOK_PUBLIC_KEY="+base64.StdEncoding.EncodeToString(hookDER),
 		)
 		r.proc = newProc(t, fmt.Sprintf("replica%d", i+1), s.bin, env, "serve")
 		r.start()

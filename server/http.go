@@ -31,8 +31,8 @@ var gatewayRegistrations = []func(context.Context, *runtime.ServeMux, *grpc.Clie
 
 // HTTPHandler returns the HTTP side of hlgate: the REST gateway under /v1/
 // (calling the gRPC server through conn, so the interceptors run once for
-// both paths), the OAuth install pages, health, metrics and the OpenAPI
-// document.
+// both paths), the OAuth install pages, HighLevel's webhooks, health,
+// metrics and the OpenAPI document.
 func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
 	gw := runtime.NewServeMux(
 		runtime.WithErrorHandler(gatewayErrorHandler),
@@ -52,6 +52,12 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 	if s.cfg.OAuthPages != nil {
 		mux.Handle("GET /oauth/install", s.cfg.OAuthPages)
 		mux.Handle("GET /oauth/callback", s.cfg.OAuthPages)
+	}
+	if s.cfg.Webhooks != nil {
+		// Public like health: no caller key (HighLevel is the caller), so
+		// not behind boundRequests; the receiver verifies the signature and
+		// bounds the body itself.
+		mux.Handle("POST /webhooks/highlevel", s.cfg.Webhooks)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -57,6 +57,11 @@ type Config struct {
 	PageKey []byte
 	// OAuthPages serves GET /oauth/install and /oauth/callback.
 	OAuthPages http.Handler
+	// Webhooks serves POST /webhooks/highlevel (a *webhooks.Receiver). It
+	// is mounted without caller auth: HighLevel is the caller, and the
+	// handler proves that by the signature. It bounds its own body and
+	// answer time. Nil: the route is not mounted (404).
+	Webhooks http.Handler
 	// ReadyChecks are run by /readyz, by name.
 	ReadyChecks map[string]func(context.Context) error
 	// Metrics; NewMetrics() when nil.

@@ -65,6 +65,7 @@ type serveConfig struct {
 	TokenIdleRelease       time.Duration
 	PendingInstallTTL      time.Duration
 	CallbackRate           int
+	Webhooks               webhookSettings
 }
 
 func serveSettings(env func(string) string) (*settings, *serveConfig) {
@@ -100,6 +101,7 @@ func serveSettings(env func(string) string) (*settings, *serveConfig) {
 	s.Duration(&c.TokenIdleRelease, "token-idle-release", "HLGATE_TOKEN_IDLE_RELEASE", tdef.IdleRelease, "forget a subject's cached token after this long without a call (it is read again on its next use); negative keeps every subject")
 	s.Duration(&c.PendingInstallTTL, "pending-install-ttl", "HLGATE_PENDING_INSTALL_TTL", tdef.PendingInstallTTL, "how long a marketplace install that would narrow the stored scopes waits for an admin's TokensService.ConfirmInstall")
 	s.Int(&c.CallbackRate, "oauth-callback-rate", "HLGATE_OAUTH_CALLBACK_RATE", 10, "OAuth callbacks redeemed per second by this process (bursts of twice as many); more get 429")
+	webhookFlags(s, &c.Webhooks)
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", "HLGATE_SHUTDOWN_GRACE", 20*time.Second, "time in-flight calls get to finish on SIGTERM")
 	s.Duration(&c.UpstreamTimeout, "upstream-timeout", "HLGATE_UPSTREAM_TIMEOUT", 30*time.Second, "longest single HighLevel request when the caller set no deadline")
 	s.Duration(&c.RefreshAhead, "refresh-ahead", "HLGATE_REFRESH_AHEAD", 5*time.Minute, "refresh OAuth tokens this long before they expire")
@@ -232,6 +234,7 @@ func (c *serveConfig) check() error {
 	if c.HTTP.MaxBodyBytes <= 0 || c.HTTP.ReadTimeout <= 0 || c.HTTP.IdleTimeout <= 0 || c.GRPCMaxStreams <= 0 {
 		problems = append(problems, "HLGATE_HTTP_MAX_BODY, HLGATE_HTTP_READ_TIMEOUT, HLGATE_HTTP_IDLE_TIMEOUT and HLGATE_GRPC_MAX_STREAMS must be positive")
 	}
+	problems = append(problems, c.Webhooks.check()...)
 	switch c.LimiterFallback {
 	case "", string(limiter.LocalShare):
 	default:
@@ -365,9 +368,13 @@ func wire(c *serveConfig, log *slog.Logger) (*app, error) {
 	} else {
 		log.Warn("caller authentication is OFF (HLGATE_INSECURE_NO_AUTH): any caller can use every location; never run this way in production")
 	}
+	hooks, err := webhookReceiver(c.Webhooks, tokenstore.AppID(c.ClientID), rdb, mgr, metrics.Registry, log)
+	if err != nil {
+		return nil, err
+	}
 	srv, err := server.New(server.Config{
 		Logger: log, Upstream: hl, Tokens: mgr, Keys: keys, PageKey: pageKey,
-		OAuthPages: pages, ReadyChecks: ready, Metrics: metrics,
+		OAuthPages: pages, Webhooks: hooks, ReadyChecks: ready, Metrics: metrics,
 		HTTP: c.HTTP, MaxConcurrentStreams: uint32(c.GRPCMaxStreams),
 	})
 	if err != nil {
@@ -438,6 +445,11 @@ func startSandbox(c *serveConfig, log *slog.Logger) (*http.Server, error) {
 	c.ClientID, c.ClientSecret = sandbox.DefaultClientID, sandbox.DefaultClientSecret
 	if c.APIKeysFile == "" {
 		c.InsecureNoAuth = true
+	}
+	if c.Webhooks.PublicKey == "" {
+		// The sandbox sends no webhooks yet, and hlgate has no default
+		// key: without one given, the receiver is off.
+		c.Webhooks.Disabled = true
 	}
 	log.Warn("SANDBOX MODE: upstream is an in-process fake of HighLevel, not the real API", "sandbox", base)
 	return hs, nil

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"crypto/rsa"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hlgate/hlgate/webhooks"
+)
+
+// webhookSettings configure POST /webhooks/highlevel.
+type webhookSettings struct {
+	Disabled             bool
+	PublicKey, LegacyRSA string
+	ReplayWindow         time.Duration
+	FutureSkew           time.Duration
+	StoreTimeout         time.Duration
+	StreamMaxLen         int64
+	StreamMaxAge         time.Duration
+}
+
+func webhookFlags(s *settings, w *webhookSettings) {
+	s.Bool(&w.Disabled, "webhooks-disabled", "HLGATE_WEBHOOKS_DISABLED", false, "true = no webhook receiver (POST /webhooks/highlevel is not served); otherwise HLGATE_WEBHOOK_PUBLIC_KEY is required")
+	s.String(&w.PublicKey, "webhook-public-key", "HLGATE_WEBHOOK_PUBLIC_KEY", "", "HighLevel's Ed25519 webhook public key (X-GHL-Signature), PEM or base64 of the SPKI DER; there is no built-in default, copy it from HighLevel's Webhook Integration Guide")
+	s.String(&w.LegacyRSA, "webhook-legacy-rsa-key", "HLGATE_WEBHOOK_LEGACY_RSA_KEY", "", "HighLevel's legacy RSA webhook public key (X-WH-Signature), PEM or base64 DER; empty = the legacy header is not accepted")
+	s.Duration(&w.ReplayWindow, "webhook-replay-window", "HLGATE_WEBHOOK_REPLAY_WINDOW", webhooks.DefaultReplayWindow, "webhooks whose body timestamp is older than this are refused (400, not resent by HighLevel)")
+	s.Duration(&w.FutureSkew, "webhook-future-skew", "HLGATE_WEBHOOK_FUTURE_SKEW", webhooks.DefaultFutureSkew, "webhooks whose body timestamp is further ahead of this clock than this are refused")
+	s.Duration(&w.StoreTimeout, "webhook-store-timeout", "HLGATE_WEBHOOK_STORE_TIMEOUT", webhooks.DefaultStoreTimeout, "longest time to store a webhook before answering 429 (HighLevel wants an answer within 5s)")
+	s.Int64(&w.StreamMaxLen, "webhook-stream-max-len", "HLGATE_WEBHOOK_STREAM_MAX_LEN", webhooks.DefaultStoreConfig.MaxLen, "most events kept in the app's event stream; older ones are trimmed")
+	s.Duration(&w.StreamMaxAge, "webhook-stream-max-age", "HLGATE_WEBHOOK_STREAM_MAX_AGE", webhooks.DefaultStoreConfig.MaxAge, "events older than this are trimmed from the event stream")
+}
+
+// check lists what is wrong with the settings, parsing the keys so a bad
+// one stops the start rather than every webhook.
+func (w webhookSettings) check() []string {
+	if w.Disabled {
+		return nil
+	}
+	var problems []string
+	if w.PublicKey == "" {
+		problems = append(problems, "HLGATE_WEBHOOK_PUBLIC_KEY is required: HighLevel's Ed25519 webhook key (PEM or base64 SPKI DER, from its Webhook Integration Guide; hlgate ships no default), or set HLGATE_WEBHOOKS_DISABLED=true to run without the webhook receiver")
+	} else if _, err := webhooks.ParseEd25519PublicKey(w.PublicKey); err != nil {
+		problems = append(problems, fmt.Sprintf("HLGATE_WEBHOOK_PUBLIC_KEY: %v", err))
+	}
+	if w.LegacyRSA != "" {
+		if _, err := webhooks.ParseRSAPublicKey(w.LegacyRSA); err != nil {
+			problems = append(problems, fmt.Sprintf("HLGATE_WEBHOOK_LEGACY_RSA_KEY: %v", err))
+		}
+	}
+	if w.ReplayWindow <= 0 || w.FutureSkew <= 0 || w.StoreTimeout <= 0 || w.StreamMaxLen <= 0 || w.StreamMaxAge <= 0 {
+		problems = append(problems, "HLGATE_WEBHOOK_REPLAY_WINDOW, HLGATE_WEBHOOK_FUTURE_SKEW, HLGATE_WEBHOOK_STORE_TIMEOUT, HLGATE_WEBHOOK_STREAM_MAX_LEN and HLGATE_WEBHOOK_STREAM_MAX_AGE must be positive")
+	}
+	if w.StreamMaxAge > 0 && w.StreamMaxAge < w.ReplayWindow {
+		problems = append(problems, "HLGATE_WEBHOOK_STREAM_MAX_AGE must be at least HLGATE_WEBHOOK_REPLAY_WINDOW")
+	}
+	return problems
+}
+
+// dedupeTTL is how long a webhook id is remembered: well past the replay
+// window and skew, so a copy that still passes the timestamp check always
+// finds its original.
+func (w webhookSettings) dedupeTTL() time.Duration {
+	return max(time.Hour, 2*(w.ReplayWindow+w.FutureSkew))
+}
+
+// webhookReceiver builds the receiver, on Redis when rdb is set and in
+// memory otherwise; nil when disabled. tokens deletes a location's token
+// on UNINSTALL.
+func webhookReceiver(w webhookSettings, appID string, rdb redis.UniversalClient, tokens webhooks.TokenDeleter, reg prometheus.Registerer, log *slog.Logger) (http.Handler, error) {
+	if w.Disabled {
+		log.Warn("the webhook receiver is off (HLGATE_WEBHOOKS_DISABLED, or sandbox mode without HLGATE_WEBHOOK_PUBLIC_KEY): HighLevel's events are not received")
+		return nil, nil
+	}
+	ed, err := webhooks.ParseEd25519PublicKey(w.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("HLGATE_WEBHOOK_PUBLIC_KEY: %w", err)
+	}
+	var legacy *rsa.PublicKey
+	if w.LegacyRSA != "" {
+		k, err := webhooks.ParseRSAPublicKey(w.LegacyRSA)
+		if err != nil {
+			return nil, fmt.Errorf("HLGATE_WEBHOOK_LEGACY_RSA_KEY: %w", err)
+		}
+		legacy = k
+	}
+	v, err := webhooks.NewVerifier(ed, legacy)
+	if err != nil {
+		return nil, err
+	}
+	scfg := webhooks.StoreConfig{MaxLen: w.StreamMaxLen, MaxAge: w.StreamMaxAge, DedupeTTL: w.dedupeTTL()}
+	var store webhooks.Store
+	if rdb != nil {
+		store, err = webhooks.NewRedisStore(rdb, scfg)
+	} else {
+		store, err = webhooks.NewMemoryStore(scfg, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rv, err := webhooks.NewReceiver(webhooks.Config{
+		AppID: appID, Verifier: v, Store: store, Tokens: tokens,
+		ReplayWindow: w.ReplayWindow, FutureSkew: w.FutureSkew, StoreTimeout: w.StoreTimeout,
+		Logger: log, Metrics: webhooks.NewMetrics(reg),
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("webhook receiver on", "path", "/webhooks/highlevel", "store", map[bool]string{true: "redis", false: "memory"}[rdb != nil], "legacy_rsa", legacy != nil)
+	return rv, nil
+}
