@@ -1,14 +1,10 @@
 package server
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -56,44 +52,6 @@ func upstreamTime(s string) *timestamppb.Timestamp {
 		return timestamppb.New(time.UnixMilli(ms))
 	}
 	return nil
-}
-
-// upstreamTimePtr is upstreamTime of an optional value.
-func upstreamTimePtr(p *string) *timestamppb.Timestamp { return upstreamTime(str(p)) }
-
-// rfc3339 formats a timestamp the way HighLevel's write bodies take it.
-func rfc3339(ts *timestamppb.Timestamp) string {
-	return ts.AsTime().UTC().Format(time.RFC3339)
-}
-
-// transcode copies between two generated models of the same JSON shape
-// (HighLevel declares near-identical schemas for the contact it returns from
-// get, create and search), so one conversion serves all of them.
-func transcode(src, dst any) error {
-	b, err := json.Marshal(src)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, dst)
-}
-
-// writePaths returns the fields a write sets: the update mask's paths when
-// one is given, else every populated field of msg (AIP-134: an absent mask
-// means "the fields that are set").
-func writePaths(msg proto.Message, mask *fieldmaskpb.FieldMask) []string {
-	if len(mask.GetPaths()) > 0 {
-		paths := make([]string, len(mask.GetPaths()))
-		for i, p := range mask.GetPaths() {
-			paths[i] = snakePath(p)
-		}
-		return paths
-	}
-	var paths []string
-	msg.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
-		paths = append(paths, string(fd.Name()))
-		return true
-	})
-	return paths
 }
 
 // snakePath accepts a mask path in proto form (last_name) or in the JSON

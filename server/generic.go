@@ -68,8 +68,6 @@ var handWritten = map[string]string{
 	hlgatev1.ContactsService_SearchContacts_FullMethodName:               "checks the filter tree (groups versus conditions, nesting depth, values by operator) and sort entries, which no declared rule expresses yet; its searchAfter pager is declared in the row",
 	hlgatev1.CalendarsService_GetFreeSlots_FullMethodName:                "turns the day-keyed answer into a half-open window in the caller's time zone",
 	hlgatev1.CalendarsService_ListEvents_FullMethodName:                  "filters HighLevel's closed window to a half-open one",
-	hlgatev1.CalendarsService_CreateAppointment_FullMethodName:           "not yet on the generic path: its write body is hand-built",
-	hlgatev1.CalendarsService_UpdateAppointment_FullMethodName:           "not yet on the generic path: its write body is hand-built",
 	hlgatev1.OpportunitiesService_UpdateOpportunityStatus_FullMethodName: "not yet on the generic path: checks a lost reason against the status",
 }
 
@@ -545,7 +543,7 @@ func (f *forward) encodeBody(m protoreflect.Message, paths []string, paging map[
 		}
 		body[upstreamName(fd)] = enc
 	}
-	if f.mask != nil && f.body != nil && len(body) == len(paging) && len(f.bodyTop) == 0 {
+	if f.mask != nil && f.body != nil && len(body) == len(paging) {
 		v.add(string(f.mask.Name()), "names no field to change")
 	}
 	for _, req := range f.row.Body.RequiredOf {
@@ -559,7 +557,8 @@ func (f *forward) encodeBody(m protoreflect.Message, paths []string, paging map[
 // dropOutputOnlyValues leaves out of the body each top-level enum field of
 // the resource whose value HighLevel answers but does not take
 // ((hlgate.v1.output_only_value)): a resource read and written back keeps
-// its other fields. A mask that names such a field is refused.
+// its other fields. A create that sets one, or a mask that names such a
+// field, is refused.
 func (f *forward) dropOutputOnlyValues(res protoreflect.Message, body map[string]any, paths []string, v *violations) {
 	res.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
 		if fd.Kind() != protoreflect.EnumKind || fd.IsList() || fd.IsMap() {
@@ -570,7 +569,10 @@ func (f *forward) dropOutputOnlyValues(res protoreflect.Message, body map[string
 			return true
 		}
 		delete(body, jsonproto.WriteKey(fd))
-		if slices.Contains(paths, string(fd.Name())) {
+		// An update without a mask writes back what was read and leaves
+		// the value out; a create, or a mask that names the field, asks
+		// for what HighLevel cannot do.
+		if f.mask == nil || slices.Contains(paths, string(fd.Name())) {
 			v.add(string(f.body.Name())+"."+string(fd.Name()), "%s is set by HighLevel and cannot be written", ev.Name())
 		}
 		return true

@@ -374,6 +374,7 @@ var Ops = []Op{
 		Safe:     false,
 		Location: &Field{In: "body", Name: "locationId"},
 		Paging:   "none",
+		Bare:     true,
 		Exposed:  true,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"address", "appointmentStatus", "assignedUserId", "calendarId", "contactId", "description", "endTime", "ignoreDateRange", "ignoreFreeSlotValidation", "locationId", "meetingLocationId", "meetingLocationType", "overrideLocationConfig", "rrule", "startTime", "title", "toNotify"}, RequiredOf: []string{"calendarId", "contactId", "locationId", "startTime"}},
 	},
@@ -1237,6 +1238,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Paging:   "none",
+		Bare:     true,
 		Exposed:  true,
 		Params: []Param{
 			{Name: "eventId", In: "path", Type: "string", Required: true},

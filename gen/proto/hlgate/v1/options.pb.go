@@ -522,8 +522,9 @@ var (
 // Extension fields to descriptorpb.EnumValueOptions.
 var (
 	// True for a value HighLevel answers but never takes on writes (an
-	// appointment's "active"): a write leaves the field out, unless an update
-	// mask names it, which is INVALID_ARGUMENT.
+	// appointment's "active"): an update without a mask leaves the field
+	// out; a create that sets it, or a mask that names it, is
+	// INVALID_ARGUMENT.
 	//
 	// optional bool output_only_value = 51004;
 	E_OutputOnlyValue = &file_hlgate_v1_options_proto_extTypes[2]
