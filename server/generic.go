@@ -65,10 +65,9 @@ import (
 // full method name, with the behaviour that needs it. Every other forwarding
 // RPC is served by the generic path.
 var handWritten = map[string]string{
-	hlgatev1.ContactsService_SearchContacts_FullMethodName:               "checks the filter tree (groups versus conditions, nesting depth, values by operator) and sort entries, which no declared rule expresses yet; its searchAfter pager is declared in the row",
-	hlgatev1.CalendarsService_GetFreeSlots_FullMethodName:                "turns the day-keyed answer into a half-open window in the caller's time zone",
-	hlgatev1.CalendarsService_ListEvents_FullMethodName:                  "filters HighLevel's closed window to a half-open one",
-	hlgatev1.OpportunitiesService_UpdateOpportunityStatus_FullMethodName: "not yet on the generic path: checks a lost reason against the status",
+	hlgatev1.ContactsService_SearchContacts_FullMethodName: "checks the filter tree (groups versus conditions, nesting depth, values by operator) and sort entries, which no declared rule expresses yet; its searchAfter pager is declared in the row",
+	hlgatev1.CalendarsService_GetFreeSlots_FullMethodName:  "turns the day-keyed answer into a half-open window in the caller's time zone",
+	hlgatev1.CalendarsService_ListEvents_FullMethodName:    "filters HighLevel's closed window to a half-open one",
 }
 
 // A forward is the generic handler of one RPC.
@@ -276,6 +275,9 @@ func (f *forward) call(ctx context.Context, s *Server, in proto.Message) (proto.
 	if err != nil {
 		return nil, fmt.Errorf("decode HighLevel's answer to %s: %w", f.row.ID, err)
 	}
+	if err := f.confirmed(obj); err != nil {
+		return nil, err
+	}
 	if f.row.Bare {
 		obj = map[string]any{upstreamName(f.resource): obj}
 	}
@@ -287,9 +289,6 @@ func (f *forward) call(ctx context.Context, s *Server, in proto.Message) (proto.
 	}
 	out := f.out.New().Interface()
 	s.countUnmapped(ctx, jsonproto.DecodeMap(obj, out))
-	if err := unconfirmed(b, out); err != nil {
-		return nil, err
-	}
 	if f.paging != nil {
 		if err := checkItemsLocation(location, out.ProtoReflect().Get(f.paging.items).List()); err != nil {
 			return nil, err
@@ -675,6 +674,9 @@ func checkFields(m protoreflect.Message, prefix string, v *violations) {
 			if other := c.GetAfter(); other != "" {
 				checkAfter(m, fd, fields.ByName(protoreflect.Name(other)), name, v)
 			}
+			if cond := c.GetOnlyIf(); cond != nil {
+				checkOnlyIf(m, cond, fields.ByName(protoreflect.Name(cond.GetField())), prefix, name, v)
+			}
 		}
 		if fd.Kind() != protoreflect.MessageKind || fd.IsMap() {
 			return true
@@ -745,6 +747,24 @@ func applyCheck(c *hlgatev1.Check, fd protoreflect.FieldDescriptor, val protoref
 				v.add(name, "must be a string, number, boolean, object, or a list of strings or of objects")
 			}
 		}
+	}
+}
+
+// checkOnlyIf refuses a field set while its condition's sibling does not
+// hold the value named (an enum value by name, anything else as text).
+func checkOnlyIf(m protoreflect.Message, cond *hlgatev1.Condition, sib protoreflect.FieldDescriptor, prefix, name string, v *violations) {
+	if sib == nil {
+		v.add(name, "names a condition on %q, which the message lacks", cond.GetField())
+		return
+	}
+	got := fmt.Sprint(m.Get(sib).Interface())
+	if sib.Kind() == protoreflect.EnumKind {
+		if ev := sib.Enum().Values().ByNumber(m.Get(sib).Enum()); ev != nil {
+			got = string(ev.Name())
+		}
+	}
+	if got != cond.GetEquals() {
+		v.add(name, "is allowed only with %s%s %s", prefix, sib.Name(), cond.GetEquals())
 	}
 }
 
@@ -828,24 +848,19 @@ func checkString(f hlgatev1.Format, max int, s, name string, v *violations) {
 	}
 }
 
-// unconfirmed is the error of a write HighLevel answered 2xx without
-// confirming: its documents' delete answers carry succeded (their
-// spelling) or succeeded, false when nothing was deleted.
-func unconfirmed(b []byte, out proto.Message) error {
-	if out.ProtoReflect().Descriptor().Fields().Len() > 0 {
+// confirmed is the error of a change HighLevel answered 2xx without
+// confirming, where its document declares a flag that confirms it (the
+// row's Confirm, "succeded" in their spelling): the flag must be there and
+// true, else the caller learns the change may not have happened.
+func (f *forward) confirmed(obj map[string]any) error {
+	if f.row.Confirm == "" {
 		return nil
 	}
-	var ack struct {
-		Succeded  *bool `json:"succeded"`
-		Succeeded *bool `json:"succeeded"`
-	}
-	if json.Unmarshal(b, &ack) != nil {
+	if ok, _ := obj[f.row.Confirm].(bool); ok {
+		delete(obj, f.row.Confirm) // said, not data: the response has no field for it
 		return nil
 	}
-	if (ack.Succeded != nil && !*ack.Succeded) || (ack.Succeeded != nil && !*ack.Succeeded) {
-		return statusError(codes.Aborted, "HighLevel did not confirm the change; read the resource to see its state", ReasonUpstreamError)
-	}
-	return nil
+	return statusError(codes.Aborted, "HighLevel did not confirm the change; read the resource to see its state", ReasonUpstreamError)
 }
 
 // send sends a built request through the generated client's transport (the

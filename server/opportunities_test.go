@@ -231,12 +231,8 @@ func oppFullUpdate() *hlgatev1.Opportunity {
 
 func TestOpportunityWriteBodiesGolden(t *testing.T) {
 	t.Parallel()
-	// The status update is still hand-built (it checks the lost reason
-	// against the status); its body is compared the same way.
 	statusBody := func(req *hlgatev1.UpdateOpportunityStatusRequest) (any, error) {
-		var v violations
-		b := opportunityStatusBody(req, &v)
-		return b, v.err()
+		return wireBody(t, hlgatev1.OpportunitiesService_UpdateOpportunityStatus_FullMethodName, req)
 	}
 	for _, tc := range []struct {
 		name   string
@@ -344,6 +340,13 @@ func TestOpportunityReadWrittenBack(t *testing.T) {
 	}
 }
 
+// encodeStatus is an opportunity status as the generic path writes it; an
+// error for one HighLevel cannot take.
+func encodeStatus(st hlgatev1.OpportunityStatus) (any, error) {
+	enc, err := jsonproto.Encode(&hlgatev1.Opportunity{Status: st}, jsonproto.EncodeOptions{Paths: []string{"status"}})
+	return enc["status"], err
+}
+
 // decodeStatus is an opportunity status as the generic path reads it.
 func decodeStatus(t *testing.T, hl string) hlgatev1.OpportunityStatus {
 	t.Helper()
@@ -360,15 +363,15 @@ func TestOpportunityStatusMapping(t *testing.T) {
 		hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_LOST:      "lost",
 		hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_ABANDONED: "abandoned",
 	} {
-		if got, ok := opportunityStatusToHL(s); !ok || got != hl {
-			t.Errorf("to HighLevel %s = %q, %v; want %q", s, got, ok, hl)
+		if got, err := encodeStatus(s); err != nil || got != hl {
+			t.Errorf("to HighLevel %s = %q, %v; want %q", s, got, err, hl)
 		}
 		if got := decodeStatus(t, hl); got != s {
 			t.Errorf("from HighLevel %q = %s, want %s", hl, got, s)
 		}
 	}
 	for _, s := range []hlgatev1.OpportunityStatus{hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_UNSPECIFIED, 99} {
-		if got, ok := opportunityStatusToHL(s); ok {
+		if got, err := encodeStatus(s); err == nil {
 			t.Errorf("to HighLevel %s = %q, want refused", s, got)
 		}
 	}
@@ -1053,7 +1056,7 @@ func TestOpportunitiesRefuseOtherLocationsAndUnconfirmedWrites(t *testing.T) {
 
 	_, err = callForward(ctx, svc.s, hlgatev1.OpportunitiesService_DeleteOpportunity_FullMethodName, &hlgatev1.DeleteOpportunityRequest{LocationId: loc, OpportunityId: "opp1"})
 	wantStatus(t, err, codes.Aborted, ReasonUpstreamError)
-	_, err = svc.UpdateOpportunityStatus(ctx, &hlgatev1.UpdateOpportunityStatusRequest{LocationId: loc, OpportunityId: "opp1", Status: hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_WON})
+	_, err = callForward(ctx, svc.s, hlgatev1.OpportunitiesService_UpdateOpportunityStatus_FullMethodName, &hlgatev1.UpdateOpportunityStatusRequest{LocationId: loc, OpportunityId: "opp1", Status: hlgatev1.OpportunityStatus_OPPORTUNITY_STATUS_WON})
 	wantStatus(t, err, codes.Aborted, ReasonUpstreamError)
 	if _, err := callForward(ctx, svc.s, getOpportunity, &hlgatev1.GetOpportunityRequest{LocationId: loc, OpportunityId: "empty"}); !errors.Is(err, errMissingBody) {
 		t.Errorf("empty get body: %v, want errMissingBody", err)

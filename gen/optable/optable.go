@@ -45,6 +45,7 @@ type Op struct {
 	Paging   Paging
 	Pager    *Pager // how hlgate pages through an upstream-paged operation; nil when the overlay declares no pager
 	Bare     bool   // the answer is the resource itself, not an envelope that holds it
+	Confirm  string // the answer's boolean that confirms the change ("succeded"); "" when it declares none
 	Exposed  bool
 	Excluded string  // why hlgate will not expose it (x-hlgate-exclude); "" when not decided
 	Params   []Param // the path and query parameters, in the document's order
@@ -858,6 +859,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Paging:   "none",
+		Confirm:  "succeded",
 		Exposed:  true,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
@@ -973,6 +975,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Paging:   "none",
+		Confirm:  "succeeded",
 		Exposed:  true,
 		Params: []Param{
 			{Name: "eventId", In: "path", Type: "string", Required: true},
@@ -1110,6 +1113,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Paging:   "none",
+		Confirm:  "succeded",
 		Exposed:  true,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
@@ -3010,6 +3014,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Paging:   "none",
+		Confirm:  "succeded",
 		Exposed:  true,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
@@ -3300,6 +3305,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Paging:   "none",
+		Confirm:  "succeded",
 		Exposed:  true,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},

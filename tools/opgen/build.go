@@ -27,6 +27,7 @@ type op struct {
 	Paging                              string
 	Pager                               *pager
 	Bare                                bool
+	Confirm                             string
 	Exposed                             bool
 	Excluded                            string
 	Params                              []param
@@ -487,6 +488,9 @@ func operation(doc string, root *yaml.Node, path, method string, item, n *yaml.N
 		return fail("x-hlgate.fill: %v", err)
 	}
 	o.Bare = m.Bare
+	if o.Confirm, err = confirmFlag(root, n); err != nil {
+		return fail("%v", err)
+	}
 	if m.Location == nil && m.Expose {
 		return fail("exposed but x-hlgate.location ({in, name} or none) is missing")
 	}
@@ -600,6 +604,29 @@ func buildPager(root *yaml.Node, params []*yaml.Node, n *yaml.Node, s *pagingSpe
 		}
 	}
 	return p, nil
+}
+
+// confirmFlags are the spellings of the boolean by which HighLevel's
+// documents confirm a change ("succeded" is theirs, beside "succeeded").
+var confirmFlags = []string{"succeded", "succeeded"}
+
+// confirmFlag is the boolean property of the operation's answer that
+// confirms the change, or "" when it declares none.
+func confirmFlag(root, n *yaml.Node) (string, error) {
+	answer, err := answerSchema(root, n)
+	if err != nil || answer == nil {
+		return "", err
+	}
+	for _, name := range confirmFlags {
+		s, err := propSchema(root, answer, name, 0)
+		if err != nil {
+			return "", err
+		}
+		if s != nil && scalar(get(s, "type")) == "boolean" {
+			return name, nil
+		}
+	}
+	return "", nil
 }
 
 // answerSchema is the schema of the operation's 200 (or 201) JSON answer,

@@ -57,6 +57,7 @@ type Op struct {
 	Paging   Paging
 	Pager    *Pager // how hlgate pages through an upstream-paged operation; nil when the overlay declares no pager
 	Bare     bool   // the answer is the resource itself, not an envelope that holds it
+	Confirm  string // the answer's boolean that confirms the change ("succeded"); "" when it declares none
 	Exposed  bool
 	Excluded string  // why hlgate will not expose it (x-hlgate-exclude); "" when not decided
 	Params   []Param // the path and query parameters, in the document's order
@@ -154,6 +155,9 @@ func render(ops []op) ([]byte, error) {
 		}
 		if o.Bare {
 			kv("Bare", "true")
+		}
+		if o.Confirm != "" {
+			kv("Confirm", q(o.Confirm))
 		}
 		kv("Exposed", strconv.FormatBool(o.Exposed))
 		if o.Excluded != "" {

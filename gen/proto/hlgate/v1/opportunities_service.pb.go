@@ -1529,14 +1529,15 @@ const file_hlgate_v1_opportunities_service_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x04 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"U\n" +
 	"\x19UpdateOpportunityResponse\x128\n" +
-	"\vopportunity\x18\x01 \x01(\v2\x16.hlgate.v1.OpportunityR\vopportunity\"\xdb\x01\n" +
+	"\vopportunity\x18\x01 \x01(\v2\x16.hlgate.v1.OpportunityR\vopportunity\"\x86\x02\n" +
 	"\x1eUpdateOpportunityStatusRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x122\n" +
 	"\x0eopportunity_id\x18\x02 \x01(\tB\v\xe0A\x02\xca\xf3\x18\x04\n" +
 	"\x02idR\ropportunityId\x129\n" +
-	"\x06status\x18\x03 \x01(\x0e2\x1c.hlgate.v1.OpportunityStatusB\x03\xe0A\x02R\x06status\x12$\n" +
-	"\x0elost_reason_id\x18\x04 \x01(\tR\flostReasonId\"!\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x1c.hlgate.v1.OpportunityStatusB\x03\xe0A\x02R\x06status\x12O\n" +
+	"\x0elost_reason_id\x18\x04 \x01(\tB)\xda\xf3\x18%\b\x01Z!\n" +
+	"\x06status\x12\x17OPPORTUNITY_STATUS_LOSTR\flostReasonId\"!\n" +
 	"\x1fUpdateOpportunityStatusResponse\"t\n" +
 	"\x18DeleteOpportunityRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +

@@ -349,7 +349,10 @@ type Check struct {
 	// When both are set, the value is not before the named sibling field's
 	// (proto name), compared as text: for FORMAT_DAY values, day by day (an
 	// end date not before its start date).
-	NotBefore     string `protobuf:"bytes,10,opt,name=not_before,json=notBefore,proto3" json:"not_before,omitempty"`
+	NotBefore string `protobuf:"bytes,10,opt,name=not_before,json=notBefore,proto3" json:"not_before,omitempty"`
+	// The field may be set only while a sibling holds a value (a lost
+	// reason only with the status lost).
+	OnlyIf        *Condition `protobuf:"bytes,11,opt,name=only_if,json=onlyIf,proto3" json:"only_if,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -454,6 +457,68 @@ func (x *Check) GetNotBefore() string {
 	return ""
 }
 
+func (x *Check) GetOnlyIf() *Condition {
+	if x != nil {
+		return x.OnlyIf
+	}
+	return nil
+}
+
+// Condition is a sibling field holding a value.
+type Condition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sibling field, by proto name.
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// Its value: an enum value's name, or the text of any other value.
+	Equals        string `protobuf:"bytes,2,opt,name=equals,proto3" json:"equals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Condition) Reset() {
+	*x = Condition{}
+	mi := &file_hlgate_v1_options_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Condition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Condition) ProtoMessage() {}
+
+func (x *Condition) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_options_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Condition.ProtoReflect.Descriptor instead.
+func (*Condition) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_options_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Condition) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *Condition) GetEquals() string {
+	if x != nil {
+		return x.Equals
+	}
+	return ""
+}
+
 var file_hlgate_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
@@ -550,7 +615,7 @@ const file_hlgate_v1_options_proto_rawDesc = "" +
 	"\n" +
 	"write_name\x18\x03 \x01(\tR\twriteName\x12)\n" +
 	"\x04time\x18\x04 \x01(\x0e2\x15.hlgate.v1.TimeFormatR\x04time\x12\x1b\n" +
-	"\tread_only\x18\x05 \x01(\bR\breadOnly\"\xb3\x02\n" +
+	"\tread_only\x18\x05 \x01(\bR\breadOnly\"\xe2\x02\n" +
 	"\x05Check\x12)\n" +
 	"\x06format\x18\x01 \x01(\x0e2\x11.hlgate.v1.FormatR\x06format\x12\x17\n" +
 	"\amax_len\x18\x02 \x01(\x05R\x06maxLen\x12\x1b\n" +
@@ -564,8 +629,12 @@ const file_hlgate_v1_options_proto_rawDesc = "" +
 	"\x06prefix\x18\t \x01(\tR\x06prefix\x12\x1d\n" +
 	"\n" +
 	"not_before\x18\n" +
-	" \x01(\tR\tnotBeforeB\x06\n" +
-	"\x04_min*l\n" +
+	" \x01(\tR\tnotBefore\x12-\n" +
+	"\aonly_if\x18\v \x01(\v2\x14.hlgate.v1.ConditionR\x06onlyIfB\x06\n" +
+	"\x04_min\"9\n" +
+	"\tCondition\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x16\n" +
+	"\x06equals\x18\x02 \x01(\tR\x06equals*l\n" +
 	"\n" +
 	"TimeFormat\x12\x1b\n" +
 	"\x17TIME_FORMAT_UNSPECIFIED\x10\x00\x12\x1c\n" +
@@ -601,33 +670,35 @@ func file_hlgate_v1_options_proto_rawDescGZIP() []byte {
 }
 
 var file_hlgate_v1_options_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_hlgate_v1_options_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_hlgate_v1_options_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_hlgate_v1_options_proto_goTypes = []any{
 	(TimeFormat)(0),                       // 0: hlgate.v1.TimeFormat
 	(Format)(0),                           // 1: hlgate.v1.Format
 	(*UpstreamOperation)(nil),             // 2: hlgate.v1.UpstreamOperation
 	(*Wire)(nil),                          // 3: hlgate.v1.Wire
 	(*Check)(nil),                         // 4: hlgate.v1.Check
-	(*descriptorpb.MethodOptions)(nil),    // 5: google.protobuf.MethodOptions
-	(*descriptorpb.FieldOptions)(nil),     // 6: google.protobuf.FieldOptions
-	(*descriptorpb.EnumValueOptions)(nil), // 7: google.protobuf.EnumValueOptions
+	(*Condition)(nil),                     // 5: hlgate.v1.Condition
+	(*descriptorpb.MethodOptions)(nil),    // 6: google.protobuf.MethodOptions
+	(*descriptorpb.FieldOptions)(nil),     // 7: google.protobuf.FieldOptions
+	(*descriptorpb.EnumValueOptions)(nil), // 8: google.protobuf.EnumValueOptions
 }
 var file_hlgate_v1_options_proto_depIdxs = []int32{
 	0,  // 0: hlgate.v1.Wire.time:type_name -> hlgate.v1.TimeFormat
 	1,  // 1: hlgate.v1.Check.format:type_name -> hlgate.v1.Format
-	5,  // 2: hlgate.v1.upstream:extendee -> google.protobuf.MethodOptions
-	6,  // 3: hlgate.v1.wire:extendee -> google.protobuf.FieldOptions
-	7,  // 4: hlgate.v1.output_only_value:extendee -> google.protobuf.EnumValueOptions
-	7,  // 5: hlgate.v1.wire_value:extendee -> google.protobuf.EnumValueOptions
-	6,  // 6: hlgate.v1.check:extendee -> google.protobuf.FieldOptions
-	2,  // 7: hlgate.v1.upstream:type_name -> hlgate.v1.UpstreamOperation
-	3,  // 8: hlgate.v1.wire:type_name -> hlgate.v1.Wire
-	4,  // 9: hlgate.v1.check:type_name -> hlgate.v1.Check
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	7,  // [7:10] is the sub-list for extension type_name
-	2,  // [2:7] is the sub-list for extension extendee
-	0,  // [0:2] is the sub-list for field type_name
+	5,  // 2: hlgate.v1.Check.only_if:type_name -> hlgate.v1.Condition
+	6,  // 3: hlgate.v1.upstream:extendee -> google.protobuf.MethodOptions
+	7,  // 4: hlgate.v1.wire:extendee -> google.protobuf.FieldOptions
+	8,  // 5: hlgate.v1.output_only_value:extendee -> google.protobuf.EnumValueOptions
+	8,  // 6: hlgate.v1.wire_value:extendee -> google.protobuf.EnumValueOptions
+	7,  // 7: hlgate.v1.check:extendee -> google.protobuf.FieldOptions
+	2,  // 8: hlgate.v1.upstream:type_name -> hlgate.v1.UpstreamOperation
+	3,  // 9: hlgate.v1.wire:type_name -> hlgate.v1.Wire
+	4,  // 10: hlgate.v1.check:type_name -> hlgate.v1.Check
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	8,  // [8:11] is the sub-list for extension type_name
+	3,  // [3:8] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_options_proto_init() }
@@ -642,7 +713,7 @@ func file_hlgate_v1_options_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_options_proto_rawDesc), len(file_hlgate_v1_options_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 5,
 			NumServices:   0,
 		},
