@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -989,7 +986,7 @@ func TestOpportunitiesValidationNamesEveryField(t *testing.T) {
 // 2xx body, an unconfirmed write.
 func fakeUpstream(t testing.TB, bodies map[string]string) *opportunitiesService {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return &opportunitiesService{s: fakeHL(t, func(w http.ResponseWriter, r *http.Request) {
 		b, ok := bodies[r.Method+" "+r.URL.Path]
 		if !ok {
 			t.Errorf("unexpected upstream call %s %s", r.Method, r.URL.Path)
@@ -1001,17 +998,7 @@ func fakeUpstream(t testing.TB, bodies map[string]string) *opportunitiesService 
 			w.WriteHeader(http.StatusCreated)
 		}
 		_, _ = w.Write([]byte(b))
-	}))
-	t.Cleanup(srv.Close)
-	hl, err := highlevel.NewClientWithResponses(srv.URL, highlevel.WithHTTPClient(srv.Client()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Config{Upstream: hl, Tokens: noTokens{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &opportunitiesService{s: s}
+	})}
 }
 
 // callForward calls an RPC of the generic path directly, past gRPC and

@@ -22,7 +22,7 @@ import (
 
 // fakeHL is a server whose upstream is handler, for answers the sandbox
 // never gives; a nil handler fails any upstream call.
-func fakeHL(t *testing.T, handler http.HandlerFunc) *Server {
+func fakeHL(t testing.TB, handler http.HandlerFunc) *Server {
 	t.Helper()
 	if handler == nil {
 		handler = func(w http.ResponseWriter, r *http.Request) {
