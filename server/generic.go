@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oapi-codegen/runtime"
@@ -98,13 +99,30 @@ type boundParam struct {
 // upstreamName is the key HighLevel uses for fd (jsonproto.ReadKey).
 func upstreamName(fd protoreflect.FieldDescriptor) string { return jsonproto.ReadKey(fd) }
 
-func fieldBehaviors(fd protoreflect.FieldDescriptor) []annotations.FieldBehavior {
-	opts, ok := fd.Options().(*descriptorpb.FieldOptions)
-	if !ok || opts == nil {
-		return nil
+// fieldRule is what a field declares for requests: its field behaviors
+// and its (hlgate.v1.check). Read once per field and kept, since every
+// request walks them.
+type fieldRule struct {
+	required, outputOnly bool
+	check                *hlgatev1.Check
+}
+
+// fieldRules caches fieldRule by field descriptor.
+var fieldRules sync.Map
+
+func ruleOf(fd protoreflect.FieldDescriptor) *fieldRule {
+	if r, ok := fieldRules.Load(fd); ok {
+		return r.(*fieldRule)
 	}
-	b, _ := proto.GetExtension(opts, annotations.E_FieldBehavior).([]annotations.FieldBehavior)
-	return b
+	r := &fieldRule{}
+	if opts, ok := fd.Options().(*descriptorpb.FieldOptions); ok && opts != nil {
+		b, _ := proto.GetExtension(opts, annotations.E_FieldBehavior).([]annotations.FieldBehavior)
+		r.required = slices.Contains(b, annotations.FieldBehavior_REQUIRED)
+		r.outputOnly = slices.Contains(b, annotations.FieldBehavior_OUTPUT_ONLY)
+		r.check, _ = proto.GetExtension(opts, hlgatev1.E_Check).(*hlgatev1.Check)
+	}
+	actual, _ := fieldRules.LoadOrStore(fd, r)
+	return actual.(*fieldRule)
 }
 
 // newForward binds an RPC to its row, or says why it cannot be.
@@ -515,7 +533,7 @@ func (f *forward) encodeBody(m protoreflect.Message, paths []string, paging map[
 				continue
 			}
 			// A mask may clear a field, but not one that must have a value.
-			if top == p && !res.Has(fd) && (slices.Contains(fieldBehaviors(fd), annotations.FieldBehavior_REQUIRED) || checkOf(fd).GetNonEmpty()) {
+			if top == p && !res.Has(fd) && (ruleOf(fd).required || checkOf(fd).GetNonEmpty()) {
 				v.add(string(f.body.Name())+"."+p, "is named by %s and cannot be emptied", f.mask.Name())
 			}
 		}
@@ -624,9 +642,7 @@ func (f *forward) fieldFor(prop string) string {
 }
 
 // outputOnly reports whether fd is OUTPUT_ONLY: writes ignore it.
-func outputOnly(fd protoreflect.FieldDescriptor) bool {
-	return slices.Contains(fieldBehaviors(fd), annotations.FieldBehavior_OUTPUT_ONLY)
-}
+func outputOnly(fd protoreflect.FieldDescriptor) bool { return ruleOf(fd).outputOnly }
 
 // requiredFields reports the request's REQUIRED fields that are unset, by
 // path, through set messages. A resource's REQUIRED fields bind a create;
@@ -637,7 +653,7 @@ func requiredFields(m protoreflect.Message, prefix string, resources bool, v *vi
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
 		name := prefix + string(fd.Name())
-		if slices.Contains(fieldBehaviors(fd), annotations.FieldBehavior_REQUIRED) && !m.Has(fd) {
+		if ruleOf(fd).required && !m.Has(fd) {
 			v.addOnce(name, "is required")
 			continue
 		}
@@ -693,14 +709,7 @@ func checkFields(m protoreflect.Message, prefix string, v *violations) {
 	})
 }
 
-func checkOf(fd protoreflect.FieldDescriptor) *hlgatev1.Check {
-	opts, ok := fd.Options().(*descriptorpb.FieldOptions)
-	if !ok || opts == nil {
-		return nil
-	}
-	c, _ := proto.GetExtension(opts, hlgatev1.E_Check).(*hlgatev1.Check)
-	return c
-}
+func checkOf(fd protoreflect.FieldDescriptor) *hlgatev1.Check { return ruleOf(fd).check }
 
 // applyCheck checks one field's value against its declared rule.
 func applyCheck(c *hlgatev1.Check, fd protoreflect.FieldDescriptor, val protoreflect.Value, name string, v *violations) {
@@ -903,27 +912,19 @@ var forwards map[string]*forward
 // not list to its row of the operation table, by full method name.
 func buildForwards(files ...protoreflect.FileDescriptor) (map[string]*forward, error) {
 	out := map[string]*forward{}
-	for _, file := range files {
-		for i := 0; i < file.Services().Len(); i++ {
-			svc := file.Services().Get(i)
-			for j := 0; j < svc.Methods().Len(); j++ {
-				m := svc.Methods().Get(j)
-				full := "/" + string(svc.FullName()) + "/" + string(m.Name())
-				id := operationOf(m)
-				if _, hand := handWritten[full]; hand || id == "" {
-					continue
-				}
-				row, ok := optable.Lookup(id)
-				if !ok || !row.Exposed {
-					return nil, fmt.Errorf("%s names upstream operation %q, which the operation table does not expose", full, id)
-				}
-				f, err := newForward(m, row)
-				if err != nil {
-					return nil, err
-				}
-				out[full] = f
-			}
+	err := forwardingMethods(files, func(full string, m protoreflect.MethodDescriptor, row *optable.Op) error {
+		if _, hand := handWritten[full]; hand {
+			return nil
 		}
+		f, err := newForward(m, row)
+		if err != nil {
+			return err
+		}
+		out[full] = f
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -26,29 +26,22 @@ import (
 func TestEveryForwardingRPCIsGenericOrHandWritten(t *testing.T) {
 	t.Parallel()
 	forwarding := map[string]bool{}
-	for _, f := range hlgateFiles[:len(hlgateFiles)-1] {
-		for i := 0; i < f.Services().Len(); i++ {
-			svc := f.Services().Get(i)
-			for j := 0; j < svc.Methods().Len(); j++ {
-				m := svc.Methods().Get(j)
-				full := "/" + string(svc.FullName()) + "/" + string(m.Name())
-				if operationOf(m) == "" {
-					continue
-				}
-				forwarding[full] = true
-				_, generic := forwards[full]
-				why, hand := handWritten[full]
-				switch {
-				case generic && hand:
-					t.Errorf("%s is both generic and hand-written (%s)", full, why)
-				case !generic && !hand:
-					t.Errorf("%s is served by nothing", full)
-				case hand && why == "":
-					t.Errorf("%s is hand-written without saying why", full)
-				}
-			}
+	eachMethod(hlgateFiles[:len(hlgateFiles)-1], func(full string, m protoreflect.MethodDescriptor) {
+		if operationOf(m) == "" {
+			return
 		}
-	}
+		forwarding[full] = true
+		_, generic := forwards[full]
+		why, hand := handWritten[full]
+		switch {
+		case generic && hand:
+			t.Errorf("%s is both generic and hand-written (%s)", full, why)
+		case !generic && !hand:
+			t.Errorf("%s is served by nothing", full)
+		case hand && why == "":
+			t.Errorf("%s is hand-written without saying why", full)
+		}
+	})
 	for full := range handWritten {
 		if !forwarding[full] {
 			t.Errorf("handWritten lists %s, which is no forwarding RPC", full)

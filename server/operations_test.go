@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
@@ -30,28 +31,21 @@ func TestEveryForwardingRPCNamesItsOperation(t *testing.T) {
 	t.Parallel()
 	seen := map[string]string{}
 	n := 0
-	for _, f := range hlgateFiles {
-		for i := 0; i < f.Services().Len(); i++ {
-			svc := f.Services().Get(i)
-			for j := 0; j < svc.Methods().Len(); j++ {
-				m := svc.Methods().Get(j)
-				full := "/" + string(svc.FullName()) + "/" + string(m.Name())
-				op := operationOf(m)
-				switch {
-				case localOnly[full] && op != "":
-					t.Errorf("%s calls no HighLevel operation but names %q", full, op)
-				case localOnly[full]:
-				case op == "":
-					t.Errorf("%s has no (hlgate.v1.upstream).operation_id", full)
-				case seen[op] != "":
-					t.Errorf("%s and %s both name %q", seen[op], full, op)
-				default:
-					seen[op] = full
-					n++
-				}
-			}
+	eachMethod(hlgateFiles, func(full string, m protoreflect.MethodDescriptor) {
+		op := operationOf(m)
+		switch {
+		case localOnly[full] && op != "":
+			t.Errorf("%s calls no HighLevel operation but names %q", full, op)
+		case localOnly[full]:
+		case op == "":
+			t.Errorf("%s has no (hlgate.v1.upstream).operation_id", full)
+		case seen[op] != "":
+			t.Errorf("%s and %s both name %q", seen[op], full, op)
+		default:
+			seen[op] = full
+			n++
 		}
-	}
+	})
 	if n != 30 {
 		t.Errorf("%d RPCs name an upstream operation, want 30", n)
 	}

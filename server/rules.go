@@ -108,33 +108,52 @@ var hlgateFiles = []protoreflect.FileDescriptor{
 // is an error: the RPC would be served without its declared Version and
 // retry safety.
 func forwardingRules(rules map[string]*rule, files ...protoreflect.FileDescriptor) error {
+	return forwardingMethods(files, func(full string, _ protoreflect.MethodDescriptor, row *optable.Op) error {
+		r := rules[full]
+		if r == nil {
+			r = &rule{access: AccessWrite, subjects: []string{"location_id"}}
+			if row.Read {
+				r.access = AccessRead
+			}
+			rules[full] = r
+		}
+		r.op = &upstream.Operation{ID: row.ID, Version: row.Version, Safe: row.Safe}
+		return nil
+	})
+}
+
+// eachMethod calls fn with every method of files and its full gRPC name
+// ("/hlgate.v1.ContactsService/GetContact").
+func eachMethod(files []protoreflect.FileDescriptor, fn func(full string, m protoreflect.MethodDescriptor)) {
 	for _, f := range files {
 		for i := 0; i < f.Services().Len(); i++ {
 			svc := f.Services().Get(i)
 			for j := 0; j < svc.Methods().Len(); j++ {
 				m := svc.Methods().Get(j)
-				id := operationOf(m)
-				if id == "" {
-					continue
-				}
-				full := "/" + string(svc.FullName()) + "/" + string(m.Name())
-				row, ok := optable.Lookup(id)
-				if !ok || !row.Exposed {
-					return fmt.Errorf("%s names upstream operation %q, which the operation table does not expose", full, id)
-				}
-				r := rules[full]
-				if r == nil {
-					r = &rule{access: AccessWrite, subjects: []string{"location_id"}}
-					if row.Read {
-						r.access = AccessRead
-					}
-					rules[full] = r
-				}
-				r.op = &upstream.Operation{ID: row.ID, Version: row.Version, Safe: row.Safe}
+				fn("/"+string(svc.FullName())+"/"+string(m.Name()), m)
 			}
 		}
 	}
-	return nil
+}
+
+// forwardingMethods calls fn with every method of files that names an
+// upstream operation, and the operation's row; a method that names an
+// operation the table does not expose is an error.
+func forwardingMethods(files []protoreflect.FileDescriptor, fn func(full string, m protoreflect.MethodDescriptor, row *optable.Op) error) error {
+	var err error
+	eachMethod(files, func(full string, m protoreflect.MethodDescriptor) {
+		id := operationOf(m)
+		if err != nil || id == "" {
+			return
+		}
+		row, ok := optable.Lookup(id)
+		if !ok || !row.Exposed {
+			err = fmt.Errorf("%s names upstream operation %q, which the operation table does not expose", full, id)
+			return
+		}
+		err = fn(full, m, row)
+	})
+	return err
 }
 
 // operationOf reads a method's (hlgate.v1.upstream).operation_id.
