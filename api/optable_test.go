@@ -8,14 +8,14 @@ import (
 	"github.com/hlgate/hlgate/gen/optable"
 )
 
-// TestSliceMatchesOperationTable proves that the hand-written slice
-// (api/openapi.yaml, which the client is generated from) and the operation
-// table (generated from HighLevel's own documents plus api/overlay.yaml)
-// describe the same operations: each exposed row has the slice operation with
-// its method and path, whose x-hlgate-version and x-hlgate-scope are the
-// row's Version and scope, and the slice has no operation the table does not
-// expose. Until the slice is generated too, this is what keeps them from
-// drifting apart.
+// TestSliceMatchesOperationTable proves that the slice (api/openapi.yaml,
+// which the client is generated from and the sandbox routes by) and the
+// operation table describe the same operations: each exposed row has the
+// slice operation with its method and path, whose x-hlgate-version and
+// x-hlgate-scope are the row's Version and scope, and the slice has no
+// operation the table does not expose. tools/opgen writes both from the same
+// overlaid documents; this keeps a change to one of its two renderings from
+// going unnoticed.
 func TestSliceMatchesOperationTable(t *testing.T) {
 	doc := loadDoc(t)
 	type sliceOp struct{ version, scope string }

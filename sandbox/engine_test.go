@@ -16,12 +16,12 @@ import (
 func TestEngineServesOperationsWithoutHandlers(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Config{QuotaOff: true})
-	for _, id := range []string{"GetCalendar", "ListPipelines"} {
+	for _, id := range []string{"get-calendar", "get-pipelines"} {
 		if !slices.Contains(e.sb.EngineOperations(), id) {
 			t.Fatalf("%s is not served by the engine (engine serves %v)", id, e.sb.EngineOperations())
 		}
 	}
-	if slices.Contains(e.sb.EngineOperations(), "GetContact") {
+	if slices.Contains(e.sb.EngineOperations(), "get-contact") {
 		t.Fatal("GetContact, which has a handler, is listed as an engine operation")
 	}
 	tok := e.token(sandbox.CodeRequest{}).AccessToken

@@ -45,33 +45,33 @@ type call struct {
 // The token endpoint is absent: it is authenticated by client credentials
 // and served outside the resource pipeline.
 var handlers = map[string]handlerFunc{
-	"GetLocationToken":        (*Sandbox).opLocationToken,
-	"GetInstalledLocations":   (*Sandbox).opInstalledLocations,
-	"GetContact":              (*Sandbox).opGetContact,
-	"SearchOpportunities":     (*Sandbox).opSearchOpportunities,
-	"GetOpportunity":          (*Sandbox).opGetOpportunity,
-	"CreateOpportunity":       (*Sandbox).opCreateOpportunity,
-	"UpdateOpportunity":       (*Sandbox).opUpdateOpportunity,
-	"UpdateOpportunityStatus": (*Sandbox).opUpdateOpportunityStatus,
-	"DeleteOpportunity":       (*Sandbox).opDeleteOpportunity,
-	"CreateContact":           (*Sandbox).opCreateContact,
-	"UpdateContact":           (*Sandbox).opUpdateContact,
-	"DeleteContact":           (*Sandbox).opDeleteContact,
-	"UpsertContact":           (*Sandbox).opUpsertContact,
-	"SearchContacts":          (*Sandbox).opSearchContacts,
-	"AddContactTags":          contactTags(true),
-	"RemoveContactTags":       contactTags(false),
-	"ListCalendars":           (*Sandbox).opListCalendars,
-	"GetFreeSlots":            (*Sandbox).opGetFreeSlots,
-	"ListEvents":              (*Sandbox).opListEvents,
-	"CreateAppointment":       (*Sandbox).opCreateAppointment,
-	"GetAppointment":          (*Sandbox).opGetAppointment,
-	"UpdateAppointment":       (*Sandbox).opUpdateAppointment,
-	"DeleteEvent":             (*Sandbox).opDeleteEvent,
-	"ListOrders":              (*Sandbox).opListOrders,
-	"GetOrder":                (*Sandbox).opGetOrder,
-	"ListTransactions":        (*Sandbox).opListTransactions,
-	"GetTransaction":          (*Sandbox).opGetTransaction,
+	"get-location-access-token": (*Sandbox).opLocationToken,
+	"get-installed-location":    (*Sandbox).opInstalledLocations,
+	"get-contact":               (*Sandbox).opGetContact,
+	"search-opportunity":        (*Sandbox).opSearchOpportunities,
+	"get-opportunity":           (*Sandbox).opGetOpportunity,
+	"create-opportunity":        (*Sandbox).opCreateOpportunity,
+	"update-opportunity":        (*Sandbox).opUpdateOpportunity,
+	"update-opportunity-status": (*Sandbox).opUpdateOpportunityStatus,
+	"delete-opportunity":        (*Sandbox).opDeleteOpportunity,
+	"create-contact":            (*Sandbox).opCreateContact,
+	"update-contact":            (*Sandbox).opUpdateContact,
+	"delete-contact":            (*Sandbox).opDeleteContact,
+	"upsert-contact":            (*Sandbox).opUpsertContact,
+	"search-contacts-advanced":  (*Sandbox).opSearchContacts,
+	"add-tags":                  contactTags(true),
+	"remove-tags":               contactTags(false),
+	"get-calendars":             (*Sandbox).opListCalendars,
+	"get-slots":                 (*Sandbox).opGetFreeSlots,
+	"get-calendar-events":       (*Sandbox).opListEvents,
+	"create-appointment":        (*Sandbox).opCreateAppointment,
+	"get-appointment":           (*Sandbox).opGetAppointment,
+	"edit-appointment":          (*Sandbox).opUpdateAppointment,
+	"delete-event":              (*Sandbox).opDeleteEvent,
+	"list-orders":               (*Sandbox).opListOrders,
+	"get-order-by-id":           (*Sandbox).opGetOrder,
+	"list-transactions":         (*Sandbox).opListTransactions,
+	"get-transaction-by-id":     (*Sandbox).opGetTransaction,
 }
 
 type specRoute struct {
@@ -157,7 +157,7 @@ func (s *Sandbox) buildMux() (err error) {
 	var engineOps []string
 	for _, sr := range srs {
 		seen[sr.operationID] = true
-		if sr.operationID == "GetAccessToken" {
+		if sr.operationID == "get-access-token" {
 			mux.HandleFunc(muxPattern(sr.method, sr.path), s.handleToken)
 			continue
 		}
@@ -189,7 +189,7 @@ func (s *Sandbox) buildMux() (err error) {
 	if len(extra) > 0 {
 		return fmt.Errorf("handlers without an operation in api/openapi.yaml: %v", extra)
 	}
-	if !seen["GetAccessToken"] {
+	if !seen["get-access-token"] {
 		return errors.New("api/openapi.yaml lacks GetAccessToken")
 	}
 	s.routes = routes

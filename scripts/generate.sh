@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates everything under gen/ from api/ (HighLevel's documents, the
-# overlay, the hand-written slice api/openapi.yaml) and proto/.
+# Regenerates everything under gen/, and api/openapi.yaml, from api/
+# (HighLevel's documents and hlgate's overlay) and proto/.
 # Generated code lives only under gen/ and is committed; running this twice
 # changes nothing.
 set -euo pipefail
@@ -31,10 +31,10 @@ import _ "embed"
 var Document []byte
 GO
 
-# The operation table: HighLevel's official documents (api/highlevel) plus
-# hlgate's overlay (api/overlay.yaml). First, because it refuses documents
-# whose sha256 differs from api/highlevel/SOURCE.md.
+# The operation table and the upstream slice (api/openapi.yaml): HighLevel's
+# official documents (api/highlevel) plus hlgate's overlay (api/overlay.yaml).
+# opgen refuses documents whose sha256 differs from api/highlevel/SOURCE.md.
 go -C tools run ./opgen -root ..
 
-# The upstream slice: HighLevel's REST client and models.
+# HighLevel's REST client and models, from the slice.
 tool oapi-codegen -config api/oapi-codegen.yaml api/openapi.yaml

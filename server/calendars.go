@@ -9,6 +9,7 @@ import (
 
 	"github.com/hlgate/hlgate/gen/highlevel"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+	"github.com/hlgate/hlgate/internal/jsonproto"
 )
 
 // HighLevel returns every calendar of a location, and every event of a
@@ -64,14 +65,14 @@ func (c *calendarsService) GetFreeSlots(ctx context.Context, req *hlgatev1.GetFr
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	params := &highlevel.GetFreeSlotsParams{
+	params := &highlevel.GetSlotsParams{
 		StartDate: from.UnixMilli(), EndDate: to.UnixMilli(), Timezone: optStr(req.GetTimeZone()),
 	}
 	if len(req.GetUserIds()) > 0 {
 		users := slices.Clone(req.GetUserIds())
 		params.UserIds = &users
 	}
-	resp, err := c.s.hl.GetFreeSlotsWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetCalendarId(), params)
+	resp, err := c.s.hl.GetSlotsWithResponse(upstreamCtx(ctx, req.GetLocationId()), req.GetCalendarId(), params)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +98,7 @@ func (c *calendarsService) ListEvents(ctx context.Context, req *hlgatev1.ListEve
 	if !from.IsZero() && !to.IsZero() && !to.After(from) {
 		v.add("end_time", "must be after start_time")
 	}
-	params := &highlevel.ListEventsParams{
+	params := &highlevel.GetCalendarEventsParams{
 		LocationID: req.GetLocationId(),
 		StartTime:  strconv.FormatInt(from.UnixMilli(), 10),
 		EndTime:    strconv.FormatInt(to.UnixMilli(), 10),
@@ -124,22 +125,23 @@ func (c *calendarsService) ListEvents(ctx context.Context, req *hlgatev1.ListEve
 			return nil, err
 		}
 	}
-	resp, err := c.s.hl.ListEventsWithResponse(upstreamCtx(ctx, req.GetLocationId()), params)
+	// The events are decoded without loss, like GetAppointment's answer;
+	// only the window and the order are hlgate's.
+	raw, err := readUpstream(c.s.hl.GetCalendarEvents(upstreamCtx(ctx, req.GetLocationId()), params))
 	if err != nil {
 		return nil, err
 	}
-	if resp.JSON200 == nil {
-		return nil, errMissingBody
+	obj, err := answerObject(raw)
+	if err != nil {
+		return nil, fmt.Errorf("decode HighLevel's answer to get-calendar-events: %w", err)
 	}
-	var events []*hlgatev1.Appointment
-	if resp.JSON200.Events != nil {
-		events = make([]*hlgatev1.Appointment, 0, len(*resp.JSON200.Events))
-		for i := range *resp.JSON200.Events {
-			if a := appointmentFromEvent(&(*resp.JSON200.Events)[i]); eventInWindow(a, from, to) {
-				events = append(events, a)
-			}
-		}
+	var all hlgatev1.ListEventsResponse
+	c.s.countUnmapped(ctx, jsonproto.DecodeMap(obj, &all))
+	m := all.ProtoReflect()
+	if err := checkItemsLocation(req.GetLocationId(), m.Get(m.Descriptor().Fields().ByName("events")).List()); err != nil {
+		return nil, err
 	}
+	events := slices.DeleteFunc(all.GetEvents(), func(a *hlgatev1.Appointment) bool { return !eventInWindow(a, from, to) })
 	// The proto promises start-time order; ids break ties so that the
 	// order, and with it the page key, is total.
 	key := func(a *hlgatev1.Appointment) keyCursor {

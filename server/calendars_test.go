@@ -57,9 +57,14 @@ func TestCalendarConversionsFromGolden(t *testing.T) {
 			}
 		}},
 		{"event", func(t *testing.T) proto.Message {
-			var r highlevel.GetAppointmentResult
-			readTestdataJSON(t, "calendars", "get_appointment.json", &r)
-			return appointmentFromEvent(r.Event)
+			// GetAppointment's answer, decoded as the generic path does.
+			var r hlgatev1.GetAppointmentResponse
+			rep, err := jsonproto.Decode(readTestdata(t, "calendars", "get_appointment.json"), &r)
+			if err != nil || len(rep.Lost()) > 0 {
+				t.Fatalf("decode: %v (lost %v)", err, rep.Lost())
+			}
+			r.Appointment.Unmapped = nil
+			return r.Appointment
 		}, func(t *testing.T) proto.Message {
 			at := mustTime(t, "2023-09-25T10:30:00Z") // 16:00 at +05:30
 			return &hlgatev1.Appointment{
@@ -86,7 +91,7 @@ func TestCalendarConversionsFromGolden(t *testing.T) {
 			return &a
 		}, func(t *testing.T) proto.Message { return goldenAppointment(t) }},
 		{"free slots", func(t *testing.T) proto.Message {
-			var r highlevel.FreeSlotsResult
+			var r map[string]highlevel.SlotsSchema
 			readTestdataJSON(t, "calendars", "free_slots.json", &r)
 			days, err := freeSlotsFromHL(r)
 			if err != nil {

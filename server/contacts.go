@@ -50,7 +50,7 @@ func (c *contactsService) SearchContacts(ctx context.Context, req *hlgatev1.Sear
 	if err != nil {
 		return nil, err
 	}
-	body := highlevel.SearchContactsRequest{LocationID: req.GetLocationId(), PageLimit: size, Query: optStr(req.GetQuery())}
+	body := highlevel.SearchBodyV2DTO{LocationID: req.GetLocationId(), PageLimit: size, Query: optStr(req.GetQuery())}
 	if len(req.GetFilters()) > 0 {
 		fs := make([]highlevel.ContactSearchFilter, 0, len(req.GetFilters()))
 		for i, f := range req.GetFilters() {
@@ -88,7 +88,7 @@ func (c *contactsService) SearchContacts(ctx context.Context, req *hlgatev1.Sear
 		body.Page = &page
 	}
 	// A search changes nothing; the operation table marks it safe to resend.
-	resp, err := c.s.hl.SearchContacts(upstreamCtx(ctx, req.GetLocationId()), body)
+	resp, err := c.s.hl.SearchContactsAdvanced(upstreamCtx(ctx, req.GetLocationId()), body)
 	raw, err := readUpstream(resp, err)
 	if err != nil {
 		return nil, err

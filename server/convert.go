@@ -11,25 +11,6 @@ import (
 // Small helpers shared by the conversions between hlgate.v1 messages and
 // the generated HighLevel models (convert_*.go).
 
-// str reads an optional upstream string.
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-// strs reads an optional upstream string list.
-func strs(p *[]string) []string {
-	if p == nil {
-		return nil
-	}
-	return *p
-}
-
-// boolean reads an optional upstream bool.
-func boolean(p *bool) bool { return p != nil && *p }
-
 // optStr is an optional upstream string that is sent only when set.
 func optStr(s string) *string {
 	if s == "" {

@@ -16,60 +16,12 @@ import (
 // longer window itself instead of spending a quota slot on a 400.
 const maxFreeSlotsRange = 31 * 24 * time.Hour
 
-// appointmentStatuses maps HighLevel's appointmentStatus strings. "active"
-// and "completed" appear in responses only; appointmentStatusWritable says
-// which a write may send (api/openapi.yaml CreateAppointmentRequest).
-var appointmentStatuses = map[string]hlgatev1.AppointmentStatus{
-	"new":       hlgatev1.AppointmentStatus_APPOINTMENT_STATUS_NEW,
-	"confirmed": hlgatev1.AppointmentStatus_APPOINTMENT_STATUS_CONFIRMED,
-	"cancelled": hlgatev1.AppointmentStatus_APPOINTMENT_STATUS_CANCELLED,
-	"showed":    hlgatev1.AppointmentStatus_APPOINTMENT_STATUS_SHOWED,
-	"noshow":    hlgatev1.AppointmentStatus_APPOINTMENT_STATUS_NOSHOW,
-	"invalid":   hlgatev1.AppointmentStatus_APPOINTMENT_STATUS_INVALID,
-	"active":    hlgatev1.AppointmentStatus_APPOINTMENT_STATUS_ACTIVE,
-	"completed": hlgatev1.AppointmentStatus_APPOINTMENT_STATUS_COMPLETED,
-}
-
-// appointmentFromEvent converts a calendar event (GET
-// /calendars/events/appointments/{eventId}, GET /calendars/events).
-func appointmentFromEvent(e *highlevel.CalendarEvent) *hlgatev1.Appointment {
-	if e == nil {
-		return nil
-	}
-	out := &hlgatev1.Appointment{
-		Id:                e.ID,
-		LocationId:        e.LocationID,
-		CalendarId:        e.CalendarID,
-		ContactId:         e.ContactID,
-		GroupId:           e.GroupID,
-		Title:             e.Title,
-		AppointmentStatus: appointmentStatuses[e.AppointmentStatus],
-		AssignedUserId:    e.AssignedUserID,
-		Users:             e.Users,
-		Notes:             str(e.Notes),
-		Description:       str(e.Description),
-		Address:           str(e.Address),
-		IsRecurring:       boolean(e.IsRecurring),
-		Rrule:             str(e.Rrule),
-		StartTime:         upstreamTime(e.StartTime),
-		EndTime:           upstreamTime(e.EndTime),
-		DateAdded:         upstreamTime(e.DateAdded),
-		DateUpdated:       upstreamTime(e.DateUpdated),
-		MasterEventId:     str(e.MasterEventID),
-		AssignedResources: strs(e.AssignedResources),
-	}
-	if e.CreatedBy != nil {
-		out.CreatedBy = &hlgatev1.EventCreator{UserId: str(e.CreatedBy.UserID), Source: e.CreatedBy.Source}
-	}
-	return out
-}
-
 // freeSlotsFromHL turns HighLevel's object keyed by day into days in date
 // order, each with its slot starts in time order. A key that is not a
 // "YYYY-MM-DD" day (such as a traceId some responses carry) is not a day
 // and is skipped; a slot that is not a time is an error, because dropping
 // it would hide a free slot from the caller.
-func freeSlotsFromHL(r highlevel.FreeSlotsResult) ([]*hlgatev1.FreeSlotDay, error) {
+func freeSlotsFromHL(r map[string]highlevel.SlotsSchema) ([]*hlgatev1.FreeSlotDay, error) {
 	days := make([]string, 0, len(r))
 	for k := range r {
 		if _, err := time.Parse(time.DateOnly, k); err == nil {

@@ -657,7 +657,7 @@ func TestListPipelinesPagesSeededPipelines(t *testing.T) {
 
 	// The sandbox's own answer, read past hlgate, decoded the way the
 	// generic path decodes (without loss), in the id order hlgate pages in.
-	resp, err := h.srv.hl.ListPipelines(upstream.WithSubject(ctx, loc), &highlevel.ListPipelinesParams{LocationID: loc})
+	resp, err := h.srv.hl.GetPipelines(upstream.WithSubject(ctx, loc), &highlevel.GetPipelinesParams{LocationID: loc})
 	rawBody, err := readUpstream(resp, err)
 	if err != nil {
 		t.Fatalf("sandbox pipelines: %v", err)

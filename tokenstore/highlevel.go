@@ -49,15 +49,15 @@ func NewHighLevelOAuth(baseURL, clientID, clientSecret string, doer highlevel.Ht
 
 // ExchangeCode implements OAuth.
 func (o *HighLevelOAuth) ExchangeCode(ctx context.Context, code, redirectURI, userType string) (Grant, error) {
-	req := highlevel.AccessTokenRequest{
+	req := highlevel.GetAccessCodebodyDto{
 		ClientID: o.clientID, ClientSecret: o.clientSecret,
-		GrantType: highlevel.AccessTokenRequestGrantType("authorization_code"), Code: &code,
+		GrantType: highlevel.GetAccessCodebodyDtoGrantType("authorization_code"), Code: &code,
 	}
 	if redirectURI != "" {
 		req.RedirectURI = &redirectURI
 	}
 	if userType != "" {
-		ut := highlevel.AccessTokenRequestUserType(userType)
+		ut := highlevel.GetAccessCodebodyDtoUserType(userType)
 		req.UserType = &ut
 	}
 	return o.token(ctx, "authorization_code", req)
@@ -65,18 +65,18 @@ func (o *HighLevelOAuth) ExchangeCode(ctx context.Context, code, redirectURI, us
 
 // Refresh implements OAuth.
 func (o *HighLevelOAuth) Refresh(ctx context.Context, refreshToken, userType string) (Grant, error) {
-	req := highlevel.AccessTokenRequest{
+	req := highlevel.GetAccessCodebodyDto{
 		ClientID: o.clientID, ClientSecret: o.clientSecret,
-		GrantType: highlevel.AccessTokenRequestGrantType("refresh_token"), RefreshToken: &refreshToken,
+		GrantType: highlevel.GetAccessCodebodyDtoGrantType("refresh_token"), RefreshToken: &refreshToken,
 	}
 	if userType != "" {
-		ut := highlevel.AccessTokenRequestUserType(userType)
+		ut := highlevel.GetAccessCodebodyDtoUserType(userType)
 		req.UserType = &ut
 	}
 	return o.token(ctx, "refresh_token", req)
 }
 
-func (o *HighLevelOAuth) token(ctx context.Context, grant string, req highlevel.AccessTokenRequest) (Grant, error) {
+func (o *HighLevelOAuth) token(ctx context.Context, grant string, req highlevel.GetAccessCodebodyDto) (Grant, error) {
 	resp, err := o.client.GetAccessTokenWithFormdataBodyWithResponse(ctx, req)
 	if err != nil {
 		// The error names the URL and the transport failure; the form body
@@ -84,7 +84,7 @@ func (o *HighLevelOAuth) token(ctx context.Context, grant string, req highlevel.
 		return Grant{}, fmt.Errorf("token endpoint (%s): %w", grant, err)
 	}
 	if resp.StatusCode() != http.StatusOK || resp.JSON200 == nil {
-		var oe *highlevel.OAuthError
+		var oe *highlevel.OAuthErrorDTO
 		switch {
 		case resp.JSON400 != nil:
 			oe = resp.JSON400
@@ -114,7 +114,7 @@ func (o *HighLevelOAuth) token(ctx context.Context, grant string, req highlevel.
 // oauthError turns a token-endpoint failure into an error. invalid_grant is
 // recognised by the RFC 6749 `error` member or, since upstream documents
 // only free-text messages, by a message naming it ("Invalid grant: …").
-func oauthError(grant string, status int, oe *highlevel.OAuthError) error {
+func oauthError(grant string, status int, oe *highlevel.OAuthErrorDTO) error {
 	var code, msg string
 	if oe != nil {
 		code = deref(oe.Error)
@@ -137,8 +137,8 @@ func (o *HighLevelOAuth) LocationToken(ctx context.Context, agencyAccessToken, c
 		r.Header.Set("Version", oauthVersion)
 		return nil
 	}
-	resp, err := o.client.GetLocationTokenWithFormdataBodyWithResponse(ctx,
-		highlevel.LocationTokenRequest{CompanyID: companyID, LocationID: locationID}, auth)
+	resp, err := o.client.GetLocationAccessTokenWithFormdataBodyWithResponse(ctx,
+		highlevel.GetLocationAccessCodeBodyDto{CompanyID: companyID, LocationID: locationID}, auth)
 	if err != nil {
 		return Grant{}, fmt.Errorf("location token for %s: %w", locationID, err)
 	}

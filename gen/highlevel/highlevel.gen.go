@@ -17,312 +17,399 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
-// Defines values for AccessTokenRequestGrantType.
+// Defines values for AppointmentCreateSchemaAppointmentStatus.
 const (
-	AccessTokenRequestGrantTypeAuthorizationCode AccessTokenRequestGrantType = "authorization_code"
-	AccessTokenRequestGrantTypeClientCredentials AccessTokenRequestGrantType = "client_credentials"
-	AccessTokenRequestGrantTypeRefreshToken      AccessTokenRequestGrantType = "refresh_token"
+	AppointmentCreateSchemaAppointmentStatusCancelled AppointmentCreateSchemaAppointmentStatus = "cancelled"
+	AppointmentCreateSchemaAppointmentStatusConfirmed AppointmentCreateSchemaAppointmentStatus = "confirmed"
+	AppointmentCreateSchemaAppointmentStatusInvalid   AppointmentCreateSchemaAppointmentStatus = "invalid"
+	AppointmentCreateSchemaAppointmentStatusNew       AppointmentCreateSchemaAppointmentStatus = "new"
+	AppointmentCreateSchemaAppointmentStatusNoshow    AppointmentCreateSchemaAppointmentStatus = "noshow"
+	AppointmentCreateSchemaAppointmentStatusShowed    AppointmentCreateSchemaAppointmentStatus = "showed"
 )
 
-// Valid indicates whether the value is a known member of the AccessTokenRequestGrantType enum.
-func (e AccessTokenRequestGrantType) Valid() bool {
+// Valid indicates whether the value is a known member of the AppointmentCreateSchemaAppointmentStatus enum.
+func (e AppointmentCreateSchemaAppointmentStatus) Valid() bool {
 	switch e {
-	case AccessTokenRequestGrantTypeAuthorizationCode:
+	case AppointmentCreateSchemaAppointmentStatusCancelled:
 		return true
-	case AccessTokenRequestGrantTypeClientCredentials:
+	case AppointmentCreateSchemaAppointmentStatusConfirmed:
 		return true
-	case AccessTokenRequestGrantTypeRefreshToken:
+	case AppointmentCreateSchemaAppointmentStatusInvalid:
+		return true
+	case AppointmentCreateSchemaAppointmentStatusNew:
+		return true
+	case AppointmentCreateSchemaAppointmentStatusNoshow:
+		return true
+	case AppointmentCreateSchemaAppointmentStatusShowed:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for AccessTokenRequestUserType.
+// Defines values for AppointmentCreateSchemaMeetingLocationType.
 const (
-	AccessTokenRequestUserTypeCompany  AccessTokenRequestUserType = "Company"
-	AccessTokenRequestUserTypeLocation AccessTokenRequestUserType = "Location"
+	AppointmentCreateSchemaMeetingLocationTypeAddress AppointmentCreateSchemaMeetingLocationType = "address"
+	AppointmentCreateSchemaMeetingLocationTypeCustom  AppointmentCreateSchemaMeetingLocationType = "custom"
+	AppointmentCreateSchemaMeetingLocationTypeGmeet   AppointmentCreateSchemaMeetingLocationType = "gmeet"
+	AppointmentCreateSchemaMeetingLocationTypeGoogle  AppointmentCreateSchemaMeetingLocationType = "google"
+	AppointmentCreateSchemaMeetingLocationTypeMsTeams AppointmentCreateSchemaMeetingLocationType = "ms_teams"
+	AppointmentCreateSchemaMeetingLocationTypePhone   AppointmentCreateSchemaMeetingLocationType = "phone"
+	AppointmentCreateSchemaMeetingLocationTypeZoom    AppointmentCreateSchemaMeetingLocationType = "zoom"
 )
 
-// Valid indicates whether the value is a known member of the AccessTokenRequestUserType enum.
-func (e AccessTokenRequestUserType) Valid() bool {
+// Valid indicates whether the value is a known member of the AppointmentCreateSchemaMeetingLocationType enum.
+func (e AppointmentCreateSchemaMeetingLocationType) Valid() bool {
 	switch e {
-	case AccessTokenRequestUserTypeCompany:
+	case AppointmentCreateSchemaMeetingLocationTypeAddress:
 		return true
-	case AccessTokenRequestUserTypeLocation:
+	case AppointmentCreateSchemaMeetingLocationTypeCustom:
+		return true
+	case AppointmentCreateSchemaMeetingLocationTypeGmeet:
+		return true
+	case AppointmentCreateSchemaMeetingLocationTypeGoogle:
+		return true
+	case AppointmentCreateSchemaMeetingLocationTypeMsTeams:
+		return true
+	case AppointmentCreateSchemaMeetingLocationTypePhone:
+		return true
+	case AppointmentCreateSchemaMeetingLocationTypeZoom:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for AppointmentAppointmentStatus.
+// Defines values for AppointmentEditSchemaAppointmentStatus.
 const (
-	AppointmentAppointmentStatusActive    AppointmentAppointmentStatus = "active"
-	AppointmentAppointmentStatusCancelled AppointmentAppointmentStatus = "cancelled"
-	AppointmentAppointmentStatusCompleted AppointmentAppointmentStatus = "completed"
-	AppointmentAppointmentStatusConfirmed AppointmentAppointmentStatus = "confirmed"
-	AppointmentAppointmentStatusInvalid   AppointmentAppointmentStatus = "invalid"
-	AppointmentAppointmentStatusNew       AppointmentAppointmentStatus = "new"
-	AppointmentAppointmentStatusNoshow    AppointmentAppointmentStatus = "noshow"
-	AppointmentAppointmentStatusShowed    AppointmentAppointmentStatus = "showed"
+	AppointmentEditSchemaAppointmentStatusCancelled AppointmentEditSchemaAppointmentStatus = "cancelled"
+	AppointmentEditSchemaAppointmentStatusConfirmed AppointmentEditSchemaAppointmentStatus = "confirmed"
+	AppointmentEditSchemaAppointmentStatusInvalid   AppointmentEditSchemaAppointmentStatus = "invalid"
+	AppointmentEditSchemaAppointmentStatusNew       AppointmentEditSchemaAppointmentStatus = "new"
+	AppointmentEditSchemaAppointmentStatusNoshow    AppointmentEditSchemaAppointmentStatus = "noshow"
+	AppointmentEditSchemaAppointmentStatusShowed    AppointmentEditSchemaAppointmentStatus = "showed"
 )
 
-// Valid indicates whether the value is a known member of the AppointmentAppointmentStatus enum.
-func (e AppointmentAppointmentStatus) Valid() bool {
+// Valid indicates whether the value is a known member of the AppointmentEditSchemaAppointmentStatus enum.
+func (e AppointmentEditSchemaAppointmentStatus) Valid() bool {
 	switch e {
-	case AppointmentAppointmentStatusActive:
+	case AppointmentEditSchemaAppointmentStatusCancelled:
 		return true
-	case AppointmentAppointmentStatusCancelled:
+	case AppointmentEditSchemaAppointmentStatusConfirmed:
 		return true
-	case AppointmentAppointmentStatusCompleted:
+	case AppointmentEditSchemaAppointmentStatusInvalid:
 		return true
-	case AppointmentAppointmentStatusConfirmed:
+	case AppointmentEditSchemaAppointmentStatusNew:
 		return true
-	case AppointmentAppointmentStatusInvalid:
+	case AppointmentEditSchemaAppointmentStatusNoshow:
 		return true
-	case AppointmentAppointmentStatusNew:
-		return true
-	case AppointmentAppointmentStatusNoshow:
-		return true
-	case AppointmentAppointmentStatusShowed:
+	case AppointmentEditSchemaAppointmentStatusShowed:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for CalendarAllowBookingAfterUnit.
+// Defines values for AppointmentEditSchemaMeetingLocationType.
 const (
-	CalendarAllowBookingAfterUnitDays   CalendarAllowBookingAfterUnit = "days"
-	CalendarAllowBookingAfterUnitHours  CalendarAllowBookingAfterUnit = "hours"
-	CalendarAllowBookingAfterUnitMonths CalendarAllowBookingAfterUnit = "months"
-	CalendarAllowBookingAfterUnitWeeks  CalendarAllowBookingAfterUnit = "weeks"
+	AppointmentEditSchemaMeetingLocationTypeAddress AppointmentEditSchemaMeetingLocationType = "address"
+	AppointmentEditSchemaMeetingLocationTypeCustom  AppointmentEditSchemaMeetingLocationType = "custom"
+	AppointmentEditSchemaMeetingLocationTypeGmeet   AppointmentEditSchemaMeetingLocationType = "gmeet"
+	AppointmentEditSchemaMeetingLocationTypeGoogle  AppointmentEditSchemaMeetingLocationType = "google"
+	AppointmentEditSchemaMeetingLocationTypeMsTeams AppointmentEditSchemaMeetingLocationType = "ms_teams"
+	AppointmentEditSchemaMeetingLocationTypePhone   AppointmentEditSchemaMeetingLocationType = "phone"
+	AppointmentEditSchemaMeetingLocationTypeZoom    AppointmentEditSchemaMeetingLocationType = "zoom"
 )
 
-// Valid indicates whether the value is a known member of the CalendarAllowBookingAfterUnit enum.
-func (e CalendarAllowBookingAfterUnit) Valid() bool {
+// Valid indicates whether the value is a known member of the AppointmentEditSchemaMeetingLocationType enum.
+func (e AppointmentEditSchemaMeetingLocationType) Valid() bool {
 	switch e {
-	case CalendarAllowBookingAfterUnitDays:
+	case AppointmentEditSchemaMeetingLocationTypeAddress:
 		return true
-	case CalendarAllowBookingAfterUnitHours:
+	case AppointmentEditSchemaMeetingLocationTypeCustom:
 		return true
-	case CalendarAllowBookingAfterUnitMonths:
+	case AppointmentEditSchemaMeetingLocationTypeGmeet:
 		return true
-	case CalendarAllowBookingAfterUnitWeeks:
+	case AppointmentEditSchemaMeetingLocationTypeGoogle:
+		return true
+	case AppointmentEditSchemaMeetingLocationTypeMsTeams:
+		return true
+	case AppointmentEditSchemaMeetingLocationTypePhone:
+		return true
+	case AppointmentEditSchemaMeetingLocationTypeZoom:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for CalendarAllowBookingForUnit.
+// Defines values for AppointmentSchemaResponseAppointmentStatus.
 const (
-	CalendarAllowBookingForUnitDays   CalendarAllowBookingForUnit = "days"
-	CalendarAllowBookingForUnitMonths CalendarAllowBookingForUnit = "months"
-	CalendarAllowBookingForUnitWeeks  CalendarAllowBookingForUnit = "weeks"
+	AppointmentSchemaResponseAppointmentStatusActive    AppointmentSchemaResponseAppointmentStatus = "active"
+	AppointmentSchemaResponseAppointmentStatusCancelled AppointmentSchemaResponseAppointmentStatus = "cancelled"
+	AppointmentSchemaResponseAppointmentStatusCompleted AppointmentSchemaResponseAppointmentStatus = "completed"
+	AppointmentSchemaResponseAppointmentStatusConfirmed AppointmentSchemaResponseAppointmentStatus = "confirmed"
+	AppointmentSchemaResponseAppointmentStatusInvalid   AppointmentSchemaResponseAppointmentStatus = "invalid"
+	AppointmentSchemaResponseAppointmentStatusNew       AppointmentSchemaResponseAppointmentStatus = "new"
+	AppointmentSchemaResponseAppointmentStatusNoshow    AppointmentSchemaResponseAppointmentStatus = "noshow"
+	AppointmentSchemaResponseAppointmentStatusShowed    AppointmentSchemaResponseAppointmentStatus = "showed"
 )
 
-// Valid indicates whether the value is a known member of the CalendarAllowBookingForUnit enum.
-func (e CalendarAllowBookingForUnit) Valid() bool {
+// Valid indicates whether the value is a known member of the AppointmentSchemaResponseAppointmentStatus enum.
+func (e AppointmentSchemaResponseAppointmentStatus) Valid() bool {
 	switch e {
-	case CalendarAllowBookingForUnitDays:
+	case AppointmentSchemaResponseAppointmentStatusActive:
 		return true
-	case CalendarAllowBookingForUnitMonths:
+	case AppointmentSchemaResponseAppointmentStatusCancelled:
 		return true
-	case CalendarAllowBookingForUnitWeeks:
+	case AppointmentSchemaResponseAppointmentStatusCompleted:
+		return true
+	case AppointmentSchemaResponseAppointmentStatusConfirmed:
+		return true
+	case AppointmentSchemaResponseAppointmentStatusInvalid:
+		return true
+	case AppointmentSchemaResponseAppointmentStatusNew:
+		return true
+	case AppointmentSchemaResponseAppointmentStatusNoshow:
+		return true
+	case AppointmentSchemaResponseAppointmentStatusShowed:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for CalendarAvailabilityType.
+// Defines values for CalendarDTOAllowBookingAfterUnit.
 const (
-	CalendarAvailabilityTypeN0 CalendarAvailabilityType = 0
-	CalendarAvailabilityTypeN1 CalendarAvailabilityType = 1
+	CalendarDTOAllowBookingAfterUnitDays   CalendarDTOAllowBookingAfterUnit = "days"
+	CalendarDTOAllowBookingAfterUnitHours  CalendarDTOAllowBookingAfterUnit = "hours"
+	CalendarDTOAllowBookingAfterUnitMonths CalendarDTOAllowBookingAfterUnit = "months"
+	CalendarDTOAllowBookingAfterUnitWeeks  CalendarDTOAllowBookingAfterUnit = "weeks"
 )
 
-// Valid indicates whether the value is a known member of the CalendarAvailabilityType enum.
-func (e CalendarAvailabilityType) Valid() bool {
+// Valid indicates whether the value is a known member of the CalendarDTOAllowBookingAfterUnit enum.
+func (e CalendarDTOAllowBookingAfterUnit) Valid() bool {
 	switch e {
-	case CalendarAvailabilityTypeN0:
+	case CalendarDTOAllowBookingAfterUnitDays:
 		return true
-	case CalendarAvailabilityTypeN1:
+	case CalendarDTOAllowBookingAfterUnitHours:
+		return true
+	case CalendarDTOAllowBookingAfterUnitMonths:
+		return true
+	case CalendarDTOAllowBookingAfterUnitWeeks:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for CalendarCalendarType.
+// Defines values for CalendarDTOAllowBookingForUnit.
 const (
-	CalendarCalendarTypeClassBooking   CalendarCalendarType = "class_booking"
-	CalendarCalendarTypeCollective     CalendarCalendarType = "collective"
-	CalendarCalendarTypeEvent          CalendarCalendarType = "event"
-	CalendarCalendarTypePersonal       CalendarCalendarType = "personal"
-	CalendarCalendarTypeRoundRobin     CalendarCalendarType = "round_robin"
-	CalendarCalendarTypeServiceBooking CalendarCalendarType = "service_booking"
+	CalendarDTOAllowBookingForUnitDays   CalendarDTOAllowBookingForUnit = "days"
+	CalendarDTOAllowBookingForUnitMonths CalendarDTOAllowBookingForUnit = "months"
+	CalendarDTOAllowBookingForUnitWeeks  CalendarDTOAllowBookingForUnit = "weeks"
 )
 
-// Valid indicates whether the value is a known member of the CalendarCalendarType enum.
-func (e CalendarCalendarType) Valid() bool {
+// Valid indicates whether the value is a known member of the CalendarDTOAllowBookingForUnit enum.
+func (e CalendarDTOAllowBookingForUnit) Valid() bool {
 	switch e {
-	case CalendarCalendarTypeClassBooking:
+	case CalendarDTOAllowBookingForUnitDays:
 		return true
-	case CalendarCalendarTypeCollective:
+	case CalendarDTOAllowBookingForUnitMonths:
 		return true
-	case CalendarCalendarTypeEvent:
-		return true
-	case CalendarCalendarTypePersonal:
-		return true
-	case CalendarCalendarTypeRoundRobin:
-		return true
-	case CalendarCalendarTypeServiceBooking:
+	case CalendarDTOAllowBookingForUnitWeeks:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for CalendarEventType.
+// Defines values for CalendarDTOAvailabilityType.
 const (
-	CalendarEventTypeRoundRobinOptimizeForAvailability      CalendarEventType = "RoundRobin_OptimizeForAvailability"
-	CalendarEventTypeRoundRobinOptimizeForEqualDistribution CalendarEventType = "RoundRobin_OptimizeForEqualDistribution"
+	CalendarDTOAvailabilityTypeN0 CalendarDTOAvailabilityType = 0
+	CalendarDTOAvailabilityTypeN1 CalendarDTOAvailabilityType = 1
 )
 
-// Valid indicates whether the value is a known member of the CalendarEventType enum.
-func (e CalendarEventType) Valid() bool {
+// Valid indicates whether the value is a known member of the CalendarDTOAvailabilityType enum.
+func (e CalendarDTOAvailabilityType) Valid() bool {
 	switch e {
-	case CalendarEventTypeRoundRobinOptimizeForAvailability:
+	case CalendarDTOAvailabilityTypeN0:
 		return true
-	case CalendarEventTypeRoundRobinOptimizeForEqualDistribution:
+	case CalendarDTOAvailabilityTypeN1:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for CalendarFormSubmitType.
+// Defines values for CalendarDTOCalendarType.
 const (
-	CalendarFormSubmitTypeRedirectURL     CalendarFormSubmitType = "RedirectURL"
-	CalendarFormSubmitTypeThankYouMessage CalendarFormSubmitType = "ThankYouMessage"
+	CalendarDTOCalendarTypeClassBooking   CalendarDTOCalendarType = "class_booking"
+	CalendarDTOCalendarTypeCollective     CalendarDTOCalendarType = "collective"
+	CalendarDTOCalendarTypeEvent          CalendarDTOCalendarType = "event"
+	CalendarDTOCalendarTypePersonal       CalendarDTOCalendarType = "personal"
+	CalendarDTOCalendarTypeRoundRobin     CalendarDTOCalendarType = "round_robin"
+	CalendarDTOCalendarTypeServiceBooking CalendarDTOCalendarType = "service_booking"
 )
 
-// Valid indicates whether the value is a known member of the CalendarFormSubmitType enum.
-func (e CalendarFormSubmitType) Valid() bool {
+// Valid indicates whether the value is a known member of the CalendarDTOCalendarType enum.
+func (e CalendarDTOCalendarType) Valid() bool {
 	switch e {
-	case CalendarFormSubmitTypeRedirectURL:
+	case CalendarDTOCalendarTypeClassBooking:
 		return true
-	case CalendarFormSubmitTypeThankYouMessage:
+	case CalendarDTOCalendarTypeCollective:
+		return true
+	case CalendarDTOCalendarTypeEvent:
+		return true
+	case CalendarDTOCalendarTypePersonal:
+		return true
+	case CalendarDTOCalendarTypeRoundRobin:
+		return true
+	case CalendarDTOCalendarTypeServiceBooking:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for CalendarGuestType.
+// Defines values for CalendarDTOEventType.
 const (
-	CalendarGuestTypeCollectDetail CalendarGuestType = "collect_detail"
-	CalendarGuestTypeCountOnly     CalendarGuestType = "count_only"
+	CalendarDTOEventTypeRoundRobinOptimizeForAvailability      CalendarDTOEventType = "RoundRobin_OptimizeForAvailability"
+	CalendarDTOEventTypeRoundRobinOptimizeForEqualDistribution CalendarDTOEventType = "RoundRobin_OptimizeForEqualDistribution"
 )
 
-// Valid indicates whether the value is a known member of the CalendarGuestType enum.
-func (e CalendarGuestType) Valid() bool {
+// Valid indicates whether the value is a known member of the CalendarDTOEventType enum.
+func (e CalendarDTOEventType) Valid() bool {
 	switch e {
-	case CalendarGuestTypeCollectDetail:
+	case CalendarDTOEventTypeRoundRobinOptimizeForAvailability:
 		return true
-	case CalendarGuestTypeCountOnly:
+	case CalendarDTOEventTypeRoundRobinOptimizeForEqualDistribution:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for CalendarPreBufferUnit.
+// Defines values for CalendarDTOFormSubmitType.
 const (
-	CalendarPreBufferUnitHours CalendarPreBufferUnit = "hours"
-	CalendarPreBufferUnitMins  CalendarPreBufferUnit = "mins"
+	CalendarDTOFormSubmitTypeRedirectURL     CalendarDTOFormSubmitType = "RedirectURL"
+	CalendarDTOFormSubmitTypeThankYouMessage CalendarDTOFormSubmitType = "ThankYouMessage"
 )
 
-// Valid indicates whether the value is a known member of the CalendarPreBufferUnit enum.
-func (e CalendarPreBufferUnit) Valid() bool {
+// Valid indicates whether the value is a known member of the CalendarDTOFormSubmitType enum.
+func (e CalendarDTOFormSubmitType) Valid() bool {
 	switch e {
-	case CalendarPreBufferUnitHours:
+	case CalendarDTOFormSubmitTypeRedirectURL:
 		return true
-	case CalendarPreBufferUnitMins:
+	case CalendarDTOFormSubmitTypeThankYouMessage:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for CalendarSlotBufferUnit.
+// Defines values for CalendarDTOGuestType.
 const (
-	CalendarSlotBufferUnitHours CalendarSlotBufferUnit = "hours"
-	CalendarSlotBufferUnitMins  CalendarSlotBufferUnit = "mins"
+	CalendarDTOGuestTypeCollectDetail CalendarDTOGuestType = "collect_detail"
+	CalendarDTOGuestTypeCountOnly     CalendarDTOGuestType = "count_only"
 )
 
-// Valid indicates whether the value is a known member of the CalendarSlotBufferUnit enum.
-func (e CalendarSlotBufferUnit) Valid() bool {
+// Valid indicates whether the value is a known member of the CalendarDTOGuestType enum.
+func (e CalendarDTOGuestType) Valid() bool {
 	switch e {
-	case CalendarSlotBufferUnitHours:
+	case CalendarDTOGuestTypeCollectDetail:
 		return true
-	case CalendarSlotBufferUnitMins:
+	case CalendarDTOGuestTypeCountOnly:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for CalendarSlotDurationUnit.
+// Defines values for CalendarDTOPreBufferUnit.
 const (
-	CalendarSlotDurationUnitHours CalendarSlotDurationUnit = "hours"
-	CalendarSlotDurationUnitMins  CalendarSlotDurationUnit = "mins"
+	CalendarDTOPreBufferUnitHours CalendarDTOPreBufferUnit = "hours"
+	CalendarDTOPreBufferUnitMins  CalendarDTOPreBufferUnit = "mins"
 )
 
-// Valid indicates whether the value is a known member of the CalendarSlotDurationUnit enum.
-func (e CalendarSlotDurationUnit) Valid() bool {
+// Valid indicates whether the value is a known member of the CalendarDTOPreBufferUnit enum.
+func (e CalendarDTOPreBufferUnit) Valid() bool {
 	switch e {
-	case CalendarSlotDurationUnitHours:
+	case CalendarDTOPreBufferUnitHours:
 		return true
-	case CalendarSlotDurationUnitMins:
+	case CalendarDTOPreBufferUnitMins:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for CalendarSlotIntervalUnit.
+// Defines values for CalendarDTOSlotBufferUnit.
 const (
-	CalendarSlotIntervalUnitHours CalendarSlotIntervalUnit = "hours"
-	CalendarSlotIntervalUnitMins  CalendarSlotIntervalUnit = "mins"
+	CalendarDTOSlotBufferUnitHours CalendarDTOSlotBufferUnit = "hours"
+	CalendarDTOSlotBufferUnitMins  CalendarDTOSlotBufferUnit = "mins"
 )
 
-// Valid indicates whether the value is a known member of the CalendarSlotIntervalUnit enum.
-func (e CalendarSlotIntervalUnit) Valid() bool {
+// Valid indicates whether the value is a known member of the CalendarDTOSlotBufferUnit enum.
+func (e CalendarDTOSlotBufferUnit) Valid() bool {
 	switch e {
-	case CalendarSlotIntervalUnitHours:
+	case CalendarDTOSlotBufferUnitHours:
 		return true
-	case CalendarSlotIntervalUnitMins:
+	case CalendarDTOSlotBufferUnitMins:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for CalendarWidgetType.
+// Defines values for CalendarDTOSlotDurationUnit.
 const (
-	CalendarWidgetTypeClassic CalendarWidgetType = "classic"
-	CalendarWidgetTypeDefault CalendarWidgetType = "default"
+	CalendarDTOSlotDurationUnitHours CalendarDTOSlotDurationUnit = "hours"
+	CalendarDTOSlotDurationUnitMins  CalendarDTOSlotDurationUnit = "mins"
 )
 
-// Valid indicates whether the value is a known member of the CalendarWidgetType enum.
-func (e CalendarWidgetType) Valid() bool {
+// Valid indicates whether the value is a known member of the CalendarDTOSlotDurationUnit enum.
+func (e CalendarDTOSlotDurationUnit) Valid() bool {
 	switch e {
-	case CalendarWidgetTypeClassic:
+	case CalendarDTOSlotDurationUnitHours:
 		return true
-	case CalendarWidgetTypeDefault:
+	case CalendarDTOSlotDurationUnitMins:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarDTOSlotIntervalUnit.
+const (
+	CalendarDTOSlotIntervalUnitHours CalendarDTOSlotIntervalUnit = "hours"
+	CalendarDTOSlotIntervalUnitMins  CalendarDTOSlotIntervalUnit = "mins"
+)
+
+// Valid indicates whether the value is a known member of the CalendarDTOSlotIntervalUnit enum.
+func (e CalendarDTOSlotIntervalUnit) Valid() bool {
+	switch e {
+	case CalendarDTOSlotIntervalUnitHours:
+		return true
+	case CalendarDTOSlotIntervalUnitMins:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarDTOWidgetType.
+const (
+	CalendarDTOWidgetTypeClassic CalendarDTOWidgetType = "classic"
+	CalendarDTOWidgetTypeDefault CalendarDTOWidgetType = "default"
+)
+
+// Valid indicates whether the value is a known member of the CalendarDTOWidgetType enum.
+func (e CalendarDTOWidgetType) Valid() bool {
+	switch e {
+	case CalendarDTOWidgetTypeClassic:
+		return true
+	case CalendarDTOWidgetTypeDefault:
 		return true
 	default:
 		return false
@@ -413,165 +500,141 @@ func (e ContactSearchSortDirection) Valid() bool {
 	}
 }
 
-// Defines values for CreateAppointmentRequestAppointmentStatus.
+// Defines values for CreateDtoStatus.
 const (
-	CreateAppointmentRequestAppointmentStatusCancelled CreateAppointmentRequestAppointmentStatus = "cancelled"
-	CreateAppointmentRequestAppointmentStatusConfirmed CreateAppointmentRequestAppointmentStatus = "confirmed"
-	CreateAppointmentRequestAppointmentStatusInvalid   CreateAppointmentRequestAppointmentStatus = "invalid"
-	CreateAppointmentRequestAppointmentStatusNew       CreateAppointmentRequestAppointmentStatus = "new"
-	CreateAppointmentRequestAppointmentStatusNoshow    CreateAppointmentRequestAppointmentStatus = "noshow"
-	CreateAppointmentRequestAppointmentStatusShowed    CreateAppointmentRequestAppointmentStatus = "showed"
+	CreateDtoStatusAbandoned CreateDtoStatus = "abandoned"
+	CreateDtoStatusAll       CreateDtoStatus = "all"
+	CreateDtoStatusLost      CreateDtoStatus = "lost"
+	CreateDtoStatusOpen      CreateDtoStatus = "open"
+	CreateDtoStatusWon       CreateDtoStatus = "won"
 )
 
-// Valid indicates whether the value is a known member of the CreateAppointmentRequestAppointmentStatus enum.
-func (e CreateAppointmentRequestAppointmentStatus) Valid() bool {
+// Valid indicates whether the value is a known member of the CreateDtoStatus enum.
+func (e CreateDtoStatus) Valid() bool {
 	switch e {
-	case CreateAppointmentRequestAppointmentStatusCancelled:
+	case CreateDtoStatusAbandoned:
 		return true
-	case CreateAppointmentRequestAppointmentStatusConfirmed:
+	case CreateDtoStatusAll:
 		return true
-	case CreateAppointmentRequestAppointmentStatusInvalid:
+	case CreateDtoStatusLost:
 		return true
-	case CreateAppointmentRequestAppointmentStatusNew:
+	case CreateDtoStatusOpen:
 		return true
-	case CreateAppointmentRequestAppointmentStatusNoshow:
-		return true
-	case CreateAppointmentRequestAppointmentStatusShowed:
+	case CreateDtoStatusWon:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for CreateAppointmentRequestMeetingLocationType.
+// Defines values for DndSettingSchemaStatus.
 const (
-	CreateAppointmentRequestMeetingLocationTypeAddress CreateAppointmentRequestMeetingLocationType = "address"
-	CreateAppointmentRequestMeetingLocationTypeCustom  CreateAppointmentRequestMeetingLocationType = "custom"
-	CreateAppointmentRequestMeetingLocationTypeGmeet   CreateAppointmentRequestMeetingLocationType = "gmeet"
-	CreateAppointmentRequestMeetingLocationTypeGoogle  CreateAppointmentRequestMeetingLocationType = "google"
-	CreateAppointmentRequestMeetingLocationTypeMsTeams CreateAppointmentRequestMeetingLocationType = "ms_teams"
-	CreateAppointmentRequestMeetingLocationTypePhone   CreateAppointmentRequestMeetingLocationType = "phone"
-	CreateAppointmentRequestMeetingLocationTypeZoom    CreateAppointmentRequestMeetingLocationType = "zoom"
+	DndSettingSchemaStatusActive    DndSettingSchemaStatus = "active"
+	DndSettingSchemaStatusInactive  DndSettingSchemaStatus = "inactive"
+	DndSettingSchemaStatusPermanent DndSettingSchemaStatus = "permanent"
 )
 
-// Valid indicates whether the value is a known member of the CreateAppointmentRequestMeetingLocationType enum.
-func (e CreateAppointmentRequestMeetingLocationType) Valid() bool {
+// Valid indicates whether the value is a known member of the DndSettingSchemaStatus enum.
+func (e DndSettingSchemaStatus) Valid() bool {
 	switch e {
-	case CreateAppointmentRequestMeetingLocationTypeAddress:
+	case DndSettingSchemaStatusActive:
 		return true
-	case CreateAppointmentRequestMeetingLocationTypeCustom:
+	case DndSettingSchemaStatusInactive:
 		return true
-	case CreateAppointmentRequestMeetingLocationTypeGmeet:
-		return true
-	case CreateAppointmentRequestMeetingLocationTypeGoogle:
-		return true
-	case CreateAppointmentRequestMeetingLocationTypeMsTeams:
-		return true
-	case CreateAppointmentRequestMeetingLocationTypePhone:
-		return true
-	case CreateAppointmentRequestMeetingLocationTypeZoom:
+	case DndSettingSchemaStatusPermanent:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for CreateOpportunityRequestStatus.
+// Defines values for GetAccessCodebodyDtoGrantType.
 const (
-	CreateOpportunityRequestStatusAbandoned CreateOpportunityRequestStatus = "abandoned"
-	CreateOpportunityRequestStatusAll       CreateOpportunityRequestStatus = "all"
-	CreateOpportunityRequestStatusLost      CreateOpportunityRequestStatus = "lost"
-	CreateOpportunityRequestStatusOpen      CreateOpportunityRequestStatus = "open"
-	CreateOpportunityRequestStatusWon       CreateOpportunityRequestStatus = "won"
+	GetAccessCodebodyDtoGrantTypeAuthorizationCode GetAccessCodebodyDtoGrantType = "authorization_code"
+	GetAccessCodebodyDtoGrantTypeClientCredentials GetAccessCodebodyDtoGrantType = "client_credentials"
+	GetAccessCodebodyDtoGrantTypeRefreshToken      GetAccessCodebodyDtoGrantType = "refresh_token"
 )
 
-// Valid indicates whether the value is a known member of the CreateOpportunityRequestStatus enum.
-func (e CreateOpportunityRequestStatus) Valid() bool {
+// Valid indicates whether the value is a known member of the GetAccessCodebodyDtoGrantType enum.
+func (e GetAccessCodebodyDtoGrantType) Valid() bool {
 	switch e {
-	case CreateOpportunityRequestStatusAbandoned:
+	case GetAccessCodebodyDtoGrantTypeAuthorizationCode:
 		return true
-	case CreateOpportunityRequestStatusAll:
+	case GetAccessCodebodyDtoGrantTypeClientCredentials:
 		return true
-	case CreateOpportunityRequestStatusLost:
-		return true
-	case CreateOpportunityRequestStatusOpen:
-		return true
-	case CreateOpportunityRequestStatusWon:
+	case GetAccessCodebodyDtoGrantTypeRefreshToken:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for DndSettingStatus.
+// Defines values for GetAccessCodebodyDtoUserType.
 const (
-	DndSettingStatusActive    DndSettingStatus = "active"
-	DndSettingStatusInactive  DndSettingStatus = "inactive"
-	DndSettingStatusPermanent DndSettingStatus = "permanent"
+	GetAccessCodebodyDtoUserTypeCompany  GetAccessCodebodyDtoUserType = "Company"
+	GetAccessCodebodyDtoUserTypeLocation GetAccessCodebodyDtoUserType = "Location"
 )
 
-// Valid indicates whether the value is a known member of the DndSettingStatus enum.
-func (e DndSettingStatus) Valid() bool {
+// Valid indicates whether the value is a known member of the GetAccessCodebodyDtoUserType enum.
+func (e GetAccessCodebodyDtoUserType) Valid() bool {
 	switch e {
-	case DndSettingStatusActive:
+	case GetAccessCodebodyDtoUserTypeCompany:
 		return true
-	case DndSettingStatusInactive:
-		return true
-	case DndSettingStatusPermanent:
+	case GetAccessCodebodyDtoUserTypeLocation:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for InboundDndSettingStatus.
+// Defines values for InboundDndSettingSchemaStatus.
 const (
-	InboundDndSettingStatusActive   InboundDndSettingStatus = "active"
-	InboundDndSettingStatusInactive InboundDndSettingStatus = "inactive"
+	InboundDndSettingSchemaStatusActive   InboundDndSettingSchemaStatus = "active"
+	InboundDndSettingSchemaStatusInactive InboundDndSettingSchemaStatus = "inactive"
 )
 
-// Valid indicates whether the value is a known member of the InboundDndSettingStatus enum.
-func (e InboundDndSettingStatus) Valid() bool {
+// Valid indicates whether the value is a known member of the InboundDndSettingSchemaStatus enum.
+func (e InboundDndSettingSchemaStatus) Valid() bool {
 	switch e {
-	case InboundDndSettingStatusActive:
+	case InboundDndSettingSchemaStatusActive:
 		return true
-	case InboundDndSettingStatusInactive:
+	case InboundDndSettingSchemaStatusInactive:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for LocationConfigurationKind.
+// Defines values for LocationConfigurationResponseKind.
 const (
-	LocationConfigurationKindBooker            LocationConfigurationKind = "booker"
-	LocationConfigurationKindCustom            LocationConfigurationKind = "custom"
-	LocationConfigurationKindGoogleConference  LocationConfigurationKind = "google_conference"
-	LocationConfigurationKindInboundCall       LocationConfigurationKind = "inbound_call"
-	LocationConfigurationKindMsTeamsConference LocationConfigurationKind = "ms_teams_conference"
-	LocationConfigurationKindOutboundCall      LocationConfigurationKind = "outbound_call"
-	LocationConfigurationKindPhysical          LocationConfigurationKind = "physical"
-	LocationConfigurationKindZoomConference    LocationConfigurationKind = "zoom_conference"
+	LocationConfigurationResponseKindBooker            LocationConfigurationResponseKind = "booker"
+	LocationConfigurationResponseKindCustom            LocationConfigurationResponseKind = "custom"
+	LocationConfigurationResponseKindGoogleConference  LocationConfigurationResponseKind = "google_conference"
+	LocationConfigurationResponseKindInboundCall       LocationConfigurationResponseKind = "inbound_call"
+	LocationConfigurationResponseKindMsTeamsConference LocationConfigurationResponseKind = "ms_teams_conference"
+	LocationConfigurationResponseKindOutboundCall      LocationConfigurationResponseKind = "outbound_call"
+	LocationConfigurationResponseKindPhysical          LocationConfigurationResponseKind = "physical"
+	LocationConfigurationResponseKindZoomConference    LocationConfigurationResponseKind = "zoom_conference"
 )
 
-// Valid indicates whether the value is a known member of the LocationConfigurationKind enum.
-func (e LocationConfigurationKind) Valid() bool {
+// Valid indicates whether the value is a known member of the LocationConfigurationResponseKind enum.
+func (e LocationConfigurationResponseKind) Valid() bool {
 	switch e {
-	case LocationConfigurationKindBooker:
+	case LocationConfigurationResponseKindBooker:
 		return true
-	case LocationConfigurationKindCustom:
+	case LocationConfigurationResponseKindCustom:
 		return true
-	case LocationConfigurationKindGoogleConference:
+	case LocationConfigurationResponseKindGoogleConference:
 		return true
-	case LocationConfigurationKindInboundCall:
+	case LocationConfigurationResponseKindInboundCall:
 		return true
-	case LocationConfigurationKindMsTeamsConference:
+	case LocationConfigurationResponseKindMsTeamsConference:
 		return true
-	case LocationConfigurationKindOutboundCall:
+	case LocationConfigurationResponseKindOutboundCall:
 		return true
-	case LocationConfigurationKindPhysical:
+	case LocationConfigurationResponseKindPhysical:
 		return true
-	case LocationConfigurationKindZoomConference:
+	case LocationConfigurationResponseKindZoomConference:
 		return true
 	default:
 		return false
@@ -704,21 +767,21 @@ func (e OrderSourceType) Valid() bool {
 	}
 }
 
-// Defines values for PipelineColorRenderMode.
+// Defines values for PipelinesResponseSchemaColorRenderMode.
 const (
-	PipelineColorRenderModeBgTint PipelineColorRenderMode = "bg-tint"
-	PipelineColorRenderModeDot    PipelineColorRenderMode = "dot"
-	PipelineColorRenderModeNone   PipelineColorRenderMode = "none"
+	PipelinesResponseSchemaColorRenderModeBgTint PipelinesResponseSchemaColorRenderMode = "bg-tint"
+	PipelinesResponseSchemaColorRenderModeDot    PipelinesResponseSchemaColorRenderMode = "dot"
+	PipelinesResponseSchemaColorRenderModeNone   PipelinesResponseSchemaColorRenderMode = "none"
 )
 
-// Valid indicates whether the value is a known member of the PipelineColorRenderMode enum.
-func (e PipelineColorRenderMode) Valid() bool {
+// Valid indicates whether the value is a known member of the PipelinesResponseSchemaColorRenderMode enum.
+func (e PipelinesResponseSchemaColorRenderMode) Valid() bool {
 	switch e {
-	case PipelineColorRenderModeBgTint:
+	case PipelinesResponseSchemaColorRenderModeBgTint:
 		return true
-	case PipelineColorRenderModeDot:
+	case PipelinesResponseSchemaColorRenderModeDot:
 		return true
-	case PipelineColorRenderModeNone:
+	case PipelinesResponseSchemaColorRenderModeNone:
 		return true
 	default:
 		return false
@@ -785,198 +848,135 @@ func (e RecurringFreq) Valid() bool {
 	}
 }
 
-// Defines values for TeamMemberMeetingLocationType.
+// Defines values for TeamMemberResponseMeetingLocationType.
 const (
-	TeamMemberMeetingLocationTypeAddress TeamMemberMeetingLocationType = "address"
-	TeamMemberMeetingLocationTypeBooker  TeamMemberMeetingLocationType = "booker"
-	TeamMemberMeetingLocationTypeCustom  TeamMemberMeetingLocationType = "custom"
-	TeamMemberMeetingLocationTypeGmeet   TeamMemberMeetingLocationType = "gmeet"
-	TeamMemberMeetingLocationTypePhone   TeamMemberMeetingLocationType = "phone"
-	TeamMemberMeetingLocationTypeTeams   TeamMemberMeetingLocationType = "teams"
-	TeamMemberMeetingLocationTypeZoom    TeamMemberMeetingLocationType = "zoom"
+	TeamMemberResponseMeetingLocationTypeAddress TeamMemberResponseMeetingLocationType = "address"
+	TeamMemberResponseMeetingLocationTypeBooker  TeamMemberResponseMeetingLocationType = "booker"
+	TeamMemberResponseMeetingLocationTypeCustom  TeamMemberResponseMeetingLocationType = "custom"
+	TeamMemberResponseMeetingLocationTypeGmeet   TeamMemberResponseMeetingLocationType = "gmeet"
+	TeamMemberResponseMeetingLocationTypePhone   TeamMemberResponseMeetingLocationType = "phone"
+	TeamMemberResponseMeetingLocationTypeTeams   TeamMemberResponseMeetingLocationType = "teams"
+	TeamMemberResponseMeetingLocationTypeZoom    TeamMemberResponseMeetingLocationType = "zoom"
 )
 
-// Valid indicates whether the value is a known member of the TeamMemberMeetingLocationType enum.
-func (e TeamMemberMeetingLocationType) Valid() bool {
+// Valid indicates whether the value is a known member of the TeamMemberResponseMeetingLocationType enum.
+func (e TeamMemberResponseMeetingLocationType) Valid() bool {
 	switch e {
-	case TeamMemberMeetingLocationTypeAddress:
+	case TeamMemberResponseMeetingLocationTypeAddress:
 		return true
-	case TeamMemberMeetingLocationTypeBooker:
+	case TeamMemberResponseMeetingLocationTypeBooker:
 		return true
-	case TeamMemberMeetingLocationTypeCustom:
+	case TeamMemberResponseMeetingLocationTypeCustom:
 		return true
-	case TeamMemberMeetingLocationTypeGmeet:
+	case TeamMemberResponseMeetingLocationTypeGmeet:
 		return true
-	case TeamMemberMeetingLocationTypePhone:
+	case TeamMemberResponseMeetingLocationTypePhone:
 		return true
-	case TeamMemberMeetingLocationTypeTeams:
+	case TeamMemberResponseMeetingLocationTypeTeams:
 		return true
-	case TeamMemberMeetingLocationTypeZoom:
+	case TeamMemberResponseMeetingLocationTypeZoom:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for TeamMemberPriority.
+// Defines values for TeamMemberResponsePriority.
 const (
-	TeamMemberPriorityN0  TeamMemberPriority = 0
-	TeamMemberPriorityN05 TeamMemberPriority = 0.5
-	TeamMemberPriorityN1  TeamMemberPriority = 1
+	TeamMemberResponsePriorityN0  TeamMemberResponsePriority = 0
+	TeamMemberResponsePriorityN05 TeamMemberResponsePriority = 0.5
+	TeamMemberResponsePriorityN1  TeamMemberResponsePriority = 1
 )
 
-// Valid indicates whether the value is a known member of the TeamMemberPriority enum.
-func (e TeamMemberPriority) Valid() bool {
+// Valid indicates whether the value is a known member of the TeamMemberResponsePriority enum.
+func (e TeamMemberResponsePriority) Valid() bool {
 	switch e {
-	case TeamMemberPriorityN0:
+	case TeamMemberResponsePriorityN0:
 		return true
-	case TeamMemberPriorityN05:
+	case TeamMemberResponsePriorityN05:
 		return true
-	case TeamMemberPriorityN1:
+	case TeamMemberResponsePriorityN1:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for UpdateAppointmentRequestAppointmentStatus.
+// Defines values for UpdateOpportunityDtoStatus.
 const (
-	UpdateAppointmentRequestAppointmentStatusCancelled UpdateAppointmentRequestAppointmentStatus = "cancelled"
-	UpdateAppointmentRequestAppointmentStatusConfirmed UpdateAppointmentRequestAppointmentStatus = "confirmed"
-	UpdateAppointmentRequestAppointmentStatusInvalid   UpdateAppointmentRequestAppointmentStatus = "invalid"
-	UpdateAppointmentRequestAppointmentStatusNew       UpdateAppointmentRequestAppointmentStatus = "new"
-	UpdateAppointmentRequestAppointmentStatusNoshow    UpdateAppointmentRequestAppointmentStatus = "noshow"
-	UpdateAppointmentRequestAppointmentStatusShowed    UpdateAppointmentRequestAppointmentStatus = "showed"
+	UpdateOpportunityDtoStatusAbandoned UpdateOpportunityDtoStatus = "abandoned"
+	UpdateOpportunityDtoStatusAll       UpdateOpportunityDtoStatus = "all"
+	UpdateOpportunityDtoStatusLost      UpdateOpportunityDtoStatus = "lost"
+	UpdateOpportunityDtoStatusOpen      UpdateOpportunityDtoStatus = "open"
+	UpdateOpportunityDtoStatusWon       UpdateOpportunityDtoStatus = "won"
 )
 
-// Valid indicates whether the value is a known member of the UpdateAppointmentRequestAppointmentStatus enum.
-func (e UpdateAppointmentRequestAppointmentStatus) Valid() bool {
+// Valid indicates whether the value is a known member of the UpdateOpportunityDtoStatus enum.
+func (e UpdateOpportunityDtoStatus) Valid() bool {
 	switch e {
-	case UpdateAppointmentRequestAppointmentStatusCancelled:
+	case UpdateOpportunityDtoStatusAbandoned:
 		return true
-	case UpdateAppointmentRequestAppointmentStatusConfirmed:
+	case UpdateOpportunityDtoStatusAll:
 		return true
-	case UpdateAppointmentRequestAppointmentStatusInvalid:
+	case UpdateOpportunityDtoStatusLost:
 		return true
-	case UpdateAppointmentRequestAppointmentStatusNew:
+	case UpdateOpportunityDtoStatusOpen:
 		return true
-	case UpdateAppointmentRequestAppointmentStatusNoshow:
-		return true
-	case UpdateAppointmentRequestAppointmentStatusShowed:
+	case UpdateOpportunityDtoStatusWon:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for UpdateAppointmentRequestMeetingLocationType.
+// Defines values for UpdateStatusDtoStatus.
 const (
-	UpdateAppointmentRequestMeetingLocationTypeAddress UpdateAppointmentRequestMeetingLocationType = "address"
-	UpdateAppointmentRequestMeetingLocationTypeCustom  UpdateAppointmentRequestMeetingLocationType = "custom"
-	UpdateAppointmentRequestMeetingLocationTypeGmeet   UpdateAppointmentRequestMeetingLocationType = "gmeet"
-	UpdateAppointmentRequestMeetingLocationTypeGoogle  UpdateAppointmentRequestMeetingLocationType = "google"
-	UpdateAppointmentRequestMeetingLocationTypeMsTeams UpdateAppointmentRequestMeetingLocationType = "ms_teams"
-	UpdateAppointmentRequestMeetingLocationTypePhone   UpdateAppointmentRequestMeetingLocationType = "phone"
-	UpdateAppointmentRequestMeetingLocationTypeZoom    UpdateAppointmentRequestMeetingLocationType = "zoom"
+	UpdateStatusDtoStatusAbandoned UpdateStatusDtoStatus = "abandoned"
+	UpdateStatusDtoStatusAll       UpdateStatusDtoStatus = "all"
+	UpdateStatusDtoStatusLost      UpdateStatusDtoStatus = "lost"
+	UpdateStatusDtoStatusOpen      UpdateStatusDtoStatus = "open"
+	UpdateStatusDtoStatusWon       UpdateStatusDtoStatus = "won"
 )
 
-// Valid indicates whether the value is a known member of the UpdateAppointmentRequestMeetingLocationType enum.
-func (e UpdateAppointmentRequestMeetingLocationType) Valid() bool {
+// Valid indicates whether the value is a known member of the UpdateStatusDtoStatus enum.
+func (e UpdateStatusDtoStatus) Valid() bool {
 	switch e {
-	case UpdateAppointmentRequestMeetingLocationTypeAddress:
+	case UpdateStatusDtoStatusAbandoned:
 		return true
-	case UpdateAppointmentRequestMeetingLocationTypeCustom:
+	case UpdateStatusDtoStatusAll:
 		return true
-	case UpdateAppointmentRequestMeetingLocationTypeGmeet:
+	case UpdateStatusDtoStatusLost:
 		return true
-	case UpdateAppointmentRequestMeetingLocationTypeGoogle:
+	case UpdateStatusDtoStatusOpen:
 		return true
-	case UpdateAppointmentRequestMeetingLocationTypeMsTeams:
-		return true
-	case UpdateAppointmentRequestMeetingLocationTypePhone:
-		return true
-	case UpdateAppointmentRequestMeetingLocationTypeZoom:
+	case UpdateStatusDtoStatusWon:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for UpdateOpportunityRequestStatus.
+// Defines values for SearchOpportunityParamsStatus.
 const (
-	UpdateOpportunityRequestStatusAbandoned UpdateOpportunityRequestStatus = "abandoned"
-	UpdateOpportunityRequestStatusAll       UpdateOpportunityRequestStatus = "all"
-	UpdateOpportunityRequestStatusLost      UpdateOpportunityRequestStatus = "lost"
-	UpdateOpportunityRequestStatusOpen      UpdateOpportunityRequestStatus = "open"
-	UpdateOpportunityRequestStatusWon       UpdateOpportunityRequestStatus = "won"
+	SearchOpportunityParamsStatusAbandoned SearchOpportunityParamsStatus = "abandoned"
+	SearchOpportunityParamsStatusAll       SearchOpportunityParamsStatus = "all"
+	SearchOpportunityParamsStatusLost      SearchOpportunityParamsStatus = "lost"
+	SearchOpportunityParamsStatusOpen      SearchOpportunityParamsStatus = "open"
+	SearchOpportunityParamsStatusWon       SearchOpportunityParamsStatus = "won"
 )
 
-// Valid indicates whether the value is a known member of the UpdateOpportunityRequestStatus enum.
-func (e UpdateOpportunityRequestStatus) Valid() bool {
+// Valid indicates whether the value is a known member of the SearchOpportunityParamsStatus enum.
+func (e SearchOpportunityParamsStatus) Valid() bool {
 	switch e {
-	case UpdateOpportunityRequestStatusAbandoned:
+	case SearchOpportunityParamsStatusAbandoned:
 		return true
-	case UpdateOpportunityRequestStatusAll:
+	case SearchOpportunityParamsStatusAll:
 		return true
-	case UpdateOpportunityRequestStatusLost:
+	case SearchOpportunityParamsStatusLost:
 		return true
-	case UpdateOpportunityRequestStatusOpen:
+	case SearchOpportunityParamsStatusOpen:
 		return true
-	case UpdateOpportunityRequestStatusWon:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for UpdateOpportunityStatusRequestStatus.
-const (
-	UpdateOpportunityStatusRequestStatusAbandoned UpdateOpportunityStatusRequestStatus = "abandoned"
-	UpdateOpportunityStatusRequestStatusAll       UpdateOpportunityStatusRequestStatus = "all"
-	UpdateOpportunityStatusRequestStatusLost      UpdateOpportunityStatusRequestStatus = "lost"
-	UpdateOpportunityStatusRequestStatusOpen      UpdateOpportunityStatusRequestStatus = "open"
-	UpdateOpportunityStatusRequestStatusWon       UpdateOpportunityStatusRequestStatus = "won"
-)
-
-// Valid indicates whether the value is a known member of the UpdateOpportunityStatusRequestStatus enum.
-func (e UpdateOpportunityStatusRequestStatus) Valid() bool {
-	switch e {
-	case UpdateOpportunityStatusRequestStatusAbandoned:
-		return true
-	case UpdateOpportunityStatusRequestStatusAll:
-		return true
-	case UpdateOpportunityStatusRequestStatusLost:
-		return true
-	case UpdateOpportunityStatusRequestStatusOpen:
-		return true
-	case UpdateOpportunityStatusRequestStatusWon:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for SearchOpportunitiesParamsStatus.
-const (
-	SearchOpportunitiesParamsStatusAbandoned SearchOpportunitiesParamsStatus = "abandoned"
-	SearchOpportunitiesParamsStatusAll       SearchOpportunitiesParamsStatus = "all"
-	SearchOpportunitiesParamsStatusLost      SearchOpportunitiesParamsStatus = "lost"
-	SearchOpportunitiesParamsStatusOpen      SearchOpportunitiesParamsStatus = "open"
-	SearchOpportunitiesParamsStatusWon       SearchOpportunitiesParamsStatus = "won"
-)
-
-// Valid indicates whether the value is a known member of the SearchOpportunitiesParamsStatus enum.
-func (e SearchOpportunitiesParamsStatus) Valid() bool {
-	switch e {
-	case SearchOpportunitiesParamsStatusAbandoned:
-		return true
-	case SearchOpportunitiesParamsStatusAll:
-		return true
-	case SearchOpportunitiesParamsStatusLost:
-		return true
-	case SearchOpportunitiesParamsStatusOpen:
-		return true
-	case SearchOpportunitiesParamsStatusWon:
+	case SearchOpportunityParamsStatusWon:
 		return true
 	default:
 		return false
@@ -1007,119 +1007,214 @@ func (e ListOrdersParamsPaymentStatus) Valid() bool {
 	}
 }
 
-// AccessTokenRequest defines model for AccessTokenRequest.
-type AccessTokenRequest struct {
-	// ClientID The ID provided by GHL for your integration
-	ClientID     string                      `json:"client_id"`
-	ClientSecret string                      `json:"client_secret"`
-	Code         *string                     `json:"code,omitempty"`
-	GrantType    AccessTokenRequestGrantType `json:"grant_type"`
-
-	// RedirectURI The redirect URI for your application
-	//
-	// Example: https://myapp.com/oauth/callback/gohighlevel
-	RedirectURI  *string `json:"redirect_uri,omitempty"`
-	RefreshToken *string `json:"refresh_token,omitempty"`
-
-	// UserType The type of token to be requested
-	//
-	// Example: Location
-	UserType *AccessTokenRequestUserType `json:"user_type,omitempty"`
-}
-
-// AccessTokenRequestGrantType defines model for AccessTokenRequest.GrantType.
-type AccessTokenRequestGrantType string
-
-// AccessTokenRequestUserType The type of token to be requested
-//
-// Example: Location
-type AccessTokenRequestUserType string
-
-// AccessTokenResult defines model for AccessTokenResult.
-type AccessTokenResult struct {
-	// AccessToken Example: ab12dc0ae1234a7898f9ff06d4f69gh
-	AccessToken *string `json:"access_token,omitempty"`
-
-	// ApproveAllLocations Boolean indicating if user approved all locations during bulk installation (only for company tokens)
-	//
-	// Example: true
-	ApproveAllLocations *bool `json:"approveAllLocations,omitempty"`
-
-	// ApprovedLocations Approved locations to generate location access token
-	//
-	// Example: ["l1C08ntBrFjLS0elLIYU"]
-	ApprovedLocations *[]string `json:"approvedLocations,omitempty"`
-
-	// CompanyID Company ID
-	//
-	// Example: l1C08ntBrFjLS0elLIYU
-	CompanyID *string `json:"companyId,omitempty"`
-
-	// ExpiresIn Example: 86399
-	ExpiresIn *float64 `json:"expires_in,omitempty"`
-
-	// InstallToFutureLocations Boolean to control if user wants app to be automatically installed to future locations (only for company tokens)
-	//
-	// Example: true
-	InstallToFutureLocations *bool `json:"installToFutureLocations,omitempty"`
-	IsBulkInstallation       *bool `json:"isBulkInstallation,omitempty"`
-
-	// LocationID Location ID - Present only for Sub-Account Access Token
-	//
-	// Example: l1C08ntBrFjLS0elLIYU
-	LocationID *string `json:"locationId,omitempty"`
-
-	// PlanID Plan Id of the subscribed plan in paid apps.
-	//
-	// Example: l1C08ntBrFjLS0elLIYU
-	PlanID *string `json:"planId,omitempty"`
-
-	// RefreshToken Example: xy34dc0ae1234a4858f9ff06d4f66ba
-	RefreshToken *string `json:"refresh_token,omitempty"`
-
-	// Scope Example: conversations/message.readonly conversations/message.write
-	Scope *string `json:"scope,omitempty"`
-
-	// TokenType Example: Bearer
-	TokenType *string `json:"token_type,omitempty"`
-
-	// UserID USER ID - Represent user id of person who performed installation
-	//
-	// Example: l1C08ntBrFjLS0elLIYU
-	UserID string `json:"userId"`
-
-	// UserType Example: Location
-	UserType *string `json:"userType,omitempty"`
-}
-
-// AddContactTagsResult defines model for AddContactTagsResult.
-type AddContactTagsResult struct {
-	// Tags Example: ["minim","velit magna"]
-	Tags *[]string `json:"tags,omitempty"`
-}
-
 // AmountSummary defines model for AmountSummary.
 type AmountSummary struct {
 	// Discount Discount value on order.
-	//
-	// Example: 10
 	Discount *float64 `json:"discount,omitempty"`
 
 	// Subtotal Order sub-total value.
-	//
-	// Example: 100
 	Subtotal float64 `json:"subtotal"`
 }
 
-// Appointment defines model for Appointment.
-type Appointment struct {
+// AppointmentCreateSchema defines model for AppointmentCreateSchema.
+type AppointmentCreateSchema struct {
 	// Address Appointment Address
 	//
 	// Example: Zoom
 	Address *string `json:"address,omitempty"`
 
 	// AppointmentStatus Example: confirmed
-	AppointmentStatus *AppointmentAppointmentStatus `json:"appointmentStatus,omitempty"`
+	AppointmentStatus *AppointmentCreateSchemaAppointmentStatus `json:"appointmentStatus,omitempty"`
+
+	// AssignedUserID Assigned User Id
+	//
+	// Example: 0007BWpSzSwfiuSl0tR2
+	AssignedUserID *string `json:"assignedUserId,omitempty"`
+
+	// CalendarID Calendar Id
+	//
+	// Example: CVokAlI8fgw4WYWoCtQz
+	CalendarID string `json:"calendarId"`
+
+	// ContactID Contact Id
+	//
+	// Example: 0007BWpSzSwfiuSl0tR2
+	ContactID string `json:"contactId"`
+
+	// Description Appointment Description
+	//
+	// Example: Booking a call to discuss the project
+	Description *string `json:"description,omitempty"`
+
+	// EndTime End Time
+	//
+	// Example: 2021-06-23T04:30:00+05:30
+	EndTime *string `json:"endTime,omitempty"`
+
+	// IgnoreDateRange If set to true, the minimum scheduling notice and date range would be ignored
+	//
+	// Example: false
+	IgnoreDateRange *bool `json:"ignoreDateRange,omitempty"`
+
+	// IgnoreFreeSlotValidation If true the time slot validation would be avoided for any appointment creation (even the ignoreDateRange)
+	//
+	// Example: true
+	IgnoreFreeSlotValidation *bool `json:"ignoreFreeSlotValidation,omitempty"`
+
+	// LocationID Location Id
+	//
+	// Example: C2QujeCh8ZnC7al2InWR
+	LocationID string `json:"locationId"`
+
+	// MeetingLocationID The unique identifier for the meeting location.
+	// - This value can be found in `calendar.locationConfigurations`or `calendar.teamMembers[].locationConfigurations`
+	//
+	// Example: custom_0
+	MeetingLocationID *string `json:"meetingLocationId,omitempty"`
+
+	// MeetingLocationType Meeting location type.
+	// - If `address` is provided in the request body, the `meetingLocationType` defaults to **custom**.
+	//
+	// Example: custom
+	MeetingLocationType *AppointmentCreateSchemaMeetingLocationType `json:"meetingLocationType,omitempty"`
+
+	// OverrideLocationConfig Flag to override location config
+	// - **false** - If only `meetingLocationId` is provided
+	// - **true** - If only `meetingLocationType` is provided
+	//
+	//
+	// Example: true
+	OverrideLocationConfig *bool `json:"overrideLocationConfig,omitempty"`
+
+	// Rrule RRULE as per the iCalendar (RFC 5545) specification for recurring events. DTSTART is not required, instance ids are calculated on the basis of startTime of the event. The rrule only be applied if ignoreFreeSlotValidation is true.
+	//
+	// Example: RRULE:FREQ=DAILY;INTERVAL=1;COUNT=5
+	Rrule *string `json:"rrule,omitempty"`
+
+	// StartTime Start Time
+	//
+	// Example: 2021-06-23T03:30:00+05:30
+	StartTime string `json:"startTime"`
+
+	// Title Title
+	//
+	// Example: Test Event
+	Title *string `json:"title,omitempty"`
+
+	// ToNotify If set to false, the automations will not run
+	//
+	// Example: false
+	ToNotify *bool `json:"toNotify,omitempty"`
+}
+
+// AppointmentCreateSchemaAppointmentStatus Example: confirmed
+type AppointmentCreateSchemaAppointmentStatus string
+
+// AppointmentCreateSchemaMeetingLocationType Meeting location type.
+// - If `address` is provided in the request body, the `meetingLocationType` defaults to **custom**.
+//
+// Example: custom
+type AppointmentCreateSchemaMeetingLocationType string
+
+// AppointmentEditSchema defines model for AppointmentEditSchema.
+type AppointmentEditSchema struct {
+	// Address Appointment Address
+	//
+	// Example: Zoom
+	Address *string `json:"address,omitempty"`
+
+	// AppointmentStatus Example: confirmed
+	AppointmentStatus *AppointmentEditSchemaAppointmentStatus `json:"appointmentStatus,omitempty"`
+
+	// AssignedUserID Assigned User Id
+	//
+	// Example: 0007BWpSzSwfiuSl0tR2
+	AssignedUserID *string `json:"assignedUserId,omitempty"`
+
+	// CalendarID Calendar Id
+	//
+	// Example: CVokAlI8fgw4WYWoCtQz
+	CalendarID *string `json:"calendarId,omitempty"`
+
+	// Description Appointment Description
+	//
+	// Example: Booking a call to discuss the project
+	Description *string `json:"description,omitempty"`
+
+	// EndTime End Time
+	//
+	// Example: 2021-06-23T04:30:00+05:30
+	EndTime *string `json:"endTime,omitempty"`
+
+	// IgnoreDateRange If set to true, the minimum scheduling notice and date range would be ignored
+	//
+	// Example: false
+	IgnoreDateRange *bool `json:"ignoreDateRange,omitempty"`
+
+	// IgnoreFreeSlotValidation If true the time slot validation would be avoided for any appointment creation (even the ignoreDateRange)
+	//
+	// Example: true
+	IgnoreFreeSlotValidation *bool `json:"ignoreFreeSlotValidation,omitempty"`
+
+	// MeetingLocationID The unique identifier for the meeting location.
+	// - This value can be found in `calendar.locationConfigurations`or `calendar.teamMembers[].locationConfigurations`
+	//
+	// Example: custom_0
+	MeetingLocationID *string `json:"meetingLocationId,omitempty"`
+
+	// MeetingLocationType Meeting location type.
+	// - If `address` is provided in the request body, the `meetingLocationType` defaults to **custom**.
+	//
+	// Example: custom
+	MeetingLocationType *AppointmentEditSchemaMeetingLocationType `json:"meetingLocationType,omitempty"`
+
+	// OverrideLocationConfig Flag to override location config
+	// - **false** - If only `meetingLocationId` is provided
+	// - **true** - If only `meetingLocationType` is provided
+	//
+	//
+	// Example: true
+	OverrideLocationConfig *bool `json:"overrideLocationConfig,omitempty"`
+
+	// Rrule RRULE as per the iCalendar (RFC 5545) specification for recurring events. DTSTART is not required, instance ids are calculated on the basis of startTime of the event. The rrule only be applied if ignoreFreeSlotValidation is true.
+	//
+	// Example: RRULE:FREQ=DAILY;INTERVAL=1;COUNT=5
+	Rrule *string `json:"rrule,omitempty"`
+
+	// StartTime Start Time
+	//
+	// Example: 2021-06-23T03:30:00+05:30
+	StartTime *string `json:"startTime,omitempty"`
+
+	// Title Title
+	//
+	// Example: Test Event
+	Title *string `json:"title,omitempty"`
+
+	// ToNotify If set to false, the automations will not run
+	//
+	// Example: false
+	ToNotify *bool `json:"toNotify,omitempty"`
+}
+
+// AppointmentEditSchemaAppointmentStatus Example: confirmed
+type AppointmentEditSchemaAppointmentStatus string
+
+// AppointmentEditSchemaMeetingLocationType Meeting location type.
+// - If `address` is provided in the request body, the `meetingLocationType` defaults to **custom**.
+//
+// Example: custom
+type AppointmentEditSchemaMeetingLocationType string
+
+// AppointmentSchemaResponse defines model for AppointmentSchemaResponse.
+type AppointmentSchemaResponse struct {
+	// Address Appointment Address
+	//
+	// Example: Zoom
+	Address *string `json:"address,omitempty"`
+
+	// AppointmentStatus Example: confirmed
+	AppointmentStatus *AppointmentSchemaResponseAppointmentStatus `json:"appointmentStatus,omitempty"`
 
 	// AssignedUserID Assigned User Id
 	//
@@ -1147,8 +1242,6 @@ type Appointment struct {
 	ID string `json:"id"`
 
 	// IsRecurring true if the event is recurring otherwise false
-	//
-	// Example: true
 	IsRecurring *bool `json:"isRecurring,omitempty"`
 
 	// LocationID Location Id
@@ -1177,8 +1270,8 @@ type Appointment struct {
 	Title *string `json:"title,omitempty"`
 }
 
-// AppointmentAppointmentStatus Example: confirmed
-type AppointmentAppointmentStatus string
+// AppointmentSchemaResponseAppointmentStatus Example: confirmed
+type AppointmentSchemaResponseAppointmentStatus string
 
 // AttributionSource defines model for AttributionSource.
 type AttributionSource struct {
@@ -1230,8 +1323,8 @@ type Availability struct {
 	Hours   []Hour `json:"hours"`
 }
 
-// BadRequestError 400 body (common/common-schemas.json BadRequestDTO).
-type BadRequestError struct {
+// BadRequestDTO defines model for BadRequestDTO.
+type BadRequestDTO struct {
 	// Message Example: Bad Request
 	Message *string `json:"message,omitempty"`
 
@@ -1239,8 +1332,13 @@ type BadRequestError struct {
 	StatusCode *float64 `json:"statusCode,omitempty"`
 }
 
-// Calendar defines model for Calendar.
-type Calendar struct {
+// CalendarByIDSuccessfulResponseDTO defines model for CalendarByIdSuccessfulResponseDTO.
+type CalendarByIDSuccessfulResponseDTO struct {
+	Calendar CalendarDTO `json:"calendar"`
+}
+
+// CalendarDTO defines model for CalendarDTO.
+type CalendarDTO struct {
 	AlertEmail *string `json:"alertEmail,omitempty"`
 
 	// AllowBookingAfter Minimum scheduling notice for events
@@ -1249,7 +1347,7 @@ type Calendar struct {
 	// AllowBookingAfterUnit Unit for minimum scheduling notice
 	//
 	// Example: days
-	AllowBookingAfterUnit *CalendarAllowBookingAfterUnit `json:"allowBookingAfterUnit,omitempty"`
+	AllowBookingAfterUnit *CalendarDTOAllowBookingAfterUnit `json:"allowBookingAfterUnit,omitempty"`
 
 	// AllowBookingFor Minimum number of days/weeks/months for which to allow booking events
 	AllowBookingFor *float64 `json:"allowBookingFor,omitempty"`
@@ -1257,9 +1355,9 @@ type Calendar struct {
 	// AllowBookingForUnit Unit for controlling the duration for which booking would be allowed for
 	//
 	// Example: days
-	AllowBookingForUnit *CalendarAllowBookingForUnit `json:"allowBookingForUnit,omitempty"`
-	AllowCancellation   *bool                        `json:"allowCancellation,omitempty"`
-	AllowReschedule     *bool                        `json:"allowReschedule,omitempty"`
+	AllowBookingForUnit *CalendarDTOAllowBookingForUnit `json:"allowBookingForUnit,omitempty"`
+	AllowCancellation   *bool                           `json:"allowCancellation,omitempty"`
+	AllowReschedule     *bool                           `json:"allowReschedule,omitempty"`
 
 	// AppoinmentPerDay Number of appointments that can be booked for a given day
 	AppoinmentPerDay *float64 `json:"appoinmentPerDay,omitempty"`
@@ -1275,32 +1373,32 @@ type Calendar struct {
 	// - **1**: Only custom availabilities will be used.
 	// - **0**: Only open hours will be used.
 	// - **null**: Both custom availabilities and open hours will be considered.
-	AvailabilityType *CalendarAvailabilityType `json:"availabilityType,omitempty"`
+	AvailabilityType *CalendarDTOAvailabilityType `json:"availabilityType,omitempty"`
 
 	// CalendarCoverImage Example: https://path-to-image.com
-	CalendarCoverImage *string               `json:"calendarCoverImage,omitempty"`
-	CalendarType       *CalendarCalendarType `json:"calendarType,omitempty"`
-	ConsentLabel       *string               `json:"consentLabel,omitempty"`
+	CalendarCoverImage *string                  `json:"calendarCoverImage,omitempty"`
+	CalendarType       *CalendarDTOCalendarType `json:"calendarType,omitempty"`
+	ConsentLabel       *string                  `json:"consentLabel,omitempty"`
 
 	// Description Example: this is used for testing
 	Description *string `json:"description,omitempty"`
 
 	// EnableRecurring Enable recurring appointments for the calendars. Please note that only one member should be added in the calendar to enable this
-	EnableRecurring         *bool                   `json:"enableRecurring,omitempty"`
-	EventColor              *string                 `json:"eventColor,omitempty"`
-	EventTitle              *string                 `json:"eventTitle,omitempty"`
-	EventType               *CalendarEventType      `json:"eventType,omitempty"`
-	FormID                  *string                 `json:"formId,omitempty"`
-	FormSubmitRedirectURL   *string                 `json:"formSubmitRedirectURL,omitempty"`
-	FormSubmitThanksMessage *string                 `json:"formSubmitThanksMessage,omitempty"`
-	FormSubmitType          *CalendarFormSubmitType `json:"formSubmitType,omitempty"`
-	GoogleInvitationEmails  *bool                   `json:"googleInvitationEmails,omitempty"`
+	EnableRecurring         *bool                      `json:"enableRecurring,omitempty"`
+	EventColor              *string                    `json:"eventColor,omitempty"`
+	EventTitle              *string                    `json:"eventTitle,omitempty"`
+	EventType               *CalendarDTOEventType      `json:"eventType,omitempty"`
+	FormID                  *string                    `json:"formId,omitempty"`
+	FormSubmitRedirectURL   *string                    `json:"formSubmitRedirectURL,omitempty"`
+	FormSubmitThanksMessage *string                    `json:"formSubmitThanksMessage,omitempty"`
+	FormSubmitType          *CalendarDTOFormSubmitType `json:"formSubmitType,omitempty"`
+	GoogleInvitationEmails  *bool                      `json:"googleInvitationEmails,omitempty"`
 
 	// GroupID Group Id
 	//
 	// Example: BqTwX8QFwXzpegMve9EQ
-	GroupID   *string            `json:"groupId,omitempty"`
-	GuestType *CalendarGuestType `json:"guestType,omitempty"`
+	GroupID   *string               `json:"groupId,omitempty"`
+	GuestType *CalendarDTOGuestType `json:"guestType,omitempty"`
 
 	// ID Example: 0TkCdp9PfvLeWKYRRvIz
 	ID string `json:"id"`
@@ -1310,7 +1408,7 @@ type Calendar struct {
 	IsLivePaymentMode *bool `json:"isLivePaymentMode,omitempty"`
 
 	// LocationConfigurations Meeting location configuration for event calendar
-	LocationConfigurations *[]LocationConfiguration `json:"locationConfigurations,omitempty"`
+	LocationConfigurations *[]LocationConfigurationResponse `json:"locationConfigurations,omitempty"`
 
 	// LocationID Example: ocQHyuzHvysMo5N5VsXc
 	LocationID string `json:"locationId"`
@@ -1338,36 +1436,36 @@ type Calendar struct {
 	PreBuffer *float64 `json:"preBuffer,omitempty"`
 
 	// PreBufferUnit Unit for pre-buffer.
-	PreBufferUnit                         *CalendarPreBufferUnit `json:"preBufferUnit,omitempty"`
-	Recurring                             *Recurring             `json:"recurring,omitempty"`
-	ShouldAssignContactToTeamMember       *bool                  `json:"shouldAssignContactToTeamMember,omitempty"`
-	ShouldSendAlertEmailsToAssignedMember *bool                  `json:"shouldSendAlertEmailsToAssignedMember,omitempty"`
-	ShouldSkipAssigningContactForExisting *bool                  `json:"shouldSkipAssigningContactForExisting,omitempty"`
+	PreBufferUnit                         *CalendarDTOPreBufferUnit `json:"preBufferUnit,omitempty"`
+	Recurring                             *Recurring                `json:"recurring,omitempty"`
+	ShouldAssignContactToTeamMember       *bool                     `json:"shouldAssignContactToTeamMember,omitempty"`
+	ShouldSendAlertEmailsToAssignedMember *bool                     `json:"shouldSendAlertEmailsToAssignedMember,omitempty"`
+	ShouldSkipAssigningContactForExisting *bool                     `json:"shouldSkipAssigningContactForExisting,omitempty"`
 
 	// SlotBuffer Slot-Buffer is additional time that can be added after an appointment, allowing for extra time to wrap up
 	SlotBuffer *float64 `json:"slotBuffer,omitempty"`
 
 	// SlotBufferUnit Unit for slot buffer.
-	SlotBufferUnit *CalendarSlotBufferUnit `json:"slotBufferUnit,omitempty"`
+	SlotBufferUnit *CalendarDTOSlotBufferUnit `json:"slotBufferUnit,omitempty"`
 
 	// SlotDuration This controls the duration of the meeting
 	SlotDuration *float64 `json:"slotDuration,omitempty"`
 
 	// SlotDurationUnit Unit for slot duration.
-	SlotDurationUnit *CalendarSlotDurationUnit `json:"slotDurationUnit,omitempty"`
+	SlotDurationUnit *CalendarDTOSlotDurationUnit `json:"slotDurationUnit,omitempty"`
 
 	// SlotInterval Slot interval reflects the amount of time the between booking slots that will be shown in the calendar.
 	SlotInterval *float64 `json:"slotInterval,omitempty"`
 
 	// SlotIntervalUnit Unit for slot interval.
-	SlotIntervalUnit *CalendarSlotIntervalUnit `json:"slotIntervalUnit,omitempty"`
+	SlotIntervalUnit *CalendarDTOSlotIntervalUnit `json:"slotIntervalUnit,omitempty"`
 
 	// Slug Example: test1
 	Slug          *string `json:"slug,omitempty"`
 	StickyContact *bool   `json:"stickyContact,omitempty"`
 
 	// TeamMembers Team members are for calendars of type: Round Robin, Collective, Class, Service. Personal calendar must have exactly one team member.
-	TeamMembers *[]TeamMember `json:"teamMembers,omitempty"`
+	TeamMembers *[]TeamMemberResponse `json:"teamMembers,omitempty"`
 
 	// WidgetSlug Example: test1
 	WidgetSlug *string `json:"widgetSlug,omitempty"`
@@ -1375,56 +1473,56 @@ type Calendar struct {
 	// WidgetType Calendar widget type. Choose "default" for "neo" and "classic" for "classic" layout.
 	//
 	// Example: classic
-	WidgetType *CalendarWidgetType `json:"widgetType,omitempty"`
+	WidgetType *CalendarDTOWidgetType `json:"widgetType,omitempty"`
 }
 
-// CalendarAllowBookingAfterUnit Unit for minimum scheduling notice
+// CalendarDTOAllowBookingAfterUnit Unit for minimum scheduling notice
 //
 // Example: days
-type CalendarAllowBookingAfterUnit string
+type CalendarDTOAllowBookingAfterUnit string
 
-// CalendarAllowBookingForUnit Unit for controlling the duration for which booking would be allowed for
+// CalendarDTOAllowBookingForUnit Unit for controlling the duration for which booking would be allowed for
 //
 // Example: days
-type CalendarAllowBookingForUnit string
+type CalendarDTOAllowBookingForUnit string
 
-// CalendarAvailabilityType Determines which availability type to consider:
+// CalendarDTOAvailabilityType Determines which availability type to consider:
 // - **1**: Only custom availabilities will be used.
 // - **0**: Only open hours will be used.
 // - **null**: Both custom availabilities and open hours will be considered.
-type CalendarAvailabilityType float64
+type CalendarDTOAvailabilityType float64
 
-// CalendarCalendarType defines model for Calendar.CalendarType.
-type CalendarCalendarType string
+// CalendarDTOCalendarType defines model for CalendarDTO.CalendarType.
+type CalendarDTOCalendarType string
 
-// CalendarEventType defines model for Calendar.EventType.
-type CalendarEventType string
+// CalendarDTOEventType defines model for CalendarDTO.EventType.
+type CalendarDTOEventType string
 
-// CalendarFormSubmitType defines model for Calendar.FormSubmitType.
-type CalendarFormSubmitType string
+// CalendarDTOFormSubmitType defines model for CalendarDTO.FormSubmitType.
+type CalendarDTOFormSubmitType string
 
-// CalendarGuestType defines model for Calendar.GuestType.
-type CalendarGuestType string
+// CalendarDTOGuestType defines model for CalendarDTO.GuestType.
+type CalendarDTOGuestType string
 
-// CalendarPreBufferUnit Unit for pre-buffer.
-type CalendarPreBufferUnit string
+// CalendarDTOPreBufferUnit Unit for pre-buffer.
+type CalendarDTOPreBufferUnit string
 
-// CalendarSlotBufferUnit Unit for slot buffer.
-type CalendarSlotBufferUnit string
+// CalendarDTOSlotBufferUnit Unit for slot buffer.
+type CalendarDTOSlotBufferUnit string
 
-// CalendarSlotDurationUnit Unit for slot duration.
-type CalendarSlotDurationUnit string
+// CalendarDTOSlotDurationUnit Unit for slot duration.
+type CalendarDTOSlotDurationUnit string
 
-// CalendarSlotIntervalUnit Unit for slot interval.
-type CalendarSlotIntervalUnit string
+// CalendarDTOSlotIntervalUnit Unit for slot interval.
+type CalendarDTOSlotIntervalUnit string
 
-// CalendarWidgetType Calendar widget type. Choose "default" for "neo" and "classic" for "classic" layout.
+// CalendarDTOWidgetType Calendar widget type. Choose "default" for "neo" and "classic" for "classic" layout.
 //
 // Example: classic
-type CalendarWidgetType string
+type CalendarDTOWidgetType string
 
-// CalendarEvent defines model for CalendarEvent.
-type CalendarEvent struct {
+// CalendarEventDTO defines model for CalendarEventDTO.
+type CalendarEventDTO struct {
 	// Address Calendar Event address
 	//
 	// Example: https://meet.google.com/yqp-gogr-wve
@@ -1487,8 +1585,6 @@ type CalendarEvent struct {
 	ID string `json:"id"`
 
 	// IsRecurring true if the event is recurring otherwise false
-	//
-	// Example: true
 	IsRecurring *bool `json:"isRecurring,omitempty"`
 
 	// LocationID Location ID
@@ -1549,7 +1645,12 @@ type CalendarNotification struct {
 // Example: email
 type CalendarNotificationType string
 
-// CheckboxField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
+// CalendarsGetSuccessfulResponseDTO defines model for CalendarsGetSuccessfulResponseDTO.
+type CalendarsGetSuccessfulResponseDTO struct {
+	Calendars *[]CalendarDTO `json:"calendars,omitempty"`
+}
+
+// CheckboxField defines model for CheckboxField.
 type CheckboxField struct {
 	// FieldValue Example: ["test","test2"]
 	FieldValue *[]string `json:"field_value,omitempty"`
@@ -1561,123 +1662,50 @@ type CheckboxField struct {
 	Key *string `json:"key,omitempty"`
 }
 
-// Contact defines model for Contact.
-type Contact struct {
-	// Address1 Example: 3535 1st St N
-	Address1 *string `json:"address1,omitempty"`
+// ContactSearchFilter Either a condition (field, operator, value) or a group (group and nested filters).
+type ContactSearchFilter struct {
+	Field    *string                      `json:"field,omitempty"`
+	Filters  *[]ContactSearchFilter       `json:"filters,omitempty"`
+	Group    *ContactSearchFilterGroup    `json:"group,omitempty"`
+	Operator *ContactSearchFilterOperator `json:"operator,omitempty"`
 
-	// AssignedTo Example: ve9EPM428h8vShlRW1KT
-	AssignedTo        *string            `json:"assignedTo,omitempty"`
-	Attachments       *string            `json:"attachments,omitempty"`
-	AttributionSource *AttributionSource `json:"attributionSource,omitempty"`
-
-	// BusinessID Example: 641c094001436dbc2081e642
-	BusinessID *string `json:"businessId,omitempty"`
-
-	// City Example: ruDolomitebika
-	City *string `json:"city,omitempty"`
-
-	// CompanyName Example: DGS VolMAX
-	CompanyName *string `json:"companyName,omitempty"`
-
-	// Country Example: US
-	Country      *string               `json:"country,omitempty"`
-	CustomFields *[]ContactCustomField `json:"customFields,omitempty"`
-
-	// DateAdded Example: 2021-07-02T05:18:26.704Z
-	DateAdded *string `json:"dateAdded,omitempty"`
-
-	// DateOfBirth Example: Date format YYYY-MM-DD
-	DateOfBirth *string `json:"dateOfBirth,omitempty"`
-
-	// DateUpdated Example: 2021-07-02T05:18:26.704Z
-	DateUpdated *string `json:"dateUpdated,omitempty"`
-
-	// Dnd Example: true
-	Dnd         *bool        `json:"dnd,omitempty"`
-	DndSettings *DndSettings `json:"dndSettings,omitempty"`
-
-	// Email Example: rubika@deos.com
-	Email *string `json:"email,omitempty"`
-
-	// EmailLowerCase Example: rubika@deos.com
-	EmailLowerCase *string `json:"emailLowerCase,omitempty"`
-
-	// FirstName Example: rubika
-	FirstName *string `json:"firstName,omitempty"`
-
-	// FirstNameLowerCase Example: rubika
-	FirstNameLowerCase *string `json:"firstNameLowerCase,omitempty"`
-
-	// FullNameLowerCase Example: rubika deo
-	FullNameLowerCase *string `json:"fullNameLowerCase,omitempty"`
-
-	// ID Example: seD4PfOuKoVMLkEZqohJ
-	ID *string `json:"id,omitempty"`
-
-	// Keyword Example: test
-	Keyword *string `json:"keyword,omitempty"`
-
-	// LastActivity Example: 2021-07-16T11:39:30.564Z
-	LastActivity          *string            `json:"lastActivity,omitempty"`
-	LastAttributionSource *AttributionSource `json:"lastAttributionSource,omitempty"`
-
-	// LastName Example: Deo
-	LastName *string `json:"lastName,omitempty"`
-
-	// LastNameLowerCase Example: deo
-	LastNameLowerCase *string `json:"lastNameLowerCase,omitempty"`
-
-	// LocationID Example: ve9EPM428h8vShlRW1KT
-	LocationID *string `json:"locationId,omitempty"`
-
-	// Name Example: rubika deo
-	Name *string `json:"name,omitempty"`
-
-	// Phone Example: +18832327657
-	Phone *string `json:"phone,omitempty"`
-
-	// PostalCode Example: 35061
-	PostalCode *string `json:"postalCode,omitempty"`
-
-	// Source Example: public api
-	Source *string `json:"source,omitempty"`
-	Ssn    *string `json:"ssn,omitempty"`
-
-	// State Example: AL
-	State *string `json:"state,omitempty"`
-
-	// Tags Example: ["nisi sint commodo amet","consequat"]
-	Tags *[]string `json:"tags,omitempty"`
-
-	// Timezone Example: Asia/Calcutta
-	Timezone *string `json:"timezone,omitempty"`
-
-	// Type Example: read
-	Type *string `json:"type,omitempty"`
-
-	// VisitorID visitorId is the Unique ID assigned to each Live chat visitor.
-	//
-	// Example: ve9EPM428h8vShlRW1KT
-	VisitorID *string `json:"visitorId,omitempty"`
-
-	// Website Example: https://www.tesla.com
-	Website *string `json:"website,omitempty"`
+	// Value Operand: a string, number, boolean, array or range object, by operator and field.
+	Value interface{} `json:"value,omitempty"`
 }
 
-// ContactCustomField defines model for ContactCustomField.
-type ContactCustomField struct {
+// ContactSearchFilterGroup defines model for ContactSearchFilter.Group.
+type ContactSearchFilterGroup string
+
+// ContactSearchFilterOperator defines model for ContactSearchFilter.Operator.
+type ContactSearchFilterOperator string
+
+// ContactSearchSort defines model for ContactSearchSort.
+type ContactSearchSort struct {
+	Direction ContactSearchSortDirection `json:"direction"`
+	Field     string                     `json:"field"`
+}
+
+// ContactSearchSortDirection defines model for ContactSearchSort.Direction.
+type ContactSearchSortDirection string
+
+// ContactsByIDSuccessfulResponseDto defines model for ContactsByIdSuccessfulResponseDto.
+type ContactsByIDSuccessfulResponseDto struct {
+	Contact *GetContectByIDSchema `json:"contact,omitempty"`
+}
+
+// ContactsCustomFieldSchema defines model for ContactsCustomFieldSchema.
+type ContactsCustomFieldSchema struct {
 	// ID Example: MgobCB14YMVKuE4Ka8p1
 	ID *string `json:"id,omitempty"`
 
-	// Value The value in the JSON type of the field's dataType: a string (TEXT and other text fields), a number (NUMERICAL, MONETORY), an array of strings (CHECKBOX, MULTIPLE_OPTIONS), an object or an array of objects (FILE_UPLOAD). Upstream declares `type: string`, which only text fields answer; the write schemas (TextField ... FileField, customFieldsInput*Schema) take strings, numbers, arrays and objects, and live reads answer them with their types (reference facts: custom field values are strings, numbers, arrays or objects). Left untyped.
+	// Value The value in the JSON type of the field's dataType: a string (text fields), a number (NUMERICAL, MONETORY), an array of strings (CHECKBOX, MULTIPLE_OPTIONS), an object or an array of objects (FILE_UPLOAD).
 	//
 	// Example: name
 	Value interface{} `json:"value,omitempty"`
 }
 
-// ContactNote defines model for ContactNote.
-type ContactNote struct {
+// ContactsGetNoteSchema defines model for ContactsGetNoteSchema.
+type ContactsGetNoteSchema struct {
 	// Body Example: lorem ipsum
 	Body *string `json:"body,omitempty"`
 
@@ -1703,148 +1731,19 @@ type ContactNote struct {
 	UserID *string `json:"userId,omitempty"`
 }
 
-// ContactNotesResult defines model for ContactNotesResult.
-type ContactNotesResult struct {
-	Notes *[]ContactNote `json:"notes,omitempty"`
+// ContactsGetNotesListSuccessfulResponseDto defines model for ContactsGetNotesListSuccessfulResponseDto.
+type ContactsGetNotesListSuccessfulResponseDto struct {
+	Notes *[]ContactsGetNoteSchema `json:"notes,omitempty"`
 }
 
-// ContactSearchFilter Either a condition (`field`, `operator`, `value`) or a group (`group` and nested `filters`).
-type ContactSearchFilter struct {
-	// Field Example: email
-	Field    *string                      `json:"field,omitempty"`
-	Filters  *[]ContactSearchFilter       `json:"filters,omitempty"`
-	Group    *ContactSearchFilterGroup    `json:"group,omitempty"`
-	Operator *ContactSearchFilterOperator `json:"operator,omitempty"`
-
-	// Value Operand; a string, number, boolean, array or a range object depending on the operator and field.
-	Value interface{} `json:"value,omitempty"`
-}
-
-// ContactSearchFilterGroup defines model for ContactSearchFilter.Group.
-type ContactSearchFilterGroup string
-
-// ContactSearchFilterOperator defines model for ContactSearchFilter.Operator.
-type ContactSearchFilterOperator string
-
-// ContactSearchSort defines model for ContactSearchSort.
-type ContactSearchSort struct {
-	Direction ContactSearchSortDirection `json:"direction"`
-
-	// Field Example: dateAdded
-	Field string `json:"field"`
-}
-
-// ContactSearchSortDirection defines model for ContactSearchSort.Direction.
-type ContactSearchSortDirection string
-
-// ContactTagsRequest defines model for ContactTagsRequest.
-type ContactTagsRequest struct {
+// CreateAddTagSuccessfulResponseDto defines model for CreateAddTagSuccessfulResponseDto.
+type CreateAddTagSuccessfulResponseDto struct {
 	// Tags Example: ["minim","velit magna"]
-	Tags []string `json:"tags"`
+	Tags *[]string `json:"tags,omitempty"`
 }
 
-// CreateAppointmentRequest defines model for CreateAppointmentRequest.
-type CreateAppointmentRequest struct {
-	// Address Appointment Address
-	//
-	// Example: Zoom
-	Address *string `json:"address,omitempty"`
-
-	// AppointmentStatus Example: confirmed
-	AppointmentStatus *CreateAppointmentRequestAppointmentStatus `json:"appointmentStatus,omitempty"`
-
-	// AssignedUserID Assigned User Id
-	//
-	// Example: 0007BWpSzSwfiuSl0tR2
-	AssignedUserID *string `json:"assignedUserId,omitempty"`
-
-	// CalendarID Calendar Id
-	//
-	// Example: CVokAlI8fgw4WYWoCtQz
-	CalendarID string `json:"calendarId"`
-
-	// ContactID Contact Id
-	//
-	// Example: 0007BWpSzSwfiuSl0tR2
-	ContactID string `json:"contactId"`
-
-	// Description Appointment Description
-	//
-	// Example: Booking a call to discuss the project
-	Description *string `json:"description,omitempty"`
-
-	// EndTime End Time
-	//
-	// Example: 2021-06-23T04:30:00+05:30
-	EndTime *string `json:"endTime,omitempty"`
-
-	// IgnoreDateRange If set to true, the minimum scheduling notice and date range would be ignored
-	//
-	// Example: false
-	IgnoreDateRange *bool `json:"ignoreDateRange,omitempty"`
-
-	// IgnoreFreeSlotValidation If true the time slot validation would be avoided for any appointment creation (even the ignoreDateRange)
-	//
-	// Example: true
-	IgnoreFreeSlotValidation *bool `json:"ignoreFreeSlotValidation,omitempty"`
-
-	// LocationID Location Id
-	//
-	// Example: C2QujeCh8ZnC7al2InWR
-	LocationID string `json:"locationId"`
-
-	// MeetingLocationID The unique identifier for the meeting location.
-	// - This value can be found in `calendar.locationConfigurations`or `calendar.teamMembers[].locationConfigurations`
-	//
-	// Example: custom_0
-	MeetingLocationID *string `json:"meetingLocationId,omitempty"`
-
-	// MeetingLocationType Meeting location type.
-	// - If `address` is provided in the request body, the `meetingLocationType` defaults to **custom**.
-	//
-	// Example: custom
-	MeetingLocationType *CreateAppointmentRequestMeetingLocationType `json:"meetingLocationType,omitempty"`
-
-	// OverrideLocationConfig Flag to override location config
-	// - **false** - If only `meetingLocationId` is provided
-	// - **true** - If only `meetingLocationType` is provided
-	//
-	//
-	// Example: true
-	OverrideLocationConfig *bool `json:"overrideLocationConfig,omitempty"`
-
-	// Rrule RRULE as per the iCalendar (RFC 5545) specification for recurring events. DTSTART is not required, instance ids are calculated on the basis of startTime of the event. The rrule only be applied if ignoreFreeSlotValidation is true.
-	//
-	// Example: RRULE:FREQ=DAILY;INTERVAL=1;COUNT=5
-	Rrule *string `json:"rrule,omitempty"`
-
-	// StartTime Start Time
-	//
-	// Example: 2021-06-23T03:30:00+05:30
-	StartTime string `json:"startTime"`
-
-	// Title Title
-	//
-	// Example: Test Event
-	Title *string `json:"title,omitempty"`
-
-	// ToNotify If set to false, the automations will not run
-	//
-	// Example: false
-	ToNotify *bool `json:"toNotify,omitempty"`
-}
-
-// CreateAppointmentRequestAppointmentStatus Example: confirmed
-type CreateAppointmentRequestAppointmentStatus string
-
-// CreateAppointmentRequestMeetingLocationType Meeting location type.
-// - If `address` is provided in the request body, the `meetingLocationType` defaults to **custom**.
-//
-// Example: custom
-type CreateAppointmentRequestMeetingLocationType string
-
-// CreateContactRequest defines model for CreateContactRequest.
-type CreateContactRequest struct {
+// CreateContactDto defines model for CreateContactDto.
+type CreateContactDto struct {
 	// Address1 Example: 3535 1st St N
 	Address1 *string `json:"address1,omitempty"`
 
@@ -1860,8 +1759,8 @@ type CreateContactRequest struct {
 	CompanyName *string `json:"companyName,omitempty"`
 
 	// Country Example: US
-	Country      *string                              `json:"country,omitempty"`
-	CustomFields *[]CreateContactRequest_CustomFields `json:"customFields,omitempty"`
+	Country      *string                          `json:"country,omitempty"`
+	CustomFields *[]CreateContactDto_CustomFields `json:"customFields,omitempty"`
 
 	// DateOfBirth The birth date of the contact. Supported formats: YYYY/MM/DD, MM/DD/YYYY, YYYY-MM-DD, MM-DD-YYYY, YYYY.MM.DD, MM.DD.YYYY, YYYY_MM_DD, MM_DD_YYYY
 	//
@@ -1869,8 +1768,8 @@ type CreateContactRequest struct {
 	DateOfBirth *string `json:"dateOfBirth,omitempty"`
 
 	// Dnd Example: true
-	Dnd         *bool        `json:"dnd,omitempty"`
-	DndSettings *DndSettings `json:"dndSettings,omitempty"`
+	Dnd         *bool              `json:"dnd,omitempty"`
+	DndSettings *DndSettingsSchema `json:"dndSettings,omitempty"`
 
 	// Email Example: rosan@deos.com
 	Email *string `json:"email,omitempty"`
@@ -1879,8 +1778,8 @@ type CreateContactRequest struct {
 	FirstName *string `json:"firstName,omitempty"`
 
 	// Gender Example: male
-	Gender             *string             `json:"gender,omitempty"`
-	InboundDndSettings *InboundDndSettings `json:"inboundDndSettings,omitempty"`
+	Gender             *string                   `json:"gender,omitempty"`
+	InboundDndSettings *InboundDndSettingsSchema `json:"inboundDndSettings,omitempty"`
 
 	// LastName Example: Deo
 	LastName *string `json:"lastName,omitempty"`
@@ -1913,56 +1812,13 @@ type CreateContactRequest struct {
 	Website *string `json:"website,omitempty"`
 }
 
-// CreateContactRequest_CustomFields defines model for CreateContactRequest.CustomFields.
-type CreateContactRequest_CustomFields struct {
+// CreateContactDto_CustomFields defines model for CreateContactDto.CustomFields.
+type CreateContactDto_CustomFields struct {
 	union json.RawMessage
 }
 
-// CreateContactResult defines model for CreateContactResult.
-type CreateContactResult struct {
-	Contact *CreatedContact `json:"contact,omitempty"`
-}
-
-// CreateOpportunityRequest defines model for CreateOpportunityRequest.
-type CreateOpportunityRequest struct {
-	// AssignedTo Example: 082goXVW3lIExEQPOnd3
-	AssignedTo *string `json:"assignedTo,omitempty"`
-
-	// ContactID Example: mTkSCb1UBjb5tk4OvB69
-	ContactID string `json:"contactId"`
-
-	// CustomFields Add custom fields to opportunities.
-	CustomFields *[]CreateOpportunityRequest_CustomFields `json:"customFields,omitempty"`
-
-	// LocationID Example: ve9EPM428h8vShlRW1KT
-	LocationID string `json:"locationId"`
-
-	// MonetaryValue Example: 220
-	MonetaryValue *float64 `json:"monetaryValue,omitempty"`
-
-	// Name Example: First Opps
-	Name string `json:"name"`
-
-	// PipelineID pipeline Id
-	//
-	// Example: VDm7RPYC2GLUvdpKmBfC
-	PipelineID string `json:"pipelineId"`
-
-	// PipelineStageID Example: 7915dedc-8f18-44d5-8bc3-77c04e994a10
-	PipelineStageID *string                        `json:"pipelineStageId,omitempty"`
-	Status          CreateOpportunityRequestStatus `json:"status"`
-}
-
-// CreateOpportunityRequest_CustomFields defines model for CreateOpportunityRequest.CustomFields.
-type CreateOpportunityRequest_CustomFields struct {
-	union json.RawMessage
-}
-
-// CreateOpportunityRequestStatus defines model for CreateOpportunityRequest.Status.
-type CreateOpportunityRequestStatus string
-
-// CreatedContact defines model for CreatedContact.
-type CreatedContact struct {
+// CreateContactSchema defines model for CreateContactSchema.
+type CreateContactSchema struct {
 	// Address1 Example: 3535 1st St N
 	Address1 *string `json:"address1,omitempty"`
 
@@ -1990,8 +1846,8 @@ type CreatedContact struct {
 	CompanyName *string `json:"companyName,omitempty"`
 
 	// Country Example: US
-	Country      *string               `json:"country,omitempty"`
-	CustomFields *[]ContactCustomField `json:"customFields,omitempty"`
+	Country      *string                      `json:"country,omitempty"`
+	CustomFields *[]ContactsCustomFieldSchema `json:"customFields,omitempty"`
 
 	// DateAdded Example: 2021-08-31T09:59:41.937Z
 	DateAdded *string `json:"dateAdded,omitempty"`
@@ -2006,8 +1862,8 @@ type CreatedContact struct {
 	Deleted *bool `json:"deleted,omitempty"`
 
 	// Dnd Example: true
-	Dnd         *bool        `json:"dnd,omitempty"`
-	DndSettings *DndSettings `json:"dndSettings,omitempty"`
+	Dnd         *bool              `json:"dnd,omitempty"`
+	DndSettings *DndSettingsSchema `json:"dndSettings,omitempty"`
 
 	// Email Example: rubika@deos.com
 	Email *string `json:"email,omitempty"`
@@ -2070,6 +1926,55 @@ type CreatedContact struct {
 	Website *string `json:"website,omitempty"`
 }
 
+// CreateContactsSuccessfulResponseDto defines model for CreateContactsSuccessfulResponseDto.
+type CreateContactsSuccessfulResponseDto struct {
+	Contact *CreateContactSchema `json:"contact,omitempty"`
+}
+
+// CreateDeleteTagSuccessfulResponseDto defines model for CreateDeleteTagSuccessfulResponseDto.
+type CreateDeleteTagSuccessfulResponseDto struct {
+	// Tags Example: ["minim","velit magna"]
+	Tags *[]string `json:"tags,omitempty"`
+}
+
+// CreateDto defines model for CreateDto.
+type CreateDto struct {
+	// AssignedTo Example: 082goXVW3lIExEQPOnd3
+	AssignedTo *string `json:"assignedTo,omitempty"`
+
+	// ContactID Example: mTkSCb1UBjb5tk4OvB69
+	ContactID string `json:"contactId"`
+
+	// CustomFields Add custom fields to opportunities.
+	CustomFields *[]CreateDto_CustomFields `json:"customFields,omitempty"`
+
+	// LocationID Example: ve9EPM428h8vShlRW1KT
+	LocationID string `json:"locationId"`
+
+	// MonetaryValue Example: 220
+	MonetaryValue *float64 `json:"monetaryValue,omitempty"`
+
+	// Name Example: First Opps
+	Name string `json:"name"`
+
+	// PipelineID pipeline Id
+	//
+	// Example: VDm7RPYC2GLUvdpKmBfC
+	PipelineID string `json:"pipelineId"`
+
+	// PipelineStageID Example: 7915dedc-8f18-44d5-8bc3-77c04e994a10
+	PipelineStageID *string         `json:"pipelineStageId,omitempty"`
+	Status          CreateDtoStatus `json:"status"`
+}
+
+// CreateDto_CustomFields defines model for CreateDto.CustomFields.
+type CreateDto_CustomFields struct {
+	union json.RawMessage
+}
+
+// CreateDtoStatus defines model for CreateDto.Status.
+type CreateDtoStatus string
+
 // CreatedOrUpdatedBy defines model for CreatedOrUpdatedBy.
 type CreatedOrUpdatedBy struct {
 	// Source The source of the appointment
@@ -2079,134 +1984,79 @@ type CreatedOrUpdatedBy struct {
 	UserID *string `json:"userId,omitempty"`
 }
 
-// CustomFieldInputArray Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
-type CustomFieldInputArray struct {
-	// FieldValue Example: ["test","test2"]
-	FieldValue *[]string `json:"field_value,omitempty"`
+// CustomFieldResponseSchema defines model for CustomFieldResponseSchema.
+type CustomFieldResponseSchema struct {
+	// FieldValue The value of the custom field, in the JSON type of its dataType.
+	FieldValue CustomFieldResponseSchema_FieldValue `json:"fieldValue"`
 
-	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID *string `json:"id,omitempty"`
-
-	// Key Example: my_custom_field
-	Key *string `json:"key,omitempty"`
+	// ID Example: MgobCB14YMVKuE4Ka8p1
+	ID string `json:"id"`
 }
 
-// CustomFieldInputObject Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
-type CustomFieldInputObject struct {
-	// FieldValue A file upload's value, an object keyed by upload id or an array of file objects (upstream declares an object only; reads answer both).
-	//
-	// Example: {}
-	FieldValue *CustomFieldInputObject_FieldValue `json:"field_value,omitempty"`
+// CustomFieldResponseSchemaFieldValue0 defines model for CustomFieldResponseSchema.FieldValue.0.
+type CustomFieldResponseSchemaFieldValue0 = string
 
-	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID *string `json:"id,omitempty"`
+// CustomFieldResponseSchemaFieldValue1 defines model for CustomFieldResponseSchema.FieldValue.1.
+type CustomFieldResponseSchemaFieldValue1 = float64
 
-	// Key Example: my_custom_field
-	Key *string `json:"key,omitempty"`
-}
+// CustomFieldResponseSchemaFieldValue2 defines model for CustomFieldResponseSchema.FieldValue.2.
+type CustomFieldResponseSchemaFieldValue2 = map[string]interface{}
 
-// CustomFieldInputObjectFieldValue0 defines model for CustomFieldInputObject.FieldValue.0.
-type CustomFieldInputObjectFieldValue0 = map[string]interface{}
+// CustomFieldResponseSchemaFieldValue3 defines model for CustomFieldResponseSchema.FieldValue.3.
+type CustomFieldResponseSchemaFieldValue3 = []string
 
-// CustomFieldInputObjectFieldValue1 defines model for CustomFieldInputObject.FieldValue.1.
-type CustomFieldInputObjectFieldValue1 = []map[string]interface{}
+// CustomFieldResponseSchemaFieldValue4 defines model for CustomFieldResponseSchema.FieldValue.4.
+type CustomFieldResponseSchemaFieldValue4 = []map[string]interface{}
 
-// CustomFieldInputObject_FieldValue A file upload's value, an object keyed by upload id or an array of file objects (upstream declares an object only; reads answer both).
-//
-// Example: {}
-type CustomFieldInputObject_FieldValue struct {
+// CustomFieldResponseSchema_FieldValue The value of the custom field, in the JSON type of its dataType.
+type CustomFieldResponseSchema_FieldValue struct {
 	union json.RawMessage
 }
 
-// CustomFieldInputString Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
-type CustomFieldInputString struct {
-	// FieldValue A text value, or a number for NUMERICAL and MONETORY fields (upstream declares a string only; reads answer those fields' values as numbers).
-	//
-	// Example: 9039160788
-	FieldValue *CustomFieldInputString_FieldValue `json:"field_value,omitempty"`
+// DeleteAppointmentSchema defines model for DeleteAppointmentSchema.
+type DeleteAppointmentSchema = map[string]interface{}
 
-	// ID Pass either `id` or `key` of custom field
-	//
-	// Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID *string `json:"id,omitempty"`
-
-	// Key Pass either `id` or `key` of custom field
-	//
-	// Example: my_custom_field
-	Key *string `json:"key,omitempty"`
-}
-
-// CustomFieldInputStringFieldValue0 defines model for CustomFieldInputString.FieldValue.0.
-type CustomFieldInputStringFieldValue0 = string
-
-// CustomFieldInputStringFieldValue1 defines model for CustomFieldInputString.FieldValue.1.
-type CustomFieldInputStringFieldValue1 = float64
-
-// CustomFieldInputString_FieldValue A text value, or a number for NUMERICAL and MONETORY fields (upstream declares a string only; reads answer those fields' values as numbers).
-//
-// Example: 9039160788
-type CustomFieldInputString_FieldValue struct {
-	union json.RawMessage
-}
-
-// DaySlots defines model for DaySlots.
-type DaySlots struct {
-	// Slots Example: ["2024-10-28T10:00:00-05:00","2024-10-28T11:00:00-05:00"]
-	Slots []string `json:"slots"`
-}
-
-// DeleteContactResult defines model for DeleteContactResult.
-type DeleteContactResult struct {
+// DeleteContactsSuccessfulResponseDto defines model for DeleteContactsSuccessfulResponseDto.
+type DeleteContactsSuccessfulResponseDto struct {
 	// Succeded Example: true
 	Succeded *bool `json:"succeded,omitempty"`
 }
 
-// DeleteEventRequest The official document requires a request body and declares it as an object without properties: send `{}`. Generated as the Go type `struct{}` so that it always encodes as `{}` (a nil map would encode as `null`).
-type DeleteEventRequest = struct{}
-
-// DeleteEventResult defines model for DeleteEventResult.
-type DeleteEventResult struct {
+// DeleteEventSuccessfulResponseDto defines model for DeleteEventSuccessfulResponseDto.
+type DeleteEventSuccessfulResponseDto struct {
 	// Succeeded Example: true
 	Succeeded *bool `json:"succeeded,omitempty"`
 }
 
-// DndSetting defines model for DndSetting.
-type DndSetting struct {
-	Code    *string          `json:"code,omitempty"`
-	Message *string          `json:"message,omitempty"`
-	Status  DndSettingStatus `json:"status"`
+// DeleteUpdateOpportunitySuccessfulResponseDto defines model for DeleteUpdateOpportunitySuccessfulResponseDto.
+type DeleteUpdateOpportunitySuccessfulResponseDto struct {
+	// Succeded Example: true
+	Succeded *bool `json:"succeded,omitempty"`
 }
 
-// DndSettingStatus defines model for DndSetting.Status.
-type DndSettingStatus string
-
-// DndSettings defines model for DndSettings.
-type DndSettings struct {
-	Call     *DndSetting `json:"Call,omitempty"`
-	Email    *DndSetting `json:"Email,omitempty"`
-	FB       *DndSetting `json:"FB,omitempty"`
-	GMB      *DndSetting `json:"GMB,omitempty"`
-	SMS      *DndSetting `json:"SMS,omitempty"`
-	WhatsApp *DndSetting `json:"WhatsApp,omitempty"`
+// DndSettingSchema defines model for DndSettingSchema.
+type DndSettingSchema struct {
+	Code    *string                `json:"code,omitempty"`
+	Message *string                `json:"message,omitempty"`
+	Status  DndSettingSchemaStatus `json:"status"`
 }
 
-// ErrorResponse Error body hlgate expects for 403, 404 and 429, which the official documents do not declare: the same members as the 401 body (assumption).
-type ErrorResponse struct {
-	// Error Example: Too Many Requests
-	Error *string `json:"error,omitempty"`
+// DndSettingSchemaStatus defines model for DndSettingSchema.Status.
+type DndSettingSchemaStatus string
 
-	// Message Example: Too Many Requests
-	Message *string `json:"message,omitempty"`
-
-	// StatusCode Example: 429
-	StatusCode *float64 `json:"statusCode,omitempty"`
+// DndSettingsSchema defines model for DndSettingsSchema.
+type DndSettingsSchema struct {
+	Call     *DndSettingSchema `json:"Call,omitempty"`
+	Email    *DndSettingSchema `json:"Email,omitempty"`
+	FB       *DndSettingSchema `json:"FB,omitempty"`
+	GMB      *DndSettingSchema `json:"GMB,omitempty"`
+	SMS      *DndSettingSchema `json:"SMS,omitempty"`
+	WhatsApp *DndSettingSchema `json:"WhatsApp,omitempty"`
 }
 
-// FileField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
+// FileField defines model for FileField.
 type FileField struct {
-	// FieldValue A file upload's value, an object keyed by upload id or an array of file objects (upstream declares an object only; reads answer both).
-	//
-	// Example: {"f31175d4-2b06-4fc6-b7bc-74cd814c68cb":{"documentId":"w2M9qTZ0ZJz8rGt02jdJ","meta":{"encoding":"7bit","fieldname":"1HeGizb13P0odwgOgKSs","mimetype":"image/jpeg","originalname":"IMG_20231215_164412935.jpg","size":1786611,"uuid":"f31175d4-2b06-4fc6-b7bc-74cd814c68cb"},"url":"https://services.leadconnectorhq.com/documents/download/w2M9qTZ0ZJz8rGt02jdJ"}}
+	// FieldValue Example: {"f31175d4-2b06-4fc6-b7bc-74cd814c68cb":{"documentId":"w2M9qTZ0ZJz8rGt02jdJ","meta":{"encoding":"7bit","fieldname":"1HeGizb13P0odwgOgKSs","mimetype":"image/jpeg","originalname":"IMG_20231215_164412935.jpg","size":1786611,"uuid":"f31175d4-2b06-4fc6-b7bc-74cd814c68cb"},"url":"https://services.leadconnectorhq.com/documents/download/w2M9qTZ0ZJz8rGt02jdJ"}}
 	FieldValue *FileField_FieldValue `json:"field_value,omitempty"`
 
 	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
@@ -2222,88 +2072,212 @@ type FileFieldFieldValue0 = map[string]interface{}
 // FileFieldFieldValue1 defines model for FileField.FieldValue.1.
 type FileFieldFieldValue1 = []map[string]interface{}
 
-// FileField_FieldValue A file upload's value, an object keyed by upload id or an array of file objects (upstream declares an object only; reads answer both).
-//
-// Example: {"f31175d4-2b06-4fc6-b7bc-74cd814c68cb":{"documentId":"w2M9qTZ0ZJz8rGt02jdJ","meta":{"encoding":"7bit","fieldname":"1HeGizb13P0odwgOgKSs","mimetype":"image/jpeg","originalname":"IMG_20231215_164412935.jpg","size":1786611,"uuid":"f31175d4-2b06-4fc6-b7bc-74cd814c68cb"},"url":"https://services.leadconnectorhq.com/documents/download/w2M9qTZ0ZJz8rGt02jdJ"}}
+// FileField_FieldValue Example: {"f31175d4-2b06-4fc6-b7bc-74cd814c68cb":{"documentId":"w2M9qTZ0ZJz8rGt02jdJ","meta":{"encoding":"7bit","fieldname":"1HeGizb13P0odwgOgKSs","mimetype":"image/jpeg","originalname":"IMG_20231215_164412935.jpg","size":1786611,"uuid":"f31175d4-2b06-4fc6-b7bc-74cd814c68cb"},"url":"https://services.leadconnectorhq.com/documents/download/w2M9qTZ0ZJz8rGt02jdJ"}}
 type FileField_FieldValue struct {
 	union json.RawMessage
 }
 
-// FreeSlotsResult Free slots keyed by date (`YYYY-MM-DD`, in the requested timezone). The official document shows no other member (no `traceId`).
-type FreeSlotsResult map[string]DaySlots
+// GetAccessCodeSuccessfulResponseDto defines model for GetAccessCodeSuccessfulResponseDto.
+type GetAccessCodeSuccessfulResponseDto struct {
+	// AccessToken Example: ab12dc0ae1234a7898f9ff06d4f69gh
+	AccessToken *string `json:"access_token,omitempty"`
 
-// GetAppointmentResult defines model for GetAppointmentResult.
-type GetAppointmentResult struct {
-	Event *CalendarEvent `json:"event,omitempty"`
-}
-
-// GetCalendarResult defines model for GetCalendarResult.
-type GetCalendarResult struct {
-	Calendar Calendar `json:"calendar"`
-}
-
-// GetContactResult defines model for GetContactResult.
-type GetContactResult struct {
-	Contact *Contact `json:"contact,omitempty"`
-}
-
-// Hour defines model for Hour.
-type Hour struct {
-	CloseHour   float64 `json:"closeHour"`
-	CloseMinute float64 `json:"closeMinute"`
-	OpenHour    float64 `json:"openHour"`
-	OpenMinute  float64 `json:"openMinute"`
-}
-
-// InboundDndSetting defines model for InboundDndSetting.
-type InboundDndSetting struct {
-	Message *string                 `json:"message,omitempty"`
-	Status  InboundDndSettingStatus `json:"status"`
-}
-
-// InboundDndSettingStatus defines model for InboundDndSetting.Status.
-type InboundDndSettingStatus string
-
-// InboundDndSettings defines model for InboundDndSettings.
-type InboundDndSettings struct {
-	All *InboundDndSetting `json:"all,omitempty"`
-}
-
-// InstalledLocation defines model for InstalledLocation.
-type InstalledLocation struct {
-	// ID Location ID
-	//
-	// Example: 0IHuJvc2ofPAAA8GzTRi
-	ID string `json:"_id"`
-
-	// Address Address linked to location
-	//
-	// Example: 47 W 13th St, New York, NY 10011, USA
-	Address string `json:"address"`
-
-	// InstalledAt Timestamp when the app was installed on this location
-	//
-	// Example: 2024-01-15T10:30:00.000Z
-	InstalledAt *time.Time `json:"installedAt,omitempty"`
-
-	// IsInstalled Check if the requested app is installed for following location
+	// ApproveAllLocations Boolean indicating if user approved all locations during bulk installation (only for company tokens)
 	//
 	// Example: true
-	IsInstalled *bool `json:"isInstalled,omitempty"`
+	ApproveAllLocations *bool `json:"approveAllLocations,omitempty"`
 
-	// Name Name of the location
+	// ApprovedLocations Approved locations to generate location access token
 	//
-	// Example: John Deo
-	Name string `json:"name"`
+	// Example: ["l1C08ntBrFjLS0elLIYU"]
+	ApprovedLocations *[]string `json:"approvedLocations,omitempty"`
 
-	// VersionID Version ID of the installed app version for this location
+	// CompanyID Company ID
 	//
-	// Example: 6578278e879ad2646715ba9c
-	VersionID *string `json:"versionId,omitempty"`
+	// Example: l1C08ntBrFjLS0elLIYU
+	CompanyID *string `json:"companyId,omitempty"`
+
+	// ExpiresIn Example: 86399
+	ExpiresIn *float64 `json:"expires_in,omitempty"`
+
+	// InstallToFutureLocations Boolean to control if user wants app to be automatically installed to future locations (only for company tokens)
+	//
+	// Example: true
+	InstallToFutureLocations *bool `json:"installToFutureLocations,omitempty"`
+	IsBulkInstallation       *bool `json:"isBulkInstallation,omitempty"`
+
+	// LocationID Location ID - Present only for Sub-Account Access Token
+	//
+	// Example: l1C08ntBrFjLS0elLIYU
+	LocationID *string `json:"locationId,omitempty"`
+
+	// PlanID Plan Id of the subscribed plan in paid apps.
+	//
+	// Example: l1C08ntBrFjLS0elLIYU
+	PlanID *string `json:"planId,omitempty"`
+
+	// RefreshToken Example: xy34dc0ae1234a4858f9ff06d4f66ba
+	RefreshToken *string `json:"refresh_token,omitempty"`
+
+	// Scope Example: conversations/message.readonly conversations/message.write
+	Scope *string `json:"scope,omitempty"`
+
+	// TokenType Example: Bearer
+	TokenType *string `json:"token_type,omitempty"`
+
+	// UserID USER ID - Represent user id of person who performed installation
+	//
+	// Example: l1C08ntBrFjLS0elLIYU
+	UserID string `json:"userId"`
+
+	// UserType Example: Location
+	UserType *string `json:"userType,omitempty"`
 }
 
-// InstalledLocationsResult defines model for InstalledLocationsResult.
-type InstalledLocationsResult struct {
+// GetAccessCodebodyDto defines model for GetAccessCodebodyDto.
+type GetAccessCodebodyDto struct {
+	// ClientID The ID provided by GHL for your integration
+	ClientID     string                        `json:"client_id"`
+	ClientSecret string                        `json:"client_secret"`
+	Code         *string                       `json:"code,omitempty"`
+	GrantType    GetAccessCodebodyDtoGrantType `json:"grant_type"`
+
+	// RedirectURI The redirect URI for your application
+	//
+	// Example: https://myapp.com/oauth/callback/gohighlevel
+	RedirectURI  *string `json:"redirect_uri,omitempty"`
+	RefreshToken *string `json:"refresh_token,omitempty"`
+
+	// UserType The type of token to be requested
+	//
+	// Example: Location
+	UserType *GetAccessCodebodyDtoUserType `json:"user_type,omitempty"`
+}
+
+// GetAccessCodebodyDtoGrantType defines model for GetAccessCodebodyDto.GrantType.
+type GetAccessCodebodyDtoGrantType string
+
+// GetAccessCodebodyDtoUserType The type of token to be requested
+//
+// Example: Location
+type GetAccessCodebodyDtoUserType string
+
+// GetCalendarEventSuccessfulResponseDTO defines model for GetCalendarEventSuccessfulResponseDTO.
+type GetCalendarEventSuccessfulResponseDTO struct {
+	Event *CalendarEventDTO `json:"event,omitempty"`
+}
+
+// GetCalendarEventsSuccessfulResponseDTO defines model for GetCalendarEventsSuccessfulResponseDTO.
+type GetCalendarEventsSuccessfulResponseDTO struct {
+	Events *[]CalendarEventDTO `json:"events,omitempty"`
+}
+
+// GetContectByIDSchema defines model for GetContectByIdSchema.
+type GetContectByIDSchema struct {
+	// Address1 Example: 3535 1st St N
+	Address1 *string `json:"address1,omitempty"`
+
+	// AssignedTo Example: ve9EPM428h8vShlRW1KT
+	AssignedTo        *string            `json:"assignedTo,omitempty"`
+	Attachments       *string            `json:"attachments,omitempty"`
+	AttributionSource *AttributionSource `json:"attributionSource,omitempty"`
+
+	// BusinessID Example: 641c094001436dbc2081e642
+	BusinessID *string `json:"businessId,omitempty"`
+
+	// City Example: ruDolomitebika
+	City *string `json:"city,omitempty"`
+
+	// CompanyName Example: DGS VolMAX
+	CompanyName *string `json:"companyName,omitempty"`
+
+	// Country Example: US
+	Country      *string                      `json:"country,omitempty"`
+	CustomFields *[]ContactsCustomFieldSchema `json:"customFields,omitempty"`
+
+	// DateAdded Example: 2021-07-02T05:18:26.704Z
+	DateAdded *string `json:"dateAdded,omitempty"`
+
+	// DateOfBirth Example: Date format YYYY-MM-DD
+	DateOfBirth *string `json:"dateOfBirth,omitempty"`
+
+	// DateUpdated Example: 2021-07-02T05:18:26.704Z
+	DateUpdated *string `json:"dateUpdated,omitempty"`
+
+	// Dnd Example: true
+	Dnd         *bool              `json:"dnd,omitempty"`
+	DndSettings *DndSettingsSchema `json:"dndSettings,omitempty"`
+
+	// Email Example: rubika@deos.com
+	Email *string `json:"email,omitempty"`
+
+	// EmailLowerCase Example: rubika@deos.com
+	EmailLowerCase *string `json:"emailLowerCase,omitempty"`
+
+	// FirstName Example: rubika
+	FirstName *string `json:"firstName,omitempty"`
+
+	// FirstNameLowerCase Example: rubika
+	FirstNameLowerCase *string `json:"firstNameLowerCase,omitempty"`
+
+	// FullNameLowerCase Example: rubika deo
+	FullNameLowerCase *string `json:"fullNameLowerCase,omitempty"`
+
+	// ID Example: seD4PfOuKoVMLkEZqohJ
+	ID *string `json:"id,omitempty"`
+
+	// Keyword Example: test
+	Keyword *string `json:"keyword,omitempty"`
+
+	// LastActivity Example: 2021-07-16T11:39:30.564Z
+	LastActivity          *string            `json:"lastActivity,omitempty"`
+	LastAttributionSource *AttributionSource `json:"lastAttributionSource,omitempty"`
+
+	// LastName Example: Deo
+	LastName *string `json:"lastName,omitempty"`
+
+	// LastNameLowerCase Example: deo
+	LastNameLowerCase *string `json:"lastNameLowerCase,omitempty"`
+
+	// LocationID Example: ve9EPM428h8vShlRW1KT
+	LocationID *string `json:"locationId,omitempty"`
+
+	// Name Example: rubika deo
+	Name *string `json:"name,omitempty"`
+
+	// Phone Example: +18832327657
+	Phone *string `json:"phone,omitempty"`
+
+	// PostalCode Example: 35061
+	PostalCode *string `json:"postalCode,omitempty"`
+
+	// Source Example: public api
+	Source *string `json:"source,omitempty"`
+	Ssn    *string `json:"ssn,omitempty"`
+
+	// State Example: AL
+	State *string `json:"state,omitempty"`
+
+	// Tags Example: ["nisi sint commodo amet","consequat"]
+	Tags *[]string `json:"tags,omitempty"`
+
+	// Timezone Example: Asia/Calcutta
+	Timezone *string `json:"timezone,omitempty"`
+
+	// Type Example: read
+	Type *string `json:"type,omitempty"`
+
+	// VisitorID visitorId is the Unique ID assigned to each Live chat visitor.
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	VisitorID *string `json:"visitorId,omitempty"`
+
+	// Website Example: https://www.tesla.com
+	Website *string `json:"website,omitempty"`
+}
+
+// GetInstalledLocationsSuccessfulResponseDto defines model for GetInstalledLocationsSuccessfulResponseDto.
+type GetInstalledLocationsSuccessfulResponseDto struct {
 	// Count Total location count under the company
 	//
 	// Example: 1231
@@ -2312,80 +2286,12 @@ type InstalledLocationsResult struct {
 	// InstallToFutureLocations Boolean to control if user wants app to be automatically installed to future locations
 	//
 	// Example: true
-	InstallToFutureLocations *bool                `json:"installToFutureLocations,omitempty"`
-	Locations                *[]InstalledLocation `json:"locations,omitempty"`
+	InstallToFutureLocations *bool                      `json:"installToFutureLocations,omitempty"`
+	Locations                *[]InstalledLocationSchema `json:"locations,omitempty"`
 }
 
-// LargeTextField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
-type LargeTextField struct {
-	// FieldValue Example: My Text
-	FieldValue *string `json:"field_value,omitempty"`
-
-	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID *string `json:"id,omitempty"`
-
-	// Key Example: my_custom_field
-	Key *string `json:"key,omitempty"`
-}
-
-// ListCalendarsResult defines model for ListCalendarsResult.
-type ListCalendarsResult struct {
-	Calendars *[]Calendar `json:"calendars,omitempty"`
-}
-
-// ListEventsResult defines model for ListEventsResult.
-type ListEventsResult struct {
-	Events *[]CalendarEvent `json:"events,omitempty"`
-}
-
-// ListOrdersResult defines model for ListOrdersResult.
-type ListOrdersResult struct {
-	// Data An array of orders
-	Data []OrderSummary `json:"data"`
-
-	// TotalCount total orders count
-	TotalCount float64 `json:"totalCount"`
-}
-
-// ListPipelinesResult defines model for ListPipelinesResult.
-type ListPipelinesResult struct {
-	Pipelines *[]Pipeline `json:"pipelines,omitempty"`
-}
-
-// ListTransactionsResult defines model for ListTransactionsResult.
-type ListTransactionsResult struct {
-	// Data An array of transactions
-	Data []TransactionSummary `json:"data"`
-
-	// TotalCount total transactions count
-	TotalCount float64 `json:"totalCount"`
-}
-
-// LocationConfiguration defines model for LocationConfiguration.
-type LocationConfiguration struct {
-	// Kind Type of meeting location. zoom_conference/google_conference/ms_teams_conference is not supported in event calendar type
-	//
-	// Example: custom
-	Kind LocationConfigurationKind `json:"kind"`
-
-	// Location Address for meeting location. Not applicable on "zoom_conference", "google_conference" and "ms_teams_conference" kind
-	//
-	// Example: +14455550132
-	Location *string `json:"location,omitempty"`
-
-	// MeetingID Unique ID used to select a specific meeting location
-	//
-	// Example: my_conference_id
-	MeetingID *string `json:"meetingId,omitempty"`
-}
-
-// LocationConfigurationKind Type of meeting location. zoom_conference/google_conference/ms_teams_conference is not supported in event calendar type
-//
-// Example: custom
-type LocationConfigurationKind string
-
-// LocationTokenRequest defines model for LocationTokenRequest.
-type LocationTokenRequest struct {
+// GetLocationAccessCodeBodyDto defines model for GetLocationAccessCodeBodyDto.
+type GetLocationAccessCodeBodyDto struct {
 	// CompanyID Company Id of location you want to request token for
 	CompanyID string `json:"companyId"`
 
@@ -2393,8 +2299,8 @@ type LocationTokenRequest struct {
 	LocationID string `json:"locationId"`
 }
 
-// LocationTokenResult defines model for LocationTokenResult.
-type LocationTokenResult struct {
+// GetLocationAccessTokenSuccessfulResponseDto defines model for GetLocationAccessTokenSuccessfulResponseDto.
+type GetLocationAccessTokenSuccessfulResponseDto struct {
 	// AccessToken Location access token which can be used to authenticate & authorize API under following scope
 	//
 	// Example: ab12dc0ae1234a7898f9ff06d4f69gh
@@ -2420,9 +2326,7 @@ type LocationTokenResult struct {
 	// Example: l1C08ntBrFjLS0elLIYU
 	PlanID *string `json:"planId,omitempty"`
 
-	// RefreshToken Refresh token of the new location token. Not in the copied V2 file; the maintainers added it on 2026-05-13 (GoHighLevel/highlevel-api-docs#285) and the v3 document lists it.
-	//
-	// Example: xy34dc0ae1234a4858f9ff06d4f66ba
+	// RefreshToken Refresh token of the location token.
 	RefreshToken *string `json:"refresh_token,omitempty"`
 
 	// Scope Scopes the following accessToken have access to
@@ -2444,244 +2348,8 @@ type LocationTokenResult struct {
 	VersionID *string `json:"versionId,omitempty"`
 }
 
-// LookBusyConfiguration defines model for LookBusyConfiguration.
-type LookBusyConfiguration struct {
-	// LookBusyPercentage Percentage of slots that will be hidden
-	LookBusyPercentage float64 `json:"LookBusyPercentage"`
-
-	// Enabled Apply Look Busy
-	//
-	// Example: true
-	Enabled bool `json:"enabled"`
-}
-
-// MonetoryField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
-type MonetoryField struct {
-	// FieldValue A number, or a numeric string (upstream declares an object, though its example is a number).
-	//
-	// Example: 100.5
-	FieldValue *MonetoryField_FieldValue `json:"field_value,omitempty"`
-
-	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID *string `json:"id,omitempty"`
-
-	// Key Example: my_custom_field
-	Key *string `json:"key,omitempty"`
-}
-
-// MonetoryFieldFieldValue0 defines model for MonetoryField.FieldValue.0.
-type MonetoryFieldFieldValue0 = float64
-
-// MonetoryFieldFieldValue1 defines model for MonetoryField.FieldValue.1.
-type MonetoryFieldFieldValue1 = string
-
-// MonetoryField_FieldValue A number, or a numeric string (upstream declares an object, though its example is a number).
-//
-// Example: 100.5
-type MonetoryField_FieldValue struct {
-	union json.RawMessage
-}
-
-// MultiSelectField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
-type MultiSelectField struct {
-	// FieldValue Example: ["test","test2"]
-	FieldValue *[]string `json:"field_value,omitempty"`
-
-	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID *string `json:"id,omitempty"`
-
-	// Key Example: my_custom_field
-	Key *string `json:"key,omitempty"`
-}
-
-// NumericField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
-type NumericField struct {
-	// FieldValue A number, or a numeric string (upstream declares an object, though its example is a number).
-	//
-	// Example: 100
-	FieldValue *NumericField_FieldValue `json:"field_value,omitempty"`
-
-	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID *string `json:"id,omitempty"`
-
-	// Key Example: my_custom_field
-	Key *string `json:"key,omitempty"`
-}
-
-// NumericFieldFieldValue0 defines model for NumericField.FieldValue.0.
-type NumericFieldFieldValue0 = float64
-
-// NumericFieldFieldValue1 defines model for NumericField.FieldValue.1.
-type NumericFieldFieldValue1 = string
-
-// NumericField_FieldValue A number, or a numeric string (upstream declares an object, though its example is a number).
-//
-// Example: 100
-type NumericField_FieldValue struct {
-	union json.RawMessage
-}
-
-// OAuthError Error body of POST /oauth/token: the members of the common 400 and 401 bodies, plus the RFC 6749 section 5.2 members `error` (e.g. `invalid_grant`) and `error_description`. The official document declares only the common bodies and issue GoHighLevel/highlevel-api-docs#249 shows free-text messages; the OAuth members are an assumption that lets a reused refresh token be recognised.
-type OAuthError struct {
-	// Error Example: invalid_grant
-	Error *string `json:"error,omitempty"`
-
-	// ErrorDescription Example: Invalid grant: refresh token is invalid
-	ErrorDescription *string `json:"error_description,omitempty"`
-
-	// Message Example: Invalid grant: refresh token is invalid
-	Message *string `json:"message,omitempty"`
-
-	// StatusCode Example: 400
-	StatusCode *float64 `json:"statusCode,omitempty"`
-}
-
-// OpenHour defines model for OpenHour.
-type OpenHour struct {
-	DaysOfTheWeek []float64 `json:"daysOfTheWeek"`
-	Hours         []Hour    `json:"hours"`
-}
-
-// Opportunity defines model for Opportunity.
-type Opportunity struct {
-	// AssignedTo Example: zT46WSCPbudrq4zhWMk6
-	AssignedTo     *string             `json:"assignedTo,omitempty"`
-	CalendarEvents *[]interface{}      `json:"calendarEvents,omitempty"`
-	Contact        *OpportunityContact `json:"contact,omitempty"`
-
-	// ContactID Example: zT46WSCPbudrq4zhWMk6
-	ContactID *string `json:"contactId,omitempty"`
-
-	// CreatedAt Example: 2021-08-03T04:55:17.355Z
-	CreatedAt        *string                   `json:"createdAt,omitempty"`
-	CustomFields     *[]OpportunityCustomField `json:"customFields,omitempty"`
-	ExternalObjectID *string                   `json:"externalObjectId,omitempty"`
-	Followers        *[]interface{}            `json:"followers,omitempty"`
-
-	// ID Example: yWQobCRIhRguQtD2llvk
-	ID *string `json:"id,omitempty"`
-
-	// IndexVersion Example: 1
-	IndexVersion interface{} `json:"indexVersion,omitempty"`
-
-	// LastActionDate Example: 2021-08-03T04:55:17.355Z
-	LastActionDate *string `json:"lastActionDate,omitempty"`
-
-	// LastStageChangeAt Example: 2021-08-03T04:55:17.355Z
-	LastStageChangeAt *string `json:"lastStageChangeAt,omitempty"`
-
-	// LastStatusChangeAt Example: 2021-08-03T04:55:17.355Z
-	LastStatusChangeAt *string `json:"lastStatusChangeAt,omitempty"`
-
-	// LocationID Example: zT46WSCPbudrq4zhW
-	LocationID *string `json:"locationId,omitempty"`
-
-	// LostReasonID Example: zT46WSCPbudrq4zhWMk6
-	LostReasonID *string `json:"lostReasonId,omitempty"`
-
-	// MonetaryValue Example: 500
-	MonetaryValue *float64 `json:"monetaryValue,omitempty"`
-
-	// Name Example: testing
-	Name  *string        `json:"name,omitempty"`
-	Notes *[]interface{} `json:"notes,omitempty"`
-
-	// PipelineID Example: VDm7RPYC2GLUvdpKmBfC
-	PipelineID *string `json:"pipelineId,omitempty"`
-
-	// PipelineStageID Example: e93ba61a-53b3-45e7-985a-c7732dbcdb69
-	PipelineStageID *string `json:"pipelineStageId,omitempty"`
-
-	// Source Example:
-	Source *string `json:"source,omitempty"`
-
-	// Status Example: open
-	Status *string        `json:"status,omitempty"`
-	Tasks  *[]interface{} `json:"tasks,omitempty"`
-
-	// UpdatedAt Example: 2021-08-03T04:55:17.355Z
-	UpdatedAt *string `json:"updatedAt,omitempty"`
-}
-
-// OpportunityContact defines model for OpportunityContact.
-type OpportunityContact struct {
-	// CompanyName Example: Tesla Inc
-	CompanyName *string `json:"companyName,omitempty"`
-
-	// Email Example: john@deo.com
-	Email *string `json:"email,omitempty"`
-
-	// ID Example: byMEV0NQinDhq8ZfiOi2
-	ID *string `json:"id,omitempty"`
-
-	// Name Example: John Deo
-	Name *string `json:"name,omitempty"`
-
-	// Phone Example: +1202-555-0107
-	Phone *string   `json:"phone,omitempty"`
-	Tags  *[]string `json:"tags,omitempty"`
-}
-
-// OpportunityCustomField defines model for OpportunityCustomField.
-type OpportunityCustomField struct {
-	// FieldValue The value of the custom field, in the JSON type of its dataType. Upstream declares oneOf string, object, array of strings, array of objects: it lacks the numbers NUMERICAL and MONETORY fields answer, and under oneOf an empty array matches both array branches, so it is refused. Here anyOf, with number.
-	FieldValue OpportunityCustomField_FieldValue `json:"fieldValue"`
-
-	// ID Example: MgobCB14YMVKuE4Ka8p1
-	ID string `json:"id"`
-}
-
-// OpportunityCustomFieldFieldValue0 defines model for OpportunityCustomField.FieldValue.0.
-type OpportunityCustomFieldFieldValue0 = string
-
-// OpportunityCustomFieldFieldValue1 defines model for OpportunityCustomField.FieldValue.1.
-type OpportunityCustomFieldFieldValue1 = float64
-
-// OpportunityCustomFieldFieldValue2 defines model for OpportunityCustomField.FieldValue.2.
-type OpportunityCustomFieldFieldValue2 = map[string]interface{}
-
-// OpportunityCustomFieldFieldValue3 defines model for OpportunityCustomField.FieldValue.3.
-type OpportunityCustomFieldFieldValue3 = []string
-
-// OpportunityCustomFieldFieldValue4 defines model for OpportunityCustomField.FieldValue.4.
-type OpportunityCustomFieldFieldValue4 = []map[string]interface{}
-
-// OpportunityCustomField_FieldValue The value of the custom field, in the JSON type of its dataType. Upstream declares oneOf string, object, array of strings, array of objects: it lacks the numbers NUMERICAL and MONETORY fields answer, and under oneOf an empty array matches both array branches, so it is refused. Here anyOf, with number.
-type OpportunityCustomField_FieldValue struct {
-	union json.RawMessage
-}
-
-// OpportunityResult defines model for OpportunityResult.
-type OpportunityResult struct {
-	Opportunity *Opportunity `json:"opportunity,omitempty"`
-}
-
-// OpportunitySearchMeta defines model for OpportunitySearchMeta.
-type OpportunitySearchMeta struct {
-	// CurrentPage Example: 2
-	CurrentPage *float64 `json:"currentPage,omitempty"`
-
-	// NextPage Example: 3
-	NextPage *float64 `json:"nextPage,omitempty"`
-
-	// NextPageURL Example: http://localhost:5066/opportunities/search?q=&location_id=ve9EPM428h8vShlRW1KT&pipeline_id=&pipeline_stage_id=&status=&assigned_to+=&campaignId=&id=&order=&endDate=&startAfter=1625203104328&startAfterId=yWQobCRIhRguQtD2llvk&date=&limit=1&country=&page=1
-	NextPageURL *string `json:"nextPageUrl,omitempty"`
-
-	// PrevPage Example: 1
-	PrevPage *float64 `json:"prevPage,omitempty"`
-
-	// StartAfter Example: 1625203104328
-	StartAfter *float64 `json:"startAfter,omitempty"`
-
-	// StartAfterID Example: yWQobCRIhRguQtD2llvk
-	StartAfterID *string `json:"startAfterId,omitempty"`
-
-	// Total Example: 1
-	Total *float64 `json:"total,omitempty"`
-}
-
-// Order defines model for Order.
-type Order struct {
+// GetOrderResponseSchema defines model for GetOrderResponseSchema.
+type GetOrderResponseSchema struct {
 	// ID The unique identifier for the order.
 	//
 	// Example: 653f5e0cde5a1314e62a837c
@@ -2698,8 +2366,6 @@ type Order struct {
 	AltType string `json:"altType"`
 
 	// Amount Order value.
-	//
-	// Example: 100
 	Amount *float64 `json:"amount,omitempty"`
 
 	// AmountSummary Amount details of the order.
@@ -2750,13 +2416,9 @@ type Order struct {
 	Items *[]map[string]interface{} `json:"items,omitempty"`
 
 	// LiveMode Order is in live / test mode.
-	//
-	// Example: false
 	LiveMode *bool `json:"liveMode,omitempty"`
 
 	// MarkAsTest Is test order.
-	//
-	// Example: false
 	MarkAsTest *bool `json:"markAsTest,omitempty"`
 
 	// Meta Meta details of the order.
@@ -2791,455 +2453,18 @@ type Order struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// OrderSource defines model for OrderSource.
-type OrderSource struct {
-	ID      string                  `json:"id"`
-	Meta    *map[string]interface{} `json:"meta,omitempty"`
-	Name    *string                 `json:"name,omitempty"`
-	SubType *OrderSourceSubType     `json:"subType,omitempty"`
-	Type    OrderSourceType         `json:"type"`
+// GetPipelinesSuccessfulResponseDto defines model for GetPipelinesSuccessfulResponseDto.
+type GetPipelinesSuccessfulResponseDto struct {
+	Pipelines *[]PipelinesResponseSchema `json:"pipelines,omitempty"`
 }
 
-// OrderSourceSubType defines model for OrderSource.SubType.
-type OrderSourceSubType string
-
-// OrderSourceType defines model for OrderSource.Type.
-type OrderSourceType string
-
-// OrderSummary defines model for OrderSummary.
-type OrderSummary struct {
-	// ID The unique identifier for the order.
-	//
-	// Example: 653f5e0cde5a1314e62a837c
-	ID string `json:"_id"`
-
-	// AltID AltId is the unique identifier eg: location id.
-	//
-	// Example: 3SwdhCu3svxI8AKsPJt6
-	AltID string `json:"altId"`
-
-	// AltType AltType is the type of identifier.
-	//
-	// Example: location
-	AltType string `json:"altType"`
-
-	// Amount Order value.
-	//
-	// Example: 100
-	Amount *float64 `json:"amount,omitempty"`
-
-	// ContactEmail Contact email corresponding to the order.
-	//
-	// Example: james.bond@gohighlevel.com
-	ContactEmail *string `json:"contactEmail,omitempty"`
-
-	// ContactID Contact id corresponding to the order.
-	//
-	// Example: XPLSw2SVagl12LMDeTmQ
-	ContactID *string `json:"contactId,omitempty"`
-
-	// ContactName Contact name corresponding to the order.
-	//
-	// Example: James Bond
-	ContactName *string `json:"contactName,omitempty"`
-
-	// CouponCode Coupon code for the order.
-	//
-	// Example: 100PER
-	CouponCode *string `json:"couponCode,omitempty"`
-
-	// CreatedAt The creation timestamp of the order.
-	//
-	// Example: 2023-11-20T10:23:36.515Z
-	CreatedAt time.Time `json:"createdAt"`
-
-	// CreatedBy User ID who created the order.
-	//
-	// Example: user123
-	CreatedBy *string `json:"createdBy,omitempty"`
-
-	// Currency Currency in which order was created.
-	//
-	// Example: USD
-	Currency *string `json:"currency,omitempty"`
-
-	// Discount Discount value on order.
-	//
-	// Example: 10
-	Discount *float64 `json:"discount,omitempty"`
-
-	// FulfillmentStatus Fulfillment status of the order.
-	//
-	// Example: unfulfilled
-	FulfillmentStatus *string `json:"fulfillmentStatus,omitempty"`
-
-	// LiveMode Order is in live / test mode.
-	//
-	// Example: false
-	LiveMode *bool `json:"liveMode,omitempty"`
-
-	// OnetimeProducts Total one time products in an order.
-	//
-	// Example: 1
-	OnetimeProducts *float64 `json:"onetimeProducts,omitempty"`
-
-	// RecurringProducts Total recurring time products in an order.
-	//
-	// Example: 1
-	RecurringProducts *float64 `json:"recurringProducts,omitempty"`
-
-	// SourceID Source id for the order.
-	//
-	// Example: kDj7BHej9Zyyq3QakJmz
-	SourceID *string `json:"sourceId,omitempty"`
-
-	// SourceMeta Meta content for the source of order.
-	SourceMeta *map[string]interface{} `json:"sourceMeta,omitempty"`
-
-	// SourceName Source name for the order.
-	//
-	// Example: onestep
-	SourceName *string `json:"sourceName,omitempty"`
-
-	// SourceSubType Source sub-type for the order.
-	//
-	// Example: one_step_order_form
-	SourceSubType *string `json:"sourceSubType,omitempty"`
-
-	// SourceType Source type of order (eg: funnel).
-	//
-	// Example: funnel
-	SourceType string `json:"sourceType"`
-
-	// Status The status of the order (e.g., completed).
-	//
-	// Example: completed
-	Status string `json:"status"`
-
-	// Subtotal Order sub-total value.
-	//
-	// Example: 100
-	Subtotal *float64 `json:"subtotal,omitempty"`
-
-	// TotalProducts Total products in an order.
-	//
-	// Example: 5
-	TotalProducts *float64 `json:"totalProducts,omitempty"`
-
-	// UpdatedAt The last update timestamp of the order.
-	//
-	// Example: 2024-01-23T09:57:04.846Z
-	UpdatedAt time.Time `json:"updatedAt"`
+// GetPostOpportunitySuccessfulResponseDto defines model for GetPostOpportunitySuccessfulResponseDto.
+type GetPostOpportunitySuccessfulResponseDto struct {
+	Opportunity *SearchOpportunitiesResponseSchema `json:"opportunity,omitempty"`
 }
 
-// Pipeline defines model for Pipeline.
-type Pipeline struct {
-	// ColorRenderMode How pipeline/stage colors are rendered
-	ColorRenderMode *PipelineColorRenderMode `json:"colorRenderMode,omitempty"`
-
-	// ID Example: aWdODOBVOlH1RUFKWQke
-	ID *string `json:"id,omitempty"`
-
-	// LocationID Example: dsjddjkndadqaja
-	LocationID *string `json:"locationId,omitempty"`
-
-	// Name Example: new pipeline
-	Name *string `json:"name,omitempty"`
-
-	// ShowInFunnel Example: false
-	ShowInFunnel *bool `json:"showInFunnel,omitempty"`
-
-	// ShowInPieChart Example: true
-	ShowInPieChart *bool `json:"showInPieChart,omitempty"`
-
-	// Stages Stages of the pipeline. The official document declares the items as `type: array` without `items`; assumption: each stage is an object with at least `id` and `name` (the id is what `pipelineStageId` refers to).
-	Stages *[]PipelineStage `json:"stages,omitempty"`
-}
-
-// PipelineColorRenderMode How pipeline/stage colors are rendered
-type PipelineColorRenderMode string
-
-// PipelineStage A pipeline stage (see Pipeline.stages for why this schema is an assumption).
-type PipelineStage struct {
-	// ID Example: 7915dedc-8f18-44d5-8bc3-77c04e994a10
-	ID string `json:"id"`
-
-	// Name Example: New Lead
-	Name string `json:"name"`
-
-	// Position Example: 0
-	Position *float64 `json:"position,omitempty"`
-
-	// ShowInFunnel Example: true
-	ShowInFunnel *bool `json:"showInFunnel,omitempty"`
-
-	// ShowInPieChart Example: true
-	ShowInPieChart *bool `json:"showInPieChart,omitempty"`
-}
-
-// RadioField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
-type RadioField struct {
-	// FieldValue Example: My Selected Option
-	FieldValue *string `json:"field_value,omitempty"`
-
-	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID *string `json:"id,omitempty"`
-
-	// Key Example: my_custom_field
-	Key *string `json:"key,omitempty"`
-}
-
-// Recurring defines model for Recurring.
-type Recurring struct {
-	// BookingOption This setting contols what to do incase a recurring slot is unavailable
-	BookingOption *RecurringBookingOption `json:"bookingOption,omitempty"`
-
-	// BookingOverlapDefaultStatus This setting contols what to do incase a recurring slot is unavailable
-	BookingOverlapDefaultStatus *RecurringBookingOverlapDefaultStatus `json:"bookingOverlapDefaultStatus,omitempty"`
-
-	// Count Number of recurrences
-	Count *float64       `json:"count,omitempty"`
-	Freq  *RecurringFreq `json:"freq,omitempty"`
-}
-
-// RecurringBookingOption This setting contols what to do incase a recurring slot is unavailable
-type RecurringBookingOption string
-
-// RecurringBookingOverlapDefaultStatus This setting contols what to do incase a recurring slot is unavailable
-type RecurringBookingOverlapDefaultStatus string
-
-// RecurringFreq defines model for Recurring.Freq.
-type RecurringFreq string
-
-// RemoveContactTagsResult defines model for RemoveContactTagsResult.
-type RemoveContactTagsResult struct {
-	// Tags Example: ["minim","velit magna"]
-	Tags *[]string `json:"tags,omitempty"`
-}
-
-// SearchContactsRequest Body of POST /contacts/search. The official document declares an empty object; the fields below follow the search documentation it links to and issue GoHighLevel/highlevel-api-docs#31: the call answers 422 without `locationId` and `pageLimit`. Use either `page` (standard paging, at most 10,000 records reachable) or `searchAfter` (the cursor of the last record of the previous page, required beyond 10,000), never both.
-type SearchContactsRequest struct {
-	// Filters Filters; a `group` entry combines nested filters with AND/OR.
-	Filters *[]ContactSearchFilter `json:"filters,omitempty"`
-
-	// LocationID Location (sub-account) id.
-	//
-	// Example: ve9EPM428h8vShlRW1KT
-	LocationID string `json:"locationId"`
-
-	// Page Page number for standard paging (do not send together with `searchAfter`).
-	//
-	// Example: 1
-	Page *int `json:"page,omitempty"`
-
-	// PageLimit Records per page (at most 500).
-	//
-	// Example: 20
-	PageLimit int `json:"pageLimit"`
-
-	// Query Free-text search (at most 75 characters).
-	//
-	// Example: rubika
-	Query *string `json:"query,omitempty"`
-
-	// SearchAfter Cursor: the `searchAfter` array of the last contact of the previous page.
-	//
-	// Example: [1695220245000,"seD4PfOuKoVMLkEZqohJ"]
-	SearchAfter *[]interface{}       `json:"searchAfter,omitempty"`
-	Sort        *[]ContactSearchSort `json:"sort,omitempty"`
-}
-
-// SearchContactsResult Response of POST /contacts/search. The official document declares no schema. Assumption (reference facts, section 7, from the search documentation): a `contacts` page whose entries each carry their `searchAfter` cursor, plus `total`, the number of matching contacts. Send the `searchAfter` of the last entry to get the next page.
-type SearchContactsResult struct {
-	Contacts []SearchedContact `json:"contacts"`
-
-	// Total Number of contacts matching the search.
-	//
-	// Example: 1
-	Total int `json:"total"`
-}
-
-// SearchOpportunitiesResult defines model for SearchOpportunitiesResult.
-type SearchOpportunitiesResult struct {
-	Aggregations  *map[string]interface{} `json:"aggregations,omitempty"`
-	Meta          *OpportunitySearchMeta  `json:"meta,omitempty"`
-	Opportunities *[]Opportunity          `json:"opportunities,omitempty"`
-}
-
-// SearchedContact A contact as returned by the search, with its paging cursor.
-type SearchedContact struct {
-	// Address1 Example: 3535 1st St N
-	Address1 *string `json:"address1,omitempty"`
-
-	// AssignedTo Example: ve9EPM428h8vShlRW1KT
-	AssignedTo        *string            `json:"assignedTo,omitempty"`
-	Attachments       *string            `json:"attachments,omitempty"`
-	AttributionSource *AttributionSource `json:"attributionSource,omitempty"`
-
-	// BusinessID Example: 641c094001436dbc2081e642
-	BusinessID *string `json:"businessId,omitempty"`
-
-	// City Example: ruDolomitebika
-	City *string `json:"city,omitempty"`
-
-	// CompanyName Example: DGS VolMAX
-	CompanyName *string `json:"companyName,omitempty"`
-
-	// Country Example: US
-	Country      *string               `json:"country,omitempty"`
-	CustomFields *[]ContactCustomField `json:"customFields,omitempty"`
-
-	// DateAdded Example: 2021-07-02T05:18:26.704Z
-	DateAdded *string `json:"dateAdded,omitempty"`
-
-	// DateOfBirth Example: Date format YYYY-MM-DD
-	DateOfBirth *string `json:"dateOfBirth,omitempty"`
-
-	// DateUpdated Example: 2021-07-02T05:18:26.704Z
-	DateUpdated *string `json:"dateUpdated,omitempty"`
-
-	// Dnd Example: true
-	Dnd         *bool        `json:"dnd,omitempty"`
-	DndSettings *DndSettings `json:"dndSettings,omitempty"`
-
-	// Email Example: rubika@deos.com
-	Email *string `json:"email,omitempty"`
-
-	// EmailLowerCase Example: rubika@deos.com
-	EmailLowerCase *string `json:"emailLowerCase,omitempty"`
-
-	// FirstName Example: rubika
-	FirstName *string `json:"firstName,omitempty"`
-
-	// FirstNameLowerCase Example: rubika
-	FirstNameLowerCase *string `json:"firstNameLowerCase,omitempty"`
-
-	// FullNameLowerCase Example: rubika deo
-	FullNameLowerCase *string `json:"fullNameLowerCase,omitempty"`
-
-	// ID Example: seD4PfOuKoVMLkEZqohJ
-	ID *string `json:"id,omitempty"`
-
-	// Keyword Example: test
-	Keyword *string `json:"keyword,omitempty"`
-
-	// LastActivity Example: 2021-07-16T11:39:30.564Z
-	LastActivity          *string            `json:"lastActivity,omitempty"`
-	LastAttributionSource *AttributionSource `json:"lastAttributionSource,omitempty"`
-
-	// LastName Example: Deo
-	LastName *string `json:"lastName,omitempty"`
-
-	// LastNameLowerCase Example: deo
-	LastNameLowerCase *string `json:"lastNameLowerCase,omitempty"`
-
-	// LocationID Example: ve9EPM428h8vShlRW1KT
-	LocationID *string `json:"locationId,omitempty"`
-
-	// Name Example: rubika deo
-	Name *string `json:"name,omitempty"`
-
-	// Phone Example: +18832327657
-	Phone *string `json:"phone,omitempty"`
-
-	// PostalCode Example: 35061
-	PostalCode *string `json:"postalCode,omitempty"`
-
-	// SearchAfter Cursor of this record; pass it as `searchAfter` to continue after it.
-	//
-	// Example: [1695220245000,"seD4PfOuKoVMLkEZqohJ"]
-	SearchAfter *[]interface{} `json:"searchAfter,omitempty"`
-
-	// Source Example: public api
-	Source *string `json:"source,omitempty"`
-	Ssn    *string `json:"ssn,omitempty"`
-
-	// State Example: AL
-	State *string `json:"state,omitempty"`
-
-	// Tags Example: ["nisi sint commodo amet","consequat"]
-	Tags *[]string `json:"tags,omitempty"`
-
-	// Timezone Example: Asia/Calcutta
-	Timezone *string `json:"timezone,omitempty"`
-
-	// Type Example: read
-	Type *string `json:"type,omitempty"`
-
-	// VisitorID visitorId is the Unique ID assigned to each Live chat visitor.
-	//
-	// Example: ve9EPM428h8vShlRW1KT
-	VisitorID *string `json:"visitorId,omitempty"`
-
-	// Website Example: https://www.tesla.com
-	Website *string `json:"website,omitempty"`
-}
-
-// SingleSelectField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
-type SingleSelectField struct {
-	// FieldValue Example: My Selected Option
-	FieldValue *string `json:"field_value,omitempty"`
-
-	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID *string `json:"id,omitempty"`
-
-	// Key Example: my_custom_field
-	Key *string `json:"key,omitempty"`
-}
-
-// SucceededResult defines model for SucceededResult.
-type SucceededResult struct {
-	// Succeded Example: true
-	Succeded *bool `json:"succeded,omitempty"`
-}
-
-// TeamMember defines model for TeamMember.
-type TeamMember struct {
-	// IsPrimary Marks a user as primary. This property is required in case of collective booking calendars. Only one user can be primary.
-	IsPrimary *bool `json:"isPrimary,omitempty"`
-
-	// LocationConfigurations Meeting location configurations
-	LocationConfigurations *[]LocationConfiguration `json:"locationConfigurations,omitempty"`
-
-	// MeetingLocation 🚨 Deprecated! Use `locationConfigurations.location` instead.
-	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	MeetingLocation *string `json:"meetingLocation,omitempty"`
-
-	// MeetingLocationType 🚨 Deprecated! Use `locationConfigurations.kind` instead.
-	//
-	// Example: custom
-	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	MeetingLocationType *TeamMemberMeetingLocationType `json:"meetingLocationType,omitempty"`
-	Priority            *TeamMemberPriority            `json:"priority,omitempty"`
-
-	// UserID Example: ocQHyuzHvysMo5N5VsXc
-	UserID string `json:"userId"`
-}
-
-// TeamMemberMeetingLocationType 🚨 Deprecated! Use `locationConfigurations.kind` instead.
-//
-// Example: custom
-//
-// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-type TeamMemberMeetingLocationType string
-
-// TeamMemberPriority defines model for TeamMember.Priority.
-type TeamMemberPriority float64
-
-// TextField Names the field by `id` or by `key` (its fieldKey, e.g. contact.my_custom_field). Upstream's customFieldsInputStringSchema says "Pass either `id` or `key` of custom field"; its other custom field input schemas require `id`, which would refuse the key, so none requires either here (the sandbox answers 422 when both are missing).
-type TextField struct {
-	// FieldValue Example: My Text
-	FieldValue *string `json:"field_value,omitempty"`
-
-	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
-	ID *string `json:"id,omitempty"`
-
-	// Key Example: my_custom_field
-	Key *string `json:"key,omitempty"`
-}
-
-// Transaction defines model for Transaction.
-type Transaction struct {
+// GetTxnResponseSchema defines model for GetTxnResponseSchema.
+type GetTxnResponseSchema struct {
 	// ID The unique identifier for the transaction.
 	//
 	// Example: 61dd0feac077f72010f78804
@@ -3256,13 +2481,9 @@ type Transaction struct {
 	AltType string `json:"altType"`
 
 	// Amount Transaction value.
-	//
-	// Example: 100
 	Amount *float64 `json:"amount,omitempty"`
 
 	// AmountRefunded Transaction amount refunded.
-	//
-	// Example: 10
 	AmountRefunded *float64 `json:"amountRefunded,omitempty"`
 
 	// ChargeID Charge id for transaction.
@@ -3320,18 +2541,12 @@ type Transaction struct {
 	IPAddress *string `json:"ipAddress,omitempty"`
 
 	// IsParent Is parent transaction.
-	//
-	// Example: false
 	IsParent *bool `json:"isParent,omitempty"`
 
 	// LiveMode Transaction is in live / test mode.
-	//
-	// Example: false
 	LiveMode *bool `json:"liveMode,omitempty"`
 
 	// MarkAsTest Is test transaction.
-	//
-	// Example: false
 	MarkAsTest *bool `json:"markAsTest,omitempty"`
 
 	// MergedFromContactID ID of the contact that was merged from.
@@ -3349,8 +2564,6 @@ type Transaction struct {
 	QboResponse *map[string]interface{} `json:"qboResponse,omitempty"`
 
 	// QboSynced Is transaction qbo synced.
-	//
-	// Example: false
 	QboSynced *bool `json:"qboSynced,omitempty"`
 
 	// ReceiptID Receipt id for transaction.
@@ -3379,8 +2592,727 @@ type Transaction struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// TransactionSummary defines model for TransactionSummary.
-type TransactionSummary struct {
+// Hour defines model for Hour.
+type Hour struct {
+	CloseHour   float64 `json:"closeHour"`
+	CloseMinute float64 `json:"closeMinute"`
+	OpenHour    float64 `json:"openHour"`
+	OpenMinute  float64 `json:"openMinute"`
+}
+
+// InboundDndSettingSchema defines model for InboundDndSettingSchema.
+type InboundDndSettingSchema struct {
+	Message *string                       `json:"message,omitempty"`
+	Status  InboundDndSettingSchemaStatus `json:"status"`
+}
+
+// InboundDndSettingSchemaStatus defines model for InboundDndSettingSchema.Status.
+type InboundDndSettingSchemaStatus string
+
+// InboundDndSettingsSchema defines model for InboundDndSettingsSchema.
+type InboundDndSettingsSchema struct {
+	All *InboundDndSettingSchema `json:"all,omitempty"`
+}
+
+// InstalledLocationSchema defines model for InstalledLocationSchema.
+type InstalledLocationSchema struct {
+	// ID Location ID
+	//
+	// Example: 0IHuJvc2ofPAAA8GzTRi
+	ID string `json:"_id"`
+
+	// Address Address linked to location
+	//
+	// Example: 47 W 13th St, New York, NY 10011, USA
+	Address string `json:"address"`
+
+	// InstalledAt Timestamp when the app was installed on this location
+	//
+	// Example: 2024-01-15T10:30:00.000Z
+	InstalledAt *time.Time `json:"installedAt,omitempty"`
+
+	// IsInstalled Check if the requested app is installed for following location
+	//
+	// Example: true
+	IsInstalled *bool `json:"isInstalled,omitempty"`
+
+	// Name Name of the location
+	//
+	// Example: John Deo
+	Name string `json:"name"`
+
+	// VersionID Version ID of the installed app version for this location
+	//
+	// Example: 6578278e879ad2646715ba9c
+	VersionID *string `json:"versionId,omitempty"`
+}
+
+// LargeTextField defines model for LargeTextField.
+type LargeTextField struct {
+	// FieldValue Example: My Text
+	FieldValue *string `json:"field_value,omitempty"`
+
+	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
+	ID *string `json:"id,omitempty"`
+
+	// Key Example: my_custom_field
+	Key *string `json:"key,omitempty"`
+}
+
+// ListOrdersResponseDto defines model for ListOrdersResponseDto.
+type ListOrdersResponseDto struct {
+	// Data An array of orders
+	Data []OrderResponseSchema `json:"data"`
+
+	// TotalCount total orders count
+	TotalCount float64 `json:"totalCount"`
+}
+
+// ListTxnsResponseDto defines model for ListTxnsResponseDto.
+type ListTxnsResponseDto struct {
+	// Data An array of transactions
+	Data []TxnResponseSchema `json:"data"`
+
+	// TotalCount total transactions count
+	TotalCount float64 `json:"totalCount"`
+}
+
+// LocationConfigurationResponse defines model for LocationConfigurationResponse.
+type LocationConfigurationResponse struct {
+	// Kind Type of meeting location. zoom_conference/google_conference/ms_teams_conference is not supported in event calendar type
+	//
+	// Example: custom
+	Kind LocationConfigurationResponseKind `json:"kind"`
+
+	// Location Address for meeting location. Not applicable on "zoom_conference", "google_conference" and "ms_teams_conference" kind
+	//
+	// Example: +14455550132
+	Location *string `json:"location,omitempty"`
+
+	// MeetingID Unique ID used to select a specific meeting location
+	//
+	// Example: my_conference_id
+	MeetingID *string `json:"meetingId,omitempty"`
+}
+
+// LocationConfigurationResponseKind Type of meeting location. zoom_conference/google_conference/ms_teams_conference is not supported in event calendar type
+//
+// Example: custom
+type LocationConfigurationResponseKind string
+
+// LookBusyConfiguration defines model for LookBusyConfiguration.
+type LookBusyConfiguration struct {
+	// LookBusyPercentage Percentage of slots that will be hidden
+	LookBusyPercentage float64 `json:"LookBusyPercentage"`
+
+	// Enabled Apply Look Busy
+	//
+	// Example: true
+	Enabled bool `json:"enabled"`
+}
+
+// MonetoryField defines model for MonetoryField.
+type MonetoryField struct {
+	// FieldValue Example: 100.5
+	FieldValue *MonetoryField_FieldValue `json:"field_value,omitempty"`
+
+	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
+	ID *string `json:"id,omitempty"`
+
+	// Key Example: my_custom_field
+	Key *string `json:"key,omitempty"`
+}
+
+// MonetoryFieldFieldValue0 defines model for MonetoryField.FieldValue.0.
+type MonetoryFieldFieldValue0 = float64
+
+// MonetoryFieldFieldValue1 defines model for MonetoryField.FieldValue.1.
+type MonetoryFieldFieldValue1 = string
+
+// MonetoryField_FieldValue Example: 100.5
+type MonetoryField_FieldValue struct {
+	union json.RawMessage
+}
+
+// MultiSelectField defines model for MultiSelectField.
+type MultiSelectField struct {
+	// FieldValue Example: ["test","test2"]
+	FieldValue *[]string `json:"field_value,omitempty"`
+
+	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
+	ID *string `json:"id,omitempty"`
+
+	// Key Example: my_custom_field
+	Key *string `json:"key,omitempty"`
+}
+
+// NumericField defines model for NumericField.
+type NumericField struct {
+	// FieldValue Example: 100
+	FieldValue *NumericField_FieldValue `json:"field_value,omitempty"`
+
+	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
+	ID *string `json:"id,omitempty"`
+
+	// Key Example: my_custom_field
+	Key *string `json:"key,omitempty"`
+}
+
+// NumericFieldFieldValue0 defines model for NumericField.FieldValue.0.
+type NumericFieldFieldValue0 = float64
+
+// NumericFieldFieldValue1 defines model for NumericField.FieldValue.1.
+type NumericFieldFieldValue1 = string
+
+// NumericField_FieldValue Example: 100
+type NumericField_FieldValue struct {
+	union json.RawMessage
+}
+
+// OAuthErrorDTO defines model for OAuthErrorDTO.
+type OAuthErrorDTO struct {
+	// Error Example: invalid_grant
+	Error *string `json:"error,omitempty"`
+
+	// ErrorDescription Example: Invalid grant: refresh token is invalid
+	ErrorDescription *string `json:"error_description,omitempty"`
+
+	// Message Example: Invalid grant: refresh token is invalid
+	Message *string `json:"message,omitempty"`
+
+	// StatusCode Example: 400
+	StatusCode *float64 `json:"statusCode,omitempty"`
+}
+
+// OpenHour defines model for OpenHour.
+type OpenHour struct {
+	DaysOfTheWeek []float64 `json:"daysOfTheWeek"`
+	Hours         []Hour    `json:"hours"`
+}
+
+// OpportunitiesSearchSuccessfulResponseDto defines model for OpportunitiesSearchSuccessfulResponseDto.
+type OpportunitiesSearchSuccessfulResponseDto struct {
+	Aggregations  *map[string]interface{}              `json:"aggregations,omitempty"`
+	Meta          *SearchMetaResponseSchema            `json:"meta,omitempty"`
+	Opportunities *[]SearchOpportunitiesResponseSchema `json:"opportunities,omitempty"`
+}
+
+// OrderResponseSchema defines model for OrderResponseSchema.
+type OrderResponseSchema struct {
+	// ID The unique identifier for the order.
+	//
+	// Example: 653f5e0cde5a1314e62a837c
+	ID string `json:"_id"`
+
+	// AltID AltId is the unique identifier eg: location id.
+	//
+	// Example: 3SwdhCu3svxI8AKsPJt6
+	AltID string `json:"altId"`
+
+	// AltType AltType is the type of identifier.
+	//
+	// Example: location
+	AltType string `json:"altType"`
+
+	// Amount Order value.
+	Amount *float64 `json:"amount,omitempty"`
+
+	// ContactEmail Contact email corresponding to the order.
+	//
+	// Example: james.bond@gohighlevel.com
+	ContactEmail *string `json:"contactEmail,omitempty"`
+
+	// ContactID Contact id corresponding to the order.
+	//
+	// Example: XPLSw2SVagl12LMDeTmQ
+	ContactID *string `json:"contactId,omitempty"`
+
+	// ContactName Contact name corresponding to the order.
+	//
+	// Example: James Bond
+	ContactName *string `json:"contactName,omitempty"`
+
+	// CouponCode Coupon code for the order.
+	//
+	// Example: 100PER
+	CouponCode *string `json:"couponCode,omitempty"`
+
+	// CreatedAt The creation timestamp of the order.
+	//
+	// Example: 2023-11-20T10:23:36.515Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// CreatedBy User ID who created the order.
+	//
+	// Example: user123
+	CreatedBy *string `json:"createdBy,omitempty"`
+
+	// Currency Currency in which order was created.
+	//
+	// Example: USD
+	Currency *string `json:"currency,omitempty"`
+
+	// Discount Discount value on order.
+	Discount *float64 `json:"discount,omitempty"`
+
+	// FulfillmentStatus Fulfillment status of the order.
+	//
+	// Example: unfulfilled
+	FulfillmentStatus *string `json:"fulfillmentStatus,omitempty"`
+
+	// LiveMode Order is in live / test mode.
+	LiveMode *bool `json:"liveMode,omitempty"`
+
+	// OnetimeProducts Total one time products in an order.
+	OnetimeProducts *float64 `json:"onetimeProducts,omitempty"`
+
+	// RecurringProducts Total recurring time products in an order.
+	RecurringProducts *float64 `json:"recurringProducts,omitempty"`
+
+	// SourceID Source id for the order.
+	//
+	// Example: kDj7BHej9Zyyq3QakJmz
+	SourceID *string `json:"sourceId,omitempty"`
+
+	// SourceMeta Meta content for the source of order.
+	SourceMeta *map[string]interface{} `json:"sourceMeta,omitempty"`
+
+	// SourceName Source name for the order.
+	//
+	// Example: onestep
+	SourceName *string `json:"sourceName,omitempty"`
+
+	// SourceSubType Source sub-type for the order.
+	//
+	// Example: one_step_order_form
+	SourceSubType *string `json:"sourceSubType,omitempty"`
+
+	// SourceType Source type of order (eg: funnel).
+	//
+	// Example: funnel
+	SourceType string `json:"sourceType"`
+
+	// Status The status of the order (e.g., completed).
+	//
+	// Example: completed
+	Status string `json:"status"`
+
+	// Subtotal Order sub-total value.
+	Subtotal *float64 `json:"subtotal,omitempty"`
+
+	// TotalProducts Total products in an order.
+	TotalProducts *float64 `json:"totalProducts,omitempty"`
+
+	// UpdatedAt The last update timestamp of the order.
+	//
+	// Example: 2024-01-23T09:57:04.846Z
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// OrderSource defines model for OrderSource.
+type OrderSource struct {
+	ID      string                  `json:"id"`
+	Meta    *map[string]interface{} `json:"meta,omitempty"`
+	Name    *string                 `json:"name,omitempty"`
+	SubType *OrderSourceSubType     `json:"subType,omitempty"`
+	Type    OrderSourceType         `json:"type"`
+}
+
+// OrderSourceSubType defines model for OrderSource.SubType.
+type OrderSourceSubType string
+
+// OrderSourceType defines model for OrderSource.Type.
+type OrderSourceType string
+
+// PipelinesResponseSchema defines model for PipelinesResponseSchema.
+type PipelinesResponseSchema struct {
+	// ColorRenderMode How pipeline/stage colors are rendered
+	ColorRenderMode *PipelinesResponseSchemaColorRenderMode `json:"colorRenderMode,omitempty"`
+
+	// ID Example: aWdODOBVOlH1RUFKWQke
+	ID *string `json:"id,omitempty"`
+
+	// LocationID Example: dsjddjkndadqaja
+	LocationID *string `json:"locationId,omitempty"`
+
+	// Name Example: new pipeline
+	Name *string `json:"name,omitempty"`
+
+	// ShowInFunnel Example: false
+	ShowInFunnel *bool `json:"showInFunnel,omitempty"`
+
+	// ShowInPieChart Example: true
+	ShowInPieChart *bool                             `json:"showInPieChart,omitempty"`
+	Stages         *[]PipelinesResponseSchema_Stages `json:"stages,omitempty"`
+}
+
+// PipelinesResponseSchemaColorRenderMode How pipeline/stage colors are rendered
+type PipelinesResponseSchemaColorRenderMode string
+
+// PipelinesResponseSchema_Stages defines model for PipelinesResponseSchema.Stages.
+type PipelinesResponseSchema_Stages struct {
+	// ID Example: 7915dedc-8f18-44d5-8bc3-77c04e994a10
+	ID string `json:"id"`
+
+	// Name Example: New Lead
+	Name string `json:"name"`
+
+	// Position Example: 0
+	Position *float64 `json:"position,omitempty"`
+
+	// ShowInFunnel Example: true
+	ShowInFunnel *bool `json:"showInFunnel,omitempty"`
+
+	// ShowInPieChart Example: true
+	ShowInPieChart *bool `json:"showInPieChart,omitempty"`
+}
+
+// RadioField defines model for RadioField.
+type RadioField struct {
+	// FieldValue Example: My Selected Option
+	FieldValue *string `json:"field_value,omitempty"`
+
+	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
+	ID *string `json:"id,omitempty"`
+
+	// Key Example: my_custom_field
+	Key *string `json:"key,omitempty"`
+}
+
+// Recurring defines model for Recurring.
+type Recurring struct {
+	// BookingOption This setting contols what to do incase a recurring slot is unavailable
+	BookingOption *RecurringBookingOption `json:"bookingOption,omitempty"`
+
+	// BookingOverlapDefaultStatus This setting contols what to do incase a recurring slot is unavailable
+	BookingOverlapDefaultStatus *RecurringBookingOverlapDefaultStatus `json:"bookingOverlapDefaultStatus,omitempty"`
+
+	// Count Number of recurrences
+	Count *float64       `json:"count,omitempty"`
+	Freq  *RecurringFreq `json:"freq,omitempty"`
+}
+
+// RecurringBookingOption This setting contols what to do incase a recurring slot is unavailable
+type RecurringBookingOption string
+
+// RecurringBookingOverlapDefaultStatus This setting contols what to do incase a recurring slot is unavailable
+type RecurringBookingOverlapDefaultStatus string
+
+// RecurringFreq defines model for Recurring.Freq.
+type RecurringFreq string
+
+// SearchBodyV2DTO defines model for SearchBodyV2DTO.
+type SearchBodyV2DTO struct {
+	// Filters Filters: {field, operator, value} or {group: AND|OR, filters}.
+	Filters *[]ContactSearchFilter `json:"filters,omitempty"`
+
+	// LocationID Location (sub-account) id.
+	LocationID string `json:"locationId"`
+
+	// Page Page number (standard paging; at most 10,000 records reachable).
+	Page *int `json:"page,omitempty"`
+
+	// PageLimit Records per page (at most 500).
+	PageLimit int `json:"pageLimit"`
+
+	// Query Free-text search (at most 75 characters).
+	Query *string `json:"query,omitempty"`
+
+	// SearchAfter The searchAfter of the last contact of the previous page.
+	SearchAfter *[]interface{} `json:"searchAfter,omitempty"`
+
+	// Sort Sort order: {field, direction: asc|desc}, most significant first.
+	Sort *[]ContactSearchSort `json:"sort,omitempty"`
+}
+
+// SearchContactsResult defines model for SearchContactsResult.
+type SearchContactsResult struct {
+	Contacts []SearchedContact `json:"contacts"`
+
+	// Total Number of contacts matching the search.
+	Total int `json:"total"`
+}
+
+// SearchMetaResponseSchema defines model for SearchMetaResponseSchema.
+type SearchMetaResponseSchema struct {
+	// CurrentPage Example: 2
+	CurrentPage *float64 `json:"currentPage,omitempty"`
+
+	// NextPage Example: 3
+	NextPage *float64 `json:"nextPage,omitempty"`
+
+	// NextPageURL Example: http://localhost:5066/opportunities/search?q=&location_id=ve9EPM428h8vShlRW1KT&pipeline_id=&pipeline_stage_id=&status=&assigned_to+=&campaignId=&id=&order=&endDate=&startAfter=1625203104328&startAfterId=yWQobCRIhRguQtD2llvk&date=&limit=1&country=&page=1
+	NextPageURL *string `json:"nextPageUrl,omitempty"`
+
+	// PrevPage Example: 1
+	PrevPage *float64 `json:"prevPage,omitempty"`
+
+	// StartAfter Example: 1625203104328
+	StartAfter *float64 `json:"startAfter,omitempty"`
+
+	// StartAfterID Example: yWQobCRIhRguQtD2llvk
+	StartAfterID *string `json:"startAfterId,omitempty"`
+
+	// Total Example: 1
+	Total *float64 `json:"total,omitempty"`
+}
+
+// SearchOpportunitiesContactResponseSchema defines model for SearchOpportunitiesContactResponseSchema.
+type SearchOpportunitiesContactResponseSchema struct {
+	// CompanyName Example: Tesla Inc
+	CompanyName *string `json:"companyName,omitempty"`
+
+	// Email Example: john@deo.com
+	Email *string `json:"email,omitempty"`
+
+	// ID Example: byMEV0NQinDhq8ZfiOi2
+	ID *string `json:"id,omitempty"`
+
+	// Name Example: John Deo
+	Name *string `json:"name,omitempty"`
+
+	// Phone Example: +1202-555-0107
+	Phone *string   `json:"phone,omitempty"`
+	Tags  *[]string `json:"tags,omitempty"`
+}
+
+// SearchOpportunitiesResponseSchema defines model for SearchOpportunitiesResponseSchema.
+type SearchOpportunitiesResponseSchema struct {
+	// AssignedTo Example: zT46WSCPbudrq4zhWMk6
+	AssignedTo     *string                                   `json:"assignedTo,omitempty"`
+	CalendarEvents *[][]interface{}                          `json:"calendarEvents,omitempty"`
+	Contact        *SearchOpportunitiesContactResponseSchema `json:"contact,omitempty"`
+
+	// ContactID Example: zT46WSCPbudrq4zhWMk6
+	ContactID *string `json:"contactId,omitempty"`
+
+	// CreatedAt Example: 2021-08-03T04:55:17.355Z
+	CreatedAt        *string                      `json:"createdAt,omitempty"`
+	CustomFields     *[]CustomFieldResponseSchema `json:"customFields,omitempty"`
+	ExternalObjectID *string                      `json:"externalObjectId,omitempty"`
+	Followers        *[][]interface{}             `json:"followers,omitempty"`
+
+	// ID Example: yWQobCRIhRguQtD2llvk
+	ID           *string `json:"id,omitempty"`
+	IndexVersion *string `json:"indexVersion,omitempty"`
+
+	// LastActionDate Example: 2021-08-03T04:55:17.355Z
+	LastActionDate *string `json:"lastActionDate,omitempty"`
+
+	// LastStageChangeAt Example: 2021-08-03T04:55:17.355Z
+	LastStageChangeAt *string `json:"lastStageChangeAt,omitempty"`
+
+	// LastStatusChangeAt Example: 2021-08-03T04:55:17.355Z
+	LastStatusChangeAt *string `json:"lastStatusChangeAt,omitempty"`
+
+	// LocationID Example: zT46WSCPbudrq4zhW
+	LocationID *string `json:"locationId,omitempty"`
+
+	// LostReasonID Example: zT46WSCPbudrq4zhWMk6
+	LostReasonID *string `json:"lostReasonId,omitempty"`
+
+	// MonetaryValue Example: 500
+	MonetaryValue *float64 `json:"monetaryValue,omitempty"`
+
+	// Name Example: testing
+	Name  *string          `json:"name,omitempty"`
+	Notes *[][]interface{} `json:"notes,omitempty"`
+
+	// PipelineID Example: VDm7RPYC2GLUvdpKmBfC
+	PipelineID *string `json:"pipelineId,omitempty"`
+
+	// PipelineStageID Example: e93ba61a-53b3-45e7-985a-c7732dbcdb69
+	PipelineStageID *string `json:"pipelineStageId,omitempty"`
+
+	// Source Example:
+	Source *string `json:"source,omitempty"`
+
+	// Status Example: open
+	Status *string          `json:"status,omitempty"`
+	Tasks  *[][]interface{} `json:"tasks,omitempty"`
+
+	// UpdatedAt Example: 2021-08-03T04:55:17.355Z
+	UpdatedAt *string `json:"updatedAt,omitempty"`
+}
+
+// SearchedContact A contact of a search page, with its cursor.
+type SearchedContact struct {
+	// Address1 Example: 3535 1st St N
+	Address1 *string `json:"address1,omitempty"`
+
+	// AssignedTo Example: ve9EPM428h8vShlRW1KT
+	AssignedTo        *string            `json:"assignedTo,omitempty"`
+	Attachments       *string            `json:"attachments,omitempty"`
+	AttributionSource *AttributionSource `json:"attributionSource,omitempty"`
+
+	// BusinessID Example: 641c094001436dbc2081e642
+	BusinessID *string `json:"businessId,omitempty"`
+
+	// City Example: ruDolomitebika
+	City *string `json:"city,omitempty"`
+
+	// CompanyName Example: DGS VolMAX
+	CompanyName *string `json:"companyName,omitempty"`
+
+	// Country Example: US
+	Country      *string                      `json:"country,omitempty"`
+	CustomFields *[]ContactsCustomFieldSchema `json:"customFields,omitempty"`
+
+	// DateAdded Example: 2021-07-02T05:18:26.704Z
+	DateAdded *string `json:"dateAdded,omitempty"`
+
+	// DateOfBirth Example: Date format YYYY-MM-DD
+	DateOfBirth *string `json:"dateOfBirth,omitempty"`
+
+	// DateUpdated Example: 2021-07-02T05:18:26.704Z
+	DateUpdated *string `json:"dateUpdated,omitempty"`
+
+	// Dnd Example: true
+	Dnd         *bool              `json:"dnd,omitempty"`
+	DndSettings *DndSettingsSchema `json:"dndSettings,omitempty"`
+
+	// Email Example: rubika@deos.com
+	Email *string `json:"email,omitempty"`
+
+	// EmailLowerCase Example: rubika@deos.com
+	EmailLowerCase *string `json:"emailLowerCase,omitempty"`
+
+	// FirstName Example: rubika
+	FirstName *string `json:"firstName,omitempty"`
+
+	// FirstNameLowerCase Example: rubika
+	FirstNameLowerCase *string `json:"firstNameLowerCase,omitempty"`
+
+	// FullNameLowerCase Example: rubika deo
+	FullNameLowerCase *string `json:"fullNameLowerCase,omitempty"`
+
+	// ID Example: seD4PfOuKoVMLkEZqohJ
+	ID *string `json:"id,omitempty"`
+
+	// Keyword Example: test
+	Keyword *string `json:"keyword,omitempty"`
+
+	// LastActivity Example: 2021-07-16T11:39:30.564Z
+	LastActivity          *string            `json:"lastActivity,omitempty"`
+	LastAttributionSource *AttributionSource `json:"lastAttributionSource,omitempty"`
+
+	// LastName Example: Deo
+	LastName *string `json:"lastName,omitempty"`
+
+	// LastNameLowerCase Example: deo
+	LastNameLowerCase *string `json:"lastNameLowerCase,omitempty"`
+
+	// LocationID Example: ve9EPM428h8vShlRW1KT
+	LocationID *string `json:"locationId,omitempty"`
+
+	// Name Example: rubika deo
+	Name *string `json:"name,omitempty"`
+
+	// Phone Example: +18832327657
+	Phone *string `json:"phone,omitempty"`
+
+	// PostalCode Example: 35061
+	PostalCode *string `json:"postalCode,omitempty"`
+
+	// SearchAfter Cursor: send it as searchAfter to get the contacts after this one.
+	SearchAfter *[]interface{} `json:"searchAfter,omitempty"`
+
+	// Source Example: public api
+	Source *string `json:"source,omitempty"`
+	Ssn    *string `json:"ssn,omitempty"`
+
+	// State Example: AL
+	State *string `json:"state,omitempty"`
+
+	// Tags Example: ["nisi sint commodo amet","consequat"]
+	Tags *[]string `json:"tags,omitempty"`
+
+	// Timezone Example: Asia/Calcutta
+	Timezone *string `json:"timezone,omitempty"`
+
+	// Type Example: read
+	Type *string `json:"type,omitempty"`
+
+	// VisitorID visitorId is the Unique ID assigned to each Live chat visitor.
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	VisitorID *string `json:"visitorId,omitempty"`
+
+	// Website Example: https://www.tesla.com
+	Website *string `json:"website,omitempty"`
+}
+
+// SingleSelectField defines model for SingleSelectField.
+type SingleSelectField struct {
+	// FieldValue Example: My Selected Option
+	FieldValue *string `json:"field_value,omitempty"`
+
+	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
+	ID *string `json:"id,omitempty"`
+
+	// Key Example: my_custom_field
+	Key *string `json:"key,omitempty"`
+}
+
+// SlotsSchema defines model for SlotsSchema.
+type SlotsSchema struct {
+	// Slots Example: ["2024-10-28T10:00:00-05:00","2024-10-28T11:00:00-05:00"]
+	Slots []string `json:"slots"`
+}
+
+// TagsDTO defines model for TagsDTO.
+type TagsDTO struct {
+	// Tags Example: ["minim","velit magna"]
+	Tags []string `json:"tags"`
+}
+
+// TeamMemberResponse defines model for TeamMemberResponse.
+type TeamMemberResponse struct {
+	// IsPrimary Marks a user as primary. This property is required in case of collective booking calendars. Only one user can be primary.
+	IsPrimary *bool `json:"isPrimary,omitempty"`
+
+	// LocationConfigurations Meeting location configurations
+	LocationConfigurations *[]LocationConfigurationResponse `json:"locationConfigurations,omitempty"`
+
+	// MeetingLocation 🚨 Deprecated! Use `locationConfigurations.location` instead.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	MeetingLocation *string `json:"meetingLocation,omitempty"`
+
+	// MeetingLocationType 🚨 Deprecated! Use `locationConfigurations.kind` instead.
+	//
+	// Example: custom
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	MeetingLocationType *TeamMemberResponseMeetingLocationType `json:"meetingLocationType,omitempty"`
+	Priority            *TeamMemberResponsePriority            `json:"priority,omitempty"`
+
+	// UserID Example: ocQHyuzHvysMo5N5VsXc
+	UserID string `json:"userId"`
+}
+
+// TeamMemberResponseMeetingLocationType 🚨 Deprecated! Use `locationConfigurations.kind` instead.
+//
+// Example: custom
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type TeamMemberResponseMeetingLocationType string
+
+// TeamMemberResponsePriority defines model for TeamMemberResponse.Priority.
+type TeamMemberResponsePriority float64
+
+// TextField defines model for TextField.
+type TextField struct {
+	// FieldValue Example: My Text
+	FieldValue *string `json:"field_value,omitempty"`
+
+	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
+	ID *string `json:"id,omitempty"`
+
+	// Key Example: my_custom_field
+	Key *string `json:"key,omitempty"`
+}
+
+// TxnResponseSchema defines model for TxnResponseSchema.
+type TxnResponseSchema struct {
 	// ID The unique identifier for the transaction.
 	//
 	// Example: 61dd0feac077f72010f78804
@@ -3397,13 +3329,9 @@ type TransactionSummary struct {
 	AltType string `json:"altType"`
 
 	// Amount Transaction value.
-	//
-	// Example: 100
 	Amount *float64 `json:"amount,omitempty"`
 
 	// AmountRefunded Transaction amount refunded.
-	//
-	// Example: 10
 	AmountRefunded *float64 `json:"amountRefunded,omitempty"`
 
 	// ChargeID Charge id for transaction.
@@ -3488,8 +3416,6 @@ type TransactionSummary struct {
 	IPAddress *string `json:"ipAddress,omitempty"`
 
 	// LiveMode Transaction is in live / test mode.
-	//
-	// Example: false
 	LiveMode *bool `json:"liveMode,omitempty"`
 
 	// MergedFromContactID ID of the contact that was merged from.
@@ -3526,8 +3452,8 @@ type TransactionSummary struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// UnauthorizedError 401 body (common/common-schemas.json UnauthorizedDTO), e.g. "Invalid token: access token is invalid" or "The token is not authorized for this scope."
-type UnauthorizedError struct {
+// UnauthorizedDTO defines model for UnauthorizedDTO.
+type UnauthorizedDTO struct {
 	// Error Example: Unauthorized
 	Error *string `json:"error,omitempty"`
 
@@ -3538,8 +3464,8 @@ type UnauthorizedError struct {
 	StatusCode *float64 `json:"statusCode,omitempty"`
 }
 
-// UnprocessableError 422 body (common/common-schemas.json UnprocessableDTO): `message` lists every validation failure.
-type UnprocessableError struct {
+// UnprocessableDTO defines model for UnprocessableDTO.
+type UnprocessableDTO struct {
 	// Error Example: Unprocessable Entity
 	Error *string `json:"error,omitempty"`
 
@@ -3550,98 +3476,8 @@ type UnprocessableError struct {
 	StatusCode *float64 `json:"statusCode,omitempty"`
 }
 
-// UpdateAppointmentRequest defines model for UpdateAppointmentRequest.
-type UpdateAppointmentRequest struct {
-	// Address Appointment Address
-	//
-	// Example: Zoom
-	Address *string `json:"address,omitempty"`
-
-	// AppointmentStatus Example: confirmed
-	AppointmentStatus *UpdateAppointmentRequestAppointmentStatus `json:"appointmentStatus,omitempty"`
-
-	// AssignedUserID Assigned User Id
-	//
-	// Example: 0007BWpSzSwfiuSl0tR2
-	AssignedUserID *string `json:"assignedUserId,omitempty"`
-
-	// CalendarID Calendar Id
-	//
-	// Example: CVokAlI8fgw4WYWoCtQz
-	CalendarID *string `json:"calendarId,omitempty"`
-
-	// Description Appointment Description
-	//
-	// Example: Booking a call to discuss the project
-	Description *string `json:"description,omitempty"`
-
-	// EndTime End Time
-	//
-	// Example: 2021-06-23T04:30:00+05:30
-	EndTime *string `json:"endTime,omitempty"`
-
-	// IgnoreDateRange If set to true, the minimum scheduling notice and date range would be ignored
-	//
-	// Example: false
-	IgnoreDateRange *bool `json:"ignoreDateRange,omitempty"`
-
-	// IgnoreFreeSlotValidation If true the time slot validation would be avoided for any appointment creation (even the ignoreDateRange)
-	//
-	// Example: true
-	IgnoreFreeSlotValidation *bool `json:"ignoreFreeSlotValidation,omitempty"`
-
-	// MeetingLocationID The unique identifier for the meeting location.
-	// - This value can be found in `calendar.locationConfigurations`or `calendar.teamMembers[].locationConfigurations`
-	//
-	// Example: custom_0
-	MeetingLocationID *string `json:"meetingLocationId,omitempty"`
-
-	// MeetingLocationType Meeting location type.
-	// - If `address` is provided in the request body, the `meetingLocationType` defaults to **custom**.
-	//
-	// Example: custom
-	MeetingLocationType *UpdateAppointmentRequestMeetingLocationType `json:"meetingLocationType,omitempty"`
-
-	// OverrideLocationConfig Flag to override location config
-	// - **false** - If only `meetingLocationId` is provided
-	// - **true** - If only `meetingLocationType` is provided
-	//
-	//
-	// Example: true
-	OverrideLocationConfig *bool `json:"overrideLocationConfig,omitempty"`
-
-	// Rrule RRULE as per the iCalendar (RFC 5545) specification for recurring events. DTSTART is not required, instance ids are calculated on the basis of startTime of the event. The rrule only be applied if ignoreFreeSlotValidation is true.
-	//
-	// Example: RRULE:FREQ=DAILY;INTERVAL=1;COUNT=5
-	Rrule *string `json:"rrule,omitempty"`
-
-	// StartTime Start Time
-	//
-	// Example: 2021-06-23T03:30:00+05:30
-	StartTime *string `json:"startTime,omitempty"`
-
-	// Title Title
-	//
-	// Example: Test Event
-	Title *string `json:"title,omitempty"`
-
-	// ToNotify If set to false, the automations will not run
-	//
-	// Example: false
-	ToNotify *bool `json:"toNotify,omitempty"`
-}
-
-// UpdateAppointmentRequestAppointmentStatus Example: confirmed
-type UpdateAppointmentRequestAppointmentStatus string
-
-// UpdateAppointmentRequestMeetingLocationType Meeting location type.
-// - If `address` is provided in the request body, the `meetingLocationType` defaults to **custom**.
-//
-// Example: custom
-type UpdateAppointmentRequestMeetingLocationType string
-
-// UpdateContactRequest defines model for UpdateContactRequest.
-type UpdateContactRequest struct {
+// UpdateContactDto defines model for UpdateContactDto.
+type UpdateContactDto struct {
 	// Address1 Example: 3535 1st St N
 	Address1 *string `json:"address1,omitempty"`
 
@@ -3654,8 +3490,8 @@ type UpdateContactRequest struct {
 	City *string `json:"city,omitempty"`
 
 	// Country Example: US
-	Country      *string                              `json:"country,omitempty"`
-	CustomFields *[]UpdateContactRequest_CustomFields `json:"customFields,omitempty"`
+	Country      *string                          `json:"country,omitempty"`
+	CustomFields *[]UpdateContactDto_CustomFields `json:"customFields,omitempty"`
 
 	// DateOfBirth The birth date of the contact. Supported formats: YYYY/MM/DD, MM/DD/YYYY, YYYY-MM-DD, MM-DD-YYYY, YYYY.MM.DD, MM.DD.YYYY, YYYY_MM_DD, MM_DD_YYYY
 	//
@@ -3663,15 +3499,15 @@ type UpdateContactRequest struct {
 	DateOfBirth *string `json:"dateOfBirth,omitempty"`
 
 	// Dnd Example: true
-	Dnd         *bool        `json:"dnd,omitempty"`
-	DndSettings *DndSettings `json:"dndSettings,omitempty"`
+	Dnd         *bool              `json:"dnd,omitempty"`
+	DndSettings *DndSettingsSchema `json:"dndSettings,omitempty"`
 
 	// Email Example: rosan@deos.com
 	Email *string `json:"email,omitempty"`
 
 	// FirstName Example: rosan
-	FirstName          *string             `json:"firstName,omitempty"`
-	InboundDndSettings *InboundDndSettings `json:"inboundDndSettings,omitempty"`
+	FirstName          *string                   `json:"firstName,omitempty"`
+	InboundDndSettings *InboundDndSettingsSchema `json:"inboundDndSettings,omitempty"`
 
 	// LastName Example: Deo
 	LastName *string `json:"lastName,omitempty"`
@@ -3703,26 +3539,26 @@ type UpdateContactRequest struct {
 	Website *string `json:"website,omitempty"`
 }
 
-// UpdateContactRequest_CustomFields defines model for UpdateContactRequest.CustomFields.
-type UpdateContactRequest_CustomFields struct {
+// UpdateContactDto_CustomFields defines model for UpdateContactDto.CustomFields.
+type UpdateContactDto_CustomFields struct {
 	union json.RawMessage
 }
 
-// UpdateContactResult defines model for UpdateContactResult.
-type UpdateContactResult struct {
-	Contact *Contact `json:"contact,omitempty"`
+// UpdateContactsSuccessfulResponseDto defines model for UpdateContactsSuccessfulResponseDto.
+type UpdateContactsSuccessfulResponseDto struct {
+	Contact *GetContectByIDSchema `json:"contact,omitempty"`
 
 	// Succeded Example: true
 	Succeded *bool `json:"succeded,omitempty"`
 }
 
-// UpdateOpportunityRequest defines model for UpdateOpportunityRequest.
-type UpdateOpportunityRequest struct {
+// UpdateOpportunityDto defines model for UpdateOpportunityDto.
+type UpdateOpportunityDto struct {
 	// AssignedTo Example: 082goXVW3lIExEQPOnd3
 	AssignedTo *string `json:"assignedTo,omitempty"`
 
 	// CustomFields Update custom fields to opportunities.
-	CustomFields *[]UpdateOpportunityRequest_CustomFields `json:"customFields,omitempty"`
+	CustomFields *[]UpdateOpportunityDto_CustomFields `json:"customFields,omitempty"`
 
 	// MonetaryValue Example: 220
 	MonetaryValue *float64 `json:"monetaryValue,omitempty"`
@@ -3736,32 +3572,32 @@ type UpdateOpportunityRequest struct {
 	PipelineID *string `json:"pipelineId,omitempty"`
 
 	// PipelineStageID Example: 7915dedc-8f18-44d5-8bc3-77c04e994a10
-	PipelineStageID *string                         `json:"pipelineStageId,omitempty"`
-	Status          *UpdateOpportunityRequestStatus `json:"status,omitempty"`
+	PipelineStageID *string                     `json:"pipelineStageId,omitempty"`
+	Status          *UpdateOpportunityDtoStatus `json:"status,omitempty"`
 }
 
-// UpdateOpportunityRequest_CustomFields defines model for UpdateOpportunityRequest.CustomFields.
-type UpdateOpportunityRequest_CustomFields struct {
+// UpdateOpportunityDto_CustomFields defines model for UpdateOpportunityDto.CustomFields.
+type UpdateOpportunityDto_CustomFields struct {
 	union json.RawMessage
 }
 
-// UpdateOpportunityRequestStatus defines model for UpdateOpportunityRequest.Status.
-type UpdateOpportunityRequestStatus string
+// UpdateOpportunityDtoStatus defines model for UpdateOpportunityDto.Status.
+type UpdateOpportunityDtoStatus string
 
-// UpdateOpportunityStatusRequest defines model for UpdateOpportunityStatusRequest.
-type UpdateOpportunityStatusRequest struct {
+// UpdateStatusDto defines model for UpdateStatusDto.
+type UpdateStatusDto struct {
 	// LostReasonID lost reason Id
 	//
 	// Example: CLu7BaljjqrEjBGKTNNe
-	LostReasonID *string                              `json:"lostReasonId,omitempty"`
-	Status       UpdateOpportunityStatusRequestStatus `json:"status"`
+	LostReasonID *string               `json:"lostReasonId,omitempty"`
+	Status       UpdateStatusDtoStatus `json:"status"`
 }
 
-// UpdateOpportunityStatusRequestStatus defines model for UpdateOpportunityStatusRequest.Status.
-type UpdateOpportunityStatusRequestStatus string
+// UpdateStatusDtoStatus defines model for UpdateStatusDto.Status.
+type UpdateStatusDtoStatus string
 
-// UpsertContactRequest defines model for UpsertContactRequest.
-type UpsertContactRequest struct {
+// UpsertContactDto defines model for UpsertContactDto.
+type UpsertContactDto struct {
 	// Address1 Example: 3535 1st St N
 	Address1 *string `json:"address1,omitempty"`
 
@@ -3782,8 +3618,8 @@ type UpsertContactRequest struct {
 	// CreateNewIfDuplicateAllowed Controls whether to create a new contact or update an existing duplicate. **Scenario 1:** If this value is `true` and the location allows duplicate contacts, a new contact will be created immediately without checking for duplicates. **Scenario 2:** If this value is `true` but the location does not allow duplicate contacts, this field is ignored and the normal upsert behavior applies: the API will search for an existing duplicate contact, update it if found, or create a new contact if not found. **Scenario 3:** If this value is `false` or not provided, the normal upsert behavior applies regardless of the location's duplicate contact setting.
 	//
 	// Example: false
-	CreateNewIfDuplicateAllowed *bool                                `json:"createNewIfDuplicateAllowed,omitempty"`
-	CustomFields                *[]UpsertContactRequest_CustomFields `json:"customFields,omitempty"`
+	CreateNewIfDuplicateAllowed *bool                            `json:"createNewIfDuplicateAllowed,omitempty"`
+	CustomFields                *[]UpsertContactDto_CustomFields `json:"customFields,omitempty"`
 
 	// DateOfBirth The birth date of the contact. Supported formats: YYYY/MM/DD, MM/DD/YYYY, YYYY-MM-DD, MM-DD-YYYY, YYYY.MM.DD, MM.DD.YYYY, YYYY_MM_DD, MM_DD_YYYY
 	//
@@ -3791,8 +3627,8 @@ type UpsertContactRequest struct {
 	DateOfBirth *string `json:"dateOfBirth,omitempty"`
 
 	// Dnd Example: true
-	Dnd         *bool        `json:"dnd,omitempty"`
-	DndSettings *DndSettings `json:"dndSettings,omitempty"`
+	Dnd         *bool              `json:"dnd,omitempty"`
+	DndSettings *DndSettingsSchema `json:"dndSettings,omitempty"`
 
 	// Email Example: rosan@deos.com
 	Email *string `json:"email,omitempty"`
@@ -3801,8 +3637,8 @@ type UpsertContactRequest struct {
 	FirstName *string `json:"firstName,omitempty"`
 
 	// Gender Example: male
-	Gender             *string             `json:"gender,omitempty"`
-	InboundDndSettings *InboundDndSettings `json:"inboundDndSettings,omitempty"`
+	Gender             *string                   `json:"gender,omitempty"`
+	InboundDndSettings *InboundDndSettingsSchema `json:"inboundDndSettings,omitempty"`
 
 	// LastName Example: Deo
 	LastName *string `json:"lastName,omitempty"`
@@ -3837,46 +3673,84 @@ type UpsertContactRequest struct {
 	Website *string `json:"website,omitempty"`
 }
 
-// UpsertContactRequest_CustomFields defines model for UpsertContactRequest.CustomFields.
-type UpsertContactRequest_CustomFields struct {
+// UpsertContactDto_CustomFields defines model for UpsertContactDto.CustomFields.
+type UpsertContactDto_CustomFields struct {
 	union json.RawMessage
 }
 
-// UpsertContactResult defines model for UpsertContactResult.
-type UpsertContactResult struct {
-	Contact *Contact `json:"contact,omitempty"`
+// UpsertContactsSuccessfulResponseDto defines model for UpsertContactsSuccessfulResponseDto.
+type UpsertContactsSuccessfulResponseDto struct {
+	Contact *GetContectByIDSchema `json:"contact,omitempty"`
 
 	// New Example: true
 	New     *bool   `json:"new,omitempty"`
 	TraceID *string `json:"traceId,omitempty"`
 }
 
-// BadRequest 400 body (common/common-schemas.json BadRequestDTO).
-type BadRequest = BadRequestError
+// CustomFieldsInputArraySchema defines model for customFieldsInputArraySchema.
+type CustomFieldsInputArraySchema struct {
+	// FieldValue Example: ["test","test2"]
+	FieldValue *[]string `json:"field_value,omitempty"`
 
-// Forbidden Error body hlgate expects for 403, 404 and 429, which the official documents do not declare: the same members as the 401 body (assumption).
-type Forbidden = ErrorResponse
+	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
+	ID *string `json:"id,omitempty"`
 
-// NotFound Error body hlgate expects for 403, 404 and 429, which the official documents do not declare: the same members as the 401 body (assumption).
-type NotFound = ErrorResponse
+	// Key Example: my_custom_field
+	Key *string `json:"key,omitempty"`
+}
 
-// OAuthBadRequest Error body of POST /oauth/token: the members of the common 400 and 401 bodies, plus the RFC 6749 section 5.2 members `error` (e.g. `invalid_grant`) and `error_description`. The official document declares only the common bodies and issue GoHighLevel/highlevel-api-docs#249 shows free-text messages; the OAuth members are an assumption that lets a reused refresh token be recognised.
-type OAuthBadRequest = OAuthError
+// CustomFieldsInputObjectSchema defines model for customFieldsInputObjectSchema.
+type CustomFieldsInputObjectSchema struct {
+	// FieldValue Example: {}
+	FieldValue *CustomFieldsInputObjectSchema_FieldValue `json:"field_value,omitempty"`
 
-// OAuthUnauthorized Error body of POST /oauth/token: the members of the common 400 and 401 bodies, plus the RFC 6749 section 5.2 members `error` (e.g. `invalid_grant`) and `error_description`. The official document declares only the common bodies and issue GoHighLevel/highlevel-api-docs#249 shows free-text messages; the OAuth members are an assumption that lets a reused refresh token be recognised.
-type OAuthUnauthorized = OAuthError
+	// ID Example: 6dvNaf7VhkQ9snc5vnjJ
+	ID *string `json:"id,omitempty"`
 
-// TooManyRequests Error body hlgate expects for 403, 404 and 429, which the official documents do not declare: the same members as the 401 body (assumption).
-type TooManyRequests = ErrorResponse
+	// Key Example: my_custom_field
+	Key *string `json:"key,omitempty"`
+}
 
-// Unauthorized 401 body (common/common-schemas.json UnauthorizedDTO), e.g. "Invalid token: access token is invalid" or "The token is not authorized for this scope."
-type Unauthorized = UnauthorizedError
+// CustomFieldsInputObjectSchemaFieldValue0 defines model for CustomFieldsInputObjectSchema.FieldValue.0.
+type CustomFieldsInputObjectSchemaFieldValue0 = map[string]interface{}
 
-// UnprocessableEntity 422 body (common/common-schemas.json UnprocessableDTO): `message` lists every validation failure.
-type UnprocessableEntity = UnprocessableError
+// CustomFieldsInputObjectSchemaFieldValue1 defines model for CustomFieldsInputObjectSchema.FieldValue.1.
+type CustomFieldsInputObjectSchemaFieldValue1 = []map[string]interface{}
 
-// ListCalendarsParams defines parameters for ListCalendars.
-type ListCalendarsParams struct {
+// CustomFieldsInputObjectSchema_FieldValue Example: {}
+type CustomFieldsInputObjectSchema_FieldValue struct {
+	union json.RawMessage
+}
+
+// CustomFieldsInputStringSchema defines model for customFieldsInputStringSchema.
+type CustomFieldsInputStringSchema struct {
+	// FieldValue Example: 9039160788
+	FieldValue *CustomFieldsInputStringSchema_FieldValue `json:"field_value,omitempty"`
+
+	// ID Pass either `id` or `key` of custom field
+	//
+	// Example: 6dvNaf7VhkQ9snc5vnjJ
+	ID *string `json:"id,omitempty"`
+
+	// Key Pass either `id` or `key` of custom field
+	//
+	// Example: my_custom_field
+	Key *string `json:"key,omitempty"`
+}
+
+// CustomFieldsInputStringSchemaFieldValue0 defines model for CustomFieldsInputStringSchema.FieldValue.0.
+type CustomFieldsInputStringSchemaFieldValue0 = string
+
+// CustomFieldsInputStringSchemaFieldValue1 defines model for CustomFieldsInputStringSchema.FieldValue.1.
+type CustomFieldsInputStringSchemaFieldValue1 = float64
+
+// CustomFieldsInputStringSchema_FieldValue Example: 9039160788
+type CustomFieldsInputStringSchema_FieldValue struct {
+	union json.RawMessage
+}
+
+// GetCalendarsParams defines parameters for GetCalendars.
+type GetCalendarsParams struct {
 	// LocationID Location Id
 	LocationID string `form:"locationId" json:"locationId"`
 
@@ -3887,8 +3761,8 @@ type ListCalendarsParams struct {
 	ShowDrafted *bool `form:"showDrafted,omitempty" json:"showDrafted,omitempty"`
 }
 
-// ListEventsParams defines parameters for ListEvents.
-type ListEventsParams struct {
+// GetCalendarEventsParams defines parameters for GetCalendarEvents.
+type GetCalendarEventsParams struct {
 	// LocationID Location Id
 	LocationID string `form:"locationId" json:"locationId"`
 
@@ -3908,12 +3782,12 @@ type ListEventsParams struct {
 	EndTime string `form:"endTime" json:"endTime"`
 }
 
-// GetFreeSlotsParams defines parameters for GetFreeSlots.
-type GetFreeSlotsParams struct {
-	// StartDate Start Date (**⚠️ Important:** Date range cannot be more than 31 days). Epoch milliseconds. Declared `type: number` upstream; an integer here (int64), which is the same on the wire and keeps Go callers from passing fractions.
+// GetSlotsParams defines parameters for GetSlots.
+type GetSlotsParams struct {
+	// StartDate Start Date (**⚠️ Important:** Date range cannot be more than 31 days)
 	StartDate int64 `form:"startDate" json:"startDate"`
 
-	// EndDate End Date (**⚠️ Important:** Date range cannot be more than 31 days). Epoch milliseconds. Declared `type: number` upstream; an integer here (int64), which is the same on the wire and keeps Go callers from passing fractions.
+	// EndDate End Date (**⚠️ Important:** Date range cannot be more than 31 days)
 	EndDate int64 `form:"endDate" json:"endDate"`
 
 	// Timezone The timezone in which the free slots are returned
@@ -3926,8 +3800,8 @@ type GetFreeSlotsParams struct {
 	UserIds *[]string `form:"userIds,omitempty" json:"userIds,omitempty"`
 }
 
-// GetInstalledLocationsParams defines parameters for GetInstalledLocations.
-type GetInstalledLocationsParams struct {
+// GetInstalledLocationParams defines parameters for GetInstalledLocation.
+type GetInstalledLocationParams struct {
 	// Skip Parameter to skip the number installed locations
 	Skip *string `form:"skip,omitempty" json:"skip,omitempty"`
 
@@ -3959,13 +3833,13 @@ type GetInstalledLocationsParams struct {
 	LocationID *string `form:"locationId,omitempty" json:"locationId,omitempty"`
 }
 
-// ListPipelinesParams defines parameters for ListPipelines.
-type ListPipelinesParams struct {
+// GetPipelinesParams defines parameters for GetPipelines.
+type GetPipelinesParams struct {
 	LocationID string `form:"locationId" json:"locationId"`
 }
 
-// SearchOpportunitiesParams defines parameters for SearchOpportunities.
-type SearchOpportunitiesParams struct {
+// SearchOpportunityParams defines parameters for SearchOpportunity.
+type SearchOpportunityParams struct {
 	Q *string `form:"q,omitempty" json:"q,omitempty"`
 
 	// LocationID Location Id
@@ -3978,9 +3852,9 @@ type SearchOpportunitiesParams struct {
 	PipelineStageID *string `form:"pipeline_stage_id,omitempty" json:"pipeline_stage_id,omitempty"`
 
 	// ContactID Contact Id
-	ContactID  *string                          `form:"contact_id,omitempty" json:"contact_id,omitempty"`
-	Status     *SearchOpportunitiesParamsStatus `form:"status,omitempty" json:"status,omitempty"`
-	AssignedTo *string                          `form:"assigned_to,omitempty" json:"assigned_to,omitempty"`
+	ContactID  *string                        `form:"contact_id,omitempty" json:"contact_id,omitempty"`
+	Status     *SearchOpportunityParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+	AssignedTo *string                        `form:"assigned_to,omitempty" json:"assigned_to,omitempty"`
 
 	// CampaignID Campaign Id
 	CampaignID *string `form:"campaignId,omitempty" json:"campaignId,omitempty"`
@@ -4016,8 +3890,8 @@ type SearchOpportunitiesParams struct {
 	GetCalendarEvents *bool `form:"getCalendarEvents,omitempty" json:"getCalendarEvents,omitempty"`
 }
 
-// SearchOpportunitiesParamsStatus defines parameters for SearchOpportunities.
-type SearchOpportunitiesParamsStatus string
+// SearchOpportunityParamsStatus defines parameters for SearchOpportunity.
+type SearchOpportunityParamsStatus string
 
 // ListOrdersParams defines parameters for ListOrders.
 type ListOrdersParams struct {
@@ -4059,20 +3933,23 @@ type ListOrdersParams struct {
 
 	// Offset The starting index of the page, indicating the position from which the results should be retrieved.
 	Offset *float64 `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// AltType AltType is the type of identifier; location.
+	AltType *string `form:"altType,omitempty" json:"altType,omitempty"`
 }
 
 // ListOrdersParamsPaymentStatus defines parameters for ListOrders.
 type ListOrdersParamsPaymentStatus string
 
-// GetOrderParams defines parameters for GetOrder.
-type GetOrderParams struct {
+// GetOrderByIDParams defines parameters for GetOrderByID.
+type GetOrderByIDParams struct {
 	// LocationID LocationId is the id of the sub-account.
 	LocationID *string `form:"locationId,omitempty" json:"locationId,omitempty"`
 
 	// AltID AltId is the unique identifier e.g: location id.
 	AltID string `form:"altId" json:"altId"`
 
-	// AltType AltType is the type of identifier. Not listed for this operation in the official document, but the live API answers 422 "altType should not be empty" without it (GoHighLevel/highlevel-api-sdk#18, GoHighLevel/highlevel-api-docs#180), so hlgate requires it; send `location`.
+	// AltType AltType is the type of identifier; location.
 	AltType string `form:"altType" json:"altType"`
 }
 
@@ -4121,8 +3998,8 @@ type ListTransactionsParams struct {
 	Offset *float64 `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
-// GetTransactionParams defines parameters for GetTransaction.
-type GetTransactionParams struct {
+// GetTransactionByIDParams defines parameters for GetTransactionByID.
+type GetTransactionByIDParams struct {
 	// LocationID LocationId is the id of the sub-account.
 	LocationID *string `form:"locationId,omitempty" json:"locationId,omitempty"`
 
@@ -4134,63 +4011,63 @@ type GetTransactionParams struct {
 }
 
 // CreateAppointmentJSONRequestBody defines body for CreateAppointment for application/json ContentType.
-type CreateAppointmentJSONRequestBody = CreateAppointmentRequest
+type CreateAppointmentJSONRequestBody = AppointmentCreateSchema
 
-// UpdateAppointmentJSONRequestBody defines body for UpdateAppointment for application/json ContentType.
-type UpdateAppointmentJSONRequestBody = UpdateAppointmentRequest
+// EditAppointmentJSONRequestBody defines body for EditAppointment for application/json ContentType.
+type EditAppointmentJSONRequestBody = AppointmentEditSchema
 
 // DeleteEventJSONRequestBody defines body for DeleteEvent for application/json ContentType.
-type DeleteEventJSONRequestBody = DeleteEventRequest
+type DeleteEventJSONRequestBody = DeleteAppointmentSchema
 
 // CreateContactJSONRequestBody defines body for CreateContact for application/json ContentType.
-type CreateContactJSONRequestBody = CreateContactRequest
+type CreateContactJSONRequestBody = CreateContactDto
 
-// SearchContactsJSONRequestBody defines body for SearchContacts for application/json ContentType.
-type SearchContactsJSONRequestBody = SearchContactsRequest
+// SearchContactsAdvancedJSONRequestBody defines body for SearchContactsAdvanced for application/json ContentType.
+type SearchContactsAdvancedJSONRequestBody = SearchBodyV2DTO
 
 // UpsertContactJSONRequestBody defines body for UpsertContact for application/json ContentType.
-type UpsertContactJSONRequestBody = UpsertContactRequest
+type UpsertContactJSONRequestBody = UpsertContactDto
 
 // UpdateContactJSONRequestBody defines body for UpdateContact for application/json ContentType.
-type UpdateContactJSONRequestBody = UpdateContactRequest
+type UpdateContactJSONRequestBody = UpdateContactDto
 
-// RemoveContactTagsJSONRequestBody defines body for RemoveContactTags for application/json ContentType.
-type RemoveContactTagsJSONRequestBody = ContactTagsRequest
+// RemoveTagsJSONRequestBody defines body for RemoveTags for application/json ContentType.
+type RemoveTagsJSONRequestBody = TagsDTO
 
-// AddContactTagsJSONRequestBody defines body for AddContactTags for application/json ContentType.
-type AddContactTagsJSONRequestBody = ContactTagsRequest
+// AddTagsJSONRequestBody defines body for AddTags for application/json ContentType.
+type AddTagsJSONRequestBody = TagsDTO
 
-// GetLocationTokenFormdataRequestBody defines body for GetLocationToken for application/x-www-form-urlencoded ContentType.
-type GetLocationTokenFormdataRequestBody = LocationTokenRequest
+// GetLocationAccessTokenFormdataRequestBody defines body for GetLocationAccessToken for application/x-www-form-urlencoded ContentType.
+type GetLocationAccessTokenFormdataRequestBody = GetLocationAccessCodeBodyDto
 
 // GetAccessTokenFormdataRequestBody defines body for GetAccessToken for application/x-www-form-urlencoded ContentType.
-type GetAccessTokenFormdataRequestBody = AccessTokenRequest
+type GetAccessTokenFormdataRequestBody = GetAccessCodebodyDto
 
 // CreateOpportunityJSONRequestBody defines body for CreateOpportunity for application/json ContentType.
-type CreateOpportunityJSONRequestBody = CreateOpportunityRequest
+type CreateOpportunityJSONRequestBody = CreateDto
 
 // UpdateOpportunityJSONRequestBody defines body for UpdateOpportunity for application/json ContentType.
-type UpdateOpportunityJSONRequestBody = UpdateOpportunityRequest
+type UpdateOpportunityJSONRequestBody = UpdateOpportunityDto
 
 // UpdateOpportunityStatusJSONRequestBody defines body for UpdateOpportunityStatus for application/json ContentType.
-type UpdateOpportunityStatusJSONRequestBody = UpdateOpportunityStatusRequest
+type UpdateOpportunityStatusJSONRequestBody = UpdateStatusDto
 
-// AsTextField returns the union data inside the CreateContactRequest_CustomFields as a TextField
-func (t CreateContactRequest_CustomFields) AsTextField() (TextField, error) {
+// AsTextField returns the union data inside the CreateContactDto_CustomFields as a TextField
+func (t CreateContactDto_CustomFields) AsTextField() (TextField, error) {
 	var body TextField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromTextField overwrites any union data inside the CreateContactRequest_CustomFields as the provided TextField
-func (t *CreateContactRequest_CustomFields) FromTextField(v TextField) error {
+// FromTextField overwrites any union data inside the CreateContactDto_CustomFields as the provided TextField
+func (t *CreateContactDto_CustomFields) FromTextField(v TextField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeTextField performs a merge with any union data inside the CreateContactRequest_CustomFields, using the provided TextField
-func (t *CreateContactRequest_CustomFields) MergeTextField(v TextField) error {
+// MergeTextField performs a merge with any union data inside the CreateContactDto_CustomFields, using the provided TextField
+func (t *CreateContactDto_CustomFields) MergeTextField(v TextField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -4201,22 +4078,22 @@ func (t *CreateContactRequest_CustomFields) MergeTextField(v TextField) error {
 	return err
 }
 
-// AsLargeTextField returns the union data inside the CreateContactRequest_CustomFields as a LargeTextField
-func (t CreateContactRequest_CustomFields) AsLargeTextField() (LargeTextField, error) {
+// AsLargeTextField returns the union data inside the CreateContactDto_CustomFields as a LargeTextField
+func (t CreateContactDto_CustomFields) AsLargeTextField() (LargeTextField, error) {
 	var body LargeTextField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromLargeTextField overwrites any union data inside the CreateContactRequest_CustomFields as the provided LargeTextField
-func (t *CreateContactRequest_CustomFields) FromLargeTextField(v LargeTextField) error {
+// FromLargeTextField overwrites any union data inside the CreateContactDto_CustomFields as the provided LargeTextField
+func (t *CreateContactDto_CustomFields) FromLargeTextField(v LargeTextField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeLargeTextField performs a merge with any union data inside the CreateContactRequest_CustomFields, using the provided LargeTextField
-func (t *CreateContactRequest_CustomFields) MergeLargeTextField(v LargeTextField) error {
+// MergeLargeTextField performs a merge with any union data inside the CreateContactDto_CustomFields, using the provided LargeTextField
+func (t *CreateContactDto_CustomFields) MergeLargeTextField(v LargeTextField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -4227,22 +4104,22 @@ func (t *CreateContactRequest_CustomFields) MergeLargeTextField(v LargeTextField
 	return err
 }
 
-// AsSingleSelectField returns the union data inside the CreateContactRequest_CustomFields as a SingleSelectField
-func (t CreateContactRequest_CustomFields) AsSingleSelectField() (SingleSelectField, error) {
+// AsSingleSelectField returns the union data inside the CreateContactDto_CustomFields as a SingleSelectField
+func (t CreateContactDto_CustomFields) AsSingleSelectField() (SingleSelectField, error) {
 	var body SingleSelectField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromSingleSelectField overwrites any union data inside the CreateContactRequest_CustomFields as the provided SingleSelectField
-func (t *CreateContactRequest_CustomFields) FromSingleSelectField(v SingleSelectField) error {
+// FromSingleSelectField overwrites any union data inside the CreateContactDto_CustomFields as the provided SingleSelectField
+func (t *CreateContactDto_CustomFields) FromSingleSelectField(v SingleSelectField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeSingleSelectField performs a merge with any union data inside the CreateContactRequest_CustomFields, using the provided SingleSelectField
-func (t *CreateContactRequest_CustomFields) MergeSingleSelectField(v SingleSelectField) error {
+// MergeSingleSelectField performs a merge with any union data inside the CreateContactDto_CustomFields, using the provided SingleSelectField
+func (t *CreateContactDto_CustomFields) MergeSingleSelectField(v SingleSelectField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -4253,22 +4130,22 @@ func (t *CreateContactRequest_CustomFields) MergeSingleSelectField(v SingleSelec
 	return err
 }
 
-// AsRadioField returns the union data inside the CreateContactRequest_CustomFields as a RadioField
-func (t CreateContactRequest_CustomFields) AsRadioField() (RadioField, error) {
+// AsRadioField returns the union data inside the CreateContactDto_CustomFields as a RadioField
+func (t CreateContactDto_CustomFields) AsRadioField() (RadioField, error) {
 	var body RadioField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromRadioField overwrites any union data inside the CreateContactRequest_CustomFields as the provided RadioField
-func (t *CreateContactRequest_CustomFields) FromRadioField(v RadioField) error {
+// FromRadioField overwrites any union data inside the CreateContactDto_CustomFields as the provided RadioField
+func (t *CreateContactDto_CustomFields) FromRadioField(v RadioField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeRadioField performs a merge with any union data inside the CreateContactRequest_CustomFields, using the provided RadioField
-func (t *CreateContactRequest_CustomFields) MergeRadioField(v RadioField) error {
+// MergeRadioField performs a merge with any union data inside the CreateContactDto_CustomFields, using the provided RadioField
+func (t *CreateContactDto_CustomFields) MergeRadioField(v RadioField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -4279,22 +4156,22 @@ func (t *CreateContactRequest_CustomFields) MergeRadioField(v RadioField) error 
 	return err
 }
 
-// AsNumericField returns the union data inside the CreateContactRequest_CustomFields as a NumericField
-func (t CreateContactRequest_CustomFields) AsNumericField() (NumericField, error) {
+// AsNumericField returns the union data inside the CreateContactDto_CustomFields as a NumericField
+func (t CreateContactDto_CustomFields) AsNumericField() (NumericField, error) {
 	var body NumericField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromNumericField overwrites any union data inside the CreateContactRequest_CustomFields as the provided NumericField
-func (t *CreateContactRequest_CustomFields) FromNumericField(v NumericField) error {
+// FromNumericField overwrites any union data inside the CreateContactDto_CustomFields as the provided NumericField
+func (t *CreateContactDto_CustomFields) FromNumericField(v NumericField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeNumericField performs a merge with any union data inside the CreateContactRequest_CustomFields, using the provided NumericField
-func (t *CreateContactRequest_CustomFields) MergeNumericField(v NumericField) error {
+// MergeNumericField performs a merge with any union data inside the CreateContactDto_CustomFields, using the provided NumericField
+func (t *CreateContactDto_CustomFields) MergeNumericField(v NumericField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -4305,22 +4182,22 @@ func (t *CreateContactRequest_CustomFields) MergeNumericField(v NumericField) er
 	return err
 }
 
-// AsMonetoryField returns the union data inside the CreateContactRequest_CustomFields as a MonetoryField
-func (t CreateContactRequest_CustomFields) AsMonetoryField() (MonetoryField, error) {
+// AsMonetoryField returns the union data inside the CreateContactDto_CustomFields as a MonetoryField
+func (t CreateContactDto_CustomFields) AsMonetoryField() (MonetoryField, error) {
 	var body MonetoryField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromMonetoryField overwrites any union data inside the CreateContactRequest_CustomFields as the provided MonetoryField
-func (t *CreateContactRequest_CustomFields) FromMonetoryField(v MonetoryField) error {
+// FromMonetoryField overwrites any union data inside the CreateContactDto_CustomFields as the provided MonetoryField
+func (t *CreateContactDto_CustomFields) FromMonetoryField(v MonetoryField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeMonetoryField performs a merge with any union data inside the CreateContactRequest_CustomFields, using the provided MonetoryField
-func (t *CreateContactRequest_CustomFields) MergeMonetoryField(v MonetoryField) error {
+// MergeMonetoryField performs a merge with any union data inside the CreateContactDto_CustomFields, using the provided MonetoryField
+func (t *CreateContactDto_CustomFields) MergeMonetoryField(v MonetoryField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -4331,22 +4208,22 @@ func (t *CreateContactRequest_CustomFields) MergeMonetoryField(v MonetoryField) 
 	return err
 }
 
-// AsCheckboxField returns the union data inside the CreateContactRequest_CustomFields as a CheckboxField
-func (t CreateContactRequest_CustomFields) AsCheckboxField() (CheckboxField, error) {
+// AsCheckboxField returns the union data inside the CreateContactDto_CustomFields as a CheckboxField
+func (t CreateContactDto_CustomFields) AsCheckboxField() (CheckboxField, error) {
 	var body CheckboxField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromCheckboxField overwrites any union data inside the CreateContactRequest_CustomFields as the provided CheckboxField
-func (t *CreateContactRequest_CustomFields) FromCheckboxField(v CheckboxField) error {
+// FromCheckboxField overwrites any union data inside the CreateContactDto_CustomFields as the provided CheckboxField
+func (t *CreateContactDto_CustomFields) FromCheckboxField(v CheckboxField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeCheckboxField performs a merge with any union data inside the CreateContactRequest_CustomFields, using the provided CheckboxField
-func (t *CreateContactRequest_CustomFields) MergeCheckboxField(v CheckboxField) error {
+// MergeCheckboxField performs a merge with any union data inside the CreateContactDto_CustomFields, using the provided CheckboxField
+func (t *CreateContactDto_CustomFields) MergeCheckboxField(v CheckboxField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -4357,22 +4234,22 @@ func (t *CreateContactRequest_CustomFields) MergeCheckboxField(v CheckboxField) 
 	return err
 }
 
-// AsMultiSelectField returns the union data inside the CreateContactRequest_CustomFields as a MultiSelectField
-func (t CreateContactRequest_CustomFields) AsMultiSelectField() (MultiSelectField, error) {
+// AsMultiSelectField returns the union data inside the CreateContactDto_CustomFields as a MultiSelectField
+func (t CreateContactDto_CustomFields) AsMultiSelectField() (MultiSelectField, error) {
 	var body MultiSelectField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromMultiSelectField overwrites any union data inside the CreateContactRequest_CustomFields as the provided MultiSelectField
-func (t *CreateContactRequest_CustomFields) FromMultiSelectField(v MultiSelectField) error {
+// FromMultiSelectField overwrites any union data inside the CreateContactDto_CustomFields as the provided MultiSelectField
+func (t *CreateContactDto_CustomFields) FromMultiSelectField(v MultiSelectField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeMultiSelectField performs a merge with any union data inside the CreateContactRequest_CustomFields, using the provided MultiSelectField
-func (t *CreateContactRequest_CustomFields) MergeMultiSelectField(v MultiSelectField) error {
+// MergeMultiSelectField performs a merge with any union data inside the CreateContactDto_CustomFields, using the provided MultiSelectField
+func (t *CreateContactDto_CustomFields) MergeMultiSelectField(v MultiSelectField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -4383,22 +4260,22 @@ func (t *CreateContactRequest_CustomFields) MergeMultiSelectField(v MultiSelectF
 	return err
 }
 
-// AsFileField returns the union data inside the CreateContactRequest_CustomFields as a FileField
-func (t CreateContactRequest_CustomFields) AsFileField() (FileField, error) {
+// AsFileField returns the union data inside the CreateContactDto_CustomFields as a FileField
+func (t CreateContactDto_CustomFields) AsFileField() (FileField, error) {
 	var body FileField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromFileField overwrites any union data inside the CreateContactRequest_CustomFields as the provided FileField
-func (t *CreateContactRequest_CustomFields) FromFileField(v FileField) error {
+// FromFileField overwrites any union data inside the CreateContactDto_CustomFields as the provided FileField
+func (t *CreateContactDto_CustomFields) FromFileField(v FileField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeFileField performs a merge with any union data inside the CreateContactRequest_CustomFields, using the provided FileField
-func (t *CreateContactRequest_CustomFields) MergeFileField(v FileField) error {
+// MergeFileField performs a merge with any union data inside the CreateContactDto_CustomFields, using the provided FileField
+func (t *CreateContactDto_CustomFields) MergeFileField(v FileField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -4409,32 +4286,32 @@ func (t *CreateContactRequest_CustomFields) MergeFileField(v FileField) error {
 	return err
 }
 
-func (t CreateContactRequest_CustomFields) MarshalJSON() ([]byte, error) {
+func (t CreateContactDto_CustomFields) MarshalJSON() ([]byte, error) {
 	b, err := t.union.MarshalJSON()
 	return b, err
 }
 
-func (t *CreateContactRequest_CustomFields) UnmarshalJSON(b []byte) error {
+func (t *CreateContactDto_CustomFields) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
 
-// AsCustomFieldInputString returns the union data inside the CreateOpportunityRequest_CustomFields as a CustomFieldInputString
-func (t CreateOpportunityRequest_CustomFields) AsCustomFieldInputString() (CustomFieldInputString, error) {
-	var body CustomFieldInputString
+// AsCustomFieldsInputStringSchema returns the union data inside the CreateDto_CustomFields as a CustomFieldsInputStringSchema
+func (t CreateDto_CustomFields) AsCustomFieldsInputStringSchema() (CustomFieldsInputStringSchema, error) {
+	var body CustomFieldsInputStringSchema
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromCustomFieldInputString overwrites any union data inside the CreateOpportunityRequest_CustomFields as the provided CustomFieldInputString
-func (t *CreateOpportunityRequest_CustomFields) FromCustomFieldInputString(v CustomFieldInputString) error {
+// FromCustomFieldsInputStringSchema overwrites any union data inside the CreateDto_CustomFields as the provided CustomFieldsInputStringSchema
+func (t *CreateDto_CustomFields) FromCustomFieldsInputStringSchema(v CustomFieldsInputStringSchema) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeCustomFieldInputString performs a merge with any union data inside the CreateOpportunityRequest_CustomFields, using the provided CustomFieldInputString
-func (t *CreateOpportunityRequest_CustomFields) MergeCustomFieldInputString(v CustomFieldInputString) error {
+// MergeCustomFieldsInputStringSchema performs a merge with any union data inside the CreateDto_CustomFields, using the provided CustomFieldsInputStringSchema
+func (t *CreateDto_CustomFields) MergeCustomFieldsInputStringSchema(v CustomFieldsInputStringSchema) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -4445,22 +4322,22 @@ func (t *CreateOpportunityRequest_CustomFields) MergeCustomFieldInputString(v Cu
 	return err
 }
 
-// AsCustomFieldInputArray returns the union data inside the CreateOpportunityRequest_CustomFields as a CustomFieldInputArray
-func (t CreateOpportunityRequest_CustomFields) AsCustomFieldInputArray() (CustomFieldInputArray, error) {
-	var body CustomFieldInputArray
+// AsCustomFieldsInputArraySchema returns the union data inside the CreateDto_CustomFields as a CustomFieldsInputArraySchema
+func (t CreateDto_CustomFields) AsCustomFieldsInputArraySchema() (CustomFieldsInputArraySchema, error) {
+	var body CustomFieldsInputArraySchema
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromCustomFieldInputArray overwrites any union data inside the CreateOpportunityRequest_CustomFields as the provided CustomFieldInputArray
-func (t *CreateOpportunityRequest_CustomFields) FromCustomFieldInputArray(v CustomFieldInputArray) error {
+// FromCustomFieldsInputArraySchema overwrites any union data inside the CreateDto_CustomFields as the provided CustomFieldsInputArraySchema
+func (t *CreateDto_CustomFields) FromCustomFieldsInputArraySchema(v CustomFieldsInputArraySchema) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeCustomFieldInputArray performs a merge with any union data inside the CreateOpportunityRequest_CustomFields, using the provided CustomFieldInputArray
-func (t *CreateOpportunityRequest_CustomFields) MergeCustomFieldInputArray(v CustomFieldInputArray) error {
+// MergeCustomFieldsInputArraySchema performs a merge with any union data inside the CreateDto_CustomFields, using the provided CustomFieldsInputArraySchema
+func (t *CreateDto_CustomFields) MergeCustomFieldsInputArraySchema(v CustomFieldsInputArraySchema) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -4471,22 +4348,22 @@ func (t *CreateOpportunityRequest_CustomFields) MergeCustomFieldInputArray(v Cus
 	return err
 }
 
-// AsCustomFieldInputObject returns the union data inside the CreateOpportunityRequest_CustomFields as a CustomFieldInputObject
-func (t CreateOpportunityRequest_CustomFields) AsCustomFieldInputObject() (CustomFieldInputObject, error) {
-	var body CustomFieldInputObject
+// AsCustomFieldsInputObjectSchema returns the union data inside the CreateDto_CustomFields as a CustomFieldsInputObjectSchema
+func (t CreateDto_CustomFields) AsCustomFieldsInputObjectSchema() (CustomFieldsInputObjectSchema, error) {
+	var body CustomFieldsInputObjectSchema
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromCustomFieldInputObject overwrites any union data inside the CreateOpportunityRequest_CustomFields as the provided CustomFieldInputObject
-func (t *CreateOpportunityRequest_CustomFields) FromCustomFieldInputObject(v CustomFieldInputObject) error {
+// FromCustomFieldsInputObjectSchema overwrites any union data inside the CreateDto_CustomFields as the provided CustomFieldsInputObjectSchema
+func (t *CreateDto_CustomFields) FromCustomFieldsInputObjectSchema(v CustomFieldsInputObjectSchema) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeCustomFieldInputObject performs a merge with any union data inside the CreateOpportunityRequest_CustomFields, using the provided CustomFieldInputObject
-func (t *CreateOpportunityRequest_CustomFields) MergeCustomFieldInputObject(v CustomFieldInputObject) error {
+// MergeCustomFieldsInputObjectSchema performs a merge with any union data inside the CreateDto_CustomFields, using the provided CustomFieldsInputObjectSchema
+func (t *CreateDto_CustomFields) MergeCustomFieldsInputObjectSchema(v CustomFieldsInputObjectSchema) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -4497,32 +4374,32 @@ func (t *CreateOpportunityRequest_CustomFields) MergeCustomFieldInputObject(v Cu
 	return err
 }
 
-func (t CreateOpportunityRequest_CustomFields) MarshalJSON() ([]byte, error) {
+func (t CreateDto_CustomFields) MarshalJSON() ([]byte, error) {
 	b, err := t.union.MarshalJSON()
 	return b, err
 }
 
-func (t *CreateOpportunityRequest_CustomFields) UnmarshalJSON(b []byte) error {
+func (t *CreateDto_CustomFields) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
 
-// AsCustomFieldInputObjectFieldValue0 returns the union data inside the CustomFieldInputObject_FieldValue as a CustomFieldInputObjectFieldValue0
-func (t CustomFieldInputObject_FieldValue) AsCustomFieldInputObjectFieldValue0() (CustomFieldInputObjectFieldValue0, error) {
-	var body CustomFieldInputObjectFieldValue0
+// AsCustomFieldResponseSchemaFieldValue0 returns the union data inside the CustomFieldResponseSchema_FieldValue as a CustomFieldResponseSchemaFieldValue0
+func (t CustomFieldResponseSchema_FieldValue) AsCustomFieldResponseSchemaFieldValue0() (CustomFieldResponseSchemaFieldValue0, error) {
+	var body CustomFieldResponseSchemaFieldValue0
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromCustomFieldInputObjectFieldValue0 overwrites any union data inside the CustomFieldInputObject_FieldValue as the provided CustomFieldInputObjectFieldValue0
-func (t *CustomFieldInputObject_FieldValue) FromCustomFieldInputObjectFieldValue0(v CustomFieldInputObjectFieldValue0) error {
+// FromCustomFieldResponseSchemaFieldValue0 overwrites any union data inside the CustomFieldResponseSchema_FieldValue as the provided CustomFieldResponseSchemaFieldValue0
+func (t *CustomFieldResponseSchema_FieldValue) FromCustomFieldResponseSchemaFieldValue0(v CustomFieldResponseSchemaFieldValue0) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeCustomFieldInputObjectFieldValue0 performs a merge with any union data inside the CustomFieldInputObject_FieldValue, using the provided CustomFieldInputObjectFieldValue0
-func (t *CustomFieldInputObject_FieldValue) MergeCustomFieldInputObjectFieldValue0(v CustomFieldInputObjectFieldValue0) error {
+// MergeCustomFieldResponseSchemaFieldValue0 performs a merge with any union data inside the CustomFieldResponseSchema_FieldValue, using the provided CustomFieldResponseSchemaFieldValue0
+func (t *CustomFieldResponseSchema_FieldValue) MergeCustomFieldResponseSchemaFieldValue0(v CustomFieldResponseSchemaFieldValue0) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -4533,22 +4410,22 @@ func (t *CustomFieldInputObject_FieldValue) MergeCustomFieldInputObjectFieldValu
 	return err
 }
 
-// AsCustomFieldInputObjectFieldValue1 returns the union data inside the CustomFieldInputObject_FieldValue as a CustomFieldInputObjectFieldValue1
-func (t CustomFieldInputObject_FieldValue) AsCustomFieldInputObjectFieldValue1() (CustomFieldInputObjectFieldValue1, error) {
-	var body CustomFieldInputObjectFieldValue1
+// AsCustomFieldResponseSchemaFieldValue1 returns the union data inside the CustomFieldResponseSchema_FieldValue as a CustomFieldResponseSchemaFieldValue1
+func (t CustomFieldResponseSchema_FieldValue) AsCustomFieldResponseSchemaFieldValue1() (CustomFieldResponseSchemaFieldValue1, error) {
+	var body CustomFieldResponseSchemaFieldValue1
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromCustomFieldInputObjectFieldValue1 overwrites any union data inside the CustomFieldInputObject_FieldValue as the provided CustomFieldInputObjectFieldValue1
-func (t *CustomFieldInputObject_FieldValue) FromCustomFieldInputObjectFieldValue1(v CustomFieldInputObjectFieldValue1) error {
+// FromCustomFieldResponseSchemaFieldValue1 overwrites any union data inside the CustomFieldResponseSchema_FieldValue as the provided CustomFieldResponseSchemaFieldValue1
+func (t *CustomFieldResponseSchema_FieldValue) FromCustomFieldResponseSchemaFieldValue1(v CustomFieldResponseSchemaFieldValue1) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeCustomFieldInputObjectFieldValue1 performs a merge with any union data inside the CustomFieldInputObject_FieldValue, using the provided CustomFieldInputObjectFieldValue1
-func (t *CustomFieldInputObject_FieldValue) MergeCustomFieldInputObjectFieldValue1(v CustomFieldInputObjectFieldValue1) error {
+// MergeCustomFieldResponseSchemaFieldValue1 performs a merge with any union data inside the CustomFieldResponseSchema_FieldValue, using the provided CustomFieldResponseSchemaFieldValue1
+func (t *CustomFieldResponseSchema_FieldValue) MergeCustomFieldResponseSchemaFieldValue1(v CustomFieldResponseSchemaFieldValue1) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -4559,74 +4436,90 @@ func (t *CustomFieldInputObject_FieldValue) MergeCustomFieldInputObjectFieldValu
 	return err
 }
 
-func (t CustomFieldInputObject_FieldValue) MarshalJSON() ([]byte, error) {
+// AsCustomFieldResponseSchemaFieldValue2 returns the union data inside the CustomFieldResponseSchema_FieldValue as a CustomFieldResponseSchemaFieldValue2
+func (t CustomFieldResponseSchema_FieldValue) AsCustomFieldResponseSchemaFieldValue2() (CustomFieldResponseSchemaFieldValue2, error) {
+	var body CustomFieldResponseSchemaFieldValue2
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCustomFieldResponseSchemaFieldValue2 overwrites any union data inside the CustomFieldResponseSchema_FieldValue as the provided CustomFieldResponseSchemaFieldValue2
+func (t *CustomFieldResponseSchema_FieldValue) FromCustomFieldResponseSchemaFieldValue2(v CustomFieldResponseSchemaFieldValue2) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCustomFieldResponseSchemaFieldValue2 performs a merge with any union data inside the CustomFieldResponseSchema_FieldValue, using the provided CustomFieldResponseSchemaFieldValue2
+func (t *CustomFieldResponseSchema_FieldValue) MergeCustomFieldResponseSchemaFieldValue2(v CustomFieldResponseSchemaFieldValue2) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsCustomFieldResponseSchemaFieldValue3 returns the union data inside the CustomFieldResponseSchema_FieldValue as a CustomFieldResponseSchemaFieldValue3
+func (t CustomFieldResponseSchema_FieldValue) AsCustomFieldResponseSchemaFieldValue3() (CustomFieldResponseSchemaFieldValue3, error) {
+	var body CustomFieldResponseSchemaFieldValue3
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCustomFieldResponseSchemaFieldValue3 overwrites any union data inside the CustomFieldResponseSchema_FieldValue as the provided CustomFieldResponseSchemaFieldValue3
+func (t *CustomFieldResponseSchema_FieldValue) FromCustomFieldResponseSchemaFieldValue3(v CustomFieldResponseSchemaFieldValue3) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCustomFieldResponseSchemaFieldValue3 performs a merge with any union data inside the CustomFieldResponseSchema_FieldValue, using the provided CustomFieldResponseSchemaFieldValue3
+func (t *CustomFieldResponseSchema_FieldValue) MergeCustomFieldResponseSchemaFieldValue3(v CustomFieldResponseSchemaFieldValue3) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsCustomFieldResponseSchemaFieldValue4 returns the union data inside the CustomFieldResponseSchema_FieldValue as a CustomFieldResponseSchemaFieldValue4
+func (t CustomFieldResponseSchema_FieldValue) AsCustomFieldResponseSchemaFieldValue4() (CustomFieldResponseSchemaFieldValue4, error) {
+	var body CustomFieldResponseSchemaFieldValue4
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCustomFieldResponseSchemaFieldValue4 overwrites any union data inside the CustomFieldResponseSchema_FieldValue as the provided CustomFieldResponseSchemaFieldValue4
+func (t *CustomFieldResponseSchema_FieldValue) FromCustomFieldResponseSchemaFieldValue4(v CustomFieldResponseSchemaFieldValue4) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCustomFieldResponseSchemaFieldValue4 performs a merge with any union data inside the CustomFieldResponseSchema_FieldValue, using the provided CustomFieldResponseSchemaFieldValue4
+func (t *CustomFieldResponseSchema_FieldValue) MergeCustomFieldResponseSchemaFieldValue4(v CustomFieldResponseSchemaFieldValue4) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t CustomFieldResponseSchema_FieldValue) MarshalJSON() ([]byte, error) {
 	b, err := t.union.MarshalJSON()
 	return b, err
 }
 
-func (t *CustomFieldInputObject_FieldValue) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsCustomFieldInputStringFieldValue0 returns the union data inside the CustomFieldInputString_FieldValue as a CustomFieldInputStringFieldValue0
-func (t CustomFieldInputString_FieldValue) AsCustomFieldInputStringFieldValue0() (CustomFieldInputStringFieldValue0, error) {
-	var body CustomFieldInputStringFieldValue0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromCustomFieldInputStringFieldValue0 overwrites any union data inside the CustomFieldInputString_FieldValue as the provided CustomFieldInputStringFieldValue0
-func (t *CustomFieldInputString_FieldValue) FromCustomFieldInputStringFieldValue0(v CustomFieldInputStringFieldValue0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeCustomFieldInputStringFieldValue0 performs a merge with any union data inside the CustomFieldInputString_FieldValue, using the provided CustomFieldInputStringFieldValue0
-func (t *CustomFieldInputString_FieldValue) MergeCustomFieldInputStringFieldValue0(v CustomFieldInputStringFieldValue0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsCustomFieldInputStringFieldValue1 returns the union data inside the CustomFieldInputString_FieldValue as a CustomFieldInputStringFieldValue1
-func (t CustomFieldInputString_FieldValue) AsCustomFieldInputStringFieldValue1() (CustomFieldInputStringFieldValue1, error) {
-	var body CustomFieldInputStringFieldValue1
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromCustomFieldInputStringFieldValue1 overwrites any union data inside the CustomFieldInputString_FieldValue as the provided CustomFieldInputStringFieldValue1
-func (t *CustomFieldInputString_FieldValue) FromCustomFieldInputStringFieldValue1(v CustomFieldInputStringFieldValue1) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeCustomFieldInputStringFieldValue1 performs a merge with any union data inside the CustomFieldInputString_FieldValue, using the provided CustomFieldInputStringFieldValue1
-func (t *CustomFieldInputString_FieldValue) MergeCustomFieldInputStringFieldValue1(v CustomFieldInputStringFieldValue1) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t CustomFieldInputString_FieldValue) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *CustomFieldInputString_FieldValue) UnmarshalJSON(b []byte) error {
+func (t *CustomFieldResponseSchema_FieldValue) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
@@ -4817,162 +4710,22 @@ func (t *NumericField_FieldValue) UnmarshalJSON(b []byte) error {
 	return err
 }
 
-// AsOpportunityCustomFieldFieldValue0 returns the union data inside the OpportunityCustomField_FieldValue as a OpportunityCustomFieldFieldValue0
-func (t OpportunityCustomField_FieldValue) AsOpportunityCustomFieldFieldValue0() (OpportunityCustomFieldFieldValue0, error) {
-	var body OpportunityCustomFieldFieldValue0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromOpportunityCustomFieldFieldValue0 overwrites any union data inside the OpportunityCustomField_FieldValue as the provided OpportunityCustomFieldFieldValue0
-func (t *OpportunityCustomField_FieldValue) FromOpportunityCustomFieldFieldValue0(v OpportunityCustomFieldFieldValue0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeOpportunityCustomFieldFieldValue0 performs a merge with any union data inside the OpportunityCustomField_FieldValue, using the provided OpportunityCustomFieldFieldValue0
-func (t *OpportunityCustomField_FieldValue) MergeOpportunityCustomFieldFieldValue0(v OpportunityCustomFieldFieldValue0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsOpportunityCustomFieldFieldValue1 returns the union data inside the OpportunityCustomField_FieldValue as a OpportunityCustomFieldFieldValue1
-func (t OpportunityCustomField_FieldValue) AsOpportunityCustomFieldFieldValue1() (OpportunityCustomFieldFieldValue1, error) {
-	var body OpportunityCustomFieldFieldValue1
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromOpportunityCustomFieldFieldValue1 overwrites any union data inside the OpportunityCustomField_FieldValue as the provided OpportunityCustomFieldFieldValue1
-func (t *OpportunityCustomField_FieldValue) FromOpportunityCustomFieldFieldValue1(v OpportunityCustomFieldFieldValue1) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeOpportunityCustomFieldFieldValue1 performs a merge with any union data inside the OpportunityCustomField_FieldValue, using the provided OpportunityCustomFieldFieldValue1
-func (t *OpportunityCustomField_FieldValue) MergeOpportunityCustomFieldFieldValue1(v OpportunityCustomFieldFieldValue1) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsOpportunityCustomFieldFieldValue2 returns the union data inside the OpportunityCustomField_FieldValue as a OpportunityCustomFieldFieldValue2
-func (t OpportunityCustomField_FieldValue) AsOpportunityCustomFieldFieldValue2() (OpportunityCustomFieldFieldValue2, error) {
-	var body OpportunityCustomFieldFieldValue2
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromOpportunityCustomFieldFieldValue2 overwrites any union data inside the OpportunityCustomField_FieldValue as the provided OpportunityCustomFieldFieldValue2
-func (t *OpportunityCustomField_FieldValue) FromOpportunityCustomFieldFieldValue2(v OpportunityCustomFieldFieldValue2) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeOpportunityCustomFieldFieldValue2 performs a merge with any union data inside the OpportunityCustomField_FieldValue, using the provided OpportunityCustomFieldFieldValue2
-func (t *OpportunityCustomField_FieldValue) MergeOpportunityCustomFieldFieldValue2(v OpportunityCustomFieldFieldValue2) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsOpportunityCustomFieldFieldValue3 returns the union data inside the OpportunityCustomField_FieldValue as a OpportunityCustomFieldFieldValue3
-func (t OpportunityCustomField_FieldValue) AsOpportunityCustomFieldFieldValue3() (OpportunityCustomFieldFieldValue3, error) {
-	var body OpportunityCustomFieldFieldValue3
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromOpportunityCustomFieldFieldValue3 overwrites any union data inside the OpportunityCustomField_FieldValue as the provided OpportunityCustomFieldFieldValue3
-func (t *OpportunityCustomField_FieldValue) FromOpportunityCustomFieldFieldValue3(v OpportunityCustomFieldFieldValue3) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeOpportunityCustomFieldFieldValue3 performs a merge with any union data inside the OpportunityCustomField_FieldValue, using the provided OpportunityCustomFieldFieldValue3
-func (t *OpportunityCustomField_FieldValue) MergeOpportunityCustomFieldFieldValue3(v OpportunityCustomFieldFieldValue3) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsOpportunityCustomFieldFieldValue4 returns the union data inside the OpportunityCustomField_FieldValue as a OpportunityCustomFieldFieldValue4
-func (t OpportunityCustomField_FieldValue) AsOpportunityCustomFieldFieldValue4() (OpportunityCustomFieldFieldValue4, error) {
-	var body OpportunityCustomFieldFieldValue4
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromOpportunityCustomFieldFieldValue4 overwrites any union data inside the OpportunityCustomField_FieldValue as the provided OpportunityCustomFieldFieldValue4
-func (t *OpportunityCustomField_FieldValue) FromOpportunityCustomFieldFieldValue4(v OpportunityCustomFieldFieldValue4) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeOpportunityCustomFieldFieldValue4 performs a merge with any union data inside the OpportunityCustomField_FieldValue, using the provided OpportunityCustomFieldFieldValue4
-func (t *OpportunityCustomField_FieldValue) MergeOpportunityCustomFieldFieldValue4(v OpportunityCustomFieldFieldValue4) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t OpportunityCustomField_FieldValue) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *OpportunityCustomField_FieldValue) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsTextField returns the union data inside the UpdateContactRequest_CustomFields as a TextField
-func (t UpdateContactRequest_CustomFields) AsTextField() (TextField, error) {
+// AsTextField returns the union data inside the UpdateContactDto_CustomFields as a TextField
+func (t UpdateContactDto_CustomFields) AsTextField() (TextField, error) {
 	var body TextField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromTextField overwrites any union data inside the UpdateContactRequest_CustomFields as the provided TextField
-func (t *UpdateContactRequest_CustomFields) FromTextField(v TextField) error {
+// FromTextField overwrites any union data inside the UpdateContactDto_CustomFields as the provided TextField
+func (t *UpdateContactDto_CustomFields) FromTextField(v TextField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeTextField performs a merge with any union data inside the UpdateContactRequest_CustomFields, using the provided TextField
-func (t *UpdateContactRequest_CustomFields) MergeTextField(v TextField) error {
+// MergeTextField performs a merge with any union data inside the UpdateContactDto_CustomFields, using the provided TextField
+func (t *UpdateContactDto_CustomFields) MergeTextField(v TextField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -4983,22 +4736,22 @@ func (t *UpdateContactRequest_CustomFields) MergeTextField(v TextField) error {
 	return err
 }
 
-// AsLargeTextField returns the union data inside the UpdateContactRequest_CustomFields as a LargeTextField
-func (t UpdateContactRequest_CustomFields) AsLargeTextField() (LargeTextField, error) {
+// AsLargeTextField returns the union data inside the UpdateContactDto_CustomFields as a LargeTextField
+func (t UpdateContactDto_CustomFields) AsLargeTextField() (LargeTextField, error) {
 	var body LargeTextField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromLargeTextField overwrites any union data inside the UpdateContactRequest_CustomFields as the provided LargeTextField
-func (t *UpdateContactRequest_CustomFields) FromLargeTextField(v LargeTextField) error {
+// FromLargeTextField overwrites any union data inside the UpdateContactDto_CustomFields as the provided LargeTextField
+func (t *UpdateContactDto_CustomFields) FromLargeTextField(v LargeTextField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeLargeTextField performs a merge with any union data inside the UpdateContactRequest_CustomFields, using the provided LargeTextField
-func (t *UpdateContactRequest_CustomFields) MergeLargeTextField(v LargeTextField) error {
+// MergeLargeTextField performs a merge with any union data inside the UpdateContactDto_CustomFields, using the provided LargeTextField
+func (t *UpdateContactDto_CustomFields) MergeLargeTextField(v LargeTextField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5009,22 +4762,22 @@ func (t *UpdateContactRequest_CustomFields) MergeLargeTextField(v LargeTextField
 	return err
 }
 
-// AsSingleSelectField returns the union data inside the UpdateContactRequest_CustomFields as a SingleSelectField
-func (t UpdateContactRequest_CustomFields) AsSingleSelectField() (SingleSelectField, error) {
+// AsSingleSelectField returns the union data inside the UpdateContactDto_CustomFields as a SingleSelectField
+func (t UpdateContactDto_CustomFields) AsSingleSelectField() (SingleSelectField, error) {
 	var body SingleSelectField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromSingleSelectField overwrites any union data inside the UpdateContactRequest_CustomFields as the provided SingleSelectField
-func (t *UpdateContactRequest_CustomFields) FromSingleSelectField(v SingleSelectField) error {
+// FromSingleSelectField overwrites any union data inside the UpdateContactDto_CustomFields as the provided SingleSelectField
+func (t *UpdateContactDto_CustomFields) FromSingleSelectField(v SingleSelectField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeSingleSelectField performs a merge with any union data inside the UpdateContactRequest_CustomFields, using the provided SingleSelectField
-func (t *UpdateContactRequest_CustomFields) MergeSingleSelectField(v SingleSelectField) error {
+// MergeSingleSelectField performs a merge with any union data inside the UpdateContactDto_CustomFields, using the provided SingleSelectField
+func (t *UpdateContactDto_CustomFields) MergeSingleSelectField(v SingleSelectField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5035,22 +4788,22 @@ func (t *UpdateContactRequest_CustomFields) MergeSingleSelectField(v SingleSelec
 	return err
 }
 
-// AsRadioField returns the union data inside the UpdateContactRequest_CustomFields as a RadioField
-func (t UpdateContactRequest_CustomFields) AsRadioField() (RadioField, error) {
+// AsRadioField returns the union data inside the UpdateContactDto_CustomFields as a RadioField
+func (t UpdateContactDto_CustomFields) AsRadioField() (RadioField, error) {
 	var body RadioField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromRadioField overwrites any union data inside the UpdateContactRequest_CustomFields as the provided RadioField
-func (t *UpdateContactRequest_CustomFields) FromRadioField(v RadioField) error {
+// FromRadioField overwrites any union data inside the UpdateContactDto_CustomFields as the provided RadioField
+func (t *UpdateContactDto_CustomFields) FromRadioField(v RadioField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeRadioField performs a merge with any union data inside the UpdateContactRequest_CustomFields, using the provided RadioField
-func (t *UpdateContactRequest_CustomFields) MergeRadioField(v RadioField) error {
+// MergeRadioField performs a merge with any union data inside the UpdateContactDto_CustomFields, using the provided RadioField
+func (t *UpdateContactDto_CustomFields) MergeRadioField(v RadioField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5061,22 +4814,22 @@ func (t *UpdateContactRequest_CustomFields) MergeRadioField(v RadioField) error 
 	return err
 }
 
-// AsNumericField returns the union data inside the UpdateContactRequest_CustomFields as a NumericField
-func (t UpdateContactRequest_CustomFields) AsNumericField() (NumericField, error) {
+// AsNumericField returns the union data inside the UpdateContactDto_CustomFields as a NumericField
+func (t UpdateContactDto_CustomFields) AsNumericField() (NumericField, error) {
 	var body NumericField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromNumericField overwrites any union data inside the UpdateContactRequest_CustomFields as the provided NumericField
-func (t *UpdateContactRequest_CustomFields) FromNumericField(v NumericField) error {
+// FromNumericField overwrites any union data inside the UpdateContactDto_CustomFields as the provided NumericField
+func (t *UpdateContactDto_CustomFields) FromNumericField(v NumericField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeNumericField performs a merge with any union data inside the UpdateContactRequest_CustomFields, using the provided NumericField
-func (t *UpdateContactRequest_CustomFields) MergeNumericField(v NumericField) error {
+// MergeNumericField performs a merge with any union data inside the UpdateContactDto_CustomFields, using the provided NumericField
+func (t *UpdateContactDto_CustomFields) MergeNumericField(v NumericField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5087,22 +4840,22 @@ func (t *UpdateContactRequest_CustomFields) MergeNumericField(v NumericField) er
 	return err
 }
 
-// AsMonetoryField returns the union data inside the UpdateContactRequest_CustomFields as a MonetoryField
-func (t UpdateContactRequest_CustomFields) AsMonetoryField() (MonetoryField, error) {
+// AsMonetoryField returns the union data inside the UpdateContactDto_CustomFields as a MonetoryField
+func (t UpdateContactDto_CustomFields) AsMonetoryField() (MonetoryField, error) {
 	var body MonetoryField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromMonetoryField overwrites any union data inside the UpdateContactRequest_CustomFields as the provided MonetoryField
-func (t *UpdateContactRequest_CustomFields) FromMonetoryField(v MonetoryField) error {
+// FromMonetoryField overwrites any union data inside the UpdateContactDto_CustomFields as the provided MonetoryField
+func (t *UpdateContactDto_CustomFields) FromMonetoryField(v MonetoryField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeMonetoryField performs a merge with any union data inside the UpdateContactRequest_CustomFields, using the provided MonetoryField
-func (t *UpdateContactRequest_CustomFields) MergeMonetoryField(v MonetoryField) error {
+// MergeMonetoryField performs a merge with any union data inside the UpdateContactDto_CustomFields, using the provided MonetoryField
+func (t *UpdateContactDto_CustomFields) MergeMonetoryField(v MonetoryField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5113,22 +4866,22 @@ func (t *UpdateContactRequest_CustomFields) MergeMonetoryField(v MonetoryField) 
 	return err
 }
 
-// AsCheckboxField returns the union data inside the UpdateContactRequest_CustomFields as a CheckboxField
-func (t UpdateContactRequest_CustomFields) AsCheckboxField() (CheckboxField, error) {
+// AsCheckboxField returns the union data inside the UpdateContactDto_CustomFields as a CheckboxField
+func (t UpdateContactDto_CustomFields) AsCheckboxField() (CheckboxField, error) {
 	var body CheckboxField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromCheckboxField overwrites any union data inside the UpdateContactRequest_CustomFields as the provided CheckboxField
-func (t *UpdateContactRequest_CustomFields) FromCheckboxField(v CheckboxField) error {
+// FromCheckboxField overwrites any union data inside the UpdateContactDto_CustomFields as the provided CheckboxField
+func (t *UpdateContactDto_CustomFields) FromCheckboxField(v CheckboxField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeCheckboxField performs a merge with any union data inside the UpdateContactRequest_CustomFields, using the provided CheckboxField
-func (t *UpdateContactRequest_CustomFields) MergeCheckboxField(v CheckboxField) error {
+// MergeCheckboxField performs a merge with any union data inside the UpdateContactDto_CustomFields, using the provided CheckboxField
+func (t *UpdateContactDto_CustomFields) MergeCheckboxField(v CheckboxField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5139,22 +4892,22 @@ func (t *UpdateContactRequest_CustomFields) MergeCheckboxField(v CheckboxField) 
 	return err
 }
 
-// AsMultiSelectField returns the union data inside the UpdateContactRequest_CustomFields as a MultiSelectField
-func (t UpdateContactRequest_CustomFields) AsMultiSelectField() (MultiSelectField, error) {
+// AsMultiSelectField returns the union data inside the UpdateContactDto_CustomFields as a MultiSelectField
+func (t UpdateContactDto_CustomFields) AsMultiSelectField() (MultiSelectField, error) {
 	var body MultiSelectField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromMultiSelectField overwrites any union data inside the UpdateContactRequest_CustomFields as the provided MultiSelectField
-func (t *UpdateContactRequest_CustomFields) FromMultiSelectField(v MultiSelectField) error {
+// FromMultiSelectField overwrites any union data inside the UpdateContactDto_CustomFields as the provided MultiSelectField
+func (t *UpdateContactDto_CustomFields) FromMultiSelectField(v MultiSelectField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeMultiSelectField performs a merge with any union data inside the UpdateContactRequest_CustomFields, using the provided MultiSelectField
-func (t *UpdateContactRequest_CustomFields) MergeMultiSelectField(v MultiSelectField) error {
+// MergeMultiSelectField performs a merge with any union data inside the UpdateContactDto_CustomFields, using the provided MultiSelectField
+func (t *UpdateContactDto_CustomFields) MergeMultiSelectField(v MultiSelectField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5165,22 +4918,22 @@ func (t *UpdateContactRequest_CustomFields) MergeMultiSelectField(v MultiSelectF
 	return err
 }
 
-// AsFileField returns the union data inside the UpdateContactRequest_CustomFields as a FileField
-func (t UpdateContactRequest_CustomFields) AsFileField() (FileField, error) {
+// AsFileField returns the union data inside the UpdateContactDto_CustomFields as a FileField
+func (t UpdateContactDto_CustomFields) AsFileField() (FileField, error) {
 	var body FileField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromFileField overwrites any union data inside the UpdateContactRequest_CustomFields as the provided FileField
-func (t *UpdateContactRequest_CustomFields) FromFileField(v FileField) error {
+// FromFileField overwrites any union data inside the UpdateContactDto_CustomFields as the provided FileField
+func (t *UpdateContactDto_CustomFields) FromFileField(v FileField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeFileField performs a merge with any union data inside the UpdateContactRequest_CustomFields, using the provided FileField
-func (t *UpdateContactRequest_CustomFields) MergeFileField(v FileField) error {
+// MergeFileField performs a merge with any union data inside the UpdateContactDto_CustomFields, using the provided FileField
+func (t *UpdateContactDto_CustomFields) MergeFileField(v FileField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5191,32 +4944,32 @@ func (t *UpdateContactRequest_CustomFields) MergeFileField(v FileField) error {
 	return err
 }
 
-func (t UpdateContactRequest_CustomFields) MarshalJSON() ([]byte, error) {
+func (t UpdateContactDto_CustomFields) MarshalJSON() ([]byte, error) {
 	b, err := t.union.MarshalJSON()
 	return b, err
 }
 
-func (t *UpdateContactRequest_CustomFields) UnmarshalJSON(b []byte) error {
+func (t *UpdateContactDto_CustomFields) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
 
-// AsCustomFieldInputString returns the union data inside the UpdateOpportunityRequest_CustomFields as a CustomFieldInputString
-func (t UpdateOpportunityRequest_CustomFields) AsCustomFieldInputString() (CustomFieldInputString, error) {
-	var body CustomFieldInputString
+// AsCustomFieldsInputStringSchema returns the union data inside the UpdateOpportunityDto_CustomFields as a CustomFieldsInputStringSchema
+func (t UpdateOpportunityDto_CustomFields) AsCustomFieldsInputStringSchema() (CustomFieldsInputStringSchema, error) {
+	var body CustomFieldsInputStringSchema
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromCustomFieldInputString overwrites any union data inside the UpdateOpportunityRequest_CustomFields as the provided CustomFieldInputString
-func (t *UpdateOpportunityRequest_CustomFields) FromCustomFieldInputString(v CustomFieldInputString) error {
+// FromCustomFieldsInputStringSchema overwrites any union data inside the UpdateOpportunityDto_CustomFields as the provided CustomFieldsInputStringSchema
+func (t *UpdateOpportunityDto_CustomFields) FromCustomFieldsInputStringSchema(v CustomFieldsInputStringSchema) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeCustomFieldInputString performs a merge with any union data inside the UpdateOpportunityRequest_CustomFields, using the provided CustomFieldInputString
-func (t *UpdateOpportunityRequest_CustomFields) MergeCustomFieldInputString(v CustomFieldInputString) error {
+// MergeCustomFieldsInputStringSchema performs a merge with any union data inside the UpdateOpportunityDto_CustomFields, using the provided CustomFieldsInputStringSchema
+func (t *UpdateOpportunityDto_CustomFields) MergeCustomFieldsInputStringSchema(v CustomFieldsInputStringSchema) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5227,22 +4980,22 @@ func (t *UpdateOpportunityRequest_CustomFields) MergeCustomFieldInputString(v Cu
 	return err
 }
 
-// AsCustomFieldInputArray returns the union data inside the UpdateOpportunityRequest_CustomFields as a CustomFieldInputArray
-func (t UpdateOpportunityRequest_CustomFields) AsCustomFieldInputArray() (CustomFieldInputArray, error) {
-	var body CustomFieldInputArray
+// AsCustomFieldsInputArraySchema returns the union data inside the UpdateOpportunityDto_CustomFields as a CustomFieldsInputArraySchema
+func (t UpdateOpportunityDto_CustomFields) AsCustomFieldsInputArraySchema() (CustomFieldsInputArraySchema, error) {
+	var body CustomFieldsInputArraySchema
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromCustomFieldInputArray overwrites any union data inside the UpdateOpportunityRequest_CustomFields as the provided CustomFieldInputArray
-func (t *UpdateOpportunityRequest_CustomFields) FromCustomFieldInputArray(v CustomFieldInputArray) error {
+// FromCustomFieldsInputArraySchema overwrites any union data inside the UpdateOpportunityDto_CustomFields as the provided CustomFieldsInputArraySchema
+func (t *UpdateOpportunityDto_CustomFields) FromCustomFieldsInputArraySchema(v CustomFieldsInputArraySchema) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeCustomFieldInputArray performs a merge with any union data inside the UpdateOpportunityRequest_CustomFields, using the provided CustomFieldInputArray
-func (t *UpdateOpportunityRequest_CustomFields) MergeCustomFieldInputArray(v CustomFieldInputArray) error {
+// MergeCustomFieldsInputArraySchema performs a merge with any union data inside the UpdateOpportunityDto_CustomFields, using the provided CustomFieldsInputArraySchema
+func (t *UpdateOpportunityDto_CustomFields) MergeCustomFieldsInputArraySchema(v CustomFieldsInputArraySchema) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5253,22 +5006,22 @@ func (t *UpdateOpportunityRequest_CustomFields) MergeCustomFieldInputArray(v Cus
 	return err
 }
 
-// AsCustomFieldInputObject returns the union data inside the UpdateOpportunityRequest_CustomFields as a CustomFieldInputObject
-func (t UpdateOpportunityRequest_CustomFields) AsCustomFieldInputObject() (CustomFieldInputObject, error) {
-	var body CustomFieldInputObject
+// AsCustomFieldsInputObjectSchema returns the union data inside the UpdateOpportunityDto_CustomFields as a CustomFieldsInputObjectSchema
+func (t UpdateOpportunityDto_CustomFields) AsCustomFieldsInputObjectSchema() (CustomFieldsInputObjectSchema, error) {
+	var body CustomFieldsInputObjectSchema
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromCustomFieldInputObject overwrites any union data inside the UpdateOpportunityRequest_CustomFields as the provided CustomFieldInputObject
-func (t *UpdateOpportunityRequest_CustomFields) FromCustomFieldInputObject(v CustomFieldInputObject) error {
+// FromCustomFieldsInputObjectSchema overwrites any union data inside the UpdateOpportunityDto_CustomFields as the provided CustomFieldsInputObjectSchema
+func (t *UpdateOpportunityDto_CustomFields) FromCustomFieldsInputObjectSchema(v CustomFieldsInputObjectSchema) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeCustomFieldInputObject performs a merge with any union data inside the UpdateOpportunityRequest_CustomFields, using the provided CustomFieldInputObject
-func (t *UpdateOpportunityRequest_CustomFields) MergeCustomFieldInputObject(v CustomFieldInputObject) error {
+// MergeCustomFieldsInputObjectSchema performs a merge with any union data inside the UpdateOpportunityDto_CustomFields, using the provided CustomFieldsInputObjectSchema
+func (t *UpdateOpportunityDto_CustomFields) MergeCustomFieldsInputObjectSchema(v CustomFieldsInputObjectSchema) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5279,32 +5032,32 @@ func (t *UpdateOpportunityRequest_CustomFields) MergeCustomFieldInputObject(v Cu
 	return err
 }
 
-func (t UpdateOpportunityRequest_CustomFields) MarshalJSON() ([]byte, error) {
+func (t UpdateOpportunityDto_CustomFields) MarshalJSON() ([]byte, error) {
 	b, err := t.union.MarshalJSON()
 	return b, err
 }
 
-func (t *UpdateOpportunityRequest_CustomFields) UnmarshalJSON(b []byte) error {
+func (t *UpdateOpportunityDto_CustomFields) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
 
-// AsTextField returns the union data inside the UpsertContactRequest_CustomFields as a TextField
-func (t UpsertContactRequest_CustomFields) AsTextField() (TextField, error) {
+// AsTextField returns the union data inside the UpsertContactDto_CustomFields as a TextField
+func (t UpsertContactDto_CustomFields) AsTextField() (TextField, error) {
 	var body TextField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromTextField overwrites any union data inside the UpsertContactRequest_CustomFields as the provided TextField
-func (t *UpsertContactRequest_CustomFields) FromTextField(v TextField) error {
+// FromTextField overwrites any union data inside the UpsertContactDto_CustomFields as the provided TextField
+func (t *UpsertContactDto_CustomFields) FromTextField(v TextField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeTextField performs a merge with any union data inside the UpsertContactRequest_CustomFields, using the provided TextField
-func (t *UpsertContactRequest_CustomFields) MergeTextField(v TextField) error {
+// MergeTextField performs a merge with any union data inside the UpsertContactDto_CustomFields, using the provided TextField
+func (t *UpsertContactDto_CustomFields) MergeTextField(v TextField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5315,22 +5068,22 @@ func (t *UpsertContactRequest_CustomFields) MergeTextField(v TextField) error {
 	return err
 }
 
-// AsLargeTextField returns the union data inside the UpsertContactRequest_CustomFields as a LargeTextField
-func (t UpsertContactRequest_CustomFields) AsLargeTextField() (LargeTextField, error) {
+// AsLargeTextField returns the union data inside the UpsertContactDto_CustomFields as a LargeTextField
+func (t UpsertContactDto_CustomFields) AsLargeTextField() (LargeTextField, error) {
 	var body LargeTextField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromLargeTextField overwrites any union data inside the UpsertContactRequest_CustomFields as the provided LargeTextField
-func (t *UpsertContactRequest_CustomFields) FromLargeTextField(v LargeTextField) error {
+// FromLargeTextField overwrites any union data inside the UpsertContactDto_CustomFields as the provided LargeTextField
+func (t *UpsertContactDto_CustomFields) FromLargeTextField(v LargeTextField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeLargeTextField performs a merge with any union data inside the UpsertContactRequest_CustomFields, using the provided LargeTextField
-func (t *UpsertContactRequest_CustomFields) MergeLargeTextField(v LargeTextField) error {
+// MergeLargeTextField performs a merge with any union data inside the UpsertContactDto_CustomFields, using the provided LargeTextField
+func (t *UpsertContactDto_CustomFields) MergeLargeTextField(v LargeTextField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5341,22 +5094,22 @@ func (t *UpsertContactRequest_CustomFields) MergeLargeTextField(v LargeTextField
 	return err
 }
 
-// AsSingleSelectField returns the union data inside the UpsertContactRequest_CustomFields as a SingleSelectField
-func (t UpsertContactRequest_CustomFields) AsSingleSelectField() (SingleSelectField, error) {
+// AsSingleSelectField returns the union data inside the UpsertContactDto_CustomFields as a SingleSelectField
+func (t UpsertContactDto_CustomFields) AsSingleSelectField() (SingleSelectField, error) {
 	var body SingleSelectField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromSingleSelectField overwrites any union data inside the UpsertContactRequest_CustomFields as the provided SingleSelectField
-func (t *UpsertContactRequest_CustomFields) FromSingleSelectField(v SingleSelectField) error {
+// FromSingleSelectField overwrites any union data inside the UpsertContactDto_CustomFields as the provided SingleSelectField
+func (t *UpsertContactDto_CustomFields) FromSingleSelectField(v SingleSelectField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeSingleSelectField performs a merge with any union data inside the UpsertContactRequest_CustomFields, using the provided SingleSelectField
-func (t *UpsertContactRequest_CustomFields) MergeSingleSelectField(v SingleSelectField) error {
+// MergeSingleSelectField performs a merge with any union data inside the UpsertContactDto_CustomFields, using the provided SingleSelectField
+func (t *UpsertContactDto_CustomFields) MergeSingleSelectField(v SingleSelectField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5367,22 +5120,22 @@ func (t *UpsertContactRequest_CustomFields) MergeSingleSelectField(v SingleSelec
 	return err
 }
 
-// AsRadioField returns the union data inside the UpsertContactRequest_CustomFields as a RadioField
-func (t UpsertContactRequest_CustomFields) AsRadioField() (RadioField, error) {
+// AsRadioField returns the union data inside the UpsertContactDto_CustomFields as a RadioField
+func (t UpsertContactDto_CustomFields) AsRadioField() (RadioField, error) {
 	var body RadioField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromRadioField overwrites any union data inside the UpsertContactRequest_CustomFields as the provided RadioField
-func (t *UpsertContactRequest_CustomFields) FromRadioField(v RadioField) error {
+// FromRadioField overwrites any union data inside the UpsertContactDto_CustomFields as the provided RadioField
+func (t *UpsertContactDto_CustomFields) FromRadioField(v RadioField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeRadioField performs a merge with any union data inside the UpsertContactRequest_CustomFields, using the provided RadioField
-func (t *UpsertContactRequest_CustomFields) MergeRadioField(v RadioField) error {
+// MergeRadioField performs a merge with any union data inside the UpsertContactDto_CustomFields, using the provided RadioField
+func (t *UpsertContactDto_CustomFields) MergeRadioField(v RadioField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5393,22 +5146,22 @@ func (t *UpsertContactRequest_CustomFields) MergeRadioField(v RadioField) error 
 	return err
 }
 
-// AsNumericField returns the union data inside the UpsertContactRequest_CustomFields as a NumericField
-func (t UpsertContactRequest_CustomFields) AsNumericField() (NumericField, error) {
+// AsNumericField returns the union data inside the UpsertContactDto_CustomFields as a NumericField
+func (t UpsertContactDto_CustomFields) AsNumericField() (NumericField, error) {
 	var body NumericField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromNumericField overwrites any union data inside the UpsertContactRequest_CustomFields as the provided NumericField
-func (t *UpsertContactRequest_CustomFields) FromNumericField(v NumericField) error {
+// FromNumericField overwrites any union data inside the UpsertContactDto_CustomFields as the provided NumericField
+func (t *UpsertContactDto_CustomFields) FromNumericField(v NumericField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeNumericField performs a merge with any union data inside the UpsertContactRequest_CustomFields, using the provided NumericField
-func (t *UpsertContactRequest_CustomFields) MergeNumericField(v NumericField) error {
+// MergeNumericField performs a merge with any union data inside the UpsertContactDto_CustomFields, using the provided NumericField
+func (t *UpsertContactDto_CustomFields) MergeNumericField(v NumericField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5419,22 +5172,22 @@ func (t *UpsertContactRequest_CustomFields) MergeNumericField(v NumericField) er
 	return err
 }
 
-// AsMonetoryField returns the union data inside the UpsertContactRequest_CustomFields as a MonetoryField
-func (t UpsertContactRequest_CustomFields) AsMonetoryField() (MonetoryField, error) {
+// AsMonetoryField returns the union data inside the UpsertContactDto_CustomFields as a MonetoryField
+func (t UpsertContactDto_CustomFields) AsMonetoryField() (MonetoryField, error) {
 	var body MonetoryField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromMonetoryField overwrites any union data inside the UpsertContactRequest_CustomFields as the provided MonetoryField
-func (t *UpsertContactRequest_CustomFields) FromMonetoryField(v MonetoryField) error {
+// FromMonetoryField overwrites any union data inside the UpsertContactDto_CustomFields as the provided MonetoryField
+func (t *UpsertContactDto_CustomFields) FromMonetoryField(v MonetoryField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeMonetoryField performs a merge with any union data inside the UpsertContactRequest_CustomFields, using the provided MonetoryField
-func (t *UpsertContactRequest_CustomFields) MergeMonetoryField(v MonetoryField) error {
+// MergeMonetoryField performs a merge with any union data inside the UpsertContactDto_CustomFields, using the provided MonetoryField
+func (t *UpsertContactDto_CustomFields) MergeMonetoryField(v MonetoryField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5445,22 +5198,22 @@ func (t *UpsertContactRequest_CustomFields) MergeMonetoryField(v MonetoryField) 
 	return err
 }
 
-// AsCheckboxField returns the union data inside the UpsertContactRequest_CustomFields as a CheckboxField
-func (t UpsertContactRequest_CustomFields) AsCheckboxField() (CheckboxField, error) {
+// AsCheckboxField returns the union data inside the UpsertContactDto_CustomFields as a CheckboxField
+func (t UpsertContactDto_CustomFields) AsCheckboxField() (CheckboxField, error) {
 	var body CheckboxField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromCheckboxField overwrites any union data inside the UpsertContactRequest_CustomFields as the provided CheckboxField
-func (t *UpsertContactRequest_CustomFields) FromCheckboxField(v CheckboxField) error {
+// FromCheckboxField overwrites any union data inside the UpsertContactDto_CustomFields as the provided CheckboxField
+func (t *UpsertContactDto_CustomFields) FromCheckboxField(v CheckboxField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeCheckboxField performs a merge with any union data inside the UpsertContactRequest_CustomFields, using the provided CheckboxField
-func (t *UpsertContactRequest_CustomFields) MergeCheckboxField(v CheckboxField) error {
+// MergeCheckboxField performs a merge with any union data inside the UpsertContactDto_CustomFields, using the provided CheckboxField
+func (t *UpsertContactDto_CustomFields) MergeCheckboxField(v CheckboxField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5471,22 +5224,22 @@ func (t *UpsertContactRequest_CustomFields) MergeCheckboxField(v CheckboxField) 
 	return err
 }
 
-// AsMultiSelectField returns the union data inside the UpsertContactRequest_CustomFields as a MultiSelectField
-func (t UpsertContactRequest_CustomFields) AsMultiSelectField() (MultiSelectField, error) {
+// AsMultiSelectField returns the union data inside the UpsertContactDto_CustomFields as a MultiSelectField
+func (t UpsertContactDto_CustomFields) AsMultiSelectField() (MultiSelectField, error) {
 	var body MultiSelectField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromMultiSelectField overwrites any union data inside the UpsertContactRequest_CustomFields as the provided MultiSelectField
-func (t *UpsertContactRequest_CustomFields) FromMultiSelectField(v MultiSelectField) error {
+// FromMultiSelectField overwrites any union data inside the UpsertContactDto_CustomFields as the provided MultiSelectField
+func (t *UpsertContactDto_CustomFields) FromMultiSelectField(v MultiSelectField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeMultiSelectField performs a merge with any union data inside the UpsertContactRequest_CustomFields, using the provided MultiSelectField
-func (t *UpsertContactRequest_CustomFields) MergeMultiSelectField(v MultiSelectField) error {
+// MergeMultiSelectField performs a merge with any union data inside the UpsertContactDto_CustomFields, using the provided MultiSelectField
+func (t *UpsertContactDto_CustomFields) MergeMultiSelectField(v MultiSelectField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5497,22 +5250,22 @@ func (t *UpsertContactRequest_CustomFields) MergeMultiSelectField(v MultiSelectF
 	return err
 }
 
-// AsFileField returns the union data inside the UpsertContactRequest_CustomFields as a FileField
-func (t UpsertContactRequest_CustomFields) AsFileField() (FileField, error) {
+// AsFileField returns the union data inside the UpsertContactDto_CustomFields as a FileField
+func (t UpsertContactDto_CustomFields) AsFileField() (FileField, error) {
 	var body FileField
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromFileField overwrites any union data inside the UpsertContactRequest_CustomFields as the provided FileField
-func (t *UpsertContactRequest_CustomFields) FromFileField(v FileField) error {
+// FromFileField overwrites any union data inside the UpsertContactDto_CustomFields as the provided FileField
+func (t *UpsertContactDto_CustomFields) FromFileField(v FileField) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeFileField performs a merge with any union data inside the UpsertContactRequest_CustomFields, using the provided FileField
-func (t *UpsertContactRequest_CustomFields) MergeFileField(v FileField) error {
+// MergeFileField performs a merge with any union data inside the UpsertContactDto_CustomFields, using the provided FileField
+func (t *UpsertContactDto_CustomFields) MergeFileField(v FileField) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -5523,12 +5276,136 @@ func (t *UpsertContactRequest_CustomFields) MergeFileField(v FileField) error {
 	return err
 }
 
-func (t UpsertContactRequest_CustomFields) MarshalJSON() ([]byte, error) {
+func (t UpsertContactDto_CustomFields) MarshalJSON() ([]byte, error) {
 	b, err := t.union.MarshalJSON()
 	return b, err
 }
 
-func (t *UpsertContactRequest_CustomFields) UnmarshalJSON(b []byte) error {
+func (t *UpsertContactDto_CustomFields) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsCustomFieldsInputObjectSchemaFieldValue0 returns the union data inside the CustomFieldsInputObjectSchema_FieldValue as a CustomFieldsInputObjectSchemaFieldValue0
+func (t CustomFieldsInputObjectSchema_FieldValue) AsCustomFieldsInputObjectSchemaFieldValue0() (CustomFieldsInputObjectSchemaFieldValue0, error) {
+	var body CustomFieldsInputObjectSchemaFieldValue0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCustomFieldsInputObjectSchemaFieldValue0 overwrites any union data inside the CustomFieldsInputObjectSchema_FieldValue as the provided CustomFieldsInputObjectSchemaFieldValue0
+func (t *CustomFieldsInputObjectSchema_FieldValue) FromCustomFieldsInputObjectSchemaFieldValue0(v CustomFieldsInputObjectSchemaFieldValue0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCustomFieldsInputObjectSchemaFieldValue0 performs a merge with any union data inside the CustomFieldsInputObjectSchema_FieldValue, using the provided CustomFieldsInputObjectSchemaFieldValue0
+func (t *CustomFieldsInputObjectSchema_FieldValue) MergeCustomFieldsInputObjectSchemaFieldValue0(v CustomFieldsInputObjectSchemaFieldValue0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsCustomFieldsInputObjectSchemaFieldValue1 returns the union data inside the CustomFieldsInputObjectSchema_FieldValue as a CustomFieldsInputObjectSchemaFieldValue1
+func (t CustomFieldsInputObjectSchema_FieldValue) AsCustomFieldsInputObjectSchemaFieldValue1() (CustomFieldsInputObjectSchemaFieldValue1, error) {
+	var body CustomFieldsInputObjectSchemaFieldValue1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCustomFieldsInputObjectSchemaFieldValue1 overwrites any union data inside the CustomFieldsInputObjectSchema_FieldValue as the provided CustomFieldsInputObjectSchemaFieldValue1
+func (t *CustomFieldsInputObjectSchema_FieldValue) FromCustomFieldsInputObjectSchemaFieldValue1(v CustomFieldsInputObjectSchemaFieldValue1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCustomFieldsInputObjectSchemaFieldValue1 performs a merge with any union data inside the CustomFieldsInputObjectSchema_FieldValue, using the provided CustomFieldsInputObjectSchemaFieldValue1
+func (t *CustomFieldsInputObjectSchema_FieldValue) MergeCustomFieldsInputObjectSchemaFieldValue1(v CustomFieldsInputObjectSchemaFieldValue1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t CustomFieldsInputObjectSchema_FieldValue) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *CustomFieldsInputObjectSchema_FieldValue) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsCustomFieldsInputStringSchemaFieldValue0 returns the union data inside the CustomFieldsInputStringSchema_FieldValue as a CustomFieldsInputStringSchemaFieldValue0
+func (t CustomFieldsInputStringSchema_FieldValue) AsCustomFieldsInputStringSchemaFieldValue0() (CustomFieldsInputStringSchemaFieldValue0, error) {
+	var body CustomFieldsInputStringSchemaFieldValue0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCustomFieldsInputStringSchemaFieldValue0 overwrites any union data inside the CustomFieldsInputStringSchema_FieldValue as the provided CustomFieldsInputStringSchemaFieldValue0
+func (t *CustomFieldsInputStringSchema_FieldValue) FromCustomFieldsInputStringSchemaFieldValue0(v CustomFieldsInputStringSchemaFieldValue0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCustomFieldsInputStringSchemaFieldValue0 performs a merge with any union data inside the CustomFieldsInputStringSchema_FieldValue, using the provided CustomFieldsInputStringSchemaFieldValue0
+func (t *CustomFieldsInputStringSchema_FieldValue) MergeCustomFieldsInputStringSchemaFieldValue0(v CustomFieldsInputStringSchemaFieldValue0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsCustomFieldsInputStringSchemaFieldValue1 returns the union data inside the CustomFieldsInputStringSchema_FieldValue as a CustomFieldsInputStringSchemaFieldValue1
+func (t CustomFieldsInputStringSchema_FieldValue) AsCustomFieldsInputStringSchemaFieldValue1() (CustomFieldsInputStringSchemaFieldValue1, error) {
+	var body CustomFieldsInputStringSchemaFieldValue1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCustomFieldsInputStringSchemaFieldValue1 overwrites any union data inside the CustomFieldsInputStringSchema_FieldValue as the provided CustomFieldsInputStringSchemaFieldValue1
+func (t *CustomFieldsInputStringSchema_FieldValue) FromCustomFieldsInputStringSchemaFieldValue1(v CustomFieldsInputStringSchemaFieldValue1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCustomFieldsInputStringSchemaFieldValue1 performs a merge with any union data inside the CustomFieldsInputStringSchema_FieldValue, using the provided CustomFieldsInputStringSchemaFieldValue1
+func (t *CustomFieldsInputStringSchema_FieldValue) MergeCustomFieldsInputStringSchemaFieldValue1(v CustomFieldsInputStringSchemaFieldValue1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t CustomFieldsInputStringSchema_FieldValue) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *CustomFieldsInputStringSchema_FieldValue) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
@@ -5607,17 +5484,17 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
-	// ListCalendars Get Calendars
+	// GetCalendars Get Calendars
 	//
 	// Get all calendars in a location.
 	//
-	// Corresponds with GET /calendars/ (the `ListCalendars` operationId).
-	ListCalendars(ctx context.Context, params *ListCalendarsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /calendars/ (the `GetCalendars` operationId).
+	GetCalendars(ctx context.Context, params *GetCalendarsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListEvents Get Calendar Events
+	// GetCalendarEvents Get Calendar Events
 	//
-	// Corresponds with GET /calendars/events (the `ListEvents` operationId).
-	ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /calendars/events (the `GetCalendarEvents` operationId).
+	GetCalendarEvents(ctx context.Context, params *GetCalendarEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateAppointmentWithBody Create appointment
 	//
@@ -5640,23 +5517,23 @@ type ClientInterface interface {
 	// Corresponds with GET /calendars/events/appointments/{eventId} (the `GetAppointment` operationId).
 	GetAppointment(ctx context.Context, eventID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateAppointmentWithBody Update Appointment
+	// EditAppointmentWithBody Update Appointment
 	//
 	// Update appointment.
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with PUT /calendars/events/appointments/{eventId} (the `UpdateAppointment` operationId).
-	UpdateAppointmentWithBody(ctx context.Context, eventID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with PUT /calendars/events/appointments/{eventId} (the `EditAppointment` operationId).
+	EditAppointmentWithBody(ctx context.Context, eventID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateAppointment Update Appointment
+	// EditAppointment Update Appointment
 	//
 	// Update appointment.
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with PUT /calendars/events/appointments/{eventId} (the `UpdateAppointment` operationId).
-	UpdateAppointment(ctx context.Context, eventID string, body UpdateAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with PUT /calendars/events/appointments/{eventId} (the `EditAppointment` operationId).
+	EditAppointment(ctx context.Context, eventID string, body EditAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteEventWithBody Delete Event
 	//
@@ -5683,12 +5560,12 @@ type ClientInterface interface {
 	// Corresponds with GET /calendars/{calendarId} (the `GetCalendar` operationId).
 	GetCalendar(ctx context.Context, calendarID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetFreeSlots Get Free Slots
+	// GetSlots Get Free Slots
 	//
 	// Get free slots for a calendar between a date range. Optionally a consumer can also request free slots in a particular timezone and also for a particular user.
 	//
-	// Corresponds with GET /calendars/{calendarId}/free-slots (the `GetFreeSlots` operationId).
-	GetFreeSlots(ctx context.Context, calendarID string, params *GetFreeSlotsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /calendars/{calendarId}/free-slots (the `GetSlots` operationId).
+	GetSlots(ctx context.Context, calendarID string, params *GetSlotsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateContactWithBody Create Contact
 	//
@@ -5708,23 +5585,23 @@ type ClientInterface interface {
 	// Corresponds with POST /contacts/ (the `CreateContact` operationId).
 	CreateContact(ctx context.Context, body CreateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// SearchContactsWithBody Search Contacts
+	// SearchContactsAdvancedWithBody Search Contacts
 	//
-	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad Search results can lag writes by a few seconds (search documentation).
+	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /contacts/search (the `SearchContacts` operationId).
-	SearchContactsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /contacts/search (the `SearchContactsAdvanced` operationId).
+	SearchContactsAdvancedWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// SearchContacts Search Contacts
+	// SearchContactsAdvanced Search Contacts
 	//
-	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad Search results can lag writes by a few seconds (search documentation).
+	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with POST /contacts/search (the `SearchContacts` operationId).
-	SearchContacts(ctx context.Context, body SearchContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /contacts/search (the `SearchContactsAdvanced` operationId).
+	SearchContactsAdvanced(ctx context.Context, body SearchContactsAdvancedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpsertContactWithBody Upsert Contact
 	//
@@ -5772,63 +5649,63 @@ type ClientInterface interface {
 	// Corresponds with PUT /contacts/{contactId} (the `UpdateContact` operationId).
 	UpdateContact(ctx context.Context, contactID string, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListContactNotes Get All Notes
+	// GetAllNotes Get All Notes
 	//
-	// Corresponds with GET /contacts/{contactId}/notes (the `ListContactNotes` operationId).
-	ListContactNotes(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /contacts/{contactId}/notes (the `GetAllNotes` operationId).
+	GetAllNotes(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RemoveContactTagsWithBody Remove Tags
+	// RemoveTagsWithBody Remove Tags
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with DELETE /contacts/{contactId}/tags (the `RemoveContactTags` operationId).
-	RemoveContactTagsWithBody(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with DELETE /contacts/{contactId}/tags (the `RemoveTags` operationId).
+	RemoveTagsWithBody(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RemoveContactTags Remove Tags
+	// RemoveTags Remove Tags
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with DELETE /contacts/{contactId}/tags (the `RemoveContactTags` operationId).
-	RemoveContactTags(ctx context.Context, contactID string, body RemoveContactTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with DELETE /contacts/{contactId}/tags (the `RemoveTags` operationId).
+	RemoveTags(ctx context.Context, contactID string, body RemoveTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// AddContactTagsWithBody Add Tags
+	// AddTagsWithBody Add Tags
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /contacts/{contactId}/tags (the `AddContactTags` operationId).
-	AddContactTagsWithBody(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /contacts/{contactId}/tags (the `AddTags` operationId).
+	AddTagsWithBody(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// AddContactTags Add Tags
+	// AddTags Add Tags
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with POST /contacts/{contactId}/tags (the `AddContactTags` operationId).
-	AddContactTags(ctx context.Context, contactID string, body AddContactTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /contacts/{contactId}/tags (the `AddTags` operationId).
+	AddTags(ctx context.Context, contactID string, body AddTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetInstalledLocations Get Location where app is installed
+	// GetInstalledLocation Get Location where app is installed
 	//
 	// This API allows you fetch location where app is installed upon.
 	//
-	// Corresponds with GET /oauth/installedLocations (the `GetInstalledLocations` operationId).
-	GetInstalledLocations(ctx context.Context, params *GetInstalledLocationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /oauth/installedLocations (the `GetInstalledLocation` operationId).
+	GetInstalledLocation(ctx context.Context, params *GetInstalledLocationParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetLocationTokenWithBody Get Location Access Token from Agency Token
+	// GetLocationAccessTokenWithBody Get Location Access Token from Agency Token
 	//
 	// This API allows you to generate locationAccessToken from AgencyAccessToken.
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /oauth/locationToken (the `GetLocationToken` operationId).
-	GetLocationTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /oauth/locationToken (the `GetLocationAccessToken` operationId).
+	GetLocationAccessTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetLocationTokenWithFormdataBody Get Location Access Token from Agency Token
+	// GetLocationAccessTokenWithFormdataBody Get Location Access Token from Agency Token
 	//
 	// This API allows you to generate locationAccessToken from AgencyAccessToken.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
 	//
-	// Corresponds with POST /oauth/locationToken (the `GetLocationToken` operationId).
-	GetLocationTokenWithFormdataBody(ctx context.Context, body GetLocationTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /oauth/locationToken (the `GetLocationAccessToken` operationId).
+	GetLocationAccessTokenWithFormdataBody(ctx context.Context, body GetLocationAccessTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetAccessTokenWithBody Get Access Token
 	//
@@ -5862,15 +5739,15 @@ type ClientInterface interface {
 	// Corresponds with POST /opportunities/ (the `CreateOpportunity` operationId).
 	CreateOpportunity(ctx context.Context, body CreateOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListPipelines Get Pipelines
+	// GetPipelines Get Pipelines
 	//
-	// Corresponds with GET /opportunities/pipelines (the `ListPipelines` operationId).
-	ListPipelines(ctx context.Context, params *ListPipelinesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /opportunities/pipelines (the `GetPipelines` operationId).
+	GetPipelines(ctx context.Context, params *GetPipelinesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// SearchOpportunities Search Opportunity
+	// SearchOpportunity Search Opportunity
 	//
-	// Corresponds with GET /opportunities/search (the `SearchOpportunities` operationId).
-	SearchOpportunities(ctx context.Context, params *SearchOpportunitiesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /opportunities/search (the `SearchOpportunity` operationId).
+	SearchOpportunity(ctx context.Context, params *SearchOpportunityParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteOpportunity Delete Opportunity
 	//
@@ -5917,12 +5794,12 @@ type ClientInterface interface {
 	// Corresponds with GET /payments/orders (the `ListOrders` operationId).
 	ListOrders(ctx context.Context, params *ListOrdersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetOrder Get Order by ID
+	// GetOrderByID Get Order by ID
 	//
-	// The "Get Order by ID" API allows to retrieve information for a specific order using its unique identifier. Use this endpoint to fetch details for a single order based on the provided order ID. The official document lists only `altId` and `locationId`; `altType` is required here because the live API demands it (see the parameter). The official document declares its 400 response as "Order not found": the upstream answers 400, not 404, for an unknown id.
+	// The "Get Order by ID" API allows to retrieve information for a specific order using its unique identifier. Use this endpoint to fetch details for a single order based on the provided order ID.
 	//
-	// Corresponds with GET /payments/orders/{orderId} (the `GetOrder` operationId).
-	GetOrder(ctx context.Context, orderID string, params *GetOrderParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /payments/orders/{orderId} (the `GetOrderByID` operationId).
+	GetOrderByID(ctx context.Context, orderID string, params *GetOrderByIDParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListTransactions List Transactions
 	//
@@ -5931,21 +5808,21 @@ type ClientInterface interface {
 	// Corresponds with GET /payments/transactions (the `ListTransactions` operationId).
 	ListTransactions(ctx context.Context, params *ListTransactionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetTransaction Get Transaction by ID
+	// GetTransactionByID Get Transaction by ID
 	//
-	// The "Get Transaction by ID" API allows to retrieve information for a specific transaction using its unique identifier. Use this endpoint to fetch details for a single transaction based on the provided transaction ID. The official document declares its 400 response as "Transaction not found": the upstream answers 400, not 404, for an unknown id.
+	// The "Get Transaction by ID" API allows to retrieve information for a specific transaction using its unique identifier. Use this endpoint to fetch details for a single transaction based on the provided transaction ID.
 	//
-	// Corresponds with GET /payments/transactions/{transactionId} (the `GetTransaction` operationId).
-	GetTransaction(ctx context.Context, transactionID string, params *GetTransactionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /payments/transactions/{transactionId} (the `GetTransactionByID` operationId).
+	GetTransactionByID(ctx context.Context, transactionID string, params *GetTransactionByIDParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
-// ListCalendars Get Calendars
+// GetCalendars Get Calendars
 //
 // Get all calendars in a location.
 //
-// Corresponds with GET /calendars/ (the `ListCalendars` operationId).
-func (c *Client) ListCalendars(ctx context.Context, params *ListCalendarsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListCalendarsRequest(c.Server, params)
+// Corresponds with GET /calendars/ (the `GetCalendars` operationId).
+func (c *Client) GetCalendars(ctx context.Context, params *GetCalendarsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCalendarsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5956,11 +5833,11 @@ func (c *Client) ListCalendars(ctx context.Context, params *ListCalendarsParams,
 	return c.Client.Do(req)
 }
 
-// ListEvents Get Calendar Events
+// GetCalendarEvents Get Calendar Events
 //
-// Corresponds with GET /calendars/events (the `ListEvents` operationId).
-func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListEventsRequest(c.Server, params)
+// Corresponds with GET /calendars/events (the `GetCalendarEvents` operationId).
+func (c *Client) GetCalendarEvents(ctx context.Context, params *GetCalendarEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCalendarEventsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6022,15 +5899,15 @@ func (c *Client) GetAppointment(ctx context.Context, eventID string, reqEditors 
 	return c.Client.Do(req)
 }
 
-// UpdateAppointmentWithBody Update Appointment
+// EditAppointmentWithBody Update Appointment
 //
 // Update appointment.
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with PUT /calendars/events/appointments/{eventId} (the `UpdateAppointment` operationId).
-func (c *Client) UpdateAppointmentWithBody(ctx context.Context, eventID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpdateAppointmentRequestWithBody(c.Server, eventID, contentType, body)
+// Corresponds with PUT /calendars/events/appointments/{eventId} (the `EditAppointment` operationId).
+func (c *Client) EditAppointmentWithBody(ctx context.Context, eventID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEditAppointmentRequestWithBody(c.Server, eventID, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6041,15 +5918,15 @@ func (c *Client) UpdateAppointmentWithBody(ctx context.Context, eventID string, 
 	return c.Client.Do(req)
 }
 
-// UpdateAppointment Update Appointment
+// EditAppointment Update Appointment
 //
 // Update appointment.
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with PUT /calendars/events/appointments/{eventId} (the `UpdateAppointment` operationId).
-func (c *Client) UpdateAppointment(ctx context.Context, eventID string, body UpdateAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpdateAppointmentRequest(c.Server, eventID, body)
+// Corresponds with PUT /calendars/events/appointments/{eventId} (the `EditAppointment` operationId).
+func (c *Client) EditAppointment(ctx context.Context, eventID string, body EditAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEditAppointmentRequest(c.Server, eventID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6115,13 +5992,13 @@ func (c *Client) GetCalendar(ctx context.Context, calendarID string, reqEditors 
 	return c.Client.Do(req)
 }
 
-// GetFreeSlots Get Free Slots
+// GetSlots Get Free Slots
 //
 // Get free slots for a calendar between a date range. Optionally a consumer can also request free slots in a particular timezone and also for a particular user.
 //
-// Corresponds with GET /calendars/{calendarId}/free-slots (the `GetFreeSlots` operationId).
-func (c *Client) GetFreeSlots(ctx context.Context, calendarID string, params *GetFreeSlotsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetFreeSlotsRequest(c.Server, calendarID, params)
+// Corresponds with GET /calendars/{calendarId}/free-slots (the `GetSlots` operationId).
+func (c *Client) GetSlots(ctx context.Context, calendarID string, params *GetSlotsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSlotsRequest(c.Server, calendarID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6170,15 +6047,15 @@ func (c *Client) CreateContact(ctx context.Context, body CreateContactJSONReques
 	return c.Client.Do(req)
 }
 
-// SearchContactsWithBody Search Contacts
+// SearchContactsAdvancedWithBody Search Contacts
 //
-// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad Search results can lag writes by a few seconds (search documentation).
+// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /contacts/search (the `SearchContacts` operationId).
-func (c *Client) SearchContactsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSearchContactsRequestWithBody(c.Server, contentType, body)
+// Corresponds with POST /contacts/search (the `SearchContactsAdvanced` operationId).
+func (c *Client) SearchContactsAdvancedWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSearchContactsAdvancedRequestWithBody(c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6189,15 +6066,15 @@ func (c *Client) SearchContactsWithBody(ctx context.Context, contentType string,
 	return c.Client.Do(req)
 }
 
-// SearchContacts Search Contacts
+// SearchContactsAdvanced Search Contacts
 //
-// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad Search results can lag writes by a few seconds (search documentation).
+// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with POST /contacts/search (the `SearchContacts` operationId).
-func (c *Client) SearchContacts(ctx context.Context, body SearchContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSearchContactsRequest(c.Server, body)
+// Corresponds with POST /contacts/search (the `SearchContactsAdvanced` operationId).
+func (c *Client) SearchContactsAdvanced(ctx context.Context, body SearchContactsAdvancedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSearchContactsAdvancedRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6314,11 +6191,11 @@ func (c *Client) UpdateContact(ctx context.Context, contactID string, body Updat
 	return c.Client.Do(req)
 }
 
-// ListContactNotes Get All Notes
+// GetAllNotes Get All Notes
 //
-// Corresponds with GET /contacts/{contactId}/notes (the `ListContactNotes` operationId).
-func (c *Client) ListContactNotes(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListContactNotesRequest(c.Server, contactID)
+// Corresponds with GET /contacts/{contactId}/notes (the `GetAllNotes` operationId).
+func (c *Client) GetAllNotes(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAllNotesRequest(c.Server, contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -6329,13 +6206,13 @@ func (c *Client) ListContactNotes(ctx context.Context, contactID string, reqEdit
 	return c.Client.Do(req)
 }
 
-// RemoveContactTagsWithBody Remove Tags
+// RemoveTagsWithBody Remove Tags
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with DELETE /contacts/{contactId}/tags (the `RemoveContactTags` operationId).
-func (c *Client) RemoveContactTagsWithBody(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRemoveContactTagsRequestWithBody(c.Server, contactID, contentType, body)
+// Corresponds with DELETE /contacts/{contactId}/tags (the `RemoveTags` operationId).
+func (c *Client) RemoveTagsWithBody(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveTagsRequestWithBody(c.Server, contactID, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6346,13 +6223,13 @@ func (c *Client) RemoveContactTagsWithBody(ctx context.Context, contactID string
 	return c.Client.Do(req)
 }
 
-// RemoveContactTags Remove Tags
+// RemoveTags Remove Tags
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with DELETE /contacts/{contactId}/tags (the `RemoveContactTags` operationId).
-func (c *Client) RemoveContactTags(ctx context.Context, contactID string, body RemoveContactTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRemoveContactTagsRequest(c.Server, contactID, body)
+// Corresponds with DELETE /contacts/{contactId}/tags (the `RemoveTags` operationId).
+func (c *Client) RemoveTags(ctx context.Context, contactID string, body RemoveTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveTagsRequest(c.Server, contactID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6363,13 +6240,13 @@ func (c *Client) RemoveContactTags(ctx context.Context, contactID string, body R
 	return c.Client.Do(req)
 }
 
-// AddContactTagsWithBody Add Tags
+// AddTagsWithBody Add Tags
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /contacts/{contactId}/tags (the `AddContactTags` operationId).
-func (c *Client) AddContactTagsWithBody(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewAddContactTagsRequestWithBody(c.Server, contactID, contentType, body)
+// Corresponds with POST /contacts/{contactId}/tags (the `AddTags` operationId).
+func (c *Client) AddTagsWithBody(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddTagsRequestWithBody(c.Server, contactID, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6380,13 +6257,13 @@ func (c *Client) AddContactTagsWithBody(ctx context.Context, contactID string, c
 	return c.Client.Do(req)
 }
 
-// AddContactTags Add Tags
+// AddTags Add Tags
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with POST /contacts/{contactId}/tags (the `AddContactTags` operationId).
-func (c *Client) AddContactTags(ctx context.Context, contactID string, body AddContactTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewAddContactTagsRequest(c.Server, contactID, body)
+// Corresponds with POST /contacts/{contactId}/tags (the `AddTags` operationId).
+func (c *Client) AddTags(ctx context.Context, contactID string, body AddTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddTagsRequest(c.Server, contactID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6397,13 +6274,13 @@ func (c *Client) AddContactTags(ctx context.Context, contactID string, body AddC
 	return c.Client.Do(req)
 }
 
-// GetInstalledLocations Get Location where app is installed
+// GetInstalledLocation Get Location where app is installed
 //
 // This API allows you fetch location where app is installed upon.
 //
-// Corresponds with GET /oauth/installedLocations (the `GetInstalledLocations` operationId).
-func (c *Client) GetInstalledLocations(ctx context.Context, params *GetInstalledLocationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetInstalledLocationsRequest(c.Server, params)
+// Corresponds with GET /oauth/installedLocations (the `GetInstalledLocation` operationId).
+func (c *Client) GetInstalledLocation(ctx context.Context, params *GetInstalledLocationParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetInstalledLocationRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6414,15 +6291,15 @@ func (c *Client) GetInstalledLocations(ctx context.Context, params *GetInstalled
 	return c.Client.Do(req)
 }
 
-// GetLocationTokenWithBody Get Location Access Token from Agency Token
+// GetLocationAccessTokenWithBody Get Location Access Token from Agency Token
 //
 // This API allows you to generate locationAccessToken from AgencyAccessToken.
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /oauth/locationToken (the `GetLocationToken` operationId).
-func (c *Client) GetLocationTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetLocationTokenRequestWithBody(c.Server, contentType, body)
+// Corresponds with POST /oauth/locationToken (the `GetLocationAccessToken` operationId).
+func (c *Client) GetLocationAccessTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetLocationAccessTokenRequestWithBody(c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6433,15 +6310,15 @@ func (c *Client) GetLocationTokenWithBody(ctx context.Context, contentType strin
 	return c.Client.Do(req)
 }
 
-// GetLocationTokenWithFormdataBody Get Location Access Token from Agency Token
+// GetLocationAccessTokenWithFormdataBody Get Location Access Token from Agency Token
 //
 // This API allows you to generate locationAccessToken from AgencyAccessToken.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
 //
-// Corresponds with POST /oauth/locationToken (the `GetLocationToken` operationId).
-func (c *Client) GetLocationTokenWithFormdataBody(ctx context.Context, body GetLocationTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetLocationTokenRequestWithFormdataBody(c.Server, body)
+// Corresponds with POST /oauth/locationToken (the `GetLocationAccessToken` operationId).
+func (c *Client) GetLocationAccessTokenWithFormdataBody(ctx context.Context, body GetLocationAccessTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetLocationAccessTokenRequestWithFormdataBody(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6524,11 +6401,11 @@ func (c *Client) CreateOpportunity(ctx context.Context, body CreateOpportunityJS
 	return c.Client.Do(req)
 }
 
-// ListPipelines Get Pipelines
+// GetPipelines Get Pipelines
 //
-// Corresponds with GET /opportunities/pipelines (the `ListPipelines` operationId).
-func (c *Client) ListPipelines(ctx context.Context, params *ListPipelinesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListPipelinesRequest(c.Server, params)
+// Corresponds with GET /opportunities/pipelines (the `GetPipelines` operationId).
+func (c *Client) GetPipelines(ctx context.Context, params *GetPipelinesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPipelinesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6539,11 +6416,11 @@ func (c *Client) ListPipelines(ctx context.Context, params *ListPipelinesParams,
 	return c.Client.Do(req)
 }
 
-// SearchOpportunities Search Opportunity
+// SearchOpportunity Search Opportunity
 //
-// Corresponds with GET /opportunities/search (the `SearchOpportunities` operationId).
-func (c *Client) SearchOpportunities(ctx context.Context, params *SearchOpportunitiesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSearchOpportunitiesRequest(c.Server, params)
+// Corresponds with GET /opportunities/search (the `SearchOpportunity` operationId).
+func (c *Client) SearchOpportunity(ctx context.Context, params *SearchOpportunityParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSearchOpportunityRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6669,13 +6546,13 @@ func (c *Client) ListOrders(ctx context.Context, params *ListOrdersParams, reqEd
 	return c.Client.Do(req)
 }
 
-// GetOrder Get Order by ID
+// GetOrderByID Get Order by ID
 //
-// The "Get Order by ID" API allows to retrieve information for a specific order using its unique identifier. Use this endpoint to fetch details for a single order based on the provided order ID. The official document lists only `altId` and `locationId`; `altType` is required here because the live API demands it (see the parameter). The official document declares its 400 response as "Order not found": the upstream answers 400, not 404, for an unknown id.
+// The "Get Order by ID" API allows to retrieve information for a specific order using its unique identifier. Use this endpoint to fetch details for a single order based on the provided order ID.
 //
-// Corresponds with GET /payments/orders/{orderId} (the `GetOrder` operationId).
-func (c *Client) GetOrder(ctx context.Context, orderID string, params *GetOrderParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetOrderRequest(c.Server, orderID, params)
+// Corresponds with GET /payments/orders/{orderId} (the `GetOrderByID` operationId).
+func (c *Client) GetOrderByID(ctx context.Context, orderID string, params *GetOrderByIDParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOrderByIDRequest(c.Server, orderID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6703,13 +6580,13 @@ func (c *Client) ListTransactions(ctx context.Context, params *ListTransactionsP
 	return c.Client.Do(req)
 }
 
-// GetTransaction Get Transaction by ID
+// GetTransactionByID Get Transaction by ID
 //
-// The "Get Transaction by ID" API allows to retrieve information for a specific transaction using its unique identifier. Use this endpoint to fetch details for a single transaction based on the provided transaction ID. The official document declares its 400 response as "Transaction not found": the upstream answers 400, not 404, for an unknown id.
+// The "Get Transaction by ID" API allows to retrieve information for a specific transaction using its unique identifier. Use this endpoint to fetch details for a single transaction based on the provided transaction ID.
 //
-// Corresponds with GET /payments/transactions/{transactionId} (the `GetTransaction` operationId).
-func (c *Client) GetTransaction(ctx context.Context, transactionID string, params *GetTransactionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetTransactionRequest(c.Server, transactionID, params)
+// Corresponds with GET /payments/transactions/{transactionId} (the `GetTransactionByID` operationId).
+func (c *Client) GetTransactionByID(ctx context.Context, transactionID string, params *GetTransactionByIDParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTransactionByIDRequest(c.Server, transactionID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6720,8 +6597,8 @@ func (c *Client) GetTransaction(ctx context.Context, transactionID string, param
 	return c.Client.Do(req)
 }
 
-// NewListCalendarsRequest constructs an http.Request for the ListCalendars method
-func NewListCalendarsRequest(server string, params *ListCalendarsParams) (*http.Request, error) {
+// NewGetCalendarsRequest constructs an http.Request for the GetCalendars method
+func NewGetCalendarsRequest(server string, params *GetCalendarsParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -6794,8 +6671,8 @@ func NewListCalendarsRequest(server string, params *ListCalendarsParams) (*http.
 	return req, nil
 }
 
-// NewListEventsRequest constructs an http.Request for the ListEvents method
-func NewListEventsRequest(server string, params *ListEventsParams) (*http.Request, error) {
+// NewGetCalendarEventsRequest constructs an http.Request for the GetCalendarEvents method
+func NewGetCalendarEventsRequest(server string, params *GetCalendarEventsParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -6970,19 +6847,19 @@ func NewGetAppointmentRequest(server string, eventID string) (*http.Request, err
 	return req, nil
 }
 
-// NewUpdateAppointmentRequest calls the generic UpdateAppointment builder with application/json body
-func NewUpdateAppointmentRequest(server string, eventID string, body UpdateAppointmentJSONRequestBody) (*http.Request, error) {
+// NewEditAppointmentRequest calls the generic EditAppointment builder with application/json body
+func NewEditAppointmentRequest(server string, eventID string, body EditAppointmentJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewUpdateAppointmentRequestWithBody(server, eventID, "application/json", bodyReader)
+	return NewEditAppointmentRequestWithBody(server, eventID, "application/json", bodyReader)
 }
 
-// NewUpdateAppointmentRequestWithBody constructs an http.Request for the UpdateAppointment method, with any body, and a specified content type
-func NewUpdateAppointmentRequestWithBody(server string, eventID string, contentType string, body io.Reader) (*http.Request, error) {
+// NewEditAppointmentRequestWithBody constructs an http.Request for the EditAppointment method, with any body, and a specified content type
+func NewEditAppointmentRequestWithBody(server string, eventID string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7098,8 +6975,8 @@ func NewGetCalendarRequest(server string, calendarID string) (*http.Request, err
 	return req, nil
 }
 
-// NewGetFreeSlotsRequest constructs an http.Request for the GetFreeSlots method
-func NewGetFreeSlotsRequest(server string, calendarID string, params *GetFreeSlotsParams) (*http.Request, error) {
+// NewGetSlotsRequest constructs an http.Request for the GetSlots method
+func NewGetSlotsRequest(server string, calendarID string, params *GetSlotsParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7239,19 +7116,19 @@ func NewCreateContactRequestWithBody(server string, contentType string, body io.
 	return req, nil
 }
 
-// NewSearchContactsRequest calls the generic SearchContacts builder with application/json body
-func NewSearchContactsRequest(server string, body SearchContactsJSONRequestBody) (*http.Request, error) {
+// NewSearchContactsAdvancedRequest calls the generic SearchContactsAdvanced builder with application/json body
+func NewSearchContactsAdvancedRequest(server string, body SearchContactsAdvancedJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewSearchContactsRequestWithBody(server, "application/json", bodyReader)
+	return NewSearchContactsAdvancedRequestWithBody(server, "application/json", bodyReader)
 }
 
-// NewSearchContactsRequestWithBody constructs an http.Request for the SearchContacts method, with any body, and a specified content type
-func NewSearchContactsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+// NewSearchContactsAdvancedRequestWithBody constructs an http.Request for the SearchContactsAdvanced method, with any body, and a specified content type
+func NewSearchContactsAdvancedRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -7434,8 +7311,8 @@ func NewUpdateContactRequestWithBody(server string, contactID string, contentTyp
 	return req, nil
 }
 
-// NewListContactNotesRequest constructs an http.Request for the ListContactNotes method
-func NewListContactNotesRequest(server string, contactID string) (*http.Request, error) {
+// NewGetAllNotesRequest constructs an http.Request for the GetAllNotes method
+func NewGetAllNotesRequest(server string, contactID string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7468,19 +7345,19 @@ func NewListContactNotesRequest(server string, contactID string) (*http.Request,
 	return req, nil
 }
 
-// NewRemoveContactTagsRequest calls the generic RemoveContactTags builder with application/json body
-func NewRemoveContactTagsRequest(server string, contactID string, body RemoveContactTagsJSONRequestBody) (*http.Request, error) {
+// NewRemoveTagsRequest calls the generic RemoveTags builder with application/json body
+func NewRemoveTagsRequest(server string, contactID string, body RemoveTagsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewRemoveContactTagsRequestWithBody(server, contactID, "application/json", bodyReader)
+	return NewRemoveTagsRequestWithBody(server, contactID, "application/json", bodyReader)
 }
 
-// NewRemoveContactTagsRequestWithBody constructs an http.Request for the RemoveContactTags method, with any body, and a specified content type
-func NewRemoveContactTagsRequestWithBody(server string, contactID string, contentType string, body io.Reader) (*http.Request, error) {
+// NewRemoveTagsRequestWithBody constructs an http.Request for the RemoveTags method, with any body, and a specified content type
+func NewRemoveTagsRequestWithBody(server string, contactID string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7515,19 +7392,19 @@ func NewRemoveContactTagsRequestWithBody(server string, contactID string, conten
 	return req, nil
 }
 
-// NewAddContactTagsRequest calls the generic AddContactTags builder with application/json body
-func NewAddContactTagsRequest(server string, contactID string, body AddContactTagsJSONRequestBody) (*http.Request, error) {
+// NewAddTagsRequest calls the generic AddTags builder with application/json body
+func NewAddTagsRequest(server string, contactID string, body AddTagsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewAddContactTagsRequestWithBody(server, contactID, "application/json", bodyReader)
+	return NewAddTagsRequestWithBody(server, contactID, "application/json", bodyReader)
 }
 
-// NewAddContactTagsRequestWithBody constructs an http.Request for the AddContactTags method, with any body, and a specified content type
-func NewAddContactTagsRequestWithBody(server string, contactID string, contentType string, body io.Reader) (*http.Request, error) {
+// NewAddTagsRequestWithBody constructs an http.Request for the AddTags method, with any body, and a specified content type
+func NewAddTagsRequestWithBody(server string, contactID string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7562,8 +7439,8 @@ func NewAddContactTagsRequestWithBody(server string, contactID string, contentTy
 	return req, nil
 }
 
-// NewGetInstalledLocationsRequest constructs an http.Request for the GetInstalledLocations method
-func NewGetInstalledLocationsRequest(server string, params *GetInstalledLocationsParams) (*http.Request, error) {
+// NewGetInstalledLocationRequest constructs an http.Request for the GetInstalledLocation method
+func NewGetInstalledLocationRequest(server string, params *GetInstalledLocationParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -7716,19 +7593,19 @@ func NewGetInstalledLocationsRequest(server string, params *GetInstalledLocation
 	return req, nil
 }
 
-// NewGetLocationTokenRequestWithFormdataBody calls the generic GetLocationToken builder with application/x-www-form-urlencoded body
-func NewGetLocationTokenRequestWithFormdataBody(server string, body GetLocationTokenFormdataRequestBody) (*http.Request, error) {
+// NewGetLocationAccessTokenRequestWithFormdataBody calls the generic GetLocationAccessToken builder with application/x-www-form-urlencoded body
+func NewGetLocationAccessTokenRequestWithFormdataBody(server string, body GetLocationAccessTokenFormdataRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	bodyStr, err := runtime.MarshalForm(body, nil)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = strings.NewReader(bodyStr.Encode())
-	return NewGetLocationTokenRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+	return NewGetLocationAccessTokenRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
 }
 
-// NewGetLocationTokenRequestWithBody constructs an http.Request for the GetLocationToken method, with any body, and a specified content type
-func NewGetLocationTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+// NewGetLocationAccessTokenRequestWithBody constructs an http.Request for the GetLocationAccessToken method, with any body, and a specified content type
+func NewGetLocationAccessTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -7836,8 +7713,8 @@ func NewCreateOpportunityRequestWithBody(server string, contentType string, body
 	return req, nil
 }
 
-// NewListPipelinesRequest constructs an http.Request for the ListPipelines method
-func NewListPipelinesRequest(server string, params *ListPipelinesParams) (*http.Request, error) {
+// NewGetPipelinesRequest constructs an http.Request for the GetPipelines method
+func NewGetPipelinesRequest(server string, params *GetPipelinesParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -7886,8 +7763,8 @@ func NewListPipelinesRequest(server string, params *ListPipelinesParams) (*http.
 	return req, nil
 }
 
-// NewSearchOpportunitiesRequest constructs an http.Request for the SearchOpportunities method
-func NewSearchOpportunitiesRequest(server string, params *SearchOpportunitiesParams) (*http.Request, error) {
+// NewSearchOpportunityRequest constructs an http.Request for the SearchOpportunity method
+func NewSearchOpportunityRequest(server string, params *SearchOpportunityParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -8506,6 +8383,18 @@ func NewListOrdersRequest(server string, params *ListOrdersParams) (*http.Reques
 
 		}
 
+		if params.AltType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", *params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -8520,8 +8409,8 @@ func NewListOrdersRequest(server string, params *ListOrdersParams) (*http.Reques
 	return req, nil
 }
 
-// NewGetOrderRequest constructs an http.Request for the GetOrder method
-func NewGetOrderRequest(server string, orderID string, params *GetOrderParams) (*http.Request, error) {
+// NewGetOrderByIDRequest constructs an http.Request for the GetOrderByID method
+func NewGetOrderByIDRequest(server string, orderID string, params *GetOrderByIDParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -8799,8 +8688,8 @@ func NewListTransactionsRequest(server string, params *ListTransactionsParams) (
 	return req, nil
 }
 
-// NewGetTransactionRequest constructs an http.Request for the GetTransaction method
-func NewGetTransactionRequest(server string, transactionID string, params *GetTransactionParams) (*http.Request, error) {
+// NewGetTransactionByIDRequest constructs an http.Request for the GetTransactionByID method
+func NewGetTransactionByIDRequest(server string, transactionID string, params *GetTransactionByIDParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -8920,21 +8809,21 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
-	// ListCalendarsWithResponse Get Calendars
+	// GetCalendarsWithResponse Get Calendars
 	//
 	// Get all calendars in a location.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /calendars/ (the `ListCalendars` operationId).
-	ListCalendarsWithResponse(ctx context.Context, params *ListCalendarsParams, reqEditors ...RequestEditorFn) (*ListCalendarsResponse, error)
+	// Corresponds with GET /calendars/ (the `GetCalendars` operationId).
+	GetCalendarsWithResponse(ctx context.Context, params *GetCalendarsParams, reqEditors ...RequestEditorFn) (*GetCalendarsResponse, error)
 
-	// ListEventsWithResponse Get Calendar Events
+	// GetCalendarEventsWithResponse Get Calendar Events
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /calendars/events (the `ListEvents` operationId).
-	ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error)
+	// Corresponds with GET /calendars/events (the `GetCalendarEvents` operationId).
+	GetCalendarEventsWithResponse(ctx context.Context, params *GetCalendarEventsParams, reqEditors ...RequestEditorFn) (*GetCalendarEventsResponse, error)
 
 	// CreateAppointmentWithBodyWithResponse Create appointment
 	//
@@ -8959,23 +8848,23 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /calendars/events/appointments/{eventId} (the `GetAppointment` operationId).
 	GetAppointmentWithResponse(ctx context.Context, eventID string, reqEditors ...RequestEditorFn) (*GetAppointmentResponse, error)
 
-	// UpdateAppointmentWithBodyWithResponse Update Appointment
+	// EditAppointmentWithBodyWithResponse Update Appointment
 	//
 	// Update appointment.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with PUT /calendars/events/appointments/{eventId} (the `UpdateAppointment` operationId).
-	UpdateAppointmentWithBodyWithResponse(ctx context.Context, eventID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAppointmentResponse, error)
+	// Corresponds with PUT /calendars/events/appointments/{eventId} (the `EditAppointment` operationId).
+	EditAppointmentWithBodyWithResponse(ctx context.Context, eventID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EditAppointmentResponse, error)
 
-	// UpdateAppointmentWithResponse Update Appointment
+	// EditAppointmentWithResponse Update Appointment
 	//
 	// Update appointment.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with PUT /calendars/events/appointments/{eventId} (the `UpdateAppointment` operationId).
-	UpdateAppointmentWithResponse(ctx context.Context, eventID string, body UpdateAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAppointmentResponse, error)
+	// Corresponds with PUT /calendars/events/appointments/{eventId} (the `EditAppointment` operationId).
+	EditAppointmentWithResponse(ctx context.Context, eventID string, body EditAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*EditAppointmentResponse, error)
 
 	// DeleteEventWithBodyWithResponse Delete Event
 	//
@@ -9004,14 +8893,14 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /calendars/{calendarId} (the `GetCalendar` operationId).
 	GetCalendarWithResponse(ctx context.Context, calendarID string, reqEditors ...RequestEditorFn) (*GetCalendarResponse, error)
 
-	// GetFreeSlotsWithResponse Get Free Slots
+	// GetSlotsWithResponse Get Free Slots
 	//
 	// Get free slots for a calendar between a date range. Optionally a consumer can also request free slots in a particular timezone and also for a particular user.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /calendars/{calendarId}/free-slots (the `GetFreeSlots` operationId).
-	GetFreeSlotsWithResponse(ctx context.Context, calendarID string, params *GetFreeSlotsParams, reqEditors ...RequestEditorFn) (*GetFreeSlotsResponse, error)
+	// Corresponds with GET /calendars/{calendarId}/free-slots (the `GetSlots` operationId).
+	GetSlotsWithResponse(ctx context.Context, calendarID string, params *GetSlotsParams, reqEditors ...RequestEditorFn) (*GetSlotsResponse, error)
 
 	// CreateContactWithBodyWithResponse Create Contact
 	//
@@ -9031,23 +8920,23 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /contacts/ (the `CreateContact` operationId).
 	CreateContactWithResponse(ctx context.Context, body CreateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateContactResponse, error)
 
-	// SearchContactsWithBodyWithResponse Search Contacts
+	// SearchContactsAdvancedWithBodyWithResponse Search Contacts
 	//
-	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad Search results can lag writes by a few seconds (search documentation).
+	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /contacts/search (the `SearchContacts` operationId).
-	SearchContactsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SearchContactsResponse, error)
+	// Corresponds with POST /contacts/search (the `SearchContactsAdvanced` operationId).
+	SearchContactsAdvancedWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SearchContactsAdvancedResponse, error)
 
-	// SearchContactsWithResponse Search Contacts
+	// SearchContactsAdvancedWithResponse Search Contacts
 	//
-	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad Search results can lag writes by a few seconds (search documentation).
+	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /contacts/search (the `SearchContacts` operationId).
-	SearchContactsWithResponse(ctx context.Context, body SearchContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*SearchContactsResponse, error)
+	// Corresponds with POST /contacts/search (the `SearchContactsAdvanced` operationId).
+	SearchContactsAdvancedWithResponse(ctx context.Context, body SearchContactsAdvancedJSONRequestBody, reqEditors ...RequestEditorFn) (*SearchContactsAdvancedResponse, error)
 
 	// UpsertContactWithBodyWithResponse Upsert Contact
 	//
@@ -9099,67 +8988,67 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /contacts/{contactId} (the `UpdateContact` operationId).
 	UpdateContactWithResponse(ctx context.Context, contactID string, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateContactResponse, error)
 
-	// ListContactNotesWithResponse Get All Notes
+	// GetAllNotesWithResponse Get All Notes
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /contacts/{contactId}/notes (the `ListContactNotes` operationId).
-	ListContactNotesWithResponse(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*ListContactNotesResponse, error)
+	// Corresponds with GET /contacts/{contactId}/notes (the `GetAllNotes` operationId).
+	GetAllNotesWithResponse(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*GetAllNotesResponse, error)
 
-	// RemoveContactTagsWithBodyWithResponse Remove Tags
+	// RemoveTagsWithBodyWithResponse Remove Tags
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with DELETE /contacts/{contactId}/tags (the `RemoveContactTags` operationId).
-	RemoveContactTagsWithBodyWithResponse(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RemoveContactTagsResponse, error)
+	// Corresponds with DELETE /contacts/{contactId}/tags (the `RemoveTags` operationId).
+	RemoveTagsWithBodyWithResponse(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RemoveTagsResponse, error)
 
-	// RemoveContactTagsWithResponse Remove Tags
+	// RemoveTagsWithResponse Remove Tags
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with DELETE /contacts/{contactId}/tags (the `RemoveContactTags` operationId).
-	RemoveContactTagsWithResponse(ctx context.Context, contactID string, body RemoveContactTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*RemoveContactTagsResponse, error)
+	// Corresponds with DELETE /contacts/{contactId}/tags (the `RemoveTags` operationId).
+	RemoveTagsWithResponse(ctx context.Context, contactID string, body RemoveTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*RemoveTagsResponse, error)
 
-	// AddContactTagsWithBodyWithResponse Add Tags
+	// AddTagsWithBodyWithResponse Add Tags
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /contacts/{contactId}/tags (the `AddContactTags` operationId).
-	AddContactTagsWithBodyWithResponse(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddContactTagsResponse, error)
+	// Corresponds with POST /contacts/{contactId}/tags (the `AddTags` operationId).
+	AddTagsWithBodyWithResponse(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddTagsResponse, error)
 
-	// AddContactTagsWithResponse Add Tags
+	// AddTagsWithResponse Add Tags
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /contacts/{contactId}/tags (the `AddContactTags` operationId).
-	AddContactTagsWithResponse(ctx context.Context, contactID string, body AddContactTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*AddContactTagsResponse, error)
+	// Corresponds with POST /contacts/{contactId}/tags (the `AddTags` operationId).
+	AddTagsWithResponse(ctx context.Context, contactID string, body AddTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*AddTagsResponse, error)
 
-	// GetInstalledLocationsWithResponse Get Location where app is installed
+	// GetInstalledLocationWithResponse Get Location where app is installed
 	//
 	// This API allows you fetch location where app is installed upon.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /oauth/installedLocations (the `GetInstalledLocations` operationId).
-	GetInstalledLocationsWithResponse(ctx context.Context, params *GetInstalledLocationsParams, reqEditors ...RequestEditorFn) (*GetInstalledLocationsResponse, error)
+	// Corresponds with GET /oauth/installedLocations (the `GetInstalledLocation` operationId).
+	GetInstalledLocationWithResponse(ctx context.Context, params *GetInstalledLocationParams, reqEditors ...RequestEditorFn) (*GetInstalledLocationResponse, error)
 
-	// GetLocationTokenWithBodyWithResponse Get Location Access Token from Agency Token
+	// GetLocationAccessTokenWithBodyWithResponse Get Location Access Token from Agency Token
 	//
 	// This API allows you to generate locationAccessToken from AgencyAccessToken.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /oauth/locationToken (the `GetLocationToken` operationId).
-	GetLocationTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetLocationTokenResponse, error)
+	// Corresponds with POST /oauth/locationToken (the `GetLocationAccessToken` operationId).
+	GetLocationAccessTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetLocationAccessTokenResponse, error)
 
-	// GetLocationTokenWithFormdataBodyWithResponse Get Location Access Token from Agency Token
+	// GetLocationAccessTokenWithFormdataBodyWithResponse Get Location Access Token from Agency Token
 	//
 	// This API allows you to generate locationAccessToken from AgencyAccessToken.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /oauth/locationToken (the `GetLocationToken` operationId).
-	GetLocationTokenWithFormdataBodyWithResponse(ctx context.Context, body GetLocationTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*GetLocationTokenResponse, error)
+	// Corresponds with POST /oauth/locationToken (the `GetLocationAccessToken` operationId).
+	GetLocationAccessTokenWithFormdataBodyWithResponse(ctx context.Context, body GetLocationAccessTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*GetLocationAccessTokenResponse, error)
 
 	// GetAccessTokenWithBodyWithResponse Get Access Token
 	//
@@ -9193,19 +9082,19 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /opportunities/ (the `CreateOpportunity` operationId).
 	CreateOpportunityWithResponse(ctx context.Context, body CreateOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateOpportunityResponse, error)
 
-	// ListPipelinesWithResponse Get Pipelines
+	// GetPipelinesWithResponse Get Pipelines
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /opportunities/pipelines (the `ListPipelines` operationId).
-	ListPipelinesWithResponse(ctx context.Context, params *ListPipelinesParams, reqEditors ...RequestEditorFn) (*ListPipelinesResponse, error)
+	// Corresponds with GET /opportunities/pipelines (the `GetPipelines` operationId).
+	GetPipelinesWithResponse(ctx context.Context, params *GetPipelinesParams, reqEditors ...RequestEditorFn) (*GetPipelinesResponse, error)
 
-	// SearchOpportunitiesWithResponse Search Opportunity
+	// SearchOpportunityWithResponse Search Opportunity
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /opportunities/search (the `SearchOpportunities` operationId).
-	SearchOpportunitiesWithResponse(ctx context.Context, params *SearchOpportunitiesParams, reqEditors ...RequestEditorFn) (*SearchOpportunitiesResponse, error)
+	// Corresponds with GET /opportunities/search (the `SearchOpportunity` operationId).
+	SearchOpportunityWithResponse(ctx context.Context, params *SearchOpportunityParams, reqEditors ...RequestEditorFn) (*SearchOpportunityResponse, error)
 
 	// DeleteOpportunityWithResponse Delete Opportunity
 	//
@@ -9258,14 +9147,14 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /payments/orders (the `ListOrders` operationId).
 	ListOrdersWithResponse(ctx context.Context, params *ListOrdersParams, reqEditors ...RequestEditorFn) (*ListOrdersResponse, error)
 
-	// GetOrderWithResponse Get Order by ID
+	// GetOrderByIDWithResponse Get Order by ID
 	//
-	// The "Get Order by ID" API allows to retrieve information for a specific order using its unique identifier. Use this endpoint to fetch details for a single order based on the provided order ID. The official document lists only `altId` and `locationId`; `altType` is required here because the live API demands it (see the parameter). The official document declares its 400 response as "Order not found": the upstream answers 400, not 404, for an unknown id.
+	// The "Get Order by ID" API allows to retrieve information for a specific order using its unique identifier. Use this endpoint to fetch details for a single order based on the provided order ID.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /payments/orders/{orderId} (the `GetOrder` operationId).
-	GetOrderWithResponse(ctx context.Context, orderID string, params *GetOrderParams, reqEditors ...RequestEditorFn) (*GetOrderResponse, error)
+	// Corresponds with GET /payments/orders/{orderId} (the `GetOrderByID` operationId).
+	GetOrderByIDWithResponse(ctx context.Context, orderID string, params *GetOrderByIDParams, reqEditors ...RequestEditorFn) (*GetOrderByIDResponse, error)
 
 	// ListTransactionsWithResponse List Transactions
 	//
@@ -9276,77 +9165,77 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /payments/transactions (the `ListTransactions` operationId).
 	ListTransactionsWithResponse(ctx context.Context, params *ListTransactionsParams, reqEditors ...RequestEditorFn) (*ListTransactionsResponse, error)
 
-	// GetTransactionWithResponse Get Transaction by ID
+	// GetTransactionByIDWithResponse Get Transaction by ID
 	//
-	// The "Get Transaction by ID" API allows to retrieve information for a specific transaction using its unique identifier. Use this endpoint to fetch details for a single transaction based on the provided transaction ID. The official document declares its 400 response as "Transaction not found": the upstream answers 400, not 404, for an unknown id.
+	// The "Get Transaction by ID" API allows to retrieve information for a specific transaction using its unique identifier. Use this endpoint to fetch details for a single transaction based on the provided transaction ID.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /payments/transactions/{transactionId} (the `GetTransaction` operationId).
-	GetTransactionWithResponse(ctx context.Context, transactionID string, params *GetTransactionParams, reqEditors ...RequestEditorFn) (*GetTransactionResponse, error)
+	// Corresponds with GET /payments/transactions/{transactionId} (the `GetTransactionByID` operationId).
+	GetTransactionByIDWithResponse(ctx context.Context, transactionID string, params *GetTransactionByIDParams, reqEditors ...RequestEditorFn) (*GetTransactionByIDResponse, error)
 }
 
-type ListCalendarsResponse struct {
+type GetCalendarsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *ListCalendarsResult
+	JSON200 *CalendarsGetSuccessfulResponseDTO
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListCalendarsResponse) GetJSON200() *ListCalendarsResult {
+func (r GetCalendarsResponse) GetJSON200() *CalendarsGetSuccessfulResponseDTO {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r ListCalendarsResponse) GetJSON400() *BadRequest {
+func (r GetCalendarsResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r ListCalendarsResponse) GetJSON401() *Unauthorized {
+func (r GetCalendarsResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r ListCalendarsResponse) GetJSON403() *Forbidden {
+func (r GetCalendarsResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r ListCalendarsResponse) GetJSON404() *NotFound {
+func (r GetCalendarsResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r ListCalendarsResponse) GetJSON422() *UnprocessableEntity {
+func (r GetCalendarsResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r ListCalendarsResponse) GetJSON429() *TooManyRequests {
+func (r GetCalendarsResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r ListCalendarsResponse) GetBody() []byte {
+func (r GetCalendarsResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r ListCalendarsResponse) Status() string {
+func (r GetCalendarsResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -9354,7 +9243,7 @@ func (r ListCalendarsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r ListCalendarsResponse) StatusCode() int {
+func (r GetCalendarsResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -9362,74 +9251,74 @@ func (r ListCalendarsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r ListCalendarsResponse) ContentType() string {
+func (r GetCalendarsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type ListEventsResponse struct {
+type GetCalendarEventsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *ListEventsResult
+	JSON200 *GetCalendarEventsSuccessfulResponseDTO
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListEventsResponse) GetJSON200() *ListEventsResult {
+func (r GetCalendarEventsResponse) GetJSON200() *GetCalendarEventsSuccessfulResponseDTO {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r ListEventsResponse) GetJSON400() *BadRequest {
+func (r GetCalendarEventsResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r ListEventsResponse) GetJSON401() *Unauthorized {
+func (r GetCalendarEventsResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r ListEventsResponse) GetJSON403() *Forbidden {
+func (r GetCalendarEventsResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r ListEventsResponse) GetJSON404() *NotFound {
+func (r GetCalendarEventsResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r ListEventsResponse) GetJSON422() *UnprocessableEntity {
+func (r GetCalendarEventsResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r ListEventsResponse) GetJSON429() *TooManyRequests {
+func (r GetCalendarEventsResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r ListEventsResponse) GetBody() []byte {
+func (r GetCalendarEventsResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r ListEventsResponse) Status() string {
+func (r GetCalendarEventsResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -9437,7 +9326,7 @@ func (r ListEventsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r ListEventsResponse) StatusCode() int {
+func (r GetCalendarEventsResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -9445,7 +9334,7 @@ func (r ListEventsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r ListEventsResponse) ContentType() string {
+func (r GetCalendarEventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -9456,53 +9345,53 @@ type CreateAppointmentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Appointment
+	JSON200 *AppointmentSchemaResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r CreateAppointmentResponse) GetJSON200() *Appointment {
+func (r CreateAppointmentResponse) GetJSON200() *AppointmentSchemaResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r CreateAppointmentResponse) GetJSON400() *BadRequest {
+func (r CreateAppointmentResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r CreateAppointmentResponse) GetJSON401() *Unauthorized {
+func (r CreateAppointmentResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r CreateAppointmentResponse) GetJSON403() *Forbidden {
+func (r CreateAppointmentResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r CreateAppointmentResponse) GetJSON404() *NotFound {
+func (r CreateAppointmentResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r CreateAppointmentResponse) GetJSON422() *UnprocessableEntity {
+func (r CreateAppointmentResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r CreateAppointmentResponse) GetJSON429() *TooManyRequests {
+func (r CreateAppointmentResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
@@ -9539,53 +9428,53 @@ type GetAppointmentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *GetAppointmentResult
+	JSON200 *GetCalendarEventSuccessfulResponseDTO
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetAppointmentResponse) GetJSON200() *GetAppointmentResult {
+func (r GetAppointmentResponse) GetJSON200() *GetCalendarEventSuccessfulResponseDTO {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetAppointmentResponse) GetJSON400() *BadRequest {
+func (r GetAppointmentResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r GetAppointmentResponse) GetJSON401() *Unauthorized {
+func (r GetAppointmentResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetAppointmentResponse) GetJSON403() *Forbidden {
+func (r GetAppointmentResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetAppointmentResponse) GetJSON404() *NotFound {
+func (r GetAppointmentResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r GetAppointmentResponse) GetJSON422() *UnprocessableEntity {
+func (r GetAppointmentResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r GetAppointmentResponse) GetJSON429() *TooManyRequests {
+func (r GetAppointmentResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
@@ -9618,67 +9507,67 @@ func (r GetAppointmentResponse) ContentType() string {
 	return ""
 }
 
-type UpdateAppointmentResponse struct {
+type EditAppointmentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Appointment
+	JSON200 *AppointmentSchemaResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r UpdateAppointmentResponse) GetJSON200() *Appointment {
+func (r EditAppointmentResponse) GetJSON200() *AppointmentSchemaResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r UpdateAppointmentResponse) GetJSON400() *BadRequest {
+func (r EditAppointmentResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r UpdateAppointmentResponse) GetJSON401() *Unauthorized {
+func (r EditAppointmentResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r UpdateAppointmentResponse) GetJSON403() *Forbidden {
+func (r EditAppointmentResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r UpdateAppointmentResponse) GetJSON404() *NotFound {
+func (r EditAppointmentResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r UpdateAppointmentResponse) GetJSON422() *UnprocessableEntity {
+func (r EditAppointmentResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r UpdateAppointmentResponse) GetJSON429() *TooManyRequests {
+func (r EditAppointmentResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r UpdateAppointmentResponse) GetBody() []byte {
+func (r EditAppointmentResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r UpdateAppointmentResponse) Status() string {
+func (r EditAppointmentResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -9686,7 +9575,7 @@ func (r UpdateAppointmentResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r UpdateAppointmentResponse) StatusCode() int {
+func (r EditAppointmentResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -9694,7 +9583,7 @@ func (r UpdateAppointmentResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r UpdateAppointmentResponse) ContentType() string {
+func (r EditAppointmentResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -9705,53 +9594,53 @@ type DeleteEventResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
-	JSON201 *DeleteEventResult
+	JSON201 *DeleteEventSuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r DeleteEventResponse) GetJSON201() *DeleteEventResult {
+func (r DeleteEventResponse) GetJSON201() *DeleteEventSuccessfulResponseDto {
 	return r.JSON201
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r DeleteEventResponse) GetJSON400() *BadRequest {
+func (r DeleteEventResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r DeleteEventResponse) GetJSON401() *Unauthorized {
+func (r DeleteEventResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r DeleteEventResponse) GetJSON403() *Forbidden {
+func (r DeleteEventResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r DeleteEventResponse) GetJSON404() *NotFound {
+func (r DeleteEventResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r DeleteEventResponse) GetJSON422() *UnprocessableEntity {
+func (r DeleteEventResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r DeleteEventResponse) GetJSON429() *TooManyRequests {
+func (r DeleteEventResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
@@ -9788,53 +9677,53 @@ type GetCalendarResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *GetCalendarResult
+	JSON200 *CalendarByIDSuccessfulResponseDTO
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetCalendarResponse) GetJSON200() *GetCalendarResult {
+func (r GetCalendarResponse) GetJSON200() *CalendarByIDSuccessfulResponseDTO {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetCalendarResponse) GetJSON400() *BadRequest {
+func (r GetCalendarResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r GetCalendarResponse) GetJSON401() *Unauthorized {
+func (r GetCalendarResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetCalendarResponse) GetJSON403() *Forbidden {
+func (r GetCalendarResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetCalendarResponse) GetJSON404() *NotFound {
+func (r GetCalendarResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r GetCalendarResponse) GetJSON422() *UnprocessableEntity {
+func (r GetCalendarResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r GetCalendarResponse) GetJSON429() *TooManyRequests {
+func (r GetCalendarResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
@@ -9867,67 +9756,67 @@ func (r GetCalendarResponse) ContentType() string {
 	return ""
 }
 
-type GetFreeSlotsResponse struct {
+type GetSlotsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *FreeSlotsResult
+	JSON200 *map[string]SlotsSchema
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetFreeSlotsResponse) GetJSON200() *FreeSlotsResult {
+func (r GetSlotsResponse) GetJSON200() *map[string]SlotsSchema {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetFreeSlotsResponse) GetJSON400() *BadRequest {
+func (r GetSlotsResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r GetFreeSlotsResponse) GetJSON401() *Unauthorized {
+func (r GetSlotsResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetFreeSlotsResponse) GetJSON403() *Forbidden {
+func (r GetSlotsResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetFreeSlotsResponse) GetJSON404() *NotFound {
+func (r GetSlotsResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r GetFreeSlotsResponse) GetJSON422() *UnprocessableEntity {
+func (r GetSlotsResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r GetFreeSlotsResponse) GetJSON429() *TooManyRequests {
+func (r GetSlotsResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r GetFreeSlotsResponse) GetBody() []byte {
+func (r GetSlotsResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetFreeSlotsResponse) Status() string {
+func (r GetSlotsResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -9935,7 +9824,7 @@ func (r GetFreeSlotsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetFreeSlotsResponse) StatusCode() int {
+func (r GetSlotsResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -9943,7 +9832,7 @@ func (r GetFreeSlotsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetFreeSlotsResponse) ContentType() string {
+func (r GetSlotsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -9954,53 +9843,53 @@ type CreateContactResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
-	JSON201 *CreateContactResult
+	JSON201 *CreateContactsSuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r CreateContactResponse) GetJSON201() *CreateContactResult {
+func (r CreateContactResponse) GetJSON201() *CreateContactsSuccessfulResponseDto {
 	return r.JSON201
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r CreateContactResponse) GetJSON400() *BadRequest {
+func (r CreateContactResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r CreateContactResponse) GetJSON401() *Unauthorized {
+func (r CreateContactResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r CreateContactResponse) GetJSON403() *Forbidden {
+func (r CreateContactResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r CreateContactResponse) GetJSON404() *NotFound {
+func (r CreateContactResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r CreateContactResponse) GetJSON422() *UnprocessableEntity {
+func (r CreateContactResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r CreateContactResponse) GetJSON429() *TooManyRequests {
+func (r CreateContactResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
@@ -10033,67 +9922,67 @@ func (r CreateContactResponse) ContentType() string {
 	return ""
 }
 
-type SearchContactsResponse struct {
+type SearchContactsAdvancedResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *SearchContactsResult
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r SearchContactsResponse) GetJSON200() *SearchContactsResult {
+func (r SearchContactsAdvancedResponse) GetJSON200() *SearchContactsResult {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r SearchContactsResponse) GetJSON400() *BadRequest {
+func (r SearchContactsAdvancedResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r SearchContactsResponse) GetJSON401() *Unauthorized {
+func (r SearchContactsAdvancedResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r SearchContactsResponse) GetJSON403() *Forbidden {
+func (r SearchContactsAdvancedResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r SearchContactsResponse) GetJSON404() *NotFound {
+func (r SearchContactsAdvancedResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r SearchContactsResponse) GetJSON422() *UnprocessableEntity {
+func (r SearchContactsAdvancedResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r SearchContactsResponse) GetJSON429() *TooManyRequests {
+func (r SearchContactsAdvancedResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r SearchContactsResponse) GetBody() []byte {
+func (r SearchContactsAdvancedResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r SearchContactsResponse) Status() string {
+func (r SearchContactsAdvancedResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -10101,7 +9990,7 @@ func (r SearchContactsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r SearchContactsResponse) StatusCode() int {
+func (r SearchContactsAdvancedResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -10109,7 +9998,7 @@ func (r SearchContactsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r SearchContactsResponse) ContentType() string {
+func (r SearchContactsAdvancedResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10120,53 +10009,53 @@ type UpsertContactResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *UpsertContactResult
+	JSON200 *UpsertContactsSuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r UpsertContactResponse) GetJSON200() *UpsertContactResult {
+func (r UpsertContactResponse) GetJSON200() *UpsertContactsSuccessfulResponseDto {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r UpsertContactResponse) GetJSON400() *BadRequest {
+func (r UpsertContactResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r UpsertContactResponse) GetJSON401() *Unauthorized {
+func (r UpsertContactResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r UpsertContactResponse) GetJSON403() *Forbidden {
+func (r UpsertContactResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r UpsertContactResponse) GetJSON404() *NotFound {
+func (r UpsertContactResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r UpsertContactResponse) GetJSON422() *UnprocessableEntity {
+func (r UpsertContactResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r UpsertContactResponse) GetJSON429() *TooManyRequests {
+func (r UpsertContactResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
@@ -10203,53 +10092,53 @@ type DeleteContactResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *DeleteContactResult
+	JSON200 *DeleteContactsSuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r DeleteContactResponse) GetJSON200() *DeleteContactResult {
+func (r DeleteContactResponse) GetJSON200() *DeleteContactsSuccessfulResponseDto {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r DeleteContactResponse) GetJSON400() *BadRequest {
+func (r DeleteContactResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r DeleteContactResponse) GetJSON401() *Unauthorized {
+func (r DeleteContactResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r DeleteContactResponse) GetJSON403() *Forbidden {
+func (r DeleteContactResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r DeleteContactResponse) GetJSON404() *NotFound {
+func (r DeleteContactResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r DeleteContactResponse) GetJSON422() *UnprocessableEntity {
+func (r DeleteContactResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r DeleteContactResponse) GetJSON429() *TooManyRequests {
+func (r DeleteContactResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
@@ -10286,53 +10175,53 @@ type GetContactResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *GetContactResult
+	JSON200 *ContactsByIDSuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetContactResponse) GetJSON200() *GetContactResult {
+func (r GetContactResponse) GetJSON200() *ContactsByIDSuccessfulResponseDto {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetContactResponse) GetJSON400() *BadRequest {
+func (r GetContactResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r GetContactResponse) GetJSON401() *Unauthorized {
+func (r GetContactResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetContactResponse) GetJSON403() *Forbidden {
+func (r GetContactResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetContactResponse) GetJSON404() *NotFound {
+func (r GetContactResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r GetContactResponse) GetJSON422() *UnprocessableEntity {
+func (r GetContactResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r GetContactResponse) GetJSON429() *TooManyRequests {
+func (r GetContactResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
@@ -10369,53 +10258,53 @@ type UpdateContactResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *UpdateContactResult
+	JSON200 *UpdateContactsSuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r UpdateContactResponse) GetJSON200() *UpdateContactResult {
+func (r UpdateContactResponse) GetJSON200() *UpdateContactsSuccessfulResponseDto {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r UpdateContactResponse) GetJSON400() *BadRequest {
+func (r UpdateContactResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r UpdateContactResponse) GetJSON401() *Unauthorized {
+func (r UpdateContactResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r UpdateContactResponse) GetJSON403() *Forbidden {
+func (r UpdateContactResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r UpdateContactResponse) GetJSON404() *NotFound {
+func (r UpdateContactResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r UpdateContactResponse) GetJSON422() *UnprocessableEntity {
+func (r UpdateContactResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r UpdateContactResponse) GetJSON429() *TooManyRequests {
+func (r UpdateContactResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
@@ -10448,67 +10337,67 @@ func (r UpdateContactResponse) ContentType() string {
 	return ""
 }
 
-type ListContactNotesResponse struct {
+type GetAllNotesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *ContactNotesResult
+	JSON200 *ContactsGetNotesListSuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListContactNotesResponse) GetJSON200() *ContactNotesResult {
+func (r GetAllNotesResponse) GetJSON200() *ContactsGetNotesListSuccessfulResponseDto {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r ListContactNotesResponse) GetJSON400() *BadRequest {
+func (r GetAllNotesResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r ListContactNotesResponse) GetJSON401() *Unauthorized {
+func (r GetAllNotesResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r ListContactNotesResponse) GetJSON403() *Forbidden {
+func (r GetAllNotesResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r ListContactNotesResponse) GetJSON404() *NotFound {
+func (r GetAllNotesResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r ListContactNotesResponse) GetJSON422() *UnprocessableEntity {
+func (r GetAllNotesResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r ListContactNotesResponse) GetJSON429() *TooManyRequests {
+func (r GetAllNotesResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r ListContactNotesResponse) GetBody() []byte {
+func (r GetAllNotesResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r ListContactNotesResponse) Status() string {
+func (r GetAllNotesResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -10516,7 +10405,7 @@ func (r ListContactNotesResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r ListContactNotesResponse) StatusCode() int {
+func (r GetAllNotesResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -10524,74 +10413,74 @@ func (r ListContactNotesResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r ListContactNotesResponse) ContentType() string {
+func (r GetAllNotesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type RemoveContactTagsResponse struct {
+type RemoveTagsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *RemoveContactTagsResult
+	JSON200 *CreateDeleteTagSuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r RemoveContactTagsResponse) GetJSON200() *RemoveContactTagsResult {
+func (r RemoveTagsResponse) GetJSON200() *CreateDeleteTagSuccessfulResponseDto {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r RemoveContactTagsResponse) GetJSON400() *BadRequest {
+func (r RemoveTagsResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r RemoveContactTagsResponse) GetJSON401() *Unauthorized {
+func (r RemoveTagsResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r RemoveContactTagsResponse) GetJSON403() *Forbidden {
+func (r RemoveTagsResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r RemoveContactTagsResponse) GetJSON404() *NotFound {
+func (r RemoveTagsResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r RemoveContactTagsResponse) GetJSON422() *UnprocessableEntity {
+func (r RemoveTagsResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r RemoveContactTagsResponse) GetJSON429() *TooManyRequests {
+func (r RemoveTagsResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r RemoveContactTagsResponse) GetBody() []byte {
+func (r RemoveTagsResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r RemoveContactTagsResponse) Status() string {
+func (r RemoveTagsResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -10599,7 +10488,7 @@ func (r RemoveContactTagsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r RemoveContactTagsResponse) StatusCode() int {
+func (r RemoveTagsResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -10607,74 +10496,74 @@ func (r RemoveContactTagsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r RemoveContactTagsResponse) ContentType() string {
+func (r RemoveTagsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type AddContactTagsResponse struct {
+type AddTagsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
-	JSON201 *AddContactTagsResult
+	JSON201 *CreateAddTagSuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r AddContactTagsResponse) GetJSON201() *AddContactTagsResult {
+func (r AddTagsResponse) GetJSON201() *CreateAddTagSuccessfulResponseDto {
 	return r.JSON201
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r AddContactTagsResponse) GetJSON400() *BadRequest {
+func (r AddTagsResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AddContactTagsResponse) GetJSON401() *Unauthorized {
+func (r AddTagsResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r AddContactTagsResponse) GetJSON403() *Forbidden {
+func (r AddTagsResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r AddContactTagsResponse) GetJSON404() *NotFound {
+func (r AddTagsResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r AddContactTagsResponse) GetJSON422() *UnprocessableEntity {
+func (r AddTagsResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r AddContactTagsResponse) GetJSON429() *TooManyRequests {
+func (r AddTagsResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r AddContactTagsResponse) GetBody() []byte {
+func (r AddTagsResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r AddContactTagsResponse) Status() string {
+func (r AddTagsResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -10682,7 +10571,7 @@ func (r AddContactTagsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r AddContactTagsResponse) StatusCode() int {
+func (r AddTagsResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -10690,74 +10579,74 @@ func (r AddContactTagsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r AddContactTagsResponse) ContentType() string {
+func (r AddTagsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetInstalledLocationsResponse struct {
+type GetInstalledLocationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *InstalledLocationsResult
+	JSON200 *GetInstalledLocationsSuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetInstalledLocationsResponse) GetJSON200() *InstalledLocationsResult {
+func (r GetInstalledLocationResponse) GetJSON200() *GetInstalledLocationsSuccessfulResponseDto {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetInstalledLocationsResponse) GetJSON400() *BadRequest {
+func (r GetInstalledLocationResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r GetInstalledLocationsResponse) GetJSON401() *Unauthorized {
+func (r GetInstalledLocationResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetInstalledLocationsResponse) GetJSON403() *Forbidden {
+func (r GetInstalledLocationResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetInstalledLocationsResponse) GetJSON404() *NotFound {
+func (r GetInstalledLocationResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r GetInstalledLocationsResponse) GetJSON422() *UnprocessableEntity {
+func (r GetInstalledLocationResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r GetInstalledLocationsResponse) GetJSON429() *TooManyRequests {
+func (r GetInstalledLocationResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r GetInstalledLocationsResponse) GetBody() []byte {
+func (r GetInstalledLocationResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetInstalledLocationsResponse) Status() string {
+func (r GetInstalledLocationResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -10765,7 +10654,7 @@ func (r GetInstalledLocationsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetInstalledLocationsResponse) StatusCode() int {
+func (r GetInstalledLocationResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -10773,74 +10662,74 @@ func (r GetInstalledLocationsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetInstalledLocationsResponse) ContentType() string {
+func (r GetInstalledLocationResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetLocationTokenResponse struct {
+type GetLocationAccessTokenResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *LocationTokenResult
+	JSON200 *GetLocationAccessTokenSuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetLocationTokenResponse) GetJSON200() *LocationTokenResult {
+func (r GetLocationAccessTokenResponse) GetJSON200() *GetLocationAccessTokenSuccessfulResponseDto {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetLocationTokenResponse) GetJSON400() *BadRequest {
+func (r GetLocationAccessTokenResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r GetLocationTokenResponse) GetJSON401() *Unauthorized {
+func (r GetLocationAccessTokenResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetLocationTokenResponse) GetJSON403() *Forbidden {
+func (r GetLocationAccessTokenResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetLocationTokenResponse) GetJSON404() *NotFound {
+func (r GetLocationAccessTokenResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r GetLocationTokenResponse) GetJSON422() *UnprocessableEntity {
+func (r GetLocationAccessTokenResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r GetLocationTokenResponse) GetJSON429() *TooManyRequests {
+func (r GetLocationAccessTokenResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r GetLocationTokenResponse) GetBody() []byte {
+func (r GetLocationAccessTokenResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetLocationTokenResponse) Status() string {
+func (r GetLocationAccessTokenResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -10848,7 +10737,7 @@ func (r GetLocationTokenResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetLocationTokenResponse) StatusCode() int {
+func (r GetLocationAccessTokenResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -10856,7 +10745,7 @@ func (r GetLocationTokenResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetLocationTokenResponse) ContentType() string {
+func (r GetLocationAccessTokenResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10867,39 +10756,53 @@ type GetAccessTokenResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *AccessTokenResult
+	JSON200 *GetAccessCodeSuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *OAuthBadRequest
+	JSON400 *OAuthErrorDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *OAuthUnauthorized
+	JSON401 *OAuthErrorDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetAccessTokenResponse) GetJSON200() *AccessTokenResult {
+func (r GetAccessTokenResponse) GetJSON200() *GetAccessCodeSuccessfulResponseDto {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetAccessTokenResponse) GetJSON400() *OAuthBadRequest {
+func (r GetAccessTokenResponse) GetJSON400() *OAuthErrorDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r GetAccessTokenResponse) GetJSON401() *OAuthUnauthorized {
+func (r GetAccessTokenResponse) GetJSON401() *OAuthErrorDTO {
 	return r.JSON401
 }
 
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetAccessTokenResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetAccessTokenResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r GetAccessTokenResponse) GetJSON422() *UnprocessableEntity {
+func (r GetAccessTokenResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r GetAccessTokenResponse) GetJSON429() *TooManyRequests {
+func (r GetAccessTokenResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
@@ -10936,53 +10839,53 @@ type CreateOpportunityResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
-	JSON201 *OpportunityResult
+	JSON201 *GetPostOpportunitySuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r CreateOpportunityResponse) GetJSON201() *OpportunityResult {
+func (r CreateOpportunityResponse) GetJSON201() *GetPostOpportunitySuccessfulResponseDto {
 	return r.JSON201
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r CreateOpportunityResponse) GetJSON400() *BadRequest {
+func (r CreateOpportunityResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r CreateOpportunityResponse) GetJSON401() *Unauthorized {
+func (r CreateOpportunityResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r CreateOpportunityResponse) GetJSON403() *Forbidden {
+func (r CreateOpportunityResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r CreateOpportunityResponse) GetJSON404() *NotFound {
+func (r CreateOpportunityResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r CreateOpportunityResponse) GetJSON422() *UnprocessableEntity {
+func (r CreateOpportunityResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r CreateOpportunityResponse) GetJSON429() *TooManyRequests {
+func (r CreateOpportunityResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
@@ -11015,67 +10918,67 @@ func (r CreateOpportunityResponse) ContentType() string {
 	return ""
 }
 
-type ListPipelinesResponse struct {
+type GetPipelinesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *ListPipelinesResult
+	JSON200 *GetPipelinesSuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListPipelinesResponse) GetJSON200() *ListPipelinesResult {
+func (r GetPipelinesResponse) GetJSON200() *GetPipelinesSuccessfulResponseDto {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r ListPipelinesResponse) GetJSON400() *BadRequest {
+func (r GetPipelinesResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r ListPipelinesResponse) GetJSON401() *Unauthorized {
+func (r GetPipelinesResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r ListPipelinesResponse) GetJSON403() *Forbidden {
+func (r GetPipelinesResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r ListPipelinesResponse) GetJSON404() *NotFound {
+func (r GetPipelinesResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r ListPipelinesResponse) GetJSON422() *UnprocessableEntity {
+func (r GetPipelinesResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r ListPipelinesResponse) GetJSON429() *TooManyRequests {
+func (r GetPipelinesResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r ListPipelinesResponse) GetBody() []byte {
+func (r GetPipelinesResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r ListPipelinesResponse) Status() string {
+func (r GetPipelinesResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -11083,7 +10986,7 @@ func (r ListPipelinesResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r ListPipelinesResponse) StatusCode() int {
+func (r GetPipelinesResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -11091,74 +10994,74 @@ func (r ListPipelinesResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r ListPipelinesResponse) ContentType() string {
+func (r GetPipelinesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type SearchOpportunitiesResponse struct {
+type SearchOpportunityResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *SearchOpportunitiesResult
+	JSON200 *OpportunitiesSearchSuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r SearchOpportunitiesResponse) GetJSON200() *SearchOpportunitiesResult {
+func (r SearchOpportunityResponse) GetJSON200() *OpportunitiesSearchSuccessfulResponseDto {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r SearchOpportunitiesResponse) GetJSON400() *BadRequest {
+func (r SearchOpportunityResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r SearchOpportunitiesResponse) GetJSON401() *Unauthorized {
+func (r SearchOpportunityResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r SearchOpportunitiesResponse) GetJSON403() *Forbidden {
+func (r SearchOpportunityResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r SearchOpportunitiesResponse) GetJSON404() *NotFound {
+func (r SearchOpportunityResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r SearchOpportunitiesResponse) GetJSON422() *UnprocessableEntity {
+func (r SearchOpportunityResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r SearchOpportunitiesResponse) GetJSON429() *TooManyRequests {
+func (r SearchOpportunityResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r SearchOpportunitiesResponse) GetBody() []byte {
+func (r SearchOpportunityResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r SearchOpportunitiesResponse) Status() string {
+func (r SearchOpportunityResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -11166,7 +11069,7 @@ func (r SearchOpportunitiesResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r SearchOpportunitiesResponse) StatusCode() int {
+func (r SearchOpportunityResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -11174,7 +11077,7 @@ func (r SearchOpportunitiesResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r SearchOpportunitiesResponse) ContentType() string {
+func (r SearchOpportunityResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -11185,53 +11088,53 @@ type DeleteOpportunityResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *SucceededResult
+	JSON200 *DeleteUpdateOpportunitySuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r DeleteOpportunityResponse) GetJSON200() *SucceededResult {
+func (r DeleteOpportunityResponse) GetJSON200() *DeleteUpdateOpportunitySuccessfulResponseDto {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r DeleteOpportunityResponse) GetJSON400() *BadRequest {
+func (r DeleteOpportunityResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r DeleteOpportunityResponse) GetJSON401() *Unauthorized {
+func (r DeleteOpportunityResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r DeleteOpportunityResponse) GetJSON403() *Forbidden {
+func (r DeleteOpportunityResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r DeleteOpportunityResponse) GetJSON404() *NotFound {
+func (r DeleteOpportunityResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r DeleteOpportunityResponse) GetJSON422() *UnprocessableEntity {
+func (r DeleteOpportunityResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r DeleteOpportunityResponse) GetJSON429() *TooManyRequests {
+func (r DeleteOpportunityResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
@@ -11268,53 +11171,53 @@ type GetOpportunityResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *OpportunityResult
+	JSON200 *GetPostOpportunitySuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetOpportunityResponse) GetJSON200() *OpportunityResult {
+func (r GetOpportunityResponse) GetJSON200() *GetPostOpportunitySuccessfulResponseDto {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetOpportunityResponse) GetJSON400() *BadRequest {
+func (r GetOpportunityResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r GetOpportunityResponse) GetJSON401() *Unauthorized {
+func (r GetOpportunityResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetOpportunityResponse) GetJSON403() *Forbidden {
+func (r GetOpportunityResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetOpportunityResponse) GetJSON404() *NotFound {
+func (r GetOpportunityResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r GetOpportunityResponse) GetJSON422() *UnprocessableEntity {
+func (r GetOpportunityResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r GetOpportunityResponse) GetJSON429() *TooManyRequests {
+func (r GetOpportunityResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
@@ -11351,53 +11254,53 @@ type UpdateOpportunityResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *OpportunityResult
+	JSON200 *GetPostOpportunitySuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r UpdateOpportunityResponse) GetJSON200() *OpportunityResult {
+func (r UpdateOpportunityResponse) GetJSON200() *GetPostOpportunitySuccessfulResponseDto {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r UpdateOpportunityResponse) GetJSON400() *BadRequest {
+func (r UpdateOpportunityResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r UpdateOpportunityResponse) GetJSON401() *Unauthorized {
+func (r UpdateOpportunityResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r UpdateOpportunityResponse) GetJSON403() *Forbidden {
+func (r UpdateOpportunityResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r UpdateOpportunityResponse) GetJSON404() *NotFound {
+func (r UpdateOpportunityResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r UpdateOpportunityResponse) GetJSON422() *UnprocessableEntity {
+func (r UpdateOpportunityResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r UpdateOpportunityResponse) GetJSON429() *TooManyRequests {
+func (r UpdateOpportunityResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
@@ -11434,53 +11337,53 @@ type UpdateOpportunityStatusResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *SucceededResult
+	JSON200 *DeleteUpdateOpportunitySuccessfulResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r UpdateOpportunityStatusResponse) GetJSON200() *SucceededResult {
+func (r UpdateOpportunityStatusResponse) GetJSON200() *DeleteUpdateOpportunitySuccessfulResponseDto {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r UpdateOpportunityStatusResponse) GetJSON400() *BadRequest {
+func (r UpdateOpportunityStatusResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r UpdateOpportunityStatusResponse) GetJSON401() *Unauthorized {
+func (r UpdateOpportunityStatusResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r UpdateOpportunityStatusResponse) GetJSON403() *Forbidden {
+func (r UpdateOpportunityStatusResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r UpdateOpportunityStatusResponse) GetJSON404() *NotFound {
+func (r UpdateOpportunityStatusResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r UpdateOpportunityStatusResponse) GetJSON422() *UnprocessableEntity {
+func (r UpdateOpportunityStatusResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r UpdateOpportunityStatusResponse) GetJSON429() *TooManyRequests {
+func (r UpdateOpportunityStatusResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
@@ -11517,53 +11420,53 @@ type ListOrdersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *ListOrdersResult
+	JSON200 *ListOrdersResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListOrdersResponse) GetJSON200() *ListOrdersResult {
+func (r ListOrdersResponse) GetJSON200() *ListOrdersResponseDto {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r ListOrdersResponse) GetJSON400() *BadRequest {
+func (r ListOrdersResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r ListOrdersResponse) GetJSON401() *Unauthorized {
+func (r ListOrdersResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r ListOrdersResponse) GetJSON403() *Forbidden {
+func (r ListOrdersResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r ListOrdersResponse) GetJSON404() *NotFound {
+func (r ListOrdersResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r ListOrdersResponse) GetJSON422() *UnprocessableEntity {
+func (r ListOrdersResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r ListOrdersResponse) GetJSON429() *TooManyRequests {
+func (r ListOrdersResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
@@ -11596,67 +11499,67 @@ func (r ListOrdersResponse) ContentType() string {
 	return ""
 }
 
-type GetOrderResponse struct {
+type GetOrderByIDResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Order
+	JSON200 *GetOrderResponseSchema
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetOrderResponse) GetJSON200() *Order {
+func (r GetOrderByIDResponse) GetJSON200() *GetOrderResponseSchema {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetOrderResponse) GetJSON400() *BadRequest {
+func (r GetOrderByIDResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r GetOrderResponse) GetJSON401() *Unauthorized {
+func (r GetOrderByIDResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetOrderResponse) GetJSON403() *Forbidden {
+func (r GetOrderByIDResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetOrderResponse) GetJSON404() *NotFound {
+func (r GetOrderByIDResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r GetOrderResponse) GetJSON422() *UnprocessableEntity {
+func (r GetOrderByIDResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r GetOrderResponse) GetJSON429() *TooManyRequests {
+func (r GetOrderByIDResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r GetOrderResponse) GetBody() []byte {
+func (r GetOrderByIDResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetOrderResponse) Status() string {
+func (r GetOrderByIDResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -11664,7 +11567,7 @@ func (r GetOrderResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetOrderResponse) StatusCode() int {
+func (r GetOrderByIDResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -11672,7 +11575,7 @@ func (r GetOrderResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetOrderResponse) ContentType() string {
+func (r GetOrderByIDResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -11683,53 +11586,53 @@ type ListTransactionsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *ListTransactionsResult
+	JSON200 *ListTxnsResponseDto
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListTransactionsResponse) GetJSON200() *ListTransactionsResult {
+func (r ListTransactionsResponse) GetJSON200() *ListTxnsResponseDto {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r ListTransactionsResponse) GetJSON400() *BadRequest {
+func (r ListTransactionsResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r ListTransactionsResponse) GetJSON401() *Unauthorized {
+func (r ListTransactionsResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r ListTransactionsResponse) GetJSON403() *Forbidden {
+func (r ListTransactionsResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r ListTransactionsResponse) GetJSON404() *NotFound {
+func (r ListTransactionsResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r ListTransactionsResponse) GetJSON422() *UnprocessableEntity {
+func (r ListTransactionsResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r ListTransactionsResponse) GetJSON429() *TooManyRequests {
+func (r ListTransactionsResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
@@ -11762,67 +11665,67 @@ func (r ListTransactionsResponse) ContentType() string {
 	return ""
 }
 
-type GetTransactionResponse struct {
+type GetTransactionByIDResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Transaction
+	JSON200 *GetTxnResponseSchema
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *BadRequestDTO
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *UnauthorizedDTO
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
+	JSON403 *UnauthorizedDTO
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
+	JSON404 *UnauthorizedDTO
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableEntity
+	JSON422 *UnprocessableDTO
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UnauthorizedDTO
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetTransactionResponse) GetJSON200() *Transaction {
+func (r GetTransactionByIDResponse) GetJSON200() *GetTxnResponseSchema {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetTransactionResponse) GetJSON400() *BadRequest {
+func (r GetTransactionByIDResponse) GetJSON400() *BadRequestDTO {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r GetTransactionResponse) GetJSON401() *Unauthorized {
+func (r GetTransactionByIDResponse) GetJSON401() *UnauthorizedDTO {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetTransactionResponse) GetJSON403() *Forbidden {
+func (r GetTransactionByIDResponse) GetJSON403() *UnauthorizedDTO {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetTransactionResponse) GetJSON404() *NotFound {
+func (r GetTransactionByIDResponse) GetJSON404() *UnauthorizedDTO {
 	return r.JSON404
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r GetTransactionResponse) GetJSON422() *UnprocessableEntity {
+func (r GetTransactionByIDResponse) GetJSON422() *UnprocessableDTO {
 	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r GetTransactionResponse) GetJSON429() *TooManyRequests {
+func (r GetTransactionByIDResponse) GetJSON429() *UnauthorizedDTO {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r GetTransactionResponse) GetBody() []byte {
+func (r GetTransactionByIDResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetTransactionResponse) Status() string {
+func (r GetTransactionByIDResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -11830,7 +11733,7 @@ func (r GetTransactionResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetTransactionResponse) StatusCode() int {
+func (r GetTransactionByIDResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -11838,39 +11741,39 @@ func (r GetTransactionResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetTransactionResponse) ContentType() string {
+func (r GetTransactionByIDResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-// ListCalendarsWithResponse Get Calendars
+// GetCalendarsWithResponse Get Calendars
 //
 // Get all calendars in a location.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /calendars/ (the `ListCalendars` operationId).
-func (c *ClientWithResponses) ListCalendarsWithResponse(ctx context.Context, params *ListCalendarsParams, reqEditors ...RequestEditorFn) (*ListCalendarsResponse, error) {
-	rsp, err := c.ListCalendars(ctx, params, reqEditors...)
+// Corresponds with GET /calendars/ (the `GetCalendars` operationId).
+func (c *ClientWithResponses) GetCalendarsWithResponse(ctx context.Context, params *GetCalendarsParams, reqEditors ...RequestEditorFn) (*GetCalendarsResponse, error) {
+	rsp, err := c.GetCalendars(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseListCalendarsResponse(rsp)
+	return ParseGetCalendarsResponse(rsp)
 }
 
-// ListEventsWithResponse Get Calendar Events
+// GetCalendarEventsWithResponse Get Calendar Events
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /calendars/events (the `ListEvents` operationId).
-func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error) {
-	rsp, err := c.ListEvents(ctx, params, reqEditors...)
+// Corresponds with GET /calendars/events (the `GetCalendarEvents` operationId).
+func (c *ClientWithResponses) GetCalendarEventsWithResponse(ctx context.Context, params *GetCalendarEventsParams, reqEditors ...RequestEditorFn) (*GetCalendarEventsResponse, error) {
+	rsp, err := c.GetCalendarEvents(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseListEventsResponse(rsp)
+	return ParseGetCalendarEventsResponse(rsp)
 }
 
 // CreateAppointmentWithBodyWithResponse Create appointment
@@ -11914,34 +11817,34 @@ func (c *ClientWithResponses) GetAppointmentWithResponse(ctx context.Context, ev
 	return ParseGetAppointmentResponse(rsp)
 }
 
-// UpdateAppointmentWithBodyWithResponse Update Appointment
+// EditAppointmentWithBodyWithResponse Update Appointment
 //
 // Update appointment.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with PUT /calendars/events/appointments/{eventId} (the `UpdateAppointment` operationId).
-func (c *ClientWithResponses) UpdateAppointmentWithBodyWithResponse(ctx context.Context, eventID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAppointmentResponse, error) {
-	rsp, err := c.UpdateAppointmentWithBody(ctx, eventID, contentType, body, reqEditors...)
+// Corresponds with PUT /calendars/events/appointments/{eventId} (the `EditAppointment` operationId).
+func (c *ClientWithResponses) EditAppointmentWithBodyWithResponse(ctx context.Context, eventID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EditAppointmentResponse, error) {
+	rsp, err := c.EditAppointmentWithBody(ctx, eventID, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUpdateAppointmentResponse(rsp)
+	return ParseEditAppointmentResponse(rsp)
 }
 
-// UpdateAppointmentWithResponse Update Appointment
+// EditAppointmentWithResponse Update Appointment
 //
 // Update appointment.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with PUT /calendars/events/appointments/{eventId} (the `UpdateAppointment` operationId).
-func (c *ClientWithResponses) UpdateAppointmentWithResponse(ctx context.Context, eventID string, body UpdateAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAppointmentResponse, error) {
-	rsp, err := c.UpdateAppointment(ctx, eventID, body, reqEditors...)
+// Corresponds with PUT /calendars/events/appointments/{eventId} (the `EditAppointment` operationId).
+func (c *ClientWithResponses) EditAppointmentWithResponse(ctx context.Context, eventID string, body EditAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*EditAppointmentResponse, error) {
+	rsp, err := c.EditAppointment(ctx, eventID, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUpdateAppointmentResponse(rsp)
+	return ParseEditAppointmentResponse(rsp)
 }
 
 // DeleteEventWithBodyWithResponse Delete Event
@@ -11989,19 +11892,19 @@ func (c *ClientWithResponses) GetCalendarWithResponse(ctx context.Context, calen
 	return ParseGetCalendarResponse(rsp)
 }
 
-// GetFreeSlotsWithResponse Get Free Slots
+// GetSlotsWithResponse Get Free Slots
 //
 // Get free slots for a calendar between a date range. Optionally a consumer can also request free slots in a particular timezone and also for a particular user.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /calendars/{calendarId}/free-slots (the `GetFreeSlots` operationId).
-func (c *ClientWithResponses) GetFreeSlotsWithResponse(ctx context.Context, calendarID string, params *GetFreeSlotsParams, reqEditors ...RequestEditorFn) (*GetFreeSlotsResponse, error) {
-	rsp, err := c.GetFreeSlots(ctx, calendarID, params, reqEditors...)
+// Corresponds with GET /calendars/{calendarId}/free-slots (the `GetSlots` operationId).
+func (c *ClientWithResponses) GetSlotsWithResponse(ctx context.Context, calendarID string, params *GetSlotsParams, reqEditors ...RequestEditorFn) (*GetSlotsResponse, error) {
+	rsp, err := c.GetSlots(ctx, calendarID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetFreeSlotsResponse(rsp)
+	return ParseGetSlotsResponse(rsp)
 }
 
 // CreateContactWithBodyWithResponse Create Contact
@@ -12034,34 +11937,34 @@ func (c *ClientWithResponses) CreateContactWithResponse(ctx context.Context, bod
 	return ParseCreateContactResponse(rsp)
 }
 
-// SearchContactsWithBodyWithResponse Search Contacts
+// SearchContactsAdvancedWithBodyWithResponse Search Contacts
 //
-// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad Search results can lag writes by a few seconds (search documentation).
+// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /contacts/search (the `SearchContacts` operationId).
-func (c *ClientWithResponses) SearchContactsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SearchContactsResponse, error) {
-	rsp, err := c.SearchContactsWithBody(ctx, contentType, body, reqEditors...)
+// Corresponds with POST /contacts/search (the `SearchContactsAdvanced` operationId).
+func (c *ClientWithResponses) SearchContactsAdvancedWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SearchContactsAdvancedResponse, error) {
+	rsp, err := c.SearchContactsAdvancedWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseSearchContactsResponse(rsp)
+	return ParseSearchContactsAdvancedResponse(rsp)
 }
 
-// SearchContactsWithResponse Search Contacts
+// SearchContactsAdvancedWithResponse Search Contacts
 //
-// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad Search results can lag writes by a few seconds (search documentation).
+// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /contacts/search (the `SearchContacts` operationId).
-func (c *ClientWithResponses) SearchContactsWithResponse(ctx context.Context, body SearchContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*SearchContactsResponse, error) {
-	rsp, err := c.SearchContacts(ctx, body, reqEditors...)
+// Corresponds with POST /contacts/search (the `SearchContactsAdvanced` operationId).
+func (c *ClientWithResponses) SearchContactsAdvancedWithResponse(ctx context.Context, body SearchContactsAdvancedJSONRequestBody, reqEditors ...RequestEditorFn) (*SearchContactsAdvancedResponse, error) {
+	rsp, err := c.SearchContactsAdvanced(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseSearchContactsResponse(rsp)
+	return ParseSearchContactsAdvancedResponse(rsp)
 }
 
 // UpsertContactWithBodyWithResponse Upsert Contact
@@ -12150,114 +12053,114 @@ func (c *ClientWithResponses) UpdateContactWithResponse(ctx context.Context, con
 	return ParseUpdateContactResponse(rsp)
 }
 
-// ListContactNotesWithResponse Get All Notes
+// GetAllNotesWithResponse Get All Notes
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /contacts/{contactId}/notes (the `ListContactNotes` operationId).
-func (c *ClientWithResponses) ListContactNotesWithResponse(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*ListContactNotesResponse, error) {
-	rsp, err := c.ListContactNotes(ctx, contactID, reqEditors...)
+// Corresponds with GET /contacts/{contactId}/notes (the `GetAllNotes` operationId).
+func (c *ClientWithResponses) GetAllNotesWithResponse(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*GetAllNotesResponse, error) {
+	rsp, err := c.GetAllNotes(ctx, contactID, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseListContactNotesResponse(rsp)
+	return ParseGetAllNotesResponse(rsp)
 }
 
-// RemoveContactTagsWithBodyWithResponse Remove Tags
+// RemoveTagsWithBodyWithResponse Remove Tags
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with DELETE /contacts/{contactId}/tags (the `RemoveContactTags` operationId).
-func (c *ClientWithResponses) RemoveContactTagsWithBodyWithResponse(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RemoveContactTagsResponse, error) {
-	rsp, err := c.RemoveContactTagsWithBody(ctx, contactID, contentType, body, reqEditors...)
+// Corresponds with DELETE /contacts/{contactId}/tags (the `RemoveTags` operationId).
+func (c *ClientWithResponses) RemoveTagsWithBodyWithResponse(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RemoveTagsResponse, error) {
+	rsp, err := c.RemoveTagsWithBody(ctx, contactID, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRemoveContactTagsResponse(rsp)
+	return ParseRemoveTagsResponse(rsp)
 }
 
-// RemoveContactTagsWithResponse Remove Tags
+// RemoveTagsWithResponse Remove Tags
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with DELETE /contacts/{contactId}/tags (the `RemoveContactTags` operationId).
-func (c *ClientWithResponses) RemoveContactTagsWithResponse(ctx context.Context, contactID string, body RemoveContactTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*RemoveContactTagsResponse, error) {
-	rsp, err := c.RemoveContactTags(ctx, contactID, body, reqEditors...)
+// Corresponds with DELETE /contacts/{contactId}/tags (the `RemoveTags` operationId).
+func (c *ClientWithResponses) RemoveTagsWithResponse(ctx context.Context, contactID string, body RemoveTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*RemoveTagsResponse, error) {
+	rsp, err := c.RemoveTags(ctx, contactID, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRemoveContactTagsResponse(rsp)
+	return ParseRemoveTagsResponse(rsp)
 }
 
-// AddContactTagsWithBodyWithResponse Add Tags
+// AddTagsWithBodyWithResponse Add Tags
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /contacts/{contactId}/tags (the `AddContactTags` operationId).
-func (c *ClientWithResponses) AddContactTagsWithBodyWithResponse(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddContactTagsResponse, error) {
-	rsp, err := c.AddContactTagsWithBody(ctx, contactID, contentType, body, reqEditors...)
+// Corresponds with POST /contacts/{contactId}/tags (the `AddTags` operationId).
+func (c *ClientWithResponses) AddTagsWithBodyWithResponse(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddTagsResponse, error) {
+	rsp, err := c.AddTagsWithBody(ctx, contactID, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseAddContactTagsResponse(rsp)
+	return ParseAddTagsResponse(rsp)
 }
 
-// AddContactTagsWithResponse Add Tags
+// AddTagsWithResponse Add Tags
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /contacts/{contactId}/tags (the `AddContactTags` operationId).
-func (c *ClientWithResponses) AddContactTagsWithResponse(ctx context.Context, contactID string, body AddContactTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*AddContactTagsResponse, error) {
-	rsp, err := c.AddContactTags(ctx, contactID, body, reqEditors...)
+// Corresponds with POST /contacts/{contactId}/tags (the `AddTags` operationId).
+func (c *ClientWithResponses) AddTagsWithResponse(ctx context.Context, contactID string, body AddTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*AddTagsResponse, error) {
+	rsp, err := c.AddTags(ctx, contactID, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseAddContactTagsResponse(rsp)
+	return ParseAddTagsResponse(rsp)
 }
 
-// GetInstalledLocationsWithResponse Get Location where app is installed
+// GetInstalledLocationWithResponse Get Location where app is installed
 //
 // This API allows you fetch location where app is installed upon.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /oauth/installedLocations (the `GetInstalledLocations` operationId).
-func (c *ClientWithResponses) GetInstalledLocationsWithResponse(ctx context.Context, params *GetInstalledLocationsParams, reqEditors ...RequestEditorFn) (*GetInstalledLocationsResponse, error) {
-	rsp, err := c.GetInstalledLocations(ctx, params, reqEditors...)
+// Corresponds with GET /oauth/installedLocations (the `GetInstalledLocation` operationId).
+func (c *ClientWithResponses) GetInstalledLocationWithResponse(ctx context.Context, params *GetInstalledLocationParams, reqEditors ...RequestEditorFn) (*GetInstalledLocationResponse, error) {
+	rsp, err := c.GetInstalledLocation(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetInstalledLocationsResponse(rsp)
+	return ParseGetInstalledLocationResponse(rsp)
 }
 
-// GetLocationTokenWithBodyWithResponse Get Location Access Token from Agency Token
+// GetLocationAccessTokenWithBodyWithResponse Get Location Access Token from Agency Token
 //
 // This API allows you to generate locationAccessToken from AgencyAccessToken.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /oauth/locationToken (the `GetLocationToken` operationId).
-func (c *ClientWithResponses) GetLocationTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetLocationTokenResponse, error) {
-	rsp, err := c.GetLocationTokenWithBody(ctx, contentType, body, reqEditors...)
+// Corresponds with POST /oauth/locationToken (the `GetLocationAccessToken` operationId).
+func (c *ClientWithResponses) GetLocationAccessTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetLocationAccessTokenResponse, error) {
+	rsp, err := c.GetLocationAccessTokenWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetLocationTokenResponse(rsp)
+	return ParseGetLocationAccessTokenResponse(rsp)
 }
 
-// GetLocationTokenWithFormdataBodyWithResponse Get Location Access Token from Agency Token
+// GetLocationAccessTokenWithFormdataBodyWithResponse Get Location Access Token from Agency Token
 //
 // This API allows you to generate locationAccessToken from AgencyAccessToken.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /oauth/locationToken (the `GetLocationToken` operationId).
-func (c *ClientWithResponses) GetLocationTokenWithFormdataBodyWithResponse(ctx context.Context, body GetLocationTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*GetLocationTokenResponse, error) {
-	rsp, err := c.GetLocationTokenWithFormdataBody(ctx, body, reqEditors...)
+// Corresponds with POST /oauth/locationToken (the `GetLocationAccessToken` operationId).
+func (c *ClientWithResponses) GetLocationAccessTokenWithFormdataBodyWithResponse(ctx context.Context, body GetLocationAccessTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*GetLocationAccessTokenResponse, error) {
+	rsp, err := c.GetLocationAccessTokenWithFormdataBody(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetLocationTokenResponse(rsp)
+	return ParseGetLocationAccessTokenResponse(rsp)
 }
 
 // GetAccessTokenWithBodyWithResponse Get Access Token
@@ -12316,30 +12219,30 @@ func (c *ClientWithResponses) CreateOpportunityWithResponse(ctx context.Context,
 	return ParseCreateOpportunityResponse(rsp)
 }
 
-// ListPipelinesWithResponse Get Pipelines
+// GetPipelinesWithResponse Get Pipelines
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /opportunities/pipelines (the `ListPipelines` operationId).
-func (c *ClientWithResponses) ListPipelinesWithResponse(ctx context.Context, params *ListPipelinesParams, reqEditors ...RequestEditorFn) (*ListPipelinesResponse, error) {
-	rsp, err := c.ListPipelines(ctx, params, reqEditors...)
+// Corresponds with GET /opportunities/pipelines (the `GetPipelines` operationId).
+func (c *ClientWithResponses) GetPipelinesWithResponse(ctx context.Context, params *GetPipelinesParams, reqEditors ...RequestEditorFn) (*GetPipelinesResponse, error) {
+	rsp, err := c.GetPipelines(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseListPipelinesResponse(rsp)
+	return ParseGetPipelinesResponse(rsp)
 }
 
-// SearchOpportunitiesWithResponse Search Opportunity
+// SearchOpportunityWithResponse Search Opportunity
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /opportunities/search (the `SearchOpportunities` operationId).
-func (c *ClientWithResponses) SearchOpportunitiesWithResponse(ctx context.Context, params *SearchOpportunitiesParams, reqEditors ...RequestEditorFn) (*SearchOpportunitiesResponse, error) {
-	rsp, err := c.SearchOpportunities(ctx, params, reqEditors...)
+// Corresponds with GET /opportunities/search (the `SearchOpportunity` operationId).
+func (c *ClientWithResponses) SearchOpportunityWithResponse(ctx context.Context, params *SearchOpportunityParams, reqEditors ...RequestEditorFn) (*SearchOpportunityResponse, error) {
+	rsp, err := c.SearchOpportunity(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseSearchOpportunitiesResponse(rsp)
+	return ParseSearchOpportunityResponse(rsp)
 }
 
 // DeleteOpportunityWithResponse Delete Opportunity
@@ -12435,19 +12338,19 @@ func (c *ClientWithResponses) ListOrdersWithResponse(ctx context.Context, params
 	return ParseListOrdersResponse(rsp)
 }
 
-// GetOrderWithResponse Get Order by ID
+// GetOrderByIDWithResponse Get Order by ID
 //
-// The "Get Order by ID" API allows to retrieve information for a specific order using its unique identifier. Use this endpoint to fetch details for a single order based on the provided order ID. The official document lists only `altId` and `locationId`; `altType` is required here because the live API demands it (see the parameter). The official document declares its 400 response as "Order not found": the upstream answers 400, not 404, for an unknown id.
+// The "Get Order by ID" API allows to retrieve information for a specific order using its unique identifier. Use this endpoint to fetch details for a single order based on the provided order ID.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /payments/orders/{orderId} (the `GetOrder` operationId).
-func (c *ClientWithResponses) GetOrderWithResponse(ctx context.Context, orderID string, params *GetOrderParams, reqEditors ...RequestEditorFn) (*GetOrderResponse, error) {
-	rsp, err := c.GetOrder(ctx, orderID, params, reqEditors...)
+// Corresponds with GET /payments/orders/{orderId} (the `GetOrderByID` operationId).
+func (c *ClientWithResponses) GetOrderByIDWithResponse(ctx context.Context, orderID string, params *GetOrderByIDParams, reqEditors ...RequestEditorFn) (*GetOrderByIDResponse, error) {
+	rsp, err := c.GetOrderByID(ctx, orderID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetOrderResponse(rsp)
+	return ParseGetOrderByIDResponse(rsp)
 }
 
 // ListTransactionsWithResponse List Transactions
@@ -12465,79 +12368,79 @@ func (c *ClientWithResponses) ListTransactionsWithResponse(ctx context.Context, 
 	return ParseListTransactionsResponse(rsp)
 }
 
-// GetTransactionWithResponse Get Transaction by ID
+// GetTransactionByIDWithResponse Get Transaction by ID
 //
-// The "Get Transaction by ID" API allows to retrieve information for a specific transaction using its unique identifier. Use this endpoint to fetch details for a single transaction based on the provided transaction ID. The official document declares its 400 response as "Transaction not found": the upstream answers 400, not 404, for an unknown id.
+// The "Get Transaction by ID" API allows to retrieve information for a specific transaction using its unique identifier. Use this endpoint to fetch details for a single transaction based on the provided transaction ID.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /payments/transactions/{transactionId} (the `GetTransaction` operationId).
-func (c *ClientWithResponses) GetTransactionWithResponse(ctx context.Context, transactionID string, params *GetTransactionParams, reqEditors ...RequestEditorFn) (*GetTransactionResponse, error) {
-	rsp, err := c.GetTransaction(ctx, transactionID, params, reqEditors...)
+// Corresponds with GET /payments/transactions/{transactionId} (the `GetTransactionByID` operationId).
+func (c *ClientWithResponses) GetTransactionByIDWithResponse(ctx context.Context, transactionID string, params *GetTransactionByIDParams, reqEditors ...RequestEditorFn) (*GetTransactionByIDResponse, error) {
+	rsp, err := c.GetTransactionByID(ctx, transactionID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetTransactionResponse(rsp)
+	return ParseGetTransactionByIDResponse(rsp)
 }
 
-// ParseListCalendarsResponse parses an HTTP response from a ListCalendarsWithResponse call
-func ParseListCalendarsResponse(rsp *http.Response) (*ListCalendarsResponse, error) {
+// ParseGetCalendarsResponse parses an HTTP response from a GetCalendarsWithResponse call
+func ParseGetCalendarsResponse(rsp *http.Response) (*GetCalendarsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &ListCalendarsResponse{
+	response := &GetCalendarsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest ListCalendarsResult
+		var dest CalendarsGetSuccessfulResponseDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -12548,64 +12451,64 @@ func ParseListCalendarsResponse(rsp *http.Response) (*ListCalendarsResponse, err
 	return response, nil
 }
 
-// ParseListEventsResponse parses an HTTP response from a ListEventsWithResponse call
-func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
+// ParseGetCalendarEventsResponse parses an HTTP response from a GetCalendarEventsWithResponse call
+func ParseGetCalendarEventsResponse(rsp *http.Response) (*GetCalendarEventsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &ListEventsResponse{
+	response := &GetCalendarEventsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest ListEventsResult
+		var dest GetCalendarEventsSuccessfulResponseDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -12631,49 +12534,49 @@ func ParseCreateAppointmentResponse(rsp *http.Response) (*CreateAppointmentRespo
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest Appointment
+		var dest AppointmentSchemaResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -12699,49 +12602,49 @@ func ParseGetAppointmentResponse(rsp *http.Response) (*GetAppointmentResponse, e
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest GetAppointmentResult
+		var dest GetCalendarEventSuccessfulResponseDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -12752,64 +12655,64 @@ func ParseGetAppointmentResponse(rsp *http.Response) (*GetAppointmentResponse, e
 	return response, nil
 }
 
-// ParseUpdateAppointmentResponse parses an HTTP response from a UpdateAppointmentWithResponse call
-func ParseUpdateAppointmentResponse(rsp *http.Response) (*UpdateAppointmentResponse, error) {
+// ParseEditAppointmentResponse parses an HTTP response from a EditAppointmentWithResponse call
+func ParseEditAppointmentResponse(rsp *http.Response) (*EditAppointmentResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &UpdateAppointmentResponse{
+	response := &EditAppointmentResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest Appointment
+		var dest AppointmentSchemaResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -12835,49 +12738,49 @@ func ParseDeleteEventResponse(rsp *http.Response) (*DeleteEventResponse, error) 
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
-		var dest DeleteEventResult
+		var dest DeleteEventSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -12903,49 +12806,49 @@ func ParseGetCalendarResponse(rsp *http.Response) (*GetCalendarResponse, error) 
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest GetCalendarResult
+		var dest CalendarByIDSuccessfulResponseDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -12956,64 +12859,64 @@ func ParseGetCalendarResponse(rsp *http.Response) (*GetCalendarResponse, error) 
 	return response, nil
 }
 
-// ParseGetFreeSlotsResponse parses an HTTP response from a GetFreeSlotsWithResponse call
-func ParseGetFreeSlotsResponse(rsp *http.Response) (*GetFreeSlotsResponse, error) {
+// ParseGetSlotsResponse parses an HTTP response from a GetSlotsWithResponse call
+func ParseGetSlotsResponse(rsp *http.Response) (*GetSlotsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetFreeSlotsResponse{
+	response := &GetSlotsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest FreeSlotsResult
+		var dest map[string]SlotsSchema
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -13039,49 +12942,49 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
-		var dest CreateContactResult
+		var dest CreateContactsSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -13092,15 +12995,15 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 	return response, nil
 }
 
-// ParseSearchContactsResponse parses an HTTP response from a SearchContactsWithResponse call
-func ParseSearchContactsResponse(rsp *http.Response) (*SearchContactsResponse, error) {
+// ParseSearchContactsAdvancedResponse parses an HTTP response from a SearchContactsAdvancedWithResponse call
+func ParseSearchContactsAdvancedResponse(rsp *http.Response) (*SearchContactsAdvancedResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &SearchContactsResponse{
+	response := &SearchContactsAdvancedResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -13114,42 +13017,42 @@ func ParseSearchContactsResponse(rsp *http.Response) (*SearchContactsResponse, e
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -13175,49 +13078,49 @@ func ParseUpsertContactResponse(rsp *http.Response) (*UpsertContactResponse, err
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest UpsertContactResult
+		var dest UpsertContactsSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -13243,49 +13146,49 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest DeleteContactResult
+		var dest DeleteContactsSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -13311,49 +13214,49 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest GetContactResult
+		var dest ContactsByIDSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -13379,49 +13282,49 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest UpdateContactResult
+		var dest UpdateContactsSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -13432,64 +13335,64 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 	return response, nil
 }
 
-// ParseListContactNotesResponse parses an HTTP response from a ListContactNotesWithResponse call
-func ParseListContactNotesResponse(rsp *http.Response) (*ListContactNotesResponse, error) {
+// ParseGetAllNotesResponse parses an HTTP response from a GetAllNotesWithResponse call
+func ParseGetAllNotesResponse(rsp *http.Response) (*GetAllNotesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &ListContactNotesResponse{
+	response := &GetAllNotesResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest ContactNotesResult
+		var dest ContactsGetNotesListSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -13500,64 +13403,64 @@ func ParseListContactNotesResponse(rsp *http.Response) (*ListContactNotesRespons
 	return response, nil
 }
 
-// ParseRemoveContactTagsResponse parses an HTTP response from a RemoveContactTagsWithResponse call
-func ParseRemoveContactTagsResponse(rsp *http.Response) (*RemoveContactTagsResponse, error) {
+// ParseRemoveTagsResponse parses an HTTP response from a RemoveTagsWithResponse call
+func ParseRemoveTagsResponse(rsp *http.Response) (*RemoveTagsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &RemoveContactTagsResponse{
+	response := &RemoveTagsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest RemoveContactTagsResult
+		var dest CreateDeleteTagSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -13568,64 +13471,64 @@ func ParseRemoveContactTagsResponse(rsp *http.Response) (*RemoveContactTagsRespo
 	return response, nil
 }
 
-// ParseAddContactTagsResponse parses an HTTP response from a AddContactTagsWithResponse call
-func ParseAddContactTagsResponse(rsp *http.Response) (*AddContactTagsResponse, error) {
+// ParseAddTagsResponse parses an HTTP response from a AddTagsWithResponse call
+func ParseAddTagsResponse(rsp *http.Response) (*AddTagsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &AddContactTagsResponse{
+	response := &AddTagsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
-		var dest AddContactTagsResult
+		var dest CreateAddTagSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -13636,64 +13539,64 @@ func ParseAddContactTagsResponse(rsp *http.Response) (*AddContactTagsResponse, e
 	return response, nil
 }
 
-// ParseGetInstalledLocationsResponse parses an HTTP response from a GetInstalledLocationsWithResponse call
-func ParseGetInstalledLocationsResponse(rsp *http.Response) (*GetInstalledLocationsResponse, error) {
+// ParseGetInstalledLocationResponse parses an HTTP response from a GetInstalledLocationWithResponse call
+func ParseGetInstalledLocationResponse(rsp *http.Response) (*GetInstalledLocationResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetInstalledLocationsResponse{
+	response := &GetInstalledLocationResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest InstalledLocationsResult
+		var dest GetInstalledLocationsSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -13704,64 +13607,64 @@ func ParseGetInstalledLocationsResponse(rsp *http.Response) (*GetInstalledLocati
 	return response, nil
 }
 
-// ParseGetLocationTokenResponse parses an HTTP response from a GetLocationTokenWithResponse call
-func ParseGetLocationTokenResponse(rsp *http.Response) (*GetLocationTokenResponse, error) {
+// ParseGetLocationAccessTokenResponse parses an HTTP response from a GetLocationAccessTokenWithResponse call
+func ParseGetLocationAccessTokenResponse(rsp *http.Response) (*GetLocationAccessTokenResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetLocationTokenResponse{
+	response := &GetLocationAccessTokenResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest LocationTokenResult
+		var dest GetLocationAccessTokenSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -13787,35 +13690,49 @@ func ParseGetAccessTokenResponse(rsp *http.Response) (*GetAccessTokenResponse, e
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest AccessTokenResult
+		var dest GetAccessCodeSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest OAuthBadRequest
+		var dest OAuthErrorDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest OAuthUnauthorized
+		var dest OAuthErrorDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -13841,49 +13758,49 @@ func ParseCreateOpportunityResponse(rsp *http.Response) (*CreateOpportunityRespo
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
-		var dest OpportunityResult
+		var dest GetPostOpportunitySuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -13894,64 +13811,64 @@ func ParseCreateOpportunityResponse(rsp *http.Response) (*CreateOpportunityRespo
 	return response, nil
 }
 
-// ParseListPipelinesResponse parses an HTTP response from a ListPipelinesWithResponse call
-func ParseListPipelinesResponse(rsp *http.Response) (*ListPipelinesResponse, error) {
+// ParseGetPipelinesResponse parses an HTTP response from a GetPipelinesWithResponse call
+func ParseGetPipelinesResponse(rsp *http.Response) (*GetPipelinesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &ListPipelinesResponse{
+	response := &GetPipelinesResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest ListPipelinesResult
+		var dest GetPipelinesSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -13962,64 +13879,64 @@ func ParseListPipelinesResponse(rsp *http.Response) (*ListPipelinesResponse, err
 	return response, nil
 }
 
-// ParseSearchOpportunitiesResponse parses an HTTP response from a SearchOpportunitiesWithResponse call
-func ParseSearchOpportunitiesResponse(rsp *http.Response) (*SearchOpportunitiesResponse, error) {
+// ParseSearchOpportunityResponse parses an HTTP response from a SearchOpportunityWithResponse call
+func ParseSearchOpportunityResponse(rsp *http.Response) (*SearchOpportunityResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &SearchOpportunitiesResponse{
+	response := &SearchOpportunityResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest SearchOpportunitiesResult
+		var dest OpportunitiesSearchSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -14045,49 +13962,49 @@ func ParseDeleteOpportunityResponse(rsp *http.Response) (*DeleteOpportunityRespo
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest SucceededResult
+		var dest DeleteUpdateOpportunitySuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -14113,49 +14030,49 @@ func ParseGetOpportunityResponse(rsp *http.Response) (*GetOpportunityResponse, e
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest OpportunityResult
+		var dest GetPostOpportunitySuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -14181,49 +14098,49 @@ func ParseUpdateOpportunityResponse(rsp *http.Response) (*UpdateOpportunityRespo
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest OpportunityResult
+		var dest GetPostOpportunitySuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -14249,49 +14166,49 @@ func ParseUpdateOpportunityStatusResponse(rsp *http.Response) (*UpdateOpportunit
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest SucceededResult
+		var dest DeleteUpdateOpportunitySuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -14317,49 +14234,49 @@ func ParseListOrdersResponse(rsp *http.Response) (*ListOrdersResponse, error) {
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest ListOrdersResult
+		var dest ListOrdersResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -14370,64 +14287,64 @@ func ParseListOrdersResponse(rsp *http.Response) (*ListOrdersResponse, error) {
 	return response, nil
 }
 
-// ParseGetOrderResponse parses an HTTP response from a GetOrderWithResponse call
-func ParseGetOrderResponse(rsp *http.Response) (*GetOrderResponse, error) {
+// ParseGetOrderByIDResponse parses an HTTP response from a GetOrderByIDWithResponse call
+func ParseGetOrderByIDResponse(rsp *http.Response) (*GetOrderByIDResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetOrderResponse{
+	response := &GetOrderByIDResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest Order
+		var dest GetOrderResponseSchema
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -14453,49 +14370,49 @@ func ParseListTransactionsResponse(rsp *http.Response) (*ListTransactionsRespons
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest ListTransactionsResult
+		var dest ListTxnsResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -14506,64 +14423,64 @@ func ParseListTransactionsResponse(rsp *http.Response) (*ListTransactionsRespons
 	return response, nil
 }
 
-// ParseGetTransactionResponse parses an HTTP response from a GetTransactionWithResponse call
-func ParseGetTransactionResponse(rsp *http.Response) (*GetTransactionResponse, error) {
+// ParseGetTransactionByIDResponse parses an HTTP response from a GetTransactionByIDWithResponse call
+func ParseGetTransactionByIDResponse(rsp *http.Response) (*GetTransactionByIDResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetTransactionResponse{
+	response := &GetTransactionByIDResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest Transaction
+		var dest GetTxnResponseSchema
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadRequestDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableEntity
+		var dest UnprocessableDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UnauthorizedDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

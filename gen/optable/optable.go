@@ -2091,8 +2091,8 @@ var Ops = []Op{
 		Exposed:  true,
 		Params: []Param{
 			{Name: "calendarId", In: "path", Type: "string", Required: true},
-			{Name: "startDate", In: "query", Type: "number", Required: true},
-			{Name: "endDate", In: "query", Type: "number", Required: true},
+			{Name: "startDate", In: "query", Type: "integer", Required: true},
+			{Name: "endDate", In: "query", Type: "integer", Required: true},
 			{Name: "timezone", In: "query", Type: "string", Required: false},
 			{Name: "userId", In: "query", Type: "string", Required: false},
 			{Name: "userIds", In: "query", Type: "array", Required: false},

@@ -87,13 +87,30 @@ var (
 // build verifies the documents under dir against dir/SOURCE.md, applies the
 // overlay and returns every operation of every document, sorted by ID.
 func build(dir, overlayPath string) ([]op, error) {
-	docs, err := loadDocuments(dir)
+	_, ops, err := buildAll(dir, overlayPath)
+	return ops, err
+}
+
+// sources are the overlaid documents and the common schemas they share.
+type sources struct {
+	docs   []document
+	common *yaml.Node // common/common-schemas.json
+}
+
+// buildAll is build, returning the overlaid documents too.
+func buildAll(dir, overlayPath string) (sources, []op, error) {
+	src, err := loadDocuments(dir)
 	if err != nil {
-		return nil, err
+		return src, nil, err
 	}
-	if err := applyOverlay(overlayPath, docs); err != nil {
-		return nil, err
+	if err := applyOverlay(overlayPath, src.docs); err != nil {
+		return src, nil, err
 	}
+	ops, err := tableOf(src.docs)
+	return src, ops, err
+}
+
+func tableOf(docs []document) ([]op, error) {
 	var ops []op
 	seen := map[string]string{} // operationId → document
 	for _, d := range docs {
@@ -119,10 +136,11 @@ func build(dir, overlayPath string) ([]op, error) {
 // with its sha256, and parses the apps/*.json among them. A document is
 // parsed only after its hash matched: the table must describe the published
 // documents, not a copy someone touched up.
-func loadDocuments(dir string) ([]document, error) {
+func loadDocuments(dir string) (sources, error) {
+	var src sources
 	sums, err := readSource(filepath.Join(dir, "SOURCE.md"))
 	if err != nil {
-		return nil, err
+		return src, err
 	}
 	var docs []document
 	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -150,18 +168,22 @@ func loadDocuments(dir string) ([]document, error) {
 		if hex.EncodeToString(got[:]) != want {
 			return fmt.Errorf("%s: sha256 %x, but SOURCE.md lists %s: the documents are byte copies; put changes in the overlay", rel, got, want)
 		}
-		if !strings.HasPrefix(rel, "apps/") || !strings.HasSuffix(rel, ".json") || strings.Count(rel, "/") != 1 {
-			return nil // common schemas: referenced, not a source of operations
-		}
 		var root yaml.Node
 		if err := yaml.Unmarshal(b, &root); err != nil {
 			return fmt.Errorf("%s: %w", rel, err)
+		}
+		if rel == "common/common-schemas.json" {
+			src.common = &root // referenced, not a source of operations
+			return nil
+		}
+		if !strings.HasPrefix(rel, "apps/") || !strings.HasSuffix(rel, ".json") || strings.Count(rel, "/") != 1 {
+			return fmt.Errorf("%s: neither apps/*.json nor common/common-schemas.json", rel)
 		}
 		docs = append(docs, document{name: strings.TrimSuffix(strings.TrimPrefix(rel, "apps/"), ".json"), root: &root})
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return src, err
 	}
 	if len(sums) > 0 {
 		missing := make([]string, 0, len(sums))
@@ -169,12 +191,16 @@ func loadDocuments(dir string) ([]document, error) {
 			missing = append(missing, f)
 		}
 		sort.Strings(missing)
-		return nil, fmt.Errorf("SOURCE.md lists files that are missing: %s", strings.Join(missing, ", "))
+		return src, fmt.Errorf("SOURCE.md lists files that are missing: %s", strings.Join(missing, ", "))
 	}
 	if len(docs) == 0 {
-		return nil, fmt.Errorf("%s: no apps/*.json documents", dir)
+		return src, fmt.Errorf("%s: no apps/*.json documents", dir)
 	}
-	return docs, nil
+	if src.common == nil {
+		src.common = &yaml.Node{Kind: yaml.MappingNode}
+	}
+	src.docs = docs
+	return src, nil
 }
 
 // readSource reads SOURCE.md's file table: rows of five cells whose first

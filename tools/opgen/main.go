@@ -37,8 +37,15 @@ func main() {
 }
 
 func run(root string) error {
-	ops, err := build(filepath.Join(root, "api", "highlevel"), filepath.Join(root, "api", "overlay.yaml"))
+	srcs, ops, err := buildAll(filepath.Join(root, "api", "highlevel"), filepath.Join(root, "api", "overlay.yaml"))
 	if err != nil {
+		return err
+	}
+	slice, err := renderSlice(srcs.docs, srcs.common, ops)
+	if err != nil {
+		return fmt.Errorf("api/openapi.yaml: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "api", "openapi.yaml"), slice, 0o644); err != nil {
 		return err
 	}
 	src, err := render(ops)
