@@ -403,7 +403,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
-		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"contacts", "locationId", "removeAllTags", "tags"}, RequiredOf: []string{"contacts", "locationId", "tags"}},
+		Params: []Param{
+			{Name: "type", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"contacts", "locationId", "removeAllTags", "tags"}, RequiredOf: []string{"contacts", "locationId", "tags"}},
 	},
 	{
 		ID:       "create-block-slot",
@@ -818,6 +821,7 @@ var Ops = []Op{
 		Exposed:  false,
 		Params: []Param{
 			{Name: "appointmentId", In: "path", Type: "string", Required: true},
+			{Name: "noteId", In: "path", Type: "string", Required: true},
 		},
 	},
 	{
@@ -1172,6 +1176,9 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "userId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "deleteSchedule",
@@ -1756,6 +1763,9 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-event-notification",
@@ -1950,6 +1960,9 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "id", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-message-recording",
@@ -2153,6 +2166,9 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Params: []Param{
+			{Name: "locationId", In: "path", Type: "string", Required: true},
+		},
 	},
 	{
 		ID:       "get-transaction-by-id",
@@ -2970,6 +2986,7 @@ var Ops = []Op{
 		Exposed:  false,
 		Params: []Param{
 			{Name: "appointmentId", In: "path", Type: "string", Required: true},
+			{Name: "noteId", In: "path", Type: "string", Required: true},
 		},
 		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"body", "userId"}, RequiredOf: []string{"body"}},
 	},
@@ -3384,7 +3401,10 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
-		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"companyId", "email", "firstName", "lastName", "locationIds", "password", "permissions", "phone", "platformLanguage", "profilePhoto", "role", "scopes", "scopesAssignedToOnly", "twilioPhone", "type"}, RequiredOf: nil},
+		Params: []Param{
+			{Name: "userId", In: "path", Type: "string", Required: true},
+		},
+		Body: &Body{ContentType: "application/json", Required: true, Props: []string{"companyId", "email", "firstName", "lastName", "locationIds", "password", "permissions", "phone", "platformLanguage", "profilePhoto", "role", "scopes", "scopesAssignedToOnly", "twilioPhone", "type"}, RequiredOf: nil},
 	},
 	{
 		ID:       "updateSchedule",

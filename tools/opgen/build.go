@@ -106,6 +106,9 @@ func buildAll(dir, overlayPath string) (sources, []op, error) {
 	if err := applyOverlay(overlayPath, src.docs); err != nil {
 		return src, nil, err
 	}
+	for _, d := range src.docs {
+		declarePathParams(d)
+	}
 	ops, err := tableOf(src.docs)
 	return src, ops, err
 }
@@ -201,6 +204,69 @@ func loadDocuments(dir string) (sources, error) {
 	}
 	src.docs = docs
 	return src, nil
+}
+
+// declarePathParams declares, in place, each path parameter an operation's
+// path template names but the document leaves undeclared (update-user's
+// {userId}, get-message's {id}): a path parameter is always a required
+// string, and OpenAPI tools refuse a template with an undeclared one. The
+// declaration says it is hlgate's.
+func declarePathParams(d document) {
+	paths := get(docRoot(d.root), "paths")
+	if paths == nil {
+		return
+	}
+	for i := 0; i+1 < len(paths.Content); i += 2 {
+		path, item := paths.Content[i].Value, paths.Content[i+1]
+		for j := 0; j+1 < len(item.Content); j += 2 {
+			if !slices.Contains(methods, item.Content[j].Value) {
+				continue
+			}
+			n := item.Content[j+1]
+			declared := map[string]bool{}
+			for _, list := range []*yaml.Node{get(item, "parameters"), get(n, "parameters")} {
+				for _, p := range seq(list) {
+					if scalar(get(p, "in")) == "path" {
+						declared[scalar(get(p, "name"))] = true
+					}
+				}
+			}
+			for _, name := range pathNames(path) {
+				if declared[name] {
+					continue
+				}
+				p := mapping()
+				set(p, "name", str(name))
+				set(p, "in", str("path"))
+				set(p, "required", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
+				set(p, "description", str("Named by the path; declared by hlgate (the document leaves it out)."))
+				set(p, "schema", scalarMap("type", "string"))
+				list := get(n, "parameters")
+				if list == nil {
+					list = &yaml.Node{Kind: yaml.SequenceNode}
+					set(n, "parameters", list)
+				}
+				list.Content = append(list.Content, p)
+			}
+		}
+	}
+}
+
+// pathNames are the {names} of a path template, in order.
+func pathNames(path string) []string {
+	var out []string
+	for rest := path; ; {
+		_, after, ok := strings.Cut(rest, "{")
+		if !ok {
+			return out
+		}
+		name, tail, ok := strings.Cut(after, "}")
+		if !ok {
+			return out
+		}
+		out = append(out, name)
+		rest = tail
+	}
 }
 
 // readSource reads SOURCE.md's file table: rows of five cells whose first

@@ -36,6 +36,13 @@ import (
 // judged over all documents, not only the exposed slice, so exposing one
 // more operation never renames a type other code uses.
 
+// schemaTypes are the types OpenAPI 3.0 knows.
+var schemaTypes = []string{"string", "number", "integer", "boolean", "array", "object"}
+
+// securityTypes are the types of a security scheme, which shares the
+// keyword.
+var securityTypes = []string{"http", "apiKey", "oauth2", "openIdConnect"}
+
 // errorStatuses are the error answers every resource operation may get:
 // validation (400, 422), the token (401), access to the location (403), a
 // missing resource (404) and the quota (429).
@@ -67,14 +74,20 @@ Mechanical repairs, the same for every document:
 - a schema's examples list (an OpenAPI 3.1 keyword) becomes its example (the
   first entry), and an example its own schema refuses ("true" for a boolean,
   an object written as a JavaScript literal in a string) is left out (the
-  documents keep it);
+  documents keep it), and so is a default its schema refuses;
+- a parameter's schema keywords written beside its schema move into it;
+- a path parameter the path names but the document does not declare is
+  declared, a required string (in the operation table too);
 - security schemes of type http lose name and in, which OpenAPI 3.0 forbids
   there;
 - a schema declared type object, with neither properties nor
   additionalProperties, whose example is a string (not an object literal), is
   typed string: the example shows the wire type (dates such as
   CalendarEventDTO.startTime, statuses, dateOfBirth);
-- an array without items gets items {} (any value);
+- an array without items gets items {} (any value), a schema whose type is
+  not a type ("any") loses it (any value), and a response header without a
+  schema is a string, and a oneOf or anyOf that lists one schema twice lists
+  it once;
 - a property named _id gets x-go-name ID (unless its object also has id);
 - a schema name two documents declare with different content is prefixed
   with the document's name (NotesDTO becomes CalendarsNotesDTO and
@@ -443,10 +456,57 @@ func normalize(n *yaml.Node, inProps bool) {
 		if get(n, "example") == nil && len(ex.Content) > 0 {
 			set(n, "example", ex.Content[0])
 		}
+	} else if ex != nil && ex.Kind == yaml.MappingNode && get(n, "schema") == nil && len(ex.Content) >= 2 {
+		// Example objects by name (a media type's keyword) on a schema.
+		del(n, "examples")
+		if v := get(ex.Content[1], "value"); v != nil && get(n, "example") == nil {
+			set(n, "example", v)
+		}
 	}
 	if ex := get(n, "example"); ex != nil && scalar(get(n, "type")) == "object" && get(n, "properties") == nil &&
 		get(n, "additionalProperties") == nil && ex.Tag == "!!str" && !strings.HasPrefix(strings.TrimSpace(ex.Value), "{") {
 		set(n, "type", str("string"))
+	}
+	if get(n, "in") != nil && get(n, "name") != nil && !slices.Contains(securityTypes, scalar(get(n, "type"))) {
+		// A parameter with schema keywords beside its schema (a query
+		// parameter's anyOf): they belong to the schema.
+		schema := get(n, "schema")
+		for _, k := range []string{"type", "anyOf", "oneOf", "allOf", "items", "enum", "format"} {
+			v := get(n, k)
+			if v == nil {
+				continue
+			}
+			del(n, k)
+			if schema == nil {
+				schema = mapping()
+				set(n, "schema", schema)
+			}
+			if get(schema, k) == nil {
+				set(schema, k, v)
+			}
+		}
+	}
+	if t := get(n, "type"); t != nil && t.Kind == yaml.ScalarNode && !slices.Contains(schemaTypes, t.Value) &&
+		!slices.Contains(securityTypes, t.Value) {
+		del(n, "type") // "any" and other non-types: any value
+	}
+	if hs := get(n, "headers"); hs != nil && get(n, "description") != nil {
+		for i := 0; i+1 < len(hs.Content); i += 2 {
+			if h := hs.Content[i+1]; get(h, "schema") == nil && get(h, "content") == nil && get(h, "$ref") == nil {
+				set(h, "schema", scalarMap("type", "string"))
+			}
+		}
+	}
+	for _, k := range []string{"oneOf", "anyOf"} {
+		if alts := get(n, k); alts != nil {
+			var kept []*yaml.Node
+			for _, a := range alts.Content {
+				if !slices.ContainsFunc(kept, func(b *yaml.Node) bool { return sameNode(a, b) }) {
+					kept = append(kept, a)
+				}
+			}
+			alts.Content = kept
+		}
 	}
 	if scalar(get(n, "type")) == "array" && get(n, "items") == nil {
 		set(n, "items", mapping())
@@ -464,8 +524,8 @@ func normalize(n *yaml.Node, inProps bool) {
 	}
 }
 
-// pruneExamples leaves out every example that its own schema refuses, in
-// place: the documents' examples often contradict their schemas (an object
+// pruneExamples leaves out every example (and default) that its own schema
+// refuses, in place: the documents' examples often contradict their schemas (an object
 // written as a JavaScript literal in a string, "true" for a boolean), and a
 // validator refuses the whole document for one. n is walked as a schema
 // (or a parameter or media type, whose example is checked against their
@@ -482,6 +542,9 @@ func pruneExamples(n, schemas *yaml.Node, inProps bool) {
 		return
 	}
 	if !inProps {
+		if def := get(n, "default"); def != nil && get(n, "schema") == nil && !validates(n, def, schemas, 0) {
+			del(n, "default")
+		}
 		if ex := get(n, "example"); ex != nil {
 			schema := n
 			if s := get(n, "schema"); s != nil {
