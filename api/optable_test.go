@@ -10,10 +10,11 @@ import (
 
 // TestSliceMatchesOperationTable proves that the slice (api/openapi.yaml,
 // which the client is generated from and the sandbox routes by) and the
-// operation table describe the same operations: each exposed row has the
-// slice operation with its method and path, whose x-hlgate-version and
-// x-hlgate-scope are the row's Version and scope, and the slice has no
-// operation the table does not expose. tools/opgen writes both from the same
+// operation table describe the same operations: each declared row (its
+// x-hlgate; exposed or for the passthrough) has the slice operation with its
+// method and path, whose x-hlgate-version and x-hlgate-scope are the row's
+// Version and scope, and the slice has no operation the table does not
+// declare. tools/opgen writes both from the same
 // overlaid documents; this keeps a change to one of its two renderings from
 // going unnoticed.
 func TestSliceMatchesOperationTable(t *testing.T) {
@@ -33,16 +34,16 @@ func TestSliceMatchesOperationTable(t *testing.T) {
 		}
 	}
 
-	exposed := 0
+	declared := 0
 	for _, row := range optable.Ops {
-		if !row.Exposed {
+		if !row.Declared {
 			continue
 		}
-		exposed++
+		declared++
 		key := row.Method + " " + row.Path
 		got, ok := slice[key]
 		if !ok {
-			t.Errorf("%s: exposed as %s, which api/openapi.yaml does not declare", row.ID, key)
+			t.Errorf("%s: declared as %s, which api/openapi.yaml does not hold", row.ID, key)
 			continue
 		}
 		delete(slice, key)
@@ -50,16 +51,16 @@ func TestSliceMatchesOperationTable(t *testing.T) {
 			t.Errorf("%s (%s): x-hlgate-version %q, the official document requires %q", row.ID, key, got.version, row.Version)
 		}
 		// The slice names one scope per operation; the documents list them
-		// as a security requirement, one scope each for every exposed one.
+		// as a security requirement, one scope each for every declared one.
 		if want := strings.Join(row.Scopes, " "); got.scope != want {
 			t.Errorf("%s (%s): x-hlgate-scope %q, the official document requires %q", row.ID, key, got.scope, want)
 		}
 	}
 	for key := range slice {
-		t.Errorf("api/openapi.yaml declares %s, which the operation table does not expose (add it to api/overlay.yaml)", key)
+		t.Errorf("api/openapi.yaml holds %s, which the operation table does not declare (add its x-hlgate to api/overlay.yaml)", key)
 	}
-	if exposed == 0 {
-		t.Fatal("the operation table exposes nothing")
+	if declared == 0 {
+		t.Fatal("the operation table declares nothing")
 	}
 }
 

@@ -43,10 +43,11 @@ type Op struct {
 	Location *Field   // where the request names the location; nil if it does not (or, unexposed, not declared)
 	Company  *Field   // where it names the company; nil if it does not (or, unexposed, not declared)
 	Paging   Paging
-	Pager    *Pager // how hlgate pages through an upstream-paged operation; nil when the overlay declares no pager
-	Bare     bool   // the answer is the resource itself, not an envelope that holds it
-	Confirm  string // the answer's boolean that confirms the change ("succeded"); "" when it declares none
-	Exposed  bool
+	Pager    *Pager  // how hlgate pages through an upstream-paged operation; nil when the overlay declares no pager
+	Bare     bool    // the answer is the resource itself, not an envelope that holds it
+	Confirm  string  // the answer's boolean that confirms the change ("succeded"); "" when it declares none
+	Exposed  bool    // a typed RPC serves it
+	Declared bool    // the overlay declares how to call it (x-hlgate): typed (Exposed) or through the passthrough
 	Excluded string  // why hlgate will not expose it (x-hlgate-exclude); "" when not decided
 	Params   []Param // the path and query parameters, in the document's order
 	Body     *Body   // the request body; nil when the operation takes none
@@ -116,6 +117,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "id", In: "path", Type: "string", Required: true},
@@ -131,6 +133,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "deleted", In: "query", Type: "boolean", Required: false},
 			{Name: "skip", In: "query", Type: "string", Required: false},
@@ -150,6 +153,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"assignedTo", "followers", "followersActionType", "id", "isRemoveAllFollowers", "locationId", "lostReasonId", "monetaryValue", "name", "pipelineId", "pipelineStageId", "status"}, RequiredOf: []string{"followers", "followersActionType", "isRemoveAllFollowers", "locationId", "pipelineId"}},
 	},
 	{
@@ -162,6 +166,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "attachments", "call", "contactId", "conversationId", "conversationProviderId", "date", "direction", "emailBcc", "emailCc", "emailFrom", "emailMessageId", "emailTo", "html", "message", "subject", "type"}, RequiredOf: []string{"contactId", "conversationId", "conversationProviderId", "type"}},
 	},
 	{
@@ -174,6 +179,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "attachments", "call", "conversationId", "conversationProviderId", "date", "type"}, RequiredOf: []string{"conversationId", "conversationProviderId", "type"}},
 	},
 	{
@@ -186,6 +192,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
 			{Name: "calendarId", In: "path", Type: "string", Required: true},
@@ -201,6 +208,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 			{Name: "campaignId", In: "path", Type: "string", Required: true},
@@ -217,6 +225,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 			{Name: "workflowId", In: "path", Type: "string", Required: true},
@@ -233,6 +242,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 		},
@@ -248,6 +258,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
 		},
@@ -263,6 +274,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "messageId", In: "path", Type: "string", Required: true},
 		},
@@ -277,6 +289,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"businessId", "ids", "locationId"}, RequiredOf: []string{"businessId", "ids", "locationId"}},
 	},
 	{
@@ -290,6 +303,7 @@ var Ops = []Op{
 		Safe:     false,
 		Paging:   "none",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 		},
@@ -305,6 +319,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "scheduleId", In: "path", Type: "string", Required: true},
 		},
@@ -320,6 +335,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "scheduleId", In: "path", Type: "string", Required: true},
 		},
@@ -334,6 +350,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "emailMessageId", In: "path", Type: "string", Required: true},
 		},
@@ -348,6 +365,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "messageId", In: "path", Type: "string", Required: true},
 		},
@@ -362,6 +380,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"conversationId", "filePath", "filename", "locationId", "uploadId"}, RequiredOf: []string{"conversationId", "filePath", "filename", "locationId", "uploadId"}},
 	},
 	{
@@ -377,6 +396,7 @@ var Ops = []Op{
 		Paging:   "none",
 		Bare:     true,
 		Exposed:  true,
+		Declared: true,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"address", "appointmentStatus", "assignedUserId", "calendarId", "contactId", "description", "endTime", "ignoreDateRange", "ignoreFreeSlotValidation", "locationId", "meetingLocationId", "meetingLocationType", "overrideLocationConfig", "rrule", "startTime", "title", "toNotify"}, RequiredOf: []string{"calendarId", "contactId", "locationId", "startTime"}},
 	},
 	{
@@ -389,6 +409,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "appointmentId", In: "path", Type: "string", Required: true},
 		},
@@ -403,6 +424,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "type", In: "path", Type: "string", Required: true},
 		},
@@ -418,6 +440,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"assignedUserId", "calendarId", "endTime", "locationId", "startTime", "title"}, RequiredOf: []string{"calendarId", "locationId"}},
 	},
 	{
@@ -430,6 +453,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"alertEmail", "allowBookingAfter", "allowBookingAfterUnit", "allowBookingFor", "allowBookingForUnit", "allowCancellation", "allowReschedule", "appoinmentPerDay", "appoinmentPerSlot", "autoConfirm", "availabilities", "availabilityType", "calendarCoverImage", "calendarType", "consentLabel", "description", "enableRecurring", "eventColor", "eventTitle", "eventType", "formId", "formSubmitRedirectURL", "formSubmitThanksMessage", "formSubmitType", "googleInvitationEmails", "groupId", "guestType", "isActive", "isLivePaymentMode", "locationConfigurations", "locationId", "lookBusyConfig", "meetingLocation", "name", "notes", "notifications", "openHours", "pixelId", "preBuffer", "preBufferUnit", "recurring", "shouldAssignContactToTeamMember", "shouldSendAlertEmailsToAssignedMember", "shouldSkipAssigningContactForExisting", "slotBuffer", "slotBufferUnit", "slotDuration", "slotDurationUnit", "slotInterval", "slotIntervalUnit", "slug", "stickyContact", "teamMembers", "widgetSlug", "widgetType"}, RequiredOf: []string{"locationId", "name"}},
 	},
 	{
@@ -442,6 +466,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"description", "isActive", "locationId", "name", "slug"}, RequiredOf: []string{"description", "locationId", "name", "slug"}},
 	},
 	{
@@ -454,6 +479,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "resourceType", In: "path", Type: "string", Required: true},
 		},
@@ -469,6 +495,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 		},
@@ -486,6 +513,7 @@ var Ops = []Op{
 		Location: &Field{In: "body", Name: "locationId"},
 		Paging:   "none",
 		Exposed:  true,
+		Declared: true,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"address1", "assignedTo", "city", "companyName", "country", "customFields", "dateOfBirth", "dnd", "dndSettings", "email", "firstName", "gender", "inboundDndSettings", "lastName", "locationId", "name", "phone", "postalCode", "source", "state", "tags", "timezone", "website"}, RequiredOf: []string{"locationId"}},
 	},
 	{
@@ -498,6 +526,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"contactId", "locationId"}, RequiredOf: []string{"contactId", "locationId"}},
 	},
 	{
@@ -510,6 +539,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "applyToFuturePayments", "applyToFuturePaymentsConfig", "code", "discountType", "discountValue", "endDate", "limitPerCustomer", "name", "productIds", "startDate", "usageLimit"}, RequiredOf: []string{"altId", "altType", "code", "discountType", "discountValue", "name", "startDate"}},
 	},
 	{
@@ -522,6 +552,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 		},
@@ -536,6 +567,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 		},
@@ -551,6 +583,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 		},
@@ -566,6 +599,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "attachments", "automaticTaxesEnabled", "businessDetails", "currency", "discount", "estimateNumberPrefix", "items", "liveMode", "meta", "miscellaneousCharges", "name", "sendEstimateDetails", "termsNotes", "title"}, RequiredOf: []string{"altId", "altType", "businessDetails", "currency", "discount", "items", "name"}},
 	},
 	{
@@ -578,6 +612,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "calendarId", In: "path", Type: "string", Required: true},
 		},
@@ -593,6 +628,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 		},
@@ -608,6 +644,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "description", "imageUrl", "provider", "title", "uniqueName"}, RequiredOf: []string{"altId", "altType", "description", "imageUrl", "provider", "title", "uniqueName"}},
 	},
 	{
@@ -620,6 +657,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "attachments", "automaticTaxesEnabled", "businessDetails", "contactDetails", "currency", "discount", "dueDate", "invoiceNumber", "invoiceNumberPrefix", "issueDate", "items", "lateFeesConfiguration", "liveMode", "miscellaneousCharges", "name", "paymentMethods", "paymentSchedule", "sentTo", "termsNotes", "tipsConfiguration", "title"}, RequiredOf: []string{"altId", "altType", "businessDetails", "contactDetails", "currency", "discount", "issueDate", "items", "liveMode", "name", "sentTo"}},
 	},
 	{
@@ -632,6 +670,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "estimateId", In: "path", Type: "string", Required: true},
 		},
@@ -647,6 +686,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "attachments", "automaticTaxesEnabled", "businessDetails", "contactDetails", "currency", "discount", "invoiceNumberPrefix", "items", "lateFeesConfiguration", "liveMode", "miscellaneousCharges", "name", "paymentMethods", "schedule", "termsNotes", "tipsConfiguration", "title"}, RequiredOf: []string{"altId", "altType", "businessDetails", "contactDetails", "currency", "discount", "items", "liveMode", "name", "schedule"}},
 	},
 	{
@@ -659,6 +699,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "attachments", "automaticTaxesEnabled", "businessDetails", "currency", "discount", "internal", "invoiceNumberPrefix", "items", "lateFeesConfiguration", "miscellaneousCharges", "name", "paymentMethods", "termsNotes", "tipsConfiguration", "title"}, RequiredOf: []string{"altId", "altType", "businessDetails", "currency", "items", "name"}},
 	},
 	{
@@ -671,6 +712,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"address", "city", "companyId", "country", "mailgun", "name", "phone", "postalCode", "prospectInfo", "settings", "snapshotId", "social", "state", "timezone", "twilio", "website"}, RequiredOf: []string{"companyId", "name"}},
 	},
 	{
@@ -683,6 +725,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "attachments", "autoInvoice", "automaticTaxesEnabled", "businessDetails", "contactDetails", "currency", "discount", "estimateNumber", "estimateNumberPrefix", "expiryDate", "frequencySettings", "issueDate", "items", "liveMode", "meta", "miscellaneousCharges", "name", "paymentScheduleConfig", "sendEstimateDetails", "sentTo", "termsNotes", "title", "userId"}, RequiredOf: []string{"altId", "altType", "businessDetails", "contactDetails", "currency", "discount", "frequencySettings", "items", "name"}},
 	},
 	{
@@ -695,6 +738,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 		},
@@ -712,6 +756,7 @@ var Ops = []Op{
 		Location: &Field{In: "body", Name: "locationId"},
 		Paging:   "none",
 		Exposed:  true,
+		Declared: true,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"assignedTo", "contactId", "customFields", "locationId", "monetaryValue", "name", "pipelineId", "pipelineStageId", "status"}, RequiredOf: []string{"contactId", "locationId", "name", "pipelineId", "status"}},
 	},
 	{
@@ -724,6 +769,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "orderId", In: "path", Type: "string", Required: true},
 		},
@@ -738,6 +784,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 		},
@@ -753,6 +800,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 		},
@@ -768,6 +816,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 		},
@@ -783,6 +832,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"companyId", "email", "firstName", "lastName", "locationIds", "password", "permissions", "phone", "platformLanguage", "profilePhoto", "role", "scopes", "scopesAssignedToOnly", "twilioPhone", "type"}, RequiredOf: []string{"companyId", "email", "firstName", "lastName", "locationIds", "password", "role", "type"}},
 	},
 	{
@@ -795,6 +845,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"calendarIds", "locationId", "name", "rules", "timezone", "userId"}, RequiredOf: []string{"locationId", "name", "timezone", "userId"}},
 	},
 	{
@@ -807,6 +858,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"companyId", "locationId", "supportsSubscriptionSchedules"}, RequiredOf: []string{"supportsSubscriptionSchedules"}},
 	},
 	{
@@ -819,6 +871,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "appointmentId", In: "path", Type: "string", Required: true},
 			{Name: "noteId", In: "path", Type: "string", Required: true},
@@ -834,6 +887,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "calendarId", In: "path", Type: "string", Required: true},
 		},
@@ -848,6 +902,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "resourceType", In: "path", Type: "string", Required: true},
 			{Name: "id", In: "path", Type: "string", Required: true},
@@ -865,6 +920,7 @@ var Ops = []Op{
 		Paging:   "none",
 		Confirm:  "succeded",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 		},
@@ -879,6 +935,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 			{Name: "workflowId", In: "path", Type: "string", Required: true},
@@ -895,6 +952,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "conversationId", In: "path", Type: "string", Required: true},
 		},
@@ -909,6 +967,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "id"}, RequiredOf: []string{"altId", "altType", "id"}},
 	},
 	{
@@ -920,6 +979,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "id", In: "path", Type: "string", Required: true},
@@ -934,6 +994,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "id", In: "path", Type: "string", Required: true},
@@ -949,6 +1010,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "estimateId", In: "path", Type: "string", Required: true},
 		},
@@ -964,6 +1026,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "templateId", In: "path", Type: "string", Required: true},
 		},
@@ -981,6 +1044,7 @@ var Ops = []Op{
 		Paging:   "none",
 		Confirm:  "succeeded",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "eventId", In: "path", Type: "string", Required: true},
 		},
@@ -996,6 +1060,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "calendarId", In: "path", Type: "string", Required: true},
 			{Name: "notificationId", In: "path", Type: "string", Required: true},
@@ -1011,6 +1076,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "groupId", In: "path", Type: "string", Required: true},
 		},
@@ -1025,6 +1091,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 		},
@@ -1039,6 +1106,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "invoiceId", In: "path", Type: "string", Required: true},
 			{Name: "altId", In: "query", Type: "string", Required: true},
@@ -1055,6 +1123,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "scheduleId", In: "path", Type: "string", Required: true},
 			{Name: "altId", In: "query", Type: "string", Required: true},
@@ -1071,6 +1140,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "templateId", In: "path", Type: "string", Required: true},
 			{Name: "altId", In: "query", Type: "string", Required: true},
@@ -1087,6 +1157,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "deleteTwilioAccount", In: "query", Type: "boolean", Required: true},
@@ -1102,6 +1173,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 			{Name: "id", In: "path", Type: "string", Required: true},
@@ -1119,6 +1191,7 @@ var Ops = []Op{
 		Paging:   "none",
 		Confirm:  "succeded",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
 		},
@@ -1132,6 +1205,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
 			{Name: "locationId", In: "path", Type: "string", Required: true},
@@ -1146,6 +1220,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "tagId", In: "path", Type: "string", Required: true},
@@ -1161,6 +1236,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 			{Name: "taskId", In: "path", Type: "string", Required: true},
@@ -1176,6 +1252,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "userId", In: "path", Type: "string", Required: true},
 		},
@@ -1190,6 +1267,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
 		},
@@ -1204,6 +1282,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "groupId", In: "path", Type: "string", Required: true},
 		},
@@ -1219,6 +1298,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 		},
@@ -1234,6 +1314,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "messageId", In: "path", Type: "string", Required: true},
@@ -1251,6 +1332,7 @@ var Ops = []Op{
 		Paging:   "none",
 		Bare:     true,
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "eventId", In: "path", Type: "string", Required: true},
 		},
@@ -1266,6 +1348,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "eventId", In: "path", Type: "string", Required: true},
 		},
@@ -1281,6 +1364,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "groupId", In: "path", Type: "string", Required: true},
 		},
@@ -1296,6 +1380,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 			{Name: "limit", In: "query", Type: "number", Required: false},
@@ -1319,6 +1404,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "resourceType", In: "path", Type: "string", Required: true},
 			{Name: "locationId", In: "query", Type: "string", Required: true},
@@ -1336,6 +1422,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 		},
@@ -1350,6 +1437,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"companyId", "deleted", "emails", "limit", "projection", "skip"}, RequiredOf: []string{"companyId", "emails"}},
 	},
 	{
@@ -1362,6 +1450,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "calendarId", In: "path", Type: "string", Required: true},
 			{Name: "notificationId", In: "path", Type: "string", Required: true},
@@ -1377,6 +1466,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "altId", In: "query", Type: "string", Required: true},
 			{Name: "altType", In: "query", Type: "string", Required: true},
@@ -1392,6 +1482,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "altId", In: "query", Type: "string", Required: true},
 			{Name: "altType", In: "query", Type: "string", Required: true},
@@ -1407,6 +1498,7 @@ var Ops = []Op{
 		Safe:     false,
 		Paging:   "none",
 		Exposed:  true,
+		Declared: true,
 		Body:     &Body{ContentType: "application/x-www-form-urlencoded", Required: true, Props: []string{"client_id", "client_secret", "code", "grant_type", "redirect_uri", "refresh_token", "user_type"}, RequiredOf: []string{"client_id", "client_secret", "grant_type"}},
 	},
 	{
@@ -1418,6 +1510,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 		},
@@ -1433,6 +1526,7 @@ var Ops = []Op{
 		Safe:     true,
 		Paging:   "client",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 		},
@@ -1447,6 +1541,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 		},
@@ -1462,6 +1557,7 @@ var Ops = []Op{
 		Safe:     true,
 		Paging:   "none",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "eventId", In: "path", Type: "string", Required: true},
 		},
@@ -1476,6 +1572,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "limit", In: "query", Type: "number", Required: true},
 			{Name: "offset", In: "query", Type: "number", Required: true},
@@ -1492,6 +1589,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 		},
@@ -1506,6 +1604,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 			{Name: "userId", In: "query", Type: "string", Required: false},
@@ -1526,6 +1625,7 @@ var Ops = []Op{
 		Safe:     true,
 		Paging:   "none",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "calendarId", In: "path", Type: "string", Required: true},
 		},
@@ -1542,6 +1642,7 @@ var Ops = []Op{
 		Location: &Field{In: "query", Name: "locationId"},
 		Paging:   "client",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 			{Name: "userId", In: "query", Type: "string", Required: false},
@@ -1561,6 +1662,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "resourceType", In: "path", Type: "string", Required: true},
 			{Name: "id", In: "path", Type: "string", Required: true},
@@ -1578,6 +1680,7 @@ var Ops = []Op{
 		Location: &Field{In: "query", Name: "locationId"},
 		Paging:   "client",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 			{Name: "groupId", In: "query", Type: "string", Required: false},
@@ -1595,6 +1698,7 @@ var Ops = []Op{
 		Safe:     true,
 		Paging:   "none",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 		},
@@ -1608,6 +1712,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 			{Name: "contactId", In: "query", Type: "string", Required: true},
@@ -1624,6 +1729,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 			{Name: "startAfterId", In: "query", Type: "string", Required: false},
@@ -1642,6 +1748,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "businessId", In: "path", Type: "string", Required: true},
 			{Name: "limit", In: "query", Type: "string", Required: false},
@@ -1660,6 +1767,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "conversationId", In: "path", Type: "string", Required: true},
 		},
@@ -1674,6 +1782,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "altId", In: "query", Type: "string", Required: true},
 			{Name: "altType", In: "query", Type: "string", Required: true},
@@ -1690,6 +1799,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "id", In: "path", Type: "string", Required: true},
@@ -1705,6 +1815,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "model", In: "query", Type: "string", Required: false},
@@ -1719,6 +1830,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "id", In: "path", Type: "string", Required: true},
@@ -1734,6 +1846,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 		},
@@ -1748,6 +1861,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 			{Name: "number", In: "query", Type: "string", Required: false},
@@ -1763,6 +1877,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
 		},
@@ -1777,6 +1892,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "calendarId", In: "path", Type: "string", Required: true},
 			{Name: "isActive", In: "query", Type: "boolean", Required: false},
@@ -1795,6 +1911,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 		},
@@ -1811,6 +1928,7 @@ var Ops = []Op{
 		Company:  &Field{In: "query", Name: "companyId"},
 		Paging:   "offset",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "skip", In: "query", Type: "string", Required: false},
 			{Name: "limit", In: "query", Type: "string", Required: false},
@@ -1834,6 +1952,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "invoiceId", In: "path", Type: "string", Required: true},
 			{Name: "altId", In: "query", Type: "string", Required: true},
@@ -1850,6 +1969,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "scheduleId", In: "path", Type: "string", Required: true},
 			{Name: "altId", In: "query", Type: "string", Required: true},
@@ -1866,6 +1986,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "altId", In: "query", Type: "string", Required: true},
 			{Name: "altType", In: "query", Type: "string", Required: true},
@@ -1881,6 +2002,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "templateId", In: "path", Type: "string", Required: true},
 			{Name: "altId", In: "query", Type: "string", Required: true},
@@ -1897,6 +2019,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 		},
@@ -1914,6 +2037,7 @@ var Ops = []Op{
 		Company:  &Field{In: "body", Name: "companyId"},
 		Paging:   "none",
 		Exposed:  true,
+		Declared: true,
 		Body:     &Body{ContentType: "application/x-www-form-urlencoded", Required: true, Props: []string{"companyId", "locationId"}, RequiredOf: []string{"companyId", "locationId"}},
 	},
 	{
@@ -1926,6 +2050,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 		},
@@ -1940,6 +2065,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 			{Name: "name", In: "query", Type: "string", Required: false},
@@ -1960,6 +2086,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
 		},
@@ -1974,6 +2101,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "messageId", In: "path", Type: "string", Required: true},
@@ -1989,6 +2117,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "messageId", In: "path", Type: "string", Required: true},
@@ -2004,6 +2133,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "conversationId", In: "path", Type: "string", Required: true},
 			{Name: "lastMessageId", In: "query", Type: "string", Required: false},
@@ -2021,6 +2151,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 			{Name: "id", In: "path", Type: "string", Required: true},
@@ -2037,6 +2168,7 @@ var Ops = []Op{
 		Safe:     true,
 		Paging:   "none",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
 		},
@@ -2054,6 +2186,7 @@ var Ops = []Op{
 		Paging:   "none",
 		Bare:     true,
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "orderId", In: "path", Type: "string", Required: true},
 			{Name: "locationId", In: "query", Type: "string", Required: false},
@@ -2073,6 +2206,7 @@ var Ops = []Op{
 		Location: &Field{In: "query", Name: "locationId"},
 		Paging:   "client",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 		},
@@ -2086,6 +2220,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
 			{Name: "locationId", In: "path", Type: "string", Required: true},
@@ -2102,6 +2237,7 @@ var Ops = []Op{
 		Safe:     true,
 		Paging:   "none",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "calendarId", In: "path", Type: "string", Required: true},
 			{Name: "startDate", In: "query", Type: "integer", Required: true},
@@ -2121,6 +2257,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "subscriptionId", In: "path", Type: "string", Required: true},
 			{Name: "altId", In: "query", Type: "string", Required: true},
@@ -2136,6 +2273,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "tagId", In: "path", Type: "string", Required: true},
@@ -2151,6 +2289,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 			{Name: "taskId", In: "path", Type: "string", Required: true},
@@ -2166,6 +2305,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 		},
@@ -2183,6 +2323,7 @@ var Ops = []Op{
 		Paging:   "none",
 		Bare:     true,
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "transactionId", In: "path", Type: "string", Required: true},
 			{Name: "locationId", In: "query", Type: "string", Required: false},
@@ -2200,6 +2341,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "userId", In: "path", Type: "string", Required: true},
 		},
@@ -2214,6 +2356,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 		},
@@ -2228,6 +2371,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 		},
@@ -2242,6 +2386,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 			{Name: "userId", In: "query", Type: "string", Required: true},
@@ -2260,6 +2405,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
 		},
@@ -2274,6 +2420,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"channel", "contentType", "conversationId", "fileSize", "filename", "locationId"}, RequiredOf: []string{"channel", "contentType", "conversationId", "filename", "locationId"}},
 	},
 	{
@@ -2286,6 +2433,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "altId", In: "query", Type: "string", Required: true},
 			{Name: "altType", In: "query", Type: "string", Required: true},
@@ -2305,6 +2453,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "altId", In: "query", Type: "string", Required: true},
 			{Name: "altType", In: "query", Type: "string", Required: true},
@@ -2323,6 +2472,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "altId", In: "query", Type: "string", Required: true},
 			{Name: "altType", In: "query", Type: "string", Required: true},
@@ -2345,6 +2495,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "altId", In: "query", Type: "string", Required: true},
 			{Name: "altType", In: "query", Type: "string", Required: true},
@@ -2362,6 +2513,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "altId", In: "query", Type: "string", Required: true},
 			{Name: "altType", In: "query", Type: "string", Required: true},
@@ -2384,6 +2536,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "altId", In: "query", Type: "string", Required: true},
 			{Name: "altType", In: "query", Type: "string", Required: true},
@@ -2406,6 +2559,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "altId", In: "query", Type: "string", Required: true},
 			{Name: "altType", In: "query", Type: "string", Required: true},
@@ -2431,6 +2585,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "altId", In: "query", Type: "string", Required: true},
 			{Name: "altType", In: "query", Type: "string", Required: true},
@@ -2446,6 +2601,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "altId", In: "query", Type: "string", Required: true},
 			{Name: "altType", In: "query", Type: "string", Required: true},
@@ -2468,7 +2624,8 @@ var Ops = []Op{
 			Offset: &Field{In: "query", Name: "offset"},
 			Items:  "data", Total: "totalCount",
 		},
-		Exposed: true,
+		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: false},
 			{Name: "altId", In: "query", Type: "string", Required: true, From: "locationId"},
@@ -2496,6 +2653,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "altId", In: "query", Type: "string", Required: true},
 			{Name: "altType", In: "query", Type: "string", Required: true},
@@ -2528,7 +2686,8 @@ var Ops = []Op{
 			Offset: &Field{In: "query", Name: "offset"},
 			Items:  "data", Total: "totalCount",
 		},
-		Exposed: true,
+		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: false},
 			{Name: "altId", In: "query", Type: "string", Required: true, From: "locationId"},
@@ -2556,6 +2715,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"conversationId", "isTyping", "locationId", "visitorId"}, RequiredOf: []string{"conversationId", "isTyping", "locationId", "visitorId"}},
 	},
 	{
@@ -2568,6 +2728,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "altId", In: "query", Type: "string", Required: true},
 			{Name: "altType", In: "query", Type: "string", Required: true},
@@ -2584,6 +2745,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 		},
@@ -2599,6 +2761,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "invoiceId", In: "path", Type: "string", Required: true},
 		},
@@ -2614,6 +2777,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "orderId", In: "path", Type: "string", Required: true},
 		},
@@ -2629,6 +2793,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
 			{Name: "calendarId", In: "path", Type: "string", Required: true},
@@ -2644,6 +2809,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 			{Name: "campaignId", In: "path", Type: "string", Required: true},
@@ -2659,6 +2825,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 		},
@@ -2673,6 +2840,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 		},
@@ -2688,6 +2856,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
 			{Name: "isRemoveAllFollowers", In: "query", Type: "boolean", Required: false},
@@ -2705,6 +2874,7 @@ var Ops = []Op{
 		Safe:     false,
 		Paging:   "none",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 		},
@@ -2720,6 +2890,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "scheduleId", In: "path", Type: "string", Required: true},
 		},
@@ -2745,8 +2916,9 @@ var Ops = []Op{
 			MaxRecords: 10000,
 			Items:      "contacts", Total: "total",
 		},
-		Exposed: true,
-		Body:    &Body{ContentType: "application/json", Required: true, Props: []string{"filters", "locationId", "page", "pageLimit", "query", "searchAfter", "sort"}, RequiredOf: []string{"locationId", "pageLimit"}},
+		Exposed:  true,
+		Declared: true,
+		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"filters", "locationId", "page", "pageLimit", "query", "searchAfter", "sort"}, RequiredOf: []string{"locationId", "pageLimit"}},
 	},
 	{
 		ID:       "search-conversation",
@@ -2758,6 +2930,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 			{Name: "contactId", In: "query", Type: "string", Required: false},
@@ -2792,6 +2965,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "companyId", In: "query", Type: "string", Required: false},
 			{Name: "skip", In: "query", Type: "string", Required: false},
@@ -2810,6 +2984,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"additionalDetails", "limit", "locationId", "page", "query", "searchAfter"}, RequiredOf: []string{"additionalDetails", "limit", "locationId", "page", "query", "searchAfter"}},
 	},
 	{
@@ -2831,7 +3006,8 @@ var Ops = []Op{
 			},
 			Items: "opportunities", Total: "meta.total",
 		},
-		Exposed: true,
+		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "q", In: "query", Type: "string", Required: false},
 			{Name: "location_id", In: "query", Type: "string", Required: true},
@@ -2865,6 +3041,7 @@ var Ops = []Op{
 		Read:     true,
 		Safe:     true,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "companyId", In: "query", Type: "string", Required: true},
 			{Name: "query", In: "query", Type: "string", Required: false},
@@ -2889,6 +3066,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"appointmentId", "attachments", "contactId", "conversationProviderId", "customSubtypeId", "emailBcc", "emailCc", "emailFrom", "emailReplyMode", "emailTo", "forward", "fromNumber", "html", "message", "optimizationPeriod", "replyMessageId", "scheduledTimestamp", "status", "subType", "subject", "templateId", "threadId", "toNumber", "type", "usesNativeSchedulingAi"}, RequiredOf: []string{"contactId", "status", "subType", "type"}},
 	},
 	{
@@ -2901,6 +3079,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "estimateId", In: "path", Type: "string", Required: true},
 		},
@@ -2916,6 +3095,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "invoiceId", In: "path", Type: "string", Required: true},
 		},
@@ -2931,6 +3111,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"conversationId", "locationId", "message"}, RequiredOf: []string{"conversationId", "locationId", "message"}},
 	},
 	{
@@ -2943,6 +3124,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 		},
@@ -2958,6 +3140,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"action", "altId", "altType", "attachments", "automaticTaxesEnabled", "businessDetails", "contactDetails", "currency", "discount", "dueDate", "id", "includeTermsNote", "invoiceNumber", "invoiceNumberPrefix", "issueDate", "items", "lateFeesConfiguration", "liveMode", "miscellaneousCharges", "name", "paymentMethods", "paymentSchedule", "sentTo", "termsNotes", "tipsConfiguration", "title", "userId"}, RequiredOf: []string{"action", "altId", "altType", "contactDetails", "currency", "issueDate", "items", "liveMode", "name", "sentTo", "userId"}},
 	},
 	{
@@ -2970,6 +3153,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "scheduleId", In: "path", Type: "string", Required: true},
 		},
@@ -2984,6 +3168,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "appointmentId", In: "path", Type: "string", Required: true},
 			{Name: "noteId", In: "path", Type: "string", Required: true},
@@ -3000,6 +3185,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "calendarId", In: "path", Type: "string", Required: true},
 		},
@@ -3015,6 +3201,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "resourceType", In: "path", Type: "string", Required: true},
 			{Name: "id", In: "path", Type: "string", Required: true},
@@ -3033,6 +3220,7 @@ var Ops = []Op{
 		Paging:   "none",
 		Confirm:  "succeded",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 		},
@@ -3048,6 +3236,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "conversationId", In: "path", Type: "string", Required: true},
 		},
@@ -3063,6 +3252,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"altId", "altType", "applyToFuturePayments", "applyToFuturePaymentsConfig", "code", "discountType", "discountValue", "endDate", "id", "limitPerCustomer", "name", "productIds", "startDate", "usageLimit"}, RequiredOf: []string{"altId", "altType", "code", "discountType", "discountValue", "id", "name", "startDate"}},
 	},
 	{
@@ -3074,6 +3264,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "id", In: "path", Type: "string", Required: true},
@@ -3089,6 +3280,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
 			{Name: "locationId", In: "query", Type: "string", Required: true},
@@ -3104,6 +3296,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "id", In: "path", Type: "string", Required: true},
@@ -3120,6 +3313,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "estimateId", In: "path", Type: "string", Required: true},
 		},
@@ -3134,6 +3328,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"estimateId"}, RequiredOf: []string{"estimateId"}},
 	},
 	{
@@ -3146,6 +3341,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "templateId", In: "path", Type: "string", Required: true},
 		},
@@ -3161,6 +3357,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "calendarId", In: "path", Type: "string", Required: true},
 			{Name: "notificationId", In: "path", Type: "string", Required: true},
@@ -3177,6 +3374,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "invoiceId", In: "path", Type: "string", Required: true},
 		},
@@ -3191,6 +3389,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"invoiceId"}, RequiredOf: []string{"invoiceId"}},
 	},
 	{
@@ -3202,6 +3401,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "invoiceId", In: "path", Type: "string", Required: true},
 		},
@@ -3216,6 +3416,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "templateId", In: "path", Type: "string", Required: true},
 		},
@@ -3231,6 +3432,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "scheduleId", In: "path", Type: "string", Required: true},
 		},
@@ -3246,6 +3448,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "templateId", In: "path", Type: "string", Required: true},
 		},
@@ -3260,6 +3463,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "templateId", In: "path", Type: "string", Required: true},
 		},
@@ -3275,6 +3479,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "messageId", In: "path", Type: "string", Required: true},
 		},
@@ -3290,6 +3495,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 			{Name: "id", In: "path", Type: "string", Required: true},
@@ -3307,6 +3513,7 @@ var Ops = []Op{
 		Safe:     false,
 		Paging:   "none",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
 		},
@@ -3324,6 +3531,7 @@ var Ops = []Op{
 		Paging:   "none",
 		Confirm:  "succeded",
 		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
 		},
@@ -3338,6 +3546,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
 			{Name: "locationId", In: "path", Type: "string", Required: true},
@@ -3353,6 +3562,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "tagId", In: "path", Type: "string", Required: true},
@@ -3369,6 +3579,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 			{Name: "taskId", In: "path", Type: "string", Required: true},
@@ -3385,6 +3596,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "contactId", In: "path", Type: "string", Required: true},
 			{Name: "taskId", In: "path", Type: "string", Required: true},
@@ -3401,6 +3613,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "userId", In: "path", Type: "string", Required: true},
 		},
@@ -3416,6 +3629,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "id", In: "path", Type: "string", Required: true},
 		},
@@ -3431,6 +3645,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "multipart/form-data", Required: true, Props: []string{"attachmentUrls", "chatServiceSid", "contactId", "conversationId", "isGroupSms", "locationId"}, RequiredOf: []string{"attachmentUrls", "contactId", "conversationId", "locationId"}},
 	},
 	{
@@ -3443,6 +3658,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 		},
@@ -3460,6 +3676,7 @@ var Ops = []Op{
 		Location: &Field{In: "body", Name: "locationId"},
 		Paging:   "none",
 		Exposed:  true,
+		Declared: true,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"address1", "assignedTo", "city", "companyName", "country", "createNewIfDuplicateAllowed", "customFields", "dateOfBirth", "dnd", "dndSettings", "email", "firstName", "gender", "inboundDndSettings", "lastName", "locationId", "name", "phone", "postalCode", "source", "state", "tags", "timezone", "website"}, RequiredOf: []string{"locationId"}},
 	},
 	{
@@ -3471,6 +3688,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"contactId", "email", "legal_description", "legal_reason", "locationId", "subscription_action"}, RequiredOf: []string{"contactId", "email", "locationId", "subscription_action"}},
 	},
 	{
@@ -3483,6 +3701,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"locationId", "slug"}, RequiredOf: []string{"locationId", "slug"}},
 	},
 	{
@@ -3495,6 +3714,7 @@ var Ops = []Op{
 		Read:     false,
 		Safe:     false,
 		Exposed:  false,
+		Declared: false,
 		Params: []Param{
 			{Name: "invoiceId", In: "path", Type: "string", Required: true},
 		},

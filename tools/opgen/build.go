@@ -29,6 +29,7 @@ type op struct {
 	Bare                                bool
 	Confirm                             string
 	Exposed                             bool
+	Declared                            bool
 	Excluded                            string
 	Params                              []param
 	Body                                *body
@@ -545,30 +546,32 @@ func operation(doc string, root *yaml.Node, path, method string, item, n *yaml.N
 	if err := dec.Decode(&m); err != nil {
 		return fail("x-hlgate: %v", err)
 	}
-	if m.Expose && o.Excluded != "" {
-		return fail("both exposed and excluded (%q)", o.Excluded)
+	// x-hlgate declares how hlgate calls the operation: typed (expose) or,
+	// declared alone, through the passthrough. Either way every key is
+	// required, so a missing one is never read as a default.
+	o.Declared = true
+	if o.Excluded != "" {
+		return fail("both declared (x-hlgate) and excluded (%q)", o.Excluded)
 	}
 	o.Exposed = m.Expose
 	switch m.Access {
 	case "read", "write":
 		o.Read = m.Access == "read"
 	case "":
-		if m.Expose {
-			return fail("exposed but x-hlgate.access (read|write) is missing")
-		}
+		return fail("x-hlgate.access (read|write) is missing")
 	default:
 		return fail("x-hlgate.access %q: want read or write", m.Access)
 	}
 	if m.Safe != nil {
 		o.Safe = *m.Safe
-	} else if m.Expose {
-		return fail("exposed but x-hlgate.safe (true|false) is missing")
+	} else {
+		return fail("x-hlgate.safe (true|false) is missing")
 	}
 	if m.Paging.style != "" && !slices.Contains(pagings, m.Paging.style) {
 		return fail("x-hlgate.paging %q: want one of %s", m.Paging.style, strings.Join(pagings, ", "))
 	}
-	if m.Paging.style == "" && m.Expose {
-		return fail("exposed but x-hlgate.paging is missing")
+	if m.Paging.style == "" {
+		return fail("x-hlgate.paging is missing")
 	}
 	o.Paging = m.Paging.style
 	if m.Paging.spec != nil {
@@ -583,8 +586,8 @@ func operation(doc string, root *yaml.Node, path, method string, item, n *yaml.N
 	if o.Confirm, err = confirmFlag(root, n); err != nil {
 		return fail("%v", err)
 	}
-	if m.Location == nil && m.Expose {
-		return fail("exposed but x-hlgate.location ({in, name} or none) is missing")
+	if m.Location == nil {
+		return fail("x-hlgate.location ({in, name} or none) is missing")
 	}
 	for _, pl := range []struct {
 		what string

@@ -95,7 +95,7 @@ func TestBuildFixture(t *testing.T) {
 			Body: &body{ContentType: "application/json", Props: []string{"locationId", "name"}}},
 		// The Version header is the row's Version, not one of its parameters.
 		{ID: "list-things", Document: "things", Method: "GET", Path: "/things/", Version: "2021-07-28", Scopes: []string{"things.readonly"},
-			Read: true, Safe: true, Location: &field{In: "query", Name: "locationId"}, Paging: "offset", Exposed: true,
+			Read: true, Safe: true, Location: &field{In: "query", Name: "locationId"}, Paging: "offset", Exposed: true, Declared: true,
 			Params: []param{{Name: "locationId", In: "query", Type: "string", Required: true}}},
 	}
 	if !reflect.DeepEqual(ops, want) {

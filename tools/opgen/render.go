@@ -58,7 +58,8 @@ type Op struct {
 	Pager    *Pager // how hlgate pages through an upstream-paged operation; nil when the overlay declares no pager
 	Bare     bool   // the answer is the resource itself, not an envelope that holds it
 	Confirm  string // the answer's boolean that confirms the change ("succeded"); "" when it declares none
-	Exposed  bool
+	Exposed  bool   // a typed RPC serves it
+	Declared bool   // the overlay declares how to call it (x-hlgate): typed (Exposed) or through the passthrough
 	Excluded string  // why hlgate will not expose it (x-hlgate-exclude); "" when not decided
 	Params   []Param // the path and query parameters, in the document's order
 	Body     *Body   // the request body; nil when the operation takes none
@@ -160,6 +161,7 @@ func render(ops []op) ([]byte, error) {
 			kv("Confirm", q(o.Confirm))
 		}
 		kv("Exposed", strconv.FormatBool(o.Exposed))
+		kv("Declared", strconv.FormatBool(o.Declared))
 		if o.Excluded != "" {
 			kv("Excluded", q(o.Excluded))
 		}

@@ -28,7 +28,7 @@ func TestSliceOfEveryOperationGenerates(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range ops {
-		ops[i].Exposed = true
+		ops[i].Exposed, ops[i].Declared = true, true
 	}
 	out, err := renderSlice(src.docs, src.common, ops)
 	if err != nil {

@@ -200,6 +200,38 @@ func TestSliceHoldsExposedOperationsWithTheirSchemas(t *testing.T) {
 	}
 }
 
+// An operation the overlay declares without exposing it (the passthrough
+// reaches it) is in the slice, so the sandbox serves it too.
+func TestSliceHoldsDeclaredOperations(t *testing.T) {
+	ov := sliceOverlay + `- target: "$.paths.*[?@.operationId == 'hidden-a']"
+  update:
+    x-hlgate: {expose: false, access: read, safe: true, location: none, paging: none}
+`
+	dir, ovPath := fixture(t, map[string]string{
+		"apps/a.json": sliceDocA, "apps/b.json": sliceDocB, "common/common-schemas.json": sliceCommon,
+	}, "", ov)
+	src, ops, err := buildAll(dir, ovPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := renderSlice(src.docs, src.common, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := at(t, doc, "paths", "/a/hidden", "get", "operationId"); got != "hidden-a" {
+		t.Errorf("declared hidden-a: operationId %v", got)
+	}
+	for _, o := range ops {
+		if o.ID == "hidden-a" && (o.Exposed || !o.Declared) {
+			t.Errorf("hidden-a: Exposed %v, Declared %v; want declared, not exposed", o.Exposed, o.Declared)
+		}
+	}
+}
+
 // TestSliceRefuses checks the slice's refusals name what is wrong.
 func TestSliceRefuses(t *testing.T) {
 	otherScheme := strings.Replace(sliceDocB, `"scheme": "bearer"`, `"scheme": "basic"`, 1)
