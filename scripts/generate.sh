@@ -7,8 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tool() { go tool -modfile=tools/go.mod "$@"; }
 
-rm -rf gen/proto gen/openapiv2 gen/highlevel gen/optable
+rm -rf gen/proto gen/openapiv2 gen/highlevel gen/optable gen/genservices
 mkdir -p gen/highlevel
+
+# The operation table, the upstream slice (api/openapi.yaml) and the
+# generated services' protos (proto/hlgate/v1 files marked generated):
+# HighLevel's official documents (api/highlevel) plus hlgate's overlay
+# (api/overlay.yaml). First, because buf reads the protos it writes; it
+# refuses documents whose sha256 differs from api/highlevel/SOURCE.md.
+go -C tools run ./opgen -root ..
 
 # hlgate's own API: messages, gRPC, gateway and one OpenAPI v2 document.
 tool buf generate
@@ -30,11 +37,6 @@ import _ "embed"
 //go:embed hlgate.swagger.json
 var Document []byte
 GO
-
-# The operation table and the upstream slice (api/openapi.yaml): HighLevel's
-# official documents (api/highlevel) plus hlgate's overlay (api/overlay.yaml).
-# opgen refuses documents whose sha256 differs from api/highlevel/SOURCE.md.
-go -C tools run ./opgen -root ..
 
 # HighLevel's REST client and models, from the slice.
 tool oapi-codegen -config api/oapi-codegen.yaml api/openapi.yaml

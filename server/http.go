@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/hlgate/hlgate/gen/genservices"
 	"github.com/hlgate/hlgate/gen/openapiv2"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 )
@@ -41,7 +43,11 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}),
 	)
-	for _, register := range gatewayRegistrations {
+	registrations := slices.Clone(gatewayRegistrations)
+	for _, gs := range genservices.Services {
+		registrations = append(registrations, gs.RegisterGateway)
+	}
+	for _, register := range registrations {
 		if err := register(ctx, gw, conn); err != nil {
 			return nil, fmt.Errorf("register gateway handler: %w", err)
 		}

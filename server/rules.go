@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/hlgate/hlgate/gen/genservices"
 	"github.com/hlgate/hlgate/gen/optable"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 	"github.com/hlgate/hlgate/upstream"
@@ -95,11 +96,20 @@ func init() {
 	}
 }
 
-// hlgateFiles are the files of hlgate's services, TokensService's last.
-var hlgateFiles = []protoreflect.FileDescriptor{
+// hlgateFiles are the files of hlgate's services: the hand-written, the
+// generated (gen/genservices), and TokensService's last.
+var hlgateFiles = append(append([]protoreflect.FileDescriptor{
 	hlgatev1.File_hlgate_v1_contacts_service_proto, hlgatev1.File_hlgate_v1_opportunities_service_proto,
 	hlgatev1.File_hlgate_v1_calendars_service_proto, hlgatev1.File_hlgate_v1_payments_service_proto,
-	hlgatev1.File_hlgate_v1_tokens_service_proto,
+}, generatedFiles()...), hlgatev1.File_hlgate_v1_tokens_service_proto)
+
+// generatedFiles are the files of the generated services.
+func generatedFiles() []protoreflect.FileDescriptor {
+	out := make([]protoreflect.FileDescriptor, 0, len(genservices.Services))
+	for _, s := range genservices.Services {
+		out = append(out, s.File)
+	}
+	return out
 }
 
 // forwardingRules gives every RPC that names an upstream operation its

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/hlgate/hlgate/gen/genservices"
 	"github.com/hlgate/hlgate/gen/highlevel"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 	"github.com/hlgate/hlgate/tokenstore"
@@ -195,6 +196,9 @@ func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 	s.register(g, &hlgatev1.OpportunitiesService_ServiceDesc, &opportunitiesService{s: s})
 	s.register(g, &hlgatev1.CalendarsService_ServiceDesc, &calendarsService{s: s})
 	s.register(g, &hlgatev1.PaymentsService_ServiceDesc, &paymentsService{s: s})
+	for _, gs := range genservices.Services {
+		s.register(g, gs.Desc, gs.Impl)
+	}
 	hlgatev1.RegisterTokensServiceServer(g, &tokensService{s: s})
 	healthpb.RegisterHealthServer(g, s.health)
 	reflection.Register(g)

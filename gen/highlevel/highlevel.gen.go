@@ -527,6 +527,66 @@ func (e CreateDtoStatus) Valid() bool {
 	}
 }
 
+// Defines values for CustomRRulesOptionsDayOfWeek.
+const (
+	CustomRRulesOptionsDayOfWeekFR CustomRRulesOptionsDayOfWeek = "FR"
+	CustomRRulesOptionsDayOfWeekMO CustomRRulesOptionsDayOfWeek = "MO"
+	CustomRRulesOptionsDayOfWeekSA CustomRRulesOptionsDayOfWeek = "SA"
+	CustomRRulesOptionsDayOfWeekSU CustomRRulesOptionsDayOfWeek = "SU"
+	CustomRRulesOptionsDayOfWeekTH CustomRRulesOptionsDayOfWeek = "TH"
+	CustomRRulesOptionsDayOfWeekTU CustomRRulesOptionsDayOfWeek = "TU"
+	CustomRRulesOptionsDayOfWeekWE CustomRRulesOptionsDayOfWeek = "WE"
+)
+
+// Valid indicates whether the value is a known member of the CustomRRulesOptionsDayOfWeek enum.
+func (e CustomRRulesOptionsDayOfWeek) Valid() bool {
+	switch e {
+	case CustomRRulesOptionsDayOfWeekFR:
+		return true
+	case CustomRRulesOptionsDayOfWeekMO:
+		return true
+	case CustomRRulesOptionsDayOfWeekSA:
+		return true
+	case CustomRRulesOptionsDayOfWeekSU:
+		return true
+	case CustomRRulesOptionsDayOfWeekTH:
+		return true
+	case CustomRRulesOptionsDayOfWeekTU:
+		return true
+	case CustomRRulesOptionsDayOfWeekWE:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CustomRRulesOptionsIntervalType.
+const (
+	CustomRRulesOptionsIntervalTypeDaily   CustomRRulesOptionsIntervalType = "daily"
+	CustomRRulesOptionsIntervalTypeHourly  CustomRRulesOptionsIntervalType = "hourly"
+	CustomRRulesOptionsIntervalTypeMonthly CustomRRulesOptionsIntervalType = "monthly"
+	CustomRRulesOptionsIntervalTypeWeekly  CustomRRulesOptionsIntervalType = "weekly"
+	CustomRRulesOptionsIntervalTypeYearly  CustomRRulesOptionsIntervalType = "yearly"
+)
+
+// Valid indicates whether the value is a known member of the CustomRRulesOptionsIntervalType enum.
+func (e CustomRRulesOptionsIntervalType) Valid() bool {
+	switch e {
+	case CustomRRulesOptionsIntervalTypeDaily:
+		return true
+	case CustomRRulesOptionsIntervalTypeHourly:
+		return true
+	case CustomRRulesOptionsIntervalTypeMonthly:
+		return true
+	case CustomRRulesOptionsIntervalTypeWeekly:
+		return true
+	case CustomRRulesOptionsIntervalTypeYearly:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DndSettingSchemaStatus.
 const (
 	DndSettingSchemaStatusActive    DndSettingSchemaStatus = "active"
@@ -2013,6 +2073,93 @@ type CustomFieldResponseSchema_FieldValue struct {
 	union json.RawMessage
 }
 
+// CustomRRulesOptions defines model for CustomRRulesOptions.
+type CustomRRulesOptions struct {
+	// Count Max number of task executions
+	//
+	// Example: 10
+	Count *float64 `json:"count,omitempty"`
+
+	// CreateTaskIfOverDue Create Task If Over Due
+	//
+	// Example: true
+	CreateTaskIfOverDue *bool `json:"createTaskIfOverDue,omitempty"`
+
+	// DayOfMonth 1, 2, 3, ..., 27, 31
+	//
+	// Example: 15
+	DayOfMonth *float64 `json:"dayOfMonth,omitempty"`
+
+	// DayOfWeek Example: MO
+	DayOfWeek *CustomRRulesOptionsDayOfWeek `json:"dayOfWeek,omitempty"`
+
+	// DueAfterSeconds Due after seconds
+	//
+	// Example: 23404000
+	DueAfterSeconds float64 `json:"dueAfterSeconds"`
+
+	// EndDate End Date
+	//
+	// Example: 2021-09-30T00:00:00.000Z
+	EndDate *string `json:"endDate,omitempty"`
+
+	// Interval Example: 2
+	Interval float64 `json:"interval"`
+
+	// IntervalType Example: monthly
+	IntervalType CustomRRulesOptionsIntervalType `json:"intervalType"`
+
+	// MonthOfYear 1, 2, ....., 11, 12
+	//
+	// Example: 1
+	MonthOfYear *float64 `json:"monthOfYear,omitempty"`
+
+	// StartDate Start Date
+	//
+	// Example: 2021-09-30T00:00:00.000Z
+	StartDate string `json:"startDate"`
+}
+
+// CustomRRulesOptionsDayOfWeek Example: MO
+type CustomRRulesOptionsDayOfWeek string
+
+// CustomRRulesOptionsIntervalType Example: monthly
+type CustomRRulesOptionsIntervalType string
+
+// CustomValueDeleteSuccessfulResponseDto defines model for CustomValueDeleteSuccessfulResponseDto.
+type CustomValueDeleteSuccessfulResponseDto struct {
+	// Succeded Example: true
+	Succeded *bool `json:"succeded,omitempty"`
+}
+
+// CustomValueIDSuccessfulResponseDto defines model for CustomValueIdSuccessfulResponseDto.
+type CustomValueIDSuccessfulResponseDto struct {
+	CustomValue *CustomValueSchema `json:"customValue,omitempty"`
+}
+
+// CustomValueSchema defines model for CustomValueSchema.
+type CustomValueSchema struct {
+	// FieldKey Example: {{ custom_values.custom_field }}
+	FieldKey *string `json:"fieldKey,omitempty"`
+
+	// ID Example: rWQ709Pb62syqGLceg1x
+	ID *string `json:"id,omitempty"`
+
+	// LocationID Example: rWQ709Pb6dasyqGLceg1x
+	LocationID *string `json:"locationId,omitempty"`
+
+	// Name Example: Custom Field
+	Name *string `json:"name,omitempty"`
+
+	// Value Example: Value
+	Value *string `json:"value,omitempty"`
+}
+
+// CustomValuesListSuccessfulResponseDto defines model for CustomValuesListSuccessfulResponseDto.
+type CustomValuesListSuccessfulResponseDto struct {
+	CustomValues *[]CustomValueSchema `json:"customValues,omitempty"`
+}
+
 // DeleteAppointmentSchema defines model for DeleteAppointmentSchema.
 type DeleteAppointmentSchema = map[string]interface{}
 
@@ -2026,6 +2173,19 @@ type DeleteContactsSuccessfulResponseDto struct {
 type DeleteEventSuccessfulResponseDto struct {
 	// Succeeded Example: true
 	Succeeded *bool `json:"succeeded,omitempty"`
+}
+
+// DeleteRecurringTaskResponseDTO defines model for DeleteRecurringTaskResponseDTO.
+type DeleteRecurringTaskResponseDTO struct {
+	// ID Recurring Task Id
+	//
+	// Example: sx6wyHhbFdRXh302Lunr
+	ID string `json:"id"`
+
+	// Success Success
+	//
+	// Example: true
+	Success bool `json:"success"`
 }
 
 // DeleteUpdateOpportunitySuccessfulResponseDto defines model for DeleteUpdateOpportunitySuccessfulResponseDto.
@@ -2592,6 +2752,11 @@ type GetTxnResponseSchema struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
+// GetWorkflowSuccessfulResponseDto defines model for GetWorkflowSuccessfulResponseDto.
+type GetWorkflowSuccessfulResponseDto struct {
+	Workflows *[]WorkflowSchema `json:"workflows,omitempty"`
+}
+
 // Hour defines model for Hour.
 type Hour struct {
 	CloseHour   float64 `json:"closeHour"`
@@ -2699,6 +2864,34 @@ type LocationConfigurationResponse struct {
 //
 // Example: custom
 type LocationConfigurationResponseKind string
+
+// LocationTagDeleteSuccessfulResponseDto defines model for LocationTagDeleteSuccessfulResponseDto.
+type LocationTagDeleteSuccessfulResponseDto struct {
+	// Succeded Example: true
+	Succeded *bool `json:"succeded,omitempty"`
+}
+
+// LocationTagSuccessfulResponseDto defines model for LocationTagSuccessfulResponseDto.
+type LocationTagSuccessfulResponseDto struct {
+	Tag *LocationTagsSchema `json:"tag,omitempty"`
+}
+
+// LocationTagsSchema defines model for LocationTagsSchema.
+type LocationTagsSchema struct {
+	// ID Example: flGwEuzsfJOia1i1ikRN
+	ID *string `json:"id,omitempty"`
+
+	// LocationID Example: ve9EPM428h8vShlRW1KT
+	LocationID *string `json:"locationId,omitempty"`
+
+	// Name Example: minim aliquip anim
+	Name *string `json:"name,omitempty"`
+}
+
+// LocationTagsSuccessfulResponseDto defines model for LocationTagsSuccessfulResponseDto.
+type LocationTagsSuccessfulResponseDto struct {
+	Tags *[]LocationTagsSchema `json:"tags,omitempty"`
+}
 
 // LookBusyConfiguration defines model for LookBusyConfiguration.
 type LookBusyConfiguration struct {
@@ -3000,6 +3193,136 @@ type RecurringBookingOverlapDefaultStatus string
 
 // RecurringFreq defines model for Recurring.Freq.
 type RecurringFreq string
+
+// RecurringTaskCreateDTO defines model for RecurringTaskCreateDTO.
+type RecurringTaskCreateDTO struct {
+	// ContactIds Contact Id
+	//
+	// Example: ["sx6wyHhbFdRXh302Lunr"]
+	ContactIds *[]string `json:"contactIds,omitempty"`
+
+	// Description Description of the task
+	//
+	// Example: Task Description
+	Description *string `json:"description,omitempty"`
+
+	// IgnoreTaskCreation Create initial task or not
+	//
+	// Example: true
+	IgnoreTaskCreation *bool `json:"ignoreTaskCreation,omitempty"`
+
+	// Owners Assigned To
+	//
+	// Example: ["sx6wyHhbFdRXh302Lunr"]
+	Owners *[]string `json:"owners,omitempty"`
+
+	// RruleOptions Recurring rules
+	//
+	// Example: {"dueAfterSeconds":600,"interval":1,"intervalType":"hourly","startDate":"2025-07-23T10:00:00.000Z"}
+	RruleOptions CustomRRulesOptions `json:"rruleOptions"`
+
+	// Title Name of the task
+	//
+	// Example: Task Name
+	Title string `json:"title"`
+}
+
+// RecurringTaskResponseDTO defines model for RecurringTaskResponseDTO.
+type RecurringTaskResponseDTO struct {
+	// AssignedTo Assigned To
+	//
+	// Example: sx6wyHhbFdRXh302Lunr
+	AssignedTo *string `json:"assignedTo,omitempty"`
+
+	// ContactID Contact Id
+	//
+	// Example: v5cEPM428h8vShlRW1KT
+	ContactID *string `json:"contactId,omitempty"`
+
+	// CreatedAt Created At
+	//
+	// Example: 2021-04-15T10:00:00.000Z
+	CreatedAt string `json:"createdAt"`
+
+	// Deleted Deleted
+	//
+	// Example: false
+	Deleted bool `json:"deleted"`
+
+	// Description Description of the task
+	//
+	// Example: Task Description
+	Description string `json:"description"`
+
+	// ID Recurring Task Id
+	//
+	// Example: sx6wyHhbFdRXh302Lunr
+	ID string `json:"id"`
+
+	// LocationID Location Id
+	//
+	// Example: sx6wyHhbFdRXh302Lunr
+	LocationID string `json:"locationId"`
+
+	// RruleOptions Recurring rules
+	//
+	// Example: {"count":550,"createTaskIfOverDue":false,"dueAfterSeconds":600,"interval":1,"intervalType":"hourly","startDate":"2024-10-29T12:34:03.000Z"}
+	RruleOptions CustomRRulesOptions `json:"rruleOptions"`
+
+	// Title Name of the task
+	//
+	// Example: Task Name
+	Title string `json:"title"`
+
+	// TotalOccurrence Total Occurrence
+	//
+	// Example: 10
+	TotalOccurrence float64 `json:"totalOccurrence"`
+
+	// UpdatedAt Updated At
+	//
+	// Example: 2021-04-15T10:00:00.000Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// RecurringTaskSingleResponseDTO defines model for RecurringTaskSingleResponseDTO.
+type RecurringTaskSingleResponseDTO struct {
+	// RecurringTask Recurring Tasks
+	RecurringTask RecurringTaskResponseDTO `json:"recurringTask"`
+}
+
+// RecurringTaskUpdateDTO defines model for RecurringTaskUpdateDTO.
+type RecurringTaskUpdateDTO struct {
+	// ContactIds Contact Id
+	//
+	// Example: ["sx6wyHhbFdRXh302Lunr"]
+	ContactIds *[]string `json:"contactIds,omitempty"`
+
+	// Description Description of the task
+	//
+	// Example: Task Description
+	Description *string `json:"description,omitempty"`
+
+	// IgnoreTaskCreation Create initial task or not
+	//
+	// Example: true
+	IgnoreTaskCreation *bool `json:"ignoreTaskCreation,omitempty"`
+
+	// Owners Assigned To
+	//
+	// Example: ["sx6wyHhbFdRXh302Lunr"]
+	Owners *[]string `json:"owners,omitempty"`
+
+	// RruleOptions Recurring rules
+	//
+	// Example: {"dueAfterSeconds":600,"interval":1,"intervalType":"hourly","startDate":"2025-07-23T10:00:00.000Z"}
+	RruleOptions *CustomRRulesOptions `json:"rruleOptions,omitempty"`
+
+	// Title Name of the task
+	//
+	// Example: Task Name
+	Title *string `json:"title,omitempty"`
+}
 
 // SearchBodyV2DTO defines model for SearchBodyV2DTO.
 type SearchBodyV2DTO struct {
@@ -3687,6 +4010,30 @@ type UpsertContactsSuccessfulResponseDto struct {
 	TraceID *string `json:"traceId,omitempty"`
 }
 
+// WorkflowSchema defines model for WorkflowSchema.
+type WorkflowSchema struct {
+	// CreatedAt Example: 2021-05-26T11:33:49.000Z
+	CreatedAt *string `json:"createdAt,omitempty"`
+
+	// ID Example: 78559bb3-b920-461e-b010-7b2a2816d2a9
+	ID *string `json:"id,omitempty"`
+
+	// LocationID Example: eBG6WapS3v4ZqwA45MTxtYJ
+	LocationID *string `json:"locationId,omitempty"`
+
+	// Name Example: First Workflow
+	Name *string `json:"name,omitempty"`
+
+	// Status Example: draft
+	Status *string `json:"status,omitempty"`
+
+	// UpdatedAt Example: 2021-05-26T11:33:49.000Z
+	UpdatedAt *string `json:"updatedAt,omitempty"`
+
+	// Version Example: 2
+	Version *float64 `json:"version,omitempty"`
+}
+
 // CustomFieldsInputArraySchema defines model for customFieldsInputArraySchema.
 type CustomFieldsInputArraySchema struct {
 	// FieldValue Example: ["test","test2"]
@@ -3747,6 +4094,23 @@ type CustomFieldsInputStringSchemaFieldValue1 = float64
 // CustomFieldsInputStringSchema_FieldValue Example: 9039160788
 type CustomFieldsInputStringSchema_FieldValue struct {
 	union json.RawMessage
+}
+
+// CustomValuesDTO defines model for customValuesDTO.
+type CustomValuesDTO struct {
+	// Name Example: Custom Field Name
+	Name string `json:"name"`
+
+	// Value Example: Value
+	Value string `json:"value"`
+}
+
+// TagBody defines model for tagBody.
+type TagBody struct {
+	// Name Tag name
+	//
+	// Example: Tag
+	Name string `json:"name"`
 }
 
 // GetCalendarsParams defines parameters for GetCalendars.
@@ -4010,6 +4374,11 @@ type GetTransactionByIDParams struct {
 	AltType string `form:"altType" json:"altType"`
 }
 
+// GetWorkflowParams defines parameters for GetWorkflow.
+type GetWorkflowParams struct {
+	LocationID string `form:"locationId" json:"locationId"`
+}
+
 // CreateAppointmentJSONRequestBody defines body for CreateAppointment for application/json ContentType.
 type CreateAppointmentJSONRequestBody = AppointmentCreateSchema
 
@@ -4036,6 +4405,24 @@ type RemoveTagsJSONRequestBody = TagsDTO
 
 // AddTagsJSONRequestBody defines body for AddTags for application/json ContentType.
 type AddTagsJSONRequestBody = TagsDTO
+
+// CreateCustomValueJSONRequestBody defines body for CreateCustomValue for application/json ContentType.
+type CreateCustomValueJSONRequestBody = CustomValuesDTO
+
+// UpdateCustomValueJSONRequestBody defines body for UpdateCustomValue for application/json ContentType.
+type UpdateCustomValueJSONRequestBody = CustomValuesDTO
+
+// CreateRecurringTaskJSONRequestBody defines body for CreateRecurringTask for application/json ContentType.
+type CreateRecurringTaskJSONRequestBody = RecurringTaskCreateDTO
+
+// UpdateRecurringTaskJSONRequestBody defines body for UpdateRecurringTask for application/json ContentType.
+type UpdateRecurringTaskJSONRequestBody = RecurringTaskUpdateDTO
+
+// CreateTagJSONRequestBody defines body for CreateTag for application/json ContentType.
+type CreateTagJSONRequestBody = TagBody
+
+// UpdateTagJSONRequestBody defines body for UpdateTag for application/json ContentType.
+type UpdateTagJSONRequestBody = TagBody
 
 // GetLocationAccessTokenFormdataRequestBody defines body for GetLocationAccessToken for application/x-www-form-urlencoded ContentType.
 type GetLocationAccessTokenFormdataRequestBody = GetLocationAccessCodeBodyDto
@@ -5682,6 +6069,136 @@ type ClientInterface interface {
 	// Corresponds with POST /contacts/{contactId}/tags (the `AddTags` operationId).
 	AddTags(ctx context.Context, contactID string, body AddTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetCustomValues Get Custom Values
+	//
+	// Corresponds with GET /locations/{locationId}/customValues (the `GetCustomValues` operationId).
+	GetCustomValues(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCustomValueWithBody Create Custom Value
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /locations/{locationId}/customValues (the `CreateCustomValue` operationId).
+	CreateCustomValueWithBody(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCustomValue Create Custom Value
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /locations/{locationId}/customValues (the `CreateCustomValue` operationId).
+	CreateCustomValue(ctx context.Context, locationID string, body CreateCustomValueJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteCustomValue Delete Custom Value
+	//
+	// Corresponds with DELETE /locations/{locationId}/customValues/{id} (the `DeleteCustomValue` operationId).
+	DeleteCustomValue(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetCustomValue Get Custom Value
+	//
+	// Corresponds with GET /locations/{locationId}/customValues/{id} (the `GetCustomValue` operationId).
+	GetCustomValue(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCustomValueWithBody Update Custom Value
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /locations/{locationId}/customValues/{id} (the `UpdateCustomValue` operationId).
+	UpdateCustomValueWithBody(ctx context.Context, locationID string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCustomValue Update Custom Value
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /locations/{locationId}/customValues/{id} (the `UpdateCustomValue` operationId).
+	UpdateCustomValue(ctx context.Context, locationID string, id string, body UpdateCustomValueJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateRecurringTaskWithBody Create Recurring Task
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /locations/{locationId}/recurring-tasks (the `CreateRecurringTask` operationId).
+	CreateRecurringTaskWithBody(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateRecurringTask Create Recurring Task
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /locations/{locationId}/recurring-tasks (the `CreateRecurringTask` operationId).
+	CreateRecurringTask(ctx context.Context, locationID string, body CreateRecurringTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteRecurringTask Delete Recurring Task
+	//
+	// Corresponds with DELETE /locations/{locationId}/recurring-tasks/{id} (the `DeleteRecurringTask` operationId).
+	DeleteRecurringTask(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetRecurringTaskByID Get Recurring Task By Id
+	//
+	// Corresponds with GET /locations/{locationId}/recurring-tasks/{id} (the `GetRecurringTaskByID` operationId).
+	GetRecurringTaskByID(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateRecurringTaskWithBody Update Recurring Task
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /locations/{locationId}/recurring-tasks/{id} (the `UpdateRecurringTask` operationId).
+	UpdateRecurringTaskWithBody(ctx context.Context, locationID string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateRecurringTask Update Recurring Task
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /locations/{locationId}/recurring-tasks/{id} (the `UpdateRecurringTask` operationId).
+	UpdateRecurringTask(ctx context.Context, locationID string, id string, body UpdateRecurringTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetLocationTags Get Tags
+	//
+	// Get Sub-Account (Formerly Location) Tags.
+	//
+	// Corresponds with GET /locations/{locationId}/tags (the `GetLocationTags` operationId).
+	GetLocationTags(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTagWithBody Create Tag
+	//
+	// Create tag.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /locations/{locationId}/tags (the `CreateTag` operationId).
+	CreateTagWithBody(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTag Create Tag
+	//
+	// Create tag.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /locations/{locationId}/tags (the `CreateTag` operationId).
+	CreateTag(ctx context.Context, locationID string, body CreateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteTag Delete tag
+	//
+	// Corresponds with DELETE /locations/{locationId}/tags/{tagId} (the `DeleteTag` operationId).
+	DeleteTag(ctx context.Context, locationID string, tagID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTagByID Get tag by id
+	//
+	// Corresponds with GET /locations/{locationId}/tags/{tagId} (the `GetTagByID` operationId).
+	GetTagByID(ctx context.Context, locationID string, tagID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateTagWithBody Update tag
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /locations/{locationId}/tags/{tagId} (the `UpdateTag` operationId).
+	UpdateTagWithBody(ctx context.Context, locationID string, tagID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateTag Update tag
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /locations/{locationId}/tags/{tagId} (the `UpdateTag` operationId).
+	UpdateTag(ctx context.Context, locationID string, tagID string, body UpdateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetInstalledLocation Get Location where app is installed
 	//
 	// This API allows you fetch location where app is installed upon.
@@ -5814,6 +6331,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /payments/transactions/{transactionId} (the `GetTransactionByID` operationId).
 	GetTransactionByID(ctx context.Context, transactionID string, params *GetTransactionByIDParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWorkflow Get Workflow
+	//
+	// Corresponds with GET /workflows/ (the `GetWorkflow` operationId).
+	GetWorkflow(ctx context.Context, params *GetWorkflowParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetCalendars Get Calendars
@@ -6274,6 +6796,336 @@ func (c *Client) AddTags(ctx context.Context, contactID string, body AddTagsJSON
 	return c.Client.Do(req)
 }
 
+// GetCustomValues Get Custom Values
+//
+// Corresponds with GET /locations/{locationId}/customValues (the `GetCustomValues` operationId).
+func (c *Client) GetCustomValues(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCustomValuesRequest(c.Server, locationID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCustomValueWithBody Create Custom Value
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /locations/{locationId}/customValues (the `CreateCustomValue` operationId).
+func (c *Client) CreateCustomValueWithBody(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCustomValueRequestWithBody(c.Server, locationID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCustomValue Create Custom Value
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /locations/{locationId}/customValues (the `CreateCustomValue` operationId).
+func (c *Client) CreateCustomValue(ctx context.Context, locationID string, body CreateCustomValueJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCustomValueRequest(c.Server, locationID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteCustomValue Delete Custom Value
+//
+// Corresponds with DELETE /locations/{locationId}/customValues/{id} (the `DeleteCustomValue` operationId).
+func (c *Client) DeleteCustomValue(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteCustomValueRequest(c.Server, locationID, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCustomValue Get Custom Value
+//
+// Corresponds with GET /locations/{locationId}/customValues/{id} (the `GetCustomValue` operationId).
+func (c *Client) GetCustomValue(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCustomValueRequest(c.Server, locationID, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCustomValueWithBody Update Custom Value
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /locations/{locationId}/customValues/{id} (the `UpdateCustomValue` operationId).
+func (c *Client) UpdateCustomValueWithBody(ctx context.Context, locationID string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCustomValueRequestWithBody(c.Server, locationID, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCustomValue Update Custom Value
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /locations/{locationId}/customValues/{id} (the `UpdateCustomValue` operationId).
+func (c *Client) UpdateCustomValue(ctx context.Context, locationID string, id string, body UpdateCustomValueJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCustomValueRequest(c.Server, locationID, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateRecurringTaskWithBody Create Recurring Task
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /locations/{locationId}/recurring-tasks (the `CreateRecurringTask` operationId).
+func (c *Client) CreateRecurringTaskWithBody(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateRecurringTaskRequestWithBody(c.Server, locationID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateRecurringTask Create Recurring Task
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /locations/{locationId}/recurring-tasks (the `CreateRecurringTask` operationId).
+func (c *Client) CreateRecurringTask(ctx context.Context, locationID string, body CreateRecurringTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateRecurringTaskRequest(c.Server, locationID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteRecurringTask Delete Recurring Task
+//
+// Corresponds with DELETE /locations/{locationId}/recurring-tasks/{id} (the `DeleteRecurringTask` operationId).
+func (c *Client) DeleteRecurringTask(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteRecurringTaskRequest(c.Server, locationID, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetRecurringTaskByID Get Recurring Task By Id
+//
+// Corresponds with GET /locations/{locationId}/recurring-tasks/{id} (the `GetRecurringTaskByID` operationId).
+func (c *Client) GetRecurringTaskByID(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRecurringTaskByIDRequest(c.Server, locationID, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateRecurringTaskWithBody Update Recurring Task
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /locations/{locationId}/recurring-tasks/{id} (the `UpdateRecurringTask` operationId).
+func (c *Client) UpdateRecurringTaskWithBody(ctx context.Context, locationID string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateRecurringTaskRequestWithBody(c.Server, locationID, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateRecurringTask Update Recurring Task
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /locations/{locationId}/recurring-tasks/{id} (the `UpdateRecurringTask` operationId).
+func (c *Client) UpdateRecurringTask(ctx context.Context, locationID string, id string, body UpdateRecurringTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateRecurringTaskRequest(c.Server, locationID, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetLocationTags Get Tags
+//
+// Get Sub-Account (Formerly Location) Tags.
+//
+// Corresponds with GET /locations/{locationId}/tags (the `GetLocationTags` operationId).
+func (c *Client) GetLocationTags(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetLocationTagsRequest(c.Server, locationID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTagWithBody Create Tag
+//
+// Create tag.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /locations/{locationId}/tags (the `CreateTag` operationId).
+func (c *Client) CreateTagWithBody(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTagRequestWithBody(c.Server, locationID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTag Create Tag
+//
+// Create tag.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /locations/{locationId}/tags (the `CreateTag` operationId).
+func (c *Client) CreateTag(ctx context.Context, locationID string, body CreateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTagRequest(c.Server, locationID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteTag Delete tag
+//
+// Corresponds with DELETE /locations/{locationId}/tags/{tagId} (the `DeleteTag` operationId).
+func (c *Client) DeleteTag(ctx context.Context, locationID string, tagID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteTagRequest(c.Server, locationID, tagID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTagByID Get tag by id
+//
+// Corresponds with GET /locations/{locationId}/tags/{tagId} (the `GetTagByID` operationId).
+func (c *Client) GetTagByID(ctx context.Context, locationID string, tagID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTagByIDRequest(c.Server, locationID, tagID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateTagWithBody Update tag
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /locations/{locationId}/tags/{tagId} (the `UpdateTag` operationId).
+func (c *Client) UpdateTagWithBody(ctx context.Context, locationID string, tagID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateTagRequestWithBody(c.Server, locationID, tagID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateTag Update tag
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /locations/{locationId}/tags/{tagId} (the `UpdateTag` operationId).
+func (c *Client) UpdateTag(ctx context.Context, locationID string, tagID string, body UpdateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateTagRequest(c.Server, locationID, tagID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetInstalledLocation Get Location where app is installed
 //
 // This API allows you fetch location where app is installed upon.
@@ -6587,6 +7439,21 @@ func (c *Client) ListTransactions(ctx context.Context, params *ListTransactionsP
 // Corresponds with GET /payments/transactions/{transactionId} (the `GetTransactionByID` operationId).
 func (c *Client) GetTransactionByID(ctx context.Context, transactionID string, params *GetTransactionByIDParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetTransactionByIDRequest(c.Server, transactionID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWorkflow Get Workflow
+//
+// Corresponds with GET /workflows/ (the `GetWorkflow` operationId).
+func (c *Client) GetWorkflow(ctx context.Context, params *GetWorkflowParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWorkflowRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7430,6 +8297,623 @@ func NewAddTagsRequestWithBody(server string, contactID string, contentType stri
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetCustomValuesRequest constructs an http.Request for the GetCustomValues method
+func NewGetCustomValuesRequest(server string, locationID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/customValues", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateCustomValueRequest calls the generic CreateCustomValue builder with application/json body
+func NewCreateCustomValueRequest(server string, locationID string, body CreateCustomValueJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateCustomValueRequestWithBody(server, locationID, "application/json", bodyReader)
+}
+
+// NewCreateCustomValueRequestWithBody constructs an http.Request for the CreateCustomValue method, with any body, and a specified content type
+func NewCreateCustomValueRequestWithBody(server string, locationID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/customValues", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteCustomValueRequest constructs an http.Request for the DeleteCustomValue method
+func NewDeleteCustomValueRequest(server string, locationID string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/customValues/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetCustomValueRequest constructs an http.Request for the GetCustomValue method
+func NewGetCustomValueRequest(server string, locationID string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/customValues/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateCustomValueRequest calls the generic UpdateCustomValue builder with application/json body
+func NewUpdateCustomValueRequest(server string, locationID string, id string, body UpdateCustomValueJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateCustomValueRequestWithBody(server, locationID, id, "application/json", bodyReader)
+}
+
+// NewUpdateCustomValueRequestWithBody constructs an http.Request for the UpdateCustomValue method, with any body, and a specified content type
+func NewUpdateCustomValueRequestWithBody(server string, locationID string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/customValues/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateRecurringTaskRequest calls the generic CreateRecurringTask builder with application/json body
+func NewCreateRecurringTaskRequest(server string, locationID string, body CreateRecurringTaskJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateRecurringTaskRequestWithBody(server, locationID, "application/json", bodyReader)
+}
+
+// NewCreateRecurringTaskRequestWithBody constructs an http.Request for the CreateRecurringTask method, with any body, and a specified content type
+func NewCreateRecurringTaskRequestWithBody(server string, locationID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/recurring-tasks", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteRecurringTaskRequest constructs an http.Request for the DeleteRecurringTask method
+func NewDeleteRecurringTaskRequest(server string, locationID string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/recurring-tasks/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetRecurringTaskByIDRequest constructs an http.Request for the GetRecurringTaskByID method
+func NewGetRecurringTaskByIDRequest(server string, locationID string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/recurring-tasks/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateRecurringTaskRequest calls the generic UpdateRecurringTask builder with application/json body
+func NewUpdateRecurringTaskRequest(server string, locationID string, id string, body UpdateRecurringTaskJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateRecurringTaskRequestWithBody(server, locationID, id, "application/json", bodyReader)
+}
+
+// NewUpdateRecurringTaskRequestWithBody constructs an http.Request for the UpdateRecurringTask method, with any body, and a specified content type
+func NewUpdateRecurringTaskRequestWithBody(server string, locationID string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/recurring-tasks/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetLocationTagsRequest constructs an http.Request for the GetLocationTags method
+func NewGetLocationTagsRequest(server string, locationID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/tags", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateTagRequest calls the generic CreateTag builder with application/json body
+func NewCreateTagRequest(server string, locationID string, body CreateTagJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateTagRequestWithBody(server, locationID, "application/json", bodyReader)
+}
+
+// NewCreateTagRequestWithBody constructs an http.Request for the CreateTag method, with any body, and a specified content type
+func NewCreateTagRequestWithBody(server string, locationID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/tags", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteTagRequest constructs an http.Request for the DeleteTag method
+func NewDeleteTagRequest(server string, locationID string, tagID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "tagId", tagID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/tags/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetTagByIDRequest constructs an http.Request for the GetTagByID method
+func NewGetTagByIDRequest(server string, locationID string, tagID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "tagId", tagID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/tags/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateTagRequest calls the generic UpdateTag builder with application/json body
+func NewUpdateTagRequest(server string, locationID string, tagID string, body UpdateTagJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateTagRequestWithBody(server, locationID, tagID, "application/json", bodyReader)
+}
+
+// NewUpdateTagRequestWithBody constructs an http.Request for the UpdateTag method, with any body, and a specified content type
+func NewUpdateTagRequestWithBody(server string, locationID string, tagID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "tagId", tagID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/tags/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -8765,6 +10249,56 @@ func NewGetTransactionByIDRequest(server string, transactionID string, params *G
 	return req, nil
 }
 
+// NewGetWorkflowRequest constructs an http.Request for the GetWorkflow method
+func NewGetWorkflowRequest(server string, params *GetWorkflowParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/workflows/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -9023,6 +10557,152 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /contacts/{contactId}/tags (the `AddTags` operationId).
 	AddTagsWithResponse(ctx context.Context, contactID string, body AddTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*AddTagsResponse, error)
 
+	// GetCustomValuesWithResponse Get Custom Values
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /locations/{locationId}/customValues (the `GetCustomValues` operationId).
+	GetCustomValuesWithResponse(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*GetCustomValuesResponse, error)
+
+	// CreateCustomValueWithBodyWithResponse Create Custom Value
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /locations/{locationId}/customValues (the `CreateCustomValue` operationId).
+	CreateCustomValueWithBodyWithResponse(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCustomValueResponse, error)
+
+	// CreateCustomValueWithResponse Create Custom Value
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /locations/{locationId}/customValues (the `CreateCustomValue` operationId).
+	CreateCustomValueWithResponse(ctx context.Context, locationID string, body CreateCustomValueJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCustomValueResponse, error)
+
+	// DeleteCustomValueWithResponse Delete Custom Value
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /locations/{locationId}/customValues/{id} (the `DeleteCustomValue` operationId).
+	DeleteCustomValueWithResponse(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*DeleteCustomValueResponse, error)
+
+	// GetCustomValueWithResponse Get Custom Value
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /locations/{locationId}/customValues/{id} (the `GetCustomValue` operationId).
+	GetCustomValueWithResponse(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*GetCustomValueResponse, error)
+
+	// UpdateCustomValueWithBodyWithResponse Update Custom Value
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /locations/{locationId}/customValues/{id} (the `UpdateCustomValue` operationId).
+	UpdateCustomValueWithBodyWithResponse(ctx context.Context, locationID string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCustomValueResponse, error)
+
+	// UpdateCustomValueWithResponse Update Custom Value
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /locations/{locationId}/customValues/{id} (the `UpdateCustomValue` operationId).
+	UpdateCustomValueWithResponse(ctx context.Context, locationID string, id string, body UpdateCustomValueJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCustomValueResponse, error)
+
+	// CreateRecurringTaskWithBodyWithResponse Create Recurring Task
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /locations/{locationId}/recurring-tasks (the `CreateRecurringTask` operationId).
+	CreateRecurringTaskWithBodyWithResponse(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateRecurringTaskResponse, error)
+
+	// CreateRecurringTaskWithResponse Create Recurring Task
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /locations/{locationId}/recurring-tasks (the `CreateRecurringTask` operationId).
+	CreateRecurringTaskWithResponse(ctx context.Context, locationID string, body CreateRecurringTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateRecurringTaskResponse, error)
+
+	// DeleteRecurringTaskWithResponse Delete Recurring Task
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /locations/{locationId}/recurring-tasks/{id} (the `DeleteRecurringTask` operationId).
+	DeleteRecurringTaskWithResponse(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*DeleteRecurringTaskResponse, error)
+
+	// GetRecurringTaskByIDWithResponse Get Recurring Task By Id
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /locations/{locationId}/recurring-tasks/{id} (the `GetRecurringTaskByID` operationId).
+	GetRecurringTaskByIDWithResponse(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*GetRecurringTaskByIDResponse, error)
+
+	// UpdateRecurringTaskWithBodyWithResponse Update Recurring Task
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /locations/{locationId}/recurring-tasks/{id} (the `UpdateRecurringTask` operationId).
+	UpdateRecurringTaskWithBodyWithResponse(ctx context.Context, locationID string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateRecurringTaskResponse, error)
+
+	// UpdateRecurringTaskWithResponse Update Recurring Task
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /locations/{locationId}/recurring-tasks/{id} (the `UpdateRecurringTask` operationId).
+	UpdateRecurringTaskWithResponse(ctx context.Context, locationID string, id string, body UpdateRecurringTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateRecurringTaskResponse, error)
+
+	// GetLocationTagsWithResponse Get Tags
+	//
+	// Get Sub-Account (Formerly Location) Tags.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /locations/{locationId}/tags (the `GetLocationTags` operationId).
+	GetLocationTagsWithResponse(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*GetLocationTagsResponse, error)
+
+	// CreateTagWithBodyWithResponse Create Tag
+	//
+	// Create tag.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /locations/{locationId}/tags (the `CreateTag` operationId).
+	CreateTagWithBodyWithResponse(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTagResponse, error)
+
+	// CreateTagWithResponse Create Tag
+	//
+	// Create tag.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /locations/{locationId}/tags (the `CreateTag` operationId).
+	CreateTagWithResponse(ctx context.Context, locationID string, body CreateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTagResponse, error)
+
+	// DeleteTagWithResponse Delete tag
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /locations/{locationId}/tags/{tagId} (the `DeleteTag` operationId).
+	DeleteTagWithResponse(ctx context.Context, locationID string, tagID string, reqEditors ...RequestEditorFn) (*DeleteTagResponse, error)
+
+	// GetTagByIDWithResponse Get tag by id
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /locations/{locationId}/tags/{tagId} (the `GetTagByID` operationId).
+	GetTagByIDWithResponse(ctx context.Context, locationID string, tagID string, reqEditors ...RequestEditorFn) (*GetTagByIDResponse, error)
+
+	// UpdateTagWithBodyWithResponse Update tag
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /locations/{locationId}/tags/{tagId} (the `UpdateTag` operationId).
+	UpdateTagWithBodyWithResponse(ctx context.Context, locationID string, tagID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateTagResponse, error)
+
+	// UpdateTagWithResponse Update tag
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /locations/{locationId}/tags/{tagId} (the `UpdateTag` operationId).
+	UpdateTagWithResponse(ctx context.Context, locationID string, tagID string, body UpdateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTagResponse, error)
+
 	// GetInstalledLocationWithResponse Get Location where app is installed
 	//
 	// This API allows you fetch location where app is installed upon.
@@ -9173,6 +10853,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /payments/transactions/{transactionId} (the `GetTransactionByID` operationId).
 	GetTransactionByIDWithResponse(ctx context.Context, transactionID string, params *GetTransactionByIDParams, reqEditors ...RequestEditorFn) (*GetTransactionByIDResponse, error)
+
+	// GetWorkflowWithResponse Get Workflow
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /workflows/ (the `GetWorkflow` operationId).
+	GetWorkflowWithResponse(ctx context.Context, params *GetWorkflowParams, reqEditors ...RequestEditorFn) (*GetWorkflowResponse, error)
 }
 
 type GetCalendarsResponse struct {
@@ -10586,6 +12273,1168 @@ func (r AddTagsResponse) ContentType() string {
 	return ""
 }
 
+type GetCustomValuesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CustomValuesListSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCustomValuesResponse) GetJSON200() *CustomValuesListSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetCustomValuesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetCustomValuesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetCustomValuesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetCustomValuesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetCustomValuesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetCustomValuesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCustomValuesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCustomValuesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCustomValuesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCustomValuesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateCustomValueResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CustomValueIDSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateCustomValueResponse) GetJSON201() *CustomValueIDSuccessfulResponseDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateCustomValueResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateCustomValueResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateCustomValueResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateCustomValueResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateCustomValueResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateCustomValueResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateCustomValueResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateCustomValueResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateCustomValueResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateCustomValueResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteCustomValueResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CustomValueDeleteSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteCustomValueResponse) GetJSON200() *CustomValueDeleteSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteCustomValueResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteCustomValueResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteCustomValueResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteCustomValueResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteCustomValueResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteCustomValueResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteCustomValueResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteCustomValueResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteCustomValueResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteCustomValueResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetCustomValueResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CustomValueIDSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCustomValueResponse) GetJSON200() *CustomValueIDSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetCustomValueResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetCustomValueResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetCustomValueResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetCustomValueResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetCustomValueResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetCustomValueResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCustomValueResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCustomValueResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCustomValueResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCustomValueResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateCustomValueResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CustomValueIDSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateCustomValueResponse) GetJSON200() *CustomValueIDSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateCustomValueResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateCustomValueResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateCustomValueResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateCustomValueResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateCustomValueResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateCustomValueResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateCustomValueResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateCustomValueResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateCustomValueResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateCustomValueResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateRecurringTaskResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *RecurringTaskSingleResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateRecurringTaskResponse) GetJSON201() *RecurringTaskSingleResponseDTO {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateRecurringTaskResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateRecurringTaskResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateRecurringTaskResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateRecurringTaskResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateRecurringTaskResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateRecurringTaskResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateRecurringTaskResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateRecurringTaskResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateRecurringTaskResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateRecurringTaskResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteRecurringTaskResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeleteRecurringTaskResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteRecurringTaskResponse) GetJSON200() *DeleteRecurringTaskResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteRecurringTaskResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteRecurringTaskResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteRecurringTaskResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteRecurringTaskResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteRecurringTaskResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteRecurringTaskResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteRecurringTaskResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteRecurringTaskResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteRecurringTaskResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteRecurringTaskResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetRecurringTaskByIDResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RecurringTaskSingleResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetRecurringTaskByIDResponse) GetJSON200() *RecurringTaskSingleResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetRecurringTaskByIDResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetRecurringTaskByIDResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetRecurringTaskByIDResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetRecurringTaskByIDResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetRecurringTaskByIDResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetRecurringTaskByIDResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRecurringTaskByIDResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRecurringTaskByIDResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRecurringTaskByIDResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRecurringTaskByIDResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateRecurringTaskResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RecurringTaskSingleResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateRecurringTaskResponse) GetJSON200() *RecurringTaskSingleResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateRecurringTaskResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateRecurringTaskResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateRecurringTaskResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateRecurringTaskResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateRecurringTaskResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateRecurringTaskResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateRecurringTaskResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateRecurringTaskResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateRecurringTaskResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateRecurringTaskResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetLocationTagsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LocationTagsSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetLocationTagsResponse) GetJSON200() *LocationTagsSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetLocationTagsResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetLocationTagsResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetLocationTagsResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetLocationTagsResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetLocationTagsResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetLocationTagsResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetLocationTagsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetLocationTagsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetLocationTagsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetLocationTagsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateTagResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LocationTagSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateTagResponse) GetJSON200() *LocationTagSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateTagResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateTagResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateTagResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateTagResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateTagResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateTagResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateTagResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateTagResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateTagResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateTagResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteTagResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LocationTagDeleteSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteTagResponse) GetJSON200() *LocationTagDeleteSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteTagResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteTagResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteTagResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteTagResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteTagResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteTagResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteTagResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteTagResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteTagResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteTagResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetTagByIDResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LocationTagSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTagByIDResponse) GetJSON200() *LocationTagSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetTagByIDResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetTagByIDResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetTagByIDResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetTagByIDResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetTagByIDResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetTagByIDResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTagByIDResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTagByIDResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTagByIDResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTagByIDResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateTagResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LocationTagSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateTagResponse) GetJSON200() *LocationTagSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateTagResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateTagResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateTagResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateTagResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateTagResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateTagResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateTagResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateTagResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateTagResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateTagResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetInstalledLocationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11748,6 +14597,89 @@ func (r GetTransactionByIDResponse) ContentType() string {
 	return ""
 }
 
+type GetWorkflowResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetWorkflowSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWorkflowResponse) GetJSON200() *GetWorkflowSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetWorkflowResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetWorkflowResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetWorkflowResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetWorkflowResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetWorkflowResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetWorkflowResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWorkflowResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWorkflowResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWorkflowResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWorkflowResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetCalendarsWithResponse Get Calendars
 //
 // Get all calendars in a location.
@@ -12118,6 +15050,272 @@ func (c *ClientWithResponses) AddTagsWithResponse(ctx context.Context, contactID
 	return ParseAddTagsResponse(rsp)
 }
 
+// GetCustomValuesWithResponse Get Custom Values
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /locations/{locationId}/customValues (the `GetCustomValues` operationId).
+func (c *ClientWithResponses) GetCustomValuesWithResponse(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*GetCustomValuesResponse, error) {
+	rsp, err := c.GetCustomValues(ctx, locationID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCustomValuesResponse(rsp)
+}
+
+// CreateCustomValueWithBodyWithResponse Create Custom Value
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /locations/{locationId}/customValues (the `CreateCustomValue` operationId).
+func (c *ClientWithResponses) CreateCustomValueWithBodyWithResponse(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCustomValueResponse, error) {
+	rsp, err := c.CreateCustomValueWithBody(ctx, locationID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCustomValueResponse(rsp)
+}
+
+// CreateCustomValueWithResponse Create Custom Value
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /locations/{locationId}/customValues (the `CreateCustomValue` operationId).
+func (c *ClientWithResponses) CreateCustomValueWithResponse(ctx context.Context, locationID string, body CreateCustomValueJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCustomValueResponse, error) {
+	rsp, err := c.CreateCustomValue(ctx, locationID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCustomValueResponse(rsp)
+}
+
+// DeleteCustomValueWithResponse Delete Custom Value
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /locations/{locationId}/customValues/{id} (the `DeleteCustomValue` operationId).
+func (c *ClientWithResponses) DeleteCustomValueWithResponse(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*DeleteCustomValueResponse, error) {
+	rsp, err := c.DeleteCustomValue(ctx, locationID, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteCustomValueResponse(rsp)
+}
+
+// GetCustomValueWithResponse Get Custom Value
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /locations/{locationId}/customValues/{id} (the `GetCustomValue` operationId).
+func (c *ClientWithResponses) GetCustomValueWithResponse(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*GetCustomValueResponse, error) {
+	rsp, err := c.GetCustomValue(ctx, locationID, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCustomValueResponse(rsp)
+}
+
+// UpdateCustomValueWithBodyWithResponse Update Custom Value
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /locations/{locationId}/customValues/{id} (the `UpdateCustomValue` operationId).
+func (c *ClientWithResponses) UpdateCustomValueWithBodyWithResponse(ctx context.Context, locationID string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCustomValueResponse, error) {
+	rsp, err := c.UpdateCustomValueWithBody(ctx, locationID, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCustomValueResponse(rsp)
+}
+
+// UpdateCustomValueWithResponse Update Custom Value
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /locations/{locationId}/customValues/{id} (the `UpdateCustomValue` operationId).
+func (c *ClientWithResponses) UpdateCustomValueWithResponse(ctx context.Context, locationID string, id string, body UpdateCustomValueJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCustomValueResponse, error) {
+	rsp, err := c.UpdateCustomValue(ctx, locationID, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCustomValueResponse(rsp)
+}
+
+// CreateRecurringTaskWithBodyWithResponse Create Recurring Task
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /locations/{locationId}/recurring-tasks (the `CreateRecurringTask` operationId).
+func (c *ClientWithResponses) CreateRecurringTaskWithBodyWithResponse(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateRecurringTaskResponse, error) {
+	rsp, err := c.CreateRecurringTaskWithBody(ctx, locationID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateRecurringTaskResponse(rsp)
+}
+
+// CreateRecurringTaskWithResponse Create Recurring Task
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /locations/{locationId}/recurring-tasks (the `CreateRecurringTask` operationId).
+func (c *ClientWithResponses) CreateRecurringTaskWithResponse(ctx context.Context, locationID string, body CreateRecurringTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateRecurringTaskResponse, error) {
+	rsp, err := c.CreateRecurringTask(ctx, locationID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateRecurringTaskResponse(rsp)
+}
+
+// DeleteRecurringTaskWithResponse Delete Recurring Task
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /locations/{locationId}/recurring-tasks/{id} (the `DeleteRecurringTask` operationId).
+func (c *ClientWithResponses) DeleteRecurringTaskWithResponse(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*DeleteRecurringTaskResponse, error) {
+	rsp, err := c.DeleteRecurringTask(ctx, locationID, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteRecurringTaskResponse(rsp)
+}
+
+// GetRecurringTaskByIDWithResponse Get Recurring Task By Id
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /locations/{locationId}/recurring-tasks/{id} (the `GetRecurringTaskByID` operationId).
+func (c *ClientWithResponses) GetRecurringTaskByIDWithResponse(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*GetRecurringTaskByIDResponse, error) {
+	rsp, err := c.GetRecurringTaskByID(ctx, locationID, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRecurringTaskByIDResponse(rsp)
+}
+
+// UpdateRecurringTaskWithBodyWithResponse Update Recurring Task
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /locations/{locationId}/recurring-tasks/{id} (the `UpdateRecurringTask` operationId).
+func (c *ClientWithResponses) UpdateRecurringTaskWithBodyWithResponse(ctx context.Context, locationID string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateRecurringTaskResponse, error) {
+	rsp, err := c.UpdateRecurringTaskWithBody(ctx, locationID, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateRecurringTaskResponse(rsp)
+}
+
+// UpdateRecurringTaskWithResponse Update Recurring Task
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /locations/{locationId}/recurring-tasks/{id} (the `UpdateRecurringTask` operationId).
+func (c *ClientWithResponses) UpdateRecurringTaskWithResponse(ctx context.Context, locationID string, id string, body UpdateRecurringTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateRecurringTaskResponse, error) {
+	rsp, err := c.UpdateRecurringTask(ctx, locationID, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateRecurringTaskResponse(rsp)
+}
+
+// GetLocationTagsWithResponse Get Tags
+//
+// Get Sub-Account (Formerly Location) Tags.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /locations/{locationId}/tags (the `GetLocationTags` operationId).
+func (c *ClientWithResponses) GetLocationTagsWithResponse(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*GetLocationTagsResponse, error) {
+	rsp, err := c.GetLocationTags(ctx, locationID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetLocationTagsResponse(rsp)
+}
+
+// CreateTagWithBodyWithResponse Create Tag
+//
+// Create tag.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /locations/{locationId}/tags (the `CreateTag` operationId).
+func (c *ClientWithResponses) CreateTagWithBodyWithResponse(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTagResponse, error) {
+	rsp, err := c.CreateTagWithBody(ctx, locationID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTagResponse(rsp)
+}
+
+// CreateTagWithResponse Create Tag
+//
+// Create tag.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /locations/{locationId}/tags (the `CreateTag` operationId).
+func (c *ClientWithResponses) CreateTagWithResponse(ctx context.Context, locationID string, body CreateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTagResponse, error) {
+	rsp, err := c.CreateTag(ctx, locationID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTagResponse(rsp)
+}
+
+// DeleteTagWithResponse Delete tag
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /locations/{locationId}/tags/{tagId} (the `DeleteTag` operationId).
+func (c *ClientWithResponses) DeleteTagWithResponse(ctx context.Context, locationID string, tagID string, reqEditors ...RequestEditorFn) (*DeleteTagResponse, error) {
+	rsp, err := c.DeleteTag(ctx, locationID, tagID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteTagResponse(rsp)
+}
+
+// GetTagByIDWithResponse Get tag by id
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /locations/{locationId}/tags/{tagId} (the `GetTagByID` operationId).
+func (c *ClientWithResponses) GetTagByIDWithResponse(ctx context.Context, locationID string, tagID string, reqEditors ...RequestEditorFn) (*GetTagByIDResponse, error) {
+	rsp, err := c.GetTagByID(ctx, locationID, tagID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTagByIDResponse(rsp)
+}
+
+// UpdateTagWithBodyWithResponse Update tag
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /locations/{locationId}/tags/{tagId} (the `UpdateTag` operationId).
+func (c *ClientWithResponses) UpdateTagWithBodyWithResponse(ctx context.Context, locationID string, tagID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateTagResponse, error) {
+	rsp, err := c.UpdateTagWithBody(ctx, locationID, tagID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateTagResponse(rsp)
+}
+
+// UpdateTagWithResponse Update tag
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /locations/{locationId}/tags/{tagId} (the `UpdateTag` operationId).
+func (c *ClientWithResponses) UpdateTagWithResponse(ctx context.Context, locationID string, tagID string, body UpdateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTagResponse, error) {
+	rsp, err := c.UpdateTag(ctx, locationID, tagID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateTagResponse(rsp)
+}
+
 // GetInstalledLocationWithResponse Get Location where app is installed
 //
 // This API allows you fetch location where app is installed upon.
@@ -12381,6 +15579,19 @@ func (c *ClientWithResponses) GetTransactionByIDWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseGetTransactionByIDResponse(rsp)
+}
+
+// GetWorkflowWithResponse Get Workflow
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /workflows/ (the `GetWorkflow` operationId).
+func (c *ClientWithResponses) GetWorkflowWithResponse(ctx context.Context, params *GetWorkflowParams, reqEditors ...RequestEditorFn) (*GetWorkflowResponse, error) {
+	rsp, err := c.GetWorkflow(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWorkflowResponse(rsp)
 }
 
 // ParseGetCalendarsResponse parses an HTTP response from a GetCalendarsWithResponse call
@@ -13539,6 +16750,958 @@ func ParseAddTagsResponse(rsp *http.Response) (*AddTagsResponse, error) {
 	return response, nil
 }
 
+// ParseGetCustomValuesResponse parses an HTTP response from a GetCustomValuesWithResponse call
+func ParseGetCustomValuesResponse(rsp *http.Response) (*GetCustomValuesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCustomValuesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CustomValuesListSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateCustomValueResponse parses an HTTP response from a CreateCustomValueWithResponse call
+func ParseCreateCustomValueResponse(rsp *http.Response) (*CreateCustomValueResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateCustomValueResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CustomValueIDSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteCustomValueResponse parses an HTTP response from a DeleteCustomValueWithResponse call
+func ParseDeleteCustomValueResponse(rsp *http.Response) (*DeleteCustomValueResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteCustomValueResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CustomValueDeleteSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetCustomValueResponse parses an HTTP response from a GetCustomValueWithResponse call
+func ParseGetCustomValueResponse(rsp *http.Response) (*GetCustomValueResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCustomValueResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CustomValueIDSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateCustomValueResponse parses an HTTP response from a UpdateCustomValueWithResponse call
+func ParseUpdateCustomValueResponse(rsp *http.Response) (*UpdateCustomValueResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateCustomValueResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CustomValueIDSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateRecurringTaskResponse parses an HTTP response from a CreateRecurringTaskWithResponse call
+func ParseCreateRecurringTaskResponse(rsp *http.Response) (*CreateRecurringTaskResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateRecurringTaskResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest RecurringTaskSingleResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteRecurringTaskResponse parses an HTTP response from a DeleteRecurringTaskWithResponse call
+func ParseDeleteRecurringTaskResponse(rsp *http.Response) (*DeleteRecurringTaskResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteRecurringTaskResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeleteRecurringTaskResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetRecurringTaskByIDResponse parses an HTTP response from a GetRecurringTaskByIDWithResponse call
+func ParseGetRecurringTaskByIDResponse(rsp *http.Response) (*GetRecurringTaskByIDResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRecurringTaskByIDResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RecurringTaskSingleResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateRecurringTaskResponse parses an HTTP response from a UpdateRecurringTaskWithResponse call
+func ParseUpdateRecurringTaskResponse(rsp *http.Response) (*UpdateRecurringTaskResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateRecurringTaskResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RecurringTaskSingleResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetLocationTagsResponse parses an HTTP response from a GetLocationTagsWithResponse call
+func ParseGetLocationTagsResponse(rsp *http.Response) (*GetLocationTagsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetLocationTagsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LocationTagsSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateTagResponse parses an HTTP response from a CreateTagWithResponse call
+func ParseCreateTagResponse(rsp *http.Response) (*CreateTagResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateTagResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LocationTagSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteTagResponse parses an HTTP response from a DeleteTagWithResponse call
+func ParseDeleteTagResponse(rsp *http.Response) (*DeleteTagResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteTagResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LocationTagDeleteSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetTagByIDResponse parses an HTTP response from a GetTagByIDWithResponse call
+func ParseGetTagByIDResponse(rsp *http.Response) (*GetTagByIDResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTagByIDResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LocationTagSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateTagResponse parses an HTTP response from a UpdateTagWithResponse call
+func ParseUpdateTagResponse(rsp *http.Response) (*UpdateTagResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateTagResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LocationTagSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetInstalledLocationResponse parses an HTTP response from a GetInstalledLocationWithResponse call
 func ParseGetInstalledLocationResponse(rsp *http.Response) (*GetInstalledLocationResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -14439,6 +18602,74 @@ func ParseGetTransactionByIDResponse(rsp *http.Response) (*GetTransactionByIDRes
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetTxnResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetWorkflowResponse parses an HTTP response from a GetWorkflowWithResponse call
+func ParseGetWorkflowResponse(rsp *http.Response) (*GetWorkflowResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWorkflowResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetWorkflowSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

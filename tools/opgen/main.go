@@ -21,10 +21,12 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 func main() {
@@ -34,6 +36,35 @@ func main() {
 		fmt.Fprintln(os.Stderr, "opgen:", err)
 		os.Exit(1)
 	}
+}
+
+// writeProtos writes the generated proto files and removes the generated
+// files it no longer writes (a product that got a hand-written service).
+func writeProtos(dir string, files map[string][]byte) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if _, keep := files[e.Name()]; keep || !strings.HasSuffix(e.Name(), ".proto") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return err
+		}
+		if bytes.HasPrefix(b, []byte(genMarker)) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func run(root string) error {
@@ -46,6 +77,19 @@ func run(root string) error {
 		return fmt.Errorf("api/openapi.yaml: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(root, "api", "openapi.yaml"), slice, 0o644); err != nil {
+		return err
+	}
+	protos, services, err := renderProtos(filepath.Join(root, "proto", "hlgate", "v1"), srcs.docs, srcs.common, ops)
+	if err != nil {
+		return fmt.Errorf("proto: %w", err)
+	}
+	if err := writeProtos(filepath.Join(root, "proto", "hlgate", "v1"), protos); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(root, "gen", "genservices"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(root, "gen", "genservices", "services.go"), services, 0o644); err != nil {
 		return err
 	}
 	src, err := render(ops)
