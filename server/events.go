@@ -50,6 +50,13 @@ func (e *eventsService) StreamEvents(req *hlgatev1.StreamEventsRequest, stream g
 	requiredFields(m, "", false, &v)
 	checkFields(m, "", &v)
 	subscriptionField(&v, req.GetSubscription())
+	for i, loc := range req.GetLocationIds() {
+		// FORMAT_ID lets an empty value pass (it is for optional ids); an
+		// empty location would name no event.
+		if loc == "" {
+			v.add(fmt.Sprintf("location_ids[%d]", i), "is empty")
+		}
+	}
 	deadline := webhooks.DefaultAckDeadline
 	if d := req.GetAckDeadline(); d != nil {
 		switch dd := d.AsDuration(); {

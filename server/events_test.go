@@ -424,6 +424,8 @@ func TestEventsInvalidArguments(t *testing.T) {
 		{&hlgatev1.StreamEventsRequest{Subscription: "s", AckDeadline: durationpb.New(time.Second + time.Microsecond)}, "ack_deadline"},
 		{&hlgatev1.StreamEventsRequest{Subscription: "s", Types: []string{""}}, "types[0]"},
 		{&hlgatev1.StreamEventsRequest{Subscription: "s", LocationIds: []string{"a/b"}}, "location_ids[0]"},
+		{&hlgatev1.StreamEventsRequest{Subscription: "s", LocationIds: []string{sandbox.DemoLocationID, ""}}, "location_ids[1]"},
+		{&hlgatev1.StreamEventsRequest{Subscription: "s", LocationIds: []string{"*"}}, "location_ids[0]"},
 		{&hlgatev1.StreamEventsRequest{Subscription: "s", Start: 7}, "start"},
 	} {
 		st := wantStatus(t, e.openErr(allReadKey, c.req), codes.InvalidArgument, ReasonInvalidArgument)
