@@ -47,7 +47,11 @@ func testDeliveryConfig(m *DeliveryMetrics) DeliveryConfig {
 	return DeliveryConfig{PollInterval: 20 * time.Millisecond, Logger: quiet, Metrics: m, Batch: 8}
 }
 
-func memoryBackend(t *testing.T, cfg StoreConfig) *backend {
+func memoryBackend(t *testing.T, cfg StoreConfig) *backend { return memoryBackendCfg(t, cfg) }
+
+func memoryBackendTB(b *testing.B) *backend { return memoryBackendCfg(b, DefaultStoreConfig) }
+
+func memoryBackendCfg(t testing.TB, cfg StoreConfig) *backend {
 	t.Helper()
 	clk := newClock(t0)
 	store, err := NewMemoryStore(cfg, clk.Now)
@@ -63,7 +67,11 @@ func memoryBackend(t *testing.T, cfg StoreConfig) *backend {
 	return &backend{name: "memory", store: store, d: d, metrics: m, pass: func(d time.Duration) { clk.Advance(d) }}
 }
 
-func redisBackend(t *testing.T, cfg StoreConfig) *backend {
+func redisBackend(t *testing.T, cfg StoreConfig) *backend { return redisBackendCfg(t, cfg) }
+
+func redisBackendTB(b *testing.B) *backend { return redisBackendCfg(b, DefaultStoreConfig) }
+
+func redisBackendCfg(t testing.TB, cfg StoreConfig) *backend {
 	t.Helper()
 	rs := redistest.Start(t, redistest.Options{})
 	store := newRedisStore(t, rs.Client(), cfg)
