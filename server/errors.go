@@ -18,6 +18,7 @@ import (
 	"github.com/hlgate/hlgate/limiter"
 	"github.com/hlgate/hlgate/tokenstore"
 	"github.com/hlgate/hlgate/upstream"
+	"github.com/hlgate/hlgate/webhooks"
 )
 
 // ErrorDomain is the ErrorInfo domain of every error hlgate returns.
@@ -43,6 +44,11 @@ const (
 	ReasonPermissionDenied      = "PERMISSION_DENIED"
 	ReasonUpstreamError         = "UPSTREAM_ERROR"
 	ReasonInternal              = "INTERNAL"
+	// EventsService's (hlgate/v1/events_service.proto).
+	ReasonSubscriptionMismatch = "SUBSCRIPTION_MISMATCH"
+	ReasonSubscriptionLimit    = "SUBSCRIPTION_LIMIT"
+	ReasonEventsUnavailable    = "EVENTS_STORE_UNAVAILABLE"
+	ReasonEventsDisabled       = "EVENTS_DISABLED"
 )
 
 // toStatus maps any error of a handler to the gRPC status a caller sees. It
@@ -59,7 +65,20 @@ func toStatus(ctx context.Context, err error) error {
 
 	var ue *upstream.Error
 	var le *limiter.Error
+	var mismatch *webhooks.MismatchError
 	switch {
+	case errors.As(err, &mismatch):
+		return withDetails(codes.FailedPrecondition, mismatch.Error()+": use the same definition, or another subscription name", ReasonSubscriptionMismatch, 0, meta)
+	case errors.Is(err, webhooks.ErrNoSubscription):
+		return withDetails(codes.NotFound, "no such subscription: a StreamEvents call creates it", ReasonNotFound, 0, meta)
+	case errors.Is(err, webhooks.ErrSubscriptionLimit):
+		return withDetails(codes.ResourceExhausted, "the app has as many subscriptions as this server allows; reuse one", ReasonSubscriptionLimit, 0, meta)
+	case errors.Is(err, webhooks.ErrClosed):
+		return withDetails(codes.Unavailable, "the server is stopping; reconnect", ReasonEventsUnavailable, time.Second, meta)
+	case errors.Is(err, webhooks.ErrUnavailable) && ctx.Err() == nil:
+		logFrom(ctx).Warn("event store unavailable", "err", err)
+		return withDetails(codes.Unavailable, "event store unavailable; retry later", ReasonEventsUnavailable, time.Second, meta)
+
 	case errors.As(err, &le):
 		switch le.Reason {
 		case limiter.DailyQuotaExhausted:

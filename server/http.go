@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/hlgate/hlgate/gen/genservices"
 	"github.com/hlgate/hlgate/gen/openapiv2"
@@ -29,6 +31,14 @@ var gatewayRegistrations = []func(context.Context, *runtime.ServeMux, *grpc.Clie
 	hlgatev1.RegisterCalendarsServiceHandler,
 	hlgatev1.RegisterPaymentsServiceHandler,
 	hlgatev1.RegisterTokensServiceHandler,
+	hlgatev1.RegisterEventsServiceHandler,
+}
+
+// streamRoutes are the REST routes of server-streaming RPCs: responses that
+// last as long as the caller wants, which the HTTP server's read and write
+// timeouts must not cut (see longLived).
+var streamRoutes = []string{
+	"GET /v1/subscriptions/{subscription}/events:stream",
 }
 
 // HTTPHandler returns the HTTP side of hlgate: the REST gateway under /v1/
@@ -42,6 +52,7 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}),
+		runtime.WithForwardResponseOption(streamOpened),
 	)
 	registrations := slices.Clone(gatewayRegistrations)
 	for _, gs := range genservices.Services {
@@ -54,7 +65,11 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", s.boundRequests(s.cfg.HTTP.MaxBodyBytes, gw))
+	rest := s.boundRequests(s.cfg.HTTP.MaxBodyBytes, gw)
+	mux.Handle("/v1/", rest)
+	for _, route := range streamRoutes {
+		mux.Handle(route, s.longLived(rest))
+	}
 	if s.cfg.OAuthPages != nil {
 		mux.Handle("GET /oauth/install", s.cfg.OAuthPages)
 		mux.Handle("GET /oauth/callback", s.cfg.OAuthPages)
@@ -132,3 +147,70 @@ func gatewayErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.M
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }
+
+// streamOpened sends a server stream's status and headers as soon as the
+// gRPC stream says it is open (streamOpenHeader; the gateway calls
+// forward-response options with no message then), instead of with its
+// first message: a REST caller of an event stream learns it is subscribed
+// before any event arrives.
+func streamOpened(ctx context.Context, w http.ResponseWriter, m proto.Message) error {
+	if m != nil {
+		return nil
+	}
+	if md, ok := runtime.ServerMetadataFromContext(ctx); !ok || len(md.HeaderMD.Get(streamOpenHeader)) == 0 {
+		// Refused before it opened: the gateway answers the error with
+		// its HTTP status.
+		return nil
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := http.NewResponseController(w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
+}
+
+// longLived lets a streaming response outlive the HTTP server's timeouts
+// without giving up their protection. The read deadline is lifted: the
+// request (a GET) is read, and what the server still reads only notices
+// the caller hanging up. The write deadline is lifted between messages,
+// and every write and flush gets WriteTimeout again, so a stream may stay
+// idle for hours while a caller that stops reading is still cut off
+// WriteTimeout after a message could not be sent.
+func (s *Server) longLived(next http.Handler) http.Handler {
+	d := s.cfg.HTTP.WriteTimeout
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Time{})
+		_ = rc.SetWriteDeadline(time.Time{})
+		next.ServeHTTP(&writeDeadlines{ResponseWriter: w, rc: rc, d: d}, r)
+	})
+}
+
+// writeDeadlines arms the write deadline for each write and flush of a
+// stream, and lifts it once a flush has sent what was written.
+type writeDeadlines struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (w *writeDeadlines) arm() { _ = w.rc.SetWriteDeadline(time.Now().Add(w.d)) }
+
+func (w *writeDeadlines) Write(b []byte) (int, error) {
+	w.arm()
+	return w.ResponseWriter.Write(b)
+}
+
+// FlushError is what http.ResponseController.Flush calls (the gateway
+// flushes after every message).
+func (w *writeDeadlines) FlushError() error {
+	w.arm()
+	if err := w.rc.Flush(); err != nil {
+		return err
+	}
+	_ = w.rc.SetWriteDeadline(time.Time{})
+	return nil
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *writeDeadlines) Unwrap() http.ResponseWriter { return w.ResponseWriter }

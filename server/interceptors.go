@@ -75,6 +75,7 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 		if key != nil {
 			log = log.With("caller", key.Name)
 			ctx = context.WithValue(ctx, loggerKey{}, log)
+			ctx = context.WithValue(ctx, callerKey{}, key)
 		}
 	}
 	if field, deep := messageTooDeep(msg, maxNesting); deep {
@@ -98,8 +99,16 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 	if r == nil {
 		return unknownMethod(info.FullMethod)
 	}
-	if s.keys == nil || r.public {
+	if r.public {
 		return handler(srv, ss)
+	}
+	log := s.log.With("rpc", info.FullMethod)
+	ctx := context.WithValue(ss.Context(), loggerKey{}, log)
+	if s.keys == nil {
+		if r.global {
+			return handler(srv, ss)
+		}
+		return toStatus(ctx, handler(srv, &loggedStream{ServerStream: ss, ctx: ctx}))
 	}
 	key, err := s.keys.authorize(ss.Context(), r, nil)
 	if err != nil {
@@ -108,13 +117,25 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 	if r.global {
 		return handler(srv, ss)
 	}
-	return handler(srv, &checkedStream{ServerStream: ss, rule: r, key: key})
+	ctx = context.WithValue(ctx, loggerKey{}, log.With("caller", key.Name))
+	ctx = context.WithValue(ctx, callerKey{}, key)
+	cs := &checkedStream{loggedStream: loggedStream{ServerStream: ss, ctx: ctx}, rule: r, key: key}
+	return toStatus(ctx, handler(srv, cs))
 }
 
-// checkedStream checks every message a caller sends on a stream against the
-// stream's rule, so a stream cannot name a location its key may not use.
-type checkedStream struct {
+// loggedStream carries the call's logger (and caller key) to the handler.
+type loggedStream struct {
 	grpc.ServerStream
+	ctx context.Context
+}
+
+func (l *loggedStream) Context() context.Context { return l.ctx }
+
+// checkedStream checks every message a caller sends on a stream against the
+// stream's rule, so a stream cannot name a location its key may not use,
+// and carries the caller's key to the handler.
+type checkedStream struct {
+	loggedStream
 	rule *rule
 	key  *CallerKey
 }
@@ -133,4 +154,13 @@ func (c *checkedStream) RecvMsg(m any) error {
 // unknownMethod refuses a method that has no declared rule.
 func unknownMethod(method string) error {
 	return statusError(codes.PermissionDenied, "method "+method+" is refused: it declares no access rule", ReasonPermissionDenied)
+}
+
+type callerKey struct{}
+
+// callerKeyFrom returns the key the interceptor authenticated the call
+// with; nil when caller auth is off (or the method is public or global).
+func callerKeyFrom(ctx context.Context) *CallerKey {
+	k, _ := ctx.Value(callerKey{}).(*CallerKey)
+	return k
 }

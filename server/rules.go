@@ -38,6 +38,12 @@ type rule struct {
 	// HighLevel's answer (a code exchange). Without it a request that names
 	// no subject is refused.
 	unnamedNeedsAll bool
+	// keyScoped RPCs are about the locations the caller's key allows rather
+	// than one named location (EventsService): a subject field, when set,
+	// narrows the call and every value must be allowed, as for any rule;
+	// with none set the call passes here and the handler serves only what
+	// the key allows (callerKeyFrom), refusing what it cannot prove allowed.
+	keyScoped bool
 
 	// op is the upstream operation of a forwarding RPC, from the operation
 	// table: its Version header and retry safety travel with the call.
@@ -69,6 +75,12 @@ var methodRules = map[string]*rule{
 	hlgatev1.TokensService_GetTokenStatus_FullMethodName:    {access: AccessAdmin, subjects: []string{"subject_id"}},
 	hlgatev1.TokensService_DeleteToken_FullMethodName:       {access: AccessAdmin, subjects: []string{"subject_id"}},
 	hlgatev1.TokensService_MintLocationToken_FullMethodName: {access: AccessAdmin, subjects: []string{"company_id", "location_id"}},
+
+	// A stream gets the events of the locations in location_ids (each
+	// allowed by the key), or of every location the key allows; an ack is
+	// checked by the handler against the subscription's locations.
+	hlgatev1.EventsService_StreamEvents_FullMethodName: {access: AccessRead, subjects: []string{"location_ids"}, keyScoped: true},
+	hlgatev1.EventsService_AckEvents_FullMethodName:    {access: AccessRead, keyScoped: true},
 
 	// Reflection describes the API, not a location's data.
 	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      {access: AccessRead, global: true},
@@ -221,14 +233,15 @@ func requestDescriptor(method string) (protoreflect.MessageDescriptor, error) {
 	return md.Input(), nil
 }
 
-// fieldPath resolves "a.b.c" to fields: messages on the way, a string at
-// the end.
+// fieldPath resolves "a.b.c" to fields: messages on the way, a string (or
+// a repeated string, each element a subject) at the end.
 func fieldPath(md protoreflect.MessageDescriptor, dotted string) ([]protoreflect.FieldDescriptor, error) {
 	var path []protoreflect.FieldDescriptor
 	parts := strings.Split(dotted, ".")
 	for i, p := range parts {
 		fd := md.Fields().ByName(protoreflect.Name(p))
-		if fd == nil || fd.IsList() || fd.IsMap() {
+		last := i == len(parts)-1
+		if fd == nil || fd.IsMap() || fd.IsList() && !last {
 			return nil, fmt.Errorf("%s has no singular field %q", md.FullName(), p)
 		}
 		path = append(path, fd)
@@ -261,6 +274,17 @@ func (r *rule) names(req proto.Message) subjects {
 	for i, path := range r.paths {
 		m := root
 		for j, fd := range path {
+			if j == len(path)-1 && fd.IsList() {
+				l := m.Get(fd).List()
+				for k := 0; k < l.Len(); k++ {
+					// An empty element names no location; the field's
+					// own check refuses it.
+					if v := l.Get(k).String(); v != "" {
+						out.fields, out.values = append(out.fields, fmt.Sprintf("%s[%d]", r.subjects[i], k)), append(out.values, v)
+					}
+				}
+				break
+			}
 			if j == len(path)-1 {
 				if v := m.Get(fd).String(); v != "" {
 					out.fields, out.values = append(out.fields, r.subjects[i]), append(out.values, v)
@@ -291,6 +315,9 @@ func (r *rule) check(key *CallerKey, named subjects) error {
 	}
 	fields, values := named.fields, named.values
 	if len(values) == 0 {
+		if r.keyScoped {
+			return nil // the handler limits the call to the key's locations
+		}
 		if r.unnamedNeedsAll && key.all {
 			return nil
 		}
@@ -317,7 +344,7 @@ func subjectWord(field string) string {
 	if strings.HasSuffix(field, "company_id") {
 		return "company"
 	}
-	if strings.HasSuffix(field, "location_id") {
+	if strings.HasSuffix(field, "location_id") || strings.Contains(field, "location_ids[") {
 		return "location"
 	}
 	return "subject"

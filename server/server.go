@@ -63,6 +63,10 @@ type Config struct {
 	// handler proves that by the signature. It bounds its own body and
 	// answer time. Nil: the route is not mounted (404).
 	Webhooks http.Handler
+	// Events backs EventsService (a *webhooks.Delivery over the store the
+	// receiver writes). Nil: its RPCs answer FAILED_PRECONDITION
+	// (EVENTS_DISABLED).
+	Events Events
 	// ReadyChecks are run by /readyz, by name.
 	ReadyChecks map[string]func(context.Context) error
 	// Metrics; NewMetrics() when nil.
@@ -134,6 +138,9 @@ type Server struct {
 	hl      *highlevel.ClientWithResponses
 	pages   *pageTokens
 	health  *health.Server
+	// stopping is cancelled by Shutdown: long-lived streams end then.
+	stopping context.Context
+	stop     context.CancelFunc
 }
 
 // New checks cfg and returns a Server.
@@ -161,14 +168,17 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	stopping, stop := context.WithCancel(context.Background())
 	return &Server{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		keys:    cfg.Keys,
-		metrics: cfg.Metrics,
-		hl:      cfg.Upstream,
-		pages:   pages,
-		health:  health.NewServer(),
+		stopping: stopping,
+		stop:     stop,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		keys:     cfg.Keys,
+		metrics:  cfg.Metrics,
+		hl:       cfg.Upstream,
+		pages:    pages,
+		health:   health.NewServer(),
 	}, nil
 }
 
@@ -200,6 +210,7 @@ func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 		s.register(g, gs.Desc, gs.Impl)
 	}
 	hlgatev1.RegisterTokensServiceServer(g, &tokensService{s: s})
+	hlgatev1.RegisterEventsServiceServer(g, &eventsService{s: s})
 	healthpb.RegisterHealthServer(g, s.health)
 	reflection.Register(g)
 	for name := range g.GetServiceInfo() {
@@ -210,8 +221,13 @@ func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 }
 
 // Shutdown marks every service NOT_SERVING, so load balancers stop sending
-// new calls while in-flight ones finish.
-func (s *Server) Shutdown() { s.health.Shutdown() }
+// new calls while in-flight ones finish, and ends event streams (UNAVAILABLE:
+// their callers reconnect, to another replica), which would otherwise hold
+// the graceful stop until its grace period ends.
+func (s *Server) Shutdown() {
+	s.health.Shutdown()
+	s.stop()
+}
 
 // upstreamCtx returns the context for calls about location: its token and
 // its quota.

@@ -109,12 +109,18 @@ func (s *RedisStore) Read(ctx context.Context, appID, after string, count int) (
 	if err != nil {
 		return nil, fmt.Errorf("read webhook stream: %w", err)
 	}
+	return decodeEntries(appID, msgs)
+}
+
+// decodeEntries reads stream entries written by Append back into events.
+func decodeEntries(appID string, msgs []redis.XMessage) ([]Event, error) {
 	out := make([]Event, 0, len(msgs))
 	for _, m := range msgs {
 		ev := Event{ID: m.ID, AppID: appID}
 		str := func(k string) string { v, _ := m.Values[k].(string); return v }
 		ev.Type, ev.LocationID, ev.CompanyID, ev.WebhookID = str(fieldType), str(fieldLocation), str(fieldCompany), str(fieldWebhook)
 		ev.Body = []byte(str(fieldBody))
+		var err error
 		if ev.ReceiveTime, err = time.Parse(time.RFC3339Nano, str(fieldReceived)); err != nil {
 			return nil, fmt.Errorf("stream entry %s: receive time: %w", m.ID, err)
 		}

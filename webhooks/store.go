@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,6 +107,9 @@ type MemoryStore struct {
 	last    map[string]streamID
 	seen    map[string]memSeen // app + "\x00" + webhook id
 	appends int
+	// wakers are closed by the next Append to their app, for MemoryGroups'
+	// waiting streams.
+	wakers map[string]chan struct{}
 }
 
 type memEntry struct {
@@ -129,7 +133,7 @@ func NewMemoryStore(cfg StoreConfig, now func() time.Time) (*MemoryStore, error)
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryStore{cfg: cfg, now: now, streams: map[string][]memEntry{}, last: map[string]streamID{}, seen: map[string]memSeen{}}, nil
+	return &MemoryStore{cfg: cfg, now: now, streams: map[string][]memEntry{}, last: map[string]streamID{}, seen: map[string]memSeen{}, wakers: map[string]chan struct{}{}}, nil
 }
 
 // Append implements Store.
@@ -161,6 +165,10 @@ func (s *MemoryStore) Append(ctx context.Context, ev Event) (string, bool, error
 	}
 	s.streams[ev.AppID] = append([]memEntry(nil), entries[drop:]...)
 	s.seen[key] = memSeen{id: ev.ID, expires: now.Add(s.cfg.DedupeTTL)}
+	if w, ok := s.wakers[ev.AppID]; ok {
+		close(w)
+		delete(s.wakers, ev.AppID)
+	}
 	// Forget expired ids now and then, not on every append: the sweep is
 	// linear in the ids remembered.
 	if s.appends++; s.appends%1024 == 0 {
@@ -199,4 +207,58 @@ func (s *MemoryStore) Read(ctx context.Context, appID, after string, count int) 
 		}
 	}
 	return out, nil
+}
+
+// changed returns a channel closed by the next Append to app's stream.
+func (s *MemoryStore) changed(appID string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.wakers[appID]
+	if !ok {
+		w = make(chan struct{})
+		s.wakers[appID] = w
+	}
+	return w
+}
+
+// entry returns the event of app's stream with id, if the stream still
+// holds it.
+func (s *MemoryStore) entry(appID string, id streamID) (Event, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	entries := s.streams[appID]
+	i, ok := slices.BinarySearchFunc(entries, id, func(e memEntry, id streamID) int {
+		switch {
+		case e.id.less(id):
+			return -1
+		case id.less(e.id):
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return Event{}, false
+	}
+	ev := entries[i].ev
+	ev.Body = append([]byte(nil), ev.Body...)
+	return ev, true
+}
+
+// lastID is the id of the last event appended to app's stream (zero: none).
+func (s *MemoryStore) lastID(appID string) streamID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last[appID]
+}
+
+// firstAfter is the id of the first event app's stream holds after id.
+func (s *MemoryStore) firstAfter(appID string, id streamID) (streamID, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.streams[appID] {
+		if id.less(e.id) {
+			return e.id, true
+		}
+	}
+	return streamID{}, false
 }

@@ -368,13 +368,19 @@ func wire(c *serveConfig, log *slog.Logger) (*app, error) {
 	} else {
 		log.Warn("caller authentication is OFF (HLGATE_INSECURE_NO_AUTH): any caller can use every location; never run this way in production")
 	}
-	hooks, err := webhookReceiver(c.Webhooks, tokenstore.AppID(c.ClientID), rdb, mgr, metrics.Registry, log)
+	hooks, delivery, err := webhookReceiver(c.Webhooks, tokenstore.AppID(c.ClientID), rdb, mgr, metrics.Registry, log)
 	if err != nil {
 		return nil, err
 	}
+	var events server.Events // nil (not a nil *Delivery): EVENTS_DISABLED
+	if delivery != nil {
+		// Closed before the Redis client (closers run in reverse).
+		a.closers = append(a.closers, func() error { delivery.Close(); return nil })
+		events = delivery
+	}
 	srv, err := server.New(server.Config{
 		Logger: log, Upstream: hl, Tokens: mgr, Keys: keys, PageKey: pageKey,
-		OAuthPages: pages, Webhooks: hooks, ReadyChecks: ready, Metrics: metrics,
+		OAuthPages: pages, Webhooks: hooks, Events: events, ReadyChecks: ready, Metrics: metrics,
 		HTTP: c.HTTP, MaxConcurrentStreams: uint32(c.GRPCMaxStreams),
 	})
 	if err != nil {

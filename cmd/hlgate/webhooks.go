@@ -22,6 +22,9 @@ type webhookSettings struct {
 	StoreTimeout         time.Duration
 	StreamMaxLen         int64
 	StreamMaxAge         time.Duration
+	// EventsService: delivering the stored events to subscriptions.
+	MaxSubscriptions   int
+	EventsPollInterval time.Duration
 }
 
 func webhookFlags(s *settings, w *webhookSettings) {
@@ -33,6 +36,8 @@ func webhookFlags(s *settings, w *webhookSettings) {
 	s.Duration(&w.StoreTimeout, "webhook-store-timeout", "HLGATE_WEBHOOK_STORE_TIMEOUT", webhooks.DefaultStoreTimeout, "longest time to store a webhook before answering 429 (HighLevel wants an answer within 5s)")
 	s.Int64(&w.StreamMaxLen, "webhook-stream-max-len", "HLGATE_WEBHOOK_STREAM_MAX_LEN", webhooks.DefaultStoreConfig.MaxLen, "most events kept in the app's event stream; older ones are trimmed")
 	s.Duration(&w.StreamMaxAge, "webhook-stream-max-age", "HLGATE_WEBHOOK_STREAM_MAX_AGE", webhooks.DefaultStoreConfig.MaxAge, "events older than this are trimmed from the event stream")
+	s.Int(&w.MaxSubscriptions, "events-max-subscriptions", "HLGATE_EVENTS_MAX_SUBSCRIPTIONS", webhooks.DefaultMaxSubscriptions, "most EventsService subscriptions of the app; each keeps state as long as the event stream and names a metric series")
+	s.Duration(&w.EventsPollInterval, "events-poll-interval", "HLGATE_EVENTS_POLL_INTERVAL", webhooks.DefaultPollInterval, "how often a waiting event stream looks for events whose ack deadline passed; redelivery comes within the deadline plus this")
 }
 
 // check lists what is wrong with the settings, parsing the keys so a bad
@@ -55,6 +60,9 @@ func (w webhookSettings) check() []string {
 	if w.ReplayWindow <= 0 || w.FutureSkew <= 0 || w.StoreTimeout <= 0 || w.StreamMaxLen <= 0 || w.StreamMaxAge <= 0 {
 		problems = append(problems, "HLGATE_WEBHOOK_REPLAY_WINDOW, HLGATE_WEBHOOK_FUTURE_SKEW, HLGATE_WEBHOOK_STORE_TIMEOUT, HLGATE_WEBHOOK_STREAM_MAX_LEN and HLGATE_WEBHOOK_STREAM_MAX_AGE must be positive")
 	}
+	if w.MaxSubscriptions <= 0 || w.EventsPollInterval <= 0 {
+		problems = append(problems, "HLGATE_EVENTS_MAX_SUBSCRIPTIONS and HLGATE_EVENTS_POLL_INTERVAL must be positive")
+	}
 	if w.StreamMaxAge > 0 && w.StreamMaxAge < w.ReplayWindow {
 		problems = append(problems, "HLGATE_WEBHOOK_STREAM_MAX_AGE must be at least HLGATE_WEBHOOK_REPLAY_WINDOW")
 	}
@@ -68,39 +76,58 @@ func (w webhookSettings) dedupeTTL() time.Duration {
 	return max(time.Hour, 2*(w.ReplayWindow+w.FutureSkew))
 }
 
-// webhookReceiver builds the receiver, on Redis when rdb is set and in
-// memory otherwise; nil when disabled. tokens deletes a location's token
-// on UNINSTALL.
-func webhookReceiver(w webhookSettings, appID string, rdb redis.UniversalClient, tokens webhooks.TokenDeleter, reg prometheus.Registerer, log *slog.Logger) (http.Handler, error) {
+// webhookReceiver builds the receiver and the delivery of what it stores
+// (EventsService), over one store: on Redis when rdb is set and in memory
+// otherwise. Both are nil when the receiver is disabled. tokens deletes a
+// location's token on UNINSTALL. The caller closes the delivery.
+func webhookReceiver(w webhookSettings, appID string, rdb redis.UniversalClient, tokens webhooks.TokenDeleter, reg prometheus.Registerer, log *slog.Logger) (http.Handler, *webhooks.Delivery, error) {
 	if w.Disabled {
-		log.Warn("the webhook receiver is off (HLGATE_WEBHOOKS_DISABLED, or sandbox mode without HLGATE_WEBHOOK_PUBLIC_KEY): HighLevel's events are not received")
-		return nil, nil
+		log.Warn("the webhook receiver is off (HLGATE_WEBHOOKS_DISABLED, or sandbox mode without HLGATE_WEBHOOK_PUBLIC_KEY): HighLevel's events are not received, and EventsService has none")
+		return nil, nil, nil
 	}
 	ed, err := webhooks.ParseEd25519PublicKey(w.PublicKey)
 	if err != nil {
-		return nil, fmt.Errorf("HLGATE_WEBHOOK_PUBLIC_KEY: %w", err)
+		return nil, nil, fmt.Errorf("HLGATE_WEBHOOK_PUBLIC_KEY: %w", err)
 	}
 	var legacy *rsa.PublicKey
 	if w.LegacyRSA != "" {
 		k, err := webhooks.ParseRSAPublicKey(w.LegacyRSA)
 		if err != nil {
-			return nil, fmt.Errorf("HLGATE_WEBHOOK_LEGACY_RSA_KEY: %w", err)
+			return nil, nil, fmt.Errorf("HLGATE_WEBHOOK_LEGACY_RSA_KEY: %w", err)
 		}
 		legacy = k
 	}
 	v, err := webhooks.NewVerifier(ed, legacy)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	scfg := webhooks.StoreConfig{MaxLen: w.StreamMaxLen, MaxAge: w.StreamMaxAge, DedupeTTL: w.dedupeTTL()}
-	var store webhooks.Store
-	if rdb != nil {
-		store, err = webhooks.NewRedisStore(rdb, scfg)
-	} else {
-		store, err = webhooks.NewMemoryStore(scfg, nil)
+	dcfg := webhooks.DeliveryConfig{
+		MaxSubscriptions: w.MaxSubscriptions, PollInterval: w.EventsPollInterval,
+		Logger: log, Metrics: webhooks.NewDeliveryMetrics(reg),
 	}
-	if err != nil {
-		return nil, err
+	var (
+		store    webhooks.Store
+		delivery *webhooks.Delivery
+	)
+	if rdb != nil {
+		rs, err := webhooks.NewRedisStore(rdb, scfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		if delivery, err = webhooks.NewRedisDelivery(rs, appID, dcfg); err != nil {
+			return nil, nil, err
+		}
+		store = rs
+	} else {
+		ms, err := webhooks.NewMemoryStore(scfg, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		if delivery, err = webhooks.NewMemoryDelivery(ms, appID, nil, dcfg); err != nil {
+			return nil, nil, err
+		}
+		store = ms
 	}
 	rv, err := webhooks.NewReceiver(webhooks.Config{
 		AppID: appID, Verifier: v, Store: store, Tokens: tokens,
@@ -108,8 +135,9 @@ func webhookReceiver(w webhookSettings, appID string, rdb redis.UniversalClient,
 		Logger: log, Metrics: webhooks.NewMetrics(reg),
 	})
 	if err != nil {
-		return nil, err
+		delivery.Close()
+		return nil, nil, err
 	}
-	log.Info("webhook receiver on", "path", "/webhooks/highlevel", "store", map[bool]string{true: "redis", false: "memory"}[rdb != nil], "legacy_rsa", legacy != nil)
-	return rv, nil
+	log.Info("webhook receiver and EventsService on", "path", "/webhooks/highlevel", "store", map[bool]string{true: "redis", false: "memory"}[rdb != nil], "legacy_rsa", legacy != nil)
+	return rv, delivery, nil
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
@@ -13,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hlgate/hlgate/internal/redistest"
 	"github.com/hlgate/hlgate/webhooks"
@@ -41,6 +44,7 @@ func TestServeHelpListsWebhookSettings(t *testing.T) {
 		"HLGATE_WEBHOOKS_DISABLED", "HLGATE_WEBHOOK_PUBLIC_KEY", "HLGATE_WEBHOOK_LEGACY_RSA_KEY",
 		"HLGATE_WEBHOOK_REPLAY_WINDOW", "HLGATE_WEBHOOK_FUTURE_SKEW", "HLGATE_WEBHOOK_STORE_TIMEOUT",
 		"HLGATE_WEBHOOK_STREAM_MAX_LEN", "HLGATE_WEBHOOK_STREAM_MAX_AGE",
+		"HLGATE_EVENTS_MAX_SUBSCRIPTIONS", "HLGATE_EVENTS_POLL_INTERVAL",
 	} {
 		if !strings.Contains(out.String(), v) {
 			t.Errorf("serve -h does not list %s", v)
@@ -185,4 +189,72 @@ func get(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// `hlgate serve` delivers what its receiver stores through EventsService,
+// in memory without Redis (as `make run`): a REST stream opened before a
+// webhook arrives gets it, as one NDJSON line, and /metrics counts it.
+func TestServeWiresEventsService(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, logs, done := startDemo(ctx, t, envOf(map[string]string{"HLGATE_WEBHOOK_PUBLIC_KEY": hookPublicKey(t, hookKey)}))
+	base := httpBase(t, logs.String())
+
+	sctx, scancel := context.WithCancel(ctx)
+	defer scancel()
+	req, _ := http.NewRequestWithContext(sctx, http.MethodGet, base+"/v1/subscriptions/wired/events:stream", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("stream: %d %s", resp.StatusCode, b)
+	}
+	body := []byte(`{"type":"ContactCreate","locationId":"loc-1","webhookId":"wh-wired","timestamp":"` + time.Now().UTC().Format(time.RFC3339) + `"}`)
+	hook, _ := http.NewRequest(http.MethodPost, base+"/webhooks/highlevel", bytes.NewReader(body))
+	hook.Header.Set(webhooks.SignatureHeader, base64.StdEncoding.EncodeToString(ed25519.Sign(hookKey, body)))
+	hresp, err := http.DefaultClient.Do(hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hresp.Body.Close()
+	if hresp.StatusCode != http.StatusOK {
+		t.Fatalf("webhook: %d", hresp.StatusCode)
+	}
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil {
+		t.Fatalf("read the stream: %v", err)
+	}
+	var got struct {
+		Result struct {
+			Event struct {
+				ID, WebhookID, LocationID string
+			} `json:"event"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(line), &got); err != nil || got.Result.Event.WebhookID != "wh-wired" || got.Result.Event.LocationID != "loc-1" || got.Result.Event.ID == "" {
+		t.Fatalf("line %q (%v)", line, err)
+	}
+	if m := get(t, base+"/metrics"); !strings.Contains(m, `hlgate_events_delivered_total{subscription="wired"} 1`) ||
+		!strings.Contains(m, `hlgate_events_unacked{subscription="wired"} 1`) {
+		t.Errorf("/metrics lacks the delivery of the event:\n%s", grepLines(m, "hlgate_events_"))
+	}
+	scancel()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
