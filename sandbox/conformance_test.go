@@ -295,6 +295,9 @@ func TestConformance(t *testing.T) {
 	cf.run(confCase{name: "transaction", method: "GET", path: "/payments/transactions/" + txID + "?altId=" + L + "&altType=location", token: loc, status: 200})
 	cf.run(confCase{name: "transaction other location", method: "GET", path: "/payments/transactions/" + txID + "?altId=" + sandbox.OtherLocationID + "&altType=location", token: loc, status: 403})
 
+	// Every other operation the engine serves, from the document alone.
+	cf.engineWalk(e.sb.EngineOperations(), L, loc)
+
 	for _, path := range cf.doc.Paths.InMatchingOrder() {
 		for method, op := range cf.doc.Paths.Value(path).Operations() {
 			if !cf.served[op.OperationID] {

@@ -59,7 +59,10 @@ type engineOp struct {
 	// documents: a list keeps the documents whose member equals the value.
 	filters []string
 	idKey   string // "id", or "_id" for the Mongo-shaped schemas
-	noun    string // for "<Noun> not found"
+	// echoID is the member of a delete's answer that names the deleted
+	// document ("" when the answer names none).
+	echoID string
+	noun   string // for "<Noun> not found"
 	// located is set when the document schema has a locationId: a created
 	// document gets the token's location there.
 	located bool
@@ -97,11 +100,13 @@ func newEngineOp(method, path string, op *openapi3.Operation) (*engineOp, error)
 	docSchema := schema
 	if schema != nil {
 		for _, name := range slices.Sorted(maps.Keys(schema.Properties)) {
-			ps := schema.Properties[name].Value
+			ps := single(schema.Properties[name].Value)
 			switch {
 			case ps == nil:
 			case ps.Type.Is("boolean"):
 				e.flags = append(e.flags, name)
+			case e.kind == engineRemove && ps.Type.Is("string") && (name == "id" || name == "_id"):
+				e.echoID = name
 			case ps.Type.Is("number") || ps.Type.Is("integer"):
 				e.counts = append(e.counts, name)
 			case e.kind == engineList && ps.Type.Is("array") && e.envelope == "":
@@ -148,6 +153,15 @@ func newEngineOp(method, path string, op *openapi3.Operation) (*engineOp, error)
 		}
 	}
 	return e, nil
+}
+
+// single is s, or the one schema its allOf names when it adds nothing of
+// its own (a $ref with a description beside it is written that way).
+func single(s *openapi3.Schema) *openapi3.Schema {
+	if s != nil && len(s.AllOf) == 1 && s.AllOf[0].Value != nil && len(s.Properties) == 0 && s.Type == nil {
+		return s.AllOf[0].Value
+	}
+	return s
 }
 
 // successSchema returns the lowest 2xx status an operation declares and its
@@ -340,7 +354,13 @@ func (e *engineOp) serve(s *Sandbox, w http.ResponseWriter, r *http.Request, c *
 			writeError(w, errNotFound("%s not found", e.noun))
 			return
 		}
-		writeBody(w, e.status, e.answer(nil))
+		b := e.answer(nil)
+		if e.echoID != "" {
+			id, _ := json.Marshal(lastSegment(r.URL.Path)) // a string always marshals
+			b = appendMember(b[:len(b)-1], e.echoID, id)
+			b = append(b, '}')
+		}
+		writeBody(w, e.status, b)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,6 +60,13 @@ func TestGenericAnswersLoseNothing(t *testing.T) {
 			s := &synth{t: t, load: load}
 			example := s.value(schema, file, 0)
 			for name, answer := range map[string]any{"documented": example, "messy": messy(example)} {
+				if obj, ok := answer.(map[string]any); ok && f.row.Confirm != "" {
+					// The change's confirmation is checked and taken out by
+					// the generic path (confirmed), never decoded.
+					obj = maps.Clone(obj)
+					delete(obj, f.row.Confirm)
+					answer = obj
+				}
 				if f.row.Bare {
 					// The answer is the resource itself; the generic path
 					// puts it in the response's one message field.
@@ -92,7 +100,7 @@ func TestGenericAnswersLoseNothing(t *testing.T) {
 				// fields, not land whole in unmapped.
 				typed := proto.Clone(out)
 				clearUnmapped(typed.ProtoReflect())
-				if name == "documented" && proto.Size(typed) == 0 && out.ProtoReflect().Descriptor().Fields().Len() > 0 {
+				if name == "documented" && proto.Size(typed) == 0 && len(b) > len("{}") && out.ProtoReflect().Descriptor().Fields().Len() > 0 {
 					t.Errorf("%s answer filled no typed field of %T: %s", name, out, b)
 				}
 			}

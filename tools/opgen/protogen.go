@@ -81,14 +81,14 @@ func (f *pfield) jsonKey() string {
 
 // protogen builds the generated proto files.
 type protogen struct {
-	all     map[string]*yaml.Node // document → root
-	names   map[schemaKey]string  // slice schema names
-	taken   map[string]bool       // message names of hlgate.v1 outside the generated files
-	schemas map[schemaKey]*pmsg   // component messages made so far
-	order   []*pmsg               // in the order made
-	numbers map[string]map[string]int
-	imports map[string]bool // of the file being built
-	services []string       // the products given a generated service
+	all      map[string]*yaml.Node // document → root
+	names    map[schemaKey]string  // slice schema names
+	taken    map[string]bool       // message names of hlgate.v1 outside the generated files
+	schemas  map[schemaKey]*pmsg   // component messages made so far
+	order    []*pmsg               // in the order made
+	numbers  map[string]map[string]int
+	imports  map[string]bool // of the file being built
+	services []string        // the products given a generated service
 }
 
 // renderProtos returns the generated proto files by name (under
@@ -197,9 +197,10 @@ type handProtos struct {
 }
 
 var (
-	topDeclRe = regexp.MustCompile(`^(message|enum)\s+(\w+)\s*\{`)
-	fieldRe   = regexp.MustCompile(`^\s*(?:repeated\s+|optional\s+)?(?:map<[^>]+>|[\w.]+)\s+(\w+)\s*=\s*(\d+)\b`)
-	reservedRe = regexp.MustCompile(`^\s*reserved\s+(\d+)\s*;`)
+	topDeclRe      = regexp.MustCompile(`^(message|enum)\s+(\w+)\s*\{`)
+	fieldRe        = regexp.MustCompile(`^\s*(?:repeated\s+|optional\s+)?(?:map<[^>]+>|[\w.]+)\s+(\w+)\s*=\s*(\d+)\b`)
+	reservedRe     = regexp.MustCompile(`^\s*reserved\s+(\d+)\s*;`)
+	reservedNameRe = regexp.MustCompile(`^\s*reserved\s+"(\w+)"\s*;`)
 )
 
 // readProtoDir reads the hand-written files' declarations, and the field
@@ -257,6 +258,8 @@ func readProtoDir(dir string) (handProtos, map[string]map[string]int, error) {
 			} else if m := reservedRe.FindStringSubmatch(line); m != nil {
 				n, _ := strconv.Atoi(m[1])
 				numbers[path][" reserved "+m[1]] = n
+			} else if m := reservedNameRe.FindStringSubmatch(line); m != nil {
+				numbers[path][" name "+m[1]] = 0
 			}
 		}
 	}
@@ -415,6 +418,9 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 			return nil, nil, fmt.Errorf("answer: %w", err)
 		}
 		for _, pr := range props {
+			if pr.key == o.Confirm {
+				continue // the change's confirmation: an answer without it true is ABORTED, so it says nothing more
+			}
 			f := &pfield{name: fieldName(pr.key), json: pr.key, comment: describe(scalar(get(pr.schema, "description")), fmt.Sprintf("The answer's %s.", pr.key))}
 			typ, rep, err := g.typeOf(pr.doc, pr.schema, resp, f.name, false)
 			if err != nil {
@@ -704,7 +710,9 @@ func (g *protogen) writeMessage(w *bytes.Buffer, m *pmsg, indent string) {
 			}
 		}
 	}
-	w.WriteString("\n")
+	if indent == "" {
+		w.WriteString("\n")
+	}
 	writeComment(w, indent, m.comment)
 	fmt.Fprintf(w, "%smessage %s {\n", indent, m.name)
 	for _, n := range m.nested {
@@ -717,6 +725,10 @@ func (g *protogen) writeMessage(w *bytes.Buffer, m *pmsg, indent string) {
 			gone = append(gone, n)
 			continue
 		}
+		if old, ok := strings.CutPrefix(name, " name "); ok {
+			goneNames = append(goneNames, old)
+			continue
+		}
 		if !slices.ContainsFunc(m.fields, func(f *pfield) bool { return f.name == name }) {
 			gone = append(gone, n)
 			goneNames = append(goneNames, name)
@@ -727,7 +739,7 @@ func (g *protogen) writeMessage(w *bytes.Buffer, m *pmsg, indent string) {
 		fmt.Fprintf(w, "%s  reserved %d;\n", indent, n)
 	}
 	sort.Strings(goneNames)
-	for _, n := range goneNames {
+	for _, n := range slices.Compact(goneNames) {
 		fmt.Fprintf(w, "%s  reserved %q;\n", indent, n)
 	}
 	for _, f := range m.fields {
@@ -839,6 +851,9 @@ func fieldName(key string) string {
 		switch {
 		case unicode.IsUpper(r):
 			nextLower := i+1 < len(rs) && unicode.IsLower(rs[i+1])
+			if nextLower && i > 0 && unicode.IsUpper(rs[i-1]) && rs[i+1] == 's' && (i+2 == len(rs) || !unicode.IsLower(rs[i+2])) {
+				nextLower = false // an acronym's plural: userIDs is user_ids
+			}
 			if b.Len() > 0 && (prevLower || nextLower) && !strings.HasSuffix(b.String(), "_") {
 				b.WriteByte('_')
 			}

@@ -317,8 +317,6 @@ func (x *DeleteCustomValueRequest) GetId() string {
 // without loss.
 type DeleteCustomValueResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The answer's succeded.
-	Succeded bool `protobuf:"varint,1,opt,name=succeded,proto3" json:"succeded,omitempty"`
 	// HighLevel's keys that have no field here, or whose value does not fit its
 	// field, with their JSON values; counted in
 	// hlgate_upstream_unmapped_keys_total. A write ignores it.
@@ -355,13 +353,6 @@ func (x *DeleteCustomValueResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use DeleteCustomValueResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCustomValueResponse) Descriptor() ([]byte, []int) {
 	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{5}
-}
-
-func (x *DeleteCustomValueResponse) GetSucceded() bool {
-	if x != nil {
-		return x.Succeded
-	}
-	return false
 }
 
 func (x *DeleteCustomValueResponse) GetUnmapped() *structpb.Struct {
@@ -1458,8 +1449,6 @@ func (x *DeleteTagRequest) GetTagId() string {
 // DeleteTagResponse is HighLevel's answer to DeleteTag, without loss.
 type DeleteTagResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The answer's succeded.
-	Succeded bool `protobuf:"varint,1,opt,name=succeded,proto3" json:"succeded,omitempty"`
 	// HighLevel's keys that have no field here, or whose value does not fit its
 	// field, with their JSON values; counted in
 	// hlgate_upstream_unmapped_keys_total. A write ignores it.
@@ -1496,13 +1485,6 @@ func (x *DeleteTagResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use DeleteTagResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTagResponse) Descriptor() ([]byte, []int) {
 	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{23}
-}
-
-func (x *DeleteTagResponse) GetSucceded() bool {
-	if x != nil {
-		return x.Succeded
-	}
-	return false
 }
 
 func (x *DeleteTagResponse) GetUnmapped() *structpb.Struct {
@@ -1769,10 +1751,9 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\x18DeleteCustomValueRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"q\n" +
-	"\x19DeleteCustomValueResponse\x12\x1a\n" +
-	"\bsucceded\x18\x01 \x01(\bR\bsucceded\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"R\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"e\n" +
+	"\x19DeleteCustomValueResponse\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedJ\x04\b\x01\x10\x02R\bsucceded\"R\n" +
 	"\x15GetCustomValueRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x13\n" +
@@ -1847,10 +1828,9 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\x10DeleteTagRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x1a\n" +
-	"\x06tag_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x05tagId\"i\n" +
-	"\x11DeleteTagResponse\x12\x1a\n" +
-	"\bsucceded\x18\x01 \x01(\bR\bsucceded\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"U\n" +
+	"\x06tag_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x05tagId\"]\n" +
+	"\x11DeleteTagResponse\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedJ\x04\b\x01\x10\x02R\bsucceded\"U\n" +
 	"\x11GetTagByIdRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x1a\n" +

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// protoDoc is a product without a hand-written service: a list, a create
+// whose body references a component schema, and a delete whose answer
+// carries the change's confirmation.
+const protoDoc = `{
+  "openapi": "3.0.0",
+  "info": {"title": "Widgets API", "version": "1.0"},
+  "paths": {
+    "/widgets/": {
+      "get": {
+        "operationId": "list-widgets",
+        "security": [{"bearer": ["widgets.readonly"]}],
+        "parameters": [
+          {"name": "locationId", "in": "query", "required": true, "schema": {"type": "string"}},
+          {"name": "colour", "in": "query", "schema": {"type": "string"}}
+        ],
+        "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WidgetList"}}}}}
+      },
+      "post": {
+        "operationId": "create-widget",
+        "security": [{"bearer": ["widgets.write"]}],
+        "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateWidgetDto"}}}},
+        "responses": {"201": {"description": "ok", "content": {"application/json": {"schema": {"type": "object", "properties": {"widget": {"$ref": "#/components/schemas/Widget"}}}}}}}
+      }
+    },
+    "/widgets/{widgetId}": {
+      "delete": {
+        "operationId": "DELETE-a-widget",
+        "security": [{"bearer": ["widgets.write"]}],
+        "parameters": [{"name": "widgetId", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object", "properties": {"succeded": {"type": "boolean"}}}}}}}
+      }
+    }
+  },
+  "components": {"schemas": {
+    "Widget": {"type": "object", "properties": {
+      "_id": {"type": "string"}, "name": {"type": "string"}, "sizeCm": {"type": "number"},
+      "tags": {"type": "array", "items": {"type": "string"}},
+      "meta": {"type": "object"},
+      "dims": {"type": "object", "properties": {"w": {"type": "integer"}}},
+      "value": {"oneOf": [{"type": "string"}, {"type": "number"}]}
+    }},
+    "WidgetList": {"type": "object", "properties": {"widgets": {"type": "array", "items": {"$ref": "#/components/schemas/Widget"}}}},
+    "CreateWidgetDto": {"type": "object", "required": ["name"], "properties": {"locationId": {"type": "string"}, "name": {"type": "string"}}}
+  }}
+}
+`
+
+const protoOverlay = `overlay: 1.0.0
+x-speakeasy-jsonpath: rfc9535
+info: {title: fixture, version: 1.0.0}
+actions:
+- target: "$.paths.*[?@.operationId == 'list-widgets']"
+  update:
+    x-hlgate: {expose: true, access: read, safe: true, location: {in: query, name: locationId}, paging: none}
+- target: "$.paths.*[?@.operationId == 'create-widget']"
+  update:
+    x-hlgate: {expose: true, access: write, safe: false, location: {in: body, name: locationId}, paging: none}
+- target: "$.paths.*[?@.operationId == 'DELETE-a-widget']"
+  update:
+    x-hlgate: {expose: true, access: write, safe: false, location: none, paging: none}
+`
+
+// genProtos runs the generator over the fixture into protoDir.
+func genProtos(t *testing.T, doc, protoDir string) map[string]string {
+	t.Helper()
+	dir, ov := fixture(t, map[string]string{"apps/widgets.json": doc, "common/common-schemas.json": sliceCommon}, "", protoOverlay)
+	src, ops, err := buildAll(dir, ov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, services, err := renderProtos(protoDir, src.docs, src.common, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeProtos(protoDir, files); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{"services.go": string(services)}
+	for name, b := range files {
+		out[name] = string(b)
+	}
+	return out
+}
+
+func TestProtoGeneratesTypedService(t *testing.T) {
+	protoDir := t.TempDir()
+	files := genProtos(t, protoDoc, protoDir)
+	svc, schemas := files["widgets_service.proto"], files[schemasFile]
+	if !strings.HasPrefix(svc, genMarker+"\n") || !strings.HasPrefix(schemas, genMarker+"\n") {
+		t.Fatal("a generated proto does not start with the generated-code marker")
+	}
+	for _, want := range []string{
+		"service WidgetsService {",
+		"rpc ListWidgets(ListWidgetsRequest) returns (ListWidgetsResponse) {",
+		`option (hlgate.v1.upstream) = {operation_id: "list-widgets"};`,
+		`option (google.api.http) = {get: "/v1/locations/{location_id}/widgets"};`,
+		// A word in capitals reads as a word; the path variable is snake_case.
+		"rpc DeleteAWidget(DeleteAWidgetRequest) returns (DeleteAWidgetResponse) {",
+		`option (google.api.http) = {delete: "/v1/locations/{location_id}/widgets/{widget_id}"};`,
+		"body: \"*\"",
+		// The subject, then the parameters, then the body's properties; the
+		// body's locationId is the subject itself.
+		"string location_id = 1 [(google.api.field_behavior) = REQUIRED];",
+		"string colour = 2;",
+		"string name = 2 [(google.api.field_behavior) = REQUIRED];",
+		"string widget_id = 2 [(google.api.field_behavior) = REQUIRED];",
+		"repeated Widget widgets = 1;",
+		"google.protobuf.Struct unmapped = 2 [(google.api.field_behavior) = OUTPUT_ONLY];",
+	} {
+		if !strings.Contains(svc, want) {
+			t.Errorf("the service file lacks %q:\n%s", want, svc)
+		}
+	}
+	// The delete's confirmation is the generic path's to check, not a field.
+	if regexp.MustCompile(`message DeleteAWidgetResponse \{[^}]*succeded`).MatchString(svc) {
+		t.Error("DeleteAWidgetResponse carries the succeded confirmation")
+	}
+	for _, want := range []string{
+		"message Widget {",
+		`string id = 1 [json_name = "_id"];`,
+		"double size_cm = 3;",
+		"repeated string tags = 4;",
+		"google.protobuf.Struct meta = 5;",
+		"Dims dims = 6;",
+		"message Dims {",
+		"int64 w = 1;",
+		"google.protobuf.Value value = 7;",
+	} {
+		if !strings.Contains(schemas, want) {
+			t.Errorf("the schemas file lacks %q:\n%s", want, schemas)
+		}
+	}
+	if !strings.Contains(files["services.go"], "hlgatev1.WidgetsService_ServiceDesc") {
+		t.Errorf("gen/genservices does not list WidgetsService:\n%s", files["services.go"])
+	}
+}
+
+// Regenerating keeps every field's number; a field that is gone leaves
+// its number and name reserved, and a new one takes a fresh number.
+func TestProtoFieldNumbersNeverMove(t *testing.T) {
+	protoDir := t.TempDir()
+	genProtos(t, protoDoc, protoDir)
+	// The document drops sizeCm and adds colour before tags.
+	changed := strings.Replace(protoDoc, `"sizeCm": {"type": "number"},`, `"colour": {"type": "string"},`, 1)
+	files := genProtos(t, changed, protoDir)
+	schemas := files[schemasFile]
+	for _, want := range []string{
+		"reserved 3;", `reserved "size_cm";`, "string colour = 9;", "repeated string tags = 4;", "google.protobuf.Value value = 7;",
+		// unmapped keeps its number; the new field takes the next.
+		"google.protobuf.Struct unmapped = 8 [",
+	} {
+		if !strings.Contains(schemas, want) {
+			t.Errorf("after the change the schemas file lacks %q:\n%s", want, schemas)
+		}
+	}
+	// Once more: what is reserved stays reserved, by number and by name.
+	if again := genProtos(t, changed, protoDir)[schemasFile]; again != schemas {
+		t.Errorf("regenerating an unchanged document changed the schemas file:\n%s", again)
+	}
+	// A generated file no longer written (the product got a hand-written
+	// service) is removed; a hand-written file is never touched.
+	hand := filepath.Join(protoDir, "widgets_service.proto")
+	if err := os.WriteFile(hand, []byte("// hand-written\nsyntax = \"proto3\";\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files = genProtos(t, changed, protoDir)
+	if _, ok := files["widgets_service.proto"]; ok {
+		t.Error("a product with a hand-written service was generated too")
+	}
+	if b, err := os.ReadFile(hand); err != nil || !strings.HasPrefix(string(b), "// hand-written") {
+		t.Errorf("the hand-written service file was changed: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(protoDir, schemasFile)); err == nil {
+		t.Error("the schemas file of no generated service is still there")
+	}
+}
+
+func TestProtoNames(t *testing.T) {
+	for in, want := range map[string]string{
+		"locationId": "location_id", "_id": "id", "dndSettings": "dnd_settings", "URL": "url", "userIDs": "user_ids",
+		"address1": "address1", "line_1": "line1", "Content-Type": "content_type", "2fa": "f_2fa", "HTMLBody": "html_body",
+	} {
+		if got := fieldName(in); got != want {
+			t.Errorf("fieldName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"get-contact": "GetContact", "GET-all-or-email-sms-templates": "GetAllOrEmailSmsTemplates",
+		"deleteSchedule": "DeleteSchedule", "text2pay-invoice": "Text2payInvoice", "workflows": "Workflows",
+	} {
+		if got := upperCamel(in); got != want {
+			t.Errorf("upperCamel(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"/workflows/":                             "/v1/locations/{location_id}/workflows",
+		"/locations/{locationId}/tags/{tagId}":    "/v1/locations/{location_id}/tags/{tag_id}",
+		"/conversations/messages/{id}":            "/v1/locations/{location_id}/conversations/messages/{id}",
+		"/x/{messageId}/locations/{locationId}/y": "/v1/x/{message_id}/locations/{location_id}/y",
+	} {
+		if got := restPath(in); got != want {
+			t.Errorf("restPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if !(routeOrder("/users/{userId}") < routeOrder("/users/search")) {
+		t.Error("a variable segment must sort before a literal one, so the gateway tries the literal first")
+	}
+}
