@@ -27,6 +27,7 @@ var gatewayRegistrations = []func(context.Context, *runtime.ServeMux, *grpc.Clie
 	hlgatev1.RegisterCalendarsServiceHandler,
 	hlgatev1.RegisterPaymentsServiceHandler,
 	hlgatev1.RegisterTokensServiceHandler,
+	hlgatev1.RegisterUpstreamServiceHandler,
 }
 
 // HTTPHandler returns the HTTP side of hlgate: the REST gateway under /v1/

@@ -196,6 +196,7 @@ func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 	s.register(g, &hlgatev1.CalendarsService_ServiceDesc, &calendarsService{s: s})
 	s.register(g, &hlgatev1.PaymentsService_ServiceDesc, &paymentsService{s: s})
 	hlgatev1.RegisterTokensServiceServer(g, &tokensService{s: s})
+	hlgatev1.RegisterUpstreamServiceServer(g, &upstreamService{s: s})
 	healthpb.RegisterHealthServer(g, s.health)
 	reflection.Register(g)
 	for name := range g.GetServiceInfo() {
