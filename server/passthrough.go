@@ -195,10 +195,12 @@ func passthroughNames(req *hlgatev1.CallRequest) []named {
 		return ""
 	}
 	isLocation := func(name, in string, altCompany bool) (bool, bool) {
-		if name == "altId" && altCompany {
+		switch {
+		case name == "":
+			return false, false // refused by the handler as a nameless parameter
+		case name == "altId" && altCompany:
 			return false, true
-		}
-		if slices.Contains(locationNames, name) || name == declared(locationField(row), in) {
+		case slices.Contains(locationNames, name) || name == declared(locationField(row), in):
 			return true, false
 		}
 		return false, name == "companyId" || name == declared(companyField(row), in)
