@@ -297,6 +297,13 @@ func TestConformance(t *testing.T) {
 
 	// Every other operation the engine serves, from the document alone.
 	cf.engineWalk(e.sb.EngineOperations(), L, loc)
+	// Locations' custom field definitions (declared for the passthrough).
+	fields := cf.run(confCase{name: "custom fields", method: "GET", path: "/locations/" + L + "/customFields?model=opportunity", token: loc, status: 200})
+	if n := len(fields["customFields"].([]any)); n != 6 {
+		t.Errorf("custom fields of model opportunity: %d definitions, want the 6 seeded", n)
+	}
+	cf.run(confCase{name: "custom fields bad model", method: "GET", path: "/locations/" + L + "/customFields?model=nope", token: loc, status: 422, badRequest: true})
+	cf.run(confCase{name: "custom fields other location", method: "GET", path: "/locations/" + sandbox.OtherLocationID + "/customFields", token: loc, status: 403})
 
 	for _, path := range cf.doc.Paths.InMatchingOrder() {
 		for method, op := range cf.doc.Paths.Value(path).Operations() {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,6 +85,25 @@ func (s *Sandbox) CustomFields(locationID string) []CustomFieldDef {
 		out[i].PicklistOptions = slices.Clone(out[i].PicklistOptions)
 	}
 	return out
+}
+
+// opGetCustomFields answers GET /locations/{locationId}/customFields: the
+// location's definitions, of one model when the model query names one
+// ("all", or none, lists both). The path's location must be the token's.
+func (s *Sandbox) opGetCustomFields(w http.ResponseWriter, r *http.Request, c *call) {
+	l, aerr := s.locationStore(c, r.PathValue("locationId"))
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	model := r.URL.Query().Get("model")
+	out := []CustomFieldDef{}
+	for _, d := range l.fieldDefs { // never changed after seeding: no lock
+		if model == "" || model == "all" || d.Model == model {
+			out = append(out, d)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"customFields": out})
 }
 
 // fieldDef finds a definition of the model by id or key. The definitions

@@ -11,7 +11,8 @@
 //     x-hlgate-scope, x-hlgate-version and security scheme at start, so the
 //     route table cannot drift from it. Operations with behaviour (OAuth,
 //     search, free slots, appointments, payments, contacts and opportunities
-//     with their duplicate rules) have hand-written handlers; every other one
+//     with their duplicate rules, a location's seeded custom field
+//     definitions) have hand-written handlers; every other one
 //     is served by a generic engine (engine.go) from stored JSON documents,
 //     its shape read from the operation's path and 2xx response schema, and
 //     New refuses to start when the engine cannot serve one

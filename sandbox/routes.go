@@ -72,6 +72,7 @@ var handlers = map[string]handlerFunc{
 	"get-order-by-id":           (*Sandbox).opGetOrder,
 	"list-transactions":         (*Sandbox).opListTransactions,
 	"get-transaction-by-id":     (*Sandbox).opGetTransaction,
+	"get-custom-fields":         (*Sandbox).opGetCustomFields,
 }
 
 type specRoute struct {

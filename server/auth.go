@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 )
 
 // Access is what a caller's key allows; each level includes the ones below.
@@ -172,11 +173,11 @@ func (k *Keys) lookup(presented string) *CallerKey {
 }
 
 // authorize checks the caller of an RPC against its declared rule: the key
-// must be known, have the rule's access level, and allow every location or
-// company the request names (see rule.check). named is nil at the start of a
-// stream; its messages are checked by the stream wrapper before the handler
-// sees them.
-func (k *Keys) authorize(ctx context.Context, r *rule, named *subjects) (*CallerKey, error) {
+// must be known, have the access level the request needs (rule.needs), and
+// allow every location or company the request names (see rule.check and
+// rule.checkAlso). req and named are nil at the start of a stream; its
+// messages are checked by the stream wrapper before the handler sees them.
+func (k *Keys) authorize(ctx context.Context, r *rule, req proto.Message, named *subjects) (*CallerKey, error) {
 	if r.public {
 		return nil, nil
 	}
@@ -184,13 +185,16 @@ func (k *Keys) authorize(ctx context.Context, r *rule, named *subjects) (*Caller
 	if err != nil {
 		return nil, err
 	}
-	if key.access < r.access {
-		return nil, statusError(codes.PermissionDenied, fmt.Sprintf("key %q has %s access; this call needs %s", key.Name, key.access, r.access), ReasonPermissionDenied)
+	if need := r.needs(req); key.access < need {
+		return nil, statusError(codes.PermissionDenied, fmt.Sprintf("key %q has %s access; this call needs %s", key.Name, key.access, need), ReasonPermissionDenied)
 	}
 	if named == nil {
 		return key, nil
 	}
-	return key, r.check(key, *named)
+	if err := r.check(key, *named); err != nil {
+		return key, err
+	}
+	return key, r.checkAlso(key, req)
 }
 
 // authenticate finds the caller's key.

@@ -46,6 +46,7 @@ type harness struct {
 	calendars     hlgatev1.CalendarsServiceClient
 	payments      hlgatev1.PaymentsServiceClient
 	tokens        hlgatev1.TokensServiceClient
+	upstream      hlgatev1.UpstreamServiceClient
 }
 
 type harnessOptions struct {
@@ -62,6 +63,9 @@ type harnessOptions struct {
 	// redis, when set, backs tokens and quota with this redis-server, as
 	// replicas do; nil keeps both in memory.
 	redis *redistest.Server
+	// maxMessageBytes bounds gRPC messages (Config.MaxMessageBytes); 0
+	// keeps the default.
+	maxMessageBytes int
 }
 
 // adminKey, writeKey and readKey are caller keys for tests with auth on.
@@ -153,7 +157,7 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 			t.Fatalf("keys: %v", err)
 		}
 	}
-	srv, err := New(Config{Logger: log, Upstream: hl, Tokens: mgr, Keys: keys, Metrics: metrics})
+	srv, err := New(Config{Logger: log, Upstream: hl, Tokens: mgr, Keys: keys, Metrics: metrics, MaxMessageBytes: opts.maxMessageBytes})
 	if err != nil {
 		t.Fatalf("server: %v", err)
 	}
@@ -191,6 +195,7 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 		calendars:     hlgatev1.NewCalendarsServiceClient(conn),
 		payments:      hlgatev1.NewPaymentsServiceClient(conn),
 		tokens:        hlgatev1.NewTokensServiceClient(conn),
+		upstream:      hlgatev1.NewUpstreamServiceClient(conn),
 	}
 }
 

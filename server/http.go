@@ -31,6 +31,7 @@ var gatewayRegistrations = []func(context.Context, *runtime.ServeMux, *grpc.Clie
 	hlgatev1.RegisterCalendarsServiceHandler,
 	hlgatev1.RegisterPaymentsServiceHandler,
 	hlgatev1.RegisterTokensServiceHandler,
+	hlgatev1.RegisterUpstreamServiceHandler,
 	hlgatev1.RegisterEventsServiceHandler,
 }
 

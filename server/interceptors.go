@@ -68,7 +68,7 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 		return nil, statusError(codes.Internal, "internal error", ReasonInternal)
 	}
 	if s.keys != nil {
-		key, aerr := s.keys.authorize(ctx, r, &named)
+		key, aerr := s.keys.authorize(ctx, r, msg, &named)
 		if aerr != nil {
 			return nil, aerr
 		}
@@ -110,7 +110,7 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 		}
 		return toStatus(ctx, handler(srv, &loggedStream{ServerStream: ss, ctx: ctx}))
 	}
-	key, err := s.keys.authorize(ss.Context(), r, nil)
+	key, err := s.keys.authorize(ss.Context(), r, nil, nil)
 	if err != nil {
 		return err
 	}

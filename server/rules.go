@@ -45,6 +45,16 @@ type rule struct {
 	// the key allows (callerKeyFrom), refusing what it cannot prove allowed.
 	keyScoped bool
 
+	// readIf, when set, lowers the access a request needs to AccessRead when
+	// it reports true: for an RPC whose requests read or write (the
+	// passthrough, by method and operation). It is consulted only with a
+	// request in hand; a stream is checked at its start at access.
+	readIf func(proto.Message) bool
+	// alsoNamed, when set, lists the locations and companies a request
+	// names outside its subject fields (the passthrough's path, query and
+	// body); the key must allow each one too.
+	alsoNamed func(proto.Message) []named
+
 	// op is the upstream operation of a forwarding RPC, from the operation
 	// table: its Version header and retry safety travel with the call.
 	op *upstream.Operation
@@ -81,6 +91,9 @@ var methodRules = map[string]*rule{
 	// checked by the handler against the subscription's locations.
 	hlgatev1.EventsService_StreamEvents_FullMethodName: {access: AccessRead, subjects: []string{"location_ids"}, keyScoped: true},
 	hlgatev1.EventsService_AckEvents_FullMethodName:    {access: AccessRead, keyScoped: true},
+	// The passthrough reads or writes, and names locations where the
+	// caller puts them: see passthroughRule.
+	hlgatev1.UpstreamService_Call_FullMethodName: passthroughRule(),
 
 	// Reflection describes the API, not a location's data.
 	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      {access: AccessRead, global: true},
@@ -337,6 +350,34 @@ func (r *rule) check(key *CallerKey, named subjects) error {
 		}
 	}
 	return nil
+}
+
+// checkAlso proves that key may act on every location or company a request
+// names outside its subject fields (alsoNamed).
+func (r *rule) checkAlso(key *CallerKey, req proto.Message) error {
+	if r.alsoNamed == nil || key.all {
+		return nil
+	}
+	for _, n := range r.alsoNamed(req) {
+		if !key.allow[n.value] {
+			word := "location"
+			if n.company {
+				word = "company"
+			}
+			return statusError(codes.PermissionDenied, fmt.Sprintf("key %q may not use %s %s (%s)", key.Name, word, n.value, n.field), ReasonPermissionDenied)
+		}
+	}
+	return nil
+}
+
+// needs is the access level a request needs: the rule's, or read when the
+// rule's readIf says the request only reads. Without a request (a stream's
+// start) it is the rule's.
+func (r *rule) needs(req proto.Message) Access {
+	if r.readIf != nil && req != nil && r.readIf(req) {
+		return AccessRead
+	}
+	return r.access
 }
 
 // subjectWord says whether a field names a location or a company.

@@ -211,6 +211,7 @@ func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 	}
 	hlgatev1.RegisterTokensServiceServer(g, &tokensService{s: s})
 	hlgatev1.RegisterEventsServiceServer(g, &eventsService{s: s})
+	hlgatev1.RegisterUpstreamServiceServer(g, &upstreamService{s: s})
 	healthpb.RegisterHealthServer(g, s.health)
 	reflection.Register(g)
 	for name := range g.GetServiceInfo() {

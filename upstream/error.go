@@ -37,6 +37,12 @@ type Error struct {
 	// Method and Path name the upstream operation (no query: it may carry
 	// personal data).
 	Method, Path string
+	// Body is HighLevel's answer as it arrived, at most maxErrorBody bytes
+	// (nil when no response arrived), and Header its headers: the
+	// passthrough answers a caller with HighLevel's own answer, not only
+	// the message read from it. Neither is put in Error's text or logs.
+	Body   []byte
+	Header http.Header
 
 	err error // the transport error when Status is 0
 }
@@ -64,11 +70,16 @@ type errorBody struct {
 	TraceID string          `json:"traceId"`
 }
 
+// maxErrorBody bounds how much of a non-2xx answer is read: HighLevel's
+// error bodies are a status, a message and a trace id.
+const maxErrorBody = 64 << 10
+
 // errorFrom reads (and closes) a non-2xx response into an *Error.
 func errorFrom(req *http.Request, resp *http.Response) *Error {
 	defer resp.Body.Close()
-	e := &Error{Status: resp.StatusCode, Method: req.Method, Path: req.URL.Path}
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	e := &Error{Status: resp.StatusCode, Method: req.Method, Path: req.URL.Path, Header: resp.Header}
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	e.Body = raw
 	var b errorBody
 	if json.Unmarshal(raw, &b) == nil {
 		var one string

@@ -475,3 +475,23 @@ func TestStaleSlotAfterSlowTokenReadIsGivenBack(t *testing.T) {
 		})
 	}
 }
+
+// A final non-2xx answer keeps HighLevel's body as it arrived and its
+// headers, so the passthrough can hand a caller HighLevel's own answer.
+func TestErrorKeepsTheAnswersBodyAndHeaders(t *testing.T) {
+	t.Parallel()
+	const body = `{"statusCode":422,"message":["name should not be empty"],"error":"Unprocessable Entity","extra":{"n":1}}`
+	c, srv, _, _ := newChain(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-RateLimit-Remaining", "41")
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		_, _ = io.WriteString(w, body)
+	})
+	_, err := do(t, c, http.MethodPost, srv.URL+"/contacts/", `{}`, context.Background())
+	var ue *Error
+	if !errors.As(err, &ue) {
+		t.Fatalf("err = %v, want *Error", err)
+	}
+	if string(ue.Body) != body || ue.Header.Get("X-RateLimit-Remaining") != "41" || ue.Message != "name should not be empty" {
+		t.Fatalf("Body %q, header %q, message %q", ue.Body, ue.Header.Get("X-RateLimit-Remaining"), ue.Message)
+	}
+}

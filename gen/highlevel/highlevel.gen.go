@@ -701,6 +701,24 @@ func (e LocationConfigurationResponseKind) Valid() bool {
 	}
 }
 
+// Defines values for LocationsCustomFieldSchemaModel.
+const (
+	LocationsCustomFieldSchemaModelContact     LocationsCustomFieldSchemaModel = "contact"
+	LocationsCustomFieldSchemaModelOpportunity LocationsCustomFieldSchemaModel = "opportunity"
+)
+
+// Valid indicates whether the value is a known member of the LocationsCustomFieldSchemaModel enum.
+func (e LocationsCustomFieldSchemaModel) Valid() bool {
+	switch e {
+	case LocationsCustomFieldSchemaModelContact:
+		return true
+	case LocationsCustomFieldSchemaModelOpportunity:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OrderSourceSubType.
 const (
 	OrderSourceSubTypeCardPayment       OrderSourceSubType = "card_payment"
@@ -1010,6 +1028,27 @@ func (e UpdateStatusDtoStatus) Valid() bool {
 	case UpdateStatusDtoStatusOpen:
 		return true
 	case UpdateStatusDtoStatusWon:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetCustomFieldsParamsModel.
+const (
+	GetCustomFieldsParamsModelAll         GetCustomFieldsParamsModel = "all"
+	GetCustomFieldsParamsModelContact     GetCustomFieldsParamsModel = "contact"
+	GetCustomFieldsParamsModelOpportunity GetCustomFieldsParamsModel = "opportunity"
+)
+
+// Valid indicates whether the value is a known member of the GetCustomFieldsParamsModel enum.
+func (e GetCustomFieldsParamsModel) Valid() bool {
+	switch e {
+	case GetCustomFieldsParamsModelAll:
+		return true
+	case GetCustomFieldsParamsModelContact:
+		return true
+	case GetCustomFieldsParamsModelOpportunity:
 		return true
 	default:
 		return false
@@ -2073,6 +2112,11 @@ type CustomFieldResponseSchema_FieldValue struct {
 	union json.RawMessage
 }
 
+// CustomFieldsListSuccessfulResponseDto defines model for CustomFieldsListSuccessfulResponseDto.
+type CustomFieldsListSuccessfulResponseDto struct {
+	CustomFields *[]LocationsCustomFieldSchema `json:"customFields,omitempty"`
+}
+
 // CustomRRulesOptions defines model for CustomRRulesOptions.
 type CustomRRulesOptions struct {
 	// Count Max number of task executions
@@ -2892,6 +2936,55 @@ type LocationTagsSchema struct {
 type LocationTagsSuccessfulResponseDto struct {
 	Tags *[]LocationTagsSchema `json:"tags,omitempty"`
 }
+
+// LocationsCustomFieldSchema defines model for LocationsCustomFieldSchema.
+type LocationsCustomFieldSchema struct {
+	// DataType Example: TEXT
+	DataType *string `json:"dataType,omitempty"`
+
+	// FieldKey Example: contact.pincode
+	FieldKey *string `json:"fieldKey,omitempty"`
+
+	// ID Example: 3sv6UEo51C9Bmpo1cKTq
+	ID *string `json:"id,omitempty"`
+
+	// IsAllowedCustomOption Example: false
+	IsAllowedCustomOption *bool `json:"isAllowedCustomOption,omitempty"`
+
+	// IsMultiFileAllowed Example: true
+	IsMultiFileAllowed *bool `json:"isMultiFileAllowed,omitempty"`
+
+	// LocationID Example: 3sv6UEo51C9Bmpo1cKTq
+	LocationID *string `json:"locationId,omitempty"`
+
+	// MaxFileLimit Example: 4
+	MaxFileLimit *float64 `json:"maxFileLimit,omitempty"`
+
+	// Model Model of the custom field
+	//
+	// Example: opportunity
+	Model *LocationsCustomFieldSchemaModel `json:"model,omitempty"`
+
+	// Name Example: pincode
+	Name *string `json:"name,omitempty"`
+
+	// PicklistImageOptions Example: []
+	PicklistImageOptions *[]string `json:"picklistImageOptions,omitempty"`
+
+	// PicklistOptions Example: ["first option"]
+	PicklistOptions *[]string `json:"picklistOptions,omitempty"`
+
+	// Placeholder Example: Pin code
+	Placeholder *string `json:"placeholder,omitempty"`
+
+	// Position Example: 0
+	Position *float64 `json:"position,omitempty"`
+}
+
+// LocationsCustomFieldSchemaModel Model of the custom field
+//
+// Example: opportunity
+type LocationsCustomFieldSchemaModel string
 
 // LookBusyConfiguration defines model for LookBusyConfiguration.
 type LookBusyConfiguration struct {
@@ -4163,6 +4256,15 @@ type GetSlotsParams struct {
 	// UserIds The users for whom the free slots are returned
 	UserIds *[]string `form:"userIds,omitempty" json:"userIds,omitempty"`
 }
+
+// GetCustomFieldsParams defines parameters for GetCustomFields.
+type GetCustomFieldsParams struct {
+	// Model Model of the custom field you want to retrieve
+	Model *GetCustomFieldsParamsModel `form:"model,omitempty" json:"model,omitempty"`
+}
+
+// GetCustomFieldsParamsModel defines parameters for GetCustomFields.
+type GetCustomFieldsParamsModel string
 
 // GetInstalledLocationParams defines parameters for GetInstalledLocation.
 type GetInstalledLocationParams struct {
@@ -6069,6 +6171,11 @@ type ClientInterface interface {
 	// Corresponds with POST /contacts/{contactId}/tags (the `AddTags` operationId).
 	AddTags(ctx context.Context, contactID string, body AddTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetCustomFields Get Custom Fields
+	//
+	// Corresponds with GET /locations/{locationId}/customFields (the `GetCustomFields` operationId).
+	GetCustomFields(ctx context.Context, locationID string, params *GetCustomFieldsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetCustomValues Get Custom Values
 	//
 	// Corresponds with GET /locations/{locationId}/customValues (the `GetCustomValues` operationId).
@@ -6786,6 +6893,21 @@ func (c *Client) AddTagsWithBody(ctx context.Context, contactID string, contentT
 // Corresponds with POST /contacts/{contactId}/tags (the `AddTags` operationId).
 func (c *Client) AddTags(ctx context.Context, contactID string, body AddTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAddTagsRequest(c.Server, contactID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCustomFields Get Custom Fields
+//
+// Corresponds with GET /locations/{locationId}/customFields (the `GetCustomFields` operationId).
+func (c *Client) GetCustomFields(ctx context.Context, locationID string, params *GetCustomFieldsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCustomFieldsRequest(c.Server, locationID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -8302,6 +8424,67 @@ func NewAddTagsRequestWithBody(server string, contactID string, contentType stri
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetCustomFieldsRequest constructs an http.Request for the GetCustomFields method
+func NewGetCustomFieldsRequest(server string, locationID string, params *GetCustomFieldsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/customFields", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Model != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "model", *params.Model, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -10557,6 +10740,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /contacts/{contactId}/tags (the `AddTags` operationId).
 	AddTagsWithResponse(ctx context.Context, contactID string, body AddTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*AddTagsResponse, error)
 
+	// GetCustomFieldsWithResponse Get Custom Fields
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /locations/{locationId}/customFields (the `GetCustomFields` operationId).
+	GetCustomFieldsWithResponse(ctx context.Context, locationID string, params *GetCustomFieldsParams, reqEditors ...RequestEditorFn) (*GetCustomFieldsResponse, error)
+
 	// GetCustomValuesWithResponse Get Custom Values
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -12267,6 +12457,89 @@ func (r AddTagsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AddTagsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetCustomFieldsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CustomFieldsListSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCustomFieldsResponse) GetJSON200() *CustomFieldsListSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetCustomFieldsResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetCustomFieldsResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetCustomFieldsResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetCustomFieldsResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetCustomFieldsResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetCustomFieldsResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCustomFieldsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCustomFieldsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCustomFieldsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCustomFieldsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15050,6 +15323,19 @@ func (c *ClientWithResponses) AddTagsWithResponse(ctx context.Context, contactID
 	return ParseAddTagsResponse(rsp)
 }
 
+// GetCustomFieldsWithResponse Get Custom Fields
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /locations/{locationId}/customFields (the `GetCustomFields` operationId).
+func (c *ClientWithResponses) GetCustomFieldsWithResponse(ctx context.Context, locationID string, params *GetCustomFieldsParams, reqEditors ...RequestEditorFn) (*GetCustomFieldsResponse, error) {
+	rsp, err := c.GetCustomFields(ctx, locationID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCustomFieldsResponse(rsp)
+}
+
 // GetCustomValuesWithResponse Get Custom Values
 //
 // Returns a wrapper object for the known response body format(s).
@@ -16702,6 +16988,74 @@ func ParseAddTagsResponse(rsp *http.Response) (*AddTagsResponse, error) {
 			return nil, err
 		}
 		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetCustomFieldsResponse parses an HTTP response from a GetCustomFieldsWithResponse call
+func ParseGetCustomFieldsResponse(rsp *http.Response) (*GetCustomFieldsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCustomFieldsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CustomFieldsListSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequestDTO

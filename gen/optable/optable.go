@@ -1832,8 +1832,10 @@ var Ops = []Op{
 		Scopes:   []string{"locations/customFields.readonly"},
 		Read:     true,
 		Safe:     true,
+		Location: &Field{In: "path", Name: "locationId"},
+		Paging:   "client",
 		Exposed:  false,
-		Declared: false,
+		Declared: true,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "model", In: "query", Type: "string", Required: false},

@@ -67,7 +67,10 @@
 //   - RESOURCE_EXHAUSTED, reason RATE_LIMITED (HighLevel's 100 requests per
 //     10 s window per app and location, when no slot comes before the
 //     caller's deadline) or DAILY_QUOTA_EXHAUSTED (200,000 requests per day),
-//     with a google.rpc.RetryInfo saying when a retry can succeed.
+//     with a google.rpc.RetryInfo saying when a retry can succeed. Reason
+//     UPSTREAM_ANSWER_TOO_LARGE: HighLevel's answer to
+//     UpstreamService.Call is larger than a response may be (4 MiB by
+//     default); ask for less.
 //   - UNAVAILABLE, reason UPSTREAM_UNAVAILABLE (HighLevel unreachable or
 //     HTTP 5xx), QUOTA_STORE_UNAVAILABLE or TOKEN_STORE_UNAVAILABLE (hlgate's
 //     shared state), with a google.rpc.RetryInfo.
