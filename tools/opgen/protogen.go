@@ -526,6 +526,9 @@ func (g *protogen) resolveRef(doc, ref string) (schemaKey, *yaml.Node, error) {
 // parameter's type is scalar: objects are sent as strings.
 func (g *protogen) typeOf(doc string, s *yaml.Node, parent *pmsg, fname string, param bool) (string, bool, error) {
 	if s == nil {
+		if param {
+			return "string", false, nil
+		}
 		return g.wkt("google.protobuf.Value"), false, nil
 	}
 	if ref := scalar(get(s, "$ref")); ref != "" {
@@ -543,6 +546,9 @@ func (g *protogen) typeOf(doc string, s *yaml.Node, parent *pmsg, fname string, 
 		return g.typeOf(k.doc, t, parent, fname, param)
 	}
 	if len(seq(get(s, "oneOf"))) > 0 || len(seq(get(s, "anyOf"))) > 0 {
+		if param {
+			return "string", false, nil // a parameter is text whatever its schema allows
+		}
 		return g.wkt("google.protobuf.Value"), false, nil
 	}
 	if all := seq(get(s, "allOf")); len(all) == 1 && get(s, "properties") == nil {
@@ -559,6 +565,10 @@ func (g *protogen) typeOf(doc string, s *yaml.Node, parent *pmsg, fname string, 
 		return "bool", false, nil
 	case "array":
 		items := get(s, "items")
+		if param {
+			t, _, err := g.typeOf(doc, items, parent, fname, true)
+			return t, true, err
+		}
 		if items == nil || (scalar(get(items, "type")) == "" && get(items, "$ref") == nil && get(items, "allOf") == nil && get(items, "properties") == nil) {
 			return g.wkt("google.protobuf.Value"), true, nil
 		}
