@@ -125,7 +125,7 @@ func testMethod(t *testing.T, fields []*descriptorpb.FieldDescriptorProto) proto
 		Name:        proto.String("probe/probe.proto"),
 		Package:     proto.String("probe"),
 		Syntax:      proto.String("proto3"),
-		Dependency:  []string{"hlgate/v1/contacts_service.proto"},
+		Dependency:  []string{"hlgate/v1/contacts.proto"},
 		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Req"), Field: fields}},
 		Service: []*descriptorpb.ServiceDescriptorProto{{
 			Name:   proto.String("Probe"),

@@ -24,12 +24,9 @@ import (
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 )
 
-// gatewayRegistrations are the generated gateway handlers, one per service.
+// gatewayRegistrations are the gateway handlers of the services that are
+// not generated products (gen/genservices adds those), one per service.
 var gatewayRegistrations = []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-	hlgatev1.RegisterContactsServiceHandler,
-	hlgatev1.RegisterOpportunitiesServiceHandler,
-	hlgatev1.RegisterCalendarsServiceHandler,
-	hlgatev1.RegisterPaymentsServiceHandler,
 	hlgatev1.RegisterTokensServiceHandler,
 	hlgatev1.RegisterUpstreamServiceHandler,
 	hlgatev1.RegisterEventsServiceHandler,

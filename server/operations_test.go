@@ -100,7 +100,7 @@ func TestUnknownOperationIsRefused(t *testing.T) {
 	fake := &descriptorpb.FileDescriptorProto{
 		Name:       proto.String("hlgate/fake/fake.proto"),
 		Package:    proto.String("hlgate.fake"),
-		Dependency: []string{"hlgate/v1/contacts_service.proto"},
+		Dependency: []string{"hlgate/v1/contacts.proto"},
 		Syntax:     proto.String("proto3"),
 		Service: []*descriptorpb.ServiceDescriptorProto{{
 			Name: proto.String("FakeService"),

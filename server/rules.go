@@ -121,12 +121,9 @@ func init() {
 	}
 }
 
-// hlgateFiles are the files of hlgate's services: the hand-written, the
-// generated (gen/genservices), and TokensService's last.
-var hlgateFiles = append(append([]protoreflect.FileDescriptor{
-	hlgatev1.File_hlgate_v1_contacts_service_proto, hlgatev1.File_hlgate_v1_opportunities_service_proto,
-	hlgatev1.File_hlgate_v1_calendars_service_proto, hlgatev1.File_hlgate_v1_payments_service_proto,
-}, generatedFiles()...), hlgatev1.File_hlgate_v1_tokens_service_proto)
+// hlgateFiles are the files of hlgate's services that forward to HighLevel:
+// every product's (generated, gen/genservices), and TokensService's last.
+var hlgateFiles = append(generatedFiles(), hlgatev1.File_hlgate_v1_tokens_service_proto)
 
 // generatedFiles are the files of the generated services.
 func generatedFiles() []protoreflect.FileDescriptor {

@@ -30,6 +30,7 @@ type op struct {
 	Confirm                             string
 	Exposed                             bool
 	Declared                            bool
+	RPC                                 *rpcSpec // x-hlgate.rpc: hand-written messages; nil for a generated RPC
 	Excluded                            string
 	Params                              []param
 	Body                                *body
@@ -351,6 +352,23 @@ type meta struct {
 	Paging   pagingOpt `yaml:"paging"`
 	Fill     yaml.Node `yaml:"fill"`
 	Bare     bool      `yaml:"bare"`
+	RPC      *rpcSpec  `yaml:"rpc"`
+}
+
+// rpcSpec is x-hlgate.rpc: the RPC of an exposed operation whose messages
+// are written by hand (the existing API, whose names, paths and fields
+// callers depend on). The generator writes the service; the messages stay
+// in the product's hand-written file.
+type rpcSpec struct {
+	Name     string `yaml:"name"`     // the RPC's name
+	Request  string `yaml:"request"`  // its hand-written request message
+	Response string `yaml:"response"` // its hand-written response message
+	HTTP     string `yaml:"http"`     // "<method> <path>" of its REST route
+	Body     string `yaml:"body"`     // the REST route's body ("*" or a request field); "" for none
+	// UpstreamBody is the request field sent upstream as the body when it
+	// is not the REST body ((hlgate.v1.upstream).body).
+	UpstreamBody string `yaml:"upstreamBody"`
+	Doc          string `yaml:"doc"` // the RPC's doc comment
 }
 
 // pagingOpt is x-hlgate.paging: a style alone (none, client, or a style
@@ -583,6 +601,17 @@ func operation(doc string, root *yaml.Node, path, method string, item, n *yaml.N
 		return fail("x-hlgate.fill: %v", err)
 	}
 	o.Bare = m.Bare
+	if m.RPC != nil {
+		if !m.Expose {
+			return fail("x-hlgate.rpc on an operation that is not exposed")
+		}
+		r := *m.RPC
+		method, path, ok := strings.Cut(r.HTTP, " ")
+		if r.Name == "" || r.Request == "" || r.Response == "" || r.Doc == "" || !ok || !slices.Contains(methods, method) || !strings.HasPrefix(path, "/v1/") {
+			return fail("x-hlgate.rpc needs name, request, response, doc and http \"<method> /v1/…\"")
+		}
+		o.RPC = &r
+	}
 	if o.Confirm, err = confirmFlag(root, n); err != nil {
 		return fail("%v", err)
 	}

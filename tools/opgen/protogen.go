@@ -81,14 +81,15 @@ func (f *pfield) jsonKey() string {
 
 // protogen builds the generated proto files.
 type protogen struct {
-	all      map[string]*yaml.Node // document → root
-	names    map[schemaKey]string  // slice schema names
-	taken    map[string]bool       // message names of hlgate.v1 outside the generated files
-	schemas  map[schemaKey]*pmsg   // component messages made so far
-	order    []*pmsg               // in the order made
-	numbers  map[string]map[string]int
-	imports  map[string]bool // of the file being built
-	services []string        // the products given a generated service
+	all       map[string]*yaml.Node // document → root
+	names     map[schemaKey]string  // slice schema names
+	taken     map[string]bool       // message names of hlgate.v1 outside the generated files
+	handFiles map[string]string     // the hand-written file of each of them
+	schemas   map[schemaKey]*pmsg   // component messages made so far
+	order     []*pmsg               // in the order made
+	numbers   map[string]map[string]int
+	imports   map[string]bool // of the file being built
+	services  []string        // the products given a generated service
 }
 
 // renderProtos returns the generated proto files by name (under
@@ -108,7 +109,7 @@ func renderProtos(protoDir string, docs []document, common *yaml.Node, ops []op)
 	if err != nil {
 		return nil, nil, err
 	}
-	g := &protogen{all: all, names: names, taken: hand.messages, schemas: map[schemaKey]*pmsg{}, numbers: numbers}
+	g := &protogen{all: all, names: names, taken: hand.messages, handFiles: hand.files, schemas: map[schemaKey]*pmsg{}, numbers: numbers}
 
 	byDoc := map[string][]op{}
 	for _, o := range ops {
@@ -192,8 +193,9 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // handProtos is what the hand-written files of proto/hlgate/v1 declare.
 type handProtos struct {
-	messages map[string]bool // top-level message and enum names
-	services map[string]bool // products with a hand-written <product>_service.proto
+	messages map[string]bool   // top-level message and enum names
+	files    map[string]string // the file of each, by name
+	services map[string]bool   // products with a hand-written <product>_service.proto
 }
 
 var (
@@ -207,7 +209,7 @@ var (
 // numbers of the generated ones (message path → field → number; a reserved
 // number is kept under "").
 func readProtoDir(dir string) (handProtos, map[string]map[string]int, error) {
-	hand := handProtos{messages: map[string]bool{}, services: map[string]bool{}}
+	hand := handProtos{messages: map[string]bool{}, files: map[string]string{}, services: map[string]bool{}}
 	numbers := map[string]map[string]int{}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -227,43 +229,62 @@ func readProtoDir(dir string) (handProtos, map[string]map[string]int, error) {
 				hand.services[product] = true
 			}
 		}
-		var stack []string
+		var stack []string // "" for a block that is not a message (oneof, option, service)
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		for sc.Scan() {
 			line := strings.TrimSpace(sc.Text())
-			if strings.HasPrefix(line, "//") {
+			if i := strings.Index(line, "//"); i >= 0 {
+				line = strings.TrimSpace(line[:i])
+			}
+			if line == "" {
 				continue
 			}
+			opens, closes := strings.Count(line, "{"), strings.Count(line, "}")
 			if m := topDeclRe.FindStringSubmatch(line); m != nil {
-				if len(stack) == 0 && !generated {
+				if named(stack) == 0 && !generated {
 					hand.messages[m[2]] = true
+					hand.files[m[2]] = e.Name()
 				}
 				stack = append(stack, m[2])
-				continue
+				opens--
 			}
-			if strings.HasPrefix(line, "}") && len(stack) > 0 {
-				stack = stack[:len(stack)-1]
-				continue
+			for range opens {
+				stack = append(stack, "")
 			}
-			if !generated || len(stack) == 0 {
-				continue
+			if generated && named(stack) > 0 && opens == 0 && closes == 0 {
+				path := strings.Join(slices.DeleteFunc(slices.Clone(stack), func(s string) bool { return s == "" }), ".")
+				if numbers[path] == nil {
+					numbers[path] = map[string]int{}
+				}
+				if m := fieldRe.FindStringSubmatch(line); m != nil && !strings.HasPrefix(line, "option") {
+					n, _ := strconv.Atoi(m[2])
+					numbers[path][m[1]] = n
+				} else if m := reservedRe.FindStringSubmatch(line); m != nil {
+					n, _ := strconv.Atoi(m[1])
+					numbers[path][" reserved "+m[1]] = n
+				} else if m := reservedNameRe.FindStringSubmatch(line); m != nil {
+					numbers[path][" name "+m[1]] = 0
+				}
 			}
-			path := strings.Join(stack, ".")
-			if numbers[path] == nil {
-				numbers[path] = map[string]int{}
-			}
-			if m := fieldRe.FindStringSubmatch(line); m != nil && !strings.HasPrefix(line, "option") {
-				n, _ := strconv.Atoi(m[2])
-				numbers[path][m[1]] = n
-			} else if m := reservedRe.FindStringSubmatch(line); m != nil {
-				n, _ := strconv.Atoi(m[1])
-				numbers[path][" reserved "+m[1]] = n
-			} else if m := reservedNameRe.FindStringSubmatch(line); m != nil {
-				numbers[path][" name "+m[1]] = 0
+			for range closes {
+				if len(stack) > 0 {
+					stack = stack[:len(stack)-1]
+				}
 			}
 		}
 	}
 	return hand, numbers, nil
+}
+
+// named counts the messages and enums among the open blocks.
+func named(stack []string) int {
+	n := 0
+	for _, s := range stack {
+		if s != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // serviceFile renders one product's service and its request and response
@@ -272,7 +293,7 @@ func (g *protogen) serviceFile(doc string, ops []op) ([]byte, error) {
 	g.imports = map[string]bool{"google/api/annotations.proto": true, "hlgate/v1/options.proto": true}
 	svc := upperCamel(doc) + "Service"
 	sort.Slice(ops, func(i, j int) bool {
-		a, b := routeOrder(ops[i].Path), routeOrder(ops[j].Path)
+		a, b := routeOrder(restRoute(ops[i])), routeOrder(restRoute(ops[j]))
 		if a != b {
 			return a < b
 		}
@@ -282,35 +303,73 @@ func (g *protogen) serviceFile(doc string, ops []op) ([]byte, error) {
 	title := scalar(get(get(g.all[doc], "info"), "title"))
 	for _, o := range ops {
 		name := upperCamel(o.ID)
-		req, resp, err := g.operationMessages(doc, name, o)
-		if err != nil {
-			return nil, fmt.Errorf("operation %s: %w", o.ID, err)
+		var req, resp *pmsg
+		if o.RPC != nil {
+			// Hand-written messages: the existing API.
+			name = o.RPC.Name
+			for _, m := range []string{o.RPC.Request, o.RPC.Response} {
+				f, ok := g.handFiles[m]
+				if !ok {
+					return nil, fmt.Errorf("operation %s: x-hlgate.rpc names message %s, which no hand-written file of proto/hlgate/v1 declares", o.ID, m)
+				}
+				g.imports["hlgate/v1/"+f] = true
+			}
+			req, resp = &pmsg{name: o.RPC.Request}, &pmsg{name: o.RPC.Response}
+		} else {
+			var err error
+			if req, resp, err = g.operationMessages(doc, name, o); err != nil {
+				return nil, fmt.Errorf("operation %s: %w", o.ID, err)
+			}
+			for _, m := range []*pmsg{req, resp} {
+				if g.taken[m.name] {
+					return nil, fmt.Errorf("operation %s: its message %s has the name of a hand-written one (declare x-hlgate.rpc or rename the operation)", o.ID, m.name)
+				}
+			}
 		}
-		item := get(get(g.all[doc], "paths"), o.Path)
-		n := get(item, strings.ToLower(o.Method))
-		comment := firstSentence(scalar(get(n, "summary")))
-		if comment == "" {
-			comment = name
+		comment := ""
+		if o.RPC != nil {
+			comment = o.RPC.Doc
+		} else {
+			item := get(get(g.all[doc], "paths"), o.Path)
+			n := get(item, strings.ToLower(o.Method))
+			comment = firstSentence(scalar(get(n, "summary")))
+			if comment == "" {
+				comment = name
+			}
+			if d := firstSentence(scalar(get(n, "description"))); d != "" && d != comment {
+				comment += ": " + d
+			}
+			if !strings.HasSuffix(comment, ".") {
+				comment += "."
+			}
+			comment = fmt.Sprintf("%s calls %s %s (%s). %s", name, o.Method, o.Path, o.ID, comment)
 		}
-		if d := firstSentence(scalar(get(n, "description"))); d != "" && d != comment {
-			comment += ": " + d
-		}
-		if !strings.HasSuffix(comment, ".") {
-			comment += "."
-		}
-		comment = fmt.Sprintf("%s calls %s %s (%s). %s", name, o.Method, o.Path, o.ID, comment)
 		writeComment(&rpcs, "  ", comment)
 		fmt.Fprintf(&rpcs, "  rpc %s(%s) returns (%s) {\n", name, req.name, resp.name)
-		fmt.Fprintf(&rpcs, "    option (hlgate.v1.upstream) = {operation_id: %q};\n", o.ID)
-		rule := fmt.Sprintf("%s: %q", strings.ToLower(o.Method), restPath(o.Path))
+		if o.RPC != nil && o.RPC.UpstreamBody != "" {
+			fmt.Fprintf(&rpcs, "    option (hlgate.v1.upstream) = {\n      operation_id: %q\n      body: %q\n    };\n", o.ID, o.RPC.UpstreamBody)
+		} else {
+			fmt.Fprintf(&rpcs, "    option (hlgate.v1.upstream) = {operation_id: %q};\n", o.ID)
+		}
+		method, path, body := strings.ToLower(o.Method), restPath(o.Path), ""
 		if o.Body != nil {
-			fmt.Fprintf(&rpcs, "    option (google.api.http) = {\n      %s\n      body: \"*\"\n    };\n", rule)
+			body = "*"
+		}
+		if o.RPC != nil {
+			method, path, _ = strings.Cut(o.RPC.HTTP, " ")
+			body = o.RPC.Body
+		}
+		rule := fmt.Sprintf("%s: %q", method, path)
+		if body != "" {
+			fmt.Fprintf(&rpcs, "    option (google.api.http) = {\n      %s\n      body: %q\n    };\n", rule, body)
 		} else {
 			fmt.Fprintf(&rpcs, "    option (google.api.http) = {%s};\n", rule)
 		}
 		rpcs.WriteString("  }\n")
-		g.writeMessage(&msgs, req, "")
-		g.writeMessage(&msgs, resp, "")
+		if o.RPC == nil {
+			g.writeMessage(&msgs, req, "")
+			g.writeMessage(&msgs, resp, "")
+		}
 	}
 	var buf bytes.Buffer
 	writeHeader(&buf, fmt.Sprintf("%s: HighLevel's %s (apps/%s.json), generated from the official document and hlgate's overlay. Conventions are described in hlgate/v1/common.proto.", svc, title, doc), g.imports)
@@ -836,6 +895,15 @@ func restPath(path string) string {
 		return "/v1" + p
 	}
 	return "/v1/locations/{location_id}" + p
+}
+
+// restRoute is the REST path an operation's RPC is served at.
+func restRoute(o op) string {
+	if o.RPC != nil {
+		_, path, _ := strings.Cut(o.RPC.HTTP, " ")
+		return path
+	}
+	return restPath(o.Path)
 }
 
 // routeOrder sorts paths so that, among paths of one shape, a variable

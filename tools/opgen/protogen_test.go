@@ -216,3 +216,53 @@ func TestProtoNames(t *testing.T) {
 		t.Error("a variable segment must sort before a literal one, so the gateway tries the literal first")
 	}
 }
+
+// An operation whose messages are hand-written (x-hlgate.rpc) keeps its
+// name, messages, route and doc; the generator writes its RPC into the
+// product's service beside the generated ones and imports the hand file.
+func TestProtoHandWrittenMessages(t *testing.T) {
+	protoDir := t.TempDir()
+	hand := "syntax = \"proto3\";\npackage hlgate.v1;\n\n// Widgets.\nmessage ListAllWidgetsRequest {\n  // The location.\n  string location_id = 1;\n  oneof which {\n    // A colour.\n    string colour = 2;\n  }\n}\n\n// Widgets.\nmessage ListAllWidgetsResponse {\n  // x.\n  string x = 1;\n}\n"
+	if err := os.WriteFile(filepath.Join(protoDir, "widgets.proto"), []byte(hand), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	withRPC := protoOverlay + `- target: "$.paths.*[?@.operationId == 'list-widgets']"
+  update:
+    x-hlgate:
+      rpc: {name: ListAllWidgets, request: ListAllWidgetsRequest, response: ListAllWidgetsResponse, http: "post /v1/locations/{location_id}/widgets:list", body: "*", upstreamBody: filter, doc: ListAllWidgets lists them.}
+`
+	dir, ov := fixture(t, map[string]string{"apps/widgets.json": protoDoc, "common/common-schemas.json": sliceCommon}, "", withRPC)
+	src, ops, err := buildAll(dir, ov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _, err := renderProtos(protoDir, src.docs, src.common, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := string(files["widgets_service.proto"])
+	for _, want := range []string{
+		`import "hlgate/v1/widgets.proto";`,
+		"  // ListAllWidgets lists them.\n  rpc ListAllWidgets(ListAllWidgetsRequest) returns (ListAllWidgetsResponse) {",
+		"operation_id: \"list-widgets\"\n      body: \"filter\"",
+		"post: \"/v1/locations/{location_id}/widgets:list\"\n      body: \"*\"",
+		"rpc CreateWidget(CreateWidgetRequest) returns (CreateWidgetResponse) {",
+	} {
+		if !strings.Contains(svc, want) {
+			t.Errorf("the service lacks %q:\n%s", want, svc)
+		}
+	}
+	if strings.Contains(svc, "message ListWidgetsRequest") || strings.Contains(svc, "message ListAllWidgetsRequest") {
+		t.Error("messages were generated for an operation whose messages are hand-written")
+	}
+	// A message no hand-written file declares stops the generator.
+	missing := strings.Replace(withRPC, "response: ListAllWidgetsResponse", "response: NoSuchResponse", 1)
+	dir, ov = fixture(t, map[string]string{"apps/widgets.json": protoDoc, "common/common-schemas.json": sliceCommon}, "", missing)
+	src, ops, err = buildAll(dir, ov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := renderProtos(protoDir, src.docs, src.common, ops); err == nil || !strings.Contains(err.Error(), "NoSuchResponse") {
+		t.Fatalf("renderProtos with a missing hand-written message: %v", err)
+	}
+}
