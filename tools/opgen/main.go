@@ -86,6 +86,9 @@ func run(root string) error {
 	if err := writeProtos(filepath.Join(root, "proto", "hlgate", "v1"), protos); err != nil {
 		return err
 	}
+	if err := os.WriteFile(filepath.Join(root, "docs", "COVERAGE.md"), renderCoverage(ops), 0o644); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Join(root, "gen", "genservices"), 0o755); err != nil {
 		return err
 	}
