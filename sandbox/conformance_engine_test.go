@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -14,10 +15,8 @@ import (
 // document when the collection has no create), the list, the item's read,
 // update and delete, each with a request built from the document's own
 // schema. So an operation that joins the slice is proved served, validated
-// both ways, without a case written for it. Path parameters other than
-// locationId must be the item's id (the last segment); an operation nested
-// deeper needs a case of its own, and the coverage check after the walk
-// reports it.
+// both ways, without a case written for it. A parent's path parameter
+// (a contact's tasks) takes one fixed id; locationId is the location's.
 func (cf *conformance) engineWalk(engineOps []string, location, token string) {
 	t := cf.t
 	t.Helper()
@@ -47,18 +46,29 @@ func (cf *conformance) engineWalk(engineOps []string, location, token string) {
 		ops := families[coll]
 		rank := map[string]int{http.MethodPost: 0, http.MethodGet: 1, http.MethodPut: 2, http.MethodPatch: 2, http.MethodDelete: 3}
 		slices.SortStableFunc(ops, func(a, b famOp) int { return rank[a.method] - rank[b.method] })
-		fill := func(path, id string) string {
+		// parents fills the path parameters of a collection's parents: the
+		// engine keeps a collection per parent path, whatever the parent.
+		parents := func(path string) string {
 			path = strings.ReplaceAll(path, "{locationId}", location)
-			if i := strings.LastIndex(path, "{"); i >= 0 {
-				path = path[:i] + id + path[strings.Index(path[i:], "}")+i+1:]
+			for strings.Contains(path, "{") {
+				i := strings.Index(path, "{")
+				path = path[:i] + parentID + path[strings.Index(path[i:], "}")+i+1:]
 			}
 			return path
+		}
+		fill := func(path, id string) string {
+			path = strings.ReplaceAll(path, "{locationId}", location)
+			if last := strings.TrimSuffix(path, "/"); strings.HasSuffix(last, "}") {
+				i := strings.LastIndex(last, "{")
+				path = last[:i] + id
+			}
+			return parents(path)
 		}
 		id := ""
 		for _, f := range ops {
 			if f.method == http.MethodPost {
 				ans := cf.run(confCase{name: "engine create " + f.op.OperationID, method: f.method, path: fill(f.path, ""), token: token,
-					status: successCode(f.op), json: exampleBody(f.op)})
+					status: successCode(f.op), json: located(exampleBody(f.op), location)})
 				id = createdID(ans)
 			}
 		}
@@ -83,7 +93,7 @@ func (cf *conformance) engineWalk(engineOps []string, location, token string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := cf.e.sb.PutDocument(location, strings.ReplaceAll(coll, "{locationId}", location), b); err != nil {
+			if err := cf.e.sb.PutDocument(location, parents(coll), b); err != nil {
 				t.Fatalf("store a document in %s: %v", coll, err)
 			}
 		}
@@ -91,15 +101,24 @@ func (cf *conformance) engineWalk(engineOps []string, location, token string) {
 			if f.method == http.MethodPost {
 				continue
 			}
-			params := strings.Count(f.path, "{") - strings.Count(f.path, "{locationId}")
-			if params > 1 || (params == 1 && !strings.HasSuffix(strings.TrimSuffix(f.path, "/"), "}")) {
-				continue // nested deeper: a case of its own
-			}
 			query := requiredQuery(f.op, location)
 			cf.run(confCase{name: "engine " + f.op.OperationID, method: f.method, path: fill(f.path, id) + query, token: token,
-				status: successCode(f.op), json: exampleBody(f.op)})
+				status: successCode(f.op), json: located(exampleBody(f.op), location)})
 		}
 	}
+}
+
+// parentID fills the parent path parameters of the walked collections.
+const parentID = "ConfParent0000000001"
+
+// located names the walked location in a body that names one.
+func located(body any, location string) any {
+	if m, ok := body.(map[string]any); ok {
+		if _, names := m["locationId"]; names {
+			m["locationId"] = location
+		}
+	}
+	return body
 }
 
 // successCode is the operation's lowest 2xx status.
@@ -136,8 +155,8 @@ func requiredQuery(op *openapi3.Operation, location string) string {
 		v := "x"
 		if p.Value.Name == "locationId" {
 			v = location
-		} else if s := p.Value.Schema; s != nil && s.Value != nil && len(s.Value.Enum) > 0 {
-			v, _ = s.Value.Enum[0].(string)
+		} else if s := p.Value.Schema; s != nil && s.Value != nil {
+			v = fmt.Sprint(exampleOf(s.Value, false))
 		}
 		parts = append(parts, p.Value.Name+"="+v)
 	}

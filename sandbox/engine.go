@@ -19,7 +19,8 @@ import (
 // 2xx response schema, read once at start:
 //
 //   - GET of a path ending in a {param} reads one document;
-//   - GET of any other path lists the collection;
+//   - GET of any other path lists the collection, a page of it when the
+//     operation takes limit and offset (or skip);
 //   - POST of a path not ending in a {param} creates a document;
 //   - PUT or PATCH of a path ending in a {param} merges the body into it;
 //   - DELETE of a path ending in a {param} removes it.
@@ -58,7 +59,10 @@ type engineOp struct {
 	// filters are the query parameters that name a member of the listed
 	// documents: a list keeps the documents whose member equals the value.
 	filters []string
-	idKey   string // "id", or "_id" for the Mongo-shaped schemas
+	// limitParam and offsetParam page a list (limit with offset or skip);
+	// "" when the operation takes no such parameters.
+	limitParam, offsetParam string
+	idKey                   string // "id", or "_id" for the Mongo-shaped schemas
 	// echoID is the member of a delete's answer that names the deleted
 	// document ("" when the answer names none).
 	echoID string
@@ -145,6 +149,19 @@ func newEngineOp(method, path string, op *openapi3.Operation) (*engineOp, error)
 			}
 		}
 		if e.kind == engineList {
+			for _, p := range op.Parameters {
+				if pv := p.Value; pv != nil && pv.In == openapi3.ParameterInQuery {
+					switch pv.Name {
+					case "limit":
+						e.limitParam = pv.Name
+					case "offset", "skip":
+						e.offsetParam = pv.Name
+					}
+				}
+			}
+			if e.offsetParam == "" {
+				e.limitParam = "" // a limit alone is not a page this engine cuts
+			}
 			for _, p := range op.Parameters {
 				if pv := p.Value; pv != nil && pv.In == openapi3.ParameterInQuery && !isLocationName(pv.Name) && docSchema.Properties[pv.Name] != nil {
 					e.filters = append(e.filters, pv.Name)
@@ -338,7 +355,19 @@ func (e *engineOp) serve(s *Sandbox, w http.ResponseWriter, r *http.Request, c *
 		docs := l.coll(collectionKey(r.URL.Path, false), false).list()
 		l.mu.RUnlock()
 		docs = e.filter(docs, q)
-		writeBody(w, e.status, e.answerList(docs))
+		total, more := len(docs), false
+		if e.limitParam != "" {
+			// The request was validated: the page parameters are numbers.
+			limit, _ := strconv.Atoi(q.Get(e.limitParam))
+			offset, _ := strconv.Atoi(q.Get(e.offsetParam))
+			offset = min(max(offset, 0), len(docs))
+			end := len(docs)
+			if limit > 0 {
+				end = min(offset+limit, len(docs))
+			}
+			docs, more = docs[offset:end], end < len(docs)
+		}
+		writeBody(w, e.status, e.answerList(docs, total, more))
 	case engineCreate:
 		e.create(l, w, r, c)
 	case engineMerge:
@@ -398,7 +427,9 @@ func (e *engineOp) answer(doc json.RawMessage) []byte {
 	return append(b, '}')
 }
 
-func (e *engineOp) answerList(docs []json.RawMessage) []byte {
+// answerList answers a page of a list: its counts are the number of
+// matching documents, and a hasMore flag says whether a page follows.
+func (e *engineOp) answerList(docs []json.RawMessage, total int, more bool) []byte {
 	arr := []byte{'['}
 	for i, d := range docs {
 		if i > 0 {
@@ -412,10 +443,10 @@ func (e *engineOp) answerList(docs []json.RawMessage) []byte {
 	}
 	b := appendMember([]byte{'{'}, e.envelope, arr)
 	for _, n := range e.counts {
-		b = appendMember(b, n, strconv.AppendInt(nil, int64(len(docs)), 10))
+		b = appendMember(b, n, strconv.AppendInt(nil, int64(total), 10))
 	}
 	for _, f := range e.flags {
-		b = appendMember(b, f, []byte("true"))
+		b = appendMember(b, f, strconv.AppendBool(nil, f != "hasMore" || more))
 	}
 	return append(b, '}')
 }

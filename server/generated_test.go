@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 	"github.com/hlgate/hlgate/sandbox"
@@ -43,7 +44,7 @@ func TestGeneratedLocationTags(t *testing.T) {
 	ctx, loc := h.ctx(""), sandbox.DemoLocationID
 	c := hlgatev1.NewLocationsServiceClient(h.conn)
 
-	created, err := c.CreateTag(ctx, &hlgatev1.CreateTagRequest{LocationId: loc, Name: "vip"})
+	created, err := c.CreateTag(ctx, &hlgatev1.CreateTagRequest{LocationId: loc, Name: proto.String("vip")})
 	if err != nil || created.GetTag().GetId() == "" || created.GetTag().GetName() != "vip" {
 		t.Fatalf("CreateTag = %v, %v", created, err)
 	}
@@ -52,7 +53,7 @@ func TestGeneratedLocationTags(t *testing.T) {
 	if tag, _ := got["tag"].(map[string]any); tag["name"] != "vip" {
 		t.Fatalf("GET tag = %v", got)
 	}
-	if _, err := c.UpdateTag(ctx, &hlgatev1.UpdateTagRequest{LocationId: loc, TagId: id, Name: "vip-2"}); err != nil {
+	if _, err := c.UpdateTag(ctx, &hlgatev1.UpdateTagRequest{LocationId: loc, TagId: id, Name: proto.String("vip-2")}); err != nil {
 		t.Fatalf("UpdateTag: %v", err)
 	}
 	restJSON(t, h, http.MethodPut, "/v1/locations/"+loc+"/tags/"+id, `{"name":"vip-3"}`, http.StatusOK)
@@ -101,7 +102,7 @@ func TestGeneratedServicesCheckTheCaller(t *testing.T) {
 		t.Fatalf("a read key reading its location's tags: %v", err)
 	}
 	before := h.hits.total("")
-	if _, err := c.CreateTag(h.ctx(readKey), &hlgatev1.CreateTagRequest{LocationId: loc, Name: "x"}); status.Code(err) != codes.PermissionDenied {
+	if _, err := c.CreateTag(h.ctx(readKey), &hlgatev1.CreateTagRequest{LocationId: loc, Name: proto.String("x")}); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("a read key creating a tag: %v, want PERMISSION_DENIED", err)
 	}
 	if _, err := c.GetLocationTags(h.ctx(writeKey), &hlgatev1.GetLocationTagsRequest{LocationId: sandbox.OtherLocationID}); status.Code(err) != codes.PermissionDenied {
@@ -132,11 +133,11 @@ func TestGeneratedCustomValues(t *testing.T) {
 		t.Fatalf("GetCustomValue = %v, %v", got, err)
 	}
 	restJSON(t, h, http.MethodGet, "/v1/locations/"+loc+"/customValues/"+id, "", http.StatusOK)
-	if _, err := c.UpdateCustomValue(ctx, &hlgatev1.UpdateCustomValueRequest{LocationId: loc, Id: id, Name: "Brand", Value: "Acme Inc"}); err != nil {
+	if _, err := c.UpdateCustomValue(ctx, &hlgatev1.UpdateCustomValueRequest{LocationId: loc, Id: id, Name: proto.String("Brand"), Value: proto.String("Acme Inc")}); err != nil {
 		t.Fatalf("UpdateCustomValue: %v", err)
 	}
 	restJSON(t, h, http.MethodPut, "/v1/locations/"+loc+"/customValues/"+id, `{"name":"Brand","value":"Acme Ltd"}`, http.StatusOK)
-	if _, err := c.CreateCustomValue(ctx, &hlgatev1.CreateCustomValueRequest{LocationId: loc, Name: "Motto", Value: "Fast"}); err != nil {
+	if _, err := c.CreateCustomValue(ctx, &hlgatev1.CreateCustomValueRequest{LocationId: loc, Name: proto.String("Motto"), Value: proto.String("Fast")}); err != nil {
 		t.Fatalf("CreateCustomValue: %v", err)
 	}
 	list, err := c.GetCustomValues(ctx, &hlgatev1.GetCustomValuesRequest{LocationId: loc})
@@ -171,8 +172,8 @@ func TestGeneratedRecurringTasks(t *testing.T) {
 	ctx, loc := h.ctx(""), sandbox.DemoLocationID
 	c := hlgatev1.NewLocationsServiceClient(h.conn)
 
-	rule := &hlgatev1.CustomRRulesOptions{IntervalType: "daily", Interval: 1, StartDate: "2026-12-01T09:00:00.000Z", DueAfterSeconds: 3600}
-	created, err := c.CreateRecurringTask(ctx, &hlgatev1.CreateRecurringTaskRequest{LocationId: loc, Title: "Call back", RruleOptions: rule, Owners: []string{"User1"}})
+	rule := &hlgatev1.CustomRRulesOptions{IntervalType: proto.String("daily"), Interval: proto.Float64(1), StartDate: proto.String("2026-12-01T09:00:00.000Z"), DueAfterSeconds: proto.Float64(3600)}
+	created, err := c.CreateRecurringTask(ctx, &hlgatev1.CreateRecurringTaskRequest{LocationId: loc, Title: proto.String("Call back"), RruleOptions: rule, Owners: []string{"User1"}})
 	if err != nil || created.GetRecurringTask().GetId() == "" {
 		t.Fatalf("CreateRecurringTask = %v, %v", created, err)
 	}
@@ -188,7 +189,7 @@ func TestGeneratedRecurringTasks(t *testing.T) {
 	}
 	restJSON(t, h, http.MethodPut, "/v1/locations/"+loc+"/recurring-tasks/"+id,
 		`{"title":"Call back soon","rruleOptions":{"intervalType":"daily","interval":2,"startDate":"2026-12-01T09:00:00.000Z","dueAfterSeconds":600}}`, http.StatusOK)
-	if _, err := c.UpdateRecurringTask(ctx, &hlgatev1.UpdateRecurringTaskRequest{LocationId: loc, Id: id, Title: "Call back today", RruleOptions: rule}); err != nil {
+	if _, err := c.UpdateRecurringTask(ctx, &hlgatev1.UpdateRecurringTaskRequest{LocationId: loc, Id: id, Title: proto.String("Call back today"), RruleOptions: rule}); err != nil {
 		t.Fatalf("UpdateRecurringTask: %v", err)
 	}
 	one, err := c.GetRecurringTaskById(ctx, &hlgatev1.GetRecurringTaskByIdRequest{LocationId: loc, Id: id})
@@ -233,5 +234,179 @@ func TestGeneratedWorkflows(t *testing.T) {
 	listed := restJSON(t, h, http.MethodGet, "/v1/locations/"+loc+"/workflows", "", http.StatusOK)
 	if ws, _ := listed["workflows"].([]any); len(ws) != 2 {
 		t.Fatalf("GET workflows = %v", listed)
+	}
+}
+
+// A contact's tasks and notes, generated beside ContactsService's
+// hand-written RPCs. A task created not completed sends completed false:
+// a generated scalar has presence, so a zero value the caller sets is sent
+// (and satisfies the document's required completed).
+func TestGeneratedContactTasksAndNotes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	contact := firstContactID(t, h)
+	task, err := h.contacts.CreateTask(ctx, &hlgatev1.CreateTaskRequest{LocationId: loc, ContactId: contact,
+		Title: proto.String("Call"), DueDate: proto.String("2026-12-24T10:00:00.000Z"), Completed: proto.Bool(false)})
+	if err != nil || task.GetTask().GetId() == "" || task.GetTask().Completed == nil || task.GetTask().GetCompleted() {
+		t.Fatalf("CreateTask = %v, %v", task, err)
+	}
+	id := task.GetTask().GetId()
+	base := "/v1/locations/" + loc + "/contacts/" + contact + "/tasks"
+	got := restJSON(t, h, http.MethodGet, base+"/"+id, "", http.StatusOK)
+	if tk, _ := got["task"].(map[string]any); tk["completed"] != false || tk["title"] != "Call" {
+		t.Fatalf("GET task = %v", got)
+	}
+	restJSON(t, h, http.MethodPut, base+"/"+id, `{"title":"Call back","dueDate":"2026-12-24T10:00:00.000Z","completed":true}`, http.StatusOK)
+	one, err := h.contacts.GetTask(ctx, &hlgatev1.GetTaskRequest{LocationId: loc, ContactId: contact, TaskId: id})
+	if err != nil || one.GetTask().GetTitle() != "Call back" || !one.GetTask().GetCompleted() {
+		t.Fatalf("GetTask = %v, %v", one, err)
+	}
+	if _, err := h.contacts.UpdateTask(ctx, &hlgatev1.UpdateTaskRequest{LocationId: loc, ContactId: contact, TaskId: id,
+		Title: proto.String("Call back soon"), DueDate: proto.String("2026-12-25T10:00:00.000Z"), Completed: proto.Bool(false)}); err != nil {
+		t.Fatalf("UpdateTask: %v", err)
+	}
+	all, err := h.contacts.GetAllTasks(ctx, &hlgatev1.GetAllTasksRequest{LocationId: loc, ContactId: contact})
+	if err != nil || len(all.GetTasks()) != 1 || all.GetTasks()[0].GetCompleted() {
+		t.Fatalf("GetAllTasks = %v, %v", all, err)
+	}
+	if l := restJSON(t, h, http.MethodGet, base, "", http.StatusOK); len(l["tasks"].([]any)) != 1 {
+		t.Fatalf("GET tasks = %v", l)
+	}
+	if _, err := h.contacts.DeleteTask(ctx, &hlgatev1.DeleteTaskRequest{LocationId: loc, ContactId: contact, TaskId: id}); err != nil {
+		t.Fatalf("DeleteTask: %v", err)
+	}
+	code, _, body := h.rest(http.MethodDelete, base+"/"+id, "", nil)
+	if code != http.StatusNotFound {
+		t.Fatalf("DELETE a deleted task = %d %s", code, body)
+	}
+
+	notes := "/v1/locations/" + loc + "/contacts/" + contact + "/notes"
+	created := restJSON(t, h, http.MethodPost, notes, `{"body":"met at the fair","pinned":false}`, http.StatusOK)
+	n, _ := created["note"].(map[string]any)
+	noteID, _ := n["id"].(string)
+	if noteID == "" {
+		t.Fatalf("POST note = %v", created)
+	}
+	note, err := h.contacts.GetNote(ctx, &hlgatev1.GetNoteRequest{LocationId: loc, ContactId: contact, Id: noteID})
+	if err != nil || note.GetNote().GetBody() != "met at the fair" {
+		t.Fatalf("GetNote = %v, %v", note, err)
+	}
+	restJSON(t, h, http.MethodGet, notes+"/"+noteID, "", http.StatusOK)
+	if _, err := h.contacts.UpdateNote(ctx, &hlgatev1.UpdateNoteRequest{LocationId: loc, ContactId: contact, Id: noteID, Body: proto.String("met at the fair, twice")}); err != nil {
+		t.Fatalf("UpdateNote: %v", err)
+	}
+	restJSON(t, h, http.MethodPut, notes+"/"+noteID, `{"body":"met three times"}`, http.StatusOK)
+	if _, err := h.contacts.CreateNote(ctx, &hlgatev1.CreateNoteRequest{LocationId: loc, ContactId: contact, Body: proto.String("second")}); err != nil {
+		t.Fatalf("CreateNote: %v", err)
+	}
+	// The hand-written list reads what the generated writes wrote.
+	listed, err := h.contacts.ListContactNotes(ctx, &hlgatev1.ListContactNotesRequest{LocationId: loc, ContactId: contact})
+	if err != nil || len(listed.GetNotes()) != 2 {
+		t.Fatalf("ListContactNotes = %v, %v", listed, err)
+	}
+	restJSON(t, h, http.MethodDelete, notes+"/"+noteID, "", http.StatusOK)
+	if _, err := h.contacts.DeleteNote(ctx, &hlgatev1.DeleteNoteRequest{LocationId: loc, ContactId: contact, Id: noteID}); status.Code(err) != codes.NotFound {
+		t.Fatalf("DeleteNote of a deleted note: %v, want NOT_FOUND", err)
+	}
+}
+
+// Calendar groups, and an appointment's notes walked page by page.
+func TestGeneratedCalendarGroupsAndAppointmentNotes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	group, err := h.calendars.CreateCalendarGroup(ctx, &hlgatev1.CreateCalendarGroupRequest{LocationId: loc,
+		Name: proto.String("Sales"), Description: proto.String("The sales team"), Slug: proto.String("sales")})
+	if err != nil || group.GetGroup().GetId() == "" {
+		t.Fatalf("CreateCalendarGroup = %v, %v", group, err)
+	}
+	gid := group.GetGroup().GetId()
+	groups, err := h.calendars.GetGroups(ctx, &hlgatev1.GetGroupsRequest{LocationId: loc})
+	if err != nil || len(groups.GetGroups()) != 1 || groups.GetGroups()[0].GetSlug() != "sales" {
+		t.Fatalf("GetGroups = %v, %v", groups, err)
+	}
+	restJSON(t, h, http.MethodPut, "/v1/locations/"+loc+"/calendars/groups/"+gid, `{"name":"Sales EU","description":"The EU team","slug":"sales-eu"}`, http.StatusOK)
+	if _, err := h.calendars.EditGroup(ctx, &hlgatev1.EditGroupRequest{LocationId: loc, GroupId: gid,
+		Name: proto.String("Sales"), Description: proto.String("All"), Slug: proto.String("sales")}); err != nil {
+		t.Fatalf("EditGroup: %v", err)
+	}
+	if l := restJSON(t, h, http.MethodGet, "/v1/locations/"+loc+"/calendars/groups", "", http.StatusOK); len(l["groups"].([]any)) != 1 {
+		t.Fatalf("GET groups = %v", l)
+	}
+	restJSON(t, h, http.MethodPost, "/v1/locations/"+loc+"/calendars/groups", `{"name":"Support","description":"Help","slug":"support"}`, http.StatusOK)
+	if _, err := h.calendars.DeleteGroup(ctx, &hlgatev1.DeleteGroupRequest{LocationId: loc, GroupId: gid}); err != nil {
+		t.Fatalf("DeleteGroup: %v", err)
+	}
+	code, _, body := h.rest(http.MethodDelete, "/v1/locations/"+loc+"/calendars/groups/"+gid, "", nil)
+	if code != http.StatusNotFound {
+		t.Fatalf("DELETE a deleted group = %d %s", code, body)
+	}
+
+	appt := "ApptOfTheNotesTest01"
+	base := "/v1/locations/" + loc + "/calendars/appointments/" + appt + "/notes"
+	want := map[string]bool{}
+	for i, text := range []string{"one", "two", "three", "four", "five"} {
+		var id string
+		if i%2 == 0 {
+			n, err := h.calendars.CreateAppointmentNote(ctx, &hlgatev1.CreateAppointmentNoteRequest{LocationId: loc, AppointmentId: appt, Body: proto.String(text)})
+			if err != nil {
+				t.Fatalf("CreateAppointmentNote: %v", err)
+			}
+			id = n.GetNote().GetId()
+		} else {
+			n := restJSON(t, h, http.MethodPost, base, `{"body":"`+text+`"}`, http.StatusOK)
+			id, _ = n["note"].(map[string]any)["id"].(string)
+		}
+		if id == "" {
+			t.Fatalf("note %q has no id", text)
+		}
+		want[id] = true
+	}
+	seen := map[string]bool{}
+	req := &hlgatev1.GetAppointmentNotesRequest{LocationId: loc, AppointmentId: appt, PageSize: 2}
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("the walk does not end")
+		}
+		page, err := h.calendars.GetAppointmentNotes(ctx, req)
+		if err != nil {
+			t.Fatalf("GetAppointmentNotes: %v", err)
+		}
+		for _, n := range page.GetNotes() {
+			if seen[n.GetId()] {
+				t.Fatalf("note %s on two pages", n.GetId())
+			}
+			seen[n.GetId()] = true
+		}
+		if page.GetNextPageToken() == "" {
+			break
+		}
+		req.PageToken = page.GetNextPageToken()
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("the walk saw %d notes, want %d", len(seen), len(want))
+	}
+	for id := range want {
+		if !seen[id] {
+			t.Fatalf("the walk missed note %s", id)
+		}
+	}
+	first := restJSON(t, h, http.MethodGet, base+"?pageSize=2", "", http.StatusOK)
+	if ns, _ := first["notes"].([]any); len(ns) != 2 || first["nextPageToken"] == "" {
+		t.Fatalf("GET notes page = %v", first)
+	}
+	var one string
+	for id := range want {
+		one = id
+		break
+	}
+	if _, err := h.calendars.UpdateAppointmentNote(ctx, &hlgatev1.UpdateAppointmentNoteRequest{LocationId: loc, AppointmentId: appt, NoteId: one, Body: proto.String("edited")}); err != nil {
+		t.Fatalf("UpdateAppointmentNote: %v", err)
+	}
+	restJSON(t, h, http.MethodPut, base+"/"+one, `{"body":"edited again"}`, http.StatusOK)
+	restJSON(t, h, http.MethodDelete, base+"/"+one, "", http.StatusOK)
+	if _, err := h.calendars.DeleteAppointmentNote(ctx, &hlgatev1.DeleteAppointmentNoteRequest{LocationId: loc, AppointmentId: appt, NoteId: one}); status.Code(err) != codes.NotFound {
+		t.Fatalf("DeleteAppointmentNote of a deleted note: %v, want NOT_FOUND", err)
 	}
 }

@@ -183,12 +183,30 @@ func (s *synth) resolve(schema map[string]any, file string) (map[string]any, str
 	return nil, ""
 }
 
+// exampleFits reports whether a document's example has its schema's type:
+// the documented answer is built from the schema, and an example the
+// schema contradicts ("true" for a boolean) is the messy answer's job.
+func exampleFits(typ, ex any) bool {
+	switch typ {
+	case "boolean":
+		_, ok := ex.(bool)
+		return ok
+	case "number", "integer":
+		_, ok := ex.(float64)
+		return ok
+	case "string":
+		_, ok := ex.(string)
+		return ok
+	}
+	return true
+}
+
 func (s *synth) value(schema map[string]any, file string, depth int) any {
 	schema, file = s.resolve(schema, file)
 	if depth > 8 {
 		return nil
 	}
-	if ex, ok := schema["example"]; ok && schema["type"] != "object" && schema["type"] != "array" {
+	if ex, ok := schema["example"]; ok && schema["type"] != "object" && schema["type"] != "array" && exampleFits(schema["type"], ex) {
 		return ex
 	}
 	for _, k := range []string{"allOf", "oneOf", "anyOf"} {

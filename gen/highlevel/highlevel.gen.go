@@ -1106,6 +1106,11 @@ func (e ListOrdersParamsPaymentStatus) Valid() bool {
 	}
 }
 
+// AllGroupsSuccessfulResponseDTO defines model for AllGroupsSuccessfulResponseDTO.
+type AllGroupsSuccessfulResponseDTO struct {
+	Groups *[]GroupDTO `json:"groups,omitempty"`
+}
+
 // AmountSummary defines model for AmountSummary.
 type AmountSummary struct {
 	// Discount Discount value on order.
@@ -1744,9 +1749,57 @@ type CalendarNotification struct {
 // Example: email
 type CalendarNotificationType string
 
+// CalendarsDeleteNoteSuccessfulResponseDto defines model for CalendarsDeleteNoteSuccessfulResponseDto.
+type CalendarsDeleteNoteSuccessfulResponseDto struct {
+	// Success Example: true
+	Success *bool `json:"success,omitempty"`
+}
+
+// CalendarsGetCreateUpdateNoteSuccessfulResponseDto defines model for CalendarsGetCreateUpdateNoteSuccessfulResponseDto.
+type CalendarsGetCreateUpdateNoteSuccessfulResponseDto struct {
+	Note *CalendarsGetNoteSchema `json:"note,omitempty"`
+}
+
+// CalendarsGetNoteSchema defines model for CalendarsGetNoteSchema.
+type CalendarsGetNoteSchema struct {
+	// Body Example: lorem ipsum
+	Body *string `json:"body,omitempty"`
+
+	// ContactID Example: TUcmRxWrjqzJS8EjkxNK
+	ContactID *string              `json:"contactId,omitempty"`
+	CreatedBy *NoteCreatedBySchema `json:"createdBy,omitempty"`
+
+	// DateAdded Example: 2021-07-08T12:02:11.285Z
+	DateAdded *string `json:"dateAdded,omitempty"`
+
+	// ID Example: HGPcayliwcdoUFzvbTok
+	ID *string `json:"id,omitempty"`
+
+	// UserID Example: TUcmRxWrjqzJS8EjkxNK
+	UserID *string `json:"userId,omitempty"`
+}
+
+// CalendarsGetNotesListSuccessfulResponseDto defines model for CalendarsGetNotesListSuccessfulResponseDto.
+type CalendarsGetNotesListSuccessfulResponseDto struct {
+	// HasMore Example: true
+	HasMore *bool                     `json:"hasMore,omitempty"`
+	Notes   *[]CalendarsGetNoteSchema `json:"notes,omitempty"`
+}
+
 // CalendarsGetSuccessfulResponseDTO defines model for CalendarsGetSuccessfulResponseDTO.
 type CalendarsGetSuccessfulResponseDTO struct {
 	Calendars *[]CalendarDTO `json:"calendars,omitempty"`
+}
+
+// CalendarsNotesDTO defines model for CalendarsNotesDTO.
+type CalendarsNotesDTO struct {
+	// Body Note body
+	//
+	// Example: lorem ipsum
+	Body string `json:"body"`
+
+	// UserID Example: GCs5KuzPqTls7vWclkEV
+	UserID *string `json:"userId,omitempty"`
 }
 
 // CheckboxField defines model for CheckboxField.
@@ -1803,6 +1856,17 @@ type ContactsCustomFieldSchema struct {
 	Value interface{} `json:"value,omitempty"`
 }
 
+// ContactsDeleteNoteSuccessfulResponseDto defines model for ContactsDeleteNoteSuccessfulResponseDto.
+type ContactsDeleteNoteSuccessfulResponseDto struct {
+	// Succeded Example: true
+	Succeded *bool `json:"succeded,omitempty"`
+}
+
+// ContactsGetCreateUpdateNoteSuccessfulResponseDto defines model for ContactsGetCreateUpdateNoteSuccessfulResponseDto.
+type ContactsGetCreateUpdateNoteSuccessfulResponseDto struct {
+	Note *ContactsGetNoteSchema `json:"note,omitempty"`
+}
+
 // ContactsGetNoteSchema defines model for ContactsGetNoteSchema.
 type ContactsGetNoteSchema struct {
 	// Body Example: lorem ipsum
@@ -1833,6 +1897,24 @@ type ContactsGetNoteSchema struct {
 // ContactsGetNotesListSuccessfulResponseDto defines model for ContactsGetNotesListSuccessfulResponseDto.
 type ContactsGetNotesListSuccessfulResponseDto struct {
 	Notes *[]ContactsGetNoteSchema `json:"notes,omitempty"`
+}
+
+// ContactsNotesDTO defines model for ContactsNotesDTO.
+type ContactsNotesDTO struct {
+	// Body Example: lorem ipsum
+	Body string `json:"body"`
+
+	// Color Example: #FFAA00
+	Color *string `json:"color,omitempty"`
+
+	// Pinned Example: false
+	Pinned *bool `json:"pinned,omitempty"`
+
+	// Title Example: Follow-up summary
+	Title *string `json:"title,omitempty"`
+
+	// UserID Example: GCs5KuzPqTls7vWclkEV
+	UserID *string `json:"userId,omitempty"`
 }
 
 // CreateAddTagSuccessfulResponseDto defines model for CreateAddTagSuccessfulResponseDto.
@@ -2074,6 +2156,24 @@ type CreateDto_CustomFields struct {
 // CreateDtoStatus defines model for CreateDto.Status.
 type CreateDtoStatus string
 
+// CreateTaskParams defines model for CreateTaskParams.
+type CreateTaskParams struct {
+	// AssignedTo Example: hxHGVRb1YJUscrCB8eXK
+	AssignedTo *string `json:"assignedTo,omitempty"`
+
+	// Body Example: loram ipsum
+	Body *string `json:"body,omitempty"`
+
+	// Completed Example: true
+	Completed bool `json:"completed"`
+
+	// DueDate Example: 2020-10-25T11:00:00Z
+	DueDate string `json:"dueDate"`
+
+	// Title Example: First Task
+	Title string `json:"title"`
+}
+
 // CreatedOrUpdatedBy defines model for CreatedOrUpdatedBy.
 type CreatedOrUpdatedBy struct {
 	// Source The source of the appointment
@@ -2230,6 +2330,12 @@ type DeleteRecurringTaskResponseDTO struct {
 	//
 	// Example: true
 	Success bool `json:"success"`
+}
+
+// DeleteTaskSuccessfulResponseDto defines model for DeleteTaskSuccessfulResponseDto.
+type DeleteTaskSuccessfulResponseDto struct {
+	// Succeded Example: true
+	Succeded *bool `json:"succeded,omitempty"`
 }
 
 // DeleteUpdateOpportunitySuccessfulResponseDto defines model for DeleteUpdateOpportunitySuccessfulResponseDto.
@@ -2801,6 +2907,68 @@ type GetWorkflowSuccessfulResponseDto struct {
 	Workflows *[]WorkflowSchema `json:"workflows,omitempty"`
 }
 
+// GroupCreateDTO defines model for GroupCreateDTO.
+type GroupCreateDTO struct {
+	// Description Example: group description
+	Description string `json:"description"`
+
+	// IsActive Example: true
+	IsActive *bool `json:"isActive,omitempty"`
+
+	// LocationID Example: ocQHyuzHvysMo5N5VsXc
+	LocationID string `json:"locationId"`
+
+	// Name Example: group a
+	Name string `json:"name"`
+
+	// Slug Example: 15-mins
+	Slug string `json:"slug"`
+}
+
+// GroupCreateSuccessfulResponseDTO defines model for GroupCreateSuccessfulResponseDTO.
+type GroupCreateSuccessfulResponseDTO struct {
+	Group *GroupDTO `json:"group,omitempty"`
+}
+
+// GroupDTO defines model for GroupDTO.
+type GroupDTO struct {
+	// Description Example: group description
+	Description string `json:"description"`
+
+	// ID Example: ocQHyuzHvysMo5N5VsXc
+	ID *string `json:"id,omitempty"`
+
+	// IsActive Example: true
+	IsActive *bool `json:"isActive,omitempty"`
+
+	// LocationID Example: ocQHyuzHvysMo5N5VsXc
+	LocationID string `json:"locationId"`
+
+	// Name Example: group a
+	Name string `json:"name"`
+
+	// Slug Example: 15-mins
+	Slug string `json:"slug"`
+}
+
+// GroupSuccessfulResponseDTO defines model for GroupSuccessfulResponseDTO.
+type GroupSuccessfulResponseDTO struct {
+	// Success Success
+	Success *bool `json:"success,omitempty"`
+}
+
+// GroupUpdateDTO defines model for GroupUpdateDTO.
+type GroupUpdateDTO struct {
+	// Description Example: group description
+	Description string `json:"description"`
+
+	// Name Example: group a
+	Name string `json:"name"`
+
+	// Slug Example: 15-mins
+	Slug string `json:"slug"`
+}
+
 // Hour defines model for Hour.
 type Hour struct {
 	CloseHour   float64 `json:"closeHour"`
@@ -3030,6 +3198,15 @@ type MultiSelectField struct {
 
 	// Key Example: my_custom_field
 	Key *string `json:"key,omitempty"`
+}
+
+// NoteCreatedBySchema defines model for NoteCreatedBySchema.
+type NoteCreatedBySchema struct {
+	// ID Example: TUcmRxWr
+	ID *string `json:"id,omitempty"`
+
+	// Name Example: John Doe
+	Name *string `json:"name,omitempty"`
 }
 
 // NumericField defines model for NumericField.
@@ -3682,6 +3859,40 @@ type TagsDTO struct {
 	Tags []string `json:"tags"`
 }
 
+// TaskByIsSuccessfulResponseDto defines model for TaskByIsSuccessfulResponseDto.
+type TaskByIsSuccessfulResponseDto struct {
+	Task *TaskSchema `json:"task,omitempty"`
+}
+
+// TaskSchema defines model for TaskSchema.
+type TaskSchema struct {
+	// AssignedTo Example: tesTUcmRxWrjqzJS8EjkxNKting
+	AssignedTo *string `json:"assignedTo,omitempty"`
+
+	// Body Example: testing
+	Body *string `json:"body,omitempty"`
+
+	// Completed Example: true
+	Completed *bool `json:"completed,omitempty"`
+
+	// ContactID Example: lJpzYrWdpkC2hX6t2yue
+	ContactID *string `json:"contactId,omitempty"`
+
+	// DueDate Example: 2021-07-08T02:30:00.000Z
+	DueDate *string `json:"dueDate,omitempty"`
+
+	// ID Example: lJpzYrWdpkC2hX6t2yue
+	ID *string `json:"id,omitempty"`
+
+	// Title Example: test
+	Title *string `json:"title,omitempty"`
+}
+
+// TasksListSuccessfulResponseDto defines model for TasksListSuccessfulResponseDto.
+type TasksListSuccessfulResponseDto struct {
+	Tasks *[]TaskSchema `json:"tasks,omitempty"`
+}
+
 // TeamMemberResponse defines model for TeamMemberResponse.
 type TeamMemberResponse struct {
 	// IsPrimary Marks a user as primary. This property is required in case of collective booking calendars. Only one user can be primary.
@@ -3968,6 +4179,24 @@ type UpdateContactsSuccessfulResponseDto struct {
 	Succeded *bool `json:"succeded,omitempty"`
 }
 
+// UpdateNoteDTO defines model for UpdateNoteDTO.
+type UpdateNoteDTO struct {
+	// Body Example: lorem ipsum
+	Body *string `json:"body,omitempty"`
+
+	// Color Example: #FFAA00
+	Color *string `json:"color,omitempty"`
+
+	// Pinned Example: false
+	Pinned *bool `json:"pinned,omitempty"`
+
+	// Title Example: Follow-up summary
+	Title *string `json:"title,omitempty"`
+
+	// UserID Example: GCs5KuzPqTls7vWclkEV
+	UserID *string `json:"userId,omitempty"`
+}
+
 // UpdateOpportunityDto defines model for UpdateOpportunityDto.
 type UpdateOpportunityDto struct {
 	// AssignedTo Example: 082goXVW3lIExEQPOnd3
@@ -4011,6 +4240,24 @@ type UpdateStatusDto struct {
 
 // UpdateStatusDtoStatus defines model for UpdateStatusDto.Status.
 type UpdateStatusDtoStatus string
+
+// UpdateTaskBody defines model for UpdateTaskBody.
+type UpdateTaskBody struct {
+	// AssignedTo Example: hxHGVRb1YJUscrCB8eXK
+	AssignedTo *string `json:"assignedTo,omitempty"`
+
+	// Body Example: loram ipsum
+	Body *string `json:"body,omitempty"`
+
+	// Completed Example: true
+	Completed *bool `json:"completed,omitempty"`
+
+	// DueDate Example: 2020-10-25T11:00:00Z
+	DueDate *string `json:"dueDate,omitempty"`
+
+	// Title Example: First Task
+	Title *string `json:"title,omitempty"`
+}
 
 // UpsertContactDto defines model for UpsertContactDto.
 type UpsertContactDto struct {
@@ -4218,6 +4465,15 @@ type GetCalendarsParams struct {
 	ShowDrafted *bool `form:"showDrafted,omitempty" json:"showDrafted,omitempty"`
 }
 
+// GetAppointmentNotesParams defines parameters for GetAppointmentNotes.
+type GetAppointmentNotesParams struct {
+	// Limit Limit of notes to fetch
+	Limit float64 `form:"limit" json:"limit"`
+
+	// Offset Offset of notes to fetch
+	Offset float64 `form:"offset" json:"offset"`
+}
+
 // GetCalendarEventsParams defines parameters for GetCalendarEvents.
 type GetCalendarEventsParams struct {
 	// LocationID Location Id
@@ -4237,6 +4493,12 @@ type GetCalendarEventsParams struct {
 
 	// EndTime End Time (in millis)
 	EndTime string `form:"endTime" json:"endTime"`
+}
+
+// GetGroupsParams defines parameters for GetGroups.
+type GetGroupsParams struct {
+	// LocationID Location Id
+	LocationID string `form:"locationId" json:"locationId"`
 }
 
 // GetSlotsParams defines parameters for GetSlots.
@@ -4481,6 +4743,12 @@ type GetWorkflowParams struct {
 	LocationID string `form:"locationId" json:"locationId"`
 }
 
+// CreateAppointmentNoteJSONRequestBody defines body for CreateAppointmentNote for application/json ContentType.
+type CreateAppointmentNoteJSONRequestBody = CalendarsNotesDTO
+
+// UpdateAppointmentNoteJSONRequestBody defines body for UpdateAppointmentNote for application/json ContentType.
+type UpdateAppointmentNoteJSONRequestBody = CalendarsNotesDTO
+
 // CreateAppointmentJSONRequestBody defines body for CreateAppointment for application/json ContentType.
 type CreateAppointmentJSONRequestBody = AppointmentCreateSchema
 
@@ -4489,6 +4757,12 @@ type EditAppointmentJSONRequestBody = AppointmentEditSchema
 
 // DeleteEventJSONRequestBody defines body for DeleteEvent for application/json ContentType.
 type DeleteEventJSONRequestBody = DeleteAppointmentSchema
+
+// CreateCalendarGroupJSONRequestBody defines body for CreateCalendarGroup for application/json ContentType.
+type CreateCalendarGroupJSONRequestBody = GroupCreateDTO
+
+// EditGroupJSONRequestBody defines body for EditGroup for application/json ContentType.
+type EditGroupJSONRequestBody = GroupUpdateDTO
 
 // CreateContactJSONRequestBody defines body for CreateContact for application/json ContentType.
 type CreateContactJSONRequestBody = CreateContactDto
@@ -4502,11 +4776,23 @@ type UpsertContactJSONRequestBody = UpsertContactDto
 // UpdateContactJSONRequestBody defines body for UpdateContact for application/json ContentType.
 type UpdateContactJSONRequestBody = UpdateContactDto
 
+// CreateNoteJSONRequestBody defines body for CreateNote for application/json ContentType.
+type CreateNoteJSONRequestBody = ContactsNotesDTO
+
+// UpdateNoteJSONRequestBody defines body for UpdateNote for application/json ContentType.
+type UpdateNoteJSONRequestBody = UpdateNoteDTO
+
 // RemoveTagsJSONRequestBody defines body for RemoveTags for application/json ContentType.
 type RemoveTagsJSONRequestBody = TagsDTO
 
 // AddTagsJSONRequestBody defines body for AddTags for application/json ContentType.
 type AddTagsJSONRequestBody = TagsDTO
+
+// CreateTaskJSONRequestBody defines body for CreateTask for application/json ContentType.
+type CreateTaskJSONRequestBody = CreateTaskParams
+
+// UpdateTaskJSONRequestBody defines body for UpdateTask for application/json ContentType.
+type UpdateTaskJSONRequestBody = UpdateTaskBody
 
 // CreateCustomValueJSONRequestBody defines body for CreateCustomValue for application/json ContentType.
 type CreateCustomValueJSONRequestBody = CustomValuesDTO
@@ -5980,6 +6266,46 @@ type ClientInterface interface {
 	// Corresponds with GET /calendars/ (the `GetCalendars` operationId).
 	GetCalendars(ctx context.Context, params *GetCalendarsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetAppointmentNotes Get Notes
+	//
+	// Get Appointment Notes.
+	//
+	// Corresponds with GET /calendars/appointments/{appointmentId}/notes (the `GetAppointmentNotes` operationId).
+	GetAppointmentNotes(ctx context.Context, appointmentID string, params *GetAppointmentNotesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateAppointmentNoteWithBody Create Note
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /calendars/appointments/{appointmentId}/notes (the `CreateAppointmentNote` operationId).
+	CreateAppointmentNoteWithBody(ctx context.Context, appointmentID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateAppointmentNote Create Note
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /calendars/appointments/{appointmentId}/notes (the `CreateAppointmentNote` operationId).
+	CreateAppointmentNote(ctx context.Context, appointmentID string, body CreateAppointmentNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteAppointmentNote Delete Note
+	//
+	// Corresponds with DELETE /calendars/appointments/{appointmentId}/notes/{noteId} (the `DeleteAppointmentNote` operationId).
+	DeleteAppointmentNote(ctx context.Context, appointmentID string, noteID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateAppointmentNoteWithBody Update Note
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /calendars/appointments/{appointmentId}/notes/{noteId} (the `UpdateAppointmentNote` operationId).
+	UpdateAppointmentNoteWithBody(ctx context.Context, appointmentID string, noteID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateAppointmentNote Update Note
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /calendars/appointments/{appointmentId}/notes/{noteId} (the `UpdateAppointmentNote` operationId).
+	UpdateAppointmentNote(ctx context.Context, appointmentID string, noteID string, body UpdateAppointmentNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetCalendarEvents Get Calendar Events
 	//
 	// Corresponds with GET /calendars/events (the `GetCalendarEvents` operationId).
@@ -6041,6 +6367,50 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /calendars/events/{eventId} (the `DeleteEvent` operationId).
 	DeleteEvent(ctx context.Context, eventID string, body DeleteEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetGroups Get Groups
+	//
+	// Get all calendar groups in a location.
+	//
+	// Corresponds with GET /calendars/groups (the `GetGroups` operationId).
+	GetGroups(ctx context.Context, params *GetGroupsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCalendarGroupWithBody Create Calendar Group
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /calendars/groups (the `CreateCalendarGroup` operationId).
+	CreateCalendarGroupWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCalendarGroup Create Calendar Group
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /calendars/groups (the `CreateCalendarGroup` operationId).
+	CreateCalendarGroup(ctx context.Context, body CreateCalendarGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteGroup Delete Group
+	//
+	// Corresponds with DELETE /calendars/groups/{groupId} (the `DeleteGroup` operationId).
+	DeleteGroup(ctx context.Context, groupID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EditGroupWithBody Update Group
+	//
+	// Update Group by group ID.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /calendars/groups/{groupId} (the `EditGroup` operationId).
+	EditGroupWithBody(ctx context.Context, groupID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EditGroup Update Group
+	//
+	// Update Group by group ID.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /calendars/groups/{groupId} (the `EditGroup` operationId).
+	EditGroup(ctx context.Context, groupID string, body EditGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetCalendar Get Calendar
 	//
@@ -6143,6 +6513,44 @@ type ClientInterface interface {
 	// Corresponds with GET /contacts/{contactId}/notes (the `GetAllNotes` operationId).
 	GetAllNotes(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CreateNoteWithBody Create Note
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /contacts/{contactId}/notes (the `CreateNote` operationId).
+	CreateNoteWithBody(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateNote Create Note
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /contacts/{contactId}/notes (the `CreateNote` operationId).
+	CreateNote(ctx context.Context, contactID string, body CreateNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteNote Delete Note
+	//
+	// Corresponds with DELETE /contacts/{contactId}/notes/{id} (the `DeleteNote` operationId).
+	DeleteNote(ctx context.Context, contactID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetNote Get Note
+	//
+	// Corresponds with GET /contacts/{contactId}/notes/{id} (the `GetNote` operationId).
+	GetNote(ctx context.Context, contactID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateNoteWithBody Update Note
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /contacts/{contactId}/notes/{id} (the `UpdateNote` operationId).
+	UpdateNoteWithBody(ctx context.Context, contactID string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateNote Update Note
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /contacts/{contactId}/notes/{id} (the `UpdateNote` operationId).
+	UpdateNote(ctx context.Context, contactID string, id string, body UpdateNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RemoveTagsWithBody Remove Tags
 	//
 	// Takes any type of body and a specified content type.
@@ -6170,6 +6578,49 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /contacts/{contactId}/tags (the `AddTags` operationId).
 	AddTags(ctx context.Context, contactID string, body AddTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAllTasks Get all Tasks
+	//
+	// Corresponds with GET /contacts/{contactId}/tasks (the `GetAllTasks` operationId).
+	GetAllTasks(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTaskWithBody Create Task
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /contacts/{contactId}/tasks (the `CreateTask` operationId).
+	CreateTaskWithBody(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTask Create Task
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /contacts/{contactId}/tasks (the `CreateTask` operationId).
+	CreateTask(ctx context.Context, contactID string, body CreateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteTask Delete Task
+	//
+	// Corresponds with DELETE /contacts/{contactId}/tasks/{taskId} (the `DeleteTask` operationId).
+	DeleteTask(ctx context.Context, contactID string, taskID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTask Get Task
+	//
+	// Corresponds with GET /contacts/{contactId}/tasks/{taskId} (the `GetTask` operationId).
+	GetTask(ctx context.Context, contactID string, taskID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateTaskWithBody Update Task
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
+	UpdateTaskWithBody(ctx context.Context, contactID string, taskID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateTask Update Task
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
+	UpdateTask(ctx context.Context, contactID string, taskID string, body UpdateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetCustomFields Get Custom Fields
 	//
@@ -6462,6 +6913,106 @@ func (c *Client) GetCalendars(ctx context.Context, params *GetCalendarsParams, r
 	return c.Client.Do(req)
 }
 
+// GetAppointmentNotes Get Notes
+//
+// Get Appointment Notes.
+//
+// Corresponds with GET /calendars/appointments/{appointmentId}/notes (the `GetAppointmentNotes` operationId).
+func (c *Client) GetAppointmentNotes(ctx context.Context, appointmentID string, params *GetAppointmentNotesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAppointmentNotesRequest(c.Server, appointmentID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateAppointmentNoteWithBody Create Note
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /calendars/appointments/{appointmentId}/notes (the `CreateAppointmentNote` operationId).
+func (c *Client) CreateAppointmentNoteWithBody(ctx context.Context, appointmentID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAppointmentNoteRequestWithBody(c.Server, appointmentID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateAppointmentNote Create Note
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /calendars/appointments/{appointmentId}/notes (the `CreateAppointmentNote` operationId).
+func (c *Client) CreateAppointmentNote(ctx context.Context, appointmentID string, body CreateAppointmentNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAppointmentNoteRequest(c.Server, appointmentID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteAppointmentNote Delete Note
+//
+// Corresponds with DELETE /calendars/appointments/{appointmentId}/notes/{noteId} (the `DeleteAppointmentNote` operationId).
+func (c *Client) DeleteAppointmentNote(ctx context.Context, appointmentID string, noteID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteAppointmentNoteRequest(c.Server, appointmentID, noteID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateAppointmentNoteWithBody Update Note
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /calendars/appointments/{appointmentId}/notes/{noteId} (the `UpdateAppointmentNote` operationId).
+func (c *Client) UpdateAppointmentNoteWithBody(ctx context.Context, appointmentID string, noteID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateAppointmentNoteRequestWithBody(c.Server, appointmentID, noteID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateAppointmentNote Update Note
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /calendars/appointments/{appointmentId}/notes/{noteId} (the `UpdateAppointmentNote` operationId).
+func (c *Client) UpdateAppointmentNote(ctx context.Context, appointmentID string, noteID string, body UpdateAppointmentNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateAppointmentNoteRequest(c.Server, appointmentID, noteID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetCalendarEvents Get Calendar Events
 //
 // Corresponds with GET /calendars/events (the `GetCalendarEvents` operationId).
@@ -6594,6 +7145,110 @@ func (c *Client) DeleteEventWithBody(ctx context.Context, eventID string, conten
 // Corresponds with DELETE /calendars/events/{eventId} (the `DeleteEvent` operationId).
 func (c *Client) DeleteEvent(ctx context.Context, eventID string, body DeleteEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteEventRequest(c.Server, eventID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetGroups Get Groups
+//
+// Get all calendar groups in a location.
+//
+// Corresponds with GET /calendars/groups (the `GetGroups` operationId).
+func (c *Client) GetGroups(ctx context.Context, params *GetGroupsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetGroupsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCalendarGroupWithBody Create Calendar Group
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /calendars/groups (the `CreateCalendarGroup` operationId).
+func (c *Client) CreateCalendarGroupWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCalendarGroupRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCalendarGroup Create Calendar Group
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /calendars/groups (the `CreateCalendarGroup` operationId).
+func (c *Client) CreateCalendarGroup(ctx context.Context, body CreateCalendarGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCalendarGroupRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteGroup Delete Group
+//
+// Corresponds with DELETE /calendars/groups/{groupId} (the `DeleteGroup` operationId).
+func (c *Client) DeleteGroup(ctx context.Context, groupID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteGroupRequest(c.Server, groupID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EditGroupWithBody Update Group
+//
+// Update Group by group ID.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /calendars/groups/{groupId} (the `EditGroup` operationId).
+func (c *Client) EditGroupWithBody(ctx context.Context, groupID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEditGroupRequestWithBody(c.Server, groupID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EditGroup Update Group
+//
+// Update Group by group ID.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /calendars/groups/{groupId} (the `EditGroup` operationId).
+func (c *Client) EditGroup(ctx context.Context, groupID string, body EditGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEditGroupRequest(c.Server, groupID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6835,6 +7490,104 @@ func (c *Client) GetAllNotes(ctx context.Context, contactID string, reqEditors .
 	return c.Client.Do(req)
 }
 
+// CreateNoteWithBody Create Note
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /contacts/{contactId}/notes (the `CreateNote` operationId).
+func (c *Client) CreateNoteWithBody(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateNoteRequestWithBody(c.Server, contactID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateNote Create Note
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /contacts/{contactId}/notes (the `CreateNote` operationId).
+func (c *Client) CreateNote(ctx context.Context, contactID string, body CreateNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateNoteRequest(c.Server, contactID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteNote Delete Note
+//
+// Corresponds with DELETE /contacts/{contactId}/notes/{id} (the `DeleteNote` operationId).
+func (c *Client) DeleteNote(ctx context.Context, contactID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteNoteRequest(c.Server, contactID, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetNote Get Note
+//
+// Corresponds with GET /contacts/{contactId}/notes/{id} (the `GetNote` operationId).
+func (c *Client) GetNote(ctx context.Context, contactID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetNoteRequest(c.Server, contactID, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateNoteWithBody Update Note
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /contacts/{contactId}/notes/{id} (the `UpdateNote` operationId).
+func (c *Client) UpdateNoteWithBody(ctx context.Context, contactID string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateNoteRequestWithBody(c.Server, contactID, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateNote Update Note
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /contacts/{contactId}/notes/{id} (the `UpdateNote` operationId).
+func (c *Client) UpdateNote(ctx context.Context, contactID string, id string, body UpdateNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateNoteRequest(c.Server, contactID, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RemoveTagsWithBody Remove Tags
 //
 // Takes any type of body and a specified content type.
@@ -6893,6 +7646,119 @@ func (c *Client) AddTagsWithBody(ctx context.Context, contactID string, contentT
 // Corresponds with POST /contacts/{contactId}/tags (the `AddTags` operationId).
 func (c *Client) AddTags(ctx context.Context, contactID string, body AddTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAddTagsRequest(c.Server, contactID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAllTasks Get all Tasks
+//
+// Corresponds with GET /contacts/{contactId}/tasks (the `GetAllTasks` operationId).
+func (c *Client) GetAllTasks(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAllTasksRequest(c.Server, contactID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTaskWithBody Create Task
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /contacts/{contactId}/tasks (the `CreateTask` operationId).
+func (c *Client) CreateTaskWithBody(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTaskRequestWithBody(c.Server, contactID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTask Create Task
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /contacts/{contactId}/tasks (the `CreateTask` operationId).
+func (c *Client) CreateTask(ctx context.Context, contactID string, body CreateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTaskRequest(c.Server, contactID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteTask Delete Task
+//
+// Corresponds with DELETE /contacts/{contactId}/tasks/{taskId} (the `DeleteTask` operationId).
+func (c *Client) DeleteTask(ctx context.Context, contactID string, taskID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteTaskRequest(c.Server, contactID, taskID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTask Get Task
+//
+// Corresponds with GET /contacts/{contactId}/tasks/{taskId} (the `GetTask` operationId).
+func (c *Client) GetTask(ctx context.Context, contactID string, taskID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTaskRequest(c.Server, contactID, taskID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateTaskWithBody Update Task
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
+func (c *Client) UpdateTaskWithBody(ctx context.Context, contactID string, taskID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateTaskRequestWithBody(c.Server, contactID, taskID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateTask Update Task
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
+func (c *Client) UpdateTask(ctx context.Context, contactID string, taskID string, body UpdateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateTaskRequest(c.Server, contactID, taskID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7660,6 +8526,213 @@ func NewGetCalendarsRequest(server string, params *GetCalendarsParams) (*http.Re
 	return req, nil
 }
 
+// NewGetAppointmentNotesRequest constructs an http.Request for the GetAppointmentNotes method
+func NewGetAppointmentNotesRequest(server string, appointmentID string, params *GetAppointmentNotesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "appointmentId", appointmentID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/appointments/%s/notes", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateAppointmentNoteRequest calls the generic CreateAppointmentNote builder with application/json body
+func NewCreateAppointmentNoteRequest(server string, appointmentID string, body CreateAppointmentNoteJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateAppointmentNoteRequestWithBody(server, appointmentID, "application/json", bodyReader)
+}
+
+// NewCreateAppointmentNoteRequestWithBody constructs an http.Request for the CreateAppointmentNote method, with any body, and a specified content type
+func NewCreateAppointmentNoteRequestWithBody(server string, appointmentID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "appointmentId", appointmentID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/appointments/%s/notes", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteAppointmentNoteRequest constructs an http.Request for the DeleteAppointmentNote method
+func NewDeleteAppointmentNoteRequest(server string, appointmentID string, noteID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "appointmentId", appointmentID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "noteId", noteID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/appointments/%s/notes/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateAppointmentNoteRequest calls the generic UpdateAppointmentNote builder with application/json body
+func NewUpdateAppointmentNoteRequest(server string, appointmentID string, noteID string, body UpdateAppointmentNoteJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateAppointmentNoteRequestWithBody(server, appointmentID, noteID, "application/json", bodyReader)
+}
+
+// NewUpdateAppointmentNoteRequestWithBody constructs an http.Request for the UpdateAppointmentNote method, with any body, and a specified content type
+func NewUpdateAppointmentNoteRequestWithBody(server string, appointmentID string, noteID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "appointmentId", appointmentID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "noteId", noteID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/appointments/%s/notes/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetCalendarEventsRequest constructs an http.Request for the GetCalendarEvents method
 func NewGetCalendarEventsRequest(server string, params *GetCalendarEventsParams) (*http.Request, error) {
 	var err error
@@ -7921,6 +8994,177 @@ func NewDeleteEventRequestWithBody(server string, eventID string, contentType st
 	}
 
 	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetGroupsRequest constructs an http.Request for the GetGroups method
+func NewGetGroupsRequest(server string, params *GetGroupsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/groups")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateCalendarGroupRequest calls the generic CreateCalendarGroup builder with application/json body
+func NewCreateCalendarGroupRequest(server string, body CreateCalendarGroupJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateCalendarGroupRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateCalendarGroupRequestWithBody constructs an http.Request for the CreateCalendarGroup method, with any body, and a specified content type
+func NewCreateCalendarGroupRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/groups")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteGroupRequest constructs an http.Request for the DeleteGroup method
+func NewDeleteGroupRequest(server string, groupID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "groupId", groupID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/groups/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewEditGroupRequest calls the generic EditGroup builder with application/json body
+func NewEditGroupRequest(server string, groupID string, body EditGroupJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewEditGroupRequestWithBody(server, groupID, "application/json", bodyReader)
+}
+
+// NewEditGroupRequestWithBody constructs an http.Request for the EditGroup method, with any body, and a specified content type
+func NewEditGroupRequestWithBody(server string, groupID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "groupId", groupID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/groups/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -8334,6 +9578,189 @@ func NewGetAllNotesRequest(server string, contactID string) (*http.Request, erro
 	return req, nil
 }
 
+// NewCreateNoteRequest calls the generic CreateNote builder with application/json body
+func NewCreateNoteRequest(server string, contactID string, body CreateNoteJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateNoteRequestWithBody(server, contactID, "application/json", bodyReader)
+}
+
+// NewCreateNoteRequestWithBody constructs an http.Request for the CreateNote method, with any body, and a specified content type
+func NewCreateNoteRequestWithBody(server string, contactID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/notes", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteNoteRequest constructs an http.Request for the DeleteNote method
+func NewDeleteNoteRequest(server string, contactID string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/notes/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetNoteRequest constructs an http.Request for the GetNote method
+func NewGetNoteRequest(server string, contactID string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/notes/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateNoteRequest calls the generic UpdateNote builder with application/json body
+func NewUpdateNoteRequest(server string, contactID string, id string, body UpdateNoteJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateNoteRequestWithBody(server, contactID, id, "application/json", bodyReader)
+}
+
+// NewUpdateNoteRequestWithBody constructs an http.Request for the UpdateNote method, with any body, and a specified content type
+func NewUpdateNoteRequestWithBody(server string, contactID string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/notes/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewRemoveTagsRequest calls the generic RemoveTags builder with application/json body
 func NewRemoveTagsRequest(server string, contactID string, body RemoveTagsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8419,6 +9846,223 @@ func NewAddTagsRequestWithBody(server string, contactID string, contentType stri
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetAllTasksRequest constructs an http.Request for the GetAllTasks method
+func NewGetAllTasksRequest(server string, contactID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/tasks", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateTaskRequest calls the generic CreateTask builder with application/json body
+func NewCreateTaskRequest(server string, contactID string, body CreateTaskJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateTaskRequestWithBody(server, contactID, "application/json", bodyReader)
+}
+
+// NewCreateTaskRequestWithBody constructs an http.Request for the CreateTask method, with any body, and a specified content type
+func NewCreateTaskRequestWithBody(server string, contactID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/tasks", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteTaskRequest constructs an http.Request for the DeleteTask method
+func NewDeleteTaskRequest(server string, contactID string, taskID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "taskId", taskID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/tasks/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetTaskRequest constructs an http.Request for the GetTask method
+func NewGetTaskRequest(server string, contactID string, taskID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "taskId", taskID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/tasks/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateTaskRequest calls the generic UpdateTask builder with application/json body
+func NewUpdateTaskRequest(server string, contactID string, taskID string, body UpdateTaskJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateTaskRequestWithBody(server, contactID, taskID, "application/json", bodyReader)
+}
+
+// NewUpdateTaskRequestWithBody constructs an http.Request for the UpdateTask method, with any body, and a specified content type
+func NewUpdateTaskRequestWithBody(server string, contactID string, taskID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "taskId", taskID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/tasks/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -10535,6 +12179,50 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /calendars/ (the `GetCalendars` operationId).
 	GetCalendarsWithResponse(ctx context.Context, params *GetCalendarsParams, reqEditors ...RequestEditorFn) (*GetCalendarsResponse, error)
 
+	// GetAppointmentNotesWithResponse Get Notes
+	//
+	// Get Appointment Notes.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /calendars/appointments/{appointmentId}/notes (the `GetAppointmentNotes` operationId).
+	GetAppointmentNotesWithResponse(ctx context.Context, appointmentID string, params *GetAppointmentNotesParams, reqEditors ...RequestEditorFn) (*GetAppointmentNotesResponse, error)
+
+	// CreateAppointmentNoteWithBodyWithResponse Create Note
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /calendars/appointments/{appointmentId}/notes (the `CreateAppointmentNote` operationId).
+	CreateAppointmentNoteWithBodyWithResponse(ctx context.Context, appointmentID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAppointmentNoteResponse, error)
+
+	// CreateAppointmentNoteWithResponse Create Note
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /calendars/appointments/{appointmentId}/notes (the `CreateAppointmentNote` operationId).
+	CreateAppointmentNoteWithResponse(ctx context.Context, appointmentID string, body CreateAppointmentNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAppointmentNoteResponse, error)
+
+	// DeleteAppointmentNoteWithResponse Delete Note
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /calendars/appointments/{appointmentId}/notes/{noteId} (the `DeleteAppointmentNote` operationId).
+	DeleteAppointmentNoteWithResponse(ctx context.Context, appointmentID string, noteID string, reqEditors ...RequestEditorFn) (*DeleteAppointmentNoteResponse, error)
+
+	// UpdateAppointmentNoteWithBodyWithResponse Update Note
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /calendars/appointments/{appointmentId}/notes/{noteId} (the `UpdateAppointmentNote` operationId).
+	UpdateAppointmentNoteWithBodyWithResponse(ctx context.Context, appointmentID string, noteID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAppointmentNoteResponse, error)
+
+	// UpdateAppointmentNoteWithResponse Update Note
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /calendars/appointments/{appointmentId}/notes/{noteId} (the `UpdateAppointmentNote` operationId).
+	UpdateAppointmentNoteWithResponse(ctx context.Context, appointmentID string, noteID string, body UpdateAppointmentNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAppointmentNoteResponse, error)
+
 	// GetCalendarEventsWithResponse Get Calendar Events
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -10600,6 +12288,54 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /calendars/events/{eventId} (the `DeleteEvent` operationId).
 	DeleteEventWithResponse(ctx context.Context, eventID string, body DeleteEventJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteEventResponse, error)
+
+	// GetGroupsWithResponse Get Groups
+	//
+	// Get all calendar groups in a location.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /calendars/groups (the `GetGroups` operationId).
+	GetGroupsWithResponse(ctx context.Context, params *GetGroupsParams, reqEditors ...RequestEditorFn) (*GetGroupsResponse, error)
+
+	// CreateCalendarGroupWithBodyWithResponse Create Calendar Group
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /calendars/groups (the `CreateCalendarGroup` operationId).
+	CreateCalendarGroupWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCalendarGroupResponse, error)
+
+	// CreateCalendarGroupWithResponse Create Calendar Group
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /calendars/groups (the `CreateCalendarGroup` operationId).
+	CreateCalendarGroupWithResponse(ctx context.Context, body CreateCalendarGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCalendarGroupResponse, error)
+
+	// DeleteGroupWithResponse Delete Group
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /calendars/groups/{groupId} (the `DeleteGroup` operationId).
+	DeleteGroupWithResponse(ctx context.Context, groupID string, reqEditors ...RequestEditorFn) (*DeleteGroupResponse, error)
+
+	// EditGroupWithBodyWithResponse Update Group
+	//
+	// Update Group by group ID.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /calendars/groups/{groupId} (the `EditGroup` operationId).
+	EditGroupWithBodyWithResponse(ctx context.Context, groupID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EditGroupResponse, error)
+
+	// EditGroupWithResponse Update Group
+	//
+	// Update Group by group ID.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /calendars/groups/{groupId} (the `EditGroup` operationId).
+	EditGroupWithResponse(ctx context.Context, groupID string, body EditGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*EditGroupResponse, error)
 
 	// GetCalendarWithResponse Get Calendar
 	//
@@ -10712,6 +12448,48 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /contacts/{contactId}/notes (the `GetAllNotes` operationId).
 	GetAllNotesWithResponse(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*GetAllNotesResponse, error)
 
+	// CreateNoteWithBodyWithResponse Create Note
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /contacts/{contactId}/notes (the `CreateNote` operationId).
+	CreateNoteWithBodyWithResponse(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateNoteResponse, error)
+
+	// CreateNoteWithResponse Create Note
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /contacts/{contactId}/notes (the `CreateNote` operationId).
+	CreateNoteWithResponse(ctx context.Context, contactID string, body CreateNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateNoteResponse, error)
+
+	// DeleteNoteWithResponse Delete Note
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /contacts/{contactId}/notes/{id} (the `DeleteNote` operationId).
+	DeleteNoteWithResponse(ctx context.Context, contactID string, id string, reqEditors ...RequestEditorFn) (*DeleteNoteResponse, error)
+
+	// GetNoteWithResponse Get Note
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /contacts/{contactId}/notes/{id} (the `GetNote` operationId).
+	GetNoteWithResponse(ctx context.Context, contactID string, id string, reqEditors ...RequestEditorFn) (*GetNoteResponse, error)
+
+	// UpdateNoteWithBodyWithResponse Update Note
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /contacts/{contactId}/notes/{id} (the `UpdateNote` operationId).
+	UpdateNoteWithBodyWithResponse(ctx context.Context, contactID string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateNoteResponse, error)
+
+	// UpdateNoteWithResponse Update Note
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /contacts/{contactId}/notes/{id} (the `UpdateNote` operationId).
+	UpdateNoteWithResponse(ctx context.Context, contactID string, id string, body UpdateNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateNoteResponse, error)
+
 	// RemoveTagsWithBodyWithResponse Remove Tags
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -10739,6 +12517,55 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /contacts/{contactId}/tags (the `AddTags` operationId).
 	AddTagsWithResponse(ctx context.Context, contactID string, body AddTagsJSONRequestBody, reqEditors ...RequestEditorFn) (*AddTagsResponse, error)
+
+	// GetAllTasksWithResponse Get all Tasks
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /contacts/{contactId}/tasks (the `GetAllTasks` operationId).
+	GetAllTasksWithResponse(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*GetAllTasksResponse, error)
+
+	// CreateTaskWithBodyWithResponse Create Task
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /contacts/{contactId}/tasks (the `CreateTask` operationId).
+	CreateTaskWithBodyWithResponse(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTaskResponse, error)
+
+	// CreateTaskWithResponse Create Task
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /contacts/{contactId}/tasks (the `CreateTask` operationId).
+	CreateTaskWithResponse(ctx context.Context, contactID string, body CreateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTaskResponse, error)
+
+	// DeleteTaskWithResponse Delete Task
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /contacts/{contactId}/tasks/{taskId} (the `DeleteTask` operationId).
+	DeleteTaskWithResponse(ctx context.Context, contactID string, taskID string, reqEditors ...RequestEditorFn) (*DeleteTaskResponse, error)
+
+	// GetTaskWithResponse Get Task
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /contacts/{contactId}/tasks/{taskId} (the `GetTask` operationId).
+	GetTaskWithResponse(ctx context.Context, contactID string, taskID string, reqEditors ...RequestEditorFn) (*GetTaskResponse, error)
+
+	// UpdateTaskWithBodyWithResponse Update Task
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
+	UpdateTaskWithBodyWithResponse(ctx context.Context, contactID string, taskID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateTaskResponse, error)
+
+	// UpdateTaskWithResponse Update Task
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
+	UpdateTaskWithResponse(ctx context.Context, contactID string, taskID string, body UpdateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTaskResponse, error)
 
 	// GetCustomFieldsWithResponse Get Custom Fields
 	//
@@ -11129,6 +12956,338 @@ func (r GetCalendarsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetCalendarsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetAppointmentNotesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CalendarsGetNotesListSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAppointmentNotesResponse) GetJSON200() *CalendarsGetNotesListSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetAppointmentNotesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetAppointmentNotesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetAppointmentNotesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetAppointmentNotesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetAppointmentNotesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetAppointmentNotesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAppointmentNotesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAppointmentNotesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAppointmentNotesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAppointmentNotesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateAppointmentNoteResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CalendarsGetCreateUpdateNoteSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateAppointmentNoteResponse) GetJSON201() *CalendarsGetCreateUpdateNoteSuccessfulResponseDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateAppointmentNoteResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateAppointmentNoteResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateAppointmentNoteResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateAppointmentNoteResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateAppointmentNoteResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateAppointmentNoteResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateAppointmentNoteResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateAppointmentNoteResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateAppointmentNoteResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateAppointmentNoteResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteAppointmentNoteResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CalendarsDeleteNoteSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteAppointmentNoteResponse) GetJSON200() *CalendarsDeleteNoteSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteAppointmentNoteResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteAppointmentNoteResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteAppointmentNoteResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteAppointmentNoteResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteAppointmentNoteResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteAppointmentNoteResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteAppointmentNoteResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteAppointmentNoteResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteAppointmentNoteResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteAppointmentNoteResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateAppointmentNoteResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CalendarsGetCreateUpdateNoteSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateAppointmentNoteResponse) GetJSON200() *CalendarsGetCreateUpdateNoteSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateAppointmentNoteResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateAppointmentNoteResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateAppointmentNoteResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateAppointmentNoteResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateAppointmentNoteResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateAppointmentNoteResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateAppointmentNoteResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateAppointmentNoteResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateAppointmentNoteResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateAppointmentNoteResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -11544,6 +13703,338 @@ func (r DeleteEventResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DeleteEventResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetGroupsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AllGroupsSuccessfulResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetGroupsResponse) GetJSON200() *AllGroupsSuccessfulResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetGroupsResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetGroupsResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetGroupsResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetGroupsResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetGroupsResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetGroupsResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetGroupsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetGroupsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetGroupsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetGroupsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateCalendarGroupResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *GroupCreateSuccessfulResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateCalendarGroupResponse) GetJSON201() *GroupCreateSuccessfulResponseDTO {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateCalendarGroupResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateCalendarGroupResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateCalendarGroupResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateCalendarGroupResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateCalendarGroupResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateCalendarGroupResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateCalendarGroupResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateCalendarGroupResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateCalendarGroupResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateCalendarGroupResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteGroupResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GroupSuccessfulResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteGroupResponse) GetJSON200() *GroupSuccessfulResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteGroupResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteGroupResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteGroupResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteGroupResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteGroupResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteGroupResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteGroupResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteGroupResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteGroupResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteGroupResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type EditGroupResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GroupCreateSuccessfulResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r EditGroupResponse) GetJSON200() *GroupCreateSuccessfulResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r EditGroupResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r EditGroupResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r EditGroupResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r EditGroupResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r EditGroupResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r EditGroupResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r EditGroupResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EditGroupResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EditGroupResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EditGroupResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12297,6 +14788,338 @@ func (r GetAllNotesResponse) ContentType() string {
 	return ""
 }
 
+type CreateNoteResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ContactsGetCreateUpdateNoteSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateNoteResponse) GetJSON201() *ContactsGetCreateUpdateNoteSuccessfulResponseDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateNoteResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateNoteResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateNoteResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateNoteResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateNoteResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateNoteResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateNoteResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateNoteResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateNoteResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateNoteResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteNoteResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ContactsDeleteNoteSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteNoteResponse) GetJSON200() *ContactsDeleteNoteSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteNoteResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteNoteResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteNoteResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteNoteResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteNoteResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteNoteResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteNoteResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteNoteResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteNoteResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteNoteResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetNoteResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ContactsGetCreateUpdateNoteSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetNoteResponse) GetJSON200() *ContactsGetCreateUpdateNoteSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetNoteResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetNoteResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetNoteResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetNoteResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetNoteResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetNoteResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetNoteResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetNoteResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetNoteResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetNoteResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateNoteResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ContactsGetCreateUpdateNoteSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateNoteResponse) GetJSON200() *ContactsGetCreateUpdateNoteSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateNoteResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateNoteResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateNoteResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateNoteResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateNoteResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateNoteResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateNoteResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateNoteResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateNoteResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateNoteResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type RemoveTagsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12457,6 +15280,421 @@ func (r AddTagsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AddTagsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetAllTasksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TasksListSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAllTasksResponse) GetJSON200() *TasksListSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetAllTasksResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetAllTasksResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetAllTasksResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetAllTasksResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetAllTasksResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetAllTasksResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAllTasksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAllTasksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAllTasksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAllTasksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateTaskResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *TaskByIsSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateTaskResponse) GetJSON201() *TaskByIsSuccessfulResponseDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateTaskResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateTaskResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateTaskResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateTaskResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateTaskResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateTaskResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateTaskResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateTaskResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateTaskResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateTaskResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteTaskResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeleteTaskSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteTaskResponse) GetJSON200() *DeleteTaskSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteTaskResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteTaskResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteTaskResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteTaskResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteTaskResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteTaskResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteTaskResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteTaskResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteTaskResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteTaskResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetTaskResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TaskByIsSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTaskResponse) GetJSON200() *TaskByIsSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetTaskResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetTaskResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetTaskResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetTaskResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetTaskResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetTaskResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTaskResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTaskResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTaskResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTaskResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateTaskResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TaskByIsSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateTaskResponse) GetJSON200() *TaskByIsSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateTaskResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateTaskResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateTaskResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateTaskResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateTaskResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateTaskResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateTaskResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateTaskResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateTaskResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateTaskResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14968,6 +18206,86 @@ func (c *ClientWithResponses) GetCalendarsWithResponse(ctx context.Context, para
 	return ParseGetCalendarsResponse(rsp)
 }
 
+// GetAppointmentNotesWithResponse Get Notes
+//
+// Get Appointment Notes.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /calendars/appointments/{appointmentId}/notes (the `GetAppointmentNotes` operationId).
+func (c *ClientWithResponses) GetAppointmentNotesWithResponse(ctx context.Context, appointmentID string, params *GetAppointmentNotesParams, reqEditors ...RequestEditorFn) (*GetAppointmentNotesResponse, error) {
+	rsp, err := c.GetAppointmentNotes(ctx, appointmentID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAppointmentNotesResponse(rsp)
+}
+
+// CreateAppointmentNoteWithBodyWithResponse Create Note
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /calendars/appointments/{appointmentId}/notes (the `CreateAppointmentNote` operationId).
+func (c *ClientWithResponses) CreateAppointmentNoteWithBodyWithResponse(ctx context.Context, appointmentID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAppointmentNoteResponse, error) {
+	rsp, err := c.CreateAppointmentNoteWithBody(ctx, appointmentID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateAppointmentNoteResponse(rsp)
+}
+
+// CreateAppointmentNoteWithResponse Create Note
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /calendars/appointments/{appointmentId}/notes (the `CreateAppointmentNote` operationId).
+func (c *ClientWithResponses) CreateAppointmentNoteWithResponse(ctx context.Context, appointmentID string, body CreateAppointmentNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAppointmentNoteResponse, error) {
+	rsp, err := c.CreateAppointmentNote(ctx, appointmentID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateAppointmentNoteResponse(rsp)
+}
+
+// DeleteAppointmentNoteWithResponse Delete Note
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /calendars/appointments/{appointmentId}/notes/{noteId} (the `DeleteAppointmentNote` operationId).
+func (c *ClientWithResponses) DeleteAppointmentNoteWithResponse(ctx context.Context, appointmentID string, noteID string, reqEditors ...RequestEditorFn) (*DeleteAppointmentNoteResponse, error) {
+	rsp, err := c.DeleteAppointmentNote(ctx, appointmentID, noteID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteAppointmentNoteResponse(rsp)
+}
+
+// UpdateAppointmentNoteWithBodyWithResponse Update Note
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /calendars/appointments/{appointmentId}/notes/{noteId} (the `UpdateAppointmentNote` operationId).
+func (c *ClientWithResponses) UpdateAppointmentNoteWithBodyWithResponse(ctx context.Context, appointmentID string, noteID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAppointmentNoteResponse, error) {
+	rsp, err := c.UpdateAppointmentNoteWithBody(ctx, appointmentID, noteID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateAppointmentNoteResponse(rsp)
+}
+
+// UpdateAppointmentNoteWithResponse Update Note
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /calendars/appointments/{appointmentId}/notes/{noteId} (the `UpdateAppointmentNote` operationId).
+func (c *ClientWithResponses) UpdateAppointmentNoteWithResponse(ctx context.Context, appointmentID string, noteID string, body UpdateAppointmentNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAppointmentNoteResponse, error) {
+	rsp, err := c.UpdateAppointmentNote(ctx, appointmentID, noteID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateAppointmentNoteResponse(rsp)
+}
+
 // GetCalendarEventsWithResponse Get Calendar Events
 //
 // Returns a wrapper object for the known response body format(s).
@@ -15080,6 +18398,90 @@ func (c *ClientWithResponses) DeleteEventWithResponse(ctx context.Context, event
 		return nil, err
 	}
 	return ParseDeleteEventResponse(rsp)
+}
+
+// GetGroupsWithResponse Get Groups
+//
+// Get all calendar groups in a location.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /calendars/groups (the `GetGroups` operationId).
+func (c *ClientWithResponses) GetGroupsWithResponse(ctx context.Context, params *GetGroupsParams, reqEditors ...RequestEditorFn) (*GetGroupsResponse, error) {
+	rsp, err := c.GetGroups(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetGroupsResponse(rsp)
+}
+
+// CreateCalendarGroupWithBodyWithResponse Create Calendar Group
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /calendars/groups (the `CreateCalendarGroup` operationId).
+func (c *ClientWithResponses) CreateCalendarGroupWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCalendarGroupResponse, error) {
+	rsp, err := c.CreateCalendarGroupWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCalendarGroupResponse(rsp)
+}
+
+// CreateCalendarGroupWithResponse Create Calendar Group
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /calendars/groups (the `CreateCalendarGroup` operationId).
+func (c *ClientWithResponses) CreateCalendarGroupWithResponse(ctx context.Context, body CreateCalendarGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCalendarGroupResponse, error) {
+	rsp, err := c.CreateCalendarGroup(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCalendarGroupResponse(rsp)
+}
+
+// DeleteGroupWithResponse Delete Group
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /calendars/groups/{groupId} (the `DeleteGroup` operationId).
+func (c *ClientWithResponses) DeleteGroupWithResponse(ctx context.Context, groupID string, reqEditors ...RequestEditorFn) (*DeleteGroupResponse, error) {
+	rsp, err := c.DeleteGroup(ctx, groupID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteGroupResponse(rsp)
+}
+
+// EditGroupWithBodyWithResponse Update Group
+//
+// Update Group by group ID.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /calendars/groups/{groupId} (the `EditGroup` operationId).
+func (c *ClientWithResponses) EditGroupWithBodyWithResponse(ctx context.Context, groupID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EditGroupResponse, error) {
+	rsp, err := c.EditGroupWithBody(ctx, groupID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEditGroupResponse(rsp)
+}
+
+// EditGroupWithResponse Update Group
+//
+// Update Group by group ID.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /calendars/groups/{groupId} (the `EditGroup` operationId).
+func (c *ClientWithResponses) EditGroupWithResponse(ctx context.Context, groupID string, body EditGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*EditGroupResponse, error) {
+	rsp, err := c.EditGroup(ctx, groupID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEditGroupResponse(rsp)
 }
 
 // GetCalendarWithResponse Get Calendar
@@ -15271,6 +18673,84 @@ func (c *ClientWithResponses) GetAllNotesWithResponse(ctx context.Context, conta
 	return ParseGetAllNotesResponse(rsp)
 }
 
+// CreateNoteWithBodyWithResponse Create Note
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /contacts/{contactId}/notes (the `CreateNote` operationId).
+func (c *ClientWithResponses) CreateNoteWithBodyWithResponse(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateNoteResponse, error) {
+	rsp, err := c.CreateNoteWithBody(ctx, contactID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateNoteResponse(rsp)
+}
+
+// CreateNoteWithResponse Create Note
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /contacts/{contactId}/notes (the `CreateNote` operationId).
+func (c *ClientWithResponses) CreateNoteWithResponse(ctx context.Context, contactID string, body CreateNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateNoteResponse, error) {
+	rsp, err := c.CreateNote(ctx, contactID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateNoteResponse(rsp)
+}
+
+// DeleteNoteWithResponse Delete Note
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /contacts/{contactId}/notes/{id} (the `DeleteNote` operationId).
+func (c *ClientWithResponses) DeleteNoteWithResponse(ctx context.Context, contactID string, id string, reqEditors ...RequestEditorFn) (*DeleteNoteResponse, error) {
+	rsp, err := c.DeleteNote(ctx, contactID, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteNoteResponse(rsp)
+}
+
+// GetNoteWithResponse Get Note
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /contacts/{contactId}/notes/{id} (the `GetNote` operationId).
+func (c *ClientWithResponses) GetNoteWithResponse(ctx context.Context, contactID string, id string, reqEditors ...RequestEditorFn) (*GetNoteResponse, error) {
+	rsp, err := c.GetNote(ctx, contactID, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetNoteResponse(rsp)
+}
+
+// UpdateNoteWithBodyWithResponse Update Note
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /contacts/{contactId}/notes/{id} (the `UpdateNote` operationId).
+func (c *ClientWithResponses) UpdateNoteWithBodyWithResponse(ctx context.Context, contactID string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateNoteResponse, error) {
+	rsp, err := c.UpdateNoteWithBody(ctx, contactID, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateNoteResponse(rsp)
+}
+
+// UpdateNoteWithResponse Update Note
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /contacts/{contactId}/notes/{id} (the `UpdateNote` operationId).
+func (c *ClientWithResponses) UpdateNoteWithResponse(ctx context.Context, contactID string, id string, body UpdateNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateNoteResponse, error) {
+	rsp, err := c.UpdateNote(ctx, contactID, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateNoteResponse(rsp)
+}
+
 // RemoveTagsWithBodyWithResponse Remove Tags
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -15321,6 +18801,97 @@ func (c *ClientWithResponses) AddTagsWithResponse(ctx context.Context, contactID
 		return nil, err
 	}
 	return ParseAddTagsResponse(rsp)
+}
+
+// GetAllTasksWithResponse Get all Tasks
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /contacts/{contactId}/tasks (the `GetAllTasks` operationId).
+func (c *ClientWithResponses) GetAllTasksWithResponse(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*GetAllTasksResponse, error) {
+	rsp, err := c.GetAllTasks(ctx, contactID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAllTasksResponse(rsp)
+}
+
+// CreateTaskWithBodyWithResponse Create Task
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /contacts/{contactId}/tasks (the `CreateTask` operationId).
+func (c *ClientWithResponses) CreateTaskWithBodyWithResponse(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTaskResponse, error) {
+	rsp, err := c.CreateTaskWithBody(ctx, contactID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTaskResponse(rsp)
+}
+
+// CreateTaskWithResponse Create Task
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /contacts/{contactId}/tasks (the `CreateTask` operationId).
+func (c *ClientWithResponses) CreateTaskWithResponse(ctx context.Context, contactID string, body CreateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTaskResponse, error) {
+	rsp, err := c.CreateTask(ctx, contactID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTaskResponse(rsp)
+}
+
+// DeleteTaskWithResponse Delete Task
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /contacts/{contactId}/tasks/{taskId} (the `DeleteTask` operationId).
+func (c *ClientWithResponses) DeleteTaskWithResponse(ctx context.Context, contactID string, taskID string, reqEditors ...RequestEditorFn) (*DeleteTaskResponse, error) {
+	rsp, err := c.DeleteTask(ctx, contactID, taskID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteTaskResponse(rsp)
+}
+
+// GetTaskWithResponse Get Task
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /contacts/{contactId}/tasks/{taskId} (the `GetTask` operationId).
+func (c *ClientWithResponses) GetTaskWithResponse(ctx context.Context, contactID string, taskID string, reqEditors ...RequestEditorFn) (*GetTaskResponse, error) {
+	rsp, err := c.GetTask(ctx, contactID, taskID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTaskResponse(rsp)
+}
+
+// UpdateTaskWithBodyWithResponse Update Task
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
+func (c *ClientWithResponses) UpdateTaskWithBodyWithResponse(ctx context.Context, contactID string, taskID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateTaskResponse, error) {
+	rsp, err := c.UpdateTaskWithBody(ctx, contactID, taskID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateTaskResponse(rsp)
+}
+
+// UpdateTaskWithResponse Update Task
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
+func (c *ClientWithResponses) UpdateTaskWithResponse(ctx context.Context, contactID string, taskID string, body UpdateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTaskResponse, error) {
+	rsp, err := c.UpdateTask(ctx, contactID, taskID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateTaskResponse(rsp)
 }
 
 // GetCustomFieldsWithResponse Get Custom Fields
@@ -15948,6 +19519,278 @@ func ParseGetCalendarsResponse(rsp *http.Response) (*GetCalendarsResponse, error
 	return response, nil
 }
 
+// ParseGetAppointmentNotesResponse parses an HTTP response from a GetAppointmentNotesWithResponse call
+func ParseGetAppointmentNotesResponse(rsp *http.Response) (*GetAppointmentNotesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAppointmentNotesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CalendarsGetNotesListSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateAppointmentNoteResponse parses an HTTP response from a CreateAppointmentNoteWithResponse call
+func ParseCreateAppointmentNoteResponse(rsp *http.Response) (*CreateAppointmentNoteResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateAppointmentNoteResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CalendarsGetCreateUpdateNoteSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteAppointmentNoteResponse parses an HTTP response from a DeleteAppointmentNoteWithResponse call
+func ParseDeleteAppointmentNoteResponse(rsp *http.Response) (*DeleteAppointmentNoteResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteAppointmentNoteResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CalendarsDeleteNoteSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateAppointmentNoteResponse parses an HTTP response from a UpdateAppointmentNoteWithResponse call
+func ParseUpdateAppointmentNoteResponse(rsp *http.Response) (*UpdateAppointmentNoteResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateAppointmentNoteResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CalendarsGetCreateUpdateNoteSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetCalendarEventsResponse parses an HTTP response from a GetCalendarEventsWithResponse call
 func ParseGetCalendarEventsResponse(rsp *http.Response) (*GetCalendarEventsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -16240,6 +20083,278 @@ func ParseDeleteEventResponse(rsp *http.Response) (*DeleteEventResponse, error) 
 			return nil, err
 		}
 		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetGroupsResponse parses an HTTP response from a GetGroupsWithResponse call
+func ParseGetGroupsResponse(rsp *http.Response) (*GetGroupsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetGroupsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AllGroupsSuccessfulResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateCalendarGroupResponse parses an HTTP response from a CreateCalendarGroupWithResponse call
+func ParseCreateCalendarGroupResponse(rsp *http.Response) (*CreateCalendarGroupResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateCalendarGroupResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest GroupCreateSuccessfulResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteGroupResponse parses an HTTP response from a DeleteGroupWithResponse call
+func ParseDeleteGroupResponse(rsp *http.Response) (*DeleteGroupResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteGroupResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GroupSuccessfulResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseEditGroupResponse parses an HTTP response from a EditGroupWithResponse call
+func ParseEditGroupResponse(rsp *http.Response) (*EditGroupResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EditGroupResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GroupCreateSuccessfulResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequestDTO
@@ -16900,6 +21015,278 @@ func ParseGetAllNotesResponse(rsp *http.Response) (*GetAllNotesResponse, error) 
 	return response, nil
 }
 
+// ParseCreateNoteResponse parses an HTTP response from a CreateNoteWithResponse call
+func ParseCreateNoteResponse(rsp *http.Response) (*CreateNoteResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateNoteResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ContactsGetCreateUpdateNoteSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteNoteResponse parses an HTTP response from a DeleteNoteWithResponse call
+func ParseDeleteNoteResponse(rsp *http.Response) (*DeleteNoteResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteNoteResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ContactsDeleteNoteSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetNoteResponse parses an HTTP response from a GetNoteWithResponse call
+func ParseGetNoteResponse(rsp *http.Response) (*GetNoteResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetNoteResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ContactsGetCreateUpdateNoteSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateNoteResponse parses an HTTP response from a UpdateNoteWithResponse call
+func ParseUpdateNoteResponse(rsp *http.Response) (*UpdateNoteResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateNoteResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ContactsGetCreateUpdateNoteSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseRemoveTagsResponse parses an HTTP response from a RemoveTagsWithResponse call
 func ParseRemoveTagsResponse(rsp *http.Response) (*RemoveTagsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -16988,6 +21375,346 @@ func ParseAddTagsResponse(rsp *http.Response) (*AddTagsResponse, error) {
 			return nil, err
 		}
 		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetAllTasksResponse parses an HTTP response from a GetAllTasksWithResponse call
+func ParseGetAllTasksResponse(rsp *http.Response) (*GetAllTasksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAllTasksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TasksListSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateTaskResponse parses an HTTP response from a CreateTaskWithResponse call
+func ParseCreateTaskResponse(rsp *http.Response) (*CreateTaskResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateTaskResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TaskByIsSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteTaskResponse parses an HTTP response from a DeleteTaskWithResponse call
+func ParseDeleteTaskResponse(rsp *http.Response) (*DeleteTaskResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteTaskResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeleteTaskSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetTaskResponse parses an HTTP response from a GetTaskWithResponse call
+func ParseGetTaskResponse(rsp *http.Response) (*GetTaskResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTaskResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TaskByIsSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateTaskResponse parses an HTTP response from a UpdateTaskWithResponse call
+func ParseUpdateTaskResponse(rsp *http.Response) (*UpdateTaskResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateTaskResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TaskByIsSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequestDTO

@@ -45,8 +45,12 @@ const schemasFile = "upstream_schemas.proto"
 type pfield struct {
 	name, typ, json, comment string
 	repeated                 bool
-	number                   int
-	opts                     []string
+	// optional gives a scalar explicit presence: a caller can send false,
+	// 0 or "" (a task not completed, a value cleared), and a value read and
+	// written back is sent as it came.
+	optional bool
+	number   int
+	opts     []string
 }
 
 // pmsg is one generated message.
@@ -256,7 +260,7 @@ func readProtoDir(dir string) (handProtos, map[string]map[string]int, error) {
 				if numbers[path] == nil {
 					numbers[path] = map[string]int{}
 				}
-				if m := fieldRe.FindStringSubmatch(line); m != nil && !strings.HasPrefix(line, "option") {
+				if m := fieldRe.FindStringSubmatch(line); m != nil && !strings.HasPrefix(line, "option ") && !strings.HasPrefix(line, "option(") {
 					n, _ := strconv.Atoi(m[2])
 					numbers[path][m[1]] = n
 				} else if m := reservedRe.FindStringSubmatch(line); m != nil {
@@ -426,6 +430,7 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 			return nil, nil, fmt.Errorf("parameter %s: %w", pname, err)
 		}
 		f.typ, f.repeated = typ, rep
+		f.optional = in != "path"
 		if in == "path" || scalar(get(p, "required")) == "true" {
 			f.opts = append(f.opts, "(google.api.field_behavior) = REQUIRED")
 		}
@@ -455,7 +460,7 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 			if err != nil {
 				return nil, nil, fmt.Errorf("body property %s: %w", pr.key, err)
 			}
-			f.typ, f.repeated = typ, rep
+			f.typ, f.repeated, f.optional = typ, rep, true
 			if required[pr.key] {
 				f.opts = append(f.opts, "(google.api.field_behavior) = REQUIRED")
 			}
@@ -485,7 +490,7 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 			if err != nil {
 				return nil, nil, fmt.Errorf("answer property %s: %w", pr.key, err)
 			}
-			f.typ, f.repeated = typ, rep
+			f.typ, f.repeated, f.optional = typ, rep, true
 			resp.add(f)
 		}
 	}
@@ -721,7 +726,7 @@ func (g *protogen) fill(doc string, m *pmsg, s *yaml.Node) error {
 		if err != nil {
 			return fmt.Errorf("property %s: %w", pr.key, err)
 		}
-		f.typ, f.repeated = typ, rep
+		f.typ, f.repeated, f.optional = typ, rep, true
 		m.add(f)
 	}
 	g.addUnmapped(m)
@@ -736,6 +741,9 @@ func (g *protogen) addUnmapped(m *pmsg) {
 		f.name = "unmapped" // a property named unmapped took the name: it keeps its JSON key
 	}
 }
+
+// scalarTypes are the proto types a generated field may be optional in.
+var scalarTypes = map[string]bool{"string": true, "bool": true, "int64": true, "int32": true, "double": true}
 
 // wkt names a well-known type (writeMessage imports it).
 func (g *protogen) wkt(name string) string { return name }
@@ -818,8 +826,11 @@ func (g *protogen) writeMessage(w *bytes.Buffer, m *pmsg, indent string) {
 			opts = append([]string{fmt.Sprintf("json_name = %q", f.json)}, opts...)
 		}
 		rep := ""
-		if f.repeated {
+		switch {
+		case f.repeated:
 			rep = "repeated "
+		case f.optional && scalarTypes[f.typ]:
+			rep = "optional "
 		}
 		o := ""
 		if len(opts) > 0 {

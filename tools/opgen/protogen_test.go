@@ -111,8 +111,8 @@ func TestProtoGeneratesTypedService(t *testing.T) {
 		// The subject, then the parameters, then the body's properties; the
 		// body's locationId is the subject itself.
 		"string location_id = 1 [(google.api.field_behavior) = REQUIRED];",
-		"string colour = 2;",
-		"string name = 2 [(google.api.field_behavior) = REQUIRED];",
+		"optional string colour = 2;",
+		"optional string name = 2 [(google.api.field_behavior) = REQUIRED];",
 		"string widget_id = 2 [(google.api.field_behavior) = REQUIRED];",
 		"repeated Widget widgets = 1;",
 		"google.protobuf.Struct unmapped = 2 [(google.api.field_behavior) = OUTPUT_ONLY];",
@@ -127,13 +127,13 @@ func TestProtoGeneratesTypedService(t *testing.T) {
 	}
 	for _, want := range []string{
 		"message Widget {",
-		`string id = 1 [json_name = "_id"];`,
-		"double size_cm = 3;",
+		`optional string id = 1 [json_name = "_id"];`,
+		"optional double size_cm = 3;",
 		"repeated string tags = 4;",
 		"google.protobuf.Struct meta = 5;",
 		"Dims dims = 6;",
 		"message Dims {",
-		"int64 w = 1;",
+		"optional int64 w = 1;",
 		"google.protobuf.Value value = 7;",
 	} {
 		if !strings.Contains(schemas, want) {
@@ -155,7 +155,7 @@ func TestProtoFieldNumbersNeverMove(t *testing.T) {
 	files := genProtos(t, changed, protoDir)
 	schemas := files[schemasFile]
 	for _, want := range []string{
-		"reserved 3;", `reserved "size_cm";`, "string colour = 9;", "repeated string tags = 4;", "google.protobuf.Value value = 7;",
+		"reserved 3;", `reserved "size_cm";`, "optional string colour = 9;", "repeated string tags = 4;", "google.protobuf.Value value = 7;",
 		// unmapped keeps its number; the new field takes the next.
 		"google.protobuf.Struct unmapped = 8 [",
 	} {

@@ -16,7 +16,9 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -27,12 +29,1146 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// GetAppointmentNotesRequest is the request of GetAppointmentNotes.
+type GetAppointmentNotesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Appointment ID
+	AppointmentId string `protobuf:"bytes,2,opt,name=appointment_id,json=appointmentId,proto3" json:"appointment_id,omitempty"`
+	// The most records per page; 0 means the default. At most 20.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAppointmentNotesRequest) Reset() {
+	*x = GetAppointmentNotesRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAppointmentNotesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAppointmentNotesRequest) ProtoMessage() {}
+
+func (x *GetAppointmentNotesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAppointmentNotesRequest.ProtoReflect.Descriptor instead.
+func (*GetAppointmentNotesRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetAppointmentNotesRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetAppointmentNotesRequest) GetAppointmentId() string {
+	if x != nil {
+		return x.AppointmentId
+	}
+	return ""
+}
+
+func (x *GetAppointmentNotesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetAppointmentNotesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// GetAppointmentNotesResponse is HighLevel's answer to GetAppointmentNotes,
+// without loss.
+type GetAppointmentNotesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's notes.
+	Notes []*CalendarsGetNoteSchema `protobuf:"bytes,1,rep,name=notes,proto3" json:"notes,omitempty"`
+	// The answer's hasMore.
+	HasMore *bool `protobuf:"varint,2,opt,name=has_more,json=hasMore,proto3,oneof" json:"has_more,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAppointmentNotesResponse) Reset() {
+	*x = GetAppointmentNotesResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAppointmentNotesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAppointmentNotesResponse) ProtoMessage() {}
+
+func (x *GetAppointmentNotesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAppointmentNotesResponse.ProtoReflect.Descriptor instead.
+func (*GetAppointmentNotesResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetAppointmentNotesResponse) GetNotes() []*CalendarsGetNoteSchema {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
+func (x *GetAppointmentNotesResponse) GetHasMore() bool {
+	if x != nil && x.HasMore != nil {
+		return *x.HasMore
+	}
+	return false
+}
+
+func (x *GetAppointmentNotesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *GetAppointmentNotesResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateAppointmentNoteRequest is the request of CreateAppointmentNote.
+type CreateAppointmentNoteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Appointment ID
+	AppointmentId string `protobuf:"bytes,2,opt,name=appointment_id,json=appointmentId,proto3" json:"appointment_id,omitempty"`
+	// The body's userId.
+	UserId *string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// Note body
+	Body          *string `protobuf:"bytes,4,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAppointmentNoteRequest) Reset() {
+	*x = CreateAppointmentNoteRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAppointmentNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAppointmentNoteRequest) ProtoMessage() {}
+
+func (x *CreateAppointmentNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAppointmentNoteRequest.ProtoReflect.Descriptor instead.
+func (*CreateAppointmentNoteRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CreateAppointmentNoteRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateAppointmentNoteRequest) GetAppointmentId() string {
+	if x != nil {
+		return x.AppointmentId
+	}
+	return ""
+}
+
+func (x *CreateAppointmentNoteRequest) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *CreateAppointmentNoteRequest) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+// CreateAppointmentNoteResponse is HighLevel's answer to
+// CreateAppointmentNote, without loss.
+type CreateAppointmentNoteResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's note.
+	Note *CalendarsGetNoteSchema `protobuf:"bytes,1,opt,name=note,proto3" json:"note,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAppointmentNoteResponse) Reset() {
+	*x = CreateAppointmentNoteResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAppointmentNoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAppointmentNoteResponse) ProtoMessage() {}
+
+func (x *CreateAppointmentNoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAppointmentNoteResponse.ProtoReflect.Descriptor instead.
+func (*CreateAppointmentNoteResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CreateAppointmentNoteResponse) GetNote() *CalendarsGetNoteSchema {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+func (x *CreateAppointmentNoteResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DeleteAppointmentNoteRequest is the request of DeleteAppointmentNote.
+type DeleteAppointmentNoteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Appointment ID
+	AppointmentId string `protobuf:"bytes,2,opt,name=appointment_id,json=appointmentId,proto3" json:"appointment_id,omitempty"`
+	// Named by the path; declared by hlgate (the document leaves it out).
+	NoteId        string `protobuf:"bytes,3,opt,name=note_id,json=noteId,proto3" json:"note_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAppointmentNoteRequest) Reset() {
+	*x = DeleteAppointmentNoteRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAppointmentNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAppointmentNoteRequest) ProtoMessage() {}
+
+func (x *DeleteAppointmentNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAppointmentNoteRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAppointmentNoteRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DeleteAppointmentNoteRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DeleteAppointmentNoteRequest) GetAppointmentId() string {
+	if x != nil {
+		return x.AppointmentId
+	}
+	return ""
+}
+
+func (x *DeleteAppointmentNoteRequest) GetNoteId() string {
+	if x != nil {
+		return x.NoteId
+	}
+	return ""
+}
+
+// DeleteAppointmentNoteResponse is HighLevel's answer to
+// DeleteAppointmentNote, without loss.
+type DeleteAppointmentNoteResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's success.
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAppointmentNoteResponse) Reset() {
+	*x = DeleteAppointmentNoteResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAppointmentNoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAppointmentNoteResponse) ProtoMessage() {}
+
+func (x *DeleteAppointmentNoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAppointmentNoteResponse.ProtoReflect.Descriptor instead.
+func (*DeleteAppointmentNoteResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *DeleteAppointmentNoteResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *DeleteAppointmentNoteResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpdateAppointmentNoteRequest is the request of UpdateAppointmentNote.
+type UpdateAppointmentNoteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Appointment ID
+	AppointmentId string `protobuf:"bytes,2,opt,name=appointment_id,json=appointmentId,proto3" json:"appointment_id,omitempty"`
+	// Named by the path; declared by hlgate (the document leaves it out).
+	NoteId string `protobuf:"bytes,3,opt,name=note_id,json=noteId,proto3" json:"note_id,omitempty"`
+	// The body's userId.
+	UserId *string `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// Note body
+	Body          *string `protobuf:"bytes,5,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAppointmentNoteRequest) Reset() {
+	*x = UpdateAppointmentNoteRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAppointmentNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAppointmentNoteRequest) ProtoMessage() {}
+
+func (x *UpdateAppointmentNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAppointmentNoteRequest.ProtoReflect.Descriptor instead.
+func (*UpdateAppointmentNoteRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *UpdateAppointmentNoteRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateAppointmentNoteRequest) GetAppointmentId() string {
+	if x != nil {
+		return x.AppointmentId
+	}
+	return ""
+}
+
+func (x *UpdateAppointmentNoteRequest) GetNoteId() string {
+	if x != nil {
+		return x.NoteId
+	}
+	return ""
+}
+
+func (x *UpdateAppointmentNoteRequest) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *UpdateAppointmentNoteRequest) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+// UpdateAppointmentNoteResponse is HighLevel's answer to
+// UpdateAppointmentNote, without loss.
+type UpdateAppointmentNoteResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's note.
+	Note *CalendarsGetNoteSchema `protobuf:"bytes,1,opt,name=note,proto3" json:"note,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAppointmentNoteResponse) Reset() {
+	*x = UpdateAppointmentNoteResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAppointmentNoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAppointmentNoteResponse) ProtoMessage() {}
+
+func (x *UpdateAppointmentNoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAppointmentNoteResponse.ProtoReflect.Descriptor instead.
+func (*UpdateAppointmentNoteResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *UpdateAppointmentNoteResponse) GetNote() *CalendarsGetNoteSchema {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+func (x *UpdateAppointmentNoteResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetGroupsRequest is the request of GetGroups.
+type GetGroupsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId    string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetGroupsRequest) Reset() {
+	*x = GetGroupsRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetGroupsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetGroupsRequest) ProtoMessage() {}
+
+func (x *GetGroupsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetGroupsRequest.ProtoReflect.Descriptor instead.
+func (*GetGroupsRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetGroupsRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+// GetGroupsResponse is HighLevel's answer to GetGroups, without loss.
+type GetGroupsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's groups.
+	Groups []*GroupDTO `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetGroupsResponse) Reset() {
+	*x = GetGroupsResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetGroupsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetGroupsResponse) ProtoMessage() {}
+
+func (x *GetGroupsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetGroupsResponse.ProtoReflect.Descriptor instead.
+func (*GetGroupsResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetGroupsResponse) GetGroups() []*GroupDTO {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *GetGroupsResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateCalendarGroupRequest is the request of CreateCalendarGroup.
+type CreateCalendarGroupRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The body's name.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The body's description.
+	Description *string `protobuf:"bytes,3,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// The body's slug.
+	Slug *string `protobuf:"bytes,4,opt,name=slug,proto3,oneof" json:"slug,omitempty"`
+	// The body's isActive.
+	IsActive      *bool `protobuf:"varint,5,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCalendarGroupRequest) Reset() {
+	*x = CreateCalendarGroupRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCalendarGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCalendarGroupRequest) ProtoMessage() {}
+
+func (x *CreateCalendarGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCalendarGroupRequest.ProtoReflect.Descriptor instead.
+func (*CreateCalendarGroupRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CreateCalendarGroupRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateCalendarGroupRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateCalendarGroupRequest) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CreateCalendarGroupRequest) GetSlug() string {
+	if x != nil && x.Slug != nil {
+		return *x.Slug
+	}
+	return ""
+}
+
+func (x *CreateCalendarGroupRequest) GetIsActive() bool {
+	if x != nil && x.IsActive != nil {
+		return *x.IsActive
+	}
+	return false
+}
+
+// CreateCalendarGroupResponse is HighLevel's answer to CreateCalendarGroup,
+// without loss.
+type CreateCalendarGroupResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's group.
+	Group *GroupDTO `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCalendarGroupResponse) Reset() {
+	*x = CreateCalendarGroupResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCalendarGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCalendarGroupResponse) ProtoMessage() {}
+
+func (x *CreateCalendarGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCalendarGroupResponse.ProtoReflect.Descriptor instead.
+func (*CreateCalendarGroupResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CreateCalendarGroupResponse) GetGroup() *GroupDTO {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+func (x *CreateCalendarGroupResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DeleteGroupRequest is the request of DeleteGroup.
+type DeleteGroupRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Group Id
+	GroupId       string `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteGroupRequest) Reset() {
+	*x = DeleteGroupRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteGroupRequest) ProtoMessage() {}
+
+func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteGroupRequest.ProtoReflect.Descriptor instead.
+func (*DeleteGroupRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DeleteGroupRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DeleteGroupRequest) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+// DeleteGroupResponse is HighLevel's answer to DeleteGroup, without loss.
+type DeleteGroupResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Success
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteGroupResponse) Reset() {
+	*x = DeleteGroupResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteGroupResponse) ProtoMessage() {}
+
+func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteGroupResponse.ProtoReflect.Descriptor instead.
+func (*DeleteGroupResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DeleteGroupResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *DeleteGroupResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// EditGroupRequest is the request of EditGroup.
+type EditGroupRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Group Id
+	GroupId string `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	// The body's name.
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The body's description.
+	Description *string `protobuf:"bytes,4,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// The body's slug.
+	Slug          *string `protobuf:"bytes,5,opt,name=slug,proto3,oneof" json:"slug,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EditGroupRequest) Reset() {
+	*x = EditGroupRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EditGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EditGroupRequest) ProtoMessage() {}
+
+func (x *EditGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EditGroupRequest.ProtoReflect.Descriptor instead.
+func (*EditGroupRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *EditGroupRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *EditGroupRequest) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+func (x *EditGroupRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *EditGroupRequest) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *EditGroupRequest) GetSlug() string {
+	if x != nil && x.Slug != nil {
+		return *x.Slug
+	}
+	return ""
+}
+
+// EditGroupResponse is HighLevel's answer to EditGroup, without loss.
+type EditGroupResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's group.
+	Group *GroupDTO `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EditGroupResponse) Reset() {
+	*x = EditGroupResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EditGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EditGroupResponse) ProtoMessage() {}
+
+func (x *EditGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EditGroupResponse.ProtoReflect.Descriptor instead.
+func (*EditGroupResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *EditGroupResponse) GetGroup() *GroupDTO {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+func (x *EditGroupResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 var File_hlgate_v1_calendars_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\n" +
-	"!hlgate/v1/calendars_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19hlgate/v1/calendars.proto\x1a\x17hlgate/v1/options.proto2\xc7\n" +
+	"!hlgate/v1/calendars_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19hlgate/v1/calendars.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\xaa\x01\n" +
+	"\x1aGetAppointmentNotesRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12*\n" +
+	"\x0eappointment_id\x18\x02 \x01(\tB\x03\xe0A\x02R\rappointmentId\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\xe5\x01\n" +
+	"\x1bGetAppointmentNotesResponse\x127\n" +
+	"\x05notes\x18\x01 \x03(\v2!.hlgate.v1.CalendarsGetNoteSchemaR\x05notes\x12\x1e\n" +
+	"\bhas_more\x18\x02 \x01(\bH\x00R\ahasMore\x88\x01\x01\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\v\n" +
+	"\t_has_more\"\xc1\x01\n" +
+	"\x1cCreateAppointmentNoteRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12*\n" +
+	"\x0eappointment_id\x18\x02 \x01(\tB\x03\xe0A\x02R\rappointmentId\x12\x1c\n" +
+	"\auser_id\x18\x03 \x01(\tH\x00R\x06userId\x88\x01\x01\x12\x1c\n" +
+	"\x04body\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x04body\x88\x01\x01B\n" +
+	"\n" +
+	"\b_user_idB\a\n" +
+	"\x05_body\"\x90\x01\n" +
+	"\x1dCreateAppointmentNoteResponse\x125\n" +
+	"\x04note\x18\x01 \x01(\v2!.hlgate.v1.CalendarsGetNoteSchemaR\x04note\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x8e\x01\n" +
+	"\x1cDeleteAppointmentNoteRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12*\n" +
+	"\x0eappointment_id\x18\x02 \x01(\tB\x03\xe0A\x02R\rappointmentId\x12\x1c\n" +
+	"\anote_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x06noteId\"\x84\x01\n" +
+	"\x1dDeleteAppointmentNoteResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\"\xdf\x01\n" +
+	"\x1cUpdateAppointmentNoteRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12*\n" +
+	"\x0eappointment_id\x18\x02 \x01(\tB\x03\xe0A\x02R\rappointmentId\x12\x1c\n" +
+	"\anote_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x06noteId\x12\x1c\n" +
+	"\auser_id\x18\x04 \x01(\tH\x00R\x06userId\x88\x01\x01\x12\x1c\n" +
+	"\x04body\x18\x05 \x01(\tB\x03\xe0A\x02H\x01R\x04body\x88\x01\x01B\n" +
+	"\n" +
+	"\b_user_idB\a\n" +
+	"\x05_body\"\x90\x01\n" +
+	"\x1dUpdateAppointmentNoteResponse\x125\n" +
+	"\x04note\x18\x01 \x01(\v2!.hlgate.v1.CalendarsGetNoteSchemaR\x04note\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"8\n" +
+	"\x10GetGroupsRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\"z\n" +
+	"\x11GetGroupsResponse\x12+\n" +
+	"\x06groups\x18\x01 \x03(\v2\x13.hlgate.v1.GroupDTOR\x06groups\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xfc\x01\n" +
+	"\x1aCreateCalendarGroupRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1c\n" +
+	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12*\n" +
+	"\vdescription\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\vdescription\x88\x01\x01\x12\x1c\n" +
+	"\x04slug\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\x04slug\x88\x01\x01\x12 \n" +
+	"\tis_active\x18\x05 \x01(\bH\x03R\bisActive\x88\x01\x01B\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\a\n" +
+	"\x05_slugB\f\n" +
+	"\n" +
+	"_is_active\"\x82\x01\n" +
+	"\x1bCreateCalendarGroupResponse\x12)\n" +
+	"\x05group\x18\x01 \x01(\v2\x13.hlgate.v1.GroupDTOR\x05group\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"Z\n" +
+	"\x12DeleteGroupRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1e\n" +
+	"\bgroup_id\x18\x02 \x01(\tB\x03\xe0A\x02R\agroupId\"z\n" +
+	"\x13DeleteGroupResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\"\xe2\x01\n" +
+	"\x10EditGroupRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1e\n" +
+	"\bgroup_id\x18\x02 \x01(\tB\x03\xe0A\x02R\agroupId\x12\x1c\n" +
+	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12*\n" +
+	"\vdescription\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\vdescription\x88\x01\x01\x12\x1c\n" +
+	"\x04slug\x18\x05 \x01(\tB\x03\xe0A\x02H\x02R\x04slug\x88\x01\x01B\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\a\n" +
+	"\x05_slug\"x\n" +
+	"\x11EditGroupResponse\x12)\n" +
+	"\x05group\x18\x01 \x01(\v2\x13.hlgate.v1.GroupDTOR\x05group\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xd6\x16\n" +
 	"\x10CalendarsService\x12\xb5\x01\n" +
 	"\x11CreateAppointment\x12#.hlgate.v1.CreateAppointmentRequest\x1a$.hlgate.v1.CreateAppointmentResponse\"U\xc2\xf3\x18\x14\n" +
 	"\x12create-appointment\x82\xd3\xe4\x93\x027:\vappointment\"(/v1/locations/{location_id}/appointments\x12\xad\x01\n" +
@@ -45,53 +1181,133 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\vGetCalendar\x12\x1d.hlgate.v1.GetCalendarRequest\x1a\x1e.hlgate.v1.GetCalendarResponse\"M\xc2\xf3\x18\x0e\n" +
 	"\fget-calendar\x82\xd3\xe4\x93\x025\x123/v1/locations/{location_id}/calendars/{calendar_id}\x12\xa5\x01\n" +
 	"\fGetFreeSlots\x12\x1e.hlgate.v1.GetFreeSlotsRequest\x1a\x1f.hlgate.v1.GetFreeSlotsResponse\"T\xc2\xf3\x18\v\n" +
-	"\tget-slots\x82\xd3\xe4\x93\x02?\x12=/v1/locations/{location_id}/calendars/{calendar_id}/freeSlots\x12\x8e\x01\n" +
+	"\tget-slots\x82\xd3\xe4\x93\x02?\x12=/v1/locations/{location_id}/calendars/{calendar_id}/freeSlots\x12\xd2\x01\n" +
+	"\x13GetAppointmentNotes\x12%.hlgate.v1.GetAppointmentNotesRequest\x1a&.hlgate.v1.GetAppointmentNotesResponse\"l\xc2\xf3\x18\x17\n" +
+	"\x15get-appointment-notes\x82\xd3\xe4\x93\x02K\x12I/v1/locations/{location_id}/calendars/appointments/{appointment_id}/notes\x12\xdd\x01\n" +
+	"\x15CreateAppointmentNote\x12'.hlgate.v1.CreateAppointmentNoteRequest\x1a(.hlgate.v1.CreateAppointmentNoteResponse\"q\xc2\xf3\x18\x19\n" +
+	"\x17create-appointment-note\x82\xd3\xe4\x93\x02N:\x01*\"I/v1/locations/{location_id}/calendars/appointments/{appointment_id}/notes\x12\xe4\x01\n" +
+	"\x15DeleteAppointmentNote\x12'.hlgate.v1.DeleteAppointmentNoteRequest\x1a(.hlgate.v1.DeleteAppointmentNoteResponse\"x\xc2\xf3\x18\x19\n" +
+	"\x17delete-appointment-note\x82\xd3\xe4\x93\x02U*S/v1/locations/{location_id}/calendars/appointments/{appointment_id}/notes/{note_id}\x12\xe7\x01\n" +
+	"\x15UpdateAppointmentNote\x12'.hlgate.v1.UpdateAppointmentNoteRequest\x1a(.hlgate.v1.UpdateAppointmentNoteResponse\"{\xc2\xf3\x18\x19\n" +
+	"\x17update-appointment-note\x82\xd3\xe4\x93\x02X:\x01*\x1aS/v1/locations/{location_id}/calendars/appointments/{appointment_id}/notes/{note_id}\x12\x8c\x01\n" +
+	"\tGetGroups\x12\x1b.hlgate.v1.GetGroupsRequest\x1a\x1c.hlgate.v1.GetGroupsResponse\"D\xc2\xf3\x18\f\n" +
+	"\n" +
+	"get-groups\x82\xd3\xe4\x93\x02.\x12,/v1/locations/{location_id}/calendars/groups\x12\xb8\x01\n" +
+	"\x13CreateCalendarGroup\x12%.hlgate.v1.CreateCalendarGroupRequest\x1a&.hlgate.v1.CreateCalendarGroupResponse\"R\xc2\xf3\x18\x17\n" +
+	"\x15create-calendar-group\x82\xd3\xe4\x93\x021:\x01*\",/v1/locations/{location_id}/calendars/groups\x12\x9f\x01\n" +
+	"\vDeleteGroup\x12\x1d.hlgate.v1.DeleteGroupRequest\x1a\x1e.hlgate.v1.DeleteGroupResponse\"Q\xc2\xf3\x18\x0e\n" +
+	"\fdelete-group\x82\xd3\xe4\x93\x029*7/v1/locations/{location_id}/calendars/groups/{group_id}\x12\x9a\x01\n" +
+	"\tEditGroup\x12\x1b.hlgate.v1.EditGroupRequest\x1a\x1c.hlgate.v1.EditGroupResponse\"R\xc2\xf3\x18\f\n" +
+	"\n" +
+	"edit-group\x82\xd3\xe4\x93\x02<:\x01*\x1a7/v1/locations/{location_id}/calendars/groups/{group_id}\x12\x8e\x01\n" +
 	"\n" +
 	"ListEvents\x12\x1c.hlgate.v1.ListEventsRequest\x1a\x1d.hlgate.v1.ListEventsResponse\"C\xc2\xf3\x18\x15\n" +
 	"\x13get-calendar-events\x82\xd3\xe4\x93\x02$\x12\"/v1/locations/{location_id}/events\x12\x95\x01\n" +
 	"\vDeleteEvent\x12\x1d.hlgate.v1.DeleteEventRequest\x1a\x1e.hlgate.v1.DeleteEventResponse\"G\xc2\xf3\x18\x0e\n" +
 	"\fdelete-event\x82\xd3\xe4\x93\x02/*-/v1/locations/{location_id}/events/{event_id}B7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
+var (
+	file_hlgate_v1_calendars_service_proto_rawDescOnce sync.Once
+	file_hlgate_v1_calendars_service_proto_rawDescData []byte
+)
+
+func file_hlgate_v1_calendars_service_proto_rawDescGZIP() []byte {
+	file_hlgate_v1_calendars_service_proto_rawDescOnce.Do(func() {
+		file_hlgate_v1_calendars_service_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_hlgate_v1_calendars_service_proto_rawDesc), len(file_hlgate_v1_calendars_service_proto_rawDesc)))
+	})
+	return file_hlgate_v1_calendars_service_proto_rawDescData
+}
+
+var file_hlgate_v1_calendars_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_hlgate_v1_calendars_service_proto_goTypes = []any{
-	(*CreateAppointmentRequest)(nil),  // 0: hlgate.v1.CreateAppointmentRequest
-	(*GetAppointmentRequest)(nil),     // 1: hlgate.v1.GetAppointmentRequest
-	(*UpdateAppointmentRequest)(nil),  // 2: hlgate.v1.UpdateAppointmentRequest
-	(*ListCalendarsRequest)(nil),      // 3: hlgate.v1.ListCalendarsRequest
-	(*GetCalendarRequest)(nil),        // 4: hlgate.v1.GetCalendarRequest
-	(*GetFreeSlotsRequest)(nil),       // 5: hlgate.v1.GetFreeSlotsRequest
-	(*ListEventsRequest)(nil),         // 6: hlgate.v1.ListEventsRequest
-	(*DeleteEventRequest)(nil),        // 7: hlgate.v1.DeleteEventRequest
-	(*CreateAppointmentResponse)(nil), // 8: hlgate.v1.CreateAppointmentResponse
-	(*GetAppointmentResponse)(nil),    // 9: hlgate.v1.GetAppointmentResponse
-	(*UpdateAppointmentResponse)(nil), // 10: hlgate.v1.UpdateAppointmentResponse
-	(*ListCalendarsResponse)(nil),     // 11: hlgate.v1.ListCalendarsResponse
-	(*GetCalendarResponse)(nil),       // 12: hlgate.v1.GetCalendarResponse
-	(*GetFreeSlotsResponse)(nil),      // 13: hlgate.v1.GetFreeSlotsResponse
-	(*ListEventsResponse)(nil),        // 14: hlgate.v1.ListEventsResponse
-	(*DeleteEventResponse)(nil),       // 15: hlgate.v1.DeleteEventResponse
+	(*GetAppointmentNotesRequest)(nil),    // 0: hlgate.v1.GetAppointmentNotesRequest
+	(*GetAppointmentNotesResponse)(nil),   // 1: hlgate.v1.GetAppointmentNotesResponse
+	(*CreateAppointmentNoteRequest)(nil),  // 2: hlgate.v1.CreateAppointmentNoteRequest
+	(*CreateAppointmentNoteResponse)(nil), // 3: hlgate.v1.CreateAppointmentNoteResponse
+	(*DeleteAppointmentNoteRequest)(nil),  // 4: hlgate.v1.DeleteAppointmentNoteRequest
+	(*DeleteAppointmentNoteResponse)(nil), // 5: hlgate.v1.DeleteAppointmentNoteResponse
+	(*UpdateAppointmentNoteRequest)(nil),  // 6: hlgate.v1.UpdateAppointmentNoteRequest
+	(*UpdateAppointmentNoteResponse)(nil), // 7: hlgate.v1.UpdateAppointmentNoteResponse
+	(*GetGroupsRequest)(nil),              // 8: hlgate.v1.GetGroupsRequest
+	(*GetGroupsResponse)(nil),             // 9: hlgate.v1.GetGroupsResponse
+	(*CreateCalendarGroupRequest)(nil),    // 10: hlgate.v1.CreateCalendarGroupRequest
+	(*CreateCalendarGroupResponse)(nil),   // 11: hlgate.v1.CreateCalendarGroupResponse
+	(*DeleteGroupRequest)(nil),            // 12: hlgate.v1.DeleteGroupRequest
+	(*DeleteGroupResponse)(nil),           // 13: hlgate.v1.DeleteGroupResponse
+	(*EditGroupRequest)(nil),              // 14: hlgate.v1.EditGroupRequest
+	(*EditGroupResponse)(nil),             // 15: hlgate.v1.EditGroupResponse
+	(*CalendarsGetNoteSchema)(nil),        // 16: hlgate.v1.CalendarsGetNoteSchema
+	(*structpb.Struct)(nil),               // 17: google.protobuf.Struct
+	(*GroupDTO)(nil),                      // 18: hlgate.v1.GroupDTO
+	(*CreateAppointmentRequest)(nil),      // 19: hlgate.v1.CreateAppointmentRequest
+	(*GetAppointmentRequest)(nil),         // 20: hlgate.v1.GetAppointmentRequest
+	(*UpdateAppointmentRequest)(nil),      // 21: hlgate.v1.UpdateAppointmentRequest
+	(*ListCalendarsRequest)(nil),          // 22: hlgate.v1.ListCalendarsRequest
+	(*GetCalendarRequest)(nil),            // 23: hlgate.v1.GetCalendarRequest
+	(*GetFreeSlotsRequest)(nil),           // 24: hlgate.v1.GetFreeSlotsRequest
+	(*ListEventsRequest)(nil),             // 25: hlgate.v1.ListEventsRequest
+	(*DeleteEventRequest)(nil),            // 26: hlgate.v1.DeleteEventRequest
+	(*CreateAppointmentResponse)(nil),     // 27: hlgate.v1.CreateAppointmentResponse
+	(*GetAppointmentResponse)(nil),        // 28: hlgate.v1.GetAppointmentResponse
+	(*UpdateAppointmentResponse)(nil),     // 29: hlgate.v1.UpdateAppointmentResponse
+	(*ListCalendarsResponse)(nil),         // 30: hlgate.v1.ListCalendarsResponse
+	(*GetCalendarResponse)(nil),           // 31: hlgate.v1.GetCalendarResponse
+	(*GetFreeSlotsResponse)(nil),          // 32: hlgate.v1.GetFreeSlotsResponse
+	(*ListEventsResponse)(nil),            // 33: hlgate.v1.ListEventsResponse
+	(*DeleteEventResponse)(nil),           // 34: hlgate.v1.DeleteEventResponse
 }
 var file_hlgate_v1_calendars_service_proto_depIdxs = []int32{
-	0,  // 0: hlgate.v1.CalendarsService.CreateAppointment:input_type -> hlgate.v1.CreateAppointmentRequest
-	1,  // 1: hlgate.v1.CalendarsService.GetAppointment:input_type -> hlgate.v1.GetAppointmentRequest
-	2,  // 2: hlgate.v1.CalendarsService.UpdateAppointment:input_type -> hlgate.v1.UpdateAppointmentRequest
-	3,  // 3: hlgate.v1.CalendarsService.ListCalendars:input_type -> hlgate.v1.ListCalendarsRequest
-	4,  // 4: hlgate.v1.CalendarsService.GetCalendar:input_type -> hlgate.v1.GetCalendarRequest
-	5,  // 5: hlgate.v1.CalendarsService.GetFreeSlots:input_type -> hlgate.v1.GetFreeSlotsRequest
-	6,  // 6: hlgate.v1.CalendarsService.ListEvents:input_type -> hlgate.v1.ListEventsRequest
-	7,  // 7: hlgate.v1.CalendarsService.DeleteEvent:input_type -> hlgate.v1.DeleteEventRequest
-	8,  // 8: hlgate.v1.CalendarsService.CreateAppointment:output_type -> hlgate.v1.CreateAppointmentResponse
-	9,  // 9: hlgate.v1.CalendarsService.GetAppointment:output_type -> hlgate.v1.GetAppointmentResponse
-	10, // 10: hlgate.v1.CalendarsService.UpdateAppointment:output_type -> hlgate.v1.UpdateAppointmentResponse
-	11, // 11: hlgate.v1.CalendarsService.ListCalendars:output_type -> hlgate.v1.ListCalendarsResponse
-	12, // 12: hlgate.v1.CalendarsService.GetCalendar:output_type -> hlgate.v1.GetCalendarResponse
-	13, // 13: hlgate.v1.CalendarsService.GetFreeSlots:output_type -> hlgate.v1.GetFreeSlotsResponse
-	14, // 14: hlgate.v1.CalendarsService.ListEvents:output_type -> hlgate.v1.ListEventsResponse
-	15, // 15: hlgate.v1.CalendarsService.DeleteEvent:output_type -> hlgate.v1.DeleteEventResponse
-	8,  // [8:16] is the sub-list for method output_type
-	0,  // [0:8] is the sub-list for method input_type
-	0,  // [0:0] is the sub-list for extension type_name
-	0,  // [0:0] is the sub-list for extension extendee
-	0,  // [0:0] is the sub-list for field type_name
+	16, // 0: hlgate.v1.GetAppointmentNotesResponse.notes:type_name -> hlgate.v1.CalendarsGetNoteSchema
+	17, // 1: hlgate.v1.GetAppointmentNotesResponse.unmapped:type_name -> google.protobuf.Struct
+	16, // 2: hlgate.v1.CreateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
+	17, // 3: hlgate.v1.CreateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	17, // 4: hlgate.v1.DeleteAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	16, // 5: hlgate.v1.UpdateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
+	17, // 6: hlgate.v1.UpdateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	18, // 7: hlgate.v1.GetGroupsResponse.groups:type_name -> hlgate.v1.GroupDTO
+	17, // 8: hlgate.v1.GetGroupsResponse.unmapped:type_name -> google.protobuf.Struct
+	18, // 9: hlgate.v1.CreateCalendarGroupResponse.group:type_name -> hlgate.v1.GroupDTO
+	17, // 10: hlgate.v1.CreateCalendarGroupResponse.unmapped:type_name -> google.protobuf.Struct
+	17, // 11: hlgate.v1.DeleteGroupResponse.unmapped:type_name -> google.protobuf.Struct
+	18, // 12: hlgate.v1.EditGroupResponse.group:type_name -> hlgate.v1.GroupDTO
+	17, // 13: hlgate.v1.EditGroupResponse.unmapped:type_name -> google.protobuf.Struct
+	19, // 14: hlgate.v1.CalendarsService.CreateAppointment:input_type -> hlgate.v1.CreateAppointmentRequest
+	20, // 15: hlgate.v1.CalendarsService.GetAppointment:input_type -> hlgate.v1.GetAppointmentRequest
+	21, // 16: hlgate.v1.CalendarsService.UpdateAppointment:input_type -> hlgate.v1.UpdateAppointmentRequest
+	22, // 17: hlgate.v1.CalendarsService.ListCalendars:input_type -> hlgate.v1.ListCalendarsRequest
+	23, // 18: hlgate.v1.CalendarsService.GetCalendar:input_type -> hlgate.v1.GetCalendarRequest
+	24, // 19: hlgate.v1.CalendarsService.GetFreeSlots:input_type -> hlgate.v1.GetFreeSlotsRequest
+	0,  // 20: hlgate.v1.CalendarsService.GetAppointmentNotes:input_type -> hlgate.v1.GetAppointmentNotesRequest
+	2,  // 21: hlgate.v1.CalendarsService.CreateAppointmentNote:input_type -> hlgate.v1.CreateAppointmentNoteRequest
+	4,  // 22: hlgate.v1.CalendarsService.DeleteAppointmentNote:input_type -> hlgate.v1.DeleteAppointmentNoteRequest
+	6,  // 23: hlgate.v1.CalendarsService.UpdateAppointmentNote:input_type -> hlgate.v1.UpdateAppointmentNoteRequest
+	8,  // 24: hlgate.v1.CalendarsService.GetGroups:input_type -> hlgate.v1.GetGroupsRequest
+	10, // 25: hlgate.v1.CalendarsService.CreateCalendarGroup:input_type -> hlgate.v1.CreateCalendarGroupRequest
+	12, // 26: hlgate.v1.CalendarsService.DeleteGroup:input_type -> hlgate.v1.DeleteGroupRequest
+	14, // 27: hlgate.v1.CalendarsService.EditGroup:input_type -> hlgate.v1.EditGroupRequest
+	25, // 28: hlgate.v1.CalendarsService.ListEvents:input_type -> hlgate.v1.ListEventsRequest
+	26, // 29: hlgate.v1.CalendarsService.DeleteEvent:input_type -> hlgate.v1.DeleteEventRequest
+	27, // 30: hlgate.v1.CalendarsService.CreateAppointment:output_type -> hlgate.v1.CreateAppointmentResponse
+	28, // 31: hlgate.v1.CalendarsService.GetAppointment:output_type -> hlgate.v1.GetAppointmentResponse
+	29, // 32: hlgate.v1.CalendarsService.UpdateAppointment:output_type -> hlgate.v1.UpdateAppointmentResponse
+	30, // 33: hlgate.v1.CalendarsService.ListCalendars:output_type -> hlgate.v1.ListCalendarsResponse
+	31, // 34: hlgate.v1.CalendarsService.GetCalendar:output_type -> hlgate.v1.GetCalendarResponse
+	32, // 35: hlgate.v1.CalendarsService.GetFreeSlots:output_type -> hlgate.v1.GetFreeSlotsResponse
+	1,  // 36: hlgate.v1.CalendarsService.GetAppointmentNotes:output_type -> hlgate.v1.GetAppointmentNotesResponse
+	3,  // 37: hlgate.v1.CalendarsService.CreateAppointmentNote:output_type -> hlgate.v1.CreateAppointmentNoteResponse
+	5,  // 38: hlgate.v1.CalendarsService.DeleteAppointmentNote:output_type -> hlgate.v1.DeleteAppointmentNoteResponse
+	7,  // 39: hlgate.v1.CalendarsService.UpdateAppointmentNote:output_type -> hlgate.v1.UpdateAppointmentNoteResponse
+	9,  // 40: hlgate.v1.CalendarsService.GetGroups:output_type -> hlgate.v1.GetGroupsResponse
+	11, // 41: hlgate.v1.CalendarsService.CreateCalendarGroup:output_type -> hlgate.v1.CreateCalendarGroupResponse
+	13, // 42: hlgate.v1.CalendarsService.DeleteGroup:output_type -> hlgate.v1.DeleteGroupResponse
+	15, // 43: hlgate.v1.CalendarsService.EditGroup:output_type -> hlgate.v1.EditGroupResponse
+	33, // 44: hlgate.v1.CalendarsService.ListEvents:output_type -> hlgate.v1.ListEventsResponse
+	34, // 45: hlgate.v1.CalendarsService.DeleteEvent:output_type -> hlgate.v1.DeleteEventResponse
+	30, // [30:46] is the sub-list for method output_type
+	14, // [14:30] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_calendars_service_proto_init() }
@@ -101,18 +1317,27 @@ func file_hlgate_v1_calendars_service_proto_init() {
 	}
 	file_hlgate_v1_calendars_proto_init()
 	file_hlgate_v1_options_proto_init()
+	file_hlgate_v1_upstream_schemas_proto_init()
+	file_hlgate_v1_calendars_service_proto_msgTypes[1].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[2].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[5].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[6].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[10].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[13].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[14].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_calendars_service_proto_rawDesc), len(file_hlgate_v1_calendars_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   0,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_hlgate_v1_calendars_service_proto_goTypes,
 		DependencyIndexes: file_hlgate_v1_calendars_service_proto_depIdxs,
+		MessageInfos:      file_hlgate_v1_calendars_service_proto_msgTypes,
 	}.Build()
 	File_hlgate_v1_calendars_service_proto = out.File
 	file_hlgate_v1_calendars_service_proto_goTypes = nil

@@ -25,14 +25,22 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CalendarsService_CreateAppointment_FullMethodName = "/hlgate.v1.CalendarsService/CreateAppointment"
-	CalendarsService_GetAppointment_FullMethodName    = "/hlgate.v1.CalendarsService/GetAppointment"
-	CalendarsService_UpdateAppointment_FullMethodName = "/hlgate.v1.CalendarsService/UpdateAppointment"
-	CalendarsService_ListCalendars_FullMethodName     = "/hlgate.v1.CalendarsService/ListCalendars"
-	CalendarsService_GetCalendar_FullMethodName       = "/hlgate.v1.CalendarsService/GetCalendar"
-	CalendarsService_GetFreeSlots_FullMethodName      = "/hlgate.v1.CalendarsService/GetFreeSlots"
-	CalendarsService_ListEvents_FullMethodName        = "/hlgate.v1.CalendarsService/ListEvents"
-	CalendarsService_DeleteEvent_FullMethodName       = "/hlgate.v1.CalendarsService/DeleteEvent"
+	CalendarsService_CreateAppointment_FullMethodName     = "/hlgate.v1.CalendarsService/CreateAppointment"
+	CalendarsService_GetAppointment_FullMethodName        = "/hlgate.v1.CalendarsService/GetAppointment"
+	CalendarsService_UpdateAppointment_FullMethodName     = "/hlgate.v1.CalendarsService/UpdateAppointment"
+	CalendarsService_ListCalendars_FullMethodName         = "/hlgate.v1.CalendarsService/ListCalendars"
+	CalendarsService_GetCalendar_FullMethodName           = "/hlgate.v1.CalendarsService/GetCalendar"
+	CalendarsService_GetFreeSlots_FullMethodName          = "/hlgate.v1.CalendarsService/GetFreeSlots"
+	CalendarsService_GetAppointmentNotes_FullMethodName   = "/hlgate.v1.CalendarsService/GetAppointmentNotes"
+	CalendarsService_CreateAppointmentNote_FullMethodName = "/hlgate.v1.CalendarsService/CreateAppointmentNote"
+	CalendarsService_DeleteAppointmentNote_FullMethodName = "/hlgate.v1.CalendarsService/DeleteAppointmentNote"
+	CalendarsService_UpdateAppointmentNote_FullMethodName = "/hlgate.v1.CalendarsService/UpdateAppointmentNote"
+	CalendarsService_GetGroups_FullMethodName             = "/hlgate.v1.CalendarsService/GetGroups"
+	CalendarsService_CreateCalendarGroup_FullMethodName   = "/hlgate.v1.CalendarsService/CreateCalendarGroup"
+	CalendarsService_DeleteGroup_FullMethodName           = "/hlgate.v1.CalendarsService/DeleteGroup"
+	CalendarsService_EditGroup_FullMethodName             = "/hlgate.v1.CalendarsService/EditGroup"
+	CalendarsService_ListEvents_FullMethodName            = "/hlgate.v1.CalendarsService/ListEvents"
+	CalendarsService_DeleteEvent_FullMethodName           = "/hlgate.v1.CalendarsService/DeleteEvent"
 )
 
 // CalendarsServiceClient is the client API for CalendarsService service.
@@ -63,6 +71,34 @@ type CalendarsServiceClient interface {
 	// exactly at end_time belongs to the next window, so adjacent windows
 	// return every slot once.
 	GetFreeSlots(ctx context.Context, in *GetFreeSlotsRequest, opts ...grpc.CallOption) (*GetFreeSlotsResponse, error)
+	// GetAppointmentNotes calls GET
+	// /calendars/appointments/{appointmentId}/notes (get-appointment-notes).
+	// Get Notes: Get Appointment Notes.
+	GetAppointmentNotes(ctx context.Context, in *GetAppointmentNotesRequest, opts ...grpc.CallOption) (*GetAppointmentNotesResponse, error)
+	// CreateAppointmentNote calls POST
+	// /calendars/appointments/{appointmentId}/notes (create-appointment-note).
+	// Create Note.
+	CreateAppointmentNote(ctx context.Context, in *CreateAppointmentNoteRequest, opts ...grpc.CallOption) (*CreateAppointmentNoteResponse, error)
+	// DeleteAppointmentNote calls DELETE
+	// /calendars/appointments/{appointmentId}/notes/{noteId}
+	// (delete-appointment-note). Delete Note.
+	DeleteAppointmentNote(ctx context.Context, in *DeleteAppointmentNoteRequest, opts ...grpc.CallOption) (*DeleteAppointmentNoteResponse, error)
+	// UpdateAppointmentNote calls PUT
+	// /calendars/appointments/{appointmentId}/notes/{noteId}
+	// (update-appointment-note). Update Note.
+	UpdateAppointmentNote(ctx context.Context, in *UpdateAppointmentNoteRequest, opts ...grpc.CallOption) (*UpdateAppointmentNoteResponse, error)
+	// GetGroups calls GET /calendars/groups (get-groups). Get Groups: Get all
+	// calendar groups in a location.
+	GetGroups(ctx context.Context, in *GetGroupsRequest, opts ...grpc.CallOption) (*GetGroupsResponse, error)
+	// CreateCalendarGroup calls POST /calendars/groups (create-calendar-group).
+	// Create Calendar Group.
+	CreateCalendarGroup(ctx context.Context, in *CreateCalendarGroupRequest, opts ...grpc.CallOption) (*CreateCalendarGroupResponse, error)
+	// DeleteGroup calls DELETE /calendars/groups/{groupId} (delete-group).
+	// Delete Group.
+	DeleteGroup(ctx context.Context, in *DeleteGroupRequest, opts ...grpc.CallOption) (*DeleteGroupResponse, error)
+	// EditGroup calls PUT /calendars/groups/{groupId} (edit-group). Update
+	// Group: Update Group by group ID.
+	EditGroup(ctx context.Context, in *EditGroupRequest, opts ...grpc.CallOption) (*EditGroupResponse, error)
 	// ListEvents lists the appointments of one calendar, user or group that
 	// overlap the half-open window [start_time, end_time): those that start
 	// before end_time and end after start_time, the same window GetFreeSlots
@@ -143,6 +179,86 @@ func (c *calendarsServiceClient) GetFreeSlots(ctx context.Context, in *GetFreeSl
 	return out, nil
 }
 
+func (c *calendarsServiceClient) GetAppointmentNotes(ctx context.Context, in *GetAppointmentNotesRequest, opts ...grpc.CallOption) (*GetAppointmentNotesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAppointmentNotesResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_GetAppointmentNotes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) CreateAppointmentNote(ctx context.Context, in *CreateAppointmentNoteRequest, opts ...grpc.CallOption) (*CreateAppointmentNoteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateAppointmentNoteResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_CreateAppointmentNote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) DeleteAppointmentNote(ctx context.Context, in *DeleteAppointmentNoteRequest, opts ...grpc.CallOption) (*DeleteAppointmentNoteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteAppointmentNoteResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_DeleteAppointmentNote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) UpdateAppointmentNote(ctx context.Context, in *UpdateAppointmentNoteRequest, opts ...grpc.CallOption) (*UpdateAppointmentNoteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateAppointmentNoteResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_UpdateAppointmentNote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) GetGroups(ctx context.Context, in *GetGroupsRequest, opts ...grpc.CallOption) (*GetGroupsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetGroupsResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_GetGroups_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) CreateCalendarGroup(ctx context.Context, in *CreateCalendarGroupRequest, opts ...grpc.CallOption) (*CreateCalendarGroupResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCalendarGroupResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_CreateCalendarGroup_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) DeleteGroup(ctx context.Context, in *DeleteGroupRequest, opts ...grpc.CallOption) (*DeleteGroupResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteGroupResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_DeleteGroup_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) EditGroup(ctx context.Context, in *EditGroupRequest, opts ...grpc.CallOption) (*EditGroupResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EditGroupResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_EditGroup_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *calendarsServiceClient) ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListEventsResponse)
@@ -191,6 +307,34 @@ type CalendarsServiceServer interface {
 	// exactly at end_time belongs to the next window, so adjacent windows
 	// return every slot once.
 	GetFreeSlots(context.Context, *GetFreeSlotsRequest) (*GetFreeSlotsResponse, error)
+	// GetAppointmentNotes calls GET
+	// /calendars/appointments/{appointmentId}/notes (get-appointment-notes).
+	// Get Notes: Get Appointment Notes.
+	GetAppointmentNotes(context.Context, *GetAppointmentNotesRequest) (*GetAppointmentNotesResponse, error)
+	// CreateAppointmentNote calls POST
+	// /calendars/appointments/{appointmentId}/notes (create-appointment-note).
+	// Create Note.
+	CreateAppointmentNote(context.Context, *CreateAppointmentNoteRequest) (*CreateAppointmentNoteResponse, error)
+	// DeleteAppointmentNote calls DELETE
+	// /calendars/appointments/{appointmentId}/notes/{noteId}
+	// (delete-appointment-note). Delete Note.
+	DeleteAppointmentNote(context.Context, *DeleteAppointmentNoteRequest) (*DeleteAppointmentNoteResponse, error)
+	// UpdateAppointmentNote calls PUT
+	// /calendars/appointments/{appointmentId}/notes/{noteId}
+	// (update-appointment-note). Update Note.
+	UpdateAppointmentNote(context.Context, *UpdateAppointmentNoteRequest) (*UpdateAppointmentNoteResponse, error)
+	// GetGroups calls GET /calendars/groups (get-groups). Get Groups: Get all
+	// calendar groups in a location.
+	GetGroups(context.Context, *GetGroupsRequest) (*GetGroupsResponse, error)
+	// CreateCalendarGroup calls POST /calendars/groups (create-calendar-group).
+	// Create Calendar Group.
+	CreateCalendarGroup(context.Context, *CreateCalendarGroupRequest) (*CreateCalendarGroupResponse, error)
+	// DeleteGroup calls DELETE /calendars/groups/{groupId} (delete-group).
+	// Delete Group.
+	DeleteGroup(context.Context, *DeleteGroupRequest) (*DeleteGroupResponse, error)
+	// EditGroup calls PUT /calendars/groups/{groupId} (edit-group). Update
+	// Group: Update Group by group ID.
+	EditGroup(context.Context, *EditGroupRequest) (*EditGroupResponse, error)
 	// ListEvents lists the appointments of one calendar, user or group that
 	// overlap the half-open window [start_time, end_time): those that start
 	// before end_time and end after start_time, the same window GetFreeSlots
@@ -228,6 +372,30 @@ func (UnimplementedCalendarsServiceServer) GetCalendar(context.Context, *GetCale
 }
 func (UnimplementedCalendarsServiceServer) GetFreeSlots(context.Context, *GetFreeSlotsRequest) (*GetFreeSlotsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetFreeSlots not implemented")
+}
+func (UnimplementedCalendarsServiceServer) GetAppointmentNotes(context.Context, *GetAppointmentNotesRequest) (*GetAppointmentNotesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAppointmentNotes not implemented")
+}
+func (UnimplementedCalendarsServiceServer) CreateAppointmentNote(context.Context, *CreateAppointmentNoteRequest) (*CreateAppointmentNoteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateAppointmentNote not implemented")
+}
+func (UnimplementedCalendarsServiceServer) DeleteAppointmentNote(context.Context, *DeleteAppointmentNoteRequest) (*DeleteAppointmentNoteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteAppointmentNote not implemented")
+}
+func (UnimplementedCalendarsServiceServer) UpdateAppointmentNote(context.Context, *UpdateAppointmentNoteRequest) (*UpdateAppointmentNoteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateAppointmentNote not implemented")
+}
+func (UnimplementedCalendarsServiceServer) GetGroups(context.Context, *GetGroupsRequest) (*GetGroupsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetGroups not implemented")
+}
+func (UnimplementedCalendarsServiceServer) CreateCalendarGroup(context.Context, *CreateCalendarGroupRequest) (*CreateCalendarGroupResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCalendarGroup not implemented")
+}
+func (UnimplementedCalendarsServiceServer) DeleteGroup(context.Context, *DeleteGroupRequest) (*DeleteGroupResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteGroup not implemented")
+}
+func (UnimplementedCalendarsServiceServer) EditGroup(context.Context, *EditGroupRequest) (*EditGroupResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EditGroup not implemented")
 }
 func (UnimplementedCalendarsServiceServer) ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListEvents not implemented")
@@ -364,6 +532,150 @@ func _CalendarsService_GetFreeSlots_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CalendarsService_GetAppointmentNotes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAppointmentNotesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).GetAppointmentNotes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_GetAppointmentNotes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).GetAppointmentNotes(ctx, req.(*GetAppointmentNotesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_CreateAppointmentNote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateAppointmentNoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).CreateAppointmentNote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_CreateAppointmentNote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).CreateAppointmentNote(ctx, req.(*CreateAppointmentNoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_DeleteAppointmentNote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteAppointmentNoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).DeleteAppointmentNote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_DeleteAppointmentNote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).DeleteAppointmentNote(ctx, req.(*DeleteAppointmentNoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_UpdateAppointmentNote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateAppointmentNoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).UpdateAppointmentNote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_UpdateAppointmentNote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).UpdateAppointmentNote(ctx, req.(*UpdateAppointmentNoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_GetGroups_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetGroupsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).GetGroups(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_GetGroups_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).GetGroups(ctx, req.(*GetGroupsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_CreateCalendarGroup_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCalendarGroupRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).CreateCalendarGroup(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_CreateCalendarGroup_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).CreateCalendarGroup(ctx, req.(*CreateCalendarGroupRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_DeleteGroup_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteGroupRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).DeleteGroup(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_DeleteGroup_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).DeleteGroup(ctx, req.(*DeleteGroupRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_EditGroup_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EditGroupRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).EditGroup(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_EditGroup_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).EditGroup(ctx, req.(*EditGroupRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CalendarsService_ListEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListEventsRequest)
 	if err := dec(in); err != nil {
@@ -430,6 +742,38 @@ var CalendarsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetFreeSlots",
 			Handler:    _CalendarsService_GetFreeSlots_Handler,
+		},
+		{
+			MethodName: "GetAppointmentNotes",
+			Handler:    _CalendarsService_GetAppointmentNotes_Handler,
+		},
+		{
+			MethodName: "CreateAppointmentNote",
+			Handler:    _CalendarsService_CreateAppointmentNote_Handler,
+		},
+		{
+			MethodName: "DeleteAppointmentNote",
+			Handler:    _CalendarsService_DeleteAppointmentNote_Handler,
+		},
+		{
+			MethodName: "UpdateAppointmentNote",
+			Handler:    _CalendarsService_UpdateAppointmentNote_Handler,
+		},
+		{
+			MethodName: "GetGroups",
+			Handler:    _CalendarsService_GetGroups_Handler,
+		},
+		{
+			MethodName: "CreateCalendarGroup",
+			Handler:    _CalendarsService_CreateCalendarGroup_Handler,
+		},
+		{
+			MethodName: "DeleteGroup",
+			Handler:    _CalendarsService_DeleteGroup_Handler,
+		},
+		{
+			MethodName: "EditGroup",
+			Handler:    _CalendarsService_EditGroup_Handler,
 		},
 		{
 			MethodName: "ListEvents",

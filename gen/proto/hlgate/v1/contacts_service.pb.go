@@ -16,7 +16,9 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -27,18 +29,1373 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// CreateNoteRequest is the request of CreateNote.
+type CreateNoteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// The body's userId.
+	UserId *string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// The body's body.
+	Body *string `protobuf:"bytes,4,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	// The body's title.
+	Title *string `protobuf:"bytes,5,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// The body's color.
+	Color *string `protobuf:"bytes,6,opt,name=color,proto3,oneof" json:"color,omitempty"`
+	// The body's pinned.
+	Pinned        *bool `protobuf:"varint,7,opt,name=pinned,proto3,oneof" json:"pinned,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateNoteRequest) Reset() {
+	*x = CreateNoteRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateNoteRequest) ProtoMessage() {}
+
+func (x *CreateNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateNoteRequest.ProtoReflect.Descriptor instead.
+func (*CreateNoteRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CreateNoteRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateNoteRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *CreateNoteRequest) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *CreateNoteRequest) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+func (x *CreateNoteRequest) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *CreateNoteRequest) GetColor() string {
+	if x != nil && x.Color != nil {
+		return *x.Color
+	}
+	return ""
+}
+
+func (x *CreateNoteRequest) GetPinned() bool {
+	if x != nil && x.Pinned != nil {
+		return *x.Pinned
+	}
+	return false
+}
+
+// CreateNoteResponse is HighLevel's answer to CreateNote, without loss.
+type CreateNoteResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's note.
+	Note *ContactsGetNoteSchema `protobuf:"bytes,1,opt,name=note,proto3" json:"note,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateNoteResponse) Reset() {
+	*x = CreateNoteResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateNoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateNoteResponse) ProtoMessage() {}
+
+func (x *CreateNoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateNoteResponse.ProtoReflect.Descriptor instead.
+func (*CreateNoteResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CreateNoteResponse) GetNote() *ContactsGetNoteSchema {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+func (x *CreateNoteResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DeleteNoteRequest is the request of DeleteNote.
+type DeleteNoteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// Note Id
+	Id            string `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNoteRequest) Reset() {
+	*x = DeleteNoteRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNoteRequest) ProtoMessage() {}
+
+func (x *DeleteNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNoteRequest.ProtoReflect.Descriptor instead.
+func (*DeleteNoteRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DeleteNoteRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DeleteNoteRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *DeleteNoteRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// DeleteNoteResponse is HighLevel's answer to DeleteNote, without loss.
+type DeleteNoteResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNoteResponse) Reset() {
+	*x = DeleteNoteResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNoteResponse) ProtoMessage() {}
+
+func (x *DeleteNoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNoteResponse.ProtoReflect.Descriptor instead.
+func (*DeleteNoteResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DeleteNoteResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetNoteRequest is the request of GetNote.
+type GetNoteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// Note Id
+	Id            string `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNoteRequest) Reset() {
+	*x = GetNoteRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNoteRequest) ProtoMessage() {}
+
+func (x *GetNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNoteRequest.ProtoReflect.Descriptor instead.
+func (*GetNoteRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetNoteRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetNoteRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *GetNoteRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetNoteResponse is HighLevel's answer to GetNote, without loss.
+type GetNoteResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's note.
+	Note *ContactsGetNoteSchema `protobuf:"bytes,1,opt,name=note,proto3" json:"note,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNoteResponse) Reset() {
+	*x = GetNoteResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNoteResponse) ProtoMessage() {}
+
+func (x *GetNoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNoteResponse.ProtoReflect.Descriptor instead.
+func (*GetNoteResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetNoteResponse) GetNote() *ContactsGetNoteSchema {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+func (x *GetNoteResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpdateNoteRequest is the request of UpdateNote.
+type UpdateNoteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// Note Id
+	Id string `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	// The body's userId.
+	UserId *string `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// The body's body.
+	Body *string `protobuf:"bytes,5,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	// The body's title.
+	Title *string `protobuf:"bytes,6,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// The body's color.
+	Color *string `protobuf:"bytes,7,opt,name=color,proto3,oneof" json:"color,omitempty"`
+	// The body's pinned.
+	Pinned        *bool `protobuf:"varint,8,opt,name=pinned,proto3,oneof" json:"pinned,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateNoteRequest) Reset() {
+	*x = UpdateNoteRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateNoteRequest) ProtoMessage() {}
+
+func (x *UpdateNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateNoteRequest.ProtoReflect.Descriptor instead.
+func (*UpdateNoteRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *UpdateNoteRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateNoteRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *UpdateNoteRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpdateNoteRequest) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *UpdateNoteRequest) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+func (x *UpdateNoteRequest) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *UpdateNoteRequest) GetColor() string {
+	if x != nil && x.Color != nil {
+		return *x.Color
+	}
+	return ""
+}
+
+func (x *UpdateNoteRequest) GetPinned() bool {
+	if x != nil && x.Pinned != nil {
+		return *x.Pinned
+	}
+	return false
+}
+
+// UpdateNoteResponse is HighLevel's answer to UpdateNote, without loss.
+type UpdateNoteResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's note.
+	Note *ContactsGetNoteSchema `protobuf:"bytes,1,opt,name=note,proto3" json:"note,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateNoteResponse) Reset() {
+	*x = UpdateNoteResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateNoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateNoteResponse) ProtoMessage() {}
+
+func (x *UpdateNoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateNoteResponse.ProtoReflect.Descriptor instead.
+func (*UpdateNoteResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *UpdateNoteResponse) GetNote() *ContactsGetNoteSchema {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+func (x *UpdateNoteResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetAllTasksRequest is the request of GetAllTasks.
+type GetAllTasksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId     string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAllTasksRequest) Reset() {
+	*x = GetAllTasksRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAllTasksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAllTasksRequest) ProtoMessage() {}
+
+func (x *GetAllTasksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAllTasksRequest.ProtoReflect.Descriptor instead.
+func (*GetAllTasksRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetAllTasksRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetAllTasksRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+// GetAllTasksResponse is HighLevel's answer to GetAllTasks, without loss.
+type GetAllTasksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's tasks.
+	Tasks []*TaskSchema `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAllTasksResponse) Reset() {
+	*x = GetAllTasksResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAllTasksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAllTasksResponse) ProtoMessage() {}
+
+func (x *GetAllTasksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAllTasksResponse.ProtoReflect.Descriptor instead.
+func (*GetAllTasksResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetAllTasksResponse) GetTasks() []*TaskSchema {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+func (x *GetAllTasksResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateTaskRequest is the request of CreateTask.
+type CreateTaskRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// The body's title.
+	Title *string `protobuf:"bytes,3,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// The body's body.
+	Body *string `protobuf:"bytes,4,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	// The body's dueDate.
+	DueDate *string `protobuf:"bytes,5,opt,name=due_date,json=dueDate,proto3,oneof" json:"due_date,omitempty"`
+	// The body's completed.
+	Completed *bool `protobuf:"varint,6,opt,name=completed,proto3,oneof" json:"completed,omitempty"`
+	// The body's assignedTo.
+	AssignedTo    *string `protobuf:"bytes,7,opt,name=assigned_to,json=assignedTo,proto3,oneof" json:"assigned_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTaskRequest) Reset() {
+	*x = CreateTaskRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTaskRequest) ProtoMessage() {}
+
+func (x *CreateTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTaskRequest.ProtoReflect.Descriptor instead.
+func (*CreateTaskRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CreateTaskRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateTaskRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *CreateTaskRequest) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *CreateTaskRequest) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+func (x *CreateTaskRequest) GetDueDate() string {
+	if x != nil && x.DueDate != nil {
+		return *x.DueDate
+	}
+	return ""
+}
+
+func (x *CreateTaskRequest) GetCompleted() bool {
+	if x != nil && x.Completed != nil {
+		return *x.Completed
+	}
+	return false
+}
+
+func (x *CreateTaskRequest) GetAssignedTo() string {
+	if x != nil && x.AssignedTo != nil {
+		return *x.AssignedTo
+	}
+	return ""
+}
+
+// CreateTaskResponse is HighLevel's answer to CreateTask, without loss.
+type CreateTaskResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's task.
+	Task *TaskSchema `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTaskResponse) Reset() {
+	*x = CreateTaskResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTaskResponse) ProtoMessage() {}
+
+func (x *CreateTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTaskResponse.ProtoReflect.Descriptor instead.
+func (*CreateTaskResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CreateTaskResponse) GetTask() *TaskSchema {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+func (x *CreateTaskResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DeleteTaskRequest is the request of DeleteTask.
+type DeleteTaskRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// Task Id
+	TaskId        string `protobuf:"bytes,3,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTaskRequest) Reset() {
+	*x = DeleteTaskRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTaskRequest) ProtoMessage() {}
+
+func (x *DeleteTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTaskRequest.ProtoReflect.Descriptor instead.
+func (*DeleteTaskRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DeleteTaskRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DeleteTaskRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *DeleteTaskRequest) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+// DeleteTaskResponse is HighLevel's answer to DeleteTask, without loss.
+type DeleteTaskResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTaskResponse) Reset() {
+	*x = DeleteTaskResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTaskResponse) ProtoMessage() {}
+
+func (x *DeleteTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTaskResponse.ProtoReflect.Descriptor instead.
+func (*DeleteTaskResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DeleteTaskResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetTaskRequest is the request of GetTask.
+type GetTaskRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// Task Id
+	TaskId        string `protobuf:"bytes,3,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTaskRequest) Reset() {
+	*x = GetTaskRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTaskRequest) ProtoMessage() {}
+
+func (x *GetTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTaskRequest.ProtoReflect.Descriptor instead.
+func (*GetTaskRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetTaskRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetTaskRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *GetTaskRequest) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+// GetTaskResponse is HighLevel's answer to GetTask, without loss.
+type GetTaskResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's task.
+	Task *TaskSchema `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTaskResponse) Reset() {
+	*x = GetTaskResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTaskResponse) ProtoMessage() {}
+
+func (x *GetTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTaskResponse.ProtoReflect.Descriptor instead.
+func (*GetTaskResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetTaskResponse) GetTask() *TaskSchema {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+func (x *GetTaskResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpdateTaskRequest is the request of UpdateTask.
+type UpdateTaskRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// Task Id
+	TaskId string `protobuf:"bytes,3,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// The body's title.
+	Title *string `protobuf:"bytes,4,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// The body's body.
+	Body *string `protobuf:"bytes,5,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	// The body's dueDate.
+	DueDate *string `protobuf:"bytes,6,opt,name=due_date,json=dueDate,proto3,oneof" json:"due_date,omitempty"`
+	// The body's completed.
+	Completed *bool `protobuf:"varint,7,opt,name=completed,proto3,oneof" json:"completed,omitempty"`
+	// The body's assignedTo.
+	AssignedTo    *string `protobuf:"bytes,8,opt,name=assigned_to,json=assignedTo,proto3,oneof" json:"assigned_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateTaskRequest) Reset() {
+	*x = UpdateTaskRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateTaskRequest) ProtoMessage() {}
+
+func (x *UpdateTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateTaskRequest.ProtoReflect.Descriptor instead.
+func (*UpdateTaskRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *UpdateTaskRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateTaskRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *UpdateTaskRequest) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *UpdateTaskRequest) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *UpdateTaskRequest) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+func (x *UpdateTaskRequest) GetDueDate() string {
+	if x != nil && x.DueDate != nil {
+		return *x.DueDate
+	}
+	return ""
+}
+
+func (x *UpdateTaskRequest) GetCompleted() bool {
+	if x != nil && x.Completed != nil {
+		return *x.Completed
+	}
+	return false
+}
+
+func (x *UpdateTaskRequest) GetAssignedTo() string {
+	if x != nil && x.AssignedTo != nil {
+		return *x.AssignedTo
+	}
+	return ""
+}
+
+// UpdateTaskResponse is HighLevel's answer to UpdateTask, without loss.
+type UpdateTaskResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's task.
+	Task *TaskSchema `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateTaskResponse) Reset() {
+	*x = UpdateTaskResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateTaskResponse) ProtoMessage() {}
+
+func (x *UpdateTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateTaskResponse.ProtoReflect.Descriptor instead.
+func (*UpdateTaskResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *UpdateTaskResponse) GetTask() *TaskSchema {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+func (x *UpdateTaskResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 var File_hlgate_v1_contacts_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\n" +
-	" hlgate/v1/contacts_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x18hlgate/v1/contacts.proto\x1a\x17hlgate/v1/options.proto2\x8b\f\n" +
+	" hlgate/v1/contacts_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x18hlgate/v1/contacts.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\xa0\x02\n" +
+	"\x11CreateNoteRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x1c\n" +
+	"\auser_id\x18\x03 \x01(\tH\x00R\x06userId\x88\x01\x01\x12\x1c\n" +
+	"\x04body\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x04body\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x05 \x01(\tH\x02R\x05title\x88\x01\x01\x12\x19\n" +
+	"\x05color\x18\x06 \x01(\tH\x03R\x05color\x88\x01\x01\x12\x1b\n" +
+	"\x06pinned\x18\a \x01(\bH\x04R\x06pinned\x88\x01\x01B\n" +
+	"\n" +
+	"\b_user_idB\a\n" +
+	"\x05_bodyB\b\n" +
+	"\x06_titleB\b\n" +
+	"\x06_colorB\t\n" +
+	"\a_pinned\"\x84\x01\n" +
+	"\x12CreateNoteResponse\x124\n" +
+	"\x04note\x18\x01 \x01(\v2 .hlgate.v1.ContactsGetNoteSchemaR\x04note\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"r\n" +
+	"\x11DeleteNoteRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x13\n" +
+	"\x02id\x18\x03 \x01(\tB\x03\xe0A\x02R\x02id\"N\n" +
+	"\x12DeleteNoteResponse\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"o\n" +
+	"\x0eGetNoteRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x13\n" +
+	"\x02id\x18\x03 \x01(\tB\x03\xe0A\x02R\x02id\"\x81\x01\n" +
+	"\x0fGetNoteResponse\x124\n" +
+	"\x04note\x18\x01 \x01(\v2 .hlgate.v1.ContactsGetNoteSchemaR\x04note\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xb0\x02\n" +
+	"\x11UpdateNoteRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x13\n" +
+	"\x02id\x18\x03 \x01(\tB\x03\xe0A\x02R\x02id\x12\x1c\n" +
+	"\auser_id\x18\x04 \x01(\tH\x00R\x06userId\x88\x01\x01\x12\x17\n" +
+	"\x04body\x18\x05 \x01(\tH\x01R\x04body\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x06 \x01(\tH\x02R\x05title\x88\x01\x01\x12\x19\n" +
+	"\x05color\x18\a \x01(\tH\x03R\x05color\x88\x01\x01\x12\x1b\n" +
+	"\x06pinned\x18\b \x01(\bH\x04R\x06pinned\x88\x01\x01B\n" +
+	"\n" +
+	"\b_user_idB\a\n" +
+	"\x05_bodyB\b\n" +
+	"\x06_titleB\b\n" +
+	"\x06_colorB\t\n" +
+	"\a_pinned\"\x84\x01\n" +
+	"\x12UpdateNoteResponse\x124\n" +
+	"\x04note\x18\x01 \x01(\v2 .hlgate.v1.ContactsGetNoteSchemaR\x04note\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"^\n" +
+	"\x12GetAllTasksRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\"|\n" +
+	"\x13GetAllTasksResponse\x12+\n" +
+	"\x05tasks\x18\x01 \x03(\v2\x15.hlgate.v1.TaskSchemaR\x05tasks\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xc7\x02\n" +
+	"\x11CreateTaskRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x1e\n" +
+	"\x05title\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\x05title\x88\x01\x01\x12\x17\n" +
+	"\x04body\x18\x04 \x01(\tH\x01R\x04body\x88\x01\x01\x12#\n" +
+	"\bdue_date\x18\x05 \x01(\tB\x03\xe0A\x02H\x02R\adueDate\x88\x01\x01\x12&\n" +
+	"\tcompleted\x18\x06 \x01(\bB\x03\xe0A\x02H\x03R\tcompleted\x88\x01\x01\x12$\n" +
+	"\vassigned_to\x18\a \x01(\tH\x04R\n" +
+	"assignedTo\x88\x01\x01B\b\n" +
+	"\x06_titleB\a\n" +
+	"\x05_bodyB\v\n" +
+	"\t_due_dateB\f\n" +
+	"\n" +
+	"_completedB\x0e\n" +
+	"\f_assigned_to\"y\n" +
+	"\x12CreateTaskResponse\x12)\n" +
+	"\x04task\x18\x01 \x01(\v2\x15.hlgate.v1.TaskSchemaR\x04task\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"{\n" +
+	"\x11DeleteTaskRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x1c\n" +
+	"\atask_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x06taskId\"N\n" +
+	"\x12DeleteTaskResponse\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"x\n" +
+	"\x0eGetTaskRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x1c\n" +
+	"\atask_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x06taskId\"v\n" +
+	"\x0fGetTaskResponse\x12)\n" +
+	"\x04task\x18\x01 \x01(\v2\x15.hlgate.v1.TaskSchemaR\x04task\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xd6\x02\n" +
+	"\x11UpdateTaskRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x1c\n" +
+	"\atask_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x06taskId\x12\x19\n" +
+	"\x05title\x18\x04 \x01(\tH\x00R\x05title\x88\x01\x01\x12\x17\n" +
+	"\x04body\x18\x05 \x01(\tH\x01R\x04body\x88\x01\x01\x12\x1e\n" +
+	"\bdue_date\x18\x06 \x01(\tH\x02R\adueDate\x88\x01\x01\x12!\n" +
+	"\tcompleted\x18\a \x01(\bH\x03R\tcompleted\x88\x01\x01\x12$\n" +
+	"\vassigned_to\x18\b \x01(\tH\x04R\n" +
+	"assignedTo\x88\x01\x01B\b\n" +
+	"\x06_titleB\a\n" +
+	"\x05_bodyB\v\n" +
+	"\t_due_dateB\f\n" +
+	"\n" +
+	"_completedB\x0e\n" +
+	"\f_assigned_to\"y\n" +
+	"\x12UpdateTaskResponse\x12)\n" +
+	"\x04task\x18\x01 \x01(\v2\x15.hlgate.v1.TaskSchemaR\x04task\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xbf\x17\n" +
 	"\x0fContactsService\x12\x9d\x01\n" +
 	"\rCreateContact\x12\x1f.hlgate.v1.CreateContactRequest\x1a .hlgate.v1.CreateContactResponse\"I\xc2\xf3\x18\x10\n" +
-	"\x0ecreate-contact\x82\xd3\xe4\x93\x02/:\acontact\"$/v1/locations/{location_id}/contacts\x12\xa1\x01\n" +
-	"\rDeleteContact\x12\x1f.hlgate.v1.DeleteContactRequest\x1a .hlgate.v1.DeleteContactResponse\"M\xc2\xf3\x18\x10\n" +
-	"\x0edelete-contact\x82\xd3\xe4\x93\x023*1/v1/locations/{location_id}/contacts/{contact_id}\x12\xb8\x01\n" +
+	"\x0ecreate-contact\x82\xd3\xe4\x93\x02/:\acontact\"$/v1/locations/{location_id}/contacts\x12\xb8\x01\n" +
 	"\x11RemoveContactTags\x12#.hlgate.v1.RemoveContactTagsRequest\x1a$.hlgate.v1.RemoveContactTagsResponse\"X\xc2\xf3\x18\r\n" +
-	"\vremove-tags\x82\xd3\xe4\x93\x02A:\x01*\"</v1/locations/{location_id}/contacts/{contact_id}:removeTags\x12\x95\x01\n" +
+	"\vremove-tags\x82\xd3\xe4\x93\x02A:\x01*\"</v1/locations/{location_id}/contacts/{contact_id}:removeTags\x12\xa1\x01\n" +
+	"\rDeleteContact\x12\x1f.hlgate.v1.DeleteContactRequest\x1a .hlgate.v1.DeleteContactResponse\"M\xc2\xf3\x18\x10\n" +
+	"\x0edelete-contact\x82\xd3\xe4\x93\x023*1/v1/locations/{location_id}/contacts/{contact_id}\x12\x95\x01\n" +
 	"\n" +
 	"GetContact\x12\x1c.hlgate.v1.GetContactRequest\x1a\x1d.hlgate.v1.GetContactResponse\"J\xc2\xf3\x18\r\n" +
 	"\vget-contact\x82\xd3\xe4\x93\x023\x121/v1/locations/{location_id}/contacts/{contact_id}\x12\xa9\x01\n" +
@@ -48,56 +1405,150 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\rUpdateContact\x12\x1f.hlgate.v1.UpdateContactRequest\x1a .hlgate.v1.UpdateContactResponse\"V\xc2\xf3\x18\x10\n" +
 	"\x0eupdate-contact\x82\xd3\xe4\x93\x02<:\acontact21/v1/locations/{location_id}/contacts/{contact_id}\x12\xaf\x01\n" +
 	"\x10ListContactNotes\x12\".hlgate.v1.ListContactNotesRequest\x1a#.hlgate.v1.ListContactNotesResponse\"R\xc2\xf3\x18\x0f\n" +
-	"\rget-all-notes\x82\xd3\xe4\x93\x029\x127/v1/locations/{location_id}/contacts/{contact_id}/notes\x12\xab\x01\n" +
+	"\rget-all-notes\x82\xd3\xe4\x93\x029\x127/v1/locations/{location_id}/contacts/{contact_id}/notes\x12\x9e\x01\n" +
+	"\n" +
+	"CreateNote\x12\x1c.hlgate.v1.CreateNoteRequest\x1a\x1d.hlgate.v1.CreateNoteResponse\"S\xc2\xf3\x18\r\n" +
+	"\vcreate-note\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/locations/{location_id}/contacts/{contact_id}/notes\x12\xa0\x01\n" +
+	"\n" +
+	"DeleteNote\x12\x1c.hlgate.v1.DeleteNoteRequest\x1a\x1d.hlgate.v1.DeleteNoteResponse\"U\xc2\xf3\x18\r\n" +
+	"\vdelete-note\x82\xd3\xe4\x93\x02>*</v1/locations/{location_id}/contacts/{contact_id}/notes/{id}\x12\x94\x01\n" +
+	"\aGetNote\x12\x19.hlgate.v1.GetNoteRequest\x1a\x1a.hlgate.v1.GetNoteResponse\"R\xc2\xf3\x18\n" +
+	"\n" +
+	"\bget-note\x82\xd3\xe4\x93\x02>\x12</v1/locations/{location_id}/contacts/{contact_id}/notes/{id}\x12\xa3\x01\n" +
+	"\n" +
+	"UpdateNote\x12\x1c.hlgate.v1.UpdateNoteRequest\x1a\x1d.hlgate.v1.UpdateNoteResponse\"X\xc2\xf3\x18\r\n" +
+	"\vupdate-note\x82\xd3\xe4\x93\x02A:\x01*\x1a</v1/locations/{location_id}/contacts/{contact_id}/notes/{id}\x12\xa0\x01\n" +
+	"\vGetAllTasks\x12\x1d.hlgate.v1.GetAllTasksRequest\x1a\x1e.hlgate.v1.GetAllTasksResponse\"R\xc2\xf3\x18\x0f\n" +
+	"\rget-all-tasks\x82\xd3\xe4\x93\x029\x127/v1/locations/{location_id}/contacts/{contact_id}/tasks\x12\x9e\x01\n" +
+	"\n" +
+	"CreateTask\x12\x1c.hlgate.v1.CreateTaskRequest\x1a\x1d.hlgate.v1.CreateTaskResponse\"S\xc2\xf3\x18\r\n" +
+	"\vcreate-task\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/locations/{location_id}/contacts/{contact_id}/tasks\x12\xa5\x01\n" +
+	"\n" +
+	"DeleteTask\x12\x1c.hlgate.v1.DeleteTaskRequest\x1a\x1d.hlgate.v1.DeleteTaskResponse\"Z\xc2\xf3\x18\r\n" +
+	"\vdelete-task\x82\xd3\xe4\x93\x02C*A/v1/locations/{location_id}/contacts/{contact_id}/tasks/{task_id}\x12\x99\x01\n" +
+	"\aGetTask\x12\x19.hlgate.v1.GetTaskRequest\x1a\x1a.hlgate.v1.GetTaskResponse\"W\xc2\xf3\x18\n" +
+	"\n" +
+	"\bget-task\x82\xd3\xe4\x93\x02C\x12A/v1/locations/{location_id}/contacts/{contact_id}/tasks/{task_id}\x12\xa8\x01\n" +
+	"\n" +
+	"UpdateTask\x12\x1c.hlgate.v1.UpdateTaskRequest\x1a\x1d.hlgate.v1.UpdateTaskResponse\"]\xc2\xf3\x18\r\n" +
+	"\vupdate-task\x82\xd3\xe4\x93\x02F:\x01*\x1aA/v1/locations/{location_id}/contacts/{contact_id}/tasks/{task_id}\x12\xab\x01\n" +
 	"\x0eSearchContacts\x12 .hlgate.v1.SearchContactsRequest\x1a!.hlgate.v1.SearchContactsResponse\"T\xc2\xf3\x18\x1a\n" +
 	"\x18search-contacts-advanced\x82\xd3\xe4\x93\x020:\x01*\"+/v1/locations/{location_id}/contacts:search\x12\xa7\x01\n" +
 	"\rUpsertContact\x12\x1f.hlgate.v1.UpsertContactRequest\x1a .hlgate.v1.UpsertContactResponse\"S\xc2\xf3\x18\x19\n" +
 	"\x0eupsert-contact\x12\acontact\x82\xd3\xe4\x93\x020:\x01*\"+/v1/locations/{location_id}/contacts:upsertB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
+var (
+	file_hlgate_v1_contacts_service_proto_rawDescOnce sync.Once
+	file_hlgate_v1_contacts_service_proto_rawDescData []byte
+)
+
+func file_hlgate_v1_contacts_service_proto_rawDescGZIP() []byte {
+	file_hlgate_v1_contacts_service_proto_rawDescOnce.Do(func() {
+		file_hlgate_v1_contacts_service_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_hlgate_v1_contacts_service_proto_rawDesc), len(file_hlgate_v1_contacts_service_proto_rawDesc)))
+	})
+	return file_hlgate_v1_contacts_service_proto_rawDescData
+}
+
+var file_hlgate_v1_contacts_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_hlgate_v1_contacts_service_proto_goTypes = []any{
-	(*CreateContactRequest)(nil),      // 0: hlgate.v1.CreateContactRequest
-	(*DeleteContactRequest)(nil),      // 1: hlgate.v1.DeleteContactRequest
-	(*RemoveContactTagsRequest)(nil),  // 2: hlgate.v1.RemoveContactTagsRequest
-	(*GetContactRequest)(nil),         // 3: hlgate.v1.GetContactRequest
-	(*AddContactTagsRequest)(nil),     // 4: hlgate.v1.AddContactTagsRequest
-	(*UpdateContactRequest)(nil),      // 5: hlgate.v1.UpdateContactRequest
-	(*ListContactNotesRequest)(nil),   // 6: hlgate.v1.ListContactNotesRequest
-	(*SearchContactsRequest)(nil),     // 7: hlgate.v1.SearchContactsRequest
-	(*UpsertContactRequest)(nil),      // 8: hlgate.v1.UpsertContactRequest
-	(*CreateContactResponse)(nil),     // 9: hlgate.v1.CreateContactResponse
-	(*DeleteContactResponse)(nil),     // 10: hlgate.v1.DeleteContactResponse
-	(*RemoveContactTagsResponse)(nil), // 11: hlgate.v1.RemoveContactTagsResponse
-	(*GetContactResponse)(nil),        // 12: hlgate.v1.GetContactResponse
-	(*AddContactTagsResponse)(nil),    // 13: hlgate.v1.AddContactTagsResponse
-	(*UpdateContactResponse)(nil),     // 14: hlgate.v1.UpdateContactResponse
-	(*ListContactNotesResponse)(nil),  // 15: hlgate.v1.ListContactNotesResponse
-	(*SearchContactsResponse)(nil),    // 16: hlgate.v1.SearchContactsResponse
-	(*UpsertContactResponse)(nil),     // 17: hlgate.v1.UpsertContactResponse
+	(*CreateNoteRequest)(nil),         // 0: hlgate.v1.CreateNoteRequest
+	(*CreateNoteResponse)(nil),        // 1: hlgate.v1.CreateNoteResponse
+	(*DeleteNoteRequest)(nil),         // 2: hlgate.v1.DeleteNoteRequest
+	(*DeleteNoteResponse)(nil),        // 3: hlgate.v1.DeleteNoteResponse
+	(*GetNoteRequest)(nil),            // 4: hlgate.v1.GetNoteRequest
+	(*GetNoteResponse)(nil),           // 5: hlgate.v1.GetNoteResponse
+	(*UpdateNoteRequest)(nil),         // 6: hlgate.v1.UpdateNoteRequest
+	(*UpdateNoteResponse)(nil),        // 7: hlgate.v1.UpdateNoteResponse
+	(*GetAllTasksRequest)(nil),        // 8: hlgate.v1.GetAllTasksRequest
+	(*GetAllTasksResponse)(nil),       // 9: hlgate.v1.GetAllTasksResponse
+	(*CreateTaskRequest)(nil),         // 10: hlgate.v1.CreateTaskRequest
+	(*CreateTaskResponse)(nil),        // 11: hlgate.v1.CreateTaskResponse
+	(*DeleteTaskRequest)(nil),         // 12: hlgate.v1.DeleteTaskRequest
+	(*DeleteTaskResponse)(nil),        // 13: hlgate.v1.DeleteTaskResponse
+	(*GetTaskRequest)(nil),            // 14: hlgate.v1.GetTaskRequest
+	(*GetTaskResponse)(nil),           // 15: hlgate.v1.GetTaskResponse
+	(*UpdateTaskRequest)(nil),         // 16: hlgate.v1.UpdateTaskRequest
+	(*UpdateTaskResponse)(nil),        // 17: hlgate.v1.UpdateTaskResponse
+	(*ContactsGetNoteSchema)(nil),     // 18: hlgate.v1.ContactsGetNoteSchema
+	(*structpb.Struct)(nil),           // 19: google.protobuf.Struct
+	(*TaskSchema)(nil),                // 20: hlgate.v1.TaskSchema
+	(*CreateContactRequest)(nil),      // 21: hlgate.v1.CreateContactRequest
+	(*RemoveContactTagsRequest)(nil),  // 22: hlgate.v1.RemoveContactTagsRequest
+	(*DeleteContactRequest)(nil),      // 23: hlgate.v1.DeleteContactRequest
+	(*GetContactRequest)(nil),         // 24: hlgate.v1.GetContactRequest
+	(*AddContactTagsRequest)(nil),     // 25: hlgate.v1.AddContactTagsRequest
+	(*UpdateContactRequest)(nil),      // 26: hlgate.v1.UpdateContactRequest
+	(*ListContactNotesRequest)(nil),   // 27: hlgate.v1.ListContactNotesRequest
+	(*SearchContactsRequest)(nil),     // 28: hlgate.v1.SearchContactsRequest
+	(*UpsertContactRequest)(nil),      // 29: hlgate.v1.UpsertContactRequest
+	(*CreateContactResponse)(nil),     // 30: hlgate.v1.CreateContactResponse
+	(*RemoveContactTagsResponse)(nil), // 31: hlgate.v1.RemoveContactTagsResponse
+	(*DeleteContactResponse)(nil),     // 32: hlgate.v1.DeleteContactResponse
+	(*GetContactResponse)(nil),        // 33: hlgate.v1.GetContactResponse
+	(*AddContactTagsResponse)(nil),    // 34: hlgate.v1.AddContactTagsResponse
+	(*UpdateContactResponse)(nil),     // 35: hlgate.v1.UpdateContactResponse
+	(*ListContactNotesResponse)(nil),  // 36: hlgate.v1.ListContactNotesResponse
+	(*SearchContactsResponse)(nil),    // 37: hlgate.v1.SearchContactsResponse
+	(*UpsertContactResponse)(nil),     // 38: hlgate.v1.UpsertContactResponse
 }
 var file_hlgate_v1_contacts_service_proto_depIdxs = []int32{
-	0,  // 0: hlgate.v1.ContactsService.CreateContact:input_type -> hlgate.v1.CreateContactRequest
-	1,  // 1: hlgate.v1.ContactsService.DeleteContact:input_type -> hlgate.v1.DeleteContactRequest
-	2,  // 2: hlgate.v1.ContactsService.RemoveContactTags:input_type -> hlgate.v1.RemoveContactTagsRequest
-	3,  // 3: hlgate.v1.ContactsService.GetContact:input_type -> hlgate.v1.GetContactRequest
-	4,  // 4: hlgate.v1.ContactsService.AddContactTags:input_type -> hlgate.v1.AddContactTagsRequest
-	5,  // 5: hlgate.v1.ContactsService.UpdateContact:input_type -> hlgate.v1.UpdateContactRequest
-	6,  // 6: hlgate.v1.ContactsService.ListContactNotes:input_type -> hlgate.v1.ListContactNotesRequest
-	7,  // 7: hlgate.v1.ContactsService.SearchContacts:input_type -> hlgate.v1.SearchContactsRequest
-	8,  // 8: hlgate.v1.ContactsService.UpsertContact:input_type -> hlgate.v1.UpsertContactRequest
-	9,  // 9: hlgate.v1.ContactsService.CreateContact:output_type -> hlgate.v1.CreateContactResponse
-	10, // 10: hlgate.v1.ContactsService.DeleteContact:output_type -> hlgate.v1.DeleteContactResponse
-	11, // 11: hlgate.v1.ContactsService.RemoveContactTags:output_type -> hlgate.v1.RemoveContactTagsResponse
-	12, // 12: hlgate.v1.ContactsService.GetContact:output_type -> hlgate.v1.GetContactResponse
-	13, // 13: hlgate.v1.ContactsService.AddContactTags:output_type -> hlgate.v1.AddContactTagsResponse
-	14, // 14: hlgate.v1.ContactsService.UpdateContact:output_type -> hlgate.v1.UpdateContactResponse
-	15, // 15: hlgate.v1.ContactsService.ListContactNotes:output_type -> hlgate.v1.ListContactNotesResponse
-	16, // 16: hlgate.v1.ContactsService.SearchContacts:output_type -> hlgate.v1.SearchContactsResponse
-	17, // 17: hlgate.v1.ContactsService.UpsertContact:output_type -> hlgate.v1.UpsertContactResponse
-	9,  // [9:18] is the sub-list for method output_type
-	0,  // [0:9] is the sub-list for method input_type
-	0,  // [0:0] is the sub-list for extension type_name
-	0,  // [0:0] is the sub-list for extension extendee
-	0,  // [0:0] is the sub-list for field type_name
+	18, // 0: hlgate.v1.CreateNoteResponse.note:type_name -> hlgate.v1.ContactsGetNoteSchema
+	19, // 1: hlgate.v1.CreateNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	19, // 2: hlgate.v1.DeleteNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	18, // 3: hlgate.v1.GetNoteResponse.note:type_name -> hlgate.v1.ContactsGetNoteSchema
+	19, // 4: hlgate.v1.GetNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	18, // 5: hlgate.v1.UpdateNoteResponse.note:type_name -> hlgate.v1.ContactsGetNoteSchema
+	19, // 6: hlgate.v1.UpdateNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	20, // 7: hlgate.v1.GetAllTasksResponse.tasks:type_name -> hlgate.v1.TaskSchema
+	19, // 8: hlgate.v1.GetAllTasksResponse.unmapped:type_name -> google.protobuf.Struct
+	20, // 9: hlgate.v1.CreateTaskResponse.task:type_name -> hlgate.v1.TaskSchema
+	19, // 10: hlgate.v1.CreateTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	19, // 11: hlgate.v1.DeleteTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	20, // 12: hlgate.v1.GetTaskResponse.task:type_name -> hlgate.v1.TaskSchema
+	19, // 13: hlgate.v1.GetTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	20, // 14: hlgate.v1.UpdateTaskResponse.task:type_name -> hlgate.v1.TaskSchema
+	19, // 15: hlgate.v1.UpdateTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	21, // 16: hlgate.v1.ContactsService.CreateContact:input_type -> hlgate.v1.CreateContactRequest
+	22, // 17: hlgate.v1.ContactsService.RemoveContactTags:input_type -> hlgate.v1.RemoveContactTagsRequest
+	23, // 18: hlgate.v1.ContactsService.DeleteContact:input_type -> hlgate.v1.DeleteContactRequest
+	24, // 19: hlgate.v1.ContactsService.GetContact:input_type -> hlgate.v1.GetContactRequest
+	25, // 20: hlgate.v1.ContactsService.AddContactTags:input_type -> hlgate.v1.AddContactTagsRequest
+	26, // 21: hlgate.v1.ContactsService.UpdateContact:input_type -> hlgate.v1.UpdateContactRequest
+	27, // 22: hlgate.v1.ContactsService.ListContactNotes:input_type -> hlgate.v1.ListContactNotesRequest
+	0,  // 23: hlgate.v1.ContactsService.CreateNote:input_type -> hlgate.v1.CreateNoteRequest
+	2,  // 24: hlgate.v1.ContactsService.DeleteNote:input_type -> hlgate.v1.DeleteNoteRequest
+	4,  // 25: hlgate.v1.ContactsService.GetNote:input_type -> hlgate.v1.GetNoteRequest
+	6,  // 26: hlgate.v1.ContactsService.UpdateNote:input_type -> hlgate.v1.UpdateNoteRequest
+	8,  // 27: hlgate.v1.ContactsService.GetAllTasks:input_type -> hlgate.v1.GetAllTasksRequest
+	10, // 28: hlgate.v1.ContactsService.CreateTask:input_type -> hlgate.v1.CreateTaskRequest
+	12, // 29: hlgate.v1.ContactsService.DeleteTask:input_type -> hlgate.v1.DeleteTaskRequest
+	14, // 30: hlgate.v1.ContactsService.GetTask:input_type -> hlgate.v1.GetTaskRequest
+	16, // 31: hlgate.v1.ContactsService.UpdateTask:input_type -> hlgate.v1.UpdateTaskRequest
+	28, // 32: hlgate.v1.ContactsService.SearchContacts:input_type -> hlgate.v1.SearchContactsRequest
+	29, // 33: hlgate.v1.ContactsService.UpsertContact:input_type -> hlgate.v1.UpsertContactRequest
+	30, // 34: hlgate.v1.ContactsService.CreateContact:output_type -> hlgate.v1.CreateContactResponse
+	31, // 35: hlgate.v1.ContactsService.RemoveContactTags:output_type -> hlgate.v1.RemoveContactTagsResponse
+	32, // 36: hlgate.v1.ContactsService.DeleteContact:output_type -> hlgate.v1.DeleteContactResponse
+	33, // 37: hlgate.v1.ContactsService.GetContact:output_type -> hlgate.v1.GetContactResponse
+	34, // 38: hlgate.v1.ContactsService.AddContactTags:output_type -> hlgate.v1.AddContactTagsResponse
+	35, // 39: hlgate.v1.ContactsService.UpdateContact:output_type -> hlgate.v1.UpdateContactResponse
+	36, // 40: hlgate.v1.ContactsService.ListContactNotes:output_type -> hlgate.v1.ListContactNotesResponse
+	1,  // 41: hlgate.v1.ContactsService.CreateNote:output_type -> hlgate.v1.CreateNoteResponse
+	3,  // 42: hlgate.v1.ContactsService.DeleteNote:output_type -> hlgate.v1.DeleteNoteResponse
+	5,  // 43: hlgate.v1.ContactsService.GetNote:output_type -> hlgate.v1.GetNoteResponse
+	7,  // 44: hlgate.v1.ContactsService.UpdateNote:output_type -> hlgate.v1.UpdateNoteResponse
+	9,  // 45: hlgate.v1.ContactsService.GetAllTasks:output_type -> hlgate.v1.GetAllTasksResponse
+	11, // 46: hlgate.v1.ContactsService.CreateTask:output_type -> hlgate.v1.CreateTaskResponse
+	13, // 47: hlgate.v1.ContactsService.DeleteTask:output_type -> hlgate.v1.DeleteTaskResponse
+	15, // 48: hlgate.v1.ContactsService.GetTask:output_type -> hlgate.v1.GetTaskResponse
+	17, // 49: hlgate.v1.ContactsService.UpdateTask:output_type -> hlgate.v1.UpdateTaskResponse
+	37, // 50: hlgate.v1.ContactsService.SearchContacts:output_type -> hlgate.v1.SearchContactsResponse
+	38, // 51: hlgate.v1.ContactsService.UpsertContact:output_type -> hlgate.v1.UpsertContactResponse
+	34, // [34:52] is the sub-list for method output_type
+	16, // [16:34] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_contacts_service_proto_init() }
@@ -107,18 +1558,24 @@ func file_hlgate_v1_contacts_service_proto_init() {
 	}
 	file_hlgate_v1_contacts_proto_init()
 	file_hlgate_v1_options_proto_init()
+	file_hlgate_v1_upstream_schemas_proto_init()
+	file_hlgate_v1_contacts_service_proto_msgTypes[0].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[6].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[10].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_contacts_service_proto_rawDesc), len(file_hlgate_v1_contacts_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   0,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_hlgate_v1_contacts_service_proto_goTypes,
 		DependencyIndexes: file_hlgate_v1_contacts_service_proto_depIdxs,
+		MessageInfos:      file_hlgate_v1_contacts_service_proto_msgTypes,
 	}.Build()
 	File_hlgate_v1_contacts_service_proto = out.File
 	file_hlgate_v1_contacts_service_proto_goTypes = nil

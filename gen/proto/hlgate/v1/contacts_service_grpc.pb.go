@@ -26,12 +26,21 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	ContactsService_CreateContact_FullMethodName     = "/hlgate.v1.ContactsService/CreateContact"
-	ContactsService_DeleteContact_FullMethodName     = "/hlgate.v1.ContactsService/DeleteContact"
 	ContactsService_RemoveContactTags_FullMethodName = "/hlgate.v1.ContactsService/RemoveContactTags"
+	ContactsService_DeleteContact_FullMethodName     = "/hlgate.v1.ContactsService/DeleteContact"
 	ContactsService_GetContact_FullMethodName        = "/hlgate.v1.ContactsService/GetContact"
 	ContactsService_AddContactTags_FullMethodName    = "/hlgate.v1.ContactsService/AddContactTags"
 	ContactsService_UpdateContact_FullMethodName     = "/hlgate.v1.ContactsService/UpdateContact"
 	ContactsService_ListContactNotes_FullMethodName  = "/hlgate.v1.ContactsService/ListContactNotes"
+	ContactsService_CreateNote_FullMethodName        = "/hlgate.v1.ContactsService/CreateNote"
+	ContactsService_DeleteNote_FullMethodName        = "/hlgate.v1.ContactsService/DeleteNote"
+	ContactsService_GetNote_FullMethodName           = "/hlgate.v1.ContactsService/GetNote"
+	ContactsService_UpdateNote_FullMethodName        = "/hlgate.v1.ContactsService/UpdateNote"
+	ContactsService_GetAllTasks_FullMethodName       = "/hlgate.v1.ContactsService/GetAllTasks"
+	ContactsService_CreateTask_FullMethodName        = "/hlgate.v1.ContactsService/CreateTask"
+	ContactsService_DeleteTask_FullMethodName        = "/hlgate.v1.ContactsService/DeleteTask"
+	ContactsService_GetTask_FullMethodName           = "/hlgate.v1.ContactsService/GetTask"
+	ContactsService_UpdateTask_FullMethodName        = "/hlgate.v1.ContactsService/UpdateTask"
 	ContactsService_SearchContacts_FullMethodName    = "/hlgate.v1.ContactsService/SearchContacts"
 	ContactsService_UpsertContact_FullMethodName     = "/hlgate.v1.ContactsService/UpsertContact"
 )
@@ -48,11 +57,11 @@ type ContactsServiceClient interface {
 	// /contacts/). To merge with an existing contact instead, use
 	// UpsertContact.
 	CreateContact(ctx context.Context, in *CreateContactRequest, opts ...grpc.CallOption) (*CreateContactResponse, error)
-	// DeleteContact deletes a contact (upstream DELETE /contacts/{contactId}).
-	DeleteContact(ctx context.Context, in *DeleteContactRequest, opts ...grpc.CallOption) (*DeleteContactResponse, error)
 	// RemoveContactTags removes tags from a contact (upstream DELETE
 	// /contacts/{contactId}/tags).
 	RemoveContactTags(ctx context.Context, in *RemoveContactTagsRequest, opts ...grpc.CallOption) (*RemoveContactTagsResponse, error)
+	// DeleteContact deletes a contact (upstream DELETE /contacts/{contactId}).
+	DeleteContact(ctx context.Context, in *DeleteContactRequest, opts ...grpc.CallOption) (*DeleteContactResponse, error)
 	// GetContact returns one contact (upstream GET /contacts/{contactId}).
 	GetContact(ctx context.Context, in *GetContactRequest, opts ...grpc.CallOption) (*GetContactResponse, error)
 	// AddContactTags adds tags to a contact, keeping its other tags (upstream
@@ -64,6 +73,32 @@ type ContactsServiceClient interface {
 	// Lists the notes of a contact, in id order, paged by hlgate (HighLevel
 	// answers the whole list at once).
 	ListContactNotes(ctx context.Context, in *ListContactNotesRequest, opts ...grpc.CallOption) (*ListContactNotesResponse, error)
+	// CreateNote calls POST /contacts/{contactId}/notes (create-note). Create
+	// Note.
+	CreateNote(ctx context.Context, in *CreateNoteRequest, opts ...grpc.CallOption) (*CreateNoteResponse, error)
+	// DeleteNote calls DELETE /contacts/{contactId}/notes/{id} (delete-note).
+	// Delete Note.
+	DeleteNote(ctx context.Context, in *DeleteNoteRequest, opts ...grpc.CallOption) (*DeleteNoteResponse, error)
+	// GetNote calls GET /contacts/{contactId}/notes/{id} (get-note). Get Note.
+	GetNote(ctx context.Context, in *GetNoteRequest, opts ...grpc.CallOption) (*GetNoteResponse, error)
+	// UpdateNote calls PUT /contacts/{contactId}/notes/{id} (update-note).
+	// Update Note.
+	UpdateNote(ctx context.Context, in *UpdateNoteRequest, opts ...grpc.CallOption) (*UpdateNoteResponse, error)
+	// GetAllTasks calls GET /contacts/{contactId}/tasks (get-all-tasks). Get
+	// all Tasks.
+	GetAllTasks(ctx context.Context, in *GetAllTasksRequest, opts ...grpc.CallOption) (*GetAllTasksResponse, error)
+	// CreateTask calls POST /contacts/{contactId}/tasks (create-task). Create
+	// Task.
+	CreateTask(ctx context.Context, in *CreateTaskRequest, opts ...grpc.CallOption) (*CreateTaskResponse, error)
+	// DeleteTask calls DELETE /contacts/{contactId}/tasks/{taskId}
+	// (delete-task). Delete Task.
+	DeleteTask(ctx context.Context, in *DeleteTaskRequest, opts ...grpc.CallOption) (*DeleteTaskResponse, error)
+	// GetTask calls GET /contacts/{contactId}/tasks/{taskId} (get-task). Get
+	// Task.
+	GetTask(ctx context.Context, in *GetTaskRequest, opts ...grpc.CallOption) (*GetTaskResponse, error)
+	// UpdateTask calls PUT /contacts/{contactId}/tasks/{taskId} (update-task).
+	// Update Task.
+	UpdateTask(ctx context.Context, in *UpdateTaskRequest, opts ...grpc.CallOption) (*UpdateTaskResponse, error)
 	// SearchContacts finds contacts by free text, filters and sort order
 	// (upstream POST /contacts/search). Search results can lag writes by a few
 	// seconds upstream.
@@ -92,20 +127,20 @@ func (c *contactsServiceClient) CreateContact(ctx context.Context, in *CreateCon
 	return out, nil
 }
 
-func (c *contactsServiceClient) DeleteContact(ctx context.Context, in *DeleteContactRequest, opts ...grpc.CallOption) (*DeleteContactResponse, error) {
+func (c *contactsServiceClient) RemoveContactTags(ctx context.Context, in *RemoveContactTagsRequest, opts ...grpc.CallOption) (*RemoveContactTagsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(DeleteContactResponse)
-	err := c.cc.Invoke(ctx, ContactsService_DeleteContact_FullMethodName, in, out, cOpts...)
+	out := new(RemoveContactTagsResponse)
+	err := c.cc.Invoke(ctx, ContactsService_RemoveContactTags_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (c *contactsServiceClient) RemoveContactTags(ctx context.Context, in *RemoveContactTagsRequest, opts ...grpc.CallOption) (*RemoveContactTagsResponse, error) {
+func (c *contactsServiceClient) DeleteContact(ctx context.Context, in *DeleteContactRequest, opts ...grpc.CallOption) (*DeleteContactResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(RemoveContactTagsResponse)
-	err := c.cc.Invoke(ctx, ContactsService_RemoveContactTags_FullMethodName, in, out, cOpts...)
+	out := new(DeleteContactResponse)
+	err := c.cc.Invoke(ctx, ContactsService_DeleteContact_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +187,96 @@ func (c *contactsServiceClient) ListContactNotes(ctx context.Context, in *ListCo
 	return out, nil
 }
 
+func (c *contactsServiceClient) CreateNote(ctx context.Context, in *CreateNoteRequest, opts ...grpc.CallOption) (*CreateNoteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateNoteResponse)
+	err := c.cc.Invoke(ctx, ContactsService_CreateNote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) DeleteNote(ctx context.Context, in *DeleteNoteRequest, opts ...grpc.CallOption) (*DeleteNoteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteNoteResponse)
+	err := c.cc.Invoke(ctx, ContactsService_DeleteNote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) GetNote(ctx context.Context, in *GetNoteRequest, opts ...grpc.CallOption) (*GetNoteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetNoteResponse)
+	err := c.cc.Invoke(ctx, ContactsService_GetNote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) UpdateNote(ctx context.Context, in *UpdateNoteRequest, opts ...grpc.CallOption) (*UpdateNoteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateNoteResponse)
+	err := c.cc.Invoke(ctx, ContactsService_UpdateNote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) GetAllTasks(ctx context.Context, in *GetAllTasksRequest, opts ...grpc.CallOption) (*GetAllTasksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAllTasksResponse)
+	err := c.cc.Invoke(ctx, ContactsService_GetAllTasks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) CreateTask(ctx context.Context, in *CreateTaskRequest, opts ...grpc.CallOption) (*CreateTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateTaskResponse)
+	err := c.cc.Invoke(ctx, ContactsService_CreateTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) DeleteTask(ctx context.Context, in *DeleteTaskRequest, opts ...grpc.CallOption) (*DeleteTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteTaskResponse)
+	err := c.cc.Invoke(ctx, ContactsService_DeleteTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) GetTask(ctx context.Context, in *GetTaskRequest, opts ...grpc.CallOption) (*GetTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTaskResponse)
+	err := c.cc.Invoke(ctx, ContactsService_GetTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) UpdateTask(ctx context.Context, in *UpdateTaskRequest, opts ...grpc.CallOption) (*UpdateTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateTaskResponse)
+	err := c.cc.Invoke(ctx, ContactsService_UpdateTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *contactsServiceClient) SearchContacts(ctx context.Context, in *SearchContactsRequest, opts ...grpc.CallOption) (*SearchContactsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SearchContactsResponse)
@@ -184,11 +309,11 @@ type ContactsServiceServer interface {
 	// /contacts/). To merge with an existing contact instead, use
 	// UpsertContact.
 	CreateContact(context.Context, *CreateContactRequest) (*CreateContactResponse, error)
-	// DeleteContact deletes a contact (upstream DELETE /contacts/{contactId}).
-	DeleteContact(context.Context, *DeleteContactRequest) (*DeleteContactResponse, error)
 	// RemoveContactTags removes tags from a contact (upstream DELETE
 	// /contacts/{contactId}/tags).
 	RemoveContactTags(context.Context, *RemoveContactTagsRequest) (*RemoveContactTagsResponse, error)
+	// DeleteContact deletes a contact (upstream DELETE /contacts/{contactId}).
+	DeleteContact(context.Context, *DeleteContactRequest) (*DeleteContactResponse, error)
 	// GetContact returns one contact (upstream GET /contacts/{contactId}).
 	GetContact(context.Context, *GetContactRequest) (*GetContactResponse, error)
 	// AddContactTags adds tags to a contact, keeping its other tags (upstream
@@ -200,6 +325,32 @@ type ContactsServiceServer interface {
 	// Lists the notes of a contact, in id order, paged by hlgate (HighLevel
 	// answers the whole list at once).
 	ListContactNotes(context.Context, *ListContactNotesRequest) (*ListContactNotesResponse, error)
+	// CreateNote calls POST /contacts/{contactId}/notes (create-note). Create
+	// Note.
+	CreateNote(context.Context, *CreateNoteRequest) (*CreateNoteResponse, error)
+	// DeleteNote calls DELETE /contacts/{contactId}/notes/{id} (delete-note).
+	// Delete Note.
+	DeleteNote(context.Context, *DeleteNoteRequest) (*DeleteNoteResponse, error)
+	// GetNote calls GET /contacts/{contactId}/notes/{id} (get-note). Get Note.
+	GetNote(context.Context, *GetNoteRequest) (*GetNoteResponse, error)
+	// UpdateNote calls PUT /contacts/{contactId}/notes/{id} (update-note).
+	// Update Note.
+	UpdateNote(context.Context, *UpdateNoteRequest) (*UpdateNoteResponse, error)
+	// GetAllTasks calls GET /contacts/{contactId}/tasks (get-all-tasks). Get
+	// all Tasks.
+	GetAllTasks(context.Context, *GetAllTasksRequest) (*GetAllTasksResponse, error)
+	// CreateTask calls POST /contacts/{contactId}/tasks (create-task). Create
+	// Task.
+	CreateTask(context.Context, *CreateTaskRequest) (*CreateTaskResponse, error)
+	// DeleteTask calls DELETE /contacts/{contactId}/tasks/{taskId}
+	// (delete-task). Delete Task.
+	DeleteTask(context.Context, *DeleteTaskRequest) (*DeleteTaskResponse, error)
+	// GetTask calls GET /contacts/{contactId}/tasks/{taskId} (get-task). Get
+	// Task.
+	GetTask(context.Context, *GetTaskRequest) (*GetTaskResponse, error)
+	// UpdateTask calls PUT /contacts/{contactId}/tasks/{taskId} (update-task).
+	// Update Task.
+	UpdateTask(context.Context, *UpdateTaskRequest) (*UpdateTaskResponse, error)
 	// SearchContacts finds contacts by free text, filters and sort order
 	// (upstream POST /contacts/search). Search results can lag writes by a few
 	// seconds upstream.
@@ -221,11 +372,11 @@ type UnimplementedContactsServiceServer struct{}
 func (UnimplementedContactsServiceServer) CreateContact(context.Context, *CreateContactRequest) (*CreateContactResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateContact not implemented")
 }
-func (UnimplementedContactsServiceServer) DeleteContact(context.Context, *DeleteContactRequest) (*DeleteContactResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method DeleteContact not implemented")
-}
 func (UnimplementedContactsServiceServer) RemoveContactTags(context.Context, *RemoveContactTagsRequest) (*RemoveContactTagsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RemoveContactTags not implemented")
+}
+func (UnimplementedContactsServiceServer) DeleteContact(context.Context, *DeleteContactRequest) (*DeleteContactResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteContact not implemented")
 }
 func (UnimplementedContactsServiceServer) GetContact(context.Context, *GetContactRequest) (*GetContactResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetContact not implemented")
@@ -238,6 +389,33 @@ func (UnimplementedContactsServiceServer) UpdateContact(context.Context, *Update
 }
 func (UnimplementedContactsServiceServer) ListContactNotes(context.Context, *ListContactNotesRequest) (*ListContactNotesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListContactNotes not implemented")
+}
+func (UnimplementedContactsServiceServer) CreateNote(context.Context, *CreateNoteRequest) (*CreateNoteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateNote not implemented")
+}
+func (UnimplementedContactsServiceServer) DeleteNote(context.Context, *DeleteNoteRequest) (*DeleteNoteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteNote not implemented")
+}
+func (UnimplementedContactsServiceServer) GetNote(context.Context, *GetNoteRequest) (*GetNoteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetNote not implemented")
+}
+func (UnimplementedContactsServiceServer) UpdateNote(context.Context, *UpdateNoteRequest) (*UpdateNoteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateNote not implemented")
+}
+func (UnimplementedContactsServiceServer) GetAllTasks(context.Context, *GetAllTasksRequest) (*GetAllTasksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAllTasks not implemented")
+}
+func (UnimplementedContactsServiceServer) CreateTask(context.Context, *CreateTaskRequest) (*CreateTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateTask not implemented")
+}
+func (UnimplementedContactsServiceServer) DeleteTask(context.Context, *DeleteTaskRequest) (*DeleteTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteTask not implemented")
+}
+func (UnimplementedContactsServiceServer) GetTask(context.Context, *GetTaskRequest) (*GetTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTask not implemented")
+}
+func (UnimplementedContactsServiceServer) UpdateTask(context.Context, *UpdateTaskRequest) (*UpdateTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateTask not implemented")
 }
 func (UnimplementedContactsServiceServer) SearchContacts(context.Context, *SearchContactsRequest) (*SearchContactsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SearchContacts not implemented")
@@ -284,24 +462,6 @@ func _ContactsService_CreateContact_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
-func _ContactsService_DeleteContact_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(DeleteContactRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(ContactsServiceServer).DeleteContact(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: ContactsService_DeleteContact_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(ContactsServiceServer).DeleteContact(ctx, req.(*DeleteContactRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 func _ContactsService_RemoveContactTags_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RemoveContactTagsRequest)
 	if err := dec(in); err != nil {
@@ -316,6 +476,24 @@ func _ContactsService_RemoveContactTags_Handler(srv interface{}, ctx context.Con
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ContactsServiceServer).RemoveContactTags(ctx, req.(*RemoveContactTagsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_DeleteContact_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteContactRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).DeleteContact(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_DeleteContact_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).DeleteContact(ctx, req.(*DeleteContactRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -392,6 +570,168 @@ func _ContactsService_ListContactNotes_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ContactsService_CreateNote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateNoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).CreateNote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_CreateNote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).CreateNote(ctx, req.(*CreateNoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_DeleteNote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteNoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).DeleteNote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_DeleteNote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).DeleteNote(ctx, req.(*DeleteNoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_GetNote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetNoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).GetNote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_GetNote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).GetNote(ctx, req.(*GetNoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_UpdateNote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateNoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).UpdateNote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_UpdateNote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).UpdateNote(ctx, req.(*UpdateNoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_GetAllTasks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAllTasksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).GetAllTasks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_GetAllTasks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).GetAllTasks(ctx, req.(*GetAllTasksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_CreateTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).CreateTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_CreateTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).CreateTask(ctx, req.(*CreateTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_DeleteTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).DeleteTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_DeleteTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).DeleteTask(ctx, req.(*DeleteTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_GetTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).GetTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_GetTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).GetTask(ctx, req.(*GetTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_UpdateTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).UpdateTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_UpdateTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).UpdateTask(ctx, req.(*UpdateTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ContactsService_SearchContacts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SearchContactsRequest)
 	if err := dec(in); err != nil {
@@ -440,12 +780,12 @@ var ContactsService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ContactsService_CreateContact_Handler,
 		},
 		{
-			MethodName: "DeleteContact",
-			Handler:    _ContactsService_DeleteContact_Handler,
-		},
-		{
 			MethodName: "RemoveContactTags",
 			Handler:    _ContactsService_RemoveContactTags_Handler,
+		},
+		{
+			MethodName: "DeleteContact",
+			Handler:    _ContactsService_DeleteContact_Handler,
 		},
 		{
 			MethodName: "GetContact",
@@ -462,6 +802,42 @@ var ContactsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListContactNotes",
 			Handler:    _ContactsService_ListContactNotes_Handler,
+		},
+		{
+			MethodName: "CreateNote",
+			Handler:    _ContactsService_CreateNote_Handler,
+		},
+		{
+			MethodName: "DeleteNote",
+			Handler:    _ContactsService_DeleteNote_Handler,
+		},
+		{
+			MethodName: "GetNote",
+			Handler:    _ContactsService_GetNote_Handler,
+		},
+		{
+			MethodName: "UpdateNote",
+			Handler:    _ContactsService_UpdateNote_Handler,
+		},
+		{
+			MethodName: "GetAllTasks",
+			Handler:    _ContactsService_GetAllTasks_Handler,
+		},
+		{
+			MethodName: "CreateTask",
+			Handler:    _ContactsService_CreateTask_Handler,
+		},
+		{
+			MethodName: "DeleteTask",
+			Handler:    _ContactsService_DeleteTask_Handler,
+		},
+		{
+			MethodName: "GetTask",
+			Handler:    _ContactsService_GetTask_Handler,
+		},
+		{
+			MethodName: "UpdateTask",
+			Handler:    _ContactsService_UpdateTask_Handler,
 		},
 		{
 			MethodName: "SearchContacts",

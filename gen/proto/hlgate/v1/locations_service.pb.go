@@ -141,9 +141,9 @@ type CreateCustomValueRequest struct {
 	// HighLevel's locationId where the operation names one.
 	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
 	// The body's name.
-	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
 	// The body's value.
-	Value         string `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	Value         *string `protobuf:"bytes,3,opt,name=value,proto3,oneof" json:"value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -186,15 +186,15 @@ func (x *CreateCustomValueRequest) GetLocationId() string {
 }
 
 func (x *CreateCustomValueRequest) GetName() string {
-	if x != nil {
-		return x.Name
+	if x != nil && x.Name != nil {
+		return *x.Name
 	}
 	return ""
 }
 
 func (x *CreateCustomValueRequest) GetValue() string {
-	if x != nil {
-		return x.Value
+	if x != nil && x.Value != nil {
+		return *x.Value
 	}
 	return ""
 }
@@ -485,9 +485,9 @@ type UpdateCustomValueRequest struct {
 	// Custom Value Id
 	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
 	// The body's name.
-	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
 	// The body's value.
-	Value         string `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`
+	Value         *string `protobuf:"bytes,4,opt,name=value,proto3,oneof" json:"value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -537,15 +537,15 @@ func (x *UpdateCustomValueRequest) GetId() string {
 }
 
 func (x *UpdateCustomValueRequest) GetName() string {
-	if x != nil {
-		return x.Name
+	if x != nil && x.Name != nil {
+		return *x.Name
 	}
 	return ""
 }
 
 func (x *UpdateCustomValueRequest) GetValue() string {
-	if x != nil {
-		return x.Value
+	if x != nil && x.Value != nil {
+		return *x.Value
 	}
 	return ""
 }
@@ -615,9 +615,9 @@ type CreateRecurringTaskRequest struct {
 	// HighLevel's locationId where the operation names one.
 	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
 	// Name of the task
-	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Title *string `protobuf:"bytes,2,opt,name=title,proto3,oneof" json:"title,omitempty"`
 	// Description of the task
-	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Description *string `protobuf:"bytes,3,opt,name=description,proto3,oneof" json:"description,omitempty"`
 	// Contact Id
 	ContactIds []string `protobuf:"bytes,4,rep,name=contact_ids,json=contactIds,proto3" json:"contact_ids,omitempty"`
 	// Assigned To
@@ -625,7 +625,7 @@ type CreateRecurringTaskRequest struct {
 	// Recurring rules
 	RruleOptions *CustomRRulesOptions `protobuf:"bytes,6,opt,name=rrule_options,json=rruleOptions,proto3" json:"rrule_options,omitempty"`
 	// Create initial task or not
-	IgnoreTaskCreation bool `protobuf:"varint,7,opt,name=ignore_task_creation,json=ignoreTaskCreation,proto3" json:"ignore_task_creation,omitempty"`
+	IgnoreTaskCreation *bool `protobuf:"varint,7,opt,name=ignore_task_creation,json=ignoreTaskCreation,proto3,oneof" json:"ignore_task_creation,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -668,15 +668,15 @@ func (x *CreateRecurringTaskRequest) GetLocationId() string {
 }
 
 func (x *CreateRecurringTaskRequest) GetTitle() string {
-	if x != nil {
-		return x.Title
+	if x != nil && x.Title != nil {
+		return *x.Title
 	}
 	return ""
 }
 
 func (x *CreateRecurringTaskRequest) GetDescription() string {
-	if x != nil {
-		return x.Description
+	if x != nil && x.Description != nil {
+		return *x.Description
 	}
 	return ""
 }
@@ -703,8 +703,8 @@ func (x *CreateRecurringTaskRequest) GetRruleOptions() *CustomRRulesOptions {
 }
 
 func (x *CreateRecurringTaskRequest) GetIgnoreTaskCreation() bool {
-	if x != nil {
-		return x.IgnoreTaskCreation
+	if x != nil && x.IgnoreTaskCreation != nil {
+		return *x.IgnoreTaskCreation
 	}
 	return false
 }
@@ -828,9 +828,9 @@ func (x *DeleteRecurringTaskRequest) GetId() string {
 type DeleteRecurringTaskResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Recurring Task Id
-	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
 	// Success
-	Success bool `protobuf:"varint,2,opt,name=success,proto3" json:"success,omitempty"`
+	Success *bool `protobuf:"varint,2,opt,name=success,proto3,oneof" json:"success,omitempty"`
 	// HighLevel's keys that have no field here, or whose value does not fit its
 	// field, with their JSON values; counted in
 	// hlgate_upstream_unmapped_keys_total. A write ignores it.
@@ -870,15 +870,15 @@ func (*DeleteRecurringTaskResponse) Descriptor() ([]byte, []int) {
 }
 
 func (x *DeleteRecurringTaskResponse) GetId() string {
-	if x != nil {
-		return x.Id
+	if x != nil && x.Id != nil {
+		return *x.Id
 	}
 	return ""
 }
 
 func (x *DeleteRecurringTaskResponse) GetSuccess() bool {
-	if x != nil {
-		return x.Success
+	if x != nil && x.Success != nil {
+		return *x.Success
 	}
 	return false
 }
@@ -1013,9 +1013,9 @@ type UpdateRecurringTaskRequest struct {
 	// Recurring Task Id
 	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
 	// Name of the task
-	Title string `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	Title *string `protobuf:"bytes,3,opt,name=title,proto3,oneof" json:"title,omitempty"`
 	// Description of the task
-	Description string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	Description *string `protobuf:"bytes,4,opt,name=description,proto3,oneof" json:"description,omitempty"`
 	// Contact Id
 	ContactIds []string `protobuf:"bytes,5,rep,name=contact_ids,json=contactIds,proto3" json:"contact_ids,omitempty"`
 	// Assigned To
@@ -1023,7 +1023,7 @@ type UpdateRecurringTaskRequest struct {
 	// Recurring rules
 	RruleOptions *CustomRRulesOptions `protobuf:"bytes,7,opt,name=rrule_options,json=rruleOptions,proto3" json:"rrule_options,omitempty"`
 	// Create initial task or not
-	IgnoreTaskCreation bool `protobuf:"varint,8,opt,name=ignore_task_creation,json=ignoreTaskCreation,proto3" json:"ignore_task_creation,omitempty"`
+	IgnoreTaskCreation *bool `protobuf:"varint,8,opt,name=ignore_task_creation,json=ignoreTaskCreation,proto3,oneof" json:"ignore_task_creation,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -1073,15 +1073,15 @@ func (x *UpdateRecurringTaskRequest) GetId() string {
 }
 
 func (x *UpdateRecurringTaskRequest) GetTitle() string {
-	if x != nil {
-		return x.Title
+	if x != nil && x.Title != nil {
+		return *x.Title
 	}
 	return ""
 }
 
 func (x *UpdateRecurringTaskRequest) GetDescription() string {
-	if x != nil {
-		return x.Description
+	if x != nil && x.Description != nil {
+		return *x.Description
 	}
 	return ""
 }
@@ -1108,8 +1108,8 @@ func (x *UpdateRecurringTaskRequest) GetRruleOptions() *CustomRRulesOptions {
 }
 
 func (x *UpdateRecurringTaskRequest) GetIgnoreTaskCreation() bool {
-	if x != nil {
-		return x.IgnoreTaskCreation
+	if x != nil && x.IgnoreTaskCreation != nil {
+		return *x.IgnoreTaskCreation
 	}
 	return false
 }
@@ -1284,7 +1284,7 @@ type CreateTagRequest struct {
 	// HighLevel's locationId where the operation names one.
 	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
 	// Tag name
-	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Name          *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1327,8 +1327,8 @@ func (x *CreateTagRequest) GetLocationId() string {
 }
 
 func (x *CreateTagRequest) GetName() string {
-	if x != nil {
-		return x.Name
+	if x != nil && x.Name != nil {
+		return *x.Name
 	}
 	return ""
 }
@@ -1616,7 +1616,7 @@ type UpdateTagRequest struct {
 	// Tag Id
 	TagId string `protobuf:"bytes,2,opt,name=tag_id,json=tagId,proto3" json:"tag_id,omitempty"`
 	// Tag name
-	Name          string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Name          *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1666,8 +1666,8 @@ func (x *UpdateTagRequest) GetTagId() string {
 }
 
 func (x *UpdateTagRequest) GetName() string {
-	if x != nil {
-		return x.Name
+	if x != nil && x.Name != nil {
+		return *x.Name
 	}
 	return ""
 }
@@ -1739,12 +1739,14 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"locationId\"\x96\x01\n" +
 	"\x17GetCustomValuesResponse\x12A\n" +
 	"\rcustom_values\x18\x01 \x03(\v2\x1c.hlgate.v1.CustomValueSchemaR\fcustomValues\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"t\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x91\x01\n" +
 	"\x18CreateCustomValueRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x17\n" +
-	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02R\x04name\x12\x19\n" +
-	"\x05value\x18\x03 \x01(\tB\x03\xe0A\x02R\x05value\"\x96\x01\n" +
+	"locationId\x12\x1c\n" +
+	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12\x1e\n" +
+	"\x05value\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x05value\x88\x01\x01B\a\n" +
+	"\x05_nameB\b\n" +
+	"\x06_value\"\x96\x01\n" +
 	"\x19CreateCustomValueResponse\x12?\n" +
 	"\fcustom_value\x18\x01 \x01(\v2\x1c.hlgate.v1.CustomValueSchemaR\vcustomValue\x128\n" +
 	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"U\n" +
@@ -1760,55 +1762,66 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"\x93\x01\n" +
 	"\x16GetCustomValueResponse\x12?\n" +
 	"\fcustom_value\x18\x01 \x01(\v2\x1c.hlgate.v1.CustomValueSchemaR\vcustomValue\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x89\x01\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xa6\x01\n" +
 	"\x18UpdateCustomValueRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12\x17\n" +
-	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02R\x04name\x12\x19\n" +
-	"\x05value\x18\x04 \x01(\tB\x03\xe0A\x02R\x05value\"\x96\x01\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12\x1c\n" +
+	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12\x1e\n" +
+	"\x05value\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x05value\x88\x01\x01B\a\n" +
+	"\x05_nameB\b\n" +
+	"\x06_value\"\x96\x01\n" +
 	"\x19UpdateCustomValueResponse\x12?\n" +
 	"\fcustom_value\x18\x01 \x01(\v2\x1c.hlgate.v1.CustomValueSchemaR\vcustomValue\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xb4\x02\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xf6\x02\n" +
 	"\x1aCreateRecurringTaskRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x19\n" +
-	"\x05title\x18\x02 \x01(\tB\x03\xe0A\x02R\x05title\x12 \n" +
-	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x1f\n" +
+	"locationId\x12\x1e\n" +
+	"\x05title\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x05title\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x03 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\x1f\n" +
 	"\vcontact_ids\x18\x04 \x03(\tR\n" +
 	"contactIds\x12\x16\n" +
 	"\x06owners\x18\x05 \x03(\tR\x06owners\x12H\n" +
-	"\rrrule_options\x18\x06 \x01(\v2\x1e.hlgate.v1.CustomRRulesOptionsB\x03\xe0A\x02R\frruleOptions\x120\n" +
-	"\x14ignore_task_creation\x18\a \x01(\bR\x12ignoreTaskCreation\"\xa3\x01\n" +
+	"\rrrule_options\x18\x06 \x01(\v2\x1e.hlgate.v1.CustomRRulesOptionsB\x03\xe0A\x02R\frruleOptions\x125\n" +
+	"\x14ignore_task_creation\x18\a \x01(\bH\x02R\x12ignoreTaskCreation\x88\x01\x01B\b\n" +
+	"\x06_titleB\x0e\n" +
+	"\f_descriptionB\x17\n" +
+	"\x15_ignore_task_creation\"\xa3\x01\n" +
 	"\x1bCreateRecurringTaskResponse\x12J\n" +
 	"\x0erecurring_task\x18\x01 \x01(\v2#.hlgate.v1.RecurringTaskResponseDTOR\rrecurringTask\x128\n" +
 	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"W\n" +
 	"\x1aDeleteRecurringTaskRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"\x81\x01\n" +
-	"\x1bDeleteRecurringTaskResponse\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\asuccess\x18\x02 \x01(\bR\asuccess\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"X\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"\x9e\x01\n" +
+	"\x1bDeleteRecurringTaskResponse\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x1d\n" +
+	"\asuccess\x18\x02 \x01(\bH\x01R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\n" +
+	"\n" +
+	"\b_success\"X\n" +
 	"\x1bGetRecurringTaskByIdRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x13\n" +
 	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"\xa4\x01\n" +
 	"\x1cGetRecurringTaskByIdResponse\x12J\n" +
 	"\x0erecurring_task\x18\x01 \x01(\v2#.hlgate.v1.RecurringTaskResponseDTOR\rrecurringTask\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xbf\x02\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x81\x03\n" +
 	"\x1aUpdateRecurringTaskRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12\x14\n" +
-	"\x05title\x18\x03 \x01(\tR\x05title\x12 \n" +
-	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x1f\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12\x19\n" +
+	"\x05title\x18\x03 \x01(\tH\x00R\x05title\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x04 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\x1f\n" +
 	"\vcontact_ids\x18\x05 \x03(\tR\n" +
 	"contactIds\x12\x16\n" +
 	"\x06owners\x18\x06 \x03(\tR\x06owners\x12C\n" +
-	"\rrrule_options\x18\a \x01(\v2\x1e.hlgate.v1.CustomRRulesOptionsR\frruleOptions\x120\n" +
-	"\x14ignore_task_creation\x18\b \x01(\bR\x12ignoreTaskCreation\"\xa3\x01\n" +
+	"\rrrule_options\x18\a \x01(\v2\x1e.hlgate.v1.CustomRRulesOptionsR\frruleOptions\x125\n" +
+	"\x14ignore_task_creation\x18\b \x01(\bH\x02R\x12ignoreTaskCreation\x88\x01\x01B\b\n" +
+	"\x06_titleB\x0e\n" +
+	"\f_descriptionB\x17\n" +
+	"\x15_ignore_task_creation\"\xa3\x01\n" +
 	"\x1bUpdateRecurringTaskResponse\x12J\n" +
 	"\x0erecurring_task\x18\x01 \x01(\v2#.hlgate.v1.RecurringTaskResponseDTOR\rrecurringTask\x128\n" +
 	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\">\n" +
@@ -1817,11 +1830,12 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"locationId\"\x86\x01\n" +
 	"\x17GetLocationTagsResponse\x121\n" +
 	"\x04tags\x18\x01 \x03(\v2\x1d.hlgate.v1.LocationTagsSchemaR\x04tags\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"Q\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"_\n" +
 	"\x10CreateTagRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x17\n" +
-	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02R\x04name\"~\n" +
+	"locationId\x12\x1c\n" +
+	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01B\a\n" +
+	"\x05_name\"~\n" +
 	"\x11CreateTagResponse\x12/\n" +
 	"\x03tag\x18\x01 \x01(\v2\x1d.hlgate.v1.LocationTagsSchemaR\x03tag\x128\n" +
 	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"T\n" +
@@ -1837,12 +1851,13 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\x06tag_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x05tagId\"\x7f\n" +
 	"\x12GetTagByIdResponse\x12/\n" +
 	"\x03tag\x18\x01 \x01(\v2\x1d.hlgate.v1.LocationTagsSchemaR\x03tag\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"m\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"{\n" +
 	"\x10UpdateTagRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x1a\n" +
-	"\x06tag_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x05tagId\x12\x17\n" +
-	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02R\x04name\"~\n" +
+	"\x06tag_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x05tagId\x12\x1c\n" +
+	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01B\a\n" +
+	"\x05_name\"~\n" +
 	"\x11UpdateTagResponse\x12/\n" +
 	"\x03tag\x18\x01 \x01(\v2\x1d.hlgate.v1.LocationTagsSchemaR\x03tag\x128\n" +
 	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xb5\x12\n" +
@@ -1998,6 +2013,13 @@ func file_hlgate_v1_locations_service_proto_init() {
 	}
 	file_hlgate_v1_options_proto_init()
 	file_hlgate_v1_upstream_schemas_proto_init()
+	file_hlgate_v1_locations_service_proto_msgTypes[2].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[8].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[10].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[13].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[16].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[20].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

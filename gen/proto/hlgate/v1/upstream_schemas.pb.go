@@ -29,20 +29,524 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// CalendarsGetNoteSchema is the schema GetNoteSchema of HighLevel's calendars
+// document.
+type CalendarsGetNoteSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's body.
+	Body *string `protobuf:"bytes,2,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	// HighLevel's userId.
+	UserId *string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// HighLevel's dateAdded.
+	DateAdded *string `protobuf:"bytes,4,opt,name=date_added,json=dateAdded,proto3,oneof" json:"date_added,omitempty"`
+	// HighLevel's contactId.
+	ContactId *string `protobuf:"bytes,5,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// HighLevel's createdBy.
+	CreatedBy *NoteCreatedBySchema `protobuf:"bytes,6,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CalendarsGetNoteSchema) Reset() {
+	*x = CalendarsGetNoteSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CalendarsGetNoteSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CalendarsGetNoteSchema) ProtoMessage() {}
+
+func (x *CalendarsGetNoteSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CalendarsGetNoteSchema.ProtoReflect.Descriptor instead.
+func (*CalendarsGetNoteSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CalendarsGetNoteSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CalendarsGetNoteSchema) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+func (x *CalendarsGetNoteSchema) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *CalendarsGetNoteSchema) GetDateAdded() string {
+	if x != nil && x.DateAdded != nil {
+		return *x.DateAdded
+	}
+	return ""
+}
+
+func (x *CalendarsGetNoteSchema) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *CalendarsGetNoteSchema) GetCreatedBy() *NoteCreatedBySchema {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return nil
+}
+
+func (x *CalendarsGetNoteSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// NoteCreatedBySchema is the schema NoteCreatedBySchema of HighLevel's
+// calendars document.
+type NoteCreatedBySchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoteCreatedBySchema) Reset() {
+	*x = NoteCreatedBySchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoteCreatedBySchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoteCreatedBySchema) ProtoMessage() {}
+
+func (x *NoteCreatedBySchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoteCreatedBySchema.ProtoReflect.Descriptor instead.
+func (*NoteCreatedBySchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *NoteCreatedBySchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *NoteCreatedBySchema) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *NoteCreatedBySchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GroupDTO is the schema GroupDTO of HighLevel's calendars document.
+type GroupDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's locationId.
+	LocationId *string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's description.
+	Description *string `protobuf:"bytes,3,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// HighLevel's slug.
+	Slug *string `protobuf:"bytes,4,opt,name=slug,proto3,oneof" json:"slug,omitempty"`
+	// HighLevel's isActive.
+	IsActive *bool `protobuf:"varint,5,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,6,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupDTO) Reset() {
+	*x = GroupDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupDTO) ProtoMessage() {}
+
+func (x *GroupDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupDTO.ProtoReflect.Descriptor instead.
+func (*GroupDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GroupDTO) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *GroupDTO) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *GroupDTO) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *GroupDTO) GetSlug() string {
+	if x != nil && x.Slug != nil {
+		return *x.Slug
+	}
+	return ""
+}
+
+func (x *GroupDTO) GetIsActive() bool {
+	if x != nil && x.IsActive != nil {
+		return *x.IsActive
+	}
+	return false
+}
+
+func (x *GroupDTO) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GroupDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ContactsGetNoteSchema is the schema GetNoteSchema of HighLevel's contacts
+// document.
+type ContactsGetNoteSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's body.
+	Body *string `protobuf:"bytes,2,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	// HighLevel's userId.
+	UserId *string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// HighLevel's dateAdded.
+	DateAdded *string `protobuf:"bytes,4,opt,name=date_added,json=dateAdded,proto3,oneof" json:"date_added,omitempty"`
+	// HighLevel's contactId.
+	ContactId *string `protobuf:"bytes,5,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// HighLevel's title.
+	Title *string `protobuf:"bytes,6,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// HighLevel's color.
+	Color *string `protobuf:"bytes,7,opt,name=color,proto3,oneof" json:"color,omitempty"`
+	// HighLevel's pinned.
+	Pinned *bool `protobuf:"varint,8,opt,name=pinned,proto3,oneof" json:"pinned,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,9,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactsGetNoteSchema) Reset() {
+	*x = ContactsGetNoteSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactsGetNoteSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactsGetNoteSchema) ProtoMessage() {}
+
+func (x *ContactsGetNoteSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactsGetNoteSchema.ProtoReflect.Descriptor instead.
+func (*ContactsGetNoteSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ContactsGetNoteSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ContactsGetNoteSchema) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+func (x *ContactsGetNoteSchema) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *ContactsGetNoteSchema) GetDateAdded() string {
+	if x != nil && x.DateAdded != nil {
+		return *x.DateAdded
+	}
+	return ""
+}
+
+func (x *ContactsGetNoteSchema) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *ContactsGetNoteSchema) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *ContactsGetNoteSchema) GetColor() string {
+	if x != nil && x.Color != nil {
+		return *x.Color
+	}
+	return ""
+}
+
+func (x *ContactsGetNoteSchema) GetPinned() bool {
+	if x != nil && x.Pinned != nil {
+		return *x.Pinned
+	}
+	return false
+}
+
+func (x *ContactsGetNoteSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// TaskSchema is the schema TaskSchema of HighLevel's contacts document.
+type TaskSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's title.
+	Title *string `protobuf:"bytes,2,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// HighLevel's body.
+	Body *string `protobuf:"bytes,3,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	// HighLevel's assignedTo.
+	AssignedTo *string `protobuf:"bytes,4,opt,name=assigned_to,json=assignedTo,proto3,oneof" json:"assigned_to,omitempty"`
+	// HighLevel's dueDate.
+	DueDate *string `protobuf:"bytes,5,opt,name=due_date,json=dueDate,proto3,oneof" json:"due_date,omitempty"`
+	// HighLevel's completed.
+	Completed *bool `protobuf:"varint,6,opt,name=completed,proto3,oneof" json:"completed,omitempty"`
+	// HighLevel's contactId.
+	ContactId *string `protobuf:"bytes,7,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,8,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskSchema) Reset() {
+	*x = TaskSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskSchema) ProtoMessage() {}
+
+func (x *TaskSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskSchema.ProtoReflect.Descriptor instead.
+func (*TaskSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *TaskSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *TaskSchema) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *TaskSchema) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+func (x *TaskSchema) GetAssignedTo() string {
+	if x != nil && x.AssignedTo != nil {
+		return *x.AssignedTo
+	}
+	return ""
+}
+
+func (x *TaskSchema) GetDueDate() string {
+	if x != nil && x.DueDate != nil {
+		return *x.DueDate
+	}
+	return ""
+}
+
+func (x *TaskSchema) GetCompleted() bool {
+	if x != nil && x.Completed != nil {
+		return *x.Completed
+	}
+	return false
+}
+
+func (x *TaskSchema) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *TaskSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // CustomValueSchema is the schema CustomValueSchema of HighLevel's locations
 // document.
 type CustomValueSchema struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// HighLevel's id.
-	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
 	// HighLevel's name.
-	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
 	// HighLevel's fieldKey.
-	FieldKey string `protobuf:"bytes,3,opt,name=field_key,json=fieldKey,proto3" json:"field_key,omitempty"`
+	FieldKey *string `protobuf:"bytes,3,opt,name=field_key,json=fieldKey,proto3,oneof" json:"field_key,omitempty"`
 	// HighLevel's value.
-	Value string `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`
+	Value *string `protobuf:"bytes,4,opt,name=value,proto3,oneof" json:"value,omitempty"`
 	// HighLevel's locationId.
-	LocationId string `protobuf:"bytes,5,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	LocationId *string `protobuf:"bytes,5,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
 	// HighLevel's keys that have no field here, or whose value does not fit its
 	// field, with their JSON values; counted in
 	// hlgate_upstream_unmapped_keys_total. A write ignores it.
@@ -53,7 +557,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[0]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -65,7 +569,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[0]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -78,40 +582,40 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{0}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CustomValueSchema) GetId() string {
-	if x != nil {
-		return x.Id
+	if x != nil && x.Id != nil {
+		return *x.Id
 	}
 	return ""
 }
 
 func (x *CustomValueSchema) GetName() string {
-	if x != nil {
-		return x.Name
+	if x != nil && x.Name != nil {
+		return *x.Name
 	}
 	return ""
 }
 
 func (x *CustomValueSchema) GetFieldKey() string {
-	if x != nil {
-		return x.FieldKey
+	if x != nil && x.FieldKey != nil {
+		return *x.FieldKey
 	}
 	return ""
 }
 
 func (x *CustomValueSchema) GetValue() string {
-	if x != nil {
-		return x.Value
+	if x != nil && x.Value != nil {
+		return *x.Value
 	}
 	return ""
 }
 
 func (x *CustomValueSchema) GetLocationId() string {
-	if x != nil {
-		return x.LocationId
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
 	}
 	return ""
 }
@@ -128,25 +632,25 @@ func (x *CustomValueSchema) GetUnmapped() *structpb.Struct {
 type CustomRRulesOptions struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// HighLevel's intervalType.
-	IntervalType string `protobuf:"bytes,1,opt,name=interval_type,json=intervalType,proto3" json:"interval_type,omitempty"`
+	IntervalType *string `protobuf:"bytes,1,opt,name=interval_type,json=intervalType,proto3,oneof" json:"interval_type,omitempty"`
 	// HighLevel's interval.
-	Interval float64 `protobuf:"fixed64,2,opt,name=interval,proto3" json:"interval,omitempty"`
+	Interval *float64 `protobuf:"fixed64,2,opt,name=interval,proto3,oneof" json:"interval,omitempty"`
 	// Start Date
-	StartDate string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	StartDate *string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
 	// End Date
-	EndDate string `protobuf:"bytes,4,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	EndDate *string `protobuf:"bytes,4,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
 	// 1, 2, 3, ..., 27, 31
-	DayOfMonth float64 `protobuf:"fixed64,5,opt,name=day_of_month,json=dayOfMonth,proto3" json:"day_of_month,omitempty"`
+	DayOfMonth *float64 `protobuf:"fixed64,5,opt,name=day_of_month,json=dayOfMonth,proto3,oneof" json:"day_of_month,omitempty"`
 	// HighLevel's dayOfWeek.
-	DayOfWeek string `protobuf:"bytes,6,opt,name=day_of_week,json=dayOfWeek,proto3" json:"day_of_week,omitempty"`
+	DayOfWeek *string `protobuf:"bytes,6,opt,name=day_of_week,json=dayOfWeek,proto3,oneof" json:"day_of_week,omitempty"`
 	// 1, 2, ....., 11, 12
-	MonthOfYear float64 `protobuf:"fixed64,7,opt,name=month_of_year,json=monthOfYear,proto3" json:"month_of_year,omitempty"`
+	MonthOfYear *float64 `protobuf:"fixed64,7,opt,name=month_of_year,json=monthOfYear,proto3,oneof" json:"month_of_year,omitempty"`
 	// Max number of task executions
-	Count float64 `protobuf:"fixed64,8,opt,name=count,proto3" json:"count,omitempty"`
+	Count *float64 `protobuf:"fixed64,8,opt,name=count,proto3,oneof" json:"count,omitempty"`
 	// Create Task If Over Due
-	CreateTaskIfOverDue bool `protobuf:"varint,9,opt,name=create_task_if_over_due,json=createTaskIfOverDue,proto3" json:"create_task_if_over_due,omitempty"`
+	CreateTaskIfOverDue *bool `protobuf:"varint,9,opt,name=create_task_if_over_due,json=createTaskIfOverDue,proto3,oneof" json:"create_task_if_over_due,omitempty"`
 	// Due after seconds
-	DueAfterSeconds float64 `protobuf:"fixed64,10,opt,name=due_after_seconds,json=dueAfterSeconds,proto3" json:"due_after_seconds,omitempty"`
+	DueAfterSeconds *float64 `protobuf:"fixed64,10,opt,name=due_after_seconds,json=dueAfterSeconds,proto3,oneof" json:"due_after_seconds,omitempty"`
 	// HighLevel's keys that have no field here, or whose value does not fit its
 	// field, with their JSON values; counted in
 	// hlgate_upstream_unmapped_keys_total. A write ignores it.
@@ -157,7 +661,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[1]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -169,7 +673,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[1]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -182,75 +686,75 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{1}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
-	if x != nil {
-		return x.IntervalType
+	if x != nil && x.IntervalType != nil {
+		return *x.IntervalType
 	}
 	return ""
 }
 
 func (x *CustomRRulesOptions) GetInterval() float64 {
-	if x != nil {
-		return x.Interval
+	if x != nil && x.Interval != nil {
+		return *x.Interval
 	}
 	return 0
 }
 
 func (x *CustomRRulesOptions) GetStartDate() string {
-	if x != nil {
-		return x.StartDate
+	if x != nil && x.StartDate != nil {
+		return *x.StartDate
 	}
 	return ""
 }
 
 func (x *CustomRRulesOptions) GetEndDate() string {
-	if x != nil {
-		return x.EndDate
+	if x != nil && x.EndDate != nil {
+		return *x.EndDate
 	}
 	return ""
 }
 
 func (x *CustomRRulesOptions) GetDayOfMonth() float64 {
-	if x != nil {
-		return x.DayOfMonth
+	if x != nil && x.DayOfMonth != nil {
+		return *x.DayOfMonth
 	}
 	return 0
 }
 
 func (x *CustomRRulesOptions) GetDayOfWeek() string {
-	if x != nil {
-		return x.DayOfWeek
+	if x != nil && x.DayOfWeek != nil {
+		return *x.DayOfWeek
 	}
 	return ""
 }
 
 func (x *CustomRRulesOptions) GetMonthOfYear() float64 {
-	if x != nil {
-		return x.MonthOfYear
+	if x != nil && x.MonthOfYear != nil {
+		return *x.MonthOfYear
 	}
 	return 0
 }
 
 func (x *CustomRRulesOptions) GetCount() float64 {
-	if x != nil {
-		return x.Count
+	if x != nil && x.Count != nil {
+		return *x.Count
 	}
 	return 0
 }
 
 func (x *CustomRRulesOptions) GetCreateTaskIfOverDue() bool {
-	if x != nil {
-		return x.CreateTaskIfOverDue
+	if x != nil && x.CreateTaskIfOverDue != nil {
+		return *x.CreateTaskIfOverDue
 	}
 	return false
 }
 
 func (x *CustomRRulesOptions) GetDueAfterSeconds() float64 {
-	if x != nil {
-		return x.DueAfterSeconds
+	if x != nil && x.DueAfterSeconds != nil {
+		return *x.DueAfterSeconds
 	}
 	return 0
 }
@@ -267,27 +771,27 @@ func (x *CustomRRulesOptions) GetUnmapped() *structpb.Struct {
 type RecurringTaskResponseDTO struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Recurring Task Id
-	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
 	// Name of the task
-	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Title *string `protobuf:"bytes,2,opt,name=title,proto3,oneof" json:"title,omitempty"`
 	// Description of the task
-	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Description *string `protobuf:"bytes,3,opt,name=description,proto3,oneof" json:"description,omitempty"`
 	// Location Id
-	LocationId string `protobuf:"bytes,4,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	LocationId *string `protobuf:"bytes,4,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
 	// Updated At
-	UpdatedAt string `protobuf:"bytes,5,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedAt *string `protobuf:"bytes,5,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
 	// Created At
-	CreatedAt string `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *string `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
 	// Recurring rules
 	RruleOptions *CustomRRulesOptions `protobuf:"bytes,7,opt,name=rrule_options,json=rruleOptions,proto3" json:"rrule_options,omitempty"`
 	// Total Occurrence
-	TotalOccurrence float64 `protobuf:"fixed64,8,opt,name=total_occurrence,json=totalOccurrence,proto3" json:"total_occurrence,omitempty"`
+	TotalOccurrence *float64 `protobuf:"fixed64,8,opt,name=total_occurrence,json=totalOccurrence,proto3,oneof" json:"total_occurrence,omitempty"`
 	// Deleted
-	Deleted bool `protobuf:"varint,9,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	Deleted *bool `protobuf:"varint,9,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
 	// Assigned To
-	AssignedTo string `protobuf:"bytes,10,opt,name=assigned_to,json=assignedTo,proto3" json:"assigned_to,omitempty"`
+	AssignedTo *string `protobuf:"bytes,10,opt,name=assigned_to,json=assignedTo,proto3,oneof" json:"assigned_to,omitempty"`
 	// Contact Id
-	ContactId string `protobuf:"bytes,11,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	ContactId *string `protobuf:"bytes,11,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
 	// HighLevel's keys that have no field here, or whose value does not fit its
 	// field, with their JSON values; counted in
 	// hlgate_upstream_unmapped_keys_total. A write ignores it.
@@ -298,7 +802,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[2]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -310,7 +814,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[2]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -323,47 +827,47 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{2}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
-	if x != nil {
-		return x.Id
+	if x != nil && x.Id != nil {
+		return *x.Id
 	}
 	return ""
 }
 
 func (x *RecurringTaskResponseDTO) GetTitle() string {
-	if x != nil {
-		return x.Title
+	if x != nil && x.Title != nil {
+		return *x.Title
 	}
 	return ""
 }
 
 func (x *RecurringTaskResponseDTO) GetDescription() string {
-	if x != nil {
-		return x.Description
+	if x != nil && x.Description != nil {
+		return *x.Description
 	}
 	return ""
 }
 
 func (x *RecurringTaskResponseDTO) GetLocationId() string {
-	if x != nil {
-		return x.LocationId
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
 	}
 	return ""
 }
 
 func (x *RecurringTaskResponseDTO) GetUpdatedAt() string {
-	if x != nil {
-		return x.UpdatedAt
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
 	}
 	return ""
 }
 
 func (x *RecurringTaskResponseDTO) GetCreatedAt() string {
-	if x != nil {
-		return x.CreatedAt
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
 	}
 	return ""
 }
@@ -376,29 +880,29 @@ func (x *RecurringTaskResponseDTO) GetRruleOptions() *CustomRRulesOptions {
 }
 
 func (x *RecurringTaskResponseDTO) GetTotalOccurrence() float64 {
-	if x != nil {
-		return x.TotalOccurrence
+	if x != nil && x.TotalOccurrence != nil {
+		return *x.TotalOccurrence
 	}
 	return 0
 }
 
 func (x *RecurringTaskResponseDTO) GetDeleted() bool {
-	if x != nil {
-		return x.Deleted
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
 	}
 	return false
 }
 
 func (x *RecurringTaskResponseDTO) GetAssignedTo() string {
-	if x != nil {
-		return x.AssignedTo
+	if x != nil && x.AssignedTo != nil {
+		return *x.AssignedTo
 	}
 	return ""
 }
 
 func (x *RecurringTaskResponseDTO) GetContactId() string {
-	if x != nil {
-		return x.ContactId
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
 	}
 	return ""
 }
@@ -415,11 +919,11 @@ func (x *RecurringTaskResponseDTO) GetUnmapped() *structpb.Struct {
 type LocationTagsSchema struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// HighLevel's name.
-	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name *string `protobuf:"bytes,1,opt,name=name,proto3,oneof" json:"name,omitempty"`
 	// HighLevel's locationId.
-	LocationId string `protobuf:"bytes,2,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	LocationId *string `protobuf:"bytes,2,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
 	// HighLevel's id.
-	Id string `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	Id *string `protobuf:"bytes,3,opt,name=id,proto3,oneof" json:"id,omitempty"`
 	// HighLevel's keys that have no field here, or whose value does not fit its
 	// field, with their JSON values; counted in
 	// hlgate_upstream_unmapped_keys_total. A write ignores it.
@@ -430,7 +934,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[3]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -442,7 +946,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[3]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -455,26 +959,26 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{3}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LocationTagsSchema) GetName() string {
-	if x != nil {
-		return x.Name
+	if x != nil && x.Name != nil {
+		return *x.Name
 	}
 	return ""
 }
 
 func (x *LocationTagsSchema) GetLocationId() string {
-	if x != nil {
-		return x.LocationId
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
 	}
 	return ""
 }
 
 func (x *LocationTagsSchema) GetId() string {
-	if x != nil {
-		return x.Id
+	if x != nil && x.Id != nil {
+		return *x.Id
 	}
 	return ""
 }
@@ -491,19 +995,19 @@ func (x *LocationTagsSchema) GetUnmapped() *structpb.Struct {
 type WorkflowSchema struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// HighLevel's id.
-	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
 	// HighLevel's name.
-	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
 	// HighLevel's status.
-	Status string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Status *string `protobuf:"bytes,3,opt,name=status,proto3,oneof" json:"status,omitempty"`
 	// HighLevel's version.
-	Version float64 `protobuf:"fixed64,4,opt,name=version,proto3" json:"version,omitempty"`
+	Version *float64 `protobuf:"fixed64,4,opt,name=version,proto3,oneof" json:"version,omitempty"`
 	// HighLevel's createdAt.
-	CreatedAt string `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *string `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
 	// HighLevel's updatedAt.
-	UpdatedAt string `protobuf:"bytes,6,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedAt *string `protobuf:"bytes,6,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
 	// HighLevel's locationId.
-	LocationId string `protobuf:"bytes,7,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	LocationId *string `protobuf:"bytes,7,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
 	// HighLevel's keys that have no field here, or whose value does not fit its
 	// field, with their JSON values; counted in
 	// hlgate_upstream_unmapped_keys_total. A write ignores it.
@@ -514,7 +1018,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[4]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +1030,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[4]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,54 +1043,54 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{4}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WorkflowSchema) GetId() string {
-	if x != nil {
-		return x.Id
+	if x != nil && x.Id != nil {
+		return *x.Id
 	}
 	return ""
 }
 
 func (x *WorkflowSchema) GetName() string {
-	if x != nil {
-		return x.Name
+	if x != nil && x.Name != nil {
+		return *x.Name
 	}
 	return ""
 }
 
 func (x *WorkflowSchema) GetStatus() string {
-	if x != nil {
-		return x.Status
+	if x != nil && x.Status != nil {
+		return *x.Status
 	}
 	return ""
 }
 
 func (x *WorkflowSchema) GetVersion() float64 {
-	if x != nil {
-		return x.Version
+	if x != nil && x.Version != nil {
+		return *x.Version
 	}
 	return 0
 }
 
 func (x *WorkflowSchema) GetCreatedAt() string {
-	if x != nil {
-		return x.CreatedAt
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
 	}
 	return ""
 }
 
 func (x *WorkflowSchema) GetUpdatedAt() string {
-	if x != nil {
-		return x.UpdatedAt
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
 	}
 	return ""
 }
 
 func (x *WorkflowSchema) GetLocationId() string {
-	if x != nil {
-		return x.LocationId
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
 	}
 	return ""
 }
@@ -602,67 +1106,185 @@ var File_hlgate_v1_upstream_schemas_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\n" +
-	" hlgate/v1/upstream_schemas.proto\x12\thlgate.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xc5\x01\n" +
-	"\x11CustomValueSchema\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
-	"\tfield_key\x18\x03 \x01(\tR\bfieldKey\x12\x14\n" +
-	"\x05value\x18\x04 \x01(\tR\x05value\x12\x1f\n" +
-	"\vlocation_id\x18\x05 \x01(\tR\n" +
-	"locationId\x128\n" +
-	"\bunmapped\x18\x06 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xa8\x03\n" +
-	"\x13CustomRRulesOptions\x12#\n" +
-	"\rinterval_type\x18\x01 \x01(\tR\fintervalType\x12\x1a\n" +
-	"\binterval\x18\x02 \x01(\x01R\binterval\x12\x1d\n" +
+	" hlgate/v1/upstream_schemas.proto\x12\thlgate.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xdf\x02\n" +
+	"\x16CalendarsGetNoteSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04body\x18\x02 \x01(\tH\x01R\x04body\x88\x01\x01\x12\x1c\n" +
+	"\auser_id\x18\x03 \x01(\tH\x02R\x06userId\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"start_date\x18\x03 \x01(\tR\tstartDate\x12\x19\n" +
-	"\bend_date\x18\x04 \x01(\tR\aendDate\x12 \n" +
-	"\fday_of_month\x18\x05 \x01(\x01R\n" +
-	"dayOfMonth\x12\x1e\n" +
-	"\vday_of_week\x18\x06 \x01(\tR\tdayOfWeek\x12\"\n" +
-	"\rmonth_of_year\x18\a \x01(\x01R\vmonthOfYear\x12\x14\n" +
-	"\x05count\x18\b \x01(\x01R\x05count\x124\n" +
-	"\x17create_task_if_over_due\x18\t \x01(\bR\x13createTaskIfOverDue\x12*\n" +
+	"date_added\x18\x04 \x01(\tH\x03R\tdateAdded\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x05 \x01(\tH\x04R\tcontactId\x88\x01\x01\x12=\n" +
+	"\n" +
+	"created_by\x18\x06 \x01(\v2\x1e.hlgate.v1.NoteCreatedBySchemaR\tcreatedBy\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_bodyB\n" +
+	"\n" +
+	"\b_user_idB\r\n" +
+	"\v_date_addedB\r\n" +
+	"\v_contact_id\"\x8d\x01\n" +
+	"\x13NoteCreatedBySchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_name\"\xc1\x02\n" +
+	"\bGroupDTO\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tH\x00R\n" +
+	"locationId\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x03 \x01(\tH\x02R\vdescription\x88\x01\x01\x12\x17\n" +
+	"\x04slug\x18\x04 \x01(\tH\x03R\x04slug\x88\x01\x01\x12 \n" +
+	"\tis_active\x18\x05 \x01(\bH\x04R\bisActive\x88\x01\x01\x12\x13\n" +
+	"\x02id\x18\x06 \x01(\tH\x05R\x02id\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0e\n" +
+	"\f_location_idB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\a\n" +
+	"\x05_slugB\f\n" +
+	"\n" +
+	"_is_activeB\x05\n" +
+	"\x03_id\"\x91\x03\n" +
+	"\x15ContactsGetNoteSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04body\x18\x02 \x01(\tH\x01R\x04body\x88\x01\x01\x12\x1c\n" +
+	"\auser_id\x18\x03 \x01(\tH\x02R\x06userId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"date_added\x18\x04 \x01(\tH\x03R\tdateAdded\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x05 \x01(\tH\x04R\tcontactId\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x06 \x01(\tH\x05R\x05title\x88\x01\x01\x12\x19\n" +
+	"\x05color\x18\a \x01(\tH\x06R\x05color\x88\x01\x01\x12\x1b\n" +
+	"\x06pinned\x18\b \x01(\bH\aR\x06pinned\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\t \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_bodyB\n" +
+	"\n" +
+	"\b_user_idB\r\n" +
+	"\v_date_addedB\r\n" +
+	"\v_contact_idB\b\n" +
+	"\x06_titleB\b\n" +
+	"\x06_colorB\t\n" +
+	"\a_pinned\"\xf0\x02\n" +
+	"\n" +
+	"TaskSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x02 \x01(\tH\x01R\x05title\x88\x01\x01\x12\x17\n" +
+	"\x04body\x18\x03 \x01(\tH\x02R\x04body\x88\x01\x01\x12$\n" +
+	"\vassigned_to\x18\x04 \x01(\tH\x03R\n" +
+	"assignedTo\x88\x01\x01\x12\x1e\n" +
+	"\bdue_date\x18\x05 \x01(\tH\x04R\adueDate\x88\x01\x01\x12!\n" +
+	"\tcompleted\x18\x06 \x01(\bH\x05R\tcompleted\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\a \x01(\tH\x06R\tcontactId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\b\n" +
+	"\x06_titleB\a\n" +
+	"\x05_bodyB\x0e\n" +
+	"\f_assigned_toB\v\n" +
+	"\t_due_dateB\f\n" +
+	"\n" +
+	"_completedB\r\n" +
+	"\v_contact_id\"\x96\x02\n" +
+	"\x11CustomValueSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12 \n" +
+	"\tfield_key\x18\x03 \x01(\tH\x02R\bfieldKey\x88\x01\x01\x12\x19\n" +
+	"\x05value\x18\x04 \x01(\tH\x03R\x05value\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x05 \x01(\tH\x04R\n" +
+	"locationId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x06 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\f\n" +
+	"\n" +
+	"_field_keyB\b\n" +
+	"\x06_valueB\x0e\n" +
+	"\f_location_id\"\x84\x05\n" +
+	"\x13CustomRRulesOptions\x12(\n" +
+	"\rinterval_type\x18\x01 \x01(\tH\x00R\fintervalType\x88\x01\x01\x12\x1f\n" +
+	"\binterval\x18\x02 \x01(\x01H\x01R\binterval\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_date\x18\x03 \x01(\tH\x02R\tstartDate\x88\x01\x01\x12\x1e\n" +
+	"\bend_date\x18\x04 \x01(\tH\x03R\aendDate\x88\x01\x01\x12%\n" +
+	"\fday_of_month\x18\x05 \x01(\x01H\x04R\n" +
+	"dayOfMonth\x88\x01\x01\x12#\n" +
+	"\vday_of_week\x18\x06 \x01(\tH\x05R\tdayOfWeek\x88\x01\x01\x12'\n" +
+	"\rmonth_of_year\x18\a \x01(\x01H\x06R\vmonthOfYear\x88\x01\x01\x12\x19\n" +
+	"\x05count\x18\b \x01(\x01H\aR\x05count\x88\x01\x01\x129\n" +
+	"\x17create_task_if_over_due\x18\t \x01(\bH\bR\x13createTaskIfOverDue\x88\x01\x01\x12/\n" +
 	"\x11due_after_seconds\x18\n" +
-	" \x01(\x01R\x0fdueAfterSeconds\x128\n" +
-	"\bunmapped\x18\v \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xc5\x03\n" +
-	"\x18RecurringTaskResponseDTO\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
-	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
-	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x1f\n" +
-	"\vlocation_id\x18\x04 \x01(\tR\n" +
-	"locationId\x12\x1d\n" +
+	" \x01(\x01H\tR\x0fdueAfterSeconds\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\v \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x10\n" +
+	"\x0e_interval_typeB\v\n" +
+	"\t_intervalB\r\n" +
+	"\v_start_dateB\v\n" +
+	"\t_end_dateB\x0f\n" +
+	"\r_day_of_monthB\x0e\n" +
+	"\f_day_of_weekB\x10\n" +
+	"\x0e_month_of_yearB\b\n" +
+	"\x06_countB\x1a\n" +
+	"\x18_create_task_if_over_dueB\x14\n" +
+	"\x12_due_after_seconds\"\x86\x05\n" +
+	"\x18RecurringTaskResponseDTO\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x02 \x01(\tH\x01R\x05title\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x03 \x01(\tH\x02R\vdescription\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x04 \x01(\tH\x03R\n" +
+	"locationId\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"updated_at\x18\x05 \x01(\tR\tupdatedAt\x12\x1d\n" +
+	"updated_at\x18\x05 \x01(\tH\x04R\tupdatedAt\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"created_at\x18\x06 \x01(\tR\tcreatedAt\x12C\n" +
-	"\rrrule_options\x18\a \x01(\v2\x1e.hlgate.v1.CustomRRulesOptionsR\frruleOptions\x12)\n" +
-	"\x10total_occurrence\x18\b \x01(\x01R\x0ftotalOccurrence\x12\x18\n" +
-	"\adeleted\x18\t \x01(\bR\adeleted\x12\x1f\n" +
+	"created_at\x18\x06 \x01(\tH\x05R\tcreatedAt\x88\x01\x01\x12C\n" +
+	"\rrrule_options\x18\a \x01(\v2\x1e.hlgate.v1.CustomRRulesOptionsR\frruleOptions\x12.\n" +
+	"\x10total_occurrence\x18\b \x01(\x01H\x06R\x0ftotalOccurrence\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\t \x01(\bH\aR\adeleted\x88\x01\x01\x12$\n" +
 	"\vassigned_to\x18\n" +
-	" \x01(\tR\n" +
-	"assignedTo\x12\x1d\n" +
+	" \x01(\tH\bR\n" +
+	"assignedTo\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"contact_id\x18\v \x01(\tR\tcontactId\x128\n" +
-	"\bunmapped\x18\f \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x93\x01\n" +
-	"\x12LocationTagsSchema\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
-	"\vlocation_id\x18\x02 \x01(\tR\n" +
-	"locationId\x12\x0e\n" +
-	"\x02id\x18\x03 \x01(\tR\x02id\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xff\x01\n" +
-	"\x0eWorkflowSchema\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
-	"\x06status\x18\x03 \x01(\tR\x06status\x12\x18\n" +
-	"\aversion\x18\x04 \x01(\x01R\aversion\x12\x1d\n" +
+	"contact_id\x18\v \x01(\tH\tR\tcontactId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\f \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\b\n" +
+	"\x06_titleB\x0e\n" +
+	"\f_descriptionB\x0e\n" +
+	"\f_location_idB\r\n" +
+	"\v_updated_atB\r\n" +
+	"\v_created_atB\x13\n" +
+	"\x11_total_occurrenceB\n" +
 	"\n" +
-	"created_at\x18\x05 \x01(\tR\tcreatedAt\x12\x1d\n" +
+	"\b_deletedB\x0e\n" +
+	"\f_assigned_toB\r\n" +
+	"\v_contact_id\"\xc2\x01\n" +
+	"\x12LocationTagsSchema\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x02 \x01(\tH\x01R\n" +
+	"locationId\x88\x01\x01\x12\x13\n" +
+	"\x02id\x18\x03 \x01(\tH\x02R\x02id\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_location_idB\x05\n" +
+	"\x03_id\"\xf7\x02\n" +
+	"\x0eWorkflowSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x03 \x01(\tH\x02R\x06status\x88\x01\x01\x12\x1d\n" +
+	"\aversion\x18\x04 \x01(\x01H\x03R\aversion\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"updated_at\x18\x06 \x01(\tR\tupdatedAt\x12\x1f\n" +
-	"\vlocation_id\x18\a \x01(\tR\n" +
-	"locationId\x128\n" +
-	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
+	"created_at\x18\x05 \x01(\tH\x04R\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x06 \x01(\tH\x05R\tupdatedAt\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\a \x01(\tH\x06R\n" +
+	"locationId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\t\n" +
+	"\a_statusB\n" +
+	"\n" +
+	"\b_versionB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x0e\n" +
+	"\f_location_idB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
 var (
 	file_hlgate_v1_upstream_schemas_proto_rawDescOnce sync.Once
@@ -676,27 +1298,38 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
-	(*CustomValueSchema)(nil),        // 0: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),      // 1: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil), // 2: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),       // 3: hlgate.v1.LocationTagsSchema
-	(*WorkflowSchema)(nil),           // 4: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),          // 5: google.protobuf.Struct
+	(*CalendarsGetNoteSchema)(nil),   // 0: hlgate.v1.CalendarsGetNoteSchema
+	(*NoteCreatedBySchema)(nil),      // 1: hlgate.v1.NoteCreatedBySchema
+	(*GroupDTO)(nil),                 // 2: hlgate.v1.GroupDTO
+	(*ContactsGetNoteSchema)(nil),    // 3: hlgate.v1.ContactsGetNoteSchema
+	(*TaskSchema)(nil),               // 4: hlgate.v1.TaskSchema
+	(*CustomValueSchema)(nil),        // 5: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),      // 6: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil), // 7: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),       // 8: hlgate.v1.LocationTagsSchema
+	(*WorkflowSchema)(nil),           // 9: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),          // 10: google.protobuf.Struct
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
-	5, // 0: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	5, // 1: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	1, // 2: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	5, // 3: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	5, // 4: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	5, // 5: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	1,  // 0: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
+	10, // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	10, // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	10, // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	10, // 4: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	10, // 5: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	10, // 6: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	10, // 7: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	6,  // 8: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	10, // 9: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	10, // 10: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	10, // 11: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -704,13 +1337,23 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	if File_hlgate_v1_upstream_schemas_proto != nil {
 		return
 	}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[0].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[1].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[2].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[3].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[4].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[5].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[6].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[7].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[8].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
