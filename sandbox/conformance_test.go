@@ -295,6 +295,13 @@ func TestConformance(t *testing.T) {
 	cf.run(confCase{name: "transaction", method: "GET", path: "/payments/transactions/" + txID + "?altId=" + L + "&altType=location", token: loc, status: 200})
 	cf.run(confCase{name: "transaction other location", method: "GET", path: "/payments/transactions/" + txID + "?altId=" + sandbox.OtherLocationID + "&altType=location", token: loc, status: 403})
 
+	// The location itself: its own for a location token, not another's.
+	self := cf.run(confCase{name: "location", method: "GET", path: "/locations/" + L, token: loc, status: 200})
+	if str(self, "location", "id") != L {
+		t.Errorf("GET /locations/%s = %v", L, self)
+	}
+	cf.run(confCase{name: "other location", method: "GET", path: "/locations/" + sandbox.OtherLocationID, token: loc, status: 403})
+
 	// Every other operation the engine serves, from the document alone.
 	cf.engineWalk(e.sb.EngineOperations(), L, loc)
 	// Locations' custom field definitions (declared for the passthrough).

@@ -102,7 +102,11 @@ func newEngineOp(method, path string, op *openapi3.Operation) (*engineOp, error)
 	}
 	e.status = status
 	docSchema := schema
-	if schema != nil {
+	// An answer with an id of its own is the document itself, flat (a
+	// user, a blocked slot); its object members are the document's, not an
+	// envelope.
+	flat := e.kind != engineRemove && schema != nil && (schema.Properties["id"] != nil || schema.Properties["_id"] != nil)
+	if schema != nil && !flat {
 		for _, name := range slices.Sorted(maps.Keys(schema.Properties)) {
 			ps := single(schema.Properties[name].Value)
 			switch {

@@ -27,8 +27,7 @@ type route struct {
 	path        string // OpenAPI template, e.g. /contacts/{contactId}
 	scope       string
 	version     string
-	kind        UserType // whose token the scheme admits
-	allowPIT    bool     // false for the *-Only schemes
+	kinds       map[UserType]bool // whose tokens the schemes admit, each with whether its PITs are (false for the *-Only schemes)
 	v           *validator
 	h           handlerFunc
 }
@@ -48,6 +47,7 @@ var handlers = map[string]handlerFunc{
 	"get-location-access-token": (*Sandbox).opLocationToken,
 	"get-installed-location":    (*Sandbox).opInstalledLocations,
 	"get-contact":               (*Sandbox).opGetContact,
+	"get-location":              (*Sandbox).opGetLocation,
 	"search-opportunity":        (*Sandbox).opSearchOpportunities,
 	"get-opportunity":           (*Sandbox).opGetOpportunity,
 	"create-opportunity":        (*Sandbox).opCreateOpportunity,
@@ -77,10 +77,12 @@ var handlers = map[string]handlerFunc{
 
 type specRoute struct {
 	operationID, method, path, scope, version string
-	kind                                      UserType
-	allowPIT                                  bool
-	v                                         *validator
-	op                                        *openapi3.Operation
+	// kinds are the token kinds the operation's security admits (its
+	// requirements are alternatives: Location-Access or Agency-Access),
+	// each with whether a private integration token of that kind is.
+	kinds map[UserType]bool
+	v     *validator
+	op    *openapi3.Operation
 }
 
 var (
@@ -88,6 +90,14 @@ var (
 	specRoutes []specRoute
 	specErr    error
 )
+
+// admit adds a token kind the operation's security admits.
+func (sr *specRoute) admit(kind UserType, pit bool) {
+	if sr.kinds == nil {
+		sr.kinds = map[UserType]bool{}
+	}
+	sr.kinds[kind] = sr.kinds[kind] || pit
+}
 
 // loadSpecRoutes reads the operations of the embedded document once per
 // process; every Sandbox shares the result.
@@ -109,13 +119,13 @@ func loadSpecRoutes() ([]specRoute, error) {
 						for scheme := range req {
 							switch scheme {
 							case "bearer", "Location-Access":
-								sr.kind, sr.allowPIT = UserLocation, true
+								sr.admit(UserLocation, true)
 							case "Location-Access-Only":
-								sr.kind = UserLocation
+								sr.admit(UserLocation, false)
 							case "Agency-Access":
-								sr.kind, sr.allowPIT = UserCompany, true
+								sr.admit(UserCompany, true)
 							case "Agency-Access-Only":
-								sr.kind = UserCompany
+								sr.admit(UserCompany, false)
 							default:
 								specErr = fmt.Errorf("%s: unknown security scheme %q", op.OperationID, scheme)
 								return
@@ -171,11 +181,11 @@ func (s *Sandbox) buildMux() (err error) {
 			h = func(s *Sandbox, w http.ResponseWriter, r *http.Request, c *call) { eo.serve(s, w, r, c) }
 			engineOps = append(engineOps, sr.operationID)
 		}
-		if sr.version == "" || sr.kind == "" {
+		if sr.version == "" || len(sr.kinds) == 0 {
 			return fmt.Errorf("operation %s lacks x-hlgate-version or security", sr.operationID)
 		}
 		rt := &route{operationID: sr.operationID, method: sr.method, path: sr.path, scope: sr.scope,
-			version: sr.version, kind: sr.kind, allowPIT: sr.allowPIT, v: sr.v, h: h}
+			version: sr.version, kinds: sr.kinds, v: sr.v, h: h}
 		routes = append(routes, rt)
 		mux.HandleFunc(muxPattern(sr.method, sr.path), func(w http.ResponseWriter, r *http.Request) {
 			s.serveResource(rt, w, r)
@@ -244,7 +254,7 @@ func (s *Sandbox) serveResource(rt *route, w http.ResponseWriter, r *http.Reques
 		writeError(w, errTooMany())
 		return
 	}
-	if tok.kind != rt.kind || (tok.pit && !rt.allowPIT) {
+	if pit, ok := rt.kinds[tok.kind]; !ok || (tok.pit && !pit) {
 		writeError(w, errUnauthorized(msgKind))
 		return
 	}

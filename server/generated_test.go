@@ -410,3 +410,54 @@ func TestGeneratedCalendarGroupsAndAppointmentNotes(t *testing.T) {
 		t.Fatalf("DeleteAppointmentNote of a deleted note: %v, want NOT_FOUND", err)
 	}
 }
+
+// A location's users and the location itself, read; a calendar's slot
+// blocked and moved.
+func TestGeneratedUsersLocationAndBlockedSlots(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	if err := h.sb.PutDocument(loc, "/users", json.RawMessage(`{"id":"User00000000000001","name":"Ada L","firstName":"Ada","email":"ada@example.com","roles":{"type":"account","role":"admin"},"badge":7}`)); err != nil {
+		t.Fatal(err)
+	}
+	users := hlgatev1.NewUsersServiceClient(h.conn)
+	list, err := users.GetUserByLocation(ctx, &hlgatev1.GetUserByLocationRequest{LocationId: loc})
+	if err != nil || len(list.GetUsers()) != 1 || list.GetUsers()[0].GetRoles().GetRole() != "admin" {
+		t.Fatalf("GetUserByLocation = %v, %v", list, err)
+	}
+	one, err := users.GetUser(ctx, &hlgatev1.GetUserRequest{LocationId: loc, UserId: "User00000000000001"})
+	if err != nil || one.GetFirstName() != "Ada" || one.GetUnmapped().GetFields()["badge"].GetNumberValue() != 7 {
+		t.Fatalf("GetUser = %v, %v", one, err)
+	}
+	if u := restJSON(t, h, http.MethodGet, "/v1/locations/"+loc+"/users/User00000000000001", "", http.StatusOK); u["email"] != "ada@example.com" {
+		t.Fatalf("GET user = %v", u)
+	}
+	if l := restJSON(t, h, http.MethodGet, "/v1/locations/"+loc+"/users", "", http.StatusOK); len(l["users"].([]any)) != 1 {
+		t.Fatalf("GET users = %v", l)
+	}
+
+	self, err := hlgatev1.NewLocationsServiceClient(h.conn).GetLocation(ctx, &hlgatev1.GetLocationRequest{LocationId: loc})
+	if err != nil || self.GetLocation().GetId() != loc {
+		t.Fatalf("GetLocation = %v, %v", self, err)
+	}
+	if l := restJSON(t, h, http.MethodGet, "/v1/locations/"+loc, "", http.StatusOK); l["location"].(map[string]any)["id"] != loc {
+		t.Fatalf("GET location = %v", l)
+	}
+
+	cal := h.calendars
+	slot, err := cal.CreateBlockSlot(ctx, &hlgatev1.CreateBlockSlotRequest{LocationId: loc, CalendarId: proto.String("CalBlocked0000000001"),
+		Title: proto.String("Lunch"), StartTime: proto.String("2026-12-24T12:00:00+00:00"), EndTime: proto.String("2026-12-24T13:00:00+00:00")})
+	if err != nil || slot.GetId() == "" || slot.GetStartTime() != "2026-12-24T12:00:00+00:00" {
+		t.Fatalf("CreateBlockSlot = %v, %v", slot, err)
+	}
+	moved, err := cal.EditBlockSlot(ctx, &hlgatev1.EditBlockSlotRequest{LocationId: loc, EventId: slot.GetId(), CalendarId: proto.String("CalBlocked0000000001"),
+		StartTime: proto.String("2026-12-24T13:00:00+00:00"), EndTime: proto.String("2026-12-24T14:00:00+00:00")})
+	if err != nil || moved.GetStartTime() != "2026-12-24T13:00:00+00:00" || moved.GetTitle() != "Lunch" {
+		t.Fatalf("EditBlockSlot = %v, %v", moved, err)
+	}
+	created := restJSON(t, h, http.MethodPost, "/v1/locations/"+loc+"/calendars/events/block-slots",
+		`{"calendarId":"CalBlocked0000000001","title":"Gym","startTime":"2026-12-24T17:00:00+00:00","endTime":"2026-12-24T18:00:00+00:00"}`, http.StatusOK)
+	id, _ := created["id"].(string)
+	restJSON(t, h, http.MethodPut, "/v1/locations/"+loc+"/calendars/events/block-slots/"+id,
+		`{"calendarId":"CalBlocked0000000001","title":"Gym, later"}`, http.StatusOK)
+}

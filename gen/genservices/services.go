@@ -33,5 +33,6 @@ var Services = []Service{
 	{Desc: &hlgatev1.LocationsService_ServiceDesc, File: hlgatev1.File_hlgate_v1_locations_service_proto, Impl: hlgatev1.UnimplementedLocationsServiceServer{}, RegisterGateway: hlgatev1.RegisterLocationsServiceHandler},
 	{Desc: &hlgatev1.OpportunitiesService_ServiceDesc, File: hlgatev1.File_hlgate_v1_opportunities_service_proto, Impl: hlgatev1.UnimplementedOpportunitiesServiceServer{}, RegisterGateway: hlgatev1.RegisterOpportunitiesServiceHandler},
 	{Desc: &hlgatev1.PaymentsService_ServiceDesc, File: hlgatev1.File_hlgate_v1_payments_service_proto, Impl: hlgatev1.UnimplementedPaymentsServiceServer{}, RegisterGateway: hlgatev1.RegisterPaymentsServiceHandler},
+	{Desc: &hlgatev1.UsersService_ServiceDesc, File: hlgatev1.File_hlgate_v1_users_service_proto, Impl: hlgatev1.UnimplementedUsersServiceServer{}, RegisterGateway: hlgatev1.RegisterUsersServiceHandler},
 	{Desc: &hlgatev1.WorkflowsService_ServiceDesc, File: hlgatev1.File_hlgate_v1_workflows_service_proto, Impl: hlgatev1.UnimplementedWorkflowsServiceServer{}, RegisterGateway: hlgatev1.RegisterWorkflowsServiceHandler},
 }

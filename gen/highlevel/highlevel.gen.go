@@ -1034,6 +1034,1266 @@ func (e UpdateStatusDtoStatus) Valid() bool {
 	}
 }
 
+// Defines values for UserSchemaPlatformLanguage.
+const (
+	UserSchemaPlatformLanguageDa   UserSchemaPlatformLanguage = "da"
+	UserSchemaPlatformLanguageDe   UserSchemaPlatformLanguage = "de"
+	UserSchemaPlatformLanguageEnUS UserSchemaPlatformLanguage = "en_US"
+	UserSchemaPlatformLanguageEs   UserSchemaPlatformLanguage = "es"
+	UserSchemaPlatformLanguageFi   UserSchemaPlatformLanguage = "fi"
+	UserSchemaPlatformLanguageFrCA UserSchemaPlatformLanguage = "fr_CA"
+	UserSchemaPlatformLanguageFrFR UserSchemaPlatformLanguage = "fr_FR"
+	UserSchemaPlatformLanguageIt   UserSchemaPlatformLanguage = "it"
+	UserSchemaPlatformLanguageNl   UserSchemaPlatformLanguage = "nl"
+	UserSchemaPlatformLanguageNo   UserSchemaPlatformLanguage = "no"
+	UserSchemaPlatformLanguagePtBR UserSchemaPlatformLanguage = "pt_BR"
+	UserSchemaPlatformLanguagePtPT UserSchemaPlatformLanguage = "pt_PT"
+	UserSchemaPlatformLanguageSv   UserSchemaPlatformLanguage = "sv"
+)
+
+// Valid indicates whether the value is a known member of the UserSchemaPlatformLanguage enum.
+func (e UserSchemaPlatformLanguage) Valid() bool {
+	switch e {
+	case UserSchemaPlatformLanguageDa:
+		return true
+	case UserSchemaPlatformLanguageDe:
+		return true
+	case UserSchemaPlatformLanguageEnUS:
+		return true
+	case UserSchemaPlatformLanguageEs:
+		return true
+	case UserSchemaPlatformLanguageFi:
+		return true
+	case UserSchemaPlatformLanguageFrCA:
+		return true
+	case UserSchemaPlatformLanguageFrFR:
+		return true
+	case UserSchemaPlatformLanguageIt:
+		return true
+	case UserSchemaPlatformLanguageNl:
+		return true
+	case UserSchemaPlatformLanguageNo:
+		return true
+	case UserSchemaPlatformLanguagePtBR:
+		return true
+	case UserSchemaPlatformLanguagePtPT:
+		return true
+	case UserSchemaPlatformLanguageSv:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UserSchemaScopes.
+const (
+	UserSchemaScopesAdPublishingReadonly                          UserSchemaScopes = "adPublishing.readonly"
+	UserSchemaScopesAdPublishingWrite                             UserSchemaScopes = "adPublishing.write"
+	UserSchemaScopesAffiliateportalReadonly                       UserSchemaScopes = "affiliateportal.readonly"
+	UserSchemaScopesAffiliateportalWrite                          UserSchemaScopes = "affiliateportal.write"
+	UserSchemaScopesAgencyLaunchpadReadonly                       UserSchemaScopes = "agency/launchpad.readonly"
+	UserSchemaScopesAgencyLaunchpadWrite                          UserSchemaScopes = "agency/launchpad.write"
+	UserSchemaScopesAuditLogsExport                               UserSchemaScopes = "audit-logs.export"
+	UserSchemaScopesAuditLogsReadonly                             UserSchemaScopes = "audit-logs.readonly"
+	UserSchemaScopesBlogsWrite                                    UserSchemaScopes = "blogs.write"
+	UserSchemaScopesCalendarsEventsWrite                          UserSchemaScopes = "calendars/events.write"
+	UserSchemaScopesCalendarsGroupsWrite                          UserSchemaScopes = "calendars/groups.write"
+	UserSchemaScopesCalendarsReadonly                             UserSchemaScopes = "calendars.readonly"
+	UserSchemaScopesCalendarsWrite                                UserSchemaScopes = "calendars.write"
+	UserSchemaScopesCampaignsReadonly                             UserSchemaScopes = "campaigns.readonly"
+	UserSchemaScopesCampaignsWrite                                UserSchemaScopes = "campaigns.write"
+	UserSchemaScopesCertificatesReadonly                          UserSchemaScopes = "certificates.readonly"
+	UserSchemaScopesCertificatesWrite                             UserSchemaScopes = "certificates.write"
+	UserSchemaScopesCommunitiesWrite                              UserSchemaScopes = "communities.write"
+	UserSchemaScopesCompaniesWrite                                UserSchemaScopes = "companies.write"
+	UserSchemaScopesContactsBulkActionsWrite                      UserSchemaScopes = "contacts/bulkActions.write"
+	UserSchemaScopesContactsWrite                                 UserSchemaScopes = "contacts.write"
+	UserSchemaScopesContentAIWrite                                UserSchemaScopes = "contentAI.write"
+	UserSchemaScopesConversationsMessageReadonly                  UserSchemaScopes = "conversations/message.readonly"
+	UserSchemaScopesConversationsMessageWrite                     UserSchemaScopes = "conversations/message.write"
+	UserSchemaScopesConversationsReadonly                         UserSchemaScopes = "conversations.readonly"
+	UserSchemaScopesConversationsWrite                            UserSchemaScopes = "conversations.write"
+	UserSchemaScopesCustomMenuLinkWrite                           UserSchemaScopes = "custom-menu-link.write"
+	UserSchemaScopesDashboardStatsReadonly                        UserSchemaScopes = "dashboard/stats.readonly"
+	UserSchemaScopesElizaWrite                                    UserSchemaScopes = "eliza.write"
+	UserSchemaScopesFormsWrite                                    UserSchemaScopes = "forms.write"
+	UserSchemaScopesFunnelsWrite                                  UserSchemaScopes = "funnels.write"
+	UserSchemaScopesGokollabWrite                                 UserSchemaScopes = "gokollab.write"
+	UserSchemaScopesInternaltoolsBillingCommonReadonly            UserSchemaScopes = "internaltools.billing-common.readonly"
+	UserSchemaScopesInternaltoolsBillingCommonWrite               UserSchemaScopes = "internaltools.billing-common.write"
+	UserSchemaScopesInternaltoolsBillingReadonly                  UserSchemaScopes = "internaltools.billing.readonly"
+	UserSchemaScopesInternaltoolsBillingWrite                     UserSchemaScopes = "internaltools.billing.write"
+	UserSchemaScopesInternaltoolsLocationTransferReadonly         UserSchemaScopes = "internaltools.location-transfer.readonly"
+	UserSchemaScopesInternaltoolsLocationTransferWrite            UserSchemaScopes = "internaltools.location-transfer.write"
+	UserSchemaScopesInvoicesReadonly                              UserSchemaScopes = "invoices.readonly"
+	UserSchemaScopesInvoicesScheduleReadonly                      UserSchemaScopes = "invoices/schedule.readonly"
+	UserSchemaScopesInvoicesScheduleWrite                         UserSchemaScopes = "invoices/schedule.write"
+	UserSchemaScopesInvoicesTemplateReadonly                      UserSchemaScopes = "invoices/template.readonly"
+	UserSchemaScopesInvoicesTemplateWrite                         UserSchemaScopes = "invoices/template.write"
+	UserSchemaScopesInvoicesWrite                                 UserSchemaScopes = "invoices.write"
+	UserSchemaScopesLaunchpadLocationReadonly                     UserSchemaScopes = "launchpad/location.readonly"
+	UserSchemaScopesLaunchpadLocationWrite                        UserSchemaScopes = "launchpad/location.write"
+	UserSchemaScopesLocationsAgencySubaccountsManage              UserSchemaScopes = "locations.agency-subaccounts.manage"
+	UserSchemaScopesLocationsBillingManage                        UserSchemaScopes = "locations.billing.manage"
+	UserSchemaScopesLocationsCreate                               UserSchemaScopes = "locations.create"
+	UserSchemaScopesLocationsDelete                               UserSchemaScopes = "locations.delete"
+	UserSchemaScopesLocationsDetailsManage                        UserSchemaScopes = "locations.details.manage"
+	UserSchemaScopesLocationsExportList                           UserSchemaScopes = "locations.export.list"
+	UserSchemaScopesLocationsFeaturesLimitsManage                 UserSchemaScopes = "locations.features-limits.manage"
+	UserSchemaScopesLocationsPauseResume                          UserSchemaScopes = "locations.pause-resume"
+	UserSchemaScopesLocationsTagsReadonly                         UserSchemaScopes = "locations/tags.readonly"
+	UserSchemaScopesLocationsTagsWrite                            UserSchemaScopes = "locations/tags.write"
+	UserSchemaScopesLoginasWrite                                  UserSchemaScopes = "loginas.write"
+	UserSchemaScopesMarketingAffiliateWrite                       UserSchemaScopes = "marketing/affiliate.write"
+	UserSchemaScopesMarketingWrite                                UserSchemaScopes = "marketing.write"
+	UserSchemaScopesMediasReadonly                                UserSchemaScopes = "medias.readonly"
+	UserSchemaScopesMediasWrite                                   UserSchemaScopes = "medias.write"
+	UserSchemaScopesMembershipWrite                               UserSchemaScopes = "membership.write"
+	UserSchemaScopesNativeIntegrationsReadonly                    UserSchemaScopes = "native-integrations.readonly"
+	UserSchemaScopesNativeIntegrationsWrite                       UserSchemaScopes = "native-integrations.write"
+	UserSchemaScopesOpportunitiesBulkActionsWrite                 UserSchemaScopes = "opportunities/bulkActions.write"
+	UserSchemaScopesOpportunitiesLeadValueReadonly                UserSchemaScopes = "opportunities/leadValue.readonly"
+	UserSchemaScopesOpportunitiesWrite                            UserSchemaScopes = "opportunities.write"
+	UserSchemaScopesPaymentsOrdersCollectPayment                  UserSchemaScopes = "payments/orders.collectPayment"
+	UserSchemaScopesPaymentsOrdersExport                          UserSchemaScopes = "payments/orders.export"
+	UserSchemaScopesPaymentsOrdersImport                          UserSchemaScopes = "payments/orders.import"
+	UserSchemaScopesPaymentsOrdersReadonly                        UserSchemaScopes = "payments/orders.readonly"
+	UserSchemaScopesPaymentsRecordsWrite                          UserSchemaScopes = "payments/records.write"
+	UserSchemaScopesPaymentsSettingsConfigureReceipt              UserSchemaScopes = "payments/settings.configureReceipt"
+	UserSchemaScopesPaymentsSettingsConfigureSubscription         UserSchemaScopes = "payments/settings.configureSubscription"
+	UserSchemaScopesPaymentsSettingsReadonly                      UserSchemaScopes = "payments/settings.readonly"
+	UserSchemaScopesPaymentsSettingsWrite                         UserSchemaScopes = "payments/settings.write"
+	UserSchemaScopesPaymentsSubscriptionsExport                   UserSchemaScopes = "payments/subscriptions.export"
+	UserSchemaScopesPaymentsSubscriptionsPauseResumeCancel        UserSchemaScopes = "payments/subscriptions.pauseResumeCancel"
+	UserSchemaScopesPaymentsSubscriptionsReadonly                 UserSchemaScopes = "payments/subscriptions.readonly"
+	UserSchemaScopesPaymentsSubscriptionsSharePaymentMethod       UserSchemaScopes = "payments/subscriptions.sharePaymentMethod"
+	UserSchemaScopesPaymentsSubscriptionsUpdate                   UserSchemaScopes = "payments/subscriptions.update"
+	UserSchemaScopesPaymentsSubscriptionsWrite                    UserSchemaScopes = "payments/subscriptions.write"
+	UserSchemaScopesPaymentsTaxesSettingsConfigureAutomatic       UserSchemaScopes = "payments/taxesSettings.configureAutomatic"
+	UserSchemaScopesPaymentsTaxesSettingsManageRates              UserSchemaScopes = "payments/taxesSettings.manageRates"
+	UserSchemaScopesPaymentsTaxesSettingsReadonly                 UserSchemaScopes = "payments/taxesSettings.readonly"
+	UserSchemaScopesPaymentsTaxesSettingsUpdateInclusiveExclusive UserSchemaScopes = "payments/taxesSettings.updateInclusiveExclusive"
+	UserSchemaScopesPaymentsTransactionsExport                    UserSchemaScopes = "payments/transactions.export"
+	UserSchemaScopesPaymentsTransactionsImport                    UserSchemaScopes = "payments/transactions.import"
+	UserSchemaScopesPaymentsTransactionsReadonly                  UserSchemaScopes = "payments/transactions.readonly"
+	UserSchemaScopesPaymentsTransactionsRefund                    UserSchemaScopes = "payments/transactions.refund"
+	UserSchemaScopesPaymentsTransactionsViewReceipts              UserSchemaScopes = "payments/transactions.viewReceipts"
+	UserSchemaScopesPaymentsWrite                                 UserSchemaScopes = "payments.write"
+	UserSchemaScopesPrivateIntegrationCompanyReadonly             UserSchemaScopes = "private-integration-company.readonly"
+	UserSchemaScopesPrivateIntegrationCompanyWrite                UserSchemaScopes = "private-integration-company.write"
+	UserSchemaScopesPrivateIntegrationLocationReadonly            UserSchemaScopes = "private-integration-location.readonly"
+	UserSchemaScopesPrivateIntegrationLocationWrite               UserSchemaScopes = "private-integration-location.write"
+	UserSchemaScopesProductsBulkActions                           UserSchemaScopes = "products.bulkActions"
+	UserSchemaScopesProductsDelete                                UserSchemaScopes = "products.delete"
+	UserSchemaScopesProductsDuplicate                             UserSchemaScopes = "products.duplicate"
+	UserSchemaScopesProductsReadonly                              UserSchemaScopes = "products.readonly"
+	UserSchemaScopesProductsWrite                                 UserSchemaScopes = "products.write"
+	UserSchemaScopesProspectingAuditReportWrite                   UserSchemaScopes = "prospecting/auditReport.write"
+	UserSchemaScopesProspectingReadonly                           UserSchemaScopes = "prospecting.readonly"
+	UserSchemaScopesProspectingReportsReadonly                    UserSchemaScopes = "prospecting/reports.readonly"
+	UserSchemaScopesProspectingWrite                              UserSchemaScopes = "prospecting.write"
+	UserSchemaScopesQrcodesWrite                                  UserSchemaScopes = "qrcodes.write"
+	UserSchemaScopesQuizzesWrite                                  UserSchemaScopes = "quizzes.write"
+	UserSchemaScopesReportingAdwordsReadonly                      UserSchemaScopes = "reporting/adwords.readonly"
+	UserSchemaScopesReportingAgentReadonly                        UserSchemaScopes = "reporting/agent.readonly"
+	UserSchemaScopesReportingAttributionsReadonly                 UserSchemaScopes = "reporting/attributions.readonly"
+	UserSchemaScopesReportingFacebookAdsReadonly                  UserSchemaScopes = "reporting/facebookAds.readonly"
+	UserSchemaScopesReportingPhoneReadonly                        UserSchemaScopes = "reporting/phone.readonly"
+	UserSchemaScopesReportingReportsReadonly                      UserSchemaScopes = "reporting/reports.readonly"
+	UserSchemaScopesReportingReportsWrite                         UserSchemaScopes = "reporting/reports.write"
+	UserSchemaScopesReportingStatsExport                          UserSchemaScopes = "reporting/stats.export"
+	UserSchemaScopesReputationGbpWrite                            UserSchemaScopes = "reputation/gbp.write"
+	UserSchemaScopesReputationListingWrite                        UserSchemaScopes = "reputation/listing.write"
+	UserSchemaScopesReputationReviewWrite                         UserSchemaScopes = "reputation/review.write"
+	UserSchemaScopesReputationReviewsAIAgentsWrite                UserSchemaScopes = "reputation/reviewsAIAgents.write"
+	UserSchemaScopesSettingsWrite                                 UserSchemaScopes = "settings.write"
+	UserSchemaScopesSnapshotsAPICreate                            UserSchemaScopes = "snapshots/api.create"
+	UserSchemaScopesSnapshotsAPIDelete                            UserSchemaScopes = "snapshots/api.delete"
+	UserSchemaScopesSnapshotsAPIEdit                              UserSchemaScopes = "snapshots/api.edit"
+	UserSchemaScopesSnapshotsAPIPush                              UserSchemaScopes = "snapshots/api.push"
+	UserSchemaScopesSnapshotsAPIReadonly                          UserSchemaScopes = "snapshots/api.readonly"
+	UserSchemaScopesSnapshotsAPIRefresh                           UserSchemaScopes = "snapshots/api.refresh"
+	UserSchemaScopesSnapshotsAPIShare                             UserSchemaScopes = "snapshots/api.share"
+	UserSchemaScopesSocialplannerAccountReadonly                  UserSchemaScopes = "socialplanner/account.readonly"
+	UserSchemaScopesSocialplannerAccountWrite                     UserSchemaScopes = "socialplanner/account.write"
+	UserSchemaScopesSocialplannerCategoryReadonly                 UserSchemaScopes = "socialplanner/category.readonly"
+	UserSchemaScopesSocialplannerCategoryWrite                    UserSchemaScopes = "socialplanner/category.write"
+	UserSchemaScopesSocialplannerCsvReadonly                      UserSchemaScopes = "socialplanner/csv.readonly"
+	UserSchemaScopesSocialplannerCsvWrite                         UserSchemaScopes = "socialplanner/csv.write"
+	UserSchemaScopesSocialplannerFacebookReadonly                 UserSchemaScopes = "socialplanner/facebook.readonly"
+	UserSchemaScopesSocialplannerFiltersReadonly                  UserSchemaScopes = "socialplanner/filters.readonly"
+	UserSchemaScopesSocialplannerGroupWrite                       UserSchemaScopes = "socialplanner/group.write"
+	UserSchemaScopesSocialplannerHashtagReadonly                  UserSchemaScopes = "socialplanner/hashtag.readonly"
+	UserSchemaScopesSocialplannerHashtagWrite                     UserSchemaScopes = "socialplanner/hashtag.write"
+	UserSchemaScopesSocialplannerLinkedinReadonly                 UserSchemaScopes = "socialplanner/linkedin.readonly"
+	UserSchemaScopesSocialplannerMediasReadonly                   UserSchemaScopes = "socialplanner/medias.readonly"
+	UserSchemaScopesSocialplannerMediasWrite                      UserSchemaScopes = "socialplanner/medias.write"
+	UserSchemaScopesSocialplannerMetatagReadonly                  UserSchemaScopes = "socialplanner/metatag.readonly"
+	UserSchemaScopesSocialplannerNotificationReadonly             UserSchemaScopes = "socialplanner/notification.readonly"
+	UserSchemaScopesSocialplannerNotificationWrite                UserSchemaScopes = "socialplanner/notification.write"
+	UserSchemaScopesSocialplannerOauthReadonly                    UserSchemaScopes = "socialplanner/oauth.readonly"
+	UserSchemaScopesSocialplannerOauthWrite                       UserSchemaScopes = "socialplanner/oauth.write"
+	UserSchemaScopesSocialplannerPostReadonly                     UserSchemaScopes = "socialplanner/post.readonly"
+	UserSchemaScopesSocialplannerPostWrite                        UserSchemaScopes = "socialplanner/post.write"
+	UserSchemaScopesSocialplannerRecurringReadonly                UserSchemaScopes = "socialplanner/recurring.readonly"
+	UserSchemaScopesSocialplannerRecurringWrite                   UserSchemaScopes = "socialplanner/recurring.write"
+	UserSchemaScopesSocialplannerReviewReadonly                   UserSchemaScopes = "socialplanner/review.readonly"
+	UserSchemaScopesSocialplannerReviewWrite                      UserSchemaScopes = "socialplanner/review.write"
+	UserSchemaScopesSocialplannerRssReadonly                      UserSchemaScopes = "socialplanner/rss.readonly"
+	UserSchemaScopesSocialplannerRssWrite                         UserSchemaScopes = "socialplanner/rss.write"
+	UserSchemaScopesSocialplannerSearchReadonly                   UserSchemaScopes = "socialplanner/search.readonly"
+	UserSchemaScopesSocialplannerSettingReadonly                  UserSchemaScopes = "socialplanner/setting.readonly"
+	UserSchemaScopesSocialplannerSettingWrite                     UserSchemaScopes = "socialplanner/setting.write"
+	UserSchemaScopesSocialplannerSnapshotReadonly                 UserSchemaScopes = "socialplanner/snapshot.readonly"
+	UserSchemaScopesSocialplannerSnapshotWrite                    UserSchemaScopes = "socialplanner/snapshot.write"
+	UserSchemaScopesSocialplannerStatReadonly                     UserSchemaScopes = "socialplanner/stat.readonly"
+	UserSchemaScopesSocialplannerTagReadonly                      UserSchemaScopes = "socialplanner/tag.readonly"
+	UserSchemaScopesSocialplannerTagWrite                         UserSchemaScopes = "socialplanner/tag.write"
+	UserSchemaScopesSocialplannerTwitterReadonly                  UserSchemaScopes = "socialplanner/twitter.readonly"
+	UserSchemaScopesSocialplannerWatermarksReadonly               UserSchemaScopes = "socialplanner/watermarks.readonly"
+	UserSchemaScopesSocialplannerWatermarksWrite                  UserSchemaScopes = "socialplanner/watermarks.write"
+	UserSchemaScopesSsoConfigWrite                                UserSchemaScopes = "sso-config.write"
+	UserSchemaScopesSurveysWrite                                  UserSchemaScopes = "surveys.write"
+	UserSchemaScopesTextAiAgentGoalsReadonly                      UserSchemaScopes = "text-ai-agent-goals.readonly"
+	UserSchemaScopesTextAiAgentGoalsWrite                         UserSchemaScopes = "text-ai-agent-goals.write"
+	UserSchemaScopesTextAiAgentTrainingWrite                      UserSchemaScopes = "text-ai-agent-training.write"
+	UserSchemaScopesTextAiAgentsDashboardReadonly                 UserSchemaScopes = "text-ai-agents-dashboard.readonly"
+	UserSchemaScopesTextAiAgentsWrite                             UserSchemaScopes = "text-ai-agents.write"
+	UserSchemaScopesTriggersWrite                                 UserSchemaScopes = "triggers.write"
+	UserSchemaScopesUsersSsoLoginManagementReadonly               UserSchemaScopes = "users-sso-login-management.readonly"
+	UserSchemaScopesUsersSsoLoginManagementWrite                  UserSchemaScopes = "users-sso-login-management.write"
+	UserSchemaScopesUsersTeamManagementReadonly                   UserSchemaScopes = "users/team-management.readonly"
+	UserSchemaScopesUsersTeamManagementWrite                      UserSchemaScopes = "users/team-management.write"
+	UserSchemaScopesVoiceAiAgentGoalsReadonly                     UserSchemaScopes = "voice-ai-agent-goals.readonly"
+	UserSchemaScopesVoiceAiAgentGoalsWrite                        UserSchemaScopes = "voice-ai-agent-goals.write"
+	UserSchemaScopesVoiceAiAgentsReadonly                         UserSchemaScopes = "voice-ai-agents.readonly"
+	UserSchemaScopesVoiceAiAgentsWrite                            UserSchemaScopes = "voice-ai-agents.write"
+	UserSchemaScopesVoiceAiCommonReadonly                         UserSchemaScopes = "voice-ai-common.readonly"
+	UserSchemaScopesVoiceAiCommonWrite                            UserSchemaScopes = "voice-ai-common.write"
+	UserSchemaScopesVoiceAiDashboardReadonly                      UserSchemaScopes = "voice-ai-dashboard.readonly"
+	UserSchemaScopesWebsitesWrite                                 UserSchemaScopes = "websites.write"
+	UserSchemaScopesWordpressRead                                 UserSchemaScopes = "wordpress.read"
+	UserSchemaScopesWordpressWrite                                UserSchemaScopes = "wordpress.write"
+	UserSchemaScopesWorkflowsReadonly                             UserSchemaScopes = "workflows.readonly"
+	UserSchemaScopesWorkflowsWrite                                UserSchemaScopes = "workflows.write"
+)
+
+// Valid indicates whether the value is a known member of the UserSchemaScopes enum.
+func (e UserSchemaScopes) Valid() bool {
+	switch e {
+	case UserSchemaScopesAdPublishingReadonly:
+		return true
+	case UserSchemaScopesAdPublishingWrite:
+		return true
+	case UserSchemaScopesAffiliateportalReadonly:
+		return true
+	case UserSchemaScopesAffiliateportalWrite:
+		return true
+	case UserSchemaScopesAgencyLaunchpadReadonly:
+		return true
+	case UserSchemaScopesAgencyLaunchpadWrite:
+		return true
+	case UserSchemaScopesAuditLogsExport:
+		return true
+	case UserSchemaScopesAuditLogsReadonly:
+		return true
+	case UserSchemaScopesBlogsWrite:
+		return true
+	case UserSchemaScopesCalendarsEventsWrite:
+		return true
+	case UserSchemaScopesCalendarsGroupsWrite:
+		return true
+	case UserSchemaScopesCalendarsReadonly:
+		return true
+	case UserSchemaScopesCalendarsWrite:
+		return true
+	case UserSchemaScopesCampaignsReadonly:
+		return true
+	case UserSchemaScopesCampaignsWrite:
+		return true
+	case UserSchemaScopesCertificatesReadonly:
+		return true
+	case UserSchemaScopesCertificatesWrite:
+		return true
+	case UserSchemaScopesCommunitiesWrite:
+		return true
+	case UserSchemaScopesCompaniesWrite:
+		return true
+	case UserSchemaScopesContactsBulkActionsWrite:
+		return true
+	case UserSchemaScopesContactsWrite:
+		return true
+	case UserSchemaScopesContentAIWrite:
+		return true
+	case UserSchemaScopesConversationsMessageReadonly:
+		return true
+	case UserSchemaScopesConversationsMessageWrite:
+		return true
+	case UserSchemaScopesConversationsReadonly:
+		return true
+	case UserSchemaScopesConversationsWrite:
+		return true
+	case UserSchemaScopesCustomMenuLinkWrite:
+		return true
+	case UserSchemaScopesDashboardStatsReadonly:
+		return true
+	case UserSchemaScopesElizaWrite:
+		return true
+	case UserSchemaScopesFormsWrite:
+		return true
+	case UserSchemaScopesFunnelsWrite:
+		return true
+	case UserSchemaScopesGokollabWrite:
+		return true
+	case UserSchemaScopesInternaltoolsBillingCommonReadonly:
+		return true
+	case UserSchemaScopesInternaltoolsBillingCommonWrite:
+		return true
+	case UserSchemaScopesInternaltoolsBillingReadonly:
+		return true
+	case UserSchemaScopesInternaltoolsBillingWrite:
+		return true
+	case UserSchemaScopesInternaltoolsLocationTransferReadonly:
+		return true
+	case UserSchemaScopesInternaltoolsLocationTransferWrite:
+		return true
+	case UserSchemaScopesInvoicesReadonly:
+		return true
+	case UserSchemaScopesInvoicesScheduleReadonly:
+		return true
+	case UserSchemaScopesInvoicesScheduleWrite:
+		return true
+	case UserSchemaScopesInvoicesTemplateReadonly:
+		return true
+	case UserSchemaScopesInvoicesTemplateWrite:
+		return true
+	case UserSchemaScopesInvoicesWrite:
+		return true
+	case UserSchemaScopesLaunchpadLocationReadonly:
+		return true
+	case UserSchemaScopesLaunchpadLocationWrite:
+		return true
+	case UserSchemaScopesLocationsAgencySubaccountsManage:
+		return true
+	case UserSchemaScopesLocationsBillingManage:
+		return true
+	case UserSchemaScopesLocationsCreate:
+		return true
+	case UserSchemaScopesLocationsDelete:
+		return true
+	case UserSchemaScopesLocationsDetailsManage:
+		return true
+	case UserSchemaScopesLocationsExportList:
+		return true
+	case UserSchemaScopesLocationsFeaturesLimitsManage:
+		return true
+	case UserSchemaScopesLocationsPauseResume:
+		return true
+	case UserSchemaScopesLocationsTagsReadonly:
+		return true
+	case UserSchemaScopesLocationsTagsWrite:
+		return true
+	case UserSchemaScopesLoginasWrite:
+		return true
+	case UserSchemaScopesMarketingAffiliateWrite:
+		return true
+	case UserSchemaScopesMarketingWrite:
+		return true
+	case UserSchemaScopesMediasReadonly:
+		return true
+	case UserSchemaScopesMediasWrite:
+		return true
+	case UserSchemaScopesMembershipWrite:
+		return true
+	case UserSchemaScopesNativeIntegrationsReadonly:
+		return true
+	case UserSchemaScopesNativeIntegrationsWrite:
+		return true
+	case UserSchemaScopesOpportunitiesBulkActionsWrite:
+		return true
+	case UserSchemaScopesOpportunitiesLeadValueReadonly:
+		return true
+	case UserSchemaScopesOpportunitiesWrite:
+		return true
+	case UserSchemaScopesPaymentsOrdersCollectPayment:
+		return true
+	case UserSchemaScopesPaymentsOrdersExport:
+		return true
+	case UserSchemaScopesPaymentsOrdersImport:
+		return true
+	case UserSchemaScopesPaymentsOrdersReadonly:
+		return true
+	case UserSchemaScopesPaymentsRecordsWrite:
+		return true
+	case UserSchemaScopesPaymentsSettingsConfigureReceipt:
+		return true
+	case UserSchemaScopesPaymentsSettingsConfigureSubscription:
+		return true
+	case UserSchemaScopesPaymentsSettingsReadonly:
+		return true
+	case UserSchemaScopesPaymentsSettingsWrite:
+		return true
+	case UserSchemaScopesPaymentsSubscriptionsExport:
+		return true
+	case UserSchemaScopesPaymentsSubscriptionsPauseResumeCancel:
+		return true
+	case UserSchemaScopesPaymentsSubscriptionsReadonly:
+		return true
+	case UserSchemaScopesPaymentsSubscriptionsSharePaymentMethod:
+		return true
+	case UserSchemaScopesPaymentsSubscriptionsUpdate:
+		return true
+	case UserSchemaScopesPaymentsSubscriptionsWrite:
+		return true
+	case UserSchemaScopesPaymentsTaxesSettingsConfigureAutomatic:
+		return true
+	case UserSchemaScopesPaymentsTaxesSettingsManageRates:
+		return true
+	case UserSchemaScopesPaymentsTaxesSettingsReadonly:
+		return true
+	case UserSchemaScopesPaymentsTaxesSettingsUpdateInclusiveExclusive:
+		return true
+	case UserSchemaScopesPaymentsTransactionsExport:
+		return true
+	case UserSchemaScopesPaymentsTransactionsImport:
+		return true
+	case UserSchemaScopesPaymentsTransactionsReadonly:
+		return true
+	case UserSchemaScopesPaymentsTransactionsRefund:
+		return true
+	case UserSchemaScopesPaymentsTransactionsViewReceipts:
+		return true
+	case UserSchemaScopesPaymentsWrite:
+		return true
+	case UserSchemaScopesPrivateIntegrationCompanyReadonly:
+		return true
+	case UserSchemaScopesPrivateIntegrationCompanyWrite:
+		return true
+	case UserSchemaScopesPrivateIntegrationLocationReadonly:
+		return true
+	case UserSchemaScopesPrivateIntegrationLocationWrite:
+		return true
+	case UserSchemaScopesProductsBulkActions:
+		return true
+	case UserSchemaScopesProductsDelete:
+		return true
+	case UserSchemaScopesProductsDuplicate:
+		return true
+	case UserSchemaScopesProductsReadonly:
+		return true
+	case UserSchemaScopesProductsWrite:
+		return true
+	case UserSchemaScopesProspectingAuditReportWrite:
+		return true
+	case UserSchemaScopesProspectingReadonly:
+		return true
+	case UserSchemaScopesProspectingReportsReadonly:
+		return true
+	case UserSchemaScopesProspectingWrite:
+		return true
+	case UserSchemaScopesQrcodesWrite:
+		return true
+	case UserSchemaScopesQuizzesWrite:
+		return true
+	case UserSchemaScopesReportingAdwordsReadonly:
+		return true
+	case UserSchemaScopesReportingAgentReadonly:
+		return true
+	case UserSchemaScopesReportingAttributionsReadonly:
+		return true
+	case UserSchemaScopesReportingFacebookAdsReadonly:
+		return true
+	case UserSchemaScopesReportingPhoneReadonly:
+		return true
+	case UserSchemaScopesReportingReportsReadonly:
+		return true
+	case UserSchemaScopesReportingReportsWrite:
+		return true
+	case UserSchemaScopesReportingStatsExport:
+		return true
+	case UserSchemaScopesReputationGbpWrite:
+		return true
+	case UserSchemaScopesReputationListingWrite:
+		return true
+	case UserSchemaScopesReputationReviewWrite:
+		return true
+	case UserSchemaScopesReputationReviewsAIAgentsWrite:
+		return true
+	case UserSchemaScopesSettingsWrite:
+		return true
+	case UserSchemaScopesSnapshotsAPICreate:
+		return true
+	case UserSchemaScopesSnapshotsAPIDelete:
+		return true
+	case UserSchemaScopesSnapshotsAPIEdit:
+		return true
+	case UserSchemaScopesSnapshotsAPIPush:
+		return true
+	case UserSchemaScopesSnapshotsAPIReadonly:
+		return true
+	case UserSchemaScopesSnapshotsAPIRefresh:
+		return true
+	case UserSchemaScopesSnapshotsAPIShare:
+		return true
+	case UserSchemaScopesSocialplannerAccountReadonly:
+		return true
+	case UserSchemaScopesSocialplannerAccountWrite:
+		return true
+	case UserSchemaScopesSocialplannerCategoryReadonly:
+		return true
+	case UserSchemaScopesSocialplannerCategoryWrite:
+		return true
+	case UserSchemaScopesSocialplannerCsvReadonly:
+		return true
+	case UserSchemaScopesSocialplannerCsvWrite:
+		return true
+	case UserSchemaScopesSocialplannerFacebookReadonly:
+		return true
+	case UserSchemaScopesSocialplannerFiltersReadonly:
+		return true
+	case UserSchemaScopesSocialplannerGroupWrite:
+		return true
+	case UserSchemaScopesSocialplannerHashtagReadonly:
+		return true
+	case UserSchemaScopesSocialplannerHashtagWrite:
+		return true
+	case UserSchemaScopesSocialplannerLinkedinReadonly:
+		return true
+	case UserSchemaScopesSocialplannerMediasReadonly:
+		return true
+	case UserSchemaScopesSocialplannerMediasWrite:
+		return true
+	case UserSchemaScopesSocialplannerMetatagReadonly:
+		return true
+	case UserSchemaScopesSocialplannerNotificationReadonly:
+		return true
+	case UserSchemaScopesSocialplannerNotificationWrite:
+		return true
+	case UserSchemaScopesSocialplannerOauthReadonly:
+		return true
+	case UserSchemaScopesSocialplannerOauthWrite:
+		return true
+	case UserSchemaScopesSocialplannerPostReadonly:
+		return true
+	case UserSchemaScopesSocialplannerPostWrite:
+		return true
+	case UserSchemaScopesSocialplannerRecurringReadonly:
+		return true
+	case UserSchemaScopesSocialplannerRecurringWrite:
+		return true
+	case UserSchemaScopesSocialplannerReviewReadonly:
+		return true
+	case UserSchemaScopesSocialplannerReviewWrite:
+		return true
+	case UserSchemaScopesSocialplannerRssReadonly:
+		return true
+	case UserSchemaScopesSocialplannerRssWrite:
+		return true
+	case UserSchemaScopesSocialplannerSearchReadonly:
+		return true
+	case UserSchemaScopesSocialplannerSettingReadonly:
+		return true
+	case UserSchemaScopesSocialplannerSettingWrite:
+		return true
+	case UserSchemaScopesSocialplannerSnapshotReadonly:
+		return true
+	case UserSchemaScopesSocialplannerSnapshotWrite:
+		return true
+	case UserSchemaScopesSocialplannerStatReadonly:
+		return true
+	case UserSchemaScopesSocialplannerTagReadonly:
+		return true
+	case UserSchemaScopesSocialplannerTagWrite:
+		return true
+	case UserSchemaScopesSocialplannerTwitterReadonly:
+		return true
+	case UserSchemaScopesSocialplannerWatermarksReadonly:
+		return true
+	case UserSchemaScopesSocialplannerWatermarksWrite:
+		return true
+	case UserSchemaScopesSsoConfigWrite:
+		return true
+	case UserSchemaScopesSurveysWrite:
+		return true
+	case UserSchemaScopesTextAiAgentGoalsReadonly:
+		return true
+	case UserSchemaScopesTextAiAgentGoalsWrite:
+		return true
+	case UserSchemaScopesTextAiAgentTrainingWrite:
+		return true
+	case UserSchemaScopesTextAiAgentsDashboardReadonly:
+		return true
+	case UserSchemaScopesTextAiAgentsWrite:
+		return true
+	case UserSchemaScopesTriggersWrite:
+		return true
+	case UserSchemaScopesUsersSsoLoginManagementReadonly:
+		return true
+	case UserSchemaScopesUsersSsoLoginManagementWrite:
+		return true
+	case UserSchemaScopesUsersTeamManagementReadonly:
+		return true
+	case UserSchemaScopesUsersTeamManagementWrite:
+		return true
+	case UserSchemaScopesVoiceAiAgentGoalsReadonly:
+		return true
+	case UserSchemaScopesVoiceAiAgentGoalsWrite:
+		return true
+	case UserSchemaScopesVoiceAiAgentsReadonly:
+		return true
+	case UserSchemaScopesVoiceAiAgentsWrite:
+		return true
+	case UserSchemaScopesVoiceAiCommonReadonly:
+		return true
+	case UserSchemaScopesVoiceAiCommonWrite:
+		return true
+	case UserSchemaScopesVoiceAiDashboardReadonly:
+		return true
+	case UserSchemaScopesWebsitesWrite:
+		return true
+	case UserSchemaScopesWordpressRead:
+		return true
+	case UserSchemaScopesWordpressWrite:
+		return true
+	case UserSchemaScopesWorkflowsReadonly:
+		return true
+	case UserSchemaScopesWorkflowsWrite:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UserSuccessfulResponseDtoPlatformLanguage.
+const (
+	UserSuccessfulResponseDtoPlatformLanguageDa   UserSuccessfulResponseDtoPlatformLanguage = "da"
+	UserSuccessfulResponseDtoPlatformLanguageDe   UserSuccessfulResponseDtoPlatformLanguage = "de"
+	UserSuccessfulResponseDtoPlatformLanguageEnUS UserSuccessfulResponseDtoPlatformLanguage = "en_US"
+	UserSuccessfulResponseDtoPlatformLanguageEs   UserSuccessfulResponseDtoPlatformLanguage = "es"
+	UserSuccessfulResponseDtoPlatformLanguageFi   UserSuccessfulResponseDtoPlatformLanguage = "fi"
+	UserSuccessfulResponseDtoPlatformLanguageFrCA UserSuccessfulResponseDtoPlatformLanguage = "fr_CA"
+	UserSuccessfulResponseDtoPlatformLanguageFrFR UserSuccessfulResponseDtoPlatformLanguage = "fr_FR"
+	UserSuccessfulResponseDtoPlatformLanguageIt   UserSuccessfulResponseDtoPlatformLanguage = "it"
+	UserSuccessfulResponseDtoPlatformLanguageNl   UserSuccessfulResponseDtoPlatformLanguage = "nl"
+	UserSuccessfulResponseDtoPlatformLanguageNo   UserSuccessfulResponseDtoPlatformLanguage = "no"
+	UserSuccessfulResponseDtoPlatformLanguagePtBR UserSuccessfulResponseDtoPlatformLanguage = "pt_BR"
+	UserSuccessfulResponseDtoPlatformLanguagePtPT UserSuccessfulResponseDtoPlatformLanguage = "pt_PT"
+	UserSuccessfulResponseDtoPlatformLanguageSv   UserSuccessfulResponseDtoPlatformLanguage = "sv"
+)
+
+// Valid indicates whether the value is a known member of the UserSuccessfulResponseDtoPlatformLanguage enum.
+func (e UserSuccessfulResponseDtoPlatformLanguage) Valid() bool {
+	switch e {
+	case UserSuccessfulResponseDtoPlatformLanguageDa:
+		return true
+	case UserSuccessfulResponseDtoPlatformLanguageDe:
+		return true
+	case UserSuccessfulResponseDtoPlatformLanguageEnUS:
+		return true
+	case UserSuccessfulResponseDtoPlatformLanguageEs:
+		return true
+	case UserSuccessfulResponseDtoPlatformLanguageFi:
+		return true
+	case UserSuccessfulResponseDtoPlatformLanguageFrCA:
+		return true
+	case UserSuccessfulResponseDtoPlatformLanguageFrFR:
+		return true
+	case UserSuccessfulResponseDtoPlatformLanguageIt:
+		return true
+	case UserSuccessfulResponseDtoPlatformLanguageNl:
+		return true
+	case UserSuccessfulResponseDtoPlatformLanguageNo:
+		return true
+	case UserSuccessfulResponseDtoPlatformLanguagePtBR:
+		return true
+	case UserSuccessfulResponseDtoPlatformLanguagePtPT:
+		return true
+	case UserSuccessfulResponseDtoPlatformLanguageSv:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UserSuccessfulResponseDtoScopes.
+const (
+	UserSuccessfulResponseDtoScopesAdPublishingReadonly                          UserSuccessfulResponseDtoScopes = "adPublishing.readonly"
+	UserSuccessfulResponseDtoScopesAdPublishingWrite                             UserSuccessfulResponseDtoScopes = "adPublishing.write"
+	UserSuccessfulResponseDtoScopesAffiliateportalReadonly                       UserSuccessfulResponseDtoScopes = "affiliateportal.readonly"
+	UserSuccessfulResponseDtoScopesAffiliateportalWrite                          UserSuccessfulResponseDtoScopes = "affiliateportal.write"
+	UserSuccessfulResponseDtoScopesAgencyLaunchpadReadonly                       UserSuccessfulResponseDtoScopes = "agency/launchpad.readonly"
+	UserSuccessfulResponseDtoScopesAgencyLaunchpadWrite                          UserSuccessfulResponseDtoScopes = "agency/launchpad.write"
+	UserSuccessfulResponseDtoScopesAuditLogsExport                               UserSuccessfulResponseDtoScopes = "audit-logs.export"
+	UserSuccessfulResponseDtoScopesAuditLogsReadonly                             UserSuccessfulResponseDtoScopes = "audit-logs.readonly"
+	UserSuccessfulResponseDtoScopesBlogsWrite                                    UserSuccessfulResponseDtoScopes = "blogs.write"
+	UserSuccessfulResponseDtoScopesCalendarsEventsWrite                          UserSuccessfulResponseDtoScopes = "calendars/events.write"
+	UserSuccessfulResponseDtoScopesCalendarsGroupsWrite                          UserSuccessfulResponseDtoScopes = "calendars/groups.write"
+	UserSuccessfulResponseDtoScopesCalendarsReadonly                             UserSuccessfulResponseDtoScopes = "calendars.readonly"
+	UserSuccessfulResponseDtoScopesCalendarsWrite                                UserSuccessfulResponseDtoScopes = "calendars.write"
+	UserSuccessfulResponseDtoScopesCampaignsReadonly                             UserSuccessfulResponseDtoScopes = "campaigns.readonly"
+	UserSuccessfulResponseDtoScopesCampaignsWrite                                UserSuccessfulResponseDtoScopes = "campaigns.write"
+	UserSuccessfulResponseDtoScopesCertificatesReadonly                          UserSuccessfulResponseDtoScopes = "certificates.readonly"
+	UserSuccessfulResponseDtoScopesCertificatesWrite                             UserSuccessfulResponseDtoScopes = "certificates.write"
+	UserSuccessfulResponseDtoScopesCommunitiesWrite                              UserSuccessfulResponseDtoScopes = "communities.write"
+	UserSuccessfulResponseDtoScopesCompaniesWrite                                UserSuccessfulResponseDtoScopes = "companies.write"
+	UserSuccessfulResponseDtoScopesContactsBulkActionsWrite                      UserSuccessfulResponseDtoScopes = "contacts/bulkActions.write"
+	UserSuccessfulResponseDtoScopesContactsWrite                                 UserSuccessfulResponseDtoScopes = "contacts.write"
+	UserSuccessfulResponseDtoScopesContentAIWrite                                UserSuccessfulResponseDtoScopes = "contentAI.write"
+	UserSuccessfulResponseDtoScopesConversationsMessageReadonly                  UserSuccessfulResponseDtoScopes = "conversations/message.readonly"
+	UserSuccessfulResponseDtoScopesConversationsMessageWrite                     UserSuccessfulResponseDtoScopes = "conversations/message.write"
+	UserSuccessfulResponseDtoScopesConversationsReadonly                         UserSuccessfulResponseDtoScopes = "conversations.readonly"
+	UserSuccessfulResponseDtoScopesConversationsWrite                            UserSuccessfulResponseDtoScopes = "conversations.write"
+	UserSuccessfulResponseDtoScopesCustomMenuLinkWrite                           UserSuccessfulResponseDtoScopes = "custom-menu-link.write"
+	UserSuccessfulResponseDtoScopesDashboardStatsReadonly                        UserSuccessfulResponseDtoScopes = "dashboard/stats.readonly"
+	UserSuccessfulResponseDtoScopesElizaWrite                                    UserSuccessfulResponseDtoScopes = "eliza.write"
+	UserSuccessfulResponseDtoScopesFormsWrite                                    UserSuccessfulResponseDtoScopes = "forms.write"
+	UserSuccessfulResponseDtoScopesFunnelsWrite                                  UserSuccessfulResponseDtoScopes = "funnels.write"
+	UserSuccessfulResponseDtoScopesGokollabWrite                                 UserSuccessfulResponseDtoScopes = "gokollab.write"
+	UserSuccessfulResponseDtoScopesInternaltoolsBillingCommonReadonly            UserSuccessfulResponseDtoScopes = "internaltools.billing-common.readonly"
+	UserSuccessfulResponseDtoScopesInternaltoolsBillingCommonWrite               UserSuccessfulResponseDtoScopes = "internaltools.billing-common.write"
+	UserSuccessfulResponseDtoScopesInternaltoolsBillingReadonly                  UserSuccessfulResponseDtoScopes = "internaltools.billing.readonly"
+	UserSuccessfulResponseDtoScopesInternaltoolsBillingWrite                     UserSuccessfulResponseDtoScopes = "internaltools.billing.write"
+	UserSuccessfulResponseDtoScopesInternaltoolsLocationTransferReadonly         UserSuccessfulResponseDtoScopes = "internaltools.location-transfer.readonly"
+	UserSuccessfulResponseDtoScopesInternaltoolsLocationTransferWrite            UserSuccessfulResponseDtoScopes = "internaltools.location-transfer.write"
+	UserSuccessfulResponseDtoScopesInvoicesReadonly                              UserSuccessfulResponseDtoScopes = "invoices.readonly"
+	UserSuccessfulResponseDtoScopesInvoicesScheduleReadonly                      UserSuccessfulResponseDtoScopes = "invoices/schedule.readonly"
+	UserSuccessfulResponseDtoScopesInvoicesScheduleWrite                         UserSuccessfulResponseDtoScopes = "invoices/schedule.write"
+	UserSuccessfulResponseDtoScopesInvoicesTemplateReadonly                      UserSuccessfulResponseDtoScopes = "invoices/template.readonly"
+	UserSuccessfulResponseDtoScopesInvoicesTemplateWrite                         UserSuccessfulResponseDtoScopes = "invoices/template.write"
+	UserSuccessfulResponseDtoScopesInvoicesWrite                                 UserSuccessfulResponseDtoScopes = "invoices.write"
+	UserSuccessfulResponseDtoScopesLaunchpadLocationReadonly                     UserSuccessfulResponseDtoScopes = "launchpad/location.readonly"
+	UserSuccessfulResponseDtoScopesLaunchpadLocationWrite                        UserSuccessfulResponseDtoScopes = "launchpad/location.write"
+	UserSuccessfulResponseDtoScopesLocationsAgencySubaccountsManage              UserSuccessfulResponseDtoScopes = "locations.agency-subaccounts.manage"
+	UserSuccessfulResponseDtoScopesLocationsBillingManage                        UserSuccessfulResponseDtoScopes = "locations.billing.manage"
+	UserSuccessfulResponseDtoScopesLocationsCreate                               UserSuccessfulResponseDtoScopes = "locations.create"
+	UserSuccessfulResponseDtoScopesLocationsDelete                               UserSuccessfulResponseDtoScopes = "locations.delete"
+	UserSuccessfulResponseDtoScopesLocationsDetailsManage                        UserSuccessfulResponseDtoScopes = "locations.details.manage"
+	UserSuccessfulResponseDtoScopesLocationsExportList                           UserSuccessfulResponseDtoScopes = "locations.export.list"
+	UserSuccessfulResponseDtoScopesLocationsFeaturesLimitsManage                 UserSuccessfulResponseDtoScopes = "locations.features-limits.manage"
+	UserSuccessfulResponseDtoScopesLocationsPauseResume                          UserSuccessfulResponseDtoScopes = "locations.pause-resume"
+	UserSuccessfulResponseDtoScopesLocationsTagsReadonly                         UserSuccessfulResponseDtoScopes = "locations/tags.readonly"
+	UserSuccessfulResponseDtoScopesLocationsTagsWrite                            UserSuccessfulResponseDtoScopes = "locations/tags.write"
+	UserSuccessfulResponseDtoScopesLoginasWrite                                  UserSuccessfulResponseDtoScopes = "loginas.write"
+	UserSuccessfulResponseDtoScopesMarketingAffiliateWrite                       UserSuccessfulResponseDtoScopes = "marketing/affiliate.write"
+	UserSuccessfulResponseDtoScopesMarketingWrite                                UserSuccessfulResponseDtoScopes = "marketing.write"
+	UserSuccessfulResponseDtoScopesMediasReadonly                                UserSuccessfulResponseDtoScopes = "medias.readonly"
+	UserSuccessfulResponseDtoScopesMediasWrite                                   UserSuccessfulResponseDtoScopes = "medias.write"
+	UserSuccessfulResponseDtoScopesMembershipWrite                               UserSuccessfulResponseDtoScopes = "membership.write"
+	UserSuccessfulResponseDtoScopesNativeIntegrationsReadonly                    UserSuccessfulResponseDtoScopes = "native-integrations.readonly"
+	UserSuccessfulResponseDtoScopesNativeIntegrationsWrite                       UserSuccessfulResponseDtoScopes = "native-integrations.write"
+	UserSuccessfulResponseDtoScopesOpportunitiesBulkActionsWrite                 UserSuccessfulResponseDtoScopes = "opportunities/bulkActions.write"
+	UserSuccessfulResponseDtoScopesOpportunitiesLeadValueReadonly                UserSuccessfulResponseDtoScopes = "opportunities/leadValue.readonly"
+	UserSuccessfulResponseDtoScopesOpportunitiesWrite                            UserSuccessfulResponseDtoScopes = "opportunities.write"
+	UserSuccessfulResponseDtoScopesPaymentsOrdersCollectPayment                  UserSuccessfulResponseDtoScopes = "payments/orders.collectPayment"
+	UserSuccessfulResponseDtoScopesPaymentsOrdersExport                          UserSuccessfulResponseDtoScopes = "payments/orders.export"
+	UserSuccessfulResponseDtoScopesPaymentsOrdersImport                          UserSuccessfulResponseDtoScopes = "payments/orders.import"
+	UserSuccessfulResponseDtoScopesPaymentsOrdersReadonly                        UserSuccessfulResponseDtoScopes = "payments/orders.readonly"
+	UserSuccessfulResponseDtoScopesPaymentsRecordsWrite                          UserSuccessfulResponseDtoScopes = "payments/records.write"
+	UserSuccessfulResponseDtoScopesPaymentsSettingsConfigureReceipt              UserSuccessfulResponseDtoScopes = "payments/settings.configureReceipt"
+	UserSuccessfulResponseDtoScopesPaymentsSettingsConfigureSubscription         UserSuccessfulResponseDtoScopes = "payments/settings.configureSubscription"
+	UserSuccessfulResponseDtoScopesPaymentsSettingsReadonly                      UserSuccessfulResponseDtoScopes = "payments/settings.readonly"
+	UserSuccessfulResponseDtoScopesPaymentsSettingsWrite                         UserSuccessfulResponseDtoScopes = "payments/settings.write"
+	UserSuccessfulResponseDtoScopesPaymentsSubscriptionsExport                   UserSuccessfulResponseDtoScopes = "payments/subscriptions.export"
+	UserSuccessfulResponseDtoScopesPaymentsSubscriptionsPauseResumeCancel        UserSuccessfulResponseDtoScopes = "payments/subscriptions.pauseResumeCancel"
+	UserSuccessfulResponseDtoScopesPaymentsSubscriptionsReadonly                 UserSuccessfulResponseDtoScopes = "payments/subscriptions.readonly"
+	UserSuccessfulResponseDtoScopesPaymentsSubscriptionsSharePaymentMethod       UserSuccessfulResponseDtoScopes = "payments/subscriptions.sharePaymentMethod"
+	UserSuccessfulResponseDtoScopesPaymentsSubscriptionsUpdate                   UserSuccessfulResponseDtoScopes = "payments/subscriptions.update"
+	UserSuccessfulResponseDtoScopesPaymentsSubscriptionsWrite                    UserSuccessfulResponseDtoScopes = "payments/subscriptions.write"
+	UserSuccessfulResponseDtoScopesPaymentsTaxesSettingsConfigureAutomatic       UserSuccessfulResponseDtoScopes = "payments/taxesSettings.configureAutomatic"
+	UserSuccessfulResponseDtoScopesPaymentsTaxesSettingsManageRates              UserSuccessfulResponseDtoScopes = "payments/taxesSettings.manageRates"
+	UserSuccessfulResponseDtoScopesPaymentsTaxesSettingsReadonly                 UserSuccessfulResponseDtoScopes = "payments/taxesSettings.readonly"
+	UserSuccessfulResponseDtoScopesPaymentsTaxesSettingsUpdateInclusiveExclusive UserSuccessfulResponseDtoScopes = "payments/taxesSettings.updateInclusiveExclusive"
+	UserSuccessfulResponseDtoScopesPaymentsTransactionsExport                    UserSuccessfulResponseDtoScopes = "payments/transactions.export"
+	UserSuccessfulResponseDtoScopesPaymentsTransactionsImport                    UserSuccessfulResponseDtoScopes = "payments/transactions.import"
+	UserSuccessfulResponseDtoScopesPaymentsTransactionsReadonly                  UserSuccessfulResponseDtoScopes = "payments/transactions.readonly"
+	UserSuccessfulResponseDtoScopesPaymentsTransactionsRefund                    UserSuccessfulResponseDtoScopes = "payments/transactions.refund"
+	UserSuccessfulResponseDtoScopesPaymentsTransactionsViewReceipts              UserSuccessfulResponseDtoScopes = "payments/transactions.viewReceipts"
+	UserSuccessfulResponseDtoScopesPaymentsWrite                                 UserSuccessfulResponseDtoScopes = "payments.write"
+	UserSuccessfulResponseDtoScopesPrivateIntegrationCompanyReadonly             UserSuccessfulResponseDtoScopes = "private-integration-company.readonly"
+	UserSuccessfulResponseDtoScopesPrivateIntegrationCompanyWrite                UserSuccessfulResponseDtoScopes = "private-integration-company.write"
+	UserSuccessfulResponseDtoScopesPrivateIntegrationLocationReadonly            UserSuccessfulResponseDtoScopes = "private-integration-location.readonly"
+	UserSuccessfulResponseDtoScopesPrivateIntegrationLocationWrite               UserSuccessfulResponseDtoScopes = "private-integration-location.write"
+	UserSuccessfulResponseDtoScopesProductsBulkActions                           UserSuccessfulResponseDtoScopes = "products.bulkActions"
+	UserSuccessfulResponseDtoScopesProductsDelete                                UserSuccessfulResponseDtoScopes = "products.delete"
+	UserSuccessfulResponseDtoScopesProductsDuplicate                             UserSuccessfulResponseDtoScopes = "products.duplicate"
+	UserSuccessfulResponseDtoScopesProductsReadonly                              UserSuccessfulResponseDtoScopes = "products.readonly"
+	UserSuccessfulResponseDtoScopesProductsWrite                                 UserSuccessfulResponseDtoScopes = "products.write"
+	UserSuccessfulResponseDtoScopesProspectingAuditReportWrite                   UserSuccessfulResponseDtoScopes = "prospecting/auditReport.write"
+	UserSuccessfulResponseDtoScopesProspectingReadonly                           UserSuccessfulResponseDtoScopes = "prospecting.readonly"
+	UserSuccessfulResponseDtoScopesProspectingReportsReadonly                    UserSuccessfulResponseDtoScopes = "prospecting/reports.readonly"
+	UserSuccessfulResponseDtoScopesProspectingWrite                              UserSuccessfulResponseDtoScopes = "prospecting.write"
+	UserSuccessfulResponseDtoScopesQrcodesWrite                                  UserSuccessfulResponseDtoScopes = "qrcodes.write"
+	UserSuccessfulResponseDtoScopesQuizzesWrite                                  UserSuccessfulResponseDtoScopes = "quizzes.write"
+	UserSuccessfulResponseDtoScopesReportingAdwordsReadonly                      UserSuccessfulResponseDtoScopes = "reporting/adwords.readonly"
+	UserSuccessfulResponseDtoScopesReportingAgentReadonly                        UserSuccessfulResponseDtoScopes = "reporting/agent.readonly"
+	UserSuccessfulResponseDtoScopesReportingAttributionsReadonly                 UserSuccessfulResponseDtoScopes = "reporting/attributions.readonly"
+	UserSuccessfulResponseDtoScopesReportingFacebookAdsReadonly                  UserSuccessfulResponseDtoScopes = "reporting/facebookAds.readonly"
+	UserSuccessfulResponseDtoScopesReportingPhoneReadonly                        UserSuccessfulResponseDtoScopes = "reporting/phone.readonly"
+	UserSuccessfulResponseDtoScopesReportingReportsReadonly                      UserSuccessfulResponseDtoScopes = "reporting/reports.readonly"
+	UserSuccessfulResponseDtoScopesReportingReportsWrite                         UserSuccessfulResponseDtoScopes = "reporting/reports.write"
+	UserSuccessfulResponseDtoScopesReportingStatsExport                          UserSuccessfulResponseDtoScopes = "reporting/stats.export"
+	UserSuccessfulResponseDtoScopesReputationGbpWrite                            UserSuccessfulResponseDtoScopes = "reputation/gbp.write"
+	UserSuccessfulResponseDtoScopesReputationListingWrite                        UserSuccessfulResponseDtoScopes = "reputation/listing.write"
+	UserSuccessfulResponseDtoScopesReputationReviewWrite                         UserSuccessfulResponseDtoScopes = "reputation/review.write"
+	UserSuccessfulResponseDtoScopesReputationReviewsAIAgentsWrite                UserSuccessfulResponseDtoScopes = "reputation/reviewsAIAgents.write"
+	UserSuccessfulResponseDtoScopesSettingsWrite                                 UserSuccessfulResponseDtoScopes = "settings.write"
+	UserSuccessfulResponseDtoScopesSnapshotsAPICreate                            UserSuccessfulResponseDtoScopes = "snapshots/api.create"
+	UserSuccessfulResponseDtoScopesSnapshotsAPIDelete                            UserSuccessfulResponseDtoScopes = "snapshots/api.delete"
+	UserSuccessfulResponseDtoScopesSnapshotsAPIEdit                              UserSuccessfulResponseDtoScopes = "snapshots/api.edit"
+	UserSuccessfulResponseDtoScopesSnapshotsAPIPush                              UserSuccessfulResponseDtoScopes = "snapshots/api.push"
+	UserSuccessfulResponseDtoScopesSnapshotsAPIReadonly                          UserSuccessfulResponseDtoScopes = "snapshots/api.readonly"
+	UserSuccessfulResponseDtoScopesSnapshotsAPIRefresh                           UserSuccessfulResponseDtoScopes = "snapshots/api.refresh"
+	UserSuccessfulResponseDtoScopesSnapshotsAPIShare                             UserSuccessfulResponseDtoScopes = "snapshots/api.share"
+	UserSuccessfulResponseDtoScopesSocialplannerAccountReadonly                  UserSuccessfulResponseDtoScopes = "socialplanner/account.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerAccountWrite                     UserSuccessfulResponseDtoScopes = "socialplanner/account.write"
+	UserSuccessfulResponseDtoScopesSocialplannerCategoryReadonly                 UserSuccessfulResponseDtoScopes = "socialplanner/category.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerCategoryWrite                    UserSuccessfulResponseDtoScopes = "socialplanner/category.write"
+	UserSuccessfulResponseDtoScopesSocialplannerCsvReadonly                      UserSuccessfulResponseDtoScopes = "socialplanner/csv.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerCsvWrite                         UserSuccessfulResponseDtoScopes = "socialplanner/csv.write"
+	UserSuccessfulResponseDtoScopesSocialplannerFacebookReadonly                 UserSuccessfulResponseDtoScopes = "socialplanner/facebook.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerFiltersReadonly                  UserSuccessfulResponseDtoScopes = "socialplanner/filters.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerGroupWrite                       UserSuccessfulResponseDtoScopes = "socialplanner/group.write"
+	UserSuccessfulResponseDtoScopesSocialplannerHashtagReadonly                  UserSuccessfulResponseDtoScopes = "socialplanner/hashtag.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerHashtagWrite                     UserSuccessfulResponseDtoScopes = "socialplanner/hashtag.write"
+	UserSuccessfulResponseDtoScopesSocialplannerLinkedinReadonly                 UserSuccessfulResponseDtoScopes = "socialplanner/linkedin.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerMediasReadonly                   UserSuccessfulResponseDtoScopes = "socialplanner/medias.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerMediasWrite                      UserSuccessfulResponseDtoScopes = "socialplanner/medias.write"
+	UserSuccessfulResponseDtoScopesSocialplannerMetatagReadonly                  UserSuccessfulResponseDtoScopes = "socialplanner/metatag.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerNotificationReadonly             UserSuccessfulResponseDtoScopes = "socialplanner/notification.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerNotificationWrite                UserSuccessfulResponseDtoScopes = "socialplanner/notification.write"
+	UserSuccessfulResponseDtoScopesSocialplannerOauthReadonly                    UserSuccessfulResponseDtoScopes = "socialplanner/oauth.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerOauthWrite                       UserSuccessfulResponseDtoScopes = "socialplanner/oauth.write"
+	UserSuccessfulResponseDtoScopesSocialplannerPostReadonly                     UserSuccessfulResponseDtoScopes = "socialplanner/post.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerPostWrite                        UserSuccessfulResponseDtoScopes = "socialplanner/post.write"
+	UserSuccessfulResponseDtoScopesSocialplannerRecurringReadonly                UserSuccessfulResponseDtoScopes = "socialplanner/recurring.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerRecurringWrite                   UserSuccessfulResponseDtoScopes = "socialplanner/recurring.write"
+	UserSuccessfulResponseDtoScopesSocialplannerReviewReadonly                   UserSuccessfulResponseDtoScopes = "socialplanner/review.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerReviewWrite                      UserSuccessfulResponseDtoScopes = "socialplanner/review.write"
+	UserSuccessfulResponseDtoScopesSocialplannerRssReadonly                      UserSuccessfulResponseDtoScopes = "socialplanner/rss.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerRssWrite                         UserSuccessfulResponseDtoScopes = "socialplanner/rss.write"
+	UserSuccessfulResponseDtoScopesSocialplannerSearchReadonly                   UserSuccessfulResponseDtoScopes = "socialplanner/search.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerSettingReadonly                  UserSuccessfulResponseDtoScopes = "socialplanner/setting.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerSettingWrite                     UserSuccessfulResponseDtoScopes = "socialplanner/setting.write"
+	UserSuccessfulResponseDtoScopesSocialplannerSnapshotReadonly                 UserSuccessfulResponseDtoScopes = "socialplanner/snapshot.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerSnapshotWrite                    UserSuccessfulResponseDtoScopes = "socialplanner/snapshot.write"
+	UserSuccessfulResponseDtoScopesSocialplannerStatReadonly                     UserSuccessfulResponseDtoScopes = "socialplanner/stat.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerTagReadonly                      UserSuccessfulResponseDtoScopes = "socialplanner/tag.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerTagWrite                         UserSuccessfulResponseDtoScopes = "socialplanner/tag.write"
+	UserSuccessfulResponseDtoScopesSocialplannerTwitterReadonly                  UserSuccessfulResponseDtoScopes = "socialplanner/twitter.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerWatermarksReadonly               UserSuccessfulResponseDtoScopes = "socialplanner/watermarks.readonly"
+	UserSuccessfulResponseDtoScopesSocialplannerWatermarksWrite                  UserSuccessfulResponseDtoScopes = "socialplanner/watermarks.write"
+	UserSuccessfulResponseDtoScopesSsoConfigWrite                                UserSuccessfulResponseDtoScopes = "sso-config.write"
+	UserSuccessfulResponseDtoScopesSurveysWrite                                  UserSuccessfulResponseDtoScopes = "surveys.write"
+	UserSuccessfulResponseDtoScopesTextAiAgentGoalsReadonly                      UserSuccessfulResponseDtoScopes = "text-ai-agent-goals.readonly"
+	UserSuccessfulResponseDtoScopesTextAiAgentGoalsWrite                         UserSuccessfulResponseDtoScopes = "text-ai-agent-goals.write"
+	UserSuccessfulResponseDtoScopesTextAiAgentTrainingWrite                      UserSuccessfulResponseDtoScopes = "text-ai-agent-training.write"
+	UserSuccessfulResponseDtoScopesTextAiAgentsDashboardReadonly                 UserSuccessfulResponseDtoScopes = "text-ai-agents-dashboard.readonly"
+	UserSuccessfulResponseDtoScopesTextAiAgentsWrite                             UserSuccessfulResponseDtoScopes = "text-ai-agents.write"
+	UserSuccessfulResponseDtoScopesTriggersWrite                                 UserSuccessfulResponseDtoScopes = "triggers.write"
+	UserSuccessfulResponseDtoScopesUsersSsoLoginManagementReadonly               UserSuccessfulResponseDtoScopes = "users-sso-login-management.readonly"
+	UserSuccessfulResponseDtoScopesUsersSsoLoginManagementWrite                  UserSuccessfulResponseDtoScopes = "users-sso-login-management.write"
+	UserSuccessfulResponseDtoScopesUsersTeamManagementReadonly                   UserSuccessfulResponseDtoScopes = "users/team-management.readonly"
+	UserSuccessfulResponseDtoScopesUsersTeamManagementWrite                      UserSuccessfulResponseDtoScopes = "users/team-management.write"
+	UserSuccessfulResponseDtoScopesVoiceAiAgentGoalsReadonly                     UserSuccessfulResponseDtoScopes = "voice-ai-agent-goals.readonly"
+	UserSuccessfulResponseDtoScopesVoiceAiAgentGoalsWrite                        UserSuccessfulResponseDtoScopes = "voice-ai-agent-goals.write"
+	UserSuccessfulResponseDtoScopesVoiceAiAgentsReadonly                         UserSuccessfulResponseDtoScopes = "voice-ai-agents.readonly"
+	UserSuccessfulResponseDtoScopesVoiceAiAgentsWrite                            UserSuccessfulResponseDtoScopes = "voice-ai-agents.write"
+	UserSuccessfulResponseDtoScopesVoiceAiCommonReadonly                         UserSuccessfulResponseDtoScopes = "voice-ai-common.readonly"
+	UserSuccessfulResponseDtoScopesVoiceAiCommonWrite                            UserSuccessfulResponseDtoScopes = "voice-ai-common.write"
+	UserSuccessfulResponseDtoScopesVoiceAiDashboardReadonly                      UserSuccessfulResponseDtoScopes = "voice-ai-dashboard.readonly"
+	UserSuccessfulResponseDtoScopesWebsitesWrite                                 UserSuccessfulResponseDtoScopes = "websites.write"
+	UserSuccessfulResponseDtoScopesWordpressRead                                 UserSuccessfulResponseDtoScopes = "wordpress.read"
+	UserSuccessfulResponseDtoScopesWordpressWrite                                UserSuccessfulResponseDtoScopes = "wordpress.write"
+	UserSuccessfulResponseDtoScopesWorkflowsReadonly                             UserSuccessfulResponseDtoScopes = "workflows.readonly"
+	UserSuccessfulResponseDtoScopesWorkflowsWrite                                UserSuccessfulResponseDtoScopes = "workflows.write"
+)
+
+// Valid indicates whether the value is a known member of the UserSuccessfulResponseDtoScopes enum.
+func (e UserSuccessfulResponseDtoScopes) Valid() bool {
+	switch e {
+	case UserSuccessfulResponseDtoScopesAdPublishingReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesAdPublishingWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesAffiliateportalReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesAffiliateportalWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesAgencyLaunchpadReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesAgencyLaunchpadWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesAuditLogsExport:
+		return true
+	case UserSuccessfulResponseDtoScopesAuditLogsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesBlogsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesCalendarsEventsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesCalendarsGroupsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesCalendarsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesCalendarsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesCampaignsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesCampaignsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesCertificatesReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesCertificatesWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesCommunitiesWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesCompaniesWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesContactsBulkActionsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesContactsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesContentAIWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesConversationsMessageReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesConversationsMessageWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesConversationsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesConversationsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesCustomMenuLinkWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesDashboardStatsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesElizaWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesFormsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesFunnelsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesGokollabWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesInternaltoolsBillingCommonReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesInternaltoolsBillingCommonWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesInternaltoolsBillingReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesInternaltoolsBillingWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesInternaltoolsLocationTransferReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesInternaltoolsLocationTransferWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesInvoicesReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesInvoicesScheduleReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesInvoicesScheduleWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesInvoicesTemplateReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesInvoicesTemplateWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesInvoicesWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesLaunchpadLocationReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesLaunchpadLocationWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesLocationsAgencySubaccountsManage:
+		return true
+	case UserSuccessfulResponseDtoScopesLocationsBillingManage:
+		return true
+	case UserSuccessfulResponseDtoScopesLocationsCreate:
+		return true
+	case UserSuccessfulResponseDtoScopesLocationsDelete:
+		return true
+	case UserSuccessfulResponseDtoScopesLocationsDetailsManage:
+		return true
+	case UserSuccessfulResponseDtoScopesLocationsExportList:
+		return true
+	case UserSuccessfulResponseDtoScopesLocationsFeaturesLimitsManage:
+		return true
+	case UserSuccessfulResponseDtoScopesLocationsPauseResume:
+		return true
+	case UserSuccessfulResponseDtoScopesLocationsTagsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesLocationsTagsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesLoginasWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesMarketingAffiliateWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesMarketingWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesMediasReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesMediasWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesMembershipWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesNativeIntegrationsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesNativeIntegrationsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesOpportunitiesBulkActionsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesOpportunitiesLeadValueReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesOpportunitiesWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsOrdersCollectPayment:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsOrdersExport:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsOrdersImport:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsOrdersReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsRecordsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsSettingsConfigureReceipt:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsSettingsConfigureSubscription:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsSettingsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsSettingsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsSubscriptionsExport:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsSubscriptionsPauseResumeCancel:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsSubscriptionsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsSubscriptionsSharePaymentMethod:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsSubscriptionsUpdate:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsSubscriptionsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsTaxesSettingsConfigureAutomatic:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsTaxesSettingsManageRates:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsTaxesSettingsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsTaxesSettingsUpdateInclusiveExclusive:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsTransactionsExport:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsTransactionsImport:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsTransactionsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsTransactionsRefund:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsTransactionsViewReceipts:
+		return true
+	case UserSuccessfulResponseDtoScopesPaymentsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesPrivateIntegrationCompanyReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesPrivateIntegrationCompanyWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesPrivateIntegrationLocationReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesPrivateIntegrationLocationWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesProductsBulkActions:
+		return true
+	case UserSuccessfulResponseDtoScopesProductsDelete:
+		return true
+	case UserSuccessfulResponseDtoScopesProductsDuplicate:
+		return true
+	case UserSuccessfulResponseDtoScopesProductsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesProductsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesProspectingAuditReportWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesProspectingReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesProspectingReportsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesProspectingWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesQrcodesWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesQuizzesWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesReportingAdwordsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesReportingAgentReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesReportingAttributionsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesReportingFacebookAdsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesReportingPhoneReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesReportingReportsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesReportingReportsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesReportingStatsExport:
+		return true
+	case UserSuccessfulResponseDtoScopesReputationGbpWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesReputationListingWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesReputationReviewWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesReputationReviewsAIAgentsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSettingsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSnapshotsAPICreate:
+		return true
+	case UserSuccessfulResponseDtoScopesSnapshotsAPIDelete:
+		return true
+	case UserSuccessfulResponseDtoScopesSnapshotsAPIEdit:
+		return true
+	case UserSuccessfulResponseDtoScopesSnapshotsAPIPush:
+		return true
+	case UserSuccessfulResponseDtoScopesSnapshotsAPIReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSnapshotsAPIRefresh:
+		return true
+	case UserSuccessfulResponseDtoScopesSnapshotsAPIShare:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerAccountReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerAccountWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerCategoryReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerCategoryWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerCsvReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerCsvWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerFacebookReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerFiltersReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerGroupWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerHashtagReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerHashtagWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerLinkedinReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerMediasReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerMediasWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerMetatagReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerNotificationReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerNotificationWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerOauthReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerOauthWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerPostReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerPostWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerRecurringReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerRecurringWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerReviewReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerReviewWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerRssReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerRssWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerSearchReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerSettingReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerSettingWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerSnapshotReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerSnapshotWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerStatReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerTagReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerTagWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerTwitterReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerWatermarksReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesSocialplannerWatermarksWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSsoConfigWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesSurveysWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesTextAiAgentGoalsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesTextAiAgentGoalsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesTextAiAgentTrainingWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesTextAiAgentsDashboardReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesTextAiAgentsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesTriggersWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesUsersSsoLoginManagementReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesUsersSsoLoginManagementWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesUsersTeamManagementReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesUsersTeamManagementWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesVoiceAiAgentGoalsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesVoiceAiAgentGoalsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesVoiceAiAgentsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesVoiceAiAgentsWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesVoiceAiCommonReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesVoiceAiCommonWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesVoiceAiDashboardReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesWebsitesWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesWordpressRead:
+		return true
+	case UserSuccessfulResponseDtoScopesWordpressWrite:
+		return true
+	case UserSuccessfulResponseDtoScopesWorkflowsReadonly:
+		return true
+	case UserSuccessfulResponseDtoScopesWorkflowsWrite:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetCustomFieldsParamsModel.
 const (
 	GetCustomFieldsParamsModelAll         GetCustomFieldsParamsModel = "all"
@@ -1434,6 +2694,140 @@ type BadRequestDTO struct {
 
 	// StatusCode Example: 400
 	StatusCode *float64 `json:"statusCode,omitempty"`
+}
+
+// BlockSlotCreateRequestDTO defines model for BlockSlotCreateRequestDTO.
+type BlockSlotCreateRequestDTO struct {
+	// AssignedUserID Either calendarId or assignedUserId can be set, not both.
+	//
+	// Example: CVokAlI8fgw4WYWoCtQz
+	AssignedUserID *string `json:"assignedUserId,omitempty"`
+
+	// CalendarID Either calendarId or assignedUserId can be set, not both.
+	//
+	// Example: CVokAlI8fgw4WYWoCtQz
+	CalendarID string `json:"calendarId"`
+
+	// EndTime End Time
+	//
+	// Example: 2021-06-23T04:30:00+05:30
+	EndTime *string `json:"endTime,omitempty"`
+
+	// LocationID Location Id
+	//
+	// Example: C2QujeCh8ZnC7al2InWR
+	LocationID string `json:"locationId"`
+
+	// StartTime Start Time
+	//
+	// Example: 2021-06-23T03:30:00+05:30
+	StartTime *string `json:"startTime,omitempty"`
+
+	// Title Title
+	//
+	// Example: Test Event
+	Title *string `json:"title,omitempty"`
+}
+
+// BlockSlotEditRequestDTO defines model for BlockSlotEditRequestDTO.
+type BlockSlotEditRequestDTO struct {
+	// AssignedUserID Either calendarId or assignedUserId can be set, not both.
+	//
+	// Example: CVokAlI8fgw4WYWoCtQz
+	AssignedUserID *string `json:"assignedUserId,omitempty"`
+
+	// CalendarID Either calendarId or assignedUserId can be set, not both.
+	//
+	// Example: CVokAlI8fgw4WYWoCtQz
+	CalendarID string `json:"calendarId"`
+
+	// EndTime End Time
+	//
+	// Example: 2021-06-23T04:30:00+05:30
+	EndTime *string `json:"endTime,omitempty"`
+
+	// LocationID Location Id
+	//
+	// Example: C2QujeCh8ZnC7al2InWR
+	LocationID string `json:"locationId"`
+
+	// StartTime Start Time
+	//
+	// Example: 2021-06-23T03:30:00+05:30
+	StartTime *string `json:"startTime,omitempty"`
+
+	// Title Title
+	//
+	// Example: Test Event
+	Title *string `json:"title,omitempty"`
+}
+
+// BlockedSlotSuccessfulResponseDto defines model for BlockedSlotSuccessfulResponseDto.
+type BlockedSlotSuccessfulResponseDto struct {
+	// AssignedUserID Assigned User Id
+	//
+	// Example: 0007BWpSzSwfiuSl0tR2
+	AssignedUserID *string `json:"assignedUserId,omitempty"`
+
+	// CalendarID Calendar id
+	//
+	// Example: CVokAlI8fgw4WYWoCtQz
+	CalendarID *string `json:"calendarId,omitempty"`
+
+	// EndTime End Time
+	//
+	// Example: 2021-06-23T04:30:00+05:30
+	EndTime string `json:"endTime"`
+
+	// ID Id
+	//
+	// Example: 0TkCdp9PfvLeWKYRRvIz
+	ID string `json:"id"`
+
+	// LocationID Location Id
+	//
+	// Example: C2QujeCh8ZnC7al2InWR
+	LocationID string `json:"locationId"`
+
+	// StartTime Start Time
+	//
+	// Example: 2021-06-23T03:30:00+05:30
+	StartTime string `json:"startTime"`
+
+	// Title Title
+	//
+	// Example: My event
+	Title string `json:"title"`
+}
+
+// BusinessSchema defines model for BusinessSchema.
+type BusinessSchema struct {
+	// Address Example: MIG 14, Delhi
+	Address *string `json:"address,omitempty"`
+
+	// City Example: delhi
+	City *string `json:"city,omitempty"`
+
+	// Country Example: IN
+	Country *string `json:"country,omitempty"`
+
+	// LogoURL Example: https://dummyimage.com/o/locationPhotos%2Fve9EPM428h8vShlRW1KT.jpeg
+	LogoURL *string `json:"logoUrl,omitempty"`
+
+	// Name Example: dentist
+	Name *string `json:"name,omitempty"`
+
+	// PostalCode Example: 567654
+	PostalCode *string `json:"postalCode,omitempty"`
+
+	// State Example: delhi
+	State *string `json:"state,omitempty"`
+
+	// Timezone Example: America/Chicago
+	Timezone *string `json:"timezone,omitempty"`
+
+	// Website Example: https://gohighlevel.com/
+	Website *string `json:"website,omitempty"`
 }
 
 // CalendarByIDSuccessfulResponseDTO defines model for CalendarByIdSuccessfulResponseDTO.
@@ -2658,6 +4052,66 @@ type GetLocationAccessTokenSuccessfulResponseDto struct {
 	VersionID *string `json:"versionId,omitempty"`
 }
 
+// GetLocationByIDSchema defines model for GetLocationByIdSchema.
+type GetLocationByIDSchema struct {
+	// Address Example: ganthi nagar, gyanbabu chauk motihati
+	Address  *string         `json:"address,omitempty"`
+	Business *BusinessSchema `json:"business,omitempty"`
+
+	// City Example: motihari
+	City *string `json:"city,omitempty"`
+
+	// CompanyID Example: 5DP4iH6HLkQsiKESj6rh
+	CompanyID *string `json:"companyId,omitempty"`
+
+	// Country Example: IN
+	Country *string `json:"country,omitempty"`
+
+	// Domain Example: test.msgsndr.com
+	Domain *string `json:"domain,omitempty"`
+
+	// Email Example: rane@due.com
+	Email *string `json:"email,omitempty"`
+
+	// FirstName Example: Dr. Rane
+	FirstName *string `json:"firstName,omitempty"`
+
+	// ID Example: ve9EPM428h8vShlRW1KT
+	ID *string `json:"id,omitempty"`
+
+	// LastName Example: deo
+	LastName *string `json:"lastName,omitempty"`
+
+	// LogoURL Example: https://dummyimage.com/o/locationPhotos%2Fve9EPM428h8vShlRW1KT.jpeg
+	LogoURL *string `json:"logoUrl,omitempty"`
+
+	// Name Example: dentist
+	Name *string `json:"name,omitempty"`
+
+	// Phone Example: +919039160788
+	Phone *string `json:"phone,omitempty"`
+
+	// PostalCode Example: 567654
+	PostalCode *string                 `json:"postalCode,omitempty"`
+	Reseller   *map[string]interface{} `json:"reseller,omitempty"`
+	Settings   *SettingsSchema         `json:"settings,omitempty"`
+	Social     *SocialSchema           `json:"social,omitempty"`
+
+	// State Example: Loca
+	State *string `json:"state,omitempty"`
+
+	// Timezone Example: America/Chicago
+	Timezone *string `json:"timezone,omitempty"`
+
+	// Website Example: https://gohighlevel.com/
+	Website *string `json:"website,omitempty"`
+}
+
+// GetLocationByIDSuccessfulResponseDto defines model for GetLocationByIdSuccessfulResponseDto.
+type GetLocationByIDSuccessfulResponseDto struct {
+	Location *GetLocationByIDSchema `json:"location,omitempty"`
+}
+
 // GetOrderResponseSchema defines model for GetOrderResponseSchema.
 type GetOrderResponseSchema struct {
 	// ID The unique identifier for the order.
@@ -3077,6 +4531,11 @@ type LocationConfigurationResponse struct {
 // Example: custom
 type LocationConfigurationResponseKind string
 
+// LocationSuccessfulResponseDto defines model for LocationSuccessfulResponseDto.
+type LocationSuccessfulResponseDto struct {
+	Users *[]UserSchema `json:"users,omitempty"`
+}
+
 // LocationTagDeleteSuccessfulResponseDto defines model for LocationTagDeleteSuccessfulResponseDto.
 type LocationTagDeleteSuccessfulResponseDto struct {
 	// Succeded Example: true
@@ -3387,6 +4846,123 @@ type OrderSourceSubType string
 // OrderSourceType defines model for OrderSource.Type.
 type OrderSourceType string
 
+// PermissionsDto defines model for PermissionsDto.
+type PermissionsDto struct {
+	// AdwordsReportingEnabled Example: false
+	AdwordsReportingEnabled *bool `json:"adwordsReportingEnabled,omitempty"`
+
+	// AffiliateManagerEnabled Example: true
+	AffiliateManagerEnabled *bool `json:"affiliateManagerEnabled,omitempty"`
+
+	// AgentReportingEnabled Example: true
+	AgentReportingEnabled *bool `json:"agentReportingEnabled,omitempty"`
+
+	// AppointmentsEnabled Example: true
+	AppointmentsEnabled *bool `json:"appointmentsEnabled,omitempty"`
+
+	// AssignedDataOnly Example: false
+	AssignedDataOnly *bool `json:"assignedDataOnly,omitempty"`
+
+	// AttributionsReportingEnabled Example: false
+	AttributionsReportingEnabled *bool `json:"attributionsReportingEnabled,omitempty"`
+
+	// BloggingEnabled Example: true
+	BloggingEnabled *bool `json:"bloggingEnabled,omitempty"`
+
+	// BotService Example: false
+	BotService *bool `json:"botService,omitempty"`
+
+	// BulkRequestsEnabled Example: true
+	BulkRequestsEnabled *bool `json:"bulkRequestsEnabled,omitempty"`
+
+	// CampaignsEnabled Example: true
+	CampaignsEnabled *bool `json:"campaignsEnabled,omitempty"`
+
+	// CampaignsReadOnly Example: false
+	CampaignsReadOnly *bool `json:"campaignsReadOnly,omitempty"`
+
+	// CancelSubscriptionEnabled Example: true
+	CancelSubscriptionEnabled *bool `json:"cancelSubscriptionEnabled,omitempty"`
+
+	// CommunitiesEnabled Example: true
+	CommunitiesEnabled *bool `json:"communitiesEnabled,omitempty"`
+
+	// ContactsEnabled Example: true
+	ContactsEnabled *bool `json:"contactsEnabled,omitempty"`
+
+	// ContentAiEnabled Example: true
+	ContentAiEnabled *bool `json:"contentAiEnabled,omitempty"`
+
+	// ConversationsEnabled Example: true
+	ConversationsEnabled *bool `json:"conversationsEnabled,omitempty"`
+
+	// DashboardStatsEnabled Example: true
+	DashboardStatsEnabled *bool `json:"dashboardStatsEnabled,omitempty"`
+
+	// ExportPaymentsEnabled Example: true
+	ExportPaymentsEnabled *bool `json:"exportPaymentsEnabled,omitempty"`
+
+	// FacebookAdsReportingEnabled Example: false
+	FacebookAdsReportingEnabled *bool `json:"facebookAdsReportingEnabled,omitempty"`
+
+	// FunnelsEnabled Example: true
+	FunnelsEnabled *bool `json:"funnelsEnabled,omitempty"`
+
+	// InvoiceEnabled Example: true
+	InvoiceEnabled *bool `json:"invoiceEnabled,omitempty"`
+
+	// LeadValueEnabled Example: true
+	LeadValueEnabled *bool `json:"leadValueEnabled,omitempty"`
+
+	// MarketingEnabled Example: true
+	MarketingEnabled *bool `json:"marketingEnabled,omitempty"`
+
+	// MembershipEnabled Example: false
+	MembershipEnabled *bool `json:"membershipEnabled,omitempty"`
+
+	// OnlineListingsEnabled Example: true
+	OnlineListingsEnabled *bool `json:"onlineListingsEnabled,omitempty"`
+
+	// OpportunitiesEnabled Example: true
+	OpportunitiesEnabled *bool `json:"opportunitiesEnabled,omitempty"`
+
+	// PaymentsEnabled Example: true
+	PaymentsEnabled *bool `json:"paymentsEnabled,omitempty"`
+
+	// PhoneCallEnabled Example: true
+	PhoneCallEnabled *bool `json:"phoneCallEnabled,omitempty"`
+
+	// RecordPaymentEnabled Example: true
+	RecordPaymentEnabled *bool `json:"recordPaymentEnabled,omitempty"`
+
+	// RefundsEnabled Example: true
+	RefundsEnabled *bool `json:"refundsEnabled,omitempty"`
+
+	// ReviewsEnabled Example: true
+	ReviewsEnabled *bool `json:"reviewsEnabled,omitempty"`
+
+	// SettingsEnabled Example: true
+	SettingsEnabled *bool `json:"settingsEnabled,omitempty"`
+
+	// SocialPlanner Example: true
+	SocialPlanner *bool `json:"socialPlanner,omitempty"`
+
+	// TagsEnabled Example: true
+	TagsEnabled *bool `json:"tagsEnabled,omitempty"`
+
+	// TriggersEnabled Example: true
+	TriggersEnabled *bool `json:"triggersEnabled,omitempty"`
+
+	// WebsitesEnabled Example: false
+	WebsitesEnabled *bool `json:"websitesEnabled,omitempty"`
+
+	// WorkflowsEnabled Example: true
+	WorkflowsEnabled *bool `json:"workflowsEnabled,omitempty"`
+
+	// WorkflowsReadOnly Example: true
+	WorkflowsReadOnly *bool `json:"workflowsReadOnly,omitempty"`
+}
+
 // PipelinesResponseSchema defines model for PipelinesResponseSchema.
 type PipelinesResponseSchema struct {
 	// ColorRenderMode How pipeline/stage colors are rendered
@@ -3592,6 +5168,21 @@ type RecurringTaskUpdateDTO struct {
 	//
 	// Example: Task Name
 	Title *string `json:"title,omitempty"`
+}
+
+// RoleSchema defines model for RoleSchema.
+type RoleSchema struct {
+	// LocationIds Example: ["ve9EPM428h8vShlRW1KT"]
+	LocationIds *[]string `json:"locationIds,omitempty"`
+
+	// RestrictSubAccount Example: true
+	RestrictSubAccount *bool `json:"restrictSubAccount,omitempty"`
+
+	// Role Example: admin
+	Role *string `json:"role,omitempty"`
+
+	// Type Example: account
+	Type *string `json:"type,omitempty"`
 }
 
 // SearchBodyV2DTO defines model for SearchBodyV2DTO.
@@ -3835,6 +5426,21 @@ type SearchedContact struct {
 	Website *string `json:"website,omitempty"`
 }
 
+// SettingsSchema defines model for SettingsSchema.
+type SettingsSchema struct {
+	// AllowDuplicateContact Example: false
+	AllowDuplicateContact *bool `json:"allowDuplicateContact,omitempty"`
+
+	// AllowDuplicateOpportunity Example: false
+	AllowDuplicateOpportunity *bool `json:"allowDuplicateOpportunity,omitempty"`
+
+	// AllowFacebookNameMerge Example: false
+	AllowFacebookNameMerge *bool `json:"allowFacebookNameMerge,omitempty"`
+
+	// DisableContactTimezone Example: false
+	DisableContactTimezone *bool `json:"disableContactTimezone,omitempty"`
+}
+
 // SingleSelectField defines model for SingleSelectField.
 type SingleSelectField struct {
 	// FieldValue Example: My Selected Option
@@ -3851,6 +5457,64 @@ type SingleSelectField struct {
 type SlotsSchema struct {
 	// Slots Example: ["2024-10-28T10:00:00-05:00","2024-10-28T11:00:00-05:00"]
 	Slots []string `json:"slots"`
+}
+
+// SocialSchema defines model for SocialSchema.
+type SocialSchema struct {
+	// BlogRss Instagram URL
+	//
+	// Example: https://www.blogRss.com/
+	BlogRss *string `json:"blogRss,omitempty"`
+
+	// FacebookURL Facebook URL
+	//
+	// Example: https://www.facebook.com/
+	FacebookURL *string `json:"facebookUrl,omitempty"`
+
+	// Foursquare Foursquare URL
+	//
+	// Example: https://www.foursquare.com/
+	Foursquare *string `json:"foursquare,omitempty"`
+
+	// GooglePlacesID Google Business Places ID
+	//
+	// Example: ChIJJGPdVbQTrjsRGUkefteUeFk
+	GooglePlacesID *string `json:"googlePlacesId,omitempty"`
+
+	// GooglePlus Googleplus URL
+	//
+	// Example: https://www.googleplus.com/
+	GooglePlus *string `json:"googlePlus,omitempty"`
+
+	// Instagram Instagram URL
+	//
+	// Example: https://www.instagram.com/
+	Instagram *string `json:"instagram,omitempty"`
+
+	// LinkedIn LinkedIn URL
+	//
+	// Example: https://www.linkedIn.com/
+	LinkedIn *string `json:"linkedIn,omitempty"`
+
+	// Pinterest Instagram URL
+	//
+	// Example: https://www.pinterest.com/
+	Pinterest *string `json:"pinterest,omitempty"`
+
+	// Twitter Twitter URL
+	//
+	// Example: https://www.foutwitterrsquare.com/
+	Twitter *string `json:"twitter,omitempty"`
+
+	// Yelp Yelp URL
+	//
+	// Example: https://www.yelp.com/
+	Yelp *string `json:"yelp,omitempty"`
+
+	// Youtube Instagram URL
+	//
+	// Example: https://www.youtube.com/
+	Youtube *string `json:"youtube,omitempty"`
 }
 
 // TagsDTO defines model for TagsDTO.
@@ -4350,6 +6014,99 @@ type UpsertContactsSuccessfulResponseDto struct {
 	TraceID *string `json:"traceId,omitempty"`
 }
 
+// UserSchema defines model for UserSchema.
+type UserSchema struct {
+	// Deleted Example: false
+	Deleted *bool `json:"deleted,omitempty"`
+
+	// Email Example: john@deo.com
+	Email *string `json:"email,omitempty"`
+
+	// Extension Example:
+	Extension *string `json:"extension,omitempty"`
+
+	// FirstName Example: John
+	FirstName *string `json:"firstName,omitempty"`
+
+	// ID Example: 0IHuJvc2ofPAAA8GzTRi
+	ID *string `json:"id,omitempty"`
+
+	// LastName Example: Deo
+	LastName *string `json:"lastName,omitempty"`
+
+	// LcPhone LC Phone Inbound Phone Numbers
+	//
+	// Example: {"locationId":"+1234556677"}
+	LcPhone *map[string]interface{} `json:"lcPhone,omitempty"`
+
+	// Name Example: John Deo
+	Name        *string         `json:"name,omitempty"`
+	Permissions *PermissionsDto `json:"permissions,omitempty"`
+
+	// Phone Example: +1 808-868-8888
+	Phone *string `json:"phone,omitempty"`
+
+	// PlatformLanguage Platform language preference for the user
+	//
+	// Example: en_US
+	PlatformLanguage *UserSchemaPlatformLanguage `json:"platformLanguage,omitempty"`
+	Roles            *RoleSchema                 `json:"roles,omitempty"`
+	Scopes           *UserSchemaScopes           `json:"scopes,omitempty"`
+}
+
+// UserSchemaPlatformLanguage Platform language preference for the user
+//
+// Example: en_US
+type UserSchemaPlatformLanguage string
+
+// UserSchemaScopes defines model for UserSchema.Scopes.
+type UserSchemaScopes string
+
+// UserSuccessfulResponseDto defines model for UserSuccessfulResponseDto.
+type UserSuccessfulResponseDto struct {
+	// Email Example: john@deo.com
+	Email *string `json:"email,omitempty"`
+
+	// Extension Example:
+	Extension *string `json:"extension,omitempty"`
+
+	// FirstName Example: John
+	FirstName *string `json:"firstName,omitempty"`
+
+	// ID Example: 0IHuJvc2ofPAAA8GzTRi
+	ID *string `json:"id,omitempty"`
+
+	// LastName Example: Deo
+	LastName *string `json:"lastName,omitempty"`
+
+	// LcPhone LC Phone Inbound Phone Numbers
+	//
+	// Example: {"locationId":"+1234556677"}
+	LcPhone *map[string]interface{} `json:"lcPhone,omitempty"`
+
+	// Name Example: John Deo
+	Name        *string         `json:"name,omitempty"`
+	Permissions *PermissionsDto `json:"permissions,omitempty"`
+
+	// Phone Example: +1 808-868-8888
+	Phone *string `json:"phone,omitempty"`
+
+	// PlatformLanguage Platform language preference for the user
+	//
+	// Example: en_US
+	PlatformLanguage *UserSuccessfulResponseDtoPlatformLanguage `json:"platformLanguage,omitempty"`
+	Roles            *RoleSchema                                `json:"roles,omitempty"`
+	Scopes           *UserSuccessfulResponseDtoScopes           `json:"scopes,omitempty"`
+}
+
+// UserSuccessfulResponseDtoPlatformLanguage Platform language preference for the user
+//
+// Example: en_US
+type UserSuccessfulResponseDtoPlatformLanguage string
+
+// UserSuccessfulResponseDtoScopes defines model for UserSuccessfulResponseDto.Scopes.
+type UserSuccessfulResponseDtoScopes string
+
 // WorkflowSchema defines model for WorkflowSchema.
 type WorkflowSchema struct {
 	// CreatedAt Example: 2021-05-26T11:33:49.000Z
@@ -4738,6 +6495,11 @@ type GetTransactionByIDParams struct {
 	AltType string `form:"altType" json:"altType"`
 }
 
+// GetUserByLocationParams defines parameters for GetUserByLocation.
+type GetUserByLocationParams struct {
+	LocationID string `form:"locationId" json:"locationId"`
+}
+
 // GetWorkflowParams defines parameters for GetWorkflow.
 type GetWorkflowParams struct {
 	LocationID string `form:"locationId" json:"locationId"`
@@ -4754,6 +6516,12 @@ type CreateAppointmentJSONRequestBody = AppointmentCreateSchema
 
 // EditAppointmentJSONRequestBody defines body for EditAppointment for application/json ContentType.
 type EditAppointmentJSONRequestBody = AppointmentEditSchema
+
+// CreateBlockSlotJSONRequestBody defines body for CreateBlockSlot for application/json ContentType.
+type CreateBlockSlotJSONRequestBody = BlockSlotCreateRequestDTO
+
+// EditBlockSlotJSONRequestBody defines body for EditBlockSlot for application/json ContentType.
+type EditBlockSlotJSONRequestBody = BlockSlotEditRequestDTO
 
 // DeleteEventJSONRequestBody defines body for DeleteEvent for application/json ContentType.
 type DeleteEventJSONRequestBody = DeleteAppointmentSchema
@@ -6350,6 +8118,42 @@ type ClientInterface interface {
 	// Corresponds with PUT /calendars/events/appointments/{eventId} (the `EditAppointment` operationId).
 	EditAppointment(ctx context.Context, eventID string, body EditAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CreateBlockSlotWithBody Create Block Slot
+	//
+	// Create block slot.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /calendars/events/block-slots (the `CreateBlockSlot` operationId).
+	CreateBlockSlotWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateBlockSlot Create Block Slot
+	//
+	// Create block slot.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /calendars/events/block-slots (the `CreateBlockSlot` operationId).
+	CreateBlockSlot(ctx context.Context, body CreateBlockSlotJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EditBlockSlotWithBody Update Block Slot
+	//
+	// Update block slot by ID.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /calendars/events/block-slots/{eventId} (the `EditBlockSlot` operationId).
+	EditBlockSlotWithBody(ctx context.Context, eventID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EditBlockSlot Update Block Slot
+	//
+	// Update block slot by ID.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /calendars/events/block-slots/{eventId} (the `EditBlockSlot` operationId).
+	EditBlockSlot(ctx context.Context, eventID string, body EditBlockSlotJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteEventWithBody Delete Event
 	//
 	// Delete event by ID.
@@ -6622,6 +8426,13 @@ type ClientInterface interface {
 	// Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
 	UpdateTask(ctx context.Context, contactID string, taskID string, body UpdateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetLocation Get Sub-Account (Formerly Location)
+	//
+	// Get details of a Sub-Account (Formerly Location) by passing the sub-account id.
+	//
+	// Corresponds with GET /locations/{locationId} (the `GetLocation` operationId).
+	GetLocation(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetCustomFields Get Custom Fields
 	//
 	// Corresponds with GET /locations/{locationId}/customFields (the `GetCustomFields` operationId).
@@ -6890,6 +8701,20 @@ type ClientInterface interface {
 	// Corresponds with GET /payments/transactions/{transactionId} (the `GetTransactionByID` operationId).
 	GetTransactionByID(ctx context.Context, transactionID string, params *GetTransactionByIDParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetUserByLocation Get User by Location
+	//
+	// Deprecated. Use `GET /users/search` instead. Pass `locationId` as a query parameter to filter results by location, along with the required `companyId` and other search filters as needed.
+	//
+	// Corresponds with GET /users/ (the `GetUserByLocation` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	GetUserByLocation(ctx context.Context, params *GetUserByLocationParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetUser Get User
+	//
+	// Corresponds with GET /users/{userId} (the `GetUser` operationId).
+	GetUser(ctx context.Context, userID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetWorkflow Get Workflow
 	//
 	// Corresponds with GET /workflows/ (the `GetWorkflow` operationId).
@@ -7107,6 +8932,82 @@ func (c *Client) EditAppointmentWithBody(ctx context.Context, eventID string, co
 // Corresponds with PUT /calendars/events/appointments/{eventId} (the `EditAppointment` operationId).
 func (c *Client) EditAppointment(ctx context.Context, eventID string, body EditAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewEditAppointmentRequest(c.Server, eventID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateBlockSlotWithBody Create Block Slot
+//
+// Create block slot.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /calendars/events/block-slots (the `CreateBlockSlot` operationId).
+func (c *Client) CreateBlockSlotWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateBlockSlotRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateBlockSlot Create Block Slot
+//
+// Create block slot.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /calendars/events/block-slots (the `CreateBlockSlot` operationId).
+func (c *Client) CreateBlockSlot(ctx context.Context, body CreateBlockSlotJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateBlockSlotRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EditBlockSlotWithBody Update Block Slot
+//
+// Update block slot by ID.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /calendars/events/block-slots/{eventId} (the `EditBlockSlot` operationId).
+func (c *Client) EditBlockSlotWithBody(ctx context.Context, eventID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEditBlockSlotRequestWithBody(c.Server, eventID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EditBlockSlot Update Block Slot
+//
+// Update block slot by ID.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /calendars/events/block-slots/{eventId} (the `EditBlockSlot` operationId).
+func (c *Client) EditBlockSlot(ctx context.Context, eventID string, body EditBlockSlotJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEditBlockSlotRequest(c.Server, eventID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7759,6 +9660,23 @@ func (c *Client) UpdateTaskWithBody(ctx context.Context, contactID string, taskI
 // Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
 func (c *Client) UpdateTask(ctx context.Context, contactID string, taskID string, body UpdateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateTaskRequest(c.Server, contactID, taskID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetLocation Get Sub-Account (Formerly Location)
+//
+// Get details of a Sub-Account (Formerly Location) by passing the sub-account id.
+//
+// Corresponds with GET /locations/{locationId} (the `GetLocation` operationId).
+func (c *Client) GetLocation(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetLocationRequest(c.Server, locationID)
 	if err != nil {
 		return nil, err
 	}
@@ -8437,6 +10355,39 @@ func (c *Client) GetTransactionByID(ctx context.Context, transactionID string, p
 	return c.Client.Do(req)
 }
 
+// GetUserByLocation Get User by Location
+//
+// Deprecated. Use `GET /users/search` instead. Pass `locationId` as a query parameter to filter results by location, along with the required `companyId` and other search filters as needed.
+//
+// Corresponds with GET /users/ (the `GetUserByLocation` operationId).
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *Client) GetUserByLocation(ctx context.Context, params *GetUserByLocationParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetUserByLocationRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetUser Get User
+//
+// Corresponds with GET /users/{userId} (the `GetUser` operationId).
+func (c *Client) GetUser(ctx context.Context, userID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetUserRequest(c.Server, userID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetWorkflow Get Workflow
 //
 // Corresponds with GET /workflows/ (the `GetWorkflow` operationId).
@@ -8937,6 +10888,93 @@ func NewEditAppointmentRequestWithBody(server string, eventID string, contentTyp
 	}
 
 	operationPath := fmt.Sprintf("/calendars/events/appointments/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateBlockSlotRequest calls the generic CreateBlockSlot builder with application/json body
+func NewCreateBlockSlotRequest(server string, body CreateBlockSlotJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateBlockSlotRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateBlockSlotRequestWithBody constructs an http.Request for the CreateBlockSlot method, with any body, and a specified content type
+func NewCreateBlockSlotRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/events/block-slots")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewEditBlockSlotRequest calls the generic EditBlockSlot builder with application/json body
+func NewEditBlockSlotRequest(server string, eventID string, body EditBlockSlotJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewEditBlockSlotRequestWithBody(server, eventID, "application/json", bodyReader)
+}
+
+// NewEditBlockSlotRequestWithBody constructs an http.Request for the EditBlockSlot method, with any body, and a specified content type
+func NewEditBlockSlotRequestWithBody(server string, eventID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "eventId", eventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/events/block-slots/%s", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -10068,6 +12106,40 @@ func NewUpdateTaskRequestWithBody(server string, contactID string, taskID string
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetLocationRequest constructs an http.Request for the GetLocation method
+func NewGetLocationRequest(server string, locationID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -12076,6 +14148,90 @@ func NewGetTransactionByIDRequest(server string, transactionID string, params *G
 	return req, nil
 }
 
+// NewGetUserByLocationRequest constructs an http.Request for the GetUserByLocation method
+func NewGetUserByLocationRequest(server string, params *GetUserByLocationParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetUserRequest constructs an http.Request for the GetUser method
+func NewGetUserRequest(server string, userID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetWorkflowRequest constructs an http.Request for the GetWorkflow method
 func NewGetWorkflowRequest(server string, params *GetWorkflowParams) (*http.Request, error) {
 	var err error
@@ -12270,6 +14426,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /calendars/events/appointments/{eventId} (the `EditAppointment` operationId).
 	EditAppointmentWithResponse(ctx context.Context, eventID string, body EditAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*EditAppointmentResponse, error)
+
+	// CreateBlockSlotWithBodyWithResponse Create Block Slot
+	//
+	// Create block slot.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /calendars/events/block-slots (the `CreateBlockSlot` operationId).
+	CreateBlockSlotWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateBlockSlotResponse, error)
+
+	// CreateBlockSlotWithResponse Create Block Slot
+	//
+	// Create block slot.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /calendars/events/block-slots (the `CreateBlockSlot` operationId).
+	CreateBlockSlotWithResponse(ctx context.Context, body CreateBlockSlotJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateBlockSlotResponse, error)
+
+	// EditBlockSlotWithBodyWithResponse Update Block Slot
+	//
+	// Update block slot by ID.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /calendars/events/block-slots/{eventId} (the `EditBlockSlot` operationId).
+	EditBlockSlotWithBodyWithResponse(ctx context.Context, eventID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EditBlockSlotResponse, error)
+
+	// EditBlockSlotWithResponse Update Block Slot
+	//
+	// Update block slot by ID.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /calendars/events/block-slots/{eventId} (the `EditBlockSlot` operationId).
+	EditBlockSlotWithResponse(ctx context.Context, eventID string, body EditBlockSlotJSONRequestBody, reqEditors ...RequestEditorFn) (*EditBlockSlotResponse, error)
 
 	// DeleteEventWithBodyWithResponse Delete Event
 	//
@@ -12566,6 +14758,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
 	UpdateTaskWithResponse(ctx context.Context, contactID string, taskID string, body UpdateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTaskResponse, error)
+
+	// GetLocationWithResponse Get Sub-Account (Formerly Location)
+	//
+	// Get details of a Sub-Account (Formerly Location) by passing the sub-account id.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /locations/{locationId} (the `GetLocation` operationId).
+	GetLocationWithResponse(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*GetLocationResponse, error)
 
 	// GetCustomFieldsWithResponse Get Custom Fields
 	//
@@ -12870,6 +15071,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /payments/transactions/{transactionId} (the `GetTransactionByID` operationId).
 	GetTransactionByIDWithResponse(ctx context.Context, transactionID string, params *GetTransactionByIDParams, reqEditors ...RequestEditorFn) (*GetTransactionByIDResponse, error)
+
+	// GetUserByLocationWithResponse Get User by Location
+	//
+	// Deprecated. Use `GET /users/search` instead. Pass `locationId` as a query parameter to filter results by location, along with the required `companyId` and other search filters as needed.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /users/ (the `GetUserByLocation` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	GetUserByLocationWithResponse(ctx context.Context, params *GetUserByLocationParams, reqEditors ...RequestEditorFn) (*GetUserByLocationResponse, error)
+
+	// GetUserWithResponse Get User
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /users/{userId} (the `GetUser` operationId).
+	GetUserWithResponse(ctx context.Context, userID string, reqEditors ...RequestEditorFn) (*GetUserResponse, error)
 
 	// GetWorkflowWithResponse Get Workflow
 	//
@@ -13620,6 +15839,172 @@ func (r EditAppointmentResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r EditAppointmentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateBlockSlotResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *BlockedSlotSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateBlockSlotResponse) GetJSON201() *BlockedSlotSuccessfulResponseDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateBlockSlotResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateBlockSlotResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateBlockSlotResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateBlockSlotResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateBlockSlotResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateBlockSlotResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateBlockSlotResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateBlockSlotResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateBlockSlotResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateBlockSlotResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type EditBlockSlotResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *BlockedSlotSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r EditBlockSlotResponse) GetJSON201() *BlockedSlotSuccessfulResponseDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r EditBlockSlotResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r EditBlockSlotResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r EditBlockSlotResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r EditBlockSlotResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r EditBlockSlotResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r EditBlockSlotResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r EditBlockSlotResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EditBlockSlotResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EditBlockSlotResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EditBlockSlotResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15695,6 +18080,89 @@ func (r UpdateTaskResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateTaskResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetLocationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetLocationByIDSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetLocationResponse) GetJSON200() *GetLocationByIDSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetLocationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetLocationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetLocationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetLocationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetLocationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetLocationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetLocationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetLocationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetLocationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetLocationResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -18108,6 +20576,172 @@ func (r GetTransactionByIDResponse) ContentType() string {
 	return ""
 }
 
+type GetUserByLocationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LocationSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetUserByLocationResponse) GetJSON200() *LocationSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetUserByLocationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetUserByLocationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetUserByLocationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetUserByLocationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetUserByLocationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetUserByLocationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetUserByLocationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetUserByLocationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetUserByLocationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetUserByLocationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UserSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetUserResponse) GetJSON200() *UserSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetUserResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetUserResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetUserResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetUserResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetUserResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetUserResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetWorkflowResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18368,6 +21002,66 @@ func (c *ClientWithResponses) EditAppointmentWithResponse(ctx context.Context, e
 		return nil, err
 	}
 	return ParseEditAppointmentResponse(rsp)
+}
+
+// CreateBlockSlotWithBodyWithResponse Create Block Slot
+//
+// Create block slot.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /calendars/events/block-slots (the `CreateBlockSlot` operationId).
+func (c *ClientWithResponses) CreateBlockSlotWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateBlockSlotResponse, error) {
+	rsp, err := c.CreateBlockSlotWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateBlockSlotResponse(rsp)
+}
+
+// CreateBlockSlotWithResponse Create Block Slot
+//
+// Create block slot.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /calendars/events/block-slots (the `CreateBlockSlot` operationId).
+func (c *ClientWithResponses) CreateBlockSlotWithResponse(ctx context.Context, body CreateBlockSlotJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateBlockSlotResponse, error) {
+	rsp, err := c.CreateBlockSlot(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateBlockSlotResponse(rsp)
+}
+
+// EditBlockSlotWithBodyWithResponse Update Block Slot
+//
+// Update block slot by ID.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /calendars/events/block-slots/{eventId} (the `EditBlockSlot` operationId).
+func (c *ClientWithResponses) EditBlockSlotWithBodyWithResponse(ctx context.Context, eventID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EditBlockSlotResponse, error) {
+	rsp, err := c.EditBlockSlotWithBody(ctx, eventID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEditBlockSlotResponse(rsp)
+}
+
+// EditBlockSlotWithResponse Update Block Slot
+//
+// Update block slot by ID.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /calendars/events/block-slots/{eventId} (the `EditBlockSlot` operationId).
+func (c *ClientWithResponses) EditBlockSlotWithResponse(ctx context.Context, eventID string, body EditBlockSlotJSONRequestBody, reqEditors ...RequestEditorFn) (*EditBlockSlotResponse, error) {
+	rsp, err := c.EditBlockSlot(ctx, eventID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEditBlockSlotResponse(rsp)
 }
 
 // DeleteEventWithBodyWithResponse Delete Event
@@ -18892,6 +21586,21 @@ func (c *ClientWithResponses) UpdateTaskWithResponse(ctx context.Context, contac
 		return nil, err
 	}
 	return ParseUpdateTaskResponse(rsp)
+}
+
+// GetLocationWithResponse Get Sub-Account (Formerly Location)
+//
+// Get details of a Sub-Account (Formerly Location) by passing the sub-account id.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /locations/{locationId} (the `GetLocation` operationId).
+func (c *ClientWithResponses) GetLocationWithResponse(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*GetLocationResponse, error) {
+	rsp, err := c.GetLocation(ctx, locationID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetLocationResponse(rsp)
 }
 
 // GetCustomFieldsWithResponse Get Custom Fields
@@ -19436,6 +22145,36 @@ func (c *ClientWithResponses) GetTransactionByIDWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseGetTransactionByIDResponse(rsp)
+}
+
+// GetUserByLocationWithResponse Get User by Location
+//
+// Deprecated. Use `GET /users/search` instead. Pass `locationId` as a query parameter to filter results by location, along with the required `companyId` and other search filters as needed.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /users/ (the `GetUserByLocation` operationId).
+//
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *ClientWithResponses) GetUserByLocationWithResponse(ctx context.Context, params *GetUserByLocationParams, reqEditors ...RequestEditorFn) (*GetUserByLocationResponse, error) {
+	rsp, err := c.GetUserByLocation(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetUserByLocationResponse(rsp)
+}
+
+// GetUserWithResponse Get User
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /users/{userId} (the `GetUser` operationId).
+func (c *ClientWithResponses) GetUserWithResponse(ctx context.Context, userID string, reqEditors ...RequestEditorFn) (*GetUserResponse, error) {
+	rsp, err := c.GetUser(ctx, userID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetUserResponse(rsp)
 }
 
 // GetWorkflowWithResponse Get Workflow
@@ -20015,6 +22754,142 @@ func ParseEditAppointmentResponse(rsp *http.Response) (*EditAppointmentResponse,
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateBlockSlotResponse parses an HTTP response from a CreateBlockSlotWithResponse call
+func ParseCreateBlockSlotResponse(rsp *http.Response) (*CreateBlockSlotResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateBlockSlotResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest BlockedSlotSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseEditBlockSlotResponse parses an HTTP response from a EditBlockSlotWithResponse call
+func ParseEditBlockSlotResponse(rsp *http.Response) (*EditBlockSlotResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EditBlockSlotResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest BlockedSlotSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequestDTO
@@ -21711,6 +24586,74 @@ func ParseUpdateTaskResponse(rsp *http.Response) (*UpdateTaskResponse, error) {
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest TaskByIsSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetLocationResponse parses an HTTP response from a GetLocationWithResponse call
+func ParseGetLocationResponse(rsp *http.Response) (*GetLocationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetLocationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetLocationByIDSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -23683,6 +26626,142 @@ func ParseGetTransactionByIDResponse(rsp *http.Response) (*GetTransactionByIDRes
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetTxnResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetUserByLocationResponse parses an HTTP response from a GetUserByLocationWithResponse call
+func ParseGetUserByLocationResponse(rsp *http.Response) (*GetUserByLocationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetUserByLocationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LocationSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetUserResponse parses an HTTP response from a GetUserWithResponse call
+func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UserSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -100,14 +100,20 @@ type protogen struct {
 // proto/hlgate/v1), given the directory's current files, and the Go file
 // that lists the generated services for the server (gen/genservices).
 func renderProtos(protoDir string, docs []document, common *yaml.Node, ops []op) (map[string][]byte, []byte, error) {
+	// The messages are built from the documents with the slice's repairs
+	// (normalize): an object whose example is a string is a string here
+	// too, so the client and the messages agree.
 	all := map[string]*yaml.Node{}
 	for _, d := range docs {
-		all[d.name] = docRoot(d.root)
+		all[d.name] = clone(docRoot(d.root))
 	}
-	all[commonDoc] = docRoot(common)
+	all[commonDoc] = clone(docRoot(common))
 	names, err := schemaNames(all)
 	if err != nil {
 		return nil, nil, err
+	}
+	for _, n := range all {
+		normalize(n, false)
 	}
 	hand, numbers, err := readProtoDir(protoDir)
 	if err != nil {

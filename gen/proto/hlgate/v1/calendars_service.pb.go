@@ -575,6 +575,423 @@ func (x *UpdateAppointmentNoteResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// CreateBlockSlotRequest is the request of CreateBlockSlot.
+type CreateBlockSlotRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,2,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Either calendarId or assignedUserId can be set, not both.
+	CalendarId *string `protobuf:"bytes,3,opt,name=calendar_id,json=calendarId,proto3,oneof" json:"calendar_id,omitempty"`
+	// Either calendarId or assignedUserId can be set, not both.
+	AssignedUserId *string `protobuf:"bytes,4,opt,name=assigned_user_id,json=assignedUserId,proto3,oneof" json:"assigned_user_id,omitempty"`
+	// Start Time
+	StartTime *string `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
+	// End Time
+	EndTime       *string `protobuf:"bytes,6,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateBlockSlotRequest) Reset() {
+	*x = CreateBlockSlotRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBlockSlotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBlockSlotRequest) ProtoMessage() {}
+
+func (x *CreateBlockSlotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBlockSlotRequest.ProtoReflect.Descriptor instead.
+func (*CreateBlockSlotRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CreateBlockSlotRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateBlockSlotRequest) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *CreateBlockSlotRequest) GetCalendarId() string {
+	if x != nil && x.CalendarId != nil {
+		return *x.CalendarId
+	}
+	return ""
+}
+
+func (x *CreateBlockSlotRequest) GetAssignedUserId() string {
+	if x != nil && x.AssignedUserId != nil {
+		return *x.AssignedUserId
+	}
+	return ""
+}
+
+func (x *CreateBlockSlotRequest) GetStartTime() string {
+	if x != nil && x.StartTime != nil {
+		return *x.StartTime
+	}
+	return ""
+}
+
+func (x *CreateBlockSlotRequest) GetEndTime() string {
+	if x != nil && x.EndTime != nil {
+		return *x.EndTime
+	}
+	return ""
+}
+
+// CreateBlockSlotResponse is HighLevel's answer to CreateBlockSlot, without
+// loss.
+type CreateBlockSlotResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Location Id
+	LocationId *string `protobuf:"bytes,2,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,3,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Start Time
+	StartTime *string `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
+	// End Time
+	EndTime *string `protobuf:"bytes,5,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
+	// Calendar id
+	CalendarId *string `protobuf:"bytes,6,opt,name=calendar_id,json=calendarId,proto3,oneof" json:"calendar_id,omitempty"`
+	// Assigned User Id
+	AssignedUserId *string `protobuf:"bytes,7,opt,name=assigned_user_id,json=assignedUserId,proto3,oneof" json:"assigned_user_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,8,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateBlockSlotResponse) Reset() {
+	*x = CreateBlockSlotResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBlockSlotResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBlockSlotResponse) ProtoMessage() {}
+
+func (x *CreateBlockSlotResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBlockSlotResponse.ProtoReflect.Descriptor instead.
+func (*CreateBlockSlotResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CreateBlockSlotResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CreateBlockSlotResponse) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateBlockSlotResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *CreateBlockSlotResponse) GetStartTime() string {
+	if x != nil && x.StartTime != nil {
+		return *x.StartTime
+	}
+	return ""
+}
+
+func (x *CreateBlockSlotResponse) GetEndTime() string {
+	if x != nil && x.EndTime != nil {
+		return *x.EndTime
+	}
+	return ""
+}
+
+func (x *CreateBlockSlotResponse) GetCalendarId() string {
+	if x != nil && x.CalendarId != nil {
+		return *x.CalendarId
+	}
+	return ""
+}
+
+func (x *CreateBlockSlotResponse) GetAssignedUserId() string {
+	if x != nil && x.AssignedUserId != nil {
+		return *x.AssignedUserId
+	}
+	return ""
+}
+
+func (x *CreateBlockSlotResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// EditBlockSlotRequest is the request of EditBlockSlot.
+type EditBlockSlotRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Event Id or Instance id. For recurring appointments send masterEventId to
+	// modify original series.
+	EventId string `protobuf:"bytes,2,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,3,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Either calendarId or assignedUserId can be set, not both.
+	CalendarId *string `protobuf:"bytes,4,opt,name=calendar_id,json=calendarId,proto3,oneof" json:"calendar_id,omitempty"`
+	// Either calendarId or assignedUserId can be set, not both.
+	AssignedUserId *string `protobuf:"bytes,5,opt,name=assigned_user_id,json=assignedUserId,proto3,oneof" json:"assigned_user_id,omitempty"`
+	// Start Time
+	StartTime *string `protobuf:"bytes,6,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
+	// End Time
+	EndTime       *string `protobuf:"bytes,7,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EditBlockSlotRequest) Reset() {
+	*x = EditBlockSlotRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EditBlockSlotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EditBlockSlotRequest) ProtoMessage() {}
+
+func (x *EditBlockSlotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EditBlockSlotRequest.ProtoReflect.Descriptor instead.
+func (*EditBlockSlotRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *EditBlockSlotRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *EditBlockSlotRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *EditBlockSlotRequest) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *EditBlockSlotRequest) GetCalendarId() string {
+	if x != nil && x.CalendarId != nil {
+		return *x.CalendarId
+	}
+	return ""
+}
+
+func (x *EditBlockSlotRequest) GetAssignedUserId() string {
+	if x != nil && x.AssignedUserId != nil {
+		return *x.AssignedUserId
+	}
+	return ""
+}
+
+func (x *EditBlockSlotRequest) GetStartTime() string {
+	if x != nil && x.StartTime != nil {
+		return *x.StartTime
+	}
+	return ""
+}
+
+func (x *EditBlockSlotRequest) GetEndTime() string {
+	if x != nil && x.EndTime != nil {
+		return *x.EndTime
+	}
+	return ""
+}
+
+// EditBlockSlotResponse is HighLevel's answer to EditBlockSlot, without loss.
+type EditBlockSlotResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Location Id
+	LocationId *string `protobuf:"bytes,2,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,3,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Start Time
+	StartTime *string `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
+	// End Time
+	EndTime *string `protobuf:"bytes,5,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
+	// Calendar id
+	CalendarId *string `protobuf:"bytes,6,opt,name=calendar_id,json=calendarId,proto3,oneof" json:"calendar_id,omitempty"`
+	// Assigned User Id
+	AssignedUserId *string `protobuf:"bytes,7,opt,name=assigned_user_id,json=assignedUserId,proto3,oneof" json:"assigned_user_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,8,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EditBlockSlotResponse) Reset() {
+	*x = EditBlockSlotResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EditBlockSlotResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EditBlockSlotResponse) ProtoMessage() {}
+
+func (x *EditBlockSlotResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EditBlockSlotResponse.ProtoReflect.Descriptor instead.
+func (*EditBlockSlotResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *EditBlockSlotResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *EditBlockSlotResponse) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *EditBlockSlotResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *EditBlockSlotResponse) GetStartTime() string {
+	if x != nil && x.StartTime != nil {
+		return *x.StartTime
+	}
+	return ""
+}
+
+func (x *EditBlockSlotResponse) GetEndTime() string {
+	if x != nil && x.EndTime != nil {
+		return *x.EndTime
+	}
+	return ""
+}
+
+func (x *EditBlockSlotResponse) GetCalendarId() string {
+	if x != nil && x.CalendarId != nil {
+		return *x.CalendarId
+	}
+	return ""
+}
+
+func (x *EditBlockSlotResponse) GetAssignedUserId() string {
+	if x != nil && x.AssignedUserId != nil {
+		return *x.AssignedUserId
+	}
+	return ""
+}
+
+func (x *EditBlockSlotResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetGroupsRequest is the request of GetGroups.
 type GetGroupsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -587,7 +1004,7 @@ type GetGroupsRequest struct {
 
 func (x *GetGroupsRequest) Reset() {
 	*x = GetGroupsRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -599,7 +1016,7 @@ func (x *GetGroupsRequest) String() string {
 func (*GetGroupsRequest) ProtoMessage() {}
 
 func (x *GetGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -612,7 +1029,7 @@ func (x *GetGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGroupsRequest.ProtoReflect.Descriptor instead.
 func (*GetGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{8}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetGroupsRequest) GetLocationId() string {
@@ -637,7 +1054,7 @@ type GetGroupsResponse struct {
 
 func (x *GetGroupsResponse) Reset() {
 	*x = GetGroupsResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +1066,7 @@ func (x *GetGroupsResponse) String() string {
 func (*GetGroupsResponse) ProtoMessage() {}
 
 func (x *GetGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,7 +1079,7 @@ func (x *GetGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGroupsResponse.ProtoReflect.Descriptor instead.
 func (*GetGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{9}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetGroupsResponse) GetGroups() []*GroupDTO {
@@ -699,7 +1116,7 @@ type CreateCalendarGroupRequest struct {
 
 func (x *CreateCalendarGroupRequest) Reset() {
 	*x = CreateCalendarGroupRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +1128,7 @@ func (x *CreateCalendarGroupRequest) String() string {
 func (*CreateCalendarGroupRequest) ProtoMessage() {}
 
 func (x *CreateCalendarGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +1141,7 @@ func (x *CreateCalendarGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCalendarGroupRequest.ProtoReflect.Descriptor instead.
 func (*CreateCalendarGroupRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateCalendarGroupRequest) GetLocationId() string {
@@ -778,7 +1195,7 @@ type CreateCalendarGroupResponse struct {
 
 func (x *CreateCalendarGroupResponse) Reset() {
 	*x = CreateCalendarGroupResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +1207,7 @@ func (x *CreateCalendarGroupResponse) String() string {
 func (*CreateCalendarGroupResponse) ProtoMessage() {}
 
 func (x *CreateCalendarGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +1220,7 @@ func (x *CreateCalendarGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCalendarGroupResponse.ProtoReflect.Descriptor instead.
 func (*CreateCalendarGroupResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateCalendarGroupResponse) GetGroup() *GroupDTO {
@@ -834,7 +1251,7 @@ type DeleteGroupRequest struct {
 
 func (x *DeleteGroupRequest) Reset() {
 	*x = DeleteGroupRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +1263,7 @@ func (x *DeleteGroupRequest) String() string {
 func (*DeleteGroupRequest) ProtoMessage() {}
 
 func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +1276,7 @@ func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroupRequest.ProtoReflect.Descriptor instead.
 func (*DeleteGroupRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteGroupRequest) GetLocationId() string {
@@ -891,7 +1308,7 @@ type DeleteGroupResponse struct {
 
 func (x *DeleteGroupResponse) Reset() {
 	*x = DeleteGroupResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -903,7 +1320,7 @@ func (x *DeleteGroupResponse) String() string {
 func (*DeleteGroupResponse) ProtoMessage() {}
 
 func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -916,7 +1333,7 @@ func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroupResponse.ProtoReflect.Descriptor instead.
 func (*DeleteGroupResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeleteGroupResponse) GetSuccess() bool {
@@ -953,7 +1370,7 @@ type EditGroupRequest struct {
 
 func (x *EditGroupRequest) Reset() {
 	*x = EditGroupRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -965,7 +1382,7 @@ func (x *EditGroupRequest) String() string {
 func (*EditGroupRequest) ProtoMessage() {}
 
 func (x *EditGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,7 +1395,7 @@ func (x *EditGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditGroupRequest.ProtoReflect.Descriptor instead.
 func (*EditGroupRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *EditGroupRequest) GetLocationId() string {
@@ -1031,7 +1448,7 @@ type EditGroupResponse struct {
 
 func (x *EditGroupResponse) Reset() {
 	*x = EditGroupResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1043,7 +1460,7 @@ func (x *EditGroupResponse) String() string {
 func (*EditGroupResponse) ProtoMessage() {}
 
 func (x *EditGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1056,7 +1473,7 @@ func (x *EditGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditGroupResponse.ProtoReflect.Descriptor instead.
 func (*EditGroupResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *EditGroupResponse) GetGroup() *GroupDTO {
@@ -1125,7 +1542,76 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x05_body\"\x90\x01\n" +
 	"\x1dUpdateAppointmentNoteResponse\x125\n" +
 	"\x04note\x18\x01 \x01(\v2!.hlgate.v1.CalendarsGetNoteSchemaR\x04note\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"8\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xc2\x02\n" +
+	"\x16CreateBlockSlotRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x19\n" +
+	"\x05title\x18\x02 \x01(\tH\x00R\x05title\x88\x01\x01\x12)\n" +
+	"\vcalendar_id\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\n" +
+	"calendarId\x88\x01\x01\x12-\n" +
+	"\x10assigned_user_id\x18\x04 \x01(\tH\x02R\x0eassignedUserId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_time\x18\x05 \x01(\tH\x03R\tstartTime\x88\x01\x01\x12\x1e\n" +
+	"\bend_time\x18\x06 \x01(\tH\x04R\aendTime\x88\x01\x01B\b\n" +
+	"\x06_titleB\x0e\n" +
+	"\f_calendar_idB\x13\n" +
+	"\x11_assigned_user_idB\r\n" +
+	"\v_start_timeB\v\n" +
+	"\t_end_time\"\xa4\x03\n" +
+	"\x17CreateBlockSlotResponse\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x02 \x01(\tH\x01R\n" +
+	"locationId\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x03 \x01(\tH\x02R\x05title\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_time\x18\x04 \x01(\tH\x03R\tstartTime\x88\x01\x01\x12\x1e\n" +
+	"\bend_time\x18\x05 \x01(\tH\x04R\aendTime\x88\x01\x01\x12$\n" +
+	"\vcalendar_id\x18\x06 \x01(\tH\x05R\n" +
+	"calendarId\x88\x01\x01\x12-\n" +
+	"\x10assigned_user_id\x18\a \x01(\tH\x06R\x0eassignedUserId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_location_idB\b\n" +
+	"\x06_titleB\r\n" +
+	"\v_start_timeB\v\n" +
+	"\t_end_timeB\x0e\n" +
+	"\f_calendar_idB\x13\n" +
+	"\x11_assigned_user_id\"\xe0\x02\n" +
+	"\x14EditBlockSlotRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1e\n" +
+	"\bevent_id\x18\x02 \x01(\tB\x03\xe0A\x02R\aeventId\x12\x19\n" +
+	"\x05title\x18\x03 \x01(\tH\x00R\x05title\x88\x01\x01\x12)\n" +
+	"\vcalendar_id\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\n" +
+	"calendarId\x88\x01\x01\x12-\n" +
+	"\x10assigned_user_id\x18\x05 \x01(\tH\x02R\x0eassignedUserId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_time\x18\x06 \x01(\tH\x03R\tstartTime\x88\x01\x01\x12\x1e\n" +
+	"\bend_time\x18\a \x01(\tH\x04R\aendTime\x88\x01\x01B\b\n" +
+	"\x06_titleB\x0e\n" +
+	"\f_calendar_idB\x13\n" +
+	"\x11_assigned_user_idB\r\n" +
+	"\v_start_timeB\v\n" +
+	"\t_end_time\"\xa2\x03\n" +
+	"\x15EditBlockSlotResponse\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x02 \x01(\tH\x01R\n" +
+	"locationId\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x03 \x01(\tH\x02R\x05title\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_time\x18\x04 \x01(\tH\x03R\tstartTime\x88\x01\x01\x12\x1e\n" +
+	"\bend_time\x18\x05 \x01(\tH\x04R\aendTime\x88\x01\x01\x12$\n" +
+	"\vcalendar_id\x18\x06 \x01(\tH\x05R\n" +
+	"calendarId\x88\x01\x01\x12-\n" +
+	"\x10assigned_user_id\x18\a \x01(\tH\x06R\x0eassignedUserId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_location_idB\b\n" +
+	"\x06_titleB\r\n" +
+	"\v_start_timeB\v\n" +
+	"\t_end_timeB\x0e\n" +
+	"\f_calendar_idB\x13\n" +
+	"\x11_assigned_user_id\"8\n" +
 	"\x10GetGroupsRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\"z\n" +
@@ -1168,7 +1654,7 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x05_slug\"x\n" +
 	"\x11EditGroupResponse\x12)\n" +
 	"\x05group\x18\x01 \x01(\v2\x13.hlgate.v1.GroupDTOR\x05group\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xd6\x16\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xc7\x19\n" +
 	"\x10CalendarsService\x12\xb5\x01\n" +
 	"\x11CreateAppointment\x12#.hlgate.v1.CreateAppointmentRequest\x1a$.hlgate.v1.CreateAppointmentResponse\"U\xc2\xf3\x18\x14\n" +
 	"\x12create-appointment\x82\xd3\xe4\x93\x027:\vappointment\"(/v1/locations/{location_id}/appointments\x12\xad\x01\n" +
@@ -1189,7 +1675,11 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x15DeleteAppointmentNote\x12'.hlgate.v1.DeleteAppointmentNoteRequest\x1a(.hlgate.v1.DeleteAppointmentNoteResponse\"x\xc2\xf3\x18\x19\n" +
 	"\x17delete-appointment-note\x82\xd3\xe4\x93\x02U*S/v1/locations/{location_id}/calendars/appointments/{appointment_id}/notes/{note_id}\x12\xe7\x01\n" +
 	"\x15UpdateAppointmentNote\x12'.hlgate.v1.UpdateAppointmentNoteRequest\x1a(.hlgate.v1.UpdateAppointmentNoteResponse\"{\xc2\xf3\x18\x19\n" +
-	"\x17update-appointment-note\x82\xd3\xe4\x93\x02X:\x01*\x1aS/v1/locations/{location_id}/calendars/appointments/{appointment_id}/notes/{note_id}\x12\x8c\x01\n" +
+	"\x17update-appointment-note\x82\xd3\xe4\x93\x02X:\x01*\x1aS/v1/locations/{location_id}/calendars/appointments/{appointment_id}/notes/{note_id}\x12\xb4\x01\n" +
+	"\x0fCreateBlockSlot\x12!.hlgate.v1.CreateBlockSlotRequest\x1a\".hlgate.v1.CreateBlockSlotResponse\"Z\xc2\xf3\x18\x13\n" +
+	"\x11create-block-slot\x82\xd3\xe4\x93\x02=:\x01*\"8/v1/locations/{location_id}/calendars/events/block-slots\x12\xb7\x01\n" +
+	"\rEditBlockSlot\x12\x1f.hlgate.v1.EditBlockSlotRequest\x1a .hlgate.v1.EditBlockSlotResponse\"c\xc2\xf3\x18\x11\n" +
+	"\x0fedit-block-slot\x82\xd3\xe4\x93\x02H:\x01*\x1aC/v1/locations/{location_id}/calendars/events/block-slots/{event_id}\x12\x8c\x01\n" +
 	"\tGetGroups\x12\x1b.hlgate.v1.GetGroupsRequest\x1a\x1c.hlgate.v1.GetGroupsResponse\"D\xc2\xf3\x18\f\n" +
 	"\n" +
 	"get-groups\x82\xd3\xe4\x93\x02.\x12,/v1/locations/{location_id}/calendars/groups\x12\xb8\x01\n" +
@@ -1218,7 +1708,7 @@ func file_hlgate_v1_calendars_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_calendars_service_proto_rawDescData
 }
 
-var file_hlgate_v1_calendars_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_hlgate_v1_calendars_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_hlgate_v1_calendars_service_proto_goTypes = []any{
 	(*GetAppointmentNotesRequest)(nil),    // 0: hlgate.v1.GetAppointmentNotesRequest
 	(*GetAppointmentNotesResponse)(nil),   // 1: hlgate.v1.GetAppointmentNotesResponse
@@ -1228,86 +1718,96 @@ var file_hlgate_v1_calendars_service_proto_goTypes = []any{
 	(*DeleteAppointmentNoteResponse)(nil), // 5: hlgate.v1.DeleteAppointmentNoteResponse
 	(*UpdateAppointmentNoteRequest)(nil),  // 6: hlgate.v1.UpdateAppointmentNoteRequest
 	(*UpdateAppointmentNoteResponse)(nil), // 7: hlgate.v1.UpdateAppointmentNoteResponse
-	(*GetGroupsRequest)(nil),              // 8: hlgate.v1.GetGroupsRequest
-	(*GetGroupsResponse)(nil),             // 9: hlgate.v1.GetGroupsResponse
-	(*CreateCalendarGroupRequest)(nil),    // 10: hlgate.v1.CreateCalendarGroupRequest
-	(*CreateCalendarGroupResponse)(nil),   // 11: hlgate.v1.CreateCalendarGroupResponse
-	(*DeleteGroupRequest)(nil),            // 12: hlgate.v1.DeleteGroupRequest
-	(*DeleteGroupResponse)(nil),           // 13: hlgate.v1.DeleteGroupResponse
-	(*EditGroupRequest)(nil),              // 14: hlgate.v1.EditGroupRequest
-	(*EditGroupResponse)(nil),             // 15: hlgate.v1.EditGroupResponse
-	(*CalendarsGetNoteSchema)(nil),        // 16: hlgate.v1.CalendarsGetNoteSchema
-	(*structpb.Struct)(nil),               // 17: google.protobuf.Struct
-	(*GroupDTO)(nil),                      // 18: hlgate.v1.GroupDTO
-	(*CreateAppointmentRequest)(nil),      // 19: hlgate.v1.CreateAppointmentRequest
-	(*GetAppointmentRequest)(nil),         // 20: hlgate.v1.GetAppointmentRequest
-	(*UpdateAppointmentRequest)(nil),      // 21: hlgate.v1.UpdateAppointmentRequest
-	(*ListCalendarsRequest)(nil),          // 22: hlgate.v1.ListCalendarsRequest
-	(*GetCalendarRequest)(nil),            // 23: hlgate.v1.GetCalendarRequest
-	(*GetFreeSlotsRequest)(nil),           // 24: hlgate.v1.GetFreeSlotsRequest
-	(*ListEventsRequest)(nil),             // 25: hlgate.v1.ListEventsRequest
-	(*DeleteEventRequest)(nil),            // 26: hlgate.v1.DeleteEventRequest
-	(*CreateAppointmentResponse)(nil),     // 27: hlgate.v1.CreateAppointmentResponse
-	(*GetAppointmentResponse)(nil),        // 28: hlgate.v1.GetAppointmentResponse
-	(*UpdateAppointmentResponse)(nil),     // 29: hlgate.v1.UpdateAppointmentResponse
-	(*ListCalendarsResponse)(nil),         // 30: hlgate.v1.ListCalendarsResponse
-	(*GetCalendarResponse)(nil),           // 31: hlgate.v1.GetCalendarResponse
-	(*GetFreeSlotsResponse)(nil),          // 32: hlgate.v1.GetFreeSlotsResponse
-	(*ListEventsResponse)(nil),            // 33: hlgate.v1.ListEventsResponse
-	(*DeleteEventResponse)(nil),           // 34: hlgate.v1.DeleteEventResponse
+	(*CreateBlockSlotRequest)(nil),        // 8: hlgate.v1.CreateBlockSlotRequest
+	(*CreateBlockSlotResponse)(nil),       // 9: hlgate.v1.CreateBlockSlotResponse
+	(*EditBlockSlotRequest)(nil),          // 10: hlgate.v1.EditBlockSlotRequest
+	(*EditBlockSlotResponse)(nil),         // 11: hlgate.v1.EditBlockSlotResponse
+	(*GetGroupsRequest)(nil),              // 12: hlgate.v1.GetGroupsRequest
+	(*GetGroupsResponse)(nil),             // 13: hlgate.v1.GetGroupsResponse
+	(*CreateCalendarGroupRequest)(nil),    // 14: hlgate.v1.CreateCalendarGroupRequest
+	(*CreateCalendarGroupResponse)(nil),   // 15: hlgate.v1.CreateCalendarGroupResponse
+	(*DeleteGroupRequest)(nil),            // 16: hlgate.v1.DeleteGroupRequest
+	(*DeleteGroupResponse)(nil),           // 17: hlgate.v1.DeleteGroupResponse
+	(*EditGroupRequest)(nil),              // 18: hlgate.v1.EditGroupRequest
+	(*EditGroupResponse)(nil),             // 19: hlgate.v1.EditGroupResponse
+	(*CalendarsGetNoteSchema)(nil),        // 20: hlgate.v1.CalendarsGetNoteSchema
+	(*structpb.Struct)(nil),               // 21: google.protobuf.Struct
+	(*GroupDTO)(nil),                      // 22: hlgate.v1.GroupDTO
+	(*CreateAppointmentRequest)(nil),      // 23: hlgate.v1.CreateAppointmentRequest
+	(*GetAppointmentRequest)(nil),         // 24: hlgate.v1.GetAppointmentRequest
+	(*UpdateAppointmentRequest)(nil),      // 25: hlgate.v1.UpdateAppointmentRequest
+	(*ListCalendarsRequest)(nil),          // 26: hlgate.v1.ListCalendarsRequest
+	(*GetCalendarRequest)(nil),            // 27: hlgate.v1.GetCalendarRequest
+	(*GetFreeSlotsRequest)(nil),           // 28: hlgate.v1.GetFreeSlotsRequest
+	(*ListEventsRequest)(nil),             // 29: hlgate.v1.ListEventsRequest
+	(*DeleteEventRequest)(nil),            // 30: hlgate.v1.DeleteEventRequest
+	(*CreateAppointmentResponse)(nil),     // 31: hlgate.v1.CreateAppointmentResponse
+	(*GetAppointmentResponse)(nil),        // 32: hlgate.v1.GetAppointmentResponse
+	(*UpdateAppointmentResponse)(nil),     // 33: hlgate.v1.UpdateAppointmentResponse
+	(*ListCalendarsResponse)(nil),         // 34: hlgate.v1.ListCalendarsResponse
+	(*GetCalendarResponse)(nil),           // 35: hlgate.v1.GetCalendarResponse
+	(*GetFreeSlotsResponse)(nil),          // 36: hlgate.v1.GetFreeSlotsResponse
+	(*ListEventsResponse)(nil),            // 37: hlgate.v1.ListEventsResponse
+	(*DeleteEventResponse)(nil),           // 38: hlgate.v1.DeleteEventResponse
 }
 var file_hlgate_v1_calendars_service_proto_depIdxs = []int32{
-	16, // 0: hlgate.v1.GetAppointmentNotesResponse.notes:type_name -> hlgate.v1.CalendarsGetNoteSchema
-	17, // 1: hlgate.v1.GetAppointmentNotesResponse.unmapped:type_name -> google.protobuf.Struct
-	16, // 2: hlgate.v1.CreateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
-	17, // 3: hlgate.v1.CreateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	17, // 4: hlgate.v1.DeleteAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	16, // 5: hlgate.v1.UpdateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
-	17, // 6: hlgate.v1.UpdateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	18, // 7: hlgate.v1.GetGroupsResponse.groups:type_name -> hlgate.v1.GroupDTO
-	17, // 8: hlgate.v1.GetGroupsResponse.unmapped:type_name -> google.protobuf.Struct
-	18, // 9: hlgate.v1.CreateCalendarGroupResponse.group:type_name -> hlgate.v1.GroupDTO
-	17, // 10: hlgate.v1.CreateCalendarGroupResponse.unmapped:type_name -> google.protobuf.Struct
-	17, // 11: hlgate.v1.DeleteGroupResponse.unmapped:type_name -> google.protobuf.Struct
-	18, // 12: hlgate.v1.EditGroupResponse.group:type_name -> hlgate.v1.GroupDTO
-	17, // 13: hlgate.v1.EditGroupResponse.unmapped:type_name -> google.protobuf.Struct
-	19, // 14: hlgate.v1.CalendarsService.CreateAppointment:input_type -> hlgate.v1.CreateAppointmentRequest
-	20, // 15: hlgate.v1.CalendarsService.GetAppointment:input_type -> hlgate.v1.GetAppointmentRequest
-	21, // 16: hlgate.v1.CalendarsService.UpdateAppointment:input_type -> hlgate.v1.UpdateAppointmentRequest
-	22, // 17: hlgate.v1.CalendarsService.ListCalendars:input_type -> hlgate.v1.ListCalendarsRequest
-	23, // 18: hlgate.v1.CalendarsService.GetCalendar:input_type -> hlgate.v1.GetCalendarRequest
-	24, // 19: hlgate.v1.CalendarsService.GetFreeSlots:input_type -> hlgate.v1.GetFreeSlotsRequest
-	0,  // 20: hlgate.v1.CalendarsService.GetAppointmentNotes:input_type -> hlgate.v1.GetAppointmentNotesRequest
-	2,  // 21: hlgate.v1.CalendarsService.CreateAppointmentNote:input_type -> hlgate.v1.CreateAppointmentNoteRequest
-	4,  // 22: hlgate.v1.CalendarsService.DeleteAppointmentNote:input_type -> hlgate.v1.DeleteAppointmentNoteRequest
-	6,  // 23: hlgate.v1.CalendarsService.UpdateAppointmentNote:input_type -> hlgate.v1.UpdateAppointmentNoteRequest
-	8,  // 24: hlgate.v1.CalendarsService.GetGroups:input_type -> hlgate.v1.GetGroupsRequest
-	10, // 25: hlgate.v1.CalendarsService.CreateCalendarGroup:input_type -> hlgate.v1.CreateCalendarGroupRequest
-	12, // 26: hlgate.v1.CalendarsService.DeleteGroup:input_type -> hlgate.v1.DeleteGroupRequest
-	14, // 27: hlgate.v1.CalendarsService.EditGroup:input_type -> hlgate.v1.EditGroupRequest
-	25, // 28: hlgate.v1.CalendarsService.ListEvents:input_type -> hlgate.v1.ListEventsRequest
-	26, // 29: hlgate.v1.CalendarsService.DeleteEvent:input_type -> hlgate.v1.DeleteEventRequest
-	27, // 30: hlgate.v1.CalendarsService.CreateAppointment:output_type -> hlgate.v1.CreateAppointmentResponse
-	28, // 31: hlgate.v1.CalendarsService.GetAppointment:output_type -> hlgate.v1.GetAppointmentResponse
-	29, // 32: hlgate.v1.CalendarsService.UpdateAppointment:output_type -> hlgate.v1.UpdateAppointmentResponse
-	30, // 33: hlgate.v1.CalendarsService.ListCalendars:output_type -> hlgate.v1.ListCalendarsResponse
-	31, // 34: hlgate.v1.CalendarsService.GetCalendar:output_type -> hlgate.v1.GetCalendarResponse
-	32, // 35: hlgate.v1.CalendarsService.GetFreeSlots:output_type -> hlgate.v1.GetFreeSlotsResponse
-	1,  // 36: hlgate.v1.CalendarsService.GetAppointmentNotes:output_type -> hlgate.v1.GetAppointmentNotesResponse
-	3,  // 37: hlgate.v1.CalendarsService.CreateAppointmentNote:output_type -> hlgate.v1.CreateAppointmentNoteResponse
-	5,  // 38: hlgate.v1.CalendarsService.DeleteAppointmentNote:output_type -> hlgate.v1.DeleteAppointmentNoteResponse
-	7,  // 39: hlgate.v1.CalendarsService.UpdateAppointmentNote:output_type -> hlgate.v1.UpdateAppointmentNoteResponse
-	9,  // 40: hlgate.v1.CalendarsService.GetGroups:output_type -> hlgate.v1.GetGroupsResponse
-	11, // 41: hlgate.v1.CalendarsService.CreateCalendarGroup:output_type -> hlgate.v1.CreateCalendarGroupResponse
-	13, // 42: hlgate.v1.CalendarsService.DeleteGroup:output_type -> hlgate.v1.DeleteGroupResponse
-	15, // 43: hlgate.v1.CalendarsService.EditGroup:output_type -> hlgate.v1.EditGroupResponse
-	33, // 44: hlgate.v1.CalendarsService.ListEvents:output_type -> hlgate.v1.ListEventsResponse
-	34, // 45: hlgate.v1.CalendarsService.DeleteEvent:output_type -> hlgate.v1.DeleteEventResponse
-	30, // [30:46] is the sub-list for method output_type
-	14, // [14:30] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	20, // 0: hlgate.v1.GetAppointmentNotesResponse.notes:type_name -> hlgate.v1.CalendarsGetNoteSchema
+	21, // 1: hlgate.v1.GetAppointmentNotesResponse.unmapped:type_name -> google.protobuf.Struct
+	20, // 2: hlgate.v1.CreateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
+	21, // 3: hlgate.v1.CreateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	21, // 4: hlgate.v1.DeleteAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	20, // 5: hlgate.v1.UpdateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
+	21, // 6: hlgate.v1.UpdateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	21, // 7: hlgate.v1.CreateBlockSlotResponse.unmapped:type_name -> google.protobuf.Struct
+	21, // 8: hlgate.v1.EditBlockSlotResponse.unmapped:type_name -> google.protobuf.Struct
+	22, // 9: hlgate.v1.GetGroupsResponse.groups:type_name -> hlgate.v1.GroupDTO
+	21, // 10: hlgate.v1.GetGroupsResponse.unmapped:type_name -> google.protobuf.Struct
+	22, // 11: hlgate.v1.CreateCalendarGroupResponse.group:type_name -> hlgate.v1.GroupDTO
+	21, // 12: hlgate.v1.CreateCalendarGroupResponse.unmapped:type_name -> google.protobuf.Struct
+	21, // 13: hlgate.v1.DeleteGroupResponse.unmapped:type_name -> google.protobuf.Struct
+	22, // 14: hlgate.v1.EditGroupResponse.group:type_name -> hlgate.v1.GroupDTO
+	21, // 15: hlgate.v1.EditGroupResponse.unmapped:type_name -> google.protobuf.Struct
+	23, // 16: hlgate.v1.CalendarsService.CreateAppointment:input_type -> hlgate.v1.CreateAppointmentRequest
+	24, // 17: hlgate.v1.CalendarsService.GetAppointment:input_type -> hlgate.v1.GetAppointmentRequest
+	25, // 18: hlgate.v1.CalendarsService.UpdateAppointment:input_type -> hlgate.v1.UpdateAppointmentRequest
+	26, // 19: hlgate.v1.CalendarsService.ListCalendars:input_type -> hlgate.v1.ListCalendarsRequest
+	27, // 20: hlgate.v1.CalendarsService.GetCalendar:input_type -> hlgate.v1.GetCalendarRequest
+	28, // 21: hlgate.v1.CalendarsService.GetFreeSlots:input_type -> hlgate.v1.GetFreeSlotsRequest
+	0,  // 22: hlgate.v1.CalendarsService.GetAppointmentNotes:input_type -> hlgate.v1.GetAppointmentNotesRequest
+	2,  // 23: hlgate.v1.CalendarsService.CreateAppointmentNote:input_type -> hlgate.v1.CreateAppointmentNoteRequest
+	4,  // 24: hlgate.v1.CalendarsService.DeleteAppointmentNote:input_type -> hlgate.v1.DeleteAppointmentNoteRequest
+	6,  // 25: hlgate.v1.CalendarsService.UpdateAppointmentNote:input_type -> hlgate.v1.UpdateAppointmentNoteRequest
+	8,  // 26: hlgate.v1.CalendarsService.CreateBlockSlot:input_type -> hlgate.v1.CreateBlockSlotRequest
+	10, // 27: hlgate.v1.CalendarsService.EditBlockSlot:input_type -> hlgate.v1.EditBlockSlotRequest
+	12, // 28: hlgate.v1.CalendarsService.GetGroups:input_type -> hlgate.v1.GetGroupsRequest
+	14, // 29: hlgate.v1.CalendarsService.CreateCalendarGroup:input_type -> hlgate.v1.CreateCalendarGroupRequest
+	16, // 30: hlgate.v1.CalendarsService.DeleteGroup:input_type -> hlgate.v1.DeleteGroupRequest
+	18, // 31: hlgate.v1.CalendarsService.EditGroup:input_type -> hlgate.v1.EditGroupRequest
+	29, // 32: hlgate.v1.CalendarsService.ListEvents:input_type -> hlgate.v1.ListEventsRequest
+	30, // 33: hlgate.v1.CalendarsService.DeleteEvent:input_type -> hlgate.v1.DeleteEventRequest
+	31, // 34: hlgate.v1.CalendarsService.CreateAppointment:output_type -> hlgate.v1.CreateAppointmentResponse
+	32, // 35: hlgate.v1.CalendarsService.GetAppointment:output_type -> hlgate.v1.GetAppointmentResponse
+	33, // 36: hlgate.v1.CalendarsService.UpdateAppointment:output_type -> hlgate.v1.UpdateAppointmentResponse
+	34, // 37: hlgate.v1.CalendarsService.ListCalendars:output_type -> hlgate.v1.ListCalendarsResponse
+	35, // 38: hlgate.v1.CalendarsService.GetCalendar:output_type -> hlgate.v1.GetCalendarResponse
+	36, // 39: hlgate.v1.CalendarsService.GetFreeSlots:output_type -> hlgate.v1.GetFreeSlotsResponse
+	1,  // 40: hlgate.v1.CalendarsService.GetAppointmentNotes:output_type -> hlgate.v1.GetAppointmentNotesResponse
+	3,  // 41: hlgate.v1.CalendarsService.CreateAppointmentNote:output_type -> hlgate.v1.CreateAppointmentNoteResponse
+	5,  // 42: hlgate.v1.CalendarsService.DeleteAppointmentNote:output_type -> hlgate.v1.DeleteAppointmentNoteResponse
+	7,  // 43: hlgate.v1.CalendarsService.UpdateAppointmentNote:output_type -> hlgate.v1.UpdateAppointmentNoteResponse
+	9,  // 44: hlgate.v1.CalendarsService.CreateBlockSlot:output_type -> hlgate.v1.CreateBlockSlotResponse
+	11, // 45: hlgate.v1.CalendarsService.EditBlockSlot:output_type -> hlgate.v1.EditBlockSlotResponse
+	13, // 46: hlgate.v1.CalendarsService.GetGroups:output_type -> hlgate.v1.GetGroupsResponse
+	15, // 47: hlgate.v1.CalendarsService.CreateCalendarGroup:output_type -> hlgate.v1.CreateCalendarGroupResponse
+	17, // 48: hlgate.v1.CalendarsService.DeleteGroup:output_type -> hlgate.v1.DeleteGroupResponse
+	19, // 49: hlgate.v1.CalendarsService.EditGroup:output_type -> hlgate.v1.EditGroupResponse
+	37, // 50: hlgate.v1.CalendarsService.ListEvents:output_type -> hlgate.v1.ListEventsResponse
+	38, // 51: hlgate.v1.CalendarsService.DeleteEvent:output_type -> hlgate.v1.DeleteEventResponse
+	34, // [34:52] is the sub-list for method output_type
+	16, // [16:34] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_calendars_service_proto_init() }
@@ -1322,16 +1822,20 @@ func file_hlgate_v1_calendars_service_proto_init() {
 	file_hlgate_v1_calendars_service_proto_msgTypes[2].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[5].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[6].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[8].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[9].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[10].OneofWrappers = []any{}
-	file_hlgate_v1_calendars_service_proto_msgTypes[13].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[11].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[14].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[17].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[18].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_calendars_service_proto_rawDesc), len(file_hlgate_v1_calendars_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -35,6 +35,8 @@ const (
 	CalendarsService_CreateAppointmentNote_FullMethodName = "/hlgate.v1.CalendarsService/CreateAppointmentNote"
 	CalendarsService_DeleteAppointmentNote_FullMethodName = "/hlgate.v1.CalendarsService/DeleteAppointmentNote"
 	CalendarsService_UpdateAppointmentNote_FullMethodName = "/hlgate.v1.CalendarsService/UpdateAppointmentNote"
+	CalendarsService_CreateBlockSlot_FullMethodName       = "/hlgate.v1.CalendarsService/CreateBlockSlot"
+	CalendarsService_EditBlockSlot_FullMethodName         = "/hlgate.v1.CalendarsService/EditBlockSlot"
 	CalendarsService_GetGroups_FullMethodName             = "/hlgate.v1.CalendarsService/GetGroups"
 	CalendarsService_CreateCalendarGroup_FullMethodName   = "/hlgate.v1.CalendarsService/CreateCalendarGroup"
 	CalendarsService_DeleteGroup_FullMethodName           = "/hlgate.v1.CalendarsService/DeleteGroup"
@@ -87,6 +89,12 @@ type CalendarsServiceClient interface {
 	// /calendars/appointments/{appointmentId}/notes/{noteId}
 	// (update-appointment-note). Update Note.
 	UpdateAppointmentNote(ctx context.Context, in *UpdateAppointmentNoteRequest, opts ...grpc.CallOption) (*UpdateAppointmentNoteResponse, error)
+	// CreateBlockSlot calls POST /calendars/events/block-slots
+	// (create-block-slot). Create Block Slot: Create block slot.
+	CreateBlockSlot(ctx context.Context, in *CreateBlockSlotRequest, opts ...grpc.CallOption) (*CreateBlockSlotResponse, error)
+	// EditBlockSlot calls PUT /calendars/events/block-slots/{eventId}
+	// (edit-block-slot). Update Block Slot: Update block slot by ID.
+	EditBlockSlot(ctx context.Context, in *EditBlockSlotRequest, opts ...grpc.CallOption) (*EditBlockSlotResponse, error)
 	// GetGroups calls GET /calendars/groups (get-groups). Get Groups: Get all
 	// calendar groups in a location.
 	GetGroups(ctx context.Context, in *GetGroupsRequest, opts ...grpc.CallOption) (*GetGroupsResponse, error)
@@ -219,6 +227,26 @@ func (c *calendarsServiceClient) UpdateAppointmentNote(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *calendarsServiceClient) CreateBlockSlot(ctx context.Context, in *CreateBlockSlotRequest, opts ...grpc.CallOption) (*CreateBlockSlotResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateBlockSlotResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_CreateBlockSlot_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) EditBlockSlot(ctx context.Context, in *EditBlockSlotRequest, opts ...grpc.CallOption) (*EditBlockSlotResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EditBlockSlotResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_EditBlockSlot_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *calendarsServiceClient) GetGroups(ctx context.Context, in *GetGroupsRequest, opts ...grpc.CallOption) (*GetGroupsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetGroupsResponse)
@@ -323,6 +351,12 @@ type CalendarsServiceServer interface {
 	// /calendars/appointments/{appointmentId}/notes/{noteId}
 	// (update-appointment-note). Update Note.
 	UpdateAppointmentNote(context.Context, *UpdateAppointmentNoteRequest) (*UpdateAppointmentNoteResponse, error)
+	// CreateBlockSlot calls POST /calendars/events/block-slots
+	// (create-block-slot). Create Block Slot: Create block slot.
+	CreateBlockSlot(context.Context, *CreateBlockSlotRequest) (*CreateBlockSlotResponse, error)
+	// EditBlockSlot calls PUT /calendars/events/block-slots/{eventId}
+	// (edit-block-slot). Update Block Slot: Update block slot by ID.
+	EditBlockSlot(context.Context, *EditBlockSlotRequest) (*EditBlockSlotResponse, error)
 	// GetGroups calls GET /calendars/groups (get-groups). Get Groups: Get all
 	// calendar groups in a location.
 	GetGroups(context.Context, *GetGroupsRequest) (*GetGroupsResponse, error)
@@ -384,6 +418,12 @@ func (UnimplementedCalendarsServiceServer) DeleteAppointmentNote(context.Context
 }
 func (UnimplementedCalendarsServiceServer) UpdateAppointmentNote(context.Context, *UpdateAppointmentNoteRequest) (*UpdateAppointmentNoteResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateAppointmentNote not implemented")
+}
+func (UnimplementedCalendarsServiceServer) CreateBlockSlot(context.Context, *CreateBlockSlotRequest) (*CreateBlockSlotResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateBlockSlot not implemented")
+}
+func (UnimplementedCalendarsServiceServer) EditBlockSlot(context.Context, *EditBlockSlotRequest) (*EditBlockSlotResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EditBlockSlot not implemented")
 }
 func (UnimplementedCalendarsServiceServer) GetGroups(context.Context, *GetGroupsRequest) (*GetGroupsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetGroups not implemented")
@@ -604,6 +644,42 @@ func _CalendarsService_UpdateAppointmentNote_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CalendarsService_CreateBlockSlot_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateBlockSlotRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).CreateBlockSlot(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_CreateBlockSlot_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).CreateBlockSlot(ctx, req.(*CreateBlockSlotRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_EditBlockSlot_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EditBlockSlotRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).EditBlockSlot(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_EditBlockSlot_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).EditBlockSlot(ctx, req.(*EditBlockSlotRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CalendarsService_GetGroups_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetGroupsRequest)
 	if err := dec(in); err != nil {
@@ -758,6 +834,14 @@ var CalendarsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateAppointmentNote",
 			Handler:    _CalendarsService_UpdateAppointmentNote_Handler,
+		},
+		{
+			MethodName: "CreateBlockSlot",
+			Handler:    _CalendarsService_CreateBlockSlot_Handler,
+		},
+		{
+			MethodName: "EditBlockSlot",
+			Handler:    _CalendarsService_EditBlockSlot_Handler,
 		},
 		{
 			MethodName: "GetGroups",

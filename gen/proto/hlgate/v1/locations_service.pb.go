@@ -29,6 +29,110 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// GetLocationRequest is the request of GetLocation.
+type GetLocationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId    string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLocationRequest) Reset() {
+	*x = GetLocationRequest{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLocationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLocationRequest) ProtoMessage() {}
+
+func (x *GetLocationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLocationRequest.ProtoReflect.Descriptor instead.
+func (*GetLocationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetLocationRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+// GetLocationResponse is HighLevel's answer to GetLocation, without loss.
+type GetLocationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's location.
+	Location *GetLocationByIdSchema `protobuf:"bytes,1,opt,name=location,proto3" json:"location,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLocationResponse) Reset() {
+	*x = GetLocationResponse{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLocationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLocationResponse) ProtoMessage() {}
+
+func (x *GetLocationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLocationResponse.ProtoReflect.Descriptor instead.
+func (*GetLocationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetLocationResponse) GetLocation() *GetLocationByIdSchema {
+	if x != nil {
+		return x.Location
+	}
+	return nil
+}
+
+func (x *GetLocationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetCustomValuesRequest is the request of GetCustomValues.
 type GetCustomValuesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -41,7 +145,7 @@ type GetCustomValuesRequest struct {
 
 func (x *GetCustomValuesRequest) Reset() {
 	*x = GetCustomValuesRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[0]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -53,7 +157,7 @@ func (x *GetCustomValuesRequest) String() string {
 func (*GetCustomValuesRequest) ProtoMessage() {}
 
 func (x *GetCustomValuesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[0]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -66,7 +170,7 @@ func (x *GetCustomValuesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomValuesRequest.ProtoReflect.Descriptor instead.
 func (*GetCustomValuesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{0}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *GetCustomValuesRequest) GetLocationId() string {
@@ -92,7 +196,7 @@ type GetCustomValuesResponse struct {
 
 func (x *GetCustomValuesResponse) Reset() {
 	*x = GetCustomValuesResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[1]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -104,7 +208,7 @@ func (x *GetCustomValuesResponse) String() string {
 func (*GetCustomValuesResponse) ProtoMessage() {}
 
 func (x *GetCustomValuesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[1]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -117,7 +221,7 @@ func (x *GetCustomValuesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomValuesResponse.ProtoReflect.Descriptor instead.
 func (*GetCustomValuesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{1}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetCustomValuesResponse) GetCustomValues() []*CustomValueSchema {
@@ -150,7 +254,7 @@ type CreateCustomValueRequest struct {
 
 func (x *CreateCustomValueRequest) Reset() {
 	*x = CreateCustomValueRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -162,7 +266,7 @@ func (x *CreateCustomValueRequest) String() string {
 func (*CreateCustomValueRequest) ProtoMessage() {}
 
 func (x *CreateCustomValueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -175,7 +279,7 @@ func (x *CreateCustomValueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCustomValueRequest.ProtoReflect.Descriptor instead.
 func (*CreateCustomValueRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{2}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateCustomValueRequest) GetLocationId() string {
@@ -215,7 +319,7 @@ type CreateCustomValueResponse struct {
 
 func (x *CreateCustomValueResponse) Reset() {
 	*x = CreateCustomValueResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -227,7 +331,7 @@ func (x *CreateCustomValueResponse) String() string {
 func (*CreateCustomValueResponse) ProtoMessage() {}
 
 func (x *CreateCustomValueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -240,7 +344,7 @@ func (x *CreateCustomValueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCustomValueResponse.ProtoReflect.Descriptor instead.
 func (*CreateCustomValueResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{3}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateCustomValueResponse) GetCustomValue() *CustomValueSchema {
@@ -271,7 +375,7 @@ type DeleteCustomValueRequest struct {
 
 func (x *DeleteCustomValueRequest) Reset() {
 	*x = DeleteCustomValueRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[4]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -283,7 +387,7 @@ func (x *DeleteCustomValueRequest) String() string {
 func (*DeleteCustomValueRequest) ProtoMessage() {}
 
 func (x *DeleteCustomValueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[4]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -296,7 +400,7 @@ func (x *DeleteCustomValueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCustomValueRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCustomValueRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{4}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeleteCustomValueRequest) GetLocationId() string {
@@ -327,7 +431,7 @@ type DeleteCustomValueResponse struct {
 
 func (x *DeleteCustomValueResponse) Reset() {
 	*x = DeleteCustomValueResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[5]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -339,7 +443,7 @@ func (x *DeleteCustomValueResponse) String() string {
 func (*DeleteCustomValueResponse) ProtoMessage() {}
 
 func (x *DeleteCustomValueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[5]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -352,7 +456,7 @@ func (x *DeleteCustomValueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCustomValueResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCustomValueResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{5}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DeleteCustomValueResponse) GetUnmapped() *structpb.Struct {
@@ -376,7 +480,7 @@ type GetCustomValueRequest struct {
 
 func (x *GetCustomValueRequest) Reset() {
 	*x = GetCustomValueRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -388,7 +492,7 @@ func (x *GetCustomValueRequest) String() string {
 func (*GetCustomValueRequest) ProtoMessage() {}
 
 func (x *GetCustomValueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -401,7 +505,7 @@ func (x *GetCustomValueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomValueRequest.ProtoReflect.Descriptor instead.
 func (*GetCustomValueRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{6}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetCustomValueRequest) GetLocationId() string {
@@ -434,7 +538,7 @@ type GetCustomValueResponse struct {
 
 func (x *GetCustomValueResponse) Reset() {
 	*x = GetCustomValueResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -446,7 +550,7 @@ func (x *GetCustomValueResponse) String() string {
 func (*GetCustomValueResponse) ProtoMessage() {}
 
 func (x *GetCustomValueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -459,7 +563,7 @@ func (x *GetCustomValueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomValueResponse.ProtoReflect.Descriptor instead.
 func (*GetCustomValueResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{7}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetCustomValueResponse) GetCustomValue() *CustomValueSchema {
@@ -494,7 +598,7 @@ type UpdateCustomValueRequest struct {
 
 func (x *UpdateCustomValueRequest) Reset() {
 	*x = UpdateCustomValueRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -506,7 +610,7 @@ func (x *UpdateCustomValueRequest) String() string {
 func (*UpdateCustomValueRequest) ProtoMessage() {}
 
 func (x *UpdateCustomValueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -519,7 +623,7 @@ func (x *UpdateCustomValueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCustomValueRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCustomValueRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{8}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdateCustomValueRequest) GetLocationId() string {
@@ -566,7 +670,7 @@ type UpdateCustomValueResponse struct {
 
 func (x *UpdateCustomValueResponse) Reset() {
 	*x = UpdateCustomValueResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +682,7 @@ func (x *UpdateCustomValueResponse) String() string {
 func (*UpdateCustomValueResponse) ProtoMessage() {}
 
 func (x *UpdateCustomValueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +695,7 @@ func (x *UpdateCustomValueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCustomValueResponse.ProtoReflect.Descriptor instead.
 func (*UpdateCustomValueResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{9}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpdateCustomValueResponse) GetCustomValue() *CustomValueSchema {
@@ -632,7 +736,7 @@ type CreateRecurringTaskRequest struct {
 
 func (x *CreateRecurringTaskRequest) Reset() {
 	*x = CreateRecurringTaskRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -644,7 +748,7 @@ func (x *CreateRecurringTaskRequest) String() string {
 func (*CreateRecurringTaskRequest) ProtoMessage() {}
 
 func (x *CreateRecurringTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -657,7 +761,7 @@ func (x *CreateRecurringTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRecurringTaskRequest.ProtoReflect.Descriptor instead.
 func (*CreateRecurringTaskRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateRecurringTaskRequest) GetLocationId() string {
@@ -725,7 +829,7 @@ type CreateRecurringTaskResponse struct {
 
 func (x *CreateRecurringTaskResponse) Reset() {
 	*x = CreateRecurringTaskResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -737,7 +841,7 @@ func (x *CreateRecurringTaskResponse) String() string {
 func (*CreateRecurringTaskResponse) ProtoMessage() {}
 
 func (x *CreateRecurringTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -750,7 +854,7 @@ func (x *CreateRecurringTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRecurringTaskResponse.ProtoReflect.Descriptor instead.
 func (*CreateRecurringTaskResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateRecurringTaskResponse) GetRecurringTask() *RecurringTaskResponseDTO {
@@ -781,7 +885,7 @@ type DeleteRecurringTaskRequest struct {
 
 func (x *DeleteRecurringTaskRequest) Reset() {
 	*x = DeleteRecurringTaskRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +897,7 @@ func (x *DeleteRecurringTaskRequest) String() string {
 func (*DeleteRecurringTaskRequest) ProtoMessage() {}
 
 func (x *DeleteRecurringTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +910,7 @@ func (x *DeleteRecurringTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecurringTaskRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRecurringTaskRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteRecurringTaskRequest) GetLocationId() string {
@@ -841,7 +945,7 @@ type DeleteRecurringTaskResponse struct {
 
 func (x *DeleteRecurringTaskResponse) Reset() {
 	*x = DeleteRecurringTaskResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -853,7 +957,7 @@ func (x *DeleteRecurringTaskResponse) String() string {
 func (*DeleteRecurringTaskResponse) ProtoMessage() {}
 
 func (x *DeleteRecurringTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -866,7 +970,7 @@ func (x *DeleteRecurringTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecurringTaskResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRecurringTaskResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteRecurringTaskResponse) GetId() string {
@@ -904,7 +1008,7 @@ type GetRecurringTaskByIdRequest struct {
 
 func (x *GetRecurringTaskByIdRequest) Reset() {
 	*x = GetRecurringTaskByIdRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -916,7 +1020,7 @@ func (x *GetRecurringTaskByIdRequest) String() string {
 func (*GetRecurringTaskByIdRequest) ProtoMessage() {}
 
 func (x *GetRecurringTaskByIdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,7 +1033,7 @@ func (x *GetRecurringTaskByIdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecurringTaskByIdRequest.ProtoReflect.Descriptor instead.
 func (*GetRecurringTaskByIdRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetRecurringTaskByIdRequest) GetLocationId() string {
@@ -962,7 +1066,7 @@ type GetRecurringTaskByIdResponse struct {
 
 func (x *GetRecurringTaskByIdResponse) Reset() {
 	*x = GetRecurringTaskByIdResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1078,7 @@ func (x *GetRecurringTaskByIdResponse) String() string {
 func (*GetRecurringTaskByIdResponse) ProtoMessage() {}
 
 func (x *GetRecurringTaskByIdResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1091,7 @@ func (x *GetRecurringTaskByIdResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecurringTaskByIdResponse.ProtoReflect.Descriptor instead.
 func (*GetRecurringTaskByIdResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetRecurringTaskByIdResponse) GetRecurringTask() *RecurringTaskResponseDTO {
@@ -1030,7 +1134,7 @@ type UpdateRecurringTaskRequest struct {
 
 func (x *UpdateRecurringTaskRequest) Reset() {
 	*x = UpdateRecurringTaskRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1042,7 +1146,7 @@ func (x *UpdateRecurringTaskRequest) String() string {
 func (*UpdateRecurringTaskRequest) ProtoMessage() {}
 
 func (x *UpdateRecurringTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1055,7 +1159,7 @@ func (x *UpdateRecurringTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecurringTaskRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRecurringTaskRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{16}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpdateRecurringTaskRequest) GetLocationId() string {
@@ -1130,7 +1234,7 @@ type UpdateRecurringTaskResponse struct {
 
 func (x *UpdateRecurringTaskResponse) Reset() {
 	*x = UpdateRecurringTaskResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1142,7 +1246,7 @@ func (x *UpdateRecurringTaskResponse) String() string {
 func (*UpdateRecurringTaskResponse) ProtoMessage() {}
 
 func (x *UpdateRecurringTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1155,7 +1259,7 @@ func (x *UpdateRecurringTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecurringTaskResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRecurringTaskResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{17}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UpdateRecurringTaskResponse) GetRecurringTask() *RecurringTaskResponseDTO {
@@ -1184,7 +1288,7 @@ type GetLocationTagsRequest struct {
 
 func (x *GetLocationTagsRequest) Reset() {
 	*x = GetLocationTagsRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1300,7 @@ func (x *GetLocationTagsRequest) String() string {
 func (*GetLocationTagsRequest) ProtoMessage() {}
 
 func (x *GetLocationTagsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1313,7 @@ func (x *GetLocationTagsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationTagsRequest.ProtoReflect.Descriptor instead.
 func (*GetLocationTagsRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetLocationTagsRequest) GetLocationId() string {
@@ -1235,7 +1339,7 @@ type GetLocationTagsResponse struct {
 
 func (x *GetLocationTagsResponse) Reset() {
 	*x = GetLocationTagsResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1247,7 +1351,7 @@ func (x *GetLocationTagsResponse) String() string {
 func (*GetLocationTagsResponse) ProtoMessage() {}
 
 func (x *GetLocationTagsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1260,7 +1364,7 @@ func (x *GetLocationTagsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationTagsResponse.ProtoReflect.Descriptor instead.
 func (*GetLocationTagsResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetLocationTagsResponse) GetTags() []*LocationTagsSchema {
@@ -1291,7 +1395,7 @@ type CreateTagRequest struct {
 
 func (x *CreateTagRequest) Reset() {
 	*x = CreateTagRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1303,7 +1407,7 @@ func (x *CreateTagRequest) String() string {
 func (*CreateTagRequest) ProtoMessage() {}
 
 func (x *CreateTagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1316,7 +1420,7 @@ func (x *CreateTagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTagRequest.ProtoReflect.Descriptor instead.
 func (*CreateTagRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateTagRequest) GetLocationId() string {
@@ -1348,7 +1452,7 @@ type CreateTagResponse struct {
 
 func (x *CreateTagResponse) Reset() {
 	*x = CreateTagResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1464,7 @@ func (x *CreateTagResponse) String() string {
 func (*CreateTagResponse) ProtoMessage() {}
 
 func (x *CreateTagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1477,7 @@ func (x *CreateTagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTagResponse.ProtoReflect.Descriptor instead.
 func (*CreateTagResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateTagResponse) GetTag() *LocationTagsSchema {
@@ -1404,7 +1508,7 @@ type DeleteTagRequest struct {
 
 func (x *DeleteTagRequest) Reset() {
 	*x = DeleteTagRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1520,7 @@ func (x *DeleteTagRequest) String() string {
 func (*DeleteTagRequest) ProtoMessage() {}
 
 func (x *DeleteTagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1533,7 @@ func (x *DeleteTagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTagRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTagRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeleteTagRequest) GetLocationId() string {
@@ -1459,7 +1563,7 @@ type DeleteTagResponse struct {
 
 func (x *DeleteTagResponse) Reset() {
 	*x = DeleteTagResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1471,7 +1575,7 @@ func (x *DeleteTagResponse) String() string {
 func (*DeleteTagResponse) ProtoMessage() {}
 
 func (x *DeleteTagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1484,7 +1588,7 @@ func (x *DeleteTagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTagResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTagResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteTagResponse) GetUnmapped() *structpb.Struct {
@@ -1508,7 +1612,7 @@ type GetTagByIdRequest struct {
 
 func (x *GetTagByIdRequest) Reset() {
 	*x = GetTagByIdRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1520,7 +1624,7 @@ func (x *GetTagByIdRequest) String() string {
 func (*GetTagByIdRequest) ProtoMessage() {}
 
 func (x *GetTagByIdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1533,7 +1637,7 @@ func (x *GetTagByIdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTagByIdRequest.ProtoReflect.Descriptor instead.
 func (*GetTagByIdRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetTagByIdRequest) GetLocationId() string {
@@ -1565,7 +1669,7 @@ type GetTagByIdResponse struct {
 
 func (x *GetTagByIdResponse) Reset() {
 	*x = GetTagByIdResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1577,7 +1681,7 @@ func (x *GetTagByIdResponse) String() string {
 func (*GetTagByIdResponse) ProtoMessage() {}
 
 func (x *GetTagByIdResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1590,7 +1694,7 @@ func (x *GetTagByIdResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTagByIdResponse.ProtoReflect.Descriptor instead.
 func (*GetTagByIdResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetTagByIdResponse) GetTag() *LocationTagsSchema {
@@ -1623,7 +1727,7 @@ type UpdateTagRequest struct {
 
 func (x *UpdateTagRequest) Reset() {
 	*x = UpdateTagRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1739,7 @@ func (x *UpdateTagRequest) String() string {
 func (*UpdateTagRequest) ProtoMessage() {}
 
 func (x *UpdateTagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1752,7 @@ func (x *UpdateTagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTagRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTagRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpdateTagRequest) GetLocationId() string {
@@ -1687,7 +1791,7 @@ type UpdateTagResponse struct {
 
 func (x *UpdateTagResponse) Reset() {
 	*x = UpdateTagResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1699,7 +1803,7 @@ func (x *UpdateTagResponse) String() string {
 func (*UpdateTagResponse) ProtoMessage() {}
 
 func (x *UpdateTagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1712,7 +1816,7 @@ func (x *UpdateTagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTagResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTagResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdateTagResponse) GetTag() *LocationTagsSchema {
@@ -1733,7 +1837,13 @@ var File_hlgate_v1_locations_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\n" +
-	"!hlgate/v1/locations_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\">\n" +
+	"!hlgate/v1/locations_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\":\n" +
+	"\x12GetLocationRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\"\x8d\x01\n" +
+	"\x13GetLocationResponse\x12<\n" +
+	"\blocation\x18\x01 \x01(\v2 .hlgate.v1.GetLocationByIdSchemaR\blocation\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\">\n" +
 	"\x16GetCustomValuesRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\"\x96\x01\n" +
@@ -1860,8 +1970,10 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\x05_name\"~\n" +
 	"\x11UpdateTagResponse\x12/\n" +
 	"\x03tag\x18\x01 \x01(\v2\x1d.hlgate.v1.LocationTagsSchemaR\x03tag\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xb5\x12\n" +
-	"\x10LocationsService\x12\xa1\x01\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xbb\x13\n" +
+	"\x10LocationsService\x12\x83\x01\n" +
+	"\vGetLocation\x12\x1d.hlgate.v1.GetLocationRequest\x1a\x1e.hlgate.v1.GetLocationResponse\"5\xc2\xf3\x18\x0e\n" +
+	"\fget-location\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/locations/{location_id}\x12\xa1\x01\n" +
 	"\x0fGetCustomValues\x12!.hlgate.v1.GetCustomValuesRequest\x1a\".hlgate.v1.GetCustomValuesResponse\"G\xc2\xf3\x18\x13\n" +
 	"\x11get-custom-values\x82\xd3\xe4\x93\x02*\x12(/v1/locations/{location_id}/customValues\x12\xac\x01\n" +
 	"\x11CreateCustomValue\x12#.hlgate.v1.CreateCustomValueRequest\x1a$.hlgate.v1.CreateCustomValueResponse\"L\xc2\xf3\x18\x15\n" +
@@ -1907,103 +2019,110 @@ func file_hlgate_v1_locations_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_locations_service_proto_rawDescData
 }
 
-var file_hlgate_v1_locations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_hlgate_v1_locations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_hlgate_v1_locations_service_proto_goTypes = []any{
-	(*GetCustomValuesRequest)(nil),       // 0: hlgate.v1.GetCustomValuesRequest
-	(*GetCustomValuesResponse)(nil),      // 1: hlgate.v1.GetCustomValuesResponse
-	(*CreateCustomValueRequest)(nil),     // 2: hlgate.v1.CreateCustomValueRequest
-	(*CreateCustomValueResponse)(nil),    // 3: hlgate.v1.CreateCustomValueResponse
-	(*DeleteCustomValueRequest)(nil),     // 4: hlgate.v1.DeleteCustomValueRequest
-	(*DeleteCustomValueResponse)(nil),    // 5: hlgate.v1.DeleteCustomValueResponse
-	(*GetCustomValueRequest)(nil),        // 6: hlgate.v1.GetCustomValueRequest
-	(*GetCustomValueResponse)(nil),       // 7: hlgate.v1.GetCustomValueResponse
-	(*UpdateCustomValueRequest)(nil),     // 8: hlgate.v1.UpdateCustomValueRequest
-	(*UpdateCustomValueResponse)(nil),    // 9: hlgate.v1.UpdateCustomValueResponse
-	(*CreateRecurringTaskRequest)(nil),   // 10: hlgate.v1.CreateRecurringTaskRequest
-	(*CreateRecurringTaskResponse)(nil),  // 11: hlgate.v1.CreateRecurringTaskResponse
-	(*DeleteRecurringTaskRequest)(nil),   // 12: hlgate.v1.DeleteRecurringTaskRequest
-	(*DeleteRecurringTaskResponse)(nil),  // 13: hlgate.v1.DeleteRecurringTaskResponse
-	(*GetRecurringTaskByIdRequest)(nil),  // 14: hlgate.v1.GetRecurringTaskByIdRequest
-	(*GetRecurringTaskByIdResponse)(nil), // 15: hlgate.v1.GetRecurringTaskByIdResponse
-	(*UpdateRecurringTaskRequest)(nil),   // 16: hlgate.v1.UpdateRecurringTaskRequest
-	(*UpdateRecurringTaskResponse)(nil),  // 17: hlgate.v1.UpdateRecurringTaskResponse
-	(*GetLocationTagsRequest)(nil),       // 18: hlgate.v1.GetLocationTagsRequest
-	(*GetLocationTagsResponse)(nil),      // 19: hlgate.v1.GetLocationTagsResponse
-	(*CreateTagRequest)(nil),             // 20: hlgate.v1.CreateTagRequest
-	(*CreateTagResponse)(nil),            // 21: hlgate.v1.CreateTagResponse
-	(*DeleteTagRequest)(nil),             // 22: hlgate.v1.DeleteTagRequest
-	(*DeleteTagResponse)(nil),            // 23: hlgate.v1.DeleteTagResponse
-	(*GetTagByIdRequest)(nil),            // 24: hlgate.v1.GetTagByIdRequest
-	(*GetTagByIdResponse)(nil),           // 25: hlgate.v1.GetTagByIdResponse
-	(*UpdateTagRequest)(nil),             // 26: hlgate.v1.UpdateTagRequest
-	(*UpdateTagResponse)(nil),            // 27: hlgate.v1.UpdateTagResponse
-	(*CustomValueSchema)(nil),            // 28: hlgate.v1.CustomValueSchema
-	(*structpb.Struct)(nil),              // 29: google.protobuf.Struct
-	(*CustomRRulesOptions)(nil),          // 30: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),     // 31: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),           // 32: hlgate.v1.LocationTagsSchema
+	(*GetLocationRequest)(nil),           // 0: hlgate.v1.GetLocationRequest
+	(*GetLocationResponse)(nil),          // 1: hlgate.v1.GetLocationResponse
+	(*GetCustomValuesRequest)(nil),       // 2: hlgate.v1.GetCustomValuesRequest
+	(*GetCustomValuesResponse)(nil),      // 3: hlgate.v1.GetCustomValuesResponse
+	(*CreateCustomValueRequest)(nil),     // 4: hlgate.v1.CreateCustomValueRequest
+	(*CreateCustomValueResponse)(nil),    // 5: hlgate.v1.CreateCustomValueResponse
+	(*DeleteCustomValueRequest)(nil),     // 6: hlgate.v1.DeleteCustomValueRequest
+	(*DeleteCustomValueResponse)(nil),    // 7: hlgate.v1.DeleteCustomValueResponse
+	(*GetCustomValueRequest)(nil),        // 8: hlgate.v1.GetCustomValueRequest
+	(*GetCustomValueResponse)(nil),       // 9: hlgate.v1.GetCustomValueResponse
+	(*UpdateCustomValueRequest)(nil),     // 10: hlgate.v1.UpdateCustomValueRequest
+	(*UpdateCustomValueResponse)(nil),    // 11: hlgate.v1.UpdateCustomValueResponse
+	(*CreateRecurringTaskRequest)(nil),   // 12: hlgate.v1.CreateRecurringTaskRequest
+	(*CreateRecurringTaskResponse)(nil),  // 13: hlgate.v1.CreateRecurringTaskResponse
+	(*DeleteRecurringTaskRequest)(nil),   // 14: hlgate.v1.DeleteRecurringTaskRequest
+	(*DeleteRecurringTaskResponse)(nil),  // 15: hlgate.v1.DeleteRecurringTaskResponse
+	(*GetRecurringTaskByIdRequest)(nil),  // 16: hlgate.v1.GetRecurringTaskByIdRequest
+	(*GetRecurringTaskByIdResponse)(nil), // 17: hlgate.v1.GetRecurringTaskByIdResponse
+	(*UpdateRecurringTaskRequest)(nil),   // 18: hlgate.v1.UpdateRecurringTaskRequest
+	(*UpdateRecurringTaskResponse)(nil),  // 19: hlgate.v1.UpdateRecurringTaskResponse
+	(*GetLocationTagsRequest)(nil),       // 20: hlgate.v1.GetLocationTagsRequest
+	(*GetLocationTagsResponse)(nil),      // 21: hlgate.v1.GetLocationTagsResponse
+	(*CreateTagRequest)(nil),             // 22: hlgate.v1.CreateTagRequest
+	(*CreateTagResponse)(nil),            // 23: hlgate.v1.CreateTagResponse
+	(*DeleteTagRequest)(nil),             // 24: hlgate.v1.DeleteTagRequest
+	(*DeleteTagResponse)(nil),            // 25: hlgate.v1.DeleteTagResponse
+	(*GetTagByIdRequest)(nil),            // 26: hlgate.v1.GetTagByIdRequest
+	(*GetTagByIdResponse)(nil),           // 27: hlgate.v1.GetTagByIdResponse
+	(*UpdateTagRequest)(nil),             // 28: hlgate.v1.UpdateTagRequest
+	(*UpdateTagResponse)(nil),            // 29: hlgate.v1.UpdateTagResponse
+	(*GetLocationByIdSchema)(nil),        // 30: hlgate.v1.GetLocationByIdSchema
+	(*structpb.Struct)(nil),              // 31: google.protobuf.Struct
+	(*CustomValueSchema)(nil),            // 32: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),          // 33: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),     // 34: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),           // 35: hlgate.v1.LocationTagsSchema
 }
 var file_hlgate_v1_locations_service_proto_depIdxs = []int32{
-	28, // 0: hlgate.v1.GetCustomValuesResponse.custom_values:type_name -> hlgate.v1.CustomValueSchema
-	29, // 1: hlgate.v1.GetCustomValuesResponse.unmapped:type_name -> google.protobuf.Struct
-	28, // 2: hlgate.v1.CreateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
-	29, // 3: hlgate.v1.CreateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	29, // 4: hlgate.v1.DeleteCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	28, // 5: hlgate.v1.GetCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
-	29, // 6: hlgate.v1.GetCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	28, // 7: hlgate.v1.UpdateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
-	29, // 8: hlgate.v1.UpdateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	30, // 9: hlgate.v1.CreateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	31, // 10: hlgate.v1.CreateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
-	29, // 11: hlgate.v1.CreateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	29, // 12: hlgate.v1.DeleteRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	31, // 13: hlgate.v1.GetRecurringTaskByIdResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
-	29, // 14: hlgate.v1.GetRecurringTaskByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	30, // 15: hlgate.v1.UpdateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	31, // 16: hlgate.v1.UpdateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
-	29, // 17: hlgate.v1.UpdateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 18: hlgate.v1.GetLocationTagsResponse.tags:type_name -> hlgate.v1.LocationTagsSchema
-	29, // 19: hlgate.v1.GetLocationTagsResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 20: hlgate.v1.CreateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
-	29, // 21: hlgate.v1.CreateTagResponse.unmapped:type_name -> google.protobuf.Struct
-	29, // 22: hlgate.v1.DeleteTagResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 23: hlgate.v1.GetTagByIdResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
-	29, // 24: hlgate.v1.GetTagByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 25: hlgate.v1.UpdateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
-	29, // 26: hlgate.v1.UpdateTagResponse.unmapped:type_name -> google.protobuf.Struct
-	0,  // 27: hlgate.v1.LocationsService.GetCustomValues:input_type -> hlgate.v1.GetCustomValuesRequest
-	2,  // 28: hlgate.v1.LocationsService.CreateCustomValue:input_type -> hlgate.v1.CreateCustomValueRequest
-	4,  // 29: hlgate.v1.LocationsService.DeleteCustomValue:input_type -> hlgate.v1.DeleteCustomValueRequest
-	6,  // 30: hlgate.v1.LocationsService.GetCustomValue:input_type -> hlgate.v1.GetCustomValueRequest
-	8,  // 31: hlgate.v1.LocationsService.UpdateCustomValue:input_type -> hlgate.v1.UpdateCustomValueRequest
-	10, // 32: hlgate.v1.LocationsService.CreateRecurringTask:input_type -> hlgate.v1.CreateRecurringTaskRequest
-	12, // 33: hlgate.v1.LocationsService.DeleteRecurringTask:input_type -> hlgate.v1.DeleteRecurringTaskRequest
-	14, // 34: hlgate.v1.LocationsService.GetRecurringTaskById:input_type -> hlgate.v1.GetRecurringTaskByIdRequest
-	16, // 35: hlgate.v1.LocationsService.UpdateRecurringTask:input_type -> hlgate.v1.UpdateRecurringTaskRequest
-	18, // 36: hlgate.v1.LocationsService.GetLocationTags:input_type -> hlgate.v1.GetLocationTagsRequest
-	20, // 37: hlgate.v1.LocationsService.CreateTag:input_type -> hlgate.v1.CreateTagRequest
-	22, // 38: hlgate.v1.LocationsService.DeleteTag:input_type -> hlgate.v1.DeleteTagRequest
-	24, // 39: hlgate.v1.LocationsService.GetTagById:input_type -> hlgate.v1.GetTagByIdRequest
-	26, // 40: hlgate.v1.LocationsService.UpdateTag:input_type -> hlgate.v1.UpdateTagRequest
-	1,  // 41: hlgate.v1.LocationsService.GetCustomValues:output_type -> hlgate.v1.GetCustomValuesResponse
-	3,  // 42: hlgate.v1.LocationsService.CreateCustomValue:output_type -> hlgate.v1.CreateCustomValueResponse
-	5,  // 43: hlgate.v1.LocationsService.DeleteCustomValue:output_type -> hlgate.v1.DeleteCustomValueResponse
-	7,  // 44: hlgate.v1.LocationsService.GetCustomValue:output_type -> hlgate.v1.GetCustomValueResponse
-	9,  // 45: hlgate.v1.LocationsService.UpdateCustomValue:output_type -> hlgate.v1.UpdateCustomValueResponse
-	11, // 46: hlgate.v1.LocationsService.CreateRecurringTask:output_type -> hlgate.v1.CreateRecurringTaskResponse
-	13, // 47: hlgate.v1.LocationsService.DeleteRecurringTask:output_type -> hlgate.v1.DeleteRecurringTaskResponse
-	15, // 48: hlgate.v1.LocationsService.GetRecurringTaskById:output_type -> hlgate.v1.GetRecurringTaskByIdResponse
-	17, // 49: hlgate.v1.LocationsService.UpdateRecurringTask:output_type -> hlgate.v1.UpdateRecurringTaskResponse
-	19, // 50: hlgate.v1.LocationsService.GetLocationTags:output_type -> hlgate.v1.GetLocationTagsResponse
-	21, // 51: hlgate.v1.LocationsService.CreateTag:output_type -> hlgate.v1.CreateTagResponse
-	23, // 52: hlgate.v1.LocationsService.DeleteTag:output_type -> hlgate.v1.DeleteTagResponse
-	25, // 53: hlgate.v1.LocationsService.GetTagById:output_type -> hlgate.v1.GetTagByIdResponse
-	27, // 54: hlgate.v1.LocationsService.UpdateTag:output_type -> hlgate.v1.UpdateTagResponse
-	41, // [41:55] is the sub-list for method output_type
-	27, // [27:41] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	30, // 0: hlgate.v1.GetLocationResponse.location:type_name -> hlgate.v1.GetLocationByIdSchema
+	31, // 1: hlgate.v1.GetLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 2: hlgate.v1.GetCustomValuesResponse.custom_values:type_name -> hlgate.v1.CustomValueSchema
+	31, // 3: hlgate.v1.GetCustomValuesResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 4: hlgate.v1.CreateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
+	31, // 5: hlgate.v1.CreateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	31, // 6: hlgate.v1.DeleteCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 7: hlgate.v1.GetCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
+	31, // 8: hlgate.v1.GetCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 9: hlgate.v1.UpdateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
+	31, // 10: hlgate.v1.UpdateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	33, // 11: hlgate.v1.CreateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	34, // 12: hlgate.v1.CreateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
+	31, // 13: hlgate.v1.CreateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	31, // 14: hlgate.v1.DeleteRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	34, // 15: hlgate.v1.GetRecurringTaskByIdResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
+	31, // 16: hlgate.v1.GetRecurringTaskByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	33, // 17: hlgate.v1.UpdateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	34, // 18: hlgate.v1.UpdateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
+	31, // 19: hlgate.v1.UpdateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 20: hlgate.v1.GetLocationTagsResponse.tags:type_name -> hlgate.v1.LocationTagsSchema
+	31, // 21: hlgate.v1.GetLocationTagsResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 22: hlgate.v1.CreateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
+	31, // 23: hlgate.v1.CreateTagResponse.unmapped:type_name -> google.protobuf.Struct
+	31, // 24: hlgate.v1.DeleteTagResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 25: hlgate.v1.GetTagByIdResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
+	31, // 26: hlgate.v1.GetTagByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 27: hlgate.v1.UpdateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
+	31, // 28: hlgate.v1.UpdateTagResponse.unmapped:type_name -> google.protobuf.Struct
+	0,  // 29: hlgate.v1.LocationsService.GetLocation:input_type -> hlgate.v1.GetLocationRequest
+	2,  // 30: hlgate.v1.LocationsService.GetCustomValues:input_type -> hlgate.v1.GetCustomValuesRequest
+	4,  // 31: hlgate.v1.LocationsService.CreateCustomValue:input_type -> hlgate.v1.CreateCustomValueRequest
+	6,  // 32: hlgate.v1.LocationsService.DeleteCustomValue:input_type -> hlgate.v1.DeleteCustomValueRequest
+	8,  // 33: hlgate.v1.LocationsService.GetCustomValue:input_type -> hlgate.v1.GetCustomValueRequest
+	10, // 34: hlgate.v1.LocationsService.UpdateCustomValue:input_type -> hlgate.v1.UpdateCustomValueRequest
+	12, // 35: hlgate.v1.LocationsService.CreateRecurringTask:input_type -> hlgate.v1.CreateRecurringTaskRequest
+	14, // 36: hlgate.v1.LocationsService.DeleteRecurringTask:input_type -> hlgate.v1.DeleteRecurringTaskRequest
+	16, // 37: hlgate.v1.LocationsService.GetRecurringTaskById:input_type -> hlgate.v1.GetRecurringTaskByIdRequest
+	18, // 38: hlgate.v1.LocationsService.UpdateRecurringTask:input_type -> hlgate.v1.UpdateRecurringTaskRequest
+	20, // 39: hlgate.v1.LocationsService.GetLocationTags:input_type -> hlgate.v1.GetLocationTagsRequest
+	22, // 40: hlgate.v1.LocationsService.CreateTag:input_type -> hlgate.v1.CreateTagRequest
+	24, // 41: hlgate.v1.LocationsService.DeleteTag:input_type -> hlgate.v1.DeleteTagRequest
+	26, // 42: hlgate.v1.LocationsService.GetTagById:input_type -> hlgate.v1.GetTagByIdRequest
+	28, // 43: hlgate.v1.LocationsService.UpdateTag:input_type -> hlgate.v1.UpdateTagRequest
+	1,  // 44: hlgate.v1.LocationsService.GetLocation:output_type -> hlgate.v1.GetLocationResponse
+	3,  // 45: hlgate.v1.LocationsService.GetCustomValues:output_type -> hlgate.v1.GetCustomValuesResponse
+	5,  // 46: hlgate.v1.LocationsService.CreateCustomValue:output_type -> hlgate.v1.CreateCustomValueResponse
+	7,  // 47: hlgate.v1.LocationsService.DeleteCustomValue:output_type -> hlgate.v1.DeleteCustomValueResponse
+	9,  // 48: hlgate.v1.LocationsService.GetCustomValue:output_type -> hlgate.v1.GetCustomValueResponse
+	11, // 49: hlgate.v1.LocationsService.UpdateCustomValue:output_type -> hlgate.v1.UpdateCustomValueResponse
+	13, // 50: hlgate.v1.LocationsService.CreateRecurringTask:output_type -> hlgate.v1.CreateRecurringTaskResponse
+	15, // 51: hlgate.v1.LocationsService.DeleteRecurringTask:output_type -> hlgate.v1.DeleteRecurringTaskResponse
+	17, // 52: hlgate.v1.LocationsService.GetRecurringTaskById:output_type -> hlgate.v1.GetRecurringTaskByIdResponse
+	19, // 53: hlgate.v1.LocationsService.UpdateRecurringTask:output_type -> hlgate.v1.UpdateRecurringTaskResponse
+	21, // 54: hlgate.v1.LocationsService.GetLocationTags:output_type -> hlgate.v1.GetLocationTagsResponse
+	23, // 55: hlgate.v1.LocationsService.CreateTag:output_type -> hlgate.v1.CreateTagResponse
+	25, // 56: hlgate.v1.LocationsService.DeleteTag:output_type -> hlgate.v1.DeleteTagResponse
+	27, // 57: hlgate.v1.LocationsService.GetTagById:output_type -> hlgate.v1.GetTagByIdResponse
+	29, // 58: hlgate.v1.LocationsService.UpdateTag:output_type -> hlgate.v1.UpdateTagResponse
+	44, // [44:59] is the sub-list for method output_type
+	29, // [29:44] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_locations_service_proto_init() }
@@ -2013,20 +2132,20 @@ func file_hlgate_v1_locations_service_proto_init() {
 	}
 	file_hlgate_v1_options_proto_init()
 	file_hlgate_v1_upstream_schemas_proto_init()
-	file_hlgate_v1_locations_service_proto_msgTypes[2].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[8].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[4].OneofWrappers = []any{}
 	file_hlgate_v1_locations_service_proto_msgTypes[10].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[13].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[16].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[20].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[26].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[12].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[15].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[18].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[22].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[28].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_locations_service_proto_rawDesc), len(file_hlgate_v1_locations_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,7 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
+	LocationsService_GetLocation_FullMethodName          = "/hlgate.v1.LocationsService/GetLocation"
 	LocationsService_GetCustomValues_FullMethodName      = "/hlgate.v1.LocationsService/GetCustomValues"
 	LocationsService_CreateCustomValue_FullMethodName    = "/hlgate.v1.LocationsService/CreateCustomValue"
 	LocationsService_DeleteCustomValue_FullMethodName    = "/hlgate.v1.LocationsService/DeleteCustomValue"
@@ -50,6 +51,10 @@ const (
 // document, sent with the location's token and quota, and answered without
 // loss.
 type LocationsServiceClient interface {
+	// GetLocation calls GET /locations/{locationId} (get-location). Get
+	// Sub-Account (Formerly Location): Get details of a Sub-Account (Formerly
+	// Location) by passing the sub-account id.
+	GetLocation(ctx context.Context, in *GetLocationRequest, opts ...grpc.CallOption) (*GetLocationResponse, error)
 	// GetCustomValues calls GET /locations/{locationId}/customValues
 	// (get-custom-values). Get Custom Values.
 	GetCustomValues(ctx context.Context, in *GetCustomValuesRequest, opts ...grpc.CallOption) (*GetCustomValuesResponse, error)
@@ -103,6 +108,16 @@ type locationsServiceClient struct {
 
 func NewLocationsServiceClient(cc grpc.ClientConnInterface) LocationsServiceClient {
 	return &locationsServiceClient{cc}
+}
+
+func (c *locationsServiceClient) GetLocation(ctx context.Context, in *GetLocationRequest, opts ...grpc.CallOption) (*GetLocationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetLocationResponse)
+	err := c.cc.Invoke(ctx, LocationsService_GetLocation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (c *locationsServiceClient) GetCustomValues(ctx context.Context, in *GetCustomValuesRequest, opts ...grpc.CallOption) (*GetCustomValuesResponse, error) {
@@ -254,6 +269,10 @@ func (c *locationsServiceClient) UpdateTag(ctx context.Context, in *UpdateTagReq
 // document, sent with the location's token and quota, and answered without
 // loss.
 type LocationsServiceServer interface {
+	// GetLocation calls GET /locations/{locationId} (get-location). Get
+	// Sub-Account (Formerly Location): Get details of a Sub-Account (Formerly
+	// Location) by passing the sub-account id.
+	GetLocation(context.Context, *GetLocationRequest) (*GetLocationResponse, error)
 	// GetCustomValues calls GET /locations/{locationId}/customValues
 	// (get-custom-values). Get Custom Values.
 	GetCustomValues(context.Context, *GetCustomValuesRequest) (*GetCustomValuesResponse, error)
@@ -309,6 +328,9 @@ type LocationsServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedLocationsServiceServer struct{}
 
+func (UnimplementedLocationsServiceServer) GetLocation(context.Context, *GetLocationRequest) (*GetLocationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetLocation not implemented")
+}
 func (UnimplementedLocationsServiceServer) GetCustomValues(context.Context, *GetCustomValuesRequest) (*GetCustomValuesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCustomValues not implemented")
 }
@@ -370,6 +392,24 @@ func RegisterLocationsServiceServer(s grpc.ServiceRegistrar, srv LocationsServic
 		t.testEmbeddedByValue()
 	}
 	s.RegisterService(&LocationsService_ServiceDesc, srv)
+}
+
+func _LocationsService_GetLocation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetLocationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocationsServiceServer).GetLocation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocationsService_GetLocation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocationsServiceServer).GetLocation(ctx, req.(*GetLocationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
 }
 
 func _LocationsService_GetCustomValues_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
@@ -631,6 +671,10 @@ var LocationsService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "hlgate.v1.LocationsService",
 	HandlerType: (*LocationsServiceServer)(nil),
 	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "GetLocation",
+			Handler:    _LocationsService_GetLocation_Handler,
+		},
 		{
 			MethodName: "GetCustomValues",
 			Handler:    _LocationsService_GetCustomValues_Handler,

@@ -533,6 +533,597 @@ func (x *TaskSchema) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// GetLocationByIdSchema is the schema GetLocationByIdSchema of HighLevel's
+// locations document.
+type GetLocationByIdSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's companyId.
+	CompanyId *string `protobuf:"bytes,2,opt,name=company_id,json=companyId,proto3,oneof" json:"company_id,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's domain.
+	Domain *string `protobuf:"bytes,4,opt,name=domain,proto3,oneof" json:"domain,omitempty"`
+	// HighLevel's address.
+	Address *string `protobuf:"bytes,5,opt,name=address,proto3,oneof" json:"address,omitempty"`
+	// HighLevel's city.
+	City *string `protobuf:"bytes,6,opt,name=city,proto3,oneof" json:"city,omitempty"`
+	// HighLevel's state.
+	State *string `protobuf:"bytes,7,opt,name=state,proto3,oneof" json:"state,omitempty"`
+	// HighLevel's logoUrl.
+	LogoUrl *string `protobuf:"bytes,8,opt,name=logo_url,json=logoUrl,proto3,oneof" json:"logo_url,omitempty"`
+	// HighLevel's country.
+	Country *string `protobuf:"bytes,9,opt,name=country,proto3,oneof" json:"country,omitempty"`
+	// HighLevel's postalCode.
+	PostalCode *string `protobuf:"bytes,10,opt,name=postal_code,json=postalCode,proto3,oneof" json:"postal_code,omitempty"`
+	// HighLevel's website.
+	Website *string `protobuf:"bytes,11,opt,name=website,proto3,oneof" json:"website,omitempty"`
+	// HighLevel's timezone.
+	Timezone *string `protobuf:"bytes,12,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	// HighLevel's firstName.
+	FirstName *string `protobuf:"bytes,13,opt,name=first_name,json=firstName,proto3,oneof" json:"first_name,omitempty"`
+	// HighLevel's lastName.
+	LastName *string `protobuf:"bytes,14,opt,name=last_name,json=lastName,proto3,oneof" json:"last_name,omitempty"`
+	// HighLevel's email.
+	Email *string `protobuf:"bytes,15,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// HighLevel's phone.
+	Phone *string `protobuf:"bytes,16,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	// HighLevel's business.
+	Business *BusinessSchema `protobuf:"bytes,17,opt,name=business,proto3" json:"business,omitempty"`
+	// HighLevel's social.
+	Social *SocialSchema `protobuf:"bytes,18,opt,name=social,proto3" json:"social,omitempty"`
+	// HighLevel's settings.
+	Settings *SettingsSchema `protobuf:"bytes,19,opt,name=settings,proto3" json:"settings,omitempty"`
+	// HighLevel's reseller.
+	Reseller *structpb.Struct `protobuf:"bytes,20,opt,name=reseller,proto3" json:"reseller,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,21,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLocationByIdSchema) Reset() {
+	*x = GetLocationByIdSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLocationByIdSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLocationByIdSchema) ProtoMessage() {}
+
+func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLocationByIdSchema.ProtoReflect.Descriptor instead.
+func (*GetLocationByIdSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetLocationByIdSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetLocationByIdSchema) GetCompanyId() string {
+	if x != nil && x.CompanyId != nil {
+		return *x.CompanyId
+	}
+	return ""
+}
+
+func (x *GetLocationByIdSchema) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *GetLocationByIdSchema) GetDomain() string {
+	if x != nil && x.Domain != nil {
+		return *x.Domain
+	}
+	return ""
+}
+
+func (x *GetLocationByIdSchema) GetAddress() string {
+	if x != nil && x.Address != nil {
+		return *x.Address
+	}
+	return ""
+}
+
+func (x *GetLocationByIdSchema) GetCity() string {
+	if x != nil && x.City != nil {
+		return *x.City
+	}
+	return ""
+}
+
+func (x *GetLocationByIdSchema) GetState() string {
+	if x != nil && x.State != nil {
+		return *x.State
+	}
+	return ""
+}
+
+func (x *GetLocationByIdSchema) GetLogoUrl() string {
+	if x != nil && x.LogoUrl != nil {
+		return *x.LogoUrl
+	}
+	return ""
+}
+
+func (x *GetLocationByIdSchema) GetCountry() string {
+	if x != nil && x.Country != nil {
+		return *x.Country
+	}
+	return ""
+}
+
+func (x *GetLocationByIdSchema) GetPostalCode() string {
+	if x != nil && x.PostalCode != nil {
+		return *x.PostalCode
+	}
+	return ""
+}
+
+func (x *GetLocationByIdSchema) GetWebsite() string {
+	if x != nil && x.Website != nil {
+		return *x.Website
+	}
+	return ""
+}
+
+func (x *GetLocationByIdSchema) GetTimezone() string {
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
+	}
+	return ""
+}
+
+func (x *GetLocationByIdSchema) GetFirstName() string {
+	if x != nil && x.FirstName != nil {
+		return *x.FirstName
+	}
+	return ""
+}
+
+func (x *GetLocationByIdSchema) GetLastName() string {
+	if x != nil && x.LastName != nil {
+		return *x.LastName
+	}
+	return ""
+}
+
+func (x *GetLocationByIdSchema) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *GetLocationByIdSchema) GetPhone() string {
+	if x != nil && x.Phone != nil {
+		return *x.Phone
+	}
+	return ""
+}
+
+func (x *GetLocationByIdSchema) GetBusiness() *BusinessSchema {
+	if x != nil {
+		return x.Business
+	}
+	return nil
+}
+
+func (x *GetLocationByIdSchema) GetSocial() *SocialSchema {
+	if x != nil {
+		return x.Social
+	}
+	return nil
+}
+
+func (x *GetLocationByIdSchema) GetSettings() *SettingsSchema {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *GetLocationByIdSchema) GetReseller() *structpb.Struct {
+	if x != nil {
+		return x.Reseller
+	}
+	return nil
+}
+
+func (x *GetLocationByIdSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// BusinessSchema is the schema BusinessSchema of HighLevel's locations
+// document.
+type BusinessSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,1,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's address.
+	Address *string `protobuf:"bytes,2,opt,name=address,proto3,oneof" json:"address,omitempty"`
+	// HighLevel's city.
+	City *string `protobuf:"bytes,3,opt,name=city,proto3,oneof" json:"city,omitempty"`
+	// HighLevel's state.
+	State *string `protobuf:"bytes,4,opt,name=state,proto3,oneof" json:"state,omitempty"`
+	// HighLevel's country.
+	Country *string `protobuf:"bytes,5,opt,name=country,proto3,oneof" json:"country,omitempty"`
+	// HighLevel's postalCode.
+	PostalCode *string `protobuf:"bytes,6,opt,name=postal_code,json=postalCode,proto3,oneof" json:"postal_code,omitempty"`
+	// HighLevel's website.
+	Website *string `protobuf:"bytes,7,opt,name=website,proto3,oneof" json:"website,omitempty"`
+	// HighLevel's timezone.
+	Timezone *string `protobuf:"bytes,8,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	// HighLevel's logoUrl.
+	LogoUrl *string `protobuf:"bytes,9,opt,name=logo_url,json=logoUrl,proto3,oneof" json:"logo_url,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,10,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BusinessSchema) Reset() {
+	*x = BusinessSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BusinessSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BusinessSchema) ProtoMessage() {}
+
+func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BusinessSchema.ProtoReflect.Descriptor instead.
+func (*BusinessSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *BusinessSchema) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *BusinessSchema) GetAddress() string {
+	if x != nil && x.Address != nil {
+		return *x.Address
+	}
+	return ""
+}
+
+func (x *BusinessSchema) GetCity() string {
+	if x != nil && x.City != nil {
+		return *x.City
+	}
+	return ""
+}
+
+func (x *BusinessSchema) GetState() string {
+	if x != nil && x.State != nil {
+		return *x.State
+	}
+	return ""
+}
+
+func (x *BusinessSchema) GetCountry() string {
+	if x != nil && x.Country != nil {
+		return *x.Country
+	}
+	return ""
+}
+
+func (x *BusinessSchema) GetPostalCode() string {
+	if x != nil && x.PostalCode != nil {
+		return *x.PostalCode
+	}
+	return ""
+}
+
+func (x *BusinessSchema) GetWebsite() string {
+	if x != nil && x.Website != nil {
+		return *x.Website
+	}
+	return ""
+}
+
+func (x *BusinessSchema) GetTimezone() string {
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
+	}
+	return ""
+}
+
+func (x *BusinessSchema) GetLogoUrl() string {
+	if x != nil && x.LogoUrl != nil {
+		return *x.LogoUrl
+	}
+	return ""
+}
+
+func (x *BusinessSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SocialSchema is the schema SocialSchema of HighLevel's locations document.
+type SocialSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Facebook URL
+	FacebookUrl *string `protobuf:"bytes,1,opt,name=facebook_url,json=facebookUrl,proto3,oneof" json:"facebook_url,omitempty"`
+	// Googleplus URL
+	GooglePlus *string `protobuf:"bytes,2,opt,name=google_plus,json=googlePlus,proto3,oneof" json:"google_plus,omitempty"`
+	// LinkedIn URL
+	LinkedIn *string `protobuf:"bytes,3,opt,name=linked_in,json=linkedIn,proto3,oneof" json:"linked_in,omitempty"`
+	// Foursquare URL
+	Foursquare *string `protobuf:"bytes,4,opt,name=foursquare,proto3,oneof" json:"foursquare,omitempty"`
+	// Twitter URL
+	Twitter *string `protobuf:"bytes,5,opt,name=twitter,proto3,oneof" json:"twitter,omitempty"`
+	// Yelp URL
+	Yelp *string `protobuf:"bytes,6,opt,name=yelp,proto3,oneof" json:"yelp,omitempty"`
+	// Instagram URL
+	Instagram *string `protobuf:"bytes,7,opt,name=instagram,proto3,oneof" json:"instagram,omitempty"`
+	// Instagram URL
+	Youtube *string `protobuf:"bytes,8,opt,name=youtube,proto3,oneof" json:"youtube,omitempty"`
+	// Instagram URL
+	Pinterest *string `protobuf:"bytes,9,opt,name=pinterest,proto3,oneof" json:"pinterest,omitempty"`
+	// Instagram URL
+	BlogRss *string `protobuf:"bytes,10,opt,name=blog_rss,json=blogRss,proto3,oneof" json:"blog_rss,omitempty"`
+	// Google Business Places ID
+	GooglePlacesId *string `protobuf:"bytes,11,opt,name=google_places_id,json=googlePlacesId,proto3,oneof" json:"google_places_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,12,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SocialSchema) Reset() {
+	*x = SocialSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SocialSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SocialSchema) ProtoMessage() {}
+
+func (x *SocialSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
+func (*SocialSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SocialSchema) GetFacebookUrl() string {
+	if x != nil && x.FacebookUrl != nil {
+		return *x.FacebookUrl
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetGooglePlus() string {
+	if x != nil && x.GooglePlus != nil {
+		return *x.GooglePlus
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetLinkedIn() string {
+	if x != nil && x.LinkedIn != nil {
+		return *x.LinkedIn
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetFoursquare() string {
+	if x != nil && x.Foursquare != nil {
+		return *x.Foursquare
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetTwitter() string {
+	if x != nil && x.Twitter != nil {
+		return *x.Twitter
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetYelp() string {
+	if x != nil && x.Yelp != nil {
+		return *x.Yelp
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetInstagram() string {
+	if x != nil && x.Instagram != nil {
+		return *x.Instagram
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetYoutube() string {
+	if x != nil && x.Youtube != nil {
+		return *x.Youtube
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetPinterest() string {
+	if x != nil && x.Pinterest != nil {
+		return *x.Pinterest
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetBlogRss() string {
+	if x != nil && x.BlogRss != nil {
+		return *x.BlogRss
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetGooglePlacesId() string {
+	if x != nil && x.GooglePlacesId != nil {
+		return *x.GooglePlacesId
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SettingsSchema is the schema SettingsSchema of HighLevel's locations
+// document.
+type SettingsSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's allowDuplicateContact.
+	AllowDuplicateContact *bool `protobuf:"varint,1,opt,name=allow_duplicate_contact,json=allowDuplicateContact,proto3,oneof" json:"allow_duplicate_contact,omitempty"`
+	// HighLevel's allowDuplicateOpportunity.
+	AllowDuplicateOpportunity *bool `protobuf:"varint,2,opt,name=allow_duplicate_opportunity,json=allowDuplicateOpportunity,proto3,oneof" json:"allow_duplicate_opportunity,omitempty"`
+	// HighLevel's allowFacebookNameMerge.
+	AllowFacebookNameMerge *bool `protobuf:"varint,3,opt,name=allow_facebook_name_merge,json=allowFacebookNameMerge,proto3,oneof" json:"allow_facebook_name_merge,omitempty"`
+	// HighLevel's disableContactTimezone.
+	DisableContactTimezone *bool `protobuf:"varint,4,opt,name=disable_contact_timezone,json=disableContactTimezone,proto3,oneof" json:"disable_contact_timezone,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SettingsSchema) Reset() {
+	*x = SettingsSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SettingsSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SettingsSchema) ProtoMessage() {}
+
+func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
+func (*SettingsSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SettingsSchema) GetAllowDuplicateContact() bool {
+	if x != nil && x.AllowDuplicateContact != nil {
+		return *x.AllowDuplicateContact
+	}
+	return false
+}
+
+func (x *SettingsSchema) GetAllowDuplicateOpportunity() bool {
+	if x != nil && x.AllowDuplicateOpportunity != nil {
+		return *x.AllowDuplicateOpportunity
+	}
+	return false
+}
+
+func (x *SettingsSchema) GetAllowFacebookNameMerge() bool {
+	if x != nil && x.AllowFacebookNameMerge != nil {
+		return *x.AllowFacebookNameMerge
+	}
+	return false
+}
+
+func (x *SettingsSchema) GetDisableContactTimezone() bool {
+	if x != nil && x.DisableContactTimezone != nil {
+		return *x.DisableContactTimezone
+	}
+	return false
+}
+
+func (x *SettingsSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // CustomValueSchema is the schema CustomValueSchema of HighLevel's locations
 // document.
 type CustomValueSchema struct {
@@ -557,7 +1148,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -569,7 +1160,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,7 +1173,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{5}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -661,7 +1252,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +1264,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +1277,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{6}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -802,7 +1393,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +1405,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +1418,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{7}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -934,7 +1525,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1537,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1550,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{8}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -984,6 +1575,645 @@ func (x *LocationTagsSchema) GetId() string {
 }
 
 func (x *LocationTagsSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UserSchema is the schema UserSchema of HighLevel's users document.
+type UserSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's firstName.
+	FirstName *string `protobuf:"bytes,3,opt,name=first_name,json=firstName,proto3,oneof" json:"first_name,omitempty"`
+	// HighLevel's lastName.
+	LastName *string `protobuf:"bytes,4,opt,name=last_name,json=lastName,proto3,oneof" json:"last_name,omitempty"`
+	// HighLevel's email.
+	Email *string `protobuf:"bytes,5,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// HighLevel's phone.
+	Phone *string `protobuf:"bytes,6,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	// HighLevel's extension.
+	Extension *string `protobuf:"bytes,7,opt,name=extension,proto3,oneof" json:"extension,omitempty"`
+	// HighLevel's permissions.
+	Permissions *PermissionsDto `protobuf:"bytes,8,opt,name=permissions,proto3" json:"permissions,omitempty"`
+	// HighLevel's scopes.
+	Scopes *string `protobuf:"bytes,9,opt,name=scopes,proto3,oneof" json:"scopes,omitempty"`
+	// HighLevel's roles.
+	Roles *RoleSchema `protobuf:"bytes,10,opt,name=roles,proto3" json:"roles,omitempty"`
+	// HighLevel's deleted.
+	Deleted *bool `protobuf:"varint,11,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// LC Phone Inbound Phone Numbers
+	LcPhone *structpb.Struct `protobuf:"bytes,12,opt,name=lc_phone,json=lcPhone,proto3" json:"lc_phone,omitempty"`
+	// Platform language preference for the user
+	PlatformLanguage *string `protobuf:"bytes,13,opt,name=platform_language,json=platformLanguage,proto3,oneof" json:"platform_language,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,14,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserSchema) Reset() {
+	*x = UserSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserSchema) ProtoMessage() {}
+
+func (x *UserSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
+func (*UserSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *UserSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *UserSchema) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UserSchema) GetFirstName() string {
+	if x != nil && x.FirstName != nil {
+		return *x.FirstName
+	}
+	return ""
+}
+
+func (x *UserSchema) GetLastName() string {
+	if x != nil && x.LastName != nil {
+		return *x.LastName
+	}
+	return ""
+}
+
+func (x *UserSchema) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *UserSchema) GetPhone() string {
+	if x != nil && x.Phone != nil {
+		return *x.Phone
+	}
+	return ""
+}
+
+func (x *UserSchema) GetExtension() string {
+	if x != nil && x.Extension != nil {
+		return *x.Extension
+	}
+	return ""
+}
+
+func (x *UserSchema) GetPermissions() *PermissionsDto {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
+func (x *UserSchema) GetScopes() string {
+	if x != nil && x.Scopes != nil {
+		return *x.Scopes
+	}
+	return ""
+}
+
+func (x *UserSchema) GetRoles() *RoleSchema {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *UserSchema) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *UserSchema) GetLcPhone() *structpb.Struct {
+	if x != nil {
+		return x.LcPhone
+	}
+	return nil
+}
+
+func (x *UserSchema) GetPlatformLanguage() string {
+	if x != nil && x.PlatformLanguage != nil {
+		return *x.PlatformLanguage
+	}
+	return ""
+}
+
+func (x *UserSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// PermissionsDto is the schema PermissionsDto of HighLevel's users document.
+type PermissionsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's campaignsEnabled.
+	CampaignsEnabled *bool `protobuf:"varint,1,opt,name=campaigns_enabled,json=campaignsEnabled,proto3,oneof" json:"campaigns_enabled,omitempty"`
+	// HighLevel's campaignsReadOnly.
+	CampaignsReadOnly *bool `protobuf:"varint,2,opt,name=campaigns_read_only,json=campaignsReadOnly,proto3,oneof" json:"campaigns_read_only,omitempty"`
+	// HighLevel's contactsEnabled.
+	ContactsEnabled *bool `protobuf:"varint,3,opt,name=contacts_enabled,json=contactsEnabled,proto3,oneof" json:"contacts_enabled,omitempty"`
+	// HighLevel's workflowsEnabled.
+	WorkflowsEnabled *bool `protobuf:"varint,4,opt,name=workflows_enabled,json=workflowsEnabled,proto3,oneof" json:"workflows_enabled,omitempty"`
+	// HighLevel's workflowsReadOnly.
+	WorkflowsReadOnly *bool `protobuf:"varint,5,opt,name=workflows_read_only,json=workflowsReadOnly,proto3,oneof" json:"workflows_read_only,omitempty"`
+	// HighLevel's triggersEnabled.
+	TriggersEnabled *bool `protobuf:"varint,6,opt,name=triggers_enabled,json=triggersEnabled,proto3,oneof" json:"triggers_enabled,omitempty"`
+	// HighLevel's funnelsEnabled.
+	FunnelsEnabled *bool `protobuf:"varint,7,opt,name=funnels_enabled,json=funnelsEnabled,proto3,oneof" json:"funnels_enabled,omitempty"`
+	// HighLevel's websitesEnabled.
+	WebsitesEnabled *bool `protobuf:"varint,8,opt,name=websites_enabled,json=websitesEnabled,proto3,oneof" json:"websites_enabled,omitempty"`
+	// HighLevel's opportunitiesEnabled.
+	OpportunitiesEnabled *bool `protobuf:"varint,9,opt,name=opportunities_enabled,json=opportunitiesEnabled,proto3,oneof" json:"opportunities_enabled,omitempty"`
+	// HighLevel's dashboardStatsEnabled.
+	DashboardStatsEnabled *bool `protobuf:"varint,10,opt,name=dashboard_stats_enabled,json=dashboardStatsEnabled,proto3,oneof" json:"dashboard_stats_enabled,omitempty"`
+	// HighLevel's bulkRequestsEnabled.
+	BulkRequestsEnabled *bool `protobuf:"varint,11,opt,name=bulk_requests_enabled,json=bulkRequestsEnabled,proto3,oneof" json:"bulk_requests_enabled,omitempty"`
+	// HighLevel's appointmentsEnabled.
+	AppointmentsEnabled *bool `protobuf:"varint,12,opt,name=appointments_enabled,json=appointmentsEnabled,proto3,oneof" json:"appointments_enabled,omitempty"`
+	// HighLevel's reviewsEnabled.
+	ReviewsEnabled *bool `protobuf:"varint,13,opt,name=reviews_enabled,json=reviewsEnabled,proto3,oneof" json:"reviews_enabled,omitempty"`
+	// HighLevel's onlineListingsEnabled.
+	OnlineListingsEnabled *bool `protobuf:"varint,14,opt,name=online_listings_enabled,json=onlineListingsEnabled,proto3,oneof" json:"online_listings_enabled,omitempty"`
+	// HighLevel's phoneCallEnabled.
+	PhoneCallEnabled *bool `protobuf:"varint,15,opt,name=phone_call_enabled,json=phoneCallEnabled,proto3,oneof" json:"phone_call_enabled,omitempty"`
+	// HighLevel's conversationsEnabled.
+	ConversationsEnabled *bool `protobuf:"varint,16,opt,name=conversations_enabled,json=conversationsEnabled,proto3,oneof" json:"conversations_enabled,omitempty"`
+	// HighLevel's assignedDataOnly.
+	AssignedDataOnly *bool `protobuf:"varint,17,opt,name=assigned_data_only,json=assignedDataOnly,proto3,oneof" json:"assigned_data_only,omitempty"`
+	// HighLevel's adwordsReportingEnabled.
+	AdwordsReportingEnabled *bool `protobuf:"varint,18,opt,name=adwords_reporting_enabled,json=adwordsReportingEnabled,proto3,oneof" json:"adwords_reporting_enabled,omitempty"`
+	// HighLevel's membershipEnabled.
+	MembershipEnabled *bool `protobuf:"varint,19,opt,name=membership_enabled,json=membershipEnabled,proto3,oneof" json:"membership_enabled,omitempty"`
+	// HighLevel's facebookAdsReportingEnabled.
+	FacebookAdsReportingEnabled *bool `protobuf:"varint,20,opt,name=facebook_ads_reporting_enabled,json=facebookAdsReportingEnabled,proto3,oneof" json:"facebook_ads_reporting_enabled,omitempty"`
+	// HighLevel's attributionsReportingEnabled.
+	AttributionsReportingEnabled *bool `protobuf:"varint,21,opt,name=attributions_reporting_enabled,json=attributionsReportingEnabled,proto3,oneof" json:"attributions_reporting_enabled,omitempty"`
+	// HighLevel's settingsEnabled.
+	SettingsEnabled *bool `protobuf:"varint,22,opt,name=settings_enabled,json=settingsEnabled,proto3,oneof" json:"settings_enabled,omitempty"`
+	// HighLevel's tagsEnabled.
+	TagsEnabled *bool `protobuf:"varint,23,opt,name=tags_enabled,json=tagsEnabled,proto3,oneof" json:"tags_enabled,omitempty"`
+	// HighLevel's leadValueEnabled.
+	LeadValueEnabled *bool `protobuf:"varint,24,opt,name=lead_value_enabled,json=leadValueEnabled,proto3,oneof" json:"lead_value_enabled,omitempty"`
+	// HighLevel's marketingEnabled.
+	MarketingEnabled *bool `protobuf:"varint,25,opt,name=marketing_enabled,json=marketingEnabled,proto3,oneof" json:"marketing_enabled,omitempty"`
+	// HighLevel's agentReportingEnabled.
+	AgentReportingEnabled *bool `protobuf:"varint,26,opt,name=agent_reporting_enabled,json=agentReportingEnabled,proto3,oneof" json:"agent_reporting_enabled,omitempty"`
+	// HighLevel's botService.
+	BotService *bool `protobuf:"varint,27,opt,name=bot_service,json=botService,proto3,oneof" json:"bot_service,omitempty"`
+	// HighLevel's socialPlanner.
+	SocialPlanner *bool `protobuf:"varint,28,opt,name=social_planner,json=socialPlanner,proto3,oneof" json:"social_planner,omitempty"`
+	// HighLevel's bloggingEnabled.
+	BloggingEnabled *bool `protobuf:"varint,29,opt,name=blogging_enabled,json=bloggingEnabled,proto3,oneof" json:"blogging_enabled,omitempty"`
+	// HighLevel's invoiceEnabled.
+	InvoiceEnabled *bool `protobuf:"varint,30,opt,name=invoice_enabled,json=invoiceEnabled,proto3,oneof" json:"invoice_enabled,omitempty"`
+	// HighLevel's affiliateManagerEnabled.
+	AffiliateManagerEnabled *bool `protobuf:"varint,31,opt,name=affiliate_manager_enabled,json=affiliateManagerEnabled,proto3,oneof" json:"affiliate_manager_enabled,omitempty"`
+	// HighLevel's contentAiEnabled.
+	ContentAiEnabled *bool `protobuf:"varint,32,opt,name=content_ai_enabled,json=contentAiEnabled,proto3,oneof" json:"content_ai_enabled,omitempty"`
+	// HighLevel's refundsEnabled.
+	RefundsEnabled *bool `protobuf:"varint,33,opt,name=refunds_enabled,json=refundsEnabled,proto3,oneof" json:"refunds_enabled,omitempty"`
+	// HighLevel's recordPaymentEnabled.
+	RecordPaymentEnabled *bool `protobuf:"varint,34,opt,name=record_payment_enabled,json=recordPaymentEnabled,proto3,oneof" json:"record_payment_enabled,omitempty"`
+	// HighLevel's cancelSubscriptionEnabled.
+	CancelSubscriptionEnabled *bool `protobuf:"varint,35,opt,name=cancel_subscription_enabled,json=cancelSubscriptionEnabled,proto3,oneof" json:"cancel_subscription_enabled,omitempty"`
+	// HighLevel's paymentsEnabled.
+	PaymentsEnabled *bool `protobuf:"varint,36,opt,name=payments_enabled,json=paymentsEnabled,proto3,oneof" json:"payments_enabled,omitempty"`
+	// HighLevel's communitiesEnabled.
+	CommunitiesEnabled *bool `protobuf:"varint,37,opt,name=communities_enabled,json=communitiesEnabled,proto3,oneof" json:"communities_enabled,omitempty"`
+	// HighLevel's exportPaymentsEnabled.
+	ExportPaymentsEnabled *bool `protobuf:"varint,38,opt,name=export_payments_enabled,json=exportPaymentsEnabled,proto3,oneof" json:"export_payments_enabled,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,39,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PermissionsDto) Reset() {
+	*x = PermissionsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PermissionsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PermissionsDto) ProtoMessage() {}
+
+func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
+func (*PermissionsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *PermissionsDto) GetCampaignsEnabled() bool {
+	if x != nil && x.CampaignsEnabled != nil {
+		return *x.CampaignsEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetCampaignsReadOnly() bool {
+	if x != nil && x.CampaignsReadOnly != nil {
+		return *x.CampaignsReadOnly
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetContactsEnabled() bool {
+	if x != nil && x.ContactsEnabled != nil {
+		return *x.ContactsEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetWorkflowsEnabled() bool {
+	if x != nil && x.WorkflowsEnabled != nil {
+		return *x.WorkflowsEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetWorkflowsReadOnly() bool {
+	if x != nil && x.WorkflowsReadOnly != nil {
+		return *x.WorkflowsReadOnly
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetTriggersEnabled() bool {
+	if x != nil && x.TriggersEnabled != nil {
+		return *x.TriggersEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetFunnelsEnabled() bool {
+	if x != nil && x.FunnelsEnabled != nil {
+		return *x.FunnelsEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetWebsitesEnabled() bool {
+	if x != nil && x.WebsitesEnabled != nil {
+		return *x.WebsitesEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetOpportunitiesEnabled() bool {
+	if x != nil && x.OpportunitiesEnabled != nil {
+		return *x.OpportunitiesEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetDashboardStatsEnabled() bool {
+	if x != nil && x.DashboardStatsEnabled != nil {
+		return *x.DashboardStatsEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetBulkRequestsEnabled() bool {
+	if x != nil && x.BulkRequestsEnabled != nil {
+		return *x.BulkRequestsEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetAppointmentsEnabled() bool {
+	if x != nil && x.AppointmentsEnabled != nil {
+		return *x.AppointmentsEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetReviewsEnabled() bool {
+	if x != nil && x.ReviewsEnabled != nil {
+		return *x.ReviewsEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetOnlineListingsEnabled() bool {
+	if x != nil && x.OnlineListingsEnabled != nil {
+		return *x.OnlineListingsEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetPhoneCallEnabled() bool {
+	if x != nil && x.PhoneCallEnabled != nil {
+		return *x.PhoneCallEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetConversationsEnabled() bool {
+	if x != nil && x.ConversationsEnabled != nil {
+		return *x.ConversationsEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetAssignedDataOnly() bool {
+	if x != nil && x.AssignedDataOnly != nil {
+		return *x.AssignedDataOnly
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetAdwordsReportingEnabled() bool {
+	if x != nil && x.AdwordsReportingEnabled != nil {
+		return *x.AdwordsReportingEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetMembershipEnabled() bool {
+	if x != nil && x.MembershipEnabled != nil {
+		return *x.MembershipEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetFacebookAdsReportingEnabled() bool {
+	if x != nil && x.FacebookAdsReportingEnabled != nil {
+		return *x.FacebookAdsReportingEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetAttributionsReportingEnabled() bool {
+	if x != nil && x.AttributionsReportingEnabled != nil {
+		return *x.AttributionsReportingEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetSettingsEnabled() bool {
+	if x != nil && x.SettingsEnabled != nil {
+		return *x.SettingsEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetTagsEnabled() bool {
+	if x != nil && x.TagsEnabled != nil {
+		return *x.TagsEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetLeadValueEnabled() bool {
+	if x != nil && x.LeadValueEnabled != nil {
+		return *x.LeadValueEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetMarketingEnabled() bool {
+	if x != nil && x.MarketingEnabled != nil {
+		return *x.MarketingEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetAgentReportingEnabled() bool {
+	if x != nil && x.AgentReportingEnabled != nil {
+		return *x.AgentReportingEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetBotService() bool {
+	if x != nil && x.BotService != nil {
+		return *x.BotService
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetSocialPlanner() bool {
+	if x != nil && x.SocialPlanner != nil {
+		return *x.SocialPlanner
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetBloggingEnabled() bool {
+	if x != nil && x.BloggingEnabled != nil {
+		return *x.BloggingEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetInvoiceEnabled() bool {
+	if x != nil && x.InvoiceEnabled != nil {
+		return *x.InvoiceEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetAffiliateManagerEnabled() bool {
+	if x != nil && x.AffiliateManagerEnabled != nil {
+		return *x.AffiliateManagerEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetContentAiEnabled() bool {
+	if x != nil && x.ContentAiEnabled != nil {
+		return *x.ContentAiEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetRefundsEnabled() bool {
+	if x != nil && x.RefundsEnabled != nil {
+		return *x.RefundsEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetRecordPaymentEnabled() bool {
+	if x != nil && x.RecordPaymentEnabled != nil {
+		return *x.RecordPaymentEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetCancelSubscriptionEnabled() bool {
+	if x != nil && x.CancelSubscriptionEnabled != nil {
+		return *x.CancelSubscriptionEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetPaymentsEnabled() bool {
+	if x != nil && x.PaymentsEnabled != nil {
+		return *x.PaymentsEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetCommunitiesEnabled() bool {
+	if x != nil && x.CommunitiesEnabled != nil {
+		return *x.CommunitiesEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetExportPaymentsEnabled() bool {
+	if x != nil && x.ExportPaymentsEnabled != nil {
+		return *x.ExportPaymentsEnabled
+	}
+	return false
+}
+
+func (x *PermissionsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// RoleSchema is the schema RoleSchema of HighLevel's users document.
+type RoleSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's type.
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// HighLevel's role.
+	Role *string `protobuf:"bytes,2,opt,name=role,proto3,oneof" json:"role,omitempty"`
+	// HighLevel's locationIds.
+	LocationIds []string `protobuf:"bytes,3,rep,name=location_ids,json=locationIds,proto3" json:"location_ids,omitempty"`
+	// HighLevel's restrictSubAccount.
+	RestrictSubAccount *bool `protobuf:"varint,4,opt,name=restrict_sub_account,json=restrictSubAccount,proto3,oneof" json:"restrict_sub_account,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoleSchema) Reset() {
+	*x = RoleSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoleSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoleSchema) ProtoMessage() {}
+
+func (x *RoleSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
+func (*RoleSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RoleSchema) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *RoleSchema) GetRole() string {
+	if x != nil && x.Role != nil {
+		return *x.Role
+	}
+	return ""
+}
+
+func (x *RoleSchema) GetLocationIds() []string {
+	if x != nil {
+		return x.LocationIds
+	}
+	return nil
+}
+
+func (x *RoleSchema) GetRestrictSubAccount() bool {
+	if x != nil && x.RestrictSubAccount != nil {
+		return *x.RestrictSubAccount
+	}
+	return false
+}
+
+func (x *RoleSchema) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -1018,7 +2248,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1030,7 +2260,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1043,7 +2273,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{9}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -1186,7 +2416,123 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\t_due_dateB\f\n" +
 	"\n" +
 	"_completedB\r\n" +
-	"\v_contact_id\"\x96\x02\n" +
+	"\v_contact_id\"\xc4\a\n" +
+	"\x15GetLocationByIdSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"company_id\x18\x02 \x01(\tH\x01R\tcompanyId\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x03 \x01(\tH\x02R\x04name\x88\x01\x01\x12\x1b\n" +
+	"\x06domain\x18\x04 \x01(\tH\x03R\x06domain\x88\x01\x01\x12\x1d\n" +
+	"\aaddress\x18\x05 \x01(\tH\x04R\aaddress\x88\x01\x01\x12\x17\n" +
+	"\x04city\x18\x06 \x01(\tH\x05R\x04city\x88\x01\x01\x12\x19\n" +
+	"\x05state\x18\a \x01(\tH\x06R\x05state\x88\x01\x01\x12\x1e\n" +
+	"\blogo_url\x18\b \x01(\tH\aR\alogoUrl\x88\x01\x01\x12\x1d\n" +
+	"\acountry\x18\t \x01(\tH\bR\acountry\x88\x01\x01\x12$\n" +
+	"\vpostal_code\x18\n" +
+	" \x01(\tH\tR\n" +
+	"postalCode\x88\x01\x01\x12\x1d\n" +
+	"\awebsite\x18\v \x01(\tH\n" +
+	"R\awebsite\x88\x01\x01\x12\x1f\n" +
+	"\btimezone\x18\f \x01(\tH\vR\btimezone\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"first_name\x18\r \x01(\tH\fR\tfirstName\x88\x01\x01\x12 \n" +
+	"\tlast_name\x18\x0e \x01(\tH\rR\blastName\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x0f \x01(\tH\x0eR\x05email\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\x10 \x01(\tH\x0fR\x05phone\x88\x01\x01\x125\n" +
+	"\bbusiness\x18\x11 \x01(\v2\x19.hlgate.v1.BusinessSchemaR\bbusiness\x12/\n" +
+	"\x06social\x18\x12 \x01(\v2\x17.hlgate.v1.SocialSchemaR\x06social\x125\n" +
+	"\bsettings\x18\x13 \x01(\v2\x19.hlgate.v1.SettingsSchemaR\bsettings\x123\n" +
+	"\breseller\x18\x14 \x01(\v2\x17.google.protobuf.StructR\breseller\x128\n" +
+	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\r\n" +
+	"\v_company_idB\a\n" +
+	"\x05_nameB\t\n" +
+	"\a_domainB\n" +
+	"\n" +
+	"\b_addressB\a\n" +
+	"\x05_cityB\b\n" +
+	"\x06_stateB\v\n" +
+	"\t_logo_urlB\n" +
+	"\n" +
+	"\b_countryB\x0e\n" +
+	"\f_postal_codeB\n" +
+	"\n" +
+	"\b_websiteB\v\n" +
+	"\t_timezoneB\r\n" +
+	"\v_first_nameB\f\n" +
+	"\n" +
+	"_last_nameB\b\n" +
+	"\x06_emailB\b\n" +
+	"\x06_phone\"\xc5\x03\n" +
+	"\x0eBusinessSchema\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12\x1d\n" +
+	"\aaddress\x18\x02 \x01(\tH\x01R\aaddress\x88\x01\x01\x12\x17\n" +
+	"\x04city\x18\x03 \x01(\tH\x02R\x04city\x88\x01\x01\x12\x19\n" +
+	"\x05state\x18\x04 \x01(\tH\x03R\x05state\x88\x01\x01\x12\x1d\n" +
+	"\acountry\x18\x05 \x01(\tH\x04R\acountry\x88\x01\x01\x12$\n" +
+	"\vpostal_code\x18\x06 \x01(\tH\x05R\n" +
+	"postalCode\x88\x01\x01\x12\x1d\n" +
+	"\awebsite\x18\a \x01(\tH\x06R\awebsite\x88\x01\x01\x12\x1f\n" +
+	"\btimezone\x18\b \x01(\tH\aR\btimezone\x88\x01\x01\x12\x1e\n" +
+	"\blogo_url\x18\t \x01(\tH\bR\alogoUrl\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\n" +
+	" \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_nameB\n" +
+	"\n" +
+	"\b_addressB\a\n" +
+	"\x05_cityB\b\n" +
+	"\x06_stateB\n" +
+	"\n" +
+	"\b_countryB\x0e\n" +
+	"\f_postal_codeB\n" +
+	"\n" +
+	"\b_websiteB\v\n" +
+	"\t_timezoneB\v\n" +
+	"\t_logo_url\"\xe6\x04\n" +
+	"\fSocialSchema\x12&\n" +
+	"\ffacebook_url\x18\x01 \x01(\tH\x00R\vfacebookUrl\x88\x01\x01\x12$\n" +
+	"\vgoogle_plus\x18\x02 \x01(\tH\x01R\n" +
+	"googlePlus\x88\x01\x01\x12 \n" +
+	"\tlinked_in\x18\x03 \x01(\tH\x02R\blinkedIn\x88\x01\x01\x12#\n" +
+	"\n" +
+	"foursquare\x18\x04 \x01(\tH\x03R\n" +
+	"foursquare\x88\x01\x01\x12\x1d\n" +
+	"\atwitter\x18\x05 \x01(\tH\x04R\atwitter\x88\x01\x01\x12\x17\n" +
+	"\x04yelp\x18\x06 \x01(\tH\x05R\x04yelp\x88\x01\x01\x12!\n" +
+	"\tinstagram\x18\a \x01(\tH\x06R\tinstagram\x88\x01\x01\x12\x1d\n" +
+	"\ayoutube\x18\b \x01(\tH\aR\ayoutube\x88\x01\x01\x12!\n" +
+	"\tpinterest\x18\t \x01(\tH\bR\tpinterest\x88\x01\x01\x12\x1e\n" +
+	"\bblog_rss\x18\n" +
+	" \x01(\tH\tR\ablogRss\x88\x01\x01\x12-\n" +
+	"\x10google_places_id\x18\v \x01(\tH\n" +
+	"R\x0egooglePlacesId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\f \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0f\n" +
+	"\r_facebook_urlB\x0e\n" +
+	"\f_google_plusB\f\n" +
+	"\n" +
+	"_linked_inB\r\n" +
+	"\v_foursquareB\n" +
+	"\n" +
+	"\b_twitterB\a\n" +
+	"\x05_yelpB\f\n" +
+	"\n" +
+	"_instagramB\n" +
+	"\n" +
+	"\b_youtubeB\f\n" +
+	"\n" +
+	"_pinterestB\v\n" +
+	"\t_blog_rssB\x13\n" +
+	"\x11_google_places_id\"\xc2\x03\n" +
+	"\x0eSettingsSchema\x12;\n" +
+	"\x17allow_duplicate_contact\x18\x01 \x01(\bH\x00R\x15allowDuplicateContact\x88\x01\x01\x12C\n" +
+	"\x1ballow_duplicate_opportunity\x18\x02 \x01(\bH\x01R\x19allowDuplicateOpportunity\x88\x01\x01\x12>\n" +
+	"\x19allow_facebook_name_merge\x18\x03 \x01(\bH\x02R\x16allowFacebookNameMerge\x88\x01\x01\x12=\n" +
+	"\x18disable_contact_timezone\x18\x04 \x01(\bH\x03R\x16disableContactTimezone\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x1a\n" +
+	"\x18_allow_duplicate_contactB\x1e\n" +
+	"\x1c_allow_duplicate_opportunityB\x1c\n" +
+	"\x1a_allow_facebook_name_mergeB\x1b\n" +
+	"\x19_disable_contact_timezone\"\x96\x02\n" +
 	"\x11CustomValueSchema\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12 \n" +
@@ -1264,7 +2610,129 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_location_idB\x05\n" +
-	"\x03_id\"\xf7\x02\n" +
+	"\x03_id\"\x9b\x05\n" +
+	"\n" +
+	"UserSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"first_name\x18\x03 \x01(\tH\x02R\tfirstName\x88\x01\x01\x12 \n" +
+	"\tlast_name\x18\x04 \x01(\tH\x03R\blastName\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x05 \x01(\tH\x04R\x05email\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\x06 \x01(\tH\x05R\x05phone\x88\x01\x01\x12!\n" +
+	"\textension\x18\a \x01(\tH\x06R\textension\x88\x01\x01\x12;\n" +
+	"\vpermissions\x18\b \x01(\v2\x19.hlgate.v1.PermissionsDtoR\vpermissions\x12\x1b\n" +
+	"\x06scopes\x18\t \x01(\tH\aR\x06scopes\x88\x01\x01\x12+\n" +
+	"\x05roles\x18\n" +
+	" \x01(\v2\x15.hlgate.v1.RoleSchemaR\x05roles\x12\x1d\n" +
+	"\adeleted\x18\v \x01(\bH\bR\adeleted\x88\x01\x01\x122\n" +
+	"\blc_phone\x18\f \x01(\v2\x17.google.protobuf.StructR\alcPhone\x120\n" +
+	"\x11platform_language\x18\r \x01(\tH\tR\x10platformLanguage\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\r\n" +
+	"\v_first_nameB\f\n" +
+	"\n" +
+	"_last_nameB\b\n" +
+	"\x06_emailB\b\n" +
+	"\x06_phoneB\f\n" +
+	"\n" +
+	"_extensionB\t\n" +
+	"\a_scopesB\n" +
+	"\n" +
+	"\b_deletedB\x14\n" +
+	"\x12_platform_language\"\xd5\x17\n" +
+	"\x0ePermissionsDto\x120\n" +
+	"\x11campaigns_enabled\x18\x01 \x01(\bH\x00R\x10campaignsEnabled\x88\x01\x01\x123\n" +
+	"\x13campaigns_read_only\x18\x02 \x01(\bH\x01R\x11campaignsReadOnly\x88\x01\x01\x12.\n" +
+	"\x10contacts_enabled\x18\x03 \x01(\bH\x02R\x0fcontactsEnabled\x88\x01\x01\x120\n" +
+	"\x11workflows_enabled\x18\x04 \x01(\bH\x03R\x10workflowsEnabled\x88\x01\x01\x123\n" +
+	"\x13workflows_read_only\x18\x05 \x01(\bH\x04R\x11workflowsReadOnly\x88\x01\x01\x12.\n" +
+	"\x10triggers_enabled\x18\x06 \x01(\bH\x05R\x0ftriggersEnabled\x88\x01\x01\x12,\n" +
+	"\x0ffunnels_enabled\x18\a \x01(\bH\x06R\x0efunnelsEnabled\x88\x01\x01\x12.\n" +
+	"\x10websites_enabled\x18\b \x01(\bH\aR\x0fwebsitesEnabled\x88\x01\x01\x128\n" +
+	"\x15opportunities_enabled\x18\t \x01(\bH\bR\x14opportunitiesEnabled\x88\x01\x01\x12;\n" +
+	"\x17dashboard_stats_enabled\x18\n" +
+	" \x01(\bH\tR\x15dashboardStatsEnabled\x88\x01\x01\x127\n" +
+	"\x15bulk_requests_enabled\x18\v \x01(\bH\n" +
+	"R\x13bulkRequestsEnabled\x88\x01\x01\x126\n" +
+	"\x14appointments_enabled\x18\f \x01(\bH\vR\x13appointmentsEnabled\x88\x01\x01\x12,\n" +
+	"\x0freviews_enabled\x18\r \x01(\bH\fR\x0ereviewsEnabled\x88\x01\x01\x12;\n" +
+	"\x17online_listings_enabled\x18\x0e \x01(\bH\rR\x15onlineListingsEnabled\x88\x01\x01\x121\n" +
+	"\x12phone_call_enabled\x18\x0f \x01(\bH\x0eR\x10phoneCallEnabled\x88\x01\x01\x128\n" +
+	"\x15conversations_enabled\x18\x10 \x01(\bH\x0fR\x14conversationsEnabled\x88\x01\x01\x121\n" +
+	"\x12assigned_data_only\x18\x11 \x01(\bH\x10R\x10assignedDataOnly\x88\x01\x01\x12?\n" +
+	"\x19adwords_reporting_enabled\x18\x12 \x01(\bH\x11R\x17adwordsReportingEnabled\x88\x01\x01\x122\n" +
+	"\x12membership_enabled\x18\x13 \x01(\bH\x12R\x11membershipEnabled\x88\x01\x01\x12H\n" +
+	"\x1efacebook_ads_reporting_enabled\x18\x14 \x01(\bH\x13R\x1bfacebookAdsReportingEnabled\x88\x01\x01\x12I\n" +
+	"\x1eattributions_reporting_enabled\x18\x15 \x01(\bH\x14R\x1cattributionsReportingEnabled\x88\x01\x01\x12.\n" +
+	"\x10settings_enabled\x18\x16 \x01(\bH\x15R\x0fsettingsEnabled\x88\x01\x01\x12&\n" +
+	"\ftags_enabled\x18\x17 \x01(\bH\x16R\vtagsEnabled\x88\x01\x01\x121\n" +
+	"\x12lead_value_enabled\x18\x18 \x01(\bH\x17R\x10leadValueEnabled\x88\x01\x01\x120\n" +
+	"\x11marketing_enabled\x18\x19 \x01(\bH\x18R\x10marketingEnabled\x88\x01\x01\x12;\n" +
+	"\x17agent_reporting_enabled\x18\x1a \x01(\bH\x19R\x15agentReportingEnabled\x88\x01\x01\x12$\n" +
+	"\vbot_service\x18\x1b \x01(\bH\x1aR\n" +
+	"botService\x88\x01\x01\x12*\n" +
+	"\x0esocial_planner\x18\x1c \x01(\bH\x1bR\rsocialPlanner\x88\x01\x01\x12.\n" +
+	"\x10blogging_enabled\x18\x1d \x01(\bH\x1cR\x0fbloggingEnabled\x88\x01\x01\x12,\n" +
+	"\x0finvoice_enabled\x18\x1e \x01(\bH\x1dR\x0einvoiceEnabled\x88\x01\x01\x12?\n" +
+	"\x19affiliate_manager_enabled\x18\x1f \x01(\bH\x1eR\x17affiliateManagerEnabled\x88\x01\x01\x121\n" +
+	"\x12content_ai_enabled\x18  \x01(\bH\x1fR\x10contentAiEnabled\x88\x01\x01\x12,\n" +
+	"\x0frefunds_enabled\x18! \x01(\bH R\x0erefundsEnabled\x88\x01\x01\x129\n" +
+	"\x16record_payment_enabled\x18\" \x01(\bH!R\x14recordPaymentEnabled\x88\x01\x01\x12C\n" +
+	"\x1bcancel_subscription_enabled\x18# \x01(\bH\"R\x19cancelSubscriptionEnabled\x88\x01\x01\x12.\n" +
+	"\x10payments_enabled\x18$ \x01(\bH#R\x0fpaymentsEnabled\x88\x01\x01\x124\n" +
+	"\x13communities_enabled\x18% \x01(\bH$R\x12communitiesEnabled\x88\x01\x01\x12;\n" +
+	"\x17export_payments_enabled\x18& \x01(\bH%R\x15exportPaymentsEnabled\x88\x01\x01\x128\n" +
+	"\bunmapped\x18' \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x14\n" +
+	"\x12_campaigns_enabledB\x16\n" +
+	"\x14_campaigns_read_onlyB\x13\n" +
+	"\x11_contacts_enabledB\x14\n" +
+	"\x12_workflows_enabledB\x16\n" +
+	"\x14_workflows_read_onlyB\x13\n" +
+	"\x11_triggers_enabledB\x12\n" +
+	"\x10_funnels_enabledB\x13\n" +
+	"\x11_websites_enabledB\x18\n" +
+	"\x16_opportunities_enabledB\x1a\n" +
+	"\x18_dashboard_stats_enabledB\x18\n" +
+	"\x16_bulk_requests_enabledB\x17\n" +
+	"\x15_appointments_enabledB\x12\n" +
+	"\x10_reviews_enabledB\x1a\n" +
+	"\x18_online_listings_enabledB\x15\n" +
+	"\x13_phone_call_enabledB\x18\n" +
+	"\x16_conversations_enabledB\x15\n" +
+	"\x13_assigned_data_onlyB\x1c\n" +
+	"\x1a_adwords_reporting_enabledB\x15\n" +
+	"\x13_membership_enabledB!\n" +
+	"\x1f_facebook_ads_reporting_enabledB!\n" +
+	"\x1f_attributions_reporting_enabledB\x13\n" +
+	"\x11_settings_enabledB\x0f\n" +
+	"\r_tags_enabledB\x15\n" +
+	"\x13_lead_value_enabledB\x14\n" +
+	"\x12_marketing_enabledB\x1a\n" +
+	"\x18_agent_reporting_enabledB\x0e\n" +
+	"\f_bot_serviceB\x11\n" +
+	"\x0f_social_plannerB\x13\n" +
+	"\x11_blogging_enabledB\x12\n" +
+	"\x10_invoice_enabledB\x1c\n" +
+	"\x1a_affiliate_manager_enabledB\x15\n" +
+	"\x13_content_ai_enabledB\x12\n" +
+	"\x10_refunds_enabledB\x19\n" +
+	"\x17_record_payment_enabledB\x1e\n" +
+	"\x1c_cancel_subscription_enabledB\x13\n" +
+	"\x11_payments_enabledB\x16\n" +
+	"\x14_communities_enabledB\x1a\n" +
+	"\x18_export_payments_enabled\"\xfd\x01\n" +
+	"\n" +
+	"RoleSchema\x12\x17\n" +
+	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x12\x17\n" +
+	"\x04role\x18\x02 \x01(\tH\x01R\x04role\x88\x01\x01\x12!\n" +
+	"\flocation_ids\x18\x03 \x03(\tR\vlocationIds\x125\n" +
+	"\x14restrict_sub_account\x18\x04 \x01(\bH\x02R\x12restrictSubAccount\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_typeB\a\n" +
+	"\x05_roleB\x17\n" +
+	"\x15_restrict_sub_account\"\xf7\x02\n" +
 	"\x0eWorkflowSchema\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12\x1b\n" +
@@ -1298,38 +2766,59 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*CalendarsGetNoteSchema)(nil),   // 0: hlgate.v1.CalendarsGetNoteSchema
 	(*NoteCreatedBySchema)(nil),      // 1: hlgate.v1.NoteCreatedBySchema
 	(*GroupDTO)(nil),                 // 2: hlgate.v1.GroupDTO
 	(*ContactsGetNoteSchema)(nil),    // 3: hlgate.v1.ContactsGetNoteSchema
 	(*TaskSchema)(nil),               // 4: hlgate.v1.TaskSchema
-	(*CustomValueSchema)(nil),        // 5: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),      // 6: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil), // 7: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),       // 8: hlgate.v1.LocationTagsSchema
-	(*WorkflowSchema)(nil),           // 9: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),          // 10: google.protobuf.Struct
+	(*GetLocationByIdSchema)(nil),    // 5: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),           // 6: hlgate.v1.BusinessSchema
+	(*SocialSchema)(nil),             // 7: hlgate.v1.SocialSchema
+	(*SettingsSchema)(nil),           // 8: hlgate.v1.SettingsSchema
+	(*CustomValueSchema)(nil),        // 9: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),      // 10: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil), // 11: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),       // 12: hlgate.v1.LocationTagsSchema
+	(*UserSchema)(nil),               // 13: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),           // 14: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),               // 15: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),           // 16: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),          // 17: google.protobuf.Struct
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
 	1,  // 0: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	10, // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	10, // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
-	10, // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
-	10, // 4: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	10, // 5: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
-	10, // 6: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	10, // 7: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	6,  // 8: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	10, // 9: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	10, // 10: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	10, // 11: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	17, // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	17, // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	17, // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	17, // 4: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	17, // 5: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	6,  // 6: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	7,  // 7: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	8,  // 8: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	17, // 9: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	17, // 10: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	17, // 11: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	17, // 12: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	17, // 13: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	17, // 14: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	17, // 15: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	10, // 16: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	17, // 17: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	17, // 18: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	14, // 19: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	15, // 20: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	17, // 21: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	17, // 22: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	17, // 23: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	17, // 24: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	17, // 25: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -1347,13 +2836,20 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[7].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[8].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[9].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[10].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[11].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[12].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[13].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[14].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[15].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
