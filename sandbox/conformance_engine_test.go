@@ -17,7 +17,7 @@ import (
 // schema. So an operation that joins the slice is proved served, validated
 // both ways, without a case written for it. A parent's path parameter
 // (a contact's tasks) takes one fixed id; locationId is the location's.
-func (cf *conformance) engineWalk(engineOps []string, location, token string) {
+func (cf *conformance) engineWalk(engineOps []string, location, token string, nextWindow func()) {
 	t := cf.t
 	t.Helper()
 	type famOp struct {
@@ -43,6 +43,7 @@ func (cf *conformance) engineWalk(engineOps []string, location, token string) {
 	}
 	slices.Sort(order)
 	for _, coll := range order {
+		nextWindow()
 		ops := families[coll]
 		rank := map[string]int{http.MethodPost: 0, http.MethodGet: 1, http.MethodPut: 2, http.MethodPatch: 2, http.MethodDelete: 3}
 		slices.SortStableFunc(ops, func(a, b famOp) int { return rank[a.method] - rank[b.method] })
@@ -114,8 +115,10 @@ const parentID = "ConfParent0000000001"
 // located names the walked location in a body that names one.
 func located(body any, location string) any {
 	if m, ok := body.(map[string]any); ok {
-		if _, names := m["locationId"]; names {
-			m["locationId"] = location
+		for _, k := range []string{"locationId", "altId"} {
+			if _, names := m[k]; names {
+				m[k] = location
+			}
 		}
 	}
 	return body
@@ -153,7 +156,7 @@ func requiredQuery(op *openapi3.Operation, location string) string {
 			continue
 		}
 		v := "x"
-		if p.Value.Name == "locationId" {
+		if p.Value.Name == "locationId" || p.Value.Name == "altId" {
 			v = location
 		} else if s := p.Value.Schema; s != nil && s.Value != nil {
 			v = fmt.Sprint(exampleOf(s.Value, false))
@@ -191,6 +194,11 @@ func answerItemSchema(op *openapi3.Operation) *openapi3.Schema {
 
 // createdID is the id of the document a create answered.
 func createdID(ans map[string]any) string {
+	for _, k := range []string{"id", "_id"} {
+		if id, ok := ans[k].(string); ok && id != "" {
+			return id // the answer is the document itself
+		}
+	}
 	for _, v := range ans {
 		if m, ok := v.(map[string]any); ok {
 			for _, k := range []string{"id", "_id"} {
@@ -199,9 +207,6 @@ func createdID(ans map[string]any) string {
 				}
 			}
 		}
-	}
-	if id, ok := ans["id"].(string); ok {
-		return id
 	}
 	return ""
 }

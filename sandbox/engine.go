@@ -66,7 +66,10 @@ type engineOp struct {
 	// echoID is the member of a delete's answer that names the deleted
 	// document ("" when the answer names none).
 	echoID string
-	noun   string // for "<Noun> not found"
+	// echoDoc is set when a delete answers the deleted document itself
+	// (delete-invoice): its schema requires more than an id and a flag.
+	echoDoc bool
+	noun    string // for "<Noun> not found"
 	// located is set when the document schema has a locationId: a created
 	// document gets the token's location there.
 	located bool
@@ -106,6 +109,11 @@ func newEngineOp(method, path string, op *openapi3.Operation) (*engineOp, error)
 	// user, a blocked slot); its object members are the document's, not an
 	// envelope.
 	flat := e.kind != engineRemove && schema != nil && (schema.Properties["id"] != nil || schema.Properties["_id"] != nil)
+	if e.kind == engineRemove && schema != nil && (schema.Properties["id"] != nil || schema.Properties["_id"] != nil) {
+		e.echoDoc = slices.ContainsFunc(schema.Required, func(r string) bool {
+			return r != "id" && r != "_id" && r != "success" && r != "succeded" && r != "succeeded"
+		})
+	}
 	if schema != nil && !flat {
 		for _, name := range slices.Sorted(maps.Keys(schema.Properties)) {
 			ps := single(schema.Properties[name].Value)
@@ -203,8 +211,13 @@ func successSchema(op *openapi3.Operation) (int, *openapi3.Schema) {
 
 // exampleOf is the value a created document gets for a required member the
 // body does not send: the schema's default, else its example, else the
-// zero value of its type.
-func exampleOf(s *openapi3.Schema) any {
+// zero value of its type (an object with its required members).
+func exampleOf(s *openapi3.Schema) any { return exampleAt(s, 0) }
+
+// exampleAt is exampleOf at a depth: an object gets its required members,
+// each with its own example, a few levels down.
+func exampleAt(s *openapi3.Schema, depth int) any {
+	s = single(s)
 	switch {
 	case s.Default != nil:
 		return s.Default
@@ -219,7 +232,15 @@ func exampleOf(s *openapi3.Schema) any {
 	case s.Type.Is("array"):
 		return []any{}
 	}
-	return map[string]any{}
+	out := map[string]any{}
+	if depth < 4 {
+		for _, name := range s.Required {
+			if p := s.Properties[name]; p != nil && p.Value != nil {
+				out[name] = exampleAt(p.Value, depth+1)
+			}
+		}
+	}
+	return out
 }
 
 // isLocationName reports the request members that name a location: they
@@ -379,12 +400,18 @@ func (e *engineOp) serve(s *Sandbox, w http.ResponseWriter, r *http.Request, c *
 	case engineRemove:
 		l.mu.Lock()
 		ok := false
+		var gone json.RawMessage
 		if cl := l.coll(collectionKey(r.URL.Path, true), false); cl != nil {
+			gone = cl.docs[lastSegment(r.URL.Path)]
 			ok = cl.remove(lastSegment(r.URL.Path))
 		}
 		l.mu.Unlock()
 		if !ok {
 			writeError(w, errNotFound("%s not found", e.noun))
+			return
+		}
+		if e.echoDoc {
+			writeBody(w, e.status, slices.Clone(gone)) // the deleted document, as it was
 			return
 		}
 		b := e.answer(nil)

@@ -140,6 +140,16 @@ func loadSpecRoutes() ([]specRoute, error) {
 	return specRoutes, specErr
 }
 
+// collectionTemplate is the path template of the collection an engine
+// operation works on: the path, less its last segment for an item's.
+func collectionTemplate(path string, kind engineKind) string {
+	path = strings.TrimSuffix(path, "/")
+	if kind == engineRead || kind == engineMerge || kind == engineRemove {
+		path = path[:strings.LastIndex(path, "/")]
+	}
+	return path
+}
+
 // muxPattern turns an OpenAPI path into a ServeMux pattern. A trailing
 // slash is an exact path upstream (POST /contacts/), so it gets {$} rather
 // than ServeMux's subtree meaning.
@@ -164,6 +174,7 @@ func (s *Sandbox) buildMux() (err error) {
 		}
 	}()
 	seen := map[string]bool{}
+	byCollection := map[string][]*engineOp{}
 	var routes []*route
 	var engineOps []string
 	for _, sr := range srs {
@@ -180,6 +191,7 @@ func (s *Sandbox) buildMux() (err error) {
 			}
 			h = func(s *Sandbox, w http.ResponseWriter, r *http.Request, c *call) { eo.serve(s, w, r, c) }
 			engineOps = append(engineOps, sr.operationID)
+			byCollection[collectionTemplate(sr.path, eo.kind)] = append(byCollection[collectionTemplate(sr.path, eo.kind)], eo)
 		}
 		if sr.version == "" || len(sr.kinds) == 0 {
 			return fmt.Errorf("operation %s lacks x-hlgate-version or security", sr.operationID)
@@ -190,6 +202,23 @@ func (s *Sandbox) buildMux() (err error) {
 		mux.HandleFunc(muxPattern(sr.method, sr.path), func(w http.ResponseWriter, r *http.Request) {
 			s.serveResource(rt, w, r)
 		})
+	}
+	// A document created in a collection has every member any of the
+	// collection's operations requires: what the list and the read answer
+	// must validate too, not only the create's answer.
+	for _, ops := range byCollection {
+		for _, c := range ops {
+			if c.kind != engineCreate {
+				continue
+			}
+			for _, o := range ops {
+				for k, v := range o.base {
+					if _, ok := c.base[k]; !ok && c.base != nil {
+						c.base[k] = v
+					}
+				}
+			}
+		}
 	}
 	var extra []string
 	for id := range handlers {

@@ -461,3 +461,123 @@ func TestGeneratedUsersLocationAndBlockedSlots(t *testing.T) {
 	restJSON(t, h, http.MethodPut, "/v1/locations/"+loc+"/calendars/events/block-slots/"+id,
 		`{"calendarId":"CalBlocked0000000001","title":"Gym, later"}`, http.StatusOK)
 }
+
+// Invoices and their templates: the location is sent as altId with altType
+// location, and lists walk to the end through page_token.
+func TestGeneratedInvoices(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	inv := hlgatev1.NewInvoicesServiceClient(h.conn)
+	items := []*hlgatev1.InvoiceItemDto{{Name: proto.String("Setup"), Currency: proto.String("USD"), Amount: proto.Float64(250), Qty: proto.Float64(1)}}
+	business := &hlgatev1.BusinessDetailsDto{Name: proto.String("Acme")}
+	create := func(name string) string {
+		t.Helper()
+		r, err := inv.CreateInvoice(ctx, &hlgatev1.CreateInvoiceRequest{LocationId: loc, AltType: proto.String("location"), Name: proto.String(name),
+			BusinessDetails: business, Currency: proto.String("USD"), Items: items, Discount: &hlgatev1.DiscountDto{Type: proto.String("percentage"), Value: proto.Float64(0)},
+			ContactDetails: &hlgatev1.ContactDetailsDto{Id: proto.String("Contact0000000000001"), Name: proto.String("Alex"), PhoneNo: proto.String("+15550100"), Email: proto.String("alex@example.com")},
+			IssueDate:      proto.String("2026-12-01"), SentTo: &hlgatev1.SentToDto{Email: []string{"alex@example.com"}}, LiveMode: proto.Bool(false)})
+		if err != nil || r.GetId() == "" || r.GetAltId() != loc || r.GetLiveMode() {
+			t.Fatalf("CreateInvoice(%s) = %v, %v", name, r, err)
+		}
+		return r.GetId()
+	}
+	ids := []string{create("first"), create("second")}
+	rest := restJSON(t, h, http.MethodPost, "/v1/locations/"+loc+"/invoices",
+		`{"altType":"location","name":"third","businessDetails":{"name":"Acme"},"currency":"USD","items":[{"name":"Setup","currency":"USD","amount":250,"qty":1}],`+
+			`"discount":{"type":"percentage","value":0},"contactDetails":{"id":"Contact0000000000001","name":"Alex","phoneNo":"+15550100","email":"alex@example.com"},"issueDate":"2026-12-01","sentTo":{"email":["alex@example.com"]},"liveMode":false}`, http.StatusOK)
+	third, _ := rest["_id"].(string)
+	if third == "" || rest["altId"] != loc {
+		t.Fatalf("POST invoice = %v", rest)
+	}
+	ids = append(ids, third)
+
+	seen := map[string]bool{}
+	req := &hlgatev1.ListInvoicesRequest{LocationId: loc, PageSize: 2}
+	for pages := 0; ; pages++ {
+		if pages > 4 {
+			t.Fatal("the walk does not end")
+		}
+		page, err := inv.ListInvoices(ctx, req)
+		if err != nil {
+			t.Fatalf("ListInvoices: %v", err)
+		}
+		if page.GetTotalSize() != 3 {
+			t.Fatalf("total_size = %d, want 3", page.GetTotalSize())
+		}
+		for _, i := range page.GetInvoices() {
+			if seen[i.GetId()] {
+				t.Fatalf("invoice %s on two pages", i.GetId())
+			}
+			seen[i.GetId()] = true
+		}
+		if page.GetNextPageToken() == "" {
+			break
+		}
+		req.PageToken = page.GetNextPageToken()
+	}
+	for _, id := range ids {
+		if !seen[id] {
+			t.Fatalf("the walk missed invoice %s (saw %v)", id, seen)
+		}
+	}
+	if l := restJSON(t, h, http.MethodGet, "/v1/locations/"+loc+"/invoices?pageSize=10", "", http.StatusOK); len(l["invoices"].([]any)) != 3 {
+		t.Fatalf("GET invoices = %v", l)
+	}
+	got, err := inv.GetInvoice(ctx, &hlgatev1.GetInvoiceRequest{LocationId: loc, InvoiceId: ids[0]})
+	if err != nil || got.GetName() != "first" {
+		t.Fatalf("GetInvoice = %v, %v", got, err)
+	}
+	restJSON(t, h, http.MethodGet, "/v1/locations/"+loc+"/invoices/"+ids[1], "", http.StatusOK)
+	if _, err := inv.UpdateInvoice(ctx, &hlgatev1.UpdateInvoiceRequest{LocationId: loc, InvoiceId: ids[0], AltType: proto.String("location"), Name: proto.String("first, renamed"),
+		Currency: proto.String("USD"), InvoiceItems: items, IssueDate: proto.String("2026-12-01"), DueDate: proto.String("2026-12-15")}); err != nil {
+		t.Fatalf("UpdateInvoice: %v", err)
+	}
+	restJSON(t, h, http.MethodPut, "/v1/locations/"+loc+"/invoices/"+ids[1],
+		`{"altType":"location","name":"second, renamed","currency":"USD","invoiceItems":[{"name":"Setup","currency":"USD","amount":250,"qty":1}],"issueDate":"2026-12-01","dueDate":"2026-12-15"}`, http.StatusOK)
+	if _, err := inv.DeleteInvoice(ctx, &hlgatev1.DeleteInvoiceRequest{LocationId: loc, InvoiceId: ids[0]}); err != nil {
+		t.Fatalf("DeleteInvoice: %v", err)
+	}
+	restJSON(t, h, http.MethodDelete, "/v1/locations/"+loc+"/invoices/"+ids[1], "", http.StatusOK)
+	// The document's required members of the body are checked before
+	// anything is sent.
+	before := h.hits.total("")
+	if _, err := inv.CreateInvoice(ctx, &hlgatev1.CreateInvoiceRequest{LocationId: loc, Name: proto.String("x")}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("CreateInvoice without its required members: %v, want INVALID_ARGUMENT", err)
+	}
+	if h.hits.total("") != before {
+		t.Fatal("a refused CreateInvoice reached HighLevel")
+	}
+
+	tmpl, err := inv.CreateInvoiceTemplate(ctx, &hlgatev1.CreateInvoiceTemplateRequest{LocationId: loc, AltType: proto.String("location"), Name: proto.String("Monthly"),
+		BusinessDetails: business, Currency: proto.String("USD"), Items: items})
+	if err != nil || tmpl.GetId() == "" {
+		t.Fatalf("CreateInvoiceTemplate = %v, %v", tmpl, err)
+	}
+	restJSON(t, h, http.MethodPost, "/v1/locations/"+loc+"/invoices/template",
+		`{"altType":"location","name":"Weekly","businessDetails":{"name":"Acme"},"currency":"USD","items":[{"name":"Setup","currency":"USD","amount":250,"qty":1}]}`, http.StatusOK)
+	tl, err := inv.ListInvoiceTemplates(ctx, &hlgatev1.ListInvoiceTemplatesRequest{LocationId: loc, PageSize: 1})
+	if err != nil || len(tl.GetData()) != 1 || tl.GetTotalSize() != 2 || tl.GetNextPageToken() == "" {
+		t.Fatalf("ListInvoiceTemplates = %v, %v", tl, err)
+	}
+	if l := restJSON(t, h, http.MethodGet, "/v1/locations/"+loc+"/invoices/template", "", http.StatusOK); len(l["data"].([]any)) != 2 {
+		t.Fatalf("GET invoice templates = %v", l)
+	}
+	if g, err := inv.GetInvoiceTemplate(ctx, &hlgatev1.GetInvoiceTemplateRequest{LocationId: loc, TemplateId: tmpl.GetId()}); err != nil || g.GetName() != "Monthly" {
+		t.Fatalf("GetInvoiceTemplate = %v, %v", g, err)
+	}
+	restJSON(t, h, http.MethodGet, "/v1/locations/"+loc+"/invoices/template/"+tmpl.GetId(), "", http.StatusOK)
+	if _, err := inv.UpdateInvoiceTemplate(ctx, &hlgatev1.UpdateInvoiceTemplateRequest{LocationId: loc, TemplateId: tmpl.GetId(), AltType: proto.String("location"),
+		Name: proto.String("Monthly, renamed"), BusinessDetails: business, Currency: proto.String("USD"), Items: items}); err != nil {
+		t.Fatalf("UpdateInvoiceTemplate: %v", err)
+	}
+	restJSON(t, h, http.MethodPut, "/v1/locations/"+loc+"/invoices/template/"+tmpl.GetId(),
+		`{"altType":"location","name":"Monthly again","businessDetails":{"name":"Acme"},"currency":"USD","items":[{"name":"Setup","currency":"USD","amount":250,"qty":1}]}`, http.StatusOK)
+	if _, err := inv.DeleteInvoiceTemplate(ctx, &hlgatev1.DeleteInvoiceTemplateRequest{LocationId: loc, TemplateId: tmpl.GetId()}); err != nil {
+		t.Fatalf("DeleteInvoiceTemplate: %v", err)
+	}
+	code, _, body := h.rest(http.MethodDelete, "/v1/locations/"+loc+"/invoices/template/"+tmpl.GetId(), "", nil)
+	if code != http.StatusNotFound {
+		t.Fatalf("DELETE a deleted template = %d %s", code, body)
+	}
+}

@@ -527,6 +527,96 @@ func (e CreateDtoStatus) Valid() bool {
 	}
 }
 
+// Defines values for CreateInvoiceDtoAltType.
+const (
+	CreateInvoiceDtoAltTypeLocation CreateInvoiceDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CreateInvoiceDtoAltType enum.
+func (e CreateInvoiceDtoAltType) Valid() bool {
+	switch e {
+	case CreateInvoiceDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateInvoiceResponseDtoAltType.
+const (
+	CreateInvoiceResponseDtoAltTypeLocation CreateInvoiceResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CreateInvoiceResponseDtoAltType enum.
+func (e CreateInvoiceResponseDtoAltType) Valid() bool {
+	switch e {
+	case CreateInvoiceResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateInvoiceResponseDtoStatus.
+const (
+	CreateInvoiceResponseDtoStatusDraft             CreateInvoiceResponseDtoStatus = "draft"
+	CreateInvoiceResponseDtoStatusPaid              CreateInvoiceResponseDtoStatus = "paid"
+	CreateInvoiceResponseDtoStatusPartiallyPaid     CreateInvoiceResponseDtoStatus = "partially_paid"
+	CreateInvoiceResponseDtoStatusPaymentProcessing CreateInvoiceResponseDtoStatus = "payment_processing"
+	CreateInvoiceResponseDtoStatusSent              CreateInvoiceResponseDtoStatus = "sent"
+	CreateInvoiceResponseDtoStatusVoid              CreateInvoiceResponseDtoStatus = "void"
+)
+
+// Valid indicates whether the value is a known member of the CreateInvoiceResponseDtoStatus enum.
+func (e CreateInvoiceResponseDtoStatus) Valid() bool {
+	switch e {
+	case CreateInvoiceResponseDtoStatusDraft:
+		return true
+	case CreateInvoiceResponseDtoStatusPaid:
+		return true
+	case CreateInvoiceResponseDtoStatusPartiallyPaid:
+		return true
+	case CreateInvoiceResponseDtoStatusPaymentProcessing:
+		return true
+	case CreateInvoiceResponseDtoStatusSent:
+		return true
+	case CreateInvoiceResponseDtoStatusVoid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateInvoiceTemplateDtoAltType.
+const (
+	CreateInvoiceTemplateDtoAltTypeLocation CreateInvoiceTemplateDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CreateInvoiceTemplateDtoAltType enum.
+func (e CreateInvoiceTemplateDtoAltType) Valid() bool {
+	switch e {
+	case CreateInvoiceTemplateDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateInvoiceTemplateResponseDtoAltType.
+const (
+	CreateInvoiceTemplateResponseDtoAltTypeLocation CreateInvoiceTemplateResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CreateInvoiceTemplateResponseDtoAltType enum.
+func (e CreateInvoiceTemplateResponseDtoAltType) Valid() bool {
+	switch e {
+	case CreateInvoiceTemplateResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CustomRRulesOptionsDayOfWeek.
 const (
 	CustomRRulesOptionsDayOfWeekFR CustomRRulesOptionsDayOfWeek = "FR"
@@ -581,6 +671,69 @@ func (e CustomRRulesOptionsIntervalType) Valid() bool {
 	case CustomRRulesOptionsIntervalTypeWeekly:
 		return true
 	case CustomRRulesOptionsIntervalTypeYearly:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteInvoiceResponseDtoAltType.
+const (
+	DeleteInvoiceResponseDtoAltTypeLocation DeleteInvoiceResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the DeleteInvoiceResponseDtoAltType enum.
+func (e DeleteInvoiceResponseDtoAltType) Valid() bool {
+	switch e {
+	case DeleteInvoiceResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteInvoiceResponseDtoStatus.
+const (
+	DeleteInvoiceResponseDtoStatusDraft             DeleteInvoiceResponseDtoStatus = "draft"
+	DeleteInvoiceResponseDtoStatusPaid              DeleteInvoiceResponseDtoStatus = "paid"
+	DeleteInvoiceResponseDtoStatusPartiallyPaid     DeleteInvoiceResponseDtoStatus = "partially_paid"
+	DeleteInvoiceResponseDtoStatusPaymentProcessing DeleteInvoiceResponseDtoStatus = "payment_processing"
+	DeleteInvoiceResponseDtoStatusSent              DeleteInvoiceResponseDtoStatus = "sent"
+	DeleteInvoiceResponseDtoStatusVoid              DeleteInvoiceResponseDtoStatus = "void"
+)
+
+// Valid indicates whether the value is a known member of the DeleteInvoiceResponseDtoStatus enum.
+func (e DeleteInvoiceResponseDtoStatus) Valid() bool {
+	switch e {
+	case DeleteInvoiceResponseDtoStatusDraft:
+		return true
+	case DeleteInvoiceResponseDtoStatusPaid:
+		return true
+	case DeleteInvoiceResponseDtoStatusPartiallyPaid:
+		return true
+	case DeleteInvoiceResponseDtoStatusPaymentProcessing:
+		return true
+	case DeleteInvoiceResponseDtoStatusSent:
+		return true
+	case DeleteInvoiceResponseDtoStatusVoid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DiscountDtoType.
+const (
+	DiscountDtoTypeFixed      DiscountDtoType = "fixed"
+	DiscountDtoTypePercentage DiscountDtoType = "percentage"
+)
+
+// Valid indicates whether the value is a known member of the DiscountDtoType enum.
+func (e DiscountDtoType) Valid() bool {
+	switch e {
+	case DiscountDtoTypeFixed:
+		return true
+	case DiscountDtoTypePercentage:
 		return true
 	default:
 		return false
@@ -647,6 +800,66 @@ func (e GetAccessCodebodyDtoUserType) Valid() bool {
 	}
 }
 
+// Defines values for GetInvoiceResponseDtoAltType.
+const (
+	GetInvoiceResponseDtoAltTypeLocation GetInvoiceResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GetInvoiceResponseDtoAltType enum.
+func (e GetInvoiceResponseDtoAltType) Valid() bool {
+	switch e {
+	case GetInvoiceResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetInvoiceResponseDtoStatus.
+const (
+	GetInvoiceResponseDtoStatusDraft             GetInvoiceResponseDtoStatus = "draft"
+	GetInvoiceResponseDtoStatusPaid              GetInvoiceResponseDtoStatus = "paid"
+	GetInvoiceResponseDtoStatusPartiallyPaid     GetInvoiceResponseDtoStatus = "partially_paid"
+	GetInvoiceResponseDtoStatusPaymentProcessing GetInvoiceResponseDtoStatus = "payment_processing"
+	GetInvoiceResponseDtoStatusSent              GetInvoiceResponseDtoStatus = "sent"
+	GetInvoiceResponseDtoStatusVoid              GetInvoiceResponseDtoStatus = "void"
+)
+
+// Valid indicates whether the value is a known member of the GetInvoiceResponseDtoStatus enum.
+func (e GetInvoiceResponseDtoStatus) Valid() bool {
+	switch e {
+	case GetInvoiceResponseDtoStatusDraft:
+		return true
+	case GetInvoiceResponseDtoStatusPaid:
+		return true
+	case GetInvoiceResponseDtoStatusPartiallyPaid:
+		return true
+	case GetInvoiceResponseDtoStatusPaymentProcessing:
+		return true
+	case GetInvoiceResponseDtoStatusSent:
+		return true
+	case GetInvoiceResponseDtoStatusVoid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetTemplateResponseDtoAltType.
+const (
+	GetTemplateResponseDtoAltTypeLocation GetTemplateResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GetTemplateResponseDtoAltType enum.
+func (e GetTemplateResponseDtoAltType) Valid() bool {
+	switch e {
+	case GetTemplateResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for InboundDndSettingSchemaStatus.
 const (
 	InboundDndSettingSchemaStatusActive   InboundDndSettingSchemaStatus = "active"
@@ -659,6 +872,117 @@ func (e InboundDndSettingSchemaStatus) Valid() bool {
 	case InboundDndSettingSchemaStatusActive:
 		return true
 	case InboundDndSettingSchemaStatusInactive:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoiceItemDtoType.
+const (
+	InvoiceItemDtoTypeOneTime   InvoiceItemDtoType = "one_time"
+	InvoiceItemDtoTypeRecurring InvoiceItemDtoType = "recurring"
+)
+
+// Valid indicates whether the value is a known member of the InvoiceItemDtoType enum.
+func (e InvoiceItemDtoType) Valid() bool {
+	switch e {
+	case InvoiceItemDtoTypeOneTime:
+		return true
+	case InvoiceItemDtoTypeRecurring:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ItemTaxDtoCalculation.
+const (
+	ItemTaxDtoCalculationExclusive ItemTaxDtoCalculation = "exclusive"
+)
+
+// Valid indicates whether the value is a known member of the ItemTaxDtoCalculation enum.
+func (e ItemTaxDtoCalculation) Valid() bool {
+	switch e {
+	case ItemTaxDtoCalculationExclusive:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LateFeesConfigurationDtoType.
+const (
+	LateFeesConfigurationDtoTypeFixed      LateFeesConfigurationDtoType = "fixed"
+	LateFeesConfigurationDtoTypePercentage LateFeesConfigurationDtoType = "percentage"
+)
+
+// Valid indicates whether the value is a known member of the LateFeesConfigurationDtoType enum.
+func (e LateFeesConfigurationDtoType) Valid() bool {
+	switch e {
+	case LateFeesConfigurationDtoTypeFixed:
+		return true
+	case LateFeesConfigurationDtoTypePercentage:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LateFeesFrequencyDtoInterval.
+const (
+	LateFeesFrequencyDtoIntervalDay     LateFeesFrequencyDtoInterval = "day"
+	LateFeesFrequencyDtoIntervalHour    LateFeesFrequencyDtoInterval = "hour"
+	LateFeesFrequencyDtoIntervalMinute  LateFeesFrequencyDtoInterval = "minute"
+	LateFeesFrequencyDtoIntervalMonth   LateFeesFrequencyDtoInterval = "month"
+	LateFeesFrequencyDtoIntervalOneTime LateFeesFrequencyDtoInterval = "one_time"
+	LateFeesFrequencyDtoIntervalWeek    LateFeesFrequencyDtoInterval = "week"
+)
+
+// Valid indicates whether the value is a known member of the LateFeesFrequencyDtoInterval enum.
+func (e LateFeesFrequencyDtoInterval) Valid() bool {
+	switch e {
+	case LateFeesFrequencyDtoIntervalDay:
+		return true
+	case LateFeesFrequencyDtoIntervalHour:
+		return true
+	case LateFeesFrequencyDtoIntervalMinute:
+		return true
+	case LateFeesFrequencyDtoIntervalMonth:
+		return true
+	case LateFeesFrequencyDtoIntervalOneTime:
+		return true
+	case LateFeesFrequencyDtoIntervalWeek:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LateFeesGraceDtoInterval.
+const (
+	LateFeesGraceDtoIntervalDay LateFeesGraceDtoInterval = "day"
+)
+
+// Valid indicates whether the value is a known member of the LateFeesGraceDtoInterval enum.
+func (e LateFeesGraceDtoInterval) Valid() bool {
+	switch e {
+	case LateFeesGraceDtoIntervalDay:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LateFeesMaxFeesDtoType.
+const (
+	LateFeesMaxFeesDtoTypeFixed LateFeesMaxFeesDtoType = "fixed"
+)
+
+// Valid indicates whether the value is a known member of the LateFeesMaxFeesDtoType enum.
+func (e LateFeesMaxFeesDtoType) Valid() bool {
+	switch e {
+	case LateFeesMaxFeesDtoTypeFixed:
 		return true
 	default:
 		return false
@@ -845,6 +1169,24 @@ func (e OrderSourceType) Valid() bool {
 	}
 }
 
+// Defines values for PaymentScheduleDtoType.
+const (
+	PaymentScheduleDtoTypeFixed      PaymentScheduleDtoType = "fixed"
+	PaymentScheduleDtoTypePercentage PaymentScheduleDtoType = "percentage"
+)
+
+// Valid indicates whether the value is a known member of the PaymentScheduleDtoType enum.
+func (e PaymentScheduleDtoType) Valid() bool {
+	switch e {
+	case PaymentScheduleDtoTypeFixed:
+		return true
+	case PaymentScheduleDtoTypePercentage:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PipelinesResponseSchemaColorRenderMode.
 const (
 	PipelinesResponseSchemaColorRenderModeBgTint PipelinesResponseSchemaColorRenderMode = "bg-tint"
@@ -926,6 +1268,75 @@ func (e RecurringFreq) Valid() bool {
 	}
 }
 
+// Defines values for ReminderDtoIntervalType.
+const (
+	ReminderDtoIntervalTypeDaily    ReminderDtoIntervalType = "daily"
+	ReminderDtoIntervalTypeHourly   ReminderDtoIntervalType = "hourly"
+	ReminderDtoIntervalTypeMinutely ReminderDtoIntervalType = "minutely"
+	ReminderDtoIntervalTypeMonthly  ReminderDtoIntervalType = "monthly"
+	ReminderDtoIntervalTypeSecondly ReminderDtoIntervalType = "secondly"
+	ReminderDtoIntervalTypeWeekly   ReminderDtoIntervalType = "weekly"
+	ReminderDtoIntervalTypeYearly   ReminderDtoIntervalType = "yearly"
+)
+
+// Valid indicates whether the value is a known member of the ReminderDtoIntervalType enum.
+func (e ReminderDtoIntervalType) Valid() bool {
+	switch e {
+	case ReminderDtoIntervalTypeDaily:
+		return true
+	case ReminderDtoIntervalTypeHourly:
+		return true
+	case ReminderDtoIntervalTypeMinutely:
+		return true
+	case ReminderDtoIntervalTypeMonthly:
+		return true
+	case ReminderDtoIntervalTypeSecondly:
+		return true
+	case ReminderDtoIntervalTypeWeekly:
+		return true
+	case ReminderDtoIntervalTypeYearly:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReminderDtoReminderInvoiceCondition.
+const (
+	ReminderDtoReminderInvoiceConditionInvoiceOverdue ReminderDtoReminderInvoiceCondition = "invoice_overdue"
+	ReminderDtoReminderInvoiceConditionInvoiceSent    ReminderDtoReminderInvoiceCondition = "invoice_sent"
+)
+
+// Valid indicates whether the value is a known member of the ReminderDtoReminderInvoiceCondition enum.
+func (e ReminderDtoReminderInvoiceCondition) Valid() bool {
+	switch e {
+	case ReminderDtoReminderInvoiceConditionInvoiceOverdue:
+		return true
+	case ReminderDtoReminderInvoiceConditionInvoiceSent:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReminderDtoReminderTime.
+const (
+	ReminderDtoReminderTimeAfter  ReminderDtoReminderTime = "after"
+	ReminderDtoReminderTimeBefore ReminderDtoReminderTime = "before"
+)
+
+// Valid indicates whether the value is a known member of the ReminderDtoReminderTime enum.
+func (e ReminderDtoReminderTime) Valid() bool {
+	switch e {
+	case ReminderDtoReminderTimeAfter:
+		return true
+	case ReminderDtoReminderTimeBefore:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TeamMemberResponseMeetingLocationType.
 const (
 	TeamMemberResponseMeetingLocationTypeAddress TeamMemberResponseMeetingLocationType = "address"
@@ -974,6 +1385,96 @@ func (e TeamMemberResponsePriority) Valid() bool {
 	case TeamMemberResponsePriorityN05:
 		return true
 	case TeamMemberResponsePriorityN1:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateInvoiceDtoAltType.
+const (
+	UpdateInvoiceDtoAltTypeLocation UpdateInvoiceDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the UpdateInvoiceDtoAltType enum.
+func (e UpdateInvoiceDtoAltType) Valid() bool {
+	switch e {
+	case UpdateInvoiceDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateInvoiceResponseDtoAltType.
+const (
+	UpdateInvoiceResponseDtoAltTypeLocation UpdateInvoiceResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the UpdateInvoiceResponseDtoAltType enum.
+func (e UpdateInvoiceResponseDtoAltType) Valid() bool {
+	switch e {
+	case UpdateInvoiceResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateInvoiceResponseDtoStatus.
+const (
+	UpdateInvoiceResponseDtoStatusDraft             UpdateInvoiceResponseDtoStatus = "draft"
+	UpdateInvoiceResponseDtoStatusPaid              UpdateInvoiceResponseDtoStatus = "paid"
+	UpdateInvoiceResponseDtoStatusPartiallyPaid     UpdateInvoiceResponseDtoStatus = "partially_paid"
+	UpdateInvoiceResponseDtoStatusPaymentProcessing UpdateInvoiceResponseDtoStatus = "payment_processing"
+	UpdateInvoiceResponseDtoStatusSent              UpdateInvoiceResponseDtoStatus = "sent"
+	UpdateInvoiceResponseDtoStatusVoid              UpdateInvoiceResponseDtoStatus = "void"
+)
+
+// Valid indicates whether the value is a known member of the UpdateInvoiceResponseDtoStatus enum.
+func (e UpdateInvoiceResponseDtoStatus) Valid() bool {
+	switch e {
+	case UpdateInvoiceResponseDtoStatusDraft:
+		return true
+	case UpdateInvoiceResponseDtoStatusPaid:
+		return true
+	case UpdateInvoiceResponseDtoStatusPartiallyPaid:
+		return true
+	case UpdateInvoiceResponseDtoStatusPaymentProcessing:
+		return true
+	case UpdateInvoiceResponseDtoStatusSent:
+		return true
+	case UpdateInvoiceResponseDtoStatusVoid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateInvoiceTemplateDtoAltType.
+const (
+	UpdateInvoiceTemplateDtoAltTypeLocation UpdateInvoiceTemplateDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the UpdateInvoiceTemplateDtoAltType enum.
+func (e UpdateInvoiceTemplateDtoAltType) Valid() bool {
+	switch e {
+	case UpdateInvoiceTemplateDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateInvoiceTemplateResponseDtoAltType.
+const (
+	UpdateInvoiceTemplateResponseDtoAltTypeLocation UpdateInvoiceTemplateResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the UpdateInvoiceTemplateResponseDtoAltType enum.
+func (e UpdateInvoiceTemplateResponseDtoAltType) Valid() bool {
+	switch e {
+	case UpdateInvoiceTemplateResponseDtoAltTypeLocation:
 		return true
 	default:
 		return false
@@ -2294,6 +2795,171 @@ func (e UserSuccessfulResponseDtoScopes) Valid() bool {
 	}
 }
 
+// Defines values for ListInvoicesParamsAltType.
+const (
+	ListInvoicesParamsAltTypeLocation ListInvoicesParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ListInvoicesParamsAltType enum.
+func (e ListInvoicesParamsAltType) Valid() bool {
+	switch e {
+	case ListInvoicesParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListInvoicesParamsPaymentMode.
+const (
+	ListInvoicesParamsPaymentModeDefault ListInvoicesParamsPaymentMode = "default"
+	ListInvoicesParamsPaymentModeLive    ListInvoicesParamsPaymentMode = "live"
+	ListInvoicesParamsPaymentModeTest    ListInvoicesParamsPaymentMode = "test"
+)
+
+// Valid indicates whether the value is a known member of the ListInvoicesParamsPaymentMode enum.
+func (e ListInvoicesParamsPaymentMode) Valid() bool {
+	switch e {
+	case ListInvoicesParamsPaymentModeDefault:
+		return true
+	case ListInvoicesParamsPaymentModeLive:
+		return true
+	case ListInvoicesParamsPaymentModeTest:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListInvoicesParamsSortField.
+const (
+	ListInvoicesParamsSortFieldIssueDate ListInvoicesParamsSortField = "issueDate"
+)
+
+// Valid indicates whether the value is a known member of the ListInvoicesParamsSortField enum.
+func (e ListInvoicesParamsSortField) Valid() bool {
+	switch e {
+	case ListInvoicesParamsSortFieldIssueDate:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListInvoicesParamsSortOrder.
+const (
+	ListInvoicesParamsSortOrderAscend  ListInvoicesParamsSortOrder = "ascend"
+	ListInvoicesParamsSortOrderDescend ListInvoicesParamsSortOrder = "descend"
+)
+
+// Valid indicates whether the value is a known member of the ListInvoicesParamsSortOrder enum.
+func (e ListInvoicesParamsSortOrder) Valid() bool {
+	switch e {
+	case ListInvoicesParamsSortOrderAscend:
+		return true
+	case ListInvoicesParamsSortOrderDescend:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListInvoiceTemplatesParamsAltType.
+const (
+	ListInvoiceTemplatesParamsAltTypeLocation ListInvoiceTemplatesParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ListInvoiceTemplatesParamsAltType enum.
+func (e ListInvoiceTemplatesParamsAltType) Valid() bool {
+	switch e {
+	case ListInvoiceTemplatesParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListInvoiceTemplatesParamsPaymentMode.
+const (
+	ListInvoiceTemplatesParamsPaymentModeDefault ListInvoiceTemplatesParamsPaymentMode = "default"
+	ListInvoiceTemplatesParamsPaymentModeLive    ListInvoiceTemplatesParamsPaymentMode = "live"
+	ListInvoiceTemplatesParamsPaymentModeTest    ListInvoiceTemplatesParamsPaymentMode = "test"
+)
+
+// Valid indicates whether the value is a known member of the ListInvoiceTemplatesParamsPaymentMode enum.
+func (e ListInvoiceTemplatesParamsPaymentMode) Valid() bool {
+	switch e {
+	case ListInvoiceTemplatesParamsPaymentModeDefault:
+		return true
+	case ListInvoiceTemplatesParamsPaymentModeLive:
+		return true
+	case ListInvoiceTemplatesParamsPaymentModeTest:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteInvoiceTemplateParamsAltType.
+const (
+	DeleteInvoiceTemplateParamsAltTypeLocation DeleteInvoiceTemplateParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the DeleteInvoiceTemplateParamsAltType enum.
+func (e DeleteInvoiceTemplateParamsAltType) Valid() bool {
+	switch e {
+	case DeleteInvoiceTemplateParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetInvoiceTemplateParamsAltType.
+const (
+	GetInvoiceTemplateParamsAltTypeLocation GetInvoiceTemplateParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GetInvoiceTemplateParamsAltType enum.
+func (e GetInvoiceTemplateParamsAltType) Valid() bool {
+	switch e {
+	case GetInvoiceTemplateParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteInvoiceParamsAltType.
+const (
+	DeleteInvoiceParamsAltTypeLocation DeleteInvoiceParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the DeleteInvoiceParamsAltType enum.
+func (e DeleteInvoiceParamsAltType) Valid() bool {
+	switch e {
+	case DeleteInvoiceParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetInvoiceParamsAltType.
+const (
+	GetInvoiceParamsAltTypeLocation GetInvoiceParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GetInvoiceParamsAltType enum.
+func (e GetInvoiceParamsAltType) Valid() bool {
+	switch e {
+	case GetInvoiceParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetCustomFieldsParamsModel.
 const (
 	GetCustomFieldsParamsModelAll         GetCustomFieldsParamsModel = "all"
@@ -2364,6 +3030,45 @@ func (e ListOrdersParamsPaymentStatus) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AdditionalEmailsDto defines model for AdditionalEmailsDto.
+type AdditionalEmailsDto struct {
+	// Email Example: alex@example.com
+	Email string `json:"email"`
+}
+
+// AddressDto defines model for AddressDto.
+type AddressDto struct {
+	// AddressLine1 Address Line 1
+	//
+	// Example: 9931 Beechwood
+	AddressLine1 *string `json:"addressLine1,omitempty"`
+
+	// AddressLine2 Address Line 2
+	//
+	// Example: Beechwood
+	AddressLine2 *string `json:"addressLine2,omitempty"`
+
+	// City City
+	//
+	// Example: St. Houston
+	City *string `json:"city,omitempty"`
+
+	// CountryCode Country Code
+	//
+	// Example: US
+	CountryCode *string `json:"countryCode,omitempty"`
+
+	// PostalCode Postal Code
+	//
+	// Example: 559-6993
+	PostalCode *string `json:"postalCode,omitempty"`
+
+	// State State
+	//
+	// Example: TX
+	State *string `json:"state,omitempty"`
 }
 
 // AllGroupsSuccessfulResponseDTO defines model for AllGroupsSuccessfulResponseDTO.
@@ -2637,6 +3342,32 @@ type AppointmentSchemaResponse struct {
 // AppointmentSchemaResponseAppointmentStatus Example: confirmed
 type AppointmentSchemaResponseAppointmentStatus string
 
+// AttachmentsDto defines model for AttachmentsDto.
+type AttachmentsDto struct {
+	// ID Id of the file selected
+	//
+	// Example: 6241712be68f7a98102ba272
+	ID string `json:"id"`
+
+	// Name Name of the file
+	//
+	// Example: Electronics.pdf
+	Name string `json:"name"`
+
+	// Size Size of the file
+	//
+	// Example: 10000
+	Size float64 `json:"size"`
+
+	// Type Type of the file
+	Type string `json:"type"`
+
+	// URL URL of the file
+	//
+	// Example: https://example.com/digital-delivery
+	URL string `json:"url"`
+}
+
 // AttributionSource defines model for AttributionSource.
 type AttributionSource struct {
 	Campaign   *string `json:"campaign,omitempty"`
@@ -2798,6 +3529,35 @@ type BlockedSlotSuccessfulResponseDto struct {
 	//
 	// Example: My event
 	Title string `json:"title"`
+}
+
+// BusinessDetailsDto defines model for BusinessDetailsDto.
+type BusinessDetailsDto struct {
+	// Address Business Address
+	Address *AddressDto `json:"address,omitempty"`
+
+	// CustomValues Custom Values
+	CustomValues *[]string `json:"customValues,omitempty"`
+
+	// LogoURL Business Logo URL
+	//
+	// Example: https://example.com/logo.png
+	LogoURL *string `json:"logoUrl,omitempty"`
+
+	// Name Business Name
+	//
+	// Example: ABC Corp.
+	Name *string `json:"name,omitempty"`
+
+	// PhoneNo Business Phone Number
+	//
+	// Example: +1-214-559-6993
+	PhoneNo *string `json:"phoneNo,omitempty"`
+
+	// Website Business Website Link
+	//
+	// Example: wwww.example.com
+	Website *string `json:"website,omitempty"`
 }
 
 // BusinessSchema defines model for BusinessSchema.
@@ -3208,6 +3968,41 @@ type CheckboxField struct {
 	Key *string `json:"key,omitempty"`
 }
 
+// ContactDetailsDto defines model for ContactDetailsDto.
+type ContactDetailsDto struct {
+	// AdditionalEmails Secondary email addresses for the contact to be saved
+	AdditionalEmails *[]AdditionalEmailsDto `json:"additionalEmails,omitempty"`
+	Address          *AddressDto            `json:"address,omitempty"`
+
+	// CompanyName Contact Company Name
+	//
+	// Example: ABC Corp.
+	CompanyName *string `json:"companyName,omitempty"`
+
+	// CustomFields Custom Values
+	CustomFields *[]string `json:"customFields,omitempty"`
+
+	// Email Contact Email
+	//
+	// Example: alex@example.com
+	Email string `json:"email"`
+
+	// ID Contact ID
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"id"`
+
+	// Name Contact Name
+	//
+	// Example: Alex
+	Name string `json:"name"`
+
+	// PhoneNo Contact Phone Number
+	//
+	// Example: +1234567890
+	PhoneNo string `json:"phoneNo"`
+}
+
 // ContactSearchFilter Either a condition (field, operator, value) or a group (group and nested filters).
 type ContactSearchFilter struct {
 	Field    *string                      `json:"field,omitempty"`
@@ -3550,6 +4345,336 @@ type CreateDto_CustomFields struct {
 // CreateDtoStatus defines model for CreateDto.Status.
 type CreateDtoStatus string
 
+// CreateInvoiceDto defines model for CreateInvoiceDto.
+type CreateInvoiceDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType CreateInvoiceDtoAltType `json:"altType"`
+
+	// Attachments attachments for the invoice
+	Attachments *[]AttachmentsDto `json:"attachments,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Invoice
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool              `json:"automaticTaxesEnabled,omitempty"`
+	BusinessDetails       BusinessDetailsDto `json:"businessDetails"`
+
+	// ContactDetails Contact information to send the invoice to
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// Currency Currency code
+	//
+	// Example: USD
+	Currency string      `json:"currency"`
+	Discount DiscountDto `json:"discount"`
+
+	// DueDate Due date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-14
+	DueDate *string `json:"dueDate,omitempty"`
+
+	// InvoiceNumber Invoice Number
+	//
+	// Example: 1001
+	InvoiceNumber *string `json:"invoiceNumber,omitempty"`
+
+	// InvoiceNumberPrefix prefix for invoice number
+	//
+	// Example: INV-
+	InvoiceNumberPrefix *string `json:"invoiceNumberPrefix,omitempty"`
+
+	// IssueDate Issue date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	IssueDate string `json:"issueDate"`
+
+	// Items An array of items for the invoice.
+	Items []InvoiceItemDto `json:"items"`
+
+	// LateFeesConfiguration late fees configuration
+	LateFeesConfiguration *LateFeesConfigurationDto `json:"lateFeesConfiguration,omitempty"`
+	LiveMode              bool                      `json:"liveMode"`
+
+	// MiscellaneousCharges miscellaneous charges for the invoice
+	MiscellaneousCharges *ProcessingFeeDto `json:"miscellaneousCharges,omitempty"`
+
+	// Name Invoice Name
+	//
+	// Example: New Invoice
+	Name string `json:"name"`
+
+	// PaymentMethods Payment Methods for Invoices
+	PaymentMethods *PaymentMethodDto `json:"paymentMethods,omitempty"`
+
+	// PaymentSchedule split invoice into payment schedule summing up to full invoice amount
+	PaymentSchedule *PaymentScheduleDto `json:"paymentSchedule,omitempty"`
+	SentTo          SentToDto           `json:"sentTo"`
+
+	// TermsNotes Terms notes, Also supports HTML markups
+	//
+	// Example: <p>This is a default terms.</p>
+	TermsNotes *string `json:"termsNotes,omitempty"`
+
+	// TipsConfiguration tips configuration for the invoice
+	TipsConfiguration *TipsConfigurationDto `json:"tipsConfiguration,omitempty"`
+
+	// Title Title for the invoice
+	//
+	// Example: INVOICE
+	Title *string `json:"title,omitempty"`
+}
+
+// CreateInvoiceDtoAltType Alt Type
+//
+// Example: location
+type CreateInvoiceDtoAltType string
+
+// CreateInvoiceResponseDto defines model for CreateInvoiceResponseDto.
+type CreateInvoiceResponseDto struct {
+	// ID Invoice Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                          `json:"altId"`
+	AltType CreateInvoiceResponseDtoAltType `json:"altType"`
+
+	// AmountDue Total Amount Due
+	//
+	// Example: 999
+	AmountDue float64 `json:"amountDue"`
+
+	// AmountPaid Amount Paid
+	//
+	// Example: 0
+	AmountPaid float64 `json:"amountPaid"`
+
+	// AutomaticTaxesCalculated Is Automatic taxes calculated for the Invoice items
+	//
+	// Example: true
+	AutomaticTaxesCalculated *bool `json:"automaticTaxesCalculated,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Invoice
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool `json:"automaticTaxesEnabled,omitempty"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails map[string]interface{} `json:"businessDetails"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails map[string]interface{} `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *map[string]interface{} `json:"discount,omitempty"`
+
+	// DueDate Due date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	DueDate string `json:"dueDate"`
+
+	// InvoiceItems Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	InvoiceItems []map[string]interface{} `json:"invoiceItems"`
+
+	// InvoiceNumber Invoice Number
+	InvoiceNumber float64 `json:"invoiceNumber"`
+
+	// IssueDate Issue date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	IssueDate string `json:"issueDate"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name string `json:"name"`
+
+	// PaymentSchedule split invoice into payment schedule summing up to full invoice amount
+	PaymentSchedule *map[string]interface{} `json:"paymentSchedule,omitempty"`
+
+	// Status Invoice Status
+	//
+	// Example: draft
+	Status CreateInvoiceResponseDtoStatus `json:"status"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// CreateInvoiceResponseDtoAltType defines model for CreateInvoiceResponseDto.AltType.
+type CreateInvoiceResponseDtoAltType string
+
+// CreateInvoiceResponseDtoStatus Invoice Status
+//
+// Example: draft
+type CreateInvoiceResponseDtoStatus string
+
+// CreateInvoiceTemplateDto defines model for CreateInvoiceTemplateDto.
+type CreateInvoiceTemplateDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType CreateInvoiceTemplateDtoAltType `json:"altType"`
+
+	// Attachments attachments for the invoice
+	Attachments *[]string `json:"attachments,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Invoice
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool              `json:"automaticTaxesEnabled,omitempty"`
+	BusinessDetails       BusinessDetailsDto `json:"businessDetails"`
+	Currency              string             `json:"currency"`
+	Discount              *DiscountDto       `json:"discount,omitempty"`
+	Internal              *bool              `json:"internal,omitempty"`
+
+	// InvoiceNumberPrefix prefix for invoice number
+	//
+	// Example: INV-
+	InvoiceNumberPrefix *string          `json:"invoiceNumberPrefix,omitempty"`
+	Items               []InvoiceItemDto `json:"items"`
+
+	// LateFeesConfiguration Late fees configuration for the invoices
+	LateFeesConfiguration *LateFeesConfigurationDto `json:"lateFeesConfiguration,omitempty"`
+
+	// MiscellaneousCharges miscellaneous charges for the invoice
+	MiscellaneousCharges *ProcessingFeeDto `json:"miscellaneousCharges,omitempty"`
+
+	// Name Name of the template
+	//
+	// Example: New Template
+	Name string `json:"name"`
+
+	// PaymentMethods Payment Methods for Invoices
+	PaymentMethods *PaymentMethodDto `json:"paymentMethods,omitempty"`
+	TermsNotes     *string           `json:"termsNotes,omitempty"`
+
+	// TipsConfiguration Configuration for tips on invoices
+	TipsConfiguration *TipsConfigurationDto `json:"tipsConfiguration,omitempty"`
+
+	// Title Template title
+	//
+	// Example: New Template
+	Title *string `json:"title,omitempty"`
+}
+
+// CreateInvoiceTemplateDtoAltType Alt Type
+//
+// Example: location
+type CreateInvoiceTemplateDtoAltType string
+
+// CreateInvoiceTemplateResponseDto defines model for CreateInvoiceTemplateResponseDto.
+type CreateInvoiceTemplateResponseDto struct {
+	// ID Template Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                                  `json:"altId"`
+	AltType CreateInvoiceTemplateResponseDtoAltType `json:"altType"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails BusinessDetailsDto `json:"businessDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *DiscountDto `json:"discount,omitempty"`
+
+	// InvoiceNumberPrefix prefix for invoice number
+	//
+	// Example: INV-
+	InvoiceNumberPrefix *string `json:"invoiceNumberPrefix,omitempty"`
+
+	// Items Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	Items []map[string]interface{} `json:"items"`
+
+	// Name Name of the Template
+	//
+	// Example: New Template
+	Name string `json:"name"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// CreateInvoiceTemplateResponseDtoAltType defines model for CreateInvoiceTemplateResponseDto.AltType.
+type CreateInvoiceTemplateResponseDtoAltType string
+
 // CreateTaskParams defines model for CreateTaskParams.
 type CreateTaskParams struct {
 	// AssignedTo Example: hxHGVRb1YJUscrCB8eXK
@@ -3713,6 +4838,132 @@ type DeleteEventSuccessfulResponseDto struct {
 	Succeeded *bool `json:"succeeded,omitempty"`
 }
 
+// DeleteInvoiceResponseDto defines model for DeleteInvoiceResponseDto.
+type DeleteInvoiceResponseDto struct {
+	// ID Invoice Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                          `json:"altId"`
+	AltType DeleteInvoiceResponseDtoAltType `json:"altType"`
+
+	// AmountDue Total Amount Due
+	//
+	// Example: 999
+	AmountDue float64 `json:"amountDue"`
+
+	// AmountPaid Amount Paid
+	//
+	// Example: 0
+	AmountPaid float64 `json:"amountPaid"`
+
+	// AutomaticTaxesCalculated Is Automatic taxes calculated for the Invoice items
+	//
+	// Example: true
+	AutomaticTaxesCalculated *bool `json:"automaticTaxesCalculated,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Invoice
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool `json:"automaticTaxesEnabled,omitempty"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails map[string]interface{} `json:"businessDetails"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails map[string]interface{} `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *map[string]interface{} `json:"discount,omitempty"`
+
+	// DueDate Due date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	DueDate string `json:"dueDate"`
+
+	// InvoiceItems Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	InvoiceItems []map[string]interface{} `json:"invoiceItems"`
+
+	// InvoiceNumber Invoice Number
+	InvoiceNumber float64 `json:"invoiceNumber"`
+
+	// IssueDate Issue date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	IssueDate string `json:"issueDate"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name string `json:"name"`
+
+	// PaymentSchedule split invoice into payment schedule summing up to full invoice amount
+	PaymentSchedule *map[string]interface{} `json:"paymentSchedule,omitempty"`
+
+	// Status Invoice Status
+	//
+	// Example: draft
+	Status DeleteInvoiceResponseDtoStatus `json:"status"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// DeleteInvoiceResponseDtoAltType defines model for DeleteInvoiceResponseDto.AltType.
+type DeleteInvoiceResponseDtoAltType string
+
+// DeleteInvoiceResponseDtoStatus Invoice Status
+//
+// Example: draft
+type DeleteInvoiceResponseDtoStatus string
+
+// DeleteInvoiceTemplateResponseDto defines model for DeleteInvoiceTemplateResponseDto.
+type DeleteInvoiceTemplateResponseDto struct {
+	// Success success
+	//
+	// Example: true
+	Success bool `json:"success"`
+}
+
 // DeleteRecurringTaskResponseDTO defines model for DeleteRecurringTaskResponseDTO.
 type DeleteRecurringTaskResponseDTO struct {
 	// ID Recurring Task Id
@@ -3737,6 +4988,27 @@ type DeleteUpdateOpportunitySuccessfulResponseDto struct {
 	// Succeded Example: true
 	Succeded *bool `json:"succeded,omitempty"`
 }
+
+// DiscountDto defines model for DiscountDto.
+type DiscountDto struct {
+	// Type Discount type
+	//
+	// Example: percentage
+	Type DiscountDtoType `json:"type"`
+
+	// ValidOnProductIds Product Ids on which discount is applicable
+	ValidOnProductIds *[]string `json:"validOnProductIds,omitempty"`
+
+	// Value Discount Value
+	//
+	// Example: 10
+	Value *float64 `json:"value,omitempty"`
+}
+
+// DiscountDtoType Discount type
+//
+// Example: percentage
+type DiscountDtoType string
 
 // DndSettingSchema defines model for DndSettingSchema.
 type DndSettingSchema struct {
@@ -3994,6 +5266,128 @@ type GetInstalledLocationsSuccessfulResponseDto struct {
 	Locations                *[]InstalledLocationSchema `json:"locations,omitempty"`
 }
 
+// GetInvoiceResponseDto defines model for GetInvoiceResponseDto.
+type GetInvoiceResponseDto struct {
+	// ID Invoice Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                       `json:"altId"`
+	AltType GetInvoiceResponseDtoAltType `json:"altType"`
+
+	// AmountDue Total Amount Due
+	//
+	// Example: 999
+	AmountDue float64 `json:"amountDue"`
+
+	// AmountPaid Amount Paid
+	//
+	// Example: 0
+	AmountPaid float64 `json:"amountPaid"`
+
+	// AutomaticTaxesCalculated Is Automatic taxes calculated for the Invoice items
+	//
+	// Example: true
+	AutomaticTaxesCalculated *bool `json:"automaticTaxesCalculated,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Invoice
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool `json:"automaticTaxesEnabled,omitempty"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails map[string]interface{} `json:"businessDetails"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails map[string]interface{} `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *map[string]interface{} `json:"discount,omitempty"`
+
+	// DueDate Due date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	DueDate string `json:"dueDate"`
+
+	// InvoiceItems Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	InvoiceItems []map[string]interface{} `json:"invoiceItems"`
+
+	// InvoiceNumber Invoice Number
+	InvoiceNumber float64 `json:"invoiceNumber"`
+
+	// IssueDate Issue date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	IssueDate string `json:"issueDate"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name string `json:"name"`
+
+	// PaymentSchedule split invoice into payment schedule summing up to full invoice amount
+	PaymentSchedule *map[string]interface{} `json:"paymentSchedule,omitempty"`
+
+	// RemindersConfiguration Reminders Configuration
+	RemindersConfiguration *RemindersConfigurationDto `json:"remindersConfiguration,omitempty"`
+
+	// Status Invoice Status
+	//
+	// Example: draft
+	Status GetInvoiceResponseDtoStatus `json:"status"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total        float64         `json:"total"`
+	TotalSummary TotalSummaryDto `json:"totalSummary"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// GetInvoiceResponseDtoAltType defines model for GetInvoiceResponseDto.AltType.
+type GetInvoiceResponseDtoAltType string
+
+// GetInvoiceResponseDtoStatus Invoice Status
+//
+// Example: draft
+type GetInvoiceResponseDtoStatus string
+
 // GetLocationAccessCodeBodyDto defines model for GetLocationAccessCodeBodyDto.
 type GetLocationAccessCodeBodyDto struct {
 	// CompanyID Company Id of location you want to request token for
@@ -4226,6 +5620,68 @@ type GetPipelinesSuccessfulResponseDto struct {
 type GetPostOpportunitySuccessfulResponseDto struct {
 	Opportunity *SearchOpportunitiesResponseSchema `json:"opportunity,omitempty"`
 }
+
+// GetTemplateResponseDto defines model for GetTemplateResponseDto.
+type GetTemplateResponseDto struct {
+	// ID Template Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                        `json:"altId"`
+	AltType GetTemplateResponseDtoAltType `json:"altType"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails BusinessDetailsDto `json:"businessDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *DiscountDto `json:"discount,omitempty"`
+
+	// InvoiceNumberPrefix prefix for invoice number
+	//
+	// Example: INV-
+	InvoiceNumberPrefix *string `json:"invoiceNumberPrefix,omitempty"`
+
+	// Items Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	Items []map[string]interface{} `json:"items"`
+
+	// Name Name of the Template
+	//
+	// Example: New Template
+	Name string `json:"name"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// GetTemplateResponseDtoAltType defines model for GetTemplateResponseDto.AltType.
+type GetTemplateResponseDtoAltType string
 
 // GetTxnResponseSchema defines model for GetTxnResponseSchema.
 type GetTxnResponseSchema struct {
@@ -4478,6 +5934,83 @@ type InstalledLocationSchema struct {
 	VersionID *string `json:"versionId,omitempty"`
 }
 
+// InvoiceItemDto defines model for InvoiceItemDto.
+type InvoiceItemDto struct {
+	// Amount Product amount
+	//
+	// Example: 999
+	Amount float64 `json:"amount"`
+
+	// AutomaticTaxCategoryID Tax category id for calculating automatic tax
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AutomaticTaxCategoryID *string `json:"automaticTaxCategoryId,omitempty"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Description Invoice descriptions
+	//
+	// Example: ABC Corp.
+	Description *string `json:"description,omitempty"`
+
+	// IsSetupFeeItem Setupfee item, only created when 1st invoice of recurring schedule is generated
+	IsSetupFeeItem *bool `json:"isSetupFeeItem,omitempty"`
+
+	// Name Invoice Item Name
+	//
+	// Example: ABC Product
+	Name string `json:"name"`
+
+	// PriceID Price Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	PriceID *string `json:"priceId,omitempty"`
+
+	// ProductID Product Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ProductID *string `json:"productId,omitempty"`
+
+	// Qty Product Quantity
+	//
+	// Example: 1
+	Qty float64 `json:"qty"`
+
+	// TaxInclusive true if item amount is tax inclusive
+	//
+	// Example: true
+	TaxInclusive *bool `json:"taxInclusive,omitempty"`
+
+	// Taxes Tax
+	Taxes *[]ItemTaxDto `json:"taxes,omitempty"`
+
+	// Type Price type of the item
+	//
+	// Example: one_time
+	Type *InvoiceItemDtoType `json:"type,omitempty"`
+}
+
+// InvoiceItemDtoType Price type of the item
+//
+// Example: one_time
+type InvoiceItemDtoType string
+
+// ItemTaxDto defines model for ItemTaxDto.
+type ItemTaxDto struct {
+	ID          string                 `json:"_id"`
+	Calculation *ItemTaxDtoCalculation `json:"calculation,omitempty"`
+	Description *string                `json:"description,omitempty"`
+	Name        string                 `json:"name"`
+	Rate        float64                `json:"rate"`
+	TaxID       *string                `json:"taxId,omitempty"`
+}
+
+// ItemTaxDtoCalculation defines model for ItemTaxDto.Calculation.
+type ItemTaxDtoCalculation string
+
 // LargeTextField defines model for LargeTextField.
 type LargeTextField struct {
 	// FieldValue Example: My Text
@@ -4490,12 +6023,112 @@ type LargeTextField struct {
 	Key *string `json:"key,omitempty"`
 }
 
+// LateFeesConfigurationDto defines model for LateFeesConfigurationDto.
+type LateFeesConfigurationDto struct {
+	// Enable Enable late fees
+	//
+	// Example: true
+	Enable bool `json:"enable"`
+
+	// Frequency Late Fees Frequency
+	Frequency LateFeesFrequencyDto `json:"frequency"`
+
+	// Grace Late Fees Grace
+	Grace *LateFeesGraceDto `json:"grace,omitempty"`
+
+	// MaxLateFees Max late fees payable
+	MaxLateFees *LateFeesMaxFeesDto `json:"maxLateFees,omitempty"`
+
+	// Type Late Fees Type
+	//
+	// Example: fixed
+	Type LateFeesConfigurationDtoType `json:"type"`
+
+	// Value Late Fees Value
+	//
+	// Example: 10
+	Value float64 `json:"value"`
+}
+
+// LateFeesConfigurationDtoType Late Fees Type
+//
+// Example: fixed
+type LateFeesConfigurationDtoType string
+
+// LateFeesFrequencyDto defines model for LateFeesFrequencyDto.
+type LateFeesFrequencyDto struct {
+	// Interval Late fees interval
+	//
+	// Example: day
+	Interval LateFeesFrequencyDtoInterval `json:"interval"`
+
+	// IntervalCount Late fees interval count
+	//
+	// Example: 10
+	IntervalCount float64 `json:"intervalCount"`
+}
+
+// LateFeesFrequencyDtoInterval Late fees interval
+//
+// Example: day
+type LateFeesFrequencyDtoInterval string
+
+// LateFeesGraceDto defines model for LateFeesGraceDto.
+type LateFeesGraceDto struct {
+	// Interval Late fees grace interval
+	//
+	// Example: day
+	Interval LateFeesGraceDtoInterval `json:"interval"`
+
+	// IntervalCount Late fees grace interval count
+	//
+	// Example: 10
+	IntervalCount float64 `json:"intervalCount"`
+}
+
+// LateFeesGraceDtoInterval Late fees grace interval
+//
+// Example: day
+type LateFeesGraceDtoInterval string
+
+// LateFeesMaxFeesDto defines model for LateFeesMaxFeesDto.
+type LateFeesMaxFeesDto struct {
+	// Type Example: fixed
+	Type LateFeesMaxFeesDtoType `json:"type"`
+
+	// Value Max late fees to pay
+	Value float64 `json:"value"`
+}
+
+// LateFeesMaxFeesDtoType Example: fixed
+type LateFeesMaxFeesDtoType string
+
+// ListInvoicesResponseDto defines model for ListInvoicesResponseDto.
+type ListInvoicesResponseDto struct {
+	Invoices []GetInvoiceResponseDto `json:"invoices"`
+
+	// Total Total number of invoices
+	//
+	// Example: 100
+	Total float64 `json:"total"`
+}
+
 // ListOrdersResponseDto defines model for ListOrdersResponseDto.
 type ListOrdersResponseDto struct {
 	// Data An array of orders
 	Data []OrderResponseSchema `json:"data"`
 
 	// TotalCount total orders count
+	TotalCount float64 `json:"totalCount"`
+}
+
+// ListTemplatesResponseDto defines model for ListTemplatesResponseDto.
+type ListTemplatesResponseDto struct {
+	Data []GetTemplateResponseDto `json:"data"`
+
+	// TotalCount Total number of Templates
+	//
+	// Example: 100
 	TotalCount float64 `json:"totalCount"`
 }
 
@@ -4846,6 +6479,28 @@ type OrderSourceSubType string
 // OrderSourceType defines model for OrderSource.Type.
 type OrderSourceType string
 
+// PaymentMethodDto defines model for PaymentMethodDto.
+type PaymentMethodDto struct {
+	// Stripe Payment Method
+	Stripe StripePaymentMethodDto `json:"stripe"`
+}
+
+// PaymentScheduleDto defines model for PaymentScheduleDto.
+type PaymentScheduleDto struct {
+	// Schedules payment schedule item
+	Schedules []string `json:"schedules"`
+
+	// Type Payment schedule type
+	//
+	// Example: percentage
+	Type PaymentScheduleDtoType `json:"type"`
+}
+
+// PaymentScheduleDtoType Payment schedule type
+//
+// Example: percentage
+type PaymentScheduleDtoType string
+
 // PermissionsDto defines model for PermissionsDto.
 type PermissionsDto struct {
 	// AdwordsReportingEnabled Example: false
@@ -5004,6 +6659,43 @@ type PipelinesResponseSchema_Stages struct {
 
 	// ShowInPieChart Example: true
 	ShowInPieChart *bool `json:"showInPieChart,omitempty"`
+}
+
+// ProcessingFeeDto defines model for ProcessingFeeDto.
+type ProcessingFeeDto struct {
+	// Charges charges for the processing fee
+	Charges [][]interface{} `json:"charges"`
+
+	// CollectedMiscellaneousCharges collected miscellaneous charges
+	//
+	// Example: 10
+	CollectedMiscellaneousCharges *float64 `json:"collectedMiscellaneousCharges,omitempty"`
+
+	// PaidCharges paid miscellaneous charges
+	PaidCharges *[]ProcessingFeePaidChargeDto `json:"paidCharges,omitempty"`
+}
+
+// ProcessingFeePaidChargeDto defines model for ProcessingFeePaidChargeDto.
+type ProcessingFeePaidChargeDto struct {
+	// ID id of the processing fee
+	//
+	// Example: 673d01d7d547648a8dab6211
+	ID string `json:"_id"`
+
+	// Amount amount of the processing fee
+	//
+	// Example: 10
+	Amount float64 `json:"amount"`
+
+	// Charge charge for the processing fee
+	//
+	// Example: 10
+	Charge float64 `json:"charge"`
+
+	// Name name of the processing fee
+	//
+	// Example: Processing Fee
+	Name string `json:"name"`
 }
 
 // RadioField defines model for RadioField.
@@ -5168,6 +6860,117 @@ type RecurringTaskUpdateDTO struct {
 	//
 	// Example: Task Name
 	Title *string `json:"title,omitempty"`
+}
+
+// ReminderDto defines model for ReminderDto.
+type ReminderDto struct {
+	// EmailSubject Subject of the reminder
+	//
+	// Example: Reminder
+	EmailSubject string `json:"emailSubject"`
+
+	// EmailTemplate Email template to be used for sending reminders
+	//
+	// Example: default
+	EmailTemplate string `json:"emailTemplate"`
+
+	// Enabled Flag indicating if the reminder is enabled or not
+	//
+	// Example: true
+	Enabled bool `json:"enabled"`
+
+	// EndTime Business Hour End Time
+	//
+	// Example: 5:00 PM
+	EndTime *string `json:"endTime,omitempty"`
+
+	// IntervalType Interval type for the reminder
+	//
+	// Example: daily
+	IntervalType ReminderDtoIntervalType `json:"intervalType"`
+
+	// MaxReminders Maximum number of reminders that can be sent
+	//
+	// Example: 3
+	MaxReminders float64 `json:"maxReminders"`
+
+	// ReminderID Unique identifier for the reminder
+	//
+	// Example: 9333e45f-a27d-4659-90e5-76c5ef06d094
+	ReminderID string `json:"reminderId"`
+
+	// ReminderInvoiceCondition Condition for sending the reminder
+	//
+	// Example: invoice_sent
+	ReminderInvoiceCondition ReminderDtoReminderInvoiceCondition `json:"reminderInvoiceCondition"`
+
+	// ReminderName Name of the reminder
+	//
+	// Example: Special Reminder
+	ReminderName string `json:"reminderName"`
+
+	// ReminderNumber frequency gap of the reminder to exeucte
+	//
+	// Example: 10
+	ReminderNumber float64 `json:"reminderNumber"`
+
+	// ReminderTime Time condition for the reminder
+	//
+	// Example: before
+	ReminderTime ReminderDtoReminderTime `json:"reminderTime"`
+
+	// SmsTemplate SMS template to be used for sending reminders
+	//
+	// Example: default
+	SmsTemplate string `json:"smsTemplate"`
+
+	// StartTime Business Hour Start Time
+	//
+	// Example: 9:00 AM
+	StartTime *string `json:"startTime,omitempty"`
+
+	// Timezone Timezone at which reminder will be sent
+	//
+	// Example: businessTZ
+	Timezone *string `json:"timezone,omitempty"`
+}
+
+// ReminderDtoIntervalType Interval type for the reminder
+//
+// Example: daily
+type ReminderDtoIntervalType string
+
+// ReminderDtoReminderInvoiceCondition Condition for sending the reminder
+//
+// Example: invoice_sent
+type ReminderDtoReminderInvoiceCondition string
+
+// ReminderDtoReminderTime Time condition for the reminder
+//
+// Example: before
+type ReminderDtoReminderTime string
+
+// ReminderExecutionDetailsList defines model for ReminderExecutionDetailsList.
+type ReminderExecutionDetailsList = map[string]interface{}
+
+// ReminderSettingsDto defines model for ReminderSettingsDto.
+type ReminderSettingsDto struct {
+	// DefaultEmailTemplateID default template Id of reminder
+	//
+	// Example: dhwjqi2899012990w2u
+	DefaultEmailTemplateID string `json:"defaultEmailTemplateId"`
+
+	// Reminders List of reminders
+	Reminders []ReminderDto `json:"reminders"`
+}
+
+// RemindersConfigurationDto defines model for RemindersConfigurationDto.
+type RemindersConfigurationDto struct {
+	// ReminderExecutionDetailsList List of reminders
+	ReminderExecutionDetailsList ReminderExecutionDetailsList `json:"reminderExecutionDetailsList"`
+
+	// ReminderSettings Reminder settings
+	ReminderSettings ReminderSettingsDto `json:"reminderSettings"`
 }
 
 // RoleSchema defines model for RoleSchema.
@@ -5426,6 +7229,29 @@ type SearchedContact struct {
 	Website *string `json:"website,omitempty"`
 }
 
+// SentToDto defines model for SentToDto.
+type SentToDto struct {
+	// Email Email Address
+	//
+	// Example: ["alex@example.com"]
+	Email []string `json:"email"`
+
+	// EmailBcc bcc to be kept in any sent out emails
+	//
+	// Example: ["alex@example.com"]
+	EmailBcc *[]string `json:"emailBcc,omitempty"`
+
+	// EmailCc cc to be kept in any sent out emails
+	//
+	// Example: ["alex@example.com"]
+	EmailCc *[]string `json:"emailCc,omitempty"`
+
+	// PhoneNo Contact Phone Number
+	//
+	// Example: ["+1-214-559-6993"]
+	PhoneNo *[]string `json:"phoneNo,omitempty"`
+}
+
 // SettingsSchema defines model for SettingsSchema.
 type SettingsSchema struct {
 	// AllowDuplicateContact Example: false
@@ -5517,6 +7343,14 @@ type SocialSchema struct {
 	Youtube *string `json:"youtube,omitempty"`
 }
 
+// StripePaymentMethodDto defines model for StripePaymentMethodDto.
+type StripePaymentMethodDto struct {
+	// EnableBankDebitOnly Enable Bank Debit Only
+	//
+	// Example: false
+	EnableBankDebitOnly bool `json:"enableBankDebitOnly"`
+}
+
 // TagsDTO defines model for TagsDTO.
 type TagsDTO struct {
 	// Tags Example: ["minim","velit magna"]
@@ -5600,6 +7434,35 @@ type TextField struct {
 
 	// Key Example: my_custom_field
 	Key *string `json:"key,omitempty"`
+}
+
+// TipsConfigurationDto defines model for TipsConfigurationDto.
+type TipsConfigurationDto struct {
+	// TipsEnabled Tips enabled status
+	//
+	// Example: true
+	TipsEnabled bool `json:"tipsEnabled"`
+
+	// TipsPercentage Percentage of tips allowed
+	TipsPercentage []string `json:"tipsPercentage"`
+}
+
+// TotalSummaryDto defines model for TotalSummaryDto.
+type TotalSummaryDto struct {
+	// Discount discount
+	//
+	// Example: 0
+	Discount float64 `json:"discount"`
+
+	// SubTotal subTotal
+	//
+	// Example: 999
+	SubTotal float64 `json:"subTotal"`
+
+	// Tax tax
+	//
+	// Example: 0
+	Tax float64 `json:"tax"`
 }
 
 // TxnResponseSchema defines model for TxnResponseSchema.
@@ -5842,6 +7705,323 @@ type UpdateContactsSuccessfulResponseDto struct {
 	// Succeded Example: true
 	Succeded *bool `json:"succeded,omitempty"`
 }
+
+// UpdateInvoiceDto defines model for UpdateInvoiceDto.
+type UpdateInvoiceDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType UpdateInvoiceDtoAltType `json:"altType"`
+
+	// Attachments attachments for the invoice
+	Attachments *[]AttachmentsDto `json:"attachments,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Invoice
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool `json:"automaticTaxesEnabled,omitempty"`
+
+	// BusinessDetails Business details which need to be updated
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails *BusinessDetailsDto `json:"businessDetails,omitempty"`
+	ContactDetails  *ContactDetailsDto  `json:"contactDetails,omitempty"`
+
+	// ContactID Id of the contact which you need to send the invoice
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ContactID *string `json:"contactId,omitempty"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Description Description
+	//
+	// Example: ABC Corp payments
+	Description *string      `json:"description,omitempty"`
+	Discount    *DiscountDto `json:"discount,omitempty"`
+
+	// DueDate Due date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-14
+	DueDate      string           `json:"dueDate"`
+	InvoiceItems []InvoiceItemDto `json:"invoiceItems"`
+
+	// InvoiceNumber Invoice Number
+	//
+	// Example: 1001
+	InvoiceNumber *string `json:"invoiceNumber,omitempty"`
+
+	// InvoiceNumberPrefix prefix for invoice number
+	//
+	// Example: INV-
+	InvoiceNumberPrefix *string `json:"invoiceNumberPrefix,omitempty"`
+
+	// IssueDate Issue date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	IssueDate string `json:"issueDate"`
+
+	// LiveMode Payment mode
+	LiveMode *bool `json:"liveMode,omitempty"`
+
+	// MiscellaneousCharges miscellaneous charges for the invoice
+	MiscellaneousCharges *ProcessingFeeDto `json:"miscellaneousCharges,omitempty"`
+
+	// Name Name to be updated
+	//
+	// Example: New Invoice
+	Name string `json:"name"`
+
+	// PaymentMethods Payment Methods for Invoices
+	PaymentMethods *PaymentMethodDto `json:"paymentMethods,omitempty"`
+
+	// PaymentSchedule split invoice into payment schedule summing up to full invoice amount
+	PaymentSchedule *PaymentScheduleDto `json:"paymentSchedule,omitempty"`
+
+	// TermsNotes Terms notes, Also supports HTML markups
+	//
+	// Example: <p>This is a default terms.</p>
+	TermsNotes *string `json:"termsNotes,omitempty"`
+
+	// TipsConfiguration tips configuration for the invoice
+	TipsConfiguration *TipsConfigurationDto `json:"tipsConfiguration,omitempty"`
+
+	// Title Title for the invoice
+	//
+	// Example: INVOICE
+	Title       *string                 `json:"title,omitempty"`
+	XeroDetails *map[string]interface{} `json:"xeroDetails,omitempty"`
+}
+
+// UpdateInvoiceDtoAltType Alt Type
+//
+// Example: location
+type UpdateInvoiceDtoAltType string
+
+// UpdateInvoiceResponseDto defines model for UpdateInvoiceResponseDto.
+type UpdateInvoiceResponseDto struct {
+	// ID Invoice Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                          `json:"altId"`
+	AltType UpdateInvoiceResponseDtoAltType `json:"altType"`
+
+	// AmountDue Total Amount Due
+	//
+	// Example: 999
+	AmountDue float64 `json:"amountDue"`
+
+	// AmountPaid Amount Paid
+	//
+	// Example: 0
+	AmountPaid float64 `json:"amountPaid"`
+
+	// AutomaticTaxesCalculated Is Automatic taxes calculated for the Invoice items
+	//
+	// Example: true
+	AutomaticTaxesCalculated *bool `json:"automaticTaxesCalculated,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Invoice
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool `json:"automaticTaxesEnabled,omitempty"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails map[string]interface{} `json:"businessDetails"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails map[string]interface{} `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *map[string]interface{} `json:"discount,omitempty"`
+
+	// DueDate Due date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	DueDate string `json:"dueDate"`
+
+	// InvoiceItems Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	InvoiceItems []map[string]interface{} `json:"invoiceItems"`
+
+	// InvoiceNumber Invoice Number
+	InvoiceNumber float64 `json:"invoiceNumber"`
+
+	// IssueDate Issue date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	IssueDate string `json:"issueDate"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name string `json:"name"`
+
+	// PaymentSchedule split invoice into payment schedule summing up to full invoice amount
+	PaymentSchedule *map[string]interface{} `json:"paymentSchedule,omitempty"`
+
+	// Status Invoice Status
+	//
+	// Example: draft
+	Status UpdateInvoiceResponseDtoStatus `json:"status"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// UpdateInvoiceResponseDtoAltType defines model for UpdateInvoiceResponseDto.AltType.
+type UpdateInvoiceResponseDtoAltType string
+
+// UpdateInvoiceResponseDtoStatus Invoice Status
+//
+// Example: draft
+type UpdateInvoiceResponseDtoStatus string
+
+// UpdateInvoiceTemplateDto defines model for UpdateInvoiceTemplateDto.
+type UpdateInvoiceTemplateDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType         UpdateInvoiceTemplateDtoAltType `json:"altType"`
+	BusinessDetails BusinessDetailsDto              `json:"businessDetails"`
+	Currency        string                          `json:"currency"`
+	Discount        *DiscountDto                    `json:"discount,omitempty"`
+	Internal        *bool                           `json:"internal,omitempty"`
+	Items           []InvoiceItemDto                `json:"items"`
+
+	// MiscellaneousCharges miscellaneous charges for the invoice
+	MiscellaneousCharges *ProcessingFeeDto `json:"miscellaneousCharges,omitempty"`
+
+	// Name Name of the template
+	//
+	// Example: New Template
+	Name       string  `json:"name"`
+	TermsNotes *string `json:"termsNotes,omitempty"`
+
+	// Title Template title
+	//
+	// Example: New Template
+	Title *string `json:"title,omitempty"`
+}
+
+// UpdateInvoiceTemplateDtoAltType Alt Type
+//
+// Example: location
+type UpdateInvoiceTemplateDtoAltType string
+
+// UpdateInvoiceTemplateResponseDto defines model for UpdateInvoiceTemplateResponseDto.
+type UpdateInvoiceTemplateResponseDto struct {
+	// ID Template Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                                  `json:"altId"`
+	AltType UpdateInvoiceTemplateResponseDtoAltType `json:"altType"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails BusinessDetailsDto `json:"businessDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *DiscountDto `json:"discount,omitempty"`
+
+	// InvoiceNumberPrefix prefix for invoice number
+	//
+	// Example: INV-
+	InvoiceNumberPrefix *string `json:"invoiceNumberPrefix,omitempty"`
+
+	// Items Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	Items []map[string]interface{} `json:"items"`
+
+	// Name Name of the Template
+	//
+	// Example: New Template
+	Name string `json:"name"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// UpdateInvoiceTemplateResponseDtoAltType defines model for UpdateInvoiceTemplateResponseDto.AltType.
+type UpdateInvoiceTemplateResponseDtoAltType string
 
 // UpdateNoteDTO defines model for UpdateNoteDTO.
 type UpdateNoteDTO struct {
@@ -6276,6 +8456,141 @@ type GetSlotsParams struct {
 	UserIds *[]string `form:"userIds,omitempty" json:"userIds,omitempty"`
 }
 
+// ListInvoicesParams defines parameters for ListInvoices.
+type ListInvoicesParams struct {
+	// AltID location Id / company Id based on altType
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType Alt Type
+	AltType ListInvoicesParamsAltType `form:"altType" json:"altType"`
+
+	// Status status to be filtered
+	Status *string `form:"status,omitempty" json:"status,omitempty"`
+
+	// StartAt startAt in YYYY-MM-DD format
+	StartAt *string `form:"startAt,omitempty" json:"startAt,omitempty"`
+
+	// EndAt endAt in YYYY-MM-DD format
+	EndAt *string `form:"endAt,omitempty" json:"endAt,omitempty"`
+
+	// Search To search for an invoice by id / name / email / phoneNo
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+
+	// PaymentMode payment mode
+	PaymentMode *ListInvoicesParamsPaymentMode `form:"paymentMode,omitempty" json:"paymentMode,omitempty"`
+
+	// ContactID Contact ID for the invoice
+	ContactID *string `form:"contactId,omitempty" json:"contactId,omitempty"`
+
+	// Limit Limit the number of items to return
+	Limit string `form:"limit" json:"limit"`
+
+	// Offset Number of items to skip
+	Offset string `form:"offset" json:"offset"`
+
+	// SortField The field on which sorting should be applied
+	SortField *ListInvoicesParamsSortField `form:"sortField,omitempty" json:"sortField,omitempty"`
+
+	// SortOrder The order of sort which should be applied for the sortField
+	SortOrder *ListInvoicesParamsSortOrder `form:"sortOrder,omitempty" json:"sortOrder,omitempty"`
+}
+
+// ListInvoicesParamsAltType defines parameters for ListInvoices.
+type ListInvoicesParamsAltType string
+
+// ListInvoicesParamsPaymentMode defines parameters for ListInvoices.
+type ListInvoicesParamsPaymentMode string
+
+// ListInvoicesParamsSortField defines parameters for ListInvoices.
+type ListInvoicesParamsSortField string
+
+// ListInvoicesParamsSortOrder defines parameters for ListInvoices.
+type ListInvoicesParamsSortOrder string
+
+// ListInvoiceTemplatesParams defines parameters for ListInvoiceTemplates.
+type ListInvoiceTemplatesParams struct {
+	// AltID location Id / company Id based on altType
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType Alt Type
+	AltType ListInvoiceTemplatesParamsAltType `form:"altType" json:"altType"`
+
+	// Status status to be filtered
+	Status *string `form:"status,omitempty" json:"status,omitempty"`
+
+	// StartAt startAt in YYYY-MM-DD format
+	StartAt *string `form:"startAt,omitempty" json:"startAt,omitempty"`
+
+	// EndAt endAt in YYYY-MM-DD format
+	EndAt *string `form:"endAt,omitempty" json:"endAt,omitempty"`
+
+	// Search To search for an invoice by id / name / email / phoneNo
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+
+	// PaymentMode payment mode
+	PaymentMode *ListInvoiceTemplatesParamsPaymentMode `form:"paymentMode,omitempty" json:"paymentMode,omitempty"`
+
+	// Limit Limit the number of items to return
+	Limit string `form:"limit" json:"limit"`
+
+	// Offset Number of items to skip
+	Offset string `form:"offset" json:"offset"`
+}
+
+// ListInvoiceTemplatesParamsAltType defines parameters for ListInvoiceTemplates.
+type ListInvoiceTemplatesParamsAltType string
+
+// ListInvoiceTemplatesParamsPaymentMode defines parameters for ListInvoiceTemplates.
+type ListInvoiceTemplatesParamsPaymentMode string
+
+// DeleteInvoiceTemplateParams defines parameters for DeleteInvoiceTemplate.
+type DeleteInvoiceTemplateParams struct {
+	// AltID location Id / company Id based on altType
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType Alt Type
+	AltType DeleteInvoiceTemplateParamsAltType `form:"altType" json:"altType"`
+}
+
+// DeleteInvoiceTemplateParamsAltType defines parameters for DeleteInvoiceTemplate.
+type DeleteInvoiceTemplateParamsAltType string
+
+// GetInvoiceTemplateParams defines parameters for GetInvoiceTemplate.
+type GetInvoiceTemplateParams struct {
+	// AltID location Id / company Id based on altType
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType Alt Type
+	AltType GetInvoiceTemplateParamsAltType `form:"altType" json:"altType"`
+}
+
+// GetInvoiceTemplateParamsAltType defines parameters for GetInvoiceTemplate.
+type GetInvoiceTemplateParamsAltType string
+
+// DeleteInvoiceParams defines parameters for DeleteInvoice.
+type DeleteInvoiceParams struct {
+	// AltID location Id / company Id based on altType
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType Alt Type
+	AltType DeleteInvoiceParamsAltType `form:"altType" json:"altType"`
+}
+
+// DeleteInvoiceParamsAltType defines parameters for DeleteInvoice.
+type DeleteInvoiceParamsAltType string
+
+// GetInvoiceParams defines parameters for GetInvoice.
+type GetInvoiceParams struct {
+	// AltID location Id / company Id based on altType
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType Alt Type
+	AltType GetInvoiceParamsAltType `form:"altType" json:"altType"`
+}
+
+// GetInvoiceParamsAltType defines parameters for GetInvoice.
+type GetInvoiceParamsAltType string
+
 // GetCustomFieldsParams defines parameters for GetCustomFields.
 type GetCustomFieldsParams struct {
 	// Model Model of the custom field you want to retrieve
@@ -6561,6 +8876,18 @@ type CreateTaskJSONRequestBody = CreateTaskParams
 
 // UpdateTaskJSONRequestBody defines body for UpdateTask for application/json ContentType.
 type UpdateTaskJSONRequestBody = UpdateTaskBody
+
+// CreateInvoiceJSONRequestBody defines body for CreateInvoice for application/json ContentType.
+type CreateInvoiceJSONRequestBody = CreateInvoiceDto
+
+// CreateInvoiceTemplateJSONRequestBody defines body for CreateInvoiceTemplate for application/json ContentType.
+type CreateInvoiceTemplateJSONRequestBody = CreateInvoiceTemplateDto
+
+// UpdateInvoiceTemplateJSONRequestBody defines body for UpdateInvoiceTemplate for application/json ContentType.
+type UpdateInvoiceTemplateJSONRequestBody = UpdateInvoiceTemplateDto
+
+// UpdateInvoiceJSONRequestBody defines body for UpdateInvoice for application/json ContentType.
+type UpdateInvoiceJSONRequestBody = UpdateInvoiceDto
 
 // CreateCustomValueJSONRequestBody defines body for CreateCustomValue for application/json ContentType.
 type CreateCustomValueJSONRequestBody = CustomValuesDTO
@@ -8426,6 +10753,120 @@ type ClientInterface interface {
 	// Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
 	UpdateTask(ctx context.Context, contactID string, taskID string, body UpdateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListInvoices List invoices
+	//
+	// API to get list of invoices.
+	//
+	// Corresponds with GET /invoices/ (the `ListInvoices` operationId).
+	ListInvoices(ctx context.Context, params *ListInvoicesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateInvoiceWithBody Create Invoice
+	//
+	// API to create an invoice.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
+	CreateInvoiceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateInvoice Create Invoice
+	//
+	// API to create an invoice.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
+	CreateInvoice(ctx context.Context, body CreateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListInvoiceTemplates List templates
+	//
+	// API to get list of templates.
+	//
+	// Corresponds with GET /invoices/template (the `ListInvoiceTemplates` operationId).
+	ListInvoiceTemplates(ctx context.Context, params *ListInvoiceTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateInvoiceTemplateWithBody Create template
+	//
+	// API to create a template.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/template (the `CreateInvoiceTemplate` operationId).
+	CreateInvoiceTemplateWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateInvoiceTemplate Create template
+	//
+	// API to create a template.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/template (the `CreateInvoiceTemplate` operationId).
+	CreateInvoiceTemplate(ctx context.Context, body CreateInvoiceTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteInvoiceTemplate Delete template
+	//
+	// API to update an template by template id.
+	//
+	// Corresponds with DELETE /invoices/template/{templateId} (the `DeleteInvoiceTemplate` operationId).
+	DeleteInvoiceTemplate(ctx context.Context, templateID string, params *DeleteInvoiceTemplateParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetInvoiceTemplate Get an template
+	//
+	// API to get an template by template id.
+	//
+	// Corresponds with GET /invoices/template/{templateId} (the `GetInvoiceTemplate` operationId).
+	GetInvoiceTemplate(ctx context.Context, templateID string, params *GetInvoiceTemplateParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoiceTemplateWithBody Update template
+	//
+	// API to update an template by template id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /invoices/template/{templateId} (the `UpdateInvoiceTemplate` operationId).
+	UpdateInvoiceTemplateWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoiceTemplate Update template
+	//
+	// API to update an template by template id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /invoices/template/{templateId} (the `UpdateInvoiceTemplate` operationId).
+	UpdateInvoiceTemplate(ctx context.Context, templateID string, body UpdateInvoiceTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteInvoice Delete invoice
+	//
+	// API to delete invoice by invoice id.
+	//
+	// Corresponds with DELETE /invoices/{invoiceId} (the `DeleteInvoice` operationId).
+	DeleteInvoice(ctx context.Context, invoiceID string, params *DeleteInvoiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetInvoice Get invoice
+	//
+	// API to get invoice by invoice id.
+	//
+	// Corresponds with GET /invoices/{invoiceId} (the `GetInvoice` operationId).
+	GetInvoice(ctx context.Context, invoiceID string, params *GetInvoiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoiceWithBody Update invoice
+	//
+	// API to update invoice by invoice id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /invoices/{invoiceId} (the `UpdateInvoice` operationId).
+	UpdateInvoiceWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoice Update invoice
+	//
+	// API to update invoice by invoice id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /invoices/{invoiceId} (the `UpdateInvoice` operationId).
+	UpdateInvoice(ctx context.Context, invoiceID string, body UpdateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetLocation Get Sub-Account (Formerly Location)
 	//
 	// Get details of a Sub-Account (Formerly Location) by passing the sub-account id.
@@ -9660,6 +12101,260 @@ func (c *Client) UpdateTaskWithBody(ctx context.Context, contactID string, taskI
 // Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
 func (c *Client) UpdateTask(ctx context.Context, contactID string, taskID string, body UpdateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateTaskRequest(c.Server, contactID, taskID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListInvoices List invoices
+//
+// API to get list of invoices.
+//
+// Corresponds with GET /invoices/ (the `ListInvoices` operationId).
+func (c *Client) ListInvoices(ctx context.Context, params *ListInvoicesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListInvoicesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateInvoiceWithBody Create Invoice
+//
+// API to create an invoice.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
+func (c *Client) CreateInvoiceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateInvoiceRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateInvoice Create Invoice
+//
+// API to create an invoice.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
+func (c *Client) CreateInvoice(ctx context.Context, body CreateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateInvoiceRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListInvoiceTemplates List templates
+//
+// API to get list of templates.
+//
+// Corresponds with GET /invoices/template (the `ListInvoiceTemplates` operationId).
+func (c *Client) ListInvoiceTemplates(ctx context.Context, params *ListInvoiceTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListInvoiceTemplatesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateInvoiceTemplateWithBody Create template
+//
+// API to create a template.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/template (the `CreateInvoiceTemplate` operationId).
+func (c *Client) CreateInvoiceTemplateWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateInvoiceTemplateRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateInvoiceTemplate Create template
+//
+// API to create a template.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/template (the `CreateInvoiceTemplate` operationId).
+func (c *Client) CreateInvoiceTemplate(ctx context.Context, body CreateInvoiceTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateInvoiceTemplateRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteInvoiceTemplate Delete template
+//
+// API to update an template by template id.
+//
+// Corresponds with DELETE /invoices/template/{templateId} (the `DeleteInvoiceTemplate` operationId).
+func (c *Client) DeleteInvoiceTemplate(ctx context.Context, templateID string, params *DeleteInvoiceTemplateParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteInvoiceTemplateRequest(c.Server, templateID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetInvoiceTemplate Get an template
+//
+// API to get an template by template id.
+//
+// Corresponds with GET /invoices/template/{templateId} (the `GetInvoiceTemplate` operationId).
+func (c *Client) GetInvoiceTemplate(ctx context.Context, templateID string, params *GetInvoiceTemplateParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetInvoiceTemplateRequest(c.Server, templateID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoiceTemplateWithBody Update template
+//
+// API to update an template by template id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /invoices/template/{templateId} (the `UpdateInvoiceTemplate` operationId).
+func (c *Client) UpdateInvoiceTemplateWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoiceTemplateRequestWithBody(c.Server, templateID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoiceTemplate Update template
+//
+// API to update an template by template id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /invoices/template/{templateId} (the `UpdateInvoiceTemplate` operationId).
+func (c *Client) UpdateInvoiceTemplate(ctx context.Context, templateID string, body UpdateInvoiceTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoiceTemplateRequest(c.Server, templateID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteInvoice Delete invoice
+//
+// API to delete invoice by invoice id.
+//
+// Corresponds with DELETE /invoices/{invoiceId} (the `DeleteInvoice` operationId).
+func (c *Client) DeleteInvoice(ctx context.Context, invoiceID string, params *DeleteInvoiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteInvoiceRequest(c.Server, invoiceID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetInvoice Get invoice
+//
+// API to get invoice by invoice id.
+//
+// Corresponds with GET /invoices/{invoiceId} (the `GetInvoice` operationId).
+func (c *Client) GetInvoice(ctx context.Context, invoiceID string, params *GetInvoiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetInvoiceRequest(c.Server, invoiceID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoiceWithBody Update invoice
+//
+// API to update invoice by invoice id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /invoices/{invoiceId} (the `UpdateInvoice` operationId).
+func (c *Client) UpdateInvoiceWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoiceRequestWithBody(c.Server, invoiceID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoice Update invoice
+//
+// API to update invoice by invoice id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /invoices/{invoiceId} (the `UpdateInvoice` operationId).
+func (c *Client) UpdateInvoice(ctx context.Context, invoiceID string, body UpdateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoiceRequest(c.Server, invoiceID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -12091,6 +14786,744 @@ func NewUpdateTaskRequestWithBody(server string, contactID string, taskID string
 	}
 
 	operationPath := fmt.Sprintf("/contacts/%s/tasks/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListInvoicesRequest constructs an http.Request for the ListInvoices method
+func NewListInvoicesRequest(server string, params *ListInvoicesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartAt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startAt", *params.StartAt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndAt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endAt", *params.EndAt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PaymentMode != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "paymentMode", *params.PaymentMode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ContactID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "contactId", *params.ContactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.SortField != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sortField", *params.SortField, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SortOrder != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sortOrder", *params.SortOrder, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateInvoiceRequest calls the generic CreateInvoice builder with application/json body
+func NewCreateInvoiceRequest(server string, body CreateInvoiceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateInvoiceRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateInvoiceRequestWithBody constructs an http.Request for the CreateInvoice method, with any body, and a specified content type
+func NewCreateInvoiceRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListInvoiceTemplatesRequest constructs an http.Request for the ListInvoiceTemplates method
+func NewListInvoiceTemplatesRequest(server string, params *ListInvoiceTemplatesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/template")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartAt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startAt", *params.StartAt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndAt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endAt", *params.EndAt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PaymentMode != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "paymentMode", *params.PaymentMode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateInvoiceTemplateRequest calls the generic CreateInvoiceTemplate builder with application/json body
+func NewCreateInvoiceTemplateRequest(server string, body CreateInvoiceTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateInvoiceTemplateRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateInvoiceTemplateRequestWithBody constructs an http.Request for the CreateInvoiceTemplate method, with any body, and a specified content type
+func NewCreateInvoiceTemplateRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/template")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteInvoiceTemplateRequest constructs an http.Request for the DeleteInvoiceTemplate method
+func NewDeleteInvoiceTemplateRequest(server string, templateID string, params *DeleteInvoiceTemplateParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "templateId", templateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/template/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetInvoiceTemplateRequest constructs an http.Request for the GetInvoiceTemplate method
+func NewGetInvoiceTemplateRequest(server string, templateID string, params *GetInvoiceTemplateParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "templateId", templateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/template/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateInvoiceTemplateRequest calls the generic UpdateInvoiceTemplate builder with application/json body
+func NewUpdateInvoiceTemplateRequest(server string, templateID string, body UpdateInvoiceTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateInvoiceTemplateRequestWithBody(server, templateID, "application/json", bodyReader)
+}
+
+// NewUpdateInvoiceTemplateRequestWithBody constructs an http.Request for the UpdateInvoiceTemplate method, with any body, and a specified content type
+func NewUpdateInvoiceTemplateRequestWithBody(server string, templateID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "templateId", templateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/template/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteInvoiceRequest constructs an http.Request for the DeleteInvoice method
+func NewDeleteInvoiceRequest(server string, invoiceID string, params *DeleteInvoiceParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "invoiceId", invoiceID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetInvoiceRequest constructs an http.Request for the GetInvoice method
+func NewGetInvoiceRequest(server string, invoiceID string, params *GetInvoiceParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "invoiceId", invoiceID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateInvoiceRequest calls the generic UpdateInvoice builder with application/json body
+func NewUpdateInvoiceRequest(server string, invoiceID string, body UpdateInvoiceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateInvoiceRequestWithBody(server, invoiceID, "application/json", bodyReader)
+}
+
+// NewUpdateInvoiceRequestWithBody constructs an http.Request for the UpdateInvoice method, with any body, and a specified content type
+func NewUpdateInvoiceRequestWithBody(server string, invoiceID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "invoiceId", invoiceID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/%s", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -14758,6 +18191,132 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
 	UpdateTaskWithResponse(ctx context.Context, contactID string, taskID string, body UpdateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTaskResponse, error)
+
+	// ListInvoicesWithResponse List invoices
+	//
+	// API to get list of invoices.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/ (the `ListInvoices` operationId).
+	ListInvoicesWithResponse(ctx context.Context, params *ListInvoicesParams, reqEditors ...RequestEditorFn) (*ListInvoicesResponse, error)
+
+	// CreateInvoiceWithBodyWithResponse Create Invoice
+	//
+	// API to create an invoice.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
+	CreateInvoiceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInvoiceResponse, error)
+
+	// CreateInvoiceWithResponse Create Invoice
+	//
+	// API to create an invoice.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
+	CreateInvoiceWithResponse(ctx context.Context, body CreateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvoiceResponse, error)
+
+	// ListInvoiceTemplatesWithResponse List templates
+	//
+	// API to get list of templates.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/template (the `ListInvoiceTemplates` operationId).
+	ListInvoiceTemplatesWithResponse(ctx context.Context, params *ListInvoiceTemplatesParams, reqEditors ...RequestEditorFn) (*ListInvoiceTemplatesResponse, error)
+
+	// CreateInvoiceTemplateWithBodyWithResponse Create template
+	//
+	// API to create a template.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/template (the `CreateInvoiceTemplate` operationId).
+	CreateInvoiceTemplateWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInvoiceTemplateResponse, error)
+
+	// CreateInvoiceTemplateWithResponse Create template
+	//
+	// API to create a template.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/template (the `CreateInvoiceTemplate` operationId).
+	CreateInvoiceTemplateWithResponse(ctx context.Context, body CreateInvoiceTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvoiceTemplateResponse, error)
+
+	// DeleteInvoiceTemplateWithResponse Delete template
+	//
+	// API to update an template by template id.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /invoices/template/{templateId} (the `DeleteInvoiceTemplate` operationId).
+	DeleteInvoiceTemplateWithResponse(ctx context.Context, templateID string, params *DeleteInvoiceTemplateParams, reqEditors ...RequestEditorFn) (*DeleteInvoiceTemplateResponse, error)
+
+	// GetInvoiceTemplateWithResponse Get an template
+	//
+	// API to get an template by template id.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/template/{templateId} (the `GetInvoiceTemplate` operationId).
+	GetInvoiceTemplateWithResponse(ctx context.Context, templateID string, params *GetInvoiceTemplateParams, reqEditors ...RequestEditorFn) (*GetInvoiceTemplateResponse, error)
+
+	// UpdateInvoiceTemplateWithBodyWithResponse Update template
+	//
+	// API to update an template by template id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /invoices/template/{templateId} (the `UpdateInvoiceTemplate` operationId).
+	UpdateInvoiceTemplateWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoiceTemplateResponse, error)
+
+	// UpdateInvoiceTemplateWithResponse Update template
+	//
+	// API to update an template by template id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /invoices/template/{templateId} (the `UpdateInvoiceTemplate` operationId).
+	UpdateInvoiceTemplateWithResponse(ctx context.Context, templateID string, body UpdateInvoiceTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceTemplateResponse, error)
+
+	// DeleteInvoiceWithResponse Delete invoice
+	//
+	// API to delete invoice by invoice id.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /invoices/{invoiceId} (the `DeleteInvoice` operationId).
+	DeleteInvoiceWithResponse(ctx context.Context, invoiceID string, params *DeleteInvoiceParams, reqEditors ...RequestEditorFn) (*DeleteInvoiceResponse, error)
+
+	// GetInvoiceWithResponse Get invoice
+	//
+	// API to get invoice by invoice id.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/{invoiceId} (the `GetInvoice` operationId).
+	GetInvoiceWithResponse(ctx context.Context, invoiceID string, params *GetInvoiceParams, reqEditors ...RequestEditorFn) (*GetInvoiceResponse, error)
+
+	// UpdateInvoiceWithBodyWithResponse Update invoice
+	//
+	// API to update invoice by invoice id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /invoices/{invoiceId} (the `UpdateInvoice` operationId).
+	UpdateInvoiceWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoiceResponse, error)
+
+	// UpdateInvoiceWithResponse Update invoice
+	//
+	// API to update invoice by invoice id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /invoices/{invoiceId} (the `UpdateInvoice` operationId).
+	UpdateInvoiceWithResponse(ctx context.Context, invoiceID string, body UpdateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceResponse, error)
 
 	// GetLocationWithResponse Get Sub-Account (Formerly Location)
 	//
@@ -18080,6 +21639,836 @@ func (r UpdateTaskResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateTaskResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListInvoicesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListInvoicesResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListInvoicesResponse) GetJSON200() *ListInvoicesResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListInvoicesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListInvoicesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListInvoicesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListInvoicesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListInvoicesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListInvoicesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListInvoicesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListInvoicesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListInvoicesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListInvoicesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateInvoiceResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateInvoiceResponse) GetJSON200() *CreateInvoiceResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateInvoiceResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateInvoiceResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateInvoiceResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateInvoiceResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateInvoiceResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateInvoiceResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListInvoiceTemplatesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListTemplatesResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListInvoiceTemplatesResponse) GetJSON200() *ListTemplatesResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListInvoiceTemplatesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListInvoiceTemplatesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListInvoiceTemplatesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListInvoiceTemplatesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListInvoiceTemplatesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListInvoiceTemplatesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListInvoiceTemplatesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListInvoiceTemplatesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListInvoiceTemplatesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListInvoiceTemplatesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateInvoiceTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateInvoiceTemplateResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateInvoiceTemplateResponse) GetJSON200() *CreateInvoiceTemplateResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateInvoiceTemplateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateInvoiceTemplateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateInvoiceTemplateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateInvoiceTemplateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateInvoiceTemplateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateInvoiceTemplateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateInvoiceTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateInvoiceTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateInvoiceTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateInvoiceTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteInvoiceTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeleteInvoiceTemplateResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteInvoiceTemplateResponse) GetJSON200() *DeleteInvoiceTemplateResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteInvoiceTemplateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteInvoiceTemplateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteInvoiceTemplateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteInvoiceTemplateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteInvoiceTemplateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteInvoiceTemplateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteInvoiceTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteInvoiceTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteInvoiceTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteInvoiceTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetInvoiceTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetTemplateResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetInvoiceTemplateResponse) GetJSON200() *GetTemplateResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetInvoiceTemplateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetInvoiceTemplateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetInvoiceTemplateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetInvoiceTemplateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetInvoiceTemplateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetInvoiceTemplateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetInvoiceTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetInvoiceTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetInvoiceTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetInvoiceTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateInvoiceTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UpdateInvoiceTemplateResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateInvoiceTemplateResponse) GetJSON200() *UpdateInvoiceTemplateResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateInvoiceTemplateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateInvoiceTemplateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateInvoiceTemplateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateInvoiceTemplateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateInvoiceTemplateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateInvoiceTemplateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateInvoiceTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateInvoiceTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateInvoiceTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateInvoiceTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeleteInvoiceResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteInvoiceResponse) GetJSON200() *DeleteInvoiceResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteInvoiceResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteInvoiceResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteInvoiceResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteInvoiceResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteInvoiceResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteInvoiceResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetInvoiceResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetInvoiceResponse) GetJSON200() *GetInvoiceResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetInvoiceResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetInvoiceResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetInvoiceResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetInvoiceResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetInvoiceResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetInvoiceResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UpdateInvoiceResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateInvoiceResponse) GetJSON200() *UpdateInvoiceResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateInvoiceResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateInvoiceResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateInvoiceResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateInvoiceResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateInvoiceResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateInvoiceResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateInvoiceResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -21588,6 +25977,216 @@ func (c *ClientWithResponses) UpdateTaskWithResponse(ctx context.Context, contac
 	return ParseUpdateTaskResponse(rsp)
 }
 
+// ListInvoicesWithResponse List invoices
+//
+// API to get list of invoices.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/ (the `ListInvoices` operationId).
+func (c *ClientWithResponses) ListInvoicesWithResponse(ctx context.Context, params *ListInvoicesParams, reqEditors ...RequestEditorFn) (*ListInvoicesResponse, error) {
+	rsp, err := c.ListInvoices(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListInvoicesResponse(rsp)
+}
+
+// CreateInvoiceWithBodyWithResponse Create Invoice
+//
+// API to create an invoice.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
+func (c *ClientWithResponses) CreateInvoiceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInvoiceResponse, error) {
+	rsp, err := c.CreateInvoiceWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateInvoiceResponse(rsp)
+}
+
+// CreateInvoiceWithResponse Create Invoice
+//
+// API to create an invoice.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
+func (c *ClientWithResponses) CreateInvoiceWithResponse(ctx context.Context, body CreateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvoiceResponse, error) {
+	rsp, err := c.CreateInvoice(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateInvoiceResponse(rsp)
+}
+
+// ListInvoiceTemplatesWithResponse List templates
+//
+// API to get list of templates.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/template (the `ListInvoiceTemplates` operationId).
+func (c *ClientWithResponses) ListInvoiceTemplatesWithResponse(ctx context.Context, params *ListInvoiceTemplatesParams, reqEditors ...RequestEditorFn) (*ListInvoiceTemplatesResponse, error) {
+	rsp, err := c.ListInvoiceTemplates(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListInvoiceTemplatesResponse(rsp)
+}
+
+// CreateInvoiceTemplateWithBodyWithResponse Create template
+//
+// API to create a template.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/template (the `CreateInvoiceTemplate` operationId).
+func (c *ClientWithResponses) CreateInvoiceTemplateWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInvoiceTemplateResponse, error) {
+	rsp, err := c.CreateInvoiceTemplateWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateInvoiceTemplateResponse(rsp)
+}
+
+// CreateInvoiceTemplateWithResponse Create template
+//
+// API to create a template.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/template (the `CreateInvoiceTemplate` operationId).
+func (c *ClientWithResponses) CreateInvoiceTemplateWithResponse(ctx context.Context, body CreateInvoiceTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvoiceTemplateResponse, error) {
+	rsp, err := c.CreateInvoiceTemplate(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateInvoiceTemplateResponse(rsp)
+}
+
+// DeleteInvoiceTemplateWithResponse Delete template
+//
+// API to update an template by template id.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /invoices/template/{templateId} (the `DeleteInvoiceTemplate` operationId).
+func (c *ClientWithResponses) DeleteInvoiceTemplateWithResponse(ctx context.Context, templateID string, params *DeleteInvoiceTemplateParams, reqEditors ...RequestEditorFn) (*DeleteInvoiceTemplateResponse, error) {
+	rsp, err := c.DeleteInvoiceTemplate(ctx, templateID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteInvoiceTemplateResponse(rsp)
+}
+
+// GetInvoiceTemplateWithResponse Get an template
+//
+// API to get an template by template id.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/template/{templateId} (the `GetInvoiceTemplate` operationId).
+func (c *ClientWithResponses) GetInvoiceTemplateWithResponse(ctx context.Context, templateID string, params *GetInvoiceTemplateParams, reqEditors ...RequestEditorFn) (*GetInvoiceTemplateResponse, error) {
+	rsp, err := c.GetInvoiceTemplate(ctx, templateID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetInvoiceTemplateResponse(rsp)
+}
+
+// UpdateInvoiceTemplateWithBodyWithResponse Update template
+//
+// API to update an template by template id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /invoices/template/{templateId} (the `UpdateInvoiceTemplate` operationId).
+func (c *ClientWithResponses) UpdateInvoiceTemplateWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoiceTemplateResponse, error) {
+	rsp, err := c.UpdateInvoiceTemplateWithBody(ctx, templateID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoiceTemplateResponse(rsp)
+}
+
+// UpdateInvoiceTemplateWithResponse Update template
+//
+// API to update an template by template id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /invoices/template/{templateId} (the `UpdateInvoiceTemplate` operationId).
+func (c *ClientWithResponses) UpdateInvoiceTemplateWithResponse(ctx context.Context, templateID string, body UpdateInvoiceTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceTemplateResponse, error) {
+	rsp, err := c.UpdateInvoiceTemplate(ctx, templateID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoiceTemplateResponse(rsp)
+}
+
+// DeleteInvoiceWithResponse Delete invoice
+//
+// API to delete invoice by invoice id.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /invoices/{invoiceId} (the `DeleteInvoice` operationId).
+func (c *ClientWithResponses) DeleteInvoiceWithResponse(ctx context.Context, invoiceID string, params *DeleteInvoiceParams, reqEditors ...RequestEditorFn) (*DeleteInvoiceResponse, error) {
+	rsp, err := c.DeleteInvoice(ctx, invoiceID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteInvoiceResponse(rsp)
+}
+
+// GetInvoiceWithResponse Get invoice
+//
+// API to get invoice by invoice id.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/{invoiceId} (the `GetInvoice` operationId).
+func (c *ClientWithResponses) GetInvoiceWithResponse(ctx context.Context, invoiceID string, params *GetInvoiceParams, reqEditors ...RequestEditorFn) (*GetInvoiceResponse, error) {
+	rsp, err := c.GetInvoice(ctx, invoiceID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetInvoiceResponse(rsp)
+}
+
+// UpdateInvoiceWithBodyWithResponse Update invoice
+//
+// API to update invoice by invoice id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /invoices/{invoiceId} (the `UpdateInvoice` operationId).
+func (c *ClientWithResponses) UpdateInvoiceWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoiceResponse, error) {
+	rsp, err := c.UpdateInvoiceWithBody(ctx, invoiceID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoiceResponse(rsp)
+}
+
+// UpdateInvoiceWithResponse Update invoice
+//
+// API to update invoice by invoice id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /invoices/{invoiceId} (the `UpdateInvoice` operationId).
+func (c *ClientWithResponses) UpdateInvoiceWithResponse(ctx context.Context, invoiceID string, body UpdateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceResponse, error) {
+	rsp, err := c.UpdateInvoice(ctx, invoiceID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoiceResponse(rsp)
+}
+
 // GetLocationWithResponse Get Sub-Account (Formerly Location)
 //
 // Get details of a Sub-Account (Formerly Location) by passing the sub-account id.
@@ -24586,6 +29185,686 @@ func ParseUpdateTaskResponse(rsp *http.Response) (*UpdateTaskResponse, error) {
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest TaskByIsSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListInvoicesResponse parses an HTTP response from a ListInvoicesWithResponse call
+func ParseListInvoicesResponse(rsp *http.Response) (*ListInvoicesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListInvoicesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListInvoicesResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateInvoiceResponse parses an HTTP response from a CreateInvoiceWithResponse call
+func ParseCreateInvoiceResponse(rsp *http.Response) (*CreateInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateInvoiceResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListInvoiceTemplatesResponse parses an HTTP response from a ListInvoiceTemplatesWithResponse call
+func ParseListInvoiceTemplatesResponse(rsp *http.Response) (*ListInvoiceTemplatesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListInvoiceTemplatesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListTemplatesResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateInvoiceTemplateResponse parses an HTTP response from a CreateInvoiceTemplateWithResponse call
+func ParseCreateInvoiceTemplateResponse(rsp *http.Response) (*CreateInvoiceTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateInvoiceTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateInvoiceTemplateResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteInvoiceTemplateResponse parses an HTTP response from a DeleteInvoiceTemplateWithResponse call
+func ParseDeleteInvoiceTemplateResponse(rsp *http.Response) (*DeleteInvoiceTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteInvoiceTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeleteInvoiceTemplateResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetInvoiceTemplateResponse parses an HTTP response from a GetInvoiceTemplateWithResponse call
+func ParseGetInvoiceTemplateResponse(rsp *http.Response) (*GetInvoiceTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetInvoiceTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetTemplateResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateInvoiceTemplateResponse parses an HTTP response from a UpdateInvoiceTemplateWithResponse call
+func ParseUpdateInvoiceTemplateResponse(rsp *http.Response) (*UpdateInvoiceTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateInvoiceTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UpdateInvoiceTemplateResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteInvoiceResponse parses an HTTP response from a DeleteInvoiceWithResponse call
+func ParseDeleteInvoiceResponse(rsp *http.Response) (*DeleteInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeleteInvoiceResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetInvoiceResponse parses an HTTP response from a GetInvoiceWithResponse call
+func ParseGetInvoiceResponse(rsp *http.Response) (*GetInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetInvoiceResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateInvoiceResponse parses an HTTP response from a UpdateInvoiceWithResponse call
+func ParseUpdateInvoiceResponse(rsp *http.Response) (*UpdateInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UpdateInvoiceResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -249,6 +249,18 @@ func readProtoDir(dir string) (handProtos, map[string]map[string]int, error) {
 			if line == "" {
 				continue
 			}
+			if fm := fieldRe.FindStringSubmatch(line); fm != nil && !strings.HasPrefix(line, "option ") && !strings.HasPrefix(line, "option(") {
+				// A field, whose options may hold braces: it opens no block.
+				if generated && named(stack) > 0 {
+					path := strings.Join(slices.DeleteFunc(slices.Clone(stack), func(s string) bool { return s == "" }), ".")
+					if numbers[path] == nil {
+						numbers[path] = map[string]int{}
+					}
+					n, _ := strconv.Atoi(fm[2])
+					numbers[path][fm[1]] = n
+				}
+				continue
+			}
 			opens, closes := strings.Count(line, "{"), strings.Count(line, "}")
 			if m := topDeclRe.FindStringSubmatch(line); m != nil {
 				if named(stack) == 0 && !generated {
@@ -266,10 +278,7 @@ func readProtoDir(dir string) (handProtos, map[string]map[string]int, error) {
 				if numbers[path] == nil {
 					numbers[path] = map[string]int{}
 				}
-				if m := fieldRe.FindStringSubmatch(line); m != nil && !strings.HasPrefix(line, "option ") && !strings.HasPrefix(line, "option(") {
-					n, _ := strconv.Atoi(m[2])
-					numbers[path][m[1]] = n
-				} else if m := reservedRe.FindStringSubmatch(line); m != nil {
+				if m := reservedRe.FindStringSubmatch(line); m != nil {
 					n, _ := strconv.Atoi(m[1])
 					numbers[path][" reserved "+m[1]] = n
 				} else if m := reservedNameRe.FindStringSubmatch(line); m != nil {
@@ -398,7 +407,16 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 	item := get(get(root, "paths"), o.Path)
 	n := get(item, strings.ToLower(o.Method))
 	req := &pmsg{name: name + "Request", path: name + "Request", comment: fmt.Sprintf("%sRequest is the request of %s.", name, name)}
-	req.add(&pfield{name: "location_id", typ: "string", comment: "The location (sub-account) whose token and quota the call uses; HighLevel's locationId where the operation names one.", opts: []string{"(google.api.field_behavior) = REQUIRED"}})
+	// The subject. Where the operation names the location otherwise
+	// (altId), the subject is sent under that name.
+	subject := "locationId"
+	subjectField := &pfield{name: "location_id", typ: "string", comment: "The location (sub-account) whose token and quota the call uses; HighLevel's locationId where the operation names one.", opts: []string{"(google.api.field_behavior) = REQUIRED"}}
+	if o.Location != nil && o.Location.Name != "locationId" {
+		subject = o.Location.Name
+		subjectField.comment = fmt.Sprintf("The location (sub-account) whose token and quota the call uses; sent as HighLevel's %s.", subject)
+		subjectField.opts = append(subjectField.opts, fmt.Sprintf("(hlgate.v1.wire) = {name: %q}", subject))
+	}
+	req.add(subjectField)
 	params, err := parameters(root, item, n)
 	if err != nil {
 		return nil, nil, err
@@ -424,7 +442,7 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 	}
 	for _, p := range params {
 		in, pname := scalar(get(p, "in")), scalar(get(p, "name"))
-		if (in != "path" && in != "query") || pname == "locationId" || pagerOwns(in, pname) || filled(pname) {
+		if (in != "path" && in != "query") || pname == "locationId" || pname == subject || pagerOwns(in, pname) || filled(pname) {
 			continue
 		}
 		if req.hasJSON(pname) {
@@ -455,7 +473,7 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 			return nil, nil, fmt.Errorf("body: %w", err)
 		}
 		for _, pr := range props {
-			if pr.key == "locationId" || pagerOwns("body", pr.key) {
+			if pr.key == "locationId" || pr.key == subject || pagerOwns("body", pr.key) {
 				continue
 			}
 			if req.hasJSON(pr.key) {
@@ -491,6 +509,9 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 			if pr.key == o.Confirm {
 				continue // the change's confirmation: an answer without it true is ABORTED, so it says nothing more
 			}
+			if o.Pager != nil && pr.key == o.Pager.Total {
+				continue // the pager's total_size
+			}
 			f := &pfield{name: fieldName(pr.key), json: pr.key, comment: describe(scalar(get(pr.schema, "description")), fmt.Sprintf("The answer's %s.", pr.key))}
 			typ, rep, err := g.typeOf(pr.doc, pr.schema, resp, f.name, false)
 			if err != nil {
@@ -502,6 +523,9 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 	}
 	if o.Pager != nil {
 		resp.add(&pfield{name: "next_page_token", typ: "string", comment: "The token of the next page; empty on the last page."})
+		if o.Pager.Total != "" {
+			resp.add(&pfield{name: "total_size", typ: "int32", comment: fmt.Sprintf("The number of matching records (HighLevel's %s).", o.Pager.Total)})
+		}
 	}
 	g.addUnmapped(resp)
 	return req, resp, nil

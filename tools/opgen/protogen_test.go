@@ -266,3 +266,20 @@ func TestProtoHandWrittenMessages(t *testing.T) {
 		t.Fatalf("renderProtos with a missing hand-written message: %v", err)
 	}
 }
+
+// A field whose options hold braces ((hlgate.v1.wire) = {…}) is read back
+// with its number, and opens no block.
+func TestProtoReadsNumbersOfFieldsWithOptionBraces(t *testing.T) {
+	dir := t.TempDir()
+	src := genMarker + "\nsyntax = \"proto3\";\npackage hlgate.v1;\n\n// X.\nmessage X {\n  // s.\n  string location_id = 7 [(google.api.field_behavior) = REQUIRED, (hlgate.v1.wire) = {name: \"altId\"}];\n  // o.\n  oneof k {\n    // a.\n    string a = 3;\n  }\n  // b.\n  optional string b = 4;\n}\n\n// Y.\nmessage Y {\n  // c.\n  string c = 9;\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "x_service.proto"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, numbers, err := readProtoDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if numbers["X"]["location_id"] != 7 || numbers["X"]["a"] != 3 || numbers["X"]["b"] != 4 || numbers["Y"]["c"] != 9 {
+		t.Fatalf("numbers = %v", numbers)
+	}
+}

@@ -85,7 +85,8 @@ Mechanical repairs, the same for every document:
 - a schema declared type object, with neither properties nor
   additionalProperties, whose example is a string (not an object literal), is
   typed string: the example shows the wire type (dates such as
-  CalendarEventDTO.startTime, statuses, dateOfBirth);
+  CalendarEventDTO.startTime, statuses, dateOfBirth), and an array declared
+  of strings whose example lists objects has object items (invoiceItems);
 - an array without items gets items {} (any value), a schema whose type is
   not a type ("any") loses it (any value), and a response header without a
   schema is a string, and a oneOf or anyOf that lists one schema twice lists
@@ -337,6 +338,10 @@ func sliceOperation(o op, n *yaml.Node) error {
 			set(r, "description", str("Not declared upstream."))
 			set(resp, c, r)
 		}
+		if media := get(get(r, "content"), "application/json"); media != nil && get(media, "schema") == nil {
+			// Examples only (delete-invoice's 400): the body of its status.
+			set(media, "schema", scalarMap("$ref", localRefPrefix+errorBody(c)))
+		}
 		if get(r, "content") == nil && get(r, "$ref") == nil {
 			media := mapping()
 			set(media, "schema", scalarMap("$ref", localRefPrefix+errorBody(c)))
@@ -508,6 +513,14 @@ func normalize(n *yaml.Node, inProps bool) {
 				}
 			}
 			alts.Content = kept
+		}
+	}
+	if items := get(n, "items"); scalar(get(n, "type")) == "array" && scalar(get(items, "type")) == "string" && len(items.Content) == 2 {
+		// Declared strings, shown as objects (an invoice's invoiceItems):
+		// the example is the wire type.
+		if ex := get(n, "example"); ex != nil && ex.Kind == yaml.SequenceNode && len(ex.Content) > 0 &&
+			!slices.ContainsFunc(ex.Content, func(e *yaml.Node) bool { return e.Kind != yaml.MappingNode }) {
+			set(n, "items", scalarMap("type", "object"))
 		}
 	}
 	if scalar(get(n, "type")) == "array" && get(n, "items") == nil {

@@ -533,6 +533,2482 @@ func (x *TaskSchema) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// GetInvoiceResponseDto is the schema GetInvoiceResponseDto of HighLevel's
+// invoices document.
+type GetInvoiceResponseDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Invoice Id
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Invoice Status
+	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Live Mode
+	LiveMode *bool `protobuf:"varint,3,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Amount Paid
+	AmountPaid *float64 `protobuf:"fixed64,4,opt,name=amount_paid,json=amountPaid,proto3,oneof" json:"amount_paid,omitempty"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,5,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// HighLevel's altType.
+	AltType *string `protobuf:"bytes,6,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Name of the invoice
+	Name *string `protobuf:"bytes,7,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Business Details
+	BusinessDetails *structpb.Struct `protobuf:"bytes,8,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Invoice Number
+	InvoiceNumber *float64 `protobuf:"fixed64,9,opt,name=invoice_number,json=invoiceNumber,proto3,oneof" json:"invoice_number,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,10,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Contact Details
+	ContactDetails *structpb.Struct `protobuf:"bytes,11,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Issue date in YYYY-MM-DD format
+	IssueDate *string `protobuf:"bytes,12,opt,name=issue_date,json=issueDate,proto3,oneof" json:"issue_date,omitempty"`
+	// Due date in YYYY-MM-DD format
+	DueDate *string `protobuf:"bytes,13,opt,name=due_date,json=dueDate,proto3,oneof" json:"due_date,omitempty"`
+	// Discount
+	Discount *structpb.Struct `protobuf:"bytes,14,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Invoice Items
+	InvoiceItems []*structpb.Struct `protobuf:"bytes,15,rep,name=invoice_items,json=invoiceItems,proto3" json:"invoice_items,omitempty"`
+	// Total Amount
+	Total *float64 `protobuf:"fixed64,16,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,17,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Total Amount Due
+	AmountDue *float64 `protobuf:"fixed64,18,opt,name=amount_due,json=amountDue,proto3,oneof" json:"amount_due,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,19,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,20,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Automatic taxes enabled for the Invoice
+	AutomaticTaxesEnabled *bool `protobuf:"varint,21,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Is Automatic taxes calculated for the Invoice items
+	AutomaticTaxesCalculated *bool `protobuf:"varint,22,opt,name=automatic_taxes_calculated,json=automaticTaxesCalculated,proto3,oneof" json:"automatic_taxes_calculated,omitempty"`
+	// split invoice into payment schedule summing up to full invoice amount
+	PaymentSchedule *structpb.Struct `protobuf:"bytes,23,opt,name=payment_schedule,json=paymentSchedule,proto3" json:"payment_schedule,omitempty"`
+	// HighLevel's totalSummary.
+	TotalSummary *TotalSummaryDto `protobuf:"bytes,24,opt,name=total_summary,json=totalSummary,proto3" json:"total_summary,omitempty"`
+	// Reminders Configuration
+	RemindersConfiguration *RemindersConfigurationDto `protobuf:"bytes,25,opt,name=reminders_configuration,json=remindersConfiguration,proto3" json:"reminders_configuration,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,26,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInvoiceResponseDto) Reset() {
+	*x = GetInvoiceResponseDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInvoiceResponseDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInvoiceResponseDto) ProtoMessage() {}
+
+func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInvoiceResponseDto.ProtoReflect.Descriptor instead.
+func (*GetInvoiceResponseDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetInvoiceResponseDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetInvoiceResponseDto) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *GetInvoiceResponseDto) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *GetInvoiceResponseDto) GetAmountPaid() float64 {
+	if x != nil && x.AmountPaid != nil {
+		return *x.AmountPaid
+	}
+	return 0
+}
+
+func (x *GetInvoiceResponseDto) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *GetInvoiceResponseDto) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *GetInvoiceResponseDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *GetInvoiceResponseDto) GetBusinessDetails() *structpb.Struct {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *GetInvoiceResponseDto) GetInvoiceNumber() float64 {
+	if x != nil && x.InvoiceNumber != nil {
+		return *x.InvoiceNumber
+	}
+	return 0
+}
+
+func (x *GetInvoiceResponseDto) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *GetInvoiceResponseDto) GetContactDetails() *structpb.Struct {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *GetInvoiceResponseDto) GetIssueDate() string {
+	if x != nil && x.IssueDate != nil {
+		return *x.IssueDate
+	}
+	return ""
+}
+
+func (x *GetInvoiceResponseDto) GetDueDate() string {
+	if x != nil && x.DueDate != nil {
+		return *x.DueDate
+	}
+	return ""
+}
+
+func (x *GetInvoiceResponseDto) GetDiscount() *structpb.Struct {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *GetInvoiceResponseDto) GetInvoiceItems() []*structpb.Struct {
+	if x != nil {
+		return x.InvoiceItems
+	}
+	return nil
+}
+
+func (x *GetInvoiceResponseDto) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *GetInvoiceResponseDto) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *GetInvoiceResponseDto) GetAmountDue() float64 {
+	if x != nil && x.AmountDue != nil {
+		return *x.AmountDue
+	}
+	return 0
+}
+
+func (x *GetInvoiceResponseDto) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *GetInvoiceResponseDto) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *GetInvoiceResponseDto) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *GetInvoiceResponseDto) GetAutomaticTaxesCalculated() bool {
+	if x != nil && x.AutomaticTaxesCalculated != nil {
+		return *x.AutomaticTaxesCalculated
+	}
+	return false
+}
+
+func (x *GetInvoiceResponseDto) GetPaymentSchedule() *structpb.Struct {
+	if x != nil {
+		return x.PaymentSchedule
+	}
+	return nil
+}
+
+func (x *GetInvoiceResponseDto) GetTotalSummary() *TotalSummaryDto {
+	if x != nil {
+		return x.TotalSummary
+	}
+	return nil
+}
+
+func (x *GetInvoiceResponseDto) GetRemindersConfiguration() *RemindersConfigurationDto {
+	if x != nil {
+		return x.RemindersConfiguration
+	}
+	return nil
+}
+
+func (x *GetInvoiceResponseDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// TotalSummaryDto is the schema TotalSummaryDto of HighLevel's invoices
+// document.
+type TotalSummaryDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// subTotal
+	SubTotal *float64 `protobuf:"fixed64,1,opt,name=sub_total,json=subTotal,proto3,oneof" json:"sub_total,omitempty"`
+	// discount
+	Discount *float64 `protobuf:"fixed64,2,opt,name=discount,proto3,oneof" json:"discount,omitempty"`
+	// tax
+	Tax *float64 `protobuf:"fixed64,3,opt,name=tax,proto3,oneof" json:"tax,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TotalSummaryDto) Reset() {
+	*x = TotalSummaryDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TotalSummaryDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TotalSummaryDto) ProtoMessage() {}
+
+func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TotalSummaryDto.ProtoReflect.Descriptor instead.
+func (*TotalSummaryDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TotalSummaryDto) GetSubTotal() float64 {
+	if x != nil && x.SubTotal != nil {
+		return *x.SubTotal
+	}
+	return 0
+}
+
+func (x *TotalSummaryDto) GetDiscount() float64 {
+	if x != nil && x.Discount != nil {
+		return *x.Discount
+	}
+	return 0
+}
+
+func (x *TotalSummaryDto) GetTax() float64 {
+	if x != nil && x.Tax != nil {
+		return *x.Tax
+	}
+	return 0
+}
+
+func (x *TotalSummaryDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// RemindersConfigurationDto is the schema RemindersConfigurationDto of
+// HighLevel's invoices document.
+type RemindersConfigurationDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// List of reminders
+	ReminderExecutionDetailsList *ReminderExecutionDetailsList `protobuf:"bytes,1,opt,name=reminder_execution_details_list,json=reminderExecutionDetailsList,proto3" json:"reminder_execution_details_list,omitempty"`
+	// Reminder settings
+	ReminderSettings *ReminderSettingsDto `protobuf:"bytes,2,opt,name=reminder_settings,json=reminderSettings,proto3" json:"reminder_settings,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemindersConfigurationDto) Reset() {
+	*x = RemindersConfigurationDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemindersConfigurationDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemindersConfigurationDto) ProtoMessage() {}
+
+func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemindersConfigurationDto.ProtoReflect.Descriptor instead.
+func (*RemindersConfigurationDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RemindersConfigurationDto) GetReminderExecutionDetailsList() *ReminderExecutionDetailsList {
+	if x != nil {
+		return x.ReminderExecutionDetailsList
+	}
+	return nil
+}
+
+func (x *RemindersConfigurationDto) GetReminderSettings() *ReminderSettingsDto {
+	if x != nil {
+		return x.ReminderSettings
+	}
+	return nil
+}
+
+func (x *RemindersConfigurationDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ReminderExecutionDetailsList is the schema ReminderExecutionDetailsList of
+// HighLevel's invoices document.
+type ReminderExecutionDetailsList struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReminderExecutionDetailsList) Reset() {
+	*x = ReminderExecutionDetailsList{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReminderExecutionDetailsList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReminderExecutionDetailsList) ProtoMessage() {}
+
+func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReminderExecutionDetailsList.ProtoReflect.Descriptor instead.
+func (*ReminderExecutionDetailsList) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ReminderExecutionDetailsList) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ReminderSettingsDto is the schema ReminderSettingsDto of HighLevel's
+// invoices document.
+type ReminderSettingsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// default template Id of reminder
+	DefaultEmailTemplateId *string `protobuf:"bytes,1,opt,name=default_email_template_id,json=defaultEmailTemplateId,proto3,oneof" json:"default_email_template_id,omitempty"`
+	// List of reminders
+	Reminders []*ReminderDto `protobuf:"bytes,2,rep,name=reminders,proto3" json:"reminders,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReminderSettingsDto) Reset() {
+	*x = ReminderSettingsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReminderSettingsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReminderSettingsDto) ProtoMessage() {}
+
+func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReminderSettingsDto.ProtoReflect.Descriptor instead.
+func (*ReminderSettingsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ReminderSettingsDto) GetDefaultEmailTemplateId() string {
+	if x != nil && x.DefaultEmailTemplateId != nil {
+		return *x.DefaultEmailTemplateId
+	}
+	return ""
+}
+
+func (x *ReminderSettingsDto) GetReminders() []*ReminderDto {
+	if x != nil {
+		return x.Reminders
+	}
+	return nil
+}
+
+func (x *ReminderSettingsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ReminderDto is the schema ReminderDto of HighLevel's invoices document.
+type ReminderDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Flag indicating if the reminder is enabled or not
+	Enabled *bool `protobuf:"varint,1,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	// Email template to be used for sending reminders
+	EmailTemplate *string `protobuf:"bytes,2,opt,name=email_template,json=emailTemplate,proto3,oneof" json:"email_template,omitempty"`
+	// SMS template to be used for sending reminders
+	SmsTemplate *string `protobuf:"bytes,3,opt,name=sms_template,json=smsTemplate,proto3,oneof" json:"sms_template,omitempty"`
+	// Subject of the reminder
+	EmailSubject *string `protobuf:"bytes,4,opt,name=email_subject,json=emailSubject,proto3,oneof" json:"email_subject,omitempty"`
+	// Unique identifier for the reminder
+	ReminderId *string `protobuf:"bytes,5,opt,name=reminder_id,json=reminderId,proto3,oneof" json:"reminder_id,omitempty"`
+	// Name of the reminder
+	ReminderName *string `protobuf:"bytes,6,opt,name=reminder_name,json=reminderName,proto3,oneof" json:"reminder_name,omitempty"`
+	// Time condition for the reminder
+	ReminderTime *string `protobuf:"bytes,7,opt,name=reminder_time,json=reminderTime,proto3,oneof" json:"reminder_time,omitempty"`
+	// Interval type for the reminder
+	IntervalType *string `protobuf:"bytes,8,opt,name=interval_type,json=intervalType,proto3,oneof" json:"interval_type,omitempty"`
+	// Maximum number of reminders that can be sent
+	MaxReminders *float64 `protobuf:"fixed64,9,opt,name=max_reminders,json=maxReminders,proto3,oneof" json:"max_reminders,omitempty"`
+	// Condition for sending the reminder
+	ReminderInvoiceCondition *string `protobuf:"bytes,10,opt,name=reminder_invoice_condition,json=reminderInvoiceCondition,proto3,oneof" json:"reminder_invoice_condition,omitempty"`
+	// frequency gap of the reminder to exeucte
+	ReminderNumber *float64 `protobuf:"fixed64,11,opt,name=reminder_number,json=reminderNumber,proto3,oneof" json:"reminder_number,omitempty"`
+	// Business Hour Start Time
+	StartTime *string `protobuf:"bytes,12,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
+	// Business Hour End Time
+	EndTime *string `protobuf:"bytes,13,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
+	// Timezone at which reminder will be sent
+	Timezone *string `protobuf:"bytes,14,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,15,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReminderDto) Reset() {
+	*x = ReminderDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReminderDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReminderDto) ProtoMessage() {}
+
+func (x *ReminderDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReminderDto.ProtoReflect.Descriptor instead.
+func (*ReminderDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ReminderDto) GetEnabled() bool {
+	if x != nil && x.Enabled != nil {
+		return *x.Enabled
+	}
+	return false
+}
+
+func (x *ReminderDto) GetEmailTemplate() string {
+	if x != nil && x.EmailTemplate != nil {
+		return *x.EmailTemplate
+	}
+	return ""
+}
+
+func (x *ReminderDto) GetSmsTemplate() string {
+	if x != nil && x.SmsTemplate != nil {
+		return *x.SmsTemplate
+	}
+	return ""
+}
+
+func (x *ReminderDto) GetEmailSubject() string {
+	if x != nil && x.EmailSubject != nil {
+		return *x.EmailSubject
+	}
+	return ""
+}
+
+func (x *ReminderDto) GetReminderId() string {
+	if x != nil && x.ReminderId != nil {
+		return *x.ReminderId
+	}
+	return ""
+}
+
+func (x *ReminderDto) GetReminderName() string {
+	if x != nil && x.ReminderName != nil {
+		return *x.ReminderName
+	}
+	return ""
+}
+
+func (x *ReminderDto) GetReminderTime() string {
+	if x != nil && x.ReminderTime != nil {
+		return *x.ReminderTime
+	}
+	return ""
+}
+
+func (x *ReminderDto) GetIntervalType() string {
+	if x != nil && x.IntervalType != nil {
+		return *x.IntervalType
+	}
+	return ""
+}
+
+func (x *ReminderDto) GetMaxReminders() float64 {
+	if x != nil && x.MaxReminders != nil {
+		return *x.MaxReminders
+	}
+	return 0
+}
+
+func (x *ReminderDto) GetReminderInvoiceCondition() string {
+	if x != nil && x.ReminderInvoiceCondition != nil {
+		return *x.ReminderInvoiceCondition
+	}
+	return ""
+}
+
+func (x *ReminderDto) GetReminderNumber() float64 {
+	if x != nil && x.ReminderNumber != nil {
+		return *x.ReminderNumber
+	}
+	return 0
+}
+
+func (x *ReminderDto) GetStartTime() string {
+	if x != nil && x.StartTime != nil {
+		return *x.StartTime
+	}
+	return ""
+}
+
+func (x *ReminderDto) GetEndTime() string {
+	if x != nil && x.EndTime != nil {
+		return *x.EndTime
+	}
+	return ""
+}
+
+func (x *ReminderDto) GetTimezone() string {
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
+	}
+	return ""
+}
+
+func (x *ReminderDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// BusinessDetailsDto is the schema BusinessDetailsDto of HighLevel's invoices
+// document.
+type BusinessDetailsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Business Logo URL
+	LogoUrl *string `protobuf:"bytes,1,opt,name=logo_url,json=logoUrl,proto3,oneof" json:"logo_url,omitempty"`
+	// Business Name
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Business Phone Number
+	PhoneNo *string `protobuf:"bytes,3,opt,name=phone_no,json=phoneNo,proto3,oneof" json:"phone_no,omitempty"`
+	// Business Address
+	Address *AddressDto `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
+	// Business Website Link
+	Website *string `protobuf:"bytes,5,opt,name=website,proto3,oneof" json:"website,omitempty"`
+	// Custom Values
+	CustomValues []string `protobuf:"bytes,6,rep,name=custom_values,json=customValues,proto3" json:"custom_values,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BusinessDetailsDto) Reset() {
+	*x = BusinessDetailsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BusinessDetailsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BusinessDetailsDto) ProtoMessage() {}
+
+func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BusinessDetailsDto.ProtoReflect.Descriptor instead.
+func (*BusinessDetailsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *BusinessDetailsDto) GetLogoUrl() string {
+	if x != nil && x.LogoUrl != nil {
+		return *x.LogoUrl
+	}
+	return ""
+}
+
+func (x *BusinessDetailsDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *BusinessDetailsDto) GetPhoneNo() string {
+	if x != nil && x.PhoneNo != nil {
+		return *x.PhoneNo
+	}
+	return ""
+}
+
+func (x *BusinessDetailsDto) GetAddress() *AddressDto {
+	if x != nil {
+		return x.Address
+	}
+	return nil
+}
+
+func (x *BusinessDetailsDto) GetWebsite() string {
+	if x != nil && x.Website != nil {
+		return *x.Website
+	}
+	return ""
+}
+
+func (x *BusinessDetailsDto) GetCustomValues() []string {
+	if x != nil {
+		return x.CustomValues
+	}
+	return nil
+}
+
+func (x *BusinessDetailsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// AddressDto is the schema AddressDto of HighLevel's invoices document.
+type AddressDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Address Line 1
+	AddressLine1 *string `protobuf:"bytes,1,opt,name=address_line1,json=addressLine1,proto3,oneof" json:"address_line1,omitempty"`
+	// Address Line 2
+	AddressLine2 *string `protobuf:"bytes,2,opt,name=address_line2,json=addressLine2,proto3,oneof" json:"address_line2,omitempty"`
+	// City
+	City *string `protobuf:"bytes,3,opt,name=city,proto3,oneof" json:"city,omitempty"`
+	// State
+	State *string `protobuf:"bytes,4,opt,name=state,proto3,oneof" json:"state,omitempty"`
+	// Country Code
+	CountryCode *string `protobuf:"bytes,5,opt,name=country_code,json=countryCode,proto3,oneof" json:"country_code,omitempty"`
+	// Postal Code
+	PostalCode *string `protobuf:"bytes,6,opt,name=postal_code,json=postalCode,proto3,oneof" json:"postal_code,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddressDto) Reset() {
+	*x = AddressDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddressDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddressDto) ProtoMessage() {}
+
+func (x *AddressDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddressDto.ProtoReflect.Descriptor instead.
+func (*AddressDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *AddressDto) GetAddressLine1() string {
+	if x != nil && x.AddressLine1 != nil {
+		return *x.AddressLine1
+	}
+	return ""
+}
+
+func (x *AddressDto) GetAddressLine2() string {
+	if x != nil && x.AddressLine2 != nil {
+		return *x.AddressLine2
+	}
+	return ""
+}
+
+func (x *AddressDto) GetCity() string {
+	if x != nil && x.City != nil {
+		return *x.City
+	}
+	return ""
+}
+
+func (x *AddressDto) GetState() string {
+	if x != nil && x.State != nil {
+		return *x.State
+	}
+	return ""
+}
+
+func (x *AddressDto) GetCountryCode() string {
+	if x != nil && x.CountryCode != nil {
+		return *x.CountryCode
+	}
+	return ""
+}
+
+func (x *AddressDto) GetPostalCode() string {
+	if x != nil && x.PostalCode != nil {
+		return *x.PostalCode
+	}
+	return ""
+}
+
+func (x *AddressDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// InvoiceItemDto is the schema InvoiceItemDto of HighLevel's invoices
+// document.
+type InvoiceItemDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Invoice Item Name
+	Name *string `protobuf:"bytes,1,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Invoice descriptions
+	Description *string `protobuf:"bytes,2,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// Product Id
+	ProductId *string `protobuf:"bytes,3,opt,name=product_id,json=productId,proto3,oneof" json:"product_id,omitempty"`
+	// Price Id
+	PriceId *string `protobuf:"bytes,4,opt,name=price_id,json=priceId,proto3,oneof" json:"price_id,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,5,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Product amount
+	Amount *float64 `protobuf:"fixed64,6,opt,name=amount,proto3,oneof" json:"amount,omitempty"`
+	// Product Quantity
+	Qty *float64 `protobuf:"fixed64,7,opt,name=qty,proto3,oneof" json:"qty,omitempty"`
+	// Tax
+	Taxes []*ItemTaxDto `protobuf:"bytes,8,rep,name=taxes,proto3" json:"taxes,omitempty"`
+	// Tax category id for calculating automatic tax
+	AutomaticTaxCategoryId *string `protobuf:"bytes,9,opt,name=automatic_tax_category_id,json=automaticTaxCategoryId,proto3,oneof" json:"automatic_tax_category_id,omitempty"`
+	// Setupfee item, only created when 1st invoice of recurring schedule is
+	// generated
+	IsSetupFeeItem *bool `protobuf:"varint,10,opt,name=is_setup_fee_item,json=isSetupFeeItem,proto3,oneof" json:"is_setup_fee_item,omitempty"`
+	// Price type of the item
+	Type *string `protobuf:"bytes,11,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// true if item amount is tax inclusive
+	TaxInclusive *bool `protobuf:"varint,12,opt,name=tax_inclusive,json=taxInclusive,proto3,oneof" json:"tax_inclusive,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,13,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvoiceItemDto) Reset() {
+	*x = InvoiceItemDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvoiceItemDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvoiceItemDto) ProtoMessage() {}
+
+func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvoiceItemDto.ProtoReflect.Descriptor instead.
+func (*InvoiceItemDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *InvoiceItemDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *InvoiceItemDto) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *InvoiceItemDto) GetProductId() string {
+	if x != nil && x.ProductId != nil {
+		return *x.ProductId
+	}
+	return ""
+}
+
+func (x *InvoiceItemDto) GetPriceId() string {
+	if x != nil && x.PriceId != nil {
+		return *x.PriceId
+	}
+	return ""
+}
+
+func (x *InvoiceItemDto) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *InvoiceItemDto) GetAmount() float64 {
+	if x != nil && x.Amount != nil {
+		return *x.Amount
+	}
+	return 0
+}
+
+func (x *InvoiceItemDto) GetQty() float64 {
+	if x != nil && x.Qty != nil {
+		return *x.Qty
+	}
+	return 0
+}
+
+func (x *InvoiceItemDto) GetTaxes() []*ItemTaxDto {
+	if x != nil {
+		return x.Taxes
+	}
+	return nil
+}
+
+func (x *InvoiceItemDto) GetAutomaticTaxCategoryId() string {
+	if x != nil && x.AutomaticTaxCategoryId != nil {
+		return *x.AutomaticTaxCategoryId
+	}
+	return ""
+}
+
+func (x *InvoiceItemDto) GetIsSetupFeeItem() bool {
+	if x != nil && x.IsSetupFeeItem != nil {
+		return *x.IsSetupFeeItem
+	}
+	return false
+}
+
+func (x *InvoiceItemDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *InvoiceItemDto) GetTaxInclusive() bool {
+	if x != nil && x.TaxInclusive != nil {
+		return *x.TaxInclusive
+	}
+	return false
+}
+
+func (x *InvoiceItemDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ItemTaxDto is the schema ItemTaxDto of HighLevel's invoices document.
+type ItemTaxDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's _id.
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's rate.
+	Rate *float64 `protobuf:"fixed64,3,opt,name=rate,proto3,oneof" json:"rate,omitempty"`
+	// HighLevel's calculation.
+	Calculation *string `protobuf:"bytes,4,opt,name=calculation,proto3,oneof" json:"calculation,omitempty"`
+	// HighLevel's description.
+	Description *string `protobuf:"bytes,5,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// HighLevel's taxId.
+	TaxId *string `protobuf:"bytes,6,opt,name=tax_id,json=taxId,proto3,oneof" json:"tax_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ItemTaxDto) Reset() {
+	*x = ItemTaxDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ItemTaxDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ItemTaxDto) ProtoMessage() {}
+
+func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ItemTaxDto.ProtoReflect.Descriptor instead.
+func (*ItemTaxDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ItemTaxDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ItemTaxDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *ItemTaxDto) GetRate() float64 {
+	if x != nil && x.Rate != nil {
+		return *x.Rate
+	}
+	return 0
+}
+
+func (x *ItemTaxDto) GetCalculation() string {
+	if x != nil && x.Calculation != nil {
+		return *x.Calculation
+	}
+	return ""
+}
+
+func (x *ItemTaxDto) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *ItemTaxDto) GetTaxId() string {
+	if x != nil && x.TaxId != nil {
+		return *x.TaxId
+	}
+	return ""
+}
+
+func (x *ItemTaxDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DiscountDto is the schema DiscountDto of HighLevel's invoices document.
+type DiscountDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Discount Value
+	Value *float64 `protobuf:"fixed64,1,opt,name=value,proto3,oneof" json:"value,omitempty"`
+	// Discount type
+	Type *string `protobuf:"bytes,2,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Product Ids on which discount is applicable
+	ValidOnProductIds []string `protobuf:"bytes,3,rep,name=valid_on_product_ids,json=validOnProductIds,proto3" json:"valid_on_product_ids,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscountDto) Reset() {
+	*x = DiscountDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscountDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscountDto) ProtoMessage() {}
+
+func (x *DiscountDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscountDto.ProtoReflect.Descriptor instead.
+func (*DiscountDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DiscountDto) GetValue() float64 {
+	if x != nil && x.Value != nil {
+		return *x.Value
+	}
+	return 0
+}
+
+func (x *DiscountDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *DiscountDto) GetValidOnProductIds() []string {
+	if x != nil {
+		return x.ValidOnProductIds
+	}
+	return nil
+}
+
+func (x *DiscountDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ContactDetailsDto is the schema ContactDetailsDto of HighLevel's invoices
+// document.
+type ContactDetailsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Contact ID
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Contact Name
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Contact Phone Number
+	PhoneNo *string `protobuf:"bytes,3,opt,name=phone_no,json=phoneNo,proto3,oneof" json:"phone_no,omitempty"`
+	// Contact Email
+	Email *string `protobuf:"bytes,4,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// Secondary email addresses for the contact to be saved
+	AdditionalEmails []*AdditionalEmailsDto `protobuf:"bytes,5,rep,name=additional_emails,json=additionalEmails,proto3" json:"additional_emails,omitempty"`
+	// Contact Company Name
+	CompanyName *string `protobuf:"bytes,6,opt,name=company_name,json=companyName,proto3,oneof" json:"company_name,omitempty"`
+	// HighLevel's address.
+	Address *AddressDto `protobuf:"bytes,7,opt,name=address,proto3" json:"address,omitempty"`
+	// Custom Values
+	CustomFields []string `protobuf:"bytes,8,rep,name=custom_fields,json=customFields,proto3" json:"custom_fields,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,9,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactDetailsDto) Reset() {
+	*x = ContactDetailsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactDetailsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactDetailsDto) ProtoMessage() {}
+
+func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactDetailsDto.ProtoReflect.Descriptor instead.
+func (*ContactDetailsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ContactDetailsDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ContactDetailsDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *ContactDetailsDto) GetPhoneNo() string {
+	if x != nil && x.PhoneNo != nil {
+		return *x.PhoneNo
+	}
+	return ""
+}
+
+func (x *ContactDetailsDto) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *ContactDetailsDto) GetAdditionalEmails() []*AdditionalEmailsDto {
+	if x != nil {
+		return x.AdditionalEmails
+	}
+	return nil
+}
+
+func (x *ContactDetailsDto) GetCompanyName() string {
+	if x != nil && x.CompanyName != nil {
+		return *x.CompanyName
+	}
+	return ""
+}
+
+func (x *ContactDetailsDto) GetAddress() *AddressDto {
+	if x != nil {
+		return x.Address
+	}
+	return nil
+}
+
+func (x *ContactDetailsDto) GetCustomFields() []string {
+	if x != nil {
+		return x.CustomFields
+	}
+	return nil
+}
+
+func (x *ContactDetailsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// AdditionalEmailsDto is the schema AdditionalEmailsDto of HighLevel's
+// invoices document.
+type AdditionalEmailsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's email.
+	Email *string `protobuf:"bytes,1,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdditionalEmailsDto) Reset() {
+	*x = AdditionalEmailsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdditionalEmailsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdditionalEmailsDto) ProtoMessage() {}
+
+func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdditionalEmailsDto.ProtoReflect.Descriptor instead.
+func (*AdditionalEmailsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *AdditionalEmailsDto) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *AdditionalEmailsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SentToDto is the schema SentToDto of HighLevel's invoices document.
+type SentToDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Email Address
+	Email []string `protobuf:"bytes,1,rep,name=email,proto3" json:"email,omitempty"`
+	// cc to be kept in any sent out emails
+	EmailCc []string `protobuf:"bytes,2,rep,name=email_cc,json=emailCc,proto3" json:"email_cc,omitempty"`
+	// bcc to be kept in any sent out emails
+	EmailBcc []string `protobuf:"bytes,3,rep,name=email_bcc,json=emailBcc,proto3" json:"email_bcc,omitempty"`
+	// Contact Phone Number
+	PhoneNo []string `protobuf:"bytes,4,rep,name=phone_no,json=phoneNo,proto3" json:"phone_no,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SentToDto) Reset() {
+	*x = SentToDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SentToDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SentToDto) ProtoMessage() {}
+
+func (x *SentToDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SentToDto.ProtoReflect.Descriptor instead.
+func (*SentToDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SentToDto) GetEmail() []string {
+	if x != nil {
+		return x.Email
+	}
+	return nil
+}
+
+func (x *SentToDto) GetEmailCc() []string {
+	if x != nil {
+		return x.EmailCc
+	}
+	return nil
+}
+
+func (x *SentToDto) GetEmailBcc() []string {
+	if x != nil {
+		return x.EmailBcc
+	}
+	return nil
+}
+
+func (x *SentToDto) GetPhoneNo() []string {
+	if x != nil {
+		return x.PhoneNo
+	}
+	return nil
+}
+
+func (x *SentToDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// PaymentScheduleDto is the schema PaymentScheduleDto of HighLevel's invoices
+// document.
+type PaymentScheduleDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Payment schedule type
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// payment schedule item
+	Schedules []string `protobuf:"bytes,2,rep,name=schedules,proto3" json:"schedules,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PaymentScheduleDto) Reset() {
+	*x = PaymentScheduleDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentScheduleDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentScheduleDto) ProtoMessage() {}
+
+func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentScheduleDto.ProtoReflect.Descriptor instead.
+func (*PaymentScheduleDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PaymentScheduleDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *PaymentScheduleDto) GetSchedules() []string {
+	if x != nil {
+		return x.Schedules
+	}
+	return nil
+}
+
+func (x *PaymentScheduleDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// LateFeesConfigurationDto is the schema LateFeesConfigurationDto of
+// HighLevel's invoices document.
+type LateFeesConfigurationDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Enable late fees
+	Enable *bool `protobuf:"varint,1,opt,name=enable,proto3,oneof" json:"enable,omitempty"`
+	// Late Fees Value
+	Value *float64 `protobuf:"fixed64,2,opt,name=value,proto3,oneof" json:"value,omitempty"`
+	// Late Fees Type
+	Type *string `protobuf:"bytes,3,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Late Fees Frequency
+	Frequency *LateFeesFrequencyDto `protobuf:"bytes,4,opt,name=frequency,proto3" json:"frequency,omitempty"`
+	// Late Fees Grace
+	Grace *LateFeesGraceDto `protobuf:"bytes,5,opt,name=grace,proto3" json:"grace,omitempty"`
+	// Max late fees payable
+	MaxLateFees *LateFeesMaxFeesDto `protobuf:"bytes,6,opt,name=max_late_fees,json=maxLateFees,proto3" json:"max_late_fees,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LateFeesConfigurationDto) Reset() {
+	*x = LateFeesConfigurationDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LateFeesConfigurationDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LateFeesConfigurationDto) ProtoMessage() {}
+
+func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LateFeesConfigurationDto.ProtoReflect.Descriptor instead.
+func (*LateFeesConfigurationDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *LateFeesConfigurationDto) GetEnable() bool {
+	if x != nil && x.Enable != nil {
+		return *x.Enable
+	}
+	return false
+}
+
+func (x *LateFeesConfigurationDto) GetValue() float64 {
+	if x != nil && x.Value != nil {
+		return *x.Value
+	}
+	return 0
+}
+
+func (x *LateFeesConfigurationDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *LateFeesConfigurationDto) GetFrequency() *LateFeesFrequencyDto {
+	if x != nil {
+		return x.Frequency
+	}
+	return nil
+}
+
+func (x *LateFeesConfigurationDto) GetGrace() *LateFeesGraceDto {
+	if x != nil {
+		return x.Grace
+	}
+	return nil
+}
+
+func (x *LateFeesConfigurationDto) GetMaxLateFees() *LateFeesMaxFeesDto {
+	if x != nil {
+		return x.MaxLateFees
+	}
+	return nil
+}
+
+func (x *LateFeesConfigurationDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// LateFeesFrequencyDto is the schema LateFeesFrequencyDto of HighLevel's
+// invoices document.
+type LateFeesFrequencyDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Late fees interval count
+	IntervalCount *float64 `protobuf:"fixed64,1,opt,name=interval_count,json=intervalCount,proto3,oneof" json:"interval_count,omitempty"`
+	// Late fees interval
+	Interval *string `protobuf:"bytes,2,opt,name=interval,proto3,oneof" json:"interval,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LateFeesFrequencyDto) Reset() {
+	*x = LateFeesFrequencyDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LateFeesFrequencyDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LateFeesFrequencyDto) ProtoMessage() {}
+
+func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LateFeesFrequencyDto.ProtoReflect.Descriptor instead.
+func (*LateFeesFrequencyDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *LateFeesFrequencyDto) GetIntervalCount() float64 {
+	if x != nil && x.IntervalCount != nil {
+		return *x.IntervalCount
+	}
+	return 0
+}
+
+func (x *LateFeesFrequencyDto) GetInterval() string {
+	if x != nil && x.Interval != nil {
+		return *x.Interval
+	}
+	return ""
+}
+
+func (x *LateFeesFrequencyDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// LateFeesGraceDto is the schema LateFeesGraceDto of HighLevel's invoices
+// document.
+type LateFeesGraceDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Late fees grace interval count
+	IntervalCount *float64 `protobuf:"fixed64,1,opt,name=interval_count,json=intervalCount,proto3,oneof" json:"interval_count,omitempty"`
+	// Late fees grace interval
+	Interval *string `protobuf:"bytes,2,opt,name=interval,proto3,oneof" json:"interval,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LateFeesGraceDto) Reset() {
+	*x = LateFeesGraceDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LateFeesGraceDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LateFeesGraceDto) ProtoMessage() {}
+
+func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LateFeesGraceDto.ProtoReflect.Descriptor instead.
+func (*LateFeesGraceDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *LateFeesGraceDto) GetIntervalCount() float64 {
+	if x != nil && x.IntervalCount != nil {
+		return *x.IntervalCount
+	}
+	return 0
+}
+
+func (x *LateFeesGraceDto) GetInterval() string {
+	if x != nil && x.Interval != nil {
+		return *x.Interval
+	}
+	return ""
+}
+
+func (x *LateFeesGraceDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// LateFeesMaxFeesDto is the schema LateFeesMaxFeesDto of HighLevel's invoices
+// document.
+type LateFeesMaxFeesDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's type.
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Max late fees to pay
+	Value *float64 `protobuf:"fixed64,2,opt,name=value,proto3,oneof" json:"value,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LateFeesMaxFeesDto) Reset() {
+	*x = LateFeesMaxFeesDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LateFeesMaxFeesDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LateFeesMaxFeesDto) ProtoMessage() {}
+
+func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LateFeesMaxFeesDto.ProtoReflect.Descriptor instead.
+func (*LateFeesMaxFeesDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *LateFeesMaxFeesDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *LateFeesMaxFeesDto) GetValue() float64 {
+	if x != nil && x.Value != nil {
+		return *x.Value
+	}
+	return 0
+}
+
+func (x *LateFeesMaxFeesDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// TipsConfigurationDto is the schema TipsConfigurationDto of HighLevel's
+// invoices document.
+type TipsConfigurationDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Percentage of tips allowed
+	TipsPercentage []string `protobuf:"bytes,1,rep,name=tips_percentage,json=tipsPercentage,proto3" json:"tips_percentage,omitempty"`
+	// Tips enabled status
+	TipsEnabled *bool `protobuf:"varint,2,opt,name=tips_enabled,json=tipsEnabled,proto3,oneof" json:"tips_enabled,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TipsConfigurationDto) Reset() {
+	*x = TipsConfigurationDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TipsConfigurationDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TipsConfigurationDto) ProtoMessage() {}
+
+func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TipsConfigurationDto.ProtoReflect.Descriptor instead.
+func (*TipsConfigurationDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *TipsConfigurationDto) GetTipsPercentage() []string {
+	if x != nil {
+		return x.TipsPercentage
+	}
+	return nil
+}
+
+func (x *TipsConfigurationDto) GetTipsEnabled() bool {
+	if x != nil && x.TipsEnabled != nil {
+		return *x.TipsEnabled
+	}
+	return false
+}
+
+func (x *TipsConfigurationDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// PaymentMethodDto is the schema PaymentMethodDto of HighLevel's invoices
+// document.
+type PaymentMethodDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Payment Method
+	Stripe *StripePaymentMethodDto `protobuf:"bytes,1,opt,name=stripe,proto3" json:"stripe,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PaymentMethodDto) Reset() {
+	*x = PaymentMethodDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentMethodDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentMethodDto) ProtoMessage() {}
+
+func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentMethodDto.ProtoReflect.Descriptor instead.
+func (*PaymentMethodDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *PaymentMethodDto) GetStripe() *StripePaymentMethodDto {
+	if x != nil {
+		return x.Stripe
+	}
+	return nil
+}
+
+func (x *PaymentMethodDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// StripePaymentMethodDto is the schema StripePaymentMethodDto of HighLevel's
+// invoices document.
+type StripePaymentMethodDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Enable Bank Debit Only
+	EnableBankDebitOnly *bool `protobuf:"varint,1,opt,name=enable_bank_debit_only,json=enableBankDebitOnly,proto3,oneof" json:"enable_bank_debit_only,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StripePaymentMethodDto) Reset() {
+	*x = StripePaymentMethodDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StripePaymentMethodDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StripePaymentMethodDto) ProtoMessage() {}
+
+func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StripePaymentMethodDto.ProtoReflect.Descriptor instead.
+func (*StripePaymentMethodDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *StripePaymentMethodDto) GetEnableBankDebitOnly() bool {
+	if x != nil && x.EnableBankDebitOnly != nil {
+		return *x.EnableBankDebitOnly
+	}
+	return false
+}
+
+func (x *StripePaymentMethodDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// AttachmentsDto is the schema AttachmentsDto of HighLevel's invoices
+// document.
+type AttachmentsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id of the file selected
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Name of the file
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// URL of the file
+	Url *string `protobuf:"bytes,3,opt,name=url,proto3,oneof" json:"url,omitempty"`
+	// Type of the file
+	Type *string `protobuf:"bytes,4,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Size of the file
+	Size *float64 `protobuf:"fixed64,5,opt,name=size,proto3,oneof" json:"size,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,6,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachmentsDto) Reset() {
+	*x = AttachmentsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachmentsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachmentsDto) ProtoMessage() {}
+
+func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachmentsDto.ProtoReflect.Descriptor instead.
+func (*AttachmentsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *AttachmentsDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *AttachmentsDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *AttachmentsDto) GetUrl() string {
+	if x != nil && x.Url != nil {
+		return *x.Url
+	}
+	return ""
+}
+
+func (x *AttachmentsDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *AttachmentsDto) GetSize() float64 {
+	if x != nil && x.Size != nil {
+		return *x.Size
+	}
+	return 0
+}
+
+func (x *AttachmentsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ProcessingFeeDto is the schema ProcessingFeeDto of HighLevel's invoices
+// document.
+type ProcessingFeeDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// charges for the processing fee
+	Charges []*structpb.ListValue `protobuf:"bytes,1,rep,name=charges,proto3" json:"charges,omitempty"`
+	// collected miscellaneous charges
+	CollectedMiscellaneousCharges *float64 `protobuf:"fixed64,2,opt,name=collected_miscellaneous_charges,json=collectedMiscellaneousCharges,proto3,oneof" json:"collected_miscellaneous_charges,omitempty"`
+	// paid miscellaneous charges
+	PaidCharges []*ProcessingFeePaidChargeDto `protobuf:"bytes,3,rep,name=paid_charges,json=paidCharges,proto3" json:"paid_charges,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProcessingFeeDto) Reset() {
+	*x = ProcessingFeeDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProcessingFeeDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProcessingFeeDto) ProtoMessage() {}
+
+func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProcessingFeeDto.ProtoReflect.Descriptor instead.
+func (*ProcessingFeeDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ProcessingFeeDto) GetCharges() []*structpb.ListValue {
+	if x != nil {
+		return x.Charges
+	}
+	return nil
+}
+
+func (x *ProcessingFeeDto) GetCollectedMiscellaneousCharges() float64 {
+	if x != nil && x.CollectedMiscellaneousCharges != nil {
+		return *x.CollectedMiscellaneousCharges
+	}
+	return 0
+}
+
+func (x *ProcessingFeeDto) GetPaidCharges() []*ProcessingFeePaidChargeDto {
+	if x != nil {
+		return x.PaidCharges
+	}
+	return nil
+}
+
+func (x *ProcessingFeeDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ProcessingFeePaidChargeDto is the schema ProcessingFeePaidChargeDto of
+// HighLevel's invoices document.
+type ProcessingFeePaidChargeDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name of the processing fee
+	Name *string `protobuf:"bytes,1,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// charge for the processing fee
+	Charge *float64 `protobuf:"fixed64,2,opt,name=charge,proto3,oneof" json:"charge,omitempty"`
+	// amount of the processing fee
+	Amount *float64 `protobuf:"fixed64,3,opt,name=amount,proto3,oneof" json:"amount,omitempty"`
+	// id of the processing fee
+	Id *string `protobuf:"bytes,4,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProcessingFeePaidChargeDto) Reset() {
+	*x = ProcessingFeePaidChargeDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProcessingFeePaidChargeDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProcessingFeePaidChargeDto) ProtoMessage() {}
+
+func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProcessingFeePaidChargeDto.ProtoReflect.Descriptor instead.
+func (*ProcessingFeePaidChargeDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ProcessingFeePaidChargeDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *ProcessingFeePaidChargeDto) GetCharge() float64 {
+	if x != nil && x.Charge != nil {
+		return *x.Charge
+	}
+	return 0
+}
+
+func (x *ProcessingFeePaidChargeDto) GetAmount() float64 {
+	if x != nil && x.Amount != nil {
+		return *x.Amount
+	}
+	return 0
+}
+
+func (x *ProcessingFeePaidChargeDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ProcessingFeePaidChargeDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetTemplateResponseDto is the schema GetTemplateResponseDto of HighLevel's
+// invoices document.
+type GetTemplateResponseDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Template Id
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,2,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// HighLevel's altType.
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Name of the Template
+	Name *string `protobuf:"bytes,4,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Business Details
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,5,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,6,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Discount
+	Discount *DiscountDto `protobuf:"bytes,7,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Invoice Items
+	Items []*structpb.Struct `protobuf:"bytes,8,rep,name=items,proto3" json:"items,omitempty"`
+	// prefix for invoice number
+	InvoiceNumberPrefix *string `protobuf:"bytes,9,opt,name=invoice_number_prefix,json=invoiceNumberPrefix,proto3,oneof" json:"invoice_number_prefix,omitempty"`
+	// Total Amount
+	Total *float64 `protobuf:"fixed64,10,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,13,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTemplateResponseDto) Reset() {
+	*x = GetTemplateResponseDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTemplateResponseDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTemplateResponseDto) ProtoMessage() {}
+
+func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTemplateResponseDto.ProtoReflect.Descriptor instead.
+func (*GetTemplateResponseDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetTemplateResponseDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetTemplateResponseDto) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *GetTemplateResponseDto) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *GetTemplateResponseDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *GetTemplateResponseDto) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *GetTemplateResponseDto) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *GetTemplateResponseDto) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *GetTemplateResponseDto) GetItems() []*structpb.Struct {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *GetTemplateResponseDto) GetInvoiceNumberPrefix() string {
+	if x != nil && x.InvoiceNumberPrefix != nil {
+		return *x.InvoiceNumberPrefix
+	}
+	return ""
+}
+
+func (x *GetTemplateResponseDto) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *GetTemplateResponseDto) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *GetTemplateResponseDto) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *GetTemplateResponseDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetLocationByIdSchema is the schema GetLocationByIdSchema of HighLevel's
 // locations document.
 type GetLocationByIdSchema struct {
@@ -587,7 +3063,7 @@ type GetLocationByIdSchema struct {
 
 func (x *GetLocationByIdSchema) Reset() {
 	*x = GetLocationByIdSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -599,7 +3075,7 @@ func (x *GetLocationByIdSchema) String() string {
 func (*GetLocationByIdSchema) ProtoMessage() {}
 
 func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -612,7 +3088,7 @@ func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationByIdSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationByIdSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{5}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetLocationByIdSchema) GetId() string {
@@ -794,7 +3270,7 @@ type BusinessSchema struct {
 
 func (x *BusinessSchema) Reset() {
 	*x = BusinessSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +3282,7 @@ func (x *BusinessSchema) String() string {
 func (*BusinessSchema) ProtoMessage() {}
 
 func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +3295,7 @@ func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessSchema.ProtoReflect.Descriptor instead.
 func (*BusinessSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{6}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *BusinessSchema) GetName() string {
@@ -927,7 +3403,7 @@ type SocialSchema struct {
 
 func (x *SocialSchema) Reset() {
 	*x = SocialSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +3415,7 @@ func (x *SocialSchema) String() string {
 func (*SocialSchema) ProtoMessage() {}
 
 func (x *SocialSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +3428,7 @@ func (x *SocialSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
 func (*SocialSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{7}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SocialSchema) GetFacebookUrl() string {
@@ -1061,7 +3537,7 @@ type SettingsSchema struct {
 
 func (x *SettingsSchema) Reset() {
 	*x = SettingsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1073,7 +3549,7 @@ func (x *SettingsSchema) String() string {
 func (*SettingsSchema) ProtoMessage() {}
 
 func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1086,7 +3562,7 @@ func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
 func (*SettingsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{8}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SettingsSchema) GetAllowDuplicateContact() bool {
@@ -1148,7 +3624,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1160,7 +3636,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1173,7 +3649,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{9}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -1252,7 +3728,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1264,7 +3740,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1277,7 +3753,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -1393,7 +3869,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1405,7 +3881,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1418,7 +3894,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -1525,7 +4001,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +4013,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +4026,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -1620,7 +4096,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1632,7 +4108,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1645,7 +4121,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UserSchema) GetId() string {
@@ -1835,7 +4311,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1847,7 +4323,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1860,7 +4336,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -2157,7 +4633,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2169,7 +4645,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2182,7 +4658,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -2248,7 +4724,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2260,7 +4736,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2273,7 +4749,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{16}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -2416,7 +4892,319 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\t_due_dateB\f\n" +
 	"\n" +
 	"_completedB\r\n" +
-	"\v_contact_id\"\xc4\a\n" +
+	"\v_contact_id\"\xba\v\n" +
+	"\x15GetInvoiceResponseDto\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12$\n" +
+	"\vamount_paid\x18\x04 \x01(\x01H\x03R\n" +
+	"amountPaid\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x05 \x01(\tH\x04R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x06 \x01(\tH\x05R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\a \x01(\tH\x06R\x04name\x88\x01\x01\x12B\n" +
+	"\x10business_details\x18\b \x01(\v2\x17.google.protobuf.StructR\x0fbusinessDetails\x12*\n" +
+	"\x0einvoice_number\x18\t \x01(\x01H\aR\rinvoiceNumber\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\n" +
+	" \x01(\tH\bR\bcurrency\x88\x01\x01\x12@\n" +
+	"\x0fcontact_details\x18\v \x01(\v2\x17.google.protobuf.StructR\x0econtactDetails\x12\"\n" +
+	"\n" +
+	"issue_date\x18\f \x01(\tH\tR\tissueDate\x88\x01\x01\x12\x1e\n" +
+	"\bdue_date\x18\r \x01(\tH\n" +
+	"R\adueDate\x88\x01\x01\x123\n" +
+	"\bdiscount\x18\x0e \x01(\v2\x17.google.protobuf.StructR\bdiscount\x12<\n" +
+	"\rinvoice_items\x18\x0f \x03(\v2\x17.google.protobuf.StructR\finvoiceItems\x12\x19\n" +
+	"\x05total\x18\x10 \x01(\x01H\vR\x05total\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x11 \x01(\tH\fR\x05title\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"amount_due\x18\x12 \x01(\x01H\rR\tamountDue\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x13 \x01(\tH\x0eR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x14 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x15 \x01(\bH\x10R\x15automaticTaxesEnabled\x88\x01\x01\x12A\n" +
+	"\x1aautomatic_taxes_calculated\x18\x16 \x01(\bH\x11R\x18automaticTaxesCalculated\x88\x01\x01\x12B\n" +
+	"\x10payment_schedule\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentSchedule\x12?\n" +
+	"\rtotal_summary\x18\x18 \x01(\v2\x1a.hlgate.v1.TotalSummaryDtoR\ftotalSummary\x12]\n" +
+	"\x17reminders_configuration\x18\x19 \x01(\v2$.hlgate.v1.RemindersConfigurationDtoR\x16remindersConfiguration\x128\n" +
+	"\bunmapped\x18\x1a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\x0e\n" +
+	"\f_amount_paidB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\x11\n" +
+	"\x0f_invoice_numberB\v\n" +
+	"\t_currencyB\r\n" +
+	"\v_issue_dateB\v\n" +
+	"\t_due_dateB\b\n" +
+	"\x06_totalB\b\n" +
+	"\x06_titleB\r\n" +
+	"\v_amount_dueB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x1d\n" +
+	"\x1b_automatic_taxes_calculated\"\xc8\x01\n" +
+	"\x0fTotalSummaryDto\x12 \n" +
+	"\tsub_total\x18\x01 \x01(\x01H\x00R\bsubTotal\x88\x01\x01\x12\x1f\n" +
+	"\bdiscount\x18\x02 \x01(\x01H\x01R\bdiscount\x88\x01\x01\x12\x15\n" +
+	"\x03tax\x18\x03 \x01(\x01H\x02R\x03tax\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\f\n" +
+	"\n" +
+	"_sub_totalB\v\n" +
+	"\t_discountB\x06\n" +
+	"\x04_tax\"\x92\x02\n" +
+	"\x19RemindersConfigurationDto\x12n\n" +
+	"\x1freminder_execution_details_list\x18\x01 \x01(\v2'.hlgate.v1.ReminderExecutionDetailsListR\x1creminderExecutionDetailsList\x12K\n" +
+	"\x11reminder_settings\x18\x02 \x01(\v2\x1e.hlgate.v1.ReminderSettingsDtoR\x10reminderSettings\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"X\n" +
+	"\x1cReminderExecutionDetailsList\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xe3\x01\n" +
+	"\x13ReminderSettingsDto\x12>\n" +
+	"\x19default_email_template_id\x18\x01 \x01(\tH\x00R\x16defaultEmailTemplateId\x88\x01\x01\x124\n" +
+	"\treminders\x18\x02 \x03(\v2\x16.hlgate.v1.ReminderDtoR\treminders\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x1c\n" +
+	"\x1a_default_email_template_id\"\xfe\x06\n" +
+	"\vReminderDto\x12\x1d\n" +
+	"\aenabled\x18\x01 \x01(\bH\x00R\aenabled\x88\x01\x01\x12*\n" +
+	"\x0eemail_template\x18\x02 \x01(\tH\x01R\remailTemplate\x88\x01\x01\x12&\n" +
+	"\fsms_template\x18\x03 \x01(\tH\x02R\vsmsTemplate\x88\x01\x01\x12(\n" +
+	"\remail_subject\x18\x04 \x01(\tH\x03R\femailSubject\x88\x01\x01\x12$\n" +
+	"\vreminder_id\x18\x05 \x01(\tH\x04R\n" +
+	"reminderId\x88\x01\x01\x12(\n" +
+	"\rreminder_name\x18\x06 \x01(\tH\x05R\freminderName\x88\x01\x01\x12(\n" +
+	"\rreminder_time\x18\a \x01(\tH\x06R\freminderTime\x88\x01\x01\x12(\n" +
+	"\rinterval_type\x18\b \x01(\tH\aR\fintervalType\x88\x01\x01\x12(\n" +
+	"\rmax_reminders\x18\t \x01(\x01H\bR\fmaxReminders\x88\x01\x01\x12A\n" +
+	"\x1areminder_invoice_condition\x18\n" +
+	" \x01(\tH\tR\x18reminderInvoiceCondition\x88\x01\x01\x12,\n" +
+	"\x0freminder_number\x18\v \x01(\x01H\n" +
+	"R\x0ereminderNumber\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_time\x18\f \x01(\tH\vR\tstartTime\x88\x01\x01\x12\x1e\n" +
+	"\bend_time\x18\r \x01(\tH\fR\aendTime\x88\x01\x01\x12\x1f\n" +
+	"\btimezone\x18\x0e \x01(\tH\rR\btimezone\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x0f \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_enabledB\x11\n" +
+	"\x0f_email_templateB\x0f\n" +
+	"\r_sms_templateB\x10\n" +
+	"\x0e_email_subjectB\x0e\n" +
+	"\f_reminder_idB\x10\n" +
+	"\x0e_reminder_nameB\x10\n" +
+	"\x0e_reminder_timeB\x10\n" +
+	"\x0e_interval_typeB\x10\n" +
+	"\x0e_max_remindersB\x1d\n" +
+	"\x1b_reminder_invoice_conditionB\x12\n" +
+	"\x10_reminder_numberB\r\n" +
+	"\v_start_timeB\v\n" +
+	"\t_end_timeB\v\n" +
+	"\t_timezone\"\xcb\x02\n" +
+	"\x12BusinessDetailsDto\x12\x1e\n" +
+	"\blogo_url\x18\x01 \x01(\tH\x00R\alogoUrl\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12\x1e\n" +
+	"\bphone_no\x18\x03 \x01(\tH\x02R\aphoneNo\x88\x01\x01\x12/\n" +
+	"\aaddress\x18\x04 \x01(\v2\x15.hlgate.v1.AddressDtoR\aaddress\x12\x1d\n" +
+	"\awebsite\x18\x05 \x01(\tH\x03R\awebsite\x88\x01\x01\x12#\n" +
+	"\rcustom_values\x18\x06 \x03(\tR\fcustomValues\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\v\n" +
+	"\t_logo_urlB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_phone_noB\n" +
+	"\n" +
+	"\b_website\"\xf4\x02\n" +
+	"\n" +
+	"AddressDto\x12(\n" +
+	"\raddress_line1\x18\x01 \x01(\tH\x00R\faddressLine1\x88\x01\x01\x12(\n" +
+	"\raddress_line2\x18\x02 \x01(\tH\x01R\faddressLine2\x88\x01\x01\x12\x17\n" +
+	"\x04city\x18\x03 \x01(\tH\x02R\x04city\x88\x01\x01\x12\x19\n" +
+	"\x05state\x18\x04 \x01(\tH\x03R\x05state\x88\x01\x01\x12&\n" +
+	"\fcountry_code\x18\x05 \x01(\tH\x04R\vcountryCode\x88\x01\x01\x12$\n" +
+	"\vpostal_code\x18\x06 \x01(\tH\x05R\n" +
+	"postalCode\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x10\n" +
+	"\x0e_address_line1B\x10\n" +
+	"\x0e_address_line2B\a\n" +
+	"\x05_cityB\b\n" +
+	"\x06_stateB\x0f\n" +
+	"\r_country_codeB\x0e\n" +
+	"\f_postal_code\"\xa7\x05\n" +
+	"\x0eInvoiceItemDto\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x02 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"product_id\x18\x03 \x01(\tH\x02R\tproductId\x88\x01\x01\x12\x1e\n" +
+	"\bprice_id\x18\x04 \x01(\tH\x03R\apriceId\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\x05 \x01(\tH\x04R\bcurrency\x88\x01\x01\x12\x1b\n" +
+	"\x06amount\x18\x06 \x01(\x01H\x05R\x06amount\x88\x01\x01\x12\x15\n" +
+	"\x03qty\x18\a \x01(\x01H\x06R\x03qty\x88\x01\x01\x12+\n" +
+	"\x05taxes\x18\b \x03(\v2\x15.hlgate.v1.ItemTaxDtoR\x05taxes\x12>\n" +
+	"\x19automatic_tax_category_id\x18\t \x01(\tH\aR\x16automaticTaxCategoryId\x88\x01\x01\x12.\n" +
+	"\x11is_setup_fee_item\x18\n" +
+	" \x01(\bH\bR\x0eisSetupFeeItem\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\v \x01(\tH\tR\x04type\x88\x01\x01\x12(\n" +
+	"\rtax_inclusive\x18\f \x01(\bH\n" +
+	"R\ftaxInclusive\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\r\n" +
+	"\v_product_idB\v\n" +
+	"\t_price_idB\v\n" +
+	"\t_currencyB\t\n" +
+	"\a_amountB\x06\n" +
+	"\x04_qtyB\x1c\n" +
+	"\x1a_automatic_tax_category_idB\x14\n" +
+	"\x12_is_setup_fee_itemB\a\n" +
+	"\x05_typeB\x10\n" +
+	"\x0e_tax_inclusive\"\xbc\x02\n" +
+	"\n" +
+	"ItemTaxDto\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12\x17\n" +
+	"\x04rate\x18\x03 \x01(\x01H\x02R\x04rate\x88\x01\x01\x12%\n" +
+	"\vcalculation\x18\x04 \x01(\tH\x03R\vcalculation\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x05 \x01(\tH\x04R\vdescription\x88\x01\x01\x12\x1a\n" +
+	"\x06tax_id\x18\x06 \x01(\tH\x05R\x05taxId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\a\n" +
+	"\x05_rateB\x0e\n" +
+	"\f_calculationB\x0e\n" +
+	"\f_descriptionB\t\n" +
+	"\a_tax_id\"\xbf\x01\n" +
+	"\vDiscountDto\x12\x19\n" +
+	"\x05value\x18\x01 \x01(\x01H\x00R\x05value\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\x02 \x01(\tH\x01R\x04type\x88\x01\x01\x12/\n" +
+	"\x14valid_on_product_ids\x18\x03 \x03(\tR\x11validOnProductIds\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\b\n" +
+	"\x06_valueB\a\n" +
+	"\x05_type\"\xb9\x03\n" +
+	"\x11ContactDetailsDto\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12\x1e\n" +
+	"\bphone_no\x18\x03 \x01(\tH\x02R\aphoneNo\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x04 \x01(\tH\x03R\x05email\x88\x01\x01\x12K\n" +
+	"\x11additional_emails\x18\x05 \x03(\v2\x1e.hlgate.v1.AdditionalEmailsDtoR\x10additionalEmails\x12&\n" +
+	"\fcompany_name\x18\x06 \x01(\tH\x04R\vcompanyName\x88\x01\x01\x12/\n" +
+	"\aaddress\x18\a \x01(\v2\x15.hlgate.v1.AddressDtoR\aaddress\x12#\n" +
+	"\rcustom_fields\x18\b \x03(\tR\fcustomFields\x128\n" +
+	"\bunmapped\x18\t \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_phone_noB\b\n" +
+	"\x06_emailB\x0f\n" +
+	"\r_company_name\"t\n" +
+	"\x13AdditionalEmailsDto\x12\x19\n" +
+	"\x05email\x18\x01 \x01(\tH\x00R\x05email\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\b\n" +
+	"\x06_email\"\xae\x01\n" +
+	"\tSentToDto\x12\x14\n" +
+	"\x05email\x18\x01 \x03(\tR\x05email\x12\x19\n" +
+	"\bemail_cc\x18\x02 \x03(\tR\aemailCc\x12\x1b\n" +
+	"\temail_bcc\x18\x03 \x03(\tR\bemailBcc\x12\x19\n" +
+	"\bphone_no\x18\x04 \x03(\tR\aphoneNo\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x8e\x01\n" +
+	"\x12PaymentScheduleDto\x12\x17\n" +
+	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x12\x1c\n" +
+	"\tschedules\x18\x02 \x03(\tR\tschedules\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_type\"\xf8\x02\n" +
+	"\x18LateFeesConfigurationDto\x12\x1b\n" +
+	"\x06enable\x18\x01 \x01(\bH\x00R\x06enable\x88\x01\x01\x12\x19\n" +
+	"\x05value\x18\x02 \x01(\x01H\x01R\x05value\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\x03 \x01(\tH\x02R\x04type\x88\x01\x01\x12=\n" +
+	"\tfrequency\x18\x04 \x01(\v2\x1f.hlgate.v1.LateFeesFrequencyDtoR\tfrequency\x121\n" +
+	"\x05grace\x18\x05 \x01(\v2\x1b.hlgate.v1.LateFeesGraceDtoR\x05grace\x12A\n" +
+	"\rmax_late_fees\x18\x06 \x01(\v2\x1d.hlgate.v1.LateFeesMaxFeesDtoR\vmaxLateFees\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_enableB\b\n" +
+	"\x06_valueB\a\n" +
+	"\x05_type\"\xbd\x01\n" +
+	"\x14LateFeesFrequencyDto\x12*\n" +
+	"\x0einterval_count\x18\x01 \x01(\x01H\x00R\rintervalCount\x88\x01\x01\x12\x1f\n" +
+	"\binterval\x18\x02 \x01(\tH\x01R\binterval\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x11\n" +
+	"\x0f_interval_countB\v\n" +
+	"\t_interval\"\xb9\x01\n" +
+	"\x10LateFeesGraceDto\x12*\n" +
+	"\x0einterval_count\x18\x01 \x01(\x01H\x00R\rintervalCount\x88\x01\x01\x12\x1f\n" +
+	"\binterval\x18\x02 \x01(\tH\x01R\binterval\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x11\n" +
+	"\x0f_interval_countB\v\n" +
+	"\t_interval\"\x95\x01\n" +
+	"\x12LateFeesMaxFeesDto\x12\x17\n" +
+	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x12\x19\n" +
+	"\x05value\x18\x02 \x01(\x01H\x01R\x05value\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_typeB\b\n" +
+	"\x06_value\"\xb2\x01\n" +
+	"\x14TipsConfigurationDto\x12'\n" +
+	"\x0ftips_percentage\x18\x01 \x03(\tR\x0etipsPercentage\x12&\n" +
+	"\ftips_enabled\x18\x02 \x01(\bH\x00R\vtipsEnabled\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0f\n" +
+	"\r_tips_enabled\"\x87\x01\n" +
+	"\x10PaymentMethodDto\x129\n" +
+	"\x06stripe\x18\x01 \x01(\v2!.hlgate.v1.StripePaymentMethodDtoR\x06stripe\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xa7\x01\n" +
+	"\x16StripePaymentMethodDto\x128\n" +
+	"\x16enable_bank_debit_only\x18\x01 \x01(\bH\x00R\x13enableBankDebitOnly\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x19\n" +
+	"\x17_enable_bank_debit_only\"\xeb\x01\n" +
+	"\x0eAttachmentsDto\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12\x15\n" +
+	"\x03url\x18\x03 \x01(\tH\x02R\x03url\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\x04 \x01(\tH\x03R\x04type\x88\x01\x01\x12\x17\n" +
+	"\x04size\x18\x05 \x01(\x01H\x04R\x04size\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x06 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\x06\n" +
+	"\x04_urlB\a\n" +
+	"\x05_typeB\a\n" +
+	"\x05_size\"\xbd\x02\n" +
+	"\x10ProcessingFeeDto\x124\n" +
+	"\acharges\x18\x01 \x03(\v2\x1a.google.protobuf.ListValueR\acharges\x12K\n" +
+	"\x1fcollected_miscellaneous_charges\x18\x02 \x01(\x01H\x00R\x1dcollectedMiscellaneousCharges\x88\x01\x01\x12H\n" +
+	"\fpaid_charges\x18\x03 \x03(\v2%.hlgate.v1.ProcessingFeePaidChargeDtoR\vpaidCharges\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\"\n" +
+	" _collected_miscellaneous_charges\"\xe5\x01\n" +
+	"\x1aProcessingFeePaidChargeDto\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12\x1b\n" +
+	"\x06charge\x18\x02 \x01(\x01H\x01R\x06charge\x88\x01\x01\x12\x1b\n" +
+	"\x06amount\x18\x03 \x01(\x01H\x02R\x06amount\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x04 \x01(\tH\x03R\x03_id\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_nameB\t\n" +
+	"\a_chargeB\t\n" +
+	"\a_amountB\x05\n" +
+	"\x03_id\"\x9e\x05\n" +
+	"\x16GetTemplateResponseDto\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x03 \x01(\tH\x02R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x04 \x01(\tH\x03R\x04name\x88\x01\x01\x12H\n" +
+	"\x10business_details\x18\x05 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetails\x12\x1f\n" +
+	"\bcurrency\x18\x06 \x01(\tH\x04R\bcurrency\x88\x01\x01\x122\n" +
+	"\bdiscount\x18\a \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12-\n" +
+	"\x05items\x18\b \x03(\v2\x17.google.protobuf.StructR\x05items\x127\n" +
+	"\x15invoice_number_prefix\x18\t \x01(\tH\x05R\x13invoiceNumberPrefix\x88\x01\x01\x12\x19\n" +
+	"\x05total\x18\n" +
+	" \x01(\x01H\x06R\x05total\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\v \x01(\tH\aR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\f \x01(\tH\bR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\x18\n" +
+	"\x16_invoice_number_prefixB\b\n" +
+	"\x06_totalB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"\xc4\a\n" +
 	"\x15GetLocationByIdSchema\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\"\n" +
 	"\n" +
@@ -2766,59 +5554,135 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
-	(*CalendarsGetNoteSchema)(nil),   // 0: hlgate.v1.CalendarsGetNoteSchema
-	(*NoteCreatedBySchema)(nil),      // 1: hlgate.v1.NoteCreatedBySchema
-	(*GroupDTO)(nil),                 // 2: hlgate.v1.GroupDTO
-	(*ContactsGetNoteSchema)(nil),    // 3: hlgate.v1.ContactsGetNoteSchema
-	(*TaskSchema)(nil),               // 4: hlgate.v1.TaskSchema
-	(*GetLocationByIdSchema)(nil),    // 5: hlgate.v1.GetLocationByIdSchema
-	(*BusinessSchema)(nil),           // 6: hlgate.v1.BusinessSchema
-	(*SocialSchema)(nil),             // 7: hlgate.v1.SocialSchema
-	(*SettingsSchema)(nil),           // 8: hlgate.v1.SettingsSchema
-	(*CustomValueSchema)(nil),        // 9: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),      // 10: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil), // 11: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),       // 12: hlgate.v1.LocationTagsSchema
-	(*UserSchema)(nil),               // 13: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),           // 14: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),               // 15: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),           // 16: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),          // 17: google.protobuf.Struct
+	(*CalendarsGetNoteSchema)(nil),       // 0: hlgate.v1.CalendarsGetNoteSchema
+	(*NoteCreatedBySchema)(nil),          // 1: hlgate.v1.NoteCreatedBySchema
+	(*GroupDTO)(nil),                     // 2: hlgate.v1.GroupDTO
+	(*ContactsGetNoteSchema)(nil),        // 3: hlgate.v1.ContactsGetNoteSchema
+	(*TaskSchema)(nil),                   // 4: hlgate.v1.TaskSchema
+	(*GetInvoiceResponseDto)(nil),        // 5: hlgate.v1.GetInvoiceResponseDto
+	(*TotalSummaryDto)(nil),              // 6: hlgate.v1.TotalSummaryDto
+	(*RemindersConfigurationDto)(nil),    // 7: hlgate.v1.RemindersConfigurationDto
+	(*ReminderExecutionDetailsList)(nil), // 8: hlgate.v1.ReminderExecutionDetailsList
+	(*ReminderSettingsDto)(nil),          // 9: hlgate.v1.ReminderSettingsDto
+	(*ReminderDto)(nil),                  // 10: hlgate.v1.ReminderDto
+	(*BusinessDetailsDto)(nil),           // 11: hlgate.v1.BusinessDetailsDto
+	(*AddressDto)(nil),                   // 12: hlgate.v1.AddressDto
+	(*InvoiceItemDto)(nil),               // 13: hlgate.v1.InvoiceItemDto
+	(*ItemTaxDto)(nil),                   // 14: hlgate.v1.ItemTaxDto
+	(*DiscountDto)(nil),                  // 15: hlgate.v1.DiscountDto
+	(*ContactDetailsDto)(nil),            // 16: hlgate.v1.ContactDetailsDto
+	(*AdditionalEmailsDto)(nil),          // 17: hlgate.v1.AdditionalEmailsDto
+	(*SentToDto)(nil),                    // 18: hlgate.v1.SentToDto
+	(*PaymentScheduleDto)(nil),           // 19: hlgate.v1.PaymentScheduleDto
+	(*LateFeesConfigurationDto)(nil),     // 20: hlgate.v1.LateFeesConfigurationDto
+	(*LateFeesFrequencyDto)(nil),         // 21: hlgate.v1.LateFeesFrequencyDto
+	(*LateFeesGraceDto)(nil),             // 22: hlgate.v1.LateFeesGraceDto
+	(*LateFeesMaxFeesDto)(nil),           // 23: hlgate.v1.LateFeesMaxFeesDto
+	(*TipsConfigurationDto)(nil),         // 24: hlgate.v1.TipsConfigurationDto
+	(*PaymentMethodDto)(nil),             // 25: hlgate.v1.PaymentMethodDto
+	(*StripePaymentMethodDto)(nil),       // 26: hlgate.v1.StripePaymentMethodDto
+	(*AttachmentsDto)(nil),               // 27: hlgate.v1.AttachmentsDto
+	(*ProcessingFeeDto)(nil),             // 28: hlgate.v1.ProcessingFeeDto
+	(*ProcessingFeePaidChargeDto)(nil),   // 29: hlgate.v1.ProcessingFeePaidChargeDto
+	(*GetTemplateResponseDto)(nil),       // 30: hlgate.v1.GetTemplateResponseDto
+	(*GetLocationByIdSchema)(nil),        // 31: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),               // 32: hlgate.v1.BusinessSchema
+	(*SocialSchema)(nil),                 // 33: hlgate.v1.SocialSchema
+	(*SettingsSchema)(nil),               // 34: hlgate.v1.SettingsSchema
+	(*CustomValueSchema)(nil),            // 35: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),          // 36: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),     // 37: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),           // 38: hlgate.v1.LocationTagsSchema
+	(*UserSchema)(nil),                   // 39: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),               // 40: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                   // 41: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),               // 42: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),              // 43: google.protobuf.Struct
+	(*structpb.ListValue)(nil),           // 44: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
 	1,  // 0: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	17, // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	17, // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
-	17, // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
-	17, // 4: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	17, // 5: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
-	6,  // 6: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
-	7,  // 7: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
-	8,  // 8: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	17, // 9: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	17, // 10: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	17, // 11: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	17, // 12: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	17, // 13: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	17, // 14: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	17, // 15: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	10, // 16: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	17, // 17: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	17, // 18: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	14, // 19: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	15, // 20: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	17, // 21: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	17, // 22: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	17, // 23: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	17, // 24: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	17, // 25: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	43, // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	43, // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	43, // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	43, // 4: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	43, // 5: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	43, // 6: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	43, // 7: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	43, // 8: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	43, // 9: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	43, // 10: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	6,  // 11: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
+	7,  // 12: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
+	43, // 13: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	43, // 14: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	8,  // 15: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
+	9,  // 16: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
+	43, // 17: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	43, // 18: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	10, // 19: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
+	43, // 20: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	43, // 21: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	12, // 22: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	43, // 23: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	43, // 24: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	14, // 25: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
+	43, // 26: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	43, // 27: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	43, // 28: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	17, // 29: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
+	12, // 30: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	43, // 31: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	43, // 32: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	43, // 33: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	43, // 34: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	21, // 35: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
+	22, // 36: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
+	23, // 37: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
+	43, // 38: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	43, // 39: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	43, // 40: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	43, // 41: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	43, // 42: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	26, // 43: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
+	43, // 44: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	43, // 45: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	43, // 46: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	44, // 47: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	29, // 48: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
+	43, // 49: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	43, // 50: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	11, // 51: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	15, // 52: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	43, // 53: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	43, // 54: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	32, // 55: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	33, // 56: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	34, // 57: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	43, // 58: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	43, // 59: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	43, // 60: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	43, // 61: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	43, // 62: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	43, // 63: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	43, // 64: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	36, // 65: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	43, // 66: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	43, // 67: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	40, // 68: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	41, // 69: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	43, // 70: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	43, // 71: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	43, // 72: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	43, // 73: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	43, // 74: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	75, // [75:75] is the sub-list for method output_type
+	75, // [75:75] is the sub-list for method input_type
+	75, // [75:75] is the sub-list for extension type_name
+	75, // [75:75] is the sub-list for extension extendee
+	0,  // [0:75] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -2833,8 +5697,6 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[4].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[5].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[6].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[7].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[8].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[9].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[10].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[11].OneofWrappers = []any{}
@@ -2843,13 +5705,37 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[14].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[15].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[16].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[17].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[19].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[20].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[21].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[22].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[23].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[24].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[26].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[27].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[28].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[29].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[30].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[31].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[32].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[33].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[34].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[35].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[36].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[37].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[38].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[39].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[40].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[41].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[42].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
