@@ -19,8 +19,9 @@ import (
 // 2xx response schema, read once at start:
 //
 //   - GET of a path ending in a {param} reads one document;
-//   - GET of any other path lists the collection, a page of it when the
-//     operation takes limit and offset (or skip);
+//   - GET of any other path lists the collection (a …/search path its
+//     parent's), a page of it when the operation takes limit and offset
+//     (or skip);
 //   - POST of a path not ending in a {param} creates a document;
 //   - PUT or PATCH of a path ending in a {param} merges the body into it;
 //   - DELETE of a path ending in a {param} removes it.
@@ -59,6 +60,10 @@ type engineOp struct {
 	// filters are the query parameters that name a member of the listed
 	// documents: a list keeps the documents whose member equals the value.
 	filters []string
+	// search is set for a GET …/search: it lists the collection its
+	// parent names (GET /calendars/schedules/search lists what POST
+	// /calendars/schedules creates), filtered by the query.
+	search bool
 	// limitParam and offsetParam page a list (limit with offset or skip);
 	// "" when the operation takes no such parameters.
 	limitParam, offsetParam string
@@ -90,6 +95,7 @@ func newEngineOp(method, path string, op *openapi3.Operation) (*engineOp, error)
 		e.kind = engineRead
 	case method == http.MethodGet:
 		e.kind = engineList
+		e.search = last == "search"
 	case method == http.MethodPost && !item:
 		e.kind = engineCreate
 	case (method == http.MethodPut || method == http.MethodPatch) && item:
@@ -376,8 +382,12 @@ func (e *engineOp) serve(s *Sandbox, w http.ResponseWriter, r *http.Request, c *
 		}
 		writeBody(w, e.status, b)
 	case engineList:
+		key := collectionKey(r.URL.Path, false)
+		if e.search {
+			key = strings.TrimSuffix(key, "/search")
+		}
 		l.mu.RLock()
-		docs := l.coll(collectionKey(r.URL.Path, false), false).list()
+		docs := l.coll(key, false).list()
 		l.mu.RUnlock()
 		docs = e.filter(docs, q)
 		total, more := len(docs), false

@@ -174,6 +174,7 @@ func (s *Sandbox) buildMux() (err error) {
 		}
 	}()
 	seen := map[string]bool{}
+	router := newResourceRouter()
 	byCollection := map[string][]*engineOp{}
 	var routes []*route
 	var engineOps []string
@@ -191,7 +192,11 @@ func (s *Sandbox) buildMux() (err error) {
 			}
 			h = func(s *Sandbox, w http.ResponseWriter, r *http.Request, c *call) { eo.serve(s, w, r, c) }
 			engineOps = append(engineOps, sr.operationID)
-			byCollection[collectionTemplate(sr.path, eo.kind)] = append(byCollection[collectionTemplate(sr.path, eo.kind)], eo)
+			coll := collectionTemplate(sr.path, eo.kind)
+			if eo.search {
+				coll = strings.TrimSuffix(coll, "/search")
+			}
+			byCollection[coll] = append(byCollection[coll], eo)
 		}
 		if sr.version == "" || len(sr.kinds) == 0 {
 			return fmt.Errorf("operation %s lacks x-hlgate-version or security", sr.operationID)
@@ -199,10 +204,15 @@ func (s *Sandbox) buildMux() (err error) {
 		rt := &route{operationID: sr.operationID, method: sr.method, path: sr.path, scope: sr.scope,
 			version: sr.version, kinds: sr.kinds, v: sr.v, h: h}
 		routes = append(routes, rt)
-		mux.HandleFunc(muxPattern(sr.method, sr.path), func(w http.ResponseWriter, r *http.Request) {
-			s.serveResource(rt, w, r)
-		})
+		if err := router.add(rt); err != nil {
+			return err
+		}
 	}
+	// Every resource operation is found by the router (router.go), which
+	// takes the documents' overlapping paths; the token endpoint and the
+	// consent pages below are more specific patterns, served first.
+	mux.HandleFunc("/", s.serveRouted)
+	s.router = router
 	// A document created in a collection has every member any of the
 	// collection's operations requires: what the list and the read answer
 	// must validate too, not only the create's answer.
@@ -239,9 +249,6 @@ func (s *Sandbox) buildMux() (err error) {
 	mux.HandleFunc("GET /v2/oauth/chooselocation", s.handleConsentPage)
 	mux.HandleFunc("POST /v2/oauth/chooselocation", s.handleConsentAllow)
 	s.registerAdmin(mux)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, errNotFound("Cannot %s %s", r.Method, r.URL.Path))
-	})
 	s.mux = mux
 	return nil
 }

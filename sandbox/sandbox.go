@@ -135,6 +135,7 @@ type Sandbox struct {
 	mux       *http.ServeMux
 	routes    []*route
 	engineOps []string // operationIds served by the engine
+	router    *resourceRouter
 
 	auth  *authState
 	quota *quotaState

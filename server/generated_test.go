@@ -581,3 +581,70 @@ func TestGeneratedInvoices(t *testing.T) {
 		t.Fatalf("DELETE a deleted template = %d %s", code, body)
 	}
 }
+
+// Calendar schedules: their paths overlap the calendar's own
+// (/calendars/schedules/{id} against /calendars/{calendarId}/…), which the
+// sandbox routes like HighLevel; a user's schedules are walked by page.
+func TestGeneratedSchedules(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	rules := []*hlgatev1.ScheduleRuleDTO{{Type: proto.String("wday"), Day: proto.String("monday"),
+		Intervals: []*hlgatev1.ScheduleIntervalDTO{{From: proto.String("09:00"), To: proto.String("17:00")}}}}
+	var ids []string
+	for _, name := range []string{"Mornings", "Evenings", "Weekends"} {
+		s, err := h.calendars.CreateSchedule(ctx, &hlgatev1.CreateScheduleRequest{LocationId: loc, Name: proto.String(name),
+			Timezone: proto.String("America/New_York"), UserId: proto.String("User00000000000001"), Rules: rules})
+		if err != nil || s.GetSchedule().GetId() == "" {
+			t.Fatalf("CreateSchedule(%s) = %v, %v", name, s, err)
+		}
+		ids = append(ids, s.GetSchedule().GetId())
+	}
+	created := restJSON(t, h, http.MethodPost, "/v1/locations/"+loc+"/calendars/schedules",
+		`{"name":"Nights","timezone":"America/New_York","userId":"User00000000000002","rules":[{"type":"wday","day":"friday","intervals":[{"from":"20:00","to":"23:00"}]}]}`, http.StatusOK)
+	other, _ := created["schedule"].(map[string]any)["id"].(string)
+
+	seen := map[string]bool{}
+	req := &hlgatev1.GetAllSchedulesRequest{LocationId: loc, UserId: proto.String("User00000000000001"), PageSize: 2}
+	for pages := 0; ; pages++ {
+		if pages > 3 {
+			t.Fatal("the walk does not end")
+		}
+		page, err := h.calendars.GetAllSchedules(ctx, req)
+		if err != nil {
+			t.Fatalf("GetAllSchedules: %v", err)
+		}
+		for _, s := range page.GetSchedules() {
+			if seen[s.GetId()] || s.GetId() == other {
+				t.Fatalf("schedule %s twice, or of another user", s.GetId())
+			}
+			seen[s.GetId()] = true
+		}
+		if page.GetNextPageToken() == "" {
+			break
+		}
+		req.PageToken = page.GetNextPageToken()
+	}
+	if len(seen) != 3 {
+		t.Fatalf("the walk saw %d schedules, want the user's 3", len(seen))
+	}
+	if l := restJSON(t, h, http.MethodGet, "/v1/locations/"+loc+"/calendars/schedules/search?userId=User00000000000002", "", http.StatusOK); len(l["schedules"].([]any)) != 1 {
+		t.Fatalf("GET schedules of user 2 = %v", l)
+	}
+	got, err := h.calendars.GetScheduleById(ctx, &hlgatev1.GetScheduleByIdRequest{LocationId: loc, Id: ids[0]})
+	if err != nil || got.GetSchedule().GetName() != "Mornings" || got.GetSchedule().GetRules()[0].GetIntervals()[0].GetTo() != "17:00" {
+		t.Fatalf("GetScheduleById = %v, %v", got, err)
+	}
+	restJSON(t, h, http.MethodGet, "/v1/locations/"+loc+"/calendars/schedules/"+ids[1], "", http.StatusOK)
+	if _, err := h.calendars.UpdateSchedule(ctx, &hlgatev1.UpdateScheduleRequest{LocationId: loc, Id: ids[0], Name: proto.String("Early mornings")}); err != nil {
+		t.Fatalf("UpdateSchedule: %v", err)
+	}
+	restJSON(t, h, http.MethodPut, "/v1/locations/"+loc+"/calendars/schedules/"+ids[1], `{"name":"Late evenings"}`, http.StatusOK)
+	if _, err := h.calendars.DeleteSchedule(ctx, &hlgatev1.DeleteScheduleRequest{LocationId: loc, Id: ids[0]}); err != nil {
+		t.Fatalf("DeleteSchedule: %v", err)
+	}
+	restJSON(t, h, http.MethodDelete, "/v1/locations/"+loc+"/calendars/schedules/"+ids[1], "", http.StatusOK)
+	if _, err := h.calendars.GetScheduleById(ctx, &hlgatev1.GetScheduleByIdRequest{LocationId: loc, Id: ids[0]}); status.Code(err) != codes.NotFound {
+		t.Fatalf("GetScheduleById after delete: %v, want NOT_FOUND", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -675,8 +676,11 @@ func validates(s, v, schemas *yaml.Node, depth int) bool {
 				return false
 			}
 		}
-		if get(s, "pattern") != nil {
-			return false // not checked here: leave the example out rather than guess
+		if pat := scalar(get(s, "pattern")); pat != "" {
+			re, err := regexp.Compile(pat)
+			if err != nil || !re.MatchString(v.Value) {
+				return false // a pattern Go cannot read is not guessed at
+			}
 		}
 	}
 	switch v.Kind {

@@ -1490,6 +1490,675 @@ func (x *EditGroupResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// CreateScheduleRequest is the request of CreateSchedule.
+type CreateScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Schedule rules defining when the schedule is active
+	Rules []*ScheduleRuleDTO `protobuf:"bytes,2,rep,name=rules,proto3" json:"rules,omitempty"`
+	// Timezone for the schedule (IANA timezone identifier)
+	Timezone *string `protobuf:"bytes,3,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	// Human-readable name for the schedule
+	Name *string `protobuf:"bytes,4,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// User ID associated with the schedule
+	UserId *string `protobuf:"bytes,5,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// Calendar IDs associated with the schedule
+	CalendarIds   []string `protobuf:"bytes,6,rep,name=calendar_ids,json=calendarIds,proto3" json:"calendar_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateScheduleRequest) Reset() {
+	*x = CreateScheduleRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateScheduleRequest) ProtoMessage() {}
+
+func (x *CreateScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateScheduleRequest.ProtoReflect.Descriptor instead.
+func (*CreateScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CreateScheduleRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateScheduleRequest) GetRules() []*ScheduleRuleDTO {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *CreateScheduleRequest) GetTimezone() string {
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
+	}
+	return ""
+}
+
+func (x *CreateScheduleRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateScheduleRequest) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *CreateScheduleRequest) GetCalendarIds() []string {
+	if x != nil {
+		return x.CalendarIds
+	}
+	return nil
+}
+
+// CreateScheduleResponse is HighLevel's answer to CreateSchedule, without
+// loss.
+type CreateScheduleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Schedule
+	Schedule *ScheduleObjectResponseDTO `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateScheduleResponse) Reset() {
+	*x = CreateScheduleResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateScheduleResponse) ProtoMessage() {}
+
+func (x *CreateScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateScheduleResponse.ProtoReflect.Descriptor instead.
+func (*CreateScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CreateScheduleResponse) GetSchedule() *ScheduleObjectResponseDTO {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *CreateScheduleResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DeleteScheduleRequest is the request of DeleteSchedule.
+type DeleteScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Unique identifier of the schedule to delete
+	Id            string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteScheduleRequest) Reset() {
+	*x = DeleteScheduleRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteScheduleRequest) ProtoMessage() {}
+
+func (x *DeleteScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteScheduleRequest.ProtoReflect.Descriptor instead.
+func (*DeleteScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DeleteScheduleRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DeleteScheduleRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// DeleteScheduleResponse is HighLevel's answer to DeleteSchedule, without
+// loss.
+type DeleteScheduleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the deletion was successful
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteScheduleResponse) Reset() {
+	*x = DeleteScheduleResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteScheduleResponse) ProtoMessage() {}
+
+func (x *DeleteScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteScheduleResponse.ProtoReflect.Descriptor instead.
+func (*DeleteScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DeleteScheduleResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *DeleteScheduleResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetScheduleByIdRequest is the request of GetScheduleById.
+type GetScheduleByIdRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Unique identifier of the schedule
+	Id            string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetScheduleByIdRequest) Reset() {
+	*x = GetScheduleByIdRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetScheduleByIdRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetScheduleByIdRequest) ProtoMessage() {}
+
+func (x *GetScheduleByIdRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetScheduleByIdRequest.ProtoReflect.Descriptor instead.
+func (*GetScheduleByIdRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *GetScheduleByIdRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetScheduleByIdRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetScheduleByIdResponse is HighLevel's answer to GetScheduleById, without
+// loss.
+type GetScheduleByIdResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Schedule
+	Schedule *ScheduleObjectResponseDTO `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetScheduleByIdResponse) Reset() {
+	*x = GetScheduleByIdResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetScheduleByIdResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetScheduleByIdResponse) ProtoMessage() {}
+
+func (x *GetScheduleByIdResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetScheduleByIdResponse.ProtoReflect.Descriptor instead.
+func (*GetScheduleByIdResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetScheduleByIdResponse) GetSchedule() *ScheduleObjectResponseDTO {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *GetScheduleByIdResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpdateScheduleRequest is the request of UpdateSchedule.
+type UpdateScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Unique identifier of the schedule to update
+	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// Human-readable name for the schedule
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Updated schedule rules defining when the schedule is active
+	Rules []*ScheduleRuleDTO `protobuf:"bytes,4,rep,name=rules,proto3" json:"rules,omitempty"`
+	// Updated timezone for the schedule (IANA timezone identifier)
+	Timezone      *string `protobuf:"bytes,5,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateScheduleRequest) Reset() {
+	*x = UpdateScheduleRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateScheduleRequest) ProtoMessage() {}
+
+func (x *UpdateScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateScheduleRequest.ProtoReflect.Descriptor instead.
+func (*UpdateScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *UpdateScheduleRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateScheduleRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpdateScheduleRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateScheduleRequest) GetRules() []*ScheduleRuleDTO {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *UpdateScheduleRequest) GetTimezone() string {
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
+	}
+	return ""
+}
+
+// UpdateScheduleResponse is HighLevel's answer to UpdateSchedule, without
+// loss.
+type UpdateScheduleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Schedule
+	Schedule *ScheduleObjectResponseDTO `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateScheduleResponse) Reset() {
+	*x = UpdateScheduleResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateScheduleResponse) ProtoMessage() {}
+
+func (x *UpdateScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateScheduleResponse.ProtoReflect.Descriptor instead.
+func (*UpdateScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *UpdateScheduleResponse) GetSchedule() *ScheduleObjectResponseDTO {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *UpdateScheduleResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetAllSchedulesRequest is the request of GetAllSchedules.
+type GetAllSchedulesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// User ID to filter schedules by specific user
+	UserId *string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// Calendar ID for filtering schedules by specific calendar
+	CalendarId *string `protobuf:"bytes,3,opt,name=calendar_id,json=calendarId,proto3,oneof" json:"calendar_id,omitempty"`
+	// The most records per page; 0 means the default. At most 500.
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAllSchedulesRequest) Reset() {
+	*x = GetAllSchedulesRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAllSchedulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAllSchedulesRequest) ProtoMessage() {}
+
+func (x *GetAllSchedulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAllSchedulesRequest.ProtoReflect.Descriptor instead.
+func (*GetAllSchedulesRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetAllSchedulesRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetAllSchedulesRequest) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *GetAllSchedulesRequest) GetCalendarId() string {
+	if x != nil && x.CalendarId != nil {
+		return *x.CalendarId
+	}
+	return ""
+}
+
+func (x *GetAllSchedulesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetAllSchedulesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// GetAllSchedulesResponse is HighLevel's answer to GetAllSchedules, without
+// loss.
+type GetAllSchedulesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Array of schedules
+	Schedules []*ScheduleObjectResponseDTO `protobuf:"bytes,1,rep,name=schedules,proto3" json:"schedules,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAllSchedulesResponse) Reset() {
+	*x = GetAllSchedulesResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAllSchedulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAllSchedulesResponse) ProtoMessage() {}
+
+func (x *GetAllSchedulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAllSchedulesResponse.ProtoReflect.Descriptor instead.
+func (*GetAllSchedulesResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GetAllSchedulesResponse) GetSchedules() []*ScheduleObjectResponseDTO {
+	if x != nil {
+		return x.Schedules
+	}
+	return nil
+}
+
+func (x *GetAllSchedulesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *GetAllSchedulesResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 var File_hlgate_v1_calendars_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
@@ -1654,7 +2323,66 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x05_slug\"x\n" +
 	"\x11EditGroupResponse\x12)\n" +
 	"\x05group\x18\x01 \x01(\v2\x13.hlgate.v1.GroupDTOR\x05group\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xc7\x19\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x9b\x02\n" +
+	"\x15CreateScheduleRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x120\n" +
+	"\x05rules\x18\x02 \x03(\v2\x1a.hlgate.v1.ScheduleRuleDTOR\x05rules\x12$\n" +
+	"\btimezone\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\btimezone\x88\x01\x01\x12\x1c\n" +
+	"\x04name\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12!\n" +
+	"\auser_id\x18\x05 \x01(\tB\x03\xe0A\x02H\x02R\x06userId\x88\x01\x01\x12!\n" +
+	"\fcalendar_ids\x18\x06 \x03(\tR\vcalendarIdsB\v\n" +
+	"\t_timezoneB\a\n" +
+	"\x05_nameB\n" +
+	"\n" +
+	"\b_user_id\"\x94\x01\n" +
+	"\x16CreateScheduleResponse\x12@\n" +
+	"\bschedule\x18\x01 \x01(\v2$.hlgate.v1.ScheduleObjectResponseDTOR\bschedule\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"R\n" +
+	"\x15DeleteScheduleRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x13\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"}\n" +
+	"\x16DeleteScheduleResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\"S\n" +
+	"\x16GetScheduleByIdRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x13\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"\x95\x01\n" +
+	"\x17GetScheduleByIdResponse\x12@\n" +
+	"\bschedule\x18\x01 \x01(\v2$.hlgate.v1.ScheduleObjectResponseDTOR\bschedule\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xd4\x01\n" +
+	"\x15UpdateScheduleRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x13\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12\x17\n" +
+	"\x04name\x18\x03 \x01(\tH\x00R\x04name\x88\x01\x01\x120\n" +
+	"\x05rules\x18\x04 \x03(\v2\x1a.hlgate.v1.ScheduleRuleDTOR\x05rules\x12\x1f\n" +
+	"\btimezone\x18\x05 \x01(\tH\x01R\btimezone\x88\x01\x01B\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_timezone\"\x94\x01\n" +
+	"\x16UpdateScheduleResponse\x12@\n" +
+	"\bschedule\x18\x01 \x01(\v2$.hlgate.v1.ScheduleObjectResponseDTOR\bschedule\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xdf\x01\n" +
+	"\x16GetAllSchedulesRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12!\n" +
+	"\auser_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x06userId\x88\x01\x01\x12$\n" +
+	"\vcalendar_id\x18\x03 \x01(\tH\x01R\n" +
+	"calendarId\x88\x01\x01\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageTokenB\n" +
+	"\n" +
+	"\b_user_idB\x0e\n" +
+	"\f_calendar_id\"\xbf\x01\n" +
+	"\x17GetAllSchedulesResponse\x12B\n" +
+	"\tschedules\x18\x01 \x03(\v2$.hlgate.v1.ScheduleObjectResponseDTOR\tschedules\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xa4 \n" +
 	"\x10CalendarsService\x12\xb5\x01\n" +
 	"\x11CreateAppointment\x12#.hlgate.v1.CreateAppointmentRequest\x1a$.hlgate.v1.CreateAppointmentResponse\"U\xc2\xf3\x18\x14\n" +
 	"\x12create-appointment\x82\xd3\xe4\x93\x027:\vappointment\"(/v1/locations/{location_id}/appointments\x12\xad\x01\n" +
@@ -1689,7 +2417,17 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\fdelete-group\x82\xd3\xe4\x93\x029*7/v1/locations/{location_id}/calendars/groups/{group_id}\x12\x9a\x01\n" +
 	"\tEditGroup\x12\x1b.hlgate.v1.EditGroupRequest\x1a\x1c.hlgate.v1.EditGroupResponse\"R\xc2\xf3\x18\f\n" +
 	"\n" +
-	"edit-group\x82\xd3\xe4\x93\x02<:\x01*\x1a7/v1/locations/{location_id}/calendars/groups/{group_id}\x12\x8e\x01\n" +
+	"edit-group\x82\xd3\xe4\x93\x02<:\x01*\x1a7/v1/locations/{location_id}/calendars/groups/{group_id}\x12\xa5\x01\n" +
+	"\x0eCreateSchedule\x12 .hlgate.v1.CreateScheduleRequest\x1a!.hlgate.v1.CreateScheduleResponse\"N\xc2\xf3\x18\x10\n" +
+	"\x0ecreateSchedule\x82\xd3\xe4\x93\x024:\x01*\"//v1/locations/{location_id}/calendars/schedules\x12\xa7\x01\n" +
+	"\x0eDeleteSchedule\x12 .hlgate.v1.DeleteScheduleRequest\x1a!.hlgate.v1.DeleteScheduleResponse\"P\xc2\xf3\x18\x10\n" +
+	"\x0edeleteSchedule\x82\xd3\xe4\x93\x026*4/v1/locations/{location_id}/calendars/schedules/{id}\x12\xab\x01\n" +
+	"\x0fGetScheduleById\x12!.hlgate.v1.GetScheduleByIdRequest\x1a\".hlgate.v1.GetScheduleByIdResponse\"Q\xc2\xf3\x18\x11\n" +
+	"\x0fgetScheduleById\x82\xd3\xe4\x93\x026\x124/v1/locations/{location_id}/calendars/schedules/{id}\x12\xaa\x01\n" +
+	"\x0eUpdateSchedule\x12 .hlgate.v1.UpdateScheduleRequest\x1a!.hlgate.v1.UpdateScheduleResponse\"S\xc2\xf3\x18\x10\n" +
+	"\x0eupdateSchedule\x82\xd3\xe4\x93\x029:\x01*\x1a4/v1/locations/{location_id}/calendars/schedules/{id}\x12\xad\x01\n" +
+	"\x0fGetAllSchedules\x12!.hlgate.v1.GetAllSchedulesRequest\x1a\".hlgate.v1.GetAllSchedulesResponse\"S\xc2\xf3\x18\x11\n" +
+	"\x0fgetAllSchedules\x82\xd3\xe4\x93\x028\x126/v1/locations/{location_id}/calendars/schedules/search\x12\x8e\x01\n" +
 	"\n" +
 	"ListEvents\x12\x1c.hlgate.v1.ListEventsRequest\x1a\x1d.hlgate.v1.ListEventsResponse\"C\xc2\xf3\x18\x15\n" +
 	"\x13get-calendar-events\x82\xd3\xe4\x93\x02$\x12\"/v1/locations/{location_id}/events\x12\x95\x01\n" +
@@ -1708,7 +2446,7 @@ func file_hlgate_v1_calendars_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_calendars_service_proto_rawDescData
 }
 
-var file_hlgate_v1_calendars_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_hlgate_v1_calendars_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_hlgate_v1_calendars_service_proto_goTypes = []any{
 	(*GetAppointmentNotesRequest)(nil),    // 0: hlgate.v1.GetAppointmentNotesRequest
 	(*GetAppointmentNotesResponse)(nil),   // 1: hlgate.v1.GetAppointmentNotesResponse
@@ -1730,84 +2468,117 @@ var file_hlgate_v1_calendars_service_proto_goTypes = []any{
 	(*DeleteGroupResponse)(nil),           // 17: hlgate.v1.DeleteGroupResponse
 	(*EditGroupRequest)(nil),              // 18: hlgate.v1.EditGroupRequest
 	(*EditGroupResponse)(nil),             // 19: hlgate.v1.EditGroupResponse
-	(*CalendarsGetNoteSchema)(nil),        // 20: hlgate.v1.CalendarsGetNoteSchema
-	(*structpb.Struct)(nil),               // 21: google.protobuf.Struct
-	(*GroupDTO)(nil),                      // 22: hlgate.v1.GroupDTO
-	(*CreateAppointmentRequest)(nil),      // 23: hlgate.v1.CreateAppointmentRequest
-	(*GetAppointmentRequest)(nil),         // 24: hlgate.v1.GetAppointmentRequest
-	(*UpdateAppointmentRequest)(nil),      // 25: hlgate.v1.UpdateAppointmentRequest
-	(*ListCalendarsRequest)(nil),          // 26: hlgate.v1.ListCalendarsRequest
-	(*GetCalendarRequest)(nil),            // 27: hlgate.v1.GetCalendarRequest
-	(*GetFreeSlotsRequest)(nil),           // 28: hlgate.v1.GetFreeSlotsRequest
-	(*ListEventsRequest)(nil),             // 29: hlgate.v1.ListEventsRequest
-	(*DeleteEventRequest)(nil),            // 30: hlgate.v1.DeleteEventRequest
-	(*CreateAppointmentResponse)(nil),     // 31: hlgate.v1.CreateAppointmentResponse
-	(*GetAppointmentResponse)(nil),        // 32: hlgate.v1.GetAppointmentResponse
-	(*UpdateAppointmentResponse)(nil),     // 33: hlgate.v1.UpdateAppointmentResponse
-	(*ListCalendarsResponse)(nil),         // 34: hlgate.v1.ListCalendarsResponse
-	(*GetCalendarResponse)(nil),           // 35: hlgate.v1.GetCalendarResponse
-	(*GetFreeSlotsResponse)(nil),          // 36: hlgate.v1.GetFreeSlotsResponse
-	(*ListEventsResponse)(nil),            // 37: hlgate.v1.ListEventsResponse
-	(*DeleteEventResponse)(nil),           // 38: hlgate.v1.DeleteEventResponse
+	(*CreateScheduleRequest)(nil),         // 20: hlgate.v1.CreateScheduleRequest
+	(*CreateScheduleResponse)(nil),        // 21: hlgate.v1.CreateScheduleResponse
+	(*DeleteScheduleRequest)(nil),         // 22: hlgate.v1.DeleteScheduleRequest
+	(*DeleteScheduleResponse)(nil),        // 23: hlgate.v1.DeleteScheduleResponse
+	(*GetScheduleByIdRequest)(nil),        // 24: hlgate.v1.GetScheduleByIdRequest
+	(*GetScheduleByIdResponse)(nil),       // 25: hlgate.v1.GetScheduleByIdResponse
+	(*UpdateScheduleRequest)(nil),         // 26: hlgate.v1.UpdateScheduleRequest
+	(*UpdateScheduleResponse)(nil),        // 27: hlgate.v1.UpdateScheduleResponse
+	(*GetAllSchedulesRequest)(nil),        // 28: hlgate.v1.GetAllSchedulesRequest
+	(*GetAllSchedulesResponse)(nil),       // 29: hlgate.v1.GetAllSchedulesResponse
+	(*CalendarsGetNoteSchema)(nil),        // 30: hlgate.v1.CalendarsGetNoteSchema
+	(*structpb.Struct)(nil),               // 31: google.protobuf.Struct
+	(*GroupDTO)(nil),                      // 32: hlgate.v1.GroupDTO
+	(*ScheduleRuleDTO)(nil),               // 33: hlgate.v1.ScheduleRuleDTO
+	(*ScheduleObjectResponseDTO)(nil),     // 34: hlgate.v1.ScheduleObjectResponseDTO
+	(*CreateAppointmentRequest)(nil),      // 35: hlgate.v1.CreateAppointmentRequest
+	(*GetAppointmentRequest)(nil),         // 36: hlgate.v1.GetAppointmentRequest
+	(*UpdateAppointmentRequest)(nil),      // 37: hlgate.v1.UpdateAppointmentRequest
+	(*ListCalendarsRequest)(nil),          // 38: hlgate.v1.ListCalendarsRequest
+	(*GetCalendarRequest)(nil),            // 39: hlgate.v1.GetCalendarRequest
+	(*GetFreeSlotsRequest)(nil),           // 40: hlgate.v1.GetFreeSlotsRequest
+	(*ListEventsRequest)(nil),             // 41: hlgate.v1.ListEventsRequest
+	(*DeleteEventRequest)(nil),            // 42: hlgate.v1.DeleteEventRequest
+	(*CreateAppointmentResponse)(nil),     // 43: hlgate.v1.CreateAppointmentResponse
+	(*GetAppointmentResponse)(nil),        // 44: hlgate.v1.GetAppointmentResponse
+	(*UpdateAppointmentResponse)(nil),     // 45: hlgate.v1.UpdateAppointmentResponse
+	(*ListCalendarsResponse)(nil),         // 46: hlgate.v1.ListCalendarsResponse
+	(*GetCalendarResponse)(nil),           // 47: hlgate.v1.GetCalendarResponse
+	(*GetFreeSlotsResponse)(nil),          // 48: hlgate.v1.GetFreeSlotsResponse
+	(*ListEventsResponse)(nil),            // 49: hlgate.v1.ListEventsResponse
+	(*DeleteEventResponse)(nil),           // 50: hlgate.v1.DeleteEventResponse
 }
 var file_hlgate_v1_calendars_service_proto_depIdxs = []int32{
-	20, // 0: hlgate.v1.GetAppointmentNotesResponse.notes:type_name -> hlgate.v1.CalendarsGetNoteSchema
-	21, // 1: hlgate.v1.GetAppointmentNotesResponse.unmapped:type_name -> google.protobuf.Struct
-	20, // 2: hlgate.v1.CreateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
-	21, // 3: hlgate.v1.CreateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	21, // 4: hlgate.v1.DeleteAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	20, // 5: hlgate.v1.UpdateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
-	21, // 6: hlgate.v1.UpdateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	21, // 7: hlgate.v1.CreateBlockSlotResponse.unmapped:type_name -> google.protobuf.Struct
-	21, // 8: hlgate.v1.EditBlockSlotResponse.unmapped:type_name -> google.protobuf.Struct
-	22, // 9: hlgate.v1.GetGroupsResponse.groups:type_name -> hlgate.v1.GroupDTO
-	21, // 10: hlgate.v1.GetGroupsResponse.unmapped:type_name -> google.protobuf.Struct
-	22, // 11: hlgate.v1.CreateCalendarGroupResponse.group:type_name -> hlgate.v1.GroupDTO
-	21, // 12: hlgate.v1.CreateCalendarGroupResponse.unmapped:type_name -> google.protobuf.Struct
-	21, // 13: hlgate.v1.DeleteGroupResponse.unmapped:type_name -> google.protobuf.Struct
-	22, // 14: hlgate.v1.EditGroupResponse.group:type_name -> hlgate.v1.GroupDTO
-	21, // 15: hlgate.v1.EditGroupResponse.unmapped:type_name -> google.protobuf.Struct
-	23, // 16: hlgate.v1.CalendarsService.CreateAppointment:input_type -> hlgate.v1.CreateAppointmentRequest
-	24, // 17: hlgate.v1.CalendarsService.GetAppointment:input_type -> hlgate.v1.GetAppointmentRequest
-	25, // 18: hlgate.v1.CalendarsService.UpdateAppointment:input_type -> hlgate.v1.UpdateAppointmentRequest
-	26, // 19: hlgate.v1.CalendarsService.ListCalendars:input_type -> hlgate.v1.ListCalendarsRequest
-	27, // 20: hlgate.v1.CalendarsService.GetCalendar:input_type -> hlgate.v1.GetCalendarRequest
-	28, // 21: hlgate.v1.CalendarsService.GetFreeSlots:input_type -> hlgate.v1.GetFreeSlotsRequest
-	0,  // 22: hlgate.v1.CalendarsService.GetAppointmentNotes:input_type -> hlgate.v1.GetAppointmentNotesRequest
-	2,  // 23: hlgate.v1.CalendarsService.CreateAppointmentNote:input_type -> hlgate.v1.CreateAppointmentNoteRequest
-	4,  // 24: hlgate.v1.CalendarsService.DeleteAppointmentNote:input_type -> hlgate.v1.DeleteAppointmentNoteRequest
-	6,  // 25: hlgate.v1.CalendarsService.UpdateAppointmentNote:input_type -> hlgate.v1.UpdateAppointmentNoteRequest
-	8,  // 26: hlgate.v1.CalendarsService.CreateBlockSlot:input_type -> hlgate.v1.CreateBlockSlotRequest
-	10, // 27: hlgate.v1.CalendarsService.EditBlockSlot:input_type -> hlgate.v1.EditBlockSlotRequest
-	12, // 28: hlgate.v1.CalendarsService.GetGroups:input_type -> hlgate.v1.GetGroupsRequest
-	14, // 29: hlgate.v1.CalendarsService.CreateCalendarGroup:input_type -> hlgate.v1.CreateCalendarGroupRequest
-	16, // 30: hlgate.v1.CalendarsService.DeleteGroup:input_type -> hlgate.v1.DeleteGroupRequest
-	18, // 31: hlgate.v1.CalendarsService.EditGroup:input_type -> hlgate.v1.EditGroupRequest
-	29, // 32: hlgate.v1.CalendarsService.ListEvents:input_type -> hlgate.v1.ListEventsRequest
-	30, // 33: hlgate.v1.CalendarsService.DeleteEvent:input_type -> hlgate.v1.DeleteEventRequest
-	31, // 34: hlgate.v1.CalendarsService.CreateAppointment:output_type -> hlgate.v1.CreateAppointmentResponse
-	32, // 35: hlgate.v1.CalendarsService.GetAppointment:output_type -> hlgate.v1.GetAppointmentResponse
-	33, // 36: hlgate.v1.CalendarsService.UpdateAppointment:output_type -> hlgate.v1.UpdateAppointmentResponse
-	34, // 37: hlgate.v1.CalendarsService.ListCalendars:output_type -> hlgate.v1.ListCalendarsResponse
-	35, // 38: hlgate.v1.CalendarsService.GetCalendar:output_type -> hlgate.v1.GetCalendarResponse
-	36, // 39: hlgate.v1.CalendarsService.GetFreeSlots:output_type -> hlgate.v1.GetFreeSlotsResponse
-	1,  // 40: hlgate.v1.CalendarsService.GetAppointmentNotes:output_type -> hlgate.v1.GetAppointmentNotesResponse
-	3,  // 41: hlgate.v1.CalendarsService.CreateAppointmentNote:output_type -> hlgate.v1.CreateAppointmentNoteResponse
-	5,  // 42: hlgate.v1.CalendarsService.DeleteAppointmentNote:output_type -> hlgate.v1.DeleteAppointmentNoteResponse
-	7,  // 43: hlgate.v1.CalendarsService.UpdateAppointmentNote:output_type -> hlgate.v1.UpdateAppointmentNoteResponse
-	9,  // 44: hlgate.v1.CalendarsService.CreateBlockSlot:output_type -> hlgate.v1.CreateBlockSlotResponse
-	11, // 45: hlgate.v1.CalendarsService.EditBlockSlot:output_type -> hlgate.v1.EditBlockSlotResponse
-	13, // 46: hlgate.v1.CalendarsService.GetGroups:output_type -> hlgate.v1.GetGroupsResponse
-	15, // 47: hlgate.v1.CalendarsService.CreateCalendarGroup:output_type -> hlgate.v1.CreateCalendarGroupResponse
-	17, // 48: hlgate.v1.CalendarsService.DeleteGroup:output_type -> hlgate.v1.DeleteGroupResponse
-	19, // 49: hlgate.v1.CalendarsService.EditGroup:output_type -> hlgate.v1.EditGroupResponse
-	37, // 50: hlgate.v1.CalendarsService.ListEvents:output_type -> hlgate.v1.ListEventsResponse
-	38, // 51: hlgate.v1.CalendarsService.DeleteEvent:output_type -> hlgate.v1.DeleteEventResponse
-	34, // [34:52] is the sub-list for method output_type
-	16, // [16:34] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	30, // 0: hlgate.v1.GetAppointmentNotesResponse.notes:type_name -> hlgate.v1.CalendarsGetNoteSchema
+	31, // 1: hlgate.v1.GetAppointmentNotesResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 2: hlgate.v1.CreateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
+	31, // 3: hlgate.v1.CreateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	31, // 4: hlgate.v1.DeleteAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 5: hlgate.v1.UpdateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
+	31, // 6: hlgate.v1.UpdateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	31, // 7: hlgate.v1.CreateBlockSlotResponse.unmapped:type_name -> google.protobuf.Struct
+	31, // 8: hlgate.v1.EditBlockSlotResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 9: hlgate.v1.GetGroupsResponse.groups:type_name -> hlgate.v1.GroupDTO
+	31, // 10: hlgate.v1.GetGroupsResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 11: hlgate.v1.CreateCalendarGroupResponse.group:type_name -> hlgate.v1.GroupDTO
+	31, // 12: hlgate.v1.CreateCalendarGroupResponse.unmapped:type_name -> google.protobuf.Struct
+	31, // 13: hlgate.v1.DeleteGroupResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 14: hlgate.v1.EditGroupResponse.group:type_name -> hlgate.v1.GroupDTO
+	31, // 15: hlgate.v1.EditGroupResponse.unmapped:type_name -> google.protobuf.Struct
+	33, // 16: hlgate.v1.CreateScheduleRequest.rules:type_name -> hlgate.v1.ScheduleRuleDTO
+	34, // 17: hlgate.v1.CreateScheduleResponse.schedule:type_name -> hlgate.v1.ScheduleObjectResponseDTO
+	31, // 18: hlgate.v1.CreateScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	31, // 19: hlgate.v1.DeleteScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	34, // 20: hlgate.v1.GetScheduleByIdResponse.schedule:type_name -> hlgate.v1.ScheduleObjectResponseDTO
+	31, // 21: hlgate.v1.GetScheduleByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	33, // 22: hlgate.v1.UpdateScheduleRequest.rules:type_name -> hlgate.v1.ScheduleRuleDTO
+	34, // 23: hlgate.v1.UpdateScheduleResponse.schedule:type_name -> hlgate.v1.ScheduleObjectResponseDTO
+	31, // 24: hlgate.v1.UpdateScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	34, // 25: hlgate.v1.GetAllSchedulesResponse.schedules:type_name -> hlgate.v1.ScheduleObjectResponseDTO
+	31, // 26: hlgate.v1.GetAllSchedulesResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 27: hlgate.v1.CalendarsService.CreateAppointment:input_type -> hlgate.v1.CreateAppointmentRequest
+	36, // 28: hlgate.v1.CalendarsService.GetAppointment:input_type -> hlgate.v1.GetAppointmentRequest
+	37, // 29: hlgate.v1.CalendarsService.UpdateAppointment:input_type -> hlgate.v1.UpdateAppointmentRequest
+	38, // 30: hlgate.v1.CalendarsService.ListCalendars:input_type -> hlgate.v1.ListCalendarsRequest
+	39, // 31: hlgate.v1.CalendarsService.GetCalendar:input_type -> hlgate.v1.GetCalendarRequest
+	40, // 32: hlgate.v1.CalendarsService.GetFreeSlots:input_type -> hlgate.v1.GetFreeSlotsRequest
+	0,  // 33: hlgate.v1.CalendarsService.GetAppointmentNotes:input_type -> hlgate.v1.GetAppointmentNotesRequest
+	2,  // 34: hlgate.v1.CalendarsService.CreateAppointmentNote:input_type -> hlgate.v1.CreateAppointmentNoteRequest
+	4,  // 35: hlgate.v1.CalendarsService.DeleteAppointmentNote:input_type -> hlgate.v1.DeleteAppointmentNoteRequest
+	6,  // 36: hlgate.v1.CalendarsService.UpdateAppointmentNote:input_type -> hlgate.v1.UpdateAppointmentNoteRequest
+	8,  // 37: hlgate.v1.CalendarsService.CreateBlockSlot:input_type -> hlgate.v1.CreateBlockSlotRequest
+	10, // 38: hlgate.v1.CalendarsService.EditBlockSlot:input_type -> hlgate.v1.EditBlockSlotRequest
+	12, // 39: hlgate.v1.CalendarsService.GetGroups:input_type -> hlgate.v1.GetGroupsRequest
+	14, // 40: hlgate.v1.CalendarsService.CreateCalendarGroup:input_type -> hlgate.v1.CreateCalendarGroupRequest
+	16, // 41: hlgate.v1.CalendarsService.DeleteGroup:input_type -> hlgate.v1.DeleteGroupRequest
+	18, // 42: hlgate.v1.CalendarsService.EditGroup:input_type -> hlgate.v1.EditGroupRequest
+	20, // 43: hlgate.v1.CalendarsService.CreateSchedule:input_type -> hlgate.v1.CreateScheduleRequest
+	22, // 44: hlgate.v1.CalendarsService.DeleteSchedule:input_type -> hlgate.v1.DeleteScheduleRequest
+	24, // 45: hlgate.v1.CalendarsService.GetScheduleById:input_type -> hlgate.v1.GetScheduleByIdRequest
+	26, // 46: hlgate.v1.CalendarsService.UpdateSchedule:input_type -> hlgate.v1.UpdateScheduleRequest
+	28, // 47: hlgate.v1.CalendarsService.GetAllSchedules:input_type -> hlgate.v1.GetAllSchedulesRequest
+	41, // 48: hlgate.v1.CalendarsService.ListEvents:input_type -> hlgate.v1.ListEventsRequest
+	42, // 49: hlgate.v1.CalendarsService.DeleteEvent:input_type -> hlgate.v1.DeleteEventRequest
+	43, // 50: hlgate.v1.CalendarsService.CreateAppointment:output_type -> hlgate.v1.CreateAppointmentResponse
+	44, // 51: hlgate.v1.CalendarsService.GetAppointment:output_type -> hlgate.v1.GetAppointmentResponse
+	45, // 52: hlgate.v1.CalendarsService.UpdateAppointment:output_type -> hlgate.v1.UpdateAppointmentResponse
+	46, // 53: hlgate.v1.CalendarsService.ListCalendars:output_type -> hlgate.v1.ListCalendarsResponse
+	47, // 54: hlgate.v1.CalendarsService.GetCalendar:output_type -> hlgate.v1.GetCalendarResponse
+	48, // 55: hlgate.v1.CalendarsService.GetFreeSlots:output_type -> hlgate.v1.GetFreeSlotsResponse
+	1,  // 56: hlgate.v1.CalendarsService.GetAppointmentNotes:output_type -> hlgate.v1.GetAppointmentNotesResponse
+	3,  // 57: hlgate.v1.CalendarsService.CreateAppointmentNote:output_type -> hlgate.v1.CreateAppointmentNoteResponse
+	5,  // 58: hlgate.v1.CalendarsService.DeleteAppointmentNote:output_type -> hlgate.v1.DeleteAppointmentNoteResponse
+	7,  // 59: hlgate.v1.CalendarsService.UpdateAppointmentNote:output_type -> hlgate.v1.UpdateAppointmentNoteResponse
+	9,  // 60: hlgate.v1.CalendarsService.CreateBlockSlot:output_type -> hlgate.v1.CreateBlockSlotResponse
+	11, // 61: hlgate.v1.CalendarsService.EditBlockSlot:output_type -> hlgate.v1.EditBlockSlotResponse
+	13, // 62: hlgate.v1.CalendarsService.GetGroups:output_type -> hlgate.v1.GetGroupsResponse
+	15, // 63: hlgate.v1.CalendarsService.CreateCalendarGroup:output_type -> hlgate.v1.CreateCalendarGroupResponse
+	17, // 64: hlgate.v1.CalendarsService.DeleteGroup:output_type -> hlgate.v1.DeleteGroupResponse
+	19, // 65: hlgate.v1.CalendarsService.EditGroup:output_type -> hlgate.v1.EditGroupResponse
+	21, // 66: hlgate.v1.CalendarsService.CreateSchedule:output_type -> hlgate.v1.CreateScheduleResponse
+	23, // 67: hlgate.v1.CalendarsService.DeleteSchedule:output_type -> hlgate.v1.DeleteScheduleResponse
+	25, // 68: hlgate.v1.CalendarsService.GetScheduleById:output_type -> hlgate.v1.GetScheduleByIdResponse
+	27, // 69: hlgate.v1.CalendarsService.UpdateSchedule:output_type -> hlgate.v1.UpdateScheduleResponse
+	29, // 70: hlgate.v1.CalendarsService.GetAllSchedules:output_type -> hlgate.v1.GetAllSchedulesResponse
+	49, // 71: hlgate.v1.CalendarsService.ListEvents:output_type -> hlgate.v1.ListEventsResponse
+	50, // 72: hlgate.v1.CalendarsService.DeleteEvent:output_type -> hlgate.v1.DeleteEventResponse
+	50, // [50:73] is the sub-list for method output_type
+	27, // [27:50] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_calendars_service_proto_init() }
@@ -1829,13 +2600,17 @@ func file_hlgate_v1_calendars_service_proto_init() {
 	file_hlgate_v1_calendars_service_proto_msgTypes[14].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[17].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[18].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[20].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[23].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[26].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[28].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_calendars_service_proto_rawDesc), len(file_hlgate_v1_calendars_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -41,6 +41,11 @@ const (
 	CalendarsService_CreateCalendarGroup_FullMethodName   = "/hlgate.v1.CalendarsService/CreateCalendarGroup"
 	CalendarsService_DeleteGroup_FullMethodName           = "/hlgate.v1.CalendarsService/DeleteGroup"
 	CalendarsService_EditGroup_FullMethodName             = "/hlgate.v1.CalendarsService/EditGroup"
+	CalendarsService_CreateSchedule_FullMethodName        = "/hlgate.v1.CalendarsService/CreateSchedule"
+	CalendarsService_DeleteSchedule_FullMethodName        = "/hlgate.v1.CalendarsService/DeleteSchedule"
+	CalendarsService_GetScheduleById_FullMethodName       = "/hlgate.v1.CalendarsService/GetScheduleById"
+	CalendarsService_UpdateSchedule_FullMethodName        = "/hlgate.v1.CalendarsService/UpdateSchedule"
+	CalendarsService_GetAllSchedules_FullMethodName       = "/hlgate.v1.CalendarsService/GetAllSchedules"
 	CalendarsService_ListEvents_FullMethodName            = "/hlgate.v1.CalendarsService/ListEvents"
 	CalendarsService_DeleteEvent_FullMethodName           = "/hlgate.v1.CalendarsService/DeleteEvent"
 )
@@ -107,6 +112,27 @@ type CalendarsServiceClient interface {
 	// EditGroup calls PUT /calendars/groups/{groupId} (edit-group). Update
 	// Group: Update Group by group ID.
 	EditGroup(ctx context.Context, in *EditGroupRequest, opts ...grpc.CallOption) (*EditGroupResponse, error)
+	// CreateSchedule calls POST /calendars/schedules (createSchedule). Create
+	// user availability schedule: Create new schedule with specified rules,
+	// timezone, location, user and calendar associations.
+	CreateSchedule(ctx context.Context, in *CreateScheduleRequest, opts ...grpc.CallOption) (*CreateScheduleResponse, error)
+	// DeleteSchedule calls DELETE /calendars/schedules/{id} (deleteSchedule).
+	// Delete user availability schedule: Permanently remove a schedule and all
+	// its associated rules.
+	DeleteSchedule(ctx context.Context, in *DeleteScheduleRequest, opts ...grpc.CallOption) (*DeleteScheduleResponse, error)
+	// GetScheduleById calls GET /calendars/schedules/{id} (getScheduleById).
+	// Get user availability schedule: Retrieve a specific schedule by its
+	// unique identifier.
+	GetScheduleById(ctx context.Context, in *GetScheduleByIdRequest, opts ...grpc.CallOption) (*GetScheduleByIdResponse, error)
+	// UpdateSchedule calls PUT /calendars/schedules/{id} (updateSchedule).
+	// Update user availability schedule: Modify an existing schedule by
+	// updating its rules, timezone, and name All fields are optional - only
+	// provided fields will be updated.
+	UpdateSchedule(ctx context.Context, in *UpdateScheduleRequest, opts ...grpc.CallOption) (*UpdateScheduleResponse, error)
+	// GetAllSchedules calls GET /calendars/schedules/search (getAllSchedules).
+	// List user availability schedule: Retrieve user availability schedules
+	// based on various filters including location, calendar, and user.
+	GetAllSchedules(ctx context.Context, in *GetAllSchedulesRequest, opts ...grpc.CallOption) (*GetAllSchedulesResponse, error)
 	// ListEvents lists the appointments of one calendar, user or group that
 	// overlap the half-open window [start_time, end_time): those that start
 	// before end_time and end after start_time, the same window GetFreeSlots
@@ -287,6 +313,56 @@ func (c *calendarsServiceClient) EditGroup(ctx context.Context, in *EditGroupReq
 	return out, nil
 }
 
+func (c *calendarsServiceClient) CreateSchedule(ctx context.Context, in *CreateScheduleRequest, opts ...grpc.CallOption) (*CreateScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateScheduleResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_CreateSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) DeleteSchedule(ctx context.Context, in *DeleteScheduleRequest, opts ...grpc.CallOption) (*DeleteScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteScheduleResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_DeleteSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) GetScheduleById(ctx context.Context, in *GetScheduleByIdRequest, opts ...grpc.CallOption) (*GetScheduleByIdResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetScheduleByIdResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_GetScheduleById_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) UpdateSchedule(ctx context.Context, in *UpdateScheduleRequest, opts ...grpc.CallOption) (*UpdateScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateScheduleResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_UpdateSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) GetAllSchedules(ctx context.Context, in *GetAllSchedulesRequest, opts ...grpc.CallOption) (*GetAllSchedulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAllSchedulesResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_GetAllSchedules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *calendarsServiceClient) ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListEventsResponse)
@@ -369,6 +445,27 @@ type CalendarsServiceServer interface {
 	// EditGroup calls PUT /calendars/groups/{groupId} (edit-group). Update
 	// Group: Update Group by group ID.
 	EditGroup(context.Context, *EditGroupRequest) (*EditGroupResponse, error)
+	// CreateSchedule calls POST /calendars/schedules (createSchedule). Create
+	// user availability schedule: Create new schedule with specified rules,
+	// timezone, location, user and calendar associations.
+	CreateSchedule(context.Context, *CreateScheduleRequest) (*CreateScheduleResponse, error)
+	// DeleteSchedule calls DELETE /calendars/schedules/{id} (deleteSchedule).
+	// Delete user availability schedule: Permanently remove a schedule and all
+	// its associated rules.
+	DeleteSchedule(context.Context, *DeleteScheduleRequest) (*DeleteScheduleResponse, error)
+	// GetScheduleById calls GET /calendars/schedules/{id} (getScheduleById).
+	// Get user availability schedule: Retrieve a specific schedule by its
+	// unique identifier.
+	GetScheduleById(context.Context, *GetScheduleByIdRequest) (*GetScheduleByIdResponse, error)
+	// UpdateSchedule calls PUT /calendars/schedules/{id} (updateSchedule).
+	// Update user availability schedule: Modify an existing schedule by
+	// updating its rules, timezone, and name All fields are optional - only
+	// provided fields will be updated.
+	UpdateSchedule(context.Context, *UpdateScheduleRequest) (*UpdateScheduleResponse, error)
+	// GetAllSchedules calls GET /calendars/schedules/search (getAllSchedules).
+	// List user availability schedule: Retrieve user availability schedules
+	// based on various filters including location, calendar, and user.
+	GetAllSchedules(context.Context, *GetAllSchedulesRequest) (*GetAllSchedulesResponse, error)
 	// ListEvents lists the appointments of one calendar, user or group that
 	// overlap the half-open window [start_time, end_time): those that start
 	// before end_time and end after start_time, the same window GetFreeSlots
@@ -436,6 +533,21 @@ func (UnimplementedCalendarsServiceServer) DeleteGroup(context.Context, *DeleteG
 }
 func (UnimplementedCalendarsServiceServer) EditGroup(context.Context, *EditGroupRequest) (*EditGroupResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method EditGroup not implemented")
+}
+func (UnimplementedCalendarsServiceServer) CreateSchedule(context.Context, *CreateScheduleRequest) (*CreateScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateSchedule not implemented")
+}
+func (UnimplementedCalendarsServiceServer) DeleteSchedule(context.Context, *DeleteScheduleRequest) (*DeleteScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteSchedule not implemented")
+}
+func (UnimplementedCalendarsServiceServer) GetScheduleById(context.Context, *GetScheduleByIdRequest) (*GetScheduleByIdResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetScheduleById not implemented")
+}
+func (UnimplementedCalendarsServiceServer) UpdateSchedule(context.Context, *UpdateScheduleRequest) (*UpdateScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateSchedule not implemented")
+}
+func (UnimplementedCalendarsServiceServer) GetAllSchedules(context.Context, *GetAllSchedulesRequest) (*GetAllSchedulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAllSchedules not implemented")
 }
 func (UnimplementedCalendarsServiceServer) ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListEvents not implemented")
@@ -752,6 +864,96 @@ func _CalendarsService_EditGroup_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CalendarsService_CreateSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).CreateSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_CreateSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).CreateSchedule(ctx, req.(*CreateScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_DeleteSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).DeleteSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_DeleteSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).DeleteSchedule(ctx, req.(*DeleteScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_GetScheduleById_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetScheduleByIdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).GetScheduleById(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_GetScheduleById_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).GetScheduleById(ctx, req.(*GetScheduleByIdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_UpdateSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).UpdateSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_UpdateSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).UpdateSchedule(ctx, req.(*UpdateScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_GetAllSchedules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAllSchedulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).GetAllSchedules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_GetAllSchedules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).GetAllSchedules(ctx, req.(*GetAllSchedulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CalendarsService_ListEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListEventsRequest)
 	if err := dec(in); err != nil {
@@ -858,6 +1060,26 @@ var CalendarsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EditGroup",
 			Handler:    _CalendarsService_EditGroup_Handler,
+		},
+		{
+			MethodName: "CreateSchedule",
+			Handler:    _CalendarsService_CreateSchedule_Handler,
+		},
+		{
+			MethodName: "DeleteSchedule",
+			Handler:    _CalendarsService_DeleteSchedule_Handler,
+		},
+		{
+			MethodName: "GetScheduleById",
+			Handler:    _CalendarsService_GetScheduleById_Handler,
+		},
+		{
+			MethodName: "UpdateSchedule",
+			Handler:    _CalendarsService_UpdateSchedule_Handler,
+		},
+		{
+			MethodName: "GetAllSchedules",
+			Handler:    _CalendarsService_GetAllSchedules_Handler,
 		},
 		{
 			MethodName: "ListEvents",

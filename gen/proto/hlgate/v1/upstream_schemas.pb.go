@@ -301,6 +301,297 @@ func (x *GroupDTO) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// ScheduleRuleDTO is the schema ScheduleRuleDTO of HighLevel's calendars
+// document.
+type ScheduleRuleDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Type of schedule rule - weekday (recurring) or date (specific date)
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Time intervals for the rule (e.g., 9 AM to 5 PM)
+	Intervals []*ScheduleIntervalDTO `protobuf:"bytes,2,rep,name=intervals,proto3" json:"intervals,omitempty"`
+	// Specific date in YYYY-MM-DD format (only for date-type rules)
+	Date *string `protobuf:"bytes,3,opt,name=date,proto3,oneof" json:"date,omitempty"`
+	// Day of week (only for weekday-type rules)
+	Day *string `protobuf:"bytes,4,opt,name=day,proto3,oneof" json:"day,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleRuleDTO) Reset() {
+	*x = ScheduleRuleDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleRuleDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleRuleDTO) ProtoMessage() {}
+
+func (x *ScheduleRuleDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleRuleDTO.ProtoReflect.Descriptor instead.
+func (*ScheduleRuleDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ScheduleRuleDTO) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *ScheduleRuleDTO) GetIntervals() []*ScheduleIntervalDTO {
+	if x != nil {
+		return x.Intervals
+	}
+	return nil
+}
+
+func (x *ScheduleRuleDTO) GetDate() string {
+	if x != nil && x.Date != nil {
+		return *x.Date
+	}
+	return ""
+}
+
+func (x *ScheduleRuleDTO) GetDay() string {
+	if x != nil && x.Day != nil {
+		return *x.Day
+	}
+	return ""
+}
+
+func (x *ScheduleRuleDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ScheduleIntervalDTO is the schema ScheduleIntervalDTO of HighLevel's
+// calendars document.
+type ScheduleIntervalDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Start time in HH:MM format (24-hour format)
+	From *string `protobuf:"bytes,1,opt,name=from,proto3,oneof" json:"from,omitempty"`
+	// End time in HH:MM format (24-hour format)
+	To *string `protobuf:"bytes,2,opt,name=to,proto3,oneof" json:"to,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleIntervalDTO) Reset() {
+	*x = ScheduleIntervalDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleIntervalDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleIntervalDTO) ProtoMessage() {}
+
+func (x *ScheduleIntervalDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleIntervalDTO.ProtoReflect.Descriptor instead.
+func (*ScheduleIntervalDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ScheduleIntervalDTO) GetFrom() string {
+	if x != nil && x.From != nil {
+		return *x.From
+	}
+	return ""
+}
+
+func (x *ScheduleIntervalDTO) GetTo() string {
+	if x != nil && x.To != nil {
+		return *x.To
+	}
+	return ""
+}
+
+func (x *ScheduleIntervalDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ScheduleObjectResponseDTO is the schema ScheduleObjectResponseDTO of
+// HighLevel's calendars document.
+type ScheduleObjectResponseDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique identifier for the schedule
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Human-readable name for the schedule
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Location ID where this schedule applies
+	LocationId *string `protobuf:"bytes,3,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// Schedule rules defining when the schedule is active
+	Rules []*ScheduleRuleDTO `protobuf:"bytes,4,rep,name=rules,proto3" json:"rules,omitempty"`
+	// Timezone for the schedule (IANA timezone identifier)
+	Timezone *string `protobuf:"bytes,5,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	// ISO date string when the schedule was created
+	DateAdded *string `protobuf:"bytes,6,opt,name=date_added,json=dateAdded,proto3,oneof" json:"date_added,omitempty"`
+	// ISO date string when the schedule was last updated
+	DateUpdated *string `protobuf:"bytes,7,opt,name=date_updated,json=dateUpdated,proto3,oneof" json:"date_updated,omitempty"`
+	// User ID associated with the schedule
+	UserId *string `protobuf:"bytes,8,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// Calendar IDs associated with the schedule
+	CalendarIds []string `protobuf:"bytes,9,rep,name=calendar_ids,json=calendarIds,proto3" json:"calendar_ids,omitempty"`
+	// Whether the schedule has been deleted
+	Deleted *bool `protobuf:"varint,10,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,11,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleObjectResponseDTO) Reset() {
+	*x = ScheduleObjectResponseDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleObjectResponseDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleObjectResponseDTO) ProtoMessage() {}
+
+func (x *ScheduleObjectResponseDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleObjectResponseDTO.ProtoReflect.Descriptor instead.
+func (*ScheduleObjectResponseDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ScheduleObjectResponseDTO) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ScheduleObjectResponseDTO) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *ScheduleObjectResponseDTO) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *ScheduleObjectResponseDTO) GetRules() []*ScheduleRuleDTO {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *ScheduleObjectResponseDTO) GetTimezone() string {
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
+	}
+	return ""
+}
+
+func (x *ScheduleObjectResponseDTO) GetDateAdded() string {
+	if x != nil && x.DateAdded != nil {
+		return *x.DateAdded
+	}
+	return ""
+}
+
+func (x *ScheduleObjectResponseDTO) GetDateUpdated() string {
+	if x != nil && x.DateUpdated != nil {
+		return *x.DateUpdated
+	}
+	return ""
+}
+
+func (x *ScheduleObjectResponseDTO) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *ScheduleObjectResponseDTO) GetCalendarIds() []string {
+	if x != nil {
+		return x.CalendarIds
+	}
+	return nil
+}
+
+func (x *ScheduleObjectResponseDTO) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *ScheduleObjectResponseDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // ContactsGetNoteSchema is the schema GetNoteSchema of HighLevel's contacts
 // document.
 type ContactsGetNoteSchema struct {
@@ -331,7 +622,7 @@ type ContactsGetNoteSchema struct {
 
 func (x *ContactsGetNoteSchema) Reset() {
 	*x = ContactsGetNoteSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[3]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -343,7 +634,7 @@ func (x *ContactsGetNoteSchema) String() string {
 func (*ContactsGetNoteSchema) ProtoMessage() {}
 
 func (x *ContactsGetNoteSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[3]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -356,7 +647,7 @@ func (x *ContactsGetNoteSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactsGetNoteSchema.ProtoReflect.Descriptor instead.
 func (*ContactsGetNoteSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{3}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ContactsGetNoteSchema) GetId() string {
@@ -449,7 +740,7 @@ type TaskSchema struct {
 
 func (x *TaskSchema) Reset() {
 	*x = TaskSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[4]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -461,7 +752,7 @@ func (x *TaskSchema) String() string {
 func (*TaskSchema) ProtoMessage() {}
 
 func (x *TaskSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[4]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -474,7 +765,7 @@ func (x *TaskSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskSchema.ProtoReflect.Descriptor instead.
 func (*TaskSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{4}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TaskSchema) GetId() string {
@@ -597,7 +888,7 @@ type GetInvoiceResponseDto struct {
 
 func (x *GetInvoiceResponseDto) Reset() {
 	*x = GetInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -609,7 +900,7 @@ func (x *GetInvoiceResponseDto) String() string {
 func (*GetInvoiceResponseDto) ProtoMessage() {}
 
 func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -622,7 +913,7 @@ func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*GetInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{5}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetInvoiceResponseDto) GetId() string {
@@ -827,7 +1118,7 @@ type TotalSummaryDto struct {
 
 func (x *TotalSummaryDto) Reset() {
 	*x = TotalSummaryDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +1130,7 @@ func (x *TotalSummaryDto) String() string {
 func (*TotalSummaryDto) ProtoMessage() {}
 
 func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +1143,7 @@ func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TotalSummaryDto.ProtoReflect.Descriptor instead.
 func (*TotalSummaryDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{6}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TotalSummaryDto) GetSubTotal() float64 {
@@ -901,7 +1192,7 @@ type RemindersConfigurationDto struct {
 
 func (x *RemindersConfigurationDto) Reset() {
 	*x = RemindersConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -913,7 +1204,7 @@ func (x *RemindersConfigurationDto) String() string {
 func (*RemindersConfigurationDto) ProtoMessage() {}
 
 func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -926,7 +1217,7 @@ func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemindersConfigurationDto.ProtoReflect.Descriptor instead.
 func (*RemindersConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{7}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RemindersConfigurationDto) GetReminderExecutionDetailsList() *ReminderExecutionDetailsList {
@@ -964,7 +1255,7 @@ type ReminderExecutionDetailsList struct {
 
 func (x *ReminderExecutionDetailsList) Reset() {
 	*x = ReminderExecutionDetailsList{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -976,7 +1267,7 @@ func (x *ReminderExecutionDetailsList) String() string {
 func (*ReminderExecutionDetailsList) ProtoMessage() {}
 
 func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -989,7 +1280,7 @@ func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderExecutionDetailsList.ProtoReflect.Descriptor instead.
 func (*ReminderExecutionDetailsList) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{8}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ReminderExecutionDetailsList) GetUnmapped() *structpb.Struct {
@@ -1017,7 +1308,7 @@ type ReminderSettingsDto struct {
 
 func (x *ReminderSettingsDto) Reset() {
 	*x = ReminderSettingsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1029,7 +1320,7 @@ func (x *ReminderSettingsDto) String() string {
 func (*ReminderSettingsDto) ProtoMessage() {}
 
 func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1042,7 +1333,7 @@ func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderSettingsDto.ProtoReflect.Descriptor instead.
 func (*ReminderSettingsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{9}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReminderSettingsDto) GetDefaultEmailTemplateId() string {
@@ -1107,7 +1398,7 @@ type ReminderDto struct {
 
 func (x *ReminderDto) Reset() {
 	*x = ReminderDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1410,7 @@ func (x *ReminderDto) String() string {
 func (*ReminderDto) ProtoMessage() {}
 
 func (x *ReminderDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1423,7 @@ func (x *ReminderDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderDto.ProtoReflect.Descriptor instead.
 func (*ReminderDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReminderDto) GetEnabled() bool {
@@ -1266,7 +1557,7 @@ type BusinessDetailsDto struct {
 
 func (x *BusinessDetailsDto) Reset() {
 	*x = BusinessDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1278,7 +1569,7 @@ func (x *BusinessDetailsDto) String() string {
 func (*BusinessDetailsDto) ProtoMessage() {}
 
 func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1291,7 +1582,7 @@ func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessDetailsDto.ProtoReflect.Descriptor instead.
 func (*BusinessDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *BusinessDetailsDto) GetLogoUrl() string {
@@ -1368,7 +1659,7 @@ type AddressDto struct {
 
 func (x *AddressDto) Reset() {
 	*x = AddressDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +1671,7 @@ func (x *AddressDto) String() string {
 func (*AddressDto) ProtoMessage() {}
 
 func (x *AddressDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1684,7 @@ func (x *AddressDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressDto.ProtoReflect.Descriptor instead.
 func (*AddressDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AddressDto) GetAddressLine1() string {
@@ -1484,7 +1775,7 @@ type InvoiceItemDto struct {
 
 func (x *InvoiceItemDto) Reset() {
 	*x = InvoiceItemDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1496,7 +1787,7 @@ func (x *InvoiceItemDto) String() string {
 func (*InvoiceItemDto) ProtoMessage() {}
 
 func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1509,7 +1800,7 @@ func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoiceItemDto.ProtoReflect.Descriptor instead.
 func (*InvoiceItemDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *InvoiceItemDto) GetName() string {
@@ -1628,7 +1919,7 @@ type ItemTaxDto struct {
 
 func (x *ItemTaxDto) Reset() {
 	*x = ItemTaxDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1640,7 +1931,7 @@ func (x *ItemTaxDto) String() string {
 func (*ItemTaxDto) ProtoMessage() {}
 
 func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1653,7 +1944,7 @@ func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemTaxDto.ProtoReflect.Descriptor instead.
 func (*ItemTaxDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ItemTaxDto) GetId() string {
@@ -1724,7 +2015,7 @@ type DiscountDto struct {
 
 func (x *DiscountDto) Reset() {
 	*x = DiscountDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1736,7 +2027,7 @@ func (x *DiscountDto) String() string {
 func (*DiscountDto) ProtoMessage() {}
 
 func (x *DiscountDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1749,7 +2040,7 @@ func (x *DiscountDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscountDto.ProtoReflect.Descriptor instead.
 func (*DiscountDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DiscountDto) GetValue() float64 {
@@ -1810,7 +2101,7 @@ type ContactDetailsDto struct {
 
 func (x *ContactDetailsDto) Reset() {
 	*x = ContactDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1822,7 +2113,7 @@ func (x *ContactDetailsDto) String() string {
 func (*ContactDetailsDto) ProtoMessage() {}
 
 func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1835,7 +2126,7 @@ func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactDetailsDto.ProtoReflect.Descriptor instead.
 func (*ContactDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{16}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ContactDetailsDto) GetId() string {
@@ -1917,7 +2208,7 @@ type AdditionalEmailsDto struct {
 
 func (x *AdditionalEmailsDto) Reset() {
 	*x = AdditionalEmailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1929,7 +2220,7 @@ func (x *AdditionalEmailsDto) String() string {
 func (*AdditionalEmailsDto) ProtoMessage() {}
 
 func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1942,7 +2233,7 @@ func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdditionalEmailsDto.ProtoReflect.Descriptor instead.
 func (*AdditionalEmailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{17}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AdditionalEmailsDto) GetEmail() string {
@@ -1980,7 +2271,7 @@ type SentToDto struct {
 
 func (x *SentToDto) Reset() {
 	*x = SentToDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1992,7 +2283,7 @@ func (x *SentToDto) String() string {
 func (*SentToDto) ProtoMessage() {}
 
 func (x *SentToDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2005,7 +2296,7 @@ func (x *SentToDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SentToDto.ProtoReflect.Descriptor instead.
 func (*SentToDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SentToDto) GetEmail() []string {
@@ -2061,7 +2352,7 @@ type PaymentScheduleDto struct {
 
 func (x *PaymentScheduleDto) Reset() {
 	*x = PaymentScheduleDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2073,7 +2364,7 @@ func (x *PaymentScheduleDto) String() string {
 func (*PaymentScheduleDto) ProtoMessage() {}
 
 func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2086,7 +2377,7 @@ func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentScheduleDto.ProtoReflect.Descriptor instead.
 func (*PaymentScheduleDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PaymentScheduleDto) GetType() string {
@@ -2136,7 +2427,7 @@ type LateFeesConfigurationDto struct {
 
 func (x *LateFeesConfigurationDto) Reset() {
 	*x = LateFeesConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2148,7 +2439,7 @@ func (x *LateFeesConfigurationDto) String() string {
 func (*LateFeesConfigurationDto) ProtoMessage() {}
 
 func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2161,7 +2452,7 @@ func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesConfigurationDto.ProtoReflect.Descriptor instead.
 func (*LateFeesConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LateFeesConfigurationDto) GetEnable() bool {
@@ -2231,7 +2522,7 @@ type LateFeesFrequencyDto struct {
 
 func (x *LateFeesFrequencyDto) Reset() {
 	*x = LateFeesFrequencyDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2243,7 +2534,7 @@ func (x *LateFeesFrequencyDto) String() string {
 func (*LateFeesFrequencyDto) ProtoMessage() {}
 
 func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2256,7 +2547,7 @@ func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesFrequencyDto.ProtoReflect.Descriptor instead.
 func (*LateFeesFrequencyDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LateFeesFrequencyDto) GetIntervalCount() float64 {
@@ -2298,7 +2589,7 @@ type LateFeesGraceDto struct {
 
 func (x *LateFeesGraceDto) Reset() {
 	*x = LateFeesGraceDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2310,7 +2601,7 @@ func (x *LateFeesGraceDto) String() string {
 func (*LateFeesGraceDto) ProtoMessage() {}
 
 func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2323,7 +2614,7 @@ func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesGraceDto.ProtoReflect.Descriptor instead.
 func (*LateFeesGraceDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LateFeesGraceDto) GetIntervalCount() float64 {
@@ -2365,7 +2656,7 @@ type LateFeesMaxFeesDto struct {
 
 func (x *LateFeesMaxFeesDto) Reset() {
 	*x = LateFeesMaxFeesDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2377,7 +2668,7 @@ func (x *LateFeesMaxFeesDto) String() string {
 func (*LateFeesMaxFeesDto) ProtoMessage() {}
 
 func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2390,7 +2681,7 @@ func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesMaxFeesDto.ProtoReflect.Descriptor instead.
 func (*LateFeesMaxFeesDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LateFeesMaxFeesDto) GetType() string {
@@ -2432,7 +2723,7 @@ type TipsConfigurationDto struct {
 
 func (x *TipsConfigurationDto) Reset() {
 	*x = TipsConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2444,7 +2735,7 @@ func (x *TipsConfigurationDto) String() string {
 func (*TipsConfigurationDto) ProtoMessage() {}
 
 func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2457,7 +2748,7 @@ func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TipsConfigurationDto.ProtoReflect.Descriptor instead.
 func (*TipsConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *TipsConfigurationDto) GetTipsPercentage() []string {
@@ -2497,7 +2788,7 @@ type PaymentMethodDto struct {
 
 func (x *PaymentMethodDto) Reset() {
 	*x = PaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2509,7 +2800,7 @@ func (x *PaymentMethodDto) String() string {
 func (*PaymentMethodDto) ProtoMessage() {}
 
 func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2522,7 +2813,7 @@ func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*PaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PaymentMethodDto) GetStripe() *StripePaymentMethodDto {
@@ -2555,7 +2846,7 @@ type StripePaymentMethodDto struct {
 
 func (x *StripePaymentMethodDto) Reset() {
 	*x = StripePaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2567,7 +2858,7 @@ func (x *StripePaymentMethodDto) String() string {
 func (*StripePaymentMethodDto) ProtoMessage() {}
 
 func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2580,7 +2871,7 @@ func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StripePaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*StripePaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StripePaymentMethodDto) GetEnableBankDebitOnly() bool {
@@ -2621,7 +2912,7 @@ type AttachmentsDto struct {
 
 func (x *AttachmentsDto) Reset() {
 	*x = AttachmentsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2633,7 +2924,7 @@ func (x *AttachmentsDto) String() string {
 func (*AttachmentsDto) ProtoMessage() {}
 
 func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2646,7 +2937,7 @@ func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachmentsDto.ProtoReflect.Descriptor instead.
 func (*AttachmentsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AttachmentsDto) GetId() string {
@@ -2711,7 +3002,7 @@ type ProcessingFeeDto struct {
 
 func (x *ProcessingFeeDto) Reset() {
 	*x = ProcessingFeeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2723,7 +3014,7 @@ func (x *ProcessingFeeDto) String() string {
 func (*ProcessingFeeDto) ProtoMessage() {}
 
 func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2736,7 +3027,7 @@ func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ProcessingFeeDto) GetCharges() []*structpb.ListValue {
@@ -2789,7 +3080,7 @@ type ProcessingFeePaidChargeDto struct {
 
 func (x *ProcessingFeePaidChargeDto) Reset() {
 	*x = ProcessingFeePaidChargeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2801,7 +3092,7 @@ func (x *ProcessingFeePaidChargeDto) String() string {
 func (*ProcessingFeePaidChargeDto) ProtoMessage() {}
 
 func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2814,7 +3105,7 @@ func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeePaidChargeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeePaidChargeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ProcessingFeePaidChargeDto) GetName() string {
@@ -2890,7 +3181,7 @@ type GetTemplateResponseDto struct {
 
 func (x *GetTemplateResponseDto) Reset() {
 	*x = GetTemplateResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2902,7 +3193,7 @@ func (x *GetTemplateResponseDto) String() string {
 func (*GetTemplateResponseDto) ProtoMessage() {}
 
 func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2915,7 +3206,7 @@ func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTemplateResponseDto.ProtoReflect.Descriptor instead.
 func (*GetTemplateResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{30}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetTemplateResponseDto) GetId() string {
@@ -3063,7 +3354,7 @@ type GetLocationByIdSchema struct {
 
 func (x *GetLocationByIdSchema) Reset() {
 	*x = GetLocationByIdSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3075,7 +3366,7 @@ func (x *GetLocationByIdSchema) String() string {
 func (*GetLocationByIdSchema) ProtoMessage() {}
 
 func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3088,7 +3379,7 @@ func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationByIdSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationByIdSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{31}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetLocationByIdSchema) GetId() string {
@@ -3270,7 +3561,7 @@ type BusinessSchema struct {
 
 func (x *BusinessSchema) Reset() {
 	*x = BusinessSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3282,7 +3573,7 @@ func (x *BusinessSchema) String() string {
 func (*BusinessSchema) ProtoMessage() {}
 
 func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3295,7 +3586,7 @@ func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessSchema.ProtoReflect.Descriptor instead.
 func (*BusinessSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{32}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *BusinessSchema) GetName() string {
@@ -3403,7 +3694,7 @@ type SocialSchema struct {
 
 func (x *SocialSchema) Reset() {
 	*x = SocialSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3415,7 +3706,7 @@ func (x *SocialSchema) String() string {
 func (*SocialSchema) ProtoMessage() {}
 
 func (x *SocialSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3428,7 +3719,7 @@ func (x *SocialSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
 func (*SocialSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SocialSchema) GetFacebookUrl() string {
@@ -3537,7 +3828,7 @@ type SettingsSchema struct {
 
 func (x *SettingsSchema) Reset() {
 	*x = SettingsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3549,7 +3840,7 @@ func (x *SettingsSchema) String() string {
 func (*SettingsSchema) ProtoMessage() {}
 
 func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3562,7 +3853,7 @@ func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
 func (*SettingsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SettingsSchema) GetAllowDuplicateContact() bool {
@@ -3624,7 +3915,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3636,7 +3927,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3649,7 +3940,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -3728,7 +4019,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3740,7 +4031,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3753,7 +4044,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -3869,7 +4160,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3881,7 +4172,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3894,7 +4185,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -4001,7 +4292,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4013,7 +4304,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4026,7 +4317,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -4096,7 +4387,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4108,7 +4399,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4121,7 +4412,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *UserSchema) GetId() string {
@@ -4311,7 +4602,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4323,7 +4614,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4336,7 +4627,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -4633,7 +4924,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4645,7 +4936,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4658,7 +4949,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -4724,7 +5015,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4736,7 +5027,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4749,7 +5040,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -4851,7 +5142,47 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\x05_slugB\f\n" +
 	"\n" +
 	"_is_activeB\x05\n" +
-	"\x03_id\"\x91\x03\n" +
+	"\x03_id\"\xec\x01\n" +
+	"\x0fScheduleRuleDTO\x12\x17\n" +
+	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x12<\n" +
+	"\tintervals\x18\x02 \x03(\v2\x1e.hlgate.v1.ScheduleIntervalDTOR\tintervals\x12\x17\n" +
+	"\x04date\x18\x03 \x01(\tH\x01R\x04date\x88\x01\x01\x12\x15\n" +
+	"\x03day\x18\x04 \x01(\tH\x02R\x03day\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_typeB\a\n" +
+	"\x05_dateB\x06\n" +
+	"\x04_day\"\x8d\x01\n" +
+	"\x13ScheduleIntervalDTO\x12\x17\n" +
+	"\x04from\x18\x01 \x01(\tH\x00R\x04from\x88\x01\x01\x12\x13\n" +
+	"\x02to\x18\x02 \x01(\tH\x01R\x02to\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_fromB\x05\n" +
+	"\x03_to\"\x8d\x04\n" +
+	"\x19ScheduleObjectResponseDTO\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x03 \x01(\tH\x02R\n" +
+	"locationId\x88\x01\x01\x120\n" +
+	"\x05rules\x18\x04 \x03(\v2\x1a.hlgate.v1.ScheduleRuleDTOR\x05rules\x12\x1f\n" +
+	"\btimezone\x18\x05 \x01(\tH\x03R\btimezone\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"date_added\x18\x06 \x01(\tH\x04R\tdateAdded\x88\x01\x01\x12&\n" +
+	"\fdate_updated\x18\a \x01(\tH\x05R\vdateUpdated\x88\x01\x01\x12\x1c\n" +
+	"\auser_id\x18\b \x01(\tH\x06R\x06userId\x88\x01\x01\x12!\n" +
+	"\fcalendar_ids\x18\t \x03(\tR\vcalendarIds\x12\x1d\n" +
+	"\adeleted\x18\n" +
+	" \x01(\bH\aR\adeleted\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\v \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_location_idB\v\n" +
+	"\t_timezoneB\r\n" +
+	"\v_date_addedB\x0f\n" +
+	"\r_date_updatedB\n" +
+	"\n" +
+	"\b_user_idB\n" +
+	"\n" +
+	"\b_deleted\"\x91\x03\n" +
 	"\x15ContactsGetNoteSchema\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
 	"\x04body\x18\x02 \x01(\tH\x01R\x04body\x88\x01\x01\x12\x1c\n" +
@@ -5554,135 +5885,143 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*CalendarsGetNoteSchema)(nil),       // 0: hlgate.v1.CalendarsGetNoteSchema
 	(*NoteCreatedBySchema)(nil),          // 1: hlgate.v1.NoteCreatedBySchema
 	(*GroupDTO)(nil),                     // 2: hlgate.v1.GroupDTO
-	(*ContactsGetNoteSchema)(nil),        // 3: hlgate.v1.ContactsGetNoteSchema
-	(*TaskSchema)(nil),                   // 4: hlgate.v1.TaskSchema
-	(*GetInvoiceResponseDto)(nil),        // 5: hlgate.v1.GetInvoiceResponseDto
-	(*TotalSummaryDto)(nil),              // 6: hlgate.v1.TotalSummaryDto
-	(*RemindersConfigurationDto)(nil),    // 7: hlgate.v1.RemindersConfigurationDto
-	(*ReminderExecutionDetailsList)(nil), // 8: hlgate.v1.ReminderExecutionDetailsList
-	(*ReminderSettingsDto)(nil),          // 9: hlgate.v1.ReminderSettingsDto
-	(*ReminderDto)(nil),                  // 10: hlgate.v1.ReminderDto
-	(*BusinessDetailsDto)(nil),           // 11: hlgate.v1.BusinessDetailsDto
-	(*AddressDto)(nil),                   // 12: hlgate.v1.AddressDto
-	(*InvoiceItemDto)(nil),               // 13: hlgate.v1.InvoiceItemDto
-	(*ItemTaxDto)(nil),                   // 14: hlgate.v1.ItemTaxDto
-	(*DiscountDto)(nil),                  // 15: hlgate.v1.DiscountDto
-	(*ContactDetailsDto)(nil),            // 16: hlgate.v1.ContactDetailsDto
-	(*AdditionalEmailsDto)(nil),          // 17: hlgate.v1.AdditionalEmailsDto
-	(*SentToDto)(nil),                    // 18: hlgate.v1.SentToDto
-	(*PaymentScheduleDto)(nil),           // 19: hlgate.v1.PaymentScheduleDto
-	(*LateFeesConfigurationDto)(nil),     // 20: hlgate.v1.LateFeesConfigurationDto
-	(*LateFeesFrequencyDto)(nil),         // 21: hlgate.v1.LateFeesFrequencyDto
-	(*LateFeesGraceDto)(nil),             // 22: hlgate.v1.LateFeesGraceDto
-	(*LateFeesMaxFeesDto)(nil),           // 23: hlgate.v1.LateFeesMaxFeesDto
-	(*TipsConfigurationDto)(nil),         // 24: hlgate.v1.TipsConfigurationDto
-	(*PaymentMethodDto)(nil),             // 25: hlgate.v1.PaymentMethodDto
-	(*StripePaymentMethodDto)(nil),       // 26: hlgate.v1.StripePaymentMethodDto
-	(*AttachmentsDto)(nil),               // 27: hlgate.v1.AttachmentsDto
-	(*ProcessingFeeDto)(nil),             // 28: hlgate.v1.ProcessingFeeDto
-	(*ProcessingFeePaidChargeDto)(nil),   // 29: hlgate.v1.ProcessingFeePaidChargeDto
-	(*GetTemplateResponseDto)(nil),       // 30: hlgate.v1.GetTemplateResponseDto
-	(*GetLocationByIdSchema)(nil),        // 31: hlgate.v1.GetLocationByIdSchema
-	(*BusinessSchema)(nil),               // 32: hlgate.v1.BusinessSchema
-	(*SocialSchema)(nil),                 // 33: hlgate.v1.SocialSchema
-	(*SettingsSchema)(nil),               // 34: hlgate.v1.SettingsSchema
-	(*CustomValueSchema)(nil),            // 35: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),          // 36: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),     // 37: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),           // 38: hlgate.v1.LocationTagsSchema
-	(*UserSchema)(nil),                   // 39: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),               // 40: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                   // 41: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),               // 42: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),              // 43: google.protobuf.Struct
-	(*structpb.ListValue)(nil),           // 44: google.protobuf.ListValue
+	(*ScheduleRuleDTO)(nil),              // 3: hlgate.v1.ScheduleRuleDTO
+	(*ScheduleIntervalDTO)(nil),          // 4: hlgate.v1.ScheduleIntervalDTO
+	(*ScheduleObjectResponseDTO)(nil),    // 5: hlgate.v1.ScheduleObjectResponseDTO
+	(*ContactsGetNoteSchema)(nil),        // 6: hlgate.v1.ContactsGetNoteSchema
+	(*TaskSchema)(nil),                   // 7: hlgate.v1.TaskSchema
+	(*GetInvoiceResponseDto)(nil),        // 8: hlgate.v1.GetInvoiceResponseDto
+	(*TotalSummaryDto)(nil),              // 9: hlgate.v1.TotalSummaryDto
+	(*RemindersConfigurationDto)(nil),    // 10: hlgate.v1.RemindersConfigurationDto
+	(*ReminderExecutionDetailsList)(nil), // 11: hlgate.v1.ReminderExecutionDetailsList
+	(*ReminderSettingsDto)(nil),          // 12: hlgate.v1.ReminderSettingsDto
+	(*ReminderDto)(nil),                  // 13: hlgate.v1.ReminderDto
+	(*BusinessDetailsDto)(nil),           // 14: hlgate.v1.BusinessDetailsDto
+	(*AddressDto)(nil),                   // 15: hlgate.v1.AddressDto
+	(*InvoiceItemDto)(nil),               // 16: hlgate.v1.InvoiceItemDto
+	(*ItemTaxDto)(nil),                   // 17: hlgate.v1.ItemTaxDto
+	(*DiscountDto)(nil),                  // 18: hlgate.v1.DiscountDto
+	(*ContactDetailsDto)(nil),            // 19: hlgate.v1.ContactDetailsDto
+	(*AdditionalEmailsDto)(nil),          // 20: hlgate.v1.AdditionalEmailsDto
+	(*SentToDto)(nil),                    // 21: hlgate.v1.SentToDto
+	(*PaymentScheduleDto)(nil),           // 22: hlgate.v1.PaymentScheduleDto
+	(*LateFeesConfigurationDto)(nil),     // 23: hlgate.v1.LateFeesConfigurationDto
+	(*LateFeesFrequencyDto)(nil),         // 24: hlgate.v1.LateFeesFrequencyDto
+	(*LateFeesGraceDto)(nil),             // 25: hlgate.v1.LateFeesGraceDto
+	(*LateFeesMaxFeesDto)(nil),           // 26: hlgate.v1.LateFeesMaxFeesDto
+	(*TipsConfigurationDto)(nil),         // 27: hlgate.v1.TipsConfigurationDto
+	(*PaymentMethodDto)(nil),             // 28: hlgate.v1.PaymentMethodDto
+	(*StripePaymentMethodDto)(nil),       // 29: hlgate.v1.StripePaymentMethodDto
+	(*AttachmentsDto)(nil),               // 30: hlgate.v1.AttachmentsDto
+	(*ProcessingFeeDto)(nil),             // 31: hlgate.v1.ProcessingFeeDto
+	(*ProcessingFeePaidChargeDto)(nil),   // 32: hlgate.v1.ProcessingFeePaidChargeDto
+	(*GetTemplateResponseDto)(nil),       // 33: hlgate.v1.GetTemplateResponseDto
+	(*GetLocationByIdSchema)(nil),        // 34: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),               // 35: hlgate.v1.BusinessSchema
+	(*SocialSchema)(nil),                 // 36: hlgate.v1.SocialSchema
+	(*SettingsSchema)(nil),               // 37: hlgate.v1.SettingsSchema
+	(*CustomValueSchema)(nil),            // 38: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),          // 39: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),     // 40: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),           // 41: hlgate.v1.LocationTagsSchema
+	(*UserSchema)(nil),                   // 42: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),               // 43: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                   // 44: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),               // 45: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),              // 46: google.protobuf.Struct
+	(*structpb.ListValue)(nil),           // 47: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
 	1,  // 0: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	43, // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	43, // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
-	43, // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
-	43, // 4: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	43, // 5: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
-	43, // 6: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	43, // 7: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	43, // 8: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	43, // 9: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	43, // 10: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	6,  // 11: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
-	7,  // 12: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	43, // 13: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	43, // 14: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
-	8,  // 15: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
-	9,  // 16: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	43, // 17: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	43, // 18: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
-	10, // 19: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	43, // 20: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	43, // 21: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
-	12, // 22: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	43, // 23: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	43, // 24: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
-	14, // 25: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	43, // 26: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	43, // 27: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	43, // 28: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
-	17, // 29: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
-	12, // 30: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	43, // 31: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	43, // 32: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	43, // 33: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	43, // 34: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
-	21, // 35: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
-	22, // 36: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
-	23, // 37: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	43, // 38: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	43, // 39: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	43, // 40: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	43, // 41: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	43, // 42: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	26, // 43: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	43, // 44: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	43, // 45: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	43, // 46: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	44, // 47: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
-	29, // 48: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	43, // 49: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	43, // 50: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
-	11, // 51: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	15, // 52: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	43, // 53: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	43, // 54: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	32, // 55: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
-	33, // 56: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
-	34, // 57: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	43, // 58: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	43, // 59: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	43, // 60: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	43, // 61: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	43, // 62: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	43, // 63: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	43, // 64: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	36, // 65: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	43, // 66: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	43, // 67: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	40, // 68: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	41, // 69: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	43, // 70: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	43, // 71: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	43, // 72: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	43, // 73: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	43, // 74: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	75, // [75:75] is the sub-list for method output_type
-	75, // [75:75] is the sub-list for method input_type
-	75, // [75:75] is the sub-list for extension type_name
-	75, // [75:75] is the sub-list for extension extendee
-	0,  // [0:75] is the sub-list for field type_name
+	46, // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	46, // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	46, // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	4,  // 4: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
+	46, // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	46, // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	3,  // 7: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
+	46, // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	46, // 9: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	46, // 10: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	46, // 11: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	46, // 12: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	46, // 13: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	46, // 14: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	46, // 15: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	9,  // 16: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
+	10, // 17: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
+	46, // 18: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	46, // 19: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	11, // 20: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
+	12, // 21: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
+	46, // 22: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	46, // 23: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	13, // 24: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
+	46, // 25: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	46, // 26: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	15, // 27: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	46, // 28: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	46, // 29: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	17, // 30: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
+	46, // 31: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	46, // 32: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	46, // 33: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	20, // 34: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
+	15, // 35: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	46, // 36: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	46, // 37: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	46, // 38: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	46, // 39: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	24, // 40: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
+	25, // 41: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
+	26, // 42: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
+	46, // 43: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	46, // 44: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	46, // 45: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	46, // 46: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	46, // 47: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	29, // 48: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
+	46, // 49: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	46, // 50: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	46, // 51: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	47, // 52: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	32, // 53: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
+	46, // 54: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	46, // 55: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	14, // 56: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	18, // 57: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	46, // 58: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	46, // 59: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	35, // 60: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	36, // 61: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	37, // 62: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	46, // 63: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	46, // 64: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	46, // 65: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	46, // 66: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	46, // 67: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	46, // 68: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	46, // 69: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	39, // 70: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	46, // 71: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	46, // 72: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	43, // 73: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	44, // 74: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	46, // 75: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	46, // 76: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	46, // 77: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	46, // 78: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	46, // 79: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	80, // [80:80] is the sub-list for method output_type
+	80, // [80:80] is the sub-list for method input_type
+	80, // [80:80] is the sub-list for extension type_name
+	80, // [80:80] is the sub-list for extension extendee
+	0,  // [0:80] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -5697,24 +6036,24 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[4].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[5].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[6].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[7].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[8].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[9].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[10].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[11].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[12].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[13].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[14].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[15].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[16].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[17].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[18].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[19].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[20].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[21].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[23].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[24].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[25].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[26].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[27].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[28].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[29].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[30].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[31].OneofWrappers = []any{}
@@ -5729,13 +6068,16 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[40].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[41].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[42].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[43].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[44].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[45].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   43,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
