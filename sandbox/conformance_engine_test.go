@@ -2,12 +2,14 @@ package sandbox_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/hlgate/hlgate/internal/specexample"
 )
 
 // engineWalk drives, through run, every operation the engine serves that
@@ -69,7 +71,7 @@ func (cf *conformance) engineWalk(engineOps []string, location, token string, ne
 		for _, f := range ops {
 			if f.method == http.MethodPost {
 				ans := cf.run(confCase{name: "engine create " + f.op.OperationID, method: f.method, path: fill(f.path, ""), token: token,
-					status: successCode(f.op), json: located(exampleBody(f.op), location)})
+					status: specexample.SuccessCode(f.op), json: located(specexample.Body(f.op), location)})
 				id = createdID(ans)
 			}
 		}
@@ -79,7 +81,7 @@ func (cf *conformance) engineWalk(engineOps []string, location, token string, ne
 			doc := map[string]any{"id": id, "locationId": location}
 			for _, f := range ops {
 				if s := answerItemSchema(f.op); s != nil {
-					for k, v := range exampleOf(s, true).(map[string]any) {
+					for k, v := range specexample.Value(s, true).(map[string]any) {
 						if _, set := doc[k]; !set {
 							doc[k] = v
 						}
@@ -102,9 +104,16 @@ func (cf *conformance) engineWalk(engineOps []string, location, token string, ne
 			if f.method == http.MethodPost {
 				continue
 			}
-			query := requiredQuery(f.op, location)
+			query := ""
+			if q := specexample.Query(f.op, location); len(q) > 0 {
+				v := url.Values{}
+				for k, x := range q {
+					v.Set(k, x)
+				}
+				query = "?" + v.Encode()
+			}
 			cf.run(confCase{name: "engine " + f.op.OperationID, method: f.method, path: fill(f.path, id) + query, token: token,
-				status: successCode(f.op), json: located(exampleBody(f.op), location)})
+				status: specexample.SuccessCode(f.op), json: located(specexample.Body(f.op), location)})
 		}
 	}
 }
@@ -124,55 +133,10 @@ func located(body any, location string) any {
 	return body
 }
 
-// successCode is the operation's lowest 2xx status.
-func successCode(op *openapi3.Operation) int {
-	for code := 200; code < 300; code++ {
-		if op.Responses.Status(code) != nil {
-			return code
-		}
-	}
-	return 200
-}
-
-// exampleBody is a JSON body with the required members of the operation's
-// body schema, or nil when it takes none.
-func exampleBody(op *openapi3.Operation) any {
-	if op.RequestBody == nil || op.RequestBody.Value == nil {
-		return nil
-	}
-	mt := op.RequestBody.Value.Content.Get("application/json")
-	if mt == nil || mt.Schema == nil {
-		return nil
-	}
-	return exampleOf(mt.Schema.Value, false)
-}
-
-// requiredQuery is the query of the operation's required parameters (a
-// locationId is the location's).
-func requiredQuery(op *openapi3.Operation, location string) string {
-	var parts []string
-	for _, p := range op.Parameters {
-		if p.Value == nil || p.Value.In != openapi3.ParameterInQuery || !p.Value.Required {
-			continue
-		}
-		v := "x"
-		if p.Value.Name == "locationId" || p.Value.Name == "altId" {
-			v = location
-		} else if s := p.Value.Schema; s != nil && s.Value != nil {
-			v = fmt.Sprint(exampleOf(s.Value, false))
-		}
-		parts = append(parts, p.Value.Name+"="+v)
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return "?" + strings.Join(parts, "&")
-}
-
 // answerItemSchema is the schema of the document an answer carries: its
 // object member, or the items of its array member.
 func answerItemSchema(op *openapi3.Operation) *openapi3.Schema {
-	r := op.Responses.Status(successCode(op))
+	r := op.Responses.Status(specexample.SuccessCode(op))
 	if r == nil || r.Value == nil {
 		return nil
 	}
@@ -209,50 +173,4 @@ func createdID(ans map[string]any) string {
 		}
 	}
 	return ""
-}
-
-// exampleOf is a value of schema s: its example or default, the first of its
-// enum, else a placeholder of its type; for an object, its required members
-// (every member when all is set).
-func exampleOf(s *openapi3.Schema, all bool) any {
-	switch {
-	case s == nil:
-		return "x"
-	case s.Example != nil:
-		return s.Example
-	case s.Default != nil:
-		return s.Default
-	case len(s.Enum) > 0:
-		return s.Enum[0]
-	case s.Type.Is("string"):
-		if s.Format == "date-time" {
-			return "2026-01-01T00:00:00.000Z"
-		}
-		return "x"
-	case s.Type.Is("number"), s.Type.Is("integer"):
-		return 1
-	case s.Type.Is("boolean"):
-		return true
-	case s.Type.Is("array"):
-		if s.Items == nil || s.Items.Value == nil {
-			return []any{}
-		}
-		return []any{exampleOf(s.Items.Value, all)}
-	}
-	out := map[string]any{}
-	for name, p := range s.Properties {
-		if p.Value != nil && (all || slices.Contains(s.Required, name)) && !p.Value.ReadOnly {
-			out[name] = exampleOf(p.Value, all)
-		}
-	}
-	for _, m := range s.AllOf {
-		if m.Value != nil {
-			if sub, ok := exampleOf(m.Value, all).(map[string]any); ok {
-				for k, v := range sub {
-					out[k] = v
-				}
-			}
-		}
-	}
-	return out
 }

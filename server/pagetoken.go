@@ -131,7 +131,7 @@ func pageSize(n int32, def, maxSize int) (int, error) {
 	case n < 0:
 		return 0, invalid(&errdetails.BadRequest_FieldViolation{Field: "page_size", Description: "must not be negative"})
 	case n == 0:
-		return def, nil
+		return min(def, maxSize), nil // a default above HighLevel's maximum would be refused
 	case int(n) > maxSize:
 		return maxSize, nil
 	}
