@@ -34,8 +34,8 @@ func (cf *conformance) engineWalk(engineOps []string, location, token string, ne
 				continue
 			}
 			coll := strings.TrimSuffix(path, "/")
-			if last := coll[strings.LastIndex(coll, "/")+1:]; strings.HasPrefix(last, "{") {
-				coll = coll[:strings.LastIndex(coll, "/")]
+			if last := coll[strings.LastIndex(coll, "/")+1:]; strings.HasPrefix(last, "{") || method == http.MethodGet && (last == "search" || last == "list") {
+				coll = coll[:strings.LastIndex(coll, "/")] // an item's, or a list of its parent (engine.go)
 			}
 			if _, ok := families[coll]; !ok {
 				order = append(order, coll)

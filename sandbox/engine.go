@@ -19,8 +19,8 @@ import (
 // 2xx response schema, read once at start:
 //
 //   - GET of a path ending in a {param} reads one document;
-//   - GET of any other path lists the collection (a …/search path its
-//     parent's), a page of it when the operation takes limit and offset
+//   - GET of any other path lists the collection (a …/search or …/list
+//     path its parent's), a page of it when the operation takes limit and offset
 //     (or skip);
 //   - POST of a path not ending in a {param} creates a document;
 //   - PUT or PATCH of a path ending in a {param} merges the body into it;
@@ -60,8 +60,8 @@ type engineOp struct {
 	// filters are the query parameters that name a member of the listed
 	// documents: a list keeps the documents whose member equals the value.
 	filters []string
-	// search is set for a GET …/search: it lists the collection its
-	// parent names (GET /calendars/schedules/search lists what POST
+	// search is set for a GET …/search or …/list: it lists the collection
+	// its parent names (GET /calendars/schedules/search lists what POST
 	// /calendars/schedules creates), filtered by the query.
 	search bool
 	// limitParam and offsetParam page a list (limit with offset or skip);
@@ -95,7 +95,7 @@ func newEngineOp(method, path string, op *openapi3.Operation) (*engineOp, error)
 		e.kind = engineRead
 	case method == http.MethodGet:
 		e.kind = engineList
-		e.search = last == "search"
+		e.search = last == "search" || last == "list"
 	case method == http.MethodPost && !item:
 		e.kind = engineCreate
 	case (method == http.MethodPut || method == http.MethodPatch) && item:
@@ -384,7 +384,7 @@ func (e *engineOp) serve(s *Sandbox, w http.ResponseWriter, r *http.Request, c *
 	case engineList:
 		key := collectionKey(r.URL.Path, false)
 		if e.search {
-			key = strings.TrimSuffix(key, "/search")
+			key = key[:strings.LastIndex(key, "/")]
 		}
 		l.mu.RLock()
 		docs := l.coll(key, false).list()

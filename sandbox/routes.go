@@ -194,7 +194,7 @@ func (s *Sandbox) buildMux() (err error) {
 			engineOps = append(engineOps, sr.operationID)
 			coll := collectionTemplate(sr.path, eo.kind)
 			if eo.search {
-				coll = strings.TrimSuffix(coll, "/search")
+				coll = coll[:strings.LastIndex(coll, "/")]
 			}
 			byCollection[coll] = append(byCollection[coll], eo)
 		}

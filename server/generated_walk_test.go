@@ -68,7 +68,9 @@ func TestEveryGeneratedRPCServesOverGRPCAndREST(t *testing.T) {
 		if strings.HasPrefix(last, "{") {
 			coll = coll[:strings.LastIndex(coll, "/")]
 		}
-		coll = strings.TrimSuffix(coll, "/search")
+		if last == "search" || last == "list" {
+			coll = coll[:strings.LastIndex(coll, "/")] // the engine lists the parent's collection
+		}
 		rule, _ := proto.GetExtension(m.Options().(*descriptorpb.MethodOptions), annotations.E_Http).(*annotations.HttpRule)
 		families[coll] = append(families[coll], walkOp{full: full, f: f, op: op, method: f.row.Method, rest: rule})
 	}

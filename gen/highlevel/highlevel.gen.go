@@ -587,6 +587,36 @@ func (e CreateInvoiceResponseDtoStatus) Valid() bool {
 	}
 }
 
+// Defines values for CreateInvoiceScheduleDtoAltType.
+const (
+	CreateInvoiceScheduleDtoAltTypeLocation CreateInvoiceScheduleDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CreateInvoiceScheduleDtoAltType enum.
+func (e CreateInvoiceScheduleDtoAltType) Valid() bool {
+	switch e {
+	case CreateInvoiceScheduleDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateInvoiceScheduleResponseDtoAltType.
+const (
+	CreateInvoiceScheduleResponseDtoAltTypeLocation CreateInvoiceScheduleResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CreateInvoiceScheduleResponseDtoAltType enum.
+func (e CreateInvoiceScheduleResponseDtoAltType) Valid() bool {
+	switch e {
+	case CreateInvoiceScheduleResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateInvoiceTemplateDtoAltType.
 const (
 	CreateInvoiceTemplateDtoAltTypeLocation CreateInvoiceTemplateDtoAltType = "location"
@@ -671,6 +701,51 @@ func (e CustomRRulesOptionsIntervalType) Valid() bool {
 	case CustomRRulesOptionsIntervalTypeWeekly:
 		return true
 	case CustomRRulesOptionsIntervalTypeYearly:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DefaultInvoiceResponseDtoAltType.
+const (
+	DefaultInvoiceResponseDtoAltTypeLocation DefaultInvoiceResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the DefaultInvoiceResponseDtoAltType enum.
+func (e DefaultInvoiceResponseDtoAltType) Valid() bool {
+	switch e {
+	case DefaultInvoiceResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DefaultInvoiceResponseDtoStatus.
+const (
+	DefaultInvoiceResponseDtoStatusDraft             DefaultInvoiceResponseDtoStatus = "draft"
+	DefaultInvoiceResponseDtoStatusPaid              DefaultInvoiceResponseDtoStatus = "paid"
+	DefaultInvoiceResponseDtoStatusPartiallyPaid     DefaultInvoiceResponseDtoStatus = "partially_paid"
+	DefaultInvoiceResponseDtoStatusPaymentProcessing DefaultInvoiceResponseDtoStatus = "payment_processing"
+	DefaultInvoiceResponseDtoStatusSent              DefaultInvoiceResponseDtoStatus = "sent"
+	DefaultInvoiceResponseDtoStatusVoid              DefaultInvoiceResponseDtoStatus = "void"
+)
+
+// Valid indicates whether the value is a known member of the DefaultInvoiceResponseDtoStatus enum.
+func (e DefaultInvoiceResponseDtoStatus) Valid() bool {
+	switch e {
+	case DefaultInvoiceResponseDtoStatusDraft:
+		return true
+	case DefaultInvoiceResponseDtoStatusPaid:
+		return true
+	case DefaultInvoiceResponseDtoStatusPartiallyPaid:
+		return true
+	case DefaultInvoiceResponseDtoStatusPaymentProcessing:
+		return true
+	case DefaultInvoiceResponseDtoStatusSent:
+		return true
+	case DefaultInvoiceResponseDtoStatusVoid:
 		return true
 	default:
 		return false
@@ -845,6 +920,21 @@ func (e GetInvoiceResponseDtoStatus) Valid() bool {
 	}
 }
 
+// Defines values for GetScheduleResponseDtoAltType.
+const (
+	GetScheduleResponseDtoAltTypeLocation GetScheduleResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GetScheduleResponseDtoAltType enum.
+func (e GetScheduleResponseDtoAltType) Valid() bool {
+	switch e {
+	case GetScheduleResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetTemplateResponseDtoAltType.
 const (
 	GetTemplateResponseDtoAltTypeLocation GetTemplateResponseDtoAltType = "location"
@@ -890,6 +980,120 @@ func (e InvoiceItemDtoType) Valid() bool {
 	case InvoiceItemDtoTypeOneTime:
 		return true
 	case InvoiceItemDtoTypeRecurring:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoicesCustomRRuleOptionsDtoDayOfWeek.
+const (
+	InvoicesCustomRRuleOptionsDtoDayOfWeekFr InvoicesCustomRRuleOptionsDtoDayOfWeek = "fr"
+	InvoicesCustomRRuleOptionsDtoDayOfWeekMo InvoicesCustomRRuleOptionsDtoDayOfWeek = "mo"
+	InvoicesCustomRRuleOptionsDtoDayOfWeekSa InvoicesCustomRRuleOptionsDtoDayOfWeek = "sa"
+	InvoicesCustomRRuleOptionsDtoDayOfWeekSu InvoicesCustomRRuleOptionsDtoDayOfWeek = "su"
+	InvoicesCustomRRuleOptionsDtoDayOfWeekTh InvoicesCustomRRuleOptionsDtoDayOfWeek = "th"
+	InvoicesCustomRRuleOptionsDtoDayOfWeekTu InvoicesCustomRRuleOptionsDtoDayOfWeek = "tu"
+	InvoicesCustomRRuleOptionsDtoDayOfWeekWe InvoicesCustomRRuleOptionsDtoDayOfWeek = "we"
+)
+
+// Valid indicates whether the value is a known member of the InvoicesCustomRRuleOptionsDtoDayOfWeek enum.
+func (e InvoicesCustomRRuleOptionsDtoDayOfWeek) Valid() bool {
+	switch e {
+	case InvoicesCustomRRuleOptionsDtoDayOfWeekFr:
+		return true
+	case InvoicesCustomRRuleOptionsDtoDayOfWeekMo:
+		return true
+	case InvoicesCustomRRuleOptionsDtoDayOfWeekSa:
+		return true
+	case InvoicesCustomRRuleOptionsDtoDayOfWeekSu:
+		return true
+	case InvoicesCustomRRuleOptionsDtoDayOfWeekTh:
+		return true
+	case InvoicesCustomRRuleOptionsDtoDayOfWeekTu:
+		return true
+	case InvoicesCustomRRuleOptionsDtoDayOfWeekWe:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoicesCustomRRuleOptionsDtoIntervalType.
+const (
+	InvoicesCustomRRuleOptionsDtoIntervalTypeDaily    InvoicesCustomRRuleOptionsDtoIntervalType = "daily"
+	InvoicesCustomRRuleOptionsDtoIntervalTypeHourly   InvoicesCustomRRuleOptionsDtoIntervalType = "hourly"
+	InvoicesCustomRRuleOptionsDtoIntervalTypeMinutely InvoicesCustomRRuleOptionsDtoIntervalType = "minutely"
+	InvoicesCustomRRuleOptionsDtoIntervalTypeMonthly  InvoicesCustomRRuleOptionsDtoIntervalType = "monthly"
+	InvoicesCustomRRuleOptionsDtoIntervalTypeSecondly InvoicesCustomRRuleOptionsDtoIntervalType = "secondly"
+	InvoicesCustomRRuleOptionsDtoIntervalTypeWeekly   InvoicesCustomRRuleOptionsDtoIntervalType = "weekly"
+	InvoicesCustomRRuleOptionsDtoIntervalTypeYearly   InvoicesCustomRRuleOptionsDtoIntervalType = "yearly"
+)
+
+// Valid indicates whether the value is a known member of the InvoicesCustomRRuleOptionsDtoIntervalType enum.
+func (e InvoicesCustomRRuleOptionsDtoIntervalType) Valid() bool {
+	switch e {
+	case InvoicesCustomRRuleOptionsDtoIntervalTypeDaily:
+		return true
+	case InvoicesCustomRRuleOptionsDtoIntervalTypeHourly:
+		return true
+	case InvoicesCustomRRuleOptionsDtoIntervalTypeMinutely:
+		return true
+	case InvoicesCustomRRuleOptionsDtoIntervalTypeMonthly:
+		return true
+	case InvoicesCustomRRuleOptionsDtoIntervalTypeSecondly:
+		return true
+	case InvoicesCustomRRuleOptionsDtoIntervalTypeWeekly:
+		return true
+	case InvoicesCustomRRuleOptionsDtoIntervalTypeYearly:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoicesCustomRRuleOptionsDtoMonthOfYear.
+const (
+	InvoicesCustomRRuleOptionsDtoMonthOfYearApr InvoicesCustomRRuleOptionsDtoMonthOfYear = "apr"
+	InvoicesCustomRRuleOptionsDtoMonthOfYearAug InvoicesCustomRRuleOptionsDtoMonthOfYear = "aug"
+	InvoicesCustomRRuleOptionsDtoMonthOfYearDec InvoicesCustomRRuleOptionsDtoMonthOfYear = "dec"
+	InvoicesCustomRRuleOptionsDtoMonthOfYearFeb InvoicesCustomRRuleOptionsDtoMonthOfYear = "feb"
+	InvoicesCustomRRuleOptionsDtoMonthOfYearJan InvoicesCustomRRuleOptionsDtoMonthOfYear = "jan"
+	InvoicesCustomRRuleOptionsDtoMonthOfYearJul InvoicesCustomRRuleOptionsDtoMonthOfYear = "jul"
+	InvoicesCustomRRuleOptionsDtoMonthOfYearJun InvoicesCustomRRuleOptionsDtoMonthOfYear = "jun"
+	InvoicesCustomRRuleOptionsDtoMonthOfYearMar InvoicesCustomRRuleOptionsDtoMonthOfYear = "mar"
+	InvoicesCustomRRuleOptionsDtoMonthOfYearMay InvoicesCustomRRuleOptionsDtoMonthOfYear = "may"
+	InvoicesCustomRRuleOptionsDtoMonthOfYearNov InvoicesCustomRRuleOptionsDtoMonthOfYear = "nov"
+	InvoicesCustomRRuleOptionsDtoMonthOfYearOct InvoicesCustomRRuleOptionsDtoMonthOfYear = "oct"
+	InvoicesCustomRRuleOptionsDtoMonthOfYearSep InvoicesCustomRRuleOptionsDtoMonthOfYear = "sep"
+)
+
+// Valid indicates whether the value is a known member of the InvoicesCustomRRuleOptionsDtoMonthOfYear enum.
+func (e InvoicesCustomRRuleOptionsDtoMonthOfYear) Valid() bool {
+	switch e {
+	case InvoicesCustomRRuleOptionsDtoMonthOfYearApr:
+		return true
+	case InvoicesCustomRRuleOptionsDtoMonthOfYearAug:
+		return true
+	case InvoicesCustomRRuleOptionsDtoMonthOfYearDec:
+		return true
+	case InvoicesCustomRRuleOptionsDtoMonthOfYearFeb:
+		return true
+	case InvoicesCustomRRuleOptionsDtoMonthOfYearJan:
+		return true
+	case InvoicesCustomRRuleOptionsDtoMonthOfYearJul:
+		return true
+	case InvoicesCustomRRuleOptionsDtoMonthOfYearJun:
+		return true
+	case InvoicesCustomRRuleOptionsDtoMonthOfYearMar:
+		return true
+	case InvoicesCustomRRuleOptionsDtoMonthOfYearMay:
+		return true
+	case InvoicesCustomRRuleOptionsDtoMonthOfYearNov:
+		return true
+	case InvoicesCustomRRuleOptionsDtoMonthOfYearOct:
+		return true
+	case InvoicesCustomRRuleOptionsDtoMonthOfYearSep:
 		return true
 	default:
 		return false
@@ -1496,6 +1700,36 @@ func (e UpdateInvoiceResponseDtoStatus) Valid() bool {
 	case UpdateInvoiceResponseDtoStatusSent:
 		return true
 	case UpdateInvoiceResponseDtoStatusVoid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateInvoiceScheduleDtoAltType.
+const (
+	UpdateInvoiceScheduleDtoAltTypeLocation UpdateInvoiceScheduleDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the UpdateInvoiceScheduleDtoAltType enum.
+func (e UpdateInvoiceScheduleDtoAltType) Valid() bool {
+	switch e {
+	case UpdateInvoiceScheduleDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateInvoiceScheduleResponseDtoAltType.
+const (
+	UpdateInvoiceScheduleResponseDtoAltTypeLocation UpdateInvoiceScheduleResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the UpdateInvoiceScheduleResponseDtoAltType enum.
+func (e UpdateInvoiceScheduleResponseDtoAltType) Valid() bool {
+	switch e {
+	case UpdateInvoiceScheduleResponseDtoAltTypeLocation:
 		return true
 	default:
 		return false
@@ -2909,6 +3143,72 @@ func (e ListInvoicesParamsSortOrder) Valid() bool {
 	case ListInvoicesParamsSortOrderAscend:
 		return true
 	case ListInvoicesParamsSortOrderDescend:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListInvoiceSchedulesParamsAltType.
+const (
+	ListInvoiceSchedulesParamsAltTypeLocation ListInvoiceSchedulesParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ListInvoiceSchedulesParamsAltType enum.
+func (e ListInvoiceSchedulesParamsAltType) Valid() bool {
+	switch e {
+	case ListInvoiceSchedulesParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListInvoiceSchedulesParamsPaymentMode.
+const (
+	ListInvoiceSchedulesParamsPaymentModeDefault ListInvoiceSchedulesParamsPaymentMode = "default"
+	ListInvoiceSchedulesParamsPaymentModeLive    ListInvoiceSchedulesParamsPaymentMode = "live"
+	ListInvoiceSchedulesParamsPaymentModeTest    ListInvoiceSchedulesParamsPaymentMode = "test"
+)
+
+// Valid indicates whether the value is a known member of the ListInvoiceSchedulesParamsPaymentMode enum.
+func (e ListInvoiceSchedulesParamsPaymentMode) Valid() bool {
+	switch e {
+	case ListInvoiceSchedulesParamsPaymentModeDefault:
+		return true
+	case ListInvoiceSchedulesParamsPaymentModeLive:
+		return true
+	case ListInvoiceSchedulesParamsPaymentModeTest:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteInvoiceScheduleParamsAltType.
+const (
+	DeleteInvoiceScheduleParamsAltTypeLocation DeleteInvoiceScheduleParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the DeleteInvoiceScheduleParamsAltType enum.
+func (e DeleteInvoiceScheduleParamsAltType) Valid() bool {
+	switch e {
+	case DeleteInvoiceScheduleParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetInvoiceScheduleParamsAltType.
+const (
+	GetInvoiceScheduleParamsAltTypeLocation GetInvoiceScheduleParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GetInvoiceScheduleParamsAltType enum.
+func (e GetInvoiceScheduleParamsAltType) Valid() bool {
+	switch e {
+	case GetInvoiceScheduleParamsAltTypeLocation:
 		return true
 	default:
 		return false
@@ -4605,6 +4905,150 @@ type CreateInvoiceResponseDtoAltType string
 // Example: draft
 type CreateInvoiceResponseDtoStatus string
 
+// CreateInvoiceScheduleDto defines model for CreateInvoiceScheduleDto.
+type CreateInvoiceScheduleDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType CreateInvoiceScheduleDtoAltType `json:"altType"`
+
+	// Attachments attachments for the invoice
+	Attachments *[]AttachmentsDto `json:"attachments,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Invoice
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool              `json:"automaticTaxesEnabled,omitempty"`
+	BusinessDetails       BusinessDetailsDto `json:"businessDetails"`
+	ContactDetails        ContactDetailsDto  `json:"contactDetails"`
+	Currency              string             `json:"currency"`
+	Discount              DiscountDto        `json:"discount"`
+
+	// InvoiceNumberPrefix prefix for invoice number
+	//
+	// Example: INV-
+	InvoiceNumberPrefix *string          `json:"invoiceNumberPrefix,omitempty"`
+	Items               []InvoiceItemDto `json:"items"`
+
+	// LateFeesConfiguration Late fees configuration for the invoices
+	LateFeesConfiguration *LateFeesConfigurationDto `json:"lateFeesConfiguration,omitempty"`
+	LiveMode              bool                      `json:"liveMode"`
+
+	// MiscellaneousCharges miscellaneous charges for the invoice
+	MiscellaneousCharges *ProcessingFeeDto `json:"miscellaneousCharges,omitempty"`
+	Name                 string            `json:"name"`
+
+	// PaymentMethods Payment Methods for Invoices
+	PaymentMethods *PaymentMethodDto          `json:"paymentMethods,omitempty"`
+	Schedule       InvoicesScheduleOptionsDto `json:"schedule"`
+	TermsNotes     *string                    `json:"termsNotes,omitempty"`
+
+	// TipsConfiguration Configuration for tips on invoices
+	TipsConfiguration *TipsConfigurationDto `json:"tipsConfiguration,omitempty"`
+	Title             *string               `json:"title,omitempty"`
+}
+
+// CreateInvoiceScheduleDtoAltType Alt Type
+//
+// Example: location
+type CreateInvoiceScheduleDtoAltType string
+
+// CreateInvoiceScheduleResponseDto defines model for CreateInvoiceScheduleResponseDto.
+type CreateInvoiceScheduleResponseDto struct {
+	// ID Schedule Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                                  `json:"altId"`
+	AltType CreateInvoiceScheduleResponseDtoAltType `json:"altType"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails BusinessDetailsDto `json:"businessDetails"`
+
+	// CompiledTermsNotes Compiled terms notes
+	//
+	// Example: Confidential
+	CompiledTermsNotes string `json:"compiledTermsNotes"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *DiscountDto `json:"discount,omitempty"`
+
+	// Invoices List of invoices
+	Invoices []DefaultInvoiceResponseDto `json:"invoices"`
+
+	// Items Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	Items []map[string]interface{} `json:"items"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name     string                      `json:"name"`
+	Schedule *InvoicesScheduleOptionsDto `json:"schedule,omitempty"`
+
+	// Status Schedule Status
+	//
+	// Example: draft
+	Status string `json:"status"`
+
+	// TermsNotes Terms notes
+	//
+	// Example: Confidential
+	TermsNotes string `json:"termsNotes"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// CreateInvoiceScheduleResponseDtoAltType defines model for CreateInvoiceScheduleResponseDto.AltType.
+type CreateInvoiceScheduleResponseDtoAltType string
+
 // CreateInvoiceTemplateDto defines model for CreateInvoiceTemplateDto.
 type CreateInvoiceTemplateDto struct {
 	// AltID location Id / company Id based on altType
@@ -4907,6 +5351,124 @@ type CustomValuesListSuccessfulResponseDto struct {
 	CustomValues *[]CustomValueSchema `json:"customValues,omitempty"`
 }
 
+// DefaultInvoiceResponseDto defines model for DefaultInvoiceResponseDto.
+type DefaultInvoiceResponseDto struct {
+	// ID Invoice Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                           `json:"altId"`
+	AltType DefaultInvoiceResponseDtoAltType `json:"altType"`
+
+	// AmountDue Total Amount Due
+	//
+	// Example: 999
+	AmountDue float64 `json:"amountDue"`
+
+	// AmountPaid Amount Paid
+	//
+	// Example: 0
+	AmountPaid float64 `json:"amountPaid"`
+
+	// AutomaticTaxesCalculated Is Automatic taxes calculated for the Invoice items
+	//
+	// Example: true
+	AutomaticTaxesCalculated *bool `json:"automaticTaxesCalculated,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Invoice
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool `json:"automaticTaxesEnabled,omitempty"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails map[string]interface{} `json:"businessDetails"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails map[string]interface{} `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *map[string]interface{} `json:"discount,omitempty"`
+
+	// DueDate Due date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	DueDate string `json:"dueDate"`
+
+	// InvoiceItems Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	InvoiceItems []map[string]interface{} `json:"invoiceItems"`
+
+	// InvoiceNumber Invoice Number
+	InvoiceNumber float64 `json:"invoiceNumber"`
+
+	// IssueDate Issue date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	IssueDate string `json:"issueDate"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name string `json:"name"`
+
+	// PaymentSchedule split invoice into payment schedule summing up to full invoice amount
+	PaymentSchedule *map[string]interface{} `json:"paymentSchedule,omitempty"`
+
+	// Status Invoice Status
+	//
+	// Example: draft
+	Status DefaultInvoiceResponseDtoStatus `json:"status"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// DefaultInvoiceResponseDtoAltType defines model for DefaultInvoiceResponseDto.AltType.
+type DefaultInvoiceResponseDtoAltType string
+
+// DefaultInvoiceResponseDtoStatus Invoice Status
+//
+// Example: draft
+type DefaultInvoiceResponseDtoStatus string
+
 // DeleteAppointmentSchema defines model for DeleteAppointmentSchema.
 type DeleteAppointmentSchema = map[string]interface{}
 
@@ -5039,6 +5601,14 @@ type DeleteInvoiceResponseDtoAltType string
 //
 // Example: draft
 type DeleteInvoiceResponseDtoStatus string
+
+// DeleteInvoiceScheduleResponseDto defines model for DeleteInvoiceScheduleResponseDto.
+type DeleteInvoiceScheduleResponseDto struct {
+	// Success success
+	//
+	// Example: true
+	Success bool `json:"success"`
+}
 
 // DeleteInvoiceTemplateResponseDto defines model for DeleteInvoiceTemplateResponseDto.
 type DeleteInvoiceTemplateResponseDto struct {
@@ -5711,6 +6281,97 @@ type GetPostOpportunitySuccessfulResponseDto struct {
 	Opportunity *SearchOpportunitiesResponseSchema `json:"opportunity,omitempty"`
 }
 
+// GetScheduleResponseDto defines model for GetScheduleResponseDto.
+type GetScheduleResponseDto struct {
+	// ID Schedule Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                        `json:"altId"`
+	AltType GetScheduleResponseDtoAltType `json:"altType"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails BusinessDetailsDto `json:"businessDetails"`
+
+	// CompiledTermsNotes Compiled terms notes
+	//
+	// Example: Confidential
+	CompiledTermsNotes string `json:"compiledTermsNotes"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *DiscountDto `json:"discount,omitempty"`
+
+	// Invoices List of invoices
+	Invoices []DefaultInvoiceResponseDto `json:"invoices"`
+
+	// Items Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	Items []map[string]interface{} `json:"items"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name     string                      `json:"name"`
+	Schedule *InvoicesScheduleOptionsDto `json:"schedule,omitempty"`
+
+	// Status Schedule Status
+	//
+	// Example: draft
+	Status string `json:"status"`
+
+	// TermsNotes Terms notes
+	//
+	// Example: Confidential
+	TermsNotes string `json:"termsNotes"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// GetScheduleResponseDtoAltType defines model for GetScheduleResponseDto.AltType.
+type GetScheduleResponseDtoAltType string
+
 // GetTemplateResponseDto defines model for GetTemplateResponseDto.
 type GetTemplateResponseDto struct {
 	// ID Template Id
@@ -6088,6 +6749,86 @@ type InvoiceItemDto struct {
 // Example: one_time
 type InvoiceItemDtoType string
 
+// InvoicesCustomRRuleOptionsDto defines model for InvoicesCustomRRuleOptionsDto.
+type InvoicesCustomRRuleOptionsDto struct {
+	// Count Max number of task executions
+	//
+	// Example: 10
+	Count *float64 `json:"count,omitempty"`
+
+	// DayOfMonth -1, 1, 2, 3, ..., 27, 28
+	//
+	// Example: 15
+	DayOfMonth *float64 `json:"dayOfMonth,omitempty"`
+
+	// DayOfWeek Example: mo
+	DayOfWeek *InvoicesCustomRRuleOptionsDtoDayOfWeek `json:"dayOfWeek,omitempty"`
+
+	// DaysBefore Execute task number of days before
+	//
+	// Example: 5
+	DaysBefore *float64 `json:"daysBefore,omitempty"`
+
+	// EndDate End date in YYYY-MM-DD format
+	//
+	// Example: 2029-11-01
+	EndDate *string `json:"endDate,omitempty"`
+
+	// EndTime End time in HH:mm:ss format
+	//
+	// Example: 18:45:00
+	EndTime *string `json:"endTime,omitempty"`
+
+	// EndType End type like after, by, count
+	//
+	// Example: by
+	EndType *string `json:"endType,omitempty"`
+
+	// Interval Example: 2
+	Interval float64 `json:"interval"`
+
+	// IntervalType Example: monthly
+	IntervalType InvoicesCustomRRuleOptionsDtoIntervalType `json:"intervalType"`
+
+	// MonthOfYear Example: jan
+	MonthOfYear *InvoicesCustomRRuleOptionsDtoMonthOfYear `json:"monthOfYear,omitempty"`
+
+	// NumOfWeek -1, 1, 2, 3, 4
+	//
+	// Example: -1
+	NumOfWeek *float64 `json:"numOfWeek,omitempty"`
+
+	// StartDate Start date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	StartDate string `json:"startDate"`
+
+	// StartTime Start time in HH:mm:ss format
+	//
+	// Example: 20:45:00
+	StartTime *string `json:"startTime,omitempty"`
+
+	// UseStartAsPrimaryUserAccepted Start as primary user accepted date
+	//
+	// Example: true
+	UseStartAsPrimaryUserAccepted *bool `json:"useStartAsPrimaryUserAccepted,omitempty"`
+}
+
+// InvoicesCustomRRuleOptionsDtoDayOfWeek Example: mo
+type InvoicesCustomRRuleOptionsDtoDayOfWeek string
+
+// InvoicesCustomRRuleOptionsDtoIntervalType Example: monthly
+type InvoicesCustomRRuleOptionsDtoIntervalType string
+
+// InvoicesCustomRRuleOptionsDtoMonthOfYear Example: jan
+type InvoicesCustomRRuleOptionsDtoMonthOfYear string
+
+// InvoicesScheduleOptionsDto defines model for InvoicesScheduleOptionsDto.
+type InvoicesScheduleOptionsDto struct {
+	ExecuteAt *string                        `json:"executeAt,omitempty"`
+	Rrule     *InvoicesCustomRRuleOptionsDto `json:"rrule,omitempty"`
+}
+
 // ItemTaxDto defines model for ItemTaxDto.
 type ItemTaxDto struct {
 	ID          string                 `json:"_id"`
@@ -6210,6 +6951,16 @@ type ListOrdersResponseDto struct {
 
 	// TotalCount total orders count
 	TotalCount float64 `json:"totalCount"`
+}
+
+// ListSchedulesResponseDto defines model for ListSchedulesResponseDto.
+type ListSchedulesResponseDto struct {
+	Schedules []GetScheduleResponseDto `json:"schedules"`
+
+	// Total Total number of Schedules
+	//
+	// Example: 100
+	Total float64 `json:"total"`
 }
 
 // ListTemplatesResponseDto defines model for ListTemplatesResponseDto.
@@ -8115,6 +8866,131 @@ type UpdateInvoiceResponseDtoAltType string
 // Example: draft
 type UpdateInvoiceResponseDtoStatus string
 
+// UpdateInvoiceScheduleDto defines model for UpdateInvoiceScheduleDto.
+type UpdateInvoiceScheduleDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType UpdateInvoiceScheduleDtoAltType `json:"altType"`
+
+	// Attachments attachments for the invoice
+	Attachments     *[]AttachmentsDto  `json:"attachments,omitempty"`
+	BusinessDetails BusinessDetailsDto `json:"businessDetails"`
+	ContactDetails  ContactDetailsDto  `json:"contactDetails"`
+	Currency        string             `json:"currency"`
+	Discount        DiscountDto        `json:"discount"`
+	Items           []InvoiceItemDto   `json:"items"`
+	LiveMode        bool               `json:"liveMode"`
+
+	// MiscellaneousCharges miscellaneous charges for the invoice
+	MiscellaneousCharges *ProcessingFeeDto          `json:"miscellaneousCharges,omitempty"`
+	Name                 string                     `json:"name"`
+	Schedule             InvoicesScheduleOptionsDto `json:"schedule"`
+	TermsNotes           *string                    `json:"termsNotes,omitempty"`
+	Title                *string                    `json:"title,omitempty"`
+}
+
+// UpdateInvoiceScheduleDtoAltType Alt Type
+//
+// Example: location
+type UpdateInvoiceScheduleDtoAltType string
+
+// UpdateInvoiceScheduleResponseDto defines model for UpdateInvoiceScheduleResponseDto.
+type UpdateInvoiceScheduleResponseDto struct {
+	// ID Schedule Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                                  `json:"altId"`
+	AltType UpdateInvoiceScheduleResponseDtoAltType `json:"altType"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails BusinessDetailsDto `json:"businessDetails"`
+
+	// CompiledTermsNotes Compiled terms notes
+	//
+	// Example: Confidential
+	CompiledTermsNotes string `json:"compiledTermsNotes"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *DiscountDto `json:"discount,omitempty"`
+
+	// Invoices List of invoices
+	Invoices []DefaultInvoiceResponseDto `json:"invoices"`
+
+	// Items Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	Items []map[string]interface{} `json:"items"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name     string                      `json:"name"`
+	Schedule *InvoicesScheduleOptionsDto `json:"schedule,omitempty"`
+
+	// Status Schedule Status
+	//
+	// Example: draft
+	Status string `json:"status"`
+
+	// TermsNotes Terms notes
+	//
+	// Example: Confidential
+	TermsNotes string `json:"termsNotes"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// UpdateInvoiceScheduleResponseDtoAltType defines model for UpdateInvoiceScheduleResponseDto.AltType.
+type UpdateInvoiceScheduleResponseDtoAltType string
+
 // UpdateInvoiceTemplateDto defines model for UpdateInvoiceTemplateDto.
 type UpdateInvoiceTemplateDto struct {
 	// AltID location Id / company Id based on altType
@@ -8742,6 +9618,66 @@ type ListInvoicesParamsSortField string
 // ListInvoicesParamsSortOrder defines parameters for ListInvoices.
 type ListInvoicesParamsSortOrder string
 
+// ListInvoiceSchedulesParams defines parameters for ListInvoiceSchedules.
+type ListInvoiceSchedulesParams struct {
+	// AltID location Id / company Id based on altType
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType Alt Type
+	AltType ListInvoiceSchedulesParamsAltType `form:"altType" json:"altType"`
+
+	// Status status to be filtered
+	Status *string `form:"status,omitempty" json:"status,omitempty"`
+
+	// StartAt startAt in YYYY-MM-DD format
+	StartAt *string `form:"startAt,omitempty" json:"startAt,omitempty"`
+
+	// EndAt endAt in YYYY-MM-DD format
+	EndAt *string `form:"endAt,omitempty" json:"endAt,omitempty"`
+
+	// Search To search for an invoice by id / name / email / phoneNo
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+
+	// PaymentMode payment mode
+	PaymentMode *ListInvoiceSchedulesParamsPaymentMode `form:"paymentMode,omitempty" json:"paymentMode,omitempty"`
+
+	// Limit Limit the number of items to return
+	Limit string `form:"limit" json:"limit"`
+
+	// Offset Number of items to skip
+	Offset string `form:"offset" json:"offset"`
+}
+
+// ListInvoiceSchedulesParamsAltType defines parameters for ListInvoiceSchedules.
+type ListInvoiceSchedulesParamsAltType string
+
+// ListInvoiceSchedulesParamsPaymentMode defines parameters for ListInvoiceSchedules.
+type ListInvoiceSchedulesParamsPaymentMode string
+
+// DeleteInvoiceScheduleParams defines parameters for DeleteInvoiceSchedule.
+type DeleteInvoiceScheduleParams struct {
+	// AltID location Id / company Id based on altType
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType Alt Type
+	AltType DeleteInvoiceScheduleParamsAltType `form:"altType" json:"altType"`
+}
+
+// DeleteInvoiceScheduleParamsAltType defines parameters for DeleteInvoiceSchedule.
+type DeleteInvoiceScheduleParamsAltType string
+
+// GetInvoiceScheduleParams defines parameters for GetInvoiceSchedule.
+type GetInvoiceScheduleParams struct {
+	// AltID location Id / company Id based on altType
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType Alt Type
+	AltType GetInvoiceScheduleParamsAltType `form:"altType" json:"altType"`
+}
+
+// GetInvoiceScheduleParamsAltType defines parameters for GetInvoiceSchedule.
+type GetInvoiceScheduleParamsAltType string
+
 // ListInvoiceTemplatesParams defines parameters for ListInvoiceTemplates.
 type ListInvoiceTemplatesParams struct {
 	// AltID location Id / company Id based on altType
@@ -9120,6 +10056,12 @@ type UpdateTaskJSONRequestBody = UpdateTaskBody
 
 // CreateInvoiceJSONRequestBody defines body for CreateInvoice for application/json ContentType.
 type CreateInvoiceJSONRequestBody = CreateInvoiceDto
+
+// CreateInvoiceScheduleJSONRequestBody defines body for CreateInvoiceSchedule for application/json ContentType.
+type CreateInvoiceScheduleJSONRequestBody = CreateInvoiceScheduleDto
+
+// UpdateInvoiceScheduleJSONRequestBody defines body for UpdateInvoiceSchedule for application/json ContentType.
+type UpdateInvoiceScheduleJSONRequestBody = UpdateInvoiceScheduleDto
 
 // CreateInvoiceTemplateJSONRequestBody defines body for CreateInvoiceTemplate for application/json ContentType.
 type CreateInvoiceTemplateJSONRequestBody = CreateInvoiceTemplateDto
@@ -11076,6 +12018,63 @@ type ClientInterface interface {
 	// Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
 	CreateInvoice(ctx context.Context, body CreateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListInvoiceSchedules List schedules
+	//
+	// API to get list of schedules.
+	//
+	// Corresponds with GET /invoices/schedule (the `ListInvoiceSchedules` operationId).
+	ListInvoiceSchedules(ctx context.Context, params *ListInvoiceSchedulesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateInvoiceScheduleWithBody Create Invoice Schedule
+	//
+	// API to create an invoice Schedule.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/schedule (the `CreateInvoiceSchedule` operationId).
+	CreateInvoiceScheduleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateInvoiceSchedule Create Invoice Schedule
+	//
+	// API to create an invoice Schedule.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/schedule (the `CreateInvoiceSchedule` operationId).
+	CreateInvoiceSchedule(ctx context.Context, body CreateInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteInvoiceSchedule Delete schedule
+	//
+	// API to delete an schedule by schedule id.
+	//
+	// Corresponds with DELETE /invoices/schedule/{scheduleId} (the `DeleteInvoiceSchedule` operationId).
+	DeleteInvoiceSchedule(ctx context.Context, scheduleID string, params *DeleteInvoiceScheduleParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetInvoiceSchedule Get an schedule
+	//
+	// API to get an schedule by schedule id.
+	//
+	// Corresponds with GET /invoices/schedule/{scheduleId} (the `GetInvoiceSchedule` operationId).
+	GetInvoiceSchedule(ctx context.Context, scheduleID string, params *GetInvoiceScheduleParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoiceScheduleWithBody Update schedule
+	//
+	// API to update an schedule by schedule id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /invoices/schedule/{scheduleId} (the `UpdateInvoiceSchedule` operationId).
+	UpdateInvoiceScheduleWithBody(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoiceSchedule Update schedule
+	//
+	// API to update an schedule by schedule id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /invoices/schedule/{scheduleId} (the `UpdateInvoiceSchedule` operationId).
+	UpdateInvoiceSchedule(ctx context.Context, scheduleID string, body UpdateInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListInvoiceTemplates List templates
 	//
 	// API to get list of templates.
@@ -12581,6 +13580,133 @@ func (c *Client) CreateInvoiceWithBody(ctx context.Context, contentType string, 
 // Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
 func (c *Client) CreateInvoice(ctx context.Context, body CreateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateInvoiceRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListInvoiceSchedules List schedules
+//
+// API to get list of schedules.
+//
+// Corresponds with GET /invoices/schedule (the `ListInvoiceSchedules` operationId).
+func (c *Client) ListInvoiceSchedules(ctx context.Context, params *ListInvoiceSchedulesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListInvoiceSchedulesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateInvoiceScheduleWithBody Create Invoice Schedule
+//
+// API to create an invoice Schedule.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/schedule (the `CreateInvoiceSchedule` operationId).
+func (c *Client) CreateInvoiceScheduleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateInvoiceScheduleRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateInvoiceSchedule Create Invoice Schedule
+//
+// API to create an invoice Schedule.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/schedule (the `CreateInvoiceSchedule` operationId).
+func (c *Client) CreateInvoiceSchedule(ctx context.Context, body CreateInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateInvoiceScheduleRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteInvoiceSchedule Delete schedule
+//
+// API to delete an schedule by schedule id.
+//
+// Corresponds with DELETE /invoices/schedule/{scheduleId} (the `DeleteInvoiceSchedule` operationId).
+func (c *Client) DeleteInvoiceSchedule(ctx context.Context, scheduleID string, params *DeleteInvoiceScheduleParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteInvoiceScheduleRequest(c.Server, scheduleID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetInvoiceSchedule Get an schedule
+//
+// API to get an schedule by schedule id.
+//
+// Corresponds with GET /invoices/schedule/{scheduleId} (the `GetInvoiceSchedule` operationId).
+func (c *Client) GetInvoiceSchedule(ctx context.Context, scheduleID string, params *GetInvoiceScheduleParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetInvoiceScheduleRequest(c.Server, scheduleID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoiceScheduleWithBody Update schedule
+//
+// API to update an schedule by schedule id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /invoices/schedule/{scheduleId} (the `UpdateInvoiceSchedule` operationId).
+func (c *Client) UpdateInvoiceScheduleWithBody(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoiceScheduleRequestWithBody(c.Server, scheduleID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoiceSchedule Update schedule
+//
+// API to update an schedule by schedule id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /invoices/schedule/{scheduleId} (the `UpdateInvoiceSchedule` operationId).
+func (c *Client) UpdateInvoiceSchedule(ctx context.Context, scheduleID string, body UpdateInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoiceScheduleRequest(c.Server, scheduleID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -15680,6 +16806,357 @@ func NewCreateInvoiceRequestWithBody(server string, contentType string, body io.
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListInvoiceSchedulesRequest constructs an http.Request for the ListInvoiceSchedules method
+func NewListInvoiceSchedulesRequest(server string, params *ListInvoiceSchedulesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/schedule")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartAt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startAt", *params.StartAt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndAt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endAt", *params.EndAt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PaymentMode != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "paymentMode", *params.PaymentMode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateInvoiceScheduleRequest calls the generic CreateInvoiceSchedule builder with application/json body
+func NewCreateInvoiceScheduleRequest(server string, body CreateInvoiceScheduleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateInvoiceScheduleRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateInvoiceScheduleRequestWithBody constructs an http.Request for the CreateInvoiceSchedule method, with any body, and a specified content type
+func NewCreateInvoiceScheduleRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/schedule")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteInvoiceScheduleRequest constructs an http.Request for the DeleteInvoiceSchedule method
+func NewDeleteInvoiceScheduleRequest(server string, scheduleID string, params *DeleteInvoiceScheduleParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "scheduleId", scheduleID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/schedule/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetInvoiceScheduleRequest constructs an http.Request for the GetInvoiceSchedule method
+func NewGetInvoiceScheduleRequest(server string, scheduleID string, params *GetInvoiceScheduleParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "scheduleId", scheduleID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/schedule/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateInvoiceScheduleRequest calls the generic UpdateInvoiceSchedule builder with application/json body
+func NewUpdateInvoiceScheduleRequest(server string, scheduleID string, body UpdateInvoiceScheduleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateInvoiceScheduleRequestWithBody(server, scheduleID, "application/json", bodyReader)
+}
+
+// NewUpdateInvoiceScheduleRequestWithBody constructs an http.Request for the UpdateInvoiceSchedule method, with any body, and a specified content type
+func NewUpdateInvoiceScheduleRequestWithBody(server string, scheduleID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "scheduleId", scheduleID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/schedule/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -18955,6 +20432,69 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
 	CreateInvoiceWithResponse(ctx context.Context, body CreateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvoiceResponse, error)
+
+	// ListInvoiceSchedulesWithResponse List schedules
+	//
+	// API to get list of schedules.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/schedule (the `ListInvoiceSchedules` operationId).
+	ListInvoiceSchedulesWithResponse(ctx context.Context, params *ListInvoiceSchedulesParams, reqEditors ...RequestEditorFn) (*ListInvoiceSchedulesResponse, error)
+
+	// CreateInvoiceScheduleWithBodyWithResponse Create Invoice Schedule
+	//
+	// API to create an invoice Schedule.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/schedule (the `CreateInvoiceSchedule` operationId).
+	CreateInvoiceScheduleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInvoiceScheduleResponse, error)
+
+	// CreateInvoiceScheduleWithResponse Create Invoice Schedule
+	//
+	// API to create an invoice Schedule.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/schedule (the `CreateInvoiceSchedule` operationId).
+	CreateInvoiceScheduleWithResponse(ctx context.Context, body CreateInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvoiceScheduleResponse, error)
+
+	// DeleteInvoiceScheduleWithResponse Delete schedule
+	//
+	// API to delete an schedule by schedule id.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /invoices/schedule/{scheduleId} (the `DeleteInvoiceSchedule` operationId).
+	DeleteInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, params *DeleteInvoiceScheduleParams, reqEditors ...RequestEditorFn) (*DeleteInvoiceScheduleResponse, error)
+
+	// GetInvoiceScheduleWithResponse Get an schedule
+	//
+	// API to get an schedule by schedule id.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/schedule/{scheduleId} (the `GetInvoiceSchedule` operationId).
+	GetInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, params *GetInvoiceScheduleParams, reqEditors ...RequestEditorFn) (*GetInvoiceScheduleResponse, error)
+
+	// UpdateInvoiceScheduleWithBodyWithResponse Update schedule
+	//
+	// API to update an schedule by schedule id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /invoices/schedule/{scheduleId} (the `UpdateInvoiceSchedule` operationId).
+	UpdateInvoiceScheduleWithBodyWithResponse(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoiceScheduleResponse, error)
+
+	// UpdateInvoiceScheduleWithResponse Update schedule
+	//
+	// API to update an schedule by schedule id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /invoices/schedule/{scheduleId} (the `UpdateInvoiceSchedule` operationId).
+	UpdateInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, body UpdateInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceScheduleResponse, error)
 
 	// ListInvoiceTemplatesWithResponse List templates
 	//
@@ -22957,6 +24497,421 @@ func (r CreateInvoiceResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListInvoiceSchedulesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListSchedulesResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListInvoiceSchedulesResponse) GetJSON200() *ListSchedulesResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListInvoiceSchedulesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListInvoiceSchedulesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListInvoiceSchedulesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListInvoiceSchedulesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListInvoiceSchedulesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListInvoiceSchedulesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListInvoiceSchedulesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListInvoiceSchedulesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListInvoiceSchedulesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListInvoiceSchedulesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateInvoiceScheduleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateInvoiceScheduleResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateInvoiceScheduleResponse) GetJSON200() *CreateInvoiceScheduleResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateInvoiceScheduleResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateInvoiceScheduleResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateInvoiceScheduleResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateInvoiceScheduleResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateInvoiceScheduleResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateInvoiceScheduleResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateInvoiceScheduleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateInvoiceScheduleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateInvoiceScheduleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateInvoiceScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteInvoiceScheduleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeleteInvoiceScheduleResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteInvoiceScheduleResponse) GetJSON200() *DeleteInvoiceScheduleResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteInvoiceScheduleResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteInvoiceScheduleResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteInvoiceScheduleResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteInvoiceScheduleResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteInvoiceScheduleResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteInvoiceScheduleResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteInvoiceScheduleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteInvoiceScheduleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteInvoiceScheduleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteInvoiceScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetInvoiceScheduleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetScheduleResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetInvoiceScheduleResponse) GetJSON200() *GetScheduleResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetInvoiceScheduleResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetInvoiceScheduleResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetInvoiceScheduleResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetInvoiceScheduleResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetInvoiceScheduleResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetInvoiceScheduleResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetInvoiceScheduleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetInvoiceScheduleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetInvoiceScheduleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetInvoiceScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateInvoiceScheduleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UpdateInvoiceScheduleResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateInvoiceScheduleResponse) GetJSON200() *UpdateInvoiceScheduleResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateInvoiceScheduleResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateInvoiceScheduleResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateInvoiceScheduleResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateInvoiceScheduleResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateInvoiceScheduleResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateInvoiceScheduleResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateInvoiceScheduleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateInvoiceScheduleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateInvoiceScheduleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateInvoiceScheduleResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -27279,6 +29234,111 @@ func (c *ClientWithResponses) CreateInvoiceWithResponse(ctx context.Context, bod
 	return ParseCreateInvoiceResponse(rsp)
 }
 
+// ListInvoiceSchedulesWithResponse List schedules
+//
+// API to get list of schedules.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/schedule (the `ListInvoiceSchedules` operationId).
+func (c *ClientWithResponses) ListInvoiceSchedulesWithResponse(ctx context.Context, params *ListInvoiceSchedulesParams, reqEditors ...RequestEditorFn) (*ListInvoiceSchedulesResponse, error) {
+	rsp, err := c.ListInvoiceSchedules(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListInvoiceSchedulesResponse(rsp)
+}
+
+// CreateInvoiceScheduleWithBodyWithResponse Create Invoice Schedule
+//
+// API to create an invoice Schedule.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/schedule (the `CreateInvoiceSchedule` operationId).
+func (c *ClientWithResponses) CreateInvoiceScheduleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInvoiceScheduleResponse, error) {
+	rsp, err := c.CreateInvoiceScheduleWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateInvoiceScheduleResponse(rsp)
+}
+
+// CreateInvoiceScheduleWithResponse Create Invoice Schedule
+//
+// API to create an invoice Schedule.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/schedule (the `CreateInvoiceSchedule` operationId).
+func (c *ClientWithResponses) CreateInvoiceScheduleWithResponse(ctx context.Context, body CreateInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvoiceScheduleResponse, error) {
+	rsp, err := c.CreateInvoiceSchedule(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateInvoiceScheduleResponse(rsp)
+}
+
+// DeleteInvoiceScheduleWithResponse Delete schedule
+//
+// API to delete an schedule by schedule id.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /invoices/schedule/{scheduleId} (the `DeleteInvoiceSchedule` operationId).
+func (c *ClientWithResponses) DeleteInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, params *DeleteInvoiceScheduleParams, reqEditors ...RequestEditorFn) (*DeleteInvoiceScheduleResponse, error) {
+	rsp, err := c.DeleteInvoiceSchedule(ctx, scheduleID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteInvoiceScheduleResponse(rsp)
+}
+
+// GetInvoiceScheduleWithResponse Get an schedule
+//
+// API to get an schedule by schedule id.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/schedule/{scheduleId} (the `GetInvoiceSchedule` operationId).
+func (c *ClientWithResponses) GetInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, params *GetInvoiceScheduleParams, reqEditors ...RequestEditorFn) (*GetInvoiceScheduleResponse, error) {
+	rsp, err := c.GetInvoiceSchedule(ctx, scheduleID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetInvoiceScheduleResponse(rsp)
+}
+
+// UpdateInvoiceScheduleWithBodyWithResponse Update schedule
+//
+// API to update an schedule by schedule id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /invoices/schedule/{scheduleId} (the `UpdateInvoiceSchedule` operationId).
+func (c *ClientWithResponses) UpdateInvoiceScheduleWithBodyWithResponse(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoiceScheduleResponse, error) {
+	rsp, err := c.UpdateInvoiceScheduleWithBody(ctx, scheduleID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoiceScheduleResponse(rsp)
+}
+
+// UpdateInvoiceScheduleWithResponse Update schedule
+//
+// API to update an schedule by schedule id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /invoices/schedule/{scheduleId} (the `UpdateInvoiceSchedule` operationId).
+func (c *ClientWithResponses) UpdateInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, body UpdateInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceScheduleResponse, error) {
+	rsp, err := c.UpdateInvoiceSchedule(ctx, scheduleID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoiceScheduleResponse(rsp)
+}
+
 // ListInvoiceTemplatesWithResponse List templates
 //
 // API to get list of templates.
@@ -30918,6 +32978,346 @@ func ParseCreateInvoiceResponse(rsp *http.Response) (*CreateInvoiceResponse, err
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest CreateInvoiceResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListInvoiceSchedulesResponse parses an HTTP response from a ListInvoiceSchedulesWithResponse call
+func ParseListInvoiceSchedulesResponse(rsp *http.Response) (*ListInvoiceSchedulesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListInvoiceSchedulesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListSchedulesResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateInvoiceScheduleResponse parses an HTTP response from a CreateInvoiceScheduleWithResponse call
+func ParseCreateInvoiceScheduleResponse(rsp *http.Response) (*CreateInvoiceScheduleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateInvoiceScheduleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateInvoiceScheduleResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteInvoiceScheduleResponse parses an HTTP response from a DeleteInvoiceScheduleWithResponse call
+func ParseDeleteInvoiceScheduleResponse(rsp *http.Response) (*DeleteInvoiceScheduleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteInvoiceScheduleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeleteInvoiceScheduleResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetInvoiceScheduleResponse parses an HTTP response from a GetInvoiceScheduleWithResponse call
+func ParseGetInvoiceScheduleResponse(rsp *http.Response) (*GetInvoiceScheduleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetInvoiceScheduleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetScheduleResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateInvoiceScheduleResponse parses an HTTP response from a UpdateInvoiceScheduleWithResponse call
+func ParseUpdateInvoiceScheduleResponse(rsp *http.Response) (*UpdateInvoiceScheduleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateInvoiceScheduleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UpdateInvoiceScheduleResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -371,7 +371,10 @@ func (g *protogen) serviceFile(doc string, ops []op) ([]byte, error) {
 			fmt.Fprintf(&rpcs, "    option (hlgate.v1.upstream) = {operation_id: %q};\n", o.ID)
 		}
 		method, path, body := strings.ToLower(o.Method), restPath(o.Path), ""
-		if o.Body != nil {
+		if o.Body != nil && o.Method != "DELETE" {
+			// A DELETE's body (an estimate's altId) comes over REST as
+			// query parameters; the generic path still sends it upstream
+			// as the body the document declares.
 			body = "*"
 		}
 		if o.RPC != nil {

@@ -1899,6 +1899,1404 @@ func (x *UpdateInvoiceResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// ListInvoiceSchedulesRequest is the request of ListInvoiceSchedules.
+type ListInvoiceSchedulesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// status to be filtered
+	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// startAt in YYYY-MM-DD format
+	StartAt *string `protobuf:"bytes,3,opt,name=start_at,json=startAt,proto3,oneof" json:"start_at,omitempty"`
+	// endAt in YYYY-MM-DD format
+	EndAt *string `protobuf:"bytes,4,opt,name=end_at,json=endAt,proto3,oneof" json:"end_at,omitempty"`
+	// To search for an invoice by id / name / email / phoneNo
+	Search *string `protobuf:"bytes,5,opt,name=search,proto3,oneof" json:"search,omitempty"`
+	// payment mode
+	PaymentMode *string `protobuf:"bytes,6,opt,name=payment_mode,json=paymentMode,proto3,oneof" json:"payment_mode,omitempty"`
+	// The most records per page; 0 means the default. At most 100.
+	PageSize int32 `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInvoiceSchedulesRequest) Reset() {
+	*x = ListInvoiceSchedulesRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInvoiceSchedulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInvoiceSchedulesRequest) ProtoMessage() {}
+
+func (x *ListInvoiceSchedulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInvoiceSchedulesRequest.ProtoReflect.Descriptor instead.
+func (*ListInvoiceSchedulesRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListInvoiceSchedulesRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *ListInvoiceSchedulesRequest) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *ListInvoiceSchedulesRequest) GetStartAt() string {
+	if x != nil && x.StartAt != nil {
+		return *x.StartAt
+	}
+	return ""
+}
+
+func (x *ListInvoiceSchedulesRequest) GetEndAt() string {
+	if x != nil && x.EndAt != nil {
+		return *x.EndAt
+	}
+	return ""
+}
+
+func (x *ListInvoiceSchedulesRequest) GetSearch() string {
+	if x != nil && x.Search != nil {
+		return *x.Search
+	}
+	return ""
+}
+
+func (x *ListInvoiceSchedulesRequest) GetPaymentMode() string {
+	if x != nil && x.PaymentMode != nil {
+		return *x.PaymentMode
+	}
+	return ""
+}
+
+func (x *ListInvoiceSchedulesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListInvoiceSchedulesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListInvoiceSchedulesResponse is HighLevel's answer to ListInvoiceSchedules,
+// without loss.
+type ListInvoiceSchedulesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's schedules.
+	Schedules []*GetScheduleResponseDto `protobuf:"bytes,1,rep,name=schedules,proto3" json:"schedules,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The number of matching records (HighLevel's total).
+	TotalSize int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInvoiceSchedulesResponse) Reset() {
+	*x = ListInvoiceSchedulesResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInvoiceSchedulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInvoiceSchedulesResponse) ProtoMessage() {}
+
+func (x *ListInvoiceSchedulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInvoiceSchedulesResponse.ProtoReflect.Descriptor instead.
+func (*ListInvoiceSchedulesResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListInvoiceSchedulesResponse) GetSchedules() []*GetScheduleResponseDto {
+	if x != nil {
+		return x.Schedules
+	}
+	return nil
+}
+
+func (x *ListInvoiceSchedulesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListInvoiceSchedulesResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *ListInvoiceSchedulesResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateInvoiceScheduleRequest is the request of CreateInvoiceSchedule.
+type CreateInvoiceScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Alt Type
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// The body's name.
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The body's contactDetails.
+	ContactDetails *ContactDetailsDto `protobuf:"bytes,4,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// The body's schedule.
+	Schedule *InvoicesScheduleOptionsDto `protobuf:"bytes,5,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// The body's liveMode.
+	LiveMode *bool `protobuf:"varint,6,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// The body's businessDetails.
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,7,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// The body's currency.
+	Currency *string `protobuf:"bytes,8,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// The body's items.
+	Items []*InvoiceItemDto `protobuf:"bytes,9,rep,name=items,proto3" json:"items,omitempty"`
+	// Automatic taxes enabled for the Invoice
+	AutomaticTaxesEnabled *bool `protobuf:"varint,10,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// The body's discount.
+	Discount *DiscountDto `protobuf:"bytes,11,opt,name=discount,proto3" json:"discount,omitempty"`
+	// The body's termsNotes.
+	TermsNotes *string `protobuf:"bytes,12,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// The body's title.
+	Title *string `protobuf:"bytes,13,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Configuration for tips on invoices
+	TipsConfiguration *TipsConfigurationDto `protobuf:"bytes,14,opt,name=tips_configuration,json=tipsConfiguration,proto3" json:"tips_configuration,omitempty"`
+	// Late fees configuration for the invoices
+	LateFeesConfiguration *LateFeesConfigurationDto `protobuf:"bytes,15,opt,name=late_fees_configuration,json=lateFeesConfiguration,proto3" json:"late_fees_configuration,omitempty"`
+	// prefix for invoice number
+	InvoiceNumberPrefix *string `protobuf:"bytes,16,opt,name=invoice_number_prefix,json=invoiceNumberPrefix,proto3,oneof" json:"invoice_number_prefix,omitempty"`
+	// Payment Methods for Invoices
+	PaymentMethods *PaymentMethodDto `protobuf:"bytes,17,opt,name=payment_methods,json=paymentMethods,proto3" json:"payment_methods,omitempty"`
+	// attachments for the invoice
+	Attachments []*AttachmentsDto `protobuf:"bytes,18,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// miscellaneous charges for the invoice
+	MiscellaneousCharges *ProcessingFeeDto `protobuf:"bytes,19,opt,name=miscellaneous_charges,json=miscellaneousCharges,proto3" json:"miscellaneous_charges,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *CreateInvoiceScheduleRequest) Reset() {
+	*x = CreateInvoiceScheduleRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateInvoiceScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateInvoiceScheduleRequest) ProtoMessage() {}
+
+func (x *CreateInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
+func (*CreateInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CreateInvoiceScheduleRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleRequest) GetContactDetails() *ContactDetailsDto {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *CreateInvoiceScheduleRequest) GetSchedule() *InvoicesScheduleOptionsDto {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *CreateInvoiceScheduleRequest) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *CreateInvoiceScheduleRequest) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *CreateInvoiceScheduleRequest) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleRequest) GetItems() []*InvoiceItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *CreateInvoiceScheduleRequest) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *CreateInvoiceScheduleRequest) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *CreateInvoiceScheduleRequest) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleRequest) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleRequest) GetTipsConfiguration() *TipsConfigurationDto {
+	if x != nil {
+		return x.TipsConfiguration
+	}
+	return nil
+}
+
+func (x *CreateInvoiceScheduleRequest) GetLateFeesConfiguration() *LateFeesConfigurationDto {
+	if x != nil {
+		return x.LateFeesConfiguration
+	}
+	return nil
+}
+
+func (x *CreateInvoiceScheduleRequest) GetInvoiceNumberPrefix() string {
+	if x != nil && x.InvoiceNumberPrefix != nil {
+		return *x.InvoiceNumberPrefix
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleRequest) GetPaymentMethods() *PaymentMethodDto {
+	if x != nil {
+		return x.PaymentMethods
+	}
+	return nil
+}
+
+func (x *CreateInvoiceScheduleRequest) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *CreateInvoiceScheduleRequest) GetMiscellaneousCharges() *ProcessingFeeDto {
+	if x != nil {
+		return x.MiscellaneousCharges
+	}
+	return nil
+}
+
+// CreateInvoiceScheduleResponse is HighLevel's answer to
+// CreateInvoiceSchedule, without loss.
+type CreateInvoiceScheduleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Schedule Id
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Schedule Status
+	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Live Mode
+	LiveMode *bool `protobuf:"varint,3,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,4,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,5,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Name of the invoice
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The answer's schedule.
+	Schedule *InvoicesScheduleOptionsDto `protobuf:"bytes,7,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// List of invoices
+	Invoices []*DefaultInvoiceResponseDto `protobuf:"bytes,8,rep,name=invoices,proto3" json:"invoices,omitempty"`
+	// Business Details
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,9,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,10,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Contact Details
+	ContactDetails *ContactDetailsDto `protobuf:"bytes,11,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Discount
+	Discount *DiscountDto `protobuf:"bytes,12,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Invoice Items
+	Items []*structpb.Struct `protobuf:"bytes,13,rep,name=items,proto3" json:"items,omitempty"`
+	// Total Amount
+	Total *float64 `protobuf:"fixed64,14,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,15,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Terms notes
+	TermsNotes *string `protobuf:"bytes,16,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Compiled terms notes
+	CompiledTermsNotes *string `protobuf:"bytes,17,opt,name=compiled_terms_notes,json=compiledTermsNotes,proto3,oneof" json:"compiled_terms_notes,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,18,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,19,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,20,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateInvoiceScheduleResponse) Reset() {
+	*x = CreateInvoiceScheduleResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateInvoiceScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateInvoiceScheduleResponse) ProtoMessage() {}
+
+func (x *CreateInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
+func (*CreateInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CreateInvoiceScheduleResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleResponse) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *CreateInvoiceScheduleResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleResponse) GetSchedule() *InvoicesScheduleOptionsDto {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *CreateInvoiceScheduleResponse) GetInvoices() []*DefaultInvoiceResponseDto {
+	if x != nil {
+		return x.Invoices
+	}
+	return nil
+}
+
+func (x *CreateInvoiceScheduleResponse) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *CreateInvoiceScheduleResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleResponse) GetContactDetails() *ContactDetailsDto {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *CreateInvoiceScheduleResponse) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *CreateInvoiceScheduleResponse) GetItems() []*structpb.Struct {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *CreateInvoiceScheduleResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *CreateInvoiceScheduleResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleResponse) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleResponse) GetCompiledTermsNotes() string {
+	if x != nil && x.CompiledTermsNotes != nil {
+		return *x.CompiledTermsNotes
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *CreateInvoiceScheduleResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DeleteInvoiceScheduleRequest is the request of DeleteInvoiceSchedule.
+type DeleteInvoiceScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Schedule Id
+	ScheduleId    string `protobuf:"bytes,2,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteInvoiceScheduleRequest) Reset() {
+	*x = DeleteInvoiceScheduleRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteInvoiceScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteInvoiceScheduleRequest) ProtoMessage() {}
+
+func (x *DeleteInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
+func (*DeleteInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DeleteInvoiceScheduleRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DeleteInvoiceScheduleRequest) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
+// DeleteInvoiceScheduleResponse is HighLevel's answer to
+// DeleteInvoiceSchedule, without loss.
+type DeleteInvoiceScheduleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// success
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteInvoiceScheduleResponse) Reset() {
+	*x = DeleteInvoiceScheduleResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteInvoiceScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteInvoiceScheduleResponse) ProtoMessage() {}
+
+func (x *DeleteInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
+func (*DeleteInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DeleteInvoiceScheduleResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *DeleteInvoiceScheduleResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetInvoiceScheduleRequest is the request of GetInvoiceSchedule.
+type GetInvoiceScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Schedule Id
+	ScheduleId    string `protobuf:"bytes,2,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInvoiceScheduleRequest) Reset() {
+	*x = GetInvoiceScheduleRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInvoiceScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInvoiceScheduleRequest) ProtoMessage() {}
+
+func (x *GetInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
+func (*GetInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetInvoiceScheduleRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetInvoiceScheduleRequest) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
+// GetInvoiceScheduleResponse is HighLevel's answer to GetInvoiceSchedule,
+// without loss.
+type GetInvoiceScheduleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Schedule Id
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Schedule Status
+	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Live Mode
+	LiveMode *bool `protobuf:"varint,3,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,4,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,5,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Name of the invoice
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The answer's schedule.
+	Schedule *InvoicesScheduleOptionsDto `protobuf:"bytes,7,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// List of invoices
+	Invoices []*DefaultInvoiceResponseDto `protobuf:"bytes,8,rep,name=invoices,proto3" json:"invoices,omitempty"`
+	// Business Details
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,9,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,10,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Contact Details
+	ContactDetails *ContactDetailsDto `protobuf:"bytes,11,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Discount
+	Discount *DiscountDto `protobuf:"bytes,12,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Invoice Items
+	Items []*structpb.Struct `protobuf:"bytes,13,rep,name=items,proto3" json:"items,omitempty"`
+	// Total Amount
+	Total *float64 `protobuf:"fixed64,14,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,15,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Terms notes
+	TermsNotes *string `protobuf:"bytes,16,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Compiled terms notes
+	CompiledTermsNotes *string `protobuf:"bytes,17,opt,name=compiled_terms_notes,json=compiledTermsNotes,proto3,oneof" json:"compiled_terms_notes,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,18,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,19,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,20,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInvoiceScheduleResponse) Reset() {
+	*x = GetInvoiceScheduleResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInvoiceScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInvoiceScheduleResponse) ProtoMessage() {}
+
+func (x *GetInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
+func (*GetInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetInvoiceScheduleResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetInvoiceScheduleResponse) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *GetInvoiceScheduleResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *GetInvoiceScheduleResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *GetInvoiceScheduleResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *GetInvoiceScheduleResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *GetInvoiceScheduleResponse) GetSchedule() *InvoicesScheduleOptionsDto {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *GetInvoiceScheduleResponse) GetInvoices() []*DefaultInvoiceResponseDto {
+	if x != nil {
+		return x.Invoices
+	}
+	return nil
+}
+
+func (x *GetInvoiceScheduleResponse) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *GetInvoiceScheduleResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *GetInvoiceScheduleResponse) GetContactDetails() *ContactDetailsDto {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *GetInvoiceScheduleResponse) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *GetInvoiceScheduleResponse) GetItems() []*structpb.Struct {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *GetInvoiceScheduleResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *GetInvoiceScheduleResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *GetInvoiceScheduleResponse) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *GetInvoiceScheduleResponse) GetCompiledTermsNotes() string {
+	if x != nil && x.CompiledTermsNotes != nil {
+		return *x.CompiledTermsNotes
+	}
+	return ""
+}
+
+func (x *GetInvoiceScheduleResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *GetInvoiceScheduleResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *GetInvoiceScheduleResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpdateInvoiceScheduleRequest is the request of UpdateInvoiceSchedule.
+type UpdateInvoiceScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Schedule Id
+	ScheduleId string `protobuf:"bytes,2,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
+	// Alt Type
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// The body's name.
+	Name *string `protobuf:"bytes,4,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The body's contactDetails.
+	ContactDetails *ContactDetailsDto `protobuf:"bytes,5,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// The body's schedule.
+	Schedule *InvoicesScheduleOptionsDto `protobuf:"bytes,6,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// The body's liveMode.
+	LiveMode *bool `protobuf:"varint,7,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// The body's businessDetails.
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,8,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// The body's currency.
+	Currency *string `protobuf:"bytes,9,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// The body's items.
+	Items []*InvoiceItemDto `protobuf:"bytes,10,rep,name=items,proto3" json:"items,omitempty"`
+	// The body's discount.
+	Discount *DiscountDto `protobuf:"bytes,11,opt,name=discount,proto3" json:"discount,omitempty"`
+	// The body's termsNotes.
+	TermsNotes *string `protobuf:"bytes,12,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// The body's title.
+	Title *string `protobuf:"bytes,13,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// attachments for the invoice
+	Attachments []*AttachmentsDto `protobuf:"bytes,14,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// miscellaneous charges for the invoice
+	MiscellaneousCharges *ProcessingFeeDto `protobuf:"bytes,15,opt,name=miscellaneous_charges,json=miscellaneousCharges,proto3" json:"miscellaneous_charges,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *UpdateInvoiceScheduleRequest) Reset() {
+	*x = UpdateInvoiceScheduleRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateInvoiceScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateInvoiceScheduleRequest) ProtoMessage() {}
+
+func (x *UpdateInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
+func (*UpdateInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *UpdateInvoiceScheduleRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleRequest) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleRequest) GetContactDetails() *ContactDetailsDto {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceScheduleRequest) GetSchedule() *InvoicesScheduleOptionsDto {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceScheduleRequest) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *UpdateInvoiceScheduleRequest) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceScheduleRequest) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleRequest) GetItems() []*InvoiceItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceScheduleRequest) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceScheduleRequest) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleRequest) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleRequest) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceScheduleRequest) GetMiscellaneousCharges() *ProcessingFeeDto {
+	if x != nil {
+		return x.MiscellaneousCharges
+	}
+	return nil
+}
+
+// UpdateInvoiceScheduleResponse is HighLevel's answer to
+// UpdateInvoiceSchedule, without loss.
+type UpdateInvoiceScheduleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Schedule Id
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Schedule Status
+	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Live Mode
+	LiveMode *bool `protobuf:"varint,3,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,4,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,5,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Name of the invoice
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The answer's schedule.
+	Schedule *InvoicesScheduleOptionsDto `protobuf:"bytes,7,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// List of invoices
+	Invoices []*DefaultInvoiceResponseDto `protobuf:"bytes,8,rep,name=invoices,proto3" json:"invoices,omitempty"`
+	// Business Details
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,9,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,10,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Contact Details
+	ContactDetails *ContactDetailsDto `protobuf:"bytes,11,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Discount
+	Discount *DiscountDto `protobuf:"bytes,12,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Invoice Items
+	Items []*structpb.Struct `protobuf:"bytes,13,rep,name=items,proto3" json:"items,omitempty"`
+	// Total Amount
+	Total *float64 `protobuf:"fixed64,14,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,15,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Terms notes
+	TermsNotes *string `protobuf:"bytes,16,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Compiled terms notes
+	CompiledTermsNotes *string `protobuf:"bytes,17,opt,name=compiled_terms_notes,json=compiledTermsNotes,proto3,oneof" json:"compiled_terms_notes,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,18,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,19,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,20,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateInvoiceScheduleResponse) Reset() {
+	*x = UpdateInvoiceScheduleResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateInvoiceScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateInvoiceScheduleResponse) ProtoMessage() {}
+
+func (x *UpdateInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
+func (*UpdateInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetSchedule() *InvoicesScheduleOptionsDto {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetInvoices() []*DefaultInvoiceResponseDto {
+	if x != nil {
+		return x.Invoices
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetContactDetails() *ContactDetailsDto {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetItems() []*structpb.Struct {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetCompiledTermsNotes() string {
+	if x != nil && x.CompiledTermsNotes != nil {
+		return *x.CompiledTermsNotes
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceScheduleResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // ListInvoiceTemplatesRequest is the request of ListInvoiceTemplates.
 type ListInvoiceTemplatesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1925,7 +3323,7 @@ type ListInvoiceTemplatesRequest struct {
 
 func (x *ListInvoiceTemplatesRequest) Reset() {
 	*x = ListInvoiceTemplatesRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1937,7 +3335,7 @@ func (x *ListInvoiceTemplatesRequest) String() string {
 func (*ListInvoiceTemplatesRequest) ProtoMessage() {}
 
 func (x *ListInvoiceTemplatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1950,7 +3348,7 @@ func (x *ListInvoiceTemplatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvoiceTemplatesRequest.ProtoReflect.Descriptor instead.
 func (*ListInvoiceTemplatesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListInvoiceTemplatesRequest) GetLocationId() string {
@@ -2029,7 +3427,7 @@ type ListInvoiceTemplatesResponse struct {
 
 func (x *ListInvoiceTemplatesResponse) Reset() {
 	*x = ListInvoiceTemplatesResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2041,7 +3439,7 @@ func (x *ListInvoiceTemplatesResponse) String() string {
 func (*ListInvoiceTemplatesResponse) ProtoMessage() {}
 
 func (x *ListInvoiceTemplatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2054,7 +3452,7 @@ func (x *ListInvoiceTemplatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvoiceTemplatesResponse.ProtoReflect.Descriptor instead.
 func (*ListInvoiceTemplatesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListInvoiceTemplatesResponse) GetData() []*GetTemplateResponseDto {
@@ -2129,7 +3527,7 @@ type CreateInvoiceTemplateRequest struct {
 
 func (x *CreateInvoiceTemplateRequest) Reset() {
 	*x = CreateInvoiceTemplateRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2141,7 +3539,7 @@ func (x *CreateInvoiceTemplateRequest) String() string {
 func (*CreateInvoiceTemplateRequest) ProtoMessage() {}
 
 func (x *CreateInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2154,7 +3552,7 @@ func (x *CreateInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvoiceTemplateRequest.ProtoReflect.Descriptor instead.
 func (*CreateInvoiceTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateInvoiceTemplateRequest) GetLocationId() string {
@@ -2314,7 +3712,7 @@ type CreateInvoiceTemplateResponse struct {
 
 func (x *CreateInvoiceTemplateResponse) Reset() {
 	*x = CreateInvoiceTemplateResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2326,7 +3724,7 @@ func (x *CreateInvoiceTemplateResponse) String() string {
 func (*CreateInvoiceTemplateResponse) ProtoMessage() {}
 
 func (x *CreateInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2339,7 +3737,7 @@ func (x *CreateInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvoiceTemplateResponse.ProtoReflect.Descriptor instead.
 func (*CreateInvoiceTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateInvoiceTemplateResponse) GetId() string {
@@ -2447,7 +3845,7 @@ type DeleteInvoiceTemplateRequest struct {
 
 func (x *DeleteInvoiceTemplateRequest) Reset() {
 	*x = DeleteInvoiceTemplateRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2459,7 +3857,7 @@ func (x *DeleteInvoiceTemplateRequest) String() string {
 func (*DeleteInvoiceTemplateRequest) ProtoMessage() {}
 
 func (x *DeleteInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2472,7 +3870,7 @@ func (x *DeleteInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInvoiceTemplateRequest.ProtoReflect.Descriptor instead.
 func (*DeleteInvoiceTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeleteInvoiceTemplateRequest) GetLocationId() string {
@@ -2505,7 +3903,7 @@ type DeleteInvoiceTemplateResponse struct {
 
 func (x *DeleteInvoiceTemplateResponse) Reset() {
 	*x = DeleteInvoiceTemplateResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2517,7 +3915,7 @@ func (x *DeleteInvoiceTemplateResponse) String() string {
 func (*DeleteInvoiceTemplateResponse) ProtoMessage() {}
 
 func (x *DeleteInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2530,7 +3928,7 @@ func (x *DeleteInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInvoiceTemplateResponse.ProtoReflect.Descriptor instead.
 func (*DeleteInvoiceTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteInvoiceTemplateResponse) GetSuccess() bool {
@@ -2561,7 +3959,7 @@ type GetInvoiceTemplateRequest struct {
 
 func (x *GetInvoiceTemplateRequest) Reset() {
 	*x = GetInvoiceTemplateRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2573,7 +3971,7 @@ func (x *GetInvoiceTemplateRequest) String() string {
 func (*GetInvoiceTemplateRequest) ProtoMessage() {}
 
 func (x *GetInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2586,7 +3984,7 @@ func (x *GetInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceTemplateRequest.ProtoReflect.Descriptor instead.
 func (*GetInvoiceTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{16}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetInvoiceTemplateRequest) GetLocationId() string {
@@ -2641,7 +4039,7 @@ type GetInvoiceTemplateResponse struct {
 
 func (x *GetInvoiceTemplateResponse) Reset() {
 	*x = GetInvoiceTemplateResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2653,7 +4051,7 @@ func (x *GetInvoiceTemplateResponse) String() string {
 func (*GetInvoiceTemplateResponse) ProtoMessage() {}
 
 func (x *GetInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2666,7 +4064,7 @@ func (x *GetInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceTemplateResponse.ProtoReflect.Descriptor instead.
 func (*GetInvoiceTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{17}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetInvoiceTemplateResponse) GetId() string {
@@ -2794,7 +4192,7 @@ type UpdateInvoiceTemplateRequest struct {
 
 func (x *UpdateInvoiceTemplateRequest) Reset() {
 	*x = UpdateInvoiceTemplateRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2806,7 +4204,7 @@ func (x *UpdateInvoiceTemplateRequest) String() string {
 func (*UpdateInvoiceTemplateRequest) ProtoMessage() {}
 
 func (x *UpdateInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2819,7 +4217,7 @@ func (x *UpdateInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateInvoiceTemplateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateInvoiceTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpdateInvoiceTemplateRequest) GetLocationId() string {
@@ -2944,7 +4342,7 @@ type UpdateInvoiceTemplateResponse struct {
 
 func (x *UpdateInvoiceTemplateResponse) Reset() {
 	*x = UpdateInvoiceTemplateResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2956,7 +4354,7 @@ func (x *UpdateInvoiceTemplateResponse) String() string {
 func (*UpdateInvoiceTemplateResponse) ProtoMessage() {}
 
 func (x *UpdateInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2969,7 +4367,7 @@ func (x *UpdateInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateInvoiceTemplateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateInvoiceTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdateInvoiceTemplateResponse) GetId() string {
@@ -3412,6 +4810,227 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\v_updated_atB\x1a\n" +
 	"\x18_automatic_taxes_enabledB\x1d\n" +
 	"\x1b_automatic_taxes_calculated\"\xe7\x02\n" +
+	"\x1bListInvoiceSchedulesRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\tH\x00R\x06status\x88\x01\x01\x12\x1e\n" +
+	"\bstart_at\x18\x03 \x01(\tH\x01R\astartAt\x88\x01\x01\x12\x1a\n" +
+	"\x06end_at\x18\x04 \x01(\tH\x02R\x05endAt\x88\x01\x01\x12\x1b\n" +
+	"\x06search\x18\x05 \x01(\tH\x03R\x06search\x88\x01\x01\x12&\n" +
+	"\fpayment_mode\x18\x06 \x01(\tH\x04R\vpaymentMode\x88\x01\x01\x12\x1b\n" +
+	"\tpage_size\x18\a \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\b \x01(\tR\tpageTokenB\t\n" +
+	"\a_statusB\v\n" +
+	"\t_start_atB\t\n" +
+	"\a_end_atB\t\n" +
+	"\a_searchB\x0f\n" +
+	"\r_payment_mode\"\xe0\x01\n" +
+	"\x1cListInvoiceSchedulesResponse\x12?\n" +
+	"\tschedules\x18\x01 \x03(\v2!.hlgate.v1.GetScheduleResponseDtoR\tschedules\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xeb\t\n" +
+	"\x1cCreateInvoiceScheduleRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12#\n" +
+	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
+	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12J\n" +
+	"\x0fcontact_details\x18\x04 \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoB\x03\xe0A\x02R\x0econtactDetails\x12F\n" +
+	"\bschedule\x18\x05 \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoB\x03\xe0A\x02R\bschedule\x12%\n" +
+	"\tlive_mode\x18\x06 \x01(\bB\x03\xe0A\x02H\x02R\bliveMode\x88\x01\x01\x12M\n" +
+	"\x10business_details\x18\a \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x03\xe0A\x02R\x0fbusinessDetails\x12$\n" +
+	"\bcurrency\x18\b \x01(\tB\x03\xe0A\x02H\x03R\bcurrency\x88\x01\x01\x124\n" +
+	"\x05items\x18\t \x03(\v2\x19.hlgate.v1.InvoiceItemDtoB\x03\xe0A\x02R\x05items\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\n" +
+	" \x01(\bH\x04R\x15automaticTaxesEnabled\x88\x01\x01\x127\n" +
+	"\bdiscount\x18\v \x01(\v2\x16.hlgate.v1.DiscountDtoB\x03\xe0A\x02R\bdiscount\x12$\n" +
+	"\vterms_notes\x18\f \x01(\tH\x05R\n" +
+	"termsNotes\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\r \x01(\tH\x06R\x05title\x88\x01\x01\x12N\n" +
+	"\x12tips_configuration\x18\x0e \x01(\v2\x1f.hlgate.v1.TipsConfigurationDtoR\x11tipsConfiguration\x12[\n" +
+	"\x17late_fees_configuration\x18\x0f \x01(\v2#.hlgate.v1.LateFeesConfigurationDtoR\x15lateFeesConfiguration\x127\n" +
+	"\x15invoice_number_prefix\x18\x10 \x01(\tH\aR\x13invoiceNumberPrefix\x88\x01\x01\x12D\n" +
+	"\x0fpayment_methods\x18\x11 \x01(\v2\x1b.hlgate.v1.PaymentMethodDtoR\x0epaymentMethods\x12;\n" +
+	"\vattachments\x18\x12 \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12P\n" +
+	"\x15miscellaneous_charges\x18\x13 \x01(\v2\x1b.hlgate.v1.ProcessingFeeDtoR\x14miscellaneousChargesB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\f\n" +
+	"\n" +
+	"_live_modeB\v\n" +
+	"\t_currencyB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x0e\n" +
+	"\f_terms_notesB\b\n" +
+	"\x06_titleB\x18\n" +
+	"\x16_invoice_number_prefix\"\xa1\b\n" +
+	"\x1dCreateInvoiceScheduleResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x04 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x05 \x01(\tH\x04R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12A\n" +
+	"\bschedule\x18\a \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoR\bschedule\x12@\n" +
+	"\binvoices\x18\b \x03(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\binvoices\x12H\n" +
+	"\x10business_details\x18\t \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetails\x12\x1f\n" +
+	"\bcurrency\x18\n" +
+	" \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x0fcontact_details\x18\v \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoR\x0econtactDetails\x122\n" +
+	"\bdiscount\x18\f \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12-\n" +
+	"\x05items\x18\r \x03(\v2\x17.google.protobuf.StructR\x05items\x12\x19\n" +
+	"\x05total\x18\x0e \x01(\x01H\aR\x05total\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x0f \x01(\tH\bR\x05title\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x10 \x01(\tH\tR\n" +
+	"termsNotes\x88\x01\x01\x125\n" +
+	"\x14compiled_terms_notes\x18\x11 \x01(\tH\n" +
+	"R\x12compiledTermsNotes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_totalB\b\n" +
+	"\x06_titleB\x0e\n" +
+	"\f_terms_notesB\x17\n" +
+	"\x15_compiled_terms_notesB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"u\n" +
+	"\x1cDeleteInvoiceScheduleRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12$\n" +
+	"\vschedule_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"scheduleId\"\x84\x01\n" +
+	"\x1dDeleteInvoiceScheduleResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\"r\n" +
+	"\x19GetInvoiceScheduleRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12$\n" +
+	"\vschedule_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"scheduleId\"\x9e\b\n" +
+	"\x1aGetInvoiceScheduleResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x04 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x05 \x01(\tH\x04R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12A\n" +
+	"\bschedule\x18\a \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoR\bschedule\x12@\n" +
+	"\binvoices\x18\b \x03(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\binvoices\x12H\n" +
+	"\x10business_details\x18\t \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetails\x12\x1f\n" +
+	"\bcurrency\x18\n" +
+	" \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x0fcontact_details\x18\v \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoR\x0econtactDetails\x122\n" +
+	"\bdiscount\x18\f \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12-\n" +
+	"\x05items\x18\r \x03(\v2\x17.google.protobuf.StructR\x05items\x12\x19\n" +
+	"\x05total\x18\x0e \x01(\x01H\aR\x05total\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x0f \x01(\tH\bR\x05title\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x10 \x01(\tH\tR\n" +
+	"termsNotes\x88\x01\x01\x125\n" +
+	"\x14compiled_terms_notes\x18\x11 \x01(\tH\n" +
+	"R\x12compiledTermsNotes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_totalB\b\n" +
+	"\x06_titleB\x0e\n" +
+	"\f_terms_notesB\x17\n" +
+	"\x15_compiled_terms_notesB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"\xf2\x06\n" +
+	"\x1cUpdateInvoiceScheduleRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12$\n" +
+	"\vschedule_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"scheduleId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
+	"\x04name\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12J\n" +
+	"\x0fcontact_details\x18\x05 \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoB\x03\xe0A\x02R\x0econtactDetails\x12F\n" +
+	"\bschedule\x18\x06 \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoB\x03\xe0A\x02R\bschedule\x12%\n" +
+	"\tlive_mode\x18\a \x01(\bB\x03\xe0A\x02H\x02R\bliveMode\x88\x01\x01\x12M\n" +
+	"\x10business_details\x18\b \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x03\xe0A\x02R\x0fbusinessDetails\x12$\n" +
+	"\bcurrency\x18\t \x01(\tB\x03\xe0A\x02H\x03R\bcurrency\x88\x01\x01\x124\n" +
+	"\x05items\x18\n" +
+	" \x03(\v2\x19.hlgate.v1.InvoiceItemDtoB\x03\xe0A\x02R\x05items\x127\n" +
+	"\bdiscount\x18\v \x01(\v2\x16.hlgate.v1.DiscountDtoB\x03\xe0A\x02R\bdiscount\x12$\n" +
+	"\vterms_notes\x18\f \x01(\tH\x04R\n" +
+	"termsNotes\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\r \x01(\tH\x05R\x05title\x88\x01\x01\x12;\n" +
+	"\vattachments\x18\x0e \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12P\n" +
+	"\x15miscellaneous_charges\x18\x0f \x01(\v2\x1b.hlgate.v1.ProcessingFeeDtoR\x14miscellaneousChargesB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\f\n" +
+	"\n" +
+	"_live_modeB\v\n" +
+	"\t_currencyB\x0e\n" +
+	"\f_terms_notesB\b\n" +
+	"\x06_title\"\xa1\b\n" +
+	"\x1dUpdateInvoiceScheduleResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x04 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x05 \x01(\tH\x04R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12A\n" +
+	"\bschedule\x18\a \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoR\bschedule\x12@\n" +
+	"\binvoices\x18\b \x03(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\binvoices\x12H\n" +
+	"\x10business_details\x18\t \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetails\x12\x1f\n" +
+	"\bcurrency\x18\n" +
+	" \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x0fcontact_details\x18\v \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoR\x0econtactDetails\x122\n" +
+	"\bdiscount\x18\f \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12-\n" +
+	"\x05items\x18\r \x03(\v2\x17.google.protobuf.StructR\x05items\x12\x19\n" +
+	"\x05total\x18\x0e \x01(\x01H\aR\x05total\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x0f \x01(\tH\bR\x05title\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x10 \x01(\tH\tR\n" +
+	"termsNotes\x88\x01\x01\x125\n" +
+	"\x14compiled_terms_notes\x18\x11 \x01(\tH\n" +
+	"R\x12compiledTermsNotes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_totalB\b\n" +
+	"\x06_titleB\x0e\n" +
+	"\f_terms_notesB\x17\n" +
+	"\x15_compiled_terms_notesB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"\xe7\x02\n" +
 	"\x1bListInvoiceTemplatesRequest\x12/\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
@@ -3583,7 +5202,7 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x16_invoice_number_prefixB\b\n" +
 	"\x06_totalB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at2\x86\x0e\n" +
+	"\v_updated_at2\xeb\x15\n" +
 	"\x0fInvoicesService\x12\x90\x01\n" +
 	"\fListInvoices\x12\x1e.hlgate.v1.ListInvoicesRequest\x1a\x1f.hlgate.v1.ListInvoicesResponse\"?\xc2\xf3\x18\x0f\n" +
 	"\rlist-invoices\x82\xd3\xe4\x93\x02&\x12$/v1/locations/{location_id}/invoices\x12\x97\x01\n" +
@@ -3596,6 +5215,16 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\vget-invoice\x82\xd3\xe4\x93\x023\x121/v1/locations/{location_id}/invoices/{invoice_id}\x12\xa4\x01\n" +
 	"\rUpdateInvoice\x12\x1f.hlgate.v1.UpdateInvoiceRequest\x1a .hlgate.v1.UpdateInvoiceResponse\"P\xc2\xf3\x18\x10\n" +
 	"\x0eupdate-invoice\x82\xd3\xe4\x93\x026:\x01*\x1a1/v1/locations/{location_id}/invoices/{invoice_id}\x12\xba\x01\n" +
+	"\x14ListInvoiceSchedules\x12&.hlgate.v1.ListInvoiceSchedulesRequest\x1a'.hlgate.v1.ListInvoiceSchedulesResponse\"Q\xc2\xf3\x18\x18\n" +
+	"\x16list-invoice-schedules\x82\xd3\xe4\x93\x02/\x12-/v1/locations/{location_id}/invoices/schedule\x12\xc1\x01\n" +
+	"\x15CreateInvoiceSchedule\x12'.hlgate.v1.CreateInvoiceScheduleRequest\x1a(.hlgate.v1.CreateInvoiceScheduleResponse\"U\xc2\xf3\x18\x19\n" +
+	"\x17create-invoice-schedule\x82\xd3\xe4\x93\x022:\x01*\"-/v1/locations/{location_id}/invoices/schedule\x12\xcc\x01\n" +
+	"\x15DeleteInvoiceSchedule\x12'.hlgate.v1.DeleteInvoiceScheduleRequest\x1a(.hlgate.v1.DeleteInvoiceScheduleResponse\"`\xc2\xf3\x18\x19\n" +
+	"\x17delete-invoice-schedule\x82\xd3\xe4\x93\x02=*;/v1/locations/{location_id}/invoices/schedule/{schedule_id}\x12\xc0\x01\n" +
+	"\x12GetInvoiceSchedule\x12$.hlgate.v1.GetInvoiceScheduleRequest\x1a%.hlgate.v1.GetInvoiceScheduleResponse\"]\xc2\xf3\x18\x16\n" +
+	"\x14get-invoice-schedule\x82\xd3\xe4\x93\x02=\x12;/v1/locations/{location_id}/invoices/schedule/{schedule_id}\x12\xcf\x01\n" +
+	"\x15UpdateInvoiceSchedule\x12'.hlgate.v1.UpdateInvoiceScheduleRequest\x1a(.hlgate.v1.UpdateInvoiceScheduleResponse\"c\xc2\xf3\x18\x19\n" +
+	"\x17update-invoice-schedule\x82\xd3\xe4\x93\x02@:\x01*\x1a;/v1/locations/{location_id}/invoices/schedule/{schedule_id}\x12\xba\x01\n" +
 	"\x14ListInvoiceTemplates\x12&.hlgate.v1.ListInvoiceTemplatesRequest\x1a'.hlgate.v1.ListInvoiceTemplatesResponse\"Q\xc2\xf3\x18\x18\n" +
 	"\x16list-invoice-templates\x82\xd3\xe4\x93\x02/\x12-/v1/locations/{location_id}/invoices/template\x12\xc1\x01\n" +
 	"\x15CreateInvoiceTemplate\x12'.hlgate.v1.CreateInvoiceTemplateRequest\x1a(.hlgate.v1.CreateInvoiceTemplateResponse\"U\xc2\xf3\x18\x19\n" +
@@ -3619,7 +5248,7 @@ func file_hlgate_v1_invoices_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_invoices_service_proto_rawDescData
 }
 
-var file_hlgate_v1_invoices_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_hlgate_v1_invoices_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_hlgate_v1_invoices_service_proto_goTypes = []any{
 	(*ListInvoicesRequest)(nil),           // 0: hlgate.v1.ListInvoicesRequest
 	(*ListInvoicesResponse)(nil),          // 1: hlgate.v1.ListInvoicesResponse
@@ -3631,134 +5260,198 @@ var file_hlgate_v1_invoices_service_proto_goTypes = []any{
 	(*GetInvoiceResponse)(nil),            // 7: hlgate.v1.GetInvoiceResponse
 	(*UpdateInvoiceRequest)(nil),          // 8: hlgate.v1.UpdateInvoiceRequest
 	(*UpdateInvoiceResponse)(nil),         // 9: hlgate.v1.UpdateInvoiceResponse
-	(*ListInvoiceTemplatesRequest)(nil),   // 10: hlgate.v1.ListInvoiceTemplatesRequest
-	(*ListInvoiceTemplatesResponse)(nil),  // 11: hlgate.v1.ListInvoiceTemplatesResponse
-	(*CreateInvoiceTemplateRequest)(nil),  // 12: hlgate.v1.CreateInvoiceTemplateRequest
-	(*CreateInvoiceTemplateResponse)(nil), // 13: hlgate.v1.CreateInvoiceTemplateResponse
-	(*DeleteInvoiceTemplateRequest)(nil),  // 14: hlgate.v1.DeleteInvoiceTemplateRequest
-	(*DeleteInvoiceTemplateResponse)(nil), // 15: hlgate.v1.DeleteInvoiceTemplateResponse
-	(*GetInvoiceTemplateRequest)(nil),     // 16: hlgate.v1.GetInvoiceTemplateRequest
-	(*GetInvoiceTemplateResponse)(nil),    // 17: hlgate.v1.GetInvoiceTemplateResponse
-	(*UpdateInvoiceTemplateRequest)(nil),  // 18: hlgate.v1.UpdateInvoiceTemplateRequest
-	(*UpdateInvoiceTemplateResponse)(nil), // 19: hlgate.v1.UpdateInvoiceTemplateResponse
-	(*GetInvoiceResponseDto)(nil),         // 20: hlgate.v1.GetInvoiceResponseDto
-	(*structpb.Struct)(nil),               // 21: google.protobuf.Struct
-	(*BusinessDetailsDto)(nil),            // 22: hlgate.v1.BusinessDetailsDto
-	(*InvoiceItemDto)(nil),                // 23: hlgate.v1.InvoiceItemDto
-	(*DiscountDto)(nil),                   // 24: hlgate.v1.DiscountDto
-	(*ContactDetailsDto)(nil),             // 25: hlgate.v1.ContactDetailsDto
-	(*SentToDto)(nil),                     // 26: hlgate.v1.SentToDto
-	(*PaymentScheduleDto)(nil),            // 27: hlgate.v1.PaymentScheduleDto
-	(*LateFeesConfigurationDto)(nil),      // 28: hlgate.v1.LateFeesConfigurationDto
-	(*TipsConfigurationDto)(nil),          // 29: hlgate.v1.TipsConfigurationDto
-	(*PaymentMethodDto)(nil),              // 30: hlgate.v1.PaymentMethodDto
-	(*AttachmentsDto)(nil),                // 31: hlgate.v1.AttachmentsDto
-	(*ProcessingFeeDto)(nil),              // 32: hlgate.v1.ProcessingFeeDto
-	(*TotalSummaryDto)(nil),               // 33: hlgate.v1.TotalSummaryDto
-	(*RemindersConfigurationDto)(nil),     // 34: hlgate.v1.RemindersConfigurationDto
-	(*GetTemplateResponseDto)(nil),        // 35: hlgate.v1.GetTemplateResponseDto
+	(*ListInvoiceSchedulesRequest)(nil),   // 10: hlgate.v1.ListInvoiceSchedulesRequest
+	(*ListInvoiceSchedulesResponse)(nil),  // 11: hlgate.v1.ListInvoiceSchedulesResponse
+	(*CreateInvoiceScheduleRequest)(nil),  // 12: hlgate.v1.CreateInvoiceScheduleRequest
+	(*CreateInvoiceScheduleResponse)(nil), // 13: hlgate.v1.CreateInvoiceScheduleResponse
+	(*DeleteInvoiceScheduleRequest)(nil),  // 14: hlgate.v1.DeleteInvoiceScheduleRequest
+	(*DeleteInvoiceScheduleResponse)(nil), // 15: hlgate.v1.DeleteInvoiceScheduleResponse
+	(*GetInvoiceScheduleRequest)(nil),     // 16: hlgate.v1.GetInvoiceScheduleRequest
+	(*GetInvoiceScheduleResponse)(nil),    // 17: hlgate.v1.GetInvoiceScheduleResponse
+	(*UpdateInvoiceScheduleRequest)(nil),  // 18: hlgate.v1.UpdateInvoiceScheduleRequest
+	(*UpdateInvoiceScheduleResponse)(nil), // 19: hlgate.v1.UpdateInvoiceScheduleResponse
+	(*ListInvoiceTemplatesRequest)(nil),   // 20: hlgate.v1.ListInvoiceTemplatesRequest
+	(*ListInvoiceTemplatesResponse)(nil),  // 21: hlgate.v1.ListInvoiceTemplatesResponse
+	(*CreateInvoiceTemplateRequest)(nil),  // 22: hlgate.v1.CreateInvoiceTemplateRequest
+	(*CreateInvoiceTemplateResponse)(nil), // 23: hlgate.v1.CreateInvoiceTemplateResponse
+	(*DeleteInvoiceTemplateRequest)(nil),  // 24: hlgate.v1.DeleteInvoiceTemplateRequest
+	(*DeleteInvoiceTemplateResponse)(nil), // 25: hlgate.v1.DeleteInvoiceTemplateResponse
+	(*GetInvoiceTemplateRequest)(nil),     // 26: hlgate.v1.GetInvoiceTemplateRequest
+	(*GetInvoiceTemplateResponse)(nil),    // 27: hlgate.v1.GetInvoiceTemplateResponse
+	(*UpdateInvoiceTemplateRequest)(nil),  // 28: hlgate.v1.UpdateInvoiceTemplateRequest
+	(*UpdateInvoiceTemplateResponse)(nil), // 29: hlgate.v1.UpdateInvoiceTemplateResponse
+	(*GetInvoiceResponseDto)(nil),         // 30: hlgate.v1.GetInvoiceResponseDto
+	(*structpb.Struct)(nil),               // 31: google.protobuf.Struct
+	(*BusinessDetailsDto)(nil),            // 32: hlgate.v1.BusinessDetailsDto
+	(*InvoiceItemDto)(nil),                // 33: hlgate.v1.InvoiceItemDto
+	(*DiscountDto)(nil),                   // 34: hlgate.v1.DiscountDto
+	(*ContactDetailsDto)(nil),             // 35: hlgate.v1.ContactDetailsDto
+	(*SentToDto)(nil),                     // 36: hlgate.v1.SentToDto
+	(*PaymentScheduleDto)(nil),            // 37: hlgate.v1.PaymentScheduleDto
+	(*LateFeesConfigurationDto)(nil),      // 38: hlgate.v1.LateFeesConfigurationDto
+	(*TipsConfigurationDto)(nil),          // 39: hlgate.v1.TipsConfigurationDto
+	(*PaymentMethodDto)(nil),              // 40: hlgate.v1.PaymentMethodDto
+	(*AttachmentsDto)(nil),                // 41: hlgate.v1.AttachmentsDto
+	(*ProcessingFeeDto)(nil),              // 42: hlgate.v1.ProcessingFeeDto
+	(*TotalSummaryDto)(nil),               // 43: hlgate.v1.TotalSummaryDto
+	(*RemindersConfigurationDto)(nil),     // 44: hlgate.v1.RemindersConfigurationDto
+	(*GetScheduleResponseDto)(nil),        // 45: hlgate.v1.GetScheduleResponseDto
+	(*InvoicesScheduleOptionsDto)(nil),    // 46: hlgate.v1.InvoicesScheduleOptionsDto
+	(*DefaultInvoiceResponseDto)(nil),     // 47: hlgate.v1.DefaultInvoiceResponseDto
+	(*GetTemplateResponseDto)(nil),        // 48: hlgate.v1.GetTemplateResponseDto
 }
 var file_hlgate_v1_invoices_service_proto_depIdxs = []int32{
-	20, // 0: hlgate.v1.ListInvoicesResponse.invoices:type_name -> hlgate.v1.GetInvoiceResponseDto
-	21, // 1: hlgate.v1.ListInvoicesResponse.unmapped:type_name -> google.protobuf.Struct
-	22, // 2: hlgate.v1.CreateInvoiceRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	23, // 3: hlgate.v1.CreateInvoiceRequest.items:type_name -> hlgate.v1.InvoiceItemDto
-	24, // 4: hlgate.v1.CreateInvoiceRequest.discount:type_name -> hlgate.v1.DiscountDto
-	25, // 5: hlgate.v1.CreateInvoiceRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	26, // 6: hlgate.v1.CreateInvoiceRequest.sent_to:type_name -> hlgate.v1.SentToDto
-	27, // 7: hlgate.v1.CreateInvoiceRequest.payment_schedule:type_name -> hlgate.v1.PaymentScheduleDto
-	28, // 8: hlgate.v1.CreateInvoiceRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
-	29, // 9: hlgate.v1.CreateInvoiceRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
-	30, // 10: hlgate.v1.CreateInvoiceRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
-	31, // 11: hlgate.v1.CreateInvoiceRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
-	32, // 12: hlgate.v1.CreateInvoiceRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	21, // 13: hlgate.v1.CreateInvoiceResponse.business_details:type_name -> google.protobuf.Struct
-	21, // 14: hlgate.v1.CreateInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
-	21, // 15: hlgate.v1.CreateInvoiceResponse.discount:type_name -> google.protobuf.Struct
-	21, // 16: hlgate.v1.CreateInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
-	21, // 17: hlgate.v1.CreateInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
-	21, // 18: hlgate.v1.CreateInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
-	21, // 19: hlgate.v1.DeleteInvoiceResponse.business_details:type_name -> google.protobuf.Struct
-	21, // 20: hlgate.v1.DeleteInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
-	21, // 21: hlgate.v1.DeleteInvoiceResponse.discount:type_name -> google.protobuf.Struct
-	21, // 22: hlgate.v1.DeleteInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
-	21, // 23: hlgate.v1.DeleteInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
-	21, // 24: hlgate.v1.DeleteInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
-	21, // 25: hlgate.v1.GetInvoiceResponse.business_details:type_name -> google.protobuf.Struct
-	21, // 26: hlgate.v1.GetInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
-	21, // 27: hlgate.v1.GetInvoiceResponse.discount:type_name -> google.protobuf.Struct
-	21, // 28: hlgate.v1.GetInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
-	21, // 29: hlgate.v1.GetInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
-	33, // 30: hlgate.v1.GetInvoiceResponse.total_summary:type_name -> hlgate.v1.TotalSummaryDto
-	34, // 31: hlgate.v1.GetInvoiceResponse.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	21, // 32: hlgate.v1.GetInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
-	22, // 33: hlgate.v1.UpdateInvoiceRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	25, // 34: hlgate.v1.UpdateInvoiceRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	24, // 35: hlgate.v1.UpdateInvoiceRequest.discount:type_name -> hlgate.v1.DiscountDto
-	23, // 36: hlgate.v1.UpdateInvoiceRequest.invoice_items:type_name -> hlgate.v1.InvoiceItemDto
-	27, // 37: hlgate.v1.UpdateInvoiceRequest.payment_schedule:type_name -> hlgate.v1.PaymentScheduleDto
-	29, // 38: hlgate.v1.UpdateInvoiceRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
-	21, // 39: hlgate.v1.UpdateInvoiceRequest.xero_details:type_name -> google.protobuf.Struct
-	30, // 40: hlgate.v1.UpdateInvoiceRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
-	31, // 41: hlgate.v1.UpdateInvoiceRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
-	32, // 42: hlgate.v1.UpdateInvoiceRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	21, // 43: hlgate.v1.UpdateInvoiceResponse.business_details:type_name -> google.protobuf.Struct
-	21, // 44: hlgate.v1.UpdateInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
-	21, // 45: hlgate.v1.UpdateInvoiceResponse.discount:type_name -> google.protobuf.Struct
-	21, // 46: hlgate.v1.UpdateInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
-	21, // 47: hlgate.v1.UpdateInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
-	21, // 48: hlgate.v1.UpdateInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 49: hlgate.v1.ListInvoiceTemplatesResponse.data:type_name -> hlgate.v1.GetTemplateResponseDto
-	21, // 50: hlgate.v1.ListInvoiceTemplatesResponse.unmapped:type_name -> google.protobuf.Struct
-	22, // 51: hlgate.v1.CreateInvoiceTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	23, // 52: hlgate.v1.CreateInvoiceTemplateRequest.items:type_name -> hlgate.v1.InvoiceItemDto
-	24, // 53: hlgate.v1.CreateInvoiceTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
-	29, // 54: hlgate.v1.CreateInvoiceTemplateRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
-	28, // 55: hlgate.v1.CreateInvoiceTemplateRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
-	30, // 56: hlgate.v1.CreateInvoiceTemplateRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
-	32, // 57: hlgate.v1.CreateInvoiceTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	22, // 58: hlgate.v1.CreateInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	24, // 59: hlgate.v1.CreateInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
-	21, // 60: hlgate.v1.CreateInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
-	21, // 61: hlgate.v1.CreateInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
-	21, // 62: hlgate.v1.DeleteInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
-	22, // 63: hlgate.v1.GetInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	24, // 64: hlgate.v1.GetInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
-	21, // 65: hlgate.v1.GetInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
-	21, // 66: hlgate.v1.GetInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
-	22, // 67: hlgate.v1.UpdateInvoiceTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	23, // 68: hlgate.v1.UpdateInvoiceTemplateRequest.items:type_name -> hlgate.v1.InvoiceItemDto
-	24, // 69: hlgate.v1.UpdateInvoiceTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
-	32, // 70: hlgate.v1.UpdateInvoiceTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	22, // 71: hlgate.v1.UpdateInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	24, // 72: hlgate.v1.UpdateInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
-	21, // 73: hlgate.v1.UpdateInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
-	21, // 74: hlgate.v1.UpdateInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
-	0,  // 75: hlgate.v1.InvoicesService.ListInvoices:input_type -> hlgate.v1.ListInvoicesRequest
-	2,  // 76: hlgate.v1.InvoicesService.CreateInvoice:input_type -> hlgate.v1.CreateInvoiceRequest
-	4,  // 77: hlgate.v1.InvoicesService.DeleteInvoice:input_type -> hlgate.v1.DeleteInvoiceRequest
-	6,  // 78: hlgate.v1.InvoicesService.GetInvoice:input_type -> hlgate.v1.GetInvoiceRequest
-	8,  // 79: hlgate.v1.InvoicesService.UpdateInvoice:input_type -> hlgate.v1.UpdateInvoiceRequest
-	10, // 80: hlgate.v1.InvoicesService.ListInvoiceTemplates:input_type -> hlgate.v1.ListInvoiceTemplatesRequest
-	12, // 81: hlgate.v1.InvoicesService.CreateInvoiceTemplate:input_type -> hlgate.v1.CreateInvoiceTemplateRequest
-	14, // 82: hlgate.v1.InvoicesService.DeleteInvoiceTemplate:input_type -> hlgate.v1.DeleteInvoiceTemplateRequest
-	16, // 83: hlgate.v1.InvoicesService.GetInvoiceTemplate:input_type -> hlgate.v1.GetInvoiceTemplateRequest
-	18, // 84: hlgate.v1.InvoicesService.UpdateInvoiceTemplate:input_type -> hlgate.v1.UpdateInvoiceTemplateRequest
-	1,  // 85: hlgate.v1.InvoicesService.ListInvoices:output_type -> hlgate.v1.ListInvoicesResponse
-	3,  // 86: hlgate.v1.InvoicesService.CreateInvoice:output_type -> hlgate.v1.CreateInvoiceResponse
-	5,  // 87: hlgate.v1.InvoicesService.DeleteInvoice:output_type -> hlgate.v1.DeleteInvoiceResponse
-	7,  // 88: hlgate.v1.InvoicesService.GetInvoice:output_type -> hlgate.v1.GetInvoiceResponse
-	9,  // 89: hlgate.v1.InvoicesService.UpdateInvoice:output_type -> hlgate.v1.UpdateInvoiceResponse
-	11, // 90: hlgate.v1.InvoicesService.ListInvoiceTemplates:output_type -> hlgate.v1.ListInvoiceTemplatesResponse
-	13, // 91: hlgate.v1.InvoicesService.CreateInvoiceTemplate:output_type -> hlgate.v1.CreateInvoiceTemplateResponse
-	15, // 92: hlgate.v1.InvoicesService.DeleteInvoiceTemplate:output_type -> hlgate.v1.DeleteInvoiceTemplateResponse
-	17, // 93: hlgate.v1.InvoicesService.GetInvoiceTemplate:output_type -> hlgate.v1.GetInvoiceTemplateResponse
-	19, // 94: hlgate.v1.InvoicesService.UpdateInvoiceTemplate:output_type -> hlgate.v1.UpdateInvoiceTemplateResponse
-	85, // [85:95] is the sub-list for method output_type
-	75, // [75:85] is the sub-list for method input_type
-	75, // [75:75] is the sub-list for extension type_name
-	75, // [75:75] is the sub-list for extension extendee
-	0,  // [0:75] is the sub-list for field type_name
+	30,  // 0: hlgate.v1.ListInvoicesResponse.invoices:type_name -> hlgate.v1.GetInvoiceResponseDto
+	31,  // 1: hlgate.v1.ListInvoicesResponse.unmapped:type_name -> google.protobuf.Struct
+	32,  // 2: hlgate.v1.CreateInvoiceRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	33,  // 3: hlgate.v1.CreateInvoiceRequest.items:type_name -> hlgate.v1.InvoiceItemDto
+	34,  // 4: hlgate.v1.CreateInvoiceRequest.discount:type_name -> hlgate.v1.DiscountDto
+	35,  // 5: hlgate.v1.CreateInvoiceRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	36,  // 6: hlgate.v1.CreateInvoiceRequest.sent_to:type_name -> hlgate.v1.SentToDto
+	37,  // 7: hlgate.v1.CreateInvoiceRequest.payment_schedule:type_name -> hlgate.v1.PaymentScheduleDto
+	38,  // 8: hlgate.v1.CreateInvoiceRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
+	39,  // 9: hlgate.v1.CreateInvoiceRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
+	40,  // 10: hlgate.v1.CreateInvoiceRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	41,  // 11: hlgate.v1.CreateInvoiceRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	42,  // 12: hlgate.v1.CreateInvoiceRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	31,  // 13: hlgate.v1.CreateInvoiceResponse.business_details:type_name -> google.protobuf.Struct
+	31,  // 14: hlgate.v1.CreateInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
+	31,  // 15: hlgate.v1.CreateInvoiceResponse.discount:type_name -> google.protobuf.Struct
+	31,  // 16: hlgate.v1.CreateInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
+	31,  // 17: hlgate.v1.CreateInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
+	31,  // 18: hlgate.v1.CreateInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	31,  // 19: hlgate.v1.DeleteInvoiceResponse.business_details:type_name -> google.protobuf.Struct
+	31,  // 20: hlgate.v1.DeleteInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
+	31,  // 21: hlgate.v1.DeleteInvoiceResponse.discount:type_name -> google.protobuf.Struct
+	31,  // 22: hlgate.v1.DeleteInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
+	31,  // 23: hlgate.v1.DeleteInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
+	31,  // 24: hlgate.v1.DeleteInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	31,  // 25: hlgate.v1.GetInvoiceResponse.business_details:type_name -> google.protobuf.Struct
+	31,  // 26: hlgate.v1.GetInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
+	31,  // 27: hlgate.v1.GetInvoiceResponse.discount:type_name -> google.protobuf.Struct
+	31,  // 28: hlgate.v1.GetInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
+	31,  // 29: hlgate.v1.GetInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
+	43,  // 30: hlgate.v1.GetInvoiceResponse.total_summary:type_name -> hlgate.v1.TotalSummaryDto
+	44,  // 31: hlgate.v1.GetInvoiceResponse.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
+	31,  // 32: hlgate.v1.GetInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	32,  // 33: hlgate.v1.UpdateInvoiceRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	35,  // 34: hlgate.v1.UpdateInvoiceRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	34,  // 35: hlgate.v1.UpdateInvoiceRequest.discount:type_name -> hlgate.v1.DiscountDto
+	33,  // 36: hlgate.v1.UpdateInvoiceRequest.invoice_items:type_name -> hlgate.v1.InvoiceItemDto
+	37,  // 37: hlgate.v1.UpdateInvoiceRequest.payment_schedule:type_name -> hlgate.v1.PaymentScheduleDto
+	39,  // 38: hlgate.v1.UpdateInvoiceRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
+	31,  // 39: hlgate.v1.UpdateInvoiceRequest.xero_details:type_name -> google.protobuf.Struct
+	40,  // 40: hlgate.v1.UpdateInvoiceRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	41,  // 41: hlgate.v1.UpdateInvoiceRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	42,  // 42: hlgate.v1.UpdateInvoiceRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	31,  // 43: hlgate.v1.UpdateInvoiceResponse.business_details:type_name -> google.protobuf.Struct
+	31,  // 44: hlgate.v1.UpdateInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
+	31,  // 45: hlgate.v1.UpdateInvoiceResponse.discount:type_name -> google.protobuf.Struct
+	31,  // 46: hlgate.v1.UpdateInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
+	31,  // 47: hlgate.v1.UpdateInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
+	31,  // 48: hlgate.v1.UpdateInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	45,  // 49: hlgate.v1.ListInvoiceSchedulesResponse.schedules:type_name -> hlgate.v1.GetScheduleResponseDto
+	31,  // 50: hlgate.v1.ListInvoiceSchedulesResponse.unmapped:type_name -> google.protobuf.Struct
+	35,  // 51: hlgate.v1.CreateInvoiceScheduleRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	46,  // 52: hlgate.v1.CreateInvoiceScheduleRequest.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	32,  // 53: hlgate.v1.CreateInvoiceScheduleRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	33,  // 54: hlgate.v1.CreateInvoiceScheduleRequest.items:type_name -> hlgate.v1.InvoiceItemDto
+	34,  // 55: hlgate.v1.CreateInvoiceScheduleRequest.discount:type_name -> hlgate.v1.DiscountDto
+	39,  // 56: hlgate.v1.CreateInvoiceScheduleRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
+	38,  // 57: hlgate.v1.CreateInvoiceScheduleRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
+	40,  // 58: hlgate.v1.CreateInvoiceScheduleRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	41,  // 59: hlgate.v1.CreateInvoiceScheduleRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	42,  // 60: hlgate.v1.CreateInvoiceScheduleRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	46,  // 61: hlgate.v1.CreateInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	47,  // 62: hlgate.v1.CreateInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	32,  // 63: hlgate.v1.CreateInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	35,  // 64: hlgate.v1.CreateInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	34,  // 65: hlgate.v1.CreateInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
+	31,  // 66: hlgate.v1.CreateInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
+	31,  // 67: hlgate.v1.CreateInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	31,  // 68: hlgate.v1.DeleteInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	46,  // 69: hlgate.v1.GetInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	47,  // 70: hlgate.v1.GetInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	32,  // 71: hlgate.v1.GetInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	35,  // 72: hlgate.v1.GetInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	34,  // 73: hlgate.v1.GetInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
+	31,  // 74: hlgate.v1.GetInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
+	31,  // 75: hlgate.v1.GetInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	35,  // 76: hlgate.v1.UpdateInvoiceScheduleRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	46,  // 77: hlgate.v1.UpdateInvoiceScheduleRequest.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	32,  // 78: hlgate.v1.UpdateInvoiceScheduleRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	33,  // 79: hlgate.v1.UpdateInvoiceScheduleRequest.items:type_name -> hlgate.v1.InvoiceItemDto
+	34,  // 80: hlgate.v1.UpdateInvoiceScheduleRequest.discount:type_name -> hlgate.v1.DiscountDto
+	41,  // 81: hlgate.v1.UpdateInvoiceScheduleRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	42,  // 82: hlgate.v1.UpdateInvoiceScheduleRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	46,  // 83: hlgate.v1.UpdateInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	47,  // 84: hlgate.v1.UpdateInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	32,  // 85: hlgate.v1.UpdateInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	35,  // 86: hlgate.v1.UpdateInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	34,  // 87: hlgate.v1.UpdateInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
+	31,  // 88: hlgate.v1.UpdateInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
+	31,  // 89: hlgate.v1.UpdateInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	48,  // 90: hlgate.v1.ListInvoiceTemplatesResponse.data:type_name -> hlgate.v1.GetTemplateResponseDto
+	31,  // 91: hlgate.v1.ListInvoiceTemplatesResponse.unmapped:type_name -> google.protobuf.Struct
+	32,  // 92: hlgate.v1.CreateInvoiceTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	33,  // 93: hlgate.v1.CreateInvoiceTemplateRequest.items:type_name -> hlgate.v1.InvoiceItemDto
+	34,  // 94: hlgate.v1.CreateInvoiceTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
+	39,  // 95: hlgate.v1.CreateInvoiceTemplateRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
+	38,  // 96: hlgate.v1.CreateInvoiceTemplateRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
+	40,  // 97: hlgate.v1.CreateInvoiceTemplateRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	42,  // 98: hlgate.v1.CreateInvoiceTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	32,  // 99: hlgate.v1.CreateInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	34,  // 100: hlgate.v1.CreateInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	31,  // 101: hlgate.v1.CreateInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
+	31,  // 102: hlgate.v1.CreateInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	31,  // 103: hlgate.v1.DeleteInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	32,  // 104: hlgate.v1.GetInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	34,  // 105: hlgate.v1.GetInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	31,  // 106: hlgate.v1.GetInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
+	31,  // 107: hlgate.v1.GetInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	32,  // 108: hlgate.v1.UpdateInvoiceTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	33,  // 109: hlgate.v1.UpdateInvoiceTemplateRequest.items:type_name -> hlgate.v1.InvoiceItemDto
+	34,  // 110: hlgate.v1.UpdateInvoiceTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
+	42,  // 111: hlgate.v1.UpdateInvoiceTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	32,  // 112: hlgate.v1.UpdateInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	34,  // 113: hlgate.v1.UpdateInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	31,  // 114: hlgate.v1.UpdateInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
+	31,  // 115: hlgate.v1.UpdateInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	0,   // 116: hlgate.v1.InvoicesService.ListInvoices:input_type -> hlgate.v1.ListInvoicesRequest
+	2,   // 117: hlgate.v1.InvoicesService.CreateInvoice:input_type -> hlgate.v1.CreateInvoiceRequest
+	4,   // 118: hlgate.v1.InvoicesService.DeleteInvoice:input_type -> hlgate.v1.DeleteInvoiceRequest
+	6,   // 119: hlgate.v1.InvoicesService.GetInvoice:input_type -> hlgate.v1.GetInvoiceRequest
+	8,   // 120: hlgate.v1.InvoicesService.UpdateInvoice:input_type -> hlgate.v1.UpdateInvoiceRequest
+	10,  // 121: hlgate.v1.InvoicesService.ListInvoiceSchedules:input_type -> hlgate.v1.ListInvoiceSchedulesRequest
+	12,  // 122: hlgate.v1.InvoicesService.CreateInvoiceSchedule:input_type -> hlgate.v1.CreateInvoiceScheduleRequest
+	14,  // 123: hlgate.v1.InvoicesService.DeleteInvoiceSchedule:input_type -> hlgate.v1.DeleteInvoiceScheduleRequest
+	16,  // 124: hlgate.v1.InvoicesService.GetInvoiceSchedule:input_type -> hlgate.v1.GetInvoiceScheduleRequest
+	18,  // 125: hlgate.v1.InvoicesService.UpdateInvoiceSchedule:input_type -> hlgate.v1.UpdateInvoiceScheduleRequest
+	20,  // 126: hlgate.v1.InvoicesService.ListInvoiceTemplates:input_type -> hlgate.v1.ListInvoiceTemplatesRequest
+	22,  // 127: hlgate.v1.InvoicesService.CreateInvoiceTemplate:input_type -> hlgate.v1.CreateInvoiceTemplateRequest
+	24,  // 128: hlgate.v1.InvoicesService.DeleteInvoiceTemplate:input_type -> hlgate.v1.DeleteInvoiceTemplateRequest
+	26,  // 129: hlgate.v1.InvoicesService.GetInvoiceTemplate:input_type -> hlgate.v1.GetInvoiceTemplateRequest
+	28,  // 130: hlgate.v1.InvoicesService.UpdateInvoiceTemplate:input_type -> hlgate.v1.UpdateInvoiceTemplateRequest
+	1,   // 131: hlgate.v1.InvoicesService.ListInvoices:output_type -> hlgate.v1.ListInvoicesResponse
+	3,   // 132: hlgate.v1.InvoicesService.CreateInvoice:output_type -> hlgate.v1.CreateInvoiceResponse
+	5,   // 133: hlgate.v1.InvoicesService.DeleteInvoice:output_type -> hlgate.v1.DeleteInvoiceResponse
+	7,   // 134: hlgate.v1.InvoicesService.GetInvoice:output_type -> hlgate.v1.GetInvoiceResponse
+	9,   // 135: hlgate.v1.InvoicesService.UpdateInvoice:output_type -> hlgate.v1.UpdateInvoiceResponse
+	11,  // 136: hlgate.v1.InvoicesService.ListInvoiceSchedules:output_type -> hlgate.v1.ListInvoiceSchedulesResponse
+	13,  // 137: hlgate.v1.InvoicesService.CreateInvoiceSchedule:output_type -> hlgate.v1.CreateInvoiceScheduleResponse
+	15,  // 138: hlgate.v1.InvoicesService.DeleteInvoiceSchedule:output_type -> hlgate.v1.DeleteInvoiceScheduleResponse
+	17,  // 139: hlgate.v1.InvoicesService.GetInvoiceSchedule:output_type -> hlgate.v1.GetInvoiceScheduleResponse
+	19,  // 140: hlgate.v1.InvoicesService.UpdateInvoiceSchedule:output_type -> hlgate.v1.UpdateInvoiceScheduleResponse
+	21,  // 141: hlgate.v1.InvoicesService.ListInvoiceTemplates:output_type -> hlgate.v1.ListInvoiceTemplatesResponse
+	23,  // 142: hlgate.v1.InvoicesService.CreateInvoiceTemplate:output_type -> hlgate.v1.CreateInvoiceTemplateResponse
+	25,  // 143: hlgate.v1.InvoicesService.DeleteInvoiceTemplate:output_type -> hlgate.v1.DeleteInvoiceTemplateResponse
+	27,  // 144: hlgate.v1.InvoicesService.GetInvoiceTemplate:output_type -> hlgate.v1.GetInvoiceTemplateResponse
+	29,  // 145: hlgate.v1.InvoicesService.UpdateInvoiceTemplate:output_type -> hlgate.v1.UpdateInvoiceTemplateResponse
+	131, // [131:146] is the sub-list for method output_type
+	116, // [116:131] is the sub-list for method input_type
+	116, // [116:116] is the sub-list for extension type_name
+	116, // [116:116] is the sub-list for extension extendee
+	0,   // [0:116] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_invoices_service_proto_init() }
@@ -3782,13 +5475,20 @@ func file_hlgate_v1_invoices_service_proto_init() {
 	file_hlgate_v1_invoices_service_proto_msgTypes[17].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[18].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[19].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[20].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[22].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[23].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[25].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[27].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[28].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[29].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_invoices_service_proto_rawDesc), len(file_hlgate_v1_invoices_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

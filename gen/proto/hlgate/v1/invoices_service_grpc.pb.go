@@ -30,6 +30,11 @@ const (
 	InvoicesService_DeleteInvoice_FullMethodName         = "/hlgate.v1.InvoicesService/DeleteInvoice"
 	InvoicesService_GetInvoice_FullMethodName            = "/hlgate.v1.InvoicesService/GetInvoice"
 	InvoicesService_UpdateInvoice_FullMethodName         = "/hlgate.v1.InvoicesService/UpdateInvoice"
+	InvoicesService_ListInvoiceSchedules_FullMethodName  = "/hlgate.v1.InvoicesService/ListInvoiceSchedules"
+	InvoicesService_CreateInvoiceSchedule_FullMethodName = "/hlgate.v1.InvoicesService/CreateInvoiceSchedule"
+	InvoicesService_DeleteInvoiceSchedule_FullMethodName = "/hlgate.v1.InvoicesService/DeleteInvoiceSchedule"
+	InvoicesService_GetInvoiceSchedule_FullMethodName    = "/hlgate.v1.InvoicesService/GetInvoiceSchedule"
+	InvoicesService_UpdateInvoiceSchedule_FullMethodName = "/hlgate.v1.InvoicesService/UpdateInvoiceSchedule"
 	InvoicesService_ListInvoiceTemplates_FullMethodName  = "/hlgate.v1.InvoicesService/ListInvoiceTemplates"
 	InvoicesService_CreateInvoiceTemplate_FullMethodName = "/hlgate.v1.InvoicesService/CreateInvoiceTemplate"
 	InvoicesService_DeleteInvoiceTemplate_FullMethodName = "/hlgate.v1.InvoicesService/DeleteInvoiceTemplate"
@@ -60,6 +65,25 @@ type InvoicesServiceClient interface {
 	// UpdateInvoice calls PUT /invoices/{invoiceId} (update-invoice). Update
 	// invoice: API to update invoice by invoice id.
 	UpdateInvoice(ctx context.Context, in *UpdateInvoiceRequest, opts ...grpc.CallOption) (*UpdateInvoiceResponse, error)
+	// ListInvoiceSchedules calls GET /invoices/schedule
+	// (list-invoice-schedules). List schedules: API to get list of schedules.
+	ListInvoiceSchedules(ctx context.Context, in *ListInvoiceSchedulesRequest, opts ...grpc.CallOption) (*ListInvoiceSchedulesResponse, error)
+	// CreateInvoiceSchedule calls POST /invoices/schedule
+	// (create-invoice-schedule). Create Invoice Schedule: API to create an
+	// invoice Schedule.
+	CreateInvoiceSchedule(ctx context.Context, in *CreateInvoiceScheduleRequest, opts ...grpc.CallOption) (*CreateInvoiceScheduleResponse, error)
+	// DeleteInvoiceSchedule calls DELETE /invoices/schedule/{scheduleId}
+	// (delete-invoice-schedule). Delete schedule: API to delete an schedule by
+	// schedule id.
+	DeleteInvoiceSchedule(ctx context.Context, in *DeleteInvoiceScheduleRequest, opts ...grpc.CallOption) (*DeleteInvoiceScheduleResponse, error)
+	// GetInvoiceSchedule calls GET /invoices/schedule/{scheduleId}
+	// (get-invoice-schedule). Get an schedule: API to get an schedule by
+	// schedule id.
+	GetInvoiceSchedule(ctx context.Context, in *GetInvoiceScheduleRequest, opts ...grpc.CallOption) (*GetInvoiceScheduleResponse, error)
+	// UpdateInvoiceSchedule calls PUT /invoices/schedule/{scheduleId}
+	// (update-invoice-schedule). Update schedule: API to update an schedule by
+	// schedule id.
+	UpdateInvoiceSchedule(ctx context.Context, in *UpdateInvoiceScheduleRequest, opts ...grpc.CallOption) (*UpdateInvoiceScheduleResponse, error)
 	// ListInvoiceTemplates calls GET /invoices/template
 	// (list-invoice-templates). List templates: API to get list of templates.
 	ListInvoiceTemplates(ctx context.Context, in *ListInvoiceTemplatesRequest, opts ...grpc.CallOption) (*ListInvoiceTemplatesResponse, error)
@@ -132,6 +156,56 @@ func (c *invoicesServiceClient) UpdateInvoice(ctx context.Context, in *UpdateInv
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UpdateInvoiceResponse)
 	err := c.cc.Invoke(ctx, InvoicesService_UpdateInvoice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) ListInvoiceSchedules(ctx context.Context, in *ListInvoiceSchedulesRequest, opts ...grpc.CallOption) (*ListInvoiceSchedulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListInvoiceSchedulesResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_ListInvoiceSchedules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) CreateInvoiceSchedule(ctx context.Context, in *CreateInvoiceScheduleRequest, opts ...grpc.CallOption) (*CreateInvoiceScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateInvoiceScheduleResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_CreateInvoiceSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) DeleteInvoiceSchedule(ctx context.Context, in *DeleteInvoiceScheduleRequest, opts ...grpc.CallOption) (*DeleteInvoiceScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteInvoiceScheduleResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_DeleteInvoiceSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) GetInvoiceSchedule(ctx context.Context, in *GetInvoiceScheduleRequest, opts ...grpc.CallOption) (*GetInvoiceScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetInvoiceScheduleResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_GetInvoiceSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) UpdateInvoiceSchedule(ctx context.Context, in *UpdateInvoiceScheduleRequest, opts ...grpc.CallOption) (*UpdateInvoiceScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateInvoiceScheduleResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_UpdateInvoiceSchedule_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -211,6 +285,25 @@ type InvoicesServiceServer interface {
 	// UpdateInvoice calls PUT /invoices/{invoiceId} (update-invoice). Update
 	// invoice: API to update invoice by invoice id.
 	UpdateInvoice(context.Context, *UpdateInvoiceRequest) (*UpdateInvoiceResponse, error)
+	// ListInvoiceSchedules calls GET /invoices/schedule
+	// (list-invoice-schedules). List schedules: API to get list of schedules.
+	ListInvoiceSchedules(context.Context, *ListInvoiceSchedulesRequest) (*ListInvoiceSchedulesResponse, error)
+	// CreateInvoiceSchedule calls POST /invoices/schedule
+	// (create-invoice-schedule). Create Invoice Schedule: API to create an
+	// invoice Schedule.
+	CreateInvoiceSchedule(context.Context, *CreateInvoiceScheduleRequest) (*CreateInvoiceScheduleResponse, error)
+	// DeleteInvoiceSchedule calls DELETE /invoices/schedule/{scheduleId}
+	// (delete-invoice-schedule). Delete schedule: API to delete an schedule by
+	// schedule id.
+	DeleteInvoiceSchedule(context.Context, *DeleteInvoiceScheduleRequest) (*DeleteInvoiceScheduleResponse, error)
+	// GetInvoiceSchedule calls GET /invoices/schedule/{scheduleId}
+	// (get-invoice-schedule). Get an schedule: API to get an schedule by
+	// schedule id.
+	GetInvoiceSchedule(context.Context, *GetInvoiceScheduleRequest) (*GetInvoiceScheduleResponse, error)
+	// UpdateInvoiceSchedule calls PUT /invoices/schedule/{scheduleId}
+	// (update-invoice-schedule). Update schedule: API to update an schedule by
+	// schedule id.
+	UpdateInvoiceSchedule(context.Context, *UpdateInvoiceScheduleRequest) (*UpdateInvoiceScheduleResponse, error)
 	// ListInvoiceTemplates calls GET /invoices/template
 	// (list-invoice-templates). List templates: API to get list of templates.
 	ListInvoiceTemplates(context.Context, *ListInvoiceTemplatesRequest) (*ListInvoiceTemplatesResponse, error)
@@ -253,6 +346,21 @@ func (UnimplementedInvoicesServiceServer) GetInvoice(context.Context, *GetInvoic
 }
 func (UnimplementedInvoicesServiceServer) UpdateInvoice(context.Context, *UpdateInvoiceRequest) (*UpdateInvoiceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateInvoice not implemented")
+}
+func (UnimplementedInvoicesServiceServer) ListInvoiceSchedules(context.Context, *ListInvoiceSchedulesRequest) (*ListInvoiceSchedulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListInvoiceSchedules not implemented")
+}
+func (UnimplementedInvoicesServiceServer) CreateInvoiceSchedule(context.Context, *CreateInvoiceScheduleRequest) (*CreateInvoiceScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateInvoiceSchedule not implemented")
+}
+func (UnimplementedInvoicesServiceServer) DeleteInvoiceSchedule(context.Context, *DeleteInvoiceScheduleRequest) (*DeleteInvoiceScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteInvoiceSchedule not implemented")
+}
+func (UnimplementedInvoicesServiceServer) GetInvoiceSchedule(context.Context, *GetInvoiceScheduleRequest) (*GetInvoiceScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetInvoiceSchedule not implemented")
+}
+func (UnimplementedInvoicesServiceServer) UpdateInvoiceSchedule(context.Context, *UpdateInvoiceScheduleRequest) (*UpdateInvoiceScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateInvoiceSchedule not implemented")
 }
 func (UnimplementedInvoicesServiceServer) ListInvoiceTemplates(context.Context, *ListInvoiceTemplatesRequest) (*ListInvoiceTemplatesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListInvoiceTemplates not implemented")
@@ -380,6 +488,96 @@ func _InvoicesService_UpdateInvoice_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _InvoicesService_ListInvoiceSchedules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListInvoiceSchedulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).ListInvoiceSchedules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_ListInvoiceSchedules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).ListInvoiceSchedules(ctx, req.(*ListInvoiceSchedulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_CreateInvoiceSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateInvoiceScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).CreateInvoiceSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_CreateInvoiceSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).CreateInvoiceSchedule(ctx, req.(*CreateInvoiceScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_DeleteInvoiceSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteInvoiceScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).DeleteInvoiceSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_DeleteInvoiceSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).DeleteInvoiceSchedule(ctx, req.(*DeleteInvoiceScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_GetInvoiceSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInvoiceScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).GetInvoiceSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_GetInvoiceSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).GetInvoiceSchedule(ctx, req.(*GetInvoiceScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_UpdateInvoiceSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateInvoiceScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).UpdateInvoiceSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_UpdateInvoiceSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).UpdateInvoiceSchedule(ctx, req.(*UpdateInvoiceScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _InvoicesService_ListInvoiceTemplates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListInvoiceTemplatesRequest)
 	if err := dec(in); err != nil {
@@ -496,6 +694,26 @@ var InvoicesService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateInvoice",
 			Handler:    _InvoicesService_UpdateInvoice_Handler,
+		},
+		{
+			MethodName: "ListInvoiceSchedules",
+			Handler:    _InvoicesService_ListInvoiceSchedules_Handler,
+		},
+		{
+			MethodName: "CreateInvoiceSchedule",
+			Handler:    _InvoicesService_CreateInvoiceSchedule_Handler,
+		},
+		{
+			MethodName: "DeleteInvoiceSchedule",
+			Handler:    _InvoicesService_DeleteInvoiceSchedule_Handler,
+		},
+		{
+			MethodName: "GetInvoiceSchedule",
+			Handler:    _InvoicesService_GetInvoiceSchedule_Handler,
+		},
+		{
+			MethodName: "UpdateInvoiceSchedule",
+			Handler:    _InvoicesService_UpdateInvoiceSchedule_Handler,
 		},
 		{
 			MethodName: "ListInvoiceTemplates",

@@ -3143,6 +3143,724 @@ func (x *ProcessingFeePaidChargeDto) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// GetScheduleResponseDto is the schema GetScheduleResponseDto of HighLevel's
+// invoices document.
+type GetScheduleResponseDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Schedule Id
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Schedule Status
+	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Live Mode
+	LiveMode *bool `protobuf:"varint,3,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,4,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// HighLevel's altType.
+	AltType *string `protobuf:"bytes,5,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Name of the invoice
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's schedule.
+	Schedule *InvoicesScheduleOptionsDto `protobuf:"bytes,7,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// List of invoices
+	Invoices []*DefaultInvoiceResponseDto `protobuf:"bytes,8,rep,name=invoices,proto3" json:"invoices,omitempty"`
+	// Business Details
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,9,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,10,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Contact Details
+	ContactDetails *ContactDetailsDto `protobuf:"bytes,11,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Discount
+	Discount *DiscountDto `protobuf:"bytes,12,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Invoice Items
+	Items []*structpb.Struct `protobuf:"bytes,13,rep,name=items,proto3" json:"items,omitempty"`
+	// Total Amount
+	Total *float64 `protobuf:"fixed64,14,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,15,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Terms notes
+	TermsNotes *string `protobuf:"bytes,16,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Compiled terms notes
+	CompiledTermsNotes *string `protobuf:"bytes,17,opt,name=compiled_terms_notes,json=compiledTermsNotes,proto3,oneof" json:"compiled_terms_notes,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,18,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,19,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,20,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetScheduleResponseDto) Reset() {
+	*x = GetScheduleResponseDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetScheduleResponseDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetScheduleResponseDto) ProtoMessage() {}
+
+func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetScheduleResponseDto.ProtoReflect.Descriptor instead.
+func (*GetScheduleResponseDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GetScheduleResponseDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *GetScheduleResponseDto) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetSchedule() *InvoicesScheduleOptionsDto {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetInvoices() []*DefaultInvoiceResponseDto {
+	if x != nil {
+		return x.Invoices
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetContactDetails() *ContactDetailsDto {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetItems() []*structpb.Struct {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *GetScheduleResponseDto) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetCompiledTermsNotes() string {
+	if x != nil && x.CompiledTermsNotes != nil {
+		return *x.CompiledTermsNotes
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// InvoicesScheduleOptionsDto is the schema ScheduleOptionsDto of HighLevel's
+// invoices document.
+type InvoicesScheduleOptionsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's executeAt.
+	ExecuteAt *string `protobuf:"bytes,1,opt,name=execute_at,json=executeAt,proto3,oneof" json:"execute_at,omitempty"`
+	// HighLevel's rrule.
+	Rrule *InvoicesCustomRRuleOptionsDto `protobuf:"bytes,2,opt,name=rrule,proto3" json:"rrule,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvoicesScheduleOptionsDto) Reset() {
+	*x = InvoicesScheduleOptionsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvoicesScheduleOptionsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvoicesScheduleOptionsDto) ProtoMessage() {}
+
+func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvoicesScheduleOptionsDto.ProtoReflect.Descriptor instead.
+func (*InvoicesScheduleOptionsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *InvoicesScheduleOptionsDto) GetExecuteAt() string {
+	if x != nil && x.ExecuteAt != nil {
+		return *x.ExecuteAt
+	}
+	return ""
+}
+
+func (x *InvoicesScheduleOptionsDto) GetRrule() *InvoicesCustomRRuleOptionsDto {
+	if x != nil {
+		return x.Rrule
+	}
+	return nil
+}
+
+func (x *InvoicesScheduleOptionsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// InvoicesCustomRRuleOptionsDto is the schema CustomRRuleOptionsDto of
+// HighLevel's invoices document.
+type InvoicesCustomRRuleOptionsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's intervalType.
+	IntervalType *string `protobuf:"bytes,1,opt,name=interval_type,json=intervalType,proto3,oneof" json:"interval_type,omitempty"`
+	// HighLevel's interval.
+	Interval *float64 `protobuf:"fixed64,2,opt,name=interval,proto3,oneof" json:"interval,omitempty"`
+	// Start date in YYYY-MM-DD format
+	StartDate *string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
+	// Start time in HH:mm:ss format
+	StartTime *string `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
+	// End date in YYYY-MM-DD format
+	EndDate *string `protobuf:"bytes,5,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
+	// End time in HH:mm:ss format
+	EndTime *string `protobuf:"bytes,6,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
+	// -1, 1, 2, 3, ..., 27, 28
+	DayOfMonth *float64 `protobuf:"fixed64,7,opt,name=day_of_month,json=dayOfMonth,proto3,oneof" json:"day_of_month,omitempty"`
+	// HighLevel's dayOfWeek.
+	DayOfWeek *string `protobuf:"bytes,8,opt,name=day_of_week,json=dayOfWeek,proto3,oneof" json:"day_of_week,omitempty"`
+	// -1, 1, 2, 3, 4
+	NumOfWeek *float64 `protobuf:"fixed64,9,opt,name=num_of_week,json=numOfWeek,proto3,oneof" json:"num_of_week,omitempty"`
+	// HighLevel's monthOfYear.
+	MonthOfYear *string `protobuf:"bytes,10,opt,name=month_of_year,json=monthOfYear,proto3,oneof" json:"month_of_year,omitempty"`
+	// Max number of task executions
+	Count *float64 `protobuf:"fixed64,11,opt,name=count,proto3,oneof" json:"count,omitempty"`
+	// Execute task number of days before
+	DaysBefore *float64 `protobuf:"fixed64,12,opt,name=days_before,json=daysBefore,proto3,oneof" json:"days_before,omitempty"`
+	// Start as primary user accepted date
+	UseStartAsPrimaryUserAccepted *bool `protobuf:"varint,13,opt,name=use_start_as_primary_user_accepted,json=useStartAsPrimaryUserAccepted,proto3,oneof" json:"use_start_as_primary_user_accepted,omitempty"`
+	// End type like after, by, count
+	EndType *string `protobuf:"bytes,14,opt,name=end_type,json=endType,proto3,oneof" json:"end_type,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,15,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) Reset() {
+	*x = InvoicesCustomRRuleOptionsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvoicesCustomRRuleOptionsDto) ProtoMessage() {}
+
+func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvoicesCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
+func (*InvoicesCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetIntervalType() string {
+	if x != nil && x.IntervalType != nil {
+		return *x.IntervalType
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetInterval() float64 {
+	if x != nil && x.Interval != nil {
+		return *x.Interval
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetStartDate() string {
+	if x != nil && x.StartDate != nil {
+		return *x.StartDate
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetStartTime() string {
+	if x != nil && x.StartTime != nil {
+		return *x.StartTime
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetEndDate() string {
+	if x != nil && x.EndDate != nil {
+		return *x.EndDate
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetEndTime() string {
+	if x != nil && x.EndTime != nil {
+		return *x.EndTime
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetDayOfMonth() float64 {
+	if x != nil && x.DayOfMonth != nil {
+		return *x.DayOfMonth
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetDayOfWeek() string {
+	if x != nil && x.DayOfWeek != nil {
+		return *x.DayOfWeek
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetNumOfWeek() float64 {
+	if x != nil && x.NumOfWeek != nil {
+		return *x.NumOfWeek
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetMonthOfYear() string {
+	if x != nil && x.MonthOfYear != nil {
+		return *x.MonthOfYear
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetCount() float64 {
+	if x != nil && x.Count != nil {
+		return *x.Count
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetDaysBefore() float64 {
+	if x != nil && x.DaysBefore != nil {
+		return *x.DaysBefore
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetUseStartAsPrimaryUserAccepted() bool {
+	if x != nil && x.UseStartAsPrimaryUserAccepted != nil {
+		return *x.UseStartAsPrimaryUserAccepted
+	}
+	return false
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetEndType() string {
+	if x != nil && x.EndType != nil {
+		return *x.EndType
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DefaultInvoiceResponseDto is the schema DefaultInvoiceResponseDto of
+// HighLevel's invoices document.
+type DefaultInvoiceResponseDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Invoice Id
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Invoice Status
+	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Live Mode
+	LiveMode *bool `protobuf:"varint,3,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Amount Paid
+	AmountPaid *float64 `protobuf:"fixed64,4,opt,name=amount_paid,json=amountPaid,proto3,oneof" json:"amount_paid,omitempty"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,5,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// HighLevel's altType.
+	AltType *string `protobuf:"bytes,6,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Name of the invoice
+	Name *string `protobuf:"bytes,7,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Business Details
+	BusinessDetails *structpb.Struct `protobuf:"bytes,8,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Invoice Number
+	InvoiceNumber *float64 `protobuf:"fixed64,9,opt,name=invoice_number,json=invoiceNumber,proto3,oneof" json:"invoice_number,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,10,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Contact Details
+	ContactDetails *structpb.Struct `protobuf:"bytes,11,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Issue date in YYYY-MM-DD format
+	IssueDate *string `protobuf:"bytes,12,opt,name=issue_date,json=issueDate,proto3,oneof" json:"issue_date,omitempty"`
+	// Due date in YYYY-MM-DD format
+	DueDate *string `protobuf:"bytes,13,opt,name=due_date,json=dueDate,proto3,oneof" json:"due_date,omitempty"`
+	// Discount
+	Discount *structpb.Struct `protobuf:"bytes,14,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Invoice Items
+	InvoiceItems []*structpb.Struct `protobuf:"bytes,15,rep,name=invoice_items,json=invoiceItems,proto3" json:"invoice_items,omitempty"`
+	// Total Amount
+	Total *float64 `protobuf:"fixed64,16,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,17,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Total Amount Due
+	AmountDue *float64 `protobuf:"fixed64,18,opt,name=amount_due,json=amountDue,proto3,oneof" json:"amount_due,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,19,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,20,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Automatic taxes enabled for the Invoice
+	AutomaticTaxesEnabled *bool `protobuf:"varint,21,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Is Automatic taxes calculated for the Invoice items
+	AutomaticTaxesCalculated *bool `protobuf:"varint,22,opt,name=automatic_taxes_calculated,json=automaticTaxesCalculated,proto3,oneof" json:"automatic_taxes_calculated,omitempty"`
+	// split invoice into payment schedule summing up to full invoice amount
+	PaymentSchedule *structpb.Struct `protobuf:"bytes,23,opt,name=payment_schedule,json=paymentSchedule,proto3" json:"payment_schedule,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,24,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DefaultInvoiceResponseDto) Reset() {
+	*x = DefaultInvoiceResponseDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DefaultInvoiceResponseDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DefaultInvoiceResponseDto) ProtoMessage() {}
+
+func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DefaultInvoiceResponseDto.ProtoReflect.Descriptor instead.
+func (*DefaultInvoiceResponseDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *DefaultInvoiceResponseDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *DefaultInvoiceResponseDto) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *DefaultInvoiceResponseDto) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *DefaultInvoiceResponseDto) GetAmountPaid() float64 {
+	if x != nil && x.AmountPaid != nil {
+		return *x.AmountPaid
+	}
+	return 0
+}
+
+func (x *DefaultInvoiceResponseDto) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *DefaultInvoiceResponseDto) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *DefaultInvoiceResponseDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *DefaultInvoiceResponseDto) GetBusinessDetails() *structpb.Struct {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *DefaultInvoiceResponseDto) GetInvoiceNumber() float64 {
+	if x != nil && x.InvoiceNumber != nil {
+		return *x.InvoiceNumber
+	}
+	return 0
+}
+
+func (x *DefaultInvoiceResponseDto) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *DefaultInvoiceResponseDto) GetContactDetails() *structpb.Struct {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *DefaultInvoiceResponseDto) GetIssueDate() string {
+	if x != nil && x.IssueDate != nil {
+		return *x.IssueDate
+	}
+	return ""
+}
+
+func (x *DefaultInvoiceResponseDto) GetDueDate() string {
+	if x != nil && x.DueDate != nil {
+		return *x.DueDate
+	}
+	return ""
+}
+
+func (x *DefaultInvoiceResponseDto) GetDiscount() *structpb.Struct {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *DefaultInvoiceResponseDto) GetInvoiceItems() []*structpb.Struct {
+	if x != nil {
+		return x.InvoiceItems
+	}
+	return nil
+}
+
+func (x *DefaultInvoiceResponseDto) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *DefaultInvoiceResponseDto) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *DefaultInvoiceResponseDto) GetAmountDue() float64 {
+	if x != nil && x.AmountDue != nil {
+		return *x.AmountDue
+	}
+	return 0
+}
+
+func (x *DefaultInvoiceResponseDto) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *DefaultInvoiceResponseDto) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *DefaultInvoiceResponseDto) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *DefaultInvoiceResponseDto) GetAutomaticTaxesCalculated() bool {
+	if x != nil && x.AutomaticTaxesCalculated != nil {
+		return *x.AutomaticTaxesCalculated
+	}
+	return false
+}
+
+func (x *DefaultInvoiceResponseDto) GetPaymentSchedule() *structpb.Struct {
+	if x != nil {
+		return x.PaymentSchedule
+	}
+	return nil
+}
+
+func (x *DefaultInvoiceResponseDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetTemplateResponseDto is the schema GetTemplateResponseDto of HighLevel's
 // invoices document.
 type GetTemplateResponseDto struct {
@@ -3181,7 +3899,7 @@ type GetTemplateResponseDto struct {
 
 func (x *GetTemplateResponseDto) Reset() {
 	*x = GetTemplateResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3193,7 +3911,7 @@ func (x *GetTemplateResponseDto) String() string {
 func (*GetTemplateResponseDto) ProtoMessage() {}
 
 func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3206,7 +3924,7 @@ func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTemplateResponseDto.ProtoReflect.Descriptor instead.
 func (*GetTemplateResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetTemplateResponseDto) GetId() string {
@@ -3354,7 +4072,7 @@ type GetLocationByIdSchema struct {
 
 func (x *GetLocationByIdSchema) Reset() {
 	*x = GetLocationByIdSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3366,7 +4084,7 @@ func (x *GetLocationByIdSchema) String() string {
 func (*GetLocationByIdSchema) ProtoMessage() {}
 
 func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3379,7 +4097,7 @@ func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationByIdSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationByIdSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetLocationByIdSchema) GetId() string {
@@ -3561,7 +4279,7 @@ type BusinessSchema struct {
 
 func (x *BusinessSchema) Reset() {
 	*x = BusinessSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3573,7 +4291,7 @@ func (x *BusinessSchema) String() string {
 func (*BusinessSchema) ProtoMessage() {}
 
 func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3586,7 +4304,7 @@ func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessSchema.ProtoReflect.Descriptor instead.
 func (*BusinessSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *BusinessSchema) GetName() string {
@@ -3694,7 +4412,7 @@ type SocialSchema struct {
 
 func (x *SocialSchema) Reset() {
 	*x = SocialSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3706,7 +4424,7 @@ func (x *SocialSchema) String() string {
 func (*SocialSchema) ProtoMessage() {}
 
 func (x *SocialSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3719,7 +4437,7 @@ func (x *SocialSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
 func (*SocialSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SocialSchema) GetFacebookUrl() string {
@@ -3828,7 +4546,7 @@ type SettingsSchema struct {
 
 func (x *SettingsSchema) Reset() {
 	*x = SettingsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3840,7 +4558,7 @@ func (x *SettingsSchema) String() string {
 func (*SettingsSchema) ProtoMessage() {}
 
 func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3853,7 +4571,7 @@ func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
 func (*SettingsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SettingsSchema) GetAllowDuplicateContact() bool {
@@ -3915,7 +4633,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3927,7 +4645,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3940,7 +4658,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -4019,7 +4737,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4031,7 +4749,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4044,7 +4762,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -4160,7 +4878,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4172,7 +4890,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4185,7 +4903,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -4292,7 +5010,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4304,7 +5022,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4317,7 +5035,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -4387,7 +5105,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4399,7 +5117,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4412,7 +5130,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *UserSchema) GetId() string {
@@ -4602,7 +5320,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4614,7 +5332,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4627,7 +5345,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -4924,7 +5642,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4936,7 +5654,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4949,7 +5667,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -5015,7 +5733,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5027,7 +5745,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5040,7 +5758,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -5509,7 +6227,141 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\x05_nameB\t\n" +
 	"\a_chargeB\t\n" +
 	"\a_amountB\x05\n" +
-	"\x03_id\"\x9e\x05\n" +
+	"\x03_id\"\x9a\b\n" +
+	"\x16GetScheduleResponseDto\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x04 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x05 \x01(\tH\x04R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12A\n" +
+	"\bschedule\x18\a \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoR\bschedule\x12@\n" +
+	"\binvoices\x18\b \x03(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\binvoices\x12H\n" +
+	"\x10business_details\x18\t \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetails\x12\x1f\n" +
+	"\bcurrency\x18\n" +
+	" \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x0fcontact_details\x18\v \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoR\x0econtactDetails\x122\n" +
+	"\bdiscount\x18\f \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12-\n" +
+	"\x05items\x18\r \x03(\v2\x17.google.protobuf.StructR\x05items\x12\x19\n" +
+	"\x05total\x18\x0e \x01(\x01H\aR\x05total\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x0f \x01(\tH\bR\x05title\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x10 \x01(\tH\tR\n" +
+	"termsNotes\x88\x01\x01\x125\n" +
+	"\x14compiled_terms_notes\x18\x11 \x01(\tH\n" +
+	"R\x12compiledTermsNotes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_totalB\b\n" +
+	"\x06_titleB\x0e\n" +
+	"\f_terms_notesB\x17\n" +
+	"\x15_compiled_terms_notesB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"\xc9\x01\n" +
+	"\x1aInvoicesScheduleOptionsDto\x12\"\n" +
+	"\n" +
+	"execute_at\x18\x01 \x01(\tH\x00R\texecuteAt\x88\x01\x01\x12>\n" +
+	"\x05rrule\x18\x02 \x01(\v2(.hlgate.v1.InvoicesCustomRRuleOptionsDtoR\x05rrule\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\r\n" +
+	"\v_execute_at\"\xdf\x06\n" +
+	"\x1dInvoicesCustomRRuleOptionsDto\x12(\n" +
+	"\rinterval_type\x18\x01 \x01(\tH\x00R\fintervalType\x88\x01\x01\x12\x1f\n" +
+	"\binterval\x18\x02 \x01(\x01H\x01R\binterval\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_date\x18\x03 \x01(\tH\x02R\tstartDate\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_time\x18\x04 \x01(\tH\x03R\tstartTime\x88\x01\x01\x12\x1e\n" +
+	"\bend_date\x18\x05 \x01(\tH\x04R\aendDate\x88\x01\x01\x12\x1e\n" +
+	"\bend_time\x18\x06 \x01(\tH\x05R\aendTime\x88\x01\x01\x12%\n" +
+	"\fday_of_month\x18\a \x01(\x01H\x06R\n" +
+	"dayOfMonth\x88\x01\x01\x12#\n" +
+	"\vday_of_week\x18\b \x01(\tH\aR\tdayOfWeek\x88\x01\x01\x12#\n" +
+	"\vnum_of_week\x18\t \x01(\x01H\bR\tnumOfWeek\x88\x01\x01\x12'\n" +
+	"\rmonth_of_year\x18\n" +
+	" \x01(\tH\tR\vmonthOfYear\x88\x01\x01\x12\x19\n" +
+	"\x05count\x18\v \x01(\x01H\n" +
+	"R\x05count\x88\x01\x01\x12$\n" +
+	"\vdays_before\x18\f \x01(\x01H\vR\n" +
+	"daysBefore\x88\x01\x01\x12N\n" +
+	"\"use_start_as_primary_user_accepted\x18\r \x01(\bH\fR\x1duseStartAsPrimaryUserAccepted\x88\x01\x01\x12\x1e\n" +
+	"\bend_type\x18\x0e \x01(\tH\rR\aendType\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x0f \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x10\n" +
+	"\x0e_interval_typeB\v\n" +
+	"\t_intervalB\r\n" +
+	"\v_start_dateB\r\n" +
+	"\v_start_timeB\v\n" +
+	"\t_end_dateB\v\n" +
+	"\t_end_timeB\x0f\n" +
+	"\r_day_of_monthB\x0e\n" +
+	"\f_day_of_weekB\x0e\n" +
+	"\f_num_of_weekB\x10\n" +
+	"\x0e_month_of_yearB\b\n" +
+	"\x06_countB\x0e\n" +
+	"\f_days_beforeB%\n" +
+	"#_use_start_as_primary_user_acceptedB\v\n" +
+	"\t_end_type\"\x9e\n" +
+	"\n" +
+	"\x19DefaultInvoiceResponseDto\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12$\n" +
+	"\vamount_paid\x18\x04 \x01(\x01H\x03R\n" +
+	"amountPaid\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x05 \x01(\tH\x04R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x06 \x01(\tH\x05R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\a \x01(\tH\x06R\x04name\x88\x01\x01\x12B\n" +
+	"\x10business_details\x18\b \x01(\v2\x17.google.protobuf.StructR\x0fbusinessDetails\x12*\n" +
+	"\x0einvoice_number\x18\t \x01(\x01H\aR\rinvoiceNumber\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\n" +
+	" \x01(\tH\bR\bcurrency\x88\x01\x01\x12@\n" +
+	"\x0fcontact_details\x18\v \x01(\v2\x17.google.protobuf.StructR\x0econtactDetails\x12\"\n" +
+	"\n" +
+	"issue_date\x18\f \x01(\tH\tR\tissueDate\x88\x01\x01\x12\x1e\n" +
+	"\bdue_date\x18\r \x01(\tH\n" +
+	"R\adueDate\x88\x01\x01\x123\n" +
+	"\bdiscount\x18\x0e \x01(\v2\x17.google.protobuf.StructR\bdiscount\x12<\n" +
+	"\rinvoice_items\x18\x0f \x03(\v2\x17.google.protobuf.StructR\finvoiceItems\x12\x19\n" +
+	"\x05total\x18\x10 \x01(\x01H\vR\x05total\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x11 \x01(\tH\fR\x05title\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"amount_due\x18\x12 \x01(\x01H\rR\tamountDue\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x13 \x01(\tH\x0eR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x14 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x15 \x01(\bH\x10R\x15automaticTaxesEnabled\x88\x01\x01\x12A\n" +
+	"\x1aautomatic_taxes_calculated\x18\x16 \x01(\bH\x11R\x18automaticTaxesCalculated\x88\x01\x01\x12B\n" +
+	"\x10payment_schedule\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentSchedule\x128\n" +
+	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\x0e\n" +
+	"\f_amount_paidB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\x11\n" +
+	"\x0f_invoice_numberB\v\n" +
+	"\t_currencyB\r\n" +
+	"\v_issue_dateB\v\n" +
+	"\t_due_dateB\b\n" +
+	"\x06_totalB\b\n" +
+	"\x06_titleB\r\n" +
+	"\v_amount_dueB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x1d\n" +
+	"\x1b_automatic_taxes_calculated\"\x9e\x05\n" +
 	"\x16GetTemplateResponseDto\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
 	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
@@ -5885,143 +6737,163 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
-	(*CalendarsGetNoteSchema)(nil),       // 0: hlgate.v1.CalendarsGetNoteSchema
-	(*NoteCreatedBySchema)(nil),          // 1: hlgate.v1.NoteCreatedBySchema
-	(*GroupDTO)(nil),                     // 2: hlgate.v1.GroupDTO
-	(*ScheduleRuleDTO)(nil),              // 3: hlgate.v1.ScheduleRuleDTO
-	(*ScheduleIntervalDTO)(nil),          // 4: hlgate.v1.ScheduleIntervalDTO
-	(*ScheduleObjectResponseDTO)(nil),    // 5: hlgate.v1.ScheduleObjectResponseDTO
-	(*ContactsGetNoteSchema)(nil),        // 6: hlgate.v1.ContactsGetNoteSchema
-	(*TaskSchema)(nil),                   // 7: hlgate.v1.TaskSchema
-	(*GetInvoiceResponseDto)(nil),        // 8: hlgate.v1.GetInvoiceResponseDto
-	(*TotalSummaryDto)(nil),              // 9: hlgate.v1.TotalSummaryDto
-	(*RemindersConfigurationDto)(nil),    // 10: hlgate.v1.RemindersConfigurationDto
-	(*ReminderExecutionDetailsList)(nil), // 11: hlgate.v1.ReminderExecutionDetailsList
-	(*ReminderSettingsDto)(nil),          // 12: hlgate.v1.ReminderSettingsDto
-	(*ReminderDto)(nil),                  // 13: hlgate.v1.ReminderDto
-	(*BusinessDetailsDto)(nil),           // 14: hlgate.v1.BusinessDetailsDto
-	(*AddressDto)(nil),                   // 15: hlgate.v1.AddressDto
-	(*InvoiceItemDto)(nil),               // 16: hlgate.v1.InvoiceItemDto
-	(*ItemTaxDto)(nil),                   // 17: hlgate.v1.ItemTaxDto
-	(*DiscountDto)(nil),                  // 18: hlgate.v1.DiscountDto
-	(*ContactDetailsDto)(nil),            // 19: hlgate.v1.ContactDetailsDto
-	(*AdditionalEmailsDto)(nil),          // 20: hlgate.v1.AdditionalEmailsDto
-	(*SentToDto)(nil),                    // 21: hlgate.v1.SentToDto
-	(*PaymentScheduleDto)(nil),           // 22: hlgate.v1.PaymentScheduleDto
-	(*LateFeesConfigurationDto)(nil),     // 23: hlgate.v1.LateFeesConfigurationDto
-	(*LateFeesFrequencyDto)(nil),         // 24: hlgate.v1.LateFeesFrequencyDto
-	(*LateFeesGraceDto)(nil),             // 25: hlgate.v1.LateFeesGraceDto
-	(*LateFeesMaxFeesDto)(nil),           // 26: hlgate.v1.LateFeesMaxFeesDto
-	(*TipsConfigurationDto)(nil),         // 27: hlgate.v1.TipsConfigurationDto
-	(*PaymentMethodDto)(nil),             // 28: hlgate.v1.PaymentMethodDto
-	(*StripePaymentMethodDto)(nil),       // 29: hlgate.v1.StripePaymentMethodDto
-	(*AttachmentsDto)(nil),               // 30: hlgate.v1.AttachmentsDto
-	(*ProcessingFeeDto)(nil),             // 31: hlgate.v1.ProcessingFeeDto
-	(*ProcessingFeePaidChargeDto)(nil),   // 32: hlgate.v1.ProcessingFeePaidChargeDto
-	(*GetTemplateResponseDto)(nil),       // 33: hlgate.v1.GetTemplateResponseDto
-	(*GetLocationByIdSchema)(nil),        // 34: hlgate.v1.GetLocationByIdSchema
-	(*BusinessSchema)(nil),               // 35: hlgate.v1.BusinessSchema
-	(*SocialSchema)(nil),                 // 36: hlgate.v1.SocialSchema
-	(*SettingsSchema)(nil),               // 37: hlgate.v1.SettingsSchema
-	(*CustomValueSchema)(nil),            // 38: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),          // 39: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),     // 40: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),           // 41: hlgate.v1.LocationTagsSchema
-	(*UserSchema)(nil),                   // 42: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),               // 43: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                   // 44: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),               // 45: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),              // 46: google.protobuf.Struct
-	(*structpb.ListValue)(nil),           // 47: google.protobuf.ListValue
+	(*CalendarsGetNoteSchema)(nil),        // 0: hlgate.v1.CalendarsGetNoteSchema
+	(*NoteCreatedBySchema)(nil),           // 1: hlgate.v1.NoteCreatedBySchema
+	(*GroupDTO)(nil),                      // 2: hlgate.v1.GroupDTO
+	(*ScheduleRuleDTO)(nil),               // 3: hlgate.v1.ScheduleRuleDTO
+	(*ScheduleIntervalDTO)(nil),           // 4: hlgate.v1.ScheduleIntervalDTO
+	(*ScheduleObjectResponseDTO)(nil),     // 5: hlgate.v1.ScheduleObjectResponseDTO
+	(*ContactsGetNoteSchema)(nil),         // 6: hlgate.v1.ContactsGetNoteSchema
+	(*TaskSchema)(nil),                    // 7: hlgate.v1.TaskSchema
+	(*GetInvoiceResponseDto)(nil),         // 8: hlgate.v1.GetInvoiceResponseDto
+	(*TotalSummaryDto)(nil),               // 9: hlgate.v1.TotalSummaryDto
+	(*RemindersConfigurationDto)(nil),     // 10: hlgate.v1.RemindersConfigurationDto
+	(*ReminderExecutionDetailsList)(nil),  // 11: hlgate.v1.ReminderExecutionDetailsList
+	(*ReminderSettingsDto)(nil),           // 12: hlgate.v1.ReminderSettingsDto
+	(*ReminderDto)(nil),                   // 13: hlgate.v1.ReminderDto
+	(*BusinessDetailsDto)(nil),            // 14: hlgate.v1.BusinessDetailsDto
+	(*AddressDto)(nil),                    // 15: hlgate.v1.AddressDto
+	(*InvoiceItemDto)(nil),                // 16: hlgate.v1.InvoiceItemDto
+	(*ItemTaxDto)(nil),                    // 17: hlgate.v1.ItemTaxDto
+	(*DiscountDto)(nil),                   // 18: hlgate.v1.DiscountDto
+	(*ContactDetailsDto)(nil),             // 19: hlgate.v1.ContactDetailsDto
+	(*AdditionalEmailsDto)(nil),           // 20: hlgate.v1.AdditionalEmailsDto
+	(*SentToDto)(nil),                     // 21: hlgate.v1.SentToDto
+	(*PaymentScheduleDto)(nil),            // 22: hlgate.v1.PaymentScheduleDto
+	(*LateFeesConfigurationDto)(nil),      // 23: hlgate.v1.LateFeesConfigurationDto
+	(*LateFeesFrequencyDto)(nil),          // 24: hlgate.v1.LateFeesFrequencyDto
+	(*LateFeesGraceDto)(nil),              // 25: hlgate.v1.LateFeesGraceDto
+	(*LateFeesMaxFeesDto)(nil),            // 26: hlgate.v1.LateFeesMaxFeesDto
+	(*TipsConfigurationDto)(nil),          // 27: hlgate.v1.TipsConfigurationDto
+	(*PaymentMethodDto)(nil),              // 28: hlgate.v1.PaymentMethodDto
+	(*StripePaymentMethodDto)(nil),        // 29: hlgate.v1.StripePaymentMethodDto
+	(*AttachmentsDto)(nil),                // 30: hlgate.v1.AttachmentsDto
+	(*ProcessingFeeDto)(nil),              // 31: hlgate.v1.ProcessingFeeDto
+	(*ProcessingFeePaidChargeDto)(nil),    // 32: hlgate.v1.ProcessingFeePaidChargeDto
+	(*GetScheduleResponseDto)(nil),        // 33: hlgate.v1.GetScheduleResponseDto
+	(*InvoicesScheduleOptionsDto)(nil),    // 34: hlgate.v1.InvoicesScheduleOptionsDto
+	(*InvoicesCustomRRuleOptionsDto)(nil), // 35: hlgate.v1.InvoicesCustomRRuleOptionsDto
+	(*DefaultInvoiceResponseDto)(nil),     // 36: hlgate.v1.DefaultInvoiceResponseDto
+	(*GetTemplateResponseDto)(nil),        // 37: hlgate.v1.GetTemplateResponseDto
+	(*GetLocationByIdSchema)(nil),         // 38: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),                // 39: hlgate.v1.BusinessSchema
+	(*SocialSchema)(nil),                  // 40: hlgate.v1.SocialSchema
+	(*SettingsSchema)(nil),                // 41: hlgate.v1.SettingsSchema
+	(*CustomValueSchema)(nil),             // 42: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),           // 43: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),      // 44: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),            // 45: hlgate.v1.LocationTagsSchema
+	(*UserSchema)(nil),                    // 46: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),                // 47: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                    // 48: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),                // 49: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),               // 50: google.protobuf.Struct
+	(*structpb.ListValue)(nil),            // 51: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
 	1,  // 0: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	46, // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	46, // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
-	46, // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	50, // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	50, // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	50, // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
 	4,  // 4: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
-	46, // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
-	46, // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	50, // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	50, // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
 	3,  // 7: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	46, // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	46, // 9: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	46, // 10: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
-	46, // 11: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	46, // 12: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	46, // 13: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	46, // 14: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	46, // 15: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	50, // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	50, // 9: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	50, // 10: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	50, // 11: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	50, // 12: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	50, // 13: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	50, // 14: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	50, // 15: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
 	9,  // 16: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
 	10, // 17: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	46, // 18: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	46, // 19: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 18: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 19: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
 	11, // 20: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
 	12, // 21: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	46, // 22: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	46, // 23: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	50, // 22: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 23: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
 	13, // 24: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	46, // 25: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	46, // 26: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 25: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 26: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
 	15, // 27: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	46, // 28: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	46, // 29: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 28: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 29: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
 	17, // 30: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	46, // 31: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	46, // 32: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	46, // 33: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 31: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 32: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 33: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
 	20, // 34: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
 	15, // 35: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	46, // 36: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	46, // 37: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	46, // 38: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	46, // 39: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 36: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 37: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 38: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 39: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
 	24, // 40: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
 	25, // 41: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
 	26, // 42: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	46, // 43: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	46, // 44: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	46, // 45: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	46, // 46: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	46, // 47: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 43: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 44: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 45: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 46: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 47: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
 	29, // 48: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	46, // 49: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	46, // 50: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	46, // 51: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	47, // 52: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	50, // 49: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 50: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 51: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	51, // 52: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
 	32, // 53: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	46, // 54: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	46, // 55: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
-	14, // 56: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	18, // 57: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	46, // 58: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	46, // 59: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	35, // 60: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
-	36, // 61: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
-	37, // 62: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	46, // 63: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	46, // 64: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	46, // 65: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	46, // 66: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	46, // 67: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	46, // 68: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	46, // 69: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	39, // 70: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	46, // 71: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	46, // 72: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	43, // 73: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	44, // 74: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	46, // 75: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	46, // 76: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	46, // 77: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	46, // 78: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	46, // 79: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	80, // [80:80] is the sub-list for method output_type
-	80, // [80:80] is the sub-list for method input_type
-	80, // [80:80] is the sub-list for extension type_name
-	80, // [80:80] is the sub-list for extension extendee
-	0,  // [0:80] is the sub-list for field type_name
+	50, // 54: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 55: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	34, // 56: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	36, // 57: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	14, // 58: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	19, // 59: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	18, // 60: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	50, // 61: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
+	50, // 62: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
+	35, // 63: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
+	50, // 64: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 65: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 66: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	50, // 67: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	50, // 68: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	50, // 69: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	50, // 70: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	50, // 71: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	14, // 72: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	18, // 73: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	50, // 74: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	50, // 75: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	39, // 76: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	40, // 77: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	41, // 78: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	50, // 79: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	50, // 80: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	50, // 81: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	50, // 82: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	50, // 83: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	50, // 84: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	50, // 85: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	43, // 86: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	50, // 87: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	50, // 88: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	47, // 89: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	48, // 90: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	50, // 91: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	50, // 92: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	50, // 93: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	50, // 94: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	50, // 95: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	96, // [96:96] is the sub-list for method output_type
+	96, // [96:96] is the sub-list for method input_type
+	96, // [96:96] is the sub-list for extension type_name
+	96, // [96:96] is the sub-list for extension extendee
+	0,  // [0:96] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -6071,13 +6943,17 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[43].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[44].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[45].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[46].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[47].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[48].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[49].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   46,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
