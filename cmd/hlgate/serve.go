@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/hlgate/hlgate/gen/highlevel"
+	"github.com/hlgate/hlgate/gen/optable"
 	"github.com/hlgate/hlgate/internal/redislog"
 	"github.com/hlgate/hlgate/limiter"
 	"github.com/hlgate/hlgate/sandbox"
@@ -26,14 +29,23 @@ import (
 	"github.com/hlgate/hlgate/upstream"
 )
 
-// defaultScopes are the scopes the services need (reference facts §3–§6).
-var defaultScopes = strings.Join([]string{
-	"contacts.readonly", "contacts.write",
-	"opportunities.readonly", "opportunities.write",
-	"calendars.readonly", "calendars/events.readonly", "calendars/events.write",
-	"payments/orders.readonly", "payments/transactions.readonly",
-	"oauth.readonly", "oauth.write",
-}, " ")
+// defaultScopes are the scopes requested at install: every scope an
+// operation hlgate serves (typed or through the passthrough) declares in the
+// operation table, and the oauth scopes the token store's own calls need
+// (reference facts §3). A new operation brings its scope with it.
+var defaultScopes = strings.Join(tableScopes(), " ")
+
+func tableScopes() []string {
+	set := map[string]bool{"oauth.readonly": true, "oauth.write": true}
+	for _, row := range optable.Ops {
+		if row.Declared {
+			for _, s := range row.Scopes {
+				set[s] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
+}
 
 // serveConfig is every setting of `hlgate serve`; each component's part is
 // handed to it as that component's Config.
