@@ -282,6 +282,33 @@ func TestConformance(t *testing.T) {
 	cf.run(confCase{name: "delete event again", method: "DELETE", path: "/calendars/events/" + apptID, token: loc, status: 404, json: map[string]any{}})
 	cf.run(confCase{name: "wrong kind", method: "GET", path: "/calendars/" + calID, token: agency, status: 401})
 
+	// A group's status and slug, and a schedule's calendars: hand-written
+	// over the engine's documents.
+	clock.Add(11 * time.Second)
+	for coll, doc := range map[string]string{
+		"/calendars/groups":    `{"id":"ConfGroup00000000001","locationId":"` + L + `","name":"Group","description":"A group","slug":"taken-slug","isActive":true}`,
+		"/calendars/schedules": `{"id":"ConfSchedule00000001","locationId":"` + L + `","name":"Hours","rules":[],"timezone":"Europe/Berlin","dateAdded":"2026-01-01T00:00:00.000Z","dateUpdated":"2026-01-01T00:00:00.000Z","userId":"ConfUser000000000001","deleted":false,"calendarIds":[]}`,
+	} {
+		if err := e.sb.PutDocument(L, coll, json.RawMessage(doc)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cf.run(confCase{name: "group status", method: "PUT", path: "/calendars/groups/ConfGroup00000000001/status", token: loc, status: 200, json: map[string]any{"isActive": false}})
+	cf.run(confCase{name: "unknown group status", method: "PUT", path: "/calendars/groups/nope/status", token: loc, status: 404, json: map[string]any{"isActive": false}})
+	if got := cf.run(confCase{name: "slug taken", method: "POST", path: "/calendars/groups/validate-slug", token: loc, status: 200, json: map[string]any{"locationId": L, "slug": "taken-slug"}}); got["available"] != false {
+		t.Errorf("a taken slug: %v", got)
+	}
+	if got := cf.run(confCase{name: "slug free", method: "POST", path: "/calendars/groups/validate-slug", token: loc, status: 200, json: map[string]any{"locationId": L, "slug": "free-slug"}}); got["available"] != true {
+		t.Errorf("a free slug: %v", got)
+	}
+	cf.run(confCase{name: "slug other location", method: "POST", path: "/calendars/groups/validate-slug", token: loc, status: 403, json: map[string]any{"locationId": sandbox.OtherLocationID, "slug": "x"}})
+	assoc := "/calendars/schedules/ConfSchedule00000001/associations/" + calID
+	cf.run(confCase{name: "add calendar to schedule", method: "PUT", path: assoc, token: loc, status: 200})
+	cf.run(confCase{name: "add it again", method: "PUT", path: assoc, token: loc, status: 400})
+	cf.run(confCase{name: "add unknown calendar", method: "PUT", path: "/calendars/schedules/ConfSchedule00000001/associations/nope", token: loc, status: 404})
+	cf.run(confCase{name: "remove calendar from schedule", method: "DELETE", path: assoc, token: loc, status: 200})
+	cf.run(confCase{name: "remove it again", method: "DELETE", path: assoc, token: loc, status: 404})
+
 	// Payments.
 	orders := cf.run(confCase{name: "orders", method: "GET", path: "/payments/orders?altId=" + L + "&limit=5&offset=2", token: loc, status: 200})
 	orderID := str(orders, "data", 0, "_id")

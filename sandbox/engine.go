@@ -85,10 +85,14 @@ type engineOp struct {
 }
 
 // newEngineOp reads what the engine does for an operation from the
-// document, or says why it cannot serve it.
-func newEngineOp(method, path string, op *openapi3.Operation) (*engineOp, error) {
+// document, or says why it cannot serve it. parent is set when the
+// document has paths below path's own {param} (GET
+// /calendars/resources/{resourceType}/{id} below
+// /calendars/resources/{resourceType}): path names a collection then, not
+// an item, though it ends in a parameter.
+func newEngineOp(method, path string, op *openapi3.Operation, parent bool) (*engineOp, error) {
 	last := lastSegment(path)
-	item := strings.HasPrefix(last, "{") && strings.HasSuffix(last, "}")
+	item := strings.HasPrefix(last, "{") && strings.HasSuffix(last, "}") && !parent
 	e := &engineOp{}
 	switch {
 	case method == http.MethodGet && item:

@@ -33,7 +33,7 @@ func TestEngineServesDocumentOperations(t *testing.T) {
 	mux := http.NewServeMux()
 	for _, id := range []string{"create-note", "get-all-notes", "get-note", "update-note", "delete-note"} {
 		path, method, op := findOperation(t, doc, id)
-		eo, err := newEngineOp(method, path, op)
+		eo, err := newEngineOp(method, path, op, false)
 		if err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}
@@ -155,7 +155,7 @@ func TestEngineRefusesWhatItCannotServe(t *testing.T) {
 		{"PATCH", "/things/{id}/"}, // fine as an item, but see below
 	} {
 		op := &openapi3.Operation{Responses: ok200}
-		_, err := newEngineOp(tc.method, tc.path, op)
+		_, err := newEngineOp(tc.method, tc.path, op, false)
 		if tc.method == "PATCH" {
 			if err != nil {
 				t.Errorf("PATCH of an item: %v", err)
@@ -166,7 +166,12 @@ func TestEngineRefusesWhatItCannotServe(t *testing.T) {
 			t.Errorf("%s %s: the engine took it", tc.method, tc.path)
 		}
 	}
-	if _, err := newEngineOp("GET", "/things/{id}", &openapi3.Operation{Responses: openapi3.NewResponses()}); err == nil {
+	// A template that other paths extend by a {param} is a collection
+	// named by its parameter (POST /calendars/resources/{resourceType}).
+	if eo, err := newEngineOp("POST", "/things/{kind}", &openapi3.Operation{Responses: ok200}, true); err != nil || eo.kind != engineCreate {
+		t.Errorf("POST to a collection named by a parameter: %v, %+v", err, eo)
+	}
+	if _, err := newEngineOp("GET", "/things/{id}", &openapi3.Operation{Responses: openapi3.NewResponses()}, false); err == nil {
 		t.Error("an operation without a 2xx answer: the engine took it")
 	}
 }

@@ -44,35 +44,39 @@ type call struct {
 // The token endpoint is absent: it is authenticated by client credentials
 // and served outside the resource pipeline.
 var handlers = map[string]handlerFunc{
-	"get-location-access-token": (*Sandbox).opLocationToken,
-	"get-installed-location":    (*Sandbox).opInstalledLocations,
-	"get-contact":               (*Sandbox).opGetContact,
-	"get-location":              (*Sandbox).opGetLocation,
-	"search-opportunity":        (*Sandbox).opSearchOpportunities,
-	"get-opportunity":           (*Sandbox).opGetOpportunity,
-	"create-opportunity":        (*Sandbox).opCreateOpportunity,
-	"update-opportunity":        (*Sandbox).opUpdateOpportunity,
-	"update-opportunity-status": (*Sandbox).opUpdateOpportunityStatus,
-	"delete-opportunity":        (*Sandbox).opDeleteOpportunity,
-	"create-contact":            (*Sandbox).opCreateContact,
-	"update-contact":            (*Sandbox).opUpdateContact,
-	"delete-contact":            (*Sandbox).opDeleteContact,
-	"upsert-contact":            (*Sandbox).opUpsertContact,
-	"search-contacts-advanced":  (*Sandbox).opSearchContacts,
-	"add-tags":                  contactTags(true),
-	"remove-tags":               contactTags(false),
-	"get-calendars":             (*Sandbox).opListCalendars,
-	"get-slots":                 (*Sandbox).opGetFreeSlots,
-	"get-calendar-events":       (*Sandbox).opListEvents,
-	"create-appointment":        (*Sandbox).opCreateAppointment,
-	"get-appointment":           (*Sandbox).opGetAppointment,
-	"edit-appointment":          (*Sandbox).opUpdateAppointment,
-	"delete-event":              (*Sandbox).opDeleteEvent,
-	"list-orders":               (*Sandbox).opListOrders,
-	"get-order-by-id":           (*Sandbox).opGetOrder,
-	"list-transactions":         (*Sandbox).opListTransactions,
-	"get-transaction-by-id":     (*Sandbox).opGetTransaction,
-	"get-custom-fields":         (*Sandbox).opGetCustomFields,
+	"get-location-access-token":     (*Sandbox).opLocationToken,
+	"get-installed-location":        (*Sandbox).opInstalledLocations,
+	"get-contact":                   (*Sandbox).opGetContact,
+	"get-location":                  (*Sandbox).opGetLocation,
+	"search-opportunity":            (*Sandbox).opSearchOpportunities,
+	"get-opportunity":               (*Sandbox).opGetOpportunity,
+	"create-opportunity":            (*Sandbox).opCreateOpportunity,
+	"update-opportunity":            (*Sandbox).opUpdateOpportunity,
+	"update-opportunity-status":     (*Sandbox).opUpdateOpportunityStatus,
+	"delete-opportunity":            (*Sandbox).opDeleteOpportunity,
+	"create-contact":                (*Sandbox).opCreateContact,
+	"update-contact":                (*Sandbox).opUpdateContact,
+	"delete-contact":                (*Sandbox).opDeleteContact,
+	"upsert-contact":                (*Sandbox).opUpsertContact,
+	"search-contacts-advanced":      (*Sandbox).opSearchContacts,
+	"add-tags":                      contactTags(true),
+	"remove-tags":                   contactTags(false),
+	"get-calendars":                 (*Sandbox).opListCalendars,
+	"get-slots":                     (*Sandbox).opGetFreeSlots,
+	"get-calendar-events":           (*Sandbox).opListEvents,
+	"create-appointment":            (*Sandbox).opCreateAppointment,
+	"get-appointment":               (*Sandbox).opGetAppointment,
+	"edit-appointment":              (*Sandbox).opUpdateAppointment,
+	"delete-event":                  (*Sandbox).opDeleteEvent,
+	"list-orders":                   (*Sandbox).opListOrders,
+	"get-order-by-id":               (*Sandbox).opGetOrder,
+	"list-transactions":             (*Sandbox).opListTransactions,
+	"get-transaction-by-id":         (*Sandbox).opGetTransaction,
+	"get-custom-fields":             (*Sandbox).opGetCustomFields,
+	"disable-group":                 (*Sandbox).opGroupStatus,
+	"validate-groups-slug":          (*Sandbox).opValidateGroupSlug,
+	"add-calendar-to-schedule":      scheduleCalendar(true),
+	"remove-calendar-from-schedule": scheduleCalendar(false),
 }
 
 type specRoute struct {
@@ -173,6 +177,17 @@ func (s *Sandbox) buildMux() (err error) {
 			err = fmt.Errorf("register routes: %v", p)
 		}
 	}()
+	// parents are the templates ending in a {param} that other paths
+	// extend by one {param} more: collections named by a parameter.
+	parents := map[string]bool{}
+	for _, sr := range srs {
+		p := strings.TrimSuffix(sr.path, "/")
+		if last := lastSegment(p); strings.HasPrefix(last, "{") {
+			if parent := p[:strings.LastIndex(p, "/")]; strings.HasSuffix(parent, "}") {
+				parents[parent] = true
+			}
+		}
+	}
 	seen := map[string]bool{}
 	router := newResourceRouter()
 	byCollection := map[string][]*engineOp{}
@@ -186,7 +201,7 @@ func (s *Sandbox) buildMux() (err error) {
 		}
 		h, ok := handlers[sr.operationID]
 		if !ok {
-			eo, err := newEngineOp(sr.method, sr.path, sr.op)
+			eo, err := newEngineOp(sr.method, sr.path, sr.op, parents[strings.TrimSuffix(sr.path, "/")])
 			if err != nil {
 				return fmt.Errorf("operation %s (%s %s) has no sandbox handler, and the engine cannot serve it: %w", sr.operationID, sr.method, sr.path, err)
 			}

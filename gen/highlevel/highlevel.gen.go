@@ -179,6 +179,243 @@ func (e AppointmentSchemaResponseAppointmentStatus) Valid() bool {
 	}
 }
 
+// Defines values for CalendarCreateDTOAllowBookingAfterUnit.
+const (
+	CalendarCreateDTOAllowBookingAfterUnitDays   CalendarCreateDTOAllowBookingAfterUnit = "days"
+	CalendarCreateDTOAllowBookingAfterUnitHours  CalendarCreateDTOAllowBookingAfterUnit = "hours"
+	CalendarCreateDTOAllowBookingAfterUnitMonths CalendarCreateDTOAllowBookingAfterUnit = "months"
+	CalendarCreateDTOAllowBookingAfterUnitWeeks  CalendarCreateDTOAllowBookingAfterUnit = "weeks"
+)
+
+// Valid indicates whether the value is a known member of the CalendarCreateDTOAllowBookingAfterUnit enum.
+func (e CalendarCreateDTOAllowBookingAfterUnit) Valid() bool {
+	switch e {
+	case CalendarCreateDTOAllowBookingAfterUnitDays:
+		return true
+	case CalendarCreateDTOAllowBookingAfterUnitHours:
+		return true
+	case CalendarCreateDTOAllowBookingAfterUnitMonths:
+		return true
+	case CalendarCreateDTOAllowBookingAfterUnitWeeks:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarCreateDTOAllowBookingForUnit.
+const (
+	CalendarCreateDTOAllowBookingForUnitDays   CalendarCreateDTOAllowBookingForUnit = "days"
+	CalendarCreateDTOAllowBookingForUnitMonths CalendarCreateDTOAllowBookingForUnit = "months"
+	CalendarCreateDTOAllowBookingForUnitWeeks  CalendarCreateDTOAllowBookingForUnit = "weeks"
+)
+
+// Valid indicates whether the value is a known member of the CalendarCreateDTOAllowBookingForUnit enum.
+func (e CalendarCreateDTOAllowBookingForUnit) Valid() bool {
+	switch e {
+	case CalendarCreateDTOAllowBookingForUnitDays:
+		return true
+	case CalendarCreateDTOAllowBookingForUnitMonths:
+		return true
+	case CalendarCreateDTOAllowBookingForUnitWeeks:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarCreateDTOAvailabilityType.
+const (
+	CalendarCreateDTOAvailabilityTypeN0 CalendarCreateDTOAvailabilityType = 0
+	CalendarCreateDTOAvailabilityTypeN1 CalendarCreateDTOAvailabilityType = 1
+)
+
+// Valid indicates whether the value is a known member of the CalendarCreateDTOAvailabilityType enum.
+func (e CalendarCreateDTOAvailabilityType) Valid() bool {
+	switch e {
+	case CalendarCreateDTOAvailabilityTypeN0:
+		return true
+	case CalendarCreateDTOAvailabilityTypeN1:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarCreateDTOCalendarType.
+const (
+	CalendarCreateDTOCalendarTypeClassBooking   CalendarCreateDTOCalendarType = "class_booking"
+	CalendarCreateDTOCalendarTypeCollective     CalendarCreateDTOCalendarType = "collective"
+	CalendarCreateDTOCalendarTypeEvent          CalendarCreateDTOCalendarType = "event"
+	CalendarCreateDTOCalendarTypePersonal       CalendarCreateDTOCalendarType = "personal"
+	CalendarCreateDTOCalendarTypeRoundRobin     CalendarCreateDTOCalendarType = "round_robin"
+	CalendarCreateDTOCalendarTypeServiceBooking CalendarCreateDTOCalendarType = "service_booking"
+)
+
+// Valid indicates whether the value is a known member of the CalendarCreateDTOCalendarType enum.
+func (e CalendarCreateDTOCalendarType) Valid() bool {
+	switch e {
+	case CalendarCreateDTOCalendarTypeClassBooking:
+		return true
+	case CalendarCreateDTOCalendarTypeCollective:
+		return true
+	case CalendarCreateDTOCalendarTypeEvent:
+		return true
+	case CalendarCreateDTOCalendarTypePersonal:
+		return true
+	case CalendarCreateDTOCalendarTypeRoundRobin:
+		return true
+	case CalendarCreateDTOCalendarTypeServiceBooking:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarCreateDTOEventType.
+const (
+	CalendarCreateDTOEventTypeRoundRobinOptimizeForAvailability      CalendarCreateDTOEventType = "RoundRobin_OptimizeForAvailability"
+	CalendarCreateDTOEventTypeRoundRobinOptimizeForEqualDistribution CalendarCreateDTOEventType = "RoundRobin_OptimizeForEqualDistribution"
+)
+
+// Valid indicates whether the value is a known member of the CalendarCreateDTOEventType enum.
+func (e CalendarCreateDTOEventType) Valid() bool {
+	switch e {
+	case CalendarCreateDTOEventTypeRoundRobinOptimizeForAvailability:
+		return true
+	case CalendarCreateDTOEventTypeRoundRobinOptimizeForEqualDistribution:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarCreateDTOFormSubmitType.
+const (
+	CalendarCreateDTOFormSubmitTypeRedirectURL     CalendarCreateDTOFormSubmitType = "RedirectURL"
+	CalendarCreateDTOFormSubmitTypeThankYouMessage CalendarCreateDTOFormSubmitType = "ThankYouMessage"
+)
+
+// Valid indicates whether the value is a known member of the CalendarCreateDTOFormSubmitType enum.
+func (e CalendarCreateDTOFormSubmitType) Valid() bool {
+	switch e {
+	case CalendarCreateDTOFormSubmitTypeRedirectURL:
+		return true
+	case CalendarCreateDTOFormSubmitTypeThankYouMessage:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarCreateDTOGuestType.
+const (
+	CalendarCreateDTOGuestTypeCollectDetail CalendarCreateDTOGuestType = "collect_detail"
+	CalendarCreateDTOGuestTypeCountOnly     CalendarCreateDTOGuestType = "count_only"
+)
+
+// Valid indicates whether the value is a known member of the CalendarCreateDTOGuestType enum.
+func (e CalendarCreateDTOGuestType) Valid() bool {
+	switch e {
+	case CalendarCreateDTOGuestTypeCollectDetail:
+		return true
+	case CalendarCreateDTOGuestTypeCountOnly:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarCreateDTOPreBufferUnit.
+const (
+	CalendarCreateDTOPreBufferUnitHours CalendarCreateDTOPreBufferUnit = "hours"
+	CalendarCreateDTOPreBufferUnitMins  CalendarCreateDTOPreBufferUnit = "mins"
+)
+
+// Valid indicates whether the value is a known member of the CalendarCreateDTOPreBufferUnit enum.
+func (e CalendarCreateDTOPreBufferUnit) Valid() bool {
+	switch e {
+	case CalendarCreateDTOPreBufferUnitHours:
+		return true
+	case CalendarCreateDTOPreBufferUnitMins:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarCreateDTOSlotBufferUnit.
+const (
+	CalendarCreateDTOSlotBufferUnitHours CalendarCreateDTOSlotBufferUnit = "hours"
+	CalendarCreateDTOSlotBufferUnitMins  CalendarCreateDTOSlotBufferUnit = "mins"
+)
+
+// Valid indicates whether the value is a known member of the CalendarCreateDTOSlotBufferUnit enum.
+func (e CalendarCreateDTOSlotBufferUnit) Valid() bool {
+	switch e {
+	case CalendarCreateDTOSlotBufferUnitHours:
+		return true
+	case CalendarCreateDTOSlotBufferUnitMins:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarCreateDTOSlotDurationUnit.
+const (
+	CalendarCreateDTOSlotDurationUnitHours CalendarCreateDTOSlotDurationUnit = "hours"
+	CalendarCreateDTOSlotDurationUnitMins  CalendarCreateDTOSlotDurationUnit = "mins"
+)
+
+// Valid indicates whether the value is a known member of the CalendarCreateDTOSlotDurationUnit enum.
+func (e CalendarCreateDTOSlotDurationUnit) Valid() bool {
+	switch e {
+	case CalendarCreateDTOSlotDurationUnitHours:
+		return true
+	case CalendarCreateDTOSlotDurationUnitMins:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarCreateDTOSlotIntervalUnit.
+const (
+	CalendarCreateDTOSlotIntervalUnitHours CalendarCreateDTOSlotIntervalUnit = "hours"
+	CalendarCreateDTOSlotIntervalUnitMins  CalendarCreateDTOSlotIntervalUnit = "mins"
+)
+
+// Valid indicates whether the value is a known member of the CalendarCreateDTOSlotIntervalUnit enum.
+func (e CalendarCreateDTOSlotIntervalUnit) Valid() bool {
+	switch e {
+	case CalendarCreateDTOSlotIntervalUnitHours:
+		return true
+	case CalendarCreateDTOSlotIntervalUnitMins:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarCreateDTOWidgetType.
+const (
+	CalendarCreateDTOWidgetTypeClassic CalendarCreateDTOWidgetType = "classic"
+	CalendarCreateDTOWidgetTypeDefault CalendarCreateDTOWidgetType = "default"
+)
+
+// Valid indicates whether the value is a known member of the CalendarCreateDTOWidgetType enum.
+func (e CalendarCreateDTOWidgetType) Valid() bool {
+	switch e {
+	case CalendarCreateDTOWidgetTypeClassic:
+		return true
+	case CalendarCreateDTOWidgetTypeDefault:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CalendarDTOAllowBookingAfterUnit.
 const (
 	CalendarDTOAllowBookingAfterUnitDays   CalendarDTOAllowBookingAfterUnit = "days"
@@ -425,6 +662,195 @@ const (
 func (e CalendarNotificationType) Valid() bool {
 	switch e {
 	case CalendarNotificationTypeEmail:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarUpdateDTOAllowBookingAfterUnit.
+const (
+	CalendarUpdateDTOAllowBookingAfterUnitDays   CalendarUpdateDTOAllowBookingAfterUnit = "days"
+	CalendarUpdateDTOAllowBookingAfterUnitHours  CalendarUpdateDTOAllowBookingAfterUnit = "hours"
+	CalendarUpdateDTOAllowBookingAfterUnitMonths CalendarUpdateDTOAllowBookingAfterUnit = "months"
+	CalendarUpdateDTOAllowBookingAfterUnitWeeks  CalendarUpdateDTOAllowBookingAfterUnit = "weeks"
+)
+
+// Valid indicates whether the value is a known member of the CalendarUpdateDTOAllowBookingAfterUnit enum.
+func (e CalendarUpdateDTOAllowBookingAfterUnit) Valid() bool {
+	switch e {
+	case CalendarUpdateDTOAllowBookingAfterUnitDays:
+		return true
+	case CalendarUpdateDTOAllowBookingAfterUnitHours:
+		return true
+	case CalendarUpdateDTOAllowBookingAfterUnitMonths:
+		return true
+	case CalendarUpdateDTOAllowBookingAfterUnitWeeks:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarUpdateDTOAllowBookingForUnit.
+const (
+	CalendarUpdateDTOAllowBookingForUnitDays   CalendarUpdateDTOAllowBookingForUnit = "days"
+	CalendarUpdateDTOAllowBookingForUnitMonths CalendarUpdateDTOAllowBookingForUnit = "months"
+	CalendarUpdateDTOAllowBookingForUnitWeeks  CalendarUpdateDTOAllowBookingForUnit = "weeks"
+)
+
+// Valid indicates whether the value is a known member of the CalendarUpdateDTOAllowBookingForUnit enum.
+func (e CalendarUpdateDTOAllowBookingForUnit) Valid() bool {
+	switch e {
+	case CalendarUpdateDTOAllowBookingForUnitDays:
+		return true
+	case CalendarUpdateDTOAllowBookingForUnitMonths:
+		return true
+	case CalendarUpdateDTOAllowBookingForUnitWeeks:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarUpdateDTOAvailabilityType.
+const (
+	CalendarUpdateDTOAvailabilityTypeN0 CalendarUpdateDTOAvailabilityType = 0
+	CalendarUpdateDTOAvailabilityTypeN1 CalendarUpdateDTOAvailabilityType = 1
+)
+
+// Valid indicates whether the value is a known member of the CalendarUpdateDTOAvailabilityType enum.
+func (e CalendarUpdateDTOAvailabilityType) Valid() bool {
+	switch e {
+	case CalendarUpdateDTOAvailabilityTypeN0:
+		return true
+	case CalendarUpdateDTOAvailabilityTypeN1:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarUpdateDTOEventType.
+const (
+	CalendarUpdateDTOEventTypeRoundRobinOptimizeForAvailability      CalendarUpdateDTOEventType = "RoundRobin_OptimizeForAvailability"
+	CalendarUpdateDTOEventTypeRoundRobinOptimizeForEqualDistribution CalendarUpdateDTOEventType = "RoundRobin_OptimizeForEqualDistribution"
+)
+
+// Valid indicates whether the value is a known member of the CalendarUpdateDTOEventType enum.
+func (e CalendarUpdateDTOEventType) Valid() bool {
+	switch e {
+	case CalendarUpdateDTOEventTypeRoundRobinOptimizeForAvailability:
+		return true
+	case CalendarUpdateDTOEventTypeRoundRobinOptimizeForEqualDistribution:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarUpdateDTOFormSubmitType.
+const (
+	CalendarUpdateDTOFormSubmitTypeRedirectURL     CalendarUpdateDTOFormSubmitType = "RedirectURL"
+	CalendarUpdateDTOFormSubmitTypeThankYouMessage CalendarUpdateDTOFormSubmitType = "ThankYouMessage"
+)
+
+// Valid indicates whether the value is a known member of the CalendarUpdateDTOFormSubmitType enum.
+func (e CalendarUpdateDTOFormSubmitType) Valid() bool {
+	switch e {
+	case CalendarUpdateDTOFormSubmitTypeRedirectURL:
+		return true
+	case CalendarUpdateDTOFormSubmitTypeThankYouMessage:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarUpdateDTOGuestType.
+const (
+	CalendarUpdateDTOGuestTypeCollectDetail CalendarUpdateDTOGuestType = "collect_detail"
+	CalendarUpdateDTOGuestTypeCountOnly     CalendarUpdateDTOGuestType = "count_only"
+)
+
+// Valid indicates whether the value is a known member of the CalendarUpdateDTOGuestType enum.
+func (e CalendarUpdateDTOGuestType) Valid() bool {
+	switch e {
+	case CalendarUpdateDTOGuestTypeCollectDetail:
+		return true
+	case CalendarUpdateDTOGuestTypeCountOnly:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarUpdateDTOPreBufferUnit.
+const (
+	CalendarUpdateDTOPreBufferUnitHours CalendarUpdateDTOPreBufferUnit = "hours"
+	CalendarUpdateDTOPreBufferUnitMins  CalendarUpdateDTOPreBufferUnit = "mins"
+)
+
+// Valid indicates whether the value is a known member of the CalendarUpdateDTOPreBufferUnit enum.
+func (e CalendarUpdateDTOPreBufferUnit) Valid() bool {
+	switch e {
+	case CalendarUpdateDTOPreBufferUnitHours:
+		return true
+	case CalendarUpdateDTOPreBufferUnitMins:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarUpdateDTOSlotDurationUnit.
+const (
+	CalendarUpdateDTOSlotDurationUnitHours CalendarUpdateDTOSlotDurationUnit = "hours"
+	CalendarUpdateDTOSlotDurationUnitMins  CalendarUpdateDTOSlotDurationUnit = "mins"
+)
+
+// Valid indicates whether the value is a known member of the CalendarUpdateDTOSlotDurationUnit enum.
+func (e CalendarUpdateDTOSlotDurationUnit) Valid() bool {
+	switch e {
+	case CalendarUpdateDTOSlotDurationUnitHours:
+		return true
+	case CalendarUpdateDTOSlotDurationUnitMins:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarUpdateDTOSlotIntervalUnit.
+const (
+	CalendarUpdateDTOSlotIntervalUnitHours CalendarUpdateDTOSlotIntervalUnit = "hours"
+	CalendarUpdateDTOSlotIntervalUnitMins  CalendarUpdateDTOSlotIntervalUnit = "mins"
+)
+
+// Valid indicates whether the value is a known member of the CalendarUpdateDTOSlotIntervalUnit enum.
+func (e CalendarUpdateDTOSlotIntervalUnit) Valid() bool {
+	switch e {
+	case CalendarUpdateDTOSlotIntervalUnitHours:
+		return true
+	case CalendarUpdateDTOSlotIntervalUnitMins:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarUpdateDTOWidgetType.
+const (
+	CalendarUpdateDTOWidgetTypeClassic CalendarUpdateDTOWidgetType = "classic"
+	CalendarUpdateDTOWidgetTypeDefault CalendarUpdateDTOWidgetType = "default"
+)
+
+// Valid indicates whether the value is a known member of the CalendarUpdateDTOWidgetType enum.
+func (e CalendarUpdateDTOWidgetType) Valid() bool {
+	switch e {
+	case CalendarUpdateDTOWidgetTypeClassic:
+		return true
+	case CalendarUpdateDTOWidgetTypeDefault:
 		return true
 	default:
 		return false
@@ -1193,6 +1619,42 @@ func (e LateFeesMaxFeesDtoType) Valid() bool {
 	}
 }
 
+// Defines values for LocationConfigurationKind.
+const (
+	LocationConfigurationKindBooker            LocationConfigurationKind = "booker"
+	LocationConfigurationKindCustom            LocationConfigurationKind = "custom"
+	LocationConfigurationKindGoogleConference  LocationConfigurationKind = "google_conference"
+	LocationConfigurationKindInboundCall       LocationConfigurationKind = "inbound_call"
+	LocationConfigurationKindMsTeamsConference LocationConfigurationKind = "ms_teams_conference"
+	LocationConfigurationKindOutboundCall      LocationConfigurationKind = "outbound_call"
+	LocationConfigurationKindPhysical          LocationConfigurationKind = "physical"
+	LocationConfigurationKindZoomConference    LocationConfigurationKind = "zoom_conference"
+)
+
+// Valid indicates whether the value is a known member of the LocationConfigurationKind enum.
+func (e LocationConfigurationKind) Valid() bool {
+	switch e {
+	case LocationConfigurationKindBooker:
+		return true
+	case LocationConfigurationKindCustom:
+		return true
+	case LocationConfigurationKindGoogleConference:
+		return true
+	case LocationConfigurationKindInboundCall:
+		return true
+	case LocationConfigurationKindMsTeamsConference:
+		return true
+	case LocationConfigurationKindOutboundCall:
+		return true
+	case LocationConfigurationKindPhysical:
+		return true
+	case LocationConfigurationKindZoomConference:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for LocationConfigurationResponseKind.
 const (
 	LocationConfigurationResponseKindBooker            LocationConfigurationResponseKind = "booker"
@@ -1586,6 +2048,60 @@ func (e ScheduleRuleDTOType) Valid() bool {
 	case ScheduleRuleDTOTypeDate:
 		return true
 	case ScheduleRuleDTOTypeWday:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TeamMemberMeetingLocationType.
+const (
+	TeamMemberMeetingLocationTypeAddress TeamMemberMeetingLocationType = "address"
+	TeamMemberMeetingLocationTypeBooker  TeamMemberMeetingLocationType = "booker"
+	TeamMemberMeetingLocationTypeCustom  TeamMemberMeetingLocationType = "custom"
+	TeamMemberMeetingLocationTypeGmeet   TeamMemberMeetingLocationType = "gmeet"
+	TeamMemberMeetingLocationTypePhone   TeamMemberMeetingLocationType = "phone"
+	TeamMemberMeetingLocationTypeTeams   TeamMemberMeetingLocationType = "teams"
+	TeamMemberMeetingLocationTypeZoom    TeamMemberMeetingLocationType = "zoom"
+)
+
+// Valid indicates whether the value is a known member of the TeamMemberMeetingLocationType enum.
+func (e TeamMemberMeetingLocationType) Valid() bool {
+	switch e {
+	case TeamMemberMeetingLocationTypeAddress:
+		return true
+	case TeamMemberMeetingLocationTypeBooker:
+		return true
+	case TeamMemberMeetingLocationTypeCustom:
+		return true
+	case TeamMemberMeetingLocationTypeGmeet:
+		return true
+	case TeamMemberMeetingLocationTypePhone:
+		return true
+	case TeamMemberMeetingLocationTypeTeams:
+		return true
+	case TeamMemberMeetingLocationTypeZoom:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TeamMemberPriority.
+const (
+	TeamMemberPriorityN0  TeamMemberPriority = 0
+	TeamMemberPriorityN05 TeamMemberPriority = 0.5
+	TeamMemberPriorityN1  TeamMemberPriority = 1
+)
+
+// Valid indicates whether the value is a known member of the TeamMemberPriority enum.
+func (e TeamMemberPriority) Valid() bool {
+	switch e {
+	case TeamMemberPriorityN0:
+		return true
+	case TeamMemberPriorityN05:
+		return true
+	case TeamMemberPriorityN1:
 		return true
 	default:
 		return false
@@ -3946,6 +4462,187 @@ type CalendarByIDSuccessfulResponseDTO struct {
 	Calendar CalendarDTO `json:"calendar"`
 }
 
+// CalendarCreateDTO defines model for CalendarCreateDTO.
+type CalendarCreateDTO struct {
+	AlertEmail *string `json:"alertEmail,omitempty"`
+
+	// AllowBookingAfter Minimum scheduling notice for events
+	AllowBookingAfter *float64 `json:"allowBookingAfter,omitempty"`
+
+	// AllowBookingAfterUnit Unit for minimum scheduling notice
+	//
+	// Example: days
+	AllowBookingAfterUnit *CalendarCreateDTOAllowBookingAfterUnit `json:"allowBookingAfterUnit,omitempty"`
+
+	// AllowBookingFor Minimum number of days/weeks/months for which to allow booking events
+	AllowBookingFor *float64 `json:"allowBookingFor,omitempty"`
+
+	// AllowBookingForUnit Unit for controlling the duration for which booking would be allowed for
+	//
+	// Example: days
+	AllowBookingForUnit *CalendarCreateDTOAllowBookingForUnit `json:"allowBookingForUnit,omitempty"`
+	AllowCancellation   *bool                                 `json:"allowCancellation,omitempty"`
+	AllowReschedule     *bool                                 `json:"allowReschedule,omitempty"`
+
+	// AppoinmentPerDay Number of appointments that can be booked for a given day
+	AppoinmentPerDay *float64 `json:"appoinmentPerDay,omitempty"`
+
+	// AppoinmentPerSlot Maximum bookings per slot (per user). Maximum seats per slot in case of Class Booking Calendar.
+	AppoinmentPerSlot *float64 `json:"appoinmentPerSlot,omitempty"`
+	AutoConfirm       *bool    `json:"autoConfirm,omitempty"`
+
+	// Availabilities This is only to set the custom availability. For standard availability, use the openHours property
+	Availabilities *[]Availability `json:"availabilities,omitempty"`
+
+	// AvailabilityType Determines which availability type to consider:
+	// - **1**: Only custom availabilities will be used.
+	// - **0**: Only open hours will be used.
+	// - **null**: Both custom availabilities and open hours will be considered.
+	AvailabilityType *CalendarCreateDTOAvailabilityType `json:"availabilityType,omitempty"`
+
+	// CalendarCoverImage Example: https://path-to-image.com
+	CalendarCoverImage *string                        `json:"calendarCoverImage,omitempty"`
+	CalendarType       *CalendarCreateDTOCalendarType `json:"calendarType,omitempty"`
+	ConsentLabel       *string                        `json:"consentLabel,omitempty"`
+
+	// Description Example: this is used for testing
+	Description *string `json:"description,omitempty"`
+
+	// EnableRecurring Enable recurring appointments for the calendars. Please note that only one member should be added in the calendar to enable this
+	EnableRecurring         *bool                            `json:"enableRecurring,omitempty"`
+	EventColor              *string                          `json:"eventColor,omitempty"`
+	EventTitle              *string                          `json:"eventTitle,omitempty"`
+	EventType               *CalendarCreateDTOEventType      `json:"eventType,omitempty"`
+	FormID                  *string                          `json:"formId,omitempty"`
+	FormSubmitRedirectURL   *string                          `json:"formSubmitRedirectURL,omitempty"`
+	FormSubmitThanksMessage *string                          `json:"formSubmitThanksMessage,omitempty"`
+	FormSubmitType          *CalendarCreateDTOFormSubmitType `json:"formSubmitType,omitempty"`
+	GoogleInvitationEmails  *bool                            `json:"googleInvitationEmails,omitempty"`
+
+	// GroupID Group Id
+	//
+	// Example: BqTwX8QFwXzpegMve9EQ
+	GroupID   *string                     `json:"groupId,omitempty"`
+	GuestType *CalendarCreateDTOGuestType `json:"guestType,omitempty"`
+
+	// IsActive Should the created calendar be active or draft
+	IsActive          *bool `json:"isActive,omitempty"`
+	IsLivePaymentMode *bool `json:"isLivePaymentMode,omitempty"`
+
+	// LocationConfigurations Meeting location configuration for event calendar
+	LocationConfigurations *[]LocationConfiguration `json:"locationConfigurations,omitempty"`
+
+	// LocationID Example: ocQHyuzHvysMo5N5VsXc
+	LocationID string `json:"locationId"`
+
+	// LookBusyConfig Look Busy Configuration
+	LookBusyConfig *LookBusyConfiguration `json:"lookBusyConfig,omitempty"`
+
+	// MeetingLocation 🚨 Deprecated! Use `locationConfigurations.location` or `teamMembers[].locationConfigurations.location` instead.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	MeetingLocation *string `json:"meetingLocation,omitempty"`
+
+	// Name Example: test calendar
+	Name  string  `json:"name"`
+	Notes *string `json:"notes,omitempty"`
+
+	// Notifications 🚨 Deprecated! Please use 'Calendar Notifications APIs' instead.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	Notifications *[]CalendarNotification `json:"notifications,omitempty"`
+
+	// OpenHours This is only to set the standard availability. For custom availability, use the availabilities property
+	OpenHours *[]OpenHour `json:"openHours,omitempty"`
+	PixelID   *string     `json:"pixelId,omitempty"`
+
+	// PreBuffer Pre-Buffer is additional time that can be added before an appointment, allowing for extra time to get ready
+	PreBuffer *float64 `json:"preBuffer,omitempty"`
+
+	// PreBufferUnit Unit for pre-buffer.
+	PreBufferUnit                         *CalendarCreateDTOPreBufferUnit `json:"preBufferUnit,omitempty"`
+	Recurring                             *Recurring                      `json:"recurring,omitempty"`
+	ShouldAssignContactToTeamMember       *bool                           `json:"shouldAssignContactToTeamMember,omitempty"`
+	ShouldSendAlertEmailsToAssignedMember *bool                           `json:"shouldSendAlertEmailsToAssignedMember,omitempty"`
+	ShouldSkipAssigningContactForExisting *bool                           `json:"shouldSkipAssigningContactForExisting,omitempty"`
+
+	// SlotBuffer Slot-Buffer is additional time that can be added after an appointment, allowing for extra time to wrap up
+	SlotBuffer *float64 `json:"slotBuffer,omitempty"`
+
+	// SlotBufferUnit Unit for slot buffer.
+	SlotBufferUnit *CalendarCreateDTOSlotBufferUnit `json:"slotBufferUnit,omitempty"`
+
+	// SlotDuration This controls the duration of the meeting
+	SlotDuration *float64 `json:"slotDuration,omitempty"`
+
+	// SlotDurationUnit Unit for slot duration.
+	SlotDurationUnit *CalendarCreateDTOSlotDurationUnit `json:"slotDurationUnit,omitempty"`
+
+	// SlotInterval Slot interval reflects the amount of time the between booking slots that will be shown in the calendar.
+	SlotInterval *float64 `json:"slotInterval,omitempty"`
+
+	// SlotIntervalUnit Unit for slot interval.
+	SlotIntervalUnit *CalendarCreateDTOSlotIntervalUnit `json:"slotIntervalUnit,omitempty"`
+
+	// Slug Example: test1
+	Slug          *string `json:"slug,omitempty"`
+	StickyContact *bool   `json:"stickyContact,omitempty"`
+
+	// TeamMembers Team members are required for calendars of type: Round Robin, Collective, Class, Service. Personal calendar must have exactly one team member.
+	TeamMembers *[]TeamMember `json:"teamMembers,omitempty"`
+
+	// WidgetSlug Example: test1
+	WidgetSlug *string `json:"widgetSlug,omitempty"`
+
+	// WidgetType Calendar widget type. Choose "default" for "neo" and "classic" for "classic" layout.
+	//
+	// Example: classic
+	WidgetType *CalendarCreateDTOWidgetType `json:"widgetType,omitempty"`
+}
+
+// CalendarCreateDTOAllowBookingAfterUnit Unit for minimum scheduling notice
+//
+// Example: days
+type CalendarCreateDTOAllowBookingAfterUnit string
+
+// CalendarCreateDTOAllowBookingForUnit Unit for controlling the duration for which booking would be allowed for
+//
+// Example: days
+type CalendarCreateDTOAllowBookingForUnit string
+
+// CalendarCreateDTOAvailabilityType Determines which availability type to consider:
+// - **1**: Only custom availabilities will be used.
+// - **0**: Only open hours will be used.
+// - **null**: Both custom availabilities and open hours will be considered.
+type CalendarCreateDTOAvailabilityType float64
+
+// CalendarCreateDTOCalendarType defines model for CalendarCreateDTO.CalendarType.
+type CalendarCreateDTOCalendarType string
+
+// CalendarCreateDTOEventType defines model for CalendarCreateDTO.EventType.
+type CalendarCreateDTOEventType string
+
+// CalendarCreateDTOFormSubmitType defines model for CalendarCreateDTO.FormSubmitType.
+type CalendarCreateDTOFormSubmitType string
+
+// CalendarCreateDTOGuestType defines model for CalendarCreateDTO.GuestType.
+type CalendarCreateDTOGuestType string
+
+// CalendarCreateDTOPreBufferUnit Unit for pre-buffer.
+type CalendarCreateDTOPreBufferUnit string
+
+// CalendarCreateDTOSlotBufferUnit Unit for slot buffer.
+type CalendarCreateDTOSlotBufferUnit string
+
+// CalendarCreateDTOSlotDurationUnit Unit for slot duration.
+type CalendarCreateDTOSlotDurationUnit string
+
+// CalendarCreateDTOSlotIntervalUnit Unit for slot interval.
+type CalendarCreateDTOSlotIntervalUnit string
+
+// CalendarCreateDTOWidgetType Calendar widget type. Choose "default" for "neo" and "classic" for "classic" layout.
+//
+// Example: classic
+type CalendarCreateDTOWidgetType string
+
 // CalendarDTO defines model for CalendarDTO.
 type CalendarDTO struct {
 	AlertEmail *string `json:"alertEmail,omitempty"`
@@ -4130,6 +4827,12 @@ type CalendarDTOSlotIntervalUnit string
 // Example: classic
 type CalendarDTOWidgetType string
 
+// CalendarDeleteSuccessfulResponseDTO defines model for CalendarDeleteSuccessfulResponseDTO.
+type CalendarDeleteSuccessfulResponseDTO struct {
+	// Success Success
+	Success bool `json:"success"`
+}
+
 // CalendarEventDTO defines model for CalendarEventDTO.
 type CalendarEventDTO struct {
 	// Address Calendar Event address
@@ -4253,6 +4956,166 @@ type CalendarNotification struct {
 //
 // Example: email
 type CalendarNotificationType string
+
+// CalendarUpdateDTO defines model for CalendarUpdateDTO.
+type CalendarUpdateDTO struct {
+	AlertEmail *string `json:"alertEmail,omitempty"`
+
+	// AllowBookingAfter Minimum scheduling notice for events
+	AllowBookingAfter *float64 `json:"allowBookingAfter,omitempty"`
+
+	// AllowBookingAfterUnit Unit for minimum scheduling notice
+	//
+	// Example: days
+	AllowBookingAfterUnit *CalendarUpdateDTOAllowBookingAfterUnit `json:"allowBookingAfterUnit,omitempty"`
+
+	// AllowBookingFor Minimum number of days/weeks/months for which to allow booking events
+	AllowBookingFor *float64 `json:"allowBookingFor,omitempty"`
+
+	// AllowBookingForUnit Unit for controlling the duration for which booking would be allowed for
+	//
+	// Example: days
+	AllowBookingForUnit *CalendarUpdateDTOAllowBookingForUnit `json:"allowBookingForUnit,omitempty"`
+	AllowCancellation   *bool                                 `json:"allowCancellation,omitempty"`
+	AllowReschedule     *bool                                 `json:"allowReschedule,omitempty"`
+
+	// AppoinmentPerDay Number of appointments that can be booked for a given day
+	AppoinmentPerDay  *float64 `json:"appoinmentPerDay,omitempty"`
+	AppoinmentPerSlot *float64 `json:"appoinmentPerSlot,omitempty"`
+	AutoConfirm       *bool    `json:"autoConfirm,omitempty"`
+
+	// Availabilities This is only to set the custom availability. For standard availability, use the openHours property
+	Availabilities *[]UpdateAvailability `json:"availabilities,omitempty"`
+
+	// AvailabilityType Determines which availability type to consider:
+	// - **1**: Only custom availabilities will be used.
+	// - **0**: Only open hours will be used.
+	// - **null**: Both the custom availabilities and open hours will be considered.
+	AvailabilityType   *CalendarUpdateDTOAvailabilityType `json:"availabilityType,omitempty"`
+	CalendarCoverImage *string                            `json:"calendarCoverImage,omitempty"`
+	ConsentLabel       *string                            `json:"consentLabel,omitempty"`
+
+	// Description Example: this is used for testing
+	Description *string `json:"description,omitempty"`
+
+	// EnableRecurring Enable recurring appointments for the calendars. Please note that only one member should be added in the calendar to enable this
+	EnableRecurring         *bool                            `json:"enableRecurring,omitempty"`
+	EventColor              *string                          `json:"eventColor,omitempty"`
+	EventTitle              *string                          `json:"eventTitle,omitempty"`
+	EventType               *CalendarUpdateDTOEventType      `json:"eventType,omitempty"`
+	FormID                  *string                          `json:"formId,omitempty"`
+	FormSubmitRedirectURL   *string                          `json:"formSubmitRedirectURL,omitempty"`
+	FormSubmitThanksMessage *string                          `json:"formSubmitThanksMessage,omitempty"`
+	FormSubmitType          *CalendarUpdateDTOFormSubmitType `json:"formSubmitType,omitempty"`
+	GoogleInvitationEmails  *bool                            `json:"googleInvitationEmails,omitempty"`
+
+	// GroupID Group Id
+	//
+	// Example: BqTwX8QFwXzpegMve9EQ
+	GroupID           *string                     `json:"groupId,omitempty"`
+	GuestType         *CalendarUpdateDTOGuestType `json:"guestType,omitempty"`
+	IsActive          *bool                       `json:"isActive,omitempty"`
+	IsLivePaymentMode *bool                       `json:"isLivePaymentMode,omitempty"`
+
+	// LocationConfigurations Meeting location configuration for event calendar
+	LocationConfigurations *[]LocationConfiguration `json:"locationConfigurations,omitempty"`
+
+	// LookBusyConfig Look Busy Configuration
+	LookBusyConfig *LookBusyConfiguration `json:"lookBusyConfig,omitempty"`
+
+	// MeetingLocation 🚨 Deprecated! Use `locationConfigurations.location` or `teamMembers[].locationConfigurations.location` instead.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	MeetingLocation *string `json:"meetingLocation,omitempty"`
+
+	// Name Example: test calendar
+	Name  *string `json:"name,omitempty"`
+	Notes *string `json:"notes,omitempty"`
+
+	// Notifications 🚨 Deprecated! Please use 'Calendar Notifications APIs' instead.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	Notifications *[]CalendarNotification `json:"notifications,omitempty"`
+	OpenHours     *[]OpenHour             `json:"openHours,omitempty"`
+	PixelID       *string                 `json:"pixelId,omitempty"`
+
+	// PreBuffer Pre-Buffer is additional time that can be added before an appointment, allowing for extra time to get ready
+	PreBuffer *float64 `json:"preBuffer,omitempty"`
+
+	// PreBufferUnit Unit for pre-buffer.
+	PreBufferUnit                         *CalendarUpdateDTOPreBufferUnit `json:"preBufferUnit,omitempty"`
+	Recurring                             *Recurring                      `json:"recurring,omitempty"`
+	ShouldAssignContactToTeamMember       *bool                           `json:"shouldAssignContactToTeamMember,omitempty"`
+	ShouldSendAlertEmailsToAssignedMember *bool                           `json:"shouldSendAlertEmailsToAssignedMember,omitempty"`
+	ShouldSkipAssigningContactForExisting *bool                           `json:"shouldSkipAssigningContactForExisting,omitempty"`
+
+	// SlotBuffer Slot-Buffer is additional time that can be added after an appointment, allowing for extra time to wrap up
+	SlotBuffer *float64 `json:"slotBuffer,omitempty"`
+
+	// SlotDuration This controls the duration of the meeting
+	SlotDuration *float64 `json:"slotDuration,omitempty"`
+
+	// SlotDurationUnit Unit for slot duration.
+	SlotDurationUnit *CalendarUpdateDTOSlotDurationUnit `json:"slotDurationUnit,omitempty"`
+
+	// SlotInterval Slot interval reflects the amount of time the between booking slots that will be shown in the calendar.
+	SlotInterval *float64 `json:"slotInterval,omitempty"`
+
+	// SlotIntervalUnit Unit for slot interval.
+	SlotIntervalUnit *CalendarUpdateDTOSlotIntervalUnit `json:"slotIntervalUnit,omitempty"`
+
+	// Slug Example: test1
+	Slug          *string `json:"slug,omitempty"`
+	StickyContact *bool   `json:"stickyContact,omitempty"`
+
+	// TeamMembers Team members are required for calendars of type: Round Robin, Collective, Class, Service. Personal calendar must have exactly one team member.
+	TeamMembers *[]TeamMember `json:"teamMembers,omitempty"`
+
+	// WidgetSlug Example: test1
+	WidgetSlug *string `json:"widgetSlug,omitempty"`
+
+	// WidgetType Calendar widget type. Choose "default" for "neo" and "classic" for "classic" layout.
+	//
+	// Example: classic
+	WidgetType *CalendarUpdateDTOWidgetType `json:"widgetType,omitempty"`
+}
+
+// CalendarUpdateDTOAllowBookingAfterUnit Unit for minimum scheduling notice
+//
+// Example: days
+type CalendarUpdateDTOAllowBookingAfterUnit string
+
+// CalendarUpdateDTOAllowBookingForUnit Unit for controlling the duration for which booking would be allowed for
+//
+// Example: days
+type CalendarUpdateDTOAllowBookingForUnit string
+
+// CalendarUpdateDTOAvailabilityType Determines which availability type to consider:
+// - **1**: Only custom availabilities will be used.
+// - **0**: Only open hours will be used.
+// - **null**: Both the custom availabilities and open hours will be considered.
+type CalendarUpdateDTOAvailabilityType float64
+
+// CalendarUpdateDTOEventType defines model for CalendarUpdateDTO.EventType.
+type CalendarUpdateDTOEventType string
+
+// CalendarUpdateDTOFormSubmitType defines model for CalendarUpdateDTO.FormSubmitType.
+type CalendarUpdateDTOFormSubmitType string
+
+// CalendarUpdateDTOGuestType defines model for CalendarUpdateDTO.GuestType.
+type CalendarUpdateDTOGuestType string
+
+// CalendarUpdateDTOPreBufferUnit Unit for pre-buffer.
+type CalendarUpdateDTOPreBufferUnit string
+
+// CalendarUpdateDTOSlotDurationUnit Unit for slot duration.
+type CalendarUpdateDTOSlotDurationUnit string
+
+// CalendarUpdateDTOSlotIntervalUnit Unit for slot interval.
+type CalendarUpdateDTOSlotIntervalUnit string
+
+// CalendarUpdateDTOWidgetType Calendar widget type. Choose "default" for "neo" and "classic" for "classic" layout.
+//
+// Example: classic
+type CalendarUpdateDTOWidgetType string
 
 // CalendarsDeleteNoteSuccessfulResponseDto defines model for CalendarsDeleteNoteSuccessfulResponseDto.
 type CalendarsDeleteNoteSuccessfulResponseDto struct {
@@ -6612,6 +7475,14 @@ type GroupDTO struct {
 	Slug string `json:"slug"`
 }
 
+// GroupStatusUpdateParams defines model for GroupStatusUpdateParams.
+type GroupStatusUpdateParams struct {
+	// IsActive Is Active?
+	//
+	// Example: true
+	IsActive bool `json:"isActive"`
+}
+
 // GroupSuccessfulResponseDTO defines model for GroupSuccessfulResponseDTO.
 type GroupSuccessfulResponseDTO struct {
 	// Success Success
@@ -6981,6 +7852,24 @@ type ListTxnsResponseDto struct {
 	// TotalCount total transactions count
 	TotalCount float64 `json:"totalCount"`
 }
+
+// LocationConfiguration defines model for LocationConfiguration.
+type LocationConfiguration struct {
+	// Kind Type of meeting location. zoom_conference/google_conference/ms_teams_conference is not supported in event calendar type
+	//
+	// Example: custom
+	Kind LocationConfigurationKind `json:"kind"`
+
+	// Location Address for meeting location. Not applicable on "zoom_conference", "google_conference" and "ms_teams_conference" kind
+	//
+	// Example: +14455550132
+	Location *string `json:"location,omitempty"`
+}
+
+// LocationConfigurationKind Type of meeting location. zoom_conference/google_conference/ms_teams_conference is not supported in event calendar type
+//
+// Example: custom
+type LocationConfigurationKind string
 
 // LocationConfigurationResponse defines model for LocationConfigurationResponse.
 type LocationConfigurationResponse struct {
@@ -8333,6 +9222,41 @@ type TasksListSuccessfulResponseDto struct {
 	Tasks *[]TaskSchema `json:"tasks,omitempty"`
 }
 
+// TeamMember defines model for TeamMember.
+type TeamMember struct {
+	// IsPrimary Marks a user as primary. This property is required in case of collective booking calendars. Only one user can be primary.
+	IsPrimary *bool `json:"isPrimary,omitempty"`
+
+	// LocationConfigurations Meeting location configuration for event calendar.
+	// - *Multiple locations are allowed only when one team member is selected.*
+	// - *For **Class booking** and **Collective** calendars, only one location configuration is allowed for each team member.*
+	LocationConfigurations *[]LocationConfiguration `json:"locationConfigurations,omitempty"`
+
+	// MeetingLocation 🚨 Deprecated! Use `locationConfigurations.location` instead.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	MeetingLocation *string `json:"meetingLocation,omitempty"`
+
+	// MeetingLocationType 🚨 Deprecated! Use `locationConfigurations.kind` instead.
+	//
+	// Example: custom
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	MeetingLocationType *TeamMemberMeetingLocationType `json:"meetingLocationType,omitempty"`
+	Priority            *TeamMemberPriority            `json:"priority,omitempty"`
+
+	// UserID Example: ocQHyuzHvysMo5N5VsXc
+	UserID string `json:"userId"`
+}
+
+// TeamMemberMeetingLocationType 🚨 Deprecated! Use `locationConfigurations.kind` instead.
+//
+// Example: custom
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type TeamMemberMeetingLocationType string
+
+// TeamMemberPriority defines model for TeamMember.Priority.
+type TeamMemberPriority float64
+
 // TeamMemberResponse defines model for TeamMemberResponse.
 type TeamMemberResponse struct {
 	// IsPrimary Marks a user as primary. This property is required in case of collective booking calendars. Only one user can be primary.
@@ -8570,6 +9494,19 @@ type UnprocessableDTO struct {
 
 	// StatusCode Example: 422
 	StatusCode *float64 `json:"statusCode,omitempty"`
+}
+
+// UpdateAvailability defines model for UpdateAvailability.
+type UpdateAvailability struct {
+	// Date Formulate the date string in the format of `<YYYY-MM-DD in local timezone>T00:00:00.000Z`.
+	//
+	// Example: 2023-09-24T00:00:00.000Z
+	Date    string `json:"date"`
+	Deleted *bool  `json:"deleted,omitempty"`
+	Hours   []Hour `json:"hours"`
+
+	// ID The ID of the custom availability object. It is required while updating or deleting the existing custom date availability
+	ID *string `json:"id,omitempty"`
 }
 
 // UpdateContactDto defines model for UpdateContactDto.
@@ -9372,6 +10309,24 @@ type UserSuccessfulResponseDtoPlatformLanguage string
 // UserSuccessfulResponseDtoScopes defines model for UserSuccessfulResponseDto.Scopes.
 type UserSuccessfulResponseDtoScopes string
 
+// ValidateGroupSlugPostBody defines model for ValidateGroupSlugPostBody.
+type ValidateGroupSlugPostBody struct {
+	// LocationID Location Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	LocationID string `json:"locationId"`
+
+	// Slug Slug
+	//
+	// Example: calendar-1
+	Slug string `json:"slug"`
+}
+
+// ValidateGroupSlugSuccessResponseDTO defines model for ValidateGroupSlugSuccessResponseDTO.
+type ValidateGroupSlugSuccessResponseDTO struct {
+	Available bool `json:"available"`
+}
+
 // WorkflowSchema defines model for WorkflowSchema.
 type WorkflowSchema struct {
 	// CreatedAt Example: 2021-05-26T11:33:49.000Z
@@ -9496,6 +10451,27 @@ type GetAppointmentNotesParams struct {
 	Offset float64 `form:"offset" json:"offset"`
 }
 
+// GetBlockedSlotsParams defines parameters for GetBlockedSlots.
+type GetBlockedSlotsParams struct {
+	// LocationID Location Id
+	LocationID string `form:"locationId" json:"locationId"`
+
+	// UserID User Id - Owner of an appointment. Either of userId, groupId or calendarId is required
+	UserID *string `form:"userId,omitempty" json:"userId,omitempty"`
+
+	// CalendarID Either of calendarId, userId or groupId is required
+	CalendarID *string `form:"calendarId,omitempty" json:"calendarId,omitempty"`
+
+	// GroupID Either of groupId, calendarId or userId is required
+	GroupID *string `form:"groupId,omitempty" json:"groupId,omitempty"`
+
+	// StartTime Start Time (in millis)
+	StartTime string `form:"startTime" json:"startTime"`
+
+	// EndTime End Time (in millis)
+	EndTime string `form:"endTime" json:"endTime"`
+}
+
 // GetCalendarEventsParams defines parameters for GetCalendarEvents.
 type GetCalendarEventsParams struct {
 	// LocationID Location Id
@@ -9546,6 +10522,18 @@ type DeleteSchedule200JSONResponseBody struct {
 	// Success Whether the deletion was successful
 	//
 	// Example: true
+	Success *bool `json:"success,omitempty"`
+}
+
+// RemoveCalendarFromSchedule200JSONResponseBody defines parameters for RemoveCalendarFromSchedule.
+type RemoveCalendarFromSchedule200JSONResponseBody struct {
+	// Success Example: true
+	Success *bool `json:"success,omitempty"`
+}
+
+// AddCalendarToSchedule200JSONResponseBody defines parameters for AddCalendarToSchedule.
+type AddCalendarToSchedule200JSONResponseBody struct {
+	// Success Example: true
 	Success *bool `json:"success,omitempty"`
 }
 
@@ -9991,6 +10979,9 @@ type GetWorkflowParams struct {
 	LocationID string `form:"locationId" json:"locationId"`
 }
 
+// CreateCalendarJSONRequestBody defines body for CreateCalendar for application/json ContentType.
+type CreateCalendarJSONRequestBody = CalendarCreateDTO
+
 // CreateAppointmentNoteJSONRequestBody defines body for CreateAppointmentNote for application/json ContentType.
 type CreateAppointmentNoteJSONRequestBody = CalendarsNotesDTO
 
@@ -10015,14 +11006,23 @@ type DeleteEventJSONRequestBody = DeleteAppointmentSchema
 // CreateCalendarGroupJSONRequestBody defines body for CreateCalendarGroup for application/json ContentType.
 type CreateCalendarGroupJSONRequestBody = GroupCreateDTO
 
+// ValidateGroupsSlugJSONRequestBody defines body for ValidateGroupsSlug for application/json ContentType.
+type ValidateGroupsSlugJSONRequestBody = ValidateGroupSlugPostBody
+
 // EditGroupJSONRequestBody defines body for EditGroup for application/json ContentType.
 type EditGroupJSONRequestBody = GroupUpdateDTO
+
+// DisableGroupJSONRequestBody defines body for DisableGroup for application/json ContentType.
+type DisableGroupJSONRequestBody = GroupStatusUpdateParams
 
 // CreateScheduleJSONRequestBody defines body for CreateSchedule for application/json ContentType.
 type CreateScheduleJSONRequestBody = CreateScheduleDTO
 
 // UpdateScheduleJSONRequestBody defines body for UpdateSchedule for application/json ContentType.
 type UpdateScheduleJSONRequestBody = UpdateScheduleDTO
+
+// UpdateCalendarJSONRequestBody defines body for UpdateCalendar for application/json ContentType.
+type UpdateCalendarJSONRequestBody = CalendarUpdateDTO
 
 // CreateContactJSONRequestBody defines body for CreateContact for application/json ContentType.
 type CreateContactJSONRequestBody = CreateContactDto
@@ -11544,6 +12544,24 @@ type ClientInterface interface {
 	// Corresponds with GET /calendars/ (the `GetCalendars` operationId).
 	GetCalendars(ctx context.Context, params *GetCalendarsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CreateCalendarWithBody Create Calendar
+	//
+	// Create calendar in a location.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /calendars/ (the `CreateCalendar` operationId).
+	CreateCalendarWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCalendar Create Calendar
+	//
+	// Create calendar in a location.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /calendars/ (the `CreateCalendar` operationId).
+	CreateCalendar(ctx context.Context, body CreateCalendarJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetAppointmentNotes Get Notes
 	//
 	// Get Appointment Notes.
@@ -11583,6 +12601,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /calendars/appointments/{appointmentId}/notes/{noteId} (the `UpdateAppointmentNote` operationId).
 	UpdateAppointmentNote(ctx context.Context, appointmentID string, noteID string, body UpdateAppointmentNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetBlockedSlots Get Blocked Slots
+	//
+	// Corresponds with GET /calendars/blocked-slots (the `GetBlockedSlots` operationId).
+	GetBlockedSlots(ctx context.Context, params *GetBlockedSlotsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetCalendarEvents Get Calendar Events
 	//
@@ -11703,6 +12726,24 @@ type ClientInterface interface {
 	// Corresponds with POST /calendars/groups (the `CreateCalendarGroup` operationId).
 	CreateCalendarGroup(ctx context.Context, body CreateCalendarGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ValidateGroupsSlugWithBody Validate group slug
+	//
+	// Validate if group slug is available or not.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /calendars/groups/validate-slug (the `ValidateGroupsSlug` operationId).
+	ValidateGroupsSlugWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ValidateGroupsSlug Validate group slug
+	//
+	// Validate if group slug is available or not.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /calendars/groups/validate-slug (the `ValidateGroupsSlug` operationId).
+	ValidateGroupsSlug(ctx context.Context, body ValidateGroupsSlugJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteGroup Delete Group
 	//
 	// Corresponds with DELETE /calendars/groups/{groupId} (the `DeleteGroup` operationId).
@@ -11725,6 +12766,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /calendars/groups/{groupId} (the `EditGroup` operationId).
 	EditGroup(ctx context.Context, groupID string, body EditGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DisableGroupWithBody Disable Group
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /calendars/groups/{groupId}/status (the `DisableGroup` operationId).
+	DisableGroupWithBody(ctx context.Context, groupID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DisableGroup Disable Group
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /calendars/groups/{groupId}/status (the `DisableGroup` operationId).
+	DisableGroup(ctx context.Context, groupID string, body DisableGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateScheduleWithBody Create user availability schedule
 	//
@@ -11783,12 +12838,51 @@ type ClientInterface interface {
 	// Corresponds with PUT /calendars/schedules/{id} (the `UpdateSchedule` operationId).
 	UpdateSchedule(ctx context.Context, id string, body UpdateScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RemoveCalendarFromSchedule Remove user availability schedule from a calendar
+	//
+	// Removes the association between a team calendar and the given schedule by removing the calendarId from the schedule.
+	//
+	// Corresponds with DELETE /calendars/schedules/{id}/associations/{calendarId} (the `RemoveCalendarFromSchedule` operationId).
+	RemoveCalendarFromSchedule(ctx context.Context, id string, calendarID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddCalendarToSchedule Apply user availability schedule to a calendar
+	//
+	// Associates a calendar with the given schedule by adding the calendarId to a schedule.
+	//
+	// Corresponds with PUT /calendars/schedules/{id}/associations/{calendarId} (the `AddCalendarToSchedule` operationId).
+	AddCalendarToSchedule(ctx context.Context, id string, calendarID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteCalendar Delete Calendar
+	//
+	// Delete calendar by ID.
+	//
+	// Corresponds with DELETE /calendars/{calendarId} (the `DeleteCalendar` operationId).
+	DeleteCalendar(ctx context.Context, calendarID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetCalendar Get Calendar
 	//
 	// Get calendar by ID.
 	//
 	// Corresponds with GET /calendars/{calendarId} (the `GetCalendar` operationId).
 	GetCalendar(ctx context.Context, calendarID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCalendarWithBody Update Calendar
+	//
+	// Update calendar by ID.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /calendars/{calendarId} (the `UpdateCalendar` operationId).
+	UpdateCalendarWithBody(ctx context.Context, calendarID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCalendar Update Calendar
+	//
+	// Update calendar by ID.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /calendars/{calendarId} (the `UpdateCalendar` operationId).
+	UpdateCalendar(ctx context.Context, calendarID string, body UpdateCalendarJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSlots Get Free Slots
 	//
@@ -12476,6 +13570,44 @@ func (c *Client) GetCalendars(ctx context.Context, params *GetCalendarsParams, r
 	return c.Client.Do(req)
 }
 
+// CreateCalendarWithBody Create Calendar
+//
+// Create calendar in a location.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /calendars/ (the `CreateCalendar` operationId).
+func (c *Client) CreateCalendarWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCalendarRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCalendar Create Calendar
+//
+// Create calendar in a location.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /calendars/ (the `CreateCalendar` operationId).
+func (c *Client) CreateCalendar(ctx context.Context, body CreateCalendarJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCalendarRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetAppointmentNotes Get Notes
 //
 // Get Appointment Notes.
@@ -12566,6 +13698,21 @@ func (c *Client) UpdateAppointmentNoteWithBody(ctx context.Context, appointmentI
 // Corresponds with PUT /calendars/appointments/{appointmentId}/notes/{noteId} (the `UpdateAppointmentNote` operationId).
 func (c *Client) UpdateAppointmentNote(ctx context.Context, appointmentID string, noteID string, body UpdateAppointmentNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateAppointmentNoteRequest(c.Server, appointmentID, noteID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetBlockedSlots Get Blocked Slots
+//
+// Corresponds with GET /calendars/blocked-slots (the `GetBlockedSlots` operationId).
+func (c *Client) GetBlockedSlots(ctx context.Context, params *GetBlockedSlotsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetBlockedSlotsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -12845,6 +13992,44 @@ func (c *Client) CreateCalendarGroup(ctx context.Context, body CreateCalendarGro
 	return c.Client.Do(req)
 }
 
+// ValidateGroupsSlugWithBody Validate group slug
+//
+// Validate if group slug is available or not.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /calendars/groups/validate-slug (the `ValidateGroupsSlug` operationId).
+func (c *Client) ValidateGroupsSlugWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewValidateGroupsSlugRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ValidateGroupsSlug Validate group slug
+//
+// Validate if group slug is available or not.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /calendars/groups/validate-slug (the `ValidateGroupsSlug` operationId).
+func (c *Client) ValidateGroupsSlug(ctx context.Context, body ValidateGroupsSlugJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewValidateGroupsSlugRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // DeleteGroup Delete Group
 //
 // Corresponds with DELETE /calendars/groups/{groupId} (the `DeleteGroup` operationId).
@@ -12888,6 +14073,40 @@ func (c *Client) EditGroupWithBody(ctx context.Context, groupID string, contentT
 // Corresponds with PUT /calendars/groups/{groupId} (the `EditGroup` operationId).
 func (c *Client) EditGroup(ctx context.Context, groupID string, body EditGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewEditGroupRequest(c.Server, groupID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DisableGroupWithBody Disable Group
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /calendars/groups/{groupId}/status (the `DisableGroup` operationId).
+func (c *Client) DisableGroupWithBody(ctx context.Context, groupID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDisableGroupRequestWithBody(c.Server, groupID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DisableGroup Disable Group
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /calendars/groups/{groupId}/status (the `DisableGroup` operationId).
+func (c *Client) DisableGroup(ctx context.Context, groupID string, body DisableGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDisableGroupRequest(c.Server, groupID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -13025,6 +14244,57 @@ func (c *Client) UpdateSchedule(ctx context.Context, id string, body UpdateSched
 	return c.Client.Do(req)
 }
 
+// RemoveCalendarFromSchedule Remove user availability schedule from a calendar
+//
+// Removes the association between a team calendar and the given schedule by removing the calendarId from the schedule.
+//
+// Corresponds with DELETE /calendars/schedules/{id}/associations/{calendarId} (the `RemoveCalendarFromSchedule` operationId).
+func (c *Client) RemoveCalendarFromSchedule(ctx context.Context, id string, calendarID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveCalendarFromScheduleRequest(c.Server, id, calendarID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddCalendarToSchedule Apply user availability schedule to a calendar
+//
+// Associates a calendar with the given schedule by adding the calendarId to a schedule.
+//
+// Corresponds with PUT /calendars/schedules/{id}/associations/{calendarId} (the `AddCalendarToSchedule` operationId).
+func (c *Client) AddCalendarToSchedule(ctx context.Context, id string, calendarID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddCalendarToScheduleRequest(c.Server, id, calendarID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteCalendar Delete Calendar
+//
+// Delete calendar by ID.
+//
+// Corresponds with DELETE /calendars/{calendarId} (the `DeleteCalendar` operationId).
+func (c *Client) DeleteCalendar(ctx context.Context, calendarID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteCalendarRequest(c.Server, calendarID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetCalendar Get Calendar
 //
 // Get calendar by ID.
@@ -13032,6 +14302,44 @@ func (c *Client) UpdateSchedule(ctx context.Context, id string, body UpdateSched
 // Corresponds with GET /calendars/{calendarId} (the `GetCalendar` operationId).
 func (c *Client) GetCalendar(ctx context.Context, calendarID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetCalendarRequest(c.Server, calendarID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCalendarWithBody Update Calendar
+//
+// Update calendar by ID.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /calendars/{calendarId} (the `UpdateCalendar` operationId).
+func (c *Client) UpdateCalendarWithBody(ctx context.Context, calendarID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCalendarRequestWithBody(c.Server, calendarID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCalendar Update Calendar
+//
+// Update calendar by ID.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /calendars/{calendarId} (the `UpdateCalendar` operationId).
+func (c *Client) UpdateCalendar(ctx context.Context, calendarID string, body UpdateCalendarJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCalendarRequest(c.Server, calendarID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -14723,6 +16031,46 @@ func NewGetCalendarsRequest(server string, params *GetCalendarsParams) (*http.Re
 	return req, nil
 }
 
+// NewCreateCalendarRequest calls the generic CreateCalendar builder with application/json body
+func NewCreateCalendarRequest(server string, body CreateCalendarJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateCalendarRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateCalendarRequestWithBody constructs an http.Request for the CreateCalendar method, with any body, and a specified content type
+func NewCreateCalendarRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetAppointmentNotesRequest constructs an http.Request for the GetAppointmentNotes method
 func NewGetAppointmentNotesRequest(server string, appointmentID string, params *GetAppointmentNotesParams) (*http.Request, error) {
 	var err error
@@ -14926,6 +16274,108 @@ func NewUpdateAppointmentNoteRequestWithBody(server string, appointmentID string
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetBlockedSlotsRequest constructs an http.Request for the GetBlockedSlots method
+func NewGetBlockedSlotsRequest(server string, params *GetBlockedSlotsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/blocked-slots")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.UserID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "userId", *params.UserID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CalendarID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "calendarId", *params.CalendarID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.GroupID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "groupId", *params.GroupID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startTime", params.StartTime, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endTime", params.EndTime, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -15377,6 +16827,46 @@ func NewCreateCalendarGroupRequestWithBody(server string, contentType string, bo
 	return req, nil
 }
 
+// NewValidateGroupsSlugRequest calls the generic ValidateGroupsSlug builder with application/json body
+func NewValidateGroupsSlugRequest(server string, body ValidateGroupsSlugJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewValidateGroupsSlugRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewValidateGroupsSlugRequestWithBody constructs an http.Request for the ValidateGroupsSlug method, with any body, and a specified content type
+func NewValidateGroupsSlugRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/groups/validate-slug")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewDeleteGroupRequest constructs an http.Request for the DeleteGroup method
 func NewDeleteGroupRequest(server string, groupID string) (*http.Request, error) {
 	var err error
@@ -15439,6 +16929,53 @@ func NewEditGroupRequestWithBody(server string, groupID string, contentType stri
 	}
 
 	operationPath := fmt.Sprintf("/calendars/groups/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDisableGroupRequest calls the generic DisableGroup builder with application/json body
+func NewDisableGroupRequest(server string, groupID string, body DisableGroupJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDisableGroupRequestWithBody(server, groupID, "application/json", bodyReader)
+}
+
+// NewDisableGroupRequestWithBody constructs an http.Request for the DisableGroup method, with any body, and a specified content type
+func NewDisableGroupRequestWithBody(server string, groupID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "groupId", groupID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/groups/%s/status", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -15707,6 +17244,122 @@ func NewUpdateScheduleRequestWithBody(server string, id string, contentType stri
 	return req, nil
 }
 
+// NewRemoveCalendarFromScheduleRequest constructs an http.Request for the RemoveCalendarFromSchedule method
+func NewRemoveCalendarFromScheduleRequest(server string, id string, calendarID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "calendarId", calendarID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/schedules/%s/associations/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAddCalendarToScheduleRequest constructs an http.Request for the AddCalendarToSchedule method
+func NewAddCalendarToScheduleRequest(server string, id string, calendarID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "calendarId", calendarID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/schedules/%s/associations/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeleteCalendarRequest constructs an http.Request for the DeleteCalendar method
+func NewDeleteCalendarRequest(server string, calendarID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "calendarId", calendarID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetCalendarRequest constructs an http.Request for the GetCalendar method
 func NewGetCalendarRequest(server string, calendarID string) (*http.Request, error) {
 	var err error
@@ -15737,6 +17390,53 @@ func NewGetCalendarRequest(server string, calendarID string) (*http.Request, err
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewUpdateCalendarRequest calls the generic UpdateCalendar builder with application/json body
+func NewUpdateCalendarRequest(server string, calendarID string, body UpdateCalendarJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateCalendarRequestWithBody(server, calendarID, "application/json", bodyReader)
+}
+
+// NewUpdateCalendarRequestWithBody constructs an http.Request for the UpdateCalendar method, with any body, and a specified content type
+func NewUpdateCalendarRequestWithBody(server string, calendarID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "calendarId", calendarID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -19919,6 +21619,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /calendars/ (the `GetCalendars` operationId).
 	GetCalendarsWithResponse(ctx context.Context, params *GetCalendarsParams, reqEditors ...RequestEditorFn) (*GetCalendarsResponse, error)
 
+	// CreateCalendarWithBodyWithResponse Create Calendar
+	//
+	// Create calendar in a location.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /calendars/ (the `CreateCalendar` operationId).
+	CreateCalendarWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCalendarResponse, error)
+
+	// CreateCalendarWithResponse Create Calendar
+	//
+	// Create calendar in a location.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /calendars/ (the `CreateCalendar` operationId).
+	CreateCalendarWithResponse(ctx context.Context, body CreateCalendarJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCalendarResponse, error)
+
 	// GetAppointmentNotesWithResponse Get Notes
 	//
 	// Get Appointment Notes.
@@ -19962,6 +21680,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /calendars/appointments/{appointmentId}/notes/{noteId} (the `UpdateAppointmentNote` operationId).
 	UpdateAppointmentNoteWithResponse(ctx context.Context, appointmentID string, noteID string, body UpdateAppointmentNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAppointmentNoteResponse, error)
+
+	// GetBlockedSlotsWithResponse Get Blocked Slots
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /calendars/blocked-slots (the `GetBlockedSlots` operationId).
+	GetBlockedSlotsWithResponse(ctx context.Context, params *GetBlockedSlotsParams, reqEditors ...RequestEditorFn) (*GetBlockedSlotsResponse, error)
 
 	// GetCalendarEventsWithResponse Get Calendar Events
 	//
@@ -20088,6 +21813,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /calendars/groups (the `CreateCalendarGroup` operationId).
 	CreateCalendarGroupWithResponse(ctx context.Context, body CreateCalendarGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCalendarGroupResponse, error)
 
+	// ValidateGroupsSlugWithBodyWithResponse Validate group slug
+	//
+	// Validate if group slug is available or not.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /calendars/groups/validate-slug (the `ValidateGroupsSlug` operationId).
+	ValidateGroupsSlugWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ValidateGroupsSlugResponse, error)
+
+	// ValidateGroupsSlugWithResponse Validate group slug
+	//
+	// Validate if group slug is available or not.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /calendars/groups/validate-slug (the `ValidateGroupsSlug` operationId).
+	ValidateGroupsSlugWithResponse(ctx context.Context, body ValidateGroupsSlugJSONRequestBody, reqEditors ...RequestEditorFn) (*ValidateGroupsSlugResponse, error)
+
 	// DeleteGroupWithResponse Delete Group
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -20112,6 +21855,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /calendars/groups/{groupId} (the `EditGroup` operationId).
 	EditGroupWithResponse(ctx context.Context, groupID string, body EditGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*EditGroupResponse, error)
+
+	// DisableGroupWithBodyWithResponse Disable Group
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /calendars/groups/{groupId}/status (the `DisableGroup` operationId).
+	DisableGroupWithBodyWithResponse(ctx context.Context, groupID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DisableGroupResponse, error)
+
+	// DisableGroupWithResponse Disable Group
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /calendars/groups/{groupId}/status (the `DisableGroup` operationId).
+	DisableGroupWithResponse(ctx context.Context, groupID string, body DisableGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*DisableGroupResponse, error)
 
 	// CreateScheduleWithBodyWithResponse Create user availability schedule
 	//
@@ -20176,6 +21933,33 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /calendars/schedules/{id} (the `UpdateSchedule` operationId).
 	UpdateScheduleWithResponse(ctx context.Context, id string, body UpdateScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateScheduleResponse, error)
 
+	// RemoveCalendarFromScheduleWithResponse Remove user availability schedule from a calendar
+	//
+	// Removes the association between a team calendar and the given schedule by removing the calendarId from the schedule.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /calendars/schedules/{id}/associations/{calendarId} (the `RemoveCalendarFromSchedule` operationId).
+	RemoveCalendarFromScheduleWithResponse(ctx context.Context, id string, calendarID string, reqEditors ...RequestEditorFn) (*RemoveCalendarFromScheduleResponse, error)
+
+	// AddCalendarToScheduleWithResponse Apply user availability schedule to a calendar
+	//
+	// Associates a calendar with the given schedule by adding the calendarId to a schedule.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /calendars/schedules/{id}/associations/{calendarId} (the `AddCalendarToSchedule` operationId).
+	AddCalendarToScheduleWithResponse(ctx context.Context, id string, calendarID string, reqEditors ...RequestEditorFn) (*AddCalendarToScheduleResponse, error)
+
+	// DeleteCalendarWithResponse Delete Calendar
+	//
+	// Delete calendar by ID.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /calendars/{calendarId} (the `DeleteCalendar` operationId).
+	DeleteCalendarWithResponse(ctx context.Context, calendarID string, reqEditors ...RequestEditorFn) (*DeleteCalendarResponse, error)
+
 	// GetCalendarWithResponse Get Calendar
 	//
 	// Get calendar by ID.
@@ -20184,6 +21968,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /calendars/{calendarId} (the `GetCalendar` operationId).
 	GetCalendarWithResponse(ctx context.Context, calendarID string, reqEditors ...RequestEditorFn) (*GetCalendarResponse, error)
+
+	// UpdateCalendarWithBodyWithResponse Update Calendar
+	//
+	// Update calendar by ID.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /calendars/{calendarId} (the `UpdateCalendar` operationId).
+	UpdateCalendarWithBodyWithResponse(ctx context.Context, calendarID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCalendarResponse, error)
+
+	// UpdateCalendarWithResponse Update Calendar
+	//
+	// Update calendar by ID.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /calendars/{calendarId} (the `UpdateCalendar` operationId).
+	UpdateCalendarWithResponse(ctx context.Context, calendarID string, body UpdateCalendarJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCalendarResponse, error)
 
 	// GetSlotsWithResponse Get Free Slots
 	//
@@ -21017,6 +22819,89 @@ func (r GetCalendarsResponse) ContentType() string {
 	return ""
 }
 
+type CreateCalendarResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CalendarByIDSuccessfulResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateCalendarResponse) GetJSON200() *CalendarByIDSuccessfulResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateCalendarResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateCalendarResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateCalendarResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateCalendarResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateCalendarResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateCalendarResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateCalendarResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateCalendarResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateCalendarResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateCalendarResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetAppointmentNotesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21343,6 +23228,89 @@ func (r UpdateAppointmentNoteResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateAppointmentNoteResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetBlockedSlotsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetCalendarEventsSuccessfulResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetBlockedSlotsResponse) GetJSON200() *GetCalendarEventsSuccessfulResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetBlockedSlotsResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetBlockedSlotsResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetBlockedSlotsResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetBlockedSlotsResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetBlockedSlotsResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetBlockedSlotsResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetBlockedSlotsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetBlockedSlotsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetBlockedSlotsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetBlockedSlotsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -22096,6 +24064,89 @@ func (r CreateCalendarGroupResponse) ContentType() string {
 	return ""
 }
 
+type ValidateGroupsSlugResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ValidateGroupSlugSuccessResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ValidateGroupsSlugResponse) GetJSON200() *ValidateGroupSlugSuccessResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ValidateGroupsSlugResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ValidateGroupsSlugResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ValidateGroupsSlugResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ValidateGroupsSlugResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ValidateGroupsSlugResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ValidateGroupsSlugResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ValidateGroupsSlugResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ValidateGroupsSlugResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ValidateGroupsSlugResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ValidateGroupsSlugResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type DeleteGroupResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22256,6 +24307,89 @@ func (r EditGroupResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r EditGroupResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DisableGroupResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GroupSuccessfulResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DisableGroupResponse) GetJSON200() *GroupSuccessfulResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DisableGroupResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DisableGroupResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DisableGroupResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DisableGroupResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DisableGroupResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DisableGroupResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DisableGroupResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DisableGroupResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DisableGroupResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DisableGroupResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -22677,6 +24811,255 @@ func (r UpdateScheduleResponse) ContentType() string {
 	return ""
 }
 
+type RemoveCalendarFromScheduleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RemoveCalendarFromSchedule200JSONResponseBody
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *BadRequestDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RemoveCalendarFromScheduleResponse) GetJSON200() *RemoveCalendarFromSchedule200JSONResponseBody {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RemoveCalendarFromScheduleResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RemoveCalendarFromScheduleResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RemoveCalendarFromScheduleResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RemoveCalendarFromScheduleResponse) GetJSON404() *BadRequestDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RemoveCalendarFromScheduleResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RemoveCalendarFromScheduleResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r RemoveCalendarFromScheduleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RemoveCalendarFromScheduleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RemoveCalendarFromScheduleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RemoveCalendarFromScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AddCalendarToScheduleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AddCalendarToSchedule200JSONResponseBody
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *BadRequestDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AddCalendarToScheduleResponse) GetJSON200() *AddCalendarToSchedule200JSONResponseBody {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddCalendarToScheduleResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddCalendarToScheduleResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AddCalendarToScheduleResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AddCalendarToScheduleResponse) GetJSON404() *BadRequestDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AddCalendarToScheduleResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AddCalendarToScheduleResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r AddCalendarToScheduleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddCalendarToScheduleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddCalendarToScheduleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddCalendarToScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteCalendarResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CalendarDeleteSuccessfulResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteCalendarResponse) GetJSON200() *CalendarDeleteSuccessfulResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteCalendarResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteCalendarResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteCalendarResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteCalendarResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteCalendarResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteCalendarResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteCalendarResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteCalendarResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteCalendarResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteCalendarResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetCalendarResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22754,6 +25137,89 @@ func (r GetCalendarResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetCalendarResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateCalendarResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CalendarByIDSuccessfulResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateCalendarResponse) GetJSON200() *CalendarByIDSuccessfulResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateCalendarResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateCalendarResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateCalendarResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateCalendarResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateCalendarResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateCalendarResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateCalendarResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateCalendarResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateCalendarResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateCalendarResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -28336,6 +30802,36 @@ func (c *ClientWithResponses) GetCalendarsWithResponse(ctx context.Context, para
 	return ParseGetCalendarsResponse(rsp)
 }
 
+// CreateCalendarWithBodyWithResponse Create Calendar
+//
+// Create calendar in a location.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /calendars/ (the `CreateCalendar` operationId).
+func (c *ClientWithResponses) CreateCalendarWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCalendarResponse, error) {
+	rsp, err := c.CreateCalendarWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCalendarResponse(rsp)
+}
+
+// CreateCalendarWithResponse Create Calendar
+//
+// Create calendar in a location.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /calendars/ (the `CreateCalendar` operationId).
+func (c *ClientWithResponses) CreateCalendarWithResponse(ctx context.Context, body CreateCalendarJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCalendarResponse, error) {
+	rsp, err := c.CreateCalendar(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCalendarResponse(rsp)
+}
+
 // GetAppointmentNotesWithResponse Get Notes
 //
 // Get Appointment Notes.
@@ -28414,6 +30910,19 @@ func (c *ClientWithResponses) UpdateAppointmentNoteWithResponse(ctx context.Cont
 		return nil, err
 	}
 	return ParseUpdateAppointmentNoteResponse(rsp)
+}
+
+// GetBlockedSlotsWithResponse Get Blocked Slots
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /calendars/blocked-slots (the `GetBlockedSlots` operationId).
+func (c *ClientWithResponses) GetBlockedSlotsWithResponse(ctx context.Context, params *GetBlockedSlotsParams, reqEditors ...RequestEditorFn) (*GetBlockedSlotsResponse, error) {
+	rsp, err := c.GetBlockedSlots(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetBlockedSlotsResponse(rsp)
 }
 
 // GetCalendarEventsWithResponse Get Calendar Events
@@ -28631,6 +31140,36 @@ func (c *ClientWithResponses) CreateCalendarGroupWithResponse(ctx context.Contex
 	return ParseCreateCalendarGroupResponse(rsp)
 }
 
+// ValidateGroupsSlugWithBodyWithResponse Validate group slug
+//
+// Validate if group slug is available or not.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /calendars/groups/validate-slug (the `ValidateGroupsSlug` operationId).
+func (c *ClientWithResponses) ValidateGroupsSlugWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ValidateGroupsSlugResponse, error) {
+	rsp, err := c.ValidateGroupsSlugWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseValidateGroupsSlugResponse(rsp)
+}
+
+// ValidateGroupsSlugWithResponse Validate group slug
+//
+// Validate if group slug is available or not.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /calendars/groups/validate-slug (the `ValidateGroupsSlug` operationId).
+func (c *ClientWithResponses) ValidateGroupsSlugWithResponse(ctx context.Context, body ValidateGroupsSlugJSONRequestBody, reqEditors ...RequestEditorFn) (*ValidateGroupsSlugResponse, error) {
+	rsp, err := c.ValidateGroupsSlug(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseValidateGroupsSlugResponse(rsp)
+}
+
 // DeleteGroupWithResponse Delete Group
 //
 // Returns a wrapper object for the known response body format(s).
@@ -28672,6 +31211,32 @@ func (c *ClientWithResponses) EditGroupWithResponse(ctx context.Context, groupID
 		return nil, err
 	}
 	return ParseEditGroupResponse(rsp)
+}
+
+// DisableGroupWithBodyWithResponse Disable Group
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /calendars/groups/{groupId}/status (the `DisableGroup` operationId).
+func (c *ClientWithResponses) DisableGroupWithBodyWithResponse(ctx context.Context, groupID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DisableGroupResponse, error) {
+	rsp, err := c.DisableGroupWithBody(ctx, groupID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDisableGroupResponse(rsp)
+}
+
+// DisableGroupWithResponse Disable Group
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /calendars/groups/{groupId}/status (the `DisableGroup` operationId).
+func (c *ClientWithResponses) DisableGroupWithResponse(ctx context.Context, groupID string, body DisableGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*DisableGroupResponse, error) {
+	rsp, err := c.DisableGroup(ctx, groupID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDisableGroupResponse(rsp)
 }
 
 // CreateScheduleWithBodyWithResponse Create user availability schedule
@@ -28779,6 +31344,51 @@ func (c *ClientWithResponses) UpdateScheduleWithResponse(ctx context.Context, id
 	return ParseUpdateScheduleResponse(rsp)
 }
 
+// RemoveCalendarFromScheduleWithResponse Remove user availability schedule from a calendar
+//
+// Removes the association between a team calendar and the given schedule by removing the calendarId from the schedule.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /calendars/schedules/{id}/associations/{calendarId} (the `RemoveCalendarFromSchedule` operationId).
+func (c *ClientWithResponses) RemoveCalendarFromScheduleWithResponse(ctx context.Context, id string, calendarID string, reqEditors ...RequestEditorFn) (*RemoveCalendarFromScheduleResponse, error) {
+	rsp, err := c.RemoveCalendarFromSchedule(ctx, id, calendarID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveCalendarFromScheduleResponse(rsp)
+}
+
+// AddCalendarToScheduleWithResponse Apply user availability schedule to a calendar
+//
+// Associates a calendar with the given schedule by adding the calendarId to a schedule.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /calendars/schedules/{id}/associations/{calendarId} (the `AddCalendarToSchedule` operationId).
+func (c *ClientWithResponses) AddCalendarToScheduleWithResponse(ctx context.Context, id string, calendarID string, reqEditors ...RequestEditorFn) (*AddCalendarToScheduleResponse, error) {
+	rsp, err := c.AddCalendarToSchedule(ctx, id, calendarID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddCalendarToScheduleResponse(rsp)
+}
+
+// DeleteCalendarWithResponse Delete Calendar
+//
+// Delete calendar by ID.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /calendars/{calendarId} (the `DeleteCalendar` operationId).
+func (c *ClientWithResponses) DeleteCalendarWithResponse(ctx context.Context, calendarID string, reqEditors ...RequestEditorFn) (*DeleteCalendarResponse, error) {
+	rsp, err := c.DeleteCalendar(ctx, calendarID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteCalendarResponse(rsp)
+}
+
 // GetCalendarWithResponse Get Calendar
 //
 // Get calendar by ID.
@@ -28792,6 +31402,36 @@ func (c *ClientWithResponses) GetCalendarWithResponse(ctx context.Context, calen
 		return nil, err
 	}
 	return ParseGetCalendarResponse(rsp)
+}
+
+// UpdateCalendarWithBodyWithResponse Update Calendar
+//
+// Update calendar by ID.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /calendars/{calendarId} (the `UpdateCalendar` operationId).
+func (c *ClientWithResponses) UpdateCalendarWithBodyWithResponse(ctx context.Context, calendarID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCalendarResponse, error) {
+	rsp, err := c.UpdateCalendarWithBody(ctx, calendarID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCalendarResponse(rsp)
+}
+
+// UpdateCalendarWithResponse Update Calendar
+//
+// Update calendar by ID.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /calendars/{calendarId} (the `UpdateCalendar` operationId).
+func (c *ClientWithResponses) UpdateCalendarWithResponse(ctx context.Context, calendarID string, body UpdateCalendarJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCalendarResponse, error) {
+	rsp, err := c.UpdateCalendar(ctx, calendarID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCalendarResponse(rsp)
 }
 
 // GetSlotsWithResponse Get Free Slots
@@ -30174,6 +32814,74 @@ func ParseGetCalendarsResponse(rsp *http.Response) (*GetCalendarsResponse, error
 	return response, nil
 }
 
+// ParseCreateCalendarResponse parses an HTTP response from a CreateCalendarWithResponse call
+func ParseCreateCalendarResponse(rsp *http.Response) (*CreateCalendarResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateCalendarResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CalendarByIDSuccessfulResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetAppointmentNotesResponse parses an HTTP response from a GetAppointmentNotesWithResponse call
 func ParseGetAppointmentNotesResponse(rsp *http.Response) (*GetAppointmentNotesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -30394,6 +33102,74 @@ func ParseUpdateAppointmentNoteResponse(rsp *http.Response) (*UpdateAppointmentN
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest CalendarsGetCreateUpdateNoteSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetBlockedSlotsResponse parses an HTTP response from a GetBlockedSlotsWithResponse call
+func ParseGetBlockedSlotsResponse(rsp *http.Response) (*GetBlockedSlotsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetBlockedSlotsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetCalendarEventsSuccessfulResponseDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -31058,6 +33834,74 @@ func ParseCreateCalendarGroupResponse(rsp *http.Response) (*CreateCalendarGroupR
 	return response, nil
 }
 
+// ParseValidateGroupsSlugResponse parses an HTTP response from a ValidateGroupsSlugWithResponse call
+func ParseValidateGroupsSlugResponse(rsp *http.Response) (*ValidateGroupsSlugResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ValidateGroupsSlugResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ValidateGroupSlugSuccessResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseDeleteGroupResponse parses an HTTP response from a DeleteGroupWithResponse call
 func ParseDeleteGroupResponse(rsp *http.Response) (*DeleteGroupResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -31142,6 +33986,74 @@ func ParseEditGroupResponse(rsp *http.Response) (*EditGroupResponse, error) {
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GroupCreateSuccessfulResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDisableGroupResponse parses an HTTP response from a DisableGroupWithResponse call
+func ParseDisableGroupResponse(rsp *http.Response) (*DisableGroupResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DisableGroupResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GroupSuccessfulResponseDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -31534,6 +34446,210 @@ func ParseUpdateScheduleResponse(rsp *http.Response) (*UpdateScheduleResponse, e
 	return response, nil
 }
 
+// ParseRemoveCalendarFromScheduleResponse parses an HTTP response from a RemoveCalendarFromScheduleWithResponse call
+func ParseRemoveCalendarFromScheduleResponse(rsp *http.Response) (*RemoveCalendarFromScheduleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RemoveCalendarFromScheduleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RemoveCalendarFromSchedule200JSONResponseBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAddCalendarToScheduleResponse parses an HTTP response from a AddCalendarToScheduleWithResponse call
+func ParseAddCalendarToScheduleResponse(rsp *http.Response) (*AddCalendarToScheduleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddCalendarToScheduleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AddCalendarToSchedule200JSONResponseBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteCalendarResponse parses an HTTP response from a DeleteCalendarWithResponse call
+func ParseDeleteCalendarResponse(rsp *http.Response) (*DeleteCalendarResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteCalendarResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CalendarDeleteSuccessfulResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetCalendarResponse parses an HTTP response from a GetCalendarWithResponse call
 func ParseGetCalendarResponse(rsp *http.Response) (*GetCalendarResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -31543,6 +34659,74 @@ func ParseGetCalendarResponse(rsp *http.Response) (*GetCalendarResponse, error) 
 	}
 
 	response := &GetCalendarResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CalendarByIDSuccessfulResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateCalendarResponse parses an HTTP response from a UpdateCalendarWithResponse call
+func ParseUpdateCalendarResponse(rsp *http.Response) (*UpdateCalendarResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateCalendarResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}

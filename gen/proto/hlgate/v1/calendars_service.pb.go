@@ -29,6 +29,1316 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// CreateCalendarRequest is the request of CreateCalendar.
+type CreateCalendarRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Should the created calendar be active or draft
+	IsActive *bool `protobuf:"varint,2,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
+	// 🚨 Deprecated! Please use 'Calendar Notifications APIs' instead.
+	Notifications []*CalendarNotification `protobuf:"bytes,3,rep,name=notifications,proto3" json:"notifications,omitempty"`
+	// Group Id
+	GroupId *string `protobuf:"bytes,4,opt,name=group_id,json=groupId,proto3,oneof" json:"group_id,omitempty"`
+	// Team members are required for calendars of type: Round Robin, Collective,
+	// Class, Service. Personal calendar must have exactly one team member.
+	TeamMembers []*CalendarsTeamMember `protobuf:"bytes,5,rep,name=team_members,json=teamMembers,proto3" json:"team_members,omitempty"`
+	// The body's eventType.
+	EventType *string `protobuf:"bytes,6,opt,name=event_type,json=eventType,proto3,oneof" json:"event_type,omitempty"`
+	// The body's name.
+	Name *string `protobuf:"bytes,7,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The body's description.
+	Description *string `protobuf:"bytes,8,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// The body's slug.
+	Slug *string `protobuf:"bytes,9,opt,name=slug,proto3,oneof" json:"slug,omitempty"`
+	// The body's widgetSlug.
+	WidgetSlug *string `protobuf:"bytes,10,opt,name=widget_slug,json=widgetSlug,proto3,oneof" json:"widget_slug,omitempty"`
+	// The body's calendarType.
+	CalendarType *string `protobuf:"bytes,11,opt,name=calendar_type,json=calendarType,proto3,oneof" json:"calendar_type,omitempty"`
+	// Calendar widget type. Choose "default" for "neo" and "classic" for
+	// "classic" layout.
+	WidgetType *string `protobuf:"bytes,12,opt,name=widget_type,json=widgetType,proto3,oneof" json:"widget_type,omitempty"`
+	// The body's eventTitle.
+	EventTitle *string `protobuf:"bytes,13,opt,name=event_title,json=eventTitle,proto3,oneof" json:"event_title,omitempty"`
+	// The body's eventColor.
+	EventColor *string `protobuf:"bytes,14,opt,name=event_color,json=eventColor,proto3,oneof" json:"event_color,omitempty"`
+	// 🚨 Deprecated! Use `locationConfigurations.location` or
+	// `teamMembers[].locationConfigurations.location` instead.
+	MeetingLocation *string `protobuf:"bytes,15,opt,name=meeting_location,json=meetingLocation,proto3,oneof" json:"meeting_location,omitempty"`
+	// Meeting location configuration for event calendar
+	LocationConfigurations []*LocationConfiguration `protobuf:"bytes,16,rep,name=location_configurations,json=locationConfigurations,proto3" json:"location_configurations,omitempty"`
+	// This controls the duration of the meeting
+	SlotDuration *float64 `protobuf:"fixed64,17,opt,name=slot_duration,json=slotDuration,proto3,oneof" json:"slot_duration,omitempty"`
+	// Unit for slot duration.
+	SlotDurationUnit *string `protobuf:"bytes,18,opt,name=slot_duration_unit,json=slotDurationUnit,proto3,oneof" json:"slot_duration_unit,omitempty"`
+	// Slot interval reflects the amount of time the between booking slots that
+	// will be shown in the calendar.
+	SlotInterval *float64 `protobuf:"fixed64,19,opt,name=slot_interval,json=slotInterval,proto3,oneof" json:"slot_interval,omitempty"`
+	// Unit for slot interval.
+	SlotIntervalUnit *string `protobuf:"bytes,20,opt,name=slot_interval_unit,json=slotIntervalUnit,proto3,oneof" json:"slot_interval_unit,omitempty"`
+	// Slot-Buffer is additional time that can be added after an appointment,
+	// allowing for extra time to wrap up
+	SlotBuffer *float64 `protobuf:"fixed64,21,opt,name=slot_buffer,json=slotBuffer,proto3,oneof" json:"slot_buffer,omitempty"`
+	// Unit for slot buffer.
+	SlotBufferUnit *string `protobuf:"bytes,22,opt,name=slot_buffer_unit,json=slotBufferUnit,proto3,oneof" json:"slot_buffer_unit,omitempty"`
+	// Pre-Buffer is additional time that can be added before an appointment,
+	// allowing for extra time to get ready
+	PreBuffer *float64 `protobuf:"fixed64,23,opt,name=pre_buffer,json=preBuffer,proto3,oneof" json:"pre_buffer,omitempty"`
+	// Unit for pre-buffer.
+	PreBufferUnit *string `protobuf:"bytes,24,opt,name=pre_buffer_unit,json=preBufferUnit,proto3,oneof" json:"pre_buffer_unit,omitempty"`
+	// Maximum bookings per slot (per user). Maximum seats per slot in case of
+	// Class Booking Calendar.
+	AppoinmentPerSlot *float64 `protobuf:"fixed64,25,opt,name=appoinment_per_slot,json=appoinmentPerSlot,proto3,oneof" json:"appoinment_per_slot,omitempty"`
+	// Number of appointments that can be booked for a given day
+	AppoinmentPerDay *float64 `protobuf:"fixed64,26,opt,name=appoinment_per_day,json=appoinmentPerDay,proto3,oneof" json:"appoinment_per_day,omitempty"`
+	// Minimum scheduling notice for events
+	AllowBookingAfter *float64 `protobuf:"fixed64,27,opt,name=allow_booking_after,json=allowBookingAfter,proto3,oneof" json:"allow_booking_after,omitempty"`
+	// Unit for minimum scheduling notice
+	AllowBookingAfterUnit *string `protobuf:"bytes,28,opt,name=allow_booking_after_unit,json=allowBookingAfterUnit,proto3,oneof" json:"allow_booking_after_unit,omitempty"`
+	// Minimum number of days/weeks/months for which to allow booking events
+	AllowBookingFor *float64 `protobuf:"fixed64,29,opt,name=allow_booking_for,json=allowBookingFor,proto3,oneof" json:"allow_booking_for,omitempty"`
+	// Unit for controlling the duration for which booking would be allowed for
+	AllowBookingForUnit *string `protobuf:"bytes,30,opt,name=allow_booking_for_unit,json=allowBookingForUnit,proto3,oneof" json:"allow_booking_for_unit,omitempty"`
+	// This is only to set the standard availability. For custom availability,
+	// use the availabilities property
+	OpenHours []*OpenHour `protobuf:"bytes,31,rep,name=open_hours,json=openHours,proto3" json:"open_hours,omitempty"`
+	// Enable recurring appointments for the calendars. Please note that only
+	// one member should be added in the calendar to enable this
+	EnableRecurring *bool `protobuf:"varint,32,opt,name=enable_recurring,json=enableRecurring,proto3,oneof" json:"enable_recurring,omitempty"`
+	// The body's recurring.
+	Recurring *Recurring `protobuf:"bytes,33,opt,name=recurring,proto3" json:"recurring,omitempty"`
+	// The body's formId.
+	FormId *string `protobuf:"bytes,34,opt,name=form_id,json=formId,proto3,oneof" json:"form_id,omitempty"`
+	// The body's stickyContact.
+	StickyContact *bool `protobuf:"varint,35,opt,name=sticky_contact,json=stickyContact,proto3,oneof" json:"sticky_contact,omitempty"`
+	// The body's isLivePaymentMode.
+	IsLivePaymentMode *bool `protobuf:"varint,36,opt,name=is_live_payment_mode,json=isLivePaymentMode,proto3,oneof" json:"is_live_payment_mode,omitempty"`
+	// The body's autoConfirm.
+	AutoConfirm *bool `protobuf:"varint,37,opt,name=auto_confirm,json=autoConfirm,proto3,oneof" json:"auto_confirm,omitempty"`
+	// The body's shouldSendAlertEmailsToAssignedMember.
+	ShouldSendAlertEmailsToAssignedMember *bool `protobuf:"varint,38,opt,name=should_send_alert_emails_to_assigned_member,json=shouldSendAlertEmailsToAssignedMember,proto3,oneof" json:"should_send_alert_emails_to_assigned_member,omitempty"`
+	// The body's alertEmail.
+	AlertEmail *string `protobuf:"bytes,39,opt,name=alert_email,json=alertEmail,proto3,oneof" json:"alert_email,omitempty"`
+	// The body's googleInvitationEmails.
+	GoogleInvitationEmails *bool `protobuf:"varint,40,opt,name=google_invitation_emails,json=googleInvitationEmails,proto3,oneof" json:"google_invitation_emails,omitempty"`
+	// The body's allowReschedule.
+	AllowReschedule *bool `protobuf:"varint,41,opt,name=allow_reschedule,json=allowReschedule,proto3,oneof" json:"allow_reschedule,omitempty"`
+	// The body's allowCancellation.
+	AllowCancellation *bool `protobuf:"varint,42,opt,name=allow_cancellation,json=allowCancellation,proto3,oneof" json:"allow_cancellation,omitempty"`
+	// The body's shouldAssignContactToTeamMember.
+	ShouldAssignContactToTeamMember *bool `protobuf:"varint,43,opt,name=should_assign_contact_to_team_member,json=shouldAssignContactToTeamMember,proto3,oneof" json:"should_assign_contact_to_team_member,omitempty"`
+	// The body's shouldSkipAssigningContactForExisting.
+	ShouldSkipAssigningContactForExisting *bool `protobuf:"varint,44,opt,name=should_skip_assigning_contact_for_existing,json=shouldSkipAssigningContactForExisting,proto3,oneof" json:"should_skip_assigning_contact_for_existing,omitempty"`
+	// The body's notes.
+	Notes *string `protobuf:"bytes,45,opt,name=notes,proto3,oneof" json:"notes,omitempty"`
+	// The body's pixelId.
+	PixelId *string `protobuf:"bytes,46,opt,name=pixel_id,json=pixelId,proto3,oneof" json:"pixel_id,omitempty"`
+	// The body's formSubmitType.
+	FormSubmitType *string `protobuf:"bytes,47,opt,name=form_submit_type,json=formSubmitType,proto3,oneof" json:"form_submit_type,omitempty"`
+	// The body's formSubmitRedirectURL.
+	FormSubmitRedirectUrl *string `protobuf:"bytes,48,opt,name=form_submit_redirect_url,json=formSubmitRedirectURL,proto3,oneof" json:"form_submit_redirect_url,omitempty"`
+	// The body's formSubmitThanksMessage.
+	FormSubmitThanksMessage *string `protobuf:"bytes,49,opt,name=form_submit_thanks_message,json=formSubmitThanksMessage,proto3,oneof" json:"form_submit_thanks_message,omitempty"`
+	// Determines which availability type to consider: - **1**: Only custom
+	// availabilities will be used. - **0**: Only open hours will be used. -
+	// **null**: Both custom availabilities and open hours will be considered.
+	AvailabilityType *float64 `protobuf:"fixed64,50,opt,name=availability_type,json=availabilityType,proto3,oneof" json:"availability_type,omitempty"`
+	// This is only to set the custom availability. For standard availability,
+	// use the openHours property
+	Availabilities []*Availability `protobuf:"bytes,51,rep,name=availabilities,proto3" json:"availabilities,omitempty"`
+	// The body's guestType.
+	GuestType *string `protobuf:"bytes,52,opt,name=guest_type,json=guestType,proto3,oneof" json:"guest_type,omitempty"`
+	// The body's consentLabel.
+	ConsentLabel *string `protobuf:"bytes,53,opt,name=consent_label,json=consentLabel,proto3,oneof" json:"consent_label,omitempty"`
+	// The body's calendarCoverImage.
+	CalendarCoverImage *string `protobuf:"bytes,54,opt,name=calendar_cover_image,json=calendarCoverImage,proto3,oneof" json:"calendar_cover_image,omitempty"`
+	// Look Busy Configuration
+	LookBusyConfig *LookBusyConfiguration `protobuf:"bytes,55,opt,name=look_busy_config,json=lookBusyConfig,proto3" json:"look_busy_config,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CreateCalendarRequest) Reset() {
+	*x = CreateCalendarRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCalendarRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCalendarRequest) ProtoMessage() {}
+
+func (x *CreateCalendarRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCalendarRequest.ProtoReflect.Descriptor instead.
+func (*CreateCalendarRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CreateCalendarRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetIsActive() bool {
+	if x != nil && x.IsActive != nil {
+		return *x.IsActive
+	}
+	return false
+}
+
+func (x *CreateCalendarRequest) GetNotifications() []*CalendarNotification {
+	if x != nil {
+		return x.Notifications
+	}
+	return nil
+}
+
+func (x *CreateCalendarRequest) GetGroupId() string {
+	if x != nil && x.GroupId != nil {
+		return *x.GroupId
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetTeamMembers() []*CalendarsTeamMember {
+	if x != nil {
+		return x.TeamMembers
+	}
+	return nil
+}
+
+func (x *CreateCalendarRequest) GetEventType() string {
+	if x != nil && x.EventType != nil {
+		return *x.EventType
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetSlug() string {
+	if x != nil && x.Slug != nil {
+		return *x.Slug
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetWidgetSlug() string {
+	if x != nil && x.WidgetSlug != nil {
+		return *x.WidgetSlug
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetCalendarType() string {
+	if x != nil && x.CalendarType != nil {
+		return *x.CalendarType
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetWidgetType() string {
+	if x != nil && x.WidgetType != nil {
+		return *x.WidgetType
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetEventTitle() string {
+	if x != nil && x.EventTitle != nil {
+		return *x.EventTitle
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetEventColor() string {
+	if x != nil && x.EventColor != nil {
+		return *x.EventColor
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetMeetingLocation() string {
+	if x != nil && x.MeetingLocation != nil {
+		return *x.MeetingLocation
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetLocationConfigurations() []*LocationConfiguration {
+	if x != nil {
+		return x.LocationConfigurations
+	}
+	return nil
+}
+
+func (x *CreateCalendarRequest) GetSlotDuration() float64 {
+	if x != nil && x.SlotDuration != nil {
+		return *x.SlotDuration
+	}
+	return 0
+}
+
+func (x *CreateCalendarRequest) GetSlotDurationUnit() string {
+	if x != nil && x.SlotDurationUnit != nil {
+		return *x.SlotDurationUnit
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetSlotInterval() float64 {
+	if x != nil && x.SlotInterval != nil {
+		return *x.SlotInterval
+	}
+	return 0
+}
+
+func (x *CreateCalendarRequest) GetSlotIntervalUnit() string {
+	if x != nil && x.SlotIntervalUnit != nil {
+		return *x.SlotIntervalUnit
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetSlotBuffer() float64 {
+	if x != nil && x.SlotBuffer != nil {
+		return *x.SlotBuffer
+	}
+	return 0
+}
+
+func (x *CreateCalendarRequest) GetSlotBufferUnit() string {
+	if x != nil && x.SlotBufferUnit != nil {
+		return *x.SlotBufferUnit
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetPreBuffer() float64 {
+	if x != nil && x.PreBuffer != nil {
+		return *x.PreBuffer
+	}
+	return 0
+}
+
+func (x *CreateCalendarRequest) GetPreBufferUnit() string {
+	if x != nil && x.PreBufferUnit != nil {
+		return *x.PreBufferUnit
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetAppoinmentPerSlot() float64 {
+	if x != nil && x.AppoinmentPerSlot != nil {
+		return *x.AppoinmentPerSlot
+	}
+	return 0
+}
+
+func (x *CreateCalendarRequest) GetAppoinmentPerDay() float64 {
+	if x != nil && x.AppoinmentPerDay != nil {
+		return *x.AppoinmentPerDay
+	}
+	return 0
+}
+
+func (x *CreateCalendarRequest) GetAllowBookingAfter() float64 {
+	if x != nil && x.AllowBookingAfter != nil {
+		return *x.AllowBookingAfter
+	}
+	return 0
+}
+
+func (x *CreateCalendarRequest) GetAllowBookingAfterUnit() string {
+	if x != nil && x.AllowBookingAfterUnit != nil {
+		return *x.AllowBookingAfterUnit
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetAllowBookingFor() float64 {
+	if x != nil && x.AllowBookingFor != nil {
+		return *x.AllowBookingFor
+	}
+	return 0
+}
+
+func (x *CreateCalendarRequest) GetAllowBookingForUnit() string {
+	if x != nil && x.AllowBookingForUnit != nil {
+		return *x.AllowBookingForUnit
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetOpenHours() []*OpenHour {
+	if x != nil {
+		return x.OpenHours
+	}
+	return nil
+}
+
+func (x *CreateCalendarRequest) GetEnableRecurring() bool {
+	if x != nil && x.EnableRecurring != nil {
+		return *x.EnableRecurring
+	}
+	return false
+}
+
+func (x *CreateCalendarRequest) GetRecurring() *Recurring {
+	if x != nil {
+		return x.Recurring
+	}
+	return nil
+}
+
+func (x *CreateCalendarRequest) GetFormId() string {
+	if x != nil && x.FormId != nil {
+		return *x.FormId
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetStickyContact() bool {
+	if x != nil && x.StickyContact != nil {
+		return *x.StickyContact
+	}
+	return false
+}
+
+func (x *CreateCalendarRequest) GetIsLivePaymentMode() bool {
+	if x != nil && x.IsLivePaymentMode != nil {
+		return *x.IsLivePaymentMode
+	}
+	return false
+}
+
+func (x *CreateCalendarRequest) GetAutoConfirm() bool {
+	if x != nil && x.AutoConfirm != nil {
+		return *x.AutoConfirm
+	}
+	return false
+}
+
+func (x *CreateCalendarRequest) GetShouldSendAlertEmailsToAssignedMember() bool {
+	if x != nil && x.ShouldSendAlertEmailsToAssignedMember != nil {
+		return *x.ShouldSendAlertEmailsToAssignedMember
+	}
+	return false
+}
+
+func (x *CreateCalendarRequest) GetAlertEmail() string {
+	if x != nil && x.AlertEmail != nil {
+		return *x.AlertEmail
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetGoogleInvitationEmails() bool {
+	if x != nil && x.GoogleInvitationEmails != nil {
+		return *x.GoogleInvitationEmails
+	}
+	return false
+}
+
+func (x *CreateCalendarRequest) GetAllowReschedule() bool {
+	if x != nil && x.AllowReschedule != nil {
+		return *x.AllowReschedule
+	}
+	return false
+}
+
+func (x *CreateCalendarRequest) GetAllowCancellation() bool {
+	if x != nil && x.AllowCancellation != nil {
+		return *x.AllowCancellation
+	}
+	return false
+}
+
+func (x *CreateCalendarRequest) GetShouldAssignContactToTeamMember() bool {
+	if x != nil && x.ShouldAssignContactToTeamMember != nil {
+		return *x.ShouldAssignContactToTeamMember
+	}
+	return false
+}
+
+func (x *CreateCalendarRequest) GetShouldSkipAssigningContactForExisting() bool {
+	if x != nil && x.ShouldSkipAssigningContactForExisting != nil {
+		return *x.ShouldSkipAssigningContactForExisting
+	}
+	return false
+}
+
+func (x *CreateCalendarRequest) GetNotes() string {
+	if x != nil && x.Notes != nil {
+		return *x.Notes
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetPixelId() string {
+	if x != nil && x.PixelId != nil {
+		return *x.PixelId
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetFormSubmitType() string {
+	if x != nil && x.FormSubmitType != nil {
+		return *x.FormSubmitType
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetFormSubmitRedirectUrl() string {
+	if x != nil && x.FormSubmitRedirectUrl != nil {
+		return *x.FormSubmitRedirectUrl
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetFormSubmitThanksMessage() string {
+	if x != nil && x.FormSubmitThanksMessage != nil {
+		return *x.FormSubmitThanksMessage
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetAvailabilityType() float64 {
+	if x != nil && x.AvailabilityType != nil {
+		return *x.AvailabilityType
+	}
+	return 0
+}
+
+func (x *CreateCalendarRequest) GetAvailabilities() []*Availability {
+	if x != nil {
+		return x.Availabilities
+	}
+	return nil
+}
+
+func (x *CreateCalendarRequest) GetGuestType() string {
+	if x != nil && x.GuestType != nil {
+		return *x.GuestType
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetConsentLabel() string {
+	if x != nil && x.ConsentLabel != nil {
+		return *x.ConsentLabel
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetCalendarCoverImage() string {
+	if x != nil && x.CalendarCoverImage != nil {
+		return *x.CalendarCoverImage
+	}
+	return ""
+}
+
+func (x *CreateCalendarRequest) GetLookBusyConfig() *LookBusyConfiguration {
+	if x != nil {
+		return x.LookBusyConfig
+	}
+	return nil
+}
+
+// CreateCalendarResponse is HighLevel's answer to CreateCalendar, without
+// loss.
+type CreateCalendarResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's calendar.
+	Calendar *CalendarDTO `protobuf:"bytes,1,opt,name=calendar,proto3" json:"calendar,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCalendarResponse) Reset() {
+	*x = CreateCalendarResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCalendarResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCalendarResponse) ProtoMessage() {}
+
+func (x *CreateCalendarResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCalendarResponse.ProtoReflect.Descriptor instead.
+func (*CreateCalendarResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CreateCalendarResponse) GetCalendar() *CalendarDTO {
+	if x != nil {
+		return x.Calendar
+	}
+	return nil
+}
+
+func (x *CreateCalendarResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DeleteCalendarRequest is the request of DeleteCalendar.
+type DeleteCalendarRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Calendar Id
+	CalendarId    string `protobuf:"bytes,2,opt,name=calendar_id,json=calendarId,proto3" json:"calendar_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCalendarRequest) Reset() {
+	*x = DeleteCalendarRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCalendarRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCalendarRequest) ProtoMessage() {}
+
+func (x *DeleteCalendarRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCalendarRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCalendarRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DeleteCalendarRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DeleteCalendarRequest) GetCalendarId() string {
+	if x != nil {
+		return x.CalendarId
+	}
+	return ""
+}
+
+// DeleteCalendarResponse is HighLevel's answer to DeleteCalendar, without
+// loss.
+type DeleteCalendarResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Success
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCalendarResponse) Reset() {
+	*x = DeleteCalendarResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCalendarResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCalendarResponse) ProtoMessage() {}
+
+func (x *DeleteCalendarResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCalendarResponse.ProtoReflect.Descriptor instead.
+func (*DeleteCalendarResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DeleteCalendarResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *DeleteCalendarResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpdateCalendarRequest is the request of UpdateCalendar.
+type UpdateCalendarRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Calendar Id
+	CalendarId string `protobuf:"bytes,2,opt,name=calendar_id,json=calendarId,proto3" json:"calendar_id,omitempty"`
+	// 🚨 Deprecated! Please use 'Calendar Notifications APIs' instead.
+	Notifications []*CalendarNotification `protobuf:"bytes,3,rep,name=notifications,proto3" json:"notifications,omitempty"`
+	// Group Id
+	GroupId *string `protobuf:"bytes,4,opt,name=group_id,json=groupId,proto3,oneof" json:"group_id,omitempty"`
+	// Team members are required for calendars of type: Round Robin, Collective,
+	// Class, Service. Personal calendar must have exactly one team member.
+	TeamMembers []*CalendarsTeamMember `protobuf:"bytes,5,rep,name=team_members,json=teamMembers,proto3" json:"team_members,omitempty"`
+	// The body's eventType.
+	EventType *string `protobuf:"bytes,6,opt,name=event_type,json=eventType,proto3,oneof" json:"event_type,omitempty"`
+	// The body's name.
+	Name *string `protobuf:"bytes,7,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The body's description.
+	Description *string `protobuf:"bytes,8,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// The body's slug.
+	Slug *string `protobuf:"bytes,9,opt,name=slug,proto3,oneof" json:"slug,omitempty"`
+	// The body's widgetSlug.
+	WidgetSlug *string `protobuf:"bytes,10,opt,name=widget_slug,json=widgetSlug,proto3,oneof" json:"widget_slug,omitempty"`
+	// Calendar widget type. Choose "default" for "neo" and "classic" for
+	// "classic" layout.
+	WidgetType *string `protobuf:"bytes,11,opt,name=widget_type,json=widgetType,proto3,oneof" json:"widget_type,omitempty"`
+	// The body's eventTitle.
+	EventTitle *string `protobuf:"bytes,12,opt,name=event_title,json=eventTitle,proto3,oneof" json:"event_title,omitempty"`
+	// The body's eventColor.
+	EventColor *string `protobuf:"bytes,13,opt,name=event_color,json=eventColor,proto3,oneof" json:"event_color,omitempty"`
+	// Meeting location configuration for event calendar
+	LocationConfigurations []*LocationConfiguration `protobuf:"bytes,14,rep,name=location_configurations,json=locationConfigurations,proto3" json:"location_configurations,omitempty"`
+	// 🚨 Deprecated! Use `locationConfigurations.location` or
+	// `teamMembers[].locationConfigurations.location` instead.
+	MeetingLocation *string `protobuf:"bytes,15,opt,name=meeting_location,json=meetingLocation,proto3,oneof" json:"meeting_location,omitempty"`
+	// This controls the duration of the meeting
+	SlotDuration *float64 `protobuf:"fixed64,16,opt,name=slot_duration,json=slotDuration,proto3,oneof" json:"slot_duration,omitempty"`
+	// Unit for slot duration.
+	SlotDurationUnit *string `protobuf:"bytes,17,opt,name=slot_duration_unit,json=slotDurationUnit,proto3,oneof" json:"slot_duration_unit,omitempty"`
+	// Unit for pre-buffer.
+	PreBufferUnit *string `protobuf:"bytes,18,opt,name=pre_buffer_unit,json=preBufferUnit,proto3,oneof" json:"pre_buffer_unit,omitempty"`
+	// Slot interval reflects the amount of time the between booking slots that
+	// will be shown in the calendar.
+	SlotInterval *float64 `protobuf:"fixed64,19,opt,name=slot_interval,json=slotInterval,proto3,oneof" json:"slot_interval,omitempty"`
+	// Unit for slot interval.
+	SlotIntervalUnit *string `protobuf:"bytes,20,opt,name=slot_interval_unit,json=slotIntervalUnit,proto3,oneof" json:"slot_interval_unit,omitempty"`
+	// Slot-Buffer is additional time that can be added after an appointment,
+	// allowing for extra time to wrap up
+	SlotBuffer *float64 `protobuf:"fixed64,21,opt,name=slot_buffer,json=slotBuffer,proto3,oneof" json:"slot_buffer,omitempty"`
+	// Pre-Buffer is additional time that can be added before an appointment,
+	// allowing for extra time to get ready
+	PreBuffer *float64 `protobuf:"fixed64,22,opt,name=pre_buffer,json=preBuffer,proto3,oneof" json:"pre_buffer,omitempty"`
+	// The body's appoinmentPerSlot.
+	AppoinmentPerSlot *float64 `protobuf:"fixed64,23,opt,name=appoinment_per_slot,json=appoinmentPerSlot,proto3,oneof" json:"appoinment_per_slot,omitempty"`
+	// Number of appointments that can be booked for a given day
+	AppoinmentPerDay *float64 `protobuf:"fixed64,24,opt,name=appoinment_per_day,json=appoinmentPerDay,proto3,oneof" json:"appoinment_per_day,omitempty"`
+	// Minimum scheduling notice for events
+	AllowBookingAfter *float64 `protobuf:"fixed64,25,opt,name=allow_booking_after,json=allowBookingAfter,proto3,oneof" json:"allow_booking_after,omitempty"`
+	// Unit for minimum scheduling notice
+	AllowBookingAfterUnit *string `protobuf:"bytes,26,opt,name=allow_booking_after_unit,json=allowBookingAfterUnit,proto3,oneof" json:"allow_booking_after_unit,omitempty"`
+	// Minimum number of days/weeks/months for which to allow booking events
+	AllowBookingFor *float64 `protobuf:"fixed64,27,opt,name=allow_booking_for,json=allowBookingFor,proto3,oneof" json:"allow_booking_for,omitempty"`
+	// Unit for controlling the duration for which booking would be allowed for
+	AllowBookingForUnit *string `protobuf:"bytes,28,opt,name=allow_booking_for_unit,json=allowBookingForUnit,proto3,oneof" json:"allow_booking_for_unit,omitempty"`
+	// The body's openHours.
+	OpenHours []*OpenHour `protobuf:"bytes,29,rep,name=open_hours,json=openHours,proto3" json:"open_hours,omitempty"`
+	// Enable recurring appointments for the calendars. Please note that only
+	// one member should be added in the calendar to enable this
+	EnableRecurring *bool `protobuf:"varint,30,opt,name=enable_recurring,json=enableRecurring,proto3,oneof" json:"enable_recurring,omitempty"`
+	// The body's recurring.
+	Recurring *Recurring `protobuf:"bytes,31,opt,name=recurring,proto3" json:"recurring,omitempty"`
+	// The body's formId.
+	FormId *string `protobuf:"bytes,32,opt,name=form_id,json=formId,proto3,oneof" json:"form_id,omitempty"`
+	// The body's stickyContact.
+	StickyContact *bool `protobuf:"varint,33,opt,name=sticky_contact,json=stickyContact,proto3,oneof" json:"sticky_contact,omitempty"`
+	// The body's isLivePaymentMode.
+	IsLivePaymentMode *bool `protobuf:"varint,34,opt,name=is_live_payment_mode,json=isLivePaymentMode,proto3,oneof" json:"is_live_payment_mode,omitempty"`
+	// The body's autoConfirm.
+	AutoConfirm *bool `protobuf:"varint,35,opt,name=auto_confirm,json=autoConfirm,proto3,oneof" json:"auto_confirm,omitempty"`
+	// The body's shouldSendAlertEmailsToAssignedMember.
+	ShouldSendAlertEmailsToAssignedMember *bool `protobuf:"varint,36,opt,name=should_send_alert_emails_to_assigned_member,json=shouldSendAlertEmailsToAssignedMember,proto3,oneof" json:"should_send_alert_emails_to_assigned_member,omitempty"`
+	// The body's alertEmail.
+	AlertEmail *string `protobuf:"bytes,37,opt,name=alert_email,json=alertEmail,proto3,oneof" json:"alert_email,omitempty"`
+	// The body's googleInvitationEmails.
+	GoogleInvitationEmails *bool `protobuf:"varint,38,opt,name=google_invitation_emails,json=googleInvitationEmails,proto3,oneof" json:"google_invitation_emails,omitempty"`
+	// The body's allowReschedule.
+	AllowReschedule *bool `protobuf:"varint,39,opt,name=allow_reschedule,json=allowReschedule,proto3,oneof" json:"allow_reschedule,omitempty"`
+	// The body's allowCancellation.
+	AllowCancellation *bool `protobuf:"varint,40,opt,name=allow_cancellation,json=allowCancellation,proto3,oneof" json:"allow_cancellation,omitempty"`
+	// The body's shouldAssignContactToTeamMember.
+	ShouldAssignContactToTeamMember *bool `protobuf:"varint,41,opt,name=should_assign_contact_to_team_member,json=shouldAssignContactToTeamMember,proto3,oneof" json:"should_assign_contact_to_team_member,omitempty"`
+	// The body's shouldSkipAssigningContactForExisting.
+	ShouldSkipAssigningContactForExisting *bool `protobuf:"varint,42,opt,name=should_skip_assigning_contact_for_existing,json=shouldSkipAssigningContactForExisting,proto3,oneof" json:"should_skip_assigning_contact_for_existing,omitempty"`
+	// The body's notes.
+	Notes *string `protobuf:"bytes,43,opt,name=notes,proto3,oneof" json:"notes,omitempty"`
+	// The body's pixelId.
+	PixelId *string `protobuf:"bytes,44,opt,name=pixel_id,json=pixelId,proto3,oneof" json:"pixel_id,omitempty"`
+	// The body's formSubmitType.
+	FormSubmitType *string `protobuf:"bytes,45,opt,name=form_submit_type,json=formSubmitType,proto3,oneof" json:"form_submit_type,omitempty"`
+	// The body's formSubmitRedirectURL.
+	FormSubmitRedirectUrl *string `protobuf:"bytes,46,opt,name=form_submit_redirect_url,json=formSubmitRedirectURL,proto3,oneof" json:"form_submit_redirect_url,omitempty"`
+	// The body's formSubmitThanksMessage.
+	FormSubmitThanksMessage *string `protobuf:"bytes,47,opt,name=form_submit_thanks_message,json=formSubmitThanksMessage,proto3,oneof" json:"form_submit_thanks_message,omitempty"`
+	// Determines which availability type to consider: - **1**: Only custom
+	// availabilities will be used. - **0**: Only open hours will be used. -
+	// **null**: Both the custom availabilities and open hours will be
+	// considered.
+	AvailabilityType *float64 `protobuf:"fixed64,48,opt,name=availability_type,json=availabilityType,proto3,oneof" json:"availability_type,omitempty"`
+	// This is only to set the custom availability. For standard availability,
+	// use the openHours property
+	Availabilities []*UpdateAvailability `protobuf:"bytes,49,rep,name=availabilities,proto3" json:"availabilities,omitempty"`
+	// The body's guestType.
+	GuestType *string `protobuf:"bytes,50,opt,name=guest_type,json=guestType,proto3,oneof" json:"guest_type,omitempty"`
+	// The body's consentLabel.
+	ConsentLabel *string `protobuf:"bytes,51,opt,name=consent_label,json=consentLabel,proto3,oneof" json:"consent_label,omitempty"`
+	// The body's calendarCoverImage.
+	CalendarCoverImage *string `protobuf:"bytes,52,opt,name=calendar_cover_image,json=calendarCoverImage,proto3,oneof" json:"calendar_cover_image,omitempty"`
+	// Look Busy Configuration
+	LookBusyConfig *LookBusyConfiguration `protobuf:"bytes,53,opt,name=look_busy_config,json=lookBusyConfig,proto3" json:"look_busy_config,omitempty"`
+	// The body's isActive.
+	IsActive      *bool `protobuf:"varint,54,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCalendarRequest) Reset() {
+	*x = UpdateCalendarRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCalendarRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCalendarRequest) ProtoMessage() {}
+
+func (x *UpdateCalendarRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCalendarRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCalendarRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *UpdateCalendarRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetCalendarId() string {
+	if x != nil {
+		return x.CalendarId
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetNotifications() []*CalendarNotification {
+	if x != nil {
+		return x.Notifications
+	}
+	return nil
+}
+
+func (x *UpdateCalendarRequest) GetGroupId() string {
+	if x != nil && x.GroupId != nil {
+		return *x.GroupId
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetTeamMembers() []*CalendarsTeamMember {
+	if x != nil {
+		return x.TeamMembers
+	}
+	return nil
+}
+
+func (x *UpdateCalendarRequest) GetEventType() string {
+	if x != nil && x.EventType != nil {
+		return *x.EventType
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetSlug() string {
+	if x != nil && x.Slug != nil {
+		return *x.Slug
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetWidgetSlug() string {
+	if x != nil && x.WidgetSlug != nil {
+		return *x.WidgetSlug
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetWidgetType() string {
+	if x != nil && x.WidgetType != nil {
+		return *x.WidgetType
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetEventTitle() string {
+	if x != nil && x.EventTitle != nil {
+		return *x.EventTitle
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetEventColor() string {
+	if x != nil && x.EventColor != nil {
+		return *x.EventColor
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetLocationConfigurations() []*LocationConfiguration {
+	if x != nil {
+		return x.LocationConfigurations
+	}
+	return nil
+}
+
+func (x *UpdateCalendarRequest) GetMeetingLocation() string {
+	if x != nil && x.MeetingLocation != nil {
+		return *x.MeetingLocation
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetSlotDuration() float64 {
+	if x != nil && x.SlotDuration != nil {
+		return *x.SlotDuration
+	}
+	return 0
+}
+
+func (x *UpdateCalendarRequest) GetSlotDurationUnit() string {
+	if x != nil && x.SlotDurationUnit != nil {
+		return *x.SlotDurationUnit
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetPreBufferUnit() string {
+	if x != nil && x.PreBufferUnit != nil {
+		return *x.PreBufferUnit
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetSlotInterval() float64 {
+	if x != nil && x.SlotInterval != nil {
+		return *x.SlotInterval
+	}
+	return 0
+}
+
+func (x *UpdateCalendarRequest) GetSlotIntervalUnit() string {
+	if x != nil && x.SlotIntervalUnit != nil {
+		return *x.SlotIntervalUnit
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetSlotBuffer() float64 {
+	if x != nil && x.SlotBuffer != nil {
+		return *x.SlotBuffer
+	}
+	return 0
+}
+
+func (x *UpdateCalendarRequest) GetPreBuffer() float64 {
+	if x != nil && x.PreBuffer != nil {
+		return *x.PreBuffer
+	}
+	return 0
+}
+
+func (x *UpdateCalendarRequest) GetAppoinmentPerSlot() float64 {
+	if x != nil && x.AppoinmentPerSlot != nil {
+		return *x.AppoinmentPerSlot
+	}
+	return 0
+}
+
+func (x *UpdateCalendarRequest) GetAppoinmentPerDay() float64 {
+	if x != nil && x.AppoinmentPerDay != nil {
+		return *x.AppoinmentPerDay
+	}
+	return 0
+}
+
+func (x *UpdateCalendarRequest) GetAllowBookingAfter() float64 {
+	if x != nil && x.AllowBookingAfter != nil {
+		return *x.AllowBookingAfter
+	}
+	return 0
+}
+
+func (x *UpdateCalendarRequest) GetAllowBookingAfterUnit() string {
+	if x != nil && x.AllowBookingAfterUnit != nil {
+		return *x.AllowBookingAfterUnit
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetAllowBookingFor() float64 {
+	if x != nil && x.AllowBookingFor != nil {
+		return *x.AllowBookingFor
+	}
+	return 0
+}
+
+func (x *UpdateCalendarRequest) GetAllowBookingForUnit() string {
+	if x != nil && x.AllowBookingForUnit != nil {
+		return *x.AllowBookingForUnit
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetOpenHours() []*OpenHour {
+	if x != nil {
+		return x.OpenHours
+	}
+	return nil
+}
+
+func (x *UpdateCalendarRequest) GetEnableRecurring() bool {
+	if x != nil && x.EnableRecurring != nil {
+		return *x.EnableRecurring
+	}
+	return false
+}
+
+func (x *UpdateCalendarRequest) GetRecurring() *Recurring {
+	if x != nil {
+		return x.Recurring
+	}
+	return nil
+}
+
+func (x *UpdateCalendarRequest) GetFormId() string {
+	if x != nil && x.FormId != nil {
+		return *x.FormId
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetStickyContact() bool {
+	if x != nil && x.StickyContact != nil {
+		return *x.StickyContact
+	}
+	return false
+}
+
+func (x *UpdateCalendarRequest) GetIsLivePaymentMode() bool {
+	if x != nil && x.IsLivePaymentMode != nil {
+		return *x.IsLivePaymentMode
+	}
+	return false
+}
+
+func (x *UpdateCalendarRequest) GetAutoConfirm() bool {
+	if x != nil && x.AutoConfirm != nil {
+		return *x.AutoConfirm
+	}
+	return false
+}
+
+func (x *UpdateCalendarRequest) GetShouldSendAlertEmailsToAssignedMember() bool {
+	if x != nil && x.ShouldSendAlertEmailsToAssignedMember != nil {
+		return *x.ShouldSendAlertEmailsToAssignedMember
+	}
+	return false
+}
+
+func (x *UpdateCalendarRequest) GetAlertEmail() string {
+	if x != nil && x.AlertEmail != nil {
+		return *x.AlertEmail
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetGoogleInvitationEmails() bool {
+	if x != nil && x.GoogleInvitationEmails != nil {
+		return *x.GoogleInvitationEmails
+	}
+	return false
+}
+
+func (x *UpdateCalendarRequest) GetAllowReschedule() bool {
+	if x != nil && x.AllowReschedule != nil {
+		return *x.AllowReschedule
+	}
+	return false
+}
+
+func (x *UpdateCalendarRequest) GetAllowCancellation() bool {
+	if x != nil && x.AllowCancellation != nil {
+		return *x.AllowCancellation
+	}
+	return false
+}
+
+func (x *UpdateCalendarRequest) GetShouldAssignContactToTeamMember() bool {
+	if x != nil && x.ShouldAssignContactToTeamMember != nil {
+		return *x.ShouldAssignContactToTeamMember
+	}
+	return false
+}
+
+func (x *UpdateCalendarRequest) GetShouldSkipAssigningContactForExisting() bool {
+	if x != nil && x.ShouldSkipAssigningContactForExisting != nil {
+		return *x.ShouldSkipAssigningContactForExisting
+	}
+	return false
+}
+
+func (x *UpdateCalendarRequest) GetNotes() string {
+	if x != nil && x.Notes != nil {
+		return *x.Notes
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetPixelId() string {
+	if x != nil && x.PixelId != nil {
+		return *x.PixelId
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetFormSubmitType() string {
+	if x != nil && x.FormSubmitType != nil {
+		return *x.FormSubmitType
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetFormSubmitRedirectUrl() string {
+	if x != nil && x.FormSubmitRedirectUrl != nil {
+		return *x.FormSubmitRedirectUrl
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetFormSubmitThanksMessage() string {
+	if x != nil && x.FormSubmitThanksMessage != nil {
+		return *x.FormSubmitThanksMessage
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetAvailabilityType() float64 {
+	if x != nil && x.AvailabilityType != nil {
+		return *x.AvailabilityType
+	}
+	return 0
+}
+
+func (x *UpdateCalendarRequest) GetAvailabilities() []*UpdateAvailability {
+	if x != nil {
+		return x.Availabilities
+	}
+	return nil
+}
+
+func (x *UpdateCalendarRequest) GetGuestType() string {
+	if x != nil && x.GuestType != nil {
+		return *x.GuestType
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetConsentLabel() string {
+	if x != nil && x.ConsentLabel != nil {
+		return *x.ConsentLabel
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetCalendarCoverImage() string {
+	if x != nil && x.CalendarCoverImage != nil {
+		return *x.CalendarCoverImage
+	}
+	return ""
+}
+
+func (x *UpdateCalendarRequest) GetLookBusyConfig() *LookBusyConfiguration {
+	if x != nil {
+		return x.LookBusyConfig
+	}
+	return nil
+}
+
+func (x *UpdateCalendarRequest) GetIsActive() bool {
+	if x != nil && x.IsActive != nil {
+		return *x.IsActive
+	}
+	return false
+}
+
+// UpdateCalendarResponse is HighLevel's answer to UpdateCalendar, without
+// loss.
+type UpdateCalendarResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's calendar.
+	Calendar *CalendarDTO `protobuf:"bytes,1,opt,name=calendar,proto3" json:"calendar,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCalendarResponse) Reset() {
+	*x = UpdateCalendarResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCalendarResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCalendarResponse) ProtoMessage() {}
+
+func (x *UpdateCalendarResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCalendarResponse.ProtoReflect.Descriptor instead.
+func (*UpdateCalendarResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *UpdateCalendarResponse) GetCalendar() *CalendarDTO {
+	if x != nil {
+		return x.Calendar
+	}
+	return nil
+}
+
+func (x *UpdateCalendarResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetAppointmentNotesRequest is the request of GetAppointmentNotes.
 type GetAppointmentNotesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -47,7 +1357,7 @@ type GetAppointmentNotesRequest struct {
 
 func (x *GetAppointmentNotesRequest) Reset() {
 	*x = GetAppointmentNotesRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[0]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -59,7 +1369,7 @@ func (x *GetAppointmentNotesRequest) String() string {
 func (*GetAppointmentNotesRequest) ProtoMessage() {}
 
 func (x *GetAppointmentNotesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[0]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -72,7 +1382,7 @@ func (x *GetAppointmentNotesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAppointmentNotesRequest.ProtoReflect.Descriptor instead.
 func (*GetAppointmentNotesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{0}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetAppointmentNotesRequest) GetLocationId() string {
@@ -123,7 +1433,7 @@ type GetAppointmentNotesResponse struct {
 
 func (x *GetAppointmentNotesResponse) Reset() {
 	*x = GetAppointmentNotesResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[1]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -135,7 +1445,7 @@ func (x *GetAppointmentNotesResponse) String() string {
 func (*GetAppointmentNotesResponse) ProtoMessage() {}
 
 func (x *GetAppointmentNotesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[1]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -148,7 +1458,7 @@ func (x *GetAppointmentNotesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAppointmentNotesResponse.ProtoReflect.Descriptor instead.
 func (*GetAppointmentNotesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{1}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetAppointmentNotesResponse) GetNotes() []*CalendarsGetNoteSchema {
@@ -197,7 +1507,7 @@ type CreateAppointmentNoteRequest struct {
 
 func (x *CreateAppointmentNoteRequest) Reset() {
 	*x = CreateAppointmentNoteRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -209,7 +1519,7 @@ func (x *CreateAppointmentNoteRequest) String() string {
 func (*CreateAppointmentNoteRequest) ProtoMessage() {}
 
 func (x *CreateAppointmentNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -222,7 +1532,7 @@ func (x *CreateAppointmentNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppointmentNoteRequest.ProtoReflect.Descriptor instead.
 func (*CreateAppointmentNoteRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{2}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateAppointmentNoteRequest) GetLocationId() string {
@@ -269,7 +1579,7 @@ type CreateAppointmentNoteResponse struct {
 
 func (x *CreateAppointmentNoteResponse) Reset() {
 	*x = CreateAppointmentNoteResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -281,7 +1591,7 @@ func (x *CreateAppointmentNoteResponse) String() string {
 func (*CreateAppointmentNoteResponse) ProtoMessage() {}
 
 func (x *CreateAppointmentNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -294,7 +1604,7 @@ func (x *CreateAppointmentNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppointmentNoteResponse.ProtoReflect.Descriptor instead.
 func (*CreateAppointmentNoteResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{3}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateAppointmentNoteResponse) GetNote() *CalendarsGetNoteSchema {
@@ -327,7 +1637,7 @@ type DeleteAppointmentNoteRequest struct {
 
 func (x *DeleteAppointmentNoteRequest) Reset() {
 	*x = DeleteAppointmentNoteRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[4]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -339,7 +1649,7 @@ func (x *DeleteAppointmentNoteRequest) String() string {
 func (*DeleteAppointmentNoteRequest) ProtoMessage() {}
 
 func (x *DeleteAppointmentNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[4]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -352,7 +1662,7 @@ func (x *DeleteAppointmentNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAppointmentNoteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAppointmentNoteRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{4}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeleteAppointmentNoteRequest) GetLocationId() string {
@@ -392,7 +1702,7 @@ type DeleteAppointmentNoteResponse struct {
 
 func (x *DeleteAppointmentNoteResponse) Reset() {
 	*x = DeleteAppointmentNoteResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[5]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -404,7 +1714,7 @@ func (x *DeleteAppointmentNoteResponse) String() string {
 func (*DeleteAppointmentNoteResponse) ProtoMessage() {}
 
 func (x *DeleteAppointmentNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[5]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -417,7 +1727,7 @@ func (x *DeleteAppointmentNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAppointmentNoteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAppointmentNoteResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{5}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeleteAppointmentNoteResponse) GetSuccess() bool {
@@ -454,7 +1764,7 @@ type UpdateAppointmentNoteRequest struct {
 
 func (x *UpdateAppointmentNoteRequest) Reset() {
 	*x = UpdateAppointmentNoteRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -466,7 +1776,7 @@ func (x *UpdateAppointmentNoteRequest) String() string {
 func (*UpdateAppointmentNoteRequest) ProtoMessage() {}
 
 func (x *UpdateAppointmentNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -479,7 +1789,7 @@ func (x *UpdateAppointmentNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAppointmentNoteRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAppointmentNoteRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{6}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UpdateAppointmentNoteRequest) GetLocationId() string {
@@ -533,7 +1843,7 @@ type UpdateAppointmentNoteResponse struct {
 
 func (x *UpdateAppointmentNoteResponse) Reset() {
 	*x = UpdateAppointmentNoteResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +1855,7 @@ func (x *UpdateAppointmentNoteResponse) String() string {
 func (*UpdateAppointmentNoteResponse) ProtoMessage() {}
 
 func (x *UpdateAppointmentNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +1868,7 @@ func (x *UpdateAppointmentNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAppointmentNoteResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAppointmentNoteResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{7}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateAppointmentNoteResponse) GetNote() *CalendarsGetNoteSchema {
@@ -569,6 +1879,157 @@ func (x *UpdateAppointmentNoteResponse) GetNote() *CalendarsGetNoteSchema {
 }
 
 func (x *UpdateAppointmentNoteResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetBlockedSlotsRequest is the request of GetBlockedSlots.
+type GetBlockedSlotsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// User Id - Owner of an appointment. Either of userId, groupId or
+	// calendarId is required
+	UserId *string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// Either of calendarId, userId or groupId is required
+	CalendarId *string `protobuf:"bytes,3,opt,name=calendar_id,json=calendarId,proto3,oneof" json:"calendar_id,omitempty"`
+	// Either of groupId, calendarId or userId is required
+	GroupId *string `protobuf:"bytes,4,opt,name=group_id,json=groupId,proto3,oneof" json:"group_id,omitempty"`
+	// Start Time (in millis)
+	StartTime *string `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
+	// End Time (in millis)
+	EndTime       *string `protobuf:"bytes,6,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBlockedSlotsRequest) Reset() {
+	*x = GetBlockedSlotsRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBlockedSlotsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBlockedSlotsRequest) ProtoMessage() {}
+
+func (x *GetBlockedSlotsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBlockedSlotsRequest.ProtoReflect.Descriptor instead.
+func (*GetBlockedSlotsRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetBlockedSlotsRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetBlockedSlotsRequest) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *GetBlockedSlotsRequest) GetCalendarId() string {
+	if x != nil && x.CalendarId != nil {
+		return *x.CalendarId
+	}
+	return ""
+}
+
+func (x *GetBlockedSlotsRequest) GetGroupId() string {
+	if x != nil && x.GroupId != nil {
+		return *x.GroupId
+	}
+	return ""
+}
+
+func (x *GetBlockedSlotsRequest) GetStartTime() string {
+	if x != nil && x.StartTime != nil {
+		return *x.StartTime
+	}
+	return ""
+}
+
+func (x *GetBlockedSlotsRequest) GetEndTime() string {
+	if x != nil && x.EndTime != nil {
+		return *x.EndTime
+	}
+	return ""
+}
+
+// GetBlockedSlotsResponse is HighLevel's answer to GetBlockedSlots, without
+// loss.
+type GetBlockedSlotsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's events.
+	Events []*CalendarEventDTO `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBlockedSlotsResponse) Reset() {
+	*x = GetBlockedSlotsResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBlockedSlotsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBlockedSlotsResponse) ProtoMessage() {}
+
+func (x *GetBlockedSlotsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBlockedSlotsResponse.ProtoReflect.Descriptor instead.
+func (*GetBlockedSlotsResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetBlockedSlotsResponse) GetEvents() []*CalendarEventDTO {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *GetBlockedSlotsResponse) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -597,7 +2058,7 @@ type CreateBlockSlotRequest struct {
 
 func (x *CreateBlockSlotRequest) Reset() {
 	*x = CreateBlockSlotRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -609,7 +2070,7 @@ func (x *CreateBlockSlotRequest) String() string {
 func (*CreateBlockSlotRequest) ProtoMessage() {}
 
 func (x *CreateBlockSlotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -622,7 +2083,7 @@ func (x *CreateBlockSlotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBlockSlotRequest.ProtoReflect.Descriptor instead.
 func (*CreateBlockSlotRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{8}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateBlockSlotRequest) GetLocationId() string {
@@ -695,7 +2156,7 @@ type CreateBlockSlotResponse struct {
 
 func (x *CreateBlockSlotResponse) Reset() {
 	*x = CreateBlockSlotResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +2168,7 @@ func (x *CreateBlockSlotResponse) String() string {
 func (*CreateBlockSlotResponse) ProtoMessage() {}
 
 func (x *CreateBlockSlotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +2181,7 @@ func (x *CreateBlockSlotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBlockSlotResponse.ProtoReflect.Descriptor instead.
 func (*CreateBlockSlotResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{9}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateBlockSlotResponse) GetId() string {
@@ -804,7 +2265,7 @@ type EditBlockSlotRequest struct {
 
 func (x *EditBlockSlotRequest) Reset() {
 	*x = EditBlockSlotRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +2277,7 @@ func (x *EditBlockSlotRequest) String() string {
 func (*EditBlockSlotRequest) ProtoMessage() {}
 
 func (x *EditBlockSlotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +2290,7 @@ func (x *EditBlockSlotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditBlockSlotRequest.ProtoReflect.Descriptor instead.
 func (*EditBlockSlotRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *EditBlockSlotRequest) GetLocationId() string {
@@ -908,7 +2369,7 @@ type EditBlockSlotResponse struct {
 
 func (x *EditBlockSlotResponse) Reset() {
 	*x = EditBlockSlotResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +2381,7 @@ func (x *EditBlockSlotResponse) String() string {
 func (*EditBlockSlotResponse) ProtoMessage() {}
 
 func (x *EditBlockSlotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +2394,7 @@ func (x *EditBlockSlotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditBlockSlotResponse.ProtoReflect.Descriptor instead.
 func (*EditBlockSlotResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *EditBlockSlotResponse) GetId() string {
@@ -1004,7 +2465,7 @@ type GetGroupsRequest struct {
 
 func (x *GetGroupsRequest) Reset() {
 	*x = GetGroupsRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1016,7 +2477,7 @@ func (x *GetGroupsRequest) String() string {
 func (*GetGroupsRequest) ProtoMessage() {}
 
 func (x *GetGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1029,7 +2490,7 @@ func (x *GetGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGroupsRequest.ProtoReflect.Descriptor instead.
 func (*GetGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetGroupsRequest) GetLocationId() string {
@@ -1054,7 +2515,7 @@ type GetGroupsResponse struct {
 
 func (x *GetGroupsResponse) Reset() {
 	*x = GetGroupsResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1066,7 +2527,7 @@ func (x *GetGroupsResponse) String() string {
 func (*GetGroupsResponse) ProtoMessage() {}
 
 func (x *GetGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1079,7 +2540,7 @@ func (x *GetGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGroupsResponse.ProtoReflect.Descriptor instead.
 func (*GetGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetGroupsResponse) GetGroups() []*GroupDTO {
@@ -1116,7 +2577,7 @@ type CreateCalendarGroupRequest struct {
 
 func (x *CreateCalendarGroupRequest) Reset() {
 	*x = CreateCalendarGroupRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +2589,7 @@ func (x *CreateCalendarGroupRequest) String() string {
 func (*CreateCalendarGroupRequest) ProtoMessage() {}
 
 func (x *CreateCalendarGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +2602,7 @@ func (x *CreateCalendarGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCalendarGroupRequest.ProtoReflect.Descriptor instead.
 func (*CreateCalendarGroupRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateCalendarGroupRequest) GetLocationId() string {
@@ -1195,7 +2656,7 @@ type CreateCalendarGroupResponse struct {
 
 func (x *CreateCalendarGroupResponse) Reset() {
 	*x = CreateCalendarGroupResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1207,7 +2668,7 @@ func (x *CreateCalendarGroupResponse) String() string {
 func (*CreateCalendarGroupResponse) ProtoMessage() {}
 
 func (x *CreateCalendarGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1220,7 +2681,7 @@ func (x *CreateCalendarGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCalendarGroupResponse.ProtoReflect.Descriptor instead.
 func (*CreateCalendarGroupResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateCalendarGroupResponse) GetGroup() *GroupDTO {
@@ -1251,7 +2712,7 @@ type DeleteGroupRequest struct {
 
 func (x *DeleteGroupRequest) Reset() {
 	*x = DeleteGroupRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1263,7 +2724,7 @@ func (x *DeleteGroupRequest) String() string {
 func (*DeleteGroupRequest) ProtoMessage() {}
 
 func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1276,7 +2737,7 @@ func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroupRequest.ProtoReflect.Descriptor instead.
 func (*DeleteGroupRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{16}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeleteGroupRequest) GetLocationId() string {
@@ -1308,7 +2769,7 @@ type DeleteGroupResponse struct {
 
 func (x *DeleteGroupResponse) Reset() {
 	*x = DeleteGroupResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +2781,7 @@ func (x *DeleteGroupResponse) String() string {
 func (*DeleteGroupResponse) ProtoMessage() {}
 
 func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +2794,7 @@ func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroupResponse.ProtoReflect.Descriptor instead.
 func (*DeleteGroupResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{17}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteGroupResponse) GetSuccess() bool {
@@ -1370,7 +2831,7 @@ type EditGroupRequest struct {
 
 func (x *EditGroupRequest) Reset() {
 	*x = EditGroupRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1382,7 +2843,7 @@ func (x *EditGroupRequest) String() string {
 func (*EditGroupRequest) ProtoMessage() {}
 
 func (x *EditGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1395,7 +2856,7 @@ func (x *EditGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditGroupRequest.ProtoReflect.Descriptor instead.
 func (*EditGroupRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *EditGroupRequest) GetLocationId() string {
@@ -1448,7 +2909,7 @@ type EditGroupResponse struct {
 
 func (x *EditGroupResponse) Reset() {
 	*x = EditGroupResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1460,7 +2921,7 @@ func (x *EditGroupResponse) String() string {
 func (*EditGroupResponse) ProtoMessage() {}
 
 func (x *EditGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1473,7 +2934,7 @@ func (x *EditGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditGroupResponse.ProtoReflect.Descriptor instead.
 func (*EditGroupResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *EditGroupResponse) GetGroup() *GroupDTO {
@@ -1484,6 +2945,242 @@ func (x *EditGroupResponse) GetGroup() *GroupDTO {
 }
 
 func (x *EditGroupResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DisableGroupRequest is the request of DisableGroup.
+type DisableGroupRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Group Id
+	GroupId string `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	// Is Active?
+	IsActive      *bool `protobuf:"varint,3,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisableGroupRequest) Reset() {
+	*x = DisableGroupRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisableGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisableGroupRequest) ProtoMessage() {}
+
+func (x *DisableGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisableGroupRequest.ProtoReflect.Descriptor instead.
+func (*DisableGroupRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *DisableGroupRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DisableGroupRequest) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+func (x *DisableGroupRequest) GetIsActive() bool {
+	if x != nil && x.IsActive != nil {
+		return *x.IsActive
+	}
+	return false
+}
+
+// DisableGroupResponse is HighLevel's answer to DisableGroup, without loss.
+type DisableGroupResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Success
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisableGroupResponse) Reset() {
+	*x = DisableGroupResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisableGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisableGroupResponse) ProtoMessage() {}
+
+func (x *DisableGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisableGroupResponse.ProtoReflect.Descriptor instead.
+func (*DisableGroupResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *DisableGroupResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *DisableGroupResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ValidateGroupsSlugRequest is the request of ValidateGroupsSlug.
+type ValidateGroupsSlugRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Slug
+	Slug          *string `protobuf:"bytes,2,opt,name=slug,proto3,oneof" json:"slug,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateGroupsSlugRequest) Reset() {
+	*x = ValidateGroupsSlugRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateGroupsSlugRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateGroupsSlugRequest) ProtoMessage() {}
+
+func (x *ValidateGroupsSlugRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateGroupsSlugRequest.ProtoReflect.Descriptor instead.
+func (*ValidateGroupsSlugRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ValidateGroupsSlugRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *ValidateGroupsSlugRequest) GetSlug() string {
+	if x != nil && x.Slug != nil {
+		return *x.Slug
+	}
+	return ""
+}
+
+// ValidateGroupsSlugResponse is HighLevel's answer to ValidateGroupsSlug,
+// without loss.
+type ValidateGroupsSlugResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's available.
+	Available *bool `protobuf:"varint,1,opt,name=available,proto3,oneof" json:"available,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateGroupsSlugResponse) Reset() {
+	*x = ValidateGroupsSlugResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateGroupsSlugResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateGroupsSlugResponse) ProtoMessage() {}
+
+func (x *ValidateGroupsSlugResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateGroupsSlugResponse.ProtoReflect.Descriptor instead.
+func (*ValidateGroupsSlugResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ValidateGroupsSlugResponse) GetAvailable() bool {
+	if x != nil && x.Available != nil {
+		return *x.Available
+	}
+	return false
+}
+
+func (x *ValidateGroupsSlugResponse) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -1512,7 +3209,7 @@ type CreateScheduleRequest struct {
 
 func (x *CreateScheduleRequest) Reset() {
 	*x = CreateScheduleRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +3221,7 @@ func (x *CreateScheduleRequest) String() string {
 func (*CreateScheduleRequest) ProtoMessage() {}
 
 func (x *CreateScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +3234,7 @@ func (x *CreateScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateScheduleRequest.ProtoReflect.Descriptor instead.
 func (*CreateScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CreateScheduleRequest) GetLocationId() string {
@@ -1598,7 +3295,7 @@ type CreateScheduleResponse struct {
 
 func (x *CreateScheduleResponse) Reset() {
 	*x = CreateScheduleResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1610,7 +3307,7 @@ func (x *CreateScheduleResponse) String() string {
 func (*CreateScheduleResponse) ProtoMessage() {}
 
 func (x *CreateScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1623,7 +3320,7 @@ func (x *CreateScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateScheduleResponse.ProtoReflect.Descriptor instead.
 func (*CreateScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CreateScheduleResponse) GetSchedule() *ScheduleObjectResponseDTO {
@@ -1654,7 +3351,7 @@ type DeleteScheduleRequest struct {
 
 func (x *DeleteScheduleRequest) Reset() {
 	*x = DeleteScheduleRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1666,7 +3363,7 @@ func (x *DeleteScheduleRequest) String() string {
 func (*DeleteScheduleRequest) ProtoMessage() {}
 
 func (x *DeleteScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1679,7 +3376,7 @@ func (x *DeleteScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteScheduleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeleteScheduleRequest) GetLocationId() string {
@@ -1712,7 +3409,7 @@ type DeleteScheduleResponse struct {
 
 func (x *DeleteScheduleResponse) Reset() {
 	*x = DeleteScheduleResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +3421,7 @@ func (x *DeleteScheduleResponse) String() string {
 func (*DeleteScheduleResponse) ProtoMessage() {}
 
 func (x *DeleteScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +3434,7 @@ func (x *DeleteScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteScheduleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DeleteScheduleResponse) GetSuccess() bool {
@@ -1768,7 +3465,7 @@ type GetScheduleByIdRequest struct {
 
 func (x *GetScheduleByIdRequest) Reset() {
 	*x = GetScheduleByIdRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1780,7 +3477,7 @@ func (x *GetScheduleByIdRequest) String() string {
 func (*GetScheduleByIdRequest) ProtoMessage() {}
 
 func (x *GetScheduleByIdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1793,7 +3490,7 @@ func (x *GetScheduleByIdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScheduleByIdRequest.ProtoReflect.Descriptor instead.
 func (*GetScheduleByIdRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetScheduleByIdRequest) GetLocationId() string {
@@ -1826,7 +3523,7 @@ type GetScheduleByIdResponse struct {
 
 func (x *GetScheduleByIdResponse) Reset() {
 	*x = GetScheduleByIdResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1838,7 +3535,7 @@ func (x *GetScheduleByIdResponse) String() string {
 func (*GetScheduleByIdResponse) ProtoMessage() {}
 
 func (x *GetScheduleByIdResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1851,7 +3548,7 @@ func (x *GetScheduleByIdResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScheduleByIdResponse.ProtoReflect.Descriptor instead.
 func (*GetScheduleByIdResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetScheduleByIdResponse) GetSchedule() *ScheduleObjectResponseDTO {
@@ -1888,7 +3585,7 @@ type UpdateScheduleRequest struct {
 
 func (x *UpdateScheduleRequest) Reset() {
 	*x = UpdateScheduleRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1900,7 +3597,7 @@ func (x *UpdateScheduleRequest) String() string {
 func (*UpdateScheduleRequest) ProtoMessage() {}
 
 func (x *UpdateScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1913,7 +3610,7 @@ func (x *UpdateScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateScheduleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *UpdateScheduleRequest) GetLocationId() string {
@@ -1967,7 +3664,7 @@ type UpdateScheduleResponse struct {
 
 func (x *UpdateScheduleResponse) Reset() {
 	*x = UpdateScheduleResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +3676,7 @@ func (x *UpdateScheduleResponse) String() string {
 func (*UpdateScheduleResponse) ProtoMessage() {}
 
 func (x *UpdateScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +3689,7 @@ func (x *UpdateScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateScheduleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UpdateScheduleResponse) GetSchedule() *ScheduleObjectResponseDTO {
@@ -2003,6 +3700,253 @@ func (x *UpdateScheduleResponse) GetSchedule() *ScheduleObjectResponseDTO {
 }
 
 func (x *UpdateScheduleResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// RemoveCalendarFromScheduleRequest is the request of
+// RemoveCalendarFromSchedule.
+type RemoveCalendarFromScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Unique identifier of the schedule
+	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// Unique identifier of the calendar to remove from the schedule
+	CalendarId    string `protobuf:"bytes,3,opt,name=calendar_id,json=calendarId,proto3" json:"calendar_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveCalendarFromScheduleRequest) Reset() {
+	*x = RemoveCalendarFromScheduleRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveCalendarFromScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveCalendarFromScheduleRequest) ProtoMessage() {}
+
+func (x *RemoveCalendarFromScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveCalendarFromScheduleRequest.ProtoReflect.Descriptor instead.
+func (*RemoveCalendarFromScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *RemoveCalendarFromScheduleRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *RemoveCalendarFromScheduleRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RemoveCalendarFromScheduleRequest) GetCalendarId() string {
+	if x != nil {
+		return x.CalendarId
+	}
+	return ""
+}
+
+// RemoveCalendarFromScheduleResponse is HighLevel's answer to
+// RemoveCalendarFromSchedule, without loss.
+type RemoveCalendarFromScheduleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's success.
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveCalendarFromScheduleResponse) Reset() {
+	*x = RemoveCalendarFromScheduleResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveCalendarFromScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveCalendarFromScheduleResponse) ProtoMessage() {}
+
+func (x *RemoveCalendarFromScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveCalendarFromScheduleResponse.ProtoReflect.Descriptor instead.
+func (*RemoveCalendarFromScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *RemoveCalendarFromScheduleResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *RemoveCalendarFromScheduleResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// AddCalendarToScheduleRequest is the request of AddCalendarToSchedule.
+type AddCalendarToScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Unique identifier of the schedule
+	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// Unique identifier of the team calendar to add to the schedule
+	CalendarId    string `protobuf:"bytes,3,opt,name=calendar_id,json=calendarId,proto3" json:"calendar_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddCalendarToScheduleRequest) Reset() {
+	*x = AddCalendarToScheduleRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddCalendarToScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddCalendarToScheduleRequest) ProtoMessage() {}
+
+func (x *AddCalendarToScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddCalendarToScheduleRequest.ProtoReflect.Descriptor instead.
+func (*AddCalendarToScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *AddCalendarToScheduleRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *AddCalendarToScheduleRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AddCalendarToScheduleRequest) GetCalendarId() string {
+	if x != nil {
+		return x.CalendarId
+	}
+	return ""
+}
+
+// AddCalendarToScheduleResponse is HighLevel's answer to
+// AddCalendarToSchedule, without loss.
+type AddCalendarToScheduleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's success.
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddCalendarToScheduleResponse) Reset() {
+	*x = AddCalendarToScheduleResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddCalendarToScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddCalendarToScheduleResponse) ProtoMessage() {}
+
+func (x *AddCalendarToScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddCalendarToScheduleResponse.ProtoReflect.Descriptor instead.
+func (*AddCalendarToScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *AddCalendarToScheduleResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *AddCalendarToScheduleResponse) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -2029,7 +3973,7 @@ type GetAllSchedulesRequest struct {
 
 func (x *GetAllSchedulesRequest) Reset() {
 	*x = GetAllSchedulesRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2041,7 +3985,7 @@ func (x *GetAllSchedulesRequest) String() string {
 func (*GetAllSchedulesRequest) ProtoMessage() {}
 
 func (x *GetAllSchedulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2054,7 +3998,7 @@ func (x *GetAllSchedulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAllSchedulesRequest.ProtoReflect.Descriptor instead.
 func (*GetAllSchedulesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetAllSchedulesRequest) GetLocationId() string {
@@ -2110,7 +4054,7 @@ type GetAllSchedulesResponse struct {
 
 func (x *GetAllSchedulesResponse) Reset() {
 	*x = GetAllSchedulesResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2122,7 +4066,7 @@ func (x *GetAllSchedulesResponse) String() string {
 func (*GetAllSchedulesResponse) ProtoMessage() {}
 
 func (x *GetAllSchedulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2135,7 +4079,7 @@ func (x *GetAllSchedulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAllSchedulesResponse.ProtoReflect.Descriptor instead.
 func (*GetAllSchedulesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetAllSchedulesResponse) GetSchedules() []*ScheduleObjectResponseDTO {
@@ -2163,7 +4107,257 @@ var File_hlgate_v1_calendars_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\n" +
-	"!hlgate/v1/calendars_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19hlgate/v1/calendars.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\xaa\x01\n" +
+	"!hlgate/v1/calendars_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19hlgate/v1/calendars.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\xa3\x1d\n" +
+	"\x15CreateCalendarRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12 \n" +
+	"\tis_active\x18\x02 \x01(\bH\x00R\bisActive\x88\x01\x01\x12E\n" +
+	"\rnotifications\x18\x03 \x03(\v2\x1f.hlgate.v1.CalendarNotificationR\rnotifications\x12\x1e\n" +
+	"\bgroup_id\x18\x04 \x01(\tH\x01R\agroupId\x88\x01\x01\x12A\n" +
+	"\fteam_members\x18\x05 \x03(\v2\x1e.hlgate.v1.CalendarsTeamMemberR\vteamMembers\x12\"\n" +
+	"\n" +
+	"event_type\x18\x06 \x01(\tH\x02R\teventType\x88\x01\x01\x12\x1c\n" +
+	"\x04name\x18\a \x01(\tB\x03\xe0A\x02H\x03R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\b \x01(\tH\x04R\vdescription\x88\x01\x01\x12\x17\n" +
+	"\x04slug\x18\t \x01(\tH\x05R\x04slug\x88\x01\x01\x12$\n" +
+	"\vwidget_slug\x18\n" +
+	" \x01(\tH\x06R\n" +
+	"widgetSlug\x88\x01\x01\x12(\n" +
+	"\rcalendar_type\x18\v \x01(\tH\aR\fcalendarType\x88\x01\x01\x12$\n" +
+	"\vwidget_type\x18\f \x01(\tH\bR\n" +
+	"widgetType\x88\x01\x01\x12$\n" +
+	"\vevent_title\x18\r \x01(\tH\tR\n" +
+	"eventTitle\x88\x01\x01\x12$\n" +
+	"\vevent_color\x18\x0e \x01(\tH\n" +
+	"R\n" +
+	"eventColor\x88\x01\x01\x12.\n" +
+	"\x10meeting_location\x18\x0f \x01(\tH\vR\x0fmeetingLocation\x88\x01\x01\x12Y\n" +
+	"\x17location_configurations\x18\x10 \x03(\v2 .hlgate.v1.LocationConfigurationR\x16locationConfigurations\x12(\n" +
+	"\rslot_duration\x18\x11 \x01(\x01H\fR\fslotDuration\x88\x01\x01\x121\n" +
+	"\x12slot_duration_unit\x18\x12 \x01(\tH\rR\x10slotDurationUnit\x88\x01\x01\x12(\n" +
+	"\rslot_interval\x18\x13 \x01(\x01H\x0eR\fslotInterval\x88\x01\x01\x121\n" +
+	"\x12slot_interval_unit\x18\x14 \x01(\tH\x0fR\x10slotIntervalUnit\x88\x01\x01\x12$\n" +
+	"\vslot_buffer\x18\x15 \x01(\x01H\x10R\n" +
+	"slotBuffer\x88\x01\x01\x12-\n" +
+	"\x10slot_buffer_unit\x18\x16 \x01(\tH\x11R\x0eslotBufferUnit\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"pre_buffer\x18\x17 \x01(\x01H\x12R\tpreBuffer\x88\x01\x01\x12+\n" +
+	"\x0fpre_buffer_unit\x18\x18 \x01(\tH\x13R\rpreBufferUnit\x88\x01\x01\x123\n" +
+	"\x13appoinment_per_slot\x18\x19 \x01(\x01H\x14R\x11appoinmentPerSlot\x88\x01\x01\x121\n" +
+	"\x12appoinment_per_day\x18\x1a \x01(\x01H\x15R\x10appoinmentPerDay\x88\x01\x01\x123\n" +
+	"\x13allow_booking_after\x18\x1b \x01(\x01H\x16R\x11allowBookingAfter\x88\x01\x01\x12<\n" +
+	"\x18allow_booking_after_unit\x18\x1c \x01(\tH\x17R\x15allowBookingAfterUnit\x88\x01\x01\x12/\n" +
+	"\x11allow_booking_for\x18\x1d \x01(\x01H\x18R\x0fallowBookingFor\x88\x01\x01\x128\n" +
+	"\x16allow_booking_for_unit\x18\x1e \x01(\tH\x19R\x13allowBookingForUnit\x88\x01\x01\x122\n" +
+	"\n" +
+	"open_hours\x18\x1f \x03(\v2\x13.hlgate.v1.OpenHourR\topenHours\x12.\n" +
+	"\x10enable_recurring\x18  \x01(\bH\x1aR\x0fenableRecurring\x88\x01\x01\x122\n" +
+	"\trecurring\x18! \x01(\v2\x14.hlgate.v1.RecurringR\trecurring\x12\x1c\n" +
+	"\aform_id\x18\" \x01(\tH\x1bR\x06formId\x88\x01\x01\x12*\n" +
+	"\x0esticky_contact\x18# \x01(\bH\x1cR\rstickyContact\x88\x01\x01\x124\n" +
+	"\x14is_live_payment_mode\x18$ \x01(\bH\x1dR\x11isLivePaymentMode\x88\x01\x01\x12&\n" +
+	"\fauto_confirm\x18% \x01(\bH\x1eR\vautoConfirm\x88\x01\x01\x12_\n" +
+	"+should_send_alert_emails_to_assigned_member\x18& \x01(\bH\x1fR%shouldSendAlertEmailsToAssignedMember\x88\x01\x01\x12$\n" +
+	"\valert_email\x18' \x01(\tH R\n" +
+	"alertEmail\x88\x01\x01\x12=\n" +
+	"\x18google_invitation_emails\x18( \x01(\bH!R\x16googleInvitationEmails\x88\x01\x01\x12.\n" +
+	"\x10allow_reschedule\x18) \x01(\bH\"R\x0fallowReschedule\x88\x01\x01\x122\n" +
+	"\x12allow_cancellation\x18* \x01(\bH#R\x11allowCancellation\x88\x01\x01\x12R\n" +
+	"$should_assign_contact_to_team_member\x18+ \x01(\bH$R\x1fshouldAssignContactToTeamMember\x88\x01\x01\x12^\n" +
+	"*should_skip_assigning_contact_for_existing\x18, \x01(\bH%R%shouldSkipAssigningContactForExisting\x88\x01\x01\x12\x19\n" +
+	"\x05notes\x18- \x01(\tH&R\x05notes\x88\x01\x01\x12\x1e\n" +
+	"\bpixel_id\x18. \x01(\tH'R\apixelId\x88\x01\x01\x12-\n" +
+	"\x10form_submit_type\x18/ \x01(\tH(R\x0eformSubmitType\x88\x01\x01\x12<\n" +
+	"\x18form_submit_redirect_url\x180 \x01(\tH)R\x15formSubmitRedirectURL\x88\x01\x01\x12@\n" +
+	"\x1aform_submit_thanks_message\x181 \x01(\tH*R\x17formSubmitThanksMessage\x88\x01\x01\x120\n" +
+	"\x11availability_type\x182 \x01(\x01H+R\x10availabilityType\x88\x01\x01\x12?\n" +
+	"\x0eavailabilities\x183 \x03(\v2\x17.hlgate.v1.AvailabilityR\x0eavailabilities\x12\"\n" +
+	"\n" +
+	"guest_type\x184 \x01(\tH,R\tguestType\x88\x01\x01\x12(\n" +
+	"\rconsent_label\x185 \x01(\tH-R\fconsentLabel\x88\x01\x01\x125\n" +
+	"\x14calendar_cover_image\x186 \x01(\tH.R\x12calendarCoverImage\x88\x01\x01\x12J\n" +
+	"\x10look_busy_config\x187 \x01(\v2 .hlgate.v1.LookBusyConfigurationR\x0elookBusyConfigB\f\n" +
+	"\n" +
+	"_is_activeB\v\n" +
+	"\t_group_idB\r\n" +
+	"\v_event_typeB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\a\n" +
+	"\x05_slugB\x0e\n" +
+	"\f_widget_slugB\x10\n" +
+	"\x0e_calendar_typeB\x0e\n" +
+	"\f_widget_typeB\x0e\n" +
+	"\f_event_titleB\x0e\n" +
+	"\f_event_colorB\x13\n" +
+	"\x11_meeting_locationB\x10\n" +
+	"\x0e_slot_durationB\x15\n" +
+	"\x13_slot_duration_unitB\x10\n" +
+	"\x0e_slot_intervalB\x15\n" +
+	"\x13_slot_interval_unitB\x0e\n" +
+	"\f_slot_bufferB\x13\n" +
+	"\x11_slot_buffer_unitB\r\n" +
+	"\v_pre_bufferB\x12\n" +
+	"\x10_pre_buffer_unitB\x16\n" +
+	"\x14_appoinment_per_slotB\x15\n" +
+	"\x13_appoinment_per_dayB\x16\n" +
+	"\x14_allow_booking_afterB\x1b\n" +
+	"\x19_allow_booking_after_unitB\x14\n" +
+	"\x12_allow_booking_forB\x19\n" +
+	"\x17_allow_booking_for_unitB\x13\n" +
+	"\x11_enable_recurringB\n" +
+	"\n" +
+	"\b_form_idB\x11\n" +
+	"\x0f_sticky_contactB\x17\n" +
+	"\x15_is_live_payment_modeB\x0f\n" +
+	"\r_auto_confirmB.\n" +
+	",_should_send_alert_emails_to_assigned_memberB\x0e\n" +
+	"\f_alert_emailB\x1b\n" +
+	"\x19_google_invitation_emailsB\x13\n" +
+	"\x11_allow_rescheduleB\x15\n" +
+	"\x13_allow_cancellationB'\n" +
+	"%_should_assign_contact_to_team_memberB-\n" +
+	"+_should_skip_assigning_contact_for_existingB\b\n" +
+	"\x06_notesB\v\n" +
+	"\t_pixel_idB\x13\n" +
+	"\x11_form_submit_typeB\x1b\n" +
+	"\x19_form_submit_redirect_urlB\x1d\n" +
+	"\x1b_form_submit_thanks_messageB\x14\n" +
+	"\x12_availability_typeB\r\n" +
+	"\v_guest_typeB\x10\n" +
+	"\x0e_consent_labelB\x17\n" +
+	"\x15_calendar_cover_image\"\x86\x01\n" +
+	"\x16CreateCalendarResponse\x122\n" +
+	"\bcalendar\x18\x01 \x01(\v2\x16.hlgate.v1.CalendarDTOR\bcalendar\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"c\n" +
+	"\x15DeleteCalendarRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12$\n" +
+	"\vcalendar_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"calendarId\"}\n" +
+	"\x16DeleteCalendarResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\"\xca\x1c\n" +
+	"\x15UpdateCalendarRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12$\n" +
+	"\vcalendar_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"calendarId\x12E\n" +
+	"\rnotifications\x18\x03 \x03(\v2\x1f.hlgate.v1.CalendarNotificationR\rnotifications\x12\x1e\n" +
+	"\bgroup_id\x18\x04 \x01(\tH\x00R\agroupId\x88\x01\x01\x12A\n" +
+	"\fteam_members\x18\x05 \x03(\v2\x1e.hlgate.v1.CalendarsTeamMemberR\vteamMembers\x12\"\n" +
+	"\n" +
+	"event_type\x18\x06 \x01(\tH\x01R\teventType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\a \x01(\tH\x02R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\b \x01(\tH\x03R\vdescription\x88\x01\x01\x12\x17\n" +
+	"\x04slug\x18\t \x01(\tH\x04R\x04slug\x88\x01\x01\x12$\n" +
+	"\vwidget_slug\x18\n" +
+	" \x01(\tH\x05R\n" +
+	"widgetSlug\x88\x01\x01\x12$\n" +
+	"\vwidget_type\x18\v \x01(\tH\x06R\n" +
+	"widgetType\x88\x01\x01\x12$\n" +
+	"\vevent_title\x18\f \x01(\tH\aR\n" +
+	"eventTitle\x88\x01\x01\x12$\n" +
+	"\vevent_color\x18\r \x01(\tH\bR\n" +
+	"eventColor\x88\x01\x01\x12Y\n" +
+	"\x17location_configurations\x18\x0e \x03(\v2 .hlgate.v1.LocationConfigurationR\x16locationConfigurations\x12.\n" +
+	"\x10meeting_location\x18\x0f \x01(\tH\tR\x0fmeetingLocation\x88\x01\x01\x12(\n" +
+	"\rslot_duration\x18\x10 \x01(\x01H\n" +
+	"R\fslotDuration\x88\x01\x01\x121\n" +
+	"\x12slot_duration_unit\x18\x11 \x01(\tH\vR\x10slotDurationUnit\x88\x01\x01\x12+\n" +
+	"\x0fpre_buffer_unit\x18\x12 \x01(\tH\fR\rpreBufferUnit\x88\x01\x01\x12(\n" +
+	"\rslot_interval\x18\x13 \x01(\x01H\rR\fslotInterval\x88\x01\x01\x121\n" +
+	"\x12slot_interval_unit\x18\x14 \x01(\tH\x0eR\x10slotIntervalUnit\x88\x01\x01\x12$\n" +
+	"\vslot_buffer\x18\x15 \x01(\x01H\x0fR\n" +
+	"slotBuffer\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"pre_buffer\x18\x16 \x01(\x01H\x10R\tpreBuffer\x88\x01\x01\x123\n" +
+	"\x13appoinment_per_slot\x18\x17 \x01(\x01H\x11R\x11appoinmentPerSlot\x88\x01\x01\x121\n" +
+	"\x12appoinment_per_day\x18\x18 \x01(\x01H\x12R\x10appoinmentPerDay\x88\x01\x01\x123\n" +
+	"\x13allow_booking_after\x18\x19 \x01(\x01H\x13R\x11allowBookingAfter\x88\x01\x01\x12<\n" +
+	"\x18allow_booking_after_unit\x18\x1a \x01(\tH\x14R\x15allowBookingAfterUnit\x88\x01\x01\x12/\n" +
+	"\x11allow_booking_for\x18\x1b \x01(\x01H\x15R\x0fallowBookingFor\x88\x01\x01\x128\n" +
+	"\x16allow_booking_for_unit\x18\x1c \x01(\tH\x16R\x13allowBookingForUnit\x88\x01\x01\x122\n" +
+	"\n" +
+	"open_hours\x18\x1d \x03(\v2\x13.hlgate.v1.OpenHourR\topenHours\x12.\n" +
+	"\x10enable_recurring\x18\x1e \x01(\bH\x17R\x0fenableRecurring\x88\x01\x01\x122\n" +
+	"\trecurring\x18\x1f \x01(\v2\x14.hlgate.v1.RecurringR\trecurring\x12\x1c\n" +
+	"\aform_id\x18  \x01(\tH\x18R\x06formId\x88\x01\x01\x12*\n" +
+	"\x0esticky_contact\x18! \x01(\bH\x19R\rstickyContact\x88\x01\x01\x124\n" +
+	"\x14is_live_payment_mode\x18\" \x01(\bH\x1aR\x11isLivePaymentMode\x88\x01\x01\x12&\n" +
+	"\fauto_confirm\x18# \x01(\bH\x1bR\vautoConfirm\x88\x01\x01\x12_\n" +
+	"+should_send_alert_emails_to_assigned_member\x18$ \x01(\bH\x1cR%shouldSendAlertEmailsToAssignedMember\x88\x01\x01\x12$\n" +
+	"\valert_email\x18% \x01(\tH\x1dR\n" +
+	"alertEmail\x88\x01\x01\x12=\n" +
+	"\x18google_invitation_emails\x18& \x01(\bH\x1eR\x16googleInvitationEmails\x88\x01\x01\x12.\n" +
+	"\x10allow_reschedule\x18' \x01(\bH\x1fR\x0fallowReschedule\x88\x01\x01\x122\n" +
+	"\x12allow_cancellation\x18( \x01(\bH R\x11allowCancellation\x88\x01\x01\x12R\n" +
+	"$should_assign_contact_to_team_member\x18) \x01(\bH!R\x1fshouldAssignContactToTeamMember\x88\x01\x01\x12^\n" +
+	"*should_skip_assigning_contact_for_existing\x18* \x01(\bH\"R%shouldSkipAssigningContactForExisting\x88\x01\x01\x12\x19\n" +
+	"\x05notes\x18+ \x01(\tH#R\x05notes\x88\x01\x01\x12\x1e\n" +
+	"\bpixel_id\x18, \x01(\tH$R\apixelId\x88\x01\x01\x12-\n" +
+	"\x10form_submit_type\x18- \x01(\tH%R\x0eformSubmitType\x88\x01\x01\x12<\n" +
+	"\x18form_submit_redirect_url\x18. \x01(\tH&R\x15formSubmitRedirectURL\x88\x01\x01\x12@\n" +
+	"\x1aform_submit_thanks_message\x18/ \x01(\tH'R\x17formSubmitThanksMessage\x88\x01\x01\x120\n" +
+	"\x11availability_type\x180 \x01(\x01H(R\x10availabilityType\x88\x01\x01\x12E\n" +
+	"\x0eavailabilities\x181 \x03(\v2\x1d.hlgate.v1.UpdateAvailabilityR\x0eavailabilities\x12\"\n" +
+	"\n" +
+	"guest_type\x182 \x01(\tH)R\tguestType\x88\x01\x01\x12(\n" +
+	"\rconsent_label\x183 \x01(\tH*R\fconsentLabel\x88\x01\x01\x125\n" +
+	"\x14calendar_cover_image\x184 \x01(\tH+R\x12calendarCoverImage\x88\x01\x01\x12J\n" +
+	"\x10look_busy_config\x185 \x01(\v2 .hlgate.v1.LookBusyConfigurationR\x0elookBusyConfig\x12 \n" +
+	"\tis_active\x186 \x01(\bH,R\bisActive\x88\x01\x01B\v\n" +
+	"\t_group_idB\r\n" +
+	"\v_event_typeB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\a\n" +
+	"\x05_slugB\x0e\n" +
+	"\f_widget_slugB\x0e\n" +
+	"\f_widget_typeB\x0e\n" +
+	"\f_event_titleB\x0e\n" +
+	"\f_event_colorB\x13\n" +
+	"\x11_meeting_locationB\x10\n" +
+	"\x0e_slot_durationB\x15\n" +
+	"\x13_slot_duration_unitB\x12\n" +
+	"\x10_pre_buffer_unitB\x10\n" +
+	"\x0e_slot_intervalB\x15\n" +
+	"\x13_slot_interval_unitB\x0e\n" +
+	"\f_slot_bufferB\r\n" +
+	"\v_pre_bufferB\x16\n" +
+	"\x14_appoinment_per_slotB\x15\n" +
+	"\x13_appoinment_per_dayB\x16\n" +
+	"\x14_allow_booking_afterB\x1b\n" +
+	"\x19_allow_booking_after_unitB\x14\n" +
+	"\x12_allow_booking_forB\x19\n" +
+	"\x17_allow_booking_for_unitB\x13\n" +
+	"\x11_enable_recurringB\n" +
+	"\n" +
+	"\b_form_idB\x11\n" +
+	"\x0f_sticky_contactB\x17\n" +
+	"\x15_is_live_payment_modeB\x0f\n" +
+	"\r_auto_confirmB.\n" +
+	",_should_send_alert_emails_to_assigned_memberB\x0e\n" +
+	"\f_alert_emailB\x1b\n" +
+	"\x19_google_invitation_emailsB\x13\n" +
+	"\x11_allow_rescheduleB\x15\n" +
+	"\x13_allow_cancellationB'\n" +
+	"%_should_assign_contact_to_team_memberB-\n" +
+	"+_should_skip_assigning_contact_for_existingB\b\n" +
+	"\x06_notesB\v\n" +
+	"\t_pixel_idB\x13\n" +
+	"\x11_form_submit_typeB\x1b\n" +
+	"\x19_form_submit_redirect_urlB\x1d\n" +
+	"\x1b_form_submit_thanks_messageB\x14\n" +
+	"\x12_availability_typeB\r\n" +
+	"\v_guest_typeB\x10\n" +
+	"\x0e_consent_labelB\x17\n" +
+	"\x15_calendar_cover_imageB\f\n" +
+	"\n" +
+	"_is_active\"\x86\x01\n" +
+	"\x16UpdateCalendarResponse\x122\n" +
+	"\bcalendar\x18\x01 \x01(\v2\x16.hlgate.v1.CalendarDTOR\bcalendar\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xaa\x01\n" +
 	"\x1aGetAppointmentNotesRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12*\n" +
@@ -2211,6 +4405,25 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x05_body\"\x90\x01\n" +
 	"\x1dUpdateAppointmentNoteResponse\x125\n" +
 	"\x04note\x18\x01 \x01(\v2!.hlgate.v1.CalendarsGetNoteSchemaR\x04note\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xb5\x02\n" +
+	"\x16GetBlockedSlotsRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1c\n" +
+	"\auser_id\x18\x02 \x01(\tH\x00R\x06userId\x88\x01\x01\x12$\n" +
+	"\vcalendar_id\x18\x03 \x01(\tH\x01R\n" +
+	"calendarId\x88\x01\x01\x12\x1e\n" +
+	"\bgroup_id\x18\x04 \x01(\tH\x02R\agroupId\x88\x01\x01\x12'\n" +
+	"\n" +
+	"start_time\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\tstartTime\x88\x01\x01\x12#\n" +
+	"\bend_time\x18\x06 \x01(\tB\x03\xe0A\x02H\x04R\aendTime\x88\x01\x01B\n" +
+	"\n" +
+	"\b_user_idB\x0e\n" +
+	"\f_calendar_idB\v\n" +
+	"\t_group_idB\r\n" +
+	"\v_start_timeB\v\n" +
+	"\t_end_time\"\x88\x01\n" +
+	"\x17GetBlockedSlotsResponse\x123\n" +
+	"\x06events\x18\x01 \x03(\v2\x1b.hlgate.v1.CalendarEventDTOR\x06events\x128\n" +
 	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xc2\x02\n" +
 	"\x16CreateBlockSlotRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
@@ -2323,7 +4536,29 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x05_slug\"x\n" +
 	"\x11EditGroupResponse\x12)\n" +
 	"\x05group\x18\x01 \x01(\v2\x13.hlgate.v1.GroupDTOR\x05group\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x9b\x02\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x90\x01\n" +
+	"\x13DisableGroupRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1e\n" +
+	"\bgroup_id\x18\x02 \x01(\tB\x03\xe0A\x02R\agroupId\x12%\n" +
+	"\tis_active\x18\x03 \x01(\bB\x03\xe0A\x02H\x00R\bisActive\x88\x01\x01B\f\n" +
+	"\n" +
+	"_is_active\"{\n" +
+	"\x14DisableGroupResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\"h\n" +
+	"\x19ValidateGroupsSlugRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1c\n" +
+	"\x04slug\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04slug\x88\x01\x01B\a\n" +
+	"\x05_slug\"\x87\x01\n" +
+	"\x1aValidateGroupsSlugResponse\x12!\n" +
+	"\tavailable\x18\x01 \x01(\bH\x00R\tavailable\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\f\n" +
+	"\n" +
+	"_available\"\x9b\x02\n" +
 	"\x15CreateScheduleRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x120\n" +
@@ -2366,7 +4601,29 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\t_timezone\"\x94\x01\n" +
 	"\x16UpdateScheduleResponse\x12@\n" +
 	"\bschedule\x18\x01 \x01(\v2$.hlgate.v1.ScheduleObjectResponseDTOR\bschedule\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xdf\x01\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x84\x01\n" +
+	"!RemoveCalendarFromScheduleRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x13\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12$\n" +
+	"\vcalendar_id\x18\x03 \x01(\tB\x03\xe0A\x02R\n" +
+	"calendarId\"\x89\x01\n" +
+	"\"RemoveCalendarFromScheduleResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\"\x7f\n" +
+	"\x1cAddCalendarToScheduleRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x13\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12$\n" +
+	"\vcalendar_id\x18\x03 \x01(\tB\x03\xe0A\x02R\n" +
+	"calendarId\"\x84\x01\n" +
+	"\x1dAddCalendarToScheduleResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\"\xdf\x01\n" +
 	"\x16GetAllSchedulesRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12!\n" +
@@ -2382,7 +4639,7 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x17GetAllSchedulesResponse\x12B\n" +
 	"\tschedules\x18\x01 \x03(\v2$.hlgate.v1.ScheduleObjectResponseDTOR\tschedules\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xa4 \n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\x9a,\n" +
 	"\x10CalendarsService\x12\xb5\x01\n" +
 	"\x11CreateAppointment\x12#.hlgate.v1.CreateAppointmentRequest\x1a$.hlgate.v1.CreateAppointmentResponse\"U\xc2\xf3\x18\x14\n" +
 	"\x12create-appointment\x82\xd3\xe4\x93\x027:\vappointment\"(/v1/locations/{location_id}/appointments\x12\xad\x01\n" +
@@ -2391,9 +4648,15 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x11UpdateAppointment\x12#.hlgate.v1.UpdateAppointmentRequest\x1a$.hlgate.v1.UpdateAppointmentResponse\"d\xc2\xf3\x18\x12\n" +
 	"\x10edit-appointment\x82\xd3\xe4\x93\x02H:\vappointment29/v1/locations/{location_id}/appointments/{appointment_id}\x12\x94\x01\n" +
 	"\rListCalendars\x12\x1f.hlgate.v1.ListCalendarsRequest\x1a .hlgate.v1.ListCalendarsResponse\"@\xc2\xf3\x18\x0f\n" +
-	"\rget-calendars\x82\xd3\xe4\x93\x02'\x12%/v1/locations/{location_id}/calendars\x12\x9b\x01\n" +
+	"\rget-calendars\x82\xd3\xe4\x93\x02'\x12%/v1/locations/{location_id}/calendars\x12\x9c\x01\n" +
+	"\x0eCreateCalendar\x12 .hlgate.v1.CreateCalendarRequest\x1a!.hlgate.v1.CreateCalendarResponse\"E\xc2\xf3\x18\x11\n" +
+	"\x0fcreate-calendar\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/locations/{location_id}/calendars\x12\xa7\x01\n" +
+	"\x0eDeleteCalendar\x12 .hlgate.v1.DeleteCalendarRequest\x1a!.hlgate.v1.DeleteCalendarResponse\"P\xc2\xf3\x18\x11\n" +
+	"\x0fdelete-calendar\x82\xd3\xe4\x93\x025*3/v1/locations/{location_id}/calendars/{calendar_id}\x12\x9b\x01\n" +
 	"\vGetCalendar\x12\x1d.hlgate.v1.GetCalendarRequest\x1a\x1e.hlgate.v1.GetCalendarResponse\"M\xc2\xf3\x18\x0e\n" +
-	"\fget-calendar\x82\xd3\xe4\x93\x025\x123/v1/locations/{location_id}/calendars/{calendar_id}\x12\xa5\x01\n" +
+	"\fget-calendar\x82\xd3\xe4\x93\x025\x123/v1/locations/{location_id}/calendars/{calendar_id}\x12\xaa\x01\n" +
+	"\x0eUpdateCalendar\x12 .hlgate.v1.UpdateCalendarRequest\x1a!.hlgate.v1.UpdateCalendarResponse\"S\xc2\xf3\x18\x11\n" +
+	"\x0fupdate-calendar\x82\xd3\xe4\x93\x028:\x01*\x1a3/v1/locations/{location_id}/calendars/{calendar_id}\x12\xa5\x01\n" +
 	"\fGetFreeSlots\x12\x1e.hlgate.v1.GetFreeSlotsRequest\x1a\x1f.hlgate.v1.GetFreeSlotsResponse\"T\xc2\xf3\x18\v\n" +
 	"\tget-slots\x82\xd3\xe4\x93\x02?\x12=/v1/locations/{location_id}/calendars/{calendar_id}/freeSlots\x12\xd2\x01\n" +
 	"\x13GetAppointmentNotes\x12%.hlgate.v1.GetAppointmentNotesRequest\x1a&.hlgate.v1.GetAppointmentNotesResponse\"l\xc2\xf3\x18\x17\n" +
@@ -2403,7 +4666,9 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x15DeleteAppointmentNote\x12'.hlgate.v1.DeleteAppointmentNoteRequest\x1a(.hlgate.v1.DeleteAppointmentNoteResponse\"x\xc2\xf3\x18\x19\n" +
 	"\x17delete-appointment-note\x82\xd3\xe4\x93\x02U*S/v1/locations/{location_id}/calendars/appointments/{appointment_id}/notes/{note_id}\x12\xe7\x01\n" +
 	"\x15UpdateAppointmentNote\x12'.hlgate.v1.UpdateAppointmentNoteRequest\x1a(.hlgate.v1.UpdateAppointmentNoteResponse\"{\xc2\xf3\x18\x19\n" +
-	"\x17update-appointment-note\x82\xd3\xe4\x93\x02X:\x01*\x1aS/v1/locations/{location_id}/calendars/appointments/{appointment_id}/notes/{note_id}\x12\xb4\x01\n" +
+	"\x17update-appointment-note\x82\xd3\xe4\x93\x02X:\x01*\x1aS/v1/locations/{location_id}/calendars/appointments/{appointment_id}/notes/{note_id}\x12\xac\x01\n" +
+	"\x0fGetBlockedSlots\x12!.hlgate.v1.GetBlockedSlotsRequest\x1a\".hlgate.v1.GetBlockedSlotsResponse\"R\xc2\xf3\x18\x13\n" +
+	"\x11get-blocked-slots\x82\xd3\xe4\x93\x025\x123/v1/locations/{location_id}/calendars/blocked-slots\x12\xb4\x01\n" +
 	"\x0fCreateBlockSlot\x12!.hlgate.v1.CreateBlockSlotRequest\x1a\".hlgate.v1.CreateBlockSlotResponse\"Z\xc2\xf3\x18\x13\n" +
 	"\x11create-block-slot\x82\xd3\xe4\x93\x02=:\x01*\"8/v1/locations/{location_id}/calendars/events/block-slots\x12\xb7\x01\n" +
 	"\rEditBlockSlot\x12\x1f.hlgate.v1.EditBlockSlotRequest\x1a .hlgate.v1.EditBlockSlotResponse\"c\xc2\xf3\x18\x11\n" +
@@ -2417,7 +4682,11 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\fdelete-group\x82\xd3\xe4\x93\x029*7/v1/locations/{location_id}/calendars/groups/{group_id}\x12\x9a\x01\n" +
 	"\tEditGroup\x12\x1b.hlgate.v1.EditGroupRequest\x1a\x1c.hlgate.v1.EditGroupResponse\"R\xc2\xf3\x18\f\n" +
 	"\n" +
-	"edit-group\x82\xd3\xe4\x93\x02<:\x01*\x1a7/v1/locations/{location_id}/calendars/groups/{group_id}\x12\xa5\x01\n" +
+	"edit-group\x82\xd3\xe4\x93\x02<:\x01*\x1a7/v1/locations/{location_id}/calendars/groups/{group_id}\x12\xad\x01\n" +
+	"\fDisableGroup\x12\x1e.hlgate.v1.DisableGroupRequest\x1a\x1f.hlgate.v1.DisableGroupResponse\"\\\xc2\xf3\x18\x0f\n" +
+	"\rdisable-group\x82\xd3\xe4\x93\x02C:\x01*\x1a>/v1/locations/{location_id}/calendars/groups/{group_id}/status\x12\xc2\x01\n" +
+	"\x12ValidateGroupsSlug\x12$.hlgate.v1.ValidateGroupsSlugRequest\x1a%.hlgate.v1.ValidateGroupsSlugResponse\"_\xc2\xf3\x18\x16\n" +
+	"\x14validate-groups-slug\x82\xd3\xe4\x93\x02?:\x01*\":/v1/locations/{location_id}/calendars/groups/validate-slug\x12\xa5\x01\n" +
 	"\x0eCreateSchedule\x12 .hlgate.v1.CreateScheduleRequest\x1a!.hlgate.v1.CreateScheduleResponse\"N\xc2\xf3\x18\x10\n" +
 	"\x0ecreateSchedule\x82\xd3\xe4\x93\x024:\x01*\"//v1/locations/{location_id}/calendars/schedules\x12\xa7\x01\n" +
 	"\x0eDeleteSchedule\x12 .hlgate.v1.DeleteScheduleRequest\x1a!.hlgate.v1.DeleteScheduleResponse\"P\xc2\xf3\x18\x10\n" +
@@ -2425,7 +4694,11 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x0fGetScheduleById\x12!.hlgate.v1.GetScheduleByIdRequest\x1a\".hlgate.v1.GetScheduleByIdResponse\"Q\xc2\xf3\x18\x11\n" +
 	"\x0fgetScheduleById\x82\xd3\xe4\x93\x026\x124/v1/locations/{location_id}/calendars/schedules/{id}\x12\xaa\x01\n" +
 	"\x0eUpdateSchedule\x12 .hlgate.v1.UpdateScheduleRequest\x1a!.hlgate.v1.UpdateScheduleResponse\"S\xc2\xf3\x18\x10\n" +
-	"\x0eupdateSchedule\x82\xd3\xe4\x93\x029:\x01*\x1a4/v1/locations/{location_id}/calendars/schedules/{id}\x12\xad\x01\n" +
+	"\x0eupdateSchedule\x82\xd3\xe4\x93\x029:\x01*\x1a4/v1/locations/{location_id}/calendars/schedules/{id}\x12\xf5\x01\n" +
+	"\x1aRemoveCalendarFromSchedule\x12,.hlgate.v1.RemoveCalendarFromScheduleRequest\x1a-.hlgate.v1.RemoveCalendarFromScheduleResponse\"z\xc2\xf3\x18\x1f\n" +
+	"\x1dremove-calendar-from-schedule\x82\xd3\xe4\x93\x02Q*O/v1/locations/{location_id}/calendars/schedules/{id}/associations/{calendar_id}\x12\xe1\x01\n" +
+	"\x15AddCalendarToSchedule\x12'.hlgate.v1.AddCalendarToScheduleRequest\x1a(.hlgate.v1.AddCalendarToScheduleResponse\"u\xc2\xf3\x18\x1a\n" +
+	"\x18add-calendar-to-schedule\x82\xd3\xe4\x93\x02Q\x1aO/v1/locations/{location_id}/calendars/schedules/{id}/associations/{calendar_id}\x12\xad\x01\n" +
 	"\x0fGetAllSchedules\x12!.hlgate.v1.GetAllSchedulesRequest\x1a\".hlgate.v1.GetAllSchedulesResponse\"S\xc2\xf3\x18\x11\n" +
 	"\x0fgetAllSchedules\x82\xd3\xe4\x93\x028\x126/v1/locations/{location_id}/calendars/schedules/search\x12\x8e\x01\n" +
 	"\n" +
@@ -2446,139 +4719,206 @@ func file_hlgate_v1_calendars_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_calendars_service_proto_rawDescData
 }
 
-var file_hlgate_v1_calendars_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_hlgate_v1_calendars_service_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_hlgate_v1_calendars_service_proto_goTypes = []any{
-	(*GetAppointmentNotesRequest)(nil),    // 0: hlgate.v1.GetAppointmentNotesRequest
-	(*GetAppointmentNotesResponse)(nil),   // 1: hlgate.v1.GetAppointmentNotesResponse
-	(*CreateAppointmentNoteRequest)(nil),  // 2: hlgate.v1.CreateAppointmentNoteRequest
-	(*CreateAppointmentNoteResponse)(nil), // 3: hlgate.v1.CreateAppointmentNoteResponse
-	(*DeleteAppointmentNoteRequest)(nil),  // 4: hlgate.v1.DeleteAppointmentNoteRequest
-	(*DeleteAppointmentNoteResponse)(nil), // 5: hlgate.v1.DeleteAppointmentNoteResponse
-	(*UpdateAppointmentNoteRequest)(nil),  // 6: hlgate.v1.UpdateAppointmentNoteRequest
-	(*UpdateAppointmentNoteResponse)(nil), // 7: hlgate.v1.UpdateAppointmentNoteResponse
-	(*CreateBlockSlotRequest)(nil),        // 8: hlgate.v1.CreateBlockSlotRequest
-	(*CreateBlockSlotResponse)(nil),       // 9: hlgate.v1.CreateBlockSlotResponse
-	(*EditBlockSlotRequest)(nil),          // 10: hlgate.v1.EditBlockSlotRequest
-	(*EditBlockSlotResponse)(nil),         // 11: hlgate.v1.EditBlockSlotResponse
-	(*GetGroupsRequest)(nil),              // 12: hlgate.v1.GetGroupsRequest
-	(*GetGroupsResponse)(nil),             // 13: hlgate.v1.GetGroupsResponse
-	(*CreateCalendarGroupRequest)(nil),    // 14: hlgate.v1.CreateCalendarGroupRequest
-	(*CreateCalendarGroupResponse)(nil),   // 15: hlgate.v1.CreateCalendarGroupResponse
-	(*DeleteGroupRequest)(nil),            // 16: hlgate.v1.DeleteGroupRequest
-	(*DeleteGroupResponse)(nil),           // 17: hlgate.v1.DeleteGroupResponse
-	(*EditGroupRequest)(nil),              // 18: hlgate.v1.EditGroupRequest
-	(*EditGroupResponse)(nil),             // 19: hlgate.v1.EditGroupResponse
-	(*CreateScheduleRequest)(nil),         // 20: hlgate.v1.CreateScheduleRequest
-	(*CreateScheduleResponse)(nil),        // 21: hlgate.v1.CreateScheduleResponse
-	(*DeleteScheduleRequest)(nil),         // 22: hlgate.v1.DeleteScheduleRequest
-	(*DeleteScheduleResponse)(nil),        // 23: hlgate.v1.DeleteScheduleResponse
-	(*GetScheduleByIdRequest)(nil),        // 24: hlgate.v1.GetScheduleByIdRequest
-	(*GetScheduleByIdResponse)(nil),       // 25: hlgate.v1.GetScheduleByIdResponse
-	(*UpdateScheduleRequest)(nil),         // 26: hlgate.v1.UpdateScheduleRequest
-	(*UpdateScheduleResponse)(nil),        // 27: hlgate.v1.UpdateScheduleResponse
-	(*GetAllSchedulesRequest)(nil),        // 28: hlgate.v1.GetAllSchedulesRequest
-	(*GetAllSchedulesResponse)(nil),       // 29: hlgate.v1.GetAllSchedulesResponse
-	(*CalendarsGetNoteSchema)(nil),        // 30: hlgate.v1.CalendarsGetNoteSchema
-	(*structpb.Struct)(nil),               // 31: google.protobuf.Struct
-	(*GroupDTO)(nil),                      // 32: hlgate.v1.GroupDTO
-	(*ScheduleRuleDTO)(nil),               // 33: hlgate.v1.ScheduleRuleDTO
-	(*ScheduleObjectResponseDTO)(nil),     // 34: hlgate.v1.ScheduleObjectResponseDTO
-	(*CreateAppointmentRequest)(nil),      // 35: hlgate.v1.CreateAppointmentRequest
-	(*GetAppointmentRequest)(nil),         // 36: hlgate.v1.GetAppointmentRequest
-	(*UpdateAppointmentRequest)(nil),      // 37: hlgate.v1.UpdateAppointmentRequest
-	(*ListCalendarsRequest)(nil),          // 38: hlgate.v1.ListCalendarsRequest
-	(*GetCalendarRequest)(nil),            // 39: hlgate.v1.GetCalendarRequest
-	(*GetFreeSlotsRequest)(nil),           // 40: hlgate.v1.GetFreeSlotsRequest
-	(*ListEventsRequest)(nil),             // 41: hlgate.v1.ListEventsRequest
-	(*DeleteEventRequest)(nil),            // 42: hlgate.v1.DeleteEventRequest
-	(*CreateAppointmentResponse)(nil),     // 43: hlgate.v1.CreateAppointmentResponse
-	(*GetAppointmentResponse)(nil),        // 44: hlgate.v1.GetAppointmentResponse
-	(*UpdateAppointmentResponse)(nil),     // 45: hlgate.v1.UpdateAppointmentResponse
-	(*ListCalendarsResponse)(nil),         // 46: hlgate.v1.ListCalendarsResponse
-	(*GetCalendarResponse)(nil),           // 47: hlgate.v1.GetCalendarResponse
-	(*GetFreeSlotsResponse)(nil),          // 48: hlgate.v1.GetFreeSlotsResponse
-	(*ListEventsResponse)(nil),            // 49: hlgate.v1.ListEventsResponse
-	(*DeleteEventResponse)(nil),           // 50: hlgate.v1.DeleteEventResponse
+	(*CreateCalendarRequest)(nil),              // 0: hlgate.v1.CreateCalendarRequest
+	(*CreateCalendarResponse)(nil),             // 1: hlgate.v1.CreateCalendarResponse
+	(*DeleteCalendarRequest)(nil),              // 2: hlgate.v1.DeleteCalendarRequest
+	(*DeleteCalendarResponse)(nil),             // 3: hlgate.v1.DeleteCalendarResponse
+	(*UpdateCalendarRequest)(nil),              // 4: hlgate.v1.UpdateCalendarRequest
+	(*UpdateCalendarResponse)(nil),             // 5: hlgate.v1.UpdateCalendarResponse
+	(*GetAppointmentNotesRequest)(nil),         // 6: hlgate.v1.GetAppointmentNotesRequest
+	(*GetAppointmentNotesResponse)(nil),        // 7: hlgate.v1.GetAppointmentNotesResponse
+	(*CreateAppointmentNoteRequest)(nil),       // 8: hlgate.v1.CreateAppointmentNoteRequest
+	(*CreateAppointmentNoteResponse)(nil),      // 9: hlgate.v1.CreateAppointmentNoteResponse
+	(*DeleteAppointmentNoteRequest)(nil),       // 10: hlgate.v1.DeleteAppointmentNoteRequest
+	(*DeleteAppointmentNoteResponse)(nil),      // 11: hlgate.v1.DeleteAppointmentNoteResponse
+	(*UpdateAppointmentNoteRequest)(nil),       // 12: hlgate.v1.UpdateAppointmentNoteRequest
+	(*UpdateAppointmentNoteResponse)(nil),      // 13: hlgate.v1.UpdateAppointmentNoteResponse
+	(*GetBlockedSlotsRequest)(nil),             // 14: hlgate.v1.GetBlockedSlotsRequest
+	(*GetBlockedSlotsResponse)(nil),            // 15: hlgate.v1.GetBlockedSlotsResponse
+	(*CreateBlockSlotRequest)(nil),             // 16: hlgate.v1.CreateBlockSlotRequest
+	(*CreateBlockSlotResponse)(nil),            // 17: hlgate.v1.CreateBlockSlotResponse
+	(*EditBlockSlotRequest)(nil),               // 18: hlgate.v1.EditBlockSlotRequest
+	(*EditBlockSlotResponse)(nil),              // 19: hlgate.v1.EditBlockSlotResponse
+	(*GetGroupsRequest)(nil),                   // 20: hlgate.v1.GetGroupsRequest
+	(*GetGroupsResponse)(nil),                  // 21: hlgate.v1.GetGroupsResponse
+	(*CreateCalendarGroupRequest)(nil),         // 22: hlgate.v1.CreateCalendarGroupRequest
+	(*CreateCalendarGroupResponse)(nil),        // 23: hlgate.v1.CreateCalendarGroupResponse
+	(*DeleteGroupRequest)(nil),                 // 24: hlgate.v1.DeleteGroupRequest
+	(*DeleteGroupResponse)(nil),                // 25: hlgate.v1.DeleteGroupResponse
+	(*EditGroupRequest)(nil),                   // 26: hlgate.v1.EditGroupRequest
+	(*EditGroupResponse)(nil),                  // 27: hlgate.v1.EditGroupResponse
+	(*DisableGroupRequest)(nil),                // 28: hlgate.v1.DisableGroupRequest
+	(*DisableGroupResponse)(nil),               // 29: hlgate.v1.DisableGroupResponse
+	(*ValidateGroupsSlugRequest)(nil),          // 30: hlgate.v1.ValidateGroupsSlugRequest
+	(*ValidateGroupsSlugResponse)(nil),         // 31: hlgate.v1.ValidateGroupsSlugResponse
+	(*CreateScheduleRequest)(nil),              // 32: hlgate.v1.CreateScheduleRequest
+	(*CreateScheduleResponse)(nil),             // 33: hlgate.v1.CreateScheduleResponse
+	(*DeleteScheduleRequest)(nil),              // 34: hlgate.v1.DeleteScheduleRequest
+	(*DeleteScheduleResponse)(nil),             // 35: hlgate.v1.DeleteScheduleResponse
+	(*GetScheduleByIdRequest)(nil),             // 36: hlgate.v1.GetScheduleByIdRequest
+	(*GetScheduleByIdResponse)(nil),            // 37: hlgate.v1.GetScheduleByIdResponse
+	(*UpdateScheduleRequest)(nil),              // 38: hlgate.v1.UpdateScheduleRequest
+	(*UpdateScheduleResponse)(nil),             // 39: hlgate.v1.UpdateScheduleResponse
+	(*RemoveCalendarFromScheduleRequest)(nil),  // 40: hlgate.v1.RemoveCalendarFromScheduleRequest
+	(*RemoveCalendarFromScheduleResponse)(nil), // 41: hlgate.v1.RemoveCalendarFromScheduleResponse
+	(*AddCalendarToScheduleRequest)(nil),       // 42: hlgate.v1.AddCalendarToScheduleRequest
+	(*AddCalendarToScheduleResponse)(nil),      // 43: hlgate.v1.AddCalendarToScheduleResponse
+	(*GetAllSchedulesRequest)(nil),             // 44: hlgate.v1.GetAllSchedulesRequest
+	(*GetAllSchedulesResponse)(nil),            // 45: hlgate.v1.GetAllSchedulesResponse
+	(*CalendarNotification)(nil),               // 46: hlgate.v1.CalendarNotification
+	(*CalendarsTeamMember)(nil),                // 47: hlgate.v1.CalendarsTeamMember
+	(*LocationConfiguration)(nil),              // 48: hlgate.v1.LocationConfiguration
+	(*OpenHour)(nil),                           // 49: hlgate.v1.OpenHour
+	(*Recurring)(nil),                          // 50: hlgate.v1.Recurring
+	(*Availability)(nil),                       // 51: hlgate.v1.Availability
+	(*LookBusyConfiguration)(nil),              // 52: hlgate.v1.LookBusyConfiguration
+	(*CalendarDTO)(nil),                        // 53: hlgate.v1.CalendarDTO
+	(*structpb.Struct)(nil),                    // 54: google.protobuf.Struct
+	(*UpdateAvailability)(nil),                 // 55: hlgate.v1.UpdateAvailability
+	(*CalendarsGetNoteSchema)(nil),             // 56: hlgate.v1.CalendarsGetNoteSchema
+	(*CalendarEventDTO)(nil),                   // 57: hlgate.v1.CalendarEventDTO
+	(*GroupDTO)(nil),                           // 58: hlgate.v1.GroupDTO
+	(*ScheduleRuleDTO)(nil),                    // 59: hlgate.v1.ScheduleRuleDTO
+	(*ScheduleObjectResponseDTO)(nil),          // 60: hlgate.v1.ScheduleObjectResponseDTO
+	(*CreateAppointmentRequest)(nil),           // 61: hlgate.v1.CreateAppointmentRequest
+	(*GetAppointmentRequest)(nil),              // 62: hlgate.v1.GetAppointmentRequest
+	(*UpdateAppointmentRequest)(nil),           // 63: hlgate.v1.UpdateAppointmentRequest
+	(*ListCalendarsRequest)(nil),               // 64: hlgate.v1.ListCalendarsRequest
+	(*GetCalendarRequest)(nil),                 // 65: hlgate.v1.GetCalendarRequest
+	(*GetFreeSlotsRequest)(nil),                // 66: hlgate.v1.GetFreeSlotsRequest
+	(*ListEventsRequest)(nil),                  // 67: hlgate.v1.ListEventsRequest
+	(*DeleteEventRequest)(nil),                 // 68: hlgate.v1.DeleteEventRequest
+	(*CreateAppointmentResponse)(nil),          // 69: hlgate.v1.CreateAppointmentResponse
+	(*GetAppointmentResponse)(nil),             // 70: hlgate.v1.GetAppointmentResponse
+	(*UpdateAppointmentResponse)(nil),          // 71: hlgate.v1.UpdateAppointmentResponse
+	(*ListCalendarsResponse)(nil),              // 72: hlgate.v1.ListCalendarsResponse
+	(*GetCalendarResponse)(nil),                // 73: hlgate.v1.GetCalendarResponse
+	(*GetFreeSlotsResponse)(nil),               // 74: hlgate.v1.GetFreeSlotsResponse
+	(*ListEventsResponse)(nil),                 // 75: hlgate.v1.ListEventsResponse
+	(*DeleteEventResponse)(nil),                // 76: hlgate.v1.DeleteEventResponse
 }
 var file_hlgate_v1_calendars_service_proto_depIdxs = []int32{
-	30, // 0: hlgate.v1.GetAppointmentNotesResponse.notes:type_name -> hlgate.v1.CalendarsGetNoteSchema
-	31, // 1: hlgate.v1.GetAppointmentNotesResponse.unmapped:type_name -> google.protobuf.Struct
-	30, // 2: hlgate.v1.CreateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
-	31, // 3: hlgate.v1.CreateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	31, // 4: hlgate.v1.DeleteAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	30, // 5: hlgate.v1.UpdateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
-	31, // 6: hlgate.v1.UpdateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	31, // 7: hlgate.v1.CreateBlockSlotResponse.unmapped:type_name -> google.protobuf.Struct
-	31, // 8: hlgate.v1.EditBlockSlotResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 9: hlgate.v1.GetGroupsResponse.groups:type_name -> hlgate.v1.GroupDTO
-	31, // 10: hlgate.v1.GetGroupsResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 11: hlgate.v1.CreateCalendarGroupResponse.group:type_name -> hlgate.v1.GroupDTO
-	31, // 12: hlgate.v1.CreateCalendarGroupResponse.unmapped:type_name -> google.protobuf.Struct
-	31, // 13: hlgate.v1.DeleteGroupResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 14: hlgate.v1.EditGroupResponse.group:type_name -> hlgate.v1.GroupDTO
-	31, // 15: hlgate.v1.EditGroupResponse.unmapped:type_name -> google.protobuf.Struct
-	33, // 16: hlgate.v1.CreateScheduleRequest.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	34, // 17: hlgate.v1.CreateScheduleResponse.schedule:type_name -> hlgate.v1.ScheduleObjectResponseDTO
-	31, // 18: hlgate.v1.CreateScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	31, // 19: hlgate.v1.DeleteScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	34, // 20: hlgate.v1.GetScheduleByIdResponse.schedule:type_name -> hlgate.v1.ScheduleObjectResponseDTO
-	31, // 21: hlgate.v1.GetScheduleByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	33, // 22: hlgate.v1.UpdateScheduleRequest.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	34, // 23: hlgate.v1.UpdateScheduleResponse.schedule:type_name -> hlgate.v1.ScheduleObjectResponseDTO
-	31, // 24: hlgate.v1.UpdateScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	34, // 25: hlgate.v1.GetAllSchedulesResponse.schedules:type_name -> hlgate.v1.ScheduleObjectResponseDTO
-	31, // 26: hlgate.v1.GetAllSchedulesResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 27: hlgate.v1.CalendarsService.CreateAppointment:input_type -> hlgate.v1.CreateAppointmentRequest
-	36, // 28: hlgate.v1.CalendarsService.GetAppointment:input_type -> hlgate.v1.GetAppointmentRequest
-	37, // 29: hlgate.v1.CalendarsService.UpdateAppointment:input_type -> hlgate.v1.UpdateAppointmentRequest
-	38, // 30: hlgate.v1.CalendarsService.ListCalendars:input_type -> hlgate.v1.ListCalendarsRequest
-	39, // 31: hlgate.v1.CalendarsService.GetCalendar:input_type -> hlgate.v1.GetCalendarRequest
-	40, // 32: hlgate.v1.CalendarsService.GetFreeSlots:input_type -> hlgate.v1.GetFreeSlotsRequest
-	0,  // 33: hlgate.v1.CalendarsService.GetAppointmentNotes:input_type -> hlgate.v1.GetAppointmentNotesRequest
-	2,  // 34: hlgate.v1.CalendarsService.CreateAppointmentNote:input_type -> hlgate.v1.CreateAppointmentNoteRequest
-	4,  // 35: hlgate.v1.CalendarsService.DeleteAppointmentNote:input_type -> hlgate.v1.DeleteAppointmentNoteRequest
-	6,  // 36: hlgate.v1.CalendarsService.UpdateAppointmentNote:input_type -> hlgate.v1.UpdateAppointmentNoteRequest
-	8,  // 37: hlgate.v1.CalendarsService.CreateBlockSlot:input_type -> hlgate.v1.CreateBlockSlotRequest
-	10, // 38: hlgate.v1.CalendarsService.EditBlockSlot:input_type -> hlgate.v1.EditBlockSlotRequest
-	12, // 39: hlgate.v1.CalendarsService.GetGroups:input_type -> hlgate.v1.GetGroupsRequest
-	14, // 40: hlgate.v1.CalendarsService.CreateCalendarGroup:input_type -> hlgate.v1.CreateCalendarGroupRequest
-	16, // 41: hlgate.v1.CalendarsService.DeleteGroup:input_type -> hlgate.v1.DeleteGroupRequest
-	18, // 42: hlgate.v1.CalendarsService.EditGroup:input_type -> hlgate.v1.EditGroupRequest
-	20, // 43: hlgate.v1.CalendarsService.CreateSchedule:input_type -> hlgate.v1.CreateScheduleRequest
-	22, // 44: hlgate.v1.CalendarsService.DeleteSchedule:input_type -> hlgate.v1.DeleteScheduleRequest
-	24, // 45: hlgate.v1.CalendarsService.GetScheduleById:input_type -> hlgate.v1.GetScheduleByIdRequest
-	26, // 46: hlgate.v1.CalendarsService.UpdateSchedule:input_type -> hlgate.v1.UpdateScheduleRequest
-	28, // 47: hlgate.v1.CalendarsService.GetAllSchedules:input_type -> hlgate.v1.GetAllSchedulesRequest
-	41, // 48: hlgate.v1.CalendarsService.ListEvents:input_type -> hlgate.v1.ListEventsRequest
-	42, // 49: hlgate.v1.CalendarsService.DeleteEvent:input_type -> hlgate.v1.DeleteEventRequest
-	43, // 50: hlgate.v1.CalendarsService.CreateAppointment:output_type -> hlgate.v1.CreateAppointmentResponse
-	44, // 51: hlgate.v1.CalendarsService.GetAppointment:output_type -> hlgate.v1.GetAppointmentResponse
-	45, // 52: hlgate.v1.CalendarsService.UpdateAppointment:output_type -> hlgate.v1.UpdateAppointmentResponse
-	46, // 53: hlgate.v1.CalendarsService.ListCalendars:output_type -> hlgate.v1.ListCalendarsResponse
-	47, // 54: hlgate.v1.CalendarsService.GetCalendar:output_type -> hlgate.v1.GetCalendarResponse
-	48, // 55: hlgate.v1.CalendarsService.GetFreeSlots:output_type -> hlgate.v1.GetFreeSlotsResponse
-	1,  // 56: hlgate.v1.CalendarsService.GetAppointmentNotes:output_type -> hlgate.v1.GetAppointmentNotesResponse
-	3,  // 57: hlgate.v1.CalendarsService.CreateAppointmentNote:output_type -> hlgate.v1.CreateAppointmentNoteResponse
-	5,  // 58: hlgate.v1.CalendarsService.DeleteAppointmentNote:output_type -> hlgate.v1.DeleteAppointmentNoteResponse
-	7,  // 59: hlgate.v1.CalendarsService.UpdateAppointmentNote:output_type -> hlgate.v1.UpdateAppointmentNoteResponse
-	9,  // 60: hlgate.v1.CalendarsService.CreateBlockSlot:output_type -> hlgate.v1.CreateBlockSlotResponse
-	11, // 61: hlgate.v1.CalendarsService.EditBlockSlot:output_type -> hlgate.v1.EditBlockSlotResponse
-	13, // 62: hlgate.v1.CalendarsService.GetGroups:output_type -> hlgate.v1.GetGroupsResponse
-	15, // 63: hlgate.v1.CalendarsService.CreateCalendarGroup:output_type -> hlgate.v1.CreateCalendarGroupResponse
-	17, // 64: hlgate.v1.CalendarsService.DeleteGroup:output_type -> hlgate.v1.DeleteGroupResponse
-	19, // 65: hlgate.v1.CalendarsService.EditGroup:output_type -> hlgate.v1.EditGroupResponse
-	21, // 66: hlgate.v1.CalendarsService.CreateSchedule:output_type -> hlgate.v1.CreateScheduleResponse
-	23, // 67: hlgate.v1.CalendarsService.DeleteSchedule:output_type -> hlgate.v1.DeleteScheduleResponse
-	25, // 68: hlgate.v1.CalendarsService.GetScheduleById:output_type -> hlgate.v1.GetScheduleByIdResponse
-	27, // 69: hlgate.v1.CalendarsService.UpdateSchedule:output_type -> hlgate.v1.UpdateScheduleResponse
-	29, // 70: hlgate.v1.CalendarsService.GetAllSchedules:output_type -> hlgate.v1.GetAllSchedulesResponse
-	49, // 71: hlgate.v1.CalendarsService.ListEvents:output_type -> hlgate.v1.ListEventsResponse
-	50, // 72: hlgate.v1.CalendarsService.DeleteEvent:output_type -> hlgate.v1.DeleteEventResponse
-	50, // [50:73] is the sub-list for method output_type
-	27, // [27:50] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	46, // 0: hlgate.v1.CreateCalendarRequest.notifications:type_name -> hlgate.v1.CalendarNotification
+	47, // 1: hlgate.v1.CreateCalendarRequest.team_members:type_name -> hlgate.v1.CalendarsTeamMember
+	48, // 2: hlgate.v1.CreateCalendarRequest.location_configurations:type_name -> hlgate.v1.LocationConfiguration
+	49, // 3: hlgate.v1.CreateCalendarRequest.open_hours:type_name -> hlgate.v1.OpenHour
+	50, // 4: hlgate.v1.CreateCalendarRequest.recurring:type_name -> hlgate.v1.Recurring
+	51, // 5: hlgate.v1.CreateCalendarRequest.availabilities:type_name -> hlgate.v1.Availability
+	52, // 6: hlgate.v1.CreateCalendarRequest.look_busy_config:type_name -> hlgate.v1.LookBusyConfiguration
+	53, // 7: hlgate.v1.CreateCalendarResponse.calendar:type_name -> hlgate.v1.CalendarDTO
+	54, // 8: hlgate.v1.CreateCalendarResponse.unmapped:type_name -> google.protobuf.Struct
+	54, // 9: hlgate.v1.DeleteCalendarResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 10: hlgate.v1.UpdateCalendarRequest.notifications:type_name -> hlgate.v1.CalendarNotification
+	47, // 11: hlgate.v1.UpdateCalendarRequest.team_members:type_name -> hlgate.v1.CalendarsTeamMember
+	48, // 12: hlgate.v1.UpdateCalendarRequest.location_configurations:type_name -> hlgate.v1.LocationConfiguration
+	49, // 13: hlgate.v1.UpdateCalendarRequest.open_hours:type_name -> hlgate.v1.OpenHour
+	50, // 14: hlgate.v1.UpdateCalendarRequest.recurring:type_name -> hlgate.v1.Recurring
+	55, // 15: hlgate.v1.UpdateCalendarRequest.availabilities:type_name -> hlgate.v1.UpdateAvailability
+	52, // 16: hlgate.v1.UpdateCalendarRequest.look_busy_config:type_name -> hlgate.v1.LookBusyConfiguration
+	53, // 17: hlgate.v1.UpdateCalendarResponse.calendar:type_name -> hlgate.v1.CalendarDTO
+	54, // 18: hlgate.v1.UpdateCalendarResponse.unmapped:type_name -> google.protobuf.Struct
+	56, // 19: hlgate.v1.GetAppointmentNotesResponse.notes:type_name -> hlgate.v1.CalendarsGetNoteSchema
+	54, // 20: hlgate.v1.GetAppointmentNotesResponse.unmapped:type_name -> google.protobuf.Struct
+	56, // 21: hlgate.v1.CreateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
+	54, // 22: hlgate.v1.CreateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	54, // 23: hlgate.v1.DeleteAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	56, // 24: hlgate.v1.UpdateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
+	54, // 25: hlgate.v1.UpdateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	57, // 26: hlgate.v1.GetBlockedSlotsResponse.events:type_name -> hlgate.v1.CalendarEventDTO
+	54, // 27: hlgate.v1.GetBlockedSlotsResponse.unmapped:type_name -> google.protobuf.Struct
+	54, // 28: hlgate.v1.CreateBlockSlotResponse.unmapped:type_name -> google.protobuf.Struct
+	54, // 29: hlgate.v1.EditBlockSlotResponse.unmapped:type_name -> google.protobuf.Struct
+	58, // 30: hlgate.v1.GetGroupsResponse.groups:type_name -> hlgate.v1.GroupDTO
+	54, // 31: hlgate.v1.GetGroupsResponse.unmapped:type_name -> google.protobuf.Struct
+	58, // 32: hlgate.v1.CreateCalendarGroupResponse.group:type_name -> hlgate.v1.GroupDTO
+	54, // 33: hlgate.v1.CreateCalendarGroupResponse.unmapped:type_name -> google.protobuf.Struct
+	54, // 34: hlgate.v1.DeleteGroupResponse.unmapped:type_name -> google.protobuf.Struct
+	58, // 35: hlgate.v1.EditGroupResponse.group:type_name -> hlgate.v1.GroupDTO
+	54, // 36: hlgate.v1.EditGroupResponse.unmapped:type_name -> google.protobuf.Struct
+	54, // 37: hlgate.v1.DisableGroupResponse.unmapped:type_name -> google.protobuf.Struct
+	54, // 38: hlgate.v1.ValidateGroupsSlugResponse.unmapped:type_name -> google.protobuf.Struct
+	59, // 39: hlgate.v1.CreateScheduleRequest.rules:type_name -> hlgate.v1.ScheduleRuleDTO
+	60, // 40: hlgate.v1.CreateScheduleResponse.schedule:type_name -> hlgate.v1.ScheduleObjectResponseDTO
+	54, // 41: hlgate.v1.CreateScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	54, // 42: hlgate.v1.DeleteScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	60, // 43: hlgate.v1.GetScheduleByIdResponse.schedule:type_name -> hlgate.v1.ScheduleObjectResponseDTO
+	54, // 44: hlgate.v1.GetScheduleByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	59, // 45: hlgate.v1.UpdateScheduleRequest.rules:type_name -> hlgate.v1.ScheduleRuleDTO
+	60, // 46: hlgate.v1.UpdateScheduleResponse.schedule:type_name -> hlgate.v1.ScheduleObjectResponseDTO
+	54, // 47: hlgate.v1.UpdateScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	54, // 48: hlgate.v1.RemoveCalendarFromScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	54, // 49: hlgate.v1.AddCalendarToScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	60, // 50: hlgate.v1.GetAllSchedulesResponse.schedules:type_name -> hlgate.v1.ScheduleObjectResponseDTO
+	54, // 51: hlgate.v1.GetAllSchedulesResponse.unmapped:type_name -> google.protobuf.Struct
+	61, // 52: hlgate.v1.CalendarsService.CreateAppointment:input_type -> hlgate.v1.CreateAppointmentRequest
+	62, // 53: hlgate.v1.CalendarsService.GetAppointment:input_type -> hlgate.v1.GetAppointmentRequest
+	63, // 54: hlgate.v1.CalendarsService.UpdateAppointment:input_type -> hlgate.v1.UpdateAppointmentRequest
+	64, // 55: hlgate.v1.CalendarsService.ListCalendars:input_type -> hlgate.v1.ListCalendarsRequest
+	0,  // 56: hlgate.v1.CalendarsService.CreateCalendar:input_type -> hlgate.v1.CreateCalendarRequest
+	2,  // 57: hlgate.v1.CalendarsService.DeleteCalendar:input_type -> hlgate.v1.DeleteCalendarRequest
+	65, // 58: hlgate.v1.CalendarsService.GetCalendar:input_type -> hlgate.v1.GetCalendarRequest
+	4,  // 59: hlgate.v1.CalendarsService.UpdateCalendar:input_type -> hlgate.v1.UpdateCalendarRequest
+	66, // 60: hlgate.v1.CalendarsService.GetFreeSlots:input_type -> hlgate.v1.GetFreeSlotsRequest
+	6,  // 61: hlgate.v1.CalendarsService.GetAppointmentNotes:input_type -> hlgate.v1.GetAppointmentNotesRequest
+	8,  // 62: hlgate.v1.CalendarsService.CreateAppointmentNote:input_type -> hlgate.v1.CreateAppointmentNoteRequest
+	10, // 63: hlgate.v1.CalendarsService.DeleteAppointmentNote:input_type -> hlgate.v1.DeleteAppointmentNoteRequest
+	12, // 64: hlgate.v1.CalendarsService.UpdateAppointmentNote:input_type -> hlgate.v1.UpdateAppointmentNoteRequest
+	14, // 65: hlgate.v1.CalendarsService.GetBlockedSlots:input_type -> hlgate.v1.GetBlockedSlotsRequest
+	16, // 66: hlgate.v1.CalendarsService.CreateBlockSlot:input_type -> hlgate.v1.CreateBlockSlotRequest
+	18, // 67: hlgate.v1.CalendarsService.EditBlockSlot:input_type -> hlgate.v1.EditBlockSlotRequest
+	20, // 68: hlgate.v1.CalendarsService.GetGroups:input_type -> hlgate.v1.GetGroupsRequest
+	22, // 69: hlgate.v1.CalendarsService.CreateCalendarGroup:input_type -> hlgate.v1.CreateCalendarGroupRequest
+	24, // 70: hlgate.v1.CalendarsService.DeleteGroup:input_type -> hlgate.v1.DeleteGroupRequest
+	26, // 71: hlgate.v1.CalendarsService.EditGroup:input_type -> hlgate.v1.EditGroupRequest
+	28, // 72: hlgate.v1.CalendarsService.DisableGroup:input_type -> hlgate.v1.DisableGroupRequest
+	30, // 73: hlgate.v1.CalendarsService.ValidateGroupsSlug:input_type -> hlgate.v1.ValidateGroupsSlugRequest
+	32, // 74: hlgate.v1.CalendarsService.CreateSchedule:input_type -> hlgate.v1.CreateScheduleRequest
+	34, // 75: hlgate.v1.CalendarsService.DeleteSchedule:input_type -> hlgate.v1.DeleteScheduleRequest
+	36, // 76: hlgate.v1.CalendarsService.GetScheduleById:input_type -> hlgate.v1.GetScheduleByIdRequest
+	38, // 77: hlgate.v1.CalendarsService.UpdateSchedule:input_type -> hlgate.v1.UpdateScheduleRequest
+	40, // 78: hlgate.v1.CalendarsService.RemoveCalendarFromSchedule:input_type -> hlgate.v1.RemoveCalendarFromScheduleRequest
+	42, // 79: hlgate.v1.CalendarsService.AddCalendarToSchedule:input_type -> hlgate.v1.AddCalendarToScheduleRequest
+	44, // 80: hlgate.v1.CalendarsService.GetAllSchedules:input_type -> hlgate.v1.GetAllSchedulesRequest
+	67, // 81: hlgate.v1.CalendarsService.ListEvents:input_type -> hlgate.v1.ListEventsRequest
+	68, // 82: hlgate.v1.CalendarsService.DeleteEvent:input_type -> hlgate.v1.DeleteEventRequest
+	69, // 83: hlgate.v1.CalendarsService.CreateAppointment:output_type -> hlgate.v1.CreateAppointmentResponse
+	70, // 84: hlgate.v1.CalendarsService.GetAppointment:output_type -> hlgate.v1.GetAppointmentResponse
+	71, // 85: hlgate.v1.CalendarsService.UpdateAppointment:output_type -> hlgate.v1.UpdateAppointmentResponse
+	72, // 86: hlgate.v1.CalendarsService.ListCalendars:output_type -> hlgate.v1.ListCalendarsResponse
+	1,  // 87: hlgate.v1.CalendarsService.CreateCalendar:output_type -> hlgate.v1.CreateCalendarResponse
+	3,  // 88: hlgate.v1.CalendarsService.DeleteCalendar:output_type -> hlgate.v1.DeleteCalendarResponse
+	73, // 89: hlgate.v1.CalendarsService.GetCalendar:output_type -> hlgate.v1.GetCalendarResponse
+	5,  // 90: hlgate.v1.CalendarsService.UpdateCalendar:output_type -> hlgate.v1.UpdateCalendarResponse
+	74, // 91: hlgate.v1.CalendarsService.GetFreeSlots:output_type -> hlgate.v1.GetFreeSlotsResponse
+	7,  // 92: hlgate.v1.CalendarsService.GetAppointmentNotes:output_type -> hlgate.v1.GetAppointmentNotesResponse
+	9,  // 93: hlgate.v1.CalendarsService.CreateAppointmentNote:output_type -> hlgate.v1.CreateAppointmentNoteResponse
+	11, // 94: hlgate.v1.CalendarsService.DeleteAppointmentNote:output_type -> hlgate.v1.DeleteAppointmentNoteResponse
+	13, // 95: hlgate.v1.CalendarsService.UpdateAppointmentNote:output_type -> hlgate.v1.UpdateAppointmentNoteResponse
+	15, // 96: hlgate.v1.CalendarsService.GetBlockedSlots:output_type -> hlgate.v1.GetBlockedSlotsResponse
+	17, // 97: hlgate.v1.CalendarsService.CreateBlockSlot:output_type -> hlgate.v1.CreateBlockSlotResponse
+	19, // 98: hlgate.v1.CalendarsService.EditBlockSlot:output_type -> hlgate.v1.EditBlockSlotResponse
+	21, // 99: hlgate.v1.CalendarsService.GetGroups:output_type -> hlgate.v1.GetGroupsResponse
+	23, // 100: hlgate.v1.CalendarsService.CreateCalendarGroup:output_type -> hlgate.v1.CreateCalendarGroupResponse
+	25, // 101: hlgate.v1.CalendarsService.DeleteGroup:output_type -> hlgate.v1.DeleteGroupResponse
+	27, // 102: hlgate.v1.CalendarsService.EditGroup:output_type -> hlgate.v1.EditGroupResponse
+	29, // 103: hlgate.v1.CalendarsService.DisableGroup:output_type -> hlgate.v1.DisableGroupResponse
+	31, // 104: hlgate.v1.CalendarsService.ValidateGroupsSlug:output_type -> hlgate.v1.ValidateGroupsSlugResponse
+	33, // 105: hlgate.v1.CalendarsService.CreateSchedule:output_type -> hlgate.v1.CreateScheduleResponse
+	35, // 106: hlgate.v1.CalendarsService.DeleteSchedule:output_type -> hlgate.v1.DeleteScheduleResponse
+	37, // 107: hlgate.v1.CalendarsService.GetScheduleById:output_type -> hlgate.v1.GetScheduleByIdResponse
+	39, // 108: hlgate.v1.CalendarsService.UpdateSchedule:output_type -> hlgate.v1.UpdateScheduleResponse
+	41, // 109: hlgate.v1.CalendarsService.RemoveCalendarFromSchedule:output_type -> hlgate.v1.RemoveCalendarFromScheduleResponse
+	43, // 110: hlgate.v1.CalendarsService.AddCalendarToSchedule:output_type -> hlgate.v1.AddCalendarToScheduleResponse
+	45, // 111: hlgate.v1.CalendarsService.GetAllSchedules:output_type -> hlgate.v1.GetAllSchedulesResponse
+	75, // 112: hlgate.v1.CalendarsService.ListEvents:output_type -> hlgate.v1.ListEventsResponse
+	76, // 113: hlgate.v1.CalendarsService.DeleteEvent:output_type -> hlgate.v1.DeleteEventResponse
+	83, // [83:114] is the sub-list for method output_type
+	52, // [52:83] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_calendars_service_proto_init() }
@@ -2589,28 +4929,38 @@ func file_hlgate_v1_calendars_service_proto_init() {
 	file_hlgate_v1_calendars_proto_init()
 	file_hlgate_v1_options_proto_init()
 	file_hlgate_v1_upstream_schemas_proto_init()
-	file_hlgate_v1_calendars_service_proto_msgTypes[1].OneofWrappers = []any{}
-	file_hlgate_v1_calendars_service_proto_msgTypes[2].OneofWrappers = []any{}
-	file_hlgate_v1_calendars_service_proto_msgTypes[5].OneofWrappers = []any{}
-	file_hlgate_v1_calendars_service_proto_msgTypes[6].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[0].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[3].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[4].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[7].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[8].OneofWrappers = []any{}
-	file_hlgate_v1_calendars_service_proto_msgTypes[9].OneofWrappers = []any{}
-	file_hlgate_v1_calendars_service_proto_msgTypes[10].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[11].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[12].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[14].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[16].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[17].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[18].OneofWrappers = []any{}
-	file_hlgate_v1_calendars_service_proto_msgTypes[20].OneofWrappers = []any{}
-	file_hlgate_v1_calendars_service_proto_msgTypes[23].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[19].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[22].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[25].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[26].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[28].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[29].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[30].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[31].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[32].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[35].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[38].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[41].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[43].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[44].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_calendars_service_proto_rawDesc), len(file_hlgate_v1_calendars_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

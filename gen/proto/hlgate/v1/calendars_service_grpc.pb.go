@@ -25,29 +25,37 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CalendarsService_CreateAppointment_FullMethodName     = "/hlgate.v1.CalendarsService/CreateAppointment"
-	CalendarsService_GetAppointment_FullMethodName        = "/hlgate.v1.CalendarsService/GetAppointment"
-	CalendarsService_UpdateAppointment_FullMethodName     = "/hlgate.v1.CalendarsService/UpdateAppointment"
-	CalendarsService_ListCalendars_FullMethodName         = "/hlgate.v1.CalendarsService/ListCalendars"
-	CalendarsService_GetCalendar_FullMethodName           = "/hlgate.v1.CalendarsService/GetCalendar"
-	CalendarsService_GetFreeSlots_FullMethodName          = "/hlgate.v1.CalendarsService/GetFreeSlots"
-	CalendarsService_GetAppointmentNotes_FullMethodName   = "/hlgate.v1.CalendarsService/GetAppointmentNotes"
-	CalendarsService_CreateAppointmentNote_FullMethodName = "/hlgate.v1.CalendarsService/CreateAppointmentNote"
-	CalendarsService_DeleteAppointmentNote_FullMethodName = "/hlgate.v1.CalendarsService/DeleteAppointmentNote"
-	CalendarsService_UpdateAppointmentNote_FullMethodName = "/hlgate.v1.CalendarsService/UpdateAppointmentNote"
-	CalendarsService_CreateBlockSlot_FullMethodName       = "/hlgate.v1.CalendarsService/CreateBlockSlot"
-	CalendarsService_EditBlockSlot_FullMethodName         = "/hlgate.v1.CalendarsService/EditBlockSlot"
-	CalendarsService_GetGroups_FullMethodName             = "/hlgate.v1.CalendarsService/GetGroups"
-	CalendarsService_CreateCalendarGroup_FullMethodName   = "/hlgate.v1.CalendarsService/CreateCalendarGroup"
-	CalendarsService_DeleteGroup_FullMethodName           = "/hlgate.v1.CalendarsService/DeleteGroup"
-	CalendarsService_EditGroup_FullMethodName             = "/hlgate.v1.CalendarsService/EditGroup"
-	CalendarsService_CreateSchedule_FullMethodName        = "/hlgate.v1.CalendarsService/CreateSchedule"
-	CalendarsService_DeleteSchedule_FullMethodName        = "/hlgate.v1.CalendarsService/DeleteSchedule"
-	CalendarsService_GetScheduleById_FullMethodName       = "/hlgate.v1.CalendarsService/GetScheduleById"
-	CalendarsService_UpdateSchedule_FullMethodName        = "/hlgate.v1.CalendarsService/UpdateSchedule"
-	CalendarsService_GetAllSchedules_FullMethodName       = "/hlgate.v1.CalendarsService/GetAllSchedules"
-	CalendarsService_ListEvents_FullMethodName            = "/hlgate.v1.CalendarsService/ListEvents"
-	CalendarsService_DeleteEvent_FullMethodName           = "/hlgate.v1.CalendarsService/DeleteEvent"
+	CalendarsService_CreateAppointment_FullMethodName          = "/hlgate.v1.CalendarsService/CreateAppointment"
+	CalendarsService_GetAppointment_FullMethodName             = "/hlgate.v1.CalendarsService/GetAppointment"
+	CalendarsService_UpdateAppointment_FullMethodName          = "/hlgate.v1.CalendarsService/UpdateAppointment"
+	CalendarsService_ListCalendars_FullMethodName              = "/hlgate.v1.CalendarsService/ListCalendars"
+	CalendarsService_CreateCalendar_FullMethodName             = "/hlgate.v1.CalendarsService/CreateCalendar"
+	CalendarsService_DeleteCalendar_FullMethodName             = "/hlgate.v1.CalendarsService/DeleteCalendar"
+	CalendarsService_GetCalendar_FullMethodName                = "/hlgate.v1.CalendarsService/GetCalendar"
+	CalendarsService_UpdateCalendar_FullMethodName             = "/hlgate.v1.CalendarsService/UpdateCalendar"
+	CalendarsService_GetFreeSlots_FullMethodName               = "/hlgate.v1.CalendarsService/GetFreeSlots"
+	CalendarsService_GetAppointmentNotes_FullMethodName        = "/hlgate.v1.CalendarsService/GetAppointmentNotes"
+	CalendarsService_CreateAppointmentNote_FullMethodName      = "/hlgate.v1.CalendarsService/CreateAppointmentNote"
+	CalendarsService_DeleteAppointmentNote_FullMethodName      = "/hlgate.v1.CalendarsService/DeleteAppointmentNote"
+	CalendarsService_UpdateAppointmentNote_FullMethodName      = "/hlgate.v1.CalendarsService/UpdateAppointmentNote"
+	CalendarsService_GetBlockedSlots_FullMethodName            = "/hlgate.v1.CalendarsService/GetBlockedSlots"
+	CalendarsService_CreateBlockSlot_FullMethodName            = "/hlgate.v1.CalendarsService/CreateBlockSlot"
+	CalendarsService_EditBlockSlot_FullMethodName              = "/hlgate.v1.CalendarsService/EditBlockSlot"
+	CalendarsService_GetGroups_FullMethodName                  = "/hlgate.v1.CalendarsService/GetGroups"
+	CalendarsService_CreateCalendarGroup_FullMethodName        = "/hlgate.v1.CalendarsService/CreateCalendarGroup"
+	CalendarsService_DeleteGroup_FullMethodName                = "/hlgate.v1.CalendarsService/DeleteGroup"
+	CalendarsService_EditGroup_FullMethodName                  = "/hlgate.v1.CalendarsService/EditGroup"
+	CalendarsService_DisableGroup_FullMethodName               = "/hlgate.v1.CalendarsService/DisableGroup"
+	CalendarsService_ValidateGroupsSlug_FullMethodName         = "/hlgate.v1.CalendarsService/ValidateGroupsSlug"
+	CalendarsService_CreateSchedule_FullMethodName             = "/hlgate.v1.CalendarsService/CreateSchedule"
+	CalendarsService_DeleteSchedule_FullMethodName             = "/hlgate.v1.CalendarsService/DeleteSchedule"
+	CalendarsService_GetScheduleById_FullMethodName            = "/hlgate.v1.CalendarsService/GetScheduleById"
+	CalendarsService_UpdateSchedule_FullMethodName             = "/hlgate.v1.CalendarsService/UpdateSchedule"
+	CalendarsService_RemoveCalendarFromSchedule_FullMethodName = "/hlgate.v1.CalendarsService/RemoveCalendarFromSchedule"
+	CalendarsService_AddCalendarToSchedule_FullMethodName      = "/hlgate.v1.CalendarsService/AddCalendarToSchedule"
+	CalendarsService_GetAllSchedules_FullMethodName            = "/hlgate.v1.CalendarsService/GetAllSchedules"
+	CalendarsService_ListEvents_FullMethodName                 = "/hlgate.v1.CalendarsService/ListEvents"
+	CalendarsService_DeleteEvent_FullMethodName                = "/hlgate.v1.CalendarsService/DeleteEvent"
 )
 
 // CalendarsServiceClient is the client API for CalendarsService service.
@@ -70,8 +78,17 @@ type CalendarsServiceClient interface {
 	// ListCalendars lists the location's calendars (upstream GET /calendars/,
 	// which returns every calendar at once; hlgate pages that list).
 	ListCalendars(ctx context.Context, in *ListCalendarsRequest, opts ...grpc.CallOption) (*ListCalendarsResponse, error)
+	// CreateCalendar calls POST /calendars/ (create-calendar). Create Calendar:
+	// Create calendar in a location.
+	CreateCalendar(ctx context.Context, in *CreateCalendarRequest, opts ...grpc.CallOption) (*CreateCalendarResponse, error)
+	// DeleteCalendar calls DELETE /calendars/{calendarId} (delete-calendar).
+	// Delete Calendar: Delete calendar by ID.
+	DeleteCalendar(ctx context.Context, in *DeleteCalendarRequest, opts ...grpc.CallOption) (*DeleteCalendarResponse, error)
 	// GetCalendar returns one calendar (upstream GET /calendars/{calendarId}).
 	GetCalendar(ctx context.Context, in *GetCalendarRequest, opts ...grpc.CallOption) (*GetCalendarResponse, error)
+	// UpdateCalendar calls PUT /calendars/{calendarId} (update-calendar).
+	// Update Calendar: Update calendar by ID.
+	UpdateCalendar(ctx context.Context, in *UpdateCalendarRequest, opts ...grpc.CallOption) (*UpdateCalendarResponse, error)
 	// GetFreeSlots returns the bookable slots of a calendar that start in the
 	// half-open window [start_time, end_time) of at most 31 days, grouped by
 	// day (upstream GET /calendars/{calendarId}/free-slots). A slot starting
@@ -94,6 +111,9 @@ type CalendarsServiceClient interface {
 	// /calendars/appointments/{appointmentId}/notes/{noteId}
 	// (update-appointment-note). Update Note.
 	UpdateAppointmentNote(ctx context.Context, in *UpdateAppointmentNoteRequest, opts ...grpc.CallOption) (*UpdateAppointmentNoteResponse, error)
+	// GetBlockedSlots calls GET /calendars/blocked-slots (get-blocked-slots).
+	// Get Blocked Slots.
+	GetBlockedSlots(ctx context.Context, in *GetBlockedSlotsRequest, opts ...grpc.CallOption) (*GetBlockedSlotsResponse, error)
 	// CreateBlockSlot calls POST /calendars/events/block-slots
 	// (create-block-slot). Create Block Slot: Create block slot.
 	CreateBlockSlot(ctx context.Context, in *CreateBlockSlotRequest, opts ...grpc.CallOption) (*CreateBlockSlotResponse, error)
@@ -112,6 +132,13 @@ type CalendarsServiceClient interface {
 	// EditGroup calls PUT /calendars/groups/{groupId} (edit-group). Update
 	// Group: Update Group by group ID.
 	EditGroup(ctx context.Context, in *EditGroupRequest, opts ...grpc.CallOption) (*EditGroupResponse, error)
+	// DisableGroup calls PUT /calendars/groups/{groupId}/status
+	// (disable-group). Disable Group.
+	DisableGroup(ctx context.Context, in *DisableGroupRequest, opts ...grpc.CallOption) (*DisableGroupResponse, error)
+	// ValidateGroupsSlug calls POST /calendars/groups/validate-slug
+	// (validate-groups-slug). Validate group slug: Validate if group slug is
+	// available or not.
+	ValidateGroupsSlug(ctx context.Context, in *ValidateGroupsSlugRequest, opts ...grpc.CallOption) (*ValidateGroupsSlugResponse, error)
 	// CreateSchedule calls POST /calendars/schedules (createSchedule). Create
 	// user availability schedule: Create new schedule with specified rules,
 	// timezone, location, user and calendar associations.
@@ -129,6 +156,18 @@ type CalendarsServiceClient interface {
 	// updating its rules, timezone, and name All fields are optional - only
 	// provided fields will be updated.
 	UpdateSchedule(ctx context.Context, in *UpdateScheduleRequest, opts ...grpc.CallOption) (*UpdateScheduleResponse, error)
+	// RemoveCalendarFromSchedule calls DELETE
+	// /calendars/schedules/{id}/associations/{calendarId}
+	// (remove-calendar-from-schedule). Remove user availability schedule from a
+	// calendar: Removes the association between a team calendar and the given
+	// schedule by removing the calendarId from the schedule.
+	RemoveCalendarFromSchedule(ctx context.Context, in *RemoveCalendarFromScheduleRequest, opts ...grpc.CallOption) (*RemoveCalendarFromScheduleResponse, error)
+	// AddCalendarToSchedule calls PUT
+	// /calendars/schedules/{id}/associations/{calendarId}
+	// (add-calendar-to-schedule). Apply user availability schedule to a
+	// calendar: Associates a calendar with the given schedule by adding the
+	// calendarId to a schedule.
+	AddCalendarToSchedule(ctx context.Context, in *AddCalendarToScheduleRequest, opts ...grpc.CallOption) (*AddCalendarToScheduleResponse, error)
 	// GetAllSchedules calls GET /calendars/schedules/search (getAllSchedules).
 	// List user availability schedule: Retrieve user availability schedules
 	// based on various filters including location, calendar, and user.
@@ -193,10 +232,40 @@ func (c *calendarsServiceClient) ListCalendars(ctx context.Context, in *ListCale
 	return out, nil
 }
 
+func (c *calendarsServiceClient) CreateCalendar(ctx context.Context, in *CreateCalendarRequest, opts ...grpc.CallOption) (*CreateCalendarResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCalendarResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_CreateCalendar_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) DeleteCalendar(ctx context.Context, in *DeleteCalendarRequest, opts ...grpc.CallOption) (*DeleteCalendarResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteCalendarResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_DeleteCalendar_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *calendarsServiceClient) GetCalendar(ctx context.Context, in *GetCalendarRequest, opts ...grpc.CallOption) (*GetCalendarResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetCalendarResponse)
 	err := c.cc.Invoke(ctx, CalendarsService_GetCalendar_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) UpdateCalendar(ctx context.Context, in *UpdateCalendarRequest, opts ...grpc.CallOption) (*UpdateCalendarResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateCalendarResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_UpdateCalendar_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -247,6 +316,16 @@ func (c *calendarsServiceClient) UpdateAppointmentNote(ctx context.Context, in *
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UpdateAppointmentNoteResponse)
 	err := c.cc.Invoke(ctx, CalendarsService_UpdateAppointmentNote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) GetBlockedSlots(ctx context.Context, in *GetBlockedSlotsRequest, opts ...grpc.CallOption) (*GetBlockedSlotsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetBlockedSlotsResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_GetBlockedSlots_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -313,6 +392,26 @@ func (c *calendarsServiceClient) EditGroup(ctx context.Context, in *EditGroupReq
 	return out, nil
 }
 
+func (c *calendarsServiceClient) DisableGroup(ctx context.Context, in *DisableGroupRequest, opts ...grpc.CallOption) (*DisableGroupResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DisableGroupResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_DisableGroup_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) ValidateGroupsSlug(ctx context.Context, in *ValidateGroupsSlugRequest, opts ...grpc.CallOption) (*ValidateGroupsSlugResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ValidateGroupsSlugResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_ValidateGroupsSlug_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *calendarsServiceClient) CreateSchedule(ctx context.Context, in *CreateScheduleRequest, opts ...grpc.CallOption) (*CreateScheduleResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateScheduleResponse)
@@ -347,6 +446,26 @@ func (c *calendarsServiceClient) UpdateSchedule(ctx context.Context, in *UpdateS
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UpdateScheduleResponse)
 	err := c.cc.Invoke(ctx, CalendarsService_UpdateSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) RemoveCalendarFromSchedule(ctx context.Context, in *RemoveCalendarFromScheduleRequest, opts ...grpc.CallOption) (*RemoveCalendarFromScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveCalendarFromScheduleResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_RemoveCalendarFromSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) AddCalendarToSchedule(ctx context.Context, in *AddCalendarToScheduleRequest, opts ...grpc.CallOption) (*AddCalendarToScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddCalendarToScheduleResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_AddCalendarToSchedule_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -403,8 +522,17 @@ type CalendarsServiceServer interface {
 	// ListCalendars lists the location's calendars (upstream GET /calendars/,
 	// which returns every calendar at once; hlgate pages that list).
 	ListCalendars(context.Context, *ListCalendarsRequest) (*ListCalendarsResponse, error)
+	// CreateCalendar calls POST /calendars/ (create-calendar). Create Calendar:
+	// Create calendar in a location.
+	CreateCalendar(context.Context, *CreateCalendarRequest) (*CreateCalendarResponse, error)
+	// DeleteCalendar calls DELETE /calendars/{calendarId} (delete-calendar).
+	// Delete Calendar: Delete calendar by ID.
+	DeleteCalendar(context.Context, *DeleteCalendarRequest) (*DeleteCalendarResponse, error)
 	// GetCalendar returns one calendar (upstream GET /calendars/{calendarId}).
 	GetCalendar(context.Context, *GetCalendarRequest) (*GetCalendarResponse, error)
+	// UpdateCalendar calls PUT /calendars/{calendarId} (update-calendar).
+	// Update Calendar: Update calendar by ID.
+	UpdateCalendar(context.Context, *UpdateCalendarRequest) (*UpdateCalendarResponse, error)
 	// GetFreeSlots returns the bookable slots of a calendar that start in the
 	// half-open window [start_time, end_time) of at most 31 days, grouped by
 	// day (upstream GET /calendars/{calendarId}/free-slots). A slot starting
@@ -427,6 +555,9 @@ type CalendarsServiceServer interface {
 	// /calendars/appointments/{appointmentId}/notes/{noteId}
 	// (update-appointment-note). Update Note.
 	UpdateAppointmentNote(context.Context, *UpdateAppointmentNoteRequest) (*UpdateAppointmentNoteResponse, error)
+	// GetBlockedSlots calls GET /calendars/blocked-slots (get-blocked-slots).
+	// Get Blocked Slots.
+	GetBlockedSlots(context.Context, *GetBlockedSlotsRequest) (*GetBlockedSlotsResponse, error)
 	// CreateBlockSlot calls POST /calendars/events/block-slots
 	// (create-block-slot). Create Block Slot: Create block slot.
 	CreateBlockSlot(context.Context, *CreateBlockSlotRequest) (*CreateBlockSlotResponse, error)
@@ -445,6 +576,13 @@ type CalendarsServiceServer interface {
 	// EditGroup calls PUT /calendars/groups/{groupId} (edit-group). Update
 	// Group: Update Group by group ID.
 	EditGroup(context.Context, *EditGroupRequest) (*EditGroupResponse, error)
+	// DisableGroup calls PUT /calendars/groups/{groupId}/status
+	// (disable-group). Disable Group.
+	DisableGroup(context.Context, *DisableGroupRequest) (*DisableGroupResponse, error)
+	// ValidateGroupsSlug calls POST /calendars/groups/validate-slug
+	// (validate-groups-slug). Validate group slug: Validate if group slug is
+	// available or not.
+	ValidateGroupsSlug(context.Context, *ValidateGroupsSlugRequest) (*ValidateGroupsSlugResponse, error)
 	// CreateSchedule calls POST /calendars/schedules (createSchedule). Create
 	// user availability schedule: Create new schedule with specified rules,
 	// timezone, location, user and calendar associations.
@@ -462,6 +600,18 @@ type CalendarsServiceServer interface {
 	// updating its rules, timezone, and name All fields are optional - only
 	// provided fields will be updated.
 	UpdateSchedule(context.Context, *UpdateScheduleRequest) (*UpdateScheduleResponse, error)
+	// RemoveCalendarFromSchedule calls DELETE
+	// /calendars/schedules/{id}/associations/{calendarId}
+	// (remove-calendar-from-schedule). Remove user availability schedule from a
+	// calendar: Removes the association between a team calendar and the given
+	// schedule by removing the calendarId from the schedule.
+	RemoveCalendarFromSchedule(context.Context, *RemoveCalendarFromScheduleRequest) (*RemoveCalendarFromScheduleResponse, error)
+	// AddCalendarToSchedule calls PUT
+	// /calendars/schedules/{id}/associations/{calendarId}
+	// (add-calendar-to-schedule). Apply user availability schedule to a
+	// calendar: Associates a calendar with the given schedule by adding the
+	// calendarId to a schedule.
+	AddCalendarToSchedule(context.Context, *AddCalendarToScheduleRequest) (*AddCalendarToScheduleResponse, error)
 	// GetAllSchedules calls GET /calendars/schedules/search (getAllSchedules).
 	// List user availability schedule: Retrieve user availability schedules
 	// based on various filters including location, calendar, and user.
@@ -498,8 +648,17 @@ func (UnimplementedCalendarsServiceServer) UpdateAppointment(context.Context, *U
 func (UnimplementedCalendarsServiceServer) ListCalendars(context.Context, *ListCalendarsRequest) (*ListCalendarsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCalendars not implemented")
 }
+func (UnimplementedCalendarsServiceServer) CreateCalendar(context.Context, *CreateCalendarRequest) (*CreateCalendarResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCalendar not implemented")
+}
+func (UnimplementedCalendarsServiceServer) DeleteCalendar(context.Context, *DeleteCalendarRequest) (*DeleteCalendarResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteCalendar not implemented")
+}
 func (UnimplementedCalendarsServiceServer) GetCalendar(context.Context, *GetCalendarRequest) (*GetCalendarResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCalendar not implemented")
+}
+func (UnimplementedCalendarsServiceServer) UpdateCalendar(context.Context, *UpdateCalendarRequest) (*UpdateCalendarResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateCalendar not implemented")
 }
 func (UnimplementedCalendarsServiceServer) GetFreeSlots(context.Context, *GetFreeSlotsRequest) (*GetFreeSlotsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetFreeSlots not implemented")
@@ -515,6 +674,9 @@ func (UnimplementedCalendarsServiceServer) DeleteAppointmentNote(context.Context
 }
 func (UnimplementedCalendarsServiceServer) UpdateAppointmentNote(context.Context, *UpdateAppointmentNoteRequest) (*UpdateAppointmentNoteResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateAppointmentNote not implemented")
+}
+func (UnimplementedCalendarsServiceServer) GetBlockedSlots(context.Context, *GetBlockedSlotsRequest) (*GetBlockedSlotsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBlockedSlots not implemented")
 }
 func (UnimplementedCalendarsServiceServer) CreateBlockSlot(context.Context, *CreateBlockSlotRequest) (*CreateBlockSlotResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateBlockSlot not implemented")
@@ -534,6 +696,12 @@ func (UnimplementedCalendarsServiceServer) DeleteGroup(context.Context, *DeleteG
 func (UnimplementedCalendarsServiceServer) EditGroup(context.Context, *EditGroupRequest) (*EditGroupResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method EditGroup not implemented")
 }
+func (UnimplementedCalendarsServiceServer) DisableGroup(context.Context, *DisableGroupRequest) (*DisableGroupResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DisableGroup not implemented")
+}
+func (UnimplementedCalendarsServiceServer) ValidateGroupsSlug(context.Context, *ValidateGroupsSlugRequest) (*ValidateGroupsSlugResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ValidateGroupsSlug not implemented")
+}
 func (UnimplementedCalendarsServiceServer) CreateSchedule(context.Context, *CreateScheduleRequest) (*CreateScheduleResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateSchedule not implemented")
 }
@@ -545,6 +713,12 @@ func (UnimplementedCalendarsServiceServer) GetScheduleById(context.Context, *Get
 }
 func (UnimplementedCalendarsServiceServer) UpdateSchedule(context.Context, *UpdateScheduleRequest) (*UpdateScheduleResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateSchedule not implemented")
+}
+func (UnimplementedCalendarsServiceServer) RemoveCalendarFromSchedule(context.Context, *RemoveCalendarFromScheduleRequest) (*RemoveCalendarFromScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveCalendarFromSchedule not implemented")
+}
+func (UnimplementedCalendarsServiceServer) AddCalendarToSchedule(context.Context, *AddCalendarToScheduleRequest) (*AddCalendarToScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddCalendarToSchedule not implemented")
 }
 func (UnimplementedCalendarsServiceServer) GetAllSchedules(context.Context, *GetAllSchedulesRequest) (*GetAllSchedulesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetAllSchedules not implemented")
@@ -648,6 +822,42 @@ func _CalendarsService_ListCalendars_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CalendarsService_CreateCalendar_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCalendarRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).CreateCalendar(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_CreateCalendar_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).CreateCalendar(ctx, req.(*CreateCalendarRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_DeleteCalendar_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteCalendarRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).DeleteCalendar(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_DeleteCalendar_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).DeleteCalendar(ctx, req.(*DeleteCalendarRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CalendarsService_GetCalendar_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetCalendarRequest)
 	if err := dec(in); err != nil {
@@ -662,6 +872,24 @@ func _CalendarsService_GetCalendar_Handler(srv interface{}, ctx context.Context,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(CalendarsServiceServer).GetCalendar(ctx, req.(*GetCalendarRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_UpdateCalendar_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCalendarRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).UpdateCalendar(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_UpdateCalendar_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).UpdateCalendar(ctx, req.(*UpdateCalendarRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -752,6 +980,24 @@ func _CalendarsService_UpdateAppointmentNote_Handler(srv interface{}, ctx contex
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(CalendarsServiceServer).UpdateAppointmentNote(ctx, req.(*UpdateAppointmentNoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_GetBlockedSlots_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBlockedSlotsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).GetBlockedSlots(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_GetBlockedSlots_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).GetBlockedSlots(ctx, req.(*GetBlockedSlotsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -864,6 +1110,42 @@ func _CalendarsService_EditGroup_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CalendarsService_DisableGroup_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DisableGroupRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).DisableGroup(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_DisableGroup_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).DisableGroup(ctx, req.(*DisableGroupRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_ValidateGroupsSlug_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ValidateGroupsSlugRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).ValidateGroupsSlug(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_ValidateGroupsSlug_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).ValidateGroupsSlug(ctx, req.(*ValidateGroupsSlugRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CalendarsService_CreateSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateScheduleRequest)
 	if err := dec(in); err != nil {
@@ -932,6 +1214,42 @@ func _CalendarsService_UpdateSchedule_Handler(srv interface{}, ctx context.Conte
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(CalendarsServiceServer).UpdateSchedule(ctx, req.(*UpdateScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_RemoveCalendarFromSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveCalendarFromScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).RemoveCalendarFromSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_RemoveCalendarFromSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).RemoveCalendarFromSchedule(ctx, req.(*RemoveCalendarFromScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_AddCalendarToSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddCalendarToScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).AddCalendarToSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_AddCalendarToSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).AddCalendarToSchedule(ctx, req.(*AddCalendarToScheduleRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1014,8 +1332,20 @@ var CalendarsService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _CalendarsService_ListCalendars_Handler,
 		},
 		{
+			MethodName: "CreateCalendar",
+			Handler:    _CalendarsService_CreateCalendar_Handler,
+		},
+		{
+			MethodName: "DeleteCalendar",
+			Handler:    _CalendarsService_DeleteCalendar_Handler,
+		},
+		{
 			MethodName: "GetCalendar",
 			Handler:    _CalendarsService_GetCalendar_Handler,
+		},
+		{
+			MethodName: "UpdateCalendar",
+			Handler:    _CalendarsService_UpdateCalendar_Handler,
 		},
 		{
 			MethodName: "GetFreeSlots",
@@ -1036,6 +1366,10 @@ var CalendarsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateAppointmentNote",
 			Handler:    _CalendarsService_UpdateAppointmentNote_Handler,
+		},
+		{
+			MethodName: "GetBlockedSlots",
+			Handler:    _CalendarsService_GetBlockedSlots_Handler,
 		},
 		{
 			MethodName: "CreateBlockSlot",
@@ -1062,6 +1396,14 @@ var CalendarsService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _CalendarsService_EditGroup_Handler,
 		},
 		{
+			MethodName: "DisableGroup",
+			Handler:    _CalendarsService_DisableGroup_Handler,
+		},
+		{
+			MethodName: "ValidateGroupsSlug",
+			Handler:    _CalendarsService_ValidateGroupsSlug_Handler,
+		},
+		{
 			MethodName: "CreateSchedule",
 			Handler:    _CalendarsService_CreateSchedule_Handler,
 		},
@@ -1076,6 +1418,14 @@ var CalendarsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateSchedule",
 			Handler:    _CalendarsService_UpdateSchedule_Handler,
+		},
+		{
+			MethodName: "RemoveCalendarFromSchedule",
+			Handler:    _CalendarsService_RemoveCalendarFromSchedule_Handler,
+		},
+		{
+			MethodName: "AddCalendarToSchedule",
+			Handler:    _CalendarsService_AddCalendarToSchedule_Handler,
 		},
 		{
 			MethodName: "GetAllSchedules",

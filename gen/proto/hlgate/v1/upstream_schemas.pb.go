@@ -29,6 +29,1497 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// CalendarNotification is the schema CalendarNotification of HighLevel's
+// calendars document.
+type CalendarNotification struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Calendar Notification
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// HighLevel's shouldSendToContact.
+	ShouldSendToContact *bool `protobuf:"varint,2,opt,name=should_send_to_contact,json=shouldSendToContact,proto3,oneof" json:"should_send_to_contact,omitempty"`
+	// HighLevel's shouldSendToGuest.
+	ShouldSendToGuest *bool `protobuf:"varint,3,opt,name=should_send_to_guest,json=shouldSendToGuest,proto3,oneof" json:"should_send_to_guest,omitempty"`
+	// HighLevel's shouldSendToUser.
+	ShouldSendToUser *bool `protobuf:"varint,4,opt,name=should_send_to_user,json=shouldSendToUser,proto3,oneof" json:"should_send_to_user,omitempty"`
+	// HighLevel's shouldSendToSelectedUsers.
+	ShouldSendToSelectedUsers *bool `protobuf:"varint,5,opt,name=should_send_to_selected_users,json=shouldSendToSelectedUsers,proto3,oneof" json:"should_send_to_selected_users,omitempty"`
+	// Comma separated emails
+	SelectedUsers *string `protobuf:"bytes,6,opt,name=selected_users,json=selectedUsers,proto3,oneof" json:"selected_users,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CalendarNotification) Reset() {
+	*x = CalendarNotification{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CalendarNotification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CalendarNotification) ProtoMessage() {}
+
+func (x *CalendarNotification) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CalendarNotification.ProtoReflect.Descriptor instead.
+func (*CalendarNotification) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CalendarNotification) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *CalendarNotification) GetShouldSendToContact() bool {
+	if x != nil && x.ShouldSendToContact != nil {
+		return *x.ShouldSendToContact
+	}
+	return false
+}
+
+func (x *CalendarNotification) GetShouldSendToGuest() bool {
+	if x != nil && x.ShouldSendToGuest != nil {
+		return *x.ShouldSendToGuest
+	}
+	return false
+}
+
+func (x *CalendarNotification) GetShouldSendToUser() bool {
+	if x != nil && x.ShouldSendToUser != nil {
+		return *x.ShouldSendToUser
+	}
+	return false
+}
+
+func (x *CalendarNotification) GetShouldSendToSelectedUsers() bool {
+	if x != nil && x.ShouldSendToSelectedUsers != nil {
+		return *x.ShouldSendToSelectedUsers
+	}
+	return false
+}
+
+func (x *CalendarNotification) GetSelectedUsers() string {
+	if x != nil && x.SelectedUsers != nil {
+		return *x.SelectedUsers
+	}
+	return ""
+}
+
+func (x *CalendarNotification) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CalendarsTeamMember is the schema TeamMember of HighLevel's calendars
+// document.
+type CalendarsTeamMember struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's userId.
+	UserId *string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// HighLevel's priority.
+	Priority *float64 `protobuf:"fixed64,2,opt,name=priority,proto3,oneof" json:"priority,omitempty"`
+	// 🚨 Deprecated! Use `locationConfigurations.kind` instead.
+	MeetingLocationType *string `protobuf:"bytes,3,opt,name=meeting_location_type,json=meetingLocationType,proto3,oneof" json:"meeting_location_type,omitempty"`
+	// 🚨 Deprecated! Use `locationConfigurations.location` instead.
+	MeetingLocation *string `protobuf:"bytes,4,opt,name=meeting_location,json=meetingLocation,proto3,oneof" json:"meeting_location,omitempty"`
+	// Marks a user as primary. This property is required in case of collective
+	// booking calendars. Only one user can be primary.
+	IsPrimary *bool `protobuf:"varint,5,opt,name=is_primary,json=isPrimary,proto3,oneof" json:"is_primary,omitempty"`
+	// Meeting location configuration for event calendar. - *Multiple locations
+	// are allowed only when one team member is selected.* - *For **Class
+	// booking** and **Collective** calendars, only one location configuration
+	// is allowed for each team member.*
+	LocationConfigurations []*LocationConfiguration `protobuf:"bytes,6,rep,name=location_configurations,json=locationConfigurations,proto3" json:"location_configurations,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CalendarsTeamMember) Reset() {
+	*x = CalendarsTeamMember{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CalendarsTeamMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CalendarsTeamMember) ProtoMessage() {}
+
+func (x *CalendarsTeamMember) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CalendarsTeamMember.ProtoReflect.Descriptor instead.
+func (*CalendarsTeamMember) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CalendarsTeamMember) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *CalendarsTeamMember) GetPriority() float64 {
+	if x != nil && x.Priority != nil {
+		return *x.Priority
+	}
+	return 0
+}
+
+func (x *CalendarsTeamMember) GetMeetingLocationType() string {
+	if x != nil && x.MeetingLocationType != nil {
+		return *x.MeetingLocationType
+	}
+	return ""
+}
+
+func (x *CalendarsTeamMember) GetMeetingLocation() string {
+	if x != nil && x.MeetingLocation != nil {
+		return *x.MeetingLocation
+	}
+	return ""
+}
+
+func (x *CalendarsTeamMember) GetIsPrimary() bool {
+	if x != nil && x.IsPrimary != nil {
+		return *x.IsPrimary
+	}
+	return false
+}
+
+func (x *CalendarsTeamMember) GetLocationConfigurations() []*LocationConfiguration {
+	if x != nil {
+		return x.LocationConfigurations
+	}
+	return nil
+}
+
+func (x *CalendarsTeamMember) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// LocationConfiguration is the schema LocationConfiguration of HighLevel's
+// calendars document.
+type LocationConfiguration struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Type of meeting location.
+	// zoom_conference/google_conference/ms_teams_conference is not supported in
+	// event calendar type
+	Kind *string `protobuf:"bytes,1,opt,name=kind,proto3,oneof" json:"kind,omitempty"`
+	// Address for meeting location. Not applicable on "zoom_conference",
+	// "google_conference" and "ms_teams_conference" kind
+	Location *string `protobuf:"bytes,2,opt,name=location,proto3,oneof" json:"location,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocationConfiguration) Reset() {
+	*x = LocationConfiguration{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocationConfiguration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocationConfiguration) ProtoMessage() {}
+
+func (x *LocationConfiguration) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocationConfiguration.ProtoReflect.Descriptor instead.
+func (*LocationConfiguration) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *LocationConfiguration) GetKind() string {
+	if x != nil && x.Kind != nil {
+		return *x.Kind
+	}
+	return ""
+}
+
+func (x *LocationConfiguration) GetLocation() string {
+	if x != nil && x.Location != nil {
+		return *x.Location
+	}
+	return ""
+}
+
+func (x *LocationConfiguration) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// OpenHour is the schema OpenHour of HighLevel's calendars document.
+type OpenHour struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's daysOfTheWeek.
+	DaysOfTheWeek []float64 `protobuf:"fixed64,1,rep,packed,name=days_of_the_week,json=daysOfTheWeek,proto3" json:"days_of_the_week,omitempty"`
+	// HighLevel's hours.
+	Hours []*Hour `protobuf:"bytes,2,rep,name=hours,proto3" json:"hours,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenHour) Reset() {
+	*x = OpenHour{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenHour) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenHour) ProtoMessage() {}
+
+func (x *OpenHour) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenHour.ProtoReflect.Descriptor instead.
+func (*OpenHour) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *OpenHour) GetDaysOfTheWeek() []float64 {
+	if x != nil {
+		return x.DaysOfTheWeek
+	}
+	return nil
+}
+
+func (x *OpenHour) GetHours() []*Hour {
+	if x != nil {
+		return x.Hours
+	}
+	return nil
+}
+
+func (x *OpenHour) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// Hour is the schema Hour of HighLevel's calendars document.
+type Hour struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's openHour.
+	OpenHour *float64 `protobuf:"fixed64,1,opt,name=open_hour,json=openHour,proto3,oneof" json:"open_hour,omitempty"`
+	// HighLevel's openMinute.
+	OpenMinute *float64 `protobuf:"fixed64,2,opt,name=open_minute,json=openMinute,proto3,oneof" json:"open_minute,omitempty"`
+	// HighLevel's closeHour.
+	CloseHour *float64 `protobuf:"fixed64,3,opt,name=close_hour,json=closeHour,proto3,oneof" json:"close_hour,omitempty"`
+	// HighLevel's closeMinute.
+	CloseMinute *float64 `protobuf:"fixed64,4,opt,name=close_minute,json=closeMinute,proto3,oneof" json:"close_minute,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Hour) Reset() {
+	*x = Hour{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Hour) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Hour) ProtoMessage() {}
+
+func (x *Hour) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Hour.ProtoReflect.Descriptor instead.
+func (*Hour) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Hour) GetOpenHour() float64 {
+	if x != nil && x.OpenHour != nil {
+		return *x.OpenHour
+	}
+	return 0
+}
+
+func (x *Hour) GetOpenMinute() float64 {
+	if x != nil && x.OpenMinute != nil {
+		return *x.OpenMinute
+	}
+	return 0
+}
+
+func (x *Hour) GetCloseHour() float64 {
+	if x != nil && x.CloseHour != nil {
+		return *x.CloseHour
+	}
+	return 0
+}
+
+func (x *Hour) GetCloseMinute() float64 {
+	if x != nil && x.CloseMinute != nil {
+		return *x.CloseMinute
+	}
+	return 0
+}
+
+func (x *Hour) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// Recurring is the schema Recurring of HighLevel's calendars document.
+type Recurring struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's freq.
+	Freq *string `protobuf:"bytes,1,opt,name=freq,proto3,oneof" json:"freq,omitempty"`
+	// Number of recurrences
+	Count *float64 `protobuf:"fixed64,2,opt,name=count,proto3,oneof" json:"count,omitempty"`
+	// This setting contols what to do incase a recurring slot is unavailable
+	BookingOption *string `protobuf:"bytes,3,opt,name=booking_option,json=bookingOption,proto3,oneof" json:"booking_option,omitempty"`
+	// This setting contols what to do incase a recurring slot is unavailable
+	BookingOverlapDefaultStatus *string `protobuf:"bytes,4,opt,name=booking_overlap_default_status,json=bookingOverlapDefaultStatus,proto3,oneof" json:"booking_overlap_default_status,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Recurring) Reset() {
+	*x = Recurring{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Recurring) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Recurring) ProtoMessage() {}
+
+func (x *Recurring) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Recurring.ProtoReflect.Descriptor instead.
+func (*Recurring) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Recurring) GetFreq() string {
+	if x != nil && x.Freq != nil {
+		return *x.Freq
+	}
+	return ""
+}
+
+func (x *Recurring) GetCount() float64 {
+	if x != nil && x.Count != nil {
+		return *x.Count
+	}
+	return 0
+}
+
+func (x *Recurring) GetBookingOption() string {
+	if x != nil && x.BookingOption != nil {
+		return *x.BookingOption
+	}
+	return ""
+}
+
+func (x *Recurring) GetBookingOverlapDefaultStatus() string {
+	if x != nil && x.BookingOverlapDefaultStatus != nil {
+		return *x.BookingOverlapDefaultStatus
+	}
+	return ""
+}
+
+func (x *Recurring) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// Availability is the schema Availability of HighLevel's calendars document.
+type Availability struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Formulate the date string in the format of `<YYYY-MM-DD in local
+	// timezone>T00:00:00.000Z`.
+	Date *string `protobuf:"bytes,1,opt,name=date,proto3,oneof" json:"date,omitempty"`
+	// HighLevel's hours.
+	Hours []*Hour `protobuf:"bytes,2,rep,name=hours,proto3" json:"hours,omitempty"`
+	// HighLevel's deleted.
+	Deleted *bool `protobuf:"varint,3,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Availability) Reset() {
+	*x = Availability{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Availability) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Availability) ProtoMessage() {}
+
+func (x *Availability) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Availability.ProtoReflect.Descriptor instead.
+func (*Availability) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Availability) GetDate() string {
+	if x != nil && x.Date != nil {
+		return *x.Date
+	}
+	return ""
+}
+
+func (x *Availability) GetHours() []*Hour {
+	if x != nil {
+		return x.Hours
+	}
+	return nil
+}
+
+func (x *Availability) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *Availability) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// LookBusyConfiguration is the schema LookBusyConfiguration of HighLevel's
+// calendars document.
+type LookBusyConfiguration struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Apply Look Busy
+	Enabled *bool `protobuf:"varint,1,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	// Percentage of slots that will be hidden
+	LookBusyPercentage *float64 `protobuf:"fixed64,2,opt,name=look_busy_percentage,json=LookBusyPercentage,proto3,oneof" json:"look_busy_percentage,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LookBusyConfiguration) Reset() {
+	*x = LookBusyConfiguration{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LookBusyConfiguration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LookBusyConfiguration) ProtoMessage() {}
+
+func (x *LookBusyConfiguration) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LookBusyConfiguration.ProtoReflect.Descriptor instead.
+func (*LookBusyConfiguration) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *LookBusyConfiguration) GetEnabled() bool {
+	if x != nil && x.Enabled != nil {
+		return *x.Enabled
+	}
+	return false
+}
+
+func (x *LookBusyConfiguration) GetLookBusyPercentage() float64 {
+	if x != nil && x.LookBusyPercentage != nil {
+		return *x.LookBusyPercentage
+	}
+	return 0
+}
+
+func (x *LookBusyConfiguration) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CalendarDTO is the schema CalendarDTO of HighLevel's calendars document.
+type CalendarDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Should the created calendar be active or draft
+	IsActive *bool `protobuf:"varint,1,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
+	// 🚨 Deprecated! Please use 'Calendar Notifications APIs' instead.
+	Notifications []*CalendarNotification `protobuf:"bytes,2,rep,name=notifications,proto3" json:"notifications,omitempty"`
+	// HighLevel's locationId.
+	LocationId *string `protobuf:"bytes,3,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// Group Id
+	GroupId *string `protobuf:"bytes,4,opt,name=group_id,json=groupId,proto3,oneof" json:"group_id,omitempty"`
+	// Team members are for calendars of type: Round Robin, Collective, Class,
+	// Service. Personal calendar must have exactly one team member.
+	TeamMembers []*TeamMemberResponse `protobuf:"bytes,5,rep,name=team_members,json=teamMembers,proto3" json:"team_members,omitempty"`
+	// HighLevel's eventType.
+	EventType *string `protobuf:"bytes,6,opt,name=event_type,json=eventType,proto3,oneof" json:"event_type,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,7,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's description.
+	Description *string `protobuf:"bytes,8,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// HighLevel's slug.
+	Slug *string `protobuf:"bytes,9,opt,name=slug,proto3,oneof" json:"slug,omitempty"`
+	// HighLevel's widgetSlug.
+	WidgetSlug *string `protobuf:"bytes,10,opt,name=widget_slug,json=widgetSlug,proto3,oneof" json:"widget_slug,omitempty"`
+	// HighLevel's calendarType.
+	CalendarType *string `protobuf:"bytes,11,opt,name=calendar_type,json=calendarType,proto3,oneof" json:"calendar_type,omitempty"`
+	// Calendar widget type. Choose "default" for "neo" and "classic" for
+	// "classic" layout.
+	WidgetType *string `protobuf:"bytes,12,opt,name=widget_type,json=widgetType,proto3,oneof" json:"widget_type,omitempty"`
+	// HighLevel's eventTitle.
+	EventTitle *string `protobuf:"bytes,13,opt,name=event_title,json=eventTitle,proto3,oneof" json:"event_title,omitempty"`
+	// HighLevel's eventColor.
+	EventColor *string `protobuf:"bytes,14,opt,name=event_color,json=eventColor,proto3,oneof" json:"event_color,omitempty"`
+	// 🚨 Deprecated! Use `locationConfigurations.location` or
+	// `teamMembers[].locationConfigurations.location` instead.
+	MeetingLocation *string `protobuf:"bytes,15,opt,name=meeting_location,json=meetingLocation,proto3,oneof" json:"meeting_location,omitempty"`
+	// Meeting location configuration for event calendar
+	LocationConfigurations []*LocationConfigurationResponse `protobuf:"bytes,16,rep,name=location_configurations,json=locationConfigurations,proto3" json:"location_configurations,omitempty"`
+	// This controls the duration of the meeting
+	SlotDuration *float64 `protobuf:"fixed64,17,opt,name=slot_duration,json=slotDuration,proto3,oneof" json:"slot_duration,omitempty"`
+	// Unit for slot duration.
+	SlotDurationUnit *string `protobuf:"bytes,18,opt,name=slot_duration_unit,json=slotDurationUnit,proto3,oneof" json:"slot_duration_unit,omitempty"`
+	// Slot interval reflects the amount of time the between booking slots that
+	// will be shown in the calendar.
+	SlotInterval *float64 `protobuf:"fixed64,19,opt,name=slot_interval,json=slotInterval,proto3,oneof" json:"slot_interval,omitempty"`
+	// Unit for slot interval.
+	SlotIntervalUnit *string `protobuf:"bytes,20,opt,name=slot_interval_unit,json=slotIntervalUnit,proto3,oneof" json:"slot_interval_unit,omitempty"`
+	// Slot-Buffer is additional time that can be added after an appointment,
+	// allowing for extra time to wrap up
+	SlotBuffer *float64 `protobuf:"fixed64,21,opt,name=slot_buffer,json=slotBuffer,proto3,oneof" json:"slot_buffer,omitempty"`
+	// Unit for slot buffer.
+	SlotBufferUnit *string `protobuf:"bytes,22,opt,name=slot_buffer_unit,json=slotBufferUnit,proto3,oneof" json:"slot_buffer_unit,omitempty"`
+	// Pre-Buffer is additional time that can be added before an appointment,
+	// allowing for extra time to get ready
+	PreBuffer *float64 `protobuf:"fixed64,23,opt,name=pre_buffer,json=preBuffer,proto3,oneof" json:"pre_buffer,omitempty"`
+	// Unit for pre-buffer.
+	PreBufferUnit *string `protobuf:"bytes,24,opt,name=pre_buffer_unit,json=preBufferUnit,proto3,oneof" json:"pre_buffer_unit,omitempty"`
+	// Maximum bookings per slot (per user). Maximum seats per slot in case of
+	// Class Booking Calendar.
+	AppoinmentPerSlot *float64 `protobuf:"fixed64,25,opt,name=appoinment_per_slot,json=appoinmentPerSlot,proto3,oneof" json:"appoinment_per_slot,omitempty"`
+	// Number of appointments that can be booked for a given day
+	AppoinmentPerDay *float64 `protobuf:"fixed64,26,opt,name=appoinment_per_day,json=appoinmentPerDay,proto3,oneof" json:"appoinment_per_day,omitempty"`
+	// Minimum scheduling notice for events
+	AllowBookingAfter *float64 `protobuf:"fixed64,27,opt,name=allow_booking_after,json=allowBookingAfter,proto3,oneof" json:"allow_booking_after,omitempty"`
+	// Unit for minimum scheduling notice
+	AllowBookingAfterUnit *string `protobuf:"bytes,28,opt,name=allow_booking_after_unit,json=allowBookingAfterUnit,proto3,oneof" json:"allow_booking_after_unit,omitempty"`
+	// Minimum number of days/weeks/months for which to allow booking events
+	AllowBookingFor *float64 `protobuf:"fixed64,29,opt,name=allow_booking_for,json=allowBookingFor,proto3,oneof" json:"allow_booking_for,omitempty"`
+	// Unit for controlling the duration for which booking would be allowed for
+	AllowBookingForUnit *string `protobuf:"bytes,30,opt,name=allow_booking_for_unit,json=allowBookingForUnit,proto3,oneof" json:"allow_booking_for_unit,omitempty"`
+	// This is only to set the standard availability. For custom availability,
+	// use the availabilities property
+	OpenHours []*OpenHour `protobuf:"bytes,31,rep,name=open_hours,json=openHours,proto3" json:"open_hours,omitempty"`
+	// Enable recurring appointments for the calendars. Please note that only
+	// one member should be added in the calendar to enable this
+	EnableRecurring *bool `protobuf:"varint,32,opt,name=enable_recurring,json=enableRecurring,proto3,oneof" json:"enable_recurring,omitempty"`
+	// HighLevel's recurring.
+	Recurring *Recurring `protobuf:"bytes,33,opt,name=recurring,proto3" json:"recurring,omitempty"`
+	// HighLevel's formId.
+	FormId *string `protobuf:"bytes,34,opt,name=form_id,json=formId,proto3,oneof" json:"form_id,omitempty"`
+	// HighLevel's stickyContact.
+	StickyContact *bool `protobuf:"varint,35,opt,name=sticky_contact,json=stickyContact,proto3,oneof" json:"sticky_contact,omitempty"`
+	// HighLevel's isLivePaymentMode.
+	IsLivePaymentMode *bool `protobuf:"varint,36,opt,name=is_live_payment_mode,json=isLivePaymentMode,proto3,oneof" json:"is_live_payment_mode,omitempty"`
+	// HighLevel's autoConfirm.
+	AutoConfirm *bool `protobuf:"varint,37,opt,name=auto_confirm,json=autoConfirm,proto3,oneof" json:"auto_confirm,omitempty"`
+	// HighLevel's shouldSendAlertEmailsToAssignedMember.
+	ShouldSendAlertEmailsToAssignedMember *bool `protobuf:"varint,38,opt,name=should_send_alert_emails_to_assigned_member,json=shouldSendAlertEmailsToAssignedMember,proto3,oneof" json:"should_send_alert_emails_to_assigned_member,omitempty"`
+	// HighLevel's alertEmail.
+	AlertEmail *string `protobuf:"bytes,39,opt,name=alert_email,json=alertEmail,proto3,oneof" json:"alert_email,omitempty"`
+	// HighLevel's googleInvitationEmails.
+	GoogleInvitationEmails *bool `protobuf:"varint,40,opt,name=google_invitation_emails,json=googleInvitationEmails,proto3,oneof" json:"google_invitation_emails,omitempty"`
+	// HighLevel's allowReschedule.
+	AllowReschedule *bool `protobuf:"varint,41,opt,name=allow_reschedule,json=allowReschedule,proto3,oneof" json:"allow_reschedule,omitempty"`
+	// HighLevel's allowCancellation.
+	AllowCancellation *bool `protobuf:"varint,42,opt,name=allow_cancellation,json=allowCancellation,proto3,oneof" json:"allow_cancellation,omitempty"`
+	// HighLevel's shouldAssignContactToTeamMember.
+	ShouldAssignContactToTeamMember *bool `protobuf:"varint,43,opt,name=should_assign_contact_to_team_member,json=shouldAssignContactToTeamMember,proto3,oneof" json:"should_assign_contact_to_team_member,omitempty"`
+	// HighLevel's shouldSkipAssigningContactForExisting.
+	ShouldSkipAssigningContactForExisting *bool `protobuf:"varint,44,opt,name=should_skip_assigning_contact_for_existing,json=shouldSkipAssigningContactForExisting,proto3,oneof" json:"should_skip_assigning_contact_for_existing,omitempty"`
+	// HighLevel's notes.
+	Notes *string `protobuf:"bytes,45,opt,name=notes,proto3,oneof" json:"notes,omitempty"`
+	// HighLevel's pixelId.
+	PixelId *string `protobuf:"bytes,46,opt,name=pixel_id,json=pixelId,proto3,oneof" json:"pixel_id,omitempty"`
+	// HighLevel's formSubmitType.
+	FormSubmitType *string `protobuf:"bytes,47,opt,name=form_submit_type,json=formSubmitType,proto3,oneof" json:"form_submit_type,omitempty"`
+	// HighLevel's formSubmitRedirectURL.
+	FormSubmitRedirectUrl *string `protobuf:"bytes,48,opt,name=form_submit_redirect_url,json=formSubmitRedirectURL,proto3,oneof" json:"form_submit_redirect_url,omitempty"`
+	// HighLevel's formSubmitThanksMessage.
+	FormSubmitThanksMessage *string `protobuf:"bytes,49,opt,name=form_submit_thanks_message,json=formSubmitThanksMessage,proto3,oneof" json:"form_submit_thanks_message,omitempty"`
+	// Determines which availability type to consider: - **1**: Only custom
+	// availabilities will be used. - **0**: Only open hours will be used. -
+	// **null**: Both custom availabilities and open hours will be considered.
+	AvailabilityType *float64 `protobuf:"fixed64,50,opt,name=availability_type,json=availabilityType,proto3,oneof" json:"availability_type,omitempty"`
+	// This is only to set the custom availability. For standard availability,
+	// use the openHours property
+	Availabilities []*Availability `protobuf:"bytes,51,rep,name=availabilities,proto3" json:"availabilities,omitempty"`
+	// HighLevel's guestType.
+	GuestType *string `protobuf:"bytes,52,opt,name=guest_type,json=guestType,proto3,oneof" json:"guest_type,omitempty"`
+	// HighLevel's consentLabel.
+	ConsentLabel *string `protobuf:"bytes,53,opt,name=consent_label,json=consentLabel,proto3,oneof" json:"consent_label,omitempty"`
+	// HighLevel's calendarCoverImage.
+	CalendarCoverImage *string `protobuf:"bytes,54,opt,name=calendar_cover_image,json=calendarCoverImage,proto3,oneof" json:"calendar_cover_image,omitempty"`
+	// Look Busy Configuration
+	LookBusyConfig *LookBusyConfiguration `protobuf:"bytes,55,opt,name=look_busy_config,json=lookBusyConfig,proto3" json:"look_busy_config,omitempty"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,56,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,57,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CalendarDTO) Reset() {
+	*x = CalendarDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CalendarDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CalendarDTO) ProtoMessage() {}
+
+func (x *CalendarDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CalendarDTO.ProtoReflect.Descriptor instead.
+func (*CalendarDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CalendarDTO) GetIsActive() bool {
+	if x != nil && x.IsActive != nil {
+		return *x.IsActive
+	}
+	return false
+}
+
+func (x *CalendarDTO) GetNotifications() []*CalendarNotification {
+	if x != nil {
+		return x.Notifications
+	}
+	return nil
+}
+
+func (x *CalendarDTO) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetGroupId() string {
+	if x != nil && x.GroupId != nil {
+		return *x.GroupId
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetTeamMembers() []*TeamMemberResponse {
+	if x != nil {
+		return x.TeamMembers
+	}
+	return nil
+}
+
+func (x *CalendarDTO) GetEventType() string {
+	if x != nil && x.EventType != nil {
+		return *x.EventType
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetSlug() string {
+	if x != nil && x.Slug != nil {
+		return *x.Slug
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetWidgetSlug() string {
+	if x != nil && x.WidgetSlug != nil {
+		return *x.WidgetSlug
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetCalendarType() string {
+	if x != nil && x.CalendarType != nil {
+		return *x.CalendarType
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetWidgetType() string {
+	if x != nil && x.WidgetType != nil {
+		return *x.WidgetType
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetEventTitle() string {
+	if x != nil && x.EventTitle != nil {
+		return *x.EventTitle
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetEventColor() string {
+	if x != nil && x.EventColor != nil {
+		return *x.EventColor
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetMeetingLocation() string {
+	if x != nil && x.MeetingLocation != nil {
+		return *x.MeetingLocation
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetLocationConfigurations() []*LocationConfigurationResponse {
+	if x != nil {
+		return x.LocationConfigurations
+	}
+	return nil
+}
+
+func (x *CalendarDTO) GetSlotDuration() float64 {
+	if x != nil && x.SlotDuration != nil {
+		return *x.SlotDuration
+	}
+	return 0
+}
+
+func (x *CalendarDTO) GetSlotDurationUnit() string {
+	if x != nil && x.SlotDurationUnit != nil {
+		return *x.SlotDurationUnit
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetSlotInterval() float64 {
+	if x != nil && x.SlotInterval != nil {
+		return *x.SlotInterval
+	}
+	return 0
+}
+
+func (x *CalendarDTO) GetSlotIntervalUnit() string {
+	if x != nil && x.SlotIntervalUnit != nil {
+		return *x.SlotIntervalUnit
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetSlotBuffer() float64 {
+	if x != nil && x.SlotBuffer != nil {
+		return *x.SlotBuffer
+	}
+	return 0
+}
+
+func (x *CalendarDTO) GetSlotBufferUnit() string {
+	if x != nil && x.SlotBufferUnit != nil {
+		return *x.SlotBufferUnit
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetPreBuffer() float64 {
+	if x != nil && x.PreBuffer != nil {
+		return *x.PreBuffer
+	}
+	return 0
+}
+
+func (x *CalendarDTO) GetPreBufferUnit() string {
+	if x != nil && x.PreBufferUnit != nil {
+		return *x.PreBufferUnit
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetAppoinmentPerSlot() float64 {
+	if x != nil && x.AppoinmentPerSlot != nil {
+		return *x.AppoinmentPerSlot
+	}
+	return 0
+}
+
+func (x *CalendarDTO) GetAppoinmentPerDay() float64 {
+	if x != nil && x.AppoinmentPerDay != nil {
+		return *x.AppoinmentPerDay
+	}
+	return 0
+}
+
+func (x *CalendarDTO) GetAllowBookingAfter() float64 {
+	if x != nil && x.AllowBookingAfter != nil {
+		return *x.AllowBookingAfter
+	}
+	return 0
+}
+
+func (x *CalendarDTO) GetAllowBookingAfterUnit() string {
+	if x != nil && x.AllowBookingAfterUnit != nil {
+		return *x.AllowBookingAfterUnit
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetAllowBookingFor() float64 {
+	if x != nil && x.AllowBookingFor != nil {
+		return *x.AllowBookingFor
+	}
+	return 0
+}
+
+func (x *CalendarDTO) GetAllowBookingForUnit() string {
+	if x != nil && x.AllowBookingForUnit != nil {
+		return *x.AllowBookingForUnit
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetOpenHours() []*OpenHour {
+	if x != nil {
+		return x.OpenHours
+	}
+	return nil
+}
+
+func (x *CalendarDTO) GetEnableRecurring() bool {
+	if x != nil && x.EnableRecurring != nil {
+		return *x.EnableRecurring
+	}
+	return false
+}
+
+func (x *CalendarDTO) GetRecurring() *Recurring {
+	if x != nil {
+		return x.Recurring
+	}
+	return nil
+}
+
+func (x *CalendarDTO) GetFormId() string {
+	if x != nil && x.FormId != nil {
+		return *x.FormId
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetStickyContact() bool {
+	if x != nil && x.StickyContact != nil {
+		return *x.StickyContact
+	}
+	return false
+}
+
+func (x *CalendarDTO) GetIsLivePaymentMode() bool {
+	if x != nil && x.IsLivePaymentMode != nil {
+		return *x.IsLivePaymentMode
+	}
+	return false
+}
+
+func (x *CalendarDTO) GetAutoConfirm() bool {
+	if x != nil && x.AutoConfirm != nil {
+		return *x.AutoConfirm
+	}
+	return false
+}
+
+func (x *CalendarDTO) GetShouldSendAlertEmailsToAssignedMember() bool {
+	if x != nil && x.ShouldSendAlertEmailsToAssignedMember != nil {
+		return *x.ShouldSendAlertEmailsToAssignedMember
+	}
+	return false
+}
+
+func (x *CalendarDTO) GetAlertEmail() string {
+	if x != nil && x.AlertEmail != nil {
+		return *x.AlertEmail
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetGoogleInvitationEmails() bool {
+	if x != nil && x.GoogleInvitationEmails != nil {
+		return *x.GoogleInvitationEmails
+	}
+	return false
+}
+
+func (x *CalendarDTO) GetAllowReschedule() bool {
+	if x != nil && x.AllowReschedule != nil {
+		return *x.AllowReschedule
+	}
+	return false
+}
+
+func (x *CalendarDTO) GetAllowCancellation() bool {
+	if x != nil && x.AllowCancellation != nil {
+		return *x.AllowCancellation
+	}
+	return false
+}
+
+func (x *CalendarDTO) GetShouldAssignContactToTeamMember() bool {
+	if x != nil && x.ShouldAssignContactToTeamMember != nil {
+		return *x.ShouldAssignContactToTeamMember
+	}
+	return false
+}
+
+func (x *CalendarDTO) GetShouldSkipAssigningContactForExisting() bool {
+	if x != nil && x.ShouldSkipAssigningContactForExisting != nil {
+		return *x.ShouldSkipAssigningContactForExisting
+	}
+	return false
+}
+
+func (x *CalendarDTO) GetNotes() string {
+	if x != nil && x.Notes != nil {
+		return *x.Notes
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetPixelId() string {
+	if x != nil && x.PixelId != nil {
+		return *x.PixelId
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetFormSubmitType() string {
+	if x != nil && x.FormSubmitType != nil {
+		return *x.FormSubmitType
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetFormSubmitRedirectUrl() string {
+	if x != nil && x.FormSubmitRedirectUrl != nil {
+		return *x.FormSubmitRedirectUrl
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetFormSubmitThanksMessage() string {
+	if x != nil && x.FormSubmitThanksMessage != nil {
+		return *x.FormSubmitThanksMessage
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetAvailabilityType() float64 {
+	if x != nil && x.AvailabilityType != nil {
+		return *x.AvailabilityType
+	}
+	return 0
+}
+
+func (x *CalendarDTO) GetAvailabilities() []*Availability {
+	if x != nil {
+		return x.Availabilities
+	}
+	return nil
+}
+
+func (x *CalendarDTO) GetGuestType() string {
+	if x != nil && x.GuestType != nil {
+		return *x.GuestType
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetConsentLabel() string {
+	if x != nil && x.ConsentLabel != nil {
+		return *x.ConsentLabel
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetCalendarCoverImage() string {
+	if x != nil && x.CalendarCoverImage != nil {
+		return *x.CalendarCoverImage
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetLookBusyConfig() *LookBusyConfiguration {
+	if x != nil {
+		return x.LookBusyConfig
+	}
+	return nil
+}
+
+func (x *CalendarDTO) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CalendarDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// TeamMemberResponse is the schema TeamMemberResponse of HighLevel's
+// calendars document.
+type TeamMemberResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's userId.
+	UserId *string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// HighLevel's priority.
+	Priority *float64 `protobuf:"fixed64,2,opt,name=priority,proto3,oneof" json:"priority,omitempty"`
+	// 🚨 Deprecated! Use `locationConfigurations.kind` instead.
+	MeetingLocationType *string `protobuf:"bytes,3,opt,name=meeting_location_type,json=meetingLocationType,proto3,oneof" json:"meeting_location_type,omitempty"`
+	// 🚨 Deprecated! Use `locationConfigurations.location` instead.
+	MeetingLocation *string `protobuf:"bytes,4,opt,name=meeting_location,json=meetingLocation,proto3,oneof" json:"meeting_location,omitempty"`
+	// Marks a user as primary. This property is required in case of collective
+	// booking calendars. Only one user can be primary.
+	IsPrimary *bool `protobuf:"varint,5,opt,name=is_primary,json=isPrimary,proto3,oneof" json:"is_primary,omitempty"`
+	// Meeting location configurations
+	LocationConfigurations []*LocationConfigurationResponse `protobuf:"bytes,6,rep,name=location_configurations,json=locationConfigurations,proto3" json:"location_configurations,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TeamMemberResponse) Reset() {
+	*x = TeamMemberResponse{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TeamMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TeamMemberResponse) ProtoMessage() {}
+
+func (x *TeamMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TeamMemberResponse.ProtoReflect.Descriptor instead.
+func (*TeamMemberResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *TeamMemberResponse) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *TeamMemberResponse) GetPriority() float64 {
+	if x != nil && x.Priority != nil {
+		return *x.Priority
+	}
+	return 0
+}
+
+func (x *TeamMemberResponse) GetMeetingLocationType() string {
+	if x != nil && x.MeetingLocationType != nil {
+		return *x.MeetingLocationType
+	}
+	return ""
+}
+
+func (x *TeamMemberResponse) GetMeetingLocation() string {
+	if x != nil && x.MeetingLocation != nil {
+		return *x.MeetingLocation
+	}
+	return ""
+}
+
+func (x *TeamMemberResponse) GetIsPrimary() bool {
+	if x != nil && x.IsPrimary != nil {
+		return *x.IsPrimary
+	}
+	return false
+}
+
+func (x *TeamMemberResponse) GetLocationConfigurations() []*LocationConfigurationResponse {
+	if x != nil {
+		return x.LocationConfigurations
+	}
+	return nil
+}
+
+func (x *TeamMemberResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// LocationConfigurationResponse is the schema LocationConfigurationResponse
+// of HighLevel's calendars document.
+type LocationConfigurationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Type of meeting location.
+	// zoom_conference/google_conference/ms_teams_conference is not supported in
+	// event calendar type
+	Kind *string `protobuf:"bytes,1,opt,name=kind,proto3,oneof" json:"kind,omitempty"`
+	// Address for meeting location. Not applicable on "zoom_conference",
+	// "google_conference" and "ms_teams_conference" kind
+	Location *string `protobuf:"bytes,2,opt,name=location,proto3,oneof" json:"location,omitempty"`
+	// Unique ID used to select a specific meeting location
+	MeetingId *string `protobuf:"bytes,3,opt,name=meeting_id,json=meetingId,proto3,oneof" json:"meeting_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocationConfigurationResponse) Reset() {
+	*x = LocationConfigurationResponse{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocationConfigurationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocationConfigurationResponse) ProtoMessage() {}
+
+func (x *LocationConfigurationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocationConfigurationResponse.ProtoReflect.Descriptor instead.
+func (*LocationConfigurationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *LocationConfigurationResponse) GetKind() string {
+	if x != nil && x.Kind != nil {
+		return *x.Kind
+	}
+	return ""
+}
+
+func (x *LocationConfigurationResponse) GetLocation() string {
+	if x != nil && x.Location != nil {
+		return *x.Location
+	}
+	return ""
+}
+
+func (x *LocationConfigurationResponse) GetMeetingId() string {
+	if x != nil && x.MeetingId != nil {
+		return *x.MeetingId
+	}
+	return ""
+}
+
+func (x *LocationConfigurationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpdateAvailability is the schema UpdateAvailability of HighLevel's
+// calendars document.
+type UpdateAvailability struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Formulate the date string in the format of `<YYYY-MM-DD in local
+	// timezone>T00:00:00.000Z`.
+	Date *string `protobuf:"bytes,1,opt,name=date,proto3,oneof" json:"date,omitempty"`
+	// HighLevel's hours.
+	Hours []*Hour `protobuf:"bytes,2,rep,name=hours,proto3" json:"hours,omitempty"`
+	// HighLevel's deleted.
+	Deleted *bool `protobuf:"varint,3,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// The ID of the custom availability object. It is required while updating
+	// or deleting the existing custom date availability
+	Id *string `protobuf:"bytes,4,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAvailability) Reset() {
+	*x = UpdateAvailability{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAvailability) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAvailability) ProtoMessage() {}
+
+func (x *UpdateAvailability) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAvailability.ProtoReflect.Descriptor instead.
+func (*UpdateAvailability) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UpdateAvailability) GetDate() string {
+	if x != nil && x.Date != nil {
+		return *x.Date
+	}
+	return ""
+}
+
+func (x *UpdateAvailability) GetHours() []*Hour {
+	if x != nil {
+		return x.Hours
+	}
+	return nil
+}
+
+func (x *UpdateAvailability) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *UpdateAvailability) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *UpdateAvailability) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // CalendarsGetNoteSchema is the schema GetNoteSchema of HighLevel's calendars
 // document.
 type CalendarsGetNoteSchema struct {
@@ -55,7 +1546,7 @@ type CalendarsGetNoteSchema struct {
 
 func (x *CalendarsGetNoteSchema) Reset() {
 	*x = CalendarsGetNoteSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[0]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -67,7 +1558,7 @@ func (x *CalendarsGetNoteSchema) String() string {
 func (*CalendarsGetNoteSchema) ProtoMessage() {}
 
 func (x *CalendarsGetNoteSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[0]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -80,7 +1571,7 @@ func (x *CalendarsGetNoteSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CalendarsGetNoteSchema.ProtoReflect.Descriptor instead.
 func (*CalendarsGetNoteSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{0}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CalendarsGetNoteSchema) GetId() string {
@@ -150,7 +1641,7 @@ type NoteCreatedBySchema struct {
 
 func (x *NoteCreatedBySchema) Reset() {
 	*x = NoteCreatedBySchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[1]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -162,7 +1653,7 @@ func (x *NoteCreatedBySchema) String() string {
 func (*NoteCreatedBySchema) ProtoMessage() {}
 
 func (x *NoteCreatedBySchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[1]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -175,7 +1666,7 @@ func (x *NoteCreatedBySchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NoteCreatedBySchema.ProtoReflect.Descriptor instead.
 func (*NoteCreatedBySchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{1}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *NoteCreatedBySchema) GetId() string {
@@ -193,6 +1684,313 @@ func (x *NoteCreatedBySchema) GetName() string {
 }
 
 func (x *NoteCreatedBySchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CalendarEventDTO is the schema CalendarEventDTO of HighLevel's calendars
+// document.
+type CalendarEventDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Event Id or Instance id for a recurring event
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Calendar Event address
+	Address *string `protobuf:"bytes,2,opt,name=address,proto3,oneof" json:"address,omitempty"`
+	// Calendar Event title
+	Title *string `protobuf:"bytes,3,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Calendar ID
+	CalendarId *string `protobuf:"bytes,4,opt,name=calendar_id,json=calendarId,proto3,oneof" json:"calendar_id,omitempty"`
+	// Location ID
+	LocationId *string `protobuf:"bytes,5,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// Contact ID
+	ContactId *string `protobuf:"bytes,6,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// Group ID
+	GroupId *string `protobuf:"bytes,7,opt,name=group_id,json=groupId,proto3,oneof" json:"group_id,omitempty"`
+	// Appointment Status
+	AppointmentStatus *string `protobuf:"bytes,8,opt,name=appointment_status,json=appointmentStatus,proto3,oneof" json:"appointment_status,omitempty"`
+	// AssignedUser - the primary owner of an appointment
+	AssignedUserId *string `protobuf:"bytes,9,opt,name=assigned_user_id,json=assignedUserId,proto3,oneof" json:"assigned_user_id,omitempty"`
+	// Users - the secondary owners of an appointment.
+	Users []string `protobuf:"bytes,10,rep,name=users,proto3" json:"users,omitempty"`
+	// Notes
+	Notes *string `protobuf:"bytes,11,opt,name=notes,proto3,oneof" json:"notes,omitempty"`
+	// Description
+	Description *string `protobuf:"bytes,12,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// true if the event is recurring otherwise false
+	IsRecurring *bool `protobuf:"varint,13,opt,name=is_recurring,json=isRecurring,proto3,oneof" json:"is_recurring,omitempty"`
+	// RRULE as per the iCalendar (RFC 5545) specification for recurring events.
+	// DTSTART is not required, instance ids are calculated on the basis of
+	// startTime of the event.
+	Rrule *string `protobuf:"bytes,14,opt,name=rrule,proto3,oneof" json:"rrule,omitempty"`
+	// Start Time
+	StartTime *string `protobuf:"bytes,15,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
+	// End Time
+	EndTime *string `protobuf:"bytes,16,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
+	// Date Added
+	DateAdded *string `protobuf:"bytes,17,opt,name=date_added,json=dateAdded,proto3,oneof" json:"date_added,omitempty"`
+	// Date Updated
+	DateUpdated *string `protobuf:"bytes,18,opt,name=date_updated,json=dateUpdated,proto3,oneof" json:"date_updated,omitempty"`
+	// Ids of associated resources rooms and/or equipments
+	AssignedResources []string `protobuf:"bytes,19,rep,name=assigned_resources,json=assignedResources,proto3" json:"assigned_resources,omitempty"`
+	// Appointment booked by metadata
+	CreatedBy *CreatedOrUpdatedBy `protobuf:"bytes,20,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	// Master event id for a recurring instance
+	MasterEventId *string `protobuf:"bytes,21,opt,name=master_event_id,json=masterEventId,proto3,oneof" json:"master_event_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,22,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CalendarEventDTO) Reset() {
+	*x = CalendarEventDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CalendarEventDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CalendarEventDTO) ProtoMessage() {}
+
+func (x *CalendarEventDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CalendarEventDTO.ProtoReflect.Descriptor instead.
+func (*CalendarEventDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CalendarEventDTO) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CalendarEventDTO) GetAddress() string {
+	if x != nil && x.Address != nil {
+		return *x.Address
+	}
+	return ""
+}
+
+func (x *CalendarEventDTO) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *CalendarEventDTO) GetCalendarId() string {
+	if x != nil && x.CalendarId != nil {
+		return *x.CalendarId
+	}
+	return ""
+}
+
+func (x *CalendarEventDTO) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *CalendarEventDTO) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *CalendarEventDTO) GetGroupId() string {
+	if x != nil && x.GroupId != nil {
+		return *x.GroupId
+	}
+	return ""
+}
+
+func (x *CalendarEventDTO) GetAppointmentStatus() string {
+	if x != nil && x.AppointmentStatus != nil {
+		return *x.AppointmentStatus
+	}
+	return ""
+}
+
+func (x *CalendarEventDTO) GetAssignedUserId() string {
+	if x != nil && x.AssignedUserId != nil {
+		return *x.AssignedUserId
+	}
+	return ""
+}
+
+func (x *CalendarEventDTO) GetUsers() []string {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *CalendarEventDTO) GetNotes() string {
+	if x != nil && x.Notes != nil {
+		return *x.Notes
+	}
+	return ""
+}
+
+func (x *CalendarEventDTO) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CalendarEventDTO) GetIsRecurring() bool {
+	if x != nil && x.IsRecurring != nil {
+		return *x.IsRecurring
+	}
+	return false
+}
+
+func (x *CalendarEventDTO) GetRrule() string {
+	if x != nil && x.Rrule != nil {
+		return *x.Rrule
+	}
+	return ""
+}
+
+func (x *CalendarEventDTO) GetStartTime() string {
+	if x != nil && x.StartTime != nil {
+		return *x.StartTime
+	}
+	return ""
+}
+
+func (x *CalendarEventDTO) GetEndTime() string {
+	if x != nil && x.EndTime != nil {
+		return *x.EndTime
+	}
+	return ""
+}
+
+func (x *CalendarEventDTO) GetDateAdded() string {
+	if x != nil && x.DateAdded != nil {
+		return *x.DateAdded
+	}
+	return ""
+}
+
+func (x *CalendarEventDTO) GetDateUpdated() string {
+	if x != nil && x.DateUpdated != nil {
+		return *x.DateUpdated
+	}
+	return ""
+}
+
+func (x *CalendarEventDTO) GetAssignedResources() []string {
+	if x != nil {
+		return x.AssignedResources
+	}
+	return nil
+}
+
+func (x *CalendarEventDTO) GetCreatedBy() *CreatedOrUpdatedBy {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return nil
+}
+
+func (x *CalendarEventDTO) GetMasterEventId() string {
+	if x != nil && x.MasterEventId != nil {
+		return *x.MasterEventId
+	}
+	return ""
+}
+
+func (x *CalendarEventDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreatedOrUpdatedBy is the schema CreatedOrUpdatedBy of HighLevel's
+// calendars document.
+type CreatedOrUpdatedBy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The ID of the user who created or updated the appointment
+	UserId *string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// The source of the appointment
+	Source *string `protobuf:"bytes,2,opt,name=source,proto3,oneof" json:"source,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatedOrUpdatedBy) Reset() {
+	*x = CreatedOrUpdatedBy{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatedOrUpdatedBy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatedOrUpdatedBy) ProtoMessage() {}
+
+func (x *CreatedOrUpdatedBy) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatedOrUpdatedBy.ProtoReflect.Descriptor instead.
+func (*CreatedOrUpdatedBy) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CreatedOrUpdatedBy) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *CreatedOrUpdatedBy) GetSource() string {
+	if x != nil && x.Source != nil {
+		return *x.Source
+	}
+	return ""
+}
+
+func (x *CreatedOrUpdatedBy) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -224,7 +2022,7 @@ type GroupDTO struct {
 
 func (x *GroupDTO) Reset() {
 	*x = GroupDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[2]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -236,7 +2034,7 @@ func (x *GroupDTO) String() string {
 func (*GroupDTO) ProtoMessage() {}
 
 func (x *GroupDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[2]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -249,7 +2047,7 @@ func (x *GroupDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupDTO.ProtoReflect.Descriptor instead.
 func (*GroupDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{2}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GroupDTO) GetLocationId() string {
@@ -323,7 +2121,7 @@ type ScheduleRuleDTO struct {
 
 func (x *ScheduleRuleDTO) Reset() {
 	*x = ScheduleRuleDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[3]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -335,7 +2133,7 @@ func (x *ScheduleRuleDTO) String() string {
 func (*ScheduleRuleDTO) ProtoMessage() {}
 
 func (x *ScheduleRuleDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[3]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -348,7 +2146,7 @@ func (x *ScheduleRuleDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleRuleDTO.ProtoReflect.Descriptor instead.
 func (*ScheduleRuleDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{3}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ScheduleRuleDTO) GetType() string {
@@ -404,7 +2202,7 @@ type ScheduleIntervalDTO struct {
 
 func (x *ScheduleIntervalDTO) Reset() {
 	*x = ScheduleIntervalDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[4]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -416,7 +2214,7 @@ func (x *ScheduleIntervalDTO) String() string {
 func (*ScheduleIntervalDTO) ProtoMessage() {}
 
 func (x *ScheduleIntervalDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[4]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -429,7 +2227,7 @@ func (x *ScheduleIntervalDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleIntervalDTO.ProtoReflect.Descriptor instead.
 func (*ScheduleIntervalDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{4}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ScheduleIntervalDTO) GetFrom() string {
@@ -487,7 +2285,7 @@ type ScheduleObjectResponseDTO struct {
 
 func (x *ScheduleObjectResponseDTO) Reset() {
 	*x = ScheduleObjectResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -499,7 +2297,7 @@ func (x *ScheduleObjectResponseDTO) String() string {
 func (*ScheduleObjectResponseDTO) ProtoMessage() {}
 
 func (x *ScheduleObjectResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[5]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -512,7 +2310,7 @@ func (x *ScheduleObjectResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleObjectResponseDTO.ProtoReflect.Descriptor instead.
 func (*ScheduleObjectResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{5}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ScheduleObjectResponseDTO) GetId() string {
@@ -622,7 +2420,7 @@ type ContactsGetNoteSchema struct {
 
 func (x *ContactsGetNoteSchema) Reset() {
 	*x = ContactsGetNoteSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -634,7 +2432,7 @@ func (x *ContactsGetNoteSchema) String() string {
 func (*ContactsGetNoteSchema) ProtoMessage() {}
 
 func (x *ContactsGetNoteSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -647,7 +2445,7 @@ func (x *ContactsGetNoteSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactsGetNoteSchema.ProtoReflect.Descriptor instead.
 func (*ContactsGetNoteSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{6}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ContactsGetNoteSchema) GetId() string {
@@ -740,7 +2538,7 @@ type TaskSchema struct {
 
 func (x *TaskSchema) Reset() {
 	*x = TaskSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -752,7 +2550,7 @@ func (x *TaskSchema) String() string {
 func (*TaskSchema) ProtoMessage() {}
 
 func (x *TaskSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -765,7 +2563,7 @@ func (x *TaskSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskSchema.ProtoReflect.Descriptor instead.
 func (*TaskSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{7}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TaskSchema) GetId() string {
@@ -888,7 +2686,7 @@ type GetInvoiceResponseDto struct {
 
 func (x *GetInvoiceResponseDto) Reset() {
 	*x = GetInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +2698,7 @@ func (x *GetInvoiceResponseDto) String() string {
 func (*GetInvoiceResponseDto) ProtoMessage() {}
 
 func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +2711,7 @@ func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*GetInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{8}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetInvoiceResponseDto) GetId() string {
@@ -1118,7 +2916,7 @@ type TotalSummaryDto struct {
 
 func (x *TotalSummaryDto) Reset() {
 	*x = TotalSummaryDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1130,7 +2928,7 @@ func (x *TotalSummaryDto) String() string {
 func (*TotalSummaryDto) ProtoMessage() {}
 
 func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1143,7 +2941,7 @@ func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TotalSummaryDto.ProtoReflect.Descriptor instead.
 func (*TotalSummaryDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{9}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TotalSummaryDto) GetSubTotal() float64 {
@@ -1192,7 +2990,7 @@ type RemindersConfigurationDto struct {
 
 func (x *RemindersConfigurationDto) Reset() {
 	*x = RemindersConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +3002,7 @@ func (x *RemindersConfigurationDto) String() string {
 func (*RemindersConfigurationDto) ProtoMessage() {}
 
 func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +3015,7 @@ func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemindersConfigurationDto.ProtoReflect.Descriptor instead.
 func (*RemindersConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RemindersConfigurationDto) GetReminderExecutionDetailsList() *ReminderExecutionDetailsList {
@@ -1255,7 +3053,7 @@ type ReminderExecutionDetailsList struct {
 
 func (x *ReminderExecutionDetailsList) Reset() {
 	*x = ReminderExecutionDetailsList{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1267,7 +3065,7 @@ func (x *ReminderExecutionDetailsList) String() string {
 func (*ReminderExecutionDetailsList) ProtoMessage() {}
 
 func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1280,7 +3078,7 @@ func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderExecutionDetailsList.ProtoReflect.Descriptor instead.
 func (*ReminderExecutionDetailsList) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ReminderExecutionDetailsList) GetUnmapped() *structpb.Struct {
@@ -1308,7 +3106,7 @@ type ReminderSettingsDto struct {
 
 func (x *ReminderSettingsDto) Reset() {
 	*x = ReminderSettingsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +3118,7 @@ func (x *ReminderSettingsDto) String() string {
 func (*ReminderSettingsDto) ProtoMessage() {}
 
 func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +3131,7 @@ func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderSettingsDto.ProtoReflect.Descriptor instead.
 func (*ReminderSettingsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ReminderSettingsDto) GetDefaultEmailTemplateId() string {
@@ -1398,7 +3196,7 @@ type ReminderDto struct {
 
 func (x *ReminderDto) Reset() {
 	*x = ReminderDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +3208,7 @@ func (x *ReminderDto) String() string {
 func (*ReminderDto) ProtoMessage() {}
 
 func (x *ReminderDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +3221,7 @@ func (x *ReminderDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderDto.ProtoReflect.Descriptor instead.
 func (*ReminderDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ReminderDto) GetEnabled() bool {
@@ -1557,7 +3355,7 @@ type BusinessDetailsDto struct {
 
 func (x *BusinessDetailsDto) Reset() {
 	*x = BusinessDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1569,7 +3367,7 @@ func (x *BusinessDetailsDto) String() string {
 func (*BusinessDetailsDto) ProtoMessage() {}
 
 func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1582,7 +3380,7 @@ func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessDetailsDto.ProtoReflect.Descriptor instead.
 func (*BusinessDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *BusinessDetailsDto) GetLogoUrl() string {
@@ -1659,7 +3457,7 @@ type AddressDto struct {
 
 func (x *AddressDto) Reset() {
 	*x = AddressDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1671,7 +3469,7 @@ func (x *AddressDto) String() string {
 func (*AddressDto) ProtoMessage() {}
 
 func (x *AddressDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1684,7 +3482,7 @@ func (x *AddressDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressDto.ProtoReflect.Descriptor instead.
 func (*AddressDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AddressDto) GetAddressLine1() string {
@@ -1775,7 +3573,7 @@ type InvoiceItemDto struct {
 
 func (x *InvoiceItemDto) Reset() {
 	*x = InvoiceItemDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1787,7 +3585,7 @@ func (x *InvoiceItemDto) String() string {
 func (*InvoiceItemDto) ProtoMessage() {}
 
 func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1800,7 +3598,7 @@ func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoiceItemDto.ProtoReflect.Descriptor instead.
 func (*InvoiceItemDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{16}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *InvoiceItemDto) GetName() string {
@@ -1919,7 +3717,7 @@ type ItemTaxDto struct {
 
 func (x *ItemTaxDto) Reset() {
 	*x = ItemTaxDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +3729,7 @@ func (x *ItemTaxDto) String() string {
 func (*ItemTaxDto) ProtoMessage() {}
 
 func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +3742,7 @@ func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemTaxDto.ProtoReflect.Descriptor instead.
 func (*ItemTaxDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{17}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ItemTaxDto) GetId() string {
@@ -2015,7 +3813,7 @@ type DiscountDto struct {
 
 func (x *DiscountDto) Reset() {
 	*x = DiscountDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2027,7 +3825,7 @@ func (x *DiscountDto) String() string {
 func (*DiscountDto) ProtoMessage() {}
 
 func (x *DiscountDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2040,7 +3838,7 @@ func (x *DiscountDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscountDto.ProtoReflect.Descriptor instead.
 func (*DiscountDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DiscountDto) GetValue() float64 {
@@ -2101,7 +3899,7 @@ type ContactDetailsDto struct {
 
 func (x *ContactDetailsDto) Reset() {
 	*x = ContactDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2113,7 +3911,7 @@ func (x *ContactDetailsDto) String() string {
 func (*ContactDetailsDto) ProtoMessage() {}
 
 func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2126,7 +3924,7 @@ func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactDetailsDto.ProtoReflect.Descriptor instead.
 func (*ContactDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ContactDetailsDto) GetId() string {
@@ -2208,7 +4006,7 @@ type AdditionalEmailsDto struct {
 
 func (x *AdditionalEmailsDto) Reset() {
 	*x = AdditionalEmailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +4018,7 @@ func (x *AdditionalEmailsDto) String() string {
 func (*AdditionalEmailsDto) ProtoMessage() {}
 
 func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +4031,7 @@ func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdditionalEmailsDto.ProtoReflect.Descriptor instead.
 func (*AdditionalEmailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AdditionalEmailsDto) GetEmail() string {
@@ -2271,7 +4069,7 @@ type SentToDto struct {
 
 func (x *SentToDto) Reset() {
 	*x = SentToDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2283,7 +4081,7 @@ func (x *SentToDto) String() string {
 func (*SentToDto) ProtoMessage() {}
 
 func (x *SentToDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2296,7 +4094,7 @@ func (x *SentToDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SentToDto.ProtoReflect.Descriptor instead.
 func (*SentToDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SentToDto) GetEmail() []string {
@@ -2352,7 +4150,7 @@ type PaymentScheduleDto struct {
 
 func (x *PaymentScheduleDto) Reset() {
 	*x = PaymentScheduleDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2364,7 +4162,7 @@ func (x *PaymentScheduleDto) String() string {
 func (*PaymentScheduleDto) ProtoMessage() {}
 
 func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2377,7 +4175,7 @@ func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentScheduleDto.ProtoReflect.Descriptor instead.
 func (*PaymentScheduleDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PaymentScheduleDto) GetType() string {
@@ -2427,7 +4225,7 @@ type LateFeesConfigurationDto struct {
 
 func (x *LateFeesConfigurationDto) Reset() {
 	*x = LateFeesConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2439,7 +4237,7 @@ func (x *LateFeesConfigurationDto) String() string {
 func (*LateFeesConfigurationDto) ProtoMessage() {}
 
 func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2452,7 +4250,7 @@ func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesConfigurationDto.ProtoReflect.Descriptor instead.
 func (*LateFeesConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *LateFeesConfigurationDto) GetEnable() bool {
@@ -2522,7 +4320,7 @@ type LateFeesFrequencyDto struct {
 
 func (x *LateFeesFrequencyDto) Reset() {
 	*x = LateFeesFrequencyDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2534,7 +4332,7 @@ func (x *LateFeesFrequencyDto) String() string {
 func (*LateFeesFrequencyDto) ProtoMessage() {}
 
 func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2547,7 +4345,7 @@ func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesFrequencyDto.ProtoReflect.Descriptor instead.
 func (*LateFeesFrequencyDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *LateFeesFrequencyDto) GetIntervalCount() float64 {
@@ -2589,7 +4387,7 @@ type LateFeesGraceDto struct {
 
 func (x *LateFeesGraceDto) Reset() {
 	*x = LateFeesGraceDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2601,7 +4399,7 @@ func (x *LateFeesGraceDto) String() string {
 func (*LateFeesGraceDto) ProtoMessage() {}
 
 func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2614,7 +4412,7 @@ func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesGraceDto.ProtoReflect.Descriptor instead.
 func (*LateFeesGraceDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *LateFeesGraceDto) GetIntervalCount() float64 {
@@ -2656,7 +4454,7 @@ type LateFeesMaxFeesDto struct {
 
 func (x *LateFeesMaxFeesDto) Reset() {
 	*x = LateFeesMaxFeesDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +4466,7 @@ func (x *LateFeesMaxFeesDto) String() string {
 func (*LateFeesMaxFeesDto) ProtoMessage() {}
 
 func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +4479,7 @@ func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesMaxFeesDto.ProtoReflect.Descriptor instead.
 func (*LateFeesMaxFeesDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *LateFeesMaxFeesDto) GetType() string {
@@ -2723,7 +4521,7 @@ type TipsConfigurationDto struct {
 
 func (x *TipsConfigurationDto) Reset() {
 	*x = TipsConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2735,7 +4533,7 @@ func (x *TipsConfigurationDto) String() string {
 func (*TipsConfigurationDto) ProtoMessage() {}
 
 func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2748,7 +4546,7 @@ func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TipsConfigurationDto.ProtoReflect.Descriptor instead.
 func (*TipsConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *TipsConfigurationDto) GetTipsPercentage() []string {
@@ -2788,7 +4586,7 @@ type PaymentMethodDto struct {
 
 func (x *PaymentMethodDto) Reset() {
 	*x = PaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2800,7 +4598,7 @@ func (x *PaymentMethodDto) String() string {
 func (*PaymentMethodDto) ProtoMessage() {}
 
 func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2813,7 +4611,7 @@ func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*PaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *PaymentMethodDto) GetStripe() *StripePaymentMethodDto {
@@ -2846,7 +4644,7 @@ type StripePaymentMethodDto struct {
 
 func (x *StripePaymentMethodDto) Reset() {
 	*x = StripePaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2858,7 +4656,7 @@ func (x *StripePaymentMethodDto) String() string {
 func (*StripePaymentMethodDto) ProtoMessage() {}
 
 func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2871,7 +4669,7 @@ func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StripePaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*StripePaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *StripePaymentMethodDto) GetEnableBankDebitOnly() bool {
@@ -2912,7 +4710,7 @@ type AttachmentsDto struct {
 
 func (x *AttachmentsDto) Reset() {
 	*x = AttachmentsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2924,7 +4722,7 @@ func (x *AttachmentsDto) String() string {
 func (*AttachmentsDto) ProtoMessage() {}
 
 func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2937,7 +4735,7 @@ func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachmentsDto.ProtoReflect.Descriptor instead.
 func (*AttachmentsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{30}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *AttachmentsDto) GetId() string {
@@ -3002,7 +4800,7 @@ type ProcessingFeeDto struct {
 
 func (x *ProcessingFeeDto) Reset() {
 	*x = ProcessingFeeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3014,7 +4812,7 @@ func (x *ProcessingFeeDto) String() string {
 func (*ProcessingFeeDto) ProtoMessage() {}
 
 func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3027,7 +4825,7 @@ func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{31}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ProcessingFeeDto) GetCharges() []*structpb.ListValue {
@@ -3080,7 +4878,7 @@ type ProcessingFeePaidChargeDto struct {
 
 func (x *ProcessingFeePaidChargeDto) Reset() {
 	*x = ProcessingFeePaidChargeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3092,7 +4890,7 @@ func (x *ProcessingFeePaidChargeDto) String() string {
 func (*ProcessingFeePaidChargeDto) ProtoMessage() {}
 
 func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3105,7 +4903,7 @@ func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeePaidChargeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeePaidChargeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{32}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ProcessingFeePaidChargeDto) GetName() string {
@@ -3195,7 +4993,7 @@ type GetScheduleResponseDto struct {
 
 func (x *GetScheduleResponseDto) Reset() {
 	*x = GetScheduleResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3207,7 +5005,7 @@ func (x *GetScheduleResponseDto) String() string {
 func (*GetScheduleResponseDto) ProtoMessage() {}
 
 func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3220,7 +5018,7 @@ func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScheduleResponseDto.ProtoReflect.Descriptor instead.
 func (*GetScheduleResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetScheduleResponseDto) GetId() string {
@@ -3381,7 +5179,7 @@ type InvoicesScheduleOptionsDto struct {
 
 func (x *InvoicesScheduleOptionsDto) Reset() {
 	*x = InvoicesScheduleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3393,7 +5191,7 @@ func (x *InvoicesScheduleOptionsDto) String() string {
 func (*InvoicesScheduleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3406,7 +5204,7 @@ func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesScheduleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesScheduleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *InvoicesScheduleOptionsDto) GetExecuteAt() string {
@@ -3472,7 +5270,7 @@ type InvoicesCustomRRuleOptionsDto struct {
 
 func (x *InvoicesCustomRRuleOptionsDto) Reset() {
 	*x = InvoicesCustomRRuleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3484,7 +5282,7 @@ func (x *InvoicesCustomRRuleOptionsDto) String() string {
 func (*InvoicesCustomRRuleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3497,7 +5295,7 @@ func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *InvoicesCustomRRuleOptionsDto) GetIntervalType() string {
@@ -3665,7 +5463,7 @@ type DefaultInvoiceResponseDto struct {
 
 func (x *DefaultInvoiceResponseDto) Reset() {
 	*x = DefaultInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3677,7 +5475,7 @@ func (x *DefaultInvoiceResponseDto) String() string {
 func (*DefaultInvoiceResponseDto) ProtoMessage() {}
 
 func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3690,7 +5488,7 @@ func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefaultInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*DefaultInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *DefaultInvoiceResponseDto) GetId() string {
@@ -3899,7 +5697,7 @@ type GetTemplateResponseDto struct {
 
 func (x *GetTemplateResponseDto) Reset() {
 	*x = GetTemplateResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3911,7 +5709,7 @@ func (x *GetTemplateResponseDto) String() string {
 func (*GetTemplateResponseDto) ProtoMessage() {}
 
 func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3924,7 +5722,7 @@ func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTemplateResponseDto.ProtoReflect.Descriptor instead.
 func (*GetTemplateResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetTemplateResponseDto) GetId() string {
@@ -4072,7 +5870,7 @@ type GetLocationByIdSchema struct {
 
 func (x *GetLocationByIdSchema) Reset() {
 	*x = GetLocationByIdSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4084,7 +5882,7 @@ func (x *GetLocationByIdSchema) String() string {
 func (*GetLocationByIdSchema) ProtoMessage() {}
 
 func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4097,7 +5895,7 @@ func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationByIdSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationByIdSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetLocationByIdSchema) GetId() string {
@@ -4279,7 +6077,7 @@ type BusinessSchema struct {
 
 func (x *BusinessSchema) Reset() {
 	*x = BusinessSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4291,7 +6089,7 @@ func (x *BusinessSchema) String() string {
 func (*BusinessSchema) ProtoMessage() {}
 
 func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4304,7 +6102,7 @@ func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessSchema.ProtoReflect.Descriptor instead.
 func (*BusinessSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *BusinessSchema) GetName() string {
@@ -4412,7 +6210,7 @@ type SocialSchema struct {
 
 func (x *SocialSchema) Reset() {
 	*x = SocialSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4424,7 +6222,7 @@ func (x *SocialSchema) String() string {
 func (*SocialSchema) ProtoMessage() {}
 
 func (x *SocialSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4437,7 +6235,7 @@ func (x *SocialSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
 func (*SocialSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *SocialSchema) GetFacebookUrl() string {
@@ -4546,7 +6344,7 @@ type SettingsSchema struct {
 
 func (x *SettingsSchema) Reset() {
 	*x = SettingsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4558,7 +6356,7 @@ func (x *SettingsSchema) String() string {
 func (*SettingsSchema) ProtoMessage() {}
 
 func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4571,7 +6369,7 @@ func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
 func (*SettingsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SettingsSchema) GetAllowDuplicateContact() bool {
@@ -4633,7 +6431,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4645,7 +6443,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4658,7 +6456,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -4737,7 +6535,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4749,7 +6547,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4762,7 +6560,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -4878,7 +6676,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4890,7 +6688,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4903,7 +6701,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -5010,7 +6808,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5022,7 +6820,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5035,7 +6833,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -5105,7 +6903,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5117,7 +6915,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5130,7 +6928,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *UserSchema) GetId() string {
@@ -5320,7 +7118,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5332,7 +7130,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5345,7 +7143,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -5642,7 +7440,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5654,7 +7452,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5667,7 +7465,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -5733,7 +7531,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5745,7 +7543,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5758,7 +7556,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -5821,7 +7619,240 @@ var File_hlgate_v1_upstream_schemas_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\n" +
-	" hlgate/v1/upstream_schemas.proto\x12\thlgate.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xdf\x02\n" +
+	" hlgate/v1/upstream_schemas.proto\x12\thlgate.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x8a\x04\n" +
+	"\x14CalendarNotification\x12\x17\n" +
+	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x128\n" +
+	"\x16should_send_to_contact\x18\x02 \x01(\bH\x01R\x13shouldSendToContact\x88\x01\x01\x124\n" +
+	"\x14should_send_to_guest\x18\x03 \x01(\bH\x02R\x11shouldSendToGuest\x88\x01\x01\x122\n" +
+	"\x13should_send_to_user\x18\x04 \x01(\bH\x03R\x10shouldSendToUser\x88\x01\x01\x12E\n" +
+	"\x1dshould_send_to_selected_users\x18\x05 \x01(\bH\x04R\x19shouldSendToSelectedUsers\x88\x01\x01\x12*\n" +
+	"\x0eselected_users\x18\x06 \x01(\tH\x05R\rselectedUsers\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_typeB\x19\n" +
+	"\x17_should_send_to_contactB\x17\n" +
+	"\x15_should_send_to_guestB\x16\n" +
+	"\x14_should_send_to_userB \n" +
+	"\x1e_should_send_to_selected_usersB\x11\n" +
+	"\x0f_selected_users\"\xcd\x03\n" +
+	"\x13CalendarsTeamMember\x12\x1c\n" +
+	"\auser_id\x18\x01 \x01(\tH\x00R\x06userId\x88\x01\x01\x12\x1f\n" +
+	"\bpriority\x18\x02 \x01(\x01H\x01R\bpriority\x88\x01\x01\x127\n" +
+	"\x15meeting_location_type\x18\x03 \x01(\tH\x02R\x13meetingLocationType\x88\x01\x01\x12.\n" +
+	"\x10meeting_location\x18\x04 \x01(\tH\x03R\x0fmeetingLocation\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"is_primary\x18\x05 \x01(\bH\x04R\tisPrimary\x88\x01\x01\x12Y\n" +
+	"\x17location_configurations\x18\x06 \x03(\v2 .hlgate.v1.LocationConfigurationR\x16locationConfigurations\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_user_idB\v\n" +
+	"\t_priorityB\x18\n" +
+	"\x16_meeting_location_typeB\x13\n" +
+	"\x11_meeting_locationB\r\n" +
+	"\v_is_primary\"\xa1\x01\n" +
+	"\x15LocationConfiguration\x12\x17\n" +
+	"\x04kind\x18\x01 \x01(\tH\x00R\x04kind\x88\x01\x01\x12\x1f\n" +
+	"\blocation\x18\x02 \x01(\tH\x01R\blocation\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_kindB\v\n" +
+	"\t_location\"\x94\x01\n" +
+	"\bOpenHour\x12'\n" +
+	"\x10days_of_the_week\x18\x01 \x03(\x01R\rdaysOfTheWeek\x12%\n" +
+	"\x05hours\x18\x02 \x03(\v2\x0f.hlgate.v1.HourR\x05hours\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x92\x02\n" +
+	"\x04Hour\x12 \n" +
+	"\topen_hour\x18\x01 \x01(\x01H\x00R\bopenHour\x88\x01\x01\x12$\n" +
+	"\vopen_minute\x18\x02 \x01(\x01H\x01R\n" +
+	"openMinute\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"close_hour\x18\x03 \x01(\x01H\x02R\tcloseHour\x88\x01\x01\x12&\n" +
+	"\fclose_minute\x18\x04 \x01(\x01H\x03R\vcloseMinute\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\f\n" +
+	"\n" +
+	"_open_hourB\x0e\n" +
+	"\f_open_minuteB\r\n" +
+	"\v_close_hourB\x0f\n" +
+	"\r_close_minute\"\xb8\x02\n" +
+	"\tRecurring\x12\x17\n" +
+	"\x04freq\x18\x01 \x01(\tH\x00R\x04freq\x88\x01\x01\x12\x19\n" +
+	"\x05count\x18\x02 \x01(\x01H\x01R\x05count\x88\x01\x01\x12*\n" +
+	"\x0ebooking_option\x18\x03 \x01(\tH\x02R\rbookingOption\x88\x01\x01\x12H\n" +
+	"\x1ebooking_overlap_default_status\x18\x04 \x01(\tH\x03R\x1bbookingOverlapDefaultStatus\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_freqB\b\n" +
+	"\x06_countB\x11\n" +
+	"\x0f_booking_optionB!\n" +
+	"\x1f_booking_overlap_default_status\"\xbc\x01\n" +
+	"\fAvailability\x12\x17\n" +
+	"\x04date\x18\x01 \x01(\tH\x00R\x04date\x88\x01\x01\x12%\n" +
+	"\x05hours\x18\x02 \x03(\v2\x0f.hlgate.v1.HourR\x05hours\x12\x1d\n" +
+	"\adeleted\x18\x03 \x01(\bH\x01R\adeleted\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_dateB\n" +
+	"\n" +
+	"\b_deleted\"\xcc\x01\n" +
+	"\x15LookBusyConfiguration\x12\x1d\n" +
+	"\aenabled\x18\x01 \x01(\bH\x00R\aenabled\x88\x01\x01\x125\n" +
+	"\x14look_busy_percentage\x18\x02 \x01(\x01H\x01R\x12LookBusyPercentage\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_enabledB\x17\n" +
+	"\x15_look_busy_percentage\"\x81\x1e\n" +
+	"\vCalendarDTO\x12 \n" +
+	"\tis_active\x18\x01 \x01(\bH\x00R\bisActive\x88\x01\x01\x12E\n" +
+	"\rnotifications\x18\x02 \x03(\v2\x1f.hlgate.v1.CalendarNotificationR\rnotifications\x12$\n" +
+	"\vlocation_id\x18\x03 \x01(\tH\x01R\n" +
+	"locationId\x88\x01\x01\x12\x1e\n" +
+	"\bgroup_id\x18\x04 \x01(\tH\x02R\agroupId\x88\x01\x01\x12@\n" +
+	"\fteam_members\x18\x05 \x03(\v2\x1d.hlgate.v1.TeamMemberResponseR\vteamMembers\x12\"\n" +
+	"\n" +
+	"event_type\x18\x06 \x01(\tH\x03R\teventType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\a \x01(\tH\x04R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\b \x01(\tH\x05R\vdescription\x88\x01\x01\x12\x17\n" +
+	"\x04slug\x18\t \x01(\tH\x06R\x04slug\x88\x01\x01\x12$\n" +
+	"\vwidget_slug\x18\n" +
+	" \x01(\tH\aR\n" +
+	"widgetSlug\x88\x01\x01\x12(\n" +
+	"\rcalendar_type\x18\v \x01(\tH\bR\fcalendarType\x88\x01\x01\x12$\n" +
+	"\vwidget_type\x18\f \x01(\tH\tR\n" +
+	"widgetType\x88\x01\x01\x12$\n" +
+	"\vevent_title\x18\r \x01(\tH\n" +
+	"R\n" +
+	"eventTitle\x88\x01\x01\x12$\n" +
+	"\vevent_color\x18\x0e \x01(\tH\vR\n" +
+	"eventColor\x88\x01\x01\x12.\n" +
+	"\x10meeting_location\x18\x0f \x01(\tH\fR\x0fmeetingLocation\x88\x01\x01\x12a\n" +
+	"\x17location_configurations\x18\x10 \x03(\v2(.hlgate.v1.LocationConfigurationResponseR\x16locationConfigurations\x12(\n" +
+	"\rslot_duration\x18\x11 \x01(\x01H\rR\fslotDuration\x88\x01\x01\x121\n" +
+	"\x12slot_duration_unit\x18\x12 \x01(\tH\x0eR\x10slotDurationUnit\x88\x01\x01\x12(\n" +
+	"\rslot_interval\x18\x13 \x01(\x01H\x0fR\fslotInterval\x88\x01\x01\x121\n" +
+	"\x12slot_interval_unit\x18\x14 \x01(\tH\x10R\x10slotIntervalUnit\x88\x01\x01\x12$\n" +
+	"\vslot_buffer\x18\x15 \x01(\x01H\x11R\n" +
+	"slotBuffer\x88\x01\x01\x12-\n" +
+	"\x10slot_buffer_unit\x18\x16 \x01(\tH\x12R\x0eslotBufferUnit\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"pre_buffer\x18\x17 \x01(\x01H\x13R\tpreBuffer\x88\x01\x01\x12+\n" +
+	"\x0fpre_buffer_unit\x18\x18 \x01(\tH\x14R\rpreBufferUnit\x88\x01\x01\x123\n" +
+	"\x13appoinment_per_slot\x18\x19 \x01(\x01H\x15R\x11appoinmentPerSlot\x88\x01\x01\x121\n" +
+	"\x12appoinment_per_day\x18\x1a \x01(\x01H\x16R\x10appoinmentPerDay\x88\x01\x01\x123\n" +
+	"\x13allow_booking_after\x18\x1b \x01(\x01H\x17R\x11allowBookingAfter\x88\x01\x01\x12<\n" +
+	"\x18allow_booking_after_unit\x18\x1c \x01(\tH\x18R\x15allowBookingAfterUnit\x88\x01\x01\x12/\n" +
+	"\x11allow_booking_for\x18\x1d \x01(\x01H\x19R\x0fallowBookingFor\x88\x01\x01\x128\n" +
+	"\x16allow_booking_for_unit\x18\x1e \x01(\tH\x1aR\x13allowBookingForUnit\x88\x01\x01\x122\n" +
+	"\n" +
+	"open_hours\x18\x1f \x03(\v2\x13.hlgate.v1.OpenHourR\topenHours\x12.\n" +
+	"\x10enable_recurring\x18  \x01(\bH\x1bR\x0fenableRecurring\x88\x01\x01\x122\n" +
+	"\trecurring\x18! \x01(\v2\x14.hlgate.v1.RecurringR\trecurring\x12\x1c\n" +
+	"\aform_id\x18\" \x01(\tH\x1cR\x06formId\x88\x01\x01\x12*\n" +
+	"\x0esticky_contact\x18# \x01(\bH\x1dR\rstickyContact\x88\x01\x01\x124\n" +
+	"\x14is_live_payment_mode\x18$ \x01(\bH\x1eR\x11isLivePaymentMode\x88\x01\x01\x12&\n" +
+	"\fauto_confirm\x18% \x01(\bH\x1fR\vautoConfirm\x88\x01\x01\x12_\n" +
+	"+should_send_alert_emails_to_assigned_member\x18& \x01(\bH R%shouldSendAlertEmailsToAssignedMember\x88\x01\x01\x12$\n" +
+	"\valert_email\x18' \x01(\tH!R\n" +
+	"alertEmail\x88\x01\x01\x12=\n" +
+	"\x18google_invitation_emails\x18( \x01(\bH\"R\x16googleInvitationEmails\x88\x01\x01\x12.\n" +
+	"\x10allow_reschedule\x18) \x01(\bH#R\x0fallowReschedule\x88\x01\x01\x122\n" +
+	"\x12allow_cancellation\x18* \x01(\bH$R\x11allowCancellation\x88\x01\x01\x12R\n" +
+	"$should_assign_contact_to_team_member\x18+ \x01(\bH%R\x1fshouldAssignContactToTeamMember\x88\x01\x01\x12^\n" +
+	"*should_skip_assigning_contact_for_existing\x18, \x01(\bH&R%shouldSkipAssigningContactForExisting\x88\x01\x01\x12\x19\n" +
+	"\x05notes\x18- \x01(\tH'R\x05notes\x88\x01\x01\x12\x1e\n" +
+	"\bpixel_id\x18. \x01(\tH(R\apixelId\x88\x01\x01\x12-\n" +
+	"\x10form_submit_type\x18/ \x01(\tH)R\x0eformSubmitType\x88\x01\x01\x12<\n" +
+	"\x18form_submit_redirect_url\x180 \x01(\tH*R\x15formSubmitRedirectURL\x88\x01\x01\x12@\n" +
+	"\x1aform_submit_thanks_message\x181 \x01(\tH+R\x17formSubmitThanksMessage\x88\x01\x01\x120\n" +
+	"\x11availability_type\x182 \x01(\x01H,R\x10availabilityType\x88\x01\x01\x12?\n" +
+	"\x0eavailabilities\x183 \x03(\v2\x17.hlgate.v1.AvailabilityR\x0eavailabilities\x12\"\n" +
+	"\n" +
+	"guest_type\x184 \x01(\tH-R\tguestType\x88\x01\x01\x12(\n" +
+	"\rconsent_label\x185 \x01(\tH.R\fconsentLabel\x88\x01\x01\x125\n" +
+	"\x14calendar_cover_image\x186 \x01(\tH/R\x12calendarCoverImage\x88\x01\x01\x12J\n" +
+	"\x10look_busy_config\x187 \x01(\v2 .hlgate.v1.LookBusyConfigurationR\x0elookBusyConfig\x12\x13\n" +
+	"\x02id\x188 \x01(\tH0R\x02id\x88\x01\x01\x128\n" +
+	"\bunmapped\x189 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\f\n" +
+	"\n" +
+	"_is_activeB\x0e\n" +
+	"\f_location_idB\v\n" +
+	"\t_group_idB\r\n" +
+	"\v_event_typeB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\a\n" +
+	"\x05_slugB\x0e\n" +
+	"\f_widget_slugB\x10\n" +
+	"\x0e_calendar_typeB\x0e\n" +
+	"\f_widget_typeB\x0e\n" +
+	"\f_event_titleB\x0e\n" +
+	"\f_event_colorB\x13\n" +
+	"\x11_meeting_locationB\x10\n" +
+	"\x0e_slot_durationB\x15\n" +
+	"\x13_slot_duration_unitB\x10\n" +
+	"\x0e_slot_intervalB\x15\n" +
+	"\x13_slot_interval_unitB\x0e\n" +
+	"\f_slot_bufferB\x13\n" +
+	"\x11_slot_buffer_unitB\r\n" +
+	"\v_pre_bufferB\x12\n" +
+	"\x10_pre_buffer_unitB\x16\n" +
+	"\x14_appoinment_per_slotB\x15\n" +
+	"\x13_appoinment_per_dayB\x16\n" +
+	"\x14_allow_booking_afterB\x1b\n" +
+	"\x19_allow_booking_after_unitB\x14\n" +
+	"\x12_allow_booking_forB\x19\n" +
+	"\x17_allow_booking_for_unitB\x13\n" +
+	"\x11_enable_recurringB\n" +
+	"\n" +
+	"\b_form_idB\x11\n" +
+	"\x0f_sticky_contactB\x17\n" +
+	"\x15_is_live_payment_modeB\x0f\n" +
+	"\r_auto_confirmB.\n" +
+	",_should_send_alert_emails_to_assigned_memberB\x0e\n" +
+	"\f_alert_emailB\x1b\n" +
+	"\x19_google_invitation_emailsB\x13\n" +
+	"\x11_allow_rescheduleB\x15\n" +
+	"\x13_allow_cancellationB'\n" +
+	"%_should_assign_contact_to_team_memberB-\n" +
+	"+_should_skip_assigning_contact_for_existingB\b\n" +
+	"\x06_notesB\v\n" +
+	"\t_pixel_idB\x13\n" +
+	"\x11_form_submit_typeB\x1b\n" +
+	"\x19_form_submit_redirect_urlB\x1d\n" +
+	"\x1b_form_submit_thanks_messageB\x14\n" +
+	"\x12_availability_typeB\r\n" +
+	"\v_guest_typeB\x10\n" +
+	"\x0e_consent_labelB\x17\n" +
+	"\x15_calendar_cover_imageB\x05\n" +
+	"\x03_id\"\xd4\x03\n" +
+	"\x12TeamMemberResponse\x12\x1c\n" +
+	"\auser_id\x18\x01 \x01(\tH\x00R\x06userId\x88\x01\x01\x12\x1f\n" +
+	"\bpriority\x18\x02 \x01(\x01H\x01R\bpriority\x88\x01\x01\x127\n" +
+	"\x15meeting_location_type\x18\x03 \x01(\tH\x02R\x13meetingLocationType\x88\x01\x01\x12.\n" +
+	"\x10meeting_location\x18\x04 \x01(\tH\x03R\x0fmeetingLocation\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"is_primary\x18\x05 \x01(\bH\x04R\tisPrimary\x88\x01\x01\x12a\n" +
+	"\x17location_configurations\x18\x06 \x03(\v2(.hlgate.v1.LocationConfigurationResponseR\x16locationConfigurations\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_user_idB\v\n" +
+	"\t_priorityB\x18\n" +
+	"\x16_meeting_location_typeB\x13\n" +
+	"\x11_meeting_locationB\r\n" +
+	"\v_is_primary\"\xdc\x01\n" +
+	"\x1dLocationConfigurationResponse\x12\x17\n" +
+	"\x04kind\x18\x01 \x01(\tH\x00R\x04kind\x88\x01\x01\x12\x1f\n" +
+	"\blocation\x18\x02 \x01(\tH\x01R\blocation\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"meeting_id\x18\x03 \x01(\tH\x02R\tmeetingId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_kindB\v\n" +
+	"\t_locationB\r\n" +
+	"\v_meeting_id\"\xde\x01\n" +
+	"\x12UpdateAvailability\x12\x17\n" +
+	"\x04date\x18\x01 \x01(\tH\x00R\x04date\x88\x01\x01\x12%\n" +
+	"\x05hours\x18\x02 \x03(\v2\x0f.hlgate.v1.HourR\x05hours\x12\x1d\n" +
+	"\adeleted\x18\x03 \x01(\bH\x01R\adeleted\x88\x01\x01\x12\x13\n" +
+	"\x02id\x18\x04 \x01(\tH\x02R\x02id\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_dateB\n" +
+	"\n" +
+	"\b_deletedB\x05\n" +
+	"\x03_id\"\xdf\x02\n" +
 	"\x16CalendarsGetNoteSchema\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
 	"\x04body\x18\x02 \x01(\tH\x01R\x04body\x88\x01\x01\x12\x1c\n" +
@@ -5844,7 +7875,64 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x128\n" +
 	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
 	"\x03_idB\a\n" +
-	"\x05_name\"\xc1\x02\n" +
+	"\x05_name\"\xdd\b\n" +
+	"\x10CalendarEventDTO\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x1d\n" +
+	"\aaddress\x18\x02 \x01(\tH\x01R\aaddress\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x03 \x01(\tH\x02R\x05title\x88\x01\x01\x12$\n" +
+	"\vcalendar_id\x18\x04 \x01(\tH\x03R\n" +
+	"calendarId\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x05 \x01(\tH\x04R\n" +
+	"locationId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x06 \x01(\tH\x05R\tcontactId\x88\x01\x01\x12\x1e\n" +
+	"\bgroup_id\x18\a \x01(\tH\x06R\agroupId\x88\x01\x01\x122\n" +
+	"\x12appointment_status\x18\b \x01(\tH\aR\x11appointmentStatus\x88\x01\x01\x12-\n" +
+	"\x10assigned_user_id\x18\t \x01(\tH\bR\x0eassignedUserId\x88\x01\x01\x12\x14\n" +
+	"\x05users\x18\n" +
+	" \x03(\tR\x05users\x12\x19\n" +
+	"\x05notes\x18\v \x01(\tH\tR\x05notes\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\f \x01(\tH\n" +
+	"R\vdescription\x88\x01\x01\x12&\n" +
+	"\fis_recurring\x18\r \x01(\bH\vR\visRecurring\x88\x01\x01\x12\x19\n" +
+	"\x05rrule\x18\x0e \x01(\tH\fR\x05rrule\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_time\x18\x0f \x01(\tH\rR\tstartTime\x88\x01\x01\x12\x1e\n" +
+	"\bend_time\x18\x10 \x01(\tH\x0eR\aendTime\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"date_added\x18\x11 \x01(\tH\x0fR\tdateAdded\x88\x01\x01\x12&\n" +
+	"\fdate_updated\x18\x12 \x01(\tH\x10R\vdateUpdated\x88\x01\x01\x12-\n" +
+	"\x12assigned_resources\x18\x13 \x03(\tR\x11assignedResources\x12<\n" +
+	"\n" +
+	"created_by\x18\x14 \x01(\v2\x1d.hlgate.v1.CreatedOrUpdatedByR\tcreatedBy\x12+\n" +
+	"\x0fmaster_event_id\x18\x15 \x01(\tH\x11R\rmasterEventId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x16 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\n" +
+	"\n" +
+	"\b_addressB\b\n" +
+	"\x06_titleB\x0e\n" +
+	"\f_calendar_idB\x0e\n" +
+	"\f_location_idB\r\n" +
+	"\v_contact_idB\v\n" +
+	"\t_group_idB\x15\n" +
+	"\x13_appointment_statusB\x13\n" +
+	"\x11_assigned_user_idB\b\n" +
+	"\x06_notesB\x0e\n" +
+	"\f_descriptionB\x0f\n" +
+	"\r_is_recurringB\b\n" +
+	"\x06_rruleB\r\n" +
+	"\v_start_timeB\v\n" +
+	"\t_end_timeB\r\n" +
+	"\v_date_addedB\x0f\n" +
+	"\r_date_updatedB\x12\n" +
+	"\x10_master_event_id\"\xa0\x01\n" +
+	"\x12CreatedOrUpdatedBy\x12\x1c\n" +
+	"\auser_id\x18\x01 \x01(\tH\x00R\x06userId\x88\x01\x01\x12\x1b\n" +
+	"\x06source\x18\x02 \x01(\tH\x01R\x06source\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_user_idB\t\n" +
+	"\a_source\"\xc1\x02\n" +
 	"\bGroupDTO\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tH\x00R\n" +
 	"locationId\x88\x01\x01\x12\x17\n" +
@@ -6737,163 +8825,204 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
-	(*CalendarsGetNoteSchema)(nil),        // 0: hlgate.v1.CalendarsGetNoteSchema
-	(*NoteCreatedBySchema)(nil),           // 1: hlgate.v1.NoteCreatedBySchema
-	(*GroupDTO)(nil),                      // 2: hlgate.v1.GroupDTO
-	(*ScheduleRuleDTO)(nil),               // 3: hlgate.v1.ScheduleRuleDTO
-	(*ScheduleIntervalDTO)(nil),           // 4: hlgate.v1.ScheduleIntervalDTO
-	(*ScheduleObjectResponseDTO)(nil),     // 5: hlgate.v1.ScheduleObjectResponseDTO
-	(*ContactsGetNoteSchema)(nil),         // 6: hlgate.v1.ContactsGetNoteSchema
-	(*TaskSchema)(nil),                    // 7: hlgate.v1.TaskSchema
-	(*GetInvoiceResponseDto)(nil),         // 8: hlgate.v1.GetInvoiceResponseDto
-	(*TotalSummaryDto)(nil),               // 9: hlgate.v1.TotalSummaryDto
-	(*RemindersConfigurationDto)(nil),     // 10: hlgate.v1.RemindersConfigurationDto
-	(*ReminderExecutionDetailsList)(nil),  // 11: hlgate.v1.ReminderExecutionDetailsList
-	(*ReminderSettingsDto)(nil),           // 12: hlgate.v1.ReminderSettingsDto
-	(*ReminderDto)(nil),                   // 13: hlgate.v1.ReminderDto
-	(*BusinessDetailsDto)(nil),            // 14: hlgate.v1.BusinessDetailsDto
-	(*AddressDto)(nil),                    // 15: hlgate.v1.AddressDto
-	(*InvoiceItemDto)(nil),                // 16: hlgate.v1.InvoiceItemDto
-	(*ItemTaxDto)(nil),                    // 17: hlgate.v1.ItemTaxDto
-	(*DiscountDto)(nil),                   // 18: hlgate.v1.DiscountDto
-	(*ContactDetailsDto)(nil),             // 19: hlgate.v1.ContactDetailsDto
-	(*AdditionalEmailsDto)(nil),           // 20: hlgate.v1.AdditionalEmailsDto
-	(*SentToDto)(nil),                     // 21: hlgate.v1.SentToDto
-	(*PaymentScheduleDto)(nil),            // 22: hlgate.v1.PaymentScheduleDto
-	(*LateFeesConfigurationDto)(nil),      // 23: hlgate.v1.LateFeesConfigurationDto
-	(*LateFeesFrequencyDto)(nil),          // 24: hlgate.v1.LateFeesFrequencyDto
-	(*LateFeesGraceDto)(nil),              // 25: hlgate.v1.LateFeesGraceDto
-	(*LateFeesMaxFeesDto)(nil),            // 26: hlgate.v1.LateFeesMaxFeesDto
-	(*TipsConfigurationDto)(nil),          // 27: hlgate.v1.TipsConfigurationDto
-	(*PaymentMethodDto)(nil),              // 28: hlgate.v1.PaymentMethodDto
-	(*StripePaymentMethodDto)(nil),        // 29: hlgate.v1.StripePaymentMethodDto
-	(*AttachmentsDto)(nil),                // 30: hlgate.v1.AttachmentsDto
-	(*ProcessingFeeDto)(nil),              // 31: hlgate.v1.ProcessingFeeDto
-	(*ProcessingFeePaidChargeDto)(nil),    // 32: hlgate.v1.ProcessingFeePaidChargeDto
-	(*GetScheduleResponseDto)(nil),        // 33: hlgate.v1.GetScheduleResponseDto
-	(*InvoicesScheduleOptionsDto)(nil),    // 34: hlgate.v1.InvoicesScheduleOptionsDto
-	(*InvoicesCustomRRuleOptionsDto)(nil), // 35: hlgate.v1.InvoicesCustomRRuleOptionsDto
-	(*DefaultInvoiceResponseDto)(nil),     // 36: hlgate.v1.DefaultInvoiceResponseDto
-	(*GetTemplateResponseDto)(nil),        // 37: hlgate.v1.GetTemplateResponseDto
-	(*GetLocationByIdSchema)(nil),         // 38: hlgate.v1.GetLocationByIdSchema
-	(*BusinessSchema)(nil),                // 39: hlgate.v1.BusinessSchema
-	(*SocialSchema)(nil),                  // 40: hlgate.v1.SocialSchema
-	(*SettingsSchema)(nil),                // 41: hlgate.v1.SettingsSchema
-	(*CustomValueSchema)(nil),             // 42: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),           // 43: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),      // 44: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),            // 45: hlgate.v1.LocationTagsSchema
-	(*UserSchema)(nil),                    // 46: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),                // 47: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                    // 48: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),                // 49: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),               // 50: google.protobuf.Struct
-	(*structpb.ListValue)(nil),            // 51: google.protobuf.ListValue
+	(*CalendarNotification)(nil),          // 0: hlgate.v1.CalendarNotification
+	(*CalendarsTeamMember)(nil),           // 1: hlgate.v1.CalendarsTeamMember
+	(*LocationConfiguration)(nil),         // 2: hlgate.v1.LocationConfiguration
+	(*OpenHour)(nil),                      // 3: hlgate.v1.OpenHour
+	(*Hour)(nil),                          // 4: hlgate.v1.Hour
+	(*Recurring)(nil),                     // 5: hlgate.v1.Recurring
+	(*Availability)(nil),                  // 6: hlgate.v1.Availability
+	(*LookBusyConfiguration)(nil),         // 7: hlgate.v1.LookBusyConfiguration
+	(*CalendarDTO)(nil),                   // 8: hlgate.v1.CalendarDTO
+	(*TeamMemberResponse)(nil),            // 9: hlgate.v1.TeamMemberResponse
+	(*LocationConfigurationResponse)(nil), // 10: hlgate.v1.LocationConfigurationResponse
+	(*UpdateAvailability)(nil),            // 11: hlgate.v1.UpdateAvailability
+	(*CalendarsGetNoteSchema)(nil),        // 12: hlgate.v1.CalendarsGetNoteSchema
+	(*NoteCreatedBySchema)(nil),           // 13: hlgate.v1.NoteCreatedBySchema
+	(*CalendarEventDTO)(nil),              // 14: hlgate.v1.CalendarEventDTO
+	(*CreatedOrUpdatedBy)(nil),            // 15: hlgate.v1.CreatedOrUpdatedBy
+	(*GroupDTO)(nil),                      // 16: hlgate.v1.GroupDTO
+	(*ScheduleRuleDTO)(nil),               // 17: hlgate.v1.ScheduleRuleDTO
+	(*ScheduleIntervalDTO)(nil),           // 18: hlgate.v1.ScheduleIntervalDTO
+	(*ScheduleObjectResponseDTO)(nil),     // 19: hlgate.v1.ScheduleObjectResponseDTO
+	(*ContactsGetNoteSchema)(nil),         // 20: hlgate.v1.ContactsGetNoteSchema
+	(*TaskSchema)(nil),                    // 21: hlgate.v1.TaskSchema
+	(*GetInvoiceResponseDto)(nil),         // 22: hlgate.v1.GetInvoiceResponseDto
+	(*TotalSummaryDto)(nil),               // 23: hlgate.v1.TotalSummaryDto
+	(*RemindersConfigurationDto)(nil),     // 24: hlgate.v1.RemindersConfigurationDto
+	(*ReminderExecutionDetailsList)(nil),  // 25: hlgate.v1.ReminderExecutionDetailsList
+	(*ReminderSettingsDto)(nil),           // 26: hlgate.v1.ReminderSettingsDto
+	(*ReminderDto)(nil),                   // 27: hlgate.v1.ReminderDto
+	(*BusinessDetailsDto)(nil),            // 28: hlgate.v1.BusinessDetailsDto
+	(*AddressDto)(nil),                    // 29: hlgate.v1.AddressDto
+	(*InvoiceItemDto)(nil),                // 30: hlgate.v1.InvoiceItemDto
+	(*ItemTaxDto)(nil),                    // 31: hlgate.v1.ItemTaxDto
+	(*DiscountDto)(nil),                   // 32: hlgate.v1.DiscountDto
+	(*ContactDetailsDto)(nil),             // 33: hlgate.v1.ContactDetailsDto
+	(*AdditionalEmailsDto)(nil),           // 34: hlgate.v1.AdditionalEmailsDto
+	(*SentToDto)(nil),                     // 35: hlgate.v1.SentToDto
+	(*PaymentScheduleDto)(nil),            // 36: hlgate.v1.PaymentScheduleDto
+	(*LateFeesConfigurationDto)(nil),      // 37: hlgate.v1.LateFeesConfigurationDto
+	(*LateFeesFrequencyDto)(nil),          // 38: hlgate.v1.LateFeesFrequencyDto
+	(*LateFeesGraceDto)(nil),              // 39: hlgate.v1.LateFeesGraceDto
+	(*LateFeesMaxFeesDto)(nil),            // 40: hlgate.v1.LateFeesMaxFeesDto
+	(*TipsConfigurationDto)(nil),          // 41: hlgate.v1.TipsConfigurationDto
+	(*PaymentMethodDto)(nil),              // 42: hlgate.v1.PaymentMethodDto
+	(*StripePaymentMethodDto)(nil),        // 43: hlgate.v1.StripePaymentMethodDto
+	(*AttachmentsDto)(nil),                // 44: hlgate.v1.AttachmentsDto
+	(*ProcessingFeeDto)(nil),              // 45: hlgate.v1.ProcessingFeeDto
+	(*ProcessingFeePaidChargeDto)(nil),    // 46: hlgate.v1.ProcessingFeePaidChargeDto
+	(*GetScheduleResponseDto)(nil),        // 47: hlgate.v1.GetScheduleResponseDto
+	(*InvoicesScheduleOptionsDto)(nil),    // 48: hlgate.v1.InvoicesScheduleOptionsDto
+	(*InvoicesCustomRRuleOptionsDto)(nil), // 49: hlgate.v1.InvoicesCustomRRuleOptionsDto
+	(*DefaultInvoiceResponseDto)(nil),     // 50: hlgate.v1.DefaultInvoiceResponseDto
+	(*GetTemplateResponseDto)(nil),        // 51: hlgate.v1.GetTemplateResponseDto
+	(*GetLocationByIdSchema)(nil),         // 52: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),                // 53: hlgate.v1.BusinessSchema
+	(*SocialSchema)(nil),                  // 54: hlgate.v1.SocialSchema
+	(*SettingsSchema)(nil),                // 55: hlgate.v1.SettingsSchema
+	(*CustomValueSchema)(nil),             // 56: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),           // 57: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),      // 58: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),            // 59: hlgate.v1.LocationTagsSchema
+	(*UserSchema)(nil),                    // 60: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),                // 61: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                    // 62: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),                // 63: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),               // 64: google.protobuf.Struct
+	(*structpb.ListValue)(nil),            // 65: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
-	1,  // 0: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	50, // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
-	4,  // 4: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
-	50, // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
-	50, // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
-	3,  // 7: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	50, // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	50, // 9: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 10: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 11: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	50, // 12: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	50, // 13: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	50, // 14: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	50, // 15: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	9,  // 16: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
-	10, // 17: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	50, // 18: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 19: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
-	11, // 20: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
-	12, // 21: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	50, // 22: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 23: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
-	13, // 24: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	50, // 25: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 26: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
-	15, // 27: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	50, // 28: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 29: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
-	17, // 30: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	50, // 31: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 32: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 33: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
-	20, // 34: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
-	15, // 35: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	50, // 36: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 37: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 38: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 39: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
-	24, // 40: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
-	25, // 41: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
-	26, // 42: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	50, // 43: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 44: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 45: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 46: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 47: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	29, // 48: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	50, // 49: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 50: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 51: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	51, // 52: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
-	32, // 53: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	50, // 54: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 55: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
-	34, // 56: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	36, // 57: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	14, // 58: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	19, // 59: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	18, // 60: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	50, // 61: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
-	50, // 62: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
-	35, // 63: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
-	50, // 64: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 65: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 66: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	50, // 67: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	50, // 68: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	50, // 69: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	50, // 70: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	50, // 71: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	14, // 72: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	18, // 73: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	50, // 74: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	50, // 75: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	39, // 76: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
-	40, // 77: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
-	41, // 78: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	50, // 79: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	50, // 80: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 81: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 82: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 83: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 84: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 85: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	43, // 86: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	50, // 87: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	50, // 88: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	47, // 89: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	48, // 90: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	50, // 91: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	50, // 92: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 93: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 94: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 95: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	96, // [96:96] is the sub-list for method output_type
-	96, // [96:96] is the sub-list for method input_type
-	96, // [96:96] is the sub-list for extension type_name
-	96, // [96:96] is the sub-list for extension extendee
-	0,  // [0:96] is the sub-list for field type_name
+	64,  // 0: hlgate.v1.CalendarNotification.unmapped:type_name -> google.protobuf.Struct
+	2,   // 1: hlgate.v1.CalendarsTeamMember.location_configurations:type_name -> hlgate.v1.LocationConfiguration
+	64,  // 2: hlgate.v1.CalendarsTeamMember.unmapped:type_name -> google.protobuf.Struct
+	64,  // 3: hlgate.v1.LocationConfiguration.unmapped:type_name -> google.protobuf.Struct
+	4,   // 4: hlgate.v1.OpenHour.hours:type_name -> hlgate.v1.Hour
+	64,  // 5: hlgate.v1.OpenHour.unmapped:type_name -> google.protobuf.Struct
+	64,  // 6: hlgate.v1.Hour.unmapped:type_name -> google.protobuf.Struct
+	64,  // 7: hlgate.v1.Recurring.unmapped:type_name -> google.protobuf.Struct
+	4,   // 8: hlgate.v1.Availability.hours:type_name -> hlgate.v1.Hour
+	64,  // 9: hlgate.v1.Availability.unmapped:type_name -> google.protobuf.Struct
+	64,  // 10: hlgate.v1.LookBusyConfiguration.unmapped:type_name -> google.protobuf.Struct
+	0,   // 11: hlgate.v1.CalendarDTO.notifications:type_name -> hlgate.v1.CalendarNotification
+	9,   // 12: hlgate.v1.CalendarDTO.team_members:type_name -> hlgate.v1.TeamMemberResponse
+	10,  // 13: hlgate.v1.CalendarDTO.location_configurations:type_name -> hlgate.v1.LocationConfigurationResponse
+	3,   // 14: hlgate.v1.CalendarDTO.open_hours:type_name -> hlgate.v1.OpenHour
+	5,   // 15: hlgate.v1.CalendarDTO.recurring:type_name -> hlgate.v1.Recurring
+	6,   // 16: hlgate.v1.CalendarDTO.availabilities:type_name -> hlgate.v1.Availability
+	7,   // 17: hlgate.v1.CalendarDTO.look_busy_config:type_name -> hlgate.v1.LookBusyConfiguration
+	64,  // 18: hlgate.v1.CalendarDTO.unmapped:type_name -> google.protobuf.Struct
+	10,  // 19: hlgate.v1.TeamMemberResponse.location_configurations:type_name -> hlgate.v1.LocationConfigurationResponse
+	64,  // 20: hlgate.v1.TeamMemberResponse.unmapped:type_name -> google.protobuf.Struct
+	64,  // 21: hlgate.v1.LocationConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
+	4,   // 22: hlgate.v1.UpdateAvailability.hours:type_name -> hlgate.v1.Hour
+	64,  // 23: hlgate.v1.UpdateAvailability.unmapped:type_name -> google.protobuf.Struct
+	13,  // 24: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
+	64,  // 25: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	64,  // 26: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	15,  // 27: hlgate.v1.CalendarEventDTO.created_by:type_name -> hlgate.v1.CreatedOrUpdatedBy
+	64,  // 28: hlgate.v1.CalendarEventDTO.unmapped:type_name -> google.protobuf.Struct
+	64,  // 29: hlgate.v1.CreatedOrUpdatedBy.unmapped:type_name -> google.protobuf.Struct
+	64,  // 30: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	18,  // 31: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
+	64,  // 32: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	64,  // 33: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	17,  // 34: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
+	64,  // 35: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	64,  // 36: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	64,  // 37: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	64,  // 38: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	64,  // 39: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	64,  // 40: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	64,  // 41: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	64,  // 42: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	23,  // 43: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
+	24,  // 44: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
+	64,  // 45: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 46: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	25,  // 47: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
+	26,  // 48: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
+	64,  // 49: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 50: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	27,  // 51: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
+	64,  // 52: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 53: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	29,  // 54: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	64,  // 55: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 56: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	31,  // 57: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
+	64,  // 58: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 59: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 60: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	34,  // 61: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
+	29,  // 62: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	64,  // 63: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 64: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 65: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 66: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	38,  // 67: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
+	39,  // 68: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
+	40,  // 69: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
+	64,  // 70: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 71: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 72: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 73: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 74: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	43,  // 75: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
+	64,  // 76: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 77: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 78: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	65,  // 79: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	46,  // 80: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
+	64,  // 81: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 82: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	48,  // 83: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	50,  // 84: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	28,  // 85: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	33,  // 86: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	32,  // 87: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	64,  // 88: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
+	64,  // 89: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
+	49,  // 90: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
+	64,  // 91: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 92: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 93: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	64,  // 94: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	64,  // 95: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	64,  // 96: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	64,  // 97: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	64,  // 98: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	28,  // 99: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	32,  // 100: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	64,  // 101: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	64,  // 102: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	53,  // 103: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	54,  // 104: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	55,  // 105: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	64,  // 106: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	64,  // 107: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	64,  // 108: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	64,  // 109: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	64,  // 110: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	64,  // 111: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	64,  // 112: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	57,  // 113: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	64,  // 114: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	64,  // 115: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	61,  // 116: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	62,  // 117: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	64,  // 118: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	64,  // 119: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	64,  // 120: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 121: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	64,  // 122: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	123, // [123:123] is the sub-list for method output_type
+	123, // [123:123] is the sub-list for method input_type
+	123, // [123:123] is the sub-list for extension type_name
+	123, // [123:123] is the sub-list for extension extendee
+	0,   // [0:123] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -6904,13 +9033,14 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[0].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[1].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[2].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[3].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[4].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[5].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[6].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[7].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[8].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[9].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[10].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[11].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[12].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[13].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[14].OneofWrappers = []any{}
@@ -6920,26 +9050,24 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[18].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[19].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[20].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[21].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[23].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[24].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[25].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[26].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[27].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[28].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[29].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[30].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[31].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[32].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[33].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[34].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[35].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[36].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[37].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[38].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[39].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[40].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[41].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[42].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[43].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[44].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[45].OneofWrappers = []any{}
@@ -6947,13 +9075,27 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[47].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[48].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[49].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[50].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[51].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[52].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[53].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[54].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[55].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[56].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[57].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[58].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[59].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[60].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[61].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[62].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[63].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   50,
+			NumMessages:   64,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
