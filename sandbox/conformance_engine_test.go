@@ -33,10 +33,7 @@ func (cf *conformance) engineWalk(engineOps []string, location, token string, ne
 			if cf.served[op.OperationID] || !slices.Contains(engineOps, op.OperationID) {
 				continue
 			}
-			coll := strings.TrimSuffix(path, "/")
-			if last := coll[strings.LastIndex(coll, "/")+1:]; strings.HasPrefix(last, "{") || method == http.MethodGet && (last == "search" || last == "list") {
-				coll = coll[:strings.LastIndex(coll, "/")] // an item's, or a list of its parent (engine.go)
-			}
+			coll := cf.e.sb.EngineCollection(op.OperationID)
 			if _, ok := families[coll]; !ok {
 				order = append(order, coll)
 			}
@@ -51,17 +48,28 @@ func (cf *conformance) engineWalk(engineOps []string, location, token string, ne
 		slices.SortStableFunc(ops, func(a, b famOp) int { return rank[a.method] - rank[b.method] })
 		// parents fills the path parameters of a collection's parents: the
 		// engine keeps a collection per parent path, whatever the parent.
+		// A parameter the document limits to an enum (a resource type)
+		// takes its first value.
 		parents := func(path string) string {
 			path = strings.ReplaceAll(path, "{locationId}", location)
 			for strings.Contains(path, "{") {
 				i := strings.Index(path, "{")
-				path = path[:i] + parentID + path[strings.Index(path[i:], "}")+i+1:]
+				j := strings.Index(path[i:], "}") + i
+				v := parentID
+				for _, f := range ops {
+					if e, ok := specexample.PathEnum(f.op, path[i+1:j]); ok {
+						v = e
+					}
+				}
+				path = path[:i] + v + path[j+1:]
 			}
 			return path
 		}
+		// fill names the item id in an item's path (one longer than its
+		// collection's).
 		fill := func(path, id string) string {
 			path = strings.ReplaceAll(path, "{locationId}", location)
-			if last := strings.TrimSuffix(path, "/"); strings.HasSuffix(last, "}") {
+			if last := strings.TrimSuffix(path, "/"); strings.HasSuffix(last, "}") && len(last) > len(strings.ReplaceAll(coll, "{locationId}", location)) {
 				i := strings.LastIndex(last, "{")
 				path = last[:i] + id
 			}
@@ -162,6 +170,9 @@ func createdID(ans map[string]any) string {
 		if id, ok := ans[k].(string); ok && id != "" {
 			return id // the answer is the document itself
 		}
+	}
+	if l, ok := ans[answerList].([]any); ok && len(l) > 0 {
+		ans = map[string]any{"first": l[0]} // a list's first document
 	}
 	for _, v := range ans {
 		if m, ok := v.(map[string]any); ok {

@@ -120,12 +120,25 @@ func (cf *conformance) run(c confCase) map[string]any {
 	}
 	var m map[string]any
 	if len(respBody) > 0 {
-		if err := json.Unmarshal(respBody, &m); err != nil {
+		var v any
+		if err := json.Unmarshal(respBody, &v); err != nil {
 			t.Fatalf("%s: decode %s: %v", c.name, respBody, err)
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			m = v
+		case []any:
+			m = map[string]any{answerList: v} // an answer that is a list
+		default:
+			t.Fatalf("%s: answer %s is neither an object nor a list", c.name, respBody)
 		}
 	}
 	return m
 }
+
+// answerList is the key under which run returns an answer that is a JSON
+// array.
+const answerList = "[]"
 
 func str(m map[string]any, path ...any) string {
 	var cur any = m

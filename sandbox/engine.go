@@ -78,6 +78,16 @@ type engineOp struct {
 	// located is set when the document schema has a locationId: a created
 	// document gets the token's location there.
 	located bool
+	// notes are the required texts of an answer that holds no document
+	// (CalendarNotificationDeleteResponseDTO's message), with their
+	// examples: such an answer is the notes and the flags alone.
+	notes map[string]any
+	// listBody is set for a create whose body is a JSON array: each member
+	// is a document, and the answer lists them.
+	listBody bool
+	// fromPath are the path parameters a created document has as members
+	// (a calendar resource's resourceType): it gets the path's values.
+	fromPath []string
 	// base holds the members a created document gets before the body is
 	// merged in: every required member of the schema, from its default or
 	// example.
@@ -109,6 +119,11 @@ func newEngineOp(method, path string, op *openapi3.Operation, parent bool) (*eng
 	default:
 		return nil, fmt.Errorf("the engine serves GET, POST to a collection, PUT, PATCH and DELETE of an item, not %s %s", method, path)
 	}
+	if e.kind == engineCreate && op.RequestBody != nil && op.RequestBody.Value != nil {
+		if mt := op.RequestBody.Value.Content.Get("application/json"); mt != nil && mt.Schema != nil && mt.Schema.Value != nil {
+			e.listBody = mt.Schema.Value.Type.Is("array")
+		}
+	}
 	status, schema := successSchema(op)
 	if status == 0 {
 		return nil, errors.New("no 2xx response")
@@ -133,6 +148,13 @@ func newEngineOp(method, path string, op *openapi3.Operation, parent bool) (*eng
 				e.flags = append(e.flags, name)
 			case e.kind == engineRemove && ps.Type.Is("string") && (name == "id" || name == "_id"):
 				e.echoID = name
+			case (e.kind == engineRemove || e.kind == engineMerge) && ps.Type.Is("string") && slices.Contains(schema.Required, name):
+				// A required text beside no document (a delete's or an
+				// update's "message"): its example.
+				if e.notes == nil {
+					e.notes = map[string]any{}
+				}
+				e.notes[name] = exampleOf(ps)
 			case ps.Type.Is("number") || ps.Type.Is("integer"):
 				e.counts = append(e.counts, name)
 			case e.kind == engineList && ps.Type.Is("array") && e.envelope == "":
@@ -164,6 +186,13 @@ func newEngineOp(method, path string, op *openapi3.Operation, parent bool) (*eng
 			e.idKey = "_id"
 		}
 		_, e.located = docSchema.Properties["locationId"]
+		if e.kind == engineCreate {
+			for _, p := range op.Parameters {
+				if pv := p.Value; pv != nil && pv.In == openapi3.ParameterInPath && pv.Name != "locationId" && docSchema.Properties[pv.Name] != nil {
+					e.fromPath = append(e.fromPath, pv.Name)
+				}
+			}
+		}
 		e.base = map[string]any{}
 		for _, name := range docSchema.Required {
 			if ps := docSchema.Properties[name]; ps != nil && ps.Value != nil {
@@ -233,6 +262,8 @@ func exampleAt(s *openapi3.Schema, depth int) any {
 		return s.Default
 	case s.Example != nil:
 		return s.Example
+	case len(s.Enum) > 0:
+		return s.Enum[0]
 	case s.Type.Is("string"):
 		return ""
 	case s.Type.Is("number"), s.Type.Is("integer"):
@@ -448,6 +479,13 @@ func lastSegment(path string) string {
 // engine's writes check it), so they are copied into the answer as they
 // are rather than re-encoded, which would also re-validate every byte.
 func (e *engineOp) answer(doc json.RawMessage) []byte {
+	if len(e.notes) > 0 && e.envelope == "" {
+		m := maps.Clone(e.notes)
+		for _, f := range e.flags {
+			m[f] = true
+		}
+		return marshal(m)
+	}
 	switch {
 	case e.envelope == "" && len(e.flags) == 0 && doc != nil:
 		return slices.Clone(doc)
@@ -562,15 +600,53 @@ func decodeObject(r *http.Request) (map[string]any, *apiError) {
 }
 
 func (e *engineOp) create(l *locStore, w http.ResponseWriter, r *http.Request, c *call) {
+	if e.listBody {
+		e.createList(l, w, r, c)
+		return
+	}
 	body, aerr := decodeObject(r)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
 	}
-	if v, ok := body["locationId"].(string); ok {
-		if aerr := c.ownLocation(v); aerr != nil {
+	raw, aerr := e.newDoc(l, r, c, body)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeBody(w, e.status, e.answer(raw))
+}
+
+// createList creates a document of each member of a body that is a JSON
+// array (a calendar's notifications) and answers them, as a list.
+func (e *engineOp) createList(l *locStore, w http.ResponseWriter, r *http.Request, c *call) {
+	var bodies []map[string]any
+	if aerr := decodeBody(r, &bodies); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if len(bodies) == 0 {
+		writeError(w, errUnprocessable("body must contain at least 1 element"))
+		return
+	}
+	docs := make([]json.RawMessage, 0, len(bodies))
+	for _, body := range bodies {
+		raw, aerr := e.newDoc(l, r, c, body)
+		if aerr != nil {
 			writeError(w, aerr)
 			return
+		}
+		docs = append(docs, raw)
+	}
+	writeBody(w, e.status, e.answerList(docs, len(docs), false))
+}
+
+// newDoc stores a created document: the schema's base, the body, the
+// location and the path's members, under a new id.
+func (e *engineOp) newDoc(l *locStore, r *http.Request, c *call, body map[string]any) (json.RawMessage, *apiError) {
+	if v, ok := body["locationId"].(string); ok {
+		if aerr := c.ownLocation(v); aerr != nil {
+			return nil, aerr
 		}
 	}
 	doc := make(map[string]any, len(e.base)+len(body)+2)
@@ -583,13 +659,16 @@ func (e *engineOp) create(l *locStore, w http.ResponseWriter, r *http.Request, c
 	if e.located {
 		doc["locationId"] = l.id
 	}
+	for _, name := range e.fromPath {
+		doc[name] = r.PathValue(name)
+	}
 	l.mu.Lock()
 	id := l.newID()
 	doc[e.idKey] = id
 	raw := marshal(doc)
 	l.coll(collectionKey(r.URL.Path, false), true).put(id, raw)
 	l.mu.Unlock()
-	writeBody(w, e.status, e.answer(raw))
+	return raw, nil
 }
 
 func (e *engineOp) merge(l *locStore, w http.ResponseWriter, r *http.Request) {

@@ -191,6 +191,7 @@ func (s *Sandbox) buildMux() (err error) {
 	seen := map[string]bool{}
 	router := newResourceRouter()
 	byCollection := map[string][]*engineOp{}
+	engineColl := map[string]string{}
 	var routes []*route
 	var engineOps []string
 	for _, sr := range srs {
@@ -212,6 +213,7 @@ func (s *Sandbox) buildMux() (err error) {
 				coll = coll[:strings.LastIndex(coll, "/")]
 			}
 			byCollection[coll] = append(byCollection[coll], eo)
+			engineColl[sr.operationID] = coll
 		}
 		if sr.version == "" || len(sr.kinds) == 0 {
 			return fmt.Errorf("operation %s lacks x-hlgate-version or security", sr.operationID)
@@ -259,6 +261,7 @@ func (s *Sandbox) buildMux() (err error) {
 	}
 	s.routes = routes
 	s.engineOps = engineOps
+	s.engineColl = engineColl
 	mux.HandleFunc("GET /oauth/chooselocation", s.handleConsentPage)
 	mux.HandleFunc("POST /oauth/chooselocation", s.handleConsentAllow)
 	mux.HandleFunc("GET /v2/oauth/chooselocation", s.handleConsentPage)
@@ -282,6 +285,12 @@ func (s *Sandbox) Routes() []string {
 // hand-written behaviour), for tests that must know an operation has no
 // handler of its own.
 func (s *Sandbox) EngineOperations() []string { return slices.Clone(s.engineOps) }
+
+// EngineCollection is the path template of the collection an engine
+// operation lists, creates in or reads from (/contacts/{contactId}/notes
+// for get-note), and "" for an operation the engine does not serve. Tests
+// that walk the engine's operations group them by it.
+func (s *Sandbox) EngineCollection(operationID string) string { return s.engineColl[operationID] }
 
 // serveResource is the pipeline of every resource call, in the order
 // upstream is assumed to apply it: faults (the network), the bearer token,

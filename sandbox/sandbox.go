@@ -135,7 +135,9 @@ type Sandbox struct {
 	mux       *http.ServeMux
 	routes    []*route
 	engineOps []string // operationIds served by the engine
-	router    *resourceRouter
+	// engineColl is the collection template each engine operation works on.
+	engineColl map[string]string
+	router     *resourceRouter
 
 	auth  *authState
 	quota *quotaState

@@ -98,3 +98,89 @@ func TestGeneratedCalendarGroupStatusSlugAndScheduleCalendars(t *testing.T) {
 		t.Fatalf("RemoveCalendarFromSchedule of a calendar not on it: %v, want NOT_FOUND", err)
 	}
 }
+
+// A calendar's resources and notifications are answered as bare JSON
+// arrays, which the generic path wraps in the response's list: the
+// resources walk to the end through page_token (HighLevel's limit and
+// skip) with no duplicate and no gap, and notifications are created from a
+// list body.
+func TestGeneratedCalendarResourcesAndNotifications(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	base := "/v1/locations/" + loc + "/calendars"
+
+	created := map[string]bool{}
+	for i := range 5 {
+		var id string
+		if i%2 == 0 {
+			r, err := h.calendars.CreateCalendarResource(ctx, &hlgatev1.CreateCalendarResourceRequest{LocationId: loc, ResourceType: "rooms",
+				Name: proto.String("Room"), Description: proto.String("A room"), Quantity: proto.Float64(1), OutOfService: proto.Float64(0),
+				Capacity: proto.Float64(4), CalendarIds: []string{"CalOfTheResources001"}})
+			if err != nil {
+				t.Fatalf("CreateCalendarResource: %v", err)
+			}
+			id = r.GetId()
+		} else {
+			r := restJSON(t, h, http.MethodPost, base+"/resources/rooms",
+				`{"name":"Room","description":"A room","quantity":1,"outOfService":0,"capacity":2,"calendarIds":["CalOfTheResources001"]}`, http.StatusOK)
+			id, _ = r["id"].(string)
+		}
+		if id == "" || created[id] {
+			t.Fatalf("resource %d: id %q", i, id)
+		}
+		created[id] = true
+	}
+	seen := map[string]bool{}
+	token := ""
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("more pages than resources")
+		}
+		page, err := h.calendars.FetchCalendarResources(ctx, &hlgatev1.FetchCalendarResourcesRequest{LocationId: loc, ResourceType: "rooms", PageSize: 2, PageToken: token})
+		if err != nil {
+			t.Fatalf("FetchCalendarResources: %v", err)
+		}
+		if len(page.GetResources()) > 2 {
+			t.Fatalf("a page of %d resources, asked for 2", len(page.GetResources()))
+		}
+		for _, r := range page.GetResources() {
+			if seen[r.GetId()] || !created[r.GetId()] || r.GetResourceType() != "rooms" {
+				t.Fatalf("resource %v: a duplicate or not created", r)
+			}
+			seen[r.GetId()] = true
+		}
+		if token = page.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	if len(seen) != len(created) {
+		t.Fatalf("walked %d resources, created %d", len(seen), len(created))
+	}
+	first := restJSON(t, h, http.MethodGet, base+"/resources/rooms?pageSize=3", "", http.StatusOK)
+	if rs, _ := first["resources"].([]any); len(rs) != 3 || first["nextPageToken"] == "" {
+		t.Fatalf("GET resources page 1 of 3 = %v", first)
+	}
+	if other := restJSON(t, h, http.MethodGet, base+"/resources/equipments", "", http.StatusOK); other["resources"] != nil {
+		t.Fatalf("equipments = %v, want none (the rooms are another collection)", other)
+	}
+
+	const cal = "CalOfTheNotifications"
+	made, err := h.calendars.CreateEventNotification(ctx, &hlgatev1.CreateEventNotificationRequest{LocationId: loc, CalendarId: cal,
+		Notifications: []*hlgatev1.CreateCalendarNotificationDTO{
+			{ReceiverType: proto.String("contact"), Channel: proto.String("email"), NotificationType: proto.String("booked")},
+			{ReceiverType: proto.String("guest"), Channel: proto.String("email"), NotificationType: proto.String("cancellation")},
+		}})
+	if err != nil || len(made.GetNotifications()) != 2 {
+		t.Fatalf("CreateEventNotification = %v, %v", made, err)
+	}
+	restJSON(t, h, http.MethodPost, base+"/"+cal+"/notifications", `{"notifications":[{"receiverType":"assignedUser","channel":"email","notificationType":"reschedule"}]}`, http.StatusOK)
+	listed := restJSON(t, h, http.MethodGet, base+"/"+cal+"/notifications", "", http.StatusOK)
+	if ns, _ := listed["notifications"].([]any); len(ns) != 3 {
+		t.Fatalf("GET notifications = %v, want the 3 created", listed)
+	}
+	// An empty list is refused before anything is sent.
+	if _, err := h.calendars.CreateEventNotification(ctx, &hlgatev1.CreateEventNotificationRequest{LocationId: loc, CalendarId: cal}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("CreateEventNotification without notifications: %v, want INVALID_ARGUMENT", err)
+	}
+}

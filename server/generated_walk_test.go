@@ -37,6 +37,7 @@ type walkOp struct {
 	op     *openapi3.Operation
 	method string // upstream method
 	rest   *annotations.HttpRule
+	coll   string // the engine's collection template
 }
 
 // Every generated RPC whose operation the sandbox's engine serves is driven
@@ -63,16 +64,9 @@ func TestEveryGeneratedRPCServesOverGRPCAndREST(t *testing.T) {
 		}
 		item := doc.Paths.Value(f.row.Path)
 		op := item.GetOperation(f.row.Method)
-		coll := strings.TrimSuffix(f.row.Path, "/")
-		last := coll[strings.LastIndex(coll, "/")+1:]
-		if strings.HasPrefix(last, "{") {
-			coll = coll[:strings.LastIndex(coll, "/")]
-		}
-		if last == "search" || last == "list" {
-			coll = coll[:strings.LastIndex(coll, "/")] // the engine lists the parent's collection
-		}
+		coll := h.sb.EngineCollection(f.row.ID)
 		rule, _ := proto.GetExtension(m.Options().(*descriptorpb.MethodOptions), annotations.E_Http).(*annotations.HttpRule)
-		families[coll] = append(families[coll], walkOp{full: full, f: f, op: op, method: f.row.Method, rest: rule})
+		families[coll] = append(families[coll], walkOp{full: full, f: f, op: op, method: f.row.Method, rest: rule, coll: coll})
 	}
 	if len(families) == 0 {
 		t.Fatal("no generated RPC is served by the engine")
@@ -120,7 +114,7 @@ func TestEveryGeneratedRPCServesOverGRPCAndREST(t *testing.T) {
 					w.grpc(t, h, ctx, loc, ids[0])
 					w.restCall(t, h, loc, ids[len(ids)-1])
 					for _, r := range ops {
-						if r.method == http.MethodGet && strings.HasSuffix(r.f.row.Path, "}") {
+						if path := strings.TrimSuffix(r.f.row.Path, "/"); r.method == http.MethodGet && strings.HasSuffix(path, "}") && len(path) > len(r.coll) {
 							r.expectNotFound(t, h, ctx, loc, ids[0])
 						}
 					}
@@ -161,10 +155,13 @@ func parents(coll, loc string) string {
 // the body's required members.
 func (w walkOp) values(loc, id string) map[string]any {
 	v := map[string]any{}
-	if b, ok := specexample.Body(w.op).(map[string]any); ok {
+	switch b := specexample.Body(w.op).(type) {
+	case map[string]any:
 		for k, x := range b {
 			v[k] = x
 		}
+	case []any:
+		v[upstreamName(w.f.body)] = b // a body that is a list: the request's list field
 	}
 	for k, x := range specexample.Query(w.op, loc) {
 		v[k] = x
@@ -172,9 +169,12 @@ func (w walkOp) values(loc, id string) map[string]any {
 	for _, p := range w.f.params {
 		if p.In == "path" {
 			v[p.Name] = walkParent
+			if e, ok := specexample.PathEnum(w.op, p.Name); ok {
+				v[p.Name] = e // a collection named by an enum (a resource type)
+			}
 		}
 	}
-	if path := strings.TrimSuffix(w.f.row.Path, "/"); strings.HasSuffix(path, "}") && id != "" {
+	if path := strings.TrimSuffix(w.f.row.Path, "/"); strings.HasSuffix(path, "}") && id != "" && len(path) > len(w.coll) {
 		v[path[strings.LastIndex(path, "{")+1:len(path)-1]] = id
 	}
 	delete(v, "locationId")
@@ -279,7 +279,8 @@ func restRule(r *annotations.HttpRule) (string, string) {
 	return "", ""
 }
 
-// answerID is the id of an answer: its own, or its first object member's.
+// answerID is the id of an answer: its own, or its first object member's
+// (or that of the first document of a list member).
 func answerID(b []byte) string {
 	var m map[string]any
 	if json.Unmarshal(b, &m) != nil {
@@ -296,6 +297,9 @@ func answerID(b []byte) string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
+		if l, ok := m[k].([]any); ok && len(l) > 0 {
+			m[k] = l[0] // a list that is the answer: its first document
+		}
 		if o, ok := m[k].(map[string]any); ok {
 			for _, ik := range []string{"id", "_id"} {
 				if id, ok := o[ik].(string); ok && id != "" {

@@ -88,6 +88,9 @@ type forward struct {
 	// exactly one: an answer without it is an error, and a resource that
 	// names another location is not found.
 	resource protoreflect.FieldDescriptor
+	// bareList is the response's list that a bare array answer fills (a
+	// calendar's notifications); nil otherwise.
+	bareList protoreflect.FieldDescriptor
 }
 
 // boundParam is a path or query parameter and the request field that fills it.
@@ -186,7 +189,7 @@ func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, err
 	}
 	if name := bodyFieldOf(m); name != "" && name != "*" {
 		fd := req.Fields().ByName(protoreflect.Name(name))
-		if fd == nil || fd.Kind() != protoreflect.MessageKind || fd.IsList() || fd.IsMap() {
+		if fd == nil || fd.Kind() != protoreflect.MessageKind || fd.IsMap() {
 			return fail("the body field %q is not a message field of the request", name)
 		}
 		f.body = fd
@@ -224,8 +227,24 @@ func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, err
 	if len(msgs) == 1 {
 		f.resource = msgs[0]
 	}
-	if row.Bare && (f.resource == nil || f.paging != nil) {
-		return fail("the answer is the resource itself (bare), so the response needs exactly one message field and no paging")
+	if row.Bare && f.resource == nil {
+		// A bare list: HighLevel answers a JSON array, the response's one
+		// list of messages.
+		var lists []protoreflect.FieldDescriptor
+		for i := 0; i < res.Fields().Len(); i++ {
+			if fd := res.Fields().Get(i); fd.IsList() && fd.Kind() == protoreflect.MessageKind {
+				lists = append(lists, fd)
+			}
+		}
+		if len(lists) == 1 {
+			f.bareList = lists[0]
+		}
+	}
+	switch {
+	case row.Bare && f.resource == nil && f.bareList == nil:
+		return fail("the answer is the resource itself (bare), so the response needs exactly one message field, or one list of messages")
+	case row.Bare && f.resource != nil && f.paging != nil:
+		return fail("a bare resource does not page")
 	}
 	return f, nil
 }
@@ -289,15 +308,12 @@ func (f *forward) call(ctx context.Context, s *Server, in proto.Message) (proto.
 	if err != nil {
 		return nil, err
 	}
-	obj, err := answerObject(b)
+	obj, err := f.answer(b)
 	if err != nil {
 		return nil, fmt.Errorf("decode HighLevel's answer to %s: %w", f.row.ID, err)
 	}
 	if err := f.confirmed(obj); err != nil {
 		return nil, err
-	}
-	if f.row.Bare {
-		obj = map[string]any{upstreamName(f.resource): obj}
 	}
 	var ap answerPage
 	if f.paging != nil && f.paging.pager != nil {
@@ -332,13 +348,36 @@ func (f *forward) call(ctx context.Context, s *Server, in proto.Message) (proto.
 	return out, nil
 }
 
-// answerObject parses HighLevel's answer, which must be a JSON object, with
-// numbers kept as json.Number (jsonproto.DecodeMap needs them).
+// answer parses HighLevel's answer, with numbers kept as json.Number
+// (jsonproto.DecodeMap needs them), as the object the response decodes: the
+// answer itself, or for a bare operation an object that holds it under the
+// response's resource or list.
+func (f *forward) answer(b []byte) (map[string]any, error) {
+	v, err := decodeAnswer(b)
+	if err != nil {
+		return nil, err
+	}
+	if f.bareList != nil {
+		if _, ok := v.([]any); !ok {
+			return nil, fmt.Errorf("want a JSON array, got %T", v)
+		}
+		return map[string]any{upstreamName(f.bareList): v}, nil
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("want a JSON object, got %T", v)
+	}
+	if f.row.Bare {
+		obj = map[string]any{upstreamName(f.resource): obj}
+	}
+	return obj, nil
+}
+
+// answerObject parses an answer that must be a JSON object (as
+// forward.answer does).
 func answerObject(b []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	v, err := decodeAnswer(b)
+	if err != nil {
 		return nil, err
 	}
 	obj, ok := v.(map[string]any)
@@ -346,6 +385,15 @@ func answerObject(b []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("want a JSON object, got %T", v)
 	}
 	return obj, nil
+}
+
+// decodeAnswer parses HighLevel's JSON with numbers kept as json.Number.
+func decodeAnswer(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	return v, err
 }
 
 // inLocation refuses a resource that names another location than the
@@ -417,6 +465,22 @@ func (f *forward) request(in proto.Message, paging []pagerValue) (*upstreamReque
 	}
 	// A declared JSON body is always sent, {} when nothing fills it: the
 	// document's validation wants its media type.
+	if f.body != nil && f.body.IsList() {
+		// The body is a JSON array (a calendar's notifications): the list
+		// field itself, which is REQUIRED (opgen declares it so).
+		if err := v.err(); err != nil {
+			return nil, err
+		}
+		enc, err := encodeField(m, f.body)
+		if err != nil {
+			return nil, encodeViolation(err, "", nil, &v)
+		}
+		if r.body, err = json.Marshal(enc); err != nil {
+			return nil, fmt.Errorf("encode the body of %s: %w", f.row.ID, err)
+		}
+		r.contentType = f.row.Body.ContentType
+		return r, nil
+	}
 	if f.row.Body != nil && f.row.Body.ContentType == "application/json" {
 		body, err := f.encodeBody(m, paths, pageBody, &v)
 		if err != nil {

@@ -67,12 +67,17 @@ func TestGenericAnswersLoseNothing(t *testing.T) {
 					delete(obj, f.row.Confirm)
 					answer = obj
 				}
-				if f.row.Bare {
-					// The answer is the resource itself; the generic path
-					// puts it in the response's one message field.
-					answer = map[string]any{upstreamName(f.resource): answer}
+				raw, err := json.Marshal(answer)
+				if err != nil {
+					t.Fatal(err)
 				}
-				b, err := json.Marshal(answer)
+				// A bare answer (the resource, or a list, itself) is put in
+				// the response's field as the generic path does.
+				obj, err := f.answer(raw)
+				if err != nil {
+					t.Fatalf("%s answer: %v", name, err)
+				}
+				b, err := json.Marshal(obj)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -668,6 +668,126 @@ func (e CalendarNotificationType) Valid() bool {
 	}
 }
 
+// Defines values for CalendarNotificationResponseDTOChannel.
+const (
+	CalendarNotificationResponseDTOChannelEmail    CalendarNotificationResponseDTOChannel = "email"
+	CalendarNotificationResponseDTOChannelInApp    CalendarNotificationResponseDTOChannel = "inApp"
+	CalendarNotificationResponseDTOChannelSms      CalendarNotificationResponseDTOChannel = "sms"
+	CalendarNotificationResponseDTOChannelWhatsapp CalendarNotificationResponseDTOChannel = "whatsapp"
+)
+
+// Valid indicates whether the value is a known member of the CalendarNotificationResponseDTOChannel enum.
+func (e CalendarNotificationResponseDTOChannel) Valid() bool {
+	switch e {
+	case CalendarNotificationResponseDTOChannelEmail:
+		return true
+	case CalendarNotificationResponseDTOChannelInApp:
+		return true
+	case CalendarNotificationResponseDTOChannelSms:
+		return true
+	case CalendarNotificationResponseDTOChannelWhatsapp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarNotificationResponseDTONotificationType.
+const (
+	CalendarNotificationResponseDTONotificationTypeBooked       CalendarNotificationResponseDTONotificationType = "booked"
+	CalendarNotificationResponseDTONotificationTypeCancellation CalendarNotificationResponseDTONotificationType = "cancellation"
+	CalendarNotificationResponseDTONotificationTypeConfirmation CalendarNotificationResponseDTONotificationType = "confirmation"
+	CalendarNotificationResponseDTONotificationTypeFollowup     CalendarNotificationResponseDTONotificationType = "followup"
+	CalendarNotificationResponseDTONotificationTypeReminder     CalendarNotificationResponseDTONotificationType = "reminder"
+	CalendarNotificationResponseDTONotificationTypeReschedule   CalendarNotificationResponseDTONotificationType = "reschedule"
+)
+
+// Valid indicates whether the value is a known member of the CalendarNotificationResponseDTONotificationType enum.
+func (e CalendarNotificationResponseDTONotificationType) Valid() bool {
+	switch e {
+	case CalendarNotificationResponseDTONotificationTypeBooked:
+		return true
+	case CalendarNotificationResponseDTONotificationTypeCancellation:
+		return true
+	case CalendarNotificationResponseDTONotificationTypeConfirmation:
+		return true
+	case CalendarNotificationResponseDTONotificationTypeFollowup:
+		return true
+	case CalendarNotificationResponseDTONotificationTypeReminder:
+		return true
+	case CalendarNotificationResponseDTONotificationTypeReschedule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarNotificationResponseDTOReceiverType.
+const (
+	CalendarNotificationResponseDTOReceiverTypeAssignedUser CalendarNotificationResponseDTOReceiverType = "assignedUser"
+	CalendarNotificationResponseDTOReceiverTypeBusiness     CalendarNotificationResponseDTOReceiverType = "business"
+	CalendarNotificationResponseDTOReceiverTypeContact      CalendarNotificationResponseDTOReceiverType = "contact"
+	CalendarNotificationResponseDTOReceiverTypeEmails       CalendarNotificationResponseDTOReceiverType = "emails"
+	CalendarNotificationResponseDTOReceiverTypeGuest        CalendarNotificationResponseDTOReceiverType = "guest"
+	CalendarNotificationResponseDTOReceiverTypePhoneNumbers CalendarNotificationResponseDTOReceiverType = "phoneNumbers"
+)
+
+// Valid indicates whether the value is a known member of the CalendarNotificationResponseDTOReceiverType enum.
+func (e CalendarNotificationResponseDTOReceiverType) Valid() bool {
+	switch e {
+	case CalendarNotificationResponseDTOReceiverTypeAssignedUser:
+		return true
+	case CalendarNotificationResponseDTOReceiverTypeBusiness:
+		return true
+	case CalendarNotificationResponseDTOReceiverTypeContact:
+		return true
+	case CalendarNotificationResponseDTOReceiverTypeEmails:
+		return true
+	case CalendarNotificationResponseDTOReceiverTypeGuest:
+		return true
+	case CalendarNotificationResponseDTOReceiverTypePhoneNumbers:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarResourceByIDResponseDTOResourceType.
+const (
+	CalendarResourceByIDResponseDTOResourceTypeEquipments CalendarResourceByIDResponseDTOResourceType = "equipments"
+	CalendarResourceByIDResponseDTOResourceTypeRooms      CalendarResourceByIDResponseDTOResourceType = "rooms"
+)
+
+// Valid indicates whether the value is a known member of the CalendarResourceByIDResponseDTOResourceType enum.
+func (e CalendarResourceByIDResponseDTOResourceType) Valid() bool {
+	switch e {
+	case CalendarResourceByIDResponseDTOResourceTypeEquipments:
+		return true
+	case CalendarResourceByIDResponseDTOResourceTypeRooms:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CalendarResourceResponseDTOResourceType.
+const (
+	CalendarResourceResponseDTOResourceTypeEquipments CalendarResourceResponseDTOResourceType = "equipments"
+	CalendarResourceResponseDTOResourceTypeRooms      CalendarResourceResponseDTOResourceType = "rooms"
+)
+
+// Valid indicates whether the value is a known member of the CalendarResourceResponseDTOResourceType enum.
+func (e CalendarResourceResponseDTOResourceType) Valid() bool {
+	switch e {
+	case CalendarResourceResponseDTOResourceTypeEquipments:
+		return true
+	case CalendarResourceResponseDTOResourceTypeRooms:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CalendarUpdateDTOAllowBookingAfterUnit.
 const (
 	CalendarUpdateDTOAllowBookingAfterUnitDays   CalendarUpdateDTOAllowBookingAfterUnit = "days"
@@ -920,6 +1040,90 @@ func (e ContactSearchSortDirection) Valid() bool {
 	case ContactSearchSortDirectionAsc:
 		return true
 	case ContactSearchSortDirectionDesc:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateCalendarNotificationDTOChannel.
+const (
+	CreateCalendarNotificationDTOChannelEmail    CreateCalendarNotificationDTOChannel = "email"
+	CreateCalendarNotificationDTOChannelInApp    CreateCalendarNotificationDTOChannel = "inApp"
+	CreateCalendarNotificationDTOChannelSms      CreateCalendarNotificationDTOChannel = "sms"
+	CreateCalendarNotificationDTOChannelWhatsapp CreateCalendarNotificationDTOChannel = "whatsapp"
+)
+
+// Valid indicates whether the value is a known member of the CreateCalendarNotificationDTOChannel enum.
+func (e CreateCalendarNotificationDTOChannel) Valid() bool {
+	switch e {
+	case CreateCalendarNotificationDTOChannelEmail:
+		return true
+	case CreateCalendarNotificationDTOChannelInApp:
+		return true
+	case CreateCalendarNotificationDTOChannelSms:
+		return true
+	case CreateCalendarNotificationDTOChannelWhatsapp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateCalendarNotificationDTONotificationType.
+const (
+	CreateCalendarNotificationDTONotificationTypeBooked       CreateCalendarNotificationDTONotificationType = "booked"
+	CreateCalendarNotificationDTONotificationTypeCancellation CreateCalendarNotificationDTONotificationType = "cancellation"
+	CreateCalendarNotificationDTONotificationTypeConfirmation CreateCalendarNotificationDTONotificationType = "confirmation"
+	CreateCalendarNotificationDTONotificationTypeFollowup     CreateCalendarNotificationDTONotificationType = "followup"
+	CreateCalendarNotificationDTONotificationTypeReminder     CreateCalendarNotificationDTONotificationType = "reminder"
+	CreateCalendarNotificationDTONotificationTypeReschedule   CreateCalendarNotificationDTONotificationType = "reschedule"
+)
+
+// Valid indicates whether the value is a known member of the CreateCalendarNotificationDTONotificationType enum.
+func (e CreateCalendarNotificationDTONotificationType) Valid() bool {
+	switch e {
+	case CreateCalendarNotificationDTONotificationTypeBooked:
+		return true
+	case CreateCalendarNotificationDTONotificationTypeCancellation:
+		return true
+	case CreateCalendarNotificationDTONotificationTypeConfirmation:
+		return true
+	case CreateCalendarNotificationDTONotificationTypeFollowup:
+		return true
+	case CreateCalendarNotificationDTONotificationTypeReminder:
+		return true
+	case CreateCalendarNotificationDTONotificationTypeReschedule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateCalendarNotificationDTOReceiverType.
+const (
+	CreateCalendarNotificationDTOReceiverTypeAssignedUser CreateCalendarNotificationDTOReceiverType = "assignedUser"
+	CreateCalendarNotificationDTOReceiverTypeBusiness     CreateCalendarNotificationDTOReceiverType = "business"
+	CreateCalendarNotificationDTOReceiverTypeContact      CreateCalendarNotificationDTOReceiverType = "contact"
+	CreateCalendarNotificationDTOReceiverTypeEmails       CreateCalendarNotificationDTOReceiverType = "emails"
+	CreateCalendarNotificationDTOReceiverTypeGuest        CreateCalendarNotificationDTOReceiverType = "guest"
+	CreateCalendarNotificationDTOReceiverTypePhoneNumbers CreateCalendarNotificationDTOReceiverType = "phoneNumbers"
+)
+
+// Valid indicates whether the value is a known member of the CreateCalendarNotificationDTOReceiverType enum.
+func (e CreateCalendarNotificationDTOReceiverType) Valid() bool {
+	switch e {
+	case CreateCalendarNotificationDTOReceiverTypeAssignedUser:
+		return true
+	case CreateCalendarNotificationDTOReceiverTypeBusiness:
+		return true
+	case CreateCalendarNotificationDTOReceiverTypeContact:
+		return true
+	case CreateCalendarNotificationDTOReceiverTypeEmails:
+		return true
+	case CreateCalendarNotificationDTOReceiverTypeGuest:
+		return true
+	case CreateCalendarNotificationDTOReceiverTypePhoneNumbers:
 		return true
 	default:
 		return false
@@ -2156,6 +2360,90 @@ func (e TeamMemberResponsePriority) Valid() bool {
 	case TeamMemberResponsePriorityN05:
 		return true
 	case TeamMemberResponsePriorityN1:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateCalendarNotificationsDTOChannel.
+const (
+	UpdateCalendarNotificationsDTOChannelEmail    UpdateCalendarNotificationsDTOChannel = "email"
+	UpdateCalendarNotificationsDTOChannelInApp    UpdateCalendarNotificationsDTOChannel = "inApp"
+	UpdateCalendarNotificationsDTOChannelSms      UpdateCalendarNotificationsDTOChannel = "sms"
+	UpdateCalendarNotificationsDTOChannelWhatsapp UpdateCalendarNotificationsDTOChannel = "whatsapp"
+)
+
+// Valid indicates whether the value is a known member of the UpdateCalendarNotificationsDTOChannel enum.
+func (e UpdateCalendarNotificationsDTOChannel) Valid() bool {
+	switch e {
+	case UpdateCalendarNotificationsDTOChannelEmail:
+		return true
+	case UpdateCalendarNotificationsDTOChannelInApp:
+		return true
+	case UpdateCalendarNotificationsDTOChannelSms:
+		return true
+	case UpdateCalendarNotificationsDTOChannelWhatsapp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateCalendarNotificationsDTONotificationType.
+const (
+	UpdateCalendarNotificationsDTONotificationTypeBooked       UpdateCalendarNotificationsDTONotificationType = "booked"
+	UpdateCalendarNotificationsDTONotificationTypeCancellation UpdateCalendarNotificationsDTONotificationType = "cancellation"
+	UpdateCalendarNotificationsDTONotificationTypeConfirmation UpdateCalendarNotificationsDTONotificationType = "confirmation"
+	UpdateCalendarNotificationsDTONotificationTypeFollowup     UpdateCalendarNotificationsDTONotificationType = "followup"
+	UpdateCalendarNotificationsDTONotificationTypeReminder     UpdateCalendarNotificationsDTONotificationType = "reminder"
+	UpdateCalendarNotificationsDTONotificationTypeReschedule   UpdateCalendarNotificationsDTONotificationType = "reschedule"
+)
+
+// Valid indicates whether the value is a known member of the UpdateCalendarNotificationsDTONotificationType enum.
+func (e UpdateCalendarNotificationsDTONotificationType) Valid() bool {
+	switch e {
+	case UpdateCalendarNotificationsDTONotificationTypeBooked:
+		return true
+	case UpdateCalendarNotificationsDTONotificationTypeCancellation:
+		return true
+	case UpdateCalendarNotificationsDTONotificationTypeConfirmation:
+		return true
+	case UpdateCalendarNotificationsDTONotificationTypeFollowup:
+		return true
+	case UpdateCalendarNotificationsDTONotificationTypeReminder:
+		return true
+	case UpdateCalendarNotificationsDTONotificationTypeReschedule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateCalendarNotificationsDTOReceiverType.
+const (
+	UpdateCalendarNotificationsDTOReceiverTypeAssignedUser UpdateCalendarNotificationsDTOReceiverType = "assignedUser"
+	UpdateCalendarNotificationsDTOReceiverTypeBusiness     UpdateCalendarNotificationsDTOReceiverType = "business"
+	UpdateCalendarNotificationsDTOReceiverTypeContact      UpdateCalendarNotificationsDTOReceiverType = "contact"
+	UpdateCalendarNotificationsDTOReceiverTypeEmails       UpdateCalendarNotificationsDTOReceiverType = "emails"
+	UpdateCalendarNotificationsDTOReceiverTypeGuest        UpdateCalendarNotificationsDTOReceiverType = "guest"
+	UpdateCalendarNotificationsDTOReceiverTypePhoneNumbers UpdateCalendarNotificationsDTOReceiverType = "phoneNumbers"
+)
+
+// Valid indicates whether the value is a known member of the UpdateCalendarNotificationsDTOReceiverType enum.
+func (e UpdateCalendarNotificationsDTOReceiverType) Valid() bool {
+	switch e {
+	case UpdateCalendarNotificationsDTOReceiverTypeAssignedUser:
+		return true
+	case UpdateCalendarNotificationsDTOReceiverTypeBusiness:
+		return true
+	case UpdateCalendarNotificationsDTOReceiverTypeContact:
+		return true
+	case UpdateCalendarNotificationsDTOReceiverTypeEmails:
+		return true
+	case UpdateCalendarNotificationsDTOReceiverTypeGuest:
+		return true
+	case UpdateCalendarNotificationsDTOReceiverTypePhoneNumbers:
 		return true
 	default:
 		return false
@@ -3596,6 +3884,96 @@ func (e UserSuccessfulResponseDtoScopes) Valid() bool {
 	}
 }
 
+// Defines values for FetchCalendarResourcesParamsResourceType.
+const (
+	FetchCalendarResourcesParamsResourceTypeEquipments FetchCalendarResourcesParamsResourceType = "equipments"
+	FetchCalendarResourcesParamsResourceTypeRooms      FetchCalendarResourcesParamsResourceType = "rooms"
+)
+
+// Valid indicates whether the value is a known member of the FetchCalendarResourcesParamsResourceType enum.
+func (e FetchCalendarResourcesParamsResourceType) Valid() bool {
+	switch e {
+	case FetchCalendarResourcesParamsResourceTypeEquipments:
+		return true
+	case FetchCalendarResourcesParamsResourceTypeRooms:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateCalendarResourceParamsResourceType.
+const (
+	CreateCalendarResourceParamsResourceTypeEquipments CreateCalendarResourceParamsResourceType = "equipments"
+	CreateCalendarResourceParamsResourceTypeRooms      CreateCalendarResourceParamsResourceType = "rooms"
+)
+
+// Valid indicates whether the value is a known member of the CreateCalendarResourceParamsResourceType enum.
+func (e CreateCalendarResourceParamsResourceType) Valid() bool {
+	switch e {
+	case CreateCalendarResourceParamsResourceTypeEquipments:
+		return true
+	case CreateCalendarResourceParamsResourceTypeRooms:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteCalendarResourceParamsResourceType.
+const (
+	DeleteCalendarResourceParamsResourceTypeEquipments DeleteCalendarResourceParamsResourceType = "equipments"
+	DeleteCalendarResourceParamsResourceTypeRooms      DeleteCalendarResourceParamsResourceType = "rooms"
+)
+
+// Valid indicates whether the value is a known member of the DeleteCalendarResourceParamsResourceType enum.
+func (e DeleteCalendarResourceParamsResourceType) Valid() bool {
+	switch e {
+	case DeleteCalendarResourceParamsResourceTypeEquipments:
+		return true
+	case DeleteCalendarResourceParamsResourceTypeRooms:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetCalendarResourceParamsResourceType.
+const (
+	GetCalendarResourceParamsResourceTypeEquipments GetCalendarResourceParamsResourceType = "equipments"
+	GetCalendarResourceParamsResourceTypeRooms      GetCalendarResourceParamsResourceType = "rooms"
+)
+
+// Valid indicates whether the value is a known member of the GetCalendarResourceParamsResourceType enum.
+func (e GetCalendarResourceParamsResourceType) Valid() bool {
+	switch e {
+	case GetCalendarResourceParamsResourceTypeEquipments:
+		return true
+	case GetCalendarResourceParamsResourceTypeRooms:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateCalendarResourceParamsResourceType.
+const (
+	UpdateCalendarResourceParamsResourceTypeEquipments UpdateCalendarResourceParamsResourceType = "equipments"
+	UpdateCalendarResourceParamsResourceTypeRooms      UpdateCalendarResourceParamsResourceType = "rooms"
+)
+
+// Valid indicates whether the value is a known member of the UpdateCalendarResourceParamsResourceType enum.
+func (e UpdateCalendarResourceParamsResourceType) Valid() bool {
+	switch e {
+	case UpdateCalendarResourceParamsResourceTypeEquipments:
+		return true
+	case UpdateCalendarResourceParamsResourceTypeRooms:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListInvoicesParamsAltType.
 const (
 	ListInvoicesParamsAltTypeLocation ListInvoicesParamsAltType = "location"
@@ -4957,6 +5335,145 @@ type CalendarNotification struct {
 // Example: email
 type CalendarNotificationType string
 
+// CalendarNotificationDeleteResponseDTO defines model for CalendarNotificationDeleteResponseDTO.
+type CalendarNotificationDeleteResponseDTO struct {
+	// Message Result of delete/update operation
+	Message string `json:"message"`
+}
+
+// CalendarNotificationResponseDTO defines model for CalendarNotificationResponseDTO.
+type CalendarNotificationResponseDTO struct {
+	// ID Notification ID
+	ID *string `json:"_id,omitempty"`
+
+	// AdditionalEmailIds Example: ["example1@email.com","example2@email.com"]
+	AdditionalEmailIds *[]string `json:"additionalEmailIds,omitempty"`
+
+	// AdditionalPhoneNumbers Example: ["+919876744444","+919876744445"]
+	AdditionalPhoneNumbers *[]string `json:"additionalPhoneNumbers,omitempty"`
+
+	// AdditionalWhatsappNumbers Example: ["+919876744444","+919876744445"]
+	AdditionalWhatsappNumbers *[]string `json:"additionalWhatsappNumbers,omitempty"`
+
+	// AfterTime Example: [{"timeOffset":1,"unit":"hours"}]
+	AfterTime *[]SchedulesDTO `json:"afterTime,omitempty"`
+
+	// BeforeTime Example: [{"timeOffset":1,"unit":"hours"}]
+	BeforeTime *[]SchedulesDTO `json:"beforeTime,omitempty"`
+
+	// Body Example: This is a test notification
+	Body *string `json:"body,omitempty"`
+
+	// Channel Example: email
+	Channel *CalendarNotificationResponseDTOChannel `json:"channel,omitempty"`
+
+	// Deleted Example: false
+	Deleted *bool `json:"deleted,omitempty"`
+
+	// IsActive Example: true
+	IsActive *bool `json:"isActive,omitempty"`
+
+	// NotificationType Example: confirmation
+	NotificationType *CalendarNotificationResponseDTONotificationType `json:"notificationType,omitempty"`
+
+	// ReceiverType Example: contact
+	ReceiverType *CalendarNotificationResponseDTOReceiverType `json:"receiverType,omitempty"`
+
+	// SelectedUsers Example: ["user1","user2"]
+	SelectedUsers *[]string `json:"selectedUsers,omitempty"`
+
+	// Subject Example: Test Notification
+	Subject *string `json:"subject,omitempty"`
+
+	// TemplateID Example: 0as9d8as0d
+	TemplateID *string `json:"templateId,omitempty"`
+}
+
+// CalendarNotificationResponseDTOChannel Example: email
+type CalendarNotificationResponseDTOChannel string
+
+// CalendarNotificationResponseDTONotificationType Example: confirmation
+type CalendarNotificationResponseDTONotificationType string
+
+// CalendarNotificationResponseDTOReceiverType Example: contact
+type CalendarNotificationResponseDTOReceiverType string
+
+// CalendarResourceByIDResponseDTO defines model for CalendarResourceByIdResponseDTO.
+type CalendarResourceByIDResponseDTO struct {
+	// CalendarIds Calendar IDs
+	//
+	// Example: ["Jsj0xnlDDjw0SuvX1J13","oCM5feFC86FAAbcO7lJK"]
+	CalendarIds []string `json:"calendarIds"`
+
+	// Capacity Capacity of the resource
+	//
+	// Example: 85
+	Capacity *float64 `json:"capacity,omitempty"`
+
+	// Description Description of the resource
+	Description *string `json:"description,omitempty"`
+
+	// ID The resource's id.
+	ID *string `json:"id,omitempty"`
+
+	// IsActive Whether the resource is active
+	IsActive bool `json:"isActive"`
+
+	// LocationID Location ID of the resource
+	LocationID string `json:"locationId"`
+
+	// Name Name of the resource
+	//
+	// Example: yoga room
+	Name string `json:"name"`
+
+	// OutOfService Indicates if the resource is out of service
+	//
+	// Example: 0
+	OutOfService *float64 `json:"outOfService,omitempty"`
+
+	// Quantity Quantity of the resource
+	Quantity     *float64                                    `json:"quantity,omitempty"`
+	ResourceType CalendarResourceByIDResponseDTOResourceType `json:"resourceType"`
+}
+
+// CalendarResourceByIDResponseDTOResourceType defines model for CalendarResourceByIDResponseDTO.ResourceType.
+type CalendarResourceByIDResponseDTOResourceType string
+
+// CalendarResourceResponseDTO defines model for CalendarResourceResponseDTO.
+type CalendarResourceResponseDTO struct {
+	// Capacity Capacity of the resource
+	//
+	// Example: 85
+	Capacity *float64 `json:"capacity,omitempty"`
+
+	// Description Description of the resource
+	Description *string `json:"description,omitempty"`
+
+	// IsActive Whether the resource is active
+	IsActive bool `json:"isActive"`
+
+	// LocationID Location ID of the resource
+	LocationID string `json:"locationId"`
+
+	// Name Name of the resource
+	//
+	// Example: yoga room
+	Name string `json:"name"`
+
+	// OutOfService Indicates if the resource is out of service
+	//
+	// Example: 0
+	OutOfService *float64 `json:"outOfService,omitempty"`
+
+	// Quantity Quantity of the resource
+	Quantity     *float64                                `json:"quantity,omitempty"`
+	ResourceType CalendarResourceResponseDTOResourceType `json:"resourceType"`
+}
+
+// CalendarResourceResponseDTOResourceType defines model for CalendarResourceResponseDTO.ResourceType.
+type CalendarResourceResponseDTOResourceType string
+
 // CalendarUpdateDTO defines model for CalendarUpdateDTO.
 type CalendarUpdateDTO struct {
 	AlertEmail *string `json:"alertEmail,omitempty"`
@@ -5324,6 +5841,95 @@ type ContactsNotesDTO struct {
 type CreateAddTagSuccessfulResponseDto struct {
 	// Tags Example: ["minim","velit magna"]
 	Tags *[]string `json:"tags,omitempty"`
+}
+
+// CreateCalendarNotificationDTO defines model for CreateCalendarNotificationDTO.
+type CreateCalendarNotificationDTO struct {
+	// AdditionalEmailIds Additional email addresses to receive notifications.
+	//
+	// Example: ["example1@email.com","example2@email.com"]
+	AdditionalEmailIds *[]string `json:"additionalEmailIds,omitempty"`
+
+	// AdditionalPhoneNumbers Additional phone numbers to receive notifications.
+	//
+	// Example: ["+919876744444","+919876744445"]
+	AdditionalPhoneNumbers *[]string `json:"additionalPhoneNumbers,omitempty"`
+
+	// AfterTime Specifies the time after which the follow-up notification should be sent. This is not required for other notification types.
+	//
+	// Example: [{"timeOffset":1,"unit":"hours"}]
+	AfterTime *[]SchedulesDTO `json:"afterTime,omitempty"`
+
+	// BeforeTime Specifies the time before which the reminder notification should be sent. This is not required for other notification types.
+	//
+	// Example: [{"timeOffset":1,"unit":"hours"}]
+	BeforeTime *[]SchedulesDTO `json:"beforeTime,omitempty"`
+
+	// Body Body  for email notification. Not necessary for in-App notification
+	Body *string `json:"body,omitempty"`
+
+	// Channel Notification channel
+	Channel CreateCalendarNotificationDTOChannel `json:"channel"`
+
+	// FromAddress from address for email notification
+	FromAddress *string `json:"fromAddress,omitempty"`
+
+	// FromName from name for email/sms notification
+	FromName *string `json:"fromName,omitempty"`
+
+	// FromNumber from number for sms notification
+	FromNumber *string `json:"fromNumber,omitempty"`
+
+	// IsActive Is the notification active
+	IsActive *bool `json:"isActive,omitempty"`
+
+	// NotificationType Notification type
+	NotificationType CreateCalendarNotificationDTONotificationType `json:"notificationType"`
+
+	// ReceiverType notification recipient type
+	ReceiverType CreateCalendarNotificationDTOReceiverType `json:"receiverType"`
+
+	// SelectedUsers Selected users for in-App and business email notifications. Supports user IDs and special keyword "sub_account_admin"
+	//
+	// Example: ["userId1","userId2","sub_account_admin"]
+	SelectedUsers *[]string `json:"selectedUsers,omitempty"`
+
+	// Subject Subject  for email notification. Not necessary for in-App notification
+	Subject *string `json:"subject,omitempty"`
+
+	// TemplateID Template ID for email notification. Not necessary for in-App notification
+	TemplateID *string `json:"templateId,omitempty"`
+}
+
+// CreateCalendarNotificationDTOChannel Notification channel
+type CreateCalendarNotificationDTOChannel string
+
+// CreateCalendarNotificationDTONotificationType Notification type
+type CreateCalendarNotificationDTONotificationType string
+
+// CreateCalendarNotificationDTOReceiverType notification recipient type
+type CreateCalendarNotificationDTOReceiverType string
+
+// CreateCalendarResourceDTO defines model for CreateCalendarResourceDTO.
+type CreateCalendarResourceDTO struct {
+	// CalendarIds Service calendar IDs to be mapped with the resource.
+	//
+	//     One equipment can only be mapped with one service calendar.
+	//
+	// One room can be mapped with multiple service calendars.
+	CalendarIds []string `json:"calendarIds"`
+
+	// Capacity Capacity of the room.
+	Capacity    float64 `json:"capacity"`
+	Description string  `json:"description"`
+	LocationID  string  `json:"locationId"`
+	Name        string  `json:"name"`
+
+	// OutOfService Quantity of the out of service equipment.
+	OutOfService float64 `json:"outOfService"`
+
+	// Quantity Quantity of the equipment.
+	Quantity float64 `json:"quantity"`
 }
 
 // CreateContactDto defines model for CreateContactDto.
@@ -8703,6 +9309,12 @@ type RemindersConfigurationDto struct {
 	ReminderSettings ReminderSettingsDto `json:"reminderSettings"`
 }
 
+// ResourceDeleteResponseDTO defines model for ResourceDeleteResponseDTO.
+type ResourceDeleteResponseDTO struct {
+	// Success Success
+	Success *bool `json:"success,omitempty"`
+}
+
 // RoleSchema defines model for RoleSchema.
 type RoleSchema struct {
 	// LocationIds Example: ["ve9EPM428h8vShlRW1KT"]
@@ -8818,6 +9430,12 @@ type ScheduleRuleDTODay string
 //
 // Example: wday
 type ScheduleRuleDTOType string
+
+// SchedulesDTO defines model for SchedulesDTO.
+type SchedulesDTO struct {
+	TimeOffset *float64 `json:"timeOffset,omitempty"`
+	Unit       *string  `json:"unit,omitempty"`
+}
 
 // SearchBodyV2DTO defines model for SearchBodyV2DTO.
 type SearchBodyV2DTO struct {
@@ -9507,6 +10125,99 @@ type UpdateAvailability struct {
 
 	// ID The ID of the custom availability object. It is required while updating or deleting the existing custom date availability
 	ID *string `json:"id,omitempty"`
+}
+
+// UpdateCalendarNotificationsDTO defines model for UpdateCalendarNotificationsDTO.
+type UpdateCalendarNotificationsDTO struct {
+	// AdditionalEmailIds Additional email addresses to receive notifications.
+	//
+	// Example: ["example1@email.com","example2@email.com"]
+	AdditionalEmailIds *[]string `json:"additionalEmailIds,omitempty"`
+
+	// AdditionalPhoneNumbers Additional phone numbers to receive notifications.
+	//
+	// Example: ["+919876744444","+919876744445"]
+	AdditionalPhoneNumbers *[]string `json:"additionalPhoneNumbers,omitempty"`
+
+	// AfterTime Specifies the time after which the follow-up notification should be sent. This is not required for other notification types.
+	//
+	// Example: [{"timeOffset":1,"unit":"hours"}]
+	AfterTime *[]SchedulesDTO `json:"afterTime,omitempty"`
+
+	// BeforeTime Specifies the time before which the reminder notification should be sent. This is not required for other notification types.
+	//
+	// Example: [{"timeOffset":1,"unit":"hours"}]
+	BeforeTime *[]SchedulesDTO `json:"beforeTime,omitempty"`
+
+	// Body Body  for email notification. Not necessary for in-App notification
+	Body *string `json:"body,omitempty"`
+
+	// Channel Notification channel
+	Channel *UpdateCalendarNotificationsDTOChannel `json:"channel,omitempty"`
+
+	// Deleted Marks the notification as deleted (soft delete)
+	Deleted *bool `json:"deleted,omitempty"`
+
+	// FromAddress From address for email notification
+	FromAddress *string `json:"fromAddress,omitempty"`
+
+	// FromName From name for email/sms notification
+	FromName *string `json:"fromName,omitempty"`
+
+	// FromNumber from number for sms notification
+	FromNumber *string `json:"fromNumber,omitempty"`
+
+	// IsActive Is the notification active
+	IsActive *bool `json:"isActive,omitempty"`
+
+	// NotificationType Notification type
+	NotificationType *UpdateCalendarNotificationsDTONotificationType `json:"notificationType,omitempty"`
+
+	// ReceiverType Notification recipient type
+	ReceiverType *UpdateCalendarNotificationsDTOReceiverType `json:"receiverType,omitempty"`
+
+	// SelectedUsers Selected users for in-App and business email notifications. Supports user IDs and special keyword "sub_account_admin"
+	//
+	// Example: ["userId1","userId2","sub_account_admin"]
+	SelectedUsers *[]string `json:"selectedUsers,omitempty"`
+
+	// Subject Subject  for email notification. Not necessary for in-App notification
+	Subject *string `json:"subject,omitempty"`
+
+	// TemplateID Template ID for email notification
+	TemplateID *string `json:"templateId,omitempty"`
+}
+
+// UpdateCalendarNotificationsDTOChannel Notification channel
+type UpdateCalendarNotificationsDTOChannel string
+
+// UpdateCalendarNotificationsDTONotificationType Notification type
+type UpdateCalendarNotificationsDTONotificationType string
+
+// UpdateCalendarNotificationsDTOReceiverType Notification recipient type
+type UpdateCalendarNotificationsDTOReceiverType string
+
+// UpdateCalendarResourceDTO defines model for UpdateCalendarResourceDTO.
+type UpdateCalendarResourceDTO struct {
+	// CalendarIds Service calendar IDs to be mapped with the resource.
+	//
+	//     One equipment can only be mapped with one service calendar.
+	//
+	// One room can be mapped with multiple service calendars.
+	CalendarIds *[]string `json:"calendarIds,omitempty"`
+
+	// Capacity Capacity of the room.
+	Capacity    *float64 `json:"capacity,omitempty"`
+	Description *string  `json:"description,omitempty"`
+	IsActive    *bool    `json:"isActive,omitempty"`
+	LocationID  *string  `json:"locationId,omitempty"`
+	Name        *string  `json:"name,omitempty"`
+
+	// OutOfService Quantity of the out of service equipment.
+	OutOfService *float64 `json:"outOfService,omitempty"`
+
+	// Quantity Quantity of the equipment.
+	Quantity *float64 `json:"quantity,omitempty"`
 }
 
 // UpdateContactDto defines model for UpdateContactDto.
@@ -10499,6 +11210,28 @@ type GetGroupsParams struct {
 	LocationID string `form:"locationId" json:"locationId"`
 }
 
+// FetchCalendarResourcesParams defines parameters for FetchCalendarResources.
+type FetchCalendarResourcesParams struct {
+	LocationID string  `form:"locationId" json:"locationId"`
+	Limit      float64 `form:"limit" json:"limit"`
+	Skip       float64 `form:"skip" json:"skip"`
+}
+
+// FetchCalendarResourcesParamsResourceType defines parameters for FetchCalendarResources.
+type FetchCalendarResourcesParamsResourceType string
+
+// CreateCalendarResourceParamsResourceType defines parameters for CreateCalendarResource.
+type CreateCalendarResourceParamsResourceType string
+
+// DeleteCalendarResourceParamsResourceType defines parameters for DeleteCalendarResource.
+type DeleteCalendarResourceParamsResourceType string
+
+// GetCalendarResourceParamsResourceType defines parameters for GetCalendarResource.
+type GetCalendarResourceParamsResourceType string
+
+// UpdateCalendarResourceParamsResourceType defines parameters for UpdateCalendarResource.
+type UpdateCalendarResourceParamsResourceType string
+
 // GetAllSchedulesParams defines parameters for GetAllSchedules.
 type GetAllSchedulesParams struct {
 	// LocationID Location ID to filter schedules by
@@ -10554,6 +11287,21 @@ type GetSlotsParams struct {
 	// UserIds The users for whom the free slots are returned
 	UserIds *[]string `form:"userIds,omitempty" json:"userIds,omitempty"`
 }
+
+// GetEventNotificationParams defines parameters for GetEventNotification.
+type GetEventNotificationParams struct {
+	IsActive *bool `form:"isActive,omitempty" json:"isActive,omitempty"`
+	Deleted  *bool `form:"deleted,omitempty" json:"deleted,omitempty"`
+
+	// Limit Number of records to return
+	Limit *float64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Skip Number of records to skip
+	Skip *float64 `form:"skip,omitempty" json:"skip,omitempty"`
+}
+
+// CreateEventNotificationJSONBody defines parameters for CreateEventNotification.
+type CreateEventNotificationJSONBody = []CreateCalendarNotificationDTO
 
 // ListInvoicesParams defines parameters for ListInvoices.
 type ListInvoicesParams struct {
@@ -11015,6 +11763,12 @@ type EditGroupJSONRequestBody = GroupUpdateDTO
 // DisableGroupJSONRequestBody defines body for DisableGroup for application/json ContentType.
 type DisableGroupJSONRequestBody = GroupStatusUpdateParams
 
+// CreateCalendarResourceJSONRequestBody defines body for CreateCalendarResource for application/json ContentType.
+type CreateCalendarResourceJSONRequestBody = CreateCalendarResourceDTO
+
+// UpdateCalendarResourceJSONRequestBody defines body for UpdateCalendarResource for application/json ContentType.
+type UpdateCalendarResourceJSONRequestBody = UpdateCalendarResourceDTO
+
 // CreateScheduleJSONRequestBody defines body for CreateSchedule for application/json ContentType.
 type CreateScheduleJSONRequestBody = CreateScheduleDTO
 
@@ -11023,6 +11777,12 @@ type UpdateScheduleJSONRequestBody = UpdateScheduleDTO
 
 // UpdateCalendarJSONRequestBody defines body for UpdateCalendar for application/json ContentType.
 type UpdateCalendarJSONRequestBody = CalendarUpdateDTO
+
+// CreateEventNotificationJSONRequestBody defines body for CreateEventNotification for application/json ContentType.
+type CreateEventNotificationJSONRequestBody = CreateEventNotificationJSONBody
+
+// UpdateEventNotificationJSONRequestBody defines body for UpdateEventNotification for application/json ContentType.
+type UpdateEventNotificationJSONRequestBody = UpdateCalendarNotificationsDTO
 
 // CreateContactJSONRequestBody defines body for CreateContact for application/json ContentType.
 type CreateContactJSONRequestBody = CreateContactDto
@@ -12781,6 +13541,63 @@ type ClientInterface interface {
 	// Corresponds with PUT /calendars/groups/{groupId}/status (the `DisableGroup` operationId).
 	DisableGroup(ctx context.Context, groupID string, body DisableGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// FetchCalendarResources List Calendar Resources
+	//
+	// List calendar resources by resource type and location ID.
+	//
+	// Corresponds with GET /calendars/resources/{resourceType} (the `FetchCalendarResources` operationId).
+	FetchCalendarResources(ctx context.Context, resourceType FetchCalendarResourcesParamsResourceType, params *FetchCalendarResourcesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCalendarResourceWithBody Create Calendar Resource
+	//
+	// Create calendar resource by resource type.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /calendars/resources/{resourceType} (the `CreateCalendarResource` operationId).
+	CreateCalendarResourceWithBody(ctx context.Context, resourceType CreateCalendarResourceParamsResourceType, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCalendarResource Create Calendar Resource
+	//
+	// Create calendar resource by resource type.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /calendars/resources/{resourceType} (the `CreateCalendarResource` operationId).
+	CreateCalendarResource(ctx context.Context, resourceType CreateCalendarResourceParamsResourceType, body CreateCalendarResourceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteCalendarResource Delete Calendar Resource
+	//
+	// Delete calendar resource by ID.
+	//
+	// Corresponds with DELETE /calendars/resources/{resourceType}/{id} (the `DeleteCalendarResource` operationId).
+	DeleteCalendarResource(ctx context.Context, resourceType DeleteCalendarResourceParamsResourceType, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetCalendarResource Get Calendar Resource
+	//
+	// Get calendar resource by ID.
+	//
+	// Corresponds with GET /calendars/resources/{resourceType}/{id} (the `GetCalendarResource` operationId).
+	GetCalendarResource(ctx context.Context, resourceType GetCalendarResourceParamsResourceType, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCalendarResourceWithBody Update Calendar Resource
+	//
+	// Update calendar resource by ID.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /calendars/resources/{resourceType}/{id} (the `UpdateCalendarResource` operationId).
+	UpdateCalendarResourceWithBody(ctx context.Context, resourceType UpdateCalendarResourceParamsResourceType, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCalendarResource Update Calendar Resource
+	//
+	// Update calendar resource by ID.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /calendars/resources/{resourceType}/{id} (the `UpdateCalendarResource` operationId).
+	UpdateCalendarResource(ctx context.Context, resourceType UpdateCalendarResourceParamsResourceType, id string, body UpdateCalendarResourceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// CreateScheduleWithBody Create user availability schedule
 	//
 	// Create new schedule with specified rules, timezone, location, user and calendar associations.
@@ -12890,6 +13707,63 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /calendars/{calendarId}/free-slots (the `GetSlots` operationId).
 	GetSlots(ctx context.Context, calendarID string, params *GetSlotsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEventNotification Get notifications
+	//
+	// Get calendar notifications based on query.
+	//
+	// Corresponds with GET /calendars/{calendarId}/notifications (the `GetEventNotification` operationId).
+	GetEventNotification(ctx context.Context, calendarID string, params *GetEventNotificationParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEventNotificationWithBody Create notification
+	//
+	// Create Calendar notifications, either one or multiple. All notification settings must be for single calendar only
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /calendars/{calendarId}/notifications (the `CreateEventNotification` operationId).
+	CreateEventNotificationWithBody(ctx context.Context, calendarID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEventNotification Create notification
+	//
+	// Create Calendar notifications, either one or multiple. All notification settings must be for single calendar only
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /calendars/{calendarId}/notifications (the `CreateEventNotification` operationId).
+	CreateEventNotification(ctx context.Context, calendarID string, body CreateEventNotificationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEventNotification Delete Notification
+	//
+	// Delete notification.
+	//
+	// Corresponds with DELETE /calendars/{calendarId}/notifications/{notificationId} (the `DeleteEventNotification` operationId).
+	DeleteEventNotification(ctx context.Context, calendarID string, notificationID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FindEventNotification Get notification
+	//
+	// Find Event notification by notificationId.
+	//
+	// Corresponds with GET /calendars/{calendarId}/notifications/{notificationId} (the `FindEventNotification` operationId).
+	FindEventNotification(ctx context.Context, calendarID string, notificationID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEventNotificationWithBody Update notification
+	//
+	// Update Event notification by id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /calendars/{calendarId}/notifications/{notificationId} (the `UpdateEventNotification` operationId).
+	UpdateEventNotificationWithBody(ctx context.Context, calendarID string, notificationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEventNotification Update notification
+	//
+	// Update Event notification by id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /calendars/{calendarId}/notifications/{notificationId} (the `UpdateEventNotification` operationId).
+	UpdateEventNotification(ctx context.Context, calendarID string, notificationID string, body UpdateEventNotificationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateContactWithBody Create Contact
 	//
@@ -14117,6 +14991,133 @@ func (c *Client) DisableGroup(ctx context.Context, groupID string, body DisableG
 	return c.Client.Do(req)
 }
 
+// FetchCalendarResources List Calendar Resources
+//
+// List calendar resources by resource type and location ID.
+//
+// Corresponds with GET /calendars/resources/{resourceType} (the `FetchCalendarResources` operationId).
+func (c *Client) FetchCalendarResources(ctx context.Context, resourceType FetchCalendarResourcesParamsResourceType, params *FetchCalendarResourcesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFetchCalendarResourcesRequest(c.Server, resourceType, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCalendarResourceWithBody Create Calendar Resource
+//
+// Create calendar resource by resource type.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /calendars/resources/{resourceType} (the `CreateCalendarResource` operationId).
+func (c *Client) CreateCalendarResourceWithBody(ctx context.Context, resourceType CreateCalendarResourceParamsResourceType, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCalendarResourceRequestWithBody(c.Server, resourceType, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCalendarResource Create Calendar Resource
+//
+// Create calendar resource by resource type.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /calendars/resources/{resourceType} (the `CreateCalendarResource` operationId).
+func (c *Client) CreateCalendarResource(ctx context.Context, resourceType CreateCalendarResourceParamsResourceType, body CreateCalendarResourceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCalendarResourceRequest(c.Server, resourceType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteCalendarResource Delete Calendar Resource
+//
+// Delete calendar resource by ID.
+//
+// Corresponds with DELETE /calendars/resources/{resourceType}/{id} (the `DeleteCalendarResource` operationId).
+func (c *Client) DeleteCalendarResource(ctx context.Context, resourceType DeleteCalendarResourceParamsResourceType, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteCalendarResourceRequest(c.Server, resourceType, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCalendarResource Get Calendar Resource
+//
+// Get calendar resource by ID.
+//
+// Corresponds with GET /calendars/resources/{resourceType}/{id} (the `GetCalendarResource` operationId).
+func (c *Client) GetCalendarResource(ctx context.Context, resourceType GetCalendarResourceParamsResourceType, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCalendarResourceRequest(c.Server, resourceType, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCalendarResourceWithBody Update Calendar Resource
+//
+// Update calendar resource by ID.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /calendars/resources/{resourceType}/{id} (the `UpdateCalendarResource` operationId).
+func (c *Client) UpdateCalendarResourceWithBody(ctx context.Context, resourceType UpdateCalendarResourceParamsResourceType, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCalendarResourceRequestWithBody(c.Server, resourceType, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCalendarResource Update Calendar Resource
+//
+// Update calendar resource by ID.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /calendars/resources/{resourceType}/{id} (the `UpdateCalendarResource` operationId).
+func (c *Client) UpdateCalendarResource(ctx context.Context, resourceType UpdateCalendarResourceParamsResourceType, id string, body UpdateCalendarResourceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCalendarResourceRequest(c.Server, resourceType, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // CreateScheduleWithBody Create user availability schedule
 //
 // Create new schedule with specified rules, timezone, location, user and calendar associations.
@@ -14357,6 +15358,133 @@ func (c *Client) UpdateCalendar(ctx context.Context, calendarID string, body Upd
 // Corresponds with GET /calendars/{calendarId}/free-slots (the `GetSlots` operationId).
 func (c *Client) GetSlots(ctx context.Context, calendarID string, params *GetSlotsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetSlotsRequest(c.Server, calendarID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEventNotification Get notifications
+//
+// Get calendar notifications based on query.
+//
+// Corresponds with GET /calendars/{calendarId}/notifications (the `GetEventNotification` operationId).
+func (c *Client) GetEventNotification(ctx context.Context, calendarID string, params *GetEventNotificationParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEventNotificationRequest(c.Server, calendarID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEventNotificationWithBody Create notification
+//
+// Create Calendar notifications, either one or multiple. All notification settings must be for single calendar only
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /calendars/{calendarId}/notifications (the `CreateEventNotification` operationId).
+func (c *Client) CreateEventNotificationWithBody(ctx context.Context, calendarID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEventNotificationRequestWithBody(c.Server, calendarID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEventNotification Create notification
+//
+// Create Calendar notifications, either one or multiple. All notification settings must be for single calendar only
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /calendars/{calendarId}/notifications (the `CreateEventNotification` operationId).
+func (c *Client) CreateEventNotification(ctx context.Context, calendarID string, body CreateEventNotificationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEventNotificationRequest(c.Server, calendarID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEventNotification Delete Notification
+//
+// Delete notification.
+//
+// Corresponds with DELETE /calendars/{calendarId}/notifications/{notificationId} (the `DeleteEventNotification` operationId).
+func (c *Client) DeleteEventNotification(ctx context.Context, calendarID string, notificationID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEventNotificationRequest(c.Server, calendarID, notificationID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FindEventNotification Get notification
+//
+// Find Event notification by notificationId.
+//
+// Corresponds with GET /calendars/{calendarId}/notifications/{notificationId} (the `FindEventNotification` operationId).
+func (c *Client) FindEventNotification(ctx context.Context, calendarID string, notificationID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFindEventNotificationRequest(c.Server, calendarID, notificationID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEventNotificationWithBody Update notification
+//
+// Update Event notification by id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /calendars/{calendarId}/notifications/{notificationId} (the `UpdateEventNotification` operationId).
+func (c *Client) UpdateEventNotificationWithBody(ctx context.Context, calendarID string, notificationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEventNotificationRequestWithBody(c.Server, calendarID, notificationID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEventNotification Update notification
+//
+// Update Event notification by id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /calendars/{calendarId}/notifications/{notificationId} (the `UpdateEventNotification` operationId).
+func (c *Client) UpdateEventNotification(ctx context.Context, calendarID string, notificationID string, body UpdateEventNotificationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEventNotificationRequest(c.Server, calendarID, notificationID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -16995,6 +18123,262 @@ func NewDisableGroupRequestWithBody(server string, groupID string, contentType s
 	return req, nil
 }
 
+// NewFetchCalendarResourcesRequest constructs an http.Request for the FetchCalendarResources method
+func NewFetchCalendarResourcesRequest(server string, resourceType FetchCalendarResourcesParamsResourceType, params *FetchCalendarResourcesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "resourceType", resourceType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/resources/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skip", params.Skip, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateCalendarResourceRequest calls the generic CreateCalendarResource builder with application/json body
+func NewCreateCalendarResourceRequest(server string, resourceType CreateCalendarResourceParamsResourceType, body CreateCalendarResourceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateCalendarResourceRequestWithBody(server, resourceType, "application/json", bodyReader)
+}
+
+// NewCreateCalendarResourceRequestWithBody constructs an http.Request for the CreateCalendarResource method, with any body, and a specified content type
+func NewCreateCalendarResourceRequestWithBody(server string, resourceType CreateCalendarResourceParamsResourceType, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "resourceType", resourceType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/resources/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteCalendarResourceRequest constructs an http.Request for the DeleteCalendarResource method
+func NewDeleteCalendarResourceRequest(server string, resourceType DeleteCalendarResourceParamsResourceType, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "resourceType", resourceType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/resources/%s/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetCalendarResourceRequest constructs an http.Request for the GetCalendarResource method
+func NewGetCalendarResourceRequest(server string, resourceType GetCalendarResourceParamsResourceType, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "resourceType", resourceType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/resources/%s/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateCalendarResourceRequest calls the generic UpdateCalendarResource builder with application/json body
+func NewUpdateCalendarResourceRequest(server string, resourceType UpdateCalendarResourceParamsResourceType, id string, body UpdateCalendarResourceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateCalendarResourceRequestWithBody(server, resourceType, id, "application/json", bodyReader)
+}
+
+// NewUpdateCalendarResourceRequestWithBody constructs an http.Request for the UpdateCalendarResource method, with any body, and a specified content type
+func NewUpdateCalendarResourceRequestWithBody(server string, resourceType UpdateCalendarResourceParamsResourceType, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "resourceType", resourceType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/resources/%s/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewCreateScheduleRequest calls the generic CreateSchedule builder with application/json body
 func NewCreateScheduleRequest(server string, body CreateScheduleJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -17538,6 +18922,286 @@ func NewGetSlotsRequest(server string, calendarID string, params *GetSlotsParams
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewGetEventNotificationRequest constructs an http.Request for the GetEventNotification method
+func NewGetEventNotificationRequest(server string, calendarID string, params *GetEventNotificationParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "calendarId", calendarID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/%s/notifications", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.IsActive != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "isActive", *params.IsActive, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Deleted != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "deleted", *params.Deleted, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Skip != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skip", *params.Skip, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateEventNotificationRequest calls the generic CreateEventNotification builder with application/json body
+func NewCreateEventNotificationRequest(server string, calendarID string, body CreateEventNotificationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateEventNotificationRequestWithBody(server, calendarID, "application/json", bodyReader)
+}
+
+// NewCreateEventNotificationRequestWithBody constructs an http.Request for the CreateEventNotification method, with any body, and a specified content type
+func NewCreateEventNotificationRequestWithBody(server string, calendarID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "calendarId", calendarID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/%s/notifications", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteEventNotificationRequest constructs an http.Request for the DeleteEventNotification method
+func NewDeleteEventNotificationRequest(server string, calendarID string, notificationID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "calendarId", calendarID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "notificationId", notificationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/%s/notifications/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewFindEventNotificationRequest constructs an http.Request for the FindEventNotification method
+func NewFindEventNotificationRequest(server string, calendarID string, notificationID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "calendarId", calendarID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "notificationId", notificationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/%s/notifications/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateEventNotificationRequest calls the generic UpdateEventNotification builder with application/json body
+func NewUpdateEventNotificationRequest(server string, calendarID string, notificationID string, body UpdateEventNotificationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateEventNotificationRequestWithBody(server, calendarID, notificationID, "application/json", bodyReader)
+}
+
+// NewUpdateEventNotificationRequestWithBody constructs an http.Request for the UpdateEventNotification method, with any body, and a specified content type
+func NewUpdateEventNotificationRequestWithBody(server string, calendarID string, notificationID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "calendarId", calendarID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "notificationId", notificationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/calendars/%s/notifications/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -21870,6 +23534,69 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /calendars/groups/{groupId}/status (the `DisableGroup` operationId).
 	DisableGroupWithResponse(ctx context.Context, groupID string, body DisableGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*DisableGroupResponse, error)
 
+	// FetchCalendarResourcesWithResponse List Calendar Resources
+	//
+	// List calendar resources by resource type and location ID.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /calendars/resources/{resourceType} (the `FetchCalendarResources` operationId).
+	FetchCalendarResourcesWithResponse(ctx context.Context, resourceType FetchCalendarResourcesParamsResourceType, params *FetchCalendarResourcesParams, reqEditors ...RequestEditorFn) (*FetchCalendarResourcesResponse, error)
+
+	// CreateCalendarResourceWithBodyWithResponse Create Calendar Resource
+	//
+	// Create calendar resource by resource type.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /calendars/resources/{resourceType} (the `CreateCalendarResource` operationId).
+	CreateCalendarResourceWithBodyWithResponse(ctx context.Context, resourceType CreateCalendarResourceParamsResourceType, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCalendarResourceResponse, error)
+
+	// CreateCalendarResourceWithResponse Create Calendar Resource
+	//
+	// Create calendar resource by resource type.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /calendars/resources/{resourceType} (the `CreateCalendarResource` operationId).
+	CreateCalendarResourceWithResponse(ctx context.Context, resourceType CreateCalendarResourceParamsResourceType, body CreateCalendarResourceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCalendarResourceResponse, error)
+
+	// DeleteCalendarResourceWithResponse Delete Calendar Resource
+	//
+	// Delete calendar resource by ID.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /calendars/resources/{resourceType}/{id} (the `DeleteCalendarResource` operationId).
+	DeleteCalendarResourceWithResponse(ctx context.Context, resourceType DeleteCalendarResourceParamsResourceType, id string, reqEditors ...RequestEditorFn) (*DeleteCalendarResourceResponse, error)
+
+	// GetCalendarResourceWithResponse Get Calendar Resource
+	//
+	// Get calendar resource by ID.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /calendars/resources/{resourceType}/{id} (the `GetCalendarResource` operationId).
+	GetCalendarResourceWithResponse(ctx context.Context, resourceType GetCalendarResourceParamsResourceType, id string, reqEditors ...RequestEditorFn) (*GetCalendarResourceResponse, error)
+
+	// UpdateCalendarResourceWithBodyWithResponse Update Calendar Resource
+	//
+	// Update calendar resource by ID.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /calendars/resources/{resourceType}/{id} (the `UpdateCalendarResource` operationId).
+	UpdateCalendarResourceWithBodyWithResponse(ctx context.Context, resourceType UpdateCalendarResourceParamsResourceType, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCalendarResourceResponse, error)
+
+	// UpdateCalendarResourceWithResponse Update Calendar Resource
+	//
+	// Update calendar resource by ID.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /calendars/resources/{resourceType}/{id} (the `UpdateCalendarResource` operationId).
+	UpdateCalendarResourceWithResponse(ctx context.Context, resourceType UpdateCalendarResourceParamsResourceType, id string, body UpdateCalendarResourceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCalendarResourceResponse, error)
+
 	// CreateScheduleWithBodyWithResponse Create user availability schedule
 	//
 	// Create new schedule with specified rules, timezone, location, user and calendar associations.
@@ -21995,6 +23722,69 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /calendars/{calendarId}/free-slots (the `GetSlots` operationId).
 	GetSlotsWithResponse(ctx context.Context, calendarID string, params *GetSlotsParams, reqEditors ...RequestEditorFn) (*GetSlotsResponse, error)
+
+	// GetEventNotificationWithResponse Get notifications
+	//
+	// Get calendar notifications based on query.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /calendars/{calendarId}/notifications (the `GetEventNotification` operationId).
+	GetEventNotificationWithResponse(ctx context.Context, calendarID string, params *GetEventNotificationParams, reqEditors ...RequestEditorFn) (*GetEventNotificationResponse, error)
+
+	// CreateEventNotificationWithBodyWithResponse Create notification
+	//
+	// Create Calendar notifications, either one or multiple. All notification settings must be for single calendar only
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /calendars/{calendarId}/notifications (the `CreateEventNotification` operationId).
+	CreateEventNotificationWithBodyWithResponse(ctx context.Context, calendarID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEventNotificationResponse, error)
+
+	// CreateEventNotificationWithResponse Create notification
+	//
+	// Create Calendar notifications, either one or multiple. All notification settings must be for single calendar only
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /calendars/{calendarId}/notifications (the `CreateEventNotification` operationId).
+	CreateEventNotificationWithResponse(ctx context.Context, calendarID string, body CreateEventNotificationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEventNotificationResponse, error)
+
+	// DeleteEventNotificationWithResponse Delete Notification
+	//
+	// Delete notification.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /calendars/{calendarId}/notifications/{notificationId} (the `DeleteEventNotification` operationId).
+	DeleteEventNotificationWithResponse(ctx context.Context, calendarID string, notificationID string, reqEditors ...RequestEditorFn) (*DeleteEventNotificationResponse, error)
+
+	// FindEventNotificationWithResponse Get notification
+	//
+	// Find Event notification by notificationId.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /calendars/{calendarId}/notifications/{notificationId} (the `FindEventNotification` operationId).
+	FindEventNotificationWithResponse(ctx context.Context, calendarID string, notificationID string, reqEditors ...RequestEditorFn) (*FindEventNotificationResponse, error)
+
+	// UpdateEventNotificationWithBodyWithResponse Update notification
+	//
+	// Update Event notification by id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /calendars/{calendarId}/notifications/{notificationId} (the `UpdateEventNotification` operationId).
+	UpdateEventNotificationWithBodyWithResponse(ctx context.Context, calendarID string, notificationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEventNotificationResponse, error)
+
+	// UpdateEventNotificationWithResponse Update notification
+	//
+	// Update Event notification by id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /calendars/{calendarId}/notifications/{notificationId} (the `UpdateEventNotification` operationId).
+	UpdateEventNotificationWithResponse(ctx context.Context, calendarID string, notificationID string, body UpdateEventNotificationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEventNotificationResponse, error)
 
 	// CreateContactWithBodyWithResponse Create Contact
 	//
@@ -24396,6 +26186,421 @@ func (r DisableGroupResponse) ContentType() string {
 	return ""
 }
 
+type FetchCalendarResourcesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]CalendarResourceByIDResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r FetchCalendarResourcesResponse) GetJSON200() *[]CalendarResourceByIDResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r FetchCalendarResourcesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r FetchCalendarResourcesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r FetchCalendarResourcesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r FetchCalendarResourcesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r FetchCalendarResourcesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r FetchCalendarResourcesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r FetchCalendarResourcesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FetchCalendarResourcesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FetchCalendarResourcesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FetchCalendarResourcesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateCalendarResourceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CalendarResourceByIDResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateCalendarResourceResponse) GetJSON201() *CalendarResourceByIDResponseDTO {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateCalendarResourceResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateCalendarResourceResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateCalendarResourceResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateCalendarResourceResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateCalendarResourceResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateCalendarResourceResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateCalendarResourceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateCalendarResourceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateCalendarResourceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateCalendarResourceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteCalendarResourceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ResourceDeleteResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteCalendarResourceResponse) GetJSON200() *ResourceDeleteResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteCalendarResourceResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteCalendarResourceResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteCalendarResourceResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteCalendarResourceResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteCalendarResourceResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteCalendarResourceResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteCalendarResourceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteCalendarResourceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteCalendarResourceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteCalendarResourceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetCalendarResourceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CalendarResourceByIDResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCalendarResourceResponse) GetJSON200() *CalendarResourceByIDResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetCalendarResourceResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetCalendarResourceResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetCalendarResourceResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetCalendarResourceResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetCalendarResourceResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetCalendarResourceResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCalendarResourceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCalendarResourceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCalendarResourceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCalendarResourceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateCalendarResourceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CalendarResourceResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateCalendarResourceResponse) GetJSON200() *CalendarResourceResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateCalendarResourceResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateCalendarResourceResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateCalendarResourceResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateCalendarResourceResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateCalendarResourceResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateCalendarResourceResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateCalendarResourceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateCalendarResourceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateCalendarResourceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateCalendarResourceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type CreateScheduleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -25303,6 +27508,421 @@ func (r GetSlotsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetSlotsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetEventNotificationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]CalendarNotificationResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEventNotificationResponse) GetJSON200() *[]CalendarNotificationResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetEventNotificationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetEventNotificationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetEventNotificationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetEventNotificationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetEventNotificationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetEventNotificationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEventNotificationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEventNotificationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEventNotificationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEventNotificationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateEventNotificationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]CalendarNotificationResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateEventNotificationResponse) GetJSON200() *[]CalendarNotificationResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateEventNotificationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateEventNotificationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateEventNotificationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateEventNotificationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateEventNotificationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateEventNotificationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateEventNotificationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateEventNotificationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateEventNotificationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateEventNotificationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteEventNotificationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CalendarNotificationDeleteResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteEventNotificationResponse) GetJSON200() *CalendarNotificationDeleteResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteEventNotificationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteEventNotificationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteEventNotificationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteEventNotificationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteEventNotificationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteEventNotificationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteEventNotificationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteEventNotificationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteEventNotificationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteEventNotificationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type FindEventNotificationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CalendarNotificationResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r FindEventNotificationResponse) GetJSON200() *CalendarNotificationResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r FindEventNotificationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r FindEventNotificationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r FindEventNotificationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r FindEventNotificationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r FindEventNotificationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r FindEventNotificationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r FindEventNotificationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FindEventNotificationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FindEventNotificationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FindEventNotificationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateEventNotificationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CalendarNotificationDeleteResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateEventNotificationResponse) GetJSON200() *CalendarNotificationDeleteResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateEventNotificationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateEventNotificationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateEventNotificationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateEventNotificationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateEventNotificationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateEventNotificationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateEventNotificationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateEventNotificationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateEventNotificationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateEventNotificationResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -31239,6 +33859,111 @@ func (c *ClientWithResponses) DisableGroupWithResponse(ctx context.Context, grou
 	return ParseDisableGroupResponse(rsp)
 }
 
+// FetchCalendarResourcesWithResponse List Calendar Resources
+//
+// List calendar resources by resource type and location ID.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /calendars/resources/{resourceType} (the `FetchCalendarResources` operationId).
+func (c *ClientWithResponses) FetchCalendarResourcesWithResponse(ctx context.Context, resourceType FetchCalendarResourcesParamsResourceType, params *FetchCalendarResourcesParams, reqEditors ...RequestEditorFn) (*FetchCalendarResourcesResponse, error) {
+	rsp, err := c.FetchCalendarResources(ctx, resourceType, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFetchCalendarResourcesResponse(rsp)
+}
+
+// CreateCalendarResourceWithBodyWithResponse Create Calendar Resource
+//
+// Create calendar resource by resource type.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /calendars/resources/{resourceType} (the `CreateCalendarResource` operationId).
+func (c *ClientWithResponses) CreateCalendarResourceWithBodyWithResponse(ctx context.Context, resourceType CreateCalendarResourceParamsResourceType, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCalendarResourceResponse, error) {
+	rsp, err := c.CreateCalendarResourceWithBody(ctx, resourceType, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCalendarResourceResponse(rsp)
+}
+
+// CreateCalendarResourceWithResponse Create Calendar Resource
+//
+// Create calendar resource by resource type.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /calendars/resources/{resourceType} (the `CreateCalendarResource` operationId).
+func (c *ClientWithResponses) CreateCalendarResourceWithResponse(ctx context.Context, resourceType CreateCalendarResourceParamsResourceType, body CreateCalendarResourceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCalendarResourceResponse, error) {
+	rsp, err := c.CreateCalendarResource(ctx, resourceType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCalendarResourceResponse(rsp)
+}
+
+// DeleteCalendarResourceWithResponse Delete Calendar Resource
+//
+// Delete calendar resource by ID.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /calendars/resources/{resourceType}/{id} (the `DeleteCalendarResource` operationId).
+func (c *ClientWithResponses) DeleteCalendarResourceWithResponse(ctx context.Context, resourceType DeleteCalendarResourceParamsResourceType, id string, reqEditors ...RequestEditorFn) (*DeleteCalendarResourceResponse, error) {
+	rsp, err := c.DeleteCalendarResource(ctx, resourceType, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteCalendarResourceResponse(rsp)
+}
+
+// GetCalendarResourceWithResponse Get Calendar Resource
+//
+// Get calendar resource by ID.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /calendars/resources/{resourceType}/{id} (the `GetCalendarResource` operationId).
+func (c *ClientWithResponses) GetCalendarResourceWithResponse(ctx context.Context, resourceType GetCalendarResourceParamsResourceType, id string, reqEditors ...RequestEditorFn) (*GetCalendarResourceResponse, error) {
+	rsp, err := c.GetCalendarResource(ctx, resourceType, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCalendarResourceResponse(rsp)
+}
+
+// UpdateCalendarResourceWithBodyWithResponse Update Calendar Resource
+//
+// Update calendar resource by ID.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /calendars/resources/{resourceType}/{id} (the `UpdateCalendarResource` operationId).
+func (c *ClientWithResponses) UpdateCalendarResourceWithBodyWithResponse(ctx context.Context, resourceType UpdateCalendarResourceParamsResourceType, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCalendarResourceResponse, error) {
+	rsp, err := c.UpdateCalendarResourceWithBody(ctx, resourceType, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCalendarResourceResponse(rsp)
+}
+
+// UpdateCalendarResourceWithResponse Update Calendar Resource
+//
+// Update calendar resource by ID.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /calendars/resources/{resourceType}/{id} (the `UpdateCalendarResource` operationId).
+func (c *ClientWithResponses) UpdateCalendarResourceWithResponse(ctx context.Context, resourceType UpdateCalendarResourceParamsResourceType, id string, body UpdateCalendarResourceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCalendarResourceResponse, error) {
+	rsp, err := c.UpdateCalendarResource(ctx, resourceType, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCalendarResourceResponse(rsp)
+}
+
 // CreateScheduleWithBodyWithResponse Create user availability schedule
 //
 // Create new schedule with specified rules, timezone, location, user and calendar associations.
@@ -31447,6 +34172,111 @@ func (c *ClientWithResponses) GetSlotsWithResponse(ctx context.Context, calendar
 		return nil, err
 	}
 	return ParseGetSlotsResponse(rsp)
+}
+
+// GetEventNotificationWithResponse Get notifications
+//
+// Get calendar notifications based on query.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /calendars/{calendarId}/notifications (the `GetEventNotification` operationId).
+func (c *ClientWithResponses) GetEventNotificationWithResponse(ctx context.Context, calendarID string, params *GetEventNotificationParams, reqEditors ...RequestEditorFn) (*GetEventNotificationResponse, error) {
+	rsp, err := c.GetEventNotification(ctx, calendarID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEventNotificationResponse(rsp)
+}
+
+// CreateEventNotificationWithBodyWithResponse Create notification
+//
+// Create Calendar notifications, either one or multiple. All notification settings must be for single calendar only
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /calendars/{calendarId}/notifications (the `CreateEventNotification` operationId).
+func (c *ClientWithResponses) CreateEventNotificationWithBodyWithResponse(ctx context.Context, calendarID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEventNotificationResponse, error) {
+	rsp, err := c.CreateEventNotificationWithBody(ctx, calendarID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEventNotificationResponse(rsp)
+}
+
+// CreateEventNotificationWithResponse Create notification
+//
+// Create Calendar notifications, either one or multiple. All notification settings must be for single calendar only
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /calendars/{calendarId}/notifications (the `CreateEventNotification` operationId).
+func (c *ClientWithResponses) CreateEventNotificationWithResponse(ctx context.Context, calendarID string, body CreateEventNotificationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEventNotificationResponse, error) {
+	rsp, err := c.CreateEventNotification(ctx, calendarID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEventNotificationResponse(rsp)
+}
+
+// DeleteEventNotificationWithResponse Delete Notification
+//
+// Delete notification.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /calendars/{calendarId}/notifications/{notificationId} (the `DeleteEventNotification` operationId).
+func (c *ClientWithResponses) DeleteEventNotificationWithResponse(ctx context.Context, calendarID string, notificationID string, reqEditors ...RequestEditorFn) (*DeleteEventNotificationResponse, error) {
+	rsp, err := c.DeleteEventNotification(ctx, calendarID, notificationID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEventNotificationResponse(rsp)
+}
+
+// FindEventNotificationWithResponse Get notification
+//
+// Find Event notification by notificationId.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /calendars/{calendarId}/notifications/{notificationId} (the `FindEventNotification` operationId).
+func (c *ClientWithResponses) FindEventNotificationWithResponse(ctx context.Context, calendarID string, notificationID string, reqEditors ...RequestEditorFn) (*FindEventNotificationResponse, error) {
+	rsp, err := c.FindEventNotification(ctx, calendarID, notificationID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFindEventNotificationResponse(rsp)
+}
+
+// UpdateEventNotificationWithBodyWithResponse Update notification
+//
+// Update Event notification by id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /calendars/{calendarId}/notifications/{notificationId} (the `UpdateEventNotification` operationId).
+func (c *ClientWithResponses) UpdateEventNotificationWithBodyWithResponse(ctx context.Context, calendarID string, notificationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEventNotificationResponse, error) {
+	rsp, err := c.UpdateEventNotificationWithBody(ctx, calendarID, notificationID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEventNotificationResponse(rsp)
+}
+
+// UpdateEventNotificationWithResponse Update notification
+//
+// Update Event notification by id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /calendars/{calendarId}/notifications/{notificationId} (the `UpdateEventNotification` operationId).
+func (c *ClientWithResponses) UpdateEventNotificationWithResponse(ctx context.Context, calendarID string, notificationID string, body UpdateEventNotificationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEventNotificationResponse, error) {
+	rsp, err := c.UpdateEventNotification(ctx, calendarID, notificationID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEventNotificationResponse(rsp)
 }
 
 // CreateContactWithBodyWithResponse Create Contact
@@ -34106,6 +36936,346 @@ func ParseDisableGroupResponse(rsp *http.Response) (*DisableGroupResponse, error
 	return response, nil
 }
 
+// ParseFetchCalendarResourcesResponse parses an HTTP response from a FetchCalendarResourcesWithResponse call
+func ParseFetchCalendarResourcesResponse(rsp *http.Response) (*FetchCalendarResourcesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FetchCalendarResourcesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []CalendarResourceByIDResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateCalendarResourceResponse parses an HTTP response from a CreateCalendarResourceWithResponse call
+func ParseCreateCalendarResourceResponse(rsp *http.Response) (*CreateCalendarResourceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateCalendarResourceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CalendarResourceByIDResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteCalendarResourceResponse parses an HTTP response from a DeleteCalendarResourceWithResponse call
+func ParseDeleteCalendarResourceResponse(rsp *http.Response) (*DeleteCalendarResourceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteCalendarResourceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ResourceDeleteResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetCalendarResourceResponse parses an HTTP response from a GetCalendarResourceWithResponse call
+func ParseGetCalendarResourceResponse(rsp *http.Response) (*GetCalendarResourceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCalendarResourceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CalendarResourceByIDResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateCalendarResourceResponse parses an HTTP response from a UpdateCalendarResourceWithResponse call
+func ParseUpdateCalendarResourceResponse(rsp *http.Response) (*UpdateCalendarResourceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateCalendarResourceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CalendarResourceResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseCreateScheduleResponse parses an HTTP response from a CreateScheduleWithResponse call
 func ParseCreateScheduleResponse(rsp *http.Response) (*CreateScheduleResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -34802,6 +37972,346 @@ func ParseGetSlotsResponse(rsp *http.Response) (*GetSlotsResponse, error) {
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest map[string]SlotsSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetEventNotificationResponse parses an HTTP response from a GetEventNotificationWithResponse call
+func ParseGetEventNotificationResponse(rsp *http.Response) (*GetEventNotificationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEventNotificationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []CalendarNotificationResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateEventNotificationResponse parses an HTTP response from a CreateEventNotificationWithResponse call
+func ParseCreateEventNotificationResponse(rsp *http.Response) (*CreateEventNotificationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateEventNotificationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []CalendarNotificationResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteEventNotificationResponse parses an HTTP response from a DeleteEventNotificationWithResponse call
+func ParseDeleteEventNotificationResponse(rsp *http.Response) (*DeleteEventNotificationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteEventNotificationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CalendarNotificationDeleteResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseFindEventNotificationResponse parses an HTTP response from a FindEventNotificationWithResponse call
+func ParseFindEventNotificationResponse(rsp *http.Response) (*FindEventNotificationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FindEventNotificationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CalendarNotificationResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateEventNotificationResponse parses an HTTP response from a UpdateEventNotificationWithResponse call
+func ParseUpdateEventNotificationResponse(rsp *http.Response) (*UpdateEventNotificationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateEventNotificationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CalendarNotificationDeleteResponseDTO
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -103,3 +103,16 @@ func SuccessCode(op *openapi3.Operation) int {
 	}
 	return 200
 }
+
+// PathEnum is the first value a path parameter of op allows when its schema
+// is an enum (a calendar resource's type: equipments), so a walk names a
+// collection the document accepts; ok is false for an id.
+func PathEnum(op *openapi3.Operation, name string) (string, bool) {
+	for _, p := range op.Parameters {
+		if p.Value != nil && p.Value.In == openapi3.ParameterInPath && p.Value.Name == name &&
+			p.Value.Schema != nil && p.Value.Schema.Value != nil && len(p.Value.Schema.Value.Enum) > 0 {
+			return fmt.Sprint(p.Value.Schema.Value.Enum[0]), true
+		}
+	}
+	return "", false
+}

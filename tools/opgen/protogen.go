@@ -365,8 +365,14 @@ func (g *protogen) serviceFile(doc string, ops []op) ([]byte, error) {
 		}
 		writeComment(&rpcs, "  ", comment)
 		fmt.Fprintf(&rpcs, "  rpc %s(%s) returns (%s) {\n", name, req.name, resp.name)
-		if o.RPC != nil && o.RPC.UpstreamBody != "" {
-			fmt.Fprintf(&rpcs, "    option (hlgate.v1.upstream) = {\n      operation_id: %q\n      body: %q\n    };\n", o.ID, o.RPC.UpstreamBody)
+		upstreamBody := ""
+		if o.RPC != nil {
+			upstreamBody = o.RPC.UpstreamBody
+		} else if g.arrayBody(doc, o) {
+			upstreamBody = listName(o.Path) // the list is the body; REST sends it as a member
+		}
+		if upstreamBody != "" {
+			fmt.Fprintf(&rpcs, "    option (hlgate.v1.upstream) = {\n      operation_id: %q\n      body: %q\n    };\n", o.ID, upstreamBody)
 		} else {
 			fmt.Fprintf(&rpcs, "    option (hlgate.v1.upstream) = {operation_id: %q};\n", o.ID)
 		}
@@ -468,7 +474,17 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 			return nil, nil, fmt.Errorf("its %s body is not generated (only JSON bodies are)", o.Body.ContentType)
 		}
 		media := get(get(get(n, "requestBody"), "content"), o.Body.ContentType)
-		if s := get(media, "schema"); s != nil && !g.objectSchema(doc, s) {
+		if s := get(media, "schema"); s != nil && g.arraySchema(doc, s) {
+			// A JSON array body (a calendar's notifications): one repeated
+			// field, named after the path, that is the whole body.
+			f := &pfield{name: listName(o.Path), comment: "The body: HighLevel takes the list itself.", opts: []string{"(google.api.field_behavior) = REQUIRED"}}
+			typ, _, err := g.typeOf(doc, s, req, f.name, false)
+			if err != nil {
+				return nil, nil, fmt.Errorf("body: %w", err)
+			}
+			f.typ, f.repeated = typ, true
+			req.add(f)
+		} else if s != nil && !g.objectSchema(doc, s) {
 			return nil, nil, fmt.Errorf("its body is not a JSON object")
 		}
 		props, required, err := g.properties(doc, get(media, "schema"))
@@ -500,7 +516,20 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 	}
 
 	resp := &pmsg{name: name + "Response", path: name + "Response", comment: fmt.Sprintf("%sResponse is HighLevel's answer to %s, without loss.", name, name)}
-	if _, schema := successJSON(n); schema != nil {
+	if _, schema := successJSON(n); schema != nil && g.arraySchema(doc, schema) {
+		// A JSON array answer: one repeated field, named after the path;
+		// the operation is bare (the generic path wraps the list in it).
+		if !o.Bare {
+			return nil, nil, fmt.Errorf("its answer is a JSON array: declare x-hlgate.bare")
+		}
+		f := &pfield{name: listName(o.Path), comment: "The answer: HighLevel answers the list itself."}
+		typ, _, err := g.typeOf(doc, schema, resp, f.name, false)
+		if err != nil {
+			return nil, nil, fmt.Errorf("answer: %w", err)
+		}
+		f.typ, f.repeated = typ, true
+		resp.add(f)
+	} else if schema != nil {
 		if !g.objectSchema(doc, schema) {
 			return nil, nil, fmt.Errorf("its answer is not a JSON object")
 		}
@@ -721,6 +750,46 @@ func (g *protogen) objectSchema(doc string, s *yaml.Node) bool {
 		doc, s = k.doc, t
 	}
 	return false
+}
+
+// arrayBody reports whether the operation's body is a JSON array.
+func (g *protogen) arrayBody(doc string, o op) bool {
+	if o.Body == nil {
+		return false
+	}
+	n := get(get(get(g.all[doc], "paths"), o.Path), strings.ToLower(o.Method))
+	s := get(get(get(get(n, "requestBody"), "content"), o.Body.ContentType), "schema")
+	return s != nil && g.arraySchema(doc, s)
+}
+
+// arraySchema reports whether s is (or names) an array schema.
+func (g *protogen) arraySchema(doc string, s *yaml.Node) bool {
+	for range 16 {
+		ref := scalar(get(s, "$ref"))
+		if ref == "" {
+			return scalar(get(s, "type")) == "array"
+		}
+		k, t, err := g.resolveRef(doc, ref)
+		if err != nil {
+			return false
+		}
+		doc, s = k.doc, t
+	}
+	return false
+}
+
+// listName is the field of a list that is a whole body or answer: the
+// path's last literal segment (notifications for
+// /calendars/{calendarId}/notifications, resources for
+// /calendars/resources/{resourceType}).
+func listName(path string) string {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	for i := len(segs) - 1; i >= 0; i-- {
+		if !strings.HasPrefix(segs[i], "{") {
+			return fieldName(segs[i])
+		}
+	}
+	return "items"
 }
 
 func isObject(s *yaml.Node) bool {

@@ -1339,6 +1339,930 @@ func (x *UpdateCalendarResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// GetEventNotificationRequest is the request of GetEventNotification.
+type GetEventNotificationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The path parameter calendarId.
+	CalendarId string `protobuf:"bytes,2,opt,name=calendar_id,json=calendarId,proto3" json:"calendar_id,omitempty"`
+	// The query parameter isActive.
+	IsActive *bool `protobuf:"varint,3,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
+	// The query parameter deleted.
+	Deleted *bool `protobuf:"varint,4,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// The most records per page; 0 means the default. At most 100.
+	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEventNotificationRequest) Reset() {
+	*x = GetEventNotificationRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEventNotificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEventNotificationRequest) ProtoMessage() {}
+
+func (x *GetEventNotificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEventNotificationRequest.ProtoReflect.Descriptor instead.
+func (*GetEventNotificationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetEventNotificationRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetEventNotificationRequest) GetCalendarId() string {
+	if x != nil {
+		return x.CalendarId
+	}
+	return ""
+}
+
+func (x *GetEventNotificationRequest) GetIsActive() bool {
+	if x != nil && x.IsActive != nil {
+		return *x.IsActive
+	}
+	return false
+}
+
+func (x *GetEventNotificationRequest) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *GetEventNotificationRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetEventNotificationRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// GetEventNotificationResponse is HighLevel's answer to GetEventNotification,
+// without loss.
+type GetEventNotificationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer: HighLevel answers the list itself.
+	Notifications []*CalendarNotificationResponseDTO `protobuf:"bytes,1,rep,name=notifications,proto3" json:"notifications,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEventNotificationResponse) Reset() {
+	*x = GetEventNotificationResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEventNotificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEventNotificationResponse) ProtoMessage() {}
+
+func (x *GetEventNotificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEventNotificationResponse.ProtoReflect.Descriptor instead.
+func (*GetEventNotificationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetEventNotificationResponse) GetNotifications() []*CalendarNotificationResponseDTO {
+	if x != nil {
+		return x.Notifications
+	}
+	return nil
+}
+
+func (x *GetEventNotificationResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *GetEventNotificationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateEventNotificationRequest is the request of CreateEventNotification.
+type CreateEventNotificationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The path parameter calendarId.
+	CalendarId string `protobuf:"bytes,2,opt,name=calendar_id,json=calendarId,proto3" json:"calendar_id,omitempty"`
+	// The body: HighLevel takes the list itself.
+	Notifications []*CreateCalendarNotificationDTO `protobuf:"bytes,3,rep,name=notifications,proto3" json:"notifications,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateEventNotificationRequest) Reset() {
+	*x = CreateEventNotificationRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateEventNotificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateEventNotificationRequest) ProtoMessage() {}
+
+func (x *CreateEventNotificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateEventNotificationRequest.ProtoReflect.Descriptor instead.
+func (*CreateEventNotificationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CreateEventNotificationRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateEventNotificationRequest) GetCalendarId() string {
+	if x != nil {
+		return x.CalendarId
+	}
+	return ""
+}
+
+func (x *CreateEventNotificationRequest) GetNotifications() []*CreateCalendarNotificationDTO {
+	if x != nil {
+		return x.Notifications
+	}
+	return nil
+}
+
+// CreateEventNotificationResponse is HighLevel's answer to
+// CreateEventNotification, without loss.
+type CreateEventNotificationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer: HighLevel answers the list itself.
+	Notifications []*CalendarNotificationResponseDTO `protobuf:"bytes,1,rep,name=notifications,proto3" json:"notifications,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateEventNotificationResponse) Reset() {
+	*x = CreateEventNotificationResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateEventNotificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateEventNotificationResponse) ProtoMessage() {}
+
+func (x *CreateEventNotificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateEventNotificationResponse.ProtoReflect.Descriptor instead.
+func (*CreateEventNotificationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CreateEventNotificationResponse) GetNotifications() []*CalendarNotificationResponseDTO {
+	if x != nil {
+		return x.Notifications
+	}
+	return nil
+}
+
+func (x *CreateEventNotificationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DeleteEventNotificationRequest is the request of DeleteEventNotification.
+type DeleteEventNotificationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The path parameter calendarId.
+	CalendarId string `protobuf:"bytes,2,opt,name=calendar_id,json=calendarId,proto3" json:"calendar_id,omitempty"`
+	// The path parameter notificationId.
+	NotificationId string `protobuf:"bytes,3,opt,name=notification_id,json=notificationId,proto3" json:"notification_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DeleteEventNotificationRequest) Reset() {
+	*x = DeleteEventNotificationRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteEventNotificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteEventNotificationRequest) ProtoMessage() {}
+
+func (x *DeleteEventNotificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteEventNotificationRequest.ProtoReflect.Descriptor instead.
+func (*DeleteEventNotificationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *DeleteEventNotificationRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DeleteEventNotificationRequest) GetCalendarId() string {
+	if x != nil {
+		return x.CalendarId
+	}
+	return ""
+}
+
+func (x *DeleteEventNotificationRequest) GetNotificationId() string {
+	if x != nil {
+		return x.NotificationId
+	}
+	return ""
+}
+
+// DeleteEventNotificationResponse is HighLevel's answer to
+// DeleteEventNotification, without loss.
+type DeleteEventNotificationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Result of delete/update operation
+	Message *string `protobuf:"bytes,1,opt,name=message,proto3,oneof" json:"message,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteEventNotificationResponse) Reset() {
+	*x = DeleteEventNotificationResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteEventNotificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteEventNotificationResponse) ProtoMessage() {}
+
+func (x *DeleteEventNotificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteEventNotificationResponse.ProtoReflect.Descriptor instead.
+func (*DeleteEventNotificationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DeleteEventNotificationResponse) GetMessage() string {
+	if x != nil && x.Message != nil {
+		return *x.Message
+	}
+	return ""
+}
+
+func (x *DeleteEventNotificationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// FindEventNotificationRequest is the request of FindEventNotification.
+type FindEventNotificationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The path parameter calendarId.
+	CalendarId string `protobuf:"bytes,2,opt,name=calendar_id,json=calendarId,proto3" json:"calendar_id,omitempty"`
+	// The path parameter notificationId.
+	NotificationId string `protobuf:"bytes,3,opt,name=notification_id,json=notificationId,proto3" json:"notification_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *FindEventNotificationRequest) Reset() {
+	*x = FindEventNotificationRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindEventNotificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindEventNotificationRequest) ProtoMessage() {}
+
+func (x *FindEventNotificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindEventNotificationRequest.ProtoReflect.Descriptor instead.
+func (*FindEventNotificationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *FindEventNotificationRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *FindEventNotificationRequest) GetCalendarId() string {
+	if x != nil {
+		return x.CalendarId
+	}
+	return ""
+}
+
+func (x *FindEventNotificationRequest) GetNotificationId() string {
+	if x != nil {
+		return x.NotificationId
+	}
+	return ""
+}
+
+// FindEventNotificationResponse is HighLevel's answer to
+// FindEventNotification, without loss.
+type FindEventNotificationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Notification ID
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// The answer's receiverType.
+	ReceiverType *string `protobuf:"bytes,2,opt,name=receiver_type,json=receiverType,proto3,oneof" json:"receiver_type,omitempty"`
+	// The answer's additionalEmailIds.
+	AdditionalEmailIds []string `protobuf:"bytes,3,rep,name=additional_email_ids,json=additionalEmailIds,proto3" json:"additional_email_ids,omitempty"`
+	// The answer's additionalPhoneNumbers.
+	AdditionalPhoneNumbers []string `protobuf:"bytes,4,rep,name=additional_phone_numbers,json=additionalPhoneNumbers,proto3" json:"additional_phone_numbers,omitempty"`
+	// The answer's channel.
+	Channel *string `protobuf:"bytes,5,opt,name=channel,proto3,oneof" json:"channel,omitempty"`
+	// The answer's notificationType.
+	NotificationType *string `protobuf:"bytes,6,opt,name=notification_type,json=notificationType,proto3,oneof" json:"notification_type,omitempty"`
+	// The answer's isActive.
+	IsActive *bool `protobuf:"varint,7,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
+	// The answer's additionalWhatsappNumbers.
+	AdditionalWhatsappNumbers []string `protobuf:"bytes,8,rep,name=additional_whatsapp_numbers,json=additionalWhatsappNumbers,proto3" json:"additional_whatsapp_numbers,omitempty"`
+	// The answer's templateId.
+	TemplateId *string `protobuf:"bytes,9,opt,name=template_id,json=templateId,proto3,oneof" json:"template_id,omitempty"`
+	// The answer's body.
+	Body *string `protobuf:"bytes,10,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	// The answer's subject.
+	Subject *string `protobuf:"bytes,11,opt,name=subject,proto3,oneof" json:"subject,omitempty"`
+	// The answer's afterTime.
+	AfterTime []*SchedulesDTO `protobuf:"bytes,12,rep,name=after_time,json=afterTime,proto3" json:"after_time,omitempty"`
+	// The answer's beforeTime.
+	BeforeTime []*SchedulesDTO `protobuf:"bytes,13,rep,name=before_time,json=beforeTime,proto3" json:"before_time,omitempty"`
+	// The answer's selectedUsers.
+	SelectedUsers []string `protobuf:"bytes,14,rep,name=selected_users,json=selectedUsers,proto3" json:"selected_users,omitempty"`
+	// The answer's deleted.
+	Deleted *bool `protobuf:"varint,15,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,16,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindEventNotificationResponse) Reset() {
+	*x = FindEventNotificationResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindEventNotificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindEventNotificationResponse) ProtoMessage() {}
+
+func (x *FindEventNotificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindEventNotificationResponse.ProtoReflect.Descriptor instead.
+func (*FindEventNotificationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *FindEventNotificationResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *FindEventNotificationResponse) GetReceiverType() string {
+	if x != nil && x.ReceiverType != nil {
+		return *x.ReceiverType
+	}
+	return ""
+}
+
+func (x *FindEventNotificationResponse) GetAdditionalEmailIds() []string {
+	if x != nil {
+		return x.AdditionalEmailIds
+	}
+	return nil
+}
+
+func (x *FindEventNotificationResponse) GetAdditionalPhoneNumbers() []string {
+	if x != nil {
+		return x.AdditionalPhoneNumbers
+	}
+	return nil
+}
+
+func (x *FindEventNotificationResponse) GetChannel() string {
+	if x != nil && x.Channel != nil {
+		return *x.Channel
+	}
+	return ""
+}
+
+func (x *FindEventNotificationResponse) GetNotificationType() string {
+	if x != nil && x.NotificationType != nil {
+		return *x.NotificationType
+	}
+	return ""
+}
+
+func (x *FindEventNotificationResponse) GetIsActive() bool {
+	if x != nil && x.IsActive != nil {
+		return *x.IsActive
+	}
+	return false
+}
+
+func (x *FindEventNotificationResponse) GetAdditionalWhatsappNumbers() []string {
+	if x != nil {
+		return x.AdditionalWhatsappNumbers
+	}
+	return nil
+}
+
+func (x *FindEventNotificationResponse) GetTemplateId() string {
+	if x != nil && x.TemplateId != nil {
+		return *x.TemplateId
+	}
+	return ""
+}
+
+func (x *FindEventNotificationResponse) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+func (x *FindEventNotificationResponse) GetSubject() string {
+	if x != nil && x.Subject != nil {
+		return *x.Subject
+	}
+	return ""
+}
+
+func (x *FindEventNotificationResponse) GetAfterTime() []*SchedulesDTO {
+	if x != nil {
+		return x.AfterTime
+	}
+	return nil
+}
+
+func (x *FindEventNotificationResponse) GetBeforeTime() []*SchedulesDTO {
+	if x != nil {
+		return x.BeforeTime
+	}
+	return nil
+}
+
+func (x *FindEventNotificationResponse) GetSelectedUsers() []string {
+	if x != nil {
+		return x.SelectedUsers
+	}
+	return nil
+}
+
+func (x *FindEventNotificationResponse) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *FindEventNotificationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpdateEventNotificationRequest is the request of UpdateEventNotification.
+type UpdateEventNotificationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The path parameter calendarId.
+	CalendarId string `protobuf:"bytes,2,opt,name=calendar_id,json=calendarId,proto3" json:"calendar_id,omitempty"`
+	// The path parameter notificationId.
+	NotificationId string `protobuf:"bytes,3,opt,name=notification_id,json=notificationId,proto3" json:"notification_id,omitempty"`
+	// Notification recipient type
+	ReceiverType *string `protobuf:"bytes,4,opt,name=receiver_type,json=receiverType,proto3,oneof" json:"receiver_type,omitempty"`
+	// Additional email addresses to receive notifications.
+	AdditionalEmailIds []string `protobuf:"bytes,5,rep,name=additional_email_ids,json=additionalEmailIds,proto3" json:"additional_email_ids,omitempty"`
+	// Additional phone numbers to receive notifications.
+	AdditionalPhoneNumbers []string `protobuf:"bytes,6,rep,name=additional_phone_numbers,json=additionalPhoneNumbers,proto3" json:"additional_phone_numbers,omitempty"`
+	// Selected users for in-App and business email notifications. Supports user
+	// IDs and special keyword "sub_account_admin"
+	SelectedUsers []string `protobuf:"bytes,7,rep,name=selected_users,json=selectedUsers,proto3" json:"selected_users,omitempty"`
+	// Notification channel
+	Channel *string `protobuf:"bytes,8,opt,name=channel,proto3,oneof" json:"channel,omitempty"`
+	// Notification type
+	NotificationType *string `protobuf:"bytes,9,opt,name=notification_type,json=notificationType,proto3,oneof" json:"notification_type,omitempty"`
+	// Is the notification active
+	IsActive *bool `protobuf:"varint,10,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
+	// Marks the notification as deleted (soft delete)
+	Deleted *bool `protobuf:"varint,11,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// Template ID for email notification
+	TemplateId *string `protobuf:"bytes,12,opt,name=template_id,json=templateId,proto3,oneof" json:"template_id,omitempty"`
+	// Body for email notification. Not necessary for in-App notification
+	Body *string `protobuf:"bytes,13,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	// Subject for email notification. Not necessary for in-App notification
+	Subject *string `protobuf:"bytes,14,opt,name=subject,proto3,oneof" json:"subject,omitempty"`
+	// Specifies the time after which the follow-up notification should be sent.
+	// This is not required for other notification types.
+	AfterTime []*SchedulesDTO `protobuf:"bytes,15,rep,name=after_time,json=afterTime,proto3" json:"after_time,omitempty"`
+	// Specifies the time before which the reminder notification should be sent.
+	// This is not required for other notification types.
+	BeforeTime []*SchedulesDTO `protobuf:"bytes,16,rep,name=before_time,json=beforeTime,proto3" json:"before_time,omitempty"`
+	// From address for email notification
+	FromAddress *string `protobuf:"bytes,17,opt,name=from_address,json=fromAddress,proto3,oneof" json:"from_address,omitempty"`
+	// from number for sms notification
+	FromNumber *string `protobuf:"bytes,18,opt,name=from_number,json=fromNumber,proto3,oneof" json:"from_number,omitempty"`
+	// From name for email/sms notification
+	FromName      *string `protobuf:"bytes,19,opt,name=from_name,json=fromName,proto3,oneof" json:"from_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateEventNotificationRequest) Reset() {
+	*x = UpdateEventNotificationRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateEventNotificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateEventNotificationRequest) ProtoMessage() {}
+
+func (x *UpdateEventNotificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateEventNotificationRequest.ProtoReflect.Descriptor instead.
+func (*UpdateEventNotificationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *UpdateEventNotificationRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateEventNotificationRequest) GetCalendarId() string {
+	if x != nil {
+		return x.CalendarId
+	}
+	return ""
+}
+
+func (x *UpdateEventNotificationRequest) GetNotificationId() string {
+	if x != nil {
+		return x.NotificationId
+	}
+	return ""
+}
+
+func (x *UpdateEventNotificationRequest) GetReceiverType() string {
+	if x != nil && x.ReceiverType != nil {
+		return *x.ReceiverType
+	}
+	return ""
+}
+
+func (x *UpdateEventNotificationRequest) GetAdditionalEmailIds() []string {
+	if x != nil {
+		return x.AdditionalEmailIds
+	}
+	return nil
+}
+
+func (x *UpdateEventNotificationRequest) GetAdditionalPhoneNumbers() []string {
+	if x != nil {
+		return x.AdditionalPhoneNumbers
+	}
+	return nil
+}
+
+func (x *UpdateEventNotificationRequest) GetSelectedUsers() []string {
+	if x != nil {
+		return x.SelectedUsers
+	}
+	return nil
+}
+
+func (x *UpdateEventNotificationRequest) GetChannel() string {
+	if x != nil && x.Channel != nil {
+		return *x.Channel
+	}
+	return ""
+}
+
+func (x *UpdateEventNotificationRequest) GetNotificationType() string {
+	if x != nil && x.NotificationType != nil {
+		return *x.NotificationType
+	}
+	return ""
+}
+
+func (x *UpdateEventNotificationRequest) GetIsActive() bool {
+	if x != nil && x.IsActive != nil {
+		return *x.IsActive
+	}
+	return false
+}
+
+func (x *UpdateEventNotificationRequest) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *UpdateEventNotificationRequest) GetTemplateId() string {
+	if x != nil && x.TemplateId != nil {
+		return *x.TemplateId
+	}
+	return ""
+}
+
+func (x *UpdateEventNotificationRequest) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+func (x *UpdateEventNotificationRequest) GetSubject() string {
+	if x != nil && x.Subject != nil {
+		return *x.Subject
+	}
+	return ""
+}
+
+func (x *UpdateEventNotificationRequest) GetAfterTime() []*SchedulesDTO {
+	if x != nil {
+		return x.AfterTime
+	}
+	return nil
+}
+
+func (x *UpdateEventNotificationRequest) GetBeforeTime() []*SchedulesDTO {
+	if x != nil {
+		return x.BeforeTime
+	}
+	return nil
+}
+
+func (x *UpdateEventNotificationRequest) GetFromAddress() string {
+	if x != nil && x.FromAddress != nil {
+		return *x.FromAddress
+	}
+	return ""
+}
+
+func (x *UpdateEventNotificationRequest) GetFromNumber() string {
+	if x != nil && x.FromNumber != nil {
+		return *x.FromNumber
+	}
+	return ""
+}
+
+func (x *UpdateEventNotificationRequest) GetFromName() string {
+	if x != nil && x.FromName != nil {
+		return *x.FromName
+	}
+	return ""
+}
+
+// UpdateEventNotificationResponse is HighLevel's answer to
+// UpdateEventNotification, without loss.
+type UpdateEventNotificationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Result of delete/update operation
+	Message *string `protobuf:"bytes,1,opt,name=message,proto3,oneof" json:"message,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateEventNotificationResponse) Reset() {
+	*x = UpdateEventNotificationResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateEventNotificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateEventNotificationResponse) ProtoMessage() {}
+
+func (x *UpdateEventNotificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateEventNotificationResponse.ProtoReflect.Descriptor instead.
+func (*UpdateEventNotificationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *UpdateEventNotificationResponse) GetMessage() string {
+	if x != nil && x.Message != nil {
+		return *x.Message
+	}
+	return ""
+}
+
+func (x *UpdateEventNotificationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetAppointmentNotesRequest is the request of GetAppointmentNotes.
 type GetAppointmentNotesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1357,7 +2281,7 @@ type GetAppointmentNotesRequest struct {
 
 func (x *GetAppointmentNotesRequest) Reset() {
 	*x = GetAppointmentNotesRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1369,7 +2293,7 @@ func (x *GetAppointmentNotesRequest) String() string {
 func (*GetAppointmentNotesRequest) ProtoMessage() {}
 
 func (x *GetAppointmentNotesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1382,7 +2306,7 @@ func (x *GetAppointmentNotesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAppointmentNotesRequest.ProtoReflect.Descriptor instead.
 func (*GetAppointmentNotesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{6}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetAppointmentNotesRequest) GetLocationId() string {
@@ -1433,7 +2357,7 @@ type GetAppointmentNotesResponse struct {
 
 func (x *GetAppointmentNotesResponse) Reset() {
 	*x = GetAppointmentNotesResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1445,7 +2369,7 @@ func (x *GetAppointmentNotesResponse) String() string {
 func (*GetAppointmentNotesResponse) ProtoMessage() {}
 
 func (x *GetAppointmentNotesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1458,7 +2382,7 @@ func (x *GetAppointmentNotesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAppointmentNotesResponse.ProtoReflect.Descriptor instead.
 func (*GetAppointmentNotesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{7}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetAppointmentNotesResponse) GetNotes() []*CalendarsGetNoteSchema {
@@ -1507,7 +2431,7 @@ type CreateAppointmentNoteRequest struct {
 
 func (x *CreateAppointmentNoteRequest) Reset() {
 	*x = CreateAppointmentNoteRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +2443,7 @@ func (x *CreateAppointmentNoteRequest) String() string {
 func (*CreateAppointmentNoteRequest) ProtoMessage() {}
 
 func (x *CreateAppointmentNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +2456,7 @@ func (x *CreateAppointmentNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppointmentNoteRequest.ProtoReflect.Descriptor instead.
 func (*CreateAppointmentNoteRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{8}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateAppointmentNoteRequest) GetLocationId() string {
@@ -1579,7 +2503,7 @@ type CreateAppointmentNoteResponse struct {
 
 func (x *CreateAppointmentNoteResponse) Reset() {
 	*x = CreateAppointmentNoteResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1591,7 +2515,7 @@ func (x *CreateAppointmentNoteResponse) String() string {
 func (*CreateAppointmentNoteResponse) ProtoMessage() {}
 
 func (x *CreateAppointmentNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1604,7 +2528,7 @@ func (x *CreateAppointmentNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppointmentNoteResponse.ProtoReflect.Descriptor instead.
 func (*CreateAppointmentNoteResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{9}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CreateAppointmentNoteResponse) GetNote() *CalendarsGetNoteSchema {
@@ -1637,7 +2561,7 @@ type DeleteAppointmentNoteRequest struct {
 
 func (x *DeleteAppointmentNoteRequest) Reset() {
 	*x = DeleteAppointmentNoteRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1649,7 +2573,7 @@ func (x *DeleteAppointmentNoteRequest) String() string {
 func (*DeleteAppointmentNoteRequest) ProtoMessage() {}
 
 func (x *DeleteAppointmentNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1662,7 +2586,7 @@ func (x *DeleteAppointmentNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAppointmentNoteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAppointmentNoteRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeleteAppointmentNoteRequest) GetLocationId() string {
@@ -1702,7 +2626,7 @@ type DeleteAppointmentNoteResponse struct {
 
 func (x *DeleteAppointmentNoteResponse) Reset() {
 	*x = DeleteAppointmentNoteResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1714,7 +2638,7 @@ func (x *DeleteAppointmentNoteResponse) String() string {
 func (*DeleteAppointmentNoteResponse) ProtoMessage() {}
 
 func (x *DeleteAppointmentNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1727,7 +2651,7 @@ func (x *DeleteAppointmentNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAppointmentNoteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAppointmentNoteResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DeleteAppointmentNoteResponse) GetSuccess() bool {
@@ -1764,7 +2688,7 @@ type UpdateAppointmentNoteRequest struct {
 
 func (x *UpdateAppointmentNoteRequest) Reset() {
 	*x = UpdateAppointmentNoteRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1776,7 +2700,7 @@ func (x *UpdateAppointmentNoteRequest) String() string {
 func (*UpdateAppointmentNoteRequest) ProtoMessage() {}
 
 func (x *UpdateAppointmentNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1789,7 +2713,7 @@ func (x *UpdateAppointmentNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAppointmentNoteRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAppointmentNoteRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateAppointmentNoteRequest) GetLocationId() string {
@@ -1843,7 +2767,7 @@ type UpdateAppointmentNoteResponse struct {
 
 func (x *UpdateAppointmentNoteResponse) Reset() {
 	*x = UpdateAppointmentNoteResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1855,7 +2779,7 @@ func (x *UpdateAppointmentNoteResponse) String() string {
 func (*UpdateAppointmentNoteResponse) ProtoMessage() {}
 
 func (x *UpdateAppointmentNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1868,7 +2792,7 @@ func (x *UpdateAppointmentNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAppointmentNoteResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAppointmentNoteResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UpdateAppointmentNoteResponse) GetNote() *CalendarsGetNoteSchema {
@@ -1908,7 +2832,7 @@ type GetBlockedSlotsRequest struct {
 
 func (x *GetBlockedSlotsRequest) Reset() {
 	*x = GetBlockedSlotsRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1920,7 +2844,7 @@ func (x *GetBlockedSlotsRequest) String() string {
 func (*GetBlockedSlotsRequest) ProtoMessage() {}
 
 func (x *GetBlockedSlotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1933,7 +2857,7 @@ func (x *GetBlockedSlotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockedSlotsRequest.ProtoReflect.Descriptor instead.
 func (*GetBlockedSlotsRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetBlockedSlotsRequest) GetLocationId() string {
@@ -1994,7 +2918,7 @@ type GetBlockedSlotsResponse struct {
 
 func (x *GetBlockedSlotsResponse) Reset() {
 	*x = GetBlockedSlotsResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2006,7 +2930,7 @@ func (x *GetBlockedSlotsResponse) String() string {
 func (*GetBlockedSlotsResponse) ProtoMessage() {}
 
 func (x *GetBlockedSlotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2019,7 +2943,7 @@ func (x *GetBlockedSlotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockedSlotsResponse.ProtoReflect.Descriptor instead.
 func (*GetBlockedSlotsResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetBlockedSlotsResponse) GetEvents() []*CalendarEventDTO {
@@ -2058,7 +2982,7 @@ type CreateBlockSlotRequest struct {
 
 func (x *CreateBlockSlotRequest) Reset() {
 	*x = CreateBlockSlotRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2070,7 +2994,7 @@ func (x *CreateBlockSlotRequest) String() string {
 func (*CreateBlockSlotRequest) ProtoMessage() {}
 
 func (x *CreateBlockSlotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2083,7 +3007,7 @@ func (x *CreateBlockSlotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBlockSlotRequest.ProtoReflect.Descriptor instead.
 func (*CreateBlockSlotRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{16}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CreateBlockSlotRequest) GetLocationId() string {
@@ -2156,7 +3080,7 @@ type CreateBlockSlotResponse struct {
 
 func (x *CreateBlockSlotResponse) Reset() {
 	*x = CreateBlockSlotResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2168,7 +3092,7 @@ func (x *CreateBlockSlotResponse) String() string {
 func (*CreateBlockSlotResponse) ProtoMessage() {}
 
 func (x *CreateBlockSlotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2181,7 +3105,7 @@ func (x *CreateBlockSlotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBlockSlotResponse.ProtoReflect.Descriptor instead.
 func (*CreateBlockSlotResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{17}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CreateBlockSlotResponse) GetId() string {
@@ -2265,7 +3189,7 @@ type EditBlockSlotRequest struct {
 
 func (x *EditBlockSlotRequest) Reset() {
 	*x = EditBlockSlotRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2277,7 +3201,7 @@ func (x *EditBlockSlotRequest) String() string {
 func (*EditBlockSlotRequest) ProtoMessage() {}
 
 func (x *EditBlockSlotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2290,7 +3214,7 @@ func (x *EditBlockSlotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditBlockSlotRequest.ProtoReflect.Descriptor instead.
 func (*EditBlockSlotRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *EditBlockSlotRequest) GetLocationId() string {
@@ -2369,7 +3293,7 @@ type EditBlockSlotResponse struct {
 
 func (x *EditBlockSlotResponse) Reset() {
 	*x = EditBlockSlotResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2381,7 +3305,7 @@ func (x *EditBlockSlotResponse) String() string {
 func (*EditBlockSlotResponse) ProtoMessage() {}
 
 func (x *EditBlockSlotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2394,7 +3318,7 @@ func (x *EditBlockSlotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditBlockSlotResponse.ProtoReflect.Descriptor instead.
 func (*EditBlockSlotResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *EditBlockSlotResponse) GetId() string {
@@ -2465,7 +3389,7 @@ type GetGroupsRequest struct {
 
 func (x *GetGroupsRequest) Reset() {
 	*x = GetGroupsRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2477,7 +3401,7 @@ func (x *GetGroupsRequest) String() string {
 func (*GetGroupsRequest) ProtoMessage() {}
 
 func (x *GetGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2490,7 +3414,7 @@ func (x *GetGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGroupsRequest.ProtoReflect.Descriptor instead.
 func (*GetGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetGroupsRequest) GetLocationId() string {
@@ -2515,7 +3439,7 @@ type GetGroupsResponse struct {
 
 func (x *GetGroupsResponse) Reset() {
 	*x = GetGroupsResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2527,7 +3451,7 @@ func (x *GetGroupsResponse) String() string {
 func (*GetGroupsResponse) ProtoMessage() {}
 
 func (x *GetGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2540,7 +3464,7 @@ func (x *GetGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGroupsResponse.ProtoReflect.Descriptor instead.
 func (*GetGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetGroupsResponse) GetGroups() []*GroupDTO {
@@ -2577,7 +3501,7 @@ type CreateCalendarGroupRequest struct {
 
 func (x *CreateCalendarGroupRequest) Reset() {
 	*x = CreateCalendarGroupRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2589,7 +3513,7 @@ func (x *CreateCalendarGroupRequest) String() string {
 func (*CreateCalendarGroupRequest) ProtoMessage() {}
 
 func (x *CreateCalendarGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2602,7 +3526,7 @@ func (x *CreateCalendarGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCalendarGroupRequest.ProtoReflect.Descriptor instead.
 func (*CreateCalendarGroupRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CreateCalendarGroupRequest) GetLocationId() string {
@@ -2656,7 +3580,7 @@ type CreateCalendarGroupResponse struct {
 
 func (x *CreateCalendarGroupResponse) Reset() {
 	*x = CreateCalendarGroupResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +3592,7 @@ func (x *CreateCalendarGroupResponse) String() string {
 func (*CreateCalendarGroupResponse) ProtoMessage() {}
 
 func (x *CreateCalendarGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +3605,7 @@ func (x *CreateCalendarGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCalendarGroupResponse.ProtoReflect.Descriptor instead.
 func (*CreateCalendarGroupResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CreateCalendarGroupResponse) GetGroup() *GroupDTO {
@@ -2712,7 +3636,7 @@ type DeleteGroupRequest struct {
 
 func (x *DeleteGroupRequest) Reset() {
 	*x = DeleteGroupRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2724,7 +3648,7 @@ func (x *DeleteGroupRequest) String() string {
 func (*DeleteGroupRequest) ProtoMessage() {}
 
 func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2737,7 +3661,7 @@ func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroupRequest.ProtoReflect.Descriptor instead.
 func (*DeleteGroupRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeleteGroupRequest) GetLocationId() string {
@@ -2769,7 +3693,7 @@ type DeleteGroupResponse struct {
 
 func (x *DeleteGroupResponse) Reset() {
 	*x = DeleteGroupResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2781,7 +3705,7 @@ func (x *DeleteGroupResponse) String() string {
 func (*DeleteGroupResponse) ProtoMessage() {}
 
 func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2794,7 +3718,7 @@ func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroupResponse.ProtoReflect.Descriptor instead.
 func (*DeleteGroupResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DeleteGroupResponse) GetSuccess() bool {
@@ -2831,7 +3755,7 @@ type EditGroupRequest struct {
 
 func (x *EditGroupRequest) Reset() {
 	*x = EditGroupRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2843,7 +3767,7 @@ func (x *EditGroupRequest) String() string {
 func (*EditGroupRequest) ProtoMessage() {}
 
 func (x *EditGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2856,7 +3780,7 @@ func (x *EditGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditGroupRequest.ProtoReflect.Descriptor instead.
 func (*EditGroupRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *EditGroupRequest) GetLocationId() string {
@@ -2909,7 +3833,7 @@ type EditGroupResponse struct {
 
 func (x *EditGroupResponse) Reset() {
 	*x = EditGroupResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2921,7 +3845,7 @@ func (x *EditGroupResponse) String() string {
 func (*EditGroupResponse) ProtoMessage() {}
 
 func (x *EditGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2934,7 +3858,7 @@ func (x *EditGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditGroupResponse.ProtoReflect.Descriptor instead.
 func (*EditGroupResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *EditGroupResponse) GetGroup() *GroupDTO {
@@ -2967,7 +3891,7 @@ type DisableGroupRequest struct {
 
 func (x *DisableGroupRequest) Reset() {
 	*x = DisableGroupRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2979,7 +3903,7 @@ func (x *DisableGroupRequest) String() string {
 func (*DisableGroupRequest) ProtoMessage() {}
 
 func (x *DisableGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2992,7 +3916,7 @@ func (x *DisableGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableGroupRequest.ProtoReflect.Descriptor instead.
 func (*DisableGroupRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DisableGroupRequest) GetLocationId() string {
@@ -3031,7 +3955,7 @@ type DisableGroupResponse struct {
 
 func (x *DisableGroupResponse) Reset() {
 	*x = DisableGroupResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3043,7 +3967,7 @@ func (x *DisableGroupResponse) String() string {
 func (*DisableGroupResponse) ProtoMessage() {}
 
 func (x *DisableGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3056,7 +3980,7 @@ func (x *DisableGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableGroupResponse.ProtoReflect.Descriptor instead.
 func (*DisableGroupResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DisableGroupResponse) GetSuccess() bool {
@@ -3087,7 +4011,7 @@ type ValidateGroupsSlugRequest struct {
 
 func (x *ValidateGroupsSlugRequest) Reset() {
 	*x = ValidateGroupsSlugRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[30]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3099,7 +4023,7 @@ func (x *ValidateGroupsSlugRequest) String() string {
 func (*ValidateGroupsSlugRequest) ProtoMessage() {}
 
 func (x *ValidateGroupsSlugRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[30]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3112,7 +4036,7 @@ func (x *ValidateGroupsSlugRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateGroupsSlugRequest.ProtoReflect.Descriptor instead.
 func (*ValidateGroupsSlugRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{30}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ValidateGroupsSlugRequest) GetLocationId() string {
@@ -3145,7 +4069,7 @@ type ValidateGroupsSlugResponse struct {
 
 func (x *ValidateGroupsSlugResponse) Reset() {
 	*x = ValidateGroupsSlugResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[31]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3157,7 +4081,7 @@ func (x *ValidateGroupsSlugResponse) String() string {
 func (*ValidateGroupsSlugResponse) ProtoMessage() {}
 
 func (x *ValidateGroupsSlugResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[31]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3170,7 +4094,7 @@ func (x *ValidateGroupsSlugResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateGroupsSlugResponse.ProtoReflect.Descriptor instead.
 func (*ValidateGroupsSlugResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{31}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ValidateGroupsSlugResponse) GetAvailable() bool {
@@ -3181,6 +4105,976 @@ func (x *ValidateGroupsSlugResponse) GetAvailable() bool {
 }
 
 func (x *ValidateGroupsSlugResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// FetchCalendarResourcesRequest is the request of FetchCalendarResources.
+type FetchCalendarResourcesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Calendar Resource Type
+	ResourceType string `protobuf:"bytes,2,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`
+	// The most records per page; 0 means the default. At most 100.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchCalendarResourcesRequest) Reset() {
+	*x = FetchCalendarResourcesRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchCalendarResourcesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchCalendarResourcesRequest) ProtoMessage() {}
+
+func (x *FetchCalendarResourcesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchCalendarResourcesRequest.ProtoReflect.Descriptor instead.
+func (*FetchCalendarResourcesRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *FetchCalendarResourcesRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *FetchCalendarResourcesRequest) GetResourceType() string {
+	if x != nil {
+		return x.ResourceType
+	}
+	return ""
+}
+
+func (x *FetchCalendarResourcesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *FetchCalendarResourcesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// FetchCalendarResourcesResponse is HighLevel's answer to
+// FetchCalendarResources, without loss.
+type FetchCalendarResourcesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer: HighLevel answers the list itself.
+	Resources []*CalendarResourceByIdResponseDTO `protobuf:"bytes,1,rep,name=resources,proto3" json:"resources,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchCalendarResourcesResponse) Reset() {
+	*x = FetchCalendarResourcesResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchCalendarResourcesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchCalendarResourcesResponse) ProtoMessage() {}
+
+func (x *FetchCalendarResourcesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchCalendarResourcesResponse.ProtoReflect.Descriptor instead.
+func (*FetchCalendarResourcesResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *FetchCalendarResourcesResponse) GetResources() []*CalendarResourceByIdResponseDTO {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *FetchCalendarResourcesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *FetchCalendarResourcesResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateCalendarResourceRequest is the request of CreateCalendarResource.
+type CreateCalendarResourceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Calendar Resource Type
+	ResourceType string `protobuf:"bytes,2,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`
+	// The body's name.
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The body's description.
+	Description *string `protobuf:"bytes,4,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// Quantity of the equipment.
+	Quantity *float64 `protobuf:"fixed64,5,opt,name=quantity,proto3,oneof" json:"quantity,omitempty"`
+	// Quantity of the out of service equipment.
+	OutOfService *float64 `protobuf:"fixed64,6,opt,name=out_of_service,json=outOfService,proto3,oneof" json:"out_of_service,omitempty"`
+	// Capacity of the room.
+	Capacity *float64 `protobuf:"fixed64,7,opt,name=capacity,proto3,oneof" json:"capacity,omitempty"`
+	// Service calendar IDs to be mapped with the resource. One equipment can
+	// only be mapped with one service calendar. One room can be mapped with
+	// multiple service calendars.
+	CalendarIds   []string `protobuf:"bytes,8,rep,name=calendar_ids,json=calendarIds,proto3" json:"calendar_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCalendarResourceRequest) Reset() {
+	*x = CreateCalendarResourceRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCalendarResourceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCalendarResourceRequest) ProtoMessage() {}
+
+func (x *CreateCalendarResourceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCalendarResourceRequest.ProtoReflect.Descriptor instead.
+func (*CreateCalendarResourceRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *CreateCalendarResourceRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateCalendarResourceRequest) GetResourceType() string {
+	if x != nil {
+		return x.ResourceType
+	}
+	return ""
+}
+
+func (x *CreateCalendarResourceRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateCalendarResourceRequest) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CreateCalendarResourceRequest) GetQuantity() float64 {
+	if x != nil && x.Quantity != nil {
+		return *x.Quantity
+	}
+	return 0
+}
+
+func (x *CreateCalendarResourceRequest) GetOutOfService() float64 {
+	if x != nil && x.OutOfService != nil {
+		return *x.OutOfService
+	}
+	return 0
+}
+
+func (x *CreateCalendarResourceRequest) GetCapacity() float64 {
+	if x != nil && x.Capacity != nil {
+		return *x.Capacity
+	}
+	return 0
+}
+
+func (x *CreateCalendarResourceRequest) GetCalendarIds() []string {
+	if x != nil {
+		return x.CalendarIds
+	}
+	return nil
+}
+
+// CreateCalendarResourceResponse is HighLevel's answer to
+// CreateCalendarResource, without loss.
+type CreateCalendarResourceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location ID of the resource
+	LocationId *string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// Name of the resource
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The answer's resourceType.
+	ResourceType *string `protobuf:"bytes,3,opt,name=resource_type,json=resourceType,proto3,oneof" json:"resource_type,omitempty"`
+	// Whether the resource is active
+	IsActive *bool `protobuf:"varint,4,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
+	// Description of the resource
+	Description *string `protobuf:"bytes,5,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// Quantity of the resource
+	Quantity *float64 `protobuf:"fixed64,6,opt,name=quantity,proto3,oneof" json:"quantity,omitempty"`
+	// Indicates if the resource is out of service
+	OutOfService *float64 `protobuf:"fixed64,7,opt,name=out_of_service,json=outOfService,proto3,oneof" json:"out_of_service,omitempty"`
+	// Capacity of the resource
+	Capacity *float64 `protobuf:"fixed64,8,opt,name=capacity,proto3,oneof" json:"capacity,omitempty"`
+	// Calendar IDs
+	CalendarIds []string `protobuf:"bytes,9,rep,name=calendar_ids,json=calendarIds,proto3" json:"calendar_ids,omitempty"`
+	// The resource's id.
+	Id *string `protobuf:"bytes,11,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,10,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCalendarResourceResponse) Reset() {
+	*x = CreateCalendarResourceResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCalendarResourceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCalendarResourceResponse) ProtoMessage() {}
+
+func (x *CreateCalendarResourceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCalendarResourceResponse.ProtoReflect.Descriptor instead.
+func (*CreateCalendarResourceResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *CreateCalendarResourceResponse) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateCalendarResourceResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateCalendarResourceResponse) GetResourceType() string {
+	if x != nil && x.ResourceType != nil {
+		return *x.ResourceType
+	}
+	return ""
+}
+
+func (x *CreateCalendarResourceResponse) GetIsActive() bool {
+	if x != nil && x.IsActive != nil {
+		return *x.IsActive
+	}
+	return false
+}
+
+func (x *CreateCalendarResourceResponse) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CreateCalendarResourceResponse) GetQuantity() float64 {
+	if x != nil && x.Quantity != nil {
+		return *x.Quantity
+	}
+	return 0
+}
+
+func (x *CreateCalendarResourceResponse) GetOutOfService() float64 {
+	if x != nil && x.OutOfService != nil {
+		return *x.OutOfService
+	}
+	return 0
+}
+
+func (x *CreateCalendarResourceResponse) GetCapacity() float64 {
+	if x != nil && x.Capacity != nil {
+		return *x.Capacity
+	}
+	return 0
+}
+
+func (x *CreateCalendarResourceResponse) GetCalendarIds() []string {
+	if x != nil {
+		return x.CalendarIds
+	}
+	return nil
+}
+
+func (x *CreateCalendarResourceResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CreateCalendarResourceResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DeleteCalendarResourceRequest is the request of DeleteCalendarResource.
+type DeleteCalendarResourceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Calendar Resource Type
+	ResourceType string `protobuf:"bytes,2,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`
+	// Calendar Resource ID
+	Id            string `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCalendarResourceRequest) Reset() {
+	*x = DeleteCalendarResourceRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCalendarResourceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCalendarResourceRequest) ProtoMessage() {}
+
+func (x *DeleteCalendarResourceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCalendarResourceRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCalendarResourceRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *DeleteCalendarResourceRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DeleteCalendarResourceRequest) GetResourceType() string {
+	if x != nil {
+		return x.ResourceType
+	}
+	return ""
+}
+
+func (x *DeleteCalendarResourceRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// DeleteCalendarResourceResponse is HighLevel's answer to
+// DeleteCalendarResource, without loss.
+type DeleteCalendarResourceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Success
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCalendarResourceResponse) Reset() {
+	*x = DeleteCalendarResourceResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCalendarResourceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCalendarResourceResponse) ProtoMessage() {}
+
+func (x *DeleteCalendarResourceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCalendarResourceResponse.ProtoReflect.Descriptor instead.
+func (*DeleteCalendarResourceResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *DeleteCalendarResourceResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *DeleteCalendarResourceResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetCalendarResourceRequest is the request of GetCalendarResource.
+type GetCalendarResourceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Calendar Resource Type
+	ResourceType string `protobuf:"bytes,2,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`
+	// Calendar Resource ID
+	Id            string `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCalendarResourceRequest) Reset() {
+	*x = GetCalendarResourceRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCalendarResourceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCalendarResourceRequest) ProtoMessage() {}
+
+func (x *GetCalendarResourceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCalendarResourceRequest.ProtoReflect.Descriptor instead.
+func (*GetCalendarResourceRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *GetCalendarResourceRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetCalendarResourceRequest) GetResourceType() string {
+	if x != nil {
+		return x.ResourceType
+	}
+	return ""
+}
+
+func (x *GetCalendarResourceRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetCalendarResourceResponse is HighLevel's answer to GetCalendarResource,
+// without loss.
+type GetCalendarResourceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location ID of the resource
+	LocationId *string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// Name of the resource
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The answer's resourceType.
+	ResourceType *string `protobuf:"bytes,3,opt,name=resource_type,json=resourceType,proto3,oneof" json:"resource_type,omitempty"`
+	// Whether the resource is active
+	IsActive *bool `protobuf:"varint,4,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
+	// Description of the resource
+	Description *string `protobuf:"bytes,5,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// Quantity of the resource
+	Quantity *float64 `protobuf:"fixed64,6,opt,name=quantity,proto3,oneof" json:"quantity,omitempty"`
+	// Indicates if the resource is out of service
+	OutOfService *float64 `protobuf:"fixed64,7,opt,name=out_of_service,json=outOfService,proto3,oneof" json:"out_of_service,omitempty"`
+	// Capacity of the resource
+	Capacity *float64 `protobuf:"fixed64,8,opt,name=capacity,proto3,oneof" json:"capacity,omitempty"`
+	// Calendar IDs
+	CalendarIds []string `protobuf:"bytes,9,rep,name=calendar_ids,json=calendarIds,proto3" json:"calendar_ids,omitempty"`
+	// The resource's id.
+	Id *string `protobuf:"bytes,11,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,10,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCalendarResourceResponse) Reset() {
+	*x = GetCalendarResourceResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCalendarResourceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCalendarResourceResponse) ProtoMessage() {}
+
+func (x *GetCalendarResourceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCalendarResourceResponse.ProtoReflect.Descriptor instead.
+func (*GetCalendarResourceResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *GetCalendarResourceResponse) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *GetCalendarResourceResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *GetCalendarResourceResponse) GetResourceType() string {
+	if x != nil && x.ResourceType != nil {
+		return *x.ResourceType
+	}
+	return ""
+}
+
+func (x *GetCalendarResourceResponse) GetIsActive() bool {
+	if x != nil && x.IsActive != nil {
+		return *x.IsActive
+	}
+	return false
+}
+
+func (x *GetCalendarResourceResponse) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *GetCalendarResourceResponse) GetQuantity() float64 {
+	if x != nil && x.Quantity != nil {
+		return *x.Quantity
+	}
+	return 0
+}
+
+func (x *GetCalendarResourceResponse) GetOutOfService() float64 {
+	if x != nil && x.OutOfService != nil {
+		return *x.OutOfService
+	}
+	return 0
+}
+
+func (x *GetCalendarResourceResponse) GetCapacity() float64 {
+	if x != nil && x.Capacity != nil {
+		return *x.Capacity
+	}
+	return 0
+}
+
+func (x *GetCalendarResourceResponse) GetCalendarIds() []string {
+	if x != nil {
+		return x.CalendarIds
+	}
+	return nil
+}
+
+func (x *GetCalendarResourceResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetCalendarResourceResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpdateCalendarResourceRequest is the request of UpdateCalendarResource.
+type UpdateCalendarResourceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Calendar Resource Type
+	ResourceType string `protobuf:"bytes,2,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`
+	// Calendar Resource ID
+	Id string `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	// The body's name.
+	Name *string `protobuf:"bytes,4,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The body's description.
+	Description *string `protobuf:"bytes,5,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// Quantity of the equipment.
+	Quantity *float64 `protobuf:"fixed64,6,opt,name=quantity,proto3,oneof" json:"quantity,omitempty"`
+	// Quantity of the out of service equipment.
+	OutOfService *float64 `protobuf:"fixed64,7,opt,name=out_of_service,json=outOfService,proto3,oneof" json:"out_of_service,omitempty"`
+	// Capacity of the room.
+	Capacity *float64 `protobuf:"fixed64,8,opt,name=capacity,proto3,oneof" json:"capacity,omitempty"`
+	// Service calendar IDs to be mapped with the resource. One equipment can
+	// only be mapped with one service calendar. One room can be mapped with
+	// multiple service calendars.
+	CalendarIds []string `protobuf:"bytes,9,rep,name=calendar_ids,json=calendarIds,proto3" json:"calendar_ids,omitempty"`
+	// The body's isActive.
+	IsActive      *bool `protobuf:"varint,10,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCalendarResourceRequest) Reset() {
+	*x = UpdateCalendarResourceRequest{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCalendarResourceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCalendarResourceRequest) ProtoMessage() {}
+
+func (x *UpdateCalendarResourceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCalendarResourceRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCalendarResourceRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *UpdateCalendarResourceRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateCalendarResourceRequest) GetResourceType() string {
+	if x != nil {
+		return x.ResourceType
+	}
+	return ""
+}
+
+func (x *UpdateCalendarResourceRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpdateCalendarResourceRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateCalendarResourceRequest) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *UpdateCalendarResourceRequest) GetQuantity() float64 {
+	if x != nil && x.Quantity != nil {
+		return *x.Quantity
+	}
+	return 0
+}
+
+func (x *UpdateCalendarResourceRequest) GetOutOfService() float64 {
+	if x != nil && x.OutOfService != nil {
+		return *x.OutOfService
+	}
+	return 0
+}
+
+func (x *UpdateCalendarResourceRequest) GetCapacity() float64 {
+	if x != nil && x.Capacity != nil {
+		return *x.Capacity
+	}
+	return 0
+}
+
+func (x *UpdateCalendarResourceRequest) GetCalendarIds() []string {
+	if x != nil {
+		return x.CalendarIds
+	}
+	return nil
+}
+
+func (x *UpdateCalendarResourceRequest) GetIsActive() bool {
+	if x != nil && x.IsActive != nil {
+		return *x.IsActive
+	}
+	return false
+}
+
+// UpdateCalendarResourceResponse is HighLevel's answer to
+// UpdateCalendarResource, without loss.
+type UpdateCalendarResourceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location ID of the resource
+	LocationId *string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// Name of the resource
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The answer's resourceType.
+	ResourceType *string `protobuf:"bytes,3,opt,name=resource_type,json=resourceType,proto3,oneof" json:"resource_type,omitempty"`
+	// Whether the resource is active
+	IsActive *bool `protobuf:"varint,4,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
+	// Description of the resource
+	Description *string `protobuf:"bytes,5,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// Quantity of the resource
+	Quantity *float64 `protobuf:"fixed64,6,opt,name=quantity,proto3,oneof" json:"quantity,omitempty"`
+	// Indicates if the resource is out of service
+	OutOfService *float64 `protobuf:"fixed64,7,opt,name=out_of_service,json=outOfService,proto3,oneof" json:"out_of_service,omitempty"`
+	// Capacity of the resource
+	Capacity *float64 `protobuf:"fixed64,8,opt,name=capacity,proto3,oneof" json:"capacity,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,9,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCalendarResourceResponse) Reset() {
+	*x = UpdateCalendarResourceResponse{}
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCalendarResourceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCalendarResourceResponse) ProtoMessage() {}
+
+func (x *UpdateCalendarResourceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCalendarResourceResponse.ProtoReflect.Descriptor instead.
+func (*UpdateCalendarResourceResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *UpdateCalendarResourceResponse) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateCalendarResourceResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateCalendarResourceResponse) GetResourceType() string {
+	if x != nil && x.ResourceType != nil {
+		return *x.ResourceType
+	}
+	return ""
+}
+
+func (x *UpdateCalendarResourceResponse) GetIsActive() bool {
+	if x != nil && x.IsActive != nil {
+		return *x.IsActive
+	}
+	return false
+}
+
+func (x *UpdateCalendarResourceResponse) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *UpdateCalendarResourceResponse) GetQuantity() float64 {
+	if x != nil && x.Quantity != nil {
+		return *x.Quantity
+	}
+	return 0
+}
+
+func (x *UpdateCalendarResourceResponse) GetOutOfService() float64 {
+	if x != nil && x.OutOfService != nil {
+		return *x.OutOfService
+	}
+	return 0
+}
+
+func (x *UpdateCalendarResourceResponse) GetCapacity() float64 {
+	if x != nil && x.Capacity != nil {
+		return *x.Capacity
+	}
+	return 0
+}
+
+func (x *UpdateCalendarResourceResponse) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -3209,7 +5103,7 @@ type CreateScheduleRequest struct {
 
 func (x *CreateScheduleRequest) Reset() {
 	*x = CreateScheduleRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[32]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3221,7 +5115,7 @@ func (x *CreateScheduleRequest) String() string {
 func (*CreateScheduleRequest) ProtoMessage() {}
 
 func (x *CreateScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[32]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3234,7 +5128,7 @@ func (x *CreateScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateScheduleRequest.ProtoReflect.Descriptor instead.
 func (*CreateScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{32}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CreateScheduleRequest) GetLocationId() string {
@@ -3295,7 +5189,7 @@ type CreateScheduleResponse struct {
 
 func (x *CreateScheduleResponse) Reset() {
 	*x = CreateScheduleResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[33]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3307,7 +5201,7 @@ func (x *CreateScheduleResponse) String() string {
 func (*CreateScheduleResponse) ProtoMessage() {}
 
 func (x *CreateScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[33]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3320,7 +5214,7 @@ func (x *CreateScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateScheduleResponse.ProtoReflect.Descriptor instead.
 func (*CreateScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{33}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *CreateScheduleResponse) GetSchedule() *ScheduleObjectResponseDTO {
@@ -3351,7 +5245,7 @@ type DeleteScheduleRequest struct {
 
 func (x *DeleteScheduleRequest) Reset() {
 	*x = DeleteScheduleRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[34]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3363,7 +5257,7 @@ func (x *DeleteScheduleRequest) String() string {
 func (*DeleteScheduleRequest) ProtoMessage() {}
 
 func (x *DeleteScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[34]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3376,7 +5270,7 @@ func (x *DeleteScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteScheduleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{34}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *DeleteScheduleRequest) GetLocationId() string {
@@ -3409,7 +5303,7 @@ type DeleteScheduleResponse struct {
 
 func (x *DeleteScheduleResponse) Reset() {
 	*x = DeleteScheduleResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[35]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3421,7 +5315,7 @@ func (x *DeleteScheduleResponse) String() string {
 func (*DeleteScheduleResponse) ProtoMessage() {}
 
 func (x *DeleteScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[35]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3434,7 +5328,7 @@ func (x *DeleteScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteScheduleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{35}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *DeleteScheduleResponse) GetSuccess() bool {
@@ -3465,7 +5359,7 @@ type GetScheduleByIdRequest struct {
 
 func (x *GetScheduleByIdRequest) Reset() {
 	*x = GetScheduleByIdRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[36]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3477,7 +5371,7 @@ func (x *GetScheduleByIdRequest) String() string {
 func (*GetScheduleByIdRequest) ProtoMessage() {}
 
 func (x *GetScheduleByIdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[36]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3490,7 +5384,7 @@ func (x *GetScheduleByIdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScheduleByIdRequest.ProtoReflect.Descriptor instead.
 func (*GetScheduleByIdRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{36}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetScheduleByIdRequest) GetLocationId() string {
@@ -3523,7 +5417,7 @@ type GetScheduleByIdResponse struct {
 
 func (x *GetScheduleByIdResponse) Reset() {
 	*x = GetScheduleByIdResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[37]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3535,7 +5429,7 @@ func (x *GetScheduleByIdResponse) String() string {
 func (*GetScheduleByIdResponse) ProtoMessage() {}
 
 func (x *GetScheduleByIdResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[37]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3548,7 +5442,7 @@ func (x *GetScheduleByIdResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScheduleByIdResponse.ProtoReflect.Descriptor instead.
 func (*GetScheduleByIdResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{37}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GetScheduleByIdResponse) GetSchedule() *ScheduleObjectResponseDTO {
@@ -3585,7 +5479,7 @@ type UpdateScheduleRequest struct {
 
 func (x *UpdateScheduleRequest) Reset() {
 	*x = UpdateScheduleRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[38]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3597,7 +5491,7 @@ func (x *UpdateScheduleRequest) String() string {
 func (*UpdateScheduleRequest) ProtoMessage() {}
 
 func (x *UpdateScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[38]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3610,7 +5504,7 @@ func (x *UpdateScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateScheduleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{38}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *UpdateScheduleRequest) GetLocationId() string {
@@ -3664,7 +5558,7 @@ type UpdateScheduleResponse struct {
 
 func (x *UpdateScheduleResponse) Reset() {
 	*x = UpdateScheduleResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[39]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3676,7 +5570,7 @@ func (x *UpdateScheduleResponse) String() string {
 func (*UpdateScheduleResponse) ProtoMessage() {}
 
 func (x *UpdateScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[39]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3689,7 +5583,7 @@ func (x *UpdateScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateScheduleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{39}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *UpdateScheduleResponse) GetSchedule() *ScheduleObjectResponseDTO {
@@ -3723,7 +5617,7 @@ type RemoveCalendarFromScheduleRequest struct {
 
 func (x *RemoveCalendarFromScheduleRequest) Reset() {
 	*x = RemoveCalendarFromScheduleRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[40]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3735,7 +5629,7 @@ func (x *RemoveCalendarFromScheduleRequest) String() string {
 func (*RemoveCalendarFromScheduleRequest) ProtoMessage() {}
 
 func (x *RemoveCalendarFromScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[40]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3748,7 +5642,7 @@ func (x *RemoveCalendarFromScheduleRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use RemoveCalendarFromScheduleRequest.ProtoReflect.Descriptor instead.
 func (*RemoveCalendarFromScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{40}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *RemoveCalendarFromScheduleRequest) GetLocationId() string {
@@ -3788,7 +5682,7 @@ type RemoveCalendarFromScheduleResponse struct {
 
 func (x *RemoveCalendarFromScheduleResponse) Reset() {
 	*x = RemoveCalendarFromScheduleResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[41]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3800,7 +5694,7 @@ func (x *RemoveCalendarFromScheduleResponse) String() string {
 func (*RemoveCalendarFromScheduleResponse) ProtoMessage() {}
 
 func (x *RemoveCalendarFromScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[41]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3813,7 +5707,7 @@ func (x *RemoveCalendarFromScheduleResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use RemoveCalendarFromScheduleResponse.ProtoReflect.Descriptor instead.
 func (*RemoveCalendarFromScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{41}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *RemoveCalendarFromScheduleResponse) GetSuccess() bool {
@@ -3846,7 +5740,7 @@ type AddCalendarToScheduleRequest struct {
 
 func (x *AddCalendarToScheduleRequest) Reset() {
 	*x = AddCalendarToScheduleRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[42]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3858,7 +5752,7 @@ func (x *AddCalendarToScheduleRequest) String() string {
 func (*AddCalendarToScheduleRequest) ProtoMessage() {}
 
 func (x *AddCalendarToScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[42]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3871,7 +5765,7 @@ func (x *AddCalendarToScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddCalendarToScheduleRequest.ProtoReflect.Descriptor instead.
 func (*AddCalendarToScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{42}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *AddCalendarToScheduleRequest) GetLocationId() string {
@@ -3911,7 +5805,7 @@ type AddCalendarToScheduleResponse struct {
 
 func (x *AddCalendarToScheduleResponse) Reset() {
 	*x = AddCalendarToScheduleResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[43]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3923,7 +5817,7 @@ func (x *AddCalendarToScheduleResponse) String() string {
 func (*AddCalendarToScheduleResponse) ProtoMessage() {}
 
 func (x *AddCalendarToScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[43]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3936,7 +5830,7 @@ func (x *AddCalendarToScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddCalendarToScheduleResponse.ProtoReflect.Descriptor instead.
 func (*AddCalendarToScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{43}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *AddCalendarToScheduleResponse) GetSuccess() bool {
@@ -3973,7 +5867,7 @@ type GetAllSchedulesRequest struct {
 
 func (x *GetAllSchedulesRequest) Reset() {
 	*x = GetAllSchedulesRequest{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[44]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3985,7 +5879,7 @@ func (x *GetAllSchedulesRequest) String() string {
 func (*GetAllSchedulesRequest) ProtoMessage() {}
 
 func (x *GetAllSchedulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[44]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3998,7 +5892,7 @@ func (x *GetAllSchedulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAllSchedulesRequest.ProtoReflect.Descriptor instead.
 func (*GetAllSchedulesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{44}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *GetAllSchedulesRequest) GetLocationId() string {
@@ -4054,7 +5948,7 @@ type GetAllSchedulesResponse struct {
 
 func (x *GetAllSchedulesResponse) Reset() {
 	*x = GetAllSchedulesResponse{}
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[45]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4066,7 +5960,7 @@ func (x *GetAllSchedulesResponse) String() string {
 func (*GetAllSchedulesResponse) ProtoMessage() {}
 
 func (x *GetAllSchedulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[45]
+	mi := &file_hlgate_v1_calendars_service_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4079,7 +5973,7 @@ func (x *GetAllSchedulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAllSchedulesResponse.ProtoReflect.Descriptor instead.
 func (*GetAllSchedulesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{45}
+	return file_hlgate_v1_calendars_service_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *GetAllSchedulesResponse) GetSchedules() []*ScheduleObjectResponseDTO {
@@ -4357,7 +6251,134 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"_is_active\"\x86\x01\n" +
 	"\x16UpdateCalendarResponse\x122\n" +
 	"\bcalendar\x18\x01 \x01(\v2\x16.hlgate.v1.CalendarDTOR\bcalendar\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xaa\x01\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x80\x02\n" +
+	"\x1bGetEventNotificationRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12$\n" +
+	"\vcalendar_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"calendarId\x12 \n" +
+	"\tis_active\x18\x03 \x01(\bH\x00R\bisActive\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\x04 \x01(\bH\x01R\adeleted\x88\x01\x01\x12\x1b\n" +
+	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tR\tpageTokenB\f\n" +
+	"\n" +
+	"_is_activeB\n" +
+	"\n" +
+	"\b_deleted\"\xd2\x01\n" +
+	"\x1cGetEventNotificationResponse\x12P\n" +
+	"\rnotifications\x18\x01 \x03(\v2*.hlgate.v1.CalendarNotificationResponseDTOR\rnotifications\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xc1\x01\n" +
+	"\x1eCreateEventNotificationRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12$\n" +
+	"\vcalendar_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"calendarId\x12S\n" +
+	"\rnotifications\x18\x03 \x03(\v2(.hlgate.v1.CreateCalendarNotificationDTOB\x03\xe0A\x02R\rnotifications\"\xad\x01\n" +
+	"\x1fCreateEventNotificationResponse\x12P\n" +
+	"\rnotifications\x18\x01 \x03(\v2*.hlgate.v1.CalendarNotificationResponseDTOR\rnotifications\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x9a\x01\n" +
+	"\x1eDeleteEventNotificationRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12$\n" +
+	"\vcalendar_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"calendarId\x12,\n" +
+	"\x0fnotification_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x0enotificationId\"\x86\x01\n" +
+	"\x1fDeleteEventNotificationResponse\x12\x1d\n" +
+	"\amessage\x18\x01 \x01(\tH\x00R\amessage\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_message\"\x98\x01\n" +
+	"\x1cFindEventNotificationRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12$\n" +
+	"\vcalendar_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"calendarId\x12,\n" +
+	"\x0fnotification_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x0enotificationId\"\xc8\x06\n" +
+	"\x1dFindEventNotificationResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12(\n" +
+	"\rreceiver_type\x18\x02 \x01(\tH\x01R\freceiverType\x88\x01\x01\x120\n" +
+	"\x14additional_email_ids\x18\x03 \x03(\tR\x12additionalEmailIds\x128\n" +
+	"\x18additional_phone_numbers\x18\x04 \x03(\tR\x16additionalPhoneNumbers\x12\x1d\n" +
+	"\achannel\x18\x05 \x01(\tH\x02R\achannel\x88\x01\x01\x120\n" +
+	"\x11notification_type\x18\x06 \x01(\tH\x03R\x10notificationType\x88\x01\x01\x12 \n" +
+	"\tis_active\x18\a \x01(\bH\x04R\bisActive\x88\x01\x01\x12>\n" +
+	"\x1badditional_whatsapp_numbers\x18\b \x03(\tR\x19additionalWhatsappNumbers\x12$\n" +
+	"\vtemplate_id\x18\t \x01(\tH\x05R\n" +
+	"templateId\x88\x01\x01\x12\x17\n" +
+	"\x04body\x18\n" +
+	" \x01(\tH\x06R\x04body\x88\x01\x01\x12\x1d\n" +
+	"\asubject\x18\v \x01(\tH\aR\asubject\x88\x01\x01\x126\n" +
+	"\n" +
+	"after_time\x18\f \x03(\v2\x17.hlgate.v1.SchedulesDTOR\tafterTime\x128\n" +
+	"\vbefore_time\x18\r \x03(\v2\x17.hlgate.v1.SchedulesDTOR\n" +
+	"beforeTime\x12%\n" +
+	"\x0eselected_users\x18\x0e \x03(\tR\rselectedUsers\x12\x1d\n" +
+	"\adeleted\x18\x0f \x01(\bH\bR\adeleted\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x10 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x10\n" +
+	"\x0e_receiver_typeB\n" +
+	"\n" +
+	"\b_channelB\x14\n" +
+	"\x12_notification_typeB\f\n" +
+	"\n" +
+	"_is_activeB\x0e\n" +
+	"\f_template_idB\a\n" +
+	"\x05_bodyB\n" +
+	"\n" +
+	"\b_subjectB\n" +
+	"\n" +
+	"\b_deleted\"\xcb\a\n" +
+	"\x1eUpdateEventNotificationRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12$\n" +
+	"\vcalendar_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"calendarId\x12,\n" +
+	"\x0fnotification_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x0enotificationId\x12(\n" +
+	"\rreceiver_type\x18\x04 \x01(\tH\x00R\freceiverType\x88\x01\x01\x120\n" +
+	"\x14additional_email_ids\x18\x05 \x03(\tR\x12additionalEmailIds\x128\n" +
+	"\x18additional_phone_numbers\x18\x06 \x03(\tR\x16additionalPhoneNumbers\x12%\n" +
+	"\x0eselected_users\x18\a \x03(\tR\rselectedUsers\x12\x1d\n" +
+	"\achannel\x18\b \x01(\tH\x01R\achannel\x88\x01\x01\x120\n" +
+	"\x11notification_type\x18\t \x01(\tH\x02R\x10notificationType\x88\x01\x01\x12 \n" +
+	"\tis_active\x18\n" +
+	" \x01(\bH\x03R\bisActive\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\v \x01(\bH\x04R\adeleted\x88\x01\x01\x12$\n" +
+	"\vtemplate_id\x18\f \x01(\tH\x05R\n" +
+	"templateId\x88\x01\x01\x12\x17\n" +
+	"\x04body\x18\r \x01(\tH\x06R\x04body\x88\x01\x01\x12\x1d\n" +
+	"\asubject\x18\x0e \x01(\tH\aR\asubject\x88\x01\x01\x126\n" +
+	"\n" +
+	"after_time\x18\x0f \x03(\v2\x17.hlgate.v1.SchedulesDTOR\tafterTime\x128\n" +
+	"\vbefore_time\x18\x10 \x03(\v2\x17.hlgate.v1.SchedulesDTOR\n" +
+	"beforeTime\x12&\n" +
+	"\ffrom_address\x18\x11 \x01(\tH\bR\vfromAddress\x88\x01\x01\x12$\n" +
+	"\vfrom_number\x18\x12 \x01(\tH\tR\n" +
+	"fromNumber\x88\x01\x01\x12 \n" +
+	"\tfrom_name\x18\x13 \x01(\tH\n" +
+	"R\bfromName\x88\x01\x01B\x10\n" +
+	"\x0e_receiver_typeB\n" +
+	"\n" +
+	"\b_channelB\x14\n" +
+	"\x12_notification_typeB\f\n" +
+	"\n" +
+	"_is_activeB\n" +
+	"\n" +
+	"\b_deletedB\x0e\n" +
+	"\f_template_idB\a\n" +
+	"\x05_bodyB\n" +
+	"\n" +
+	"\b_subjectB\x0f\n" +
+	"\r_from_addressB\x0e\n" +
+	"\f_from_numberB\f\n" +
+	"\n" +
+	"_from_name\"\x86\x01\n" +
+	"\x1fUpdateEventNotificationResponse\x12\x1d\n" +
+	"\amessage\x18\x01 \x01(\tH\x00R\amessage\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_message\"\xaa\x01\n" +
 	"\x1aGetAppointmentNotesRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12*\n" +
@@ -4558,7 +6579,136 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\tavailable\x18\x01 \x01(\bH\x00R\tavailable\x88\x01\x01\x128\n" +
 	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\f\n" +
 	"\n" +
-	"_available\"\x9b\x02\n" +
+	"_available\"\xab\x01\n" +
+	"\x1dFetchCalendarResourcesRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12(\n" +
+	"\rresource_type\x18\x02 \x01(\tB\x03\xe0A\x02R\fresourceType\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\xcc\x01\n" +
+	"\x1eFetchCalendarResourcesResponse\x12H\n" +
+	"\tresources\x18\x01 \x03(\v2*.hlgate.v1.CalendarResourceByIdResponseDTOR\tresources\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xa3\x03\n" +
+	"\x1dCreateCalendarResourceRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12(\n" +
+	"\rresource_type\x18\x02 \x01(\tB\x03\xe0A\x02R\fresourceType\x12\x1c\n" +
+	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12*\n" +
+	"\vdescription\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\vdescription\x88\x01\x01\x12$\n" +
+	"\bquantity\x18\x05 \x01(\x01B\x03\xe0A\x02H\x02R\bquantity\x88\x01\x01\x12.\n" +
+	"\x0eout_of_service\x18\x06 \x01(\x01B\x03\xe0A\x02H\x03R\foutOfService\x88\x01\x01\x12$\n" +
+	"\bcapacity\x18\a \x01(\x01B\x03\xe0A\x02H\x04R\bcapacity\x88\x01\x01\x12&\n" +
+	"\fcalendar_ids\x18\b \x03(\tB\x03\xe0A\x02R\vcalendarIdsB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\v\n" +
+	"\t_quantityB\x11\n" +
+	"\x0f_out_of_serviceB\v\n" +
+	"\t_capacity\"\xae\x04\n" +
+	"\x1eCreateCalendarResourceResponse\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tH\x00R\n" +
+	"locationId\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12(\n" +
+	"\rresource_type\x18\x03 \x01(\tH\x02R\fresourceType\x88\x01\x01\x12 \n" +
+	"\tis_active\x18\x04 \x01(\bH\x03R\bisActive\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x05 \x01(\tH\x04R\vdescription\x88\x01\x01\x12\x1f\n" +
+	"\bquantity\x18\x06 \x01(\x01H\x05R\bquantity\x88\x01\x01\x12)\n" +
+	"\x0eout_of_service\x18\a \x01(\x01H\x06R\foutOfService\x88\x01\x01\x12\x1f\n" +
+	"\bcapacity\x18\b \x01(\x01H\aR\bcapacity\x88\x01\x01\x12!\n" +
+	"\fcalendar_ids\x18\t \x03(\tR\vcalendarIds\x12\x13\n" +
+	"\x02id\x18\v \x01(\tH\bR\x02id\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\n" +
+	" \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0e\n" +
+	"\f_location_idB\a\n" +
+	"\x05_nameB\x10\n" +
+	"\x0e_resource_typeB\f\n" +
+	"\n" +
+	"_is_activeB\x0e\n" +
+	"\f_descriptionB\v\n" +
+	"\t_quantityB\x11\n" +
+	"\x0f_out_of_serviceB\v\n" +
+	"\t_capacityB\x05\n" +
+	"\x03_id\"\x84\x01\n" +
+	"\x1dDeleteCalendarResourceRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12(\n" +
+	"\rresource_type\x18\x02 \x01(\tB\x03\xe0A\x02R\fresourceType\x12\x13\n" +
+	"\x02id\x18\x03 \x01(\tB\x03\xe0A\x02R\x02id\"\x85\x01\n" +
+	"\x1eDeleteCalendarResourceResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\"\x81\x01\n" +
+	"\x1aGetCalendarResourceRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12(\n" +
+	"\rresource_type\x18\x02 \x01(\tB\x03\xe0A\x02R\fresourceType\x12\x13\n" +
+	"\x02id\x18\x03 \x01(\tB\x03\xe0A\x02R\x02id\"\xab\x04\n" +
+	"\x1bGetCalendarResourceResponse\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tH\x00R\n" +
+	"locationId\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12(\n" +
+	"\rresource_type\x18\x03 \x01(\tH\x02R\fresourceType\x88\x01\x01\x12 \n" +
+	"\tis_active\x18\x04 \x01(\bH\x03R\bisActive\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x05 \x01(\tH\x04R\vdescription\x88\x01\x01\x12\x1f\n" +
+	"\bquantity\x18\x06 \x01(\x01H\x05R\bquantity\x88\x01\x01\x12)\n" +
+	"\x0eout_of_service\x18\a \x01(\x01H\x06R\foutOfService\x88\x01\x01\x12\x1f\n" +
+	"\bcapacity\x18\b \x01(\x01H\aR\bcapacity\x88\x01\x01\x12!\n" +
+	"\fcalendar_ids\x18\t \x03(\tR\vcalendarIds\x12\x13\n" +
+	"\x02id\x18\v \x01(\tH\bR\x02id\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\n" +
+	" \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0e\n" +
+	"\f_location_idB\a\n" +
+	"\x05_nameB\x10\n" +
+	"\x0e_resource_typeB\f\n" +
+	"\n" +
+	"_is_activeB\x0e\n" +
+	"\f_descriptionB\v\n" +
+	"\t_quantityB\x11\n" +
+	"\x0f_out_of_serviceB\v\n" +
+	"\t_capacityB\x05\n" +
+	"\x03_id\"\xca\x03\n" +
+	"\x1dUpdateCalendarResourceRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12(\n" +
+	"\rresource_type\x18\x02 \x01(\tB\x03\xe0A\x02R\fresourceType\x12\x13\n" +
+	"\x02id\x18\x03 \x01(\tB\x03\xe0A\x02R\x02id\x12\x17\n" +
+	"\x04name\x18\x04 \x01(\tH\x00R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x05 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\x1f\n" +
+	"\bquantity\x18\x06 \x01(\x01H\x02R\bquantity\x88\x01\x01\x12)\n" +
+	"\x0eout_of_service\x18\a \x01(\x01H\x03R\foutOfService\x88\x01\x01\x12\x1f\n" +
+	"\bcapacity\x18\b \x01(\x01H\x04R\bcapacity\x88\x01\x01\x12!\n" +
+	"\fcalendar_ids\x18\t \x03(\tR\vcalendarIds\x12 \n" +
+	"\tis_active\x18\n" +
+	" \x01(\bH\x05R\bisActive\x88\x01\x01B\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\v\n" +
+	"\t_quantityB\x11\n" +
+	"\x0f_out_of_serviceB\v\n" +
+	"\t_capacityB\f\n" +
+	"\n" +
+	"_is_active\"\xef\x03\n" +
+	"\x1eUpdateCalendarResourceResponse\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tH\x00R\n" +
+	"locationId\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12(\n" +
+	"\rresource_type\x18\x03 \x01(\tH\x02R\fresourceType\x88\x01\x01\x12 \n" +
+	"\tis_active\x18\x04 \x01(\bH\x03R\bisActive\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x05 \x01(\tH\x04R\vdescription\x88\x01\x01\x12\x1f\n" +
+	"\bquantity\x18\x06 \x01(\x01H\x05R\bquantity\x88\x01\x01\x12)\n" +
+	"\x0eout_of_service\x18\a \x01(\x01H\x06R\foutOfService\x88\x01\x01\x12\x1f\n" +
+	"\bcapacity\x18\b \x01(\x01H\aR\bcapacity\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\t \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0e\n" +
+	"\f_location_idB\a\n" +
+	"\x05_nameB\x10\n" +
+	"\x0e_resource_typeB\f\n" +
+	"\n" +
+	"_is_activeB\x0e\n" +
+	"\f_descriptionB\v\n" +
+	"\t_quantityB\x11\n" +
+	"\x0f_out_of_serviceB\v\n" +
+	"\t_capacity\"\x9b\x02\n" +
 	"\x15CreateScheduleRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x120\n" +
@@ -4639,7 +6789,7 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x17GetAllSchedulesResponse\x12B\n" +
 	"\tschedules\x18\x01 \x03(\v2$.hlgate.v1.ScheduleObjectResponseDTOR\tschedules\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\x9a,\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xde=\n" +
 	"\x10CalendarsService\x12\xb5\x01\n" +
 	"\x11CreateAppointment\x12#.hlgate.v1.CreateAppointmentRequest\x1a$.hlgate.v1.CreateAppointmentResponse\"U\xc2\xf3\x18\x14\n" +
 	"\x12create-appointment\x82\xd3\xe4\x93\x027:\vappointment\"(/v1/locations/{location_id}/appointments\x12\xad\x01\n" +
@@ -4658,7 +6808,17 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x0eUpdateCalendar\x12 .hlgate.v1.UpdateCalendarRequest\x1a!.hlgate.v1.UpdateCalendarResponse\"S\xc2\xf3\x18\x11\n" +
 	"\x0fupdate-calendar\x82\xd3\xe4\x93\x028:\x01*\x1a3/v1/locations/{location_id}/calendars/{calendar_id}\x12\xa5\x01\n" +
 	"\fGetFreeSlots\x12\x1e.hlgate.v1.GetFreeSlotsRequest\x1a\x1f.hlgate.v1.GetFreeSlotsResponse\"T\xc2\xf3\x18\v\n" +
-	"\tget-slots\x82\xd3\xe4\x93\x02?\x12=/v1/locations/{location_id}/calendars/{calendar_id}/freeSlots\x12\xd2\x01\n" +
+	"\tget-slots\x82\xd3\xe4\x93\x02?\x12=/v1/locations/{location_id}/calendars/{calendar_id}/freeSlots\x12\xce\x01\n" +
+	"\x14GetEventNotification\x12&.hlgate.v1.GetEventNotificationRequest\x1a'.hlgate.v1.GetEventNotificationResponse\"e\xc2\xf3\x18\x18\n" +
+	"\x16get-event-notification\x82\xd3\xe4\x93\x02C\x12A/v1/locations/{location_id}/calendars/{calendar_id}/notifications\x12\xec\x01\n" +
+	"\x17CreateEventNotification\x12).hlgate.v1.CreateEventNotificationRequest\x1a*.hlgate.v1.CreateEventNotificationResponse\"z\xc2\xf3\x18*\n" +
+	"\x19create-event-notification\x12\rnotifications\x82\xd3\xe4\x93\x02F:\x01*\"A/v1/locations/{location_id}/calendars/{calendar_id}/notifications\x12\xec\x01\n" +
+	"\x17DeleteEventNotification\x12).hlgate.v1.DeleteEventNotificationRequest\x1a*.hlgate.v1.DeleteEventNotificationResponse\"z\xc2\xf3\x18\x1b\n" +
+	"\x19delete-event-notification\x82\xd3\xe4\x93\x02U*S/v1/locations/{location_id}/calendars/{calendar_id}/notifications/{notification_id}\x12\xe4\x01\n" +
+	"\x15FindEventNotification\x12'.hlgate.v1.FindEventNotificationRequest\x1a(.hlgate.v1.FindEventNotificationResponse\"x\xc2\xf3\x18\x19\n" +
+	"\x17find-event-notification\x82\xd3\xe4\x93\x02U\x12S/v1/locations/{location_id}/calendars/{calendar_id}/notifications/{notification_id}\x12\xef\x01\n" +
+	"\x17UpdateEventNotification\x12).hlgate.v1.UpdateEventNotificationRequest\x1a*.hlgate.v1.UpdateEventNotificationResponse\"}\xc2\xf3\x18\x1b\n" +
+	"\x19update-event-notification\x82\xd3\xe4\x93\x02X:\x01*\x1aS/v1/locations/{location_id}/calendars/{calendar_id}/notifications/{notification_id}\x12\xd2\x01\n" +
 	"\x13GetAppointmentNotes\x12%.hlgate.v1.GetAppointmentNotesRequest\x1a&.hlgate.v1.GetAppointmentNotesResponse\"l\xc2\xf3\x18\x17\n" +
 	"\x15get-appointment-notes\x82\xd3\xe4\x93\x02K\x12I/v1/locations/{location_id}/calendars/appointments/{appointment_id}/notes\x12\xdd\x01\n" +
 	"\x15CreateAppointmentNote\x12'.hlgate.v1.CreateAppointmentNoteRequest\x1a(.hlgate.v1.CreateAppointmentNoteResponse\"q\xc2\xf3\x18\x19\n" +
@@ -4686,7 +6846,17 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\fDisableGroup\x12\x1e.hlgate.v1.DisableGroupRequest\x1a\x1f.hlgate.v1.DisableGroupResponse\"\\\xc2\xf3\x18\x0f\n" +
 	"\rdisable-group\x82\xd3\xe4\x93\x02C:\x01*\x1a>/v1/locations/{location_id}/calendars/groups/{group_id}/status\x12\xc2\x01\n" +
 	"\x12ValidateGroupsSlug\x12$.hlgate.v1.ValidateGroupsSlugRequest\x1a%.hlgate.v1.ValidateGroupsSlugResponse\"_\xc2\xf3\x18\x16\n" +
-	"\x14validate-groups-slug\x82\xd3\xe4\x93\x02?:\x01*\":/v1/locations/{location_id}/calendars/groups/validate-slug\x12\xa5\x01\n" +
+	"\x14validate-groups-slug\x82\xd3\xe4\x93\x02?:\x01*\":/v1/locations/{location_id}/calendars/groups/validate-slug\x12\xd4\x01\n" +
+	"\x16FetchCalendarResources\x12(.hlgate.v1.FetchCalendarResourcesRequest\x1a).hlgate.v1.FetchCalendarResourcesResponse\"e\xc2\xf3\x18\x1a\n" +
+	"\x18fetch-calendar-resources\x82\xd3\xe4\x93\x02A\x12?/v1/locations/{location_id}/calendars/resources/{resource_type}\x12\xd7\x01\n" +
+	"\x16CreateCalendarResource\x12(.hlgate.v1.CreateCalendarResourceRequest\x1a).hlgate.v1.CreateCalendarResourceResponse\"h\xc2\xf3\x18\x1a\n" +
+	"\x18create-calendar-resource\x82\xd3\xe4\x93\x02D:\x01*\"?/v1/locations/{location_id}/calendars/resources/{resource_type}\x12\xd9\x01\n" +
+	"\x16DeleteCalendarResource\x12(.hlgate.v1.DeleteCalendarResourceRequest\x1a).hlgate.v1.DeleteCalendarResourceResponse\"j\xc2\xf3\x18\x1a\n" +
+	"\x18delete-calendar-resource\x82\xd3\xe4\x93\x02F*D/v1/locations/{location_id}/calendars/resources/{resource_type}/{id}\x12\xcd\x01\n" +
+	"\x13GetCalendarResource\x12%.hlgate.v1.GetCalendarResourceRequest\x1a&.hlgate.v1.GetCalendarResourceResponse\"g\xc2\xf3\x18\x17\n" +
+	"\x15get-calendar-resource\x82\xd3\xe4\x93\x02F\x12D/v1/locations/{location_id}/calendars/resources/{resource_type}/{id}\x12\xdc\x01\n" +
+	"\x16UpdateCalendarResource\x12(.hlgate.v1.UpdateCalendarResourceRequest\x1a).hlgate.v1.UpdateCalendarResourceResponse\"m\xc2\xf3\x18\x1a\n" +
+	"\x18update-calendar-resource\x82\xd3\xe4\x93\x02I:\x01*\x1aD/v1/locations/{location_id}/calendars/resources/{resource_type}/{id}\x12\xa5\x01\n" +
 	"\x0eCreateSchedule\x12 .hlgate.v1.CreateScheduleRequest\x1a!.hlgate.v1.CreateScheduleResponse\"N\xc2\xf3\x18\x10\n" +
 	"\x0ecreateSchedule\x82\xd3\xe4\x93\x024:\x01*\"//v1/locations/{location_id}/calendars/schedules\x12\xa7\x01\n" +
 	"\x0eDeleteSchedule\x12 .hlgate.v1.DeleteScheduleRequest\x1a!.hlgate.v1.DeleteScheduleResponse\"P\xc2\xf3\x18\x10\n" +
@@ -4719,7 +6889,7 @@ func file_hlgate_v1_calendars_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_calendars_service_proto_rawDescData
 }
 
-var file_hlgate_v1_calendars_service_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_hlgate_v1_calendars_service_proto_msgTypes = make([]protoimpl.MessageInfo, 66)
 var file_hlgate_v1_calendars_service_proto_goTypes = []any{
 	(*CreateCalendarRequest)(nil),              // 0: hlgate.v1.CreateCalendarRequest
 	(*CreateCalendarResponse)(nil),             // 1: hlgate.v1.CreateCalendarResponse
@@ -4727,198 +6897,260 @@ var file_hlgate_v1_calendars_service_proto_goTypes = []any{
 	(*DeleteCalendarResponse)(nil),             // 3: hlgate.v1.DeleteCalendarResponse
 	(*UpdateCalendarRequest)(nil),              // 4: hlgate.v1.UpdateCalendarRequest
 	(*UpdateCalendarResponse)(nil),             // 5: hlgate.v1.UpdateCalendarResponse
-	(*GetAppointmentNotesRequest)(nil),         // 6: hlgate.v1.GetAppointmentNotesRequest
-	(*GetAppointmentNotesResponse)(nil),        // 7: hlgate.v1.GetAppointmentNotesResponse
-	(*CreateAppointmentNoteRequest)(nil),       // 8: hlgate.v1.CreateAppointmentNoteRequest
-	(*CreateAppointmentNoteResponse)(nil),      // 9: hlgate.v1.CreateAppointmentNoteResponse
-	(*DeleteAppointmentNoteRequest)(nil),       // 10: hlgate.v1.DeleteAppointmentNoteRequest
-	(*DeleteAppointmentNoteResponse)(nil),      // 11: hlgate.v1.DeleteAppointmentNoteResponse
-	(*UpdateAppointmentNoteRequest)(nil),       // 12: hlgate.v1.UpdateAppointmentNoteRequest
-	(*UpdateAppointmentNoteResponse)(nil),      // 13: hlgate.v1.UpdateAppointmentNoteResponse
-	(*GetBlockedSlotsRequest)(nil),             // 14: hlgate.v1.GetBlockedSlotsRequest
-	(*GetBlockedSlotsResponse)(nil),            // 15: hlgate.v1.GetBlockedSlotsResponse
-	(*CreateBlockSlotRequest)(nil),             // 16: hlgate.v1.CreateBlockSlotRequest
-	(*CreateBlockSlotResponse)(nil),            // 17: hlgate.v1.CreateBlockSlotResponse
-	(*EditBlockSlotRequest)(nil),               // 18: hlgate.v1.EditBlockSlotRequest
-	(*EditBlockSlotResponse)(nil),              // 19: hlgate.v1.EditBlockSlotResponse
-	(*GetGroupsRequest)(nil),                   // 20: hlgate.v1.GetGroupsRequest
-	(*GetGroupsResponse)(nil),                  // 21: hlgate.v1.GetGroupsResponse
-	(*CreateCalendarGroupRequest)(nil),         // 22: hlgate.v1.CreateCalendarGroupRequest
-	(*CreateCalendarGroupResponse)(nil),        // 23: hlgate.v1.CreateCalendarGroupResponse
-	(*DeleteGroupRequest)(nil),                 // 24: hlgate.v1.DeleteGroupRequest
-	(*DeleteGroupResponse)(nil),                // 25: hlgate.v1.DeleteGroupResponse
-	(*EditGroupRequest)(nil),                   // 26: hlgate.v1.EditGroupRequest
-	(*EditGroupResponse)(nil),                  // 27: hlgate.v1.EditGroupResponse
-	(*DisableGroupRequest)(nil),                // 28: hlgate.v1.DisableGroupRequest
-	(*DisableGroupResponse)(nil),               // 29: hlgate.v1.DisableGroupResponse
-	(*ValidateGroupsSlugRequest)(nil),          // 30: hlgate.v1.ValidateGroupsSlugRequest
-	(*ValidateGroupsSlugResponse)(nil),         // 31: hlgate.v1.ValidateGroupsSlugResponse
-	(*CreateScheduleRequest)(nil),              // 32: hlgate.v1.CreateScheduleRequest
-	(*CreateScheduleResponse)(nil),             // 33: hlgate.v1.CreateScheduleResponse
-	(*DeleteScheduleRequest)(nil),              // 34: hlgate.v1.DeleteScheduleRequest
-	(*DeleteScheduleResponse)(nil),             // 35: hlgate.v1.DeleteScheduleResponse
-	(*GetScheduleByIdRequest)(nil),             // 36: hlgate.v1.GetScheduleByIdRequest
-	(*GetScheduleByIdResponse)(nil),            // 37: hlgate.v1.GetScheduleByIdResponse
-	(*UpdateScheduleRequest)(nil),              // 38: hlgate.v1.UpdateScheduleRequest
-	(*UpdateScheduleResponse)(nil),             // 39: hlgate.v1.UpdateScheduleResponse
-	(*RemoveCalendarFromScheduleRequest)(nil),  // 40: hlgate.v1.RemoveCalendarFromScheduleRequest
-	(*RemoveCalendarFromScheduleResponse)(nil), // 41: hlgate.v1.RemoveCalendarFromScheduleResponse
-	(*AddCalendarToScheduleRequest)(nil),       // 42: hlgate.v1.AddCalendarToScheduleRequest
-	(*AddCalendarToScheduleResponse)(nil),      // 43: hlgate.v1.AddCalendarToScheduleResponse
-	(*GetAllSchedulesRequest)(nil),             // 44: hlgate.v1.GetAllSchedulesRequest
-	(*GetAllSchedulesResponse)(nil),            // 45: hlgate.v1.GetAllSchedulesResponse
-	(*CalendarNotification)(nil),               // 46: hlgate.v1.CalendarNotification
-	(*CalendarsTeamMember)(nil),                // 47: hlgate.v1.CalendarsTeamMember
-	(*LocationConfiguration)(nil),              // 48: hlgate.v1.LocationConfiguration
-	(*OpenHour)(nil),                           // 49: hlgate.v1.OpenHour
-	(*Recurring)(nil),                          // 50: hlgate.v1.Recurring
-	(*Availability)(nil),                       // 51: hlgate.v1.Availability
-	(*LookBusyConfiguration)(nil),              // 52: hlgate.v1.LookBusyConfiguration
-	(*CalendarDTO)(nil),                        // 53: hlgate.v1.CalendarDTO
-	(*structpb.Struct)(nil),                    // 54: google.protobuf.Struct
-	(*UpdateAvailability)(nil),                 // 55: hlgate.v1.UpdateAvailability
-	(*CalendarsGetNoteSchema)(nil),             // 56: hlgate.v1.CalendarsGetNoteSchema
-	(*CalendarEventDTO)(nil),                   // 57: hlgate.v1.CalendarEventDTO
-	(*GroupDTO)(nil),                           // 58: hlgate.v1.GroupDTO
-	(*ScheduleRuleDTO)(nil),                    // 59: hlgate.v1.ScheduleRuleDTO
-	(*ScheduleObjectResponseDTO)(nil),          // 60: hlgate.v1.ScheduleObjectResponseDTO
-	(*CreateAppointmentRequest)(nil),           // 61: hlgate.v1.CreateAppointmentRequest
-	(*GetAppointmentRequest)(nil),              // 62: hlgate.v1.GetAppointmentRequest
-	(*UpdateAppointmentRequest)(nil),           // 63: hlgate.v1.UpdateAppointmentRequest
-	(*ListCalendarsRequest)(nil),               // 64: hlgate.v1.ListCalendarsRequest
-	(*GetCalendarRequest)(nil),                 // 65: hlgate.v1.GetCalendarRequest
-	(*GetFreeSlotsRequest)(nil),                // 66: hlgate.v1.GetFreeSlotsRequest
-	(*ListEventsRequest)(nil),                  // 67: hlgate.v1.ListEventsRequest
-	(*DeleteEventRequest)(nil),                 // 68: hlgate.v1.DeleteEventRequest
-	(*CreateAppointmentResponse)(nil),          // 69: hlgate.v1.CreateAppointmentResponse
-	(*GetAppointmentResponse)(nil),             // 70: hlgate.v1.GetAppointmentResponse
-	(*UpdateAppointmentResponse)(nil),          // 71: hlgate.v1.UpdateAppointmentResponse
-	(*ListCalendarsResponse)(nil),              // 72: hlgate.v1.ListCalendarsResponse
-	(*GetCalendarResponse)(nil),                // 73: hlgate.v1.GetCalendarResponse
-	(*GetFreeSlotsResponse)(nil),               // 74: hlgate.v1.GetFreeSlotsResponse
-	(*ListEventsResponse)(nil),                 // 75: hlgate.v1.ListEventsResponse
-	(*DeleteEventResponse)(nil),                // 76: hlgate.v1.DeleteEventResponse
+	(*GetEventNotificationRequest)(nil),        // 6: hlgate.v1.GetEventNotificationRequest
+	(*GetEventNotificationResponse)(nil),       // 7: hlgate.v1.GetEventNotificationResponse
+	(*CreateEventNotificationRequest)(nil),     // 8: hlgate.v1.CreateEventNotificationRequest
+	(*CreateEventNotificationResponse)(nil),    // 9: hlgate.v1.CreateEventNotificationResponse
+	(*DeleteEventNotificationRequest)(nil),     // 10: hlgate.v1.DeleteEventNotificationRequest
+	(*DeleteEventNotificationResponse)(nil),    // 11: hlgate.v1.DeleteEventNotificationResponse
+	(*FindEventNotificationRequest)(nil),       // 12: hlgate.v1.FindEventNotificationRequest
+	(*FindEventNotificationResponse)(nil),      // 13: hlgate.v1.FindEventNotificationResponse
+	(*UpdateEventNotificationRequest)(nil),     // 14: hlgate.v1.UpdateEventNotificationRequest
+	(*UpdateEventNotificationResponse)(nil),    // 15: hlgate.v1.UpdateEventNotificationResponse
+	(*GetAppointmentNotesRequest)(nil),         // 16: hlgate.v1.GetAppointmentNotesRequest
+	(*GetAppointmentNotesResponse)(nil),        // 17: hlgate.v1.GetAppointmentNotesResponse
+	(*CreateAppointmentNoteRequest)(nil),       // 18: hlgate.v1.CreateAppointmentNoteRequest
+	(*CreateAppointmentNoteResponse)(nil),      // 19: hlgate.v1.CreateAppointmentNoteResponse
+	(*DeleteAppointmentNoteRequest)(nil),       // 20: hlgate.v1.DeleteAppointmentNoteRequest
+	(*DeleteAppointmentNoteResponse)(nil),      // 21: hlgate.v1.DeleteAppointmentNoteResponse
+	(*UpdateAppointmentNoteRequest)(nil),       // 22: hlgate.v1.UpdateAppointmentNoteRequest
+	(*UpdateAppointmentNoteResponse)(nil),      // 23: hlgate.v1.UpdateAppointmentNoteResponse
+	(*GetBlockedSlotsRequest)(nil),             // 24: hlgate.v1.GetBlockedSlotsRequest
+	(*GetBlockedSlotsResponse)(nil),            // 25: hlgate.v1.GetBlockedSlotsResponse
+	(*CreateBlockSlotRequest)(nil),             // 26: hlgate.v1.CreateBlockSlotRequest
+	(*CreateBlockSlotResponse)(nil),            // 27: hlgate.v1.CreateBlockSlotResponse
+	(*EditBlockSlotRequest)(nil),               // 28: hlgate.v1.EditBlockSlotRequest
+	(*EditBlockSlotResponse)(nil),              // 29: hlgate.v1.EditBlockSlotResponse
+	(*GetGroupsRequest)(nil),                   // 30: hlgate.v1.GetGroupsRequest
+	(*GetGroupsResponse)(nil),                  // 31: hlgate.v1.GetGroupsResponse
+	(*CreateCalendarGroupRequest)(nil),         // 32: hlgate.v1.CreateCalendarGroupRequest
+	(*CreateCalendarGroupResponse)(nil),        // 33: hlgate.v1.CreateCalendarGroupResponse
+	(*DeleteGroupRequest)(nil),                 // 34: hlgate.v1.DeleteGroupRequest
+	(*DeleteGroupResponse)(nil),                // 35: hlgate.v1.DeleteGroupResponse
+	(*EditGroupRequest)(nil),                   // 36: hlgate.v1.EditGroupRequest
+	(*EditGroupResponse)(nil),                  // 37: hlgate.v1.EditGroupResponse
+	(*DisableGroupRequest)(nil),                // 38: hlgate.v1.DisableGroupRequest
+	(*DisableGroupResponse)(nil),               // 39: hlgate.v1.DisableGroupResponse
+	(*ValidateGroupsSlugRequest)(nil),          // 40: hlgate.v1.ValidateGroupsSlugRequest
+	(*ValidateGroupsSlugResponse)(nil),         // 41: hlgate.v1.ValidateGroupsSlugResponse
+	(*FetchCalendarResourcesRequest)(nil),      // 42: hlgate.v1.FetchCalendarResourcesRequest
+	(*FetchCalendarResourcesResponse)(nil),     // 43: hlgate.v1.FetchCalendarResourcesResponse
+	(*CreateCalendarResourceRequest)(nil),      // 44: hlgate.v1.CreateCalendarResourceRequest
+	(*CreateCalendarResourceResponse)(nil),     // 45: hlgate.v1.CreateCalendarResourceResponse
+	(*DeleteCalendarResourceRequest)(nil),      // 46: hlgate.v1.DeleteCalendarResourceRequest
+	(*DeleteCalendarResourceResponse)(nil),     // 47: hlgate.v1.DeleteCalendarResourceResponse
+	(*GetCalendarResourceRequest)(nil),         // 48: hlgate.v1.GetCalendarResourceRequest
+	(*GetCalendarResourceResponse)(nil),        // 49: hlgate.v1.GetCalendarResourceResponse
+	(*UpdateCalendarResourceRequest)(nil),      // 50: hlgate.v1.UpdateCalendarResourceRequest
+	(*UpdateCalendarResourceResponse)(nil),     // 51: hlgate.v1.UpdateCalendarResourceResponse
+	(*CreateScheduleRequest)(nil),              // 52: hlgate.v1.CreateScheduleRequest
+	(*CreateScheduleResponse)(nil),             // 53: hlgate.v1.CreateScheduleResponse
+	(*DeleteScheduleRequest)(nil),              // 54: hlgate.v1.DeleteScheduleRequest
+	(*DeleteScheduleResponse)(nil),             // 55: hlgate.v1.DeleteScheduleResponse
+	(*GetScheduleByIdRequest)(nil),             // 56: hlgate.v1.GetScheduleByIdRequest
+	(*GetScheduleByIdResponse)(nil),            // 57: hlgate.v1.GetScheduleByIdResponse
+	(*UpdateScheduleRequest)(nil),              // 58: hlgate.v1.UpdateScheduleRequest
+	(*UpdateScheduleResponse)(nil),             // 59: hlgate.v1.UpdateScheduleResponse
+	(*RemoveCalendarFromScheduleRequest)(nil),  // 60: hlgate.v1.RemoveCalendarFromScheduleRequest
+	(*RemoveCalendarFromScheduleResponse)(nil), // 61: hlgate.v1.RemoveCalendarFromScheduleResponse
+	(*AddCalendarToScheduleRequest)(nil),       // 62: hlgate.v1.AddCalendarToScheduleRequest
+	(*AddCalendarToScheduleResponse)(nil),      // 63: hlgate.v1.AddCalendarToScheduleResponse
+	(*GetAllSchedulesRequest)(nil),             // 64: hlgate.v1.GetAllSchedulesRequest
+	(*GetAllSchedulesResponse)(nil),            // 65: hlgate.v1.GetAllSchedulesResponse
+	(*CalendarNotification)(nil),               // 66: hlgate.v1.CalendarNotification
+	(*CalendarsTeamMember)(nil),                // 67: hlgate.v1.CalendarsTeamMember
+	(*LocationConfiguration)(nil),              // 68: hlgate.v1.LocationConfiguration
+	(*OpenHour)(nil),                           // 69: hlgate.v1.OpenHour
+	(*Recurring)(nil),                          // 70: hlgate.v1.Recurring
+	(*Availability)(nil),                       // 71: hlgate.v1.Availability
+	(*LookBusyConfiguration)(nil),              // 72: hlgate.v1.LookBusyConfiguration
+	(*CalendarDTO)(nil),                        // 73: hlgate.v1.CalendarDTO
+	(*structpb.Struct)(nil),                    // 74: google.protobuf.Struct
+	(*UpdateAvailability)(nil),                 // 75: hlgate.v1.UpdateAvailability
+	(*CalendarNotificationResponseDTO)(nil),    // 76: hlgate.v1.CalendarNotificationResponseDTO
+	(*CreateCalendarNotificationDTO)(nil),      // 77: hlgate.v1.CreateCalendarNotificationDTO
+	(*SchedulesDTO)(nil),                       // 78: hlgate.v1.SchedulesDTO
+	(*CalendarsGetNoteSchema)(nil),             // 79: hlgate.v1.CalendarsGetNoteSchema
+	(*CalendarEventDTO)(nil),                   // 80: hlgate.v1.CalendarEventDTO
+	(*GroupDTO)(nil),                           // 81: hlgate.v1.GroupDTO
+	(*CalendarResourceByIdResponseDTO)(nil),    // 82: hlgate.v1.CalendarResourceByIdResponseDTO
+	(*ScheduleRuleDTO)(nil),                    // 83: hlgate.v1.ScheduleRuleDTO
+	(*ScheduleObjectResponseDTO)(nil),          // 84: hlgate.v1.ScheduleObjectResponseDTO
+	(*CreateAppointmentRequest)(nil),           // 85: hlgate.v1.CreateAppointmentRequest
+	(*GetAppointmentRequest)(nil),              // 86: hlgate.v1.GetAppointmentRequest
+	(*UpdateAppointmentRequest)(nil),           // 87: hlgate.v1.UpdateAppointmentRequest
+	(*ListCalendarsRequest)(nil),               // 88: hlgate.v1.ListCalendarsRequest
+	(*GetCalendarRequest)(nil),                 // 89: hlgate.v1.GetCalendarRequest
+	(*GetFreeSlotsRequest)(nil),                // 90: hlgate.v1.GetFreeSlotsRequest
+	(*ListEventsRequest)(nil),                  // 91: hlgate.v1.ListEventsRequest
+	(*DeleteEventRequest)(nil),                 // 92: hlgate.v1.DeleteEventRequest
+	(*CreateAppointmentResponse)(nil),          // 93: hlgate.v1.CreateAppointmentResponse
+	(*GetAppointmentResponse)(nil),             // 94: hlgate.v1.GetAppointmentResponse
+	(*UpdateAppointmentResponse)(nil),          // 95: hlgate.v1.UpdateAppointmentResponse
+	(*ListCalendarsResponse)(nil),              // 96: hlgate.v1.ListCalendarsResponse
+	(*GetCalendarResponse)(nil),                // 97: hlgate.v1.GetCalendarResponse
+	(*GetFreeSlotsResponse)(nil),               // 98: hlgate.v1.GetFreeSlotsResponse
+	(*ListEventsResponse)(nil),                 // 99: hlgate.v1.ListEventsResponse
+	(*DeleteEventResponse)(nil),                // 100: hlgate.v1.DeleteEventResponse
 }
 var file_hlgate_v1_calendars_service_proto_depIdxs = []int32{
-	46, // 0: hlgate.v1.CreateCalendarRequest.notifications:type_name -> hlgate.v1.CalendarNotification
-	47, // 1: hlgate.v1.CreateCalendarRequest.team_members:type_name -> hlgate.v1.CalendarsTeamMember
-	48, // 2: hlgate.v1.CreateCalendarRequest.location_configurations:type_name -> hlgate.v1.LocationConfiguration
-	49, // 3: hlgate.v1.CreateCalendarRequest.open_hours:type_name -> hlgate.v1.OpenHour
-	50, // 4: hlgate.v1.CreateCalendarRequest.recurring:type_name -> hlgate.v1.Recurring
-	51, // 5: hlgate.v1.CreateCalendarRequest.availabilities:type_name -> hlgate.v1.Availability
-	52, // 6: hlgate.v1.CreateCalendarRequest.look_busy_config:type_name -> hlgate.v1.LookBusyConfiguration
-	53, // 7: hlgate.v1.CreateCalendarResponse.calendar:type_name -> hlgate.v1.CalendarDTO
-	54, // 8: hlgate.v1.CreateCalendarResponse.unmapped:type_name -> google.protobuf.Struct
-	54, // 9: hlgate.v1.DeleteCalendarResponse.unmapped:type_name -> google.protobuf.Struct
-	46, // 10: hlgate.v1.UpdateCalendarRequest.notifications:type_name -> hlgate.v1.CalendarNotification
-	47, // 11: hlgate.v1.UpdateCalendarRequest.team_members:type_name -> hlgate.v1.CalendarsTeamMember
-	48, // 12: hlgate.v1.UpdateCalendarRequest.location_configurations:type_name -> hlgate.v1.LocationConfiguration
-	49, // 13: hlgate.v1.UpdateCalendarRequest.open_hours:type_name -> hlgate.v1.OpenHour
-	50, // 14: hlgate.v1.UpdateCalendarRequest.recurring:type_name -> hlgate.v1.Recurring
-	55, // 15: hlgate.v1.UpdateCalendarRequest.availabilities:type_name -> hlgate.v1.UpdateAvailability
-	52, // 16: hlgate.v1.UpdateCalendarRequest.look_busy_config:type_name -> hlgate.v1.LookBusyConfiguration
-	53, // 17: hlgate.v1.UpdateCalendarResponse.calendar:type_name -> hlgate.v1.CalendarDTO
-	54, // 18: hlgate.v1.UpdateCalendarResponse.unmapped:type_name -> google.protobuf.Struct
-	56, // 19: hlgate.v1.GetAppointmentNotesResponse.notes:type_name -> hlgate.v1.CalendarsGetNoteSchema
-	54, // 20: hlgate.v1.GetAppointmentNotesResponse.unmapped:type_name -> google.protobuf.Struct
-	56, // 21: hlgate.v1.CreateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
-	54, // 22: hlgate.v1.CreateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	54, // 23: hlgate.v1.DeleteAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	56, // 24: hlgate.v1.UpdateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
-	54, // 25: hlgate.v1.UpdateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	57, // 26: hlgate.v1.GetBlockedSlotsResponse.events:type_name -> hlgate.v1.CalendarEventDTO
-	54, // 27: hlgate.v1.GetBlockedSlotsResponse.unmapped:type_name -> google.protobuf.Struct
-	54, // 28: hlgate.v1.CreateBlockSlotResponse.unmapped:type_name -> google.protobuf.Struct
-	54, // 29: hlgate.v1.EditBlockSlotResponse.unmapped:type_name -> google.protobuf.Struct
-	58, // 30: hlgate.v1.GetGroupsResponse.groups:type_name -> hlgate.v1.GroupDTO
-	54, // 31: hlgate.v1.GetGroupsResponse.unmapped:type_name -> google.protobuf.Struct
-	58, // 32: hlgate.v1.CreateCalendarGroupResponse.group:type_name -> hlgate.v1.GroupDTO
-	54, // 33: hlgate.v1.CreateCalendarGroupResponse.unmapped:type_name -> google.protobuf.Struct
-	54, // 34: hlgate.v1.DeleteGroupResponse.unmapped:type_name -> google.protobuf.Struct
-	58, // 35: hlgate.v1.EditGroupResponse.group:type_name -> hlgate.v1.GroupDTO
-	54, // 36: hlgate.v1.EditGroupResponse.unmapped:type_name -> google.protobuf.Struct
-	54, // 37: hlgate.v1.DisableGroupResponse.unmapped:type_name -> google.protobuf.Struct
-	54, // 38: hlgate.v1.ValidateGroupsSlugResponse.unmapped:type_name -> google.protobuf.Struct
-	59, // 39: hlgate.v1.CreateScheduleRequest.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	60, // 40: hlgate.v1.CreateScheduleResponse.schedule:type_name -> hlgate.v1.ScheduleObjectResponseDTO
-	54, // 41: hlgate.v1.CreateScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	54, // 42: hlgate.v1.DeleteScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	60, // 43: hlgate.v1.GetScheduleByIdResponse.schedule:type_name -> hlgate.v1.ScheduleObjectResponseDTO
-	54, // 44: hlgate.v1.GetScheduleByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	59, // 45: hlgate.v1.UpdateScheduleRequest.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	60, // 46: hlgate.v1.UpdateScheduleResponse.schedule:type_name -> hlgate.v1.ScheduleObjectResponseDTO
-	54, // 47: hlgate.v1.UpdateScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	54, // 48: hlgate.v1.RemoveCalendarFromScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	54, // 49: hlgate.v1.AddCalendarToScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	60, // 50: hlgate.v1.GetAllSchedulesResponse.schedules:type_name -> hlgate.v1.ScheduleObjectResponseDTO
-	54, // 51: hlgate.v1.GetAllSchedulesResponse.unmapped:type_name -> google.protobuf.Struct
-	61, // 52: hlgate.v1.CalendarsService.CreateAppointment:input_type -> hlgate.v1.CreateAppointmentRequest
-	62, // 53: hlgate.v1.CalendarsService.GetAppointment:input_type -> hlgate.v1.GetAppointmentRequest
-	63, // 54: hlgate.v1.CalendarsService.UpdateAppointment:input_type -> hlgate.v1.UpdateAppointmentRequest
-	64, // 55: hlgate.v1.CalendarsService.ListCalendars:input_type -> hlgate.v1.ListCalendarsRequest
-	0,  // 56: hlgate.v1.CalendarsService.CreateCalendar:input_type -> hlgate.v1.CreateCalendarRequest
-	2,  // 57: hlgate.v1.CalendarsService.DeleteCalendar:input_type -> hlgate.v1.DeleteCalendarRequest
-	65, // 58: hlgate.v1.CalendarsService.GetCalendar:input_type -> hlgate.v1.GetCalendarRequest
-	4,  // 59: hlgate.v1.CalendarsService.UpdateCalendar:input_type -> hlgate.v1.UpdateCalendarRequest
-	66, // 60: hlgate.v1.CalendarsService.GetFreeSlots:input_type -> hlgate.v1.GetFreeSlotsRequest
-	6,  // 61: hlgate.v1.CalendarsService.GetAppointmentNotes:input_type -> hlgate.v1.GetAppointmentNotesRequest
-	8,  // 62: hlgate.v1.CalendarsService.CreateAppointmentNote:input_type -> hlgate.v1.CreateAppointmentNoteRequest
-	10, // 63: hlgate.v1.CalendarsService.DeleteAppointmentNote:input_type -> hlgate.v1.DeleteAppointmentNoteRequest
-	12, // 64: hlgate.v1.CalendarsService.UpdateAppointmentNote:input_type -> hlgate.v1.UpdateAppointmentNoteRequest
-	14, // 65: hlgate.v1.CalendarsService.GetBlockedSlots:input_type -> hlgate.v1.GetBlockedSlotsRequest
-	16, // 66: hlgate.v1.CalendarsService.CreateBlockSlot:input_type -> hlgate.v1.CreateBlockSlotRequest
-	18, // 67: hlgate.v1.CalendarsService.EditBlockSlot:input_type -> hlgate.v1.EditBlockSlotRequest
-	20, // 68: hlgate.v1.CalendarsService.GetGroups:input_type -> hlgate.v1.GetGroupsRequest
-	22, // 69: hlgate.v1.CalendarsService.CreateCalendarGroup:input_type -> hlgate.v1.CreateCalendarGroupRequest
-	24, // 70: hlgate.v1.CalendarsService.DeleteGroup:input_type -> hlgate.v1.DeleteGroupRequest
-	26, // 71: hlgate.v1.CalendarsService.EditGroup:input_type -> hlgate.v1.EditGroupRequest
-	28, // 72: hlgate.v1.CalendarsService.DisableGroup:input_type -> hlgate.v1.DisableGroupRequest
-	30, // 73: hlgate.v1.CalendarsService.ValidateGroupsSlug:input_type -> hlgate.v1.ValidateGroupsSlugRequest
-	32, // 74: hlgate.v1.CalendarsService.CreateSchedule:input_type -> hlgate.v1.CreateScheduleRequest
-	34, // 75: hlgate.v1.CalendarsService.DeleteSchedule:input_type -> hlgate.v1.DeleteScheduleRequest
-	36, // 76: hlgate.v1.CalendarsService.GetScheduleById:input_type -> hlgate.v1.GetScheduleByIdRequest
-	38, // 77: hlgate.v1.CalendarsService.UpdateSchedule:input_type -> hlgate.v1.UpdateScheduleRequest
-	40, // 78: hlgate.v1.CalendarsService.RemoveCalendarFromSchedule:input_type -> hlgate.v1.RemoveCalendarFromScheduleRequest
-	42, // 79: hlgate.v1.CalendarsService.AddCalendarToSchedule:input_type -> hlgate.v1.AddCalendarToScheduleRequest
-	44, // 80: hlgate.v1.CalendarsService.GetAllSchedules:input_type -> hlgate.v1.GetAllSchedulesRequest
-	67, // 81: hlgate.v1.CalendarsService.ListEvents:input_type -> hlgate.v1.ListEventsRequest
-	68, // 82: hlgate.v1.CalendarsService.DeleteEvent:input_type -> hlgate.v1.DeleteEventRequest
-	69, // 83: hlgate.v1.CalendarsService.CreateAppointment:output_type -> hlgate.v1.CreateAppointmentResponse
-	70, // 84: hlgate.v1.CalendarsService.GetAppointment:output_type -> hlgate.v1.GetAppointmentResponse
-	71, // 85: hlgate.v1.CalendarsService.UpdateAppointment:output_type -> hlgate.v1.UpdateAppointmentResponse
-	72, // 86: hlgate.v1.CalendarsService.ListCalendars:output_type -> hlgate.v1.ListCalendarsResponse
-	1,  // 87: hlgate.v1.CalendarsService.CreateCalendar:output_type -> hlgate.v1.CreateCalendarResponse
-	3,  // 88: hlgate.v1.CalendarsService.DeleteCalendar:output_type -> hlgate.v1.DeleteCalendarResponse
-	73, // 89: hlgate.v1.CalendarsService.GetCalendar:output_type -> hlgate.v1.GetCalendarResponse
-	5,  // 90: hlgate.v1.CalendarsService.UpdateCalendar:output_type -> hlgate.v1.UpdateCalendarResponse
-	74, // 91: hlgate.v1.CalendarsService.GetFreeSlots:output_type -> hlgate.v1.GetFreeSlotsResponse
-	7,  // 92: hlgate.v1.CalendarsService.GetAppointmentNotes:output_type -> hlgate.v1.GetAppointmentNotesResponse
-	9,  // 93: hlgate.v1.CalendarsService.CreateAppointmentNote:output_type -> hlgate.v1.CreateAppointmentNoteResponse
-	11, // 94: hlgate.v1.CalendarsService.DeleteAppointmentNote:output_type -> hlgate.v1.DeleteAppointmentNoteResponse
-	13, // 95: hlgate.v1.CalendarsService.UpdateAppointmentNote:output_type -> hlgate.v1.UpdateAppointmentNoteResponse
-	15, // 96: hlgate.v1.CalendarsService.GetBlockedSlots:output_type -> hlgate.v1.GetBlockedSlotsResponse
-	17, // 97: hlgate.v1.CalendarsService.CreateBlockSlot:output_type -> hlgate.v1.CreateBlockSlotResponse
-	19, // 98: hlgate.v1.CalendarsService.EditBlockSlot:output_type -> hlgate.v1.EditBlockSlotResponse
-	21, // 99: hlgate.v1.CalendarsService.GetGroups:output_type -> hlgate.v1.GetGroupsResponse
-	23, // 100: hlgate.v1.CalendarsService.CreateCalendarGroup:output_type -> hlgate.v1.CreateCalendarGroupResponse
-	25, // 101: hlgate.v1.CalendarsService.DeleteGroup:output_type -> hlgate.v1.DeleteGroupResponse
-	27, // 102: hlgate.v1.CalendarsService.EditGroup:output_type -> hlgate.v1.EditGroupResponse
-	29, // 103: hlgate.v1.CalendarsService.DisableGroup:output_type -> hlgate.v1.DisableGroupResponse
-	31, // 104: hlgate.v1.CalendarsService.ValidateGroupsSlug:output_type -> hlgate.v1.ValidateGroupsSlugResponse
-	33, // 105: hlgate.v1.CalendarsService.CreateSchedule:output_type -> hlgate.v1.CreateScheduleResponse
-	35, // 106: hlgate.v1.CalendarsService.DeleteSchedule:output_type -> hlgate.v1.DeleteScheduleResponse
-	37, // 107: hlgate.v1.CalendarsService.GetScheduleById:output_type -> hlgate.v1.GetScheduleByIdResponse
-	39, // 108: hlgate.v1.CalendarsService.UpdateSchedule:output_type -> hlgate.v1.UpdateScheduleResponse
-	41, // 109: hlgate.v1.CalendarsService.RemoveCalendarFromSchedule:output_type -> hlgate.v1.RemoveCalendarFromScheduleResponse
-	43, // 110: hlgate.v1.CalendarsService.AddCalendarToSchedule:output_type -> hlgate.v1.AddCalendarToScheduleResponse
-	45, // 111: hlgate.v1.CalendarsService.GetAllSchedules:output_type -> hlgate.v1.GetAllSchedulesResponse
-	75, // 112: hlgate.v1.CalendarsService.ListEvents:output_type -> hlgate.v1.ListEventsResponse
-	76, // 113: hlgate.v1.CalendarsService.DeleteEvent:output_type -> hlgate.v1.DeleteEventResponse
-	83, // [83:114] is the sub-list for method output_type
-	52, // [52:83] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	66,  // 0: hlgate.v1.CreateCalendarRequest.notifications:type_name -> hlgate.v1.CalendarNotification
+	67,  // 1: hlgate.v1.CreateCalendarRequest.team_members:type_name -> hlgate.v1.CalendarsTeamMember
+	68,  // 2: hlgate.v1.CreateCalendarRequest.location_configurations:type_name -> hlgate.v1.LocationConfiguration
+	69,  // 3: hlgate.v1.CreateCalendarRequest.open_hours:type_name -> hlgate.v1.OpenHour
+	70,  // 4: hlgate.v1.CreateCalendarRequest.recurring:type_name -> hlgate.v1.Recurring
+	71,  // 5: hlgate.v1.CreateCalendarRequest.availabilities:type_name -> hlgate.v1.Availability
+	72,  // 6: hlgate.v1.CreateCalendarRequest.look_busy_config:type_name -> hlgate.v1.LookBusyConfiguration
+	73,  // 7: hlgate.v1.CreateCalendarResponse.calendar:type_name -> hlgate.v1.CalendarDTO
+	74,  // 8: hlgate.v1.CreateCalendarResponse.unmapped:type_name -> google.protobuf.Struct
+	74,  // 9: hlgate.v1.DeleteCalendarResponse.unmapped:type_name -> google.protobuf.Struct
+	66,  // 10: hlgate.v1.UpdateCalendarRequest.notifications:type_name -> hlgate.v1.CalendarNotification
+	67,  // 11: hlgate.v1.UpdateCalendarRequest.team_members:type_name -> hlgate.v1.CalendarsTeamMember
+	68,  // 12: hlgate.v1.UpdateCalendarRequest.location_configurations:type_name -> hlgate.v1.LocationConfiguration
+	69,  // 13: hlgate.v1.UpdateCalendarRequest.open_hours:type_name -> hlgate.v1.OpenHour
+	70,  // 14: hlgate.v1.UpdateCalendarRequest.recurring:type_name -> hlgate.v1.Recurring
+	75,  // 15: hlgate.v1.UpdateCalendarRequest.availabilities:type_name -> hlgate.v1.UpdateAvailability
+	72,  // 16: hlgate.v1.UpdateCalendarRequest.look_busy_config:type_name -> hlgate.v1.LookBusyConfiguration
+	73,  // 17: hlgate.v1.UpdateCalendarResponse.calendar:type_name -> hlgate.v1.CalendarDTO
+	74,  // 18: hlgate.v1.UpdateCalendarResponse.unmapped:type_name -> google.protobuf.Struct
+	76,  // 19: hlgate.v1.GetEventNotificationResponse.notifications:type_name -> hlgate.v1.CalendarNotificationResponseDTO
+	74,  // 20: hlgate.v1.GetEventNotificationResponse.unmapped:type_name -> google.protobuf.Struct
+	77,  // 21: hlgate.v1.CreateEventNotificationRequest.notifications:type_name -> hlgate.v1.CreateCalendarNotificationDTO
+	76,  // 22: hlgate.v1.CreateEventNotificationResponse.notifications:type_name -> hlgate.v1.CalendarNotificationResponseDTO
+	74,  // 23: hlgate.v1.CreateEventNotificationResponse.unmapped:type_name -> google.protobuf.Struct
+	74,  // 24: hlgate.v1.DeleteEventNotificationResponse.unmapped:type_name -> google.protobuf.Struct
+	78,  // 25: hlgate.v1.FindEventNotificationResponse.after_time:type_name -> hlgate.v1.SchedulesDTO
+	78,  // 26: hlgate.v1.FindEventNotificationResponse.before_time:type_name -> hlgate.v1.SchedulesDTO
+	74,  // 27: hlgate.v1.FindEventNotificationResponse.unmapped:type_name -> google.protobuf.Struct
+	78,  // 28: hlgate.v1.UpdateEventNotificationRequest.after_time:type_name -> hlgate.v1.SchedulesDTO
+	78,  // 29: hlgate.v1.UpdateEventNotificationRequest.before_time:type_name -> hlgate.v1.SchedulesDTO
+	74,  // 30: hlgate.v1.UpdateEventNotificationResponse.unmapped:type_name -> google.protobuf.Struct
+	79,  // 31: hlgate.v1.GetAppointmentNotesResponse.notes:type_name -> hlgate.v1.CalendarsGetNoteSchema
+	74,  // 32: hlgate.v1.GetAppointmentNotesResponse.unmapped:type_name -> google.protobuf.Struct
+	79,  // 33: hlgate.v1.CreateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
+	74,  // 34: hlgate.v1.CreateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	74,  // 35: hlgate.v1.DeleteAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	79,  // 36: hlgate.v1.UpdateAppointmentNoteResponse.note:type_name -> hlgate.v1.CalendarsGetNoteSchema
+	74,  // 37: hlgate.v1.UpdateAppointmentNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	80,  // 38: hlgate.v1.GetBlockedSlotsResponse.events:type_name -> hlgate.v1.CalendarEventDTO
+	74,  // 39: hlgate.v1.GetBlockedSlotsResponse.unmapped:type_name -> google.protobuf.Struct
+	74,  // 40: hlgate.v1.CreateBlockSlotResponse.unmapped:type_name -> google.protobuf.Struct
+	74,  // 41: hlgate.v1.EditBlockSlotResponse.unmapped:type_name -> google.protobuf.Struct
+	81,  // 42: hlgate.v1.GetGroupsResponse.groups:type_name -> hlgate.v1.GroupDTO
+	74,  // 43: hlgate.v1.GetGroupsResponse.unmapped:type_name -> google.protobuf.Struct
+	81,  // 44: hlgate.v1.CreateCalendarGroupResponse.group:type_name -> hlgate.v1.GroupDTO
+	74,  // 45: hlgate.v1.CreateCalendarGroupResponse.unmapped:type_name -> google.protobuf.Struct
+	74,  // 46: hlgate.v1.DeleteGroupResponse.unmapped:type_name -> google.protobuf.Struct
+	81,  // 47: hlgate.v1.EditGroupResponse.group:type_name -> hlgate.v1.GroupDTO
+	74,  // 48: hlgate.v1.EditGroupResponse.unmapped:type_name -> google.protobuf.Struct
+	74,  // 49: hlgate.v1.DisableGroupResponse.unmapped:type_name -> google.protobuf.Struct
+	74,  // 50: hlgate.v1.ValidateGroupsSlugResponse.unmapped:type_name -> google.protobuf.Struct
+	82,  // 51: hlgate.v1.FetchCalendarResourcesResponse.resources:type_name -> hlgate.v1.CalendarResourceByIdResponseDTO
+	74,  // 52: hlgate.v1.FetchCalendarResourcesResponse.unmapped:type_name -> google.protobuf.Struct
+	74,  // 53: hlgate.v1.CreateCalendarResourceResponse.unmapped:type_name -> google.protobuf.Struct
+	74,  // 54: hlgate.v1.DeleteCalendarResourceResponse.unmapped:type_name -> google.protobuf.Struct
+	74,  // 55: hlgate.v1.GetCalendarResourceResponse.unmapped:type_name -> google.protobuf.Struct
+	74,  // 56: hlgate.v1.UpdateCalendarResourceResponse.unmapped:type_name -> google.protobuf.Struct
+	83,  // 57: hlgate.v1.CreateScheduleRequest.rules:type_name -> hlgate.v1.ScheduleRuleDTO
+	84,  // 58: hlgate.v1.CreateScheduleResponse.schedule:type_name -> hlgate.v1.ScheduleObjectResponseDTO
+	74,  // 59: hlgate.v1.CreateScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	74,  // 60: hlgate.v1.DeleteScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	84,  // 61: hlgate.v1.GetScheduleByIdResponse.schedule:type_name -> hlgate.v1.ScheduleObjectResponseDTO
+	74,  // 62: hlgate.v1.GetScheduleByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	83,  // 63: hlgate.v1.UpdateScheduleRequest.rules:type_name -> hlgate.v1.ScheduleRuleDTO
+	84,  // 64: hlgate.v1.UpdateScheduleResponse.schedule:type_name -> hlgate.v1.ScheduleObjectResponseDTO
+	74,  // 65: hlgate.v1.UpdateScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	74,  // 66: hlgate.v1.RemoveCalendarFromScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	74,  // 67: hlgate.v1.AddCalendarToScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	84,  // 68: hlgate.v1.GetAllSchedulesResponse.schedules:type_name -> hlgate.v1.ScheduleObjectResponseDTO
+	74,  // 69: hlgate.v1.GetAllSchedulesResponse.unmapped:type_name -> google.protobuf.Struct
+	85,  // 70: hlgate.v1.CalendarsService.CreateAppointment:input_type -> hlgate.v1.CreateAppointmentRequest
+	86,  // 71: hlgate.v1.CalendarsService.GetAppointment:input_type -> hlgate.v1.GetAppointmentRequest
+	87,  // 72: hlgate.v1.CalendarsService.UpdateAppointment:input_type -> hlgate.v1.UpdateAppointmentRequest
+	88,  // 73: hlgate.v1.CalendarsService.ListCalendars:input_type -> hlgate.v1.ListCalendarsRequest
+	0,   // 74: hlgate.v1.CalendarsService.CreateCalendar:input_type -> hlgate.v1.CreateCalendarRequest
+	2,   // 75: hlgate.v1.CalendarsService.DeleteCalendar:input_type -> hlgate.v1.DeleteCalendarRequest
+	89,  // 76: hlgate.v1.CalendarsService.GetCalendar:input_type -> hlgate.v1.GetCalendarRequest
+	4,   // 77: hlgate.v1.CalendarsService.UpdateCalendar:input_type -> hlgate.v1.UpdateCalendarRequest
+	90,  // 78: hlgate.v1.CalendarsService.GetFreeSlots:input_type -> hlgate.v1.GetFreeSlotsRequest
+	6,   // 79: hlgate.v1.CalendarsService.GetEventNotification:input_type -> hlgate.v1.GetEventNotificationRequest
+	8,   // 80: hlgate.v1.CalendarsService.CreateEventNotification:input_type -> hlgate.v1.CreateEventNotificationRequest
+	10,  // 81: hlgate.v1.CalendarsService.DeleteEventNotification:input_type -> hlgate.v1.DeleteEventNotificationRequest
+	12,  // 82: hlgate.v1.CalendarsService.FindEventNotification:input_type -> hlgate.v1.FindEventNotificationRequest
+	14,  // 83: hlgate.v1.CalendarsService.UpdateEventNotification:input_type -> hlgate.v1.UpdateEventNotificationRequest
+	16,  // 84: hlgate.v1.CalendarsService.GetAppointmentNotes:input_type -> hlgate.v1.GetAppointmentNotesRequest
+	18,  // 85: hlgate.v1.CalendarsService.CreateAppointmentNote:input_type -> hlgate.v1.CreateAppointmentNoteRequest
+	20,  // 86: hlgate.v1.CalendarsService.DeleteAppointmentNote:input_type -> hlgate.v1.DeleteAppointmentNoteRequest
+	22,  // 87: hlgate.v1.CalendarsService.UpdateAppointmentNote:input_type -> hlgate.v1.UpdateAppointmentNoteRequest
+	24,  // 88: hlgate.v1.CalendarsService.GetBlockedSlots:input_type -> hlgate.v1.GetBlockedSlotsRequest
+	26,  // 89: hlgate.v1.CalendarsService.CreateBlockSlot:input_type -> hlgate.v1.CreateBlockSlotRequest
+	28,  // 90: hlgate.v1.CalendarsService.EditBlockSlot:input_type -> hlgate.v1.EditBlockSlotRequest
+	30,  // 91: hlgate.v1.CalendarsService.GetGroups:input_type -> hlgate.v1.GetGroupsRequest
+	32,  // 92: hlgate.v1.CalendarsService.CreateCalendarGroup:input_type -> hlgate.v1.CreateCalendarGroupRequest
+	34,  // 93: hlgate.v1.CalendarsService.DeleteGroup:input_type -> hlgate.v1.DeleteGroupRequest
+	36,  // 94: hlgate.v1.CalendarsService.EditGroup:input_type -> hlgate.v1.EditGroupRequest
+	38,  // 95: hlgate.v1.CalendarsService.DisableGroup:input_type -> hlgate.v1.DisableGroupRequest
+	40,  // 96: hlgate.v1.CalendarsService.ValidateGroupsSlug:input_type -> hlgate.v1.ValidateGroupsSlugRequest
+	42,  // 97: hlgate.v1.CalendarsService.FetchCalendarResources:input_type -> hlgate.v1.FetchCalendarResourcesRequest
+	44,  // 98: hlgate.v1.CalendarsService.CreateCalendarResource:input_type -> hlgate.v1.CreateCalendarResourceRequest
+	46,  // 99: hlgate.v1.CalendarsService.DeleteCalendarResource:input_type -> hlgate.v1.DeleteCalendarResourceRequest
+	48,  // 100: hlgate.v1.CalendarsService.GetCalendarResource:input_type -> hlgate.v1.GetCalendarResourceRequest
+	50,  // 101: hlgate.v1.CalendarsService.UpdateCalendarResource:input_type -> hlgate.v1.UpdateCalendarResourceRequest
+	52,  // 102: hlgate.v1.CalendarsService.CreateSchedule:input_type -> hlgate.v1.CreateScheduleRequest
+	54,  // 103: hlgate.v1.CalendarsService.DeleteSchedule:input_type -> hlgate.v1.DeleteScheduleRequest
+	56,  // 104: hlgate.v1.CalendarsService.GetScheduleById:input_type -> hlgate.v1.GetScheduleByIdRequest
+	58,  // 105: hlgate.v1.CalendarsService.UpdateSchedule:input_type -> hlgate.v1.UpdateScheduleRequest
+	60,  // 106: hlgate.v1.CalendarsService.RemoveCalendarFromSchedule:input_type -> hlgate.v1.RemoveCalendarFromScheduleRequest
+	62,  // 107: hlgate.v1.CalendarsService.AddCalendarToSchedule:input_type -> hlgate.v1.AddCalendarToScheduleRequest
+	64,  // 108: hlgate.v1.CalendarsService.GetAllSchedules:input_type -> hlgate.v1.GetAllSchedulesRequest
+	91,  // 109: hlgate.v1.CalendarsService.ListEvents:input_type -> hlgate.v1.ListEventsRequest
+	92,  // 110: hlgate.v1.CalendarsService.DeleteEvent:input_type -> hlgate.v1.DeleteEventRequest
+	93,  // 111: hlgate.v1.CalendarsService.CreateAppointment:output_type -> hlgate.v1.CreateAppointmentResponse
+	94,  // 112: hlgate.v1.CalendarsService.GetAppointment:output_type -> hlgate.v1.GetAppointmentResponse
+	95,  // 113: hlgate.v1.CalendarsService.UpdateAppointment:output_type -> hlgate.v1.UpdateAppointmentResponse
+	96,  // 114: hlgate.v1.CalendarsService.ListCalendars:output_type -> hlgate.v1.ListCalendarsResponse
+	1,   // 115: hlgate.v1.CalendarsService.CreateCalendar:output_type -> hlgate.v1.CreateCalendarResponse
+	3,   // 116: hlgate.v1.CalendarsService.DeleteCalendar:output_type -> hlgate.v1.DeleteCalendarResponse
+	97,  // 117: hlgate.v1.CalendarsService.GetCalendar:output_type -> hlgate.v1.GetCalendarResponse
+	5,   // 118: hlgate.v1.CalendarsService.UpdateCalendar:output_type -> hlgate.v1.UpdateCalendarResponse
+	98,  // 119: hlgate.v1.CalendarsService.GetFreeSlots:output_type -> hlgate.v1.GetFreeSlotsResponse
+	7,   // 120: hlgate.v1.CalendarsService.GetEventNotification:output_type -> hlgate.v1.GetEventNotificationResponse
+	9,   // 121: hlgate.v1.CalendarsService.CreateEventNotification:output_type -> hlgate.v1.CreateEventNotificationResponse
+	11,  // 122: hlgate.v1.CalendarsService.DeleteEventNotification:output_type -> hlgate.v1.DeleteEventNotificationResponse
+	13,  // 123: hlgate.v1.CalendarsService.FindEventNotification:output_type -> hlgate.v1.FindEventNotificationResponse
+	15,  // 124: hlgate.v1.CalendarsService.UpdateEventNotification:output_type -> hlgate.v1.UpdateEventNotificationResponse
+	17,  // 125: hlgate.v1.CalendarsService.GetAppointmentNotes:output_type -> hlgate.v1.GetAppointmentNotesResponse
+	19,  // 126: hlgate.v1.CalendarsService.CreateAppointmentNote:output_type -> hlgate.v1.CreateAppointmentNoteResponse
+	21,  // 127: hlgate.v1.CalendarsService.DeleteAppointmentNote:output_type -> hlgate.v1.DeleteAppointmentNoteResponse
+	23,  // 128: hlgate.v1.CalendarsService.UpdateAppointmentNote:output_type -> hlgate.v1.UpdateAppointmentNoteResponse
+	25,  // 129: hlgate.v1.CalendarsService.GetBlockedSlots:output_type -> hlgate.v1.GetBlockedSlotsResponse
+	27,  // 130: hlgate.v1.CalendarsService.CreateBlockSlot:output_type -> hlgate.v1.CreateBlockSlotResponse
+	29,  // 131: hlgate.v1.CalendarsService.EditBlockSlot:output_type -> hlgate.v1.EditBlockSlotResponse
+	31,  // 132: hlgate.v1.CalendarsService.GetGroups:output_type -> hlgate.v1.GetGroupsResponse
+	33,  // 133: hlgate.v1.CalendarsService.CreateCalendarGroup:output_type -> hlgate.v1.CreateCalendarGroupResponse
+	35,  // 134: hlgate.v1.CalendarsService.DeleteGroup:output_type -> hlgate.v1.DeleteGroupResponse
+	37,  // 135: hlgate.v1.CalendarsService.EditGroup:output_type -> hlgate.v1.EditGroupResponse
+	39,  // 136: hlgate.v1.CalendarsService.DisableGroup:output_type -> hlgate.v1.DisableGroupResponse
+	41,  // 137: hlgate.v1.CalendarsService.ValidateGroupsSlug:output_type -> hlgate.v1.ValidateGroupsSlugResponse
+	43,  // 138: hlgate.v1.CalendarsService.FetchCalendarResources:output_type -> hlgate.v1.FetchCalendarResourcesResponse
+	45,  // 139: hlgate.v1.CalendarsService.CreateCalendarResource:output_type -> hlgate.v1.CreateCalendarResourceResponse
+	47,  // 140: hlgate.v1.CalendarsService.DeleteCalendarResource:output_type -> hlgate.v1.DeleteCalendarResourceResponse
+	49,  // 141: hlgate.v1.CalendarsService.GetCalendarResource:output_type -> hlgate.v1.GetCalendarResourceResponse
+	51,  // 142: hlgate.v1.CalendarsService.UpdateCalendarResource:output_type -> hlgate.v1.UpdateCalendarResourceResponse
+	53,  // 143: hlgate.v1.CalendarsService.CreateSchedule:output_type -> hlgate.v1.CreateScheduleResponse
+	55,  // 144: hlgate.v1.CalendarsService.DeleteSchedule:output_type -> hlgate.v1.DeleteScheduleResponse
+	57,  // 145: hlgate.v1.CalendarsService.GetScheduleById:output_type -> hlgate.v1.GetScheduleByIdResponse
+	59,  // 146: hlgate.v1.CalendarsService.UpdateSchedule:output_type -> hlgate.v1.UpdateScheduleResponse
+	61,  // 147: hlgate.v1.CalendarsService.RemoveCalendarFromSchedule:output_type -> hlgate.v1.RemoveCalendarFromScheduleResponse
+	63,  // 148: hlgate.v1.CalendarsService.AddCalendarToSchedule:output_type -> hlgate.v1.AddCalendarToScheduleResponse
+	65,  // 149: hlgate.v1.CalendarsService.GetAllSchedules:output_type -> hlgate.v1.GetAllSchedulesResponse
+	99,  // 150: hlgate.v1.CalendarsService.ListEvents:output_type -> hlgate.v1.ListEventsResponse
+	100, // 151: hlgate.v1.CalendarsService.DeleteEvent:output_type -> hlgate.v1.DeleteEventResponse
+	111, // [111:152] is the sub-list for method output_type
+	70,  // [70:111] is the sub-list for method input_type
+	70,  // [70:70] is the sub-list for extension type_name
+	70,  // [70:70] is the sub-list for extension extendee
+	0,   // [0:70] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_calendars_service_proto_init() }
@@ -4932,35 +7164,46 @@ func file_hlgate_v1_calendars_service_proto_init() {
 	file_hlgate_v1_calendars_service_proto_msgTypes[0].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[3].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[4].OneofWrappers = []any{}
-	file_hlgate_v1_calendars_service_proto_msgTypes[7].OneofWrappers = []any{}
-	file_hlgate_v1_calendars_service_proto_msgTypes[8].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[6].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[11].OneofWrappers = []any{}
-	file_hlgate_v1_calendars_service_proto_msgTypes[12].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[13].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[14].OneofWrappers = []any{}
-	file_hlgate_v1_calendars_service_proto_msgTypes[16].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[15].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[17].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[18].OneofWrappers = []any{}
-	file_hlgate_v1_calendars_service_proto_msgTypes[19].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[21].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[22].OneofWrappers = []any{}
-	file_hlgate_v1_calendars_service_proto_msgTypes[25].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[24].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[26].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[27].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[28].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[29].OneofWrappers = []any{}
-	file_hlgate_v1_calendars_service_proto_msgTypes[30].OneofWrappers = []any{}
-	file_hlgate_v1_calendars_service_proto_msgTypes[31].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[32].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[35].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[36].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[38].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[39].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[40].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[41].OneofWrappers = []any{}
-	file_hlgate_v1_calendars_service_proto_msgTypes[43].OneofWrappers = []any{}
 	file_hlgate_v1_calendars_service_proto_msgTypes[44].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[45].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[47].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[49].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[50].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[51].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[52].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[55].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[58].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[61].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[63].OneofWrappers = []any{}
+	file_hlgate_v1_calendars_service_proto_msgTypes[64].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_calendars_service_proto_rawDesc), len(file_hlgate_v1_calendars_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   46,
+			NumMessages:   66,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -34,6 +34,11 @@ const (
 	CalendarsService_GetCalendar_FullMethodName                = "/hlgate.v1.CalendarsService/GetCalendar"
 	CalendarsService_UpdateCalendar_FullMethodName             = "/hlgate.v1.CalendarsService/UpdateCalendar"
 	CalendarsService_GetFreeSlots_FullMethodName               = "/hlgate.v1.CalendarsService/GetFreeSlots"
+	CalendarsService_GetEventNotification_FullMethodName       = "/hlgate.v1.CalendarsService/GetEventNotification"
+	CalendarsService_CreateEventNotification_FullMethodName    = "/hlgate.v1.CalendarsService/CreateEventNotification"
+	CalendarsService_DeleteEventNotification_FullMethodName    = "/hlgate.v1.CalendarsService/DeleteEventNotification"
+	CalendarsService_FindEventNotification_FullMethodName      = "/hlgate.v1.CalendarsService/FindEventNotification"
+	CalendarsService_UpdateEventNotification_FullMethodName    = "/hlgate.v1.CalendarsService/UpdateEventNotification"
 	CalendarsService_GetAppointmentNotes_FullMethodName        = "/hlgate.v1.CalendarsService/GetAppointmentNotes"
 	CalendarsService_CreateAppointmentNote_FullMethodName      = "/hlgate.v1.CalendarsService/CreateAppointmentNote"
 	CalendarsService_DeleteAppointmentNote_FullMethodName      = "/hlgate.v1.CalendarsService/DeleteAppointmentNote"
@@ -47,6 +52,11 @@ const (
 	CalendarsService_EditGroup_FullMethodName                  = "/hlgate.v1.CalendarsService/EditGroup"
 	CalendarsService_DisableGroup_FullMethodName               = "/hlgate.v1.CalendarsService/DisableGroup"
 	CalendarsService_ValidateGroupsSlug_FullMethodName         = "/hlgate.v1.CalendarsService/ValidateGroupsSlug"
+	CalendarsService_FetchCalendarResources_FullMethodName     = "/hlgate.v1.CalendarsService/FetchCalendarResources"
+	CalendarsService_CreateCalendarResource_FullMethodName     = "/hlgate.v1.CalendarsService/CreateCalendarResource"
+	CalendarsService_DeleteCalendarResource_FullMethodName     = "/hlgate.v1.CalendarsService/DeleteCalendarResource"
+	CalendarsService_GetCalendarResource_FullMethodName        = "/hlgate.v1.CalendarsService/GetCalendarResource"
+	CalendarsService_UpdateCalendarResource_FullMethodName     = "/hlgate.v1.CalendarsService/UpdateCalendarResource"
 	CalendarsService_CreateSchedule_FullMethodName             = "/hlgate.v1.CalendarsService/CreateSchedule"
 	CalendarsService_DeleteSchedule_FullMethodName             = "/hlgate.v1.CalendarsService/DeleteSchedule"
 	CalendarsService_GetScheduleById_FullMethodName            = "/hlgate.v1.CalendarsService/GetScheduleById"
@@ -95,6 +105,28 @@ type CalendarsServiceClient interface {
 	// exactly at end_time belongs to the next window, so adjacent windows
 	// return every slot once.
 	GetFreeSlots(ctx context.Context, in *GetFreeSlotsRequest, opts ...grpc.CallOption) (*GetFreeSlotsResponse, error)
+	// GetEventNotification calls GET /calendars/{calendarId}/notifications
+	// (get-event-notification). Get notifications: Get calendar notifications
+	// based on query.
+	GetEventNotification(ctx context.Context, in *GetEventNotificationRequest, opts ...grpc.CallOption) (*GetEventNotificationResponse, error)
+	// CreateEventNotification calls POST /calendars/{calendarId}/notifications
+	// (create-event-notification). Create notification: Create Calendar
+	// notifications, either one or multiple.
+	CreateEventNotification(ctx context.Context, in *CreateEventNotificationRequest, opts ...grpc.CallOption) (*CreateEventNotificationResponse, error)
+	// DeleteEventNotification calls DELETE
+	// /calendars/{calendarId}/notifications/{notificationId}
+	// (delete-event-notification). Delete Notification: Delete notification.
+	DeleteEventNotification(ctx context.Context, in *DeleteEventNotificationRequest, opts ...grpc.CallOption) (*DeleteEventNotificationResponse, error)
+	// FindEventNotification calls GET
+	// /calendars/{calendarId}/notifications/{notificationId}
+	// (find-event-notification). Get notification: Find Event notification by
+	// notificationId.
+	FindEventNotification(ctx context.Context, in *FindEventNotificationRequest, opts ...grpc.CallOption) (*FindEventNotificationResponse, error)
+	// UpdateEventNotification calls PUT
+	// /calendars/{calendarId}/notifications/{notificationId}
+	// (update-event-notification). Update notification: Update Event
+	// notification by id.
+	UpdateEventNotification(ctx context.Context, in *UpdateEventNotificationRequest, opts ...grpc.CallOption) (*UpdateEventNotificationResponse, error)
 	// GetAppointmentNotes calls GET
 	// /calendars/appointments/{appointmentId}/notes (get-appointment-notes).
 	// Get Notes: Get Appointment Notes.
@@ -139,6 +171,26 @@ type CalendarsServiceClient interface {
 	// (validate-groups-slug). Validate group slug: Validate if group slug is
 	// available or not.
 	ValidateGroupsSlug(ctx context.Context, in *ValidateGroupsSlugRequest, opts ...grpc.CallOption) (*ValidateGroupsSlugResponse, error)
+	// FetchCalendarResources calls GET /calendars/resources/{resourceType}
+	// (fetch-calendar-resources). List Calendar Resources: List calendar
+	// resources by resource type and location ID.
+	FetchCalendarResources(ctx context.Context, in *FetchCalendarResourcesRequest, opts ...grpc.CallOption) (*FetchCalendarResourcesResponse, error)
+	// CreateCalendarResource calls POST /calendars/resources/{resourceType}
+	// (create-calendar-resource). Create Calendar Resource: Create calendar
+	// resource by resource type.
+	CreateCalendarResource(ctx context.Context, in *CreateCalendarResourceRequest, opts ...grpc.CallOption) (*CreateCalendarResourceResponse, error)
+	// DeleteCalendarResource calls DELETE
+	// /calendars/resources/{resourceType}/{id} (delete-calendar-resource).
+	// Delete Calendar Resource: Delete calendar resource by ID.
+	DeleteCalendarResource(ctx context.Context, in *DeleteCalendarResourceRequest, opts ...grpc.CallOption) (*DeleteCalendarResourceResponse, error)
+	// GetCalendarResource calls GET /calendars/resources/{resourceType}/{id}
+	// (get-calendar-resource). Get Calendar Resource: Get calendar resource by
+	// ID.
+	GetCalendarResource(ctx context.Context, in *GetCalendarResourceRequest, opts ...grpc.CallOption) (*GetCalendarResourceResponse, error)
+	// UpdateCalendarResource calls PUT /calendars/resources/{resourceType}/{id}
+	// (update-calendar-resource). Update Calendar Resource: Update calendar
+	// resource by ID.
+	UpdateCalendarResource(ctx context.Context, in *UpdateCalendarResourceRequest, opts ...grpc.CallOption) (*UpdateCalendarResourceResponse, error)
 	// CreateSchedule calls POST /calendars/schedules (createSchedule). Create
 	// user availability schedule: Create new schedule with specified rules,
 	// timezone, location, user and calendar associations.
@@ -282,6 +334,56 @@ func (c *calendarsServiceClient) GetFreeSlots(ctx context.Context, in *GetFreeSl
 	return out, nil
 }
 
+func (c *calendarsServiceClient) GetEventNotification(ctx context.Context, in *GetEventNotificationRequest, opts ...grpc.CallOption) (*GetEventNotificationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetEventNotificationResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_GetEventNotification_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) CreateEventNotification(ctx context.Context, in *CreateEventNotificationRequest, opts ...grpc.CallOption) (*CreateEventNotificationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateEventNotificationResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_CreateEventNotification_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) DeleteEventNotification(ctx context.Context, in *DeleteEventNotificationRequest, opts ...grpc.CallOption) (*DeleteEventNotificationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteEventNotificationResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_DeleteEventNotification_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) FindEventNotification(ctx context.Context, in *FindEventNotificationRequest, opts ...grpc.CallOption) (*FindEventNotificationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FindEventNotificationResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_FindEventNotification_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) UpdateEventNotification(ctx context.Context, in *UpdateEventNotificationRequest, opts ...grpc.CallOption) (*UpdateEventNotificationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateEventNotificationResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_UpdateEventNotification_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *calendarsServiceClient) GetAppointmentNotes(ctx context.Context, in *GetAppointmentNotesRequest, opts ...grpc.CallOption) (*GetAppointmentNotesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetAppointmentNotesResponse)
@@ -406,6 +508,56 @@ func (c *calendarsServiceClient) ValidateGroupsSlug(ctx context.Context, in *Val
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ValidateGroupsSlugResponse)
 	err := c.cc.Invoke(ctx, CalendarsService_ValidateGroupsSlug_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) FetchCalendarResources(ctx context.Context, in *FetchCalendarResourcesRequest, opts ...grpc.CallOption) (*FetchCalendarResourcesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FetchCalendarResourcesResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_FetchCalendarResources_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) CreateCalendarResource(ctx context.Context, in *CreateCalendarResourceRequest, opts ...grpc.CallOption) (*CreateCalendarResourceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCalendarResourceResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_CreateCalendarResource_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) DeleteCalendarResource(ctx context.Context, in *DeleteCalendarResourceRequest, opts ...grpc.CallOption) (*DeleteCalendarResourceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteCalendarResourceResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_DeleteCalendarResource_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) GetCalendarResource(ctx context.Context, in *GetCalendarResourceRequest, opts ...grpc.CallOption) (*GetCalendarResourceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCalendarResourceResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_GetCalendarResource_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarsServiceClient) UpdateCalendarResource(ctx context.Context, in *UpdateCalendarResourceRequest, opts ...grpc.CallOption) (*UpdateCalendarResourceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateCalendarResourceResponse)
+	err := c.cc.Invoke(ctx, CalendarsService_UpdateCalendarResource_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -539,6 +691,28 @@ type CalendarsServiceServer interface {
 	// exactly at end_time belongs to the next window, so adjacent windows
 	// return every slot once.
 	GetFreeSlots(context.Context, *GetFreeSlotsRequest) (*GetFreeSlotsResponse, error)
+	// GetEventNotification calls GET /calendars/{calendarId}/notifications
+	// (get-event-notification). Get notifications: Get calendar notifications
+	// based on query.
+	GetEventNotification(context.Context, *GetEventNotificationRequest) (*GetEventNotificationResponse, error)
+	// CreateEventNotification calls POST /calendars/{calendarId}/notifications
+	// (create-event-notification). Create notification: Create Calendar
+	// notifications, either one or multiple.
+	CreateEventNotification(context.Context, *CreateEventNotificationRequest) (*CreateEventNotificationResponse, error)
+	// DeleteEventNotification calls DELETE
+	// /calendars/{calendarId}/notifications/{notificationId}
+	// (delete-event-notification). Delete Notification: Delete notification.
+	DeleteEventNotification(context.Context, *DeleteEventNotificationRequest) (*DeleteEventNotificationResponse, error)
+	// FindEventNotification calls GET
+	// /calendars/{calendarId}/notifications/{notificationId}
+	// (find-event-notification). Get notification: Find Event notification by
+	// notificationId.
+	FindEventNotification(context.Context, *FindEventNotificationRequest) (*FindEventNotificationResponse, error)
+	// UpdateEventNotification calls PUT
+	// /calendars/{calendarId}/notifications/{notificationId}
+	// (update-event-notification). Update notification: Update Event
+	// notification by id.
+	UpdateEventNotification(context.Context, *UpdateEventNotificationRequest) (*UpdateEventNotificationResponse, error)
 	// GetAppointmentNotes calls GET
 	// /calendars/appointments/{appointmentId}/notes (get-appointment-notes).
 	// Get Notes: Get Appointment Notes.
@@ -583,6 +757,26 @@ type CalendarsServiceServer interface {
 	// (validate-groups-slug). Validate group slug: Validate if group slug is
 	// available or not.
 	ValidateGroupsSlug(context.Context, *ValidateGroupsSlugRequest) (*ValidateGroupsSlugResponse, error)
+	// FetchCalendarResources calls GET /calendars/resources/{resourceType}
+	// (fetch-calendar-resources). List Calendar Resources: List calendar
+	// resources by resource type and location ID.
+	FetchCalendarResources(context.Context, *FetchCalendarResourcesRequest) (*FetchCalendarResourcesResponse, error)
+	// CreateCalendarResource calls POST /calendars/resources/{resourceType}
+	// (create-calendar-resource). Create Calendar Resource: Create calendar
+	// resource by resource type.
+	CreateCalendarResource(context.Context, *CreateCalendarResourceRequest) (*CreateCalendarResourceResponse, error)
+	// DeleteCalendarResource calls DELETE
+	// /calendars/resources/{resourceType}/{id} (delete-calendar-resource).
+	// Delete Calendar Resource: Delete calendar resource by ID.
+	DeleteCalendarResource(context.Context, *DeleteCalendarResourceRequest) (*DeleteCalendarResourceResponse, error)
+	// GetCalendarResource calls GET /calendars/resources/{resourceType}/{id}
+	// (get-calendar-resource). Get Calendar Resource: Get calendar resource by
+	// ID.
+	GetCalendarResource(context.Context, *GetCalendarResourceRequest) (*GetCalendarResourceResponse, error)
+	// UpdateCalendarResource calls PUT /calendars/resources/{resourceType}/{id}
+	// (update-calendar-resource). Update Calendar Resource: Update calendar
+	// resource by ID.
+	UpdateCalendarResource(context.Context, *UpdateCalendarResourceRequest) (*UpdateCalendarResourceResponse, error)
 	// CreateSchedule calls POST /calendars/schedules (createSchedule). Create
 	// user availability schedule: Create new schedule with specified rules,
 	// timezone, location, user and calendar associations.
@@ -663,6 +857,21 @@ func (UnimplementedCalendarsServiceServer) UpdateCalendar(context.Context, *Upda
 func (UnimplementedCalendarsServiceServer) GetFreeSlots(context.Context, *GetFreeSlotsRequest) (*GetFreeSlotsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetFreeSlots not implemented")
 }
+func (UnimplementedCalendarsServiceServer) GetEventNotification(context.Context, *GetEventNotificationRequest) (*GetEventNotificationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetEventNotification not implemented")
+}
+func (UnimplementedCalendarsServiceServer) CreateEventNotification(context.Context, *CreateEventNotificationRequest) (*CreateEventNotificationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateEventNotification not implemented")
+}
+func (UnimplementedCalendarsServiceServer) DeleteEventNotification(context.Context, *DeleteEventNotificationRequest) (*DeleteEventNotificationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteEventNotification not implemented")
+}
+func (UnimplementedCalendarsServiceServer) FindEventNotification(context.Context, *FindEventNotificationRequest) (*FindEventNotificationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FindEventNotification not implemented")
+}
+func (UnimplementedCalendarsServiceServer) UpdateEventNotification(context.Context, *UpdateEventNotificationRequest) (*UpdateEventNotificationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateEventNotification not implemented")
+}
 func (UnimplementedCalendarsServiceServer) GetAppointmentNotes(context.Context, *GetAppointmentNotesRequest) (*GetAppointmentNotesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetAppointmentNotes not implemented")
 }
@@ -701,6 +910,21 @@ func (UnimplementedCalendarsServiceServer) DisableGroup(context.Context, *Disabl
 }
 func (UnimplementedCalendarsServiceServer) ValidateGroupsSlug(context.Context, *ValidateGroupsSlugRequest) (*ValidateGroupsSlugResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ValidateGroupsSlug not implemented")
+}
+func (UnimplementedCalendarsServiceServer) FetchCalendarResources(context.Context, *FetchCalendarResourcesRequest) (*FetchCalendarResourcesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FetchCalendarResources not implemented")
+}
+func (UnimplementedCalendarsServiceServer) CreateCalendarResource(context.Context, *CreateCalendarResourceRequest) (*CreateCalendarResourceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCalendarResource not implemented")
+}
+func (UnimplementedCalendarsServiceServer) DeleteCalendarResource(context.Context, *DeleteCalendarResourceRequest) (*DeleteCalendarResourceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteCalendarResource not implemented")
+}
+func (UnimplementedCalendarsServiceServer) GetCalendarResource(context.Context, *GetCalendarResourceRequest) (*GetCalendarResourceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCalendarResource not implemented")
+}
+func (UnimplementedCalendarsServiceServer) UpdateCalendarResource(context.Context, *UpdateCalendarResourceRequest) (*UpdateCalendarResourceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateCalendarResource not implemented")
 }
 func (UnimplementedCalendarsServiceServer) CreateSchedule(context.Context, *CreateScheduleRequest) (*CreateScheduleResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateSchedule not implemented")
@@ -908,6 +1132,96 @@ func _CalendarsService_GetFreeSlots_Handler(srv interface{}, ctx context.Context
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(CalendarsServiceServer).GetFreeSlots(ctx, req.(*GetFreeSlotsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_GetEventNotification_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetEventNotificationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).GetEventNotification(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_GetEventNotification_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).GetEventNotification(ctx, req.(*GetEventNotificationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_CreateEventNotification_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateEventNotificationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).CreateEventNotification(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_CreateEventNotification_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).CreateEventNotification(ctx, req.(*CreateEventNotificationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_DeleteEventNotification_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteEventNotificationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).DeleteEventNotification(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_DeleteEventNotification_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).DeleteEventNotification(ctx, req.(*DeleteEventNotificationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_FindEventNotification_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FindEventNotificationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).FindEventNotification(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_FindEventNotification_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).FindEventNotification(ctx, req.(*FindEventNotificationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_UpdateEventNotification_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateEventNotificationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).UpdateEventNotification(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_UpdateEventNotification_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).UpdateEventNotification(ctx, req.(*UpdateEventNotificationRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1146,6 +1460,96 @@ func _CalendarsService_ValidateGroupsSlug_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CalendarsService_FetchCalendarResources_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FetchCalendarResourcesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).FetchCalendarResources(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_FetchCalendarResources_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).FetchCalendarResources(ctx, req.(*FetchCalendarResourcesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_CreateCalendarResource_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCalendarResourceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).CreateCalendarResource(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_CreateCalendarResource_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).CreateCalendarResource(ctx, req.(*CreateCalendarResourceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_DeleteCalendarResource_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteCalendarResourceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).DeleteCalendarResource(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_DeleteCalendarResource_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).DeleteCalendarResource(ctx, req.(*DeleteCalendarResourceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_GetCalendarResource_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCalendarResourceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).GetCalendarResource(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_GetCalendarResource_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).GetCalendarResource(ctx, req.(*GetCalendarResourceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarsService_UpdateCalendarResource_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCalendarResourceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarsServiceServer).UpdateCalendarResource(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarsService_UpdateCalendarResource_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarsServiceServer).UpdateCalendarResource(ctx, req.(*UpdateCalendarResourceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CalendarsService_CreateSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateScheduleRequest)
 	if err := dec(in); err != nil {
@@ -1352,6 +1756,26 @@ var CalendarsService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _CalendarsService_GetFreeSlots_Handler,
 		},
 		{
+			MethodName: "GetEventNotification",
+			Handler:    _CalendarsService_GetEventNotification_Handler,
+		},
+		{
+			MethodName: "CreateEventNotification",
+			Handler:    _CalendarsService_CreateEventNotification_Handler,
+		},
+		{
+			MethodName: "DeleteEventNotification",
+			Handler:    _CalendarsService_DeleteEventNotification_Handler,
+		},
+		{
+			MethodName: "FindEventNotification",
+			Handler:    _CalendarsService_FindEventNotification_Handler,
+		},
+		{
+			MethodName: "UpdateEventNotification",
+			Handler:    _CalendarsService_UpdateEventNotification_Handler,
+		},
+		{
 			MethodName: "GetAppointmentNotes",
 			Handler:    _CalendarsService_GetAppointmentNotes_Handler,
 		},
@@ -1402,6 +1826,26 @@ var CalendarsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ValidateGroupsSlug",
 			Handler:    _CalendarsService_ValidateGroupsSlug_Handler,
+		},
+		{
+			MethodName: "FetchCalendarResources",
+			Handler:    _CalendarsService_FetchCalendarResources_Handler,
+		},
+		{
+			MethodName: "CreateCalendarResource",
+			Handler:    _CalendarsService_CreateCalendarResource_Handler,
+		},
+		{
+			MethodName: "DeleteCalendarResource",
+			Handler:    _CalendarsService_DeleteCalendarResource_Handler,
+		},
+		{
+			MethodName: "GetCalendarResource",
+			Handler:    _CalendarsService_GetCalendarResource_Handler,
+		},
+		{
+			MethodName: "UpdateCalendarResource",
+			Handler:    _CalendarsService_UpdateCalendarResource_Handler,
 		},
 		{
 			MethodName: "CreateSchedule",

@@ -1520,6 +1520,443 @@ func (x *UpdateAvailability) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// CalendarNotificationResponseDTO is the schema
+// CalendarNotificationResponseDTO of HighLevel's calendars document.
+type CalendarNotificationResponseDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Notification ID
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's receiverType.
+	ReceiverType *string `protobuf:"bytes,2,opt,name=receiver_type,json=receiverType,proto3,oneof" json:"receiver_type,omitempty"`
+	// HighLevel's additionalEmailIds.
+	AdditionalEmailIds []string `protobuf:"bytes,3,rep,name=additional_email_ids,json=additionalEmailIds,proto3" json:"additional_email_ids,omitempty"`
+	// HighLevel's additionalPhoneNumbers.
+	AdditionalPhoneNumbers []string `protobuf:"bytes,4,rep,name=additional_phone_numbers,json=additionalPhoneNumbers,proto3" json:"additional_phone_numbers,omitempty"`
+	// HighLevel's channel.
+	Channel *string `protobuf:"bytes,5,opt,name=channel,proto3,oneof" json:"channel,omitempty"`
+	// HighLevel's notificationType.
+	NotificationType *string `protobuf:"bytes,6,opt,name=notification_type,json=notificationType,proto3,oneof" json:"notification_type,omitempty"`
+	// HighLevel's isActive.
+	IsActive *bool `protobuf:"varint,7,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
+	// HighLevel's additionalWhatsappNumbers.
+	AdditionalWhatsappNumbers []string `protobuf:"bytes,8,rep,name=additional_whatsapp_numbers,json=additionalWhatsappNumbers,proto3" json:"additional_whatsapp_numbers,omitempty"`
+	// HighLevel's templateId.
+	TemplateId *string `protobuf:"bytes,9,opt,name=template_id,json=templateId,proto3,oneof" json:"template_id,omitempty"`
+	// HighLevel's body.
+	Body *string `protobuf:"bytes,10,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	// HighLevel's subject.
+	Subject *string `protobuf:"bytes,11,opt,name=subject,proto3,oneof" json:"subject,omitempty"`
+	// HighLevel's afterTime.
+	AfterTime []*SchedulesDTO `protobuf:"bytes,12,rep,name=after_time,json=afterTime,proto3" json:"after_time,omitempty"`
+	// HighLevel's beforeTime.
+	BeforeTime []*SchedulesDTO `protobuf:"bytes,13,rep,name=before_time,json=beforeTime,proto3" json:"before_time,omitempty"`
+	// HighLevel's selectedUsers.
+	SelectedUsers []string `protobuf:"bytes,14,rep,name=selected_users,json=selectedUsers,proto3" json:"selected_users,omitempty"`
+	// HighLevel's deleted.
+	Deleted *bool `protobuf:"varint,15,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,16,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CalendarNotificationResponseDTO) Reset() {
+	*x = CalendarNotificationResponseDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CalendarNotificationResponseDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CalendarNotificationResponseDTO) ProtoMessage() {}
+
+func (x *CalendarNotificationResponseDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CalendarNotificationResponseDTO.ProtoReflect.Descriptor instead.
+func (*CalendarNotificationResponseDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CalendarNotificationResponseDTO) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CalendarNotificationResponseDTO) GetReceiverType() string {
+	if x != nil && x.ReceiverType != nil {
+		return *x.ReceiverType
+	}
+	return ""
+}
+
+func (x *CalendarNotificationResponseDTO) GetAdditionalEmailIds() []string {
+	if x != nil {
+		return x.AdditionalEmailIds
+	}
+	return nil
+}
+
+func (x *CalendarNotificationResponseDTO) GetAdditionalPhoneNumbers() []string {
+	if x != nil {
+		return x.AdditionalPhoneNumbers
+	}
+	return nil
+}
+
+func (x *CalendarNotificationResponseDTO) GetChannel() string {
+	if x != nil && x.Channel != nil {
+		return *x.Channel
+	}
+	return ""
+}
+
+func (x *CalendarNotificationResponseDTO) GetNotificationType() string {
+	if x != nil && x.NotificationType != nil {
+		return *x.NotificationType
+	}
+	return ""
+}
+
+func (x *CalendarNotificationResponseDTO) GetIsActive() bool {
+	if x != nil && x.IsActive != nil {
+		return *x.IsActive
+	}
+	return false
+}
+
+func (x *CalendarNotificationResponseDTO) GetAdditionalWhatsappNumbers() []string {
+	if x != nil {
+		return x.AdditionalWhatsappNumbers
+	}
+	return nil
+}
+
+func (x *CalendarNotificationResponseDTO) GetTemplateId() string {
+	if x != nil && x.TemplateId != nil {
+		return *x.TemplateId
+	}
+	return ""
+}
+
+func (x *CalendarNotificationResponseDTO) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+func (x *CalendarNotificationResponseDTO) GetSubject() string {
+	if x != nil && x.Subject != nil {
+		return *x.Subject
+	}
+	return ""
+}
+
+func (x *CalendarNotificationResponseDTO) GetAfterTime() []*SchedulesDTO {
+	if x != nil {
+		return x.AfterTime
+	}
+	return nil
+}
+
+func (x *CalendarNotificationResponseDTO) GetBeforeTime() []*SchedulesDTO {
+	if x != nil {
+		return x.BeforeTime
+	}
+	return nil
+}
+
+func (x *CalendarNotificationResponseDTO) GetSelectedUsers() []string {
+	if x != nil {
+		return x.SelectedUsers
+	}
+	return nil
+}
+
+func (x *CalendarNotificationResponseDTO) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *CalendarNotificationResponseDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SchedulesDTO is the schema SchedulesDTO of HighLevel's calendars document.
+type SchedulesDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's timeOffset.
+	TimeOffset *float64 `protobuf:"fixed64,1,opt,name=time_offset,json=timeOffset,proto3,oneof" json:"time_offset,omitempty"`
+	// HighLevel's unit.
+	Unit *string `protobuf:"bytes,2,opt,name=unit,proto3,oneof" json:"unit,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SchedulesDTO) Reset() {
+	*x = SchedulesDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SchedulesDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SchedulesDTO) ProtoMessage() {}
+
+func (x *SchedulesDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SchedulesDTO.ProtoReflect.Descriptor instead.
+func (*SchedulesDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SchedulesDTO) GetTimeOffset() float64 {
+	if x != nil && x.TimeOffset != nil {
+		return *x.TimeOffset
+	}
+	return 0
+}
+
+func (x *SchedulesDTO) GetUnit() string {
+	if x != nil && x.Unit != nil {
+		return *x.Unit
+	}
+	return ""
+}
+
+func (x *SchedulesDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateCalendarNotificationDTO is the schema CreateCalendarNotificationDTO
+// of HighLevel's calendars document.
+type CreateCalendarNotificationDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// notification recipient type
+	ReceiverType *string `protobuf:"bytes,1,opt,name=receiver_type,json=receiverType,proto3,oneof" json:"receiver_type,omitempty"`
+	// Notification channel
+	Channel *string `protobuf:"bytes,2,opt,name=channel,proto3,oneof" json:"channel,omitempty"`
+	// Notification type
+	NotificationType *string `protobuf:"bytes,3,opt,name=notification_type,json=notificationType,proto3,oneof" json:"notification_type,omitempty"`
+	// Is the notification active
+	IsActive *bool `protobuf:"varint,4,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
+	// Template ID for email notification. Not necessary for in-App notification
+	TemplateId *string `protobuf:"bytes,5,opt,name=template_id,json=templateId,proto3,oneof" json:"template_id,omitempty"`
+	// Body for email notification. Not necessary for in-App notification
+	Body *string `protobuf:"bytes,6,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	// Subject for email notification. Not necessary for in-App notification
+	Subject *string `protobuf:"bytes,7,opt,name=subject,proto3,oneof" json:"subject,omitempty"`
+	// Specifies the time after which the follow-up notification should be sent.
+	// This is not required for other notification types.
+	AfterTime []*SchedulesDTO `protobuf:"bytes,8,rep,name=after_time,json=afterTime,proto3" json:"after_time,omitempty"`
+	// Specifies the time before which the reminder notification should be sent.
+	// This is not required for other notification types.
+	BeforeTime []*SchedulesDTO `protobuf:"bytes,9,rep,name=before_time,json=beforeTime,proto3" json:"before_time,omitempty"`
+	// Additional email addresses to receive notifications.
+	AdditionalEmailIds []string `protobuf:"bytes,10,rep,name=additional_email_ids,json=additionalEmailIds,proto3" json:"additional_email_ids,omitempty"`
+	// Additional phone numbers to receive notifications.
+	AdditionalPhoneNumbers []string `protobuf:"bytes,11,rep,name=additional_phone_numbers,json=additionalPhoneNumbers,proto3" json:"additional_phone_numbers,omitempty"`
+	// Selected users for in-App and business email notifications. Supports user
+	// IDs and special keyword "sub_account_admin"
+	SelectedUsers []string `protobuf:"bytes,12,rep,name=selected_users,json=selectedUsers,proto3" json:"selected_users,omitempty"`
+	// from address for email notification
+	FromAddress *string `protobuf:"bytes,13,opt,name=from_address,json=fromAddress,proto3,oneof" json:"from_address,omitempty"`
+	// from name for email/sms notification
+	FromName *string `protobuf:"bytes,14,opt,name=from_name,json=fromName,proto3,oneof" json:"from_name,omitempty"`
+	// from number for sms notification
+	FromNumber *string `protobuf:"bytes,15,opt,name=from_number,json=fromNumber,proto3,oneof" json:"from_number,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,16,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCalendarNotificationDTO) Reset() {
+	*x = CreateCalendarNotificationDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCalendarNotificationDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCalendarNotificationDTO) ProtoMessage() {}
+
+func (x *CreateCalendarNotificationDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCalendarNotificationDTO.ProtoReflect.Descriptor instead.
+func (*CreateCalendarNotificationDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CreateCalendarNotificationDTO) GetReceiverType() string {
+	if x != nil && x.ReceiverType != nil {
+		return *x.ReceiverType
+	}
+	return ""
+}
+
+func (x *CreateCalendarNotificationDTO) GetChannel() string {
+	if x != nil && x.Channel != nil {
+		return *x.Channel
+	}
+	return ""
+}
+
+func (x *CreateCalendarNotificationDTO) GetNotificationType() string {
+	if x != nil && x.NotificationType != nil {
+		return *x.NotificationType
+	}
+	return ""
+}
+
+func (x *CreateCalendarNotificationDTO) GetIsActive() bool {
+	if x != nil && x.IsActive != nil {
+		return *x.IsActive
+	}
+	return false
+}
+
+func (x *CreateCalendarNotificationDTO) GetTemplateId() string {
+	if x != nil && x.TemplateId != nil {
+		return *x.TemplateId
+	}
+	return ""
+}
+
+func (x *CreateCalendarNotificationDTO) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+func (x *CreateCalendarNotificationDTO) GetSubject() string {
+	if x != nil && x.Subject != nil {
+		return *x.Subject
+	}
+	return ""
+}
+
+func (x *CreateCalendarNotificationDTO) GetAfterTime() []*SchedulesDTO {
+	if x != nil {
+		return x.AfterTime
+	}
+	return nil
+}
+
+func (x *CreateCalendarNotificationDTO) GetBeforeTime() []*SchedulesDTO {
+	if x != nil {
+		return x.BeforeTime
+	}
+	return nil
+}
+
+func (x *CreateCalendarNotificationDTO) GetAdditionalEmailIds() []string {
+	if x != nil {
+		return x.AdditionalEmailIds
+	}
+	return nil
+}
+
+func (x *CreateCalendarNotificationDTO) GetAdditionalPhoneNumbers() []string {
+	if x != nil {
+		return x.AdditionalPhoneNumbers
+	}
+	return nil
+}
+
+func (x *CreateCalendarNotificationDTO) GetSelectedUsers() []string {
+	if x != nil {
+		return x.SelectedUsers
+	}
+	return nil
+}
+
+func (x *CreateCalendarNotificationDTO) GetFromAddress() string {
+	if x != nil && x.FromAddress != nil {
+		return *x.FromAddress
+	}
+	return ""
+}
+
+func (x *CreateCalendarNotificationDTO) GetFromName() string {
+	if x != nil && x.FromName != nil {
+		return *x.FromName
+	}
+	return ""
+}
+
+func (x *CreateCalendarNotificationDTO) GetFromNumber() string {
+	if x != nil && x.FromNumber != nil {
+		return *x.FromNumber
+	}
+	return ""
+}
+
+func (x *CreateCalendarNotificationDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // CalendarsGetNoteSchema is the schema GetNoteSchema of HighLevel's calendars
 // document.
 type CalendarsGetNoteSchema struct {
@@ -1546,7 +1983,7 @@ type CalendarsGetNoteSchema struct {
 
 func (x *CalendarsGetNoteSchema) Reset() {
 	*x = CalendarsGetNoteSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1558,7 +1995,7 @@ func (x *CalendarsGetNoteSchema) String() string {
 func (*CalendarsGetNoteSchema) ProtoMessage() {}
 
 func (x *CalendarsGetNoteSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1571,7 +2008,7 @@ func (x *CalendarsGetNoteSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CalendarsGetNoteSchema.ProtoReflect.Descriptor instead.
 func (*CalendarsGetNoteSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CalendarsGetNoteSchema) GetId() string {
@@ -1641,7 +2078,7 @@ type NoteCreatedBySchema struct {
 
 func (x *NoteCreatedBySchema) Reset() {
 	*x = NoteCreatedBySchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1653,7 +2090,7 @@ func (x *NoteCreatedBySchema) String() string {
 func (*NoteCreatedBySchema) ProtoMessage() {}
 
 func (x *NoteCreatedBySchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1666,7 +2103,7 @@ func (x *NoteCreatedBySchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NoteCreatedBySchema.ProtoReflect.Descriptor instead.
 func (*NoteCreatedBySchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *NoteCreatedBySchema) GetId() string {
@@ -1748,7 +2185,7 @@ type CalendarEventDTO struct {
 
 func (x *CalendarEventDTO) Reset() {
 	*x = CalendarEventDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1760,7 +2197,7 @@ func (x *CalendarEventDTO) String() string {
 func (*CalendarEventDTO) ProtoMessage() {}
 
 func (x *CalendarEventDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1773,7 +2210,7 @@ func (x *CalendarEventDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CalendarEventDTO.ProtoReflect.Descriptor instead.
 func (*CalendarEventDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CalendarEventDTO) GetId() string {
@@ -1948,7 +2385,7 @@ type CreatedOrUpdatedBy struct {
 
 func (x *CreatedOrUpdatedBy) Reset() {
 	*x = CreatedOrUpdatedBy{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1960,7 +2397,7 @@ func (x *CreatedOrUpdatedBy) String() string {
 func (*CreatedOrUpdatedBy) ProtoMessage() {}
 
 func (x *CreatedOrUpdatedBy) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1973,7 +2410,7 @@ func (x *CreatedOrUpdatedBy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatedOrUpdatedBy.ProtoReflect.Descriptor instead.
 func (*CreatedOrUpdatedBy) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreatedOrUpdatedBy) GetUserId() string {
@@ -2022,7 +2459,7 @@ type GroupDTO struct {
 
 func (x *GroupDTO) Reset() {
 	*x = GroupDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2034,7 +2471,7 @@ func (x *GroupDTO) String() string {
 func (*GroupDTO) ProtoMessage() {}
 
 func (x *GroupDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2047,7 +2484,7 @@ func (x *GroupDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupDTO.ProtoReflect.Descriptor instead.
 func (*GroupDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{16}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GroupDTO) GetLocationId() string {
@@ -2099,6 +2536,145 @@ func (x *GroupDTO) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// CalendarResourceByIdResponseDTO is the schema
+// CalendarResourceByIdResponseDTO of HighLevel's calendars document.
+type CalendarResourceByIdResponseDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location ID of the resource
+	LocationId *string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// Name of the resource
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's resourceType.
+	ResourceType *string `protobuf:"bytes,3,opt,name=resource_type,json=resourceType,proto3,oneof" json:"resource_type,omitempty"`
+	// Whether the resource is active
+	IsActive *bool `protobuf:"varint,4,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
+	// Description of the resource
+	Description *string `protobuf:"bytes,5,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// Quantity of the resource
+	Quantity *float64 `protobuf:"fixed64,6,opt,name=quantity,proto3,oneof" json:"quantity,omitempty"`
+	// Indicates if the resource is out of service
+	OutOfService *float64 `protobuf:"fixed64,7,opt,name=out_of_service,json=outOfService,proto3,oneof" json:"out_of_service,omitempty"`
+	// Capacity of the resource
+	Capacity *float64 `protobuf:"fixed64,8,opt,name=capacity,proto3,oneof" json:"capacity,omitempty"`
+	// Calendar IDs
+	CalendarIds []string `protobuf:"bytes,9,rep,name=calendar_ids,json=calendarIds,proto3" json:"calendar_ids,omitempty"`
+	// The resource's id.
+	Id *string `protobuf:"bytes,11,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,10,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CalendarResourceByIdResponseDTO) Reset() {
+	*x = CalendarResourceByIdResponseDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CalendarResourceByIdResponseDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CalendarResourceByIdResponseDTO) ProtoMessage() {}
+
+func (x *CalendarResourceByIdResponseDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CalendarResourceByIdResponseDTO.ProtoReflect.Descriptor instead.
+func (*CalendarResourceByIdResponseDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CalendarResourceByIdResponseDTO) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *CalendarResourceByIdResponseDTO) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CalendarResourceByIdResponseDTO) GetResourceType() string {
+	if x != nil && x.ResourceType != nil {
+		return *x.ResourceType
+	}
+	return ""
+}
+
+func (x *CalendarResourceByIdResponseDTO) GetIsActive() bool {
+	if x != nil && x.IsActive != nil {
+		return *x.IsActive
+	}
+	return false
+}
+
+func (x *CalendarResourceByIdResponseDTO) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CalendarResourceByIdResponseDTO) GetQuantity() float64 {
+	if x != nil && x.Quantity != nil {
+		return *x.Quantity
+	}
+	return 0
+}
+
+func (x *CalendarResourceByIdResponseDTO) GetOutOfService() float64 {
+	if x != nil && x.OutOfService != nil {
+		return *x.OutOfService
+	}
+	return 0
+}
+
+func (x *CalendarResourceByIdResponseDTO) GetCapacity() float64 {
+	if x != nil && x.Capacity != nil {
+		return *x.Capacity
+	}
+	return 0
+}
+
+func (x *CalendarResourceByIdResponseDTO) GetCalendarIds() []string {
+	if x != nil {
+		return x.CalendarIds
+	}
+	return nil
+}
+
+func (x *CalendarResourceByIdResponseDTO) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CalendarResourceByIdResponseDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // ScheduleRuleDTO is the schema ScheduleRuleDTO of HighLevel's calendars
 // document.
 type ScheduleRuleDTO struct {
@@ -2121,7 +2697,7 @@ type ScheduleRuleDTO struct {
 
 func (x *ScheduleRuleDTO) Reset() {
 	*x = ScheduleRuleDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2133,7 +2709,7 @@ func (x *ScheduleRuleDTO) String() string {
 func (*ScheduleRuleDTO) ProtoMessage() {}
 
 func (x *ScheduleRuleDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2146,7 +2722,7 @@ func (x *ScheduleRuleDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleRuleDTO.ProtoReflect.Descriptor instead.
 func (*ScheduleRuleDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{17}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ScheduleRuleDTO) GetType() string {
@@ -2202,7 +2778,7 @@ type ScheduleIntervalDTO struct {
 
 func (x *ScheduleIntervalDTO) Reset() {
 	*x = ScheduleIntervalDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2214,7 +2790,7 @@ func (x *ScheduleIntervalDTO) String() string {
 func (*ScheduleIntervalDTO) ProtoMessage() {}
 
 func (x *ScheduleIntervalDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2227,7 +2803,7 @@ func (x *ScheduleIntervalDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleIntervalDTO.ProtoReflect.Descriptor instead.
 func (*ScheduleIntervalDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ScheduleIntervalDTO) GetFrom() string {
@@ -2285,7 +2861,7 @@ type ScheduleObjectResponseDTO struct {
 
 func (x *ScheduleObjectResponseDTO) Reset() {
 	*x = ScheduleObjectResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2297,7 +2873,7 @@ func (x *ScheduleObjectResponseDTO) String() string {
 func (*ScheduleObjectResponseDTO) ProtoMessage() {}
 
 func (x *ScheduleObjectResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2310,7 +2886,7 @@ func (x *ScheduleObjectResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleObjectResponseDTO.ProtoReflect.Descriptor instead.
 func (*ScheduleObjectResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ScheduleObjectResponseDTO) GetId() string {
@@ -2420,7 +2996,7 @@ type ContactsGetNoteSchema struct {
 
 func (x *ContactsGetNoteSchema) Reset() {
 	*x = ContactsGetNoteSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2432,7 +3008,7 @@ func (x *ContactsGetNoteSchema) String() string {
 func (*ContactsGetNoteSchema) ProtoMessage() {}
 
 func (x *ContactsGetNoteSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2445,7 +3021,7 @@ func (x *ContactsGetNoteSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactsGetNoteSchema.ProtoReflect.Descriptor instead.
 func (*ContactsGetNoteSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ContactsGetNoteSchema) GetId() string {
@@ -2538,7 +3114,7 @@ type TaskSchema struct {
 
 func (x *TaskSchema) Reset() {
 	*x = TaskSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2550,7 +3126,7 @@ func (x *TaskSchema) String() string {
 func (*TaskSchema) ProtoMessage() {}
 
 func (x *TaskSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2563,7 +3139,7 @@ func (x *TaskSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskSchema.ProtoReflect.Descriptor instead.
 func (*TaskSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TaskSchema) GetId() string {
@@ -2686,7 +3262,7 @@ type GetInvoiceResponseDto struct {
 
 func (x *GetInvoiceResponseDto) Reset() {
 	*x = GetInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2698,7 +3274,7 @@ func (x *GetInvoiceResponseDto) String() string {
 func (*GetInvoiceResponseDto) ProtoMessage() {}
 
 func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2711,7 +3287,7 @@ func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*GetInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetInvoiceResponseDto) GetId() string {
@@ -2916,7 +3492,7 @@ type TotalSummaryDto struct {
 
 func (x *TotalSummaryDto) Reset() {
 	*x = TotalSummaryDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2928,7 +3504,7 @@ func (x *TotalSummaryDto) String() string {
 func (*TotalSummaryDto) ProtoMessage() {}
 
 func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2941,7 +3517,7 @@ func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TotalSummaryDto.ProtoReflect.Descriptor instead.
 func (*TotalSummaryDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *TotalSummaryDto) GetSubTotal() float64 {
@@ -2990,7 +3566,7 @@ type RemindersConfigurationDto struct {
 
 func (x *RemindersConfigurationDto) Reset() {
 	*x = RemindersConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3002,7 +3578,7 @@ func (x *RemindersConfigurationDto) String() string {
 func (*RemindersConfigurationDto) ProtoMessage() {}
 
 func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3015,7 +3591,7 @@ func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemindersConfigurationDto.ProtoReflect.Descriptor instead.
 func (*RemindersConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RemindersConfigurationDto) GetReminderExecutionDetailsList() *ReminderExecutionDetailsList {
@@ -3053,7 +3629,7 @@ type ReminderExecutionDetailsList struct {
 
 func (x *ReminderExecutionDetailsList) Reset() {
 	*x = ReminderExecutionDetailsList{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3065,7 +3641,7 @@ func (x *ReminderExecutionDetailsList) String() string {
 func (*ReminderExecutionDetailsList) ProtoMessage() {}
 
 func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3078,7 +3654,7 @@ func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderExecutionDetailsList.ProtoReflect.Descriptor instead.
 func (*ReminderExecutionDetailsList) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReminderExecutionDetailsList) GetUnmapped() *structpb.Struct {
@@ -3106,7 +3682,7 @@ type ReminderSettingsDto struct {
 
 func (x *ReminderSettingsDto) Reset() {
 	*x = ReminderSettingsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3118,7 +3694,7 @@ func (x *ReminderSettingsDto) String() string {
 func (*ReminderSettingsDto) ProtoMessage() {}
 
 func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3131,7 +3707,7 @@ func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderSettingsDto.ProtoReflect.Descriptor instead.
 func (*ReminderSettingsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReminderSettingsDto) GetDefaultEmailTemplateId() string {
@@ -3196,7 +3772,7 @@ type ReminderDto struct {
 
 func (x *ReminderDto) Reset() {
 	*x = ReminderDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3208,7 +3784,7 @@ func (x *ReminderDto) String() string {
 func (*ReminderDto) ProtoMessage() {}
 
 func (x *ReminderDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3221,7 +3797,7 @@ func (x *ReminderDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderDto.ProtoReflect.Descriptor instead.
 func (*ReminderDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ReminderDto) GetEnabled() bool {
@@ -3355,7 +3931,7 @@ type BusinessDetailsDto struct {
 
 func (x *BusinessDetailsDto) Reset() {
 	*x = BusinessDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3367,7 +3943,7 @@ func (x *BusinessDetailsDto) String() string {
 func (*BusinessDetailsDto) ProtoMessage() {}
 
 func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3380,7 +3956,7 @@ func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessDetailsDto.ProtoReflect.Descriptor instead.
 func (*BusinessDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *BusinessDetailsDto) GetLogoUrl() string {
@@ -3457,7 +4033,7 @@ type AddressDto struct {
 
 func (x *AddressDto) Reset() {
 	*x = AddressDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3469,7 +4045,7 @@ func (x *AddressDto) String() string {
 func (*AddressDto) ProtoMessage() {}
 
 func (x *AddressDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3482,7 +4058,7 @@ func (x *AddressDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressDto.ProtoReflect.Descriptor instead.
 func (*AddressDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AddressDto) GetAddressLine1() string {
@@ -3573,7 +4149,7 @@ type InvoiceItemDto struct {
 
 func (x *InvoiceItemDto) Reset() {
 	*x = InvoiceItemDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3585,7 +4161,7 @@ func (x *InvoiceItemDto) String() string {
 func (*InvoiceItemDto) ProtoMessage() {}
 
 func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3598,7 +4174,7 @@ func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoiceItemDto.ProtoReflect.Descriptor instead.
 func (*InvoiceItemDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{30}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *InvoiceItemDto) GetName() string {
@@ -3717,7 +4293,7 @@ type ItemTaxDto struct {
 
 func (x *ItemTaxDto) Reset() {
 	*x = ItemTaxDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3729,7 +4305,7 @@ func (x *ItemTaxDto) String() string {
 func (*ItemTaxDto) ProtoMessage() {}
 
 func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3742,7 +4318,7 @@ func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemTaxDto.ProtoReflect.Descriptor instead.
 func (*ItemTaxDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{31}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ItemTaxDto) GetId() string {
@@ -3813,7 +4389,7 @@ type DiscountDto struct {
 
 func (x *DiscountDto) Reset() {
 	*x = DiscountDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3825,7 +4401,7 @@ func (x *DiscountDto) String() string {
 func (*DiscountDto) ProtoMessage() {}
 
 func (x *DiscountDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3838,7 +4414,7 @@ func (x *DiscountDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscountDto.ProtoReflect.Descriptor instead.
 func (*DiscountDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{32}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DiscountDto) GetValue() float64 {
@@ -3899,7 +4475,7 @@ type ContactDetailsDto struct {
 
 func (x *ContactDetailsDto) Reset() {
 	*x = ContactDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3911,7 +4487,7 @@ func (x *ContactDetailsDto) String() string {
 func (*ContactDetailsDto) ProtoMessage() {}
 
 func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3924,7 +4500,7 @@ func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactDetailsDto.ProtoReflect.Descriptor instead.
 func (*ContactDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ContactDetailsDto) GetId() string {
@@ -4006,7 +4582,7 @@ type AdditionalEmailsDto struct {
 
 func (x *AdditionalEmailsDto) Reset() {
 	*x = AdditionalEmailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4018,7 +4594,7 @@ func (x *AdditionalEmailsDto) String() string {
 func (*AdditionalEmailsDto) ProtoMessage() {}
 
 func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4031,7 +4607,7 @@ func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdditionalEmailsDto.ProtoReflect.Descriptor instead.
 func (*AdditionalEmailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *AdditionalEmailsDto) GetEmail() string {
@@ -4069,7 +4645,7 @@ type SentToDto struct {
 
 func (x *SentToDto) Reset() {
 	*x = SentToDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4081,7 +4657,7 @@ func (x *SentToDto) String() string {
 func (*SentToDto) ProtoMessage() {}
 
 func (x *SentToDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4094,7 +4670,7 @@ func (x *SentToDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SentToDto.ProtoReflect.Descriptor instead.
 func (*SentToDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SentToDto) GetEmail() []string {
@@ -4150,7 +4726,7 @@ type PaymentScheduleDto struct {
 
 func (x *PaymentScheduleDto) Reset() {
 	*x = PaymentScheduleDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4162,7 +4738,7 @@ func (x *PaymentScheduleDto) String() string {
 func (*PaymentScheduleDto) ProtoMessage() {}
 
 func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4175,7 +4751,7 @@ func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentScheduleDto.ProtoReflect.Descriptor instead.
 func (*PaymentScheduleDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PaymentScheduleDto) GetType() string {
@@ -4225,7 +4801,7 @@ type LateFeesConfigurationDto struct {
 
 func (x *LateFeesConfigurationDto) Reset() {
 	*x = LateFeesConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4237,7 +4813,7 @@ func (x *LateFeesConfigurationDto) String() string {
 func (*LateFeesConfigurationDto) ProtoMessage() {}
 
 func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4250,7 +4826,7 @@ func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesConfigurationDto.ProtoReflect.Descriptor instead.
 func (*LateFeesConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *LateFeesConfigurationDto) GetEnable() bool {
@@ -4320,7 +4896,7 @@ type LateFeesFrequencyDto struct {
 
 func (x *LateFeesFrequencyDto) Reset() {
 	*x = LateFeesFrequencyDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4332,7 +4908,7 @@ func (x *LateFeesFrequencyDto) String() string {
 func (*LateFeesFrequencyDto) ProtoMessage() {}
 
 func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4345,7 +4921,7 @@ func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesFrequencyDto.ProtoReflect.Descriptor instead.
 func (*LateFeesFrequencyDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *LateFeesFrequencyDto) GetIntervalCount() float64 {
@@ -4387,7 +4963,7 @@ type LateFeesGraceDto struct {
 
 func (x *LateFeesGraceDto) Reset() {
 	*x = LateFeesGraceDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4399,7 +4975,7 @@ func (x *LateFeesGraceDto) String() string {
 func (*LateFeesGraceDto) ProtoMessage() {}
 
 func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4412,7 +4988,7 @@ func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesGraceDto.ProtoReflect.Descriptor instead.
 func (*LateFeesGraceDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *LateFeesGraceDto) GetIntervalCount() float64 {
@@ -4454,7 +5030,7 @@ type LateFeesMaxFeesDto struct {
 
 func (x *LateFeesMaxFeesDto) Reset() {
 	*x = LateFeesMaxFeesDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4466,7 +5042,7 @@ func (x *LateFeesMaxFeesDto) String() string {
 func (*LateFeesMaxFeesDto) ProtoMessage() {}
 
 func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4479,7 +5055,7 @@ func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesMaxFeesDto.ProtoReflect.Descriptor instead.
 func (*LateFeesMaxFeesDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *LateFeesMaxFeesDto) GetType() string {
@@ -4521,7 +5097,7 @@ type TipsConfigurationDto struct {
 
 func (x *TipsConfigurationDto) Reset() {
 	*x = TipsConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4533,7 +5109,7 @@ func (x *TipsConfigurationDto) String() string {
 func (*TipsConfigurationDto) ProtoMessage() {}
 
 func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4546,7 +5122,7 @@ func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TipsConfigurationDto.ProtoReflect.Descriptor instead.
 func (*TipsConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *TipsConfigurationDto) GetTipsPercentage() []string {
@@ -4586,7 +5162,7 @@ type PaymentMethodDto struct {
 
 func (x *PaymentMethodDto) Reset() {
 	*x = PaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4598,7 +5174,7 @@ func (x *PaymentMethodDto) String() string {
 func (*PaymentMethodDto) ProtoMessage() {}
 
 func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4611,7 +5187,7 @@ func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*PaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *PaymentMethodDto) GetStripe() *StripePaymentMethodDto {
@@ -4644,7 +5220,7 @@ type StripePaymentMethodDto struct {
 
 func (x *StripePaymentMethodDto) Reset() {
 	*x = StripePaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4656,7 +5232,7 @@ func (x *StripePaymentMethodDto) String() string {
 func (*StripePaymentMethodDto) ProtoMessage() {}
 
 func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4669,7 +5245,7 @@ func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StripePaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*StripePaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *StripePaymentMethodDto) GetEnableBankDebitOnly() bool {
@@ -4710,7 +5286,7 @@ type AttachmentsDto struct {
 
 func (x *AttachmentsDto) Reset() {
 	*x = AttachmentsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4722,7 +5298,7 @@ func (x *AttachmentsDto) String() string {
 func (*AttachmentsDto) ProtoMessage() {}
 
 func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4735,7 +5311,7 @@ func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachmentsDto.ProtoReflect.Descriptor instead.
 func (*AttachmentsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *AttachmentsDto) GetId() string {
@@ -4800,7 +5376,7 @@ type ProcessingFeeDto struct {
 
 func (x *ProcessingFeeDto) Reset() {
 	*x = ProcessingFeeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4812,7 +5388,7 @@ func (x *ProcessingFeeDto) String() string {
 func (*ProcessingFeeDto) ProtoMessage() {}
 
 func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4825,7 +5401,7 @@ func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ProcessingFeeDto) GetCharges() []*structpb.ListValue {
@@ -4878,7 +5454,7 @@ type ProcessingFeePaidChargeDto struct {
 
 func (x *ProcessingFeePaidChargeDto) Reset() {
 	*x = ProcessingFeePaidChargeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4890,7 +5466,7 @@ func (x *ProcessingFeePaidChargeDto) String() string {
 func (*ProcessingFeePaidChargeDto) ProtoMessage() {}
 
 func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4903,7 +5479,7 @@ func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeePaidChargeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeePaidChargeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ProcessingFeePaidChargeDto) GetName() string {
@@ -4993,7 +5569,7 @@ type GetScheduleResponseDto struct {
 
 func (x *GetScheduleResponseDto) Reset() {
 	*x = GetScheduleResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5005,7 +5581,7 @@ func (x *GetScheduleResponseDto) String() string {
 func (*GetScheduleResponseDto) ProtoMessage() {}
 
 func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5018,7 +5594,7 @@ func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScheduleResponseDto.ProtoReflect.Descriptor instead.
 func (*GetScheduleResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetScheduleResponseDto) GetId() string {
@@ -5179,7 +5755,7 @@ type InvoicesScheduleOptionsDto struct {
 
 func (x *InvoicesScheduleOptionsDto) Reset() {
 	*x = InvoicesScheduleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5191,7 +5767,7 @@ func (x *InvoicesScheduleOptionsDto) String() string {
 func (*InvoicesScheduleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5204,7 +5780,7 @@ func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesScheduleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesScheduleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *InvoicesScheduleOptionsDto) GetExecuteAt() string {
@@ -5270,7 +5846,7 @@ type InvoicesCustomRRuleOptionsDto struct {
 
 func (x *InvoicesCustomRRuleOptionsDto) Reset() {
 	*x = InvoicesCustomRRuleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5282,7 +5858,7 @@ func (x *InvoicesCustomRRuleOptionsDto) String() string {
 func (*InvoicesCustomRRuleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5295,7 +5871,7 @@ func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *InvoicesCustomRRuleOptionsDto) GetIntervalType() string {
@@ -5463,7 +6039,7 @@ type DefaultInvoiceResponseDto struct {
 
 func (x *DefaultInvoiceResponseDto) Reset() {
 	*x = DefaultInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5475,7 +6051,7 @@ func (x *DefaultInvoiceResponseDto) String() string {
 func (*DefaultInvoiceResponseDto) ProtoMessage() {}
 
 func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5488,7 +6064,7 @@ func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefaultInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*DefaultInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *DefaultInvoiceResponseDto) GetId() string {
@@ -5697,7 +6273,7 @@ type GetTemplateResponseDto struct {
 
 func (x *GetTemplateResponseDto) Reset() {
 	*x = GetTemplateResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5709,7 +6285,7 @@ func (x *GetTemplateResponseDto) String() string {
 func (*GetTemplateResponseDto) ProtoMessage() {}
 
 func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5722,7 +6298,7 @@ func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTemplateResponseDto.ProtoReflect.Descriptor instead.
 func (*GetTemplateResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GetTemplateResponseDto) GetId() string {
@@ -5870,7 +6446,7 @@ type GetLocationByIdSchema struct {
 
 func (x *GetLocationByIdSchema) Reset() {
 	*x = GetLocationByIdSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5882,7 +6458,7 @@ func (x *GetLocationByIdSchema) String() string {
 func (*GetLocationByIdSchema) ProtoMessage() {}
 
 func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5895,7 +6471,7 @@ func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationByIdSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationByIdSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetLocationByIdSchema) GetId() string {
@@ -6077,7 +6653,7 @@ type BusinessSchema struct {
 
 func (x *BusinessSchema) Reset() {
 	*x = BusinessSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6089,7 +6665,7 @@ func (x *BusinessSchema) String() string {
 func (*BusinessSchema) ProtoMessage() {}
 
 func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6102,7 +6678,7 @@ func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessSchema.ProtoReflect.Descriptor instead.
 func (*BusinessSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *BusinessSchema) GetName() string {
@@ -6210,7 +6786,7 @@ type SocialSchema struct {
 
 func (x *SocialSchema) Reset() {
 	*x = SocialSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6222,7 +6798,7 @@ func (x *SocialSchema) String() string {
 func (*SocialSchema) ProtoMessage() {}
 
 func (x *SocialSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6235,7 +6811,7 @@ func (x *SocialSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
 func (*SocialSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *SocialSchema) GetFacebookUrl() string {
@@ -6344,7 +6920,7 @@ type SettingsSchema struct {
 
 func (x *SettingsSchema) Reset() {
 	*x = SettingsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6356,7 +6932,7 @@ func (x *SettingsSchema) String() string {
 func (*SettingsSchema) ProtoMessage() {}
 
 func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6369,7 +6945,7 @@ func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
 func (*SettingsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *SettingsSchema) GetAllowDuplicateContact() bool {
@@ -6431,7 +7007,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6443,7 +7019,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6456,7 +7032,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -6535,7 +7111,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6547,7 +7123,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6560,7 +7136,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -6676,7 +7252,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6688,7 +7264,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6701,7 +7277,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -6808,7 +7384,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6820,7 +7396,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6833,7 +7409,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{59}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -6903,7 +7479,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6915,7 +7491,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6928,7 +7504,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{60}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *UserSchema) GetId() string {
@@ -7118,7 +7694,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7130,7 +7706,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7143,7 +7719,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{61}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -7440,7 +8016,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7452,7 +8028,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7465,7 +8041,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{62}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -7531,7 +8107,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7543,7 +8119,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7556,7 +8132,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{63}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -7852,7 +8428,84 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\x05_dateB\n" +
 	"\n" +
 	"\b_deletedB\x05\n" +
-	"\x03_id\"\xdf\x02\n" +
+	"\x03_id\"\xca\x06\n" +
+	"\x1fCalendarNotificationResponseDTO\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12(\n" +
+	"\rreceiver_type\x18\x02 \x01(\tH\x01R\freceiverType\x88\x01\x01\x120\n" +
+	"\x14additional_email_ids\x18\x03 \x03(\tR\x12additionalEmailIds\x128\n" +
+	"\x18additional_phone_numbers\x18\x04 \x03(\tR\x16additionalPhoneNumbers\x12\x1d\n" +
+	"\achannel\x18\x05 \x01(\tH\x02R\achannel\x88\x01\x01\x120\n" +
+	"\x11notification_type\x18\x06 \x01(\tH\x03R\x10notificationType\x88\x01\x01\x12 \n" +
+	"\tis_active\x18\a \x01(\bH\x04R\bisActive\x88\x01\x01\x12>\n" +
+	"\x1badditional_whatsapp_numbers\x18\b \x03(\tR\x19additionalWhatsappNumbers\x12$\n" +
+	"\vtemplate_id\x18\t \x01(\tH\x05R\n" +
+	"templateId\x88\x01\x01\x12\x17\n" +
+	"\x04body\x18\n" +
+	" \x01(\tH\x06R\x04body\x88\x01\x01\x12\x1d\n" +
+	"\asubject\x18\v \x01(\tH\aR\asubject\x88\x01\x01\x126\n" +
+	"\n" +
+	"after_time\x18\f \x03(\v2\x17.hlgate.v1.SchedulesDTOR\tafterTime\x128\n" +
+	"\vbefore_time\x18\r \x03(\v2\x17.hlgate.v1.SchedulesDTOR\n" +
+	"beforeTime\x12%\n" +
+	"\x0eselected_users\x18\x0e \x03(\tR\rselectedUsers\x12\x1d\n" +
+	"\adeleted\x18\x0f \x01(\bH\bR\adeleted\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x10 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x10\n" +
+	"\x0e_receiver_typeB\n" +
+	"\n" +
+	"\b_channelB\x14\n" +
+	"\x12_notification_typeB\f\n" +
+	"\n" +
+	"_is_activeB\x0e\n" +
+	"\f_template_idB\a\n" +
+	"\x05_bodyB\n" +
+	"\n" +
+	"\b_subjectB\n" +
+	"\n" +
+	"\b_deleted\"\xa0\x01\n" +
+	"\fSchedulesDTO\x12$\n" +
+	"\vtime_offset\x18\x01 \x01(\x01H\x00R\n" +
+	"timeOffset\x88\x01\x01\x12\x17\n" +
+	"\x04unit\x18\x02 \x01(\tH\x01R\x04unit\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0e\n" +
+	"\f_time_offsetB\a\n" +
+	"\x05_unit\"\xdf\x06\n" +
+	"\x1dCreateCalendarNotificationDTO\x12(\n" +
+	"\rreceiver_type\x18\x01 \x01(\tH\x00R\freceiverType\x88\x01\x01\x12\x1d\n" +
+	"\achannel\x18\x02 \x01(\tH\x01R\achannel\x88\x01\x01\x120\n" +
+	"\x11notification_type\x18\x03 \x01(\tH\x02R\x10notificationType\x88\x01\x01\x12 \n" +
+	"\tis_active\x18\x04 \x01(\bH\x03R\bisActive\x88\x01\x01\x12$\n" +
+	"\vtemplate_id\x18\x05 \x01(\tH\x04R\n" +
+	"templateId\x88\x01\x01\x12\x17\n" +
+	"\x04body\x18\x06 \x01(\tH\x05R\x04body\x88\x01\x01\x12\x1d\n" +
+	"\asubject\x18\a \x01(\tH\x06R\asubject\x88\x01\x01\x126\n" +
+	"\n" +
+	"after_time\x18\b \x03(\v2\x17.hlgate.v1.SchedulesDTOR\tafterTime\x128\n" +
+	"\vbefore_time\x18\t \x03(\v2\x17.hlgate.v1.SchedulesDTOR\n" +
+	"beforeTime\x120\n" +
+	"\x14additional_email_ids\x18\n" +
+	" \x03(\tR\x12additionalEmailIds\x128\n" +
+	"\x18additional_phone_numbers\x18\v \x03(\tR\x16additionalPhoneNumbers\x12%\n" +
+	"\x0eselected_users\x18\f \x03(\tR\rselectedUsers\x12&\n" +
+	"\ffrom_address\x18\r \x01(\tH\aR\vfromAddress\x88\x01\x01\x12 \n" +
+	"\tfrom_name\x18\x0e \x01(\tH\bR\bfromName\x88\x01\x01\x12$\n" +
+	"\vfrom_number\x18\x0f \x01(\tH\tR\n" +
+	"fromNumber\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x10 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x10\n" +
+	"\x0e_receiver_typeB\n" +
+	"\n" +
+	"\b_channelB\x14\n" +
+	"\x12_notification_typeB\f\n" +
+	"\n" +
+	"_is_activeB\x0e\n" +
+	"\f_template_idB\a\n" +
+	"\x05_bodyB\n" +
+	"\n" +
+	"\b_subjectB\x0f\n" +
+	"\r_from_addressB\f\n" +
+	"\n" +
+	"_from_nameB\x0e\n" +
+	"\f_from_number\"\xdf\x02\n" +
 	"\x16CalendarsGetNoteSchema\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
 	"\x04body\x18\x02 \x01(\tH\x01R\x04body\x88\x01\x01\x12\x1c\n" +
@@ -7948,6 +8601,30 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\x05_slugB\f\n" +
 	"\n" +
 	"_is_activeB\x05\n" +
+	"\x03_id\"\xaf\x04\n" +
+	"\x1fCalendarResourceByIdResponseDTO\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tH\x00R\n" +
+	"locationId\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12(\n" +
+	"\rresource_type\x18\x03 \x01(\tH\x02R\fresourceType\x88\x01\x01\x12 \n" +
+	"\tis_active\x18\x04 \x01(\bH\x03R\bisActive\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x05 \x01(\tH\x04R\vdescription\x88\x01\x01\x12\x1f\n" +
+	"\bquantity\x18\x06 \x01(\x01H\x05R\bquantity\x88\x01\x01\x12)\n" +
+	"\x0eout_of_service\x18\a \x01(\x01H\x06R\foutOfService\x88\x01\x01\x12\x1f\n" +
+	"\bcapacity\x18\b \x01(\x01H\aR\bcapacity\x88\x01\x01\x12!\n" +
+	"\fcalendar_ids\x18\t \x03(\tR\vcalendarIds\x12\x13\n" +
+	"\x02id\x18\v \x01(\tH\bR\x02id\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\n" +
+	" \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0e\n" +
+	"\f_location_idB\a\n" +
+	"\x05_nameB\x10\n" +
+	"\x0e_resource_typeB\f\n" +
+	"\n" +
+	"_is_activeB\x0e\n" +
+	"\f_descriptionB\v\n" +
+	"\t_quantityB\x11\n" +
+	"\x0f_out_of_serviceB\v\n" +
+	"\t_capacityB\x05\n" +
 	"\x03_id\"\xec\x01\n" +
 	"\x0fScheduleRuleDTO\x12\x17\n" +
 	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x12<\n" +
@@ -8825,87 +9502,91 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
-	(*CalendarNotification)(nil),          // 0: hlgate.v1.CalendarNotification
-	(*CalendarsTeamMember)(nil),           // 1: hlgate.v1.CalendarsTeamMember
-	(*LocationConfiguration)(nil),         // 2: hlgate.v1.LocationConfiguration
-	(*OpenHour)(nil),                      // 3: hlgate.v1.OpenHour
-	(*Hour)(nil),                          // 4: hlgate.v1.Hour
-	(*Recurring)(nil),                     // 5: hlgate.v1.Recurring
-	(*Availability)(nil),                  // 6: hlgate.v1.Availability
-	(*LookBusyConfiguration)(nil),         // 7: hlgate.v1.LookBusyConfiguration
-	(*CalendarDTO)(nil),                   // 8: hlgate.v1.CalendarDTO
-	(*TeamMemberResponse)(nil),            // 9: hlgate.v1.TeamMemberResponse
-	(*LocationConfigurationResponse)(nil), // 10: hlgate.v1.LocationConfigurationResponse
-	(*UpdateAvailability)(nil),            // 11: hlgate.v1.UpdateAvailability
-	(*CalendarsGetNoteSchema)(nil),        // 12: hlgate.v1.CalendarsGetNoteSchema
-	(*NoteCreatedBySchema)(nil),           // 13: hlgate.v1.NoteCreatedBySchema
-	(*CalendarEventDTO)(nil),              // 14: hlgate.v1.CalendarEventDTO
-	(*CreatedOrUpdatedBy)(nil),            // 15: hlgate.v1.CreatedOrUpdatedBy
-	(*GroupDTO)(nil),                      // 16: hlgate.v1.GroupDTO
-	(*ScheduleRuleDTO)(nil),               // 17: hlgate.v1.ScheduleRuleDTO
-	(*ScheduleIntervalDTO)(nil),           // 18: hlgate.v1.ScheduleIntervalDTO
-	(*ScheduleObjectResponseDTO)(nil),     // 19: hlgate.v1.ScheduleObjectResponseDTO
-	(*ContactsGetNoteSchema)(nil),         // 20: hlgate.v1.ContactsGetNoteSchema
-	(*TaskSchema)(nil),                    // 21: hlgate.v1.TaskSchema
-	(*GetInvoiceResponseDto)(nil),         // 22: hlgate.v1.GetInvoiceResponseDto
-	(*TotalSummaryDto)(nil),               // 23: hlgate.v1.TotalSummaryDto
-	(*RemindersConfigurationDto)(nil),     // 24: hlgate.v1.RemindersConfigurationDto
-	(*ReminderExecutionDetailsList)(nil),  // 25: hlgate.v1.ReminderExecutionDetailsList
-	(*ReminderSettingsDto)(nil),           // 26: hlgate.v1.ReminderSettingsDto
-	(*ReminderDto)(nil),                   // 27: hlgate.v1.ReminderDto
-	(*BusinessDetailsDto)(nil),            // 28: hlgate.v1.BusinessDetailsDto
-	(*AddressDto)(nil),                    // 29: hlgate.v1.AddressDto
-	(*InvoiceItemDto)(nil),                // 30: hlgate.v1.InvoiceItemDto
-	(*ItemTaxDto)(nil),                    // 31: hlgate.v1.ItemTaxDto
-	(*DiscountDto)(nil),                   // 32: hlgate.v1.DiscountDto
-	(*ContactDetailsDto)(nil),             // 33: hlgate.v1.ContactDetailsDto
-	(*AdditionalEmailsDto)(nil),           // 34: hlgate.v1.AdditionalEmailsDto
-	(*SentToDto)(nil),                     // 35: hlgate.v1.SentToDto
-	(*PaymentScheduleDto)(nil),            // 36: hlgate.v1.PaymentScheduleDto
-	(*LateFeesConfigurationDto)(nil),      // 37: hlgate.v1.LateFeesConfigurationDto
-	(*LateFeesFrequencyDto)(nil),          // 38: hlgate.v1.LateFeesFrequencyDto
-	(*LateFeesGraceDto)(nil),              // 39: hlgate.v1.LateFeesGraceDto
-	(*LateFeesMaxFeesDto)(nil),            // 40: hlgate.v1.LateFeesMaxFeesDto
-	(*TipsConfigurationDto)(nil),          // 41: hlgate.v1.TipsConfigurationDto
-	(*PaymentMethodDto)(nil),              // 42: hlgate.v1.PaymentMethodDto
-	(*StripePaymentMethodDto)(nil),        // 43: hlgate.v1.StripePaymentMethodDto
-	(*AttachmentsDto)(nil),                // 44: hlgate.v1.AttachmentsDto
-	(*ProcessingFeeDto)(nil),              // 45: hlgate.v1.ProcessingFeeDto
-	(*ProcessingFeePaidChargeDto)(nil),    // 46: hlgate.v1.ProcessingFeePaidChargeDto
-	(*GetScheduleResponseDto)(nil),        // 47: hlgate.v1.GetScheduleResponseDto
-	(*InvoicesScheduleOptionsDto)(nil),    // 48: hlgate.v1.InvoicesScheduleOptionsDto
-	(*InvoicesCustomRRuleOptionsDto)(nil), // 49: hlgate.v1.InvoicesCustomRRuleOptionsDto
-	(*DefaultInvoiceResponseDto)(nil),     // 50: hlgate.v1.DefaultInvoiceResponseDto
-	(*GetTemplateResponseDto)(nil),        // 51: hlgate.v1.GetTemplateResponseDto
-	(*GetLocationByIdSchema)(nil),         // 52: hlgate.v1.GetLocationByIdSchema
-	(*BusinessSchema)(nil),                // 53: hlgate.v1.BusinessSchema
-	(*SocialSchema)(nil),                  // 54: hlgate.v1.SocialSchema
-	(*SettingsSchema)(nil),                // 55: hlgate.v1.SettingsSchema
-	(*CustomValueSchema)(nil),             // 56: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),           // 57: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),      // 58: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),            // 59: hlgate.v1.LocationTagsSchema
-	(*UserSchema)(nil),                    // 60: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),                // 61: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                    // 62: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),                // 63: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),               // 64: google.protobuf.Struct
-	(*structpb.ListValue)(nil),            // 65: google.protobuf.ListValue
+	(*CalendarNotification)(nil),            // 0: hlgate.v1.CalendarNotification
+	(*CalendarsTeamMember)(nil),             // 1: hlgate.v1.CalendarsTeamMember
+	(*LocationConfiguration)(nil),           // 2: hlgate.v1.LocationConfiguration
+	(*OpenHour)(nil),                        // 3: hlgate.v1.OpenHour
+	(*Hour)(nil),                            // 4: hlgate.v1.Hour
+	(*Recurring)(nil),                       // 5: hlgate.v1.Recurring
+	(*Availability)(nil),                    // 6: hlgate.v1.Availability
+	(*LookBusyConfiguration)(nil),           // 7: hlgate.v1.LookBusyConfiguration
+	(*CalendarDTO)(nil),                     // 8: hlgate.v1.CalendarDTO
+	(*TeamMemberResponse)(nil),              // 9: hlgate.v1.TeamMemberResponse
+	(*LocationConfigurationResponse)(nil),   // 10: hlgate.v1.LocationConfigurationResponse
+	(*UpdateAvailability)(nil),              // 11: hlgate.v1.UpdateAvailability
+	(*CalendarNotificationResponseDTO)(nil), // 12: hlgate.v1.CalendarNotificationResponseDTO
+	(*SchedulesDTO)(nil),                    // 13: hlgate.v1.SchedulesDTO
+	(*CreateCalendarNotificationDTO)(nil),   // 14: hlgate.v1.CreateCalendarNotificationDTO
+	(*CalendarsGetNoteSchema)(nil),          // 15: hlgate.v1.CalendarsGetNoteSchema
+	(*NoteCreatedBySchema)(nil),             // 16: hlgate.v1.NoteCreatedBySchema
+	(*CalendarEventDTO)(nil),                // 17: hlgate.v1.CalendarEventDTO
+	(*CreatedOrUpdatedBy)(nil),              // 18: hlgate.v1.CreatedOrUpdatedBy
+	(*GroupDTO)(nil),                        // 19: hlgate.v1.GroupDTO
+	(*CalendarResourceByIdResponseDTO)(nil), // 20: hlgate.v1.CalendarResourceByIdResponseDTO
+	(*ScheduleRuleDTO)(nil),                 // 21: hlgate.v1.ScheduleRuleDTO
+	(*ScheduleIntervalDTO)(nil),             // 22: hlgate.v1.ScheduleIntervalDTO
+	(*ScheduleObjectResponseDTO)(nil),       // 23: hlgate.v1.ScheduleObjectResponseDTO
+	(*ContactsGetNoteSchema)(nil),           // 24: hlgate.v1.ContactsGetNoteSchema
+	(*TaskSchema)(nil),                      // 25: hlgate.v1.TaskSchema
+	(*GetInvoiceResponseDto)(nil),           // 26: hlgate.v1.GetInvoiceResponseDto
+	(*TotalSummaryDto)(nil),                 // 27: hlgate.v1.TotalSummaryDto
+	(*RemindersConfigurationDto)(nil),       // 28: hlgate.v1.RemindersConfigurationDto
+	(*ReminderExecutionDetailsList)(nil),    // 29: hlgate.v1.ReminderExecutionDetailsList
+	(*ReminderSettingsDto)(nil),             // 30: hlgate.v1.ReminderSettingsDto
+	(*ReminderDto)(nil),                     // 31: hlgate.v1.ReminderDto
+	(*BusinessDetailsDto)(nil),              // 32: hlgate.v1.BusinessDetailsDto
+	(*AddressDto)(nil),                      // 33: hlgate.v1.AddressDto
+	(*InvoiceItemDto)(nil),                  // 34: hlgate.v1.InvoiceItemDto
+	(*ItemTaxDto)(nil),                      // 35: hlgate.v1.ItemTaxDto
+	(*DiscountDto)(nil),                     // 36: hlgate.v1.DiscountDto
+	(*ContactDetailsDto)(nil),               // 37: hlgate.v1.ContactDetailsDto
+	(*AdditionalEmailsDto)(nil),             // 38: hlgate.v1.AdditionalEmailsDto
+	(*SentToDto)(nil),                       // 39: hlgate.v1.SentToDto
+	(*PaymentScheduleDto)(nil),              // 40: hlgate.v1.PaymentScheduleDto
+	(*LateFeesConfigurationDto)(nil),        // 41: hlgate.v1.LateFeesConfigurationDto
+	(*LateFeesFrequencyDto)(nil),            // 42: hlgate.v1.LateFeesFrequencyDto
+	(*LateFeesGraceDto)(nil),                // 43: hlgate.v1.LateFeesGraceDto
+	(*LateFeesMaxFeesDto)(nil),              // 44: hlgate.v1.LateFeesMaxFeesDto
+	(*TipsConfigurationDto)(nil),            // 45: hlgate.v1.TipsConfigurationDto
+	(*PaymentMethodDto)(nil),                // 46: hlgate.v1.PaymentMethodDto
+	(*StripePaymentMethodDto)(nil),          // 47: hlgate.v1.StripePaymentMethodDto
+	(*AttachmentsDto)(nil),                  // 48: hlgate.v1.AttachmentsDto
+	(*ProcessingFeeDto)(nil),                // 49: hlgate.v1.ProcessingFeeDto
+	(*ProcessingFeePaidChargeDto)(nil),      // 50: hlgate.v1.ProcessingFeePaidChargeDto
+	(*GetScheduleResponseDto)(nil),          // 51: hlgate.v1.GetScheduleResponseDto
+	(*InvoicesScheduleOptionsDto)(nil),      // 52: hlgate.v1.InvoicesScheduleOptionsDto
+	(*InvoicesCustomRRuleOptionsDto)(nil),   // 53: hlgate.v1.InvoicesCustomRRuleOptionsDto
+	(*DefaultInvoiceResponseDto)(nil),       // 54: hlgate.v1.DefaultInvoiceResponseDto
+	(*GetTemplateResponseDto)(nil),          // 55: hlgate.v1.GetTemplateResponseDto
+	(*GetLocationByIdSchema)(nil),           // 56: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),                  // 57: hlgate.v1.BusinessSchema
+	(*SocialSchema)(nil),                    // 58: hlgate.v1.SocialSchema
+	(*SettingsSchema)(nil),                  // 59: hlgate.v1.SettingsSchema
+	(*CustomValueSchema)(nil),               // 60: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),             // 61: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),        // 62: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),              // 63: hlgate.v1.LocationTagsSchema
+	(*UserSchema)(nil),                      // 64: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),                  // 65: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                      // 66: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),                  // 67: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),                 // 68: google.protobuf.Struct
+	(*structpb.ListValue)(nil),              // 69: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
-	64,  // 0: hlgate.v1.CalendarNotification.unmapped:type_name -> google.protobuf.Struct
+	68,  // 0: hlgate.v1.CalendarNotification.unmapped:type_name -> google.protobuf.Struct
 	2,   // 1: hlgate.v1.CalendarsTeamMember.location_configurations:type_name -> hlgate.v1.LocationConfiguration
-	64,  // 2: hlgate.v1.CalendarsTeamMember.unmapped:type_name -> google.protobuf.Struct
-	64,  // 3: hlgate.v1.LocationConfiguration.unmapped:type_name -> google.protobuf.Struct
+	68,  // 2: hlgate.v1.CalendarsTeamMember.unmapped:type_name -> google.protobuf.Struct
+	68,  // 3: hlgate.v1.LocationConfiguration.unmapped:type_name -> google.protobuf.Struct
 	4,   // 4: hlgate.v1.OpenHour.hours:type_name -> hlgate.v1.Hour
-	64,  // 5: hlgate.v1.OpenHour.unmapped:type_name -> google.protobuf.Struct
-	64,  // 6: hlgate.v1.Hour.unmapped:type_name -> google.protobuf.Struct
-	64,  // 7: hlgate.v1.Recurring.unmapped:type_name -> google.protobuf.Struct
+	68,  // 5: hlgate.v1.OpenHour.unmapped:type_name -> google.protobuf.Struct
+	68,  // 6: hlgate.v1.Hour.unmapped:type_name -> google.protobuf.Struct
+	68,  // 7: hlgate.v1.Recurring.unmapped:type_name -> google.protobuf.Struct
 	4,   // 8: hlgate.v1.Availability.hours:type_name -> hlgate.v1.Hour
-	64,  // 9: hlgate.v1.Availability.unmapped:type_name -> google.protobuf.Struct
-	64,  // 10: hlgate.v1.LookBusyConfiguration.unmapped:type_name -> google.protobuf.Struct
+	68,  // 9: hlgate.v1.Availability.unmapped:type_name -> google.protobuf.Struct
+	68,  // 10: hlgate.v1.LookBusyConfiguration.unmapped:type_name -> google.protobuf.Struct
 	0,   // 11: hlgate.v1.CalendarDTO.notifications:type_name -> hlgate.v1.CalendarNotification
 	9,   // 12: hlgate.v1.CalendarDTO.team_members:type_name -> hlgate.v1.TeamMemberResponse
 	10,  // 13: hlgate.v1.CalendarDTO.location_configurations:type_name -> hlgate.v1.LocationConfigurationResponse
@@ -8913,116 +9594,124 @@ var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
 	5,   // 15: hlgate.v1.CalendarDTO.recurring:type_name -> hlgate.v1.Recurring
 	6,   // 16: hlgate.v1.CalendarDTO.availabilities:type_name -> hlgate.v1.Availability
 	7,   // 17: hlgate.v1.CalendarDTO.look_busy_config:type_name -> hlgate.v1.LookBusyConfiguration
-	64,  // 18: hlgate.v1.CalendarDTO.unmapped:type_name -> google.protobuf.Struct
+	68,  // 18: hlgate.v1.CalendarDTO.unmapped:type_name -> google.protobuf.Struct
 	10,  // 19: hlgate.v1.TeamMemberResponse.location_configurations:type_name -> hlgate.v1.LocationConfigurationResponse
-	64,  // 20: hlgate.v1.TeamMemberResponse.unmapped:type_name -> google.protobuf.Struct
-	64,  // 21: hlgate.v1.LocationConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
+	68,  // 20: hlgate.v1.TeamMemberResponse.unmapped:type_name -> google.protobuf.Struct
+	68,  // 21: hlgate.v1.LocationConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
 	4,   // 22: hlgate.v1.UpdateAvailability.hours:type_name -> hlgate.v1.Hour
-	64,  // 23: hlgate.v1.UpdateAvailability.unmapped:type_name -> google.protobuf.Struct
-	13,  // 24: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	64,  // 25: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	64,  // 26: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
-	15,  // 27: hlgate.v1.CalendarEventDTO.created_by:type_name -> hlgate.v1.CreatedOrUpdatedBy
-	64,  // 28: hlgate.v1.CalendarEventDTO.unmapped:type_name -> google.protobuf.Struct
-	64,  // 29: hlgate.v1.CreatedOrUpdatedBy.unmapped:type_name -> google.protobuf.Struct
-	64,  // 30: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
-	18,  // 31: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
-	64,  // 32: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
-	64,  // 33: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
-	17,  // 34: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	64,  // 35: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	64,  // 36: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	64,  // 37: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
-	64,  // 38: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	64,  // 39: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	64,  // 40: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	64,  // 41: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	64,  // 42: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	23,  // 43: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
-	24,  // 44: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	64,  // 45: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 46: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
-	25,  // 47: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
-	26,  // 48: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	64,  // 49: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 50: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
-	27,  // 51: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	64,  // 52: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 53: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
-	29,  // 54: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	64,  // 55: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 56: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
-	31,  // 57: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	64,  // 58: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 59: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 60: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
-	34,  // 61: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
-	29,  // 62: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	64,  // 63: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 64: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 65: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 66: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
-	38,  // 67: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
-	39,  // 68: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
-	40,  // 69: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	64,  // 70: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 71: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 72: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 73: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 74: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	43,  // 75: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	64,  // 76: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 77: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 78: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	65,  // 79: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
-	46,  // 80: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	64,  // 81: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 82: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
-	48,  // 83: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	50,  // 84: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	28,  // 85: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	33,  // 86: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	32,  // 87: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	64,  // 88: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
-	64,  // 89: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
-	49,  // 90: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
-	64,  // 91: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 92: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 93: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	64,  // 94: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	64,  // 95: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	64,  // 96: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	64,  // 97: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	64,  // 98: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	28,  // 99: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	32,  // 100: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	64,  // 101: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	64,  // 102: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	53,  // 103: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
-	54,  // 104: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
-	55,  // 105: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	64,  // 106: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	64,  // 107: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	64,  // 108: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	64,  // 109: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	64,  // 110: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	64,  // 111: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	64,  // 112: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	57,  // 113: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	64,  // 114: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	64,  // 115: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	61,  // 116: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	62,  // 117: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	64,  // 118: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	64,  // 119: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	64,  // 120: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	64,  // 121: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	64,  // 122: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	123, // [123:123] is the sub-list for method output_type
-	123, // [123:123] is the sub-list for method input_type
-	123, // [123:123] is the sub-list for extension type_name
-	123, // [123:123] is the sub-list for extension extendee
-	0,   // [0:123] is the sub-list for field type_name
+	68,  // 23: hlgate.v1.UpdateAvailability.unmapped:type_name -> google.protobuf.Struct
+	13,  // 24: hlgate.v1.CalendarNotificationResponseDTO.after_time:type_name -> hlgate.v1.SchedulesDTO
+	13,  // 25: hlgate.v1.CalendarNotificationResponseDTO.before_time:type_name -> hlgate.v1.SchedulesDTO
+	68,  // 26: hlgate.v1.CalendarNotificationResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	68,  // 27: hlgate.v1.SchedulesDTO.unmapped:type_name -> google.protobuf.Struct
+	13,  // 28: hlgate.v1.CreateCalendarNotificationDTO.after_time:type_name -> hlgate.v1.SchedulesDTO
+	13,  // 29: hlgate.v1.CreateCalendarNotificationDTO.before_time:type_name -> hlgate.v1.SchedulesDTO
+	68,  // 30: hlgate.v1.CreateCalendarNotificationDTO.unmapped:type_name -> google.protobuf.Struct
+	16,  // 31: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
+	68,  // 32: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	68,  // 33: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	18,  // 34: hlgate.v1.CalendarEventDTO.created_by:type_name -> hlgate.v1.CreatedOrUpdatedBy
+	68,  // 35: hlgate.v1.CalendarEventDTO.unmapped:type_name -> google.protobuf.Struct
+	68,  // 36: hlgate.v1.CreatedOrUpdatedBy.unmapped:type_name -> google.protobuf.Struct
+	68,  // 37: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	68,  // 38: hlgate.v1.CalendarResourceByIdResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	22,  // 39: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
+	68,  // 40: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	68,  // 41: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	21,  // 42: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
+	68,  // 43: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	68,  // 44: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	68,  // 45: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	68,  // 46: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	68,  // 47: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	68,  // 48: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	68,  // 49: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	68,  // 50: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	27,  // 51: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
+	28,  // 52: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
+	68,  // 53: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 54: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	29,  // 55: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
+	30,  // 56: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
+	68,  // 57: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 58: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	31,  // 59: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
+	68,  // 60: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 61: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	33,  // 62: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	68,  // 63: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 64: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	35,  // 65: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
+	68,  // 66: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 67: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 68: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	38,  // 69: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
+	33,  // 70: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	68,  // 71: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 72: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 73: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 74: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	42,  // 75: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
+	43,  // 76: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
+	44,  // 77: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
+	68,  // 78: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 79: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 80: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 81: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 82: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	47,  // 83: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
+	68,  // 84: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 85: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 86: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 87: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	50,  // 88: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
+	68,  // 89: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 90: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	52,  // 91: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	54,  // 92: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	32,  // 93: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	37,  // 94: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	36,  // 95: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	68,  // 96: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
+	68,  // 97: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
+	53,  // 98: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
+	68,  // 99: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 100: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 101: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	68,  // 102: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	68,  // 103: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	68,  // 104: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	68,  // 105: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	68,  // 106: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	32,  // 107: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	36,  // 108: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	68,  // 109: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	68,  // 110: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	57,  // 111: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	58,  // 112: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	59,  // 113: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	68,  // 114: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	68,  // 115: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	68,  // 116: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	68,  // 117: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	68,  // 118: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	68,  // 119: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	68,  // 120: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	61,  // 121: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	68,  // 122: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	68,  // 123: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	65,  // 124: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	66,  // 125: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	68,  // 126: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	68,  // 127: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	68,  // 128: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 129: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	68,  // 130: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	131, // [131:131] is the sub-list for method output_type
+	131, // [131:131] is the sub-list for method input_type
+	131, // [131:131] is the sub-list for extension type_name
+	131, // [131:131] is the sub-list for extension extendee
+	0,   // [0:131] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -9053,25 +9742,25 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[21].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[23].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[24].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[25].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[26].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[27].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[28].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[29].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[30].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[31].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[32].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[33].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[34].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[35].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[36].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[37].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[38].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[39].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[40].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[41].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[42].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[43].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[44].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[45].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[46].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[47].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[48].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[49].OneofWrappers = []any{}
@@ -9089,13 +9778,17 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[61].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[62].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[63].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[64].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[65].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[66].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[67].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   64,
+			NumMessages:   68,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
