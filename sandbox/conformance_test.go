@@ -353,6 +353,23 @@ func TestConformance(t *testing.T) {
 	}
 	cf.run(confCase{name: "custom fields bad model", method: "GET", path: "/locations/" + L + "/customFields?model=nope", token: loc, status: 422, badRequest: true})
 	cf.run(confCase{name: "custom fields other location", method: "GET", path: "/locations/" + sandbox.OtherLocationID + "/customFields", token: loc, status: 403})
+	// A definition created, read, renamed and deleted; its key is new.
+	cfPath := "/locations/" + L + "/customFields"
+	made := cf.run(confCase{name: "create custom field", method: "POST", path: cfPath, token: loc, status: 201,
+		json: map[string]any{"name": "Favourite Colour", "dataType": "TEXT"}})
+	cfID := str(made, "customField", "id")
+	if key := str(made, "customField", "fieldKey"); key != "contact.favourite_colour" {
+		t.Errorf("created field key %q, want contact.favourite_colour", key)
+	}
+	cf.run(confCase{name: "create it again", method: "POST", path: cfPath, token: loc, status: 400,
+		json: map[string]any{"name": "Favourite Colour", "dataType": "TEXT"}})
+	cf.run(confCase{name: "create unknown type", method: "POST", path: cfPath, token: loc, status: 422,
+		json: map[string]any{"name": "Odd", "dataType": "NOPE"}})
+	cf.run(confCase{name: "get custom field", method: "GET", path: cfPath + "/" + cfID, token: loc, status: 200})
+	cf.run(confCase{name: "update custom field", method: "PUT", path: cfPath + "/" + cfID, token: loc, status: 200,
+		json: map[string]any{"name": "Favourite Color"}})
+	cf.run(confCase{name: "delete custom field", method: "DELETE", path: cfPath + "/" + cfID, token: loc, status: 200})
+	cf.run(confCase{name: "get deleted custom field", method: "GET", path: cfPath + "/" + cfID, token: loc, status: 404})
 
 	for _, path := range cf.doc.Paths.InMatchingOrder() {
 		for method, op := range cf.doc.Paths.Value(path).Operations() {

@@ -80,7 +80,9 @@ func (s *Sandbox) CustomFields(locationID string) []CustomFieldDef {
 	if !ok {
 		return nil
 	}
+	l.fieldMu.RLock()
 	out := slices.Clone(l.fieldDefs)
+	l.fieldMu.RUnlock()
 	for i := range out {
 		out[i].PicklistOptions = slices.Clone(out[i].PicklistOptions)
 	}
@@ -98,21 +100,23 @@ func (s *Sandbox) opGetCustomFields(w http.ResponseWriter, r *http.Request, c *c
 	}
 	model := r.URL.Query().Get("model")
 	out := []CustomFieldDef{}
-	for _, d := range l.fieldDefs { // never changed after seeding: no lock
+	l.fieldMu.RLock()
+	for _, d := range l.fieldDefs {
 		if model == "" || model == "all" || d.Model == model {
 			out = append(out, d)
 		}
 	}
+	l.fieldMu.RUnlock()
 	writeJSON(w, http.StatusOK, map[string]any{"customFields": out})
 }
 
-// fieldDef finds a definition of the model by id or key. The definitions
-// never change after seeding, so no lock is needed.
+// fieldDef finds a definition of the model by id or key, as a copy.
 func (l *locStore) fieldDef(model, id, key string) *CustomFieldDef {
-	for i := range l.fieldDefs {
-		d := &l.fieldDefs[i]
+	l.fieldMu.RLock()
+	defer l.fieldMu.RUnlock()
+	for _, d := range l.fieldDefs {
 		if d.Model == model && ((id != "" && d.ID == id) || (id == "" && d.FieldKey == key)) {
-			return d
+			return &d
 		}
 	}
 	return nil

@@ -249,7 +249,10 @@ type locStore struct {
 	id, companyID, name, address string
 	tz                           *time.Location
 
-	fieldDefs []CustomFieldDef // seeded once, never written after
+	// fieldDefs are the custom field definitions, behind fieldMu (their
+	// own lock: a contact's write reads them while holding mu).
+	fieldMu   sync.RWMutex
+	fieldDefs []CustomFieldDef
 
 	mu            sync.RWMutex
 	idSeq         uint64 // drives ids of records created at run time

@@ -1130,6 +1130,24 @@ func (e CreateCalendarNotificationDTOReceiverType) Valid() bool {
 	}
 }
 
+// Defines values for CreateCustomFieldsDTOModel.
+const (
+	CreateCustomFieldsDTOModelContact     CreateCustomFieldsDTOModel = "contact"
+	CreateCustomFieldsDTOModelOpportunity CreateCustomFieldsDTOModel = "opportunity"
+)
+
+// Valid indicates whether the value is a known member of the CreateCustomFieldsDTOModel enum.
+func (e CreateCustomFieldsDTOModel) Valid() bool {
+	switch e {
+	case CreateCustomFieldsDTOModelContact:
+		return true
+	case CreateCustomFieldsDTOModelOpportunity:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateDtoStatus.
 const (
 	CreateDtoStatusAbandoned CreateDtoStatus = "abandoned"
@@ -2444,6 +2462,24 @@ func (e UpdateCalendarNotificationsDTOReceiverType) Valid() bool {
 	case UpdateCalendarNotificationsDTOReceiverTypeGuest:
 		return true
 	case UpdateCalendarNotificationsDTOReceiverTypePhoneNumbers:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateCustomFieldsDTOModel.
+const (
+	UpdateCustomFieldsDTOModelContact     UpdateCustomFieldsDTOModel = "contact"
+	UpdateCustomFieldsDTOModelOpportunity UpdateCustomFieldsDTOModel = "opportunity"
+)
+
+// Valid indicates whether the value is a known member of the UpdateCustomFieldsDTOModel enum.
+func (e UpdateCustomFieldsDTOModel) Valid() bool {
+	switch e {
+	case UpdateCustomFieldsDTOModelContact:
+		return true
+	case UpdateCustomFieldsDTOModelOpportunity:
 		return true
 	default:
 		return false
@@ -4220,6 +4256,27 @@ func (e GetCustomFieldsParamsModel) Valid() bool {
 	case GetCustomFieldsParamsModelContact:
 		return true
 	case GetCustomFieldsParamsModelOpportunity:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GETAllOrEmailSmsTemplatesParamsType.
+const (
+	GETAllOrEmailSmsTemplatesParamsTypeEmail    GETAllOrEmailSmsTemplatesParamsType = "email"
+	GETAllOrEmailSmsTemplatesParamsTypeSms      GETAllOrEmailSmsTemplatesParamsType = "sms"
+	GETAllOrEmailSmsTemplatesParamsTypeWhatsapp GETAllOrEmailSmsTemplatesParamsType = "whatsapp"
+)
+
+// Valid indicates whether the value is a known member of the GETAllOrEmailSmsTemplatesParamsType enum.
+func (e GETAllOrEmailSmsTemplatesParamsType) Valid() bool {
+	switch e {
+	case GETAllOrEmailSmsTemplatesParamsTypeEmail:
+		return true
+	case GETAllOrEmailSmsTemplatesParamsTypeSms:
+		return true
+	case GETAllOrEmailSmsTemplatesParamsTypeWhatsapp:
 		return true
 	default:
 		return false
@@ -6121,6 +6178,46 @@ type CreateContactsSuccessfulResponseDto struct {
 	Contact *CreateContactSchema `json:"contact,omitempty"`
 }
 
+// CreateCustomFieldsDTO defines model for CreateCustomFieldsDTO.
+type CreateCustomFieldsDTO struct {
+	// AcceptedFormat Example: [".pdf",".docx",".jpeg"]
+	AcceptedFormat *[]string `json:"acceptedFormat,omitempty"`
+
+	// DataType Example: TEXT
+	DataType string `json:"dataType"`
+
+	// IsMultipleFile Example: false
+	IsMultipleFile *bool `json:"isMultipleFile,omitempty"`
+
+	// MaxNumberOfFiles Example: 2
+	MaxNumberOfFiles *float64 `json:"maxNumberOfFiles,omitempty"`
+
+	// Model Model of the custom field you want to create
+	//
+	// Example: opportunity
+	Model *CreateCustomFieldsDTOModel `json:"model,omitempty"`
+
+	// Name Example: Custom Field
+	Name string `json:"name"`
+
+	// Placeholder Example: Placeholder Text
+	Placeholder *string `json:"placeholder,omitempty"`
+
+	// Position Example: 0
+	Position           *float64                                    `json:"position,omitempty"`
+	TextBoxListOptions *[]CreateCustomFieldsDTO_TextBoxListOptions `json:"textBoxListOptions,omitempty"`
+}
+
+// CreateCustomFieldsDTOModel Model of the custom field you want to create
+//
+// Example: opportunity
+type CreateCustomFieldsDTOModel string
+
+// CreateCustomFieldsDTO_TextBoxListOptions defines model for CreateCustomFieldsDTO.TextBoxListOptions.
+type CreateCustomFieldsDTO_TextBoxListOptions struct {
+	union json.RawMessage
+}
+
 // CreateDeleteTagSuccessfulResponseDto defines model for CreateDeleteTagSuccessfulResponseDto.
 type CreateDeleteTagSuccessfulResponseDto struct {
 	// Tags Example: ["minim","velit magna"]
@@ -6699,6 +6796,12 @@ type CreatedOrUpdatedBy struct {
 	UserID *string `json:"userId,omitempty"`
 }
 
+// CustomFieldDeleteSuccessfulResponseDto defines model for CustomFieldDeleteSuccessfulResponseDto.
+type CustomFieldDeleteSuccessfulResponseDto struct {
+	// Succeded Example: true
+	Succeded *bool `json:"succeded,omitempty"`
+}
+
 // CustomFieldResponseSchema defines model for CustomFieldResponseSchema.
 type CustomFieldResponseSchema struct {
 	// FieldValue The value of the custom field, in the JSON type of its dataType.
@@ -6726,6 +6829,11 @@ type CustomFieldResponseSchemaFieldValue4 = []map[string]interface{}
 // CustomFieldResponseSchema_FieldValue The value of the custom field, in the JSON type of its dataType.
 type CustomFieldResponseSchema_FieldValue struct {
 	union json.RawMessage
+}
+
+// CustomFieldSuccessfulResponseDto defines model for CustomFieldSuccessfulResponseDto.
+type CustomFieldSuccessfulResponseDto struct {
+	CustomField *LocationsCustomFieldSchema `json:"customField,omitempty"`
 }
 
 // CustomFieldsListSuccessfulResponseDto defines model for CustomFieldsListSuccessfulResponseDto.
@@ -7153,6 +7261,18 @@ type DndSettingsSchema struct {
 	WhatsApp *DndSettingSchema `json:"WhatsApp,omitempty"`
 }
 
+// EmailTemplateSchema defines model for EmailTemplateSchema.
+type EmailTemplateSchema struct {
+	// Attachments Example: []
+	Attachments *[][]interface{} `json:"attachments,omitempty"`
+
+	// HTML Example: <html><head><style>body{font-family: sans-serif;}</style></head><body>testing</body></html>
+	HTML *string `json:"html,omitempty"`
+
+	// Subject Example: subject text
+	Subject *string `json:"subject,omitempty"`
+}
+
 // FileField defines model for FileField.
 type FileField struct {
 	// FieldValue Example: {"f31175d4-2b06-4fc6-b7bc-74cd814c68cb":{"documentId":"w2M9qTZ0ZJz8rGt02jdJ","meta":{"encoding":"7bit","fieldname":"1HeGizb13P0odwgOgKSs","mimetype":"image/jpeg","originalname":"IMG_20231215_164412935.jpg","size":1786611,"uuid":"f31175d4-2b06-4fc6-b7bc-74cd814c68cb"},"url":"https://services.leadconnectorhq.com/documents/download/w2M9qTZ0ZJz8rGt02jdJ"}}
@@ -7379,6 +7499,25 @@ type GetContectByIDSchema struct {
 
 	// Website Example: https://www.tesla.com
 	Website *string `json:"website,omitempty"`
+}
+
+// GetEmailTemplateResponseSchema defines model for GetEmailTemplateResponseSchema.
+type GetEmailTemplateResponseSchema struct {
+	// DateAdded Example: 2022-01-27T12:31:19.679Z
+	DateAdded *string `json:"dateAdded,omitempty"`
+
+	// ID Example: 2yMwhgTNO19bpintqrap
+	ID *string `json:"id,omitempty"`
+
+	// LocationID Example: ve9EPM428h8vShlRW1KT
+	LocationID *string `json:"locationId,omitempty"`
+
+	// Name Example: email template
+	Name     *string              `json:"name,omitempty"`
+	Template *EmailTemplateSchema `json:"template,omitempty"`
+
+	// Type Example: email
+	Type *string `json:"type,omitempty"`
 }
 
 // GetInstalledLocationsSuccessfulResponseDto defines model for GetInstalledLocationsSuccessfulResponseDto.
@@ -7841,6 +7980,28 @@ type GetScheduleResponseDto struct {
 // GetScheduleResponseDtoAltType defines model for GetScheduleResponseDto.AltType.
 type GetScheduleResponseDtoAltType string
 
+// GetSmsTemplateResponseSchema defines model for GetSmsTemplateResponseSchema.
+type GetSmsTemplateResponseSchema struct {
+	// DateAdded Example: 2022-01-27T12:31:19.679Z
+	DateAdded *string `json:"dateAdded,omitempty"`
+
+	// ID Example: 2yMwhgTNO19bpintqrap
+	ID *string `json:"id,omitempty"`
+
+	// LocationID Example: ve9EPM428h8vShlRW1KT
+	LocationID *string `json:"locationId,omitempty"`
+
+	// Name Example: sms template
+	Name     *string            `json:"name,omitempty"`
+	Template *SmsTemplateSchema `json:"template,omitempty"`
+
+	// Type Example: sms
+	Type *string `json:"type,omitempty"`
+
+	// URLAttachments Example: []
+	URLAttachments *[]string `json:"urlAttachments,omitempty"`
+}
+
 // GetTemplateResponseDto defines model for GetTemplateResponseDto.
 type GetTemplateResponseDto struct {
 	// ID Template Id
@@ -7902,6 +8063,19 @@ type GetTemplateResponseDto struct {
 
 // GetTemplateResponseDtoAltType defines model for GetTemplateResponseDto.AltType.
 type GetTemplateResponseDtoAltType string
+
+// GetTemplatesSuccessfulResponseDto defines model for GetTemplatesSuccessfulResponseDto.
+type GetTemplatesSuccessfulResponseDto struct {
+	Templates *[]GetTemplatesSuccessfulResponseDto_Templates `json:"templates,omitempty"`
+
+	// TotalCount Example: 100
+	TotalCount *float64 `json:"totalCount,omitempty"`
+}
+
+// GetTemplatesSuccessfulResponseDto_Templates defines model for GetTemplatesSuccessfulResponseDto.Templates.
+type GetTemplatesSuccessfulResponseDto_Templates struct {
+	union json.RawMessage
+}
 
 // GetTxnResponseSchema defines model for GetTxnResponseSchema.
 type GetTxnResponseSchema struct {
@@ -9734,6 +9908,15 @@ type SlotsSchema struct {
 	Slots []string `json:"slots"`
 }
 
+// SmsTemplateSchema defines model for SmsTemplateSchema.
+type SmsTemplateSchema struct {
+	// Attachments Example: []
+	Attachments *[][]interface{} `json:"attachments,omitempty"`
+
+	// Body Example: sms body
+	Body *string `json:"body,omitempty"`
+}
+
 // SocialSchema defines model for SocialSchema.
 type SocialSchema struct {
 	// BlogRss Instagram URL
@@ -10294,6 +10477,43 @@ type UpdateContactsSuccessfulResponseDto struct {
 
 	// Succeded Example: true
 	Succeded *bool `json:"succeded,omitempty"`
+}
+
+// UpdateCustomFieldsDTO defines model for UpdateCustomFieldsDTO.
+type UpdateCustomFieldsDTO struct {
+	// AcceptedFormat Example: [".pdf",".docx",".jpeg"]
+	AcceptedFormat *[]string `json:"acceptedFormat,omitempty"`
+
+	// IsMultipleFile Example: false
+	IsMultipleFile *bool `json:"isMultipleFile,omitempty"`
+
+	// MaxNumberOfFiles Example: 2
+	MaxNumberOfFiles *float64 `json:"maxNumberOfFiles,omitempty"`
+
+	// Model Model of the custom field you want to update
+	//
+	// Example: opportunity
+	Model *UpdateCustomFieldsDTOModel `json:"model,omitempty"`
+
+	// Name Example: Custom Field
+	Name string `json:"name"`
+
+	// Placeholder Example: Placeholder Text
+	Placeholder *string `json:"placeholder,omitempty"`
+
+	// Position Example: 0
+	Position           *float64                                    `json:"position,omitempty"`
+	TextBoxListOptions *[]UpdateCustomFieldsDTO_TextBoxListOptions `json:"textBoxListOptions,omitempty"`
+}
+
+// UpdateCustomFieldsDTOModel Model of the custom field you want to update
+//
+// Example: opportunity
+type UpdateCustomFieldsDTOModel string
+
+// UpdateCustomFieldsDTO_TextBoxListOptions defines model for UpdateCustomFieldsDTO.TextBoxListOptions.
+type UpdateCustomFieldsDTO_TextBoxListOptions struct {
+	union json.RawMessage
 }
 
 // UpdateInvoiceDto defines model for UpdateInvoiceDto.
@@ -11141,6 +11361,15 @@ type TagBody struct {
 	Name string `json:"name"`
 }
 
+// TextBoxListOptionsSchema defines model for textBoxListOptionsSchema.
+type TextBoxListOptionsSchema struct {
+	// Label Example: First
+	Label *string `json:"label,omitempty"`
+
+	// PrefillValue Example:
+	PrefillValue *string `json:"prefillValue,omitempty"`
+}
+
 // GetCalendarsParams defines parameters for GetCalendars.
 type GetCalendarsParams struct {
 	// LocationID Location Id
@@ -11507,6 +11736,20 @@ type GetCustomFieldsParams struct {
 // GetCustomFieldsParamsModel defines parameters for GetCustomFields.
 type GetCustomFieldsParamsModel string
 
+// GETAllOrEmailSmsTemplatesParams defines parameters for GETAllOrEmailSmsTemplates.
+type GETAllOrEmailSmsTemplatesParams struct {
+	Deleted *bool                                `form:"deleted,omitempty" json:"deleted,omitempty"`
+	Skip    *string                              `form:"skip,omitempty" json:"skip,omitempty"`
+	Limit   *string                              `form:"limit,omitempty" json:"limit,omitempty"`
+	Type    *GETAllOrEmailSmsTemplatesParamsType `form:"type,omitempty" json:"type,omitempty"`
+
+	// OriginID Origin Id
+	OriginID string `form:"originId" json:"originId"`
+}
+
+// GETAllOrEmailSmsTemplatesParamsType defines parameters for GETAllOrEmailSmsTemplates.
+type GETAllOrEmailSmsTemplatesParamsType string
+
 // GetInstalledLocationParams defines parameters for GetInstalledLocation.
 type GetInstalledLocationParams struct {
 	// Skip Parameter to skip the number installed locations
@@ -11832,6 +12075,12 @@ type UpdateInvoiceTemplateJSONRequestBody = UpdateInvoiceTemplateDto
 // UpdateInvoiceJSONRequestBody defines body for UpdateInvoice for application/json ContentType.
 type UpdateInvoiceJSONRequestBody = UpdateInvoiceDto
 
+// CreateCustomFieldJSONRequestBody defines body for CreateCustomField for application/json ContentType.
+type CreateCustomFieldJSONRequestBody = CreateCustomFieldsDTO
+
+// UpdateCustomFieldJSONRequestBody defines body for UpdateCustomField for application/json ContentType.
+type UpdateCustomFieldJSONRequestBody = UpdateCustomFieldsDTO
+
 // CreateCustomValueJSONRequestBody defines body for CreateCustomValue for application/json ContentType.
 type CreateCustomValueJSONRequestBody = CustomValuesDTO
 
@@ -12105,6 +12354,42 @@ func (t CreateContactDto_CustomFields) MarshalJSON() ([]byte, error) {
 }
 
 func (t *CreateContactDto_CustomFields) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsTextBoxListOptionsSchema returns the union data inside the CreateCustomFieldsDTO_TextBoxListOptions as a TextBoxListOptionsSchema
+func (t CreateCustomFieldsDTO_TextBoxListOptions) AsTextBoxListOptionsSchema() (TextBoxListOptionsSchema, error) {
+	var body TextBoxListOptionsSchema
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromTextBoxListOptionsSchema overwrites any union data inside the CreateCustomFieldsDTO_TextBoxListOptions as the provided TextBoxListOptionsSchema
+func (t *CreateCustomFieldsDTO_TextBoxListOptions) FromTextBoxListOptionsSchema(v TextBoxListOptionsSchema) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeTextBoxListOptionsSchema performs a merge with any union data inside the CreateCustomFieldsDTO_TextBoxListOptions, using the provided TextBoxListOptionsSchema
+func (t *CreateCustomFieldsDTO_TextBoxListOptions) MergeTextBoxListOptionsSchema(v TextBoxListOptionsSchema) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t CreateCustomFieldsDTO_TextBoxListOptions) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *CreateCustomFieldsDTO_TextBoxListOptions) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
@@ -12395,6 +12680,68 @@ func (t FileField_FieldValue) MarshalJSON() ([]byte, error) {
 }
 
 func (t *FileField_FieldValue) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsGetSmsTemplateResponseSchema returns the union data inside the GetTemplatesSuccessfulResponseDto_Templates as a GetSmsTemplateResponseSchema
+func (t GetTemplatesSuccessfulResponseDto_Templates) AsGetSmsTemplateResponseSchema() (GetSmsTemplateResponseSchema, error) {
+	var body GetSmsTemplateResponseSchema
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromGetSmsTemplateResponseSchema overwrites any union data inside the GetTemplatesSuccessfulResponseDto_Templates as the provided GetSmsTemplateResponseSchema
+func (t *GetTemplatesSuccessfulResponseDto_Templates) FromGetSmsTemplateResponseSchema(v GetSmsTemplateResponseSchema) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeGetSmsTemplateResponseSchema performs a merge with any union data inside the GetTemplatesSuccessfulResponseDto_Templates, using the provided GetSmsTemplateResponseSchema
+func (t *GetTemplatesSuccessfulResponseDto_Templates) MergeGetSmsTemplateResponseSchema(v GetSmsTemplateResponseSchema) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsGetEmailTemplateResponseSchema returns the union data inside the GetTemplatesSuccessfulResponseDto_Templates as a GetEmailTemplateResponseSchema
+func (t GetTemplatesSuccessfulResponseDto_Templates) AsGetEmailTemplateResponseSchema() (GetEmailTemplateResponseSchema, error) {
+	var body GetEmailTemplateResponseSchema
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromGetEmailTemplateResponseSchema overwrites any union data inside the GetTemplatesSuccessfulResponseDto_Templates as the provided GetEmailTemplateResponseSchema
+func (t *GetTemplatesSuccessfulResponseDto_Templates) FromGetEmailTemplateResponseSchema(v GetEmailTemplateResponseSchema) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeGetEmailTemplateResponseSchema performs a merge with any union data inside the GetTemplatesSuccessfulResponseDto_Templates, using the provided GetEmailTemplateResponseSchema
+func (t *GetTemplatesSuccessfulResponseDto_Templates) MergeGetEmailTemplateResponseSchema(v GetEmailTemplateResponseSchema) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t GetTemplatesSuccessfulResponseDto_Templates) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *GetTemplatesSuccessfulResponseDto_Templates) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
@@ -12763,6 +13110,42 @@ func (t UpdateContactDto_CustomFields) MarshalJSON() ([]byte, error) {
 }
 
 func (t *UpdateContactDto_CustomFields) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsTextBoxListOptionsSchema returns the union data inside the UpdateCustomFieldsDTO_TextBoxListOptions as a TextBoxListOptionsSchema
+func (t UpdateCustomFieldsDTO_TextBoxListOptions) AsTextBoxListOptionsSchema() (TextBoxListOptionsSchema, error) {
+	var body TextBoxListOptionsSchema
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromTextBoxListOptionsSchema overwrites any union data inside the UpdateCustomFieldsDTO_TextBoxListOptions as the provided TextBoxListOptionsSchema
+func (t *UpdateCustomFieldsDTO_TextBoxListOptions) FromTextBoxListOptionsSchema(v TextBoxListOptionsSchema) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeTextBoxListOptionsSchema performs a merge with any union data inside the UpdateCustomFieldsDTO_TextBoxListOptions, using the provided TextBoxListOptionsSchema
+func (t *UpdateCustomFieldsDTO_TextBoxListOptions) MergeTextBoxListOptionsSchema(v TextBoxListOptionsSchema) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t UpdateCustomFieldsDTO_TextBoxListOptions) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *UpdateCustomFieldsDTO_TextBoxListOptions) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
@@ -14144,6 +14527,44 @@ type ClientInterface interface {
 	// Corresponds with GET /locations/{locationId}/customFields (the `GetCustomFields` operationId).
 	GetCustomFields(ctx context.Context, locationID string, params *GetCustomFieldsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CreateCustomFieldWithBody Create Custom Field
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /locations/{locationId}/customFields (the `CreateCustomField` operationId).
+	CreateCustomFieldWithBody(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCustomField Create Custom Field
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /locations/{locationId}/customFields (the `CreateCustomField` operationId).
+	CreateCustomField(ctx context.Context, locationID string, body CreateCustomFieldJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteCustomField Delete Custom Field
+	//
+	// Corresponds with DELETE /locations/{locationId}/customFields/{id} (the `DeleteCustomField` operationId).
+	DeleteCustomField(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetCustomField Get Custom Field
+	//
+	// Corresponds with GET /locations/{locationId}/customFields/{id} (the `GetCustomField` operationId).
+	GetCustomField(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCustomFieldWithBody Update Custom Field
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /locations/{locationId}/customFields/{id} (the `UpdateCustomField` operationId).
+	UpdateCustomFieldWithBody(ctx context.Context, locationID string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCustomField Update Custom Field
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /locations/{locationId}/customFields/{id} (the `UpdateCustomField` operationId).
+	UpdateCustomField(ctx context.Context, locationID string, id string, body UpdateCustomFieldJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetCustomValues Get Custom Values
 	//
 	// Corresponds with GET /locations/{locationId}/customValues (the `GetCustomValues` operationId).
@@ -14273,6 +14694,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /locations/{locationId}/tags/{tagId} (the `UpdateTag` operationId).
 	UpdateTag(ctx context.Context, locationID string, tagID string, body UpdateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GETAllOrEmailSmsTemplates GET all or email/sms templates
+	//
+	// Corresponds with GET /locations/{locationId}/templates (the `GETAllOrEmailSmsTemplates` operationId).
+	GETAllOrEmailSmsTemplates(ctx context.Context, locationID string, params *GETAllOrEmailSmsTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetInstalledLocation Get Location where app is installed
 	//
@@ -16384,6 +16810,104 @@ func (c *Client) GetCustomFields(ctx context.Context, locationID string, params 
 	return c.Client.Do(req)
 }
 
+// CreateCustomFieldWithBody Create Custom Field
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /locations/{locationId}/customFields (the `CreateCustomField` operationId).
+func (c *Client) CreateCustomFieldWithBody(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCustomFieldRequestWithBody(c.Server, locationID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCustomField Create Custom Field
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /locations/{locationId}/customFields (the `CreateCustomField` operationId).
+func (c *Client) CreateCustomField(ctx context.Context, locationID string, body CreateCustomFieldJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCustomFieldRequest(c.Server, locationID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteCustomField Delete Custom Field
+//
+// Corresponds with DELETE /locations/{locationId}/customFields/{id} (the `DeleteCustomField` operationId).
+func (c *Client) DeleteCustomField(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteCustomFieldRequest(c.Server, locationID, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCustomField Get Custom Field
+//
+// Corresponds with GET /locations/{locationId}/customFields/{id} (the `GetCustomField` operationId).
+func (c *Client) GetCustomField(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCustomFieldRequest(c.Server, locationID, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCustomFieldWithBody Update Custom Field
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /locations/{locationId}/customFields/{id} (the `UpdateCustomField` operationId).
+func (c *Client) UpdateCustomFieldWithBody(ctx context.Context, locationID string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCustomFieldRequestWithBody(c.Server, locationID, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCustomField Update Custom Field
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /locations/{locationId}/customFields/{id} (the `UpdateCustomField` operationId).
+func (c *Client) UpdateCustomField(ctx context.Context, locationID string, id string, body UpdateCustomFieldJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCustomFieldRequest(c.Server, locationID, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetCustomValues Get Custom Values
 //
 // Corresponds with GET /locations/{locationId}/customValues (the `GetCustomValues` operationId).
@@ -16704,6 +17228,21 @@ func (c *Client) UpdateTagWithBody(ctx context.Context, locationID string, tagID
 // Corresponds with PUT /locations/{locationId}/tags/{tagId} (the `UpdateTag` operationId).
 func (c *Client) UpdateTag(ctx context.Context, locationID string, tagID string, body UpdateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateTagRequest(c.Server, locationID, tagID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GETAllOrEmailSmsTemplates GET all or email/sms templates
+//
+// Corresponds with GET /locations/{locationId}/templates (the `GETAllOrEmailSmsTemplates` operationId).
+func (c *Client) GETAllOrEmailSmsTemplates(ctx context.Context, locationID string, params *GETAllOrEmailSmsTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGETAllOrEmailSmsTemplatesRequest(c.Server, locationID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -21153,6 +21692,189 @@ func NewGetCustomFieldsRequest(server string, locationID string, params *GetCust
 	return req, nil
 }
 
+// NewCreateCustomFieldRequest calls the generic CreateCustomField builder with application/json body
+func NewCreateCustomFieldRequest(server string, locationID string, body CreateCustomFieldJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateCustomFieldRequestWithBody(server, locationID, "application/json", bodyReader)
+}
+
+// NewCreateCustomFieldRequestWithBody constructs an http.Request for the CreateCustomField method, with any body, and a specified content type
+func NewCreateCustomFieldRequestWithBody(server string, locationID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/customFields", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteCustomFieldRequest constructs an http.Request for the DeleteCustomField method
+func NewDeleteCustomFieldRequest(server string, locationID string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/customFields/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetCustomFieldRequest constructs an http.Request for the GetCustomField method
+func NewGetCustomFieldRequest(server string, locationID string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/customFields/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateCustomFieldRequest calls the generic UpdateCustomField builder with application/json body
+func NewUpdateCustomFieldRequest(server string, locationID string, id string, body UpdateCustomFieldJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateCustomFieldRequestWithBody(server, locationID, id, "application/json", bodyReader)
+}
+
+// NewUpdateCustomFieldRequestWithBody constructs an http.Request for the UpdateCustomField method, with any body, and a specified content type
+func NewUpdateCustomFieldRequestWithBody(server string, locationID string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/customFields/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetCustomValuesRequest constructs an http.Request for the GetCustomValues method
 func NewGetCustomValuesRequest(server string, locationID string) (*http.Request, error) {
 	var err error
@@ -21766,6 +22488,111 @@ func NewUpdateTagRequestWithBody(server string, locationID string, tagID string,
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGETAllOrEmailSmsTemplatesRequest constructs an http.Request for the GETAllOrEmailSmsTemplates method
+func NewGETAllOrEmailSmsTemplatesRequest(server string, locationID string, params *GETAllOrEmailSmsTemplatesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/templates", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Deleted != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "deleted", *params.Deleted, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Skip != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skip", *params.Skip, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "originId", params.OriginID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -24203,6 +25030,48 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /locations/{locationId}/customFields (the `GetCustomFields` operationId).
 	GetCustomFieldsWithResponse(ctx context.Context, locationID string, params *GetCustomFieldsParams, reqEditors ...RequestEditorFn) (*GetCustomFieldsResponse, error)
 
+	// CreateCustomFieldWithBodyWithResponse Create Custom Field
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /locations/{locationId}/customFields (the `CreateCustomField` operationId).
+	CreateCustomFieldWithBodyWithResponse(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCustomFieldResponse, error)
+
+	// CreateCustomFieldWithResponse Create Custom Field
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /locations/{locationId}/customFields (the `CreateCustomField` operationId).
+	CreateCustomFieldWithResponse(ctx context.Context, locationID string, body CreateCustomFieldJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCustomFieldResponse, error)
+
+	// DeleteCustomFieldWithResponse Delete Custom Field
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /locations/{locationId}/customFields/{id} (the `DeleteCustomField` operationId).
+	DeleteCustomFieldWithResponse(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*DeleteCustomFieldResponse, error)
+
+	// GetCustomFieldWithResponse Get Custom Field
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /locations/{locationId}/customFields/{id} (the `GetCustomField` operationId).
+	GetCustomFieldWithResponse(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*GetCustomFieldResponse, error)
+
+	// UpdateCustomFieldWithBodyWithResponse Update Custom Field
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /locations/{locationId}/customFields/{id} (the `UpdateCustomField` operationId).
+	UpdateCustomFieldWithBodyWithResponse(ctx context.Context, locationID string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCustomFieldResponse, error)
+
+	// UpdateCustomFieldWithResponse Update Custom Field
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /locations/{locationId}/customFields/{id} (the `UpdateCustomField` operationId).
+	UpdateCustomFieldWithResponse(ctx context.Context, locationID string, id string, body UpdateCustomFieldJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCustomFieldResponse, error)
+
 	// GetCustomValuesWithResponse Get Custom Values
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -24348,6 +25217,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /locations/{locationId}/tags/{tagId} (the `UpdateTag` operationId).
 	UpdateTagWithResponse(ctx context.Context, locationID string, tagID string, body UpdateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTagResponse, error)
+
+	// GETAllOrEmailSmsTemplatesWithResponse GET all or email/sms templates
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /locations/{locationId}/templates (the `GETAllOrEmailSmsTemplates` operationId).
+	GETAllOrEmailSmsTemplatesWithResponse(ctx context.Context, locationID string, params *GETAllOrEmailSmsTemplatesParams, reqEditors ...RequestEditorFn) (*GETAllOrEmailSmsTemplatesResponse, error)
 
 	// GetInstalledLocationWithResponse Get Location where app is installed
 	//
@@ -30834,6 +31710,338 @@ func (r GetCustomFieldsResponse) ContentType() string {
 	return ""
 }
 
+type CreateCustomFieldResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CustomFieldSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateCustomFieldResponse) GetJSON201() *CustomFieldSuccessfulResponseDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateCustomFieldResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateCustomFieldResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateCustomFieldResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateCustomFieldResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateCustomFieldResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateCustomFieldResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateCustomFieldResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateCustomFieldResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateCustomFieldResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateCustomFieldResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteCustomFieldResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CustomFieldDeleteSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteCustomFieldResponse) GetJSON200() *CustomFieldDeleteSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteCustomFieldResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteCustomFieldResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteCustomFieldResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteCustomFieldResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteCustomFieldResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteCustomFieldResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteCustomFieldResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteCustomFieldResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteCustomFieldResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteCustomFieldResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetCustomFieldResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CustomFieldSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCustomFieldResponse) GetJSON200() *CustomFieldSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetCustomFieldResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetCustomFieldResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetCustomFieldResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetCustomFieldResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetCustomFieldResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetCustomFieldResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCustomFieldResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCustomFieldResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCustomFieldResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCustomFieldResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateCustomFieldResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CustomFieldSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateCustomFieldResponse) GetJSON200() *CustomFieldSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateCustomFieldResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateCustomFieldResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateCustomFieldResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateCustomFieldResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateCustomFieldResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateCustomFieldResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateCustomFieldResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateCustomFieldResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateCustomFieldResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateCustomFieldResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetCustomValuesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -31990,6 +33198,89 @@ func (r UpdateTagResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateTagResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GETAllOrEmailSmsTemplatesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetTemplatesSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GETAllOrEmailSmsTemplatesResponse) GetJSON200() *GetTemplatesSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GETAllOrEmailSmsTemplatesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GETAllOrEmailSmsTemplatesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GETAllOrEmailSmsTemplatesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GETAllOrEmailSmsTemplatesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GETAllOrEmailSmsTemplatesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GETAllOrEmailSmsTemplatesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GETAllOrEmailSmsTemplatesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GETAllOrEmailSmsTemplatesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GETAllOrEmailSmsTemplatesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GETAllOrEmailSmsTemplatesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -35002,6 +36293,84 @@ func (c *ClientWithResponses) GetCustomFieldsWithResponse(ctx context.Context, l
 	return ParseGetCustomFieldsResponse(rsp)
 }
 
+// CreateCustomFieldWithBodyWithResponse Create Custom Field
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /locations/{locationId}/customFields (the `CreateCustomField` operationId).
+func (c *ClientWithResponses) CreateCustomFieldWithBodyWithResponse(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCustomFieldResponse, error) {
+	rsp, err := c.CreateCustomFieldWithBody(ctx, locationID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCustomFieldResponse(rsp)
+}
+
+// CreateCustomFieldWithResponse Create Custom Field
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /locations/{locationId}/customFields (the `CreateCustomField` operationId).
+func (c *ClientWithResponses) CreateCustomFieldWithResponse(ctx context.Context, locationID string, body CreateCustomFieldJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCustomFieldResponse, error) {
+	rsp, err := c.CreateCustomField(ctx, locationID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCustomFieldResponse(rsp)
+}
+
+// DeleteCustomFieldWithResponse Delete Custom Field
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /locations/{locationId}/customFields/{id} (the `DeleteCustomField` operationId).
+func (c *ClientWithResponses) DeleteCustomFieldWithResponse(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*DeleteCustomFieldResponse, error) {
+	rsp, err := c.DeleteCustomField(ctx, locationID, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteCustomFieldResponse(rsp)
+}
+
+// GetCustomFieldWithResponse Get Custom Field
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /locations/{locationId}/customFields/{id} (the `GetCustomField` operationId).
+func (c *ClientWithResponses) GetCustomFieldWithResponse(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*GetCustomFieldResponse, error) {
+	rsp, err := c.GetCustomField(ctx, locationID, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCustomFieldResponse(rsp)
+}
+
+// UpdateCustomFieldWithBodyWithResponse Update Custom Field
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /locations/{locationId}/customFields/{id} (the `UpdateCustomField` operationId).
+func (c *ClientWithResponses) UpdateCustomFieldWithBodyWithResponse(ctx context.Context, locationID string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCustomFieldResponse, error) {
+	rsp, err := c.UpdateCustomFieldWithBody(ctx, locationID, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCustomFieldResponse(rsp)
+}
+
+// UpdateCustomFieldWithResponse Update Custom Field
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /locations/{locationId}/customFields/{id} (the `UpdateCustomField` operationId).
+func (c *ClientWithResponses) UpdateCustomFieldWithResponse(ctx context.Context, locationID string, id string, body UpdateCustomFieldJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCustomFieldResponse, error) {
+	rsp, err := c.UpdateCustomField(ctx, locationID, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCustomFieldResponse(rsp)
+}
+
 // GetCustomValuesWithResponse Get Custom Values
 //
 // Returns a wrapper object for the known response body format(s).
@@ -35266,6 +36635,19 @@ func (c *ClientWithResponses) UpdateTagWithResponse(ctx context.Context, locatio
 		return nil, err
 	}
 	return ParseUpdateTagResponse(rsp)
+}
+
+// GETAllOrEmailSmsTemplatesWithResponse GET all or email/sms templates
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /locations/{locationId}/templates (the `GETAllOrEmailSmsTemplates` operationId).
+func (c *ClientWithResponses) GETAllOrEmailSmsTemplatesWithResponse(ctx context.Context, locationID string, params *GETAllOrEmailSmsTemplatesParams, reqEditors ...RequestEditorFn) (*GETAllOrEmailSmsTemplatesResponse, error) {
+	rsp, err := c.GETAllOrEmailSmsTemplates(ctx, locationID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGETAllOrEmailSmsTemplatesResponse(rsp)
 }
 
 // GetInstalledLocationWithResponse Get Location where app is installed
@@ -40744,6 +42126,278 @@ func ParseGetCustomFieldsResponse(rsp *http.Response) (*GetCustomFieldsResponse,
 	return response, nil
 }
 
+// ParseCreateCustomFieldResponse parses an HTTP response from a CreateCustomFieldWithResponse call
+func ParseCreateCustomFieldResponse(rsp *http.Response) (*CreateCustomFieldResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateCustomFieldResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CustomFieldSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteCustomFieldResponse parses an HTTP response from a DeleteCustomFieldWithResponse call
+func ParseDeleteCustomFieldResponse(rsp *http.Response) (*DeleteCustomFieldResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteCustomFieldResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CustomFieldDeleteSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetCustomFieldResponse parses an HTTP response from a GetCustomFieldWithResponse call
+func ParseGetCustomFieldResponse(rsp *http.Response) (*GetCustomFieldResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCustomFieldResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CustomFieldSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateCustomFieldResponse parses an HTTP response from a UpdateCustomFieldWithResponse call
+func ParseUpdateCustomFieldResponse(rsp *http.Response) (*UpdateCustomFieldResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateCustomFieldResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CustomFieldSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetCustomValuesResponse parses an HTTP response from a GetCustomValuesWithResponse call
 func ParseGetCustomValuesResponse(rsp *http.Response) (*GetCustomValuesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -41644,6 +43298,74 @@ func ParseUpdateTagResponse(rsp *http.Response) (*UpdateTagResponse, error) {
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest LocationTagSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGETAllOrEmailSmsTemplatesResponse parses an HTTP response from a GETAllOrEmailSmsTemplatesWithResponse call
+func ParseGETAllOrEmailSmsTemplatesResponse(rsp *http.Response) (*GETAllOrEmailSmsTemplatesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GETAllOrEmailSmsTemplatesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetTemplatesSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -510,8 +510,13 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 			req.add(f)
 		}
 	}
-	if o.Pager != nil {
+	switch {
+	case o.Pager != nil:
 		req.add(&pfield{name: "page_size", typ: "int32", comment: fmt.Sprintf("The most records per page; 0 means the default. At most %d.", o.Pager.MaxSize)})
+		req.add(&pfield{name: "page_token", typ: "string", comment: "The next_page_token of the previous page; empty for the first page."})
+	case o.Paging == "client":
+		// HighLevel answers the whole list; hlgate pages it.
+		req.add(&pfield{name: "page_size", typ: "int32", comment: "The most records per page; 0 means the default. HighLevel answers the whole list, which hlgate pages."})
 		req.add(&pfield{name: "page_token", typ: "string", comment: "The next_page_token of the previous page; empty for the first page."})
 	}
 
@@ -553,8 +558,10 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 			resp.add(f)
 		}
 	}
-	if o.Pager != nil {
+	if o.Pager != nil || o.Paging == "client" {
 		resp.add(&pfield{name: "next_page_token", typ: "string", comment: "The token of the next page; empty on the last page."})
+	}
+	if o.Pager != nil {
 		if o.Pager.Total != "" {
 			resp.add(&pfield{name: "total_size", typ: "int32", comment: fmt.Sprintf("The number of matching records (HighLevel's %s).", o.Pager.Total)})
 		}

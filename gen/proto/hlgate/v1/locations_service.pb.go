@@ -133,6 +133,740 @@ func (x *GetLocationResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// GetCustomFieldsRequest is the request of GetCustomFields.
+type GetCustomFieldsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Model of the custom field you want to retrieve
+	Model *string `protobuf:"bytes,2,opt,name=model,proto3,oneof" json:"model,omitempty"`
+	// The most records per page; 0 means the default. HighLevel answers the
+	// whole list, which hlgate pages.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCustomFieldsRequest) Reset() {
+	*x = GetCustomFieldsRequest{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCustomFieldsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCustomFieldsRequest) ProtoMessage() {}
+
+func (x *GetCustomFieldsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCustomFieldsRequest.ProtoReflect.Descriptor instead.
+func (*GetCustomFieldsRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GetCustomFieldsRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetCustomFieldsRequest) GetModel() string {
+	if x != nil && x.Model != nil {
+		return *x.Model
+	}
+	return ""
+}
+
+func (x *GetCustomFieldsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetCustomFieldsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// GetCustomFieldsResponse is HighLevel's answer to GetCustomFields, without
+// loss.
+type GetCustomFieldsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's customFields.
+	CustomFields []*LocationsCustomFieldSchema `protobuf:"bytes,1,rep,name=custom_fields,json=customFields,proto3" json:"custom_fields,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCustomFieldsResponse) Reset() {
+	*x = GetCustomFieldsResponse{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCustomFieldsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCustomFieldsResponse) ProtoMessage() {}
+
+func (x *GetCustomFieldsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCustomFieldsResponse.ProtoReflect.Descriptor instead.
+func (*GetCustomFieldsResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetCustomFieldsResponse) GetCustomFields() []*LocationsCustomFieldSchema {
+	if x != nil {
+		return x.CustomFields
+	}
+	return nil
+}
+
+func (x *GetCustomFieldsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *GetCustomFieldsResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateCustomFieldRequest is the request of CreateCustomField.
+type CreateCustomFieldRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The body's name.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The body's dataType.
+	DataType *string `protobuf:"bytes,3,opt,name=data_type,json=dataType,proto3,oneof" json:"data_type,omitempty"`
+	// The body's placeholder.
+	Placeholder *string `protobuf:"bytes,4,opt,name=placeholder,proto3,oneof" json:"placeholder,omitempty"`
+	// The body's acceptedFormat.
+	AcceptedFormat []string `protobuf:"bytes,5,rep,name=accepted_format,json=acceptedFormat,proto3" json:"accepted_format,omitempty"`
+	// The body's isMultipleFile.
+	IsMultipleFile *bool `protobuf:"varint,6,opt,name=is_multiple_file,json=isMultipleFile,proto3,oneof" json:"is_multiple_file,omitempty"`
+	// The body's maxNumberOfFiles.
+	MaxNumberOfFiles *float64 `protobuf:"fixed64,7,opt,name=max_number_of_files,json=maxNumberOfFiles,proto3,oneof" json:"max_number_of_files,omitempty"`
+	// The body's textBoxListOptions.
+	TextBoxListOptions []*structpb.Value `protobuf:"bytes,8,rep,name=text_box_list_options,json=textBoxListOptions,proto3" json:"text_box_list_options,omitempty"`
+	// The body's position.
+	Position *float64 `protobuf:"fixed64,9,opt,name=position,proto3,oneof" json:"position,omitempty"`
+	// Model of the custom field you want to create
+	Model         *string `protobuf:"bytes,10,opt,name=model,proto3,oneof" json:"model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCustomFieldRequest) Reset() {
+	*x = CreateCustomFieldRequest{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCustomFieldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCustomFieldRequest) ProtoMessage() {}
+
+func (x *CreateCustomFieldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCustomFieldRequest.ProtoReflect.Descriptor instead.
+func (*CreateCustomFieldRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CreateCustomFieldRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateCustomFieldRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateCustomFieldRequest) GetDataType() string {
+	if x != nil && x.DataType != nil {
+		return *x.DataType
+	}
+	return ""
+}
+
+func (x *CreateCustomFieldRequest) GetPlaceholder() string {
+	if x != nil && x.Placeholder != nil {
+		return *x.Placeholder
+	}
+	return ""
+}
+
+func (x *CreateCustomFieldRequest) GetAcceptedFormat() []string {
+	if x != nil {
+		return x.AcceptedFormat
+	}
+	return nil
+}
+
+func (x *CreateCustomFieldRequest) GetIsMultipleFile() bool {
+	if x != nil && x.IsMultipleFile != nil {
+		return *x.IsMultipleFile
+	}
+	return false
+}
+
+func (x *CreateCustomFieldRequest) GetMaxNumberOfFiles() float64 {
+	if x != nil && x.MaxNumberOfFiles != nil {
+		return *x.MaxNumberOfFiles
+	}
+	return 0
+}
+
+func (x *CreateCustomFieldRequest) GetTextBoxListOptions() []*structpb.Value {
+	if x != nil {
+		return x.TextBoxListOptions
+	}
+	return nil
+}
+
+func (x *CreateCustomFieldRequest) GetPosition() float64 {
+	if x != nil && x.Position != nil {
+		return *x.Position
+	}
+	return 0
+}
+
+func (x *CreateCustomFieldRequest) GetModel() string {
+	if x != nil && x.Model != nil {
+		return *x.Model
+	}
+	return ""
+}
+
+// CreateCustomFieldResponse is HighLevel's answer to CreateCustomField,
+// without loss.
+type CreateCustomFieldResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's customField.
+	CustomField *LocationsCustomFieldSchema `protobuf:"bytes,1,opt,name=custom_field,json=customField,proto3" json:"custom_field,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCustomFieldResponse) Reset() {
+	*x = CreateCustomFieldResponse{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCustomFieldResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCustomFieldResponse) ProtoMessage() {}
+
+func (x *CreateCustomFieldResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCustomFieldResponse.ProtoReflect.Descriptor instead.
+func (*CreateCustomFieldResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CreateCustomFieldResponse) GetCustomField() *LocationsCustomFieldSchema {
+	if x != nil {
+		return x.CustomField
+	}
+	return nil
+}
+
+func (x *CreateCustomFieldResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DeleteCustomFieldRequest is the request of DeleteCustomField.
+type DeleteCustomFieldRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Custom Field Id
+	Id            string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCustomFieldRequest) Reset() {
+	*x = DeleteCustomFieldRequest{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCustomFieldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCustomFieldRequest) ProtoMessage() {}
+
+func (x *DeleteCustomFieldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCustomFieldRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCustomFieldRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DeleteCustomFieldRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DeleteCustomFieldRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// DeleteCustomFieldResponse is HighLevel's answer to DeleteCustomField,
+// without loss.
+type DeleteCustomFieldResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCustomFieldResponse) Reset() {
+	*x = DeleteCustomFieldResponse{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCustomFieldResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCustomFieldResponse) ProtoMessage() {}
+
+func (x *DeleteCustomFieldResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCustomFieldResponse.ProtoReflect.Descriptor instead.
+func (*DeleteCustomFieldResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DeleteCustomFieldResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetCustomFieldRequest is the request of GetCustomField.
+type GetCustomFieldRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Custom Field Id or Field Key (e.g. "contact.first_name" or
+	// "opportunity.pipeline_id")
+	Id            string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCustomFieldRequest) Reset() {
+	*x = GetCustomFieldRequest{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCustomFieldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCustomFieldRequest) ProtoMessage() {}
+
+func (x *GetCustomFieldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCustomFieldRequest.ProtoReflect.Descriptor instead.
+func (*GetCustomFieldRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetCustomFieldRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetCustomFieldRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetCustomFieldResponse is HighLevel's answer to GetCustomField, without
+// loss.
+type GetCustomFieldResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's customField.
+	CustomField *LocationsCustomFieldSchema `protobuf:"bytes,1,opt,name=custom_field,json=customField,proto3" json:"custom_field,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCustomFieldResponse) Reset() {
+	*x = GetCustomFieldResponse{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCustomFieldResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCustomFieldResponse) ProtoMessage() {}
+
+func (x *GetCustomFieldResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCustomFieldResponse.ProtoReflect.Descriptor instead.
+func (*GetCustomFieldResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetCustomFieldResponse) GetCustomField() *LocationsCustomFieldSchema {
+	if x != nil {
+		return x.CustomField
+	}
+	return nil
+}
+
+func (x *GetCustomFieldResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpdateCustomFieldRequest is the request of UpdateCustomField.
+type UpdateCustomFieldRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Custom Field Id
+	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// The body's name.
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The body's placeholder.
+	Placeholder *string `protobuf:"bytes,4,opt,name=placeholder,proto3,oneof" json:"placeholder,omitempty"`
+	// The body's acceptedFormat.
+	AcceptedFormat []string `protobuf:"bytes,5,rep,name=accepted_format,json=acceptedFormat,proto3" json:"accepted_format,omitempty"`
+	// The body's isMultipleFile.
+	IsMultipleFile *bool `protobuf:"varint,6,opt,name=is_multiple_file,json=isMultipleFile,proto3,oneof" json:"is_multiple_file,omitempty"`
+	// The body's maxNumberOfFiles.
+	MaxNumberOfFiles *float64 `protobuf:"fixed64,7,opt,name=max_number_of_files,json=maxNumberOfFiles,proto3,oneof" json:"max_number_of_files,omitempty"`
+	// The body's textBoxListOptions.
+	TextBoxListOptions []*structpb.Value `protobuf:"bytes,8,rep,name=text_box_list_options,json=textBoxListOptions,proto3" json:"text_box_list_options,omitempty"`
+	// The body's position.
+	Position *float64 `protobuf:"fixed64,9,opt,name=position,proto3,oneof" json:"position,omitempty"`
+	// Model of the custom field you want to update
+	Model         *string `protobuf:"bytes,10,opt,name=model,proto3,oneof" json:"model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCustomFieldRequest) Reset() {
+	*x = UpdateCustomFieldRequest{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCustomFieldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCustomFieldRequest) ProtoMessage() {}
+
+func (x *UpdateCustomFieldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCustomFieldRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCustomFieldRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *UpdateCustomFieldRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateCustomFieldRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpdateCustomFieldRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateCustomFieldRequest) GetPlaceholder() string {
+	if x != nil && x.Placeholder != nil {
+		return *x.Placeholder
+	}
+	return ""
+}
+
+func (x *UpdateCustomFieldRequest) GetAcceptedFormat() []string {
+	if x != nil {
+		return x.AcceptedFormat
+	}
+	return nil
+}
+
+func (x *UpdateCustomFieldRequest) GetIsMultipleFile() bool {
+	if x != nil && x.IsMultipleFile != nil {
+		return *x.IsMultipleFile
+	}
+	return false
+}
+
+func (x *UpdateCustomFieldRequest) GetMaxNumberOfFiles() float64 {
+	if x != nil && x.MaxNumberOfFiles != nil {
+		return *x.MaxNumberOfFiles
+	}
+	return 0
+}
+
+func (x *UpdateCustomFieldRequest) GetTextBoxListOptions() []*structpb.Value {
+	if x != nil {
+		return x.TextBoxListOptions
+	}
+	return nil
+}
+
+func (x *UpdateCustomFieldRequest) GetPosition() float64 {
+	if x != nil && x.Position != nil {
+		return *x.Position
+	}
+	return 0
+}
+
+func (x *UpdateCustomFieldRequest) GetModel() string {
+	if x != nil && x.Model != nil {
+		return *x.Model
+	}
+	return ""
+}
+
+// UpdateCustomFieldResponse is HighLevel's answer to UpdateCustomField,
+// without loss.
+type UpdateCustomFieldResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's customField.
+	CustomField *LocationsCustomFieldSchema `protobuf:"bytes,1,opt,name=custom_field,json=customField,proto3" json:"custom_field,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCustomFieldResponse) Reset() {
+	*x = UpdateCustomFieldResponse{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCustomFieldResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCustomFieldResponse) ProtoMessage() {}
+
+func (x *UpdateCustomFieldResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCustomFieldResponse.ProtoReflect.Descriptor instead.
+func (*UpdateCustomFieldResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UpdateCustomFieldResponse) GetCustomField() *LocationsCustomFieldSchema {
+	if x != nil {
+		return x.CustomField
+	}
+	return nil
+}
+
+func (x *UpdateCustomFieldResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetCustomValuesRequest is the request of GetCustomValues.
 type GetCustomValuesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -145,7 +879,7 @@ type GetCustomValuesRequest struct {
 
 func (x *GetCustomValuesRequest) Reset() {
 	*x = GetCustomValuesRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -157,7 +891,7 @@ func (x *GetCustomValuesRequest) String() string {
 func (*GetCustomValuesRequest) ProtoMessage() {}
 
 func (x *GetCustomValuesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -170,7 +904,7 @@ func (x *GetCustomValuesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomValuesRequest.ProtoReflect.Descriptor instead.
 func (*GetCustomValuesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{2}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetCustomValuesRequest) GetLocationId() string {
@@ -196,7 +930,7 @@ type GetCustomValuesResponse struct {
 
 func (x *GetCustomValuesResponse) Reset() {
 	*x = GetCustomValuesResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -208,7 +942,7 @@ func (x *GetCustomValuesResponse) String() string {
 func (*GetCustomValuesResponse) ProtoMessage() {}
 
 func (x *GetCustomValuesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -221,7 +955,7 @@ func (x *GetCustomValuesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomValuesResponse.ProtoReflect.Descriptor instead.
 func (*GetCustomValuesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{3}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetCustomValuesResponse) GetCustomValues() []*CustomValueSchema {
@@ -254,7 +988,7 @@ type CreateCustomValueRequest struct {
 
 func (x *CreateCustomValueRequest) Reset() {
 	*x = CreateCustomValueRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[4]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -266,7 +1000,7 @@ func (x *CreateCustomValueRequest) String() string {
 func (*CreateCustomValueRequest) ProtoMessage() {}
 
 func (x *CreateCustomValueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[4]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -279,7 +1013,7 @@ func (x *CreateCustomValueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCustomValueRequest.ProtoReflect.Descriptor instead.
 func (*CreateCustomValueRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{4}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateCustomValueRequest) GetLocationId() string {
@@ -319,7 +1053,7 @@ type CreateCustomValueResponse struct {
 
 func (x *CreateCustomValueResponse) Reset() {
 	*x = CreateCustomValueResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[5]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -331,7 +1065,7 @@ func (x *CreateCustomValueResponse) String() string {
 func (*CreateCustomValueResponse) ProtoMessage() {}
 
 func (x *CreateCustomValueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[5]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -344,7 +1078,7 @@ func (x *CreateCustomValueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCustomValueResponse.ProtoReflect.Descriptor instead.
 func (*CreateCustomValueResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{5}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateCustomValueResponse) GetCustomValue() *CustomValueSchema {
@@ -375,7 +1109,7 @@ type DeleteCustomValueRequest struct {
 
 func (x *DeleteCustomValueRequest) Reset() {
 	*x = DeleteCustomValueRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -387,7 +1121,7 @@ func (x *DeleteCustomValueRequest) String() string {
 func (*DeleteCustomValueRequest) ProtoMessage() {}
 
 func (x *DeleteCustomValueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -400,7 +1134,7 @@ func (x *DeleteCustomValueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCustomValueRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCustomValueRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{6}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteCustomValueRequest) GetLocationId() string {
@@ -431,7 +1165,7 @@ type DeleteCustomValueResponse struct {
 
 func (x *DeleteCustomValueResponse) Reset() {
 	*x = DeleteCustomValueResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -443,7 +1177,7 @@ func (x *DeleteCustomValueResponse) String() string {
 func (*DeleteCustomValueResponse) ProtoMessage() {}
 
 func (x *DeleteCustomValueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -456,7 +1190,7 @@ func (x *DeleteCustomValueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCustomValueResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCustomValueResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{7}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeleteCustomValueResponse) GetUnmapped() *structpb.Struct {
@@ -480,7 +1214,7 @@ type GetCustomValueRequest struct {
 
 func (x *GetCustomValueRequest) Reset() {
 	*x = GetCustomValueRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +1226,7 @@ func (x *GetCustomValueRequest) String() string {
 func (*GetCustomValueRequest) ProtoMessage() {}
 
 func (x *GetCustomValueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +1239,7 @@ func (x *GetCustomValueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomValueRequest.ProtoReflect.Descriptor instead.
 func (*GetCustomValueRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{8}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetCustomValueRequest) GetLocationId() string {
@@ -538,7 +1272,7 @@ type GetCustomValueResponse struct {
 
 func (x *GetCustomValueResponse) Reset() {
 	*x = GetCustomValueResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +1284,7 @@ func (x *GetCustomValueResponse) String() string {
 func (*GetCustomValueResponse) ProtoMessage() {}
 
 func (x *GetCustomValueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -563,7 +1297,7 @@ func (x *GetCustomValueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomValueResponse.ProtoReflect.Descriptor instead.
 func (*GetCustomValueResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{9}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetCustomValueResponse) GetCustomValue() *CustomValueSchema {
@@ -598,7 +1332,7 @@ type UpdateCustomValueRequest struct {
 
 func (x *UpdateCustomValueRequest) Reset() {
 	*x = UpdateCustomValueRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -610,7 +1344,7 @@ func (x *UpdateCustomValueRequest) String() string {
 func (*UpdateCustomValueRequest) ProtoMessage() {}
 
 func (x *UpdateCustomValueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -623,7 +1357,7 @@ func (x *UpdateCustomValueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCustomValueRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCustomValueRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UpdateCustomValueRequest) GetLocationId() string {
@@ -670,7 +1404,7 @@ type UpdateCustomValueResponse struct {
 
 func (x *UpdateCustomValueResponse) Reset() {
 	*x = UpdateCustomValueResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +1416,7 @@ func (x *UpdateCustomValueResponse) String() string {
 func (*UpdateCustomValueResponse) ProtoMessage() {}
 
 func (x *UpdateCustomValueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +1429,7 @@ func (x *UpdateCustomValueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCustomValueResponse.ProtoReflect.Descriptor instead.
 func (*UpdateCustomValueResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdateCustomValueResponse) GetCustomValue() *CustomValueSchema {
@@ -736,7 +1470,7 @@ type CreateRecurringTaskRequest struct {
 
 func (x *CreateRecurringTaskRequest) Reset() {
 	*x = CreateRecurringTaskRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +1482,7 @@ func (x *CreateRecurringTaskRequest) String() string {
 func (*CreateRecurringTaskRequest) ProtoMessage() {}
 
 func (x *CreateRecurringTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +1495,7 @@ func (x *CreateRecurringTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRecurringTaskRequest.ProtoReflect.Descriptor instead.
 func (*CreateRecurringTaskRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateRecurringTaskRequest) GetLocationId() string {
@@ -829,7 +1563,7 @@ type CreateRecurringTaskResponse struct {
 
 func (x *CreateRecurringTaskResponse) Reset() {
 	*x = CreateRecurringTaskResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +1575,7 @@ func (x *CreateRecurringTaskResponse) String() string {
 func (*CreateRecurringTaskResponse) ProtoMessage() {}
 
 func (x *CreateRecurringTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +1588,7 @@ func (x *CreateRecurringTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRecurringTaskResponse.ProtoReflect.Descriptor instead.
 func (*CreateRecurringTaskResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateRecurringTaskResponse) GetRecurringTask() *RecurringTaskResponseDTO {
@@ -885,7 +1619,7 @@ type DeleteRecurringTaskRequest struct {
 
 func (x *DeleteRecurringTaskRequest) Reset() {
 	*x = DeleteRecurringTaskRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -897,7 +1631,7 @@ func (x *DeleteRecurringTaskRequest) String() string {
 func (*DeleteRecurringTaskRequest) ProtoMessage() {}
 
 func (x *DeleteRecurringTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -910,7 +1644,7 @@ func (x *DeleteRecurringTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecurringTaskRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRecurringTaskRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeleteRecurringTaskRequest) GetLocationId() string {
@@ -945,7 +1679,7 @@ type DeleteRecurringTaskResponse struct {
 
 func (x *DeleteRecurringTaskResponse) Reset() {
 	*x = DeleteRecurringTaskResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -957,7 +1691,7 @@ func (x *DeleteRecurringTaskResponse) String() string {
 func (*DeleteRecurringTaskResponse) ProtoMessage() {}
 
 func (x *DeleteRecurringTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -970,7 +1704,7 @@ func (x *DeleteRecurringTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecurringTaskResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRecurringTaskResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteRecurringTaskResponse) GetId() string {
@@ -1008,7 +1742,7 @@ type GetRecurringTaskByIdRequest struct {
 
 func (x *GetRecurringTaskByIdRequest) Reset() {
 	*x = GetRecurringTaskByIdRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1754,7 @@ func (x *GetRecurringTaskByIdRequest) String() string {
 func (*GetRecurringTaskByIdRequest) ProtoMessage() {}
 
 func (x *GetRecurringTaskByIdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1767,7 @@ func (x *GetRecurringTaskByIdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecurringTaskByIdRequest.ProtoReflect.Descriptor instead.
 func (*GetRecurringTaskByIdRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{16}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetRecurringTaskByIdRequest) GetLocationId() string {
@@ -1066,7 +1800,7 @@ type GetRecurringTaskByIdResponse struct {
 
 func (x *GetRecurringTaskByIdResponse) Reset() {
 	*x = GetRecurringTaskByIdResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1078,7 +1812,7 @@ func (x *GetRecurringTaskByIdResponse) String() string {
 func (*GetRecurringTaskByIdResponse) ProtoMessage() {}
 
 func (x *GetRecurringTaskByIdResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1091,7 +1825,7 @@ func (x *GetRecurringTaskByIdResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecurringTaskByIdResponse.ProtoReflect.Descriptor instead.
 func (*GetRecurringTaskByIdResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{17}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetRecurringTaskByIdResponse) GetRecurringTask() *RecurringTaskResponseDTO {
@@ -1134,7 +1868,7 @@ type UpdateRecurringTaskRequest struct {
 
 func (x *UpdateRecurringTaskRequest) Reset() {
 	*x = UpdateRecurringTaskRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1146,7 +1880,7 @@ func (x *UpdateRecurringTaskRequest) String() string {
 func (*UpdateRecurringTaskRequest) ProtoMessage() {}
 
 func (x *UpdateRecurringTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1159,7 +1893,7 @@ func (x *UpdateRecurringTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecurringTaskRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRecurringTaskRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpdateRecurringTaskRequest) GetLocationId() string {
@@ -1234,7 +1968,7 @@ type UpdateRecurringTaskResponse struct {
 
 func (x *UpdateRecurringTaskResponse) Reset() {
 	*x = UpdateRecurringTaskResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1246,7 +1980,7 @@ func (x *UpdateRecurringTaskResponse) String() string {
 func (*UpdateRecurringTaskResponse) ProtoMessage() {}
 
 func (x *UpdateRecurringTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1259,7 +1993,7 @@ func (x *UpdateRecurringTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecurringTaskResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRecurringTaskResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdateRecurringTaskResponse) GetRecurringTask() *RecurringTaskResponseDTO {
@@ -1288,7 +2022,7 @@ type GetLocationTagsRequest struct {
 
 func (x *GetLocationTagsRequest) Reset() {
 	*x = GetLocationTagsRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1300,7 +2034,7 @@ func (x *GetLocationTagsRequest) String() string {
 func (*GetLocationTagsRequest) ProtoMessage() {}
 
 func (x *GetLocationTagsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1313,7 +2047,7 @@ func (x *GetLocationTagsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationTagsRequest.ProtoReflect.Descriptor instead.
 func (*GetLocationTagsRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetLocationTagsRequest) GetLocationId() string {
@@ -1339,7 +2073,7 @@ type GetLocationTagsResponse struct {
 
 func (x *GetLocationTagsResponse) Reset() {
 	*x = GetLocationTagsResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1351,7 +2085,7 @@ func (x *GetLocationTagsResponse) String() string {
 func (*GetLocationTagsResponse) ProtoMessage() {}
 
 func (x *GetLocationTagsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1364,7 +2098,7 @@ func (x *GetLocationTagsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationTagsResponse.ProtoReflect.Descriptor instead.
 func (*GetLocationTagsResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetLocationTagsResponse) GetTags() []*LocationTagsSchema {
@@ -1395,7 +2129,7 @@ type CreateTagRequest struct {
 
 func (x *CreateTagRequest) Reset() {
 	*x = CreateTagRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1407,7 +2141,7 @@ func (x *CreateTagRequest) String() string {
 func (*CreateTagRequest) ProtoMessage() {}
 
 func (x *CreateTagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1420,7 +2154,7 @@ func (x *CreateTagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTagRequest.ProtoReflect.Descriptor instead.
 func (*CreateTagRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CreateTagRequest) GetLocationId() string {
@@ -1452,7 +2186,7 @@ type CreateTagResponse struct {
 
 func (x *CreateTagResponse) Reset() {
 	*x = CreateTagResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1464,7 +2198,7 @@ func (x *CreateTagResponse) String() string {
 func (*CreateTagResponse) ProtoMessage() {}
 
 func (x *CreateTagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1477,7 +2211,7 @@ func (x *CreateTagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTagResponse.ProtoReflect.Descriptor instead.
 func (*CreateTagResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CreateTagResponse) GetTag() *LocationTagsSchema {
@@ -1508,7 +2242,7 @@ type DeleteTagRequest struct {
 
 func (x *DeleteTagRequest) Reset() {
 	*x = DeleteTagRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1520,7 +2254,7 @@ func (x *DeleteTagRequest) String() string {
 func (*DeleteTagRequest) ProtoMessage() {}
 
 func (x *DeleteTagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1533,7 +2267,7 @@ func (x *DeleteTagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTagRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTagRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeleteTagRequest) GetLocationId() string {
@@ -1563,7 +2297,7 @@ type DeleteTagResponse struct {
 
 func (x *DeleteTagResponse) Reset() {
 	*x = DeleteTagResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1575,7 +2309,7 @@ func (x *DeleteTagResponse) String() string {
 func (*DeleteTagResponse) ProtoMessage() {}
 
 func (x *DeleteTagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1588,7 +2322,7 @@ func (x *DeleteTagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTagResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTagResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DeleteTagResponse) GetUnmapped() *structpb.Struct {
@@ -1612,7 +2346,7 @@ type GetTagByIdRequest struct {
 
 func (x *GetTagByIdRequest) Reset() {
 	*x = GetTagByIdRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1624,7 +2358,7 @@ func (x *GetTagByIdRequest) String() string {
 func (*GetTagByIdRequest) ProtoMessage() {}
 
 func (x *GetTagByIdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1637,7 +2371,7 @@ func (x *GetTagByIdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTagByIdRequest.ProtoReflect.Descriptor instead.
 func (*GetTagByIdRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetTagByIdRequest) GetLocationId() string {
@@ -1669,7 +2403,7 @@ type GetTagByIdResponse struct {
 
 func (x *GetTagByIdResponse) Reset() {
 	*x = GetTagByIdResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +2415,7 @@ func (x *GetTagByIdResponse) String() string {
 func (*GetTagByIdResponse) ProtoMessage() {}
 
 func (x *GetTagByIdResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +2428,7 @@ func (x *GetTagByIdResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTagByIdResponse.ProtoReflect.Descriptor instead.
 func (*GetTagByIdResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetTagByIdResponse) GetTag() *LocationTagsSchema {
@@ -1727,7 +2461,7 @@ type UpdateTagRequest struct {
 
 func (x *UpdateTagRequest) Reset() {
 	*x = UpdateTagRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +2473,7 @@ func (x *UpdateTagRequest) String() string {
 func (*UpdateTagRequest) ProtoMessage() {}
 
 func (x *UpdateTagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +2486,7 @@ func (x *UpdateTagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTagRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTagRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *UpdateTagRequest) GetLocationId() string {
@@ -1791,7 +2525,7 @@ type UpdateTagResponse struct {
 
 func (x *UpdateTagResponse) Reset() {
 	*x = UpdateTagResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1803,7 +2537,7 @@ func (x *UpdateTagResponse) String() string {
 func (*UpdateTagResponse) ProtoMessage() {}
 
 func (x *UpdateTagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1816,7 +2550,7 @@ func (x *UpdateTagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTagResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTagResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UpdateTagResponse) GetTag() *LocationTagsSchema {
@@ -1833,6 +2567,175 @@ func (x *UpdateTagResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// GetAllOrEmailSmsTemplatesRequest is the request of
+// GetAllOrEmailSmsTemplates.
+type GetAllOrEmailSmsTemplatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The query parameter deleted.
+	Deleted *bool `protobuf:"varint,2,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// The query parameter type.
+	Type *string `protobuf:"bytes,3,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Origin Id
+	OriginId *string `protobuf:"bytes,4,opt,name=origin_id,json=originId,proto3,oneof" json:"origin_id,omitempty"`
+	// The most records per page; 0 means the default. At most 100.
+	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAllOrEmailSmsTemplatesRequest) Reset() {
+	*x = GetAllOrEmailSmsTemplatesRequest{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAllOrEmailSmsTemplatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAllOrEmailSmsTemplatesRequest) ProtoMessage() {}
+
+func (x *GetAllOrEmailSmsTemplatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAllOrEmailSmsTemplatesRequest.ProtoReflect.Descriptor instead.
+func (*GetAllOrEmailSmsTemplatesRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *GetAllOrEmailSmsTemplatesRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetAllOrEmailSmsTemplatesRequest) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *GetAllOrEmailSmsTemplatesRequest) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *GetAllOrEmailSmsTemplatesRequest) GetOriginId() string {
+	if x != nil && x.OriginId != nil {
+		return *x.OriginId
+	}
+	return ""
+}
+
+func (x *GetAllOrEmailSmsTemplatesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetAllOrEmailSmsTemplatesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// GetAllOrEmailSmsTemplatesResponse is HighLevel's answer to
+// GetAllOrEmailSmsTemplates, without loss.
+type GetAllOrEmailSmsTemplatesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's templates.
+	Templates []*structpb.Value `protobuf:"bytes,1,rep,name=templates,proto3" json:"templates,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The number of matching records (HighLevel's totalCount).
+	TotalSize int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAllOrEmailSmsTemplatesResponse) Reset() {
+	*x = GetAllOrEmailSmsTemplatesResponse{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAllOrEmailSmsTemplatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAllOrEmailSmsTemplatesResponse) ProtoMessage() {}
+
+func (x *GetAllOrEmailSmsTemplatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAllOrEmailSmsTemplatesResponse.ProtoReflect.Descriptor instead.
+func (*GetAllOrEmailSmsTemplatesResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *GetAllOrEmailSmsTemplatesResponse) GetTemplates() []*structpb.Value {
+	if x != nil {
+		return x.Templates
+	}
+	return nil
+}
+
+func (x *GetAllOrEmailSmsTemplatesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *GetAllOrEmailSmsTemplatesResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *GetAllOrEmailSmsTemplatesResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 var File_hlgate_v1_locations_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_locations_service_proto_rawDesc = "" +
@@ -1843,6 +2746,77 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"locationId\"\x8d\x01\n" +
 	"\x13GetLocationResponse\x12<\n" +
 	"\blocation\x18\x01 \x01(\v2 .hlgate.v1.GetLocationByIdSchemaR\blocation\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x9f\x01\n" +
+	"\x16GetCustomFieldsRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x19\n" +
+	"\x05model\x18\x02 \x01(\tH\x00R\x05model\x88\x01\x01\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageTokenB\b\n" +
+	"\x06_model\"\xc7\x01\n" +
+	"\x17GetCustomFieldsResponse\x12J\n" +
+	"\rcustom_fields\x18\x01 \x03(\v2%.hlgate.v1.LocationsCustomFieldSchemaR\fcustomFields\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xaa\x04\n" +
+	"\x18CreateCustomFieldRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1c\n" +
+	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12%\n" +
+	"\tdata_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\bdataType\x88\x01\x01\x12%\n" +
+	"\vplaceholder\x18\x04 \x01(\tH\x02R\vplaceholder\x88\x01\x01\x12'\n" +
+	"\x0faccepted_format\x18\x05 \x03(\tR\x0eacceptedFormat\x12-\n" +
+	"\x10is_multiple_file\x18\x06 \x01(\bH\x03R\x0eisMultipleFile\x88\x01\x01\x122\n" +
+	"\x13max_number_of_files\x18\a \x01(\x01H\x04R\x10maxNumberOfFiles\x88\x01\x01\x12I\n" +
+	"\x15text_box_list_options\x18\b \x03(\v2\x16.google.protobuf.ValueR\x12textBoxListOptions\x12\x1f\n" +
+	"\bposition\x18\t \x01(\x01H\x05R\bposition\x88\x01\x01\x12\x19\n" +
+	"\x05model\x18\n" +
+	" \x01(\tH\x06R\x05model\x88\x01\x01B\a\n" +
+	"\x05_nameB\f\n" +
+	"\n" +
+	"_data_typeB\x0e\n" +
+	"\f_placeholderB\x13\n" +
+	"\x11_is_multiple_fileB\x16\n" +
+	"\x14_max_number_of_filesB\v\n" +
+	"\t_positionB\b\n" +
+	"\x06_model\"\x9f\x01\n" +
+	"\x19CreateCustomFieldResponse\x12H\n" +
+	"\fcustom_field\x18\x01 \x01(\v2%.hlgate.v1.LocationsCustomFieldSchemaR\vcustomField\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"U\n" +
+	"\x18DeleteCustomFieldRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x13\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"U\n" +
+	"\x19DeleteCustomFieldResponse\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"R\n" +
+	"\x15GetCustomFieldRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x13\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"\x9c\x01\n" +
+	"\x16GetCustomFieldResponse\x12H\n" +
+	"\fcustom_field\x18\x01 \x01(\v2%.hlgate.v1.LocationsCustomFieldSchemaR\vcustomField\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x8a\x04\n" +
+	"\x18UpdateCustomFieldRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x13\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12\x1c\n" +
+	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12%\n" +
+	"\vplaceholder\x18\x04 \x01(\tH\x01R\vplaceholder\x88\x01\x01\x12'\n" +
+	"\x0faccepted_format\x18\x05 \x03(\tR\x0eacceptedFormat\x12-\n" +
+	"\x10is_multiple_file\x18\x06 \x01(\bH\x02R\x0eisMultipleFile\x88\x01\x01\x122\n" +
+	"\x13max_number_of_files\x18\a \x01(\x01H\x03R\x10maxNumberOfFiles\x88\x01\x01\x12I\n" +
+	"\x15text_box_list_options\x18\b \x03(\v2\x16.google.protobuf.ValueR\x12textBoxListOptions\x12\x1f\n" +
+	"\bposition\x18\t \x01(\x01H\x04R\bposition\x88\x01\x01\x12\x19\n" +
+	"\x05model\x18\n" +
+	" \x01(\tH\x05R\x05model\x88\x01\x01B\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_placeholderB\x13\n" +
+	"\x11_is_multiple_fileB\x16\n" +
+	"\x14_max_number_of_filesB\v\n" +
+	"\t_positionB\b\n" +
+	"\x06_model\"\x9f\x01\n" +
+	"\x19UpdateCustomFieldResponse\x12H\n" +
+	"\fcustom_field\x18\x01 \x01(\v2%.hlgate.v1.LocationsCustomFieldSchemaR\vcustomField\x128\n" +
 	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\">\n" +
 	"\x16GetCustomValuesRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
@@ -1970,10 +2944,40 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\x05_name\"~\n" +
 	"\x11UpdateTagResponse\x12/\n" +
 	"\x03tag\x18\x01 \x01(\v2\x1d.hlgate.v1.LocationTagsSchemaR\x03tag\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xbb\x13\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x86\x02\n" +
+	" GetAllOrEmailSmsTemplatesRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1d\n" +
+	"\adeleted\x18\x02 \x01(\bH\x00R\adeleted\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\x03 \x01(\tH\x01R\x04type\x88\x01\x01\x12%\n" +
+	"\torigin_id\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\boriginId\x88\x01\x01\x12\x1b\n" +
+	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tR\tpageTokenB\n" +
+	"\n" +
+	"\b_deletedB\a\n" +
+	"\x05_typeB\f\n" +
+	"\n" +
+	"_origin_id\"\xda\x01\n" +
+	"!GetAllOrEmailSmsTemplatesResponse\x124\n" +
+	"\ttemplates\x18\x01 \x03(\v2\x16.google.protobuf.ValueR\ttemplates\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xe4\x1b\n" +
 	"\x10LocationsService\x12\x83\x01\n" +
 	"\vGetLocation\x12\x1d.hlgate.v1.GetLocationRequest\x1a\x1e.hlgate.v1.GetLocationResponse\"5\xc2\xf3\x18\x0e\n" +
 	"\fget-location\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/locations/{location_id}\x12\xa1\x01\n" +
+	"\x0fGetCustomFields\x12!.hlgate.v1.GetCustomFieldsRequest\x1a\".hlgate.v1.GetCustomFieldsResponse\"G\xc2\xf3\x18\x13\n" +
+	"\x11get-custom-fields\x82\xd3\xe4\x93\x02*\x12(/v1/locations/{location_id}/customFields\x12\xac\x01\n" +
+	"\x11CreateCustomField\x12#.hlgate.v1.CreateCustomFieldRequest\x1a$.hlgate.v1.CreateCustomFieldResponse\"L\xc2\xf3\x18\x15\n" +
+	"\x13create-custom-field\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/locations/{location_id}/customFields\x12\xae\x01\n" +
+	"\x11DeleteCustomField\x12#.hlgate.v1.DeleteCustomFieldRequest\x1a$.hlgate.v1.DeleteCustomFieldResponse\"N\xc2\xf3\x18\x15\n" +
+	"\x13delete-custom-field\x82\xd3\xe4\x93\x02/*-/v1/locations/{location_id}/customFields/{id}\x12\xa2\x01\n" +
+	"\x0eGetCustomField\x12 .hlgate.v1.GetCustomFieldRequest\x1a!.hlgate.v1.GetCustomFieldResponse\"K\xc2\xf3\x18\x12\n" +
+	"\x10get-custom-field\x82\xd3\xe4\x93\x02/\x12-/v1/locations/{location_id}/customFields/{id}\x12\xb1\x01\n" +
+	"\x11UpdateCustomField\x12#.hlgate.v1.UpdateCustomFieldRequest\x1a$.hlgate.v1.UpdateCustomFieldResponse\"Q\xc2\xf3\x18\x15\n" +
+	"\x13update-custom-field\x82\xd3\xe4\x93\x022:\x01*\x1a-/v1/locations/{location_id}/customFields/{id}\x12\xa1\x01\n" +
 	"\x0fGetCustomValues\x12!.hlgate.v1.GetCustomValuesRequest\x1a\".hlgate.v1.GetCustomValuesResponse\"G\xc2\xf3\x18\x13\n" +
 	"\x11get-custom-values\x82\xd3\xe4\x93\x02*\x12(/v1/locations/{location_id}/customValues\x12\xac\x01\n" +
 	"\x11CreateCustomValue\x12#.hlgate.v1.CreateCustomValueRequest\x1a$.hlgate.v1.CreateCustomValueResponse\"L\xc2\xf3\x18\x15\n" +
@@ -2005,7 +3009,9 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\rget-tag-by-id\x82\xd3\xe4\x93\x02+\x12)/v1/locations/{location_id}/tags/{tag_id}\x12\x8c\x01\n" +
 	"\tUpdateTag\x12\x1b.hlgate.v1.UpdateTagRequest\x1a\x1c.hlgate.v1.UpdateTagResponse\"D\xc2\xf3\x18\f\n" +
 	"\n" +
-	"update-tag\x82\xd3\xe4\x93\x02.:\x01*\x1a)/v1/locations/{location_id}/tags/{tag_id}B7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
+	"update-tag\x82\xd3\xe4\x93\x02.:\x01*\x1a)/v1/locations/{location_id}/tags/{tag_id}\x12\xc9\x01\n" +
+	"\x19GetAllOrEmailSmsTemplates\x12+.hlgate.v1.GetAllOrEmailSmsTemplatesRequest\x1a,.hlgate.v1.GetAllOrEmailSmsTemplatesResponse\"Q\xc2\xf3\x18 \n" +
+	"\x1eGET-all-or-email-sms-templates\x82\xd3\xe4\x93\x02'\x12%/v1/locations/{location_id}/templatesB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
 var (
 	file_hlgate_v1_locations_service_proto_rawDescOnce sync.Once
@@ -2019,110 +3025,149 @@ func file_hlgate_v1_locations_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_locations_service_proto_rawDescData
 }
 
-var file_hlgate_v1_locations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_hlgate_v1_locations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_hlgate_v1_locations_service_proto_goTypes = []any{
-	(*GetLocationRequest)(nil),           // 0: hlgate.v1.GetLocationRequest
-	(*GetLocationResponse)(nil),          // 1: hlgate.v1.GetLocationResponse
-	(*GetCustomValuesRequest)(nil),       // 2: hlgate.v1.GetCustomValuesRequest
-	(*GetCustomValuesResponse)(nil),      // 3: hlgate.v1.GetCustomValuesResponse
-	(*CreateCustomValueRequest)(nil),     // 4: hlgate.v1.CreateCustomValueRequest
-	(*CreateCustomValueResponse)(nil),    // 5: hlgate.v1.CreateCustomValueResponse
-	(*DeleteCustomValueRequest)(nil),     // 6: hlgate.v1.DeleteCustomValueRequest
-	(*DeleteCustomValueResponse)(nil),    // 7: hlgate.v1.DeleteCustomValueResponse
-	(*GetCustomValueRequest)(nil),        // 8: hlgate.v1.GetCustomValueRequest
-	(*GetCustomValueResponse)(nil),       // 9: hlgate.v1.GetCustomValueResponse
-	(*UpdateCustomValueRequest)(nil),     // 10: hlgate.v1.UpdateCustomValueRequest
-	(*UpdateCustomValueResponse)(nil),    // 11: hlgate.v1.UpdateCustomValueResponse
-	(*CreateRecurringTaskRequest)(nil),   // 12: hlgate.v1.CreateRecurringTaskRequest
-	(*CreateRecurringTaskResponse)(nil),  // 13: hlgate.v1.CreateRecurringTaskResponse
-	(*DeleteRecurringTaskRequest)(nil),   // 14: hlgate.v1.DeleteRecurringTaskRequest
-	(*DeleteRecurringTaskResponse)(nil),  // 15: hlgate.v1.DeleteRecurringTaskResponse
-	(*GetRecurringTaskByIdRequest)(nil),  // 16: hlgate.v1.GetRecurringTaskByIdRequest
-	(*GetRecurringTaskByIdResponse)(nil), // 17: hlgate.v1.GetRecurringTaskByIdResponse
-	(*UpdateRecurringTaskRequest)(nil),   // 18: hlgate.v1.UpdateRecurringTaskRequest
-	(*UpdateRecurringTaskResponse)(nil),  // 19: hlgate.v1.UpdateRecurringTaskResponse
-	(*GetLocationTagsRequest)(nil),       // 20: hlgate.v1.GetLocationTagsRequest
-	(*GetLocationTagsResponse)(nil),      // 21: hlgate.v1.GetLocationTagsResponse
-	(*CreateTagRequest)(nil),             // 22: hlgate.v1.CreateTagRequest
-	(*CreateTagResponse)(nil),            // 23: hlgate.v1.CreateTagResponse
-	(*DeleteTagRequest)(nil),             // 24: hlgate.v1.DeleteTagRequest
-	(*DeleteTagResponse)(nil),            // 25: hlgate.v1.DeleteTagResponse
-	(*GetTagByIdRequest)(nil),            // 26: hlgate.v1.GetTagByIdRequest
-	(*GetTagByIdResponse)(nil),           // 27: hlgate.v1.GetTagByIdResponse
-	(*UpdateTagRequest)(nil),             // 28: hlgate.v1.UpdateTagRequest
-	(*UpdateTagResponse)(nil),            // 29: hlgate.v1.UpdateTagResponse
-	(*GetLocationByIdSchema)(nil),        // 30: hlgate.v1.GetLocationByIdSchema
-	(*structpb.Struct)(nil),              // 31: google.protobuf.Struct
-	(*CustomValueSchema)(nil),            // 32: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),          // 33: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),     // 34: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),           // 35: hlgate.v1.LocationTagsSchema
+	(*GetLocationRequest)(nil),                // 0: hlgate.v1.GetLocationRequest
+	(*GetLocationResponse)(nil),               // 1: hlgate.v1.GetLocationResponse
+	(*GetCustomFieldsRequest)(nil),            // 2: hlgate.v1.GetCustomFieldsRequest
+	(*GetCustomFieldsResponse)(nil),           // 3: hlgate.v1.GetCustomFieldsResponse
+	(*CreateCustomFieldRequest)(nil),          // 4: hlgate.v1.CreateCustomFieldRequest
+	(*CreateCustomFieldResponse)(nil),         // 5: hlgate.v1.CreateCustomFieldResponse
+	(*DeleteCustomFieldRequest)(nil),          // 6: hlgate.v1.DeleteCustomFieldRequest
+	(*DeleteCustomFieldResponse)(nil),         // 7: hlgate.v1.DeleteCustomFieldResponse
+	(*GetCustomFieldRequest)(nil),             // 8: hlgate.v1.GetCustomFieldRequest
+	(*GetCustomFieldResponse)(nil),            // 9: hlgate.v1.GetCustomFieldResponse
+	(*UpdateCustomFieldRequest)(nil),          // 10: hlgate.v1.UpdateCustomFieldRequest
+	(*UpdateCustomFieldResponse)(nil),         // 11: hlgate.v1.UpdateCustomFieldResponse
+	(*GetCustomValuesRequest)(nil),            // 12: hlgate.v1.GetCustomValuesRequest
+	(*GetCustomValuesResponse)(nil),           // 13: hlgate.v1.GetCustomValuesResponse
+	(*CreateCustomValueRequest)(nil),          // 14: hlgate.v1.CreateCustomValueRequest
+	(*CreateCustomValueResponse)(nil),         // 15: hlgate.v1.CreateCustomValueResponse
+	(*DeleteCustomValueRequest)(nil),          // 16: hlgate.v1.DeleteCustomValueRequest
+	(*DeleteCustomValueResponse)(nil),         // 17: hlgate.v1.DeleteCustomValueResponse
+	(*GetCustomValueRequest)(nil),             // 18: hlgate.v1.GetCustomValueRequest
+	(*GetCustomValueResponse)(nil),            // 19: hlgate.v1.GetCustomValueResponse
+	(*UpdateCustomValueRequest)(nil),          // 20: hlgate.v1.UpdateCustomValueRequest
+	(*UpdateCustomValueResponse)(nil),         // 21: hlgate.v1.UpdateCustomValueResponse
+	(*CreateRecurringTaskRequest)(nil),        // 22: hlgate.v1.CreateRecurringTaskRequest
+	(*CreateRecurringTaskResponse)(nil),       // 23: hlgate.v1.CreateRecurringTaskResponse
+	(*DeleteRecurringTaskRequest)(nil),        // 24: hlgate.v1.DeleteRecurringTaskRequest
+	(*DeleteRecurringTaskResponse)(nil),       // 25: hlgate.v1.DeleteRecurringTaskResponse
+	(*GetRecurringTaskByIdRequest)(nil),       // 26: hlgate.v1.GetRecurringTaskByIdRequest
+	(*GetRecurringTaskByIdResponse)(nil),      // 27: hlgate.v1.GetRecurringTaskByIdResponse
+	(*UpdateRecurringTaskRequest)(nil),        // 28: hlgate.v1.UpdateRecurringTaskRequest
+	(*UpdateRecurringTaskResponse)(nil),       // 29: hlgate.v1.UpdateRecurringTaskResponse
+	(*GetLocationTagsRequest)(nil),            // 30: hlgate.v1.GetLocationTagsRequest
+	(*GetLocationTagsResponse)(nil),           // 31: hlgate.v1.GetLocationTagsResponse
+	(*CreateTagRequest)(nil),                  // 32: hlgate.v1.CreateTagRequest
+	(*CreateTagResponse)(nil),                 // 33: hlgate.v1.CreateTagResponse
+	(*DeleteTagRequest)(nil),                  // 34: hlgate.v1.DeleteTagRequest
+	(*DeleteTagResponse)(nil),                 // 35: hlgate.v1.DeleteTagResponse
+	(*GetTagByIdRequest)(nil),                 // 36: hlgate.v1.GetTagByIdRequest
+	(*GetTagByIdResponse)(nil),                // 37: hlgate.v1.GetTagByIdResponse
+	(*UpdateTagRequest)(nil),                  // 38: hlgate.v1.UpdateTagRequest
+	(*UpdateTagResponse)(nil),                 // 39: hlgate.v1.UpdateTagResponse
+	(*GetAllOrEmailSmsTemplatesRequest)(nil),  // 40: hlgate.v1.GetAllOrEmailSmsTemplatesRequest
+	(*GetAllOrEmailSmsTemplatesResponse)(nil), // 41: hlgate.v1.GetAllOrEmailSmsTemplatesResponse
+	(*GetLocationByIdSchema)(nil),             // 42: hlgate.v1.GetLocationByIdSchema
+	(*structpb.Struct)(nil),                   // 43: google.protobuf.Struct
+	(*LocationsCustomFieldSchema)(nil),        // 44: hlgate.v1.LocationsCustomFieldSchema
+	(*structpb.Value)(nil),                    // 45: google.protobuf.Value
+	(*CustomValueSchema)(nil),                 // 46: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),               // 47: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),          // 48: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),                // 49: hlgate.v1.LocationTagsSchema
 }
 var file_hlgate_v1_locations_service_proto_depIdxs = []int32{
-	30, // 0: hlgate.v1.GetLocationResponse.location:type_name -> hlgate.v1.GetLocationByIdSchema
-	31, // 1: hlgate.v1.GetLocationResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 2: hlgate.v1.GetCustomValuesResponse.custom_values:type_name -> hlgate.v1.CustomValueSchema
-	31, // 3: hlgate.v1.GetCustomValuesResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 4: hlgate.v1.CreateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
-	31, // 5: hlgate.v1.CreateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	31, // 6: hlgate.v1.DeleteCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 7: hlgate.v1.GetCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
-	31, // 8: hlgate.v1.GetCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 9: hlgate.v1.UpdateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
-	31, // 10: hlgate.v1.UpdateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	33, // 11: hlgate.v1.CreateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	34, // 12: hlgate.v1.CreateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
-	31, // 13: hlgate.v1.CreateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	31, // 14: hlgate.v1.DeleteRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	34, // 15: hlgate.v1.GetRecurringTaskByIdResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
-	31, // 16: hlgate.v1.GetRecurringTaskByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	33, // 17: hlgate.v1.UpdateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	34, // 18: hlgate.v1.UpdateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
-	31, // 19: hlgate.v1.UpdateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 20: hlgate.v1.GetLocationTagsResponse.tags:type_name -> hlgate.v1.LocationTagsSchema
-	31, // 21: hlgate.v1.GetLocationTagsResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 22: hlgate.v1.CreateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
-	31, // 23: hlgate.v1.CreateTagResponse.unmapped:type_name -> google.protobuf.Struct
-	31, // 24: hlgate.v1.DeleteTagResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 25: hlgate.v1.GetTagByIdResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
-	31, // 26: hlgate.v1.GetTagByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 27: hlgate.v1.UpdateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
-	31, // 28: hlgate.v1.UpdateTagResponse.unmapped:type_name -> google.protobuf.Struct
-	0,  // 29: hlgate.v1.LocationsService.GetLocation:input_type -> hlgate.v1.GetLocationRequest
-	2,  // 30: hlgate.v1.LocationsService.GetCustomValues:input_type -> hlgate.v1.GetCustomValuesRequest
-	4,  // 31: hlgate.v1.LocationsService.CreateCustomValue:input_type -> hlgate.v1.CreateCustomValueRequest
-	6,  // 32: hlgate.v1.LocationsService.DeleteCustomValue:input_type -> hlgate.v1.DeleteCustomValueRequest
-	8,  // 33: hlgate.v1.LocationsService.GetCustomValue:input_type -> hlgate.v1.GetCustomValueRequest
-	10, // 34: hlgate.v1.LocationsService.UpdateCustomValue:input_type -> hlgate.v1.UpdateCustomValueRequest
-	12, // 35: hlgate.v1.LocationsService.CreateRecurringTask:input_type -> hlgate.v1.CreateRecurringTaskRequest
-	14, // 36: hlgate.v1.LocationsService.DeleteRecurringTask:input_type -> hlgate.v1.DeleteRecurringTaskRequest
-	16, // 37: hlgate.v1.LocationsService.GetRecurringTaskById:input_type -> hlgate.v1.GetRecurringTaskByIdRequest
-	18, // 38: hlgate.v1.LocationsService.UpdateRecurringTask:input_type -> hlgate.v1.UpdateRecurringTaskRequest
-	20, // 39: hlgate.v1.LocationsService.GetLocationTags:input_type -> hlgate.v1.GetLocationTagsRequest
-	22, // 40: hlgate.v1.LocationsService.CreateTag:input_type -> hlgate.v1.CreateTagRequest
-	24, // 41: hlgate.v1.LocationsService.DeleteTag:input_type -> hlgate.v1.DeleteTagRequest
-	26, // 42: hlgate.v1.LocationsService.GetTagById:input_type -> hlgate.v1.GetTagByIdRequest
-	28, // 43: hlgate.v1.LocationsService.UpdateTag:input_type -> hlgate.v1.UpdateTagRequest
-	1,  // 44: hlgate.v1.LocationsService.GetLocation:output_type -> hlgate.v1.GetLocationResponse
-	3,  // 45: hlgate.v1.LocationsService.GetCustomValues:output_type -> hlgate.v1.GetCustomValuesResponse
-	5,  // 46: hlgate.v1.LocationsService.CreateCustomValue:output_type -> hlgate.v1.CreateCustomValueResponse
-	7,  // 47: hlgate.v1.LocationsService.DeleteCustomValue:output_type -> hlgate.v1.DeleteCustomValueResponse
-	9,  // 48: hlgate.v1.LocationsService.GetCustomValue:output_type -> hlgate.v1.GetCustomValueResponse
-	11, // 49: hlgate.v1.LocationsService.UpdateCustomValue:output_type -> hlgate.v1.UpdateCustomValueResponse
-	13, // 50: hlgate.v1.LocationsService.CreateRecurringTask:output_type -> hlgate.v1.CreateRecurringTaskResponse
-	15, // 51: hlgate.v1.LocationsService.DeleteRecurringTask:output_type -> hlgate.v1.DeleteRecurringTaskResponse
-	17, // 52: hlgate.v1.LocationsService.GetRecurringTaskById:output_type -> hlgate.v1.GetRecurringTaskByIdResponse
-	19, // 53: hlgate.v1.LocationsService.UpdateRecurringTask:output_type -> hlgate.v1.UpdateRecurringTaskResponse
-	21, // 54: hlgate.v1.LocationsService.GetLocationTags:output_type -> hlgate.v1.GetLocationTagsResponse
-	23, // 55: hlgate.v1.LocationsService.CreateTag:output_type -> hlgate.v1.CreateTagResponse
-	25, // 56: hlgate.v1.LocationsService.DeleteTag:output_type -> hlgate.v1.DeleteTagResponse
-	27, // 57: hlgate.v1.LocationsService.GetTagById:output_type -> hlgate.v1.GetTagByIdResponse
-	29, // 58: hlgate.v1.LocationsService.UpdateTag:output_type -> hlgate.v1.UpdateTagResponse
-	44, // [44:59] is the sub-list for method output_type
-	29, // [29:44] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	42, // 0: hlgate.v1.GetLocationResponse.location:type_name -> hlgate.v1.GetLocationByIdSchema
+	43, // 1: hlgate.v1.GetLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	44, // 2: hlgate.v1.GetCustomFieldsResponse.custom_fields:type_name -> hlgate.v1.LocationsCustomFieldSchema
+	43, // 3: hlgate.v1.GetCustomFieldsResponse.unmapped:type_name -> google.protobuf.Struct
+	45, // 4: hlgate.v1.CreateCustomFieldRequest.text_box_list_options:type_name -> google.protobuf.Value
+	44, // 5: hlgate.v1.CreateCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
+	43, // 6: hlgate.v1.CreateCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
+	43, // 7: hlgate.v1.DeleteCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
+	44, // 8: hlgate.v1.GetCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
+	43, // 9: hlgate.v1.GetCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
+	45, // 10: hlgate.v1.UpdateCustomFieldRequest.text_box_list_options:type_name -> google.protobuf.Value
+	44, // 11: hlgate.v1.UpdateCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
+	43, // 12: hlgate.v1.UpdateCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 13: hlgate.v1.GetCustomValuesResponse.custom_values:type_name -> hlgate.v1.CustomValueSchema
+	43, // 14: hlgate.v1.GetCustomValuesResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 15: hlgate.v1.CreateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
+	43, // 16: hlgate.v1.CreateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	43, // 17: hlgate.v1.DeleteCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 18: hlgate.v1.GetCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
+	43, // 19: hlgate.v1.GetCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 20: hlgate.v1.UpdateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
+	43, // 21: hlgate.v1.UpdateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	47, // 22: hlgate.v1.CreateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	48, // 23: hlgate.v1.CreateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
+	43, // 24: hlgate.v1.CreateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	43, // 25: hlgate.v1.DeleteRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	48, // 26: hlgate.v1.GetRecurringTaskByIdResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
+	43, // 27: hlgate.v1.GetRecurringTaskByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	47, // 28: hlgate.v1.UpdateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	48, // 29: hlgate.v1.UpdateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
+	43, // 30: hlgate.v1.UpdateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	49, // 31: hlgate.v1.GetLocationTagsResponse.tags:type_name -> hlgate.v1.LocationTagsSchema
+	43, // 32: hlgate.v1.GetLocationTagsResponse.unmapped:type_name -> google.protobuf.Struct
+	49, // 33: hlgate.v1.CreateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
+	43, // 34: hlgate.v1.CreateTagResponse.unmapped:type_name -> google.protobuf.Struct
+	43, // 35: hlgate.v1.DeleteTagResponse.unmapped:type_name -> google.protobuf.Struct
+	49, // 36: hlgate.v1.GetTagByIdResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
+	43, // 37: hlgate.v1.GetTagByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	49, // 38: hlgate.v1.UpdateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
+	43, // 39: hlgate.v1.UpdateTagResponse.unmapped:type_name -> google.protobuf.Struct
+	45, // 40: hlgate.v1.GetAllOrEmailSmsTemplatesResponse.templates:type_name -> google.protobuf.Value
+	43, // 41: hlgate.v1.GetAllOrEmailSmsTemplatesResponse.unmapped:type_name -> google.protobuf.Struct
+	0,  // 42: hlgate.v1.LocationsService.GetLocation:input_type -> hlgate.v1.GetLocationRequest
+	2,  // 43: hlgate.v1.LocationsService.GetCustomFields:input_type -> hlgate.v1.GetCustomFieldsRequest
+	4,  // 44: hlgate.v1.LocationsService.CreateCustomField:input_type -> hlgate.v1.CreateCustomFieldRequest
+	6,  // 45: hlgate.v1.LocationsService.DeleteCustomField:input_type -> hlgate.v1.DeleteCustomFieldRequest
+	8,  // 46: hlgate.v1.LocationsService.GetCustomField:input_type -> hlgate.v1.GetCustomFieldRequest
+	10, // 47: hlgate.v1.LocationsService.UpdateCustomField:input_type -> hlgate.v1.UpdateCustomFieldRequest
+	12, // 48: hlgate.v1.LocationsService.GetCustomValues:input_type -> hlgate.v1.GetCustomValuesRequest
+	14, // 49: hlgate.v1.LocationsService.CreateCustomValue:input_type -> hlgate.v1.CreateCustomValueRequest
+	16, // 50: hlgate.v1.LocationsService.DeleteCustomValue:input_type -> hlgate.v1.DeleteCustomValueRequest
+	18, // 51: hlgate.v1.LocationsService.GetCustomValue:input_type -> hlgate.v1.GetCustomValueRequest
+	20, // 52: hlgate.v1.LocationsService.UpdateCustomValue:input_type -> hlgate.v1.UpdateCustomValueRequest
+	22, // 53: hlgate.v1.LocationsService.CreateRecurringTask:input_type -> hlgate.v1.CreateRecurringTaskRequest
+	24, // 54: hlgate.v1.LocationsService.DeleteRecurringTask:input_type -> hlgate.v1.DeleteRecurringTaskRequest
+	26, // 55: hlgate.v1.LocationsService.GetRecurringTaskById:input_type -> hlgate.v1.GetRecurringTaskByIdRequest
+	28, // 56: hlgate.v1.LocationsService.UpdateRecurringTask:input_type -> hlgate.v1.UpdateRecurringTaskRequest
+	30, // 57: hlgate.v1.LocationsService.GetLocationTags:input_type -> hlgate.v1.GetLocationTagsRequest
+	32, // 58: hlgate.v1.LocationsService.CreateTag:input_type -> hlgate.v1.CreateTagRequest
+	34, // 59: hlgate.v1.LocationsService.DeleteTag:input_type -> hlgate.v1.DeleteTagRequest
+	36, // 60: hlgate.v1.LocationsService.GetTagById:input_type -> hlgate.v1.GetTagByIdRequest
+	38, // 61: hlgate.v1.LocationsService.UpdateTag:input_type -> hlgate.v1.UpdateTagRequest
+	40, // 62: hlgate.v1.LocationsService.GetAllOrEmailSmsTemplates:input_type -> hlgate.v1.GetAllOrEmailSmsTemplatesRequest
+	1,  // 63: hlgate.v1.LocationsService.GetLocation:output_type -> hlgate.v1.GetLocationResponse
+	3,  // 64: hlgate.v1.LocationsService.GetCustomFields:output_type -> hlgate.v1.GetCustomFieldsResponse
+	5,  // 65: hlgate.v1.LocationsService.CreateCustomField:output_type -> hlgate.v1.CreateCustomFieldResponse
+	7,  // 66: hlgate.v1.LocationsService.DeleteCustomField:output_type -> hlgate.v1.DeleteCustomFieldResponse
+	9,  // 67: hlgate.v1.LocationsService.GetCustomField:output_type -> hlgate.v1.GetCustomFieldResponse
+	11, // 68: hlgate.v1.LocationsService.UpdateCustomField:output_type -> hlgate.v1.UpdateCustomFieldResponse
+	13, // 69: hlgate.v1.LocationsService.GetCustomValues:output_type -> hlgate.v1.GetCustomValuesResponse
+	15, // 70: hlgate.v1.LocationsService.CreateCustomValue:output_type -> hlgate.v1.CreateCustomValueResponse
+	17, // 71: hlgate.v1.LocationsService.DeleteCustomValue:output_type -> hlgate.v1.DeleteCustomValueResponse
+	19, // 72: hlgate.v1.LocationsService.GetCustomValue:output_type -> hlgate.v1.GetCustomValueResponse
+	21, // 73: hlgate.v1.LocationsService.UpdateCustomValue:output_type -> hlgate.v1.UpdateCustomValueResponse
+	23, // 74: hlgate.v1.LocationsService.CreateRecurringTask:output_type -> hlgate.v1.CreateRecurringTaskResponse
+	25, // 75: hlgate.v1.LocationsService.DeleteRecurringTask:output_type -> hlgate.v1.DeleteRecurringTaskResponse
+	27, // 76: hlgate.v1.LocationsService.GetRecurringTaskById:output_type -> hlgate.v1.GetRecurringTaskByIdResponse
+	29, // 77: hlgate.v1.LocationsService.UpdateRecurringTask:output_type -> hlgate.v1.UpdateRecurringTaskResponse
+	31, // 78: hlgate.v1.LocationsService.GetLocationTags:output_type -> hlgate.v1.GetLocationTagsResponse
+	33, // 79: hlgate.v1.LocationsService.CreateTag:output_type -> hlgate.v1.CreateTagResponse
+	35, // 80: hlgate.v1.LocationsService.DeleteTag:output_type -> hlgate.v1.DeleteTagResponse
+	37, // 81: hlgate.v1.LocationsService.GetTagById:output_type -> hlgate.v1.GetTagByIdResponse
+	39, // 82: hlgate.v1.LocationsService.UpdateTag:output_type -> hlgate.v1.UpdateTagResponse
+	41, // 83: hlgate.v1.LocationsService.GetAllOrEmailSmsTemplates:output_type -> hlgate.v1.GetAllOrEmailSmsTemplatesResponse
+	63, // [63:84] is the sub-list for method output_type
+	42, // [42:63] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_locations_service_proto_init() }
@@ -2132,20 +3177,24 @@ func file_hlgate_v1_locations_service_proto_init() {
 	}
 	file_hlgate_v1_options_proto_init()
 	file_hlgate_v1_upstream_schemas_proto_init()
+	file_hlgate_v1_locations_service_proto_msgTypes[2].OneofWrappers = []any{}
 	file_hlgate_v1_locations_service_proto_msgTypes[4].OneofWrappers = []any{}
 	file_hlgate_v1_locations_service_proto_msgTypes[10].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[12].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[15].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[18].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[14].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[20].OneofWrappers = []any{}
 	file_hlgate_v1_locations_service_proto_msgTypes[22].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[25].OneofWrappers = []any{}
 	file_hlgate_v1_locations_service_proto_msgTypes[28].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[32].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[38].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[40].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_locations_service_proto_rawDesc), len(file_hlgate_v1_locations_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

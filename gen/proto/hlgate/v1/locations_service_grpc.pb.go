@@ -25,21 +25,27 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	LocationsService_GetLocation_FullMethodName          = "/hlgate.v1.LocationsService/GetLocation"
-	LocationsService_GetCustomValues_FullMethodName      = "/hlgate.v1.LocationsService/GetCustomValues"
-	LocationsService_CreateCustomValue_FullMethodName    = "/hlgate.v1.LocationsService/CreateCustomValue"
-	LocationsService_DeleteCustomValue_FullMethodName    = "/hlgate.v1.LocationsService/DeleteCustomValue"
-	LocationsService_GetCustomValue_FullMethodName       = "/hlgate.v1.LocationsService/GetCustomValue"
-	LocationsService_UpdateCustomValue_FullMethodName    = "/hlgate.v1.LocationsService/UpdateCustomValue"
-	LocationsService_CreateRecurringTask_FullMethodName  = "/hlgate.v1.LocationsService/CreateRecurringTask"
-	LocationsService_DeleteRecurringTask_FullMethodName  = "/hlgate.v1.LocationsService/DeleteRecurringTask"
-	LocationsService_GetRecurringTaskById_FullMethodName = "/hlgate.v1.LocationsService/GetRecurringTaskById"
-	LocationsService_UpdateRecurringTask_FullMethodName  = "/hlgate.v1.LocationsService/UpdateRecurringTask"
-	LocationsService_GetLocationTags_FullMethodName      = "/hlgate.v1.LocationsService/GetLocationTags"
-	LocationsService_CreateTag_FullMethodName            = "/hlgate.v1.LocationsService/CreateTag"
-	LocationsService_DeleteTag_FullMethodName            = "/hlgate.v1.LocationsService/DeleteTag"
-	LocationsService_GetTagById_FullMethodName           = "/hlgate.v1.LocationsService/GetTagById"
-	LocationsService_UpdateTag_FullMethodName            = "/hlgate.v1.LocationsService/UpdateTag"
+	LocationsService_GetLocation_FullMethodName               = "/hlgate.v1.LocationsService/GetLocation"
+	LocationsService_GetCustomFields_FullMethodName           = "/hlgate.v1.LocationsService/GetCustomFields"
+	LocationsService_CreateCustomField_FullMethodName         = "/hlgate.v1.LocationsService/CreateCustomField"
+	LocationsService_DeleteCustomField_FullMethodName         = "/hlgate.v1.LocationsService/DeleteCustomField"
+	LocationsService_GetCustomField_FullMethodName            = "/hlgate.v1.LocationsService/GetCustomField"
+	LocationsService_UpdateCustomField_FullMethodName         = "/hlgate.v1.LocationsService/UpdateCustomField"
+	LocationsService_GetCustomValues_FullMethodName           = "/hlgate.v1.LocationsService/GetCustomValues"
+	LocationsService_CreateCustomValue_FullMethodName         = "/hlgate.v1.LocationsService/CreateCustomValue"
+	LocationsService_DeleteCustomValue_FullMethodName         = "/hlgate.v1.LocationsService/DeleteCustomValue"
+	LocationsService_GetCustomValue_FullMethodName            = "/hlgate.v1.LocationsService/GetCustomValue"
+	LocationsService_UpdateCustomValue_FullMethodName         = "/hlgate.v1.LocationsService/UpdateCustomValue"
+	LocationsService_CreateRecurringTask_FullMethodName       = "/hlgate.v1.LocationsService/CreateRecurringTask"
+	LocationsService_DeleteRecurringTask_FullMethodName       = "/hlgate.v1.LocationsService/DeleteRecurringTask"
+	LocationsService_GetRecurringTaskById_FullMethodName      = "/hlgate.v1.LocationsService/GetRecurringTaskById"
+	LocationsService_UpdateRecurringTask_FullMethodName       = "/hlgate.v1.LocationsService/UpdateRecurringTask"
+	LocationsService_GetLocationTags_FullMethodName           = "/hlgate.v1.LocationsService/GetLocationTags"
+	LocationsService_CreateTag_FullMethodName                 = "/hlgate.v1.LocationsService/CreateTag"
+	LocationsService_DeleteTag_FullMethodName                 = "/hlgate.v1.LocationsService/DeleteTag"
+	LocationsService_GetTagById_FullMethodName                = "/hlgate.v1.LocationsService/GetTagById"
+	LocationsService_UpdateTag_FullMethodName                 = "/hlgate.v1.LocationsService/UpdateTag"
+	LocationsService_GetAllOrEmailSmsTemplates_FullMethodName = "/hlgate.v1.LocationsService/GetAllOrEmailSmsTemplates"
 )
 
 // LocationsServiceClient is the client API for LocationsService service.
@@ -55,6 +61,21 @@ type LocationsServiceClient interface {
 	// Sub-Account (Formerly Location): Get details of a Sub-Account (Formerly
 	// Location) by passing the sub-account id.
 	GetLocation(ctx context.Context, in *GetLocationRequest, opts ...grpc.CallOption) (*GetLocationResponse, error)
+	// GetCustomFields calls GET /locations/{locationId}/customFields
+	// (get-custom-fields). Get Custom Fields.
+	GetCustomFields(ctx context.Context, in *GetCustomFieldsRequest, opts ...grpc.CallOption) (*GetCustomFieldsResponse, error)
+	// CreateCustomField calls POST /locations/{locationId}/customFields
+	// (create-custom-field). Create Custom Field.
+	CreateCustomField(ctx context.Context, in *CreateCustomFieldRequest, opts ...grpc.CallOption) (*CreateCustomFieldResponse, error)
+	// DeleteCustomField calls DELETE /locations/{locationId}/customFields/{id}
+	// (delete-custom-field). Delete Custom Field.
+	DeleteCustomField(ctx context.Context, in *DeleteCustomFieldRequest, opts ...grpc.CallOption) (*DeleteCustomFieldResponse, error)
+	// GetCustomField calls GET /locations/{locationId}/customFields/{id}
+	// (get-custom-field). Get Custom Field.
+	GetCustomField(ctx context.Context, in *GetCustomFieldRequest, opts ...grpc.CallOption) (*GetCustomFieldResponse, error)
+	// UpdateCustomField calls PUT /locations/{locationId}/customFields/{id}
+	// (update-custom-field). Update Custom Field.
+	UpdateCustomField(ctx context.Context, in *UpdateCustomFieldRequest, opts ...grpc.CallOption) (*UpdateCustomFieldResponse, error)
 	// GetCustomValues calls GET /locations/{locationId}/customValues
 	// (get-custom-values). Get Custom Values.
 	GetCustomValues(ctx context.Context, in *GetCustomValuesRequest, opts ...grpc.CallOption) (*GetCustomValuesResponse, error)
@@ -100,6 +121,9 @@ type LocationsServiceClient interface {
 	// UpdateTag calls PUT /locations/{locationId}/tags/{tagId} (update-tag).
 	// Update tag.
 	UpdateTag(ctx context.Context, in *UpdateTagRequest, opts ...grpc.CallOption) (*UpdateTagResponse, error)
+	// GetAllOrEmailSmsTemplates calls GET /locations/{locationId}/templates
+	// (GET-all-or-email-sms-templates). GET all or email/sms templates.
+	GetAllOrEmailSmsTemplates(ctx context.Context, in *GetAllOrEmailSmsTemplatesRequest, opts ...grpc.CallOption) (*GetAllOrEmailSmsTemplatesResponse, error)
 }
 
 type locationsServiceClient struct {
@@ -114,6 +138,56 @@ func (c *locationsServiceClient) GetLocation(ctx context.Context, in *GetLocatio
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetLocationResponse)
 	err := c.cc.Invoke(ctx, LocationsService_GetLocation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *locationsServiceClient) GetCustomFields(ctx context.Context, in *GetCustomFieldsRequest, opts ...grpc.CallOption) (*GetCustomFieldsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCustomFieldsResponse)
+	err := c.cc.Invoke(ctx, LocationsService_GetCustomFields_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *locationsServiceClient) CreateCustomField(ctx context.Context, in *CreateCustomFieldRequest, opts ...grpc.CallOption) (*CreateCustomFieldResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCustomFieldResponse)
+	err := c.cc.Invoke(ctx, LocationsService_CreateCustomField_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *locationsServiceClient) DeleteCustomField(ctx context.Context, in *DeleteCustomFieldRequest, opts ...grpc.CallOption) (*DeleteCustomFieldResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteCustomFieldResponse)
+	err := c.cc.Invoke(ctx, LocationsService_DeleteCustomField_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *locationsServiceClient) GetCustomField(ctx context.Context, in *GetCustomFieldRequest, opts ...grpc.CallOption) (*GetCustomFieldResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCustomFieldResponse)
+	err := c.cc.Invoke(ctx, LocationsService_GetCustomField_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *locationsServiceClient) UpdateCustomField(ctx context.Context, in *UpdateCustomFieldRequest, opts ...grpc.CallOption) (*UpdateCustomFieldResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateCustomFieldResponse)
+	err := c.cc.Invoke(ctx, LocationsService_UpdateCustomField_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -260,6 +334,16 @@ func (c *locationsServiceClient) UpdateTag(ctx context.Context, in *UpdateTagReq
 	return out, nil
 }
 
+func (c *locationsServiceClient) GetAllOrEmailSmsTemplates(ctx context.Context, in *GetAllOrEmailSmsTemplatesRequest, opts ...grpc.CallOption) (*GetAllOrEmailSmsTemplatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAllOrEmailSmsTemplatesResponse)
+	err := c.cc.Invoke(ctx, LocationsService_GetAllOrEmailSmsTemplates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LocationsServiceServer is the server API for LocationsService service.
 // All implementations must embed UnimplementedLocationsServiceServer
 // for forward compatibility.
@@ -273,6 +357,21 @@ type LocationsServiceServer interface {
 	// Sub-Account (Formerly Location): Get details of a Sub-Account (Formerly
 	// Location) by passing the sub-account id.
 	GetLocation(context.Context, *GetLocationRequest) (*GetLocationResponse, error)
+	// GetCustomFields calls GET /locations/{locationId}/customFields
+	// (get-custom-fields). Get Custom Fields.
+	GetCustomFields(context.Context, *GetCustomFieldsRequest) (*GetCustomFieldsResponse, error)
+	// CreateCustomField calls POST /locations/{locationId}/customFields
+	// (create-custom-field). Create Custom Field.
+	CreateCustomField(context.Context, *CreateCustomFieldRequest) (*CreateCustomFieldResponse, error)
+	// DeleteCustomField calls DELETE /locations/{locationId}/customFields/{id}
+	// (delete-custom-field). Delete Custom Field.
+	DeleteCustomField(context.Context, *DeleteCustomFieldRequest) (*DeleteCustomFieldResponse, error)
+	// GetCustomField calls GET /locations/{locationId}/customFields/{id}
+	// (get-custom-field). Get Custom Field.
+	GetCustomField(context.Context, *GetCustomFieldRequest) (*GetCustomFieldResponse, error)
+	// UpdateCustomField calls PUT /locations/{locationId}/customFields/{id}
+	// (update-custom-field). Update Custom Field.
+	UpdateCustomField(context.Context, *UpdateCustomFieldRequest) (*UpdateCustomFieldResponse, error)
 	// GetCustomValues calls GET /locations/{locationId}/customValues
 	// (get-custom-values). Get Custom Values.
 	GetCustomValues(context.Context, *GetCustomValuesRequest) (*GetCustomValuesResponse, error)
@@ -318,6 +417,9 @@ type LocationsServiceServer interface {
 	// UpdateTag calls PUT /locations/{locationId}/tags/{tagId} (update-tag).
 	// Update tag.
 	UpdateTag(context.Context, *UpdateTagRequest) (*UpdateTagResponse, error)
+	// GetAllOrEmailSmsTemplates calls GET /locations/{locationId}/templates
+	// (GET-all-or-email-sms-templates). GET all or email/sms templates.
+	GetAllOrEmailSmsTemplates(context.Context, *GetAllOrEmailSmsTemplatesRequest) (*GetAllOrEmailSmsTemplatesResponse, error)
 	mustEmbedUnimplementedLocationsServiceServer()
 }
 
@@ -330,6 +432,21 @@ type UnimplementedLocationsServiceServer struct{}
 
 func (UnimplementedLocationsServiceServer) GetLocation(context.Context, *GetLocationRequest) (*GetLocationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetLocation not implemented")
+}
+func (UnimplementedLocationsServiceServer) GetCustomFields(context.Context, *GetCustomFieldsRequest) (*GetCustomFieldsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCustomFields not implemented")
+}
+func (UnimplementedLocationsServiceServer) CreateCustomField(context.Context, *CreateCustomFieldRequest) (*CreateCustomFieldResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCustomField not implemented")
+}
+func (UnimplementedLocationsServiceServer) DeleteCustomField(context.Context, *DeleteCustomFieldRequest) (*DeleteCustomFieldResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteCustomField not implemented")
+}
+func (UnimplementedLocationsServiceServer) GetCustomField(context.Context, *GetCustomFieldRequest) (*GetCustomFieldResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCustomField not implemented")
+}
+func (UnimplementedLocationsServiceServer) UpdateCustomField(context.Context, *UpdateCustomFieldRequest) (*UpdateCustomFieldResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateCustomField not implemented")
 }
 func (UnimplementedLocationsServiceServer) GetCustomValues(context.Context, *GetCustomValuesRequest) (*GetCustomValuesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCustomValues not implemented")
@@ -373,6 +490,9 @@ func (UnimplementedLocationsServiceServer) GetTagById(context.Context, *GetTagBy
 func (UnimplementedLocationsServiceServer) UpdateTag(context.Context, *UpdateTagRequest) (*UpdateTagResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateTag not implemented")
 }
+func (UnimplementedLocationsServiceServer) GetAllOrEmailSmsTemplates(context.Context, *GetAllOrEmailSmsTemplatesRequest) (*GetAllOrEmailSmsTemplatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAllOrEmailSmsTemplates not implemented")
+}
 func (UnimplementedLocationsServiceServer) mustEmbedUnimplementedLocationsServiceServer() {}
 func (UnimplementedLocationsServiceServer) testEmbeddedByValue()                          {}
 
@@ -408,6 +528,96 @@ func _LocationsService_GetLocation_Handler(srv interface{}, ctx context.Context,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(LocationsServiceServer).GetLocation(ctx, req.(*GetLocationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LocationsService_GetCustomFields_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCustomFieldsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocationsServiceServer).GetCustomFields(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocationsService_GetCustomFields_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocationsServiceServer).GetCustomFields(ctx, req.(*GetCustomFieldsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LocationsService_CreateCustomField_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCustomFieldRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocationsServiceServer).CreateCustomField(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocationsService_CreateCustomField_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocationsServiceServer).CreateCustomField(ctx, req.(*CreateCustomFieldRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LocationsService_DeleteCustomField_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteCustomFieldRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocationsServiceServer).DeleteCustomField(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocationsService_DeleteCustomField_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocationsServiceServer).DeleteCustomField(ctx, req.(*DeleteCustomFieldRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LocationsService_GetCustomField_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCustomFieldRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocationsServiceServer).GetCustomField(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocationsService_GetCustomField_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocationsServiceServer).GetCustomField(ctx, req.(*GetCustomFieldRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LocationsService_UpdateCustomField_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCustomFieldRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocationsServiceServer).UpdateCustomField(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocationsService_UpdateCustomField_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocationsServiceServer).UpdateCustomField(ctx, req.(*UpdateCustomFieldRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -664,6 +874,24 @@ func _LocationsService_UpdateTag_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LocationsService_GetAllOrEmailSmsTemplates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAllOrEmailSmsTemplatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocationsServiceServer).GetAllOrEmailSmsTemplates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocationsService_GetAllOrEmailSmsTemplates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocationsServiceServer).GetAllOrEmailSmsTemplates(ctx, req.(*GetAllOrEmailSmsTemplatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LocationsService_ServiceDesc is the grpc.ServiceDesc for LocationsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -674,6 +902,26 @@ var LocationsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetLocation",
 			Handler:    _LocationsService_GetLocation_Handler,
+		},
+		{
+			MethodName: "GetCustomFields",
+			Handler:    _LocationsService_GetCustomFields_Handler,
+		},
+		{
+			MethodName: "CreateCustomField",
+			Handler:    _LocationsService_CreateCustomField_Handler,
+		},
+		{
+			MethodName: "DeleteCustomField",
+			Handler:    _LocationsService_DeleteCustomField_Handler,
+		},
+		{
+			MethodName: "GetCustomField",
+			Handler:    _LocationsService_GetCustomField_Handler,
+		},
+		{
+			MethodName: "UpdateCustomField",
+			Handler:    _LocationsService_UpdateCustomField_Handler,
 		},
 		{
 			MethodName: "GetCustomValues",
@@ -730,6 +978,10 @@ var LocationsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateTag",
 			Handler:    _LocationsService_UpdateTag_Handler,
+		},
+		{
+			MethodName: "GetAllOrEmailSmsTemplates",
+			Handler:    _LocationsService_GetAllOrEmailSmsTemplates_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -6983,6 +6983,172 @@ func (x *SettingsSchema) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// LocationsCustomFieldSchema is the schema CustomFieldSchema of HighLevel's
+// locations document.
+type LocationsCustomFieldSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's fieldKey.
+	FieldKey *string `protobuf:"bytes,3,opt,name=field_key,json=fieldKey,proto3,oneof" json:"field_key,omitempty"`
+	// HighLevel's placeholder.
+	Placeholder *string `protobuf:"bytes,4,opt,name=placeholder,proto3,oneof" json:"placeholder,omitempty"`
+	// HighLevel's dataType.
+	DataType *string `protobuf:"bytes,5,opt,name=data_type,json=dataType,proto3,oneof" json:"data_type,omitempty"`
+	// HighLevel's position.
+	Position *float64 `protobuf:"fixed64,6,opt,name=position,proto3,oneof" json:"position,omitempty"`
+	// HighLevel's picklistOptions.
+	PicklistOptions []string `protobuf:"bytes,7,rep,name=picklist_options,json=picklistOptions,proto3" json:"picklist_options,omitempty"`
+	// HighLevel's picklistImageOptions.
+	PicklistImageOptions []string `protobuf:"bytes,8,rep,name=picklist_image_options,json=picklistImageOptions,proto3" json:"picklist_image_options,omitempty"`
+	// HighLevel's isAllowedCustomOption.
+	IsAllowedCustomOption *bool `protobuf:"varint,9,opt,name=is_allowed_custom_option,json=isAllowedCustomOption,proto3,oneof" json:"is_allowed_custom_option,omitempty"`
+	// HighLevel's isMultiFileAllowed.
+	IsMultiFileAllowed *bool `protobuf:"varint,10,opt,name=is_multi_file_allowed,json=isMultiFileAllowed,proto3,oneof" json:"is_multi_file_allowed,omitempty"`
+	// HighLevel's maxFileLimit.
+	MaxFileLimit *float64 `protobuf:"fixed64,11,opt,name=max_file_limit,json=maxFileLimit,proto3,oneof" json:"max_file_limit,omitempty"`
+	// HighLevel's locationId.
+	LocationId *string `protobuf:"bytes,12,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// Model of the custom field
+	Model *string `protobuf:"bytes,13,opt,name=model,proto3,oneof" json:"model,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,14,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocationsCustomFieldSchema) Reset() {
+	*x = LocationsCustomFieldSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocationsCustomFieldSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocationsCustomFieldSchema) ProtoMessage() {}
+
+func (x *LocationsCustomFieldSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocationsCustomFieldSchema.ProtoReflect.Descriptor instead.
+func (*LocationsCustomFieldSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *LocationsCustomFieldSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *LocationsCustomFieldSchema) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *LocationsCustomFieldSchema) GetFieldKey() string {
+	if x != nil && x.FieldKey != nil {
+		return *x.FieldKey
+	}
+	return ""
+}
+
+func (x *LocationsCustomFieldSchema) GetPlaceholder() string {
+	if x != nil && x.Placeholder != nil {
+		return *x.Placeholder
+	}
+	return ""
+}
+
+func (x *LocationsCustomFieldSchema) GetDataType() string {
+	if x != nil && x.DataType != nil {
+		return *x.DataType
+	}
+	return ""
+}
+
+func (x *LocationsCustomFieldSchema) GetPosition() float64 {
+	if x != nil && x.Position != nil {
+		return *x.Position
+	}
+	return 0
+}
+
+func (x *LocationsCustomFieldSchema) GetPicklistOptions() []string {
+	if x != nil {
+		return x.PicklistOptions
+	}
+	return nil
+}
+
+func (x *LocationsCustomFieldSchema) GetPicklistImageOptions() []string {
+	if x != nil {
+		return x.PicklistImageOptions
+	}
+	return nil
+}
+
+func (x *LocationsCustomFieldSchema) GetIsAllowedCustomOption() bool {
+	if x != nil && x.IsAllowedCustomOption != nil {
+		return *x.IsAllowedCustomOption
+	}
+	return false
+}
+
+func (x *LocationsCustomFieldSchema) GetIsMultiFileAllowed() bool {
+	if x != nil && x.IsMultiFileAllowed != nil {
+		return *x.IsMultiFileAllowed
+	}
+	return false
+}
+
+func (x *LocationsCustomFieldSchema) GetMaxFileLimit() float64 {
+	if x != nil && x.MaxFileLimit != nil {
+		return *x.MaxFileLimit
+	}
+	return 0
+}
+
+func (x *LocationsCustomFieldSchema) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *LocationsCustomFieldSchema) GetModel() string {
+	if x != nil && x.Model != nil {
+		return *x.Model
+	}
+	return ""
+}
+
+func (x *LocationsCustomFieldSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // CustomValueSchema is the schema CustomValueSchema of HighLevel's locations
 // document.
 type CustomValueSchema struct {
@@ -7007,7 +7173,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7019,7 +7185,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7032,7 +7198,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{60}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -7111,7 +7277,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7123,7 +7289,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7136,7 +7302,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{61}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -7252,7 +7418,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7264,7 +7430,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7277,7 +7443,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{62}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -7384,7 +7550,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7396,7 +7562,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7409,7 +7575,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{63}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -7479,7 +7645,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7491,7 +7657,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7504,7 +7670,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{64}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *UserSchema) GetId() string {
@@ -7694,7 +7860,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7706,7 +7872,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7719,7 +7885,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{65}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -8016,7 +8182,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8028,7 +8194,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8041,7 +8207,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{66}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -8107,7 +8273,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8119,7 +8285,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8132,7 +8298,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{67}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -9268,7 +9434,38 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\x18_allow_duplicate_contactB\x1e\n" +
 	"\x1c_allow_duplicate_opportunityB\x1c\n" +
 	"\x1a_allow_facebook_name_mergeB\x1b\n" +
-	"\x19_disable_contact_timezone\"\x96\x02\n" +
+	"\x19_disable_contact_timezone\"\x80\x06\n" +
+	"\x1aLocationsCustomFieldSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12 \n" +
+	"\tfield_key\x18\x03 \x01(\tH\x02R\bfieldKey\x88\x01\x01\x12%\n" +
+	"\vplaceholder\x18\x04 \x01(\tH\x03R\vplaceholder\x88\x01\x01\x12 \n" +
+	"\tdata_type\x18\x05 \x01(\tH\x04R\bdataType\x88\x01\x01\x12\x1f\n" +
+	"\bposition\x18\x06 \x01(\x01H\x05R\bposition\x88\x01\x01\x12)\n" +
+	"\x10picklist_options\x18\a \x03(\tR\x0fpicklistOptions\x124\n" +
+	"\x16picklist_image_options\x18\b \x03(\tR\x14picklistImageOptions\x12<\n" +
+	"\x18is_allowed_custom_option\x18\t \x01(\bH\x06R\x15isAllowedCustomOption\x88\x01\x01\x126\n" +
+	"\x15is_multi_file_allowed\x18\n" +
+	" \x01(\bH\aR\x12isMultiFileAllowed\x88\x01\x01\x12)\n" +
+	"\x0emax_file_limit\x18\v \x01(\x01H\bR\fmaxFileLimit\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\f \x01(\tH\tR\n" +
+	"locationId\x88\x01\x01\x12\x19\n" +
+	"\x05model\x18\r \x01(\tH\n" +
+	"R\x05model\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\f\n" +
+	"\n" +
+	"_field_keyB\x0e\n" +
+	"\f_placeholderB\f\n" +
+	"\n" +
+	"_data_typeB\v\n" +
+	"\t_positionB\x1b\n" +
+	"\x19_is_allowed_custom_optionB\x18\n" +
+	"\x16_is_multi_file_allowedB\x11\n" +
+	"\x0f_max_file_limitB\x0e\n" +
+	"\f_location_idB\b\n" +
+	"\x06_model\"\x96\x02\n" +
 	"\x11CustomValueSchema\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12 \n" +
@@ -9502,7 +9699,7 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*CalendarNotification)(nil),            // 0: hlgate.v1.CalendarNotification
 	(*CalendarsTeamMember)(nil),             // 1: hlgate.v1.CalendarsTeamMember
@@ -9564,29 +9761,30 @@ var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*BusinessSchema)(nil),                  // 57: hlgate.v1.BusinessSchema
 	(*SocialSchema)(nil),                    // 58: hlgate.v1.SocialSchema
 	(*SettingsSchema)(nil),                  // 59: hlgate.v1.SettingsSchema
-	(*CustomValueSchema)(nil),               // 60: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),             // 61: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),        // 62: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),              // 63: hlgate.v1.LocationTagsSchema
-	(*UserSchema)(nil),                      // 64: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),                  // 65: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                      // 66: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),                  // 67: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),                 // 68: google.protobuf.Struct
-	(*structpb.ListValue)(nil),              // 69: google.protobuf.ListValue
+	(*LocationsCustomFieldSchema)(nil),      // 60: hlgate.v1.LocationsCustomFieldSchema
+	(*CustomValueSchema)(nil),               // 61: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),             // 62: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),        // 63: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),              // 64: hlgate.v1.LocationTagsSchema
+	(*UserSchema)(nil),                      // 65: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),                  // 66: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                      // 67: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),                  // 68: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),                 // 69: google.protobuf.Struct
+	(*structpb.ListValue)(nil),              // 70: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
-	68,  // 0: hlgate.v1.CalendarNotification.unmapped:type_name -> google.protobuf.Struct
+	69,  // 0: hlgate.v1.CalendarNotification.unmapped:type_name -> google.protobuf.Struct
 	2,   // 1: hlgate.v1.CalendarsTeamMember.location_configurations:type_name -> hlgate.v1.LocationConfiguration
-	68,  // 2: hlgate.v1.CalendarsTeamMember.unmapped:type_name -> google.protobuf.Struct
-	68,  // 3: hlgate.v1.LocationConfiguration.unmapped:type_name -> google.protobuf.Struct
+	69,  // 2: hlgate.v1.CalendarsTeamMember.unmapped:type_name -> google.protobuf.Struct
+	69,  // 3: hlgate.v1.LocationConfiguration.unmapped:type_name -> google.protobuf.Struct
 	4,   // 4: hlgate.v1.OpenHour.hours:type_name -> hlgate.v1.Hour
-	68,  // 5: hlgate.v1.OpenHour.unmapped:type_name -> google.protobuf.Struct
-	68,  // 6: hlgate.v1.Hour.unmapped:type_name -> google.protobuf.Struct
-	68,  // 7: hlgate.v1.Recurring.unmapped:type_name -> google.protobuf.Struct
+	69,  // 5: hlgate.v1.OpenHour.unmapped:type_name -> google.protobuf.Struct
+	69,  // 6: hlgate.v1.Hour.unmapped:type_name -> google.protobuf.Struct
+	69,  // 7: hlgate.v1.Recurring.unmapped:type_name -> google.protobuf.Struct
 	4,   // 8: hlgate.v1.Availability.hours:type_name -> hlgate.v1.Hour
-	68,  // 9: hlgate.v1.Availability.unmapped:type_name -> google.protobuf.Struct
-	68,  // 10: hlgate.v1.LookBusyConfiguration.unmapped:type_name -> google.protobuf.Struct
+	69,  // 9: hlgate.v1.Availability.unmapped:type_name -> google.protobuf.Struct
+	69,  // 10: hlgate.v1.LookBusyConfiguration.unmapped:type_name -> google.protobuf.Struct
 	0,   // 11: hlgate.v1.CalendarDTO.notifications:type_name -> hlgate.v1.CalendarNotification
 	9,   // 12: hlgate.v1.CalendarDTO.team_members:type_name -> hlgate.v1.TeamMemberResponse
 	10,  // 13: hlgate.v1.CalendarDTO.location_configurations:type_name -> hlgate.v1.LocationConfigurationResponse
@@ -9594,124 +9792,125 @@ var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
 	5,   // 15: hlgate.v1.CalendarDTO.recurring:type_name -> hlgate.v1.Recurring
 	6,   // 16: hlgate.v1.CalendarDTO.availabilities:type_name -> hlgate.v1.Availability
 	7,   // 17: hlgate.v1.CalendarDTO.look_busy_config:type_name -> hlgate.v1.LookBusyConfiguration
-	68,  // 18: hlgate.v1.CalendarDTO.unmapped:type_name -> google.protobuf.Struct
+	69,  // 18: hlgate.v1.CalendarDTO.unmapped:type_name -> google.protobuf.Struct
 	10,  // 19: hlgate.v1.TeamMemberResponse.location_configurations:type_name -> hlgate.v1.LocationConfigurationResponse
-	68,  // 20: hlgate.v1.TeamMemberResponse.unmapped:type_name -> google.protobuf.Struct
-	68,  // 21: hlgate.v1.LocationConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
+	69,  // 20: hlgate.v1.TeamMemberResponse.unmapped:type_name -> google.protobuf.Struct
+	69,  // 21: hlgate.v1.LocationConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
 	4,   // 22: hlgate.v1.UpdateAvailability.hours:type_name -> hlgate.v1.Hour
-	68,  // 23: hlgate.v1.UpdateAvailability.unmapped:type_name -> google.protobuf.Struct
+	69,  // 23: hlgate.v1.UpdateAvailability.unmapped:type_name -> google.protobuf.Struct
 	13,  // 24: hlgate.v1.CalendarNotificationResponseDTO.after_time:type_name -> hlgate.v1.SchedulesDTO
 	13,  // 25: hlgate.v1.CalendarNotificationResponseDTO.before_time:type_name -> hlgate.v1.SchedulesDTO
-	68,  // 26: hlgate.v1.CalendarNotificationResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	68,  // 27: hlgate.v1.SchedulesDTO.unmapped:type_name -> google.protobuf.Struct
+	69,  // 26: hlgate.v1.CalendarNotificationResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	69,  // 27: hlgate.v1.SchedulesDTO.unmapped:type_name -> google.protobuf.Struct
 	13,  // 28: hlgate.v1.CreateCalendarNotificationDTO.after_time:type_name -> hlgate.v1.SchedulesDTO
 	13,  // 29: hlgate.v1.CreateCalendarNotificationDTO.before_time:type_name -> hlgate.v1.SchedulesDTO
-	68,  // 30: hlgate.v1.CreateCalendarNotificationDTO.unmapped:type_name -> google.protobuf.Struct
+	69,  // 30: hlgate.v1.CreateCalendarNotificationDTO.unmapped:type_name -> google.protobuf.Struct
 	16,  // 31: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	68,  // 32: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	68,  // 33: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	69,  // 32: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	69,  // 33: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
 	18,  // 34: hlgate.v1.CalendarEventDTO.created_by:type_name -> hlgate.v1.CreatedOrUpdatedBy
-	68,  // 35: hlgate.v1.CalendarEventDTO.unmapped:type_name -> google.protobuf.Struct
-	68,  // 36: hlgate.v1.CreatedOrUpdatedBy.unmapped:type_name -> google.protobuf.Struct
-	68,  // 37: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
-	68,  // 38: hlgate.v1.CalendarResourceByIdResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	69,  // 35: hlgate.v1.CalendarEventDTO.unmapped:type_name -> google.protobuf.Struct
+	69,  // 36: hlgate.v1.CreatedOrUpdatedBy.unmapped:type_name -> google.protobuf.Struct
+	69,  // 37: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	69,  // 38: hlgate.v1.CalendarResourceByIdResponseDTO.unmapped:type_name -> google.protobuf.Struct
 	22,  // 39: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
-	68,  // 40: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
-	68,  // 41: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	69,  // 40: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	69,  // 41: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
 	21,  // 42: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	68,  // 43: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	68,  // 44: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	68,  // 45: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
-	68,  // 46: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	68,  // 47: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	68,  // 48: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	68,  // 49: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	68,  // 50: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	69,  // 43: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	69,  // 44: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	69,  // 45: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	69,  // 46: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	69,  // 47: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	69,  // 48: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	69,  // 49: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	69,  // 50: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
 	27,  // 51: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
 	28,  // 52: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	68,  // 53: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 54: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 53: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 54: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
 	29,  // 55: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
 	30,  // 56: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	68,  // 57: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 58: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	69,  // 57: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 58: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
 	31,  // 59: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	68,  // 60: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 61: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 60: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 61: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
 	33,  // 62: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	68,  // 63: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 64: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 63: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 64: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
 	35,  // 65: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	68,  // 66: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 67: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 68: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 66: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 67: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 68: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
 	38,  // 69: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
 	33,  // 70: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	68,  // 71: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 72: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 73: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 74: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 71: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 72: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 73: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 74: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
 	42,  // 75: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
 	43,  // 76: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
 	44,  // 77: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	68,  // 78: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 79: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 80: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 81: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 82: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 78: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 79: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 80: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 81: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 82: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
 	47,  // 83: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	68,  // 84: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 85: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 86: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 87: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	69,  // 84: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 85: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 86: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	70,  // 87: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
 	50,  // 88: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	68,  // 89: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 90: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 89: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 90: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
 	52,  // 91: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
 	54,  // 92: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
 	32,  // 93: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
 	37,  // 94: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
 	36,  // 95: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	68,  // 96: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
-	68,  // 97: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 96: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
+	69,  // 97: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
 	53,  // 98: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
-	68,  // 99: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 100: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 101: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	68,  // 102: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	68,  // 103: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	68,  // 104: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	68,  // 105: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	68,  // 106: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 99: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 100: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 101: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	69,  // 102: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	69,  // 103: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	69,  // 104: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	69,  // 105: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	69,  // 106: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
 	32,  // 107: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
 	36,  // 108: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	68,  // 109: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	68,  // 110: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 109: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	69,  // 110: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
 	57,  // 111: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
 	58,  // 112: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
 	59,  // 113: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	68,  // 114: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	68,  // 115: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	68,  // 116: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	68,  // 117: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	68,  // 118: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	68,  // 119: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	68,  // 120: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	61,  // 121: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	68,  // 122: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	68,  // 123: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	65,  // 124: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	66,  // 125: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	68,  // 126: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	68,  // 127: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	68,  // 128: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 129: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	68,  // 130: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	131, // [131:131] is the sub-list for method output_type
-	131, // [131:131] is the sub-list for method input_type
-	131, // [131:131] is the sub-list for extension type_name
-	131, // [131:131] is the sub-list for extension extendee
-	0,   // [0:131] is the sub-list for field type_name
+	69,  // 114: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	69,  // 115: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	69,  // 116: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	69,  // 117: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	69,  // 118: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	69,  // 119: hlgate.v1.LocationsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
+	69,  // 120: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	69,  // 121: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	62,  // 122: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	69,  // 123: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	69,  // 124: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	66,  // 125: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	67,  // 126: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	69,  // 127: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	69,  // 128: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	69,  // 129: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 130: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	69,  // 131: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	132, // [132:132] is the sub-list for method output_type
+	132, // [132:132] is the sub-list for method input_type
+	132, // [132:132] is the sub-list for extension type_name
+	132, // [132:132] is the sub-list for extension extendee
+	0,   // [0:132] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -9782,13 +9981,14 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[65].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[66].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[67].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[68].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   68,
+			NumMessages:   69,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
