@@ -342,6 +342,32 @@ func TestConformance(t *testing.T) {
 	}
 	cf.run(confCase{name: "other location", method: "GET", path: "/locations/" + sandbox.OtherLocationID, token: loc, status: 403})
 
+	// The agency's locations: searched, created and changed with the
+	// company's token only, for its own company.
+	clock.Add(11 * time.Second)
+	C := sandbox.DemoCompanyID
+	locs := cf.run(confCase{name: "search locations", method: "GET", path: "/locations/search?companyId=" + C + "&limit=1&skip=1", token: agency, status: 200})
+	if ls, _ := locs["locations"].([]any); len(ls) != 1 || str(locs, "locations", 0, "id") != sandbox.OtherLocationID {
+		t.Errorf("search locations skip 1 limit 1 = %v", locs)
+	}
+	cf.run(confCase{name: "search another company", method: "GET", path: "/locations/search?companyId=NotTheCompany0000001", token: agency, status: 403})
+	if own := cf.run(confCase{name: "search with a location token", method: "GET", path: "/locations/search", token: loc, status: 200}); len(own["locations"].([]any)) != 1 {
+		t.Errorf("a location token's search = %v, want its own location", own)
+	}
+	clinic := cf.run(confCase{name: "create location", method: "POST", path: "/locations/", token: agency, status: 200,
+		json: map[string]any{"name": "Sandbox New Clinic", "companyId": C, "timezone": "Europe/Berlin"}})
+	clinicID := str(clinic, "id")
+	cf.run(confCase{name: "create location with a location token", method: "POST", path: "/locations/", token: loc, status: 401,
+		json: map[string]any{"name": "Nope", "companyId": C}})
+	cf.run(confCase{name: "create location without a name", method: "POST", path: "/locations/", token: agency, status: 422, badRequest: true,
+		json: map[string]any{"companyId": C}})
+	if got := cf.run(confCase{name: "put location", method: "PUT", path: "/locations/" + clinicID, token: agency, status: 200,
+		json: map[string]any{"companyId": C, "name": "Sandbox Renamed Clinic"}}); got["name"] != "Sandbox Renamed Clinic" {
+		t.Errorf("put location = %v", got)
+	}
+	cf.run(confCase{name: "put unknown location", method: "PUT", path: "/locations/NoSuchLocation000001", token: agency, status: 404,
+		json: map[string]any{"companyId": C, "name": "x"}})
+
 	// Every other operation the engine serves, from the document alone.
 	// The fixed clock moves past the quota's 10 s window before each
 	// collection, so the walk's calls are never refused as a burst.

@@ -21,7 +21,5 @@ func (s *Sandbox) opGetLocation(w http.ResponseWriter, r *http.Request, c *call)
 		writeError(w, errForbidden(msgLocation))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"location": map[string]any{
-		"id": l.id, "companyId": l.companyID, "name": l.name, "address": l.address, "timezone": l.tz.String(),
-	}})
+	writeJSON(w, http.StatusOK, map[string]any{"location": l.locationJSON()})
 }

@@ -413,7 +413,8 @@ func (s *Sandbox) handleConsentPage(w http.ResponseWriter, r *http.Request) {
 	var locs []consentLocation
 	for _, id := range s.companyLocationIDs() {
 		l, _ := s.loc(id)
-		locs = append(locs, consentLocation{ID: l.id, Name: l.name})
+		name, _ := l.label()
+		locs = append(locs, consentLocation{ID: l.id, Name: name})
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	err := consentPage.Execute(w, map[string]any{
@@ -723,7 +724,8 @@ func (s *Sandbox) opInstalledLocations(w http.ResponseWriter, r *http.Request, c
 	for _, id := range s.companyLocationIDs() {
 		l, _ := s.loc(id)
 		at, ok := inst[id]
-		il := installedLocation{ID: id, Name: l.name, Address: l.address, IsInstalled: ok}
+		name, address := l.label()
+		il := installedLocation{ID: id, Name: name, Address: address, IsInstalled: ok}
 		if ok {
 			il.VersionID, il.InstalledAt = appID, at.Format(time.RFC3339)
 		}

@@ -149,7 +149,9 @@ type Sandbox struct {
 	tokenLag atomic.Int64 // nanoseconds of latency on /oauth/token
 
 	dataMu sync.RWMutex // guards the locations map itself, not its stores
-	locs   map[string]*locStore
+	// createdLocs are the locations created at run time, in order.
+	createdLocs []string
+	locs        map[string]*locStore
 
 	companyName string
 }

@@ -45,7 +45,7 @@ func (s *Sandbox) seed() {
 		OtherLocationID: s.seedLocation(OtherLocationID, 2, "Sandbox Other Bakery", "12 Rue Cler, 75007 Paris, France", "Europe/Paris", 60, 1, 20, 10),
 	}
 	s.dataMu.Lock()
-	s.locs = locs
+	s.locs, s.createdLocs = locs, nil
 	s.dataMu.Unlock()
 }
 
@@ -167,7 +167,7 @@ func (s *Sandbox) seedLocation(id string, ordinal int, name, address, tzName str
 		day := day0.AddDate(0, 0, d)
 		for _, cal := range cals {
 			for _, sl := range daySlots(cal, day, tz) {
-				if g.r.IntN(5) != 0 {
+				if len(contactIDs) == 0 || g.r.IntN(5) != 0 { // no contacts to book for in a new location
 					continue
 				}
 				ct := l.contacts[contactIDs[g.r.IntN(len(contactIDs))]]
@@ -301,8 +301,13 @@ func (s *Sandbox) loc(id string) (*locStore, bool) {
 	return l, ok
 }
 
-// companyLocationIDs lists the demo company's locations, demo first.
-func (s *Sandbox) companyLocationIDs() []string { return []string{DemoLocationID, OtherLocationID} }
+// companyLocationIDs lists the demo company's locations, demo first, then
+// those created at run time (POST /locations/), in order.
+func (s *Sandbox) companyLocationIDs() []string {
+	s.dataMu.RLock()
+	defer s.dataMu.RUnlock()
+	return append([]string{DemoLocationID, OtherLocationID}, s.createdLocs...)
+}
 
 // newID returns a fresh id for a record created at run time. It is
 // deterministic for a given seed and sequence of writes. Callers hold l.mu.

@@ -174,9 +174,10 @@ func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, err
 			return fail("the %s parameter %q copies %q, which no request field fills", p.In, p.Name, p.From)
 		}
 	}
-	f.subject = req.Fields().ByName("location_id")
+	subject := subjectField(row)
+	f.subject = req.Fields().ByName(subject)
 	if f.subject == nil || f.subject.Kind() != protoreflect.StringKind {
-		return fail("the request has no location_id, so the call has no subject")
+		return fail("the request has no %s, so the call has no subject", subject)
 	}
 	paging, err := bindPaging(m, row, used)
 	if err != nil {
@@ -249,6 +250,16 @@ func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, err
 	return f, nil
 }
 
+// subjectField is the request field that names whose token and quota a
+// call spends: location_id, or company_id for an agency operation (one that
+// names a company and no location).
+func subjectField(row *optable.Op) protoreflect.Name {
+	if row.Location == nil && row.Company != nil {
+		return "company_id"
+	}
+	return "location_id"
+}
+
 // messageType is the generated type of md, or a dynamic one for a message
 // no generated code registered (tests build such methods).
 func messageType(md protoreflect.MessageDescriptor) protoreflect.MessageType {
@@ -302,8 +313,8 @@ func (f *forward) call(ctx context.Context, s *Server, in proto.Message) (proto.
 	if err != nil {
 		return nil, err
 	}
-	location := in.ProtoReflect().Get(f.subject).String()
-	resp, err := s.send(upstreamCtx(ctx, location), req)
+	subject := in.ProtoReflect().Get(f.subject).String()
+	resp, err := s.send(upstreamCtx(ctx, subject), req)
 	b, err := readUpstream(resp, err)
 	if err != nil {
 		return nil, err
@@ -323,6 +334,12 @@ func (f *forward) call(ctx context.Context, s *Server, in proto.Message) (proto.
 	}
 	out := f.out.New().Interface()
 	s.countUnmapped(ctx, jsonproto.DecodeMap(obj, out))
+	// A location's call answers that location's resources; a company's
+	// answers resources of its locations, which caller auth checked.
+	location := ""
+	if f.subject.Name() == "location_id" {
+		location = subject
+	}
 	if f.paging != nil {
 		if err := checkItemsLocation(location, out.ProtoReflect().Get(f.paging.items).List()); err != nil {
 			return nil, err
@@ -397,8 +414,12 @@ func decodeAnswer(b []byte) (any, error) {
 }
 
 // inLocation refuses a resource that names another location than the
-// call's (sameLocation).
+// call's (sameLocation); location is "" for a company's call, which checks
+// nothing here.
 func inLocation(location string, r protoreflect.Message) error {
+	if location == "" {
+		return nil
+	}
 	if fd := r.Descriptor().Fields().ByName("location_id"); fd != nil && fd.Kind() == protoreflect.StringKind {
 		got := r.Get(fd).String()
 		return sameLocation(location, &got)

@@ -140,10 +140,20 @@ func generatedFiles() []protoreflect.FileDescriptor {
 // is an error: the RPC would be served without its declared Version and
 // retry safety.
 func forwardingRules(rules map[string]*rule, files ...protoreflect.FileDescriptor) error {
-	return forwardingMethods(files, func(full string, _ protoreflect.MethodDescriptor, row *optable.Op) error {
+	return forwardingMethods(files, func(full string, m protoreflect.MethodDescriptor, row *optable.Op) error {
 		r := rules[full]
 		if r == nil {
-			r = &rule{access: AccessWrite, subjects: []string{"location_id"}}
+			// The subject, and for an agency operation every location it
+			// names too: the key must allow each.
+			subjects := []string{string(subjectField(row))}
+			if subjects[0] == "company_id" {
+				for _, name := range []protoreflect.Name{"location_id", "location_ids"} {
+					if fd := m.Input().Fields().ByName(name); fd != nil && fd.Kind() == protoreflect.StringKind {
+						subjects = append(subjects, string(name))
+					}
+				}
+			}
+			r = &rule{access: AccessWrite, subjects: subjects}
 			if row.Read {
 				r.access = AccessRead
 			}

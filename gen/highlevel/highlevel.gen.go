@@ -1295,6 +1295,1512 @@ func (e CreateInvoiceTemplateResponseDtoAltType) Valid() bool {
 	}
 }
 
+// Defines values for CreateLocationDtoCountry.
+const (
+	CreateLocationDtoCountryAD CreateLocationDtoCountry = "AD"
+	CreateLocationDtoCountryAE CreateLocationDtoCountry = "AE"
+	CreateLocationDtoCountryAF CreateLocationDtoCountry = "AF"
+	CreateLocationDtoCountryAG CreateLocationDtoCountry = "AG"
+	CreateLocationDtoCountryAI CreateLocationDtoCountry = "AI"
+	CreateLocationDtoCountryAL CreateLocationDtoCountry = "AL"
+	CreateLocationDtoCountryAM CreateLocationDtoCountry = "AM"
+	CreateLocationDtoCountryAN CreateLocationDtoCountry = "AN"
+	CreateLocationDtoCountryAO CreateLocationDtoCountry = "AO"
+	CreateLocationDtoCountryAQ CreateLocationDtoCountry = "AQ"
+	CreateLocationDtoCountryAR CreateLocationDtoCountry = "AR"
+	CreateLocationDtoCountryAS CreateLocationDtoCountry = "AS"
+	CreateLocationDtoCountryAT CreateLocationDtoCountry = "AT"
+	CreateLocationDtoCountryAU CreateLocationDtoCountry = "AU"
+	CreateLocationDtoCountryAW CreateLocationDtoCountry = "AW"
+	CreateLocationDtoCountryAX CreateLocationDtoCountry = "AX"
+	CreateLocationDtoCountryAZ CreateLocationDtoCountry = "AZ"
+	CreateLocationDtoCountryBA CreateLocationDtoCountry = "BA"
+	CreateLocationDtoCountryBB CreateLocationDtoCountry = "BB"
+	CreateLocationDtoCountryBD CreateLocationDtoCountry = "BD"
+	CreateLocationDtoCountryBE CreateLocationDtoCountry = "BE"
+	CreateLocationDtoCountryBF CreateLocationDtoCountry = "BF"
+	CreateLocationDtoCountryBG CreateLocationDtoCountry = "BG"
+	CreateLocationDtoCountryBH CreateLocationDtoCountry = "BH"
+	CreateLocationDtoCountryBI CreateLocationDtoCountry = "BI"
+	CreateLocationDtoCountryBJ CreateLocationDtoCountry = "BJ"
+	CreateLocationDtoCountryBM CreateLocationDtoCountry = "BM"
+	CreateLocationDtoCountryBN CreateLocationDtoCountry = "BN"
+	CreateLocationDtoCountryBO CreateLocationDtoCountry = "BO"
+	CreateLocationDtoCountryBR CreateLocationDtoCountry = "BR"
+	CreateLocationDtoCountryBS CreateLocationDtoCountry = "BS"
+	CreateLocationDtoCountryBT CreateLocationDtoCountry = "BT"
+	CreateLocationDtoCountryBV CreateLocationDtoCountry = "BV"
+	CreateLocationDtoCountryBW CreateLocationDtoCountry = "BW"
+	CreateLocationDtoCountryBY CreateLocationDtoCountry = "BY"
+	CreateLocationDtoCountryBZ CreateLocationDtoCountry = "BZ"
+	CreateLocationDtoCountryCA CreateLocationDtoCountry = "CA"
+	CreateLocationDtoCountryCC CreateLocationDtoCountry = "CC"
+	CreateLocationDtoCountryCD CreateLocationDtoCountry = "CD"
+	CreateLocationDtoCountryCF CreateLocationDtoCountry = "CF"
+	CreateLocationDtoCountryCG CreateLocationDtoCountry = "CG"
+	CreateLocationDtoCountryCH CreateLocationDtoCountry = "CH"
+	CreateLocationDtoCountryCI CreateLocationDtoCountry = "CI"
+	CreateLocationDtoCountryCK CreateLocationDtoCountry = "CK"
+	CreateLocationDtoCountryCL CreateLocationDtoCountry = "CL"
+	CreateLocationDtoCountryCM CreateLocationDtoCountry = "CM"
+	CreateLocationDtoCountryCN CreateLocationDtoCountry = "CN"
+	CreateLocationDtoCountryCO CreateLocationDtoCountry = "CO"
+	CreateLocationDtoCountryCR CreateLocationDtoCountry = "CR"
+	CreateLocationDtoCountryCU CreateLocationDtoCountry = "CU"
+	CreateLocationDtoCountryCV CreateLocationDtoCountry = "CV"
+	CreateLocationDtoCountryCX CreateLocationDtoCountry = "CX"
+	CreateLocationDtoCountryCY CreateLocationDtoCountry = "CY"
+	CreateLocationDtoCountryCZ CreateLocationDtoCountry = "CZ"
+	CreateLocationDtoCountryDE CreateLocationDtoCountry = "DE"
+	CreateLocationDtoCountryDJ CreateLocationDtoCountry = "DJ"
+	CreateLocationDtoCountryDK CreateLocationDtoCountry = "DK"
+	CreateLocationDtoCountryDM CreateLocationDtoCountry = "DM"
+	CreateLocationDtoCountryDO CreateLocationDtoCountry = "DO"
+	CreateLocationDtoCountryDZ CreateLocationDtoCountry = "DZ"
+	CreateLocationDtoCountryEC CreateLocationDtoCountry = "EC"
+	CreateLocationDtoCountryEE CreateLocationDtoCountry = "EE"
+	CreateLocationDtoCountryEG CreateLocationDtoCountry = "EG"
+	CreateLocationDtoCountryEH CreateLocationDtoCountry = "EH"
+	CreateLocationDtoCountryER CreateLocationDtoCountry = "ER"
+	CreateLocationDtoCountryES CreateLocationDtoCountry = "ES"
+	CreateLocationDtoCountryET CreateLocationDtoCountry = "ET"
+	CreateLocationDtoCountryFI CreateLocationDtoCountry = "FI"
+	CreateLocationDtoCountryFJ CreateLocationDtoCountry = "FJ"
+	CreateLocationDtoCountryFK CreateLocationDtoCountry = "FK"
+	CreateLocationDtoCountryFM CreateLocationDtoCountry = "FM"
+	CreateLocationDtoCountryFO CreateLocationDtoCountry = "FO"
+	CreateLocationDtoCountryFR CreateLocationDtoCountry = "FR"
+	CreateLocationDtoCountryGA CreateLocationDtoCountry = "GA"
+	CreateLocationDtoCountryGB CreateLocationDtoCountry = "GB"
+	CreateLocationDtoCountryGD CreateLocationDtoCountry = "GD"
+	CreateLocationDtoCountryGE CreateLocationDtoCountry = "GE"
+	CreateLocationDtoCountryGF CreateLocationDtoCountry = "GF"
+	CreateLocationDtoCountryGG CreateLocationDtoCountry = "GG"
+	CreateLocationDtoCountryGH CreateLocationDtoCountry = "GH"
+	CreateLocationDtoCountryGI CreateLocationDtoCountry = "GI"
+	CreateLocationDtoCountryGL CreateLocationDtoCountry = "GL"
+	CreateLocationDtoCountryGM CreateLocationDtoCountry = "GM"
+	CreateLocationDtoCountryGN CreateLocationDtoCountry = "GN"
+	CreateLocationDtoCountryGP CreateLocationDtoCountry = "GP"
+	CreateLocationDtoCountryGQ CreateLocationDtoCountry = "GQ"
+	CreateLocationDtoCountryGR CreateLocationDtoCountry = "GR"
+	CreateLocationDtoCountryGS CreateLocationDtoCountry = "GS"
+	CreateLocationDtoCountryGT CreateLocationDtoCountry = "GT"
+	CreateLocationDtoCountryGU CreateLocationDtoCountry = "GU"
+	CreateLocationDtoCountryGW CreateLocationDtoCountry = "GW"
+	CreateLocationDtoCountryGY CreateLocationDtoCountry = "GY"
+	CreateLocationDtoCountryHK CreateLocationDtoCountry = "HK"
+	CreateLocationDtoCountryHM CreateLocationDtoCountry = "HM"
+	CreateLocationDtoCountryHN CreateLocationDtoCountry = "HN"
+	CreateLocationDtoCountryHR CreateLocationDtoCountry = "HR"
+	CreateLocationDtoCountryHT CreateLocationDtoCountry = "HT"
+	CreateLocationDtoCountryHU CreateLocationDtoCountry = "HU"
+	CreateLocationDtoCountryID CreateLocationDtoCountry = "ID"
+	CreateLocationDtoCountryIE CreateLocationDtoCountry = "IE"
+	CreateLocationDtoCountryIL CreateLocationDtoCountry = "IL"
+	CreateLocationDtoCountryIM CreateLocationDtoCountry = "IM"
+	CreateLocationDtoCountryIN CreateLocationDtoCountry = "IN"
+	CreateLocationDtoCountryIO CreateLocationDtoCountry = "IO"
+	CreateLocationDtoCountryIQ CreateLocationDtoCountry = "IQ"
+	CreateLocationDtoCountryIR CreateLocationDtoCountry = "IR"
+	CreateLocationDtoCountryIS CreateLocationDtoCountry = "IS"
+	CreateLocationDtoCountryIT CreateLocationDtoCountry = "IT"
+	CreateLocationDtoCountryJE CreateLocationDtoCountry = "JE"
+	CreateLocationDtoCountryJM CreateLocationDtoCountry = "JM"
+	CreateLocationDtoCountryJO CreateLocationDtoCountry = "JO"
+	CreateLocationDtoCountryJP CreateLocationDtoCountry = "JP"
+	CreateLocationDtoCountryKE CreateLocationDtoCountry = "KE"
+	CreateLocationDtoCountryKG CreateLocationDtoCountry = "KG"
+	CreateLocationDtoCountryKH CreateLocationDtoCountry = "KH"
+	CreateLocationDtoCountryKI CreateLocationDtoCountry = "KI"
+	CreateLocationDtoCountryKM CreateLocationDtoCountry = "KM"
+	CreateLocationDtoCountryKN CreateLocationDtoCountry = "KN"
+	CreateLocationDtoCountryKP CreateLocationDtoCountry = "KP"
+	CreateLocationDtoCountryKR CreateLocationDtoCountry = "KR"
+	CreateLocationDtoCountryKW CreateLocationDtoCountry = "KW"
+	CreateLocationDtoCountryKY CreateLocationDtoCountry = "KY"
+	CreateLocationDtoCountryKZ CreateLocationDtoCountry = "KZ"
+	CreateLocationDtoCountryLA CreateLocationDtoCountry = "LA"
+	CreateLocationDtoCountryLB CreateLocationDtoCountry = "LB"
+	CreateLocationDtoCountryLC CreateLocationDtoCountry = "LC"
+	CreateLocationDtoCountryLI CreateLocationDtoCountry = "LI"
+	CreateLocationDtoCountryLK CreateLocationDtoCountry = "LK"
+	CreateLocationDtoCountryLR CreateLocationDtoCountry = "LR"
+	CreateLocationDtoCountryLS CreateLocationDtoCountry = "LS"
+	CreateLocationDtoCountryLT CreateLocationDtoCountry = "LT"
+	CreateLocationDtoCountryLU CreateLocationDtoCountry = "LU"
+	CreateLocationDtoCountryLV CreateLocationDtoCountry = "LV"
+	CreateLocationDtoCountryLY CreateLocationDtoCountry = "LY"
+	CreateLocationDtoCountryMA CreateLocationDtoCountry = "MA"
+	CreateLocationDtoCountryMC CreateLocationDtoCountry = "MC"
+	CreateLocationDtoCountryMD CreateLocationDtoCountry = "MD"
+	CreateLocationDtoCountryME CreateLocationDtoCountry = "ME"
+	CreateLocationDtoCountryMF CreateLocationDtoCountry = "MF"
+	CreateLocationDtoCountryMG CreateLocationDtoCountry = "MG"
+	CreateLocationDtoCountryMH CreateLocationDtoCountry = "MH"
+	CreateLocationDtoCountryMK CreateLocationDtoCountry = "MK"
+	CreateLocationDtoCountryML CreateLocationDtoCountry = "ML"
+	CreateLocationDtoCountryMM CreateLocationDtoCountry = "MM"
+	CreateLocationDtoCountryMN CreateLocationDtoCountry = "MN"
+	CreateLocationDtoCountryMO CreateLocationDtoCountry = "MO"
+	CreateLocationDtoCountryMP CreateLocationDtoCountry = "MP"
+	CreateLocationDtoCountryMQ CreateLocationDtoCountry = "MQ"
+	CreateLocationDtoCountryMR CreateLocationDtoCountry = "MR"
+	CreateLocationDtoCountryMS CreateLocationDtoCountry = "MS"
+	CreateLocationDtoCountryMT CreateLocationDtoCountry = "MT"
+	CreateLocationDtoCountryMU CreateLocationDtoCountry = "MU"
+	CreateLocationDtoCountryMV CreateLocationDtoCountry = "MV"
+	CreateLocationDtoCountryMW CreateLocationDtoCountry = "MW"
+	CreateLocationDtoCountryMX CreateLocationDtoCountry = "MX"
+	CreateLocationDtoCountryMY CreateLocationDtoCountry = "MY"
+	CreateLocationDtoCountryMZ CreateLocationDtoCountry = "MZ"
+	CreateLocationDtoCountryNA CreateLocationDtoCountry = "NA"
+	CreateLocationDtoCountryNC CreateLocationDtoCountry = "NC"
+	CreateLocationDtoCountryNE CreateLocationDtoCountry = "NE"
+	CreateLocationDtoCountryNF CreateLocationDtoCountry = "NF"
+	CreateLocationDtoCountryNG CreateLocationDtoCountry = "NG"
+	CreateLocationDtoCountryNI CreateLocationDtoCountry = "NI"
+	CreateLocationDtoCountryNL CreateLocationDtoCountry = "NL"
+	CreateLocationDtoCountryNO CreateLocationDtoCountry = "NO"
+	CreateLocationDtoCountryNP CreateLocationDtoCountry = "NP"
+	CreateLocationDtoCountryNR CreateLocationDtoCountry = "NR"
+	CreateLocationDtoCountryNU CreateLocationDtoCountry = "NU"
+	CreateLocationDtoCountryNZ CreateLocationDtoCountry = "NZ"
+	CreateLocationDtoCountryOM CreateLocationDtoCountry = "OM"
+	CreateLocationDtoCountryPA CreateLocationDtoCountry = "PA"
+	CreateLocationDtoCountryPE CreateLocationDtoCountry = "PE"
+	CreateLocationDtoCountryPF CreateLocationDtoCountry = "PF"
+	CreateLocationDtoCountryPG CreateLocationDtoCountry = "PG"
+	CreateLocationDtoCountryPH CreateLocationDtoCountry = "PH"
+	CreateLocationDtoCountryPK CreateLocationDtoCountry = "PK"
+	CreateLocationDtoCountryPL CreateLocationDtoCountry = "PL"
+	CreateLocationDtoCountryPM CreateLocationDtoCountry = "PM"
+	CreateLocationDtoCountryPN CreateLocationDtoCountry = "PN"
+	CreateLocationDtoCountryPR CreateLocationDtoCountry = "PR"
+	CreateLocationDtoCountryPS CreateLocationDtoCountry = "PS"
+	CreateLocationDtoCountryPT CreateLocationDtoCountry = "PT"
+	CreateLocationDtoCountryPW CreateLocationDtoCountry = "PW"
+	CreateLocationDtoCountryPY CreateLocationDtoCountry = "PY"
+	CreateLocationDtoCountryQA CreateLocationDtoCountry = "QA"
+	CreateLocationDtoCountryRE CreateLocationDtoCountry = "RE"
+	CreateLocationDtoCountryRO CreateLocationDtoCountry = "RO"
+	CreateLocationDtoCountryRS CreateLocationDtoCountry = "RS"
+	CreateLocationDtoCountryRU CreateLocationDtoCountry = "RU"
+	CreateLocationDtoCountryRW CreateLocationDtoCountry = "RW"
+	CreateLocationDtoCountrySA CreateLocationDtoCountry = "SA"
+	CreateLocationDtoCountrySB CreateLocationDtoCountry = "SB"
+	CreateLocationDtoCountrySC CreateLocationDtoCountry = "SC"
+	CreateLocationDtoCountrySD CreateLocationDtoCountry = "SD"
+	CreateLocationDtoCountrySE CreateLocationDtoCountry = "SE"
+	CreateLocationDtoCountrySG CreateLocationDtoCountry = "SG"
+	CreateLocationDtoCountrySH CreateLocationDtoCountry = "SH"
+	CreateLocationDtoCountrySI CreateLocationDtoCountry = "SI"
+	CreateLocationDtoCountrySJ CreateLocationDtoCountry = "SJ"
+	CreateLocationDtoCountrySK CreateLocationDtoCountry = "SK"
+	CreateLocationDtoCountrySL CreateLocationDtoCountry = "SL"
+	CreateLocationDtoCountrySM CreateLocationDtoCountry = "SM"
+	CreateLocationDtoCountrySN CreateLocationDtoCountry = "SN"
+	CreateLocationDtoCountrySO CreateLocationDtoCountry = "SO"
+	CreateLocationDtoCountrySR CreateLocationDtoCountry = "SR"
+	CreateLocationDtoCountryST CreateLocationDtoCountry = "ST"
+	CreateLocationDtoCountrySV CreateLocationDtoCountry = "SV"
+	CreateLocationDtoCountrySX CreateLocationDtoCountry = "SX"
+	CreateLocationDtoCountrySY CreateLocationDtoCountry = "SY"
+	CreateLocationDtoCountrySZ CreateLocationDtoCountry = "SZ"
+	CreateLocationDtoCountryTC CreateLocationDtoCountry = "TC"
+	CreateLocationDtoCountryTD CreateLocationDtoCountry = "TD"
+	CreateLocationDtoCountryTF CreateLocationDtoCountry = "TF"
+	CreateLocationDtoCountryTG CreateLocationDtoCountry = "TG"
+	CreateLocationDtoCountryTH CreateLocationDtoCountry = "TH"
+	CreateLocationDtoCountryTJ CreateLocationDtoCountry = "TJ"
+	CreateLocationDtoCountryTK CreateLocationDtoCountry = "TK"
+	CreateLocationDtoCountryTL CreateLocationDtoCountry = "TL"
+	CreateLocationDtoCountryTM CreateLocationDtoCountry = "TM"
+	CreateLocationDtoCountryTN CreateLocationDtoCountry = "TN"
+	CreateLocationDtoCountryTO CreateLocationDtoCountry = "TO"
+	CreateLocationDtoCountryTR CreateLocationDtoCountry = "TR"
+	CreateLocationDtoCountryTT CreateLocationDtoCountry = "TT"
+	CreateLocationDtoCountryTV CreateLocationDtoCountry = "TV"
+	CreateLocationDtoCountryTW CreateLocationDtoCountry = "TW"
+	CreateLocationDtoCountryTZ CreateLocationDtoCountry = "TZ"
+	CreateLocationDtoCountryUA CreateLocationDtoCountry = "UA"
+	CreateLocationDtoCountryUG CreateLocationDtoCountry = "UG"
+	CreateLocationDtoCountryUM CreateLocationDtoCountry = "UM"
+	CreateLocationDtoCountryUS CreateLocationDtoCountry = "US"
+	CreateLocationDtoCountryUY CreateLocationDtoCountry = "UY"
+	CreateLocationDtoCountryUZ CreateLocationDtoCountry = "UZ"
+	CreateLocationDtoCountryVA CreateLocationDtoCountry = "VA"
+	CreateLocationDtoCountryVC CreateLocationDtoCountry = "VC"
+	CreateLocationDtoCountryVE CreateLocationDtoCountry = "VE"
+	CreateLocationDtoCountryVG CreateLocationDtoCountry = "VG"
+	CreateLocationDtoCountryVI CreateLocationDtoCountry = "VI"
+	CreateLocationDtoCountryVN CreateLocationDtoCountry = "VN"
+	CreateLocationDtoCountryVU CreateLocationDtoCountry = "VU"
+	CreateLocationDtoCountryWF CreateLocationDtoCountry = "WF"
+	CreateLocationDtoCountryWS CreateLocationDtoCountry = "WS"
+	CreateLocationDtoCountryXK CreateLocationDtoCountry = "XK"
+	CreateLocationDtoCountryYE CreateLocationDtoCountry = "YE"
+	CreateLocationDtoCountryYT CreateLocationDtoCountry = "YT"
+	CreateLocationDtoCountryZA CreateLocationDtoCountry = "ZA"
+	CreateLocationDtoCountryZM CreateLocationDtoCountry = "ZM"
+	CreateLocationDtoCountryZW CreateLocationDtoCountry = "ZW"
+)
+
+// Valid indicates whether the value is a known member of the CreateLocationDtoCountry enum.
+func (e CreateLocationDtoCountry) Valid() bool {
+	switch e {
+	case CreateLocationDtoCountryAD:
+		return true
+	case CreateLocationDtoCountryAE:
+		return true
+	case CreateLocationDtoCountryAF:
+		return true
+	case CreateLocationDtoCountryAG:
+		return true
+	case CreateLocationDtoCountryAI:
+		return true
+	case CreateLocationDtoCountryAL:
+		return true
+	case CreateLocationDtoCountryAM:
+		return true
+	case CreateLocationDtoCountryAN:
+		return true
+	case CreateLocationDtoCountryAO:
+		return true
+	case CreateLocationDtoCountryAQ:
+		return true
+	case CreateLocationDtoCountryAR:
+		return true
+	case CreateLocationDtoCountryAS:
+		return true
+	case CreateLocationDtoCountryAT:
+		return true
+	case CreateLocationDtoCountryAU:
+		return true
+	case CreateLocationDtoCountryAW:
+		return true
+	case CreateLocationDtoCountryAX:
+		return true
+	case CreateLocationDtoCountryAZ:
+		return true
+	case CreateLocationDtoCountryBA:
+		return true
+	case CreateLocationDtoCountryBB:
+		return true
+	case CreateLocationDtoCountryBD:
+		return true
+	case CreateLocationDtoCountryBE:
+		return true
+	case CreateLocationDtoCountryBF:
+		return true
+	case CreateLocationDtoCountryBG:
+		return true
+	case CreateLocationDtoCountryBH:
+		return true
+	case CreateLocationDtoCountryBI:
+		return true
+	case CreateLocationDtoCountryBJ:
+		return true
+	case CreateLocationDtoCountryBM:
+		return true
+	case CreateLocationDtoCountryBN:
+		return true
+	case CreateLocationDtoCountryBO:
+		return true
+	case CreateLocationDtoCountryBR:
+		return true
+	case CreateLocationDtoCountryBS:
+		return true
+	case CreateLocationDtoCountryBT:
+		return true
+	case CreateLocationDtoCountryBV:
+		return true
+	case CreateLocationDtoCountryBW:
+		return true
+	case CreateLocationDtoCountryBY:
+		return true
+	case CreateLocationDtoCountryBZ:
+		return true
+	case CreateLocationDtoCountryCA:
+		return true
+	case CreateLocationDtoCountryCC:
+		return true
+	case CreateLocationDtoCountryCD:
+		return true
+	case CreateLocationDtoCountryCF:
+		return true
+	case CreateLocationDtoCountryCG:
+		return true
+	case CreateLocationDtoCountryCH:
+		return true
+	case CreateLocationDtoCountryCI:
+		return true
+	case CreateLocationDtoCountryCK:
+		return true
+	case CreateLocationDtoCountryCL:
+		return true
+	case CreateLocationDtoCountryCM:
+		return true
+	case CreateLocationDtoCountryCN:
+		return true
+	case CreateLocationDtoCountryCO:
+		return true
+	case CreateLocationDtoCountryCR:
+		return true
+	case CreateLocationDtoCountryCU:
+		return true
+	case CreateLocationDtoCountryCV:
+		return true
+	case CreateLocationDtoCountryCX:
+		return true
+	case CreateLocationDtoCountryCY:
+		return true
+	case CreateLocationDtoCountryCZ:
+		return true
+	case CreateLocationDtoCountryDE:
+		return true
+	case CreateLocationDtoCountryDJ:
+		return true
+	case CreateLocationDtoCountryDK:
+		return true
+	case CreateLocationDtoCountryDM:
+		return true
+	case CreateLocationDtoCountryDO:
+		return true
+	case CreateLocationDtoCountryDZ:
+		return true
+	case CreateLocationDtoCountryEC:
+		return true
+	case CreateLocationDtoCountryEE:
+		return true
+	case CreateLocationDtoCountryEG:
+		return true
+	case CreateLocationDtoCountryEH:
+		return true
+	case CreateLocationDtoCountryER:
+		return true
+	case CreateLocationDtoCountryES:
+		return true
+	case CreateLocationDtoCountryET:
+		return true
+	case CreateLocationDtoCountryFI:
+		return true
+	case CreateLocationDtoCountryFJ:
+		return true
+	case CreateLocationDtoCountryFK:
+		return true
+	case CreateLocationDtoCountryFM:
+		return true
+	case CreateLocationDtoCountryFO:
+		return true
+	case CreateLocationDtoCountryFR:
+		return true
+	case CreateLocationDtoCountryGA:
+		return true
+	case CreateLocationDtoCountryGB:
+		return true
+	case CreateLocationDtoCountryGD:
+		return true
+	case CreateLocationDtoCountryGE:
+		return true
+	case CreateLocationDtoCountryGF:
+		return true
+	case CreateLocationDtoCountryGG:
+		return true
+	case CreateLocationDtoCountryGH:
+		return true
+	case CreateLocationDtoCountryGI:
+		return true
+	case CreateLocationDtoCountryGL:
+		return true
+	case CreateLocationDtoCountryGM:
+		return true
+	case CreateLocationDtoCountryGN:
+		return true
+	case CreateLocationDtoCountryGP:
+		return true
+	case CreateLocationDtoCountryGQ:
+		return true
+	case CreateLocationDtoCountryGR:
+		return true
+	case CreateLocationDtoCountryGS:
+		return true
+	case CreateLocationDtoCountryGT:
+		return true
+	case CreateLocationDtoCountryGU:
+		return true
+	case CreateLocationDtoCountryGW:
+		return true
+	case CreateLocationDtoCountryGY:
+		return true
+	case CreateLocationDtoCountryHK:
+		return true
+	case CreateLocationDtoCountryHM:
+		return true
+	case CreateLocationDtoCountryHN:
+		return true
+	case CreateLocationDtoCountryHR:
+		return true
+	case CreateLocationDtoCountryHT:
+		return true
+	case CreateLocationDtoCountryHU:
+		return true
+	case CreateLocationDtoCountryID:
+		return true
+	case CreateLocationDtoCountryIE:
+		return true
+	case CreateLocationDtoCountryIL:
+		return true
+	case CreateLocationDtoCountryIM:
+		return true
+	case CreateLocationDtoCountryIN:
+		return true
+	case CreateLocationDtoCountryIO:
+		return true
+	case CreateLocationDtoCountryIQ:
+		return true
+	case CreateLocationDtoCountryIR:
+		return true
+	case CreateLocationDtoCountryIS:
+		return true
+	case CreateLocationDtoCountryIT:
+		return true
+	case CreateLocationDtoCountryJE:
+		return true
+	case CreateLocationDtoCountryJM:
+		return true
+	case CreateLocationDtoCountryJO:
+		return true
+	case CreateLocationDtoCountryJP:
+		return true
+	case CreateLocationDtoCountryKE:
+		return true
+	case CreateLocationDtoCountryKG:
+		return true
+	case CreateLocationDtoCountryKH:
+		return true
+	case CreateLocationDtoCountryKI:
+		return true
+	case CreateLocationDtoCountryKM:
+		return true
+	case CreateLocationDtoCountryKN:
+		return true
+	case CreateLocationDtoCountryKP:
+		return true
+	case CreateLocationDtoCountryKR:
+		return true
+	case CreateLocationDtoCountryKW:
+		return true
+	case CreateLocationDtoCountryKY:
+		return true
+	case CreateLocationDtoCountryKZ:
+		return true
+	case CreateLocationDtoCountryLA:
+		return true
+	case CreateLocationDtoCountryLB:
+		return true
+	case CreateLocationDtoCountryLC:
+		return true
+	case CreateLocationDtoCountryLI:
+		return true
+	case CreateLocationDtoCountryLK:
+		return true
+	case CreateLocationDtoCountryLR:
+		return true
+	case CreateLocationDtoCountryLS:
+		return true
+	case CreateLocationDtoCountryLT:
+		return true
+	case CreateLocationDtoCountryLU:
+		return true
+	case CreateLocationDtoCountryLV:
+		return true
+	case CreateLocationDtoCountryLY:
+		return true
+	case CreateLocationDtoCountryMA:
+		return true
+	case CreateLocationDtoCountryMC:
+		return true
+	case CreateLocationDtoCountryMD:
+		return true
+	case CreateLocationDtoCountryME:
+		return true
+	case CreateLocationDtoCountryMF:
+		return true
+	case CreateLocationDtoCountryMG:
+		return true
+	case CreateLocationDtoCountryMH:
+		return true
+	case CreateLocationDtoCountryMK:
+		return true
+	case CreateLocationDtoCountryML:
+		return true
+	case CreateLocationDtoCountryMM:
+		return true
+	case CreateLocationDtoCountryMN:
+		return true
+	case CreateLocationDtoCountryMO:
+		return true
+	case CreateLocationDtoCountryMP:
+		return true
+	case CreateLocationDtoCountryMQ:
+		return true
+	case CreateLocationDtoCountryMR:
+		return true
+	case CreateLocationDtoCountryMS:
+		return true
+	case CreateLocationDtoCountryMT:
+		return true
+	case CreateLocationDtoCountryMU:
+		return true
+	case CreateLocationDtoCountryMV:
+		return true
+	case CreateLocationDtoCountryMW:
+		return true
+	case CreateLocationDtoCountryMX:
+		return true
+	case CreateLocationDtoCountryMY:
+		return true
+	case CreateLocationDtoCountryMZ:
+		return true
+	case CreateLocationDtoCountryNA:
+		return true
+	case CreateLocationDtoCountryNC:
+		return true
+	case CreateLocationDtoCountryNE:
+		return true
+	case CreateLocationDtoCountryNF:
+		return true
+	case CreateLocationDtoCountryNG:
+		return true
+	case CreateLocationDtoCountryNI:
+		return true
+	case CreateLocationDtoCountryNL:
+		return true
+	case CreateLocationDtoCountryNO:
+		return true
+	case CreateLocationDtoCountryNP:
+		return true
+	case CreateLocationDtoCountryNR:
+		return true
+	case CreateLocationDtoCountryNU:
+		return true
+	case CreateLocationDtoCountryNZ:
+		return true
+	case CreateLocationDtoCountryOM:
+		return true
+	case CreateLocationDtoCountryPA:
+		return true
+	case CreateLocationDtoCountryPE:
+		return true
+	case CreateLocationDtoCountryPF:
+		return true
+	case CreateLocationDtoCountryPG:
+		return true
+	case CreateLocationDtoCountryPH:
+		return true
+	case CreateLocationDtoCountryPK:
+		return true
+	case CreateLocationDtoCountryPL:
+		return true
+	case CreateLocationDtoCountryPM:
+		return true
+	case CreateLocationDtoCountryPN:
+		return true
+	case CreateLocationDtoCountryPR:
+		return true
+	case CreateLocationDtoCountryPS:
+		return true
+	case CreateLocationDtoCountryPT:
+		return true
+	case CreateLocationDtoCountryPW:
+		return true
+	case CreateLocationDtoCountryPY:
+		return true
+	case CreateLocationDtoCountryQA:
+		return true
+	case CreateLocationDtoCountryRE:
+		return true
+	case CreateLocationDtoCountryRO:
+		return true
+	case CreateLocationDtoCountryRS:
+		return true
+	case CreateLocationDtoCountryRU:
+		return true
+	case CreateLocationDtoCountryRW:
+		return true
+	case CreateLocationDtoCountrySA:
+		return true
+	case CreateLocationDtoCountrySB:
+		return true
+	case CreateLocationDtoCountrySC:
+		return true
+	case CreateLocationDtoCountrySD:
+		return true
+	case CreateLocationDtoCountrySE:
+		return true
+	case CreateLocationDtoCountrySG:
+		return true
+	case CreateLocationDtoCountrySH:
+		return true
+	case CreateLocationDtoCountrySI:
+		return true
+	case CreateLocationDtoCountrySJ:
+		return true
+	case CreateLocationDtoCountrySK:
+		return true
+	case CreateLocationDtoCountrySL:
+		return true
+	case CreateLocationDtoCountrySM:
+		return true
+	case CreateLocationDtoCountrySN:
+		return true
+	case CreateLocationDtoCountrySO:
+		return true
+	case CreateLocationDtoCountrySR:
+		return true
+	case CreateLocationDtoCountryST:
+		return true
+	case CreateLocationDtoCountrySV:
+		return true
+	case CreateLocationDtoCountrySX:
+		return true
+	case CreateLocationDtoCountrySY:
+		return true
+	case CreateLocationDtoCountrySZ:
+		return true
+	case CreateLocationDtoCountryTC:
+		return true
+	case CreateLocationDtoCountryTD:
+		return true
+	case CreateLocationDtoCountryTF:
+		return true
+	case CreateLocationDtoCountryTG:
+		return true
+	case CreateLocationDtoCountryTH:
+		return true
+	case CreateLocationDtoCountryTJ:
+		return true
+	case CreateLocationDtoCountryTK:
+		return true
+	case CreateLocationDtoCountryTL:
+		return true
+	case CreateLocationDtoCountryTM:
+		return true
+	case CreateLocationDtoCountryTN:
+		return true
+	case CreateLocationDtoCountryTO:
+		return true
+	case CreateLocationDtoCountryTR:
+		return true
+	case CreateLocationDtoCountryTT:
+		return true
+	case CreateLocationDtoCountryTV:
+		return true
+	case CreateLocationDtoCountryTW:
+		return true
+	case CreateLocationDtoCountryTZ:
+		return true
+	case CreateLocationDtoCountryUA:
+		return true
+	case CreateLocationDtoCountryUG:
+		return true
+	case CreateLocationDtoCountryUM:
+		return true
+	case CreateLocationDtoCountryUS:
+		return true
+	case CreateLocationDtoCountryUY:
+		return true
+	case CreateLocationDtoCountryUZ:
+		return true
+	case CreateLocationDtoCountryVA:
+		return true
+	case CreateLocationDtoCountryVC:
+		return true
+	case CreateLocationDtoCountryVE:
+		return true
+	case CreateLocationDtoCountryVG:
+		return true
+	case CreateLocationDtoCountryVI:
+		return true
+	case CreateLocationDtoCountryVN:
+		return true
+	case CreateLocationDtoCountryVU:
+		return true
+	case CreateLocationDtoCountryWF:
+		return true
+	case CreateLocationDtoCountryWS:
+		return true
+	case CreateLocationDtoCountryXK:
+		return true
+	case CreateLocationDtoCountryYE:
+		return true
+	case CreateLocationDtoCountryYT:
+		return true
+	case CreateLocationDtoCountryZA:
+		return true
+	case CreateLocationDtoCountryZM:
+		return true
+	case CreateLocationDtoCountryZW:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateLocationSuccessfulResponseDtoCountry.
+const (
+	CreateLocationSuccessfulResponseDtoCountryAD CreateLocationSuccessfulResponseDtoCountry = "AD"
+	CreateLocationSuccessfulResponseDtoCountryAE CreateLocationSuccessfulResponseDtoCountry = "AE"
+	CreateLocationSuccessfulResponseDtoCountryAF CreateLocationSuccessfulResponseDtoCountry = "AF"
+	CreateLocationSuccessfulResponseDtoCountryAG CreateLocationSuccessfulResponseDtoCountry = "AG"
+	CreateLocationSuccessfulResponseDtoCountryAI CreateLocationSuccessfulResponseDtoCountry = "AI"
+	CreateLocationSuccessfulResponseDtoCountryAL CreateLocationSuccessfulResponseDtoCountry = "AL"
+	CreateLocationSuccessfulResponseDtoCountryAM CreateLocationSuccessfulResponseDtoCountry = "AM"
+	CreateLocationSuccessfulResponseDtoCountryAN CreateLocationSuccessfulResponseDtoCountry = "AN"
+	CreateLocationSuccessfulResponseDtoCountryAO CreateLocationSuccessfulResponseDtoCountry = "AO"
+	CreateLocationSuccessfulResponseDtoCountryAQ CreateLocationSuccessfulResponseDtoCountry = "AQ"
+	CreateLocationSuccessfulResponseDtoCountryAR CreateLocationSuccessfulResponseDtoCountry = "AR"
+	CreateLocationSuccessfulResponseDtoCountryAS CreateLocationSuccessfulResponseDtoCountry = "AS"
+	CreateLocationSuccessfulResponseDtoCountryAT CreateLocationSuccessfulResponseDtoCountry = "AT"
+	CreateLocationSuccessfulResponseDtoCountryAU CreateLocationSuccessfulResponseDtoCountry = "AU"
+	CreateLocationSuccessfulResponseDtoCountryAW CreateLocationSuccessfulResponseDtoCountry = "AW"
+	CreateLocationSuccessfulResponseDtoCountryAX CreateLocationSuccessfulResponseDtoCountry = "AX"
+	CreateLocationSuccessfulResponseDtoCountryAZ CreateLocationSuccessfulResponseDtoCountry = "AZ"
+	CreateLocationSuccessfulResponseDtoCountryBA CreateLocationSuccessfulResponseDtoCountry = "BA"
+	CreateLocationSuccessfulResponseDtoCountryBB CreateLocationSuccessfulResponseDtoCountry = "BB"
+	CreateLocationSuccessfulResponseDtoCountryBD CreateLocationSuccessfulResponseDtoCountry = "BD"
+	CreateLocationSuccessfulResponseDtoCountryBE CreateLocationSuccessfulResponseDtoCountry = "BE"
+	CreateLocationSuccessfulResponseDtoCountryBF CreateLocationSuccessfulResponseDtoCountry = "BF"
+	CreateLocationSuccessfulResponseDtoCountryBG CreateLocationSuccessfulResponseDtoCountry = "BG"
+	CreateLocationSuccessfulResponseDtoCountryBH CreateLocationSuccessfulResponseDtoCountry = "BH"
+	CreateLocationSuccessfulResponseDtoCountryBI CreateLocationSuccessfulResponseDtoCountry = "BI"
+	CreateLocationSuccessfulResponseDtoCountryBJ CreateLocationSuccessfulResponseDtoCountry = "BJ"
+	CreateLocationSuccessfulResponseDtoCountryBM CreateLocationSuccessfulResponseDtoCountry = "BM"
+	CreateLocationSuccessfulResponseDtoCountryBN CreateLocationSuccessfulResponseDtoCountry = "BN"
+	CreateLocationSuccessfulResponseDtoCountryBO CreateLocationSuccessfulResponseDtoCountry = "BO"
+	CreateLocationSuccessfulResponseDtoCountryBR CreateLocationSuccessfulResponseDtoCountry = "BR"
+	CreateLocationSuccessfulResponseDtoCountryBS CreateLocationSuccessfulResponseDtoCountry = "BS"
+	CreateLocationSuccessfulResponseDtoCountryBT CreateLocationSuccessfulResponseDtoCountry = "BT"
+	CreateLocationSuccessfulResponseDtoCountryBV CreateLocationSuccessfulResponseDtoCountry = "BV"
+	CreateLocationSuccessfulResponseDtoCountryBW CreateLocationSuccessfulResponseDtoCountry = "BW"
+	CreateLocationSuccessfulResponseDtoCountryBY CreateLocationSuccessfulResponseDtoCountry = "BY"
+	CreateLocationSuccessfulResponseDtoCountryBZ CreateLocationSuccessfulResponseDtoCountry = "BZ"
+	CreateLocationSuccessfulResponseDtoCountryCA CreateLocationSuccessfulResponseDtoCountry = "CA"
+	CreateLocationSuccessfulResponseDtoCountryCC CreateLocationSuccessfulResponseDtoCountry = "CC"
+	CreateLocationSuccessfulResponseDtoCountryCD CreateLocationSuccessfulResponseDtoCountry = "CD"
+	CreateLocationSuccessfulResponseDtoCountryCF CreateLocationSuccessfulResponseDtoCountry = "CF"
+	CreateLocationSuccessfulResponseDtoCountryCG CreateLocationSuccessfulResponseDtoCountry = "CG"
+	CreateLocationSuccessfulResponseDtoCountryCH CreateLocationSuccessfulResponseDtoCountry = "CH"
+	CreateLocationSuccessfulResponseDtoCountryCI CreateLocationSuccessfulResponseDtoCountry = "CI"
+	CreateLocationSuccessfulResponseDtoCountryCK CreateLocationSuccessfulResponseDtoCountry = "CK"
+	CreateLocationSuccessfulResponseDtoCountryCL CreateLocationSuccessfulResponseDtoCountry = "CL"
+	CreateLocationSuccessfulResponseDtoCountryCM CreateLocationSuccessfulResponseDtoCountry = "CM"
+	CreateLocationSuccessfulResponseDtoCountryCN CreateLocationSuccessfulResponseDtoCountry = "CN"
+	CreateLocationSuccessfulResponseDtoCountryCO CreateLocationSuccessfulResponseDtoCountry = "CO"
+	CreateLocationSuccessfulResponseDtoCountryCR CreateLocationSuccessfulResponseDtoCountry = "CR"
+	CreateLocationSuccessfulResponseDtoCountryCU CreateLocationSuccessfulResponseDtoCountry = "CU"
+	CreateLocationSuccessfulResponseDtoCountryCV CreateLocationSuccessfulResponseDtoCountry = "CV"
+	CreateLocationSuccessfulResponseDtoCountryCX CreateLocationSuccessfulResponseDtoCountry = "CX"
+	CreateLocationSuccessfulResponseDtoCountryCY CreateLocationSuccessfulResponseDtoCountry = "CY"
+	CreateLocationSuccessfulResponseDtoCountryCZ CreateLocationSuccessfulResponseDtoCountry = "CZ"
+	CreateLocationSuccessfulResponseDtoCountryDE CreateLocationSuccessfulResponseDtoCountry = "DE"
+	CreateLocationSuccessfulResponseDtoCountryDJ CreateLocationSuccessfulResponseDtoCountry = "DJ"
+	CreateLocationSuccessfulResponseDtoCountryDK CreateLocationSuccessfulResponseDtoCountry = "DK"
+	CreateLocationSuccessfulResponseDtoCountryDM CreateLocationSuccessfulResponseDtoCountry = "DM"
+	CreateLocationSuccessfulResponseDtoCountryDO CreateLocationSuccessfulResponseDtoCountry = "DO"
+	CreateLocationSuccessfulResponseDtoCountryDZ CreateLocationSuccessfulResponseDtoCountry = "DZ"
+	CreateLocationSuccessfulResponseDtoCountryEC CreateLocationSuccessfulResponseDtoCountry = "EC"
+	CreateLocationSuccessfulResponseDtoCountryEE CreateLocationSuccessfulResponseDtoCountry = "EE"
+	CreateLocationSuccessfulResponseDtoCountryEG CreateLocationSuccessfulResponseDtoCountry = "EG"
+	CreateLocationSuccessfulResponseDtoCountryEH CreateLocationSuccessfulResponseDtoCountry = "EH"
+	CreateLocationSuccessfulResponseDtoCountryER CreateLocationSuccessfulResponseDtoCountry = "ER"
+	CreateLocationSuccessfulResponseDtoCountryES CreateLocationSuccessfulResponseDtoCountry = "ES"
+	CreateLocationSuccessfulResponseDtoCountryET CreateLocationSuccessfulResponseDtoCountry = "ET"
+	CreateLocationSuccessfulResponseDtoCountryFI CreateLocationSuccessfulResponseDtoCountry = "FI"
+	CreateLocationSuccessfulResponseDtoCountryFJ CreateLocationSuccessfulResponseDtoCountry = "FJ"
+	CreateLocationSuccessfulResponseDtoCountryFK CreateLocationSuccessfulResponseDtoCountry = "FK"
+	CreateLocationSuccessfulResponseDtoCountryFM CreateLocationSuccessfulResponseDtoCountry = "FM"
+	CreateLocationSuccessfulResponseDtoCountryFO CreateLocationSuccessfulResponseDtoCountry = "FO"
+	CreateLocationSuccessfulResponseDtoCountryFR CreateLocationSuccessfulResponseDtoCountry = "FR"
+	CreateLocationSuccessfulResponseDtoCountryGA CreateLocationSuccessfulResponseDtoCountry = "GA"
+	CreateLocationSuccessfulResponseDtoCountryGB CreateLocationSuccessfulResponseDtoCountry = "GB"
+	CreateLocationSuccessfulResponseDtoCountryGD CreateLocationSuccessfulResponseDtoCountry = "GD"
+	CreateLocationSuccessfulResponseDtoCountryGE CreateLocationSuccessfulResponseDtoCountry = "GE"
+	CreateLocationSuccessfulResponseDtoCountryGF CreateLocationSuccessfulResponseDtoCountry = "GF"
+	CreateLocationSuccessfulResponseDtoCountryGG CreateLocationSuccessfulResponseDtoCountry = "GG"
+	CreateLocationSuccessfulResponseDtoCountryGH CreateLocationSuccessfulResponseDtoCountry = "GH"
+	CreateLocationSuccessfulResponseDtoCountryGI CreateLocationSuccessfulResponseDtoCountry = "GI"
+	CreateLocationSuccessfulResponseDtoCountryGL CreateLocationSuccessfulResponseDtoCountry = "GL"
+	CreateLocationSuccessfulResponseDtoCountryGM CreateLocationSuccessfulResponseDtoCountry = "GM"
+	CreateLocationSuccessfulResponseDtoCountryGN CreateLocationSuccessfulResponseDtoCountry = "GN"
+	CreateLocationSuccessfulResponseDtoCountryGP CreateLocationSuccessfulResponseDtoCountry = "GP"
+	CreateLocationSuccessfulResponseDtoCountryGQ CreateLocationSuccessfulResponseDtoCountry = "GQ"
+	CreateLocationSuccessfulResponseDtoCountryGR CreateLocationSuccessfulResponseDtoCountry = "GR"
+	CreateLocationSuccessfulResponseDtoCountryGS CreateLocationSuccessfulResponseDtoCountry = "GS"
+	CreateLocationSuccessfulResponseDtoCountryGT CreateLocationSuccessfulResponseDtoCountry = "GT"
+	CreateLocationSuccessfulResponseDtoCountryGU CreateLocationSuccessfulResponseDtoCountry = "GU"
+	CreateLocationSuccessfulResponseDtoCountryGW CreateLocationSuccessfulResponseDtoCountry = "GW"
+	CreateLocationSuccessfulResponseDtoCountryGY CreateLocationSuccessfulResponseDtoCountry = "GY"
+	CreateLocationSuccessfulResponseDtoCountryHK CreateLocationSuccessfulResponseDtoCountry = "HK"
+	CreateLocationSuccessfulResponseDtoCountryHM CreateLocationSuccessfulResponseDtoCountry = "HM"
+	CreateLocationSuccessfulResponseDtoCountryHN CreateLocationSuccessfulResponseDtoCountry = "HN"
+	CreateLocationSuccessfulResponseDtoCountryHR CreateLocationSuccessfulResponseDtoCountry = "HR"
+	CreateLocationSuccessfulResponseDtoCountryHT CreateLocationSuccessfulResponseDtoCountry = "HT"
+	CreateLocationSuccessfulResponseDtoCountryHU CreateLocationSuccessfulResponseDtoCountry = "HU"
+	CreateLocationSuccessfulResponseDtoCountryID CreateLocationSuccessfulResponseDtoCountry = "ID"
+	CreateLocationSuccessfulResponseDtoCountryIE CreateLocationSuccessfulResponseDtoCountry = "IE"
+	CreateLocationSuccessfulResponseDtoCountryIL CreateLocationSuccessfulResponseDtoCountry = "IL"
+	CreateLocationSuccessfulResponseDtoCountryIM CreateLocationSuccessfulResponseDtoCountry = "IM"
+	CreateLocationSuccessfulResponseDtoCountryIN CreateLocationSuccessfulResponseDtoCountry = "IN"
+	CreateLocationSuccessfulResponseDtoCountryIO CreateLocationSuccessfulResponseDtoCountry = "IO"
+	CreateLocationSuccessfulResponseDtoCountryIQ CreateLocationSuccessfulResponseDtoCountry = "IQ"
+	CreateLocationSuccessfulResponseDtoCountryIR CreateLocationSuccessfulResponseDtoCountry = "IR"
+	CreateLocationSuccessfulResponseDtoCountryIS CreateLocationSuccessfulResponseDtoCountry = "IS"
+	CreateLocationSuccessfulResponseDtoCountryIT CreateLocationSuccessfulResponseDtoCountry = "IT"
+	CreateLocationSuccessfulResponseDtoCountryJE CreateLocationSuccessfulResponseDtoCountry = "JE"
+	CreateLocationSuccessfulResponseDtoCountryJM CreateLocationSuccessfulResponseDtoCountry = "JM"
+	CreateLocationSuccessfulResponseDtoCountryJO CreateLocationSuccessfulResponseDtoCountry = "JO"
+	CreateLocationSuccessfulResponseDtoCountryJP CreateLocationSuccessfulResponseDtoCountry = "JP"
+	CreateLocationSuccessfulResponseDtoCountryKE CreateLocationSuccessfulResponseDtoCountry = "KE"
+	CreateLocationSuccessfulResponseDtoCountryKG CreateLocationSuccessfulResponseDtoCountry = "KG"
+	CreateLocationSuccessfulResponseDtoCountryKH CreateLocationSuccessfulResponseDtoCountry = "KH"
+	CreateLocationSuccessfulResponseDtoCountryKI CreateLocationSuccessfulResponseDtoCountry = "KI"
+	CreateLocationSuccessfulResponseDtoCountryKM CreateLocationSuccessfulResponseDtoCountry = "KM"
+	CreateLocationSuccessfulResponseDtoCountryKN CreateLocationSuccessfulResponseDtoCountry = "KN"
+	CreateLocationSuccessfulResponseDtoCountryKP CreateLocationSuccessfulResponseDtoCountry = "KP"
+	CreateLocationSuccessfulResponseDtoCountryKR CreateLocationSuccessfulResponseDtoCountry = "KR"
+	CreateLocationSuccessfulResponseDtoCountryKW CreateLocationSuccessfulResponseDtoCountry = "KW"
+	CreateLocationSuccessfulResponseDtoCountryKY CreateLocationSuccessfulResponseDtoCountry = "KY"
+	CreateLocationSuccessfulResponseDtoCountryKZ CreateLocationSuccessfulResponseDtoCountry = "KZ"
+	CreateLocationSuccessfulResponseDtoCountryLA CreateLocationSuccessfulResponseDtoCountry = "LA"
+	CreateLocationSuccessfulResponseDtoCountryLB CreateLocationSuccessfulResponseDtoCountry = "LB"
+	CreateLocationSuccessfulResponseDtoCountryLC CreateLocationSuccessfulResponseDtoCountry = "LC"
+	CreateLocationSuccessfulResponseDtoCountryLI CreateLocationSuccessfulResponseDtoCountry = "LI"
+	CreateLocationSuccessfulResponseDtoCountryLK CreateLocationSuccessfulResponseDtoCountry = "LK"
+	CreateLocationSuccessfulResponseDtoCountryLR CreateLocationSuccessfulResponseDtoCountry = "LR"
+	CreateLocationSuccessfulResponseDtoCountryLS CreateLocationSuccessfulResponseDtoCountry = "LS"
+	CreateLocationSuccessfulResponseDtoCountryLT CreateLocationSuccessfulResponseDtoCountry = "LT"
+	CreateLocationSuccessfulResponseDtoCountryLU CreateLocationSuccessfulResponseDtoCountry = "LU"
+	CreateLocationSuccessfulResponseDtoCountryLV CreateLocationSuccessfulResponseDtoCountry = "LV"
+	CreateLocationSuccessfulResponseDtoCountryLY CreateLocationSuccessfulResponseDtoCountry = "LY"
+	CreateLocationSuccessfulResponseDtoCountryMA CreateLocationSuccessfulResponseDtoCountry = "MA"
+	CreateLocationSuccessfulResponseDtoCountryMC CreateLocationSuccessfulResponseDtoCountry = "MC"
+	CreateLocationSuccessfulResponseDtoCountryMD CreateLocationSuccessfulResponseDtoCountry = "MD"
+	CreateLocationSuccessfulResponseDtoCountryME CreateLocationSuccessfulResponseDtoCountry = "ME"
+	CreateLocationSuccessfulResponseDtoCountryMF CreateLocationSuccessfulResponseDtoCountry = "MF"
+	CreateLocationSuccessfulResponseDtoCountryMG CreateLocationSuccessfulResponseDtoCountry = "MG"
+	CreateLocationSuccessfulResponseDtoCountryMH CreateLocationSuccessfulResponseDtoCountry = "MH"
+	CreateLocationSuccessfulResponseDtoCountryMK CreateLocationSuccessfulResponseDtoCountry = "MK"
+	CreateLocationSuccessfulResponseDtoCountryML CreateLocationSuccessfulResponseDtoCountry = "ML"
+	CreateLocationSuccessfulResponseDtoCountryMM CreateLocationSuccessfulResponseDtoCountry = "MM"
+	CreateLocationSuccessfulResponseDtoCountryMN CreateLocationSuccessfulResponseDtoCountry = "MN"
+	CreateLocationSuccessfulResponseDtoCountryMO CreateLocationSuccessfulResponseDtoCountry = "MO"
+	CreateLocationSuccessfulResponseDtoCountryMP CreateLocationSuccessfulResponseDtoCountry = "MP"
+	CreateLocationSuccessfulResponseDtoCountryMQ CreateLocationSuccessfulResponseDtoCountry = "MQ"
+	CreateLocationSuccessfulResponseDtoCountryMR CreateLocationSuccessfulResponseDtoCountry = "MR"
+	CreateLocationSuccessfulResponseDtoCountryMS CreateLocationSuccessfulResponseDtoCountry = "MS"
+	CreateLocationSuccessfulResponseDtoCountryMT CreateLocationSuccessfulResponseDtoCountry = "MT"
+	CreateLocationSuccessfulResponseDtoCountryMU CreateLocationSuccessfulResponseDtoCountry = "MU"
+	CreateLocationSuccessfulResponseDtoCountryMV CreateLocationSuccessfulResponseDtoCountry = "MV"
+	CreateLocationSuccessfulResponseDtoCountryMW CreateLocationSuccessfulResponseDtoCountry = "MW"
+	CreateLocationSuccessfulResponseDtoCountryMX CreateLocationSuccessfulResponseDtoCountry = "MX"
+	CreateLocationSuccessfulResponseDtoCountryMY CreateLocationSuccessfulResponseDtoCountry = "MY"
+	CreateLocationSuccessfulResponseDtoCountryMZ CreateLocationSuccessfulResponseDtoCountry = "MZ"
+	CreateLocationSuccessfulResponseDtoCountryNA CreateLocationSuccessfulResponseDtoCountry = "NA"
+	CreateLocationSuccessfulResponseDtoCountryNC CreateLocationSuccessfulResponseDtoCountry = "NC"
+	CreateLocationSuccessfulResponseDtoCountryNE CreateLocationSuccessfulResponseDtoCountry = "NE"
+	CreateLocationSuccessfulResponseDtoCountryNF CreateLocationSuccessfulResponseDtoCountry = "NF"
+	CreateLocationSuccessfulResponseDtoCountryNG CreateLocationSuccessfulResponseDtoCountry = "NG"
+	CreateLocationSuccessfulResponseDtoCountryNI CreateLocationSuccessfulResponseDtoCountry = "NI"
+	CreateLocationSuccessfulResponseDtoCountryNL CreateLocationSuccessfulResponseDtoCountry = "NL"
+	CreateLocationSuccessfulResponseDtoCountryNO CreateLocationSuccessfulResponseDtoCountry = "NO"
+	CreateLocationSuccessfulResponseDtoCountryNP CreateLocationSuccessfulResponseDtoCountry = "NP"
+	CreateLocationSuccessfulResponseDtoCountryNR CreateLocationSuccessfulResponseDtoCountry = "NR"
+	CreateLocationSuccessfulResponseDtoCountryNU CreateLocationSuccessfulResponseDtoCountry = "NU"
+	CreateLocationSuccessfulResponseDtoCountryNZ CreateLocationSuccessfulResponseDtoCountry = "NZ"
+	CreateLocationSuccessfulResponseDtoCountryOM CreateLocationSuccessfulResponseDtoCountry = "OM"
+	CreateLocationSuccessfulResponseDtoCountryPA CreateLocationSuccessfulResponseDtoCountry = "PA"
+	CreateLocationSuccessfulResponseDtoCountryPE CreateLocationSuccessfulResponseDtoCountry = "PE"
+	CreateLocationSuccessfulResponseDtoCountryPF CreateLocationSuccessfulResponseDtoCountry = "PF"
+	CreateLocationSuccessfulResponseDtoCountryPG CreateLocationSuccessfulResponseDtoCountry = "PG"
+	CreateLocationSuccessfulResponseDtoCountryPH CreateLocationSuccessfulResponseDtoCountry = "PH"
+	CreateLocationSuccessfulResponseDtoCountryPK CreateLocationSuccessfulResponseDtoCountry = "PK"
+	CreateLocationSuccessfulResponseDtoCountryPL CreateLocationSuccessfulResponseDtoCountry = "PL"
+	CreateLocationSuccessfulResponseDtoCountryPM CreateLocationSuccessfulResponseDtoCountry = "PM"
+	CreateLocationSuccessfulResponseDtoCountryPN CreateLocationSuccessfulResponseDtoCountry = "PN"
+	CreateLocationSuccessfulResponseDtoCountryPR CreateLocationSuccessfulResponseDtoCountry = "PR"
+	CreateLocationSuccessfulResponseDtoCountryPS CreateLocationSuccessfulResponseDtoCountry = "PS"
+	CreateLocationSuccessfulResponseDtoCountryPT CreateLocationSuccessfulResponseDtoCountry = "PT"
+	CreateLocationSuccessfulResponseDtoCountryPW CreateLocationSuccessfulResponseDtoCountry = "PW"
+	CreateLocationSuccessfulResponseDtoCountryPY CreateLocationSuccessfulResponseDtoCountry = "PY"
+	CreateLocationSuccessfulResponseDtoCountryQA CreateLocationSuccessfulResponseDtoCountry = "QA"
+	CreateLocationSuccessfulResponseDtoCountryRE CreateLocationSuccessfulResponseDtoCountry = "RE"
+	CreateLocationSuccessfulResponseDtoCountryRO CreateLocationSuccessfulResponseDtoCountry = "RO"
+	CreateLocationSuccessfulResponseDtoCountryRS CreateLocationSuccessfulResponseDtoCountry = "RS"
+	CreateLocationSuccessfulResponseDtoCountryRU CreateLocationSuccessfulResponseDtoCountry = "RU"
+	CreateLocationSuccessfulResponseDtoCountryRW CreateLocationSuccessfulResponseDtoCountry = "RW"
+	CreateLocationSuccessfulResponseDtoCountrySA CreateLocationSuccessfulResponseDtoCountry = "SA"
+	CreateLocationSuccessfulResponseDtoCountrySB CreateLocationSuccessfulResponseDtoCountry = "SB"
+	CreateLocationSuccessfulResponseDtoCountrySC CreateLocationSuccessfulResponseDtoCountry = "SC"
+	CreateLocationSuccessfulResponseDtoCountrySD CreateLocationSuccessfulResponseDtoCountry = "SD"
+	CreateLocationSuccessfulResponseDtoCountrySE CreateLocationSuccessfulResponseDtoCountry = "SE"
+	CreateLocationSuccessfulResponseDtoCountrySG CreateLocationSuccessfulResponseDtoCountry = "SG"
+	CreateLocationSuccessfulResponseDtoCountrySH CreateLocationSuccessfulResponseDtoCountry = "SH"
+	CreateLocationSuccessfulResponseDtoCountrySI CreateLocationSuccessfulResponseDtoCountry = "SI"
+	CreateLocationSuccessfulResponseDtoCountrySJ CreateLocationSuccessfulResponseDtoCountry = "SJ"
+	CreateLocationSuccessfulResponseDtoCountrySK CreateLocationSuccessfulResponseDtoCountry = "SK"
+	CreateLocationSuccessfulResponseDtoCountrySL CreateLocationSuccessfulResponseDtoCountry = "SL"
+	CreateLocationSuccessfulResponseDtoCountrySM CreateLocationSuccessfulResponseDtoCountry = "SM"
+	CreateLocationSuccessfulResponseDtoCountrySN CreateLocationSuccessfulResponseDtoCountry = "SN"
+	CreateLocationSuccessfulResponseDtoCountrySO CreateLocationSuccessfulResponseDtoCountry = "SO"
+	CreateLocationSuccessfulResponseDtoCountrySR CreateLocationSuccessfulResponseDtoCountry = "SR"
+	CreateLocationSuccessfulResponseDtoCountryST CreateLocationSuccessfulResponseDtoCountry = "ST"
+	CreateLocationSuccessfulResponseDtoCountrySV CreateLocationSuccessfulResponseDtoCountry = "SV"
+	CreateLocationSuccessfulResponseDtoCountrySX CreateLocationSuccessfulResponseDtoCountry = "SX"
+	CreateLocationSuccessfulResponseDtoCountrySY CreateLocationSuccessfulResponseDtoCountry = "SY"
+	CreateLocationSuccessfulResponseDtoCountrySZ CreateLocationSuccessfulResponseDtoCountry = "SZ"
+	CreateLocationSuccessfulResponseDtoCountryTC CreateLocationSuccessfulResponseDtoCountry = "TC"
+	CreateLocationSuccessfulResponseDtoCountryTD CreateLocationSuccessfulResponseDtoCountry = "TD"
+	CreateLocationSuccessfulResponseDtoCountryTF CreateLocationSuccessfulResponseDtoCountry = "TF"
+	CreateLocationSuccessfulResponseDtoCountryTG CreateLocationSuccessfulResponseDtoCountry = "TG"
+	CreateLocationSuccessfulResponseDtoCountryTH CreateLocationSuccessfulResponseDtoCountry = "TH"
+	CreateLocationSuccessfulResponseDtoCountryTJ CreateLocationSuccessfulResponseDtoCountry = "TJ"
+	CreateLocationSuccessfulResponseDtoCountryTK CreateLocationSuccessfulResponseDtoCountry = "TK"
+	CreateLocationSuccessfulResponseDtoCountryTL CreateLocationSuccessfulResponseDtoCountry = "TL"
+	CreateLocationSuccessfulResponseDtoCountryTM CreateLocationSuccessfulResponseDtoCountry = "TM"
+	CreateLocationSuccessfulResponseDtoCountryTN CreateLocationSuccessfulResponseDtoCountry = "TN"
+	CreateLocationSuccessfulResponseDtoCountryTO CreateLocationSuccessfulResponseDtoCountry = "TO"
+	CreateLocationSuccessfulResponseDtoCountryTR CreateLocationSuccessfulResponseDtoCountry = "TR"
+	CreateLocationSuccessfulResponseDtoCountryTT CreateLocationSuccessfulResponseDtoCountry = "TT"
+	CreateLocationSuccessfulResponseDtoCountryTV CreateLocationSuccessfulResponseDtoCountry = "TV"
+	CreateLocationSuccessfulResponseDtoCountryTW CreateLocationSuccessfulResponseDtoCountry = "TW"
+	CreateLocationSuccessfulResponseDtoCountryTZ CreateLocationSuccessfulResponseDtoCountry = "TZ"
+	CreateLocationSuccessfulResponseDtoCountryUA CreateLocationSuccessfulResponseDtoCountry = "UA"
+	CreateLocationSuccessfulResponseDtoCountryUG CreateLocationSuccessfulResponseDtoCountry = "UG"
+	CreateLocationSuccessfulResponseDtoCountryUM CreateLocationSuccessfulResponseDtoCountry = "UM"
+	CreateLocationSuccessfulResponseDtoCountryUS CreateLocationSuccessfulResponseDtoCountry = "US"
+	CreateLocationSuccessfulResponseDtoCountryUY CreateLocationSuccessfulResponseDtoCountry = "UY"
+	CreateLocationSuccessfulResponseDtoCountryUZ CreateLocationSuccessfulResponseDtoCountry = "UZ"
+	CreateLocationSuccessfulResponseDtoCountryVA CreateLocationSuccessfulResponseDtoCountry = "VA"
+	CreateLocationSuccessfulResponseDtoCountryVC CreateLocationSuccessfulResponseDtoCountry = "VC"
+	CreateLocationSuccessfulResponseDtoCountryVE CreateLocationSuccessfulResponseDtoCountry = "VE"
+	CreateLocationSuccessfulResponseDtoCountryVG CreateLocationSuccessfulResponseDtoCountry = "VG"
+	CreateLocationSuccessfulResponseDtoCountryVI CreateLocationSuccessfulResponseDtoCountry = "VI"
+	CreateLocationSuccessfulResponseDtoCountryVN CreateLocationSuccessfulResponseDtoCountry = "VN"
+	CreateLocationSuccessfulResponseDtoCountryVU CreateLocationSuccessfulResponseDtoCountry = "VU"
+	CreateLocationSuccessfulResponseDtoCountryWF CreateLocationSuccessfulResponseDtoCountry = "WF"
+	CreateLocationSuccessfulResponseDtoCountryWS CreateLocationSuccessfulResponseDtoCountry = "WS"
+	CreateLocationSuccessfulResponseDtoCountryXK CreateLocationSuccessfulResponseDtoCountry = "XK"
+	CreateLocationSuccessfulResponseDtoCountryYE CreateLocationSuccessfulResponseDtoCountry = "YE"
+	CreateLocationSuccessfulResponseDtoCountryYT CreateLocationSuccessfulResponseDtoCountry = "YT"
+	CreateLocationSuccessfulResponseDtoCountryZA CreateLocationSuccessfulResponseDtoCountry = "ZA"
+	CreateLocationSuccessfulResponseDtoCountryZM CreateLocationSuccessfulResponseDtoCountry = "ZM"
+	CreateLocationSuccessfulResponseDtoCountryZW CreateLocationSuccessfulResponseDtoCountry = "ZW"
+)
+
+// Valid indicates whether the value is a known member of the CreateLocationSuccessfulResponseDtoCountry enum.
+func (e CreateLocationSuccessfulResponseDtoCountry) Valid() bool {
+	switch e {
+	case CreateLocationSuccessfulResponseDtoCountryAD:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryAE:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryAF:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryAG:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryAI:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryAL:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryAM:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryAN:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryAO:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryAQ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryAR:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryAS:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryAT:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryAU:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryAW:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryAX:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryAZ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBA:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBB:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBD:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBE:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBF:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBG:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBH:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBI:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBJ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBM:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBN:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBO:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBR:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBS:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBT:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBV:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBW:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBY:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryBZ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCA:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCC:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCD:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCF:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCG:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCH:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCI:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCK:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCL:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCM:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCN:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCO:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCR:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCU:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCV:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCX:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCY:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryCZ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryDE:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryDJ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryDK:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryDM:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryDO:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryDZ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryEC:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryEE:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryEG:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryEH:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryER:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryES:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryET:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryFI:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryFJ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryFK:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryFM:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryFO:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryFR:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGA:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGB:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGD:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGE:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGF:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGG:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGH:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGI:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGL:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGM:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGN:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGP:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGQ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGR:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGS:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGT:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGU:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGW:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryGY:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryHK:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryHM:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryHN:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryHR:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryHT:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryHU:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryID:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryIE:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryIL:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryIM:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryIN:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryIO:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryIQ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryIR:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryIS:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryIT:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryJE:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryJM:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryJO:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryJP:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryKE:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryKG:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryKH:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryKI:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryKM:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryKN:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryKP:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryKR:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryKW:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryKY:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryKZ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryLA:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryLB:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryLC:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryLI:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryLK:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryLR:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryLS:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryLT:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryLU:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryLV:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryLY:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMA:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMC:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMD:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryME:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMF:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMG:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMH:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMK:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryML:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMM:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMN:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMO:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMP:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMQ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMR:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMS:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMT:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMU:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMV:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMW:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMX:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMY:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryMZ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryNA:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryNC:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryNE:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryNF:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryNG:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryNI:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryNL:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryNO:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryNP:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryNR:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryNU:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryNZ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryOM:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryPA:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryPE:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryPF:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryPG:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryPH:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryPK:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryPL:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryPM:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryPN:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryPR:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryPS:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryPT:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryPW:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryPY:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryQA:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryRE:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryRO:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryRS:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryRU:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryRW:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySA:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySB:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySC:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySD:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySE:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySG:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySH:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySI:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySJ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySK:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySL:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySM:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySN:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySO:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySR:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryST:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySV:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySX:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySY:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountrySZ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryTC:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryTD:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryTF:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryTG:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryTH:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryTJ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryTK:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryTL:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryTM:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryTN:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryTO:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryTR:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryTT:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryTV:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryTW:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryTZ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryUA:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryUG:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryUM:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryUS:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryUY:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryUZ:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryVA:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryVC:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryVE:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryVG:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryVI:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryVN:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryVU:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryWF:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryWS:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryXK:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryYE:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryYT:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryZA:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryZM:
+		return true
+	case CreateLocationSuccessfulResponseDtoCountryZW:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CustomRRulesOptionsDayOfWeek.
 const (
 	CustomRRulesOptionsDayOfWeekFR CustomRRulesOptionsDayOfWeek = "FR"
@@ -2600,6 +4106,759 @@ const (
 func (e UpdateInvoiceTemplateResponseDtoAltType) Valid() bool {
 	switch e {
 	case UpdateInvoiceTemplateResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateLocationDtoCountry.
+const (
+	UpdateLocationDtoCountryAD UpdateLocationDtoCountry = "AD"
+	UpdateLocationDtoCountryAE UpdateLocationDtoCountry = "AE"
+	UpdateLocationDtoCountryAF UpdateLocationDtoCountry = "AF"
+	UpdateLocationDtoCountryAG UpdateLocationDtoCountry = "AG"
+	UpdateLocationDtoCountryAI UpdateLocationDtoCountry = "AI"
+	UpdateLocationDtoCountryAL UpdateLocationDtoCountry = "AL"
+	UpdateLocationDtoCountryAM UpdateLocationDtoCountry = "AM"
+	UpdateLocationDtoCountryAN UpdateLocationDtoCountry = "AN"
+	UpdateLocationDtoCountryAO UpdateLocationDtoCountry = "AO"
+	UpdateLocationDtoCountryAQ UpdateLocationDtoCountry = "AQ"
+	UpdateLocationDtoCountryAR UpdateLocationDtoCountry = "AR"
+	UpdateLocationDtoCountryAS UpdateLocationDtoCountry = "AS"
+	UpdateLocationDtoCountryAT UpdateLocationDtoCountry = "AT"
+	UpdateLocationDtoCountryAU UpdateLocationDtoCountry = "AU"
+	UpdateLocationDtoCountryAW UpdateLocationDtoCountry = "AW"
+	UpdateLocationDtoCountryAX UpdateLocationDtoCountry = "AX"
+	UpdateLocationDtoCountryAZ UpdateLocationDtoCountry = "AZ"
+	UpdateLocationDtoCountryBA UpdateLocationDtoCountry = "BA"
+	UpdateLocationDtoCountryBB UpdateLocationDtoCountry = "BB"
+	UpdateLocationDtoCountryBD UpdateLocationDtoCountry = "BD"
+	UpdateLocationDtoCountryBE UpdateLocationDtoCountry = "BE"
+	UpdateLocationDtoCountryBF UpdateLocationDtoCountry = "BF"
+	UpdateLocationDtoCountryBG UpdateLocationDtoCountry = "BG"
+	UpdateLocationDtoCountryBH UpdateLocationDtoCountry = "BH"
+	UpdateLocationDtoCountryBI UpdateLocationDtoCountry = "BI"
+	UpdateLocationDtoCountryBJ UpdateLocationDtoCountry = "BJ"
+	UpdateLocationDtoCountryBM UpdateLocationDtoCountry = "BM"
+	UpdateLocationDtoCountryBN UpdateLocationDtoCountry = "BN"
+	UpdateLocationDtoCountryBO UpdateLocationDtoCountry = "BO"
+	UpdateLocationDtoCountryBR UpdateLocationDtoCountry = "BR"
+	UpdateLocationDtoCountryBS UpdateLocationDtoCountry = "BS"
+	UpdateLocationDtoCountryBT UpdateLocationDtoCountry = "BT"
+	UpdateLocationDtoCountryBV UpdateLocationDtoCountry = "BV"
+	UpdateLocationDtoCountryBW UpdateLocationDtoCountry = "BW"
+	UpdateLocationDtoCountryBY UpdateLocationDtoCountry = "BY"
+	UpdateLocationDtoCountryBZ UpdateLocationDtoCountry = "BZ"
+	UpdateLocationDtoCountryCA UpdateLocationDtoCountry = "CA"
+	UpdateLocationDtoCountryCC UpdateLocationDtoCountry = "CC"
+	UpdateLocationDtoCountryCD UpdateLocationDtoCountry = "CD"
+	UpdateLocationDtoCountryCF UpdateLocationDtoCountry = "CF"
+	UpdateLocationDtoCountryCG UpdateLocationDtoCountry = "CG"
+	UpdateLocationDtoCountryCH UpdateLocationDtoCountry = "CH"
+	UpdateLocationDtoCountryCI UpdateLocationDtoCountry = "CI"
+	UpdateLocationDtoCountryCK UpdateLocationDtoCountry = "CK"
+	UpdateLocationDtoCountryCL UpdateLocationDtoCountry = "CL"
+	UpdateLocationDtoCountryCM UpdateLocationDtoCountry = "CM"
+	UpdateLocationDtoCountryCN UpdateLocationDtoCountry = "CN"
+	UpdateLocationDtoCountryCO UpdateLocationDtoCountry = "CO"
+	UpdateLocationDtoCountryCR UpdateLocationDtoCountry = "CR"
+	UpdateLocationDtoCountryCU UpdateLocationDtoCountry = "CU"
+	UpdateLocationDtoCountryCV UpdateLocationDtoCountry = "CV"
+	UpdateLocationDtoCountryCX UpdateLocationDtoCountry = "CX"
+	UpdateLocationDtoCountryCY UpdateLocationDtoCountry = "CY"
+	UpdateLocationDtoCountryCZ UpdateLocationDtoCountry = "CZ"
+	UpdateLocationDtoCountryDE UpdateLocationDtoCountry = "DE"
+	UpdateLocationDtoCountryDJ UpdateLocationDtoCountry = "DJ"
+	UpdateLocationDtoCountryDK UpdateLocationDtoCountry = "DK"
+	UpdateLocationDtoCountryDM UpdateLocationDtoCountry = "DM"
+	UpdateLocationDtoCountryDO UpdateLocationDtoCountry = "DO"
+	UpdateLocationDtoCountryDZ UpdateLocationDtoCountry = "DZ"
+	UpdateLocationDtoCountryEC UpdateLocationDtoCountry = "EC"
+	UpdateLocationDtoCountryEE UpdateLocationDtoCountry = "EE"
+	UpdateLocationDtoCountryEG UpdateLocationDtoCountry = "EG"
+	UpdateLocationDtoCountryEH UpdateLocationDtoCountry = "EH"
+	UpdateLocationDtoCountryER UpdateLocationDtoCountry = "ER"
+	UpdateLocationDtoCountryES UpdateLocationDtoCountry = "ES"
+	UpdateLocationDtoCountryET UpdateLocationDtoCountry = "ET"
+	UpdateLocationDtoCountryFI UpdateLocationDtoCountry = "FI"
+	UpdateLocationDtoCountryFJ UpdateLocationDtoCountry = "FJ"
+	UpdateLocationDtoCountryFK UpdateLocationDtoCountry = "FK"
+	UpdateLocationDtoCountryFM UpdateLocationDtoCountry = "FM"
+	UpdateLocationDtoCountryFO UpdateLocationDtoCountry = "FO"
+	UpdateLocationDtoCountryFR UpdateLocationDtoCountry = "FR"
+	UpdateLocationDtoCountryGA UpdateLocationDtoCountry = "GA"
+	UpdateLocationDtoCountryGB UpdateLocationDtoCountry = "GB"
+	UpdateLocationDtoCountryGD UpdateLocationDtoCountry = "GD"
+	UpdateLocationDtoCountryGE UpdateLocationDtoCountry = "GE"
+	UpdateLocationDtoCountryGF UpdateLocationDtoCountry = "GF"
+	UpdateLocationDtoCountryGG UpdateLocationDtoCountry = "GG"
+	UpdateLocationDtoCountryGH UpdateLocationDtoCountry = "GH"
+	UpdateLocationDtoCountryGI UpdateLocationDtoCountry = "GI"
+	UpdateLocationDtoCountryGL UpdateLocationDtoCountry = "GL"
+	UpdateLocationDtoCountryGM UpdateLocationDtoCountry = "GM"
+	UpdateLocationDtoCountryGN UpdateLocationDtoCountry = "GN"
+	UpdateLocationDtoCountryGP UpdateLocationDtoCountry = "GP"
+	UpdateLocationDtoCountryGQ UpdateLocationDtoCountry = "GQ"
+	UpdateLocationDtoCountryGR UpdateLocationDtoCountry = "GR"
+	UpdateLocationDtoCountryGS UpdateLocationDtoCountry = "GS"
+	UpdateLocationDtoCountryGT UpdateLocationDtoCountry = "GT"
+	UpdateLocationDtoCountryGU UpdateLocationDtoCountry = "GU"
+	UpdateLocationDtoCountryGW UpdateLocationDtoCountry = "GW"
+	UpdateLocationDtoCountryGY UpdateLocationDtoCountry = "GY"
+	UpdateLocationDtoCountryHK UpdateLocationDtoCountry = "HK"
+	UpdateLocationDtoCountryHM UpdateLocationDtoCountry = "HM"
+	UpdateLocationDtoCountryHN UpdateLocationDtoCountry = "HN"
+	UpdateLocationDtoCountryHR UpdateLocationDtoCountry = "HR"
+	UpdateLocationDtoCountryHT UpdateLocationDtoCountry = "HT"
+	UpdateLocationDtoCountryHU UpdateLocationDtoCountry = "HU"
+	UpdateLocationDtoCountryID UpdateLocationDtoCountry = "ID"
+	UpdateLocationDtoCountryIE UpdateLocationDtoCountry = "IE"
+	UpdateLocationDtoCountryIL UpdateLocationDtoCountry = "IL"
+	UpdateLocationDtoCountryIM UpdateLocationDtoCountry = "IM"
+	UpdateLocationDtoCountryIN UpdateLocationDtoCountry = "IN"
+	UpdateLocationDtoCountryIO UpdateLocationDtoCountry = "IO"
+	UpdateLocationDtoCountryIQ UpdateLocationDtoCountry = "IQ"
+	UpdateLocationDtoCountryIR UpdateLocationDtoCountry = "IR"
+	UpdateLocationDtoCountryIS UpdateLocationDtoCountry = "IS"
+	UpdateLocationDtoCountryIT UpdateLocationDtoCountry = "IT"
+	UpdateLocationDtoCountryJE UpdateLocationDtoCountry = "JE"
+	UpdateLocationDtoCountryJM UpdateLocationDtoCountry = "JM"
+	UpdateLocationDtoCountryJO UpdateLocationDtoCountry = "JO"
+	UpdateLocationDtoCountryJP UpdateLocationDtoCountry = "JP"
+	UpdateLocationDtoCountryKE UpdateLocationDtoCountry = "KE"
+	UpdateLocationDtoCountryKG UpdateLocationDtoCountry = "KG"
+	UpdateLocationDtoCountryKH UpdateLocationDtoCountry = "KH"
+	UpdateLocationDtoCountryKI UpdateLocationDtoCountry = "KI"
+	UpdateLocationDtoCountryKM UpdateLocationDtoCountry = "KM"
+	UpdateLocationDtoCountryKN UpdateLocationDtoCountry = "KN"
+	UpdateLocationDtoCountryKP UpdateLocationDtoCountry = "KP"
+	UpdateLocationDtoCountryKR UpdateLocationDtoCountry = "KR"
+	UpdateLocationDtoCountryKW UpdateLocationDtoCountry = "KW"
+	UpdateLocationDtoCountryKY UpdateLocationDtoCountry = "KY"
+	UpdateLocationDtoCountryKZ UpdateLocationDtoCountry = "KZ"
+	UpdateLocationDtoCountryLA UpdateLocationDtoCountry = "LA"
+	UpdateLocationDtoCountryLB UpdateLocationDtoCountry = "LB"
+	UpdateLocationDtoCountryLC UpdateLocationDtoCountry = "LC"
+	UpdateLocationDtoCountryLI UpdateLocationDtoCountry = "LI"
+	UpdateLocationDtoCountryLK UpdateLocationDtoCountry = "LK"
+	UpdateLocationDtoCountryLR UpdateLocationDtoCountry = "LR"
+	UpdateLocationDtoCountryLS UpdateLocationDtoCountry = "LS"
+	UpdateLocationDtoCountryLT UpdateLocationDtoCountry = "LT"
+	UpdateLocationDtoCountryLU UpdateLocationDtoCountry = "LU"
+	UpdateLocationDtoCountryLV UpdateLocationDtoCountry = "LV"
+	UpdateLocationDtoCountryLY UpdateLocationDtoCountry = "LY"
+	UpdateLocationDtoCountryMA UpdateLocationDtoCountry = "MA"
+	UpdateLocationDtoCountryMC UpdateLocationDtoCountry = "MC"
+	UpdateLocationDtoCountryMD UpdateLocationDtoCountry = "MD"
+	UpdateLocationDtoCountryME UpdateLocationDtoCountry = "ME"
+	UpdateLocationDtoCountryMF UpdateLocationDtoCountry = "MF"
+	UpdateLocationDtoCountryMG UpdateLocationDtoCountry = "MG"
+	UpdateLocationDtoCountryMH UpdateLocationDtoCountry = "MH"
+	UpdateLocationDtoCountryMK UpdateLocationDtoCountry = "MK"
+	UpdateLocationDtoCountryML UpdateLocationDtoCountry = "ML"
+	UpdateLocationDtoCountryMM UpdateLocationDtoCountry = "MM"
+	UpdateLocationDtoCountryMN UpdateLocationDtoCountry = "MN"
+	UpdateLocationDtoCountryMO UpdateLocationDtoCountry = "MO"
+	UpdateLocationDtoCountryMP UpdateLocationDtoCountry = "MP"
+	UpdateLocationDtoCountryMQ UpdateLocationDtoCountry = "MQ"
+	UpdateLocationDtoCountryMR UpdateLocationDtoCountry = "MR"
+	UpdateLocationDtoCountryMS UpdateLocationDtoCountry = "MS"
+	UpdateLocationDtoCountryMT UpdateLocationDtoCountry = "MT"
+	UpdateLocationDtoCountryMU UpdateLocationDtoCountry = "MU"
+	UpdateLocationDtoCountryMV UpdateLocationDtoCountry = "MV"
+	UpdateLocationDtoCountryMW UpdateLocationDtoCountry = "MW"
+	UpdateLocationDtoCountryMX UpdateLocationDtoCountry = "MX"
+	UpdateLocationDtoCountryMY UpdateLocationDtoCountry = "MY"
+	UpdateLocationDtoCountryMZ UpdateLocationDtoCountry = "MZ"
+	UpdateLocationDtoCountryNA UpdateLocationDtoCountry = "NA"
+	UpdateLocationDtoCountryNC UpdateLocationDtoCountry = "NC"
+	UpdateLocationDtoCountryNE UpdateLocationDtoCountry = "NE"
+	UpdateLocationDtoCountryNF UpdateLocationDtoCountry = "NF"
+	UpdateLocationDtoCountryNG UpdateLocationDtoCountry = "NG"
+	UpdateLocationDtoCountryNI UpdateLocationDtoCountry = "NI"
+	UpdateLocationDtoCountryNL UpdateLocationDtoCountry = "NL"
+	UpdateLocationDtoCountryNO UpdateLocationDtoCountry = "NO"
+	UpdateLocationDtoCountryNP UpdateLocationDtoCountry = "NP"
+	UpdateLocationDtoCountryNR UpdateLocationDtoCountry = "NR"
+	UpdateLocationDtoCountryNU UpdateLocationDtoCountry = "NU"
+	UpdateLocationDtoCountryNZ UpdateLocationDtoCountry = "NZ"
+	UpdateLocationDtoCountryOM UpdateLocationDtoCountry = "OM"
+	UpdateLocationDtoCountryPA UpdateLocationDtoCountry = "PA"
+	UpdateLocationDtoCountryPE UpdateLocationDtoCountry = "PE"
+	UpdateLocationDtoCountryPF UpdateLocationDtoCountry = "PF"
+	UpdateLocationDtoCountryPG UpdateLocationDtoCountry = "PG"
+	UpdateLocationDtoCountryPH UpdateLocationDtoCountry = "PH"
+	UpdateLocationDtoCountryPK UpdateLocationDtoCountry = "PK"
+	UpdateLocationDtoCountryPL UpdateLocationDtoCountry = "PL"
+	UpdateLocationDtoCountryPM UpdateLocationDtoCountry = "PM"
+	UpdateLocationDtoCountryPN UpdateLocationDtoCountry = "PN"
+	UpdateLocationDtoCountryPR UpdateLocationDtoCountry = "PR"
+	UpdateLocationDtoCountryPS UpdateLocationDtoCountry = "PS"
+	UpdateLocationDtoCountryPT UpdateLocationDtoCountry = "PT"
+	UpdateLocationDtoCountryPW UpdateLocationDtoCountry = "PW"
+	UpdateLocationDtoCountryPY UpdateLocationDtoCountry = "PY"
+	UpdateLocationDtoCountryQA UpdateLocationDtoCountry = "QA"
+	UpdateLocationDtoCountryRE UpdateLocationDtoCountry = "RE"
+	UpdateLocationDtoCountryRO UpdateLocationDtoCountry = "RO"
+	UpdateLocationDtoCountryRS UpdateLocationDtoCountry = "RS"
+	UpdateLocationDtoCountryRU UpdateLocationDtoCountry = "RU"
+	UpdateLocationDtoCountryRW UpdateLocationDtoCountry = "RW"
+	UpdateLocationDtoCountrySA UpdateLocationDtoCountry = "SA"
+	UpdateLocationDtoCountrySB UpdateLocationDtoCountry = "SB"
+	UpdateLocationDtoCountrySC UpdateLocationDtoCountry = "SC"
+	UpdateLocationDtoCountrySD UpdateLocationDtoCountry = "SD"
+	UpdateLocationDtoCountrySE UpdateLocationDtoCountry = "SE"
+	UpdateLocationDtoCountrySG UpdateLocationDtoCountry = "SG"
+	UpdateLocationDtoCountrySH UpdateLocationDtoCountry = "SH"
+	UpdateLocationDtoCountrySI UpdateLocationDtoCountry = "SI"
+	UpdateLocationDtoCountrySJ UpdateLocationDtoCountry = "SJ"
+	UpdateLocationDtoCountrySK UpdateLocationDtoCountry = "SK"
+	UpdateLocationDtoCountrySL UpdateLocationDtoCountry = "SL"
+	UpdateLocationDtoCountrySM UpdateLocationDtoCountry = "SM"
+	UpdateLocationDtoCountrySN UpdateLocationDtoCountry = "SN"
+	UpdateLocationDtoCountrySO UpdateLocationDtoCountry = "SO"
+	UpdateLocationDtoCountrySR UpdateLocationDtoCountry = "SR"
+	UpdateLocationDtoCountryST UpdateLocationDtoCountry = "ST"
+	UpdateLocationDtoCountrySV UpdateLocationDtoCountry = "SV"
+	UpdateLocationDtoCountrySX UpdateLocationDtoCountry = "SX"
+	UpdateLocationDtoCountrySY UpdateLocationDtoCountry = "SY"
+	UpdateLocationDtoCountrySZ UpdateLocationDtoCountry = "SZ"
+	UpdateLocationDtoCountryTC UpdateLocationDtoCountry = "TC"
+	UpdateLocationDtoCountryTD UpdateLocationDtoCountry = "TD"
+	UpdateLocationDtoCountryTF UpdateLocationDtoCountry = "TF"
+	UpdateLocationDtoCountryTG UpdateLocationDtoCountry = "TG"
+	UpdateLocationDtoCountryTH UpdateLocationDtoCountry = "TH"
+	UpdateLocationDtoCountryTJ UpdateLocationDtoCountry = "TJ"
+	UpdateLocationDtoCountryTK UpdateLocationDtoCountry = "TK"
+	UpdateLocationDtoCountryTL UpdateLocationDtoCountry = "TL"
+	UpdateLocationDtoCountryTM UpdateLocationDtoCountry = "TM"
+	UpdateLocationDtoCountryTN UpdateLocationDtoCountry = "TN"
+	UpdateLocationDtoCountryTO UpdateLocationDtoCountry = "TO"
+	UpdateLocationDtoCountryTR UpdateLocationDtoCountry = "TR"
+	UpdateLocationDtoCountryTT UpdateLocationDtoCountry = "TT"
+	UpdateLocationDtoCountryTV UpdateLocationDtoCountry = "TV"
+	UpdateLocationDtoCountryTW UpdateLocationDtoCountry = "TW"
+	UpdateLocationDtoCountryTZ UpdateLocationDtoCountry = "TZ"
+	UpdateLocationDtoCountryUA UpdateLocationDtoCountry = "UA"
+	UpdateLocationDtoCountryUG UpdateLocationDtoCountry = "UG"
+	UpdateLocationDtoCountryUM UpdateLocationDtoCountry = "UM"
+	UpdateLocationDtoCountryUS UpdateLocationDtoCountry = "US"
+	UpdateLocationDtoCountryUY UpdateLocationDtoCountry = "UY"
+	UpdateLocationDtoCountryUZ UpdateLocationDtoCountry = "UZ"
+	UpdateLocationDtoCountryVA UpdateLocationDtoCountry = "VA"
+	UpdateLocationDtoCountryVC UpdateLocationDtoCountry = "VC"
+	UpdateLocationDtoCountryVE UpdateLocationDtoCountry = "VE"
+	UpdateLocationDtoCountryVG UpdateLocationDtoCountry = "VG"
+	UpdateLocationDtoCountryVI UpdateLocationDtoCountry = "VI"
+	UpdateLocationDtoCountryVN UpdateLocationDtoCountry = "VN"
+	UpdateLocationDtoCountryVU UpdateLocationDtoCountry = "VU"
+	UpdateLocationDtoCountryWF UpdateLocationDtoCountry = "WF"
+	UpdateLocationDtoCountryWS UpdateLocationDtoCountry = "WS"
+	UpdateLocationDtoCountryXK UpdateLocationDtoCountry = "XK"
+	UpdateLocationDtoCountryYE UpdateLocationDtoCountry = "YE"
+	UpdateLocationDtoCountryYT UpdateLocationDtoCountry = "YT"
+	UpdateLocationDtoCountryZA UpdateLocationDtoCountry = "ZA"
+	UpdateLocationDtoCountryZM UpdateLocationDtoCountry = "ZM"
+	UpdateLocationDtoCountryZW UpdateLocationDtoCountry = "ZW"
+)
+
+// Valid indicates whether the value is a known member of the UpdateLocationDtoCountry enum.
+func (e UpdateLocationDtoCountry) Valid() bool {
+	switch e {
+	case UpdateLocationDtoCountryAD:
+		return true
+	case UpdateLocationDtoCountryAE:
+		return true
+	case UpdateLocationDtoCountryAF:
+		return true
+	case UpdateLocationDtoCountryAG:
+		return true
+	case UpdateLocationDtoCountryAI:
+		return true
+	case UpdateLocationDtoCountryAL:
+		return true
+	case UpdateLocationDtoCountryAM:
+		return true
+	case UpdateLocationDtoCountryAN:
+		return true
+	case UpdateLocationDtoCountryAO:
+		return true
+	case UpdateLocationDtoCountryAQ:
+		return true
+	case UpdateLocationDtoCountryAR:
+		return true
+	case UpdateLocationDtoCountryAS:
+		return true
+	case UpdateLocationDtoCountryAT:
+		return true
+	case UpdateLocationDtoCountryAU:
+		return true
+	case UpdateLocationDtoCountryAW:
+		return true
+	case UpdateLocationDtoCountryAX:
+		return true
+	case UpdateLocationDtoCountryAZ:
+		return true
+	case UpdateLocationDtoCountryBA:
+		return true
+	case UpdateLocationDtoCountryBB:
+		return true
+	case UpdateLocationDtoCountryBD:
+		return true
+	case UpdateLocationDtoCountryBE:
+		return true
+	case UpdateLocationDtoCountryBF:
+		return true
+	case UpdateLocationDtoCountryBG:
+		return true
+	case UpdateLocationDtoCountryBH:
+		return true
+	case UpdateLocationDtoCountryBI:
+		return true
+	case UpdateLocationDtoCountryBJ:
+		return true
+	case UpdateLocationDtoCountryBM:
+		return true
+	case UpdateLocationDtoCountryBN:
+		return true
+	case UpdateLocationDtoCountryBO:
+		return true
+	case UpdateLocationDtoCountryBR:
+		return true
+	case UpdateLocationDtoCountryBS:
+		return true
+	case UpdateLocationDtoCountryBT:
+		return true
+	case UpdateLocationDtoCountryBV:
+		return true
+	case UpdateLocationDtoCountryBW:
+		return true
+	case UpdateLocationDtoCountryBY:
+		return true
+	case UpdateLocationDtoCountryBZ:
+		return true
+	case UpdateLocationDtoCountryCA:
+		return true
+	case UpdateLocationDtoCountryCC:
+		return true
+	case UpdateLocationDtoCountryCD:
+		return true
+	case UpdateLocationDtoCountryCF:
+		return true
+	case UpdateLocationDtoCountryCG:
+		return true
+	case UpdateLocationDtoCountryCH:
+		return true
+	case UpdateLocationDtoCountryCI:
+		return true
+	case UpdateLocationDtoCountryCK:
+		return true
+	case UpdateLocationDtoCountryCL:
+		return true
+	case UpdateLocationDtoCountryCM:
+		return true
+	case UpdateLocationDtoCountryCN:
+		return true
+	case UpdateLocationDtoCountryCO:
+		return true
+	case UpdateLocationDtoCountryCR:
+		return true
+	case UpdateLocationDtoCountryCU:
+		return true
+	case UpdateLocationDtoCountryCV:
+		return true
+	case UpdateLocationDtoCountryCX:
+		return true
+	case UpdateLocationDtoCountryCY:
+		return true
+	case UpdateLocationDtoCountryCZ:
+		return true
+	case UpdateLocationDtoCountryDE:
+		return true
+	case UpdateLocationDtoCountryDJ:
+		return true
+	case UpdateLocationDtoCountryDK:
+		return true
+	case UpdateLocationDtoCountryDM:
+		return true
+	case UpdateLocationDtoCountryDO:
+		return true
+	case UpdateLocationDtoCountryDZ:
+		return true
+	case UpdateLocationDtoCountryEC:
+		return true
+	case UpdateLocationDtoCountryEE:
+		return true
+	case UpdateLocationDtoCountryEG:
+		return true
+	case UpdateLocationDtoCountryEH:
+		return true
+	case UpdateLocationDtoCountryER:
+		return true
+	case UpdateLocationDtoCountryES:
+		return true
+	case UpdateLocationDtoCountryET:
+		return true
+	case UpdateLocationDtoCountryFI:
+		return true
+	case UpdateLocationDtoCountryFJ:
+		return true
+	case UpdateLocationDtoCountryFK:
+		return true
+	case UpdateLocationDtoCountryFM:
+		return true
+	case UpdateLocationDtoCountryFO:
+		return true
+	case UpdateLocationDtoCountryFR:
+		return true
+	case UpdateLocationDtoCountryGA:
+		return true
+	case UpdateLocationDtoCountryGB:
+		return true
+	case UpdateLocationDtoCountryGD:
+		return true
+	case UpdateLocationDtoCountryGE:
+		return true
+	case UpdateLocationDtoCountryGF:
+		return true
+	case UpdateLocationDtoCountryGG:
+		return true
+	case UpdateLocationDtoCountryGH:
+		return true
+	case UpdateLocationDtoCountryGI:
+		return true
+	case UpdateLocationDtoCountryGL:
+		return true
+	case UpdateLocationDtoCountryGM:
+		return true
+	case UpdateLocationDtoCountryGN:
+		return true
+	case UpdateLocationDtoCountryGP:
+		return true
+	case UpdateLocationDtoCountryGQ:
+		return true
+	case UpdateLocationDtoCountryGR:
+		return true
+	case UpdateLocationDtoCountryGS:
+		return true
+	case UpdateLocationDtoCountryGT:
+		return true
+	case UpdateLocationDtoCountryGU:
+		return true
+	case UpdateLocationDtoCountryGW:
+		return true
+	case UpdateLocationDtoCountryGY:
+		return true
+	case UpdateLocationDtoCountryHK:
+		return true
+	case UpdateLocationDtoCountryHM:
+		return true
+	case UpdateLocationDtoCountryHN:
+		return true
+	case UpdateLocationDtoCountryHR:
+		return true
+	case UpdateLocationDtoCountryHT:
+		return true
+	case UpdateLocationDtoCountryHU:
+		return true
+	case UpdateLocationDtoCountryID:
+		return true
+	case UpdateLocationDtoCountryIE:
+		return true
+	case UpdateLocationDtoCountryIL:
+		return true
+	case UpdateLocationDtoCountryIM:
+		return true
+	case UpdateLocationDtoCountryIN:
+		return true
+	case UpdateLocationDtoCountryIO:
+		return true
+	case UpdateLocationDtoCountryIQ:
+		return true
+	case UpdateLocationDtoCountryIR:
+		return true
+	case UpdateLocationDtoCountryIS:
+		return true
+	case UpdateLocationDtoCountryIT:
+		return true
+	case UpdateLocationDtoCountryJE:
+		return true
+	case UpdateLocationDtoCountryJM:
+		return true
+	case UpdateLocationDtoCountryJO:
+		return true
+	case UpdateLocationDtoCountryJP:
+		return true
+	case UpdateLocationDtoCountryKE:
+		return true
+	case UpdateLocationDtoCountryKG:
+		return true
+	case UpdateLocationDtoCountryKH:
+		return true
+	case UpdateLocationDtoCountryKI:
+		return true
+	case UpdateLocationDtoCountryKM:
+		return true
+	case UpdateLocationDtoCountryKN:
+		return true
+	case UpdateLocationDtoCountryKP:
+		return true
+	case UpdateLocationDtoCountryKR:
+		return true
+	case UpdateLocationDtoCountryKW:
+		return true
+	case UpdateLocationDtoCountryKY:
+		return true
+	case UpdateLocationDtoCountryKZ:
+		return true
+	case UpdateLocationDtoCountryLA:
+		return true
+	case UpdateLocationDtoCountryLB:
+		return true
+	case UpdateLocationDtoCountryLC:
+		return true
+	case UpdateLocationDtoCountryLI:
+		return true
+	case UpdateLocationDtoCountryLK:
+		return true
+	case UpdateLocationDtoCountryLR:
+		return true
+	case UpdateLocationDtoCountryLS:
+		return true
+	case UpdateLocationDtoCountryLT:
+		return true
+	case UpdateLocationDtoCountryLU:
+		return true
+	case UpdateLocationDtoCountryLV:
+		return true
+	case UpdateLocationDtoCountryLY:
+		return true
+	case UpdateLocationDtoCountryMA:
+		return true
+	case UpdateLocationDtoCountryMC:
+		return true
+	case UpdateLocationDtoCountryMD:
+		return true
+	case UpdateLocationDtoCountryME:
+		return true
+	case UpdateLocationDtoCountryMF:
+		return true
+	case UpdateLocationDtoCountryMG:
+		return true
+	case UpdateLocationDtoCountryMH:
+		return true
+	case UpdateLocationDtoCountryMK:
+		return true
+	case UpdateLocationDtoCountryML:
+		return true
+	case UpdateLocationDtoCountryMM:
+		return true
+	case UpdateLocationDtoCountryMN:
+		return true
+	case UpdateLocationDtoCountryMO:
+		return true
+	case UpdateLocationDtoCountryMP:
+		return true
+	case UpdateLocationDtoCountryMQ:
+		return true
+	case UpdateLocationDtoCountryMR:
+		return true
+	case UpdateLocationDtoCountryMS:
+		return true
+	case UpdateLocationDtoCountryMT:
+		return true
+	case UpdateLocationDtoCountryMU:
+		return true
+	case UpdateLocationDtoCountryMV:
+		return true
+	case UpdateLocationDtoCountryMW:
+		return true
+	case UpdateLocationDtoCountryMX:
+		return true
+	case UpdateLocationDtoCountryMY:
+		return true
+	case UpdateLocationDtoCountryMZ:
+		return true
+	case UpdateLocationDtoCountryNA:
+		return true
+	case UpdateLocationDtoCountryNC:
+		return true
+	case UpdateLocationDtoCountryNE:
+		return true
+	case UpdateLocationDtoCountryNF:
+		return true
+	case UpdateLocationDtoCountryNG:
+		return true
+	case UpdateLocationDtoCountryNI:
+		return true
+	case UpdateLocationDtoCountryNL:
+		return true
+	case UpdateLocationDtoCountryNO:
+		return true
+	case UpdateLocationDtoCountryNP:
+		return true
+	case UpdateLocationDtoCountryNR:
+		return true
+	case UpdateLocationDtoCountryNU:
+		return true
+	case UpdateLocationDtoCountryNZ:
+		return true
+	case UpdateLocationDtoCountryOM:
+		return true
+	case UpdateLocationDtoCountryPA:
+		return true
+	case UpdateLocationDtoCountryPE:
+		return true
+	case UpdateLocationDtoCountryPF:
+		return true
+	case UpdateLocationDtoCountryPG:
+		return true
+	case UpdateLocationDtoCountryPH:
+		return true
+	case UpdateLocationDtoCountryPK:
+		return true
+	case UpdateLocationDtoCountryPL:
+		return true
+	case UpdateLocationDtoCountryPM:
+		return true
+	case UpdateLocationDtoCountryPN:
+		return true
+	case UpdateLocationDtoCountryPR:
+		return true
+	case UpdateLocationDtoCountryPS:
+		return true
+	case UpdateLocationDtoCountryPT:
+		return true
+	case UpdateLocationDtoCountryPW:
+		return true
+	case UpdateLocationDtoCountryPY:
+		return true
+	case UpdateLocationDtoCountryQA:
+		return true
+	case UpdateLocationDtoCountryRE:
+		return true
+	case UpdateLocationDtoCountryRO:
+		return true
+	case UpdateLocationDtoCountryRS:
+		return true
+	case UpdateLocationDtoCountryRU:
+		return true
+	case UpdateLocationDtoCountryRW:
+		return true
+	case UpdateLocationDtoCountrySA:
+		return true
+	case UpdateLocationDtoCountrySB:
+		return true
+	case UpdateLocationDtoCountrySC:
+		return true
+	case UpdateLocationDtoCountrySD:
+		return true
+	case UpdateLocationDtoCountrySE:
+		return true
+	case UpdateLocationDtoCountrySG:
+		return true
+	case UpdateLocationDtoCountrySH:
+		return true
+	case UpdateLocationDtoCountrySI:
+		return true
+	case UpdateLocationDtoCountrySJ:
+		return true
+	case UpdateLocationDtoCountrySK:
+		return true
+	case UpdateLocationDtoCountrySL:
+		return true
+	case UpdateLocationDtoCountrySM:
+		return true
+	case UpdateLocationDtoCountrySN:
+		return true
+	case UpdateLocationDtoCountrySO:
+		return true
+	case UpdateLocationDtoCountrySR:
+		return true
+	case UpdateLocationDtoCountryST:
+		return true
+	case UpdateLocationDtoCountrySV:
+		return true
+	case UpdateLocationDtoCountrySX:
+		return true
+	case UpdateLocationDtoCountrySY:
+		return true
+	case UpdateLocationDtoCountrySZ:
+		return true
+	case UpdateLocationDtoCountryTC:
+		return true
+	case UpdateLocationDtoCountryTD:
+		return true
+	case UpdateLocationDtoCountryTF:
+		return true
+	case UpdateLocationDtoCountryTG:
+		return true
+	case UpdateLocationDtoCountryTH:
+		return true
+	case UpdateLocationDtoCountryTJ:
+		return true
+	case UpdateLocationDtoCountryTK:
+		return true
+	case UpdateLocationDtoCountryTL:
+		return true
+	case UpdateLocationDtoCountryTM:
+		return true
+	case UpdateLocationDtoCountryTN:
+		return true
+	case UpdateLocationDtoCountryTO:
+		return true
+	case UpdateLocationDtoCountryTR:
+		return true
+	case UpdateLocationDtoCountryTT:
+		return true
+	case UpdateLocationDtoCountryTV:
+		return true
+	case UpdateLocationDtoCountryTW:
+		return true
+	case UpdateLocationDtoCountryTZ:
+		return true
+	case UpdateLocationDtoCountryUA:
+		return true
+	case UpdateLocationDtoCountryUG:
+		return true
+	case UpdateLocationDtoCountryUM:
+		return true
+	case UpdateLocationDtoCountryUS:
+		return true
+	case UpdateLocationDtoCountryUY:
+		return true
+	case UpdateLocationDtoCountryUZ:
+		return true
+	case UpdateLocationDtoCountryVA:
+		return true
+	case UpdateLocationDtoCountryVC:
+		return true
+	case UpdateLocationDtoCountryVE:
+		return true
+	case UpdateLocationDtoCountryVG:
+		return true
+	case UpdateLocationDtoCountryVI:
+		return true
+	case UpdateLocationDtoCountryVN:
+		return true
+	case UpdateLocationDtoCountryVU:
+		return true
+	case UpdateLocationDtoCountryWF:
+		return true
+	case UpdateLocationDtoCountryWS:
+		return true
+	case UpdateLocationDtoCountryXK:
+		return true
+	case UpdateLocationDtoCountryYE:
+		return true
+	case UpdateLocationDtoCountryYT:
+		return true
+	case UpdateLocationDtoCountryZA:
+		return true
+	case UpdateLocationDtoCountryZM:
+		return true
+	case UpdateLocationDtoCountryZW:
 		return true
 	default:
 		return false
@@ -6736,6 +8995,161 @@ type CreateInvoiceTemplateResponseDto struct {
 // CreateInvoiceTemplateResponseDtoAltType defines model for CreateInvoiceTemplateResponseDto.AltType.
 type CreateInvoiceTemplateResponseDtoAltType string
 
+// CreateLocationDto defines model for CreateLocationDto.
+type CreateLocationDto struct {
+	// Address The address of the business for which sub-account is created
+	//
+	// Example: 4th fleet street
+	Address *string `json:"address,omitempty"`
+
+	// City The city where the business is located for which sub-account is created
+	//
+	// Example: New York
+	City *string `json:"city,omitempty"`
+
+	// CompanyID Company/Agency Id
+	//
+	// Example: UAXssdawIWAWD
+	CompanyID string `json:"companyId"`
+
+	// Country The 2 letter country-code in which the business is present for which sub-account is created
+	//
+	// Example: US
+	Country *CreateLocationDtoCountry `json:"country,omitempty"`
+
+	// Mailgun The mailgun credentials for location
+	Mailgun *MailgunSchema `json:"mailgun,omitempty"`
+
+	// Name The name for the sub-account/location
+	//
+	// Example: Mark Shoes
+	Name string `json:"name"`
+
+	// Phone The phone number of the business for which sub-account is created with the appropriate country-code
+	//
+	// Example: +1410039940
+	Phone *string `json:"phone,omitempty"`
+
+	// PostalCode The postal code of the business for which sub-account is created
+	//
+	// Example: 567654
+	PostalCode *string `json:"postalCode,omitempty"`
+
+	// ProspectInfo Example: {"email":"john.doe@mail.com","firstName":"John","lastName":"Doe"}
+	ProspectInfo *ProspectInfoDto `json:"prospectInfo,omitempty"`
+
+	// Settings The default settings for location
+	Settings *SettingsSchema `json:"settings,omitempty"`
+
+	// SnapshotID The snapshot ID to be loaded into the location.
+	//
+	// Example: XXXXXXXXXXX
+	SnapshotID *string `json:"snapshotId,omitempty"`
+
+	// Social The social media links for location
+	Social *SocialSchema `json:"social,omitempty"`
+
+	// State The state in which the business operates for which sub-account is created
+	//
+	// Example: Illinois
+	State *string `json:"state,omitempty"`
+
+	// Timezone The timezone of the business for which sub-account is created
+	//
+	// Example: US/Central
+	Timezone *string `json:"timezone,omitempty"`
+
+	// Twilio The twilio credentials for location
+	Twilio *TwilioSchema `json:"twilio,omitempty"`
+
+	// Website The website of the business for which sub-account is created
+	//
+	// Example: https://yourwebsite.com
+	Website *string `json:"website,omitempty"`
+}
+
+// CreateLocationDtoCountry The 2 letter country-code in which the business is present for which sub-account is created
+//
+// Example: US
+type CreateLocationDtoCountry string
+
+// CreateLocationSuccessfulResponseDto defines model for CreateLocationSuccessfulResponseDto.
+type CreateLocationSuccessfulResponseDto struct {
+	// Address The address of the business for which sub-account is created
+	//
+	// Example: 4th fleet street
+	Address *string `json:"address,omitempty"`
+
+	// City The city where the business is located for which sub-account is created
+	//
+	// Example: New York
+	City *string `json:"city,omitempty"`
+
+	// CompanyID Company/Agency Id
+	//
+	// Example: UAXssdawIWAWD
+	CompanyID *string `json:"companyId,omitempty"`
+
+	// Country The country in which the business is present for which sub-account is created
+	//
+	// Example: US
+	Country *CreateLocationSuccessfulResponseDtoCountry `json:"country,omitempty"`
+
+	// Domain Example: test.msgsndr.com
+	Domain *string `json:"domain,omitempty"`
+
+	// Email The email for the sub-account/location
+	//
+	// Example: john.doe@mail.com
+	Email *string `json:"email,omitempty"`
+
+	// ID Location Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	ID *string `json:"id,omitempty"`
+
+	// Name The name for the sub-account/location
+	//
+	// Example: Mark Shoes
+	Name *string `json:"name,omitempty"`
+
+	// Phone The phone number of the business for which sub-account is created
+	//
+	// Example: +1410039940
+	Phone *string `json:"phone,omitempty"`
+
+	// PostalCode The postal code of the business for which sub-account is created
+	//
+	// Example: 567654
+	PostalCode *string `json:"postalCode,omitempty"`
+
+	// Settings The default settings for location
+	Settings *SettingsSchema `json:"settings,omitempty"`
+
+	// Social The social media links for location
+	Social *SocialSchema `json:"social,omitempty"`
+
+	// State The state in which the business operates for which sub-account is created
+	//
+	// Example: Illinois
+	State *string `json:"state,omitempty"`
+
+	// Timezone The timezone of the business for which sub-account is created
+	//
+	// Example: US/Central
+	Timezone *string `json:"timezone,omitempty"`
+
+	// Website The website of the business for which sub-account is created
+	//
+	// Example: https://yourwebsite.com
+	Website *string `json:"website,omitempty"`
+}
+
+// CreateLocationSuccessfulResponseDtoCountry The country in which the business is present for which sub-account is created
+//
+// Example: US
+type CreateLocationSuccessfulResponseDtoCountry string
+
 // CreateScheduleDTO defines model for CreateScheduleDTO.
 type CreateScheduleDTO struct {
 	// CalendarIds Calendar IDs associated with the schedule
@@ -7774,6 +10188,70 @@ type GetLocationByIDSuccessfulResponseDto struct {
 	Location *GetLocationByIDSchema `json:"location,omitempty"`
 }
 
+// GetLocationSchema defines model for GetLocationSchema.
+type GetLocationSchema struct {
+	// Address The address of the business for which sub-account is created
+	//
+	// Example: 4th fleet street
+	Address *string `json:"address,omitempty"`
+
+	// City The city where the business is located for which sub-account is created
+	//
+	// Example: New York
+	City *string `json:"city,omitempty"`
+
+	// Country The country in which the business is present for which sub-account is created
+	//
+	// Example: US
+	Country *string `json:"country,omitempty"`
+
+	// Email The email for the sub-account/location
+	//
+	// Example: john.doe@mail.com
+	Email *string `json:"email,omitempty"`
+
+	// ID Location Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	ID *string `json:"id,omitempty"`
+
+	// Name The name for the sub-account/location
+	//
+	// Example: Mark Shoes
+	Name *string `json:"name,omitempty"`
+
+	// Phone The phone number of the business for which sub-account is created
+	//
+	// Example: +1410039940
+	Phone *string `json:"phone,omitempty"`
+
+	// PostalCode The postal code of the business for which sub-account is created
+	//
+	// Example: 567654
+	PostalCode *string `json:"postalCode,omitempty"`
+
+	// Settings The default settings for location
+	Settings *SettingsSchema `json:"settings,omitempty"`
+
+	// Social The social media links for location
+	Social *SocialSchema `json:"social,omitempty"`
+
+	// State The state in which the business operates for which sub-account is created
+	//
+	// Example: Illinois
+	State *string `json:"state,omitempty"`
+
+	// Timezone The timezone of the business for which sub-account is created
+	//
+	// Example: US/Central
+	Timezone *string `json:"timezone,omitempty"`
+
+	// Website The website of the business for which sub-account is created
+	//
+	// Example: https://yourwebsite.com
+	Website *string `json:"website,omitempty"`
+}
+
 // GetOrderResponseSchema defines model for GetOrderResponseSchema.
 type GetOrderResponseSchema struct {
 	// ID The unique identifier for the order.
@@ -8756,6 +11234,11 @@ type LocationsCustomFieldSchema struct {
 // Example: opportunity
 type LocationsCustomFieldSchemaModel string
 
+// LocationsSearchSuccessfulResponseDto defines model for LocationsSearchSuccessfulResponseDto.
+type LocationsSearchSuccessfulResponseDto struct {
+	Locations *[]GetLocationSchema `json:"locations,omitempty"`
+}
+
 // LookBusyConfiguration defines model for LookBusyConfiguration.
 type LookBusyConfiguration struct {
 	// LookBusyPercentage Percentage of slots that will be hidden
@@ -8765,6 +11248,19 @@ type LookBusyConfiguration struct {
 	//
 	// Example: true
 	Enabled bool `json:"enabled"`
+}
+
+// MailgunSchema defines model for MailgunSchema.
+type MailgunSchema struct {
+	// APIKey API key provided by Mailgun
+	//
+	// Example: key-XXXXXXXXXXX
+	APIKey string `json:"apiKey"`
+
+	// Domain Domain connected with Mailgun
+	//
+	// Example: replies.yourdomain.com
+	Domain string `json:"domain"`
 }
 
 // MonetoryField defines model for MonetoryField.
@@ -9206,6 +11702,24 @@ type ProcessingFeePaidChargeDto struct {
 	//
 	// Example: Processing Fee
 	Name string `json:"name"`
+}
+
+// ProspectInfoDto defines model for ProspectInfoDto.
+type ProspectInfoDto struct {
+	// Email Email of the prospect
+	//
+	// Example: john.doe@mail.com
+	Email string `json:"email"`
+
+	// FirstName First name of the prospect
+	//
+	// Example: John
+	FirstName string `json:"firstName"`
+
+	// LastName Last name of the prospect
+	//
+	// Example: Doe
+	LastName string `json:"lastName"`
 }
 
 // RadioField defines model for RadioField.
@@ -9917,6 +12431,19 @@ type SmsTemplateSchema struct {
 	Body *string `json:"body,omitempty"`
 }
 
+// SnapshotPutSchema defines model for SnapshotPutSchema.
+type SnapshotPutSchema struct {
+	// ID Snaptshot ID
+	//
+	// Example: XXXXXXXXXXX
+	ID string `json:"id"`
+
+	// Override If you want override all conflicted assets then pass true. Default value is false.
+	//
+	// Example: false
+	Override *bool `json:"override,omitempty"`
+}
+
 // SocialSchema defines model for SocialSchema.
 type SocialSchema struct {
 	// BlogRss Instagram URL
@@ -10130,6 +12657,19 @@ type TotalSummaryDto struct {
 	//
 	// Example: 0
 	Tax float64 `json:"tax"`
+}
+
+// TwilioSchema defines model for TwilioSchema.
+type TwilioSchema struct {
+	// AuthToken Auth token provided by Twilio
+	//
+	// Example: 77_XXXXXXXXXXX
+	AuthToken string `json:"authToken"`
+
+	// Sid SID provided by Twilio
+	//
+	// Example: AC_XXXXXXXXXXX
+	Sid string `json:"sid"`
 }
 
 // TxnResponseSchema defines model for TxnResponseSchema.
@@ -10958,6 +13498,82 @@ type UpdateInvoiceTemplateResponseDto struct {
 // UpdateInvoiceTemplateResponseDtoAltType defines model for UpdateInvoiceTemplateResponseDto.AltType.
 type UpdateInvoiceTemplateResponseDtoAltType string
 
+// UpdateLocationDto defines model for UpdateLocationDto.
+type UpdateLocationDto struct {
+	// Address The address of the business for which sub-account is created
+	//
+	// Example: 4th fleet street
+	Address *string `json:"address,omitempty"`
+
+	// City The city where the business is located for which sub-account is created
+	//
+	// Example: New York
+	City *string `json:"city,omitempty"`
+
+	// CompanyID Company/Agency Id
+	//
+	// Example: UAXssdawIWAWD
+	CompanyID string `json:"companyId"`
+
+	// Country The country in which the business is present for which sub-account is created
+	//
+	// Example: US
+	Country *UpdateLocationDtoCountry `json:"country,omitempty"`
+
+	// Mailgun The mailgun credentials for location
+	Mailgun *MailgunSchema `json:"mailgun,omitempty"`
+
+	// Name The name for the sub-account/location
+	//
+	// Example: Mark Shoes
+	Name *string `json:"name,omitempty"`
+
+	// Phone The phone number of the business for which sub-account is created
+	//
+	// Example: +1410039940
+	Phone *string `json:"phone,omitempty"`
+
+	// PostalCode The postal code of the business for which sub-account is created
+	//
+	// Example: 567654
+	PostalCode *string `json:"postalCode,omitempty"`
+
+	// ProspectInfo Example: {"email":"john.doe@mail.com","firstName":"John","lastName":"Doe"}
+	ProspectInfo *ProspectInfoDto `json:"prospectInfo,omitempty"`
+
+	// Settings The default settings for location
+	Settings *SettingsSchema `json:"settings,omitempty"`
+
+	// Snapshot The snapshot to be updated in the location.
+	Snapshot *SnapshotPutSchema `json:"snapshot,omitempty"`
+
+	// Social The social media links for location
+	Social *SocialSchema `json:"social,omitempty"`
+
+	// State The state in which the business operates for which sub-account is created
+	//
+	// Example: Illinois
+	State *string `json:"state,omitempty"`
+
+	// Timezone The timezone of the business for which sub-account is created
+	//
+	// Example: US/Central
+	Timezone *string `json:"timezone,omitempty"`
+
+	// Twilio The twilio credentials for location
+	Twilio *TwilioSchema `json:"twilio,omitempty"`
+
+	// Website The website of the business for which sub-account is created
+	//
+	// Example: https://yourwebsite.com
+	Website *string `json:"website,omitempty"`
+}
+
+// UpdateLocationDtoCountry The country in which the business is present for which sub-account is created
+//
+// Example: US
+type UpdateLocationDtoCountry string
+
 // UpdateNoteDTO defines model for UpdateNoteDTO.
 type UpdateNoteDTO struct {
 	// Body Example: lorem ipsum
@@ -11727,6 +14343,22 @@ type GetInvoiceParams struct {
 // GetInvoiceParamsAltType defines parameters for GetInvoice.
 type GetInvoiceParamsAltType string
 
+// SearchLocationsParams defines parameters for SearchLocations.
+type SearchLocationsParams struct {
+	// CompanyID The company/agency id on which you want to perform the search
+	CompanyID *string `form:"companyId,omitempty" json:"companyId,omitempty"`
+
+	// Skip The value by which the results should be skipped. Default will be 0
+	Skip *string `form:"skip,omitempty" json:"skip,omitempty"`
+
+	// Limit The value by which the results should be limited. Default will be 10
+	Limit *string `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Order The order in which the results should be returned - Allowed values asc, desc. Default will be asc
+	Order *string `form:"order,omitempty" json:"order,omitempty"`
+	Email *string `form:"email,omitempty" json:"email,omitempty"`
+}
+
 // GetCustomFieldsParams defines parameters for GetCustomFields.
 type GetCustomFieldsParams struct {
 	// Model Model of the custom field you want to retrieve
@@ -12074,6 +14706,12 @@ type UpdateInvoiceTemplateJSONRequestBody = UpdateInvoiceTemplateDto
 
 // UpdateInvoiceJSONRequestBody defines body for UpdateInvoice for application/json ContentType.
 type UpdateInvoiceJSONRequestBody = UpdateInvoiceDto
+
+// CreateLocationJSONRequestBody defines body for CreateLocation for application/json ContentType.
+type CreateLocationJSONRequestBody = CreateLocationDto
+
+// PutLocationJSONRequestBody defines body for PutLocation for application/json ContentType.
+type PutLocationJSONRequestBody = UpdateLocationDto
 
 // CreateCustomFieldJSONRequestBody defines body for CreateCustomField for application/json ContentType.
 type CreateCustomFieldJSONRequestBody = CreateCustomFieldsDTO
@@ -14515,12 +17153,101 @@ type ClientInterface interface {
 	// Corresponds with PUT /invoices/{invoiceId} (the `UpdateInvoice` operationId).
 	UpdateInvoice(ctx context.Context, invoiceID string, body UpdateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CreateLocationWithBody Create Sub-Account (Formerly Location)
+	//
+	// <div>
+	//                   <p>Create a new Sub-Account (Formerly Location) based on the data provided</p>
+	//                   <div>
+	//                     <span style= "display: inline-block;
+	//                                 width: 25px; height: 25px;
+	//                                 background-color: yellow;
+	//                                 color: black;
+	//                                 font-weight: bold;
+	//                                 font-size: 24px;
+	//                                 text-align: center;
+	//                                 line-height: 22px;
+	//                                 border: 2px solid black;
+	//                                 border-radius: 10%;
+	//                                 margin-right: 10px;">
+	//                                 !
+	//                       </span>
+	//                       <span>
+	//                         <strong>
+	//                           This feature is only available on Agency Pro ($497) plan.
+	//                         </strong>
+	//                       </span>
+	//                   </div>
+	//                 </div>
+	//
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /locations/ (the `CreateLocation` operationId).
+	CreateLocationWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateLocation Create Sub-Account (Formerly Location)
+	//
+	// <div>
+	//                   <p>Create a new Sub-Account (Formerly Location) based on the data provided</p>
+	//                   <div>
+	//                     <span style= "display: inline-block;
+	//                                 width: 25px; height: 25px;
+	//                                 background-color: yellow;
+	//                                 color: black;
+	//                                 font-weight: bold;
+	//                                 font-size: 24px;
+	//                                 text-align: center;
+	//                                 line-height: 22px;
+	//                                 border: 2px solid black;
+	//                                 border-radius: 10%;
+	//                                 margin-right: 10px;">
+	//                                 !
+	//                       </span>
+	//                       <span>
+	//                         <strong>
+	//                           This feature is only available on Agency Pro ($497) plan.
+	//                         </strong>
+	//                       </span>
+	//                   </div>
+	//                 </div>
+	//
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /locations/ (the `CreateLocation` operationId).
+	CreateLocation(ctx context.Context, body CreateLocationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SearchLocations Search
+	//
+	// Search Sub-Account (Formerly Location).
+	//
+	// Corresponds with GET /locations/search (the `SearchLocations` operationId).
+	SearchLocations(ctx context.Context, params *SearchLocationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetLocation Get Sub-Account (Formerly Location)
 	//
 	// Get details of a Sub-Account (Formerly Location) by passing the sub-account id.
 	//
 	// Corresponds with GET /locations/{locationId} (the `GetLocation` operationId).
 	GetLocation(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutLocationWithBody Put Sub-Account (Formerly Location)
+	//
+	// Update a Sub-Account (Formerly Location) based on the data provided.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /locations/{locationId} (the `PutLocation` operationId).
+	PutLocationWithBody(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutLocation Put Sub-Account (Formerly Location)
+	//
+	// Update a Sub-Account (Formerly Location) based on the data provided.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /locations/{locationId} (the `PutLocation` operationId).
+	PutLocation(ctx context.Context, locationID string, body PutLocationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetCustomFields Get Custom Fields
 	//
@@ -16778,6 +19505,107 @@ func (c *Client) UpdateInvoice(ctx context.Context, invoiceID string, body Updat
 	return c.Client.Do(req)
 }
 
+// CreateLocationWithBody Create Sub-Account (Formerly Location)
+//
+// <div>
+//
+//	  <p>Create a new Sub-Account (Formerly Location) based on the data provided</p>
+//	  <div>
+//	    <span style= "display: inline-block;
+//	                width: 25px; height: 25px;
+//	                background-color: yellow;
+//	                color: black;
+//	                font-weight: bold;
+//	                font-size: 24px;
+//	                text-align: center;
+//	                line-height: 22px;
+//	                border: 2px solid black;
+//	                border-radius: 10%;
+//	                margin-right: 10px;">
+//	                !
+//	      </span>
+//	      <span>
+//	        <strong>
+//	          This feature is only available on Agency Pro ($497) plan.
+//	        </strong>
+//	      </span>
+//	  </div>
+//	</div>
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /locations/ (the `CreateLocation` operationId).
+func (c *Client) CreateLocationWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateLocationRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateLocation Create Sub-Account (Formerly Location)
+//
+// <div>
+//
+//	  <p>Create a new Sub-Account (Formerly Location) based on the data provided</p>
+//	  <div>
+//	    <span style= "display: inline-block;
+//	                width: 25px; height: 25px;
+//	                background-color: yellow;
+//	                color: black;
+//	                font-weight: bold;
+//	                font-size: 24px;
+//	                text-align: center;
+//	                line-height: 22px;
+//	                border: 2px solid black;
+//	                border-radius: 10%;
+//	                margin-right: 10px;">
+//	                !
+//	      </span>
+//	      <span>
+//	        <strong>
+//	          This feature is only available on Agency Pro ($497) plan.
+//	        </strong>
+//	      </span>
+//	  </div>
+//	</div>
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /locations/ (the `CreateLocation` operationId).
+func (c *Client) CreateLocation(ctx context.Context, body CreateLocationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateLocationRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SearchLocations Search
+//
+// Search Sub-Account (Formerly Location).
+//
+// Corresponds with GET /locations/search (the `SearchLocations` operationId).
+func (c *Client) SearchLocations(ctx context.Context, params *SearchLocationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSearchLocationsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetLocation Get Sub-Account (Formerly Location)
 //
 // Get details of a Sub-Account (Formerly Location) by passing the sub-account id.
@@ -16785,6 +19613,44 @@ func (c *Client) UpdateInvoice(ctx context.Context, invoiceID string, body Updat
 // Corresponds with GET /locations/{locationId} (the `GetLocation` operationId).
 func (c *Client) GetLocation(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetLocationRequest(c.Server, locationID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutLocationWithBody Put Sub-Account (Formerly Location)
+//
+// Update a Sub-Account (Formerly Location) based on the data provided.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /locations/{locationId} (the `PutLocation` operationId).
+func (c *Client) PutLocationWithBody(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutLocationRequestWithBody(c.Server, locationID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutLocation Put Sub-Account (Formerly Location)
+//
+// Update a Sub-Account (Formerly Location) based on the data provided.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /locations/{locationId} (the `PutLocation` operationId).
+func (c *Client) PutLocation(ctx context.Context, locationID string, body PutLocationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutLocationRequest(c.Server, locationID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -21597,6 +24463,148 @@ func NewUpdateInvoiceRequestWithBody(server string, invoiceID string, contentTyp
 	return req, nil
 }
 
+// NewCreateLocationRequest calls the generic CreateLocation builder with application/json body
+func NewCreateLocationRequest(server string, body CreateLocationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateLocationRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateLocationRequestWithBody constructs an http.Request for the CreateLocation method, with any body, and a specified content type
+func NewCreateLocationRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSearchLocationsRequest constructs an http.Request for the SearchLocations method
+func NewSearchLocationsRequest(server string, params *SearchLocationsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/search")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.CompanyID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "companyId", *params.CompanyID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Skip != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skip", *params.Skip, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Order != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "order", *params.Order, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Email != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "email", *params.Email, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetLocationRequest constructs an http.Request for the GetLocation method
 func NewGetLocationRequest(server string, locationID string) (*http.Request, error) {
 	var err error
@@ -21627,6 +24635,53 @@ func NewGetLocationRequest(server string, locationID string) (*http.Request, err
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewPutLocationRequest calls the generic PutLocation builder with application/json body
+func NewPutLocationRequest(server string, locationID string, body PutLocationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutLocationRequestWithBody(server, locationID, "application/json", bodyReader)
+}
+
+// NewPutLocationRequestWithBody constructs an http.Request for the PutLocation method, with any body, and a specified content type
+func NewPutLocationRequestWithBody(server string, locationID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -25014,6 +28069,79 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /invoices/{invoiceId} (the `UpdateInvoice` operationId).
 	UpdateInvoiceWithResponse(ctx context.Context, invoiceID string, body UpdateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceResponse, error)
 
+	// CreateLocationWithBodyWithResponse Create Sub-Account (Formerly Location)
+	//
+	// <div>
+	//                   <p>Create a new Sub-Account (Formerly Location) based on the data provided</p>
+	//                   <div>
+	//                     <span style= "display: inline-block;
+	//                                 width: 25px; height: 25px;
+	//                                 background-color: yellow;
+	//                                 color: black;
+	//                                 font-weight: bold;
+	//                                 font-size: 24px;
+	//                                 text-align: center;
+	//                                 line-height: 22px;
+	//                                 border: 2px solid black;
+	//                                 border-radius: 10%;
+	//                                 margin-right: 10px;">
+	//                                 !
+	//                       </span>
+	//                       <span>
+	//                         <strong>
+	//                           This feature is only available on Agency Pro ($497) plan.
+	//                         </strong>
+	//                       </span>
+	//                   </div>
+	//                 </div>
+	//
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /locations/ (the `CreateLocation` operationId).
+	CreateLocationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateLocationResponse, error)
+
+	// CreateLocationWithResponse Create Sub-Account (Formerly Location)
+	//
+	// <div>
+	//                   <p>Create a new Sub-Account (Formerly Location) based on the data provided</p>
+	//                   <div>
+	//                     <span style= "display: inline-block;
+	//                                 width: 25px; height: 25px;
+	//                                 background-color: yellow;
+	//                                 color: black;
+	//                                 font-weight: bold;
+	//                                 font-size: 24px;
+	//                                 text-align: center;
+	//                                 line-height: 22px;
+	//                                 border: 2px solid black;
+	//                                 border-radius: 10%;
+	//                                 margin-right: 10px;">
+	//                                 !
+	//                       </span>
+	//                       <span>
+	//                         <strong>
+	//                           This feature is only available on Agency Pro ($497) plan.
+	//                         </strong>
+	//                       </span>
+	//                   </div>
+	//                 </div>
+	//
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /locations/ (the `CreateLocation` operationId).
+	CreateLocationWithResponse(ctx context.Context, body CreateLocationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateLocationResponse, error)
+
+	// SearchLocationsWithResponse Search
+	//
+	// Search Sub-Account (Formerly Location).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /locations/search (the `SearchLocations` operationId).
+	SearchLocationsWithResponse(ctx context.Context, params *SearchLocationsParams, reqEditors ...RequestEditorFn) (*SearchLocationsResponse, error)
+
 	// GetLocationWithResponse Get Sub-Account (Formerly Location)
 	//
 	// Get details of a Sub-Account (Formerly Location) by passing the sub-account id.
@@ -25022,6 +28150,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /locations/{locationId} (the `GetLocation` operationId).
 	GetLocationWithResponse(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*GetLocationResponse, error)
+
+	// PutLocationWithBodyWithResponse Put Sub-Account (Formerly Location)
+	//
+	// Update a Sub-Account (Formerly Location) based on the data provided.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /locations/{locationId} (the `PutLocation` operationId).
+	PutLocationWithBodyWithResponse(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutLocationResponse, error)
+
+	// PutLocationWithResponse Put Sub-Account (Formerly Location)
+	//
+	// Update a Sub-Account (Formerly Location) based on the data provided.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /locations/{locationId} (the `PutLocation` operationId).
+	PutLocationWithResponse(ctx context.Context, locationID string, body PutLocationJSONRequestBody, reqEditors ...RequestEditorFn) (*PutLocationResponse, error)
 
 	// GetCustomFieldsWithResponse Get Custom Fields
 	//
@@ -31544,6 +34690,172 @@ func (r UpdateInvoiceResponse) ContentType() string {
 	return ""
 }
 
+type CreateLocationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateLocationSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateLocationResponse) GetJSON200() *CreateLocationSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateLocationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateLocationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateLocationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateLocationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateLocationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateLocationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateLocationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateLocationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateLocationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateLocationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SearchLocationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LocationsSearchSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SearchLocationsResponse) GetJSON200() *LocationsSearchSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SearchLocationsResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SearchLocationsResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SearchLocationsResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SearchLocationsResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SearchLocationsResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SearchLocationsResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r SearchLocationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SearchLocationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SearchLocationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SearchLocationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetLocationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -31621,6 +34933,89 @@ func (r GetLocationResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetLocationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PutLocationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateLocationSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PutLocationResponse) GetJSON200() *CreateLocationSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PutLocationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PutLocationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PutLocationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PutLocationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PutLocationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PutLocationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r PutLocationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutLocationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutLocationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutLocationResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -36265,6 +39660,97 @@ func (c *ClientWithResponses) UpdateInvoiceWithResponse(ctx context.Context, inv
 	return ParseUpdateInvoiceResponse(rsp)
 }
 
+// CreateLocationWithBodyWithResponse Create Sub-Account (Formerly Location)
+//
+// <div>
+//
+//	  <p>Create a new Sub-Account (Formerly Location) based on the data provided</p>
+//	  <div>
+//	    <span style= "display: inline-block;
+//	                width: 25px; height: 25px;
+//	                background-color: yellow;
+//	                color: black;
+//	                font-weight: bold;
+//	                font-size: 24px;
+//	                text-align: center;
+//	                line-height: 22px;
+//	                border: 2px solid black;
+//	                border-radius: 10%;
+//	                margin-right: 10px;">
+//	                !
+//	      </span>
+//	      <span>
+//	        <strong>
+//	          This feature is only available on Agency Pro ($497) plan.
+//	        </strong>
+//	      </span>
+//	  </div>
+//	</div>
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /locations/ (the `CreateLocation` operationId).
+func (c *ClientWithResponses) CreateLocationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateLocationResponse, error) {
+	rsp, err := c.CreateLocationWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateLocationResponse(rsp)
+}
+
+// CreateLocationWithResponse Create Sub-Account (Formerly Location)
+//
+// <div>
+//
+//	  <p>Create a new Sub-Account (Formerly Location) based on the data provided</p>
+//	  <div>
+//	    <span style= "display: inline-block;
+//	                width: 25px; height: 25px;
+//	                background-color: yellow;
+//	                color: black;
+//	                font-weight: bold;
+//	                font-size: 24px;
+//	                text-align: center;
+//	                line-height: 22px;
+//	                border: 2px solid black;
+//	                border-radius: 10%;
+//	                margin-right: 10px;">
+//	                !
+//	      </span>
+//	      <span>
+//	        <strong>
+//	          This feature is only available on Agency Pro ($497) plan.
+//	        </strong>
+//	      </span>
+//	  </div>
+//	</div>
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /locations/ (the `CreateLocation` operationId).
+func (c *ClientWithResponses) CreateLocationWithResponse(ctx context.Context, body CreateLocationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateLocationResponse, error) {
+	rsp, err := c.CreateLocation(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateLocationResponse(rsp)
+}
+
+// SearchLocationsWithResponse Search
+//
+// Search Sub-Account (Formerly Location).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /locations/search (the `SearchLocations` operationId).
+func (c *ClientWithResponses) SearchLocationsWithResponse(ctx context.Context, params *SearchLocationsParams, reqEditors ...RequestEditorFn) (*SearchLocationsResponse, error) {
+	rsp, err := c.SearchLocations(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSearchLocationsResponse(rsp)
+}
+
 // GetLocationWithResponse Get Sub-Account (Formerly Location)
 //
 // Get details of a Sub-Account (Formerly Location) by passing the sub-account id.
@@ -36278,6 +39764,36 @@ func (c *ClientWithResponses) GetLocationWithResponse(ctx context.Context, locat
 		return nil, err
 	}
 	return ParseGetLocationResponse(rsp)
+}
+
+// PutLocationWithBodyWithResponse Put Sub-Account (Formerly Location)
+//
+// Update a Sub-Account (Formerly Location) based on the data provided.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /locations/{locationId} (the `PutLocation` operationId).
+func (c *ClientWithResponses) PutLocationWithBodyWithResponse(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutLocationResponse, error) {
+	rsp, err := c.PutLocationWithBody(ctx, locationID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutLocationResponse(rsp)
+}
+
+// PutLocationWithResponse Put Sub-Account (Formerly Location)
+//
+// Update a Sub-Account (Formerly Location) based on the data provided.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /locations/{locationId} (the `PutLocation` operationId).
+func (c *ClientWithResponses) PutLocationWithResponse(ctx context.Context, locationID string, body PutLocationJSONRequestBody, reqEditors ...RequestEditorFn) (*PutLocationResponse, error) {
+	rsp, err := c.PutLocation(ctx, locationID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutLocationResponse(rsp)
 }
 
 // GetCustomFieldsWithResponse Get Custom Fields
@@ -41990,6 +45506,142 @@ func ParseUpdateInvoiceResponse(rsp *http.Response) (*UpdateInvoiceResponse, err
 	return response, nil
 }
 
+// ParseCreateLocationResponse parses an HTTP response from a CreateLocationWithResponse call
+func ParseCreateLocationResponse(rsp *http.Response) (*CreateLocationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateLocationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateLocationSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSearchLocationsResponse parses an HTTP response from a SearchLocationsWithResponse call
+func ParseSearchLocationsResponse(rsp *http.Response) (*SearchLocationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SearchLocationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LocationsSearchSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetLocationResponse parses an HTTP response from a GetLocationWithResponse call
 func ParseGetLocationResponse(rsp *http.Response) (*GetLocationResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -42006,6 +45658,74 @@ func ParseGetLocationResponse(rsp *http.Response) (*GetLocationResponse, error) 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetLocationByIDSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePutLocationResponse parses an HTTP response from a PutLocationWithResponse call
+func ParsePutLocationResponse(rsp *http.Response) (*PutLocationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutLocationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateLocationSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -376,7 +376,7 @@ func (g *protogen) serviceFile(doc string, ops []op) ([]byte, error) {
 		} else {
 			fmt.Fprintf(&rpcs, "    option (hlgate.v1.upstream) = {operation_id: %q};\n", o.ID)
 		}
-		method, path, body := strings.ToLower(o.Method), restPath(o.Path), ""
+		method, path, body := strings.ToLower(o.Method), restPath(o.Path, o.agency()), ""
 		if o.Body != nil && o.Method != "DELETE" {
 			// A DELETE's body (an estimate's altId) comes over REST as
 			// query parameters; the generic path still sends it upstream
@@ -420,8 +420,23 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 	// (altId), the subject is sent under that name.
 	subject := "locationId"
 	subjectField := &pfield{name: "location_id", typ: "string", comment: "The location (sub-account) whose token and quota the call uses; HighLevel's locationId where the operation names one.", opts: []string{"(google.api.field_behavior) = REQUIRED"}}
-	if o.Location != nil && o.Location.Name != "locationId" {
+	// skipped are the names of the subject's parameter or body property,
+	// which the subject field fills.
+	skipped := map[string]bool{"locationId": true}
+	switch {
+	case o.agency():
+		// An agency operation: the company's token and quota. A location
+		// the operation also names is a field of its own (location_id),
+		// which caller auth checks too.
+		subject = o.Company.Name
+		skipped = map[string]bool{subject: true}
+		subjectField = &pfield{name: "company_id", typ: "string", comment: fmt.Sprintf("The company (agency) whose token and quota the call uses; sent as HighLevel's %s.", subject), opts: []string{"(google.api.field_behavior) = REQUIRED"}}
+		if subject != "companyId" {
+			subjectField.opts = append(subjectField.opts, fmt.Sprintf("(hlgate.v1.wire) = {name: %q}", subject))
+		}
+	case o.Location != nil && o.Location.Name != "locationId":
 		subject = o.Location.Name
+		skipped[subject] = true
 		subjectField.comment = fmt.Sprintf("The location (sub-account) whose token and quota the call uses; sent as HighLevel's %s.", subject)
 		subjectField.opts = append(subjectField.opts, fmt.Sprintf("(hlgate.v1.wire) = {name: %q}", subject))
 	}
@@ -451,7 +466,7 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 	}
 	for _, p := range params {
 		in, pname := scalar(get(p, "in")), scalar(get(p, "name"))
-		if (in != "path" && in != "query") || pname == "locationId" || pname == subject || pagerOwns(in, pname) || filled(pname) {
+		if (in != "path" && in != "query") || skipped[pname] || pagerOwns(in, pname) || filled(pname) {
 			continue
 		}
 		if req.hasJSON(pname) {
@@ -492,7 +507,7 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 			return nil, nil, fmt.Errorf("body: %w", err)
 		}
 		for _, pr := range props {
-			if pr.key == "locationId" || pr.key == subject || pagerOwns("body", pr.key) {
+			if skipped[pr.key] || pagerOwns("body", pr.key) {
 				continue
 			}
 			if req.hasJSON(pr.key) {
@@ -997,7 +1012,7 @@ func firstSentence(s string) string {
 // restPath is an operation's REST path in hlgate's API: under /v1, the
 // upstream path with snake_case variables, below /locations/{location_id}
 // unless the upstream path names the location itself.
-func restPath(path string) string {
+func restPath(path string, company bool) string {
 	path = strings.TrimSuffix(path, "/")
 	var b strings.Builder
 	for rest := path; ; {
@@ -1011,11 +1026,18 @@ func restPath(path string) string {
 		rest = tail
 	}
 	p := b.String()
-	if strings.Contains(p, "{location_id}") {
+	switch {
+	case company:
+		return "/v1/companies/{company_id}" + p // an agency operation's subject
+	case strings.Contains(p, "{location_id}"):
 		return "/v1" + p
 	}
 	return "/v1/locations/{location_id}" + p
 }
+
+// agency reports an operation whose subject is a company: it names a
+// company and no location (x-hlgate).
+func (o op) agency() bool { return o.Location == nil && o.Company != nil }
 
 // renderCoverage writes docs/COVERAGE.md: every operation of the documents,
 // with its RPC and REST route, or why it has none.
@@ -1081,7 +1103,7 @@ func restRoute(o op) string {
 		_, path, _ := strings.Cut(o.RPC.HTTP, " ")
 		return path
 	}
-	return restPath(o.Path)
+	return restPath(o.Path, o.agency())
 }
 
 // routeOrder sorts paths so that, among paths of one shape, a variable

@@ -208,9 +208,13 @@ func TestProtoNames(t *testing.T) {
 		"/conversations/messages/{id}":            "/v1/locations/{location_id}/conversations/messages/{id}",
 		"/x/{messageId}/locations/{locationId}/y": "/v1/x/{message_id}/locations/{location_id}/y",
 	} {
-		if got := restPath(in); got != want {
+		if got := restPath(in, false); got != want {
 			t.Errorf("restPath(%q) = %q, want %q", in, got, want)
 		}
+	}
+	// An agency operation's subject is the company.
+	if got, want := restPath("/locations/{locationId}", true), "/v1/companies/{company_id}/locations/{location_id}"; got != want {
+		t.Errorf("restPath of an agency operation = %q, want %q", got, want)
 	}
 	if !(routeOrder("/users/{userId}") < routeOrder("/users/search")) {
 		t.Error("a variable segment must sort before a literal one, so the gateway tries the literal first")

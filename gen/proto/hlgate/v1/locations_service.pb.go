@@ -29,6 +29,902 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// CreateLocationRequest is the request of CreateLocation.
+type CreateLocationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The company (agency) whose token and quota the call uses; sent as
+	// HighLevel's companyId.
+	CompanyId string `protobuf:"bytes,1,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	// The name for the sub-account/location
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The phone number of the business for which sub-account is created with
+	// the appropriate country-code
+	Phone *string `protobuf:"bytes,3,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	// The address of the business for which sub-account is created
+	Address *string `protobuf:"bytes,4,opt,name=address,proto3,oneof" json:"address,omitempty"`
+	// The city where the business is located for which sub-account is created
+	City *string `protobuf:"bytes,5,opt,name=city,proto3,oneof" json:"city,omitempty"`
+	// The state in which the business operates for which sub-account is created
+	State *string `protobuf:"bytes,6,opt,name=state,proto3,oneof" json:"state,omitempty"`
+	// The 2 letter country-code in which the business is present for which
+	// sub-account is created
+	Country *string `protobuf:"bytes,7,opt,name=country,proto3,oneof" json:"country,omitempty"`
+	// The postal code of the business for which sub-account is created
+	PostalCode *string `protobuf:"bytes,8,opt,name=postal_code,json=postalCode,proto3,oneof" json:"postal_code,omitempty"`
+	// The website of the business for which sub-account is created
+	Website *string `protobuf:"bytes,9,opt,name=website,proto3,oneof" json:"website,omitempty"`
+	// The timezone of the business for which sub-account is created
+	Timezone *string `protobuf:"bytes,10,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	// The body's prospectInfo.
+	ProspectInfo *ProspectInfoDto `protobuf:"bytes,11,opt,name=prospect_info,json=prospectInfo,proto3" json:"prospect_info,omitempty"`
+	// The default settings for location
+	Settings *SettingsSchema `protobuf:"bytes,12,opt,name=settings,proto3" json:"settings,omitempty"`
+	// The social media links for location
+	Social *SocialSchema `protobuf:"bytes,13,opt,name=social,proto3" json:"social,omitempty"`
+	// The twilio credentials for location
+	Twilio *TwilioSchema `protobuf:"bytes,14,opt,name=twilio,proto3" json:"twilio,omitempty"`
+	// The mailgun credentials for location
+	Mailgun *MailgunSchema `protobuf:"bytes,15,opt,name=mailgun,proto3" json:"mailgun,omitempty"`
+	// The snapshot ID to be loaded into the location.
+	SnapshotId    *string `protobuf:"bytes,16,opt,name=snapshot_id,json=snapshotId,proto3,oneof" json:"snapshot_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateLocationRequest) Reset() {
+	*x = CreateLocationRequest{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateLocationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateLocationRequest) ProtoMessage() {}
+
+func (x *CreateLocationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateLocationRequest.ProtoReflect.Descriptor instead.
+func (*CreateLocationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CreateLocationRequest) GetCompanyId() string {
+	if x != nil {
+		return x.CompanyId
+	}
+	return ""
+}
+
+func (x *CreateLocationRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateLocationRequest) GetPhone() string {
+	if x != nil && x.Phone != nil {
+		return *x.Phone
+	}
+	return ""
+}
+
+func (x *CreateLocationRequest) GetAddress() string {
+	if x != nil && x.Address != nil {
+		return *x.Address
+	}
+	return ""
+}
+
+func (x *CreateLocationRequest) GetCity() string {
+	if x != nil && x.City != nil {
+		return *x.City
+	}
+	return ""
+}
+
+func (x *CreateLocationRequest) GetState() string {
+	if x != nil && x.State != nil {
+		return *x.State
+	}
+	return ""
+}
+
+func (x *CreateLocationRequest) GetCountry() string {
+	if x != nil && x.Country != nil {
+		return *x.Country
+	}
+	return ""
+}
+
+func (x *CreateLocationRequest) GetPostalCode() string {
+	if x != nil && x.PostalCode != nil {
+		return *x.PostalCode
+	}
+	return ""
+}
+
+func (x *CreateLocationRequest) GetWebsite() string {
+	if x != nil && x.Website != nil {
+		return *x.Website
+	}
+	return ""
+}
+
+func (x *CreateLocationRequest) GetTimezone() string {
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
+	}
+	return ""
+}
+
+func (x *CreateLocationRequest) GetProspectInfo() *ProspectInfoDto {
+	if x != nil {
+		return x.ProspectInfo
+	}
+	return nil
+}
+
+func (x *CreateLocationRequest) GetSettings() *SettingsSchema {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *CreateLocationRequest) GetSocial() *SocialSchema {
+	if x != nil {
+		return x.Social
+	}
+	return nil
+}
+
+func (x *CreateLocationRequest) GetTwilio() *TwilioSchema {
+	if x != nil {
+		return x.Twilio
+	}
+	return nil
+}
+
+func (x *CreateLocationRequest) GetMailgun() *MailgunSchema {
+	if x != nil {
+		return x.Mailgun
+	}
+	return nil
+}
+
+func (x *CreateLocationRequest) GetSnapshotId() string {
+	if x != nil && x.SnapshotId != nil {
+		return *x.SnapshotId
+	}
+	return ""
+}
+
+// CreateLocationResponse is HighLevel's answer to CreateLocation, without
+// loss.
+type CreateLocationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Company/Agency Id
+	CompanyId *string `protobuf:"bytes,2,opt,name=company_id,json=companyId,proto3,oneof" json:"company_id,omitempty"`
+	// The name for the sub-account/location
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The phone number of the business for which sub-account is created
+	Phone *string `protobuf:"bytes,4,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	// The email for the sub-account/location
+	Email *string `protobuf:"bytes,5,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// The address of the business for which sub-account is created
+	Address *string `protobuf:"bytes,6,opt,name=address,proto3,oneof" json:"address,omitempty"`
+	// The city where the business is located for which sub-account is created
+	City *string `protobuf:"bytes,7,opt,name=city,proto3,oneof" json:"city,omitempty"`
+	// The state in which the business operates for which sub-account is created
+	State *string `protobuf:"bytes,8,opt,name=state,proto3,oneof" json:"state,omitempty"`
+	// The answer's domain.
+	Domain *string `protobuf:"bytes,9,opt,name=domain,proto3,oneof" json:"domain,omitempty"`
+	// The country in which the business is present for which sub-account is
+	// created
+	Country *string `protobuf:"bytes,10,opt,name=country,proto3,oneof" json:"country,omitempty"`
+	// The postal code of the business for which sub-account is created
+	PostalCode *string `protobuf:"bytes,11,opt,name=postal_code,json=postalCode,proto3,oneof" json:"postal_code,omitempty"`
+	// The website of the business for which sub-account is created
+	Website *string `protobuf:"bytes,12,opt,name=website,proto3,oneof" json:"website,omitempty"`
+	// The timezone of the business for which sub-account is created
+	Timezone *string `protobuf:"bytes,13,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	// The default settings for location
+	Settings *SettingsSchema `protobuf:"bytes,14,opt,name=settings,proto3" json:"settings,omitempty"`
+	// The social media links for location
+	Social *SocialSchema `protobuf:"bytes,15,opt,name=social,proto3" json:"social,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,16,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateLocationResponse) Reset() {
+	*x = CreateLocationResponse{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateLocationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateLocationResponse) ProtoMessage() {}
+
+func (x *CreateLocationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateLocationResponse.ProtoReflect.Descriptor instead.
+func (*CreateLocationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CreateLocationResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CreateLocationResponse) GetCompanyId() string {
+	if x != nil && x.CompanyId != nil {
+		return *x.CompanyId
+	}
+	return ""
+}
+
+func (x *CreateLocationResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateLocationResponse) GetPhone() string {
+	if x != nil && x.Phone != nil {
+		return *x.Phone
+	}
+	return ""
+}
+
+func (x *CreateLocationResponse) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *CreateLocationResponse) GetAddress() string {
+	if x != nil && x.Address != nil {
+		return *x.Address
+	}
+	return ""
+}
+
+func (x *CreateLocationResponse) GetCity() string {
+	if x != nil && x.City != nil {
+		return *x.City
+	}
+	return ""
+}
+
+func (x *CreateLocationResponse) GetState() string {
+	if x != nil && x.State != nil {
+		return *x.State
+	}
+	return ""
+}
+
+func (x *CreateLocationResponse) GetDomain() string {
+	if x != nil && x.Domain != nil {
+		return *x.Domain
+	}
+	return ""
+}
+
+func (x *CreateLocationResponse) GetCountry() string {
+	if x != nil && x.Country != nil {
+		return *x.Country
+	}
+	return ""
+}
+
+func (x *CreateLocationResponse) GetPostalCode() string {
+	if x != nil && x.PostalCode != nil {
+		return *x.PostalCode
+	}
+	return ""
+}
+
+func (x *CreateLocationResponse) GetWebsite() string {
+	if x != nil && x.Website != nil {
+		return *x.Website
+	}
+	return ""
+}
+
+func (x *CreateLocationResponse) GetTimezone() string {
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
+	}
+	return ""
+}
+
+func (x *CreateLocationResponse) GetSettings() *SettingsSchema {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *CreateLocationResponse) GetSocial() *SocialSchema {
+	if x != nil {
+		return x.Social
+	}
+	return nil
+}
+
+func (x *CreateLocationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// PutLocationRequest is the request of PutLocation.
+type PutLocationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The company (agency) whose token and quota the call uses; sent as
+	// HighLevel's companyId.
+	CompanyId string `protobuf:"bytes,1,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	// Location Id
+	LocationId string `protobuf:"bytes,2,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The name for the sub-account/location
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The phone number of the business for which sub-account is created
+	Phone *string `protobuf:"bytes,4,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	// The address of the business for which sub-account is created
+	Address *string `protobuf:"bytes,5,opt,name=address,proto3,oneof" json:"address,omitempty"`
+	// The city where the business is located for which sub-account is created
+	City *string `protobuf:"bytes,6,opt,name=city,proto3,oneof" json:"city,omitempty"`
+	// The state in which the business operates for which sub-account is created
+	State *string `protobuf:"bytes,7,opt,name=state,proto3,oneof" json:"state,omitempty"`
+	// The country in which the business is present for which sub-account is
+	// created
+	Country *string `protobuf:"bytes,8,opt,name=country,proto3,oneof" json:"country,omitempty"`
+	// The postal code of the business for which sub-account is created
+	PostalCode *string `protobuf:"bytes,9,opt,name=postal_code,json=postalCode,proto3,oneof" json:"postal_code,omitempty"`
+	// The website of the business for which sub-account is created
+	Website *string `protobuf:"bytes,10,opt,name=website,proto3,oneof" json:"website,omitempty"`
+	// The timezone of the business for which sub-account is created
+	Timezone *string `protobuf:"bytes,11,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	// The body's prospectInfo.
+	ProspectInfo *ProspectInfoDto `protobuf:"bytes,12,opt,name=prospect_info,json=prospectInfo,proto3" json:"prospect_info,omitempty"`
+	// The default settings for location
+	Settings *SettingsSchema `protobuf:"bytes,13,opt,name=settings,proto3" json:"settings,omitempty"`
+	// The social media links for location
+	Social *SocialSchema `protobuf:"bytes,14,opt,name=social,proto3" json:"social,omitempty"`
+	// The twilio credentials for location
+	Twilio *TwilioSchema `protobuf:"bytes,15,opt,name=twilio,proto3" json:"twilio,omitempty"`
+	// The mailgun credentials for location
+	Mailgun *MailgunSchema `protobuf:"bytes,16,opt,name=mailgun,proto3" json:"mailgun,omitempty"`
+	// The snapshot to be updated in the location.
+	Snapshot      *SnapshotPutSchema `protobuf:"bytes,17,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutLocationRequest) Reset() {
+	*x = PutLocationRequest{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutLocationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutLocationRequest) ProtoMessage() {}
+
+func (x *PutLocationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutLocationRequest.ProtoReflect.Descriptor instead.
+func (*PutLocationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PutLocationRequest) GetCompanyId() string {
+	if x != nil {
+		return x.CompanyId
+	}
+	return ""
+}
+
+func (x *PutLocationRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *PutLocationRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *PutLocationRequest) GetPhone() string {
+	if x != nil && x.Phone != nil {
+		return *x.Phone
+	}
+	return ""
+}
+
+func (x *PutLocationRequest) GetAddress() string {
+	if x != nil && x.Address != nil {
+		return *x.Address
+	}
+	return ""
+}
+
+func (x *PutLocationRequest) GetCity() string {
+	if x != nil && x.City != nil {
+		return *x.City
+	}
+	return ""
+}
+
+func (x *PutLocationRequest) GetState() string {
+	if x != nil && x.State != nil {
+		return *x.State
+	}
+	return ""
+}
+
+func (x *PutLocationRequest) GetCountry() string {
+	if x != nil && x.Country != nil {
+		return *x.Country
+	}
+	return ""
+}
+
+func (x *PutLocationRequest) GetPostalCode() string {
+	if x != nil && x.PostalCode != nil {
+		return *x.PostalCode
+	}
+	return ""
+}
+
+func (x *PutLocationRequest) GetWebsite() string {
+	if x != nil && x.Website != nil {
+		return *x.Website
+	}
+	return ""
+}
+
+func (x *PutLocationRequest) GetTimezone() string {
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
+	}
+	return ""
+}
+
+func (x *PutLocationRequest) GetProspectInfo() *ProspectInfoDto {
+	if x != nil {
+		return x.ProspectInfo
+	}
+	return nil
+}
+
+func (x *PutLocationRequest) GetSettings() *SettingsSchema {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *PutLocationRequest) GetSocial() *SocialSchema {
+	if x != nil {
+		return x.Social
+	}
+	return nil
+}
+
+func (x *PutLocationRequest) GetTwilio() *TwilioSchema {
+	if x != nil {
+		return x.Twilio
+	}
+	return nil
+}
+
+func (x *PutLocationRequest) GetMailgun() *MailgunSchema {
+	if x != nil {
+		return x.Mailgun
+	}
+	return nil
+}
+
+func (x *PutLocationRequest) GetSnapshot() *SnapshotPutSchema {
+	if x != nil {
+		return x.Snapshot
+	}
+	return nil
+}
+
+// PutLocationResponse is HighLevel's answer to PutLocation, without loss.
+type PutLocationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Company/Agency Id
+	CompanyId *string `protobuf:"bytes,2,opt,name=company_id,json=companyId,proto3,oneof" json:"company_id,omitempty"`
+	// The name for the sub-account/location
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The phone number of the business for which sub-account is created
+	Phone *string `protobuf:"bytes,4,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	// The email for the sub-account/location
+	Email *string `protobuf:"bytes,5,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// The address of the business for which sub-account is created
+	Address *string `protobuf:"bytes,6,opt,name=address,proto3,oneof" json:"address,omitempty"`
+	// The city where the business is located for which sub-account is created
+	City *string `protobuf:"bytes,7,opt,name=city,proto3,oneof" json:"city,omitempty"`
+	// The state in which the business operates for which sub-account is created
+	State *string `protobuf:"bytes,8,opt,name=state,proto3,oneof" json:"state,omitempty"`
+	// The answer's domain.
+	Domain *string `protobuf:"bytes,9,opt,name=domain,proto3,oneof" json:"domain,omitempty"`
+	// The country in which the business is present for which sub-account is
+	// created
+	Country *string `protobuf:"bytes,10,opt,name=country,proto3,oneof" json:"country,omitempty"`
+	// The postal code of the business for which sub-account is created
+	PostalCode *string `protobuf:"bytes,11,opt,name=postal_code,json=postalCode,proto3,oneof" json:"postal_code,omitempty"`
+	// The website of the business for which sub-account is created
+	Website *string `protobuf:"bytes,12,opt,name=website,proto3,oneof" json:"website,omitempty"`
+	// The timezone of the business for which sub-account is created
+	Timezone *string `protobuf:"bytes,13,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	// The default settings for location
+	Settings *SettingsSchema `protobuf:"bytes,14,opt,name=settings,proto3" json:"settings,omitempty"`
+	// The social media links for location
+	Social *SocialSchema `protobuf:"bytes,15,opt,name=social,proto3" json:"social,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,16,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutLocationResponse) Reset() {
+	*x = PutLocationResponse{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutLocationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutLocationResponse) ProtoMessage() {}
+
+func (x *PutLocationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutLocationResponse.ProtoReflect.Descriptor instead.
+func (*PutLocationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PutLocationResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *PutLocationResponse) GetCompanyId() string {
+	if x != nil && x.CompanyId != nil {
+		return *x.CompanyId
+	}
+	return ""
+}
+
+func (x *PutLocationResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *PutLocationResponse) GetPhone() string {
+	if x != nil && x.Phone != nil {
+		return *x.Phone
+	}
+	return ""
+}
+
+func (x *PutLocationResponse) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *PutLocationResponse) GetAddress() string {
+	if x != nil && x.Address != nil {
+		return *x.Address
+	}
+	return ""
+}
+
+func (x *PutLocationResponse) GetCity() string {
+	if x != nil && x.City != nil {
+		return *x.City
+	}
+	return ""
+}
+
+func (x *PutLocationResponse) GetState() string {
+	if x != nil && x.State != nil {
+		return *x.State
+	}
+	return ""
+}
+
+func (x *PutLocationResponse) GetDomain() string {
+	if x != nil && x.Domain != nil {
+		return *x.Domain
+	}
+	return ""
+}
+
+func (x *PutLocationResponse) GetCountry() string {
+	if x != nil && x.Country != nil {
+		return *x.Country
+	}
+	return ""
+}
+
+func (x *PutLocationResponse) GetPostalCode() string {
+	if x != nil && x.PostalCode != nil {
+		return *x.PostalCode
+	}
+	return ""
+}
+
+func (x *PutLocationResponse) GetWebsite() string {
+	if x != nil && x.Website != nil {
+		return *x.Website
+	}
+	return ""
+}
+
+func (x *PutLocationResponse) GetTimezone() string {
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
+	}
+	return ""
+}
+
+func (x *PutLocationResponse) GetSettings() *SettingsSchema {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *PutLocationResponse) GetSocial() *SocialSchema {
+	if x != nil {
+		return x.Social
+	}
+	return nil
+}
+
+func (x *PutLocationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SearchLocationsRequest is the request of SearchLocations.
+type SearchLocationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The company (agency) whose token and quota the call uses; sent as
+	// HighLevel's companyId.
+	CompanyId string `protobuf:"bytes,1,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	// The order in which the results should be returned - Allowed values asc,
+	// desc. Default will be asc
+	Order *string `protobuf:"bytes,2,opt,name=order,proto3,oneof" json:"order,omitempty"`
+	// The query parameter email.
+	Email *string `protobuf:"bytes,3,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// The most records per page; 0 means the default. At most 100.
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchLocationsRequest) Reset() {
+	*x = SearchLocationsRequest{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchLocationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchLocationsRequest) ProtoMessage() {}
+
+func (x *SearchLocationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchLocationsRequest.ProtoReflect.Descriptor instead.
+func (*SearchLocationsRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SearchLocationsRequest) GetCompanyId() string {
+	if x != nil {
+		return x.CompanyId
+	}
+	return ""
+}
+
+func (x *SearchLocationsRequest) GetOrder() string {
+	if x != nil && x.Order != nil {
+		return *x.Order
+	}
+	return ""
+}
+
+func (x *SearchLocationsRequest) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *SearchLocationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *SearchLocationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// SearchLocationsResponse is HighLevel's answer to SearchLocations, without
+// loss.
+type SearchLocationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's locations.
+	Locations []*GetLocationSchema `protobuf:"bytes,1,rep,name=locations,proto3" json:"locations,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchLocationsResponse) Reset() {
+	*x = SearchLocationsResponse{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchLocationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchLocationsResponse) ProtoMessage() {}
+
+func (x *SearchLocationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchLocationsResponse.ProtoReflect.Descriptor instead.
+func (*SearchLocationsResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SearchLocationsResponse) GetLocations() []*GetLocationSchema {
+	if x != nil {
+		return x.Locations
+	}
+	return nil
+}
+
+func (x *SearchLocationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *SearchLocationsResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetLocationRequest is the request of GetLocation.
 type GetLocationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -41,7 +937,7 @@ type GetLocationRequest struct {
 
 func (x *GetLocationRequest) Reset() {
 	*x = GetLocationRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[0]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -53,7 +949,7 @@ func (x *GetLocationRequest) String() string {
 func (*GetLocationRequest) ProtoMessage() {}
 
 func (x *GetLocationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[0]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -66,7 +962,7 @@ func (x *GetLocationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationRequest.ProtoReflect.Descriptor instead.
 func (*GetLocationRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{0}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetLocationRequest) GetLocationId() string {
@@ -91,7 +987,7 @@ type GetLocationResponse struct {
 
 func (x *GetLocationResponse) Reset() {
 	*x = GetLocationResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[1]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -103,7 +999,7 @@ func (x *GetLocationResponse) String() string {
 func (*GetLocationResponse) ProtoMessage() {}
 
 func (x *GetLocationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[1]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -116,7 +1012,7 @@ func (x *GetLocationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationResponse.ProtoReflect.Descriptor instead.
 func (*GetLocationResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{1}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetLocationResponse) GetLocation() *GetLocationByIdSchema {
@@ -152,7 +1048,7 @@ type GetCustomFieldsRequest struct {
 
 func (x *GetCustomFieldsRequest) Reset() {
 	*x = GetCustomFieldsRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -164,7 +1060,7 @@ func (x *GetCustomFieldsRequest) String() string {
 func (*GetCustomFieldsRequest) ProtoMessage() {}
 
 func (x *GetCustomFieldsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -177,7 +1073,7 @@ func (x *GetCustomFieldsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomFieldsRequest.ProtoReflect.Descriptor instead.
 func (*GetCustomFieldsRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{2}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetCustomFieldsRequest) GetLocationId() string {
@@ -226,7 +1122,7 @@ type GetCustomFieldsResponse struct {
 
 func (x *GetCustomFieldsResponse) Reset() {
 	*x = GetCustomFieldsResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -238,7 +1134,7 @@ func (x *GetCustomFieldsResponse) String() string {
 func (*GetCustomFieldsResponse) ProtoMessage() {}
 
 func (x *GetCustomFieldsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -251,7 +1147,7 @@ func (x *GetCustomFieldsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomFieldsResponse.ProtoReflect.Descriptor instead.
 func (*GetCustomFieldsResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{3}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetCustomFieldsResponse) GetCustomFields() []*LocationsCustomFieldSchema {
@@ -305,7 +1201,7 @@ type CreateCustomFieldRequest struct {
 
 func (x *CreateCustomFieldRequest) Reset() {
 	*x = CreateCustomFieldRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[4]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -317,7 +1213,7 @@ func (x *CreateCustomFieldRequest) String() string {
 func (*CreateCustomFieldRequest) ProtoMessage() {}
 
 func (x *CreateCustomFieldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[4]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -330,7 +1226,7 @@ func (x *CreateCustomFieldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCustomFieldRequest.ProtoReflect.Descriptor instead.
 func (*CreateCustomFieldRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{4}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateCustomFieldRequest) GetLocationId() string {
@@ -419,7 +1315,7 @@ type CreateCustomFieldResponse struct {
 
 func (x *CreateCustomFieldResponse) Reset() {
 	*x = CreateCustomFieldResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[5]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -431,7 +1327,7 @@ func (x *CreateCustomFieldResponse) String() string {
 func (*CreateCustomFieldResponse) ProtoMessage() {}
 
 func (x *CreateCustomFieldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[5]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -444,7 +1340,7 @@ func (x *CreateCustomFieldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCustomFieldResponse.ProtoReflect.Descriptor instead.
 func (*CreateCustomFieldResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{5}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateCustomFieldResponse) GetCustomField() *LocationsCustomFieldSchema {
@@ -475,7 +1371,7 @@ type DeleteCustomFieldRequest struct {
 
 func (x *DeleteCustomFieldRequest) Reset() {
 	*x = DeleteCustomFieldRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -487,7 +1383,7 @@ func (x *DeleteCustomFieldRequest) String() string {
 func (*DeleteCustomFieldRequest) ProtoMessage() {}
 
 func (x *DeleteCustomFieldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -500,7 +1396,7 @@ func (x *DeleteCustomFieldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCustomFieldRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCustomFieldRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{6}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeleteCustomFieldRequest) GetLocationId() string {
@@ -531,7 +1427,7 @@ type DeleteCustomFieldResponse struct {
 
 func (x *DeleteCustomFieldResponse) Reset() {
 	*x = DeleteCustomFieldResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -543,7 +1439,7 @@ func (x *DeleteCustomFieldResponse) String() string {
 func (*DeleteCustomFieldResponse) ProtoMessage() {}
 
 func (x *DeleteCustomFieldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -556,7 +1452,7 @@ func (x *DeleteCustomFieldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCustomFieldResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCustomFieldResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{7}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeleteCustomFieldResponse) GetUnmapped() *structpb.Struct {
@@ -581,7 +1477,7 @@ type GetCustomFieldRequest struct {
 
 func (x *GetCustomFieldRequest) Reset() {
 	*x = GetCustomFieldRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -593,7 +1489,7 @@ func (x *GetCustomFieldRequest) String() string {
 func (*GetCustomFieldRequest) ProtoMessage() {}
 
 func (x *GetCustomFieldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -606,7 +1502,7 @@ func (x *GetCustomFieldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomFieldRequest.ProtoReflect.Descriptor instead.
 func (*GetCustomFieldRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{8}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetCustomFieldRequest) GetLocationId() string {
@@ -639,7 +1535,7 @@ type GetCustomFieldResponse struct {
 
 func (x *GetCustomFieldResponse) Reset() {
 	*x = GetCustomFieldResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -651,7 +1547,7 @@ func (x *GetCustomFieldResponse) String() string {
 func (*GetCustomFieldResponse) ProtoMessage() {}
 
 func (x *GetCustomFieldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -664,7 +1560,7 @@ func (x *GetCustomFieldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomFieldResponse.ProtoReflect.Descriptor instead.
 func (*GetCustomFieldResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{9}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetCustomFieldResponse) GetCustomField() *LocationsCustomFieldSchema {
@@ -711,7 +1607,7 @@ type UpdateCustomFieldRequest struct {
 
 func (x *UpdateCustomFieldRequest) Reset() {
 	*x = UpdateCustomFieldRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +1619,7 @@ func (x *UpdateCustomFieldRequest) String() string {
 func (*UpdateCustomFieldRequest) ProtoMessage() {}
 
 func (x *UpdateCustomFieldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +1632,7 @@ func (x *UpdateCustomFieldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCustomFieldRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCustomFieldRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateCustomFieldRequest) GetLocationId() string {
@@ -825,7 +1721,7 @@ type UpdateCustomFieldResponse struct {
 
 func (x *UpdateCustomFieldResponse) Reset() {
 	*x = UpdateCustomFieldResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +1733,7 @@ func (x *UpdateCustomFieldResponse) String() string {
 func (*UpdateCustomFieldResponse) ProtoMessage() {}
 
 func (x *UpdateCustomFieldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +1746,7 @@ func (x *UpdateCustomFieldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCustomFieldResponse.ProtoReflect.Descriptor instead.
 func (*UpdateCustomFieldResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdateCustomFieldResponse) GetCustomField() *LocationsCustomFieldSchema {
@@ -879,7 +1775,7 @@ type GetCustomValuesRequest struct {
 
 func (x *GetCustomValuesRequest) Reset() {
 	*x = GetCustomValuesRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -891,7 +1787,7 @@ func (x *GetCustomValuesRequest) String() string {
 func (*GetCustomValuesRequest) ProtoMessage() {}
 
 func (x *GetCustomValuesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -904,7 +1800,7 @@ func (x *GetCustomValuesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomValuesRequest.ProtoReflect.Descriptor instead.
 func (*GetCustomValuesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetCustomValuesRequest) GetLocationId() string {
@@ -930,7 +1826,7 @@ type GetCustomValuesResponse struct {
 
 func (x *GetCustomValuesResponse) Reset() {
 	*x = GetCustomValuesResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -942,7 +1838,7 @@ func (x *GetCustomValuesResponse) String() string {
 func (*GetCustomValuesResponse) ProtoMessage() {}
 
 func (x *GetCustomValuesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -955,7 +1851,7 @@ func (x *GetCustomValuesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomValuesResponse.ProtoReflect.Descriptor instead.
 func (*GetCustomValuesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetCustomValuesResponse) GetCustomValues() []*CustomValueSchema {
@@ -988,7 +1884,7 @@ type CreateCustomValueRequest struct {
 
 func (x *CreateCustomValueRequest) Reset() {
 	*x = CreateCustomValueRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1896,7 @@ func (x *CreateCustomValueRequest) String() string {
 func (*CreateCustomValueRequest) ProtoMessage() {}
 
 func (x *CreateCustomValueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1909,7 @@ func (x *CreateCustomValueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCustomValueRequest.ProtoReflect.Descriptor instead.
 func (*CreateCustomValueRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateCustomValueRequest) GetLocationId() string {
@@ -1053,7 +1949,7 @@ type CreateCustomValueResponse struct {
 
 func (x *CreateCustomValueResponse) Reset() {
 	*x = CreateCustomValueResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1065,7 +1961,7 @@ func (x *CreateCustomValueResponse) String() string {
 func (*CreateCustomValueResponse) ProtoMessage() {}
 
 func (x *CreateCustomValueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,7 +1974,7 @@ func (x *CreateCustomValueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCustomValueResponse.ProtoReflect.Descriptor instead.
 func (*CreateCustomValueResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateCustomValueResponse) GetCustomValue() *CustomValueSchema {
@@ -1109,7 +2005,7 @@ type DeleteCustomValueRequest struct {
 
 func (x *DeleteCustomValueRequest) Reset() {
 	*x = DeleteCustomValueRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +2017,7 @@ func (x *DeleteCustomValueRequest) String() string {
 func (*DeleteCustomValueRequest) ProtoMessage() {}
 
 func (x *DeleteCustomValueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +2030,7 @@ func (x *DeleteCustomValueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCustomValueRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCustomValueRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{16}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeleteCustomValueRequest) GetLocationId() string {
@@ -1165,7 +2061,7 @@ type DeleteCustomValueResponse struct {
 
 func (x *DeleteCustomValueResponse) Reset() {
 	*x = DeleteCustomValueResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1177,7 +2073,7 @@ func (x *DeleteCustomValueResponse) String() string {
 func (*DeleteCustomValueResponse) ProtoMessage() {}
 
 func (x *DeleteCustomValueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1190,7 +2086,7 @@ func (x *DeleteCustomValueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCustomValueResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCustomValueResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{17}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeleteCustomValueResponse) GetUnmapped() *structpb.Struct {
@@ -1214,7 +2110,7 @@ type GetCustomValueRequest struct {
 
 func (x *GetCustomValueRequest) Reset() {
 	*x = GetCustomValueRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +2122,7 @@ func (x *GetCustomValueRequest) String() string {
 func (*GetCustomValueRequest) ProtoMessage() {}
 
 func (x *GetCustomValueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +2135,7 @@ func (x *GetCustomValueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomValueRequest.ProtoReflect.Descriptor instead.
 func (*GetCustomValueRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetCustomValueRequest) GetLocationId() string {
@@ -1272,7 +2168,7 @@ type GetCustomValueResponse struct {
 
 func (x *GetCustomValueResponse) Reset() {
 	*x = GetCustomValueResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1284,7 +2180,7 @@ func (x *GetCustomValueResponse) String() string {
 func (*GetCustomValueResponse) ProtoMessage() {}
 
 func (x *GetCustomValueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1297,7 +2193,7 @@ func (x *GetCustomValueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomValueResponse.ProtoReflect.Descriptor instead.
 func (*GetCustomValueResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetCustomValueResponse) GetCustomValue() *CustomValueSchema {
@@ -1332,7 +2228,7 @@ type UpdateCustomValueRequest struct {
 
 func (x *UpdateCustomValueRequest) Reset() {
 	*x = UpdateCustomValueRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +2240,7 @@ func (x *UpdateCustomValueRequest) String() string {
 func (*UpdateCustomValueRequest) ProtoMessage() {}
 
 func (x *UpdateCustomValueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +2253,7 @@ func (x *UpdateCustomValueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCustomValueRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCustomValueRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UpdateCustomValueRequest) GetLocationId() string {
@@ -1404,7 +2300,7 @@ type UpdateCustomValueResponse struct {
 
 func (x *UpdateCustomValueResponse) Reset() {
 	*x = UpdateCustomValueResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +2312,7 @@ func (x *UpdateCustomValueResponse) String() string {
 func (*UpdateCustomValueResponse) ProtoMessage() {}
 
 func (x *UpdateCustomValueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +2325,7 @@ func (x *UpdateCustomValueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCustomValueResponse.ProtoReflect.Descriptor instead.
 func (*UpdateCustomValueResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UpdateCustomValueResponse) GetCustomValue() *CustomValueSchema {
@@ -1470,7 +2366,7 @@ type CreateRecurringTaskRequest struct {
 
 func (x *CreateRecurringTaskRequest) Reset() {
 	*x = CreateRecurringTaskRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +2378,7 @@ func (x *CreateRecurringTaskRequest) String() string {
 func (*CreateRecurringTaskRequest) ProtoMessage() {}
 
 func (x *CreateRecurringTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +2391,7 @@ func (x *CreateRecurringTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRecurringTaskRequest.ProtoReflect.Descriptor instead.
 func (*CreateRecurringTaskRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CreateRecurringTaskRequest) GetLocationId() string {
@@ -1563,7 +2459,7 @@ type CreateRecurringTaskResponse struct {
 
 func (x *CreateRecurringTaskResponse) Reset() {
 	*x = CreateRecurringTaskResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1575,7 +2471,7 @@ func (x *CreateRecurringTaskResponse) String() string {
 func (*CreateRecurringTaskResponse) ProtoMessage() {}
 
 func (x *CreateRecurringTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1588,7 +2484,7 @@ func (x *CreateRecurringTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRecurringTaskResponse.ProtoReflect.Descriptor instead.
 func (*CreateRecurringTaskResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreateRecurringTaskResponse) GetRecurringTask() *RecurringTaskResponseDTO {
@@ -1619,7 +2515,7 @@ type DeleteRecurringTaskRequest struct {
 
 func (x *DeleteRecurringTaskRequest) Reset() {
 	*x = DeleteRecurringTaskRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1631,7 +2527,7 @@ func (x *DeleteRecurringTaskRequest) String() string {
 func (*DeleteRecurringTaskRequest) ProtoMessage() {}
 
 func (x *DeleteRecurringTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1644,7 +2540,7 @@ func (x *DeleteRecurringTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecurringTaskRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRecurringTaskRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeleteRecurringTaskRequest) GetLocationId() string {
@@ -1679,7 +2575,7 @@ type DeleteRecurringTaskResponse struct {
 
 func (x *DeleteRecurringTaskResponse) Reset() {
 	*x = DeleteRecurringTaskResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1691,7 +2587,7 @@ func (x *DeleteRecurringTaskResponse) String() string {
 func (*DeleteRecurringTaskResponse) ProtoMessage() {}
 
 func (x *DeleteRecurringTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1704,7 +2600,7 @@ func (x *DeleteRecurringTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecurringTaskResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRecurringTaskResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteRecurringTaskResponse) GetId() string {
@@ -1742,7 +2638,7 @@ type GetRecurringTaskByIdRequest struct {
 
 func (x *GetRecurringTaskByIdRequest) Reset() {
 	*x = GetRecurringTaskByIdRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +2650,7 @@ func (x *GetRecurringTaskByIdRequest) String() string {
 func (*GetRecurringTaskByIdRequest) ProtoMessage() {}
 
 func (x *GetRecurringTaskByIdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +2663,7 @@ func (x *GetRecurringTaskByIdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecurringTaskByIdRequest.ProtoReflect.Descriptor instead.
 func (*GetRecurringTaskByIdRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetRecurringTaskByIdRequest) GetLocationId() string {
@@ -1800,7 +2696,7 @@ type GetRecurringTaskByIdResponse struct {
 
 func (x *GetRecurringTaskByIdResponse) Reset() {
 	*x = GetRecurringTaskByIdResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1812,7 +2708,7 @@ func (x *GetRecurringTaskByIdResponse) String() string {
 func (*GetRecurringTaskByIdResponse) ProtoMessage() {}
 
 func (x *GetRecurringTaskByIdResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1825,7 +2721,7 @@ func (x *GetRecurringTaskByIdResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecurringTaskByIdResponse.ProtoReflect.Descriptor instead.
 func (*GetRecurringTaskByIdResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetRecurringTaskByIdResponse) GetRecurringTask() *RecurringTaskResponseDTO {
@@ -1868,7 +2764,7 @@ type UpdateRecurringTaskRequest struct {
 
 func (x *UpdateRecurringTaskRequest) Reset() {
 	*x = UpdateRecurringTaskRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1880,7 +2776,7 @@ func (x *UpdateRecurringTaskRequest) String() string {
 func (*UpdateRecurringTaskRequest) ProtoMessage() {}
 
 func (x *UpdateRecurringTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1893,7 +2789,7 @@ func (x *UpdateRecurringTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecurringTaskRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRecurringTaskRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpdateRecurringTaskRequest) GetLocationId() string {
@@ -1968,7 +2864,7 @@ type UpdateRecurringTaskResponse struct {
 
 func (x *UpdateRecurringTaskResponse) Reset() {
 	*x = UpdateRecurringTaskResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1980,7 +2876,7 @@ func (x *UpdateRecurringTaskResponse) String() string {
 func (*UpdateRecurringTaskResponse) ProtoMessage() {}
 
 func (x *UpdateRecurringTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1993,7 +2889,7 @@ func (x *UpdateRecurringTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecurringTaskResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRecurringTaskResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpdateRecurringTaskResponse) GetRecurringTask() *RecurringTaskResponseDTO {
@@ -2022,7 +2918,7 @@ type GetLocationTagsRequest struct {
 
 func (x *GetLocationTagsRequest) Reset() {
 	*x = GetLocationTagsRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[30]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2034,7 +2930,7 @@ func (x *GetLocationTagsRequest) String() string {
 func (*GetLocationTagsRequest) ProtoMessage() {}
 
 func (x *GetLocationTagsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[30]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2047,7 +2943,7 @@ func (x *GetLocationTagsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationTagsRequest.ProtoReflect.Descriptor instead.
 func (*GetLocationTagsRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{30}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetLocationTagsRequest) GetLocationId() string {
@@ -2073,7 +2969,7 @@ type GetLocationTagsResponse struct {
 
 func (x *GetLocationTagsResponse) Reset() {
 	*x = GetLocationTagsResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[31]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2085,7 +2981,7 @@ func (x *GetLocationTagsResponse) String() string {
 func (*GetLocationTagsResponse) ProtoMessage() {}
 
 func (x *GetLocationTagsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[31]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2098,7 +2994,7 @@ func (x *GetLocationTagsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationTagsResponse.ProtoReflect.Descriptor instead.
 func (*GetLocationTagsResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{31}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetLocationTagsResponse) GetTags() []*LocationTagsSchema {
@@ -2129,7 +3025,7 @@ type CreateTagRequest struct {
 
 func (x *CreateTagRequest) Reset() {
 	*x = CreateTagRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[32]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2141,7 +3037,7 @@ func (x *CreateTagRequest) String() string {
 func (*CreateTagRequest) ProtoMessage() {}
 
 func (x *CreateTagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[32]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2154,7 +3050,7 @@ func (x *CreateTagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTagRequest.ProtoReflect.Descriptor instead.
 func (*CreateTagRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{32}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CreateTagRequest) GetLocationId() string {
@@ -2186,7 +3082,7 @@ type CreateTagResponse struct {
 
 func (x *CreateTagResponse) Reset() {
 	*x = CreateTagResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[33]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2198,7 +3094,7 @@ func (x *CreateTagResponse) String() string {
 func (*CreateTagResponse) ProtoMessage() {}
 
 func (x *CreateTagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[33]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2211,7 +3107,7 @@ func (x *CreateTagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTagResponse.ProtoReflect.Descriptor instead.
 func (*CreateTagResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{33}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateTagResponse) GetTag() *LocationTagsSchema {
@@ -2242,7 +3138,7 @@ type DeleteTagRequest struct {
 
 func (x *DeleteTagRequest) Reset() {
 	*x = DeleteTagRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[34]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2254,7 +3150,7 @@ func (x *DeleteTagRequest) String() string {
 func (*DeleteTagRequest) ProtoMessage() {}
 
 func (x *DeleteTagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[34]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2267,7 +3163,7 @@ func (x *DeleteTagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTagRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTagRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{34}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DeleteTagRequest) GetLocationId() string {
@@ -2297,7 +3193,7 @@ type DeleteTagResponse struct {
 
 func (x *DeleteTagResponse) Reset() {
 	*x = DeleteTagResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[35]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2309,7 +3205,7 @@ func (x *DeleteTagResponse) String() string {
 func (*DeleteTagResponse) ProtoMessage() {}
 
 func (x *DeleteTagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[35]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2322,7 +3218,7 @@ func (x *DeleteTagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTagResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTagResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{35}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DeleteTagResponse) GetUnmapped() *structpb.Struct {
@@ -2346,7 +3242,7 @@ type GetTagByIdRequest struct {
 
 func (x *GetTagByIdRequest) Reset() {
 	*x = GetTagByIdRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[36]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2358,7 +3254,7 @@ func (x *GetTagByIdRequest) String() string {
 func (*GetTagByIdRequest) ProtoMessage() {}
 
 func (x *GetTagByIdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[36]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2371,7 +3267,7 @@ func (x *GetTagByIdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTagByIdRequest.ProtoReflect.Descriptor instead.
 func (*GetTagByIdRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{36}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetTagByIdRequest) GetLocationId() string {
@@ -2403,7 +3299,7 @@ type GetTagByIdResponse struct {
 
 func (x *GetTagByIdResponse) Reset() {
 	*x = GetTagByIdResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[37]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2415,7 +3311,7 @@ func (x *GetTagByIdResponse) String() string {
 func (*GetTagByIdResponse) ProtoMessage() {}
 
 func (x *GetTagByIdResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[37]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2428,7 +3324,7 @@ func (x *GetTagByIdResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTagByIdResponse.ProtoReflect.Descriptor instead.
 func (*GetTagByIdResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{37}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetTagByIdResponse) GetTag() *LocationTagsSchema {
@@ -2461,7 +3357,7 @@ type UpdateTagRequest struct {
 
 func (x *UpdateTagRequest) Reset() {
 	*x = UpdateTagRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[38]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2473,7 +3369,7 @@ func (x *UpdateTagRequest) String() string {
 func (*UpdateTagRequest) ProtoMessage() {}
 
 func (x *UpdateTagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[38]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2486,7 +3382,7 @@ func (x *UpdateTagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTagRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTagRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{38}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *UpdateTagRequest) GetLocationId() string {
@@ -2525,7 +3421,7 @@ type UpdateTagResponse struct {
 
 func (x *UpdateTagResponse) Reset() {
 	*x = UpdateTagResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[39]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2537,7 +3433,7 @@ func (x *UpdateTagResponse) String() string {
 func (*UpdateTagResponse) ProtoMessage() {}
 
 func (x *UpdateTagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[39]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2550,7 +3446,7 @@ func (x *UpdateTagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTagResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTagResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{39}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *UpdateTagResponse) GetTag() *LocationTagsSchema {
@@ -2590,7 +3486,7 @@ type GetAllOrEmailSmsTemplatesRequest struct {
 
 func (x *GetAllOrEmailSmsTemplatesRequest) Reset() {
 	*x = GetAllOrEmailSmsTemplatesRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[40]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2602,7 +3498,7 @@ func (x *GetAllOrEmailSmsTemplatesRequest) String() string {
 func (*GetAllOrEmailSmsTemplatesRequest) ProtoMessage() {}
 
 func (x *GetAllOrEmailSmsTemplatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[40]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2615,7 +3511,7 @@ func (x *GetAllOrEmailSmsTemplatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAllOrEmailSmsTemplatesRequest.ProtoReflect.Descriptor instead.
 func (*GetAllOrEmailSmsTemplatesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{40}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetAllOrEmailSmsTemplatesRequest) GetLocationId() string {
@@ -2680,7 +3576,7 @@ type GetAllOrEmailSmsTemplatesResponse struct {
 
 func (x *GetAllOrEmailSmsTemplatesResponse) Reset() {
 	*x = GetAllOrEmailSmsTemplatesResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[41]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2692,7 +3588,7 @@ func (x *GetAllOrEmailSmsTemplatesResponse) String() string {
 func (*GetAllOrEmailSmsTemplatesResponse) ProtoMessage() {}
 
 func (x *GetAllOrEmailSmsTemplatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[41]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2705,7 +3601,7 @@ func (x *GetAllOrEmailSmsTemplatesResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use GetAllOrEmailSmsTemplatesResponse.ProtoReflect.Descriptor instead.
 func (*GetAllOrEmailSmsTemplatesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{41}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetAllOrEmailSmsTemplatesResponse) GetTemplates() []*structpb.Value {
@@ -2740,7 +3636,163 @@ var File_hlgate_v1_locations_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\n" +
-	"!hlgate/v1/locations_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\":\n" +
+	"!hlgate/v1/locations_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\xf7\x05\n" +
+	"\x15CreateLocationRequest\x12\"\n" +
+	"\n" +
+	"company_id\x18\x01 \x01(\tB\x03\xe0A\x02R\tcompanyId\x12\x1c\n" +
+	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\x03 \x01(\tH\x01R\x05phone\x88\x01\x01\x12\x1d\n" +
+	"\aaddress\x18\x04 \x01(\tH\x02R\aaddress\x88\x01\x01\x12\x17\n" +
+	"\x04city\x18\x05 \x01(\tH\x03R\x04city\x88\x01\x01\x12\x19\n" +
+	"\x05state\x18\x06 \x01(\tH\x04R\x05state\x88\x01\x01\x12\x1d\n" +
+	"\acountry\x18\a \x01(\tH\x05R\acountry\x88\x01\x01\x12$\n" +
+	"\vpostal_code\x18\b \x01(\tH\x06R\n" +
+	"postalCode\x88\x01\x01\x12\x1d\n" +
+	"\awebsite\x18\t \x01(\tH\aR\awebsite\x88\x01\x01\x12\x1f\n" +
+	"\btimezone\x18\n" +
+	" \x01(\tH\bR\btimezone\x88\x01\x01\x12?\n" +
+	"\rprospect_info\x18\v \x01(\v2\x1a.hlgate.v1.ProspectInfoDtoR\fprospectInfo\x125\n" +
+	"\bsettings\x18\f \x01(\v2\x19.hlgate.v1.SettingsSchemaR\bsettings\x12/\n" +
+	"\x06social\x18\r \x01(\v2\x17.hlgate.v1.SocialSchemaR\x06social\x12/\n" +
+	"\x06twilio\x18\x0e \x01(\v2\x17.hlgate.v1.TwilioSchemaR\x06twilio\x122\n" +
+	"\amailgun\x18\x0f \x01(\v2\x18.hlgate.v1.MailgunSchemaR\amailgun\x12$\n" +
+	"\vsnapshot_id\x18\x10 \x01(\tH\tR\n" +
+	"snapshotId\x88\x01\x01B\a\n" +
+	"\x05_nameB\b\n" +
+	"\x06_phoneB\n" +
+	"\n" +
+	"\b_addressB\a\n" +
+	"\x05_cityB\b\n" +
+	"\x06_stateB\n" +
+	"\n" +
+	"\b_countryB\x0e\n" +
+	"\f_postal_codeB\n" +
+	"\n" +
+	"\b_websiteB\v\n" +
+	"\t_timezoneB\x0e\n" +
+	"\f_snapshot_id\"\xc9\x05\n" +
+	"\x16CreateLocationResponse\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"company_id\x18\x02 \x01(\tH\x01R\tcompanyId\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x03 \x01(\tH\x02R\x04name\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\x04 \x01(\tH\x03R\x05phone\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x05 \x01(\tH\x04R\x05email\x88\x01\x01\x12\x1d\n" +
+	"\aaddress\x18\x06 \x01(\tH\x05R\aaddress\x88\x01\x01\x12\x17\n" +
+	"\x04city\x18\a \x01(\tH\x06R\x04city\x88\x01\x01\x12\x19\n" +
+	"\x05state\x18\b \x01(\tH\aR\x05state\x88\x01\x01\x12\x1b\n" +
+	"\x06domain\x18\t \x01(\tH\bR\x06domain\x88\x01\x01\x12\x1d\n" +
+	"\acountry\x18\n" +
+	" \x01(\tH\tR\acountry\x88\x01\x01\x12$\n" +
+	"\vpostal_code\x18\v \x01(\tH\n" +
+	"R\n" +
+	"postalCode\x88\x01\x01\x12\x1d\n" +
+	"\awebsite\x18\f \x01(\tH\vR\awebsite\x88\x01\x01\x12\x1f\n" +
+	"\btimezone\x18\r \x01(\tH\fR\btimezone\x88\x01\x01\x125\n" +
+	"\bsettings\x18\x0e \x01(\v2\x19.hlgate.v1.SettingsSchemaR\bsettings\x12/\n" +
+	"\x06social\x18\x0f \x01(\v2\x17.hlgate.v1.SocialSchemaR\x06social\x128\n" +
+	"\bunmapped\x18\x10 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\r\n" +
+	"\v_company_idB\a\n" +
+	"\x05_nameB\b\n" +
+	"\x06_phoneB\b\n" +
+	"\x06_emailB\n" +
+	"\n" +
+	"\b_addressB\a\n" +
+	"\x05_cityB\b\n" +
+	"\x06_stateB\t\n" +
+	"\a_domainB\n" +
+	"\n" +
+	"\b_countryB\x0e\n" +
+	"\f_postal_codeB\n" +
+	"\n" +
+	"\b_websiteB\v\n" +
+	"\t_timezone\"\x99\x06\n" +
+	"\x12PutLocationRequest\x12\"\n" +
+	"\n" +
+	"company_id\x18\x01 \x01(\tB\x03\xe0A\x02R\tcompanyId\x12$\n" +
+	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x17\n" +
+	"\x04name\x18\x03 \x01(\tH\x00R\x04name\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\x04 \x01(\tH\x01R\x05phone\x88\x01\x01\x12\x1d\n" +
+	"\aaddress\x18\x05 \x01(\tH\x02R\aaddress\x88\x01\x01\x12\x17\n" +
+	"\x04city\x18\x06 \x01(\tH\x03R\x04city\x88\x01\x01\x12\x19\n" +
+	"\x05state\x18\a \x01(\tH\x04R\x05state\x88\x01\x01\x12\x1d\n" +
+	"\acountry\x18\b \x01(\tH\x05R\acountry\x88\x01\x01\x12$\n" +
+	"\vpostal_code\x18\t \x01(\tH\x06R\n" +
+	"postalCode\x88\x01\x01\x12\x1d\n" +
+	"\awebsite\x18\n" +
+	" \x01(\tH\aR\awebsite\x88\x01\x01\x12\x1f\n" +
+	"\btimezone\x18\v \x01(\tH\bR\btimezone\x88\x01\x01\x12?\n" +
+	"\rprospect_info\x18\f \x01(\v2\x1a.hlgate.v1.ProspectInfoDtoR\fprospectInfo\x125\n" +
+	"\bsettings\x18\r \x01(\v2\x19.hlgate.v1.SettingsSchemaR\bsettings\x12/\n" +
+	"\x06social\x18\x0e \x01(\v2\x17.hlgate.v1.SocialSchemaR\x06social\x12/\n" +
+	"\x06twilio\x18\x0f \x01(\v2\x17.hlgate.v1.TwilioSchemaR\x06twilio\x122\n" +
+	"\amailgun\x18\x10 \x01(\v2\x18.hlgate.v1.MailgunSchemaR\amailgun\x128\n" +
+	"\bsnapshot\x18\x11 \x01(\v2\x1c.hlgate.v1.SnapshotPutSchemaR\bsnapshotB\a\n" +
+	"\x05_nameB\b\n" +
+	"\x06_phoneB\n" +
+	"\n" +
+	"\b_addressB\a\n" +
+	"\x05_cityB\b\n" +
+	"\x06_stateB\n" +
+	"\n" +
+	"\b_countryB\x0e\n" +
+	"\f_postal_codeB\n" +
+	"\n" +
+	"\b_websiteB\v\n" +
+	"\t_timezone\"\xc6\x05\n" +
+	"\x13PutLocationResponse\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"company_id\x18\x02 \x01(\tH\x01R\tcompanyId\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x03 \x01(\tH\x02R\x04name\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\x04 \x01(\tH\x03R\x05phone\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x05 \x01(\tH\x04R\x05email\x88\x01\x01\x12\x1d\n" +
+	"\aaddress\x18\x06 \x01(\tH\x05R\aaddress\x88\x01\x01\x12\x17\n" +
+	"\x04city\x18\a \x01(\tH\x06R\x04city\x88\x01\x01\x12\x19\n" +
+	"\x05state\x18\b \x01(\tH\aR\x05state\x88\x01\x01\x12\x1b\n" +
+	"\x06domain\x18\t \x01(\tH\bR\x06domain\x88\x01\x01\x12\x1d\n" +
+	"\acountry\x18\n" +
+	" \x01(\tH\tR\acountry\x88\x01\x01\x12$\n" +
+	"\vpostal_code\x18\v \x01(\tH\n" +
+	"R\n" +
+	"postalCode\x88\x01\x01\x12\x1d\n" +
+	"\awebsite\x18\f \x01(\tH\vR\awebsite\x88\x01\x01\x12\x1f\n" +
+	"\btimezone\x18\r \x01(\tH\fR\btimezone\x88\x01\x01\x125\n" +
+	"\bsettings\x18\x0e \x01(\v2\x19.hlgate.v1.SettingsSchemaR\bsettings\x12/\n" +
+	"\x06social\x18\x0f \x01(\v2\x17.hlgate.v1.SocialSchemaR\x06social\x128\n" +
+	"\bunmapped\x18\x10 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\r\n" +
+	"\v_company_idB\a\n" +
+	"\x05_nameB\b\n" +
+	"\x06_phoneB\b\n" +
+	"\x06_emailB\n" +
+	"\n" +
+	"\b_addressB\a\n" +
+	"\x05_cityB\b\n" +
+	"\x06_stateB\t\n" +
+	"\a_domainB\n" +
+	"\n" +
+	"\b_countryB\x0e\n" +
+	"\f_postal_codeB\n" +
+	"\n" +
+	"\b_websiteB\v\n" +
+	"\t_timezone\"\xc2\x01\n" +
+	"\x16SearchLocationsRequest\x12\"\n" +
+	"\n" +
+	"company_id\x18\x01 \x01(\tB\x03\xe0A\x02R\tcompanyId\x12\x19\n" +
+	"\x05order\x18\x02 \x01(\tH\x00R\x05order\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x03 \x01(\tH\x01R\x05email\x88\x01\x01\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageTokenB\b\n" +
+	"\x06_orderB\b\n" +
+	"\x06_email\"\xb7\x01\n" +
+	"\x17SearchLocationsResponse\x12:\n" +
+	"\tlocations\x18\x01 \x03(\v2\x1c.hlgate.v1.GetLocationSchemaR\tlocations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\":\n" +
 	"\x12GetLocationRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\"\x8d\x01\n" +
@@ -2964,8 +4016,14 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xe4\x1b\n" +
-	"\x10LocationsService\x12\x83\x01\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xc8\x1f\n" +
+	"\x10LocationsService\x12\x9b\x01\n" +
+	"\x0eCreateLocation\x12 .hlgate.v1.CreateLocationRequest\x1a!.hlgate.v1.CreateLocationResponse\"D\xc2\xf3\x18\x11\n" +
+	"\x0fcreate-location\x82\xd3\xe4\x93\x02):\x01*\"$/v1/companies/{company_id}/locations\x12\x9d\x01\n" +
+	"\vPutLocation\x12\x1d.hlgate.v1.PutLocationRequest\x1a\x1e.hlgate.v1.PutLocationResponse\"O\xc2\xf3\x18\x0e\n" +
+	"\fput-location\x82\xd3\xe4\x93\x027:\x01*\x1a2/v1/companies/{company_id}/locations/{location_id}\x12\xa3\x01\n" +
+	"\x0fSearchLocations\x12!.hlgate.v1.SearchLocationsRequest\x1a\".hlgate.v1.SearchLocationsResponse\"I\xc2\xf3\x18\x12\n" +
+	"\x10search-locations\x82\xd3\xe4\x93\x02-\x12+/v1/companies/{company_id}/locations/search\x12\x83\x01\n" +
 	"\vGetLocation\x12\x1d.hlgate.v1.GetLocationRequest\x1a\x1e.hlgate.v1.GetLocationResponse\"5\xc2\xf3\x18\x0e\n" +
 	"\fget-location\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/locations/{location_id}\x12\xa1\x01\n" +
 	"\x0fGetCustomFields\x12!.hlgate.v1.GetCustomFieldsRequest\x1a\".hlgate.v1.GetCustomFieldsResponse\"G\xc2\xf3\x18\x13\n" +
@@ -3025,149 +4083,187 @@ func file_hlgate_v1_locations_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_locations_service_proto_rawDescData
 }
 
-var file_hlgate_v1_locations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_hlgate_v1_locations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_hlgate_v1_locations_service_proto_goTypes = []any{
-	(*GetLocationRequest)(nil),                // 0: hlgate.v1.GetLocationRequest
-	(*GetLocationResponse)(nil),               // 1: hlgate.v1.GetLocationResponse
-	(*GetCustomFieldsRequest)(nil),            // 2: hlgate.v1.GetCustomFieldsRequest
-	(*GetCustomFieldsResponse)(nil),           // 3: hlgate.v1.GetCustomFieldsResponse
-	(*CreateCustomFieldRequest)(nil),          // 4: hlgate.v1.CreateCustomFieldRequest
-	(*CreateCustomFieldResponse)(nil),         // 5: hlgate.v1.CreateCustomFieldResponse
-	(*DeleteCustomFieldRequest)(nil),          // 6: hlgate.v1.DeleteCustomFieldRequest
-	(*DeleteCustomFieldResponse)(nil),         // 7: hlgate.v1.DeleteCustomFieldResponse
-	(*GetCustomFieldRequest)(nil),             // 8: hlgate.v1.GetCustomFieldRequest
-	(*GetCustomFieldResponse)(nil),            // 9: hlgate.v1.GetCustomFieldResponse
-	(*UpdateCustomFieldRequest)(nil),          // 10: hlgate.v1.UpdateCustomFieldRequest
-	(*UpdateCustomFieldResponse)(nil),         // 11: hlgate.v1.UpdateCustomFieldResponse
-	(*GetCustomValuesRequest)(nil),            // 12: hlgate.v1.GetCustomValuesRequest
-	(*GetCustomValuesResponse)(nil),           // 13: hlgate.v1.GetCustomValuesResponse
-	(*CreateCustomValueRequest)(nil),          // 14: hlgate.v1.CreateCustomValueRequest
-	(*CreateCustomValueResponse)(nil),         // 15: hlgate.v1.CreateCustomValueResponse
-	(*DeleteCustomValueRequest)(nil),          // 16: hlgate.v1.DeleteCustomValueRequest
-	(*DeleteCustomValueResponse)(nil),         // 17: hlgate.v1.DeleteCustomValueResponse
-	(*GetCustomValueRequest)(nil),             // 18: hlgate.v1.GetCustomValueRequest
-	(*GetCustomValueResponse)(nil),            // 19: hlgate.v1.GetCustomValueResponse
-	(*UpdateCustomValueRequest)(nil),          // 20: hlgate.v1.UpdateCustomValueRequest
-	(*UpdateCustomValueResponse)(nil),         // 21: hlgate.v1.UpdateCustomValueResponse
-	(*CreateRecurringTaskRequest)(nil),        // 22: hlgate.v1.CreateRecurringTaskRequest
-	(*CreateRecurringTaskResponse)(nil),       // 23: hlgate.v1.CreateRecurringTaskResponse
-	(*DeleteRecurringTaskRequest)(nil),        // 24: hlgate.v1.DeleteRecurringTaskRequest
-	(*DeleteRecurringTaskResponse)(nil),       // 25: hlgate.v1.DeleteRecurringTaskResponse
-	(*GetRecurringTaskByIdRequest)(nil),       // 26: hlgate.v1.GetRecurringTaskByIdRequest
-	(*GetRecurringTaskByIdResponse)(nil),      // 27: hlgate.v1.GetRecurringTaskByIdResponse
-	(*UpdateRecurringTaskRequest)(nil),        // 28: hlgate.v1.UpdateRecurringTaskRequest
-	(*UpdateRecurringTaskResponse)(nil),       // 29: hlgate.v1.UpdateRecurringTaskResponse
-	(*GetLocationTagsRequest)(nil),            // 30: hlgate.v1.GetLocationTagsRequest
-	(*GetLocationTagsResponse)(nil),           // 31: hlgate.v1.GetLocationTagsResponse
-	(*CreateTagRequest)(nil),                  // 32: hlgate.v1.CreateTagRequest
-	(*CreateTagResponse)(nil),                 // 33: hlgate.v1.CreateTagResponse
-	(*DeleteTagRequest)(nil),                  // 34: hlgate.v1.DeleteTagRequest
-	(*DeleteTagResponse)(nil),                 // 35: hlgate.v1.DeleteTagResponse
-	(*GetTagByIdRequest)(nil),                 // 36: hlgate.v1.GetTagByIdRequest
-	(*GetTagByIdResponse)(nil),                // 37: hlgate.v1.GetTagByIdResponse
-	(*UpdateTagRequest)(nil),                  // 38: hlgate.v1.UpdateTagRequest
-	(*UpdateTagResponse)(nil),                 // 39: hlgate.v1.UpdateTagResponse
-	(*GetAllOrEmailSmsTemplatesRequest)(nil),  // 40: hlgate.v1.GetAllOrEmailSmsTemplatesRequest
-	(*GetAllOrEmailSmsTemplatesResponse)(nil), // 41: hlgate.v1.GetAllOrEmailSmsTemplatesResponse
-	(*GetLocationByIdSchema)(nil),             // 42: hlgate.v1.GetLocationByIdSchema
-	(*structpb.Struct)(nil),                   // 43: google.protobuf.Struct
-	(*LocationsCustomFieldSchema)(nil),        // 44: hlgate.v1.LocationsCustomFieldSchema
-	(*structpb.Value)(nil),                    // 45: google.protobuf.Value
-	(*CustomValueSchema)(nil),                 // 46: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),               // 47: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),          // 48: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),                // 49: hlgate.v1.LocationTagsSchema
+	(*CreateLocationRequest)(nil),             // 0: hlgate.v1.CreateLocationRequest
+	(*CreateLocationResponse)(nil),            // 1: hlgate.v1.CreateLocationResponse
+	(*PutLocationRequest)(nil),                // 2: hlgate.v1.PutLocationRequest
+	(*PutLocationResponse)(nil),               // 3: hlgate.v1.PutLocationResponse
+	(*SearchLocationsRequest)(nil),            // 4: hlgate.v1.SearchLocationsRequest
+	(*SearchLocationsResponse)(nil),           // 5: hlgate.v1.SearchLocationsResponse
+	(*GetLocationRequest)(nil),                // 6: hlgate.v1.GetLocationRequest
+	(*GetLocationResponse)(nil),               // 7: hlgate.v1.GetLocationResponse
+	(*GetCustomFieldsRequest)(nil),            // 8: hlgate.v1.GetCustomFieldsRequest
+	(*GetCustomFieldsResponse)(nil),           // 9: hlgate.v1.GetCustomFieldsResponse
+	(*CreateCustomFieldRequest)(nil),          // 10: hlgate.v1.CreateCustomFieldRequest
+	(*CreateCustomFieldResponse)(nil),         // 11: hlgate.v1.CreateCustomFieldResponse
+	(*DeleteCustomFieldRequest)(nil),          // 12: hlgate.v1.DeleteCustomFieldRequest
+	(*DeleteCustomFieldResponse)(nil),         // 13: hlgate.v1.DeleteCustomFieldResponse
+	(*GetCustomFieldRequest)(nil),             // 14: hlgate.v1.GetCustomFieldRequest
+	(*GetCustomFieldResponse)(nil),            // 15: hlgate.v1.GetCustomFieldResponse
+	(*UpdateCustomFieldRequest)(nil),          // 16: hlgate.v1.UpdateCustomFieldRequest
+	(*UpdateCustomFieldResponse)(nil),         // 17: hlgate.v1.UpdateCustomFieldResponse
+	(*GetCustomValuesRequest)(nil),            // 18: hlgate.v1.GetCustomValuesRequest
+	(*GetCustomValuesResponse)(nil),           // 19: hlgate.v1.GetCustomValuesResponse
+	(*CreateCustomValueRequest)(nil),          // 20: hlgate.v1.CreateCustomValueRequest
+	(*CreateCustomValueResponse)(nil),         // 21: hlgate.v1.CreateCustomValueResponse
+	(*DeleteCustomValueRequest)(nil),          // 22: hlgate.v1.DeleteCustomValueRequest
+	(*DeleteCustomValueResponse)(nil),         // 23: hlgate.v1.DeleteCustomValueResponse
+	(*GetCustomValueRequest)(nil),             // 24: hlgate.v1.GetCustomValueRequest
+	(*GetCustomValueResponse)(nil),            // 25: hlgate.v1.GetCustomValueResponse
+	(*UpdateCustomValueRequest)(nil),          // 26: hlgate.v1.UpdateCustomValueRequest
+	(*UpdateCustomValueResponse)(nil),         // 27: hlgate.v1.UpdateCustomValueResponse
+	(*CreateRecurringTaskRequest)(nil),        // 28: hlgate.v1.CreateRecurringTaskRequest
+	(*CreateRecurringTaskResponse)(nil),       // 29: hlgate.v1.CreateRecurringTaskResponse
+	(*DeleteRecurringTaskRequest)(nil),        // 30: hlgate.v1.DeleteRecurringTaskRequest
+	(*DeleteRecurringTaskResponse)(nil),       // 31: hlgate.v1.DeleteRecurringTaskResponse
+	(*GetRecurringTaskByIdRequest)(nil),       // 32: hlgate.v1.GetRecurringTaskByIdRequest
+	(*GetRecurringTaskByIdResponse)(nil),      // 33: hlgate.v1.GetRecurringTaskByIdResponse
+	(*UpdateRecurringTaskRequest)(nil),        // 34: hlgate.v1.UpdateRecurringTaskRequest
+	(*UpdateRecurringTaskResponse)(nil),       // 35: hlgate.v1.UpdateRecurringTaskResponse
+	(*GetLocationTagsRequest)(nil),            // 36: hlgate.v1.GetLocationTagsRequest
+	(*GetLocationTagsResponse)(nil),           // 37: hlgate.v1.GetLocationTagsResponse
+	(*CreateTagRequest)(nil),                  // 38: hlgate.v1.CreateTagRequest
+	(*CreateTagResponse)(nil),                 // 39: hlgate.v1.CreateTagResponse
+	(*DeleteTagRequest)(nil),                  // 40: hlgate.v1.DeleteTagRequest
+	(*DeleteTagResponse)(nil),                 // 41: hlgate.v1.DeleteTagResponse
+	(*GetTagByIdRequest)(nil),                 // 42: hlgate.v1.GetTagByIdRequest
+	(*GetTagByIdResponse)(nil),                // 43: hlgate.v1.GetTagByIdResponse
+	(*UpdateTagRequest)(nil),                  // 44: hlgate.v1.UpdateTagRequest
+	(*UpdateTagResponse)(nil),                 // 45: hlgate.v1.UpdateTagResponse
+	(*GetAllOrEmailSmsTemplatesRequest)(nil),  // 46: hlgate.v1.GetAllOrEmailSmsTemplatesRequest
+	(*GetAllOrEmailSmsTemplatesResponse)(nil), // 47: hlgate.v1.GetAllOrEmailSmsTemplatesResponse
+	(*ProspectInfoDto)(nil),                   // 48: hlgate.v1.ProspectInfoDto
+	(*SettingsSchema)(nil),                    // 49: hlgate.v1.SettingsSchema
+	(*SocialSchema)(nil),                      // 50: hlgate.v1.SocialSchema
+	(*TwilioSchema)(nil),                      // 51: hlgate.v1.TwilioSchema
+	(*MailgunSchema)(nil),                     // 52: hlgate.v1.MailgunSchema
+	(*structpb.Struct)(nil),                   // 53: google.protobuf.Struct
+	(*SnapshotPutSchema)(nil),                 // 54: hlgate.v1.SnapshotPutSchema
+	(*GetLocationSchema)(nil),                 // 55: hlgate.v1.GetLocationSchema
+	(*GetLocationByIdSchema)(nil),             // 56: hlgate.v1.GetLocationByIdSchema
+	(*LocationsCustomFieldSchema)(nil),        // 57: hlgate.v1.LocationsCustomFieldSchema
+	(*structpb.Value)(nil),                    // 58: google.protobuf.Value
+	(*CustomValueSchema)(nil),                 // 59: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),               // 60: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),          // 61: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),                // 62: hlgate.v1.LocationTagsSchema
 }
 var file_hlgate_v1_locations_service_proto_depIdxs = []int32{
-	42, // 0: hlgate.v1.GetLocationResponse.location:type_name -> hlgate.v1.GetLocationByIdSchema
-	43, // 1: hlgate.v1.GetLocationResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 2: hlgate.v1.GetCustomFieldsResponse.custom_fields:type_name -> hlgate.v1.LocationsCustomFieldSchema
-	43, // 3: hlgate.v1.GetCustomFieldsResponse.unmapped:type_name -> google.protobuf.Struct
-	45, // 4: hlgate.v1.CreateCustomFieldRequest.text_box_list_options:type_name -> google.protobuf.Value
-	44, // 5: hlgate.v1.CreateCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
-	43, // 6: hlgate.v1.CreateCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
-	43, // 7: hlgate.v1.DeleteCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 8: hlgate.v1.GetCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
-	43, // 9: hlgate.v1.GetCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
-	45, // 10: hlgate.v1.UpdateCustomFieldRequest.text_box_list_options:type_name -> google.protobuf.Value
-	44, // 11: hlgate.v1.UpdateCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
-	43, // 12: hlgate.v1.UpdateCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
-	46, // 13: hlgate.v1.GetCustomValuesResponse.custom_values:type_name -> hlgate.v1.CustomValueSchema
-	43, // 14: hlgate.v1.GetCustomValuesResponse.unmapped:type_name -> google.protobuf.Struct
-	46, // 15: hlgate.v1.CreateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
-	43, // 16: hlgate.v1.CreateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	43, // 17: hlgate.v1.DeleteCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	46, // 18: hlgate.v1.GetCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
-	43, // 19: hlgate.v1.GetCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	46, // 20: hlgate.v1.UpdateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
-	43, // 21: hlgate.v1.UpdateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	47, // 22: hlgate.v1.CreateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	48, // 23: hlgate.v1.CreateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
-	43, // 24: hlgate.v1.CreateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	43, // 25: hlgate.v1.DeleteRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	48, // 26: hlgate.v1.GetRecurringTaskByIdResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
-	43, // 27: hlgate.v1.GetRecurringTaskByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	47, // 28: hlgate.v1.UpdateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	48, // 29: hlgate.v1.UpdateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
-	43, // 30: hlgate.v1.UpdateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	49, // 31: hlgate.v1.GetLocationTagsResponse.tags:type_name -> hlgate.v1.LocationTagsSchema
-	43, // 32: hlgate.v1.GetLocationTagsResponse.unmapped:type_name -> google.protobuf.Struct
-	49, // 33: hlgate.v1.CreateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
-	43, // 34: hlgate.v1.CreateTagResponse.unmapped:type_name -> google.protobuf.Struct
-	43, // 35: hlgate.v1.DeleteTagResponse.unmapped:type_name -> google.protobuf.Struct
-	49, // 36: hlgate.v1.GetTagByIdResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
-	43, // 37: hlgate.v1.GetTagByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	49, // 38: hlgate.v1.UpdateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
-	43, // 39: hlgate.v1.UpdateTagResponse.unmapped:type_name -> google.protobuf.Struct
-	45, // 40: hlgate.v1.GetAllOrEmailSmsTemplatesResponse.templates:type_name -> google.protobuf.Value
-	43, // 41: hlgate.v1.GetAllOrEmailSmsTemplatesResponse.unmapped:type_name -> google.protobuf.Struct
-	0,  // 42: hlgate.v1.LocationsService.GetLocation:input_type -> hlgate.v1.GetLocationRequest
-	2,  // 43: hlgate.v1.LocationsService.GetCustomFields:input_type -> hlgate.v1.GetCustomFieldsRequest
-	4,  // 44: hlgate.v1.LocationsService.CreateCustomField:input_type -> hlgate.v1.CreateCustomFieldRequest
-	6,  // 45: hlgate.v1.LocationsService.DeleteCustomField:input_type -> hlgate.v1.DeleteCustomFieldRequest
-	8,  // 46: hlgate.v1.LocationsService.GetCustomField:input_type -> hlgate.v1.GetCustomFieldRequest
-	10, // 47: hlgate.v1.LocationsService.UpdateCustomField:input_type -> hlgate.v1.UpdateCustomFieldRequest
-	12, // 48: hlgate.v1.LocationsService.GetCustomValues:input_type -> hlgate.v1.GetCustomValuesRequest
-	14, // 49: hlgate.v1.LocationsService.CreateCustomValue:input_type -> hlgate.v1.CreateCustomValueRequest
-	16, // 50: hlgate.v1.LocationsService.DeleteCustomValue:input_type -> hlgate.v1.DeleteCustomValueRequest
-	18, // 51: hlgate.v1.LocationsService.GetCustomValue:input_type -> hlgate.v1.GetCustomValueRequest
-	20, // 52: hlgate.v1.LocationsService.UpdateCustomValue:input_type -> hlgate.v1.UpdateCustomValueRequest
-	22, // 53: hlgate.v1.LocationsService.CreateRecurringTask:input_type -> hlgate.v1.CreateRecurringTaskRequest
-	24, // 54: hlgate.v1.LocationsService.DeleteRecurringTask:input_type -> hlgate.v1.DeleteRecurringTaskRequest
-	26, // 55: hlgate.v1.LocationsService.GetRecurringTaskById:input_type -> hlgate.v1.GetRecurringTaskByIdRequest
-	28, // 56: hlgate.v1.LocationsService.UpdateRecurringTask:input_type -> hlgate.v1.UpdateRecurringTaskRequest
-	30, // 57: hlgate.v1.LocationsService.GetLocationTags:input_type -> hlgate.v1.GetLocationTagsRequest
-	32, // 58: hlgate.v1.LocationsService.CreateTag:input_type -> hlgate.v1.CreateTagRequest
-	34, // 59: hlgate.v1.LocationsService.DeleteTag:input_type -> hlgate.v1.DeleteTagRequest
-	36, // 60: hlgate.v1.LocationsService.GetTagById:input_type -> hlgate.v1.GetTagByIdRequest
-	38, // 61: hlgate.v1.LocationsService.UpdateTag:input_type -> hlgate.v1.UpdateTagRequest
-	40, // 62: hlgate.v1.LocationsService.GetAllOrEmailSmsTemplates:input_type -> hlgate.v1.GetAllOrEmailSmsTemplatesRequest
-	1,  // 63: hlgate.v1.LocationsService.GetLocation:output_type -> hlgate.v1.GetLocationResponse
-	3,  // 64: hlgate.v1.LocationsService.GetCustomFields:output_type -> hlgate.v1.GetCustomFieldsResponse
-	5,  // 65: hlgate.v1.LocationsService.CreateCustomField:output_type -> hlgate.v1.CreateCustomFieldResponse
-	7,  // 66: hlgate.v1.LocationsService.DeleteCustomField:output_type -> hlgate.v1.DeleteCustomFieldResponse
-	9,  // 67: hlgate.v1.LocationsService.GetCustomField:output_type -> hlgate.v1.GetCustomFieldResponse
-	11, // 68: hlgate.v1.LocationsService.UpdateCustomField:output_type -> hlgate.v1.UpdateCustomFieldResponse
-	13, // 69: hlgate.v1.LocationsService.GetCustomValues:output_type -> hlgate.v1.GetCustomValuesResponse
-	15, // 70: hlgate.v1.LocationsService.CreateCustomValue:output_type -> hlgate.v1.CreateCustomValueResponse
-	17, // 71: hlgate.v1.LocationsService.DeleteCustomValue:output_type -> hlgate.v1.DeleteCustomValueResponse
-	19, // 72: hlgate.v1.LocationsService.GetCustomValue:output_type -> hlgate.v1.GetCustomValueResponse
-	21, // 73: hlgate.v1.LocationsService.UpdateCustomValue:output_type -> hlgate.v1.UpdateCustomValueResponse
-	23, // 74: hlgate.v1.LocationsService.CreateRecurringTask:output_type -> hlgate.v1.CreateRecurringTaskResponse
-	25, // 75: hlgate.v1.LocationsService.DeleteRecurringTask:output_type -> hlgate.v1.DeleteRecurringTaskResponse
-	27, // 76: hlgate.v1.LocationsService.GetRecurringTaskById:output_type -> hlgate.v1.GetRecurringTaskByIdResponse
-	29, // 77: hlgate.v1.LocationsService.UpdateRecurringTask:output_type -> hlgate.v1.UpdateRecurringTaskResponse
-	31, // 78: hlgate.v1.LocationsService.GetLocationTags:output_type -> hlgate.v1.GetLocationTagsResponse
-	33, // 79: hlgate.v1.LocationsService.CreateTag:output_type -> hlgate.v1.CreateTagResponse
-	35, // 80: hlgate.v1.LocationsService.DeleteTag:output_type -> hlgate.v1.DeleteTagResponse
-	37, // 81: hlgate.v1.LocationsService.GetTagById:output_type -> hlgate.v1.GetTagByIdResponse
-	39, // 82: hlgate.v1.LocationsService.UpdateTag:output_type -> hlgate.v1.UpdateTagResponse
-	41, // 83: hlgate.v1.LocationsService.GetAllOrEmailSmsTemplates:output_type -> hlgate.v1.GetAllOrEmailSmsTemplatesResponse
-	63, // [63:84] is the sub-list for method output_type
-	42, // [42:63] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	48, // 0: hlgate.v1.CreateLocationRequest.prospect_info:type_name -> hlgate.v1.ProspectInfoDto
+	49, // 1: hlgate.v1.CreateLocationRequest.settings:type_name -> hlgate.v1.SettingsSchema
+	50, // 2: hlgate.v1.CreateLocationRequest.social:type_name -> hlgate.v1.SocialSchema
+	51, // 3: hlgate.v1.CreateLocationRequest.twilio:type_name -> hlgate.v1.TwilioSchema
+	52, // 4: hlgate.v1.CreateLocationRequest.mailgun:type_name -> hlgate.v1.MailgunSchema
+	49, // 5: hlgate.v1.CreateLocationResponse.settings:type_name -> hlgate.v1.SettingsSchema
+	50, // 6: hlgate.v1.CreateLocationResponse.social:type_name -> hlgate.v1.SocialSchema
+	53, // 7: hlgate.v1.CreateLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	48, // 8: hlgate.v1.PutLocationRequest.prospect_info:type_name -> hlgate.v1.ProspectInfoDto
+	49, // 9: hlgate.v1.PutLocationRequest.settings:type_name -> hlgate.v1.SettingsSchema
+	50, // 10: hlgate.v1.PutLocationRequest.social:type_name -> hlgate.v1.SocialSchema
+	51, // 11: hlgate.v1.PutLocationRequest.twilio:type_name -> hlgate.v1.TwilioSchema
+	52, // 12: hlgate.v1.PutLocationRequest.mailgun:type_name -> hlgate.v1.MailgunSchema
+	54, // 13: hlgate.v1.PutLocationRequest.snapshot:type_name -> hlgate.v1.SnapshotPutSchema
+	49, // 14: hlgate.v1.PutLocationResponse.settings:type_name -> hlgate.v1.SettingsSchema
+	50, // 15: hlgate.v1.PutLocationResponse.social:type_name -> hlgate.v1.SocialSchema
+	53, // 16: hlgate.v1.PutLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	55, // 17: hlgate.v1.SearchLocationsResponse.locations:type_name -> hlgate.v1.GetLocationSchema
+	53, // 18: hlgate.v1.SearchLocationsResponse.unmapped:type_name -> google.protobuf.Struct
+	56, // 19: hlgate.v1.GetLocationResponse.location:type_name -> hlgate.v1.GetLocationByIdSchema
+	53, // 20: hlgate.v1.GetLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	57, // 21: hlgate.v1.GetCustomFieldsResponse.custom_fields:type_name -> hlgate.v1.LocationsCustomFieldSchema
+	53, // 22: hlgate.v1.GetCustomFieldsResponse.unmapped:type_name -> google.protobuf.Struct
+	58, // 23: hlgate.v1.CreateCustomFieldRequest.text_box_list_options:type_name -> google.protobuf.Value
+	57, // 24: hlgate.v1.CreateCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
+	53, // 25: hlgate.v1.CreateCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
+	53, // 26: hlgate.v1.DeleteCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
+	57, // 27: hlgate.v1.GetCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
+	53, // 28: hlgate.v1.GetCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
+	58, // 29: hlgate.v1.UpdateCustomFieldRequest.text_box_list_options:type_name -> google.protobuf.Value
+	57, // 30: hlgate.v1.UpdateCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
+	53, // 31: hlgate.v1.UpdateCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
+	59, // 32: hlgate.v1.GetCustomValuesResponse.custom_values:type_name -> hlgate.v1.CustomValueSchema
+	53, // 33: hlgate.v1.GetCustomValuesResponse.unmapped:type_name -> google.protobuf.Struct
+	59, // 34: hlgate.v1.CreateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
+	53, // 35: hlgate.v1.CreateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	53, // 36: hlgate.v1.DeleteCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	59, // 37: hlgate.v1.GetCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
+	53, // 38: hlgate.v1.GetCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	59, // 39: hlgate.v1.UpdateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
+	53, // 40: hlgate.v1.UpdateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	60, // 41: hlgate.v1.CreateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	61, // 42: hlgate.v1.CreateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
+	53, // 43: hlgate.v1.CreateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	53, // 44: hlgate.v1.DeleteRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	61, // 45: hlgate.v1.GetRecurringTaskByIdResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
+	53, // 46: hlgate.v1.GetRecurringTaskByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	60, // 47: hlgate.v1.UpdateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	61, // 48: hlgate.v1.UpdateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
+	53, // 49: hlgate.v1.UpdateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	62, // 50: hlgate.v1.GetLocationTagsResponse.tags:type_name -> hlgate.v1.LocationTagsSchema
+	53, // 51: hlgate.v1.GetLocationTagsResponse.unmapped:type_name -> google.protobuf.Struct
+	62, // 52: hlgate.v1.CreateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
+	53, // 53: hlgate.v1.CreateTagResponse.unmapped:type_name -> google.protobuf.Struct
+	53, // 54: hlgate.v1.DeleteTagResponse.unmapped:type_name -> google.protobuf.Struct
+	62, // 55: hlgate.v1.GetTagByIdResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
+	53, // 56: hlgate.v1.GetTagByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	62, // 57: hlgate.v1.UpdateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
+	53, // 58: hlgate.v1.UpdateTagResponse.unmapped:type_name -> google.protobuf.Struct
+	58, // 59: hlgate.v1.GetAllOrEmailSmsTemplatesResponse.templates:type_name -> google.protobuf.Value
+	53, // 60: hlgate.v1.GetAllOrEmailSmsTemplatesResponse.unmapped:type_name -> google.protobuf.Struct
+	0,  // 61: hlgate.v1.LocationsService.CreateLocation:input_type -> hlgate.v1.CreateLocationRequest
+	2,  // 62: hlgate.v1.LocationsService.PutLocation:input_type -> hlgate.v1.PutLocationRequest
+	4,  // 63: hlgate.v1.LocationsService.SearchLocations:input_type -> hlgate.v1.SearchLocationsRequest
+	6,  // 64: hlgate.v1.LocationsService.GetLocation:input_type -> hlgate.v1.GetLocationRequest
+	8,  // 65: hlgate.v1.LocationsService.GetCustomFields:input_type -> hlgate.v1.GetCustomFieldsRequest
+	10, // 66: hlgate.v1.LocationsService.CreateCustomField:input_type -> hlgate.v1.CreateCustomFieldRequest
+	12, // 67: hlgate.v1.LocationsService.DeleteCustomField:input_type -> hlgate.v1.DeleteCustomFieldRequest
+	14, // 68: hlgate.v1.LocationsService.GetCustomField:input_type -> hlgate.v1.GetCustomFieldRequest
+	16, // 69: hlgate.v1.LocationsService.UpdateCustomField:input_type -> hlgate.v1.UpdateCustomFieldRequest
+	18, // 70: hlgate.v1.LocationsService.GetCustomValues:input_type -> hlgate.v1.GetCustomValuesRequest
+	20, // 71: hlgate.v1.LocationsService.CreateCustomValue:input_type -> hlgate.v1.CreateCustomValueRequest
+	22, // 72: hlgate.v1.LocationsService.DeleteCustomValue:input_type -> hlgate.v1.DeleteCustomValueRequest
+	24, // 73: hlgate.v1.LocationsService.GetCustomValue:input_type -> hlgate.v1.GetCustomValueRequest
+	26, // 74: hlgate.v1.LocationsService.UpdateCustomValue:input_type -> hlgate.v1.UpdateCustomValueRequest
+	28, // 75: hlgate.v1.LocationsService.CreateRecurringTask:input_type -> hlgate.v1.CreateRecurringTaskRequest
+	30, // 76: hlgate.v1.LocationsService.DeleteRecurringTask:input_type -> hlgate.v1.DeleteRecurringTaskRequest
+	32, // 77: hlgate.v1.LocationsService.GetRecurringTaskById:input_type -> hlgate.v1.GetRecurringTaskByIdRequest
+	34, // 78: hlgate.v1.LocationsService.UpdateRecurringTask:input_type -> hlgate.v1.UpdateRecurringTaskRequest
+	36, // 79: hlgate.v1.LocationsService.GetLocationTags:input_type -> hlgate.v1.GetLocationTagsRequest
+	38, // 80: hlgate.v1.LocationsService.CreateTag:input_type -> hlgate.v1.CreateTagRequest
+	40, // 81: hlgate.v1.LocationsService.DeleteTag:input_type -> hlgate.v1.DeleteTagRequest
+	42, // 82: hlgate.v1.LocationsService.GetTagById:input_type -> hlgate.v1.GetTagByIdRequest
+	44, // 83: hlgate.v1.LocationsService.UpdateTag:input_type -> hlgate.v1.UpdateTagRequest
+	46, // 84: hlgate.v1.LocationsService.GetAllOrEmailSmsTemplates:input_type -> hlgate.v1.GetAllOrEmailSmsTemplatesRequest
+	1,  // 85: hlgate.v1.LocationsService.CreateLocation:output_type -> hlgate.v1.CreateLocationResponse
+	3,  // 86: hlgate.v1.LocationsService.PutLocation:output_type -> hlgate.v1.PutLocationResponse
+	5,  // 87: hlgate.v1.LocationsService.SearchLocations:output_type -> hlgate.v1.SearchLocationsResponse
+	7,  // 88: hlgate.v1.LocationsService.GetLocation:output_type -> hlgate.v1.GetLocationResponse
+	9,  // 89: hlgate.v1.LocationsService.GetCustomFields:output_type -> hlgate.v1.GetCustomFieldsResponse
+	11, // 90: hlgate.v1.LocationsService.CreateCustomField:output_type -> hlgate.v1.CreateCustomFieldResponse
+	13, // 91: hlgate.v1.LocationsService.DeleteCustomField:output_type -> hlgate.v1.DeleteCustomFieldResponse
+	15, // 92: hlgate.v1.LocationsService.GetCustomField:output_type -> hlgate.v1.GetCustomFieldResponse
+	17, // 93: hlgate.v1.LocationsService.UpdateCustomField:output_type -> hlgate.v1.UpdateCustomFieldResponse
+	19, // 94: hlgate.v1.LocationsService.GetCustomValues:output_type -> hlgate.v1.GetCustomValuesResponse
+	21, // 95: hlgate.v1.LocationsService.CreateCustomValue:output_type -> hlgate.v1.CreateCustomValueResponse
+	23, // 96: hlgate.v1.LocationsService.DeleteCustomValue:output_type -> hlgate.v1.DeleteCustomValueResponse
+	25, // 97: hlgate.v1.LocationsService.GetCustomValue:output_type -> hlgate.v1.GetCustomValueResponse
+	27, // 98: hlgate.v1.LocationsService.UpdateCustomValue:output_type -> hlgate.v1.UpdateCustomValueResponse
+	29, // 99: hlgate.v1.LocationsService.CreateRecurringTask:output_type -> hlgate.v1.CreateRecurringTaskResponse
+	31, // 100: hlgate.v1.LocationsService.DeleteRecurringTask:output_type -> hlgate.v1.DeleteRecurringTaskResponse
+	33, // 101: hlgate.v1.LocationsService.GetRecurringTaskById:output_type -> hlgate.v1.GetRecurringTaskByIdResponse
+	35, // 102: hlgate.v1.LocationsService.UpdateRecurringTask:output_type -> hlgate.v1.UpdateRecurringTaskResponse
+	37, // 103: hlgate.v1.LocationsService.GetLocationTags:output_type -> hlgate.v1.GetLocationTagsResponse
+	39, // 104: hlgate.v1.LocationsService.CreateTag:output_type -> hlgate.v1.CreateTagResponse
+	41, // 105: hlgate.v1.LocationsService.DeleteTag:output_type -> hlgate.v1.DeleteTagResponse
+	43, // 106: hlgate.v1.LocationsService.GetTagById:output_type -> hlgate.v1.GetTagByIdResponse
+	45, // 107: hlgate.v1.LocationsService.UpdateTag:output_type -> hlgate.v1.UpdateTagResponse
+	47, // 108: hlgate.v1.LocationsService.GetAllOrEmailSmsTemplates:output_type -> hlgate.v1.GetAllOrEmailSmsTemplatesResponse
+	85, // [85:109] is the sub-list for method output_type
+	61, // [61:85] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_locations_service_proto_init() }
@@ -3177,24 +4273,29 @@ func file_hlgate_v1_locations_service_proto_init() {
 	}
 	file_hlgate_v1_options_proto_init()
 	file_hlgate_v1_upstream_schemas_proto_init()
+	file_hlgate_v1_locations_service_proto_msgTypes[0].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[1].OneofWrappers = []any{}
 	file_hlgate_v1_locations_service_proto_msgTypes[2].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[3].OneofWrappers = []any{}
 	file_hlgate_v1_locations_service_proto_msgTypes[4].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[8].OneofWrappers = []any{}
 	file_hlgate_v1_locations_service_proto_msgTypes[10].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[14].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[16].OneofWrappers = []any{}
 	file_hlgate_v1_locations_service_proto_msgTypes[20].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[22].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[25].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[26].OneofWrappers = []any{}
 	file_hlgate_v1_locations_service_proto_msgTypes[28].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[32].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[31].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[34].OneofWrappers = []any{}
 	file_hlgate_v1_locations_service_proto_msgTypes[38].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[40].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[44].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[46].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_locations_service_proto_rawDesc), len(file_hlgate_v1_locations_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   42,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
+	LocationsService_CreateLocation_FullMethodName            = "/hlgate.v1.LocationsService/CreateLocation"
+	LocationsService_PutLocation_FullMethodName               = "/hlgate.v1.LocationsService/PutLocation"
+	LocationsService_SearchLocations_FullMethodName           = "/hlgate.v1.LocationsService/SearchLocations"
 	LocationsService_GetLocation_FullMethodName               = "/hlgate.v1.LocationsService/GetLocation"
 	LocationsService_GetCustomFields_FullMethodName           = "/hlgate.v1.LocationsService/GetCustomFields"
 	LocationsService_CreateCustomField_FullMethodName         = "/hlgate.v1.LocationsService/CreateCustomField"
@@ -57,6 +60,22 @@ const (
 // document, sent with the location's token and quota, and answered without
 // loss.
 type LocationsServiceClient interface {
+	// CreateLocation calls POST /locations/ (create-location). Create
+	// Sub-Account (Formerly Location): <div> <p>Create a new Sub-Account
+	// (Formerly Location) based on the data provided</p> <div> <span style=
+	// "display: inline-block; width: 25px; height: 25px; background-color:
+	// yellow; color: black; font-weight: bold; font-size: 24px; text-align:
+	// center; line-height: 22px; border: 2px solid black; border-radius: 10%;
+	// margin-right: 10px;"> ! </span> <span> <strong> This feature is only
+	// available on Agency Pro ($497) plan.
+	CreateLocation(ctx context.Context, in *CreateLocationRequest, opts ...grpc.CallOption) (*CreateLocationResponse, error)
+	// PutLocation calls PUT /locations/{locationId} (put-location). Put
+	// Sub-Account (Formerly Location): Update a Sub-Account (Formerly Location)
+	// based on the data provided.
+	PutLocation(ctx context.Context, in *PutLocationRequest, opts ...grpc.CallOption) (*PutLocationResponse, error)
+	// SearchLocations calls GET /locations/search (search-locations). Search:
+	// Search Sub-Account (Formerly Location).
+	SearchLocations(ctx context.Context, in *SearchLocationsRequest, opts ...grpc.CallOption) (*SearchLocationsResponse, error)
 	// GetLocation calls GET /locations/{locationId} (get-location). Get
 	// Sub-Account (Formerly Location): Get details of a Sub-Account (Formerly
 	// Location) by passing the sub-account id.
@@ -132,6 +151,36 @@ type locationsServiceClient struct {
 
 func NewLocationsServiceClient(cc grpc.ClientConnInterface) LocationsServiceClient {
 	return &locationsServiceClient{cc}
+}
+
+func (c *locationsServiceClient) CreateLocation(ctx context.Context, in *CreateLocationRequest, opts ...grpc.CallOption) (*CreateLocationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateLocationResponse)
+	err := c.cc.Invoke(ctx, LocationsService_CreateLocation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *locationsServiceClient) PutLocation(ctx context.Context, in *PutLocationRequest, opts ...grpc.CallOption) (*PutLocationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutLocationResponse)
+	err := c.cc.Invoke(ctx, LocationsService_PutLocation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *locationsServiceClient) SearchLocations(ctx context.Context, in *SearchLocationsRequest, opts ...grpc.CallOption) (*SearchLocationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchLocationsResponse)
+	err := c.cc.Invoke(ctx, LocationsService_SearchLocations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (c *locationsServiceClient) GetLocation(ctx context.Context, in *GetLocationRequest, opts ...grpc.CallOption) (*GetLocationResponse, error) {
@@ -353,6 +402,22 @@ func (c *locationsServiceClient) GetAllOrEmailSmsTemplates(ctx context.Context, 
 // document, sent with the location's token and quota, and answered without
 // loss.
 type LocationsServiceServer interface {
+	// CreateLocation calls POST /locations/ (create-location). Create
+	// Sub-Account (Formerly Location): <div> <p>Create a new Sub-Account
+	// (Formerly Location) based on the data provided</p> <div> <span style=
+	// "display: inline-block; width: 25px; height: 25px; background-color:
+	// yellow; color: black; font-weight: bold; font-size: 24px; text-align:
+	// center; line-height: 22px; border: 2px solid black; border-radius: 10%;
+	// margin-right: 10px;"> ! </span> <span> <strong> This feature is only
+	// available on Agency Pro ($497) plan.
+	CreateLocation(context.Context, *CreateLocationRequest) (*CreateLocationResponse, error)
+	// PutLocation calls PUT /locations/{locationId} (put-location). Put
+	// Sub-Account (Formerly Location): Update a Sub-Account (Formerly Location)
+	// based on the data provided.
+	PutLocation(context.Context, *PutLocationRequest) (*PutLocationResponse, error)
+	// SearchLocations calls GET /locations/search (search-locations). Search:
+	// Search Sub-Account (Formerly Location).
+	SearchLocations(context.Context, *SearchLocationsRequest) (*SearchLocationsResponse, error)
 	// GetLocation calls GET /locations/{locationId} (get-location). Get
 	// Sub-Account (Formerly Location): Get details of a Sub-Account (Formerly
 	// Location) by passing the sub-account id.
@@ -430,6 +495,15 @@ type LocationsServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedLocationsServiceServer struct{}
 
+func (UnimplementedLocationsServiceServer) CreateLocation(context.Context, *CreateLocationRequest) (*CreateLocationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateLocation not implemented")
+}
+func (UnimplementedLocationsServiceServer) PutLocation(context.Context, *PutLocationRequest) (*PutLocationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PutLocation not implemented")
+}
+func (UnimplementedLocationsServiceServer) SearchLocations(context.Context, *SearchLocationsRequest) (*SearchLocationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchLocations not implemented")
+}
 func (UnimplementedLocationsServiceServer) GetLocation(context.Context, *GetLocationRequest) (*GetLocationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetLocation not implemented")
 }
@@ -512,6 +586,60 @@ func RegisterLocationsServiceServer(s grpc.ServiceRegistrar, srv LocationsServic
 		t.testEmbeddedByValue()
 	}
 	s.RegisterService(&LocationsService_ServiceDesc, srv)
+}
+
+func _LocationsService_CreateLocation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateLocationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocationsServiceServer).CreateLocation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocationsService_CreateLocation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocationsServiceServer).CreateLocation(ctx, req.(*CreateLocationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LocationsService_PutLocation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutLocationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocationsServiceServer).PutLocation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocationsService_PutLocation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocationsServiceServer).PutLocation(ctx, req.(*PutLocationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LocationsService_SearchLocations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchLocationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocationsServiceServer).SearchLocations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocationsService_SearchLocations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocationsServiceServer).SearchLocations(ctx, req.(*SearchLocationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
 }
 
 func _LocationsService_GetLocation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
@@ -899,6 +1027,18 @@ var LocationsService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "hlgate.v1.LocationsService",
 	HandlerType: (*LocationsServiceServer)(nil),
 	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "CreateLocation",
+			Handler:    _LocationsService_CreateLocation_Handler,
+		},
+		{
+			MethodName: "PutLocation",
+			Handler:    _LocationsService_PutLocation_Handler,
+		},
+		{
+			MethodName: "SearchLocations",
+			Handler:    _LocationsService_SearchLocations_Handler,
+		},
 		{
 			MethodName: "GetLocation",
 			Handler:    _LocationsService_GetLocation_Handler,

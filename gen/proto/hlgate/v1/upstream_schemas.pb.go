@@ -6392,6 +6392,682 @@ func (x *GetTemplateResponseDto) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// ProspectInfoDto is the schema ProspectInfoDto of HighLevel's locations
+// document.
+type ProspectInfoDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// First name of the prospect
+	FirstName *string `protobuf:"bytes,1,opt,name=first_name,json=firstName,proto3,oneof" json:"first_name,omitempty"`
+	// Last name of the prospect
+	LastName *string `protobuf:"bytes,2,opt,name=last_name,json=lastName,proto3,oneof" json:"last_name,omitempty"`
+	// Email of the prospect
+	Email *string `protobuf:"bytes,3,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProspectInfoDto) Reset() {
+	*x = ProspectInfoDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProspectInfoDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProspectInfoDto) ProtoMessage() {}
+
+func (x *ProspectInfoDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProspectInfoDto.ProtoReflect.Descriptor instead.
+func (*ProspectInfoDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *ProspectInfoDto) GetFirstName() string {
+	if x != nil && x.FirstName != nil {
+		return *x.FirstName
+	}
+	return ""
+}
+
+func (x *ProspectInfoDto) GetLastName() string {
+	if x != nil && x.LastName != nil {
+		return *x.LastName
+	}
+	return ""
+}
+
+func (x *ProspectInfoDto) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *ProspectInfoDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SettingsSchema is the schema SettingsSchema of HighLevel's locations
+// document.
+type SettingsSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's allowDuplicateContact.
+	AllowDuplicateContact *bool `protobuf:"varint,1,opt,name=allow_duplicate_contact,json=allowDuplicateContact,proto3,oneof" json:"allow_duplicate_contact,omitempty"`
+	// HighLevel's allowDuplicateOpportunity.
+	AllowDuplicateOpportunity *bool `protobuf:"varint,2,opt,name=allow_duplicate_opportunity,json=allowDuplicateOpportunity,proto3,oneof" json:"allow_duplicate_opportunity,omitempty"`
+	// HighLevel's allowFacebookNameMerge.
+	AllowFacebookNameMerge *bool `protobuf:"varint,3,opt,name=allow_facebook_name_merge,json=allowFacebookNameMerge,proto3,oneof" json:"allow_facebook_name_merge,omitempty"`
+	// HighLevel's disableContactTimezone.
+	DisableContactTimezone *bool `protobuf:"varint,4,opt,name=disable_contact_timezone,json=disableContactTimezone,proto3,oneof" json:"disable_contact_timezone,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SettingsSchema) Reset() {
+	*x = SettingsSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SettingsSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SettingsSchema) ProtoMessage() {}
+
+func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
+func (*SettingsSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *SettingsSchema) GetAllowDuplicateContact() bool {
+	if x != nil && x.AllowDuplicateContact != nil {
+		return *x.AllowDuplicateContact
+	}
+	return false
+}
+
+func (x *SettingsSchema) GetAllowDuplicateOpportunity() bool {
+	if x != nil && x.AllowDuplicateOpportunity != nil {
+		return *x.AllowDuplicateOpportunity
+	}
+	return false
+}
+
+func (x *SettingsSchema) GetAllowFacebookNameMerge() bool {
+	if x != nil && x.AllowFacebookNameMerge != nil {
+		return *x.AllowFacebookNameMerge
+	}
+	return false
+}
+
+func (x *SettingsSchema) GetDisableContactTimezone() bool {
+	if x != nil && x.DisableContactTimezone != nil {
+		return *x.DisableContactTimezone
+	}
+	return false
+}
+
+func (x *SettingsSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SocialSchema is the schema SocialSchema of HighLevel's locations document.
+type SocialSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Facebook URL
+	FacebookUrl *string `protobuf:"bytes,1,opt,name=facebook_url,json=facebookUrl,proto3,oneof" json:"facebook_url,omitempty"`
+	// Googleplus URL
+	GooglePlus *string `protobuf:"bytes,2,opt,name=google_plus,json=googlePlus,proto3,oneof" json:"google_plus,omitempty"`
+	// LinkedIn URL
+	LinkedIn *string `protobuf:"bytes,3,opt,name=linked_in,json=linkedIn,proto3,oneof" json:"linked_in,omitempty"`
+	// Foursquare URL
+	Foursquare *string `protobuf:"bytes,4,opt,name=foursquare,proto3,oneof" json:"foursquare,omitempty"`
+	// Twitter URL
+	Twitter *string `protobuf:"bytes,5,opt,name=twitter,proto3,oneof" json:"twitter,omitempty"`
+	// Yelp URL
+	Yelp *string `protobuf:"bytes,6,opt,name=yelp,proto3,oneof" json:"yelp,omitempty"`
+	// Instagram URL
+	Instagram *string `protobuf:"bytes,7,opt,name=instagram,proto3,oneof" json:"instagram,omitempty"`
+	// Instagram URL
+	Youtube *string `protobuf:"bytes,8,opt,name=youtube,proto3,oneof" json:"youtube,omitempty"`
+	// Instagram URL
+	Pinterest *string `protobuf:"bytes,9,opt,name=pinterest,proto3,oneof" json:"pinterest,omitempty"`
+	// Instagram URL
+	BlogRss *string `protobuf:"bytes,10,opt,name=blog_rss,json=blogRss,proto3,oneof" json:"blog_rss,omitempty"`
+	// Google Business Places ID
+	GooglePlacesId *string `protobuf:"bytes,11,opt,name=google_places_id,json=googlePlacesId,proto3,oneof" json:"google_places_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,12,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SocialSchema) Reset() {
+	*x = SocialSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SocialSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SocialSchema) ProtoMessage() {}
+
+func (x *SocialSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
+func (*SocialSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *SocialSchema) GetFacebookUrl() string {
+	if x != nil && x.FacebookUrl != nil {
+		return *x.FacebookUrl
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetGooglePlus() string {
+	if x != nil && x.GooglePlus != nil {
+		return *x.GooglePlus
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetLinkedIn() string {
+	if x != nil && x.LinkedIn != nil {
+		return *x.LinkedIn
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetFoursquare() string {
+	if x != nil && x.Foursquare != nil {
+		return *x.Foursquare
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetTwitter() string {
+	if x != nil && x.Twitter != nil {
+		return *x.Twitter
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetYelp() string {
+	if x != nil && x.Yelp != nil {
+		return *x.Yelp
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetInstagram() string {
+	if x != nil && x.Instagram != nil {
+		return *x.Instagram
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetYoutube() string {
+	if x != nil && x.Youtube != nil {
+		return *x.Youtube
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetPinterest() string {
+	if x != nil && x.Pinterest != nil {
+		return *x.Pinterest
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetBlogRss() string {
+	if x != nil && x.BlogRss != nil {
+		return *x.BlogRss
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetGooglePlacesId() string {
+	if x != nil && x.GooglePlacesId != nil {
+		return *x.GooglePlacesId
+	}
+	return ""
+}
+
+func (x *SocialSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// TwilioSchema is the schema TwilioSchema of HighLevel's locations document.
+type TwilioSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// SID provided by Twilio
+	Sid *string `protobuf:"bytes,1,opt,name=sid,proto3,oneof" json:"sid,omitempty"`
+	// Auth token provided by Twilio
+	AuthToken *string `protobuf:"bytes,2,opt,name=auth_token,json=authToken,proto3,oneof" json:"auth_token,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TwilioSchema) Reset() {
+	*x = TwilioSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TwilioSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TwilioSchema) ProtoMessage() {}
+
+func (x *TwilioSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TwilioSchema.ProtoReflect.Descriptor instead.
+func (*TwilioSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *TwilioSchema) GetSid() string {
+	if x != nil && x.Sid != nil {
+		return *x.Sid
+	}
+	return ""
+}
+
+func (x *TwilioSchema) GetAuthToken() string {
+	if x != nil && x.AuthToken != nil {
+		return *x.AuthToken
+	}
+	return ""
+}
+
+func (x *TwilioSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// MailgunSchema is the schema MailgunSchema of HighLevel's locations
+// document.
+type MailgunSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// API key provided by Mailgun
+	ApiKey *string `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3,oneof" json:"api_key,omitempty"`
+	// Domain connected with Mailgun
+	Domain *string `protobuf:"bytes,2,opt,name=domain,proto3,oneof" json:"domain,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MailgunSchema) Reset() {
+	*x = MailgunSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MailgunSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MailgunSchema) ProtoMessage() {}
+
+func (x *MailgunSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MailgunSchema.ProtoReflect.Descriptor instead.
+func (*MailgunSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *MailgunSchema) GetApiKey() string {
+	if x != nil && x.ApiKey != nil {
+		return *x.ApiKey
+	}
+	return ""
+}
+
+func (x *MailgunSchema) GetDomain() string {
+	if x != nil && x.Domain != nil {
+		return *x.Domain
+	}
+	return ""
+}
+
+func (x *MailgunSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SnapshotPutSchema is the schema SnapshotPutSchema of HighLevel's locations
+// document.
+type SnapshotPutSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Snaptshot ID
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// If you want override all conflicted assets then pass true. Default value
+	// is false.
+	Override *bool `protobuf:"varint,2,opt,name=override,proto3,oneof" json:"override,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotPutSchema) Reset() {
+	*x = SnapshotPutSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotPutSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotPutSchema) ProtoMessage() {}
+
+func (x *SnapshotPutSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotPutSchema.ProtoReflect.Descriptor instead.
+func (*SnapshotPutSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *SnapshotPutSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *SnapshotPutSchema) GetOverride() bool {
+	if x != nil && x.Override != nil {
+		return *x.Override
+	}
+	return false
+}
+
+func (x *SnapshotPutSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetLocationSchema is the schema GetLocationSchema of HighLevel's locations
+// document.
+type GetLocationSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// The name for the sub-account/location
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The phone number of the business for which sub-account is created
+	Phone *string `protobuf:"bytes,3,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	// The email for the sub-account/location
+	Email *string `protobuf:"bytes,4,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// The address of the business for which sub-account is created
+	Address *string `protobuf:"bytes,5,opt,name=address,proto3,oneof" json:"address,omitempty"`
+	// The city where the business is located for which sub-account is created
+	City *string `protobuf:"bytes,6,opt,name=city,proto3,oneof" json:"city,omitempty"`
+	// The state in which the business operates for which sub-account is created
+	State *string `protobuf:"bytes,7,opt,name=state,proto3,oneof" json:"state,omitempty"`
+	// The country in which the business is present for which sub-account is
+	// created
+	Country *string `protobuf:"bytes,8,opt,name=country,proto3,oneof" json:"country,omitempty"`
+	// The postal code of the business for which sub-account is created
+	PostalCode *string `protobuf:"bytes,9,opt,name=postal_code,json=postalCode,proto3,oneof" json:"postal_code,omitempty"`
+	// The website of the business for which sub-account is created
+	Website *string `protobuf:"bytes,10,opt,name=website,proto3,oneof" json:"website,omitempty"`
+	// The timezone of the business for which sub-account is created
+	Timezone *string `protobuf:"bytes,11,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	// The default settings for location
+	Settings *SettingsSchema `protobuf:"bytes,12,opt,name=settings,proto3" json:"settings,omitempty"`
+	// The social media links for location
+	Social *SocialSchema `protobuf:"bytes,13,opt,name=social,proto3" json:"social,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,14,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLocationSchema) Reset() {
+	*x = GetLocationSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLocationSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLocationSchema) ProtoMessage() {}
+
+func (x *GetLocationSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLocationSchema.ProtoReflect.Descriptor instead.
+func (*GetLocationSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *GetLocationSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetLocationSchema) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *GetLocationSchema) GetPhone() string {
+	if x != nil && x.Phone != nil {
+		return *x.Phone
+	}
+	return ""
+}
+
+func (x *GetLocationSchema) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *GetLocationSchema) GetAddress() string {
+	if x != nil && x.Address != nil {
+		return *x.Address
+	}
+	return ""
+}
+
+func (x *GetLocationSchema) GetCity() string {
+	if x != nil && x.City != nil {
+		return *x.City
+	}
+	return ""
+}
+
+func (x *GetLocationSchema) GetState() string {
+	if x != nil && x.State != nil {
+		return *x.State
+	}
+	return ""
+}
+
+func (x *GetLocationSchema) GetCountry() string {
+	if x != nil && x.Country != nil {
+		return *x.Country
+	}
+	return ""
+}
+
+func (x *GetLocationSchema) GetPostalCode() string {
+	if x != nil && x.PostalCode != nil {
+		return *x.PostalCode
+	}
+	return ""
+}
+
+func (x *GetLocationSchema) GetWebsite() string {
+	if x != nil && x.Website != nil {
+		return *x.Website
+	}
+	return ""
+}
+
+func (x *GetLocationSchema) GetTimezone() string {
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
+	}
+	return ""
+}
+
+func (x *GetLocationSchema) GetSettings() *SettingsSchema {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *GetLocationSchema) GetSocial() *SocialSchema {
+	if x != nil {
+		return x.Social
+	}
+	return nil
+}
+
+func (x *GetLocationSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetLocationByIdSchema is the schema GetLocationByIdSchema of HighLevel's
 // locations document.
 type GetLocationByIdSchema struct {
@@ -6446,7 +7122,7 @@ type GetLocationByIdSchema struct {
 
 func (x *GetLocationByIdSchema) Reset() {
 	*x = GetLocationByIdSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6458,7 +7134,7 @@ func (x *GetLocationByIdSchema) String() string {
 func (*GetLocationByIdSchema) ProtoMessage() {}
 
 func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6471,7 +7147,7 @@ func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationByIdSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationByIdSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *GetLocationByIdSchema) GetId() string {
@@ -6653,7 +7329,7 @@ type BusinessSchema struct {
 
 func (x *BusinessSchema) Reset() {
 	*x = BusinessSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6665,7 +7341,7 @@ func (x *BusinessSchema) String() string {
 func (*BusinessSchema) ProtoMessage() {}
 
 func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6678,7 +7354,7 @@ func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessSchema.ProtoReflect.Descriptor instead.
 func (*BusinessSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *BusinessSchema) GetName() string {
@@ -6751,238 +7427,6 @@ func (x *BusinessSchema) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
-// SocialSchema is the schema SocialSchema of HighLevel's locations document.
-type SocialSchema struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Facebook URL
-	FacebookUrl *string `protobuf:"bytes,1,opt,name=facebook_url,json=facebookUrl,proto3,oneof" json:"facebook_url,omitempty"`
-	// Googleplus URL
-	GooglePlus *string `protobuf:"bytes,2,opt,name=google_plus,json=googlePlus,proto3,oneof" json:"google_plus,omitempty"`
-	// LinkedIn URL
-	LinkedIn *string `protobuf:"bytes,3,opt,name=linked_in,json=linkedIn,proto3,oneof" json:"linked_in,omitempty"`
-	// Foursquare URL
-	Foursquare *string `protobuf:"bytes,4,opt,name=foursquare,proto3,oneof" json:"foursquare,omitempty"`
-	// Twitter URL
-	Twitter *string `protobuf:"bytes,5,opt,name=twitter,proto3,oneof" json:"twitter,omitempty"`
-	// Yelp URL
-	Yelp *string `protobuf:"bytes,6,opt,name=yelp,proto3,oneof" json:"yelp,omitempty"`
-	// Instagram URL
-	Instagram *string `protobuf:"bytes,7,opt,name=instagram,proto3,oneof" json:"instagram,omitempty"`
-	// Instagram URL
-	Youtube *string `protobuf:"bytes,8,opt,name=youtube,proto3,oneof" json:"youtube,omitempty"`
-	// Instagram URL
-	Pinterest *string `protobuf:"bytes,9,opt,name=pinterest,proto3,oneof" json:"pinterest,omitempty"`
-	// Instagram URL
-	BlogRss *string `protobuf:"bytes,10,opt,name=blog_rss,json=blogRss,proto3,oneof" json:"blog_rss,omitempty"`
-	// Google Business Places ID
-	GooglePlacesId *string `protobuf:"bytes,11,opt,name=google_places_id,json=googlePlacesId,proto3,oneof" json:"google_places_id,omitempty"`
-	// HighLevel's keys that have no field here, or whose value does not fit its
-	// field, with their JSON values; counted in
-	// hlgate_upstream_unmapped_keys_total. A write ignores it.
-	Unmapped      *structpb.Struct `protobuf:"bytes,12,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *SocialSchema) Reset() {
-	*x = SocialSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *SocialSchema) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*SocialSchema) ProtoMessage() {}
-
-func (x *SocialSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
-func (*SocialSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
-}
-
-func (x *SocialSchema) GetFacebookUrl() string {
-	if x != nil && x.FacebookUrl != nil {
-		return *x.FacebookUrl
-	}
-	return ""
-}
-
-func (x *SocialSchema) GetGooglePlus() string {
-	if x != nil && x.GooglePlus != nil {
-		return *x.GooglePlus
-	}
-	return ""
-}
-
-func (x *SocialSchema) GetLinkedIn() string {
-	if x != nil && x.LinkedIn != nil {
-		return *x.LinkedIn
-	}
-	return ""
-}
-
-func (x *SocialSchema) GetFoursquare() string {
-	if x != nil && x.Foursquare != nil {
-		return *x.Foursquare
-	}
-	return ""
-}
-
-func (x *SocialSchema) GetTwitter() string {
-	if x != nil && x.Twitter != nil {
-		return *x.Twitter
-	}
-	return ""
-}
-
-func (x *SocialSchema) GetYelp() string {
-	if x != nil && x.Yelp != nil {
-		return *x.Yelp
-	}
-	return ""
-}
-
-func (x *SocialSchema) GetInstagram() string {
-	if x != nil && x.Instagram != nil {
-		return *x.Instagram
-	}
-	return ""
-}
-
-func (x *SocialSchema) GetYoutube() string {
-	if x != nil && x.Youtube != nil {
-		return *x.Youtube
-	}
-	return ""
-}
-
-func (x *SocialSchema) GetPinterest() string {
-	if x != nil && x.Pinterest != nil {
-		return *x.Pinterest
-	}
-	return ""
-}
-
-func (x *SocialSchema) GetBlogRss() string {
-	if x != nil && x.BlogRss != nil {
-		return *x.BlogRss
-	}
-	return ""
-}
-
-func (x *SocialSchema) GetGooglePlacesId() string {
-	if x != nil && x.GooglePlacesId != nil {
-		return *x.GooglePlacesId
-	}
-	return ""
-}
-
-func (x *SocialSchema) GetUnmapped() *structpb.Struct {
-	if x != nil {
-		return x.Unmapped
-	}
-	return nil
-}
-
-// SettingsSchema is the schema SettingsSchema of HighLevel's locations
-// document.
-type SettingsSchema struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// HighLevel's allowDuplicateContact.
-	AllowDuplicateContact *bool `protobuf:"varint,1,opt,name=allow_duplicate_contact,json=allowDuplicateContact,proto3,oneof" json:"allow_duplicate_contact,omitempty"`
-	// HighLevel's allowDuplicateOpportunity.
-	AllowDuplicateOpportunity *bool `protobuf:"varint,2,opt,name=allow_duplicate_opportunity,json=allowDuplicateOpportunity,proto3,oneof" json:"allow_duplicate_opportunity,omitempty"`
-	// HighLevel's allowFacebookNameMerge.
-	AllowFacebookNameMerge *bool `protobuf:"varint,3,opt,name=allow_facebook_name_merge,json=allowFacebookNameMerge,proto3,oneof" json:"allow_facebook_name_merge,omitempty"`
-	// HighLevel's disableContactTimezone.
-	DisableContactTimezone *bool `protobuf:"varint,4,opt,name=disable_contact_timezone,json=disableContactTimezone,proto3,oneof" json:"disable_contact_timezone,omitempty"`
-	// HighLevel's keys that have no field here, or whose value does not fit its
-	// field, with their JSON values; counted in
-	// hlgate_upstream_unmapped_keys_total. A write ignores it.
-	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *SettingsSchema) Reset() {
-	*x = SettingsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *SettingsSchema) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*SettingsSchema) ProtoMessage() {}
-
-func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
-func (*SettingsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{59}
-}
-
-func (x *SettingsSchema) GetAllowDuplicateContact() bool {
-	if x != nil && x.AllowDuplicateContact != nil {
-		return *x.AllowDuplicateContact
-	}
-	return false
-}
-
-func (x *SettingsSchema) GetAllowDuplicateOpportunity() bool {
-	if x != nil && x.AllowDuplicateOpportunity != nil {
-		return *x.AllowDuplicateOpportunity
-	}
-	return false
-}
-
-func (x *SettingsSchema) GetAllowFacebookNameMerge() bool {
-	if x != nil && x.AllowFacebookNameMerge != nil {
-		return *x.AllowFacebookNameMerge
-	}
-	return false
-}
-
-func (x *SettingsSchema) GetDisableContactTimezone() bool {
-	if x != nil && x.DisableContactTimezone != nil {
-		return *x.DisableContactTimezone
-	}
-	return false
-}
-
-func (x *SettingsSchema) GetUnmapped() *structpb.Struct {
-	if x != nil {
-		return x.Unmapped
-	}
-	return nil
-}
-
 // LocationsCustomFieldSchema is the schema CustomFieldSchema of HighLevel's
 // locations document.
 type LocationsCustomFieldSchema struct {
@@ -7023,7 +7467,7 @@ type LocationsCustomFieldSchema struct {
 
 func (x *LocationsCustomFieldSchema) Reset() {
 	*x = LocationsCustomFieldSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7035,7 +7479,7 @@ func (x *LocationsCustomFieldSchema) String() string {
 func (*LocationsCustomFieldSchema) ProtoMessage() {}
 
 func (x *LocationsCustomFieldSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7048,7 +7492,7 @@ func (x *LocationsCustomFieldSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationsCustomFieldSchema.ProtoReflect.Descriptor instead.
 func (*LocationsCustomFieldSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{60}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *LocationsCustomFieldSchema) GetId() string {
@@ -7173,7 +7617,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7185,7 +7629,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7198,7 +7642,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{61}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -7277,7 +7721,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7289,7 +7733,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7302,7 +7746,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{62}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -7418,7 +7862,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7430,7 +7874,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7443,7 +7887,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{63}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -7550,7 +7994,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7562,7 +8006,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7575,7 +8019,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{64}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -7645,7 +8089,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7657,7 +8101,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7670,7 +8114,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{65}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *UserSchema) GetId() string {
@@ -7860,7 +8304,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7872,7 +8316,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7885,7 +8329,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{66}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -8182,7 +8626,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8194,7 +8638,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8207,7 +8651,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{67}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -8273,7 +8717,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8285,7 +8729,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8298,7 +8742,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{68}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -9318,7 +9762,113 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\x16_invoice_number_prefixB\b\n" +
 	"\x06_totalB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at\"\xc4\a\n" +
+	"\v_updated_at\"\xd3\x01\n" +
+	"\x0fProspectInfoDto\x12\"\n" +
+	"\n" +
+	"first_name\x18\x01 \x01(\tH\x00R\tfirstName\x88\x01\x01\x12 \n" +
+	"\tlast_name\x18\x02 \x01(\tH\x01R\blastName\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x03 \x01(\tH\x02R\x05email\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\r\n" +
+	"\v_first_nameB\f\n" +
+	"\n" +
+	"_last_nameB\b\n" +
+	"\x06_email\"\xc2\x03\n" +
+	"\x0eSettingsSchema\x12;\n" +
+	"\x17allow_duplicate_contact\x18\x01 \x01(\bH\x00R\x15allowDuplicateContact\x88\x01\x01\x12C\n" +
+	"\x1ballow_duplicate_opportunity\x18\x02 \x01(\bH\x01R\x19allowDuplicateOpportunity\x88\x01\x01\x12>\n" +
+	"\x19allow_facebook_name_merge\x18\x03 \x01(\bH\x02R\x16allowFacebookNameMerge\x88\x01\x01\x12=\n" +
+	"\x18disable_contact_timezone\x18\x04 \x01(\bH\x03R\x16disableContactTimezone\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x1a\n" +
+	"\x18_allow_duplicate_contactB\x1e\n" +
+	"\x1c_allow_duplicate_opportunityB\x1c\n" +
+	"\x1a_allow_facebook_name_mergeB\x1b\n" +
+	"\x19_disable_contact_timezone\"\xe6\x04\n" +
+	"\fSocialSchema\x12&\n" +
+	"\ffacebook_url\x18\x01 \x01(\tH\x00R\vfacebookUrl\x88\x01\x01\x12$\n" +
+	"\vgoogle_plus\x18\x02 \x01(\tH\x01R\n" +
+	"googlePlus\x88\x01\x01\x12 \n" +
+	"\tlinked_in\x18\x03 \x01(\tH\x02R\blinkedIn\x88\x01\x01\x12#\n" +
+	"\n" +
+	"foursquare\x18\x04 \x01(\tH\x03R\n" +
+	"foursquare\x88\x01\x01\x12\x1d\n" +
+	"\atwitter\x18\x05 \x01(\tH\x04R\atwitter\x88\x01\x01\x12\x17\n" +
+	"\x04yelp\x18\x06 \x01(\tH\x05R\x04yelp\x88\x01\x01\x12!\n" +
+	"\tinstagram\x18\a \x01(\tH\x06R\tinstagram\x88\x01\x01\x12\x1d\n" +
+	"\ayoutube\x18\b \x01(\tH\aR\ayoutube\x88\x01\x01\x12!\n" +
+	"\tpinterest\x18\t \x01(\tH\bR\tpinterest\x88\x01\x01\x12\x1e\n" +
+	"\bblog_rss\x18\n" +
+	" \x01(\tH\tR\ablogRss\x88\x01\x01\x12-\n" +
+	"\x10google_places_id\x18\v \x01(\tH\n" +
+	"R\x0egooglePlacesId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\f \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0f\n" +
+	"\r_facebook_urlB\x0e\n" +
+	"\f_google_plusB\f\n" +
+	"\n" +
+	"_linked_inB\r\n" +
+	"\v_foursquareB\n" +
+	"\n" +
+	"\b_twitterB\a\n" +
+	"\x05_yelpB\f\n" +
+	"\n" +
+	"_instagramB\n" +
+	"\n" +
+	"\b_youtubeB\f\n" +
+	"\n" +
+	"_pinterestB\v\n" +
+	"\t_blog_rssB\x13\n" +
+	"\x11_google_places_id\"\x9a\x01\n" +
+	"\fTwilioSchema\x12\x15\n" +
+	"\x03sid\x18\x01 \x01(\tH\x00R\x03sid\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"auth_token\x18\x02 \x01(\tH\x01R\tauthToken\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x06\n" +
+	"\x04_sidB\r\n" +
+	"\v_auth_token\"\x9b\x01\n" +
+	"\rMailgunSchema\x12\x1c\n" +
+	"\aapi_key\x18\x01 \x01(\tH\x00R\x06apiKey\x88\x01\x01\x12\x1b\n" +
+	"\x06domain\x18\x02 \x01(\tH\x01R\x06domain\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_api_keyB\t\n" +
+	"\a_domain\"\x97\x01\n" +
+	"\x11SnapshotPutSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x1f\n" +
+	"\boverride\x18\x02 \x01(\bH\x01R\boverride\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\v\n" +
+	"\t_override\"\xe9\x04\n" +
+	"\x11GetLocationSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\x03 \x01(\tH\x02R\x05phone\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x04 \x01(\tH\x03R\x05email\x88\x01\x01\x12\x1d\n" +
+	"\aaddress\x18\x05 \x01(\tH\x04R\aaddress\x88\x01\x01\x12\x17\n" +
+	"\x04city\x18\x06 \x01(\tH\x05R\x04city\x88\x01\x01\x12\x19\n" +
+	"\x05state\x18\a \x01(\tH\x06R\x05state\x88\x01\x01\x12\x1d\n" +
+	"\acountry\x18\b \x01(\tH\aR\acountry\x88\x01\x01\x12$\n" +
+	"\vpostal_code\x18\t \x01(\tH\bR\n" +
+	"postalCode\x88\x01\x01\x12\x1d\n" +
+	"\awebsite\x18\n" +
+	" \x01(\tH\tR\awebsite\x88\x01\x01\x12\x1f\n" +
+	"\btimezone\x18\v \x01(\tH\n" +
+	"R\btimezone\x88\x01\x01\x125\n" +
+	"\bsettings\x18\f \x01(\v2\x19.hlgate.v1.SettingsSchemaR\bsettings\x12/\n" +
+	"\x06social\x18\r \x01(\v2\x17.hlgate.v1.SocialSchemaR\x06social\x128\n" +
+	"\bunmapped\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\b\n" +
+	"\x06_phoneB\b\n" +
+	"\x06_emailB\n" +
+	"\n" +
+	"\b_addressB\a\n" +
+	"\x05_cityB\b\n" +
+	"\x06_stateB\n" +
+	"\n" +
+	"\b_countryB\x0e\n" +
+	"\f_postal_codeB\n" +
+	"\n" +
+	"\b_websiteB\v\n" +
+	"\t_timezone\"\xc4\a\n" +
 	"\x15GetLocationByIdSchema\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\"\n" +
 	"\n" +
@@ -9390,51 +9940,7 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\n" +
 	"\b_websiteB\v\n" +
 	"\t_timezoneB\v\n" +
-	"\t_logo_url\"\xe6\x04\n" +
-	"\fSocialSchema\x12&\n" +
-	"\ffacebook_url\x18\x01 \x01(\tH\x00R\vfacebookUrl\x88\x01\x01\x12$\n" +
-	"\vgoogle_plus\x18\x02 \x01(\tH\x01R\n" +
-	"googlePlus\x88\x01\x01\x12 \n" +
-	"\tlinked_in\x18\x03 \x01(\tH\x02R\blinkedIn\x88\x01\x01\x12#\n" +
-	"\n" +
-	"foursquare\x18\x04 \x01(\tH\x03R\n" +
-	"foursquare\x88\x01\x01\x12\x1d\n" +
-	"\atwitter\x18\x05 \x01(\tH\x04R\atwitter\x88\x01\x01\x12\x17\n" +
-	"\x04yelp\x18\x06 \x01(\tH\x05R\x04yelp\x88\x01\x01\x12!\n" +
-	"\tinstagram\x18\a \x01(\tH\x06R\tinstagram\x88\x01\x01\x12\x1d\n" +
-	"\ayoutube\x18\b \x01(\tH\aR\ayoutube\x88\x01\x01\x12!\n" +
-	"\tpinterest\x18\t \x01(\tH\bR\tpinterest\x88\x01\x01\x12\x1e\n" +
-	"\bblog_rss\x18\n" +
-	" \x01(\tH\tR\ablogRss\x88\x01\x01\x12-\n" +
-	"\x10google_places_id\x18\v \x01(\tH\n" +
-	"R\x0egooglePlacesId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\f \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0f\n" +
-	"\r_facebook_urlB\x0e\n" +
-	"\f_google_plusB\f\n" +
-	"\n" +
-	"_linked_inB\r\n" +
-	"\v_foursquareB\n" +
-	"\n" +
-	"\b_twitterB\a\n" +
-	"\x05_yelpB\f\n" +
-	"\n" +
-	"_instagramB\n" +
-	"\n" +
-	"\b_youtubeB\f\n" +
-	"\n" +
-	"_pinterestB\v\n" +
-	"\t_blog_rssB\x13\n" +
-	"\x11_google_places_id\"\xc2\x03\n" +
-	"\x0eSettingsSchema\x12;\n" +
-	"\x17allow_duplicate_contact\x18\x01 \x01(\bH\x00R\x15allowDuplicateContact\x88\x01\x01\x12C\n" +
-	"\x1ballow_duplicate_opportunity\x18\x02 \x01(\bH\x01R\x19allowDuplicateOpportunity\x88\x01\x01\x12>\n" +
-	"\x19allow_facebook_name_merge\x18\x03 \x01(\bH\x02R\x16allowFacebookNameMerge\x88\x01\x01\x12=\n" +
-	"\x18disable_contact_timezone\x18\x04 \x01(\bH\x03R\x16disableContactTimezone\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x1a\n" +
-	"\x18_allow_duplicate_contactB\x1e\n" +
-	"\x1c_allow_duplicate_opportunityB\x1c\n" +
-	"\x1a_allow_facebook_name_mergeB\x1b\n" +
-	"\x19_disable_contact_timezone\"\x80\x06\n" +
+	"\t_logo_url\"\x80\x06\n" +
 	"\x1aLocationsCustomFieldSchema\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12 \n" +
@@ -9699,7 +10205,7 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*CalendarNotification)(nil),            // 0: hlgate.v1.CalendarNotification
 	(*CalendarsTeamMember)(nil),             // 1: hlgate.v1.CalendarsTeamMember
@@ -9757,34 +10263,39 @@ var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*InvoicesCustomRRuleOptionsDto)(nil),   // 53: hlgate.v1.InvoicesCustomRRuleOptionsDto
 	(*DefaultInvoiceResponseDto)(nil),       // 54: hlgate.v1.DefaultInvoiceResponseDto
 	(*GetTemplateResponseDto)(nil),          // 55: hlgate.v1.GetTemplateResponseDto
-	(*GetLocationByIdSchema)(nil),           // 56: hlgate.v1.GetLocationByIdSchema
-	(*BusinessSchema)(nil),                  // 57: hlgate.v1.BusinessSchema
+	(*ProspectInfoDto)(nil),                 // 56: hlgate.v1.ProspectInfoDto
+	(*SettingsSchema)(nil),                  // 57: hlgate.v1.SettingsSchema
 	(*SocialSchema)(nil),                    // 58: hlgate.v1.SocialSchema
-	(*SettingsSchema)(nil),                  // 59: hlgate.v1.SettingsSchema
-	(*LocationsCustomFieldSchema)(nil),      // 60: hlgate.v1.LocationsCustomFieldSchema
-	(*CustomValueSchema)(nil),               // 61: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),             // 62: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),        // 63: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),              // 64: hlgate.v1.LocationTagsSchema
-	(*UserSchema)(nil),                      // 65: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),                  // 66: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                      // 67: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),                  // 68: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),                 // 69: google.protobuf.Struct
-	(*structpb.ListValue)(nil),              // 70: google.protobuf.ListValue
+	(*TwilioSchema)(nil),                    // 59: hlgate.v1.TwilioSchema
+	(*MailgunSchema)(nil),                   // 60: hlgate.v1.MailgunSchema
+	(*SnapshotPutSchema)(nil),               // 61: hlgate.v1.SnapshotPutSchema
+	(*GetLocationSchema)(nil),               // 62: hlgate.v1.GetLocationSchema
+	(*GetLocationByIdSchema)(nil),           // 63: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),                  // 64: hlgate.v1.BusinessSchema
+	(*LocationsCustomFieldSchema)(nil),      // 65: hlgate.v1.LocationsCustomFieldSchema
+	(*CustomValueSchema)(nil),               // 66: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),             // 67: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),        // 68: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),              // 69: hlgate.v1.LocationTagsSchema
+	(*UserSchema)(nil),                      // 70: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),                  // 71: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                      // 72: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),                  // 73: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),                 // 74: google.protobuf.Struct
+	(*structpb.ListValue)(nil),              // 75: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
-	69,  // 0: hlgate.v1.CalendarNotification.unmapped:type_name -> google.protobuf.Struct
+	74,  // 0: hlgate.v1.CalendarNotification.unmapped:type_name -> google.protobuf.Struct
 	2,   // 1: hlgate.v1.CalendarsTeamMember.location_configurations:type_name -> hlgate.v1.LocationConfiguration
-	69,  // 2: hlgate.v1.CalendarsTeamMember.unmapped:type_name -> google.protobuf.Struct
-	69,  // 3: hlgate.v1.LocationConfiguration.unmapped:type_name -> google.protobuf.Struct
+	74,  // 2: hlgate.v1.CalendarsTeamMember.unmapped:type_name -> google.protobuf.Struct
+	74,  // 3: hlgate.v1.LocationConfiguration.unmapped:type_name -> google.protobuf.Struct
 	4,   // 4: hlgate.v1.OpenHour.hours:type_name -> hlgate.v1.Hour
-	69,  // 5: hlgate.v1.OpenHour.unmapped:type_name -> google.protobuf.Struct
-	69,  // 6: hlgate.v1.Hour.unmapped:type_name -> google.protobuf.Struct
-	69,  // 7: hlgate.v1.Recurring.unmapped:type_name -> google.protobuf.Struct
+	74,  // 5: hlgate.v1.OpenHour.unmapped:type_name -> google.protobuf.Struct
+	74,  // 6: hlgate.v1.Hour.unmapped:type_name -> google.protobuf.Struct
+	74,  // 7: hlgate.v1.Recurring.unmapped:type_name -> google.protobuf.Struct
 	4,   // 8: hlgate.v1.Availability.hours:type_name -> hlgate.v1.Hour
-	69,  // 9: hlgate.v1.Availability.unmapped:type_name -> google.protobuf.Struct
-	69,  // 10: hlgate.v1.LookBusyConfiguration.unmapped:type_name -> google.protobuf.Struct
+	74,  // 9: hlgate.v1.Availability.unmapped:type_name -> google.protobuf.Struct
+	74,  // 10: hlgate.v1.LookBusyConfiguration.unmapped:type_name -> google.protobuf.Struct
 	0,   // 11: hlgate.v1.CalendarDTO.notifications:type_name -> hlgate.v1.CalendarNotification
 	9,   // 12: hlgate.v1.CalendarDTO.team_members:type_name -> hlgate.v1.TeamMemberResponse
 	10,  // 13: hlgate.v1.CalendarDTO.location_configurations:type_name -> hlgate.v1.LocationConfigurationResponse
@@ -9792,125 +10303,132 @@ var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
 	5,   // 15: hlgate.v1.CalendarDTO.recurring:type_name -> hlgate.v1.Recurring
 	6,   // 16: hlgate.v1.CalendarDTO.availabilities:type_name -> hlgate.v1.Availability
 	7,   // 17: hlgate.v1.CalendarDTO.look_busy_config:type_name -> hlgate.v1.LookBusyConfiguration
-	69,  // 18: hlgate.v1.CalendarDTO.unmapped:type_name -> google.protobuf.Struct
+	74,  // 18: hlgate.v1.CalendarDTO.unmapped:type_name -> google.protobuf.Struct
 	10,  // 19: hlgate.v1.TeamMemberResponse.location_configurations:type_name -> hlgate.v1.LocationConfigurationResponse
-	69,  // 20: hlgate.v1.TeamMemberResponse.unmapped:type_name -> google.protobuf.Struct
-	69,  // 21: hlgate.v1.LocationConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
+	74,  // 20: hlgate.v1.TeamMemberResponse.unmapped:type_name -> google.protobuf.Struct
+	74,  // 21: hlgate.v1.LocationConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
 	4,   // 22: hlgate.v1.UpdateAvailability.hours:type_name -> hlgate.v1.Hour
-	69,  // 23: hlgate.v1.UpdateAvailability.unmapped:type_name -> google.protobuf.Struct
+	74,  // 23: hlgate.v1.UpdateAvailability.unmapped:type_name -> google.protobuf.Struct
 	13,  // 24: hlgate.v1.CalendarNotificationResponseDTO.after_time:type_name -> hlgate.v1.SchedulesDTO
 	13,  // 25: hlgate.v1.CalendarNotificationResponseDTO.before_time:type_name -> hlgate.v1.SchedulesDTO
-	69,  // 26: hlgate.v1.CalendarNotificationResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	69,  // 27: hlgate.v1.SchedulesDTO.unmapped:type_name -> google.protobuf.Struct
+	74,  // 26: hlgate.v1.CalendarNotificationResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	74,  // 27: hlgate.v1.SchedulesDTO.unmapped:type_name -> google.protobuf.Struct
 	13,  // 28: hlgate.v1.CreateCalendarNotificationDTO.after_time:type_name -> hlgate.v1.SchedulesDTO
 	13,  // 29: hlgate.v1.CreateCalendarNotificationDTO.before_time:type_name -> hlgate.v1.SchedulesDTO
-	69,  // 30: hlgate.v1.CreateCalendarNotificationDTO.unmapped:type_name -> google.protobuf.Struct
+	74,  // 30: hlgate.v1.CreateCalendarNotificationDTO.unmapped:type_name -> google.protobuf.Struct
 	16,  // 31: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	69,  // 32: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	69,  // 33: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	74,  // 32: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	74,  // 33: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
 	18,  // 34: hlgate.v1.CalendarEventDTO.created_by:type_name -> hlgate.v1.CreatedOrUpdatedBy
-	69,  // 35: hlgate.v1.CalendarEventDTO.unmapped:type_name -> google.protobuf.Struct
-	69,  // 36: hlgate.v1.CreatedOrUpdatedBy.unmapped:type_name -> google.protobuf.Struct
-	69,  // 37: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
-	69,  // 38: hlgate.v1.CalendarResourceByIdResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	74,  // 35: hlgate.v1.CalendarEventDTO.unmapped:type_name -> google.protobuf.Struct
+	74,  // 36: hlgate.v1.CreatedOrUpdatedBy.unmapped:type_name -> google.protobuf.Struct
+	74,  // 37: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	74,  // 38: hlgate.v1.CalendarResourceByIdResponseDTO.unmapped:type_name -> google.protobuf.Struct
 	22,  // 39: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
-	69,  // 40: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
-	69,  // 41: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	74,  // 40: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	74,  // 41: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
 	21,  // 42: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	69,  // 43: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	69,  // 44: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	69,  // 45: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
-	69,  // 46: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	69,  // 47: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	69,  // 48: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	69,  // 49: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	69,  // 50: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	74,  // 43: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	74,  // 44: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	74,  // 45: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	74,  // 46: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	74,  // 47: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	74,  // 48: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	74,  // 49: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	74,  // 50: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
 	27,  // 51: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
 	28,  // 52: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	69,  // 53: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 54: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 53: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 54: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
 	29,  // 55: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
 	30,  // 56: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	69,  // 57: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 58: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	74,  // 57: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 58: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
 	31,  // 59: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	69,  // 60: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 61: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 60: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 61: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
 	33,  // 62: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	69,  // 63: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 64: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 63: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 64: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
 	35,  // 65: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	69,  // 66: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 67: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 68: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 66: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 67: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 68: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
 	38,  // 69: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
 	33,  // 70: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	69,  // 71: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 72: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 73: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 74: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 71: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 72: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 73: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 74: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
 	42,  // 75: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
 	43,  // 76: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
 	44,  // 77: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	69,  // 78: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 79: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 80: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 81: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 82: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 78: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 79: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 80: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 81: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 82: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
 	47,  // 83: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	69,  // 84: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 85: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 86: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	70,  // 87: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	74,  // 84: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 85: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 86: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	75,  // 87: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
 	50,  // 88: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	69,  // 89: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 90: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 89: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 90: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
 	52,  // 91: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
 	54,  // 92: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
 	32,  // 93: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
 	37,  // 94: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
 	36,  // 95: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	69,  // 96: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
-	69,  // 97: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 96: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
+	74,  // 97: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
 	53,  // 98: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
-	69,  // 99: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 100: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 101: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	69,  // 102: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	69,  // 103: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	69,  // 104: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	69,  // 105: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	69,  // 106: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 99: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 100: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 101: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	74,  // 102: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	74,  // 103: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	74,  // 104: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	74,  // 105: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	74,  // 106: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
 	32,  // 107: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
 	36,  // 108: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	69,  // 109: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	69,  // 110: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	57,  // 111: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
-	58,  // 112: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
-	59,  // 113: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	69,  // 114: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	69,  // 115: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	69,  // 116: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	69,  // 117: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	69,  // 118: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	69,  // 119: hlgate.v1.LocationsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
-	69,  // 120: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	69,  // 121: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	62,  // 122: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	69,  // 123: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	69,  // 124: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	66,  // 125: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	67,  // 126: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	69,  // 127: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	69,  // 128: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	69,  // 129: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 130: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	69,  // 131: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	132, // [132:132] is the sub-list for method output_type
-	132, // [132:132] is the sub-list for method input_type
-	132, // [132:132] is the sub-list for extension type_name
-	132, // [132:132] is the sub-list for extension extendee
-	0,   // [0:132] is the sub-list for field type_name
+	74,  // 109: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	74,  // 110: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 111: hlgate.v1.ProspectInfoDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 112: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	74,  // 113: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	74,  // 114: hlgate.v1.TwilioSchema.unmapped:type_name -> google.protobuf.Struct
+	74,  // 115: hlgate.v1.MailgunSchema.unmapped:type_name -> google.protobuf.Struct
+	74,  // 116: hlgate.v1.SnapshotPutSchema.unmapped:type_name -> google.protobuf.Struct
+	57,  // 117: hlgate.v1.GetLocationSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	58,  // 118: hlgate.v1.GetLocationSchema.social:type_name -> hlgate.v1.SocialSchema
+	74,  // 119: hlgate.v1.GetLocationSchema.unmapped:type_name -> google.protobuf.Struct
+	64,  // 120: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	58,  // 121: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	57,  // 122: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	74,  // 123: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	74,  // 124: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	74,  // 125: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	74,  // 126: hlgate.v1.LocationsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
+	74,  // 127: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	74,  // 128: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	67,  // 129: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	74,  // 130: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	74,  // 131: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	71,  // 132: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	72,  // 133: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	74,  // 134: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	74,  // 135: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	74,  // 136: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	74,  // 137: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	74,  // 138: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	139, // [139:139] is the sub-list for method output_type
+	139, // [139:139] is the sub-list for method input_type
+	139, // [139:139] is the sub-list for extension type_name
+	139, // [139:139] is the sub-list for extension extendee
+	0,   // [0:139] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -9982,13 +10500,18 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[66].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[67].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[68].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[69].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[70].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[71].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[72].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[73].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   69,
+			NumMessages:   74,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
