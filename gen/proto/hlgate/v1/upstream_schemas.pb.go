@@ -592,6 +592,208 @@ func (x *ScheduleObjectResponseDTO) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// GetEventSchema is the schema GetEventSchema of HighLevel's contacts
+// document.
+type GetEventSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's calendarId.
+	CalendarId *string `protobuf:"bytes,2,opt,name=calendar_id,json=calendarId,proto3,oneof" json:"calendar_id,omitempty"`
+	// HighLevel's status.
+	Status *string `protobuf:"bytes,3,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// HighLevel's title.
+	Title *string `protobuf:"bytes,4,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// HighLevel's assignedUserId.
+	AssignedUserId *string `protobuf:"bytes,5,opt,name=assigned_user_id,json=assignedUserId,proto3,oneof" json:"assigned_user_id,omitempty"`
+	// HighLevel's notes.
+	Notes *string `protobuf:"bytes,6,opt,name=notes,proto3,oneof" json:"notes,omitempty"`
+	// HighLevel's startTime.
+	StartTime *string `protobuf:"bytes,7,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
+	// HighLevel's endTime.
+	EndTime *string `protobuf:"bytes,8,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
+	// HighLevel's address.
+	Address *string `protobuf:"bytes,9,opt,name=address,proto3,oneof" json:"address,omitempty"`
+	// HighLevel's locationId.
+	LocationId *string `protobuf:"bytes,10,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// HighLevel's contactId.
+	ContactId *string `protobuf:"bytes,11,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// HighLevel's groupId.
+	GroupId *string `protobuf:"bytes,12,opt,name=group_id,json=groupId,proto3,oneof" json:"group_id,omitempty"`
+	// HighLevel's appointmentStatus.
+	AppointmentStatus *string `protobuf:"bytes,13,opt,name=appointment_status,json=appointmentStatus,proto3,oneof" json:"appointment_status,omitempty"`
+	// HighLevel's users.
+	Users []string `protobuf:"bytes,14,rep,name=users,proto3" json:"users,omitempty"`
+	// HighLevel's dateAdded.
+	DateAdded *string `protobuf:"bytes,15,opt,name=date_added,json=dateAdded,proto3,oneof" json:"date_added,omitempty"`
+	// HighLevel's dateUpdated.
+	DateUpdated *string `protobuf:"bytes,16,opt,name=date_updated,json=dateUpdated,proto3,oneof" json:"date_updated,omitempty"`
+	// HighLevel's assignedResources.
+	AssignedResources []string `protobuf:"bytes,17,rep,name=assigned_resources,json=assignedResources,proto3" json:"assigned_resources,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,18,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEventSchema) Reset() {
+	*x = GetEventSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEventSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEventSchema) ProtoMessage() {}
+
+func (x *GetEventSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEventSchema.ProtoReflect.Descriptor instead.
+func (*GetEventSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetEventSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetCalendarId() string {
+	if x != nil && x.CalendarId != nil {
+		return *x.CalendarId
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetAssignedUserId() string {
+	if x != nil && x.AssignedUserId != nil {
+		return *x.AssignedUserId
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetNotes() string {
+	if x != nil && x.Notes != nil {
+		return *x.Notes
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetStartTime() string {
+	if x != nil && x.StartTime != nil {
+		return *x.StartTime
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetEndTime() string {
+	if x != nil && x.EndTime != nil {
+		return *x.EndTime
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetAddress() string {
+	if x != nil && x.Address != nil {
+		return *x.Address
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetGroupId() string {
+	if x != nil && x.GroupId != nil {
+		return *x.GroupId
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetAppointmentStatus() string {
+	if x != nil && x.AppointmentStatus != nil {
+		return *x.AppointmentStatus
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetUsers() []string {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *GetEventSchema) GetDateAdded() string {
+	if x != nil && x.DateAdded != nil {
+		return *x.DateAdded
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetDateUpdated() string {
+	if x != nil && x.DateUpdated != nil {
+		return *x.DateUpdated
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetAssignedResources() []string {
+	if x != nil {
+		return x.AssignedResources
+	}
+	return nil
+}
+
+func (x *GetEventSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // ContactsGetNoteSchema is the schema GetNoteSchema of HighLevel's contacts
 // document.
 type ContactsGetNoteSchema struct {
@@ -622,7 +824,7 @@ type ContactsGetNoteSchema struct {
 
 func (x *ContactsGetNoteSchema) Reset() {
 	*x = ContactsGetNoteSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -634,7 +836,7 @@ func (x *ContactsGetNoteSchema) String() string {
 func (*ContactsGetNoteSchema) ProtoMessage() {}
 
 func (x *ContactsGetNoteSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[6]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -647,7 +849,7 @@ func (x *ContactsGetNoteSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactsGetNoteSchema.ProtoReflect.Descriptor instead.
 func (*ContactsGetNoteSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{6}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ContactsGetNoteSchema) GetId() string {
@@ -740,7 +942,7 @@ type TaskSchema struct {
 
 func (x *TaskSchema) Reset() {
 	*x = TaskSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -752,7 +954,7 @@ func (x *TaskSchema) String() string {
 func (*TaskSchema) ProtoMessage() {}
 
 func (x *TaskSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[7]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -765,7 +967,7 @@ func (x *TaskSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskSchema.ProtoReflect.Descriptor instead.
 func (*TaskSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{7}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TaskSchema) GetId() string {
@@ -818,6 +1020,443 @@ func (x *TaskSchema) GetContactId() string {
 }
 
 func (x *TaskSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ContactsSearchSchema is the schema ContactsSearchSchema of HighLevel's
+// contacts document.
+type ContactsSearchSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's locationId.
+	LocationId *string `protobuf:"bytes,2,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// HighLevel's email.
+	Email *string `protobuf:"bytes,3,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// HighLevel's timezone.
+	Timezone *string `protobuf:"bytes,4,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	// HighLevel's country.
+	Country *string `protobuf:"bytes,5,opt,name=country,proto3,oneof" json:"country,omitempty"`
+	// HighLevel's source.
+	Source *string `protobuf:"bytes,6,opt,name=source,proto3,oneof" json:"source,omitempty"`
+	// HighLevel's dateAdded.
+	DateAdded *string `protobuf:"bytes,7,opt,name=date_added,json=dateAdded,proto3,oneof" json:"date_added,omitempty"`
+	// HighLevel's customFields.
+	CustomFields []*ContactsCustomFieldSchema `protobuf:"bytes,8,rep,name=custom_fields,json=customFields,proto3" json:"custom_fields,omitempty"`
+	// HighLevel's tags.
+	Tags []string `protobuf:"bytes,9,rep,name=tags,proto3" json:"tags,omitempty"`
+	// HighLevel's businessId.
+	BusinessId *string `protobuf:"bytes,10,opt,name=business_id,json=businessId,proto3,oneof" json:"business_id,omitempty"`
+	// HighLevel's attributions.
+	Attributions []*ContactsAttributionSource `protobuf:"bytes,11,rep,name=attributions,proto3" json:"attributions,omitempty"`
+	// HighLevel's followers.
+	Followers []string `protobuf:"bytes,12,rep,name=followers,proto3" json:"followers,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,13,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactsSearchSchema) Reset() {
+	*x = ContactsSearchSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactsSearchSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactsSearchSchema) ProtoMessage() {}
+
+func (x *ContactsSearchSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactsSearchSchema.ProtoReflect.Descriptor instead.
+func (*ContactsSearchSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ContactsSearchSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ContactsSearchSchema) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *ContactsSearchSchema) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *ContactsSearchSchema) GetTimezone() string {
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
+	}
+	return ""
+}
+
+func (x *ContactsSearchSchema) GetCountry() string {
+	if x != nil && x.Country != nil {
+		return *x.Country
+	}
+	return ""
+}
+
+func (x *ContactsSearchSchema) GetSource() string {
+	if x != nil && x.Source != nil {
+		return *x.Source
+	}
+	return ""
+}
+
+func (x *ContactsSearchSchema) GetDateAdded() string {
+	if x != nil && x.DateAdded != nil {
+		return *x.DateAdded
+	}
+	return ""
+}
+
+func (x *ContactsSearchSchema) GetCustomFields() []*ContactsCustomFieldSchema {
+	if x != nil {
+		return x.CustomFields
+	}
+	return nil
+}
+
+func (x *ContactsSearchSchema) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *ContactsSearchSchema) GetBusinessId() string {
+	if x != nil && x.BusinessId != nil {
+		return *x.BusinessId
+	}
+	return ""
+}
+
+func (x *ContactsSearchSchema) GetAttributions() []*ContactsAttributionSource {
+	if x != nil {
+		return x.Attributions
+	}
+	return nil
+}
+
+func (x *ContactsSearchSchema) GetFollowers() []string {
+	if x != nil {
+		return x.Followers
+	}
+	return nil
+}
+
+func (x *ContactsSearchSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ContactsCustomFieldSchema is the schema CustomFieldSchema of HighLevel's
+// contacts document.
+type ContactsCustomFieldSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// The value in the JSON type of the field's dataType: a string (text
+	// fields), a number (NUMERICAL, MONETORY), an array of strings (CHECKBOX,
+	// MULTIPLE_OPTIONS), an object or an array of objects (FILE_UPLOAD).
+	Value *structpb.Value `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactsCustomFieldSchema) Reset() {
+	*x = ContactsCustomFieldSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactsCustomFieldSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactsCustomFieldSchema) ProtoMessage() {}
+
+func (x *ContactsCustomFieldSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactsCustomFieldSchema.ProtoReflect.Descriptor instead.
+func (*ContactsCustomFieldSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ContactsCustomFieldSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ContactsCustomFieldSchema) GetValue() *structpb.Value {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *ContactsCustomFieldSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ContactsAttributionSource is the schema AttributionSource of HighLevel's
+// contacts document.
+type ContactsAttributionSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's url.
+	Url *string `protobuf:"bytes,1,opt,name=url,proto3,oneof" json:"url,omitempty"`
+	// HighLevel's campaign.
+	Campaign *string `protobuf:"bytes,2,opt,name=campaign,proto3,oneof" json:"campaign,omitempty"`
+	// HighLevel's utmSource.
+	UtmSource *string `protobuf:"bytes,3,opt,name=utm_source,json=utmSource,proto3,oneof" json:"utm_source,omitempty"`
+	// HighLevel's utmMedium.
+	UtmMedium *string `protobuf:"bytes,4,opt,name=utm_medium,json=utmMedium,proto3,oneof" json:"utm_medium,omitempty"`
+	// HighLevel's utmContent.
+	UtmContent *string `protobuf:"bytes,5,opt,name=utm_content,json=utmContent,proto3,oneof" json:"utm_content,omitempty"`
+	// HighLevel's referrer.
+	Referrer *string `protobuf:"bytes,6,opt,name=referrer,proto3,oneof" json:"referrer,omitempty"`
+	// HighLevel's campaignId.
+	CampaignId *string `protobuf:"bytes,7,opt,name=campaign_id,json=campaignId,proto3,oneof" json:"campaign_id,omitempty"`
+	// HighLevel's fbclid.
+	Fbclid *string `protobuf:"bytes,8,opt,name=fbclid,proto3,oneof" json:"fbclid,omitempty"`
+	// HighLevel's gclid.
+	Gclid *string `protobuf:"bytes,9,opt,name=gclid,proto3,oneof" json:"gclid,omitempty"`
+	// HighLevel's msclikid.
+	Msclikid *string `protobuf:"bytes,10,opt,name=msclikid,proto3,oneof" json:"msclikid,omitempty"`
+	// HighLevel's dclid.
+	Dclid *string `protobuf:"bytes,11,opt,name=dclid,proto3,oneof" json:"dclid,omitempty"`
+	// HighLevel's fbc.
+	Fbc *string `protobuf:"bytes,12,opt,name=fbc,proto3,oneof" json:"fbc,omitempty"`
+	// HighLevel's fbp.
+	Fbp *string `protobuf:"bytes,13,opt,name=fbp,proto3,oneof" json:"fbp,omitempty"`
+	// HighLevel's fbEventId.
+	FbEventId *string `protobuf:"bytes,14,opt,name=fb_event_id,json=fbEventId,proto3,oneof" json:"fb_event_id,omitempty"`
+	// HighLevel's userAgent.
+	UserAgent *string `protobuf:"bytes,15,opt,name=user_agent,json=userAgent,proto3,oneof" json:"user_agent,omitempty"`
+	// HighLevel's ip.
+	Ip *string `protobuf:"bytes,16,opt,name=ip,proto3,oneof" json:"ip,omitempty"`
+	// HighLevel's medium.
+	Medium *string `protobuf:"bytes,17,opt,name=medium,proto3,oneof" json:"medium,omitempty"`
+	// HighLevel's mediumId.
+	MediumId *string `protobuf:"bytes,18,opt,name=medium_id,json=mediumId,proto3,oneof" json:"medium_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,19,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactsAttributionSource) Reset() {
+	*x = ContactsAttributionSource{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactsAttributionSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactsAttributionSource) ProtoMessage() {}
+
+func (x *ContactsAttributionSource) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactsAttributionSource.ProtoReflect.Descriptor instead.
+func (*ContactsAttributionSource) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ContactsAttributionSource) GetUrl() string {
+	if x != nil && x.Url != nil {
+		return *x.Url
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetCampaign() string {
+	if x != nil && x.Campaign != nil {
+		return *x.Campaign
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetUtmSource() string {
+	if x != nil && x.UtmSource != nil {
+		return *x.UtmSource
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetUtmMedium() string {
+	if x != nil && x.UtmMedium != nil {
+		return *x.UtmMedium
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetUtmContent() string {
+	if x != nil && x.UtmContent != nil {
+		return *x.UtmContent
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetReferrer() string {
+	if x != nil && x.Referrer != nil {
+		return *x.Referrer
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetCampaignId() string {
+	if x != nil && x.CampaignId != nil {
+		return *x.CampaignId
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetFbclid() string {
+	if x != nil && x.Fbclid != nil {
+		return *x.Fbclid
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetGclid() string {
+	if x != nil && x.Gclid != nil {
+		return *x.Gclid
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetMsclikid() string {
+	if x != nil && x.Msclikid != nil {
+		return *x.Msclikid
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetDclid() string {
+	if x != nil && x.Dclid != nil {
+		return *x.Dclid
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetFbc() string {
+	if x != nil && x.Fbc != nil {
+		return *x.Fbc
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetFbp() string {
+	if x != nil && x.Fbp != nil {
+		return *x.Fbp
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetFbEventId() string {
+	if x != nil && x.FbEventId != nil {
+		return *x.FbEventId
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetUserAgent() string {
+	if x != nil && x.UserAgent != nil {
+		return *x.UserAgent
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetIp() string {
+	if x != nil && x.Ip != nil {
+		return *x.Ip
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetMedium() string {
+	if x != nil && x.Medium != nil {
+		return *x.Medium
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetMediumId() string {
+	if x != nil && x.MediumId != nil {
+		return *x.MediumId
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -888,7 +1527,7 @@ type GetInvoiceResponseDto struct {
 
 func (x *GetInvoiceResponseDto) Reset() {
 	*x = GetInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +1539,7 @@ func (x *GetInvoiceResponseDto) String() string {
 func (*GetInvoiceResponseDto) ProtoMessage() {}
 
 func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +1552,7 @@ func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*GetInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{8}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetInvoiceResponseDto) GetId() string {
@@ -1118,7 +1757,7 @@ type TotalSummaryDto struct {
 
 func (x *TotalSummaryDto) Reset() {
 	*x = TotalSummaryDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1130,7 +1769,7 @@ func (x *TotalSummaryDto) String() string {
 func (*TotalSummaryDto) ProtoMessage() {}
 
 func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1143,7 +1782,7 @@ func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TotalSummaryDto.ProtoReflect.Descriptor instead.
 func (*TotalSummaryDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{9}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TotalSummaryDto) GetSubTotal() float64 {
@@ -1192,7 +1831,7 @@ type RemindersConfigurationDto struct {
 
 func (x *RemindersConfigurationDto) Reset() {
 	*x = RemindersConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1843,7 @@ func (x *RemindersConfigurationDto) String() string {
 func (*RemindersConfigurationDto) ProtoMessage() {}
 
 func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1856,7 @@ func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemindersConfigurationDto.ProtoReflect.Descriptor instead.
 func (*RemindersConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RemindersConfigurationDto) GetReminderExecutionDetailsList() *ReminderExecutionDetailsList {
@@ -1255,7 +1894,7 @@ type ReminderExecutionDetailsList struct {
 
 func (x *ReminderExecutionDetailsList) Reset() {
 	*x = ReminderExecutionDetailsList{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1267,7 +1906,7 @@ func (x *ReminderExecutionDetailsList) String() string {
 func (*ReminderExecutionDetailsList) ProtoMessage() {}
 
 func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1280,7 +1919,7 @@ func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderExecutionDetailsList.ProtoReflect.Descriptor instead.
 func (*ReminderExecutionDetailsList) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReminderExecutionDetailsList) GetUnmapped() *structpb.Struct {
@@ -1308,7 +1947,7 @@ type ReminderSettingsDto struct {
 
 func (x *ReminderSettingsDto) Reset() {
 	*x = ReminderSettingsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1959,7 @@ func (x *ReminderSettingsDto) String() string {
 func (*ReminderSettingsDto) ProtoMessage() {}
 
 func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1972,7 @@ func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderSettingsDto.ProtoReflect.Descriptor instead.
 func (*ReminderSettingsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReminderSettingsDto) GetDefaultEmailTemplateId() string {
@@ -1398,7 +2037,7 @@ type ReminderDto struct {
 
 func (x *ReminderDto) Reset() {
 	*x = ReminderDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +2049,7 @@ func (x *ReminderDto) String() string {
 func (*ReminderDto) ProtoMessage() {}
 
 func (x *ReminderDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +2062,7 @@ func (x *ReminderDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderDto.ProtoReflect.Descriptor instead.
 func (*ReminderDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReminderDto) GetEnabled() bool {
@@ -1557,7 +2196,7 @@ type BusinessDetailsDto struct {
 
 func (x *BusinessDetailsDto) Reset() {
 	*x = BusinessDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1569,7 +2208,7 @@ func (x *BusinessDetailsDto) String() string {
 func (*BusinessDetailsDto) ProtoMessage() {}
 
 func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1582,7 +2221,7 @@ func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessDetailsDto.ProtoReflect.Descriptor instead.
 func (*BusinessDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *BusinessDetailsDto) GetLogoUrl() string {
@@ -1659,7 +2298,7 @@ type AddressDto struct {
 
 func (x *AddressDto) Reset() {
 	*x = AddressDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1671,7 +2310,7 @@ func (x *AddressDto) String() string {
 func (*AddressDto) ProtoMessage() {}
 
 func (x *AddressDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1684,7 +2323,7 @@ func (x *AddressDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressDto.ProtoReflect.Descriptor instead.
 func (*AddressDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AddressDto) GetAddressLine1() string {
@@ -1775,7 +2414,7 @@ type InvoiceItemDto struct {
 
 func (x *InvoiceItemDto) Reset() {
 	*x = InvoiceItemDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1787,7 +2426,7 @@ func (x *InvoiceItemDto) String() string {
 func (*InvoiceItemDto) ProtoMessage() {}
 
 func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1800,7 +2439,7 @@ func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoiceItemDto.ProtoReflect.Descriptor instead.
 func (*InvoiceItemDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{16}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *InvoiceItemDto) GetName() string {
@@ -1919,7 +2558,7 @@ type ItemTaxDto struct {
 
 func (x *ItemTaxDto) Reset() {
 	*x = ItemTaxDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +2570,7 @@ func (x *ItemTaxDto) String() string {
 func (*ItemTaxDto) ProtoMessage() {}
 
 func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +2583,7 @@ func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemTaxDto.ProtoReflect.Descriptor instead.
 func (*ItemTaxDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{17}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ItemTaxDto) GetId() string {
@@ -2015,7 +2654,7 @@ type DiscountDto struct {
 
 func (x *DiscountDto) Reset() {
 	*x = DiscountDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2027,7 +2666,7 @@ func (x *DiscountDto) String() string {
 func (*DiscountDto) ProtoMessage() {}
 
 func (x *DiscountDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2040,7 +2679,7 @@ func (x *DiscountDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscountDto.ProtoReflect.Descriptor instead.
 func (*DiscountDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DiscountDto) GetValue() float64 {
@@ -2101,7 +2740,7 @@ type ContactDetailsDto struct {
 
 func (x *ContactDetailsDto) Reset() {
 	*x = ContactDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2113,7 +2752,7 @@ func (x *ContactDetailsDto) String() string {
 func (*ContactDetailsDto) ProtoMessage() {}
 
 func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2126,7 +2765,7 @@ func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactDetailsDto.ProtoReflect.Descriptor instead.
 func (*ContactDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ContactDetailsDto) GetId() string {
@@ -2208,7 +2847,7 @@ type AdditionalEmailsDto struct {
 
 func (x *AdditionalEmailsDto) Reset() {
 	*x = AdditionalEmailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2859,7 @@ func (x *AdditionalEmailsDto) String() string {
 func (*AdditionalEmailsDto) ProtoMessage() {}
 
 func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2872,7 @@ func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdditionalEmailsDto.ProtoReflect.Descriptor instead.
 func (*AdditionalEmailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AdditionalEmailsDto) GetEmail() string {
@@ -2271,7 +2910,7 @@ type SentToDto struct {
 
 func (x *SentToDto) Reset() {
 	*x = SentToDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2283,7 +2922,7 @@ func (x *SentToDto) String() string {
 func (*SentToDto) ProtoMessage() {}
 
 func (x *SentToDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2296,7 +2935,7 @@ func (x *SentToDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SentToDto.ProtoReflect.Descriptor instead.
 func (*SentToDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SentToDto) GetEmail() []string {
@@ -2352,7 +2991,7 @@ type PaymentScheduleDto struct {
 
 func (x *PaymentScheduleDto) Reset() {
 	*x = PaymentScheduleDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2364,7 +3003,7 @@ func (x *PaymentScheduleDto) String() string {
 func (*PaymentScheduleDto) ProtoMessage() {}
 
 func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2377,7 +3016,7 @@ func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentScheduleDto.ProtoReflect.Descriptor instead.
 func (*PaymentScheduleDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PaymentScheduleDto) GetType() string {
@@ -2427,7 +3066,7 @@ type LateFeesConfigurationDto struct {
 
 func (x *LateFeesConfigurationDto) Reset() {
 	*x = LateFeesConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2439,7 +3078,7 @@ func (x *LateFeesConfigurationDto) String() string {
 func (*LateFeesConfigurationDto) ProtoMessage() {}
 
 func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2452,7 +3091,7 @@ func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesConfigurationDto.ProtoReflect.Descriptor instead.
 func (*LateFeesConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LateFeesConfigurationDto) GetEnable() bool {
@@ -2522,7 +3161,7 @@ type LateFeesFrequencyDto struct {
 
 func (x *LateFeesFrequencyDto) Reset() {
 	*x = LateFeesFrequencyDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2534,7 +3173,7 @@ func (x *LateFeesFrequencyDto) String() string {
 func (*LateFeesFrequencyDto) ProtoMessage() {}
 
 func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2547,7 +3186,7 @@ func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesFrequencyDto.ProtoReflect.Descriptor instead.
 func (*LateFeesFrequencyDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LateFeesFrequencyDto) GetIntervalCount() float64 {
@@ -2589,7 +3228,7 @@ type LateFeesGraceDto struct {
 
 func (x *LateFeesGraceDto) Reset() {
 	*x = LateFeesGraceDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2601,7 +3240,7 @@ func (x *LateFeesGraceDto) String() string {
 func (*LateFeesGraceDto) ProtoMessage() {}
 
 func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2614,7 +3253,7 @@ func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesGraceDto.ProtoReflect.Descriptor instead.
 func (*LateFeesGraceDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LateFeesGraceDto) GetIntervalCount() float64 {
@@ -2656,7 +3295,7 @@ type LateFeesMaxFeesDto struct {
 
 func (x *LateFeesMaxFeesDto) Reset() {
 	*x = LateFeesMaxFeesDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +3307,7 @@ func (x *LateFeesMaxFeesDto) String() string {
 func (*LateFeesMaxFeesDto) ProtoMessage() {}
 
 func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +3320,7 @@ func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesMaxFeesDto.ProtoReflect.Descriptor instead.
 func (*LateFeesMaxFeesDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *LateFeesMaxFeesDto) GetType() string {
@@ -2723,7 +3362,7 @@ type TipsConfigurationDto struct {
 
 func (x *TipsConfigurationDto) Reset() {
 	*x = TipsConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2735,7 +3374,7 @@ func (x *TipsConfigurationDto) String() string {
 func (*TipsConfigurationDto) ProtoMessage() {}
 
 func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2748,7 +3387,7 @@ func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TipsConfigurationDto.ProtoReflect.Descriptor instead.
 func (*TipsConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *TipsConfigurationDto) GetTipsPercentage() []string {
@@ -2788,7 +3427,7 @@ type PaymentMethodDto struct {
 
 func (x *PaymentMethodDto) Reset() {
 	*x = PaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2800,7 +3439,7 @@ func (x *PaymentMethodDto) String() string {
 func (*PaymentMethodDto) ProtoMessage() {}
 
 func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2813,7 +3452,7 @@ func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*PaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PaymentMethodDto) GetStripe() *StripePaymentMethodDto {
@@ -2846,7 +3485,7 @@ type StripePaymentMethodDto struct {
 
 func (x *StripePaymentMethodDto) Reset() {
 	*x = StripePaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2858,7 +3497,7 @@ func (x *StripePaymentMethodDto) String() string {
 func (*StripePaymentMethodDto) ProtoMessage() {}
 
 func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2871,7 +3510,7 @@ func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StripePaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*StripePaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *StripePaymentMethodDto) GetEnableBankDebitOnly() bool {
@@ -2912,7 +3551,7 @@ type AttachmentsDto struct {
 
 func (x *AttachmentsDto) Reset() {
 	*x = AttachmentsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2924,7 +3563,7 @@ func (x *AttachmentsDto) String() string {
 func (*AttachmentsDto) ProtoMessage() {}
 
 func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2937,7 +3576,7 @@ func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachmentsDto.ProtoReflect.Descriptor instead.
 func (*AttachmentsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{30}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AttachmentsDto) GetId() string {
@@ -3002,7 +3641,7 @@ type ProcessingFeeDto struct {
 
 func (x *ProcessingFeeDto) Reset() {
 	*x = ProcessingFeeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3014,7 +3653,7 @@ func (x *ProcessingFeeDto) String() string {
 func (*ProcessingFeeDto) ProtoMessage() {}
 
 func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3027,7 +3666,7 @@ func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{31}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ProcessingFeeDto) GetCharges() []*structpb.ListValue {
@@ -3080,7 +3719,7 @@ type ProcessingFeePaidChargeDto struct {
 
 func (x *ProcessingFeePaidChargeDto) Reset() {
 	*x = ProcessingFeePaidChargeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3092,7 +3731,7 @@ func (x *ProcessingFeePaidChargeDto) String() string {
 func (*ProcessingFeePaidChargeDto) ProtoMessage() {}
 
 func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3105,7 +3744,7 @@ func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeePaidChargeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeePaidChargeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{32}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ProcessingFeePaidChargeDto) GetName() string {
@@ -3195,7 +3834,7 @@ type GetScheduleResponseDto struct {
 
 func (x *GetScheduleResponseDto) Reset() {
 	*x = GetScheduleResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3207,7 +3846,7 @@ func (x *GetScheduleResponseDto) String() string {
 func (*GetScheduleResponseDto) ProtoMessage() {}
 
 func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3220,7 +3859,7 @@ func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScheduleResponseDto.ProtoReflect.Descriptor instead.
 func (*GetScheduleResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetScheduleResponseDto) GetId() string {
@@ -3381,7 +4020,7 @@ type InvoicesScheduleOptionsDto struct {
 
 func (x *InvoicesScheduleOptionsDto) Reset() {
 	*x = InvoicesScheduleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3393,7 +4032,7 @@ func (x *InvoicesScheduleOptionsDto) String() string {
 func (*InvoicesScheduleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3406,7 +4045,7 @@ func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesScheduleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesScheduleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *InvoicesScheduleOptionsDto) GetExecuteAt() string {
@@ -3472,7 +4111,7 @@ type InvoicesCustomRRuleOptionsDto struct {
 
 func (x *InvoicesCustomRRuleOptionsDto) Reset() {
 	*x = InvoicesCustomRRuleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3484,7 +4123,7 @@ func (x *InvoicesCustomRRuleOptionsDto) String() string {
 func (*InvoicesCustomRRuleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3497,7 +4136,7 @@ func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *InvoicesCustomRRuleOptionsDto) GetIntervalType() string {
@@ -3665,7 +4304,7 @@ type DefaultInvoiceResponseDto struct {
 
 func (x *DefaultInvoiceResponseDto) Reset() {
 	*x = DefaultInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3677,7 +4316,7 @@ func (x *DefaultInvoiceResponseDto) String() string {
 func (*DefaultInvoiceResponseDto) ProtoMessage() {}
 
 func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3690,7 +4329,7 @@ func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefaultInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*DefaultInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DefaultInvoiceResponseDto) GetId() string {
@@ -3899,7 +4538,7 @@ type GetTemplateResponseDto struct {
 
 func (x *GetTemplateResponseDto) Reset() {
 	*x = GetTemplateResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3911,7 +4550,7 @@ func (x *GetTemplateResponseDto) String() string {
 func (*GetTemplateResponseDto) ProtoMessage() {}
 
 func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3924,7 +4563,7 @@ func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTemplateResponseDto.ProtoReflect.Descriptor instead.
 func (*GetTemplateResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetTemplateResponseDto) GetId() string {
@@ -4072,7 +4711,7 @@ type GetLocationByIdSchema struct {
 
 func (x *GetLocationByIdSchema) Reset() {
 	*x = GetLocationByIdSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4084,7 +4723,7 @@ func (x *GetLocationByIdSchema) String() string {
 func (*GetLocationByIdSchema) ProtoMessage() {}
 
 func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4097,7 +4736,7 @@ func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationByIdSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationByIdSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetLocationByIdSchema) GetId() string {
@@ -4279,7 +4918,7 @@ type BusinessSchema struct {
 
 func (x *BusinessSchema) Reset() {
 	*x = BusinessSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4291,7 +4930,7 @@ func (x *BusinessSchema) String() string {
 func (*BusinessSchema) ProtoMessage() {}
 
 func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4304,7 +4943,7 @@ func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessSchema.ProtoReflect.Descriptor instead.
 func (*BusinessSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *BusinessSchema) GetName() string {
@@ -4412,7 +5051,7 @@ type SocialSchema struct {
 
 func (x *SocialSchema) Reset() {
 	*x = SocialSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4424,7 +5063,7 @@ func (x *SocialSchema) String() string {
 func (*SocialSchema) ProtoMessage() {}
 
 func (x *SocialSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4437,7 +5076,7 @@ func (x *SocialSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
 func (*SocialSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SocialSchema) GetFacebookUrl() string {
@@ -4546,7 +5185,7 @@ type SettingsSchema struct {
 
 func (x *SettingsSchema) Reset() {
 	*x = SettingsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4558,7 +5197,7 @@ func (x *SettingsSchema) String() string {
 func (*SettingsSchema) ProtoMessage() {}
 
 func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4571,7 +5210,7 @@ func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
 func (*SettingsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SettingsSchema) GetAllowDuplicateContact() bool {
@@ -4633,7 +5272,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4645,7 +5284,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4658,7 +5297,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -4737,7 +5376,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4749,7 +5388,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4762,7 +5401,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -4878,7 +5517,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4890,7 +5529,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4903,7 +5542,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -5010,7 +5649,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5022,7 +5661,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5035,7 +5674,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -5060,6 +5699,621 @@ func (x *LocationTagsSchema) GetId() string {
 }
 
 func (x *LocationTagsSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// LostReasonResponseSchema is the schema LostReasonResponseSchema of
+// HighLevel's opportunities document.
+type LostReasonResponseSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// lost reason id
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// lost reason name
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// location id
+	LocationId *string `protobuf:"bytes,3,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,4,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,6,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LostReasonResponseSchema) Reset() {
+	*x = LostReasonResponseSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LostReasonResponseSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LostReasonResponseSchema) ProtoMessage() {}
+
+func (x *LostReasonResponseSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LostReasonResponseSchema.ProtoReflect.Descriptor instead.
+func (*LostReasonResponseSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *LostReasonResponseSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *LostReasonResponseSchema) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *LostReasonResponseSchema) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *LostReasonResponseSchema) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *LostReasonResponseSchema) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *LostReasonResponseSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// AdditionalDetailsDTO is the schema AdditionalDetailsDTO of HighLevel's
+// opportunities document.
+type AdditionalDetailsDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's notes.
+	Notes *bool `protobuf:"varint,1,opt,name=notes,proto3,oneof" json:"notes,omitempty"`
+	// HighLevel's tasks.
+	Tasks *bool `protobuf:"varint,2,opt,name=tasks,proto3,oneof" json:"tasks,omitempty"`
+	// HighLevel's calendarEvents.
+	CalendarEvents *bool `protobuf:"varint,3,opt,name=calendar_events,json=calendarEvents,proto3,oneof" json:"calendar_events,omitempty"`
+	// HighLevel's unReadConversations.
+	UnReadConversations *bool `protobuf:"varint,4,opt,name=un_read_conversations,json=unReadConversations,proto3,oneof" json:"un_read_conversations,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdditionalDetailsDTO) Reset() {
+	*x = AdditionalDetailsDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdditionalDetailsDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdditionalDetailsDTO) ProtoMessage() {}
+
+func (x *AdditionalDetailsDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdditionalDetailsDTO.ProtoReflect.Descriptor instead.
+func (*AdditionalDetailsDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *AdditionalDetailsDTO) GetNotes() bool {
+	if x != nil && x.Notes != nil {
+		return *x.Notes
+	}
+	return false
+}
+
+func (x *AdditionalDetailsDTO) GetTasks() bool {
+	if x != nil && x.Tasks != nil {
+		return *x.Tasks
+	}
+	return false
+}
+
+func (x *AdditionalDetailsDTO) GetCalendarEvents() bool {
+	if x != nil && x.CalendarEvents != nil {
+		return *x.CalendarEvents
+	}
+	return false
+}
+
+func (x *AdditionalDetailsDTO) GetUnReadConversations() bool {
+	if x != nil && x.UnReadConversations != nil {
+		return *x.UnReadConversations
+	}
+	return false
+}
+
+func (x *AdditionalDetailsDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SearchOpportunitiesResponseSchema is the schema
+// SearchOpportunitiesResponseSchema of HighLevel's opportunities document.
+type SearchOpportunitiesResponseSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's monetaryValue.
+	MonetaryValue *float64 `protobuf:"fixed64,3,opt,name=monetary_value,json=monetaryValue,proto3,oneof" json:"monetary_value,omitempty"`
+	// HighLevel's pipelineId.
+	PipelineId *string `protobuf:"bytes,4,opt,name=pipeline_id,json=pipelineId,proto3,oneof" json:"pipeline_id,omitempty"`
+	// HighLevel's pipelineStageId.
+	PipelineStageId *string `protobuf:"bytes,5,opt,name=pipeline_stage_id,json=pipelineStageId,proto3,oneof" json:"pipeline_stage_id,omitempty"`
+	// HighLevel's assignedTo.
+	AssignedTo *string `protobuf:"bytes,6,opt,name=assigned_to,json=assignedTo,proto3,oneof" json:"assigned_to,omitempty"`
+	// HighLevel's status.
+	Status *string `protobuf:"bytes,7,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// HighLevel's source.
+	Source *string `protobuf:"bytes,8,opt,name=source,proto3,oneof" json:"source,omitempty"`
+	// HighLevel's lastStatusChangeAt.
+	LastStatusChangeAt *string `protobuf:"bytes,9,opt,name=last_status_change_at,json=lastStatusChangeAt,proto3,oneof" json:"last_status_change_at,omitempty"`
+	// HighLevel's lastStageChangeAt.
+	LastStageChangeAt *string `protobuf:"bytes,10,opt,name=last_stage_change_at,json=lastStageChangeAt,proto3,oneof" json:"last_stage_change_at,omitempty"`
+	// HighLevel's lastActionDate.
+	LastActionDate *string `protobuf:"bytes,11,opt,name=last_action_date,json=lastActionDate,proto3,oneof" json:"last_action_date,omitempty"`
+	// HighLevel's indexVersion.
+	IndexVersion *string `protobuf:"bytes,12,opt,name=index_version,json=indexVersion,proto3,oneof" json:"index_version,omitempty"`
+	// HighLevel's createdAt.
+	CreatedAt *string `protobuf:"bytes,13,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// HighLevel's updatedAt.
+	UpdatedAt *string `protobuf:"bytes,14,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's contactId.
+	ContactId *string `protobuf:"bytes,15,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// HighLevel's locationId.
+	LocationId *string `protobuf:"bytes,16,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// HighLevel's contact.
+	Contact *SearchOpportunitiesContactResponseSchema `protobuf:"bytes,17,opt,name=contact,proto3" json:"contact,omitempty"`
+	// HighLevel's notes.
+	Notes []*structpb.ListValue `protobuf:"bytes,18,rep,name=notes,proto3" json:"notes,omitempty"`
+	// HighLevel's tasks.
+	Tasks []*structpb.ListValue `protobuf:"bytes,19,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	// HighLevel's calendarEvents.
+	CalendarEvents []*structpb.ListValue `protobuf:"bytes,20,rep,name=calendar_events,json=calendarEvents,proto3" json:"calendar_events,omitempty"`
+	// HighLevel's lostReasonId.
+	LostReasonId *string `protobuf:"bytes,21,opt,name=lost_reason_id,json=lostReasonId,proto3,oneof" json:"lost_reason_id,omitempty"`
+	// HighLevel's customFields.
+	CustomFields []*CustomFieldResponseSchema `protobuf:"bytes,22,rep,name=custom_fields,json=customFields,proto3" json:"custom_fields,omitempty"`
+	// HighLevel's followers.
+	Followers []string `protobuf:"bytes,23,rep,name=followers,proto3" json:"followers,omitempty"`
+	// HighLevel's externalObjectId.
+	ExternalObjectId *string `protobuf:"bytes,24,opt,name=external_object_id,json=externalObjectId,proto3,oneof" json:"external_object_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,25,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchOpportunitiesResponseSchema) Reset() {
+	*x = SearchOpportunitiesResponseSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchOpportunitiesResponseSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchOpportunitiesResponseSchema) ProtoMessage() {}
+
+func (x *SearchOpportunitiesResponseSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchOpportunitiesResponseSchema.ProtoReflect.Descriptor instead.
+func (*SearchOpportunitiesResponseSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetMonetaryValue() float64 {
+	if x != nil && x.MonetaryValue != nil {
+		return *x.MonetaryValue
+	}
+	return 0
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetPipelineId() string {
+	if x != nil && x.PipelineId != nil {
+		return *x.PipelineId
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetPipelineStageId() string {
+	if x != nil && x.PipelineStageId != nil {
+		return *x.PipelineStageId
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetAssignedTo() string {
+	if x != nil && x.AssignedTo != nil {
+		return *x.AssignedTo
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetSource() string {
+	if x != nil && x.Source != nil {
+		return *x.Source
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetLastStatusChangeAt() string {
+	if x != nil && x.LastStatusChangeAt != nil {
+		return *x.LastStatusChangeAt
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetLastStageChangeAt() string {
+	if x != nil && x.LastStageChangeAt != nil {
+		return *x.LastStageChangeAt
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetLastActionDate() string {
+	if x != nil && x.LastActionDate != nil {
+		return *x.LastActionDate
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetIndexVersion() string {
+	if x != nil && x.IndexVersion != nil {
+		return *x.IndexVersion
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetContact() *SearchOpportunitiesContactResponseSchema {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetNotes() []*structpb.ListValue {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetTasks() []*structpb.ListValue {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetCalendarEvents() []*structpb.ListValue {
+	if x != nil {
+		return x.CalendarEvents
+	}
+	return nil
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetLostReasonId() string {
+	if x != nil && x.LostReasonId != nil {
+		return *x.LostReasonId
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetCustomFields() []*CustomFieldResponseSchema {
+	if x != nil {
+		return x.CustomFields
+	}
+	return nil
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetFollowers() []string {
+	if x != nil {
+		return x.Followers
+	}
+	return nil
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetExternalObjectId() string {
+	if x != nil && x.ExternalObjectId != nil {
+		return *x.ExternalObjectId
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SearchOpportunitiesContactResponseSchema is the schema
+// SearchOpportunitiesContactResponseSchema of HighLevel's opportunities
+// document.
+type SearchOpportunitiesContactResponseSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's companyName.
+	CompanyName *string `protobuf:"bytes,3,opt,name=company_name,json=companyName,proto3,oneof" json:"company_name,omitempty"`
+	// HighLevel's email.
+	Email *string `protobuf:"bytes,4,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// HighLevel's phone.
+	Phone *string `protobuf:"bytes,5,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	// HighLevel's tags.
+	Tags []string `protobuf:"bytes,6,rep,name=tags,proto3" json:"tags,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) Reset() {
+	*x = SearchOpportunitiesContactResponseSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchOpportunitiesContactResponseSchema) ProtoMessage() {}
+
+func (x *SearchOpportunitiesContactResponseSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchOpportunitiesContactResponseSchema.ProtoReflect.Descriptor instead.
+func (*SearchOpportunitiesContactResponseSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) GetCompanyName() string {
+	if x != nil && x.CompanyName != nil {
+		return *x.CompanyName
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) GetPhone() string {
+	if x != nil && x.Phone != nil {
+		return *x.Phone
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CustomFieldResponseSchema is the schema CustomFieldResponseSchema of
+// HighLevel's opportunities document.
+type CustomFieldResponseSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// The value of the custom field, in the JSON type of its dataType.
+	FieldValue *structpb.Value `protobuf:"bytes,2,opt,name=field_value,json=fieldValue,proto3" json:"field_value,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomFieldResponseSchema) Reset() {
+	*x = CustomFieldResponseSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomFieldResponseSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomFieldResponseSchema) ProtoMessage() {}
+
+func (x *CustomFieldResponseSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomFieldResponseSchema.ProtoReflect.Descriptor instead.
+func (*CustomFieldResponseSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *CustomFieldResponseSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CustomFieldResponseSchema) GetFieldValue() *structpb.Value {
+	if x != nil {
+		return x.FieldValue
+	}
+	return nil
+}
+
+func (x *CustomFieldResponseSchema) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -5105,7 +6359,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5117,7 +6371,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5130,7 +6384,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *UserSchema) GetId() string {
@@ -5320,7 +6574,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5332,7 +6586,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5345,7 +6599,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -5642,7 +6896,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5654,7 +6908,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5667,7 +6921,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -5733,7 +6987,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5745,7 +6999,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5758,7 +7012,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -5900,7 +7154,49 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\n" +
 	"\b_user_idB\n" +
 	"\n" +
-	"\b_deleted\"\x91\x03\n" +
+	"\b_deleted\"\xef\x06\n" +
+	"\x0eGetEventSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12$\n" +
+	"\vcalendar_id\x18\x02 \x01(\tH\x01R\n" +
+	"calendarId\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x03 \x01(\tH\x02R\x06status\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x04 \x01(\tH\x03R\x05title\x88\x01\x01\x12-\n" +
+	"\x10assigned_user_id\x18\x05 \x01(\tH\x04R\x0eassignedUserId\x88\x01\x01\x12\x19\n" +
+	"\x05notes\x18\x06 \x01(\tH\x05R\x05notes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_time\x18\a \x01(\tH\x06R\tstartTime\x88\x01\x01\x12\x1e\n" +
+	"\bend_time\x18\b \x01(\tH\aR\aendTime\x88\x01\x01\x12\x1d\n" +
+	"\aaddress\x18\t \x01(\tH\bR\aaddress\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\n" +
+	" \x01(\tH\tR\n" +
+	"locationId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\v \x01(\tH\n" +
+	"R\tcontactId\x88\x01\x01\x12\x1e\n" +
+	"\bgroup_id\x18\f \x01(\tH\vR\agroupId\x88\x01\x01\x122\n" +
+	"\x12appointment_status\x18\r \x01(\tH\fR\x11appointmentStatus\x88\x01\x01\x12\x14\n" +
+	"\x05users\x18\x0e \x03(\tR\x05users\x12\"\n" +
+	"\n" +
+	"date_added\x18\x0f \x01(\tH\rR\tdateAdded\x88\x01\x01\x12&\n" +
+	"\fdate_updated\x18\x10 \x01(\tH\x0eR\vdateUpdated\x88\x01\x01\x12-\n" +
+	"\x12assigned_resources\x18\x11 \x03(\tR\x11assignedResources\x128\n" +
+	"\bunmapped\x18\x12 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_calendar_idB\t\n" +
+	"\a_statusB\b\n" +
+	"\x06_titleB\x13\n" +
+	"\x11_assigned_user_idB\b\n" +
+	"\x06_notesB\r\n" +
+	"\v_start_timeB\v\n" +
+	"\t_end_timeB\n" +
+	"\n" +
+	"\b_addressB\x0e\n" +
+	"\f_location_idB\r\n" +
+	"\v_contact_idB\v\n" +
+	"\t_group_idB\x15\n" +
+	"\x13_appointment_statusB\r\n" +
+	"\v_date_addedB\x0f\n" +
+	"\r_date_updated\"\x91\x03\n" +
 	"\x15ContactsGetNoteSchema\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
 	"\x04body\x18\x02 \x01(\tH\x01R\x04body\x88\x01\x01\x12\x1c\n" +
@@ -5941,7 +7237,85 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\t_due_dateB\f\n" +
 	"\n" +
 	"_completedB\r\n" +
-	"\v_contact_id\"\xba\v\n" +
+	"\v_contact_id\"\xf8\x04\n" +
+	"\x14ContactsSearchSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x02 \x01(\tH\x01R\n" +
+	"locationId\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x03 \x01(\tH\x02R\x05email\x88\x01\x01\x12\x1f\n" +
+	"\btimezone\x18\x04 \x01(\tH\x03R\btimezone\x88\x01\x01\x12\x1d\n" +
+	"\acountry\x18\x05 \x01(\tH\x04R\acountry\x88\x01\x01\x12\x1b\n" +
+	"\x06source\x18\x06 \x01(\tH\x05R\x06source\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"date_added\x18\a \x01(\tH\x06R\tdateAdded\x88\x01\x01\x12I\n" +
+	"\rcustom_fields\x18\b \x03(\v2$.hlgate.v1.ContactsCustomFieldSchemaR\fcustomFields\x12\x12\n" +
+	"\x04tags\x18\t \x03(\tR\x04tags\x12$\n" +
+	"\vbusiness_id\x18\n" +
+	" \x01(\tH\aR\n" +
+	"businessId\x88\x01\x01\x12H\n" +
+	"\fattributions\x18\v \x03(\v2$.hlgate.v1.ContactsAttributionSourceR\fattributions\x12\x1c\n" +
+	"\tfollowers\x18\f \x03(\tR\tfollowers\x128\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_location_idB\b\n" +
+	"\x06_emailB\v\n" +
+	"\t_timezoneB\n" +
+	"\n" +
+	"\b_countryB\t\n" +
+	"\a_sourceB\r\n" +
+	"\v_date_addedB\x0e\n" +
+	"\f_business_id\"\x9f\x01\n" +
+	"\x19ContactsCustomFieldSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_id\"\xdc\x06\n" +
+	"\x19ContactsAttributionSource\x12\x15\n" +
+	"\x03url\x18\x01 \x01(\tH\x00R\x03url\x88\x01\x01\x12\x1f\n" +
+	"\bcampaign\x18\x02 \x01(\tH\x01R\bcampaign\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"utm_source\x18\x03 \x01(\tH\x02R\tutmSource\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"utm_medium\x18\x04 \x01(\tH\x03R\tutmMedium\x88\x01\x01\x12$\n" +
+	"\vutm_content\x18\x05 \x01(\tH\x04R\n" +
+	"utmContent\x88\x01\x01\x12\x1f\n" +
+	"\breferrer\x18\x06 \x01(\tH\x05R\breferrer\x88\x01\x01\x12$\n" +
+	"\vcampaign_id\x18\a \x01(\tH\x06R\n" +
+	"campaignId\x88\x01\x01\x12\x1b\n" +
+	"\x06fbclid\x18\b \x01(\tH\aR\x06fbclid\x88\x01\x01\x12\x19\n" +
+	"\x05gclid\x18\t \x01(\tH\bR\x05gclid\x88\x01\x01\x12\x1f\n" +
+	"\bmsclikid\x18\n" +
+	" \x01(\tH\tR\bmsclikid\x88\x01\x01\x12\x19\n" +
+	"\x05dclid\x18\v \x01(\tH\n" +
+	"R\x05dclid\x88\x01\x01\x12\x15\n" +
+	"\x03fbc\x18\f \x01(\tH\vR\x03fbc\x88\x01\x01\x12\x15\n" +
+	"\x03fbp\x18\r \x01(\tH\fR\x03fbp\x88\x01\x01\x12#\n" +
+	"\vfb_event_id\x18\x0e \x01(\tH\rR\tfbEventId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"user_agent\x18\x0f \x01(\tH\x0eR\tuserAgent\x88\x01\x01\x12\x13\n" +
+	"\x02ip\x18\x10 \x01(\tH\x0fR\x02ip\x88\x01\x01\x12\x1b\n" +
+	"\x06medium\x18\x11 \x01(\tH\x10R\x06medium\x88\x01\x01\x12 \n" +
+	"\tmedium_id\x18\x12 \x01(\tH\x11R\bmediumId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x13 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x06\n" +
+	"\x04_urlB\v\n" +
+	"\t_campaignB\r\n" +
+	"\v_utm_sourceB\r\n" +
+	"\v_utm_mediumB\x0e\n" +
+	"\f_utm_contentB\v\n" +
+	"\t_referrerB\x0e\n" +
+	"\f_campaign_idB\t\n" +
+	"\a_fbclidB\b\n" +
+	"\x06_gclidB\v\n" +
+	"\t_msclikidB\b\n" +
+	"\x06_dclidB\x06\n" +
+	"\x04_fbcB\x06\n" +
+	"\x04_fbpB\x0e\n" +
+	"\f_fb_event_idB\r\n" +
+	"\v_user_agentB\x05\n" +
+	"\x03_ipB\t\n" +
+	"\a_mediumB\f\n" +
+	"\n" +
+	"_medium_id\"\xba\v\n" +
 	"\x15GetInvoiceResponseDto\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
@@ -6581,6 +7955,102 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_location_idB\x05\n" +
+	"\x03_id\"\xae\x02\n" +
+	"\x18LostReasonResponseSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x03 \x01(\tH\x02R\n" +
+	"locationId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x04 \x01(\tH\x03R\tupdatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\tH\x04R\tcreatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x06 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_location_idB\r\n" +
+	"\v_updated_atB\r\n" +
+	"\v_created_at\"\xaf\x02\n" +
+	"\x14AdditionalDetailsDTO\x12\x19\n" +
+	"\x05notes\x18\x01 \x01(\bH\x00R\x05notes\x88\x01\x01\x12\x19\n" +
+	"\x05tasks\x18\x02 \x01(\bH\x01R\x05tasks\x88\x01\x01\x12,\n" +
+	"\x0fcalendar_events\x18\x03 \x01(\bH\x02R\x0ecalendarEvents\x88\x01\x01\x127\n" +
+	"\x15un_read_conversations\x18\x04 \x01(\bH\x03R\x13unReadConversations\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\b\n" +
+	"\x06_notesB\b\n" +
+	"\x06_tasksB\x12\n" +
+	"\x10_calendar_eventsB\x18\n" +
+	"\x16_un_read_conversations\"\xb6\v\n" +
+	"!SearchOpportunitiesResponseSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12*\n" +
+	"\x0emonetary_value\x18\x03 \x01(\x01H\x02R\rmonetaryValue\x88\x01\x01\x12$\n" +
+	"\vpipeline_id\x18\x04 \x01(\tH\x03R\n" +
+	"pipelineId\x88\x01\x01\x12/\n" +
+	"\x11pipeline_stage_id\x18\x05 \x01(\tH\x04R\x0fpipelineStageId\x88\x01\x01\x12$\n" +
+	"\vassigned_to\x18\x06 \x01(\tH\x05R\n" +
+	"assignedTo\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\a \x01(\tH\x06R\x06status\x88\x01\x01\x12\x1b\n" +
+	"\x06source\x18\b \x01(\tH\aR\x06source\x88\x01\x01\x126\n" +
+	"\x15last_status_change_at\x18\t \x01(\tH\bR\x12lastStatusChangeAt\x88\x01\x01\x124\n" +
+	"\x14last_stage_change_at\x18\n" +
+	" \x01(\tH\tR\x11lastStageChangeAt\x88\x01\x01\x12-\n" +
+	"\x10last_action_date\x18\v \x01(\tH\n" +
+	"R\x0elastActionDate\x88\x01\x01\x12(\n" +
+	"\rindex_version\x18\f \x01(\tH\vR\findexVersion\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\r \x01(\tH\fR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x0e \x01(\tH\rR\tupdatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x0f \x01(\tH\x0eR\tcontactId\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x10 \x01(\tH\x0fR\n" +
+	"locationId\x88\x01\x01\x12M\n" +
+	"\acontact\x18\x11 \x01(\v23.hlgate.v1.SearchOpportunitiesContactResponseSchemaR\acontact\x120\n" +
+	"\x05notes\x18\x12 \x03(\v2\x1a.google.protobuf.ListValueR\x05notes\x120\n" +
+	"\x05tasks\x18\x13 \x03(\v2\x1a.google.protobuf.ListValueR\x05tasks\x12C\n" +
+	"\x0fcalendar_events\x18\x14 \x03(\v2\x1a.google.protobuf.ListValueR\x0ecalendarEvents\x12)\n" +
+	"\x0elost_reason_id\x18\x15 \x01(\tH\x10R\flostReasonId\x88\x01\x01\x12I\n" +
+	"\rcustom_fields\x18\x16 \x03(\v2$.hlgate.v1.CustomFieldResponseSchemaR\fcustomFields\x12\x1c\n" +
+	"\tfollowers\x18\x17 \x03(\tR\tfollowers\x121\n" +
+	"\x12external_object_id\x18\x18 \x01(\tH\x11R\x10externalObjectId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x19 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\x11\n" +
+	"\x0f_monetary_valueB\x0e\n" +
+	"\f_pipeline_idB\x14\n" +
+	"\x12_pipeline_stage_idB\x0e\n" +
+	"\f_assigned_toB\t\n" +
+	"\a_statusB\t\n" +
+	"\a_sourceB\x18\n" +
+	"\x16_last_status_change_atB\x17\n" +
+	"\x15_last_stage_change_atB\x13\n" +
+	"\x11_last_action_dateB\x10\n" +
+	"\x0e_index_versionB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\r\n" +
+	"\v_contact_idB\x0e\n" +
+	"\f_location_idB\x11\n" +
+	"\x0f_lost_reason_idB\x15\n" +
+	"\x13_external_object_id\"\xb9\x02\n" +
+	"(SearchOpportunitiesContactResponseSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12&\n" +
+	"\fcompany_name\x18\x03 \x01(\tH\x02R\vcompanyName\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x04 \x01(\tH\x03R\x05email\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\x05 \x01(\tH\x04R\x05phone\x88\x01\x01\x12\x12\n" +
+	"\x04tags\x18\x06 \x03(\tR\x04tags\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\x0f\n" +
+	"\r_company_nameB\b\n" +
+	"\x06_emailB\b\n" +
+	"\x06_phone\"\xaa\x01\n" +
+	"\x19CustomFieldResponseSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x127\n" +
+	"\vfield_value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\n" +
+	"fieldValue\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
 	"\x03_id\"\x9b\x05\n" +
 	"\n" +
 	"UserSchema\x12\x13\n" +
@@ -6737,163 +8207,191 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
-	(*CalendarsGetNoteSchema)(nil),        // 0: hlgate.v1.CalendarsGetNoteSchema
-	(*NoteCreatedBySchema)(nil),           // 1: hlgate.v1.NoteCreatedBySchema
-	(*GroupDTO)(nil),                      // 2: hlgate.v1.GroupDTO
-	(*ScheduleRuleDTO)(nil),               // 3: hlgate.v1.ScheduleRuleDTO
-	(*ScheduleIntervalDTO)(nil),           // 4: hlgate.v1.ScheduleIntervalDTO
-	(*ScheduleObjectResponseDTO)(nil),     // 5: hlgate.v1.ScheduleObjectResponseDTO
-	(*ContactsGetNoteSchema)(nil),         // 6: hlgate.v1.ContactsGetNoteSchema
-	(*TaskSchema)(nil),                    // 7: hlgate.v1.TaskSchema
-	(*GetInvoiceResponseDto)(nil),         // 8: hlgate.v1.GetInvoiceResponseDto
-	(*TotalSummaryDto)(nil),               // 9: hlgate.v1.TotalSummaryDto
-	(*RemindersConfigurationDto)(nil),     // 10: hlgate.v1.RemindersConfigurationDto
-	(*ReminderExecutionDetailsList)(nil),  // 11: hlgate.v1.ReminderExecutionDetailsList
-	(*ReminderSettingsDto)(nil),           // 12: hlgate.v1.ReminderSettingsDto
-	(*ReminderDto)(nil),                   // 13: hlgate.v1.ReminderDto
-	(*BusinessDetailsDto)(nil),            // 14: hlgate.v1.BusinessDetailsDto
-	(*AddressDto)(nil),                    // 15: hlgate.v1.AddressDto
-	(*InvoiceItemDto)(nil),                // 16: hlgate.v1.InvoiceItemDto
-	(*ItemTaxDto)(nil),                    // 17: hlgate.v1.ItemTaxDto
-	(*DiscountDto)(nil),                   // 18: hlgate.v1.DiscountDto
-	(*ContactDetailsDto)(nil),             // 19: hlgate.v1.ContactDetailsDto
-	(*AdditionalEmailsDto)(nil),           // 20: hlgate.v1.AdditionalEmailsDto
-	(*SentToDto)(nil),                     // 21: hlgate.v1.SentToDto
-	(*PaymentScheduleDto)(nil),            // 22: hlgate.v1.PaymentScheduleDto
-	(*LateFeesConfigurationDto)(nil),      // 23: hlgate.v1.LateFeesConfigurationDto
-	(*LateFeesFrequencyDto)(nil),          // 24: hlgate.v1.LateFeesFrequencyDto
-	(*LateFeesGraceDto)(nil),              // 25: hlgate.v1.LateFeesGraceDto
-	(*LateFeesMaxFeesDto)(nil),            // 26: hlgate.v1.LateFeesMaxFeesDto
-	(*TipsConfigurationDto)(nil),          // 27: hlgate.v1.TipsConfigurationDto
-	(*PaymentMethodDto)(nil),              // 28: hlgate.v1.PaymentMethodDto
-	(*StripePaymentMethodDto)(nil),        // 29: hlgate.v1.StripePaymentMethodDto
-	(*AttachmentsDto)(nil),                // 30: hlgate.v1.AttachmentsDto
-	(*ProcessingFeeDto)(nil),              // 31: hlgate.v1.ProcessingFeeDto
-	(*ProcessingFeePaidChargeDto)(nil),    // 32: hlgate.v1.ProcessingFeePaidChargeDto
-	(*GetScheduleResponseDto)(nil),        // 33: hlgate.v1.GetScheduleResponseDto
-	(*InvoicesScheduleOptionsDto)(nil),    // 34: hlgate.v1.InvoicesScheduleOptionsDto
-	(*InvoicesCustomRRuleOptionsDto)(nil), // 35: hlgate.v1.InvoicesCustomRRuleOptionsDto
-	(*DefaultInvoiceResponseDto)(nil),     // 36: hlgate.v1.DefaultInvoiceResponseDto
-	(*GetTemplateResponseDto)(nil),        // 37: hlgate.v1.GetTemplateResponseDto
-	(*GetLocationByIdSchema)(nil),         // 38: hlgate.v1.GetLocationByIdSchema
-	(*BusinessSchema)(nil),                // 39: hlgate.v1.BusinessSchema
-	(*SocialSchema)(nil),                  // 40: hlgate.v1.SocialSchema
-	(*SettingsSchema)(nil),                // 41: hlgate.v1.SettingsSchema
-	(*CustomValueSchema)(nil),             // 42: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),           // 43: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),      // 44: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),            // 45: hlgate.v1.LocationTagsSchema
-	(*UserSchema)(nil),                    // 46: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),                // 47: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                    // 48: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),                // 49: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),               // 50: google.protobuf.Struct
-	(*structpb.ListValue)(nil),            // 51: google.protobuf.ListValue
+	(*CalendarsGetNoteSchema)(nil),                   // 0: hlgate.v1.CalendarsGetNoteSchema
+	(*NoteCreatedBySchema)(nil),                      // 1: hlgate.v1.NoteCreatedBySchema
+	(*GroupDTO)(nil),                                 // 2: hlgate.v1.GroupDTO
+	(*ScheduleRuleDTO)(nil),                          // 3: hlgate.v1.ScheduleRuleDTO
+	(*ScheduleIntervalDTO)(nil),                      // 4: hlgate.v1.ScheduleIntervalDTO
+	(*ScheduleObjectResponseDTO)(nil),                // 5: hlgate.v1.ScheduleObjectResponseDTO
+	(*GetEventSchema)(nil),                           // 6: hlgate.v1.GetEventSchema
+	(*ContactsGetNoteSchema)(nil),                    // 7: hlgate.v1.ContactsGetNoteSchema
+	(*TaskSchema)(nil),                               // 8: hlgate.v1.TaskSchema
+	(*ContactsSearchSchema)(nil),                     // 9: hlgate.v1.ContactsSearchSchema
+	(*ContactsCustomFieldSchema)(nil),                // 10: hlgate.v1.ContactsCustomFieldSchema
+	(*ContactsAttributionSource)(nil),                // 11: hlgate.v1.ContactsAttributionSource
+	(*GetInvoiceResponseDto)(nil),                    // 12: hlgate.v1.GetInvoiceResponseDto
+	(*TotalSummaryDto)(nil),                          // 13: hlgate.v1.TotalSummaryDto
+	(*RemindersConfigurationDto)(nil),                // 14: hlgate.v1.RemindersConfigurationDto
+	(*ReminderExecutionDetailsList)(nil),             // 15: hlgate.v1.ReminderExecutionDetailsList
+	(*ReminderSettingsDto)(nil),                      // 16: hlgate.v1.ReminderSettingsDto
+	(*ReminderDto)(nil),                              // 17: hlgate.v1.ReminderDto
+	(*BusinessDetailsDto)(nil),                       // 18: hlgate.v1.BusinessDetailsDto
+	(*AddressDto)(nil),                               // 19: hlgate.v1.AddressDto
+	(*InvoiceItemDto)(nil),                           // 20: hlgate.v1.InvoiceItemDto
+	(*ItemTaxDto)(nil),                               // 21: hlgate.v1.ItemTaxDto
+	(*DiscountDto)(nil),                              // 22: hlgate.v1.DiscountDto
+	(*ContactDetailsDto)(nil),                        // 23: hlgate.v1.ContactDetailsDto
+	(*AdditionalEmailsDto)(nil),                      // 24: hlgate.v1.AdditionalEmailsDto
+	(*SentToDto)(nil),                                // 25: hlgate.v1.SentToDto
+	(*PaymentScheduleDto)(nil),                       // 26: hlgate.v1.PaymentScheduleDto
+	(*LateFeesConfigurationDto)(nil),                 // 27: hlgate.v1.LateFeesConfigurationDto
+	(*LateFeesFrequencyDto)(nil),                     // 28: hlgate.v1.LateFeesFrequencyDto
+	(*LateFeesGraceDto)(nil),                         // 29: hlgate.v1.LateFeesGraceDto
+	(*LateFeesMaxFeesDto)(nil),                       // 30: hlgate.v1.LateFeesMaxFeesDto
+	(*TipsConfigurationDto)(nil),                     // 31: hlgate.v1.TipsConfigurationDto
+	(*PaymentMethodDto)(nil),                         // 32: hlgate.v1.PaymentMethodDto
+	(*StripePaymentMethodDto)(nil),                   // 33: hlgate.v1.StripePaymentMethodDto
+	(*AttachmentsDto)(nil),                           // 34: hlgate.v1.AttachmentsDto
+	(*ProcessingFeeDto)(nil),                         // 35: hlgate.v1.ProcessingFeeDto
+	(*ProcessingFeePaidChargeDto)(nil),               // 36: hlgate.v1.ProcessingFeePaidChargeDto
+	(*GetScheduleResponseDto)(nil),                   // 37: hlgate.v1.GetScheduleResponseDto
+	(*InvoicesScheduleOptionsDto)(nil),               // 38: hlgate.v1.InvoicesScheduleOptionsDto
+	(*InvoicesCustomRRuleOptionsDto)(nil),            // 39: hlgate.v1.InvoicesCustomRRuleOptionsDto
+	(*DefaultInvoiceResponseDto)(nil),                // 40: hlgate.v1.DefaultInvoiceResponseDto
+	(*GetTemplateResponseDto)(nil),                   // 41: hlgate.v1.GetTemplateResponseDto
+	(*GetLocationByIdSchema)(nil),                    // 42: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),                           // 43: hlgate.v1.BusinessSchema
+	(*SocialSchema)(nil),                             // 44: hlgate.v1.SocialSchema
+	(*SettingsSchema)(nil),                           // 45: hlgate.v1.SettingsSchema
+	(*CustomValueSchema)(nil),                        // 46: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),                      // 47: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),                 // 48: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),                       // 49: hlgate.v1.LocationTagsSchema
+	(*LostReasonResponseSchema)(nil),                 // 50: hlgate.v1.LostReasonResponseSchema
+	(*AdditionalDetailsDTO)(nil),                     // 51: hlgate.v1.AdditionalDetailsDTO
+	(*SearchOpportunitiesResponseSchema)(nil),        // 52: hlgate.v1.SearchOpportunitiesResponseSchema
+	(*SearchOpportunitiesContactResponseSchema)(nil), // 53: hlgate.v1.SearchOpportunitiesContactResponseSchema
+	(*CustomFieldResponseSchema)(nil),                // 54: hlgate.v1.CustomFieldResponseSchema
+	(*UserSchema)(nil),                               // 55: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),                           // 56: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                               // 57: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),                           // 58: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),                          // 59: google.protobuf.Struct
+	(*structpb.Value)(nil),                           // 60: google.protobuf.Value
+	(*structpb.ListValue)(nil),                       // 61: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
-	1,  // 0: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	50, // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
-	4,  // 4: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
-	50, // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
-	50, // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
-	3,  // 7: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	50, // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	50, // 9: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 10: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 11: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	50, // 12: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	50, // 13: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	50, // 14: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	50, // 15: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	9,  // 16: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
-	10, // 17: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	50, // 18: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 19: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
-	11, // 20: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
-	12, // 21: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	50, // 22: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 23: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
-	13, // 24: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	50, // 25: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 26: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
-	15, // 27: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	50, // 28: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 29: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
-	17, // 30: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	50, // 31: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 32: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 33: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
-	20, // 34: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
-	15, // 35: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	50, // 36: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 37: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 38: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 39: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
-	24, // 40: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
-	25, // 41: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
-	26, // 42: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	50, // 43: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 44: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 45: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 46: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 47: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	29, // 48: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	50, // 49: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 50: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 51: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	51, // 52: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
-	32, // 53: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	50, // 54: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 55: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
-	34, // 56: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	36, // 57: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	14, // 58: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	19, // 59: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	18, // 60: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	50, // 61: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
-	50, // 62: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
-	35, // 63: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
-	50, // 64: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 65: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 66: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	50, // 67: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	50, // 68: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	50, // 69: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	50, // 70: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	50, // 71: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	14, // 72: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	18, // 73: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	50, // 74: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	50, // 75: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	39, // 76: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
-	40, // 77: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
-	41, // 78: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	50, // 79: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	50, // 80: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 81: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 82: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 83: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 84: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 85: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	43, // 86: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	50, // 87: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	50, // 88: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	47, // 89: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	48, // 90: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	50, // 91: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	50, // 92: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 93: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 94: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 95: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	96, // [96:96] is the sub-list for method output_type
-	96, // [96:96] is the sub-list for method input_type
-	96, // [96:96] is the sub-list for extension type_name
-	96, // [96:96] is the sub-list for extension extendee
-	0,  // [0:96] is the sub-list for field type_name
+	1,   // 0: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
+	59,  // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	4,   // 4: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
+	59,  // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	59,  // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	3,   // 7: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
+	59,  // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	59,  // 9: hlgate.v1.GetEventSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 10: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 11: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	10,  // 12: hlgate.v1.ContactsSearchSchema.custom_fields:type_name -> hlgate.v1.ContactsCustomFieldSchema
+	11,  // 13: hlgate.v1.ContactsSearchSchema.attributions:type_name -> hlgate.v1.ContactsAttributionSource
+	59,  // 14: hlgate.v1.ContactsSearchSchema.unmapped:type_name -> google.protobuf.Struct
+	60,  // 15: hlgate.v1.ContactsCustomFieldSchema.value:type_name -> google.protobuf.Value
+	59,  // 16: hlgate.v1.ContactsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 17: hlgate.v1.ContactsAttributionSource.unmapped:type_name -> google.protobuf.Struct
+	59,  // 18: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	59,  // 19: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	59,  // 20: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	59,  // 21: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	59,  // 22: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	13,  // 23: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
+	14,  // 24: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
+	59,  // 25: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 26: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	15,  // 27: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
+	16,  // 28: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
+	59,  // 29: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 30: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	17,  // 31: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
+	59,  // 32: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 33: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	19,  // 34: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	59,  // 35: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 36: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	21,  // 37: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
+	59,  // 38: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 39: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 40: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	24,  // 41: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
+	19,  // 42: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	59,  // 43: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 44: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 45: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 46: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	28,  // 47: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
+	29,  // 48: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
+	30,  // 49: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
+	59,  // 50: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 51: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 52: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 53: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 54: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	33,  // 55: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
+	59,  // 56: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 57: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 58: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	61,  // 59: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	36,  // 60: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
+	59,  // 61: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 62: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	38,  // 63: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	40,  // 64: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	18,  // 65: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	23,  // 66: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	22,  // 67: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	59,  // 68: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
+	59,  // 69: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
+	39,  // 70: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
+	59,  // 71: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 72: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 73: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	59,  // 74: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	59,  // 75: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	59,  // 76: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	59,  // 77: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	59,  // 78: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	18,  // 79: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	22,  // 80: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	59,  // 81: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	59,  // 82: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	43,  // 83: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	44,  // 84: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	45,  // 85: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	59,  // 86: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	59,  // 87: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 88: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 89: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 90: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 91: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 92: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	47,  // 93: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	59,  // 94: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	59,  // 95: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 96: hlgate.v1.LostReasonResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 97: hlgate.v1.AdditionalDetailsDTO.unmapped:type_name -> google.protobuf.Struct
+	53,  // 98: hlgate.v1.SearchOpportunitiesResponseSchema.contact:type_name -> hlgate.v1.SearchOpportunitiesContactResponseSchema
+	61,  // 99: hlgate.v1.SearchOpportunitiesResponseSchema.notes:type_name -> google.protobuf.ListValue
+	61,  // 100: hlgate.v1.SearchOpportunitiesResponseSchema.tasks:type_name -> google.protobuf.ListValue
+	61,  // 101: hlgate.v1.SearchOpportunitiesResponseSchema.calendar_events:type_name -> google.protobuf.ListValue
+	54,  // 102: hlgate.v1.SearchOpportunitiesResponseSchema.custom_fields:type_name -> hlgate.v1.CustomFieldResponseSchema
+	59,  // 103: hlgate.v1.SearchOpportunitiesResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 104: hlgate.v1.SearchOpportunitiesContactResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	60,  // 105: hlgate.v1.CustomFieldResponseSchema.field_value:type_name -> google.protobuf.Value
+	59,  // 106: hlgate.v1.CustomFieldResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	56,  // 107: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	57,  // 108: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	59,  // 109: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	59,  // 110: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 111: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 112: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 113: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	114, // [114:114] is the sub-list for method output_type
+	114, // [114:114] is the sub-list for method input_type
+	114, // [114:114] is the sub-list for extension type_name
+	114, // [114:114] is the sub-list for extension extendee
+	0,   // [0:114] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -6911,25 +8409,25 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[7].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[8].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[9].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[10].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[11].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[12].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[13].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[14].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[15].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[16].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[17].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[18].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[19].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[20].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[21].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[23].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[24].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[25].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[26].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[27].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[28].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[29].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[30].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[31].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[32].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[33].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[34].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[35].OneofWrappers = []any{}
@@ -6947,13 +8445,22 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[47].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[48].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[49].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[50].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[51].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[52].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[53].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[54].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[55].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[56].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[57].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[58].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   50,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
