@@ -10,10 +10,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 	"github.com/hlgate/hlgate/sandbox"
@@ -302,4 +304,220 @@ func firstOpportunityID(t *testing.T, h *harness) string {
 		t.Fatalf("find an opportunity: %v", err)
 	}
 	return resp.GetOpportunities()[0].GetId()
+}
+
+// searchContactIDs is n contacts of the demo location.
+func searchContactIDs(t *testing.T, h *harness, n int) []string {
+	t.Helper()
+	resp, err := h.contacts.SearchContacts(h.ctx(""), &hlgatev1.SearchContactsRequest{LocationId: sandbox.DemoLocationID, PageSize: int32(n)})
+	if err != nil || len(resp.GetContacts()) != n {
+		t.Fatalf("find %d contacts: %v", n, err)
+	}
+	ids := make([]string, n)
+	for i, c := range resp.GetContacts() {
+		ids[i] = c.GetId()
+	}
+	return ids
+}
+
+// Contacts put in a business over gRPC and REST are the business's
+// contacts, walked to the end through page_token with no gap and no
+// duplicate; an unknown contact is left out of the answer's ids.
+func TestContactsOfABusiness(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	ids := searchContactIDs(t, h, 7)
+	const biz = "BusinessFlow00000001"
+	set, err := h.contacts.AddRemoveContactFromBusiness(ctx, &hlgatev1.AddRemoveContactFromBusinessRequest{LocationId: loc, Ids: append(slices.Clone(ids[:4]), "NoSuchContact0000001"), BusinessId: proto.String(biz)})
+	if err != nil || set.GetSuccess() || !slices.Equal(set.GetIds(), ids[:4]) {
+		t.Fatalf("business over gRPC = %v, %v; want the 4 known contacts, success false", set, err)
+	}
+	body, _ := json.Marshal(map[string]any{"ids": ids[4:], "businessId": biz})
+	code, _, b := h.rest(http.MethodPost, "/v1/locations/"+loc+"/contacts/bulk/business", "", bytes.NewReader(body))
+	if code != http.StatusOK || !slices.Equal(restFollowers(t, b, "ids"), ids[4:]) {
+		t.Fatalf("business over REST = %d %s", code, b)
+	}
+	var got []string
+	token, pages := "", 0
+	for {
+		resp, err := h.contacts.GetContactsByBusinessId(ctx, &hlgatev1.GetContactsByBusinessIdRequest{LocationId: loc, BusinessId: biz, PageSize: 2, PageToken: token})
+		if err != nil {
+			t.Fatalf("page %d: %v", pages+1, err)
+		}
+		pages++
+		if resp.GetTotalSize() != 7 {
+			t.Fatalf("page %d: total_size %d, want 7", pages, resp.GetTotalSize())
+		}
+		for _, c := range resp.GetContacts() {
+			if c.GetBusinessId() != biz {
+				t.Fatalf("contact %s of business %q listed for %s", c.GetId(), c.GetBusinessId(), biz)
+			}
+			got = append(got, c.GetId())
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			break
+		}
+		if pages > 7 {
+			t.Fatal("the walk does not end")
+		}
+	}
+	if pages != 4 {
+		t.Errorf("%d pages of 2 for 7 contacts, want 4", pages)
+	}
+	if s, w := slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(ids)); !slices.Equal(s, w) {
+		t.Fatalf("the walk reached %v, want %v once each", got, ids)
+	}
+	code, _, b = h.rest(http.MethodGet, "/v1/locations/"+loc+"/contacts/business/"+biz+"?pageSize=5", "", nil)
+	if first := restIDs(t, b, "contacts"); code != http.StatusOK || !slices.Equal(first, got[:5]) {
+		t.Fatalf("first page over REST = %d %s, want %v", code, b, got[:5])
+	}
+	// An empty business id is not read as null: refused.
+	if _, err := h.contacts.AddRemoveContactFromBusiness(ctx, &hlgatev1.AddRemoveContactFromBusinessRequest{LocationId: loc, Ids: ids[:1], BusinessId: proto.String("")}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("an empty business: %v, want INVALID_ARGUMENT", err)
+	}
+}
+
+// restIDs reads the ids of a REST answer's list.
+func restIDs(t *testing.T, b []byte, key string) []string {
+	t.Helper()
+	var m map[string]json.RawMessage
+	var list []struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil || json.Unmarshal(m[key], &list) != nil {
+		t.Fatalf("answer %s has no list %s", b, key)
+	}
+	var out []string
+	for _, x := range list {
+		out = append(out, x.ID)
+	}
+	return out
+}
+
+// Tags added to and removed from many contacts at once, over gRPC and
+// REST, each contact answered on its own line, an unknown one as an error.
+func TestBulkContactTags(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	ids := searchContactIDs(t, h, 2)
+	resp, err := h.contacts.CreateAssociation(ctx, &hlgatev1.CreateAssociationRequest{LocationId: loc, Type: "add", Contacts: []string{ids[0], ids[1], "NoSuchContact0000001"}, Tags: []string{"Bulk-Flow"}})
+	if err != nil || resp.GetErrorCount() != 1 || len(resp.GetResponses()) != 3 {
+		t.Fatalf("bulk add = %v, %v", resp, err)
+	}
+	if r := resp.GetResponses()[0]; r.GetType() != "success" || !slices.Equal(r.GetTagsAdded(), []string{"bulk-flow"}) {
+		t.Fatalf("first contact's line = %v", r)
+	}
+	if r := resp.GetResponses()[2]; r.GetType() != "error" || r.GetContactId() != "NoSuchContact0000001" {
+		t.Fatalf("unknown contact's line = %v", r)
+	}
+	for _, id := range ids {
+		c, err := h.contacts.GetContact(ctx, &hlgatev1.GetContactRequest{LocationId: loc, ContactId: id})
+		if err != nil || !slices.Contains(c.GetContact().GetTags(), "bulk-flow") {
+			t.Fatalf("contact %s after the bulk add = %v, %v", id, c, err)
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"contacts": ids[:1], "tags": []string{"bulk-flow"}})
+	code, _, b := h.rest(http.MethodPost, "/v1/locations/"+loc+"/contacts/bulk/tags/update/remove", "", bytes.NewReader(body))
+	if code != http.StatusOK || !strings.Contains(string(b), `"tagsRemoved":["bulk-flow"]`) {
+		t.Fatalf("bulk remove over REST = %d %s", code, b)
+	}
+	c, err := h.contacts.GetContact(ctx, &hlgatev1.GetContactRequest{LocationId: loc, ContactId: ids[0]})
+	if err != nil || slices.Contains(c.GetContact().GetTags(), "bulk-flow") {
+		t.Fatalf("contact after the bulk remove = %v, %v", c, err)
+	}
+	// The path's type is add or remove (a correction of the document).
+	if _, err := h.contacts.CreateAssociation(ctx, &hlgatev1.CreateAssociationRequest{LocationId: loc, Type: "toggle", Contacts: ids, Tags: []string{"x"}}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("bulk type toggle: %v, want INVALID_ARGUMENT", err)
+	}
+}
+
+// A contact's appointments are the events booked for it, every calendar's,
+// over gRPC and REST.
+func TestContactAppointments(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true, Now: frozenClock(calendarsClock)}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	cals, err := h.calendars.ListCalendars(ctx, &hlgatev1.ListCalendarsRequest{LocationId: loc})
+	if err != nil || len(cals.GetCalendars()) == 0 {
+		t.Fatalf("calendars: %v, %v", cals, err)
+	}
+	byContact := map[string][]string{}
+	for _, cal := range cals.GetCalendars() {
+		events, err := h.calendars.ListEvents(ctx, &hlgatev1.ListEventsRequest{
+			LocationId: loc, StartTime: timestamppb.New(calendarsClock.Add(-24 * time.Hour)), EndTime: timestamppb.New(calendarsClock.Add(30 * 24 * time.Hour)),
+			Owner: &hlgatev1.ListEventsRequest_CalendarId{CalendarId: cal.GetId()}, PageSize: 500,
+		})
+		if err != nil {
+			t.Fatalf("events of %s: %v", cal.GetId(), err)
+		}
+		for _, e := range events.GetEvents() {
+			byContact[e.GetContactId()] = append(byContact[e.GetContactId()], e.GetId())
+		}
+	}
+	var contact string
+	for c, evs := range byContact {
+		if len(evs) > len(byContact[contact]) || len(evs) == len(byContact[contact]) && c < contact {
+			contact = c
+		}
+	}
+	if len(byContact[contact]) < 2 {
+		t.Fatalf("no contact has two seeded appointments: %v", byContact)
+	}
+	resp, err := h.contacts.GetAppointmentsForContact(ctx, &hlgatev1.GetAppointmentsForContactRequest{LocationId: loc, ContactId: contact})
+	if err != nil {
+		t.Fatalf("appointments: %v", err)
+	}
+	var got []string
+	for _, e := range resp.GetEvents() {
+		if e.GetContactId() != contact {
+			t.Fatalf("event %s of contact %s listed for %s", e.GetId(), e.GetContactId(), contact)
+		}
+		got = append(got, e.GetId())
+	}
+	if s, w := slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(byContact[contact])); !slices.Equal(s, w) {
+		t.Fatalf("appointments of %s = %v, want %v", contact, s, w)
+	}
+	code, _, b := h.rest(http.MethodGet, "/v1/locations/"+loc+"/contacts/"+contact+"/appointments", "", nil)
+	if r := restIDs(t, b, "events"); code != http.StatusOK || !slices.Equal(r, got) {
+		t.Fatalf("appointments over REST = %d %s", code, b)
+	}
+	if _, err := h.contacts.GetAppointmentsForContact(ctx, &hlgatev1.GetAppointmentsForContactRequest{LocationId: loc, ContactId: "NoSuchContact0000001"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("appointments of an unknown contact: %v, want NOT_FOUND", err)
+	}
+}
+
+// A task is marked completed and back over gRPC and REST; the task read
+// after says so.
+func TestTaskCompleted(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	contact := firstContactID(t, h)
+	if err := h.sb.PutDocument(loc, "/contacts/"+contact+"/tasks", json.RawMessage(`{"id":"TaskFlow000000000001","title":"Call back","completed":false,"contactId":"`+contact+`","priority":"high"}`)); err != nil {
+		t.Fatal(err)
+	}
+	done, err := h.contacts.UpdateTaskCompleted(ctx, &hlgatev1.UpdateTaskCompletedRequest{LocationId: loc, ContactId: contact, TaskId: "TaskFlow000000000001", Completed: proto.Bool(true)})
+	if err != nil || !done.GetTask().GetCompleted() || done.GetTask().GetTitle() != "Call back" || done.GetTask().GetUnmapped().GetFields()["priority"].GetStringValue() != "high" {
+		t.Fatalf("completed over gRPC = %v, %v", done, err)
+	}
+	read, err := h.contacts.GetTask(ctx, &hlgatev1.GetTaskRequest{LocationId: loc, ContactId: contact, TaskId: "TaskFlow000000000001"})
+	if err != nil || !read.GetTask().GetCompleted() {
+		t.Fatalf("task after completion = %v, %v", read, err)
+	}
+	code, _, b := h.rest(http.MethodPut, "/v1/locations/"+loc+"/contacts/"+contact+"/tasks/TaskFlow000000000001/completed", "", strings.NewReader(`{"completed":false}`))
+	if code != http.StatusOK || !strings.Contains(string(b), `"completed":false`) {
+		t.Fatalf("not completed over REST = %d %s", code, b)
+	}
+	read, err = h.contacts.GetTask(ctx, &hlgatev1.GetTaskRequest{LocationId: loc, ContactId: contact, TaskId: "TaskFlow000000000001"})
+	if err != nil || read.GetTask().GetCompleted() {
+		t.Fatalf("task after REST = %v, %v", read, err)
+	}
+	if _, err := h.contacts.UpdateTaskCompleted(ctx, &hlgatev1.UpdateTaskCompletedRequest{LocationId: loc, ContactId: contact, TaskId: "TaskFlow000000000001"}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("completion without completed: %v, want INVALID_ARGUMENT", err)
+	}
+	if _, err := h.contacts.UpdateTaskCompleted(ctx, &hlgatev1.UpdateTaskCompletedRequest{LocationId: loc, ContactId: contact, TaskId: "NoSuchTask0000000001", Completed: proto.Bool(true)}); status.Code(err) != codes.NotFound {
+		t.Fatalf("completion of an unknown task: %v, want NOT_FOUND", err)
+	}
 }
