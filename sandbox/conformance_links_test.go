@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"encoding/json"
+	"net/url"
 
 	"github.com/hlgate/hlgate/sandbox"
 )
@@ -49,6 +50,9 @@ func (cf *conformance) linksWalk(L, loc, contactID, pipeID string) {
 		json: map[string]any{"locationId": L, "contacts": []string{contactID}, "tags": []string{"bulk"}}})
 	cf.run(confCase{name: "bulk tags remove all with add", method: "POST", path: "/contacts/bulk/tags/update/add", token: loc, status: 422,
 		json: map[string]any{"locationId": L, "contacts": []string{contactID}, "tags": []string{}, "removeAllTags": true}})
+	cf.run(confCase{name: "duplicate by email", method: "GET", path: "/contacts/search/duplicate?locationId=" + L + "&email=" + url.QueryEscape(cf.contactEmail(loc, contactID)), token: loc, status: 200})
+	cf.run(confCase{name: "no duplicate", method: "GET", path: "/contacts/search/duplicate?locationId=" + L + "&number=%2B10000000000", token: loc, status: 200})
+	cf.run(confCase{name: "duplicate by nothing", method: "GET", path: "/contacts/search/duplicate?locationId=" + L, token: loc, status: 422})
 	cf.run(confCase{name: "appointments of a contact", method: "GET", path: c + "/appointments", token: loc, status: 200})
 	if err := cf.e.sb.PutDocument(L, c+"/tasks", json.RawMessage(`{"id":"TaskConformance00001","title":"Call","completed":false,"contactId":"`+contactID+`"}`)); err != nil {
 		t.Fatal(err)
@@ -71,4 +75,10 @@ func (cf *conformance) linksWalk(L, loc, contactID, pipeID string) {
 		json: map[string]any{"locationId": L, "query": "", "limit": 2, "page": 1, "additionalDetails": map[string]any{"notes": true, "tasks": true, "calendarEvents": false, "unReadConversations": false}}})
 	cf.run(confCase{name: "opportunity search without details", method: "POST", path: "/opportunities/search", token: loc, status: 422, badRequest: true,
 		json: map[string]any{"locationId": L, "query": "", "limit": 2, "page": 1}})
+}
+
+// contactEmail reads a contact's email.
+func (cf *conformance) contactEmail(loc, contactID string) string {
+	got := cf.run(confCase{name: "contact for its email", method: "GET", path: "/contacts/" + contactID, token: loc, status: 200})
+	return str(got, "contact", "email")
 }

@@ -33,6 +33,7 @@ func init() {
 		"get-appointments-for-contact":       (*Sandbox).opContactAppointments,
 		"get-contacts-by-businessId":         (*Sandbox).opContactsByBusiness,
 		"update-task-completed":              (*Sandbox).opTaskCompleted,
+		"get-duplicate-contact":              (*Sandbox).opDuplicateContact,
 	} {
 		handlers[id] = h
 	}
@@ -542,4 +543,45 @@ func (s *Sandbox) opTaskCompleted(w http.ResponseWriter, r *http.Request, c *cal
 	raw := marshal(doc)
 	l.coll(key, true).put(taskID, raw)
 	writeBody(w, http.StatusOK, append(append([]byte(`{"task":`), raw...), '}'))
+}
+
+// opDuplicateContact finds the contact a new one with this email or phone
+// (number) would duplicate. The sandbox's locations do not allow
+// duplicates, so, as the document says of that setting, the unique
+// identifiers decide: the email first (case-insensitively), then the
+// phone. A search by neither is refused.
+func (s *Sandbox) opDuplicateContact(w http.ResponseWriter, r *http.Request, c *call) {
+	q := r.URL.Query()
+	var p problems
+	p.add(required("locationId", q.Get("locationId"))...)
+	email, number := strings.TrimSpace(q.Get("email")), strings.TrimSpace(q.Get("number"))
+	if email == "" && number == "" {
+		p.add("email or number should not be empty")
+	}
+	if aerr := p.err(); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	l, aerr := s.locationStore(c, q.Get("locationId"))
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var found *Contact
+	for _, match := range []func(*Contact) bool{
+		func(ct *Contact) bool { return email != "" && strings.EqualFold(ct.Email, email) },
+		func(ct *Contact) bool { return number != "" && ct.Phone == number },
+	} {
+		for _, ct := range l.contacts {
+			if match(ct) && (found == nil || ct.ID < found.ID) {
+				found = ct
+			}
+		}
+		if found != nil {
+			break
+		}
+	}
+	writeBody(w, http.StatusOK, marshal(map[string]any{"contact": found}))
 }

@@ -521,3 +521,37 @@ func TestTaskCompleted(t *testing.T) {
 		t.Fatalf("completion of an unknown task: %v, want NOT_FOUND", err)
 	}
 }
+
+// The duplicate search finds a contact by email (any case), else by phone,
+// whose + reaches HighLevel encoded; none found is an answer without a
+// contact, and a search by neither is refused.
+func TestDuplicateContact(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	got, err := h.contacts.GetContact(ctx, &hlgatev1.GetContactRequest{LocationId: loc, ContactId: firstContactID(t, h)})
+	if err != nil || got.GetContact().GetEmail() == "" || !strings.HasPrefix(got.GetContact().GetPhone(), "+") {
+		t.Fatalf("contact = %v, %v; want one with an email and a phone", got, err)
+	}
+	c := got.GetContact()
+	byEmail, err := h.contacts.GetDuplicateContact(ctx, &hlgatev1.GetDuplicateContactRequest{LocationId: loc, Email: proto.String(strings.ToUpper(c.GetEmail()))})
+	if err != nil || byEmail.GetContact().GetId() != c.GetId() {
+		t.Fatalf("duplicate by email = %v, %v; want %s", byEmail, err, c.GetId())
+	}
+	code, _, b := h.rest(http.MethodGet, "/v1/locations/"+loc+"/contacts/search/duplicate?number="+url.QueryEscape(c.GetPhone()), "", nil)
+	var rest struct {
+		Contact struct {
+			ID string `json:"id"`
+		} `json:"contact"`
+	}
+	if code != http.StatusOK || json.Unmarshal(b, &rest) != nil || rest.Contact.ID != c.GetId() {
+		t.Fatalf("duplicate by number over REST = %d %s, want %s", code, b, c.GetId())
+	}
+	none, err := h.contacts.GetDuplicateContact(ctx, &hlgatev1.GetDuplicateContactRequest{LocationId: loc, Number: proto.String("+19999999999")})
+	if err != nil || none.GetContact() != nil || len(none.GetUnmapped().GetFields()) != 0 {
+		t.Fatalf("no duplicate = %v, %v; want an answer without a contact", none, err)
+	}
+	if _, err := h.contacts.GetDuplicateContact(ctx, &hlgatev1.GetDuplicateContactRequest{LocationId: loc}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("a search by neither: %v, want INVALID_ARGUMENT", err)
+	}
+}

@@ -1949,8 +1949,10 @@ var Ops = []Op{
 		Scopes:   []string{"contacts.readonly"},
 		Read:     true,
 		Safe:     true,
-		Exposed:  false,
-		Declared: false,
+		Location: &Field{In: "query", Name: "locationId"},
+		Paging:   "none",
+		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 			{Name: "number", In: "query", Type: "string", Required: false},

@@ -2798,6 +2798,131 @@ func (x *GetContactsByBusinessIdResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// GetDuplicateContactRequest is the request of GetDuplicateContact.
+type GetDuplicateContactRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Phone Number - Pass in URL Encoded form. i.e +1423164516 will become
+	// `%2B1423164516`
+	Number *string `protobuf:"bytes,2,opt,name=number,proto3,oneof" json:"number,omitempty"`
+	// Email - Pass in URL Encoded form. i.e test+abc@gmail.com will become
+	// `test%2Babc%40gmail.com`
+	Email         *string `protobuf:"bytes,3,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDuplicateContactRequest) Reset() {
+	*x = GetDuplicateContactRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDuplicateContactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDuplicateContactRequest) ProtoMessage() {}
+
+func (x *GetDuplicateContactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDuplicateContactRequest.ProtoReflect.Descriptor instead.
+func (*GetDuplicateContactRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *GetDuplicateContactRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetDuplicateContactRequest) GetNumber() string {
+	if x != nil && x.Number != nil {
+		return *x.Number
+	}
+	return ""
+}
+
+func (x *GetDuplicateContactRequest) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+// GetDuplicateContactResponse is HighLevel's answer to GetDuplicateContact,
+// without loss.
+type GetDuplicateContactResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The duplicate found, or null.
+	Contact *GetContectByIdSchema `protobuf:"bytes,1,opt,name=contact,proto3" json:"contact,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDuplicateContactResponse) Reset() {
+	*x = GetDuplicateContactResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDuplicateContactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDuplicateContactResponse) ProtoMessage() {}
+
+func (x *GetDuplicateContactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDuplicateContactResponse.ProtoReflect.Descriptor instead.
+func (*GetDuplicateContactResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetDuplicateContactResponse) GetContact() *GetContectByIdSchema {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
+}
+
+func (x *GetDuplicateContactResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // Response is the response of CreateAssociationResponse.
 type CreateAssociationResponse_Response struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2823,7 +2948,7 @@ type CreateAssociationResponse_Response struct {
 
 func (x *CreateAssociationResponse_Response) Reset() {
 	*x = CreateAssociationResponse_Response{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[42]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2835,7 +2960,7 @@ func (x *CreateAssociationResponse_Response) String() string {
 func (*CreateAssociationResponse_Response) ProtoMessage() {}
 
 func (x *CreateAssociationResponse_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[42]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3170,7 +3295,17 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xad,\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x8f\x01\n" +
+	"\x1aGetDuplicateContactRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1b\n" +
+	"\x06number\x18\x02 \x01(\tH\x00R\x06number\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x03 \x01(\tH\x01R\x05email\x88\x01\x01B\t\n" +
+	"\a_numberB\b\n" +
+	"\x06_email\"\x97\x01\n" +
+	"\x1bGetDuplicateContactResponse\x12>\n" +
+	"\acontact\x18\x01 \x01(\v2\x1f.hlgate.v1.GetContectByIdSchemaB\x03\xe0A\x01R\acontact\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xee-\n" +
 	"\x0fContactsService\x12\x9d\x01\n" +
 	"\rCreateContact\x12\x1f.hlgate.v1.CreateContactRequest\x1a .hlgate.v1.CreateContactResponse\"I\xc2\xf3\x18\x10\n" +
 	"\x0ecreate-contact\x82\xd3\xe4\x93\x02/:\acontact\"$/v1/locations/{location_id}/contacts\x12\xb8\x01\n" +
@@ -3237,7 +3372,9 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\x11CreateAssociation\x12#.hlgate.v1.CreateAssociationRequest\x1a$.hlgate.v1.CreateAssociationResponse\"_\xc2\xf3\x18\x14\n" +
 	"\x12create-association\x82\xd3\xe4\x93\x02A:\x01*\"</v1/locations/{location_id}/contacts/bulk/tags/update/{type}\x12\xd5\x01\n" +
 	"\x17GetContactsByBusinessId\x12).hlgate.v1.GetContactsByBusinessIdRequest\x1a*.hlgate.v1.GetContactsByBusinessIdResponse\"c\xc2\xf3\x18\x1c\n" +
-	"\x1aget-contacts-by-businessId\x82\xd3\xe4\x93\x02=\x12;/v1/locations/{location_id}/contacts/business/{business_id}\x12\xab\x01\n" +
+	"\x1aget-contacts-by-businessId\x82\xd3\xe4\x93\x02=\x12;/v1/locations/{location_id}/contacts/business/{business_id}\x12\xbe\x01\n" +
+	"\x13GetDuplicateContact\x12%.hlgate.v1.GetDuplicateContactRequest\x1a&.hlgate.v1.GetDuplicateContactResponse\"X\xc2\xf3\x18\x17\n" +
+	"\x15get-duplicate-contact\x82\xd3\xe4\x93\x027\x125/v1/locations/{location_id}/contacts/search/duplicate\x12\xab\x01\n" +
 	"\x0eSearchContacts\x12 .hlgate.v1.SearchContactsRequest\x1a!.hlgate.v1.SearchContactsResponse\"T\xc2\xf3\x18\x1a\n" +
 	"\x18search-contacts-advanced\x82\xd3\xe4\x93\x020:\x01*\"+/v1/locations/{location_id}/contacts:search\x12\xa7\x01\n" +
 	"\rUpsertContact\x12\x1f.hlgate.v1.UpsertContactRequest\x1a .hlgate.v1.UpsertContactResponse\"S\xc2\xf3\x18\x19\n" +
@@ -3255,7 +3392,7 @@ func file_hlgate_v1_contacts_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_contacts_service_proto_rawDescData
 }
 
-var file_hlgate_v1_contacts_service_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_hlgate_v1_contacts_service_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_hlgate_v1_contacts_service_proto_goTypes = []any{
 	(*GetAppointmentsForContactRequest)(nil),       // 0: hlgate.v1.GetAppointmentsForContactRequest
 	(*GetAppointmentsForContactResponse)(nil),      // 1: hlgate.v1.GetAppointmentsForContactResponse
@@ -3299,130 +3436,137 @@ var file_hlgate_v1_contacts_service_proto_goTypes = []any{
 	(*CreateAssociationResponse)(nil),              // 39: hlgate.v1.CreateAssociationResponse
 	(*GetContactsByBusinessIdRequest)(nil),         // 40: hlgate.v1.GetContactsByBusinessIdRequest
 	(*GetContactsByBusinessIdResponse)(nil),        // 41: hlgate.v1.GetContactsByBusinessIdResponse
-	(*CreateAssociationResponse_Response)(nil),     // 42: hlgate.v1.CreateAssociationResponse.Response
-	(*GetEventSchema)(nil),                         // 43: hlgate.v1.GetEventSchema
-	(*structpb.Struct)(nil),                        // 44: google.protobuf.Struct
-	(*ContactsGetNoteSchema)(nil),                  // 45: hlgate.v1.ContactsGetNoteSchema
-	(*TaskSchema)(nil),                             // 46: hlgate.v1.TaskSchema
-	(*ContactsSearchSchema)(nil),                   // 47: hlgate.v1.ContactsSearchSchema
-	(*CreateContactRequest)(nil),                   // 48: hlgate.v1.CreateContactRequest
-	(*RemoveContactTagsRequest)(nil),               // 49: hlgate.v1.RemoveContactTagsRequest
-	(*DeleteContactRequest)(nil),                   // 50: hlgate.v1.DeleteContactRequest
-	(*GetContactRequest)(nil),                      // 51: hlgate.v1.GetContactRequest
-	(*AddContactTagsRequest)(nil),                  // 52: hlgate.v1.AddContactTagsRequest
-	(*UpdateContactRequest)(nil),                   // 53: hlgate.v1.UpdateContactRequest
-	(*ListContactNotesRequest)(nil),                // 54: hlgate.v1.ListContactNotesRequest
-	(*SearchContactsRequest)(nil),                  // 55: hlgate.v1.SearchContactsRequest
-	(*UpsertContactRequest)(nil),                   // 56: hlgate.v1.UpsertContactRequest
-	(*CreateContactResponse)(nil),                  // 57: hlgate.v1.CreateContactResponse
-	(*RemoveContactTagsResponse)(nil),              // 58: hlgate.v1.RemoveContactTagsResponse
-	(*DeleteContactResponse)(nil),                  // 59: hlgate.v1.DeleteContactResponse
-	(*GetContactResponse)(nil),                     // 60: hlgate.v1.GetContactResponse
-	(*AddContactTagsResponse)(nil),                 // 61: hlgate.v1.AddContactTagsResponse
-	(*UpdateContactResponse)(nil),                  // 62: hlgate.v1.UpdateContactResponse
-	(*ListContactNotesResponse)(nil),               // 63: hlgate.v1.ListContactNotesResponse
-	(*SearchContactsResponse)(nil),                 // 64: hlgate.v1.SearchContactsResponse
-	(*UpsertContactResponse)(nil),                  // 65: hlgate.v1.UpsertContactResponse
+	(*GetDuplicateContactRequest)(nil),             // 42: hlgate.v1.GetDuplicateContactRequest
+	(*GetDuplicateContactResponse)(nil),            // 43: hlgate.v1.GetDuplicateContactResponse
+	(*CreateAssociationResponse_Response)(nil),     // 44: hlgate.v1.CreateAssociationResponse.Response
+	(*GetEventSchema)(nil),                         // 45: hlgate.v1.GetEventSchema
+	(*structpb.Struct)(nil),                        // 46: google.protobuf.Struct
+	(*ContactsGetNoteSchema)(nil),                  // 47: hlgate.v1.ContactsGetNoteSchema
+	(*TaskSchema)(nil),                             // 48: hlgate.v1.TaskSchema
+	(*ContactsSearchSchema)(nil),                   // 49: hlgate.v1.ContactsSearchSchema
+	(*GetContectByIdSchema)(nil),                   // 50: hlgate.v1.GetContectByIdSchema
+	(*CreateContactRequest)(nil),                   // 51: hlgate.v1.CreateContactRequest
+	(*RemoveContactTagsRequest)(nil),               // 52: hlgate.v1.RemoveContactTagsRequest
+	(*DeleteContactRequest)(nil),                   // 53: hlgate.v1.DeleteContactRequest
+	(*GetContactRequest)(nil),                      // 54: hlgate.v1.GetContactRequest
+	(*AddContactTagsRequest)(nil),                  // 55: hlgate.v1.AddContactTagsRequest
+	(*UpdateContactRequest)(nil),                   // 56: hlgate.v1.UpdateContactRequest
+	(*ListContactNotesRequest)(nil),                // 57: hlgate.v1.ListContactNotesRequest
+	(*SearchContactsRequest)(nil),                  // 58: hlgate.v1.SearchContactsRequest
+	(*UpsertContactRequest)(nil),                   // 59: hlgate.v1.UpsertContactRequest
+	(*CreateContactResponse)(nil),                  // 60: hlgate.v1.CreateContactResponse
+	(*RemoveContactTagsResponse)(nil),              // 61: hlgate.v1.RemoveContactTagsResponse
+	(*DeleteContactResponse)(nil),                  // 62: hlgate.v1.DeleteContactResponse
+	(*GetContactResponse)(nil),                     // 63: hlgate.v1.GetContactResponse
+	(*AddContactTagsResponse)(nil),                 // 64: hlgate.v1.AddContactTagsResponse
+	(*UpdateContactResponse)(nil),                  // 65: hlgate.v1.UpdateContactResponse
+	(*ListContactNotesResponse)(nil),               // 66: hlgate.v1.ListContactNotesResponse
+	(*SearchContactsResponse)(nil),                 // 67: hlgate.v1.SearchContactsResponse
+	(*UpsertContactResponse)(nil),                  // 68: hlgate.v1.UpsertContactResponse
 }
 var file_hlgate_v1_contacts_service_proto_depIdxs = []int32{
-	43, // 0: hlgate.v1.GetAppointmentsForContactResponse.events:type_name -> hlgate.v1.GetEventSchema
-	44, // 1: hlgate.v1.GetAppointmentsForContactResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 2: hlgate.v1.RemoveContactFromCampaignResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 3: hlgate.v1.AddContactToCampaignResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 4: hlgate.v1.RemoveContactFromEveryCampaignResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 5: hlgate.v1.RemoveFollowersContactResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 6: hlgate.v1.AddFollowersContactResponse.unmapped:type_name -> google.protobuf.Struct
-	45, // 7: hlgate.v1.CreateNoteResponse.note:type_name -> hlgate.v1.ContactsGetNoteSchema
-	44, // 8: hlgate.v1.CreateNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 9: hlgate.v1.DeleteNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	45, // 10: hlgate.v1.GetNoteResponse.note:type_name -> hlgate.v1.ContactsGetNoteSchema
-	44, // 11: hlgate.v1.GetNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	45, // 12: hlgate.v1.UpdateNoteResponse.note:type_name -> hlgate.v1.ContactsGetNoteSchema
-	44, // 13: hlgate.v1.UpdateNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	46, // 14: hlgate.v1.GetAllTasksResponse.tasks:type_name -> hlgate.v1.TaskSchema
-	44, // 15: hlgate.v1.GetAllTasksResponse.unmapped:type_name -> google.protobuf.Struct
-	46, // 16: hlgate.v1.CreateTaskResponse.task:type_name -> hlgate.v1.TaskSchema
-	44, // 17: hlgate.v1.CreateTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 18: hlgate.v1.DeleteTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	46, // 19: hlgate.v1.GetTaskResponse.task:type_name -> hlgate.v1.TaskSchema
-	44, // 20: hlgate.v1.GetTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	46, // 21: hlgate.v1.UpdateTaskResponse.task:type_name -> hlgate.v1.TaskSchema
-	44, // 22: hlgate.v1.UpdateTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	46, // 23: hlgate.v1.UpdateTaskCompletedResponse.task:type_name -> hlgate.v1.TaskSchema
-	44, // 24: hlgate.v1.UpdateTaskCompletedResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 25: hlgate.v1.DeleteContactFromWorkflowResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 26: hlgate.v1.AddContactToWorkflowResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 27: hlgate.v1.AddRemoveContactFromBusinessResponse.unmapped:type_name -> google.protobuf.Struct
-	42, // 28: hlgate.v1.CreateAssociationResponse.responses:type_name -> hlgate.v1.CreateAssociationResponse.Response
-	44, // 29: hlgate.v1.CreateAssociationResponse.unmapped:type_name -> google.protobuf.Struct
-	47, // 30: hlgate.v1.GetContactsByBusinessIdResponse.contacts:type_name -> hlgate.v1.ContactsSearchSchema
-	44, // 31: hlgate.v1.GetContactsByBusinessIdResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 32: hlgate.v1.CreateAssociationResponse.Response.unmapped:type_name -> google.protobuf.Struct
-	48, // 33: hlgate.v1.ContactsService.CreateContact:input_type -> hlgate.v1.CreateContactRequest
-	49, // 34: hlgate.v1.ContactsService.RemoveContactTags:input_type -> hlgate.v1.RemoveContactTagsRequest
-	50, // 35: hlgate.v1.ContactsService.DeleteContact:input_type -> hlgate.v1.DeleteContactRequest
-	51, // 36: hlgate.v1.ContactsService.GetContact:input_type -> hlgate.v1.GetContactRequest
-	52, // 37: hlgate.v1.ContactsService.AddContactTags:input_type -> hlgate.v1.AddContactTagsRequest
-	53, // 38: hlgate.v1.ContactsService.UpdateContact:input_type -> hlgate.v1.UpdateContactRequest
-	0,  // 39: hlgate.v1.ContactsService.GetAppointmentsForContact:input_type -> hlgate.v1.GetAppointmentsForContactRequest
-	2,  // 40: hlgate.v1.ContactsService.RemoveContactFromCampaign:input_type -> hlgate.v1.RemoveContactFromCampaignRequest
-	4,  // 41: hlgate.v1.ContactsService.AddContactToCampaign:input_type -> hlgate.v1.AddContactToCampaignRequest
-	6,  // 42: hlgate.v1.ContactsService.RemoveContactFromEveryCampaign:input_type -> hlgate.v1.RemoveContactFromEveryCampaignRequest
-	8,  // 43: hlgate.v1.ContactsService.RemoveFollowersContact:input_type -> hlgate.v1.RemoveFollowersContactRequest
-	10, // 44: hlgate.v1.ContactsService.AddFollowersContact:input_type -> hlgate.v1.AddFollowersContactRequest
-	54, // 45: hlgate.v1.ContactsService.ListContactNotes:input_type -> hlgate.v1.ListContactNotesRequest
-	12, // 46: hlgate.v1.ContactsService.CreateNote:input_type -> hlgate.v1.CreateNoteRequest
-	14, // 47: hlgate.v1.ContactsService.DeleteNote:input_type -> hlgate.v1.DeleteNoteRequest
-	16, // 48: hlgate.v1.ContactsService.GetNote:input_type -> hlgate.v1.GetNoteRequest
-	18, // 49: hlgate.v1.ContactsService.UpdateNote:input_type -> hlgate.v1.UpdateNoteRequest
-	20, // 50: hlgate.v1.ContactsService.GetAllTasks:input_type -> hlgate.v1.GetAllTasksRequest
-	22, // 51: hlgate.v1.ContactsService.CreateTask:input_type -> hlgate.v1.CreateTaskRequest
-	24, // 52: hlgate.v1.ContactsService.DeleteTask:input_type -> hlgate.v1.DeleteTaskRequest
-	26, // 53: hlgate.v1.ContactsService.GetTask:input_type -> hlgate.v1.GetTaskRequest
-	28, // 54: hlgate.v1.ContactsService.UpdateTask:input_type -> hlgate.v1.UpdateTaskRequest
-	30, // 55: hlgate.v1.ContactsService.UpdateTaskCompleted:input_type -> hlgate.v1.UpdateTaskCompletedRequest
-	32, // 56: hlgate.v1.ContactsService.DeleteContactFromWorkflow:input_type -> hlgate.v1.DeleteContactFromWorkflowRequest
-	34, // 57: hlgate.v1.ContactsService.AddContactToWorkflow:input_type -> hlgate.v1.AddContactToWorkflowRequest
-	36, // 58: hlgate.v1.ContactsService.AddRemoveContactFromBusiness:input_type -> hlgate.v1.AddRemoveContactFromBusinessRequest
-	38, // 59: hlgate.v1.ContactsService.CreateAssociation:input_type -> hlgate.v1.CreateAssociationRequest
-	40, // 60: hlgate.v1.ContactsService.GetContactsByBusinessId:input_type -> hlgate.v1.GetContactsByBusinessIdRequest
-	55, // 61: hlgate.v1.ContactsService.SearchContacts:input_type -> hlgate.v1.SearchContactsRequest
-	56, // 62: hlgate.v1.ContactsService.UpsertContact:input_type -> hlgate.v1.UpsertContactRequest
-	57, // 63: hlgate.v1.ContactsService.CreateContact:output_type -> hlgate.v1.CreateContactResponse
-	58, // 64: hlgate.v1.ContactsService.RemoveContactTags:output_type -> hlgate.v1.RemoveContactTagsResponse
-	59, // 65: hlgate.v1.ContactsService.DeleteContact:output_type -> hlgate.v1.DeleteContactResponse
-	60, // 66: hlgate.v1.ContactsService.GetContact:output_type -> hlgate.v1.GetContactResponse
-	61, // 67: hlgate.v1.ContactsService.AddContactTags:output_type -> hlgate.v1.AddContactTagsResponse
-	62, // 68: hlgate.v1.ContactsService.UpdateContact:output_type -> hlgate.v1.UpdateContactResponse
-	1,  // 69: hlgate.v1.ContactsService.GetAppointmentsForContact:output_type -> hlgate.v1.GetAppointmentsForContactResponse
-	3,  // 70: hlgate.v1.ContactsService.RemoveContactFromCampaign:output_type -> hlgate.v1.RemoveContactFromCampaignResponse
-	5,  // 71: hlgate.v1.ContactsService.AddContactToCampaign:output_type -> hlgate.v1.AddContactToCampaignResponse
-	7,  // 72: hlgate.v1.ContactsService.RemoveContactFromEveryCampaign:output_type -> hlgate.v1.RemoveContactFromEveryCampaignResponse
-	9,  // 73: hlgate.v1.ContactsService.RemoveFollowersContact:output_type -> hlgate.v1.RemoveFollowersContactResponse
-	11, // 74: hlgate.v1.ContactsService.AddFollowersContact:output_type -> hlgate.v1.AddFollowersContactResponse
-	63, // 75: hlgate.v1.ContactsService.ListContactNotes:output_type -> hlgate.v1.ListContactNotesResponse
-	13, // 76: hlgate.v1.ContactsService.CreateNote:output_type -> hlgate.v1.CreateNoteResponse
-	15, // 77: hlgate.v1.ContactsService.DeleteNote:output_type -> hlgate.v1.DeleteNoteResponse
-	17, // 78: hlgate.v1.ContactsService.GetNote:output_type -> hlgate.v1.GetNoteResponse
-	19, // 79: hlgate.v1.ContactsService.UpdateNote:output_type -> hlgate.v1.UpdateNoteResponse
-	21, // 80: hlgate.v1.ContactsService.GetAllTasks:output_type -> hlgate.v1.GetAllTasksResponse
-	23, // 81: hlgate.v1.ContactsService.CreateTask:output_type -> hlgate.v1.CreateTaskResponse
-	25, // 82: hlgate.v1.ContactsService.DeleteTask:output_type -> hlgate.v1.DeleteTaskResponse
-	27, // 83: hlgate.v1.ContactsService.GetTask:output_type -> hlgate.v1.GetTaskResponse
-	29, // 84: hlgate.v1.ContactsService.UpdateTask:output_type -> hlgate.v1.UpdateTaskResponse
-	31, // 85: hlgate.v1.ContactsService.UpdateTaskCompleted:output_type -> hlgate.v1.UpdateTaskCompletedResponse
-	33, // 86: hlgate.v1.ContactsService.DeleteContactFromWorkflow:output_type -> hlgate.v1.DeleteContactFromWorkflowResponse
-	35, // 87: hlgate.v1.ContactsService.AddContactToWorkflow:output_type -> hlgate.v1.AddContactToWorkflowResponse
-	37, // 88: hlgate.v1.ContactsService.AddRemoveContactFromBusiness:output_type -> hlgate.v1.AddRemoveContactFromBusinessResponse
-	39, // 89: hlgate.v1.ContactsService.CreateAssociation:output_type -> hlgate.v1.CreateAssociationResponse
-	41, // 90: hlgate.v1.ContactsService.GetContactsByBusinessId:output_type -> hlgate.v1.GetContactsByBusinessIdResponse
-	64, // 91: hlgate.v1.ContactsService.SearchContacts:output_type -> hlgate.v1.SearchContactsResponse
-	65, // 92: hlgate.v1.ContactsService.UpsertContact:output_type -> hlgate.v1.UpsertContactResponse
-	63, // [63:93] is the sub-list for method output_type
-	33, // [33:63] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	45, // 0: hlgate.v1.GetAppointmentsForContactResponse.events:type_name -> hlgate.v1.GetEventSchema
+	46, // 1: hlgate.v1.GetAppointmentsForContactResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 2: hlgate.v1.RemoveContactFromCampaignResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 3: hlgate.v1.AddContactToCampaignResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 4: hlgate.v1.RemoveContactFromEveryCampaignResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 5: hlgate.v1.RemoveFollowersContactResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 6: hlgate.v1.AddFollowersContactResponse.unmapped:type_name -> google.protobuf.Struct
+	47, // 7: hlgate.v1.CreateNoteResponse.note:type_name -> hlgate.v1.ContactsGetNoteSchema
+	46, // 8: hlgate.v1.CreateNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 9: hlgate.v1.DeleteNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	47, // 10: hlgate.v1.GetNoteResponse.note:type_name -> hlgate.v1.ContactsGetNoteSchema
+	46, // 11: hlgate.v1.GetNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	47, // 12: hlgate.v1.UpdateNoteResponse.note:type_name -> hlgate.v1.ContactsGetNoteSchema
+	46, // 13: hlgate.v1.UpdateNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	48, // 14: hlgate.v1.GetAllTasksResponse.tasks:type_name -> hlgate.v1.TaskSchema
+	46, // 15: hlgate.v1.GetAllTasksResponse.unmapped:type_name -> google.protobuf.Struct
+	48, // 16: hlgate.v1.CreateTaskResponse.task:type_name -> hlgate.v1.TaskSchema
+	46, // 17: hlgate.v1.CreateTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 18: hlgate.v1.DeleteTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	48, // 19: hlgate.v1.GetTaskResponse.task:type_name -> hlgate.v1.TaskSchema
+	46, // 20: hlgate.v1.GetTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	48, // 21: hlgate.v1.UpdateTaskResponse.task:type_name -> hlgate.v1.TaskSchema
+	46, // 22: hlgate.v1.UpdateTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	48, // 23: hlgate.v1.UpdateTaskCompletedResponse.task:type_name -> hlgate.v1.TaskSchema
+	46, // 24: hlgate.v1.UpdateTaskCompletedResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 25: hlgate.v1.DeleteContactFromWorkflowResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 26: hlgate.v1.AddContactToWorkflowResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 27: hlgate.v1.AddRemoveContactFromBusinessResponse.unmapped:type_name -> google.protobuf.Struct
+	44, // 28: hlgate.v1.CreateAssociationResponse.responses:type_name -> hlgate.v1.CreateAssociationResponse.Response
+	46, // 29: hlgate.v1.CreateAssociationResponse.unmapped:type_name -> google.protobuf.Struct
+	49, // 30: hlgate.v1.GetContactsByBusinessIdResponse.contacts:type_name -> hlgate.v1.ContactsSearchSchema
+	46, // 31: hlgate.v1.GetContactsByBusinessIdResponse.unmapped:type_name -> google.protobuf.Struct
+	50, // 32: hlgate.v1.GetDuplicateContactResponse.contact:type_name -> hlgate.v1.GetContectByIdSchema
+	46, // 33: hlgate.v1.GetDuplicateContactResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 34: hlgate.v1.CreateAssociationResponse.Response.unmapped:type_name -> google.protobuf.Struct
+	51, // 35: hlgate.v1.ContactsService.CreateContact:input_type -> hlgate.v1.CreateContactRequest
+	52, // 36: hlgate.v1.ContactsService.RemoveContactTags:input_type -> hlgate.v1.RemoveContactTagsRequest
+	53, // 37: hlgate.v1.ContactsService.DeleteContact:input_type -> hlgate.v1.DeleteContactRequest
+	54, // 38: hlgate.v1.ContactsService.GetContact:input_type -> hlgate.v1.GetContactRequest
+	55, // 39: hlgate.v1.ContactsService.AddContactTags:input_type -> hlgate.v1.AddContactTagsRequest
+	56, // 40: hlgate.v1.ContactsService.UpdateContact:input_type -> hlgate.v1.UpdateContactRequest
+	0,  // 41: hlgate.v1.ContactsService.GetAppointmentsForContact:input_type -> hlgate.v1.GetAppointmentsForContactRequest
+	2,  // 42: hlgate.v1.ContactsService.RemoveContactFromCampaign:input_type -> hlgate.v1.RemoveContactFromCampaignRequest
+	4,  // 43: hlgate.v1.ContactsService.AddContactToCampaign:input_type -> hlgate.v1.AddContactToCampaignRequest
+	6,  // 44: hlgate.v1.ContactsService.RemoveContactFromEveryCampaign:input_type -> hlgate.v1.RemoveContactFromEveryCampaignRequest
+	8,  // 45: hlgate.v1.ContactsService.RemoveFollowersContact:input_type -> hlgate.v1.RemoveFollowersContactRequest
+	10, // 46: hlgate.v1.ContactsService.AddFollowersContact:input_type -> hlgate.v1.AddFollowersContactRequest
+	57, // 47: hlgate.v1.ContactsService.ListContactNotes:input_type -> hlgate.v1.ListContactNotesRequest
+	12, // 48: hlgate.v1.ContactsService.CreateNote:input_type -> hlgate.v1.CreateNoteRequest
+	14, // 49: hlgate.v1.ContactsService.DeleteNote:input_type -> hlgate.v1.DeleteNoteRequest
+	16, // 50: hlgate.v1.ContactsService.GetNote:input_type -> hlgate.v1.GetNoteRequest
+	18, // 51: hlgate.v1.ContactsService.UpdateNote:input_type -> hlgate.v1.UpdateNoteRequest
+	20, // 52: hlgate.v1.ContactsService.GetAllTasks:input_type -> hlgate.v1.GetAllTasksRequest
+	22, // 53: hlgate.v1.ContactsService.CreateTask:input_type -> hlgate.v1.CreateTaskRequest
+	24, // 54: hlgate.v1.ContactsService.DeleteTask:input_type -> hlgate.v1.DeleteTaskRequest
+	26, // 55: hlgate.v1.ContactsService.GetTask:input_type -> hlgate.v1.GetTaskRequest
+	28, // 56: hlgate.v1.ContactsService.UpdateTask:input_type -> hlgate.v1.UpdateTaskRequest
+	30, // 57: hlgate.v1.ContactsService.UpdateTaskCompleted:input_type -> hlgate.v1.UpdateTaskCompletedRequest
+	32, // 58: hlgate.v1.ContactsService.DeleteContactFromWorkflow:input_type -> hlgate.v1.DeleteContactFromWorkflowRequest
+	34, // 59: hlgate.v1.ContactsService.AddContactToWorkflow:input_type -> hlgate.v1.AddContactToWorkflowRequest
+	36, // 60: hlgate.v1.ContactsService.AddRemoveContactFromBusiness:input_type -> hlgate.v1.AddRemoveContactFromBusinessRequest
+	38, // 61: hlgate.v1.ContactsService.CreateAssociation:input_type -> hlgate.v1.CreateAssociationRequest
+	40, // 62: hlgate.v1.ContactsService.GetContactsByBusinessId:input_type -> hlgate.v1.GetContactsByBusinessIdRequest
+	42, // 63: hlgate.v1.ContactsService.GetDuplicateContact:input_type -> hlgate.v1.GetDuplicateContactRequest
+	58, // 64: hlgate.v1.ContactsService.SearchContacts:input_type -> hlgate.v1.SearchContactsRequest
+	59, // 65: hlgate.v1.ContactsService.UpsertContact:input_type -> hlgate.v1.UpsertContactRequest
+	60, // 66: hlgate.v1.ContactsService.CreateContact:output_type -> hlgate.v1.CreateContactResponse
+	61, // 67: hlgate.v1.ContactsService.RemoveContactTags:output_type -> hlgate.v1.RemoveContactTagsResponse
+	62, // 68: hlgate.v1.ContactsService.DeleteContact:output_type -> hlgate.v1.DeleteContactResponse
+	63, // 69: hlgate.v1.ContactsService.GetContact:output_type -> hlgate.v1.GetContactResponse
+	64, // 70: hlgate.v1.ContactsService.AddContactTags:output_type -> hlgate.v1.AddContactTagsResponse
+	65, // 71: hlgate.v1.ContactsService.UpdateContact:output_type -> hlgate.v1.UpdateContactResponse
+	1,  // 72: hlgate.v1.ContactsService.GetAppointmentsForContact:output_type -> hlgate.v1.GetAppointmentsForContactResponse
+	3,  // 73: hlgate.v1.ContactsService.RemoveContactFromCampaign:output_type -> hlgate.v1.RemoveContactFromCampaignResponse
+	5,  // 74: hlgate.v1.ContactsService.AddContactToCampaign:output_type -> hlgate.v1.AddContactToCampaignResponse
+	7,  // 75: hlgate.v1.ContactsService.RemoveContactFromEveryCampaign:output_type -> hlgate.v1.RemoveContactFromEveryCampaignResponse
+	9,  // 76: hlgate.v1.ContactsService.RemoveFollowersContact:output_type -> hlgate.v1.RemoveFollowersContactResponse
+	11, // 77: hlgate.v1.ContactsService.AddFollowersContact:output_type -> hlgate.v1.AddFollowersContactResponse
+	66, // 78: hlgate.v1.ContactsService.ListContactNotes:output_type -> hlgate.v1.ListContactNotesResponse
+	13, // 79: hlgate.v1.ContactsService.CreateNote:output_type -> hlgate.v1.CreateNoteResponse
+	15, // 80: hlgate.v1.ContactsService.DeleteNote:output_type -> hlgate.v1.DeleteNoteResponse
+	17, // 81: hlgate.v1.ContactsService.GetNote:output_type -> hlgate.v1.GetNoteResponse
+	19, // 82: hlgate.v1.ContactsService.UpdateNote:output_type -> hlgate.v1.UpdateNoteResponse
+	21, // 83: hlgate.v1.ContactsService.GetAllTasks:output_type -> hlgate.v1.GetAllTasksResponse
+	23, // 84: hlgate.v1.ContactsService.CreateTask:output_type -> hlgate.v1.CreateTaskResponse
+	25, // 85: hlgate.v1.ContactsService.DeleteTask:output_type -> hlgate.v1.DeleteTaskResponse
+	27, // 86: hlgate.v1.ContactsService.GetTask:output_type -> hlgate.v1.GetTaskResponse
+	29, // 87: hlgate.v1.ContactsService.UpdateTask:output_type -> hlgate.v1.UpdateTaskResponse
+	31, // 88: hlgate.v1.ContactsService.UpdateTaskCompleted:output_type -> hlgate.v1.UpdateTaskCompletedResponse
+	33, // 89: hlgate.v1.ContactsService.DeleteContactFromWorkflow:output_type -> hlgate.v1.DeleteContactFromWorkflowResponse
+	35, // 90: hlgate.v1.ContactsService.AddContactToWorkflow:output_type -> hlgate.v1.AddContactToWorkflowResponse
+	37, // 91: hlgate.v1.ContactsService.AddRemoveContactFromBusiness:output_type -> hlgate.v1.AddRemoveContactFromBusinessResponse
+	39, // 92: hlgate.v1.ContactsService.CreateAssociation:output_type -> hlgate.v1.CreateAssociationResponse
+	41, // 93: hlgate.v1.ContactsService.GetContactsByBusinessId:output_type -> hlgate.v1.GetContactsByBusinessIdResponse
+	43, // 94: hlgate.v1.ContactsService.GetDuplicateContact:output_type -> hlgate.v1.GetDuplicateContactResponse
+	67, // 95: hlgate.v1.ContactsService.SearchContacts:output_type -> hlgate.v1.SearchContactsResponse
+	68, // 96: hlgate.v1.ContactsService.UpsertContact:output_type -> hlgate.v1.UpsertContactResponse
+	66, // [66:97] is the sub-list for method output_type
+	35, // [35:66] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_contacts_service_proto_init() }
@@ -3446,13 +3590,14 @@ func file_hlgate_v1_contacts_service_proto_init() {
 	file_hlgate_v1_contacts_service_proto_msgTypes[39].OneofWrappers = []any{}
 	file_hlgate_v1_contacts_service_proto_msgTypes[40].OneofWrappers = []any{}
 	file_hlgate_v1_contacts_service_proto_msgTypes[42].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[44].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_contacts_service_proto_rawDesc), len(file_hlgate_v1_contacts_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   43,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

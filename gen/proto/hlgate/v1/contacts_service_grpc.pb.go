@@ -53,6 +53,7 @@ const (
 	ContactsService_AddRemoveContactFromBusiness_FullMethodName   = "/hlgate.v1.ContactsService/AddRemoveContactFromBusiness"
 	ContactsService_CreateAssociation_FullMethodName              = "/hlgate.v1.ContactsService/CreateAssociation"
 	ContactsService_GetContactsByBusinessId_FullMethodName        = "/hlgate.v1.ContactsService/GetContactsByBusinessId"
+	ContactsService_GetDuplicateContact_FullMethodName            = "/hlgate.v1.ContactsService/GetDuplicateContact"
 	ContactsService_SearchContacts_FullMethodName                 = "/hlgate.v1.ContactsService/SearchContacts"
 	ContactsService_UpsertContact_FullMethodName                  = "/hlgate.v1.ContactsService/UpsertContact"
 )
@@ -155,6 +156,12 @@ type ContactsServiceClient interface {
 	// GetContactsByBusinessId calls GET /contacts/business/{businessId}
 	// (get-contacts-by-businessId). Get Contacts By BusinessId.
 	GetContactsByBusinessId(ctx context.Context, in *GetContactsByBusinessIdRequest, opts ...grpc.CallOption) (*GetContactsByBusinessIdResponse, error)
+	// GetDuplicateContact calls GET /contacts/search/duplicate
+	// (get-duplicate-contact). Get Duplicate Contact: Get Duplicate
+	// Contact.<br/><br/>If `Allow Duplicate Contact` is disabled under
+	// Settings, the global unique identifier will be used for searching the
+	// contact.
+	GetDuplicateContact(ctx context.Context, in *GetDuplicateContactRequest, opts ...grpc.CallOption) (*GetDuplicateContactResponse, error)
 	// SearchContacts finds contacts by free text, filters and sort order
 	// (upstream POST /contacts/search). Search results can lag writes by a few
 	// seconds upstream.
@@ -453,6 +460,16 @@ func (c *contactsServiceClient) GetContactsByBusinessId(ctx context.Context, in 
 	return out, nil
 }
 
+func (c *contactsServiceClient) GetDuplicateContact(ctx context.Context, in *GetDuplicateContactRequest, opts ...grpc.CallOption) (*GetDuplicateContactResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDuplicateContactResponse)
+	err := c.cc.Invoke(ctx, ContactsService_GetDuplicateContact_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *contactsServiceClient) SearchContacts(ctx context.Context, in *SearchContactsRequest, opts ...grpc.CallOption) (*SearchContactsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SearchContactsResponse)
@@ -571,6 +588,12 @@ type ContactsServiceServer interface {
 	// GetContactsByBusinessId calls GET /contacts/business/{businessId}
 	// (get-contacts-by-businessId). Get Contacts By BusinessId.
 	GetContactsByBusinessId(context.Context, *GetContactsByBusinessIdRequest) (*GetContactsByBusinessIdResponse, error)
+	// GetDuplicateContact calls GET /contacts/search/duplicate
+	// (get-duplicate-contact). Get Duplicate Contact: Get Duplicate
+	// Contact.<br/><br/>If `Allow Duplicate Contact` is disabled under
+	// Settings, the global unique identifier will be used for searching the
+	// contact.
+	GetDuplicateContact(context.Context, *GetDuplicateContactRequest) (*GetDuplicateContactResponse, error)
 	// SearchContacts finds contacts by free text, filters and sort order
 	// (upstream POST /contacts/search). Search results can lag writes by a few
 	// seconds upstream.
@@ -672,6 +695,9 @@ func (UnimplementedContactsServiceServer) CreateAssociation(context.Context, *Cr
 }
 func (UnimplementedContactsServiceServer) GetContactsByBusinessId(context.Context, *GetContactsByBusinessIdRequest) (*GetContactsByBusinessIdResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetContactsByBusinessId not implemented")
+}
+func (UnimplementedContactsServiceServer) GetDuplicateContact(context.Context, *GetDuplicateContactRequest) (*GetDuplicateContactResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDuplicateContact not implemented")
 }
 func (UnimplementedContactsServiceServer) SearchContacts(context.Context, *SearchContactsRequest) (*SearchContactsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SearchContacts not implemented")
@@ -1204,6 +1230,24 @@ func _ContactsService_GetContactsByBusinessId_Handler(srv interface{}, ctx conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ContactsService_GetDuplicateContact_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDuplicateContactRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).GetDuplicateContact(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_GetDuplicateContact_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).GetDuplicateContact(ctx, req.(*GetDuplicateContactRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ContactsService_SearchContacts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SearchContactsRequest)
 	if err := dec(in); err != nil {
@@ -1358,6 +1402,10 @@ var ContactsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetContactsByBusinessId",
 			Handler:    _ContactsService_GetContactsByBusinessId_Handler,
+		},
+		{
+			MethodName: "GetDuplicateContact",
+			Handler:    _ContactsService_GetDuplicateContact_Handler,
 		},
 		{
 			MethodName: "SearchContacts",

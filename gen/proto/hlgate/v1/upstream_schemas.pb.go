@@ -1463,6 +1463,567 @@ func (x *ContactsAttributionSource) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// GetContectByIdSchema is the schema GetContectByIdSchema of HighLevel's
+// contacts document.
+type GetContectByIdSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's locationId.
+	LocationId *string `protobuf:"bytes,3,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// HighLevel's firstName.
+	FirstName *string `protobuf:"bytes,4,opt,name=first_name,json=firstName,proto3,oneof" json:"first_name,omitempty"`
+	// HighLevel's lastName.
+	LastName *string `protobuf:"bytes,5,opt,name=last_name,json=lastName,proto3,oneof" json:"last_name,omitempty"`
+	// HighLevel's email.
+	Email *string `protobuf:"bytes,6,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// HighLevel's emailLowerCase.
+	EmailLowerCase *string `protobuf:"bytes,7,opt,name=email_lower_case,json=emailLowerCase,proto3,oneof" json:"email_lower_case,omitempty"`
+	// HighLevel's timezone.
+	Timezone *string `protobuf:"bytes,8,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	// HighLevel's companyName.
+	CompanyName *string `protobuf:"bytes,9,opt,name=company_name,json=companyName,proto3,oneof" json:"company_name,omitempty"`
+	// HighLevel's phone.
+	Phone *string `protobuf:"bytes,10,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	// HighLevel's dnd.
+	Dnd *bool `protobuf:"varint,11,opt,name=dnd,proto3,oneof" json:"dnd,omitempty"`
+	// HighLevel's dndSettings.
+	DndSettings *DndSettingsSchema `protobuf:"bytes,12,opt,name=dnd_settings,json=dndSettings,proto3" json:"dnd_settings,omitempty"`
+	// HighLevel's type.
+	Type *string `protobuf:"bytes,13,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// HighLevel's source.
+	Source *string `protobuf:"bytes,14,opt,name=source,proto3,oneof" json:"source,omitempty"`
+	// HighLevel's assignedTo.
+	AssignedTo *string `protobuf:"bytes,15,opt,name=assigned_to,json=assignedTo,proto3,oneof" json:"assigned_to,omitempty"`
+	// HighLevel's address1.
+	Address1 *string `protobuf:"bytes,16,opt,name=address1,proto3,oneof" json:"address1,omitempty"`
+	// HighLevel's city.
+	City *string `protobuf:"bytes,17,opt,name=city,proto3,oneof" json:"city,omitempty"`
+	// HighLevel's state.
+	State *string `protobuf:"bytes,18,opt,name=state,proto3,oneof" json:"state,omitempty"`
+	// HighLevel's country.
+	Country *string `protobuf:"bytes,19,opt,name=country,proto3,oneof" json:"country,omitempty"`
+	// HighLevel's postalCode.
+	PostalCode *string `protobuf:"bytes,20,opt,name=postal_code,json=postalCode,proto3,oneof" json:"postal_code,omitempty"`
+	// HighLevel's website.
+	Website *string `protobuf:"bytes,21,opt,name=website,proto3,oneof" json:"website,omitempty"`
+	// HighLevel's tags.
+	Tags []string `protobuf:"bytes,22,rep,name=tags,proto3" json:"tags,omitempty"`
+	// HighLevel's dateOfBirth.
+	DateOfBirth *string `protobuf:"bytes,23,opt,name=date_of_birth,json=dateOfBirth,proto3,oneof" json:"date_of_birth,omitempty"`
+	// HighLevel's dateAdded.
+	DateAdded *string `protobuf:"bytes,24,opt,name=date_added,json=dateAdded,proto3,oneof" json:"date_added,omitempty"`
+	// HighLevel's dateUpdated.
+	DateUpdated *string `protobuf:"bytes,25,opt,name=date_updated,json=dateUpdated,proto3,oneof" json:"date_updated,omitempty"`
+	// HighLevel's attachments.
+	Attachments *string `protobuf:"bytes,26,opt,name=attachments,proto3,oneof" json:"attachments,omitempty"`
+	// HighLevel's ssn.
+	Ssn *string `protobuf:"bytes,27,opt,name=ssn,proto3,oneof" json:"ssn,omitempty"`
+	// HighLevel's keyword.
+	Keyword *string `protobuf:"bytes,28,opt,name=keyword,proto3,oneof" json:"keyword,omitempty"`
+	// HighLevel's firstNameLowerCase.
+	FirstNameLowerCase *string `protobuf:"bytes,29,opt,name=first_name_lower_case,json=firstNameLowerCase,proto3,oneof" json:"first_name_lower_case,omitempty"`
+	// HighLevel's fullNameLowerCase.
+	FullNameLowerCase *string `protobuf:"bytes,30,opt,name=full_name_lower_case,json=fullNameLowerCase,proto3,oneof" json:"full_name_lower_case,omitempty"`
+	// HighLevel's lastNameLowerCase.
+	LastNameLowerCase *string `protobuf:"bytes,31,opt,name=last_name_lower_case,json=lastNameLowerCase,proto3,oneof" json:"last_name_lower_case,omitempty"`
+	// HighLevel's lastActivity.
+	LastActivity *string `protobuf:"bytes,32,opt,name=last_activity,json=lastActivity,proto3,oneof" json:"last_activity,omitempty"`
+	// HighLevel's customFields.
+	CustomFields []*ContactsCustomFieldSchema `protobuf:"bytes,33,rep,name=custom_fields,json=customFields,proto3" json:"custom_fields,omitempty"`
+	// HighLevel's businessId.
+	BusinessId *string `protobuf:"bytes,34,opt,name=business_id,json=businessId,proto3,oneof" json:"business_id,omitempty"`
+	// HighLevel's attributionSource.
+	AttributionSource *ContactsAttributionSource `protobuf:"bytes,35,opt,name=attribution_source,json=attributionSource,proto3" json:"attribution_source,omitempty"`
+	// HighLevel's lastAttributionSource.
+	LastAttributionSource *ContactsAttributionSource `protobuf:"bytes,36,opt,name=last_attribution_source,json=lastAttributionSource,proto3" json:"last_attribution_source,omitempty"`
+	// visitorId is the Unique ID assigned to each Live chat visitor.
+	VisitorId *string `protobuf:"bytes,37,opt,name=visitor_id,json=visitorId,proto3,oneof" json:"visitor_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,38,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetContectByIdSchema) Reset() {
+	*x = GetContectByIdSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetContectByIdSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetContectByIdSchema) ProtoMessage() {}
+
+func (x *GetContectByIdSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetContectByIdSchema.ProtoReflect.Descriptor instead.
+func (*GetContectByIdSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetContectByIdSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetFirstName() string {
+	if x != nil && x.FirstName != nil {
+		return *x.FirstName
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetLastName() string {
+	if x != nil && x.LastName != nil {
+		return *x.LastName
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetEmailLowerCase() string {
+	if x != nil && x.EmailLowerCase != nil {
+		return *x.EmailLowerCase
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetTimezone() string {
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetCompanyName() string {
+	if x != nil && x.CompanyName != nil {
+		return *x.CompanyName
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetPhone() string {
+	if x != nil && x.Phone != nil {
+		return *x.Phone
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetDnd() bool {
+	if x != nil && x.Dnd != nil {
+		return *x.Dnd
+	}
+	return false
+}
+
+func (x *GetContectByIdSchema) GetDndSettings() *DndSettingsSchema {
+	if x != nil {
+		return x.DndSettings
+	}
+	return nil
+}
+
+func (x *GetContectByIdSchema) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetSource() string {
+	if x != nil && x.Source != nil {
+		return *x.Source
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetAssignedTo() string {
+	if x != nil && x.AssignedTo != nil {
+		return *x.AssignedTo
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetAddress1() string {
+	if x != nil && x.Address1 != nil {
+		return *x.Address1
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetCity() string {
+	if x != nil && x.City != nil {
+		return *x.City
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetState() string {
+	if x != nil && x.State != nil {
+		return *x.State
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetCountry() string {
+	if x != nil && x.Country != nil {
+		return *x.Country
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetPostalCode() string {
+	if x != nil && x.PostalCode != nil {
+		return *x.PostalCode
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetWebsite() string {
+	if x != nil && x.Website != nil {
+		return *x.Website
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *GetContectByIdSchema) GetDateOfBirth() string {
+	if x != nil && x.DateOfBirth != nil {
+		return *x.DateOfBirth
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetDateAdded() string {
+	if x != nil && x.DateAdded != nil {
+		return *x.DateAdded
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetDateUpdated() string {
+	if x != nil && x.DateUpdated != nil {
+		return *x.DateUpdated
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetAttachments() string {
+	if x != nil && x.Attachments != nil {
+		return *x.Attachments
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetSsn() string {
+	if x != nil && x.Ssn != nil {
+		return *x.Ssn
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetKeyword() string {
+	if x != nil && x.Keyword != nil {
+		return *x.Keyword
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetFirstNameLowerCase() string {
+	if x != nil && x.FirstNameLowerCase != nil {
+		return *x.FirstNameLowerCase
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetFullNameLowerCase() string {
+	if x != nil && x.FullNameLowerCase != nil {
+		return *x.FullNameLowerCase
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetLastNameLowerCase() string {
+	if x != nil && x.LastNameLowerCase != nil {
+		return *x.LastNameLowerCase
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetLastActivity() string {
+	if x != nil && x.LastActivity != nil {
+		return *x.LastActivity
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetCustomFields() []*ContactsCustomFieldSchema {
+	if x != nil {
+		return x.CustomFields
+	}
+	return nil
+}
+
+func (x *GetContectByIdSchema) GetBusinessId() string {
+	if x != nil && x.BusinessId != nil {
+		return *x.BusinessId
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetAttributionSource() *ContactsAttributionSource {
+	if x != nil {
+		return x.AttributionSource
+	}
+	return nil
+}
+
+func (x *GetContectByIdSchema) GetLastAttributionSource() *ContactsAttributionSource {
+	if x != nil {
+		return x.LastAttributionSource
+	}
+	return nil
+}
+
+func (x *GetContectByIdSchema) GetVisitorId() string {
+	if x != nil && x.VisitorId != nil {
+		return *x.VisitorId
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DndSettingsSchema is the schema DndSettingsSchema of HighLevel's contacts
+// document.
+type DndSettingsSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's Call.
+	Call *DndSettingSchema `protobuf:"bytes,1,opt,name=call,json=Call,proto3" json:"call,omitempty"`
+	// HighLevel's Email.
+	Email *DndSettingSchema `protobuf:"bytes,2,opt,name=email,json=Email,proto3" json:"email,omitempty"`
+	// HighLevel's SMS.
+	Sms *DndSettingSchema `protobuf:"bytes,3,opt,name=sms,json=SMS,proto3" json:"sms,omitempty"`
+	// HighLevel's WhatsApp.
+	WhatsApp *DndSettingSchema `protobuf:"bytes,4,opt,name=whats_app,json=WhatsApp,proto3" json:"whats_app,omitempty"`
+	// HighLevel's GMB.
+	Gmb *DndSettingSchema `protobuf:"bytes,5,opt,name=gmb,json=GMB,proto3" json:"gmb,omitempty"`
+	// HighLevel's FB.
+	Fb *DndSettingSchema `protobuf:"bytes,6,opt,name=fb,json=FB,proto3" json:"fb,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DndSettingsSchema) Reset() {
+	*x = DndSettingsSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DndSettingsSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DndSettingsSchema) ProtoMessage() {}
+
+func (x *DndSettingsSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DndSettingsSchema.ProtoReflect.Descriptor instead.
+func (*DndSettingsSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DndSettingsSchema) GetCall() *DndSettingSchema {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+func (x *DndSettingsSchema) GetEmail() *DndSettingSchema {
+	if x != nil {
+		return x.Email
+	}
+	return nil
+}
+
+func (x *DndSettingsSchema) GetSms() *DndSettingSchema {
+	if x != nil {
+		return x.Sms
+	}
+	return nil
+}
+
+func (x *DndSettingsSchema) GetWhatsApp() *DndSettingSchema {
+	if x != nil {
+		return x.WhatsApp
+	}
+	return nil
+}
+
+func (x *DndSettingsSchema) GetGmb() *DndSettingSchema {
+	if x != nil {
+		return x.Gmb
+	}
+	return nil
+}
+
+func (x *DndSettingsSchema) GetFb() *DndSettingSchema {
+	if x != nil {
+		return x.Fb
+	}
+	return nil
+}
+
+func (x *DndSettingsSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DndSettingSchema is the schema DndSettingSchema of HighLevel's contacts
+// document.
+type DndSettingSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's status.
+	Status *string `protobuf:"bytes,1,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// HighLevel's message.
+	Message *string `protobuf:"bytes,2,opt,name=message,proto3,oneof" json:"message,omitempty"`
+	// HighLevel's code.
+	Code *string `protobuf:"bytes,3,opt,name=code,proto3,oneof" json:"code,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DndSettingSchema) Reset() {
+	*x = DndSettingSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DndSettingSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DndSettingSchema) ProtoMessage() {}
+
+func (x *DndSettingSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DndSettingSchema.ProtoReflect.Descriptor instead.
+func (*DndSettingSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DndSettingSchema) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *DndSettingSchema) GetMessage() string {
+	if x != nil && x.Message != nil {
+		return *x.Message
+	}
+	return ""
+}
+
+func (x *DndSettingSchema) GetCode() string {
+	if x != nil && x.Code != nil {
+		return *x.Code
+	}
+	return ""
+}
+
+func (x *DndSettingSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetInvoiceResponseDto is the schema GetInvoiceResponseDto of HighLevel's
 // invoices document.
 type GetInvoiceResponseDto struct {
@@ -1527,7 +2088,7 @@ type GetInvoiceResponseDto struct {
 
 func (x *GetInvoiceResponseDto) Reset() {
 	*x = GetInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1539,7 +2100,7 @@ func (x *GetInvoiceResponseDto) String() string {
 func (*GetInvoiceResponseDto) ProtoMessage() {}
 
 func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1552,7 +2113,7 @@ func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*GetInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetInvoiceResponseDto) GetId() string {
@@ -1757,7 +2318,7 @@ type TotalSummaryDto struct {
 
 func (x *TotalSummaryDto) Reset() {
 	*x = TotalSummaryDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +2330,7 @@ func (x *TotalSummaryDto) String() string {
 func (*TotalSummaryDto) ProtoMessage() {}
 
 func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +2343,7 @@ func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TotalSummaryDto.ProtoReflect.Descriptor instead.
 func (*TotalSummaryDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TotalSummaryDto) GetSubTotal() float64 {
@@ -1831,7 +2392,7 @@ type RemindersConfigurationDto struct {
 
 func (x *RemindersConfigurationDto) Reset() {
 	*x = RemindersConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1843,7 +2404,7 @@ func (x *RemindersConfigurationDto) String() string {
 func (*RemindersConfigurationDto) ProtoMessage() {}
 
 func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1856,7 +2417,7 @@ func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemindersConfigurationDto.ProtoReflect.Descriptor instead.
 func (*RemindersConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RemindersConfigurationDto) GetReminderExecutionDetailsList() *ReminderExecutionDetailsList {
@@ -1894,7 +2455,7 @@ type ReminderExecutionDetailsList struct {
 
 func (x *ReminderExecutionDetailsList) Reset() {
 	*x = ReminderExecutionDetailsList{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1906,7 +2467,7 @@ func (x *ReminderExecutionDetailsList) String() string {
 func (*ReminderExecutionDetailsList) ProtoMessage() {}
 
 func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1919,7 +2480,7 @@ func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderExecutionDetailsList.ProtoReflect.Descriptor instead.
 func (*ReminderExecutionDetailsList) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReminderExecutionDetailsList) GetUnmapped() *structpb.Struct {
@@ -1947,7 +2508,7 @@ type ReminderSettingsDto struct {
 
 func (x *ReminderSettingsDto) Reset() {
 	*x = ReminderSettingsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1959,7 +2520,7 @@ func (x *ReminderSettingsDto) String() string {
 func (*ReminderSettingsDto) ProtoMessage() {}
 
 func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1972,7 +2533,7 @@ func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderSettingsDto.ProtoReflect.Descriptor instead.
 func (*ReminderSettingsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{16}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReminderSettingsDto) GetDefaultEmailTemplateId() string {
@@ -2037,7 +2598,7 @@ type ReminderDto struct {
 
 func (x *ReminderDto) Reset() {
 	*x = ReminderDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2049,7 +2610,7 @@ func (x *ReminderDto) String() string {
 func (*ReminderDto) ProtoMessage() {}
 
 func (x *ReminderDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2062,7 +2623,7 @@ func (x *ReminderDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderDto.ProtoReflect.Descriptor instead.
 func (*ReminderDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{17}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReminderDto) GetEnabled() bool {
@@ -2196,7 +2757,7 @@ type BusinessDetailsDto struct {
 
 func (x *BusinessDetailsDto) Reset() {
 	*x = BusinessDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2208,7 +2769,7 @@ func (x *BusinessDetailsDto) String() string {
 func (*BusinessDetailsDto) ProtoMessage() {}
 
 func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2221,7 +2782,7 @@ func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessDetailsDto.ProtoReflect.Descriptor instead.
 func (*BusinessDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BusinessDetailsDto) GetLogoUrl() string {
@@ -2298,7 +2859,7 @@ type AddressDto struct {
 
 func (x *AddressDto) Reset() {
 	*x = AddressDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2310,7 +2871,7 @@ func (x *AddressDto) String() string {
 func (*AddressDto) ProtoMessage() {}
 
 func (x *AddressDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2323,7 +2884,7 @@ func (x *AddressDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressDto.ProtoReflect.Descriptor instead.
 func (*AddressDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AddressDto) GetAddressLine1() string {
@@ -2414,7 +2975,7 @@ type InvoiceItemDto struct {
 
 func (x *InvoiceItemDto) Reset() {
 	*x = InvoiceItemDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2426,7 +2987,7 @@ func (x *InvoiceItemDto) String() string {
 func (*InvoiceItemDto) ProtoMessage() {}
 
 func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2439,7 +3000,7 @@ func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoiceItemDto.ProtoReflect.Descriptor instead.
 func (*InvoiceItemDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *InvoiceItemDto) GetName() string {
@@ -2558,7 +3119,7 @@ type ItemTaxDto struct {
 
 func (x *ItemTaxDto) Reset() {
 	*x = ItemTaxDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2570,7 +3131,7 @@ func (x *ItemTaxDto) String() string {
 func (*ItemTaxDto) ProtoMessage() {}
 
 func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2583,7 +3144,7 @@ func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemTaxDto.ProtoReflect.Descriptor instead.
 func (*ItemTaxDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ItemTaxDto) GetId() string {
@@ -2654,7 +3215,7 @@ type DiscountDto struct {
 
 func (x *DiscountDto) Reset() {
 	*x = DiscountDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2666,7 +3227,7 @@ func (x *DiscountDto) String() string {
 func (*DiscountDto) ProtoMessage() {}
 
 func (x *DiscountDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2679,7 +3240,7 @@ func (x *DiscountDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscountDto.ProtoReflect.Descriptor instead.
 func (*DiscountDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DiscountDto) GetValue() float64 {
@@ -2740,7 +3301,7 @@ type ContactDetailsDto struct {
 
 func (x *ContactDetailsDto) Reset() {
 	*x = ContactDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2752,7 +3313,7 @@ func (x *ContactDetailsDto) String() string {
 func (*ContactDetailsDto) ProtoMessage() {}
 
 func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2765,7 +3326,7 @@ func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactDetailsDto.ProtoReflect.Descriptor instead.
 func (*ContactDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ContactDetailsDto) GetId() string {
@@ -2847,7 +3408,7 @@ type AdditionalEmailsDto struct {
 
 func (x *AdditionalEmailsDto) Reset() {
 	*x = AdditionalEmailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2859,7 +3420,7 @@ func (x *AdditionalEmailsDto) String() string {
 func (*AdditionalEmailsDto) ProtoMessage() {}
 
 func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2872,7 +3433,7 @@ func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdditionalEmailsDto.ProtoReflect.Descriptor instead.
 func (*AdditionalEmailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AdditionalEmailsDto) GetEmail() string {
@@ -2910,7 +3471,7 @@ type SentToDto struct {
 
 func (x *SentToDto) Reset() {
 	*x = SentToDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2922,7 +3483,7 @@ func (x *SentToDto) String() string {
 func (*SentToDto) ProtoMessage() {}
 
 func (x *SentToDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2935,7 +3496,7 @@ func (x *SentToDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SentToDto.ProtoReflect.Descriptor instead.
 func (*SentToDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SentToDto) GetEmail() []string {
@@ -2991,7 +3552,7 @@ type PaymentScheduleDto struct {
 
 func (x *PaymentScheduleDto) Reset() {
 	*x = PaymentScheduleDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3003,7 +3564,7 @@ func (x *PaymentScheduleDto) String() string {
 func (*PaymentScheduleDto) ProtoMessage() {}
 
 func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3016,7 +3577,7 @@ func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentScheduleDto.ProtoReflect.Descriptor instead.
 func (*PaymentScheduleDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PaymentScheduleDto) GetType() string {
@@ -3066,7 +3627,7 @@ type LateFeesConfigurationDto struct {
 
 func (x *LateFeesConfigurationDto) Reset() {
 	*x = LateFeesConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3078,7 +3639,7 @@ func (x *LateFeesConfigurationDto) String() string {
 func (*LateFeesConfigurationDto) ProtoMessage() {}
 
 func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3091,7 +3652,7 @@ func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesConfigurationDto.ProtoReflect.Descriptor instead.
 func (*LateFeesConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *LateFeesConfigurationDto) GetEnable() bool {
@@ -3161,7 +3722,7 @@ type LateFeesFrequencyDto struct {
 
 func (x *LateFeesFrequencyDto) Reset() {
 	*x = LateFeesFrequencyDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3173,7 +3734,7 @@ func (x *LateFeesFrequencyDto) String() string {
 func (*LateFeesFrequencyDto) ProtoMessage() {}
 
 func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3186,7 +3747,7 @@ func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesFrequencyDto.ProtoReflect.Descriptor instead.
 func (*LateFeesFrequencyDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *LateFeesFrequencyDto) GetIntervalCount() float64 {
@@ -3228,7 +3789,7 @@ type LateFeesGraceDto struct {
 
 func (x *LateFeesGraceDto) Reset() {
 	*x = LateFeesGraceDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3240,7 +3801,7 @@ func (x *LateFeesGraceDto) String() string {
 func (*LateFeesGraceDto) ProtoMessage() {}
 
 func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3253,7 +3814,7 @@ func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesGraceDto.ProtoReflect.Descriptor instead.
 func (*LateFeesGraceDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *LateFeesGraceDto) GetIntervalCount() float64 {
@@ -3295,7 +3856,7 @@ type LateFeesMaxFeesDto struct {
 
 func (x *LateFeesMaxFeesDto) Reset() {
 	*x = LateFeesMaxFeesDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3307,7 +3868,7 @@ func (x *LateFeesMaxFeesDto) String() string {
 func (*LateFeesMaxFeesDto) ProtoMessage() {}
 
 func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3320,7 +3881,7 @@ func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesMaxFeesDto.ProtoReflect.Descriptor instead.
 func (*LateFeesMaxFeesDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{30}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *LateFeesMaxFeesDto) GetType() string {
@@ -3362,7 +3923,7 @@ type TipsConfigurationDto struct {
 
 func (x *TipsConfigurationDto) Reset() {
 	*x = TipsConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3374,7 +3935,7 @@ func (x *TipsConfigurationDto) String() string {
 func (*TipsConfigurationDto) ProtoMessage() {}
 
 func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3387,7 +3948,7 @@ func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TipsConfigurationDto.ProtoReflect.Descriptor instead.
 func (*TipsConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{31}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *TipsConfigurationDto) GetTipsPercentage() []string {
@@ -3427,7 +3988,7 @@ type PaymentMethodDto struct {
 
 func (x *PaymentMethodDto) Reset() {
 	*x = PaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3439,7 +4000,7 @@ func (x *PaymentMethodDto) String() string {
 func (*PaymentMethodDto) ProtoMessage() {}
 
 func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3452,7 +4013,7 @@ func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*PaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{32}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PaymentMethodDto) GetStripe() *StripePaymentMethodDto {
@@ -3485,7 +4046,7 @@ type StripePaymentMethodDto struct {
 
 func (x *StripePaymentMethodDto) Reset() {
 	*x = StripePaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3497,7 +4058,7 @@ func (x *StripePaymentMethodDto) String() string {
 func (*StripePaymentMethodDto) ProtoMessage() {}
 
 func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3510,7 +4071,7 @@ func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StripePaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*StripePaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *StripePaymentMethodDto) GetEnableBankDebitOnly() bool {
@@ -3551,7 +4112,7 @@ type AttachmentsDto struct {
 
 func (x *AttachmentsDto) Reset() {
 	*x = AttachmentsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3563,7 +4124,7 @@ func (x *AttachmentsDto) String() string {
 func (*AttachmentsDto) ProtoMessage() {}
 
 func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3576,7 +4137,7 @@ func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachmentsDto.ProtoReflect.Descriptor instead.
 func (*AttachmentsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *AttachmentsDto) GetId() string {
@@ -3641,7 +4202,7 @@ type ProcessingFeeDto struct {
 
 func (x *ProcessingFeeDto) Reset() {
 	*x = ProcessingFeeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3653,7 +4214,7 @@ func (x *ProcessingFeeDto) String() string {
 func (*ProcessingFeeDto) ProtoMessage() {}
 
 func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3666,7 +4227,7 @@ func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ProcessingFeeDto) GetCharges() []*structpb.ListValue {
@@ -3719,7 +4280,7 @@ type ProcessingFeePaidChargeDto struct {
 
 func (x *ProcessingFeePaidChargeDto) Reset() {
 	*x = ProcessingFeePaidChargeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3731,7 +4292,7 @@ func (x *ProcessingFeePaidChargeDto) String() string {
 func (*ProcessingFeePaidChargeDto) ProtoMessage() {}
 
 func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3744,7 +4305,7 @@ func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeePaidChargeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeePaidChargeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ProcessingFeePaidChargeDto) GetName() string {
@@ -3834,7 +4395,7 @@ type GetScheduleResponseDto struct {
 
 func (x *GetScheduleResponseDto) Reset() {
 	*x = GetScheduleResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3846,7 +4407,7 @@ func (x *GetScheduleResponseDto) String() string {
 func (*GetScheduleResponseDto) ProtoMessage() {}
 
 func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3859,7 +4420,7 @@ func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScheduleResponseDto.ProtoReflect.Descriptor instead.
 func (*GetScheduleResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetScheduleResponseDto) GetId() string {
@@ -4020,7 +4581,7 @@ type InvoicesScheduleOptionsDto struct {
 
 func (x *InvoicesScheduleOptionsDto) Reset() {
 	*x = InvoicesScheduleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4032,7 +4593,7 @@ func (x *InvoicesScheduleOptionsDto) String() string {
 func (*InvoicesScheduleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4045,7 +4606,7 @@ func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesScheduleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesScheduleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *InvoicesScheduleOptionsDto) GetExecuteAt() string {
@@ -4111,7 +4672,7 @@ type InvoicesCustomRRuleOptionsDto struct {
 
 func (x *InvoicesCustomRRuleOptionsDto) Reset() {
 	*x = InvoicesCustomRRuleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4123,7 +4684,7 @@ func (x *InvoicesCustomRRuleOptionsDto) String() string {
 func (*InvoicesCustomRRuleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4136,7 +4697,7 @@ func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *InvoicesCustomRRuleOptionsDto) GetIntervalType() string {
@@ -4304,7 +4865,7 @@ type DefaultInvoiceResponseDto struct {
 
 func (x *DefaultInvoiceResponseDto) Reset() {
 	*x = DefaultInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4316,7 +4877,7 @@ func (x *DefaultInvoiceResponseDto) String() string {
 func (*DefaultInvoiceResponseDto) ProtoMessage() {}
 
 func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4329,7 +4890,7 @@ func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefaultInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*DefaultInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DefaultInvoiceResponseDto) GetId() string {
@@ -4538,7 +5099,7 @@ type GetTemplateResponseDto struct {
 
 func (x *GetTemplateResponseDto) Reset() {
 	*x = GetTemplateResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4550,7 +5111,7 @@ func (x *GetTemplateResponseDto) String() string {
 func (*GetTemplateResponseDto) ProtoMessage() {}
 
 func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4563,7 +5124,7 @@ func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTemplateResponseDto.ProtoReflect.Descriptor instead.
 func (*GetTemplateResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetTemplateResponseDto) GetId() string {
@@ -4711,7 +5272,7 @@ type GetLocationByIdSchema struct {
 
 func (x *GetLocationByIdSchema) Reset() {
 	*x = GetLocationByIdSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4723,7 +5284,7 @@ func (x *GetLocationByIdSchema) String() string {
 func (*GetLocationByIdSchema) ProtoMessage() {}
 
 func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4736,7 +5297,7 @@ func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationByIdSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationByIdSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetLocationByIdSchema) GetId() string {
@@ -4918,7 +5479,7 @@ type BusinessSchema struct {
 
 func (x *BusinessSchema) Reset() {
 	*x = BusinessSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4930,7 +5491,7 @@ func (x *BusinessSchema) String() string {
 func (*BusinessSchema) ProtoMessage() {}
 
 func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4943,7 +5504,7 @@ func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessSchema.ProtoReflect.Descriptor instead.
 func (*BusinessSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *BusinessSchema) GetName() string {
@@ -5051,7 +5612,7 @@ type SocialSchema struct {
 
 func (x *SocialSchema) Reset() {
 	*x = SocialSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5063,7 +5624,7 @@ func (x *SocialSchema) String() string {
 func (*SocialSchema) ProtoMessage() {}
 
 func (x *SocialSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5076,7 +5637,7 @@ func (x *SocialSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
 func (*SocialSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SocialSchema) GetFacebookUrl() string {
@@ -5185,7 +5746,7 @@ type SettingsSchema struct {
 
 func (x *SettingsSchema) Reset() {
 	*x = SettingsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5197,7 +5758,7 @@ func (x *SettingsSchema) String() string {
 func (*SettingsSchema) ProtoMessage() {}
 
 func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5210,7 +5771,7 @@ func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
 func (*SettingsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SettingsSchema) GetAllowDuplicateContact() bool {
@@ -5272,7 +5833,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5284,7 +5845,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5297,7 +5858,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -5376,7 +5937,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5388,7 +5949,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5401,7 +5962,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -5517,7 +6078,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5529,7 +6090,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5542,7 +6103,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -5649,7 +6210,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5661,7 +6222,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5674,7 +6235,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -5729,7 +6290,7 @@ type LostReasonResponseSchema struct {
 
 func (x *LostReasonResponseSchema) Reset() {
 	*x = LostReasonResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5741,7 +6302,7 @@ func (x *LostReasonResponseSchema) String() string {
 func (*LostReasonResponseSchema) ProtoMessage() {}
 
 func (x *LostReasonResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5754,7 +6315,7 @@ func (x *LostReasonResponseSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LostReasonResponseSchema.ProtoReflect.Descriptor instead.
 func (*LostReasonResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *LostReasonResponseSchema) GetId() string {
@@ -5821,7 +6382,7 @@ type AdditionalDetailsDTO struct {
 
 func (x *AdditionalDetailsDTO) Reset() {
 	*x = AdditionalDetailsDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5833,7 +6394,7 @@ func (x *AdditionalDetailsDTO) String() string {
 func (*AdditionalDetailsDTO) ProtoMessage() {}
 
 func (x *AdditionalDetailsDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5846,7 +6407,7 @@ func (x *AdditionalDetailsDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdditionalDetailsDTO.ProtoReflect.Descriptor instead.
 func (*AdditionalDetailsDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *AdditionalDetailsDTO) GetNotes() bool {
@@ -5946,7 +6507,7 @@ type SearchOpportunitiesResponseSchema struct {
 
 func (x *SearchOpportunitiesResponseSchema) Reset() {
 	*x = SearchOpportunitiesResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5958,7 +6519,7 @@ func (x *SearchOpportunitiesResponseSchema) String() string {
 func (*SearchOpportunitiesResponseSchema) ProtoMessage() {}
 
 func (x *SearchOpportunitiesResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5971,7 +6532,7 @@ func (x *SearchOpportunitiesResponseSchema) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use SearchOpportunitiesResponseSchema.ProtoReflect.Descriptor instead.
 func (*SearchOpportunitiesResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SearchOpportunitiesResponseSchema) GetId() string {
@@ -6176,7 +6737,7 @@ type SearchOpportunitiesContactResponseSchema struct {
 
 func (x *SearchOpportunitiesContactResponseSchema) Reset() {
 	*x = SearchOpportunitiesContactResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6188,7 +6749,7 @@ func (x *SearchOpportunitiesContactResponseSchema) String() string {
 func (*SearchOpportunitiesContactResponseSchema) ProtoMessage() {}
 
 func (x *SearchOpportunitiesContactResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6201,7 +6762,7 @@ func (x *SearchOpportunitiesContactResponseSchema) ProtoReflect() protoreflect.M
 
 // Deprecated: Use SearchOpportunitiesContactResponseSchema.ProtoReflect.Descriptor instead.
 func (*SearchOpportunitiesContactResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *SearchOpportunitiesContactResponseSchema) GetId() string {
@@ -6271,7 +6832,7 @@ type CustomFieldResponseSchema struct {
 
 func (x *CustomFieldResponseSchema) Reset() {
 	*x = CustomFieldResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6283,7 +6844,7 @@ func (x *CustomFieldResponseSchema) String() string {
 func (*CustomFieldResponseSchema) ProtoMessage() {}
 
 func (x *CustomFieldResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6296,7 +6857,7 @@ func (x *CustomFieldResponseSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomFieldResponseSchema.ProtoReflect.Descriptor instead.
 func (*CustomFieldResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *CustomFieldResponseSchema) GetId() string {
@@ -6359,7 +6920,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6371,7 +6932,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6384,7 +6945,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *UserSchema) GetId() string {
@@ -6574,7 +7135,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6586,7 +7147,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6599,7 +7160,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -6896,7 +7457,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6908,7 +7469,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6921,7 +7482,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -6987,7 +7548,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6999,7 +7560,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7012,7 +7573,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -7315,7 +7876,108 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\x03_ipB\t\n" +
 	"\a_mediumB\f\n" +
 	"\n" +
-	"_medium_id\"\xba\v\n" +
+	"_medium_id\"\xcc\x0f\n" +
+	"\x14GetContectByIdSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x03 \x01(\tH\x02R\n" +
+	"locationId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"first_name\x18\x04 \x01(\tH\x03R\tfirstName\x88\x01\x01\x12 \n" +
+	"\tlast_name\x18\x05 \x01(\tH\x04R\blastName\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x06 \x01(\tH\x05R\x05email\x88\x01\x01\x12-\n" +
+	"\x10email_lower_case\x18\a \x01(\tH\x06R\x0eemailLowerCase\x88\x01\x01\x12\x1f\n" +
+	"\btimezone\x18\b \x01(\tH\aR\btimezone\x88\x01\x01\x12&\n" +
+	"\fcompany_name\x18\t \x01(\tH\bR\vcompanyName\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\n" +
+	" \x01(\tH\tR\x05phone\x88\x01\x01\x12\x15\n" +
+	"\x03dnd\x18\v \x01(\bH\n" +
+	"R\x03dnd\x88\x01\x01\x12?\n" +
+	"\fdnd_settings\x18\f \x01(\v2\x1c.hlgate.v1.DndSettingsSchemaR\vdndSettings\x12\x17\n" +
+	"\x04type\x18\r \x01(\tH\vR\x04type\x88\x01\x01\x12\x1b\n" +
+	"\x06source\x18\x0e \x01(\tH\fR\x06source\x88\x01\x01\x12$\n" +
+	"\vassigned_to\x18\x0f \x01(\tH\rR\n" +
+	"assignedTo\x88\x01\x01\x12\x1f\n" +
+	"\baddress1\x18\x10 \x01(\tH\x0eR\baddress1\x88\x01\x01\x12\x17\n" +
+	"\x04city\x18\x11 \x01(\tH\x0fR\x04city\x88\x01\x01\x12\x19\n" +
+	"\x05state\x18\x12 \x01(\tH\x10R\x05state\x88\x01\x01\x12\x1d\n" +
+	"\acountry\x18\x13 \x01(\tH\x11R\acountry\x88\x01\x01\x12$\n" +
+	"\vpostal_code\x18\x14 \x01(\tH\x12R\n" +
+	"postalCode\x88\x01\x01\x12\x1d\n" +
+	"\awebsite\x18\x15 \x01(\tH\x13R\awebsite\x88\x01\x01\x12\x12\n" +
+	"\x04tags\x18\x16 \x03(\tR\x04tags\x12'\n" +
+	"\rdate_of_birth\x18\x17 \x01(\tH\x14R\vdateOfBirth\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"date_added\x18\x18 \x01(\tH\x15R\tdateAdded\x88\x01\x01\x12&\n" +
+	"\fdate_updated\x18\x19 \x01(\tH\x16R\vdateUpdated\x88\x01\x01\x12%\n" +
+	"\vattachments\x18\x1a \x01(\tH\x17R\vattachments\x88\x01\x01\x12\x15\n" +
+	"\x03ssn\x18\x1b \x01(\tH\x18R\x03ssn\x88\x01\x01\x12\x1d\n" +
+	"\akeyword\x18\x1c \x01(\tH\x19R\akeyword\x88\x01\x01\x126\n" +
+	"\x15first_name_lower_case\x18\x1d \x01(\tH\x1aR\x12firstNameLowerCase\x88\x01\x01\x124\n" +
+	"\x14full_name_lower_case\x18\x1e \x01(\tH\x1bR\x11fullNameLowerCase\x88\x01\x01\x124\n" +
+	"\x14last_name_lower_case\x18\x1f \x01(\tH\x1cR\x11lastNameLowerCase\x88\x01\x01\x12(\n" +
+	"\rlast_activity\x18  \x01(\tH\x1dR\flastActivity\x88\x01\x01\x12I\n" +
+	"\rcustom_fields\x18! \x03(\v2$.hlgate.v1.ContactsCustomFieldSchemaR\fcustomFields\x12$\n" +
+	"\vbusiness_id\x18\" \x01(\tH\x1eR\n" +
+	"businessId\x88\x01\x01\x12S\n" +
+	"\x12attribution_source\x18# \x01(\v2$.hlgate.v1.ContactsAttributionSourceR\x11attributionSource\x12\\\n" +
+	"\x17last_attribution_source\x18$ \x01(\v2$.hlgate.v1.ContactsAttributionSourceR\x15lastAttributionSource\x12\"\n" +
+	"\n" +
+	"visitor_id\x18% \x01(\tH\x1fR\tvisitorId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18& \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_location_idB\r\n" +
+	"\v_first_nameB\f\n" +
+	"\n" +
+	"_last_nameB\b\n" +
+	"\x06_emailB\x13\n" +
+	"\x11_email_lower_caseB\v\n" +
+	"\t_timezoneB\x0f\n" +
+	"\r_company_nameB\b\n" +
+	"\x06_phoneB\x06\n" +
+	"\x04_dndB\a\n" +
+	"\x05_typeB\t\n" +
+	"\a_sourceB\x0e\n" +
+	"\f_assigned_toB\v\n" +
+	"\t_address1B\a\n" +
+	"\x05_cityB\b\n" +
+	"\x06_stateB\n" +
+	"\n" +
+	"\b_countryB\x0e\n" +
+	"\f_postal_codeB\n" +
+	"\n" +
+	"\b_websiteB\x10\n" +
+	"\x0e_date_of_birthB\r\n" +
+	"\v_date_addedB\x0f\n" +
+	"\r_date_updatedB\x0e\n" +
+	"\f_attachmentsB\x06\n" +
+	"\x04_ssnB\n" +
+	"\n" +
+	"\b_keywordB\x18\n" +
+	"\x16_first_name_lower_caseB\x17\n" +
+	"\x15_full_name_lower_caseB\x17\n" +
+	"\x15_last_name_lower_caseB\x10\n" +
+	"\x0e_last_activityB\x0e\n" +
+	"\f_business_idB\r\n" +
+	"\v_visitor_id\"\xf6\x02\n" +
+	"\x11DndSettingsSchema\x12/\n" +
+	"\x04call\x18\x01 \x01(\v2\x1b.hlgate.v1.DndSettingSchemaR\x04Call\x121\n" +
+	"\x05email\x18\x02 \x01(\v2\x1b.hlgate.v1.DndSettingSchemaR\x05Email\x12-\n" +
+	"\x03sms\x18\x03 \x01(\v2\x1b.hlgate.v1.DndSettingSchemaR\x03SMS\x128\n" +
+	"\twhats_app\x18\x04 \x01(\v2\x1b.hlgate.v1.DndSettingSchemaR\bWhatsApp\x12-\n" +
+	"\x03gmb\x18\x05 \x01(\v2\x1b.hlgate.v1.DndSettingSchemaR\x03GMB\x12+\n" +
+	"\x02fb\x18\x06 \x01(\v2\x1b.hlgate.v1.DndSettingSchemaR\x02FB\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xc1\x01\n" +
+	"\x10DndSettingSchema\x12\x1b\n" +
+	"\x06status\x18\x01 \x01(\tH\x00R\x06status\x88\x01\x01\x12\x1d\n" +
+	"\amessage\x18\x02 \x01(\tH\x01R\amessage\x88\x01\x01\x12\x17\n" +
+	"\x04code\x18\x03 \x01(\tH\x02R\x04code\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_statusB\n" +
+	"\n" +
+	"\b_messageB\a\n" +
+	"\x05_code\"\xba\v\n" +
 	"\x15GetInvoiceResponseDto\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
@@ -8207,7 +8869,7 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*CalendarsGetNoteSchema)(nil),                   // 0: hlgate.v1.CalendarsGetNoteSchema
 	(*NoteCreatedBySchema)(nil),                      // 1: hlgate.v1.NoteCreatedBySchema
@@ -8221,177 +8883,193 @@ var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*ContactsSearchSchema)(nil),                     // 9: hlgate.v1.ContactsSearchSchema
 	(*ContactsCustomFieldSchema)(nil),                // 10: hlgate.v1.ContactsCustomFieldSchema
 	(*ContactsAttributionSource)(nil),                // 11: hlgate.v1.ContactsAttributionSource
-	(*GetInvoiceResponseDto)(nil),                    // 12: hlgate.v1.GetInvoiceResponseDto
-	(*TotalSummaryDto)(nil),                          // 13: hlgate.v1.TotalSummaryDto
-	(*RemindersConfigurationDto)(nil),                // 14: hlgate.v1.RemindersConfigurationDto
-	(*ReminderExecutionDetailsList)(nil),             // 15: hlgate.v1.ReminderExecutionDetailsList
-	(*ReminderSettingsDto)(nil),                      // 16: hlgate.v1.ReminderSettingsDto
-	(*ReminderDto)(nil),                              // 17: hlgate.v1.ReminderDto
-	(*BusinessDetailsDto)(nil),                       // 18: hlgate.v1.BusinessDetailsDto
-	(*AddressDto)(nil),                               // 19: hlgate.v1.AddressDto
-	(*InvoiceItemDto)(nil),                           // 20: hlgate.v1.InvoiceItemDto
-	(*ItemTaxDto)(nil),                               // 21: hlgate.v1.ItemTaxDto
-	(*DiscountDto)(nil),                              // 22: hlgate.v1.DiscountDto
-	(*ContactDetailsDto)(nil),                        // 23: hlgate.v1.ContactDetailsDto
-	(*AdditionalEmailsDto)(nil),                      // 24: hlgate.v1.AdditionalEmailsDto
-	(*SentToDto)(nil),                                // 25: hlgate.v1.SentToDto
-	(*PaymentScheduleDto)(nil),                       // 26: hlgate.v1.PaymentScheduleDto
-	(*LateFeesConfigurationDto)(nil),                 // 27: hlgate.v1.LateFeesConfigurationDto
-	(*LateFeesFrequencyDto)(nil),                     // 28: hlgate.v1.LateFeesFrequencyDto
-	(*LateFeesGraceDto)(nil),                         // 29: hlgate.v1.LateFeesGraceDto
-	(*LateFeesMaxFeesDto)(nil),                       // 30: hlgate.v1.LateFeesMaxFeesDto
-	(*TipsConfigurationDto)(nil),                     // 31: hlgate.v1.TipsConfigurationDto
-	(*PaymentMethodDto)(nil),                         // 32: hlgate.v1.PaymentMethodDto
-	(*StripePaymentMethodDto)(nil),                   // 33: hlgate.v1.StripePaymentMethodDto
-	(*AttachmentsDto)(nil),                           // 34: hlgate.v1.AttachmentsDto
-	(*ProcessingFeeDto)(nil),                         // 35: hlgate.v1.ProcessingFeeDto
-	(*ProcessingFeePaidChargeDto)(nil),               // 36: hlgate.v1.ProcessingFeePaidChargeDto
-	(*GetScheduleResponseDto)(nil),                   // 37: hlgate.v1.GetScheduleResponseDto
-	(*InvoicesScheduleOptionsDto)(nil),               // 38: hlgate.v1.InvoicesScheduleOptionsDto
-	(*InvoicesCustomRRuleOptionsDto)(nil),            // 39: hlgate.v1.InvoicesCustomRRuleOptionsDto
-	(*DefaultInvoiceResponseDto)(nil),                // 40: hlgate.v1.DefaultInvoiceResponseDto
-	(*GetTemplateResponseDto)(nil),                   // 41: hlgate.v1.GetTemplateResponseDto
-	(*GetLocationByIdSchema)(nil),                    // 42: hlgate.v1.GetLocationByIdSchema
-	(*BusinessSchema)(nil),                           // 43: hlgate.v1.BusinessSchema
-	(*SocialSchema)(nil),                             // 44: hlgate.v1.SocialSchema
-	(*SettingsSchema)(nil),                           // 45: hlgate.v1.SettingsSchema
-	(*CustomValueSchema)(nil),                        // 46: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),                      // 47: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),                 // 48: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),                       // 49: hlgate.v1.LocationTagsSchema
-	(*LostReasonResponseSchema)(nil),                 // 50: hlgate.v1.LostReasonResponseSchema
-	(*AdditionalDetailsDTO)(nil),                     // 51: hlgate.v1.AdditionalDetailsDTO
-	(*SearchOpportunitiesResponseSchema)(nil),        // 52: hlgate.v1.SearchOpportunitiesResponseSchema
-	(*SearchOpportunitiesContactResponseSchema)(nil), // 53: hlgate.v1.SearchOpportunitiesContactResponseSchema
-	(*CustomFieldResponseSchema)(nil),                // 54: hlgate.v1.CustomFieldResponseSchema
-	(*UserSchema)(nil),                               // 55: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),                           // 56: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                               // 57: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),                           // 58: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),                          // 59: google.protobuf.Struct
-	(*structpb.Value)(nil),                           // 60: google.protobuf.Value
-	(*structpb.ListValue)(nil),                       // 61: google.protobuf.ListValue
+	(*GetContectByIdSchema)(nil),                     // 12: hlgate.v1.GetContectByIdSchema
+	(*DndSettingsSchema)(nil),                        // 13: hlgate.v1.DndSettingsSchema
+	(*DndSettingSchema)(nil),                         // 14: hlgate.v1.DndSettingSchema
+	(*GetInvoiceResponseDto)(nil),                    // 15: hlgate.v1.GetInvoiceResponseDto
+	(*TotalSummaryDto)(nil),                          // 16: hlgate.v1.TotalSummaryDto
+	(*RemindersConfigurationDto)(nil),                // 17: hlgate.v1.RemindersConfigurationDto
+	(*ReminderExecutionDetailsList)(nil),             // 18: hlgate.v1.ReminderExecutionDetailsList
+	(*ReminderSettingsDto)(nil),                      // 19: hlgate.v1.ReminderSettingsDto
+	(*ReminderDto)(nil),                              // 20: hlgate.v1.ReminderDto
+	(*BusinessDetailsDto)(nil),                       // 21: hlgate.v1.BusinessDetailsDto
+	(*AddressDto)(nil),                               // 22: hlgate.v1.AddressDto
+	(*InvoiceItemDto)(nil),                           // 23: hlgate.v1.InvoiceItemDto
+	(*ItemTaxDto)(nil),                               // 24: hlgate.v1.ItemTaxDto
+	(*DiscountDto)(nil),                              // 25: hlgate.v1.DiscountDto
+	(*ContactDetailsDto)(nil),                        // 26: hlgate.v1.ContactDetailsDto
+	(*AdditionalEmailsDto)(nil),                      // 27: hlgate.v1.AdditionalEmailsDto
+	(*SentToDto)(nil),                                // 28: hlgate.v1.SentToDto
+	(*PaymentScheduleDto)(nil),                       // 29: hlgate.v1.PaymentScheduleDto
+	(*LateFeesConfigurationDto)(nil),                 // 30: hlgate.v1.LateFeesConfigurationDto
+	(*LateFeesFrequencyDto)(nil),                     // 31: hlgate.v1.LateFeesFrequencyDto
+	(*LateFeesGraceDto)(nil),                         // 32: hlgate.v1.LateFeesGraceDto
+	(*LateFeesMaxFeesDto)(nil),                       // 33: hlgate.v1.LateFeesMaxFeesDto
+	(*TipsConfigurationDto)(nil),                     // 34: hlgate.v1.TipsConfigurationDto
+	(*PaymentMethodDto)(nil),                         // 35: hlgate.v1.PaymentMethodDto
+	(*StripePaymentMethodDto)(nil),                   // 36: hlgate.v1.StripePaymentMethodDto
+	(*AttachmentsDto)(nil),                           // 37: hlgate.v1.AttachmentsDto
+	(*ProcessingFeeDto)(nil),                         // 38: hlgate.v1.ProcessingFeeDto
+	(*ProcessingFeePaidChargeDto)(nil),               // 39: hlgate.v1.ProcessingFeePaidChargeDto
+	(*GetScheduleResponseDto)(nil),                   // 40: hlgate.v1.GetScheduleResponseDto
+	(*InvoicesScheduleOptionsDto)(nil),               // 41: hlgate.v1.InvoicesScheduleOptionsDto
+	(*InvoicesCustomRRuleOptionsDto)(nil),            // 42: hlgate.v1.InvoicesCustomRRuleOptionsDto
+	(*DefaultInvoiceResponseDto)(nil),                // 43: hlgate.v1.DefaultInvoiceResponseDto
+	(*GetTemplateResponseDto)(nil),                   // 44: hlgate.v1.GetTemplateResponseDto
+	(*GetLocationByIdSchema)(nil),                    // 45: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),                           // 46: hlgate.v1.BusinessSchema
+	(*SocialSchema)(nil),                             // 47: hlgate.v1.SocialSchema
+	(*SettingsSchema)(nil),                           // 48: hlgate.v1.SettingsSchema
+	(*CustomValueSchema)(nil),                        // 49: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),                      // 50: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),                 // 51: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),                       // 52: hlgate.v1.LocationTagsSchema
+	(*LostReasonResponseSchema)(nil),                 // 53: hlgate.v1.LostReasonResponseSchema
+	(*AdditionalDetailsDTO)(nil),                     // 54: hlgate.v1.AdditionalDetailsDTO
+	(*SearchOpportunitiesResponseSchema)(nil),        // 55: hlgate.v1.SearchOpportunitiesResponseSchema
+	(*SearchOpportunitiesContactResponseSchema)(nil), // 56: hlgate.v1.SearchOpportunitiesContactResponseSchema
+	(*CustomFieldResponseSchema)(nil),                // 57: hlgate.v1.CustomFieldResponseSchema
+	(*UserSchema)(nil),                               // 58: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),                           // 59: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                               // 60: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),                           // 61: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),                          // 62: google.protobuf.Struct
+	(*structpb.Value)(nil),                           // 63: google.protobuf.Value
+	(*structpb.ListValue)(nil),                       // 64: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
 	1,   // 0: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	59,  // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	62,  // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
 	4,   // 4: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
-	59,  // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
-	59,  // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	62,  // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	62,  // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
 	3,   // 7: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	59,  // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	59,  // 9: hlgate.v1.GetEventSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 10: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 11: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	62,  // 9: hlgate.v1.GetEventSchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 10: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 11: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
 	10,  // 12: hlgate.v1.ContactsSearchSchema.custom_fields:type_name -> hlgate.v1.ContactsCustomFieldSchema
 	11,  // 13: hlgate.v1.ContactsSearchSchema.attributions:type_name -> hlgate.v1.ContactsAttributionSource
-	59,  // 14: hlgate.v1.ContactsSearchSchema.unmapped:type_name -> google.protobuf.Struct
-	60,  // 15: hlgate.v1.ContactsCustomFieldSchema.value:type_name -> google.protobuf.Value
-	59,  // 16: hlgate.v1.ContactsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 17: hlgate.v1.ContactsAttributionSource.unmapped:type_name -> google.protobuf.Struct
-	59,  // 18: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	59,  // 19: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	59,  // 20: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	59,  // 21: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	59,  // 22: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	13,  // 23: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
-	14,  // 24: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	59,  // 25: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 26: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
-	15,  // 27: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
-	16,  // 28: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	59,  // 29: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 30: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
-	17,  // 31: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	59,  // 32: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 33: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
-	19,  // 34: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	59,  // 35: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 36: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
-	21,  // 37: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	59,  // 38: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 39: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 40: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
-	24,  // 41: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
-	19,  // 42: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	59,  // 43: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 44: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 45: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 46: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
-	28,  // 47: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
-	29,  // 48: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
-	30,  // 49: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	59,  // 50: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 51: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 52: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 53: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 54: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	33,  // 55: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	59,  // 56: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 57: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 58: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	61,  // 59: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
-	36,  // 60: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	59,  // 61: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 62: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
-	38,  // 63: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	40,  // 64: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	18,  // 65: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	23,  // 66: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	22,  // 67: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	59,  // 68: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
-	59,  // 69: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
-	39,  // 70: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
-	59,  // 71: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 72: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 73: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	59,  // 74: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	59,  // 75: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	59,  // 76: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	59,  // 77: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	59,  // 78: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	18,  // 79: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	22,  // 80: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	59,  // 81: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	59,  // 82: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	43,  // 83: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
-	44,  // 84: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
-	45,  // 85: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	59,  // 86: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	59,  // 87: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 88: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 89: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 90: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 91: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 92: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	47,  // 93: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	59,  // 94: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	59,  // 95: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 96: hlgate.v1.LostReasonResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 97: hlgate.v1.AdditionalDetailsDTO.unmapped:type_name -> google.protobuf.Struct
-	53,  // 98: hlgate.v1.SearchOpportunitiesResponseSchema.contact:type_name -> hlgate.v1.SearchOpportunitiesContactResponseSchema
-	61,  // 99: hlgate.v1.SearchOpportunitiesResponseSchema.notes:type_name -> google.protobuf.ListValue
-	61,  // 100: hlgate.v1.SearchOpportunitiesResponseSchema.tasks:type_name -> google.protobuf.ListValue
-	61,  // 101: hlgate.v1.SearchOpportunitiesResponseSchema.calendar_events:type_name -> google.protobuf.ListValue
-	54,  // 102: hlgate.v1.SearchOpportunitiesResponseSchema.custom_fields:type_name -> hlgate.v1.CustomFieldResponseSchema
-	59,  // 103: hlgate.v1.SearchOpportunitiesResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 104: hlgate.v1.SearchOpportunitiesContactResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	60,  // 105: hlgate.v1.CustomFieldResponseSchema.field_value:type_name -> google.protobuf.Value
-	59,  // 106: hlgate.v1.CustomFieldResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	56,  // 107: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	57,  // 108: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	59,  // 109: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	59,  // 110: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 111: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 112: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 113: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	114, // [114:114] is the sub-list for method output_type
-	114, // [114:114] is the sub-list for method input_type
-	114, // [114:114] is the sub-list for extension type_name
-	114, // [114:114] is the sub-list for extension extendee
-	0,   // [0:114] is the sub-list for field type_name
+	62,  // 14: hlgate.v1.ContactsSearchSchema.unmapped:type_name -> google.protobuf.Struct
+	63,  // 15: hlgate.v1.ContactsCustomFieldSchema.value:type_name -> google.protobuf.Value
+	62,  // 16: hlgate.v1.ContactsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 17: hlgate.v1.ContactsAttributionSource.unmapped:type_name -> google.protobuf.Struct
+	13,  // 18: hlgate.v1.GetContectByIdSchema.dnd_settings:type_name -> hlgate.v1.DndSettingsSchema
+	10,  // 19: hlgate.v1.GetContectByIdSchema.custom_fields:type_name -> hlgate.v1.ContactsCustomFieldSchema
+	11,  // 20: hlgate.v1.GetContectByIdSchema.attribution_source:type_name -> hlgate.v1.ContactsAttributionSource
+	11,  // 21: hlgate.v1.GetContectByIdSchema.last_attribution_source:type_name -> hlgate.v1.ContactsAttributionSource
+	62,  // 22: hlgate.v1.GetContectByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	14,  // 23: hlgate.v1.DndSettingsSchema.call:type_name -> hlgate.v1.DndSettingSchema
+	14,  // 24: hlgate.v1.DndSettingsSchema.email:type_name -> hlgate.v1.DndSettingSchema
+	14,  // 25: hlgate.v1.DndSettingsSchema.sms:type_name -> hlgate.v1.DndSettingSchema
+	14,  // 26: hlgate.v1.DndSettingsSchema.whats_app:type_name -> hlgate.v1.DndSettingSchema
+	14,  // 27: hlgate.v1.DndSettingsSchema.gmb:type_name -> hlgate.v1.DndSettingSchema
+	14,  // 28: hlgate.v1.DndSettingsSchema.fb:type_name -> hlgate.v1.DndSettingSchema
+	62,  // 29: hlgate.v1.DndSettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 30: hlgate.v1.DndSettingSchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 31: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	62,  // 32: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	62,  // 33: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	62,  // 34: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	62,  // 35: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	16,  // 36: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
+	17,  // 37: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
+	62,  // 38: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 39: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	18,  // 40: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
+	19,  // 41: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
+	62,  // 42: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 43: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	20,  // 44: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
+	62,  // 45: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 46: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	22,  // 47: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	62,  // 48: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 49: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	24,  // 50: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
+	62,  // 51: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 52: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 53: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	27,  // 54: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
+	22,  // 55: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	62,  // 56: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 57: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 58: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 59: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	31,  // 60: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
+	32,  // 61: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
+	33,  // 62: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
+	62,  // 63: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 64: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 65: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 66: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 67: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	36,  // 68: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
+	62,  // 69: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 70: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 71: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 72: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	39,  // 73: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
+	62,  // 74: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 75: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	41,  // 76: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	43,  // 77: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	21,  // 78: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	26,  // 79: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	25,  // 80: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	62,  // 81: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
+	62,  // 82: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
+	42,  // 83: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
+	62,  // 84: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 85: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 86: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	62,  // 87: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	62,  // 88: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	62,  // 89: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	62,  // 90: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	62,  // 91: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	21,  // 92: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	25,  // 93: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	62,  // 94: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	62,  // 95: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	46,  // 96: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	47,  // 97: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	48,  // 98: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	62,  // 99: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	62,  // 100: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 101: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 102: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 103: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 104: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 105: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	50,  // 106: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	62,  // 107: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	62,  // 108: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 109: hlgate.v1.LostReasonResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 110: hlgate.v1.AdditionalDetailsDTO.unmapped:type_name -> google.protobuf.Struct
+	56,  // 111: hlgate.v1.SearchOpportunitiesResponseSchema.contact:type_name -> hlgate.v1.SearchOpportunitiesContactResponseSchema
+	64,  // 112: hlgate.v1.SearchOpportunitiesResponseSchema.notes:type_name -> google.protobuf.ListValue
+	64,  // 113: hlgate.v1.SearchOpportunitiesResponseSchema.tasks:type_name -> google.protobuf.ListValue
+	64,  // 114: hlgate.v1.SearchOpportunitiesResponseSchema.calendar_events:type_name -> google.protobuf.ListValue
+	57,  // 115: hlgate.v1.SearchOpportunitiesResponseSchema.custom_fields:type_name -> hlgate.v1.CustomFieldResponseSchema
+	62,  // 116: hlgate.v1.SearchOpportunitiesResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 117: hlgate.v1.SearchOpportunitiesContactResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	63,  // 118: hlgate.v1.CustomFieldResponseSchema.field_value:type_name -> google.protobuf.Value
+	62,  // 119: hlgate.v1.CustomFieldResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 120: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	60,  // 121: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	62,  // 122: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	62,  // 123: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 124: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	62,  // 125: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	62,  // 126: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	127, // [127:127] is the sub-list for method output_type
+	127, // [127:127] is the sub-list for method input_type
+	127, // [127:127] is the sub-list for extension type_name
+	127, // [127:127] is the sub-list for extension extendee
+	0,   // [0:127] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -8412,25 +9090,24 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[10].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[11].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[12].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[13].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[14].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[15].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[16].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[17].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[18].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[19].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[20].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[21].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[23].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[24].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[25].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[26].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[27].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[28].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[29].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[30].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[31].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[32].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[33].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[34].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[35].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[36].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[37].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[38].OneofWrappers = []any{}
@@ -8454,13 +9131,16 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[56].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[57].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[58].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[59].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[60].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[61].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   59,
+			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
