@@ -107,7 +107,10 @@ func upstreamName(fd protoreflect.FieldDescriptor) string { return jsonproto.Rea
 // request walks them.
 type fieldRule struct {
 	required, outputOnly bool
-	check                *hlgatev1.Check
+	// optional is set for a response field the document says may be null
+	// (OPTIONAL): an answer without it is an answer, not a missing body.
+	optional bool
+	check    *hlgatev1.Check
 }
 
 // fieldRules caches fieldRule by field descriptor.
@@ -122,6 +125,7 @@ func ruleOf(fd protoreflect.FieldDescriptor) *fieldRule {
 		b, _ := proto.GetExtension(opts, annotations.E_FieldBehavior).([]annotations.FieldBehavior)
 		r.required = slices.Contains(b, annotations.FieldBehavior_REQUIRED)
 		r.outputOnly = slices.Contains(b, annotations.FieldBehavior_OUTPUT_ONLY)
+		r.optional = slices.Contains(b, annotations.FieldBehavior_OPTIONAL)
 		r.check, _ = proto.GetExtension(opts, hlgatev1.E_Check).(*hlgatev1.Check)
 	}
 	actual, _ := fieldRules.LoadOrStore(fd, r)
@@ -355,6 +359,9 @@ func (f *forward) call(ctx context.Context, s *Server, in proto.Message) (proto.
 	}
 	if f.resource != nil {
 		m := out.ProtoReflect()
+		if !m.Has(f.resource) && ruleOf(f.resource).optional {
+			return out, nil // null where the document allows it: nothing found
+		}
 		if !m.Has(f.resource) {
 			return nil, errMissingBody
 		}

@@ -4919,6 +4919,51 @@ func (e UpdateStatusDtoStatus) Valid() bool {
 	}
 }
 
+// Defines values for UpsertOpportunityDtoFollowersActionType.
+const (
+	UpsertOpportunityDtoFollowersActionTypeAdd    UpsertOpportunityDtoFollowersActionType = "add"
+	UpsertOpportunityDtoFollowersActionTypeRemove UpsertOpportunityDtoFollowersActionType = "remove"
+)
+
+// Valid indicates whether the value is a known member of the UpsertOpportunityDtoFollowersActionType enum.
+func (e UpsertOpportunityDtoFollowersActionType) Valid() bool {
+	switch e {
+	case UpsertOpportunityDtoFollowersActionTypeAdd:
+		return true
+	case UpsertOpportunityDtoFollowersActionTypeRemove:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpsertOpportunityDtoStatus.
+const (
+	UpsertOpportunityDtoStatusAbandoned UpsertOpportunityDtoStatus = "abandoned"
+	UpsertOpportunityDtoStatusAll       UpsertOpportunityDtoStatus = "all"
+	UpsertOpportunityDtoStatusLost      UpsertOpportunityDtoStatus = "lost"
+	UpsertOpportunityDtoStatusOpen      UpsertOpportunityDtoStatus = "open"
+	UpsertOpportunityDtoStatusWon       UpsertOpportunityDtoStatus = "won"
+)
+
+// Valid indicates whether the value is a known member of the UpsertOpportunityDtoStatus enum.
+func (e UpsertOpportunityDtoStatus) Valid() bool {
+	switch e {
+	case UpsertOpportunityDtoStatusAbandoned:
+		return true
+	case UpsertOpportunityDtoStatusAll:
+		return true
+	case UpsertOpportunityDtoStatusLost:
+		return true
+	case UpsertOpportunityDtoStatusOpen:
+		return true
+	case UpsertOpportunityDtoStatusWon:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UserSchemaPlatformLanguage.
 const (
 	UserSchemaPlatformLanguageDa   UserSchemaPlatformLanguage = "da"
@@ -6269,6 +6314,24 @@ func (e UpdateCalendarResourceParamsResourceType) Valid() bool {
 	}
 }
 
+// Defines values for CreateAssociationParamsType.
+const (
+	CreateAssociationParamsTypeAdd    CreateAssociationParamsType = "add"
+	CreateAssociationParamsTypeRemove CreateAssociationParamsType = "remove"
+)
+
+// Valid indicates whether the value is a known member of the CreateAssociationParamsType enum.
+func (e CreateAssociationParamsType) Valid() bool {
+	switch e {
+	case CreateAssociationParamsTypeAdd:
+		return true
+	case CreateAssociationParamsTypeRemove:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListInvoicesParamsAltType.
 const (
 	ListInvoicesParamsAltTypeLocation ListInvoicesParamsAltType = "location"
@@ -6591,6 +6654,17 @@ func (e ListOrdersParamsPaymentStatus) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AddContactToCampaignDto defines model for AddContactToCampaignDto.
+type AddContactToCampaignDto = map[string]interface{}
+
+// AdditionalDetailsDTO defines model for AdditionalDetailsDTO.
+type AdditionalDetailsDTO struct {
+	CalendarEvents      bool `json:"calendarEvents"`
+	Notes               bool `json:"notes"`
+	Tasks               bool `json:"tasks"`
+	UnReadConversations bool `json:"unReadConversations"`
 }
 
 // AdditionalEmailsDto defines model for AdditionalEmailsDto.
@@ -8076,6 +8150,27 @@ type ContactSearchSort struct {
 // ContactSearchSortDirection defines model for ContactSearchSort.Direction.
 type ContactSearchSortDirection string
 
+// ContactsBulkUpateResponse defines model for ContactsBulkUpateResponse.
+type ContactsBulkUpateResponse struct {
+	// Ids Example: ["pOC0uJ97VYOKH2m3fkMD"]
+	Ids []string `json:"ids"`
+
+	// Success Example: true
+	Success bool `json:"success"`
+}
+
+// ContactsBusinessUpdate defines model for ContactsBusinessUpdate.
+type ContactsBusinessUpdate struct {
+	// BusinessID Example: 63b7ec34ea409a9a8bd2a4ff
+	BusinessID *string `json:"businessId"`
+
+	// Ids Example: ["IDqvFHGColiyK6jiatuz","pOC0uJ97VYOKH2m3fkMD"]
+	Ids []string `json:"ids"`
+
+	// LocationID Example: PX8m5VwxEbcpFlzYEPVG
+	LocationID string `json:"locationId"`
+}
+
 // ContactsByIDSuccessfulResponseDto defines model for ContactsByIdSuccessfulResponseDto.
 type ContactsByIDSuccessfulResponseDto struct {
 	Contact *GetContectByIDSchema `json:"contact,omitempty"`
@@ -8151,6 +8246,63 @@ type ContactsNotesDTO struct {
 
 	// UserID Example: GCs5KuzPqTls7vWclkEV
 	UserID *string `json:"userId,omitempty"`
+}
+
+// ContactsSearchSchema defines model for ContactsSearchSchema.
+type ContactsSearchSchema struct {
+	Attributions *[]AttributionSource `json:"attributions,omitempty"`
+
+	// BusinessID Example: 641c094001436dbc2081e642
+	BusinessID *string `json:"businessId,omitempty"`
+
+	// Country Example: DE
+	Country      *string                      `json:"country,omitempty"`
+	CustomFields *[]ContactsCustomFieldSchema `json:"customFields,omitempty"`
+
+	// DateAdded Example: 2020-10-29T09:31:30.255Z
+	DateAdded *string `json:"dateAdded,omitempty"`
+
+	// Email Example: JohnDeo@gmail.com
+	Email     *string   `json:"email,omitempty"`
+	Followers *[]string `json:"followers,omitempty"`
+
+	// ID Example: ocQHyuzHvysMo5N5VsXc
+	ID *string `json:"id,omitempty"`
+
+	// LocationID Example: C2QujeCh8ZnC7al2InWR
+	LocationID *string `json:"locationId,omitempty"`
+
+	// Source Example: xyz form
+	Source *string `json:"source,omitempty"`
+
+	// Tags Example: ["nisi sint commodo amet","consequat"]
+	Tags *[]string `json:"tags,omitempty"`
+
+	// Timezone Example: Asia/Calcutta
+	Timezone *string `json:"timezone,omitempty"`
+}
+
+// ContactsSearchSuccessfulResponseDto defines model for ContactsSearchSuccessfulResponseDto.
+type ContactsSearchSuccessfulResponseDto struct {
+	Contacts *[]ContactsSearchSchema `json:"contacts,omitempty"`
+
+	// Count Example: 10
+	Count *float64 `json:"count,omitempty"`
+}
+
+// ContactsWorkflowSuccessfulResponseDto defines model for ContactsWorkflowSuccessfulResponseDto.
+type ContactsWorkflowSuccessfulResponseDto struct {
+	// Succeded Example: true
+	Succeded *bool `json:"succeded,omitempty"`
+}
+
+// CreateAddFollowersSuccessfulResponseDto defines model for CreateAddFollowersSuccessfulResponseDto.
+type CreateAddFollowersSuccessfulResponseDto struct {
+	// Followers Example: ["sx6wyHhbFdRXh302Lunr","sx6wyHhbFdRXh302LLss"]
+	Followers *[]string `json:"followers,omitempty"`
+
+	// FollowersAdded Example: ["Mx6wyHhbFdRXh302Luer","Ka6wyHhbFdRXh302LLsAm"]
+	FollowersAdded *[]string `json:"followersAdded,omitempty"`
 }
 
 // CreateAddTagSuccessfulResponseDto defines model for CreateAddTagSuccessfulResponseDto.
@@ -8475,6 +8627,12 @@ type CreateCustomFieldsDTOModel string
 // CreateCustomFieldsDTO_TextBoxListOptions defines model for CreateCustomFieldsDTO.TextBoxListOptions.
 type CreateCustomFieldsDTO_TextBoxListOptions struct {
 	union json.RawMessage
+}
+
+// CreateDeleteCantactsCampaignsSuccessfulResponseDto defines model for CreateDeleteCantactsCampaignsSuccessfulResponseDto.
+type CreateDeleteCantactsCampaignsSuccessfulResponseDto struct {
+	// Succeded Example: true
+	Succeded *bool `json:"succeded,omitempty"`
 }
 
 // CreateDeleteTagSuccessfulResponseDto defines model for CreateDeleteTagSuccessfulResponseDto.
@@ -9201,6 +9359,12 @@ type CreateTaskParams struct {
 	Title string `json:"title"`
 }
 
+// CreateWorkflowDto defines model for CreateWorkflowDto.
+type CreateWorkflowDto struct {
+	// EventStartTime Example: 2021-06-23T03:30:00+01:00
+	EventStartTime *string `json:"eventStartTime,omitempty"`
+}
+
 // CreatedOrUpdatedBy defines model for CreatedOrUpdatedBy.
 type CreatedOrUpdatedBy struct {
 	// Source The source of the appointment
@@ -9475,6 +9639,15 @@ type DeleteEventSuccessfulResponseDto struct {
 	Succeeded *bool `json:"succeeded,omitempty"`
 }
 
+// DeleteFollowersSuccessfulResponseDto defines model for DeleteFollowersSuccessfulResponseDto.
+type DeleteFollowersSuccessfulResponseDto struct {
+	// Followers Example: ["sx6wyHhbFdRXh302Lunr","sx6wyHhbFdRXh302LLss"]
+	Followers *[]string `json:"followers,omitempty"`
+
+	// FollowersRemoved Example: ["Mx6wyHhbFdRXh302Luer","Ka6wyHhbFdRXh302LLsAm"]
+	FollowersRemoved *[]string `json:"followersRemoved,omitempty"`
+}
+
 // DeleteInvoiceResponseDto defines model for DeleteInvoiceResponseDto.
 type DeleteInvoiceResponseDto struct {
 	// ID Invoice Id
@@ -9675,6 +9848,12 @@ type DndSettingsSchema struct {
 	WhatsApp *DndSettingSchema `json:"WhatsApp,omitempty"`
 }
 
+// DuplicateContactResult defines model for DuplicateContactResult.
+type DuplicateContactResult struct {
+	// Contact The duplicate found, or null.
+	Contact *GetContectByIDSchema `json:"contact,omitempty"`
+}
+
 // EmailTemplateSchema defines model for EmailTemplateSchema.
 type EmailTemplateSchema struct {
 	// Attachments Example: []
@@ -9708,6 +9887,12 @@ type FileFieldFieldValue1 = []map[string]interface{}
 // FileField_FieldValue Example: {"f31175d4-2b06-4fc6-b7bc-74cd814c68cb":{"documentId":"w2M9qTZ0ZJz8rGt02jdJ","meta":{"encoding":"7bit","fieldname":"1HeGizb13P0odwgOgKSs","mimetype":"image/jpeg","originalname":"IMG_20231215_164412935.jpg","size":1786611,"uuid":"f31175d4-2b06-4fc6-b7bc-74cd814c68cb"},"url":"https://services.leadconnectorhq.com/documents/download/w2M9qTZ0ZJz8rGt02jdJ"}}
 type FileField_FieldValue struct {
 	union json.RawMessage
+}
+
+// FollowersDTO defines model for FollowersDTO.
+type FollowersDTO struct {
+	// Followers Example: ["sx6wyHhbFdRXh302Lunr","sx6wyHhbFdRXh302Lunr"]
+	Followers []string `json:"followers"`
 }
 
 // GetAccessCodeSuccessfulResponseDto defines model for GetAccessCodeSuccessfulResponseDto.
@@ -9932,6 +10117,65 @@ type GetEmailTemplateResponseSchema struct {
 
 	// Type Example: email
 	Type *string `json:"type,omitempty"`
+}
+
+// GetEventSchema defines model for GetEventSchema.
+type GetEventSchema struct {
+	// Address Example: Address
+	Address *string `json:"address,omitempty"`
+
+	// AppointmentStatus Example: booked
+	AppointmentStatus *string `json:"appointmentStatus,omitempty"`
+
+	// AssignedResources Example: ["YlWd2wuCAZQzh2cH1fVZ","YlWd2wuCAZQzh2cH1fVZ"]
+	AssignedResources *[]string `json:"assignedResources,omitempty"`
+
+	// AssignedUserID Example: YlWd2wuCAZQzh2cH1fVZ
+	AssignedUserID *string `json:"assignedUserId,omitempty"`
+
+	// CalendarID Example: YlWd2wuCAZQzh2cH1fVZ
+	CalendarID *string `json:"calendarId,omitempty"`
+
+	// ContactID Example: YlWd2wuCAZQzh2cH1fVZ
+	ContactID *string `json:"contactId,omitempty"`
+
+	// DateAdded Example: 2021-07-16 11:00:00
+	DateAdded *string `json:"dateAdded,omitempty"`
+
+	// DateUpdated Example: 2021-07-16 11:30:00
+	DateUpdated *string `json:"dateUpdated,omitempty"`
+
+	// EndTime Example: 2021-07-16 11:30:00
+	EndTime *string `json:"endTime,omitempty"`
+
+	// GroupID Example: YlWd2wuCAZQzh2cH1fVZ
+	GroupID *string `json:"groupId,omitempty"`
+
+	// ID Example: YS3jaqqeehkR2Is80miy
+	ID *string `json:"id,omitempty"`
+
+	// LocationID Example: YlWd2wuCAZQzh2cH1fVZ
+	LocationID *string `json:"locationId,omitempty"`
+
+	// Notes Example: test
+	Notes *string `json:"notes,omitempty"`
+
+	// StartTime Example: 2021-07-16 11:00:00
+	StartTime *string `json:"startTime,omitempty"`
+
+	// Status Example: booked
+	Status *string `json:"status,omitempty"`
+
+	// Title Example: Test
+	Title *string `json:"title,omitempty"`
+
+	// Users Example: ["YlWd2wuCAZQzh2cH1fVZ","YlWd2wuCAZQzh2cH1fVZ"]
+	Users *[]string `json:"users,omitempty"`
+}
+
+// GetEventsSuccessfulResponseDto defines model for GetEventsSuccessfulResponseDto.
+type GetEventsSuccessfulResponseDto struct {
+	Events *[]GetEventSchema `json:"events,omitempty"`
 }
 
 // GetInstalledLocationsSuccessfulResponseDto defines model for GetInstalledLocationsSuccessfulResponseDto.
@@ -11250,6 +11494,42 @@ type LookBusyConfiguration struct {
 	Enabled bool `json:"enabled"`
 }
 
+// LostReasonResponseSchema defines model for LostReasonResponseSchema.
+type LostReasonResponseSchema struct {
+	// CreatedAt created at
+	//
+	// Example: 2023-06-19T12:04:22.488Z
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
+
+	// ID lost reason id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	ID *string `json:"id,omitempty"`
+
+	// LocationID location id
+	//
+	// Example: location_id
+	LocationID *string `json:"locationId,omitempty"`
+
+	// Name lost reason name
+	//
+	// Example: lost reason
+	Name *string `json:"name,omitempty"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-06-19T12:04:22.488Z
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
+}
+
+// LostReasonsResponseSchema defines model for LostReasonsResponseSchema.
+type LostReasonsResponseSchema struct {
+	LostReasons *[]LostReasonResponseSchema `json:"lostReasons,omitempty"`
+
+	// Total Example: 100
+	Total *float64 `json:"total,omitempty"`
+}
+
 // MailgunSchema defines model for MailgunSchema.
 type MailgunSchema struct {
 	// APIKey API key provided by Mailgun
@@ -11356,6 +11636,19 @@ type OpportunitiesSearchSuccessfulResponseDto struct {
 	Aggregations  *map[string]interface{}              `json:"aggregations,omitempty"`
 	Meta          *SearchMetaResponseSchema            `json:"meta,omitempty"`
 	Opportunities *[]SearchOpportunitiesResponseSchema `json:"opportunities,omitempty"`
+}
+
+// OpportunitySearchBodyDTO defines model for OpportunitySearchBodyDTO.
+type OpportunitySearchBodyDTO struct {
+	AdditionalDetails AdditionalDetailsDTO `json:"additionalDetails"`
+	Limit             float64              `json:"limit"`
+
+	// LocationID Location Id
+	//
+	// Example: i2SpAtBVHSVea1sL6oah
+	LocationID string  `json:"locationId"`
+	Page       float64 `json:"page"`
+	Query      string  `json:"query"`
 }
 
 // OrderResponseSchema defines model for OrderResponseSchema.
@@ -11665,6 +11958,15 @@ type PipelinesResponseSchema_Stages struct {
 
 	// ShowInPieChart Example: true
 	ShowInPieChart *bool `json:"showInPieChart,omitempty"`
+}
+
+// PostSearchSuccessfulResponseDto defines model for PostSearchSuccessfulResponseDto.
+type PostSearchSuccessfulResponseDto struct {
+	Aggregations  *map[string]interface{}              `json:"aggregations,omitempty"`
+	Opportunities *[]SearchOpportunitiesResponseSchema `json:"opportunities,omitempty"`
+
+	// Total Example: 100
+	Total float64 `json:"total"`
 }
 
 // ProcessingFeeDto defines model for ProcessingFeeDto.
@@ -12214,7 +12516,7 @@ type SearchOpportunitiesResponseSchema struct {
 	CreatedAt        *string                      `json:"createdAt,omitempty"`
 	CustomFields     *[]CustomFieldResponseSchema `json:"customFields,omitempty"`
 	ExternalObjectID *string                      `json:"externalObjectId,omitempty"`
-	Followers        *[][]interface{}             `json:"followers,omitempty"`
+	Followers        *[]string                    `json:"followers,omitempty"`
 
 	// ID Example: yWQobCRIhRguQtD2llvk
 	ID           *string `json:"id,omitempty"`
@@ -13654,6 +13956,60 @@ type UpdateStatusDto struct {
 // UpdateStatusDtoStatus defines model for UpdateStatusDto.Status.
 type UpdateStatusDtoStatus string
 
+// UpdateTagsDTO defines model for UpdateTagsDTO.
+type UpdateTagsDTO struct {
+	// Contacts list of contact ids to be processed
+	//
+	// Example: ["qFSqySFkVvNzOSqgGqFi","abcdef","qFSqySFkVvNzOSqgGqFi","3ualbhnV7j3n3a9r2moD"]
+	Contacts []string `json:"contacts"`
+
+	// LocationID location id from where the bulk request is executed
+	//
+	// Example: asdrwHvLUxlfw5SqKVCN
+	LocationID string `json:"locationId"`
+
+	// RemoveAllTags Option to implement remove all tags. if true, all tags will be removed from the contacts. Can only be used with remove type.
+	RemoveAllTags *bool `json:"removeAllTags,omitempty"`
+
+	// Tags list of tags to be added or removed
+	//
+	// Example: ["tag-1","tag-2"]
+	Tags []string `json:"tags"`
+}
+
+// UpdateTagsResponseDTO defines model for UpdateTagsResponseDTO.
+type UpdateTagsResponseDTO struct {
+	// ErrorCount Number of errors encountered during the operation
+	//
+	// Example: 0
+	ErrorCount float64 `json:"errorCount"`
+
+	// Responses Responses for each contact processed
+	//
+	// Example: [{"contactId":"qFSqySFkVvNzOSqgGqFi","message":"Tags updated","oldTags":["tag-1","tag-2"],"tagsAdded":[],"tagsRemoved":[],"type":"success"},{"contactId":"abcdef","message":"contact id is not a valid firebase id","type":"error"},{"contactId":"qFSqySFkVvNzOSqgGqFi","message":"contact is deleted","type":"error"},{"contactId":"3ualbhnV7j3n3a9r2moD","message":"contact does not belong to location","type":"error"}]
+	Responses []UpdateTagsResponseDTO_Responses `json:"responses"`
+
+	// Succeded Indicates if the operation was successful
+	//
+	// Example: true
+	Succeded bool `json:"succeded"`
+}
+
+// UpdateTagsResponseDTO_Responses defines model for UpdateTagsResponseDTO.Responses.
+type UpdateTagsResponseDTO_Responses struct {
+	// ContactID Example: qFSqySFkVvNzOSqgGqFi
+	ContactID *string `json:"contactId,omitempty"`
+
+	// Message Example: Tags updated
+	Message     *string   `json:"message,omitempty"`
+	OldTags     *[]string `json:"oldTags,omitempty"`
+	TagsAdded   *[]string `json:"tagsAdded,omitempty"`
+	TagsRemoved *[]string `json:"tagsRemoved,omitempty"`
+
+	// Type Example: success
+	Type *string `json:"type,omitempty"`
+}
+
 // UpdateTaskBody defines model for UpdateTaskBody.
 type UpdateTaskBody struct {
 	// AssignedTo Example: hxHGVRb1YJUscrCB8eXK
@@ -13670,6 +14026,12 @@ type UpdateTaskBody struct {
 
 	// Title Example: First Task
 	Title *string `json:"title,omitempty"`
+}
+
+// UpdateTaskStatusParams defines model for UpdateTaskStatusParams.
+type UpdateTaskStatusParams struct {
+	// Completed Example: true
+	Completed bool `json:"completed"`
 }
 
 // UpsertContactDto defines model for UpsertContactDto.
@@ -13761,6 +14123,74 @@ type UpsertContactsSuccessfulResponseDto struct {
 	// New Example: true
 	New     *bool   `json:"new,omitempty"`
 	TraceID *string `json:"traceId,omitempty"`
+}
+
+// UpsertOpportunityDto defines model for UpsertOpportunityDto.
+type UpsertOpportunityDto struct {
+	// AssignedTo Example: 082goXVW3lIExEQPOnd3
+	AssignedTo *string `json:"assignedTo,omitempty"`
+
+	// Followers contactId
+	Followers []string `json:"followers"`
+
+	// FollowersActionType followers action type
+	//
+	// Example: add
+	FollowersActionType UpsertOpportunityDtoFollowersActionType `json:"followersActionType"`
+
+	// ID opportunityId
+	//
+	// Example: yWQobCRIhRguQtD2llvk
+	ID *string `json:"id,omitempty"`
+
+	// IsRemoveAllFollowers isRemoveAllFollowers
+	//
+	// Example: true
+	IsRemoveAllFollowers bool `json:"isRemoveAllFollowers"`
+
+	// LocationID locationId
+	//
+	// Example: CLu7BaljjqrEjBGKTNNe
+	LocationID string `json:"locationId"`
+
+	// LostReasonID lost reason Id
+	//
+	// Example: CLu7BaljjqrEjBGKTNNe
+	LostReasonID *string `json:"lostReasonId,omitempty"`
+
+	// MonetaryValue Example: 220
+	MonetaryValue *float64 `json:"monetaryValue,omitempty"`
+
+	// Name name
+	//
+	// Example: opportunity name
+	Name *string `json:"name,omitempty"`
+
+	// PipelineID pipeline Id
+	//
+	// Example: bCkKGpDsyPP4peuKowkG
+	PipelineID string `json:"pipelineId"`
+
+	// PipelineStageID Example: 7915dedc-8f18-44d5-8bc3-77c04e994a10
+	PipelineStageID *string                     `json:"pipelineStageId,omitempty"`
+	Status          *UpsertOpportunityDtoStatus `json:"status,omitempty"`
+}
+
+// UpsertOpportunityDtoFollowersActionType followers action type
+//
+// Example: add
+type UpsertOpportunityDtoFollowersActionType string
+
+// UpsertOpportunityDtoStatus defines model for UpsertOpportunityDto.Status.
+type UpsertOpportunityDtoStatus string
+
+// UpsertOpportunitySuccessfulResponseDto defines model for UpsertOpportunitySuccessfulResponseDto.
+type UpsertOpportunitySuccessfulResponseDto struct {
+	// New Example: true
+	New bool `json:"new"`
+
+	// Opportunity Updated / New Opportunity
+	Opportunity map[string]interface{} `json:"opportunity"`
 }
 
 // UserSchema defines model for UserSchema.
@@ -14148,6 +14578,29 @@ type GetEventNotificationParams struct {
 // CreateEventNotificationJSONBody defines parameters for CreateEventNotification.
 type CreateEventNotificationJSONBody = []CreateCalendarNotificationDTO
 
+// CreateAssociationParamsType defines parameters for CreateAssociation.
+type CreateAssociationParamsType string
+
+// GetContactsByBusinessIDParams defines parameters for GetContactsByBusinessID.
+type GetContactsByBusinessIDParams struct {
+	Limit      *string `form:"limit,omitempty" json:"limit,omitempty"`
+	LocationID string  `form:"locationId" json:"locationId"`
+	Skip       *string `form:"skip,omitempty" json:"skip,omitempty"`
+	Query      *string `form:"query,omitempty" json:"query,omitempty"`
+}
+
+// GetDuplicateContactParams defines parameters for GetDuplicateContact.
+type GetDuplicateContactParams struct {
+	// LocationID Location Id
+	LocationID string `form:"locationId" json:"locationId"`
+
+	// Number Phone Number - Pass in URL Encoded form. i.e +1423164516 will become `%2B1423164516`
+	Number *string `form:"number,omitempty" json:"number,omitempty"`
+
+	// Email Email - Pass in URL Encoded form. i.e test+abc@gmail.com will become `test%2Babc%40gmail.com`
+	Email *string `form:"email,omitempty" json:"email,omitempty"`
+}
+
 // ListInvoicesParams defines parameters for ListInvoices.
 type ListInvoicesParams struct {
 	// AltID location Id / company Id based on altType
@@ -14415,6 +14868,29 @@ type GetInstalledLocationParams struct {
 	LocationID *string `form:"locationId,omitempty" json:"locationId,omitempty"`
 }
 
+// GetLostReasonParams defines parameters for GetLostReason.
+type GetLostReasonParams struct {
+	LocationID string `form:"locationId" json:"locationId"`
+
+	// Name lost reason name
+	Name *string `form:"name,omitempty" json:"name,omitempty"`
+
+	// Deleted deleted
+	Deleted *bool `form:"deleted,omitempty" json:"deleted,omitempty"`
+
+	// Query search query
+	Query *string `form:"query,omitempty" json:"query,omitempty"`
+
+	// Skip skip
+	Skip *float64 `form:"skip,omitempty" json:"skip,omitempty"`
+
+	// Limit limit
+	Limit *float64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// GetCount get count
+	GetCount *bool `form:"getCount,omitempty" json:"getCount,omitempty"`
+}
+
 // GetPipelinesParams defines parameters for GetPipelines.
 type GetPipelinesParams struct {
 	LocationID string `form:"locationId" json:"locationId"`
@@ -14474,6 +14950,11 @@ type SearchOpportunityParams struct {
 
 // SearchOpportunityParamsStatus defines parameters for SearchOpportunity.
 type SearchOpportunityParamsStatus string
+
+// RemoveFollowersOpportunityParams defines parameters for RemoveFollowersOpportunity.
+type RemoveFollowersOpportunityParams struct {
+	IsRemoveAllFollowers *bool `form:"isRemoveAllFollowers,omitempty" json:"isRemoveAllFollowers,omitempty"`
+}
 
 // ListOrdersParams defines parameters for ListOrders.
 type ListOrdersParams struct {
@@ -14662,6 +15143,12 @@ type UpdateEventNotificationJSONRequestBody = UpdateCalendarNotificationsDTO
 // CreateContactJSONRequestBody defines body for CreateContact for application/json ContentType.
 type CreateContactJSONRequestBody = CreateContactDto
 
+// AddRemoveContactFromBusinessJSONRequestBody defines body for AddRemoveContactFromBusiness for application/json ContentType.
+type AddRemoveContactFromBusinessJSONRequestBody = ContactsBusinessUpdate
+
+// CreateAssociationJSONRequestBody defines body for CreateAssociation for application/json ContentType.
+type CreateAssociationJSONRequestBody = UpdateTagsDTO
+
 // SearchContactsAdvancedJSONRequestBody defines body for SearchContactsAdvanced for application/json ContentType.
 type SearchContactsAdvancedJSONRequestBody = SearchBodyV2DTO
 
@@ -14670,6 +15157,15 @@ type UpsertContactJSONRequestBody = UpsertContactDto
 
 // UpdateContactJSONRequestBody defines body for UpdateContact for application/json ContentType.
 type UpdateContactJSONRequestBody = UpdateContactDto
+
+// AddContactToCampaignJSONRequestBody defines body for AddContactToCampaign for application/json ContentType.
+type AddContactToCampaignJSONRequestBody = AddContactToCampaignDto
+
+// RemoveFollowersContactJSONRequestBody defines body for RemoveFollowersContact for application/json ContentType.
+type RemoveFollowersContactJSONRequestBody = FollowersDTO
+
+// AddFollowersContactJSONRequestBody defines body for AddFollowersContact for application/json ContentType.
+type AddFollowersContactJSONRequestBody = FollowersDTO
 
 // CreateNoteJSONRequestBody defines body for CreateNote for application/json ContentType.
 type CreateNoteJSONRequestBody = ContactsNotesDTO
@@ -14688,6 +15184,15 @@ type CreateTaskJSONRequestBody = CreateTaskParams
 
 // UpdateTaskJSONRequestBody defines body for UpdateTask for application/json ContentType.
 type UpdateTaskJSONRequestBody = UpdateTaskBody
+
+// UpdateTaskCompletedJSONRequestBody defines body for UpdateTaskCompleted for application/json ContentType.
+type UpdateTaskCompletedJSONRequestBody = UpdateTaskStatusParams
+
+// DeleteContactFromWorkflowJSONRequestBody defines body for DeleteContactFromWorkflow for application/json ContentType.
+type DeleteContactFromWorkflowJSONRequestBody = CreateWorkflowDto
+
+// AddContactToWorkflowJSONRequestBody defines body for AddContactToWorkflow for application/json ContentType.
+type AddContactToWorkflowJSONRequestBody = CreateWorkflowDto
 
 // CreateInvoiceJSONRequestBody defines body for CreateInvoice for application/json ContentType.
 type CreateInvoiceJSONRequestBody = CreateInvoiceDto
@@ -14746,8 +15251,20 @@ type GetAccessTokenFormdataRequestBody = GetAccessCodebodyDto
 // CreateOpportunityJSONRequestBody defines body for CreateOpportunity for application/json ContentType.
 type CreateOpportunityJSONRequestBody = CreateDto
 
+// SearchOpportunitiesAdvancedJSONRequestBody defines body for SearchOpportunitiesAdvanced for application/json ContentType.
+type SearchOpportunitiesAdvancedJSONRequestBody = OpportunitySearchBodyDTO
+
+// UpsertOpportunityJSONRequestBody defines body for UpsertOpportunity for application/json ContentType.
+type UpsertOpportunityJSONRequestBody = UpsertOpportunityDto
+
 // UpdateOpportunityJSONRequestBody defines body for UpdateOpportunity for application/json ContentType.
 type UpdateOpportunityJSONRequestBody = UpdateOpportunityDto
+
+// RemoveFollowersOpportunityJSONRequestBody defines body for RemoveFollowersOpportunity for application/json ContentType.
+type RemoveFollowersOpportunityJSONRequestBody = FollowersDTO
+
+// AddFollowersOpportunityJSONRequestBody defines body for AddFollowersOpportunity for application/json ContentType.
+type AddFollowersOpportunityJSONRequestBody = FollowersDTO
 
 // UpdateOpportunityStatusJSONRequestBody defines body for UpdateOpportunityStatus for application/json ContentType.
 type UpdateOpportunityStatusJSONRequestBody = UpdateStatusDto
@@ -16804,6 +17321,47 @@ type ClientInterface interface {
 	// Corresponds with POST /contacts/ (the `CreateContact` operationId).
 	CreateContact(ctx context.Context, body CreateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AddRemoveContactFromBusinessWithBody Add/Remove Contacts From Business
+	//
+	// Add/Remove Contacts From Business . Passing a `null` businessId will remove the businessId from the contacts
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /contacts/bulk/business (the `AddRemoveContactFromBusiness` operationId).
+	AddRemoveContactFromBusinessWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddRemoveContactFromBusiness Add/Remove Contacts From Business
+	//
+	// Add/Remove Contacts From Business . Passing a `null` businessId will remove the businessId from the contacts
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /contacts/bulk/business (the `AddRemoveContactFromBusiness` operationId).
+	AddRemoveContactFromBusiness(ctx context.Context, body AddRemoveContactFromBusinessJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateAssociationWithBody Update Contacts Tags
+	//
+	// Allows you to update tags to multiple contacts at once, you can add or remove tags from the contacts
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /contacts/bulk/tags/update/{type} (the `CreateAssociation` operationId).
+	CreateAssociationWithBody(ctx context.Context, pType CreateAssociationParamsType, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateAssociation Update Contacts Tags
+	//
+	// Allows you to update tags to multiple contacts at once, you can add or remove tags from the contacts
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /contacts/bulk/tags/update/{type} (the `CreateAssociation` operationId).
+	CreateAssociation(ctx context.Context, pType CreateAssociationParamsType, body CreateAssociationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetContactsByBusinessID Get Contacts By BusinessId
+	//
+	// Corresponds with GET /contacts/business/{businessId} (the `GetContactsByBusinessID` operationId).
+	GetContactsByBusinessID(ctx context.Context, businessID string, params *GetContactsByBusinessIDParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// SearchContactsAdvancedWithBody Search Contacts
 	//
 	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
@@ -16821,6 +17379,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /contacts/search (the `SearchContactsAdvanced` operationId).
 	SearchContactsAdvanced(ctx context.Context, body SearchContactsAdvancedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDuplicateContact Get Duplicate Contact
+	//
+	// Get Duplicate Contact.<br/><br/>If `Allow Duplicate Contact` is disabled under Settings, the global unique identifier will be used for searching the contact. If the setting is enabled, first priority for search is `email` and the second priority will be `phone`.
+	//
+	// Corresponds with GET /contacts/search/duplicate (the `GetDuplicateContact` operationId).
+	GetDuplicateContact(ctx context.Context, params *GetDuplicateContactParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpsertContactWithBody Upsert Contact
 	//
@@ -16867,6 +17432,67 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /contacts/{contactId} (the `UpdateContact` operationId).
 	UpdateContact(ctx context.Context, contactID string, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAppointmentsForContact Get Appointments for Contact
+	//
+	// Corresponds with GET /contacts/{contactId}/appointments (the `GetAppointmentsForContact` operationId).
+	GetAppointmentsForContact(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RemoveContactFromEveryCampaign Remove Contact From Every Campaign
+	//
+	// Corresponds with DELETE /contacts/{contactId}/campaigns/removeAll (the `RemoveContactFromEveryCampaign` operationId).
+	RemoveContactFromEveryCampaign(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RemoveContactFromCampaign Remove Contact From Campaign
+	//
+	// Corresponds with DELETE /contacts/{contactId}/campaigns/{campaignId} (the `RemoveContactFromCampaign` operationId).
+	RemoveContactFromCampaign(ctx context.Context, contactID string, campaignID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddContactToCampaignWithBody Add Contact to Campaign
+	//
+	// Add contact to Campaign.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /contacts/{contactId}/campaigns/{campaignId} (the `AddContactToCampaign` operationId).
+	AddContactToCampaignWithBody(ctx context.Context, contactID string, campaignID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddContactToCampaign Add Contact to Campaign
+	//
+	// Add contact to Campaign.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /contacts/{contactId}/campaigns/{campaignId} (the `AddContactToCampaign` operationId).
+	AddContactToCampaign(ctx context.Context, contactID string, campaignID string, body AddContactToCampaignJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RemoveFollowersContactWithBody Remove Followers
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /contacts/{contactId}/followers (the `RemoveFollowersContact` operationId).
+	RemoveFollowersContactWithBody(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RemoveFollowersContact Remove Followers
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /contacts/{contactId}/followers (the `RemoveFollowersContact` operationId).
+	RemoveFollowersContact(ctx context.Context, contactID string, body RemoveFollowersContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddFollowersContactWithBody Add Followers
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /contacts/{contactId}/followers (the `AddFollowersContact` operationId).
+	AddFollowersContactWithBody(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddFollowersContact Add Followers
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /contacts/{contactId}/followers (the `AddFollowersContact` operationId).
+	AddFollowersContact(ctx context.Context, contactID string, body AddFollowersContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetAllNotes Get All Notes
 	//
@@ -16981,6 +17607,48 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
 	UpdateTask(ctx context.Context, contactID string, taskID string, body UpdateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateTaskCompletedWithBody Update Task Completed
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /contacts/{contactId}/tasks/{taskId}/completed (the `UpdateTaskCompleted` operationId).
+	UpdateTaskCompletedWithBody(ctx context.Context, contactID string, taskID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateTaskCompleted Update Task Completed
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /contacts/{contactId}/tasks/{taskId}/completed (the `UpdateTaskCompleted` operationId).
+	UpdateTaskCompleted(ctx context.Context, contactID string, taskID string, body UpdateTaskCompletedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteContactFromWorkflowWithBody Delete Contact from Workflow
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /contacts/{contactId}/workflow/{workflowId} (the `DeleteContactFromWorkflow` operationId).
+	DeleteContactFromWorkflowWithBody(ctx context.Context, contactID string, workflowID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteContactFromWorkflow Delete Contact from Workflow
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /contacts/{contactId}/workflow/{workflowId} (the `DeleteContactFromWorkflow` operationId).
+	DeleteContactFromWorkflow(ctx context.Context, contactID string, workflowID string, body DeleteContactFromWorkflowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddContactToWorkflowWithBody Add Contact to Workflow
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /contacts/{contactId}/workflow/{workflowId} (the `AddContactToWorkflow` operationId).
+	AddContactToWorkflowWithBody(ctx context.Context, contactID string, workflowID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddContactToWorkflow Add Contact to Workflow
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /contacts/{contactId}/workflow/{workflowId} (the `AddContactToWorkflow` operationId).
+	AddContactToWorkflow(ctx context.Context, contactID string, workflowID string, body AddContactToWorkflowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListInvoices List invoices
 	//
@@ -17484,6 +18152,11 @@ type ClientInterface interface {
 	// Corresponds with POST /opportunities/ (the `CreateOpportunity` operationId).
 	CreateOpportunity(ctx context.Context, body CreateOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetLostReason Get lost reason
+	//
+	// Corresponds with GET /opportunities/lost-reason (the `GetLostReason` operationId).
+	GetLostReason(ctx context.Context, params *GetLostReasonParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetPipelines Get Pipelines
 	//
 	// Corresponds with GET /opportunities/pipelines (the `GetPipelines` operationId).
@@ -17493,6 +18166,38 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /opportunities/search (the `SearchOpportunity` operationId).
 	SearchOpportunity(ctx context.Context, params *SearchOpportunityParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SearchOpportunitiesAdvancedWithBody Search Opportunities
+	//
+	// Search Opportunities based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-424216/7bf11bc9b94f80f
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /opportunities/search (the `SearchOpportunitiesAdvanced` operationId).
+	SearchOpportunitiesAdvancedWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SearchOpportunitiesAdvanced Search Opportunities
+	//
+	// Search Opportunities based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-424216/7bf11bc9b94f80f
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /opportunities/search (the `SearchOpportunitiesAdvanced` operationId).
+	SearchOpportunitiesAdvanced(ctx context.Context, body SearchOpportunitiesAdvancedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpsertOpportunityWithBody Upsert Opportunity
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /opportunities/upsert (the `UpsertOpportunity` operationId).
+	UpsertOpportunityWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpsertOpportunity Upsert Opportunity
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /opportunities/upsert (the `UpsertOpportunity` operationId).
+	UpsertOpportunity(ctx context.Context, body UpsertOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteOpportunity Delete Opportunity
 	//
@@ -17517,6 +18222,38 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /opportunities/{id} (the `UpdateOpportunity` operationId).
 	UpdateOpportunity(ctx context.Context, id string, body UpdateOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RemoveFollowersOpportunityWithBody Remove Followers
+	//
+	// Allows removal of one or all followers from an opportunity.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /opportunities/{id}/followers (the `RemoveFollowersOpportunity` operationId).
+	RemoveFollowersOpportunityWithBody(ctx context.Context, id string, params *RemoveFollowersOpportunityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RemoveFollowersOpportunity Remove Followers
+	//
+	// Allows removal of one or all followers from an opportunity.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /opportunities/{id}/followers (the `RemoveFollowersOpportunity` operationId).
+	RemoveFollowersOpportunity(ctx context.Context, id string, params *RemoveFollowersOpportunityParams, body RemoveFollowersOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddFollowersOpportunityWithBody Add Followers
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /opportunities/{id}/followers (the `AddFollowersOpportunity` operationId).
+	AddFollowersOpportunityWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddFollowersOpportunity Add Followers
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /opportunities/{id}/followers (the `AddFollowersOpportunity` operationId).
+	AddFollowersOpportunity(ctx context.Context, id string, body AddFollowersOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateOpportunityStatusWithBody Update Opportunity Status
 	//
@@ -18686,6 +19423,97 @@ func (c *Client) CreateContact(ctx context.Context, body CreateContactJSONReques
 	return c.Client.Do(req)
 }
 
+// AddRemoveContactFromBusinessWithBody Add/Remove Contacts From Business
+//
+// Add/Remove Contacts From Business . Passing a `null` businessId will remove the businessId from the contacts
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /contacts/bulk/business (the `AddRemoveContactFromBusiness` operationId).
+func (c *Client) AddRemoveContactFromBusinessWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddRemoveContactFromBusinessRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddRemoveContactFromBusiness Add/Remove Contacts From Business
+//
+// Add/Remove Contacts From Business . Passing a `null` businessId will remove the businessId from the contacts
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /contacts/bulk/business (the `AddRemoveContactFromBusiness` operationId).
+func (c *Client) AddRemoveContactFromBusiness(ctx context.Context, body AddRemoveContactFromBusinessJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddRemoveContactFromBusinessRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateAssociationWithBody Update Contacts Tags
+//
+// # Allows you to update tags to multiple contacts at once, you can add or remove tags from the contacts
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /contacts/bulk/tags/update/{type} (the `CreateAssociation` operationId).
+func (c *Client) CreateAssociationWithBody(ctx context.Context, pType CreateAssociationParamsType, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAssociationRequestWithBody(c.Server, pType, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateAssociation Update Contacts Tags
+//
+// # Allows you to update tags to multiple contacts at once, you can add or remove tags from the contacts
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /contacts/bulk/tags/update/{type} (the `CreateAssociation` operationId).
+func (c *Client) CreateAssociation(ctx context.Context, pType CreateAssociationParamsType, body CreateAssociationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAssociationRequest(c.Server, pType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetContactsByBusinessID Get Contacts By BusinessId
+//
+// Corresponds with GET /contacts/business/{businessId} (the `GetContactsByBusinessID` operationId).
+func (c *Client) GetContactsByBusinessID(ctx context.Context, businessID string, params *GetContactsByBusinessIDParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetContactsByBusinessIDRequest(c.Server, businessID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // SearchContactsAdvancedWithBody Search Contacts
 //
 // Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
@@ -18714,6 +19542,23 @@ func (c *Client) SearchContactsAdvancedWithBody(ctx context.Context, contentType
 // Corresponds with POST /contacts/search (the `SearchContactsAdvanced` operationId).
 func (c *Client) SearchContactsAdvanced(ctx context.Context, body SearchContactsAdvancedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSearchContactsAdvancedRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDuplicateContact Get Duplicate Contact
+//
+// Get Duplicate Contact.<br/><br/>If `Allow Duplicate Contact` is disabled under Settings, the global unique identifier will be used for searching the contact. If the setting is enabled, first priority for search is `email` and the second priority will be `phone`.
+//
+// Corresponds with GET /contacts/search/duplicate (the `GetDuplicateContact` operationId).
+func (c *Client) GetDuplicateContact(ctx context.Context, params *GetDuplicateContactParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDuplicateContactRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -18820,6 +19665,157 @@ func (c *Client) UpdateContactWithBody(ctx context.Context, contactID string, co
 // Corresponds with PUT /contacts/{contactId} (the `UpdateContact` operationId).
 func (c *Client) UpdateContact(ctx context.Context, contactID string, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateContactRequest(c.Server, contactID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAppointmentsForContact Get Appointments for Contact
+//
+// Corresponds with GET /contacts/{contactId}/appointments (the `GetAppointmentsForContact` operationId).
+func (c *Client) GetAppointmentsForContact(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAppointmentsForContactRequest(c.Server, contactID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RemoveContactFromEveryCampaign Remove Contact From Every Campaign
+//
+// Corresponds with DELETE /contacts/{contactId}/campaigns/removeAll (the `RemoveContactFromEveryCampaign` operationId).
+func (c *Client) RemoveContactFromEveryCampaign(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveContactFromEveryCampaignRequest(c.Server, contactID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RemoveContactFromCampaign Remove Contact From Campaign
+//
+// Corresponds with DELETE /contacts/{contactId}/campaigns/{campaignId} (the `RemoveContactFromCampaign` operationId).
+func (c *Client) RemoveContactFromCampaign(ctx context.Context, contactID string, campaignID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveContactFromCampaignRequest(c.Server, contactID, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddContactToCampaignWithBody Add Contact to Campaign
+//
+// Add contact to Campaign.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /contacts/{contactId}/campaigns/{campaignId} (the `AddContactToCampaign` operationId).
+func (c *Client) AddContactToCampaignWithBody(ctx context.Context, contactID string, campaignID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddContactToCampaignRequestWithBody(c.Server, contactID, campaignID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddContactToCampaign Add Contact to Campaign
+//
+// Add contact to Campaign.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /contacts/{contactId}/campaigns/{campaignId} (the `AddContactToCampaign` operationId).
+func (c *Client) AddContactToCampaign(ctx context.Context, contactID string, campaignID string, body AddContactToCampaignJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddContactToCampaignRequest(c.Server, contactID, campaignID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RemoveFollowersContactWithBody Remove Followers
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /contacts/{contactId}/followers (the `RemoveFollowersContact` operationId).
+func (c *Client) RemoveFollowersContactWithBody(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveFollowersContactRequestWithBody(c.Server, contactID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RemoveFollowersContact Remove Followers
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /contacts/{contactId}/followers (the `RemoveFollowersContact` operationId).
+func (c *Client) RemoveFollowersContact(ctx context.Context, contactID string, body RemoveFollowersContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveFollowersContactRequest(c.Server, contactID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddFollowersContactWithBody Add Followers
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /contacts/{contactId}/followers (the `AddFollowersContact` operationId).
+func (c *Client) AddFollowersContactWithBody(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddFollowersContactRequestWithBody(c.Server, contactID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddFollowersContact Add Followers
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /contacts/{contactId}/followers (the `AddFollowersContact` operationId).
+func (c *Client) AddFollowersContact(ctx context.Context, contactID string, body AddFollowersContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddFollowersContactRequest(c.Server, contactID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -19114,6 +20110,108 @@ func (c *Client) UpdateTaskWithBody(ctx context.Context, contactID string, taskI
 // Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
 func (c *Client) UpdateTask(ctx context.Context, contactID string, taskID string, body UpdateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateTaskRequest(c.Server, contactID, taskID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateTaskCompletedWithBody Update Task Completed
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /contacts/{contactId}/tasks/{taskId}/completed (the `UpdateTaskCompleted` operationId).
+func (c *Client) UpdateTaskCompletedWithBody(ctx context.Context, contactID string, taskID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateTaskCompletedRequestWithBody(c.Server, contactID, taskID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateTaskCompleted Update Task Completed
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /contacts/{contactId}/tasks/{taskId}/completed (the `UpdateTaskCompleted` operationId).
+func (c *Client) UpdateTaskCompleted(ctx context.Context, contactID string, taskID string, body UpdateTaskCompletedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateTaskCompletedRequest(c.Server, contactID, taskID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteContactFromWorkflowWithBody Delete Contact from Workflow
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /contacts/{contactId}/workflow/{workflowId} (the `DeleteContactFromWorkflow` operationId).
+func (c *Client) DeleteContactFromWorkflowWithBody(ctx context.Context, contactID string, workflowID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteContactFromWorkflowRequestWithBody(c.Server, contactID, workflowID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteContactFromWorkflow Delete Contact from Workflow
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /contacts/{contactId}/workflow/{workflowId} (the `DeleteContactFromWorkflow` operationId).
+func (c *Client) DeleteContactFromWorkflow(ctx context.Context, contactID string, workflowID string, body DeleteContactFromWorkflowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteContactFromWorkflowRequest(c.Server, contactID, workflowID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddContactToWorkflowWithBody Add Contact to Workflow
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /contacts/{contactId}/workflow/{workflowId} (the `AddContactToWorkflow` operationId).
+func (c *Client) AddContactToWorkflowWithBody(ctx context.Context, contactID string, workflowID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddContactToWorkflowRequestWithBody(c.Server, contactID, workflowID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddContactToWorkflow Add Contact to Workflow
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /contacts/{contactId}/workflow/{workflowId} (the `AddContactToWorkflow` operationId).
+func (c *Client) AddContactToWorkflow(ctx context.Context, contactID string, workflowID string, body AddContactToWorkflowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddContactToWorkflowRequest(c.Server, contactID, workflowID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -20246,6 +21344,21 @@ func (c *Client) CreateOpportunity(ctx context.Context, body CreateOpportunityJS
 	return c.Client.Do(req)
 }
 
+// GetLostReason Get lost reason
+//
+// Corresponds with GET /opportunities/lost-reason (the `GetLostReason` operationId).
+func (c *Client) GetLostReason(ctx context.Context, params *GetLostReasonParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetLostReasonRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetPipelines Get Pipelines
 //
 // Corresponds with GET /opportunities/pipelines (the `GetPipelines` operationId).
@@ -20266,6 +21379,78 @@ func (c *Client) GetPipelines(ctx context.Context, params *GetPipelinesParams, r
 // Corresponds with GET /opportunities/search (the `SearchOpportunity` operationId).
 func (c *Client) SearchOpportunity(ctx context.Context, params *SearchOpportunityParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSearchOpportunityRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SearchOpportunitiesAdvancedWithBody Search Opportunities
+//
+// Search Opportunities based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-424216/7bf11bc9b94f80f
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /opportunities/search (the `SearchOpportunitiesAdvanced` operationId).
+func (c *Client) SearchOpportunitiesAdvancedWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSearchOpportunitiesAdvancedRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SearchOpportunitiesAdvanced Search Opportunities
+//
+// Search Opportunities based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-424216/7bf11bc9b94f80f
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /opportunities/search (the `SearchOpportunitiesAdvanced` operationId).
+func (c *Client) SearchOpportunitiesAdvanced(ctx context.Context, body SearchOpportunitiesAdvancedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSearchOpportunitiesAdvancedRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpsertOpportunityWithBody Upsert Opportunity
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /opportunities/upsert (the `UpsertOpportunity` operationId).
+func (c *Client) UpsertOpportunityWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpsertOpportunityRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpsertOpportunity Upsert Opportunity
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /opportunities/upsert (the `UpsertOpportunity` operationId).
+func (c *Client) UpsertOpportunity(ctx context.Context, body UpsertOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpsertOpportunityRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -20330,6 +21515,78 @@ func (c *Client) UpdateOpportunityWithBody(ctx context.Context, id string, conte
 // Corresponds with PUT /opportunities/{id} (the `UpdateOpportunity` operationId).
 func (c *Client) UpdateOpportunity(ctx context.Context, id string, body UpdateOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateOpportunityRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RemoveFollowersOpportunityWithBody Remove Followers
+//
+// Allows removal of one or all followers from an opportunity.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /opportunities/{id}/followers (the `RemoveFollowersOpportunity` operationId).
+func (c *Client) RemoveFollowersOpportunityWithBody(ctx context.Context, id string, params *RemoveFollowersOpportunityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveFollowersOpportunityRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RemoveFollowersOpportunity Remove Followers
+//
+// Allows removal of one or all followers from an opportunity.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /opportunities/{id}/followers (the `RemoveFollowersOpportunity` operationId).
+func (c *Client) RemoveFollowersOpportunity(ctx context.Context, id string, params *RemoveFollowersOpportunityParams, body RemoveFollowersOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveFollowersOpportunityRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddFollowersOpportunityWithBody Add Followers
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /opportunities/{id}/followers (the `AddFollowersOpportunity` operationId).
+func (c *Client) AddFollowersOpportunityWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddFollowersOpportunityRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddFollowersOpportunity Add Followers
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /opportunities/{id}/followers (the `AddFollowersOpportunity` operationId).
+func (c *Client) AddFollowersOpportunity(ctx context.Context, id string, body AddFollowersOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddFollowersOpportunityRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -22651,6 +23908,186 @@ func NewCreateContactRequestWithBody(server string, contentType string, body io.
 	return req, nil
 }
 
+// NewAddRemoveContactFromBusinessRequest calls the generic AddRemoveContactFromBusiness builder with application/json body
+func NewAddRemoveContactFromBusinessRequest(server string, body AddRemoveContactFromBusinessJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAddRemoveContactFromBusinessRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAddRemoveContactFromBusinessRequestWithBody constructs an http.Request for the AddRemoveContactFromBusiness method, with any body, and a specified content type
+func NewAddRemoveContactFromBusinessRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/bulk/business")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateAssociationRequest calls the generic CreateAssociation builder with application/json body
+func NewCreateAssociationRequest(server string, pType CreateAssociationParamsType, body CreateAssociationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateAssociationRequestWithBody(server, pType, "application/json", bodyReader)
+}
+
+// NewCreateAssociationRequestWithBody constructs an http.Request for the CreateAssociation method, with any body, and a specified content type
+func NewCreateAssociationRequestWithBody(server string, pType CreateAssociationParamsType, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "type", pType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/bulk/tags/update/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetContactsByBusinessIDRequest constructs an http.Request for the GetContactsByBusinessID method
+func NewGetContactsByBusinessIDRequest(server string, businessID string, params *GetContactsByBusinessIDParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "businessId", businessID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/business/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Skip != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skip", *params.Skip, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Query != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "query", *params.Query, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewSearchContactsAdvancedRequest calls the generic SearchContactsAdvanced builder with application/json body
 func NewSearchContactsAdvancedRequest(server string, body SearchContactsAdvancedJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -22687,6 +24124,80 @@ func NewSearchContactsAdvancedRequestWithBody(server string, contentType string,
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetDuplicateContactRequest constructs an http.Request for the GetDuplicateContact method
+func NewGetDuplicateContactRequest(server string, params *GetDuplicateContactParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/search/duplicate")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Number != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "number", *params.Number, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Email != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "email", *params.Email, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -22837,6 +24348,263 @@ func NewUpdateContactRequestWithBody(server string, contactID string, contentTyp
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetAppointmentsForContactRequest constructs an http.Request for the GetAppointmentsForContact method
+func NewGetAppointmentsForContactRequest(server string, contactID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/appointments", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRemoveContactFromEveryCampaignRequest constructs an http.Request for the RemoveContactFromEveryCampaign method
+func NewRemoveContactFromEveryCampaignRequest(server string, contactID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/campaigns/removeAll", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRemoveContactFromCampaignRequest constructs an http.Request for the RemoveContactFromCampaign method
+func NewRemoveContactFromCampaignRequest(server string, contactID string, campaignID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "campaignId", campaignID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/campaigns/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAddContactToCampaignRequest calls the generic AddContactToCampaign builder with application/json body
+func NewAddContactToCampaignRequest(server string, contactID string, campaignID string, body AddContactToCampaignJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAddContactToCampaignRequestWithBody(server, contactID, campaignID, "application/json", bodyReader)
+}
+
+// NewAddContactToCampaignRequestWithBody constructs an http.Request for the AddContactToCampaign method, with any body, and a specified content type
+func NewAddContactToCampaignRequestWithBody(server string, contactID string, campaignID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "campaignId", campaignID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/campaigns/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRemoveFollowersContactRequest calls the generic RemoveFollowersContact builder with application/json body
+func NewRemoveFollowersContactRequest(server string, contactID string, body RemoveFollowersContactJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRemoveFollowersContactRequestWithBody(server, contactID, "application/json", bodyReader)
+}
+
+// NewRemoveFollowersContactRequestWithBody constructs an http.Request for the RemoveFollowersContact method, with any body, and a specified content type
+func NewRemoveFollowersContactRequestWithBody(server string, contactID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/followers", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAddFollowersContactRequest calls the generic AddFollowersContact builder with application/json body
+func NewAddFollowersContactRequest(server string, contactID string, body AddFollowersContactJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAddFollowersContactRequestWithBody(server, contactID, "application/json", bodyReader)
+}
+
+// NewAddFollowersContactRequestWithBody constructs an http.Request for the AddFollowersContact method, with any body, and a specified content type
+func NewAddFollowersContactRequestWithBody(server string, contactID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/followers", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -23365,6 +25133,168 @@ func NewUpdateTaskRequestWithBody(server string, contactID string, taskID string
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateTaskCompletedRequest calls the generic UpdateTaskCompleted builder with application/json body
+func NewUpdateTaskCompletedRequest(server string, contactID string, taskID string, body UpdateTaskCompletedJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateTaskCompletedRequestWithBody(server, contactID, taskID, "application/json", bodyReader)
+}
+
+// NewUpdateTaskCompletedRequestWithBody constructs an http.Request for the UpdateTaskCompleted method, with any body, and a specified content type
+func NewUpdateTaskCompletedRequestWithBody(server string, contactID string, taskID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "taskId", taskID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/tasks/%s/completed", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteContactFromWorkflowRequest calls the generic DeleteContactFromWorkflow builder with application/json body
+func NewDeleteContactFromWorkflowRequest(server string, contactID string, workflowID string, body DeleteContactFromWorkflowJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteContactFromWorkflowRequestWithBody(server, contactID, workflowID, "application/json", bodyReader)
+}
+
+// NewDeleteContactFromWorkflowRequestWithBody constructs an http.Request for the DeleteContactFromWorkflow method, with any body, and a specified content type
+func NewDeleteContactFromWorkflowRequestWithBody(server string, contactID string, workflowID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "workflowId", workflowID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/workflow/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAddContactToWorkflowRequest calls the generic AddContactToWorkflow builder with application/json body
+func NewAddContactToWorkflowRequest(server string, contactID string, workflowID string, body AddContactToWorkflowJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAddContactToWorkflowRequestWithBody(server, contactID, workflowID, "application/json", bodyReader)
+}
+
+// NewAddContactToWorkflowRequestWithBody constructs an http.Request for the AddContactToWorkflow method, with any body, and a specified content type
+func NewAddContactToWorkflowRequestWithBody(server string, contactID string, workflowID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "workflowId", workflowID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/contacts/%s/workflow/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -25926,6 +27856,128 @@ func NewCreateOpportunityRequestWithBody(server string, contentType string, body
 	return req, nil
 }
 
+// NewGetLostReasonRequest constructs an http.Request for the GetLostReason method
+func NewGetLostReasonRequest(server string, params *GetLostReasonParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/opportunities/lost-reason")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Deleted != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "deleted", *params.Deleted, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Query != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "query", *params.Query, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Skip != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skip", *params.Skip, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.GetCount != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "getCount", *params.GetCount, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetPipelinesRequest constructs an http.Request for the GetPipelines method
 func NewGetPipelinesRequest(server string, params *GetPipelinesParams) (*http.Request, error) {
 	var err error
@@ -26254,6 +28306,86 @@ func NewSearchOpportunityRequest(server string, params *SearchOpportunityParams)
 	return req, nil
 }
 
+// NewSearchOpportunitiesAdvancedRequest calls the generic SearchOpportunitiesAdvanced builder with application/json body
+func NewSearchOpportunitiesAdvancedRequest(server string, body SearchOpportunitiesAdvancedJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSearchOpportunitiesAdvancedRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSearchOpportunitiesAdvancedRequestWithBody constructs an http.Request for the SearchOpportunitiesAdvanced method, with any body, and a specified content type
+func NewSearchOpportunitiesAdvancedRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/opportunities/search")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpsertOpportunityRequest calls the generic UpsertOpportunity builder with application/json body
+func NewUpsertOpportunityRequest(server string, body UpsertOpportunityJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpsertOpportunityRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewUpsertOpportunityRequestWithBody constructs an http.Request for the UpsertOpportunity method, with any body, and a specified content type
+func NewUpsertOpportunityRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/opportunities/upsert")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewDeleteOpportunityRequest constructs an http.Request for the DeleteOpportunity method
 func NewDeleteOpportunityRequest(server string, id string) (*http.Request, error) {
 	var err error
@@ -26360,6 +28492,127 @@ func NewUpdateOpportunityRequestWithBody(server string, id string, contentType s
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRemoveFollowersOpportunityRequest calls the generic RemoveFollowersOpportunity builder with application/json body
+func NewRemoveFollowersOpportunityRequest(server string, id string, params *RemoveFollowersOpportunityParams, body RemoveFollowersOpportunityJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRemoveFollowersOpportunityRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewRemoveFollowersOpportunityRequestWithBody constructs an http.Request for the RemoveFollowersOpportunity method, with any body, and a specified content type
+func NewRemoveFollowersOpportunityRequestWithBody(server string, id string, params *RemoveFollowersOpportunityParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/opportunities/%s/followers", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.IsRemoveAllFollowers != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "isRemoveAllFollowers", *params.IsRemoveAllFollowers, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAddFollowersOpportunityRequest calls the generic AddFollowersOpportunity builder with application/json body
+func NewAddFollowersOpportunityRequest(server string, id string, body AddFollowersOpportunityJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAddFollowersOpportunityRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewAddFollowersOpportunityRequestWithBody constructs an http.Request for the AddFollowersOpportunity method, with any body, and a specified content type
+func NewAddFollowersOpportunityRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/opportunities/%s/followers", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -27686,6 +29939,49 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /contacts/ (the `CreateContact` operationId).
 	CreateContactWithResponse(ctx context.Context, body CreateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateContactResponse, error)
 
+	// AddRemoveContactFromBusinessWithBodyWithResponse Add/Remove Contacts From Business
+	//
+	// Add/Remove Contacts From Business . Passing a `null` businessId will remove the businessId from the contacts
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /contacts/bulk/business (the `AddRemoveContactFromBusiness` operationId).
+	AddRemoveContactFromBusinessWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddRemoveContactFromBusinessResponse, error)
+
+	// AddRemoveContactFromBusinessWithResponse Add/Remove Contacts From Business
+	//
+	// Add/Remove Contacts From Business . Passing a `null` businessId will remove the businessId from the contacts
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /contacts/bulk/business (the `AddRemoveContactFromBusiness` operationId).
+	AddRemoveContactFromBusinessWithResponse(ctx context.Context, body AddRemoveContactFromBusinessJSONRequestBody, reqEditors ...RequestEditorFn) (*AddRemoveContactFromBusinessResponse, error)
+
+	// CreateAssociationWithBodyWithResponse Update Contacts Tags
+	//
+	// Allows you to update tags to multiple contacts at once, you can add or remove tags from the contacts
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /contacts/bulk/tags/update/{type} (the `CreateAssociation` operationId).
+	CreateAssociationWithBodyWithResponse(ctx context.Context, pType CreateAssociationParamsType, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAssociationResponse, error)
+
+	// CreateAssociationWithResponse Update Contacts Tags
+	//
+	// Allows you to update tags to multiple contacts at once, you can add or remove tags from the contacts
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /contacts/bulk/tags/update/{type} (the `CreateAssociation` operationId).
+	CreateAssociationWithResponse(ctx context.Context, pType CreateAssociationParamsType, body CreateAssociationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAssociationResponse, error)
+
+	// GetContactsByBusinessIDWithResponse Get Contacts By BusinessId
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /contacts/business/{businessId} (the `GetContactsByBusinessID` operationId).
+	GetContactsByBusinessIDWithResponse(ctx context.Context, businessID string, params *GetContactsByBusinessIDParams, reqEditors ...RequestEditorFn) (*GetContactsByBusinessIDResponse, error)
+
 	// SearchContactsAdvancedWithBodyWithResponse Search Contacts
 	//
 	// Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
@@ -27703,6 +29999,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /contacts/search (the `SearchContactsAdvanced` operationId).
 	SearchContactsAdvancedWithResponse(ctx context.Context, body SearchContactsAdvancedJSONRequestBody, reqEditors ...RequestEditorFn) (*SearchContactsAdvancedResponse, error)
+
+	// GetDuplicateContactWithResponse Get Duplicate Contact
+	//
+	// Get Duplicate Contact.<br/><br/>If `Allow Duplicate Contact` is disabled under Settings, the global unique identifier will be used for searching the contact. If the setting is enabled, first priority for search is `email` and the second priority will be `phone`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /contacts/search/duplicate (the `GetDuplicateContact` operationId).
+	GetDuplicateContactWithResponse(ctx context.Context, params *GetDuplicateContactParams, reqEditors ...RequestEditorFn) (*GetDuplicateContactResponse, error)
 
 	// UpsertContactWithBodyWithResponse Upsert Contact
 	//
@@ -27753,6 +30058,73 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /contacts/{contactId} (the `UpdateContact` operationId).
 	UpdateContactWithResponse(ctx context.Context, contactID string, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateContactResponse, error)
+
+	// GetAppointmentsForContactWithResponse Get Appointments for Contact
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /contacts/{contactId}/appointments (the `GetAppointmentsForContact` operationId).
+	GetAppointmentsForContactWithResponse(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*GetAppointmentsForContactResponse, error)
+
+	// RemoveContactFromEveryCampaignWithResponse Remove Contact From Every Campaign
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /contacts/{contactId}/campaigns/removeAll (the `RemoveContactFromEveryCampaign` operationId).
+	RemoveContactFromEveryCampaignWithResponse(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*RemoveContactFromEveryCampaignResponse, error)
+
+	// RemoveContactFromCampaignWithResponse Remove Contact From Campaign
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /contacts/{contactId}/campaigns/{campaignId} (the `RemoveContactFromCampaign` operationId).
+	RemoveContactFromCampaignWithResponse(ctx context.Context, contactID string, campaignID string, reqEditors ...RequestEditorFn) (*RemoveContactFromCampaignResponse, error)
+
+	// AddContactToCampaignWithBodyWithResponse Add Contact to Campaign
+	//
+	// Add contact to Campaign.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /contacts/{contactId}/campaigns/{campaignId} (the `AddContactToCampaign` operationId).
+	AddContactToCampaignWithBodyWithResponse(ctx context.Context, contactID string, campaignID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddContactToCampaignResponse, error)
+
+	// AddContactToCampaignWithResponse Add Contact to Campaign
+	//
+	// Add contact to Campaign.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /contacts/{contactId}/campaigns/{campaignId} (the `AddContactToCampaign` operationId).
+	AddContactToCampaignWithResponse(ctx context.Context, contactID string, campaignID string, body AddContactToCampaignJSONRequestBody, reqEditors ...RequestEditorFn) (*AddContactToCampaignResponse, error)
+
+	// RemoveFollowersContactWithBodyWithResponse Remove Followers
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /contacts/{contactId}/followers (the `RemoveFollowersContact` operationId).
+	RemoveFollowersContactWithBodyWithResponse(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RemoveFollowersContactResponse, error)
+
+	// RemoveFollowersContactWithResponse Remove Followers
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /contacts/{contactId}/followers (the `RemoveFollowersContact` operationId).
+	RemoveFollowersContactWithResponse(ctx context.Context, contactID string, body RemoveFollowersContactJSONRequestBody, reqEditors ...RequestEditorFn) (*RemoveFollowersContactResponse, error)
+
+	// AddFollowersContactWithBodyWithResponse Add Followers
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /contacts/{contactId}/followers (the `AddFollowersContact` operationId).
+	AddFollowersContactWithBodyWithResponse(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddFollowersContactResponse, error)
+
+	// AddFollowersContactWithResponse Add Followers
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /contacts/{contactId}/followers (the `AddFollowersContact` operationId).
+	AddFollowersContactWithResponse(ctx context.Context, contactID string, body AddFollowersContactJSONRequestBody, reqEditors ...RequestEditorFn) (*AddFollowersContactResponse, error)
 
 	// GetAllNotesWithResponse Get All Notes
 	//
@@ -27879,6 +30251,48 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
 	UpdateTaskWithResponse(ctx context.Context, contactID string, taskID string, body UpdateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTaskResponse, error)
+
+	// UpdateTaskCompletedWithBodyWithResponse Update Task Completed
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /contacts/{contactId}/tasks/{taskId}/completed (the `UpdateTaskCompleted` operationId).
+	UpdateTaskCompletedWithBodyWithResponse(ctx context.Context, contactID string, taskID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateTaskCompletedResponse, error)
+
+	// UpdateTaskCompletedWithResponse Update Task Completed
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /contacts/{contactId}/tasks/{taskId}/completed (the `UpdateTaskCompleted` operationId).
+	UpdateTaskCompletedWithResponse(ctx context.Context, contactID string, taskID string, body UpdateTaskCompletedJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTaskCompletedResponse, error)
+
+	// DeleteContactFromWorkflowWithBodyWithResponse Delete Contact from Workflow
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /contacts/{contactId}/workflow/{workflowId} (the `DeleteContactFromWorkflow` operationId).
+	DeleteContactFromWorkflowWithBodyWithResponse(ctx context.Context, contactID string, workflowID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteContactFromWorkflowResponse, error)
+
+	// DeleteContactFromWorkflowWithResponse Delete Contact from Workflow
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /contacts/{contactId}/workflow/{workflowId} (the `DeleteContactFromWorkflow` operationId).
+	DeleteContactFromWorkflowWithResponse(ctx context.Context, contactID string, workflowID string, body DeleteContactFromWorkflowJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteContactFromWorkflowResponse, error)
+
+	// AddContactToWorkflowWithBodyWithResponse Add Contact to Workflow
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /contacts/{contactId}/workflow/{workflowId} (the `AddContactToWorkflow` operationId).
+	AddContactToWorkflowWithBodyWithResponse(ctx context.Context, contactID string, workflowID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddContactToWorkflowResponse, error)
+
+	// AddContactToWorkflowWithResponse Add Contact to Workflow
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /contacts/{contactId}/workflow/{workflowId} (the `AddContactToWorkflow` operationId).
+	AddContactToWorkflowWithResponse(ctx context.Context, contactID string, workflowID string, body AddContactToWorkflowJSONRequestBody, reqEditors ...RequestEditorFn) (*AddContactToWorkflowResponse, error)
 
 	// ListInvoicesWithResponse List invoices
 	//
@@ -28430,6 +30844,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /opportunities/ (the `CreateOpportunity` operationId).
 	CreateOpportunityWithResponse(ctx context.Context, body CreateOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateOpportunityResponse, error)
 
+	// GetLostReasonWithResponse Get lost reason
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /opportunities/lost-reason (the `GetLostReason` operationId).
+	GetLostReasonWithResponse(ctx context.Context, params *GetLostReasonParams, reqEditors ...RequestEditorFn) (*GetLostReasonResponse, error)
+
 	// GetPipelinesWithResponse Get Pipelines
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -28443,6 +30864,38 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /opportunities/search (the `SearchOpportunity` operationId).
 	SearchOpportunityWithResponse(ctx context.Context, params *SearchOpportunityParams, reqEditors ...RequestEditorFn) (*SearchOpportunityResponse, error)
+
+	// SearchOpportunitiesAdvancedWithBodyWithResponse Search Opportunities
+	//
+	// Search Opportunities based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-424216/7bf11bc9b94f80f
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /opportunities/search (the `SearchOpportunitiesAdvanced` operationId).
+	SearchOpportunitiesAdvancedWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SearchOpportunitiesAdvancedResponse, error)
+
+	// SearchOpportunitiesAdvancedWithResponse Search Opportunities
+	//
+	// Search Opportunities based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-424216/7bf11bc9b94f80f
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /opportunities/search (the `SearchOpportunitiesAdvanced` operationId).
+	SearchOpportunitiesAdvancedWithResponse(ctx context.Context, body SearchOpportunitiesAdvancedJSONRequestBody, reqEditors ...RequestEditorFn) (*SearchOpportunitiesAdvancedResponse, error)
+
+	// UpsertOpportunityWithBodyWithResponse Upsert Opportunity
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /opportunities/upsert (the `UpsertOpportunity` operationId).
+	UpsertOpportunityWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpsertOpportunityResponse, error)
+
+	// UpsertOpportunityWithResponse Upsert Opportunity
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /opportunities/upsert (the `UpsertOpportunity` operationId).
+	UpsertOpportunityWithResponse(ctx context.Context, body UpsertOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*UpsertOpportunityResponse, error)
 
 	// DeleteOpportunityWithResponse Delete Opportunity
 	//
@@ -28471,6 +30924,38 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /opportunities/{id} (the `UpdateOpportunity` operationId).
 	UpdateOpportunityWithResponse(ctx context.Context, id string, body UpdateOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateOpportunityResponse, error)
+
+	// RemoveFollowersOpportunityWithBodyWithResponse Remove Followers
+	//
+	// Allows removal of one or all followers from an opportunity.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /opportunities/{id}/followers (the `RemoveFollowersOpportunity` operationId).
+	RemoveFollowersOpportunityWithBodyWithResponse(ctx context.Context, id string, params *RemoveFollowersOpportunityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RemoveFollowersOpportunityResponse, error)
+
+	// RemoveFollowersOpportunityWithResponse Remove Followers
+	//
+	// Allows removal of one or all followers from an opportunity.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /opportunities/{id}/followers (the `RemoveFollowersOpportunity` operationId).
+	RemoveFollowersOpportunityWithResponse(ctx context.Context, id string, params *RemoveFollowersOpportunityParams, body RemoveFollowersOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*RemoveFollowersOpportunityResponse, error)
+
+	// AddFollowersOpportunityWithBodyWithResponse Add Followers
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /opportunities/{id}/followers (the `AddFollowersOpportunity` operationId).
+	AddFollowersOpportunityWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddFollowersOpportunityResponse, error)
+
+	// AddFollowersOpportunityWithResponse Add Followers
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /opportunities/{id}/followers (the `AddFollowersOpportunity` operationId).
+	AddFollowersOpportunityWithResponse(ctx context.Context, id string, body AddFollowersOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*AddFollowersOpportunityResponse, error)
 
 	// UpdateOpportunityStatusWithBodyWithResponse Update Opportunity Status
 	//
@@ -32034,6 +34519,255 @@ func (r CreateContactResponse) ContentType() string {
 	return ""
 }
 
+type AddRemoveContactFromBusinessResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ContactsBulkUpateResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AddRemoveContactFromBusinessResponse) GetJSON200() *ContactsBulkUpateResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddRemoveContactFromBusinessResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddRemoveContactFromBusinessResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AddRemoveContactFromBusinessResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AddRemoveContactFromBusinessResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AddRemoveContactFromBusinessResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AddRemoveContactFromBusinessResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r AddRemoveContactFromBusinessResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddRemoveContactFromBusinessResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddRemoveContactFromBusinessResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddRemoveContactFromBusinessResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateAssociationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *UpdateTagsResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateAssociationResponse) GetJSON201() *UpdateTagsResponseDTO {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateAssociationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateAssociationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateAssociationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateAssociationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateAssociationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateAssociationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateAssociationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateAssociationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateAssociationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateAssociationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetContactsByBusinessIDResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ContactsSearchSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetContactsByBusinessIDResponse) GetJSON200() *ContactsSearchSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetContactsByBusinessIDResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetContactsByBusinessIDResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetContactsByBusinessIDResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetContactsByBusinessIDResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetContactsByBusinessIDResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetContactsByBusinessIDResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetContactsByBusinessIDResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetContactsByBusinessIDResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetContactsByBusinessIDResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetContactsByBusinessIDResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type SearchContactsAdvancedResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -32111,6 +34845,89 @@ func (r SearchContactsAdvancedResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SearchContactsAdvancedResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetDuplicateContactResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DuplicateContactResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDuplicateContactResponse) GetJSON200() *DuplicateContactResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetDuplicateContactResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetDuplicateContactResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetDuplicateContactResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetDuplicateContactResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetDuplicateContactResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetDuplicateContactResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDuplicateContactResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDuplicateContactResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDuplicateContactResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDuplicateContactResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -32443,6 +35260,504 @@ func (r UpdateContactResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateContactResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetAppointmentsForContactResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetEventsSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAppointmentsForContactResponse) GetJSON200() *GetEventsSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetAppointmentsForContactResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetAppointmentsForContactResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetAppointmentsForContactResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetAppointmentsForContactResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetAppointmentsForContactResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetAppointmentsForContactResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAppointmentsForContactResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAppointmentsForContactResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAppointmentsForContactResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAppointmentsForContactResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RemoveContactFromEveryCampaignResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateDeleteCantactsCampaignsSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RemoveContactFromEveryCampaignResponse) GetJSON200() *CreateDeleteCantactsCampaignsSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RemoveContactFromEveryCampaignResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RemoveContactFromEveryCampaignResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RemoveContactFromEveryCampaignResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RemoveContactFromEveryCampaignResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RemoveContactFromEveryCampaignResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RemoveContactFromEveryCampaignResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r RemoveContactFromEveryCampaignResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RemoveContactFromEveryCampaignResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RemoveContactFromEveryCampaignResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RemoveContactFromEveryCampaignResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RemoveContactFromCampaignResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateDeleteCantactsCampaignsSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RemoveContactFromCampaignResponse) GetJSON200() *CreateDeleteCantactsCampaignsSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RemoveContactFromCampaignResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RemoveContactFromCampaignResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RemoveContactFromCampaignResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RemoveContactFromCampaignResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RemoveContactFromCampaignResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RemoveContactFromCampaignResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r RemoveContactFromCampaignResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RemoveContactFromCampaignResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RemoveContactFromCampaignResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RemoveContactFromCampaignResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AddContactToCampaignResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CreateDeleteCantactsCampaignsSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AddContactToCampaignResponse) GetJSON201() *CreateDeleteCantactsCampaignsSuccessfulResponseDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddContactToCampaignResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddContactToCampaignResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AddContactToCampaignResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AddContactToCampaignResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AddContactToCampaignResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AddContactToCampaignResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r AddContactToCampaignResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddContactToCampaignResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddContactToCampaignResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddContactToCampaignResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RemoveFollowersContactResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeleteFollowersSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RemoveFollowersContactResponse) GetJSON200() *DeleteFollowersSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RemoveFollowersContactResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RemoveFollowersContactResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RemoveFollowersContactResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RemoveFollowersContactResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RemoveFollowersContactResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RemoveFollowersContactResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r RemoveFollowersContactResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RemoveFollowersContactResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RemoveFollowersContactResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RemoveFollowersContactResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AddFollowersContactResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CreateAddFollowersSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AddFollowersContactResponse) GetJSON201() *CreateAddFollowersSuccessfulResponseDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddFollowersContactResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddFollowersContactResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AddFollowersContactResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AddFollowersContactResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AddFollowersContactResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AddFollowersContactResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r AddFollowersContactResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddFollowersContactResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddFollowersContactResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddFollowersContactResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -33439,6 +36754,255 @@ func (r UpdateTaskResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateTaskResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateTaskCompletedResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TaskByIsSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateTaskCompletedResponse) GetJSON200() *TaskByIsSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateTaskCompletedResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateTaskCompletedResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateTaskCompletedResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateTaskCompletedResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateTaskCompletedResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateTaskCompletedResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateTaskCompletedResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateTaskCompletedResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateTaskCompletedResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateTaskCompletedResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteContactFromWorkflowResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ContactsWorkflowSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteContactFromWorkflowResponse) GetJSON200() *ContactsWorkflowSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteContactFromWorkflowResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteContactFromWorkflowResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteContactFromWorkflowResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteContactFromWorkflowResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteContactFromWorkflowResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteContactFromWorkflowResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteContactFromWorkflowResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteContactFromWorkflowResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteContactFromWorkflowResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteContactFromWorkflowResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AddContactToWorkflowResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ContactsWorkflowSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AddContactToWorkflowResponse) GetJSON200() *ContactsWorkflowSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddContactToWorkflowResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddContactToWorkflowResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AddContactToWorkflowResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AddContactToWorkflowResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AddContactToWorkflowResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AddContactToWorkflowResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r AddContactToWorkflowResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddContactToWorkflowResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddContactToWorkflowResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddContactToWorkflowResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -37014,6 +40578,89 @@ func (r CreateOpportunityResponse) ContentType() string {
 	return ""
 }
 
+type GetLostReasonResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LostReasonsResponseSchema
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetLostReasonResponse) GetJSON200() *LostReasonsResponseSchema {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetLostReasonResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetLostReasonResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetLostReasonResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetLostReasonResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetLostReasonResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetLostReasonResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetLostReasonResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetLostReasonResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetLostReasonResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetLostReasonResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetPipelinesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -37174,6 +40821,172 @@ func (r SearchOpportunityResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SearchOpportunityResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SearchOpportunitiesAdvancedResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PostSearchSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SearchOpportunitiesAdvancedResponse) GetJSON200() *PostSearchSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SearchOpportunitiesAdvancedResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SearchOpportunitiesAdvancedResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SearchOpportunitiesAdvancedResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SearchOpportunitiesAdvancedResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SearchOpportunitiesAdvancedResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SearchOpportunitiesAdvancedResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r SearchOpportunitiesAdvancedResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SearchOpportunitiesAdvancedResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SearchOpportunitiesAdvancedResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SearchOpportunitiesAdvancedResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpsertOpportunityResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UpsertOpportunitySuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpsertOpportunityResponse) GetJSON200() *UpsertOpportunitySuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpsertOpportunityResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpsertOpportunityResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpsertOpportunityResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpsertOpportunityResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpsertOpportunityResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpsertOpportunityResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpsertOpportunityResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpsertOpportunityResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpsertOpportunityResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpsertOpportunityResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -37423,6 +41236,172 @@ func (r UpdateOpportunityResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateOpportunityResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RemoveFollowersOpportunityResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeleteFollowersSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RemoveFollowersOpportunityResponse) GetJSON200() *DeleteFollowersSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RemoveFollowersOpportunityResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RemoveFollowersOpportunityResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RemoveFollowersOpportunityResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RemoveFollowersOpportunityResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RemoveFollowersOpportunityResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RemoveFollowersOpportunityResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r RemoveFollowersOpportunityResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RemoveFollowersOpportunityResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RemoveFollowersOpportunityResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RemoveFollowersOpportunityResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AddFollowersOpportunityResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CreateAddFollowersSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AddFollowersOpportunityResponse) GetJSON201() *CreateAddFollowersSuccessfulResponseDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddFollowersOpportunityResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddFollowersOpportunityResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AddFollowersOpportunityResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AddFollowersOpportunityResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AddFollowersOpportunityResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AddFollowersOpportunityResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r AddFollowersOpportunityResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddFollowersOpportunityResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddFollowersOpportunityResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddFollowersOpportunityResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -38995,6 +42974,79 @@ func (c *ClientWithResponses) CreateContactWithResponse(ctx context.Context, bod
 	return ParseCreateContactResponse(rsp)
 }
 
+// AddRemoveContactFromBusinessWithBodyWithResponse Add/Remove Contacts From Business
+//
+// Add/Remove Contacts From Business . Passing a `null` businessId will remove the businessId from the contacts
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /contacts/bulk/business (the `AddRemoveContactFromBusiness` operationId).
+func (c *ClientWithResponses) AddRemoveContactFromBusinessWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddRemoveContactFromBusinessResponse, error) {
+	rsp, err := c.AddRemoveContactFromBusinessWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddRemoveContactFromBusinessResponse(rsp)
+}
+
+// AddRemoveContactFromBusinessWithResponse Add/Remove Contacts From Business
+//
+// Add/Remove Contacts From Business . Passing a `null` businessId will remove the businessId from the contacts
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /contacts/bulk/business (the `AddRemoveContactFromBusiness` operationId).
+func (c *ClientWithResponses) AddRemoveContactFromBusinessWithResponse(ctx context.Context, body AddRemoveContactFromBusinessJSONRequestBody, reqEditors ...RequestEditorFn) (*AddRemoveContactFromBusinessResponse, error) {
+	rsp, err := c.AddRemoveContactFromBusiness(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddRemoveContactFromBusinessResponse(rsp)
+}
+
+// CreateAssociationWithBodyWithResponse Update Contacts Tags
+//
+// # Allows you to update tags to multiple contacts at once, you can add or remove tags from the contacts
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /contacts/bulk/tags/update/{type} (the `CreateAssociation` operationId).
+func (c *ClientWithResponses) CreateAssociationWithBodyWithResponse(ctx context.Context, pType CreateAssociationParamsType, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAssociationResponse, error) {
+	rsp, err := c.CreateAssociationWithBody(ctx, pType, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateAssociationResponse(rsp)
+}
+
+// CreateAssociationWithResponse Update Contacts Tags
+//
+// # Allows you to update tags to multiple contacts at once, you can add or remove tags from the contacts
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /contacts/bulk/tags/update/{type} (the `CreateAssociation` operationId).
+func (c *ClientWithResponses) CreateAssociationWithResponse(ctx context.Context, pType CreateAssociationParamsType, body CreateAssociationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAssociationResponse, error) {
+	rsp, err := c.CreateAssociation(ctx, pType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateAssociationResponse(rsp)
+}
+
+// GetContactsByBusinessIDWithResponse Get Contacts By BusinessId
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /contacts/business/{businessId} (the `GetContactsByBusinessID` operationId).
+func (c *ClientWithResponses) GetContactsByBusinessIDWithResponse(ctx context.Context, businessID string, params *GetContactsByBusinessIDParams, reqEditors ...RequestEditorFn) (*GetContactsByBusinessIDResponse, error) {
+	rsp, err := c.GetContactsByBusinessID(ctx, businessID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetContactsByBusinessIDResponse(rsp)
+}
+
 // SearchContactsAdvancedWithBodyWithResponse Search Contacts
 //
 // Search contacts based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-158396/6e629989abe7fad
@@ -39023,6 +43075,21 @@ func (c *ClientWithResponses) SearchContactsAdvancedWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseSearchContactsAdvancedResponse(rsp)
+}
+
+// GetDuplicateContactWithResponse Get Duplicate Contact
+//
+// Get Duplicate Contact.<br/><br/>If `Allow Duplicate Contact` is disabled under Settings, the global unique identifier will be used for searching the contact. If the setting is enabled, first priority for search is `email` and the second priority will be `phone`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /contacts/search/duplicate (the `GetDuplicateContact` operationId).
+func (c *ClientWithResponses) GetDuplicateContactWithResponse(ctx context.Context, params *GetDuplicateContactParams, reqEditors ...RequestEditorFn) (*GetDuplicateContactResponse, error) {
+	rsp, err := c.GetDuplicateContact(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDuplicateContactResponse(rsp)
 }
 
 // UpsertContactWithBodyWithResponse Upsert Contact
@@ -39109,6 +43176,127 @@ func (c *ClientWithResponses) UpdateContactWithResponse(ctx context.Context, con
 		return nil, err
 	}
 	return ParseUpdateContactResponse(rsp)
+}
+
+// GetAppointmentsForContactWithResponse Get Appointments for Contact
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /contacts/{contactId}/appointments (the `GetAppointmentsForContact` operationId).
+func (c *ClientWithResponses) GetAppointmentsForContactWithResponse(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*GetAppointmentsForContactResponse, error) {
+	rsp, err := c.GetAppointmentsForContact(ctx, contactID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAppointmentsForContactResponse(rsp)
+}
+
+// RemoveContactFromEveryCampaignWithResponse Remove Contact From Every Campaign
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /contacts/{contactId}/campaigns/removeAll (the `RemoveContactFromEveryCampaign` operationId).
+func (c *ClientWithResponses) RemoveContactFromEveryCampaignWithResponse(ctx context.Context, contactID string, reqEditors ...RequestEditorFn) (*RemoveContactFromEveryCampaignResponse, error) {
+	rsp, err := c.RemoveContactFromEveryCampaign(ctx, contactID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveContactFromEveryCampaignResponse(rsp)
+}
+
+// RemoveContactFromCampaignWithResponse Remove Contact From Campaign
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /contacts/{contactId}/campaigns/{campaignId} (the `RemoveContactFromCampaign` operationId).
+func (c *ClientWithResponses) RemoveContactFromCampaignWithResponse(ctx context.Context, contactID string, campaignID string, reqEditors ...RequestEditorFn) (*RemoveContactFromCampaignResponse, error) {
+	rsp, err := c.RemoveContactFromCampaign(ctx, contactID, campaignID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveContactFromCampaignResponse(rsp)
+}
+
+// AddContactToCampaignWithBodyWithResponse Add Contact to Campaign
+//
+// Add contact to Campaign.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /contacts/{contactId}/campaigns/{campaignId} (the `AddContactToCampaign` operationId).
+func (c *ClientWithResponses) AddContactToCampaignWithBodyWithResponse(ctx context.Context, contactID string, campaignID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddContactToCampaignResponse, error) {
+	rsp, err := c.AddContactToCampaignWithBody(ctx, contactID, campaignID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddContactToCampaignResponse(rsp)
+}
+
+// AddContactToCampaignWithResponse Add Contact to Campaign
+//
+// Add contact to Campaign.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /contacts/{contactId}/campaigns/{campaignId} (the `AddContactToCampaign` operationId).
+func (c *ClientWithResponses) AddContactToCampaignWithResponse(ctx context.Context, contactID string, campaignID string, body AddContactToCampaignJSONRequestBody, reqEditors ...RequestEditorFn) (*AddContactToCampaignResponse, error) {
+	rsp, err := c.AddContactToCampaign(ctx, contactID, campaignID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddContactToCampaignResponse(rsp)
+}
+
+// RemoveFollowersContactWithBodyWithResponse Remove Followers
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /contacts/{contactId}/followers (the `RemoveFollowersContact` operationId).
+func (c *ClientWithResponses) RemoveFollowersContactWithBodyWithResponse(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RemoveFollowersContactResponse, error) {
+	rsp, err := c.RemoveFollowersContactWithBody(ctx, contactID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveFollowersContactResponse(rsp)
+}
+
+// RemoveFollowersContactWithResponse Remove Followers
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /contacts/{contactId}/followers (the `RemoveFollowersContact` operationId).
+func (c *ClientWithResponses) RemoveFollowersContactWithResponse(ctx context.Context, contactID string, body RemoveFollowersContactJSONRequestBody, reqEditors ...RequestEditorFn) (*RemoveFollowersContactResponse, error) {
+	rsp, err := c.RemoveFollowersContact(ctx, contactID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveFollowersContactResponse(rsp)
+}
+
+// AddFollowersContactWithBodyWithResponse Add Followers
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /contacts/{contactId}/followers (the `AddFollowersContact` operationId).
+func (c *ClientWithResponses) AddFollowersContactWithBodyWithResponse(ctx context.Context, contactID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddFollowersContactResponse, error) {
+	rsp, err := c.AddFollowersContactWithBody(ctx, contactID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddFollowersContactResponse(rsp)
+}
+
+// AddFollowersContactWithResponse Add Followers
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /contacts/{contactId}/followers (the `AddFollowersContact` operationId).
+func (c *ClientWithResponses) AddFollowersContactWithResponse(ctx context.Context, contactID string, body AddFollowersContactJSONRequestBody, reqEditors ...RequestEditorFn) (*AddFollowersContactResponse, error) {
+	rsp, err := c.AddFollowersContact(ctx, contactID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddFollowersContactResponse(rsp)
 }
 
 // GetAllNotesWithResponse Get All Notes
@@ -39343,6 +43531,84 @@ func (c *ClientWithResponses) UpdateTaskWithResponse(ctx context.Context, contac
 		return nil, err
 	}
 	return ParseUpdateTaskResponse(rsp)
+}
+
+// UpdateTaskCompletedWithBodyWithResponse Update Task Completed
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /contacts/{contactId}/tasks/{taskId}/completed (the `UpdateTaskCompleted` operationId).
+func (c *ClientWithResponses) UpdateTaskCompletedWithBodyWithResponse(ctx context.Context, contactID string, taskID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateTaskCompletedResponse, error) {
+	rsp, err := c.UpdateTaskCompletedWithBody(ctx, contactID, taskID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateTaskCompletedResponse(rsp)
+}
+
+// UpdateTaskCompletedWithResponse Update Task Completed
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /contacts/{contactId}/tasks/{taskId}/completed (the `UpdateTaskCompleted` operationId).
+func (c *ClientWithResponses) UpdateTaskCompletedWithResponse(ctx context.Context, contactID string, taskID string, body UpdateTaskCompletedJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTaskCompletedResponse, error) {
+	rsp, err := c.UpdateTaskCompleted(ctx, contactID, taskID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateTaskCompletedResponse(rsp)
+}
+
+// DeleteContactFromWorkflowWithBodyWithResponse Delete Contact from Workflow
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /contacts/{contactId}/workflow/{workflowId} (the `DeleteContactFromWorkflow` operationId).
+func (c *ClientWithResponses) DeleteContactFromWorkflowWithBodyWithResponse(ctx context.Context, contactID string, workflowID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteContactFromWorkflowResponse, error) {
+	rsp, err := c.DeleteContactFromWorkflowWithBody(ctx, contactID, workflowID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteContactFromWorkflowResponse(rsp)
+}
+
+// DeleteContactFromWorkflowWithResponse Delete Contact from Workflow
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /contacts/{contactId}/workflow/{workflowId} (the `DeleteContactFromWorkflow` operationId).
+func (c *ClientWithResponses) DeleteContactFromWorkflowWithResponse(ctx context.Context, contactID string, workflowID string, body DeleteContactFromWorkflowJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteContactFromWorkflowResponse, error) {
+	rsp, err := c.DeleteContactFromWorkflow(ctx, contactID, workflowID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteContactFromWorkflowResponse(rsp)
+}
+
+// AddContactToWorkflowWithBodyWithResponse Add Contact to Workflow
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /contacts/{contactId}/workflow/{workflowId} (the `AddContactToWorkflow` operationId).
+func (c *ClientWithResponses) AddContactToWorkflowWithBodyWithResponse(ctx context.Context, contactID string, workflowID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddContactToWorkflowResponse, error) {
+	rsp, err := c.AddContactToWorkflowWithBody(ctx, contactID, workflowID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddContactToWorkflowResponse(rsp)
+}
+
+// AddContactToWorkflowWithResponse Add Contact to Workflow
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /contacts/{contactId}/workflow/{workflowId} (the `AddContactToWorkflow` operationId).
+func (c *ClientWithResponses) AddContactToWorkflowWithResponse(ctx context.Context, contactID string, workflowID string, body AddContactToWorkflowJSONRequestBody, reqEditors ...RequestEditorFn) (*AddContactToWorkflowResponse, error) {
+	rsp, err := c.AddContactToWorkflow(ctx, contactID, workflowID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddContactToWorkflowResponse(rsp)
 }
 
 // ListInvoicesWithResponse List invoices
@@ -40267,6 +44533,19 @@ func (c *ClientWithResponses) CreateOpportunityWithResponse(ctx context.Context,
 	return ParseCreateOpportunityResponse(rsp)
 }
 
+// GetLostReasonWithResponse Get lost reason
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /opportunities/lost-reason (the `GetLostReason` operationId).
+func (c *ClientWithResponses) GetLostReasonWithResponse(ctx context.Context, params *GetLostReasonParams, reqEditors ...RequestEditorFn) (*GetLostReasonResponse, error) {
+	rsp, err := c.GetLostReason(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetLostReasonResponse(rsp)
+}
+
 // GetPipelinesWithResponse Get Pipelines
 //
 // Returns a wrapper object for the known response body format(s).
@@ -40291,6 +44570,62 @@ func (c *ClientWithResponses) SearchOpportunityWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseSearchOpportunityResponse(rsp)
+}
+
+// SearchOpportunitiesAdvancedWithBodyWithResponse Search Opportunities
+//
+// Search Opportunities based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-424216/7bf11bc9b94f80f
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /opportunities/search (the `SearchOpportunitiesAdvanced` operationId).
+func (c *ClientWithResponses) SearchOpportunitiesAdvancedWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SearchOpportunitiesAdvancedResponse, error) {
+	rsp, err := c.SearchOpportunitiesAdvancedWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSearchOpportunitiesAdvancedResponse(rsp)
+}
+
+// SearchOpportunitiesAdvancedWithResponse Search Opportunities
+//
+// Search Opportunities based on combinations of advanced filters. Documentation Link - https://doc.clickup.com/8631005/d/h/87cpx-424216/7bf11bc9b94f80f
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /opportunities/search (the `SearchOpportunitiesAdvanced` operationId).
+func (c *ClientWithResponses) SearchOpportunitiesAdvancedWithResponse(ctx context.Context, body SearchOpportunitiesAdvancedJSONRequestBody, reqEditors ...RequestEditorFn) (*SearchOpportunitiesAdvancedResponse, error) {
+	rsp, err := c.SearchOpportunitiesAdvanced(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSearchOpportunitiesAdvancedResponse(rsp)
+}
+
+// UpsertOpportunityWithBodyWithResponse Upsert Opportunity
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /opportunities/upsert (the `UpsertOpportunity` operationId).
+func (c *ClientWithResponses) UpsertOpportunityWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpsertOpportunityResponse, error) {
+	rsp, err := c.UpsertOpportunityWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpsertOpportunityResponse(rsp)
+}
+
+// UpsertOpportunityWithResponse Upsert Opportunity
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /opportunities/upsert (the `UpsertOpportunity` operationId).
+func (c *ClientWithResponses) UpsertOpportunityWithResponse(ctx context.Context, body UpsertOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*UpsertOpportunityResponse, error) {
+	rsp, err := c.UpsertOpportunity(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpsertOpportunityResponse(rsp)
 }
 
 // DeleteOpportunityWithResponse Delete Opportunity
@@ -40343,6 +44678,62 @@ func (c *ClientWithResponses) UpdateOpportunityWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseUpdateOpportunityResponse(rsp)
+}
+
+// RemoveFollowersOpportunityWithBodyWithResponse Remove Followers
+//
+// Allows removal of one or all followers from an opportunity.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /opportunities/{id}/followers (the `RemoveFollowersOpportunity` operationId).
+func (c *ClientWithResponses) RemoveFollowersOpportunityWithBodyWithResponse(ctx context.Context, id string, params *RemoveFollowersOpportunityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RemoveFollowersOpportunityResponse, error) {
+	rsp, err := c.RemoveFollowersOpportunityWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveFollowersOpportunityResponse(rsp)
+}
+
+// RemoveFollowersOpportunityWithResponse Remove Followers
+//
+// Allows removal of one or all followers from an opportunity.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /opportunities/{id}/followers (the `RemoveFollowersOpportunity` operationId).
+func (c *ClientWithResponses) RemoveFollowersOpportunityWithResponse(ctx context.Context, id string, params *RemoveFollowersOpportunityParams, body RemoveFollowersOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*RemoveFollowersOpportunityResponse, error) {
+	rsp, err := c.RemoveFollowersOpportunity(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveFollowersOpportunityResponse(rsp)
+}
+
+// AddFollowersOpportunityWithBodyWithResponse Add Followers
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /opportunities/{id}/followers (the `AddFollowersOpportunity` operationId).
+func (c *ClientWithResponses) AddFollowersOpportunityWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddFollowersOpportunityResponse, error) {
+	rsp, err := c.AddFollowersOpportunityWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddFollowersOpportunityResponse(rsp)
+}
+
+// AddFollowersOpportunityWithResponse Add Followers
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /opportunities/{id}/followers (the `AddFollowersOpportunity` operationId).
+func (c *ClientWithResponses) AddFollowersOpportunityWithResponse(ctx context.Context, id string, body AddFollowersOpportunityJSONRequestBody, reqEditors ...RequestEditorFn) (*AddFollowersOpportunityResponse, error) {
+	rsp, err := c.AddFollowersOpportunity(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddFollowersOpportunityResponse(rsp)
 }
 
 // UpdateOpportunityStatusWithBodyWithResponse Update Opportunity Status
@@ -43330,6 +47721,210 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 	return response, nil
 }
 
+// ParseAddRemoveContactFromBusinessResponse parses an HTTP response from a AddRemoveContactFromBusinessWithResponse call
+func ParseAddRemoveContactFromBusinessResponse(rsp *http.Response) (*AddRemoveContactFromBusinessResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddRemoveContactFromBusinessResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ContactsBulkUpateResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateAssociationResponse parses an HTTP response from a CreateAssociationWithResponse call
+func ParseCreateAssociationResponse(rsp *http.Response) (*CreateAssociationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateAssociationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest UpdateTagsResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetContactsByBusinessIDResponse parses an HTTP response from a GetContactsByBusinessIDWithResponse call
+func ParseGetContactsByBusinessIDResponse(rsp *http.Response) (*GetContactsByBusinessIDResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetContactsByBusinessIDResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ContactsSearchSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseSearchContactsAdvancedResponse parses an HTTP response from a SearchContactsAdvancedWithResponse call
 func ParseSearchContactsAdvancedResponse(rsp *http.Response) (*SearchContactsAdvancedResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -43346,6 +47941,74 @@ func ParseSearchContactsAdvancedResponse(rsp *http.Response) (*SearchContactsAdv
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest SearchContactsResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetDuplicateContactResponse parses an HTTP response from a GetDuplicateContactWithResponse call
+func ParseGetDuplicateContactResponse(rsp *http.Response) (*GetDuplicateContactResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDuplicateContactResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DuplicateContactResult
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -43622,6 +48285,414 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetAppointmentsForContactResponse parses an HTTP response from a GetAppointmentsForContactWithResponse call
+func ParseGetAppointmentsForContactResponse(rsp *http.Response) (*GetAppointmentsForContactResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAppointmentsForContactResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetEventsSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRemoveContactFromEveryCampaignResponse parses an HTTP response from a RemoveContactFromEveryCampaignWithResponse call
+func ParseRemoveContactFromEveryCampaignResponse(rsp *http.Response) (*RemoveContactFromEveryCampaignResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RemoveContactFromEveryCampaignResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateDeleteCantactsCampaignsSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRemoveContactFromCampaignResponse parses an HTTP response from a RemoveContactFromCampaignWithResponse call
+func ParseRemoveContactFromCampaignResponse(rsp *http.Response) (*RemoveContactFromCampaignResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RemoveContactFromCampaignResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateDeleteCantactsCampaignsSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAddContactToCampaignResponse parses an HTTP response from a AddContactToCampaignWithResponse call
+func ParseAddContactToCampaignResponse(rsp *http.Response) (*AddContactToCampaignResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddContactToCampaignResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CreateDeleteCantactsCampaignsSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRemoveFollowersContactResponse parses an HTTP response from a RemoveFollowersContactWithResponse call
+func ParseRemoveFollowersContactResponse(rsp *http.Response) (*RemoveFollowersContactResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RemoveFollowersContactResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeleteFollowersSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAddFollowersContactResponse parses an HTTP response from a AddFollowersContactWithResponse call
+func ParseAddFollowersContactResponse(rsp *http.Response) (*AddFollowersContactResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddFollowersContactResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CreateAddFollowersSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequestDTO
@@ -44434,6 +49505,210 @@ func ParseUpdateTaskResponse(rsp *http.Response) (*UpdateTaskResponse, error) {
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest TaskByIsSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateTaskCompletedResponse parses an HTTP response from a UpdateTaskCompletedWithResponse call
+func ParseUpdateTaskCompletedResponse(rsp *http.Response) (*UpdateTaskCompletedResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateTaskCompletedResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TaskByIsSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteContactFromWorkflowResponse parses an HTTP response from a DeleteContactFromWorkflowWithResponse call
+func ParseDeleteContactFromWorkflowResponse(rsp *http.Response) (*DeleteContactFromWorkflowResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteContactFromWorkflowResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ContactsWorkflowSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAddContactToWorkflowResponse parses an HTTP response from a AddContactToWorkflowWithResponse call
+func ParseAddContactToWorkflowResponse(rsp *http.Response) (*AddContactToWorkflowResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddContactToWorkflowResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ContactsWorkflowSuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -47410,6 +52685,74 @@ func ParseCreateOpportunityResponse(rsp *http.Response) (*CreateOpportunityRespo
 	return response, nil
 }
 
+// ParseGetLostReasonResponse parses an HTTP response from a GetLostReasonWithResponse call
+func ParseGetLostReasonResponse(rsp *http.Response) (*GetLostReasonResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetLostReasonResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LostReasonsResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetPipelinesResponse parses an HTTP response from a GetPipelinesWithResponse call
 func ParseGetPipelinesResponse(rsp *http.Response) (*GetPipelinesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -47494,6 +52837,142 @@ func ParseSearchOpportunityResponse(rsp *http.Response) (*SearchOpportunityRespo
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest OpportunitiesSearchSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSearchOpportunitiesAdvancedResponse parses an HTTP response from a SearchOpportunitiesAdvancedWithResponse call
+func ParseSearchOpportunitiesAdvancedResponse(rsp *http.Response) (*SearchOpportunitiesAdvancedResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SearchOpportunitiesAdvancedResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PostSearchSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpsertOpportunityResponse parses an HTTP response from a UpsertOpportunityWithResponse call
+func ParseUpsertOpportunityResponse(rsp *http.Response) (*UpsertOpportunityResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpsertOpportunityResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UpsertOpportunitySuccessfulResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -47702,6 +53181,142 @@ func ParseUpdateOpportunityResponse(rsp *http.Response) (*UpdateOpportunityRespo
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRemoveFollowersOpportunityResponse parses an HTTP response from a RemoveFollowersOpportunityWithResponse call
+func ParseRemoveFollowersOpportunityResponse(rsp *http.Response) (*RemoveFollowersOpportunityResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RemoveFollowersOpportunityResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeleteFollowersSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAddFollowersOpportunityResponse parses an HTTP response from a AddFollowersOpportunityWithResponse call
+func ParseAddFollowersOpportunityResponse(rsp *http.Response) (*AddFollowersOpportunityResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddFollowersOpportunityResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CreateAddFollowersSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequestDTO

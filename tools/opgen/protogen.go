@@ -570,6 +570,12 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 				return nil, nil, fmt.Errorf("answer property %s: %w", pr.key, err)
 			}
 			f.typ, f.repeated, f.optional = typ, rep, true
+			if scalar(get(pr.schema, "nullable")) == "true" && !rep {
+				// The document says the answer may hold null here (no
+				// duplicate found): the generic path must not read its
+				// absence as a missing body.
+				f.opts = append(f.opts, "(google.api.field_behavior) = OPTIONAL")
+			}
 			resp.add(f)
 		}
 	}

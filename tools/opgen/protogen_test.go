@@ -287,3 +287,24 @@ func TestProtoReadsNumbersOfFieldsWithOptionBraces(t *testing.T) {
 		t.Fatalf("numbers = %v", numbers)
 	}
 }
+
+// An answer's member the document declares nullable (a search that may
+// find nothing) is OPTIONAL, so the generic path takes an answer without
+// it; a member not nullable stays without a behavior, and its absence is a
+// missing body.
+func TestProtoNullableAnswerMemberIsOptional(t *testing.T) {
+	doc := strings.Replace(protoDoc,
+		`"properties": {"widget": {"$ref": "#/components/schemas/Widget"}}`,
+		`"properties": {"widget": {"nullable": true, "allOf": [{"$ref": "#/components/schemas/Widget"}]}}`, 1)
+	if doc == protoDoc {
+		t.Fatal("the fixture has no create-widget answer to make nullable")
+	}
+	svc := genProtos(t, doc, t.TempDir())["widgets_service.proto"]
+	if !regexp.MustCompile(`message CreateWidgetResponse \{[^}]*Widget widget = 1 \[\(google.api.field_behavior\) = OPTIONAL\];`).MatchString(svc) {
+		t.Errorf("CreateWidgetResponse.widget is not OPTIONAL:\n%s", svc)
+	}
+	plain := genProtos(t, protoDoc, t.TempDir())["widgets_service.proto"]
+	if !regexp.MustCompile(`message CreateWidgetResponse \{[^}]*Widget widget = 1;`).MatchString(plain) {
+		t.Errorf("CreateWidgetResponse.widget has a behavior where the document does not say nullable:\n%s", plain)
+	}
+}

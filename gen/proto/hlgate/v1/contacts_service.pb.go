@@ -29,6 +29,720 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// GetAppointmentsForContactRequest is the request of
+// GetAppointmentsForContact.
+type GetAppointmentsForContactRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId     string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAppointmentsForContactRequest) Reset() {
+	*x = GetAppointmentsForContactRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAppointmentsForContactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAppointmentsForContactRequest) ProtoMessage() {}
+
+func (x *GetAppointmentsForContactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAppointmentsForContactRequest.ProtoReflect.Descriptor instead.
+func (*GetAppointmentsForContactRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetAppointmentsForContactRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetAppointmentsForContactRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+// GetAppointmentsForContactResponse is HighLevel's answer to
+// GetAppointmentsForContact, without loss.
+type GetAppointmentsForContactResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's events.
+	Events []*GetEventSchema `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAppointmentsForContactResponse) Reset() {
+	*x = GetAppointmentsForContactResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAppointmentsForContactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAppointmentsForContactResponse) ProtoMessage() {}
+
+func (x *GetAppointmentsForContactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAppointmentsForContactResponse.ProtoReflect.Descriptor instead.
+func (*GetAppointmentsForContactResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetAppointmentsForContactResponse) GetEvents() []*GetEventSchema {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *GetAppointmentsForContactResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// RemoveContactFromCampaignRequest is the request of
+// RemoveContactFromCampaign.
+type RemoveContactFromCampaignRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// Campaigns Id
+	CampaignId    string `protobuf:"bytes,3,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveContactFromCampaignRequest) Reset() {
+	*x = RemoveContactFromCampaignRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveContactFromCampaignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveContactFromCampaignRequest) ProtoMessage() {}
+
+func (x *RemoveContactFromCampaignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveContactFromCampaignRequest.ProtoReflect.Descriptor instead.
+func (*RemoveContactFromCampaignRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RemoveContactFromCampaignRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *RemoveContactFromCampaignRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *RemoveContactFromCampaignRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+// RemoveContactFromCampaignResponse is HighLevel's answer to
+// RemoveContactFromCampaign, without loss.
+type RemoveContactFromCampaignResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveContactFromCampaignResponse) Reset() {
+	*x = RemoveContactFromCampaignResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveContactFromCampaignResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveContactFromCampaignResponse) ProtoMessage() {}
+
+func (x *RemoveContactFromCampaignResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveContactFromCampaignResponse.ProtoReflect.Descriptor instead.
+func (*RemoveContactFromCampaignResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RemoveContactFromCampaignResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// AddContactToCampaignRequest is the request of AddContactToCampaign.
+type AddContactToCampaignRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// Campaigns Id
+	CampaignId    string `protobuf:"bytes,3,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddContactToCampaignRequest) Reset() {
+	*x = AddContactToCampaignRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddContactToCampaignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddContactToCampaignRequest) ProtoMessage() {}
+
+func (x *AddContactToCampaignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddContactToCampaignRequest.ProtoReflect.Descriptor instead.
+func (*AddContactToCampaignRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *AddContactToCampaignRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *AddContactToCampaignRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *AddContactToCampaignRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+// AddContactToCampaignResponse is HighLevel's answer to AddContactToCampaign,
+// without loss.
+type AddContactToCampaignResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddContactToCampaignResponse) Reset() {
+	*x = AddContactToCampaignResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddContactToCampaignResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddContactToCampaignResponse) ProtoMessage() {}
+
+func (x *AddContactToCampaignResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddContactToCampaignResponse.ProtoReflect.Descriptor instead.
+func (*AddContactToCampaignResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AddContactToCampaignResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// RemoveContactFromEveryCampaignRequest is the request of
+// RemoveContactFromEveryCampaign.
+type RemoveContactFromEveryCampaignRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId     string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveContactFromEveryCampaignRequest) Reset() {
+	*x = RemoveContactFromEveryCampaignRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveContactFromEveryCampaignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveContactFromEveryCampaignRequest) ProtoMessage() {}
+
+func (x *RemoveContactFromEveryCampaignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveContactFromEveryCampaignRequest.ProtoReflect.Descriptor instead.
+func (*RemoveContactFromEveryCampaignRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RemoveContactFromEveryCampaignRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *RemoveContactFromEveryCampaignRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+// RemoveContactFromEveryCampaignResponse is HighLevel's answer to
+// RemoveContactFromEveryCampaign, without loss.
+type RemoveContactFromEveryCampaignResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveContactFromEveryCampaignResponse) Reset() {
+	*x = RemoveContactFromEveryCampaignResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveContactFromEveryCampaignResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveContactFromEveryCampaignResponse) ProtoMessage() {}
+
+func (x *RemoveContactFromEveryCampaignResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveContactFromEveryCampaignResponse.ProtoReflect.Descriptor instead.
+func (*RemoveContactFromEveryCampaignResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RemoveContactFromEveryCampaignResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// RemoveFollowersContactRequest is the request of RemoveFollowersContact.
+type RemoveFollowersContactRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// The body's followers.
+	Followers     []string `protobuf:"bytes,3,rep,name=followers,proto3" json:"followers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveFollowersContactRequest) Reset() {
+	*x = RemoveFollowersContactRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveFollowersContactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveFollowersContactRequest) ProtoMessage() {}
+
+func (x *RemoveFollowersContactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveFollowersContactRequest.ProtoReflect.Descriptor instead.
+func (*RemoveFollowersContactRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *RemoveFollowersContactRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *RemoveFollowersContactRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *RemoveFollowersContactRequest) GetFollowers() []string {
+	if x != nil {
+		return x.Followers
+	}
+	return nil
+}
+
+// RemoveFollowersContactResponse is HighLevel's answer to
+// RemoveFollowersContact, without loss.
+type RemoveFollowersContactResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's followers.
+	Followers []string `protobuf:"bytes,1,rep,name=followers,proto3" json:"followers,omitempty"`
+	// The answer's followersRemoved.
+	FollowersRemoved []string `protobuf:"bytes,2,rep,name=followers_removed,json=followersRemoved,proto3" json:"followers_removed,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveFollowersContactResponse) Reset() {
+	*x = RemoveFollowersContactResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveFollowersContactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveFollowersContactResponse) ProtoMessage() {}
+
+func (x *RemoveFollowersContactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveFollowersContactResponse.ProtoReflect.Descriptor instead.
+func (*RemoveFollowersContactResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RemoveFollowersContactResponse) GetFollowers() []string {
+	if x != nil {
+		return x.Followers
+	}
+	return nil
+}
+
+func (x *RemoveFollowersContactResponse) GetFollowersRemoved() []string {
+	if x != nil {
+		return x.FollowersRemoved
+	}
+	return nil
+}
+
+func (x *RemoveFollowersContactResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// AddFollowersContactRequest is the request of AddFollowersContact.
+type AddFollowersContactRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// The body's followers.
+	Followers     []string `protobuf:"bytes,3,rep,name=followers,proto3" json:"followers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddFollowersContactRequest) Reset() {
+	*x = AddFollowersContactRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddFollowersContactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddFollowersContactRequest) ProtoMessage() {}
+
+func (x *AddFollowersContactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddFollowersContactRequest.ProtoReflect.Descriptor instead.
+func (*AddFollowersContactRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *AddFollowersContactRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *AddFollowersContactRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *AddFollowersContactRequest) GetFollowers() []string {
+	if x != nil {
+		return x.Followers
+	}
+	return nil
+}
+
+// AddFollowersContactResponse is HighLevel's answer to AddFollowersContact,
+// without loss.
+type AddFollowersContactResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's followers.
+	Followers []string `protobuf:"bytes,1,rep,name=followers,proto3" json:"followers,omitempty"`
+	// The answer's followersAdded.
+	FollowersAdded []string `protobuf:"bytes,2,rep,name=followers_added,json=followersAdded,proto3" json:"followers_added,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddFollowersContactResponse) Reset() {
+	*x = AddFollowersContactResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddFollowersContactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddFollowersContactResponse) ProtoMessage() {}
+
+func (x *AddFollowersContactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddFollowersContactResponse.ProtoReflect.Descriptor instead.
+func (*AddFollowersContactResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *AddFollowersContactResponse) GetFollowers() []string {
+	if x != nil {
+		return x.Followers
+	}
+	return nil
+}
+
+func (x *AddFollowersContactResponse) GetFollowersAdded() []string {
+	if x != nil {
+		return x.FollowersAdded
+	}
+	return nil
+}
+
+func (x *AddFollowersContactResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // CreateNoteRequest is the request of CreateNote.
 type CreateNoteRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -53,7 +767,7 @@ type CreateNoteRequest struct {
 
 func (x *CreateNoteRequest) Reset() {
 	*x = CreateNoteRequest{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[0]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -65,7 +779,7 @@ func (x *CreateNoteRequest) String() string {
 func (*CreateNoteRequest) ProtoMessage() {}
 
 func (x *CreateNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[0]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -78,7 +792,7 @@ func (x *CreateNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNoteRequest.ProtoReflect.Descriptor instead.
 func (*CreateNoteRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{0}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateNoteRequest) GetLocationId() string {
@@ -145,7 +859,7 @@ type CreateNoteResponse struct {
 
 func (x *CreateNoteResponse) Reset() {
 	*x = CreateNoteResponse{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[1]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -157,7 +871,7 @@ func (x *CreateNoteResponse) String() string {
 func (*CreateNoteResponse) ProtoMessage() {}
 
 func (x *CreateNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[1]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -170,7 +884,7 @@ func (x *CreateNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNoteResponse.ProtoReflect.Descriptor instead.
 func (*CreateNoteResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{1}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateNoteResponse) GetNote() *ContactsGetNoteSchema {
@@ -203,7 +917,7 @@ type DeleteNoteRequest struct {
 
 func (x *DeleteNoteRequest) Reset() {
 	*x = DeleteNoteRequest{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -215,7 +929,7 @@ func (x *DeleteNoteRequest) String() string {
 func (*DeleteNoteRequest) ProtoMessage() {}
 
 func (x *DeleteNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -228,7 +942,7 @@ func (x *DeleteNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNoteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNoteRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{2}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteNoteRequest) GetLocationId() string {
@@ -265,7 +979,7 @@ type DeleteNoteResponse struct {
 
 func (x *DeleteNoteResponse) Reset() {
 	*x = DeleteNoteResponse{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -277,7 +991,7 @@ func (x *DeleteNoteResponse) String() string {
 func (*DeleteNoteResponse) ProtoMessage() {}
 
 func (x *DeleteNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -290,7 +1004,7 @@ func (x *DeleteNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNoteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNoteResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{3}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteNoteResponse) GetUnmapped() *structpb.Struct {
@@ -316,7 +1030,7 @@ type GetNoteRequest struct {
 
 func (x *GetNoteRequest) Reset() {
 	*x = GetNoteRequest{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[4]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -328,7 +1042,7 @@ func (x *GetNoteRequest) String() string {
 func (*GetNoteRequest) ProtoMessage() {}
 
 func (x *GetNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[4]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -341,7 +1055,7 @@ func (x *GetNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNoteRequest.ProtoReflect.Descriptor instead.
 func (*GetNoteRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{4}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetNoteRequest) GetLocationId() string {
@@ -380,7 +1094,7 @@ type GetNoteResponse struct {
 
 func (x *GetNoteResponse) Reset() {
 	*x = GetNoteResponse{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[5]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -392,7 +1106,7 @@ func (x *GetNoteResponse) String() string {
 func (*GetNoteResponse) ProtoMessage() {}
 
 func (x *GetNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[5]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -405,7 +1119,7 @@ func (x *GetNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNoteResponse.ProtoReflect.Descriptor instead.
 func (*GetNoteResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{5}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetNoteResponse) GetNote() *ContactsGetNoteSchema {
@@ -448,7 +1162,7 @@ type UpdateNoteRequest struct {
 
 func (x *UpdateNoteRequest) Reset() {
 	*x = UpdateNoteRequest{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +1174,7 @@ func (x *UpdateNoteRequest) String() string {
 func (*UpdateNoteRequest) ProtoMessage() {}
 
 func (x *UpdateNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +1187,7 @@ func (x *UpdateNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNoteRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNoteRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{6}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpdateNoteRequest) GetLocationId() string {
@@ -547,7 +1261,7 @@ type UpdateNoteResponse struct {
 
 func (x *UpdateNoteResponse) Reset() {
 	*x = UpdateNoteResponse{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +1273,7 @@ func (x *UpdateNoteResponse) String() string {
 func (*UpdateNoteResponse) ProtoMessage() {}
 
 func (x *UpdateNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +1286,7 @@ func (x *UpdateNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNoteResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNoteResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{7}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UpdateNoteResponse) GetNote() *ContactsGetNoteSchema {
@@ -603,7 +1317,7 @@ type GetAllTasksRequest struct {
 
 func (x *GetAllTasksRequest) Reset() {
 	*x = GetAllTasksRequest{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +1329,7 @@ func (x *GetAllTasksRequest) String() string {
 func (*GetAllTasksRequest) ProtoMessage() {}
 
 func (x *GetAllTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +1342,7 @@ func (x *GetAllTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAllTasksRequest.ProtoReflect.Descriptor instead.
 func (*GetAllTasksRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{8}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetAllTasksRequest) GetLocationId() string {
@@ -660,7 +1374,7 @@ type GetAllTasksResponse struct {
 
 func (x *GetAllTasksResponse) Reset() {
 	*x = GetAllTasksResponse{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -672,7 +1386,7 @@ func (x *GetAllTasksResponse) String() string {
 func (*GetAllTasksResponse) ProtoMessage() {}
 
 func (x *GetAllTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -685,7 +1399,7 @@ func (x *GetAllTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAllTasksResponse.ProtoReflect.Descriptor instead.
 func (*GetAllTasksResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{9}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetAllTasksResponse) GetTasks() []*TaskSchema {
@@ -726,7 +1440,7 @@ type CreateTaskRequest struct {
 
 func (x *CreateTaskRequest) Reset() {
 	*x = CreateTaskRequest{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -738,7 +1452,7 @@ func (x *CreateTaskRequest) String() string {
 func (*CreateTaskRequest) ProtoMessage() {}
 
 func (x *CreateTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -751,7 +1465,7 @@ func (x *CreateTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTaskRequest.ProtoReflect.Descriptor instead.
 func (*CreateTaskRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateTaskRequest) GetLocationId() string {
@@ -818,7 +1532,7 @@ type CreateTaskResponse struct {
 
 func (x *CreateTaskResponse) Reset() {
 	*x = CreateTaskResponse{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -830,7 +1544,7 @@ func (x *CreateTaskResponse) String() string {
 func (*CreateTaskResponse) ProtoMessage() {}
 
 func (x *CreateTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -843,7 +1557,7 @@ func (x *CreateTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTaskResponse.ProtoReflect.Descriptor instead.
 func (*CreateTaskResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateTaskResponse) GetTask() *TaskSchema {
@@ -876,7 +1590,7 @@ type DeleteTaskRequest struct {
 
 func (x *DeleteTaskRequest) Reset() {
 	*x = DeleteTaskRequest{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +1602,7 @@ func (x *DeleteTaskRequest) String() string {
 func (*DeleteTaskRequest) ProtoMessage() {}
 
 func (x *DeleteTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +1615,7 @@ func (x *DeleteTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTaskRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTaskRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeleteTaskRequest) GetLocationId() string {
@@ -938,7 +1652,7 @@ type DeleteTaskResponse struct {
 
 func (x *DeleteTaskResponse) Reset() {
 	*x = DeleteTaskResponse{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1664,7 @@ func (x *DeleteTaskResponse) String() string {
 func (*DeleteTaskResponse) ProtoMessage() {}
 
 func (x *DeleteTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1677,7 @@ func (x *DeleteTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTaskResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTaskResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteTaskResponse) GetUnmapped() *structpb.Struct {
@@ -989,7 +1703,7 @@ type GetTaskRequest struct {
 
 func (x *GetTaskRequest) Reset() {
 	*x = GetTaskRequest{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1715,7 @@ func (x *GetTaskRequest) String() string {
 func (*GetTaskRequest) ProtoMessage() {}
 
 func (x *GetTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1728,7 @@ func (x *GetTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskRequest.ProtoReflect.Descriptor instead.
 func (*GetTaskRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetTaskRequest) GetLocationId() string {
@@ -1053,7 +1767,7 @@ type GetTaskResponse struct {
 
 func (x *GetTaskResponse) Reset() {
 	*x = GetTaskResponse{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1065,7 +1779,7 @@ func (x *GetTaskResponse) String() string {
 func (*GetTaskResponse) ProtoMessage() {}
 
 func (x *GetTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,7 +1792,7 @@ func (x *GetTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskResponse.ProtoReflect.Descriptor instead.
 func (*GetTaskResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetTaskResponse) GetTask() *TaskSchema {
@@ -1121,7 +1835,7 @@ type UpdateTaskRequest struct {
 
 func (x *UpdateTaskRequest) Reset() {
 	*x = UpdateTaskRequest{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1847,7 @@ func (x *UpdateTaskRequest) String() string {
 func (*UpdateTaskRequest) ProtoMessage() {}
 
 func (x *UpdateTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1860,7 @@ func (x *UpdateTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTaskRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTaskRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{16}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpdateTaskRequest) GetLocationId() string {
@@ -1220,7 +1934,7 @@ type UpdateTaskResponse struct {
 
 func (x *UpdateTaskResponse) Reset() {
 	*x = UpdateTaskResponse{}
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1232,7 +1946,7 @@ func (x *UpdateTaskResponse) String() string {
 func (*UpdateTaskResponse) ProtoMessage() {}
 
 func (x *UpdateTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1245,7 +1959,7 @@ func (x *UpdateTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTaskResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTaskResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{17}
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdateTaskResponse) GetTask() *TaskSchema {
@@ -1262,11 +1976,1113 @@ func (x *UpdateTaskResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// UpdateTaskCompletedRequest is the request of UpdateTaskCompleted.
+type UpdateTaskCompletedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// Task Id
+	TaskId string `protobuf:"bytes,3,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// The body's completed.
+	Completed     *bool `protobuf:"varint,4,opt,name=completed,proto3,oneof" json:"completed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateTaskCompletedRequest) Reset() {
+	*x = UpdateTaskCompletedRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateTaskCompletedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateTaskCompletedRequest) ProtoMessage() {}
+
+func (x *UpdateTaskCompletedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateTaskCompletedRequest.ProtoReflect.Descriptor instead.
+func (*UpdateTaskCompletedRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *UpdateTaskCompletedRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateTaskCompletedRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *UpdateTaskCompletedRequest) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *UpdateTaskCompletedRequest) GetCompleted() bool {
+	if x != nil && x.Completed != nil {
+		return *x.Completed
+	}
+	return false
+}
+
+// UpdateTaskCompletedResponse is HighLevel's answer to UpdateTaskCompleted,
+// without loss.
+type UpdateTaskCompletedResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's task.
+	Task *TaskSchema `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateTaskCompletedResponse) Reset() {
+	*x = UpdateTaskCompletedResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateTaskCompletedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateTaskCompletedResponse) ProtoMessage() {}
+
+func (x *UpdateTaskCompletedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateTaskCompletedResponse.ProtoReflect.Descriptor instead.
+func (*UpdateTaskCompletedResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *UpdateTaskCompletedResponse) GetTask() *TaskSchema {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+func (x *UpdateTaskCompletedResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DeleteContactFromWorkflowRequest is the request of
+// DeleteContactFromWorkflow.
+type DeleteContactFromWorkflowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// Workflow Id
+	WorkflowId string `protobuf:"bytes,3,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// The body's eventStartTime.
+	EventStartTime *string `protobuf:"bytes,4,opt,name=event_start_time,json=eventStartTime,proto3,oneof" json:"event_start_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DeleteContactFromWorkflowRequest) Reset() {
+	*x = DeleteContactFromWorkflowRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteContactFromWorkflowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteContactFromWorkflowRequest) ProtoMessage() {}
+
+func (x *DeleteContactFromWorkflowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteContactFromWorkflowRequest.ProtoReflect.Descriptor instead.
+func (*DeleteContactFromWorkflowRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *DeleteContactFromWorkflowRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DeleteContactFromWorkflowRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *DeleteContactFromWorkflowRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *DeleteContactFromWorkflowRequest) GetEventStartTime() string {
+	if x != nil && x.EventStartTime != nil {
+		return *x.EventStartTime
+	}
+	return ""
+}
+
+// DeleteContactFromWorkflowResponse is HighLevel's answer to
+// DeleteContactFromWorkflow, without loss.
+type DeleteContactFromWorkflowResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteContactFromWorkflowResponse) Reset() {
+	*x = DeleteContactFromWorkflowResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteContactFromWorkflowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteContactFromWorkflowResponse) ProtoMessage() {}
+
+func (x *DeleteContactFromWorkflowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteContactFromWorkflowResponse.ProtoReflect.Descriptor instead.
+func (*DeleteContactFromWorkflowResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DeleteContactFromWorkflowResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// AddContactToWorkflowRequest is the request of AddContactToWorkflow.
+type AddContactToWorkflowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// Workflow Id
+	WorkflowId string `protobuf:"bytes,3,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// The body's eventStartTime.
+	EventStartTime *string `protobuf:"bytes,4,opt,name=event_start_time,json=eventStartTime,proto3,oneof" json:"event_start_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *AddContactToWorkflowRequest) Reset() {
+	*x = AddContactToWorkflowRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddContactToWorkflowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddContactToWorkflowRequest) ProtoMessage() {}
+
+func (x *AddContactToWorkflowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddContactToWorkflowRequest.ProtoReflect.Descriptor instead.
+func (*AddContactToWorkflowRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *AddContactToWorkflowRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *AddContactToWorkflowRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *AddContactToWorkflowRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *AddContactToWorkflowRequest) GetEventStartTime() string {
+	if x != nil && x.EventStartTime != nil {
+		return *x.EventStartTime
+	}
+	return ""
+}
+
+// AddContactToWorkflowResponse is HighLevel's answer to AddContactToWorkflow,
+// without loss.
+type AddContactToWorkflowResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddContactToWorkflowResponse) Reset() {
+	*x = AddContactToWorkflowResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddContactToWorkflowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddContactToWorkflowResponse) ProtoMessage() {}
+
+func (x *AddContactToWorkflowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddContactToWorkflowResponse.ProtoReflect.Descriptor instead.
+func (*AddContactToWorkflowResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *AddContactToWorkflowResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// AddRemoveContactFromBusinessRequest is the request of
+// AddRemoveContactFromBusiness.
+type AddRemoveContactFromBusinessRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The body's ids.
+	Ids []string `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	// The body's businessId.
+	BusinessId    *string `protobuf:"bytes,3,opt,name=business_id,json=businessId,proto3,oneof" json:"business_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddRemoveContactFromBusinessRequest) Reset() {
+	*x = AddRemoveContactFromBusinessRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddRemoveContactFromBusinessRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddRemoveContactFromBusinessRequest) ProtoMessage() {}
+
+func (x *AddRemoveContactFromBusinessRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddRemoveContactFromBusinessRequest.ProtoReflect.Descriptor instead.
+func (*AddRemoveContactFromBusinessRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *AddRemoveContactFromBusinessRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *AddRemoveContactFromBusinessRequest) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *AddRemoveContactFromBusinessRequest) GetBusinessId() string {
+	if x != nil && x.BusinessId != nil {
+		return *x.BusinessId
+	}
+	return ""
+}
+
+// AddRemoveContactFromBusinessResponse is HighLevel's answer to
+// AddRemoveContactFromBusiness, without loss.
+type AddRemoveContactFromBusinessResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's success.
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// The answer's ids.
+	Ids []string `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddRemoveContactFromBusinessResponse) Reset() {
+	*x = AddRemoveContactFromBusinessResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddRemoveContactFromBusinessResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddRemoveContactFromBusinessResponse) ProtoMessage() {}
+
+func (x *AddRemoveContactFromBusinessResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddRemoveContactFromBusinessResponse.ProtoReflect.Descriptor instead.
+func (*AddRemoveContactFromBusinessResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *AddRemoveContactFromBusinessResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *AddRemoveContactFromBusinessResponse) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *AddRemoveContactFromBusinessResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateAssociationRequest is the request of CreateAssociation.
+type CreateAssociationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Whether the tags are added to or removed from the contacts.
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// list of contact ids to be processed
+	Contacts []string `protobuf:"bytes,3,rep,name=contacts,proto3" json:"contacts,omitempty"`
+	// list of tags to be added or removed
+	Tags []string `protobuf:"bytes,4,rep,name=tags,proto3" json:"tags,omitempty"`
+	// Option to implement remove all tags. if true, all tags will be removed
+	// from the contacts. Can only be used with remove type.
+	RemoveAllTags *bool `protobuf:"varint,5,opt,name=remove_all_tags,json=removeAllTags,proto3,oneof" json:"remove_all_tags,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAssociationRequest) Reset() {
+	*x = CreateAssociationRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAssociationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAssociationRequest) ProtoMessage() {}
+
+func (x *CreateAssociationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAssociationRequest.ProtoReflect.Descriptor instead.
+func (*CreateAssociationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *CreateAssociationRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateAssociationRequest) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *CreateAssociationRequest) GetContacts() []string {
+	if x != nil {
+		return x.Contacts
+	}
+	return nil
+}
+
+func (x *CreateAssociationRequest) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *CreateAssociationRequest) GetRemoveAllTags() bool {
+	if x != nil && x.RemoveAllTags != nil {
+		return *x.RemoveAllTags
+	}
+	return false
+}
+
+// CreateAssociationResponse is HighLevel's answer to CreateAssociation,
+// without loss.
+type CreateAssociationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Number of errors encountered during the operation
+	ErrorCount *float64 `protobuf:"fixed64,1,opt,name=error_count,json=errorCount,proto3,oneof" json:"error_count,omitempty"`
+	// Responses for each contact processed
+	Responses []*CreateAssociationResponse_Response `protobuf:"bytes,2,rep,name=responses,proto3" json:"responses,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAssociationResponse) Reset() {
+	*x = CreateAssociationResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAssociationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAssociationResponse) ProtoMessage() {}
+
+func (x *CreateAssociationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAssociationResponse.ProtoReflect.Descriptor instead.
+func (*CreateAssociationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *CreateAssociationResponse) GetErrorCount() float64 {
+	if x != nil && x.ErrorCount != nil {
+		return *x.ErrorCount
+	}
+	return 0
+}
+
+func (x *CreateAssociationResponse) GetResponses() []*CreateAssociationResponse_Response {
+	if x != nil {
+		return x.Responses
+	}
+	return nil
+}
+
+func (x *CreateAssociationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetContactsByBusinessIdRequest is the request of GetContactsByBusinessId.
+type GetContactsByBusinessIdRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The path parameter businessId.
+	BusinessId string `protobuf:"bytes,2,opt,name=business_id,json=businessId,proto3" json:"business_id,omitempty"`
+	// The query parameter query.
+	Query *string `protobuf:"bytes,3,opt,name=query,proto3,oneof" json:"query,omitempty"`
+	// The most records per page; 0 means the default. At most 100.
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetContactsByBusinessIdRequest) Reset() {
+	*x = GetContactsByBusinessIdRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetContactsByBusinessIdRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetContactsByBusinessIdRequest) ProtoMessage() {}
+
+func (x *GetContactsByBusinessIdRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetContactsByBusinessIdRequest.ProtoReflect.Descriptor instead.
+func (*GetContactsByBusinessIdRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *GetContactsByBusinessIdRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetContactsByBusinessIdRequest) GetBusinessId() string {
+	if x != nil {
+		return x.BusinessId
+	}
+	return ""
+}
+
+func (x *GetContactsByBusinessIdRequest) GetQuery() string {
+	if x != nil && x.Query != nil {
+		return *x.Query
+	}
+	return ""
+}
+
+func (x *GetContactsByBusinessIdRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetContactsByBusinessIdRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// GetContactsByBusinessIdResponse is HighLevel's answer to
+// GetContactsByBusinessId, without loss.
+type GetContactsByBusinessIdResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's contacts.
+	Contacts []*ContactsSearchSchema `protobuf:"bytes,1,rep,name=contacts,proto3" json:"contacts,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The number of matching records (HighLevel's count).
+	TotalSize int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetContactsByBusinessIdResponse) Reset() {
+	*x = GetContactsByBusinessIdResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetContactsByBusinessIdResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetContactsByBusinessIdResponse) ProtoMessage() {}
+
+func (x *GetContactsByBusinessIdResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetContactsByBusinessIdResponse.ProtoReflect.Descriptor instead.
+func (*GetContactsByBusinessIdResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *GetContactsByBusinessIdResponse) GetContacts() []*ContactsSearchSchema {
+	if x != nil {
+		return x.Contacts
+	}
+	return nil
+}
+
+func (x *GetContactsByBusinessIdResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *GetContactsByBusinessIdResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *GetContactsByBusinessIdResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetDuplicateContactRequest is the request of GetDuplicateContact.
+type GetDuplicateContactRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Phone Number - Pass in URL Encoded form. i.e +1423164516 will become
+	// `%2B1423164516`
+	Number *string `protobuf:"bytes,2,opt,name=number,proto3,oneof" json:"number,omitempty"`
+	// Email - Pass in URL Encoded form. i.e test+abc@gmail.com will become
+	// `test%2Babc%40gmail.com`
+	Email         *string `protobuf:"bytes,3,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDuplicateContactRequest) Reset() {
+	*x = GetDuplicateContactRequest{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDuplicateContactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDuplicateContactRequest) ProtoMessage() {}
+
+func (x *GetDuplicateContactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDuplicateContactRequest.ProtoReflect.Descriptor instead.
+func (*GetDuplicateContactRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *GetDuplicateContactRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetDuplicateContactRequest) GetNumber() string {
+	if x != nil && x.Number != nil {
+		return *x.Number
+	}
+	return ""
+}
+
+func (x *GetDuplicateContactRequest) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+// GetDuplicateContactResponse is HighLevel's answer to GetDuplicateContact,
+// without loss.
+type GetDuplicateContactResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The duplicate found, or null.
+	Contact *GetContectByIdSchema `protobuf:"bytes,1,opt,name=contact,proto3" json:"contact,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDuplicateContactResponse) Reset() {
+	*x = GetDuplicateContactResponse{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDuplicateContactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDuplicateContactResponse) ProtoMessage() {}
+
+func (x *GetDuplicateContactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDuplicateContactResponse.ProtoReflect.Descriptor instead.
+func (*GetDuplicateContactResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetDuplicateContactResponse) GetContact() *GetContectByIdSchema {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
+}
+
+func (x *GetDuplicateContactResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// Response is the response of CreateAssociationResponse.
+type CreateAssociationResponse_Response struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's contactId.
+	ContactId *string `protobuf:"bytes,1,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// HighLevel's message.
+	Message *string `protobuf:"bytes,2,opt,name=message,proto3,oneof" json:"message,omitempty"`
+	// HighLevel's type.
+	Type *string `protobuf:"bytes,3,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// HighLevel's oldTags.
+	OldTags []string `protobuf:"bytes,4,rep,name=old_tags,json=oldTags,proto3" json:"old_tags,omitempty"`
+	// HighLevel's tagsAdded.
+	TagsAdded []string `protobuf:"bytes,5,rep,name=tags_added,json=tagsAdded,proto3" json:"tags_added,omitempty"`
+	// HighLevel's tagsRemoved.
+	TagsRemoved []string `protobuf:"bytes,6,rep,name=tags_removed,json=tagsRemoved,proto3" json:"tags_removed,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit
+	// its field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAssociationResponse_Response) Reset() {
+	*x = CreateAssociationResponse_Response{}
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAssociationResponse_Response) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAssociationResponse_Response) ProtoMessage() {}
+
+func (x *CreateAssociationResponse_Response) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_contacts_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAssociationResponse_Response.ProtoReflect.Descriptor instead.
+func (*CreateAssociationResponse_Response) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_contacts_service_proto_rawDescGZIP(), []int{39, 0}
+}
+
+func (x *CreateAssociationResponse_Response) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *CreateAssociationResponse_Response) GetMessage() string {
+	if x != nil && x.Message != nil {
+		return *x.Message
+	}
+	return ""
+}
+
+func (x *CreateAssociationResponse_Response) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *CreateAssociationResponse_Response) GetOldTags() []string {
+	if x != nil {
+		return x.OldTags
+	}
+	return nil
+}
+
+func (x *CreateAssociationResponse_Response) GetTagsAdded() []string {
+	if x != nil {
+		return x.TagsAdded
+	}
+	return nil
+}
+
+func (x *CreateAssociationResponse_Response) GetTagsRemoved() []string {
+	if x != nil {
+		return x.TagsRemoved
+	}
+	return nil
+}
+
+func (x *CreateAssociationResponse_Response) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 var File_hlgate_v1_contacts_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\n" +
-	" hlgate/v1/contacts_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x18hlgate/v1/contacts.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\xa0\x02\n" +
+	" hlgate/v1/contacts_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x18hlgate/v1/contacts.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"l\n" +
+	" GetAppointmentsForContactRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\"\x90\x01\n" +
+	"!GetAppointmentsForContactResponse\x121\n" +
+	"\x06events\x18\x01 \x03(\v2\x19.hlgate.v1.GetEventSchemaR\x06events\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x92\x01\n" +
+	" RemoveContactFromCampaignRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12$\n" +
+	"\vcampaign_id\x18\x03 \x01(\tB\x03\xe0A\x02R\n" +
+	"campaignId\"]\n" +
+	"!RemoveContactFromCampaignResponse\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x8d\x01\n" +
+	"\x1bAddContactToCampaignRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12$\n" +
+	"\vcampaign_id\x18\x03 \x01(\tB\x03\xe0A\x02R\n" +
+	"campaignId\"X\n" +
+	"\x1cAddContactToCampaignResponse\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"q\n" +
+	"%RemoveContactFromEveryCampaignRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\"b\n" +
+	"&RemoveContactFromEveryCampaignResponse\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x8c\x01\n" +
+	"\x1dRemoveFollowersContactRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12!\n" +
+	"\tfollowers\x18\x03 \x03(\tB\x03\xe0A\x02R\tfollowers\"\xa5\x01\n" +
+	"\x1eRemoveFollowersContactResponse\x12\x1c\n" +
+	"\tfollowers\x18\x01 \x03(\tR\tfollowers\x12+\n" +
+	"\x11followers_removed\x18\x02 \x03(\tR\x10followersRemoved\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x89\x01\n" +
+	"\x1aAddFollowersContactRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12!\n" +
+	"\tfollowers\x18\x03 \x03(\tB\x03\xe0A\x02R\tfollowers\"\x9e\x01\n" +
+	"\x1bAddFollowersContactResponse\x12\x1c\n" +
+	"\tfollowers\x18\x01 \x03(\tR\tfollowers\x12'\n" +
+	"\x0ffollowers_added\x18\x02 \x03(\tR\x0efollowersAdded\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xa0\x02\n" +
 	"\x11CreateNoteRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\"\n" +
@@ -1388,7 +3204,108 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\f_assigned_to\"y\n" +
 	"\x12UpdateTaskResponse\x12)\n" +
 	"\x04task\x18\x01 \x01(\v2\x15.hlgate.v1.TaskSchemaR\x04task\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xbf\x17\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xba\x01\n" +
+	"\x1aUpdateTaskCompletedRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x1c\n" +
+	"\atask_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x06taskId\x12&\n" +
+	"\tcompleted\x18\x04 \x01(\bB\x03\xe0A\x02H\x00R\tcompleted\x88\x01\x01B\f\n" +
+	"\n" +
+	"_completed\"\x82\x01\n" +
+	"\x1bUpdateTaskCompletedResponse\x12)\n" +
+	"\x04task\x18\x01 \x01(\v2\x15.hlgate.v1.TaskSchemaR\x04task\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xd6\x01\n" +
+	" DeleteContactFromWorkflowRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12$\n" +
+	"\vworkflow_id\x18\x03 \x01(\tB\x03\xe0A\x02R\n" +
+	"workflowId\x12-\n" +
+	"\x10event_start_time\x18\x04 \x01(\tH\x00R\x0eeventStartTime\x88\x01\x01B\x13\n" +
+	"\x11_event_start_time\"]\n" +
+	"!DeleteContactFromWorkflowResponse\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xd1\x01\n" +
+	"\x1bAddContactToWorkflowRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12$\n" +
+	"\vworkflow_id\x18\x03 \x01(\tB\x03\xe0A\x02R\n" +
+	"workflowId\x12-\n" +
+	"\x10event_start_time\x18\x04 \x01(\tH\x00R\x0eeventStartTime\x88\x01\x01B\x13\n" +
+	"\x11_event_start_time\"X\n" +
+	"\x1cAddContactToWorkflowResponse\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x9d\x01\n" +
+	"#AddRemoveContactFromBusinessRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x15\n" +
+	"\x03ids\x18\x02 \x03(\tB\x03\xe0A\x02R\x03ids\x12)\n" +
+	"\vbusiness_id\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\n" +
+	"businessId\x88\x01\x01B\x0e\n" +
+	"\f_business_id\"\x9d\x01\n" +
+	"$AddRemoveContactFromBusinessResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\"\xd4\x01\n" +
+	"\x18CreateAssociationRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x17\n" +
+	"\x04type\x18\x02 \x01(\tB\x03\xe0A\x02R\x04type\x12\x1f\n" +
+	"\bcontacts\x18\x03 \x03(\tB\x03\xe0A\x02R\bcontacts\x12\x17\n" +
+	"\x04tags\x18\x04 \x03(\tB\x03\xe0A\x02R\x04tags\x12+\n" +
+	"\x0fremove_all_tags\x18\x05 \x01(\bH\x00R\rremoveAllTags\x88\x01\x01B\x12\n" +
+	"\x10_remove_all_tags\"\xfc\x03\n" +
+	"\x19CreateAssociationResponse\x12$\n" +
+	"\verror_count\x18\x01 \x01(\x01H\x00R\n" +
+	"errorCount\x88\x01\x01\x12K\n" +
+	"\tresponses\x18\x02 \x03(\v2-.hlgate.v1.CreateAssociationResponse.ResponseR\tresponses\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\x1a\xa1\x02\n" +
+	"\bResponse\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x01 \x01(\tH\x00R\tcontactId\x88\x01\x01\x12\x1d\n" +
+	"\amessage\x18\x02 \x01(\tH\x01R\amessage\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\x03 \x01(\tH\x02R\x04type\x88\x01\x01\x12\x19\n" +
+	"\bold_tags\x18\x04 \x03(\tR\aoldTags\x12\x1d\n" +
+	"\n" +
+	"tags_added\x18\x05 \x03(\tR\ttagsAdded\x12!\n" +
+	"\ftags_removed\x18\x06 \x03(\tR\vtagsRemoved\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\r\n" +
+	"\v_contact_idB\n" +
+	"\n" +
+	"\b_messageB\a\n" +
+	"\x05_typeB\x0e\n" +
+	"\f_error_count\"\xcd\x01\n" +
+	"\x1eGetContactsByBusinessIdRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12$\n" +
+	"\vbusiness_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"businessId\x12\x19\n" +
+	"\x05query\x18\x03 \x01(\tH\x00R\x05query\x88\x01\x01\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageTokenB\b\n" +
+	"\x06_query\"\xdf\x01\n" +
+	"\x1fGetContactsByBusinessIdResponse\x12;\n" +
+	"\bcontacts\x18\x01 \x03(\v2\x1f.hlgate.v1.ContactsSearchSchemaR\bcontacts\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x8f\x01\n" +
+	"\x1aGetDuplicateContactRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1b\n" +
+	"\x06number\x18\x02 \x01(\tH\x00R\x06number\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x03 \x01(\tH\x01R\x05email\x88\x01\x01B\t\n" +
+	"\a_numberB\b\n" +
+	"\x06_email\"\x97\x01\n" +
+	"\x1bGetDuplicateContactResponse\x12>\n" +
+	"\acontact\x18\x01 \x01(\v2\x1f.hlgate.v1.GetContectByIdSchemaB\x03\xe0A\x01R\acontact\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xee-\n" +
 	"\x0fContactsService\x12\x9d\x01\n" +
 	"\rCreateContact\x12\x1f.hlgate.v1.CreateContactRequest\x1a .hlgate.v1.CreateContactResponse\"I\xc2\xf3\x18\x10\n" +
 	"\x0ecreate-contact\x82\xd3\xe4\x93\x02/:\acontact\"$/v1/locations/{location_id}/contacts\x12\xb8\x01\n" +
@@ -1403,7 +3320,19 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\n" +
 	"\badd-tags\x82\xd3\xe4\x93\x02>:\x01*\"9/v1/locations/{location_id}/contacts/{contact_id}:addTags\x12\xaa\x01\n" +
 	"\rUpdateContact\x12\x1f.hlgate.v1.UpdateContactRequest\x1a .hlgate.v1.UpdateContactResponse\"V\xc2\xf3\x18\x10\n" +
-	"\x0eupdate-contact\x82\xd3\xe4\x93\x02<:\acontact21/v1/locations/{location_id}/contacts/{contact_id}\x12\xaf\x01\n" +
+	"\x0eupdate-contact\x82\xd3\xe4\x93\x02<:\acontact21/v1/locations/{location_id}/contacts/{contact_id}\x12\xe0\x01\n" +
+	"\x19GetAppointmentsForContact\x12+.hlgate.v1.GetAppointmentsForContactRequest\x1a,.hlgate.v1.GetAppointmentsForContactResponse\"h\xc2\xf3\x18\x1e\n" +
+	"\x1cget-appointments-for-contact\x82\xd3\xe4\x93\x02@\x12>/v1/locations/{location_id}/contacts/{contact_id}/appointments\x12\xeb\x01\n" +
+	"\x19RemoveContactFromCampaign\x12+.hlgate.v1.RemoveContactFromCampaignRequest\x1a,.hlgate.v1.RemoveContactFromCampaignResponse\"s\xc2\xf3\x18\x1e\n" +
+	"\x1cremove-contact-from-campaign\x82\xd3\xe4\x93\x02K*I/v1/locations/{location_id}/contacts/{contact_id}/campaigns/{campaign_id}\x12\xda\x01\n" +
+	"\x14AddContactToCampaign\x12&.hlgate.v1.AddContactToCampaignRequest\x1a'.hlgate.v1.AddContactToCampaignResponse\"q\xc2\xf3\x18\x19\n" +
+	"\x17add-contact-to-campaign\x82\xd3\xe4\x93\x02N:\x01*\"I/v1/locations/{location_id}/contacts/{contact_id}/campaigns/{campaign_id}\x12\xfc\x01\n" +
+	"\x1eRemoveContactFromEveryCampaign\x120.hlgate.v1.RemoveContactFromEveryCampaignRequest\x1a1.hlgate.v1.RemoveContactFromEveryCampaignResponse\"u\xc2\xf3\x18$\n" +
+	"\"remove-contact-from-every-campaign\x82\xd3\xe4\x93\x02G*E/v1/locations/{location_id}/contacts/{contact_id}/campaigns/removeAll\x12\xd0\x01\n" +
+	"\x16RemoveFollowersContact\x12(.hlgate.v1.RemoveFollowersContactRequest\x1a).hlgate.v1.RemoveFollowersContactResponse\"a\xc2\xf3\x18\x1a\n" +
+	"\x18remove-followers-contact\x82\xd3\xe4\x93\x02=*;/v1/locations/{location_id}/contacts/{contact_id}/followers\x12\xc7\x01\n" +
+	"\x13AddFollowersContact\x12%.hlgate.v1.AddFollowersContactRequest\x1a&.hlgate.v1.AddFollowersContactResponse\"a\xc2\xf3\x18\x17\n" +
+	"\x15add-followers-contact\x82\xd3\xe4\x93\x02@:\x01*\";/v1/locations/{location_id}/contacts/{contact_id}/followers\x12\xaf\x01\n" +
 	"\x10ListContactNotes\x12\".hlgate.v1.ListContactNotesRequest\x1a#.hlgate.v1.ListContactNotesResponse\"R\xc2\xf3\x18\x0f\n" +
 	"\rget-all-notes\x82\xd3\xe4\x93\x029\x127/v1/locations/{location_id}/contacts/{contact_id}/notes\x12\x9e\x01\n" +
 	"\n" +
@@ -1431,7 +3360,21 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\bget-task\x82\xd3\xe4\x93\x02C\x12A/v1/locations/{location_id}/contacts/{contact_id}/tasks/{task_id}\x12\xa8\x01\n" +
 	"\n" +
 	"UpdateTask\x12\x1c.hlgate.v1.UpdateTaskRequest\x1a\x1d.hlgate.v1.UpdateTaskResponse\"]\xc2\xf3\x18\r\n" +
-	"\vupdate-task\x82\xd3\xe4\x93\x02F:\x01*\x1aA/v1/locations/{location_id}/contacts/{contact_id}/tasks/{task_id}\x12\xab\x01\n" +
+	"\vupdate-task\x82\xd3\xe4\x93\x02F:\x01*\x1aA/v1/locations/{location_id}/contacts/{contact_id}/tasks/{task_id}\x12\xd7\x01\n" +
+	"\x13UpdateTaskCompleted\x12%.hlgate.v1.UpdateTaskCompletedRequest\x1a&.hlgate.v1.UpdateTaskCompletedResponse\"q\xc2\xf3\x18\x17\n" +
+	"\x15update-task-completed\x82\xd3\xe4\x93\x02P:\x01*\x1aK/v1/locations/{location_id}/contacts/{contact_id}/tasks/{task_id}/completed\x12\xea\x01\n" +
+	"\x19DeleteContactFromWorkflow\x12+.hlgate.v1.DeleteContactFromWorkflowRequest\x1a,.hlgate.v1.DeleteContactFromWorkflowResponse\"r\xc2\xf3\x18\x1e\n" +
+	"\x1cdelete-contact-from-workflow\x82\xd3\xe4\x93\x02J*H/v1/locations/{location_id}/contacts/{contact_id}/workflow/{workflow_id}\x12\xd9\x01\n" +
+	"\x14AddContactToWorkflow\x12&.hlgate.v1.AddContactToWorkflowRequest\x1a'.hlgate.v1.AddContactToWorkflowResponse\"p\xc2\xf3\x18\x19\n" +
+	"\x17add-contact-to-workflow\x82\xd3\xe4\x93\x02M:\x01*\"H/v1/locations/{location_id}/contacts/{contact_id}/workflow/{workflow_id}\x12\xe4\x01\n" +
+	"\x1cAddRemoveContactFromBusiness\x12..hlgate.v1.AddRemoveContactFromBusinessRequest\x1a/.hlgate.v1.AddRemoveContactFromBusinessResponse\"c\xc2\xf3\x18\"\n" +
+	" add-remove-contact-from-business\x82\xd3\xe4\x93\x027:\x01*\"2/v1/locations/{location_id}/contacts/bulk/business\x12\xbf\x01\n" +
+	"\x11CreateAssociation\x12#.hlgate.v1.CreateAssociationRequest\x1a$.hlgate.v1.CreateAssociationResponse\"_\xc2\xf3\x18\x14\n" +
+	"\x12create-association\x82\xd3\xe4\x93\x02A:\x01*\"</v1/locations/{location_id}/contacts/bulk/tags/update/{type}\x12\xd5\x01\n" +
+	"\x17GetContactsByBusinessId\x12).hlgate.v1.GetContactsByBusinessIdRequest\x1a*.hlgate.v1.GetContactsByBusinessIdResponse\"c\xc2\xf3\x18\x1c\n" +
+	"\x1aget-contacts-by-businessId\x82\xd3\xe4\x93\x02=\x12;/v1/locations/{location_id}/contacts/business/{business_id}\x12\xbe\x01\n" +
+	"\x13GetDuplicateContact\x12%.hlgate.v1.GetDuplicateContactRequest\x1a&.hlgate.v1.GetDuplicateContactResponse\"X\xc2\xf3\x18\x17\n" +
+	"\x15get-duplicate-contact\x82\xd3\xe4\x93\x027\x125/v1/locations/{location_id}/contacts/search/duplicate\x12\xab\x01\n" +
 	"\x0eSearchContacts\x12 .hlgate.v1.SearchContactsRequest\x1a!.hlgate.v1.SearchContactsResponse\"T\xc2\xf3\x18\x1a\n" +
 	"\x18search-contacts-advanced\x82\xd3\xe4\x93\x020:\x01*\"+/v1/locations/{location_id}/contacts:search\x12\xa7\x01\n" +
 	"\rUpsertContact\x12\x1f.hlgate.v1.UpsertContactRequest\x1a .hlgate.v1.UpsertContactResponse\"S\xc2\xf3\x18\x19\n" +
@@ -1449,106 +3392,181 @@ func file_hlgate_v1_contacts_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_contacts_service_proto_rawDescData
 }
 
-var file_hlgate_v1_contacts_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_hlgate_v1_contacts_service_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_hlgate_v1_contacts_service_proto_goTypes = []any{
-	(*CreateNoteRequest)(nil),         // 0: hlgate.v1.CreateNoteRequest
-	(*CreateNoteResponse)(nil),        // 1: hlgate.v1.CreateNoteResponse
-	(*DeleteNoteRequest)(nil),         // 2: hlgate.v1.DeleteNoteRequest
-	(*DeleteNoteResponse)(nil),        // 3: hlgate.v1.DeleteNoteResponse
-	(*GetNoteRequest)(nil),            // 4: hlgate.v1.GetNoteRequest
-	(*GetNoteResponse)(nil),           // 5: hlgate.v1.GetNoteResponse
-	(*UpdateNoteRequest)(nil),         // 6: hlgate.v1.UpdateNoteRequest
-	(*UpdateNoteResponse)(nil),        // 7: hlgate.v1.UpdateNoteResponse
-	(*GetAllTasksRequest)(nil),        // 8: hlgate.v1.GetAllTasksRequest
-	(*GetAllTasksResponse)(nil),       // 9: hlgate.v1.GetAllTasksResponse
-	(*CreateTaskRequest)(nil),         // 10: hlgate.v1.CreateTaskRequest
-	(*CreateTaskResponse)(nil),        // 11: hlgate.v1.CreateTaskResponse
-	(*DeleteTaskRequest)(nil),         // 12: hlgate.v1.DeleteTaskRequest
-	(*DeleteTaskResponse)(nil),        // 13: hlgate.v1.DeleteTaskResponse
-	(*GetTaskRequest)(nil),            // 14: hlgate.v1.GetTaskRequest
-	(*GetTaskResponse)(nil),           // 15: hlgate.v1.GetTaskResponse
-	(*UpdateTaskRequest)(nil),         // 16: hlgate.v1.UpdateTaskRequest
-	(*UpdateTaskResponse)(nil),        // 17: hlgate.v1.UpdateTaskResponse
-	(*ContactsGetNoteSchema)(nil),     // 18: hlgate.v1.ContactsGetNoteSchema
-	(*structpb.Struct)(nil),           // 19: google.protobuf.Struct
-	(*TaskSchema)(nil),                // 20: hlgate.v1.TaskSchema
-	(*CreateContactRequest)(nil),      // 21: hlgate.v1.CreateContactRequest
-	(*RemoveContactTagsRequest)(nil),  // 22: hlgate.v1.RemoveContactTagsRequest
-	(*DeleteContactRequest)(nil),      // 23: hlgate.v1.DeleteContactRequest
-	(*GetContactRequest)(nil),         // 24: hlgate.v1.GetContactRequest
-	(*AddContactTagsRequest)(nil),     // 25: hlgate.v1.AddContactTagsRequest
-	(*UpdateContactRequest)(nil),      // 26: hlgate.v1.UpdateContactRequest
-	(*ListContactNotesRequest)(nil),   // 27: hlgate.v1.ListContactNotesRequest
-	(*SearchContactsRequest)(nil),     // 28: hlgate.v1.SearchContactsRequest
-	(*UpsertContactRequest)(nil),      // 29: hlgate.v1.UpsertContactRequest
-	(*CreateContactResponse)(nil),     // 30: hlgate.v1.CreateContactResponse
-	(*RemoveContactTagsResponse)(nil), // 31: hlgate.v1.RemoveContactTagsResponse
-	(*DeleteContactResponse)(nil),     // 32: hlgate.v1.DeleteContactResponse
-	(*GetContactResponse)(nil),        // 33: hlgate.v1.GetContactResponse
-	(*AddContactTagsResponse)(nil),    // 34: hlgate.v1.AddContactTagsResponse
-	(*UpdateContactResponse)(nil),     // 35: hlgate.v1.UpdateContactResponse
-	(*ListContactNotesResponse)(nil),  // 36: hlgate.v1.ListContactNotesResponse
-	(*SearchContactsResponse)(nil),    // 37: hlgate.v1.SearchContactsResponse
-	(*UpsertContactResponse)(nil),     // 38: hlgate.v1.UpsertContactResponse
+	(*GetAppointmentsForContactRequest)(nil),       // 0: hlgate.v1.GetAppointmentsForContactRequest
+	(*GetAppointmentsForContactResponse)(nil),      // 1: hlgate.v1.GetAppointmentsForContactResponse
+	(*RemoveContactFromCampaignRequest)(nil),       // 2: hlgate.v1.RemoveContactFromCampaignRequest
+	(*RemoveContactFromCampaignResponse)(nil),      // 3: hlgate.v1.RemoveContactFromCampaignResponse
+	(*AddContactToCampaignRequest)(nil),            // 4: hlgate.v1.AddContactToCampaignRequest
+	(*AddContactToCampaignResponse)(nil),           // 5: hlgate.v1.AddContactToCampaignResponse
+	(*RemoveContactFromEveryCampaignRequest)(nil),  // 6: hlgate.v1.RemoveContactFromEveryCampaignRequest
+	(*RemoveContactFromEveryCampaignResponse)(nil), // 7: hlgate.v1.RemoveContactFromEveryCampaignResponse
+	(*RemoveFollowersContactRequest)(nil),          // 8: hlgate.v1.RemoveFollowersContactRequest
+	(*RemoveFollowersContactResponse)(nil),         // 9: hlgate.v1.RemoveFollowersContactResponse
+	(*AddFollowersContactRequest)(nil),             // 10: hlgate.v1.AddFollowersContactRequest
+	(*AddFollowersContactResponse)(nil),            // 11: hlgate.v1.AddFollowersContactResponse
+	(*CreateNoteRequest)(nil),                      // 12: hlgate.v1.CreateNoteRequest
+	(*CreateNoteResponse)(nil),                     // 13: hlgate.v1.CreateNoteResponse
+	(*DeleteNoteRequest)(nil),                      // 14: hlgate.v1.DeleteNoteRequest
+	(*DeleteNoteResponse)(nil),                     // 15: hlgate.v1.DeleteNoteResponse
+	(*GetNoteRequest)(nil),                         // 16: hlgate.v1.GetNoteRequest
+	(*GetNoteResponse)(nil),                        // 17: hlgate.v1.GetNoteResponse
+	(*UpdateNoteRequest)(nil),                      // 18: hlgate.v1.UpdateNoteRequest
+	(*UpdateNoteResponse)(nil),                     // 19: hlgate.v1.UpdateNoteResponse
+	(*GetAllTasksRequest)(nil),                     // 20: hlgate.v1.GetAllTasksRequest
+	(*GetAllTasksResponse)(nil),                    // 21: hlgate.v1.GetAllTasksResponse
+	(*CreateTaskRequest)(nil),                      // 22: hlgate.v1.CreateTaskRequest
+	(*CreateTaskResponse)(nil),                     // 23: hlgate.v1.CreateTaskResponse
+	(*DeleteTaskRequest)(nil),                      // 24: hlgate.v1.DeleteTaskRequest
+	(*DeleteTaskResponse)(nil),                     // 25: hlgate.v1.DeleteTaskResponse
+	(*GetTaskRequest)(nil),                         // 26: hlgate.v1.GetTaskRequest
+	(*GetTaskResponse)(nil),                        // 27: hlgate.v1.GetTaskResponse
+	(*UpdateTaskRequest)(nil),                      // 28: hlgate.v1.UpdateTaskRequest
+	(*UpdateTaskResponse)(nil),                     // 29: hlgate.v1.UpdateTaskResponse
+	(*UpdateTaskCompletedRequest)(nil),             // 30: hlgate.v1.UpdateTaskCompletedRequest
+	(*UpdateTaskCompletedResponse)(nil),            // 31: hlgate.v1.UpdateTaskCompletedResponse
+	(*DeleteContactFromWorkflowRequest)(nil),       // 32: hlgate.v1.DeleteContactFromWorkflowRequest
+	(*DeleteContactFromWorkflowResponse)(nil),      // 33: hlgate.v1.DeleteContactFromWorkflowResponse
+	(*AddContactToWorkflowRequest)(nil),            // 34: hlgate.v1.AddContactToWorkflowRequest
+	(*AddContactToWorkflowResponse)(nil),           // 35: hlgate.v1.AddContactToWorkflowResponse
+	(*AddRemoveContactFromBusinessRequest)(nil),    // 36: hlgate.v1.AddRemoveContactFromBusinessRequest
+	(*AddRemoveContactFromBusinessResponse)(nil),   // 37: hlgate.v1.AddRemoveContactFromBusinessResponse
+	(*CreateAssociationRequest)(nil),               // 38: hlgate.v1.CreateAssociationRequest
+	(*CreateAssociationResponse)(nil),              // 39: hlgate.v1.CreateAssociationResponse
+	(*GetContactsByBusinessIdRequest)(nil),         // 40: hlgate.v1.GetContactsByBusinessIdRequest
+	(*GetContactsByBusinessIdResponse)(nil),        // 41: hlgate.v1.GetContactsByBusinessIdResponse
+	(*GetDuplicateContactRequest)(nil),             // 42: hlgate.v1.GetDuplicateContactRequest
+	(*GetDuplicateContactResponse)(nil),            // 43: hlgate.v1.GetDuplicateContactResponse
+	(*CreateAssociationResponse_Response)(nil),     // 44: hlgate.v1.CreateAssociationResponse.Response
+	(*GetEventSchema)(nil),                         // 45: hlgate.v1.GetEventSchema
+	(*structpb.Struct)(nil),                        // 46: google.protobuf.Struct
+	(*ContactsGetNoteSchema)(nil),                  // 47: hlgate.v1.ContactsGetNoteSchema
+	(*TaskSchema)(nil),                             // 48: hlgate.v1.TaskSchema
+	(*ContactsSearchSchema)(nil),                   // 49: hlgate.v1.ContactsSearchSchema
+	(*GetContectByIdSchema)(nil),                   // 50: hlgate.v1.GetContectByIdSchema
+	(*CreateContactRequest)(nil),                   // 51: hlgate.v1.CreateContactRequest
+	(*RemoveContactTagsRequest)(nil),               // 52: hlgate.v1.RemoveContactTagsRequest
+	(*DeleteContactRequest)(nil),                   // 53: hlgate.v1.DeleteContactRequest
+	(*GetContactRequest)(nil),                      // 54: hlgate.v1.GetContactRequest
+	(*AddContactTagsRequest)(nil),                  // 55: hlgate.v1.AddContactTagsRequest
+	(*UpdateContactRequest)(nil),                   // 56: hlgate.v1.UpdateContactRequest
+	(*ListContactNotesRequest)(nil),                // 57: hlgate.v1.ListContactNotesRequest
+	(*SearchContactsRequest)(nil),                  // 58: hlgate.v1.SearchContactsRequest
+	(*UpsertContactRequest)(nil),                   // 59: hlgate.v1.UpsertContactRequest
+	(*CreateContactResponse)(nil),                  // 60: hlgate.v1.CreateContactResponse
+	(*RemoveContactTagsResponse)(nil),              // 61: hlgate.v1.RemoveContactTagsResponse
+	(*DeleteContactResponse)(nil),                  // 62: hlgate.v1.DeleteContactResponse
+	(*GetContactResponse)(nil),                     // 63: hlgate.v1.GetContactResponse
+	(*AddContactTagsResponse)(nil),                 // 64: hlgate.v1.AddContactTagsResponse
+	(*UpdateContactResponse)(nil),                  // 65: hlgate.v1.UpdateContactResponse
+	(*ListContactNotesResponse)(nil),               // 66: hlgate.v1.ListContactNotesResponse
+	(*SearchContactsResponse)(nil),                 // 67: hlgate.v1.SearchContactsResponse
+	(*UpsertContactResponse)(nil),                  // 68: hlgate.v1.UpsertContactResponse
 }
 var file_hlgate_v1_contacts_service_proto_depIdxs = []int32{
-	18, // 0: hlgate.v1.CreateNoteResponse.note:type_name -> hlgate.v1.ContactsGetNoteSchema
-	19, // 1: hlgate.v1.CreateNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	19, // 2: hlgate.v1.DeleteNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	18, // 3: hlgate.v1.GetNoteResponse.note:type_name -> hlgate.v1.ContactsGetNoteSchema
-	19, // 4: hlgate.v1.GetNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	18, // 5: hlgate.v1.UpdateNoteResponse.note:type_name -> hlgate.v1.ContactsGetNoteSchema
-	19, // 6: hlgate.v1.UpdateNoteResponse.unmapped:type_name -> google.protobuf.Struct
-	20, // 7: hlgate.v1.GetAllTasksResponse.tasks:type_name -> hlgate.v1.TaskSchema
-	19, // 8: hlgate.v1.GetAllTasksResponse.unmapped:type_name -> google.protobuf.Struct
-	20, // 9: hlgate.v1.CreateTaskResponse.task:type_name -> hlgate.v1.TaskSchema
-	19, // 10: hlgate.v1.CreateTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	19, // 11: hlgate.v1.DeleteTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	20, // 12: hlgate.v1.GetTaskResponse.task:type_name -> hlgate.v1.TaskSchema
-	19, // 13: hlgate.v1.GetTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	20, // 14: hlgate.v1.UpdateTaskResponse.task:type_name -> hlgate.v1.TaskSchema
-	19, // 15: hlgate.v1.UpdateTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	21, // 16: hlgate.v1.ContactsService.CreateContact:input_type -> hlgate.v1.CreateContactRequest
-	22, // 17: hlgate.v1.ContactsService.RemoveContactTags:input_type -> hlgate.v1.RemoveContactTagsRequest
-	23, // 18: hlgate.v1.ContactsService.DeleteContact:input_type -> hlgate.v1.DeleteContactRequest
-	24, // 19: hlgate.v1.ContactsService.GetContact:input_type -> hlgate.v1.GetContactRequest
-	25, // 20: hlgate.v1.ContactsService.AddContactTags:input_type -> hlgate.v1.AddContactTagsRequest
-	26, // 21: hlgate.v1.ContactsService.UpdateContact:input_type -> hlgate.v1.UpdateContactRequest
-	27, // 22: hlgate.v1.ContactsService.ListContactNotes:input_type -> hlgate.v1.ListContactNotesRequest
-	0,  // 23: hlgate.v1.ContactsService.CreateNote:input_type -> hlgate.v1.CreateNoteRequest
-	2,  // 24: hlgate.v1.ContactsService.DeleteNote:input_type -> hlgate.v1.DeleteNoteRequest
-	4,  // 25: hlgate.v1.ContactsService.GetNote:input_type -> hlgate.v1.GetNoteRequest
-	6,  // 26: hlgate.v1.ContactsService.UpdateNote:input_type -> hlgate.v1.UpdateNoteRequest
-	8,  // 27: hlgate.v1.ContactsService.GetAllTasks:input_type -> hlgate.v1.GetAllTasksRequest
-	10, // 28: hlgate.v1.ContactsService.CreateTask:input_type -> hlgate.v1.CreateTaskRequest
-	12, // 29: hlgate.v1.ContactsService.DeleteTask:input_type -> hlgate.v1.DeleteTaskRequest
-	14, // 30: hlgate.v1.ContactsService.GetTask:input_type -> hlgate.v1.GetTaskRequest
-	16, // 31: hlgate.v1.ContactsService.UpdateTask:input_type -> hlgate.v1.UpdateTaskRequest
-	28, // 32: hlgate.v1.ContactsService.SearchContacts:input_type -> hlgate.v1.SearchContactsRequest
-	29, // 33: hlgate.v1.ContactsService.UpsertContact:input_type -> hlgate.v1.UpsertContactRequest
-	30, // 34: hlgate.v1.ContactsService.CreateContact:output_type -> hlgate.v1.CreateContactResponse
-	31, // 35: hlgate.v1.ContactsService.RemoveContactTags:output_type -> hlgate.v1.RemoveContactTagsResponse
-	32, // 36: hlgate.v1.ContactsService.DeleteContact:output_type -> hlgate.v1.DeleteContactResponse
-	33, // 37: hlgate.v1.ContactsService.GetContact:output_type -> hlgate.v1.GetContactResponse
-	34, // 38: hlgate.v1.ContactsService.AddContactTags:output_type -> hlgate.v1.AddContactTagsResponse
-	35, // 39: hlgate.v1.ContactsService.UpdateContact:output_type -> hlgate.v1.UpdateContactResponse
-	36, // 40: hlgate.v1.ContactsService.ListContactNotes:output_type -> hlgate.v1.ListContactNotesResponse
-	1,  // 41: hlgate.v1.ContactsService.CreateNote:output_type -> hlgate.v1.CreateNoteResponse
-	3,  // 42: hlgate.v1.ContactsService.DeleteNote:output_type -> hlgate.v1.DeleteNoteResponse
-	5,  // 43: hlgate.v1.ContactsService.GetNote:output_type -> hlgate.v1.GetNoteResponse
-	7,  // 44: hlgate.v1.ContactsService.UpdateNote:output_type -> hlgate.v1.UpdateNoteResponse
-	9,  // 45: hlgate.v1.ContactsService.GetAllTasks:output_type -> hlgate.v1.GetAllTasksResponse
-	11, // 46: hlgate.v1.ContactsService.CreateTask:output_type -> hlgate.v1.CreateTaskResponse
-	13, // 47: hlgate.v1.ContactsService.DeleteTask:output_type -> hlgate.v1.DeleteTaskResponse
-	15, // 48: hlgate.v1.ContactsService.GetTask:output_type -> hlgate.v1.GetTaskResponse
-	17, // 49: hlgate.v1.ContactsService.UpdateTask:output_type -> hlgate.v1.UpdateTaskResponse
-	37, // 50: hlgate.v1.ContactsService.SearchContacts:output_type -> hlgate.v1.SearchContactsResponse
-	38, // 51: hlgate.v1.ContactsService.UpsertContact:output_type -> hlgate.v1.UpsertContactResponse
-	34, // [34:52] is the sub-list for method output_type
-	16, // [16:34] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	45, // 0: hlgate.v1.GetAppointmentsForContactResponse.events:type_name -> hlgate.v1.GetEventSchema
+	46, // 1: hlgate.v1.GetAppointmentsForContactResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 2: hlgate.v1.RemoveContactFromCampaignResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 3: hlgate.v1.AddContactToCampaignResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 4: hlgate.v1.RemoveContactFromEveryCampaignResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 5: hlgate.v1.RemoveFollowersContactResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 6: hlgate.v1.AddFollowersContactResponse.unmapped:type_name -> google.protobuf.Struct
+	47, // 7: hlgate.v1.CreateNoteResponse.note:type_name -> hlgate.v1.ContactsGetNoteSchema
+	46, // 8: hlgate.v1.CreateNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 9: hlgate.v1.DeleteNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	47, // 10: hlgate.v1.GetNoteResponse.note:type_name -> hlgate.v1.ContactsGetNoteSchema
+	46, // 11: hlgate.v1.GetNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	47, // 12: hlgate.v1.UpdateNoteResponse.note:type_name -> hlgate.v1.ContactsGetNoteSchema
+	46, // 13: hlgate.v1.UpdateNoteResponse.unmapped:type_name -> google.protobuf.Struct
+	48, // 14: hlgate.v1.GetAllTasksResponse.tasks:type_name -> hlgate.v1.TaskSchema
+	46, // 15: hlgate.v1.GetAllTasksResponse.unmapped:type_name -> google.protobuf.Struct
+	48, // 16: hlgate.v1.CreateTaskResponse.task:type_name -> hlgate.v1.TaskSchema
+	46, // 17: hlgate.v1.CreateTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 18: hlgate.v1.DeleteTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	48, // 19: hlgate.v1.GetTaskResponse.task:type_name -> hlgate.v1.TaskSchema
+	46, // 20: hlgate.v1.GetTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	48, // 21: hlgate.v1.UpdateTaskResponse.task:type_name -> hlgate.v1.TaskSchema
+	46, // 22: hlgate.v1.UpdateTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	48, // 23: hlgate.v1.UpdateTaskCompletedResponse.task:type_name -> hlgate.v1.TaskSchema
+	46, // 24: hlgate.v1.UpdateTaskCompletedResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 25: hlgate.v1.DeleteContactFromWorkflowResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 26: hlgate.v1.AddContactToWorkflowResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 27: hlgate.v1.AddRemoveContactFromBusinessResponse.unmapped:type_name -> google.protobuf.Struct
+	44, // 28: hlgate.v1.CreateAssociationResponse.responses:type_name -> hlgate.v1.CreateAssociationResponse.Response
+	46, // 29: hlgate.v1.CreateAssociationResponse.unmapped:type_name -> google.protobuf.Struct
+	49, // 30: hlgate.v1.GetContactsByBusinessIdResponse.contacts:type_name -> hlgate.v1.ContactsSearchSchema
+	46, // 31: hlgate.v1.GetContactsByBusinessIdResponse.unmapped:type_name -> google.protobuf.Struct
+	50, // 32: hlgate.v1.GetDuplicateContactResponse.contact:type_name -> hlgate.v1.GetContectByIdSchema
+	46, // 33: hlgate.v1.GetDuplicateContactResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 34: hlgate.v1.CreateAssociationResponse.Response.unmapped:type_name -> google.protobuf.Struct
+	51, // 35: hlgate.v1.ContactsService.CreateContact:input_type -> hlgate.v1.CreateContactRequest
+	52, // 36: hlgate.v1.ContactsService.RemoveContactTags:input_type -> hlgate.v1.RemoveContactTagsRequest
+	53, // 37: hlgate.v1.ContactsService.DeleteContact:input_type -> hlgate.v1.DeleteContactRequest
+	54, // 38: hlgate.v1.ContactsService.GetContact:input_type -> hlgate.v1.GetContactRequest
+	55, // 39: hlgate.v1.ContactsService.AddContactTags:input_type -> hlgate.v1.AddContactTagsRequest
+	56, // 40: hlgate.v1.ContactsService.UpdateContact:input_type -> hlgate.v1.UpdateContactRequest
+	0,  // 41: hlgate.v1.ContactsService.GetAppointmentsForContact:input_type -> hlgate.v1.GetAppointmentsForContactRequest
+	2,  // 42: hlgate.v1.ContactsService.RemoveContactFromCampaign:input_type -> hlgate.v1.RemoveContactFromCampaignRequest
+	4,  // 43: hlgate.v1.ContactsService.AddContactToCampaign:input_type -> hlgate.v1.AddContactToCampaignRequest
+	6,  // 44: hlgate.v1.ContactsService.RemoveContactFromEveryCampaign:input_type -> hlgate.v1.RemoveContactFromEveryCampaignRequest
+	8,  // 45: hlgate.v1.ContactsService.RemoveFollowersContact:input_type -> hlgate.v1.RemoveFollowersContactRequest
+	10, // 46: hlgate.v1.ContactsService.AddFollowersContact:input_type -> hlgate.v1.AddFollowersContactRequest
+	57, // 47: hlgate.v1.ContactsService.ListContactNotes:input_type -> hlgate.v1.ListContactNotesRequest
+	12, // 48: hlgate.v1.ContactsService.CreateNote:input_type -> hlgate.v1.CreateNoteRequest
+	14, // 49: hlgate.v1.ContactsService.DeleteNote:input_type -> hlgate.v1.DeleteNoteRequest
+	16, // 50: hlgate.v1.ContactsService.GetNote:input_type -> hlgate.v1.GetNoteRequest
+	18, // 51: hlgate.v1.ContactsService.UpdateNote:input_type -> hlgate.v1.UpdateNoteRequest
+	20, // 52: hlgate.v1.ContactsService.GetAllTasks:input_type -> hlgate.v1.GetAllTasksRequest
+	22, // 53: hlgate.v1.ContactsService.CreateTask:input_type -> hlgate.v1.CreateTaskRequest
+	24, // 54: hlgate.v1.ContactsService.DeleteTask:input_type -> hlgate.v1.DeleteTaskRequest
+	26, // 55: hlgate.v1.ContactsService.GetTask:input_type -> hlgate.v1.GetTaskRequest
+	28, // 56: hlgate.v1.ContactsService.UpdateTask:input_type -> hlgate.v1.UpdateTaskRequest
+	30, // 57: hlgate.v1.ContactsService.UpdateTaskCompleted:input_type -> hlgate.v1.UpdateTaskCompletedRequest
+	32, // 58: hlgate.v1.ContactsService.DeleteContactFromWorkflow:input_type -> hlgate.v1.DeleteContactFromWorkflowRequest
+	34, // 59: hlgate.v1.ContactsService.AddContactToWorkflow:input_type -> hlgate.v1.AddContactToWorkflowRequest
+	36, // 60: hlgate.v1.ContactsService.AddRemoveContactFromBusiness:input_type -> hlgate.v1.AddRemoveContactFromBusinessRequest
+	38, // 61: hlgate.v1.ContactsService.CreateAssociation:input_type -> hlgate.v1.CreateAssociationRequest
+	40, // 62: hlgate.v1.ContactsService.GetContactsByBusinessId:input_type -> hlgate.v1.GetContactsByBusinessIdRequest
+	42, // 63: hlgate.v1.ContactsService.GetDuplicateContact:input_type -> hlgate.v1.GetDuplicateContactRequest
+	58, // 64: hlgate.v1.ContactsService.SearchContacts:input_type -> hlgate.v1.SearchContactsRequest
+	59, // 65: hlgate.v1.ContactsService.UpsertContact:input_type -> hlgate.v1.UpsertContactRequest
+	60, // 66: hlgate.v1.ContactsService.CreateContact:output_type -> hlgate.v1.CreateContactResponse
+	61, // 67: hlgate.v1.ContactsService.RemoveContactTags:output_type -> hlgate.v1.RemoveContactTagsResponse
+	62, // 68: hlgate.v1.ContactsService.DeleteContact:output_type -> hlgate.v1.DeleteContactResponse
+	63, // 69: hlgate.v1.ContactsService.GetContact:output_type -> hlgate.v1.GetContactResponse
+	64, // 70: hlgate.v1.ContactsService.AddContactTags:output_type -> hlgate.v1.AddContactTagsResponse
+	65, // 71: hlgate.v1.ContactsService.UpdateContact:output_type -> hlgate.v1.UpdateContactResponse
+	1,  // 72: hlgate.v1.ContactsService.GetAppointmentsForContact:output_type -> hlgate.v1.GetAppointmentsForContactResponse
+	3,  // 73: hlgate.v1.ContactsService.RemoveContactFromCampaign:output_type -> hlgate.v1.RemoveContactFromCampaignResponse
+	5,  // 74: hlgate.v1.ContactsService.AddContactToCampaign:output_type -> hlgate.v1.AddContactToCampaignResponse
+	7,  // 75: hlgate.v1.ContactsService.RemoveContactFromEveryCampaign:output_type -> hlgate.v1.RemoveContactFromEveryCampaignResponse
+	9,  // 76: hlgate.v1.ContactsService.RemoveFollowersContact:output_type -> hlgate.v1.RemoveFollowersContactResponse
+	11, // 77: hlgate.v1.ContactsService.AddFollowersContact:output_type -> hlgate.v1.AddFollowersContactResponse
+	66, // 78: hlgate.v1.ContactsService.ListContactNotes:output_type -> hlgate.v1.ListContactNotesResponse
+	13, // 79: hlgate.v1.ContactsService.CreateNote:output_type -> hlgate.v1.CreateNoteResponse
+	15, // 80: hlgate.v1.ContactsService.DeleteNote:output_type -> hlgate.v1.DeleteNoteResponse
+	17, // 81: hlgate.v1.ContactsService.GetNote:output_type -> hlgate.v1.GetNoteResponse
+	19, // 82: hlgate.v1.ContactsService.UpdateNote:output_type -> hlgate.v1.UpdateNoteResponse
+	21, // 83: hlgate.v1.ContactsService.GetAllTasks:output_type -> hlgate.v1.GetAllTasksResponse
+	23, // 84: hlgate.v1.ContactsService.CreateTask:output_type -> hlgate.v1.CreateTaskResponse
+	25, // 85: hlgate.v1.ContactsService.DeleteTask:output_type -> hlgate.v1.DeleteTaskResponse
+	27, // 86: hlgate.v1.ContactsService.GetTask:output_type -> hlgate.v1.GetTaskResponse
+	29, // 87: hlgate.v1.ContactsService.UpdateTask:output_type -> hlgate.v1.UpdateTaskResponse
+	31, // 88: hlgate.v1.ContactsService.UpdateTaskCompleted:output_type -> hlgate.v1.UpdateTaskCompletedResponse
+	33, // 89: hlgate.v1.ContactsService.DeleteContactFromWorkflow:output_type -> hlgate.v1.DeleteContactFromWorkflowResponse
+	35, // 90: hlgate.v1.ContactsService.AddContactToWorkflow:output_type -> hlgate.v1.AddContactToWorkflowResponse
+	37, // 91: hlgate.v1.ContactsService.AddRemoveContactFromBusiness:output_type -> hlgate.v1.AddRemoveContactFromBusinessResponse
+	39, // 92: hlgate.v1.ContactsService.CreateAssociation:output_type -> hlgate.v1.CreateAssociationResponse
+	41, // 93: hlgate.v1.ContactsService.GetContactsByBusinessId:output_type -> hlgate.v1.GetContactsByBusinessIdResponse
+	43, // 94: hlgate.v1.ContactsService.GetDuplicateContact:output_type -> hlgate.v1.GetDuplicateContactResponse
+	67, // 95: hlgate.v1.ContactsService.SearchContacts:output_type -> hlgate.v1.SearchContactsResponse
+	68, // 96: hlgate.v1.ContactsService.UpsertContact:output_type -> hlgate.v1.UpsertContactResponse
+	66, // [66:97] is the sub-list for method output_type
+	35, // [35:66] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_contacts_service_proto_init() }
@@ -1559,17 +3577,27 @@ func file_hlgate_v1_contacts_service_proto_init() {
 	file_hlgate_v1_contacts_proto_init()
 	file_hlgate_v1_options_proto_init()
 	file_hlgate_v1_upstream_schemas_proto_init()
-	file_hlgate_v1_contacts_service_proto_msgTypes[0].OneofWrappers = []any{}
-	file_hlgate_v1_contacts_service_proto_msgTypes[6].OneofWrappers = []any{}
-	file_hlgate_v1_contacts_service_proto_msgTypes[10].OneofWrappers = []any{}
-	file_hlgate_v1_contacts_service_proto_msgTypes[16].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[12].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[18].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[22].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[28].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[30].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[32].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[34].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[36].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[37].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[38].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[39].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[40].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[42].OneofWrappers = []any{}
+	file_hlgate_v1_contacts_service_proto_msgTypes[44].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_contacts_service_proto_rawDesc), len(file_hlgate_v1_contacts_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

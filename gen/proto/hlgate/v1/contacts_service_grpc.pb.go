@@ -25,24 +25,37 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ContactsService_CreateContact_FullMethodName     = "/hlgate.v1.ContactsService/CreateContact"
-	ContactsService_RemoveContactTags_FullMethodName = "/hlgate.v1.ContactsService/RemoveContactTags"
-	ContactsService_DeleteContact_FullMethodName     = "/hlgate.v1.ContactsService/DeleteContact"
-	ContactsService_GetContact_FullMethodName        = "/hlgate.v1.ContactsService/GetContact"
-	ContactsService_AddContactTags_FullMethodName    = "/hlgate.v1.ContactsService/AddContactTags"
-	ContactsService_UpdateContact_FullMethodName     = "/hlgate.v1.ContactsService/UpdateContact"
-	ContactsService_ListContactNotes_FullMethodName  = "/hlgate.v1.ContactsService/ListContactNotes"
-	ContactsService_CreateNote_FullMethodName        = "/hlgate.v1.ContactsService/CreateNote"
-	ContactsService_DeleteNote_FullMethodName        = "/hlgate.v1.ContactsService/DeleteNote"
-	ContactsService_GetNote_FullMethodName           = "/hlgate.v1.ContactsService/GetNote"
-	ContactsService_UpdateNote_FullMethodName        = "/hlgate.v1.ContactsService/UpdateNote"
-	ContactsService_GetAllTasks_FullMethodName       = "/hlgate.v1.ContactsService/GetAllTasks"
-	ContactsService_CreateTask_FullMethodName        = "/hlgate.v1.ContactsService/CreateTask"
-	ContactsService_DeleteTask_FullMethodName        = "/hlgate.v1.ContactsService/DeleteTask"
-	ContactsService_GetTask_FullMethodName           = "/hlgate.v1.ContactsService/GetTask"
-	ContactsService_UpdateTask_FullMethodName        = "/hlgate.v1.ContactsService/UpdateTask"
-	ContactsService_SearchContacts_FullMethodName    = "/hlgate.v1.ContactsService/SearchContacts"
-	ContactsService_UpsertContact_FullMethodName     = "/hlgate.v1.ContactsService/UpsertContact"
+	ContactsService_CreateContact_FullMethodName                  = "/hlgate.v1.ContactsService/CreateContact"
+	ContactsService_RemoveContactTags_FullMethodName              = "/hlgate.v1.ContactsService/RemoveContactTags"
+	ContactsService_DeleteContact_FullMethodName                  = "/hlgate.v1.ContactsService/DeleteContact"
+	ContactsService_GetContact_FullMethodName                     = "/hlgate.v1.ContactsService/GetContact"
+	ContactsService_AddContactTags_FullMethodName                 = "/hlgate.v1.ContactsService/AddContactTags"
+	ContactsService_UpdateContact_FullMethodName                  = "/hlgate.v1.ContactsService/UpdateContact"
+	ContactsService_GetAppointmentsForContact_FullMethodName      = "/hlgate.v1.ContactsService/GetAppointmentsForContact"
+	ContactsService_RemoveContactFromCampaign_FullMethodName      = "/hlgate.v1.ContactsService/RemoveContactFromCampaign"
+	ContactsService_AddContactToCampaign_FullMethodName           = "/hlgate.v1.ContactsService/AddContactToCampaign"
+	ContactsService_RemoveContactFromEveryCampaign_FullMethodName = "/hlgate.v1.ContactsService/RemoveContactFromEveryCampaign"
+	ContactsService_RemoveFollowersContact_FullMethodName         = "/hlgate.v1.ContactsService/RemoveFollowersContact"
+	ContactsService_AddFollowersContact_FullMethodName            = "/hlgate.v1.ContactsService/AddFollowersContact"
+	ContactsService_ListContactNotes_FullMethodName               = "/hlgate.v1.ContactsService/ListContactNotes"
+	ContactsService_CreateNote_FullMethodName                     = "/hlgate.v1.ContactsService/CreateNote"
+	ContactsService_DeleteNote_FullMethodName                     = "/hlgate.v1.ContactsService/DeleteNote"
+	ContactsService_GetNote_FullMethodName                        = "/hlgate.v1.ContactsService/GetNote"
+	ContactsService_UpdateNote_FullMethodName                     = "/hlgate.v1.ContactsService/UpdateNote"
+	ContactsService_GetAllTasks_FullMethodName                    = "/hlgate.v1.ContactsService/GetAllTasks"
+	ContactsService_CreateTask_FullMethodName                     = "/hlgate.v1.ContactsService/CreateTask"
+	ContactsService_DeleteTask_FullMethodName                     = "/hlgate.v1.ContactsService/DeleteTask"
+	ContactsService_GetTask_FullMethodName                        = "/hlgate.v1.ContactsService/GetTask"
+	ContactsService_UpdateTask_FullMethodName                     = "/hlgate.v1.ContactsService/UpdateTask"
+	ContactsService_UpdateTaskCompleted_FullMethodName            = "/hlgate.v1.ContactsService/UpdateTaskCompleted"
+	ContactsService_DeleteContactFromWorkflow_FullMethodName      = "/hlgate.v1.ContactsService/DeleteContactFromWorkflow"
+	ContactsService_AddContactToWorkflow_FullMethodName           = "/hlgate.v1.ContactsService/AddContactToWorkflow"
+	ContactsService_AddRemoveContactFromBusiness_FullMethodName   = "/hlgate.v1.ContactsService/AddRemoveContactFromBusiness"
+	ContactsService_CreateAssociation_FullMethodName              = "/hlgate.v1.ContactsService/CreateAssociation"
+	ContactsService_GetContactsByBusinessId_FullMethodName        = "/hlgate.v1.ContactsService/GetContactsByBusinessId"
+	ContactsService_GetDuplicateContact_FullMethodName            = "/hlgate.v1.ContactsService/GetDuplicateContact"
+	ContactsService_SearchContacts_FullMethodName                 = "/hlgate.v1.ContactsService/SearchContacts"
+	ContactsService_UpsertContact_FullMethodName                  = "/hlgate.v1.ContactsService/UpsertContact"
 )
 
 // ContactsServiceClient is the client API for ContactsService service.
@@ -70,6 +83,27 @@ type ContactsServiceClient interface {
 	// UpdateContact changes the fields of a contact named by the update mask
 	// (upstream PUT /contacts/{contactId}).
 	UpdateContact(ctx context.Context, in *UpdateContactRequest, opts ...grpc.CallOption) (*UpdateContactResponse, error)
+	// GetAppointmentsForContact calls GET /contacts/{contactId}/appointments
+	// (get-appointments-for-contact). Get Appointments for Contact.
+	GetAppointmentsForContact(ctx context.Context, in *GetAppointmentsForContactRequest, opts ...grpc.CallOption) (*GetAppointmentsForContactResponse, error)
+	// RemoveContactFromCampaign calls DELETE
+	// /contacts/{contactId}/campaigns/{campaignId}
+	// (remove-contact-from-campaign). Remove Contact From Campaign.
+	RemoveContactFromCampaign(ctx context.Context, in *RemoveContactFromCampaignRequest, opts ...grpc.CallOption) (*RemoveContactFromCampaignResponse, error)
+	// AddContactToCampaign calls POST
+	// /contacts/{contactId}/campaigns/{campaignId} (add-contact-to-campaign).
+	// Add Contact to Campaign: Add contact to Campaign.
+	AddContactToCampaign(ctx context.Context, in *AddContactToCampaignRequest, opts ...grpc.CallOption) (*AddContactToCampaignResponse, error)
+	// RemoveContactFromEveryCampaign calls DELETE
+	// /contacts/{contactId}/campaigns/removeAll
+	// (remove-contact-from-every-campaign). Remove Contact From Every Campaign.
+	RemoveContactFromEveryCampaign(ctx context.Context, in *RemoveContactFromEveryCampaignRequest, opts ...grpc.CallOption) (*RemoveContactFromEveryCampaignResponse, error)
+	// RemoveFollowersContact calls DELETE /contacts/{contactId}/followers
+	// (remove-followers-contact). Remove Followers.
+	RemoveFollowersContact(ctx context.Context, in *RemoveFollowersContactRequest, opts ...grpc.CallOption) (*RemoveFollowersContactResponse, error)
+	// AddFollowersContact calls POST /contacts/{contactId}/followers
+	// (add-followers-contact). Add Followers.
+	AddFollowersContact(ctx context.Context, in *AddFollowersContactRequest, opts ...grpc.CallOption) (*AddFollowersContactResponse, error)
 	// Lists the notes of a contact, in id order, paged by hlgate (HighLevel
 	// answers the whole list at once).
 	ListContactNotes(ctx context.Context, in *ListContactNotesRequest, opts ...grpc.CallOption) (*ListContactNotesResponse, error)
@@ -99,6 +133,35 @@ type ContactsServiceClient interface {
 	// UpdateTask calls PUT /contacts/{contactId}/tasks/{taskId} (update-task).
 	// Update Task.
 	UpdateTask(ctx context.Context, in *UpdateTaskRequest, opts ...grpc.CallOption) (*UpdateTaskResponse, error)
+	// UpdateTaskCompleted calls PUT
+	// /contacts/{contactId}/tasks/{taskId}/completed (update-task-completed).
+	// Update Task Completed.
+	UpdateTaskCompleted(ctx context.Context, in *UpdateTaskCompletedRequest, opts ...grpc.CallOption) (*UpdateTaskCompletedResponse, error)
+	// DeleteContactFromWorkflow calls DELETE
+	// /contacts/{contactId}/workflow/{workflowId}
+	// (delete-contact-from-workflow). Delete Contact from Workflow.
+	DeleteContactFromWorkflow(ctx context.Context, in *DeleteContactFromWorkflowRequest, opts ...grpc.CallOption) (*DeleteContactFromWorkflowResponse, error)
+	// AddContactToWorkflow calls POST
+	// /contacts/{contactId}/workflow/{workflowId} (add-contact-to-workflow).
+	// Add Contact to Workflow.
+	AddContactToWorkflow(ctx context.Context, in *AddContactToWorkflowRequest, opts ...grpc.CallOption) (*AddContactToWorkflowResponse, error)
+	// AddRemoveContactFromBusiness calls POST /contacts/bulk/business
+	// (add-remove-contact-from-business). Add/Remove Contacts From Business:
+	// Add/Remove Contacts From Business .
+	AddRemoveContactFromBusiness(ctx context.Context, in *AddRemoveContactFromBusinessRequest, opts ...grpc.CallOption) (*AddRemoveContactFromBusinessResponse, error)
+	// CreateAssociation calls POST /contacts/bulk/tags/update/{type}
+	// (create-association). Update Contacts Tags: Allows you to update tags to
+	// multiple contacts at once, you can add or remove tags from the contacts.
+	CreateAssociation(ctx context.Context, in *CreateAssociationRequest, opts ...grpc.CallOption) (*CreateAssociationResponse, error)
+	// GetContactsByBusinessId calls GET /contacts/business/{businessId}
+	// (get-contacts-by-businessId). Get Contacts By BusinessId.
+	GetContactsByBusinessId(ctx context.Context, in *GetContactsByBusinessIdRequest, opts ...grpc.CallOption) (*GetContactsByBusinessIdResponse, error)
+	// GetDuplicateContact calls GET /contacts/search/duplicate
+	// (get-duplicate-contact). Get Duplicate Contact: Get Duplicate
+	// Contact.<br/><br/>If `Allow Duplicate Contact` is disabled under
+	// Settings, the global unique identifier will be used for searching the
+	// contact.
+	GetDuplicateContact(ctx context.Context, in *GetDuplicateContactRequest, opts ...grpc.CallOption) (*GetDuplicateContactResponse, error)
 	// SearchContacts finds contacts by free text, filters and sort order
 	// (upstream POST /contacts/search). Search results can lag writes by a few
 	// seconds upstream.
@@ -171,6 +234,66 @@ func (c *contactsServiceClient) UpdateContact(ctx context.Context, in *UpdateCon
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UpdateContactResponse)
 	err := c.cc.Invoke(ctx, ContactsService_UpdateContact_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) GetAppointmentsForContact(ctx context.Context, in *GetAppointmentsForContactRequest, opts ...grpc.CallOption) (*GetAppointmentsForContactResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAppointmentsForContactResponse)
+	err := c.cc.Invoke(ctx, ContactsService_GetAppointmentsForContact_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) RemoveContactFromCampaign(ctx context.Context, in *RemoveContactFromCampaignRequest, opts ...grpc.CallOption) (*RemoveContactFromCampaignResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveContactFromCampaignResponse)
+	err := c.cc.Invoke(ctx, ContactsService_RemoveContactFromCampaign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) AddContactToCampaign(ctx context.Context, in *AddContactToCampaignRequest, opts ...grpc.CallOption) (*AddContactToCampaignResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddContactToCampaignResponse)
+	err := c.cc.Invoke(ctx, ContactsService_AddContactToCampaign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) RemoveContactFromEveryCampaign(ctx context.Context, in *RemoveContactFromEveryCampaignRequest, opts ...grpc.CallOption) (*RemoveContactFromEveryCampaignResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveContactFromEveryCampaignResponse)
+	err := c.cc.Invoke(ctx, ContactsService_RemoveContactFromEveryCampaign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) RemoveFollowersContact(ctx context.Context, in *RemoveFollowersContactRequest, opts ...grpc.CallOption) (*RemoveFollowersContactResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveFollowersContactResponse)
+	err := c.cc.Invoke(ctx, ContactsService_RemoveFollowersContact_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) AddFollowersContact(ctx context.Context, in *AddFollowersContactRequest, opts ...grpc.CallOption) (*AddFollowersContactResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddFollowersContactResponse)
+	err := c.cc.Invoke(ctx, ContactsService_AddFollowersContact_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -277,6 +400,76 @@ func (c *contactsServiceClient) UpdateTask(ctx context.Context, in *UpdateTaskRe
 	return out, nil
 }
 
+func (c *contactsServiceClient) UpdateTaskCompleted(ctx context.Context, in *UpdateTaskCompletedRequest, opts ...grpc.CallOption) (*UpdateTaskCompletedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateTaskCompletedResponse)
+	err := c.cc.Invoke(ctx, ContactsService_UpdateTaskCompleted_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) DeleteContactFromWorkflow(ctx context.Context, in *DeleteContactFromWorkflowRequest, opts ...grpc.CallOption) (*DeleteContactFromWorkflowResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteContactFromWorkflowResponse)
+	err := c.cc.Invoke(ctx, ContactsService_DeleteContactFromWorkflow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) AddContactToWorkflow(ctx context.Context, in *AddContactToWorkflowRequest, opts ...grpc.CallOption) (*AddContactToWorkflowResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddContactToWorkflowResponse)
+	err := c.cc.Invoke(ctx, ContactsService_AddContactToWorkflow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) AddRemoveContactFromBusiness(ctx context.Context, in *AddRemoveContactFromBusinessRequest, opts ...grpc.CallOption) (*AddRemoveContactFromBusinessResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddRemoveContactFromBusinessResponse)
+	err := c.cc.Invoke(ctx, ContactsService_AddRemoveContactFromBusiness_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) CreateAssociation(ctx context.Context, in *CreateAssociationRequest, opts ...grpc.CallOption) (*CreateAssociationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateAssociationResponse)
+	err := c.cc.Invoke(ctx, ContactsService_CreateAssociation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) GetContactsByBusinessId(ctx context.Context, in *GetContactsByBusinessIdRequest, opts ...grpc.CallOption) (*GetContactsByBusinessIdResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetContactsByBusinessIdResponse)
+	err := c.cc.Invoke(ctx, ContactsService_GetContactsByBusinessId_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contactsServiceClient) GetDuplicateContact(ctx context.Context, in *GetDuplicateContactRequest, opts ...grpc.CallOption) (*GetDuplicateContactResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDuplicateContactResponse)
+	err := c.cc.Invoke(ctx, ContactsService_GetDuplicateContact_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *contactsServiceClient) SearchContacts(ctx context.Context, in *SearchContactsRequest, opts ...grpc.CallOption) (*SearchContactsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SearchContactsResponse)
@@ -322,6 +515,27 @@ type ContactsServiceServer interface {
 	// UpdateContact changes the fields of a contact named by the update mask
 	// (upstream PUT /contacts/{contactId}).
 	UpdateContact(context.Context, *UpdateContactRequest) (*UpdateContactResponse, error)
+	// GetAppointmentsForContact calls GET /contacts/{contactId}/appointments
+	// (get-appointments-for-contact). Get Appointments for Contact.
+	GetAppointmentsForContact(context.Context, *GetAppointmentsForContactRequest) (*GetAppointmentsForContactResponse, error)
+	// RemoveContactFromCampaign calls DELETE
+	// /contacts/{contactId}/campaigns/{campaignId}
+	// (remove-contact-from-campaign). Remove Contact From Campaign.
+	RemoveContactFromCampaign(context.Context, *RemoveContactFromCampaignRequest) (*RemoveContactFromCampaignResponse, error)
+	// AddContactToCampaign calls POST
+	// /contacts/{contactId}/campaigns/{campaignId} (add-contact-to-campaign).
+	// Add Contact to Campaign: Add contact to Campaign.
+	AddContactToCampaign(context.Context, *AddContactToCampaignRequest) (*AddContactToCampaignResponse, error)
+	// RemoveContactFromEveryCampaign calls DELETE
+	// /contacts/{contactId}/campaigns/removeAll
+	// (remove-contact-from-every-campaign). Remove Contact From Every Campaign.
+	RemoveContactFromEveryCampaign(context.Context, *RemoveContactFromEveryCampaignRequest) (*RemoveContactFromEveryCampaignResponse, error)
+	// RemoveFollowersContact calls DELETE /contacts/{contactId}/followers
+	// (remove-followers-contact). Remove Followers.
+	RemoveFollowersContact(context.Context, *RemoveFollowersContactRequest) (*RemoveFollowersContactResponse, error)
+	// AddFollowersContact calls POST /contacts/{contactId}/followers
+	// (add-followers-contact). Add Followers.
+	AddFollowersContact(context.Context, *AddFollowersContactRequest) (*AddFollowersContactResponse, error)
 	// Lists the notes of a contact, in id order, paged by hlgate (HighLevel
 	// answers the whole list at once).
 	ListContactNotes(context.Context, *ListContactNotesRequest) (*ListContactNotesResponse, error)
@@ -351,6 +565,35 @@ type ContactsServiceServer interface {
 	// UpdateTask calls PUT /contacts/{contactId}/tasks/{taskId} (update-task).
 	// Update Task.
 	UpdateTask(context.Context, *UpdateTaskRequest) (*UpdateTaskResponse, error)
+	// UpdateTaskCompleted calls PUT
+	// /contacts/{contactId}/tasks/{taskId}/completed (update-task-completed).
+	// Update Task Completed.
+	UpdateTaskCompleted(context.Context, *UpdateTaskCompletedRequest) (*UpdateTaskCompletedResponse, error)
+	// DeleteContactFromWorkflow calls DELETE
+	// /contacts/{contactId}/workflow/{workflowId}
+	// (delete-contact-from-workflow). Delete Contact from Workflow.
+	DeleteContactFromWorkflow(context.Context, *DeleteContactFromWorkflowRequest) (*DeleteContactFromWorkflowResponse, error)
+	// AddContactToWorkflow calls POST
+	// /contacts/{contactId}/workflow/{workflowId} (add-contact-to-workflow).
+	// Add Contact to Workflow.
+	AddContactToWorkflow(context.Context, *AddContactToWorkflowRequest) (*AddContactToWorkflowResponse, error)
+	// AddRemoveContactFromBusiness calls POST /contacts/bulk/business
+	// (add-remove-contact-from-business). Add/Remove Contacts From Business:
+	// Add/Remove Contacts From Business .
+	AddRemoveContactFromBusiness(context.Context, *AddRemoveContactFromBusinessRequest) (*AddRemoveContactFromBusinessResponse, error)
+	// CreateAssociation calls POST /contacts/bulk/tags/update/{type}
+	// (create-association). Update Contacts Tags: Allows you to update tags to
+	// multiple contacts at once, you can add or remove tags from the contacts.
+	CreateAssociation(context.Context, *CreateAssociationRequest) (*CreateAssociationResponse, error)
+	// GetContactsByBusinessId calls GET /contacts/business/{businessId}
+	// (get-contacts-by-businessId). Get Contacts By BusinessId.
+	GetContactsByBusinessId(context.Context, *GetContactsByBusinessIdRequest) (*GetContactsByBusinessIdResponse, error)
+	// GetDuplicateContact calls GET /contacts/search/duplicate
+	// (get-duplicate-contact). Get Duplicate Contact: Get Duplicate
+	// Contact.<br/><br/>If `Allow Duplicate Contact` is disabled under
+	// Settings, the global unique identifier will be used for searching the
+	// contact.
+	GetDuplicateContact(context.Context, *GetDuplicateContactRequest) (*GetDuplicateContactResponse, error)
 	// SearchContacts finds contacts by free text, filters and sort order
 	// (upstream POST /contacts/search). Search results can lag writes by a few
 	// seconds upstream.
@@ -387,6 +630,24 @@ func (UnimplementedContactsServiceServer) AddContactTags(context.Context, *AddCo
 func (UnimplementedContactsServiceServer) UpdateContact(context.Context, *UpdateContactRequest) (*UpdateContactResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateContact not implemented")
 }
+func (UnimplementedContactsServiceServer) GetAppointmentsForContact(context.Context, *GetAppointmentsForContactRequest) (*GetAppointmentsForContactResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAppointmentsForContact not implemented")
+}
+func (UnimplementedContactsServiceServer) RemoveContactFromCampaign(context.Context, *RemoveContactFromCampaignRequest) (*RemoveContactFromCampaignResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveContactFromCampaign not implemented")
+}
+func (UnimplementedContactsServiceServer) AddContactToCampaign(context.Context, *AddContactToCampaignRequest) (*AddContactToCampaignResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddContactToCampaign not implemented")
+}
+func (UnimplementedContactsServiceServer) RemoveContactFromEveryCampaign(context.Context, *RemoveContactFromEveryCampaignRequest) (*RemoveContactFromEveryCampaignResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveContactFromEveryCampaign not implemented")
+}
+func (UnimplementedContactsServiceServer) RemoveFollowersContact(context.Context, *RemoveFollowersContactRequest) (*RemoveFollowersContactResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveFollowersContact not implemented")
+}
+func (UnimplementedContactsServiceServer) AddFollowersContact(context.Context, *AddFollowersContactRequest) (*AddFollowersContactResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddFollowersContact not implemented")
+}
 func (UnimplementedContactsServiceServer) ListContactNotes(context.Context, *ListContactNotesRequest) (*ListContactNotesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListContactNotes not implemented")
 }
@@ -416,6 +677,27 @@ func (UnimplementedContactsServiceServer) GetTask(context.Context, *GetTaskReque
 }
 func (UnimplementedContactsServiceServer) UpdateTask(context.Context, *UpdateTaskRequest) (*UpdateTaskResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateTask not implemented")
+}
+func (UnimplementedContactsServiceServer) UpdateTaskCompleted(context.Context, *UpdateTaskCompletedRequest) (*UpdateTaskCompletedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateTaskCompleted not implemented")
+}
+func (UnimplementedContactsServiceServer) DeleteContactFromWorkflow(context.Context, *DeleteContactFromWorkflowRequest) (*DeleteContactFromWorkflowResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteContactFromWorkflow not implemented")
+}
+func (UnimplementedContactsServiceServer) AddContactToWorkflow(context.Context, *AddContactToWorkflowRequest) (*AddContactToWorkflowResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddContactToWorkflow not implemented")
+}
+func (UnimplementedContactsServiceServer) AddRemoveContactFromBusiness(context.Context, *AddRemoveContactFromBusinessRequest) (*AddRemoveContactFromBusinessResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddRemoveContactFromBusiness not implemented")
+}
+func (UnimplementedContactsServiceServer) CreateAssociation(context.Context, *CreateAssociationRequest) (*CreateAssociationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateAssociation not implemented")
+}
+func (UnimplementedContactsServiceServer) GetContactsByBusinessId(context.Context, *GetContactsByBusinessIdRequest) (*GetContactsByBusinessIdResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetContactsByBusinessId not implemented")
+}
+func (UnimplementedContactsServiceServer) GetDuplicateContact(context.Context, *GetDuplicateContactRequest) (*GetDuplicateContactResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDuplicateContact not implemented")
 }
 func (UnimplementedContactsServiceServer) SearchContacts(context.Context, *SearchContactsRequest) (*SearchContactsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SearchContacts not implemented")
@@ -548,6 +830,114 @@ func _ContactsService_UpdateContact_Handler(srv interface{}, ctx context.Context
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ContactsServiceServer).UpdateContact(ctx, req.(*UpdateContactRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_GetAppointmentsForContact_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAppointmentsForContactRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).GetAppointmentsForContact(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_GetAppointmentsForContact_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).GetAppointmentsForContact(ctx, req.(*GetAppointmentsForContactRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_RemoveContactFromCampaign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveContactFromCampaignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).RemoveContactFromCampaign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_RemoveContactFromCampaign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).RemoveContactFromCampaign(ctx, req.(*RemoveContactFromCampaignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_AddContactToCampaign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddContactToCampaignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).AddContactToCampaign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_AddContactToCampaign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).AddContactToCampaign(ctx, req.(*AddContactToCampaignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_RemoveContactFromEveryCampaign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveContactFromEveryCampaignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).RemoveContactFromEveryCampaign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_RemoveContactFromEveryCampaign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).RemoveContactFromEveryCampaign(ctx, req.(*RemoveContactFromEveryCampaignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_RemoveFollowersContact_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveFollowersContactRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).RemoveFollowersContact(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_RemoveFollowersContact_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).RemoveFollowersContact(ctx, req.(*RemoveFollowersContactRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_AddFollowersContact_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddFollowersContactRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).AddFollowersContact(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_AddFollowersContact_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).AddFollowersContact(ctx, req.(*AddFollowersContactRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -732,6 +1122,132 @@ func _ContactsService_UpdateTask_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ContactsService_UpdateTaskCompleted_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateTaskCompletedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).UpdateTaskCompleted(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_UpdateTaskCompleted_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).UpdateTaskCompleted(ctx, req.(*UpdateTaskCompletedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_DeleteContactFromWorkflow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteContactFromWorkflowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).DeleteContactFromWorkflow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_DeleteContactFromWorkflow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).DeleteContactFromWorkflow(ctx, req.(*DeleteContactFromWorkflowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_AddContactToWorkflow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddContactToWorkflowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).AddContactToWorkflow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_AddContactToWorkflow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).AddContactToWorkflow(ctx, req.(*AddContactToWorkflowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_AddRemoveContactFromBusiness_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddRemoveContactFromBusinessRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).AddRemoveContactFromBusiness(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_AddRemoveContactFromBusiness_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).AddRemoveContactFromBusiness(ctx, req.(*AddRemoveContactFromBusinessRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_CreateAssociation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateAssociationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).CreateAssociation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_CreateAssociation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).CreateAssociation(ctx, req.(*CreateAssociationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_GetContactsByBusinessId_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetContactsByBusinessIdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).GetContactsByBusinessId(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_GetContactsByBusinessId_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).GetContactsByBusinessId(ctx, req.(*GetContactsByBusinessIdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContactsService_GetDuplicateContact_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDuplicateContactRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactsServiceServer).GetDuplicateContact(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactsService_GetDuplicateContact_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactsServiceServer).GetDuplicateContact(ctx, req.(*GetDuplicateContactRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ContactsService_SearchContacts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SearchContactsRequest)
 	if err := dec(in); err != nil {
@@ -800,6 +1316,30 @@ var ContactsService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ContactsService_UpdateContact_Handler,
 		},
 		{
+			MethodName: "GetAppointmentsForContact",
+			Handler:    _ContactsService_GetAppointmentsForContact_Handler,
+		},
+		{
+			MethodName: "RemoveContactFromCampaign",
+			Handler:    _ContactsService_RemoveContactFromCampaign_Handler,
+		},
+		{
+			MethodName: "AddContactToCampaign",
+			Handler:    _ContactsService_AddContactToCampaign_Handler,
+		},
+		{
+			MethodName: "RemoveContactFromEveryCampaign",
+			Handler:    _ContactsService_RemoveContactFromEveryCampaign_Handler,
+		},
+		{
+			MethodName: "RemoveFollowersContact",
+			Handler:    _ContactsService_RemoveFollowersContact_Handler,
+		},
+		{
+			MethodName: "AddFollowersContact",
+			Handler:    _ContactsService_AddFollowersContact_Handler,
+		},
+		{
 			MethodName: "ListContactNotes",
 			Handler:    _ContactsService_ListContactNotes_Handler,
 		},
@@ -838,6 +1378,34 @@ var ContactsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateTask",
 			Handler:    _ContactsService_UpdateTask_Handler,
+		},
+		{
+			MethodName: "UpdateTaskCompleted",
+			Handler:    _ContactsService_UpdateTaskCompleted_Handler,
+		},
+		{
+			MethodName: "DeleteContactFromWorkflow",
+			Handler:    _ContactsService_DeleteContactFromWorkflow_Handler,
+		},
+		{
+			MethodName: "AddContactToWorkflow",
+			Handler:    _ContactsService_AddContactToWorkflow_Handler,
+		},
+		{
+			MethodName: "AddRemoveContactFromBusiness",
+			Handler:    _ContactsService_AddRemoveContactFromBusiness_Handler,
+		},
+		{
+			MethodName: "CreateAssociation",
+			Handler:    _ContactsService_CreateAssociation_Handler,
+		},
+		{
+			MethodName: "GetContactsByBusinessId",
+			Handler:    _ContactsService_GetContactsByBusinessId_Handler,
+		},
+		{
+			MethodName: "GetDuplicateContact",
+			Handler:    _ContactsService_GetDuplicateContact_Handler,
 		},
 		{
 			MethodName: "SearchContacts",

@@ -16,7 +16,9 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -27,12 +29,933 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// RemoveFollowersOpportunityRequest is the request of
+// RemoveFollowersOpportunity.
+type RemoveFollowersOpportunityRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Opportunity Id
+	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// The query parameter isRemoveAllFollowers.
+	IsRemoveAllFollowers *bool `protobuf:"varint,3,opt,name=is_remove_all_followers,json=isRemoveAllFollowers,proto3,oneof" json:"is_remove_all_followers,omitempty"`
+	// The body's followers.
+	Followers     []string `protobuf:"bytes,4,rep,name=followers,proto3" json:"followers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveFollowersOpportunityRequest) Reset() {
+	*x = RemoveFollowersOpportunityRequest{}
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveFollowersOpportunityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveFollowersOpportunityRequest) ProtoMessage() {}
+
+func (x *RemoveFollowersOpportunityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveFollowersOpportunityRequest.ProtoReflect.Descriptor instead.
+func (*RemoveFollowersOpportunityRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_opportunities_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RemoveFollowersOpportunityRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *RemoveFollowersOpportunityRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RemoveFollowersOpportunityRequest) GetIsRemoveAllFollowers() bool {
+	if x != nil && x.IsRemoveAllFollowers != nil {
+		return *x.IsRemoveAllFollowers
+	}
+	return false
+}
+
+func (x *RemoveFollowersOpportunityRequest) GetFollowers() []string {
+	if x != nil {
+		return x.Followers
+	}
+	return nil
+}
+
+// RemoveFollowersOpportunityResponse is HighLevel's answer to
+// RemoveFollowersOpportunity, without loss.
+type RemoveFollowersOpportunityResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's followers.
+	Followers []string `protobuf:"bytes,1,rep,name=followers,proto3" json:"followers,omitempty"`
+	// The answer's followersRemoved.
+	FollowersRemoved []string `protobuf:"bytes,2,rep,name=followers_removed,json=followersRemoved,proto3" json:"followers_removed,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveFollowersOpportunityResponse) Reset() {
+	*x = RemoveFollowersOpportunityResponse{}
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveFollowersOpportunityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveFollowersOpportunityResponse) ProtoMessage() {}
+
+func (x *RemoveFollowersOpportunityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveFollowersOpportunityResponse.ProtoReflect.Descriptor instead.
+func (*RemoveFollowersOpportunityResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_opportunities_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RemoveFollowersOpportunityResponse) GetFollowers() []string {
+	if x != nil {
+		return x.Followers
+	}
+	return nil
+}
+
+func (x *RemoveFollowersOpportunityResponse) GetFollowersRemoved() []string {
+	if x != nil {
+		return x.FollowersRemoved
+	}
+	return nil
+}
+
+func (x *RemoveFollowersOpportunityResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// AddFollowersOpportunityRequest is the request of AddFollowersOpportunity.
+type AddFollowersOpportunityRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Opportunity Id
+	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// The body's followers.
+	Followers     []string `protobuf:"bytes,3,rep,name=followers,proto3" json:"followers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddFollowersOpportunityRequest) Reset() {
+	*x = AddFollowersOpportunityRequest{}
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddFollowersOpportunityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddFollowersOpportunityRequest) ProtoMessage() {}
+
+func (x *AddFollowersOpportunityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddFollowersOpportunityRequest.ProtoReflect.Descriptor instead.
+func (*AddFollowersOpportunityRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_opportunities_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AddFollowersOpportunityRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *AddFollowersOpportunityRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AddFollowersOpportunityRequest) GetFollowers() []string {
+	if x != nil {
+		return x.Followers
+	}
+	return nil
+}
+
+// AddFollowersOpportunityResponse is HighLevel's answer to
+// AddFollowersOpportunity, without loss.
+type AddFollowersOpportunityResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's followers.
+	Followers []string `protobuf:"bytes,1,rep,name=followers,proto3" json:"followers,omitempty"`
+	// The answer's followersAdded.
+	FollowersAdded []string `protobuf:"bytes,2,rep,name=followers_added,json=followersAdded,proto3" json:"followers_added,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddFollowersOpportunityResponse) Reset() {
+	*x = AddFollowersOpportunityResponse{}
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddFollowersOpportunityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddFollowersOpportunityResponse) ProtoMessage() {}
+
+func (x *AddFollowersOpportunityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddFollowersOpportunityResponse.ProtoReflect.Descriptor instead.
+func (*AddFollowersOpportunityResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_opportunities_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AddFollowersOpportunityResponse) GetFollowers() []string {
+	if x != nil {
+		return x.Followers
+	}
+	return nil
+}
+
+func (x *AddFollowersOpportunityResponse) GetFollowersAdded() []string {
+	if x != nil {
+		return x.FollowersAdded
+	}
+	return nil
+}
+
+func (x *AddFollowersOpportunityResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetLostReasonRequest is the request of GetLostReason.
+type GetLostReasonRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// lost reason name
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// deleted
+	Deleted *bool `protobuf:"varint,3,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// search query
+	Query *string `protobuf:"bytes,4,opt,name=query,proto3,oneof" json:"query,omitempty"`
+	// get count
+	GetCount *bool `protobuf:"varint,5,opt,name=get_count,json=getCount,proto3,oneof" json:"get_count,omitempty"`
+	// The most records per page; 0 means the default. At most 100.
+	PageSize int32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLostReasonRequest) Reset() {
+	*x = GetLostReasonRequest{}
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLostReasonRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLostReasonRequest) ProtoMessage() {}
+
+func (x *GetLostReasonRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLostReasonRequest.ProtoReflect.Descriptor instead.
+func (*GetLostReasonRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_opportunities_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetLostReasonRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetLostReasonRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *GetLostReasonRequest) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *GetLostReasonRequest) GetQuery() string {
+	if x != nil && x.Query != nil {
+		return *x.Query
+	}
+	return ""
+}
+
+func (x *GetLostReasonRequest) GetGetCount() bool {
+	if x != nil && x.GetCount != nil {
+		return *x.GetCount
+	}
+	return false
+}
+
+func (x *GetLostReasonRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetLostReasonRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// GetLostReasonResponse is HighLevel's answer to GetLostReason, without loss.
+type GetLostReasonResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's lostReasons.
+	LostReasons []*LostReasonResponseSchema `protobuf:"bytes,1,rep,name=lost_reasons,json=lostReasons,proto3" json:"lost_reasons,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The number of matching records (HighLevel's total).
+	TotalSize int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLostReasonResponse) Reset() {
+	*x = GetLostReasonResponse{}
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLostReasonResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLostReasonResponse) ProtoMessage() {}
+
+func (x *GetLostReasonResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLostReasonResponse.ProtoReflect.Descriptor instead.
+func (*GetLostReasonResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_opportunities_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetLostReasonResponse) GetLostReasons() []*LostReasonResponseSchema {
+	if x != nil {
+		return x.LostReasons
+	}
+	return nil
+}
+
+func (x *GetLostReasonResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *GetLostReasonResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *GetLostReasonResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SearchOpportunitiesAdvancedRequest is the request of
+// SearchOpportunitiesAdvanced.
+type SearchOpportunitiesAdvancedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The body's query.
+	Query *string `protobuf:"bytes,2,opt,name=query,proto3,oneof" json:"query,omitempty"`
+	// The body's additionalDetails.
+	AdditionalDetails *AdditionalDetailsDTO `protobuf:"bytes,3,opt,name=additional_details,json=additionalDetails,proto3" json:"additional_details,omitempty"`
+	// The most records per page; 0 means the default. At most 100.
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchOpportunitiesAdvancedRequest) Reset() {
+	*x = SearchOpportunitiesAdvancedRequest{}
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchOpportunitiesAdvancedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchOpportunitiesAdvancedRequest) ProtoMessage() {}
+
+func (x *SearchOpportunitiesAdvancedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchOpportunitiesAdvancedRequest.ProtoReflect.Descriptor instead.
+func (*SearchOpportunitiesAdvancedRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_opportunities_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SearchOpportunitiesAdvancedRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesAdvancedRequest) GetQuery() string {
+	if x != nil && x.Query != nil {
+		return *x.Query
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesAdvancedRequest) GetAdditionalDetails() *AdditionalDetailsDTO {
+	if x != nil {
+		return x.AdditionalDetails
+	}
+	return nil
+}
+
+func (x *SearchOpportunitiesAdvancedRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *SearchOpportunitiesAdvancedRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// SearchOpportunitiesAdvancedResponse is HighLevel's answer to
+// SearchOpportunitiesAdvanced, without loss.
+type SearchOpportunitiesAdvancedResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's opportunities.
+	Opportunities []*SearchOpportunitiesResponseSchema `protobuf:"bytes,1,rep,name=opportunities,proto3" json:"opportunities,omitempty"`
+	// The answer's aggregations.
+	Aggregations *structpb.Struct `protobuf:"bytes,2,opt,name=aggregations,proto3" json:"aggregations,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The number of matching records (HighLevel's total).
+	TotalSize int32 `protobuf:"varint,4,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchOpportunitiesAdvancedResponse) Reset() {
+	*x = SearchOpportunitiesAdvancedResponse{}
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchOpportunitiesAdvancedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchOpportunitiesAdvancedResponse) ProtoMessage() {}
+
+func (x *SearchOpportunitiesAdvancedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchOpportunitiesAdvancedResponse.ProtoReflect.Descriptor instead.
+func (*SearchOpportunitiesAdvancedResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_opportunities_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SearchOpportunitiesAdvancedResponse) GetOpportunities() []*SearchOpportunitiesResponseSchema {
+	if x != nil {
+		return x.Opportunities
+	}
+	return nil
+}
+
+func (x *SearchOpportunitiesAdvancedResponse) GetAggregations() *structpb.Struct {
+	if x != nil {
+		return x.Aggregations
+	}
+	return nil
+}
+
+func (x *SearchOpportunitiesAdvancedResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesAdvancedResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *SearchOpportunitiesAdvancedResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpsertOpportunityRequest is the request of UpsertOpportunity.
+type UpsertOpportunityRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// opportunityId
+	Id *string `protobuf:"bytes,2,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// pipeline Id
+	PipelineId *string `protobuf:"bytes,3,opt,name=pipeline_id,json=pipelineId,proto3,oneof" json:"pipeline_id,omitempty"`
+	// contactId
+	Followers []string `protobuf:"bytes,4,rep,name=followers,proto3" json:"followers,omitempty"`
+	// isRemoveAllFollowers
+	IsRemoveAllFollowers *bool `protobuf:"varint,5,opt,name=is_remove_all_followers,json=isRemoveAllFollowers,proto3,oneof" json:"is_remove_all_followers,omitempty"`
+	// followers action type
+	FollowersActionType *string `protobuf:"bytes,6,opt,name=followers_action_type,json=followersActionType,proto3,oneof" json:"followers_action_type,omitempty"`
+	// name
+	Name *string `protobuf:"bytes,7,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The body's status.
+	Status *string `protobuf:"bytes,8,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// The body's pipelineStageId.
+	PipelineStageId *string `protobuf:"bytes,9,opt,name=pipeline_stage_id,json=pipelineStageId,proto3,oneof" json:"pipeline_stage_id,omitempty"`
+	// The body's monetaryValue.
+	MonetaryValue *float64 `protobuf:"fixed64,10,opt,name=monetary_value,json=monetaryValue,proto3,oneof" json:"monetary_value,omitempty"`
+	// The body's assignedTo.
+	AssignedTo *string `protobuf:"bytes,11,opt,name=assigned_to,json=assignedTo,proto3,oneof" json:"assigned_to,omitempty"`
+	// lost reason Id
+	LostReasonId  *string `protobuf:"bytes,12,opt,name=lost_reason_id,json=lostReasonId,proto3,oneof" json:"lost_reason_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertOpportunityRequest) Reset() {
+	*x = UpsertOpportunityRequest{}
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertOpportunityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertOpportunityRequest) ProtoMessage() {}
+
+func (x *UpsertOpportunityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertOpportunityRequest.ProtoReflect.Descriptor instead.
+func (*UpsertOpportunityRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_opportunities_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *UpsertOpportunityRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpsertOpportunityRequest) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *UpsertOpportunityRequest) GetPipelineId() string {
+	if x != nil && x.PipelineId != nil {
+		return *x.PipelineId
+	}
+	return ""
+}
+
+func (x *UpsertOpportunityRequest) GetFollowers() []string {
+	if x != nil {
+		return x.Followers
+	}
+	return nil
+}
+
+func (x *UpsertOpportunityRequest) GetIsRemoveAllFollowers() bool {
+	if x != nil && x.IsRemoveAllFollowers != nil {
+		return *x.IsRemoveAllFollowers
+	}
+	return false
+}
+
+func (x *UpsertOpportunityRequest) GetFollowersActionType() string {
+	if x != nil && x.FollowersActionType != nil {
+		return *x.FollowersActionType
+	}
+	return ""
+}
+
+func (x *UpsertOpportunityRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpsertOpportunityRequest) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *UpsertOpportunityRequest) GetPipelineStageId() string {
+	if x != nil && x.PipelineStageId != nil {
+		return *x.PipelineStageId
+	}
+	return ""
+}
+
+func (x *UpsertOpportunityRequest) GetMonetaryValue() float64 {
+	if x != nil && x.MonetaryValue != nil {
+		return *x.MonetaryValue
+	}
+	return 0
+}
+
+func (x *UpsertOpportunityRequest) GetAssignedTo() string {
+	if x != nil && x.AssignedTo != nil {
+		return *x.AssignedTo
+	}
+	return ""
+}
+
+func (x *UpsertOpportunityRequest) GetLostReasonId() string {
+	if x != nil && x.LostReasonId != nil {
+		return *x.LostReasonId
+	}
+	return ""
+}
+
+// UpsertOpportunityResponse is HighLevel's answer to UpsertOpportunity,
+// without loss.
+type UpsertOpportunityResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Updated / New Opportunity
+	Opportunity *structpb.Struct `protobuf:"bytes,1,opt,name=opportunity,proto3" json:"opportunity,omitempty"`
+	// The answer's new.
+	New *bool `protobuf:"varint,2,opt,name=new,proto3,oneof" json:"new,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertOpportunityResponse) Reset() {
+	*x = UpsertOpportunityResponse{}
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertOpportunityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertOpportunityResponse) ProtoMessage() {}
+
+func (x *UpsertOpportunityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_opportunities_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertOpportunityResponse.ProtoReflect.Descriptor instead.
+func (*UpsertOpportunityResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_opportunities_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *UpsertOpportunityResponse) GetOpportunity() *structpb.Struct {
+	if x != nil {
+		return x.Opportunity
+	}
+	return nil
+}
+
+func (x *UpsertOpportunityResponse) GetNew() bool {
+	if x != nil && x.New != nil {
+		return *x.New
+	}
+	return false
+}
+
+func (x *UpsertOpportunityResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 var File_hlgate_v1_opportunities_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_opportunities_service_proto_rawDesc = "" +
 	"\n" +
-	"%hlgate/v1/opportunities_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1dhlgate/v1/opportunities.proto\x1a\x17hlgate/v1/options.proto2\xb6\n" +
+	"%hlgate/v1/opportunities_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1dhlgate/v1/opportunities.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\xd9\x01\n" +
+	"!RemoveFollowersOpportunityRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x13\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12:\n" +
+	"\x17is_remove_all_followers\x18\x03 \x01(\bH\x00R\x14isRemoveAllFollowers\x88\x01\x01\x12!\n" +
+	"\tfollowers\x18\x04 \x03(\tB\x03\xe0A\x02R\tfollowersB\x1a\n" +
+	"\x18_is_remove_all_followers\"\xa9\x01\n" +
+	"\"RemoveFollowersOpportunityResponse\x12\x1c\n" +
+	"\tfollowers\x18\x01 \x03(\tR\tfollowers\x12+\n" +
+	"\x11followers_removed\x18\x02 \x03(\tR\x10followersRemoved\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"~\n" +
+	"\x1eAddFollowersOpportunityRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x13\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12!\n" +
+	"\tfollowers\x18\x03 \x03(\tB\x03\xe0A\x02R\tfollowers\"\xa2\x01\n" +
+	"\x1fAddFollowersOpportunityResponse\x12\x1c\n" +
+	"\tfollowers\x18\x01 \x03(\tR\tfollowers\x12'\n" +
+	"\x0ffollowers_added\x18\x02 \x03(\tR\x0efollowersAdded\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x9a\x02\n" +
+	"\x14GetLostReasonRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x00R\x04name\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\x03 \x01(\bH\x01R\adeleted\x88\x01\x01\x12\x19\n" +
+	"\x05query\x18\x04 \x01(\tH\x02R\x05query\x88\x01\x01\x12 \n" +
+	"\tget_count\x18\x05 \x01(\bH\x03R\bgetCount\x88\x01\x01\x12\x1b\n" +
+	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
+	"page_token\x18\a \x01(\tR\tpageTokenB\a\n" +
+	"\x05_nameB\n" +
+	"\n" +
+	"\b_deletedB\b\n" +
+	"\x06_queryB\f\n" +
+	"\n" +
+	"_get_count\"\xe0\x01\n" +
+	"\x15GetLostReasonResponse\x12F\n" +
+	"\flost_reasons\x18\x01 \x03(\v2#.hlgate.v1.LostReasonResponseSchemaR\vlostReasons\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x85\x02\n" +
+	"\"SearchOpportunitiesAdvancedRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1e\n" +
+	"\x05query\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x05query\x88\x01\x01\x12S\n" +
+	"\x12additional_details\x18\x03 \x01(\v2\x1f.hlgate.v1.AdditionalDetailsDTOB\x03\xe0A\x02R\x11additionalDetails\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageTokenB\b\n" +
+	"\x06_query\"\xb7\x02\n" +
+	"#SearchOpportunitiesAdvancedResponse\x12R\n" +
+	"\ropportunities\x18\x01 \x03(\v2,.hlgate.v1.SearchOpportunitiesResponseSchemaR\ropportunities\x12;\n" +
+	"\faggregations\x18\x02 \x01(\v2\x17.google.protobuf.StructR\faggregations\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x04 \x01(\x05R\ttotalSize\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xb3\x05\n" +
+	"\x18UpsertOpportunityRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x13\n" +
+	"\x02id\x18\x02 \x01(\tH\x00R\x02id\x88\x01\x01\x12)\n" +
+	"\vpipeline_id\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\n" +
+	"pipelineId\x88\x01\x01\x12!\n" +
+	"\tfollowers\x18\x04 \x03(\tB\x03\xe0A\x02R\tfollowers\x12?\n" +
+	"\x17is_remove_all_followers\x18\x05 \x01(\bB\x03\xe0A\x02H\x02R\x14isRemoveAllFollowers\x88\x01\x01\x12<\n" +
+	"\x15followers_action_type\x18\x06 \x01(\tB\x03\xe0A\x02H\x03R\x13followersActionType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\a \x01(\tH\x04R\x04name\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\b \x01(\tH\x05R\x06status\x88\x01\x01\x12/\n" +
+	"\x11pipeline_stage_id\x18\t \x01(\tH\x06R\x0fpipelineStageId\x88\x01\x01\x12*\n" +
+	"\x0emonetary_value\x18\n" +
+	" \x01(\x01H\aR\rmonetaryValue\x88\x01\x01\x12$\n" +
+	"\vassigned_to\x18\v \x01(\tH\bR\n" +
+	"assignedTo\x88\x01\x01\x12)\n" +
+	"\x0elost_reason_id\x18\f \x01(\tH\tR\flostReasonId\x88\x01\x01B\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_pipeline_idB\x1a\n" +
+	"\x18_is_remove_all_followersB\x18\n" +
+	"\x16_followers_action_typeB\a\n" +
+	"\x05_nameB\t\n" +
+	"\a_statusB\x14\n" +
+	"\x12_pipeline_stage_idB\x11\n" +
+	"\x0f_monetary_valueB\x0e\n" +
+	"\f_assigned_toB\x11\n" +
+	"\x0f_lost_reason_id\"\xaf\x01\n" +
+	"\x19UpsertOpportunityResponse\x129\n" +
+	"\vopportunity\x18\x01 \x01(\v2\x17.google.protobuf.StructR\vopportunity\x12\x15\n" +
+	"\x03new\x18\x02 \x01(\bH\x00R\x03new\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x06\n" +
+	"\x04_new2\xab\x12\n" +
 	"\x14OpportunitiesService\x12\xaf\x01\n" +
 	"\x13SearchOpportunities\x12%.hlgate.v1.SearchOpportunitiesRequest\x1a&.hlgate.v1.SearchOpportunitiesResponse\"I\xc2\xf3\x18\x14\n" +
 	"\x12search-opportunity\x82\xd3\xe4\x93\x02+\x12)/v1/locations/{location_id}/opportunities\x12\xb6\x01\n" +
@@ -45,46 +968,103 @@ const file_hlgate_v1_opportunities_service_proto_rawDesc = "" +
 	"\x11UpdateOpportunity\x12#.hlgate.v1.UpdateOpportunityRequest\x1a$.hlgate.v1.UpdateOpportunityResponse\"g\xc2\xf3\x18\x14\n" +
 	"\x12update-opportunity\x82\xd3\xe4\x93\x02I:\vopportunity2:/v1/locations/{location_id}/opportunities/{opportunity_id}\x12\xe3\x01\n" +
 	"\x17UpdateOpportunityStatus\x12).hlgate.v1.UpdateOpportunityStatusRequest\x1a*.hlgate.v1.UpdateOpportunityStatusResponse\"q\xc2\xf3\x18\x1b\n" +
-	"\x19update-opportunity-status\x82\xd3\xe4\x93\x02L:\x01*\"G/v1/locations/{location_id}/opportunities/{opportunity_id}:updateStatus\x12\x94\x01\n" +
+	"\x19update-opportunity-status\x82\xd3\xe4\x93\x02L:\x01*\"G/v1/locations/{location_id}/opportunities/{opportunity_id}:updateStatus\x12\xdd\x01\n" +
+	"\x1aRemoveFollowersOpportunity\x12,.hlgate.v1.RemoveFollowersOpportunityRequest\x1a-.hlgate.v1.RemoveFollowersOpportunityResponse\"b\xc2\xf3\x18\x1e\n" +
+	"\x1cremove-followers-opportunity\x82\xd3\xe4\x93\x02:*8/v1/locations/{location_id}/opportunities/{id}/followers\x12\xd4\x01\n" +
+	"\x17AddFollowersOpportunity\x12).hlgate.v1.AddFollowersOpportunityRequest\x1a*.hlgate.v1.AddFollowersOpportunityResponse\"b\xc2\xf3\x18\x1b\n" +
+	"\x19add-followers-opportunity\x82\xd3\xe4\x93\x02=:\x01*\"8/v1/locations/{location_id}/opportunities/{id}/followers\x12\xa6\x01\n" +
+	"\rGetLostReason\x12\x1f.hlgate.v1.GetLostReasonRequest\x1a .hlgate.v1.GetLostReasonResponse\"R\xc2\xf3\x18\x11\n" +
+	"\x0fget-lost-reason\x82\xd3\xe4\x93\x027\x125/v1/locations/{location_id}/opportunities/lost-reason\x12\xdc\x01\n" +
+	"\x1bSearchOpportunitiesAdvanced\x12-.hlgate.v1.SearchOpportunitiesAdvancedRequest\x1a..hlgate.v1.SearchOpportunitiesAdvancedResponse\"^\xc2\xf3\x18\x1f\n" +
+	"\x1dsearch-opportunities-advanced\x82\xd3\xe4\x93\x025:\x01*\"0/v1/locations/{location_id}/opportunities/search\x12\xb3\x01\n" +
+	"\x11UpsertOpportunity\x12#.hlgate.v1.UpsertOpportunityRequest\x1a$.hlgate.v1.UpsertOpportunityResponse\"S\xc2\xf3\x18\x14\n" +
+	"\x12Upsert-opportunity\x82\xd3\xe4\x93\x025:\x01*\"0/v1/locations/{location_id}/opportunities/upsert\x12\x94\x01\n" +
 	"\rListPipelines\x12\x1f.hlgate.v1.ListPipelinesRequest\x1a .hlgate.v1.ListPipelinesResponse\"@\xc2\xf3\x18\x0f\n" +
 	"\rget-pipelines\x82\xd3\xe4\x93\x02'\x12%/v1/locations/{location_id}/pipelinesB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
+var (
+	file_hlgate_v1_opportunities_service_proto_rawDescOnce sync.Once
+	file_hlgate_v1_opportunities_service_proto_rawDescData []byte
+)
+
+func file_hlgate_v1_opportunities_service_proto_rawDescGZIP() []byte {
+	file_hlgate_v1_opportunities_service_proto_rawDescOnce.Do(func() {
+		file_hlgate_v1_opportunities_service_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_hlgate_v1_opportunities_service_proto_rawDesc), len(file_hlgate_v1_opportunities_service_proto_rawDesc)))
+	})
+	return file_hlgate_v1_opportunities_service_proto_rawDescData
+}
+
+var file_hlgate_v1_opportunities_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_hlgate_v1_opportunities_service_proto_goTypes = []any{
-	(*SearchOpportunitiesRequest)(nil),      // 0: hlgate.v1.SearchOpportunitiesRequest
-	(*CreateOpportunityRequest)(nil),        // 1: hlgate.v1.CreateOpportunityRequest
-	(*DeleteOpportunityRequest)(nil),        // 2: hlgate.v1.DeleteOpportunityRequest
-	(*GetOpportunityRequest)(nil),           // 3: hlgate.v1.GetOpportunityRequest
-	(*UpdateOpportunityRequest)(nil),        // 4: hlgate.v1.UpdateOpportunityRequest
-	(*UpdateOpportunityStatusRequest)(nil),  // 5: hlgate.v1.UpdateOpportunityStatusRequest
-	(*ListPipelinesRequest)(nil),            // 6: hlgate.v1.ListPipelinesRequest
-	(*SearchOpportunitiesResponse)(nil),     // 7: hlgate.v1.SearchOpportunitiesResponse
-	(*CreateOpportunityResponse)(nil),       // 8: hlgate.v1.CreateOpportunityResponse
-	(*DeleteOpportunityResponse)(nil),       // 9: hlgate.v1.DeleteOpportunityResponse
-	(*GetOpportunityResponse)(nil),          // 10: hlgate.v1.GetOpportunityResponse
-	(*UpdateOpportunityResponse)(nil),       // 11: hlgate.v1.UpdateOpportunityResponse
-	(*UpdateOpportunityStatusResponse)(nil), // 12: hlgate.v1.UpdateOpportunityStatusResponse
-	(*ListPipelinesResponse)(nil),           // 13: hlgate.v1.ListPipelinesResponse
+	(*RemoveFollowersOpportunityRequest)(nil),   // 0: hlgate.v1.RemoveFollowersOpportunityRequest
+	(*RemoveFollowersOpportunityResponse)(nil),  // 1: hlgate.v1.RemoveFollowersOpportunityResponse
+	(*AddFollowersOpportunityRequest)(nil),      // 2: hlgate.v1.AddFollowersOpportunityRequest
+	(*AddFollowersOpportunityResponse)(nil),     // 3: hlgate.v1.AddFollowersOpportunityResponse
+	(*GetLostReasonRequest)(nil),                // 4: hlgate.v1.GetLostReasonRequest
+	(*GetLostReasonResponse)(nil),               // 5: hlgate.v1.GetLostReasonResponse
+	(*SearchOpportunitiesAdvancedRequest)(nil),  // 6: hlgate.v1.SearchOpportunitiesAdvancedRequest
+	(*SearchOpportunitiesAdvancedResponse)(nil), // 7: hlgate.v1.SearchOpportunitiesAdvancedResponse
+	(*UpsertOpportunityRequest)(nil),            // 8: hlgate.v1.UpsertOpportunityRequest
+	(*UpsertOpportunityResponse)(nil),           // 9: hlgate.v1.UpsertOpportunityResponse
+	(*structpb.Struct)(nil),                     // 10: google.protobuf.Struct
+	(*LostReasonResponseSchema)(nil),            // 11: hlgate.v1.LostReasonResponseSchema
+	(*AdditionalDetailsDTO)(nil),                // 12: hlgate.v1.AdditionalDetailsDTO
+	(*SearchOpportunitiesResponseSchema)(nil),   // 13: hlgate.v1.SearchOpportunitiesResponseSchema
+	(*SearchOpportunitiesRequest)(nil),          // 14: hlgate.v1.SearchOpportunitiesRequest
+	(*CreateOpportunityRequest)(nil),            // 15: hlgate.v1.CreateOpportunityRequest
+	(*DeleteOpportunityRequest)(nil),            // 16: hlgate.v1.DeleteOpportunityRequest
+	(*GetOpportunityRequest)(nil),               // 17: hlgate.v1.GetOpportunityRequest
+	(*UpdateOpportunityRequest)(nil),            // 18: hlgate.v1.UpdateOpportunityRequest
+	(*UpdateOpportunityStatusRequest)(nil),      // 19: hlgate.v1.UpdateOpportunityStatusRequest
+	(*ListPipelinesRequest)(nil),                // 20: hlgate.v1.ListPipelinesRequest
+	(*SearchOpportunitiesResponse)(nil),         // 21: hlgate.v1.SearchOpportunitiesResponse
+	(*CreateOpportunityResponse)(nil),           // 22: hlgate.v1.CreateOpportunityResponse
+	(*DeleteOpportunityResponse)(nil),           // 23: hlgate.v1.DeleteOpportunityResponse
+	(*GetOpportunityResponse)(nil),              // 24: hlgate.v1.GetOpportunityResponse
+	(*UpdateOpportunityResponse)(nil),           // 25: hlgate.v1.UpdateOpportunityResponse
+	(*UpdateOpportunityStatusResponse)(nil),     // 26: hlgate.v1.UpdateOpportunityStatusResponse
+	(*ListPipelinesResponse)(nil),               // 27: hlgate.v1.ListPipelinesResponse
 }
 var file_hlgate_v1_opportunities_service_proto_depIdxs = []int32{
-	0,  // 0: hlgate.v1.OpportunitiesService.SearchOpportunities:input_type -> hlgate.v1.SearchOpportunitiesRequest
-	1,  // 1: hlgate.v1.OpportunitiesService.CreateOpportunity:input_type -> hlgate.v1.CreateOpportunityRequest
-	2,  // 2: hlgate.v1.OpportunitiesService.DeleteOpportunity:input_type -> hlgate.v1.DeleteOpportunityRequest
-	3,  // 3: hlgate.v1.OpportunitiesService.GetOpportunity:input_type -> hlgate.v1.GetOpportunityRequest
-	4,  // 4: hlgate.v1.OpportunitiesService.UpdateOpportunity:input_type -> hlgate.v1.UpdateOpportunityRequest
-	5,  // 5: hlgate.v1.OpportunitiesService.UpdateOpportunityStatus:input_type -> hlgate.v1.UpdateOpportunityStatusRequest
-	6,  // 6: hlgate.v1.OpportunitiesService.ListPipelines:input_type -> hlgate.v1.ListPipelinesRequest
-	7,  // 7: hlgate.v1.OpportunitiesService.SearchOpportunities:output_type -> hlgate.v1.SearchOpportunitiesResponse
-	8,  // 8: hlgate.v1.OpportunitiesService.CreateOpportunity:output_type -> hlgate.v1.CreateOpportunityResponse
-	9,  // 9: hlgate.v1.OpportunitiesService.DeleteOpportunity:output_type -> hlgate.v1.DeleteOpportunityResponse
-	10, // 10: hlgate.v1.OpportunitiesService.GetOpportunity:output_type -> hlgate.v1.GetOpportunityResponse
-	11, // 11: hlgate.v1.OpportunitiesService.UpdateOpportunity:output_type -> hlgate.v1.UpdateOpportunityResponse
-	12, // 12: hlgate.v1.OpportunitiesService.UpdateOpportunityStatus:output_type -> hlgate.v1.UpdateOpportunityStatusResponse
-	13, // 13: hlgate.v1.OpportunitiesService.ListPipelines:output_type -> hlgate.v1.ListPipelinesResponse
-	7,  // [7:14] is the sub-list for method output_type
-	0,  // [0:7] is the sub-list for method input_type
-	0,  // [0:0] is the sub-list for extension type_name
-	0,  // [0:0] is the sub-list for extension extendee
-	0,  // [0:0] is the sub-list for field type_name
+	10, // 0: hlgate.v1.RemoveFollowersOpportunityResponse.unmapped:type_name -> google.protobuf.Struct
+	10, // 1: hlgate.v1.AddFollowersOpportunityResponse.unmapped:type_name -> google.protobuf.Struct
+	11, // 2: hlgate.v1.GetLostReasonResponse.lost_reasons:type_name -> hlgate.v1.LostReasonResponseSchema
+	10, // 3: hlgate.v1.GetLostReasonResponse.unmapped:type_name -> google.protobuf.Struct
+	12, // 4: hlgate.v1.SearchOpportunitiesAdvancedRequest.additional_details:type_name -> hlgate.v1.AdditionalDetailsDTO
+	13, // 5: hlgate.v1.SearchOpportunitiesAdvancedResponse.opportunities:type_name -> hlgate.v1.SearchOpportunitiesResponseSchema
+	10, // 6: hlgate.v1.SearchOpportunitiesAdvancedResponse.aggregations:type_name -> google.protobuf.Struct
+	10, // 7: hlgate.v1.SearchOpportunitiesAdvancedResponse.unmapped:type_name -> google.protobuf.Struct
+	10, // 8: hlgate.v1.UpsertOpportunityResponse.opportunity:type_name -> google.protobuf.Struct
+	10, // 9: hlgate.v1.UpsertOpportunityResponse.unmapped:type_name -> google.protobuf.Struct
+	14, // 10: hlgate.v1.OpportunitiesService.SearchOpportunities:input_type -> hlgate.v1.SearchOpportunitiesRequest
+	15, // 11: hlgate.v1.OpportunitiesService.CreateOpportunity:input_type -> hlgate.v1.CreateOpportunityRequest
+	16, // 12: hlgate.v1.OpportunitiesService.DeleteOpportunity:input_type -> hlgate.v1.DeleteOpportunityRequest
+	17, // 13: hlgate.v1.OpportunitiesService.GetOpportunity:input_type -> hlgate.v1.GetOpportunityRequest
+	18, // 14: hlgate.v1.OpportunitiesService.UpdateOpportunity:input_type -> hlgate.v1.UpdateOpportunityRequest
+	19, // 15: hlgate.v1.OpportunitiesService.UpdateOpportunityStatus:input_type -> hlgate.v1.UpdateOpportunityStatusRequest
+	0,  // 16: hlgate.v1.OpportunitiesService.RemoveFollowersOpportunity:input_type -> hlgate.v1.RemoveFollowersOpportunityRequest
+	2,  // 17: hlgate.v1.OpportunitiesService.AddFollowersOpportunity:input_type -> hlgate.v1.AddFollowersOpportunityRequest
+	4,  // 18: hlgate.v1.OpportunitiesService.GetLostReason:input_type -> hlgate.v1.GetLostReasonRequest
+	6,  // 19: hlgate.v1.OpportunitiesService.SearchOpportunitiesAdvanced:input_type -> hlgate.v1.SearchOpportunitiesAdvancedRequest
+	8,  // 20: hlgate.v1.OpportunitiesService.UpsertOpportunity:input_type -> hlgate.v1.UpsertOpportunityRequest
+	20, // 21: hlgate.v1.OpportunitiesService.ListPipelines:input_type -> hlgate.v1.ListPipelinesRequest
+	21, // 22: hlgate.v1.OpportunitiesService.SearchOpportunities:output_type -> hlgate.v1.SearchOpportunitiesResponse
+	22, // 23: hlgate.v1.OpportunitiesService.CreateOpportunity:output_type -> hlgate.v1.CreateOpportunityResponse
+	23, // 24: hlgate.v1.OpportunitiesService.DeleteOpportunity:output_type -> hlgate.v1.DeleteOpportunityResponse
+	24, // 25: hlgate.v1.OpportunitiesService.GetOpportunity:output_type -> hlgate.v1.GetOpportunityResponse
+	25, // 26: hlgate.v1.OpportunitiesService.UpdateOpportunity:output_type -> hlgate.v1.UpdateOpportunityResponse
+	26, // 27: hlgate.v1.OpportunitiesService.UpdateOpportunityStatus:output_type -> hlgate.v1.UpdateOpportunityStatusResponse
+	1,  // 28: hlgate.v1.OpportunitiesService.RemoveFollowersOpportunity:output_type -> hlgate.v1.RemoveFollowersOpportunityResponse
+	3,  // 29: hlgate.v1.OpportunitiesService.AddFollowersOpportunity:output_type -> hlgate.v1.AddFollowersOpportunityResponse
+	5,  // 30: hlgate.v1.OpportunitiesService.GetLostReason:output_type -> hlgate.v1.GetLostReasonResponse
+	7,  // 31: hlgate.v1.OpportunitiesService.SearchOpportunitiesAdvanced:output_type -> hlgate.v1.SearchOpportunitiesAdvancedResponse
+	9,  // 32: hlgate.v1.OpportunitiesService.UpsertOpportunity:output_type -> hlgate.v1.UpsertOpportunityResponse
+	27, // 33: hlgate.v1.OpportunitiesService.ListPipelines:output_type -> hlgate.v1.ListPipelinesResponse
+	22, // [22:34] is the sub-list for method output_type
+	10, // [10:22] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_opportunities_service_proto_init() }
@@ -94,18 +1074,25 @@ func file_hlgate_v1_opportunities_service_proto_init() {
 	}
 	file_hlgate_v1_opportunities_proto_init()
 	file_hlgate_v1_options_proto_init()
+	file_hlgate_v1_upstream_schemas_proto_init()
+	file_hlgate_v1_opportunities_service_proto_msgTypes[0].OneofWrappers = []any{}
+	file_hlgate_v1_opportunities_service_proto_msgTypes[4].OneofWrappers = []any{}
+	file_hlgate_v1_opportunities_service_proto_msgTypes[6].OneofWrappers = []any{}
+	file_hlgate_v1_opportunities_service_proto_msgTypes[8].OneofWrappers = []any{}
+	file_hlgate_v1_opportunities_service_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_opportunities_service_proto_rawDesc), len(file_hlgate_v1_opportunities_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   0,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_hlgate_v1_opportunities_service_proto_goTypes,
 		DependencyIndexes: file_hlgate_v1_opportunities_service_proto_depIdxs,
+		MessageInfos:      file_hlgate_v1_opportunities_service_proto_msgTypes,
 	}.Build()
 	File_hlgate_v1_opportunities_service_proto = out.File
 	file_hlgate_v1_opportunities_service_proto_goTypes = nil

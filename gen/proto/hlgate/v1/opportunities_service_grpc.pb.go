@@ -25,13 +25,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	OpportunitiesService_SearchOpportunities_FullMethodName     = "/hlgate.v1.OpportunitiesService/SearchOpportunities"
-	OpportunitiesService_CreateOpportunity_FullMethodName       = "/hlgate.v1.OpportunitiesService/CreateOpportunity"
-	OpportunitiesService_DeleteOpportunity_FullMethodName       = "/hlgate.v1.OpportunitiesService/DeleteOpportunity"
-	OpportunitiesService_GetOpportunity_FullMethodName          = "/hlgate.v1.OpportunitiesService/GetOpportunity"
-	OpportunitiesService_UpdateOpportunity_FullMethodName       = "/hlgate.v1.OpportunitiesService/UpdateOpportunity"
-	OpportunitiesService_UpdateOpportunityStatus_FullMethodName = "/hlgate.v1.OpportunitiesService/UpdateOpportunityStatus"
-	OpportunitiesService_ListPipelines_FullMethodName           = "/hlgate.v1.OpportunitiesService/ListPipelines"
+	OpportunitiesService_SearchOpportunities_FullMethodName         = "/hlgate.v1.OpportunitiesService/SearchOpportunities"
+	OpportunitiesService_CreateOpportunity_FullMethodName           = "/hlgate.v1.OpportunitiesService/CreateOpportunity"
+	OpportunitiesService_DeleteOpportunity_FullMethodName           = "/hlgate.v1.OpportunitiesService/DeleteOpportunity"
+	OpportunitiesService_GetOpportunity_FullMethodName              = "/hlgate.v1.OpportunitiesService/GetOpportunity"
+	OpportunitiesService_UpdateOpportunity_FullMethodName           = "/hlgate.v1.OpportunitiesService/UpdateOpportunity"
+	OpportunitiesService_UpdateOpportunityStatus_FullMethodName     = "/hlgate.v1.OpportunitiesService/UpdateOpportunityStatus"
+	OpportunitiesService_RemoveFollowersOpportunity_FullMethodName  = "/hlgate.v1.OpportunitiesService/RemoveFollowersOpportunity"
+	OpportunitiesService_AddFollowersOpportunity_FullMethodName     = "/hlgate.v1.OpportunitiesService/AddFollowersOpportunity"
+	OpportunitiesService_GetLostReason_FullMethodName               = "/hlgate.v1.OpportunitiesService/GetLostReason"
+	OpportunitiesService_SearchOpportunitiesAdvanced_FullMethodName = "/hlgate.v1.OpportunitiesService/SearchOpportunitiesAdvanced"
+	OpportunitiesService_UpsertOpportunity_FullMethodName           = "/hlgate.v1.OpportunitiesService/UpsertOpportunity"
+	OpportunitiesService_ListPipelines_FullMethodName               = "/hlgate.v1.OpportunitiesService/ListPipelines"
 )
 
 // OpportunitiesServiceClient is the client API for OpportunitiesService service.
@@ -59,6 +64,23 @@ type OpportunitiesServiceClient interface {
 	// UpdateOpportunityStatus sets an opportunity's status, with the lost
 	// reason when it is lost (upstream PUT /opportunities/{id}/status).
 	UpdateOpportunityStatus(ctx context.Context, in *UpdateOpportunityStatusRequest, opts ...grpc.CallOption) (*UpdateOpportunityStatusResponse, error)
+	// RemoveFollowersOpportunity calls DELETE /opportunities/{id}/followers
+	// (remove-followers-opportunity). Remove Followers: Allows removal of one
+	// or all followers from an opportunity.
+	RemoveFollowersOpportunity(ctx context.Context, in *RemoveFollowersOpportunityRequest, opts ...grpc.CallOption) (*RemoveFollowersOpportunityResponse, error)
+	// AddFollowersOpportunity calls POST /opportunities/{id}/followers
+	// (add-followers-opportunity). Add Followers.
+	AddFollowersOpportunity(ctx context.Context, in *AddFollowersOpportunityRequest, opts ...grpc.CallOption) (*AddFollowersOpportunityResponse, error)
+	// GetLostReason calls GET /opportunities/lost-reason (get-lost-reason). Get
+	// lost reason.
+	GetLostReason(ctx context.Context, in *GetLostReasonRequest, opts ...grpc.CallOption) (*GetLostReasonResponse, error)
+	// SearchOpportunitiesAdvanced calls POST /opportunities/search
+	// (search-opportunities-advanced). Search Opportunities: Search
+	// Opportunities based on combinations of advanced filters.
+	SearchOpportunitiesAdvanced(ctx context.Context, in *SearchOpportunitiesAdvancedRequest, opts ...grpc.CallOption) (*SearchOpportunitiesAdvancedResponse, error)
+	// UpsertOpportunity calls POST /opportunities/upsert (Upsert-opportunity).
+	// Upsert Opportunity.
+	UpsertOpportunity(ctx context.Context, in *UpsertOpportunityRequest, opts ...grpc.CallOption) (*UpsertOpportunityResponse, error)
 	// ListPipelines lists the location's pipelines with their stages (upstream
 	// GET /opportunities/pipelines, which returns every pipeline at once;
 	// hlgate pages that list).
@@ -133,6 +155,56 @@ func (c *opportunitiesServiceClient) UpdateOpportunityStatus(ctx context.Context
 	return out, nil
 }
 
+func (c *opportunitiesServiceClient) RemoveFollowersOpportunity(ctx context.Context, in *RemoveFollowersOpportunityRequest, opts ...grpc.CallOption) (*RemoveFollowersOpportunityResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveFollowersOpportunityResponse)
+	err := c.cc.Invoke(ctx, OpportunitiesService_RemoveFollowersOpportunity_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *opportunitiesServiceClient) AddFollowersOpportunity(ctx context.Context, in *AddFollowersOpportunityRequest, opts ...grpc.CallOption) (*AddFollowersOpportunityResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddFollowersOpportunityResponse)
+	err := c.cc.Invoke(ctx, OpportunitiesService_AddFollowersOpportunity_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *opportunitiesServiceClient) GetLostReason(ctx context.Context, in *GetLostReasonRequest, opts ...grpc.CallOption) (*GetLostReasonResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetLostReasonResponse)
+	err := c.cc.Invoke(ctx, OpportunitiesService_GetLostReason_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *opportunitiesServiceClient) SearchOpportunitiesAdvanced(ctx context.Context, in *SearchOpportunitiesAdvancedRequest, opts ...grpc.CallOption) (*SearchOpportunitiesAdvancedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchOpportunitiesAdvancedResponse)
+	err := c.cc.Invoke(ctx, OpportunitiesService_SearchOpportunitiesAdvanced_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *opportunitiesServiceClient) UpsertOpportunity(ctx context.Context, in *UpsertOpportunityRequest, opts ...grpc.CallOption) (*UpsertOpportunityResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpsertOpportunityResponse)
+	err := c.cc.Invoke(ctx, OpportunitiesService_UpsertOpportunity_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *opportunitiesServiceClient) ListPipelines(ctx context.Context, in *ListPipelinesRequest, opts ...grpc.CallOption) (*ListPipelinesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListPipelinesResponse)
@@ -168,6 +240,23 @@ type OpportunitiesServiceServer interface {
 	// UpdateOpportunityStatus sets an opportunity's status, with the lost
 	// reason when it is lost (upstream PUT /opportunities/{id}/status).
 	UpdateOpportunityStatus(context.Context, *UpdateOpportunityStatusRequest) (*UpdateOpportunityStatusResponse, error)
+	// RemoveFollowersOpportunity calls DELETE /opportunities/{id}/followers
+	// (remove-followers-opportunity). Remove Followers: Allows removal of one
+	// or all followers from an opportunity.
+	RemoveFollowersOpportunity(context.Context, *RemoveFollowersOpportunityRequest) (*RemoveFollowersOpportunityResponse, error)
+	// AddFollowersOpportunity calls POST /opportunities/{id}/followers
+	// (add-followers-opportunity). Add Followers.
+	AddFollowersOpportunity(context.Context, *AddFollowersOpportunityRequest) (*AddFollowersOpportunityResponse, error)
+	// GetLostReason calls GET /opportunities/lost-reason (get-lost-reason). Get
+	// lost reason.
+	GetLostReason(context.Context, *GetLostReasonRequest) (*GetLostReasonResponse, error)
+	// SearchOpportunitiesAdvanced calls POST /opportunities/search
+	// (search-opportunities-advanced). Search Opportunities: Search
+	// Opportunities based on combinations of advanced filters.
+	SearchOpportunitiesAdvanced(context.Context, *SearchOpportunitiesAdvancedRequest) (*SearchOpportunitiesAdvancedResponse, error)
+	// UpsertOpportunity calls POST /opportunities/upsert (Upsert-opportunity).
+	// Upsert Opportunity.
+	UpsertOpportunity(context.Context, *UpsertOpportunityRequest) (*UpsertOpportunityResponse, error)
 	// ListPipelines lists the location's pipelines with their stages (upstream
 	// GET /opportunities/pipelines, which returns every pipeline at once;
 	// hlgate pages that list).
@@ -199,6 +288,21 @@ func (UnimplementedOpportunitiesServiceServer) UpdateOpportunity(context.Context
 }
 func (UnimplementedOpportunitiesServiceServer) UpdateOpportunityStatus(context.Context, *UpdateOpportunityStatusRequest) (*UpdateOpportunityStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateOpportunityStatus not implemented")
+}
+func (UnimplementedOpportunitiesServiceServer) RemoveFollowersOpportunity(context.Context, *RemoveFollowersOpportunityRequest) (*RemoveFollowersOpportunityResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveFollowersOpportunity not implemented")
+}
+func (UnimplementedOpportunitiesServiceServer) AddFollowersOpportunity(context.Context, *AddFollowersOpportunityRequest) (*AddFollowersOpportunityResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddFollowersOpportunity not implemented")
+}
+func (UnimplementedOpportunitiesServiceServer) GetLostReason(context.Context, *GetLostReasonRequest) (*GetLostReasonResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetLostReason not implemented")
+}
+func (UnimplementedOpportunitiesServiceServer) SearchOpportunitiesAdvanced(context.Context, *SearchOpportunitiesAdvancedRequest) (*SearchOpportunitiesAdvancedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchOpportunitiesAdvanced not implemented")
+}
+func (UnimplementedOpportunitiesServiceServer) UpsertOpportunity(context.Context, *UpsertOpportunityRequest) (*UpsertOpportunityResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpsertOpportunity not implemented")
 }
 func (UnimplementedOpportunitiesServiceServer) ListPipelines(context.Context, *ListPipelinesRequest) (*ListPipelinesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPipelines not implemented")
@@ -332,6 +436,96 @@ func _OpportunitiesService_UpdateOpportunityStatus_Handler(srv interface{}, ctx 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OpportunitiesService_RemoveFollowersOpportunity_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveFollowersOpportunityRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OpportunitiesServiceServer).RemoveFollowersOpportunity(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OpportunitiesService_RemoveFollowersOpportunity_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OpportunitiesServiceServer).RemoveFollowersOpportunity(ctx, req.(*RemoveFollowersOpportunityRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OpportunitiesService_AddFollowersOpportunity_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddFollowersOpportunityRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OpportunitiesServiceServer).AddFollowersOpportunity(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OpportunitiesService_AddFollowersOpportunity_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OpportunitiesServiceServer).AddFollowersOpportunity(ctx, req.(*AddFollowersOpportunityRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OpportunitiesService_GetLostReason_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetLostReasonRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OpportunitiesServiceServer).GetLostReason(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OpportunitiesService_GetLostReason_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OpportunitiesServiceServer).GetLostReason(ctx, req.(*GetLostReasonRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OpportunitiesService_SearchOpportunitiesAdvanced_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchOpportunitiesAdvancedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OpportunitiesServiceServer).SearchOpportunitiesAdvanced(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OpportunitiesService_SearchOpportunitiesAdvanced_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OpportunitiesServiceServer).SearchOpportunitiesAdvanced(ctx, req.(*SearchOpportunitiesAdvancedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OpportunitiesService_UpsertOpportunity_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpsertOpportunityRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OpportunitiesServiceServer).UpsertOpportunity(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OpportunitiesService_UpsertOpportunity_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OpportunitiesServiceServer).UpsertOpportunity(ctx, req.(*UpsertOpportunityRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _OpportunitiesService_ListPipelines_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListPipelinesRequest)
 	if err := dec(in); err != nil {
@@ -380,6 +574,26 @@ var OpportunitiesService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateOpportunityStatus",
 			Handler:    _OpportunitiesService_UpdateOpportunityStatus_Handler,
+		},
+		{
+			MethodName: "RemoveFollowersOpportunity",
+			Handler:    _OpportunitiesService_RemoveFollowersOpportunity_Handler,
+		},
+		{
+			MethodName: "AddFollowersOpportunity",
+			Handler:    _OpportunitiesService_AddFollowersOpportunity_Handler,
+		},
+		{
+			MethodName: "GetLostReason",
+			Handler:    _OpportunitiesService_GetLostReason_Handler,
+		},
+		{
+			MethodName: "SearchOpportunitiesAdvanced",
+			Handler:    _OpportunitiesService_SearchOpportunitiesAdvanced_Handler,
+		},
+		{
+			MethodName: "UpsertOpportunity",
+			Handler:    _OpportunitiesService_UpsertOpportunity_Handler,
 		},
 		{
 			MethodName: "ListPipelines",

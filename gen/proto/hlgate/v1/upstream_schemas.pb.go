@@ -2966,6 +2966,208 @@ func (x *ScheduleObjectResponseDTO) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// GetEventSchema is the schema GetEventSchema of HighLevel's contacts
+// document.
+type GetEventSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's calendarId.
+	CalendarId *string `protobuf:"bytes,2,opt,name=calendar_id,json=calendarId,proto3,oneof" json:"calendar_id,omitempty"`
+	// HighLevel's status.
+	Status *string `protobuf:"bytes,3,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// HighLevel's title.
+	Title *string `protobuf:"bytes,4,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// HighLevel's assignedUserId.
+	AssignedUserId *string `protobuf:"bytes,5,opt,name=assigned_user_id,json=assignedUserId,proto3,oneof" json:"assigned_user_id,omitempty"`
+	// HighLevel's notes.
+	Notes *string `protobuf:"bytes,6,opt,name=notes,proto3,oneof" json:"notes,omitempty"`
+	// HighLevel's startTime.
+	StartTime *string `protobuf:"bytes,7,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
+	// HighLevel's endTime.
+	EndTime *string `protobuf:"bytes,8,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
+	// HighLevel's address.
+	Address *string `protobuf:"bytes,9,opt,name=address,proto3,oneof" json:"address,omitempty"`
+	// HighLevel's locationId.
+	LocationId *string `protobuf:"bytes,10,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// HighLevel's contactId.
+	ContactId *string `protobuf:"bytes,11,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// HighLevel's groupId.
+	GroupId *string `protobuf:"bytes,12,opt,name=group_id,json=groupId,proto3,oneof" json:"group_id,omitempty"`
+	// HighLevel's appointmentStatus.
+	AppointmentStatus *string `protobuf:"bytes,13,opt,name=appointment_status,json=appointmentStatus,proto3,oneof" json:"appointment_status,omitempty"`
+	// HighLevel's users.
+	Users []string `protobuf:"bytes,14,rep,name=users,proto3" json:"users,omitempty"`
+	// HighLevel's dateAdded.
+	DateAdded *string `protobuf:"bytes,15,opt,name=date_added,json=dateAdded,proto3,oneof" json:"date_added,omitempty"`
+	// HighLevel's dateUpdated.
+	DateUpdated *string `protobuf:"bytes,16,opt,name=date_updated,json=dateUpdated,proto3,oneof" json:"date_updated,omitempty"`
+	// HighLevel's assignedResources.
+	AssignedResources []string `protobuf:"bytes,17,rep,name=assigned_resources,json=assignedResources,proto3" json:"assigned_resources,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,18,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEventSchema) Reset() {
+	*x = GetEventSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEventSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEventSchema) ProtoMessage() {}
+
+func (x *GetEventSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEventSchema.ProtoReflect.Descriptor instead.
+func (*GetEventSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *GetEventSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetCalendarId() string {
+	if x != nil && x.CalendarId != nil {
+		return *x.CalendarId
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetAssignedUserId() string {
+	if x != nil && x.AssignedUserId != nil {
+		return *x.AssignedUserId
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetNotes() string {
+	if x != nil && x.Notes != nil {
+		return *x.Notes
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetStartTime() string {
+	if x != nil && x.StartTime != nil {
+		return *x.StartTime
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetEndTime() string {
+	if x != nil && x.EndTime != nil {
+		return *x.EndTime
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetAddress() string {
+	if x != nil && x.Address != nil {
+		return *x.Address
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetGroupId() string {
+	if x != nil && x.GroupId != nil {
+		return *x.GroupId
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetAppointmentStatus() string {
+	if x != nil && x.AppointmentStatus != nil {
+		return *x.AppointmentStatus
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetUsers() []string {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *GetEventSchema) GetDateAdded() string {
+	if x != nil && x.DateAdded != nil {
+		return *x.DateAdded
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetDateUpdated() string {
+	if x != nil && x.DateUpdated != nil {
+		return *x.DateUpdated
+	}
+	return ""
+}
+
+func (x *GetEventSchema) GetAssignedResources() []string {
+	if x != nil {
+		return x.AssignedResources
+	}
+	return nil
+}
+
+func (x *GetEventSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // ContactsGetNoteSchema is the schema GetNoteSchema of HighLevel's contacts
 // document.
 type ContactsGetNoteSchema struct {
@@ -2996,7 +3198,7 @@ type ContactsGetNoteSchema struct {
 
 func (x *ContactsGetNoteSchema) Reset() {
 	*x = ContactsGetNoteSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3008,7 +3210,7 @@ func (x *ContactsGetNoteSchema) String() string {
 func (*ContactsGetNoteSchema) ProtoMessage() {}
 
 func (x *ContactsGetNoteSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3021,7 +3223,7 @@ func (x *ContactsGetNoteSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactsGetNoteSchema.ProtoReflect.Descriptor instead.
 func (*ContactsGetNoteSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ContactsGetNoteSchema) GetId() string {
@@ -3114,7 +3316,7 @@ type TaskSchema struct {
 
 func (x *TaskSchema) Reset() {
 	*x = TaskSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3126,7 +3328,7 @@ func (x *TaskSchema) String() string {
 func (*TaskSchema) ProtoMessage() {}
 
 func (x *TaskSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3139,7 +3341,7 @@ func (x *TaskSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskSchema.ProtoReflect.Descriptor instead.
 func (*TaskSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *TaskSchema) GetId() string {
@@ -3192,6 +3394,1004 @@ func (x *TaskSchema) GetContactId() string {
 }
 
 func (x *TaskSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ContactsSearchSchema is the schema ContactsSearchSchema of HighLevel's
+// contacts document.
+type ContactsSearchSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's locationId.
+	LocationId *string `protobuf:"bytes,2,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// HighLevel's email.
+	Email *string `protobuf:"bytes,3,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// HighLevel's timezone.
+	Timezone *string `protobuf:"bytes,4,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	// HighLevel's country.
+	Country *string `protobuf:"bytes,5,opt,name=country,proto3,oneof" json:"country,omitempty"`
+	// HighLevel's source.
+	Source *string `protobuf:"bytes,6,opt,name=source,proto3,oneof" json:"source,omitempty"`
+	// HighLevel's dateAdded.
+	DateAdded *string `protobuf:"bytes,7,opt,name=date_added,json=dateAdded,proto3,oneof" json:"date_added,omitempty"`
+	// HighLevel's customFields.
+	CustomFields []*ContactsCustomFieldSchema `protobuf:"bytes,8,rep,name=custom_fields,json=customFields,proto3" json:"custom_fields,omitempty"`
+	// HighLevel's tags.
+	Tags []string `protobuf:"bytes,9,rep,name=tags,proto3" json:"tags,omitempty"`
+	// HighLevel's businessId.
+	BusinessId *string `protobuf:"bytes,10,opt,name=business_id,json=businessId,proto3,oneof" json:"business_id,omitempty"`
+	// HighLevel's attributions.
+	Attributions []*ContactsAttributionSource `protobuf:"bytes,11,rep,name=attributions,proto3" json:"attributions,omitempty"`
+	// HighLevel's followers.
+	Followers []string `protobuf:"bytes,12,rep,name=followers,proto3" json:"followers,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,13,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactsSearchSchema) Reset() {
+	*x = ContactsSearchSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactsSearchSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactsSearchSchema) ProtoMessage() {}
+
+func (x *ContactsSearchSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactsSearchSchema.ProtoReflect.Descriptor instead.
+func (*ContactsSearchSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ContactsSearchSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ContactsSearchSchema) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *ContactsSearchSchema) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *ContactsSearchSchema) GetTimezone() string {
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
+	}
+	return ""
+}
+
+func (x *ContactsSearchSchema) GetCountry() string {
+	if x != nil && x.Country != nil {
+		return *x.Country
+	}
+	return ""
+}
+
+func (x *ContactsSearchSchema) GetSource() string {
+	if x != nil && x.Source != nil {
+		return *x.Source
+	}
+	return ""
+}
+
+func (x *ContactsSearchSchema) GetDateAdded() string {
+	if x != nil && x.DateAdded != nil {
+		return *x.DateAdded
+	}
+	return ""
+}
+
+func (x *ContactsSearchSchema) GetCustomFields() []*ContactsCustomFieldSchema {
+	if x != nil {
+		return x.CustomFields
+	}
+	return nil
+}
+
+func (x *ContactsSearchSchema) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *ContactsSearchSchema) GetBusinessId() string {
+	if x != nil && x.BusinessId != nil {
+		return *x.BusinessId
+	}
+	return ""
+}
+
+func (x *ContactsSearchSchema) GetAttributions() []*ContactsAttributionSource {
+	if x != nil {
+		return x.Attributions
+	}
+	return nil
+}
+
+func (x *ContactsSearchSchema) GetFollowers() []string {
+	if x != nil {
+		return x.Followers
+	}
+	return nil
+}
+
+func (x *ContactsSearchSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ContactsCustomFieldSchema is the schema CustomFieldSchema of HighLevel's
+// contacts document.
+type ContactsCustomFieldSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// The value in the JSON type of the field's dataType: a string (text
+	// fields), a number (NUMERICAL, MONETORY), an array of strings (CHECKBOX,
+	// MULTIPLE_OPTIONS), an object or an array of objects (FILE_UPLOAD).
+	Value *structpb.Value `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactsCustomFieldSchema) Reset() {
+	*x = ContactsCustomFieldSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactsCustomFieldSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactsCustomFieldSchema) ProtoMessage() {}
+
+func (x *ContactsCustomFieldSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactsCustomFieldSchema.ProtoReflect.Descriptor instead.
+func (*ContactsCustomFieldSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ContactsCustomFieldSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ContactsCustomFieldSchema) GetValue() *structpb.Value {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *ContactsCustomFieldSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ContactsAttributionSource is the schema AttributionSource of HighLevel's
+// contacts document.
+type ContactsAttributionSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's url.
+	Url *string `protobuf:"bytes,1,opt,name=url,proto3,oneof" json:"url,omitempty"`
+	// HighLevel's campaign.
+	Campaign *string `protobuf:"bytes,2,opt,name=campaign,proto3,oneof" json:"campaign,omitempty"`
+	// HighLevel's utmSource.
+	UtmSource *string `protobuf:"bytes,3,opt,name=utm_source,json=utmSource,proto3,oneof" json:"utm_source,omitempty"`
+	// HighLevel's utmMedium.
+	UtmMedium *string `protobuf:"bytes,4,opt,name=utm_medium,json=utmMedium,proto3,oneof" json:"utm_medium,omitempty"`
+	// HighLevel's utmContent.
+	UtmContent *string `protobuf:"bytes,5,opt,name=utm_content,json=utmContent,proto3,oneof" json:"utm_content,omitempty"`
+	// HighLevel's referrer.
+	Referrer *string `protobuf:"bytes,6,opt,name=referrer,proto3,oneof" json:"referrer,omitempty"`
+	// HighLevel's campaignId.
+	CampaignId *string `protobuf:"bytes,7,opt,name=campaign_id,json=campaignId,proto3,oneof" json:"campaign_id,omitempty"`
+	// HighLevel's fbclid.
+	Fbclid *string `protobuf:"bytes,8,opt,name=fbclid,proto3,oneof" json:"fbclid,omitempty"`
+	// HighLevel's gclid.
+	Gclid *string `protobuf:"bytes,9,opt,name=gclid,proto3,oneof" json:"gclid,omitempty"`
+	// HighLevel's msclikid.
+	Msclikid *string `protobuf:"bytes,10,opt,name=msclikid,proto3,oneof" json:"msclikid,omitempty"`
+	// HighLevel's dclid.
+	Dclid *string `protobuf:"bytes,11,opt,name=dclid,proto3,oneof" json:"dclid,omitempty"`
+	// HighLevel's fbc.
+	Fbc *string `protobuf:"bytes,12,opt,name=fbc,proto3,oneof" json:"fbc,omitempty"`
+	// HighLevel's fbp.
+	Fbp *string `protobuf:"bytes,13,opt,name=fbp,proto3,oneof" json:"fbp,omitempty"`
+	// HighLevel's fbEventId.
+	FbEventId *string `protobuf:"bytes,14,opt,name=fb_event_id,json=fbEventId,proto3,oneof" json:"fb_event_id,omitempty"`
+	// HighLevel's userAgent.
+	UserAgent *string `protobuf:"bytes,15,opt,name=user_agent,json=userAgent,proto3,oneof" json:"user_agent,omitempty"`
+	// HighLevel's ip.
+	Ip *string `protobuf:"bytes,16,opt,name=ip,proto3,oneof" json:"ip,omitempty"`
+	// HighLevel's medium.
+	Medium *string `protobuf:"bytes,17,opt,name=medium,proto3,oneof" json:"medium,omitempty"`
+	// HighLevel's mediumId.
+	MediumId *string `protobuf:"bytes,18,opt,name=medium_id,json=mediumId,proto3,oneof" json:"medium_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,19,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactsAttributionSource) Reset() {
+	*x = ContactsAttributionSource{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactsAttributionSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactsAttributionSource) ProtoMessage() {}
+
+func (x *ContactsAttributionSource) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactsAttributionSource.ProtoReflect.Descriptor instead.
+func (*ContactsAttributionSource) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ContactsAttributionSource) GetUrl() string {
+	if x != nil && x.Url != nil {
+		return *x.Url
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetCampaign() string {
+	if x != nil && x.Campaign != nil {
+		return *x.Campaign
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetUtmSource() string {
+	if x != nil && x.UtmSource != nil {
+		return *x.UtmSource
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetUtmMedium() string {
+	if x != nil && x.UtmMedium != nil {
+		return *x.UtmMedium
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetUtmContent() string {
+	if x != nil && x.UtmContent != nil {
+		return *x.UtmContent
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetReferrer() string {
+	if x != nil && x.Referrer != nil {
+		return *x.Referrer
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetCampaignId() string {
+	if x != nil && x.CampaignId != nil {
+		return *x.CampaignId
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetFbclid() string {
+	if x != nil && x.Fbclid != nil {
+		return *x.Fbclid
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetGclid() string {
+	if x != nil && x.Gclid != nil {
+		return *x.Gclid
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetMsclikid() string {
+	if x != nil && x.Msclikid != nil {
+		return *x.Msclikid
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetDclid() string {
+	if x != nil && x.Dclid != nil {
+		return *x.Dclid
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetFbc() string {
+	if x != nil && x.Fbc != nil {
+		return *x.Fbc
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetFbp() string {
+	if x != nil && x.Fbp != nil {
+		return *x.Fbp
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetFbEventId() string {
+	if x != nil && x.FbEventId != nil {
+		return *x.FbEventId
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetUserAgent() string {
+	if x != nil && x.UserAgent != nil {
+		return *x.UserAgent
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetIp() string {
+	if x != nil && x.Ip != nil {
+		return *x.Ip
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetMedium() string {
+	if x != nil && x.Medium != nil {
+		return *x.Medium
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetMediumId() string {
+	if x != nil && x.MediumId != nil {
+		return *x.MediumId
+	}
+	return ""
+}
+
+func (x *ContactsAttributionSource) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetContectByIdSchema is the schema GetContectByIdSchema of HighLevel's
+// contacts document.
+type GetContectByIdSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's locationId.
+	LocationId *string `protobuf:"bytes,3,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// HighLevel's firstName.
+	FirstName *string `protobuf:"bytes,4,opt,name=first_name,json=firstName,proto3,oneof" json:"first_name,omitempty"`
+	// HighLevel's lastName.
+	LastName *string `protobuf:"bytes,5,opt,name=last_name,json=lastName,proto3,oneof" json:"last_name,omitempty"`
+	// HighLevel's email.
+	Email *string `protobuf:"bytes,6,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// HighLevel's emailLowerCase.
+	EmailLowerCase *string `protobuf:"bytes,7,opt,name=email_lower_case,json=emailLowerCase,proto3,oneof" json:"email_lower_case,omitempty"`
+	// HighLevel's timezone.
+	Timezone *string `protobuf:"bytes,8,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	// HighLevel's companyName.
+	CompanyName *string `protobuf:"bytes,9,opt,name=company_name,json=companyName,proto3,oneof" json:"company_name,omitempty"`
+	// HighLevel's phone.
+	Phone *string `protobuf:"bytes,10,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	// HighLevel's dnd.
+	Dnd *bool `protobuf:"varint,11,opt,name=dnd,proto3,oneof" json:"dnd,omitempty"`
+	// HighLevel's dndSettings.
+	DndSettings *DndSettingsSchema `protobuf:"bytes,12,opt,name=dnd_settings,json=dndSettings,proto3" json:"dnd_settings,omitempty"`
+	// HighLevel's type.
+	Type *string `protobuf:"bytes,13,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// HighLevel's source.
+	Source *string `protobuf:"bytes,14,opt,name=source,proto3,oneof" json:"source,omitempty"`
+	// HighLevel's assignedTo.
+	AssignedTo *string `protobuf:"bytes,15,opt,name=assigned_to,json=assignedTo,proto3,oneof" json:"assigned_to,omitempty"`
+	// HighLevel's address1.
+	Address1 *string `protobuf:"bytes,16,opt,name=address1,proto3,oneof" json:"address1,omitempty"`
+	// HighLevel's city.
+	City *string `protobuf:"bytes,17,opt,name=city,proto3,oneof" json:"city,omitempty"`
+	// HighLevel's state.
+	State *string `protobuf:"bytes,18,opt,name=state,proto3,oneof" json:"state,omitempty"`
+	// HighLevel's country.
+	Country *string `protobuf:"bytes,19,opt,name=country,proto3,oneof" json:"country,omitempty"`
+	// HighLevel's postalCode.
+	PostalCode *string `protobuf:"bytes,20,opt,name=postal_code,json=postalCode,proto3,oneof" json:"postal_code,omitempty"`
+	// HighLevel's website.
+	Website *string `protobuf:"bytes,21,opt,name=website,proto3,oneof" json:"website,omitempty"`
+	// HighLevel's tags.
+	Tags []string `protobuf:"bytes,22,rep,name=tags,proto3" json:"tags,omitempty"`
+	// HighLevel's dateOfBirth.
+	DateOfBirth *string `protobuf:"bytes,23,opt,name=date_of_birth,json=dateOfBirth,proto3,oneof" json:"date_of_birth,omitempty"`
+	// HighLevel's dateAdded.
+	DateAdded *string `protobuf:"bytes,24,opt,name=date_added,json=dateAdded,proto3,oneof" json:"date_added,omitempty"`
+	// HighLevel's dateUpdated.
+	DateUpdated *string `protobuf:"bytes,25,opt,name=date_updated,json=dateUpdated,proto3,oneof" json:"date_updated,omitempty"`
+	// HighLevel's attachments.
+	Attachments *string `protobuf:"bytes,26,opt,name=attachments,proto3,oneof" json:"attachments,omitempty"`
+	// HighLevel's ssn.
+	Ssn *string `protobuf:"bytes,27,opt,name=ssn,proto3,oneof" json:"ssn,omitempty"`
+	// HighLevel's keyword.
+	Keyword *string `protobuf:"bytes,28,opt,name=keyword,proto3,oneof" json:"keyword,omitempty"`
+	// HighLevel's firstNameLowerCase.
+	FirstNameLowerCase *string `protobuf:"bytes,29,opt,name=first_name_lower_case,json=firstNameLowerCase,proto3,oneof" json:"first_name_lower_case,omitempty"`
+	// HighLevel's fullNameLowerCase.
+	FullNameLowerCase *string `protobuf:"bytes,30,opt,name=full_name_lower_case,json=fullNameLowerCase,proto3,oneof" json:"full_name_lower_case,omitempty"`
+	// HighLevel's lastNameLowerCase.
+	LastNameLowerCase *string `protobuf:"bytes,31,opt,name=last_name_lower_case,json=lastNameLowerCase,proto3,oneof" json:"last_name_lower_case,omitempty"`
+	// HighLevel's lastActivity.
+	LastActivity *string `protobuf:"bytes,32,opt,name=last_activity,json=lastActivity,proto3,oneof" json:"last_activity,omitempty"`
+	// HighLevel's customFields.
+	CustomFields []*ContactsCustomFieldSchema `protobuf:"bytes,33,rep,name=custom_fields,json=customFields,proto3" json:"custom_fields,omitempty"`
+	// HighLevel's businessId.
+	BusinessId *string `protobuf:"bytes,34,opt,name=business_id,json=businessId,proto3,oneof" json:"business_id,omitempty"`
+	// HighLevel's attributionSource.
+	AttributionSource *ContactsAttributionSource `protobuf:"bytes,35,opt,name=attribution_source,json=attributionSource,proto3" json:"attribution_source,omitempty"`
+	// HighLevel's lastAttributionSource.
+	LastAttributionSource *ContactsAttributionSource `protobuf:"bytes,36,opt,name=last_attribution_source,json=lastAttributionSource,proto3" json:"last_attribution_source,omitempty"`
+	// visitorId is the Unique ID assigned to each Live chat visitor.
+	VisitorId *string `protobuf:"bytes,37,opt,name=visitor_id,json=visitorId,proto3,oneof" json:"visitor_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,38,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetContectByIdSchema) Reset() {
+	*x = GetContectByIdSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetContectByIdSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetContectByIdSchema) ProtoMessage() {}
+
+func (x *GetContectByIdSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetContectByIdSchema.ProtoReflect.Descriptor instead.
+func (*GetContectByIdSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetContectByIdSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetFirstName() string {
+	if x != nil && x.FirstName != nil {
+		return *x.FirstName
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetLastName() string {
+	if x != nil && x.LastName != nil {
+		return *x.LastName
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetEmailLowerCase() string {
+	if x != nil && x.EmailLowerCase != nil {
+		return *x.EmailLowerCase
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetTimezone() string {
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetCompanyName() string {
+	if x != nil && x.CompanyName != nil {
+		return *x.CompanyName
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetPhone() string {
+	if x != nil && x.Phone != nil {
+		return *x.Phone
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetDnd() bool {
+	if x != nil && x.Dnd != nil {
+		return *x.Dnd
+	}
+	return false
+}
+
+func (x *GetContectByIdSchema) GetDndSettings() *DndSettingsSchema {
+	if x != nil {
+		return x.DndSettings
+	}
+	return nil
+}
+
+func (x *GetContectByIdSchema) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetSource() string {
+	if x != nil && x.Source != nil {
+		return *x.Source
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetAssignedTo() string {
+	if x != nil && x.AssignedTo != nil {
+		return *x.AssignedTo
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetAddress1() string {
+	if x != nil && x.Address1 != nil {
+		return *x.Address1
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetCity() string {
+	if x != nil && x.City != nil {
+		return *x.City
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetState() string {
+	if x != nil && x.State != nil {
+		return *x.State
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetCountry() string {
+	if x != nil && x.Country != nil {
+		return *x.Country
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetPostalCode() string {
+	if x != nil && x.PostalCode != nil {
+		return *x.PostalCode
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetWebsite() string {
+	if x != nil && x.Website != nil {
+		return *x.Website
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *GetContectByIdSchema) GetDateOfBirth() string {
+	if x != nil && x.DateOfBirth != nil {
+		return *x.DateOfBirth
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetDateAdded() string {
+	if x != nil && x.DateAdded != nil {
+		return *x.DateAdded
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetDateUpdated() string {
+	if x != nil && x.DateUpdated != nil {
+		return *x.DateUpdated
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetAttachments() string {
+	if x != nil && x.Attachments != nil {
+		return *x.Attachments
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetSsn() string {
+	if x != nil && x.Ssn != nil {
+		return *x.Ssn
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetKeyword() string {
+	if x != nil && x.Keyword != nil {
+		return *x.Keyword
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetFirstNameLowerCase() string {
+	if x != nil && x.FirstNameLowerCase != nil {
+		return *x.FirstNameLowerCase
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetFullNameLowerCase() string {
+	if x != nil && x.FullNameLowerCase != nil {
+		return *x.FullNameLowerCase
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetLastNameLowerCase() string {
+	if x != nil && x.LastNameLowerCase != nil {
+		return *x.LastNameLowerCase
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetLastActivity() string {
+	if x != nil && x.LastActivity != nil {
+		return *x.LastActivity
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetCustomFields() []*ContactsCustomFieldSchema {
+	if x != nil {
+		return x.CustomFields
+	}
+	return nil
+}
+
+func (x *GetContectByIdSchema) GetBusinessId() string {
+	if x != nil && x.BusinessId != nil {
+		return *x.BusinessId
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetAttributionSource() *ContactsAttributionSource {
+	if x != nil {
+		return x.AttributionSource
+	}
+	return nil
+}
+
+func (x *GetContectByIdSchema) GetLastAttributionSource() *ContactsAttributionSource {
+	if x != nil {
+		return x.LastAttributionSource
+	}
+	return nil
+}
+
+func (x *GetContectByIdSchema) GetVisitorId() string {
+	if x != nil && x.VisitorId != nil {
+		return *x.VisitorId
+	}
+	return ""
+}
+
+func (x *GetContectByIdSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DndSettingsSchema is the schema DndSettingsSchema of HighLevel's contacts
+// document.
+type DndSettingsSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's Call.
+	Call *DndSettingSchema `protobuf:"bytes,1,opt,name=call,json=Call,proto3" json:"call,omitempty"`
+	// HighLevel's Email.
+	Email *DndSettingSchema `protobuf:"bytes,2,opt,name=email,json=Email,proto3" json:"email,omitempty"`
+	// HighLevel's SMS.
+	Sms *DndSettingSchema `protobuf:"bytes,3,opt,name=sms,json=SMS,proto3" json:"sms,omitempty"`
+	// HighLevel's WhatsApp.
+	WhatsApp *DndSettingSchema `protobuf:"bytes,4,opt,name=whats_app,json=WhatsApp,proto3" json:"whats_app,omitempty"`
+	// HighLevel's GMB.
+	Gmb *DndSettingSchema `protobuf:"bytes,5,opt,name=gmb,json=GMB,proto3" json:"gmb,omitempty"`
+	// HighLevel's FB.
+	Fb *DndSettingSchema `protobuf:"bytes,6,opt,name=fb,json=FB,proto3" json:"fb,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DndSettingsSchema) Reset() {
+	*x = DndSettingsSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DndSettingsSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DndSettingsSchema) ProtoMessage() {}
+
+func (x *DndSettingsSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DndSettingsSchema.ProtoReflect.Descriptor instead.
+func (*DndSettingsSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *DndSettingsSchema) GetCall() *DndSettingSchema {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+func (x *DndSettingsSchema) GetEmail() *DndSettingSchema {
+	if x != nil {
+		return x.Email
+	}
+	return nil
+}
+
+func (x *DndSettingsSchema) GetSms() *DndSettingSchema {
+	if x != nil {
+		return x.Sms
+	}
+	return nil
+}
+
+func (x *DndSettingsSchema) GetWhatsApp() *DndSettingSchema {
+	if x != nil {
+		return x.WhatsApp
+	}
+	return nil
+}
+
+func (x *DndSettingsSchema) GetGmb() *DndSettingSchema {
+	if x != nil {
+		return x.Gmb
+	}
+	return nil
+}
+
+func (x *DndSettingsSchema) GetFb() *DndSettingSchema {
+	if x != nil {
+		return x.Fb
+	}
+	return nil
+}
+
+func (x *DndSettingsSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DndSettingSchema is the schema DndSettingSchema of HighLevel's contacts
+// document.
+type DndSettingSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's status.
+	Status *string `protobuf:"bytes,1,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// HighLevel's message.
+	Message *string `protobuf:"bytes,2,opt,name=message,proto3,oneof" json:"message,omitempty"`
+	// HighLevel's code.
+	Code *string `protobuf:"bytes,3,opt,name=code,proto3,oneof" json:"code,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DndSettingSchema) Reset() {
+	*x = DndSettingSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DndSettingSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DndSettingSchema) ProtoMessage() {}
+
+func (x *DndSettingSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DndSettingSchema.ProtoReflect.Descriptor instead.
+func (*DndSettingSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *DndSettingSchema) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *DndSettingSchema) GetMessage() string {
+	if x != nil && x.Message != nil {
+		return *x.Message
+	}
+	return ""
+}
+
+func (x *DndSettingSchema) GetCode() string {
+	if x != nil && x.Code != nil {
+		return *x.Code
+	}
+	return ""
+}
+
+func (x *DndSettingSchema) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -3262,7 +4462,7 @@ type GetInvoiceResponseDto struct {
 
 func (x *GetInvoiceResponseDto) Reset() {
 	*x = GetInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3274,7 +4474,7 @@ func (x *GetInvoiceResponseDto) String() string {
 func (*GetInvoiceResponseDto) ProtoMessage() {}
 
 func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3287,7 +4487,7 @@ func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*GetInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetInvoiceResponseDto) GetId() string {
@@ -3492,7 +4692,7 @@ type TotalSummaryDto struct {
 
 func (x *TotalSummaryDto) Reset() {
 	*x = TotalSummaryDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3504,7 +4704,7 @@ func (x *TotalSummaryDto) String() string {
 func (*TotalSummaryDto) ProtoMessage() {}
 
 func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3517,7 +4717,7 @@ func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TotalSummaryDto.ProtoReflect.Descriptor instead.
 func (*TotalSummaryDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *TotalSummaryDto) GetSubTotal() float64 {
@@ -3566,7 +4766,7 @@ type RemindersConfigurationDto struct {
 
 func (x *RemindersConfigurationDto) Reset() {
 	*x = RemindersConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3578,7 +4778,7 @@ func (x *RemindersConfigurationDto) String() string {
 func (*RemindersConfigurationDto) ProtoMessage() {}
 
 func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3591,7 +4791,7 @@ func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemindersConfigurationDto.ProtoReflect.Descriptor instead.
 func (*RemindersConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RemindersConfigurationDto) GetReminderExecutionDetailsList() *ReminderExecutionDetailsList {
@@ -3629,7 +4829,7 @@ type ReminderExecutionDetailsList struct {
 
 func (x *ReminderExecutionDetailsList) Reset() {
 	*x = ReminderExecutionDetailsList{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3641,7 +4841,7 @@ func (x *ReminderExecutionDetailsList) String() string {
 func (*ReminderExecutionDetailsList) ProtoMessage() {}
 
 func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3654,7 +4854,7 @@ func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderExecutionDetailsList.ProtoReflect.Descriptor instead.
 func (*ReminderExecutionDetailsList) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ReminderExecutionDetailsList) GetUnmapped() *structpb.Struct {
@@ -3682,7 +4882,7 @@ type ReminderSettingsDto struct {
 
 func (x *ReminderSettingsDto) Reset() {
 	*x = ReminderSettingsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3694,7 +4894,7 @@ func (x *ReminderSettingsDto) String() string {
 func (*ReminderSettingsDto) ProtoMessage() {}
 
 func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3707,7 +4907,7 @@ func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderSettingsDto.ProtoReflect.Descriptor instead.
 func (*ReminderSettingsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{30}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ReminderSettingsDto) GetDefaultEmailTemplateId() string {
@@ -3772,7 +4972,7 @@ type ReminderDto struct {
 
 func (x *ReminderDto) Reset() {
 	*x = ReminderDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3784,7 +4984,7 @@ func (x *ReminderDto) String() string {
 func (*ReminderDto) ProtoMessage() {}
 
 func (x *ReminderDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3797,7 +4997,7 @@ func (x *ReminderDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderDto.ProtoReflect.Descriptor instead.
 func (*ReminderDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{31}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ReminderDto) GetEnabled() bool {
@@ -3931,7 +5131,7 @@ type BusinessDetailsDto struct {
 
 func (x *BusinessDetailsDto) Reset() {
 	*x = BusinessDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3943,7 +5143,7 @@ func (x *BusinessDetailsDto) String() string {
 func (*BusinessDetailsDto) ProtoMessage() {}
 
 func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3956,7 +5156,7 @@ func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessDetailsDto.ProtoReflect.Descriptor instead.
 func (*BusinessDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{32}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *BusinessDetailsDto) GetLogoUrl() string {
@@ -4033,7 +5233,7 @@ type AddressDto struct {
 
 func (x *AddressDto) Reset() {
 	*x = AddressDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4045,7 +5245,7 @@ func (x *AddressDto) String() string {
 func (*AddressDto) ProtoMessage() {}
 
 func (x *AddressDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4058,7 +5258,7 @@ func (x *AddressDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressDto.ProtoReflect.Descriptor instead.
 func (*AddressDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *AddressDto) GetAddressLine1() string {
@@ -4149,7 +5349,7 @@ type InvoiceItemDto struct {
 
 func (x *InvoiceItemDto) Reset() {
 	*x = InvoiceItemDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4161,7 +5361,7 @@ func (x *InvoiceItemDto) String() string {
 func (*InvoiceItemDto) ProtoMessage() {}
 
 func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4174,7 +5374,7 @@ func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoiceItemDto.ProtoReflect.Descriptor instead.
 func (*InvoiceItemDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *InvoiceItemDto) GetName() string {
@@ -4293,7 +5493,7 @@ type ItemTaxDto struct {
 
 func (x *ItemTaxDto) Reset() {
 	*x = ItemTaxDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4305,7 +5505,7 @@ func (x *ItemTaxDto) String() string {
 func (*ItemTaxDto) ProtoMessage() {}
 
 func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4318,7 +5518,7 @@ func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemTaxDto.ProtoReflect.Descriptor instead.
 func (*ItemTaxDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ItemTaxDto) GetId() string {
@@ -4389,7 +5589,7 @@ type DiscountDto struct {
 
 func (x *DiscountDto) Reset() {
 	*x = DiscountDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4401,7 +5601,7 @@ func (x *DiscountDto) String() string {
 func (*DiscountDto) ProtoMessage() {}
 
 func (x *DiscountDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4414,7 +5614,7 @@ func (x *DiscountDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscountDto.ProtoReflect.Descriptor instead.
 func (*DiscountDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DiscountDto) GetValue() float64 {
@@ -4475,7 +5675,7 @@ type ContactDetailsDto struct {
 
 func (x *ContactDetailsDto) Reset() {
 	*x = ContactDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4487,7 +5687,7 @@ func (x *ContactDetailsDto) String() string {
 func (*ContactDetailsDto) ProtoMessage() {}
 
 func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4500,7 +5700,7 @@ func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactDetailsDto.ProtoReflect.Descriptor instead.
 func (*ContactDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ContactDetailsDto) GetId() string {
@@ -4582,7 +5782,7 @@ type AdditionalEmailsDto struct {
 
 func (x *AdditionalEmailsDto) Reset() {
 	*x = AdditionalEmailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4594,7 +5794,7 @@ func (x *AdditionalEmailsDto) String() string {
 func (*AdditionalEmailsDto) ProtoMessage() {}
 
 func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4607,7 +5807,7 @@ func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdditionalEmailsDto.ProtoReflect.Descriptor instead.
 func (*AdditionalEmailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *AdditionalEmailsDto) GetEmail() string {
@@ -4645,7 +5845,7 @@ type SentToDto struct {
 
 func (x *SentToDto) Reset() {
 	*x = SentToDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4657,7 +5857,7 @@ func (x *SentToDto) String() string {
 func (*SentToDto) ProtoMessage() {}
 
 func (x *SentToDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4670,7 +5870,7 @@ func (x *SentToDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SentToDto.ProtoReflect.Descriptor instead.
 func (*SentToDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SentToDto) GetEmail() []string {
@@ -4726,7 +5926,7 @@ type PaymentScheduleDto struct {
 
 func (x *PaymentScheduleDto) Reset() {
 	*x = PaymentScheduleDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4738,7 +5938,7 @@ func (x *PaymentScheduleDto) String() string {
 func (*PaymentScheduleDto) ProtoMessage() {}
 
 func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4751,7 +5951,7 @@ func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentScheduleDto.ProtoReflect.Descriptor instead.
 func (*PaymentScheduleDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PaymentScheduleDto) GetType() string {
@@ -4801,7 +6001,7 @@ type LateFeesConfigurationDto struct {
 
 func (x *LateFeesConfigurationDto) Reset() {
 	*x = LateFeesConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4813,7 +6013,7 @@ func (x *LateFeesConfigurationDto) String() string {
 func (*LateFeesConfigurationDto) ProtoMessage() {}
 
 func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4826,7 +6026,7 @@ func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesConfigurationDto.ProtoReflect.Descriptor instead.
 func (*LateFeesConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *LateFeesConfigurationDto) GetEnable() bool {
@@ -4896,7 +6096,7 @@ type LateFeesFrequencyDto struct {
 
 func (x *LateFeesFrequencyDto) Reset() {
 	*x = LateFeesFrequencyDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4908,7 +6108,7 @@ func (x *LateFeesFrequencyDto) String() string {
 func (*LateFeesFrequencyDto) ProtoMessage() {}
 
 func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4921,7 +6121,7 @@ func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesFrequencyDto.ProtoReflect.Descriptor instead.
 func (*LateFeesFrequencyDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *LateFeesFrequencyDto) GetIntervalCount() float64 {
@@ -4963,7 +6163,7 @@ type LateFeesGraceDto struct {
 
 func (x *LateFeesGraceDto) Reset() {
 	*x = LateFeesGraceDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4975,7 +6175,7 @@ func (x *LateFeesGraceDto) String() string {
 func (*LateFeesGraceDto) ProtoMessage() {}
 
 func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4988,7 +6188,7 @@ func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesGraceDto.ProtoReflect.Descriptor instead.
 func (*LateFeesGraceDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *LateFeesGraceDto) GetIntervalCount() float64 {
@@ -5030,7 +6230,7 @@ type LateFeesMaxFeesDto struct {
 
 func (x *LateFeesMaxFeesDto) Reset() {
 	*x = LateFeesMaxFeesDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5042,7 +6242,7 @@ func (x *LateFeesMaxFeesDto) String() string {
 func (*LateFeesMaxFeesDto) ProtoMessage() {}
 
 func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5055,7 +6255,7 @@ func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesMaxFeesDto.ProtoReflect.Descriptor instead.
 func (*LateFeesMaxFeesDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *LateFeesMaxFeesDto) GetType() string {
@@ -5097,7 +6297,7 @@ type TipsConfigurationDto struct {
 
 func (x *TipsConfigurationDto) Reset() {
 	*x = TipsConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5109,7 +6309,7 @@ func (x *TipsConfigurationDto) String() string {
 func (*TipsConfigurationDto) ProtoMessage() {}
 
 func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5122,7 +6322,7 @@ func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TipsConfigurationDto.ProtoReflect.Descriptor instead.
 func (*TipsConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *TipsConfigurationDto) GetTipsPercentage() []string {
@@ -5162,7 +6362,7 @@ type PaymentMethodDto struct {
 
 func (x *PaymentMethodDto) Reset() {
 	*x = PaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5174,7 +6374,7 @@ func (x *PaymentMethodDto) String() string {
 func (*PaymentMethodDto) ProtoMessage() {}
 
 func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5187,7 +6387,7 @@ func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*PaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *PaymentMethodDto) GetStripe() *StripePaymentMethodDto {
@@ -5220,7 +6420,7 @@ type StripePaymentMethodDto struct {
 
 func (x *StripePaymentMethodDto) Reset() {
 	*x = StripePaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5232,7 +6432,7 @@ func (x *StripePaymentMethodDto) String() string {
 func (*StripePaymentMethodDto) ProtoMessage() {}
 
 func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5245,7 +6445,7 @@ func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StripePaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*StripePaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *StripePaymentMethodDto) GetEnableBankDebitOnly() bool {
@@ -5286,7 +6486,7 @@ type AttachmentsDto struct {
 
 func (x *AttachmentsDto) Reset() {
 	*x = AttachmentsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5298,7 +6498,7 @@ func (x *AttachmentsDto) String() string {
 func (*AttachmentsDto) ProtoMessage() {}
 
 func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5311,7 +6511,7 @@ func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachmentsDto.ProtoReflect.Descriptor instead.
 func (*AttachmentsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *AttachmentsDto) GetId() string {
@@ -5376,7 +6576,7 @@ type ProcessingFeeDto struct {
 
 func (x *ProcessingFeeDto) Reset() {
 	*x = ProcessingFeeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5388,7 +6588,7 @@ func (x *ProcessingFeeDto) String() string {
 func (*ProcessingFeeDto) ProtoMessage() {}
 
 func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5401,7 +6601,7 @@ func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ProcessingFeeDto) GetCharges() []*structpb.ListValue {
@@ -5454,7 +6654,7 @@ type ProcessingFeePaidChargeDto struct {
 
 func (x *ProcessingFeePaidChargeDto) Reset() {
 	*x = ProcessingFeePaidChargeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5466,7 +6666,7 @@ func (x *ProcessingFeePaidChargeDto) String() string {
 func (*ProcessingFeePaidChargeDto) ProtoMessage() {}
 
 func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5479,7 +6679,7 @@ func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeePaidChargeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeePaidChargeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ProcessingFeePaidChargeDto) GetName() string {
@@ -5569,7 +6769,7 @@ type GetScheduleResponseDto struct {
 
 func (x *GetScheduleResponseDto) Reset() {
 	*x = GetScheduleResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5581,7 +6781,7 @@ func (x *GetScheduleResponseDto) String() string {
 func (*GetScheduleResponseDto) ProtoMessage() {}
 
 func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5594,7 +6794,7 @@ func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScheduleResponseDto.ProtoReflect.Descriptor instead.
 func (*GetScheduleResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *GetScheduleResponseDto) GetId() string {
@@ -5755,7 +6955,7 @@ type InvoicesScheduleOptionsDto struct {
 
 func (x *InvoicesScheduleOptionsDto) Reset() {
 	*x = InvoicesScheduleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5767,7 +6967,7 @@ func (x *InvoicesScheduleOptionsDto) String() string {
 func (*InvoicesScheduleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5780,7 +6980,7 @@ func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesScheduleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesScheduleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *InvoicesScheduleOptionsDto) GetExecuteAt() string {
@@ -5846,7 +7046,7 @@ type InvoicesCustomRRuleOptionsDto struct {
 
 func (x *InvoicesCustomRRuleOptionsDto) Reset() {
 	*x = InvoicesCustomRRuleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5858,7 +7058,7 @@ func (x *InvoicesCustomRRuleOptionsDto) String() string {
 func (*InvoicesCustomRRuleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5871,7 +7071,7 @@ func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *InvoicesCustomRRuleOptionsDto) GetIntervalType() string {
@@ -6039,7 +7239,7 @@ type DefaultInvoiceResponseDto struct {
 
 func (x *DefaultInvoiceResponseDto) Reset() {
 	*x = DefaultInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6051,7 +7251,7 @@ func (x *DefaultInvoiceResponseDto) String() string {
 func (*DefaultInvoiceResponseDto) ProtoMessage() {}
 
 func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6064,7 +7264,7 @@ func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefaultInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*DefaultInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *DefaultInvoiceResponseDto) GetId() string {
@@ -6273,7 +7473,7 @@ type GetTemplateResponseDto struct {
 
 func (x *GetTemplateResponseDto) Reset() {
 	*x = GetTemplateResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6285,7 +7485,7 @@ func (x *GetTemplateResponseDto) String() string {
 func (*GetTemplateResponseDto) ProtoMessage() {}
 
 func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6298,7 +7498,7 @@ func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTemplateResponseDto.ProtoReflect.Descriptor instead.
 func (*GetTemplateResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *GetTemplateResponseDto) GetId() string {
@@ -6412,7 +7612,7 @@ type ProspectInfoDto struct {
 
 func (x *ProspectInfoDto) Reset() {
 	*x = ProspectInfoDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6424,7 +7624,7 @@ func (x *ProspectInfoDto) String() string {
 func (*ProspectInfoDto) ProtoMessage() {}
 
 func (x *ProspectInfoDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6437,7 +7637,7 @@ func (x *ProspectInfoDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProspectInfoDto.ProtoReflect.Descriptor instead.
 func (*ProspectInfoDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ProspectInfoDto) GetFirstName() string {
@@ -6490,7 +7690,7 @@ type SettingsSchema struct {
 
 func (x *SettingsSchema) Reset() {
 	*x = SettingsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6502,7 +7702,7 @@ func (x *SettingsSchema) String() string {
 func (*SettingsSchema) ProtoMessage() {}
 
 func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6515,7 +7715,7 @@ func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
 func (*SettingsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *SettingsSchema) GetAllowDuplicateContact() bool {
@@ -6588,7 +7788,7 @@ type SocialSchema struct {
 
 func (x *SocialSchema) Reset() {
 	*x = SocialSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6600,7 +7800,7 @@ func (x *SocialSchema) String() string {
 func (*SocialSchema) ProtoMessage() {}
 
 func (x *SocialSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6613,7 +7813,7 @@ func (x *SocialSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
 func (*SocialSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *SocialSchema) GetFacebookUrl() string {
@@ -6717,7 +7917,7 @@ type TwilioSchema struct {
 
 func (x *TwilioSchema) Reset() {
 	*x = TwilioSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6729,7 +7929,7 @@ func (x *TwilioSchema) String() string {
 func (*TwilioSchema) ProtoMessage() {}
 
 func (x *TwilioSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6742,7 +7942,7 @@ func (x *TwilioSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TwilioSchema.ProtoReflect.Descriptor instead.
 func (*TwilioSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{59}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *TwilioSchema) GetSid() string {
@@ -6784,7 +7984,7 @@ type MailgunSchema struct {
 
 func (x *MailgunSchema) Reset() {
 	*x = MailgunSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6796,7 +7996,7 @@ func (x *MailgunSchema) String() string {
 func (*MailgunSchema) ProtoMessage() {}
 
 func (x *MailgunSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6809,7 +8009,7 @@ func (x *MailgunSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MailgunSchema.ProtoReflect.Descriptor instead.
 func (*MailgunSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{60}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *MailgunSchema) GetApiKey() string {
@@ -6852,7 +8052,7 @@ type SnapshotPutSchema struct {
 
 func (x *SnapshotPutSchema) Reset() {
 	*x = SnapshotPutSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6864,7 +8064,7 @@ func (x *SnapshotPutSchema) String() string {
 func (*SnapshotPutSchema) ProtoMessage() {}
 
 func (x *SnapshotPutSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6877,7 +8077,7 @@ func (x *SnapshotPutSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotPutSchema.ProtoReflect.Descriptor instead.
 func (*SnapshotPutSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{61}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *SnapshotPutSchema) GetId() string {
@@ -6942,7 +8142,7 @@ type GetLocationSchema struct {
 
 func (x *GetLocationSchema) Reset() {
 	*x = GetLocationSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6954,7 +8154,7 @@ func (x *GetLocationSchema) String() string {
 func (*GetLocationSchema) ProtoMessage() {}
 
 func (x *GetLocationSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6967,7 +8167,7 @@ func (x *GetLocationSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{62}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *GetLocationSchema) GetId() string {
@@ -7122,7 +8322,7 @@ type GetLocationByIdSchema struct {
 
 func (x *GetLocationByIdSchema) Reset() {
 	*x = GetLocationByIdSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7134,7 +8334,7 @@ func (x *GetLocationByIdSchema) String() string {
 func (*GetLocationByIdSchema) ProtoMessage() {}
 
 func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7147,7 +8347,7 @@ func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationByIdSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationByIdSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{63}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *GetLocationByIdSchema) GetId() string {
@@ -7329,7 +8529,7 @@ type BusinessSchema struct {
 
 func (x *BusinessSchema) Reset() {
 	*x = BusinessSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7341,7 +8541,7 @@ func (x *BusinessSchema) String() string {
 func (*BusinessSchema) ProtoMessage() {}
 
 func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7354,7 +8554,7 @@ func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessSchema.ProtoReflect.Descriptor instead.
 func (*BusinessSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{64}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *BusinessSchema) GetName() string {
@@ -7467,7 +8667,7 @@ type LocationsCustomFieldSchema struct {
 
 func (x *LocationsCustomFieldSchema) Reset() {
 	*x = LocationsCustomFieldSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7479,7 +8679,7 @@ func (x *LocationsCustomFieldSchema) String() string {
 func (*LocationsCustomFieldSchema) ProtoMessage() {}
 
 func (x *LocationsCustomFieldSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7492,7 +8692,7 @@ func (x *LocationsCustomFieldSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationsCustomFieldSchema.ProtoReflect.Descriptor instead.
 func (*LocationsCustomFieldSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{65}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *LocationsCustomFieldSchema) GetId() string {
@@ -7617,7 +8817,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7629,7 +8829,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7642,7 +8842,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{66}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -7721,7 +8921,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7733,7 +8933,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7746,7 +8946,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{67}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -7862,7 +9062,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7874,7 +9074,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7887,7 +9087,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{68}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -7994,7 +9194,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8006,7 +9206,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8019,7 +9219,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{69}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -8044,6 +9244,621 @@ func (x *LocationTagsSchema) GetId() string {
 }
 
 func (x *LocationTagsSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// LostReasonResponseSchema is the schema LostReasonResponseSchema of
+// HighLevel's opportunities document.
+type LostReasonResponseSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// lost reason id
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// lost reason name
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// location id
+	LocationId *string `protobuf:"bytes,3,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,4,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,6,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LostReasonResponseSchema) Reset() {
+	*x = LostReasonResponseSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LostReasonResponseSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LostReasonResponseSchema) ProtoMessage() {}
+
+func (x *LostReasonResponseSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LostReasonResponseSchema.ProtoReflect.Descriptor instead.
+func (*LostReasonResponseSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *LostReasonResponseSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *LostReasonResponseSchema) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *LostReasonResponseSchema) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *LostReasonResponseSchema) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *LostReasonResponseSchema) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *LostReasonResponseSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// AdditionalDetailsDTO is the schema AdditionalDetailsDTO of HighLevel's
+// opportunities document.
+type AdditionalDetailsDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's notes.
+	Notes *bool `protobuf:"varint,1,opt,name=notes,proto3,oneof" json:"notes,omitempty"`
+	// HighLevel's tasks.
+	Tasks *bool `protobuf:"varint,2,opt,name=tasks,proto3,oneof" json:"tasks,omitempty"`
+	// HighLevel's calendarEvents.
+	CalendarEvents *bool `protobuf:"varint,3,opt,name=calendar_events,json=calendarEvents,proto3,oneof" json:"calendar_events,omitempty"`
+	// HighLevel's unReadConversations.
+	UnReadConversations *bool `protobuf:"varint,4,opt,name=un_read_conversations,json=unReadConversations,proto3,oneof" json:"un_read_conversations,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdditionalDetailsDTO) Reset() {
+	*x = AdditionalDetailsDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdditionalDetailsDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdditionalDetailsDTO) ProtoMessage() {}
+
+func (x *AdditionalDetailsDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdditionalDetailsDTO.ProtoReflect.Descriptor instead.
+func (*AdditionalDetailsDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *AdditionalDetailsDTO) GetNotes() bool {
+	if x != nil && x.Notes != nil {
+		return *x.Notes
+	}
+	return false
+}
+
+func (x *AdditionalDetailsDTO) GetTasks() bool {
+	if x != nil && x.Tasks != nil {
+		return *x.Tasks
+	}
+	return false
+}
+
+func (x *AdditionalDetailsDTO) GetCalendarEvents() bool {
+	if x != nil && x.CalendarEvents != nil {
+		return *x.CalendarEvents
+	}
+	return false
+}
+
+func (x *AdditionalDetailsDTO) GetUnReadConversations() bool {
+	if x != nil && x.UnReadConversations != nil {
+		return *x.UnReadConversations
+	}
+	return false
+}
+
+func (x *AdditionalDetailsDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SearchOpportunitiesResponseSchema is the schema
+// SearchOpportunitiesResponseSchema of HighLevel's opportunities document.
+type SearchOpportunitiesResponseSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's monetaryValue.
+	MonetaryValue *float64 `protobuf:"fixed64,3,opt,name=monetary_value,json=monetaryValue,proto3,oneof" json:"monetary_value,omitempty"`
+	// HighLevel's pipelineId.
+	PipelineId *string `protobuf:"bytes,4,opt,name=pipeline_id,json=pipelineId,proto3,oneof" json:"pipeline_id,omitempty"`
+	// HighLevel's pipelineStageId.
+	PipelineStageId *string `protobuf:"bytes,5,opt,name=pipeline_stage_id,json=pipelineStageId,proto3,oneof" json:"pipeline_stage_id,omitempty"`
+	// HighLevel's assignedTo.
+	AssignedTo *string `protobuf:"bytes,6,opt,name=assigned_to,json=assignedTo,proto3,oneof" json:"assigned_to,omitempty"`
+	// HighLevel's status.
+	Status *string `protobuf:"bytes,7,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// HighLevel's source.
+	Source *string `protobuf:"bytes,8,opt,name=source,proto3,oneof" json:"source,omitempty"`
+	// HighLevel's lastStatusChangeAt.
+	LastStatusChangeAt *string `protobuf:"bytes,9,opt,name=last_status_change_at,json=lastStatusChangeAt,proto3,oneof" json:"last_status_change_at,omitempty"`
+	// HighLevel's lastStageChangeAt.
+	LastStageChangeAt *string `protobuf:"bytes,10,opt,name=last_stage_change_at,json=lastStageChangeAt,proto3,oneof" json:"last_stage_change_at,omitempty"`
+	// HighLevel's lastActionDate.
+	LastActionDate *string `protobuf:"bytes,11,opt,name=last_action_date,json=lastActionDate,proto3,oneof" json:"last_action_date,omitempty"`
+	// HighLevel's indexVersion.
+	IndexVersion *string `protobuf:"bytes,12,opt,name=index_version,json=indexVersion,proto3,oneof" json:"index_version,omitempty"`
+	// HighLevel's createdAt.
+	CreatedAt *string `protobuf:"bytes,13,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// HighLevel's updatedAt.
+	UpdatedAt *string `protobuf:"bytes,14,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's contactId.
+	ContactId *string `protobuf:"bytes,15,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// HighLevel's locationId.
+	LocationId *string `protobuf:"bytes,16,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// HighLevel's contact.
+	Contact *SearchOpportunitiesContactResponseSchema `protobuf:"bytes,17,opt,name=contact,proto3" json:"contact,omitempty"`
+	// HighLevel's notes.
+	Notes []*structpb.ListValue `protobuf:"bytes,18,rep,name=notes,proto3" json:"notes,omitempty"`
+	// HighLevel's tasks.
+	Tasks []*structpb.ListValue `protobuf:"bytes,19,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	// HighLevel's calendarEvents.
+	CalendarEvents []*structpb.ListValue `protobuf:"bytes,20,rep,name=calendar_events,json=calendarEvents,proto3" json:"calendar_events,omitempty"`
+	// HighLevel's lostReasonId.
+	LostReasonId *string `protobuf:"bytes,21,opt,name=lost_reason_id,json=lostReasonId,proto3,oneof" json:"lost_reason_id,omitempty"`
+	// HighLevel's customFields.
+	CustomFields []*CustomFieldResponseSchema `protobuf:"bytes,22,rep,name=custom_fields,json=customFields,proto3" json:"custom_fields,omitempty"`
+	// HighLevel's followers.
+	Followers []string `protobuf:"bytes,23,rep,name=followers,proto3" json:"followers,omitempty"`
+	// HighLevel's externalObjectId.
+	ExternalObjectId *string `protobuf:"bytes,24,opt,name=external_object_id,json=externalObjectId,proto3,oneof" json:"external_object_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,25,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchOpportunitiesResponseSchema) Reset() {
+	*x = SearchOpportunitiesResponseSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchOpportunitiesResponseSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchOpportunitiesResponseSchema) ProtoMessage() {}
+
+func (x *SearchOpportunitiesResponseSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchOpportunitiesResponseSchema.ProtoReflect.Descriptor instead.
+func (*SearchOpportunitiesResponseSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetMonetaryValue() float64 {
+	if x != nil && x.MonetaryValue != nil {
+		return *x.MonetaryValue
+	}
+	return 0
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetPipelineId() string {
+	if x != nil && x.PipelineId != nil {
+		return *x.PipelineId
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetPipelineStageId() string {
+	if x != nil && x.PipelineStageId != nil {
+		return *x.PipelineStageId
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetAssignedTo() string {
+	if x != nil && x.AssignedTo != nil {
+		return *x.AssignedTo
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetSource() string {
+	if x != nil && x.Source != nil {
+		return *x.Source
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetLastStatusChangeAt() string {
+	if x != nil && x.LastStatusChangeAt != nil {
+		return *x.LastStatusChangeAt
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetLastStageChangeAt() string {
+	if x != nil && x.LastStageChangeAt != nil {
+		return *x.LastStageChangeAt
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetLastActionDate() string {
+	if x != nil && x.LastActionDate != nil {
+		return *x.LastActionDate
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetIndexVersion() string {
+	if x != nil && x.IndexVersion != nil {
+		return *x.IndexVersion
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetContact() *SearchOpportunitiesContactResponseSchema {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetNotes() []*structpb.ListValue {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetTasks() []*structpb.ListValue {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetCalendarEvents() []*structpb.ListValue {
+	if x != nil {
+		return x.CalendarEvents
+	}
+	return nil
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetLostReasonId() string {
+	if x != nil && x.LostReasonId != nil {
+		return *x.LostReasonId
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetCustomFields() []*CustomFieldResponseSchema {
+	if x != nil {
+		return x.CustomFields
+	}
+	return nil
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetFollowers() []string {
+	if x != nil {
+		return x.Followers
+	}
+	return nil
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetExternalObjectId() string {
+	if x != nil && x.ExternalObjectId != nil {
+		return *x.ExternalObjectId
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesResponseSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SearchOpportunitiesContactResponseSchema is the schema
+// SearchOpportunitiesContactResponseSchema of HighLevel's opportunities
+// document.
+type SearchOpportunitiesContactResponseSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's companyName.
+	CompanyName *string `protobuf:"bytes,3,opt,name=company_name,json=companyName,proto3,oneof" json:"company_name,omitempty"`
+	// HighLevel's email.
+	Email *string `protobuf:"bytes,4,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// HighLevel's phone.
+	Phone *string `protobuf:"bytes,5,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	// HighLevel's tags.
+	Tags []string `protobuf:"bytes,6,rep,name=tags,proto3" json:"tags,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) Reset() {
+	*x = SearchOpportunitiesContactResponseSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchOpportunitiesContactResponseSchema) ProtoMessage() {}
+
+func (x *SearchOpportunitiesContactResponseSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchOpportunitiesContactResponseSchema.ProtoReflect.Descriptor instead.
+func (*SearchOpportunitiesContactResponseSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) GetCompanyName() string {
+	if x != nil && x.CompanyName != nil {
+		return *x.CompanyName
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) GetPhone() string {
+	if x != nil && x.Phone != nil {
+		return *x.Phone
+	}
+	return ""
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *SearchOpportunitiesContactResponseSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CustomFieldResponseSchema is the schema CustomFieldResponseSchema of
+// HighLevel's opportunities document.
+type CustomFieldResponseSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// The value of the custom field, in the JSON type of its dataType.
+	FieldValue *structpb.Value `protobuf:"bytes,2,opt,name=field_value,json=fieldValue,proto3" json:"field_value,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomFieldResponseSchema) Reset() {
+	*x = CustomFieldResponseSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomFieldResponseSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomFieldResponseSchema) ProtoMessage() {}
+
+func (x *CustomFieldResponseSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomFieldResponseSchema.ProtoReflect.Descriptor instead.
+func (*CustomFieldResponseSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *CustomFieldResponseSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CustomFieldResponseSchema) GetFieldValue() *structpb.Value {
+	if x != nil {
+		return x.FieldValue
+	}
+	return nil
+}
+
+func (x *CustomFieldResponseSchema) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -8089,7 +9904,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8101,7 +9916,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8114,7 +9929,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{70}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *UserSchema) GetId() string {
@@ -8304,7 +10119,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8316,7 +10131,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8329,7 +10144,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{71}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -8626,7 +10441,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8638,7 +10453,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8651,7 +10466,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{72}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -8717,7 +10532,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8729,7 +10544,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8742,7 +10557,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{73}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -9275,7 +11090,49 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\n" +
 	"\b_user_idB\n" +
 	"\n" +
-	"\b_deleted\"\x91\x03\n" +
+	"\b_deleted\"\xef\x06\n" +
+	"\x0eGetEventSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12$\n" +
+	"\vcalendar_id\x18\x02 \x01(\tH\x01R\n" +
+	"calendarId\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x03 \x01(\tH\x02R\x06status\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x04 \x01(\tH\x03R\x05title\x88\x01\x01\x12-\n" +
+	"\x10assigned_user_id\x18\x05 \x01(\tH\x04R\x0eassignedUserId\x88\x01\x01\x12\x19\n" +
+	"\x05notes\x18\x06 \x01(\tH\x05R\x05notes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_time\x18\a \x01(\tH\x06R\tstartTime\x88\x01\x01\x12\x1e\n" +
+	"\bend_time\x18\b \x01(\tH\aR\aendTime\x88\x01\x01\x12\x1d\n" +
+	"\aaddress\x18\t \x01(\tH\bR\aaddress\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\n" +
+	" \x01(\tH\tR\n" +
+	"locationId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\v \x01(\tH\n" +
+	"R\tcontactId\x88\x01\x01\x12\x1e\n" +
+	"\bgroup_id\x18\f \x01(\tH\vR\agroupId\x88\x01\x01\x122\n" +
+	"\x12appointment_status\x18\r \x01(\tH\fR\x11appointmentStatus\x88\x01\x01\x12\x14\n" +
+	"\x05users\x18\x0e \x03(\tR\x05users\x12\"\n" +
+	"\n" +
+	"date_added\x18\x0f \x01(\tH\rR\tdateAdded\x88\x01\x01\x12&\n" +
+	"\fdate_updated\x18\x10 \x01(\tH\x0eR\vdateUpdated\x88\x01\x01\x12-\n" +
+	"\x12assigned_resources\x18\x11 \x03(\tR\x11assignedResources\x128\n" +
+	"\bunmapped\x18\x12 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_calendar_idB\t\n" +
+	"\a_statusB\b\n" +
+	"\x06_titleB\x13\n" +
+	"\x11_assigned_user_idB\b\n" +
+	"\x06_notesB\r\n" +
+	"\v_start_timeB\v\n" +
+	"\t_end_timeB\n" +
+	"\n" +
+	"\b_addressB\x0e\n" +
+	"\f_location_idB\r\n" +
+	"\v_contact_idB\v\n" +
+	"\t_group_idB\x15\n" +
+	"\x13_appointment_statusB\r\n" +
+	"\v_date_addedB\x0f\n" +
+	"\r_date_updated\"\x91\x03\n" +
 	"\x15ContactsGetNoteSchema\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
 	"\x04body\x18\x02 \x01(\tH\x01R\x04body\x88\x01\x01\x12\x1c\n" +
@@ -9316,7 +11173,186 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\t_due_dateB\f\n" +
 	"\n" +
 	"_completedB\r\n" +
-	"\v_contact_id\"\xba\v\n" +
+	"\v_contact_id\"\xf8\x04\n" +
+	"\x14ContactsSearchSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x02 \x01(\tH\x01R\n" +
+	"locationId\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x03 \x01(\tH\x02R\x05email\x88\x01\x01\x12\x1f\n" +
+	"\btimezone\x18\x04 \x01(\tH\x03R\btimezone\x88\x01\x01\x12\x1d\n" +
+	"\acountry\x18\x05 \x01(\tH\x04R\acountry\x88\x01\x01\x12\x1b\n" +
+	"\x06source\x18\x06 \x01(\tH\x05R\x06source\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"date_added\x18\a \x01(\tH\x06R\tdateAdded\x88\x01\x01\x12I\n" +
+	"\rcustom_fields\x18\b \x03(\v2$.hlgate.v1.ContactsCustomFieldSchemaR\fcustomFields\x12\x12\n" +
+	"\x04tags\x18\t \x03(\tR\x04tags\x12$\n" +
+	"\vbusiness_id\x18\n" +
+	" \x01(\tH\aR\n" +
+	"businessId\x88\x01\x01\x12H\n" +
+	"\fattributions\x18\v \x03(\v2$.hlgate.v1.ContactsAttributionSourceR\fattributions\x12\x1c\n" +
+	"\tfollowers\x18\f \x03(\tR\tfollowers\x128\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_location_idB\b\n" +
+	"\x06_emailB\v\n" +
+	"\t_timezoneB\n" +
+	"\n" +
+	"\b_countryB\t\n" +
+	"\a_sourceB\r\n" +
+	"\v_date_addedB\x0e\n" +
+	"\f_business_id\"\x9f\x01\n" +
+	"\x19ContactsCustomFieldSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_id\"\xdc\x06\n" +
+	"\x19ContactsAttributionSource\x12\x15\n" +
+	"\x03url\x18\x01 \x01(\tH\x00R\x03url\x88\x01\x01\x12\x1f\n" +
+	"\bcampaign\x18\x02 \x01(\tH\x01R\bcampaign\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"utm_source\x18\x03 \x01(\tH\x02R\tutmSource\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"utm_medium\x18\x04 \x01(\tH\x03R\tutmMedium\x88\x01\x01\x12$\n" +
+	"\vutm_content\x18\x05 \x01(\tH\x04R\n" +
+	"utmContent\x88\x01\x01\x12\x1f\n" +
+	"\breferrer\x18\x06 \x01(\tH\x05R\breferrer\x88\x01\x01\x12$\n" +
+	"\vcampaign_id\x18\a \x01(\tH\x06R\n" +
+	"campaignId\x88\x01\x01\x12\x1b\n" +
+	"\x06fbclid\x18\b \x01(\tH\aR\x06fbclid\x88\x01\x01\x12\x19\n" +
+	"\x05gclid\x18\t \x01(\tH\bR\x05gclid\x88\x01\x01\x12\x1f\n" +
+	"\bmsclikid\x18\n" +
+	" \x01(\tH\tR\bmsclikid\x88\x01\x01\x12\x19\n" +
+	"\x05dclid\x18\v \x01(\tH\n" +
+	"R\x05dclid\x88\x01\x01\x12\x15\n" +
+	"\x03fbc\x18\f \x01(\tH\vR\x03fbc\x88\x01\x01\x12\x15\n" +
+	"\x03fbp\x18\r \x01(\tH\fR\x03fbp\x88\x01\x01\x12#\n" +
+	"\vfb_event_id\x18\x0e \x01(\tH\rR\tfbEventId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"user_agent\x18\x0f \x01(\tH\x0eR\tuserAgent\x88\x01\x01\x12\x13\n" +
+	"\x02ip\x18\x10 \x01(\tH\x0fR\x02ip\x88\x01\x01\x12\x1b\n" +
+	"\x06medium\x18\x11 \x01(\tH\x10R\x06medium\x88\x01\x01\x12 \n" +
+	"\tmedium_id\x18\x12 \x01(\tH\x11R\bmediumId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x13 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x06\n" +
+	"\x04_urlB\v\n" +
+	"\t_campaignB\r\n" +
+	"\v_utm_sourceB\r\n" +
+	"\v_utm_mediumB\x0e\n" +
+	"\f_utm_contentB\v\n" +
+	"\t_referrerB\x0e\n" +
+	"\f_campaign_idB\t\n" +
+	"\a_fbclidB\b\n" +
+	"\x06_gclidB\v\n" +
+	"\t_msclikidB\b\n" +
+	"\x06_dclidB\x06\n" +
+	"\x04_fbcB\x06\n" +
+	"\x04_fbpB\x0e\n" +
+	"\f_fb_event_idB\r\n" +
+	"\v_user_agentB\x05\n" +
+	"\x03_ipB\t\n" +
+	"\a_mediumB\f\n" +
+	"\n" +
+	"_medium_id\"\xcc\x0f\n" +
+	"\x14GetContectByIdSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x03 \x01(\tH\x02R\n" +
+	"locationId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"first_name\x18\x04 \x01(\tH\x03R\tfirstName\x88\x01\x01\x12 \n" +
+	"\tlast_name\x18\x05 \x01(\tH\x04R\blastName\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x06 \x01(\tH\x05R\x05email\x88\x01\x01\x12-\n" +
+	"\x10email_lower_case\x18\a \x01(\tH\x06R\x0eemailLowerCase\x88\x01\x01\x12\x1f\n" +
+	"\btimezone\x18\b \x01(\tH\aR\btimezone\x88\x01\x01\x12&\n" +
+	"\fcompany_name\x18\t \x01(\tH\bR\vcompanyName\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\n" +
+	" \x01(\tH\tR\x05phone\x88\x01\x01\x12\x15\n" +
+	"\x03dnd\x18\v \x01(\bH\n" +
+	"R\x03dnd\x88\x01\x01\x12?\n" +
+	"\fdnd_settings\x18\f \x01(\v2\x1c.hlgate.v1.DndSettingsSchemaR\vdndSettings\x12\x17\n" +
+	"\x04type\x18\r \x01(\tH\vR\x04type\x88\x01\x01\x12\x1b\n" +
+	"\x06source\x18\x0e \x01(\tH\fR\x06source\x88\x01\x01\x12$\n" +
+	"\vassigned_to\x18\x0f \x01(\tH\rR\n" +
+	"assignedTo\x88\x01\x01\x12\x1f\n" +
+	"\baddress1\x18\x10 \x01(\tH\x0eR\baddress1\x88\x01\x01\x12\x17\n" +
+	"\x04city\x18\x11 \x01(\tH\x0fR\x04city\x88\x01\x01\x12\x19\n" +
+	"\x05state\x18\x12 \x01(\tH\x10R\x05state\x88\x01\x01\x12\x1d\n" +
+	"\acountry\x18\x13 \x01(\tH\x11R\acountry\x88\x01\x01\x12$\n" +
+	"\vpostal_code\x18\x14 \x01(\tH\x12R\n" +
+	"postalCode\x88\x01\x01\x12\x1d\n" +
+	"\awebsite\x18\x15 \x01(\tH\x13R\awebsite\x88\x01\x01\x12\x12\n" +
+	"\x04tags\x18\x16 \x03(\tR\x04tags\x12'\n" +
+	"\rdate_of_birth\x18\x17 \x01(\tH\x14R\vdateOfBirth\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"date_added\x18\x18 \x01(\tH\x15R\tdateAdded\x88\x01\x01\x12&\n" +
+	"\fdate_updated\x18\x19 \x01(\tH\x16R\vdateUpdated\x88\x01\x01\x12%\n" +
+	"\vattachments\x18\x1a \x01(\tH\x17R\vattachments\x88\x01\x01\x12\x15\n" +
+	"\x03ssn\x18\x1b \x01(\tH\x18R\x03ssn\x88\x01\x01\x12\x1d\n" +
+	"\akeyword\x18\x1c \x01(\tH\x19R\akeyword\x88\x01\x01\x126\n" +
+	"\x15first_name_lower_case\x18\x1d \x01(\tH\x1aR\x12firstNameLowerCase\x88\x01\x01\x124\n" +
+	"\x14full_name_lower_case\x18\x1e \x01(\tH\x1bR\x11fullNameLowerCase\x88\x01\x01\x124\n" +
+	"\x14last_name_lower_case\x18\x1f \x01(\tH\x1cR\x11lastNameLowerCase\x88\x01\x01\x12(\n" +
+	"\rlast_activity\x18  \x01(\tH\x1dR\flastActivity\x88\x01\x01\x12I\n" +
+	"\rcustom_fields\x18! \x03(\v2$.hlgate.v1.ContactsCustomFieldSchemaR\fcustomFields\x12$\n" +
+	"\vbusiness_id\x18\" \x01(\tH\x1eR\n" +
+	"businessId\x88\x01\x01\x12S\n" +
+	"\x12attribution_source\x18# \x01(\v2$.hlgate.v1.ContactsAttributionSourceR\x11attributionSource\x12\\\n" +
+	"\x17last_attribution_source\x18$ \x01(\v2$.hlgate.v1.ContactsAttributionSourceR\x15lastAttributionSource\x12\"\n" +
+	"\n" +
+	"visitor_id\x18% \x01(\tH\x1fR\tvisitorId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18& \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_location_idB\r\n" +
+	"\v_first_nameB\f\n" +
+	"\n" +
+	"_last_nameB\b\n" +
+	"\x06_emailB\x13\n" +
+	"\x11_email_lower_caseB\v\n" +
+	"\t_timezoneB\x0f\n" +
+	"\r_company_nameB\b\n" +
+	"\x06_phoneB\x06\n" +
+	"\x04_dndB\a\n" +
+	"\x05_typeB\t\n" +
+	"\a_sourceB\x0e\n" +
+	"\f_assigned_toB\v\n" +
+	"\t_address1B\a\n" +
+	"\x05_cityB\b\n" +
+	"\x06_stateB\n" +
+	"\n" +
+	"\b_countryB\x0e\n" +
+	"\f_postal_codeB\n" +
+	"\n" +
+	"\b_websiteB\x10\n" +
+	"\x0e_date_of_birthB\r\n" +
+	"\v_date_addedB\x0f\n" +
+	"\r_date_updatedB\x0e\n" +
+	"\f_attachmentsB\x06\n" +
+	"\x04_ssnB\n" +
+	"\n" +
+	"\b_keywordB\x18\n" +
+	"\x16_first_name_lower_caseB\x17\n" +
+	"\x15_full_name_lower_caseB\x17\n" +
+	"\x15_last_name_lower_caseB\x10\n" +
+	"\x0e_last_activityB\x0e\n" +
+	"\f_business_idB\r\n" +
+	"\v_visitor_id\"\xf6\x02\n" +
+	"\x11DndSettingsSchema\x12/\n" +
+	"\x04call\x18\x01 \x01(\v2\x1b.hlgate.v1.DndSettingSchemaR\x04Call\x121\n" +
+	"\x05email\x18\x02 \x01(\v2\x1b.hlgate.v1.DndSettingSchemaR\x05Email\x12-\n" +
+	"\x03sms\x18\x03 \x01(\v2\x1b.hlgate.v1.DndSettingSchemaR\x03SMS\x128\n" +
+	"\twhats_app\x18\x04 \x01(\v2\x1b.hlgate.v1.DndSettingSchemaR\bWhatsApp\x12-\n" +
+	"\x03gmb\x18\x05 \x01(\v2\x1b.hlgate.v1.DndSettingSchemaR\x03GMB\x12+\n" +
+	"\x02fb\x18\x06 \x01(\v2\x1b.hlgate.v1.DndSettingSchemaR\x02FB\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xc1\x01\n" +
+	"\x10DndSettingSchema\x12\x1b\n" +
+	"\x06status\x18\x01 \x01(\tH\x00R\x06status\x88\x01\x01\x12\x1d\n" +
+	"\amessage\x18\x02 \x01(\tH\x01R\amessage\x88\x01\x01\x12\x17\n" +
+	"\x04code\x18\x03 \x01(\tH\x02R\x04code\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_statusB\n" +
+	"\n" +
+	"\b_messageB\a\n" +
+	"\x05_code\"\xba\v\n" +
 	"\x15GetInvoiceResponseDto\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
@@ -10049,6 +12085,102 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_location_idB\x05\n" +
+	"\x03_id\"\xae\x02\n" +
+	"\x18LostReasonResponseSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x03 \x01(\tH\x02R\n" +
+	"locationId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x04 \x01(\tH\x03R\tupdatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\tH\x04R\tcreatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x06 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_location_idB\r\n" +
+	"\v_updated_atB\r\n" +
+	"\v_created_at\"\xaf\x02\n" +
+	"\x14AdditionalDetailsDTO\x12\x19\n" +
+	"\x05notes\x18\x01 \x01(\bH\x00R\x05notes\x88\x01\x01\x12\x19\n" +
+	"\x05tasks\x18\x02 \x01(\bH\x01R\x05tasks\x88\x01\x01\x12,\n" +
+	"\x0fcalendar_events\x18\x03 \x01(\bH\x02R\x0ecalendarEvents\x88\x01\x01\x127\n" +
+	"\x15un_read_conversations\x18\x04 \x01(\bH\x03R\x13unReadConversations\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\b\n" +
+	"\x06_notesB\b\n" +
+	"\x06_tasksB\x12\n" +
+	"\x10_calendar_eventsB\x18\n" +
+	"\x16_un_read_conversations\"\xb6\v\n" +
+	"!SearchOpportunitiesResponseSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12*\n" +
+	"\x0emonetary_value\x18\x03 \x01(\x01H\x02R\rmonetaryValue\x88\x01\x01\x12$\n" +
+	"\vpipeline_id\x18\x04 \x01(\tH\x03R\n" +
+	"pipelineId\x88\x01\x01\x12/\n" +
+	"\x11pipeline_stage_id\x18\x05 \x01(\tH\x04R\x0fpipelineStageId\x88\x01\x01\x12$\n" +
+	"\vassigned_to\x18\x06 \x01(\tH\x05R\n" +
+	"assignedTo\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\a \x01(\tH\x06R\x06status\x88\x01\x01\x12\x1b\n" +
+	"\x06source\x18\b \x01(\tH\aR\x06source\x88\x01\x01\x126\n" +
+	"\x15last_status_change_at\x18\t \x01(\tH\bR\x12lastStatusChangeAt\x88\x01\x01\x124\n" +
+	"\x14last_stage_change_at\x18\n" +
+	" \x01(\tH\tR\x11lastStageChangeAt\x88\x01\x01\x12-\n" +
+	"\x10last_action_date\x18\v \x01(\tH\n" +
+	"R\x0elastActionDate\x88\x01\x01\x12(\n" +
+	"\rindex_version\x18\f \x01(\tH\vR\findexVersion\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\r \x01(\tH\fR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x0e \x01(\tH\rR\tupdatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x0f \x01(\tH\x0eR\tcontactId\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x10 \x01(\tH\x0fR\n" +
+	"locationId\x88\x01\x01\x12M\n" +
+	"\acontact\x18\x11 \x01(\v23.hlgate.v1.SearchOpportunitiesContactResponseSchemaR\acontact\x120\n" +
+	"\x05notes\x18\x12 \x03(\v2\x1a.google.protobuf.ListValueR\x05notes\x120\n" +
+	"\x05tasks\x18\x13 \x03(\v2\x1a.google.protobuf.ListValueR\x05tasks\x12C\n" +
+	"\x0fcalendar_events\x18\x14 \x03(\v2\x1a.google.protobuf.ListValueR\x0ecalendarEvents\x12)\n" +
+	"\x0elost_reason_id\x18\x15 \x01(\tH\x10R\flostReasonId\x88\x01\x01\x12I\n" +
+	"\rcustom_fields\x18\x16 \x03(\v2$.hlgate.v1.CustomFieldResponseSchemaR\fcustomFields\x12\x1c\n" +
+	"\tfollowers\x18\x17 \x03(\tR\tfollowers\x121\n" +
+	"\x12external_object_id\x18\x18 \x01(\tH\x11R\x10externalObjectId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x19 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\x11\n" +
+	"\x0f_monetary_valueB\x0e\n" +
+	"\f_pipeline_idB\x14\n" +
+	"\x12_pipeline_stage_idB\x0e\n" +
+	"\f_assigned_toB\t\n" +
+	"\a_statusB\t\n" +
+	"\a_sourceB\x18\n" +
+	"\x16_last_status_change_atB\x17\n" +
+	"\x15_last_stage_change_atB\x13\n" +
+	"\x11_last_action_dateB\x10\n" +
+	"\x0e_index_versionB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\r\n" +
+	"\v_contact_idB\x0e\n" +
+	"\f_location_idB\x11\n" +
+	"\x0f_lost_reason_idB\x15\n" +
+	"\x13_external_object_id\"\xb9\x02\n" +
+	"(SearchOpportunitiesContactResponseSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12&\n" +
+	"\fcompany_name\x18\x03 \x01(\tH\x02R\vcompanyName\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x04 \x01(\tH\x03R\x05email\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\x05 \x01(\tH\x04R\x05phone\x88\x01\x01\x12\x12\n" +
+	"\x04tags\x18\x06 \x03(\tR\x04tags\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\x0f\n" +
+	"\r_company_nameB\b\n" +
+	"\x06_emailB\b\n" +
+	"\x06_phone\"\xaa\x01\n" +
+	"\x19CustomFieldResponseSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x127\n" +
+	"\vfield_value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\n" +
+	"fieldValue\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
 	"\x03_id\"\x9b\x05\n" +
 	"\n" +
 	"UserSchema\x12\x13\n" +
@@ -10205,97 +12337,110 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 86)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
-	(*CalendarNotification)(nil),            // 0: hlgate.v1.CalendarNotification
-	(*CalendarsTeamMember)(nil),             // 1: hlgate.v1.CalendarsTeamMember
-	(*LocationConfiguration)(nil),           // 2: hlgate.v1.LocationConfiguration
-	(*OpenHour)(nil),                        // 3: hlgate.v1.OpenHour
-	(*Hour)(nil),                            // 4: hlgate.v1.Hour
-	(*Recurring)(nil),                       // 5: hlgate.v1.Recurring
-	(*Availability)(nil),                    // 6: hlgate.v1.Availability
-	(*LookBusyConfiguration)(nil),           // 7: hlgate.v1.LookBusyConfiguration
-	(*CalendarDTO)(nil),                     // 8: hlgate.v1.CalendarDTO
-	(*TeamMemberResponse)(nil),              // 9: hlgate.v1.TeamMemberResponse
-	(*LocationConfigurationResponse)(nil),   // 10: hlgate.v1.LocationConfigurationResponse
-	(*UpdateAvailability)(nil),              // 11: hlgate.v1.UpdateAvailability
-	(*CalendarNotificationResponseDTO)(nil), // 12: hlgate.v1.CalendarNotificationResponseDTO
-	(*SchedulesDTO)(nil),                    // 13: hlgate.v1.SchedulesDTO
-	(*CreateCalendarNotificationDTO)(nil),   // 14: hlgate.v1.CreateCalendarNotificationDTO
-	(*CalendarsGetNoteSchema)(nil),          // 15: hlgate.v1.CalendarsGetNoteSchema
-	(*NoteCreatedBySchema)(nil),             // 16: hlgate.v1.NoteCreatedBySchema
-	(*CalendarEventDTO)(nil),                // 17: hlgate.v1.CalendarEventDTO
-	(*CreatedOrUpdatedBy)(nil),              // 18: hlgate.v1.CreatedOrUpdatedBy
-	(*GroupDTO)(nil),                        // 19: hlgate.v1.GroupDTO
-	(*CalendarResourceByIdResponseDTO)(nil), // 20: hlgate.v1.CalendarResourceByIdResponseDTO
-	(*ScheduleRuleDTO)(nil),                 // 21: hlgate.v1.ScheduleRuleDTO
-	(*ScheduleIntervalDTO)(nil),             // 22: hlgate.v1.ScheduleIntervalDTO
-	(*ScheduleObjectResponseDTO)(nil),       // 23: hlgate.v1.ScheduleObjectResponseDTO
-	(*ContactsGetNoteSchema)(nil),           // 24: hlgate.v1.ContactsGetNoteSchema
-	(*TaskSchema)(nil),                      // 25: hlgate.v1.TaskSchema
-	(*GetInvoiceResponseDto)(nil),           // 26: hlgate.v1.GetInvoiceResponseDto
-	(*TotalSummaryDto)(nil),                 // 27: hlgate.v1.TotalSummaryDto
-	(*RemindersConfigurationDto)(nil),       // 28: hlgate.v1.RemindersConfigurationDto
-	(*ReminderExecutionDetailsList)(nil),    // 29: hlgate.v1.ReminderExecutionDetailsList
-	(*ReminderSettingsDto)(nil),             // 30: hlgate.v1.ReminderSettingsDto
-	(*ReminderDto)(nil),                     // 31: hlgate.v1.ReminderDto
-	(*BusinessDetailsDto)(nil),              // 32: hlgate.v1.BusinessDetailsDto
-	(*AddressDto)(nil),                      // 33: hlgate.v1.AddressDto
-	(*InvoiceItemDto)(nil),                  // 34: hlgate.v1.InvoiceItemDto
-	(*ItemTaxDto)(nil),                      // 35: hlgate.v1.ItemTaxDto
-	(*DiscountDto)(nil),                     // 36: hlgate.v1.DiscountDto
-	(*ContactDetailsDto)(nil),               // 37: hlgate.v1.ContactDetailsDto
-	(*AdditionalEmailsDto)(nil),             // 38: hlgate.v1.AdditionalEmailsDto
-	(*SentToDto)(nil),                       // 39: hlgate.v1.SentToDto
-	(*PaymentScheduleDto)(nil),              // 40: hlgate.v1.PaymentScheduleDto
-	(*LateFeesConfigurationDto)(nil),        // 41: hlgate.v1.LateFeesConfigurationDto
-	(*LateFeesFrequencyDto)(nil),            // 42: hlgate.v1.LateFeesFrequencyDto
-	(*LateFeesGraceDto)(nil),                // 43: hlgate.v1.LateFeesGraceDto
-	(*LateFeesMaxFeesDto)(nil),              // 44: hlgate.v1.LateFeesMaxFeesDto
-	(*TipsConfigurationDto)(nil),            // 45: hlgate.v1.TipsConfigurationDto
-	(*PaymentMethodDto)(nil),                // 46: hlgate.v1.PaymentMethodDto
-	(*StripePaymentMethodDto)(nil),          // 47: hlgate.v1.StripePaymentMethodDto
-	(*AttachmentsDto)(nil),                  // 48: hlgate.v1.AttachmentsDto
-	(*ProcessingFeeDto)(nil),                // 49: hlgate.v1.ProcessingFeeDto
-	(*ProcessingFeePaidChargeDto)(nil),      // 50: hlgate.v1.ProcessingFeePaidChargeDto
-	(*GetScheduleResponseDto)(nil),          // 51: hlgate.v1.GetScheduleResponseDto
-	(*InvoicesScheduleOptionsDto)(nil),      // 52: hlgate.v1.InvoicesScheduleOptionsDto
-	(*InvoicesCustomRRuleOptionsDto)(nil),   // 53: hlgate.v1.InvoicesCustomRRuleOptionsDto
-	(*DefaultInvoiceResponseDto)(nil),       // 54: hlgate.v1.DefaultInvoiceResponseDto
-	(*GetTemplateResponseDto)(nil),          // 55: hlgate.v1.GetTemplateResponseDto
-	(*ProspectInfoDto)(nil),                 // 56: hlgate.v1.ProspectInfoDto
-	(*SettingsSchema)(nil),                  // 57: hlgate.v1.SettingsSchema
-	(*SocialSchema)(nil),                    // 58: hlgate.v1.SocialSchema
-	(*TwilioSchema)(nil),                    // 59: hlgate.v1.TwilioSchema
-	(*MailgunSchema)(nil),                   // 60: hlgate.v1.MailgunSchema
-	(*SnapshotPutSchema)(nil),               // 61: hlgate.v1.SnapshotPutSchema
-	(*GetLocationSchema)(nil),               // 62: hlgate.v1.GetLocationSchema
-	(*GetLocationByIdSchema)(nil),           // 63: hlgate.v1.GetLocationByIdSchema
-	(*BusinessSchema)(nil),                  // 64: hlgate.v1.BusinessSchema
-	(*LocationsCustomFieldSchema)(nil),      // 65: hlgate.v1.LocationsCustomFieldSchema
-	(*CustomValueSchema)(nil),               // 66: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),             // 67: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),        // 68: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),              // 69: hlgate.v1.LocationTagsSchema
-	(*UserSchema)(nil),                      // 70: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),                  // 71: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                      // 72: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),                  // 73: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),                 // 74: google.protobuf.Struct
-	(*structpb.ListValue)(nil),              // 75: google.protobuf.ListValue
+	(*CalendarNotification)(nil),                     // 0: hlgate.v1.CalendarNotification
+	(*CalendarsTeamMember)(nil),                      // 1: hlgate.v1.CalendarsTeamMember
+	(*LocationConfiguration)(nil),                    // 2: hlgate.v1.LocationConfiguration
+	(*OpenHour)(nil),                                 // 3: hlgate.v1.OpenHour
+	(*Hour)(nil),                                     // 4: hlgate.v1.Hour
+	(*Recurring)(nil),                                // 5: hlgate.v1.Recurring
+	(*Availability)(nil),                             // 6: hlgate.v1.Availability
+	(*LookBusyConfiguration)(nil),                    // 7: hlgate.v1.LookBusyConfiguration
+	(*CalendarDTO)(nil),                              // 8: hlgate.v1.CalendarDTO
+	(*TeamMemberResponse)(nil),                       // 9: hlgate.v1.TeamMemberResponse
+	(*LocationConfigurationResponse)(nil),            // 10: hlgate.v1.LocationConfigurationResponse
+	(*UpdateAvailability)(nil),                       // 11: hlgate.v1.UpdateAvailability
+	(*CalendarNotificationResponseDTO)(nil),          // 12: hlgate.v1.CalendarNotificationResponseDTO
+	(*SchedulesDTO)(nil),                             // 13: hlgate.v1.SchedulesDTO
+	(*CreateCalendarNotificationDTO)(nil),            // 14: hlgate.v1.CreateCalendarNotificationDTO
+	(*CalendarsGetNoteSchema)(nil),                   // 15: hlgate.v1.CalendarsGetNoteSchema
+	(*NoteCreatedBySchema)(nil),                      // 16: hlgate.v1.NoteCreatedBySchema
+	(*CalendarEventDTO)(nil),                         // 17: hlgate.v1.CalendarEventDTO
+	(*CreatedOrUpdatedBy)(nil),                       // 18: hlgate.v1.CreatedOrUpdatedBy
+	(*GroupDTO)(nil),                                 // 19: hlgate.v1.GroupDTO
+	(*CalendarResourceByIdResponseDTO)(nil),          // 20: hlgate.v1.CalendarResourceByIdResponseDTO
+	(*ScheduleRuleDTO)(nil),                          // 21: hlgate.v1.ScheduleRuleDTO
+	(*ScheduleIntervalDTO)(nil),                      // 22: hlgate.v1.ScheduleIntervalDTO
+	(*ScheduleObjectResponseDTO)(nil),                // 23: hlgate.v1.ScheduleObjectResponseDTO
+	(*GetEventSchema)(nil),                           // 24: hlgate.v1.GetEventSchema
+	(*ContactsGetNoteSchema)(nil),                    // 25: hlgate.v1.ContactsGetNoteSchema
+	(*TaskSchema)(nil),                               // 26: hlgate.v1.TaskSchema
+	(*ContactsSearchSchema)(nil),                     // 27: hlgate.v1.ContactsSearchSchema
+	(*ContactsCustomFieldSchema)(nil),                // 28: hlgate.v1.ContactsCustomFieldSchema
+	(*ContactsAttributionSource)(nil),                // 29: hlgate.v1.ContactsAttributionSource
+	(*GetContectByIdSchema)(nil),                     // 30: hlgate.v1.GetContectByIdSchema
+	(*DndSettingsSchema)(nil),                        // 31: hlgate.v1.DndSettingsSchema
+	(*DndSettingSchema)(nil),                         // 32: hlgate.v1.DndSettingSchema
+	(*GetInvoiceResponseDto)(nil),                    // 33: hlgate.v1.GetInvoiceResponseDto
+	(*TotalSummaryDto)(nil),                          // 34: hlgate.v1.TotalSummaryDto
+	(*RemindersConfigurationDto)(nil),                // 35: hlgate.v1.RemindersConfigurationDto
+	(*ReminderExecutionDetailsList)(nil),             // 36: hlgate.v1.ReminderExecutionDetailsList
+	(*ReminderSettingsDto)(nil),                      // 37: hlgate.v1.ReminderSettingsDto
+	(*ReminderDto)(nil),                              // 38: hlgate.v1.ReminderDto
+	(*BusinessDetailsDto)(nil),                       // 39: hlgate.v1.BusinessDetailsDto
+	(*AddressDto)(nil),                               // 40: hlgate.v1.AddressDto
+	(*InvoiceItemDto)(nil),                           // 41: hlgate.v1.InvoiceItemDto
+	(*ItemTaxDto)(nil),                               // 42: hlgate.v1.ItemTaxDto
+	(*DiscountDto)(nil),                              // 43: hlgate.v1.DiscountDto
+	(*ContactDetailsDto)(nil),                        // 44: hlgate.v1.ContactDetailsDto
+	(*AdditionalEmailsDto)(nil),                      // 45: hlgate.v1.AdditionalEmailsDto
+	(*SentToDto)(nil),                                // 46: hlgate.v1.SentToDto
+	(*PaymentScheduleDto)(nil),                       // 47: hlgate.v1.PaymentScheduleDto
+	(*LateFeesConfigurationDto)(nil),                 // 48: hlgate.v1.LateFeesConfigurationDto
+	(*LateFeesFrequencyDto)(nil),                     // 49: hlgate.v1.LateFeesFrequencyDto
+	(*LateFeesGraceDto)(nil),                         // 50: hlgate.v1.LateFeesGraceDto
+	(*LateFeesMaxFeesDto)(nil),                       // 51: hlgate.v1.LateFeesMaxFeesDto
+	(*TipsConfigurationDto)(nil),                     // 52: hlgate.v1.TipsConfigurationDto
+	(*PaymentMethodDto)(nil),                         // 53: hlgate.v1.PaymentMethodDto
+	(*StripePaymentMethodDto)(nil),                   // 54: hlgate.v1.StripePaymentMethodDto
+	(*AttachmentsDto)(nil),                           // 55: hlgate.v1.AttachmentsDto
+	(*ProcessingFeeDto)(nil),                         // 56: hlgate.v1.ProcessingFeeDto
+	(*ProcessingFeePaidChargeDto)(nil),               // 57: hlgate.v1.ProcessingFeePaidChargeDto
+	(*GetScheduleResponseDto)(nil),                   // 58: hlgate.v1.GetScheduleResponseDto
+	(*InvoicesScheduleOptionsDto)(nil),               // 59: hlgate.v1.InvoicesScheduleOptionsDto
+	(*InvoicesCustomRRuleOptionsDto)(nil),            // 60: hlgate.v1.InvoicesCustomRRuleOptionsDto
+	(*DefaultInvoiceResponseDto)(nil),                // 61: hlgate.v1.DefaultInvoiceResponseDto
+	(*GetTemplateResponseDto)(nil),                   // 62: hlgate.v1.GetTemplateResponseDto
+	(*ProspectInfoDto)(nil),                          // 63: hlgate.v1.ProspectInfoDto
+	(*SettingsSchema)(nil),                           // 64: hlgate.v1.SettingsSchema
+	(*SocialSchema)(nil),                             // 65: hlgate.v1.SocialSchema
+	(*TwilioSchema)(nil),                             // 66: hlgate.v1.TwilioSchema
+	(*MailgunSchema)(nil),                            // 67: hlgate.v1.MailgunSchema
+	(*SnapshotPutSchema)(nil),                        // 68: hlgate.v1.SnapshotPutSchema
+	(*GetLocationSchema)(nil),                        // 69: hlgate.v1.GetLocationSchema
+	(*GetLocationByIdSchema)(nil),                    // 70: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),                           // 71: hlgate.v1.BusinessSchema
+	(*LocationsCustomFieldSchema)(nil),               // 72: hlgate.v1.LocationsCustomFieldSchema
+	(*CustomValueSchema)(nil),                        // 73: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),                      // 74: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),                 // 75: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),                       // 76: hlgate.v1.LocationTagsSchema
+	(*LostReasonResponseSchema)(nil),                 // 77: hlgate.v1.LostReasonResponseSchema
+	(*AdditionalDetailsDTO)(nil),                     // 78: hlgate.v1.AdditionalDetailsDTO
+	(*SearchOpportunitiesResponseSchema)(nil),        // 79: hlgate.v1.SearchOpportunitiesResponseSchema
+	(*SearchOpportunitiesContactResponseSchema)(nil), // 80: hlgate.v1.SearchOpportunitiesContactResponseSchema
+	(*CustomFieldResponseSchema)(nil),                // 81: hlgate.v1.CustomFieldResponseSchema
+	(*UserSchema)(nil),                               // 82: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),                           // 83: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                               // 84: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),                           // 85: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),                          // 86: google.protobuf.Struct
+	(*structpb.Value)(nil),                           // 87: google.protobuf.Value
+	(*structpb.ListValue)(nil),                       // 88: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
-	74,  // 0: hlgate.v1.CalendarNotification.unmapped:type_name -> google.protobuf.Struct
+	86,  // 0: hlgate.v1.CalendarNotification.unmapped:type_name -> google.protobuf.Struct
 	2,   // 1: hlgate.v1.CalendarsTeamMember.location_configurations:type_name -> hlgate.v1.LocationConfiguration
-	74,  // 2: hlgate.v1.CalendarsTeamMember.unmapped:type_name -> google.protobuf.Struct
-	74,  // 3: hlgate.v1.LocationConfiguration.unmapped:type_name -> google.protobuf.Struct
+	86,  // 2: hlgate.v1.CalendarsTeamMember.unmapped:type_name -> google.protobuf.Struct
+	86,  // 3: hlgate.v1.LocationConfiguration.unmapped:type_name -> google.protobuf.Struct
 	4,   // 4: hlgate.v1.OpenHour.hours:type_name -> hlgate.v1.Hour
-	74,  // 5: hlgate.v1.OpenHour.unmapped:type_name -> google.protobuf.Struct
-	74,  // 6: hlgate.v1.Hour.unmapped:type_name -> google.protobuf.Struct
-	74,  // 7: hlgate.v1.Recurring.unmapped:type_name -> google.protobuf.Struct
+	86,  // 5: hlgate.v1.OpenHour.unmapped:type_name -> google.protobuf.Struct
+	86,  // 6: hlgate.v1.Hour.unmapped:type_name -> google.protobuf.Struct
+	86,  // 7: hlgate.v1.Recurring.unmapped:type_name -> google.protobuf.Struct
 	4,   // 8: hlgate.v1.Availability.hours:type_name -> hlgate.v1.Hour
-	74,  // 9: hlgate.v1.Availability.unmapped:type_name -> google.protobuf.Struct
-	74,  // 10: hlgate.v1.LookBusyConfiguration.unmapped:type_name -> google.protobuf.Struct
+	86,  // 9: hlgate.v1.Availability.unmapped:type_name -> google.protobuf.Struct
+	86,  // 10: hlgate.v1.LookBusyConfiguration.unmapped:type_name -> google.protobuf.Struct
 	0,   // 11: hlgate.v1.CalendarDTO.notifications:type_name -> hlgate.v1.CalendarNotification
 	9,   // 12: hlgate.v1.CalendarDTO.team_members:type_name -> hlgate.v1.TeamMemberResponse
 	10,  // 13: hlgate.v1.CalendarDTO.location_configurations:type_name -> hlgate.v1.LocationConfigurationResponse
@@ -10303,132 +12448,163 @@ var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
 	5,   // 15: hlgate.v1.CalendarDTO.recurring:type_name -> hlgate.v1.Recurring
 	6,   // 16: hlgate.v1.CalendarDTO.availabilities:type_name -> hlgate.v1.Availability
 	7,   // 17: hlgate.v1.CalendarDTO.look_busy_config:type_name -> hlgate.v1.LookBusyConfiguration
-	74,  // 18: hlgate.v1.CalendarDTO.unmapped:type_name -> google.protobuf.Struct
+	86,  // 18: hlgate.v1.CalendarDTO.unmapped:type_name -> google.protobuf.Struct
 	10,  // 19: hlgate.v1.TeamMemberResponse.location_configurations:type_name -> hlgate.v1.LocationConfigurationResponse
-	74,  // 20: hlgate.v1.TeamMemberResponse.unmapped:type_name -> google.protobuf.Struct
-	74,  // 21: hlgate.v1.LocationConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
+	86,  // 20: hlgate.v1.TeamMemberResponse.unmapped:type_name -> google.protobuf.Struct
+	86,  // 21: hlgate.v1.LocationConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
 	4,   // 22: hlgate.v1.UpdateAvailability.hours:type_name -> hlgate.v1.Hour
-	74,  // 23: hlgate.v1.UpdateAvailability.unmapped:type_name -> google.protobuf.Struct
+	86,  // 23: hlgate.v1.UpdateAvailability.unmapped:type_name -> google.protobuf.Struct
 	13,  // 24: hlgate.v1.CalendarNotificationResponseDTO.after_time:type_name -> hlgate.v1.SchedulesDTO
 	13,  // 25: hlgate.v1.CalendarNotificationResponseDTO.before_time:type_name -> hlgate.v1.SchedulesDTO
-	74,  // 26: hlgate.v1.CalendarNotificationResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	74,  // 27: hlgate.v1.SchedulesDTO.unmapped:type_name -> google.protobuf.Struct
+	86,  // 26: hlgate.v1.CalendarNotificationResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	86,  // 27: hlgate.v1.SchedulesDTO.unmapped:type_name -> google.protobuf.Struct
 	13,  // 28: hlgate.v1.CreateCalendarNotificationDTO.after_time:type_name -> hlgate.v1.SchedulesDTO
 	13,  // 29: hlgate.v1.CreateCalendarNotificationDTO.before_time:type_name -> hlgate.v1.SchedulesDTO
-	74,  // 30: hlgate.v1.CreateCalendarNotificationDTO.unmapped:type_name -> google.protobuf.Struct
+	86,  // 30: hlgate.v1.CreateCalendarNotificationDTO.unmapped:type_name -> google.protobuf.Struct
 	16,  // 31: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	74,  // 32: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	74,  // 33: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 32: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 33: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
 	18,  // 34: hlgate.v1.CalendarEventDTO.created_by:type_name -> hlgate.v1.CreatedOrUpdatedBy
-	74,  // 35: hlgate.v1.CalendarEventDTO.unmapped:type_name -> google.protobuf.Struct
-	74,  // 36: hlgate.v1.CreatedOrUpdatedBy.unmapped:type_name -> google.protobuf.Struct
-	74,  // 37: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
-	74,  // 38: hlgate.v1.CalendarResourceByIdResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	86,  // 35: hlgate.v1.CalendarEventDTO.unmapped:type_name -> google.protobuf.Struct
+	86,  // 36: hlgate.v1.CreatedOrUpdatedBy.unmapped:type_name -> google.protobuf.Struct
+	86,  // 37: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	86,  // 38: hlgate.v1.CalendarResourceByIdResponseDTO.unmapped:type_name -> google.protobuf.Struct
 	22,  // 39: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
-	74,  // 40: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
-	74,  // 41: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	86,  // 40: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	86,  // 41: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
 	21,  // 42: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	74,  // 43: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	74,  // 44: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	74,  // 45: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
-	74,  // 46: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	74,  // 47: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	74,  // 48: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	74,  // 49: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	74,  // 50: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	27,  // 51: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
-	28,  // 52: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	74,  // 53: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 54: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
-	29,  // 55: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
-	30,  // 56: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	74,  // 57: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 58: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
-	31,  // 59: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	74,  // 60: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 61: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
-	33,  // 62: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	74,  // 63: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 64: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
-	35,  // 65: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	74,  // 66: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 67: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 68: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
-	38,  // 69: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
-	33,  // 70: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	74,  // 71: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 72: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 73: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 74: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
-	42,  // 75: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
-	43,  // 76: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
-	44,  // 77: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	74,  // 78: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 79: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 80: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 81: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 82: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	47,  // 83: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	74,  // 84: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 85: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 86: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	75,  // 87: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
-	50,  // 88: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	74,  // 89: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 90: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
-	52,  // 91: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	54,  // 92: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	32,  // 93: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	37,  // 94: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	36,  // 95: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	74,  // 96: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
-	74,  // 97: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
-	53,  // 98: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
-	74,  // 99: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 100: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 101: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	74,  // 102: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	74,  // 103: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	74,  // 104: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	74,  // 105: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	74,  // 106: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	32,  // 107: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	36,  // 108: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	74,  // 109: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	74,  // 110: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 111: hlgate.v1.ProspectInfoDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 112: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	74,  // 113: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	74,  // 114: hlgate.v1.TwilioSchema.unmapped:type_name -> google.protobuf.Struct
-	74,  // 115: hlgate.v1.MailgunSchema.unmapped:type_name -> google.protobuf.Struct
-	74,  // 116: hlgate.v1.SnapshotPutSchema.unmapped:type_name -> google.protobuf.Struct
-	57,  // 117: hlgate.v1.GetLocationSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	58,  // 118: hlgate.v1.GetLocationSchema.social:type_name -> hlgate.v1.SocialSchema
-	74,  // 119: hlgate.v1.GetLocationSchema.unmapped:type_name -> google.protobuf.Struct
-	64,  // 120: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
-	58,  // 121: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
-	57,  // 122: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	74,  // 123: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	74,  // 124: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	74,  // 125: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	74,  // 126: hlgate.v1.LocationsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
-	74,  // 127: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	74,  // 128: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	67,  // 129: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	74,  // 130: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	74,  // 131: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	71,  // 132: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	72,  // 133: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	74,  // 134: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	74,  // 135: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	74,  // 136: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	74,  // 137: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	74,  // 138: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	139, // [139:139] is the sub-list for method output_type
-	139, // [139:139] is the sub-list for method input_type
-	139, // [139:139] is the sub-list for extension type_name
-	139, // [139:139] is the sub-list for extension extendee
-	0,   // [0:139] is the sub-list for field type_name
+	86,  // 43: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	86,  // 44: hlgate.v1.GetEventSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 45: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 46: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	28,  // 47: hlgate.v1.ContactsSearchSchema.custom_fields:type_name -> hlgate.v1.ContactsCustomFieldSchema
+	29,  // 48: hlgate.v1.ContactsSearchSchema.attributions:type_name -> hlgate.v1.ContactsAttributionSource
+	86,  // 49: hlgate.v1.ContactsSearchSchema.unmapped:type_name -> google.protobuf.Struct
+	87,  // 50: hlgate.v1.ContactsCustomFieldSchema.value:type_name -> google.protobuf.Value
+	86,  // 51: hlgate.v1.ContactsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 52: hlgate.v1.ContactsAttributionSource.unmapped:type_name -> google.protobuf.Struct
+	31,  // 53: hlgate.v1.GetContectByIdSchema.dnd_settings:type_name -> hlgate.v1.DndSettingsSchema
+	28,  // 54: hlgate.v1.GetContectByIdSchema.custom_fields:type_name -> hlgate.v1.ContactsCustomFieldSchema
+	29,  // 55: hlgate.v1.GetContectByIdSchema.attribution_source:type_name -> hlgate.v1.ContactsAttributionSource
+	29,  // 56: hlgate.v1.GetContectByIdSchema.last_attribution_source:type_name -> hlgate.v1.ContactsAttributionSource
+	86,  // 57: hlgate.v1.GetContectByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	32,  // 58: hlgate.v1.DndSettingsSchema.call:type_name -> hlgate.v1.DndSettingSchema
+	32,  // 59: hlgate.v1.DndSettingsSchema.email:type_name -> hlgate.v1.DndSettingSchema
+	32,  // 60: hlgate.v1.DndSettingsSchema.sms:type_name -> hlgate.v1.DndSettingSchema
+	32,  // 61: hlgate.v1.DndSettingsSchema.whats_app:type_name -> hlgate.v1.DndSettingSchema
+	32,  // 62: hlgate.v1.DndSettingsSchema.gmb:type_name -> hlgate.v1.DndSettingSchema
+	32,  // 63: hlgate.v1.DndSettingsSchema.fb:type_name -> hlgate.v1.DndSettingSchema
+	86,  // 64: hlgate.v1.DndSettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 65: hlgate.v1.DndSettingSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 66: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	86,  // 67: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	86,  // 68: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	86,  // 69: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	86,  // 70: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	34,  // 71: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
+	35,  // 72: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
+	86,  // 73: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 74: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	36,  // 75: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
+	37,  // 76: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
+	86,  // 77: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 78: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	38,  // 79: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
+	86,  // 80: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 81: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	40,  // 82: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	86,  // 83: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 84: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	42,  // 85: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
+	86,  // 86: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 87: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 88: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	45,  // 89: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
+	40,  // 90: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	86,  // 91: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 92: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 93: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 94: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	49,  // 95: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
+	50,  // 96: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
+	51,  // 97: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
+	86,  // 98: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 99: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 100: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 101: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 102: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	54,  // 103: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
+	86,  // 104: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 105: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 106: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	88,  // 107: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	57,  // 108: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
+	86,  // 109: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 110: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 111: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	61,  // 112: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	39,  // 113: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	44,  // 114: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	43,  // 115: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	86,  // 116: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
+	86,  // 117: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
+	60,  // 118: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
+	86,  // 119: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 120: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 121: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	86,  // 122: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	86,  // 123: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	86,  // 124: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	86,  // 125: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	86,  // 126: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	39,  // 127: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	43,  // 128: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	86,  // 129: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	86,  // 130: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 131: hlgate.v1.ProspectInfoDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 132: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 133: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 134: hlgate.v1.TwilioSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 135: hlgate.v1.MailgunSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 136: hlgate.v1.SnapshotPutSchema.unmapped:type_name -> google.protobuf.Struct
+	64,  // 137: hlgate.v1.GetLocationSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	65,  // 138: hlgate.v1.GetLocationSchema.social:type_name -> hlgate.v1.SocialSchema
+	86,  // 139: hlgate.v1.GetLocationSchema.unmapped:type_name -> google.protobuf.Struct
+	71,  // 140: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	65,  // 141: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	64,  // 142: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	86,  // 143: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	86,  // 144: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 145: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 146: hlgate.v1.LocationsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 147: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 148: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	74,  // 149: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	86,  // 150: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	86,  // 151: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 152: hlgate.v1.LostReasonResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 153: hlgate.v1.AdditionalDetailsDTO.unmapped:type_name -> google.protobuf.Struct
+	80,  // 154: hlgate.v1.SearchOpportunitiesResponseSchema.contact:type_name -> hlgate.v1.SearchOpportunitiesContactResponseSchema
+	88,  // 155: hlgate.v1.SearchOpportunitiesResponseSchema.notes:type_name -> google.protobuf.ListValue
+	88,  // 156: hlgate.v1.SearchOpportunitiesResponseSchema.tasks:type_name -> google.protobuf.ListValue
+	88,  // 157: hlgate.v1.SearchOpportunitiesResponseSchema.calendar_events:type_name -> google.protobuf.ListValue
+	81,  // 158: hlgate.v1.SearchOpportunitiesResponseSchema.custom_fields:type_name -> hlgate.v1.CustomFieldResponseSchema
+	86,  // 159: hlgate.v1.SearchOpportunitiesResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 160: hlgate.v1.SearchOpportunitiesContactResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	87,  // 161: hlgate.v1.CustomFieldResponseSchema.field_value:type_name -> google.protobuf.Value
+	86,  // 162: hlgate.v1.CustomFieldResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	83,  // 163: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	84,  // 164: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	86,  // 165: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	86,  // 166: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 167: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 168: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	86,  // 169: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	170, // [170:170] is the sub-list for method output_type
+	170, // [170:170] is the sub-list for method input_type
+	170, // [170:170] is the sub-list for extension type_name
+	170, // [170:170] is the sub-list for extension extendee
+	0,   // [0:170] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -10463,15 +12639,15 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[25].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[26].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[27].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[28].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[29].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[30].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[31].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[32].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[33].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[34].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[35].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[36].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[37].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[38].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[39].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[40].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[41].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[42].OneofWrappers = []any{}
@@ -10484,7 +12660,6 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[50].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[51].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[52].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[53].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[54].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[55].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[56].OneofWrappers = []any{}
@@ -10505,13 +12680,25 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[71].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[72].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[73].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[74].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[75].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[76].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[77].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[78].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[79].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[80].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[81].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[82].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[83].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[84].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[85].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   74,
+			NumMessages:   86,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
