@@ -302,6 +302,11 @@ func TestConformance(t *testing.T) {
 	}
 	cf.run(confCase{name: "other location", method: "GET", path: "/locations/" + sandbox.OtherLocationID, token: loc, status: 403})
 
+	// Conversations and messages (conversations_test.go), in a window of
+	// their own.
+	clock.Add(11 * time.Second)
+	cf.conversationsConformance(L, loc, contactID, clock.Now())
+
 	// Every other operation the engine serves, from the document alone.
 	// The fixed clock moves past the quota's 10 s window before each
 	// collection, so the walk's calls are never refused as a burst.

@@ -431,6 +431,42 @@ func (e CalendarNotificationType) Valid() bool {
 	}
 }
 
+// Defines values for CallDataDTOStatus.
+const (
+	CallDataDTOStatusAnswered  CallDataDTOStatus = "answered"
+	CallDataDTOStatusBusy      CallDataDTOStatus = "busy"
+	CallDataDTOStatusCanceled  CallDataDTOStatus = "canceled"
+	CallDataDTOStatusCompleted CallDataDTOStatus = "completed"
+	CallDataDTOStatusFailed    CallDataDTOStatus = "failed"
+	CallDataDTOStatusNoAnswer  CallDataDTOStatus = "no-answer"
+	CallDataDTOStatusPending   CallDataDTOStatus = "pending"
+	CallDataDTOStatusVoicemail CallDataDTOStatus = "voicemail"
+)
+
+// Valid indicates whether the value is a known member of the CallDataDTOStatus enum.
+func (e CallDataDTOStatus) Valid() bool {
+	switch e {
+	case CallDataDTOStatusAnswered:
+		return true
+	case CallDataDTOStatusBusy:
+		return true
+	case CallDataDTOStatusCanceled:
+		return true
+	case CallDataDTOStatusCompleted:
+		return true
+	case CallDataDTOStatusFailed:
+		return true
+	case CallDataDTOStatusNoAnswer:
+		return true
+	case CallDataDTOStatusPending:
+		return true
+	case CallDataDTOStatusVoicemail:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ContactSearchFilterGroup.
 const (
 	ContactSearchFilterGroupAND ContactSearchFilterGroup = "AND"
@@ -494,6 +530,144 @@ func (e ContactSearchSortDirection) Valid() bool {
 	case ContactSearchSortDirectionAsc:
 		return true
 	case ContactSearchSortDirectionDesc:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConversationDtoLastMessageType.
+const (
+	ConversationDtoLastMessageTypeTYPEACTIVITYAPPOINTMENT       ConversationDtoLastMessageType = "TYPE_ACTIVITY_APPOINTMENT"
+	ConversationDtoLastMessageTypeTYPEACTIVITYCONTACT           ConversationDtoLastMessageType = "TYPE_ACTIVITY_CONTACT"
+	ConversationDtoLastMessageTypeTYPEACTIVITYEMPLOYEEACTIONLOG ConversationDtoLastMessageType = "TYPE_ACTIVITY_EMPLOYEE_ACTION_LOG"
+	ConversationDtoLastMessageTypeTYPEACTIVITYINVOICE           ConversationDtoLastMessageType = "TYPE_ACTIVITY_INVOICE"
+	ConversationDtoLastMessageTypeTYPEACTIVITYOPPORTUNITY       ConversationDtoLastMessageType = "TYPE_ACTIVITY_OPPORTUNITY"
+	ConversationDtoLastMessageTypeTYPEACTIVITYPAYMENT           ConversationDtoLastMessageType = "TYPE_ACTIVITY_PAYMENT"
+	ConversationDtoLastMessageTypeTYPEACTIVITYWHATSAPP          ConversationDtoLastMessageType = "TYPE_ACTIVITY_WHATSAPP"
+	ConversationDtoLastMessageTypeTYPECALL                      ConversationDtoLastMessageType = "TYPE_CALL"
+	ConversationDtoLastMessageTypeTYPECAMPAIGNCALL              ConversationDtoLastMessageType = "TYPE_CAMPAIGN_CALL"
+	ConversationDtoLastMessageTypeTYPECAMPAIGNEMAIL             ConversationDtoLastMessageType = "TYPE_CAMPAIGN_EMAIL"
+	ConversationDtoLastMessageTypeTYPECAMPAIGNFACEBOOK          ConversationDtoLastMessageType = "TYPE_CAMPAIGN_FACEBOOK"
+	ConversationDtoLastMessageTypeTYPECAMPAIGNGMB               ConversationDtoLastMessageType = "TYPE_CAMPAIGN_GMB"
+	ConversationDtoLastMessageTypeTYPECAMPAIGNMANUALCALL        ConversationDtoLastMessageType = "TYPE_CAMPAIGN_MANUAL_CALL"
+	ConversationDtoLastMessageTypeTYPECAMPAIGNMANUALSMS         ConversationDtoLastMessageType = "TYPE_CAMPAIGN_MANUAL_SMS"
+	ConversationDtoLastMessageTypeTYPECAMPAIGNSMS               ConversationDtoLastMessageType = "TYPE_CAMPAIGN_SMS"
+	ConversationDtoLastMessageTypeTYPECAMPAIGNVOICEMAIL         ConversationDtoLastMessageType = "TYPE_CAMPAIGN_VOICEMAIL"
+	ConversationDtoLastMessageTypeTYPECUSTOMCALL                ConversationDtoLastMessageType = "TYPE_CUSTOM_CALL"
+	ConversationDtoLastMessageTypeTYPECUSTOMEMAIL               ConversationDtoLastMessageType = "TYPE_CUSTOM_EMAIL"
+	ConversationDtoLastMessageTypeTYPECUSTOMPROVIDEREMAIL       ConversationDtoLastMessageType = "TYPE_CUSTOM_PROVIDER_EMAIL"
+	ConversationDtoLastMessageTypeTYPECUSTOMPROVIDERSMS         ConversationDtoLastMessageType = "TYPE_CUSTOM_PROVIDER_SMS"
+	ConversationDtoLastMessageTypeTYPECUSTOMSMS                 ConversationDtoLastMessageType = "TYPE_CUSTOM_SMS"
+	ConversationDtoLastMessageTypeTYPEEMAIL                     ConversationDtoLastMessageType = "TYPE_EMAIL"
+	ConversationDtoLastMessageTypeTYPEFACEBOOK                  ConversationDtoLastMessageType = "TYPE_FACEBOOK"
+	ConversationDtoLastMessageTypeTYPEFACEBOOKCOMMENT           ConversationDtoLastMessageType = "TYPE_FACEBOOK_COMMENT"
+	ConversationDtoLastMessageTypeTYPEFORMSUBMISSION            ConversationDtoLastMessageType = "TYPE_FORM_SUBMISSION"
+	ConversationDtoLastMessageTypeTYPEGMB                       ConversationDtoLastMessageType = "TYPE_GMB"
+	ConversationDtoLastMessageTypeTYPEINSTAGRAM                 ConversationDtoLastMessageType = "TYPE_INSTAGRAM"
+	ConversationDtoLastMessageTypeTYPEINSTAGRAMCOMMENT          ConversationDtoLastMessageType = "TYPE_INSTAGRAM_COMMENT"
+	ConversationDtoLastMessageTypeTYPEINTERNALCOMMENT           ConversationDtoLastMessageType = "TYPE_INTERNAL_COMMENT"
+	ConversationDtoLastMessageTypeTYPEIVRCALL                   ConversationDtoLastMessageType = "TYPE_IVR_CALL"
+	ConversationDtoLastMessageTypeTYPELIVECHAT                  ConversationDtoLastMessageType = "TYPE_LIVE_CHAT"
+	ConversationDtoLastMessageTypeTYPELIVECHATINFOMESSAGE       ConversationDtoLastMessageType = "TYPE_LIVE_CHAT_INFO_MESSAGE"
+	ConversationDtoLastMessageTypeTYPERCS                       ConversationDtoLastMessageType = "TYPE_RCS"
+	ConversationDtoLastMessageTypeTYPEREVIEW                    ConversationDtoLastMessageType = "TYPE_REVIEW"
+	ConversationDtoLastMessageTypeTYPESMS                       ConversationDtoLastMessageType = "TYPE_SMS"
+	ConversationDtoLastMessageTypeTYPESMSNOSHOWREQUEST          ConversationDtoLastMessageType = "TYPE_SMS_NO_SHOW_REQUEST"
+	ConversationDtoLastMessageTypeTYPESMSREACTION               ConversationDtoLastMessageType = "TYPE_SMS_REACTION"
+	ConversationDtoLastMessageTypeTYPESMSREVIEWREQUEST          ConversationDtoLastMessageType = "TYPE_SMS_REVIEW_REQUEST"
+	ConversationDtoLastMessageTypeTYPETIKTOK                    ConversationDtoLastMessageType = "TYPE_TIKTOK"
+	ConversationDtoLastMessageTypeTYPETIKTOKCOMMENT             ConversationDtoLastMessageType = "TYPE_TIKTOK_COMMENT"
+	ConversationDtoLastMessageTypeTYPEWEBCHAT                   ConversationDtoLastMessageType = "TYPE_WEBCHAT"
+	ConversationDtoLastMessageTypeTYPEWHATSAPP                  ConversationDtoLastMessageType = "TYPE_WHATSAPP"
+)
+
+// Valid indicates whether the value is a known member of the ConversationDtoLastMessageType enum.
+func (e ConversationDtoLastMessageType) Valid() bool {
+	switch e {
+	case ConversationDtoLastMessageTypeTYPEACTIVITYAPPOINTMENT:
+		return true
+	case ConversationDtoLastMessageTypeTYPEACTIVITYCONTACT:
+		return true
+	case ConversationDtoLastMessageTypeTYPEACTIVITYEMPLOYEEACTIONLOG:
+		return true
+	case ConversationDtoLastMessageTypeTYPEACTIVITYINVOICE:
+		return true
+	case ConversationDtoLastMessageTypeTYPEACTIVITYOPPORTUNITY:
+		return true
+	case ConversationDtoLastMessageTypeTYPEACTIVITYPAYMENT:
+		return true
+	case ConversationDtoLastMessageTypeTYPEACTIVITYWHATSAPP:
+		return true
+	case ConversationDtoLastMessageTypeTYPECALL:
+		return true
+	case ConversationDtoLastMessageTypeTYPECAMPAIGNCALL:
+		return true
+	case ConversationDtoLastMessageTypeTYPECAMPAIGNEMAIL:
+		return true
+	case ConversationDtoLastMessageTypeTYPECAMPAIGNFACEBOOK:
+		return true
+	case ConversationDtoLastMessageTypeTYPECAMPAIGNGMB:
+		return true
+	case ConversationDtoLastMessageTypeTYPECAMPAIGNMANUALCALL:
+		return true
+	case ConversationDtoLastMessageTypeTYPECAMPAIGNMANUALSMS:
+		return true
+	case ConversationDtoLastMessageTypeTYPECAMPAIGNSMS:
+		return true
+	case ConversationDtoLastMessageTypeTYPECAMPAIGNVOICEMAIL:
+		return true
+	case ConversationDtoLastMessageTypeTYPECUSTOMCALL:
+		return true
+	case ConversationDtoLastMessageTypeTYPECUSTOMEMAIL:
+		return true
+	case ConversationDtoLastMessageTypeTYPECUSTOMPROVIDEREMAIL:
+		return true
+	case ConversationDtoLastMessageTypeTYPECUSTOMPROVIDERSMS:
+		return true
+	case ConversationDtoLastMessageTypeTYPECUSTOMSMS:
+		return true
+	case ConversationDtoLastMessageTypeTYPEEMAIL:
+		return true
+	case ConversationDtoLastMessageTypeTYPEFACEBOOK:
+		return true
+	case ConversationDtoLastMessageTypeTYPEFACEBOOKCOMMENT:
+		return true
+	case ConversationDtoLastMessageTypeTYPEFORMSUBMISSION:
+		return true
+	case ConversationDtoLastMessageTypeTYPEGMB:
+		return true
+	case ConversationDtoLastMessageTypeTYPEINSTAGRAM:
+		return true
+	case ConversationDtoLastMessageTypeTYPEINSTAGRAMCOMMENT:
+		return true
+	case ConversationDtoLastMessageTypeTYPEINTERNALCOMMENT:
+		return true
+	case ConversationDtoLastMessageTypeTYPEIVRCALL:
+		return true
+	case ConversationDtoLastMessageTypeTYPELIVECHAT:
+		return true
+	case ConversationDtoLastMessageTypeTYPELIVECHATINFOMESSAGE:
+		return true
+	case ConversationDtoLastMessageTypeTYPERCS:
+		return true
+	case ConversationDtoLastMessageTypeTYPEREVIEW:
+		return true
+	case ConversationDtoLastMessageTypeTYPESMS:
+		return true
+	case ConversationDtoLastMessageTypeTYPESMSNOSHOWREQUEST:
+		return true
+	case ConversationDtoLastMessageTypeTYPESMSREACTION:
+		return true
+	case ConversationDtoLastMessageTypeTYPESMSREVIEWREQUEST:
+		return true
+	case ConversationDtoLastMessageTypeTYPETIKTOK:
+		return true
+	case ConversationDtoLastMessageTypeTYPETIKTOKCOMMENT:
+		return true
+	case ConversationDtoLastMessageTypeTYPEWEBCHAT:
+		return true
+	case ConversationDtoLastMessageTypeTYPEWHATSAPP:
 		return true
 	default:
 		return false
@@ -920,6 +1094,237 @@ func (e GetInvoiceResponseDtoStatus) Valid() bool {
 	}
 }
 
+// Defines values for GetMessageResponseDtoDirection.
+const (
+	GetMessageResponseDtoDirectionInbound  GetMessageResponseDtoDirection = "inbound"
+	GetMessageResponseDtoDirectionOutbound GetMessageResponseDtoDirection = "outbound"
+)
+
+// Valid indicates whether the value is a known member of the GetMessageResponseDtoDirection enum.
+func (e GetMessageResponseDtoDirection) Valid() bool {
+	switch e {
+	case GetMessageResponseDtoDirectionInbound:
+		return true
+	case GetMessageResponseDtoDirectionOutbound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetMessageResponseDtoMessageType.
+const (
+	GetMessageResponseDtoMessageTypeTYPEACTIVITYAPPOINTMENT       GetMessageResponseDtoMessageType = "TYPE_ACTIVITY_APPOINTMENT"
+	GetMessageResponseDtoMessageTypeTYPEACTIVITYCONTACT           GetMessageResponseDtoMessageType = "TYPE_ACTIVITY_CONTACT"
+	GetMessageResponseDtoMessageTypeTYPEACTIVITYEMPLOYEEACTIONLOG GetMessageResponseDtoMessageType = "TYPE_ACTIVITY_EMPLOYEE_ACTION_LOG"
+	GetMessageResponseDtoMessageTypeTYPEACTIVITYINVOICE           GetMessageResponseDtoMessageType = "TYPE_ACTIVITY_INVOICE"
+	GetMessageResponseDtoMessageTypeTYPEACTIVITYOPPORTUNITY       GetMessageResponseDtoMessageType = "TYPE_ACTIVITY_OPPORTUNITY"
+	GetMessageResponseDtoMessageTypeTYPEACTIVITYPAYMENT           GetMessageResponseDtoMessageType = "TYPE_ACTIVITY_PAYMENT"
+	GetMessageResponseDtoMessageTypeTYPEACTIVITYWHATSAPP          GetMessageResponseDtoMessageType = "TYPE_ACTIVITY_WHATSAPP"
+	GetMessageResponseDtoMessageTypeTYPECALL                      GetMessageResponseDtoMessageType = "TYPE_CALL"
+	GetMessageResponseDtoMessageTypeTYPECAMPAIGNCALL              GetMessageResponseDtoMessageType = "TYPE_CAMPAIGN_CALL"
+	GetMessageResponseDtoMessageTypeTYPECAMPAIGNEMAIL             GetMessageResponseDtoMessageType = "TYPE_CAMPAIGN_EMAIL"
+	GetMessageResponseDtoMessageTypeTYPECAMPAIGNFACEBOOK          GetMessageResponseDtoMessageType = "TYPE_CAMPAIGN_FACEBOOK"
+	GetMessageResponseDtoMessageTypeTYPECAMPAIGNGMB               GetMessageResponseDtoMessageType = "TYPE_CAMPAIGN_GMB"
+	GetMessageResponseDtoMessageTypeTYPECAMPAIGNMANUALCALL        GetMessageResponseDtoMessageType = "TYPE_CAMPAIGN_MANUAL_CALL"
+	GetMessageResponseDtoMessageTypeTYPECAMPAIGNMANUALSMS         GetMessageResponseDtoMessageType = "TYPE_CAMPAIGN_MANUAL_SMS"
+	GetMessageResponseDtoMessageTypeTYPECAMPAIGNSMS               GetMessageResponseDtoMessageType = "TYPE_CAMPAIGN_SMS"
+	GetMessageResponseDtoMessageTypeTYPECAMPAIGNVOICEMAIL         GetMessageResponseDtoMessageType = "TYPE_CAMPAIGN_VOICEMAIL"
+	GetMessageResponseDtoMessageTypeTYPECUSTOMCALL                GetMessageResponseDtoMessageType = "TYPE_CUSTOM_CALL"
+	GetMessageResponseDtoMessageTypeTYPECUSTOMEMAIL               GetMessageResponseDtoMessageType = "TYPE_CUSTOM_EMAIL"
+	GetMessageResponseDtoMessageTypeTYPECUSTOMPROVIDEREMAIL       GetMessageResponseDtoMessageType = "TYPE_CUSTOM_PROVIDER_EMAIL"
+	GetMessageResponseDtoMessageTypeTYPECUSTOMPROVIDERSMS         GetMessageResponseDtoMessageType = "TYPE_CUSTOM_PROVIDER_SMS"
+	GetMessageResponseDtoMessageTypeTYPECUSTOMSMS                 GetMessageResponseDtoMessageType = "TYPE_CUSTOM_SMS"
+	GetMessageResponseDtoMessageTypeTYPEEMAIL                     GetMessageResponseDtoMessageType = "TYPE_EMAIL"
+	GetMessageResponseDtoMessageTypeTYPEFACEBOOK                  GetMessageResponseDtoMessageType = "TYPE_FACEBOOK"
+	GetMessageResponseDtoMessageTypeTYPEFACEBOOKCOMMENT           GetMessageResponseDtoMessageType = "TYPE_FACEBOOK_COMMENT"
+	GetMessageResponseDtoMessageTypeTYPEFORMSUBMISSION            GetMessageResponseDtoMessageType = "TYPE_FORM_SUBMISSION"
+	GetMessageResponseDtoMessageTypeTYPEGMB                       GetMessageResponseDtoMessageType = "TYPE_GMB"
+	GetMessageResponseDtoMessageTypeTYPEINSTAGRAM                 GetMessageResponseDtoMessageType = "TYPE_INSTAGRAM"
+	GetMessageResponseDtoMessageTypeTYPEINSTAGRAMCOMMENT          GetMessageResponseDtoMessageType = "TYPE_INSTAGRAM_COMMENT"
+	GetMessageResponseDtoMessageTypeTYPEINTERNALCOMMENT           GetMessageResponseDtoMessageType = "TYPE_INTERNAL_COMMENT"
+	GetMessageResponseDtoMessageTypeTYPEIVRCALL                   GetMessageResponseDtoMessageType = "TYPE_IVR_CALL"
+	GetMessageResponseDtoMessageTypeTYPELIVECHAT                  GetMessageResponseDtoMessageType = "TYPE_LIVE_CHAT"
+	GetMessageResponseDtoMessageTypeTYPELIVECHATINFOMESSAGE       GetMessageResponseDtoMessageType = "TYPE_LIVE_CHAT_INFO_MESSAGE"
+	GetMessageResponseDtoMessageTypeTYPERCS                       GetMessageResponseDtoMessageType = "TYPE_RCS"
+	GetMessageResponseDtoMessageTypeTYPEREVIEW                    GetMessageResponseDtoMessageType = "TYPE_REVIEW"
+	GetMessageResponseDtoMessageTypeTYPESMS                       GetMessageResponseDtoMessageType = "TYPE_SMS"
+	GetMessageResponseDtoMessageTypeTYPESMSNOSHOWREQUEST          GetMessageResponseDtoMessageType = "TYPE_SMS_NO_SHOW_REQUEST"
+	GetMessageResponseDtoMessageTypeTYPESMSREACTION               GetMessageResponseDtoMessageType = "TYPE_SMS_REACTION"
+	GetMessageResponseDtoMessageTypeTYPESMSREVIEWREQUEST          GetMessageResponseDtoMessageType = "TYPE_SMS_REVIEW_REQUEST"
+	GetMessageResponseDtoMessageTypeTYPETIKTOK                    GetMessageResponseDtoMessageType = "TYPE_TIKTOK"
+	GetMessageResponseDtoMessageTypeTYPETIKTOKCOMMENT             GetMessageResponseDtoMessageType = "TYPE_TIKTOK_COMMENT"
+	GetMessageResponseDtoMessageTypeTYPEWEBCHAT                   GetMessageResponseDtoMessageType = "TYPE_WEBCHAT"
+	GetMessageResponseDtoMessageTypeTYPEWHATSAPP                  GetMessageResponseDtoMessageType = "TYPE_WHATSAPP"
+)
+
+// Valid indicates whether the value is a known member of the GetMessageResponseDtoMessageType enum.
+func (e GetMessageResponseDtoMessageType) Valid() bool {
+	switch e {
+	case GetMessageResponseDtoMessageTypeTYPEACTIVITYAPPOINTMENT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEACTIVITYCONTACT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEACTIVITYEMPLOYEEACTIONLOG:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEACTIVITYINVOICE:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEACTIVITYOPPORTUNITY:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEACTIVITYPAYMENT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEACTIVITYWHATSAPP:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECALL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECAMPAIGNCALL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECAMPAIGNEMAIL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECAMPAIGNFACEBOOK:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECAMPAIGNGMB:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECAMPAIGNMANUALCALL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECAMPAIGNMANUALSMS:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECAMPAIGNSMS:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECAMPAIGNVOICEMAIL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECUSTOMCALL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECUSTOMEMAIL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECUSTOMPROVIDEREMAIL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECUSTOMPROVIDERSMS:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECUSTOMSMS:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEEMAIL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEFACEBOOK:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEFACEBOOKCOMMENT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEFORMSUBMISSION:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEGMB:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEINSTAGRAM:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEINSTAGRAMCOMMENT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEINTERNALCOMMENT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEIVRCALL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPELIVECHAT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPELIVECHATINFOMESSAGE:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPERCS:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEREVIEW:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPESMS:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPESMSNOSHOWREQUEST:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPESMSREACTION:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPESMSREVIEWREQUEST:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPETIKTOK:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPETIKTOKCOMMENT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEWEBCHAT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEWHATSAPP:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetMessageResponseDtoSource.
+const (
+	GetMessageResponseDtoSourceAPI         GetMessageResponseDtoSource = "api"
+	GetMessageResponseDtoSourceApp         GetMessageResponseDtoSource = "app"
+	GetMessageResponseDtoSourceBulkActions GetMessageResponseDtoSource = "bulk_actions"
+	GetMessageResponseDtoSourceCampaign    GetMessageResponseDtoSource = "campaign"
+	GetMessageResponseDtoSourceWorkflow    GetMessageResponseDtoSource = "workflow"
+)
+
+// Valid indicates whether the value is a known member of the GetMessageResponseDtoSource enum.
+func (e GetMessageResponseDtoSource) Valid() bool {
+	switch e {
+	case GetMessageResponseDtoSourceAPI:
+		return true
+	case GetMessageResponseDtoSourceApp:
+		return true
+	case GetMessageResponseDtoSourceBulkActions:
+		return true
+	case GetMessageResponseDtoSourceCampaign:
+		return true
+	case GetMessageResponseDtoSourceWorkflow:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetMessageResponseDtoStatus.
+const (
+	GetMessageResponseDtoStatusClicked     GetMessageResponseDtoStatus = "clicked"
+	GetMessageResponseDtoStatusConnected   GetMessageResponseDtoStatus = "connected"
+	GetMessageResponseDtoStatusDelivered   GetMessageResponseDtoStatus = "delivered"
+	GetMessageResponseDtoStatusFailed      GetMessageResponseDtoStatus = "failed"
+	GetMessageResponseDtoStatusOpened      GetMessageResponseDtoStatus = "opened"
+	GetMessageResponseDtoStatusOptOut      GetMessageResponseDtoStatus = "opt_out"
+	GetMessageResponseDtoStatusPending     GetMessageResponseDtoStatus = "pending"
+	GetMessageResponseDtoStatusQueued      GetMessageResponseDtoStatus = "queued"
+	GetMessageResponseDtoStatusRead        GetMessageResponseDtoStatus = "read"
+	GetMessageResponseDtoStatusScheduled   GetMessageResponseDtoStatus = "scheduled"
+	GetMessageResponseDtoStatusSent        GetMessageResponseDtoStatus = "sent"
+	GetMessageResponseDtoStatusUndelivered GetMessageResponseDtoStatus = "undelivered"
+)
+
+// Valid indicates whether the value is a known member of the GetMessageResponseDtoStatus enum.
+func (e GetMessageResponseDtoStatus) Valid() bool {
+	switch e {
+	case GetMessageResponseDtoStatusClicked:
+		return true
+	case GetMessageResponseDtoStatusConnected:
+		return true
+	case GetMessageResponseDtoStatusDelivered:
+		return true
+	case GetMessageResponseDtoStatusFailed:
+		return true
+	case GetMessageResponseDtoStatusOpened:
+		return true
+	case GetMessageResponseDtoStatusOptOut:
+		return true
+	case GetMessageResponseDtoStatusPending:
+		return true
+	case GetMessageResponseDtoStatusQueued:
+		return true
+	case GetMessageResponseDtoStatusRead:
+		return true
+	case GetMessageResponseDtoStatusScheduled:
+		return true
+	case GetMessageResponseDtoStatusSent:
+		return true
+	case GetMessageResponseDtoStatusUndelivered:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetScheduleResponseDtoAltType.
 const (
 	GetScheduleResponseDtoAltTypeLocation GetScheduleResponseDtoAltType = "location"
@@ -1247,6 +1652,42 @@ func (e LocationsCustomFieldSchemaModel) Valid() bool {
 	}
 }
 
+// Defines values for MessageMetaCallStatus.
+const (
+	MessageMetaCallStatusAnswered  MessageMetaCallStatus = "answered"
+	MessageMetaCallStatusBusy      MessageMetaCallStatus = "busy"
+	MessageMetaCallStatusCanceled  MessageMetaCallStatus = "canceled"
+	MessageMetaCallStatusCompleted MessageMetaCallStatus = "completed"
+	MessageMetaCallStatusFailed    MessageMetaCallStatus = "failed"
+	MessageMetaCallStatusNoAnswer  MessageMetaCallStatus = "no-answer"
+	MessageMetaCallStatusPending   MessageMetaCallStatus = "pending"
+	MessageMetaCallStatusVoicemail MessageMetaCallStatus = "voicemail"
+)
+
+// Valid indicates whether the value is a known member of the MessageMetaCallStatus enum.
+func (e MessageMetaCallStatus) Valid() bool {
+	switch e {
+	case MessageMetaCallStatusAnswered:
+		return true
+	case MessageMetaCallStatusBusy:
+		return true
+	case MessageMetaCallStatusCanceled:
+		return true
+	case MessageMetaCallStatusCompleted:
+		return true
+	case MessageMetaCallStatusFailed:
+		return true
+	case MessageMetaCallStatusNoAnswer:
+		return true
+	case MessageMetaCallStatusPending:
+		return true
+	case MessageMetaCallStatusVoicemail:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OrderSourceSubType.
 const (
 	OrderSourceSubTypeCardPayment       OrderSourceSubType = "card_payment"
@@ -1406,6 +1847,102 @@ func (e PipelinesResponseSchemaColorRenderMode) Valid() bool {
 	case PipelinesResponseSchemaColorRenderModeDot:
 		return true
 	case PipelinesResponseSchemaColorRenderModeNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProcessMessageBodyDtoDirection.
+const (
+	ProcessMessageBodyDtoDirectionInbound  ProcessMessageBodyDtoDirection = "inbound"
+	ProcessMessageBodyDtoDirectionOutbound ProcessMessageBodyDtoDirection = "outbound"
+)
+
+// Valid indicates whether the value is a known member of the ProcessMessageBodyDtoDirection enum.
+func (e ProcessMessageBodyDtoDirection) Valid() bool {
+	switch e {
+	case ProcessMessageBodyDtoDirectionInbound:
+		return true
+	case ProcessMessageBodyDtoDirectionOutbound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProcessMessageBodyDtoType.
+const (
+	ProcessMessageBodyDtoTypeALLINONECHAT      ProcessMessageBodyDtoType = "ALL_IN_ONE_CHAT"
+	ProcessMessageBodyDtoTypeCall              ProcessMessageBodyDtoType = "Call"
+	ProcessMessageBodyDtoTypeCampaignCall      ProcessMessageBodyDtoType = "Campaign_Call"
+	ProcessMessageBodyDtoTypeCampaignVoiceMail ProcessMessageBodyDtoType = "Campaign_VoiceMail"
+	ProcessMessageBodyDtoTypeCustom            ProcessMessageBodyDtoType = "Custom"
+	ProcessMessageBodyDtoTypeEmail             ProcessMessageBodyDtoType = "Email"
+	ProcessMessageBodyDtoTypeFB                ProcessMessageBodyDtoType = "FB"
+	ProcessMessageBodyDtoTypeFORMSUBMISSION    ProcessMessageBodyDtoType = "FORM_SUBMISSION"
+	ProcessMessageBodyDtoTypeGMB               ProcessMessageBodyDtoType = "GMB"
+	ProcessMessageBodyDtoTypeIG                ProcessMessageBodyDtoType = "IG"
+	ProcessMessageBodyDtoTypeIVRCall           ProcessMessageBodyDtoType = "IVR_Call"
+	ProcessMessageBodyDtoTypeLiveChat          ProcessMessageBodyDtoType = "Live_Chat"
+	ProcessMessageBodyDtoTypeRCS               ProcessMessageBodyDtoType = "RCS"
+	ProcessMessageBodyDtoTypeSMS               ProcessMessageBodyDtoType = "SMS"
+	ProcessMessageBodyDtoTypeTIKTOK            ProcessMessageBodyDtoType = "TIKTOK"
+	ProcessMessageBodyDtoTypeWebChat           ProcessMessageBodyDtoType = "WebChat"
+	ProcessMessageBodyDtoTypeWhatsApp          ProcessMessageBodyDtoType = "WhatsApp"
+)
+
+// Valid indicates whether the value is a known member of the ProcessMessageBodyDtoType enum.
+func (e ProcessMessageBodyDtoType) Valid() bool {
+	switch e {
+	case ProcessMessageBodyDtoTypeALLINONECHAT:
+		return true
+	case ProcessMessageBodyDtoTypeCall:
+		return true
+	case ProcessMessageBodyDtoTypeCampaignCall:
+		return true
+	case ProcessMessageBodyDtoTypeCampaignVoiceMail:
+		return true
+	case ProcessMessageBodyDtoTypeCustom:
+		return true
+	case ProcessMessageBodyDtoTypeEmail:
+		return true
+	case ProcessMessageBodyDtoTypeFB:
+		return true
+	case ProcessMessageBodyDtoTypeFORMSUBMISSION:
+		return true
+	case ProcessMessageBodyDtoTypeGMB:
+		return true
+	case ProcessMessageBodyDtoTypeIG:
+		return true
+	case ProcessMessageBodyDtoTypeIVRCall:
+		return true
+	case ProcessMessageBodyDtoTypeLiveChat:
+		return true
+	case ProcessMessageBodyDtoTypeRCS:
+		return true
+	case ProcessMessageBodyDtoTypeSMS:
+		return true
+	case ProcessMessageBodyDtoTypeTIKTOK:
+		return true
+	case ProcessMessageBodyDtoTypeWebChat:
+		return true
+	case ProcessMessageBodyDtoTypeWhatsApp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProcessOutboundMessageBodyDtoType.
+const (
+	ProcessOutboundMessageBodyDtoTypeCall ProcessOutboundMessageBodyDtoType = "Call"
+)
+
+// Valid indicates whether the value is a known member of the ProcessOutboundMessageBodyDtoType enum.
+func (e ProcessOutboundMessageBodyDtoType) Valid() bool {
+	switch e {
+	case ProcessOutboundMessageBodyDtoTypeCall:
 		return true
 	default:
 		return false
@@ -1592,6 +2129,132 @@ func (e ScheduleRuleDTOType) Valid() bool {
 	}
 }
 
+// Defines values for SendMessageBodyDtoEmailReplyMode.
+const (
+	SendMessageBodyDtoEmailReplyModeReply    SendMessageBodyDtoEmailReplyMode = "reply"
+	SendMessageBodyDtoEmailReplyModeReplyAll SendMessageBodyDtoEmailReplyMode = "reply_all"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageBodyDtoEmailReplyMode enum.
+func (e SendMessageBodyDtoEmailReplyMode) Valid() bool {
+	switch e {
+	case SendMessageBodyDtoEmailReplyModeReply:
+		return true
+	case SendMessageBodyDtoEmailReplyModeReplyAll:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendMessageBodyDtoOptimizationPeriod.
+const (
+	SendMessageBodyDtoOptimizationPeriodN24H SendMessageBodyDtoOptimizationPeriod = "24h"
+	SendMessageBodyDtoOptimizationPeriodN48H SendMessageBodyDtoOptimizationPeriod = "48h"
+	SendMessageBodyDtoOptimizationPeriodN72H SendMessageBodyDtoOptimizationPeriod = "72h"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageBodyDtoOptimizationPeriod enum.
+func (e SendMessageBodyDtoOptimizationPeriod) Valid() bool {
+	switch e {
+	case SendMessageBodyDtoOptimizationPeriodN24H:
+		return true
+	case SendMessageBodyDtoOptimizationPeriodN48H:
+		return true
+	case SendMessageBodyDtoOptimizationPeriodN72H:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendMessageBodyDtoStatus.
+const (
+	SendMessageBodyDtoStatusDelivered SendMessageBodyDtoStatus = "delivered"
+	SendMessageBodyDtoStatusFailed    SendMessageBodyDtoStatus = "failed"
+	SendMessageBodyDtoStatusPending   SendMessageBodyDtoStatus = "pending"
+	SendMessageBodyDtoStatusRead      SendMessageBodyDtoStatus = "read"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageBodyDtoStatus enum.
+func (e SendMessageBodyDtoStatus) Valid() bool {
+	switch e {
+	case SendMessageBodyDtoStatusDelivered:
+		return true
+	case SendMessageBodyDtoStatusFailed:
+		return true
+	case SendMessageBodyDtoStatusPending:
+		return true
+	case SendMessageBodyDtoStatusRead:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendMessageBodyDtoType.
+const (
+	SendMessageBodyDtoTypeCustom   SendMessageBodyDtoType = "Custom"
+	SendMessageBodyDtoTypeEmail    SendMessageBodyDtoType = "Email"
+	SendMessageBodyDtoTypeFB       SendMessageBodyDtoType = "FB"
+	SendMessageBodyDtoTypeIG       SendMessageBodyDtoType = "IG"
+	SendMessageBodyDtoTypeLiveChat SendMessageBodyDtoType = "Live_Chat"
+	SendMessageBodyDtoTypeRCS      SendMessageBodyDtoType = "RCS"
+	SendMessageBodyDtoTypeSMS      SendMessageBodyDtoType = "SMS"
+	SendMessageBodyDtoTypeTIKTOK   SendMessageBodyDtoType = "TIKTOK"
+	SendMessageBodyDtoTypeWhatsApp SendMessageBodyDtoType = "WhatsApp"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageBodyDtoType enum.
+func (e SendMessageBodyDtoType) Valid() bool {
+	switch e {
+	case SendMessageBodyDtoTypeCustom:
+		return true
+	case SendMessageBodyDtoTypeEmail:
+		return true
+	case SendMessageBodyDtoTypeFB:
+		return true
+	case SendMessageBodyDtoTypeIG:
+		return true
+	case SendMessageBodyDtoTypeLiveChat:
+		return true
+	case SendMessageBodyDtoTypeRCS:
+		return true
+	case SendMessageBodyDtoTypeSMS:
+		return true
+	case SendMessageBodyDtoTypeTIKTOK:
+		return true
+	case SendMessageBodyDtoTypeWhatsApp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendMessageResponseDtoStatus.
+const (
+	SendMessageResponseDtoStatusDelivered SendMessageResponseDtoStatus = "delivered"
+	SendMessageResponseDtoStatusFailed    SendMessageResponseDtoStatus = "failed"
+	SendMessageResponseDtoStatusPending   SendMessageResponseDtoStatus = "pending"
+	SendMessageResponseDtoStatusRead      SendMessageResponseDtoStatus = "read"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageResponseDtoStatus enum.
+func (e SendMessageResponseDtoStatus) Valid() bool {
+	switch e {
+	case SendMessageResponseDtoStatusDelivered:
+		return true
+	case SendMessageResponseDtoStatusFailed:
+		return true
+	case SendMessageResponseDtoStatusPending:
+		return true
+	case SendMessageResponseDtoStatusRead:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TeamMemberResponseMeetingLocationType.
 const (
 	TeamMemberResponseMeetingLocationTypeAddress TeamMemberResponseMeetingLocationType = "address"
@@ -1760,6 +2423,30 @@ const (
 func (e UpdateInvoiceTemplateResponseDtoAltType) Valid() bool {
 	switch e {
 	case UpdateInvoiceTemplateResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateMessageStatusDtoStatus.
+const (
+	UpdateMessageStatusDtoStatusDelivered UpdateMessageStatusDtoStatus = "delivered"
+	UpdateMessageStatusDtoStatusFailed    UpdateMessageStatusDtoStatus = "failed"
+	UpdateMessageStatusDtoStatusPending   UpdateMessageStatusDtoStatus = "pending"
+	UpdateMessageStatusDtoStatusRead      UpdateMessageStatusDtoStatus = "read"
+)
+
+// Valid indicates whether the value is a known member of the UpdateMessageStatusDtoStatus enum.
+func (e UpdateMessageStatusDtoStatus) Valid() bool {
+	switch e {
+	case UpdateMessageStatusDtoStatusDelivered:
+		return true
+	case UpdateMessageStatusDtoStatusFailed:
+		return true
+	case UpdateMessageStatusDtoStatusPending:
+		return true
+	case UpdateMessageStatusDtoStatusRead:
 		return true
 	default:
 		return false
@@ -3080,6 +3767,75 @@ func (e UserSuccessfulResponseDtoScopes) Valid() bool {
 	}
 }
 
+// Defines values for GetMessagesParamsType.
+const (
+	GetMessagesParamsTypeTYPEACTIVITYAPPOINTMENT       GetMessagesParamsType = "TYPE_ACTIVITY_APPOINTMENT"
+	GetMessagesParamsTypeTYPEACTIVITYCONTACT           GetMessagesParamsType = "TYPE_ACTIVITY_CONTACT"
+	GetMessagesParamsTypeTYPEACTIVITYEMPLOYEEACTIONLOG GetMessagesParamsType = "TYPE_ACTIVITY_EMPLOYEE_ACTION_LOG"
+	GetMessagesParamsTypeTYPEACTIVITYINVOICE           GetMessagesParamsType = "TYPE_ACTIVITY_INVOICE"
+	GetMessagesParamsTypeTYPEACTIVITYOPPORTUNITY       GetMessagesParamsType = "TYPE_ACTIVITY_OPPORTUNITY"
+	GetMessagesParamsTypeTYPEACTIVITYPAYMENT           GetMessagesParamsType = "TYPE_ACTIVITY_PAYMENT"
+	GetMessagesParamsTypeTYPEACTIVITYWHATSAPP          GetMessagesParamsType = "TYPE_ACTIVITY_WHATSAPP"
+	GetMessagesParamsTypeTYPECALL                      GetMessagesParamsType = "TYPE_CALL"
+	GetMessagesParamsTypeTYPEEMAIL                     GetMessagesParamsType = "TYPE_EMAIL"
+	GetMessagesParamsTypeTYPEFACEBOOK                  GetMessagesParamsType = "TYPE_FACEBOOK"
+	GetMessagesParamsTypeTYPEFORMSUBMISSION            GetMessagesParamsType = "TYPE_FORM_SUBMISSION"
+	GetMessagesParamsTypeTYPEGMB                       GetMessagesParamsType = "TYPE_GMB"
+	GetMessagesParamsTypeTYPEINSTAGRAM                 GetMessagesParamsType = "TYPE_INSTAGRAM"
+	GetMessagesParamsTypeTYPEINTERNALCOMMENTS          GetMessagesParamsType = "TYPE_INTERNAL_COMMENTS"
+	GetMessagesParamsTypeTYPELIVECHAT                  GetMessagesParamsType = "TYPE_LIVE_CHAT"
+	GetMessagesParamsTypeTYPERCS                       GetMessagesParamsType = "TYPE_RCS"
+	GetMessagesParamsTypeTYPESMS                       GetMessagesParamsType = "TYPE_SMS"
+	GetMessagesParamsTypeTYPETIKTOK                    GetMessagesParamsType = "TYPE_TIKTOK"
+	GetMessagesParamsTypeTYPEWHATSAPP                  GetMessagesParamsType = "TYPE_WHATSAPP"
+)
+
+// Valid indicates whether the value is a known member of the GetMessagesParamsType enum.
+func (e GetMessagesParamsType) Valid() bool {
+	switch e {
+	case GetMessagesParamsTypeTYPEACTIVITYAPPOINTMENT:
+		return true
+	case GetMessagesParamsTypeTYPEACTIVITYCONTACT:
+		return true
+	case GetMessagesParamsTypeTYPEACTIVITYEMPLOYEEACTIONLOG:
+		return true
+	case GetMessagesParamsTypeTYPEACTIVITYINVOICE:
+		return true
+	case GetMessagesParamsTypeTYPEACTIVITYOPPORTUNITY:
+		return true
+	case GetMessagesParamsTypeTYPEACTIVITYPAYMENT:
+		return true
+	case GetMessagesParamsTypeTYPEACTIVITYWHATSAPP:
+		return true
+	case GetMessagesParamsTypeTYPECALL:
+		return true
+	case GetMessagesParamsTypeTYPEEMAIL:
+		return true
+	case GetMessagesParamsTypeTYPEFACEBOOK:
+		return true
+	case GetMessagesParamsTypeTYPEFORMSUBMISSION:
+		return true
+	case GetMessagesParamsTypeTYPEGMB:
+		return true
+	case GetMessagesParamsTypeTYPEINSTAGRAM:
+		return true
+	case GetMessagesParamsTypeTYPEINTERNALCOMMENTS:
+		return true
+	case GetMessagesParamsTypeTYPELIVECHAT:
+		return true
+	case GetMessagesParamsTypeTYPERCS:
+		return true
+	case GetMessagesParamsTypeTYPESMS:
+		return true
+	case GetMessagesParamsTypeTYPETIKTOK:
+		return true
+	case GetMessagesParamsTypeTYPEWHATSAPP:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListInvoicesParamsAltType.
 const (
 	ListInvoicesParamsAltTypeLocation ListInvoicesParamsAltType = "location"
@@ -4307,6 +5063,42 @@ type CalendarsNotesDTO struct {
 	UserID *string `json:"userId,omitempty"`
 }
 
+// CallDataDTO defines model for CallDataDTO.
+type CallDataDTO struct {
+	// From Phone number of the dialer
+	//
+	// Example: +15037081210
+	From *string `json:"from,omitempty"`
+
+	// Status Call status
+	//
+	// Example: completed
+	Status *CallDataDTOStatus `json:"status,omitempty"`
+
+	// To Phone number of the receiver
+	//
+	// Example: +15037081210
+	To *string `json:"to,omitempty"`
+}
+
+// CallDataDTOStatus Call status
+//
+// Example: completed
+type CallDataDTOStatus string
+
+// CancelScheduledResponseDto defines model for CancelScheduledResponseDto.
+type CancelScheduledResponseDto struct {
+	// Message Error message of the request
+	//
+	// Example: Failed cancel the scheduled message
+	Message string `json:"message"`
+
+	// Status HTTP Status code of the request
+	//
+	// Example: 404
+	Status float64 `json:"status"`
+}
+
 // CheckboxField defines model for CheckboxField.
 type CheckboxField struct {
 	// FieldValue Example: ["test","test2"]
@@ -4456,6 +5248,117 @@ type ContactsNotesDTO struct {
 	// UserID Example: GCs5KuzPqTls7vWclkEV
 	UserID *string `json:"userId,omitempty"`
 }
+
+// ConversationCreateResponseDto defines model for ConversationCreateResponseDto.
+type ConversationCreateResponseDto struct {
+	// AssignedTo Unique identifier of the team member assigned to this conversation
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	AssignedTo *string `json:"assignedTo,omitempty"`
+
+	// ContactID Unique identifier of the contact associated with this conversation
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	ContactID string `json:"contactId"`
+
+	// DateAdded Date when the conversation was created
+	//
+	// Example: 2023-10-01T12:00:00Z
+	DateAdded string `json:"dateAdded"`
+
+	// DateUpdated Date when the conversation was last updated
+	//
+	// Example: 2023-10-01T12:00:00Z
+	DateUpdated string `json:"dateUpdated"`
+
+	// Deleted Flag indicating if this conversation has been deleted
+	//
+	// Example: false
+	Deleted bool `json:"deleted"`
+
+	// ID Unique identifier for the conversation
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	ID string `json:"id"`
+
+	// LastMessageDate Date of the last message in the conversation
+	//
+	// Example: 2023-10-01T12:00:00Z
+	LastMessageDate string `json:"lastMessageDate"`
+
+	// LocationID Unique identifier of the business location where this conversation takes place
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	LocationID string `json:"locationId"`
+}
+
+// ConversationDto defines model for ConversationDto.
+type ConversationDto struct {
+	// AssignedTo Assigned User ID as string
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	AssignedTo *string `json:"assignedTo,omitempty"`
+
+	// ContactID Contact ID as string
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	ContactID string `json:"contactId"`
+
+	// Deleted Deleted status of the conversation.
+	//
+	// Example: false
+	Deleted bool `json:"deleted"`
+
+	// ID Contact ID as string
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	ID *string `json:"id,omitempty"`
+
+	// Inbox Inbox status of the conversation.
+	//
+	// Example: true
+	Inbox *bool `json:"inbox,omitempty"`
+
+	// LastMessageBody Last message body as string
+	//
+	// Example: Hello, this is the message body
+	LastMessageBody *string `json:"lastMessageBody,omitempty"`
+
+	// LastMessageDate Last message date as UTC
+	//
+	// Example: 1628008053263
+	LastMessageDate *string `json:"lastMessageDate,omitempty"`
+
+	// LastMessageType Type of the last message sent/received in the conversation.
+	//
+	// Example: TYPE_CALL
+	LastMessageType *ConversationDtoLastMessageType `json:"lastMessageType,omitempty"`
+
+	// LocationID Location ID as string
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	LocationID string `json:"locationId"`
+
+	// Starred Starred status of the conversation.
+	//
+	// Example: true
+	Starred *bool `json:"starred,omitempty"`
+
+	// UnreadCount Count of unread messages in the conversation
+	//
+	// Example: 1
+	UnreadCount *float64 `json:"unreadCount,omitempty"`
+
+	// UserID User ID as string
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	UserID *string `json:"userId,omitempty"`
+}
+
+// ConversationDtoLastMessageType Type of the last message sent/received in the conversation.
+//
+// Example: TYPE_CALL
+type ConversationDtoLastMessageType string
 
 // CreateAddTagSuccessfulResponseDto defines model for CreateAddTagSuccessfulResponseDto.
 type CreateAddTagSuccessfulResponseDto struct {
@@ -4650,6 +5553,30 @@ type CreateContactSchema struct {
 // CreateContactsSuccessfulResponseDto defines model for CreateContactsSuccessfulResponseDto.
 type CreateContactsSuccessfulResponseDto struct {
 	Contact *CreateContactSchema `json:"contact,omitempty"`
+}
+
+// CreateConversationDto defines model for CreateConversationDto.
+type CreateConversationDto struct {
+	// ContactID Contact ID as string
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	ContactID string `json:"contactId"`
+
+	// LocationID Location ID as string
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	LocationID string `json:"locationId"`
+}
+
+// CreateConversationSuccessResponse defines model for CreateConversationSuccessResponse.
+type CreateConversationSuccessResponse struct {
+	// Conversation Conversation data of the provided conversation ID.
+	Conversation ConversationCreateResponseDto `json:"conversation"`
+
+	// Success Indicates whether the API request was successful.
+	//
+	// Example: true
+	Success bool `json:"success"`
 }
 
 // CreateDeleteTagSuccessfulResponseDto defines model for CreateDeleteTagSuccessfulResponseDto.
@@ -5478,6 +6405,14 @@ type DeleteContactsSuccessfulResponseDto struct {
 	Succeded *bool `json:"succeded,omitempty"`
 }
 
+// DeleteConversationSuccessfulResponse defines model for DeleteConversationSuccessfulResponse.
+type DeleteConversationSuccessfulResponse struct {
+	// Success Boolean value as the API response.
+	//
+	// Example: true
+	Success bool `json:"success"`
+}
+
 // DeleteEventSuccessfulResponseDto defines model for DeleteEventSuccessfulResponseDto.
 type DeleteEventSuccessfulResponseDto struct {
 	// Succeeded Example: true
@@ -5684,6 +6619,24 @@ type DndSettingsSchema struct {
 	WhatsApp *DndSettingSchema `json:"WhatsApp,omitempty"`
 }
 
+// ErrorDto defines model for ErrorDto.
+type ErrorDto struct {
+	// Code Error Code
+	//
+	// Example: 1
+	Code string `json:"code"`
+
+	// Message Error Message
+	//
+	// Example: There was an error from the provider
+	Message string `json:"message"`
+
+	// Type Error Type
+	//
+	// Example: saas
+	Type string `json:"type"`
+}
+
 // FileField defines model for FileField.
 type FileField struct {
 	// FieldValue Example: {"f31175d4-2b06-4fc6-b7bc-74cd814c68cb":{"documentId":"w2M9qTZ0ZJz8rGt02jdJ","meta":{"encoding":"7bit","fieldname":"1HeGizb13P0odwgOgKSs","mimetype":"image/jpeg","originalname":"IMG_20231215_164412935.jpg","size":1786611,"uuid":"f31175d4-2b06-4fc6-b7bc-74cd814c68cb"},"url":"https://services.leadconnectorhq.com/documents/download/w2M9qTZ0ZJz8rGt02jdJ"}}
@@ -5705,6 +6658,97 @@ type FileFieldFieldValue1 = []map[string]interface{}
 // FileField_FieldValue Example: {"f31175d4-2b06-4fc6-b7bc-74cd814c68cb":{"documentId":"w2M9qTZ0ZJz8rGt02jdJ","meta":{"encoding":"7bit","fieldname":"1HeGizb13P0odwgOgKSs","mimetype":"image/jpeg","originalname":"IMG_20231215_164412935.jpg","size":1786611,"uuid":"f31175d4-2b06-4fc6-b7bc-74cd814c68cb"},"url":"https://services.leadconnectorhq.com/documents/download/w2M9qTZ0ZJz8rGt02jdJ"}}
 type FileField_FieldValue struct {
 	union json.RawMessage
+}
+
+// ForwardConfigDto defines model for ForwardConfigDto.
+type ForwardConfigDto struct {
+	// EmailMessageID Email Message ID of the specific email being forwarded (source) - Required for single email forward, ignored for thread forward
+	//
+	// Example: rnGyqh2F6uBrIkfhFo9A
+	EmailMessageID *string `json:"emailMessageId,omitempty"`
+
+	// ForwardWholeThread Specify if forwarding the whole thread or just a single email
+	//
+	// Example: false
+	ForwardWholeThread *bool `json:"forwardWholeThread,omitempty"`
+
+	// IsForwarded Specify if this is a forwarded email
+	//
+	// Example: true
+	IsForwarded bool `json:"isForwarded"`
+
+	// MessageID Message ID of the email thread being forwarded (source) - REQUIRED for forwarding
+	//
+	// Example: t22c6DQcTDf3MjRhwf77
+	MessageID *string `json:"messageId,omitempty"`
+
+	// RecipientContactID Contact ID of recipient when forwarding (destination)
+	//
+	// Example: DEF56h2F6uBrIkfXYacd
+	RecipientContactID *string `json:"recipientContactId,omitempty"`
+
+	// RecipientConversationID Conversation ID of recipient when forwarding (destination)
+	//
+	// Example: GHI78h2F6uBrIkfXYefg
+	RecipientConversationID *string `json:"recipientConversationId,omitempty"`
+
+	// SourceContactID Contact ID where the forwarded email originated from (source) - Auto-populated if not provided
+	//
+	// Example: ABC12h2F6uBrIkfXYazb
+	SourceContactID *string `json:"sourceContactId,omitempty"`
+
+	// SourceConversationID Conversation ID where the forwarded email originated from (source) - Auto-populated if not provided
+	//
+	// Example: XYZ12h2F6uBrIkfXYacd
+	SourceConversationID *string `json:"sourceConversationId,omitempty"`
+
+	// ToEmail Email address to forward to (destination)
+	//
+	// Example: forward@example.com
+	ToEmail *string `json:"toEmail,omitempty"`
+}
+
+// ForwardResponseDto defines model for ForwardResponseDto.
+type ForwardResponseDto struct {
+	// EmailMessageID Email Message ID of the forwarded email (source)
+	//
+	// Example: rnGyqh2F6uBrIkfhFo9A
+	EmailMessageID *string `json:"emailMessageId,omitempty"`
+
+	// ForwardToEmail Email address the message was forwarded to (destination)
+	//
+	// Example: recipient@example.com
+	ForwardToEmail *string `json:"forwardToEmail,omitempty"`
+
+	// ForwardWholeThread Whether the entire thread was forwarded
+	//
+	// Example: false
+	ForwardWholeThread *bool `json:"forwardWholeThread,omitempty"`
+
+	// MessageID Message ID of the forwarded message (source)
+	//
+	// Example: t22c6DQcTDf3MjRhwf77
+	MessageID *string `json:"messageId,omitempty"`
+
+	// RecipientContactID Contact ID of the recipient of the forwarded email (destination)
+	//
+	// Example: DEF56h2F6uBrIkfXYacd
+	RecipientContactID *string `json:"recipientContactId,omitempty"`
+
+	// RecipientConversationID Conversation ID of the recipient of the forwarded email (destination)
+	//
+	// Example: GHI78h2F6uBrIkfXYefg
+	RecipientConversationID *string `json:"recipientConversationId,omitempty"`
+
+	// SourceContactID Contact ID where the forwarded email originated from (source)
+	//
+	// Example: ABC12h2F6uBrIkfXYazb
+	SourceContactID *string `json:"sourceContactId,omitempty"`
+
+	// SourceConversationID Conversation ID where the forwarded email originated from (source)
+	//
+	// Example: XYZ12h2F6uBrIkfXYacd
+	SourceConversationID *string `json:"sourceConversationId,omitempty"`
 }
 
 // GetAccessCodeSuccessfulResponseDto defines model for GetAccessCodeSuccessfulResponseDto.
@@ -5910,6 +6954,63 @@ type GetContectByIDSchema struct {
 
 	// Website Example: https://www.tesla.com
 	Website *string `json:"website,omitempty"`
+}
+
+// GetConversationByIDResponse defines model for GetConversationByIdResponse.
+type GetConversationByIDResponse struct {
+	// AssignedTo Unique identifier of the team member currently responsible for handling this conversation
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	AssignedTo *string `json:"assignedTo,omitempty"`
+
+	// ContactID Unique identifier of the contact associated with this conversation
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	ContactID string `json:"contactId"`
+
+	// Deleted Flag indicating if this conversation has been moved to trash/deleted
+	//
+	// Example: false
+	Deleted bool `json:"deleted"`
+
+	// ID Unique identifier for this specific conversation thread
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	ID string `json:"id"`
+
+	// Inbox Flag indicating if this conversation is currently in the main inbox view
+	//
+	// Example: true
+	Inbox bool `json:"inbox"`
+
+	// LocationID Unique identifier of the business location where this conversation takes place
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	LocationID string `json:"locationId"`
+
+	// Starred Flag indicating if this conversation has been marked as important/starred by the user
+	//
+	// Example: true
+	Starred *bool `json:"starred,omitempty"`
+
+	// Type Communication channel type for this conversation: 1 (Phone), 2 (Email), 3 (Facebook Messenger), 4 (Review), 5 (Group SMS), 6 (Internal Chat - coming soon)
+	Type float64 `json:"type"`
+
+	// UnreadCount Number of messages in this conversation that have not been read by the user
+	//
+	// Example: 1
+	UnreadCount float64 `json:"unreadCount"`
+}
+
+// GetConversationSuccessfulResponse defines model for GetConversationSuccessfulResponse.
+type GetConversationSuccessfulResponse struct {
+	// Conversation Conversation data of the provided conversation ID.
+	Conversation ConversationDto `json:"conversation"`
+
+	// Success Boolean value as the API response.
+	//
+	// Example: true
+	Success bool `json:"success"`
 }
 
 // GetInstalledLocationsSuccessfulResponseDto defines model for GetInstalledLocationsSuccessfulResponseDto.
@@ -6164,6 +7265,92 @@ type GetLocationByIDSchema struct {
 // GetLocationByIDSuccessfulResponseDto defines model for GetLocationByIdSuccessfulResponseDto.
 type GetLocationByIDSuccessfulResponseDto struct {
 	Location *GetLocationByIDSchema `json:"location,omitempty"`
+}
+
+// GetMessageResponseDto defines model for GetMessageResponseDto.
+type GetMessageResponseDto struct {
+	// Attachments An array of attachment URLs. Attachments will be empty for Call and Voicemails, type 1 and 10. Please use get call recording API to fetch call recording and voicemails.
+	Attachments *[]string `json:"attachments,omitempty"`
+
+	// Body Example: Hi there
+	Body *string `json:"body,omitempty"`
+
+	// ChatWidgetID Chat Widget Id
+	//
+	// Example: 67b0cc8cf14b19d85ace7s35
+	ChatWidgetID *string `json:"chatWidgetId,omitempty"`
+
+	// ContactID Example: ve9EPM428h8vShlRW1KT
+	ContactID string `json:"contactId"`
+
+	// ContentType Example: text/plain
+	ContentType string `json:"contentType"`
+
+	// ConversationID Example: ve9EPM428h8vShlRW1KT
+	ConversationID string `json:"conversationId"`
+
+	// ConversationProviderID Conversation Provider Id
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	ConversationProviderID *string `json:"conversationProviderId,omitempty"`
+
+	// DateAdded Example: 2024-03-27T18:13:49.000Z
+	DateAdded string                         `json:"dateAdded"`
+	Direction GetMessageResponseDtoDirection `json:"direction"`
+
+	// ID Example: ve9EPM428h8vShlRW1KT
+	ID string `json:"id"`
+
+	// LocationID Example: ve9EPM428h8vShlRW1KT
+	LocationID string `json:"locationId"`
+
+	// MessageType Type of the message as a string
+	//
+	// Example: TYPE_SMS
+	MessageType GetMessageResponseDtoMessageType `json:"messageType"`
+	Meta        *MessageMeta                     `json:"meta,omitempty"`
+
+	// Source Message source
+	Source *GetMessageResponseDtoSource `json:"source,omitempty"`
+	Status *GetMessageResponseDtoStatus `json:"status,omitempty"`
+
+	// Type Example: 1
+	Type float64 `json:"type"`
+
+	// UserID User Id
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	UserID *string `json:"userId,omitempty"`
+}
+
+// GetMessageResponseDtoDirection defines model for GetMessageResponseDto.Direction.
+type GetMessageResponseDtoDirection string
+
+// GetMessageResponseDtoMessageType Type of the message as a string
+//
+// Example: TYPE_SMS
+type GetMessageResponseDtoMessageType string
+
+// GetMessageResponseDtoSource Message source
+type GetMessageResponseDtoSource string
+
+// GetMessageResponseDtoStatus defines model for GetMessageResponseDto.Status.
+type GetMessageResponseDtoStatus string
+
+// GetMessagesByConversationResponseDto defines model for GetMessagesByConversationResponseDto.
+type GetMessagesByConversationResponseDto struct {
+	// LastMessageID Id of the last message in the messages array
+	//
+	// Example: p1mRSHeLDhAms5q0LMr4
+	LastMessageID string `json:"lastMessageId"`
+
+	// Messages Array of messages
+	Messages []GetMessageResponseDto `json:"messages"`
+
+	// NextPage Next page value true indicates only 20 message is in the response. Rest of the messages are in the next page. Please use the lastMessageId value in the query to get the next page messages
+	//
+	// Example: true
+	NextPage bool `json:"nextPage"`
 }
 
 // GetOrderResponseSchema defines model for GetOrderResponseSchema.
@@ -7098,6 +8285,29 @@ type LookBusyConfiguration struct {
 	Enabled bool `json:"enabled"`
 }
 
+// MessageMeta defines model for MessageMeta.
+type MessageMeta struct {
+	// CallDuration Call duration in seconds
+	//
+	// Example: 120
+	CallDuration *float64 `json:"callDuration,omitempty"`
+
+	// CallStatus Call status - can be pending, completed, answered, busy, no-answer, failed, canceled, or voicemail
+	//
+	// Example: completed
+	CallStatus *MessageMetaCallStatus `json:"callStatus,omitempty"`
+
+	// Email meta will contain email, for message type 3 (email). messageIds is list of all email message ids under the message thread
+	//
+	// Example: {"email":{"messageIds":["ve9EPM428kjkvShlRW1KT","ve9EPs1028kjkvShlRW1KT"]}}
+	Email *map[string]interface{} `json:"email,omitempty"`
+}
+
+// MessageMetaCallStatus Call status - can be pending, completed, answered, busy, no-answer, failed, canceled, or voicemail
+//
+// Example: completed
+type MessageMetaCallStatus string
+
 // MonetoryField defines model for MonetoryField.
 type MonetoryField struct {
 	// FieldValue Example: 100.5
@@ -7501,6 +8711,140 @@ type PipelinesResponseSchema_Stages struct {
 	// ShowInPieChart Example: true
 	ShowInPieChart *bool `json:"showInPieChart,omitempty"`
 }
+
+// ProcessMessageBodyDto defines model for ProcessMessageBodyDto.
+type ProcessMessageBodyDto struct {
+	// AltID external mail provider's message id
+	//
+	// Example: 61d6d1f9cdac7612faf80753
+	AltID *string `json:"altId,omitempty"`
+
+	// Attachments Array of attachments
+	Attachments *[]string `json:"attachments,omitempty"`
+
+	// Call Phone call dialer and receiver information
+	Call *CallDataDTO `json:"call,omitempty"`
+
+	// ContactID Contact Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	ContactID string `json:"contactId"`
+
+	// ConversationID Conversation Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	ConversationID string `json:"conversationId"`
+
+	// ConversationProviderID Conversation Provider Id
+	//
+	// Example: 61d6d1f9cdac7612faf80753
+	ConversationProviderID string `json:"conversationProviderId"`
+
+	// Date Date of the inbound message
+	Date *time.Time `json:"date,omitempty"`
+
+	// Direction Message direction, outbound unless set.
+	Direction *ProcessMessageBodyDtoDirection `json:"direction,omitempty"`
+
+	// EmailBcc List of email address to BCC
+	//
+	// Example: ["john1@doe.com","john2@doe.com"]
+	EmailBcc *[]string `json:"emailBcc,omitempty"`
+
+	// EmailCc List of email address to CC
+	//
+	// Example: ["john1@doe.com","john2@doe.com"]
+	EmailCc *[]string `json:"emailCc,omitempty"`
+
+	// EmailFrom Email address to send from. This field is associated with the contact record and cannot be dynamically changed.
+	//
+	// Example: sender@company.com
+	EmailFrom *string `json:"emailFrom,omitempty"`
+
+	// EmailMessageID Send the email message id for which this email should be threaded. This is for replying to a specific email
+	EmailMessageID *string `json:"emailMessageId,omitempty"`
+
+	// EmailTo Recipient email address. This field is associated with the contact record and cannot be dynamically changed.
+	EmailTo *string `json:"emailTo,omitempty"`
+
+	// HTML HTML Body of Email
+	HTML *string `json:"html,omitempty"`
+
+	// Message Message Body
+	Message *string `json:"message,omitempty"`
+
+	// Subject Subject of the Email
+	Subject *string `json:"subject,omitempty"`
+
+	// Type Message Type
+	//
+	// Example: SMS
+	Type ProcessMessageBodyDtoType `json:"type"`
+}
+
+// ProcessMessageBodyDtoDirection Message direction, outbound unless set.
+type ProcessMessageBodyDtoDirection string
+
+// ProcessMessageBodyDtoType Message Type
+//
+// Example: SMS
+type ProcessMessageBodyDtoType string
+
+// ProcessMessageResponseDto defines model for ProcessMessageResponseDto.
+type ProcessMessageResponseDto struct {
+	ContactID *string `json:"contactId,omitempty"`
+
+	// ConversationID Conversation ID.
+	//
+	// Example: ABC12h2F6uBrIkfXYazb
+	ConversationID string     `json:"conversationId"`
+	DateAdded      *time.Time `json:"dateAdded,omitempty"`
+	EmailMessageID *string    `json:"emailMessageId,omitempty"`
+	Message        string     `json:"message"`
+
+	// MessageID This is the main Message ID
+	//
+	// Example: t22c6DQcTDf3MjRhwf77
+	MessageID string `json:"messageId"`
+	Success   bool   `json:"success"`
+}
+
+// ProcessOutboundMessageBodyDto defines model for ProcessOutboundMessageBodyDto.
+type ProcessOutboundMessageBodyDto struct {
+	// AltID external mail provider's message id
+	//
+	// Example: 61d6d1f9cdac7612faf80753
+	AltID *string `json:"altId,omitempty"`
+
+	// Attachments Array of attachments
+	Attachments *[]string `json:"attachments,omitempty"`
+
+	// Call Phone call dialer and receiver information
+	Call *CallDataDTO `json:"call,omitempty"`
+
+	// ConversationID Conversation Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	ConversationID string `json:"conversationId"`
+
+	// ConversationProviderID Conversation Provider Id
+	//
+	// Example: 61d6d1f9cdac7612faf80753
+	ConversationProviderID string `json:"conversationProviderId"`
+
+	// Date Date of the outbound message
+	Date *time.Time `json:"date,omitempty"`
+
+	// Type Message Type
+	//
+	// Example: Call
+	Type ProcessOutboundMessageBodyDtoType `json:"type"`
+}
+
+// ProcessOutboundMessageBodyDtoType Message Type
+//
+// Example: Call
+type ProcessOutboundMessageBodyDtoType string
 
 // ProcessingFeeDto defines model for ProcessingFeeDto.
 type ProcessingFeeDto struct {
@@ -8171,6 +9515,195 @@ type SearchedContact struct {
 	Website *string `json:"website,omitempty"`
 }
 
+// SendMessageBodyDto defines model for SendMessageBodyDto.
+type SendMessageBodyDto struct {
+	// AppointmentID ID of the associated appointment
+	//
+	// Example: appt123
+	AppointmentID *string `json:"appointmentId,omitempty"`
+
+	// Attachments Array of attachment URLs
+	//
+	// Example: ["https://storage.com/file1.pdf","https://storage.com/file2.jpg"]
+	Attachments *[]string `json:"attachments,omitempty"`
+
+	// ContactID ID of the contact receiving the message
+	//
+	// Example: abc123def456
+	ContactID string `json:"contactId"`
+
+	// ConversationProviderID ID of conversation provider
+	//
+	// Example: provider123
+	ConversationProviderID *string `json:"conversationProviderId,omitempty"`
+
+	// CustomSubtypeID Custom subtype ID for email unsubscription preferences. Only applies to email messages.
+	//
+	// Example: 507f1f77bcf86cd799439011
+	CustomSubtypeID *string `json:"customSubtypeId,omitempty"`
+
+	// EmailBcc Array of BCC email addresses
+	//
+	// Example: ["bcc1@company.com","bcc2@company.com"]
+	EmailBcc *[]string `json:"emailBcc,omitempty"`
+
+	// EmailCc Array of CC email addresses
+	//
+	// Example: ["cc1@company.com","cc2@company.com"]
+	EmailCc *[]string `json:"emailCc,omitempty"`
+
+	// EmailFrom Email address to send from
+	//
+	// Example: sender@company.com
+	EmailFrom *string `json:"emailFrom,omitempty"`
+
+	// EmailReplyMode Mode for email replies
+	//
+	// Example: reply_all
+	EmailReplyMode *SendMessageBodyDtoEmailReplyMode `json:"emailReplyMode,omitempty"`
+
+	// EmailTo Email address to send to, if different from contact's primary email. This should be a valid email address associated with the contact.
+	//
+	// Example: recipient@company.com
+	EmailTo *string `json:"emailTo,omitempty"`
+
+	// Forward Forwarding configuration for emails
+	//
+	// Example: {"emailMessageId":"rnGyqh2F6uBrIkfhFo9A","forwardWholeThread":false,"isForwarded":true,"messageId":"t22c6DQcTDf3MjRhwf77","recipientContactId":"DEF56h2F6uBrIkfXYacd","toEmail":"forward@example.com"}
+	Forward *ForwardConfigDto `json:"forward,omitempty"`
+
+	// FromNumber Phone number used as the sender number for outbound messages
+	//
+	// Example: +1499499299
+	FromNumber *string `json:"fromNumber,omitempty"`
+
+	// HTML HTML content of the message
+	//
+	// Example: <p>Hello World</p>
+	HTML *string `json:"html,omitempty"`
+
+	// Message Text content of the message
+	//
+	// Example: Hello, how can I help you today?
+	Message *string `json:"message,omitempty"`
+
+	// OptimizationPeriod Optimization period in hours (24h, 48h, or 72h)
+	//
+	// Example: 24h
+	OptimizationPeriod *SendMessageBodyDtoOptimizationPeriod `json:"optimizationPeriod,omitempty"`
+
+	// ReplyMessageID ID of message being replied to
+	//
+	// Example: msg123
+	ReplyMessageID *string `json:"replyMessageId,omitempty"`
+
+	// ScheduledTimestamp UTC Timestamp (in seconds) at which the message should be scheduled
+	//
+	// Example: 1669287863
+	ScheduledTimestamp *float64 `json:"scheduledTimestamp,omitempty"`
+
+	// Status Message status
+	//
+	// Example: delivered
+	Status SendMessageBodyDtoStatus `json:"status"`
+
+	// SubType Subtype of the message being sent.
+	//
+	// Example: Email
+	SubType string `json:"subType"`
+
+	// Subject Subject line for email messages
+	//
+	// Example: Important Update
+	Subject *string `json:"subject,omitempty"`
+
+	// TemplateID ID of message template
+	//
+	// Example: template123
+	TemplateID *string `json:"templateId,omitempty"`
+
+	// ThreadID ID of message thread. For email messages, this is the message ID that contains multiple email messages in the thread
+	//
+	// Example: thread123
+	ThreadID *string `json:"threadId,omitempty"`
+
+	// ToNumber Recipient phone number for outbound messages
+	//
+	// Example: +1439499299
+	ToNumber *string `json:"toNumber,omitempty"`
+
+	// Type Type of message being sent
+	//
+	// Example: Email
+	Type SendMessageBodyDtoType `json:"type"`
+
+	// UsesNativeSchedulingAi Whether the scheduled email uses native AI for the email scheduling
+	//
+	// Example: false
+	UsesNativeSchedulingAi *bool `json:"usesNativeSchedulingAi,omitempty"`
+}
+
+// SendMessageBodyDtoEmailReplyMode Mode for email replies
+//
+// Example: reply_all
+type SendMessageBodyDtoEmailReplyMode string
+
+// SendMessageBodyDtoOptimizationPeriod Optimization period in hours (24h, 48h, or 72h)
+//
+// Example: 24h
+type SendMessageBodyDtoOptimizationPeriod string
+
+// SendMessageBodyDtoStatus Message status
+//
+// Example: delivered
+type SendMessageBodyDtoStatus string
+
+// SendMessageBodyDtoType Type of message being sent
+//
+// Example: Email
+type SendMessageBodyDtoType string
+
+// SendMessageResponseDto defines model for SendMessageResponseDto.
+type SendMessageResponseDto struct {
+	// ConversationID Conversation ID.
+	//
+	// Example: ABC12h2F6uBrIkfXYazb
+	ConversationID string `json:"conversationId"`
+
+	// EmailMessageID This contains the email message id (only for Email type). Use this ID to send inbound replies to GHL to create a threaded email.
+	//
+	// Example: rnGyqh2F6uBrIkfhFo9A
+	EmailMessageID *string `json:"emailMessageId,omitempty"`
+
+	// ForwardData Optional metadata for forwarded email
+	//
+	// Example: {"emailMessageId":"rnGyqh2F6uBrIkfhFo9A","forwardToEmail":"recipient@example.com","forwardWholeThread":false,"messageId":"t22c6DQcTDf3MjRhwf77","recipientContactId":"DEF56h2F6uBrIkfXYacd"}
+	ForwardData *ForwardResponseDto `json:"forwardData,omitempty"`
+
+	// MessageID This is the main Message ID
+	//
+	// Example: t22c6DQcTDf3MjRhwf77
+	MessageID string `json:"messageId"`
+
+	// MessageIds When sending via the GMB channel, we will be returning list of `messageIds` instead of single `messageId`.
+	MessageIds *[]string `json:"messageIds,omitempty"`
+
+	// Msg Additional response message when sending a workflow message
+	//
+	// Example: Message queued successfully.
+	Msg *string `json:"msg,omitempty"`
+
+	// Status Message status
+	//
+	// Example: delivered
+	Status SendMessageResponseDtoStatus `json:"status"`
+}
+
+// SendMessageResponseDtoStatus Message status
+//
+// Example: delivered
+type SendMessageResponseDtoStatus string
+
 // SentToDto defines model for SentToDto.
 type SentToDto struct {
 	// Email Email Address
@@ -8648,6 +10181,26 @@ type UpdateContactsSuccessfulResponseDto struct {
 	Succeded *bool `json:"succeded,omitempty"`
 }
 
+// UpdateConversationDto defines model for UpdateConversationDto.
+type UpdateConversationDto struct {
+	Feedback *map[string]interface{} `json:"feedback,omitempty"`
+
+	// LocationID Location ID as string
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	LocationID string `json:"locationId"`
+
+	// Starred Starred status of the conversation.
+	//
+	// Example: true
+	Starred *bool `json:"starred,omitempty"`
+
+	// UnreadCount Count of unread messages in the conversation
+	//
+	// Example: 1
+	UnreadCount *float64 `json:"unreadCount,omitempty"`
+}
+
 // UpdateInvoiceDto defines model for UpdateInvoiceDto.
 type UpdateInvoiceDto struct {
 	// AltID location Id / company Id based on altType
@@ -9089,6 +10642,30 @@ type UpdateInvoiceTemplateResponseDto struct {
 
 // UpdateInvoiceTemplateResponseDtoAltType defines model for UpdateInvoiceTemplateResponseDto.AltType.
 type UpdateInvoiceTemplateResponseDtoAltType string
+
+// UpdateMessageStatusDto defines model for UpdateMessageStatusDto.
+type UpdateMessageStatusDto struct {
+	// EmailMessageID Email message Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	EmailMessageID *string `json:"emailMessageId,omitempty"`
+
+	// Error Error object from the conversation provider
+	Error *ErrorDto `json:"error,omitempty"`
+
+	// Recipients Email delivery status for additional email recipients.
+	Recipients *[]string `json:"recipients,omitempty"`
+
+	// Status Message status
+	//
+	// Example: read
+	Status UpdateMessageStatusDtoStatus `json:"status"`
+}
+
+// UpdateMessageStatusDtoStatus Message status
+//
+// Example: read
+type UpdateMessageStatusDtoStatus string
 
 // UpdateNoteDTO defines model for UpdateNoteDTO.
 type UpdateNoteDTO struct {
@@ -9566,6 +11143,21 @@ type GetSlotsParams struct {
 	// UserIds The users for whom the free slots are returned
 	UserIds *[]string `form:"userIds,omitempty" json:"userIds,omitempty"`
 }
+
+// GetMessagesParams defines parameters for GetMessages.
+type GetMessagesParams struct {
+	// LastMessageID Message ID of the last message in the list as a string
+	LastMessageID *string `form:"lastMessageId,omitempty" json:"lastMessageId,omitempty"`
+
+	// Limit Number of messages to be fetched from the conversation. Default limit is 20
+	Limit *float64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Type Types of message to fetched separated with comma
+	Type *GetMessagesParamsType `form:"type,omitempty" json:"type,omitempty"`
+}
+
+// GetMessagesParamsType defines parameters for GetMessages.
+type GetMessagesParamsType string
 
 // ListInvoicesParams defines parameters for ListInvoices.
 type ListInvoicesParams struct {
@@ -10053,6 +11645,24 @@ type CreateTaskJSONRequestBody = CreateTaskParams
 
 // UpdateTaskJSONRequestBody defines body for UpdateTask for application/json ContentType.
 type UpdateTaskJSONRequestBody = UpdateTaskBody
+
+// CreateConversationJSONRequestBody defines body for CreateConversation for application/json ContentType.
+type CreateConversationJSONRequestBody = CreateConversationDto
+
+// SendANewMessageJSONRequestBody defines body for SendANewMessage for application/json ContentType.
+type SendANewMessageJSONRequestBody = SendMessageBodyDto
+
+// AddAnInboundMessageJSONRequestBody defines body for AddAnInboundMessage for application/json ContentType.
+type AddAnInboundMessageJSONRequestBody = ProcessMessageBodyDto
+
+// AddAnOutboundMessageJSONRequestBody defines body for AddAnOutboundMessage for application/json ContentType.
+type AddAnOutboundMessageJSONRequestBody = ProcessOutboundMessageBodyDto
+
+// UpdateMessageStatusJSONRequestBody defines body for UpdateMessageStatus for application/json ContentType.
+type UpdateMessageStatusJSONRequestBody = UpdateMessageStatusDto
+
+// UpdateConversationJSONRequestBody defines body for UpdateConversation for application/json ContentType.
+type UpdateConversationJSONRequestBody = UpdateConversationDto
 
 // CreateInvoiceJSONRequestBody defines body for CreateInvoice for application/json ContentType.
 type CreateInvoiceJSONRequestBody = CreateInvoiceDto
@@ -11993,6 +13603,149 @@ type ClientInterface interface {
 	// Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
 	UpdateTask(ctx context.Context, contactID string, taskID string, body UpdateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CreateConversationWithBody Create Conversation
+	//
+	// Creates a new conversation with the data provided.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
+	CreateConversationWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateConversation Create Conversation
+	//
+	// Creates a new conversation with the data provided.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
+	CreateConversation(ctx context.Context, body CreateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendANewMessageWithBody Send a new message
+	//
+	// Post the necessary fields for the API to send a new message.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
+	SendANewMessageWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendANewMessage Send a new message
+	//
+	// Post the necessary fields for the API to send a new message.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
+	SendANewMessage(ctx context.Context, body SendANewMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddAnInboundMessageWithBody Add an inbound message
+	//
+	// Post the necessary fields for the API to add a new inbound message. <br />
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/messages/inbound (the `AddAnInboundMessage` operationId).
+	AddAnInboundMessageWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddAnInboundMessage Add an inbound message
+	//
+	// Post the necessary fields for the API to add a new inbound message. <br />
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversations/messages/inbound (the `AddAnInboundMessage` operationId).
+	AddAnInboundMessage(ctx context.Context, body AddAnInboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddAnOutboundMessageWithBody Add an external outbound call
+	//
+	// Post the necessary fields for the API to add a new outbound call.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
+	AddAnOutboundMessageWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddAnOutboundMessage Add an external outbound call
+	//
+	// Post the necessary fields for the API to add a new outbound call.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
+	AddAnOutboundMessage(ctx context.Context, body AddAnOutboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMessage Get message by message id
+	//
+	// Get message by message id.
+	//
+	// Corresponds with GET /conversations/messages/{id} (the `GetMessage` operationId).
+	GetMessage(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelScheduledMessage Cancel a scheduled message.
+	//
+	// Post the messageId for the API to delete a scheduled message. <br />
+	//
+	// Corresponds with DELETE /conversations/messages/{messageId}/schedule (the `CancelScheduledMessage` operationId).
+	CancelScheduledMessage(ctx context.Context, messageID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateMessageStatusWithBody Update message status
+	//
+	// Post the necessary fields for the API to update message status.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
+	UpdateMessageStatusWithBody(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateMessageStatus Update message status
+	//
+	// Post the necessary fields for the API to update message status.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
+	UpdateMessageStatus(ctx context.Context, messageID string, body UpdateMessageStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteConversation Delete Conversation
+	//
+	// Delete the conversation details based on the conversation ID.
+	//
+	// Corresponds with DELETE /conversations/{conversationId} (the `DeleteConversation` operationId).
+	DeleteConversation(ctx context.Context, conversationID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetConversation Get Conversation
+	//
+	// Get the conversation details based on the conversation ID.
+	//
+	// Corresponds with GET /conversations/{conversationId} (the `GetConversation` operationId).
+	GetConversation(ctx context.Context, conversationID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateConversationWithBody Update Conversation
+	//
+	// Update the conversation details based on the conversation ID.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /conversations/{conversationId} (the `UpdateConversation` operationId).
+	UpdateConversationWithBody(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateConversation Update Conversation
+	//
+	// Update the conversation details based on the conversation ID.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /conversations/{conversationId} (the `UpdateConversation` operationId).
+	UpdateConversation(ctx context.Context, conversationID string, body UpdateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMessages Get messages by conversation id
+	//
+	// Get messages by conversation id.
+	//
+	// Corresponds with GET /conversations/{conversationId}/messages (the `GetMessages` operationId).
+	GetMessages(ctx context.Context, conversationID string, params *GetMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListInvoices List invoices
 	//
 	// API to get list of invoices.
@@ -13525,6 +15278,319 @@ func (c *Client) UpdateTaskWithBody(ctx context.Context, contactID string, taskI
 // Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
 func (c *Client) UpdateTask(ctx context.Context, contactID string, taskID string, body UpdateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateTaskRequest(c.Server, contactID, taskID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateConversationWithBody Create Conversation
+//
+// Creates a new conversation with the data provided.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
+func (c *Client) CreateConversationWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConversationRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateConversation Create Conversation
+//
+// Creates a new conversation with the data provided.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
+func (c *Client) CreateConversation(ctx context.Context, body CreateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConversationRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendANewMessageWithBody Send a new message
+//
+// Post the necessary fields for the API to send a new message.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
+func (c *Client) SendANewMessageWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendANewMessageRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendANewMessage Send a new message
+//
+// Post the necessary fields for the API to send a new message.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
+func (c *Client) SendANewMessage(ctx context.Context, body SendANewMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendANewMessageRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddAnInboundMessageWithBody Add an inbound message
+//
+// Post the necessary fields for the API to add a new inbound message. <br />
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/messages/inbound (the `AddAnInboundMessage` operationId).
+func (c *Client) AddAnInboundMessageWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddAnInboundMessageRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddAnInboundMessage Add an inbound message
+//
+// Post the necessary fields for the API to add a new inbound message. <br />
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversations/messages/inbound (the `AddAnInboundMessage` operationId).
+func (c *Client) AddAnInboundMessage(ctx context.Context, body AddAnInboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddAnInboundMessageRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddAnOutboundMessageWithBody Add an external outbound call
+//
+// Post the necessary fields for the API to add a new outbound call.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
+func (c *Client) AddAnOutboundMessageWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddAnOutboundMessageRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddAnOutboundMessage Add an external outbound call
+//
+// Post the necessary fields for the API to add a new outbound call.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
+func (c *Client) AddAnOutboundMessage(ctx context.Context, body AddAnOutboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddAnOutboundMessageRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMessage Get message by message id
+//
+// Get message by message id.
+//
+// Corresponds with GET /conversations/messages/{id} (the `GetMessage` operationId).
+func (c *Client) GetMessage(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMessageRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelScheduledMessage Cancel a scheduled message.
+//
+// Post the messageId for the API to delete a scheduled message. <br />
+//
+// Corresponds with DELETE /conversations/messages/{messageId}/schedule (the `CancelScheduledMessage` operationId).
+func (c *Client) CancelScheduledMessage(ctx context.Context, messageID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelScheduledMessageRequest(c.Server, messageID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateMessageStatusWithBody Update message status
+//
+// Post the necessary fields for the API to update message status.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
+func (c *Client) UpdateMessageStatusWithBody(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateMessageStatusRequestWithBody(c.Server, messageID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateMessageStatus Update message status
+//
+// Post the necessary fields for the API to update message status.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
+func (c *Client) UpdateMessageStatus(ctx context.Context, messageID string, body UpdateMessageStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateMessageStatusRequest(c.Server, messageID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteConversation Delete Conversation
+//
+// Delete the conversation details based on the conversation ID.
+//
+// Corresponds with DELETE /conversations/{conversationId} (the `DeleteConversation` operationId).
+func (c *Client) DeleteConversation(ctx context.Context, conversationID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteConversationRequest(c.Server, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetConversation Get Conversation
+//
+// Get the conversation details based on the conversation ID.
+//
+// Corresponds with GET /conversations/{conversationId} (the `GetConversation` operationId).
+func (c *Client) GetConversation(ctx context.Context, conversationID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConversationRequest(c.Server, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateConversationWithBody Update Conversation
+//
+// Update the conversation details based on the conversation ID.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /conversations/{conversationId} (the `UpdateConversation` operationId).
+func (c *Client) UpdateConversationWithBody(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateConversationRequestWithBody(c.Server, conversationID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateConversation Update Conversation
+//
+// Update the conversation details based on the conversation ID.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /conversations/{conversationId} (the `UpdateConversation` operationId).
+func (c *Client) UpdateConversation(ctx context.Context, conversationID string, body UpdateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateConversationRequest(c.Server, conversationID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMessages Get messages by conversation id
+//
+// Get messages by conversation id.
+//
+// Corresponds with GET /conversations/{conversationId}/messages (the `GetMessages` operationId).
+func (c *Client) GetMessages(ctx context.Context, conversationID string, params *GetMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMessagesRequest(c.Server, conversationID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -16601,6 +18667,481 @@ func NewUpdateTaskRequestWithBody(server string, contactID string, taskID string
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateConversationRequest calls the generic CreateConversation builder with application/json body
+func NewCreateConversationRequest(server string, body CreateConversationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateConversationRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateConversationRequestWithBody constructs an http.Request for the CreateConversation method, with any body, and a specified content type
+func NewCreateConversationRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSendANewMessageRequest calls the generic SendANewMessage builder with application/json body
+func NewSendANewMessageRequest(server string, body SendANewMessageJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSendANewMessageRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSendANewMessageRequestWithBody constructs an http.Request for the SendANewMessage method, with any body, and a specified content type
+func NewSendANewMessageRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAddAnInboundMessageRequest calls the generic AddAnInboundMessage builder with application/json body
+func NewAddAnInboundMessageRequest(server string, body AddAnInboundMessageJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAddAnInboundMessageRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAddAnInboundMessageRequestWithBody constructs an http.Request for the AddAnInboundMessage method, with any body, and a specified content type
+func NewAddAnInboundMessageRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/inbound")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAddAnOutboundMessageRequest calls the generic AddAnOutboundMessage builder with application/json body
+func NewAddAnOutboundMessageRequest(server string, body AddAnOutboundMessageJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAddAnOutboundMessageRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAddAnOutboundMessageRequestWithBody constructs an http.Request for the AddAnOutboundMessage method, with any body, and a specified content type
+func NewAddAnOutboundMessageRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/outbound")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetMessageRequest constructs an http.Request for the GetMessage method
+func NewGetMessageRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCancelScheduledMessageRequest constructs an http.Request for the CancelScheduledMessage method
+func NewCancelScheduledMessageRequest(server string, messageID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "messageId", messageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/%s/schedule", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateMessageStatusRequest calls the generic UpdateMessageStatus builder with application/json body
+func NewUpdateMessageStatusRequest(server string, messageID string, body UpdateMessageStatusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateMessageStatusRequestWithBody(server, messageID, "application/json", bodyReader)
+}
+
+// NewUpdateMessageStatusRequestWithBody constructs an http.Request for the UpdateMessageStatus method, with any body, and a specified content type
+func NewUpdateMessageStatusRequestWithBody(server string, messageID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "messageId", messageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/%s/status", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteConversationRequest constructs an http.Request for the DeleteConversation method
+func NewDeleteConversationRequest(server string, conversationID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "conversationId", conversationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetConversationRequest constructs an http.Request for the GetConversation method
+func NewGetConversationRequest(server string, conversationID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "conversationId", conversationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateConversationRequest calls the generic UpdateConversation builder with application/json body
+func NewUpdateConversationRequest(server string, conversationID string, body UpdateConversationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateConversationRequestWithBody(server, conversationID, "application/json", bodyReader)
+}
+
+// NewUpdateConversationRequestWithBody constructs an http.Request for the UpdateConversation method, with any body, and a specified content type
+func NewUpdateConversationRequestWithBody(server string, conversationID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "conversationId", conversationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetMessagesRequest constructs an http.Request for the GetMessages method
+func NewGetMessagesRequest(server string, conversationID string, params *GetMessagesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "conversationId", conversationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/%s/messages", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.LastMessageID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lastMessageId", *params.LastMessageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -20405,6 +22946,159 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /contacts/{contactId}/tasks/{taskId} (the `UpdateTask` operationId).
 	UpdateTaskWithResponse(ctx context.Context, contactID string, taskID string, body UpdateTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTaskResponse, error)
+
+	// CreateConversationWithBodyWithResponse Create Conversation
+	//
+	// Creates a new conversation with the data provided.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
+	CreateConversationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConversationResponse, error)
+
+	// CreateConversationWithResponse Create Conversation
+	//
+	// Creates a new conversation with the data provided.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
+	CreateConversationWithResponse(ctx context.Context, body CreateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConversationResponse, error)
+
+	// SendANewMessageWithBodyWithResponse Send a new message
+	//
+	// Post the necessary fields for the API to send a new message.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
+	SendANewMessageWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendANewMessageResponse, error)
+
+	// SendANewMessageWithResponse Send a new message
+	//
+	// Post the necessary fields for the API to send a new message.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
+	SendANewMessageWithResponse(ctx context.Context, body SendANewMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*SendANewMessageResponse, error)
+
+	// AddAnInboundMessageWithBodyWithResponse Add an inbound message
+	//
+	// Post the necessary fields for the API to add a new inbound message. <br />
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages/inbound (the `AddAnInboundMessage` operationId).
+	AddAnInboundMessageWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddAnInboundMessageResponse, error)
+
+	// AddAnInboundMessageWithResponse Add an inbound message
+	//
+	// Post the necessary fields for the API to add a new inbound message. <br />
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages/inbound (the `AddAnInboundMessage` operationId).
+	AddAnInboundMessageWithResponse(ctx context.Context, body AddAnInboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*AddAnInboundMessageResponse, error)
+
+	// AddAnOutboundMessageWithBodyWithResponse Add an external outbound call
+	//
+	// Post the necessary fields for the API to add a new outbound call.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
+	AddAnOutboundMessageWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddAnOutboundMessageResponse, error)
+
+	// AddAnOutboundMessageWithResponse Add an external outbound call
+	//
+	// Post the necessary fields for the API to add a new outbound call.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
+	AddAnOutboundMessageWithResponse(ctx context.Context, body AddAnOutboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*AddAnOutboundMessageResponse, error)
+
+	// GetMessageWithResponse Get message by message id
+	//
+	// Get message by message id.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/messages/{id} (the `GetMessage` operationId).
+	GetMessageWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetMessageResponse, error)
+
+	// CancelScheduledMessageWithResponse Cancel a scheduled message.
+	//
+	// Post the messageId for the API to delete a scheduled message. <br />
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /conversations/messages/{messageId}/schedule (the `CancelScheduledMessage` operationId).
+	CancelScheduledMessageWithResponse(ctx context.Context, messageID string, reqEditors ...RequestEditorFn) (*CancelScheduledMessageResponse, error)
+
+	// UpdateMessageStatusWithBodyWithResponse Update message status
+	//
+	// Post the necessary fields for the API to update message status.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
+	UpdateMessageStatusWithBodyWithResponse(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateMessageStatusResponse, error)
+
+	// UpdateMessageStatusWithResponse Update message status
+	//
+	// Post the necessary fields for the API to update message status.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
+	UpdateMessageStatusWithResponse(ctx context.Context, messageID string, body UpdateMessageStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMessageStatusResponse, error)
+
+	// DeleteConversationWithResponse Delete Conversation
+	//
+	// Delete the conversation details based on the conversation ID.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /conversations/{conversationId} (the `DeleteConversation` operationId).
+	DeleteConversationWithResponse(ctx context.Context, conversationID string, reqEditors ...RequestEditorFn) (*DeleteConversationResponse, error)
+
+	// GetConversationWithResponse Get Conversation
+	//
+	// Get the conversation details based on the conversation ID.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/{conversationId} (the `GetConversation` operationId).
+	GetConversationWithResponse(ctx context.Context, conversationID string, reqEditors ...RequestEditorFn) (*GetConversationResponse, error)
+
+	// UpdateConversationWithBodyWithResponse Update Conversation
+	//
+	// Update the conversation details based on the conversation ID.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /conversations/{conversationId} (the `UpdateConversation` operationId).
+	UpdateConversationWithBodyWithResponse(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateConversationResponse, error)
+
+	// UpdateConversationWithResponse Update Conversation
+	//
+	// Update the conversation details based on the conversation ID.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /conversations/{conversationId} (the `UpdateConversation` operationId).
+	UpdateConversationWithResponse(ctx context.Context, conversationID string, body UpdateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateConversationResponse, error)
+
+	// GetMessagesWithResponse Get messages by conversation id
+	//
+	// Get messages by conversation id.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/{conversationId}/messages (the `GetMessages` operationId).
+	GetMessagesWithResponse(ctx context.Context, conversationID string, params *GetMessagesParams, reqEditors ...RequestEditorFn) (*GetMessagesResponse, error)
 
 	// ListInvoicesWithResponse List invoices
 	//
@@ -24331,6 +27025,919 @@ func (r UpdateTaskResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateTaskResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateConversationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CreateConversationSuccessResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateConversationResponse) GetJSON201() *CreateConversationSuccessResponse {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateConversationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateConversationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateConversationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateConversationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateConversationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateConversationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateConversationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateConversationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateConversationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateConversationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SendANewMessageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SendMessageResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SendANewMessageResponse) GetJSON200() *SendMessageResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SendANewMessageResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SendANewMessageResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SendANewMessageResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SendANewMessageResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SendANewMessageResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SendANewMessageResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r SendANewMessageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SendANewMessageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SendANewMessageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SendANewMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AddAnInboundMessageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProcessMessageResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AddAnInboundMessageResponse) GetJSON200() *ProcessMessageResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddAnInboundMessageResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddAnInboundMessageResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AddAnInboundMessageResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AddAnInboundMessageResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AddAnInboundMessageResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AddAnInboundMessageResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r AddAnInboundMessageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddAnInboundMessageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddAnInboundMessageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddAnInboundMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AddAnOutboundMessageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProcessMessageResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AddAnOutboundMessageResponse) GetJSON200() *ProcessMessageResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddAnOutboundMessageResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddAnOutboundMessageResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AddAnOutboundMessageResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AddAnOutboundMessageResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AddAnOutboundMessageResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AddAnOutboundMessageResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r AddAnOutboundMessageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddAnOutboundMessageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddAnOutboundMessageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddAnOutboundMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetMessageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetMessageResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMessageResponse) GetJSON200() *GetMessageResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetMessageResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetMessageResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetMessageResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetMessageResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetMessageResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetMessageResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMessageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMessageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMessageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CancelScheduledMessageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CancelScheduledResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelScheduledMessageResponse) GetJSON200() *CancelScheduledResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CancelScheduledMessageResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelScheduledMessageResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CancelScheduledMessageResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelScheduledMessageResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CancelScheduledMessageResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CancelScheduledMessageResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelScheduledMessageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelScheduledMessageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelScheduledMessageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelScheduledMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateMessageStatusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SendMessageResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateMessageStatusResponse) GetJSON200() *SendMessageResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateMessageStatusResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateMessageStatusResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateMessageStatusResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateMessageStatusResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateMessageStatusResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateMessageStatusResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateMessageStatusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateMessageStatusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateMessageStatusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateMessageStatusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteConversationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeleteConversationSuccessfulResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteConversationResponse) GetJSON200() *DeleteConversationSuccessfulResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteConversationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteConversationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteConversationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteConversationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteConversationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteConversationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteConversationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteConversationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteConversationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteConversationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetConversationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetConversationByIDResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetConversationResponse) GetJSON200() *GetConversationByIDResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetConversationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetConversationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetConversationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetConversationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetConversationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetConversationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetConversationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetConversationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetConversationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetConversationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateConversationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetConversationSuccessfulResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateConversationResponse) GetJSON200() *GetConversationSuccessfulResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateConversationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateConversationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateConversationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateConversationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateConversationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateConversationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateConversationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateConversationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateConversationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateConversationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetMessagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetMessagesByConversationResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMessagesResponse) GetJSON200() *GetMessagesByConversationResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetMessagesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetMessagesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetMessagesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetMessagesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetMessagesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetMessagesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMessagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMessagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMessagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMessagesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -29189,6 +32796,261 @@ func (c *ClientWithResponses) UpdateTaskWithResponse(ctx context.Context, contac
 	return ParseUpdateTaskResponse(rsp)
 }
 
+// CreateConversationWithBodyWithResponse Create Conversation
+//
+// Creates a new conversation with the data provided.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
+func (c *ClientWithResponses) CreateConversationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConversationResponse, error) {
+	rsp, err := c.CreateConversationWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateConversationResponse(rsp)
+}
+
+// CreateConversationWithResponse Create Conversation
+//
+// Creates a new conversation with the data provided.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
+func (c *ClientWithResponses) CreateConversationWithResponse(ctx context.Context, body CreateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConversationResponse, error) {
+	rsp, err := c.CreateConversation(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateConversationResponse(rsp)
+}
+
+// SendANewMessageWithBodyWithResponse Send a new message
+//
+// Post the necessary fields for the API to send a new message.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
+func (c *ClientWithResponses) SendANewMessageWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendANewMessageResponse, error) {
+	rsp, err := c.SendANewMessageWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendANewMessageResponse(rsp)
+}
+
+// SendANewMessageWithResponse Send a new message
+//
+// Post the necessary fields for the API to send a new message.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
+func (c *ClientWithResponses) SendANewMessageWithResponse(ctx context.Context, body SendANewMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*SendANewMessageResponse, error) {
+	rsp, err := c.SendANewMessage(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendANewMessageResponse(rsp)
+}
+
+// AddAnInboundMessageWithBodyWithResponse Add an inbound message
+//
+// Post the necessary fields for the API to add a new inbound message. <br />
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages/inbound (the `AddAnInboundMessage` operationId).
+func (c *ClientWithResponses) AddAnInboundMessageWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddAnInboundMessageResponse, error) {
+	rsp, err := c.AddAnInboundMessageWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddAnInboundMessageResponse(rsp)
+}
+
+// AddAnInboundMessageWithResponse Add an inbound message
+//
+// Post the necessary fields for the API to add a new inbound message. <br />
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages/inbound (the `AddAnInboundMessage` operationId).
+func (c *ClientWithResponses) AddAnInboundMessageWithResponse(ctx context.Context, body AddAnInboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*AddAnInboundMessageResponse, error) {
+	rsp, err := c.AddAnInboundMessage(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddAnInboundMessageResponse(rsp)
+}
+
+// AddAnOutboundMessageWithBodyWithResponse Add an external outbound call
+//
+// Post the necessary fields for the API to add a new outbound call.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
+func (c *ClientWithResponses) AddAnOutboundMessageWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddAnOutboundMessageResponse, error) {
+	rsp, err := c.AddAnOutboundMessageWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddAnOutboundMessageResponse(rsp)
+}
+
+// AddAnOutboundMessageWithResponse Add an external outbound call
+//
+// Post the necessary fields for the API to add a new outbound call.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
+func (c *ClientWithResponses) AddAnOutboundMessageWithResponse(ctx context.Context, body AddAnOutboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*AddAnOutboundMessageResponse, error) {
+	rsp, err := c.AddAnOutboundMessage(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddAnOutboundMessageResponse(rsp)
+}
+
+// GetMessageWithResponse Get message by message id
+//
+// Get message by message id.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/messages/{id} (the `GetMessage` operationId).
+func (c *ClientWithResponses) GetMessageWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetMessageResponse, error) {
+	rsp, err := c.GetMessage(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMessageResponse(rsp)
+}
+
+// CancelScheduledMessageWithResponse Cancel a scheduled message.
+//
+// Post the messageId for the API to delete a scheduled message. <br />
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /conversations/messages/{messageId}/schedule (the `CancelScheduledMessage` operationId).
+func (c *ClientWithResponses) CancelScheduledMessageWithResponse(ctx context.Context, messageID string, reqEditors ...RequestEditorFn) (*CancelScheduledMessageResponse, error) {
+	rsp, err := c.CancelScheduledMessage(ctx, messageID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelScheduledMessageResponse(rsp)
+}
+
+// UpdateMessageStatusWithBodyWithResponse Update message status
+//
+// Post the necessary fields for the API to update message status.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
+func (c *ClientWithResponses) UpdateMessageStatusWithBodyWithResponse(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateMessageStatusResponse, error) {
+	rsp, err := c.UpdateMessageStatusWithBody(ctx, messageID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateMessageStatusResponse(rsp)
+}
+
+// UpdateMessageStatusWithResponse Update message status
+//
+// Post the necessary fields for the API to update message status.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
+func (c *ClientWithResponses) UpdateMessageStatusWithResponse(ctx context.Context, messageID string, body UpdateMessageStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMessageStatusResponse, error) {
+	rsp, err := c.UpdateMessageStatus(ctx, messageID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateMessageStatusResponse(rsp)
+}
+
+// DeleteConversationWithResponse Delete Conversation
+//
+// Delete the conversation details based on the conversation ID.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /conversations/{conversationId} (the `DeleteConversation` operationId).
+func (c *ClientWithResponses) DeleteConversationWithResponse(ctx context.Context, conversationID string, reqEditors ...RequestEditorFn) (*DeleteConversationResponse, error) {
+	rsp, err := c.DeleteConversation(ctx, conversationID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteConversationResponse(rsp)
+}
+
+// GetConversationWithResponse Get Conversation
+//
+// Get the conversation details based on the conversation ID.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/{conversationId} (the `GetConversation` operationId).
+func (c *ClientWithResponses) GetConversationWithResponse(ctx context.Context, conversationID string, reqEditors ...RequestEditorFn) (*GetConversationResponse, error) {
+	rsp, err := c.GetConversation(ctx, conversationID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConversationResponse(rsp)
+}
+
+// UpdateConversationWithBodyWithResponse Update Conversation
+//
+// Update the conversation details based on the conversation ID.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /conversations/{conversationId} (the `UpdateConversation` operationId).
+func (c *ClientWithResponses) UpdateConversationWithBodyWithResponse(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateConversationResponse, error) {
+	rsp, err := c.UpdateConversationWithBody(ctx, conversationID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateConversationResponse(rsp)
+}
+
+// UpdateConversationWithResponse Update Conversation
+//
+// Update the conversation details based on the conversation ID.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /conversations/{conversationId} (the `UpdateConversation` operationId).
+func (c *ClientWithResponses) UpdateConversationWithResponse(ctx context.Context, conversationID string, body UpdateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateConversationResponse, error) {
+	rsp, err := c.UpdateConversation(ctx, conversationID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateConversationResponse(rsp)
+}
+
+// GetMessagesWithResponse Get messages by conversation id
+//
+// Get messages by conversation id.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/{conversationId}/messages (the `GetMessages` operationId).
+func (c *ClientWithResponses) GetMessagesWithResponse(ctx context.Context, conversationID string, params *GetMessagesParams, reqEditors ...RequestEditorFn) (*GetMessagesResponse, error) {
+	rsp, err := c.GetMessages(ctx, conversationID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMessagesResponse(rsp)
+}
+
 // ListInvoicesWithResponse List invoices
 //
 // API to get list of invoices.
@@ -32842,6 +36704,754 @@ func ParseUpdateTaskResponse(rsp *http.Response) (*UpdateTaskResponse, error) {
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest TaskByIsSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateConversationResponse parses an HTTP response from a CreateConversationWithResponse call
+func ParseCreateConversationResponse(rsp *http.Response) (*CreateConversationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateConversationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CreateConversationSuccessResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSendANewMessageResponse parses an HTTP response from a SendANewMessageWithResponse call
+func ParseSendANewMessageResponse(rsp *http.Response) (*SendANewMessageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SendANewMessageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SendMessageResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAddAnInboundMessageResponse parses an HTTP response from a AddAnInboundMessageWithResponse call
+func ParseAddAnInboundMessageResponse(rsp *http.Response) (*AddAnInboundMessageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddAnInboundMessageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProcessMessageResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAddAnOutboundMessageResponse parses an HTTP response from a AddAnOutboundMessageWithResponse call
+func ParseAddAnOutboundMessageResponse(rsp *http.Response) (*AddAnOutboundMessageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddAnOutboundMessageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProcessMessageResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetMessageResponse parses an HTTP response from a GetMessageWithResponse call
+func ParseGetMessageResponse(rsp *http.Response) (*GetMessageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMessageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetMessageResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCancelScheduledMessageResponse parses an HTTP response from a CancelScheduledMessageWithResponse call
+func ParseCancelScheduledMessageResponse(rsp *http.Response) (*CancelScheduledMessageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelScheduledMessageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CancelScheduledResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateMessageStatusResponse parses an HTTP response from a UpdateMessageStatusWithResponse call
+func ParseUpdateMessageStatusResponse(rsp *http.Response) (*UpdateMessageStatusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateMessageStatusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SendMessageResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteConversationResponse parses an HTTP response from a DeleteConversationWithResponse call
+func ParseDeleteConversationResponse(rsp *http.Response) (*DeleteConversationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteConversationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeleteConversationSuccessfulResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetConversationResponse parses an HTTP response from a GetConversationWithResponse call
+func ParseGetConversationResponse(rsp *http.Response) (*GetConversationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetConversationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetConversationByIDResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateConversationResponse parses an HTTP response from a UpdateConversationWithResponse call
+func ParseUpdateConversationResponse(rsp *http.Response) (*UpdateConversationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateConversationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetConversationSuccessfulResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetMessagesResponse parses an HTTP response from a GetMessagesWithResponse call
+func ParseGetMessagesResponse(rsp *http.Response) (*GetMessagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMessagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetMessagesByConversationResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -824,6 +824,973 @@ func (x *TaskSchema) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// ConversationCreateResponseDto is the schema ConversationCreateResponseDto
+// of HighLevel's conversations document.
+type ConversationCreateResponseDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique identifier for the conversation
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Date when the conversation was last updated
+	DateUpdated *string `protobuf:"bytes,2,opt,name=date_updated,json=dateUpdated,proto3,oneof" json:"date_updated,omitempty"`
+	// Date when the conversation was created
+	DateAdded *string `protobuf:"bytes,3,opt,name=date_added,json=dateAdded,proto3,oneof" json:"date_added,omitempty"`
+	// Flag indicating if this conversation has been deleted
+	Deleted *bool `protobuf:"varint,4,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// Unique identifier of the contact associated with this conversation
+	ContactId *string `protobuf:"bytes,5,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// Unique identifier of the business location where this conversation takes
+	// place
+	LocationId *string `protobuf:"bytes,6,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// Date of the last message in the conversation
+	LastMessageDate *string `protobuf:"bytes,7,opt,name=last_message_date,json=lastMessageDate,proto3,oneof" json:"last_message_date,omitempty"`
+	// Unique identifier of the team member assigned to this conversation
+	AssignedTo *string `protobuf:"bytes,8,opt,name=assigned_to,json=assignedTo,proto3,oneof" json:"assigned_to,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,9,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConversationCreateResponseDto) Reset() {
+	*x = ConversationCreateResponseDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConversationCreateResponseDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConversationCreateResponseDto) ProtoMessage() {}
+
+func (x *ConversationCreateResponseDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConversationCreateResponseDto.ProtoReflect.Descriptor instead.
+func (*ConversationCreateResponseDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ConversationCreateResponseDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ConversationCreateResponseDto) GetDateUpdated() string {
+	if x != nil && x.DateUpdated != nil {
+		return *x.DateUpdated
+	}
+	return ""
+}
+
+func (x *ConversationCreateResponseDto) GetDateAdded() string {
+	if x != nil && x.DateAdded != nil {
+		return *x.DateAdded
+	}
+	return ""
+}
+
+func (x *ConversationCreateResponseDto) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *ConversationCreateResponseDto) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *ConversationCreateResponseDto) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *ConversationCreateResponseDto) GetLastMessageDate() string {
+	if x != nil && x.LastMessageDate != nil {
+		return *x.LastMessageDate
+	}
+	return ""
+}
+
+func (x *ConversationCreateResponseDto) GetAssignedTo() string {
+	if x != nil && x.AssignedTo != nil {
+		return *x.AssignedTo
+	}
+	return ""
+}
+
+func (x *ConversationCreateResponseDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ConversationDto is the schema ConversationDto of HighLevel's conversations
+// document.
+type ConversationDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Contact ID as string
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Location ID as string
+	LocationId *string `protobuf:"bytes,2,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// Contact ID as string
+	ContactId *string `protobuf:"bytes,3,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// Assigned User ID as string
+	AssignedTo *string `protobuf:"bytes,4,opt,name=assigned_to,json=assignedTo,proto3,oneof" json:"assigned_to,omitempty"`
+	// User ID as string
+	UserId *string `protobuf:"bytes,5,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// Last message body as string
+	LastMessageBody *string `protobuf:"bytes,6,opt,name=last_message_body,json=lastMessageBody,proto3,oneof" json:"last_message_body,omitempty"`
+	// Last message date as UTC
+	LastMessageDate *string `protobuf:"bytes,7,opt,name=last_message_date,json=lastMessageDate,proto3,oneof" json:"last_message_date,omitempty"`
+	// Type of the last message sent/received in the conversation.
+	LastMessageType *string `protobuf:"bytes,8,opt,name=last_message_type,json=lastMessageType,proto3,oneof" json:"last_message_type,omitempty"`
+	// Count of unread messages in the conversation
+	UnreadCount *float64 `protobuf:"fixed64,9,opt,name=unread_count,json=unreadCount,proto3,oneof" json:"unread_count,omitempty"`
+	// Inbox status of the conversation.
+	Inbox *bool `protobuf:"varint,10,opt,name=inbox,proto3,oneof" json:"inbox,omitempty"`
+	// Starred status of the conversation.
+	Starred *bool `protobuf:"varint,11,opt,name=starred,proto3,oneof" json:"starred,omitempty"`
+	// Deleted status of the conversation.
+	Deleted *bool `protobuf:"varint,12,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,13,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConversationDto) Reset() {
+	*x = ConversationDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConversationDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConversationDto) ProtoMessage() {}
+
+func (x *ConversationDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConversationDto.ProtoReflect.Descriptor instead.
+func (*ConversationDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ConversationDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ConversationDto) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *ConversationDto) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *ConversationDto) GetAssignedTo() string {
+	if x != nil && x.AssignedTo != nil {
+		return *x.AssignedTo
+	}
+	return ""
+}
+
+func (x *ConversationDto) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *ConversationDto) GetLastMessageBody() string {
+	if x != nil && x.LastMessageBody != nil {
+		return *x.LastMessageBody
+	}
+	return ""
+}
+
+func (x *ConversationDto) GetLastMessageDate() string {
+	if x != nil && x.LastMessageDate != nil {
+		return *x.LastMessageDate
+	}
+	return ""
+}
+
+func (x *ConversationDto) GetLastMessageType() string {
+	if x != nil && x.LastMessageType != nil {
+		return *x.LastMessageType
+	}
+	return ""
+}
+
+func (x *ConversationDto) GetUnreadCount() float64 {
+	if x != nil && x.UnreadCount != nil {
+		return *x.UnreadCount
+	}
+	return 0
+}
+
+func (x *ConversationDto) GetInbox() bool {
+	if x != nil && x.Inbox != nil {
+		return *x.Inbox
+	}
+	return false
+}
+
+func (x *ConversationDto) GetStarred() bool {
+	if x != nil && x.Starred != nil {
+		return *x.Starred
+	}
+	return false
+}
+
+func (x *ConversationDto) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *ConversationDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetMessageResponseDto is the schema GetMessageResponseDto of HighLevel's
+// conversations document.
+type GetMessageResponseDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's type.
+	Type *float64 `protobuf:"fixed64,2,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Type of the message as a string
+	MessageType *string `protobuf:"bytes,3,opt,name=message_type,json=messageType,proto3,oneof" json:"message_type,omitempty"`
+	// HighLevel's locationId.
+	LocationId *string `protobuf:"bytes,4,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// HighLevel's contactId.
+	ContactId *string `protobuf:"bytes,5,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// HighLevel's conversationId.
+	ConversationId *string `protobuf:"bytes,6,opt,name=conversation_id,json=conversationId,proto3,oneof" json:"conversation_id,omitempty"`
+	// HighLevel's dateAdded.
+	DateAdded *string `protobuf:"bytes,7,opt,name=date_added,json=dateAdded,proto3,oneof" json:"date_added,omitempty"`
+	// HighLevel's body.
+	Body *string `protobuf:"bytes,8,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	// HighLevel's direction.
+	Direction *string `protobuf:"bytes,9,opt,name=direction,proto3,oneof" json:"direction,omitempty"`
+	// HighLevel's status.
+	Status *string `protobuf:"bytes,10,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// HighLevel's contentType.
+	ContentType *string `protobuf:"bytes,11,opt,name=content_type,json=contentType,proto3,oneof" json:"content_type,omitempty"`
+	// An array of attachment URLs. Attachments will be empty for Call and
+	// Voicemails, type 1 and 10. Please use get call recording API to fetch
+	// call recording and voicemails.
+	Attachments []string `protobuf:"bytes,12,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// HighLevel's meta.
+	Meta *MessageMeta `protobuf:"bytes,13,opt,name=meta,proto3" json:"meta,omitempty"`
+	// Message source
+	Source *string `protobuf:"bytes,14,opt,name=source,proto3,oneof" json:"source,omitempty"`
+	// User Id
+	UserId *string `protobuf:"bytes,15,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// Conversation Provider Id
+	ConversationProviderId *string `protobuf:"bytes,16,opt,name=conversation_provider_id,json=conversationProviderId,proto3,oneof" json:"conversation_provider_id,omitempty"`
+	// Chat Widget Id
+	ChatWidgetId *string `protobuf:"bytes,17,opt,name=chat_widget_id,json=chatWidgetId,proto3,oneof" json:"chat_widget_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,18,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMessageResponseDto) Reset() {
+	*x = GetMessageResponseDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMessageResponseDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMessageResponseDto) ProtoMessage() {}
+
+func (x *GetMessageResponseDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMessageResponseDto.ProtoReflect.Descriptor instead.
+func (*GetMessageResponseDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetMessageResponseDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetType() float64 {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return 0
+}
+
+func (x *GetMessageResponseDto) GetMessageType() string {
+	if x != nil && x.MessageType != nil {
+		return *x.MessageType
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetConversationId() string {
+	if x != nil && x.ConversationId != nil {
+		return *x.ConversationId
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetDateAdded() string {
+	if x != nil && x.DateAdded != nil {
+		return *x.DateAdded
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetDirection() string {
+	if x != nil && x.Direction != nil {
+		return *x.Direction
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetContentType() string {
+	if x != nil && x.ContentType != nil {
+		return *x.ContentType
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetAttachments() []string {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *GetMessageResponseDto) GetMeta() *MessageMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *GetMessageResponseDto) GetSource() string {
+	if x != nil && x.Source != nil {
+		return *x.Source
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetConversationProviderId() string {
+	if x != nil && x.ConversationProviderId != nil {
+		return *x.ConversationProviderId
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetChatWidgetId() string {
+	if x != nil && x.ChatWidgetId != nil {
+		return *x.ChatWidgetId
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// MessageMeta is the schema MessageMeta of HighLevel's conversations
+// document.
+type MessageMeta struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Call duration in seconds
+	CallDuration *float64 `protobuf:"fixed64,1,opt,name=call_duration,json=callDuration,proto3,oneof" json:"call_duration,omitempty"`
+	// Call status - can be pending, completed, answered, busy, no-answer,
+	// failed, canceled, or voicemail
+	CallStatus *string `protobuf:"bytes,2,opt,name=call_status,json=callStatus,proto3,oneof" json:"call_status,omitempty"`
+	// meta will contain email, for message type 3 (email). messageIds is list
+	// of all email message ids under the message thread
+	Email *structpb.Struct `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageMeta) Reset() {
+	*x = MessageMeta{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageMeta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageMeta) ProtoMessage() {}
+
+func (x *MessageMeta) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageMeta.ProtoReflect.Descriptor instead.
+func (*MessageMeta) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *MessageMeta) GetCallDuration() float64 {
+	if x != nil && x.CallDuration != nil {
+		return *x.CallDuration
+	}
+	return 0
+}
+
+func (x *MessageMeta) GetCallStatus() string {
+	if x != nil && x.CallStatus != nil {
+		return *x.CallStatus
+	}
+	return ""
+}
+
+func (x *MessageMeta) GetEmail() *structpb.Struct {
+	if x != nil {
+		return x.Email
+	}
+	return nil
+}
+
+func (x *MessageMeta) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ForwardConfigDto is the schema ForwardConfigDto of HighLevel's
+// conversations document.
+type ForwardConfigDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Specify if this is a forwarded email
+	IsForwarded *bool `protobuf:"varint,1,opt,name=is_forwarded,json=isForwarded,proto3,oneof" json:"is_forwarded,omitempty"`
+	// Specify if forwarding the whole thread or just a single email
+	ForwardWholeThread *bool `protobuf:"varint,2,opt,name=forward_whole_thread,json=forwardWholeThread,proto3,oneof" json:"forward_whole_thread,omitempty"`
+	// Message ID of the email thread being forwarded (source) - REQUIRED for
+	// forwarding
+	MessageId *string `protobuf:"bytes,3,opt,name=message_id,json=messageId,proto3,oneof" json:"message_id,omitempty"`
+	// Email Message ID of the specific email being forwarded (source) -
+	// Required for single email forward, ignored for thread forward
+	EmailMessageId *string `protobuf:"bytes,4,opt,name=email_message_id,json=emailMessageId,proto3,oneof" json:"email_message_id,omitempty"`
+	// Contact ID where the forwarded email originated from (source) -
+	// Auto-populated if not provided
+	SourceContactId *string `protobuf:"bytes,5,opt,name=source_contact_id,json=sourceContactId,proto3,oneof" json:"source_contact_id,omitempty"`
+	// Conversation ID where the forwarded email originated from (source) -
+	// Auto-populated if not provided
+	SourceConversationId *string `protobuf:"bytes,6,opt,name=source_conversation_id,json=sourceConversationId,proto3,oneof" json:"source_conversation_id,omitempty"`
+	// Email address to forward to (destination)
+	ToEmail *string `protobuf:"bytes,7,opt,name=to_email,json=toEmail,proto3,oneof" json:"to_email,omitempty"`
+	// Contact ID of recipient when forwarding (destination)
+	RecipientContactId *string `protobuf:"bytes,8,opt,name=recipient_contact_id,json=recipientContactId,proto3,oneof" json:"recipient_contact_id,omitempty"`
+	// Conversation ID of recipient when forwarding (destination)
+	RecipientConversationId *string `protobuf:"bytes,9,opt,name=recipient_conversation_id,json=recipientConversationId,proto3,oneof" json:"recipient_conversation_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,10,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForwardConfigDto) Reset() {
+	*x = ForwardConfigDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForwardConfigDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForwardConfigDto) ProtoMessage() {}
+
+func (x *ForwardConfigDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForwardConfigDto.ProtoReflect.Descriptor instead.
+func (*ForwardConfigDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ForwardConfigDto) GetIsForwarded() bool {
+	if x != nil && x.IsForwarded != nil {
+		return *x.IsForwarded
+	}
+	return false
+}
+
+func (x *ForwardConfigDto) GetForwardWholeThread() bool {
+	if x != nil && x.ForwardWholeThread != nil {
+		return *x.ForwardWholeThread
+	}
+	return false
+}
+
+func (x *ForwardConfigDto) GetMessageId() string {
+	if x != nil && x.MessageId != nil {
+		return *x.MessageId
+	}
+	return ""
+}
+
+func (x *ForwardConfigDto) GetEmailMessageId() string {
+	if x != nil && x.EmailMessageId != nil {
+		return *x.EmailMessageId
+	}
+	return ""
+}
+
+func (x *ForwardConfigDto) GetSourceContactId() string {
+	if x != nil && x.SourceContactId != nil {
+		return *x.SourceContactId
+	}
+	return ""
+}
+
+func (x *ForwardConfigDto) GetSourceConversationId() string {
+	if x != nil && x.SourceConversationId != nil {
+		return *x.SourceConversationId
+	}
+	return ""
+}
+
+func (x *ForwardConfigDto) GetToEmail() string {
+	if x != nil && x.ToEmail != nil {
+		return *x.ToEmail
+	}
+	return ""
+}
+
+func (x *ForwardConfigDto) GetRecipientContactId() string {
+	if x != nil && x.RecipientContactId != nil {
+		return *x.RecipientContactId
+	}
+	return ""
+}
+
+func (x *ForwardConfigDto) GetRecipientConversationId() string {
+	if x != nil && x.RecipientConversationId != nil {
+		return *x.RecipientConversationId
+	}
+	return ""
+}
+
+func (x *ForwardConfigDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ForwardResponseDto is the schema ForwardResponseDto of HighLevel's
+// conversations document.
+type ForwardResponseDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the entire thread was forwarded
+	ForwardWholeThread *bool `protobuf:"varint,1,opt,name=forward_whole_thread,json=forwardWholeThread,proto3,oneof" json:"forward_whole_thread,omitempty"`
+	// Message ID of the forwarded message (source)
+	MessageId *string `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3,oneof" json:"message_id,omitempty"`
+	// Email Message ID of the forwarded email (source)
+	EmailMessageId *string `protobuf:"bytes,3,opt,name=email_message_id,json=emailMessageId,proto3,oneof" json:"email_message_id,omitempty"`
+	// Contact ID where the forwarded email originated from (source)
+	SourceContactId *string `protobuf:"bytes,4,opt,name=source_contact_id,json=sourceContactId,proto3,oneof" json:"source_contact_id,omitempty"`
+	// Conversation ID where the forwarded email originated from (source)
+	SourceConversationId *string `protobuf:"bytes,5,opt,name=source_conversation_id,json=sourceConversationId,proto3,oneof" json:"source_conversation_id,omitempty"`
+	// Email address the message was forwarded to (destination)
+	ForwardToEmail *string `protobuf:"bytes,6,opt,name=forward_to_email,json=forwardToEmail,proto3,oneof" json:"forward_to_email,omitempty"`
+	// Contact ID of the recipient of the forwarded email (destination)
+	RecipientContactId *string `protobuf:"bytes,7,opt,name=recipient_contact_id,json=recipientContactId,proto3,oneof" json:"recipient_contact_id,omitempty"`
+	// Conversation ID of the recipient of the forwarded email (destination)
+	RecipientConversationId *string `protobuf:"bytes,8,opt,name=recipient_conversation_id,json=recipientConversationId,proto3,oneof" json:"recipient_conversation_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,9,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForwardResponseDto) Reset() {
+	*x = ForwardResponseDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForwardResponseDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForwardResponseDto) ProtoMessage() {}
+
+func (x *ForwardResponseDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForwardResponseDto.ProtoReflect.Descriptor instead.
+func (*ForwardResponseDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ForwardResponseDto) GetForwardWholeThread() bool {
+	if x != nil && x.ForwardWholeThread != nil {
+		return *x.ForwardWholeThread
+	}
+	return false
+}
+
+func (x *ForwardResponseDto) GetMessageId() string {
+	if x != nil && x.MessageId != nil {
+		return *x.MessageId
+	}
+	return ""
+}
+
+func (x *ForwardResponseDto) GetEmailMessageId() string {
+	if x != nil && x.EmailMessageId != nil {
+		return *x.EmailMessageId
+	}
+	return ""
+}
+
+func (x *ForwardResponseDto) GetSourceContactId() string {
+	if x != nil && x.SourceContactId != nil {
+		return *x.SourceContactId
+	}
+	return ""
+}
+
+func (x *ForwardResponseDto) GetSourceConversationId() string {
+	if x != nil && x.SourceConversationId != nil {
+		return *x.SourceConversationId
+	}
+	return ""
+}
+
+func (x *ForwardResponseDto) GetForwardToEmail() string {
+	if x != nil && x.ForwardToEmail != nil {
+		return *x.ForwardToEmail
+	}
+	return ""
+}
+
+func (x *ForwardResponseDto) GetRecipientContactId() string {
+	if x != nil && x.RecipientContactId != nil {
+		return *x.RecipientContactId
+	}
+	return ""
+}
+
+func (x *ForwardResponseDto) GetRecipientConversationId() string {
+	if x != nil && x.RecipientConversationId != nil {
+		return *x.RecipientConversationId
+	}
+	return ""
+}
+
+func (x *ForwardResponseDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ErrorDto is the schema ErrorDto of HighLevel's conversations document.
+type ErrorDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Error Code
+	Code *string `protobuf:"bytes,1,opt,name=code,proto3,oneof" json:"code,omitempty"`
+	// Error Type
+	Type *string `protobuf:"bytes,2,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Error Message
+	Message *string `protobuf:"bytes,3,opt,name=message,proto3,oneof" json:"message,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ErrorDto) Reset() {
+	*x = ErrorDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErrorDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErrorDto) ProtoMessage() {}
+
+func (x *ErrorDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErrorDto.ProtoReflect.Descriptor instead.
+func (*ErrorDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ErrorDto) GetCode() string {
+	if x != nil && x.Code != nil {
+		return *x.Code
+	}
+	return ""
+}
+
+func (x *ErrorDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *ErrorDto) GetMessage() string {
+	if x != nil && x.Message != nil {
+		return *x.Message
+	}
+	return ""
+}
+
+func (x *ErrorDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CallDataDTO is the schema CallDataDTO of HighLevel's conversations
+// document.
+type CallDataDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Phone number of the receiver
+	To *string `protobuf:"bytes,1,opt,name=to,proto3,oneof" json:"to,omitempty"`
+	// Phone number of the dialer
+	From *string `protobuf:"bytes,2,opt,name=from,proto3,oneof" json:"from,omitempty"`
+	// Call status
+	Status *string `protobuf:"bytes,3,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallDataDTO) Reset() {
+	*x = CallDataDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallDataDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallDataDTO) ProtoMessage() {}
+
+func (x *CallDataDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallDataDTO.ProtoReflect.Descriptor instead.
+func (*CallDataDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CallDataDTO) GetTo() string {
+	if x != nil && x.To != nil {
+		return *x.To
+	}
+	return ""
+}
+
+func (x *CallDataDTO) GetFrom() string {
+	if x != nil && x.From != nil {
+		return *x.From
+	}
+	return ""
+}
+
+func (x *CallDataDTO) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *CallDataDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetInvoiceResponseDto is the schema GetInvoiceResponseDto of HighLevel's
 // invoices document.
 type GetInvoiceResponseDto struct {
@@ -888,7 +1855,7 @@ type GetInvoiceResponseDto struct {
 
 func (x *GetInvoiceResponseDto) Reset() {
 	*x = GetInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +1867,7 @@ func (x *GetInvoiceResponseDto) String() string {
 func (*GetInvoiceResponseDto) ProtoMessage() {}
 
 func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[8]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +1880,7 @@ func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*GetInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{8}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetInvoiceResponseDto) GetId() string {
@@ -1118,7 +2085,7 @@ type TotalSummaryDto struct {
 
 func (x *TotalSummaryDto) Reset() {
 	*x = TotalSummaryDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1130,7 +2097,7 @@ func (x *TotalSummaryDto) String() string {
 func (*TotalSummaryDto) ProtoMessage() {}
 
 func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[9]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1143,7 +2110,7 @@ func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TotalSummaryDto.ProtoReflect.Descriptor instead.
 func (*TotalSummaryDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{9}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TotalSummaryDto) GetSubTotal() float64 {
@@ -1192,7 +2159,7 @@ type RemindersConfigurationDto struct {
 
 func (x *RemindersConfigurationDto) Reset() {
 	*x = RemindersConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +2171,7 @@ func (x *RemindersConfigurationDto) String() string {
 func (*RemindersConfigurationDto) ProtoMessage() {}
 
 func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[10]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +2184,7 @@ func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemindersConfigurationDto.ProtoReflect.Descriptor instead.
 func (*RemindersConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RemindersConfigurationDto) GetReminderExecutionDetailsList() *ReminderExecutionDetailsList {
@@ -1255,7 +2222,7 @@ type ReminderExecutionDetailsList struct {
 
 func (x *ReminderExecutionDetailsList) Reset() {
 	*x = ReminderExecutionDetailsList{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1267,7 +2234,7 @@ func (x *ReminderExecutionDetailsList) String() string {
 func (*ReminderExecutionDetailsList) ProtoMessage() {}
 
 func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[11]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1280,7 +2247,7 @@ func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderExecutionDetailsList.ProtoReflect.Descriptor instead.
 func (*ReminderExecutionDetailsList) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReminderExecutionDetailsList) GetUnmapped() *structpb.Struct {
@@ -1308,7 +2275,7 @@ type ReminderSettingsDto struct {
 
 func (x *ReminderSettingsDto) Reset() {
 	*x = ReminderSettingsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +2287,7 @@ func (x *ReminderSettingsDto) String() string {
 func (*ReminderSettingsDto) ProtoMessage() {}
 
 func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[12]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +2300,7 @@ func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderSettingsDto.ProtoReflect.Descriptor instead.
 func (*ReminderSettingsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReminderSettingsDto) GetDefaultEmailTemplateId() string {
@@ -1398,7 +2365,7 @@ type ReminderDto struct {
 
 func (x *ReminderDto) Reset() {
 	*x = ReminderDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +2377,7 @@ func (x *ReminderDto) String() string {
 func (*ReminderDto) ProtoMessage() {}
 
 func (x *ReminderDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[13]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +2390,7 @@ func (x *ReminderDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderDto.ProtoReflect.Descriptor instead.
 func (*ReminderDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReminderDto) GetEnabled() bool {
@@ -1557,7 +2524,7 @@ type BusinessDetailsDto struct {
 
 func (x *BusinessDetailsDto) Reset() {
 	*x = BusinessDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1569,7 +2536,7 @@ func (x *BusinessDetailsDto) String() string {
 func (*BusinessDetailsDto) ProtoMessage() {}
 
 func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[14]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1582,7 +2549,7 @@ func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessDetailsDto.ProtoReflect.Descriptor instead.
 func (*BusinessDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *BusinessDetailsDto) GetLogoUrl() string {
@@ -1659,7 +2626,7 @@ type AddressDto struct {
 
 func (x *AddressDto) Reset() {
 	*x = AddressDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1671,7 +2638,7 @@ func (x *AddressDto) String() string {
 func (*AddressDto) ProtoMessage() {}
 
 func (x *AddressDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[15]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1684,7 +2651,7 @@ func (x *AddressDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressDto.ProtoReflect.Descriptor instead.
 func (*AddressDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AddressDto) GetAddressLine1() string {
@@ -1775,7 +2742,7 @@ type InvoiceItemDto struct {
 
 func (x *InvoiceItemDto) Reset() {
 	*x = InvoiceItemDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1787,7 +2754,7 @@ func (x *InvoiceItemDto) String() string {
 func (*InvoiceItemDto) ProtoMessage() {}
 
 func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1800,7 +2767,7 @@ func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoiceItemDto.ProtoReflect.Descriptor instead.
 func (*InvoiceItemDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{16}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *InvoiceItemDto) GetName() string {
@@ -1919,7 +2886,7 @@ type ItemTaxDto struct {
 
 func (x *ItemTaxDto) Reset() {
 	*x = ItemTaxDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +2898,7 @@ func (x *ItemTaxDto) String() string {
 func (*ItemTaxDto) ProtoMessage() {}
 
 func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +2911,7 @@ func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemTaxDto.ProtoReflect.Descriptor instead.
 func (*ItemTaxDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{17}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ItemTaxDto) GetId() string {
@@ -2015,7 +2982,7 @@ type DiscountDto struct {
 
 func (x *DiscountDto) Reset() {
 	*x = DiscountDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2027,7 +2994,7 @@ func (x *DiscountDto) String() string {
 func (*DiscountDto) ProtoMessage() {}
 
 func (x *DiscountDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2040,7 +3007,7 @@ func (x *DiscountDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscountDto.ProtoReflect.Descriptor instead.
 func (*DiscountDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DiscountDto) GetValue() float64 {
@@ -2101,7 +3068,7 @@ type ContactDetailsDto struct {
 
 func (x *ContactDetailsDto) Reset() {
 	*x = ContactDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2113,7 +3080,7 @@ func (x *ContactDetailsDto) String() string {
 func (*ContactDetailsDto) ProtoMessage() {}
 
 func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2126,7 +3093,7 @@ func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactDetailsDto.ProtoReflect.Descriptor instead.
 func (*ContactDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ContactDetailsDto) GetId() string {
@@ -2208,7 +3175,7 @@ type AdditionalEmailsDto struct {
 
 func (x *AdditionalEmailsDto) Reset() {
 	*x = AdditionalEmailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +3187,7 @@ func (x *AdditionalEmailsDto) String() string {
 func (*AdditionalEmailsDto) ProtoMessage() {}
 
 func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +3200,7 @@ func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdditionalEmailsDto.ProtoReflect.Descriptor instead.
 func (*AdditionalEmailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AdditionalEmailsDto) GetEmail() string {
@@ -2271,7 +3238,7 @@ type SentToDto struct {
 
 func (x *SentToDto) Reset() {
 	*x = SentToDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2283,7 +3250,7 @@ func (x *SentToDto) String() string {
 func (*SentToDto) ProtoMessage() {}
 
 func (x *SentToDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2296,7 +3263,7 @@ func (x *SentToDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SentToDto.ProtoReflect.Descriptor instead.
 func (*SentToDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SentToDto) GetEmail() []string {
@@ -2352,7 +3319,7 @@ type PaymentScheduleDto struct {
 
 func (x *PaymentScheduleDto) Reset() {
 	*x = PaymentScheduleDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2364,7 +3331,7 @@ func (x *PaymentScheduleDto) String() string {
 func (*PaymentScheduleDto) ProtoMessage() {}
 
 func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2377,7 +3344,7 @@ func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentScheduleDto.ProtoReflect.Descriptor instead.
 func (*PaymentScheduleDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PaymentScheduleDto) GetType() string {
@@ -2427,7 +3394,7 @@ type LateFeesConfigurationDto struct {
 
 func (x *LateFeesConfigurationDto) Reset() {
 	*x = LateFeesConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2439,7 +3406,7 @@ func (x *LateFeesConfigurationDto) String() string {
 func (*LateFeesConfigurationDto) ProtoMessage() {}
 
 func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2452,7 +3419,7 @@ func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesConfigurationDto.ProtoReflect.Descriptor instead.
 func (*LateFeesConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *LateFeesConfigurationDto) GetEnable() bool {
@@ -2522,7 +3489,7 @@ type LateFeesFrequencyDto struct {
 
 func (x *LateFeesFrequencyDto) Reset() {
 	*x = LateFeesFrequencyDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2534,7 +3501,7 @@ func (x *LateFeesFrequencyDto) String() string {
 func (*LateFeesFrequencyDto) ProtoMessage() {}
 
 func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2547,7 +3514,7 @@ func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesFrequencyDto.ProtoReflect.Descriptor instead.
 func (*LateFeesFrequencyDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *LateFeesFrequencyDto) GetIntervalCount() float64 {
@@ -2589,7 +3556,7 @@ type LateFeesGraceDto struct {
 
 func (x *LateFeesGraceDto) Reset() {
 	*x = LateFeesGraceDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2601,7 +3568,7 @@ func (x *LateFeesGraceDto) String() string {
 func (*LateFeesGraceDto) ProtoMessage() {}
 
 func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2614,7 +3581,7 @@ func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesGraceDto.ProtoReflect.Descriptor instead.
 func (*LateFeesGraceDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *LateFeesGraceDto) GetIntervalCount() float64 {
@@ -2656,7 +3623,7 @@ type LateFeesMaxFeesDto struct {
 
 func (x *LateFeesMaxFeesDto) Reset() {
 	*x = LateFeesMaxFeesDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +3635,7 @@ func (x *LateFeesMaxFeesDto) String() string {
 func (*LateFeesMaxFeesDto) ProtoMessage() {}
 
 func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +3648,7 @@ func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesMaxFeesDto.ProtoReflect.Descriptor instead.
 func (*LateFeesMaxFeesDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *LateFeesMaxFeesDto) GetType() string {
@@ -2723,7 +3690,7 @@ type TipsConfigurationDto struct {
 
 func (x *TipsConfigurationDto) Reset() {
 	*x = TipsConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2735,7 +3702,7 @@ func (x *TipsConfigurationDto) String() string {
 func (*TipsConfigurationDto) ProtoMessage() {}
 
 func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2748,7 +3715,7 @@ func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TipsConfigurationDto.ProtoReflect.Descriptor instead.
 func (*TipsConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TipsConfigurationDto) GetTipsPercentage() []string {
@@ -2788,7 +3755,7 @@ type PaymentMethodDto struct {
 
 func (x *PaymentMethodDto) Reset() {
 	*x = PaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2800,7 +3767,7 @@ func (x *PaymentMethodDto) String() string {
 func (*PaymentMethodDto) ProtoMessage() {}
 
 func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2813,7 +3780,7 @@ func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*PaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PaymentMethodDto) GetStripe() *StripePaymentMethodDto {
@@ -2846,7 +3813,7 @@ type StripePaymentMethodDto struct {
 
 func (x *StripePaymentMethodDto) Reset() {
 	*x = StripePaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2858,7 +3825,7 @@ func (x *StripePaymentMethodDto) String() string {
 func (*StripePaymentMethodDto) ProtoMessage() {}
 
 func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2871,7 +3838,7 @@ func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StripePaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*StripePaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *StripePaymentMethodDto) GetEnableBankDebitOnly() bool {
@@ -2912,7 +3879,7 @@ type AttachmentsDto struct {
 
 func (x *AttachmentsDto) Reset() {
 	*x = AttachmentsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2924,7 +3891,7 @@ func (x *AttachmentsDto) String() string {
 func (*AttachmentsDto) ProtoMessage() {}
 
 func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2937,7 +3904,7 @@ func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachmentsDto.ProtoReflect.Descriptor instead.
 func (*AttachmentsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{30}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *AttachmentsDto) GetId() string {
@@ -3002,7 +3969,7 @@ type ProcessingFeeDto struct {
 
 func (x *ProcessingFeeDto) Reset() {
 	*x = ProcessingFeeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3014,7 +3981,7 @@ func (x *ProcessingFeeDto) String() string {
 func (*ProcessingFeeDto) ProtoMessage() {}
 
 func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3027,7 +3994,7 @@ func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{31}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ProcessingFeeDto) GetCharges() []*structpb.ListValue {
@@ -3080,7 +4047,7 @@ type ProcessingFeePaidChargeDto struct {
 
 func (x *ProcessingFeePaidChargeDto) Reset() {
 	*x = ProcessingFeePaidChargeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3092,7 +4059,7 @@ func (x *ProcessingFeePaidChargeDto) String() string {
 func (*ProcessingFeePaidChargeDto) ProtoMessage() {}
 
 func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3105,7 +4072,7 @@ func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeePaidChargeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeePaidChargeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{32}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ProcessingFeePaidChargeDto) GetName() string {
@@ -3195,7 +4162,7 @@ type GetScheduleResponseDto struct {
 
 func (x *GetScheduleResponseDto) Reset() {
 	*x = GetScheduleResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3207,7 +4174,7 @@ func (x *GetScheduleResponseDto) String() string {
 func (*GetScheduleResponseDto) ProtoMessage() {}
 
 func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3220,7 +4187,7 @@ func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScheduleResponseDto.ProtoReflect.Descriptor instead.
 func (*GetScheduleResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetScheduleResponseDto) GetId() string {
@@ -3381,7 +4348,7 @@ type InvoicesScheduleOptionsDto struct {
 
 func (x *InvoicesScheduleOptionsDto) Reset() {
 	*x = InvoicesScheduleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3393,7 +4360,7 @@ func (x *InvoicesScheduleOptionsDto) String() string {
 func (*InvoicesScheduleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3406,7 +4373,7 @@ func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesScheduleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesScheduleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *InvoicesScheduleOptionsDto) GetExecuteAt() string {
@@ -3472,7 +4439,7 @@ type InvoicesCustomRRuleOptionsDto struct {
 
 func (x *InvoicesCustomRRuleOptionsDto) Reset() {
 	*x = InvoicesCustomRRuleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3484,7 +4451,7 @@ func (x *InvoicesCustomRRuleOptionsDto) String() string {
 func (*InvoicesCustomRRuleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3497,7 +4464,7 @@ func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *InvoicesCustomRRuleOptionsDto) GetIntervalType() string {
@@ -3665,7 +4632,7 @@ type DefaultInvoiceResponseDto struct {
 
 func (x *DefaultInvoiceResponseDto) Reset() {
 	*x = DefaultInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3677,7 +4644,7 @@ func (x *DefaultInvoiceResponseDto) String() string {
 func (*DefaultInvoiceResponseDto) ProtoMessage() {}
 
 func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3690,7 +4657,7 @@ func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefaultInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*DefaultInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *DefaultInvoiceResponseDto) GetId() string {
@@ -3899,7 +4866,7 @@ type GetTemplateResponseDto struct {
 
 func (x *GetTemplateResponseDto) Reset() {
 	*x = GetTemplateResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3911,7 +4878,7 @@ func (x *GetTemplateResponseDto) String() string {
 func (*GetTemplateResponseDto) ProtoMessage() {}
 
 func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3924,7 +4891,7 @@ func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTemplateResponseDto.ProtoReflect.Descriptor instead.
 func (*GetTemplateResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetTemplateResponseDto) GetId() string {
@@ -4072,7 +5039,7 @@ type GetLocationByIdSchema struct {
 
 func (x *GetLocationByIdSchema) Reset() {
 	*x = GetLocationByIdSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4084,7 +5051,7 @@ func (x *GetLocationByIdSchema) String() string {
 func (*GetLocationByIdSchema) ProtoMessage() {}
 
 func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4097,7 +5064,7 @@ func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationByIdSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationByIdSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetLocationByIdSchema) GetId() string {
@@ -4279,7 +5246,7 @@ type BusinessSchema struct {
 
 func (x *BusinessSchema) Reset() {
 	*x = BusinessSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4291,7 +5258,7 @@ func (x *BusinessSchema) String() string {
 func (*BusinessSchema) ProtoMessage() {}
 
 func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4304,7 +5271,7 @@ func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessSchema.ProtoReflect.Descriptor instead.
 func (*BusinessSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *BusinessSchema) GetName() string {
@@ -4412,7 +5379,7 @@ type SocialSchema struct {
 
 func (x *SocialSchema) Reset() {
 	*x = SocialSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4424,7 +5391,7 @@ func (x *SocialSchema) String() string {
 func (*SocialSchema) ProtoMessage() {}
 
 func (x *SocialSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4437,7 +5404,7 @@ func (x *SocialSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
 func (*SocialSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SocialSchema) GetFacebookUrl() string {
@@ -4546,7 +5513,7 @@ type SettingsSchema struct {
 
 func (x *SettingsSchema) Reset() {
 	*x = SettingsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4558,7 +5525,7 @@ func (x *SettingsSchema) String() string {
 func (*SettingsSchema) ProtoMessage() {}
 
 func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4571,7 +5538,7 @@ func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
 func (*SettingsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SettingsSchema) GetAllowDuplicateContact() bool {
@@ -4633,7 +5600,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4645,7 +5612,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4658,7 +5625,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -4737,7 +5704,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4749,7 +5716,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4762,7 +5729,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -4878,7 +5845,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4890,7 +5857,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4903,7 +5870,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -5010,7 +5977,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5022,7 +5989,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5035,7 +6002,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -5105,7 +6072,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5117,7 +6084,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5130,7 +6097,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *UserSchema) GetId() string {
@@ -5320,7 +6287,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5332,7 +6299,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5345,7 +6312,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -5642,7 +6609,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5654,7 +6621,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5667,7 +6634,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -5733,7 +6700,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5745,7 +6712,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5758,7 +6725,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -5941,7 +6908,171 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\t_due_dateB\f\n" +
 	"\n" +
 	"_completedB\r\n" +
-	"\v_contact_id\"\xba\v\n" +
+	"\v_contact_id\"\xf2\x03\n" +
+	"\x1dConversationCreateResponseDto\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12&\n" +
+	"\fdate_updated\x18\x02 \x01(\tH\x01R\vdateUpdated\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"date_added\x18\x03 \x01(\tH\x02R\tdateAdded\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\x04 \x01(\bH\x03R\adeleted\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x05 \x01(\tH\x04R\tcontactId\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x06 \x01(\tH\x05R\n" +
+	"locationId\x88\x01\x01\x12/\n" +
+	"\x11last_message_date\x18\a \x01(\tH\x06R\x0flastMessageDate\x88\x01\x01\x12$\n" +
+	"\vassigned_to\x18\b \x01(\tH\aR\n" +
+	"assignedTo\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\t \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0f\n" +
+	"\r_date_updatedB\r\n" +
+	"\v_date_addedB\n" +
+	"\n" +
+	"\b_deletedB\r\n" +
+	"\v_contact_idB\x0e\n" +
+	"\f_location_idB\x14\n" +
+	"\x12_last_message_dateB\x0e\n" +
+	"\f_assigned_to\"\xb9\x05\n" +
+	"\x0fConversationDto\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x02 \x01(\tH\x01R\n" +
+	"locationId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x03 \x01(\tH\x02R\tcontactId\x88\x01\x01\x12$\n" +
+	"\vassigned_to\x18\x04 \x01(\tH\x03R\n" +
+	"assignedTo\x88\x01\x01\x12\x1c\n" +
+	"\auser_id\x18\x05 \x01(\tH\x04R\x06userId\x88\x01\x01\x12/\n" +
+	"\x11last_message_body\x18\x06 \x01(\tH\x05R\x0flastMessageBody\x88\x01\x01\x12/\n" +
+	"\x11last_message_date\x18\a \x01(\tH\x06R\x0flastMessageDate\x88\x01\x01\x12/\n" +
+	"\x11last_message_type\x18\b \x01(\tH\aR\x0flastMessageType\x88\x01\x01\x12&\n" +
+	"\funread_count\x18\t \x01(\x01H\bR\vunreadCount\x88\x01\x01\x12\x19\n" +
+	"\x05inbox\x18\n" +
+	" \x01(\bH\tR\x05inbox\x88\x01\x01\x12\x1d\n" +
+	"\astarred\x18\v \x01(\bH\n" +
+	"R\astarred\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\f \x01(\bH\vR\adeleted\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_location_idB\r\n" +
+	"\v_contact_idB\x0e\n" +
+	"\f_assigned_toB\n" +
+	"\n" +
+	"\b_user_idB\x14\n" +
+	"\x12_last_message_bodyB\x14\n" +
+	"\x12_last_message_dateB\x14\n" +
+	"\x12_last_message_typeB\x0f\n" +
+	"\r_unread_countB\b\n" +
+	"\x06_inboxB\n" +
+	"\n" +
+	"\b_starredB\n" +
+	"\n" +
+	"\b_deleted\"\x94\a\n" +
+	"\x15GetMessageResponseDto\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\x02 \x01(\x01H\x01R\x04type\x88\x01\x01\x12&\n" +
+	"\fmessage_type\x18\x03 \x01(\tH\x02R\vmessageType\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x04 \x01(\tH\x03R\n" +
+	"locationId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x05 \x01(\tH\x04R\tcontactId\x88\x01\x01\x12,\n" +
+	"\x0fconversation_id\x18\x06 \x01(\tH\x05R\x0econversationId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"date_added\x18\a \x01(\tH\x06R\tdateAdded\x88\x01\x01\x12\x17\n" +
+	"\x04body\x18\b \x01(\tH\aR\x04body\x88\x01\x01\x12!\n" +
+	"\tdirection\x18\t \x01(\tH\bR\tdirection\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\n" +
+	" \x01(\tH\tR\x06status\x88\x01\x01\x12&\n" +
+	"\fcontent_type\x18\v \x01(\tH\n" +
+	"R\vcontentType\x88\x01\x01\x12 \n" +
+	"\vattachments\x18\f \x03(\tR\vattachments\x12*\n" +
+	"\x04meta\x18\r \x01(\v2\x16.hlgate.v1.MessageMetaR\x04meta\x12\x1b\n" +
+	"\x06source\x18\x0e \x01(\tH\vR\x06source\x88\x01\x01\x12\x1c\n" +
+	"\auser_id\x18\x0f \x01(\tH\fR\x06userId\x88\x01\x01\x12=\n" +
+	"\x18conversation_provider_id\x18\x10 \x01(\tH\rR\x16conversationProviderId\x88\x01\x01\x12)\n" +
+	"\x0echat_widget_id\x18\x11 \x01(\tH\x0eR\fchatWidgetId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x12 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_typeB\x0f\n" +
+	"\r_message_typeB\x0e\n" +
+	"\f_location_idB\r\n" +
+	"\v_contact_idB\x12\n" +
+	"\x10_conversation_idB\r\n" +
+	"\v_date_addedB\a\n" +
+	"\x05_bodyB\f\n" +
+	"\n" +
+	"_directionB\t\n" +
+	"\a_statusB\x0f\n" +
+	"\r_content_typeB\t\n" +
+	"\a_sourceB\n" +
+	"\n" +
+	"\b_user_idB\x1b\n" +
+	"\x19_conversation_provider_idB\x11\n" +
+	"\x0f_chat_widget_id\"\xe8\x01\n" +
+	"\vMessageMeta\x12(\n" +
+	"\rcall_duration\x18\x01 \x01(\x01H\x00R\fcallDuration\x88\x01\x01\x12$\n" +
+	"\vcall_status\x18\x02 \x01(\tH\x01R\n" +
+	"callStatus\x88\x01\x01\x12-\n" +
+	"\x05email\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x05email\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x10\n" +
+	"\x0e_call_durationB\x0e\n" +
+	"\f_call_status\"\xc5\x05\n" +
+	"\x10ForwardConfigDto\x12&\n" +
+	"\fis_forwarded\x18\x01 \x01(\bH\x00R\visForwarded\x88\x01\x01\x125\n" +
+	"\x14forward_whole_thread\x18\x02 \x01(\bH\x01R\x12forwardWholeThread\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"message_id\x18\x03 \x01(\tH\x02R\tmessageId\x88\x01\x01\x12-\n" +
+	"\x10email_message_id\x18\x04 \x01(\tH\x03R\x0eemailMessageId\x88\x01\x01\x12/\n" +
+	"\x11source_contact_id\x18\x05 \x01(\tH\x04R\x0fsourceContactId\x88\x01\x01\x129\n" +
+	"\x16source_conversation_id\x18\x06 \x01(\tH\x05R\x14sourceConversationId\x88\x01\x01\x12\x1e\n" +
+	"\bto_email\x18\a \x01(\tH\x06R\atoEmail\x88\x01\x01\x125\n" +
+	"\x14recipient_contact_id\x18\b \x01(\tH\aR\x12recipientContactId\x88\x01\x01\x12?\n" +
+	"\x19recipient_conversation_id\x18\t \x01(\tH\bR\x17recipientConversationId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\n" +
+	" \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0f\n" +
+	"\r_is_forwardedB\x17\n" +
+	"\x15_forward_whole_threadB\r\n" +
+	"\v_message_idB\x13\n" +
+	"\x11_email_message_idB\x14\n" +
+	"\x12_source_contact_idB\x19\n" +
+	"\x17_source_conversation_idB\v\n" +
+	"\t_to_emailB\x17\n" +
+	"\x15_recipient_contact_idB\x1c\n" +
+	"\x1a_recipient_conversation_id\"\xa5\x05\n" +
+	"\x12ForwardResponseDto\x125\n" +
+	"\x14forward_whole_thread\x18\x01 \x01(\bH\x00R\x12forwardWholeThread\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\tH\x01R\tmessageId\x88\x01\x01\x12-\n" +
+	"\x10email_message_id\x18\x03 \x01(\tH\x02R\x0eemailMessageId\x88\x01\x01\x12/\n" +
+	"\x11source_contact_id\x18\x04 \x01(\tH\x03R\x0fsourceContactId\x88\x01\x01\x129\n" +
+	"\x16source_conversation_id\x18\x05 \x01(\tH\x04R\x14sourceConversationId\x88\x01\x01\x12-\n" +
+	"\x10forward_to_email\x18\x06 \x01(\tH\x05R\x0eforwardToEmail\x88\x01\x01\x125\n" +
+	"\x14recipient_contact_id\x18\a \x01(\tH\x06R\x12recipientContactId\x88\x01\x01\x12?\n" +
+	"\x19recipient_conversation_id\x18\b \x01(\tH\aR\x17recipientConversationId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\t \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x17\n" +
+	"\x15_forward_whole_threadB\r\n" +
+	"\v_message_idB\x13\n" +
+	"\x11_email_message_idB\x14\n" +
+	"\x12_source_contact_idB\x19\n" +
+	"\x17_source_conversation_idB\x13\n" +
+	"\x11_forward_to_emailB\x17\n" +
+	"\x15_recipient_contact_idB\x1c\n" +
+	"\x1a_recipient_conversation_id\"\xb3\x01\n" +
+	"\bErrorDto\x12\x17\n" +
+	"\x04code\x18\x01 \x01(\tH\x00R\x04code\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\x02 \x01(\tH\x01R\x04type\x88\x01\x01\x12\x1d\n" +
+	"\amessage\x18\x03 \x01(\tH\x02R\amessage\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_codeB\a\n" +
+	"\x05_typeB\n" +
+	"\n" +
+	"\b_message\"\xad\x01\n" +
+	"\vCallDataDTO\x12\x13\n" +
+	"\x02to\x18\x01 \x01(\tH\x00R\x02to\x88\x01\x01\x12\x17\n" +
+	"\x04from\x18\x02 \x01(\tH\x01R\x04from\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x03 \x01(\tH\x02R\x06status\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_toB\a\n" +
+	"\x05_fromB\t\n" +
+	"\a_status\"\xba\v\n" +
 	"\x15GetInvoiceResponseDto\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
@@ -6737,7 +7868,7 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*CalendarsGetNoteSchema)(nil),        // 0: hlgate.v1.CalendarsGetNoteSchema
 	(*NoteCreatedBySchema)(nil),           // 1: hlgate.v1.NoteCreatedBySchema
@@ -6747,153 +7878,171 @@ var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*ScheduleObjectResponseDTO)(nil),     // 5: hlgate.v1.ScheduleObjectResponseDTO
 	(*ContactsGetNoteSchema)(nil),         // 6: hlgate.v1.ContactsGetNoteSchema
 	(*TaskSchema)(nil),                    // 7: hlgate.v1.TaskSchema
-	(*GetInvoiceResponseDto)(nil),         // 8: hlgate.v1.GetInvoiceResponseDto
-	(*TotalSummaryDto)(nil),               // 9: hlgate.v1.TotalSummaryDto
-	(*RemindersConfigurationDto)(nil),     // 10: hlgate.v1.RemindersConfigurationDto
-	(*ReminderExecutionDetailsList)(nil),  // 11: hlgate.v1.ReminderExecutionDetailsList
-	(*ReminderSettingsDto)(nil),           // 12: hlgate.v1.ReminderSettingsDto
-	(*ReminderDto)(nil),                   // 13: hlgate.v1.ReminderDto
-	(*BusinessDetailsDto)(nil),            // 14: hlgate.v1.BusinessDetailsDto
-	(*AddressDto)(nil),                    // 15: hlgate.v1.AddressDto
-	(*InvoiceItemDto)(nil),                // 16: hlgate.v1.InvoiceItemDto
-	(*ItemTaxDto)(nil),                    // 17: hlgate.v1.ItemTaxDto
-	(*DiscountDto)(nil),                   // 18: hlgate.v1.DiscountDto
-	(*ContactDetailsDto)(nil),             // 19: hlgate.v1.ContactDetailsDto
-	(*AdditionalEmailsDto)(nil),           // 20: hlgate.v1.AdditionalEmailsDto
-	(*SentToDto)(nil),                     // 21: hlgate.v1.SentToDto
-	(*PaymentScheduleDto)(nil),            // 22: hlgate.v1.PaymentScheduleDto
-	(*LateFeesConfigurationDto)(nil),      // 23: hlgate.v1.LateFeesConfigurationDto
-	(*LateFeesFrequencyDto)(nil),          // 24: hlgate.v1.LateFeesFrequencyDto
-	(*LateFeesGraceDto)(nil),              // 25: hlgate.v1.LateFeesGraceDto
-	(*LateFeesMaxFeesDto)(nil),            // 26: hlgate.v1.LateFeesMaxFeesDto
-	(*TipsConfigurationDto)(nil),          // 27: hlgate.v1.TipsConfigurationDto
-	(*PaymentMethodDto)(nil),              // 28: hlgate.v1.PaymentMethodDto
-	(*StripePaymentMethodDto)(nil),        // 29: hlgate.v1.StripePaymentMethodDto
-	(*AttachmentsDto)(nil),                // 30: hlgate.v1.AttachmentsDto
-	(*ProcessingFeeDto)(nil),              // 31: hlgate.v1.ProcessingFeeDto
-	(*ProcessingFeePaidChargeDto)(nil),    // 32: hlgate.v1.ProcessingFeePaidChargeDto
-	(*GetScheduleResponseDto)(nil),        // 33: hlgate.v1.GetScheduleResponseDto
-	(*InvoicesScheduleOptionsDto)(nil),    // 34: hlgate.v1.InvoicesScheduleOptionsDto
-	(*InvoicesCustomRRuleOptionsDto)(nil), // 35: hlgate.v1.InvoicesCustomRRuleOptionsDto
-	(*DefaultInvoiceResponseDto)(nil),     // 36: hlgate.v1.DefaultInvoiceResponseDto
-	(*GetTemplateResponseDto)(nil),        // 37: hlgate.v1.GetTemplateResponseDto
-	(*GetLocationByIdSchema)(nil),         // 38: hlgate.v1.GetLocationByIdSchema
-	(*BusinessSchema)(nil),                // 39: hlgate.v1.BusinessSchema
-	(*SocialSchema)(nil),                  // 40: hlgate.v1.SocialSchema
-	(*SettingsSchema)(nil),                // 41: hlgate.v1.SettingsSchema
-	(*CustomValueSchema)(nil),             // 42: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),           // 43: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),      // 44: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),            // 45: hlgate.v1.LocationTagsSchema
-	(*UserSchema)(nil),                    // 46: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),                // 47: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                    // 48: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),                // 49: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),               // 50: google.protobuf.Struct
-	(*structpb.ListValue)(nil),            // 51: google.protobuf.ListValue
+	(*ConversationCreateResponseDto)(nil), // 8: hlgate.v1.ConversationCreateResponseDto
+	(*ConversationDto)(nil),               // 9: hlgate.v1.ConversationDto
+	(*GetMessageResponseDto)(nil),         // 10: hlgate.v1.GetMessageResponseDto
+	(*MessageMeta)(nil),                   // 11: hlgate.v1.MessageMeta
+	(*ForwardConfigDto)(nil),              // 12: hlgate.v1.ForwardConfigDto
+	(*ForwardResponseDto)(nil),            // 13: hlgate.v1.ForwardResponseDto
+	(*ErrorDto)(nil),                      // 14: hlgate.v1.ErrorDto
+	(*CallDataDTO)(nil),                   // 15: hlgate.v1.CallDataDTO
+	(*GetInvoiceResponseDto)(nil),         // 16: hlgate.v1.GetInvoiceResponseDto
+	(*TotalSummaryDto)(nil),               // 17: hlgate.v1.TotalSummaryDto
+	(*RemindersConfigurationDto)(nil),     // 18: hlgate.v1.RemindersConfigurationDto
+	(*ReminderExecutionDetailsList)(nil),  // 19: hlgate.v1.ReminderExecutionDetailsList
+	(*ReminderSettingsDto)(nil),           // 20: hlgate.v1.ReminderSettingsDto
+	(*ReminderDto)(nil),                   // 21: hlgate.v1.ReminderDto
+	(*BusinessDetailsDto)(nil),            // 22: hlgate.v1.BusinessDetailsDto
+	(*AddressDto)(nil),                    // 23: hlgate.v1.AddressDto
+	(*InvoiceItemDto)(nil),                // 24: hlgate.v1.InvoiceItemDto
+	(*ItemTaxDto)(nil),                    // 25: hlgate.v1.ItemTaxDto
+	(*DiscountDto)(nil),                   // 26: hlgate.v1.DiscountDto
+	(*ContactDetailsDto)(nil),             // 27: hlgate.v1.ContactDetailsDto
+	(*AdditionalEmailsDto)(nil),           // 28: hlgate.v1.AdditionalEmailsDto
+	(*SentToDto)(nil),                     // 29: hlgate.v1.SentToDto
+	(*PaymentScheduleDto)(nil),            // 30: hlgate.v1.PaymentScheduleDto
+	(*LateFeesConfigurationDto)(nil),      // 31: hlgate.v1.LateFeesConfigurationDto
+	(*LateFeesFrequencyDto)(nil),          // 32: hlgate.v1.LateFeesFrequencyDto
+	(*LateFeesGraceDto)(nil),              // 33: hlgate.v1.LateFeesGraceDto
+	(*LateFeesMaxFeesDto)(nil),            // 34: hlgate.v1.LateFeesMaxFeesDto
+	(*TipsConfigurationDto)(nil),          // 35: hlgate.v1.TipsConfigurationDto
+	(*PaymentMethodDto)(nil),              // 36: hlgate.v1.PaymentMethodDto
+	(*StripePaymentMethodDto)(nil),        // 37: hlgate.v1.StripePaymentMethodDto
+	(*AttachmentsDto)(nil),                // 38: hlgate.v1.AttachmentsDto
+	(*ProcessingFeeDto)(nil),              // 39: hlgate.v1.ProcessingFeeDto
+	(*ProcessingFeePaidChargeDto)(nil),    // 40: hlgate.v1.ProcessingFeePaidChargeDto
+	(*GetScheduleResponseDto)(nil),        // 41: hlgate.v1.GetScheduleResponseDto
+	(*InvoicesScheduleOptionsDto)(nil),    // 42: hlgate.v1.InvoicesScheduleOptionsDto
+	(*InvoicesCustomRRuleOptionsDto)(nil), // 43: hlgate.v1.InvoicesCustomRRuleOptionsDto
+	(*DefaultInvoiceResponseDto)(nil),     // 44: hlgate.v1.DefaultInvoiceResponseDto
+	(*GetTemplateResponseDto)(nil),        // 45: hlgate.v1.GetTemplateResponseDto
+	(*GetLocationByIdSchema)(nil),         // 46: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),                // 47: hlgate.v1.BusinessSchema
+	(*SocialSchema)(nil),                  // 48: hlgate.v1.SocialSchema
+	(*SettingsSchema)(nil),                // 49: hlgate.v1.SettingsSchema
+	(*CustomValueSchema)(nil),             // 50: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),           // 51: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),      // 52: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),            // 53: hlgate.v1.LocationTagsSchema
+	(*UserSchema)(nil),                    // 54: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),                // 55: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                    // 56: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),                // 57: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),               // 58: google.protobuf.Struct
+	(*structpb.ListValue)(nil),            // 59: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
-	1,  // 0: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	50, // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
-	4,  // 4: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
-	50, // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
-	50, // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
-	3,  // 7: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	50, // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	50, // 9: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 10: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 11: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	50, // 12: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	50, // 13: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	50, // 14: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	50, // 15: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	9,  // 16: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
-	10, // 17: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	50, // 18: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 19: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
-	11, // 20: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
-	12, // 21: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	50, // 22: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 23: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
-	13, // 24: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	50, // 25: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 26: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
-	15, // 27: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	50, // 28: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 29: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
-	17, // 30: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	50, // 31: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 32: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 33: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
-	20, // 34: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
-	15, // 35: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	50, // 36: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 37: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 38: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 39: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
-	24, // 40: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
-	25, // 41: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
-	26, // 42: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	50, // 43: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 44: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 45: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 46: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 47: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	29, // 48: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	50, // 49: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 50: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 51: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	51, // 52: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
-	32, // 53: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	50, // 54: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 55: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
-	34, // 56: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	36, // 57: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	14, // 58: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	19, // 59: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	18, // 60: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	50, // 61: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
-	50, // 62: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
-	35, // 63: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
-	50, // 64: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 65: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 66: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	50, // 67: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	50, // 68: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	50, // 69: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	50, // 70: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	50, // 71: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	14, // 72: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	18, // 73: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	50, // 74: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	50, // 75: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	39, // 76: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
-	40, // 77: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
-	41, // 78: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	50, // 79: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	50, // 80: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 81: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 82: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 83: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 84: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 85: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	43, // 86: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	50, // 87: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	50, // 88: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	47, // 89: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	48, // 90: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	50, // 91: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	50, // 92: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 93: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 94: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 95: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	96, // [96:96] is the sub-list for method output_type
-	96, // [96:96] is the sub-list for method input_type
-	96, // [96:96] is the sub-list for extension type_name
-	96, // [96:96] is the sub-list for extension extendee
-	0,  // [0:96] is the sub-list for field type_name
+	1,   // 0: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
+	58,  // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	58,  // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	58,  // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	4,   // 4: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
+	58,  // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	58,  // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	3,   // 7: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
+	58,  // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	58,  // 9: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	58,  // 10: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	58,  // 11: hlgate.v1.ConversationCreateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 12: hlgate.v1.ConversationDto.unmapped:type_name -> google.protobuf.Struct
+	11,  // 13: hlgate.v1.GetMessageResponseDto.meta:type_name -> hlgate.v1.MessageMeta
+	58,  // 14: hlgate.v1.GetMessageResponseDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 15: hlgate.v1.MessageMeta.email:type_name -> google.protobuf.Struct
+	58,  // 16: hlgate.v1.MessageMeta.unmapped:type_name -> google.protobuf.Struct
+	58,  // 17: hlgate.v1.ForwardConfigDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 18: hlgate.v1.ForwardResponseDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 19: hlgate.v1.ErrorDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 20: hlgate.v1.CallDataDTO.unmapped:type_name -> google.protobuf.Struct
+	58,  // 21: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	58,  // 22: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	58,  // 23: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	58,  // 24: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	58,  // 25: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	17,  // 26: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
+	18,  // 27: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
+	58,  // 28: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 29: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	19,  // 30: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
+	20,  // 31: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
+	58,  // 32: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 33: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	21,  // 34: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
+	58,  // 35: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 36: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	23,  // 37: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	58,  // 38: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 39: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	25,  // 40: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
+	58,  // 41: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 42: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 43: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	28,  // 44: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
+	23,  // 45: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	58,  // 46: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 47: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 48: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 49: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	32,  // 50: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
+	33,  // 51: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
+	34,  // 52: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
+	58,  // 53: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 54: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 55: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 56: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 57: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	37,  // 58: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
+	58,  // 59: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 60: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 61: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 62: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	40,  // 63: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
+	58,  // 64: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 65: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	42,  // 66: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	44,  // 67: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	22,  // 68: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	27,  // 69: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	26,  // 70: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	58,  // 71: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
+	58,  // 72: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
+	43,  // 73: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
+	58,  // 74: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 75: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 76: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	58,  // 77: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	58,  // 78: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	58,  // 79: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	58,  // 80: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	58,  // 81: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	22,  // 82: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	26,  // 83: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	58,  // 84: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	58,  // 85: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	47,  // 86: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	48,  // 87: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	49,  // 88: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	58,  // 89: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	58,  // 90: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	58,  // 91: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	58,  // 92: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	58,  // 93: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	58,  // 94: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	58,  // 95: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	51,  // 96: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	58,  // 97: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	58,  // 98: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	55,  // 99: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	56,  // 100: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	58,  // 101: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	58,  // 102: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	58,  // 103: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 104: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	58,  // 105: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	106, // [106:106] is the sub-list for method output_type
+	106, // [106:106] is the sub-list for method input_type
+	106, // [106:106] is the sub-list for extension type_name
+	106, // [106:106] is the sub-list for extension extendee
+	0,   // [0:106] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -6911,29 +8060,29 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[7].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[8].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[9].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[10].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[11].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[12].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[13].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[14].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[15].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[16].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[17].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[18].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[19].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[20].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[21].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[23].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[24].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[25].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[26].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[27].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[29].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[28].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[30].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[31].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[32].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[33].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[34].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[35].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[36].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[37].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[38].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[39].OneofWrappers = []any{}
@@ -6947,13 +8096,21 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[47].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[48].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[49].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[50].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[51].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[52].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[53].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[54].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[55].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[56].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[57].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   50,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

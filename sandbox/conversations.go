@@ -1,0 +1,442 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Conversations and their messages. A location keeps one conversation per
+// contact, in the engine's collection /conversations (GET, PUT and DELETE
+// of /conversations/{conversationId} are the engine's), and its messages in
+// /conversations/messages (GET /conversations/messages/{id} is the
+// engine's). What the engine cannot know is written here: a conversation
+// belongs to an existing contact, a message lands in its contact's
+// conversation (made on the first send) and moves the conversation's last
+// message, a conversation's messages are listed newest first behind
+// lastMessageId, and only a scheduled message can be cancelled.
+
+// The conversations' hand-written operations join the handlers map here,
+// beside their code, so the product's handlers live in this one file.
+func init() {
+	for id, h := range map[string]handlerFunc{
+		"create-conversation":      (*Sandbox).opCreateConversation,
+		"get-messages":             (*Sandbox).opListMessages,
+		"send-a-new-message":       (*Sandbox).opSendMessage,
+		"add-an-inbound-message":   processMessage(true),
+		"add-an-outbound-message":  processMessage(false),
+		"update-message-status":    (*Sandbox).opUpdateMessageStatus,
+		"cancel-scheduled-message": (*Sandbox).opCancelScheduledMessage,
+	} {
+		handlers[id] = h
+	}
+}
+
+// Engine collections of conversations and messages.
+const (
+	collConversations = "/conversations"
+	collMessages      = "/conversations/messages"
+)
+
+// messageTypes are the message types of GetMessageResponseDto's
+// messageType enum, numbered as its type member counts them: the document
+// says type 1 and 10 are calls and voicemails (attachments) and type 3 is
+// email (MessageMeta.email), which is the enum's order from TYPE_CALL, with
+// TYPE_RCS (a later addition, listed third) left out of the count.
+var messageTypes = []string{
+	"TYPE_CALL", "TYPE_SMS", "TYPE_EMAIL", "TYPE_SMS_REVIEW_REQUEST", "TYPE_WEBCHAT", "TYPE_SMS_NO_SHOW_REQUEST",
+	"TYPE_CAMPAIGN_SMS", "TYPE_CAMPAIGN_CALL", "TYPE_CAMPAIGN_EMAIL", "TYPE_CAMPAIGN_VOICEMAIL", "TYPE_FACEBOOK",
+	"TYPE_CAMPAIGN_FACEBOOK", "TYPE_CAMPAIGN_MANUAL_CALL", "TYPE_CAMPAIGN_MANUAL_SMS", "TYPE_GMB", "TYPE_CAMPAIGN_GMB",
+	"TYPE_REVIEW", "TYPE_INSTAGRAM", "TYPE_WHATSAPP", "TYPE_CUSTOM_SMS", "TYPE_CUSTOM_EMAIL", "TYPE_CUSTOM_PROVIDER_SMS",
+	"TYPE_CUSTOM_PROVIDER_EMAIL", "TYPE_IVR_CALL", "TYPE_ACTIVITY_CONTACT", "TYPE_ACTIVITY_INVOICE", "TYPE_ACTIVITY_PAYMENT",
+	"TYPE_ACTIVITY_OPPORTUNITY", "TYPE_LIVE_CHAT", "TYPE_LIVE_CHAT_INFO_MESSAGE", "TYPE_ACTIVITY_APPOINTMENT",
+	"TYPE_FACEBOOK_COMMENT", "TYPE_INSTAGRAM_COMMENT", "TYPE_CUSTOM_CALL", "TYPE_INTERNAL_COMMENT",
+	"TYPE_ACTIVITY_EMPLOYEE_ACTION_LOG", "TYPE_TIKTOK", "TYPE_TIKTOK_COMMENT", "TYPE_ACTIVITY_WHATSAPP",
+	"TYPE_FORM_SUBMISSION", "TYPE_SMS_REACTION", "TYPE_RCS",
+}
+
+// sentTypes maps the type of a sent (SendMessageBodyDto) or added
+// (ProcessMessageBodyDto) message to its messageType.
+var sentTypes = map[string]string{
+	"SMS": "TYPE_SMS", "RCS": "TYPE_RCS", "Email": "TYPE_EMAIL", "WhatsApp": "TYPE_WHATSAPP", "GMB": "TYPE_GMB",
+	"IG": "TYPE_INSTAGRAM", "FB": "TYPE_FACEBOOK", "Custom": "TYPE_CUSTOM_SMS", "WebChat": "TYPE_WEBCHAT",
+	"Live_Chat": "TYPE_LIVE_CHAT", "Call": "TYPE_CALL", "IVR_Call": "TYPE_IVR_CALL", "Campaign_Call": "TYPE_CAMPAIGN_CALL",
+	"Campaign_VoiceMail": "TYPE_CAMPAIGN_VOICEMAIL", "TIKTOK": "TYPE_TIKTOK", "ALL_IN_ONE_CHAT": "TYPE_LIVE_CHAT",
+	"FORM_SUBMISSION": "TYPE_FORM_SUBMISSION",
+}
+
+// messageTypeNumber is a messageType's number (see messageTypes).
+func messageTypeNumber(t string) int { return slices.Index(messageTypes, t) + 1 }
+
+// sandboxTime is how HighLevel writes a date of a conversation or message
+// (GetMessageResponseDto.dateAdded's example 2024-03-27T18:13:49.000Z).
+const sandboxTime = "2006-01-02T15:04:05.000Z"
+
+// strictBody reads a JSON object body the validator has checked, and
+// refuses a member the operation's body schema does not declare, as
+// decodeBody does for a struct (422 "property X should not exist").
+func strictBody(r *http.Request, c *call) (map[string]any, *apiError) {
+	m, aerr := decodeObject(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	op := c.rt.v.route.Operation
+	if op.RequestBody == nil || op.RequestBody.Value == nil {
+		return m, nil
+	}
+	mt := op.RequestBody.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+		return m, nil
+	}
+	props := mt.Schema.Value.Properties
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		if _, ok := props[k]; !ok {
+			return nil, errUnprocessable(fmt.Sprintf("property %s should not exist", k))
+		}
+	}
+	return m, nil
+}
+
+// conversationOf finds the conversation of a contact. Callers hold l.mu.
+func (l *locStore) conversationOf(contactID string) (map[string]any, bool) {
+	for _, d := range l.coll(collConversations, false).list() {
+		var m map[string]any
+		if json.Unmarshal(d, &m) == nil && m["contactId"] == contactID {
+			return m, true
+		}
+	}
+	return nil, false
+}
+
+// getDoc decodes a stored document of a collection. Callers hold l.mu.
+func (l *locStore) getDoc(coll, id string) (map[string]any, bool) {
+	d, ok := l.doc(coll, id)
+	if !ok {
+		return nil, false
+	}
+	var m map[string]any
+	if json.Unmarshal(d, &m) != nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// newConversation makes a contact's conversation. Callers hold l.mu for
+// writing.
+func (l *locStore) newConversation(contactID string, now time.Time) map[string]any {
+	at := now.UTC().Format(sandboxTime)
+	conv := map[string]any{
+		"id": l.newID(), "locationId": l.id, "contactId": contactID,
+		"deleted": false, "inbox": true, "starred": false,
+		"type":        1, // GetConversationByIdResponse.type: 1 (Phone)
+		"unreadCount": 0, "dateAdded": at, "dateUpdated": at, "lastMessageDate": at,
+	}
+	l.coll(collConversations, true).put(conv["id"].(string), marshal(conv))
+	return conv
+}
+
+// opCreateConversation answers POST /conversations/: a conversation for a
+// contact of the location, which has none yet.
+func (s *Sandbox) opCreateConversation(w http.ResponseWriter, r *http.Request, c *call) {
+	body, aerr := strictBody(r, c)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if aerr := c.ownLocation(body["locationId"].(string)); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	contactID := body["contactId"].(string)
+	l := s.tokenStore(c)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.contacts[contactID]; !ok {
+		writeError(w, errBadRequest("Contact not found"))
+		return
+	}
+	if _, ok := l.conversationOf(contactID); ok {
+		writeError(w, errBadRequest("Conversation already exists"))
+		return
+	}
+	conv := l.newConversation(contactID, s.now())
+	writeJSON(w, http.StatusCreated, map[string]any{"success": true, "conversation": conv})
+}
+
+// addMessage stores a message in its conversation and makes it the
+// conversation's last. Callers hold l.mu for writing.
+func (l *locStore) addMessage(conv, msg map[string]any, now time.Time) {
+	at := now.UTC().Format(sandboxTime)
+	msg["id"] = l.newID()
+	msg["locationId"] = l.id
+	msg["conversationId"] = conv["id"]
+	msg["contactId"] = conv["contactId"]
+	msg["dateAdded"] = at
+	msg["type"] = messageTypeNumber(msg["messageType"].(string))
+	if _, ok := msg["attachments"]; !ok {
+		msg["attachments"] = []any{}
+	}
+	l.coll(collMessages, true).put(msg["id"].(string), marshal(msg))
+	conv["lastMessageDate"], conv["dateUpdated"] = at, at
+	conv["lastMessageType"] = msg["messageType"]
+	if b, ok := msg["body"].(string); ok {
+		conv["lastMessageBody"] = b
+	}
+	if msg["direction"] == "inbound" {
+		n, _ := conv["unreadCount"].(float64)
+		conv["unreadCount"] = n + 1
+	}
+	l.coll(collConversations, true).put(conv["id"].(string), marshal(conv))
+}
+
+// opSendMessage answers POST /conversations/messages: a message to a
+// contact of the location, in the contact's conversation, made on the first
+// message. A text message needs a text or an attachment and a number to
+// reach; an email an HTML or text body and an address; a scheduled message
+// a time to come.
+func (s *Sandbox) opSendMessage(w http.ResponseWriter, r *http.Request, c *call) {
+	body, aerr := strictBody(r, c)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	typ, _ := body["type"].(string)
+	text, _ := body["message"].(string)
+	html, _ := body["html"].(string)
+	atts, _ := body["attachments"].([]any)
+	now := s.now()
+	l := s.tokenStore(c)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ct, ok := l.contacts[body["contactId"].(string)]
+	if !ok {
+		writeError(w, errBadRequest("Contact not found"))
+		return
+	}
+	msg := map[string]any{"messageType": sentTypes[typ], "direction": "outbound", "source": "api", "contentType": "text/plain"}
+	switch typ {
+	case "Email":
+		to, _ := body["emailTo"].(string)
+		if html == "" && text == "" {
+			writeError(w, errBadRequest("An email needs html or message"))
+			return
+		}
+		if to == "" && ct.Email == "" {
+			writeError(w, errBadRequest("The contact has no email address and no emailTo is given"))
+			return
+		}
+		if html != "" {
+			msg["contentType"], text = "text/html", html
+		}
+	default:
+		to, _ := body["toNumber"].(string)
+		if text == "" && len(atts) == 0 {
+			writeError(w, errBadRequest("A %s message needs message or attachments", typ))
+			return
+		}
+		if typ == "SMS" && to == "" && ct.Phone == "" {
+			writeError(w, errBadRequest("The contact has no phone number and no toNumber is given"))
+			return
+		}
+	}
+	msg["body"] = text
+	if len(atts) > 0 {
+		msg["attachments"] = atts
+	}
+	if p, ok := body["conversationProviderId"].(string); ok {
+		msg["conversationProviderId"] = p
+	}
+	msg["status"] = body["status"]
+	answered := body["status"]
+	if ts, ok := body["scheduledTimestamp"].(float64); ok {
+		// UTC seconds (the document's scheduledTimestamp).
+		if at := time.Unix(int64(ts), 0); !at.After(now) {
+			writeError(w, errBadRequest("scheduledTimestamp %d is not in the future", int64(ts)))
+			return
+		}
+		msg["status"], answered = "scheduled", "pending"
+	}
+	conv, ok := l.conversationOf(ct.ID)
+	if !ok {
+		conv = l.newConversation(ct.ID, now)
+	}
+	l.addMessage(conv, msg, now)
+	out := map[string]any{"conversationId": conv["id"], "messageId": msg["id"], "status": answered}
+	if typ == "Email" {
+		out["emailMessageId"] = msg["id"]
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// processMessage answers POST /conversations/messages/inbound and
+// …/outbound: a message a conversation provider adds to a conversation of
+// the location (and, inbound, of the contact the body names).
+func processMessage(inbound bool) handlerFunc {
+	return func(s *Sandbox, w http.ResponseWriter, r *http.Request, c *call) {
+		body, aerr := strictBody(r, c)
+		if aerr != nil {
+			writeError(w, aerr)
+			return
+		}
+		now := s.now()
+		l := s.tokenStore(c)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		conv, ok := l.getDoc(collConversations, body["conversationId"].(string))
+		if !ok {
+			writeError(w, errBadRequest("Conversation not found"))
+			return
+		}
+		if id, named := body["contactId"].(string); named && id != conv["contactId"] {
+			writeError(w, errBadRequest("The conversation is not the contact's"))
+			return
+		}
+		typ := body["type"].(string)
+		msg := map[string]any{"messageType": sentTypes[typ], "direction": "outbound", "contentType": "text/plain",
+			"conversationProviderId": body["conversationProviderId"]}
+		if inbound {
+			// The document's default, for the inbound endpoint too.
+			if d, ok := body["direction"].(string); ok {
+				msg["direction"] = d
+			}
+			text, _ := body["message"].(string)
+			if html, ok := body["html"].(string); ok && html != "" {
+				msg["contentType"], text = "text/html", html
+			}
+			msg["body"] = text
+		}
+		if atts, ok := body["attachments"].([]any); ok {
+			msg["attachments"] = atts
+		}
+		if call, ok := body["call"].(map[string]any); ok {
+			if st, ok := call["status"].(string); ok {
+				msg["meta"] = map[string]any{"callStatus": st}
+			}
+		}
+		l.addMessage(conv, msg, now)
+		writeJSON(w, http.StatusOK, map[string]any{"success": true, "conversationId": conv["id"], "messageId": msg["id"],
+			"message": "Message added", "contactId": conv["contactId"], "dateAdded": msg["dateAdded"]})
+	}
+}
+
+// opListMessages answers GET /conversations/{conversationId}/messages: the
+// conversation's messages newest first, limit (20 unless set) at a time
+// after lastMessageId, with the page's last id and whether more follow.
+func (s *Sandbox) opListMessages(w http.ResponseWriter, r *http.Request, c *call) {
+	q := r.URL.Query()
+	limit := 20
+	if v := q.Get("limit"); v != "" {
+		f, _ := strconv.ParseFloat(v, 64) // validated as a number
+		if limit = int(f); limit < 1 || float64(limit) != f {
+			writeError(w, errUnprocessable("limit must be a positive whole number"))
+			return
+		}
+	}
+	var types []string
+	if v := q.Get("type"); v != "" {
+		types = strings.Split(v, ",")
+	}
+	id := r.PathValue("conversationId")
+	l := s.tokenStore(c)
+	l.mu.RLock()
+	_, ok := l.doc(collConversations, id)
+	all := l.coll(collMessages, false).list()
+	l.mu.RUnlock()
+	if !ok {
+		writeError(w, errNotFound("Conversation not found"))
+		return
+	}
+	var msgs []json.RawMessage
+	var ids []string
+	for i := len(all) - 1; i >= 0; i-- { // newest first
+		var m struct {
+			ID, ConversationID, MessageType string
+		}
+		if json.Unmarshal(all[i], &m) != nil || m.ConversationID != id || len(types) > 0 && !slices.Contains(types, m.MessageType) {
+			continue
+		}
+		msgs, ids = append(msgs, all[i]), append(ids, m.ID)
+	}
+	start := 0
+	if after := q.Get("lastMessageId"); after != "" {
+		i := slices.Index(ids, after)
+		if i < 0 {
+			writeError(w, errBadRequest("lastMessageId %s is not a message of the conversation", after))
+			return
+		}
+		start = i + 1
+	}
+	end := min(start+limit, len(msgs))
+	last := ""
+	if end > start {
+		last = ids[end-1]
+	}
+	b := appendMember([]byte{'{'}, "lastMessageId", marshal(last))
+	b = appendMember(b, "nextPage", strconv.AppendBool(nil, end < len(msgs)))
+	page := []byte{'['}
+	for i, m := range msgs[start:end] {
+		if i > 0 {
+			page = append(page, ',')
+		}
+		page = append(page, m...)
+	}
+	b = appendMember(b, "messages", append(page, ']'))
+	writeBody(w, http.StatusOK, append(b, '}'))
+}
+
+// opUpdateMessageStatus answers PUT /conversations/messages/{messageId}/status:
+// the delivery status of a message a conversation provider sent.
+func (s *Sandbox) opUpdateMessageStatus(w http.ResponseWriter, r *http.Request, c *call) {
+	body, aerr := strictBody(r, c)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	id := r.PathValue("messageId")
+	l := s.tokenStore(c)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	msg, ok := l.getDoc(collMessages, id)
+	if !ok {
+		writeError(w, errNotFound("Message not found"))
+		return
+	}
+	if msg["direction"] != "outbound" {
+		writeError(w, errBadRequest("Only an outbound message has a delivery status"))
+		return
+	}
+	msg["status"] = body["status"]
+	l.coll(collMessages, true).put(id, marshal(msg))
+	writeJSON(w, http.StatusOK, map[string]any{"conversationId": msg["conversationId"], "messageId": id, "status": body["status"]})
+}
+
+// opCancelScheduledMessage answers DELETE
+// /conversations/messages/{messageId}/schedule: a scheduled message is
+// removed before it is sent; any other message cannot be cancelled.
+func (s *Sandbox) opCancelScheduledMessage(w http.ResponseWriter, r *http.Request, c *call) {
+	id := r.PathValue("messageId")
+	l := s.tokenStore(c)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	msg, ok := l.getDoc(collMessages, id)
+	switch {
+	case !ok:
+		writeError(w, errNotFound("Message not found"))
+		return
+	case msg["status"] != "scheduled":
+		writeError(w, errBadRequest("Message %s is not scheduled", id))
+		return
+	}
+	l.coll(collMessages, false).remove(id)
+	writeJSON(w, http.StatusOK, map[string]any{"status": http.StatusOK, "message": "Scheduled message cancelled"})
+}

@@ -1,0 +1,73 @@
+package sandbox_test
+
+import (
+	"time"
+
+	"github.com/hlgate/hlgate/sandbox"
+)
+
+// conversationsConformance validates the conversations' operations against
+// the document, the hand-written ones and the engine's, for a contact of
+// location L: each answer and each refused request conforms. now is the
+// sandbox's clock.
+func (cf *conformance) conversationsConformance(L, loc, contactID string, now time.Time) {
+	t := cf.t
+	t.Helper()
+	conv := cf.run(confCase{name: "create conversation", method: "POST", path: "/conversations/", token: loc, status: 201,
+		json: map[string]any{"locationId": L, "contactId": contactID}})
+	convID := str(conv, "conversation", "id")
+	cf.run(confCase{name: "create conversation again", method: "POST", path: "/conversations/", token: loc, status: 400,
+		json: map[string]any{"locationId": L, "contactId": contactID}})
+	cf.run(confCase{name: "create conversation unknown contact", method: "POST", path: "/conversations/", token: loc, status: 400,
+		json: map[string]any{"locationId": L, "contactId": "nope"}})
+	cf.run(confCase{name: "create conversation other location", method: "POST", path: "/conversations/", token: loc, status: 403,
+		json: map[string]any{"locationId": sandbox.OtherLocationID, "contactId": contactID}})
+	cf.run(confCase{name: "create conversation without contact", method: "POST", path: "/conversations/", token: loc, status: 422, badRequest: true,
+		json: map[string]any{"locationId": L}})
+	cf.run(confCase{name: "get conversation", method: "GET", path: "/conversations/" + convID, token: loc, status: 200})
+	cf.run(confCase{name: "get unknown conversation", method: "GET", path: "/conversations/nope", token: loc, status: 404})
+	cf.run(confCase{name: "update conversation", method: "PUT", path: "/conversations/" + convID, token: loc, status: 200,
+		json: map[string]any{"locationId": L, "starred": true, "unreadCount": 0}})
+
+	sms := cf.run(confCase{name: "send sms", method: "POST", path: "/conversations/messages", token: loc, status: 200,
+		json: map[string]any{"type": "SMS", "subType": "SMS", "contactId": contactID, "status": "pending", "message": "Hello"}})
+	if str(sms, "conversationId") != convID {
+		t.Errorf("the contact's message went to conversation %s, not its conversation %s", str(sms, "conversationId"), convID)
+	}
+	smsID := str(sms, "messageId")
+	cf.run(confCase{name: "send email", method: "POST", path: "/conversations/messages", token: loc, status: 200,
+		json: map[string]any{"type": "Email", "subType": "Email", "contactId": contactID, "status": "pending", "html": "<p>Hi</p>", "subject": "Hi"}})
+	later := cf.run(confCase{name: "send scheduled", method: "POST", path: "/conversations/messages", token: loc, status: 200,
+		json: map[string]any{"type": "SMS", "subType": "SMS", "contactId": contactID, "status": "pending", "message": "Later",
+			"scheduledTimestamp": now.Add(time.Hour).Unix()}})
+	cf.run(confCase{name: "send scheduled in the past", method: "POST", path: "/conversations/messages", token: loc, status: 400,
+		json: map[string]any{"type": "SMS", "subType": "SMS", "contactId": contactID, "status": "pending", "message": "Late",
+			"scheduledTimestamp": now.Add(-time.Hour).Unix()}})
+	cf.run(confCase{name: "send empty sms", method: "POST", path: "/conversations/messages", token: loc, status: 400,
+		json: map[string]any{"type": "SMS", "subType": "SMS", "contactId": contactID, "status": "pending"}})
+	cf.run(confCase{name: "send without status", method: "POST", path: "/conversations/messages", token: loc, status: 422, badRequest: true,
+		json: map[string]any{"type": "SMS", "subType": "SMS", "contactId": contactID, "message": "x"}})
+	cf.run(confCase{name: "send undeclared member", method: "POST", path: "/conversations/messages", token: loc, status: 422,
+		json: map[string]any{"type": "SMS", "subType": "SMS", "contactId": contactID, "status": "pending", "message": "x", "priority": 1}})
+	cf.run(confCase{name: "inbound", method: "POST", path: "/conversations/messages/inbound", token: loc, status: 200,
+		json: map[string]any{"type": "SMS", "conversationId": convID, "contactId": contactID, "conversationProviderId": "ProviderConformance1",
+			"message": "Reply", "direction": "inbound"}})
+	cf.run(confCase{name: "inbound other contact", method: "POST", path: "/conversations/messages/inbound", token: loc, status: 400,
+		json: map[string]any{"type": "SMS", "conversationId": convID, "contactId": "nope", "conversationProviderId": "ProviderConformance1"}})
+	cf.run(confCase{name: "outbound call", method: "POST", path: "/conversations/messages/outbound", token: loc, status: 200,
+		json: map[string]any{"type": "Call", "conversationId": convID, "conversationProviderId": "ProviderConformance1",
+			"call": map[string]any{"to": "+15550000001", "from": "+15550000002", "status": "completed"}}})
+	page := cf.run(confCase{name: "messages", method: "GET", path: "/conversations/" + convID + "/messages?limit=2", token: loc, status: 200})
+	cf.run(confCase{name: "messages after", method: "GET", path: "/conversations/" + convID + "/messages?limit=2&lastMessageId=" + str(page, "lastMessageId"), token: loc, status: 200})
+	cf.run(confCase{name: "messages of unknown conversation", method: "GET", path: "/conversations/nope/messages", token: loc, status: 404})
+	cf.run(confCase{name: "message", method: "GET", path: "/conversations/messages/" + smsID, token: loc, status: 200})
+	cf.run(confCase{name: "update status", method: "PUT", path: "/conversations/messages/" + smsID + "/status", token: loc, status: 200,
+		json: map[string]any{"status": "delivered"}})
+	cf.run(confCase{name: "update status bad value", method: "PUT", path: "/conversations/messages/" + smsID + "/status", token: loc, status: 422, badRequest: true,
+		json: map[string]any{"status": "lost"}})
+	cf.run(confCase{name: "cancel unscheduled", method: "DELETE", path: "/conversations/messages/" + smsID + "/schedule", token: loc, status: 400})
+	cf.run(confCase{name: "cancel scheduled", method: "DELETE", path: "/conversations/messages/" + str(later, "messageId") + "/schedule", token: loc, status: 200})
+	cf.run(confCase{name: "cancel scheduled again", method: "DELETE", path: "/conversations/messages/" + str(later, "messageId") + "/schedule", token: loc, status: 404})
+	cf.run(confCase{name: "delete conversation", method: "DELETE", path: "/conversations/" + convID, token: loc, status: 200})
+	cf.run(confCase{name: "get deleted conversation", method: "GET", path: "/conversations/" + convID, token: loc, status: 404})
+}

@@ -1,0 +1,237 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+	"github.com/hlgate/hlgate/sandbox"
+)
+
+// conversationsClock is the sandbox's frozen clock in the conversations'
+// tests: a scheduled message is scheduled after it.
+var conversationsClock = time.Date(2026, 4, 14, 15, 7, 0, 0, time.UTC)
+
+// convREST calls the gateway with a JSON body and decodes its answer.
+func convREST(t *testing.T, h *harness, method, path string, body any, out any) {
+	t.Helper()
+	var r *strings.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = strings.NewReader(string(b))
+	} else {
+		r = strings.NewReader("")
+	}
+	code, _, ans := h.rest(method, path, "", r)
+	if code != http.StatusOK {
+		t.Fatalf("%s %s = %d %s", method, path, code, ans)
+	}
+	if err := json.Unmarshal(ans, out); err != nil {
+		t.Fatalf("%s %s: %v in %s", method, path, err, ans)
+	}
+}
+
+// A contact's conversation and its messages, end to end: the conversation
+// created over gRPC and REST, messages sent, added inbound and outbound
+// and listed newest first through page_token to the end with no duplicate
+// and no gap, a status changed, a scheduled message cancelled; each
+// hand-served RPC reached over both transports.
+func TestConversationMessages(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true, Now: frozenClock(conversationsClock)}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	svc := hlgatev1.NewConversationsServiceClient(h.conn)
+	contacts, err := h.contacts.SearchContacts(ctx, &hlgatev1.SearchContactsRequest{LocationId: loc, PageSize: 2})
+	if err != nil || len(contacts.GetContacts()) != 2 {
+		t.Fatalf("two contacts: %v, %v", contacts, err)
+	}
+	first, second := contacts.GetContacts()[0].GetId(), contacts.GetContacts()[1].GetId()
+
+	// A conversation per contact: over gRPC, then over REST.
+	created, err := svc.CreateConversation(ctx, &hlgatev1.CreateConversationRequest{LocationId: loc, ContactId: proto.String(first)})
+	if err != nil || created.GetConversation().GetContactId() != first || created.GetConversation().GetLocationId() != loc {
+		t.Fatalf("CreateConversation = %v, %v", created, err)
+	}
+	conv := created.GetConversation().GetId()
+	if _, err := svc.CreateConversation(ctx, &hlgatev1.CreateConversationRequest{LocationId: loc, ContactId: proto.String(first)}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a second conversation of the contact: %v, want INVALID_ARGUMENT", err)
+	}
+	if _, err := svc.CreateConversation(ctx, &hlgatev1.CreateConversationRequest{LocationId: loc}); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "contact_id") {
+		t.Errorf("no contact: %v, want INVALID_ARGUMENT naming contact_id", err)
+	}
+	var viaREST struct {
+		Conversation struct{ ID, ContactID string }
+	}
+	convREST(t, h, http.MethodPost, "/v1/locations/"+loc+"/conversations", map[string]any{"contactId": second}, &viaREST)
+	if viaREST.Conversation.ID == "" || viaREST.Conversation.ContactID != second {
+		t.Fatalf("POST conversations = %+v", viaREST)
+	}
+
+	// Messages: sent (gRPC and REST), added inbound and outbound (each
+	// both ways); each lands in the first contact's conversation.
+	var ids []string // oldest first
+	for i := range 3 {
+		sent, err := svc.SendANewMessage(ctx, &hlgatev1.SendANewMessageRequest{LocationId: loc, Type: proto.String("SMS"), SubType: proto.String("SMS"),
+			ContactId: proto.String(first), Status: proto.String("pending"), Message: proto.String(fmt.Sprintf("text %d", i))})
+		if err != nil || sent.GetConversationId() != conv || sent.GetMessageId() == "" {
+			t.Fatalf("SendANewMessage = %v, %v", sent, err)
+		}
+		ids = append(ids, sent.GetMessageId())
+	}
+	var sent struct{ ConversationID, MessageID, EmailMessageID, Status string }
+	convREST(t, h, http.MethodPost, "/v1/locations/"+loc+"/conversations/messages", map[string]any{
+		"type": "Email", "subType": "Email", "contactId": first, "status": "pending", "html": "<p>Hello</p>", "subject": "Hello"}, &sent)
+	if sent.ConversationID != conv || sent.EmailMessageID == "" {
+		t.Fatalf("POST messages = %+v", sent)
+	}
+	ids = append(ids, sent.MessageID)
+	in, err := svc.AddAnInboundMessage(ctx, &hlgatev1.AddAnInboundMessageRequest{LocationId: loc, Type: proto.String("SMS"), ConversationId: proto.String(conv),
+		ContactId: proto.String(first), ConversationProviderId: proto.String("Provider000000000001"), Message: proto.String("reply"), Direction: proto.String("inbound")})
+	if err != nil || !in.GetSuccess() || in.GetConversationId() != conv {
+		t.Fatalf("AddAnInboundMessage = %v, %v", in, err)
+	}
+	ids = append(ids, in.GetMessageId())
+	var added struct {
+		Success   bool
+		MessageID string
+	}
+	convREST(t, h, http.MethodPost, "/v1/locations/"+loc+"/conversations/messages/inbound", map[string]any{
+		"type": "SMS", "conversationId": conv, "contactId": first, "conversationProviderId": "Provider000000000001", "message": "again", "direction": "inbound"}, &added)
+	ids = append(ids, added.MessageID)
+	out, err := svc.AddAnOutboundMessage(ctx, &hlgatev1.AddAnOutboundMessageRequest{LocationId: loc, Type: proto.String("Call"), ConversationId: proto.String(conv),
+		ConversationProviderId: proto.String("Provider000000000001"), Call: &hlgatev1.CallDataDTO{To: proto.String("+15550000001"), From: proto.String("+15550000002"), Status: proto.String("completed")}})
+	if err != nil || !out.GetSuccess() {
+		t.Fatalf("AddAnOutboundMessage = %v, %v", out, err)
+	}
+	ids = append(ids, out.GetMessageId())
+	convREST(t, h, http.MethodPost, "/v1/locations/"+loc+"/conversations/messages/outbound", map[string]any{
+		"type": "Call", "conversationId": conv, "conversationProviderId": "Provider000000000001", "call": map[string]any{"status": "voicemail"}}, &added)
+	ids = append(ids, added.MessageID)
+
+	// Listed newest first, 3 a page, to the end: every message once.
+	var got []string
+	token, pages := "", 0
+	for {
+		page, err := svc.GetMessages(ctx, &hlgatev1.GetMessagesRequest{LocationId: loc, ConversationId: conv, PageSize: 3, PageToken: token})
+		if err != nil {
+			t.Fatalf("GetMessages page %d: %v", pages+1, err)
+		}
+		pages++
+		for _, m := range page.GetMessages() {
+			if m.GetConversationId() != conv || m.GetLocationId() != loc {
+				t.Errorf("message %s is of conversation %s, location %s", m.GetId(), m.GetConversationId(), m.GetLocationId())
+			}
+			got = append(got, m.GetId())
+		}
+		if token = page.GetNextPageToken(); token == "" {
+			break
+		}
+		if pages > len(ids) {
+			t.Fatal("the walk does not end")
+		}
+	}
+	want := make([]string, len(ids))
+	for i, id := range ids {
+		want[len(ids)-1-i] = id
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") || pages != 3 {
+		t.Fatalf("walked %v in %d pages, want %v in 3", got, pages, want)
+	}
+	var listed struct {
+		Messages []struct {
+			ID, MessageType, Direction, Body string
+			Type                             float64
+			Meta                             struct{ CallStatus string }
+		}
+		NextPageToken string
+	}
+	convREST(t, h, http.MethodGet, "/v1/locations/"+loc+"/conversations/"+conv+"/messages?pageSize=2", nil, &listed)
+	if len(listed.Messages) != 2 || listed.Messages[0].ID != want[0] || listed.Messages[0].Meta.CallStatus != "voicemail" ||
+		listed.Messages[0].MessageType != "TYPE_CALL" || listed.Messages[0].Type != 1 || listed.NextPageToken == "" {
+		t.Fatalf("GET messages = %+v", listed)
+	}
+	// The type filter reaches HighLevel: only the email.
+	emails, err := svc.GetMessages(ctx, &hlgatev1.GetMessagesRequest{LocationId: loc, ConversationId: conv, Type: proto.String("TYPE_EMAIL")})
+	if err != nil || len(emails.GetMessages()) != 1 || emails.GetMessages()[0].GetId() != sent.MessageID || emails.GetMessages()[0].GetContentType() != "text/html" {
+		t.Fatalf("GetMessages of TYPE_EMAIL = %v, %v", emails, err)
+	}
+
+	// What was sent is what is read back.
+	msg, err := svc.GetMessage(ctx, &hlgatev1.GetMessageRequest{LocationId: loc, Id: ids[0]})
+	if err != nil || msg.GetBody() != "text 0" || msg.GetMessageType() != "TYPE_SMS" || msg.GetDirection() != "outbound" || msg.GetContactId() != first {
+		t.Fatalf("GetMessage = %v, %v", msg, err)
+	}
+
+	// A delivery status, over gRPC and REST; a value the document does
+	// not list is refused.
+	st, err := svc.UpdateMessageStatus(ctx, &hlgatev1.UpdateMessageStatusRequest{LocationId: loc, MessageId: ids[0], Status: proto.String("delivered")})
+	if err != nil || st.GetStatus() != "delivered" || st.GetMessageId() != ids[0] {
+		t.Fatalf("UpdateMessageStatus = %v, %v", st, err)
+	}
+	var stREST struct{ Status string }
+	convREST(t, h, http.MethodPut, "/v1/locations/"+loc+"/conversations/messages/"+ids[1]+"/status", map[string]any{"status": "read"}, &stREST)
+	if stREST.Status != "read" {
+		t.Fatalf("PUT status = %+v", stREST)
+	}
+	if _, err := svc.UpdateMessageStatus(ctx, &hlgatev1.UpdateMessageStatusRequest{LocationId: loc, MessageId: ids[0], Status: proto.String("lost")}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("status lost: %v, want INVALID_ARGUMENT", err)
+	}
+	if m, err := svc.GetMessage(ctx, &hlgatev1.GetMessageRequest{LocationId: loc, Id: ids[0]}); err != nil || m.GetStatus() != "delivered" {
+		t.Errorf("after the status change: %v, %v", m, err)
+	}
+
+	// Scheduled messages are cancelled once, over gRPC and REST; a sent
+	// one is not.
+	var scheduled []string
+	for range 2 {
+		s, err := svc.SendANewMessage(ctx, &hlgatev1.SendANewMessageRequest{LocationId: loc, Type: proto.String("SMS"), SubType: proto.String("SMS"),
+			ContactId: proto.String(first), Status: proto.String("pending"), Message: proto.String("later"),
+			ScheduledTimestamp: proto.Float64(float64(conversationsClock.Add(time.Hour).Unix()))})
+		if err != nil || s.GetStatus() != "pending" {
+			t.Fatalf("scheduled send = %v, %v", s, err)
+		}
+		scheduled = append(scheduled, s.GetMessageId())
+	}
+	if m, err := svc.GetMessage(ctx, &hlgatev1.GetMessageRequest{LocationId: loc, Id: scheduled[0]}); err != nil || m.GetStatus() != "scheduled" {
+		t.Fatalf("a scheduled message reads %v, %v", m, err)
+	}
+	if c, err := svc.CancelScheduledMessage(ctx, &hlgatev1.CancelScheduledMessageRequest{LocationId: loc, MessageId: scheduled[0]}); err != nil || c.GetStatus() != 200 {
+		t.Fatalf("CancelScheduledMessage = %v, %v", c, err)
+	}
+	var cancelled struct {
+		Status  float64
+		Message string
+	}
+	convREST(t, h, http.MethodDelete, "/v1/locations/"+loc+"/conversations/messages/"+scheduled[1]+"/schedule", nil, &cancelled)
+	if cancelled.Status != 200 {
+		t.Fatalf("DELETE schedule = %+v", cancelled)
+	}
+	if _, err := svc.CancelScheduledMessage(ctx, &hlgatev1.CancelScheduledMessageRequest{LocationId: loc, MessageId: scheduled[0]}); status.Code(err) != codes.NotFound {
+		t.Errorf("cancelled twice: %v, want NOT_FOUND", err)
+	}
+	if _, err := svc.CancelScheduledMessage(ctx, &hlgatev1.CancelScheduledMessageRequest{LocationId: loc, MessageId: ids[0]}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a sent message cancelled: %v, want INVALID_ARGUMENT", err)
+	}
+
+	// The conversation moved with its messages: the inbound ones are
+	// unread; read back over REST.
+	got1, err := svc.GetConversation(ctx, &hlgatev1.GetConversationRequest{LocationId: loc, ConversationId: conv})
+	if err != nil || got1.GetUnreadCount() != 2 {
+		t.Fatalf("GetConversation = %v, %v", got1, err)
+	}
+	code, _, body := h.rest(http.MethodGet, "/v1/locations/"+loc+"/conversations/"+conv, "", nil)
+	if code != http.StatusOK || !strings.Contains(string(body), `"lastMessageDate"`) {
+		t.Fatalf("GET conversation = %d %s", code, body)
+	}
+}
