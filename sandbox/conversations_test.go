@@ -1,6 +1,9 @@
 package sandbox_test
 
 import (
+	"slices"
+	"strings"
+	"testing"
 	"time"
 
 	"github.com/hlgate/hlgate/sandbox"
@@ -70,4 +73,27 @@ func (cf *conformance) conversationsConformance(L, loc, contactID string, now ti
 	cf.run(confCase{name: "cancel scheduled again", method: "DELETE", path: "/conversations/messages/" + str(later, "messageId") + "/schedule", token: loc, status: 404})
 	cf.run(confCase{name: "delete conversation", method: "DELETE", path: "/conversations/" + convID, token: loc, status: 200})
 	cf.run(confCase{name: "get deleted conversation", method: "GET", path: "/conversations/" + convID, token: loc, status: 404})
+}
+
+// The engine's update refuses a body that names another location than the
+// token's, as its create does (a conversation's update names it).
+func TestEngineUpdateNamesTheTokensLocation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Config{QuotaOff: true})
+	if !slices.Contains(e.sb.EngineOperations(), "update-conversation") {
+		t.Fatal("update-conversation is not the engine's")
+	}
+	tok := e.token(sandbox.CodeRequest{}).AccessToken
+	L := sandbox.DemoLocationID
+	if err := e.sb.PutDocument(L, "/conversations", []byte(`{"id":"Conversation000000001","locationId":"`+L+`","contactId":"C1","deleted":false}`)); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := e.call("PUT", "/conversations/Conversation000000001", tok, sandbox.VersionCalendars, map[string]any{"locationId": sandbox.OtherLocationID, "starred": true})
+	if resp.StatusCode != 403 {
+		t.Fatalf("an update naming another location: %d %s, want 403", resp.StatusCode, body)
+	}
+	resp, body = e.call("PUT", "/conversations/Conversation000000001", tok, sandbox.VersionCalendars, map[string]any{"locationId": L, "starred": true})
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"starred":true`) {
+		t.Fatalf("an update naming the token's location: %d %s", resp.StatusCode, body)
+	}
 }
