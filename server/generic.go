@@ -408,7 +408,7 @@ func (f *forward) request(in proto.Message, paging []pagerValue) (*upstreamReque
 	pageBody := map[string]any{}
 	for _, pv := range paging {
 		if pv.In == "query" {
-			r.query.Set(pv.Name, queryText(pv.value))
+			r.query[pv.Name] = queryTexts(pv.value)
 		} else {
 			pageBody[pv.Name] = pv.value
 		}
