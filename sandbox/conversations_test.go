@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,20 @@ func (cf *conformance) conversationsConformance(L, loc, contactID string, now ti
 	cf.run(confCase{name: "messages after", method: "GET", path: "/conversations/" + convID + "/messages?limit=2&lastMessageId=" + str(page, "lastMessageId"), token: loc, status: 200})
 	cf.run(confCase{name: "messages of unknown conversation", method: "GET", path: "/conversations/nope/messages", token: loc, status: 404})
 	cf.run(confCase{name: "message", method: "GET", path: "/conversations/messages/" + smsID, token: loc, status: 200})
+	found := cf.run(confCase{name: "search conversations", method: "GET", path: "/conversations/search?locationId=" + L + "&limit=1&status=unread", token: loc, status: 200})
+	if str(found, "conversations", 0, "id") != convID {
+		t.Errorf("the unread search found %v, want conversation %s", found, convID)
+	}
+	sortValues, _ := found["conversations"].([]any)[0].(map[string]any)["sort"].([]any)
+	cursor := ""
+	for _, v := range sortValues {
+		cursor += "&startAfterDate=" + strconv.FormatFloat(v.(float64), 'f', -1, 64)
+	}
+	cf.run(confCase{name: "search conversations after", method: "GET", path: "/conversations/search?locationId=" + L + "&limit=1&status=unread" + cursor, token: loc, status: 200})
+	cf.run(confCase{name: "search conversations by text", method: "GET", path: "/conversations/search?locationId=" + L + "&query=Reply&lastMessageDirection=outbound", token: loc, status: 200})
+	cf.run(confCase{name: "search conversations over the limit", method: "GET", path: "/conversations/search?locationId=" + L + "&limit=101", token: loc, status: 422})
+	cf.run(confCase{name: "search conversations bad sort", method: "GET", path: "/conversations/search?locationId=" + L + "&sort=up", token: loc, status: 422, badRequest: true})
+	cf.run(confCase{name: "search conversations other location", method: "GET", path: "/conversations/search?locationId=" + sandbox.OtherLocationID, token: loc, status: 403})
 	cf.run(confCase{name: "update status", method: "PUT", path: "/conversations/messages/" + smsID + "/status", token: loc, status: 200,
 		json: map[string]any{"status": "delivered"}})
 	cf.run(confCase{name: "update status bad value", method: "PUT", path: "/conversations/messages/" + smsID + "/status", token: loc, status: 422, badRequest: true,

@@ -235,3 +235,83 @@ func TestConversationMessages(t *testing.T) {
 		t.Fatalf("GET conversation = %d %s", code, body)
 	}
 }
+
+// The conversation search walked through page_token to the end: every
+// matching conversation once, in the upstream's order, although all of
+// them share one last-message date (the clock is frozen), which only the
+// cursor's tiebreaker tells apart; the filters reach HighLevel.
+func TestSearchConversations(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true, Now: frozenClock(conversationsClock)}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	svc := hlgatev1.NewConversationsServiceClient(h.conn)
+	contacts, err := h.contacts.SearchContacts(ctx, &hlgatev1.SearchContactsRequest{LocationId: loc, PageSize: 7})
+	if err != nil || len(contacts.GetContacts()) != 7 {
+		t.Fatalf("seven contacts: %v, %v", contacts, err)
+	}
+	var made []string // in creation order
+	for i, ct := range contacts.GetContacts() {
+		c, err := svc.CreateConversation(ctx, &hlgatev1.CreateConversationRequest{LocationId: loc, ContactId: proto.String(ct.GetId())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, c.GetConversation().GetId())
+		if i%2 == 0 { // the even ones get an inbound message: unread
+			if _, err := svc.AddAnInboundMessage(ctx, &hlgatev1.AddAnInboundMessageRequest{LocationId: loc, Type: proto.String("SMS"),
+				ConversationId: proto.String(made[i]), ContactId: proto.String(ct.GetId()), ConversationProviderId: proto.String("Provider000000000001"),
+				Message: proto.String("hello"), Direction: proto.String("inbound")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	walk := func(req *hlgatev1.SearchConversationRequest) ([]string, int) {
+		t.Helper()
+		var got []string
+		pages := 0
+		for {
+			page, err := svc.SearchConversation(ctx, req)
+			if err != nil {
+				t.Fatalf("SearchConversation page %d: %v", pages+1, err)
+			}
+			pages++
+			for _, c := range page.GetConversations() {
+				if c.GetLocationId() != loc || c.GetType() != "TYPE_PHONE" || len(c.GetSort()) != 0 {
+					t.Errorf("conversation %v: want the location's, of type TYPE_PHONE, its cursor not kept as data", c)
+				}
+				got = append(got, c.GetId())
+			}
+			if page.GetTotalSize() != int32(len(made)) && req.Status == nil {
+				t.Errorf("total_size %d, want %d", page.GetTotalSize(), len(made))
+			}
+			if req.PageToken = page.GetNextPageToken(); req.PageToken == "" {
+				return got, pages
+			}
+			if pages > len(made) {
+				t.Fatal("the walk does not end")
+			}
+		}
+	}
+	// Newest first: the same date, so the last made first.
+	got, pages := walk(&hlgatev1.SearchConversationRequest{LocationId: loc, PageSize: 3})
+	want := make([]string, len(made))
+	for i, id := range made {
+		want[len(made)-1-i] = id
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") || pages != 3 {
+		t.Fatalf("walked %v in %d pages, want %v in 3", got, pages, want)
+	}
+	// Oldest first, the unread ones only.
+	got, _ = walk(&hlgatev1.SearchConversationRequest{LocationId: loc, PageSize: 2, Sort: proto.String("asc"), Status: proto.String("unread")})
+	if strings.Join(got, ",") != strings.Join([]string{made[0], made[2], made[4], made[6]}, ",") {
+		t.Fatalf("unread, oldest first: %v", got)
+	}
+	// Over REST, one contact's.
+	var one struct {
+		Conversations []struct{ ID, ContactID, LastMessageBody string }
+		TotalSize     int
+	}
+	convREST(t, h, http.MethodGet, "/v1/locations/"+loc+"/conversations/search?contactId="+contacts.GetContacts()[2].GetId(), nil, &one)
+	if len(one.Conversations) != 1 || one.Conversations[0].ID != made[2] || one.Conversations[0].LastMessageBody != "hello" || one.TotalSize != 1 {
+		t.Fatalf("GET search by contact = %+v", one)
+	}
+}

@@ -674,6 +674,171 @@ func (e ConversationDtoLastMessageType) Valid() bool {
 	}
 }
 
+// Defines values for ConversationSchemaLastMessageType.
+const (
+	ConversationSchemaLastMessageTypeTYPEACTIVITYAPPOINTMENT       ConversationSchemaLastMessageType = "TYPE_ACTIVITY_APPOINTMENT"
+	ConversationSchemaLastMessageTypeTYPEACTIVITYCONTACT           ConversationSchemaLastMessageType = "TYPE_ACTIVITY_CONTACT"
+	ConversationSchemaLastMessageTypeTYPEACTIVITYEMPLOYEEACTIONLOG ConversationSchemaLastMessageType = "TYPE_ACTIVITY_EMPLOYEE_ACTION_LOG"
+	ConversationSchemaLastMessageTypeTYPEACTIVITYINVOICE           ConversationSchemaLastMessageType = "TYPE_ACTIVITY_INVOICE"
+	ConversationSchemaLastMessageTypeTYPEACTIVITYOPPORTUNITY       ConversationSchemaLastMessageType = "TYPE_ACTIVITY_OPPORTUNITY"
+	ConversationSchemaLastMessageTypeTYPEACTIVITYPAYMENT           ConversationSchemaLastMessageType = "TYPE_ACTIVITY_PAYMENT"
+	ConversationSchemaLastMessageTypeTYPEACTIVITYWHATSAPP          ConversationSchemaLastMessageType = "TYPE_ACTIVITY_WHATSAPP"
+	ConversationSchemaLastMessageTypeTYPECALL                      ConversationSchemaLastMessageType = "TYPE_CALL"
+	ConversationSchemaLastMessageTypeTYPECAMPAIGNCALL              ConversationSchemaLastMessageType = "TYPE_CAMPAIGN_CALL"
+	ConversationSchemaLastMessageTypeTYPECAMPAIGNEMAIL             ConversationSchemaLastMessageType = "TYPE_CAMPAIGN_EMAIL"
+	ConversationSchemaLastMessageTypeTYPECAMPAIGNFACEBOOK          ConversationSchemaLastMessageType = "TYPE_CAMPAIGN_FACEBOOK"
+	ConversationSchemaLastMessageTypeTYPECAMPAIGNGMB               ConversationSchemaLastMessageType = "TYPE_CAMPAIGN_GMB"
+	ConversationSchemaLastMessageTypeTYPECAMPAIGNMANUALCALL        ConversationSchemaLastMessageType = "TYPE_CAMPAIGN_MANUAL_CALL"
+	ConversationSchemaLastMessageTypeTYPECAMPAIGNMANUALSMS         ConversationSchemaLastMessageType = "TYPE_CAMPAIGN_MANUAL_SMS"
+	ConversationSchemaLastMessageTypeTYPECAMPAIGNSMS               ConversationSchemaLastMessageType = "TYPE_CAMPAIGN_SMS"
+	ConversationSchemaLastMessageTypeTYPECAMPAIGNVOICEMAIL         ConversationSchemaLastMessageType = "TYPE_CAMPAIGN_VOICEMAIL"
+	ConversationSchemaLastMessageTypeTYPECUSTOMCALL                ConversationSchemaLastMessageType = "TYPE_CUSTOM_CALL"
+	ConversationSchemaLastMessageTypeTYPECUSTOMEMAIL               ConversationSchemaLastMessageType = "TYPE_CUSTOM_EMAIL"
+	ConversationSchemaLastMessageTypeTYPECUSTOMPROVIDEREMAIL       ConversationSchemaLastMessageType = "TYPE_CUSTOM_PROVIDER_EMAIL"
+	ConversationSchemaLastMessageTypeTYPECUSTOMPROVIDERSMS         ConversationSchemaLastMessageType = "TYPE_CUSTOM_PROVIDER_SMS"
+	ConversationSchemaLastMessageTypeTYPECUSTOMSMS                 ConversationSchemaLastMessageType = "TYPE_CUSTOM_SMS"
+	ConversationSchemaLastMessageTypeTYPEEMAIL                     ConversationSchemaLastMessageType = "TYPE_EMAIL"
+	ConversationSchemaLastMessageTypeTYPEFACEBOOK                  ConversationSchemaLastMessageType = "TYPE_FACEBOOK"
+	ConversationSchemaLastMessageTypeTYPEFACEBOOKCOMMENT           ConversationSchemaLastMessageType = "TYPE_FACEBOOK_COMMENT"
+	ConversationSchemaLastMessageTypeTYPEFORMSUBMISSION            ConversationSchemaLastMessageType = "TYPE_FORM_SUBMISSION"
+	ConversationSchemaLastMessageTypeTYPEGMB                       ConversationSchemaLastMessageType = "TYPE_GMB"
+	ConversationSchemaLastMessageTypeTYPEINSTAGRAM                 ConversationSchemaLastMessageType = "TYPE_INSTAGRAM"
+	ConversationSchemaLastMessageTypeTYPEINSTAGRAMCOMMENT          ConversationSchemaLastMessageType = "TYPE_INSTAGRAM_COMMENT"
+	ConversationSchemaLastMessageTypeTYPEINTERNALCOMMENT           ConversationSchemaLastMessageType = "TYPE_INTERNAL_COMMENT"
+	ConversationSchemaLastMessageTypeTYPEIVRCALL                   ConversationSchemaLastMessageType = "TYPE_IVR_CALL"
+	ConversationSchemaLastMessageTypeTYPELIVECHAT                  ConversationSchemaLastMessageType = "TYPE_LIVE_CHAT"
+	ConversationSchemaLastMessageTypeTYPELIVECHATINFOMESSAGE       ConversationSchemaLastMessageType = "TYPE_LIVE_CHAT_INFO_MESSAGE"
+	ConversationSchemaLastMessageTypeTYPERCS                       ConversationSchemaLastMessageType = "TYPE_RCS"
+	ConversationSchemaLastMessageTypeTYPEREVIEW                    ConversationSchemaLastMessageType = "TYPE_REVIEW"
+	ConversationSchemaLastMessageTypeTYPESMS                       ConversationSchemaLastMessageType = "TYPE_SMS"
+	ConversationSchemaLastMessageTypeTYPESMSNOSHOWREQUEST          ConversationSchemaLastMessageType = "TYPE_SMS_NO_SHOW_REQUEST"
+	ConversationSchemaLastMessageTypeTYPESMSREACTION               ConversationSchemaLastMessageType = "TYPE_SMS_REACTION"
+	ConversationSchemaLastMessageTypeTYPESMSREVIEWREQUEST          ConversationSchemaLastMessageType = "TYPE_SMS_REVIEW_REQUEST"
+	ConversationSchemaLastMessageTypeTYPETIKTOK                    ConversationSchemaLastMessageType = "TYPE_TIKTOK"
+	ConversationSchemaLastMessageTypeTYPETIKTOKCOMMENT             ConversationSchemaLastMessageType = "TYPE_TIKTOK_COMMENT"
+	ConversationSchemaLastMessageTypeTYPEWEBCHAT                   ConversationSchemaLastMessageType = "TYPE_WEBCHAT"
+	ConversationSchemaLastMessageTypeTYPEWHATSAPP                  ConversationSchemaLastMessageType = "TYPE_WHATSAPP"
+)
+
+// Valid indicates whether the value is a known member of the ConversationSchemaLastMessageType enum.
+func (e ConversationSchemaLastMessageType) Valid() bool {
+	switch e {
+	case ConversationSchemaLastMessageTypeTYPEACTIVITYAPPOINTMENT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEACTIVITYCONTACT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEACTIVITYEMPLOYEEACTIONLOG:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEACTIVITYINVOICE:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEACTIVITYOPPORTUNITY:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEACTIVITYPAYMENT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEACTIVITYWHATSAPP:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECALL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECAMPAIGNCALL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECAMPAIGNEMAIL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECAMPAIGNFACEBOOK:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECAMPAIGNGMB:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECAMPAIGNMANUALCALL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECAMPAIGNMANUALSMS:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECAMPAIGNSMS:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECAMPAIGNVOICEMAIL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECUSTOMCALL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECUSTOMEMAIL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECUSTOMPROVIDEREMAIL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECUSTOMPROVIDERSMS:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECUSTOMSMS:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEEMAIL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEFACEBOOK:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEFACEBOOKCOMMENT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEFORMSUBMISSION:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEGMB:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEINSTAGRAM:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEINSTAGRAMCOMMENT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEINTERNALCOMMENT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEIVRCALL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPELIVECHAT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPELIVECHATINFOMESSAGE:
+		return true
+	case ConversationSchemaLastMessageTypeTYPERCS:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEREVIEW:
+		return true
+	case ConversationSchemaLastMessageTypeTYPESMS:
+		return true
+	case ConversationSchemaLastMessageTypeTYPESMSNOSHOWREQUEST:
+		return true
+	case ConversationSchemaLastMessageTypeTYPESMSREACTION:
+		return true
+	case ConversationSchemaLastMessageTypeTYPESMSREVIEWREQUEST:
+		return true
+	case ConversationSchemaLastMessageTypeTYPETIKTOK:
+		return true
+	case ConversationSchemaLastMessageTypeTYPETIKTOKCOMMENT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEWEBCHAT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEWHATSAPP:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConversationSchemaType.
+const (
+	ConversationSchemaTypeTYPEEMAIL       ConversationSchemaType = "TYPE_EMAIL"
+	ConversationSchemaTypeTYPEFBMESSENGER ConversationSchemaType = "TYPE_FB_MESSENGER"
+	ConversationSchemaTypeTYPEGROUPSMS    ConversationSchemaType = "TYPE_GROUP_SMS"
+	ConversationSchemaTypeTYPEPHONE       ConversationSchemaType = "TYPE_PHONE"
+	ConversationSchemaTypeTYPEREVIEW      ConversationSchemaType = "TYPE_REVIEW"
+)
+
+// Valid indicates whether the value is a known member of the ConversationSchemaType enum.
+func (e ConversationSchemaType) Valid() bool {
+	switch e {
+	case ConversationSchemaTypeTYPEEMAIL:
+		return true
+	case ConversationSchemaTypeTYPEFBMESSENGER:
+		return true
+	case ConversationSchemaTypeTYPEGROUPSMS:
+		return true
+	case ConversationSchemaTypeTYPEPHONE:
+		return true
+	case ConversationSchemaTypeTYPEREVIEW:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateDtoStatus.
 const (
 	CreateDtoStatusAbandoned CreateDtoStatus = "abandoned"
@@ -3767,6 +3932,252 @@ func (e UserSuccessfulResponseDtoScopes) Valid() bool {
 	}
 }
 
+// Defines values for SearchConversationParamsSort.
+const (
+	SearchConversationParamsSortAsc  SearchConversationParamsSort = "asc"
+	SearchConversationParamsSortDesc SearchConversationParamsSort = "desc"
+)
+
+// Valid indicates whether the value is a known member of the SearchConversationParamsSort enum.
+func (e SearchConversationParamsSort) Valid() bool {
+	switch e {
+	case SearchConversationParamsSortAsc:
+		return true
+	case SearchConversationParamsSortDesc:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SearchConversationParamsLastMessageType.
+const (
+	SearchConversationParamsLastMessageTypeTYPEACTIVITYAPPOINTMENT       SearchConversationParamsLastMessageType = "TYPE_ACTIVITY_APPOINTMENT"
+	SearchConversationParamsLastMessageTypeTYPEACTIVITYCONTACT           SearchConversationParamsLastMessageType = "TYPE_ACTIVITY_CONTACT"
+	SearchConversationParamsLastMessageTypeTYPEACTIVITYEMPLOYEEACTIONLOG SearchConversationParamsLastMessageType = "TYPE_ACTIVITY_EMPLOYEE_ACTION_LOG"
+	SearchConversationParamsLastMessageTypeTYPEACTIVITYINVOICE           SearchConversationParamsLastMessageType = "TYPE_ACTIVITY_INVOICE"
+	SearchConversationParamsLastMessageTypeTYPEACTIVITYOPPORTUNITY       SearchConversationParamsLastMessageType = "TYPE_ACTIVITY_OPPORTUNITY"
+	SearchConversationParamsLastMessageTypeTYPEACTIVITYPAYMENT           SearchConversationParamsLastMessageType = "TYPE_ACTIVITY_PAYMENT"
+	SearchConversationParamsLastMessageTypeTYPEACTIVITYWHATSAPP          SearchConversationParamsLastMessageType = "TYPE_ACTIVITY_WHATSAPP"
+	SearchConversationParamsLastMessageTypeTYPECALL                      SearchConversationParamsLastMessageType = "TYPE_CALL"
+	SearchConversationParamsLastMessageTypeTYPECAMPAIGNCALL              SearchConversationParamsLastMessageType = "TYPE_CAMPAIGN_CALL"
+	SearchConversationParamsLastMessageTypeTYPECAMPAIGNEMAIL             SearchConversationParamsLastMessageType = "TYPE_CAMPAIGN_EMAIL"
+	SearchConversationParamsLastMessageTypeTYPECAMPAIGNFACEBOOK          SearchConversationParamsLastMessageType = "TYPE_CAMPAIGN_FACEBOOK"
+	SearchConversationParamsLastMessageTypeTYPECAMPAIGNGMB               SearchConversationParamsLastMessageType = "TYPE_CAMPAIGN_GMB"
+	SearchConversationParamsLastMessageTypeTYPECAMPAIGNMANUALCALL        SearchConversationParamsLastMessageType = "TYPE_CAMPAIGN_MANUAL_CALL"
+	SearchConversationParamsLastMessageTypeTYPECAMPAIGNMANUALSMS         SearchConversationParamsLastMessageType = "TYPE_CAMPAIGN_MANUAL_SMS"
+	SearchConversationParamsLastMessageTypeTYPECAMPAIGNSMS               SearchConversationParamsLastMessageType = "TYPE_CAMPAIGN_SMS"
+	SearchConversationParamsLastMessageTypeTYPECAMPAIGNVOICEMAIL         SearchConversationParamsLastMessageType = "TYPE_CAMPAIGN_VOICEMAIL"
+	SearchConversationParamsLastMessageTypeTYPECUSTOMCALL                SearchConversationParamsLastMessageType = "TYPE_CUSTOM_CALL"
+	SearchConversationParamsLastMessageTypeTYPECUSTOMEMAIL               SearchConversationParamsLastMessageType = "TYPE_CUSTOM_EMAIL"
+	SearchConversationParamsLastMessageTypeTYPECUSTOMPROVIDEREMAIL       SearchConversationParamsLastMessageType = "TYPE_CUSTOM_PROVIDER_EMAIL"
+	SearchConversationParamsLastMessageTypeTYPECUSTOMPROVIDERSMS         SearchConversationParamsLastMessageType = "TYPE_CUSTOM_PROVIDER_SMS"
+	SearchConversationParamsLastMessageTypeTYPECUSTOMSMS                 SearchConversationParamsLastMessageType = "TYPE_CUSTOM_SMS"
+	SearchConversationParamsLastMessageTypeTYPEEMAIL                     SearchConversationParamsLastMessageType = "TYPE_EMAIL"
+	SearchConversationParamsLastMessageTypeTYPEFACEBOOK                  SearchConversationParamsLastMessageType = "TYPE_FACEBOOK"
+	SearchConversationParamsLastMessageTypeTYPEFACEBOOKCOMMENT           SearchConversationParamsLastMessageType = "TYPE_FACEBOOK_COMMENT"
+	SearchConversationParamsLastMessageTypeTYPEFORMSUBMISSION            SearchConversationParamsLastMessageType = "TYPE_FORM_SUBMISSION"
+	SearchConversationParamsLastMessageTypeTYPEGMB                       SearchConversationParamsLastMessageType = "TYPE_GMB"
+	SearchConversationParamsLastMessageTypeTYPEINSTAGRAM                 SearchConversationParamsLastMessageType = "TYPE_INSTAGRAM"
+	SearchConversationParamsLastMessageTypeTYPEINSTAGRAMCOMMENT          SearchConversationParamsLastMessageType = "TYPE_INSTAGRAM_COMMENT"
+	SearchConversationParamsLastMessageTypeTYPEINTERNALCOMMENT           SearchConversationParamsLastMessageType = "TYPE_INTERNAL_COMMENT"
+	SearchConversationParamsLastMessageTypeTYPEIVRCALL                   SearchConversationParamsLastMessageType = "TYPE_IVR_CALL"
+	SearchConversationParamsLastMessageTypeTYPELIVECHAT                  SearchConversationParamsLastMessageType = "TYPE_LIVE_CHAT"
+	SearchConversationParamsLastMessageTypeTYPELIVECHATINFOMESSAGE       SearchConversationParamsLastMessageType = "TYPE_LIVE_CHAT_INFO_MESSAGE"
+	SearchConversationParamsLastMessageTypeTYPERCS                       SearchConversationParamsLastMessageType = "TYPE_RCS"
+	SearchConversationParamsLastMessageTypeTYPEREVIEW                    SearchConversationParamsLastMessageType = "TYPE_REVIEW"
+	SearchConversationParamsLastMessageTypeTYPESMS                       SearchConversationParamsLastMessageType = "TYPE_SMS"
+	SearchConversationParamsLastMessageTypeTYPESMSNOSHOWREQUEST          SearchConversationParamsLastMessageType = "TYPE_SMS_NO_SHOW_REQUEST"
+	SearchConversationParamsLastMessageTypeTYPESMSREACTION               SearchConversationParamsLastMessageType = "TYPE_SMS_REACTION"
+	SearchConversationParamsLastMessageTypeTYPESMSREVIEWREQUEST          SearchConversationParamsLastMessageType = "TYPE_SMS_REVIEW_REQUEST"
+	SearchConversationParamsLastMessageTypeTYPETIKTOK                    SearchConversationParamsLastMessageType = "TYPE_TIKTOK"
+	SearchConversationParamsLastMessageTypeTYPETIKTOKCOMMENT             SearchConversationParamsLastMessageType = "TYPE_TIKTOK_COMMENT"
+	SearchConversationParamsLastMessageTypeTYPEWEBCHAT                   SearchConversationParamsLastMessageType = "TYPE_WEBCHAT"
+	SearchConversationParamsLastMessageTypeTYPEWHATSAPP                  SearchConversationParamsLastMessageType = "TYPE_WHATSAPP"
+)
+
+// Valid indicates whether the value is a known member of the SearchConversationParamsLastMessageType enum.
+func (e SearchConversationParamsLastMessageType) Valid() bool {
+	switch e {
+	case SearchConversationParamsLastMessageTypeTYPEACTIVITYAPPOINTMENT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEACTIVITYCONTACT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEACTIVITYEMPLOYEEACTIONLOG:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEACTIVITYINVOICE:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEACTIVITYOPPORTUNITY:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEACTIVITYPAYMENT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEACTIVITYWHATSAPP:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECALL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECAMPAIGNCALL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECAMPAIGNEMAIL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECAMPAIGNFACEBOOK:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECAMPAIGNGMB:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECAMPAIGNMANUALCALL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECAMPAIGNMANUALSMS:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECAMPAIGNSMS:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECAMPAIGNVOICEMAIL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECUSTOMCALL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECUSTOMEMAIL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECUSTOMPROVIDEREMAIL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECUSTOMPROVIDERSMS:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECUSTOMSMS:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEEMAIL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEFACEBOOK:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEFACEBOOKCOMMENT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEFORMSUBMISSION:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEGMB:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEINSTAGRAM:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEINSTAGRAMCOMMENT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEINTERNALCOMMENT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEIVRCALL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPELIVECHAT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPELIVECHATINFOMESSAGE:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPERCS:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEREVIEW:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPESMS:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPESMSNOSHOWREQUEST:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPESMSREACTION:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPESMSREVIEWREQUEST:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPETIKTOK:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPETIKTOKCOMMENT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEWEBCHAT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEWHATSAPP:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SearchConversationParamsLastMessageAction.
+const (
+	SearchConversationParamsLastMessageActionAutomated SearchConversationParamsLastMessageAction = "automated"
+	SearchConversationParamsLastMessageActionManual    SearchConversationParamsLastMessageAction = "manual"
+)
+
+// Valid indicates whether the value is a known member of the SearchConversationParamsLastMessageAction enum.
+func (e SearchConversationParamsLastMessageAction) Valid() bool {
+	switch e {
+	case SearchConversationParamsLastMessageActionAutomated:
+		return true
+	case SearchConversationParamsLastMessageActionManual:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SearchConversationParamsLastMessageDirection.
+const (
+	SearchConversationParamsLastMessageDirectionInbound  SearchConversationParamsLastMessageDirection = "inbound"
+	SearchConversationParamsLastMessageDirectionOutbound SearchConversationParamsLastMessageDirection = "outbound"
+)
+
+// Valid indicates whether the value is a known member of the SearchConversationParamsLastMessageDirection enum.
+func (e SearchConversationParamsLastMessageDirection) Valid() bool {
+	switch e {
+	case SearchConversationParamsLastMessageDirectionInbound:
+		return true
+	case SearchConversationParamsLastMessageDirectionOutbound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SearchConversationParamsStatus.
+const (
+	SearchConversationParamsStatusAll     SearchConversationParamsStatus = "all"
+	SearchConversationParamsStatusRead    SearchConversationParamsStatus = "read"
+	SearchConversationParamsStatusRecents SearchConversationParamsStatus = "recents"
+	SearchConversationParamsStatusStarred SearchConversationParamsStatus = "starred"
+	SearchConversationParamsStatusUnread  SearchConversationParamsStatus = "unread"
+)
+
+// Valid indicates whether the value is a known member of the SearchConversationParamsStatus enum.
+func (e SearchConversationParamsStatus) Valid() bool {
+	switch e {
+	case SearchConversationParamsStatusAll:
+		return true
+	case SearchConversationParamsStatusRead:
+		return true
+	case SearchConversationParamsStatusRecents:
+		return true
+	case SearchConversationParamsStatusStarred:
+		return true
+	case SearchConversationParamsStatusUnread:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SearchConversationParamsSortBy.
+const (
+	SearchConversationParamsSortByDueAt                 SearchConversationParamsSortBy = "due_at"
+	SearchConversationParamsSortByLastManualMessageDate SearchConversationParamsSortBy = "last_manual_message_date"
+	SearchConversationParamsSortByLastMessageDate       SearchConversationParamsSortBy = "last_message_date"
+	SearchConversationParamsSortByOverdueAt             SearchConversationParamsSortBy = "overdue_at"
+	SearchConversationParamsSortByScoreProfile          SearchConversationParamsSortBy = "score_profile"
+)
+
+// Valid indicates whether the value is a known member of the SearchConversationParamsSortBy enum.
+func (e SearchConversationParamsSortBy) Valid() bool {
+	switch e {
+	case SearchConversationParamsSortByDueAt:
+		return true
+	case SearchConversationParamsSortByLastManualMessageDate:
+		return true
+	case SearchConversationParamsSortByLastMessageDate:
+		return true
+	case SearchConversationParamsSortByOverdueAt:
+		return true
+	case SearchConversationParamsSortByScoreProfile:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetMessagesParamsType.
 const (
 	GetMessagesParamsTypeTYPEACTIVITYAPPOINTMENT       GetMessagesParamsType = "TYPE_ACTIVITY_APPOINTMENT"
@@ -5359,6 +5770,79 @@ type ConversationDto struct {
 //
 // Example: TYPE_CALL
 type ConversationDtoLastMessageType string
+
+// ConversationSchema defines model for ConversationSchema.
+type ConversationSchema struct {
+	// ContactID Contact Id
+	//
+	// Example: ABCHkzuJQ8ZMd4Te84GK
+	ContactID string `json:"contactId"`
+
+	// ContactName Alternative display name for the contact - used when full name is not available
+	//
+	// Example: John Doe Company
+	ContactName string `json:"contactName"`
+
+	// Email Primary email address of the contact
+	//
+	// Example: johndoe@mailingdomain.com
+	Email string `json:"email"`
+
+	// FullName Complete name of the contact (first and last name)
+	//
+	// Example: John Doe
+	FullName string `json:"fullName"`
+
+	// ID Conversation Id
+	//
+	// Example: ABCHkzuJQ8ZMd4Te84GK
+	ID string `json:"id"`
+
+	// LastMessageBody Content of the most recent message in the conversation
+	//
+	// Example: This is a sample message body
+	LastMessageBody *string `json:"lastMessageBody,omitempty"`
+
+	// LastMessageType Channel/type of the most recent message (SMS, Email, Call, etc)
+	//
+	// Example: TYPE_SMS
+	LastMessageType *ConversationSchemaLastMessageType `json:"lastMessageType,omitempty"`
+
+	// LocationID Location Id
+	//
+	// Example: ABCHkzuJQ8ZMd4Te84GK
+	LocationID string `json:"locationId"`
+
+	// Phone Primary phone number of the contact
+	//
+	// Example: +15550001234
+	Phone string `json:"phone"`
+
+	// Sort Cursor: send it as startAfterDate to get the conversations after this one.
+	//
+	// Example: [1600854,1600851]
+	Sort *[]float64 `json:"sort,omitempty"`
+
+	// Type Primary channel/type of the conversation (Phone, Email, etc)
+	//
+	// Example: TYPE_PHONE
+	Type ConversationSchemaType `json:"type"`
+
+	// UnreadCount Number of unread messages in this conversation
+	//
+	// Example: 1
+	UnreadCount float64 `json:"unreadCount"`
+}
+
+// ConversationSchemaLastMessageType Channel/type of the most recent message (SMS, Email, Call, etc)
+//
+// Example: TYPE_SMS
+type ConversationSchemaLastMessageType string
+
+// ConversationSchemaType Primary channel/type of the conversation (Phone, Email, etc)
+//
+// Example: TYPE_PHONE
+type ConversationSchemaType string
 
 // CreateAddTagSuccessfulResponseDto defines model for CreateAddTagSuccessfulResponseDto.
 type CreateAddTagSuccessfulResponseDto struct {
@@ -9515,6 +9999,17 @@ type SearchedContact struct {
 	Website *string `json:"website,omitempty"`
 }
 
+// SendConversationResponseDto defines model for SendConversationResponseDto.
+type SendConversationResponseDto struct {
+	// Conversations The list of all conversations found for the given query
+	Conversations []ConversationSchema `json:"conversations"`
+
+	// Total Total Number of results found for the given query
+	//
+	// Example: 100
+	Total float64 `json:"total"`
+}
+
 // SendMessageBodyDto defines model for SendMessageBodyDto.
 type SendMessageBodyDto struct {
 	// AppointmentID ID of the associated appointment
@@ -11143,6 +11638,90 @@ type GetSlotsParams struct {
 	// UserIds The users for whom the free slots are returned
 	UserIds *[]string `form:"userIds,omitempty" json:"userIds,omitempty"`
 }
+
+// SearchConversationParams defines parameters for SearchConversation.
+type SearchConversationParams struct {
+	// LocationID Location Id
+	LocationID string `form:"locationId" json:"locationId"`
+
+	// ContactID Contact Id
+	ContactID *string `form:"contactId,omitempty" json:"contactId,omitempty"`
+
+	// AssignedTo User IDs that conversations are assigned to. Multiple IDs can be provided as comma-separated values. Use "unassigned" to fetch conversations not assigned to any user.
+	AssignedTo *string `form:"assignedTo,omitempty" json:"assignedTo,omitempty"`
+
+	// Followers User IDs of followers to filter conversations by. Multiple IDs can be provided as comma-separated values.
+	Followers *string `form:"followers,omitempty" json:"followers,omitempty"`
+
+	// Mentions User Id of the mention. Multiple values are comma separated.
+	Mentions *string `form:"mentions,omitempty" json:"mentions,omitempty"`
+
+	// Query Search paramater as a string
+	Query *string `form:"query,omitempty" json:"query,omitempty"`
+
+	// Sort Sort paramater - asc or desc
+	Sort *SearchConversationParamsSort `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// StartAfterDate Search to begin after the specified date - should contain the sort value of the last document
+	StartAfterDate *[]float64 `form:"startAfterDate,omitempty" json:"startAfterDate,omitempty"`
+
+	// ID Id of the conversation
+	ID *string `form:"id,omitempty" json:"id,omitempty"`
+
+	// Limit Limit of conversations - Default is 20
+	Limit *float64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// LastMessageType Type of the last message in the conversation as a string
+	LastMessageType *SearchConversationParamsLastMessageType `form:"lastMessageType,omitempty" json:"lastMessageType,omitempty"`
+
+	// LastMessageAction Action of the last outbound message in the conversation as string.
+	LastMessageAction *SearchConversationParamsLastMessageAction `form:"lastMessageAction,omitempty" json:"lastMessageAction,omitempty"`
+
+	// LastMessageDirection Direction of the last message in the conversation as string.
+	LastMessageDirection *SearchConversationParamsLastMessageDirection `form:"lastMessageDirection,omitempty" json:"lastMessageDirection,omitempty"`
+
+	// Status The status of the conversation to be filtered - all, read, unread, starred
+	Status *SearchConversationParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// SortBy The sorting of the conversation to be filtered as - manual messages or all messages
+	SortBy *SearchConversationParamsSortBy `form:"sortBy,omitempty" json:"sortBy,omitempty"`
+
+	// SortScoreProfile Id of score profile on which sortBy.ScoreProfile should sort on
+	SortScoreProfile *string `form:"sortScoreProfile,omitempty" json:"sortScoreProfile,omitempty"`
+
+	// ScoreProfile Id of score profile on which conversations should get filtered out, works with scoreProfileMin & scoreProfileMax
+	ScoreProfile *string `form:"scoreProfile,omitempty" json:"scoreProfile,omitempty"`
+
+	// ScoreProfileMin Minimum value for score
+	ScoreProfileMin *float64 `form:"scoreProfileMin,omitempty" json:"scoreProfileMin,omitempty"`
+
+	// ScoreProfileMax Maximum value for score
+	ScoreProfileMax *float64 `form:"scoreProfileMax,omitempty" json:"scoreProfileMax,omitempty"`
+
+	// StartDate Start date filter for dateAdded field (Unix timestamp in milliseconds)
+	StartDate *float64 `form:"startDate,omitempty" json:"startDate,omitempty"`
+
+	// EndDate End date filter for dateAdded field (Unix timestamp in milliseconds)
+	EndDate *float64 `form:"endDate,omitempty" json:"endDate,omitempty"`
+}
+
+// SearchConversationParamsSort defines parameters for SearchConversation.
+type SearchConversationParamsSort string
+
+// SearchConversationParamsLastMessageType defines parameters for SearchConversation.
+type SearchConversationParamsLastMessageType string
+
+// SearchConversationParamsLastMessageAction defines parameters for SearchConversation.
+type SearchConversationParamsLastMessageAction string
+
+// SearchConversationParamsLastMessageDirection defines parameters for SearchConversation.
+type SearchConversationParamsLastMessageDirection string
+
+// SearchConversationParamsStatus defines parameters for SearchConversation.
+type SearchConversationParamsStatus string
+
+// SearchConversationParamsSortBy defines parameters for SearchConversation.
+type SearchConversationParamsSortBy string
 
 // GetMessagesParams defines parameters for GetMessages.
 type GetMessagesParams struct {
@@ -13707,6 +14286,13 @@ type ClientInterface interface {
 	// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
 	UpdateMessageStatus(ctx context.Context, messageID string, body UpdateMessageStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SearchConversation Search Conversations
+	//
+	// Returns a list of all conversations matching the search criteria along with the sort and filter options selected.
+	//
+	// Corresponds with GET /conversations/search (the `SearchConversation` operationId).
+	SearchConversation(ctx context.Context, params *SearchConversationParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteConversation Delete Conversation
 	//
 	// Delete the conversation details based on the conversation ID.
@@ -15502,6 +16088,23 @@ func (c *Client) UpdateMessageStatusWithBody(ctx context.Context, messageID stri
 // Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
 func (c *Client) UpdateMessageStatus(ctx context.Context, messageID string, body UpdateMessageStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateMessageStatusRequest(c.Server, messageID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SearchConversation Search Conversations
+//
+// Returns a list of all conversations matching the search criteria along with the sort and filter options selected.
+//
+// Corresponds with GET /conversations/search (the `SearchConversation` operationId).
+func (c *Client) SearchConversation(ctx context.Context, params *SearchConversationParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSearchConversationRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -18942,6 +19545,296 @@ func NewUpdateMessageStatusRequestWithBody(server string, messageID string, cont
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSearchConversationRequest constructs an http.Request for the SearchConversation method
+func NewSearchConversationRequest(server string, params *SearchConversationParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/search")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.ContactID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "contactId", *params.ContactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AssignedTo != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "assignedTo", *params.AssignedTo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Followers != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "followers", *params.Followers, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Mentions != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "mentions", *params.Mentions, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Query != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "query", *params.Query, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartAfterDate != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startAfterDate", *params.StartAfterDate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "id", *params.ID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LastMessageType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lastMessageType", *params.LastMessageType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LastMessageAction != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lastMessageAction", *params.LastMessageAction, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LastMessageDirection != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lastMessageDirection", *params.LastMessageDirection, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SortBy != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sortBy", *params.SortBy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SortScoreProfile != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sortScoreProfile", *params.SortScoreProfile, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ScoreProfile != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "scoreProfile", *params.ScoreProfile, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ScoreProfileMin != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "scoreProfileMin", *params.ScoreProfileMin, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ScoreProfileMax != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "scoreProfileMax", *params.ScoreProfileMax, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartDate != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startDate", *params.StartDate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndDate != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endDate", *params.EndDate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -23054,6 +23947,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
 	UpdateMessageStatusWithResponse(ctx context.Context, messageID string, body UpdateMessageStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMessageStatusResponse, error)
+
+	// SearchConversationWithResponse Search Conversations
+	//
+	// Returns a list of all conversations matching the search criteria along with the sort and filter options selected.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/search (the `SearchConversation` operationId).
+	SearchConversationWithResponse(ctx context.Context, params *SearchConversationParams, reqEditors ...RequestEditorFn) (*SearchConversationResponse, error)
 
 	// DeleteConversationWithResponse Delete Conversation
 	//
@@ -27606,6 +28508,89 @@ func (r UpdateMessageStatusResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateMessageStatusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SearchConversationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SendConversationResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SearchConversationResponse) GetJSON200() *SendConversationResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SearchConversationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SearchConversationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SearchConversationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SearchConversationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SearchConversationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SearchConversationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r SearchConversationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SearchConversationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SearchConversationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SearchConversationResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -32976,6 +33961,21 @@ func (c *ClientWithResponses) UpdateMessageStatusWithResponse(ctx context.Contex
 	return ParseUpdateMessageStatusResponse(rsp)
 }
 
+// SearchConversationWithResponse Search Conversations
+//
+// Returns a list of all conversations matching the search criteria along with the sort and filter options selected.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/search (the `SearchConversation` operationId).
+func (c *ClientWithResponses) SearchConversationWithResponse(ctx context.Context, params *SearchConversationParams, reqEditors ...RequestEditorFn) (*SearchConversationResponse, error) {
+	rsp, err := c.SearchConversation(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSearchConversationResponse(rsp)
+}
+
 // DeleteConversationWithResponse Delete Conversation
 //
 // Delete the conversation details based on the conversation ID.
@@ -37180,6 +38180,74 @@ func ParseUpdateMessageStatusResponse(rsp *http.Response) (*UpdateMessageStatusR
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest SendMessageResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSearchConversationResponse parses an HTTP response from a SearchConversationWithResponse call
+func ParseSearchConversationResponse(rsp *http.Response) (*SearchConversationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SearchConversationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SendConversationResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -3062,8 +3062,17 @@ var Ops = []Op{
 		Scopes:   []string{"conversations.readonly"},
 		Read:     true,
 		Safe:     true,
-		Exposed:  false,
-		Declared: false,
+		Location: &Field{In: "query", Name: "locationId"},
+		Paging:   "searchAfter",
+		Pager: &Pager{
+			Size: Field{In: "query", Name: "limit"}, MaxSize: 100,
+			Cursor: []Cursor{
+				{Field: Field{In: "query", Name: "startAfterDate"}, From: "", FromLast: "sort"},
+			},
+			Items: "conversations", Total: "total",
+		},
+		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 			{Name: "contactId", In: "query", Type: "string", Required: false},
@@ -3072,7 +3081,7 @@ var Ops = []Op{
 			{Name: "mentions", In: "query", Type: "string", Required: false},
 			{Name: "query", In: "query", Type: "string", Required: false},
 			{Name: "sort", In: "query", Type: "string", Required: false},
-			{Name: "startAfterDate", In: "query", Type: "any", Required: false},
+			{Name: "startAfterDate", In: "query", Type: "array", Required: false},
 			{Name: "id", In: "query", Type: "string", Required: false},
 			{Name: "limit", In: "query", Type: "number", Required: false},
 			{Name: "lastMessageType", In: "query", Type: "string", Required: false},

@@ -2291,6 +2291,315 @@ func (x *AddAnOutboundMessageResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// SearchConversationRequest is the request of SearchConversation.
+type SearchConversationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId *string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// User IDs that conversations are assigned to. Multiple IDs can be provided
+	// as comma-separated values. Use "unassigned" to fetch conversations not
+	// assigned to any user.
+	AssignedTo *string `protobuf:"bytes,3,opt,name=assigned_to,json=assignedTo,proto3,oneof" json:"assigned_to,omitempty"`
+	// User IDs of followers to filter conversations by. Multiple IDs can be
+	// provided as comma-separated values.
+	Followers *string `protobuf:"bytes,4,opt,name=followers,proto3,oneof" json:"followers,omitempty"`
+	// User Id of the mention. Multiple values are comma separated.
+	Mentions *string `protobuf:"bytes,5,opt,name=mentions,proto3,oneof" json:"mentions,omitempty"`
+	// Search paramater as a string
+	Query *string `protobuf:"bytes,6,opt,name=query,proto3,oneof" json:"query,omitempty"`
+	// Sort paramater - asc or desc
+	Sort *string `protobuf:"bytes,7,opt,name=sort,proto3,oneof" json:"sort,omitempty"`
+	// Id of the conversation
+	Id *string `protobuf:"bytes,8,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Type of the last message in the conversation as a string
+	LastMessageType *string `protobuf:"bytes,9,opt,name=last_message_type,json=lastMessageType,proto3,oneof" json:"last_message_type,omitempty"`
+	// Action of the last outbound message in the conversation as string.
+	LastMessageAction *string `protobuf:"bytes,10,opt,name=last_message_action,json=lastMessageAction,proto3,oneof" json:"last_message_action,omitempty"`
+	// Direction of the last message in the conversation as string.
+	LastMessageDirection *string `protobuf:"bytes,11,opt,name=last_message_direction,json=lastMessageDirection,proto3,oneof" json:"last_message_direction,omitempty"`
+	// The status of the conversation to be filtered - all, read, unread,
+	// starred
+	Status *string `protobuf:"bytes,12,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// The sorting of the conversation to be filtered as - manual messages or
+	// all messages
+	SortBy *string `protobuf:"bytes,13,opt,name=sort_by,json=sortBy,proto3,oneof" json:"sort_by,omitempty"`
+	// Id of score profile on which sortBy.ScoreProfile should sort on
+	SortScoreProfile *string `protobuf:"bytes,14,opt,name=sort_score_profile,json=sortScoreProfile,proto3,oneof" json:"sort_score_profile,omitempty"`
+	// Id of score profile on which conversations should get filtered out, works
+	// with scoreProfileMin & scoreProfileMax
+	ScoreProfile *string `protobuf:"bytes,15,opt,name=score_profile,json=scoreProfile,proto3,oneof" json:"score_profile,omitempty"`
+	// Minimum value for score
+	ScoreProfileMin *float64 `protobuf:"fixed64,16,opt,name=score_profile_min,json=scoreProfileMin,proto3,oneof" json:"score_profile_min,omitempty"`
+	// Maximum value for score
+	ScoreProfileMax *float64 `protobuf:"fixed64,17,opt,name=score_profile_max,json=scoreProfileMax,proto3,oneof" json:"score_profile_max,omitempty"`
+	// Start date filter for dateAdded field (Unix timestamp in milliseconds)
+	StartDate *float64 `protobuf:"fixed64,18,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
+	// End date filter for dateAdded field (Unix timestamp in milliseconds)
+	EndDate *float64 `protobuf:"fixed64,19,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
+	// The most records per page; 0 means the default. At most 100.
+	PageSize int32 `protobuf:"varint,20,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,21,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchConversationRequest) Reset() {
+	*x = SearchConversationRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchConversationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchConversationRequest) ProtoMessage() {}
+
+func (x *SearchConversationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchConversationRequest.ProtoReflect.Descriptor instead.
+func (*SearchConversationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SearchConversationRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *SearchConversationRequest) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *SearchConversationRequest) GetAssignedTo() string {
+	if x != nil && x.AssignedTo != nil {
+		return *x.AssignedTo
+	}
+	return ""
+}
+
+func (x *SearchConversationRequest) GetFollowers() string {
+	if x != nil && x.Followers != nil {
+		return *x.Followers
+	}
+	return ""
+}
+
+func (x *SearchConversationRequest) GetMentions() string {
+	if x != nil && x.Mentions != nil {
+		return *x.Mentions
+	}
+	return ""
+}
+
+func (x *SearchConversationRequest) GetQuery() string {
+	if x != nil && x.Query != nil {
+		return *x.Query
+	}
+	return ""
+}
+
+func (x *SearchConversationRequest) GetSort() string {
+	if x != nil && x.Sort != nil {
+		return *x.Sort
+	}
+	return ""
+}
+
+func (x *SearchConversationRequest) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *SearchConversationRequest) GetLastMessageType() string {
+	if x != nil && x.LastMessageType != nil {
+		return *x.LastMessageType
+	}
+	return ""
+}
+
+func (x *SearchConversationRequest) GetLastMessageAction() string {
+	if x != nil && x.LastMessageAction != nil {
+		return *x.LastMessageAction
+	}
+	return ""
+}
+
+func (x *SearchConversationRequest) GetLastMessageDirection() string {
+	if x != nil && x.LastMessageDirection != nil {
+		return *x.LastMessageDirection
+	}
+	return ""
+}
+
+func (x *SearchConversationRequest) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *SearchConversationRequest) GetSortBy() string {
+	if x != nil && x.SortBy != nil {
+		return *x.SortBy
+	}
+	return ""
+}
+
+func (x *SearchConversationRequest) GetSortScoreProfile() string {
+	if x != nil && x.SortScoreProfile != nil {
+		return *x.SortScoreProfile
+	}
+	return ""
+}
+
+func (x *SearchConversationRequest) GetScoreProfile() string {
+	if x != nil && x.ScoreProfile != nil {
+		return *x.ScoreProfile
+	}
+	return ""
+}
+
+func (x *SearchConversationRequest) GetScoreProfileMin() float64 {
+	if x != nil && x.ScoreProfileMin != nil {
+		return *x.ScoreProfileMin
+	}
+	return 0
+}
+
+func (x *SearchConversationRequest) GetScoreProfileMax() float64 {
+	if x != nil && x.ScoreProfileMax != nil {
+		return *x.ScoreProfileMax
+	}
+	return 0
+}
+
+func (x *SearchConversationRequest) GetStartDate() float64 {
+	if x != nil && x.StartDate != nil {
+		return *x.StartDate
+	}
+	return 0
+}
+
+func (x *SearchConversationRequest) GetEndDate() float64 {
+	if x != nil && x.EndDate != nil {
+		return *x.EndDate
+	}
+	return 0
+}
+
+func (x *SearchConversationRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *SearchConversationRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// SearchConversationResponse is HighLevel's answer to SearchConversation,
+// without loss.
+type SearchConversationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The list of all conversations found for the given query
+	Conversations []*ConversationSchema `protobuf:"bytes,1,rep,name=conversations,proto3" json:"conversations,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The number of matching records (HighLevel's total).
+	TotalSize int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchConversationResponse) Reset() {
+	*x = SearchConversationResponse{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchConversationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchConversationResponse) ProtoMessage() {}
+
+func (x *SearchConversationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchConversationResponse.ProtoReflect.Descriptor instead.
+func (*SearchConversationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SearchConversationResponse) GetConversations() []*ConversationSchema {
+	if x != nil {
+		return x.Conversations
+	}
+	return nil
+}
+
+func (x *SearchConversationResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *SearchConversationResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *SearchConversationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 var File_hlgate_v1_conversations_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
@@ -2638,7 +2947,62 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\b_messageB\r\n" +
 	"\v_contact_idB\r\n" +
 	"\v_date_addedB\x13\n" +
-	"\x11_email_message_id2\xd3\x10\n" +
+	"\x11_email_message_id\"\xd8\b\n" +
+	"\x19SearchConversationRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tH\x00R\tcontactId\x88\x01\x01\x12$\n" +
+	"\vassigned_to\x18\x03 \x01(\tH\x01R\n" +
+	"assignedTo\x88\x01\x01\x12!\n" +
+	"\tfollowers\x18\x04 \x01(\tH\x02R\tfollowers\x88\x01\x01\x12\x1f\n" +
+	"\bmentions\x18\x05 \x01(\tH\x03R\bmentions\x88\x01\x01\x12\x19\n" +
+	"\x05query\x18\x06 \x01(\tH\x04R\x05query\x88\x01\x01\x12\x17\n" +
+	"\x04sort\x18\a \x01(\tH\x05R\x04sort\x88\x01\x01\x12\x13\n" +
+	"\x02id\x18\b \x01(\tH\x06R\x02id\x88\x01\x01\x12/\n" +
+	"\x11last_message_type\x18\t \x01(\tH\aR\x0flastMessageType\x88\x01\x01\x123\n" +
+	"\x13last_message_action\x18\n" +
+	" \x01(\tH\bR\x11lastMessageAction\x88\x01\x01\x129\n" +
+	"\x16last_message_direction\x18\v \x01(\tH\tR\x14lastMessageDirection\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\f \x01(\tH\n" +
+	"R\x06status\x88\x01\x01\x12\x1c\n" +
+	"\asort_by\x18\r \x01(\tH\vR\x06sortBy\x88\x01\x01\x121\n" +
+	"\x12sort_score_profile\x18\x0e \x01(\tH\fR\x10sortScoreProfile\x88\x01\x01\x12(\n" +
+	"\rscore_profile\x18\x0f \x01(\tH\rR\fscoreProfile\x88\x01\x01\x12/\n" +
+	"\x11score_profile_min\x18\x10 \x01(\x01H\x0eR\x0fscoreProfileMin\x88\x01\x01\x12/\n" +
+	"\x11score_profile_max\x18\x11 \x01(\x01H\x0fR\x0fscoreProfileMax\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_date\x18\x12 \x01(\x01H\x10R\tstartDate\x88\x01\x01\x12\x1e\n" +
+	"\bend_date\x18\x13 \x01(\x01H\x11R\aendDate\x88\x01\x01\x12\x1b\n" +
+	"\tpage_size\x18\x14 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x15 \x01(\tR\tpageTokenB\r\n" +
+	"\v_contact_idB\x0e\n" +
+	"\f_assigned_toB\f\n" +
+	"\n" +
+	"_followersB\v\n" +
+	"\t_mentionsB\b\n" +
+	"\x06_queryB\a\n" +
+	"\x05_sortB\x05\n" +
+	"\x03_idB\x14\n" +
+	"\x12_last_message_typeB\x16\n" +
+	"\x14_last_message_actionB\x19\n" +
+	"\x17_last_message_directionB\t\n" +
+	"\a_statusB\n" +
+	"\n" +
+	"\b_sort_byB\x15\n" +
+	"\x13_sort_score_profileB\x10\n" +
+	"\x0e_score_profileB\x14\n" +
+	"\x12_score_profile_minB\x14\n" +
+	"\x12_score_profile_maxB\r\n" +
+	"\v_start_dateB\v\n" +
+	"\t_end_date\"\xe2\x01\n" +
+	"\x1aSearchConversationResponse\x12C\n" +
+	"\rconversations\x18\x01 \x03(\v2\x1d.hlgate.v1.ConversationSchemaR\rconversations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\x8a\x12\n" +
 	"\x14ConversationsService\x12\xb0\x01\n" +
 	"\x12CreateConversation\x12$.hlgate.v1.CreateConversationRequest\x1a%.hlgate.v1.CreateConversationResponse\"M\xc2\xf3\x18\x15\n" +
 	"\x13create-conversation\x82\xd3\xe4\x93\x02.:\x01*\")/v1/locations/{location_id}/conversations\x12\xbf\x01\n" +
@@ -2662,7 +3026,9 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x13AddAnInboundMessage\x12%.hlgate.v1.AddAnInboundMessageRequest\x1a&.hlgate.v1.AddAnInboundMessageResponse\"a\xc2\xf3\x18\x18\n" +
 	"\x16add-an-inbound-message\x82\xd3\xe4\x93\x02?:\x01*\":/v1/locations/{location_id}/conversations/messages/inbound\x12\xcc\x01\n" +
 	"\x14AddAnOutboundMessage\x12&.hlgate.v1.AddAnOutboundMessageRequest\x1a'.hlgate.v1.AddAnOutboundMessageResponse\"c\xc2\xf3\x18\x19\n" +
-	"\x17add-an-outbound-message\x82\xd3\xe4\x93\x02@:\x01*\";/v1/locations/{location_id}/conversations/messages/outboundB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
+	"\x17add-an-outbound-message\x82\xd3\xe4\x93\x02@:\x01*\";/v1/locations/{location_id}/conversations/messages/outbound\x12\xb4\x01\n" +
+	"\x12SearchConversation\x12$.hlgate.v1.SearchConversationRequest\x1a%.hlgate.v1.SearchConversationResponse\"Q\xc2\xf3\x18\x15\n" +
+	"\x13search-conversation\x82\xd3\xe4\x93\x022\x120/v1/locations/{location_id}/conversations/searchB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
 var (
 	file_hlgate_v1_conversations_service_proto_rawDescOnce sync.Once
@@ -2676,7 +3042,7 @@ func file_hlgate_v1_conversations_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_conversations_service_proto_rawDescData
 }
 
-var file_hlgate_v1_conversations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_hlgate_v1_conversations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_hlgate_v1_conversations_service_proto_goTypes = []any{
 	(*CreateConversationRequest)(nil),      // 0: hlgate.v1.CreateConversationRequest
 	(*CreateConversationResponse)(nil),     // 1: hlgate.v1.CreateConversationResponse
@@ -2700,66 +3066,73 @@ var file_hlgate_v1_conversations_service_proto_goTypes = []any{
 	(*AddAnInboundMessageResponse)(nil),    // 19: hlgate.v1.AddAnInboundMessageResponse
 	(*AddAnOutboundMessageRequest)(nil),    // 20: hlgate.v1.AddAnOutboundMessageRequest
 	(*AddAnOutboundMessageResponse)(nil),   // 21: hlgate.v1.AddAnOutboundMessageResponse
-	(*ConversationCreateResponseDto)(nil),  // 22: hlgate.v1.ConversationCreateResponseDto
-	(*structpb.Struct)(nil),                // 23: google.protobuf.Struct
-	(*ConversationDto)(nil),                // 24: hlgate.v1.ConversationDto
-	(*GetMessageResponseDto)(nil),          // 25: hlgate.v1.GetMessageResponseDto
-	(*ForwardConfigDto)(nil),               // 26: hlgate.v1.ForwardConfigDto
-	(*ForwardResponseDto)(nil),             // 27: hlgate.v1.ForwardResponseDto
-	(*MessageMeta)(nil),                    // 28: hlgate.v1.MessageMeta
-	(*ErrorDto)(nil),                       // 29: hlgate.v1.ErrorDto
-	(*CallDataDTO)(nil),                    // 30: hlgate.v1.CallDataDTO
+	(*SearchConversationRequest)(nil),      // 22: hlgate.v1.SearchConversationRequest
+	(*SearchConversationResponse)(nil),     // 23: hlgate.v1.SearchConversationResponse
+	(*ConversationCreateResponseDto)(nil),  // 24: hlgate.v1.ConversationCreateResponseDto
+	(*structpb.Struct)(nil),                // 25: google.protobuf.Struct
+	(*ConversationDto)(nil),                // 26: hlgate.v1.ConversationDto
+	(*GetMessageResponseDto)(nil),          // 27: hlgate.v1.GetMessageResponseDto
+	(*ForwardConfigDto)(nil),               // 28: hlgate.v1.ForwardConfigDto
+	(*ForwardResponseDto)(nil),             // 29: hlgate.v1.ForwardResponseDto
+	(*MessageMeta)(nil),                    // 30: hlgate.v1.MessageMeta
+	(*ErrorDto)(nil),                       // 31: hlgate.v1.ErrorDto
+	(*CallDataDTO)(nil),                    // 32: hlgate.v1.CallDataDTO
+	(*ConversationSchema)(nil),             // 33: hlgate.v1.ConversationSchema
 }
 var file_hlgate_v1_conversations_service_proto_depIdxs = []int32{
-	22, // 0: hlgate.v1.CreateConversationResponse.conversation:type_name -> hlgate.v1.ConversationCreateResponseDto
-	23, // 1: hlgate.v1.CreateConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	23, // 2: hlgate.v1.DeleteConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	23, // 3: hlgate.v1.GetConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	23, // 4: hlgate.v1.UpdateConversationRequest.feedback:type_name -> google.protobuf.Struct
-	24, // 5: hlgate.v1.UpdateConversationResponse.conversation:type_name -> hlgate.v1.ConversationDto
-	23, // 6: hlgate.v1.UpdateConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	25, // 7: hlgate.v1.GetMessagesResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
-	23, // 8: hlgate.v1.GetMessagesResponse.unmapped:type_name -> google.protobuf.Struct
-	26, // 9: hlgate.v1.SendANewMessageRequest.forward:type_name -> hlgate.v1.ForwardConfigDto
-	27, // 10: hlgate.v1.SendANewMessageResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
-	23, // 11: hlgate.v1.SendANewMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	28, // 12: hlgate.v1.GetMessageResponse.meta:type_name -> hlgate.v1.MessageMeta
-	23, // 13: hlgate.v1.GetMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	23, // 14: hlgate.v1.CancelScheduledMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	29, // 15: hlgate.v1.UpdateMessageStatusRequest.error:type_name -> hlgate.v1.ErrorDto
-	27, // 16: hlgate.v1.UpdateMessageStatusResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
-	23, // 17: hlgate.v1.UpdateMessageStatusResponse.unmapped:type_name -> google.protobuf.Struct
-	30, // 18: hlgate.v1.AddAnInboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
-	23, // 19: hlgate.v1.AddAnInboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	30, // 20: hlgate.v1.AddAnOutboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
-	23, // 21: hlgate.v1.AddAnOutboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	0,  // 22: hlgate.v1.ConversationsService.CreateConversation:input_type -> hlgate.v1.CreateConversationRequest
-	2,  // 23: hlgate.v1.ConversationsService.DeleteConversation:input_type -> hlgate.v1.DeleteConversationRequest
-	4,  // 24: hlgate.v1.ConversationsService.GetConversation:input_type -> hlgate.v1.GetConversationRequest
-	6,  // 25: hlgate.v1.ConversationsService.UpdateConversation:input_type -> hlgate.v1.UpdateConversationRequest
-	8,  // 26: hlgate.v1.ConversationsService.GetMessages:input_type -> hlgate.v1.GetMessagesRequest
-	10, // 27: hlgate.v1.ConversationsService.SendANewMessage:input_type -> hlgate.v1.SendANewMessageRequest
-	12, // 28: hlgate.v1.ConversationsService.GetMessage:input_type -> hlgate.v1.GetMessageRequest
-	14, // 29: hlgate.v1.ConversationsService.CancelScheduledMessage:input_type -> hlgate.v1.CancelScheduledMessageRequest
-	16, // 30: hlgate.v1.ConversationsService.UpdateMessageStatus:input_type -> hlgate.v1.UpdateMessageStatusRequest
-	18, // 31: hlgate.v1.ConversationsService.AddAnInboundMessage:input_type -> hlgate.v1.AddAnInboundMessageRequest
-	20, // 32: hlgate.v1.ConversationsService.AddAnOutboundMessage:input_type -> hlgate.v1.AddAnOutboundMessageRequest
-	1,  // 33: hlgate.v1.ConversationsService.CreateConversation:output_type -> hlgate.v1.CreateConversationResponse
-	3,  // 34: hlgate.v1.ConversationsService.DeleteConversation:output_type -> hlgate.v1.DeleteConversationResponse
-	5,  // 35: hlgate.v1.ConversationsService.GetConversation:output_type -> hlgate.v1.GetConversationResponse
-	7,  // 36: hlgate.v1.ConversationsService.UpdateConversation:output_type -> hlgate.v1.UpdateConversationResponse
-	9,  // 37: hlgate.v1.ConversationsService.GetMessages:output_type -> hlgate.v1.GetMessagesResponse
-	11, // 38: hlgate.v1.ConversationsService.SendANewMessage:output_type -> hlgate.v1.SendANewMessageResponse
-	13, // 39: hlgate.v1.ConversationsService.GetMessage:output_type -> hlgate.v1.GetMessageResponse
-	15, // 40: hlgate.v1.ConversationsService.CancelScheduledMessage:output_type -> hlgate.v1.CancelScheduledMessageResponse
-	17, // 41: hlgate.v1.ConversationsService.UpdateMessageStatus:output_type -> hlgate.v1.UpdateMessageStatusResponse
-	19, // 42: hlgate.v1.ConversationsService.AddAnInboundMessage:output_type -> hlgate.v1.AddAnInboundMessageResponse
-	21, // 43: hlgate.v1.ConversationsService.AddAnOutboundMessage:output_type -> hlgate.v1.AddAnOutboundMessageResponse
-	33, // [33:44] is the sub-list for method output_type
-	22, // [22:33] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	24, // 0: hlgate.v1.CreateConversationResponse.conversation:type_name -> hlgate.v1.ConversationCreateResponseDto
+	25, // 1: hlgate.v1.CreateConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	25, // 2: hlgate.v1.DeleteConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	25, // 3: hlgate.v1.GetConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	25, // 4: hlgate.v1.UpdateConversationRequest.feedback:type_name -> google.protobuf.Struct
+	26, // 5: hlgate.v1.UpdateConversationResponse.conversation:type_name -> hlgate.v1.ConversationDto
+	25, // 6: hlgate.v1.UpdateConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	27, // 7: hlgate.v1.GetMessagesResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
+	25, // 8: hlgate.v1.GetMessagesResponse.unmapped:type_name -> google.protobuf.Struct
+	28, // 9: hlgate.v1.SendANewMessageRequest.forward:type_name -> hlgate.v1.ForwardConfigDto
+	29, // 10: hlgate.v1.SendANewMessageResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
+	25, // 11: hlgate.v1.SendANewMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 12: hlgate.v1.GetMessageResponse.meta:type_name -> hlgate.v1.MessageMeta
+	25, // 13: hlgate.v1.GetMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	25, // 14: hlgate.v1.CancelScheduledMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	31, // 15: hlgate.v1.UpdateMessageStatusRequest.error:type_name -> hlgate.v1.ErrorDto
+	29, // 16: hlgate.v1.UpdateMessageStatusResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
+	25, // 17: hlgate.v1.UpdateMessageStatusResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 18: hlgate.v1.AddAnInboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
+	25, // 19: hlgate.v1.AddAnInboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 20: hlgate.v1.AddAnOutboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
+	25, // 21: hlgate.v1.AddAnOutboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	33, // 22: hlgate.v1.SearchConversationResponse.conversations:type_name -> hlgate.v1.ConversationSchema
+	25, // 23: hlgate.v1.SearchConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	0,  // 24: hlgate.v1.ConversationsService.CreateConversation:input_type -> hlgate.v1.CreateConversationRequest
+	2,  // 25: hlgate.v1.ConversationsService.DeleteConversation:input_type -> hlgate.v1.DeleteConversationRequest
+	4,  // 26: hlgate.v1.ConversationsService.GetConversation:input_type -> hlgate.v1.GetConversationRequest
+	6,  // 27: hlgate.v1.ConversationsService.UpdateConversation:input_type -> hlgate.v1.UpdateConversationRequest
+	8,  // 28: hlgate.v1.ConversationsService.GetMessages:input_type -> hlgate.v1.GetMessagesRequest
+	10, // 29: hlgate.v1.ConversationsService.SendANewMessage:input_type -> hlgate.v1.SendANewMessageRequest
+	12, // 30: hlgate.v1.ConversationsService.GetMessage:input_type -> hlgate.v1.GetMessageRequest
+	14, // 31: hlgate.v1.ConversationsService.CancelScheduledMessage:input_type -> hlgate.v1.CancelScheduledMessageRequest
+	16, // 32: hlgate.v1.ConversationsService.UpdateMessageStatus:input_type -> hlgate.v1.UpdateMessageStatusRequest
+	18, // 33: hlgate.v1.ConversationsService.AddAnInboundMessage:input_type -> hlgate.v1.AddAnInboundMessageRequest
+	20, // 34: hlgate.v1.ConversationsService.AddAnOutboundMessage:input_type -> hlgate.v1.AddAnOutboundMessageRequest
+	22, // 35: hlgate.v1.ConversationsService.SearchConversation:input_type -> hlgate.v1.SearchConversationRequest
+	1,  // 36: hlgate.v1.ConversationsService.CreateConversation:output_type -> hlgate.v1.CreateConversationResponse
+	3,  // 37: hlgate.v1.ConversationsService.DeleteConversation:output_type -> hlgate.v1.DeleteConversationResponse
+	5,  // 38: hlgate.v1.ConversationsService.GetConversation:output_type -> hlgate.v1.GetConversationResponse
+	7,  // 39: hlgate.v1.ConversationsService.UpdateConversation:output_type -> hlgate.v1.UpdateConversationResponse
+	9,  // 40: hlgate.v1.ConversationsService.GetMessages:output_type -> hlgate.v1.GetMessagesResponse
+	11, // 41: hlgate.v1.ConversationsService.SendANewMessage:output_type -> hlgate.v1.SendANewMessageResponse
+	13, // 42: hlgate.v1.ConversationsService.GetMessage:output_type -> hlgate.v1.GetMessageResponse
+	15, // 43: hlgate.v1.ConversationsService.CancelScheduledMessage:output_type -> hlgate.v1.CancelScheduledMessageResponse
+	17, // 44: hlgate.v1.ConversationsService.UpdateMessageStatus:output_type -> hlgate.v1.UpdateMessageStatusResponse
+	19, // 45: hlgate.v1.ConversationsService.AddAnInboundMessage:output_type -> hlgate.v1.AddAnInboundMessageResponse
+	21, // 46: hlgate.v1.ConversationsService.AddAnOutboundMessage:output_type -> hlgate.v1.AddAnOutboundMessageResponse
+	23, // 47: hlgate.v1.ConversationsService.SearchConversation:output_type -> hlgate.v1.SearchConversationResponse
+	36, // [36:48] is the sub-list for method output_type
+	24, // [24:36] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_conversations_service_proto_init() }
@@ -2787,13 +3160,14 @@ func file_hlgate_v1_conversations_service_proto_init() {
 	file_hlgate_v1_conversations_service_proto_msgTypes[19].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[20].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[21].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[22].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_conversations_service_proto_rawDesc), len(file_hlgate_v1_conversations_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -36,6 +36,7 @@ const (
 	ConversationsService_UpdateMessageStatus_FullMethodName    = "/hlgate.v1.ConversationsService/UpdateMessageStatus"
 	ConversationsService_AddAnInboundMessage_FullMethodName    = "/hlgate.v1.ConversationsService/AddAnInboundMessage"
 	ConversationsService_AddAnOutboundMessage_FullMethodName   = "/hlgate.v1.ConversationsService/AddAnOutboundMessage"
+	ConversationsService_SearchConversation_FullMethodName     = "/hlgate.v1.ConversationsService/SearchConversation"
 )
 
 // ConversationsServiceClient is the client API for ConversationsService service.
@@ -89,6 +90,10 @@ type ConversationsServiceClient interface {
 	// (add-an-outbound-message). Add an external outbound call: Post the
 	// necessary fields for the API to add a new outbound call.
 	AddAnOutboundMessage(ctx context.Context, in *AddAnOutboundMessageRequest, opts ...grpc.CallOption) (*AddAnOutboundMessageResponse, error)
+	// SearchConversation calls GET /conversations/search (search-conversation).
+	// Search Conversations: Returns a list of all conversations matching the
+	// search criteria along with the sort and filter options selected.
+	SearchConversation(ctx context.Context, in *SearchConversationRequest, opts ...grpc.CallOption) (*SearchConversationResponse, error)
 }
 
 type conversationsServiceClient struct {
@@ -209,6 +214,16 @@ func (c *conversationsServiceClient) AddAnOutboundMessage(ctx context.Context, i
 	return out, nil
 }
 
+func (c *conversationsServiceClient) SearchConversation(ctx context.Context, in *SearchConversationRequest, opts ...grpc.CallOption) (*SearchConversationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchConversationResponse)
+	err := c.cc.Invoke(ctx, ConversationsService_SearchConversation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConversationsServiceServer is the server API for ConversationsService service.
 // All implementations must embed UnimplementedConversationsServiceServer
 // for forward compatibility.
@@ -260,6 +275,10 @@ type ConversationsServiceServer interface {
 	// (add-an-outbound-message). Add an external outbound call: Post the
 	// necessary fields for the API to add a new outbound call.
 	AddAnOutboundMessage(context.Context, *AddAnOutboundMessageRequest) (*AddAnOutboundMessageResponse, error)
+	// SearchConversation calls GET /conversations/search (search-conversation).
+	// Search Conversations: Returns a list of all conversations matching the
+	// search criteria along with the sort and filter options selected.
+	SearchConversation(context.Context, *SearchConversationRequest) (*SearchConversationResponse, error)
 	mustEmbedUnimplementedConversationsServiceServer()
 }
 
@@ -302,6 +321,9 @@ func (UnimplementedConversationsServiceServer) AddAnInboundMessage(context.Conte
 }
 func (UnimplementedConversationsServiceServer) AddAnOutboundMessage(context.Context, *AddAnOutboundMessageRequest) (*AddAnOutboundMessageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AddAnOutboundMessage not implemented")
+}
+func (UnimplementedConversationsServiceServer) SearchConversation(context.Context, *SearchConversationRequest) (*SearchConversationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchConversation not implemented")
 }
 func (UnimplementedConversationsServiceServer) mustEmbedUnimplementedConversationsServiceServer() {}
 func (UnimplementedConversationsServiceServer) testEmbeddedByValue()                              {}
@@ -522,6 +544,24 @@ func _ConversationsService_AddAnOutboundMessage_Handler(srv interface{}, ctx con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConversationsService_SearchConversation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchConversationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).SearchConversation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_SearchConversation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).SearchConversation(ctx, req.(*SearchConversationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConversationsService_ServiceDesc is the grpc.ServiceDesc for ConversationsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -572,6 +612,10 @@ var ConversationsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AddAnOutboundMessage",
 			Handler:    _ConversationsService_AddAnOutboundMessage_Handler,
+		},
+		{
+			MethodName: "SearchConversation",
+			Handler:    _ConversationsService_SearchConversation_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

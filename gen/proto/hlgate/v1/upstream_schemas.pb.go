@@ -1791,6 +1791,165 @@ func (x *CallDataDTO) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// ConversationSchema is the schema ConversationSchema of HighLevel's
+// conversations document.
+type ConversationSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Conversation Id
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Contact Id
+	ContactId *string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// Location Id
+	LocationId *string `protobuf:"bytes,3,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// Content of the most recent message in the conversation
+	LastMessageBody *string `protobuf:"bytes,4,opt,name=last_message_body,json=lastMessageBody,proto3,oneof" json:"last_message_body,omitempty"`
+	// Channel/type of the most recent message (SMS, Email, Call, etc)
+	LastMessageType *string `protobuf:"bytes,5,opt,name=last_message_type,json=lastMessageType,proto3,oneof" json:"last_message_type,omitempty"`
+	// Primary channel/type of the conversation (Phone, Email, etc)
+	Type *string `protobuf:"bytes,6,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Number of unread messages in this conversation
+	UnreadCount *float64 `protobuf:"fixed64,7,opt,name=unread_count,json=unreadCount,proto3,oneof" json:"unread_count,omitempty"`
+	// Complete name of the contact (first and last name)
+	FullName *string `protobuf:"bytes,8,opt,name=full_name,json=fullName,proto3,oneof" json:"full_name,omitempty"`
+	// Alternative display name for the contact - used when full name is not
+	// available
+	ContactName *string `protobuf:"bytes,9,opt,name=contact_name,json=contactName,proto3,oneof" json:"contact_name,omitempty"`
+	// Primary email address of the contact
+	Email *string `protobuf:"bytes,10,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// Primary phone number of the contact
+	Phone *string `protobuf:"bytes,11,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	// Cursor: send it as startAfterDate to get the conversations after this
+	// one.
+	Sort []float64 `protobuf:"fixed64,12,rep,packed,name=sort,proto3" json:"sort,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,13,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConversationSchema) Reset() {
+	*x = ConversationSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConversationSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConversationSchema) ProtoMessage() {}
+
+func (x *ConversationSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConversationSchema.ProtoReflect.Descriptor instead.
+func (*ConversationSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ConversationSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetLastMessageBody() string {
+	if x != nil && x.LastMessageBody != nil {
+		return *x.LastMessageBody
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetLastMessageType() string {
+	if x != nil && x.LastMessageType != nil {
+		return *x.LastMessageType
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetUnreadCount() float64 {
+	if x != nil && x.UnreadCount != nil {
+		return *x.UnreadCount
+	}
+	return 0
+}
+
+func (x *ConversationSchema) GetFullName() string {
+	if x != nil && x.FullName != nil {
+		return *x.FullName
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetContactName() string {
+	if x != nil && x.ContactName != nil {
+		return *x.ContactName
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetPhone() string {
+	if x != nil && x.Phone != nil {
+		return *x.Phone
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetSort() []float64 {
+	if x != nil {
+		return x.Sort
+	}
+	return nil
+}
+
+func (x *ConversationSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetInvoiceResponseDto is the schema GetInvoiceResponseDto of HighLevel's
 // invoices document.
 type GetInvoiceResponseDto struct {
@@ -1855,7 +2014,7 @@ type GetInvoiceResponseDto struct {
 
 func (x *GetInvoiceResponseDto) Reset() {
 	*x = GetInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1867,7 +2026,7 @@ func (x *GetInvoiceResponseDto) String() string {
 func (*GetInvoiceResponseDto) ProtoMessage() {}
 
 func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[16]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1880,7 +2039,7 @@ func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*GetInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{16}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetInvoiceResponseDto) GetId() string {
@@ -2085,7 +2244,7 @@ type TotalSummaryDto struct {
 
 func (x *TotalSummaryDto) Reset() {
 	*x = TotalSummaryDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2097,7 +2256,7 @@ func (x *TotalSummaryDto) String() string {
 func (*TotalSummaryDto) ProtoMessage() {}
 
 func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[17]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2110,7 +2269,7 @@ func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TotalSummaryDto.ProtoReflect.Descriptor instead.
 func (*TotalSummaryDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{17}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TotalSummaryDto) GetSubTotal() float64 {
@@ -2159,7 +2318,7 @@ type RemindersConfigurationDto struct {
 
 func (x *RemindersConfigurationDto) Reset() {
 	*x = RemindersConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2171,7 +2330,7 @@ func (x *RemindersConfigurationDto) String() string {
 func (*RemindersConfigurationDto) ProtoMessage() {}
 
 func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[18]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2184,7 +2343,7 @@ func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemindersConfigurationDto.ProtoReflect.Descriptor instead.
 func (*RemindersConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RemindersConfigurationDto) GetReminderExecutionDetailsList() *ReminderExecutionDetailsList {
@@ -2222,7 +2381,7 @@ type ReminderExecutionDetailsList struct {
 
 func (x *ReminderExecutionDetailsList) Reset() {
 	*x = ReminderExecutionDetailsList{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2234,7 +2393,7 @@ func (x *ReminderExecutionDetailsList) String() string {
 func (*ReminderExecutionDetailsList) ProtoMessage() {}
 
 func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[19]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2247,7 +2406,7 @@ func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderExecutionDetailsList.ProtoReflect.Descriptor instead.
 func (*ReminderExecutionDetailsList) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReminderExecutionDetailsList) GetUnmapped() *structpb.Struct {
@@ -2275,7 +2434,7 @@ type ReminderSettingsDto struct {
 
 func (x *ReminderSettingsDto) Reset() {
 	*x = ReminderSettingsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2287,7 +2446,7 @@ func (x *ReminderSettingsDto) String() string {
 func (*ReminderSettingsDto) ProtoMessage() {}
 
 func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[20]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2300,7 +2459,7 @@ func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderSettingsDto.ProtoReflect.Descriptor instead.
 func (*ReminderSettingsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReminderSettingsDto) GetDefaultEmailTemplateId() string {
@@ -2365,7 +2524,7 @@ type ReminderDto struct {
 
 func (x *ReminderDto) Reset() {
 	*x = ReminderDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2377,7 +2536,7 @@ func (x *ReminderDto) String() string {
 func (*ReminderDto) ProtoMessage() {}
 
 func (x *ReminderDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[21]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2390,7 +2549,7 @@ func (x *ReminderDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderDto.ProtoReflect.Descriptor instead.
 func (*ReminderDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReminderDto) GetEnabled() bool {
@@ -2524,7 +2683,7 @@ type BusinessDetailsDto struct {
 
 func (x *BusinessDetailsDto) Reset() {
 	*x = BusinessDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2536,7 +2695,7 @@ func (x *BusinessDetailsDto) String() string {
 func (*BusinessDetailsDto) ProtoMessage() {}
 
 func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[22]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2549,7 +2708,7 @@ func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessDetailsDto.ProtoReflect.Descriptor instead.
 func (*BusinessDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BusinessDetailsDto) GetLogoUrl() string {
@@ -2626,7 +2785,7 @@ type AddressDto struct {
 
 func (x *AddressDto) Reset() {
 	*x = AddressDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2638,7 +2797,7 @@ func (x *AddressDto) String() string {
 func (*AddressDto) ProtoMessage() {}
 
 func (x *AddressDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[23]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2651,7 +2810,7 @@ func (x *AddressDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressDto.ProtoReflect.Descriptor instead.
 func (*AddressDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AddressDto) GetAddressLine1() string {
@@ -2742,7 +2901,7 @@ type InvoiceItemDto struct {
 
 func (x *InvoiceItemDto) Reset() {
 	*x = InvoiceItemDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2754,7 +2913,7 @@ func (x *InvoiceItemDto) String() string {
 func (*InvoiceItemDto) ProtoMessage() {}
 
 func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[24]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2767,7 +2926,7 @@ func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoiceItemDto.ProtoReflect.Descriptor instead.
 func (*InvoiceItemDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *InvoiceItemDto) GetName() string {
@@ -2886,7 +3045,7 @@ type ItemTaxDto struct {
 
 func (x *ItemTaxDto) Reset() {
 	*x = ItemTaxDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2898,7 +3057,7 @@ func (x *ItemTaxDto) String() string {
 func (*ItemTaxDto) ProtoMessage() {}
 
 func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[25]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2911,7 +3070,7 @@ func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemTaxDto.ProtoReflect.Descriptor instead.
 func (*ItemTaxDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ItemTaxDto) GetId() string {
@@ -2982,7 +3141,7 @@ type DiscountDto struct {
 
 func (x *DiscountDto) Reset() {
 	*x = DiscountDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2994,7 +3153,7 @@ func (x *DiscountDto) String() string {
 func (*DiscountDto) ProtoMessage() {}
 
 func (x *DiscountDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[26]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3007,7 +3166,7 @@ func (x *DiscountDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscountDto.ProtoReflect.Descriptor instead.
 func (*DiscountDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DiscountDto) GetValue() float64 {
@@ -3068,7 +3227,7 @@ type ContactDetailsDto struct {
 
 func (x *ContactDetailsDto) Reset() {
 	*x = ContactDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3080,7 +3239,7 @@ func (x *ContactDetailsDto) String() string {
 func (*ContactDetailsDto) ProtoMessage() {}
 
 func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[27]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3093,7 +3252,7 @@ func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactDetailsDto.ProtoReflect.Descriptor instead.
 func (*ContactDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ContactDetailsDto) GetId() string {
@@ -3175,7 +3334,7 @@ type AdditionalEmailsDto struct {
 
 func (x *AdditionalEmailsDto) Reset() {
 	*x = AdditionalEmailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3187,7 +3346,7 @@ func (x *AdditionalEmailsDto) String() string {
 func (*AdditionalEmailsDto) ProtoMessage() {}
 
 func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[28]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3200,7 +3359,7 @@ func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdditionalEmailsDto.ProtoReflect.Descriptor instead.
 func (*AdditionalEmailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AdditionalEmailsDto) GetEmail() string {
@@ -3238,7 +3397,7 @@ type SentToDto struct {
 
 func (x *SentToDto) Reset() {
 	*x = SentToDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3250,7 +3409,7 @@ func (x *SentToDto) String() string {
 func (*SentToDto) ProtoMessage() {}
 
 func (x *SentToDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[29]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3263,7 +3422,7 @@ func (x *SentToDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SentToDto.ProtoReflect.Descriptor instead.
 func (*SentToDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SentToDto) GetEmail() []string {
@@ -3319,7 +3478,7 @@ type PaymentScheduleDto struct {
 
 func (x *PaymentScheduleDto) Reset() {
 	*x = PaymentScheduleDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3331,7 +3490,7 @@ func (x *PaymentScheduleDto) String() string {
 func (*PaymentScheduleDto) ProtoMessage() {}
 
 func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[30]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3344,7 +3503,7 @@ func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentScheduleDto.ProtoReflect.Descriptor instead.
 func (*PaymentScheduleDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{30}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PaymentScheduleDto) GetType() string {
@@ -3394,7 +3553,7 @@ type LateFeesConfigurationDto struct {
 
 func (x *LateFeesConfigurationDto) Reset() {
 	*x = LateFeesConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3406,7 +3565,7 @@ func (x *LateFeesConfigurationDto) String() string {
 func (*LateFeesConfigurationDto) ProtoMessage() {}
 
 func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[31]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3419,7 +3578,7 @@ func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesConfigurationDto.ProtoReflect.Descriptor instead.
 func (*LateFeesConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{31}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *LateFeesConfigurationDto) GetEnable() bool {
@@ -3489,7 +3648,7 @@ type LateFeesFrequencyDto struct {
 
 func (x *LateFeesFrequencyDto) Reset() {
 	*x = LateFeesFrequencyDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3501,7 +3660,7 @@ func (x *LateFeesFrequencyDto) String() string {
 func (*LateFeesFrequencyDto) ProtoMessage() {}
 
 func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[32]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3514,7 +3673,7 @@ func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesFrequencyDto.ProtoReflect.Descriptor instead.
 func (*LateFeesFrequencyDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{32}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *LateFeesFrequencyDto) GetIntervalCount() float64 {
@@ -3556,7 +3715,7 @@ type LateFeesGraceDto struct {
 
 func (x *LateFeesGraceDto) Reset() {
 	*x = LateFeesGraceDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3568,7 +3727,7 @@ func (x *LateFeesGraceDto) String() string {
 func (*LateFeesGraceDto) ProtoMessage() {}
 
 func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3581,7 +3740,7 @@ func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesGraceDto.ProtoReflect.Descriptor instead.
 func (*LateFeesGraceDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *LateFeesGraceDto) GetIntervalCount() float64 {
@@ -3623,7 +3782,7 @@ type LateFeesMaxFeesDto struct {
 
 func (x *LateFeesMaxFeesDto) Reset() {
 	*x = LateFeesMaxFeesDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3635,7 +3794,7 @@ func (x *LateFeesMaxFeesDto) String() string {
 func (*LateFeesMaxFeesDto) ProtoMessage() {}
 
 func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3648,7 +3807,7 @@ func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesMaxFeesDto.ProtoReflect.Descriptor instead.
 func (*LateFeesMaxFeesDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *LateFeesMaxFeesDto) GetType() string {
@@ -3690,7 +3849,7 @@ type TipsConfigurationDto struct {
 
 func (x *TipsConfigurationDto) Reset() {
 	*x = TipsConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3702,7 +3861,7 @@ func (x *TipsConfigurationDto) String() string {
 func (*TipsConfigurationDto) ProtoMessage() {}
 
 func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3715,7 +3874,7 @@ func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TipsConfigurationDto.ProtoReflect.Descriptor instead.
 func (*TipsConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *TipsConfigurationDto) GetTipsPercentage() []string {
@@ -3755,7 +3914,7 @@ type PaymentMethodDto struct {
 
 func (x *PaymentMethodDto) Reset() {
 	*x = PaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3767,7 +3926,7 @@ func (x *PaymentMethodDto) String() string {
 func (*PaymentMethodDto) ProtoMessage() {}
 
 func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3780,7 +3939,7 @@ func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*PaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PaymentMethodDto) GetStripe() *StripePaymentMethodDto {
@@ -3813,7 +3972,7 @@ type StripePaymentMethodDto struct {
 
 func (x *StripePaymentMethodDto) Reset() {
 	*x = StripePaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3825,7 +3984,7 @@ func (x *StripePaymentMethodDto) String() string {
 func (*StripePaymentMethodDto) ProtoMessage() {}
 
 func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3838,7 +3997,7 @@ func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StripePaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*StripePaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *StripePaymentMethodDto) GetEnableBankDebitOnly() bool {
@@ -3879,7 +4038,7 @@ type AttachmentsDto struct {
 
 func (x *AttachmentsDto) Reset() {
 	*x = AttachmentsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3891,7 +4050,7 @@ func (x *AttachmentsDto) String() string {
 func (*AttachmentsDto) ProtoMessage() {}
 
 func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3904,7 +4063,7 @@ func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachmentsDto.ProtoReflect.Descriptor instead.
 func (*AttachmentsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *AttachmentsDto) GetId() string {
@@ -3969,7 +4128,7 @@ type ProcessingFeeDto struct {
 
 func (x *ProcessingFeeDto) Reset() {
 	*x = ProcessingFeeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3981,7 +4140,7 @@ func (x *ProcessingFeeDto) String() string {
 func (*ProcessingFeeDto) ProtoMessage() {}
 
 func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3994,7 +4153,7 @@ func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ProcessingFeeDto) GetCharges() []*structpb.ListValue {
@@ -4047,7 +4206,7 @@ type ProcessingFeePaidChargeDto struct {
 
 func (x *ProcessingFeePaidChargeDto) Reset() {
 	*x = ProcessingFeePaidChargeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4059,7 +4218,7 @@ func (x *ProcessingFeePaidChargeDto) String() string {
 func (*ProcessingFeePaidChargeDto) ProtoMessage() {}
 
 func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4072,7 +4231,7 @@ func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeePaidChargeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeePaidChargeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ProcessingFeePaidChargeDto) GetName() string {
@@ -4162,7 +4321,7 @@ type GetScheduleResponseDto struct {
 
 func (x *GetScheduleResponseDto) Reset() {
 	*x = GetScheduleResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4174,7 +4333,7 @@ func (x *GetScheduleResponseDto) String() string {
 func (*GetScheduleResponseDto) ProtoMessage() {}
 
 func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4187,7 +4346,7 @@ func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScheduleResponseDto.ProtoReflect.Descriptor instead.
 func (*GetScheduleResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetScheduleResponseDto) GetId() string {
@@ -4348,7 +4507,7 @@ type InvoicesScheduleOptionsDto struct {
 
 func (x *InvoicesScheduleOptionsDto) Reset() {
 	*x = InvoicesScheduleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4360,7 +4519,7 @@ func (x *InvoicesScheduleOptionsDto) String() string {
 func (*InvoicesScheduleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4373,7 +4532,7 @@ func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesScheduleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesScheduleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *InvoicesScheduleOptionsDto) GetExecuteAt() string {
@@ -4439,7 +4598,7 @@ type InvoicesCustomRRuleOptionsDto struct {
 
 func (x *InvoicesCustomRRuleOptionsDto) Reset() {
 	*x = InvoicesCustomRRuleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4451,7 +4610,7 @@ func (x *InvoicesCustomRRuleOptionsDto) String() string {
 func (*InvoicesCustomRRuleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4464,7 +4623,7 @@ func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *InvoicesCustomRRuleOptionsDto) GetIntervalType() string {
@@ -4632,7 +4791,7 @@ type DefaultInvoiceResponseDto struct {
 
 func (x *DefaultInvoiceResponseDto) Reset() {
 	*x = DefaultInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4644,7 +4803,7 @@ func (x *DefaultInvoiceResponseDto) String() string {
 func (*DefaultInvoiceResponseDto) ProtoMessage() {}
 
 func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4657,7 +4816,7 @@ func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefaultInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*DefaultInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DefaultInvoiceResponseDto) GetId() string {
@@ -4866,7 +5025,7 @@ type GetTemplateResponseDto struct {
 
 func (x *GetTemplateResponseDto) Reset() {
 	*x = GetTemplateResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4878,7 +5037,7 @@ func (x *GetTemplateResponseDto) String() string {
 func (*GetTemplateResponseDto) ProtoMessage() {}
 
 func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4891,7 +5050,7 @@ func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTemplateResponseDto.ProtoReflect.Descriptor instead.
 func (*GetTemplateResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetTemplateResponseDto) GetId() string {
@@ -5039,7 +5198,7 @@ type GetLocationByIdSchema struct {
 
 func (x *GetLocationByIdSchema) Reset() {
 	*x = GetLocationByIdSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5051,7 +5210,7 @@ func (x *GetLocationByIdSchema) String() string {
 func (*GetLocationByIdSchema) ProtoMessage() {}
 
 func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5064,7 +5223,7 @@ func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationByIdSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationByIdSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetLocationByIdSchema) GetId() string {
@@ -5246,7 +5405,7 @@ type BusinessSchema struct {
 
 func (x *BusinessSchema) Reset() {
 	*x = BusinessSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5258,7 +5417,7 @@ func (x *BusinessSchema) String() string {
 func (*BusinessSchema) ProtoMessage() {}
 
 func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5271,7 +5430,7 @@ func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessSchema.ProtoReflect.Descriptor instead.
 func (*BusinessSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *BusinessSchema) GetName() string {
@@ -5379,7 +5538,7 @@ type SocialSchema struct {
 
 func (x *SocialSchema) Reset() {
 	*x = SocialSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5391,7 +5550,7 @@ func (x *SocialSchema) String() string {
 func (*SocialSchema) ProtoMessage() {}
 
 func (x *SocialSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5404,7 +5563,7 @@ func (x *SocialSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
 func (*SocialSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SocialSchema) GetFacebookUrl() string {
@@ -5513,7 +5672,7 @@ type SettingsSchema struct {
 
 func (x *SettingsSchema) Reset() {
 	*x = SettingsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5525,7 +5684,7 @@ func (x *SettingsSchema) String() string {
 func (*SettingsSchema) ProtoMessage() {}
 
 func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5538,7 +5697,7 @@ func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
 func (*SettingsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *SettingsSchema) GetAllowDuplicateContact() bool {
@@ -5600,7 +5759,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5612,7 +5771,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5625,7 +5784,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -5704,7 +5863,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5716,7 +5875,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5729,7 +5888,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -5845,7 +6004,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5857,7 +6016,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5870,7 +6029,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -5977,7 +6136,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5989,7 +6148,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6002,7 +6161,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -6072,7 +6231,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6084,7 +6243,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6097,7 +6256,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *UserSchema) GetId() string {
@@ -6287,7 +6446,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6299,7 +6458,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6312,7 +6471,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -6609,7 +6768,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6621,7 +6780,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6634,7 +6793,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -6700,7 +6859,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6712,7 +6871,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6725,7 +6884,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -7072,7 +7231,37 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
 	"\x03_toB\a\n" +
 	"\x05_fromB\t\n" +
-	"\a_status\"\xba\v\n" +
+	"\a_status\"\x83\x05\n" +
+	"\x12ConversationSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tH\x01R\tcontactId\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x03 \x01(\tH\x02R\n" +
+	"locationId\x88\x01\x01\x12/\n" +
+	"\x11last_message_body\x18\x04 \x01(\tH\x03R\x0flastMessageBody\x88\x01\x01\x12/\n" +
+	"\x11last_message_type\x18\x05 \x01(\tH\x04R\x0flastMessageType\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\x06 \x01(\tH\x05R\x04type\x88\x01\x01\x12&\n" +
+	"\funread_count\x18\a \x01(\x01H\x06R\vunreadCount\x88\x01\x01\x12 \n" +
+	"\tfull_name\x18\b \x01(\tH\aR\bfullName\x88\x01\x01\x12&\n" +
+	"\fcontact_name\x18\t \x01(\tH\bR\vcontactName\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\n" +
+	" \x01(\tH\tR\x05email\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\v \x01(\tH\n" +
+	"R\x05phone\x88\x01\x01\x12\x12\n" +
+	"\x04sort\x18\f \x03(\x01R\x04sort\x128\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\r\n" +
+	"\v_contact_idB\x0e\n" +
+	"\f_location_idB\x14\n" +
+	"\x12_last_message_bodyB\x14\n" +
+	"\x12_last_message_typeB\a\n" +
+	"\x05_typeB\x0f\n" +
+	"\r_unread_countB\f\n" +
+	"\n" +
+	"_full_nameB\x0f\n" +
+	"\r_contact_nameB\b\n" +
+	"\x06_emailB\b\n" +
+	"\x06_phone\"\xba\v\n" +
 	"\x15GetInvoiceResponseDto\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
@@ -7868,7 +8057,7 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*CalendarsGetNoteSchema)(nil),        // 0: hlgate.v1.CalendarsGetNoteSchema
 	(*NoteCreatedBySchema)(nil),           // 1: hlgate.v1.NoteCreatedBySchema
@@ -7886,163 +8075,165 @@ var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*ForwardResponseDto)(nil),            // 13: hlgate.v1.ForwardResponseDto
 	(*ErrorDto)(nil),                      // 14: hlgate.v1.ErrorDto
 	(*CallDataDTO)(nil),                   // 15: hlgate.v1.CallDataDTO
-	(*GetInvoiceResponseDto)(nil),         // 16: hlgate.v1.GetInvoiceResponseDto
-	(*TotalSummaryDto)(nil),               // 17: hlgate.v1.TotalSummaryDto
-	(*RemindersConfigurationDto)(nil),     // 18: hlgate.v1.RemindersConfigurationDto
-	(*ReminderExecutionDetailsList)(nil),  // 19: hlgate.v1.ReminderExecutionDetailsList
-	(*ReminderSettingsDto)(nil),           // 20: hlgate.v1.ReminderSettingsDto
-	(*ReminderDto)(nil),                   // 21: hlgate.v1.ReminderDto
-	(*BusinessDetailsDto)(nil),            // 22: hlgate.v1.BusinessDetailsDto
-	(*AddressDto)(nil),                    // 23: hlgate.v1.AddressDto
-	(*InvoiceItemDto)(nil),                // 24: hlgate.v1.InvoiceItemDto
-	(*ItemTaxDto)(nil),                    // 25: hlgate.v1.ItemTaxDto
-	(*DiscountDto)(nil),                   // 26: hlgate.v1.DiscountDto
-	(*ContactDetailsDto)(nil),             // 27: hlgate.v1.ContactDetailsDto
-	(*AdditionalEmailsDto)(nil),           // 28: hlgate.v1.AdditionalEmailsDto
-	(*SentToDto)(nil),                     // 29: hlgate.v1.SentToDto
-	(*PaymentScheduleDto)(nil),            // 30: hlgate.v1.PaymentScheduleDto
-	(*LateFeesConfigurationDto)(nil),      // 31: hlgate.v1.LateFeesConfigurationDto
-	(*LateFeesFrequencyDto)(nil),          // 32: hlgate.v1.LateFeesFrequencyDto
-	(*LateFeesGraceDto)(nil),              // 33: hlgate.v1.LateFeesGraceDto
-	(*LateFeesMaxFeesDto)(nil),            // 34: hlgate.v1.LateFeesMaxFeesDto
-	(*TipsConfigurationDto)(nil),          // 35: hlgate.v1.TipsConfigurationDto
-	(*PaymentMethodDto)(nil),              // 36: hlgate.v1.PaymentMethodDto
-	(*StripePaymentMethodDto)(nil),        // 37: hlgate.v1.StripePaymentMethodDto
-	(*AttachmentsDto)(nil),                // 38: hlgate.v1.AttachmentsDto
-	(*ProcessingFeeDto)(nil),              // 39: hlgate.v1.ProcessingFeeDto
-	(*ProcessingFeePaidChargeDto)(nil),    // 40: hlgate.v1.ProcessingFeePaidChargeDto
-	(*GetScheduleResponseDto)(nil),        // 41: hlgate.v1.GetScheduleResponseDto
-	(*InvoicesScheduleOptionsDto)(nil),    // 42: hlgate.v1.InvoicesScheduleOptionsDto
-	(*InvoicesCustomRRuleOptionsDto)(nil), // 43: hlgate.v1.InvoicesCustomRRuleOptionsDto
-	(*DefaultInvoiceResponseDto)(nil),     // 44: hlgate.v1.DefaultInvoiceResponseDto
-	(*GetTemplateResponseDto)(nil),        // 45: hlgate.v1.GetTemplateResponseDto
-	(*GetLocationByIdSchema)(nil),         // 46: hlgate.v1.GetLocationByIdSchema
-	(*BusinessSchema)(nil),                // 47: hlgate.v1.BusinessSchema
-	(*SocialSchema)(nil),                  // 48: hlgate.v1.SocialSchema
-	(*SettingsSchema)(nil),                // 49: hlgate.v1.SettingsSchema
-	(*CustomValueSchema)(nil),             // 50: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),           // 51: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),      // 52: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),            // 53: hlgate.v1.LocationTagsSchema
-	(*UserSchema)(nil),                    // 54: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),                // 55: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                    // 56: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),                // 57: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),               // 58: google.protobuf.Struct
-	(*structpb.ListValue)(nil),            // 59: google.protobuf.ListValue
+	(*ConversationSchema)(nil),            // 16: hlgate.v1.ConversationSchema
+	(*GetInvoiceResponseDto)(nil),         // 17: hlgate.v1.GetInvoiceResponseDto
+	(*TotalSummaryDto)(nil),               // 18: hlgate.v1.TotalSummaryDto
+	(*RemindersConfigurationDto)(nil),     // 19: hlgate.v1.RemindersConfigurationDto
+	(*ReminderExecutionDetailsList)(nil),  // 20: hlgate.v1.ReminderExecutionDetailsList
+	(*ReminderSettingsDto)(nil),           // 21: hlgate.v1.ReminderSettingsDto
+	(*ReminderDto)(nil),                   // 22: hlgate.v1.ReminderDto
+	(*BusinessDetailsDto)(nil),            // 23: hlgate.v1.BusinessDetailsDto
+	(*AddressDto)(nil),                    // 24: hlgate.v1.AddressDto
+	(*InvoiceItemDto)(nil),                // 25: hlgate.v1.InvoiceItemDto
+	(*ItemTaxDto)(nil),                    // 26: hlgate.v1.ItemTaxDto
+	(*DiscountDto)(nil),                   // 27: hlgate.v1.DiscountDto
+	(*ContactDetailsDto)(nil),             // 28: hlgate.v1.ContactDetailsDto
+	(*AdditionalEmailsDto)(nil),           // 29: hlgate.v1.AdditionalEmailsDto
+	(*SentToDto)(nil),                     // 30: hlgate.v1.SentToDto
+	(*PaymentScheduleDto)(nil),            // 31: hlgate.v1.PaymentScheduleDto
+	(*LateFeesConfigurationDto)(nil),      // 32: hlgate.v1.LateFeesConfigurationDto
+	(*LateFeesFrequencyDto)(nil),          // 33: hlgate.v1.LateFeesFrequencyDto
+	(*LateFeesGraceDto)(nil),              // 34: hlgate.v1.LateFeesGraceDto
+	(*LateFeesMaxFeesDto)(nil),            // 35: hlgate.v1.LateFeesMaxFeesDto
+	(*TipsConfigurationDto)(nil),          // 36: hlgate.v1.TipsConfigurationDto
+	(*PaymentMethodDto)(nil),              // 37: hlgate.v1.PaymentMethodDto
+	(*StripePaymentMethodDto)(nil),        // 38: hlgate.v1.StripePaymentMethodDto
+	(*AttachmentsDto)(nil),                // 39: hlgate.v1.AttachmentsDto
+	(*ProcessingFeeDto)(nil),              // 40: hlgate.v1.ProcessingFeeDto
+	(*ProcessingFeePaidChargeDto)(nil),    // 41: hlgate.v1.ProcessingFeePaidChargeDto
+	(*GetScheduleResponseDto)(nil),        // 42: hlgate.v1.GetScheduleResponseDto
+	(*InvoicesScheduleOptionsDto)(nil),    // 43: hlgate.v1.InvoicesScheduleOptionsDto
+	(*InvoicesCustomRRuleOptionsDto)(nil), // 44: hlgate.v1.InvoicesCustomRRuleOptionsDto
+	(*DefaultInvoiceResponseDto)(nil),     // 45: hlgate.v1.DefaultInvoiceResponseDto
+	(*GetTemplateResponseDto)(nil),        // 46: hlgate.v1.GetTemplateResponseDto
+	(*GetLocationByIdSchema)(nil),         // 47: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),                // 48: hlgate.v1.BusinessSchema
+	(*SocialSchema)(nil),                  // 49: hlgate.v1.SocialSchema
+	(*SettingsSchema)(nil),                // 50: hlgate.v1.SettingsSchema
+	(*CustomValueSchema)(nil),             // 51: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),           // 52: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),      // 53: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),            // 54: hlgate.v1.LocationTagsSchema
+	(*UserSchema)(nil),                    // 55: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),                // 56: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                    // 57: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),                // 58: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),               // 59: google.protobuf.Struct
+	(*structpb.ListValue)(nil),            // 60: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
 	1,   // 0: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	58,  // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	58,  // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
-	58,  // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	59,  // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
 	4,   // 4: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
-	58,  // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
-	58,  // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	59,  // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	59,  // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
 	3,   // 7: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	58,  // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	58,  // 9: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	58,  // 10: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
-	58,  // 11: hlgate.v1.ConversationCreateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 12: hlgate.v1.ConversationDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	59,  // 9: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 10: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 11: hlgate.v1.ConversationCreateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 12: hlgate.v1.ConversationDto.unmapped:type_name -> google.protobuf.Struct
 	11,  // 13: hlgate.v1.GetMessageResponseDto.meta:type_name -> hlgate.v1.MessageMeta
-	58,  // 14: hlgate.v1.GetMessageResponseDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 15: hlgate.v1.MessageMeta.email:type_name -> google.protobuf.Struct
-	58,  // 16: hlgate.v1.MessageMeta.unmapped:type_name -> google.protobuf.Struct
-	58,  // 17: hlgate.v1.ForwardConfigDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 18: hlgate.v1.ForwardResponseDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 19: hlgate.v1.ErrorDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 20: hlgate.v1.CallDataDTO.unmapped:type_name -> google.protobuf.Struct
-	58,  // 21: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	58,  // 22: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	58,  // 23: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	58,  // 24: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	58,  // 25: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	17,  // 26: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
-	18,  // 27: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	58,  // 28: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 29: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
-	19,  // 30: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
-	20,  // 31: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	58,  // 32: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 33: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
-	21,  // 34: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	58,  // 35: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 36: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
-	23,  // 37: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	58,  // 38: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 39: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
-	25,  // 40: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	58,  // 41: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 42: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 43: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
-	28,  // 44: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
-	23,  // 45: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	58,  // 46: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 47: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 48: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 49: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
-	32,  // 50: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
-	33,  // 51: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
-	34,  // 52: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	58,  // 53: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 54: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 55: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 56: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 57: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	37,  // 58: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	58,  // 59: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 60: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 61: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 62: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
-	40,  // 63: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	58,  // 64: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 65: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
-	42,  // 66: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	44,  // 67: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	22,  // 68: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	27,  // 69: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	26,  // 70: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	58,  // 71: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
-	58,  // 72: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
-	43,  // 73: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
-	58,  // 74: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 75: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 76: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	58,  // 77: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	58,  // 78: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	58,  // 79: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	58,  // 80: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	58,  // 81: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	22,  // 82: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	26,  // 83: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	58,  // 84: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	58,  // 85: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	47,  // 86: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
-	48,  // 87: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
-	49,  // 88: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	58,  // 89: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	58,  // 90: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	58,  // 91: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	58,  // 92: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	58,  // 93: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	58,  // 94: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	58,  // 95: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	51,  // 96: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	58,  // 97: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	58,  // 98: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	55,  // 99: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	56,  // 100: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	58,  // 101: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	58,  // 102: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	58,  // 103: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 104: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	58,  // 105: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	106, // [106:106] is the sub-list for method output_type
-	106, // [106:106] is the sub-list for method input_type
-	106, // [106:106] is the sub-list for extension type_name
-	106, // [106:106] is the sub-list for extension extendee
-	0,   // [0:106] is the sub-list for field type_name
+	59,  // 14: hlgate.v1.GetMessageResponseDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 15: hlgate.v1.MessageMeta.email:type_name -> google.protobuf.Struct
+	59,  // 16: hlgate.v1.MessageMeta.unmapped:type_name -> google.protobuf.Struct
+	59,  // 17: hlgate.v1.ForwardConfigDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 18: hlgate.v1.ForwardResponseDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 19: hlgate.v1.ErrorDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 20: hlgate.v1.CallDataDTO.unmapped:type_name -> google.protobuf.Struct
+	59,  // 21: hlgate.v1.ConversationSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 22: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	59,  // 23: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	59,  // 24: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	59,  // 25: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	59,  // 26: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	18,  // 27: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
+	19,  // 28: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
+	59,  // 29: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 30: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	20,  // 31: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
+	21,  // 32: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
+	59,  // 33: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 34: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	22,  // 35: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
+	59,  // 36: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 37: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	24,  // 38: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	59,  // 39: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 40: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	26,  // 41: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
+	59,  // 42: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 43: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 44: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	29,  // 45: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
+	24,  // 46: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	59,  // 47: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 48: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 49: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 50: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	33,  // 51: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
+	34,  // 52: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
+	35,  // 53: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
+	59,  // 54: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 55: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 56: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 57: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 58: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	38,  // 59: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
+	59,  // 60: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 61: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 62: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	60,  // 63: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	41,  // 64: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
+	59,  // 65: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 66: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	43,  // 67: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	45,  // 68: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	23,  // 69: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	28,  // 70: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	27,  // 71: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	59,  // 72: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
+	59,  // 73: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
+	44,  // 74: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
+	59,  // 75: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 76: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 77: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	59,  // 78: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	59,  // 79: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	59,  // 80: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	59,  // 81: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	59,  // 82: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	23,  // 83: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	27,  // 84: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	59,  // 85: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	59,  // 86: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	48,  // 87: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	49,  // 88: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	50,  // 89: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	59,  // 90: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	59,  // 91: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 92: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 93: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 94: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 95: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 96: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	52,  // 97: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	59,  // 98: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	59,  // 99: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	56,  // 100: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	57,  // 101: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	59,  // 102: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	59,  // 103: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 104: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 105: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 106: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	107, // [107:107] is the sub-list for method output_type
+	107, // [107:107] is the sub-list for method input_type
+	107, // [107:107] is the sub-list for extension type_name
+	107, // [107:107] is the sub-list for extension extendee
+	0,   // [0:107] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -8068,7 +8259,7 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[15].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[16].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[17].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[20].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[18].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[21].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[23].OneofWrappers = []any{}
@@ -8077,13 +8268,13 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[26].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[27].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[28].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[30].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[29].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[31].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[32].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[33].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[34].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[35].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[37].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[36].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[38].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[39].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[40].OneofWrappers = []any{}
@@ -8104,13 +8295,14 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[55].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[56].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[57].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[58].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   58,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
