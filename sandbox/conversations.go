@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -26,14 +27,15 @@ import (
 // beside their code, so the product's handlers live in this one file.
 func init() {
 	for id, h := range map[string]handlerFunc{
-		"create-conversation":      (*Sandbox).opCreateConversation,
-		"search-conversation":      (*Sandbox).opSearchConversations,
-		"get-messages":             (*Sandbox).opListMessages,
-		"send-a-new-message":       (*Sandbox).opSendMessage,
-		"add-an-inbound-message":   processMessage(true),
-		"add-an-outbound-message":  processMessage(false),
-		"update-message-status":    (*Sandbox).opUpdateMessageStatus,
-		"cancel-scheduled-message": (*Sandbox).opCancelScheduledMessage,
+		"create-conversation":         (*Sandbox).opCreateConversation,
+		"search-conversation":         (*Sandbox).opSearchConversations,
+		"export-messages-by-location": (*Sandbox).opExportMessages,
+		"get-messages":                (*Sandbox).opListMessages,
+		"send-a-new-message":          (*Sandbox).opSendMessage,
+		"add-an-inbound-message":      processMessage(true),
+		"add-an-outbound-message":     processMessage(false),
+		"update-message-status":       (*Sandbox).opUpdateMessageStatus,
+		"cancel-scheduled-message":    (*Sandbox).opCancelScheduledMessage,
 	} {
 		handlers[id] = h
 	}
@@ -47,8 +49,9 @@ const (
 
 // messageTypes are the message types of GetMessageResponseDto's
 // messageType enum, numbered as its type member counts them: the document
-// says type 1 and 10 are calls and voicemails (attachments) and type 3 is
-// email (MessageMeta.email), which is the enum's order from TYPE_CALL, with
+// says type 1 and 10 are calls and voicemails (attachments), type 3 is
+// email (MessageMeta.email) and TYPE_CUSTOM_CALL is 34
+// (add-message-attachments), which is the enum's order from TYPE_CALL, with
 // TYPE_RCS (a later addition, listed third) left out of the count.
 var messageTypes = []string{
 	"TYPE_CALL", "TYPE_SMS", "TYPE_EMAIL", "TYPE_SMS_REVIEW_REQUEST", "TYPE_WEBCHAT", "TYPE_SMS_NO_SHOW_REQUEST",
@@ -686,4 +689,110 @@ func searchAnswer(sc searched, ct *Contact) map[string]any {
 	}
 	out["sort"] = []int64{sc.at, int64(sc.seq)}
 	return out
+}
+
+// exportChannels maps the export's channel to the messageTypes it names;
+// emailTypes are the types an export without a channel leaves out (the
+// document: "all non-email message types").
+var (
+	exportChannels = map[string]string{"Call": "TYPE_CALL", "SMS": "TYPE_SMS", "Email": "TYPE_EMAIL",
+		"WhatsApp": "TYPE_WHATSAPP", "Instagram": "TYPE_INSTAGRAM", "Facebook": "TYPE_FACEBOOK"}
+	emailTypes = []string{"TYPE_EMAIL", "TYPE_CAMPAIGN_EMAIL", "TYPE_CUSTOM_EMAIL", "TYPE_CUSTOM_PROVIDER_EMAIL"}
+)
+
+// exportCursor is the opaque cursor of an export page: the id of the page's
+// last message.
+func exportCursor(id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("after:" + id))
+}
+
+// opExportMessages answers GET /conversations/messages/export: the
+// location's messages that match the filters, newest first unless
+// sortOrder is asc (both sortBy values order by the date a message was
+// added: the sandbox never changes a message's date), limit at a time
+// after the cursor, with the number that match and the next page's cursor
+// (null after the last page).
+func (s *Sandbox) opExportMessages(w http.ResponseWriter, r *http.Request, c *call) {
+	q := r.URL.Query()
+	if aerr := c.ownLocation(q.Get("locationId")); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	limit := 100 // the document's default
+	if v := q.Get("limit"); v != "" {
+		f, _ := strconv.ParseFloat(v, 64) // validated from 10 to 500
+		if limit = int(f); float64(limit) != f {
+			writeError(w, errUnprocessable("limit must be a whole number"))
+			return
+		}
+	}
+	var from, to time.Time
+	for _, d := range []struct {
+		name string
+		at   *time.Time
+	}{{"startDate", &from}, {"endDate", &to}} {
+		if v := q.Get(d.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				writeError(w, errUnprocessable(d.name+" must be an ISO 8601 date and time"))
+				return
+			}
+			*d.at = t
+		}
+	}
+	l := s.tokenStore(c)
+	l.mu.RLock()
+	all := l.coll(collMessages, false).list()
+	l.mu.RUnlock()
+	type exported struct {
+		id  string
+		raw json.RawMessage
+	}
+	var msgs []exported
+	for _, raw := range all {
+		var m struct{ ID, ConversationID, ContactID, MessageType, DateAdded string }
+		if json.Unmarshal(raw, &m) != nil {
+			continue
+		}
+		at, _ := time.Parse(sandboxTime, m.DateAdded)
+		switch ch := q.Get("channel"); {
+		case q.Get("conversationId") != "" && m.ConversationID != q.Get("conversationId"),
+			q.Get("contactId") != "" && m.ContactID != q.Get("contactId"),
+			ch != "" && m.MessageType != exportChannels[ch],
+			ch == "" && slices.Contains(emailTypes, m.MessageType),
+			!from.IsZero() && at.Before(from),
+			!to.IsZero() && at.After(to):
+			continue
+		}
+		msgs = append(msgs, exported{m.ID, raw})
+	}
+	if q.Get("sortOrder") != "asc" {
+		slices.Reverse(msgs) // newest first
+	}
+	start := 0
+	if cur := q.Get("cursor"); cur != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cur)
+		i := slices.IndexFunc(msgs, func(m exported) bool { return "after:"+m.id == string(b) })
+		if err != nil || i < 0 {
+			writeError(w, errBadRequest("cursor is not a cursor of this export"))
+			return
+		}
+		start = i + 1
+	}
+	end := min(start+limit, len(msgs))
+	page := []byte{'['}
+	for i, m := range msgs[start:end] {
+		if i > 0 {
+			page = append(page, ',')
+		}
+		page = append(page, m.raw...)
+	}
+	next := []byte("null")
+	if end < len(msgs) {
+		next = marshal(exportCursor(msgs[end-1].id))
+	}
+	b := appendMember([]byte{'{'}, "messages", append(page, ']'))
+	b = appendMember(b, "nextCursor", next)
+	b = appendMember(b, "total", strconv.AppendInt(nil, int64(len(msgs)), 10))
+	writeBody(w, http.StatusOK, append(b, '}'))
 }

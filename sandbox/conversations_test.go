@@ -76,6 +76,14 @@ func (cf *conformance) conversationsConformance(L, loc, contactID string, now ti
 	}
 	cf.run(confCase{name: "search conversations after", method: "GET", path: "/conversations/search?locationId=" + L + "&limit=1&status=unread" + cursor, token: loc, status: 200})
 	cf.run(confCase{name: "search conversations by text", method: "GET", path: "/conversations/search?locationId=" + L + "&query=Reply&lastMessageDirection=outbound", token: loc, status: 200})
+	cf.run(confCase{name: "export", method: "GET", path: "/conversations/messages/export?locationId=" + L + "&limit=10", token: loc, status: 200})
+	exported := cf.run(confCase{name: "export emails", method: "GET", path: "/conversations/messages/export?locationId=" + L + "&channel=Email&sortOrder=asc", token: loc, status: 200})
+	if n := len(exported["messages"].([]any)); n != 1 {
+		t.Errorf("exported %d emails, want the one sent", n)
+	}
+	cf.run(confCase{name: "export bad cursor", method: "GET", path: "/conversations/messages/export?locationId=" + L + "&cursor=nope", token: loc, status: 400})
+	cf.run(confCase{name: "export under the limit", method: "GET", path: "/conversations/messages/export?locationId=" + L + "&limit=5", token: loc, status: 422, badRequest: true})
+	cf.run(confCase{name: "export other location", method: "GET", path: "/conversations/messages/export?locationId=" + sandbox.OtherLocationID, token: loc, status: 403})
 	cf.run(confCase{name: "search conversations over the limit", method: "GET", path: "/conversations/search?locationId=" + L + "&limit=101", token: loc, status: 422})
 	cf.run(confCase{name: "search conversations bad sort", method: "GET", path: "/conversations/search?locationId=" + L + "&sort=up", token: loc, status: 422, badRequest: true})
 	cf.run(confCase{name: "search conversations other location", method: "GET", path: "/conversations/search?locationId=" + sandbox.OtherLocationID, token: loc, status: 403})

@@ -315,3 +315,75 @@ func TestSearchConversations(t *testing.T) {
 		t.Fatalf("GET search by contact = %+v", one)
 	}
 }
+
+// The location's messages exported through page_token to the end: every
+// message but the emails once, newest first, the cursor HighLevel answers
+// carried from page to page; the filters reach HighLevel.
+func TestExportMessages(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true, Now: frozenClock(conversationsClock)}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	svc := hlgatev1.NewConversationsServiceClient(h.conn)
+	contacts, err := h.contacts.SearchContacts(ctx, &hlgatev1.SearchContactsRequest{LocationId: loc, PageSize: 2})
+	if err != nil || len(contacts.GetContacts()) != 2 {
+		t.Fatalf("two contacts: %v, %v", contacts, err)
+	}
+	var sent []string // oldest first, emails left out
+	conv := map[string]string{}
+	for i := range 23 {
+		ct := contacts.GetContacts()[i%2].GetId()
+		m, err := svc.SendANewMessage(ctx, &hlgatev1.SendANewMessageRequest{LocationId: loc, Type: proto.String("SMS"), SubType: proto.String("SMS"),
+			ContactId: proto.String(ct), Status: proto.String("pending"), Message: proto.String(fmt.Sprintf("text %d", i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent, conv[ct] = append(sent, m.GetMessageId()), m.GetConversationId()
+	}
+	email, err := svc.SendANewMessage(ctx, &hlgatev1.SendANewMessageRequest{LocationId: loc, Type: proto.String("Email"), SubType: proto.String("Email"),
+		ContactId: proto.String(contacts.GetContacts()[0].GetId()), Status: proto.String("pending"), Message: proto.String("by email")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	req := &hlgatev1.ExportMessagesByLocationRequest{LocationId: loc, PageSize: 10}
+	pages := 0
+	for {
+		page, err := svc.ExportMessagesByLocation(ctx, req)
+		if err != nil {
+			t.Fatalf("ExportMessagesByLocation page %d: %v", pages+1, err)
+		}
+		pages++
+		if page.GetTotalSize() != int32(len(sent)) || page.NextCursor != nil {
+			t.Errorf("page %d: total_size %d, want %d; next_cursor %v, want it kept as paging state", pages, page.GetTotalSize(), len(sent), page.NextCursor)
+		}
+		for _, m := range page.GetMessages() {
+			got = append(got, m.GetId())
+		}
+		if req.PageToken = page.GetNextPageToken(); req.PageToken == "" {
+			break
+		}
+		if pages > len(sent) {
+			t.Fatal("the walk does not end")
+		}
+	}
+	want := make([]string, len(sent))
+	for i, id := range sent {
+		want[len(sent)-1-i] = id
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") || pages != 3 {
+		t.Fatalf("exported %v in %d pages, want %v in 3", got, pages, want)
+	}
+	// One conversation's, oldest first, over REST; the emails alone.
+	var one struct {
+		Messages  []struct{ ID, ConversationID string }
+		TotalSize int
+	}
+	convREST(t, h, http.MethodGet, "/v1/locations/"+loc+"/conversations/messages/export?sortOrder=asc&conversationId="+conv[contacts.GetContacts()[1].GetId()], nil, &one)
+	if one.TotalSize != 11 || len(one.Messages) != 11 || one.Messages[0].ID != sent[1] {
+		t.Fatalf("GET export of one conversation = %+v", one)
+	}
+	emails, err := svc.ExportMessagesByLocation(ctx, &hlgatev1.ExportMessagesByLocationRequest{LocationId: loc, Channel: proto.String("Email")})
+	if err != nil || len(emails.GetMessages()) != 1 || emails.GetMessages()[0].GetId() != email.GetMessageId() {
+		t.Fatalf("the emails: %v, %v", emails, err)
+	}
+}

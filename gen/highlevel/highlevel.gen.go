@@ -3932,6 +3932,72 @@ func (e UserSuccessfulResponseDtoScopes) Valid() bool {
 	}
 }
 
+// Defines values for ExportMessagesByLocationParamsSortBy.
+const (
+	ExportMessagesByLocationParamsSortByCreatedAt ExportMessagesByLocationParamsSortBy = "createdAt"
+	ExportMessagesByLocationParamsSortByUpdatedAt ExportMessagesByLocationParamsSortBy = "updatedAt"
+)
+
+// Valid indicates whether the value is a known member of the ExportMessagesByLocationParamsSortBy enum.
+func (e ExportMessagesByLocationParamsSortBy) Valid() bool {
+	switch e {
+	case ExportMessagesByLocationParamsSortByCreatedAt:
+		return true
+	case ExportMessagesByLocationParamsSortByUpdatedAt:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportMessagesByLocationParamsSortOrder.
+const (
+	ExportMessagesByLocationParamsSortOrderAsc  ExportMessagesByLocationParamsSortOrder = "asc"
+	ExportMessagesByLocationParamsSortOrderDesc ExportMessagesByLocationParamsSortOrder = "desc"
+)
+
+// Valid indicates whether the value is a known member of the ExportMessagesByLocationParamsSortOrder enum.
+func (e ExportMessagesByLocationParamsSortOrder) Valid() bool {
+	switch e {
+	case ExportMessagesByLocationParamsSortOrderAsc:
+		return true
+	case ExportMessagesByLocationParamsSortOrderDesc:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportMessagesByLocationParamsChannel.
+const (
+	ExportMessagesByLocationParamsChannelCall      ExportMessagesByLocationParamsChannel = "Call"
+	ExportMessagesByLocationParamsChannelEmail     ExportMessagesByLocationParamsChannel = "Email"
+	ExportMessagesByLocationParamsChannelFacebook  ExportMessagesByLocationParamsChannel = "Facebook"
+	ExportMessagesByLocationParamsChannelInstagram ExportMessagesByLocationParamsChannel = "Instagram"
+	ExportMessagesByLocationParamsChannelSMS       ExportMessagesByLocationParamsChannel = "SMS"
+	ExportMessagesByLocationParamsChannelWhatsApp  ExportMessagesByLocationParamsChannel = "WhatsApp"
+)
+
+// Valid indicates whether the value is a known member of the ExportMessagesByLocationParamsChannel enum.
+func (e ExportMessagesByLocationParamsChannel) Valid() bool {
+	switch e {
+	case ExportMessagesByLocationParamsChannelCall:
+		return true
+	case ExportMessagesByLocationParamsChannelEmail:
+		return true
+	case ExportMessagesByLocationParamsChannelFacebook:
+		return true
+	case ExportMessagesByLocationParamsChannelInstagram:
+		return true
+	case ExportMessagesByLocationParamsChannelSMS:
+		return true
+	case ExportMessagesByLocationParamsChannelWhatsApp:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SearchConversationParamsSort.
 const (
 	SearchConversationParamsSortAsc  SearchConversationParamsSort = "asc"
@@ -7119,6 +7185,22 @@ type ErrorDto struct {
 	//
 	// Example: saas
 	Type string `json:"type"`
+}
+
+// ExportMessagesResponseDto defines model for ExportMessagesResponseDto.
+type ExportMessagesResponseDto struct {
+	// Messages Array of messages
+	Messages []GetMessageResponseDto `json:"messages"`
+
+	// NextCursor Cursor for fetching next page. Null if no more results.
+	//
+	// Example: eyJwaXRJZCI6ImFiYy0xMjMiLCJsYXN0U29ydCI6WzE2NDY4NjQ0MDBdLCJsYXN0SWQiOiIxMjMifQ==
+	NextCursor *string `json:"nextCursor,omitempty"`
+
+	// Total Total number of messages matching the query
+	//
+	// Example: 1234
+	Total float64 `json:"total"`
 }
 
 // FileField defines model for FileField.
@@ -11639,6 +11721,48 @@ type GetSlotsParams struct {
 	UserIds *[]string `form:"userIds,omitempty" json:"userIds,omitempty"`
 }
 
+// ExportMessagesByLocationParams defines parameters for ExportMessagesByLocation.
+type ExportMessagesByLocationParams struct {
+	// LocationID Location ID to filter messages by
+	LocationID string `form:"locationId" json:"locationId"`
+
+	// Limit Number of messages to return per page
+	Limit *float64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Cursor for pagination. Pass the nextCursor from previous response to get next page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// SortBy Field to sort by
+	SortBy *ExportMessagesByLocationParamsSortBy `form:"sortBy,omitempty" json:"sortBy,omitempty"`
+
+	// SortOrder Sort order
+	SortOrder *ExportMessagesByLocationParamsSortOrder `form:"sortOrder,omitempty" json:"sortOrder,omitempty"`
+
+	// ConversationID Filter messages by conversation ID
+	ConversationID *string `form:"conversationId,omitempty" json:"conversationId,omitempty"`
+
+	// ContactID Filter messages by contact ID
+	ContactID *string `form:"contactId,omitempty" json:"contactId,omitempty"`
+
+	// Channel Filter by message channel. If not provided, all non-email message types will be returned including activity messages (opportunity updates, appointments, etc.)
+	Channel *ExportMessagesByLocationParamsChannel `form:"channel,omitempty" json:"channel,omitempty"`
+
+	// StartDate Start date to filter messages by
+	StartDate *string `form:"startDate,omitempty" json:"startDate,omitempty"`
+
+	// EndDate End date to filter messages by
+	EndDate *string `form:"endDate,omitempty" json:"endDate,omitempty"`
+}
+
+// ExportMessagesByLocationParamsSortBy defines parameters for ExportMessagesByLocation.
+type ExportMessagesByLocationParamsSortBy string
+
+// ExportMessagesByLocationParamsSortOrder defines parameters for ExportMessagesByLocation.
+type ExportMessagesByLocationParamsSortOrder string
+
+// ExportMessagesByLocationParamsChannel defines parameters for ExportMessagesByLocation.
+type ExportMessagesByLocationParamsChannel string
+
 // SearchConversationParams defines parameters for SearchConversation.
 type SearchConversationParams struct {
 	// LocationID Location Id
@@ -14218,6 +14342,13 @@ type ClientInterface interface {
 	// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
 	SendANewMessage(ctx context.Context, body SendANewMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ExportMessagesByLocation Export messages by location ID
+	//
+	// Export messages for a specific location with cursor-based pagination support. Response includes messageType (string), source, and subType fields. The channel parameter is optional - if not provided, all non-email message types will be returned including activity messages (opportunity updates, appointments, etc.).
+	//
+	// Corresponds with GET /conversations/messages/export (the `ExportMessagesByLocation` operationId).
+	ExportMessagesByLocation(ctx context.Context, params *ExportMessagesByLocationParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AddAnInboundMessageWithBody Add an inbound message
 	//
 	// Post the necessary fields for the API to add a new inbound message. <br />
@@ -15940,6 +16071,23 @@ func (c *Client) SendANewMessageWithBody(ctx context.Context, contentType string
 // Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
 func (c *Client) SendANewMessage(ctx context.Context, body SendANewMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSendANewMessageRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExportMessagesByLocation Export messages by location ID
+//
+// Export messages for a specific location with cursor-based pagination support. Response includes messageType (string), source, and subType fields. The channel parameter is optional - if not provided, all non-email message types will be returned including activity messages (opportunity updates, appointments, etc.).
+//
+// Corresponds with GET /conversations/messages/export (the `ExportMessagesByLocation` operationId).
+func (c *Client) ExportMessagesByLocation(ctx context.Context, params *ExportMessagesByLocationParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExportMessagesByLocationRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -19350,6 +19498,164 @@ func NewSendANewMessageRequestWithBody(server string, contentType string, body i
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewExportMessagesByLocationRequest constructs an http.Request for the ExportMessagesByLocation method
+func NewExportMessagesByLocationRequest(server string, params *ExportMessagesByLocationParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/export")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SortBy != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sortBy", *params.SortBy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SortOrder != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sortOrder", *params.SortOrder, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ConversationID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "conversationId", *params.ConversationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ContactID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "contactId", *params.ContactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Channel != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "channel", *params.Channel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartDate != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startDate", *params.StartDate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndDate != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endDate", *params.EndDate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -23876,6 +24182,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
 	SendANewMessageWithResponse(ctx context.Context, body SendANewMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*SendANewMessageResponse, error)
 
+	// ExportMessagesByLocationWithResponse Export messages by location ID
+	//
+	// Export messages for a specific location with cursor-based pagination support. Response includes messageType (string), source, and subType fields. The channel parameter is optional - if not provided, all non-email message types will be returned including activity messages (opportunity updates, appointments, etc.).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/messages/export (the `ExportMessagesByLocation` operationId).
+	ExportMessagesByLocationWithResponse(ctx context.Context, params *ExportMessagesByLocationParams, reqEditors ...RequestEditorFn) (*ExportMessagesByLocationResponse, error)
+
 	// AddAnInboundMessageWithBodyWithResponse Add an inbound message
 	//
 	// Post the necessary fields for the API to add a new inbound message. <br />
@@ -28093,6 +28408,89 @@ func (r SendANewMessageResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SendANewMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ExportMessagesByLocationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ExportMessagesResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ExportMessagesByLocationResponse) GetJSON200() *ExportMessagesResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ExportMessagesByLocationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ExportMessagesByLocationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ExportMessagesByLocationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ExportMessagesByLocationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ExportMessagesByLocationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ExportMessagesByLocationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ExportMessagesByLocationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExportMessagesByLocationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExportMessagesByLocationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExportMessagesByLocationResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -33841,6 +34239,21 @@ func (c *ClientWithResponses) SendANewMessageWithResponse(ctx context.Context, b
 	return ParseSendANewMessageResponse(rsp)
 }
 
+// ExportMessagesByLocationWithResponse Export messages by location ID
+//
+// Export messages for a specific location with cursor-based pagination support. Response includes messageType (string), source, and subType fields. The channel parameter is optional - if not provided, all non-email message types will be returned including activity messages (opportunity updates, appointments, etc.).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/messages/export (the `ExportMessagesByLocation` operationId).
+func (c *ClientWithResponses) ExportMessagesByLocationWithResponse(ctx context.Context, params *ExportMessagesByLocationParams, reqEditors ...RequestEditorFn) (*ExportMessagesByLocationResponse, error) {
+	rsp, err := c.ExportMessagesByLocation(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExportMessagesByLocationResponse(rsp)
+}
+
 // AddAnInboundMessageWithBodyWithResponse Add an inbound message
 //
 // Post the necessary fields for the API to add a new inbound message. <br />
@@ -37840,6 +38253,74 @@ func ParseSendANewMessageResponse(rsp *http.Response) (*SendANewMessageResponse,
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest SendMessageResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseExportMessagesByLocationResponse parses an HTTP response from a ExportMessagesByLocationWithResponse call
+func ParseExportMessagesByLocationResponse(rsp *http.Response) (*ExportMessagesByLocationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExportMessagesByLocationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ExportMessagesResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -1434,8 +1434,17 @@ var Ops = []Op{
 		Scopes:   []string{"conversations/message.readonly"},
 		Read:     true,
 		Safe:     true,
-		Exposed:  false,
-		Declared: false,
+		Location: &Field{In: "query", Name: "locationId"},
+		Paging:   "startAfter",
+		Pager: &Pager{
+			Size: Field{In: "query", Name: "limit"}, MaxSize: 500,
+			Cursor: []Cursor{
+				{Field: Field{In: "query", Name: "cursor"}, From: "nextCursor", FromLast: ""},
+			},
+			Items: "messages", Total: "total",
+		},
+		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 			{Name: "limit", In: "query", Type: "number", Required: false},

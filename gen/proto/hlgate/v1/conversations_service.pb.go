@@ -1754,6 +1754,221 @@ func (x *UpdateMessageStatusResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// ExportMessagesByLocationRequest is the request of ExportMessagesByLocation.
+type ExportMessagesByLocationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Field to sort by
+	SortBy *string `protobuf:"bytes,2,opt,name=sort_by,json=sortBy,proto3,oneof" json:"sort_by,omitempty"`
+	// Sort order
+	SortOrder *string `protobuf:"bytes,3,opt,name=sort_order,json=sortOrder,proto3,oneof" json:"sort_order,omitempty"`
+	// Filter messages by conversation ID
+	ConversationId *string `protobuf:"bytes,4,opt,name=conversation_id,json=conversationId,proto3,oneof" json:"conversation_id,omitempty"`
+	// Filter messages by contact ID
+	ContactId *string `protobuf:"bytes,5,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// Filter by message channel. If not provided, all non-email message types
+	// will be returned including activity messages (opportunity updates,
+	// appointments, etc.)
+	Channel *string `protobuf:"bytes,6,opt,name=channel,proto3,oneof" json:"channel,omitempty"`
+	// Start date to filter messages by
+	StartDate *string `protobuf:"bytes,7,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
+	// End date to filter messages by
+	EndDate *string `protobuf:"bytes,8,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
+	// The most records per page; 0 means the default. At most 500.
+	PageSize int32 `protobuf:"varint,9,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,10,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportMessagesByLocationRequest) Reset() {
+	*x = ExportMessagesByLocationRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportMessagesByLocationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportMessagesByLocationRequest) ProtoMessage() {}
+
+func (x *ExportMessagesByLocationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportMessagesByLocationRequest.ProtoReflect.Descriptor instead.
+func (*ExportMessagesByLocationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ExportMessagesByLocationRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *ExportMessagesByLocationRequest) GetSortBy() string {
+	if x != nil && x.SortBy != nil {
+		return *x.SortBy
+	}
+	return ""
+}
+
+func (x *ExportMessagesByLocationRequest) GetSortOrder() string {
+	if x != nil && x.SortOrder != nil {
+		return *x.SortOrder
+	}
+	return ""
+}
+
+func (x *ExportMessagesByLocationRequest) GetConversationId() string {
+	if x != nil && x.ConversationId != nil {
+		return *x.ConversationId
+	}
+	return ""
+}
+
+func (x *ExportMessagesByLocationRequest) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *ExportMessagesByLocationRequest) GetChannel() string {
+	if x != nil && x.Channel != nil {
+		return *x.Channel
+	}
+	return ""
+}
+
+func (x *ExportMessagesByLocationRequest) GetStartDate() string {
+	if x != nil && x.StartDate != nil {
+		return *x.StartDate
+	}
+	return ""
+}
+
+func (x *ExportMessagesByLocationRequest) GetEndDate() string {
+	if x != nil && x.EndDate != nil {
+		return *x.EndDate
+	}
+	return ""
+}
+
+func (x *ExportMessagesByLocationRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ExportMessagesByLocationRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ExportMessagesByLocationResponse is HighLevel's answer to
+// ExportMessagesByLocation, without loss.
+type ExportMessagesByLocationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Array of messages
+	Messages []*GetMessageResponseDto `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// Cursor for fetching next page. Null if no more results.
+	NextCursor *string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3,oneof" json:"next_cursor,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The number of matching records (HighLevel's total).
+	TotalSize int32 `protobuf:"varint,4,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportMessagesByLocationResponse) Reset() {
+	*x = ExportMessagesByLocationResponse{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportMessagesByLocationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportMessagesByLocationResponse) ProtoMessage() {}
+
+func (x *ExportMessagesByLocationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportMessagesByLocationResponse.ProtoReflect.Descriptor instead.
+func (*ExportMessagesByLocationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ExportMessagesByLocationResponse) GetMessages() []*GetMessageResponseDto {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *ExportMessagesByLocationResponse) GetNextCursor() string {
+	if x != nil && x.NextCursor != nil {
+		return *x.NextCursor
+	}
+	return ""
+}
+
+func (x *ExportMessagesByLocationResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ExportMessagesByLocationResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *ExportMessagesByLocationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // AddAnInboundMessageRequest is the request of AddAnInboundMessage.
 type AddAnInboundMessageRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1803,7 +2018,7 @@ type AddAnInboundMessageRequest struct {
 
 func (x *AddAnInboundMessageRequest) Reset() {
 	*x = AddAnInboundMessageRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1815,7 +2030,7 @@ func (x *AddAnInboundMessageRequest) String() string {
 func (*AddAnInboundMessageRequest) ProtoMessage() {}
 
 func (x *AddAnInboundMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1828,7 +2043,7 @@ func (x *AddAnInboundMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAnInboundMessageRequest.ProtoReflect.Descriptor instead.
 func (*AddAnInboundMessageRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AddAnInboundMessageRequest) GetLocationId() string {
@@ -1985,7 +2200,7 @@ type AddAnInboundMessageResponse struct {
 
 func (x *AddAnInboundMessageResponse) Reset() {
 	*x = AddAnInboundMessageResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1997,7 +2212,7 @@ func (x *AddAnInboundMessageResponse) String() string {
 func (*AddAnInboundMessageResponse) ProtoMessage() {}
 
 func (x *AddAnInboundMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2010,7 +2225,7 @@ func (x *AddAnInboundMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAnInboundMessageResponse.ProtoReflect.Descriptor instead.
 func (*AddAnInboundMessageResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AddAnInboundMessageResponse) GetSuccess() bool {
@@ -2095,7 +2310,7 @@ type AddAnOutboundMessageRequest struct {
 
 func (x *AddAnOutboundMessageRequest) Reset() {
 	*x = AddAnOutboundMessageRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2107,7 +2322,7 @@ func (x *AddAnOutboundMessageRequest) String() string {
 func (*AddAnOutboundMessageRequest) ProtoMessage() {}
 
 func (x *AddAnOutboundMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2120,7 +2335,7 @@ func (x *AddAnOutboundMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAnOutboundMessageRequest.ProtoReflect.Descriptor instead.
 func (*AddAnOutboundMessageRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AddAnOutboundMessageRequest) GetLocationId() string {
@@ -2207,7 +2422,7 @@ type AddAnOutboundMessageResponse struct {
 
 func (x *AddAnOutboundMessageResponse) Reset() {
 	*x = AddAnOutboundMessageResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2219,7 +2434,7 @@ func (x *AddAnOutboundMessageResponse) String() string {
 func (*AddAnOutboundMessageResponse) ProtoMessage() {}
 
 func (x *AddAnOutboundMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2232,7 +2447,7 @@ func (x *AddAnOutboundMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAnOutboundMessageResponse.ProtoReflect.Descriptor instead.
 func (*AddAnOutboundMessageResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AddAnOutboundMessageResponse) GetSuccess() bool {
@@ -2349,7 +2564,7 @@ type SearchConversationRequest struct {
 
 func (x *SearchConversationRequest) Reset() {
 	*x = SearchConversationRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2361,7 +2576,7 @@ func (x *SearchConversationRequest) String() string {
 func (*SearchConversationRequest) ProtoMessage() {}
 
 func (x *SearchConversationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2374,7 +2589,7 @@ func (x *SearchConversationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchConversationRequest.ProtoReflect.Descriptor instead.
 func (*SearchConversationRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SearchConversationRequest) GetLocationId() string {
@@ -2544,7 +2759,7 @@ type SearchConversationResponse struct {
 
 func (x *SearchConversationResponse) Reset() {
 	*x = SearchConversationResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2556,7 +2771,7 @@ func (x *SearchConversationResponse) String() string {
 func (*SearchConversationResponse) ProtoMessage() {}
 
 func (x *SearchConversationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2569,7 +2784,7 @@ func (x *SearchConversationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchConversationResponse.ProtoReflect.Descriptor instead.
 func (*SearchConversationResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SearchConversationResponse) GetConversations() []*ConversationSchema {
@@ -2850,7 +3065,42 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x11_email_message_idB\r\n" +
 	"\v_message_idB\x06\n" +
 	"\x04_msgB\t\n" +
-	"\a_status\"\xe5\x06\n" +
+	"\a_status\"\xe0\x03\n" +
+	"\x1fExportMessagesByLocationRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1c\n" +
+	"\asort_by\x18\x02 \x01(\tH\x00R\x06sortBy\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"sort_order\x18\x03 \x01(\tH\x01R\tsortOrder\x88\x01\x01\x12,\n" +
+	"\x0fconversation_id\x18\x04 \x01(\tH\x02R\x0econversationId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x05 \x01(\tH\x03R\tcontactId\x88\x01\x01\x12\x1d\n" +
+	"\achannel\x18\x06 \x01(\tH\x04R\achannel\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_date\x18\a \x01(\tH\x05R\tstartDate\x88\x01\x01\x12\x1e\n" +
+	"\bend_date\x18\b \x01(\tH\x06R\aendDate\x88\x01\x01\x12\x1b\n" +
+	"\tpage_size\x18\t \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\n" +
+	" \x01(\tR\tpageTokenB\n" +
+	"\n" +
+	"\b_sort_byB\r\n" +
+	"\v_sort_orderB\x12\n" +
+	"\x10_conversation_idB\r\n" +
+	"\v_contact_idB\n" +
+	"\n" +
+	"\b_channelB\r\n" +
+	"\v_start_dateB\v\n" +
+	"\t_end_date\"\x97\x02\n" +
+	" ExportMessagesByLocationResponse\x12<\n" +
+	"\bmessages\x18\x01 \x03(\v2 .hlgate.v1.GetMessageResponseDtoR\bmessages\x12$\n" +
+	"\vnext_cursor\x18\x02 \x01(\tH\x00R\n" +
+	"nextCursor\x88\x01\x01\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x04 \x01(\x05R\ttotalSize\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0e\n" +
+	"\f_next_cursor\"\xe5\x06\n" +
 	"\x1aAddAnInboundMessageRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x1c\n" +
@@ -3002,7 +3252,7 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\x8a\x12\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xe4\x13\n" +
 	"\x14ConversationsService\x12\xb0\x01\n" +
 	"\x12CreateConversation\x12$.hlgate.v1.CreateConversationRequest\x1a%.hlgate.v1.CreateConversationResponse\"M\xc2\xf3\x18\x15\n" +
 	"\x13create-conversation\x82\xd3\xe4\x93\x02.:\x01*\")/v1/locations/{location_id}/conversations\x12\xbf\x01\n" +
@@ -3022,7 +3272,9 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x16CancelScheduledMessage\x12(.hlgate.v1.CancelScheduledMessageRequest\x1a).hlgate.v1.CancelScheduledMessageResponse\"n\xc2\xf3\x18\x1a\n" +
 	"\x18cancel-scheduled-message\x82\xd3\xe4\x93\x02J*H/v1/locations/{location_id}/conversations/messages/{message_id}/schedule\x12\xd2\x01\n" +
 	"\x13UpdateMessageStatus\x12%.hlgate.v1.UpdateMessageStatusRequest\x1a&.hlgate.v1.UpdateMessageStatusResponse\"l\xc2\xf3\x18\x17\n" +
-	"\x15update-message-status\x82\xd3\xe4\x93\x02K:\x01*\x1aF/v1/locations/{location_id}/conversations/messages/{message_id}/status\x12\xc7\x01\n" +
+	"\x15update-message-status\x82\xd3\xe4\x93\x02K:\x01*\x1aF/v1/locations/{location_id}/conversations/messages/{message_id}/status\x12\xd7\x01\n" +
+	"\x18ExportMessagesByLocation\x12*.hlgate.v1.ExportMessagesByLocationRequest\x1a+.hlgate.v1.ExportMessagesByLocationResponse\"b\xc2\xf3\x18\x1d\n" +
+	"\x1bexport-messages-by-location\x82\xd3\xe4\x93\x02;\x129/v1/locations/{location_id}/conversations/messages/export\x12\xc7\x01\n" +
 	"\x13AddAnInboundMessage\x12%.hlgate.v1.AddAnInboundMessageRequest\x1a&.hlgate.v1.AddAnInboundMessageResponse\"a\xc2\xf3\x18\x18\n" +
 	"\x16add-an-inbound-message\x82\xd3\xe4\x93\x02?:\x01*\":/v1/locations/{location_id}/conversations/messages/inbound\x12\xcc\x01\n" +
 	"\x14AddAnOutboundMessage\x12&.hlgate.v1.AddAnOutboundMessageRequest\x1a'.hlgate.v1.AddAnOutboundMessageResponse\"c\xc2\xf3\x18\x19\n" +
@@ -3042,97 +3294,103 @@ func file_hlgate_v1_conversations_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_conversations_service_proto_rawDescData
 }
 
-var file_hlgate_v1_conversations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_hlgate_v1_conversations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_hlgate_v1_conversations_service_proto_goTypes = []any{
-	(*CreateConversationRequest)(nil),      // 0: hlgate.v1.CreateConversationRequest
-	(*CreateConversationResponse)(nil),     // 1: hlgate.v1.CreateConversationResponse
-	(*DeleteConversationRequest)(nil),      // 2: hlgate.v1.DeleteConversationRequest
-	(*DeleteConversationResponse)(nil),     // 3: hlgate.v1.DeleteConversationResponse
-	(*GetConversationRequest)(nil),         // 4: hlgate.v1.GetConversationRequest
-	(*GetConversationResponse)(nil),        // 5: hlgate.v1.GetConversationResponse
-	(*UpdateConversationRequest)(nil),      // 6: hlgate.v1.UpdateConversationRequest
-	(*UpdateConversationResponse)(nil),     // 7: hlgate.v1.UpdateConversationResponse
-	(*GetMessagesRequest)(nil),             // 8: hlgate.v1.GetMessagesRequest
-	(*GetMessagesResponse)(nil),            // 9: hlgate.v1.GetMessagesResponse
-	(*SendANewMessageRequest)(nil),         // 10: hlgate.v1.SendANewMessageRequest
-	(*SendANewMessageResponse)(nil),        // 11: hlgate.v1.SendANewMessageResponse
-	(*GetMessageRequest)(nil),              // 12: hlgate.v1.GetMessageRequest
-	(*GetMessageResponse)(nil),             // 13: hlgate.v1.GetMessageResponse
-	(*CancelScheduledMessageRequest)(nil),  // 14: hlgate.v1.CancelScheduledMessageRequest
-	(*CancelScheduledMessageResponse)(nil), // 15: hlgate.v1.CancelScheduledMessageResponse
-	(*UpdateMessageStatusRequest)(nil),     // 16: hlgate.v1.UpdateMessageStatusRequest
-	(*UpdateMessageStatusResponse)(nil),    // 17: hlgate.v1.UpdateMessageStatusResponse
-	(*AddAnInboundMessageRequest)(nil),     // 18: hlgate.v1.AddAnInboundMessageRequest
-	(*AddAnInboundMessageResponse)(nil),    // 19: hlgate.v1.AddAnInboundMessageResponse
-	(*AddAnOutboundMessageRequest)(nil),    // 20: hlgate.v1.AddAnOutboundMessageRequest
-	(*AddAnOutboundMessageResponse)(nil),   // 21: hlgate.v1.AddAnOutboundMessageResponse
-	(*SearchConversationRequest)(nil),      // 22: hlgate.v1.SearchConversationRequest
-	(*SearchConversationResponse)(nil),     // 23: hlgate.v1.SearchConversationResponse
-	(*ConversationCreateResponseDto)(nil),  // 24: hlgate.v1.ConversationCreateResponseDto
-	(*structpb.Struct)(nil),                // 25: google.protobuf.Struct
-	(*ConversationDto)(nil),                // 26: hlgate.v1.ConversationDto
-	(*GetMessageResponseDto)(nil),          // 27: hlgate.v1.GetMessageResponseDto
-	(*ForwardConfigDto)(nil),               // 28: hlgate.v1.ForwardConfigDto
-	(*ForwardResponseDto)(nil),             // 29: hlgate.v1.ForwardResponseDto
-	(*MessageMeta)(nil),                    // 30: hlgate.v1.MessageMeta
-	(*ErrorDto)(nil),                       // 31: hlgate.v1.ErrorDto
-	(*CallDataDTO)(nil),                    // 32: hlgate.v1.CallDataDTO
-	(*ConversationSchema)(nil),             // 33: hlgate.v1.ConversationSchema
+	(*CreateConversationRequest)(nil),        // 0: hlgate.v1.CreateConversationRequest
+	(*CreateConversationResponse)(nil),       // 1: hlgate.v1.CreateConversationResponse
+	(*DeleteConversationRequest)(nil),        // 2: hlgate.v1.DeleteConversationRequest
+	(*DeleteConversationResponse)(nil),       // 3: hlgate.v1.DeleteConversationResponse
+	(*GetConversationRequest)(nil),           // 4: hlgate.v1.GetConversationRequest
+	(*GetConversationResponse)(nil),          // 5: hlgate.v1.GetConversationResponse
+	(*UpdateConversationRequest)(nil),        // 6: hlgate.v1.UpdateConversationRequest
+	(*UpdateConversationResponse)(nil),       // 7: hlgate.v1.UpdateConversationResponse
+	(*GetMessagesRequest)(nil),               // 8: hlgate.v1.GetMessagesRequest
+	(*GetMessagesResponse)(nil),              // 9: hlgate.v1.GetMessagesResponse
+	(*SendANewMessageRequest)(nil),           // 10: hlgate.v1.SendANewMessageRequest
+	(*SendANewMessageResponse)(nil),          // 11: hlgate.v1.SendANewMessageResponse
+	(*GetMessageRequest)(nil),                // 12: hlgate.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),               // 13: hlgate.v1.GetMessageResponse
+	(*CancelScheduledMessageRequest)(nil),    // 14: hlgate.v1.CancelScheduledMessageRequest
+	(*CancelScheduledMessageResponse)(nil),   // 15: hlgate.v1.CancelScheduledMessageResponse
+	(*UpdateMessageStatusRequest)(nil),       // 16: hlgate.v1.UpdateMessageStatusRequest
+	(*UpdateMessageStatusResponse)(nil),      // 17: hlgate.v1.UpdateMessageStatusResponse
+	(*ExportMessagesByLocationRequest)(nil),  // 18: hlgate.v1.ExportMessagesByLocationRequest
+	(*ExportMessagesByLocationResponse)(nil), // 19: hlgate.v1.ExportMessagesByLocationResponse
+	(*AddAnInboundMessageRequest)(nil),       // 20: hlgate.v1.AddAnInboundMessageRequest
+	(*AddAnInboundMessageResponse)(nil),      // 21: hlgate.v1.AddAnInboundMessageResponse
+	(*AddAnOutboundMessageRequest)(nil),      // 22: hlgate.v1.AddAnOutboundMessageRequest
+	(*AddAnOutboundMessageResponse)(nil),     // 23: hlgate.v1.AddAnOutboundMessageResponse
+	(*SearchConversationRequest)(nil),        // 24: hlgate.v1.SearchConversationRequest
+	(*SearchConversationResponse)(nil),       // 25: hlgate.v1.SearchConversationResponse
+	(*ConversationCreateResponseDto)(nil),    // 26: hlgate.v1.ConversationCreateResponseDto
+	(*structpb.Struct)(nil),                  // 27: google.protobuf.Struct
+	(*ConversationDto)(nil),                  // 28: hlgate.v1.ConversationDto
+	(*GetMessageResponseDto)(nil),            // 29: hlgate.v1.GetMessageResponseDto
+	(*ForwardConfigDto)(nil),                 // 30: hlgate.v1.ForwardConfigDto
+	(*ForwardResponseDto)(nil),               // 31: hlgate.v1.ForwardResponseDto
+	(*MessageMeta)(nil),                      // 32: hlgate.v1.MessageMeta
+	(*ErrorDto)(nil),                         // 33: hlgate.v1.ErrorDto
+	(*CallDataDTO)(nil),                      // 34: hlgate.v1.CallDataDTO
+	(*ConversationSchema)(nil),               // 35: hlgate.v1.ConversationSchema
 }
 var file_hlgate_v1_conversations_service_proto_depIdxs = []int32{
-	24, // 0: hlgate.v1.CreateConversationResponse.conversation:type_name -> hlgate.v1.ConversationCreateResponseDto
-	25, // 1: hlgate.v1.CreateConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	25, // 2: hlgate.v1.DeleteConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	25, // 3: hlgate.v1.GetConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	25, // 4: hlgate.v1.UpdateConversationRequest.feedback:type_name -> google.protobuf.Struct
-	26, // 5: hlgate.v1.UpdateConversationResponse.conversation:type_name -> hlgate.v1.ConversationDto
-	25, // 6: hlgate.v1.UpdateConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	27, // 7: hlgate.v1.GetMessagesResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
-	25, // 8: hlgate.v1.GetMessagesResponse.unmapped:type_name -> google.protobuf.Struct
-	28, // 9: hlgate.v1.SendANewMessageRequest.forward:type_name -> hlgate.v1.ForwardConfigDto
-	29, // 10: hlgate.v1.SendANewMessageResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
-	25, // 11: hlgate.v1.SendANewMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	30, // 12: hlgate.v1.GetMessageResponse.meta:type_name -> hlgate.v1.MessageMeta
-	25, // 13: hlgate.v1.GetMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	25, // 14: hlgate.v1.CancelScheduledMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	31, // 15: hlgate.v1.UpdateMessageStatusRequest.error:type_name -> hlgate.v1.ErrorDto
-	29, // 16: hlgate.v1.UpdateMessageStatusResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
-	25, // 17: hlgate.v1.UpdateMessageStatusResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 18: hlgate.v1.AddAnInboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
-	25, // 19: hlgate.v1.AddAnInboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 20: hlgate.v1.AddAnOutboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
-	25, // 21: hlgate.v1.AddAnOutboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	33, // 22: hlgate.v1.SearchConversationResponse.conversations:type_name -> hlgate.v1.ConversationSchema
-	25, // 23: hlgate.v1.SearchConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	0,  // 24: hlgate.v1.ConversationsService.CreateConversation:input_type -> hlgate.v1.CreateConversationRequest
-	2,  // 25: hlgate.v1.ConversationsService.DeleteConversation:input_type -> hlgate.v1.DeleteConversationRequest
-	4,  // 26: hlgate.v1.ConversationsService.GetConversation:input_type -> hlgate.v1.GetConversationRequest
-	6,  // 27: hlgate.v1.ConversationsService.UpdateConversation:input_type -> hlgate.v1.UpdateConversationRequest
-	8,  // 28: hlgate.v1.ConversationsService.GetMessages:input_type -> hlgate.v1.GetMessagesRequest
-	10, // 29: hlgate.v1.ConversationsService.SendANewMessage:input_type -> hlgate.v1.SendANewMessageRequest
-	12, // 30: hlgate.v1.ConversationsService.GetMessage:input_type -> hlgate.v1.GetMessageRequest
-	14, // 31: hlgate.v1.ConversationsService.CancelScheduledMessage:input_type -> hlgate.v1.CancelScheduledMessageRequest
-	16, // 32: hlgate.v1.ConversationsService.UpdateMessageStatus:input_type -> hlgate.v1.UpdateMessageStatusRequest
-	18, // 33: hlgate.v1.ConversationsService.AddAnInboundMessage:input_type -> hlgate.v1.AddAnInboundMessageRequest
-	20, // 34: hlgate.v1.ConversationsService.AddAnOutboundMessage:input_type -> hlgate.v1.AddAnOutboundMessageRequest
-	22, // 35: hlgate.v1.ConversationsService.SearchConversation:input_type -> hlgate.v1.SearchConversationRequest
-	1,  // 36: hlgate.v1.ConversationsService.CreateConversation:output_type -> hlgate.v1.CreateConversationResponse
-	3,  // 37: hlgate.v1.ConversationsService.DeleteConversation:output_type -> hlgate.v1.DeleteConversationResponse
-	5,  // 38: hlgate.v1.ConversationsService.GetConversation:output_type -> hlgate.v1.GetConversationResponse
-	7,  // 39: hlgate.v1.ConversationsService.UpdateConversation:output_type -> hlgate.v1.UpdateConversationResponse
-	9,  // 40: hlgate.v1.ConversationsService.GetMessages:output_type -> hlgate.v1.GetMessagesResponse
-	11, // 41: hlgate.v1.ConversationsService.SendANewMessage:output_type -> hlgate.v1.SendANewMessageResponse
-	13, // 42: hlgate.v1.ConversationsService.GetMessage:output_type -> hlgate.v1.GetMessageResponse
-	15, // 43: hlgate.v1.ConversationsService.CancelScheduledMessage:output_type -> hlgate.v1.CancelScheduledMessageResponse
-	17, // 44: hlgate.v1.ConversationsService.UpdateMessageStatus:output_type -> hlgate.v1.UpdateMessageStatusResponse
-	19, // 45: hlgate.v1.ConversationsService.AddAnInboundMessage:output_type -> hlgate.v1.AddAnInboundMessageResponse
-	21, // 46: hlgate.v1.ConversationsService.AddAnOutboundMessage:output_type -> hlgate.v1.AddAnOutboundMessageResponse
-	23, // 47: hlgate.v1.ConversationsService.SearchConversation:output_type -> hlgate.v1.SearchConversationResponse
-	36, // [36:48] is the sub-list for method output_type
-	24, // [24:36] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	26, // 0: hlgate.v1.CreateConversationResponse.conversation:type_name -> hlgate.v1.ConversationCreateResponseDto
+	27, // 1: hlgate.v1.CreateConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	27, // 2: hlgate.v1.DeleteConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	27, // 3: hlgate.v1.GetConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	27, // 4: hlgate.v1.UpdateConversationRequest.feedback:type_name -> google.protobuf.Struct
+	28, // 5: hlgate.v1.UpdateConversationResponse.conversation:type_name -> hlgate.v1.ConversationDto
+	27, // 6: hlgate.v1.UpdateConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	29, // 7: hlgate.v1.GetMessagesResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
+	27, // 8: hlgate.v1.GetMessagesResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 9: hlgate.v1.SendANewMessageRequest.forward:type_name -> hlgate.v1.ForwardConfigDto
+	31, // 10: hlgate.v1.SendANewMessageResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
+	27, // 11: hlgate.v1.SendANewMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 12: hlgate.v1.GetMessageResponse.meta:type_name -> hlgate.v1.MessageMeta
+	27, // 13: hlgate.v1.GetMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	27, // 14: hlgate.v1.CancelScheduledMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	33, // 15: hlgate.v1.UpdateMessageStatusRequest.error:type_name -> hlgate.v1.ErrorDto
+	31, // 16: hlgate.v1.UpdateMessageStatusResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
+	27, // 17: hlgate.v1.UpdateMessageStatusResponse.unmapped:type_name -> google.protobuf.Struct
+	29, // 18: hlgate.v1.ExportMessagesByLocationResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
+	27, // 19: hlgate.v1.ExportMessagesByLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	34, // 20: hlgate.v1.AddAnInboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
+	27, // 21: hlgate.v1.AddAnInboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	34, // 22: hlgate.v1.AddAnOutboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
+	27, // 23: hlgate.v1.AddAnOutboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 24: hlgate.v1.SearchConversationResponse.conversations:type_name -> hlgate.v1.ConversationSchema
+	27, // 25: hlgate.v1.SearchConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	0,  // 26: hlgate.v1.ConversationsService.CreateConversation:input_type -> hlgate.v1.CreateConversationRequest
+	2,  // 27: hlgate.v1.ConversationsService.DeleteConversation:input_type -> hlgate.v1.DeleteConversationRequest
+	4,  // 28: hlgate.v1.ConversationsService.GetConversation:input_type -> hlgate.v1.GetConversationRequest
+	6,  // 29: hlgate.v1.ConversationsService.UpdateConversation:input_type -> hlgate.v1.UpdateConversationRequest
+	8,  // 30: hlgate.v1.ConversationsService.GetMessages:input_type -> hlgate.v1.GetMessagesRequest
+	10, // 31: hlgate.v1.ConversationsService.SendANewMessage:input_type -> hlgate.v1.SendANewMessageRequest
+	12, // 32: hlgate.v1.ConversationsService.GetMessage:input_type -> hlgate.v1.GetMessageRequest
+	14, // 33: hlgate.v1.ConversationsService.CancelScheduledMessage:input_type -> hlgate.v1.CancelScheduledMessageRequest
+	16, // 34: hlgate.v1.ConversationsService.UpdateMessageStatus:input_type -> hlgate.v1.UpdateMessageStatusRequest
+	18, // 35: hlgate.v1.ConversationsService.ExportMessagesByLocation:input_type -> hlgate.v1.ExportMessagesByLocationRequest
+	20, // 36: hlgate.v1.ConversationsService.AddAnInboundMessage:input_type -> hlgate.v1.AddAnInboundMessageRequest
+	22, // 37: hlgate.v1.ConversationsService.AddAnOutboundMessage:input_type -> hlgate.v1.AddAnOutboundMessageRequest
+	24, // 38: hlgate.v1.ConversationsService.SearchConversation:input_type -> hlgate.v1.SearchConversationRequest
+	1,  // 39: hlgate.v1.ConversationsService.CreateConversation:output_type -> hlgate.v1.CreateConversationResponse
+	3,  // 40: hlgate.v1.ConversationsService.DeleteConversation:output_type -> hlgate.v1.DeleteConversationResponse
+	5,  // 41: hlgate.v1.ConversationsService.GetConversation:output_type -> hlgate.v1.GetConversationResponse
+	7,  // 42: hlgate.v1.ConversationsService.UpdateConversation:output_type -> hlgate.v1.UpdateConversationResponse
+	9,  // 43: hlgate.v1.ConversationsService.GetMessages:output_type -> hlgate.v1.GetMessagesResponse
+	11, // 44: hlgate.v1.ConversationsService.SendANewMessage:output_type -> hlgate.v1.SendANewMessageResponse
+	13, // 45: hlgate.v1.ConversationsService.GetMessage:output_type -> hlgate.v1.GetMessageResponse
+	15, // 46: hlgate.v1.ConversationsService.CancelScheduledMessage:output_type -> hlgate.v1.CancelScheduledMessageResponse
+	17, // 47: hlgate.v1.ConversationsService.UpdateMessageStatus:output_type -> hlgate.v1.UpdateMessageStatusResponse
+	19, // 48: hlgate.v1.ConversationsService.ExportMessagesByLocation:output_type -> hlgate.v1.ExportMessagesByLocationResponse
+	21, // 49: hlgate.v1.ConversationsService.AddAnInboundMessage:output_type -> hlgate.v1.AddAnInboundMessageResponse
+	23, // 50: hlgate.v1.ConversationsService.AddAnOutboundMessage:output_type -> hlgate.v1.AddAnOutboundMessageResponse
+	25, // 51: hlgate.v1.ConversationsService.SearchConversation:output_type -> hlgate.v1.SearchConversationResponse
+	39, // [39:52] is the sub-list for method output_type
+	26, // [26:39] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_conversations_service_proto_init() }
@@ -3161,13 +3419,15 @@ func file_hlgate_v1_conversations_service_proto_init() {
 	file_hlgate_v1_conversations_service_proto_msgTypes[20].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[21].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[22].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[23].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[24].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_conversations_service_proto_rawDesc), len(file_hlgate_v1_conversations_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,18 +25,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ConversationsService_CreateConversation_FullMethodName     = "/hlgate.v1.ConversationsService/CreateConversation"
-	ConversationsService_DeleteConversation_FullMethodName     = "/hlgate.v1.ConversationsService/DeleteConversation"
-	ConversationsService_GetConversation_FullMethodName        = "/hlgate.v1.ConversationsService/GetConversation"
-	ConversationsService_UpdateConversation_FullMethodName     = "/hlgate.v1.ConversationsService/UpdateConversation"
-	ConversationsService_GetMessages_FullMethodName            = "/hlgate.v1.ConversationsService/GetMessages"
-	ConversationsService_SendANewMessage_FullMethodName        = "/hlgate.v1.ConversationsService/SendANewMessage"
-	ConversationsService_GetMessage_FullMethodName             = "/hlgate.v1.ConversationsService/GetMessage"
-	ConversationsService_CancelScheduledMessage_FullMethodName = "/hlgate.v1.ConversationsService/CancelScheduledMessage"
-	ConversationsService_UpdateMessageStatus_FullMethodName    = "/hlgate.v1.ConversationsService/UpdateMessageStatus"
-	ConversationsService_AddAnInboundMessage_FullMethodName    = "/hlgate.v1.ConversationsService/AddAnInboundMessage"
-	ConversationsService_AddAnOutboundMessage_FullMethodName   = "/hlgate.v1.ConversationsService/AddAnOutboundMessage"
-	ConversationsService_SearchConversation_FullMethodName     = "/hlgate.v1.ConversationsService/SearchConversation"
+	ConversationsService_CreateConversation_FullMethodName       = "/hlgate.v1.ConversationsService/CreateConversation"
+	ConversationsService_DeleteConversation_FullMethodName       = "/hlgate.v1.ConversationsService/DeleteConversation"
+	ConversationsService_GetConversation_FullMethodName          = "/hlgate.v1.ConversationsService/GetConversation"
+	ConversationsService_UpdateConversation_FullMethodName       = "/hlgate.v1.ConversationsService/UpdateConversation"
+	ConversationsService_GetMessages_FullMethodName              = "/hlgate.v1.ConversationsService/GetMessages"
+	ConversationsService_SendANewMessage_FullMethodName          = "/hlgate.v1.ConversationsService/SendANewMessage"
+	ConversationsService_GetMessage_FullMethodName               = "/hlgate.v1.ConversationsService/GetMessage"
+	ConversationsService_CancelScheduledMessage_FullMethodName   = "/hlgate.v1.ConversationsService/CancelScheduledMessage"
+	ConversationsService_UpdateMessageStatus_FullMethodName      = "/hlgate.v1.ConversationsService/UpdateMessageStatus"
+	ConversationsService_ExportMessagesByLocation_FullMethodName = "/hlgate.v1.ConversationsService/ExportMessagesByLocation"
+	ConversationsService_AddAnInboundMessage_FullMethodName      = "/hlgate.v1.ConversationsService/AddAnInboundMessage"
+	ConversationsService_AddAnOutboundMessage_FullMethodName     = "/hlgate.v1.ConversationsService/AddAnOutboundMessage"
+	ConversationsService_SearchConversation_FullMethodName       = "/hlgate.v1.ConversationsService/SearchConversation"
 )
 
 // ConversationsServiceClient is the client API for ConversationsService service.
@@ -82,6 +83,10 @@ type ConversationsServiceClient interface {
 	// (update-message-status). Update message status: Post the necessary fields
 	// for the API to update message status.
 	UpdateMessageStatus(ctx context.Context, in *UpdateMessageStatusRequest, opts ...grpc.CallOption) (*UpdateMessageStatusResponse, error)
+	// ExportMessagesByLocation calls GET /conversations/messages/export
+	// (export-messages-by-location). Export messages by location ID: Export
+	// messages for a specific location with cursor-based pagination support.
+	ExportMessagesByLocation(ctx context.Context, in *ExportMessagesByLocationRequest, opts ...grpc.CallOption) (*ExportMessagesByLocationResponse, error)
 	// AddAnInboundMessage calls POST /conversations/messages/inbound
 	// (add-an-inbound-message). Add an inbound message: Post the necessary
 	// fields for the API to add a new inbound message.
@@ -194,6 +199,16 @@ func (c *conversationsServiceClient) UpdateMessageStatus(ctx context.Context, in
 	return out, nil
 }
 
+func (c *conversationsServiceClient) ExportMessagesByLocation(ctx context.Context, in *ExportMessagesByLocationRequest, opts ...grpc.CallOption) (*ExportMessagesByLocationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportMessagesByLocationResponse)
+	err := c.cc.Invoke(ctx, ConversationsService_ExportMessagesByLocation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *conversationsServiceClient) AddAnInboundMessage(ctx context.Context, in *AddAnInboundMessageRequest, opts ...grpc.CallOption) (*AddAnInboundMessageResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(AddAnInboundMessageResponse)
@@ -267,6 +282,10 @@ type ConversationsServiceServer interface {
 	// (update-message-status). Update message status: Post the necessary fields
 	// for the API to update message status.
 	UpdateMessageStatus(context.Context, *UpdateMessageStatusRequest) (*UpdateMessageStatusResponse, error)
+	// ExportMessagesByLocation calls GET /conversations/messages/export
+	// (export-messages-by-location). Export messages by location ID: Export
+	// messages for a specific location with cursor-based pagination support.
+	ExportMessagesByLocation(context.Context, *ExportMessagesByLocationRequest) (*ExportMessagesByLocationResponse, error)
 	// AddAnInboundMessage calls POST /conversations/messages/inbound
 	// (add-an-inbound-message). Add an inbound message: Post the necessary
 	// fields for the API to add a new inbound message.
@@ -315,6 +334,9 @@ func (UnimplementedConversationsServiceServer) CancelScheduledMessage(context.Co
 }
 func (UnimplementedConversationsServiceServer) UpdateMessageStatus(context.Context, *UpdateMessageStatusRequest) (*UpdateMessageStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateMessageStatus not implemented")
+}
+func (UnimplementedConversationsServiceServer) ExportMessagesByLocation(context.Context, *ExportMessagesByLocationRequest) (*ExportMessagesByLocationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportMessagesByLocation not implemented")
 }
 func (UnimplementedConversationsServiceServer) AddAnInboundMessage(context.Context, *AddAnInboundMessageRequest) (*AddAnInboundMessageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AddAnInboundMessage not implemented")
@@ -508,6 +530,24 @@ func _ConversationsService_UpdateMessageStatus_Handler(srv interface{}, ctx cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConversationsService_ExportMessagesByLocation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportMessagesByLocationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).ExportMessagesByLocation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_ExportMessagesByLocation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).ExportMessagesByLocation(ctx, req.(*ExportMessagesByLocationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ConversationsService_AddAnInboundMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AddAnInboundMessageRequest)
 	if err := dec(in); err != nil {
@@ -604,6 +644,10 @@ var ConversationsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateMessageStatus",
 			Handler:    _ConversationsService_UpdateMessageStatus_Handler,
+		},
+		{
+			MethodName: "ExportMessagesByLocation",
+			Handler:    _ConversationsService_ExportMessagesByLocation_Handler,
 		},
 		{
 			MethodName: "AddAnInboundMessage",
