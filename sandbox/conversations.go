@@ -30,6 +30,7 @@ func init() {
 		"create-conversation":         (*Sandbox).opCreateConversation,
 		"search-conversation":         (*Sandbox).opSearchConversations,
 		"export-messages-by-location": (*Sandbox).opExportMessages,
+		"live-chat-agent-typing":      (*Sandbox).opLiveChatTyping,
 		"get-messages":                (*Sandbox).opListMessages,
 		"send-a-new-message":          (*Sandbox).opSendMessage,
 		"add-an-inbound-message":      processMessage(true),
@@ -795,4 +796,27 @@ func (s *Sandbox) opExportMessages(w http.ResponseWriter, r *http.Request, c *ca
 	b = appendMember(b, "nextCursor", next)
 	b = appendMember(b, "total", strconv.AppendInt(nil, int64(len(msgs)), 10))
 	writeBody(w, http.StatusOK, append(b, '}'))
+}
+
+// opLiveChatTyping answers POST /conversations/providers/live-chat/typing:
+// an agent's typing indicator in a conversation of the location.
+func (s *Sandbox) opLiveChatTyping(w http.ResponseWriter, r *http.Request, c *call) {
+	body, aerr := strictBody(r, c)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if aerr := c.ownLocation(body["locationId"].(string)); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	l := s.tokenStore(c)
+	l.mu.RLock()
+	_, ok := l.doc(collConversations, body["conversationId"].(string))
+	l.mu.RUnlock()
+	if !ok {
+		writeError(w, errBadRequest("Conversation not found"))
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"success": true})
 }

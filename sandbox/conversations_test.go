@@ -94,6 +94,12 @@ func (cf *conformance) conversationsConformance(L, loc, contactID string, now ti
 	cf.run(confCase{name: "cancel unscheduled", method: "DELETE", path: "/conversations/messages/" + smsID + "/schedule", token: loc, status: 400})
 	cf.run(confCase{name: "cancel scheduled", method: "DELETE", path: "/conversations/messages/" + str(later, "messageId") + "/schedule", token: loc, status: 200})
 	cf.run(confCase{name: "cancel scheduled again", method: "DELETE", path: "/conversations/messages/" + str(later, "messageId") + "/schedule", token: loc, status: 404})
+	cf.run(confCase{name: "agent typing", method: "POST", path: "/conversations/providers/live-chat/typing", token: loc, status: 201,
+		json: map[string]any{"locationId": L, "isTyping": true, "visitorId": "Visitor0000000000001", "conversationId": convID}})
+	cf.run(confCase{name: "agent typing as text", method: "POST", path: "/conversations/providers/live-chat/typing", token: loc, status: 422, badRequest: true,
+		json: map[string]any{"locationId": L, "isTyping": "true", "visitorId": "Visitor0000000000001", "conversationId": convID}})
+	cf.run(confCase{name: "agent typing unknown conversation", method: "POST", path: "/conversations/providers/live-chat/typing", token: loc, status: 400,
+		json: map[string]any{"locationId": L, "isTyping": false, "visitorId": "Visitor0000000000001", "conversationId": "nope"}})
 	cf.run(confCase{name: "delete conversation", method: "DELETE", path: "/conversations/" + convID, token: loc, status: 200})
 	cf.run(confCase{name: "get deleted conversation", method: "GET", path: "/conversations/" + convID, token: loc, status: 404})
 }

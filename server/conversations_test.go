@@ -387,3 +387,36 @@ func TestExportMessages(t *testing.T) {
 		t.Fatalf("the emails: %v, %v", emails, err)
 	}
 }
+
+// An agent's typing indicator, over gRPC and REST: is_typing is required
+// (false is a value, not an absence), and the conversation must exist.
+func TestLiveChatAgentTyping(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true, Now: frozenClock(conversationsClock)}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	svc := hlgatev1.NewConversationsServiceClient(h.conn)
+	created, err := svc.CreateConversation(ctx, &hlgatev1.CreateConversationRequest{LocationId: loc, ContactId: proto.String(firstContactID(t, h))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := created.GetConversation().GetId()
+	typing, err := svc.LiveChatAgentTyping(ctx, &hlgatev1.LiveChatAgentTypingRequest{LocationId: loc, IsTyping: proto.Bool(false),
+		VisitorId: proto.String("Visitor0000000000001"), ConversationId: proto.String(conv)})
+	if err != nil || !typing.GetSuccess() {
+		t.Fatalf("LiveChatAgentTyping = %v, %v", typing, err)
+	}
+	if _, err := svc.LiveChatAgentTyping(ctx, &hlgatev1.LiveChatAgentTypingRequest{LocationId: loc,
+		VisitorId: proto.String("Visitor0000000000001"), ConversationId: proto.String(conv)}); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "is_typing") {
+		t.Errorf("without is_typing: %v, want INVALID_ARGUMENT naming is_typing", err)
+	}
+	var ok struct{ Success bool }
+	convREST(t, h, http.MethodPost, "/v1/locations/"+loc+"/conversations/providers/live-chat/typing",
+		map[string]any{"isTyping": true, "visitorId": "Visitor0000000000001", "conversationId": conv}, &ok)
+	if !ok.Success {
+		t.Fatalf("POST typing = %+v", ok)
+	}
+	if _, err := svc.LiveChatAgentTyping(ctx, &hlgatev1.LiveChatAgentTypingRequest{LocationId: loc, IsTyping: proto.Bool(true),
+		VisitorId: proto.String("Visitor0000000000001"), ConversationId: proto.String("Conversation00000404")}); status.Code(err) != codes.NotFound {
+		t.Errorf("an unknown conversation: %v, want NOT_FOUND", err)
+	}
+}

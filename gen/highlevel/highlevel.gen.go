@@ -6647,6 +6647,11 @@ type CreateInvoiceTemplateResponseDto struct {
 // CreateInvoiceTemplateResponseDtoAltType defines model for CreateInvoiceTemplateResponseDto.AltType.
 type CreateInvoiceTemplateResponseDtoAltType string
 
+// CreateLiveChatMessageFeedbackResponse defines model for CreateLiveChatMessageFeedbackResponse.
+type CreateLiveChatMessageFeedbackResponse struct {
+	Success bool `json:"success"`
+}
+
 // CreateScheduleDTO defines model for CreateScheduleDTO.
 type CreateScheduleDTO struct {
 	// CalendarIds Calendar IDs associated with the schedule
@@ -11526,6 +11531,29 @@ type UserSuccessfulResponseDtoPlatformLanguage string
 // UserSuccessfulResponseDtoScopes defines model for UserSuccessfulResponseDto.Scopes.
 type UserSuccessfulResponseDtoScopes string
 
+// UserTypingBody defines model for UserTypingBody.
+type UserTypingBody struct {
+	// ConversationID Conversation Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	ConversationID string `json:"conversationId"`
+
+	// IsTyping Typing status
+	//
+	// Example: true
+	IsTyping bool `json:"isTyping"`
+
+	// LocationID Location Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	LocationID string `json:"locationId"`
+
+	// VisitorID visitorId is the Unique ID assigned to each Live chat visitor. visitorId will be added soon in <a href="https://highlevel.stoplight.io/docs/integrations/00c5ff21f0030-get-contact" target="_blank">GET Contact API</a>
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	VisitorID string `json:"visitorId"`
+}
+
 // WorkflowSchema defines model for WorkflowSchema.
 type WorkflowSchema struct {
 	// CreatedAt Example: 2021-05-26T11:33:49.000Z
@@ -12363,6 +12391,9 @@ type AddAnOutboundMessageJSONRequestBody = ProcessOutboundMessageBodyDto
 
 // UpdateMessageStatusJSONRequestBody defines body for UpdateMessageStatus for application/json ContentType.
 type UpdateMessageStatusJSONRequestBody = UpdateMessageStatusDto
+
+// LiveChatAgentTypingJSONRequestBody defines body for LiveChatAgentTyping for application/json ContentType.
+type LiveChatAgentTypingJSONRequestBody = UserTypingBody
 
 // UpdateConversationJSONRequestBody defines body for UpdateConversation for application/json ContentType.
 type UpdateConversationJSONRequestBody = UpdateConversationDto
@@ -14417,6 +14448,24 @@ type ClientInterface interface {
 	// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
 	UpdateMessageStatus(ctx context.Context, messageID string, body UpdateMessageStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// LiveChatAgentTypingWithBody Agent/Ai-Bot is typing a message indicator for live chat
+	//
+	// Agent/AI-Bot will call this when they are typing a message in live chat message.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/providers/live-chat/typing (the `LiveChatAgentTyping` operationId).
+	LiveChatAgentTypingWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LiveChatAgentTyping Agent/Ai-Bot is typing a message indicator for live chat
+	//
+	// Agent/AI-Bot will call this when they are typing a message in live chat message.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversations/providers/live-chat/typing (the `LiveChatAgentTyping` operationId).
+	LiveChatAgentTyping(ctx context.Context, body LiveChatAgentTypingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// SearchConversation Search Conversations
 	//
 	// Returns a list of all conversations matching the search criteria along with the sort and filter options selected.
@@ -16236,6 +16285,44 @@ func (c *Client) UpdateMessageStatusWithBody(ctx context.Context, messageID stri
 // Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
 func (c *Client) UpdateMessageStatus(ctx context.Context, messageID string, body UpdateMessageStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateMessageStatusRequest(c.Server, messageID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LiveChatAgentTypingWithBody Agent/Ai-Bot is typing a message indicator for live chat
+//
+// Agent/AI-Bot will call this when they are typing a message in live chat message.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/providers/live-chat/typing (the `LiveChatAgentTyping` operationId).
+func (c *Client) LiveChatAgentTypingWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLiveChatAgentTypingRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LiveChatAgentTyping Agent/Ai-Bot is typing a message indicator for live chat
+//
+// Agent/AI-Bot will call this when they are typing a message in live chat message.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversations/providers/live-chat/typing (the `LiveChatAgentTyping` operationId).
+func (c *Client) LiveChatAgentTyping(ctx context.Context, body LiveChatAgentTypingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLiveChatAgentTypingRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -19846,6 +19933,46 @@ func NewUpdateMessageStatusRequestWithBody(server string, messageID string, cont
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewLiveChatAgentTypingRequest calls the generic LiveChatAgentTyping builder with application/json body
+func NewLiveChatAgentTypingRequest(server string, body LiveChatAgentTypingJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewLiveChatAgentTypingRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewLiveChatAgentTypingRequestWithBody constructs an http.Request for the LiveChatAgentTyping method, with any body, and a specified content type
+func NewLiveChatAgentTypingRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/providers/live-chat/typing")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -24262,6 +24389,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
 	UpdateMessageStatusWithResponse(ctx context.Context, messageID string, body UpdateMessageStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMessageStatusResponse, error)
+
+	// LiveChatAgentTypingWithBodyWithResponse Agent/Ai-Bot is typing a message indicator for live chat
+	//
+	// Agent/AI-Bot will call this when they are typing a message in live chat message.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/providers/live-chat/typing (the `LiveChatAgentTyping` operationId).
+	LiveChatAgentTypingWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LiveChatAgentTypingResponse, error)
+
+	// LiveChatAgentTypingWithResponse Agent/Ai-Bot is typing a message indicator for live chat
+	//
+	// Agent/AI-Bot will call this when they are typing a message in live chat message.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/providers/live-chat/typing (the `LiveChatAgentTyping` operationId).
+	LiveChatAgentTypingWithResponse(ctx context.Context, body LiveChatAgentTypingJSONRequestBody, reqEditors ...RequestEditorFn) (*LiveChatAgentTypingResponse, error)
 
 	// SearchConversationWithResponse Search Conversations
 	//
@@ -28906,6 +29051,89 @@ func (r UpdateMessageStatusResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateMessageStatusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type LiveChatAgentTypingResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CreateLiveChatMessageFeedbackResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r LiveChatAgentTypingResponse) GetJSON201() *CreateLiveChatMessageFeedbackResponse {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r LiveChatAgentTypingResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r LiveChatAgentTypingResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r LiveChatAgentTypingResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r LiveChatAgentTypingResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r LiveChatAgentTypingResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r LiveChatAgentTypingResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r LiveChatAgentTypingResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LiveChatAgentTypingResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LiveChatAgentTypingResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LiveChatAgentTypingResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -34374,6 +34602,36 @@ func (c *ClientWithResponses) UpdateMessageStatusWithResponse(ctx context.Contex
 	return ParseUpdateMessageStatusResponse(rsp)
 }
 
+// LiveChatAgentTypingWithBodyWithResponse Agent/Ai-Bot is typing a message indicator for live chat
+//
+// Agent/AI-Bot will call this when they are typing a message in live chat message.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/providers/live-chat/typing (the `LiveChatAgentTyping` operationId).
+func (c *ClientWithResponses) LiveChatAgentTypingWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LiveChatAgentTypingResponse, error) {
+	rsp, err := c.LiveChatAgentTypingWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLiveChatAgentTypingResponse(rsp)
+}
+
+// LiveChatAgentTypingWithResponse Agent/Ai-Bot is typing a message indicator for live chat
+//
+// Agent/AI-Bot will call this when they are typing a message in live chat message.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/providers/live-chat/typing (the `LiveChatAgentTyping` operationId).
+func (c *ClientWithResponses) LiveChatAgentTypingWithResponse(ctx context.Context, body LiveChatAgentTypingJSONRequestBody, reqEditors ...RequestEditorFn) (*LiveChatAgentTypingResponse, error) {
+	rsp, err := c.LiveChatAgentTyping(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLiveChatAgentTypingResponse(rsp)
+}
+
 // SearchConversationWithResponse Search Conversations
 //
 // Returns a list of all conversations matching the search criteria along with the sort and filter options selected.
@@ -38665,6 +38923,74 @@ func ParseUpdateMessageStatusResponse(rsp *http.Response) (*UpdateMessageStatusR
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseLiveChatAgentTypingResponse parses an HTTP response from a LiveChatAgentTypingWithResponse call
+func ParseLiveChatAgentTypingResponse(rsp *http.Response) (*LiveChatAgentTypingResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LiveChatAgentTypingResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CreateLiveChatMessageFeedbackResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequestDTO

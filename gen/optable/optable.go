@@ -2856,8 +2856,10 @@ var Ops = []Op{
 		Scopes:   []string{"conversations/livechat.write"},
 		Read:     false,
 		Safe:     false,
-		Exposed:  false,
-		Declared: false,
+		Location: &Field{In: "body", Name: "locationId"},
+		Paging:   "none",
+		Exposed:  true,
+		Declared: true,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"conversationId", "isTyping", "locationId", "visitorId"}, RequiredOf: []string{"conversationId", "isTyping", "locationId", "visitorId"}},
 	},
 	{

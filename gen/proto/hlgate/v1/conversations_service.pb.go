@@ -2506,6 +2506,141 @@ func (x *AddAnOutboundMessageResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// LiveChatAgentTypingRequest is the request of LiveChatAgentTyping.
+type LiveChatAgentTypingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Typing status
+	IsTyping *bool `protobuf:"varint,2,opt,name=is_typing,json=isTyping,proto3,oneof" json:"is_typing,omitempty"`
+	// visitorId is the Unique ID assigned to each Live chat visitor. visitorId
+	// will be added soon in <a
+	// href="https://highlevel.stoplight.io/docs/integrations/00c5ff21f0030-get-contact"
+	// target="_blank">GET Contact API</a>
+	VisitorId *string `protobuf:"bytes,3,opt,name=visitor_id,json=visitorId,proto3,oneof" json:"visitor_id,omitempty"`
+	// Conversation Id
+	ConversationId *string `protobuf:"bytes,4,opt,name=conversation_id,json=conversationId,proto3,oneof" json:"conversation_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *LiveChatAgentTypingRequest) Reset() {
+	*x = LiveChatAgentTypingRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveChatAgentTypingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveChatAgentTypingRequest) ProtoMessage() {}
+
+func (x *LiveChatAgentTypingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveChatAgentTypingRequest.ProtoReflect.Descriptor instead.
+func (*LiveChatAgentTypingRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *LiveChatAgentTypingRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *LiveChatAgentTypingRequest) GetIsTyping() bool {
+	if x != nil && x.IsTyping != nil {
+		return *x.IsTyping
+	}
+	return false
+}
+
+func (x *LiveChatAgentTypingRequest) GetVisitorId() string {
+	if x != nil && x.VisitorId != nil {
+		return *x.VisitorId
+	}
+	return ""
+}
+
+func (x *LiveChatAgentTypingRequest) GetConversationId() string {
+	if x != nil && x.ConversationId != nil {
+		return *x.ConversationId
+	}
+	return ""
+}
+
+// LiveChatAgentTypingResponse is HighLevel's answer to LiveChatAgentTyping,
+// without loss.
+type LiveChatAgentTypingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's success.
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiveChatAgentTypingResponse) Reset() {
+	*x = LiveChatAgentTypingResponse{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveChatAgentTypingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveChatAgentTypingResponse) ProtoMessage() {}
+
+func (x *LiveChatAgentTypingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveChatAgentTypingResponse.ProtoReflect.Descriptor instead.
+func (*LiveChatAgentTypingResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *LiveChatAgentTypingResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *LiveChatAgentTypingResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // SearchConversationRequest is the request of SearchConversation.
 type SearchConversationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2564,7 +2699,7 @@ type SearchConversationRequest struct {
 
 func (x *SearchConversationRequest) Reset() {
 	*x = SearchConversationRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2576,7 +2711,7 @@ func (x *SearchConversationRequest) String() string {
 func (*SearchConversationRequest) ProtoMessage() {}
 
 func (x *SearchConversationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2589,7 +2724,7 @@ func (x *SearchConversationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchConversationRequest.ProtoReflect.Descriptor instead.
 func (*SearchConversationRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SearchConversationRequest) GetLocationId() string {
@@ -2759,7 +2894,7 @@ type SearchConversationResponse struct {
 
 func (x *SearchConversationResponse) Reset() {
 	*x = SearchConversationResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2771,7 +2906,7 @@ func (x *SearchConversationResponse) String() string {
 func (*SearchConversationResponse) ProtoMessage() {}
 
 func (x *SearchConversationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2784,7 +2919,7 @@ func (x *SearchConversationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchConversationResponse.ProtoReflect.Descriptor instead.
 func (*SearchConversationResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SearchConversationResponse) GetConversations() []*ConversationSchema {
@@ -3197,7 +3332,23 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\b_messageB\r\n" +
 	"\v_contact_idB\r\n" +
 	"\v_date_addedB\x13\n" +
-	"\x11_email_message_id\"\xd8\b\n" +
+	"\x11_email_message_id\"\xf6\x01\n" +
+	"\x1aLiveChatAgentTypingRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12%\n" +
+	"\tis_typing\x18\x02 \x01(\bB\x03\xe0A\x02H\x00R\bisTyping\x88\x01\x01\x12'\n" +
+	"\n" +
+	"visitor_id\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\tvisitorId\x88\x01\x01\x121\n" +
+	"\x0fconversation_id\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\x0econversationId\x88\x01\x01B\f\n" +
+	"\n" +
+	"_is_typingB\r\n" +
+	"\v_visitor_idB\x12\n" +
+	"\x10_conversation_id\"\x82\x01\n" +
+	"\x1bLiveChatAgentTypingResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\"\xd8\b\n" +
 	"\x19SearchConversationRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\"\n" +
@@ -3252,7 +3403,7 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xe4\x13\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xb8\x15\n" +
 	"\x14ConversationsService\x12\xb0\x01\n" +
 	"\x12CreateConversation\x12$.hlgate.v1.CreateConversationRequest\x1a%.hlgate.v1.CreateConversationResponse\"M\xc2\xf3\x18\x15\n" +
 	"\x13create-conversation\x82\xd3\xe4\x93\x02.:\x01*\")/v1/locations/{location_id}/conversations\x12\xbf\x01\n" +
@@ -3278,7 +3429,9 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x13AddAnInboundMessage\x12%.hlgate.v1.AddAnInboundMessageRequest\x1a&.hlgate.v1.AddAnInboundMessageResponse\"a\xc2\xf3\x18\x18\n" +
 	"\x16add-an-inbound-message\x82\xd3\xe4\x93\x02?:\x01*\":/v1/locations/{location_id}/conversations/messages/inbound\x12\xcc\x01\n" +
 	"\x14AddAnOutboundMessage\x12&.hlgate.v1.AddAnOutboundMessageRequest\x1a'.hlgate.v1.AddAnOutboundMessageResponse\"c\xc2\xf3\x18\x19\n" +
-	"\x17add-an-outbound-message\x82\xd3\xe4\x93\x02@:\x01*\";/v1/locations/{location_id}/conversations/messages/outbound\x12\xb4\x01\n" +
+	"\x17add-an-outbound-message\x82\xd3\xe4\x93\x02@:\x01*\";/v1/locations/{location_id}/conversations/messages/outbound\x12\xd1\x01\n" +
+	"\x13LiveChatAgentTyping\x12%.hlgate.v1.LiveChatAgentTypingRequest\x1a&.hlgate.v1.LiveChatAgentTypingResponse\"k\xc2\xf3\x18\x18\n" +
+	"\x16live-chat-agent-typing\x82\xd3\xe4\x93\x02I:\x01*\"D/v1/locations/{location_id}/conversations/providers/live-chat/typing\x12\xb4\x01\n" +
 	"\x12SearchConversation\x12$.hlgate.v1.SearchConversationRequest\x1a%.hlgate.v1.SearchConversationResponse\"Q\xc2\xf3\x18\x15\n" +
 	"\x13search-conversation\x82\xd3\xe4\x93\x022\x120/v1/locations/{location_id}/conversations/searchB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
@@ -3294,7 +3447,7 @@ func file_hlgate_v1_conversations_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_conversations_service_proto_rawDescData
 }
 
-var file_hlgate_v1_conversations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_hlgate_v1_conversations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_hlgate_v1_conversations_service_proto_goTypes = []any{
 	(*CreateConversationRequest)(nil),        // 0: hlgate.v1.CreateConversationRequest
 	(*CreateConversationResponse)(nil),       // 1: hlgate.v1.CreateConversationResponse
@@ -3320,77 +3473,82 @@ var file_hlgate_v1_conversations_service_proto_goTypes = []any{
 	(*AddAnInboundMessageResponse)(nil),      // 21: hlgate.v1.AddAnInboundMessageResponse
 	(*AddAnOutboundMessageRequest)(nil),      // 22: hlgate.v1.AddAnOutboundMessageRequest
 	(*AddAnOutboundMessageResponse)(nil),     // 23: hlgate.v1.AddAnOutboundMessageResponse
-	(*SearchConversationRequest)(nil),        // 24: hlgate.v1.SearchConversationRequest
-	(*SearchConversationResponse)(nil),       // 25: hlgate.v1.SearchConversationResponse
-	(*ConversationCreateResponseDto)(nil),    // 26: hlgate.v1.ConversationCreateResponseDto
-	(*structpb.Struct)(nil),                  // 27: google.protobuf.Struct
-	(*ConversationDto)(nil),                  // 28: hlgate.v1.ConversationDto
-	(*GetMessageResponseDto)(nil),            // 29: hlgate.v1.GetMessageResponseDto
-	(*ForwardConfigDto)(nil),                 // 30: hlgate.v1.ForwardConfigDto
-	(*ForwardResponseDto)(nil),               // 31: hlgate.v1.ForwardResponseDto
-	(*MessageMeta)(nil),                      // 32: hlgate.v1.MessageMeta
-	(*ErrorDto)(nil),                         // 33: hlgate.v1.ErrorDto
-	(*CallDataDTO)(nil),                      // 34: hlgate.v1.CallDataDTO
-	(*ConversationSchema)(nil),               // 35: hlgate.v1.ConversationSchema
+	(*LiveChatAgentTypingRequest)(nil),       // 24: hlgate.v1.LiveChatAgentTypingRequest
+	(*LiveChatAgentTypingResponse)(nil),      // 25: hlgate.v1.LiveChatAgentTypingResponse
+	(*SearchConversationRequest)(nil),        // 26: hlgate.v1.SearchConversationRequest
+	(*SearchConversationResponse)(nil),       // 27: hlgate.v1.SearchConversationResponse
+	(*ConversationCreateResponseDto)(nil),    // 28: hlgate.v1.ConversationCreateResponseDto
+	(*structpb.Struct)(nil),                  // 29: google.protobuf.Struct
+	(*ConversationDto)(nil),                  // 30: hlgate.v1.ConversationDto
+	(*GetMessageResponseDto)(nil),            // 31: hlgate.v1.GetMessageResponseDto
+	(*ForwardConfigDto)(nil),                 // 32: hlgate.v1.ForwardConfigDto
+	(*ForwardResponseDto)(nil),               // 33: hlgate.v1.ForwardResponseDto
+	(*MessageMeta)(nil),                      // 34: hlgate.v1.MessageMeta
+	(*ErrorDto)(nil),                         // 35: hlgate.v1.ErrorDto
+	(*CallDataDTO)(nil),                      // 36: hlgate.v1.CallDataDTO
+	(*ConversationSchema)(nil),               // 37: hlgate.v1.ConversationSchema
 }
 var file_hlgate_v1_conversations_service_proto_depIdxs = []int32{
-	26, // 0: hlgate.v1.CreateConversationResponse.conversation:type_name -> hlgate.v1.ConversationCreateResponseDto
-	27, // 1: hlgate.v1.CreateConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	27, // 2: hlgate.v1.DeleteConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	27, // 3: hlgate.v1.GetConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	27, // 4: hlgate.v1.UpdateConversationRequest.feedback:type_name -> google.protobuf.Struct
-	28, // 5: hlgate.v1.UpdateConversationResponse.conversation:type_name -> hlgate.v1.ConversationDto
-	27, // 6: hlgate.v1.UpdateConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	29, // 7: hlgate.v1.GetMessagesResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
-	27, // 8: hlgate.v1.GetMessagesResponse.unmapped:type_name -> google.protobuf.Struct
-	30, // 9: hlgate.v1.SendANewMessageRequest.forward:type_name -> hlgate.v1.ForwardConfigDto
-	31, // 10: hlgate.v1.SendANewMessageResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
-	27, // 11: hlgate.v1.SendANewMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 12: hlgate.v1.GetMessageResponse.meta:type_name -> hlgate.v1.MessageMeta
-	27, // 13: hlgate.v1.GetMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	27, // 14: hlgate.v1.CancelScheduledMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	33, // 15: hlgate.v1.UpdateMessageStatusRequest.error:type_name -> hlgate.v1.ErrorDto
-	31, // 16: hlgate.v1.UpdateMessageStatusResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
-	27, // 17: hlgate.v1.UpdateMessageStatusResponse.unmapped:type_name -> google.protobuf.Struct
-	29, // 18: hlgate.v1.ExportMessagesByLocationResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
-	27, // 19: hlgate.v1.ExportMessagesByLocationResponse.unmapped:type_name -> google.protobuf.Struct
-	34, // 20: hlgate.v1.AddAnInboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
-	27, // 21: hlgate.v1.AddAnInboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	34, // 22: hlgate.v1.AddAnOutboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
-	27, // 23: hlgate.v1.AddAnOutboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 24: hlgate.v1.SearchConversationResponse.conversations:type_name -> hlgate.v1.ConversationSchema
-	27, // 25: hlgate.v1.SearchConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	0,  // 26: hlgate.v1.ConversationsService.CreateConversation:input_type -> hlgate.v1.CreateConversationRequest
-	2,  // 27: hlgate.v1.ConversationsService.DeleteConversation:input_type -> hlgate.v1.DeleteConversationRequest
-	4,  // 28: hlgate.v1.ConversationsService.GetConversation:input_type -> hlgate.v1.GetConversationRequest
-	6,  // 29: hlgate.v1.ConversationsService.UpdateConversation:input_type -> hlgate.v1.UpdateConversationRequest
-	8,  // 30: hlgate.v1.ConversationsService.GetMessages:input_type -> hlgate.v1.GetMessagesRequest
-	10, // 31: hlgate.v1.ConversationsService.SendANewMessage:input_type -> hlgate.v1.SendANewMessageRequest
-	12, // 32: hlgate.v1.ConversationsService.GetMessage:input_type -> hlgate.v1.GetMessageRequest
-	14, // 33: hlgate.v1.ConversationsService.CancelScheduledMessage:input_type -> hlgate.v1.CancelScheduledMessageRequest
-	16, // 34: hlgate.v1.ConversationsService.UpdateMessageStatus:input_type -> hlgate.v1.UpdateMessageStatusRequest
-	18, // 35: hlgate.v1.ConversationsService.ExportMessagesByLocation:input_type -> hlgate.v1.ExportMessagesByLocationRequest
-	20, // 36: hlgate.v1.ConversationsService.AddAnInboundMessage:input_type -> hlgate.v1.AddAnInboundMessageRequest
-	22, // 37: hlgate.v1.ConversationsService.AddAnOutboundMessage:input_type -> hlgate.v1.AddAnOutboundMessageRequest
-	24, // 38: hlgate.v1.ConversationsService.SearchConversation:input_type -> hlgate.v1.SearchConversationRequest
-	1,  // 39: hlgate.v1.ConversationsService.CreateConversation:output_type -> hlgate.v1.CreateConversationResponse
-	3,  // 40: hlgate.v1.ConversationsService.DeleteConversation:output_type -> hlgate.v1.DeleteConversationResponse
-	5,  // 41: hlgate.v1.ConversationsService.GetConversation:output_type -> hlgate.v1.GetConversationResponse
-	7,  // 42: hlgate.v1.ConversationsService.UpdateConversation:output_type -> hlgate.v1.UpdateConversationResponse
-	9,  // 43: hlgate.v1.ConversationsService.GetMessages:output_type -> hlgate.v1.GetMessagesResponse
-	11, // 44: hlgate.v1.ConversationsService.SendANewMessage:output_type -> hlgate.v1.SendANewMessageResponse
-	13, // 45: hlgate.v1.ConversationsService.GetMessage:output_type -> hlgate.v1.GetMessageResponse
-	15, // 46: hlgate.v1.ConversationsService.CancelScheduledMessage:output_type -> hlgate.v1.CancelScheduledMessageResponse
-	17, // 47: hlgate.v1.ConversationsService.UpdateMessageStatus:output_type -> hlgate.v1.UpdateMessageStatusResponse
-	19, // 48: hlgate.v1.ConversationsService.ExportMessagesByLocation:output_type -> hlgate.v1.ExportMessagesByLocationResponse
-	21, // 49: hlgate.v1.ConversationsService.AddAnInboundMessage:output_type -> hlgate.v1.AddAnInboundMessageResponse
-	23, // 50: hlgate.v1.ConversationsService.AddAnOutboundMessage:output_type -> hlgate.v1.AddAnOutboundMessageResponse
-	25, // 51: hlgate.v1.ConversationsService.SearchConversation:output_type -> hlgate.v1.SearchConversationResponse
-	39, // [39:52] is the sub-list for method output_type
-	26, // [26:39] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	28, // 0: hlgate.v1.CreateConversationResponse.conversation:type_name -> hlgate.v1.ConversationCreateResponseDto
+	29, // 1: hlgate.v1.CreateConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	29, // 2: hlgate.v1.DeleteConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	29, // 3: hlgate.v1.GetConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	29, // 4: hlgate.v1.UpdateConversationRequest.feedback:type_name -> google.protobuf.Struct
+	30, // 5: hlgate.v1.UpdateConversationResponse.conversation:type_name -> hlgate.v1.ConversationDto
+	29, // 6: hlgate.v1.UpdateConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	31, // 7: hlgate.v1.GetMessagesResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
+	29, // 8: hlgate.v1.GetMessagesResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 9: hlgate.v1.SendANewMessageRequest.forward:type_name -> hlgate.v1.ForwardConfigDto
+	33, // 10: hlgate.v1.SendANewMessageResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
+	29, // 11: hlgate.v1.SendANewMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	34, // 12: hlgate.v1.GetMessageResponse.meta:type_name -> hlgate.v1.MessageMeta
+	29, // 13: hlgate.v1.GetMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	29, // 14: hlgate.v1.CancelScheduledMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 15: hlgate.v1.UpdateMessageStatusRequest.error:type_name -> hlgate.v1.ErrorDto
+	33, // 16: hlgate.v1.UpdateMessageStatusResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
+	29, // 17: hlgate.v1.UpdateMessageStatusResponse.unmapped:type_name -> google.protobuf.Struct
+	31, // 18: hlgate.v1.ExportMessagesByLocationResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
+	29, // 19: hlgate.v1.ExportMessagesByLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	36, // 20: hlgate.v1.AddAnInboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
+	29, // 21: hlgate.v1.AddAnInboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	36, // 22: hlgate.v1.AddAnOutboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
+	29, // 23: hlgate.v1.AddAnOutboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	29, // 24: hlgate.v1.LiveChatAgentTypingResponse.unmapped:type_name -> google.protobuf.Struct
+	37, // 25: hlgate.v1.SearchConversationResponse.conversations:type_name -> hlgate.v1.ConversationSchema
+	29, // 26: hlgate.v1.SearchConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	0,  // 27: hlgate.v1.ConversationsService.CreateConversation:input_type -> hlgate.v1.CreateConversationRequest
+	2,  // 28: hlgate.v1.ConversationsService.DeleteConversation:input_type -> hlgate.v1.DeleteConversationRequest
+	4,  // 29: hlgate.v1.ConversationsService.GetConversation:input_type -> hlgate.v1.GetConversationRequest
+	6,  // 30: hlgate.v1.ConversationsService.UpdateConversation:input_type -> hlgate.v1.UpdateConversationRequest
+	8,  // 31: hlgate.v1.ConversationsService.GetMessages:input_type -> hlgate.v1.GetMessagesRequest
+	10, // 32: hlgate.v1.ConversationsService.SendANewMessage:input_type -> hlgate.v1.SendANewMessageRequest
+	12, // 33: hlgate.v1.ConversationsService.GetMessage:input_type -> hlgate.v1.GetMessageRequest
+	14, // 34: hlgate.v1.ConversationsService.CancelScheduledMessage:input_type -> hlgate.v1.CancelScheduledMessageRequest
+	16, // 35: hlgate.v1.ConversationsService.UpdateMessageStatus:input_type -> hlgate.v1.UpdateMessageStatusRequest
+	18, // 36: hlgate.v1.ConversationsService.ExportMessagesByLocation:input_type -> hlgate.v1.ExportMessagesByLocationRequest
+	20, // 37: hlgate.v1.ConversationsService.AddAnInboundMessage:input_type -> hlgate.v1.AddAnInboundMessageRequest
+	22, // 38: hlgate.v1.ConversationsService.AddAnOutboundMessage:input_type -> hlgate.v1.AddAnOutboundMessageRequest
+	24, // 39: hlgate.v1.ConversationsService.LiveChatAgentTyping:input_type -> hlgate.v1.LiveChatAgentTypingRequest
+	26, // 40: hlgate.v1.ConversationsService.SearchConversation:input_type -> hlgate.v1.SearchConversationRequest
+	1,  // 41: hlgate.v1.ConversationsService.CreateConversation:output_type -> hlgate.v1.CreateConversationResponse
+	3,  // 42: hlgate.v1.ConversationsService.DeleteConversation:output_type -> hlgate.v1.DeleteConversationResponse
+	5,  // 43: hlgate.v1.ConversationsService.GetConversation:output_type -> hlgate.v1.GetConversationResponse
+	7,  // 44: hlgate.v1.ConversationsService.UpdateConversation:output_type -> hlgate.v1.UpdateConversationResponse
+	9,  // 45: hlgate.v1.ConversationsService.GetMessages:output_type -> hlgate.v1.GetMessagesResponse
+	11, // 46: hlgate.v1.ConversationsService.SendANewMessage:output_type -> hlgate.v1.SendANewMessageResponse
+	13, // 47: hlgate.v1.ConversationsService.GetMessage:output_type -> hlgate.v1.GetMessageResponse
+	15, // 48: hlgate.v1.ConversationsService.CancelScheduledMessage:output_type -> hlgate.v1.CancelScheduledMessageResponse
+	17, // 49: hlgate.v1.ConversationsService.UpdateMessageStatus:output_type -> hlgate.v1.UpdateMessageStatusResponse
+	19, // 50: hlgate.v1.ConversationsService.ExportMessagesByLocation:output_type -> hlgate.v1.ExportMessagesByLocationResponse
+	21, // 51: hlgate.v1.ConversationsService.AddAnInboundMessage:output_type -> hlgate.v1.AddAnInboundMessageResponse
+	23, // 52: hlgate.v1.ConversationsService.AddAnOutboundMessage:output_type -> hlgate.v1.AddAnOutboundMessageResponse
+	25, // 53: hlgate.v1.ConversationsService.LiveChatAgentTyping:output_type -> hlgate.v1.LiveChatAgentTypingResponse
+	27, // 54: hlgate.v1.ConversationsService.SearchConversation:output_type -> hlgate.v1.SearchConversationResponse
+	41, // [41:55] is the sub-list for method output_type
+	27, // [27:41] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_conversations_service_proto_init() }
@@ -3421,13 +3579,15 @@ func file_hlgate_v1_conversations_service_proto_init() {
 	file_hlgate_v1_conversations_service_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[23].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[24].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[25].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_conversations_service_proto_rawDesc), len(file_hlgate_v1_conversations_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

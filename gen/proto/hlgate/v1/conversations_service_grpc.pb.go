@@ -37,6 +37,7 @@ const (
 	ConversationsService_ExportMessagesByLocation_FullMethodName = "/hlgate.v1.ConversationsService/ExportMessagesByLocation"
 	ConversationsService_AddAnInboundMessage_FullMethodName      = "/hlgate.v1.ConversationsService/AddAnInboundMessage"
 	ConversationsService_AddAnOutboundMessage_FullMethodName     = "/hlgate.v1.ConversationsService/AddAnOutboundMessage"
+	ConversationsService_LiveChatAgentTyping_FullMethodName      = "/hlgate.v1.ConversationsService/LiveChatAgentTyping"
 	ConversationsService_SearchConversation_FullMethodName       = "/hlgate.v1.ConversationsService/SearchConversation"
 )
 
@@ -95,6 +96,11 @@ type ConversationsServiceClient interface {
 	// (add-an-outbound-message). Add an external outbound call: Post the
 	// necessary fields for the API to add a new outbound call.
 	AddAnOutboundMessage(ctx context.Context, in *AddAnOutboundMessageRequest, opts ...grpc.CallOption) (*AddAnOutboundMessageResponse, error)
+	// LiveChatAgentTyping calls POST /conversations/providers/live-chat/typing
+	// (live-chat-agent-typing). Agent/Ai-Bot is typing a message indicator for
+	// live chat: Agent/AI-Bot will call this when they are typing a message in
+	// live chat message.
+	LiveChatAgentTyping(ctx context.Context, in *LiveChatAgentTypingRequest, opts ...grpc.CallOption) (*LiveChatAgentTypingResponse, error)
 	// SearchConversation calls GET /conversations/search (search-conversation).
 	// Search Conversations: Returns a list of all conversations matching the
 	// search criteria along with the sort and filter options selected.
@@ -229,6 +235,16 @@ func (c *conversationsServiceClient) AddAnOutboundMessage(ctx context.Context, i
 	return out, nil
 }
 
+func (c *conversationsServiceClient) LiveChatAgentTyping(ctx context.Context, in *LiveChatAgentTypingRequest, opts ...grpc.CallOption) (*LiveChatAgentTypingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LiveChatAgentTypingResponse)
+	err := c.cc.Invoke(ctx, ConversationsService_LiveChatAgentTyping_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *conversationsServiceClient) SearchConversation(ctx context.Context, in *SearchConversationRequest, opts ...grpc.CallOption) (*SearchConversationResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SearchConversationResponse)
@@ -294,6 +310,11 @@ type ConversationsServiceServer interface {
 	// (add-an-outbound-message). Add an external outbound call: Post the
 	// necessary fields for the API to add a new outbound call.
 	AddAnOutboundMessage(context.Context, *AddAnOutboundMessageRequest) (*AddAnOutboundMessageResponse, error)
+	// LiveChatAgentTyping calls POST /conversations/providers/live-chat/typing
+	// (live-chat-agent-typing). Agent/Ai-Bot is typing a message indicator for
+	// live chat: Agent/AI-Bot will call this when they are typing a message in
+	// live chat message.
+	LiveChatAgentTyping(context.Context, *LiveChatAgentTypingRequest) (*LiveChatAgentTypingResponse, error)
 	// SearchConversation calls GET /conversations/search (search-conversation).
 	// Search Conversations: Returns a list of all conversations matching the
 	// search criteria along with the sort and filter options selected.
@@ -343,6 +364,9 @@ func (UnimplementedConversationsServiceServer) AddAnInboundMessage(context.Conte
 }
 func (UnimplementedConversationsServiceServer) AddAnOutboundMessage(context.Context, *AddAnOutboundMessageRequest) (*AddAnOutboundMessageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AddAnOutboundMessage not implemented")
+}
+func (UnimplementedConversationsServiceServer) LiveChatAgentTyping(context.Context, *LiveChatAgentTypingRequest) (*LiveChatAgentTypingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LiveChatAgentTyping not implemented")
 }
 func (UnimplementedConversationsServiceServer) SearchConversation(context.Context, *SearchConversationRequest) (*SearchConversationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SearchConversation not implemented")
@@ -584,6 +608,24 @@ func _ConversationsService_AddAnOutboundMessage_Handler(srv interface{}, ctx con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConversationsService_LiveChatAgentTyping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LiveChatAgentTypingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).LiveChatAgentTyping(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_LiveChatAgentTyping_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).LiveChatAgentTyping(ctx, req.(*LiveChatAgentTypingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ConversationsService_SearchConversation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SearchConversationRequest)
 	if err := dec(in); err != nil {
@@ -656,6 +698,10 @@ var ConversationsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AddAnOutboundMessage",
 			Handler:    _ConversationsService_AddAnOutboundMessage_Handler,
+		},
+		{
+			MethodName: "LiveChatAgentTyping",
+			Handler:    _ConversationsService_LiveChatAgentTyping_Handler,
 		},
 		{
 			MethodName: "SearchConversation",
