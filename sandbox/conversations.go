@@ -27,16 +27,17 @@ import (
 // beside their code, so the product's handlers live in this one file.
 func init() {
 	for id, h := range map[string]handlerFunc{
-		"create-conversation":         (*Sandbox).opCreateConversation,
-		"search-conversation":         (*Sandbox).opSearchConversations,
-		"export-messages-by-location": (*Sandbox).opExportMessages,
-		"live-chat-agent-typing":      (*Sandbox).opLiveChatTyping,
-		"get-messages":                (*Sandbox).opListMessages,
-		"send-a-new-message":          (*Sandbox).opSendMessage,
-		"add-an-inbound-message":      processMessage(true),
-		"add-an-outbound-message":     processMessage(false),
-		"update-message-status":       (*Sandbox).opUpdateMessageStatus,
-		"cancel-scheduled-message":    (*Sandbox).opCancelScheduledMessage,
+		"create-conversation":            (*Sandbox).opCreateConversation,
+		"search-conversation":            (*Sandbox).opSearchConversations,
+		"export-messages-by-location":    (*Sandbox).opExportMessages,
+		"live-chat-agent-typing":         (*Sandbox).opLiveChatTyping,
+		"cancel-scheduled-email-message": (*Sandbox).opCancelScheduledEmail,
+		"get-messages":                   (*Sandbox).opListMessages,
+		"send-a-new-message":             (*Sandbox).opSendMessage,
+		"add-an-inbound-message":         processMessage(true),
+		"add-an-outbound-message":        processMessage(false),
+		"update-message-status":          (*Sandbox).opUpdateMessageStatus,
+		"cancel-scheduled-message":       (*Sandbox).opCancelScheduledMessage,
 	} {
 		handlers[id] = h
 	}
@@ -46,6 +47,7 @@ func init() {
 const (
 	collConversations = "/conversations"
 	collMessages      = "/conversations/messages"
+	collEmails        = "/conversations/messages/email" // GET …/email/{id} is the engine's
 )
 
 // messageTypes are the message types of GetMessageResponseDto's
@@ -279,7 +281,7 @@ func (s *Sandbox) opSendMessage(w http.ResponseWriter, r *http.Request, c *call)
 	l.addMessage(conv, msg, now)
 	out := map[string]any{"conversationId": conv["id"], "messageId": msg["id"], "status": answered}
 	if typ == "Email" {
-		out["emailMessageId"] = msg["id"]
+		out["emailMessageId"] = l.addEmail(msg, body, ct)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -443,8 +445,71 @@ func (s *Sandbox) opCancelScheduledMessage(w http.ResponseWriter, r *http.Reques
 		writeError(w, errBadRequest("Message %s is not scheduled", id))
 		return
 	}
-	l.coll(collMessages, false).remove(id)
+	l.cancelScheduled(msg)
 	writeJSON(w, http.StatusOK, map[string]any{"status": http.StatusOK, "message": "Scheduled message cancelled"})
+}
+
+// cancelScheduled removes a scheduled message and, for an email, its
+// email. Callers hold l.mu for writing.
+func (l *locStore) cancelScheduled(msg map[string]any) {
+	id, _ := msg["id"].(string)
+	l.coll(collMessages, true).remove(id)
+	emails := l.coll(collEmails, true)
+	for _, raw := range emails.list() {
+		var e struct{ ID, ThreadID string }
+		if json.Unmarshal(raw, &e) == nil && e.ThreadID == id {
+			emails.remove(e.ID)
+		}
+	}
+}
+
+// addEmail stores the email of a sent Email message, under its own id (the
+// answer's emailMessageId), threaded on the message; it returns its id.
+// Callers hold l.mu for writing.
+func (l *locStore) addEmail(msg, body map[string]any, ct *Contact) string {
+	to, _ := body["emailTo"].(string)
+	if to == "" {
+		to = ct.Email
+	}
+	from, _ := body["emailFrom"].(string)
+	if from == "" {
+		from = l.name + " <noreply@sandbox.example>"
+	}
+	email := map[string]any{
+		"id": l.newID(), "threadId": msg["id"], "locationId": l.id, "contactId": msg["contactId"],
+		"conversationId": msg["conversationId"], "dateAdded": msg["dateAdded"], "body": msg["body"],
+		"direction": "outbound", "status": msg["status"], "contentType": msg["contentType"],
+		"attachments": msg["attachments"], "from": from, "to": []any{to}, "source": "api",
+	}
+	for _, k := range []string{"subject", "emailCc", "emailBcc"} {
+		if v, ok := body[k]; ok {
+			email[map[string]string{"subject": "subject", "emailCc": "cc", "emailBcc": "bcc"}[k]] = v
+		}
+	}
+	id := email["id"].(string)
+	l.coll(collEmails, true).put(id, marshal(email))
+	return id
+}
+
+// opCancelScheduledEmail answers DELETE
+// /conversations/messages/email/{emailMessageId}/schedule: a scheduled
+// email is removed with its message before it is sent.
+func (s *Sandbox) opCancelScheduledEmail(w http.ResponseWriter, r *http.Request, c *call) {
+	id := r.PathValue("emailMessageId")
+	l := s.tokenStore(c)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	email, ok := l.getDoc(collEmails, id)
+	switch {
+	case !ok:
+		writeError(w, errNotFound("Email message not found"))
+		return
+	case email["status"] != "scheduled":
+		writeError(w, errBadRequest("Email message %s is not scheduled", id))
+		return
+	}
+	l.cancelScheduled(map[string]any{"id": email["threadId"]})
+	writeJSON(w, http.StatusOK, map[string]any{"status": http.StatusOK, "message": "Scheduled email cancelled"})
 }
 
 // conversationTypes spells a conversation's type as the search answers it

@@ -39,8 +39,21 @@ func (cf *conformance) conversationsConformance(L, loc, contactID string, now ti
 		t.Errorf("the contact's message went to conversation %s, not its conversation %s", str(sms, "conversationId"), convID)
 	}
 	smsID := str(sms, "messageId")
-	cf.run(confCase{name: "send email", method: "POST", path: "/conversations/messages", token: loc, status: 200,
-		json: map[string]any{"type": "Email", "subType": "Email", "contactId": contactID, "status": "pending", "html": "<p>Hi</p>", "subject": "Hi"}})
+	email := cf.run(confCase{name: "send email", method: "POST", path: "/conversations/messages", token: loc, status: 200,
+		json: map[string]any{"type": "Email", "subType": "Email", "contactId": contactID, "status": "pending", "html": "<p>Hi</p>", "subject": "Hi",
+			"emailCc": []string{"cc@example.com"}}})
+	got := cf.run(confCase{name: "get email", method: "GET", path: "/conversations/messages/email/" + str(email, "emailMessageId"), token: loc, status: 200})
+	if str(got, "threadId") != str(email, "messageId") || str(got, "subject") != "Hi" || str(got, "cc", 0) != "cc@example.com" {
+		t.Errorf("the sent email reads %v", got)
+	}
+	cf.run(confCase{name: "get unknown email", method: "GET", path: "/conversations/messages/email/nope", token: loc, status: 404})
+	cf.run(confCase{name: "cancel unscheduled email", method: "DELETE", path: "/conversations/messages/email/" + str(email, "emailMessageId") + "/schedule", token: loc, status: 400})
+	laterEmail := cf.run(confCase{name: "send scheduled email", method: "POST", path: "/conversations/messages", token: loc, status: 200,
+		json: map[string]any{"type": "Email", "subType": "Email", "contactId": contactID, "status": "pending", "message": "Later", "subject": "Later",
+			"scheduledTimestamp": now.Add(time.Hour).Unix()}})
+	cf.run(confCase{name: "cancel scheduled email", method: "DELETE", path: "/conversations/messages/email/" + str(laterEmail, "emailMessageId") + "/schedule", token: loc, status: 200})
+	cf.run(confCase{name: "cancel scheduled email again", method: "DELETE", path: "/conversations/messages/email/" + str(laterEmail, "emailMessageId") + "/schedule", token: loc, status: 404})
+	cf.run(confCase{name: "the cancelled email's message", method: "GET", path: "/conversations/messages/" + str(laterEmail, "messageId"), token: loc, status: 404})
 	later := cf.run(confCase{name: "send scheduled", method: "POST", path: "/conversations/messages", token: loc, status: 200,
 		json: map[string]any{"type": "SMS", "subType": "SMS", "contactId": contactID, "status": "pending", "message": "Later",
 			"scheduledTimestamp": now.Add(time.Hour).Unix()}})

@@ -420,3 +420,60 @@ func TestLiveChatAgentTyping(t *testing.T) {
 		t.Errorf("an unknown conversation: %v, want NOT_FOUND", err)
 	}
 }
+
+// An email sent to a contact is read back by the emailMessageId the send
+// answered, over gRPC and REST, with its thread (the message) and its
+// addresses; scheduled emails are cancelled once each way, their messages
+// with them.
+func TestEmailMessages(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true, Now: frozenClock(conversationsClock)}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	svc := hlgatev1.NewConversationsServiceClient(h.conn)
+	contact := firstContactID(t, h)
+	send := func(scheduled bool) *hlgatev1.SendANewMessageResponse {
+		t.Helper()
+		req := &hlgatev1.SendANewMessageRequest{LocationId: loc, Type: proto.String("Email"), SubType: proto.String("Email"), ContactId: proto.String(contact),
+			Status: proto.String("pending"), Html: proto.String("<p>Quote</p>"), Subject: proto.String("Your quote"),
+			EmailTo: proto.String("buyer@example.com"), EmailCc: []string{"boss@example.com"}}
+		if scheduled {
+			req.ScheduledTimestamp = proto.Float64(float64(conversationsClock.Add(2 * time.Hour).Unix()))
+		}
+		sent, err := svc.SendANewMessage(ctx, req)
+		if err != nil || sent.GetEmailMessageId() == "" {
+			t.Fatalf("send an email: %v, %v", sent, err)
+		}
+		return sent
+	}
+	sent := send(false)
+	email, err := svc.GetEmailById(ctx, &hlgatev1.GetEmailByIdRequest{LocationId: loc, Id: sent.GetEmailMessageId()})
+	if err != nil || email.GetThreadId() != sent.GetMessageId() || email.GetSubject() != "Your quote" || email.GetBody() != "<p>Quote</p>" ||
+		strings.Join(email.GetTo(), ",") != "buyer@example.com" || strings.Join(email.GetCc(), ",") != "boss@example.com" || email.GetConversationId() != sent.GetConversationId() {
+		t.Fatalf("GetEmailById = %v, %v", email, err)
+	}
+	var viaREST struct{ ID, ThreadID, ContentType string }
+	convREST(t, h, http.MethodGet, "/v1/locations/"+loc+"/conversations/messages/email/"+sent.GetEmailMessageId(), nil, &viaREST)
+	if viaREST.ID != sent.GetEmailMessageId() || viaREST.ContentType != "text/html" {
+		t.Fatalf("GET email = %+v", viaREST)
+	}
+	if _, err := svc.CancelScheduledEmailMessage(ctx, &hlgatev1.CancelScheduledEmailMessageRequest{LocationId: loc, EmailMessageId: sent.GetEmailMessageId()}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("cancel a sent email: %v, want INVALID_ARGUMENT", err)
+	}
+	first, second := send(true), send(true)
+	if c, err := svc.CancelScheduledEmailMessage(ctx, &hlgatev1.CancelScheduledEmailMessageRequest{LocationId: loc, EmailMessageId: first.GetEmailMessageId()}); err != nil || c.GetStatus() != 200 {
+		t.Fatalf("CancelScheduledEmailMessage = %v, %v", c, err)
+	}
+	var cancelled struct{ Status float64 }
+	convREST(t, h, http.MethodDelete, "/v1/locations/"+loc+"/conversations/messages/email/"+second.GetEmailMessageId()+"/schedule", nil, &cancelled)
+	if cancelled.Status != 200 {
+		t.Fatalf("DELETE email schedule = %+v", cancelled)
+	}
+	for _, s := range []*hlgatev1.SendANewMessageResponse{first, second} {
+		if _, err := svc.GetEmailById(ctx, &hlgatev1.GetEmailByIdRequest{LocationId: loc, Id: s.GetEmailMessageId()}); status.Code(err) != codes.NotFound {
+			t.Errorf("a cancelled email reads %v, want NOT_FOUND", err)
+		}
+		if _, err := svc.GetMessage(ctx, &hlgatev1.GetMessageRequest{LocationId: loc, Id: s.GetMessageId()}); status.Code(err) != codes.NotFound {
+			t.Errorf("a cancelled email's message reads %v, want NOT_FOUND", err)
+		}
+	}
+}

@@ -1214,6 +1214,90 @@ func (e GetAccessCodebodyDtoUserType) Valid() bool {
 	}
 }
 
+// Defines values for GetEmailMessageResponseDtoDirection.
+const (
+	GetEmailMessageResponseDtoDirectionInbound  GetEmailMessageResponseDtoDirection = "inbound"
+	GetEmailMessageResponseDtoDirectionOutbound GetEmailMessageResponseDtoDirection = "outbound"
+)
+
+// Valid indicates whether the value is a known member of the GetEmailMessageResponseDtoDirection enum.
+func (e GetEmailMessageResponseDtoDirection) Valid() bool {
+	switch e {
+	case GetEmailMessageResponseDtoDirectionInbound:
+		return true
+	case GetEmailMessageResponseDtoDirectionOutbound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEmailMessageResponseDtoSource.
+const (
+	GetEmailMessageResponseDtoSourceAPI         GetEmailMessageResponseDtoSource = "api"
+	GetEmailMessageResponseDtoSourceApp         GetEmailMessageResponseDtoSource = "app"
+	GetEmailMessageResponseDtoSourceBulkActions GetEmailMessageResponseDtoSource = "bulk_actions"
+	GetEmailMessageResponseDtoSourceCampaign    GetEmailMessageResponseDtoSource = "campaign"
+	GetEmailMessageResponseDtoSourceWorkflow    GetEmailMessageResponseDtoSource = "workflow"
+)
+
+// Valid indicates whether the value is a known member of the GetEmailMessageResponseDtoSource enum.
+func (e GetEmailMessageResponseDtoSource) Valid() bool {
+	switch e {
+	case GetEmailMessageResponseDtoSourceAPI:
+		return true
+	case GetEmailMessageResponseDtoSourceApp:
+		return true
+	case GetEmailMessageResponseDtoSourceBulkActions:
+		return true
+	case GetEmailMessageResponseDtoSourceCampaign:
+		return true
+	case GetEmailMessageResponseDtoSourceWorkflow:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEmailMessageResponseDtoStatus.
+const (
+	GetEmailMessageResponseDtoStatusConnected   GetEmailMessageResponseDtoStatus = "connected"
+	GetEmailMessageResponseDtoStatusDelivered   GetEmailMessageResponseDtoStatus = "delivered"
+	GetEmailMessageResponseDtoStatusFailed      GetEmailMessageResponseDtoStatus = "failed"
+	GetEmailMessageResponseDtoStatusOpened      GetEmailMessageResponseDtoStatus = "opened"
+	GetEmailMessageResponseDtoStatusPending     GetEmailMessageResponseDtoStatus = "pending"
+	GetEmailMessageResponseDtoStatusRead        GetEmailMessageResponseDtoStatus = "read"
+	GetEmailMessageResponseDtoStatusScheduled   GetEmailMessageResponseDtoStatus = "scheduled"
+	GetEmailMessageResponseDtoStatusSent        GetEmailMessageResponseDtoStatus = "sent"
+	GetEmailMessageResponseDtoStatusUndelivered GetEmailMessageResponseDtoStatus = "undelivered"
+)
+
+// Valid indicates whether the value is a known member of the GetEmailMessageResponseDtoStatus enum.
+func (e GetEmailMessageResponseDtoStatus) Valid() bool {
+	switch e {
+	case GetEmailMessageResponseDtoStatusConnected:
+		return true
+	case GetEmailMessageResponseDtoStatusDelivered:
+		return true
+	case GetEmailMessageResponseDtoStatusFailed:
+		return true
+	case GetEmailMessageResponseDtoStatusOpened:
+		return true
+	case GetEmailMessageResponseDtoStatusPending:
+		return true
+	case GetEmailMessageResponseDtoStatusRead:
+		return true
+	case GetEmailMessageResponseDtoStatusScheduled:
+		return true
+	case GetEmailMessageResponseDtoStatusSent:
+		return true
+	case GetEmailMessageResponseDtoStatusUndelivered:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetInvoiceResponseDtoAltType.
 const (
 	GetInvoiceResponseDtoAltTypeLocation GetInvoiceResponseDtoAltType = "location"
@@ -7583,6 +7667,83 @@ type GetConversationSuccessfulResponse struct {
 	// Example: true
 	Success bool `json:"success"`
 }
+
+// GetEmailMessageResponseDto defines model for GetEmailMessageResponseDto.
+type GetEmailMessageResponseDto struct {
+	// AltID External Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	AltID *string `json:"altId,omitempty"`
+
+	// Attachments An array of attachment URLs.
+	Attachments *[]string `json:"attachments,omitempty"`
+
+	// Bcc List of email Ids of the people in the bcc field
+	Bcc *[]string `json:"bcc,omitempty"`
+
+	// Body Example: Hi there
+	Body string `json:"body"`
+
+	// Cc List of email Ids of the people in the cc field
+	Cc *[]string `json:"cc,omitempty"`
+
+	// ContactID Example: ve9EPM428h8vShlRW1KT
+	ContactID string `json:"contactId"`
+
+	// ContentType Example: text/plain
+	ContentType string `json:"contentType"`
+
+	// ConversationID Example: ve9EPM428h8vShlRW1KT
+	ConversationID string `json:"conversationId"`
+
+	// ConversationProviderID Conversation provider ID
+	//
+	// Example: cI08i1Bls3iTB9bKgF01
+	ConversationProviderID *string `json:"conversationProviderId,omitempty"`
+
+	// DateAdded Example: 2024-03-27T18:13:49.000Z
+	DateAdded string                              `json:"dateAdded"`
+	Direction GetEmailMessageResponseDtoDirection `json:"direction"`
+
+	// From Name and Email Id of the sender
+	From string `json:"from"`
+
+	// ID Example: ve9EPM428h8vShlRW1KT
+	ID string `json:"id"`
+
+	// LocationID Example: ve9EPM428h8vShlRW1KT
+	LocationID string `json:"locationId"`
+
+	// Provider Example: Leadconnector Gmail
+	Provider *string `json:"provider,omitempty"`
+
+	// ReplyToMessageID In case of reply, email message Id of the reply to email
+	ReplyToMessageID *string `json:"replyToMessageId,omitempty"`
+
+	// Source Email source
+	Source *GetEmailMessageResponseDtoSource `json:"source,omitempty"`
+	Status *GetEmailMessageResponseDtoStatus `json:"status,omitempty"`
+
+	// Subject Example: Order confirm
+	Subject *string `json:"subject,omitempty"`
+
+	// ThreadID Message Id or thread Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	ThreadID string `json:"threadId"`
+
+	// To List of email Ids of the receivers
+	To []string `json:"to"`
+}
+
+// GetEmailMessageResponseDtoDirection defines model for GetEmailMessageResponseDto.Direction.
+type GetEmailMessageResponseDtoDirection string
+
+// GetEmailMessageResponseDtoSource Email source
+type GetEmailMessageResponseDtoSource string
+
+// GetEmailMessageResponseDtoStatus defines model for GetEmailMessageResponseDto.Status.
+type GetEmailMessageResponseDtoStatus string
 
 // GetInstalledLocationsSuccessfulResponseDto defines model for GetInstalledLocationsSuccessfulResponseDto.
 type GetInstalledLocationsSuccessfulResponseDto struct {
@@ -14373,6 +14534,18 @@ type ClientInterface interface {
 	// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
 	SendANewMessage(ctx context.Context, body SendANewMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CancelScheduledEmailMessage Cancel a scheduled email message.
+	//
+	// Post the messageId for the API to delete a scheduled email message. <br />
+	//
+	// Corresponds with DELETE /conversations/messages/email/{emailMessageId}/schedule (the `CancelScheduledEmailMessage` operationId).
+	CancelScheduledEmailMessage(ctx context.Context, emailMessageID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEmailByID Get email by Id
+	//
+	// Corresponds with GET /conversations/messages/email/{id} (the `GetEmailByID` operationId).
+	GetEmailByID(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ExportMessagesByLocation Export messages by location ID
 	//
 	// Export messages for a specific location with cursor-based pagination support. Response includes messageType (string), source, and subType fields. The channel parameter is optional - if not provided, all non-email message types will be returned including activity messages (opportunity updates, appointments, etc.).
@@ -16120,6 +16293,38 @@ func (c *Client) SendANewMessageWithBody(ctx context.Context, contentType string
 // Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
 func (c *Client) SendANewMessage(ctx context.Context, body SendANewMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSendANewMessageRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelScheduledEmailMessage Cancel a scheduled email message.
+//
+// Post the messageId for the API to delete a scheduled email message. <br />
+//
+// Corresponds with DELETE /conversations/messages/email/{emailMessageId}/schedule (the `CancelScheduledEmailMessage` operationId).
+func (c *Client) CancelScheduledEmailMessage(ctx context.Context, emailMessageID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelScheduledEmailMessageRequest(c.Server, emailMessageID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEmailByID Get email by Id
+//
+// Corresponds with GET /conversations/messages/email/{id} (the `GetEmailByID` operationId).
+func (c *Client) GetEmailByID(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEmailByIDRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -19585,6 +19790,74 @@ func NewSendANewMessageRequestWithBody(server string, contentType string, body i
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCancelScheduledEmailMessageRequest constructs an http.Request for the CancelScheduledEmailMessage method
+func NewCancelScheduledEmailMessageRequest(server string, emailMessageID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "emailMessageId", emailMessageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/email/%s/schedule", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEmailByIDRequest constructs an http.Request for the GetEmailByID method
+func NewGetEmailByIDRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/email/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -24309,6 +24582,22 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
 	SendANewMessageWithResponse(ctx context.Context, body SendANewMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*SendANewMessageResponse, error)
 
+	// CancelScheduledEmailMessageWithResponse Cancel a scheduled email message.
+	//
+	// Post the messageId for the API to delete a scheduled email message. <br />
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /conversations/messages/email/{emailMessageId}/schedule (the `CancelScheduledEmailMessage` operationId).
+	CancelScheduledEmailMessageWithResponse(ctx context.Context, emailMessageID string, reqEditors ...RequestEditorFn) (*CancelScheduledEmailMessageResponse, error)
+
+	// GetEmailByIDWithResponse Get email by Id
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/messages/email/{id} (the `GetEmailByID` operationId).
+	GetEmailByIDWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetEmailByIDResponse, error)
+
 	// ExportMessagesByLocationWithResponse Export messages by location ID
 	//
 	// Export messages for a specific location with cursor-based pagination support. Response includes messageType (string), source, and subType fields. The channel parameter is optional - if not provided, all non-email message types will be returned including activity messages (opportunity updates, appointments, etc.).
@@ -28553,6 +28842,172 @@ func (r SendANewMessageResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SendANewMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CancelScheduledEmailMessageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CancelScheduledResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelScheduledEmailMessageResponse) GetJSON200() *CancelScheduledResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CancelScheduledEmailMessageResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelScheduledEmailMessageResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CancelScheduledEmailMessageResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelScheduledEmailMessageResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CancelScheduledEmailMessageResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CancelScheduledEmailMessageResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelScheduledEmailMessageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelScheduledEmailMessageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelScheduledEmailMessageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelScheduledEmailMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetEmailByIDResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetEmailMessageResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEmailByIDResponse) GetJSON200() *GetEmailMessageResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetEmailByIDResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetEmailByIDResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetEmailByIDResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetEmailByIDResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetEmailByIDResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetEmailByIDResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEmailByIDResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEmailByIDResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEmailByIDResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEmailByIDResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -34467,6 +34922,34 @@ func (c *ClientWithResponses) SendANewMessageWithResponse(ctx context.Context, b
 	return ParseSendANewMessageResponse(rsp)
 }
 
+// CancelScheduledEmailMessageWithResponse Cancel a scheduled email message.
+//
+// Post the messageId for the API to delete a scheduled email message. <br />
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /conversations/messages/email/{emailMessageId}/schedule (the `CancelScheduledEmailMessage` operationId).
+func (c *ClientWithResponses) CancelScheduledEmailMessageWithResponse(ctx context.Context, emailMessageID string, reqEditors ...RequestEditorFn) (*CancelScheduledEmailMessageResponse, error) {
+	rsp, err := c.CancelScheduledEmailMessage(ctx, emailMessageID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelScheduledEmailMessageResponse(rsp)
+}
+
+// GetEmailByIDWithResponse Get email by Id
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/messages/email/{id} (the `GetEmailByID` operationId).
+func (c *ClientWithResponses) GetEmailByIDWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetEmailByIDResponse, error) {
+	rsp, err := c.GetEmailByID(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEmailByIDResponse(rsp)
+}
+
 // ExportMessagesByLocationWithResponse Export messages by location ID
 //
 // Export messages for a specific location with cursor-based pagination support. Response includes messageType (string), source, and subType fields. The channel parameter is optional - if not provided, all non-email message types will be returned including activity messages (opportunity updates, appointments, etc.).
@@ -38511,6 +38994,142 @@ func ParseSendANewMessageResponse(rsp *http.Response) (*SendANewMessageResponse,
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest SendMessageResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCancelScheduledEmailMessageResponse parses an HTTP response from a CancelScheduledEmailMessageWithResponse call
+func ParseCancelScheduledEmailMessageResponse(rsp *http.Response) (*CancelScheduledEmailMessageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelScheduledEmailMessageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CancelScheduledResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetEmailByIDResponse parses an HTTP response from a GetEmailByIDWithResponse call
+func ParseGetEmailByIDResponse(rsp *http.Response) (*GetEmailByIDResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEmailByIDResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetEmailMessageResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

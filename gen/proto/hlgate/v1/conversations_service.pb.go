@@ -1754,6 +1754,423 @@ func (x *UpdateMessageStatusResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// GetEmailByIdRequest is the request of GetEmailById.
+type GetEmailByIdRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Email message id.
+	Id            string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEmailByIdRequest) Reset() {
+	*x = GetEmailByIdRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEmailByIdRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEmailByIdRequest) ProtoMessage() {}
+
+func (x *GetEmailByIdRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEmailByIdRequest.ProtoReflect.Descriptor instead.
+func (*GetEmailByIdRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetEmailByIdRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetEmailByIdRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetEmailByIdResponse is HighLevel's answer to GetEmailById, without loss.
+type GetEmailByIdResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// External Id
+	AltId *string `protobuf:"bytes,2,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// Message Id or thread Id
+	ThreadId *string `protobuf:"bytes,3,opt,name=thread_id,json=threadId,proto3,oneof" json:"thread_id,omitempty"`
+	// The answer's locationId.
+	LocationId *string `protobuf:"bytes,4,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// The answer's contactId.
+	ContactId *string `protobuf:"bytes,5,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// The answer's conversationId.
+	ConversationId *string `protobuf:"bytes,6,opt,name=conversation_id,json=conversationId,proto3,oneof" json:"conversation_id,omitempty"`
+	// The answer's dateAdded.
+	DateAdded *string `protobuf:"bytes,7,opt,name=date_added,json=dateAdded,proto3,oneof" json:"date_added,omitempty"`
+	// The answer's subject.
+	Subject *string `protobuf:"bytes,8,opt,name=subject,proto3,oneof" json:"subject,omitempty"`
+	// The answer's body.
+	Body *string `protobuf:"bytes,9,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	// The answer's direction.
+	Direction *string `protobuf:"bytes,10,opt,name=direction,proto3,oneof" json:"direction,omitempty"`
+	// The answer's status.
+	Status *string `protobuf:"bytes,11,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// The answer's contentType.
+	ContentType *string `protobuf:"bytes,12,opt,name=content_type,json=contentType,proto3,oneof" json:"content_type,omitempty"`
+	// An array of attachment URLs.
+	Attachments []string `protobuf:"bytes,13,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// The answer's provider.
+	Provider *string `protobuf:"bytes,14,opt,name=provider,proto3,oneof" json:"provider,omitempty"`
+	// Name and Email Id of the sender
+	From *string `protobuf:"bytes,15,opt,name=from,proto3,oneof" json:"from,omitempty"`
+	// List of email Ids of the receivers
+	To []string `protobuf:"bytes,16,rep,name=to,proto3" json:"to,omitempty"`
+	// List of email Ids of the people in the cc field
+	Cc []string `protobuf:"bytes,17,rep,name=cc,proto3" json:"cc,omitempty"`
+	// List of email Ids of the people in the bcc field
+	Bcc []string `protobuf:"bytes,18,rep,name=bcc,proto3" json:"bcc,omitempty"`
+	// In case of reply, email message Id of the reply to email
+	ReplyToMessageId *string `protobuf:"bytes,19,opt,name=reply_to_message_id,json=replyToMessageId,proto3,oneof" json:"reply_to_message_id,omitempty"`
+	// Email source
+	Source *string `protobuf:"bytes,20,opt,name=source,proto3,oneof" json:"source,omitempty"`
+	// Conversation provider ID
+	ConversationProviderId *string `protobuf:"bytes,21,opt,name=conversation_provider_id,json=conversationProviderId,proto3,oneof" json:"conversation_provider_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,22,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEmailByIdResponse) Reset() {
+	*x = GetEmailByIdResponse{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEmailByIdResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEmailByIdResponse) ProtoMessage() {}
+
+func (x *GetEmailByIdResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEmailByIdResponse.ProtoReflect.Descriptor instead.
+func (*GetEmailByIdResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetEmailByIdResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetEmailByIdResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *GetEmailByIdResponse) GetThreadId() string {
+	if x != nil && x.ThreadId != nil {
+		return *x.ThreadId
+	}
+	return ""
+}
+
+func (x *GetEmailByIdResponse) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *GetEmailByIdResponse) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *GetEmailByIdResponse) GetConversationId() string {
+	if x != nil && x.ConversationId != nil {
+		return *x.ConversationId
+	}
+	return ""
+}
+
+func (x *GetEmailByIdResponse) GetDateAdded() string {
+	if x != nil && x.DateAdded != nil {
+		return *x.DateAdded
+	}
+	return ""
+}
+
+func (x *GetEmailByIdResponse) GetSubject() string {
+	if x != nil && x.Subject != nil {
+		return *x.Subject
+	}
+	return ""
+}
+
+func (x *GetEmailByIdResponse) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+func (x *GetEmailByIdResponse) GetDirection() string {
+	if x != nil && x.Direction != nil {
+		return *x.Direction
+	}
+	return ""
+}
+
+func (x *GetEmailByIdResponse) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *GetEmailByIdResponse) GetContentType() string {
+	if x != nil && x.ContentType != nil {
+		return *x.ContentType
+	}
+	return ""
+}
+
+func (x *GetEmailByIdResponse) GetAttachments() []string {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *GetEmailByIdResponse) GetProvider() string {
+	if x != nil && x.Provider != nil {
+		return *x.Provider
+	}
+	return ""
+}
+
+func (x *GetEmailByIdResponse) GetFrom() string {
+	if x != nil && x.From != nil {
+		return *x.From
+	}
+	return ""
+}
+
+func (x *GetEmailByIdResponse) GetTo() []string {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *GetEmailByIdResponse) GetCc() []string {
+	if x != nil {
+		return x.Cc
+	}
+	return nil
+}
+
+func (x *GetEmailByIdResponse) GetBcc() []string {
+	if x != nil {
+		return x.Bcc
+	}
+	return nil
+}
+
+func (x *GetEmailByIdResponse) GetReplyToMessageId() string {
+	if x != nil && x.ReplyToMessageId != nil {
+		return *x.ReplyToMessageId
+	}
+	return ""
+}
+
+func (x *GetEmailByIdResponse) GetSource() string {
+	if x != nil && x.Source != nil {
+		return *x.Source
+	}
+	return ""
+}
+
+func (x *GetEmailByIdResponse) GetConversationProviderId() string {
+	if x != nil && x.ConversationProviderId != nil {
+		return *x.ConversationProviderId
+	}
+	return ""
+}
+
+func (x *GetEmailByIdResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CancelScheduledEmailMessageRequest is the request of
+// CancelScheduledEmailMessage.
+type CancelScheduledEmailMessageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Email Message Id
+	EmailMessageId string `protobuf:"bytes,2,opt,name=email_message_id,json=emailMessageId,proto3" json:"email_message_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CancelScheduledEmailMessageRequest) Reset() {
+	*x = CancelScheduledEmailMessageRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelScheduledEmailMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelScheduledEmailMessageRequest) ProtoMessage() {}
+
+func (x *CancelScheduledEmailMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelScheduledEmailMessageRequest.ProtoReflect.Descriptor instead.
+func (*CancelScheduledEmailMessageRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CancelScheduledEmailMessageRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CancelScheduledEmailMessageRequest) GetEmailMessageId() string {
+	if x != nil {
+		return x.EmailMessageId
+	}
+	return ""
+}
+
+// CancelScheduledEmailMessageResponse is HighLevel's answer to
+// CancelScheduledEmailMessage, without loss.
+type CancelScheduledEmailMessageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HTTP Status code of the request
+	Status *float64 `protobuf:"fixed64,1,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Error message of the request
+	Message *string `protobuf:"bytes,2,opt,name=message,proto3,oneof" json:"message,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelScheduledEmailMessageResponse) Reset() {
+	*x = CancelScheduledEmailMessageResponse{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelScheduledEmailMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelScheduledEmailMessageResponse) ProtoMessage() {}
+
+func (x *CancelScheduledEmailMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelScheduledEmailMessageResponse.ProtoReflect.Descriptor instead.
+func (*CancelScheduledEmailMessageResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CancelScheduledEmailMessageResponse) GetStatus() float64 {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return 0
+}
+
+func (x *CancelScheduledEmailMessageResponse) GetMessage() string {
+	if x != nil && x.Message != nil {
+		return *x.Message
+	}
+	return ""
+}
+
+func (x *CancelScheduledEmailMessageResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // ExportMessagesByLocationRequest is the request of ExportMessagesByLocation.
 type ExportMessagesByLocationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1786,7 +2203,7 @@ type ExportMessagesByLocationRequest struct {
 
 func (x *ExportMessagesByLocationRequest) Reset() {
 	*x = ExportMessagesByLocationRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1798,7 +2215,7 @@ func (x *ExportMessagesByLocationRequest) String() string {
 func (*ExportMessagesByLocationRequest) ProtoMessage() {}
 
 func (x *ExportMessagesByLocationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1811,7 +2228,7 @@ func (x *ExportMessagesByLocationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportMessagesByLocationRequest.ProtoReflect.Descriptor instead.
 func (*ExportMessagesByLocationRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ExportMessagesByLocationRequest) GetLocationId() string {
@@ -1906,7 +2323,7 @@ type ExportMessagesByLocationResponse struct {
 
 func (x *ExportMessagesByLocationResponse) Reset() {
 	*x = ExportMessagesByLocationResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1918,7 +2335,7 @@ func (x *ExportMessagesByLocationResponse) String() string {
 func (*ExportMessagesByLocationResponse) ProtoMessage() {}
 
 func (x *ExportMessagesByLocationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1931,7 +2348,7 @@ func (x *ExportMessagesByLocationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportMessagesByLocationResponse.ProtoReflect.Descriptor instead.
 func (*ExportMessagesByLocationResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ExportMessagesByLocationResponse) GetMessages() []*GetMessageResponseDto {
@@ -2018,7 +2435,7 @@ type AddAnInboundMessageRequest struct {
 
 func (x *AddAnInboundMessageRequest) Reset() {
 	*x = AddAnInboundMessageRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2030,7 +2447,7 @@ func (x *AddAnInboundMessageRequest) String() string {
 func (*AddAnInboundMessageRequest) ProtoMessage() {}
 
 func (x *AddAnInboundMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2043,7 +2460,7 @@ func (x *AddAnInboundMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAnInboundMessageRequest.ProtoReflect.Descriptor instead.
 func (*AddAnInboundMessageRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AddAnInboundMessageRequest) GetLocationId() string {
@@ -2200,7 +2617,7 @@ type AddAnInboundMessageResponse struct {
 
 func (x *AddAnInboundMessageResponse) Reset() {
 	*x = AddAnInboundMessageResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2212,7 +2629,7 @@ func (x *AddAnInboundMessageResponse) String() string {
 func (*AddAnInboundMessageResponse) ProtoMessage() {}
 
 func (x *AddAnInboundMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2225,7 +2642,7 @@ func (x *AddAnInboundMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAnInboundMessageResponse.ProtoReflect.Descriptor instead.
 func (*AddAnInboundMessageResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AddAnInboundMessageResponse) GetSuccess() bool {
@@ -2310,7 +2727,7 @@ type AddAnOutboundMessageRequest struct {
 
 func (x *AddAnOutboundMessageRequest) Reset() {
 	*x = AddAnOutboundMessageRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2322,7 +2739,7 @@ func (x *AddAnOutboundMessageRequest) String() string {
 func (*AddAnOutboundMessageRequest) ProtoMessage() {}
 
 func (x *AddAnOutboundMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2335,7 +2752,7 @@ func (x *AddAnOutboundMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAnOutboundMessageRequest.ProtoReflect.Descriptor instead.
 func (*AddAnOutboundMessageRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AddAnOutboundMessageRequest) GetLocationId() string {
@@ -2422,7 +2839,7 @@ type AddAnOutboundMessageResponse struct {
 
 func (x *AddAnOutboundMessageResponse) Reset() {
 	*x = AddAnOutboundMessageResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2434,7 +2851,7 @@ func (x *AddAnOutboundMessageResponse) String() string {
 func (*AddAnOutboundMessageResponse) ProtoMessage() {}
 
 func (x *AddAnOutboundMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2447,7 +2864,7 @@ func (x *AddAnOutboundMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAnOutboundMessageResponse.ProtoReflect.Descriptor instead.
 func (*AddAnOutboundMessageResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AddAnOutboundMessageResponse) GetSuccess() bool {
@@ -2527,7 +2944,7 @@ type LiveChatAgentTypingRequest struct {
 
 func (x *LiveChatAgentTypingRequest) Reset() {
 	*x = LiveChatAgentTypingRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2539,7 +2956,7 @@ func (x *LiveChatAgentTypingRequest) String() string {
 func (*LiveChatAgentTypingRequest) ProtoMessage() {}
 
 func (x *LiveChatAgentTypingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2552,7 +2969,7 @@ func (x *LiveChatAgentTypingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveChatAgentTypingRequest.ProtoReflect.Descriptor instead.
 func (*LiveChatAgentTypingRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LiveChatAgentTypingRequest) GetLocationId() string {
@@ -2599,7 +3016,7 @@ type LiveChatAgentTypingResponse struct {
 
 func (x *LiveChatAgentTypingResponse) Reset() {
 	*x = LiveChatAgentTypingResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2611,7 +3028,7 @@ func (x *LiveChatAgentTypingResponse) String() string {
 func (*LiveChatAgentTypingResponse) ProtoMessage() {}
 
 func (x *LiveChatAgentTypingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2624,7 +3041,7 @@ func (x *LiveChatAgentTypingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveChatAgentTypingResponse.ProtoReflect.Descriptor instead.
 func (*LiveChatAgentTypingResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LiveChatAgentTypingResponse) GetSuccess() bool {
@@ -2699,7 +3116,7 @@ type SearchConversationRequest struct {
 
 func (x *SearchConversationRequest) Reset() {
 	*x = SearchConversationRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2711,7 +3128,7 @@ func (x *SearchConversationRequest) String() string {
 func (*SearchConversationRequest) ProtoMessage() {}
 
 func (x *SearchConversationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2724,7 +3141,7 @@ func (x *SearchConversationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchConversationRequest.ProtoReflect.Descriptor instead.
 func (*SearchConversationRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SearchConversationRequest) GetLocationId() string {
@@ -2894,7 +3311,7 @@ type SearchConversationResponse struct {
 
 func (x *SearchConversationResponse) Reset() {
 	*x = SearchConversationResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2906,7 +3323,7 @@ func (x *SearchConversationResponse) String() string {
 func (*SearchConversationResponse) ProtoMessage() {}
 
 func (x *SearchConversationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2919,7 +3336,7 @@ func (x *SearchConversationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchConversationResponse.ProtoReflect.Descriptor instead.
 func (*SearchConversationResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SearchConversationResponse) GetConversations() []*ConversationSchema {
@@ -3200,7 +3617,70 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x11_email_message_idB\r\n" +
 	"\v_message_idB\x06\n" +
 	"\x04_msgB\t\n" +
-	"\a_status\"\xe0\x03\n" +
+	"\a_status\"P\n" +
+	"\x13GetEmailByIdRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x13\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"\xf4\a\n" +
+	"\x14GetEmailByIdResponse\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12 \n" +
+	"\tthread_id\x18\x03 \x01(\tH\x02R\bthreadId\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x04 \x01(\tH\x03R\n" +
+	"locationId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x05 \x01(\tH\x04R\tcontactId\x88\x01\x01\x12,\n" +
+	"\x0fconversation_id\x18\x06 \x01(\tH\x05R\x0econversationId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"date_added\x18\a \x01(\tH\x06R\tdateAdded\x88\x01\x01\x12\x1d\n" +
+	"\asubject\x18\b \x01(\tH\aR\asubject\x88\x01\x01\x12\x17\n" +
+	"\x04body\x18\t \x01(\tH\bR\x04body\x88\x01\x01\x12!\n" +
+	"\tdirection\x18\n" +
+	" \x01(\tH\tR\tdirection\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\v \x01(\tH\n" +
+	"R\x06status\x88\x01\x01\x12&\n" +
+	"\fcontent_type\x18\f \x01(\tH\vR\vcontentType\x88\x01\x01\x12 \n" +
+	"\vattachments\x18\r \x03(\tR\vattachments\x12\x1f\n" +
+	"\bprovider\x18\x0e \x01(\tH\fR\bprovider\x88\x01\x01\x12\x17\n" +
+	"\x04from\x18\x0f \x01(\tH\rR\x04from\x88\x01\x01\x12\x0e\n" +
+	"\x02to\x18\x10 \x03(\tR\x02to\x12\x0e\n" +
+	"\x02cc\x18\x11 \x03(\tR\x02cc\x12\x10\n" +
+	"\x03bcc\x18\x12 \x03(\tR\x03bcc\x122\n" +
+	"\x13reply_to_message_id\x18\x13 \x01(\tH\x0eR\x10replyToMessageId\x88\x01\x01\x12\x1b\n" +
+	"\x06source\x18\x14 \x01(\tH\x0fR\x06source\x88\x01\x01\x12=\n" +
+	"\x18conversation_provider_id\x18\x15 \x01(\tH\x10R\x16conversationProviderId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x16 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_alt_idB\f\n" +
+	"\n" +
+	"_thread_idB\x0e\n" +
+	"\f_location_idB\r\n" +
+	"\v_contact_idB\x12\n" +
+	"\x10_conversation_idB\r\n" +
+	"\v_date_addedB\n" +
+	"\n" +
+	"\b_subjectB\a\n" +
+	"\x05_bodyB\f\n" +
+	"\n" +
+	"_directionB\t\n" +
+	"\a_statusB\x0f\n" +
+	"\r_content_typeB\v\n" +
+	"\t_providerB\a\n" +
+	"\x05_fromB\x16\n" +
+	"\x14_reply_to_message_idB\t\n" +
+	"\a_sourceB\x1b\n" +
+	"\x19_conversation_provider_id\"y\n" +
+	"\"CancelScheduledEmailMessageRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12-\n" +
+	"\x10email_message_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x0eemailMessageId\"\xb2\x01\n" +
+	"#CancelScheduledEmailMessageResponse\x12\x1b\n" +
+	"\x06status\x18\x01 \x01(\x01H\x00R\x06status\x88\x01\x01\x12\x1d\n" +
+	"\amessage\x18\x02 \x01(\tH\x01R\amessage\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_statusB\n" +
+	"\n" +
+	"\b_message\"\xe0\x03\n" +
 	"\x1fExportMessagesByLocationRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x1c\n" +
@@ -3403,7 +3883,7 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xb8\x15\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xe8\x18\n" +
 	"\x14ConversationsService\x12\xb0\x01\n" +
 	"\x12CreateConversation\x12$.hlgate.v1.CreateConversationRequest\x1a%.hlgate.v1.CreateConversationResponse\"M\xc2\xf3\x18\x15\n" +
 	"\x13create-conversation\x82\xd3\xe4\x93\x02.:\x01*\")/v1/locations/{location_id}/conversations\x12\xbf\x01\n" +
@@ -3423,7 +3903,11 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x16CancelScheduledMessage\x12(.hlgate.v1.CancelScheduledMessageRequest\x1a).hlgate.v1.CancelScheduledMessageResponse\"n\xc2\xf3\x18\x1a\n" +
 	"\x18cancel-scheduled-message\x82\xd3\xe4\x93\x02J*H/v1/locations/{location_id}/conversations/messages/{message_id}/schedule\x12\xd2\x01\n" +
 	"\x13UpdateMessageStatus\x12%.hlgate.v1.UpdateMessageStatusRequest\x1a&.hlgate.v1.UpdateMessageStatusResponse\"l\xc2\xf3\x18\x17\n" +
-	"\x15update-message-status\x82\xd3\xe4\x93\x02K:\x01*\x1aF/v1/locations/{location_id}/conversations/messages/{message_id}/status\x12\xd7\x01\n" +
+	"\x15update-message-status\x82\xd3\xe4\x93\x02K:\x01*\x1aF/v1/locations/{location_id}/conversations/messages/{message_id}/status\x12\xab\x01\n" +
+	"\fGetEmailById\x12\x1e.hlgate.v1.GetEmailByIdRequest\x1a\x1f.hlgate.v1.GetEmailByIdResponse\"Z\xc2\xf3\x18\x11\n" +
+	"\x0fget-email-by-id\x82\xd3\xe4\x93\x02?\x12=/v1/locations/{location_id}/conversations/messages/email/{id}\x12\xff\x01\n" +
+	"\x1bCancelScheduledEmailMessage\x12-.hlgate.v1.CancelScheduledEmailMessageRequest\x1a..hlgate.v1.CancelScheduledEmailMessageResponse\"\x80\x01\xc2\xf3\x18 \n" +
+	"\x1ecancel-scheduled-email-message\x82\xd3\xe4\x93\x02V*T/v1/locations/{location_id}/conversations/messages/email/{email_message_id}/schedule\x12\xd7\x01\n" +
 	"\x18ExportMessagesByLocation\x12*.hlgate.v1.ExportMessagesByLocationRequest\x1a+.hlgate.v1.ExportMessagesByLocationResponse\"b\xc2\xf3\x18\x1d\n" +
 	"\x1bexport-messages-by-location\x82\xd3\xe4\x93\x02;\x129/v1/locations/{location_id}/conversations/messages/export\x12\xc7\x01\n" +
 	"\x13AddAnInboundMessage\x12%.hlgate.v1.AddAnInboundMessageRequest\x1a&.hlgate.v1.AddAnInboundMessageResponse\"a\xc2\xf3\x18\x18\n" +
@@ -3447,108 +3931,118 @@ func file_hlgate_v1_conversations_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_conversations_service_proto_rawDescData
 }
 
-var file_hlgate_v1_conversations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_hlgate_v1_conversations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_hlgate_v1_conversations_service_proto_goTypes = []any{
-	(*CreateConversationRequest)(nil),        // 0: hlgate.v1.CreateConversationRequest
-	(*CreateConversationResponse)(nil),       // 1: hlgate.v1.CreateConversationResponse
-	(*DeleteConversationRequest)(nil),        // 2: hlgate.v1.DeleteConversationRequest
-	(*DeleteConversationResponse)(nil),       // 3: hlgate.v1.DeleteConversationResponse
-	(*GetConversationRequest)(nil),           // 4: hlgate.v1.GetConversationRequest
-	(*GetConversationResponse)(nil),          // 5: hlgate.v1.GetConversationResponse
-	(*UpdateConversationRequest)(nil),        // 6: hlgate.v1.UpdateConversationRequest
-	(*UpdateConversationResponse)(nil),       // 7: hlgate.v1.UpdateConversationResponse
-	(*GetMessagesRequest)(nil),               // 8: hlgate.v1.GetMessagesRequest
-	(*GetMessagesResponse)(nil),              // 9: hlgate.v1.GetMessagesResponse
-	(*SendANewMessageRequest)(nil),           // 10: hlgate.v1.SendANewMessageRequest
-	(*SendANewMessageResponse)(nil),          // 11: hlgate.v1.SendANewMessageResponse
-	(*GetMessageRequest)(nil),                // 12: hlgate.v1.GetMessageRequest
-	(*GetMessageResponse)(nil),               // 13: hlgate.v1.GetMessageResponse
-	(*CancelScheduledMessageRequest)(nil),    // 14: hlgate.v1.CancelScheduledMessageRequest
-	(*CancelScheduledMessageResponse)(nil),   // 15: hlgate.v1.CancelScheduledMessageResponse
-	(*UpdateMessageStatusRequest)(nil),       // 16: hlgate.v1.UpdateMessageStatusRequest
-	(*UpdateMessageStatusResponse)(nil),      // 17: hlgate.v1.UpdateMessageStatusResponse
-	(*ExportMessagesByLocationRequest)(nil),  // 18: hlgate.v1.ExportMessagesByLocationRequest
-	(*ExportMessagesByLocationResponse)(nil), // 19: hlgate.v1.ExportMessagesByLocationResponse
-	(*AddAnInboundMessageRequest)(nil),       // 20: hlgate.v1.AddAnInboundMessageRequest
-	(*AddAnInboundMessageResponse)(nil),      // 21: hlgate.v1.AddAnInboundMessageResponse
-	(*AddAnOutboundMessageRequest)(nil),      // 22: hlgate.v1.AddAnOutboundMessageRequest
-	(*AddAnOutboundMessageResponse)(nil),     // 23: hlgate.v1.AddAnOutboundMessageResponse
-	(*LiveChatAgentTypingRequest)(nil),       // 24: hlgate.v1.LiveChatAgentTypingRequest
-	(*LiveChatAgentTypingResponse)(nil),      // 25: hlgate.v1.LiveChatAgentTypingResponse
-	(*SearchConversationRequest)(nil),        // 26: hlgate.v1.SearchConversationRequest
-	(*SearchConversationResponse)(nil),       // 27: hlgate.v1.SearchConversationResponse
-	(*ConversationCreateResponseDto)(nil),    // 28: hlgate.v1.ConversationCreateResponseDto
-	(*structpb.Struct)(nil),                  // 29: google.protobuf.Struct
-	(*ConversationDto)(nil),                  // 30: hlgate.v1.ConversationDto
-	(*GetMessageResponseDto)(nil),            // 31: hlgate.v1.GetMessageResponseDto
-	(*ForwardConfigDto)(nil),                 // 32: hlgate.v1.ForwardConfigDto
-	(*ForwardResponseDto)(nil),               // 33: hlgate.v1.ForwardResponseDto
-	(*MessageMeta)(nil),                      // 34: hlgate.v1.MessageMeta
-	(*ErrorDto)(nil),                         // 35: hlgate.v1.ErrorDto
-	(*CallDataDTO)(nil),                      // 36: hlgate.v1.CallDataDTO
-	(*ConversationSchema)(nil),               // 37: hlgate.v1.ConversationSchema
+	(*CreateConversationRequest)(nil),           // 0: hlgate.v1.CreateConversationRequest
+	(*CreateConversationResponse)(nil),          // 1: hlgate.v1.CreateConversationResponse
+	(*DeleteConversationRequest)(nil),           // 2: hlgate.v1.DeleteConversationRequest
+	(*DeleteConversationResponse)(nil),          // 3: hlgate.v1.DeleteConversationResponse
+	(*GetConversationRequest)(nil),              // 4: hlgate.v1.GetConversationRequest
+	(*GetConversationResponse)(nil),             // 5: hlgate.v1.GetConversationResponse
+	(*UpdateConversationRequest)(nil),           // 6: hlgate.v1.UpdateConversationRequest
+	(*UpdateConversationResponse)(nil),          // 7: hlgate.v1.UpdateConversationResponse
+	(*GetMessagesRequest)(nil),                  // 8: hlgate.v1.GetMessagesRequest
+	(*GetMessagesResponse)(nil),                 // 9: hlgate.v1.GetMessagesResponse
+	(*SendANewMessageRequest)(nil),              // 10: hlgate.v1.SendANewMessageRequest
+	(*SendANewMessageResponse)(nil),             // 11: hlgate.v1.SendANewMessageResponse
+	(*GetMessageRequest)(nil),                   // 12: hlgate.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),                  // 13: hlgate.v1.GetMessageResponse
+	(*CancelScheduledMessageRequest)(nil),       // 14: hlgate.v1.CancelScheduledMessageRequest
+	(*CancelScheduledMessageResponse)(nil),      // 15: hlgate.v1.CancelScheduledMessageResponse
+	(*UpdateMessageStatusRequest)(nil),          // 16: hlgate.v1.UpdateMessageStatusRequest
+	(*UpdateMessageStatusResponse)(nil),         // 17: hlgate.v1.UpdateMessageStatusResponse
+	(*GetEmailByIdRequest)(nil),                 // 18: hlgate.v1.GetEmailByIdRequest
+	(*GetEmailByIdResponse)(nil),                // 19: hlgate.v1.GetEmailByIdResponse
+	(*CancelScheduledEmailMessageRequest)(nil),  // 20: hlgate.v1.CancelScheduledEmailMessageRequest
+	(*CancelScheduledEmailMessageResponse)(nil), // 21: hlgate.v1.CancelScheduledEmailMessageResponse
+	(*ExportMessagesByLocationRequest)(nil),     // 22: hlgate.v1.ExportMessagesByLocationRequest
+	(*ExportMessagesByLocationResponse)(nil),    // 23: hlgate.v1.ExportMessagesByLocationResponse
+	(*AddAnInboundMessageRequest)(nil),          // 24: hlgate.v1.AddAnInboundMessageRequest
+	(*AddAnInboundMessageResponse)(nil),         // 25: hlgate.v1.AddAnInboundMessageResponse
+	(*AddAnOutboundMessageRequest)(nil),         // 26: hlgate.v1.AddAnOutboundMessageRequest
+	(*AddAnOutboundMessageResponse)(nil),        // 27: hlgate.v1.AddAnOutboundMessageResponse
+	(*LiveChatAgentTypingRequest)(nil),          // 28: hlgate.v1.LiveChatAgentTypingRequest
+	(*LiveChatAgentTypingResponse)(nil),         // 29: hlgate.v1.LiveChatAgentTypingResponse
+	(*SearchConversationRequest)(nil),           // 30: hlgate.v1.SearchConversationRequest
+	(*SearchConversationResponse)(nil),          // 31: hlgate.v1.SearchConversationResponse
+	(*ConversationCreateResponseDto)(nil),       // 32: hlgate.v1.ConversationCreateResponseDto
+	(*structpb.Struct)(nil),                     // 33: google.protobuf.Struct
+	(*ConversationDto)(nil),                     // 34: hlgate.v1.ConversationDto
+	(*GetMessageResponseDto)(nil),               // 35: hlgate.v1.GetMessageResponseDto
+	(*ForwardConfigDto)(nil),                    // 36: hlgate.v1.ForwardConfigDto
+	(*ForwardResponseDto)(nil),                  // 37: hlgate.v1.ForwardResponseDto
+	(*MessageMeta)(nil),                         // 38: hlgate.v1.MessageMeta
+	(*ErrorDto)(nil),                            // 39: hlgate.v1.ErrorDto
+	(*CallDataDTO)(nil),                         // 40: hlgate.v1.CallDataDTO
+	(*ConversationSchema)(nil),                  // 41: hlgate.v1.ConversationSchema
 }
 var file_hlgate_v1_conversations_service_proto_depIdxs = []int32{
-	28, // 0: hlgate.v1.CreateConversationResponse.conversation:type_name -> hlgate.v1.ConversationCreateResponseDto
-	29, // 1: hlgate.v1.CreateConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	29, // 2: hlgate.v1.DeleteConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	29, // 3: hlgate.v1.GetConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	29, // 4: hlgate.v1.UpdateConversationRequest.feedback:type_name -> google.protobuf.Struct
-	30, // 5: hlgate.v1.UpdateConversationResponse.conversation:type_name -> hlgate.v1.ConversationDto
-	29, // 6: hlgate.v1.UpdateConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	31, // 7: hlgate.v1.GetMessagesResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
-	29, // 8: hlgate.v1.GetMessagesResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 9: hlgate.v1.SendANewMessageRequest.forward:type_name -> hlgate.v1.ForwardConfigDto
-	33, // 10: hlgate.v1.SendANewMessageResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
-	29, // 11: hlgate.v1.SendANewMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	34, // 12: hlgate.v1.GetMessageResponse.meta:type_name -> hlgate.v1.MessageMeta
-	29, // 13: hlgate.v1.GetMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	29, // 14: hlgate.v1.CancelScheduledMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 15: hlgate.v1.UpdateMessageStatusRequest.error:type_name -> hlgate.v1.ErrorDto
-	33, // 16: hlgate.v1.UpdateMessageStatusResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
-	29, // 17: hlgate.v1.UpdateMessageStatusResponse.unmapped:type_name -> google.protobuf.Struct
-	31, // 18: hlgate.v1.ExportMessagesByLocationResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
-	29, // 19: hlgate.v1.ExportMessagesByLocationResponse.unmapped:type_name -> google.protobuf.Struct
-	36, // 20: hlgate.v1.AddAnInboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
-	29, // 21: hlgate.v1.AddAnInboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	36, // 22: hlgate.v1.AddAnOutboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
-	29, // 23: hlgate.v1.AddAnOutboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	29, // 24: hlgate.v1.LiveChatAgentTypingResponse.unmapped:type_name -> google.protobuf.Struct
-	37, // 25: hlgate.v1.SearchConversationResponse.conversations:type_name -> hlgate.v1.ConversationSchema
-	29, // 26: hlgate.v1.SearchConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	0,  // 27: hlgate.v1.ConversationsService.CreateConversation:input_type -> hlgate.v1.CreateConversationRequest
-	2,  // 28: hlgate.v1.ConversationsService.DeleteConversation:input_type -> hlgate.v1.DeleteConversationRequest
-	4,  // 29: hlgate.v1.ConversationsService.GetConversation:input_type -> hlgate.v1.GetConversationRequest
-	6,  // 30: hlgate.v1.ConversationsService.UpdateConversation:input_type -> hlgate.v1.UpdateConversationRequest
-	8,  // 31: hlgate.v1.ConversationsService.GetMessages:input_type -> hlgate.v1.GetMessagesRequest
-	10, // 32: hlgate.v1.ConversationsService.SendANewMessage:input_type -> hlgate.v1.SendANewMessageRequest
-	12, // 33: hlgate.v1.ConversationsService.GetMessage:input_type -> hlgate.v1.GetMessageRequest
-	14, // 34: hlgate.v1.ConversationsService.CancelScheduledMessage:input_type -> hlgate.v1.CancelScheduledMessageRequest
-	16, // 35: hlgate.v1.ConversationsService.UpdateMessageStatus:input_type -> hlgate.v1.UpdateMessageStatusRequest
-	18, // 36: hlgate.v1.ConversationsService.ExportMessagesByLocation:input_type -> hlgate.v1.ExportMessagesByLocationRequest
-	20, // 37: hlgate.v1.ConversationsService.AddAnInboundMessage:input_type -> hlgate.v1.AddAnInboundMessageRequest
-	22, // 38: hlgate.v1.ConversationsService.AddAnOutboundMessage:input_type -> hlgate.v1.AddAnOutboundMessageRequest
-	24, // 39: hlgate.v1.ConversationsService.LiveChatAgentTyping:input_type -> hlgate.v1.LiveChatAgentTypingRequest
-	26, // 40: hlgate.v1.ConversationsService.SearchConversation:input_type -> hlgate.v1.SearchConversationRequest
-	1,  // 41: hlgate.v1.ConversationsService.CreateConversation:output_type -> hlgate.v1.CreateConversationResponse
-	3,  // 42: hlgate.v1.ConversationsService.DeleteConversation:output_type -> hlgate.v1.DeleteConversationResponse
-	5,  // 43: hlgate.v1.ConversationsService.GetConversation:output_type -> hlgate.v1.GetConversationResponse
-	7,  // 44: hlgate.v1.ConversationsService.UpdateConversation:output_type -> hlgate.v1.UpdateConversationResponse
-	9,  // 45: hlgate.v1.ConversationsService.GetMessages:output_type -> hlgate.v1.GetMessagesResponse
-	11, // 46: hlgate.v1.ConversationsService.SendANewMessage:output_type -> hlgate.v1.SendANewMessageResponse
-	13, // 47: hlgate.v1.ConversationsService.GetMessage:output_type -> hlgate.v1.GetMessageResponse
-	15, // 48: hlgate.v1.ConversationsService.CancelScheduledMessage:output_type -> hlgate.v1.CancelScheduledMessageResponse
-	17, // 49: hlgate.v1.ConversationsService.UpdateMessageStatus:output_type -> hlgate.v1.UpdateMessageStatusResponse
-	19, // 50: hlgate.v1.ConversationsService.ExportMessagesByLocation:output_type -> hlgate.v1.ExportMessagesByLocationResponse
-	21, // 51: hlgate.v1.ConversationsService.AddAnInboundMessage:output_type -> hlgate.v1.AddAnInboundMessageResponse
-	23, // 52: hlgate.v1.ConversationsService.AddAnOutboundMessage:output_type -> hlgate.v1.AddAnOutboundMessageResponse
-	25, // 53: hlgate.v1.ConversationsService.LiveChatAgentTyping:output_type -> hlgate.v1.LiveChatAgentTypingResponse
-	27, // 54: hlgate.v1.ConversationsService.SearchConversation:output_type -> hlgate.v1.SearchConversationResponse
-	41, // [41:55] is the sub-list for method output_type
-	27, // [27:41] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	32, // 0: hlgate.v1.CreateConversationResponse.conversation:type_name -> hlgate.v1.ConversationCreateResponseDto
+	33, // 1: hlgate.v1.CreateConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	33, // 2: hlgate.v1.DeleteConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	33, // 3: hlgate.v1.GetConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	33, // 4: hlgate.v1.UpdateConversationRequest.feedback:type_name -> google.protobuf.Struct
+	34, // 5: hlgate.v1.UpdateConversationResponse.conversation:type_name -> hlgate.v1.ConversationDto
+	33, // 6: hlgate.v1.UpdateConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 7: hlgate.v1.GetMessagesResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
+	33, // 8: hlgate.v1.GetMessagesResponse.unmapped:type_name -> google.protobuf.Struct
+	36, // 9: hlgate.v1.SendANewMessageRequest.forward:type_name -> hlgate.v1.ForwardConfigDto
+	37, // 10: hlgate.v1.SendANewMessageResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
+	33, // 11: hlgate.v1.SendANewMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	38, // 12: hlgate.v1.GetMessageResponse.meta:type_name -> hlgate.v1.MessageMeta
+	33, // 13: hlgate.v1.GetMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	33, // 14: hlgate.v1.CancelScheduledMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	39, // 15: hlgate.v1.UpdateMessageStatusRequest.error:type_name -> hlgate.v1.ErrorDto
+	37, // 16: hlgate.v1.UpdateMessageStatusResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
+	33, // 17: hlgate.v1.UpdateMessageStatusResponse.unmapped:type_name -> google.protobuf.Struct
+	33, // 18: hlgate.v1.GetEmailByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	33, // 19: hlgate.v1.CancelScheduledEmailMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 20: hlgate.v1.ExportMessagesByLocationResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
+	33, // 21: hlgate.v1.ExportMessagesByLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	40, // 22: hlgate.v1.AddAnInboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
+	33, // 23: hlgate.v1.AddAnInboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	40, // 24: hlgate.v1.AddAnOutboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
+	33, // 25: hlgate.v1.AddAnOutboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	33, // 26: hlgate.v1.LiveChatAgentTypingResponse.unmapped:type_name -> google.protobuf.Struct
+	41, // 27: hlgate.v1.SearchConversationResponse.conversations:type_name -> hlgate.v1.ConversationSchema
+	33, // 28: hlgate.v1.SearchConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	0,  // 29: hlgate.v1.ConversationsService.CreateConversation:input_type -> hlgate.v1.CreateConversationRequest
+	2,  // 30: hlgate.v1.ConversationsService.DeleteConversation:input_type -> hlgate.v1.DeleteConversationRequest
+	4,  // 31: hlgate.v1.ConversationsService.GetConversation:input_type -> hlgate.v1.GetConversationRequest
+	6,  // 32: hlgate.v1.ConversationsService.UpdateConversation:input_type -> hlgate.v1.UpdateConversationRequest
+	8,  // 33: hlgate.v1.ConversationsService.GetMessages:input_type -> hlgate.v1.GetMessagesRequest
+	10, // 34: hlgate.v1.ConversationsService.SendANewMessage:input_type -> hlgate.v1.SendANewMessageRequest
+	12, // 35: hlgate.v1.ConversationsService.GetMessage:input_type -> hlgate.v1.GetMessageRequest
+	14, // 36: hlgate.v1.ConversationsService.CancelScheduledMessage:input_type -> hlgate.v1.CancelScheduledMessageRequest
+	16, // 37: hlgate.v1.ConversationsService.UpdateMessageStatus:input_type -> hlgate.v1.UpdateMessageStatusRequest
+	18, // 38: hlgate.v1.ConversationsService.GetEmailById:input_type -> hlgate.v1.GetEmailByIdRequest
+	20, // 39: hlgate.v1.ConversationsService.CancelScheduledEmailMessage:input_type -> hlgate.v1.CancelScheduledEmailMessageRequest
+	22, // 40: hlgate.v1.ConversationsService.ExportMessagesByLocation:input_type -> hlgate.v1.ExportMessagesByLocationRequest
+	24, // 41: hlgate.v1.ConversationsService.AddAnInboundMessage:input_type -> hlgate.v1.AddAnInboundMessageRequest
+	26, // 42: hlgate.v1.ConversationsService.AddAnOutboundMessage:input_type -> hlgate.v1.AddAnOutboundMessageRequest
+	28, // 43: hlgate.v1.ConversationsService.LiveChatAgentTyping:input_type -> hlgate.v1.LiveChatAgentTypingRequest
+	30, // 44: hlgate.v1.ConversationsService.SearchConversation:input_type -> hlgate.v1.SearchConversationRequest
+	1,  // 45: hlgate.v1.ConversationsService.CreateConversation:output_type -> hlgate.v1.CreateConversationResponse
+	3,  // 46: hlgate.v1.ConversationsService.DeleteConversation:output_type -> hlgate.v1.DeleteConversationResponse
+	5,  // 47: hlgate.v1.ConversationsService.GetConversation:output_type -> hlgate.v1.GetConversationResponse
+	7,  // 48: hlgate.v1.ConversationsService.UpdateConversation:output_type -> hlgate.v1.UpdateConversationResponse
+	9,  // 49: hlgate.v1.ConversationsService.GetMessages:output_type -> hlgate.v1.GetMessagesResponse
+	11, // 50: hlgate.v1.ConversationsService.SendANewMessage:output_type -> hlgate.v1.SendANewMessageResponse
+	13, // 51: hlgate.v1.ConversationsService.GetMessage:output_type -> hlgate.v1.GetMessageResponse
+	15, // 52: hlgate.v1.ConversationsService.CancelScheduledMessage:output_type -> hlgate.v1.CancelScheduledMessageResponse
+	17, // 53: hlgate.v1.ConversationsService.UpdateMessageStatus:output_type -> hlgate.v1.UpdateMessageStatusResponse
+	19, // 54: hlgate.v1.ConversationsService.GetEmailById:output_type -> hlgate.v1.GetEmailByIdResponse
+	21, // 55: hlgate.v1.ConversationsService.CancelScheduledEmailMessage:output_type -> hlgate.v1.CancelScheduledEmailMessageResponse
+	23, // 56: hlgate.v1.ConversationsService.ExportMessagesByLocation:output_type -> hlgate.v1.ExportMessagesByLocationResponse
+	25, // 57: hlgate.v1.ConversationsService.AddAnInboundMessage:output_type -> hlgate.v1.AddAnInboundMessageResponse
+	27, // 58: hlgate.v1.ConversationsService.AddAnOutboundMessage:output_type -> hlgate.v1.AddAnOutboundMessageResponse
+	29, // 59: hlgate.v1.ConversationsService.LiveChatAgentTyping:output_type -> hlgate.v1.LiveChatAgentTypingResponse
+	31, // 60: hlgate.v1.ConversationsService.SearchConversation:output_type -> hlgate.v1.SearchConversationResponse
+	45, // [45:61] is the sub-list for method output_type
+	29, // [29:45] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_conversations_service_proto_init() }
@@ -3572,22 +4066,24 @@ func file_hlgate_v1_conversations_service_proto_init() {
 	file_hlgate_v1_conversations_service_proto_msgTypes[15].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[16].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[17].OneofWrappers = []any{}
-	file_hlgate_v1_conversations_service_proto_msgTypes[18].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[19].OneofWrappers = []any{}
-	file_hlgate_v1_conversations_service_proto_msgTypes[20].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[21].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[23].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[24].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[25].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[26].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[27].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[28].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[29].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[30].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_conversations_service_proto_rawDesc), len(file_hlgate_v1_conversations_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,20 +25,22 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ConversationsService_CreateConversation_FullMethodName       = "/hlgate.v1.ConversationsService/CreateConversation"
-	ConversationsService_DeleteConversation_FullMethodName       = "/hlgate.v1.ConversationsService/DeleteConversation"
-	ConversationsService_GetConversation_FullMethodName          = "/hlgate.v1.ConversationsService/GetConversation"
-	ConversationsService_UpdateConversation_FullMethodName       = "/hlgate.v1.ConversationsService/UpdateConversation"
-	ConversationsService_GetMessages_FullMethodName              = "/hlgate.v1.ConversationsService/GetMessages"
-	ConversationsService_SendANewMessage_FullMethodName          = "/hlgate.v1.ConversationsService/SendANewMessage"
-	ConversationsService_GetMessage_FullMethodName               = "/hlgate.v1.ConversationsService/GetMessage"
-	ConversationsService_CancelScheduledMessage_FullMethodName   = "/hlgate.v1.ConversationsService/CancelScheduledMessage"
-	ConversationsService_UpdateMessageStatus_FullMethodName      = "/hlgate.v1.ConversationsService/UpdateMessageStatus"
-	ConversationsService_ExportMessagesByLocation_FullMethodName = "/hlgate.v1.ConversationsService/ExportMessagesByLocation"
-	ConversationsService_AddAnInboundMessage_FullMethodName      = "/hlgate.v1.ConversationsService/AddAnInboundMessage"
-	ConversationsService_AddAnOutboundMessage_FullMethodName     = "/hlgate.v1.ConversationsService/AddAnOutboundMessage"
-	ConversationsService_LiveChatAgentTyping_FullMethodName      = "/hlgate.v1.ConversationsService/LiveChatAgentTyping"
-	ConversationsService_SearchConversation_FullMethodName       = "/hlgate.v1.ConversationsService/SearchConversation"
+	ConversationsService_CreateConversation_FullMethodName          = "/hlgate.v1.ConversationsService/CreateConversation"
+	ConversationsService_DeleteConversation_FullMethodName          = "/hlgate.v1.ConversationsService/DeleteConversation"
+	ConversationsService_GetConversation_FullMethodName             = "/hlgate.v1.ConversationsService/GetConversation"
+	ConversationsService_UpdateConversation_FullMethodName          = "/hlgate.v1.ConversationsService/UpdateConversation"
+	ConversationsService_GetMessages_FullMethodName                 = "/hlgate.v1.ConversationsService/GetMessages"
+	ConversationsService_SendANewMessage_FullMethodName             = "/hlgate.v1.ConversationsService/SendANewMessage"
+	ConversationsService_GetMessage_FullMethodName                  = "/hlgate.v1.ConversationsService/GetMessage"
+	ConversationsService_CancelScheduledMessage_FullMethodName      = "/hlgate.v1.ConversationsService/CancelScheduledMessage"
+	ConversationsService_UpdateMessageStatus_FullMethodName         = "/hlgate.v1.ConversationsService/UpdateMessageStatus"
+	ConversationsService_GetEmailById_FullMethodName                = "/hlgate.v1.ConversationsService/GetEmailById"
+	ConversationsService_CancelScheduledEmailMessage_FullMethodName = "/hlgate.v1.ConversationsService/CancelScheduledEmailMessage"
+	ConversationsService_ExportMessagesByLocation_FullMethodName    = "/hlgate.v1.ConversationsService/ExportMessagesByLocation"
+	ConversationsService_AddAnInboundMessage_FullMethodName         = "/hlgate.v1.ConversationsService/AddAnInboundMessage"
+	ConversationsService_AddAnOutboundMessage_FullMethodName        = "/hlgate.v1.ConversationsService/AddAnOutboundMessage"
+	ConversationsService_LiveChatAgentTyping_FullMethodName         = "/hlgate.v1.ConversationsService/LiveChatAgentTyping"
+	ConversationsService_SearchConversation_FullMethodName          = "/hlgate.v1.ConversationsService/SearchConversation"
 )
 
 // ConversationsServiceClient is the client API for ConversationsService service.
@@ -84,6 +86,14 @@ type ConversationsServiceClient interface {
 	// (update-message-status). Update message status: Post the necessary fields
 	// for the API to update message status.
 	UpdateMessageStatus(ctx context.Context, in *UpdateMessageStatusRequest, opts ...grpc.CallOption) (*UpdateMessageStatusResponse, error)
+	// GetEmailById calls GET /conversations/messages/email/{id}
+	// (get-email-by-id). Get email by Id.
+	GetEmailById(ctx context.Context, in *GetEmailByIdRequest, opts ...grpc.CallOption) (*GetEmailByIdResponse, error)
+	// CancelScheduledEmailMessage calls DELETE
+	// /conversations/messages/email/{emailMessageId}/schedule
+	// (cancel-scheduled-email-message). Cancel a scheduled email message.: Post
+	// the messageId for the API to delete a scheduled email message.
+	CancelScheduledEmailMessage(ctx context.Context, in *CancelScheduledEmailMessageRequest, opts ...grpc.CallOption) (*CancelScheduledEmailMessageResponse, error)
 	// ExportMessagesByLocation calls GET /conversations/messages/export
 	// (export-messages-by-location). Export messages by location ID: Export
 	// messages for a specific location with cursor-based pagination support.
@@ -205,6 +215,26 @@ func (c *conversationsServiceClient) UpdateMessageStatus(ctx context.Context, in
 	return out, nil
 }
 
+func (c *conversationsServiceClient) GetEmailById(ctx context.Context, in *GetEmailByIdRequest, opts ...grpc.CallOption) (*GetEmailByIdResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetEmailByIdResponse)
+	err := c.cc.Invoke(ctx, ConversationsService_GetEmailById_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *conversationsServiceClient) CancelScheduledEmailMessage(ctx context.Context, in *CancelScheduledEmailMessageRequest, opts ...grpc.CallOption) (*CancelScheduledEmailMessageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelScheduledEmailMessageResponse)
+	err := c.cc.Invoke(ctx, ConversationsService_CancelScheduledEmailMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *conversationsServiceClient) ExportMessagesByLocation(ctx context.Context, in *ExportMessagesByLocationRequest, opts ...grpc.CallOption) (*ExportMessagesByLocationResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ExportMessagesByLocationResponse)
@@ -298,6 +328,14 @@ type ConversationsServiceServer interface {
 	// (update-message-status). Update message status: Post the necessary fields
 	// for the API to update message status.
 	UpdateMessageStatus(context.Context, *UpdateMessageStatusRequest) (*UpdateMessageStatusResponse, error)
+	// GetEmailById calls GET /conversations/messages/email/{id}
+	// (get-email-by-id). Get email by Id.
+	GetEmailById(context.Context, *GetEmailByIdRequest) (*GetEmailByIdResponse, error)
+	// CancelScheduledEmailMessage calls DELETE
+	// /conversations/messages/email/{emailMessageId}/schedule
+	// (cancel-scheduled-email-message). Cancel a scheduled email message.: Post
+	// the messageId for the API to delete a scheduled email message.
+	CancelScheduledEmailMessage(context.Context, *CancelScheduledEmailMessageRequest) (*CancelScheduledEmailMessageResponse, error)
 	// ExportMessagesByLocation calls GET /conversations/messages/export
 	// (export-messages-by-location). Export messages by location ID: Export
 	// messages for a specific location with cursor-based pagination support.
@@ -355,6 +393,12 @@ func (UnimplementedConversationsServiceServer) CancelScheduledMessage(context.Co
 }
 func (UnimplementedConversationsServiceServer) UpdateMessageStatus(context.Context, *UpdateMessageStatusRequest) (*UpdateMessageStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateMessageStatus not implemented")
+}
+func (UnimplementedConversationsServiceServer) GetEmailById(context.Context, *GetEmailByIdRequest) (*GetEmailByIdResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetEmailById not implemented")
+}
+func (UnimplementedConversationsServiceServer) CancelScheduledEmailMessage(context.Context, *CancelScheduledEmailMessageRequest) (*CancelScheduledEmailMessageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelScheduledEmailMessage not implemented")
 }
 func (UnimplementedConversationsServiceServer) ExportMessagesByLocation(context.Context, *ExportMessagesByLocationRequest) (*ExportMessagesByLocationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExportMessagesByLocation not implemented")
@@ -554,6 +598,42 @@ func _ConversationsService_UpdateMessageStatus_Handler(srv interface{}, ctx cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConversationsService_GetEmailById_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetEmailByIdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).GetEmailById(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_GetEmailById_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).GetEmailById(ctx, req.(*GetEmailByIdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConversationsService_CancelScheduledEmailMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelScheduledEmailMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).CancelScheduledEmailMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_CancelScheduledEmailMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).CancelScheduledEmailMessage(ctx, req.(*CancelScheduledEmailMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ConversationsService_ExportMessagesByLocation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ExportMessagesByLocationRequest)
 	if err := dec(in); err != nil {
@@ -686,6 +766,14 @@ var ConversationsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateMessageStatus",
 			Handler:    _ConversationsService_UpdateMessageStatus_Handler,
+		},
+		{
+			MethodName: "GetEmailById",
+			Handler:    _ConversationsService_GetEmailById_Handler,
+		},
+		{
+			MethodName: "CancelScheduledEmailMessage",
+			Handler:    _ConversationsService_CancelScheduledEmailMessage_Handler,
 		},
 		{
 			MethodName: "ExportMessagesByLocation",
