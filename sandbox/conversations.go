@@ -32,6 +32,7 @@ func init() {
 		"export-messages-by-location":    (*Sandbox).opExportMessages,
 		"live-chat-agent-typing":         (*Sandbox).opLiveChatTyping,
 		"cancel-scheduled-email-message": (*Sandbox).opCancelScheduledEmail,
+		"send-review-reply":              (*Sandbox).opSendReviewReply,
 		"get-messages":                   (*Sandbox).opListMessages,
 		"send-a-new-message":             (*Sandbox).opSendMessage,
 		"add-an-inbound-message":         processMessage(true),
@@ -116,11 +117,12 @@ func strictBody(r *http.Request, c *call) (map[string]any, *apiError) {
 	return m, nil
 }
 
-// conversationOf finds the conversation of a contact. Callers hold l.mu.
+// conversationOf finds the conversation of a contact: its messages', not
+// one of its reviews' (type 4, Review). Callers hold l.mu.
 func (l *locStore) conversationOf(contactID string) (map[string]any, bool) {
 	for _, d := range l.coll(collConversations, false).list() {
 		var m map[string]any
-		if json.Unmarshal(d, &m) == nil && m["contactId"] == contactID {
+		if json.Unmarshal(d, &m) == nil && m["contactId"] == contactID && m["type"] != float64(4) {
 			return m, true
 		}
 	}
@@ -884,4 +886,37 @@ func (s *Sandbox) opLiveChatTyping(w http.ResponseWriter, r *http.Request, c *ca
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"success": true})
+}
+
+// opSendReviewReply answers POST /conversations/messages/review-reply: a
+// reply to the Google review of a conversation of the location, which must
+// have a reviewId (the document); it joins the conversation as an outbound
+// review message.
+func (s *Sandbox) opSendReviewReply(w http.ResponseWriter, r *http.Request, c *call) {
+	body, aerr := strictBody(r, c)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if aerr := c.ownLocation(body["locationId"].(string)); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	now := s.now()
+	l := s.tokenStore(c)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	conv, ok := l.getDoc(collConversations, body["conversationId"].(string))
+	switch {
+	case !ok:
+		writeError(w, errBadRequest("Conversation not found"))
+		return
+	case conv["reviewId"] == nil || conv["reviewId"] == "":
+		writeError(w, errBadRequest("The conversation has no review to reply to"))
+		return
+	}
+	msg := map[string]any{"messageType": "TYPE_REVIEW", "direction": "outbound", "source": "api", "contentType": "text/plain",
+		"body": body["message"], "status": "delivered"}
+	l.addMessage(conv, msg, now)
+	writeJSON(w, http.StatusOK, map[string]any{"conversationId": conv["id"], "messageId": msg["id"], "status": "delivered"})
 }

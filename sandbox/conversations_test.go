@@ -113,6 +113,17 @@ func (cf *conformance) conversationsConformance(L, loc, contactID string, now ti
 		json: map[string]any{"locationId": L, "isTyping": "true", "visitorId": "Visitor0000000000001", "conversationId": convID}})
 	cf.run(confCase{name: "agent typing unknown conversation", method: "POST", path: "/conversations/providers/live-chat/typing", token: loc, status: 400,
 		json: map[string]any{"locationId": L, "isTyping": false, "visitorId": "Visitor0000000000001", "conversationId": "nope"}})
+	review := `{"id":"ReviewConversation01","locationId":"` + L + `","contactId":"` + contactID + `","type":4,"reviewId":"Review00000000000001",` +
+		`"deleted":false,"inbox":true,"unreadCount":0,"dateAdded":"2026-04-14T15:00:00.000Z","lastMessageDate":"2026-04-14T15:00:00.000Z"}`
+	if err := cf.e.sb.PutDocument(L, "/conversations", []byte(review)); err != nil {
+		t.Fatal(err)
+	}
+	cf.run(confCase{name: "review reply", method: "POST", path: "/conversations/messages/review-reply", token: loc, status: 200,
+		json: map[string]any{"conversationId": "ReviewConversation01", "locationId": L, "message": "Thank you!"}})
+	cf.run(confCase{name: "review reply without a review", method: "POST", path: "/conversations/messages/review-reply", token: loc, status: 400,
+		json: map[string]any{"conversationId": convID, "locationId": L, "message": "Thank you!"}})
+	cf.run(confCase{name: "review reply without text", method: "POST", path: "/conversations/messages/review-reply", token: loc, status: 422, badRequest: true,
+		json: map[string]any{"conversationId": "ReviewConversation01", "locationId": L}})
 	cf.run(confCase{name: "delete conversation", method: "DELETE", path: "/conversations/" + convID, token: loc, status: 200})
 	cf.run(confCase{name: "get deleted conversation", method: "GET", path: "/conversations/" + convID, token: loc, status: 404})
 }

@@ -477,3 +477,40 @@ func TestEmailMessages(t *testing.T) {
 		}
 	}
 }
+
+// A reply to a Google review joins the review's conversation, over gRPC
+// and REST; a conversation without a review is refused.
+func TestSendReviewReply(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true, Now: frozenClock(conversationsClock)}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	svc := hlgatev1.NewConversationsServiceClient(h.conn)
+	contact := firstContactID(t, h)
+	review := `{"id":"ReviewConversation01","locationId":"` + loc + `","contactId":"` + contact + `","type":4,"reviewId":"Review00000000000001",` +
+		`"deleted":false,"inbox":true,"unreadCount":0,"dateAdded":"2026-04-14T15:00:00.000Z","lastMessageDate":"2026-04-14T15:00:00.000Z"}`
+	if err := h.sb.PutDocument(loc, "/conversations", json.RawMessage(review)); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := svc.SendReviewReply(ctx, &hlgatev1.SendReviewReplyRequest{LocationId: loc, ConversationId: proto.String("ReviewConversation01"), Message: proto.String("Thank you!")})
+	if err != nil || reply.GetConversationId() != "ReviewConversation01" || reply.GetMessageId() == "" {
+		t.Fatalf("SendReviewReply = %v, %v", reply, err)
+	}
+	var viaREST struct{ ConversationID, MessageID string }
+	convREST(t, h, http.MethodPost, "/v1/locations/"+loc+"/conversations/messages/review-reply",
+		map[string]any{"conversationId": "ReviewConversation01", "message": "Glad you liked it."}, &viaREST)
+	page, err := svc.GetMessages(ctx, &hlgatev1.GetMessagesRequest{LocationId: loc, ConversationId: "ReviewConversation01"})
+	if err != nil || len(page.GetMessages()) != 2 || page.GetMessages()[0].GetId() != viaREST.MessageID ||
+		page.GetMessages()[1].GetBody() != "Thank you!" || page.GetMessages()[1].GetMessageType() != "TYPE_REVIEW" {
+		t.Fatalf("the review's messages: %v, %v", page, err)
+	}
+	// A sent SMS goes to the contact's own conversation, made for it, not
+	// to the review's.
+	sms, err := svc.SendANewMessage(ctx, &hlgatev1.SendANewMessageRequest{LocationId: loc, Type: proto.String("SMS"), SubType: proto.String("SMS"),
+		ContactId: proto.String(contact), Status: proto.String("pending"), Message: proto.String("hi")})
+	if err != nil || sms.GetConversationId() == "ReviewConversation01" {
+		t.Fatalf("an SMS to the reviewer: %v, %v", sms, err)
+	}
+	if _, err := svc.SendReviewReply(ctx, &hlgatev1.SendReviewReplyRequest{LocationId: loc, ConversationId: proto.String(sms.GetConversationId()), Message: proto.String("x")}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a reply in a conversation without a review: %v, want INVALID_ARGUMENT", err)
+	}
+}

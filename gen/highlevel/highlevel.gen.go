@@ -10447,6 +10447,24 @@ type SendMessageResponseDto struct {
 // Example: delivered
 type SendMessageResponseDtoStatus string
 
+// SendReviewReplyDto defines model for SendReviewReplyDto.
+type SendReviewReplyDto struct {
+	// ConversationID Conversation ID (must have reviewId)
+	//
+	// Example: conv123
+	ConversationID string `json:"conversationId"`
+
+	// LocationID Location ID
+	//
+	// Example: loc123
+	LocationID string `json:"locationId"`
+
+	// Message Review reply message text
+	//
+	// Example: Thank you for your review!
+	Message string `json:"message"`
+}
+
 // SentToDto defines model for SentToDto.
 type SentToDto struct {
 	// Email Email Address
@@ -12550,6 +12568,9 @@ type AddAnInboundMessageJSONRequestBody = ProcessMessageBodyDto
 // AddAnOutboundMessageJSONRequestBody defines body for AddAnOutboundMessage for application/json ContentType.
 type AddAnOutboundMessageJSONRequestBody = ProcessOutboundMessageBodyDto
 
+// SendReviewReplyJSONRequestBody defines body for SendReviewReply for application/json ContentType.
+type SendReviewReplyJSONRequestBody = SendReviewReplyDto
+
 // UpdateMessageStatusJSONRequestBody defines body for UpdateMessageStatus for application/json ContentType.
 type UpdateMessageStatusJSONRequestBody = UpdateMessageStatusDto
 
@@ -14589,6 +14610,24 @@ type ClientInterface interface {
 	// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
 	AddAnOutboundMessage(ctx context.Context, body AddAnOutboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SendReviewReplyWithBody Send a review reply to Google My Business
+	//
+	// Post a reply to a customer review on Google My Business.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
+	SendReviewReplyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendReviewReply Send a review reply to Google My Business
+	//
+	// Post a reply to a customer review on Google My Business.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
+	SendReviewReply(ctx context.Context, body SendReviewReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetMessage Get message by message id
 	//
 	// Get message by message id.
@@ -16418,6 +16457,44 @@ func (c *Client) AddAnOutboundMessageWithBody(ctx context.Context, contentType s
 // Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
 func (c *Client) AddAnOutboundMessage(ctx context.Context, body AddAnOutboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAddAnOutboundMessageRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendReviewReplyWithBody Send a review reply to Google My Business
+//
+// Post a reply to a customer review on Google My Business.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
+func (c *Client) SendReviewReplyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendReviewReplyRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendReviewReply Send a review reply to Google My Business
+//
+// Post a reply to a customer review on Google My Business.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
+func (c *Client) SendReviewReply(ctx context.Context, body SendReviewReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendReviewReplyRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -20081,6 +20158,46 @@ func NewAddAnOutboundMessageRequestWithBody(server string, contentType string, b
 	}
 
 	operationPath := fmt.Sprintf("/conversations/messages/outbound")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSendReviewReplyRequest calls the generic SendReviewReply builder with application/json body
+func NewSendReviewReplyRequest(server string, body SendReviewReplyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSendReviewReplyRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSendReviewReplyRequestWithBody constructs an http.Request for the SendReviewReply method, with any body, and a specified content type
+func NewSendReviewReplyRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/review-reply")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -24642,6 +24759,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
 	AddAnOutboundMessageWithResponse(ctx context.Context, body AddAnOutboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*AddAnOutboundMessageResponse, error)
+
+	// SendReviewReplyWithBodyWithResponse Send a review reply to Google My Business
+	//
+	// Post a reply to a customer review on Google My Business.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
+	SendReviewReplyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendReviewReplyResponse, error)
+
+	// SendReviewReplyWithResponse Send a review reply to Google My Business
+	//
+	// Post a reply to a customer review on Google My Business.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
+	SendReviewReplyWithResponse(ctx context.Context, body SendReviewReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*SendReviewReplyResponse, error)
 
 	// GetMessageWithResponse Get message by message id
 	//
@@ -29257,6 +29392,89 @@ func (r AddAnOutboundMessageResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AddAnOutboundMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SendReviewReplyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SendMessageResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SendReviewReplyResponse) GetJSON200() *SendMessageResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SendReviewReplyResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SendReviewReplyResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SendReviewReplyResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SendReviewReplyResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SendReviewReplyResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SendReviewReplyResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r SendReviewReplyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SendReviewReplyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SendReviewReplyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SendReviewReplyResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -35025,6 +35243,36 @@ func (c *ClientWithResponses) AddAnOutboundMessageWithResponse(ctx context.Conte
 	return ParseAddAnOutboundMessageResponse(rsp)
 }
 
+// SendReviewReplyWithBodyWithResponse Send a review reply to Google My Business
+//
+// Post a reply to a customer review on Google My Business.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
+func (c *ClientWithResponses) SendReviewReplyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendReviewReplyResponse, error) {
+	rsp, err := c.SendReviewReplyWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendReviewReplyResponse(rsp)
+}
+
+// SendReviewReplyWithResponse Send a review reply to Google My Business
+//
+// Post a reply to a customer review on Google My Business.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
+func (c *ClientWithResponses) SendReviewReplyWithResponse(ctx context.Context, body SendReviewReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*SendReviewReplyResponse, error) {
+	rsp, err := c.SendReviewReply(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendReviewReplyResponse(rsp)
+}
+
 // GetMessageWithResponse Get message by message id
 //
 // Get message by message id.
@@ -39334,6 +39582,74 @@ func ParseAddAnOutboundMessageResponse(rsp *http.Response) (*AddAnOutboundMessag
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest ProcessMessageResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSendReviewReplyResponse parses an HTTP response from a SendReviewReplyWithResponse call
+func ParseSendReviewReplyResponse(rsp *http.Response) (*SendReviewReplyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SendReviewReplyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SendMessageResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

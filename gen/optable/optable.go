@@ -3268,8 +3268,10 @@ var Ops = []Op{
 		Scopes:   []string{"conversations/message.write"},
 		Read:     false,
 		Safe:     false,
-		Exposed:  false,
-		Declared: false,
+		Location: &Field{In: "body", Name: "locationId"},
+		Paging:   "none",
+		Exposed:  true,
+		Declared: true,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"conversationId", "locationId", "message"}, RequiredOf: []string{"conversationId", "locationId", "message"}},
 	},
 	{

@@ -2923,6 +2923,185 @@ func (x *AddAnOutboundMessageResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// SendReviewReplyRequest is the request of SendReviewReply.
+type SendReviewReplyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Conversation ID (must have reviewId)
+	ConversationId *string `protobuf:"bytes,2,opt,name=conversation_id,json=conversationId,proto3,oneof" json:"conversation_id,omitempty"`
+	// Review reply message text
+	Message       *string `protobuf:"bytes,3,opt,name=message,proto3,oneof" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendReviewReplyRequest) Reset() {
+	*x = SendReviewReplyRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendReviewReplyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendReviewReplyRequest) ProtoMessage() {}
+
+func (x *SendReviewReplyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendReviewReplyRequest.ProtoReflect.Descriptor instead.
+func (*SendReviewReplyRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SendReviewReplyRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *SendReviewReplyRequest) GetConversationId() string {
+	if x != nil && x.ConversationId != nil {
+		return *x.ConversationId
+	}
+	return ""
+}
+
+func (x *SendReviewReplyRequest) GetMessage() string {
+	if x != nil && x.Message != nil {
+		return *x.Message
+	}
+	return ""
+}
+
+// SendReviewReplyResponse is HighLevel's answer to SendReviewReply, without
+// loss.
+type SendReviewReplyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Conversation ID.
+	ConversationId *string `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3,oneof" json:"conversation_id,omitempty"`
+	// This contains the email message id (only for Email type). Use this ID to
+	// send inbound replies to GHL to create a threaded email.
+	EmailMessageId *string `protobuf:"bytes,2,opt,name=email_message_id,json=emailMessageId,proto3,oneof" json:"email_message_id,omitempty"`
+	// This is the main Message ID
+	MessageId *string `protobuf:"bytes,3,opt,name=message_id,json=messageId,proto3,oneof" json:"message_id,omitempty"`
+	// When sending via the GMB channel, we will be returning list of
+	// `messageIds` instead of single `messageId`.
+	MessageIds []string `protobuf:"bytes,4,rep,name=message_ids,json=messageIds,proto3" json:"message_ids,omitempty"`
+	// Additional response message when sending a workflow message
+	Msg *string `protobuf:"bytes,5,opt,name=msg,proto3,oneof" json:"msg,omitempty"`
+	// Optional metadata for forwarded email
+	ForwardData *ForwardResponseDto `protobuf:"bytes,6,opt,name=forward_data,json=forwardData,proto3" json:"forward_data,omitempty"`
+	// Message status
+	Status *string `protobuf:"bytes,7,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,8,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendReviewReplyResponse) Reset() {
+	*x = SendReviewReplyResponse{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendReviewReplyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendReviewReplyResponse) ProtoMessage() {}
+
+func (x *SendReviewReplyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendReviewReplyResponse.ProtoReflect.Descriptor instead.
+func (*SendReviewReplyResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SendReviewReplyResponse) GetConversationId() string {
+	if x != nil && x.ConversationId != nil {
+		return *x.ConversationId
+	}
+	return ""
+}
+
+func (x *SendReviewReplyResponse) GetEmailMessageId() string {
+	if x != nil && x.EmailMessageId != nil {
+		return *x.EmailMessageId
+	}
+	return ""
+}
+
+func (x *SendReviewReplyResponse) GetMessageId() string {
+	if x != nil && x.MessageId != nil {
+		return *x.MessageId
+	}
+	return ""
+}
+
+func (x *SendReviewReplyResponse) GetMessageIds() []string {
+	if x != nil {
+		return x.MessageIds
+	}
+	return nil
+}
+
+func (x *SendReviewReplyResponse) GetMsg() string {
+	if x != nil && x.Msg != nil {
+		return *x.Msg
+	}
+	return ""
+}
+
+func (x *SendReviewReplyResponse) GetForwardData() *ForwardResponseDto {
+	if x != nil {
+		return x.ForwardData
+	}
+	return nil
+}
+
+func (x *SendReviewReplyResponse) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *SendReviewReplyResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // LiveChatAgentTypingRequest is the request of LiveChatAgentTyping.
 type LiveChatAgentTypingRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2944,7 +3123,7 @@ type LiveChatAgentTypingRequest struct {
 
 func (x *LiveChatAgentTypingRequest) Reset() {
 	*x = LiveChatAgentTypingRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2956,7 +3135,7 @@ func (x *LiveChatAgentTypingRequest) String() string {
 func (*LiveChatAgentTypingRequest) ProtoMessage() {}
 
 func (x *LiveChatAgentTypingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2969,7 +3148,7 @@ func (x *LiveChatAgentTypingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveChatAgentTypingRequest.ProtoReflect.Descriptor instead.
 func (*LiveChatAgentTypingRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *LiveChatAgentTypingRequest) GetLocationId() string {
@@ -3016,7 +3195,7 @@ type LiveChatAgentTypingResponse struct {
 
 func (x *LiveChatAgentTypingResponse) Reset() {
 	*x = LiveChatAgentTypingResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3028,7 +3207,7 @@ func (x *LiveChatAgentTypingResponse) String() string {
 func (*LiveChatAgentTypingResponse) ProtoMessage() {}
 
 func (x *LiveChatAgentTypingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3041,7 +3220,7 @@ func (x *LiveChatAgentTypingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveChatAgentTypingResponse.ProtoReflect.Descriptor instead.
 func (*LiveChatAgentTypingResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *LiveChatAgentTypingResponse) GetSuccess() bool {
@@ -3116,7 +3295,7 @@ type SearchConversationRequest struct {
 
 func (x *SearchConversationRequest) Reset() {
 	*x = SearchConversationRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[30]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3128,7 +3307,7 @@ func (x *SearchConversationRequest) String() string {
 func (*SearchConversationRequest) ProtoMessage() {}
 
 func (x *SearchConversationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[30]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3141,7 +3320,7 @@ func (x *SearchConversationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchConversationRequest.ProtoReflect.Descriptor instead.
 func (*SearchConversationRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{30}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SearchConversationRequest) GetLocationId() string {
@@ -3311,7 +3490,7 @@ type SearchConversationResponse struct {
 
 func (x *SearchConversationResponse) Reset() {
 	*x = SearchConversationResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[31]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3323,7 +3502,7 @@ func (x *SearchConversationResponse) String() string {
 func (*SearchConversationResponse) ProtoMessage() {}
 
 func (x *SearchConversationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[31]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3336,7 +3515,7 @@ func (x *SearchConversationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchConversationResponse.ProtoReflect.Descriptor instead.
 func (*SearchConversationResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{31}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SearchConversationResponse) GetConversations() []*ConversationSchema {
@@ -3812,7 +3991,31 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\b_messageB\r\n" +
 	"\v_contact_idB\r\n" +
 	"\v_date_addedB\x13\n" +
-	"\x11_email_message_id\"\xf6\x01\n" +
+	"\x11_email_message_id\"\xb5\x01\n" +
+	"\x16SendReviewReplyRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x121\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x0econversationId\x88\x01\x01\x12\"\n" +
+	"\amessage\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\amessage\x88\x01\x01B\x12\n" +
+	"\x10_conversation_idB\n" +
+	"\n" +
+	"\b_message\"\xb6\x03\n" +
+	"\x17SendReviewReplyResponse\x12,\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tH\x00R\x0econversationId\x88\x01\x01\x12-\n" +
+	"\x10email_message_id\x18\x02 \x01(\tH\x01R\x0eemailMessageId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"message_id\x18\x03 \x01(\tH\x02R\tmessageId\x88\x01\x01\x12\x1f\n" +
+	"\vmessage_ids\x18\x04 \x03(\tR\n" +
+	"messageIds\x12\x15\n" +
+	"\x03msg\x18\x05 \x01(\tH\x03R\x03msg\x88\x01\x01\x12@\n" +
+	"\fforward_data\x18\x06 \x01(\v2\x1d.hlgate.v1.ForwardResponseDtoR\vforwardData\x12\x1b\n" +
+	"\x06status\x18\a \x01(\tH\x04R\x06status\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x12\n" +
+	"\x10_conversation_idB\x13\n" +
+	"\x11_email_message_idB\r\n" +
+	"\v_message_idB\x06\n" +
+	"\x04_msgB\t\n" +
+	"\a_status\"\xf6\x01\n" +
 	"\x1aLiveChatAgentTypingRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12%\n" +
@@ -3883,7 +4086,7 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xe8\x18\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xa6\x1a\n" +
 	"\x14ConversationsService\x12\xb0\x01\n" +
 	"\x12CreateConversation\x12$.hlgate.v1.CreateConversationRequest\x1a%.hlgate.v1.CreateConversationResponse\"M\xc2\xf3\x18\x15\n" +
 	"\x13create-conversation\x82\xd3\xe4\x93\x02.:\x01*\")/v1/locations/{location_id}/conversations\x12\xbf\x01\n" +
@@ -3913,7 +4116,9 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x13AddAnInboundMessage\x12%.hlgate.v1.AddAnInboundMessageRequest\x1a&.hlgate.v1.AddAnInboundMessageResponse\"a\xc2\xf3\x18\x18\n" +
 	"\x16add-an-inbound-message\x82\xd3\xe4\x93\x02?:\x01*\":/v1/locations/{location_id}/conversations/messages/inbound\x12\xcc\x01\n" +
 	"\x14AddAnOutboundMessage\x12&.hlgate.v1.AddAnOutboundMessageRequest\x1a'.hlgate.v1.AddAnOutboundMessageResponse\"c\xc2\xf3\x18\x19\n" +
-	"\x17add-an-outbound-message\x82\xd3\xe4\x93\x02@:\x01*\";/v1/locations/{location_id}/conversations/messages/outbound\x12\xd1\x01\n" +
+	"\x17add-an-outbound-message\x82\xd3\xe4\x93\x02@:\x01*\";/v1/locations/{location_id}/conversations/messages/outbound\x12\xbb\x01\n" +
+	"\x0fSendReviewReply\x12!.hlgate.v1.SendReviewReplyRequest\x1a\".hlgate.v1.SendReviewReplyResponse\"a\xc2\xf3\x18\x13\n" +
+	"\x11send-review-reply\x82\xd3\xe4\x93\x02D:\x01*\"?/v1/locations/{location_id}/conversations/messages/review-reply\x12\xd1\x01\n" +
 	"\x13LiveChatAgentTyping\x12%.hlgate.v1.LiveChatAgentTypingRequest\x1a&.hlgate.v1.LiveChatAgentTypingResponse\"k\xc2\xf3\x18\x18\n" +
 	"\x16live-chat-agent-typing\x82\xd3\xe4\x93\x02I:\x01*\"D/v1/locations/{location_id}/conversations/providers/live-chat/typing\x12\xb4\x01\n" +
 	"\x12SearchConversation\x12$.hlgate.v1.SearchConversationRequest\x1a%.hlgate.v1.SearchConversationResponse\"Q\xc2\xf3\x18\x15\n" +
@@ -3931,7 +4136,7 @@ func file_hlgate_v1_conversations_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_conversations_service_proto_rawDescData
 }
 
-var file_hlgate_v1_conversations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_hlgate_v1_conversations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_hlgate_v1_conversations_service_proto_goTypes = []any{
 	(*CreateConversationRequest)(nil),           // 0: hlgate.v1.CreateConversationRequest
 	(*CreateConversationResponse)(nil),          // 1: hlgate.v1.CreateConversationResponse
@@ -3961,88 +4166,94 @@ var file_hlgate_v1_conversations_service_proto_goTypes = []any{
 	(*AddAnInboundMessageResponse)(nil),         // 25: hlgate.v1.AddAnInboundMessageResponse
 	(*AddAnOutboundMessageRequest)(nil),         // 26: hlgate.v1.AddAnOutboundMessageRequest
 	(*AddAnOutboundMessageResponse)(nil),        // 27: hlgate.v1.AddAnOutboundMessageResponse
-	(*LiveChatAgentTypingRequest)(nil),          // 28: hlgate.v1.LiveChatAgentTypingRequest
-	(*LiveChatAgentTypingResponse)(nil),         // 29: hlgate.v1.LiveChatAgentTypingResponse
-	(*SearchConversationRequest)(nil),           // 30: hlgate.v1.SearchConversationRequest
-	(*SearchConversationResponse)(nil),          // 31: hlgate.v1.SearchConversationResponse
-	(*ConversationCreateResponseDto)(nil),       // 32: hlgate.v1.ConversationCreateResponseDto
-	(*structpb.Struct)(nil),                     // 33: google.protobuf.Struct
-	(*ConversationDto)(nil),                     // 34: hlgate.v1.ConversationDto
-	(*GetMessageResponseDto)(nil),               // 35: hlgate.v1.GetMessageResponseDto
-	(*ForwardConfigDto)(nil),                    // 36: hlgate.v1.ForwardConfigDto
-	(*ForwardResponseDto)(nil),                  // 37: hlgate.v1.ForwardResponseDto
-	(*MessageMeta)(nil),                         // 38: hlgate.v1.MessageMeta
-	(*ErrorDto)(nil),                            // 39: hlgate.v1.ErrorDto
-	(*CallDataDTO)(nil),                         // 40: hlgate.v1.CallDataDTO
-	(*ConversationSchema)(nil),                  // 41: hlgate.v1.ConversationSchema
+	(*SendReviewReplyRequest)(nil),              // 28: hlgate.v1.SendReviewReplyRequest
+	(*SendReviewReplyResponse)(nil),             // 29: hlgate.v1.SendReviewReplyResponse
+	(*LiveChatAgentTypingRequest)(nil),          // 30: hlgate.v1.LiveChatAgentTypingRequest
+	(*LiveChatAgentTypingResponse)(nil),         // 31: hlgate.v1.LiveChatAgentTypingResponse
+	(*SearchConversationRequest)(nil),           // 32: hlgate.v1.SearchConversationRequest
+	(*SearchConversationResponse)(nil),          // 33: hlgate.v1.SearchConversationResponse
+	(*ConversationCreateResponseDto)(nil),       // 34: hlgate.v1.ConversationCreateResponseDto
+	(*structpb.Struct)(nil),                     // 35: google.protobuf.Struct
+	(*ConversationDto)(nil),                     // 36: hlgate.v1.ConversationDto
+	(*GetMessageResponseDto)(nil),               // 37: hlgate.v1.GetMessageResponseDto
+	(*ForwardConfigDto)(nil),                    // 38: hlgate.v1.ForwardConfigDto
+	(*ForwardResponseDto)(nil),                  // 39: hlgate.v1.ForwardResponseDto
+	(*MessageMeta)(nil),                         // 40: hlgate.v1.MessageMeta
+	(*ErrorDto)(nil),                            // 41: hlgate.v1.ErrorDto
+	(*CallDataDTO)(nil),                         // 42: hlgate.v1.CallDataDTO
+	(*ConversationSchema)(nil),                  // 43: hlgate.v1.ConversationSchema
 }
 var file_hlgate_v1_conversations_service_proto_depIdxs = []int32{
-	32, // 0: hlgate.v1.CreateConversationResponse.conversation:type_name -> hlgate.v1.ConversationCreateResponseDto
-	33, // 1: hlgate.v1.CreateConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	33, // 2: hlgate.v1.DeleteConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	33, // 3: hlgate.v1.GetConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	33, // 4: hlgate.v1.UpdateConversationRequest.feedback:type_name -> google.protobuf.Struct
-	34, // 5: hlgate.v1.UpdateConversationResponse.conversation:type_name -> hlgate.v1.ConversationDto
-	33, // 6: hlgate.v1.UpdateConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 7: hlgate.v1.GetMessagesResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
-	33, // 8: hlgate.v1.GetMessagesResponse.unmapped:type_name -> google.protobuf.Struct
-	36, // 9: hlgate.v1.SendANewMessageRequest.forward:type_name -> hlgate.v1.ForwardConfigDto
-	37, // 10: hlgate.v1.SendANewMessageResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
-	33, // 11: hlgate.v1.SendANewMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	38, // 12: hlgate.v1.GetMessageResponse.meta:type_name -> hlgate.v1.MessageMeta
-	33, // 13: hlgate.v1.GetMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	33, // 14: hlgate.v1.CancelScheduledMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	39, // 15: hlgate.v1.UpdateMessageStatusRequest.error:type_name -> hlgate.v1.ErrorDto
-	37, // 16: hlgate.v1.UpdateMessageStatusResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
-	33, // 17: hlgate.v1.UpdateMessageStatusResponse.unmapped:type_name -> google.protobuf.Struct
-	33, // 18: hlgate.v1.GetEmailByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	33, // 19: hlgate.v1.CancelScheduledEmailMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 20: hlgate.v1.ExportMessagesByLocationResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
-	33, // 21: hlgate.v1.ExportMessagesByLocationResponse.unmapped:type_name -> google.protobuf.Struct
-	40, // 22: hlgate.v1.AddAnInboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
-	33, // 23: hlgate.v1.AddAnInboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	40, // 24: hlgate.v1.AddAnOutboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
-	33, // 25: hlgate.v1.AddAnOutboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	33, // 26: hlgate.v1.LiveChatAgentTypingResponse.unmapped:type_name -> google.protobuf.Struct
-	41, // 27: hlgate.v1.SearchConversationResponse.conversations:type_name -> hlgate.v1.ConversationSchema
-	33, // 28: hlgate.v1.SearchConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	0,  // 29: hlgate.v1.ConversationsService.CreateConversation:input_type -> hlgate.v1.CreateConversationRequest
-	2,  // 30: hlgate.v1.ConversationsService.DeleteConversation:input_type -> hlgate.v1.DeleteConversationRequest
-	4,  // 31: hlgate.v1.ConversationsService.GetConversation:input_type -> hlgate.v1.GetConversationRequest
-	6,  // 32: hlgate.v1.ConversationsService.UpdateConversation:input_type -> hlgate.v1.UpdateConversationRequest
-	8,  // 33: hlgate.v1.ConversationsService.GetMessages:input_type -> hlgate.v1.GetMessagesRequest
-	10, // 34: hlgate.v1.ConversationsService.SendANewMessage:input_type -> hlgate.v1.SendANewMessageRequest
-	12, // 35: hlgate.v1.ConversationsService.GetMessage:input_type -> hlgate.v1.GetMessageRequest
-	14, // 36: hlgate.v1.ConversationsService.CancelScheduledMessage:input_type -> hlgate.v1.CancelScheduledMessageRequest
-	16, // 37: hlgate.v1.ConversationsService.UpdateMessageStatus:input_type -> hlgate.v1.UpdateMessageStatusRequest
-	18, // 38: hlgate.v1.ConversationsService.GetEmailById:input_type -> hlgate.v1.GetEmailByIdRequest
-	20, // 39: hlgate.v1.ConversationsService.CancelScheduledEmailMessage:input_type -> hlgate.v1.CancelScheduledEmailMessageRequest
-	22, // 40: hlgate.v1.ConversationsService.ExportMessagesByLocation:input_type -> hlgate.v1.ExportMessagesByLocationRequest
-	24, // 41: hlgate.v1.ConversationsService.AddAnInboundMessage:input_type -> hlgate.v1.AddAnInboundMessageRequest
-	26, // 42: hlgate.v1.ConversationsService.AddAnOutboundMessage:input_type -> hlgate.v1.AddAnOutboundMessageRequest
-	28, // 43: hlgate.v1.ConversationsService.LiveChatAgentTyping:input_type -> hlgate.v1.LiveChatAgentTypingRequest
-	30, // 44: hlgate.v1.ConversationsService.SearchConversation:input_type -> hlgate.v1.SearchConversationRequest
-	1,  // 45: hlgate.v1.ConversationsService.CreateConversation:output_type -> hlgate.v1.CreateConversationResponse
-	3,  // 46: hlgate.v1.ConversationsService.DeleteConversation:output_type -> hlgate.v1.DeleteConversationResponse
-	5,  // 47: hlgate.v1.ConversationsService.GetConversation:output_type -> hlgate.v1.GetConversationResponse
-	7,  // 48: hlgate.v1.ConversationsService.UpdateConversation:output_type -> hlgate.v1.UpdateConversationResponse
-	9,  // 49: hlgate.v1.ConversationsService.GetMessages:output_type -> hlgate.v1.GetMessagesResponse
-	11, // 50: hlgate.v1.ConversationsService.SendANewMessage:output_type -> hlgate.v1.SendANewMessageResponse
-	13, // 51: hlgate.v1.ConversationsService.GetMessage:output_type -> hlgate.v1.GetMessageResponse
-	15, // 52: hlgate.v1.ConversationsService.CancelScheduledMessage:output_type -> hlgate.v1.CancelScheduledMessageResponse
-	17, // 53: hlgate.v1.ConversationsService.UpdateMessageStatus:output_type -> hlgate.v1.UpdateMessageStatusResponse
-	19, // 54: hlgate.v1.ConversationsService.GetEmailById:output_type -> hlgate.v1.GetEmailByIdResponse
-	21, // 55: hlgate.v1.ConversationsService.CancelScheduledEmailMessage:output_type -> hlgate.v1.CancelScheduledEmailMessageResponse
-	23, // 56: hlgate.v1.ConversationsService.ExportMessagesByLocation:output_type -> hlgate.v1.ExportMessagesByLocationResponse
-	25, // 57: hlgate.v1.ConversationsService.AddAnInboundMessage:output_type -> hlgate.v1.AddAnInboundMessageResponse
-	27, // 58: hlgate.v1.ConversationsService.AddAnOutboundMessage:output_type -> hlgate.v1.AddAnOutboundMessageResponse
-	29, // 59: hlgate.v1.ConversationsService.LiveChatAgentTyping:output_type -> hlgate.v1.LiveChatAgentTypingResponse
-	31, // 60: hlgate.v1.ConversationsService.SearchConversation:output_type -> hlgate.v1.SearchConversationResponse
-	45, // [45:61] is the sub-list for method output_type
-	29, // [29:45] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	34, // 0: hlgate.v1.CreateConversationResponse.conversation:type_name -> hlgate.v1.ConversationCreateResponseDto
+	35, // 1: hlgate.v1.CreateConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 2: hlgate.v1.DeleteConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 3: hlgate.v1.GetConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 4: hlgate.v1.UpdateConversationRequest.feedback:type_name -> google.protobuf.Struct
+	36, // 5: hlgate.v1.UpdateConversationResponse.conversation:type_name -> hlgate.v1.ConversationDto
+	35, // 6: hlgate.v1.UpdateConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	37, // 7: hlgate.v1.GetMessagesResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
+	35, // 8: hlgate.v1.GetMessagesResponse.unmapped:type_name -> google.protobuf.Struct
+	38, // 9: hlgate.v1.SendANewMessageRequest.forward:type_name -> hlgate.v1.ForwardConfigDto
+	39, // 10: hlgate.v1.SendANewMessageResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
+	35, // 11: hlgate.v1.SendANewMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	40, // 12: hlgate.v1.GetMessageResponse.meta:type_name -> hlgate.v1.MessageMeta
+	35, // 13: hlgate.v1.GetMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 14: hlgate.v1.CancelScheduledMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	41, // 15: hlgate.v1.UpdateMessageStatusRequest.error:type_name -> hlgate.v1.ErrorDto
+	39, // 16: hlgate.v1.UpdateMessageStatusResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
+	35, // 17: hlgate.v1.UpdateMessageStatusResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 18: hlgate.v1.GetEmailByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 19: hlgate.v1.CancelScheduledEmailMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	37, // 20: hlgate.v1.ExportMessagesByLocationResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
+	35, // 21: hlgate.v1.ExportMessagesByLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	42, // 22: hlgate.v1.AddAnInboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
+	35, // 23: hlgate.v1.AddAnInboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	42, // 24: hlgate.v1.AddAnOutboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
+	35, // 25: hlgate.v1.AddAnOutboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	39, // 26: hlgate.v1.SendReviewReplyResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
+	35, // 27: hlgate.v1.SendReviewReplyResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 28: hlgate.v1.LiveChatAgentTypingResponse.unmapped:type_name -> google.protobuf.Struct
+	43, // 29: hlgate.v1.SearchConversationResponse.conversations:type_name -> hlgate.v1.ConversationSchema
+	35, // 30: hlgate.v1.SearchConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	0,  // 31: hlgate.v1.ConversationsService.CreateConversation:input_type -> hlgate.v1.CreateConversationRequest
+	2,  // 32: hlgate.v1.ConversationsService.DeleteConversation:input_type -> hlgate.v1.DeleteConversationRequest
+	4,  // 33: hlgate.v1.ConversationsService.GetConversation:input_type -> hlgate.v1.GetConversationRequest
+	6,  // 34: hlgate.v1.ConversationsService.UpdateConversation:input_type -> hlgate.v1.UpdateConversationRequest
+	8,  // 35: hlgate.v1.ConversationsService.GetMessages:input_type -> hlgate.v1.GetMessagesRequest
+	10, // 36: hlgate.v1.ConversationsService.SendANewMessage:input_type -> hlgate.v1.SendANewMessageRequest
+	12, // 37: hlgate.v1.ConversationsService.GetMessage:input_type -> hlgate.v1.GetMessageRequest
+	14, // 38: hlgate.v1.ConversationsService.CancelScheduledMessage:input_type -> hlgate.v1.CancelScheduledMessageRequest
+	16, // 39: hlgate.v1.ConversationsService.UpdateMessageStatus:input_type -> hlgate.v1.UpdateMessageStatusRequest
+	18, // 40: hlgate.v1.ConversationsService.GetEmailById:input_type -> hlgate.v1.GetEmailByIdRequest
+	20, // 41: hlgate.v1.ConversationsService.CancelScheduledEmailMessage:input_type -> hlgate.v1.CancelScheduledEmailMessageRequest
+	22, // 42: hlgate.v1.ConversationsService.ExportMessagesByLocation:input_type -> hlgate.v1.ExportMessagesByLocationRequest
+	24, // 43: hlgate.v1.ConversationsService.AddAnInboundMessage:input_type -> hlgate.v1.AddAnInboundMessageRequest
+	26, // 44: hlgate.v1.ConversationsService.AddAnOutboundMessage:input_type -> hlgate.v1.AddAnOutboundMessageRequest
+	28, // 45: hlgate.v1.ConversationsService.SendReviewReply:input_type -> hlgate.v1.SendReviewReplyRequest
+	30, // 46: hlgate.v1.ConversationsService.LiveChatAgentTyping:input_type -> hlgate.v1.LiveChatAgentTypingRequest
+	32, // 47: hlgate.v1.ConversationsService.SearchConversation:input_type -> hlgate.v1.SearchConversationRequest
+	1,  // 48: hlgate.v1.ConversationsService.CreateConversation:output_type -> hlgate.v1.CreateConversationResponse
+	3,  // 49: hlgate.v1.ConversationsService.DeleteConversation:output_type -> hlgate.v1.DeleteConversationResponse
+	5,  // 50: hlgate.v1.ConversationsService.GetConversation:output_type -> hlgate.v1.GetConversationResponse
+	7,  // 51: hlgate.v1.ConversationsService.UpdateConversation:output_type -> hlgate.v1.UpdateConversationResponse
+	9,  // 52: hlgate.v1.ConversationsService.GetMessages:output_type -> hlgate.v1.GetMessagesResponse
+	11, // 53: hlgate.v1.ConversationsService.SendANewMessage:output_type -> hlgate.v1.SendANewMessageResponse
+	13, // 54: hlgate.v1.ConversationsService.GetMessage:output_type -> hlgate.v1.GetMessageResponse
+	15, // 55: hlgate.v1.ConversationsService.CancelScheduledMessage:output_type -> hlgate.v1.CancelScheduledMessageResponse
+	17, // 56: hlgate.v1.ConversationsService.UpdateMessageStatus:output_type -> hlgate.v1.UpdateMessageStatusResponse
+	19, // 57: hlgate.v1.ConversationsService.GetEmailById:output_type -> hlgate.v1.GetEmailByIdResponse
+	21, // 58: hlgate.v1.ConversationsService.CancelScheduledEmailMessage:output_type -> hlgate.v1.CancelScheduledEmailMessageResponse
+	23, // 59: hlgate.v1.ConversationsService.ExportMessagesByLocation:output_type -> hlgate.v1.ExportMessagesByLocationResponse
+	25, // 60: hlgate.v1.ConversationsService.AddAnInboundMessage:output_type -> hlgate.v1.AddAnInboundMessageResponse
+	27, // 61: hlgate.v1.ConversationsService.AddAnOutboundMessage:output_type -> hlgate.v1.AddAnOutboundMessageResponse
+	29, // 62: hlgate.v1.ConversationsService.SendReviewReply:output_type -> hlgate.v1.SendReviewReplyResponse
+	31, // 63: hlgate.v1.ConversationsService.LiveChatAgentTyping:output_type -> hlgate.v1.LiveChatAgentTypingResponse
+	33, // 64: hlgate.v1.ConversationsService.SearchConversation:output_type -> hlgate.v1.SearchConversationResponse
+	48, // [48:65] is the sub-list for method output_type
+	31, // [31:48] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_conversations_service_proto_init() }
@@ -4077,13 +4288,15 @@ func file_hlgate_v1_conversations_service_proto_init() {
 	file_hlgate_v1_conversations_service_proto_msgTypes[28].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[29].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[30].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[31].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[32].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_conversations_service_proto_rawDesc), len(file_hlgate_v1_conversations_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   32,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

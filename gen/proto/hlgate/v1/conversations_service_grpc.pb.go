@@ -39,6 +39,7 @@ const (
 	ConversationsService_ExportMessagesByLocation_FullMethodName    = "/hlgate.v1.ConversationsService/ExportMessagesByLocation"
 	ConversationsService_AddAnInboundMessage_FullMethodName         = "/hlgate.v1.ConversationsService/AddAnInboundMessage"
 	ConversationsService_AddAnOutboundMessage_FullMethodName        = "/hlgate.v1.ConversationsService/AddAnOutboundMessage"
+	ConversationsService_SendReviewReply_FullMethodName             = "/hlgate.v1.ConversationsService/SendReviewReply"
 	ConversationsService_LiveChatAgentTyping_FullMethodName         = "/hlgate.v1.ConversationsService/LiveChatAgentTyping"
 	ConversationsService_SearchConversation_FullMethodName          = "/hlgate.v1.ConversationsService/SearchConversation"
 )
@@ -106,6 +107,10 @@ type ConversationsServiceClient interface {
 	// (add-an-outbound-message). Add an external outbound call: Post the
 	// necessary fields for the API to add a new outbound call.
 	AddAnOutboundMessage(ctx context.Context, in *AddAnOutboundMessageRequest, opts ...grpc.CallOption) (*AddAnOutboundMessageResponse, error)
+	// SendReviewReply calls POST /conversations/messages/review-reply
+	// (send-review-reply). Send a review reply to Google My Business: Post a
+	// reply to a customer review on Google My Business.
+	SendReviewReply(ctx context.Context, in *SendReviewReplyRequest, opts ...grpc.CallOption) (*SendReviewReplyResponse, error)
 	// LiveChatAgentTyping calls POST /conversations/providers/live-chat/typing
 	// (live-chat-agent-typing). Agent/Ai-Bot is typing a message indicator for
 	// live chat: Agent/AI-Bot will call this when they are typing a message in
@@ -265,6 +270,16 @@ func (c *conversationsServiceClient) AddAnOutboundMessage(ctx context.Context, i
 	return out, nil
 }
 
+func (c *conversationsServiceClient) SendReviewReply(ctx context.Context, in *SendReviewReplyRequest, opts ...grpc.CallOption) (*SendReviewReplyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendReviewReplyResponse)
+	err := c.cc.Invoke(ctx, ConversationsService_SendReviewReply_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *conversationsServiceClient) LiveChatAgentTyping(ctx context.Context, in *LiveChatAgentTypingRequest, opts ...grpc.CallOption) (*LiveChatAgentTypingResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(LiveChatAgentTypingResponse)
@@ -348,6 +363,10 @@ type ConversationsServiceServer interface {
 	// (add-an-outbound-message). Add an external outbound call: Post the
 	// necessary fields for the API to add a new outbound call.
 	AddAnOutboundMessage(context.Context, *AddAnOutboundMessageRequest) (*AddAnOutboundMessageResponse, error)
+	// SendReviewReply calls POST /conversations/messages/review-reply
+	// (send-review-reply). Send a review reply to Google My Business: Post a
+	// reply to a customer review on Google My Business.
+	SendReviewReply(context.Context, *SendReviewReplyRequest) (*SendReviewReplyResponse, error)
 	// LiveChatAgentTyping calls POST /conversations/providers/live-chat/typing
 	// (live-chat-agent-typing). Agent/Ai-Bot is typing a message indicator for
 	// live chat: Agent/AI-Bot will call this when they are typing a message in
@@ -408,6 +427,9 @@ func (UnimplementedConversationsServiceServer) AddAnInboundMessage(context.Conte
 }
 func (UnimplementedConversationsServiceServer) AddAnOutboundMessage(context.Context, *AddAnOutboundMessageRequest) (*AddAnOutboundMessageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AddAnOutboundMessage not implemented")
+}
+func (UnimplementedConversationsServiceServer) SendReviewReply(context.Context, *SendReviewReplyRequest) (*SendReviewReplyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendReviewReply not implemented")
 }
 func (UnimplementedConversationsServiceServer) LiveChatAgentTyping(context.Context, *LiveChatAgentTypingRequest) (*LiveChatAgentTypingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method LiveChatAgentTyping not implemented")
@@ -688,6 +710,24 @@ func _ConversationsService_AddAnOutboundMessage_Handler(srv interface{}, ctx con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConversationsService_SendReviewReply_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendReviewReplyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).SendReviewReply(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_SendReviewReply_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).SendReviewReply(ctx, req.(*SendReviewReplyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ConversationsService_LiveChatAgentTyping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(LiveChatAgentTypingRequest)
 	if err := dec(in); err != nil {
@@ -786,6 +826,10 @@ var ConversationsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AddAnOutboundMessage",
 			Handler:    _ConversationsService_AddAnOutboundMessage_Handler,
+		},
+		{
+			MethodName: "SendReviewReply",
+			Handler:    _ConversationsService_SendReviewReply_Handler,
 		},
 		{
 			MethodName: "LiveChatAgentTyping",
