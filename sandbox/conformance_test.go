@@ -370,6 +370,11 @@ func TestConformance(t *testing.T) {
 	cf.run(confCase{name: "put unknown location", method: "PUT", path: "/locations/NoSuchLocation000001", token: agency, status: 404,
 		json: map[string]any{"companyId": C, "name": "x"}})
 
+	// Conversations and messages (conversations_test.go), in a window of
+	// their own.
+	clock.Add(11 * time.Second)
+	cf.conversationsConformance(L, loc, contactID, clock.Now())
+
 	// Every other operation the engine serves, from the document alone.
 	// The fixed clock moves past the quota's 10 s window before each
 	// collection, so the walk's calls are never refused as a burst.

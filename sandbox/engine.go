@@ -441,7 +441,7 @@ func (e *engineOp) serve(s *Sandbox, w http.ResponseWriter, r *http.Request, c *
 	case engineCreate:
 		e.create(l, w, r, c)
 	case engineMerge:
-		e.merge(l, w, r)
+		e.merge(l, w, r, c)
 	case engineRemove:
 		l.mu.Lock()
 		ok := false
@@ -671,11 +671,18 @@ func (e *engineOp) newDoc(l *locStore, r *http.Request, c *call, body map[string
 	return raw, nil
 }
 
-func (e *engineOp) merge(l *locStore, w http.ResponseWriter, r *http.Request) {
+func (e *engineOp) merge(l *locStore, w http.ResponseWriter, r *http.Request, c *call) {
 	body, aerr := decodeObject(r)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
+	}
+	// As for a create: a body that names a location names the token's.
+	if v, ok := body["locationId"].(string); ok {
+		if aerr := c.ownLocation(v); aerr != nil {
+			writeError(w, aerr)
+			return
+		}
 	}
 	key, id := collectionKey(r.URL.Path, true), lastSegment(r.URL.Path)
 	l.mu.Lock()

@@ -85,8 +85,11 @@ type forward struct {
 	subject protoreflect.FieldDescriptor   // location_id: whose token and quota the call spends
 	paging  *pagedRPC                      // nil when the operation does not page
 	// resource is the response's one message field (contact), when it has
-	// exactly one: an answer without it is an error, and a resource that
-	// names another location is not found.
+	// exactly one beside flags (created, success): an answer without it is
+	// an error, and a resource that names another location is not found. A
+	// response with other members (an id, a status) is the resource itself,
+	// flat (a message), and its one message field an optional member of it
+	// (its meta).
 	resource protoreflect.FieldDescriptor
 	// bareList is the response's list that a bare array answer fills (a
 	// calendar's notifications); nil otherwise.
@@ -222,14 +225,19 @@ func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, err
 		return fail("the operation takes no body")
 	}
 	var msgs []protoreflect.FieldDescriptor
+	flat := false // a member beside the message fields and flags
 	res := m.Output()
 	for i := 0; i < res.Fields().Len(); i++ {
 		fd := res.Fields().Get(i)
-		if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() && fd.Name() != jsonproto.UnmappedField {
+		switch {
+		case fd.Name() == jsonproto.UnmappedField:
+		case fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap():
 			msgs = append(msgs, fd)
+		case fd.Kind() != protoreflect.BoolKind || fd.IsList():
+			flat = true
 		}
 	}
-	if len(msgs) == 1 {
+	if len(msgs) == 1 && (!flat || row.Bare) {
 		f.resource = msgs[0]
 	}
 	if row.Bare && f.resource == nil {
@@ -476,7 +484,7 @@ func (f *forward) request(in proto.Message, paging []pagerValue) (*upstreamReque
 	pageBody := map[string]any{}
 	for _, pv := range paging {
 		if pv.In == "query" {
-			r.query.Set(pv.Name, queryText(pv.value))
+			r.query[pv.Name] = queryTexts(pv.value)
 		} else {
 			pageBody[pv.Name] = pv.value
 		}

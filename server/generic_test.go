@@ -252,3 +252,61 @@ func TestDeclaredChecks(t *testing.T) {
 		})
 	}
 }
+
+// A response with members beside its one message field and its flags (an
+// id, a status) is the resource itself, flat, and that message field a
+// member of it (a message's meta), which an answer may lack; a response of
+// one message field and flags is an envelope whose message field is the
+// resource, which an answer must carry.
+func TestFlatAnswerIsItsOwnResource(t *testing.T) {
+	t.Parallel()
+	row, ok := optable.Lookup("get-contact")
+	if !ok {
+		t.Fatal("no get-contact row")
+	}
+	msg := func(name string, fields ...*descriptorpb.FieldDescriptorProto) *descriptorpb.DescriptorProto {
+		return &descriptorpb.DescriptorProto{Name: proto.String(name), Field: fields}
+	}
+	sub := func(name string, n int32) *descriptorpb.FieldDescriptorProto {
+		f := strField(name, n)
+		f.Type, f.TypeName = descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), proto.String(".flat.Meta")
+		return f
+	}
+	boolField := func(name string, n int32) *descriptorpb.FieldDescriptorProto {
+		f := strField(name, n)
+		f.Type = descriptorpb.FieldDescriptorProto_TYPE_BOOL.Enum()
+		return f
+	}
+	method := func(name, out string) *descriptorpb.MethodDescriptorProto {
+		return &descriptorpb.MethodDescriptorProto{Name: proto.String(name), InputType: proto.String(".flat.Req"), OutputType: proto.String(".flat." + out)}
+	}
+	fd, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{
+		Name: proto.String("flat/flat.proto"), Package: proto.String("flat"), Syntax: proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{
+			msg("Req", strField("location_id", 1), strField("contact_id", 2)),
+			msg("Meta", strField("note", 1)),
+			msg("Flat", strField("id", 1), sub("meta", 2)),
+			msg("Envelope", boolField("success", 1), sub("contact", 2)),
+		},
+		Service: []*descriptorpb.ServiceDescriptorProto{{Name: proto.String("Probe"),
+			Method: []*descriptorpb.MethodDescriptorProto{method("Flat", "Flat"), method("Envelope", "Envelope")}}},
+	}, protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	methods := fd.Services().Get(0).Methods()
+	flat, err := newForward(methods.ByName("Flat"), row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flat.resource != nil {
+		t.Errorf("a flat answer's member %s is taken for its resource", flat.resource.Name())
+	}
+	env, err := newForward(methods.ByName("Envelope"), row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.resource == nil || env.resource.Name() != "contact" {
+		t.Errorf("an envelope's resource is %v, want contact", env.resource)
+	}
+}

@@ -210,6 +210,24 @@ func queryText(v any) string {
 	return fmt.Sprint(v)
 }
 
+// queryTexts is a pager value as query parameters spell it: an array (a
+// cursor of several sort values) as one parameter per element, which is
+// OpenAPI's default for a query array (form, exploded), anything else as
+// one parameter (queryText).
+func queryTexts(v any) []string {
+	if raw, ok := v.(json.RawMessage); ok {
+		var elems []json.RawMessage
+		if json.Unmarshal(raw, &elems) == nil && len(elems) > 0 {
+			out := make([]string, len(elems))
+			for i, e := range elems {
+				out[i] = queryText(e)
+			}
+			return out
+		}
+	}
+	return []string{queryText(v)}
+}
+
 // answerPage is what one upstream answer says about paging.
 type answerPage struct {
 	n     int               // records on the page

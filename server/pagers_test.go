@@ -351,3 +351,25 @@ func TestSearchAfterPager(t *testing.T) {
 		t.Error("the cursor stopped at 10,000 records")
 	}
 }
+
+// A cursor of several sort values (a search's [date, tiebreaker]) reaches
+// a query as one parameter per value, as OpenAPI's default query style
+// spells an array; a single value, a string or a number, as one parameter.
+func TestQueryCursorOfSeveralValues(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		value any
+		want  []string
+	}{
+		{json.RawMessage(`[1700000000000,"b7"]`), []string{"1700000000000", "b7"}},
+		{json.RawMessage(`[1700000000000]`), []string{"1700000000000"}},
+		{json.RawMessage(`"2026-04-14T15:07:00.000Z"`), []string{"2026-04-14T15:07:00.000Z"}},
+		{json.RawMessage(`1700000000000`), []string{"1700000000000"}},
+		{json.RawMessage(`[]`), []string{"[]"}},
+		{40, []string{"40"}},
+	} {
+		if got := queryTexts(tc.value); !slices.Equal(got, tc.want) {
+			t.Errorf("queryTexts(%s) = %q, want %q", tc.value, got, tc.want)
+		}
+	}
+}

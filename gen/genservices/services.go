@@ -30,6 +30,7 @@ type Service struct {
 var Services = []Service{
 	{Desc: &hlgatev1.CalendarsService_ServiceDesc, File: hlgatev1.File_hlgate_v1_calendars_service_proto, Impl: hlgatev1.UnimplementedCalendarsServiceServer{}, RegisterGateway: hlgatev1.RegisterCalendarsServiceHandler},
 	{Desc: &hlgatev1.ContactsService_ServiceDesc, File: hlgatev1.File_hlgate_v1_contacts_service_proto, Impl: hlgatev1.UnimplementedContactsServiceServer{}, RegisterGateway: hlgatev1.RegisterContactsServiceHandler},
+	{Desc: &hlgatev1.ConversationsService_ServiceDesc, File: hlgatev1.File_hlgate_v1_conversations_service_proto, Impl: hlgatev1.UnimplementedConversationsServiceServer{}, RegisterGateway: hlgatev1.RegisterConversationsServiceHandler},
 	{Desc: &hlgatev1.InvoicesService_ServiceDesc, File: hlgatev1.File_hlgate_v1_invoices_service_proto, Impl: hlgatev1.UnimplementedInvoicesServiceServer{}, RegisterGateway: hlgatev1.RegisterInvoicesServiceHandler},
 	{Desc: &hlgatev1.LocationsService_ServiceDesc, File: hlgatev1.File_hlgate_v1_locations_service_proto, Impl: hlgatev1.UnimplementedLocationsServiceServer{}, RegisterGateway: hlgatev1.RegisterLocationsServiceHandler},
 	{Desc: &hlgatev1.OpportunitiesService_ServiceDesc, File: hlgatev1.File_hlgate_v1_opportunities_service_proto, Impl: hlgatev1.UnimplementedOpportunitiesServiceServer{}, RegisterGateway: hlgatev1.RegisterOpportunitiesServiceHandler},

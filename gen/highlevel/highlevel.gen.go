@@ -977,6 +977,42 @@ func (e CalendarUpdateDTOWidgetType) Valid() bool {
 	}
 }
 
+// Defines values for CallDataDTOStatus.
+const (
+	CallDataDTOStatusAnswered  CallDataDTOStatus = "answered"
+	CallDataDTOStatusBusy      CallDataDTOStatus = "busy"
+	CallDataDTOStatusCanceled  CallDataDTOStatus = "canceled"
+	CallDataDTOStatusCompleted CallDataDTOStatus = "completed"
+	CallDataDTOStatusFailed    CallDataDTOStatus = "failed"
+	CallDataDTOStatusNoAnswer  CallDataDTOStatus = "no-answer"
+	CallDataDTOStatusPending   CallDataDTOStatus = "pending"
+	CallDataDTOStatusVoicemail CallDataDTOStatus = "voicemail"
+)
+
+// Valid indicates whether the value is a known member of the CallDataDTOStatus enum.
+func (e CallDataDTOStatus) Valid() bool {
+	switch e {
+	case CallDataDTOStatusAnswered:
+		return true
+	case CallDataDTOStatusBusy:
+		return true
+	case CallDataDTOStatusCanceled:
+		return true
+	case CallDataDTOStatusCompleted:
+		return true
+	case CallDataDTOStatusFailed:
+		return true
+	case CallDataDTOStatusNoAnswer:
+		return true
+	case CallDataDTOStatusPending:
+		return true
+	case CallDataDTOStatusVoicemail:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ContactSearchFilterGroup.
 const (
 	ContactSearchFilterGroupAND ContactSearchFilterGroup = "AND"
@@ -1040,6 +1076,309 @@ func (e ContactSearchSortDirection) Valid() bool {
 	case ContactSearchSortDirectionAsc:
 		return true
 	case ContactSearchSortDirectionDesc:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConversationDtoLastMessageType.
+const (
+	ConversationDtoLastMessageTypeTYPEACTIVITYAPPOINTMENT       ConversationDtoLastMessageType = "TYPE_ACTIVITY_APPOINTMENT"
+	ConversationDtoLastMessageTypeTYPEACTIVITYCONTACT           ConversationDtoLastMessageType = "TYPE_ACTIVITY_CONTACT"
+	ConversationDtoLastMessageTypeTYPEACTIVITYEMPLOYEEACTIONLOG ConversationDtoLastMessageType = "TYPE_ACTIVITY_EMPLOYEE_ACTION_LOG"
+	ConversationDtoLastMessageTypeTYPEACTIVITYINVOICE           ConversationDtoLastMessageType = "TYPE_ACTIVITY_INVOICE"
+	ConversationDtoLastMessageTypeTYPEACTIVITYOPPORTUNITY       ConversationDtoLastMessageType = "TYPE_ACTIVITY_OPPORTUNITY"
+	ConversationDtoLastMessageTypeTYPEACTIVITYPAYMENT           ConversationDtoLastMessageType = "TYPE_ACTIVITY_PAYMENT"
+	ConversationDtoLastMessageTypeTYPEACTIVITYWHATSAPP          ConversationDtoLastMessageType = "TYPE_ACTIVITY_WHATSAPP"
+	ConversationDtoLastMessageTypeTYPECALL                      ConversationDtoLastMessageType = "TYPE_CALL"
+	ConversationDtoLastMessageTypeTYPECAMPAIGNCALL              ConversationDtoLastMessageType = "TYPE_CAMPAIGN_CALL"
+	ConversationDtoLastMessageTypeTYPECAMPAIGNEMAIL             ConversationDtoLastMessageType = "TYPE_CAMPAIGN_EMAIL"
+	ConversationDtoLastMessageTypeTYPECAMPAIGNFACEBOOK          ConversationDtoLastMessageType = "TYPE_CAMPAIGN_FACEBOOK"
+	ConversationDtoLastMessageTypeTYPECAMPAIGNGMB               ConversationDtoLastMessageType = "TYPE_CAMPAIGN_GMB"
+	ConversationDtoLastMessageTypeTYPECAMPAIGNMANUALCALL        ConversationDtoLastMessageType = "TYPE_CAMPAIGN_MANUAL_CALL"
+	ConversationDtoLastMessageTypeTYPECAMPAIGNMANUALSMS         ConversationDtoLastMessageType = "TYPE_CAMPAIGN_MANUAL_SMS"
+	ConversationDtoLastMessageTypeTYPECAMPAIGNSMS               ConversationDtoLastMessageType = "TYPE_CAMPAIGN_SMS"
+	ConversationDtoLastMessageTypeTYPECAMPAIGNVOICEMAIL         ConversationDtoLastMessageType = "TYPE_CAMPAIGN_VOICEMAIL"
+	ConversationDtoLastMessageTypeTYPECUSTOMCALL                ConversationDtoLastMessageType = "TYPE_CUSTOM_CALL"
+	ConversationDtoLastMessageTypeTYPECUSTOMEMAIL               ConversationDtoLastMessageType = "TYPE_CUSTOM_EMAIL"
+	ConversationDtoLastMessageTypeTYPECUSTOMPROVIDEREMAIL       ConversationDtoLastMessageType = "TYPE_CUSTOM_PROVIDER_EMAIL"
+	ConversationDtoLastMessageTypeTYPECUSTOMPROVIDERSMS         ConversationDtoLastMessageType = "TYPE_CUSTOM_PROVIDER_SMS"
+	ConversationDtoLastMessageTypeTYPECUSTOMSMS                 ConversationDtoLastMessageType = "TYPE_CUSTOM_SMS"
+	ConversationDtoLastMessageTypeTYPEEMAIL                     ConversationDtoLastMessageType = "TYPE_EMAIL"
+	ConversationDtoLastMessageTypeTYPEFACEBOOK                  ConversationDtoLastMessageType = "TYPE_FACEBOOK"
+	ConversationDtoLastMessageTypeTYPEFACEBOOKCOMMENT           ConversationDtoLastMessageType = "TYPE_FACEBOOK_COMMENT"
+	ConversationDtoLastMessageTypeTYPEFORMSUBMISSION            ConversationDtoLastMessageType = "TYPE_FORM_SUBMISSION"
+	ConversationDtoLastMessageTypeTYPEGMB                       ConversationDtoLastMessageType = "TYPE_GMB"
+	ConversationDtoLastMessageTypeTYPEINSTAGRAM                 ConversationDtoLastMessageType = "TYPE_INSTAGRAM"
+	ConversationDtoLastMessageTypeTYPEINSTAGRAMCOMMENT          ConversationDtoLastMessageType = "TYPE_INSTAGRAM_COMMENT"
+	ConversationDtoLastMessageTypeTYPEINTERNALCOMMENT           ConversationDtoLastMessageType = "TYPE_INTERNAL_COMMENT"
+	ConversationDtoLastMessageTypeTYPEIVRCALL                   ConversationDtoLastMessageType = "TYPE_IVR_CALL"
+	ConversationDtoLastMessageTypeTYPELIVECHAT                  ConversationDtoLastMessageType = "TYPE_LIVE_CHAT"
+	ConversationDtoLastMessageTypeTYPELIVECHATINFOMESSAGE       ConversationDtoLastMessageType = "TYPE_LIVE_CHAT_INFO_MESSAGE"
+	ConversationDtoLastMessageTypeTYPERCS                       ConversationDtoLastMessageType = "TYPE_RCS"
+	ConversationDtoLastMessageTypeTYPEREVIEW                    ConversationDtoLastMessageType = "TYPE_REVIEW"
+	ConversationDtoLastMessageTypeTYPESMS                       ConversationDtoLastMessageType = "TYPE_SMS"
+	ConversationDtoLastMessageTypeTYPESMSNOSHOWREQUEST          ConversationDtoLastMessageType = "TYPE_SMS_NO_SHOW_REQUEST"
+	ConversationDtoLastMessageTypeTYPESMSREACTION               ConversationDtoLastMessageType = "TYPE_SMS_REACTION"
+	ConversationDtoLastMessageTypeTYPESMSREVIEWREQUEST          ConversationDtoLastMessageType = "TYPE_SMS_REVIEW_REQUEST"
+	ConversationDtoLastMessageTypeTYPETIKTOK                    ConversationDtoLastMessageType = "TYPE_TIKTOK"
+	ConversationDtoLastMessageTypeTYPETIKTOKCOMMENT             ConversationDtoLastMessageType = "TYPE_TIKTOK_COMMENT"
+	ConversationDtoLastMessageTypeTYPEWEBCHAT                   ConversationDtoLastMessageType = "TYPE_WEBCHAT"
+	ConversationDtoLastMessageTypeTYPEWHATSAPP                  ConversationDtoLastMessageType = "TYPE_WHATSAPP"
+)
+
+// Valid indicates whether the value is a known member of the ConversationDtoLastMessageType enum.
+func (e ConversationDtoLastMessageType) Valid() bool {
+	switch e {
+	case ConversationDtoLastMessageTypeTYPEACTIVITYAPPOINTMENT:
+		return true
+	case ConversationDtoLastMessageTypeTYPEACTIVITYCONTACT:
+		return true
+	case ConversationDtoLastMessageTypeTYPEACTIVITYEMPLOYEEACTIONLOG:
+		return true
+	case ConversationDtoLastMessageTypeTYPEACTIVITYINVOICE:
+		return true
+	case ConversationDtoLastMessageTypeTYPEACTIVITYOPPORTUNITY:
+		return true
+	case ConversationDtoLastMessageTypeTYPEACTIVITYPAYMENT:
+		return true
+	case ConversationDtoLastMessageTypeTYPEACTIVITYWHATSAPP:
+		return true
+	case ConversationDtoLastMessageTypeTYPECALL:
+		return true
+	case ConversationDtoLastMessageTypeTYPECAMPAIGNCALL:
+		return true
+	case ConversationDtoLastMessageTypeTYPECAMPAIGNEMAIL:
+		return true
+	case ConversationDtoLastMessageTypeTYPECAMPAIGNFACEBOOK:
+		return true
+	case ConversationDtoLastMessageTypeTYPECAMPAIGNGMB:
+		return true
+	case ConversationDtoLastMessageTypeTYPECAMPAIGNMANUALCALL:
+		return true
+	case ConversationDtoLastMessageTypeTYPECAMPAIGNMANUALSMS:
+		return true
+	case ConversationDtoLastMessageTypeTYPECAMPAIGNSMS:
+		return true
+	case ConversationDtoLastMessageTypeTYPECAMPAIGNVOICEMAIL:
+		return true
+	case ConversationDtoLastMessageTypeTYPECUSTOMCALL:
+		return true
+	case ConversationDtoLastMessageTypeTYPECUSTOMEMAIL:
+		return true
+	case ConversationDtoLastMessageTypeTYPECUSTOMPROVIDEREMAIL:
+		return true
+	case ConversationDtoLastMessageTypeTYPECUSTOMPROVIDERSMS:
+		return true
+	case ConversationDtoLastMessageTypeTYPECUSTOMSMS:
+		return true
+	case ConversationDtoLastMessageTypeTYPEEMAIL:
+		return true
+	case ConversationDtoLastMessageTypeTYPEFACEBOOK:
+		return true
+	case ConversationDtoLastMessageTypeTYPEFACEBOOKCOMMENT:
+		return true
+	case ConversationDtoLastMessageTypeTYPEFORMSUBMISSION:
+		return true
+	case ConversationDtoLastMessageTypeTYPEGMB:
+		return true
+	case ConversationDtoLastMessageTypeTYPEINSTAGRAM:
+		return true
+	case ConversationDtoLastMessageTypeTYPEINSTAGRAMCOMMENT:
+		return true
+	case ConversationDtoLastMessageTypeTYPEINTERNALCOMMENT:
+		return true
+	case ConversationDtoLastMessageTypeTYPEIVRCALL:
+		return true
+	case ConversationDtoLastMessageTypeTYPELIVECHAT:
+		return true
+	case ConversationDtoLastMessageTypeTYPELIVECHATINFOMESSAGE:
+		return true
+	case ConversationDtoLastMessageTypeTYPERCS:
+		return true
+	case ConversationDtoLastMessageTypeTYPEREVIEW:
+		return true
+	case ConversationDtoLastMessageTypeTYPESMS:
+		return true
+	case ConversationDtoLastMessageTypeTYPESMSNOSHOWREQUEST:
+		return true
+	case ConversationDtoLastMessageTypeTYPESMSREACTION:
+		return true
+	case ConversationDtoLastMessageTypeTYPESMSREVIEWREQUEST:
+		return true
+	case ConversationDtoLastMessageTypeTYPETIKTOK:
+		return true
+	case ConversationDtoLastMessageTypeTYPETIKTOKCOMMENT:
+		return true
+	case ConversationDtoLastMessageTypeTYPEWEBCHAT:
+		return true
+	case ConversationDtoLastMessageTypeTYPEWHATSAPP:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConversationSchemaLastMessageType.
+const (
+	ConversationSchemaLastMessageTypeTYPEACTIVITYAPPOINTMENT       ConversationSchemaLastMessageType = "TYPE_ACTIVITY_APPOINTMENT"
+	ConversationSchemaLastMessageTypeTYPEACTIVITYCONTACT           ConversationSchemaLastMessageType = "TYPE_ACTIVITY_CONTACT"
+	ConversationSchemaLastMessageTypeTYPEACTIVITYEMPLOYEEACTIONLOG ConversationSchemaLastMessageType = "TYPE_ACTIVITY_EMPLOYEE_ACTION_LOG"
+	ConversationSchemaLastMessageTypeTYPEACTIVITYINVOICE           ConversationSchemaLastMessageType = "TYPE_ACTIVITY_INVOICE"
+	ConversationSchemaLastMessageTypeTYPEACTIVITYOPPORTUNITY       ConversationSchemaLastMessageType = "TYPE_ACTIVITY_OPPORTUNITY"
+	ConversationSchemaLastMessageTypeTYPEACTIVITYPAYMENT           ConversationSchemaLastMessageType = "TYPE_ACTIVITY_PAYMENT"
+	ConversationSchemaLastMessageTypeTYPEACTIVITYWHATSAPP          ConversationSchemaLastMessageType = "TYPE_ACTIVITY_WHATSAPP"
+	ConversationSchemaLastMessageTypeTYPECALL                      ConversationSchemaLastMessageType = "TYPE_CALL"
+	ConversationSchemaLastMessageTypeTYPECAMPAIGNCALL              ConversationSchemaLastMessageType = "TYPE_CAMPAIGN_CALL"
+	ConversationSchemaLastMessageTypeTYPECAMPAIGNEMAIL             ConversationSchemaLastMessageType = "TYPE_CAMPAIGN_EMAIL"
+	ConversationSchemaLastMessageTypeTYPECAMPAIGNFACEBOOK          ConversationSchemaLastMessageType = "TYPE_CAMPAIGN_FACEBOOK"
+	ConversationSchemaLastMessageTypeTYPECAMPAIGNGMB               ConversationSchemaLastMessageType = "TYPE_CAMPAIGN_GMB"
+	ConversationSchemaLastMessageTypeTYPECAMPAIGNMANUALCALL        ConversationSchemaLastMessageType = "TYPE_CAMPAIGN_MANUAL_CALL"
+	ConversationSchemaLastMessageTypeTYPECAMPAIGNMANUALSMS         ConversationSchemaLastMessageType = "TYPE_CAMPAIGN_MANUAL_SMS"
+	ConversationSchemaLastMessageTypeTYPECAMPAIGNSMS               ConversationSchemaLastMessageType = "TYPE_CAMPAIGN_SMS"
+	ConversationSchemaLastMessageTypeTYPECAMPAIGNVOICEMAIL         ConversationSchemaLastMessageType = "TYPE_CAMPAIGN_VOICEMAIL"
+	ConversationSchemaLastMessageTypeTYPECUSTOMCALL                ConversationSchemaLastMessageType = "TYPE_CUSTOM_CALL"
+	ConversationSchemaLastMessageTypeTYPECUSTOMEMAIL               ConversationSchemaLastMessageType = "TYPE_CUSTOM_EMAIL"
+	ConversationSchemaLastMessageTypeTYPECUSTOMPROVIDEREMAIL       ConversationSchemaLastMessageType = "TYPE_CUSTOM_PROVIDER_EMAIL"
+	ConversationSchemaLastMessageTypeTYPECUSTOMPROVIDERSMS         ConversationSchemaLastMessageType = "TYPE_CUSTOM_PROVIDER_SMS"
+	ConversationSchemaLastMessageTypeTYPECUSTOMSMS                 ConversationSchemaLastMessageType = "TYPE_CUSTOM_SMS"
+	ConversationSchemaLastMessageTypeTYPEEMAIL                     ConversationSchemaLastMessageType = "TYPE_EMAIL"
+	ConversationSchemaLastMessageTypeTYPEFACEBOOK                  ConversationSchemaLastMessageType = "TYPE_FACEBOOK"
+	ConversationSchemaLastMessageTypeTYPEFACEBOOKCOMMENT           ConversationSchemaLastMessageType = "TYPE_FACEBOOK_COMMENT"
+	ConversationSchemaLastMessageTypeTYPEFORMSUBMISSION            ConversationSchemaLastMessageType = "TYPE_FORM_SUBMISSION"
+	ConversationSchemaLastMessageTypeTYPEGMB                       ConversationSchemaLastMessageType = "TYPE_GMB"
+	ConversationSchemaLastMessageTypeTYPEINSTAGRAM                 ConversationSchemaLastMessageType = "TYPE_INSTAGRAM"
+	ConversationSchemaLastMessageTypeTYPEINSTAGRAMCOMMENT          ConversationSchemaLastMessageType = "TYPE_INSTAGRAM_COMMENT"
+	ConversationSchemaLastMessageTypeTYPEINTERNALCOMMENT           ConversationSchemaLastMessageType = "TYPE_INTERNAL_COMMENT"
+	ConversationSchemaLastMessageTypeTYPEIVRCALL                   ConversationSchemaLastMessageType = "TYPE_IVR_CALL"
+	ConversationSchemaLastMessageTypeTYPELIVECHAT                  ConversationSchemaLastMessageType = "TYPE_LIVE_CHAT"
+	ConversationSchemaLastMessageTypeTYPELIVECHATINFOMESSAGE       ConversationSchemaLastMessageType = "TYPE_LIVE_CHAT_INFO_MESSAGE"
+	ConversationSchemaLastMessageTypeTYPERCS                       ConversationSchemaLastMessageType = "TYPE_RCS"
+	ConversationSchemaLastMessageTypeTYPEREVIEW                    ConversationSchemaLastMessageType = "TYPE_REVIEW"
+	ConversationSchemaLastMessageTypeTYPESMS                       ConversationSchemaLastMessageType = "TYPE_SMS"
+	ConversationSchemaLastMessageTypeTYPESMSNOSHOWREQUEST          ConversationSchemaLastMessageType = "TYPE_SMS_NO_SHOW_REQUEST"
+	ConversationSchemaLastMessageTypeTYPESMSREACTION               ConversationSchemaLastMessageType = "TYPE_SMS_REACTION"
+	ConversationSchemaLastMessageTypeTYPESMSREVIEWREQUEST          ConversationSchemaLastMessageType = "TYPE_SMS_REVIEW_REQUEST"
+	ConversationSchemaLastMessageTypeTYPETIKTOK                    ConversationSchemaLastMessageType = "TYPE_TIKTOK"
+	ConversationSchemaLastMessageTypeTYPETIKTOKCOMMENT             ConversationSchemaLastMessageType = "TYPE_TIKTOK_COMMENT"
+	ConversationSchemaLastMessageTypeTYPEWEBCHAT                   ConversationSchemaLastMessageType = "TYPE_WEBCHAT"
+	ConversationSchemaLastMessageTypeTYPEWHATSAPP                  ConversationSchemaLastMessageType = "TYPE_WHATSAPP"
+)
+
+// Valid indicates whether the value is a known member of the ConversationSchemaLastMessageType enum.
+func (e ConversationSchemaLastMessageType) Valid() bool {
+	switch e {
+	case ConversationSchemaLastMessageTypeTYPEACTIVITYAPPOINTMENT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEACTIVITYCONTACT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEACTIVITYEMPLOYEEACTIONLOG:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEACTIVITYINVOICE:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEACTIVITYOPPORTUNITY:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEACTIVITYPAYMENT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEACTIVITYWHATSAPP:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECALL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECAMPAIGNCALL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECAMPAIGNEMAIL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECAMPAIGNFACEBOOK:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECAMPAIGNGMB:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECAMPAIGNMANUALCALL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECAMPAIGNMANUALSMS:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECAMPAIGNSMS:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECAMPAIGNVOICEMAIL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECUSTOMCALL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECUSTOMEMAIL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECUSTOMPROVIDEREMAIL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECUSTOMPROVIDERSMS:
+		return true
+	case ConversationSchemaLastMessageTypeTYPECUSTOMSMS:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEEMAIL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEFACEBOOK:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEFACEBOOKCOMMENT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEFORMSUBMISSION:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEGMB:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEINSTAGRAM:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEINSTAGRAMCOMMENT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEINTERNALCOMMENT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEIVRCALL:
+		return true
+	case ConversationSchemaLastMessageTypeTYPELIVECHAT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPELIVECHATINFOMESSAGE:
+		return true
+	case ConversationSchemaLastMessageTypeTYPERCS:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEREVIEW:
+		return true
+	case ConversationSchemaLastMessageTypeTYPESMS:
+		return true
+	case ConversationSchemaLastMessageTypeTYPESMSNOSHOWREQUEST:
+		return true
+	case ConversationSchemaLastMessageTypeTYPESMSREACTION:
+		return true
+	case ConversationSchemaLastMessageTypeTYPESMSREVIEWREQUEST:
+		return true
+	case ConversationSchemaLastMessageTypeTYPETIKTOK:
+		return true
+	case ConversationSchemaLastMessageTypeTYPETIKTOKCOMMENT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEWEBCHAT:
+		return true
+	case ConversationSchemaLastMessageTypeTYPEWHATSAPP:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConversationSchemaType.
+const (
+	ConversationSchemaTypeTYPEEMAIL       ConversationSchemaType = "TYPE_EMAIL"
+	ConversationSchemaTypeTYPEFBMESSENGER ConversationSchemaType = "TYPE_FB_MESSENGER"
+	ConversationSchemaTypeTYPEGROUPSMS    ConversationSchemaType = "TYPE_GROUP_SMS"
+	ConversationSchemaTypeTYPEPHONE       ConversationSchemaType = "TYPE_PHONE"
+	ConversationSchemaTypeTYPEREVIEW      ConversationSchemaType = "TYPE_REVIEW"
+)
+
+// Valid indicates whether the value is a known member of the ConversationSchemaType enum.
+func (e ConversationSchemaType) Valid() bool {
+	switch e {
+	case ConversationSchemaTypeTYPEEMAIL:
+		return true
+	case ConversationSchemaTypeTYPEFBMESSENGER:
+		return true
+	case ConversationSchemaTypeTYPEGROUPSMS:
+		return true
+	case ConversationSchemaTypeTYPEPHONE:
+		return true
+	case ConversationSchemaTypeTYPEREVIEW:
 		return true
 	default:
 		return false
@@ -3029,6 +3368,90 @@ func (e GetAccessCodebodyDtoUserType) Valid() bool {
 	}
 }
 
+// Defines values for GetEmailMessageResponseDtoDirection.
+const (
+	GetEmailMessageResponseDtoDirectionInbound  GetEmailMessageResponseDtoDirection = "inbound"
+	GetEmailMessageResponseDtoDirectionOutbound GetEmailMessageResponseDtoDirection = "outbound"
+)
+
+// Valid indicates whether the value is a known member of the GetEmailMessageResponseDtoDirection enum.
+func (e GetEmailMessageResponseDtoDirection) Valid() bool {
+	switch e {
+	case GetEmailMessageResponseDtoDirectionInbound:
+		return true
+	case GetEmailMessageResponseDtoDirectionOutbound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEmailMessageResponseDtoSource.
+const (
+	GetEmailMessageResponseDtoSourceAPI         GetEmailMessageResponseDtoSource = "api"
+	GetEmailMessageResponseDtoSourceApp         GetEmailMessageResponseDtoSource = "app"
+	GetEmailMessageResponseDtoSourceBulkActions GetEmailMessageResponseDtoSource = "bulk_actions"
+	GetEmailMessageResponseDtoSourceCampaign    GetEmailMessageResponseDtoSource = "campaign"
+	GetEmailMessageResponseDtoSourceWorkflow    GetEmailMessageResponseDtoSource = "workflow"
+)
+
+// Valid indicates whether the value is a known member of the GetEmailMessageResponseDtoSource enum.
+func (e GetEmailMessageResponseDtoSource) Valid() bool {
+	switch e {
+	case GetEmailMessageResponseDtoSourceAPI:
+		return true
+	case GetEmailMessageResponseDtoSourceApp:
+		return true
+	case GetEmailMessageResponseDtoSourceBulkActions:
+		return true
+	case GetEmailMessageResponseDtoSourceCampaign:
+		return true
+	case GetEmailMessageResponseDtoSourceWorkflow:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEmailMessageResponseDtoStatus.
+const (
+	GetEmailMessageResponseDtoStatusConnected   GetEmailMessageResponseDtoStatus = "connected"
+	GetEmailMessageResponseDtoStatusDelivered   GetEmailMessageResponseDtoStatus = "delivered"
+	GetEmailMessageResponseDtoStatusFailed      GetEmailMessageResponseDtoStatus = "failed"
+	GetEmailMessageResponseDtoStatusOpened      GetEmailMessageResponseDtoStatus = "opened"
+	GetEmailMessageResponseDtoStatusPending     GetEmailMessageResponseDtoStatus = "pending"
+	GetEmailMessageResponseDtoStatusRead        GetEmailMessageResponseDtoStatus = "read"
+	GetEmailMessageResponseDtoStatusScheduled   GetEmailMessageResponseDtoStatus = "scheduled"
+	GetEmailMessageResponseDtoStatusSent        GetEmailMessageResponseDtoStatus = "sent"
+	GetEmailMessageResponseDtoStatusUndelivered GetEmailMessageResponseDtoStatus = "undelivered"
+)
+
+// Valid indicates whether the value is a known member of the GetEmailMessageResponseDtoStatus enum.
+func (e GetEmailMessageResponseDtoStatus) Valid() bool {
+	switch e {
+	case GetEmailMessageResponseDtoStatusConnected:
+		return true
+	case GetEmailMessageResponseDtoStatusDelivered:
+		return true
+	case GetEmailMessageResponseDtoStatusFailed:
+		return true
+	case GetEmailMessageResponseDtoStatusOpened:
+		return true
+	case GetEmailMessageResponseDtoStatusPending:
+		return true
+	case GetEmailMessageResponseDtoStatusRead:
+		return true
+	case GetEmailMessageResponseDtoStatusScheduled:
+		return true
+	case GetEmailMessageResponseDtoStatusSent:
+		return true
+	case GetEmailMessageResponseDtoStatusUndelivered:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetInvoiceResponseDtoAltType.
 const (
 	GetInvoiceResponseDtoAltTypeLocation GetInvoiceResponseDtoAltType = "location"
@@ -3068,6 +3491,237 @@ func (e GetInvoiceResponseDtoStatus) Valid() bool {
 	case GetInvoiceResponseDtoStatusSent:
 		return true
 	case GetInvoiceResponseDtoStatusVoid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetMessageResponseDtoDirection.
+const (
+	GetMessageResponseDtoDirectionInbound  GetMessageResponseDtoDirection = "inbound"
+	GetMessageResponseDtoDirectionOutbound GetMessageResponseDtoDirection = "outbound"
+)
+
+// Valid indicates whether the value is a known member of the GetMessageResponseDtoDirection enum.
+func (e GetMessageResponseDtoDirection) Valid() bool {
+	switch e {
+	case GetMessageResponseDtoDirectionInbound:
+		return true
+	case GetMessageResponseDtoDirectionOutbound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetMessageResponseDtoMessageType.
+const (
+	GetMessageResponseDtoMessageTypeTYPEACTIVITYAPPOINTMENT       GetMessageResponseDtoMessageType = "TYPE_ACTIVITY_APPOINTMENT"
+	GetMessageResponseDtoMessageTypeTYPEACTIVITYCONTACT           GetMessageResponseDtoMessageType = "TYPE_ACTIVITY_CONTACT"
+	GetMessageResponseDtoMessageTypeTYPEACTIVITYEMPLOYEEACTIONLOG GetMessageResponseDtoMessageType = "TYPE_ACTIVITY_EMPLOYEE_ACTION_LOG"
+	GetMessageResponseDtoMessageTypeTYPEACTIVITYINVOICE           GetMessageResponseDtoMessageType = "TYPE_ACTIVITY_INVOICE"
+	GetMessageResponseDtoMessageTypeTYPEACTIVITYOPPORTUNITY       GetMessageResponseDtoMessageType = "TYPE_ACTIVITY_OPPORTUNITY"
+	GetMessageResponseDtoMessageTypeTYPEACTIVITYPAYMENT           GetMessageResponseDtoMessageType = "TYPE_ACTIVITY_PAYMENT"
+	GetMessageResponseDtoMessageTypeTYPEACTIVITYWHATSAPP          GetMessageResponseDtoMessageType = "TYPE_ACTIVITY_WHATSAPP"
+	GetMessageResponseDtoMessageTypeTYPECALL                      GetMessageResponseDtoMessageType = "TYPE_CALL"
+	GetMessageResponseDtoMessageTypeTYPECAMPAIGNCALL              GetMessageResponseDtoMessageType = "TYPE_CAMPAIGN_CALL"
+	GetMessageResponseDtoMessageTypeTYPECAMPAIGNEMAIL             GetMessageResponseDtoMessageType = "TYPE_CAMPAIGN_EMAIL"
+	GetMessageResponseDtoMessageTypeTYPECAMPAIGNFACEBOOK          GetMessageResponseDtoMessageType = "TYPE_CAMPAIGN_FACEBOOK"
+	GetMessageResponseDtoMessageTypeTYPECAMPAIGNGMB               GetMessageResponseDtoMessageType = "TYPE_CAMPAIGN_GMB"
+	GetMessageResponseDtoMessageTypeTYPECAMPAIGNMANUALCALL        GetMessageResponseDtoMessageType = "TYPE_CAMPAIGN_MANUAL_CALL"
+	GetMessageResponseDtoMessageTypeTYPECAMPAIGNMANUALSMS         GetMessageResponseDtoMessageType = "TYPE_CAMPAIGN_MANUAL_SMS"
+	GetMessageResponseDtoMessageTypeTYPECAMPAIGNSMS               GetMessageResponseDtoMessageType = "TYPE_CAMPAIGN_SMS"
+	GetMessageResponseDtoMessageTypeTYPECAMPAIGNVOICEMAIL         GetMessageResponseDtoMessageType = "TYPE_CAMPAIGN_VOICEMAIL"
+	GetMessageResponseDtoMessageTypeTYPECUSTOMCALL                GetMessageResponseDtoMessageType = "TYPE_CUSTOM_CALL"
+	GetMessageResponseDtoMessageTypeTYPECUSTOMEMAIL               GetMessageResponseDtoMessageType = "TYPE_CUSTOM_EMAIL"
+	GetMessageResponseDtoMessageTypeTYPECUSTOMPROVIDEREMAIL       GetMessageResponseDtoMessageType = "TYPE_CUSTOM_PROVIDER_EMAIL"
+	GetMessageResponseDtoMessageTypeTYPECUSTOMPROVIDERSMS         GetMessageResponseDtoMessageType = "TYPE_CUSTOM_PROVIDER_SMS"
+	GetMessageResponseDtoMessageTypeTYPECUSTOMSMS                 GetMessageResponseDtoMessageType = "TYPE_CUSTOM_SMS"
+	GetMessageResponseDtoMessageTypeTYPEEMAIL                     GetMessageResponseDtoMessageType = "TYPE_EMAIL"
+	GetMessageResponseDtoMessageTypeTYPEFACEBOOK                  GetMessageResponseDtoMessageType = "TYPE_FACEBOOK"
+	GetMessageResponseDtoMessageTypeTYPEFACEBOOKCOMMENT           GetMessageResponseDtoMessageType = "TYPE_FACEBOOK_COMMENT"
+	GetMessageResponseDtoMessageTypeTYPEFORMSUBMISSION            GetMessageResponseDtoMessageType = "TYPE_FORM_SUBMISSION"
+	GetMessageResponseDtoMessageTypeTYPEGMB                       GetMessageResponseDtoMessageType = "TYPE_GMB"
+	GetMessageResponseDtoMessageTypeTYPEINSTAGRAM                 GetMessageResponseDtoMessageType = "TYPE_INSTAGRAM"
+	GetMessageResponseDtoMessageTypeTYPEINSTAGRAMCOMMENT          GetMessageResponseDtoMessageType = "TYPE_INSTAGRAM_COMMENT"
+	GetMessageResponseDtoMessageTypeTYPEINTERNALCOMMENT           GetMessageResponseDtoMessageType = "TYPE_INTERNAL_COMMENT"
+	GetMessageResponseDtoMessageTypeTYPEIVRCALL                   GetMessageResponseDtoMessageType = "TYPE_IVR_CALL"
+	GetMessageResponseDtoMessageTypeTYPELIVECHAT                  GetMessageResponseDtoMessageType = "TYPE_LIVE_CHAT"
+	GetMessageResponseDtoMessageTypeTYPELIVECHATINFOMESSAGE       GetMessageResponseDtoMessageType = "TYPE_LIVE_CHAT_INFO_MESSAGE"
+	GetMessageResponseDtoMessageTypeTYPERCS                       GetMessageResponseDtoMessageType = "TYPE_RCS"
+	GetMessageResponseDtoMessageTypeTYPEREVIEW                    GetMessageResponseDtoMessageType = "TYPE_REVIEW"
+	GetMessageResponseDtoMessageTypeTYPESMS                       GetMessageResponseDtoMessageType = "TYPE_SMS"
+	GetMessageResponseDtoMessageTypeTYPESMSNOSHOWREQUEST          GetMessageResponseDtoMessageType = "TYPE_SMS_NO_SHOW_REQUEST"
+	GetMessageResponseDtoMessageTypeTYPESMSREACTION               GetMessageResponseDtoMessageType = "TYPE_SMS_REACTION"
+	GetMessageResponseDtoMessageTypeTYPESMSREVIEWREQUEST          GetMessageResponseDtoMessageType = "TYPE_SMS_REVIEW_REQUEST"
+	GetMessageResponseDtoMessageTypeTYPETIKTOK                    GetMessageResponseDtoMessageType = "TYPE_TIKTOK"
+	GetMessageResponseDtoMessageTypeTYPETIKTOKCOMMENT             GetMessageResponseDtoMessageType = "TYPE_TIKTOK_COMMENT"
+	GetMessageResponseDtoMessageTypeTYPEWEBCHAT                   GetMessageResponseDtoMessageType = "TYPE_WEBCHAT"
+	GetMessageResponseDtoMessageTypeTYPEWHATSAPP                  GetMessageResponseDtoMessageType = "TYPE_WHATSAPP"
+)
+
+// Valid indicates whether the value is a known member of the GetMessageResponseDtoMessageType enum.
+func (e GetMessageResponseDtoMessageType) Valid() bool {
+	switch e {
+	case GetMessageResponseDtoMessageTypeTYPEACTIVITYAPPOINTMENT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEACTIVITYCONTACT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEACTIVITYEMPLOYEEACTIONLOG:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEACTIVITYINVOICE:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEACTIVITYOPPORTUNITY:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEACTIVITYPAYMENT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEACTIVITYWHATSAPP:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECALL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECAMPAIGNCALL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECAMPAIGNEMAIL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECAMPAIGNFACEBOOK:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECAMPAIGNGMB:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECAMPAIGNMANUALCALL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECAMPAIGNMANUALSMS:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECAMPAIGNSMS:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECAMPAIGNVOICEMAIL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECUSTOMCALL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECUSTOMEMAIL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECUSTOMPROVIDEREMAIL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECUSTOMPROVIDERSMS:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPECUSTOMSMS:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEEMAIL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEFACEBOOK:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEFACEBOOKCOMMENT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEFORMSUBMISSION:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEGMB:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEINSTAGRAM:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEINSTAGRAMCOMMENT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEINTERNALCOMMENT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEIVRCALL:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPELIVECHAT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPELIVECHATINFOMESSAGE:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPERCS:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEREVIEW:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPESMS:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPESMSNOSHOWREQUEST:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPESMSREACTION:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPESMSREVIEWREQUEST:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPETIKTOK:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPETIKTOKCOMMENT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEWEBCHAT:
+		return true
+	case GetMessageResponseDtoMessageTypeTYPEWHATSAPP:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetMessageResponseDtoSource.
+const (
+	GetMessageResponseDtoSourceAPI         GetMessageResponseDtoSource = "api"
+	GetMessageResponseDtoSourceApp         GetMessageResponseDtoSource = "app"
+	GetMessageResponseDtoSourceBulkActions GetMessageResponseDtoSource = "bulk_actions"
+	GetMessageResponseDtoSourceCampaign    GetMessageResponseDtoSource = "campaign"
+	GetMessageResponseDtoSourceWorkflow    GetMessageResponseDtoSource = "workflow"
+)
+
+// Valid indicates whether the value is a known member of the GetMessageResponseDtoSource enum.
+func (e GetMessageResponseDtoSource) Valid() bool {
+	switch e {
+	case GetMessageResponseDtoSourceAPI:
+		return true
+	case GetMessageResponseDtoSourceApp:
+		return true
+	case GetMessageResponseDtoSourceBulkActions:
+		return true
+	case GetMessageResponseDtoSourceCampaign:
+		return true
+	case GetMessageResponseDtoSourceWorkflow:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetMessageResponseDtoStatus.
+const (
+	GetMessageResponseDtoStatusClicked     GetMessageResponseDtoStatus = "clicked"
+	GetMessageResponseDtoStatusConnected   GetMessageResponseDtoStatus = "connected"
+	GetMessageResponseDtoStatusDelivered   GetMessageResponseDtoStatus = "delivered"
+	GetMessageResponseDtoStatusFailed      GetMessageResponseDtoStatus = "failed"
+	GetMessageResponseDtoStatusOpened      GetMessageResponseDtoStatus = "opened"
+	GetMessageResponseDtoStatusOptOut      GetMessageResponseDtoStatus = "opt_out"
+	GetMessageResponseDtoStatusPending     GetMessageResponseDtoStatus = "pending"
+	GetMessageResponseDtoStatusQueued      GetMessageResponseDtoStatus = "queued"
+	GetMessageResponseDtoStatusRead        GetMessageResponseDtoStatus = "read"
+	GetMessageResponseDtoStatusScheduled   GetMessageResponseDtoStatus = "scheduled"
+	GetMessageResponseDtoStatusSent        GetMessageResponseDtoStatus = "sent"
+	GetMessageResponseDtoStatusUndelivered GetMessageResponseDtoStatus = "undelivered"
+)
+
+// Valid indicates whether the value is a known member of the GetMessageResponseDtoStatus enum.
+func (e GetMessageResponseDtoStatus) Valid() bool {
+	switch e {
+	case GetMessageResponseDtoStatusClicked:
+		return true
+	case GetMessageResponseDtoStatusConnected:
+		return true
+	case GetMessageResponseDtoStatusDelivered:
+		return true
+	case GetMessageResponseDtoStatusFailed:
+		return true
+	case GetMessageResponseDtoStatusOpened:
+		return true
+	case GetMessageResponseDtoStatusOptOut:
+		return true
+	case GetMessageResponseDtoStatusPending:
+		return true
+	case GetMessageResponseDtoStatusQueued:
+		return true
+	case GetMessageResponseDtoStatusRead:
+		return true
+	case GetMessageResponseDtoStatusScheduled:
+		return true
+	case GetMessageResponseDtoStatusSent:
+		return true
+	case GetMessageResponseDtoStatusUndelivered:
 		return true
 	default:
 		return false
@@ -3437,6 +4091,42 @@ func (e LocationsCustomFieldSchemaModel) Valid() bool {
 	}
 }
 
+// Defines values for MessageMetaCallStatus.
+const (
+	MessageMetaCallStatusAnswered  MessageMetaCallStatus = "answered"
+	MessageMetaCallStatusBusy      MessageMetaCallStatus = "busy"
+	MessageMetaCallStatusCanceled  MessageMetaCallStatus = "canceled"
+	MessageMetaCallStatusCompleted MessageMetaCallStatus = "completed"
+	MessageMetaCallStatusFailed    MessageMetaCallStatus = "failed"
+	MessageMetaCallStatusNoAnswer  MessageMetaCallStatus = "no-answer"
+	MessageMetaCallStatusPending   MessageMetaCallStatus = "pending"
+	MessageMetaCallStatusVoicemail MessageMetaCallStatus = "voicemail"
+)
+
+// Valid indicates whether the value is a known member of the MessageMetaCallStatus enum.
+func (e MessageMetaCallStatus) Valid() bool {
+	switch e {
+	case MessageMetaCallStatusAnswered:
+		return true
+	case MessageMetaCallStatusBusy:
+		return true
+	case MessageMetaCallStatusCanceled:
+		return true
+	case MessageMetaCallStatusCompleted:
+		return true
+	case MessageMetaCallStatusFailed:
+		return true
+	case MessageMetaCallStatusNoAnswer:
+		return true
+	case MessageMetaCallStatusPending:
+		return true
+	case MessageMetaCallStatusVoicemail:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OrderSourceSubType.
 const (
 	OrderSourceSubTypeCardPayment       OrderSourceSubType = "card_payment"
@@ -3596,6 +4286,102 @@ func (e PipelinesResponseSchemaColorRenderMode) Valid() bool {
 	case PipelinesResponseSchemaColorRenderModeDot:
 		return true
 	case PipelinesResponseSchemaColorRenderModeNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProcessMessageBodyDtoDirection.
+const (
+	ProcessMessageBodyDtoDirectionInbound  ProcessMessageBodyDtoDirection = "inbound"
+	ProcessMessageBodyDtoDirectionOutbound ProcessMessageBodyDtoDirection = "outbound"
+)
+
+// Valid indicates whether the value is a known member of the ProcessMessageBodyDtoDirection enum.
+func (e ProcessMessageBodyDtoDirection) Valid() bool {
+	switch e {
+	case ProcessMessageBodyDtoDirectionInbound:
+		return true
+	case ProcessMessageBodyDtoDirectionOutbound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProcessMessageBodyDtoType.
+const (
+	ProcessMessageBodyDtoTypeALLINONECHAT      ProcessMessageBodyDtoType = "ALL_IN_ONE_CHAT"
+	ProcessMessageBodyDtoTypeCall              ProcessMessageBodyDtoType = "Call"
+	ProcessMessageBodyDtoTypeCampaignCall      ProcessMessageBodyDtoType = "Campaign_Call"
+	ProcessMessageBodyDtoTypeCampaignVoiceMail ProcessMessageBodyDtoType = "Campaign_VoiceMail"
+	ProcessMessageBodyDtoTypeCustom            ProcessMessageBodyDtoType = "Custom"
+	ProcessMessageBodyDtoTypeEmail             ProcessMessageBodyDtoType = "Email"
+	ProcessMessageBodyDtoTypeFB                ProcessMessageBodyDtoType = "FB"
+	ProcessMessageBodyDtoTypeFORMSUBMISSION    ProcessMessageBodyDtoType = "FORM_SUBMISSION"
+	ProcessMessageBodyDtoTypeGMB               ProcessMessageBodyDtoType = "GMB"
+	ProcessMessageBodyDtoTypeIG                ProcessMessageBodyDtoType = "IG"
+	ProcessMessageBodyDtoTypeIVRCall           ProcessMessageBodyDtoType = "IVR_Call"
+	ProcessMessageBodyDtoTypeLiveChat          ProcessMessageBodyDtoType = "Live_Chat"
+	ProcessMessageBodyDtoTypeRCS               ProcessMessageBodyDtoType = "RCS"
+	ProcessMessageBodyDtoTypeSMS               ProcessMessageBodyDtoType = "SMS"
+	ProcessMessageBodyDtoTypeTIKTOK            ProcessMessageBodyDtoType = "TIKTOK"
+	ProcessMessageBodyDtoTypeWebChat           ProcessMessageBodyDtoType = "WebChat"
+	ProcessMessageBodyDtoTypeWhatsApp          ProcessMessageBodyDtoType = "WhatsApp"
+)
+
+// Valid indicates whether the value is a known member of the ProcessMessageBodyDtoType enum.
+func (e ProcessMessageBodyDtoType) Valid() bool {
+	switch e {
+	case ProcessMessageBodyDtoTypeALLINONECHAT:
+		return true
+	case ProcessMessageBodyDtoTypeCall:
+		return true
+	case ProcessMessageBodyDtoTypeCampaignCall:
+		return true
+	case ProcessMessageBodyDtoTypeCampaignVoiceMail:
+		return true
+	case ProcessMessageBodyDtoTypeCustom:
+		return true
+	case ProcessMessageBodyDtoTypeEmail:
+		return true
+	case ProcessMessageBodyDtoTypeFB:
+		return true
+	case ProcessMessageBodyDtoTypeFORMSUBMISSION:
+		return true
+	case ProcessMessageBodyDtoTypeGMB:
+		return true
+	case ProcessMessageBodyDtoTypeIG:
+		return true
+	case ProcessMessageBodyDtoTypeIVRCall:
+		return true
+	case ProcessMessageBodyDtoTypeLiveChat:
+		return true
+	case ProcessMessageBodyDtoTypeRCS:
+		return true
+	case ProcessMessageBodyDtoTypeSMS:
+		return true
+	case ProcessMessageBodyDtoTypeTIKTOK:
+		return true
+	case ProcessMessageBodyDtoTypeWebChat:
+		return true
+	case ProcessMessageBodyDtoTypeWhatsApp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProcessOutboundMessageBodyDtoType.
+const (
+	ProcessOutboundMessageBodyDtoTypeCall ProcessOutboundMessageBodyDtoType = "Call"
+)
+
+// Valid indicates whether the value is a known member of the ProcessOutboundMessageBodyDtoType enum.
+func (e ProcessOutboundMessageBodyDtoType) Valid() bool {
+	switch e {
+	case ProcessOutboundMessageBodyDtoTypeCall:
 		return true
 	default:
 		return false
@@ -3776,6 +4562,132 @@ func (e ScheduleRuleDTOType) Valid() bool {
 	case ScheduleRuleDTOTypeDate:
 		return true
 	case ScheduleRuleDTOTypeWday:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendMessageBodyDtoEmailReplyMode.
+const (
+	SendMessageBodyDtoEmailReplyModeReply    SendMessageBodyDtoEmailReplyMode = "reply"
+	SendMessageBodyDtoEmailReplyModeReplyAll SendMessageBodyDtoEmailReplyMode = "reply_all"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageBodyDtoEmailReplyMode enum.
+func (e SendMessageBodyDtoEmailReplyMode) Valid() bool {
+	switch e {
+	case SendMessageBodyDtoEmailReplyModeReply:
+		return true
+	case SendMessageBodyDtoEmailReplyModeReplyAll:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendMessageBodyDtoOptimizationPeriod.
+const (
+	SendMessageBodyDtoOptimizationPeriodN24H SendMessageBodyDtoOptimizationPeriod = "24h"
+	SendMessageBodyDtoOptimizationPeriodN48H SendMessageBodyDtoOptimizationPeriod = "48h"
+	SendMessageBodyDtoOptimizationPeriodN72H SendMessageBodyDtoOptimizationPeriod = "72h"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageBodyDtoOptimizationPeriod enum.
+func (e SendMessageBodyDtoOptimizationPeriod) Valid() bool {
+	switch e {
+	case SendMessageBodyDtoOptimizationPeriodN24H:
+		return true
+	case SendMessageBodyDtoOptimizationPeriodN48H:
+		return true
+	case SendMessageBodyDtoOptimizationPeriodN72H:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendMessageBodyDtoStatus.
+const (
+	SendMessageBodyDtoStatusDelivered SendMessageBodyDtoStatus = "delivered"
+	SendMessageBodyDtoStatusFailed    SendMessageBodyDtoStatus = "failed"
+	SendMessageBodyDtoStatusPending   SendMessageBodyDtoStatus = "pending"
+	SendMessageBodyDtoStatusRead      SendMessageBodyDtoStatus = "read"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageBodyDtoStatus enum.
+func (e SendMessageBodyDtoStatus) Valid() bool {
+	switch e {
+	case SendMessageBodyDtoStatusDelivered:
+		return true
+	case SendMessageBodyDtoStatusFailed:
+		return true
+	case SendMessageBodyDtoStatusPending:
+		return true
+	case SendMessageBodyDtoStatusRead:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendMessageBodyDtoType.
+const (
+	SendMessageBodyDtoTypeCustom   SendMessageBodyDtoType = "Custom"
+	SendMessageBodyDtoTypeEmail    SendMessageBodyDtoType = "Email"
+	SendMessageBodyDtoTypeFB       SendMessageBodyDtoType = "FB"
+	SendMessageBodyDtoTypeIG       SendMessageBodyDtoType = "IG"
+	SendMessageBodyDtoTypeLiveChat SendMessageBodyDtoType = "Live_Chat"
+	SendMessageBodyDtoTypeRCS      SendMessageBodyDtoType = "RCS"
+	SendMessageBodyDtoTypeSMS      SendMessageBodyDtoType = "SMS"
+	SendMessageBodyDtoTypeTIKTOK   SendMessageBodyDtoType = "TIKTOK"
+	SendMessageBodyDtoTypeWhatsApp SendMessageBodyDtoType = "WhatsApp"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageBodyDtoType enum.
+func (e SendMessageBodyDtoType) Valid() bool {
+	switch e {
+	case SendMessageBodyDtoTypeCustom:
+		return true
+	case SendMessageBodyDtoTypeEmail:
+		return true
+	case SendMessageBodyDtoTypeFB:
+		return true
+	case SendMessageBodyDtoTypeIG:
+		return true
+	case SendMessageBodyDtoTypeLiveChat:
+		return true
+	case SendMessageBodyDtoTypeRCS:
+		return true
+	case SendMessageBodyDtoTypeSMS:
+		return true
+	case SendMessageBodyDtoTypeTIKTOK:
+		return true
+	case SendMessageBodyDtoTypeWhatsApp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendMessageResponseDtoStatus.
+const (
+	SendMessageResponseDtoStatusDelivered SendMessageResponseDtoStatus = "delivered"
+	SendMessageResponseDtoStatusFailed    SendMessageResponseDtoStatus = "failed"
+	SendMessageResponseDtoStatusPending   SendMessageResponseDtoStatus = "pending"
+	SendMessageResponseDtoStatusRead      SendMessageResponseDtoStatus = "read"
+)
+
+// Valid indicates whether the value is a known member of the SendMessageResponseDtoStatus enum.
+func (e SendMessageResponseDtoStatus) Valid() bool {
+	switch e {
+	case SendMessageResponseDtoStatusDelivered:
+		return true
+	case SendMessageResponseDtoStatusFailed:
+		return true
+	case SendMessageResponseDtoStatusPending:
+		return true
+	case SendMessageResponseDtoStatusRead:
 		return true
 	default:
 		return false
@@ -4859,6 +5771,30 @@ func (e UpdateLocationDtoCountry) Valid() bool {
 	case UpdateLocationDtoCountryZM:
 		return true
 	case UpdateLocationDtoCountryZW:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateMessageStatusDtoStatus.
+const (
+	UpdateMessageStatusDtoStatusDelivered UpdateMessageStatusDtoStatus = "delivered"
+	UpdateMessageStatusDtoStatusFailed    UpdateMessageStatusDtoStatus = "failed"
+	UpdateMessageStatusDtoStatusPending   UpdateMessageStatusDtoStatus = "pending"
+	UpdateMessageStatusDtoStatusRead      UpdateMessageStatusDtoStatus = "read"
+)
+
+// Valid indicates whether the value is a known member of the UpdateMessageStatusDtoStatus enum.
+func (e UpdateMessageStatusDtoStatus) Valid() bool {
+	switch e {
+	case UpdateMessageStatusDtoStatusDelivered:
+		return true
+	case UpdateMessageStatusDtoStatusFailed:
+		return true
+	case UpdateMessageStatusDtoStatusPending:
+		return true
+	case UpdateMessageStatusDtoStatusRead:
 		return true
 	default:
 		return false
@@ -6326,6 +7262,387 @@ func (e CreateAssociationParamsType) Valid() bool {
 	case CreateAssociationParamsTypeAdd:
 		return true
 	case CreateAssociationParamsTypeRemove:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportMessagesByLocationParamsSortBy.
+const (
+	ExportMessagesByLocationParamsSortByCreatedAt ExportMessagesByLocationParamsSortBy = "createdAt"
+	ExportMessagesByLocationParamsSortByUpdatedAt ExportMessagesByLocationParamsSortBy = "updatedAt"
+)
+
+// Valid indicates whether the value is a known member of the ExportMessagesByLocationParamsSortBy enum.
+func (e ExportMessagesByLocationParamsSortBy) Valid() bool {
+	switch e {
+	case ExportMessagesByLocationParamsSortByCreatedAt:
+		return true
+	case ExportMessagesByLocationParamsSortByUpdatedAt:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportMessagesByLocationParamsSortOrder.
+const (
+	ExportMessagesByLocationParamsSortOrderAsc  ExportMessagesByLocationParamsSortOrder = "asc"
+	ExportMessagesByLocationParamsSortOrderDesc ExportMessagesByLocationParamsSortOrder = "desc"
+)
+
+// Valid indicates whether the value is a known member of the ExportMessagesByLocationParamsSortOrder enum.
+func (e ExportMessagesByLocationParamsSortOrder) Valid() bool {
+	switch e {
+	case ExportMessagesByLocationParamsSortOrderAsc:
+		return true
+	case ExportMessagesByLocationParamsSortOrderDesc:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportMessagesByLocationParamsChannel.
+const (
+	ExportMessagesByLocationParamsChannelCall      ExportMessagesByLocationParamsChannel = "Call"
+	ExportMessagesByLocationParamsChannelEmail     ExportMessagesByLocationParamsChannel = "Email"
+	ExportMessagesByLocationParamsChannelFacebook  ExportMessagesByLocationParamsChannel = "Facebook"
+	ExportMessagesByLocationParamsChannelInstagram ExportMessagesByLocationParamsChannel = "Instagram"
+	ExportMessagesByLocationParamsChannelSMS       ExportMessagesByLocationParamsChannel = "SMS"
+	ExportMessagesByLocationParamsChannelWhatsApp  ExportMessagesByLocationParamsChannel = "WhatsApp"
+)
+
+// Valid indicates whether the value is a known member of the ExportMessagesByLocationParamsChannel enum.
+func (e ExportMessagesByLocationParamsChannel) Valid() bool {
+	switch e {
+	case ExportMessagesByLocationParamsChannelCall:
+		return true
+	case ExportMessagesByLocationParamsChannelEmail:
+		return true
+	case ExportMessagesByLocationParamsChannelFacebook:
+		return true
+	case ExportMessagesByLocationParamsChannelInstagram:
+		return true
+	case ExportMessagesByLocationParamsChannelSMS:
+		return true
+	case ExportMessagesByLocationParamsChannelWhatsApp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SearchConversationParamsSort.
+const (
+	SearchConversationParamsSortAsc  SearchConversationParamsSort = "asc"
+	SearchConversationParamsSortDesc SearchConversationParamsSort = "desc"
+)
+
+// Valid indicates whether the value is a known member of the SearchConversationParamsSort enum.
+func (e SearchConversationParamsSort) Valid() bool {
+	switch e {
+	case SearchConversationParamsSortAsc:
+		return true
+	case SearchConversationParamsSortDesc:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SearchConversationParamsLastMessageType.
+const (
+	SearchConversationParamsLastMessageTypeTYPEACTIVITYAPPOINTMENT       SearchConversationParamsLastMessageType = "TYPE_ACTIVITY_APPOINTMENT"
+	SearchConversationParamsLastMessageTypeTYPEACTIVITYCONTACT           SearchConversationParamsLastMessageType = "TYPE_ACTIVITY_CONTACT"
+	SearchConversationParamsLastMessageTypeTYPEACTIVITYEMPLOYEEACTIONLOG SearchConversationParamsLastMessageType = "TYPE_ACTIVITY_EMPLOYEE_ACTION_LOG"
+	SearchConversationParamsLastMessageTypeTYPEACTIVITYINVOICE           SearchConversationParamsLastMessageType = "TYPE_ACTIVITY_INVOICE"
+	SearchConversationParamsLastMessageTypeTYPEACTIVITYOPPORTUNITY       SearchConversationParamsLastMessageType = "TYPE_ACTIVITY_OPPORTUNITY"
+	SearchConversationParamsLastMessageTypeTYPEACTIVITYPAYMENT           SearchConversationParamsLastMessageType = "TYPE_ACTIVITY_PAYMENT"
+	SearchConversationParamsLastMessageTypeTYPEACTIVITYWHATSAPP          SearchConversationParamsLastMessageType = "TYPE_ACTIVITY_WHATSAPP"
+	SearchConversationParamsLastMessageTypeTYPECALL                      SearchConversationParamsLastMessageType = "TYPE_CALL"
+	SearchConversationParamsLastMessageTypeTYPECAMPAIGNCALL              SearchConversationParamsLastMessageType = "TYPE_CAMPAIGN_CALL"
+	SearchConversationParamsLastMessageTypeTYPECAMPAIGNEMAIL             SearchConversationParamsLastMessageType = "TYPE_CAMPAIGN_EMAIL"
+	SearchConversationParamsLastMessageTypeTYPECAMPAIGNFACEBOOK          SearchConversationParamsLastMessageType = "TYPE_CAMPAIGN_FACEBOOK"
+	SearchConversationParamsLastMessageTypeTYPECAMPAIGNGMB               SearchConversationParamsLastMessageType = "TYPE_CAMPAIGN_GMB"
+	SearchConversationParamsLastMessageTypeTYPECAMPAIGNMANUALCALL        SearchConversationParamsLastMessageType = "TYPE_CAMPAIGN_MANUAL_CALL"
+	SearchConversationParamsLastMessageTypeTYPECAMPAIGNMANUALSMS         SearchConversationParamsLastMessageType = "TYPE_CAMPAIGN_MANUAL_SMS"
+	SearchConversationParamsLastMessageTypeTYPECAMPAIGNSMS               SearchConversationParamsLastMessageType = "TYPE_CAMPAIGN_SMS"
+	SearchConversationParamsLastMessageTypeTYPECAMPAIGNVOICEMAIL         SearchConversationParamsLastMessageType = "TYPE_CAMPAIGN_VOICEMAIL"
+	SearchConversationParamsLastMessageTypeTYPECUSTOMCALL                SearchConversationParamsLastMessageType = "TYPE_CUSTOM_CALL"
+	SearchConversationParamsLastMessageTypeTYPECUSTOMEMAIL               SearchConversationParamsLastMessageType = "TYPE_CUSTOM_EMAIL"
+	SearchConversationParamsLastMessageTypeTYPECUSTOMPROVIDEREMAIL       SearchConversationParamsLastMessageType = "TYPE_CUSTOM_PROVIDER_EMAIL"
+	SearchConversationParamsLastMessageTypeTYPECUSTOMPROVIDERSMS         SearchConversationParamsLastMessageType = "TYPE_CUSTOM_PROVIDER_SMS"
+	SearchConversationParamsLastMessageTypeTYPECUSTOMSMS                 SearchConversationParamsLastMessageType = "TYPE_CUSTOM_SMS"
+	SearchConversationParamsLastMessageTypeTYPEEMAIL                     SearchConversationParamsLastMessageType = "TYPE_EMAIL"
+	SearchConversationParamsLastMessageTypeTYPEFACEBOOK                  SearchConversationParamsLastMessageType = "TYPE_FACEBOOK"
+	SearchConversationParamsLastMessageTypeTYPEFACEBOOKCOMMENT           SearchConversationParamsLastMessageType = "TYPE_FACEBOOK_COMMENT"
+	SearchConversationParamsLastMessageTypeTYPEFORMSUBMISSION            SearchConversationParamsLastMessageType = "TYPE_FORM_SUBMISSION"
+	SearchConversationParamsLastMessageTypeTYPEGMB                       SearchConversationParamsLastMessageType = "TYPE_GMB"
+	SearchConversationParamsLastMessageTypeTYPEINSTAGRAM                 SearchConversationParamsLastMessageType = "TYPE_INSTAGRAM"
+	SearchConversationParamsLastMessageTypeTYPEINSTAGRAMCOMMENT          SearchConversationParamsLastMessageType = "TYPE_INSTAGRAM_COMMENT"
+	SearchConversationParamsLastMessageTypeTYPEINTERNALCOMMENT           SearchConversationParamsLastMessageType = "TYPE_INTERNAL_COMMENT"
+	SearchConversationParamsLastMessageTypeTYPEIVRCALL                   SearchConversationParamsLastMessageType = "TYPE_IVR_CALL"
+	SearchConversationParamsLastMessageTypeTYPELIVECHAT                  SearchConversationParamsLastMessageType = "TYPE_LIVE_CHAT"
+	SearchConversationParamsLastMessageTypeTYPELIVECHATINFOMESSAGE       SearchConversationParamsLastMessageType = "TYPE_LIVE_CHAT_INFO_MESSAGE"
+	SearchConversationParamsLastMessageTypeTYPERCS                       SearchConversationParamsLastMessageType = "TYPE_RCS"
+	SearchConversationParamsLastMessageTypeTYPEREVIEW                    SearchConversationParamsLastMessageType = "TYPE_REVIEW"
+	SearchConversationParamsLastMessageTypeTYPESMS                       SearchConversationParamsLastMessageType = "TYPE_SMS"
+	SearchConversationParamsLastMessageTypeTYPESMSNOSHOWREQUEST          SearchConversationParamsLastMessageType = "TYPE_SMS_NO_SHOW_REQUEST"
+	SearchConversationParamsLastMessageTypeTYPESMSREACTION               SearchConversationParamsLastMessageType = "TYPE_SMS_REACTION"
+	SearchConversationParamsLastMessageTypeTYPESMSREVIEWREQUEST          SearchConversationParamsLastMessageType = "TYPE_SMS_REVIEW_REQUEST"
+	SearchConversationParamsLastMessageTypeTYPETIKTOK                    SearchConversationParamsLastMessageType = "TYPE_TIKTOK"
+	SearchConversationParamsLastMessageTypeTYPETIKTOKCOMMENT             SearchConversationParamsLastMessageType = "TYPE_TIKTOK_COMMENT"
+	SearchConversationParamsLastMessageTypeTYPEWEBCHAT                   SearchConversationParamsLastMessageType = "TYPE_WEBCHAT"
+	SearchConversationParamsLastMessageTypeTYPEWHATSAPP                  SearchConversationParamsLastMessageType = "TYPE_WHATSAPP"
+)
+
+// Valid indicates whether the value is a known member of the SearchConversationParamsLastMessageType enum.
+func (e SearchConversationParamsLastMessageType) Valid() bool {
+	switch e {
+	case SearchConversationParamsLastMessageTypeTYPEACTIVITYAPPOINTMENT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEACTIVITYCONTACT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEACTIVITYEMPLOYEEACTIONLOG:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEACTIVITYINVOICE:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEACTIVITYOPPORTUNITY:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEACTIVITYPAYMENT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEACTIVITYWHATSAPP:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECALL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECAMPAIGNCALL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECAMPAIGNEMAIL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECAMPAIGNFACEBOOK:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECAMPAIGNGMB:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECAMPAIGNMANUALCALL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECAMPAIGNMANUALSMS:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECAMPAIGNSMS:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECAMPAIGNVOICEMAIL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECUSTOMCALL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECUSTOMEMAIL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECUSTOMPROVIDEREMAIL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECUSTOMPROVIDERSMS:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPECUSTOMSMS:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEEMAIL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEFACEBOOK:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEFACEBOOKCOMMENT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEFORMSUBMISSION:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEGMB:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEINSTAGRAM:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEINSTAGRAMCOMMENT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEINTERNALCOMMENT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEIVRCALL:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPELIVECHAT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPELIVECHATINFOMESSAGE:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPERCS:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEREVIEW:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPESMS:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPESMSNOSHOWREQUEST:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPESMSREACTION:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPESMSREVIEWREQUEST:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPETIKTOK:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPETIKTOKCOMMENT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEWEBCHAT:
+		return true
+	case SearchConversationParamsLastMessageTypeTYPEWHATSAPP:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SearchConversationParamsLastMessageAction.
+const (
+	SearchConversationParamsLastMessageActionAutomated SearchConversationParamsLastMessageAction = "automated"
+	SearchConversationParamsLastMessageActionManual    SearchConversationParamsLastMessageAction = "manual"
+)
+
+// Valid indicates whether the value is a known member of the SearchConversationParamsLastMessageAction enum.
+func (e SearchConversationParamsLastMessageAction) Valid() bool {
+	switch e {
+	case SearchConversationParamsLastMessageActionAutomated:
+		return true
+	case SearchConversationParamsLastMessageActionManual:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SearchConversationParamsLastMessageDirection.
+const (
+	SearchConversationParamsLastMessageDirectionInbound  SearchConversationParamsLastMessageDirection = "inbound"
+	SearchConversationParamsLastMessageDirectionOutbound SearchConversationParamsLastMessageDirection = "outbound"
+)
+
+// Valid indicates whether the value is a known member of the SearchConversationParamsLastMessageDirection enum.
+func (e SearchConversationParamsLastMessageDirection) Valid() bool {
+	switch e {
+	case SearchConversationParamsLastMessageDirectionInbound:
+		return true
+	case SearchConversationParamsLastMessageDirectionOutbound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SearchConversationParamsStatus.
+const (
+	SearchConversationParamsStatusAll     SearchConversationParamsStatus = "all"
+	SearchConversationParamsStatusRead    SearchConversationParamsStatus = "read"
+	SearchConversationParamsStatusRecents SearchConversationParamsStatus = "recents"
+	SearchConversationParamsStatusStarred SearchConversationParamsStatus = "starred"
+	SearchConversationParamsStatusUnread  SearchConversationParamsStatus = "unread"
+)
+
+// Valid indicates whether the value is a known member of the SearchConversationParamsStatus enum.
+func (e SearchConversationParamsStatus) Valid() bool {
+	switch e {
+	case SearchConversationParamsStatusAll:
+		return true
+	case SearchConversationParamsStatusRead:
+		return true
+	case SearchConversationParamsStatusRecents:
+		return true
+	case SearchConversationParamsStatusStarred:
+		return true
+	case SearchConversationParamsStatusUnread:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SearchConversationParamsSortBy.
+const (
+	SearchConversationParamsSortByDueAt                 SearchConversationParamsSortBy = "due_at"
+	SearchConversationParamsSortByLastManualMessageDate SearchConversationParamsSortBy = "last_manual_message_date"
+	SearchConversationParamsSortByLastMessageDate       SearchConversationParamsSortBy = "last_message_date"
+	SearchConversationParamsSortByOverdueAt             SearchConversationParamsSortBy = "overdue_at"
+	SearchConversationParamsSortByScoreProfile          SearchConversationParamsSortBy = "score_profile"
+)
+
+// Valid indicates whether the value is a known member of the SearchConversationParamsSortBy enum.
+func (e SearchConversationParamsSortBy) Valid() bool {
+	switch e {
+	case SearchConversationParamsSortByDueAt:
+		return true
+	case SearchConversationParamsSortByLastManualMessageDate:
+		return true
+	case SearchConversationParamsSortByLastMessageDate:
+		return true
+	case SearchConversationParamsSortByOverdueAt:
+		return true
+	case SearchConversationParamsSortByScoreProfile:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetMessagesParamsType.
+const (
+	GetMessagesParamsTypeTYPEACTIVITYAPPOINTMENT       GetMessagesParamsType = "TYPE_ACTIVITY_APPOINTMENT"
+	GetMessagesParamsTypeTYPEACTIVITYCONTACT           GetMessagesParamsType = "TYPE_ACTIVITY_CONTACT"
+	GetMessagesParamsTypeTYPEACTIVITYEMPLOYEEACTIONLOG GetMessagesParamsType = "TYPE_ACTIVITY_EMPLOYEE_ACTION_LOG"
+	GetMessagesParamsTypeTYPEACTIVITYINVOICE           GetMessagesParamsType = "TYPE_ACTIVITY_INVOICE"
+	GetMessagesParamsTypeTYPEACTIVITYOPPORTUNITY       GetMessagesParamsType = "TYPE_ACTIVITY_OPPORTUNITY"
+	GetMessagesParamsTypeTYPEACTIVITYPAYMENT           GetMessagesParamsType = "TYPE_ACTIVITY_PAYMENT"
+	GetMessagesParamsTypeTYPEACTIVITYWHATSAPP          GetMessagesParamsType = "TYPE_ACTIVITY_WHATSAPP"
+	GetMessagesParamsTypeTYPECALL                      GetMessagesParamsType = "TYPE_CALL"
+	GetMessagesParamsTypeTYPEEMAIL                     GetMessagesParamsType = "TYPE_EMAIL"
+	GetMessagesParamsTypeTYPEFACEBOOK                  GetMessagesParamsType = "TYPE_FACEBOOK"
+	GetMessagesParamsTypeTYPEFORMSUBMISSION            GetMessagesParamsType = "TYPE_FORM_SUBMISSION"
+	GetMessagesParamsTypeTYPEGMB                       GetMessagesParamsType = "TYPE_GMB"
+	GetMessagesParamsTypeTYPEINSTAGRAM                 GetMessagesParamsType = "TYPE_INSTAGRAM"
+	GetMessagesParamsTypeTYPEINTERNALCOMMENTS          GetMessagesParamsType = "TYPE_INTERNAL_COMMENTS"
+	GetMessagesParamsTypeTYPELIVECHAT                  GetMessagesParamsType = "TYPE_LIVE_CHAT"
+	GetMessagesParamsTypeTYPERCS                       GetMessagesParamsType = "TYPE_RCS"
+	GetMessagesParamsTypeTYPESMS                       GetMessagesParamsType = "TYPE_SMS"
+	GetMessagesParamsTypeTYPETIKTOK                    GetMessagesParamsType = "TYPE_TIKTOK"
+	GetMessagesParamsTypeTYPEWHATSAPP                  GetMessagesParamsType = "TYPE_WHATSAPP"
+)
+
+// Valid indicates whether the value is a known member of the GetMessagesParamsType enum.
+func (e GetMessagesParamsType) Valid() bool {
+	switch e {
+	case GetMessagesParamsTypeTYPEACTIVITYAPPOINTMENT:
+		return true
+	case GetMessagesParamsTypeTYPEACTIVITYCONTACT:
+		return true
+	case GetMessagesParamsTypeTYPEACTIVITYEMPLOYEEACTIONLOG:
+		return true
+	case GetMessagesParamsTypeTYPEACTIVITYINVOICE:
+		return true
+	case GetMessagesParamsTypeTYPEACTIVITYOPPORTUNITY:
+		return true
+	case GetMessagesParamsTypeTYPEACTIVITYPAYMENT:
+		return true
+	case GetMessagesParamsTypeTYPEACTIVITYWHATSAPP:
+		return true
+	case GetMessagesParamsTypeTYPECALL:
+		return true
+	case GetMessagesParamsTypeTYPEEMAIL:
+		return true
+	case GetMessagesParamsTypeTYPEFACEBOOK:
+		return true
+	case GetMessagesParamsTypeTYPEFORMSUBMISSION:
+		return true
+	case GetMessagesParamsTypeTYPEGMB:
+		return true
+	case GetMessagesParamsTypeTYPEINSTAGRAM:
+		return true
+	case GetMessagesParamsTypeTYPEINTERNALCOMMENTS:
+		return true
+	case GetMessagesParamsTypeTYPELIVECHAT:
+		return true
+	case GetMessagesParamsTypeTYPERCS:
+		return true
+	case GetMessagesParamsTypeTYPESMS:
+		return true
+	case GetMessagesParamsTypeTYPETIKTOK:
+		return true
+	case GetMessagesParamsTypeTYPEWHATSAPP:
 		return true
 	default:
 		return false
@@ -8077,6 +9394,42 @@ type CalendarsNotesDTO struct {
 	UserID *string `json:"userId,omitempty"`
 }
 
+// CallDataDTO defines model for CallDataDTO.
+type CallDataDTO struct {
+	// From Phone number of the dialer
+	//
+	// Example: +15037081210
+	From *string `json:"from,omitempty"`
+
+	// Status Call status
+	//
+	// Example: completed
+	Status *CallDataDTOStatus `json:"status,omitempty"`
+
+	// To Phone number of the receiver
+	//
+	// Example: +15037081210
+	To *string `json:"to,omitempty"`
+}
+
+// CallDataDTOStatus Call status
+//
+// Example: completed
+type CallDataDTOStatus string
+
+// CancelScheduledResponseDto defines model for CancelScheduledResponseDto.
+type CancelScheduledResponseDto struct {
+	// Message Error message of the request
+	//
+	// Example: Failed cancel the scheduled message
+	Message string `json:"message"`
+
+	// Status HTTP Status code of the request
+	//
+	// Example: 404
+	Status float64 `json:"status"`
+}
+
 // CheckboxField defines model for CheckboxField.
 type CheckboxField struct {
 	// FieldValue Example: ["test","test2"]
@@ -8295,6 +9648,190 @@ type ContactsWorkflowSuccessfulResponseDto struct {
 	// Succeded Example: true
 	Succeded *bool `json:"succeded,omitempty"`
 }
+
+// ConversationCreateResponseDto defines model for ConversationCreateResponseDto.
+type ConversationCreateResponseDto struct {
+	// AssignedTo Unique identifier of the team member assigned to this conversation
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	AssignedTo *string `json:"assignedTo,omitempty"`
+
+	// ContactID Unique identifier of the contact associated with this conversation
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	ContactID string `json:"contactId"`
+
+	// DateAdded Date when the conversation was created
+	//
+	// Example: 2023-10-01T12:00:00Z
+	DateAdded string `json:"dateAdded"`
+
+	// DateUpdated Date when the conversation was last updated
+	//
+	// Example: 2023-10-01T12:00:00Z
+	DateUpdated string `json:"dateUpdated"`
+
+	// Deleted Flag indicating if this conversation has been deleted
+	//
+	// Example: false
+	Deleted bool `json:"deleted"`
+
+	// ID Unique identifier for the conversation
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	ID string `json:"id"`
+
+	// LastMessageDate Date of the last message in the conversation
+	//
+	// Example: 2023-10-01T12:00:00Z
+	LastMessageDate string `json:"lastMessageDate"`
+
+	// LocationID Unique identifier of the business location where this conversation takes place
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	LocationID string `json:"locationId"`
+}
+
+// ConversationDto defines model for ConversationDto.
+type ConversationDto struct {
+	// AssignedTo Assigned User ID as string
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	AssignedTo *string `json:"assignedTo,omitempty"`
+
+	// ContactID Contact ID as string
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	ContactID string `json:"contactId"`
+
+	// Deleted Deleted status of the conversation.
+	//
+	// Example: false
+	Deleted bool `json:"deleted"`
+
+	// ID Contact ID as string
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	ID *string `json:"id,omitempty"`
+
+	// Inbox Inbox status of the conversation.
+	//
+	// Example: true
+	Inbox *bool `json:"inbox,omitempty"`
+
+	// LastMessageBody Last message body as string
+	//
+	// Example: Hello, this is the message body
+	LastMessageBody *string `json:"lastMessageBody,omitempty"`
+
+	// LastMessageDate Last message date as UTC
+	//
+	// Example: 1628008053263
+	LastMessageDate *string `json:"lastMessageDate,omitempty"`
+
+	// LastMessageType Type of the last message sent/received in the conversation.
+	//
+	// Example: TYPE_CALL
+	LastMessageType *ConversationDtoLastMessageType `json:"lastMessageType,omitempty"`
+
+	// LocationID Location ID as string
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	LocationID string `json:"locationId"`
+
+	// Starred Starred status of the conversation.
+	//
+	// Example: true
+	Starred *bool `json:"starred,omitempty"`
+
+	// UnreadCount Count of unread messages in the conversation
+	//
+	// Example: 1
+	UnreadCount *float64 `json:"unreadCount,omitempty"`
+
+	// UserID User ID as string
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	UserID *string `json:"userId,omitempty"`
+}
+
+// ConversationDtoLastMessageType Type of the last message sent/received in the conversation.
+//
+// Example: TYPE_CALL
+type ConversationDtoLastMessageType string
+
+// ConversationSchema defines model for ConversationSchema.
+type ConversationSchema struct {
+	// ContactID Contact Id
+	//
+	// Example: ABCHkzuJQ8ZMd4Te84GK
+	ContactID string `json:"contactId"`
+
+	// ContactName Alternative display name for the contact - used when full name is not available
+	//
+	// Example: John Doe Company
+	ContactName string `json:"contactName"`
+
+	// Email Primary email address of the contact
+	//
+	// Example: johndoe@mailingdomain.com
+	Email string `json:"email"`
+
+	// FullName Complete name of the contact (first and last name)
+	//
+	// Example: John Doe
+	FullName string `json:"fullName"`
+
+	// ID Conversation Id
+	//
+	// Example: ABCHkzuJQ8ZMd4Te84GK
+	ID string `json:"id"`
+
+	// LastMessageBody Content of the most recent message in the conversation
+	//
+	// Example: This is a sample message body
+	LastMessageBody *string `json:"lastMessageBody,omitempty"`
+
+	// LastMessageType Channel/type of the most recent message (SMS, Email, Call, etc)
+	//
+	// Example: TYPE_SMS
+	LastMessageType *ConversationSchemaLastMessageType `json:"lastMessageType,omitempty"`
+
+	// LocationID Location Id
+	//
+	// Example: ABCHkzuJQ8ZMd4Te84GK
+	LocationID string `json:"locationId"`
+
+	// Phone Primary phone number of the contact
+	//
+	// Example: +15550001234
+	Phone string `json:"phone"`
+
+	// Sort Cursor: send it as startAfterDate to get the conversations after this one.
+	//
+	// Example: [1600854,1600851]
+	Sort *[]float64 `json:"sort,omitempty"`
+
+	// Type Primary channel/type of the conversation (Phone, Email, etc)
+	//
+	// Example: TYPE_PHONE
+	Type ConversationSchemaType `json:"type"`
+
+	// UnreadCount Number of unread messages in this conversation
+	//
+	// Example: 1
+	UnreadCount float64 `json:"unreadCount"`
+}
+
+// ConversationSchemaLastMessageType Channel/type of the most recent message (SMS, Email, Call, etc)
+//
+// Example: TYPE_SMS
+type ConversationSchemaLastMessageType string
+
+// ConversationSchemaType Primary channel/type of the conversation (Phone, Email, etc)
+//
+// Example: TYPE_PHONE
+type ConversationSchemaType string
 
 // CreateAddFollowersSuccessfulResponseDto defines model for CreateAddFollowersSuccessfulResponseDto.
 type CreateAddFollowersSuccessfulResponseDto struct {
@@ -8587,6 +10124,30 @@ type CreateContactSchema struct {
 // CreateContactsSuccessfulResponseDto defines model for CreateContactsSuccessfulResponseDto.
 type CreateContactsSuccessfulResponseDto struct {
 	Contact *CreateContactSchema `json:"contact,omitempty"`
+}
+
+// CreateConversationDto defines model for CreateConversationDto.
+type CreateConversationDto struct {
+	// ContactID Contact ID as string
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	ContactID string `json:"contactId"`
+
+	// LocationID Location ID as string
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	LocationID string `json:"locationId"`
+}
+
+// CreateConversationSuccessResponse defines model for CreateConversationSuccessResponse.
+type CreateConversationSuccessResponse struct {
+	// Conversation Conversation data of the provided conversation ID.
+	Conversation ConversationCreateResponseDto `json:"conversation"`
+
+	// Success Indicates whether the API request was successful.
+	//
+	// Example: true
+	Success bool `json:"success"`
 }
 
 // CreateCustomFieldsDTO defines model for CreateCustomFieldsDTO.
@@ -9153,6 +10714,11 @@ type CreateInvoiceTemplateResponseDto struct {
 // CreateInvoiceTemplateResponseDtoAltType defines model for CreateInvoiceTemplateResponseDto.AltType.
 type CreateInvoiceTemplateResponseDtoAltType string
 
+// CreateLiveChatMessageFeedbackResponse defines model for CreateLiveChatMessageFeedbackResponse.
+type CreateLiveChatMessageFeedbackResponse struct {
+	Success bool `json:"success"`
+}
+
 // CreateLocationDto defines model for CreateLocationDto.
 type CreateLocationDto struct {
 	// Address The address of the business for which sub-account is created
@@ -9633,6 +11199,14 @@ type DeleteContactsSuccessfulResponseDto struct {
 	Succeded *bool `json:"succeded,omitempty"`
 }
 
+// DeleteConversationSuccessfulResponse defines model for DeleteConversationSuccessfulResponse.
+type DeleteConversationSuccessfulResponse struct {
+	// Success Boolean value as the API response.
+	//
+	// Example: true
+	Success bool `json:"success"`
+}
+
 // DeleteEventSuccessfulResponseDto defines model for DeleteEventSuccessfulResponseDto.
 type DeleteEventSuccessfulResponseDto struct {
 	// Succeeded Example: true
@@ -9866,6 +11440,40 @@ type EmailTemplateSchema struct {
 	Subject *string `json:"subject,omitempty"`
 }
 
+// ErrorDto defines model for ErrorDto.
+type ErrorDto struct {
+	// Code Error Code
+	//
+	// Example: 1
+	Code string `json:"code"`
+
+	// Message Error Message
+	//
+	// Example: There was an error from the provider
+	Message string `json:"message"`
+
+	// Type Error Type
+	//
+	// Example: saas
+	Type string `json:"type"`
+}
+
+// ExportMessagesResponseDto defines model for ExportMessagesResponseDto.
+type ExportMessagesResponseDto struct {
+	// Messages Array of messages
+	Messages []GetMessageResponseDto `json:"messages"`
+
+	// NextCursor Cursor for fetching next page. Null if no more results.
+	//
+	// Example: eyJwaXRJZCI6ImFiYy0xMjMiLCJsYXN0U29ydCI6WzE2NDY4NjQ0MDBdLCJsYXN0SWQiOiIxMjMifQ==
+	NextCursor *string `json:"nextCursor,omitempty"`
+
+	// Total Total number of messages matching the query
+	//
+	// Example: 1234
+	Total float64 `json:"total"`
+}
+
 // FileField defines model for FileField.
 type FileField struct {
 	// FieldValue Example: {"f31175d4-2b06-4fc6-b7bc-74cd814c68cb":{"documentId":"w2M9qTZ0ZJz8rGt02jdJ","meta":{"encoding":"7bit","fieldname":"1HeGizb13P0odwgOgKSs","mimetype":"image/jpeg","originalname":"IMG_20231215_164412935.jpg","size":1786611,"uuid":"f31175d4-2b06-4fc6-b7bc-74cd814c68cb"},"url":"https://services.leadconnectorhq.com/documents/download/w2M9qTZ0ZJz8rGt02jdJ"}}
@@ -9893,6 +11501,97 @@ type FileField_FieldValue struct {
 type FollowersDTO struct {
 	// Followers Example: ["sx6wyHhbFdRXh302Lunr","sx6wyHhbFdRXh302Lunr"]
 	Followers []string `json:"followers"`
+}
+
+// ForwardConfigDto defines model for ForwardConfigDto.
+type ForwardConfigDto struct {
+	// EmailMessageID Email Message ID of the specific email being forwarded (source) - Required for single email forward, ignored for thread forward
+	//
+	// Example: rnGyqh2F6uBrIkfhFo9A
+	EmailMessageID *string `json:"emailMessageId,omitempty"`
+
+	// ForwardWholeThread Specify if forwarding the whole thread or just a single email
+	//
+	// Example: false
+	ForwardWholeThread *bool `json:"forwardWholeThread,omitempty"`
+
+	// IsForwarded Specify if this is a forwarded email
+	//
+	// Example: true
+	IsForwarded bool `json:"isForwarded"`
+
+	// MessageID Message ID of the email thread being forwarded (source) - REQUIRED for forwarding
+	//
+	// Example: t22c6DQcTDf3MjRhwf77
+	MessageID *string `json:"messageId,omitempty"`
+
+	// RecipientContactID Contact ID of recipient when forwarding (destination)
+	//
+	// Example: DEF56h2F6uBrIkfXYacd
+	RecipientContactID *string `json:"recipientContactId,omitempty"`
+
+	// RecipientConversationID Conversation ID of recipient when forwarding (destination)
+	//
+	// Example: GHI78h2F6uBrIkfXYefg
+	RecipientConversationID *string `json:"recipientConversationId,omitempty"`
+
+	// SourceContactID Contact ID where the forwarded email originated from (source) - Auto-populated if not provided
+	//
+	// Example: ABC12h2F6uBrIkfXYazb
+	SourceContactID *string `json:"sourceContactId,omitempty"`
+
+	// SourceConversationID Conversation ID where the forwarded email originated from (source) - Auto-populated if not provided
+	//
+	// Example: XYZ12h2F6uBrIkfXYacd
+	SourceConversationID *string `json:"sourceConversationId,omitempty"`
+
+	// ToEmail Email address to forward to (destination)
+	//
+	// Example: forward@example.com
+	ToEmail *string `json:"toEmail,omitempty"`
+}
+
+// ForwardResponseDto defines model for ForwardResponseDto.
+type ForwardResponseDto struct {
+	// EmailMessageID Email Message ID of the forwarded email (source)
+	//
+	// Example: rnGyqh2F6uBrIkfhFo9A
+	EmailMessageID *string `json:"emailMessageId,omitempty"`
+
+	// ForwardToEmail Email address the message was forwarded to (destination)
+	//
+	// Example: recipient@example.com
+	ForwardToEmail *string `json:"forwardToEmail,omitempty"`
+
+	// ForwardWholeThread Whether the entire thread was forwarded
+	//
+	// Example: false
+	ForwardWholeThread *bool `json:"forwardWholeThread,omitempty"`
+
+	// MessageID Message ID of the forwarded message (source)
+	//
+	// Example: t22c6DQcTDf3MjRhwf77
+	MessageID *string `json:"messageId,omitempty"`
+
+	// RecipientContactID Contact ID of the recipient of the forwarded email (destination)
+	//
+	// Example: DEF56h2F6uBrIkfXYacd
+	RecipientContactID *string `json:"recipientContactId,omitempty"`
+
+	// RecipientConversationID Conversation ID of the recipient of the forwarded email (destination)
+	//
+	// Example: GHI78h2F6uBrIkfXYefg
+	RecipientConversationID *string `json:"recipientConversationId,omitempty"`
+
+	// SourceContactID Contact ID where the forwarded email originated from (source)
+	//
+	// Example: ABC12h2F6uBrIkfXYazb
+	SourceContactID *string `json:"sourceContactId,omitempty"`
+
+	// SourceConversationID Conversation ID where the forwarded email originated from (source)
+	//
+	// Example: XYZ12h2F6uBrIkfXYacd
+	SourceConversationID *string `json:"sourceConversationId,omitempty"`
 }
 
 // GetAccessCodeSuccessfulResponseDto defines model for GetAccessCodeSuccessfulResponseDto.
@@ -10099,6 +11798,140 @@ type GetContectByIDSchema struct {
 	// Website Example: https://www.tesla.com
 	Website *string `json:"website,omitempty"`
 }
+
+// GetConversationByIDResponse defines model for GetConversationByIdResponse.
+type GetConversationByIDResponse struct {
+	// AssignedTo Unique identifier of the team member currently responsible for handling this conversation
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	AssignedTo *string `json:"assignedTo,omitempty"`
+
+	// ContactID Unique identifier of the contact associated with this conversation
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	ContactID string `json:"contactId"`
+
+	// Deleted Flag indicating if this conversation has been moved to trash/deleted
+	//
+	// Example: false
+	Deleted bool `json:"deleted"`
+
+	// ID Unique identifier for this specific conversation thread
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	ID string `json:"id"`
+
+	// Inbox Flag indicating if this conversation is currently in the main inbox view
+	//
+	// Example: true
+	Inbox bool `json:"inbox"`
+
+	// LocationID Unique identifier of the business location where this conversation takes place
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	LocationID string `json:"locationId"`
+
+	// Starred Flag indicating if this conversation has been marked as important/starred by the user
+	//
+	// Example: true
+	Starred *bool `json:"starred,omitempty"`
+
+	// Type Communication channel type for this conversation: 1 (Phone), 2 (Email), 3 (Facebook Messenger), 4 (Review), 5 (Group SMS), 6 (Internal Chat - coming soon)
+	Type float64 `json:"type"`
+
+	// UnreadCount Number of messages in this conversation that have not been read by the user
+	//
+	// Example: 1
+	UnreadCount float64 `json:"unreadCount"`
+}
+
+// GetConversationSuccessfulResponse defines model for GetConversationSuccessfulResponse.
+type GetConversationSuccessfulResponse struct {
+	// Conversation Conversation data of the provided conversation ID.
+	Conversation ConversationDto `json:"conversation"`
+
+	// Success Boolean value as the API response.
+	//
+	// Example: true
+	Success bool `json:"success"`
+}
+
+// GetEmailMessageResponseDto defines model for GetEmailMessageResponseDto.
+type GetEmailMessageResponseDto struct {
+	// AltID External Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	AltID *string `json:"altId,omitempty"`
+
+	// Attachments An array of attachment URLs.
+	Attachments *[]string `json:"attachments,omitempty"`
+
+	// Bcc List of email Ids of the people in the bcc field
+	Bcc *[]string `json:"bcc,omitempty"`
+
+	// Body Example: Hi there
+	Body string `json:"body"`
+
+	// Cc List of email Ids of the people in the cc field
+	Cc *[]string `json:"cc,omitempty"`
+
+	// ContactID Example: ve9EPM428h8vShlRW1KT
+	ContactID string `json:"contactId"`
+
+	// ContentType Example: text/plain
+	ContentType string `json:"contentType"`
+
+	// ConversationID Example: ve9EPM428h8vShlRW1KT
+	ConversationID string `json:"conversationId"`
+
+	// ConversationProviderID Conversation provider ID
+	//
+	// Example: cI08i1Bls3iTB9bKgF01
+	ConversationProviderID *string `json:"conversationProviderId,omitempty"`
+
+	// DateAdded Example: 2024-03-27T18:13:49.000Z
+	DateAdded string                              `json:"dateAdded"`
+	Direction GetEmailMessageResponseDtoDirection `json:"direction"`
+
+	// From Name and Email Id of the sender
+	From string `json:"from"`
+
+	// ID Example: ve9EPM428h8vShlRW1KT
+	ID string `json:"id"`
+
+	// LocationID Example: ve9EPM428h8vShlRW1KT
+	LocationID string `json:"locationId"`
+
+	// Provider Example: Leadconnector Gmail
+	Provider *string `json:"provider,omitempty"`
+
+	// ReplyToMessageID In case of reply, email message Id of the reply to email
+	ReplyToMessageID *string `json:"replyToMessageId,omitempty"`
+
+	// Source Email source
+	Source *GetEmailMessageResponseDtoSource `json:"source,omitempty"`
+	Status *GetEmailMessageResponseDtoStatus `json:"status,omitempty"`
+
+	// Subject Example: Order confirm
+	Subject *string `json:"subject,omitempty"`
+
+	// ThreadID Message Id or thread Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	ThreadID string `json:"threadId"`
+
+	// To List of email Ids of the receivers
+	To []string `json:"to"`
+}
+
+// GetEmailMessageResponseDtoDirection defines model for GetEmailMessageResponseDto.Direction.
+type GetEmailMessageResponseDtoDirection string
+
+// GetEmailMessageResponseDtoSource Email source
+type GetEmailMessageResponseDtoSource string
+
+// GetEmailMessageResponseDtoStatus defines model for GetEmailMessageResponseDto.Status.
+type GetEmailMessageResponseDtoStatus string
 
 // GetEmailTemplateResponseSchema defines model for GetEmailTemplateResponseSchema.
 type GetEmailTemplateResponseSchema struct {
@@ -10494,6 +12327,92 @@ type GetLocationSchema struct {
 	//
 	// Example: https://yourwebsite.com
 	Website *string `json:"website,omitempty"`
+}
+
+// GetMessageResponseDto defines model for GetMessageResponseDto.
+type GetMessageResponseDto struct {
+	// Attachments An array of attachment URLs. Attachments will be empty for Call and Voicemails, type 1 and 10. Please use get call recording API to fetch call recording and voicemails.
+	Attachments *[]string `json:"attachments,omitempty"`
+
+	// Body Example: Hi there
+	Body *string `json:"body,omitempty"`
+
+	// ChatWidgetID Chat Widget Id
+	//
+	// Example: 67b0cc8cf14b19d85ace7s35
+	ChatWidgetID *string `json:"chatWidgetId,omitempty"`
+
+	// ContactID Example: ve9EPM428h8vShlRW1KT
+	ContactID string `json:"contactId"`
+
+	// ContentType Example: text/plain
+	ContentType string `json:"contentType"`
+
+	// ConversationID Example: ve9EPM428h8vShlRW1KT
+	ConversationID string `json:"conversationId"`
+
+	// ConversationProviderID Conversation Provider Id
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	ConversationProviderID *string `json:"conversationProviderId,omitempty"`
+
+	// DateAdded Example: 2024-03-27T18:13:49.000Z
+	DateAdded string                         `json:"dateAdded"`
+	Direction GetMessageResponseDtoDirection `json:"direction"`
+
+	// ID Example: ve9EPM428h8vShlRW1KT
+	ID string `json:"id"`
+
+	// LocationID Example: ve9EPM428h8vShlRW1KT
+	LocationID string `json:"locationId"`
+
+	// MessageType Type of the message as a string
+	//
+	// Example: TYPE_SMS
+	MessageType GetMessageResponseDtoMessageType `json:"messageType"`
+	Meta        *MessageMeta                     `json:"meta,omitempty"`
+
+	// Source Message source
+	Source *GetMessageResponseDtoSource `json:"source,omitempty"`
+	Status *GetMessageResponseDtoStatus `json:"status,omitempty"`
+
+	// Type Example: 1
+	Type float64 `json:"type"`
+
+	// UserID User Id
+	//
+	// Example: ve9EPM428kjkvShlRW1KT
+	UserID *string `json:"userId,omitempty"`
+}
+
+// GetMessageResponseDtoDirection defines model for GetMessageResponseDto.Direction.
+type GetMessageResponseDtoDirection string
+
+// GetMessageResponseDtoMessageType Type of the message as a string
+//
+// Example: TYPE_SMS
+type GetMessageResponseDtoMessageType string
+
+// GetMessageResponseDtoSource Message source
+type GetMessageResponseDtoSource string
+
+// GetMessageResponseDtoStatus defines model for GetMessageResponseDto.Status.
+type GetMessageResponseDtoStatus string
+
+// GetMessagesByConversationResponseDto defines model for GetMessagesByConversationResponseDto.
+type GetMessagesByConversationResponseDto struct {
+	// LastMessageID Id of the last message in the messages array
+	//
+	// Example: p1mRSHeLDhAms5q0LMr4
+	LastMessageID string `json:"lastMessageId"`
+
+	// Messages Array of messages
+	Messages []GetMessageResponseDto `json:"messages"`
+
+	// NextPage Next page value true indicates only 20 message is in the response. Rest of the messages are in the next page. Please use the lastMessageId value in the query to get the next page messages
+	//
+	// Example: true
+	NextPage bool `json:"nextPage"`
 }
 
 // GetOrderResponseSchema defines model for GetOrderResponseSchema.
@@ -11543,6 +13462,29 @@ type MailgunSchema struct {
 	Domain string `json:"domain"`
 }
 
+// MessageMeta defines model for MessageMeta.
+type MessageMeta struct {
+	// CallDuration Call duration in seconds
+	//
+	// Example: 120
+	CallDuration *float64 `json:"callDuration,omitempty"`
+
+	// CallStatus Call status - can be pending, completed, answered, busy, no-answer, failed, canceled, or voicemail
+	//
+	// Example: completed
+	CallStatus *MessageMetaCallStatus `json:"callStatus,omitempty"`
+
+	// Email meta will contain email, for message type 3 (email). messageIds is list of all email message ids under the message thread
+	//
+	// Example: {"email":{"messageIds":["ve9EPM428kjkvShlRW1KT","ve9EPs1028kjkvShlRW1KT"]}}
+	Email *map[string]interface{} `json:"email,omitempty"`
+}
+
+// MessageMetaCallStatus Call status - can be pending, completed, answered, busy, no-answer, failed, canceled, or voicemail
+//
+// Example: completed
+type MessageMetaCallStatus string
+
 // MonetoryField defines model for MonetoryField.
 type MonetoryField struct {
 	// FieldValue Example: 100.5
@@ -11968,6 +13910,140 @@ type PostSearchSuccessfulResponseDto struct {
 	// Total Example: 100
 	Total float64 `json:"total"`
 }
+
+// ProcessMessageBodyDto defines model for ProcessMessageBodyDto.
+type ProcessMessageBodyDto struct {
+	// AltID external mail provider's message id
+	//
+	// Example: 61d6d1f9cdac7612faf80753
+	AltID *string `json:"altId,omitempty"`
+
+	// Attachments Array of attachments
+	Attachments *[]string `json:"attachments,omitempty"`
+
+	// Call Phone call dialer and receiver information
+	Call *CallDataDTO `json:"call,omitempty"`
+
+	// ContactID Contact Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	ContactID string `json:"contactId"`
+
+	// ConversationID Conversation Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	ConversationID string `json:"conversationId"`
+
+	// ConversationProviderID Conversation Provider Id
+	//
+	// Example: 61d6d1f9cdac7612faf80753
+	ConversationProviderID string `json:"conversationProviderId"`
+
+	// Date Date of the inbound message
+	Date *time.Time `json:"date,omitempty"`
+
+	// Direction Message direction, outbound unless set.
+	Direction *ProcessMessageBodyDtoDirection `json:"direction,omitempty"`
+
+	// EmailBcc List of email address to BCC
+	//
+	// Example: ["john1@doe.com","john2@doe.com"]
+	EmailBcc *[]string `json:"emailBcc,omitempty"`
+
+	// EmailCc List of email address to CC
+	//
+	// Example: ["john1@doe.com","john2@doe.com"]
+	EmailCc *[]string `json:"emailCc,omitempty"`
+
+	// EmailFrom Email address to send from. This field is associated with the contact record and cannot be dynamically changed.
+	//
+	// Example: sender@company.com
+	EmailFrom *string `json:"emailFrom,omitempty"`
+
+	// EmailMessageID Send the email message id for which this email should be threaded. This is for replying to a specific email
+	EmailMessageID *string `json:"emailMessageId,omitempty"`
+
+	// EmailTo Recipient email address. This field is associated with the contact record and cannot be dynamically changed.
+	EmailTo *string `json:"emailTo,omitempty"`
+
+	// HTML HTML Body of Email
+	HTML *string `json:"html,omitempty"`
+
+	// Message Message Body
+	Message *string `json:"message,omitempty"`
+
+	// Subject Subject of the Email
+	Subject *string `json:"subject,omitempty"`
+
+	// Type Message Type
+	//
+	// Example: SMS
+	Type ProcessMessageBodyDtoType `json:"type"`
+}
+
+// ProcessMessageBodyDtoDirection Message direction, outbound unless set.
+type ProcessMessageBodyDtoDirection string
+
+// ProcessMessageBodyDtoType Message Type
+//
+// Example: SMS
+type ProcessMessageBodyDtoType string
+
+// ProcessMessageResponseDto defines model for ProcessMessageResponseDto.
+type ProcessMessageResponseDto struct {
+	ContactID *string `json:"contactId,omitempty"`
+
+	// ConversationID Conversation ID.
+	//
+	// Example: ABC12h2F6uBrIkfXYazb
+	ConversationID string     `json:"conversationId"`
+	DateAdded      *time.Time `json:"dateAdded,omitempty"`
+	EmailMessageID *string    `json:"emailMessageId,omitempty"`
+	Message        string     `json:"message"`
+
+	// MessageID This is the main Message ID
+	//
+	// Example: t22c6DQcTDf3MjRhwf77
+	MessageID string `json:"messageId"`
+	Success   bool   `json:"success"`
+}
+
+// ProcessOutboundMessageBodyDto defines model for ProcessOutboundMessageBodyDto.
+type ProcessOutboundMessageBodyDto struct {
+	// AltID external mail provider's message id
+	//
+	// Example: 61d6d1f9cdac7612faf80753
+	AltID *string `json:"altId,omitempty"`
+
+	// Attachments Array of attachments
+	Attachments *[]string `json:"attachments,omitempty"`
+
+	// Call Phone call dialer and receiver information
+	Call *CallDataDTO `json:"call,omitempty"`
+
+	// ConversationID Conversation Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	ConversationID string `json:"conversationId"`
+
+	// ConversationProviderID Conversation Provider Id
+	//
+	// Example: 61d6d1f9cdac7612faf80753
+	ConversationProviderID string `json:"conversationProviderId"`
+
+	// Date Date of the outbound message
+	Date *time.Time `json:"date,omitempty"`
+
+	// Type Message Type
+	//
+	// Example: Call
+	Type ProcessOutboundMessageBodyDtoType `json:"type"`
+}
+
+// ProcessOutboundMessageBodyDtoType Message Type
+//
+// Example: Call
+type ProcessOutboundMessageBodyDtoType string
 
 // ProcessingFeeDto defines model for ProcessingFeeDto.
 type ProcessingFeeDto struct {
@@ -12668,6 +14744,224 @@ type SearchedContact struct {
 	Website *string `json:"website,omitempty"`
 }
 
+// SendConversationResponseDto defines model for SendConversationResponseDto.
+type SendConversationResponseDto struct {
+	// Conversations The list of all conversations found for the given query
+	Conversations []ConversationSchema `json:"conversations"`
+
+	// Total Total Number of results found for the given query
+	//
+	// Example: 100
+	Total float64 `json:"total"`
+}
+
+// SendMessageBodyDto defines model for SendMessageBodyDto.
+type SendMessageBodyDto struct {
+	// AppointmentID ID of the associated appointment
+	//
+	// Example: appt123
+	AppointmentID *string `json:"appointmentId,omitempty"`
+
+	// Attachments Array of attachment URLs
+	//
+	// Example: ["https://storage.com/file1.pdf","https://storage.com/file2.jpg"]
+	Attachments *[]string `json:"attachments,omitempty"`
+
+	// ContactID ID of the contact receiving the message
+	//
+	// Example: abc123def456
+	ContactID string `json:"contactId"`
+
+	// ConversationProviderID ID of conversation provider
+	//
+	// Example: provider123
+	ConversationProviderID *string `json:"conversationProviderId,omitempty"`
+
+	// CustomSubtypeID Custom subtype ID for email unsubscription preferences. Only applies to email messages.
+	//
+	// Example: 507f1f77bcf86cd799439011
+	CustomSubtypeID *string `json:"customSubtypeId,omitempty"`
+
+	// EmailBcc Array of BCC email addresses
+	//
+	// Example: ["bcc1@company.com","bcc2@company.com"]
+	EmailBcc *[]string `json:"emailBcc,omitempty"`
+
+	// EmailCc Array of CC email addresses
+	//
+	// Example: ["cc1@company.com","cc2@company.com"]
+	EmailCc *[]string `json:"emailCc,omitempty"`
+
+	// EmailFrom Email address to send from
+	//
+	// Example: sender@company.com
+	EmailFrom *string `json:"emailFrom,omitempty"`
+
+	// EmailReplyMode Mode for email replies
+	//
+	// Example: reply_all
+	EmailReplyMode *SendMessageBodyDtoEmailReplyMode `json:"emailReplyMode,omitempty"`
+
+	// EmailTo Email address to send to, if different from contact's primary email. This should be a valid email address associated with the contact.
+	//
+	// Example: recipient@company.com
+	EmailTo *string `json:"emailTo,omitempty"`
+
+	// Forward Forwarding configuration for emails
+	//
+	// Example: {"emailMessageId":"rnGyqh2F6uBrIkfhFo9A","forwardWholeThread":false,"isForwarded":true,"messageId":"t22c6DQcTDf3MjRhwf77","recipientContactId":"DEF56h2F6uBrIkfXYacd","toEmail":"forward@example.com"}
+	Forward *ForwardConfigDto `json:"forward,omitempty"`
+
+	// FromNumber Phone number used as the sender number for outbound messages
+	//
+	// Example: +1499499299
+	FromNumber *string `json:"fromNumber,omitempty"`
+
+	// HTML HTML content of the message
+	//
+	// Example: <p>Hello World</p>
+	HTML *string `json:"html,omitempty"`
+
+	// Message Text content of the message
+	//
+	// Example: Hello, how can I help you today?
+	Message *string `json:"message,omitempty"`
+
+	// OptimizationPeriod Optimization period in hours (24h, 48h, or 72h)
+	//
+	// Example: 24h
+	OptimizationPeriod *SendMessageBodyDtoOptimizationPeriod `json:"optimizationPeriod,omitempty"`
+
+	// ReplyMessageID ID of message being replied to
+	//
+	// Example: msg123
+	ReplyMessageID *string `json:"replyMessageId,omitempty"`
+
+	// ScheduledTimestamp UTC Timestamp (in seconds) at which the message should be scheduled
+	//
+	// Example: 1669287863
+	ScheduledTimestamp *float64 `json:"scheduledTimestamp,omitempty"`
+
+	// Status Message status
+	//
+	// Example: delivered
+	Status SendMessageBodyDtoStatus `json:"status"`
+
+	// SubType Subtype of the message being sent.
+	//
+	// Example: Email
+	SubType string `json:"subType"`
+
+	// Subject Subject line for email messages
+	//
+	// Example: Important Update
+	Subject *string `json:"subject,omitempty"`
+
+	// TemplateID ID of message template
+	//
+	// Example: template123
+	TemplateID *string `json:"templateId,omitempty"`
+
+	// ThreadID ID of message thread. For email messages, this is the message ID that contains multiple email messages in the thread
+	//
+	// Example: thread123
+	ThreadID *string `json:"threadId,omitempty"`
+
+	// ToNumber Recipient phone number for outbound messages
+	//
+	// Example: +1439499299
+	ToNumber *string `json:"toNumber,omitempty"`
+
+	// Type Type of message being sent
+	//
+	// Example: Email
+	Type SendMessageBodyDtoType `json:"type"`
+
+	// UsesNativeSchedulingAi Whether the scheduled email uses native AI for the email scheduling
+	//
+	// Example: false
+	UsesNativeSchedulingAi *bool `json:"usesNativeSchedulingAi,omitempty"`
+}
+
+// SendMessageBodyDtoEmailReplyMode Mode for email replies
+//
+// Example: reply_all
+type SendMessageBodyDtoEmailReplyMode string
+
+// SendMessageBodyDtoOptimizationPeriod Optimization period in hours (24h, 48h, or 72h)
+//
+// Example: 24h
+type SendMessageBodyDtoOptimizationPeriod string
+
+// SendMessageBodyDtoStatus Message status
+//
+// Example: delivered
+type SendMessageBodyDtoStatus string
+
+// SendMessageBodyDtoType Type of message being sent
+//
+// Example: Email
+type SendMessageBodyDtoType string
+
+// SendMessageResponseDto defines model for SendMessageResponseDto.
+type SendMessageResponseDto struct {
+	// ConversationID Conversation ID.
+	//
+	// Example: ABC12h2F6uBrIkfXYazb
+	ConversationID string `json:"conversationId"`
+
+	// EmailMessageID This contains the email message id (only for Email type). Use this ID to send inbound replies to GHL to create a threaded email.
+	//
+	// Example: rnGyqh2F6uBrIkfhFo9A
+	EmailMessageID *string `json:"emailMessageId,omitempty"`
+
+	// ForwardData Optional metadata for forwarded email
+	//
+	// Example: {"emailMessageId":"rnGyqh2F6uBrIkfhFo9A","forwardToEmail":"recipient@example.com","forwardWholeThread":false,"messageId":"t22c6DQcTDf3MjRhwf77","recipientContactId":"DEF56h2F6uBrIkfXYacd"}
+	ForwardData *ForwardResponseDto `json:"forwardData,omitempty"`
+
+	// MessageID This is the main Message ID
+	//
+	// Example: t22c6DQcTDf3MjRhwf77
+	MessageID string `json:"messageId"`
+
+	// MessageIds When sending via the GMB channel, we will be returning list of `messageIds` instead of single `messageId`.
+	MessageIds *[]string `json:"messageIds,omitempty"`
+
+	// Msg Additional response message when sending a workflow message
+	//
+	// Example: Message queued successfully.
+	Msg *string `json:"msg,omitempty"`
+
+	// Status Message status
+	//
+	// Example: delivered
+	Status SendMessageResponseDtoStatus `json:"status"`
+}
+
+// SendMessageResponseDtoStatus Message status
+//
+// Example: delivered
+type SendMessageResponseDtoStatus string
+
+// SendReviewReplyDto defines model for SendReviewReplyDto.
+type SendReviewReplyDto struct {
+	// ConversationID Conversation ID (must have reviewId)
+	//
+	// Example: conv123
+	ConversationID string `json:"conversationId"`
+
+	// LocationID Location ID
+	//
+	// Example: loc123
+	LocationID string `json:"locationId"`
+
+	// Message Review reply message text
+	//
+	// Example: Thank you for your review!
+	Message string `json:"message"`
+}
+
 // SentToDto defines model for SentToDto.
 type SentToDto struct {
 	// Email Email Address
@@ -13321,6 +15615,26 @@ type UpdateContactsSuccessfulResponseDto struct {
 	Succeded *bool `json:"succeded,omitempty"`
 }
 
+// UpdateConversationDto defines model for UpdateConversationDto.
+type UpdateConversationDto struct {
+	Feedback *map[string]interface{} `json:"feedback,omitempty"`
+
+	// LocationID Location ID as string
+	//
+	// Example: tDtDnQdgm2LXpyiqYvZ6
+	LocationID string `json:"locationId"`
+
+	// Starred Starred status of the conversation.
+	//
+	// Example: true
+	Starred *bool `json:"starred,omitempty"`
+
+	// UnreadCount Count of unread messages in the conversation
+	//
+	// Example: 1
+	UnreadCount *float64 `json:"unreadCount,omitempty"`
+}
+
 // UpdateCustomFieldsDTO defines model for UpdateCustomFieldsDTO.
 type UpdateCustomFieldsDTO struct {
 	// AcceptedFormat Example: [".pdf",".docx",".jpeg"]
@@ -13876,6 +16190,30 @@ type UpdateLocationDto struct {
 // Example: US
 type UpdateLocationDtoCountry string
 
+// UpdateMessageStatusDto defines model for UpdateMessageStatusDto.
+type UpdateMessageStatusDto struct {
+	// EmailMessageID Email message Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	EmailMessageID *string `json:"emailMessageId,omitempty"`
+
+	// Error Error object from the conversation provider
+	Error *ErrorDto `json:"error,omitempty"`
+
+	// Recipients Email delivery status for additional email recipients.
+	Recipients *[]string `json:"recipients,omitempty"`
+
+	// Status Message status
+	//
+	// Example: read
+	Status UpdateMessageStatusDtoStatus `json:"status"`
+}
+
+// UpdateMessageStatusDtoStatus Message status
+//
+// Example: read
+type UpdateMessageStatusDtoStatus string
+
 // UpdateNoteDTO defines model for UpdateNoteDTO.
 type UpdateNoteDTO struct {
 	// Body Example: lorem ipsum
@@ -14286,6 +16624,29 @@ type UserSuccessfulResponseDtoPlatformLanguage string
 // UserSuccessfulResponseDtoScopes defines model for UserSuccessfulResponseDto.Scopes.
 type UserSuccessfulResponseDtoScopes string
 
+// UserTypingBody defines model for UserTypingBody.
+type UserTypingBody struct {
+	// ConversationID Conversation Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	ConversationID string `json:"conversationId"`
+
+	// IsTyping Typing status
+	//
+	// Example: true
+	IsTyping bool `json:"isTyping"`
+
+	// LocationID Location Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	LocationID string `json:"locationId"`
+
+	// VisitorID visitorId is the Unique ID assigned to each Live chat visitor. visitorId will be added soon in <a href="https://highlevel.stoplight.io/docs/integrations/00c5ff21f0030-get-contact" target="_blank">GET Contact API</a>
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	VisitorID string `json:"visitorId"`
+}
+
 // ValidateGroupSlugPostBody defines model for ValidateGroupSlugPostBody.
 type ValidateGroupSlugPostBody struct {
 	// LocationID Location Id
@@ -14600,6 +16961,147 @@ type GetDuplicateContactParams struct {
 	// Email Email - Pass in URL Encoded form. i.e test+abc@gmail.com will become `test%2Babc%40gmail.com`
 	Email *string `form:"email,omitempty" json:"email,omitempty"`
 }
+
+// ExportMessagesByLocationParams defines parameters for ExportMessagesByLocation.
+type ExportMessagesByLocationParams struct {
+	// LocationID Location ID to filter messages by
+	LocationID string `form:"locationId" json:"locationId"`
+
+	// Limit Number of messages to return per page
+	Limit *float64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Cursor for pagination. Pass the nextCursor from previous response to get next page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// SortBy Field to sort by
+	SortBy *ExportMessagesByLocationParamsSortBy `form:"sortBy,omitempty" json:"sortBy,omitempty"`
+
+	// SortOrder Sort order
+	SortOrder *ExportMessagesByLocationParamsSortOrder `form:"sortOrder,omitempty" json:"sortOrder,omitempty"`
+
+	// ConversationID Filter messages by conversation ID
+	ConversationID *string `form:"conversationId,omitempty" json:"conversationId,omitempty"`
+
+	// ContactID Filter messages by contact ID
+	ContactID *string `form:"contactId,omitempty" json:"contactId,omitempty"`
+
+	// Channel Filter by message channel. If not provided, all non-email message types will be returned including activity messages (opportunity updates, appointments, etc.)
+	Channel *ExportMessagesByLocationParamsChannel `form:"channel,omitempty" json:"channel,omitempty"`
+
+	// StartDate Start date to filter messages by
+	StartDate *string `form:"startDate,omitempty" json:"startDate,omitempty"`
+
+	// EndDate End date to filter messages by
+	EndDate *string `form:"endDate,omitempty" json:"endDate,omitempty"`
+}
+
+// ExportMessagesByLocationParamsSortBy defines parameters for ExportMessagesByLocation.
+type ExportMessagesByLocationParamsSortBy string
+
+// ExportMessagesByLocationParamsSortOrder defines parameters for ExportMessagesByLocation.
+type ExportMessagesByLocationParamsSortOrder string
+
+// ExportMessagesByLocationParamsChannel defines parameters for ExportMessagesByLocation.
+type ExportMessagesByLocationParamsChannel string
+
+// SearchConversationParams defines parameters for SearchConversation.
+type SearchConversationParams struct {
+	// LocationID Location Id
+	LocationID string `form:"locationId" json:"locationId"`
+
+	// ContactID Contact Id
+	ContactID *string `form:"contactId,omitempty" json:"contactId,omitempty"`
+
+	// AssignedTo User IDs that conversations are assigned to. Multiple IDs can be provided as comma-separated values. Use "unassigned" to fetch conversations not assigned to any user.
+	AssignedTo *string `form:"assignedTo,omitempty" json:"assignedTo,omitempty"`
+
+	// Followers User IDs of followers to filter conversations by. Multiple IDs can be provided as comma-separated values.
+	Followers *string `form:"followers,omitempty" json:"followers,omitempty"`
+
+	// Mentions User Id of the mention. Multiple values are comma separated.
+	Mentions *string `form:"mentions,omitempty" json:"mentions,omitempty"`
+
+	// Query Search paramater as a string
+	Query *string `form:"query,omitempty" json:"query,omitempty"`
+
+	// Sort Sort paramater - asc or desc
+	Sort *SearchConversationParamsSort `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// StartAfterDate Search to begin after the specified date - should contain the sort value of the last document
+	StartAfterDate *[]float64 `form:"startAfterDate,omitempty" json:"startAfterDate,omitempty"`
+
+	// ID Id of the conversation
+	ID *string `form:"id,omitempty" json:"id,omitempty"`
+
+	// Limit Limit of conversations - Default is 20
+	Limit *float64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// LastMessageType Type of the last message in the conversation as a string
+	LastMessageType *SearchConversationParamsLastMessageType `form:"lastMessageType,omitempty" json:"lastMessageType,omitempty"`
+
+	// LastMessageAction Action of the last outbound message in the conversation as string.
+	LastMessageAction *SearchConversationParamsLastMessageAction `form:"lastMessageAction,omitempty" json:"lastMessageAction,omitempty"`
+
+	// LastMessageDirection Direction of the last message in the conversation as string.
+	LastMessageDirection *SearchConversationParamsLastMessageDirection `form:"lastMessageDirection,omitempty" json:"lastMessageDirection,omitempty"`
+
+	// Status The status of the conversation to be filtered - all, read, unread, starred
+	Status *SearchConversationParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// SortBy The sorting of the conversation to be filtered as - manual messages or all messages
+	SortBy *SearchConversationParamsSortBy `form:"sortBy,omitempty" json:"sortBy,omitempty"`
+
+	// SortScoreProfile Id of score profile on which sortBy.ScoreProfile should sort on
+	SortScoreProfile *string `form:"sortScoreProfile,omitempty" json:"sortScoreProfile,omitempty"`
+
+	// ScoreProfile Id of score profile on which conversations should get filtered out, works with scoreProfileMin & scoreProfileMax
+	ScoreProfile *string `form:"scoreProfile,omitempty" json:"scoreProfile,omitempty"`
+
+	// ScoreProfileMin Minimum value for score
+	ScoreProfileMin *float64 `form:"scoreProfileMin,omitempty" json:"scoreProfileMin,omitempty"`
+
+	// ScoreProfileMax Maximum value for score
+	ScoreProfileMax *float64 `form:"scoreProfileMax,omitempty" json:"scoreProfileMax,omitempty"`
+
+	// StartDate Start date filter for dateAdded field (Unix timestamp in milliseconds)
+	StartDate *float64 `form:"startDate,omitempty" json:"startDate,omitempty"`
+
+	// EndDate End date filter for dateAdded field (Unix timestamp in milliseconds)
+	EndDate *float64 `form:"endDate,omitempty" json:"endDate,omitempty"`
+}
+
+// SearchConversationParamsSort defines parameters for SearchConversation.
+type SearchConversationParamsSort string
+
+// SearchConversationParamsLastMessageType defines parameters for SearchConversation.
+type SearchConversationParamsLastMessageType string
+
+// SearchConversationParamsLastMessageAction defines parameters for SearchConversation.
+type SearchConversationParamsLastMessageAction string
+
+// SearchConversationParamsLastMessageDirection defines parameters for SearchConversation.
+type SearchConversationParamsLastMessageDirection string
+
+// SearchConversationParamsStatus defines parameters for SearchConversation.
+type SearchConversationParamsStatus string
+
+// SearchConversationParamsSortBy defines parameters for SearchConversation.
+type SearchConversationParamsSortBy string
+
+// GetMessagesParams defines parameters for GetMessages.
+type GetMessagesParams struct {
+	// LastMessageID Message ID of the last message in the list as a string
+	LastMessageID *string `form:"lastMessageId,omitempty" json:"lastMessageId,omitempty"`
+
+	// Limit Number of messages to be fetched from the conversation. Default limit is 20
+	Limit *float64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Type Types of message to fetched separated with comma
+	Type *GetMessagesParamsType `form:"type,omitempty" json:"type,omitempty"`
+}
+
+// GetMessagesParamsType defines parameters for GetMessages.
+type GetMessagesParamsType string
 
 // ListInvoicesParams defines parameters for ListInvoices.
 type ListInvoicesParams struct {
@@ -15193,6 +17695,30 @@ type DeleteContactFromWorkflowJSONRequestBody = CreateWorkflowDto
 
 // AddContactToWorkflowJSONRequestBody defines body for AddContactToWorkflow for application/json ContentType.
 type AddContactToWorkflowJSONRequestBody = CreateWorkflowDto
+
+// CreateConversationJSONRequestBody defines body for CreateConversation for application/json ContentType.
+type CreateConversationJSONRequestBody = CreateConversationDto
+
+// SendANewMessageJSONRequestBody defines body for SendANewMessage for application/json ContentType.
+type SendANewMessageJSONRequestBody = SendMessageBodyDto
+
+// AddAnInboundMessageJSONRequestBody defines body for AddAnInboundMessage for application/json ContentType.
+type AddAnInboundMessageJSONRequestBody = ProcessMessageBodyDto
+
+// AddAnOutboundMessageJSONRequestBody defines body for AddAnOutboundMessage for application/json ContentType.
+type AddAnOutboundMessageJSONRequestBody = ProcessOutboundMessageBodyDto
+
+// SendReviewReplyJSONRequestBody defines body for SendReviewReply for application/json ContentType.
+type SendReviewReplyJSONRequestBody = SendReviewReplyDto
+
+// UpdateMessageStatusJSONRequestBody defines body for UpdateMessageStatus for application/json ContentType.
+type UpdateMessageStatusJSONRequestBody = UpdateMessageStatusDto
+
+// LiveChatAgentTypingJSONRequestBody defines body for LiveChatAgentTyping for application/json ContentType.
+type LiveChatAgentTypingJSONRequestBody = UserTypingBody
+
+// UpdateConversationJSONRequestBody defines body for UpdateConversation for application/json ContentType.
+type UpdateConversationJSONRequestBody = UpdateConversationDto
 
 // CreateInvoiceJSONRequestBody defines body for CreateInvoice for application/json ContentType.
 type CreateInvoiceJSONRequestBody = CreateInvoiceDto
@@ -17649,6 +20175,211 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /contacts/{contactId}/workflow/{workflowId} (the `AddContactToWorkflow` operationId).
 	AddContactToWorkflow(ctx context.Context, contactID string, workflowID string, body AddContactToWorkflowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateConversationWithBody Create Conversation
+	//
+	// Creates a new conversation with the data provided.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
+	CreateConversationWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateConversation Create Conversation
+	//
+	// Creates a new conversation with the data provided.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
+	CreateConversation(ctx context.Context, body CreateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendANewMessageWithBody Send a new message
+	//
+	// Post the necessary fields for the API to send a new message.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
+	SendANewMessageWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendANewMessage Send a new message
+	//
+	// Post the necessary fields for the API to send a new message.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
+	SendANewMessage(ctx context.Context, body SendANewMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelScheduledEmailMessage Cancel a scheduled email message.
+	//
+	// Post the messageId for the API to delete a scheduled email message. <br />
+	//
+	// Corresponds with DELETE /conversations/messages/email/{emailMessageId}/schedule (the `CancelScheduledEmailMessage` operationId).
+	CancelScheduledEmailMessage(ctx context.Context, emailMessageID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEmailByID Get email by Id
+	//
+	// Corresponds with GET /conversations/messages/email/{id} (the `GetEmailByID` operationId).
+	GetEmailByID(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExportMessagesByLocation Export messages by location ID
+	//
+	// Export messages for a specific location with cursor-based pagination support. Response includes messageType (string), source, and subType fields. The channel parameter is optional - if not provided, all non-email message types will be returned including activity messages (opportunity updates, appointments, etc.).
+	//
+	// Corresponds with GET /conversations/messages/export (the `ExportMessagesByLocation` operationId).
+	ExportMessagesByLocation(ctx context.Context, params *ExportMessagesByLocationParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddAnInboundMessageWithBody Add an inbound message
+	//
+	// Post the necessary fields for the API to add a new inbound message. <br />
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/messages/inbound (the `AddAnInboundMessage` operationId).
+	AddAnInboundMessageWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddAnInboundMessage Add an inbound message
+	//
+	// Post the necessary fields for the API to add a new inbound message. <br />
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversations/messages/inbound (the `AddAnInboundMessage` operationId).
+	AddAnInboundMessage(ctx context.Context, body AddAnInboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddAnOutboundMessageWithBody Add an external outbound call
+	//
+	// Post the necessary fields for the API to add a new outbound call.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
+	AddAnOutboundMessageWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddAnOutboundMessage Add an external outbound call
+	//
+	// Post the necessary fields for the API to add a new outbound call.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
+	AddAnOutboundMessage(ctx context.Context, body AddAnOutboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendReviewReplyWithBody Send a review reply to Google My Business
+	//
+	// Post a reply to a customer review on Google My Business.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
+	SendReviewReplyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendReviewReply Send a review reply to Google My Business
+	//
+	// Post a reply to a customer review on Google My Business.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
+	SendReviewReply(ctx context.Context, body SendReviewReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMessage Get message by message id
+	//
+	// Get message by message id.
+	//
+	// Corresponds with GET /conversations/messages/{id} (the `GetMessage` operationId).
+	GetMessage(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelScheduledMessage Cancel a scheduled message.
+	//
+	// Post the messageId for the API to delete a scheduled message. <br />
+	//
+	// Corresponds with DELETE /conversations/messages/{messageId}/schedule (the `CancelScheduledMessage` operationId).
+	CancelScheduledMessage(ctx context.Context, messageID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateMessageStatusWithBody Update message status
+	//
+	// Post the necessary fields for the API to update message status.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
+	UpdateMessageStatusWithBody(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateMessageStatus Update message status
+	//
+	// Post the necessary fields for the API to update message status.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
+	UpdateMessageStatus(ctx context.Context, messageID string, body UpdateMessageStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LiveChatAgentTypingWithBody Agent/Ai-Bot is typing a message indicator for live chat
+	//
+	// Agent/AI-Bot will call this when they are typing a message in live chat message.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/providers/live-chat/typing (the `LiveChatAgentTyping` operationId).
+	LiveChatAgentTypingWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LiveChatAgentTyping Agent/Ai-Bot is typing a message indicator for live chat
+	//
+	// Agent/AI-Bot will call this when they are typing a message in live chat message.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversations/providers/live-chat/typing (the `LiveChatAgentTyping` operationId).
+	LiveChatAgentTyping(ctx context.Context, body LiveChatAgentTypingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SearchConversation Search Conversations
+	//
+	// Returns a list of all conversations matching the search criteria along with the sort and filter options selected.
+	//
+	// Corresponds with GET /conversations/search (the `SearchConversation` operationId).
+	SearchConversation(ctx context.Context, params *SearchConversationParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteConversation Delete Conversation
+	//
+	// Delete the conversation details based on the conversation ID.
+	//
+	// Corresponds with DELETE /conversations/{conversationId} (the `DeleteConversation` operationId).
+	DeleteConversation(ctx context.Context, conversationID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetConversation Get Conversation
+	//
+	// Get the conversation details based on the conversation ID.
+	//
+	// Corresponds with GET /conversations/{conversationId} (the `GetConversation` operationId).
+	GetConversation(ctx context.Context, conversationID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateConversationWithBody Update Conversation
+	//
+	// Update the conversation details based on the conversation ID.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /conversations/{conversationId} (the `UpdateConversation` operationId).
+	UpdateConversationWithBody(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateConversation Update Conversation
+	//
+	// Update the conversation details based on the conversation ID.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /conversations/{conversationId} (the `UpdateConversation` operationId).
+	UpdateConversation(ctx context.Context, conversationID string, body UpdateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMessages Get messages by conversation id
+	//
+	// Get messages by conversation id.
+	//
+	// Corresponds with GET /conversations/{conversationId}/messages (the `GetMessages` operationId).
+	GetMessages(ctx context.Context, conversationID string, params *GetMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListInvoices List invoices
 	//
@@ -20212,6 +22943,461 @@ func (c *Client) AddContactToWorkflowWithBody(ctx context.Context, contactID str
 // Corresponds with POST /contacts/{contactId}/workflow/{workflowId} (the `AddContactToWorkflow` operationId).
 func (c *Client) AddContactToWorkflow(ctx context.Context, contactID string, workflowID string, body AddContactToWorkflowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAddContactToWorkflowRequest(c.Server, contactID, workflowID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateConversationWithBody Create Conversation
+//
+// Creates a new conversation with the data provided.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
+func (c *Client) CreateConversationWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConversationRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateConversation Create Conversation
+//
+// Creates a new conversation with the data provided.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
+func (c *Client) CreateConversation(ctx context.Context, body CreateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConversationRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendANewMessageWithBody Send a new message
+//
+// Post the necessary fields for the API to send a new message.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
+func (c *Client) SendANewMessageWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendANewMessageRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendANewMessage Send a new message
+//
+// Post the necessary fields for the API to send a new message.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
+func (c *Client) SendANewMessage(ctx context.Context, body SendANewMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendANewMessageRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelScheduledEmailMessage Cancel a scheduled email message.
+//
+// Post the messageId for the API to delete a scheduled email message. <br />
+//
+// Corresponds with DELETE /conversations/messages/email/{emailMessageId}/schedule (the `CancelScheduledEmailMessage` operationId).
+func (c *Client) CancelScheduledEmailMessage(ctx context.Context, emailMessageID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelScheduledEmailMessageRequest(c.Server, emailMessageID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEmailByID Get email by Id
+//
+// Corresponds with GET /conversations/messages/email/{id} (the `GetEmailByID` operationId).
+func (c *Client) GetEmailByID(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEmailByIDRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExportMessagesByLocation Export messages by location ID
+//
+// Export messages for a specific location with cursor-based pagination support. Response includes messageType (string), source, and subType fields. The channel parameter is optional - if not provided, all non-email message types will be returned including activity messages (opportunity updates, appointments, etc.).
+//
+// Corresponds with GET /conversations/messages/export (the `ExportMessagesByLocation` operationId).
+func (c *Client) ExportMessagesByLocation(ctx context.Context, params *ExportMessagesByLocationParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExportMessagesByLocationRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddAnInboundMessageWithBody Add an inbound message
+//
+// Post the necessary fields for the API to add a new inbound message. <br />
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/messages/inbound (the `AddAnInboundMessage` operationId).
+func (c *Client) AddAnInboundMessageWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddAnInboundMessageRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddAnInboundMessage Add an inbound message
+//
+// Post the necessary fields for the API to add a new inbound message. <br />
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversations/messages/inbound (the `AddAnInboundMessage` operationId).
+func (c *Client) AddAnInboundMessage(ctx context.Context, body AddAnInboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddAnInboundMessageRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddAnOutboundMessageWithBody Add an external outbound call
+//
+// Post the necessary fields for the API to add a new outbound call.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
+func (c *Client) AddAnOutboundMessageWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddAnOutboundMessageRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddAnOutboundMessage Add an external outbound call
+//
+// Post the necessary fields for the API to add a new outbound call.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
+func (c *Client) AddAnOutboundMessage(ctx context.Context, body AddAnOutboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddAnOutboundMessageRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendReviewReplyWithBody Send a review reply to Google My Business
+//
+// Post a reply to a customer review on Google My Business.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
+func (c *Client) SendReviewReplyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendReviewReplyRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendReviewReply Send a review reply to Google My Business
+//
+// Post a reply to a customer review on Google My Business.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
+func (c *Client) SendReviewReply(ctx context.Context, body SendReviewReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendReviewReplyRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMessage Get message by message id
+//
+// Get message by message id.
+//
+// Corresponds with GET /conversations/messages/{id} (the `GetMessage` operationId).
+func (c *Client) GetMessage(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMessageRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelScheduledMessage Cancel a scheduled message.
+//
+// Post the messageId for the API to delete a scheduled message. <br />
+//
+// Corresponds with DELETE /conversations/messages/{messageId}/schedule (the `CancelScheduledMessage` operationId).
+func (c *Client) CancelScheduledMessage(ctx context.Context, messageID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelScheduledMessageRequest(c.Server, messageID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateMessageStatusWithBody Update message status
+//
+// Post the necessary fields for the API to update message status.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
+func (c *Client) UpdateMessageStatusWithBody(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateMessageStatusRequestWithBody(c.Server, messageID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateMessageStatus Update message status
+//
+// Post the necessary fields for the API to update message status.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
+func (c *Client) UpdateMessageStatus(ctx context.Context, messageID string, body UpdateMessageStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateMessageStatusRequest(c.Server, messageID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LiveChatAgentTypingWithBody Agent/Ai-Bot is typing a message indicator for live chat
+//
+// Agent/AI-Bot will call this when they are typing a message in live chat message.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/providers/live-chat/typing (the `LiveChatAgentTyping` operationId).
+func (c *Client) LiveChatAgentTypingWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLiveChatAgentTypingRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LiveChatAgentTyping Agent/Ai-Bot is typing a message indicator for live chat
+//
+// Agent/AI-Bot will call this when they are typing a message in live chat message.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversations/providers/live-chat/typing (the `LiveChatAgentTyping` operationId).
+func (c *Client) LiveChatAgentTyping(ctx context.Context, body LiveChatAgentTypingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLiveChatAgentTypingRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SearchConversation Search Conversations
+//
+// Returns a list of all conversations matching the search criteria along with the sort and filter options selected.
+//
+// Corresponds with GET /conversations/search (the `SearchConversation` operationId).
+func (c *Client) SearchConversation(ctx context.Context, params *SearchConversationParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSearchConversationRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteConversation Delete Conversation
+//
+// Delete the conversation details based on the conversation ID.
+//
+// Corresponds with DELETE /conversations/{conversationId} (the `DeleteConversation` operationId).
+func (c *Client) DeleteConversation(ctx context.Context, conversationID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteConversationRequest(c.Server, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetConversation Get Conversation
+//
+// Get the conversation details based on the conversation ID.
+//
+// Corresponds with GET /conversations/{conversationId} (the `GetConversation` operationId).
+func (c *Client) GetConversation(ctx context.Context, conversationID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConversationRequest(c.Server, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateConversationWithBody Update Conversation
+//
+// Update the conversation details based on the conversation ID.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /conversations/{conversationId} (the `UpdateConversation` operationId).
+func (c *Client) UpdateConversationWithBody(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateConversationRequestWithBody(c.Server, conversationID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateConversation Update Conversation
+//
+// Update the conversation details based on the conversation ID.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /conversations/{conversationId} (the `UpdateConversation` operationId).
+func (c *Client) UpdateConversation(ctx context.Context, conversationID string, body UpdateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateConversationRequest(c.Server, conversationID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMessages Get messages by conversation id
+//
+// Get messages by conversation id.
+//
+// Corresponds with GET /conversations/{conversationId}/messages (the `GetMessages` operationId).
+func (c *Client) GetMessages(ctx context.Context, conversationID string, params *GetMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMessagesRequest(c.Server, conversationID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -25304,6 +28490,1077 @@ func NewAddContactToWorkflowRequestWithBody(server string, contactID string, wor
 	return req, nil
 }
 
+// NewCreateConversationRequest calls the generic CreateConversation builder with application/json body
+func NewCreateConversationRequest(server string, body CreateConversationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateConversationRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateConversationRequestWithBody constructs an http.Request for the CreateConversation method, with any body, and a specified content type
+func NewCreateConversationRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSendANewMessageRequest calls the generic SendANewMessage builder with application/json body
+func NewSendANewMessageRequest(server string, body SendANewMessageJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSendANewMessageRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSendANewMessageRequestWithBody constructs an http.Request for the SendANewMessage method, with any body, and a specified content type
+func NewSendANewMessageRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCancelScheduledEmailMessageRequest constructs an http.Request for the CancelScheduledEmailMessage method
+func NewCancelScheduledEmailMessageRequest(server string, emailMessageID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "emailMessageId", emailMessageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/email/%s/schedule", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEmailByIDRequest constructs an http.Request for the GetEmailByID method
+func NewGetEmailByIDRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/email/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewExportMessagesByLocationRequest constructs an http.Request for the ExportMessagesByLocation method
+func NewExportMessagesByLocationRequest(server string, params *ExportMessagesByLocationParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/export")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SortBy != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sortBy", *params.SortBy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SortOrder != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sortOrder", *params.SortOrder, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ConversationID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "conversationId", *params.ConversationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ContactID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "contactId", *params.ContactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Channel != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "channel", *params.Channel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartDate != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startDate", *params.StartDate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndDate != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endDate", *params.EndDate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAddAnInboundMessageRequest calls the generic AddAnInboundMessage builder with application/json body
+func NewAddAnInboundMessageRequest(server string, body AddAnInboundMessageJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAddAnInboundMessageRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAddAnInboundMessageRequestWithBody constructs an http.Request for the AddAnInboundMessage method, with any body, and a specified content type
+func NewAddAnInboundMessageRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/inbound")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAddAnOutboundMessageRequest calls the generic AddAnOutboundMessage builder with application/json body
+func NewAddAnOutboundMessageRequest(server string, body AddAnOutboundMessageJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAddAnOutboundMessageRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAddAnOutboundMessageRequestWithBody constructs an http.Request for the AddAnOutboundMessage method, with any body, and a specified content type
+func NewAddAnOutboundMessageRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/outbound")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSendReviewReplyRequest calls the generic SendReviewReply builder with application/json body
+func NewSendReviewReplyRequest(server string, body SendReviewReplyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSendReviewReplyRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSendReviewReplyRequestWithBody constructs an http.Request for the SendReviewReply method, with any body, and a specified content type
+func NewSendReviewReplyRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/review-reply")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetMessageRequest constructs an http.Request for the GetMessage method
+func NewGetMessageRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCancelScheduledMessageRequest constructs an http.Request for the CancelScheduledMessage method
+func NewCancelScheduledMessageRequest(server string, messageID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "messageId", messageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/%s/schedule", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateMessageStatusRequest calls the generic UpdateMessageStatus builder with application/json body
+func NewUpdateMessageStatusRequest(server string, messageID string, body UpdateMessageStatusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateMessageStatusRequestWithBody(server, messageID, "application/json", bodyReader)
+}
+
+// NewUpdateMessageStatusRequestWithBody constructs an http.Request for the UpdateMessageStatus method, with any body, and a specified content type
+func NewUpdateMessageStatusRequestWithBody(server string, messageID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "messageId", messageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/%s/status", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewLiveChatAgentTypingRequest calls the generic LiveChatAgentTyping builder with application/json body
+func NewLiveChatAgentTypingRequest(server string, body LiveChatAgentTypingJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewLiveChatAgentTypingRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewLiveChatAgentTypingRequestWithBody constructs an http.Request for the LiveChatAgentTyping method, with any body, and a specified content type
+func NewLiveChatAgentTypingRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/providers/live-chat/typing")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSearchConversationRequest constructs an http.Request for the SearchConversation method
+func NewSearchConversationRequest(server string, params *SearchConversationParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/search")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.ContactID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "contactId", *params.ContactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AssignedTo != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "assignedTo", *params.AssignedTo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Followers != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "followers", *params.Followers, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Mentions != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "mentions", *params.Mentions, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Query != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "query", *params.Query, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartAfterDate != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startAfterDate", *params.StartAfterDate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "id", *params.ID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LastMessageType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lastMessageType", *params.LastMessageType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LastMessageAction != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lastMessageAction", *params.LastMessageAction, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LastMessageDirection != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lastMessageDirection", *params.LastMessageDirection, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SortBy != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sortBy", *params.SortBy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SortScoreProfile != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sortScoreProfile", *params.SortScoreProfile, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ScoreProfile != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "scoreProfile", *params.ScoreProfile, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ScoreProfileMin != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "scoreProfileMin", *params.ScoreProfileMin, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ScoreProfileMax != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "scoreProfileMax", *params.ScoreProfileMax, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartDate != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startDate", *params.StartDate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndDate != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endDate", *params.EndDate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeleteConversationRequest constructs an http.Request for the DeleteConversation method
+func NewDeleteConversationRequest(server string, conversationID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "conversationId", conversationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetConversationRequest constructs an http.Request for the GetConversation method
+func NewGetConversationRequest(server string, conversationID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "conversationId", conversationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateConversationRequest calls the generic UpdateConversation builder with application/json body
+func NewUpdateConversationRequest(server string, conversationID string, body UpdateConversationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateConversationRequestWithBody(server, conversationID, "application/json", bodyReader)
+}
+
+// NewUpdateConversationRequestWithBody constructs an http.Request for the UpdateConversation method, with any body, and a specified content type
+func NewUpdateConversationRequestWithBody(server string, conversationID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "conversationId", conversationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetMessagesRequest constructs an http.Request for the GetMessages method
+func NewGetMessagesRequest(server string, conversationID string, params *GetMessagesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "conversationId", conversationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/%s/messages", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.LastMessageID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lastMessageId", *params.LastMessageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListInvoicesRequest constructs an http.Request for the ListInvoices method
 func NewListInvoicesRequest(server string, params *ListInvoicesParams) (*http.Request, error) {
 	var err error
@@ -30293,6 +34550,229 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /contacts/{contactId}/workflow/{workflowId} (the `AddContactToWorkflow` operationId).
 	AddContactToWorkflowWithResponse(ctx context.Context, contactID string, workflowID string, body AddContactToWorkflowJSONRequestBody, reqEditors ...RequestEditorFn) (*AddContactToWorkflowResponse, error)
+
+	// CreateConversationWithBodyWithResponse Create Conversation
+	//
+	// Creates a new conversation with the data provided.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
+	CreateConversationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConversationResponse, error)
+
+	// CreateConversationWithResponse Create Conversation
+	//
+	// Creates a new conversation with the data provided.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
+	CreateConversationWithResponse(ctx context.Context, body CreateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConversationResponse, error)
+
+	// SendANewMessageWithBodyWithResponse Send a new message
+	//
+	// Post the necessary fields for the API to send a new message.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
+	SendANewMessageWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendANewMessageResponse, error)
+
+	// SendANewMessageWithResponse Send a new message
+	//
+	// Post the necessary fields for the API to send a new message.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
+	SendANewMessageWithResponse(ctx context.Context, body SendANewMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*SendANewMessageResponse, error)
+
+	// CancelScheduledEmailMessageWithResponse Cancel a scheduled email message.
+	//
+	// Post the messageId for the API to delete a scheduled email message. <br />
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /conversations/messages/email/{emailMessageId}/schedule (the `CancelScheduledEmailMessage` operationId).
+	CancelScheduledEmailMessageWithResponse(ctx context.Context, emailMessageID string, reqEditors ...RequestEditorFn) (*CancelScheduledEmailMessageResponse, error)
+
+	// GetEmailByIDWithResponse Get email by Id
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/messages/email/{id} (the `GetEmailByID` operationId).
+	GetEmailByIDWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetEmailByIDResponse, error)
+
+	// ExportMessagesByLocationWithResponse Export messages by location ID
+	//
+	// Export messages for a specific location with cursor-based pagination support. Response includes messageType (string), source, and subType fields. The channel parameter is optional - if not provided, all non-email message types will be returned including activity messages (opportunity updates, appointments, etc.).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/messages/export (the `ExportMessagesByLocation` operationId).
+	ExportMessagesByLocationWithResponse(ctx context.Context, params *ExportMessagesByLocationParams, reqEditors ...RequestEditorFn) (*ExportMessagesByLocationResponse, error)
+
+	// AddAnInboundMessageWithBodyWithResponse Add an inbound message
+	//
+	// Post the necessary fields for the API to add a new inbound message. <br />
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages/inbound (the `AddAnInboundMessage` operationId).
+	AddAnInboundMessageWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddAnInboundMessageResponse, error)
+
+	// AddAnInboundMessageWithResponse Add an inbound message
+	//
+	// Post the necessary fields for the API to add a new inbound message. <br />
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages/inbound (the `AddAnInboundMessage` operationId).
+	AddAnInboundMessageWithResponse(ctx context.Context, body AddAnInboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*AddAnInboundMessageResponse, error)
+
+	// AddAnOutboundMessageWithBodyWithResponse Add an external outbound call
+	//
+	// Post the necessary fields for the API to add a new outbound call.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
+	AddAnOutboundMessageWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddAnOutboundMessageResponse, error)
+
+	// AddAnOutboundMessageWithResponse Add an external outbound call
+	//
+	// Post the necessary fields for the API to add a new outbound call.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
+	AddAnOutboundMessageWithResponse(ctx context.Context, body AddAnOutboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*AddAnOutboundMessageResponse, error)
+
+	// SendReviewReplyWithBodyWithResponse Send a review reply to Google My Business
+	//
+	// Post a reply to a customer review on Google My Business.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
+	SendReviewReplyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendReviewReplyResponse, error)
+
+	// SendReviewReplyWithResponse Send a review reply to Google My Business
+	//
+	// Post a reply to a customer review on Google My Business.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
+	SendReviewReplyWithResponse(ctx context.Context, body SendReviewReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*SendReviewReplyResponse, error)
+
+	// GetMessageWithResponse Get message by message id
+	//
+	// Get message by message id.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/messages/{id} (the `GetMessage` operationId).
+	GetMessageWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetMessageResponse, error)
+
+	// CancelScheduledMessageWithResponse Cancel a scheduled message.
+	//
+	// Post the messageId for the API to delete a scheduled message. <br />
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /conversations/messages/{messageId}/schedule (the `CancelScheduledMessage` operationId).
+	CancelScheduledMessageWithResponse(ctx context.Context, messageID string, reqEditors ...RequestEditorFn) (*CancelScheduledMessageResponse, error)
+
+	// UpdateMessageStatusWithBodyWithResponse Update message status
+	//
+	// Post the necessary fields for the API to update message status.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
+	UpdateMessageStatusWithBodyWithResponse(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateMessageStatusResponse, error)
+
+	// UpdateMessageStatusWithResponse Update message status
+	//
+	// Post the necessary fields for the API to update message status.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
+	UpdateMessageStatusWithResponse(ctx context.Context, messageID string, body UpdateMessageStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMessageStatusResponse, error)
+
+	// LiveChatAgentTypingWithBodyWithResponse Agent/Ai-Bot is typing a message indicator for live chat
+	//
+	// Agent/AI-Bot will call this when they are typing a message in live chat message.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/providers/live-chat/typing (the `LiveChatAgentTyping` operationId).
+	LiveChatAgentTypingWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LiveChatAgentTypingResponse, error)
+
+	// LiveChatAgentTypingWithResponse Agent/Ai-Bot is typing a message indicator for live chat
+	//
+	// Agent/AI-Bot will call this when they are typing a message in live chat message.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/providers/live-chat/typing (the `LiveChatAgentTyping` operationId).
+	LiveChatAgentTypingWithResponse(ctx context.Context, body LiveChatAgentTypingJSONRequestBody, reqEditors ...RequestEditorFn) (*LiveChatAgentTypingResponse, error)
+
+	// SearchConversationWithResponse Search Conversations
+	//
+	// Returns a list of all conversations matching the search criteria along with the sort and filter options selected.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/search (the `SearchConversation` operationId).
+	SearchConversationWithResponse(ctx context.Context, params *SearchConversationParams, reqEditors ...RequestEditorFn) (*SearchConversationResponse, error)
+
+	// DeleteConversationWithResponse Delete Conversation
+	//
+	// Delete the conversation details based on the conversation ID.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /conversations/{conversationId} (the `DeleteConversation` operationId).
+	DeleteConversationWithResponse(ctx context.Context, conversationID string, reqEditors ...RequestEditorFn) (*DeleteConversationResponse, error)
+
+	// GetConversationWithResponse Get Conversation
+	//
+	// Get the conversation details based on the conversation ID.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/{conversationId} (the `GetConversation` operationId).
+	GetConversationWithResponse(ctx context.Context, conversationID string, reqEditors ...RequestEditorFn) (*GetConversationResponse, error)
+
+	// UpdateConversationWithBodyWithResponse Update Conversation
+	//
+	// Update the conversation details based on the conversation ID.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /conversations/{conversationId} (the `UpdateConversation` operationId).
+	UpdateConversationWithBodyWithResponse(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateConversationResponse, error)
+
+	// UpdateConversationWithResponse Update Conversation
+	//
+	// Update the conversation details based on the conversation ID.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /conversations/{conversationId} (the `UpdateConversation` operationId).
+	UpdateConversationWithResponse(ctx context.Context, conversationID string, body UpdateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateConversationResponse, error)
+
+	// GetMessagesWithResponse Get messages by conversation id
+	//
+	// Get messages by conversation id.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/{conversationId}/messages (the `GetMessages` operationId).
+	GetMessagesWithResponse(ctx context.Context, conversationID string, params *GetMessagesParams, reqEditors ...RequestEditorFn) (*GetMessagesResponse, error)
 
 	// ListInvoicesWithResponse List invoices
 	//
@@ -37009,6 +41489,1417 @@ func (r AddContactToWorkflowResponse) ContentType() string {
 	return ""
 }
 
+type CreateConversationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CreateConversationSuccessResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateConversationResponse) GetJSON201() *CreateConversationSuccessResponse {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateConversationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateConversationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateConversationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateConversationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateConversationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateConversationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateConversationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateConversationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateConversationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateConversationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SendANewMessageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SendMessageResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SendANewMessageResponse) GetJSON200() *SendMessageResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SendANewMessageResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SendANewMessageResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SendANewMessageResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SendANewMessageResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SendANewMessageResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SendANewMessageResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r SendANewMessageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SendANewMessageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SendANewMessageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SendANewMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CancelScheduledEmailMessageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CancelScheduledResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelScheduledEmailMessageResponse) GetJSON200() *CancelScheduledResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CancelScheduledEmailMessageResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelScheduledEmailMessageResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CancelScheduledEmailMessageResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelScheduledEmailMessageResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CancelScheduledEmailMessageResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CancelScheduledEmailMessageResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelScheduledEmailMessageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelScheduledEmailMessageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelScheduledEmailMessageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelScheduledEmailMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetEmailByIDResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetEmailMessageResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEmailByIDResponse) GetJSON200() *GetEmailMessageResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetEmailByIDResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetEmailByIDResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetEmailByIDResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetEmailByIDResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetEmailByIDResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetEmailByIDResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEmailByIDResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEmailByIDResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEmailByIDResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEmailByIDResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ExportMessagesByLocationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ExportMessagesResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ExportMessagesByLocationResponse) GetJSON200() *ExportMessagesResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ExportMessagesByLocationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ExportMessagesByLocationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ExportMessagesByLocationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ExportMessagesByLocationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ExportMessagesByLocationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ExportMessagesByLocationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ExportMessagesByLocationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExportMessagesByLocationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExportMessagesByLocationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExportMessagesByLocationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AddAnInboundMessageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProcessMessageResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AddAnInboundMessageResponse) GetJSON200() *ProcessMessageResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddAnInboundMessageResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddAnInboundMessageResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AddAnInboundMessageResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AddAnInboundMessageResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AddAnInboundMessageResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AddAnInboundMessageResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r AddAnInboundMessageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddAnInboundMessageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddAnInboundMessageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddAnInboundMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AddAnOutboundMessageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProcessMessageResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AddAnOutboundMessageResponse) GetJSON200() *ProcessMessageResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddAnOutboundMessageResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddAnOutboundMessageResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AddAnOutboundMessageResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AddAnOutboundMessageResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AddAnOutboundMessageResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AddAnOutboundMessageResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r AddAnOutboundMessageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddAnOutboundMessageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddAnOutboundMessageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddAnOutboundMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SendReviewReplyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SendMessageResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SendReviewReplyResponse) GetJSON200() *SendMessageResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SendReviewReplyResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SendReviewReplyResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SendReviewReplyResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SendReviewReplyResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SendReviewReplyResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SendReviewReplyResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r SendReviewReplyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SendReviewReplyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SendReviewReplyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SendReviewReplyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetMessageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetMessageResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMessageResponse) GetJSON200() *GetMessageResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetMessageResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetMessageResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetMessageResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetMessageResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetMessageResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetMessageResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMessageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMessageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMessageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CancelScheduledMessageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CancelScheduledResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelScheduledMessageResponse) GetJSON200() *CancelScheduledResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CancelScheduledMessageResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelScheduledMessageResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CancelScheduledMessageResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelScheduledMessageResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CancelScheduledMessageResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CancelScheduledMessageResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelScheduledMessageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelScheduledMessageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelScheduledMessageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelScheduledMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateMessageStatusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SendMessageResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateMessageStatusResponse) GetJSON200() *SendMessageResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateMessageStatusResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateMessageStatusResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateMessageStatusResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateMessageStatusResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateMessageStatusResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateMessageStatusResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateMessageStatusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateMessageStatusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateMessageStatusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateMessageStatusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type LiveChatAgentTypingResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CreateLiveChatMessageFeedbackResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r LiveChatAgentTypingResponse) GetJSON201() *CreateLiveChatMessageFeedbackResponse {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r LiveChatAgentTypingResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r LiveChatAgentTypingResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r LiveChatAgentTypingResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r LiveChatAgentTypingResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r LiveChatAgentTypingResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r LiveChatAgentTypingResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r LiveChatAgentTypingResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LiveChatAgentTypingResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LiveChatAgentTypingResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LiveChatAgentTypingResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SearchConversationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SendConversationResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SearchConversationResponse) GetJSON200() *SendConversationResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SearchConversationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SearchConversationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SearchConversationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SearchConversationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SearchConversationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SearchConversationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r SearchConversationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SearchConversationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SearchConversationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SearchConversationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteConversationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeleteConversationSuccessfulResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteConversationResponse) GetJSON200() *DeleteConversationSuccessfulResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteConversationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteConversationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteConversationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteConversationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteConversationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteConversationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteConversationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteConversationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteConversationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteConversationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetConversationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetConversationByIDResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetConversationResponse) GetJSON200() *GetConversationByIDResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetConversationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetConversationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetConversationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetConversationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetConversationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetConversationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetConversationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetConversationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetConversationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetConversationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateConversationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetConversationSuccessfulResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateConversationResponse) GetJSON200() *GetConversationSuccessfulResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateConversationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateConversationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateConversationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateConversationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateConversationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateConversationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateConversationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateConversationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateConversationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateConversationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetMessagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetMessagesByConversationResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMessagesResponse) GetJSON200() *GetMessagesByConversationResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetMessagesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetMessagesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetMessagesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetMessagesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetMessagesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetMessagesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMessagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMessagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMessagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMessagesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListInvoicesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -43611,6 +49502,379 @@ func (c *ClientWithResponses) AddContactToWorkflowWithResponse(ctx context.Conte
 	return ParseAddContactToWorkflowResponse(rsp)
 }
 
+// CreateConversationWithBodyWithResponse Create Conversation
+//
+// Creates a new conversation with the data provided.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
+func (c *ClientWithResponses) CreateConversationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConversationResponse, error) {
+	rsp, err := c.CreateConversationWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateConversationResponse(rsp)
+}
+
+// CreateConversationWithResponse Create Conversation
+//
+// Creates a new conversation with the data provided.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
+func (c *ClientWithResponses) CreateConversationWithResponse(ctx context.Context, body CreateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConversationResponse, error) {
+	rsp, err := c.CreateConversation(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateConversationResponse(rsp)
+}
+
+// SendANewMessageWithBodyWithResponse Send a new message
+//
+// Post the necessary fields for the API to send a new message.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
+func (c *ClientWithResponses) SendANewMessageWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendANewMessageResponse, error) {
+	rsp, err := c.SendANewMessageWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendANewMessageResponse(rsp)
+}
+
+// SendANewMessageWithResponse Send a new message
+//
+// Post the necessary fields for the API to send a new message.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages (the `SendANewMessage` operationId).
+func (c *ClientWithResponses) SendANewMessageWithResponse(ctx context.Context, body SendANewMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*SendANewMessageResponse, error) {
+	rsp, err := c.SendANewMessage(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendANewMessageResponse(rsp)
+}
+
+// CancelScheduledEmailMessageWithResponse Cancel a scheduled email message.
+//
+// Post the messageId for the API to delete a scheduled email message. <br />
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /conversations/messages/email/{emailMessageId}/schedule (the `CancelScheduledEmailMessage` operationId).
+func (c *ClientWithResponses) CancelScheduledEmailMessageWithResponse(ctx context.Context, emailMessageID string, reqEditors ...RequestEditorFn) (*CancelScheduledEmailMessageResponse, error) {
+	rsp, err := c.CancelScheduledEmailMessage(ctx, emailMessageID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelScheduledEmailMessageResponse(rsp)
+}
+
+// GetEmailByIDWithResponse Get email by Id
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/messages/email/{id} (the `GetEmailByID` operationId).
+func (c *ClientWithResponses) GetEmailByIDWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetEmailByIDResponse, error) {
+	rsp, err := c.GetEmailByID(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEmailByIDResponse(rsp)
+}
+
+// ExportMessagesByLocationWithResponse Export messages by location ID
+//
+// Export messages for a specific location with cursor-based pagination support. Response includes messageType (string), source, and subType fields. The channel parameter is optional - if not provided, all non-email message types will be returned including activity messages (opportunity updates, appointments, etc.).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/messages/export (the `ExportMessagesByLocation` operationId).
+func (c *ClientWithResponses) ExportMessagesByLocationWithResponse(ctx context.Context, params *ExportMessagesByLocationParams, reqEditors ...RequestEditorFn) (*ExportMessagesByLocationResponse, error) {
+	rsp, err := c.ExportMessagesByLocation(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExportMessagesByLocationResponse(rsp)
+}
+
+// AddAnInboundMessageWithBodyWithResponse Add an inbound message
+//
+// Post the necessary fields for the API to add a new inbound message. <br />
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages/inbound (the `AddAnInboundMessage` operationId).
+func (c *ClientWithResponses) AddAnInboundMessageWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddAnInboundMessageResponse, error) {
+	rsp, err := c.AddAnInboundMessageWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddAnInboundMessageResponse(rsp)
+}
+
+// AddAnInboundMessageWithResponse Add an inbound message
+//
+// Post the necessary fields for the API to add a new inbound message. <br />
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages/inbound (the `AddAnInboundMessage` operationId).
+func (c *ClientWithResponses) AddAnInboundMessageWithResponse(ctx context.Context, body AddAnInboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*AddAnInboundMessageResponse, error) {
+	rsp, err := c.AddAnInboundMessage(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddAnInboundMessageResponse(rsp)
+}
+
+// AddAnOutboundMessageWithBodyWithResponse Add an external outbound call
+//
+// Post the necessary fields for the API to add a new outbound call.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
+func (c *ClientWithResponses) AddAnOutboundMessageWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddAnOutboundMessageResponse, error) {
+	rsp, err := c.AddAnOutboundMessageWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddAnOutboundMessageResponse(rsp)
+}
+
+// AddAnOutboundMessageWithResponse Add an external outbound call
+//
+// Post the necessary fields for the API to add a new outbound call.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages/outbound (the `AddAnOutboundMessage` operationId).
+func (c *ClientWithResponses) AddAnOutboundMessageWithResponse(ctx context.Context, body AddAnOutboundMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*AddAnOutboundMessageResponse, error) {
+	rsp, err := c.AddAnOutboundMessage(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddAnOutboundMessageResponse(rsp)
+}
+
+// SendReviewReplyWithBodyWithResponse Send a review reply to Google My Business
+//
+// Post a reply to a customer review on Google My Business.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
+func (c *ClientWithResponses) SendReviewReplyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendReviewReplyResponse, error) {
+	rsp, err := c.SendReviewReplyWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendReviewReplyResponse(rsp)
+}
+
+// SendReviewReplyWithResponse Send a review reply to Google My Business
+//
+// Post a reply to a customer review on Google My Business.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
+func (c *ClientWithResponses) SendReviewReplyWithResponse(ctx context.Context, body SendReviewReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*SendReviewReplyResponse, error) {
+	rsp, err := c.SendReviewReply(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendReviewReplyResponse(rsp)
+}
+
+// GetMessageWithResponse Get message by message id
+//
+// Get message by message id.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/messages/{id} (the `GetMessage` operationId).
+func (c *ClientWithResponses) GetMessageWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetMessageResponse, error) {
+	rsp, err := c.GetMessage(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMessageResponse(rsp)
+}
+
+// CancelScheduledMessageWithResponse Cancel a scheduled message.
+//
+// Post the messageId for the API to delete a scheduled message. <br />
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /conversations/messages/{messageId}/schedule (the `CancelScheduledMessage` operationId).
+func (c *ClientWithResponses) CancelScheduledMessageWithResponse(ctx context.Context, messageID string, reqEditors ...RequestEditorFn) (*CancelScheduledMessageResponse, error) {
+	rsp, err := c.CancelScheduledMessage(ctx, messageID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelScheduledMessageResponse(rsp)
+}
+
+// UpdateMessageStatusWithBodyWithResponse Update message status
+//
+// Post the necessary fields for the API to update message status.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
+func (c *ClientWithResponses) UpdateMessageStatusWithBodyWithResponse(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateMessageStatusResponse, error) {
+	rsp, err := c.UpdateMessageStatusWithBody(ctx, messageID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateMessageStatusResponse(rsp)
+}
+
+// UpdateMessageStatusWithResponse Update message status
+//
+// Post the necessary fields for the API to update message status.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
+func (c *ClientWithResponses) UpdateMessageStatusWithResponse(ctx context.Context, messageID string, body UpdateMessageStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMessageStatusResponse, error) {
+	rsp, err := c.UpdateMessageStatus(ctx, messageID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateMessageStatusResponse(rsp)
+}
+
+// LiveChatAgentTypingWithBodyWithResponse Agent/Ai-Bot is typing a message indicator for live chat
+//
+// Agent/AI-Bot will call this when they are typing a message in live chat message.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/providers/live-chat/typing (the `LiveChatAgentTyping` operationId).
+func (c *ClientWithResponses) LiveChatAgentTypingWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LiveChatAgentTypingResponse, error) {
+	rsp, err := c.LiveChatAgentTypingWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLiveChatAgentTypingResponse(rsp)
+}
+
+// LiveChatAgentTypingWithResponse Agent/Ai-Bot is typing a message indicator for live chat
+//
+// Agent/AI-Bot will call this when they are typing a message in live chat message.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/providers/live-chat/typing (the `LiveChatAgentTyping` operationId).
+func (c *ClientWithResponses) LiveChatAgentTypingWithResponse(ctx context.Context, body LiveChatAgentTypingJSONRequestBody, reqEditors ...RequestEditorFn) (*LiveChatAgentTypingResponse, error) {
+	rsp, err := c.LiveChatAgentTyping(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLiveChatAgentTypingResponse(rsp)
+}
+
+// SearchConversationWithResponse Search Conversations
+//
+// Returns a list of all conversations matching the search criteria along with the sort and filter options selected.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/search (the `SearchConversation` operationId).
+func (c *ClientWithResponses) SearchConversationWithResponse(ctx context.Context, params *SearchConversationParams, reqEditors ...RequestEditorFn) (*SearchConversationResponse, error) {
+	rsp, err := c.SearchConversation(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSearchConversationResponse(rsp)
+}
+
+// DeleteConversationWithResponse Delete Conversation
+//
+// Delete the conversation details based on the conversation ID.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /conversations/{conversationId} (the `DeleteConversation` operationId).
+func (c *ClientWithResponses) DeleteConversationWithResponse(ctx context.Context, conversationID string, reqEditors ...RequestEditorFn) (*DeleteConversationResponse, error) {
+	rsp, err := c.DeleteConversation(ctx, conversationID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteConversationResponse(rsp)
+}
+
+// GetConversationWithResponse Get Conversation
+//
+// Get the conversation details based on the conversation ID.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/{conversationId} (the `GetConversation` operationId).
+func (c *ClientWithResponses) GetConversationWithResponse(ctx context.Context, conversationID string, reqEditors ...RequestEditorFn) (*GetConversationResponse, error) {
+	rsp, err := c.GetConversation(ctx, conversationID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConversationResponse(rsp)
+}
+
+// UpdateConversationWithBodyWithResponse Update Conversation
+//
+// Update the conversation details based on the conversation ID.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /conversations/{conversationId} (the `UpdateConversation` operationId).
+func (c *ClientWithResponses) UpdateConversationWithBodyWithResponse(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateConversationResponse, error) {
+	rsp, err := c.UpdateConversationWithBody(ctx, conversationID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateConversationResponse(rsp)
+}
+
+// UpdateConversationWithResponse Update Conversation
+//
+// Update the conversation details based on the conversation ID.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /conversations/{conversationId} (the `UpdateConversation` operationId).
+func (c *ClientWithResponses) UpdateConversationWithResponse(ctx context.Context, conversationID string, body UpdateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateConversationResponse, error) {
+	rsp, err := c.UpdateConversation(ctx, conversationID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateConversationResponse(rsp)
+}
+
+// GetMessagesWithResponse Get messages by conversation id
+//
+// Get messages by conversation id.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/{conversationId}/messages (the `GetMessages` operationId).
+func (c *ClientWithResponses) GetMessagesWithResponse(ctx context.Context, conversationID string, params *GetMessagesParams, reqEditors ...RequestEditorFn) (*GetMessagesResponse, error) {
+	rsp, err := c.GetMessages(ctx, conversationID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMessagesResponse(rsp)
+}
+
 // ListInvoicesWithResponse List invoices
 //
 // API to get list of invoices.
@@ -49709,6 +55973,1162 @@ func ParseAddContactToWorkflowResponse(rsp *http.Response) (*AddContactToWorkflo
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest ContactsWorkflowSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateConversationResponse parses an HTTP response from a CreateConversationWithResponse call
+func ParseCreateConversationResponse(rsp *http.Response) (*CreateConversationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateConversationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CreateConversationSuccessResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSendANewMessageResponse parses an HTTP response from a SendANewMessageWithResponse call
+func ParseSendANewMessageResponse(rsp *http.Response) (*SendANewMessageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SendANewMessageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SendMessageResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCancelScheduledEmailMessageResponse parses an HTTP response from a CancelScheduledEmailMessageWithResponse call
+func ParseCancelScheduledEmailMessageResponse(rsp *http.Response) (*CancelScheduledEmailMessageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelScheduledEmailMessageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CancelScheduledResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetEmailByIDResponse parses an HTTP response from a GetEmailByIDWithResponse call
+func ParseGetEmailByIDResponse(rsp *http.Response) (*GetEmailByIDResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEmailByIDResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetEmailMessageResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseExportMessagesByLocationResponse parses an HTTP response from a ExportMessagesByLocationWithResponse call
+func ParseExportMessagesByLocationResponse(rsp *http.Response) (*ExportMessagesByLocationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExportMessagesByLocationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ExportMessagesResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAddAnInboundMessageResponse parses an HTTP response from a AddAnInboundMessageWithResponse call
+func ParseAddAnInboundMessageResponse(rsp *http.Response) (*AddAnInboundMessageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddAnInboundMessageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProcessMessageResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAddAnOutboundMessageResponse parses an HTTP response from a AddAnOutboundMessageWithResponse call
+func ParseAddAnOutboundMessageResponse(rsp *http.Response) (*AddAnOutboundMessageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddAnOutboundMessageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProcessMessageResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSendReviewReplyResponse parses an HTTP response from a SendReviewReplyWithResponse call
+func ParseSendReviewReplyResponse(rsp *http.Response) (*SendReviewReplyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SendReviewReplyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SendMessageResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetMessageResponse parses an HTTP response from a GetMessageWithResponse call
+func ParseGetMessageResponse(rsp *http.Response) (*GetMessageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMessageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetMessageResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCancelScheduledMessageResponse parses an HTTP response from a CancelScheduledMessageWithResponse call
+func ParseCancelScheduledMessageResponse(rsp *http.Response) (*CancelScheduledMessageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelScheduledMessageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CancelScheduledResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateMessageStatusResponse parses an HTTP response from a UpdateMessageStatusWithResponse call
+func ParseUpdateMessageStatusResponse(rsp *http.Response) (*UpdateMessageStatusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateMessageStatusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SendMessageResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseLiveChatAgentTypingResponse parses an HTTP response from a LiveChatAgentTypingWithResponse call
+func ParseLiveChatAgentTypingResponse(rsp *http.Response) (*LiveChatAgentTypingResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LiveChatAgentTypingResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CreateLiveChatMessageFeedbackResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSearchConversationResponse parses an HTTP response from a SearchConversationWithResponse call
+func ParseSearchConversationResponse(rsp *http.Response) (*SearchConversationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SearchConversationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SendConversationResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteConversationResponse parses an HTTP response from a DeleteConversationWithResponse call
+func ParseDeleteConversationResponse(rsp *http.Response) (*DeleteConversationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteConversationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeleteConversationSuccessfulResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetConversationResponse parses an HTTP response from a GetConversationWithResponse call
+func ParseGetConversationResponse(rsp *http.Response) (*GetConversationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetConversationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetConversationByIDResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateConversationResponse parses an HTTP response from a UpdateConversationWithResponse call
+func ParseUpdateConversationResponse(rsp *http.Response) (*UpdateConversationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateConversationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetConversationSuccessfulResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetMessagesResponse parses an HTTP response from a GetMessagesWithResponse call
+func ParseGetMessagesResponse(rsp *http.Response) (*GetMessagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMessagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetMessagesByConversationResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -4398,6 +4398,1132 @@ func (x *DndSettingSchema) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// ConversationCreateResponseDto is the schema ConversationCreateResponseDto
+// of HighLevel's conversations document.
+type ConversationCreateResponseDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique identifier for the conversation
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Date when the conversation was last updated
+	DateUpdated *string `protobuf:"bytes,2,opt,name=date_updated,json=dateUpdated,proto3,oneof" json:"date_updated,omitempty"`
+	// Date when the conversation was created
+	DateAdded *string `protobuf:"bytes,3,opt,name=date_added,json=dateAdded,proto3,oneof" json:"date_added,omitempty"`
+	// Flag indicating if this conversation has been deleted
+	Deleted *bool `protobuf:"varint,4,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// Unique identifier of the contact associated with this conversation
+	ContactId *string `protobuf:"bytes,5,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// Unique identifier of the business location where this conversation takes
+	// place
+	LocationId *string `protobuf:"bytes,6,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// Date of the last message in the conversation
+	LastMessageDate *string `protobuf:"bytes,7,opt,name=last_message_date,json=lastMessageDate,proto3,oneof" json:"last_message_date,omitempty"`
+	// Unique identifier of the team member assigned to this conversation
+	AssignedTo *string `protobuf:"bytes,8,opt,name=assigned_to,json=assignedTo,proto3,oneof" json:"assigned_to,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,9,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConversationCreateResponseDto) Reset() {
+	*x = ConversationCreateResponseDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConversationCreateResponseDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConversationCreateResponseDto) ProtoMessage() {}
+
+func (x *ConversationCreateResponseDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConversationCreateResponseDto.ProtoReflect.Descriptor instead.
+func (*ConversationCreateResponseDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ConversationCreateResponseDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ConversationCreateResponseDto) GetDateUpdated() string {
+	if x != nil && x.DateUpdated != nil {
+		return *x.DateUpdated
+	}
+	return ""
+}
+
+func (x *ConversationCreateResponseDto) GetDateAdded() string {
+	if x != nil && x.DateAdded != nil {
+		return *x.DateAdded
+	}
+	return ""
+}
+
+func (x *ConversationCreateResponseDto) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *ConversationCreateResponseDto) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *ConversationCreateResponseDto) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *ConversationCreateResponseDto) GetLastMessageDate() string {
+	if x != nil && x.LastMessageDate != nil {
+		return *x.LastMessageDate
+	}
+	return ""
+}
+
+func (x *ConversationCreateResponseDto) GetAssignedTo() string {
+	if x != nil && x.AssignedTo != nil {
+		return *x.AssignedTo
+	}
+	return ""
+}
+
+func (x *ConversationCreateResponseDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ConversationDto is the schema ConversationDto of HighLevel's conversations
+// document.
+type ConversationDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Contact ID as string
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Location ID as string
+	LocationId *string `protobuf:"bytes,2,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// Contact ID as string
+	ContactId *string `protobuf:"bytes,3,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// Assigned User ID as string
+	AssignedTo *string `protobuf:"bytes,4,opt,name=assigned_to,json=assignedTo,proto3,oneof" json:"assigned_to,omitempty"`
+	// User ID as string
+	UserId *string `protobuf:"bytes,5,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// Last message body as string
+	LastMessageBody *string `protobuf:"bytes,6,opt,name=last_message_body,json=lastMessageBody,proto3,oneof" json:"last_message_body,omitempty"`
+	// Last message date as UTC
+	LastMessageDate *string `protobuf:"bytes,7,opt,name=last_message_date,json=lastMessageDate,proto3,oneof" json:"last_message_date,omitempty"`
+	// Type of the last message sent/received in the conversation.
+	LastMessageType *string `protobuf:"bytes,8,opt,name=last_message_type,json=lastMessageType,proto3,oneof" json:"last_message_type,omitempty"`
+	// Count of unread messages in the conversation
+	UnreadCount *float64 `protobuf:"fixed64,9,opt,name=unread_count,json=unreadCount,proto3,oneof" json:"unread_count,omitempty"`
+	// Inbox status of the conversation.
+	Inbox *bool `protobuf:"varint,10,opt,name=inbox,proto3,oneof" json:"inbox,omitempty"`
+	// Starred status of the conversation.
+	Starred *bool `protobuf:"varint,11,opt,name=starred,proto3,oneof" json:"starred,omitempty"`
+	// Deleted status of the conversation.
+	Deleted *bool `protobuf:"varint,12,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,13,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConversationDto) Reset() {
+	*x = ConversationDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConversationDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConversationDto) ProtoMessage() {}
+
+func (x *ConversationDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConversationDto.ProtoReflect.Descriptor instead.
+func (*ConversationDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ConversationDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ConversationDto) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *ConversationDto) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *ConversationDto) GetAssignedTo() string {
+	if x != nil && x.AssignedTo != nil {
+		return *x.AssignedTo
+	}
+	return ""
+}
+
+func (x *ConversationDto) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *ConversationDto) GetLastMessageBody() string {
+	if x != nil && x.LastMessageBody != nil {
+		return *x.LastMessageBody
+	}
+	return ""
+}
+
+func (x *ConversationDto) GetLastMessageDate() string {
+	if x != nil && x.LastMessageDate != nil {
+		return *x.LastMessageDate
+	}
+	return ""
+}
+
+func (x *ConversationDto) GetLastMessageType() string {
+	if x != nil && x.LastMessageType != nil {
+		return *x.LastMessageType
+	}
+	return ""
+}
+
+func (x *ConversationDto) GetUnreadCount() float64 {
+	if x != nil && x.UnreadCount != nil {
+		return *x.UnreadCount
+	}
+	return 0
+}
+
+func (x *ConversationDto) GetInbox() bool {
+	if x != nil && x.Inbox != nil {
+		return *x.Inbox
+	}
+	return false
+}
+
+func (x *ConversationDto) GetStarred() bool {
+	if x != nil && x.Starred != nil {
+		return *x.Starred
+	}
+	return false
+}
+
+func (x *ConversationDto) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *ConversationDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetMessageResponseDto is the schema GetMessageResponseDto of HighLevel's
+// conversations document.
+type GetMessageResponseDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's type.
+	Type *float64 `protobuf:"fixed64,2,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Type of the message as a string
+	MessageType *string `protobuf:"bytes,3,opt,name=message_type,json=messageType,proto3,oneof" json:"message_type,omitempty"`
+	// HighLevel's locationId.
+	LocationId *string `protobuf:"bytes,4,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// HighLevel's contactId.
+	ContactId *string `protobuf:"bytes,5,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// HighLevel's conversationId.
+	ConversationId *string `protobuf:"bytes,6,opt,name=conversation_id,json=conversationId,proto3,oneof" json:"conversation_id,omitempty"`
+	// HighLevel's dateAdded.
+	DateAdded *string `protobuf:"bytes,7,opt,name=date_added,json=dateAdded,proto3,oneof" json:"date_added,omitempty"`
+	// HighLevel's body.
+	Body *string `protobuf:"bytes,8,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	// HighLevel's direction.
+	Direction *string `protobuf:"bytes,9,opt,name=direction,proto3,oneof" json:"direction,omitempty"`
+	// HighLevel's status.
+	Status *string `protobuf:"bytes,10,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// HighLevel's contentType.
+	ContentType *string `protobuf:"bytes,11,opt,name=content_type,json=contentType,proto3,oneof" json:"content_type,omitempty"`
+	// An array of attachment URLs. Attachments will be empty for Call and
+	// Voicemails, type 1 and 10. Please use get call recording API to fetch
+	// call recording and voicemails.
+	Attachments []string `protobuf:"bytes,12,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// HighLevel's meta.
+	Meta *MessageMeta `protobuf:"bytes,13,opt,name=meta,proto3" json:"meta,omitempty"`
+	// Message source
+	Source *string `protobuf:"bytes,14,opt,name=source,proto3,oneof" json:"source,omitempty"`
+	// User Id
+	UserId *string `protobuf:"bytes,15,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// Conversation Provider Id
+	ConversationProviderId *string `protobuf:"bytes,16,opt,name=conversation_provider_id,json=conversationProviderId,proto3,oneof" json:"conversation_provider_id,omitempty"`
+	// Chat Widget Id
+	ChatWidgetId *string `protobuf:"bytes,17,opt,name=chat_widget_id,json=chatWidgetId,proto3,oneof" json:"chat_widget_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,18,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMessageResponseDto) Reset() {
+	*x = GetMessageResponseDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMessageResponseDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMessageResponseDto) ProtoMessage() {}
+
+func (x *GetMessageResponseDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMessageResponseDto.ProtoReflect.Descriptor instead.
+func (*GetMessageResponseDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *GetMessageResponseDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetType() float64 {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return 0
+}
+
+func (x *GetMessageResponseDto) GetMessageType() string {
+	if x != nil && x.MessageType != nil {
+		return *x.MessageType
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetConversationId() string {
+	if x != nil && x.ConversationId != nil {
+		return *x.ConversationId
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetDateAdded() string {
+	if x != nil && x.DateAdded != nil {
+		return *x.DateAdded
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetDirection() string {
+	if x != nil && x.Direction != nil {
+		return *x.Direction
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetContentType() string {
+	if x != nil && x.ContentType != nil {
+		return *x.ContentType
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetAttachments() []string {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *GetMessageResponseDto) GetMeta() *MessageMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *GetMessageResponseDto) GetSource() string {
+	if x != nil && x.Source != nil {
+		return *x.Source
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetConversationProviderId() string {
+	if x != nil && x.ConversationProviderId != nil {
+		return *x.ConversationProviderId
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetChatWidgetId() string {
+	if x != nil && x.ChatWidgetId != nil {
+		return *x.ChatWidgetId
+	}
+	return ""
+}
+
+func (x *GetMessageResponseDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// MessageMeta is the schema MessageMeta of HighLevel's conversations
+// document.
+type MessageMeta struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Call duration in seconds
+	CallDuration *float64 `protobuf:"fixed64,1,opt,name=call_duration,json=callDuration,proto3,oneof" json:"call_duration,omitempty"`
+	// Call status - can be pending, completed, answered, busy, no-answer,
+	// failed, canceled, or voicemail
+	CallStatus *string `protobuf:"bytes,2,opt,name=call_status,json=callStatus,proto3,oneof" json:"call_status,omitempty"`
+	// meta will contain email, for message type 3 (email). messageIds is list
+	// of all email message ids under the message thread
+	Email *structpb.Struct `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageMeta) Reset() {
+	*x = MessageMeta{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageMeta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageMeta) ProtoMessage() {}
+
+func (x *MessageMeta) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageMeta.ProtoReflect.Descriptor instead.
+func (*MessageMeta) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *MessageMeta) GetCallDuration() float64 {
+	if x != nil && x.CallDuration != nil {
+		return *x.CallDuration
+	}
+	return 0
+}
+
+func (x *MessageMeta) GetCallStatus() string {
+	if x != nil && x.CallStatus != nil {
+		return *x.CallStatus
+	}
+	return ""
+}
+
+func (x *MessageMeta) GetEmail() *structpb.Struct {
+	if x != nil {
+		return x.Email
+	}
+	return nil
+}
+
+func (x *MessageMeta) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ForwardConfigDto is the schema ForwardConfigDto of HighLevel's
+// conversations document.
+type ForwardConfigDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Specify if this is a forwarded email
+	IsForwarded *bool `protobuf:"varint,1,opt,name=is_forwarded,json=isForwarded,proto3,oneof" json:"is_forwarded,omitempty"`
+	// Specify if forwarding the whole thread or just a single email
+	ForwardWholeThread *bool `protobuf:"varint,2,opt,name=forward_whole_thread,json=forwardWholeThread,proto3,oneof" json:"forward_whole_thread,omitempty"`
+	// Message ID of the email thread being forwarded (source) - REQUIRED for
+	// forwarding
+	MessageId *string `protobuf:"bytes,3,opt,name=message_id,json=messageId,proto3,oneof" json:"message_id,omitempty"`
+	// Email Message ID of the specific email being forwarded (source) -
+	// Required for single email forward, ignored for thread forward
+	EmailMessageId *string `protobuf:"bytes,4,opt,name=email_message_id,json=emailMessageId,proto3,oneof" json:"email_message_id,omitempty"`
+	// Contact ID where the forwarded email originated from (source) -
+	// Auto-populated if not provided
+	SourceContactId *string `protobuf:"bytes,5,opt,name=source_contact_id,json=sourceContactId,proto3,oneof" json:"source_contact_id,omitempty"`
+	// Conversation ID where the forwarded email originated from (source) -
+	// Auto-populated if not provided
+	SourceConversationId *string `protobuf:"bytes,6,opt,name=source_conversation_id,json=sourceConversationId,proto3,oneof" json:"source_conversation_id,omitempty"`
+	// Email address to forward to (destination)
+	ToEmail *string `protobuf:"bytes,7,opt,name=to_email,json=toEmail,proto3,oneof" json:"to_email,omitempty"`
+	// Contact ID of recipient when forwarding (destination)
+	RecipientContactId *string `protobuf:"bytes,8,opt,name=recipient_contact_id,json=recipientContactId,proto3,oneof" json:"recipient_contact_id,omitempty"`
+	// Conversation ID of recipient when forwarding (destination)
+	RecipientConversationId *string `protobuf:"bytes,9,opt,name=recipient_conversation_id,json=recipientConversationId,proto3,oneof" json:"recipient_conversation_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,10,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForwardConfigDto) Reset() {
+	*x = ForwardConfigDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForwardConfigDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForwardConfigDto) ProtoMessage() {}
+
+func (x *ForwardConfigDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForwardConfigDto.ProtoReflect.Descriptor instead.
+func (*ForwardConfigDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ForwardConfigDto) GetIsForwarded() bool {
+	if x != nil && x.IsForwarded != nil {
+		return *x.IsForwarded
+	}
+	return false
+}
+
+func (x *ForwardConfigDto) GetForwardWholeThread() bool {
+	if x != nil && x.ForwardWholeThread != nil {
+		return *x.ForwardWholeThread
+	}
+	return false
+}
+
+func (x *ForwardConfigDto) GetMessageId() string {
+	if x != nil && x.MessageId != nil {
+		return *x.MessageId
+	}
+	return ""
+}
+
+func (x *ForwardConfigDto) GetEmailMessageId() string {
+	if x != nil && x.EmailMessageId != nil {
+		return *x.EmailMessageId
+	}
+	return ""
+}
+
+func (x *ForwardConfigDto) GetSourceContactId() string {
+	if x != nil && x.SourceContactId != nil {
+		return *x.SourceContactId
+	}
+	return ""
+}
+
+func (x *ForwardConfigDto) GetSourceConversationId() string {
+	if x != nil && x.SourceConversationId != nil {
+		return *x.SourceConversationId
+	}
+	return ""
+}
+
+func (x *ForwardConfigDto) GetToEmail() string {
+	if x != nil && x.ToEmail != nil {
+		return *x.ToEmail
+	}
+	return ""
+}
+
+func (x *ForwardConfigDto) GetRecipientContactId() string {
+	if x != nil && x.RecipientContactId != nil {
+		return *x.RecipientContactId
+	}
+	return ""
+}
+
+func (x *ForwardConfigDto) GetRecipientConversationId() string {
+	if x != nil && x.RecipientConversationId != nil {
+		return *x.RecipientConversationId
+	}
+	return ""
+}
+
+func (x *ForwardConfigDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ForwardResponseDto is the schema ForwardResponseDto of HighLevel's
+// conversations document.
+type ForwardResponseDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the entire thread was forwarded
+	ForwardWholeThread *bool `protobuf:"varint,1,opt,name=forward_whole_thread,json=forwardWholeThread,proto3,oneof" json:"forward_whole_thread,omitempty"`
+	// Message ID of the forwarded message (source)
+	MessageId *string `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3,oneof" json:"message_id,omitempty"`
+	// Email Message ID of the forwarded email (source)
+	EmailMessageId *string `protobuf:"bytes,3,opt,name=email_message_id,json=emailMessageId,proto3,oneof" json:"email_message_id,omitempty"`
+	// Contact ID where the forwarded email originated from (source)
+	SourceContactId *string `protobuf:"bytes,4,opt,name=source_contact_id,json=sourceContactId,proto3,oneof" json:"source_contact_id,omitempty"`
+	// Conversation ID where the forwarded email originated from (source)
+	SourceConversationId *string `protobuf:"bytes,5,opt,name=source_conversation_id,json=sourceConversationId,proto3,oneof" json:"source_conversation_id,omitempty"`
+	// Email address the message was forwarded to (destination)
+	ForwardToEmail *string `protobuf:"bytes,6,opt,name=forward_to_email,json=forwardToEmail,proto3,oneof" json:"forward_to_email,omitempty"`
+	// Contact ID of the recipient of the forwarded email (destination)
+	RecipientContactId *string `protobuf:"bytes,7,opt,name=recipient_contact_id,json=recipientContactId,proto3,oneof" json:"recipient_contact_id,omitempty"`
+	// Conversation ID of the recipient of the forwarded email (destination)
+	RecipientConversationId *string `protobuf:"bytes,8,opt,name=recipient_conversation_id,json=recipientConversationId,proto3,oneof" json:"recipient_conversation_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,9,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForwardResponseDto) Reset() {
+	*x = ForwardResponseDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForwardResponseDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForwardResponseDto) ProtoMessage() {}
+
+func (x *ForwardResponseDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForwardResponseDto.ProtoReflect.Descriptor instead.
+func (*ForwardResponseDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ForwardResponseDto) GetForwardWholeThread() bool {
+	if x != nil && x.ForwardWholeThread != nil {
+		return *x.ForwardWholeThread
+	}
+	return false
+}
+
+func (x *ForwardResponseDto) GetMessageId() string {
+	if x != nil && x.MessageId != nil {
+		return *x.MessageId
+	}
+	return ""
+}
+
+func (x *ForwardResponseDto) GetEmailMessageId() string {
+	if x != nil && x.EmailMessageId != nil {
+		return *x.EmailMessageId
+	}
+	return ""
+}
+
+func (x *ForwardResponseDto) GetSourceContactId() string {
+	if x != nil && x.SourceContactId != nil {
+		return *x.SourceContactId
+	}
+	return ""
+}
+
+func (x *ForwardResponseDto) GetSourceConversationId() string {
+	if x != nil && x.SourceConversationId != nil {
+		return *x.SourceConversationId
+	}
+	return ""
+}
+
+func (x *ForwardResponseDto) GetForwardToEmail() string {
+	if x != nil && x.ForwardToEmail != nil {
+		return *x.ForwardToEmail
+	}
+	return ""
+}
+
+func (x *ForwardResponseDto) GetRecipientContactId() string {
+	if x != nil && x.RecipientContactId != nil {
+		return *x.RecipientContactId
+	}
+	return ""
+}
+
+func (x *ForwardResponseDto) GetRecipientConversationId() string {
+	if x != nil && x.RecipientConversationId != nil {
+		return *x.RecipientConversationId
+	}
+	return ""
+}
+
+func (x *ForwardResponseDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ErrorDto is the schema ErrorDto of HighLevel's conversations document.
+type ErrorDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Error Code
+	Code *string `protobuf:"bytes,1,opt,name=code,proto3,oneof" json:"code,omitempty"`
+	// Error Type
+	Type *string `protobuf:"bytes,2,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Error Message
+	Message *string `protobuf:"bytes,3,opt,name=message,proto3,oneof" json:"message,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ErrorDto) Reset() {
+	*x = ErrorDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErrorDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErrorDto) ProtoMessage() {}
+
+func (x *ErrorDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErrorDto.ProtoReflect.Descriptor instead.
+func (*ErrorDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ErrorDto) GetCode() string {
+	if x != nil && x.Code != nil {
+		return *x.Code
+	}
+	return ""
+}
+
+func (x *ErrorDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *ErrorDto) GetMessage() string {
+	if x != nil && x.Message != nil {
+		return *x.Message
+	}
+	return ""
+}
+
+func (x *ErrorDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CallDataDTO is the schema CallDataDTO of HighLevel's conversations
+// document.
+type CallDataDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Phone number of the receiver
+	To *string `protobuf:"bytes,1,opt,name=to,proto3,oneof" json:"to,omitempty"`
+	// Phone number of the dialer
+	From *string `protobuf:"bytes,2,opt,name=from,proto3,oneof" json:"from,omitempty"`
+	// Call status
+	Status *string `protobuf:"bytes,3,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallDataDTO) Reset() {
+	*x = CallDataDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallDataDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallDataDTO) ProtoMessage() {}
+
+func (x *CallDataDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallDataDTO.ProtoReflect.Descriptor instead.
+func (*CallDataDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *CallDataDTO) GetTo() string {
+	if x != nil && x.To != nil {
+		return *x.To
+	}
+	return ""
+}
+
+func (x *CallDataDTO) GetFrom() string {
+	if x != nil && x.From != nil {
+		return *x.From
+	}
+	return ""
+}
+
+func (x *CallDataDTO) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *CallDataDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ConversationSchema is the schema ConversationSchema of HighLevel's
+// conversations document.
+type ConversationSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Conversation Id
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Contact Id
+	ContactId *string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// Location Id
+	LocationId *string `protobuf:"bytes,3,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// Content of the most recent message in the conversation
+	LastMessageBody *string `protobuf:"bytes,4,opt,name=last_message_body,json=lastMessageBody,proto3,oneof" json:"last_message_body,omitempty"`
+	// Channel/type of the most recent message (SMS, Email, Call, etc)
+	LastMessageType *string `protobuf:"bytes,5,opt,name=last_message_type,json=lastMessageType,proto3,oneof" json:"last_message_type,omitempty"`
+	// Primary channel/type of the conversation (Phone, Email, etc)
+	Type *string `protobuf:"bytes,6,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Number of unread messages in this conversation
+	UnreadCount *float64 `protobuf:"fixed64,7,opt,name=unread_count,json=unreadCount,proto3,oneof" json:"unread_count,omitempty"`
+	// Complete name of the contact (first and last name)
+	FullName *string `protobuf:"bytes,8,opt,name=full_name,json=fullName,proto3,oneof" json:"full_name,omitempty"`
+	// Alternative display name for the contact - used when full name is not
+	// available
+	ContactName *string `protobuf:"bytes,9,opt,name=contact_name,json=contactName,proto3,oneof" json:"contact_name,omitempty"`
+	// Primary email address of the contact
+	Email *string `protobuf:"bytes,10,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// Primary phone number of the contact
+	Phone *string `protobuf:"bytes,11,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	// Cursor: send it as startAfterDate to get the conversations after this
+	// one.
+	Sort []float64 `protobuf:"fixed64,12,rep,packed,name=sort,proto3" json:"sort,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,13,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConversationSchema) Reset() {
+	*x = ConversationSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConversationSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConversationSchema) ProtoMessage() {}
+
+func (x *ConversationSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConversationSchema.ProtoReflect.Descriptor instead.
+func (*ConversationSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ConversationSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetLastMessageBody() string {
+	if x != nil && x.LastMessageBody != nil {
+		return *x.LastMessageBody
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetLastMessageType() string {
+	if x != nil && x.LastMessageType != nil {
+		return *x.LastMessageType
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetUnreadCount() float64 {
+	if x != nil && x.UnreadCount != nil {
+		return *x.UnreadCount
+	}
+	return 0
+}
+
+func (x *ConversationSchema) GetFullName() string {
+	if x != nil && x.FullName != nil {
+		return *x.FullName
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetContactName() string {
+	if x != nil && x.ContactName != nil {
+		return *x.ContactName
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetPhone() string {
+	if x != nil && x.Phone != nil {
+		return *x.Phone
+	}
+	return ""
+}
+
+func (x *ConversationSchema) GetSort() []float64 {
+	if x != nil {
+		return x.Sort
+	}
+	return nil
+}
+
+func (x *ConversationSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetInvoiceResponseDto is the schema GetInvoiceResponseDto of HighLevel's
 // invoices document.
 type GetInvoiceResponseDto struct {
@@ -4462,7 +5588,7 @@ type GetInvoiceResponseDto struct {
 
 func (x *GetInvoiceResponseDto) Reset() {
 	*x = GetInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4474,7 +5600,7 @@ func (x *GetInvoiceResponseDto) String() string {
 func (*GetInvoiceResponseDto) ProtoMessage() {}
 
 func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4487,7 +5613,7 @@ func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*GetInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetInvoiceResponseDto) GetId() string {
@@ -4692,7 +5818,7 @@ type TotalSummaryDto struct {
 
 func (x *TotalSummaryDto) Reset() {
 	*x = TotalSummaryDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4704,7 +5830,7 @@ func (x *TotalSummaryDto) String() string {
 func (*TotalSummaryDto) ProtoMessage() {}
 
 func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4717,7 +5843,7 @@ func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TotalSummaryDto.ProtoReflect.Descriptor instead.
 func (*TotalSummaryDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *TotalSummaryDto) GetSubTotal() float64 {
@@ -4766,7 +5892,7 @@ type RemindersConfigurationDto struct {
 
 func (x *RemindersConfigurationDto) Reset() {
 	*x = RemindersConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4778,7 +5904,7 @@ func (x *RemindersConfigurationDto) String() string {
 func (*RemindersConfigurationDto) ProtoMessage() {}
 
 func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4791,7 +5917,7 @@ func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemindersConfigurationDto.ProtoReflect.Descriptor instead.
 func (*RemindersConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RemindersConfigurationDto) GetReminderExecutionDetailsList() *ReminderExecutionDetailsList {
@@ -4829,7 +5955,7 @@ type ReminderExecutionDetailsList struct {
 
 func (x *ReminderExecutionDetailsList) Reset() {
 	*x = ReminderExecutionDetailsList{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4841,7 +5967,7 @@ func (x *ReminderExecutionDetailsList) String() string {
 func (*ReminderExecutionDetailsList) ProtoMessage() {}
 
 func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4854,7 +5980,7 @@ func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderExecutionDetailsList.ProtoReflect.Descriptor instead.
 func (*ReminderExecutionDetailsList) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ReminderExecutionDetailsList) GetUnmapped() *structpb.Struct {
@@ -4882,7 +6008,7 @@ type ReminderSettingsDto struct {
 
 func (x *ReminderSettingsDto) Reset() {
 	*x = ReminderSettingsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4894,7 +6020,7 @@ func (x *ReminderSettingsDto) String() string {
 func (*ReminderSettingsDto) ProtoMessage() {}
 
 func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4907,7 +6033,7 @@ func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderSettingsDto.ProtoReflect.Descriptor instead.
 func (*ReminderSettingsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ReminderSettingsDto) GetDefaultEmailTemplateId() string {
@@ -4972,7 +6098,7 @@ type ReminderDto struct {
 
 func (x *ReminderDto) Reset() {
 	*x = ReminderDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4984,7 +6110,7 @@ func (x *ReminderDto) String() string {
 func (*ReminderDto) ProtoMessage() {}
 
 func (x *ReminderDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4997,7 +6123,7 @@ func (x *ReminderDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderDto.ProtoReflect.Descriptor instead.
 func (*ReminderDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ReminderDto) GetEnabled() bool {
@@ -5131,7 +6257,7 @@ type BusinessDetailsDto struct {
 
 func (x *BusinessDetailsDto) Reset() {
 	*x = BusinessDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5143,7 +6269,7 @@ func (x *BusinessDetailsDto) String() string {
 func (*BusinessDetailsDto) ProtoMessage() {}
 
 func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5156,7 +6282,7 @@ func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessDetailsDto.ProtoReflect.Descriptor instead.
 func (*BusinessDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *BusinessDetailsDto) GetLogoUrl() string {
@@ -5233,7 +6359,7 @@ type AddressDto struct {
 
 func (x *AddressDto) Reset() {
 	*x = AddressDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5245,7 +6371,7 @@ func (x *AddressDto) String() string {
 func (*AddressDto) ProtoMessage() {}
 
 func (x *AddressDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5258,7 +6384,7 @@ func (x *AddressDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressDto.ProtoReflect.Descriptor instead.
 func (*AddressDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *AddressDto) GetAddressLine1() string {
@@ -5349,7 +6475,7 @@ type InvoiceItemDto struct {
 
 func (x *InvoiceItemDto) Reset() {
 	*x = InvoiceItemDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5361,7 +6487,7 @@ func (x *InvoiceItemDto) String() string {
 func (*InvoiceItemDto) ProtoMessage() {}
 
 func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5374,7 +6500,7 @@ func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoiceItemDto.ProtoReflect.Descriptor instead.
 func (*InvoiceItemDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *InvoiceItemDto) GetName() string {
@@ -5493,7 +6619,7 @@ type ItemTaxDto struct {
 
 func (x *ItemTaxDto) Reset() {
 	*x = ItemTaxDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5505,7 +6631,7 @@ func (x *ItemTaxDto) String() string {
 func (*ItemTaxDto) ProtoMessage() {}
 
 func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5518,7 +6644,7 @@ func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemTaxDto.ProtoReflect.Descriptor instead.
 func (*ItemTaxDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ItemTaxDto) GetId() string {
@@ -5589,7 +6715,7 @@ type DiscountDto struct {
 
 func (x *DiscountDto) Reset() {
 	*x = DiscountDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5601,7 +6727,7 @@ func (x *DiscountDto) String() string {
 func (*DiscountDto) ProtoMessage() {}
 
 func (x *DiscountDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5614,7 +6740,7 @@ func (x *DiscountDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscountDto.ProtoReflect.Descriptor instead.
 func (*DiscountDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *DiscountDto) GetValue() float64 {
@@ -5675,7 +6801,7 @@ type ContactDetailsDto struct {
 
 func (x *ContactDetailsDto) Reset() {
 	*x = ContactDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5687,7 +6813,7 @@ func (x *ContactDetailsDto) String() string {
 func (*ContactDetailsDto) ProtoMessage() {}
 
 func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5700,7 +6826,7 @@ func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactDetailsDto.ProtoReflect.Descriptor instead.
 func (*ContactDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ContactDetailsDto) GetId() string {
@@ -5782,7 +6908,7 @@ type AdditionalEmailsDto struct {
 
 func (x *AdditionalEmailsDto) Reset() {
 	*x = AdditionalEmailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5794,7 +6920,7 @@ func (x *AdditionalEmailsDto) String() string {
 func (*AdditionalEmailsDto) ProtoMessage() {}
 
 func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5807,7 +6933,7 @@ func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdditionalEmailsDto.ProtoReflect.Descriptor instead.
 func (*AdditionalEmailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *AdditionalEmailsDto) GetEmail() string {
@@ -5845,7 +6971,7 @@ type SentToDto struct {
 
 func (x *SentToDto) Reset() {
 	*x = SentToDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5857,7 +6983,7 @@ func (x *SentToDto) String() string {
 func (*SentToDto) ProtoMessage() {}
 
 func (x *SentToDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5870,7 +6996,7 @@ func (x *SentToDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SentToDto.ProtoReflect.Descriptor instead.
 func (*SentToDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SentToDto) GetEmail() []string {
@@ -5926,7 +7052,7 @@ type PaymentScheduleDto struct {
 
 func (x *PaymentScheduleDto) Reset() {
 	*x = PaymentScheduleDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5938,7 +7064,7 @@ func (x *PaymentScheduleDto) String() string {
 func (*PaymentScheduleDto) ProtoMessage() {}
 
 func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5951,7 +7077,7 @@ func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentScheduleDto.ProtoReflect.Descriptor instead.
 func (*PaymentScheduleDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *PaymentScheduleDto) GetType() string {
@@ -6001,7 +7127,7 @@ type LateFeesConfigurationDto struct {
 
 func (x *LateFeesConfigurationDto) Reset() {
 	*x = LateFeesConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6013,7 +7139,7 @@ func (x *LateFeesConfigurationDto) String() string {
 func (*LateFeesConfigurationDto) ProtoMessage() {}
 
 func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6026,7 +7152,7 @@ func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesConfigurationDto.ProtoReflect.Descriptor instead.
 func (*LateFeesConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *LateFeesConfigurationDto) GetEnable() bool {
@@ -6096,7 +7222,7 @@ type LateFeesFrequencyDto struct {
 
 func (x *LateFeesFrequencyDto) Reset() {
 	*x = LateFeesFrequencyDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6108,7 +7234,7 @@ func (x *LateFeesFrequencyDto) String() string {
 func (*LateFeesFrequencyDto) ProtoMessage() {}
 
 func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6121,7 +7247,7 @@ func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesFrequencyDto.ProtoReflect.Descriptor instead.
 func (*LateFeesFrequencyDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *LateFeesFrequencyDto) GetIntervalCount() float64 {
@@ -6163,7 +7289,7 @@ type LateFeesGraceDto struct {
 
 func (x *LateFeesGraceDto) Reset() {
 	*x = LateFeesGraceDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6175,7 +7301,7 @@ func (x *LateFeesGraceDto) String() string {
 func (*LateFeesGraceDto) ProtoMessage() {}
 
 func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6188,7 +7314,7 @@ func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesGraceDto.ProtoReflect.Descriptor instead.
 func (*LateFeesGraceDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *LateFeesGraceDto) GetIntervalCount() float64 {
@@ -6230,7 +7356,7 @@ type LateFeesMaxFeesDto struct {
 
 func (x *LateFeesMaxFeesDto) Reset() {
 	*x = LateFeesMaxFeesDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6242,7 +7368,7 @@ func (x *LateFeesMaxFeesDto) String() string {
 func (*LateFeesMaxFeesDto) ProtoMessage() {}
 
 func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6255,7 +7381,7 @@ func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesMaxFeesDto.ProtoReflect.Descriptor instead.
 func (*LateFeesMaxFeesDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *LateFeesMaxFeesDto) GetType() string {
@@ -6297,7 +7423,7 @@ type TipsConfigurationDto struct {
 
 func (x *TipsConfigurationDto) Reset() {
 	*x = TipsConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6309,7 +7435,7 @@ func (x *TipsConfigurationDto) String() string {
 func (*TipsConfigurationDto) ProtoMessage() {}
 
 func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6322,7 +7448,7 @@ func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TipsConfigurationDto.ProtoReflect.Descriptor instead.
 func (*TipsConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *TipsConfigurationDto) GetTipsPercentage() []string {
@@ -6362,7 +7488,7 @@ type PaymentMethodDto struct {
 
 func (x *PaymentMethodDto) Reset() {
 	*x = PaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6374,7 +7500,7 @@ func (x *PaymentMethodDto) String() string {
 func (*PaymentMethodDto) ProtoMessage() {}
 
 func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6387,7 +7513,7 @@ func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*PaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *PaymentMethodDto) GetStripe() *StripePaymentMethodDto {
@@ -6420,7 +7546,7 @@ type StripePaymentMethodDto struct {
 
 func (x *StripePaymentMethodDto) Reset() {
 	*x = StripePaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6432,7 +7558,7 @@ func (x *StripePaymentMethodDto) String() string {
 func (*StripePaymentMethodDto) ProtoMessage() {}
 
 func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6445,7 +7571,7 @@ func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StripePaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*StripePaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *StripePaymentMethodDto) GetEnableBankDebitOnly() bool {
@@ -6486,7 +7612,7 @@ type AttachmentsDto struct {
 
 func (x *AttachmentsDto) Reset() {
 	*x = AttachmentsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6498,7 +7624,7 @@ func (x *AttachmentsDto) String() string {
 func (*AttachmentsDto) ProtoMessage() {}
 
 func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6511,7 +7637,7 @@ func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachmentsDto.ProtoReflect.Descriptor instead.
 func (*AttachmentsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *AttachmentsDto) GetId() string {
@@ -6576,7 +7702,7 @@ type ProcessingFeeDto struct {
 
 func (x *ProcessingFeeDto) Reset() {
 	*x = ProcessingFeeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6588,7 +7714,7 @@ func (x *ProcessingFeeDto) String() string {
 func (*ProcessingFeeDto) ProtoMessage() {}
 
 func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6601,7 +7727,7 @@ func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ProcessingFeeDto) GetCharges() []*structpb.ListValue {
@@ -6654,7 +7780,7 @@ type ProcessingFeePaidChargeDto struct {
 
 func (x *ProcessingFeePaidChargeDto) Reset() {
 	*x = ProcessingFeePaidChargeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6666,7 +7792,7 @@ func (x *ProcessingFeePaidChargeDto) String() string {
 func (*ProcessingFeePaidChargeDto) ProtoMessage() {}
 
 func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6679,7 +7805,7 @@ func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeePaidChargeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeePaidChargeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ProcessingFeePaidChargeDto) GetName() string {
@@ -6769,7 +7895,7 @@ type GetScheduleResponseDto struct {
 
 func (x *GetScheduleResponseDto) Reset() {
 	*x = GetScheduleResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6781,7 +7907,7 @@ func (x *GetScheduleResponseDto) String() string {
 func (*GetScheduleResponseDto) ProtoMessage() {}
 
 func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6794,7 +7920,7 @@ func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScheduleResponseDto.ProtoReflect.Descriptor instead.
 func (*GetScheduleResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *GetScheduleResponseDto) GetId() string {
@@ -6955,7 +8081,7 @@ type InvoicesScheduleOptionsDto struct {
 
 func (x *InvoicesScheduleOptionsDto) Reset() {
 	*x = InvoicesScheduleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6967,7 +8093,7 @@ func (x *InvoicesScheduleOptionsDto) String() string {
 func (*InvoicesScheduleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6980,7 +8106,7 @@ func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesScheduleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesScheduleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{59}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *InvoicesScheduleOptionsDto) GetExecuteAt() string {
@@ -7046,7 +8172,7 @@ type InvoicesCustomRRuleOptionsDto struct {
 
 func (x *InvoicesCustomRRuleOptionsDto) Reset() {
 	*x = InvoicesCustomRRuleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7058,7 +8184,7 @@ func (x *InvoicesCustomRRuleOptionsDto) String() string {
 func (*InvoicesCustomRRuleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7071,7 +8197,7 @@ func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{60}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *InvoicesCustomRRuleOptionsDto) GetIntervalType() string {
@@ -7239,7 +8365,7 @@ type DefaultInvoiceResponseDto struct {
 
 func (x *DefaultInvoiceResponseDto) Reset() {
 	*x = DefaultInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7251,7 +8377,7 @@ func (x *DefaultInvoiceResponseDto) String() string {
 func (*DefaultInvoiceResponseDto) ProtoMessage() {}
 
 func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7264,7 +8390,7 @@ func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefaultInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*DefaultInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{61}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *DefaultInvoiceResponseDto) GetId() string {
@@ -7473,7 +8599,7 @@ type GetTemplateResponseDto struct {
 
 func (x *GetTemplateResponseDto) Reset() {
 	*x = GetTemplateResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7485,7 +8611,7 @@ func (x *GetTemplateResponseDto) String() string {
 func (*GetTemplateResponseDto) ProtoMessage() {}
 
 func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7498,7 +8624,7 @@ func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTemplateResponseDto.ProtoReflect.Descriptor instead.
 func (*GetTemplateResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{62}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *GetTemplateResponseDto) GetId() string {
@@ -7612,7 +8738,7 @@ type ProspectInfoDto struct {
 
 func (x *ProspectInfoDto) Reset() {
 	*x = ProspectInfoDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7624,7 +8750,7 @@ func (x *ProspectInfoDto) String() string {
 func (*ProspectInfoDto) ProtoMessage() {}
 
 func (x *ProspectInfoDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7637,7 +8763,7 @@ func (x *ProspectInfoDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProspectInfoDto.ProtoReflect.Descriptor instead.
 func (*ProspectInfoDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{63}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ProspectInfoDto) GetFirstName() string {
@@ -7690,7 +8816,7 @@ type SettingsSchema struct {
 
 func (x *SettingsSchema) Reset() {
 	*x = SettingsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7702,7 +8828,7 @@ func (x *SettingsSchema) String() string {
 func (*SettingsSchema) ProtoMessage() {}
 
 func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7715,7 +8841,7 @@ func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
 func (*SettingsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{64}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *SettingsSchema) GetAllowDuplicateContact() bool {
@@ -7788,7 +8914,7 @@ type SocialSchema struct {
 
 func (x *SocialSchema) Reset() {
 	*x = SocialSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7800,7 +8926,7 @@ func (x *SocialSchema) String() string {
 func (*SocialSchema) ProtoMessage() {}
 
 func (x *SocialSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7813,7 +8939,7 @@ func (x *SocialSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
 func (*SocialSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{65}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *SocialSchema) GetFacebookUrl() string {
@@ -7917,7 +9043,7 @@ type TwilioSchema struct {
 
 func (x *TwilioSchema) Reset() {
 	*x = TwilioSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7929,7 +9055,7 @@ func (x *TwilioSchema) String() string {
 func (*TwilioSchema) ProtoMessage() {}
 
 func (x *TwilioSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7942,7 +9068,7 @@ func (x *TwilioSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TwilioSchema.ProtoReflect.Descriptor instead.
 func (*TwilioSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{66}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *TwilioSchema) GetSid() string {
@@ -7984,7 +9110,7 @@ type MailgunSchema struct {
 
 func (x *MailgunSchema) Reset() {
 	*x = MailgunSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7996,7 +9122,7 @@ func (x *MailgunSchema) String() string {
 func (*MailgunSchema) ProtoMessage() {}
 
 func (x *MailgunSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8009,7 +9135,7 @@ func (x *MailgunSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MailgunSchema.ProtoReflect.Descriptor instead.
 func (*MailgunSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{67}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *MailgunSchema) GetApiKey() string {
@@ -8052,7 +9178,7 @@ type SnapshotPutSchema struct {
 
 func (x *SnapshotPutSchema) Reset() {
 	*x = SnapshotPutSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8064,7 +9190,7 @@ func (x *SnapshotPutSchema) String() string {
 func (*SnapshotPutSchema) ProtoMessage() {}
 
 func (x *SnapshotPutSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8077,7 +9203,7 @@ func (x *SnapshotPutSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotPutSchema.ProtoReflect.Descriptor instead.
 func (*SnapshotPutSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{68}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *SnapshotPutSchema) GetId() string {
@@ -8142,7 +9268,7 @@ type GetLocationSchema struct {
 
 func (x *GetLocationSchema) Reset() {
 	*x = GetLocationSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8154,7 +9280,7 @@ func (x *GetLocationSchema) String() string {
 func (*GetLocationSchema) ProtoMessage() {}
 
 func (x *GetLocationSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8167,7 +9293,7 @@ func (x *GetLocationSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{69}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *GetLocationSchema) GetId() string {
@@ -8322,7 +9448,7 @@ type GetLocationByIdSchema struct {
 
 func (x *GetLocationByIdSchema) Reset() {
 	*x = GetLocationByIdSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8334,7 +9460,7 @@ func (x *GetLocationByIdSchema) String() string {
 func (*GetLocationByIdSchema) ProtoMessage() {}
 
 func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8347,7 +9473,7 @@ func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationByIdSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationByIdSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{70}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *GetLocationByIdSchema) GetId() string {
@@ -8529,7 +9655,7 @@ type BusinessSchema struct {
 
 func (x *BusinessSchema) Reset() {
 	*x = BusinessSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8541,7 +9667,7 @@ func (x *BusinessSchema) String() string {
 func (*BusinessSchema) ProtoMessage() {}
 
 func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8554,7 +9680,7 @@ func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessSchema.ProtoReflect.Descriptor instead.
 func (*BusinessSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{71}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *BusinessSchema) GetName() string {
@@ -8667,7 +9793,7 @@ type LocationsCustomFieldSchema struct {
 
 func (x *LocationsCustomFieldSchema) Reset() {
 	*x = LocationsCustomFieldSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8679,7 +9805,7 @@ func (x *LocationsCustomFieldSchema) String() string {
 func (*LocationsCustomFieldSchema) ProtoMessage() {}
 
 func (x *LocationsCustomFieldSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8692,7 +9818,7 @@ func (x *LocationsCustomFieldSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationsCustomFieldSchema.ProtoReflect.Descriptor instead.
 func (*LocationsCustomFieldSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{72}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *LocationsCustomFieldSchema) GetId() string {
@@ -8817,7 +9943,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8829,7 +9955,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8842,7 +9968,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{73}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -8921,7 +10047,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[74]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8933,7 +10059,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[74]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8946,7 +10072,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{74}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -9062,7 +10188,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9074,7 +10200,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9087,7 +10213,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{75}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -9194,7 +10320,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9206,7 +10332,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9219,7 +10345,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{76}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -9274,7 +10400,7 @@ type LostReasonResponseSchema struct {
 
 func (x *LostReasonResponseSchema) Reset() {
 	*x = LostReasonResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9286,7 +10412,7 @@ func (x *LostReasonResponseSchema) String() string {
 func (*LostReasonResponseSchema) ProtoMessage() {}
 
 func (x *LostReasonResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9299,7 +10425,7 @@ func (x *LostReasonResponseSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LostReasonResponseSchema.ProtoReflect.Descriptor instead.
 func (*LostReasonResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{77}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *LostReasonResponseSchema) GetId() string {
@@ -9366,7 +10492,7 @@ type AdditionalDetailsDTO struct {
 
 func (x *AdditionalDetailsDTO) Reset() {
 	*x = AdditionalDetailsDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9378,7 +10504,7 @@ func (x *AdditionalDetailsDTO) String() string {
 func (*AdditionalDetailsDTO) ProtoMessage() {}
 
 func (x *AdditionalDetailsDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9391,7 +10517,7 @@ func (x *AdditionalDetailsDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdditionalDetailsDTO.ProtoReflect.Descriptor instead.
 func (*AdditionalDetailsDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{78}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *AdditionalDetailsDTO) GetNotes() bool {
@@ -9491,7 +10617,7 @@ type SearchOpportunitiesResponseSchema struct {
 
 func (x *SearchOpportunitiesResponseSchema) Reset() {
 	*x = SearchOpportunitiesResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9503,7 +10629,7 @@ func (x *SearchOpportunitiesResponseSchema) String() string {
 func (*SearchOpportunitiesResponseSchema) ProtoMessage() {}
 
 func (x *SearchOpportunitiesResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9516,7 +10642,7 @@ func (x *SearchOpportunitiesResponseSchema) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use SearchOpportunitiesResponseSchema.ProtoReflect.Descriptor instead.
 func (*SearchOpportunitiesResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{79}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *SearchOpportunitiesResponseSchema) GetId() string {
@@ -9721,7 +10847,7 @@ type SearchOpportunitiesContactResponseSchema struct {
 
 func (x *SearchOpportunitiesContactResponseSchema) Reset() {
 	*x = SearchOpportunitiesContactResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9733,7 +10859,7 @@ func (x *SearchOpportunitiesContactResponseSchema) String() string {
 func (*SearchOpportunitiesContactResponseSchema) ProtoMessage() {}
 
 func (x *SearchOpportunitiesContactResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9746,7 +10872,7 @@ func (x *SearchOpportunitiesContactResponseSchema) ProtoReflect() protoreflect.M
 
 // Deprecated: Use SearchOpportunitiesContactResponseSchema.ProtoReflect.Descriptor instead.
 func (*SearchOpportunitiesContactResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{80}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *SearchOpportunitiesContactResponseSchema) GetId() string {
@@ -9816,7 +10942,7 @@ type CustomFieldResponseSchema struct {
 
 func (x *CustomFieldResponseSchema) Reset() {
 	*x = CustomFieldResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9828,7 +10954,7 @@ func (x *CustomFieldResponseSchema) String() string {
 func (*CustomFieldResponseSchema) ProtoMessage() {}
 
 func (x *CustomFieldResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9841,7 +10967,7 @@ func (x *CustomFieldResponseSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomFieldResponseSchema.ProtoReflect.Descriptor instead.
 func (*CustomFieldResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{81}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *CustomFieldResponseSchema) GetId() string {
@@ -9904,7 +11030,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9916,7 +11042,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9929,7 +11055,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{82}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *UserSchema) GetId() string {
@@ -10119,7 +11245,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10131,7 +11257,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10144,7 +11270,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{83}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -10441,7 +11567,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[84]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10453,7 +11579,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[84]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10466,7 +11592,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{84}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -10532,7 +11658,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[85]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10544,7 +11670,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[85]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10557,7 +11683,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{85}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -11352,7 +12478,201 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\a_statusB\n" +
 	"\n" +
 	"\b_messageB\a\n" +
-	"\x05_code\"\xba\v\n" +
+	"\x05_code\"\xf2\x03\n" +
+	"\x1dConversationCreateResponseDto\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12&\n" +
+	"\fdate_updated\x18\x02 \x01(\tH\x01R\vdateUpdated\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"date_added\x18\x03 \x01(\tH\x02R\tdateAdded\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\x04 \x01(\bH\x03R\adeleted\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x05 \x01(\tH\x04R\tcontactId\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x06 \x01(\tH\x05R\n" +
+	"locationId\x88\x01\x01\x12/\n" +
+	"\x11last_message_date\x18\a \x01(\tH\x06R\x0flastMessageDate\x88\x01\x01\x12$\n" +
+	"\vassigned_to\x18\b \x01(\tH\aR\n" +
+	"assignedTo\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\t \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0f\n" +
+	"\r_date_updatedB\r\n" +
+	"\v_date_addedB\n" +
+	"\n" +
+	"\b_deletedB\r\n" +
+	"\v_contact_idB\x0e\n" +
+	"\f_location_idB\x14\n" +
+	"\x12_last_message_dateB\x0e\n" +
+	"\f_assigned_to\"\xb9\x05\n" +
+	"\x0fConversationDto\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x02 \x01(\tH\x01R\n" +
+	"locationId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x03 \x01(\tH\x02R\tcontactId\x88\x01\x01\x12$\n" +
+	"\vassigned_to\x18\x04 \x01(\tH\x03R\n" +
+	"assignedTo\x88\x01\x01\x12\x1c\n" +
+	"\auser_id\x18\x05 \x01(\tH\x04R\x06userId\x88\x01\x01\x12/\n" +
+	"\x11last_message_body\x18\x06 \x01(\tH\x05R\x0flastMessageBody\x88\x01\x01\x12/\n" +
+	"\x11last_message_date\x18\a \x01(\tH\x06R\x0flastMessageDate\x88\x01\x01\x12/\n" +
+	"\x11last_message_type\x18\b \x01(\tH\aR\x0flastMessageType\x88\x01\x01\x12&\n" +
+	"\funread_count\x18\t \x01(\x01H\bR\vunreadCount\x88\x01\x01\x12\x19\n" +
+	"\x05inbox\x18\n" +
+	" \x01(\bH\tR\x05inbox\x88\x01\x01\x12\x1d\n" +
+	"\astarred\x18\v \x01(\bH\n" +
+	"R\astarred\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\f \x01(\bH\vR\adeleted\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_location_idB\r\n" +
+	"\v_contact_idB\x0e\n" +
+	"\f_assigned_toB\n" +
+	"\n" +
+	"\b_user_idB\x14\n" +
+	"\x12_last_message_bodyB\x14\n" +
+	"\x12_last_message_dateB\x14\n" +
+	"\x12_last_message_typeB\x0f\n" +
+	"\r_unread_countB\b\n" +
+	"\x06_inboxB\n" +
+	"\n" +
+	"\b_starredB\n" +
+	"\n" +
+	"\b_deleted\"\x94\a\n" +
+	"\x15GetMessageResponseDto\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\x02 \x01(\x01H\x01R\x04type\x88\x01\x01\x12&\n" +
+	"\fmessage_type\x18\x03 \x01(\tH\x02R\vmessageType\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x04 \x01(\tH\x03R\n" +
+	"locationId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x05 \x01(\tH\x04R\tcontactId\x88\x01\x01\x12,\n" +
+	"\x0fconversation_id\x18\x06 \x01(\tH\x05R\x0econversationId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"date_added\x18\a \x01(\tH\x06R\tdateAdded\x88\x01\x01\x12\x17\n" +
+	"\x04body\x18\b \x01(\tH\aR\x04body\x88\x01\x01\x12!\n" +
+	"\tdirection\x18\t \x01(\tH\bR\tdirection\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\n" +
+	" \x01(\tH\tR\x06status\x88\x01\x01\x12&\n" +
+	"\fcontent_type\x18\v \x01(\tH\n" +
+	"R\vcontentType\x88\x01\x01\x12 \n" +
+	"\vattachments\x18\f \x03(\tR\vattachments\x12*\n" +
+	"\x04meta\x18\r \x01(\v2\x16.hlgate.v1.MessageMetaR\x04meta\x12\x1b\n" +
+	"\x06source\x18\x0e \x01(\tH\vR\x06source\x88\x01\x01\x12\x1c\n" +
+	"\auser_id\x18\x0f \x01(\tH\fR\x06userId\x88\x01\x01\x12=\n" +
+	"\x18conversation_provider_id\x18\x10 \x01(\tH\rR\x16conversationProviderId\x88\x01\x01\x12)\n" +
+	"\x0echat_widget_id\x18\x11 \x01(\tH\x0eR\fchatWidgetId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x12 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_typeB\x0f\n" +
+	"\r_message_typeB\x0e\n" +
+	"\f_location_idB\r\n" +
+	"\v_contact_idB\x12\n" +
+	"\x10_conversation_idB\r\n" +
+	"\v_date_addedB\a\n" +
+	"\x05_bodyB\f\n" +
+	"\n" +
+	"_directionB\t\n" +
+	"\a_statusB\x0f\n" +
+	"\r_content_typeB\t\n" +
+	"\a_sourceB\n" +
+	"\n" +
+	"\b_user_idB\x1b\n" +
+	"\x19_conversation_provider_idB\x11\n" +
+	"\x0f_chat_widget_id\"\xe8\x01\n" +
+	"\vMessageMeta\x12(\n" +
+	"\rcall_duration\x18\x01 \x01(\x01H\x00R\fcallDuration\x88\x01\x01\x12$\n" +
+	"\vcall_status\x18\x02 \x01(\tH\x01R\n" +
+	"callStatus\x88\x01\x01\x12-\n" +
+	"\x05email\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x05email\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x10\n" +
+	"\x0e_call_durationB\x0e\n" +
+	"\f_call_status\"\xc5\x05\n" +
+	"\x10ForwardConfigDto\x12&\n" +
+	"\fis_forwarded\x18\x01 \x01(\bH\x00R\visForwarded\x88\x01\x01\x125\n" +
+	"\x14forward_whole_thread\x18\x02 \x01(\bH\x01R\x12forwardWholeThread\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"message_id\x18\x03 \x01(\tH\x02R\tmessageId\x88\x01\x01\x12-\n" +
+	"\x10email_message_id\x18\x04 \x01(\tH\x03R\x0eemailMessageId\x88\x01\x01\x12/\n" +
+	"\x11source_contact_id\x18\x05 \x01(\tH\x04R\x0fsourceContactId\x88\x01\x01\x129\n" +
+	"\x16source_conversation_id\x18\x06 \x01(\tH\x05R\x14sourceConversationId\x88\x01\x01\x12\x1e\n" +
+	"\bto_email\x18\a \x01(\tH\x06R\atoEmail\x88\x01\x01\x125\n" +
+	"\x14recipient_contact_id\x18\b \x01(\tH\aR\x12recipientContactId\x88\x01\x01\x12?\n" +
+	"\x19recipient_conversation_id\x18\t \x01(\tH\bR\x17recipientConversationId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\n" +
+	" \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0f\n" +
+	"\r_is_forwardedB\x17\n" +
+	"\x15_forward_whole_threadB\r\n" +
+	"\v_message_idB\x13\n" +
+	"\x11_email_message_idB\x14\n" +
+	"\x12_source_contact_idB\x19\n" +
+	"\x17_source_conversation_idB\v\n" +
+	"\t_to_emailB\x17\n" +
+	"\x15_recipient_contact_idB\x1c\n" +
+	"\x1a_recipient_conversation_id\"\xa5\x05\n" +
+	"\x12ForwardResponseDto\x125\n" +
+	"\x14forward_whole_thread\x18\x01 \x01(\bH\x00R\x12forwardWholeThread\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\tH\x01R\tmessageId\x88\x01\x01\x12-\n" +
+	"\x10email_message_id\x18\x03 \x01(\tH\x02R\x0eemailMessageId\x88\x01\x01\x12/\n" +
+	"\x11source_contact_id\x18\x04 \x01(\tH\x03R\x0fsourceContactId\x88\x01\x01\x129\n" +
+	"\x16source_conversation_id\x18\x05 \x01(\tH\x04R\x14sourceConversationId\x88\x01\x01\x12-\n" +
+	"\x10forward_to_email\x18\x06 \x01(\tH\x05R\x0eforwardToEmail\x88\x01\x01\x125\n" +
+	"\x14recipient_contact_id\x18\a \x01(\tH\x06R\x12recipientContactId\x88\x01\x01\x12?\n" +
+	"\x19recipient_conversation_id\x18\b \x01(\tH\aR\x17recipientConversationId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\t \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x17\n" +
+	"\x15_forward_whole_threadB\r\n" +
+	"\v_message_idB\x13\n" +
+	"\x11_email_message_idB\x14\n" +
+	"\x12_source_contact_idB\x19\n" +
+	"\x17_source_conversation_idB\x13\n" +
+	"\x11_forward_to_emailB\x17\n" +
+	"\x15_recipient_contact_idB\x1c\n" +
+	"\x1a_recipient_conversation_id\"\xb3\x01\n" +
+	"\bErrorDto\x12\x17\n" +
+	"\x04code\x18\x01 \x01(\tH\x00R\x04code\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\x02 \x01(\tH\x01R\x04type\x88\x01\x01\x12\x1d\n" +
+	"\amessage\x18\x03 \x01(\tH\x02R\amessage\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_codeB\a\n" +
+	"\x05_typeB\n" +
+	"\n" +
+	"\b_message\"\xad\x01\n" +
+	"\vCallDataDTO\x12\x13\n" +
+	"\x02to\x18\x01 \x01(\tH\x00R\x02to\x88\x01\x01\x12\x17\n" +
+	"\x04from\x18\x02 \x01(\tH\x01R\x04from\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x03 \x01(\tH\x02R\x06status\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_toB\a\n" +
+	"\x05_fromB\t\n" +
+	"\a_status\"\x83\x05\n" +
+	"\x12ConversationSchema\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tH\x01R\tcontactId\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x03 \x01(\tH\x02R\n" +
+	"locationId\x88\x01\x01\x12/\n" +
+	"\x11last_message_body\x18\x04 \x01(\tH\x03R\x0flastMessageBody\x88\x01\x01\x12/\n" +
+	"\x11last_message_type\x18\x05 \x01(\tH\x04R\x0flastMessageType\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\x06 \x01(\tH\x05R\x04type\x88\x01\x01\x12&\n" +
+	"\funread_count\x18\a \x01(\x01H\x06R\vunreadCount\x88\x01\x01\x12 \n" +
+	"\tfull_name\x18\b \x01(\tH\aR\bfullName\x88\x01\x01\x12&\n" +
+	"\fcontact_name\x18\t \x01(\tH\bR\vcontactName\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\n" +
+	" \x01(\tH\tR\x05email\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\v \x01(\tH\n" +
+	"R\x05phone\x88\x01\x01\x12\x12\n" +
+	"\x04sort\x18\f \x03(\x01R\x04sort\x128\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\r\n" +
+	"\v_contact_idB\x0e\n" +
+	"\f_location_idB\x14\n" +
+	"\x12_last_message_bodyB\x14\n" +
+	"\x12_last_message_typeB\a\n" +
+	"\x05_typeB\x0f\n" +
+	"\r_unread_countB\f\n" +
+	"\n" +
+	"_full_nameB\x0f\n" +
+	"\r_contact_nameB\b\n" +
+	"\x06_emailB\b\n" +
+	"\x06_phone\"\xba\v\n" +
 	"\x15GetInvoiceResponseDto\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
@@ -12337,7 +13657,7 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 86)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 95)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*CalendarNotification)(nil),                     // 0: hlgate.v1.CalendarNotification
 	(*CalendarsTeamMember)(nil),                      // 1: hlgate.v1.CalendarsTeamMember
@@ -12372,75 +13692,84 @@ var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*GetContectByIdSchema)(nil),                     // 30: hlgate.v1.GetContectByIdSchema
 	(*DndSettingsSchema)(nil),                        // 31: hlgate.v1.DndSettingsSchema
 	(*DndSettingSchema)(nil),                         // 32: hlgate.v1.DndSettingSchema
-	(*GetInvoiceResponseDto)(nil),                    // 33: hlgate.v1.GetInvoiceResponseDto
-	(*TotalSummaryDto)(nil),                          // 34: hlgate.v1.TotalSummaryDto
-	(*RemindersConfigurationDto)(nil),                // 35: hlgate.v1.RemindersConfigurationDto
-	(*ReminderExecutionDetailsList)(nil),             // 36: hlgate.v1.ReminderExecutionDetailsList
-	(*ReminderSettingsDto)(nil),                      // 37: hlgate.v1.ReminderSettingsDto
-	(*ReminderDto)(nil),                              // 38: hlgate.v1.ReminderDto
-	(*BusinessDetailsDto)(nil),                       // 39: hlgate.v1.BusinessDetailsDto
-	(*AddressDto)(nil),                               // 40: hlgate.v1.AddressDto
-	(*InvoiceItemDto)(nil),                           // 41: hlgate.v1.InvoiceItemDto
-	(*ItemTaxDto)(nil),                               // 42: hlgate.v1.ItemTaxDto
-	(*DiscountDto)(nil),                              // 43: hlgate.v1.DiscountDto
-	(*ContactDetailsDto)(nil),                        // 44: hlgate.v1.ContactDetailsDto
-	(*AdditionalEmailsDto)(nil),                      // 45: hlgate.v1.AdditionalEmailsDto
-	(*SentToDto)(nil),                                // 46: hlgate.v1.SentToDto
-	(*PaymentScheduleDto)(nil),                       // 47: hlgate.v1.PaymentScheduleDto
-	(*LateFeesConfigurationDto)(nil),                 // 48: hlgate.v1.LateFeesConfigurationDto
-	(*LateFeesFrequencyDto)(nil),                     // 49: hlgate.v1.LateFeesFrequencyDto
-	(*LateFeesGraceDto)(nil),                         // 50: hlgate.v1.LateFeesGraceDto
-	(*LateFeesMaxFeesDto)(nil),                       // 51: hlgate.v1.LateFeesMaxFeesDto
-	(*TipsConfigurationDto)(nil),                     // 52: hlgate.v1.TipsConfigurationDto
-	(*PaymentMethodDto)(nil),                         // 53: hlgate.v1.PaymentMethodDto
-	(*StripePaymentMethodDto)(nil),                   // 54: hlgate.v1.StripePaymentMethodDto
-	(*AttachmentsDto)(nil),                           // 55: hlgate.v1.AttachmentsDto
-	(*ProcessingFeeDto)(nil),                         // 56: hlgate.v1.ProcessingFeeDto
-	(*ProcessingFeePaidChargeDto)(nil),               // 57: hlgate.v1.ProcessingFeePaidChargeDto
-	(*GetScheduleResponseDto)(nil),                   // 58: hlgate.v1.GetScheduleResponseDto
-	(*InvoicesScheduleOptionsDto)(nil),               // 59: hlgate.v1.InvoicesScheduleOptionsDto
-	(*InvoicesCustomRRuleOptionsDto)(nil),            // 60: hlgate.v1.InvoicesCustomRRuleOptionsDto
-	(*DefaultInvoiceResponseDto)(nil),                // 61: hlgate.v1.DefaultInvoiceResponseDto
-	(*GetTemplateResponseDto)(nil),                   // 62: hlgate.v1.GetTemplateResponseDto
-	(*ProspectInfoDto)(nil),                          // 63: hlgate.v1.ProspectInfoDto
-	(*SettingsSchema)(nil),                           // 64: hlgate.v1.SettingsSchema
-	(*SocialSchema)(nil),                             // 65: hlgate.v1.SocialSchema
-	(*TwilioSchema)(nil),                             // 66: hlgate.v1.TwilioSchema
-	(*MailgunSchema)(nil),                            // 67: hlgate.v1.MailgunSchema
-	(*SnapshotPutSchema)(nil),                        // 68: hlgate.v1.SnapshotPutSchema
-	(*GetLocationSchema)(nil),                        // 69: hlgate.v1.GetLocationSchema
-	(*GetLocationByIdSchema)(nil),                    // 70: hlgate.v1.GetLocationByIdSchema
-	(*BusinessSchema)(nil),                           // 71: hlgate.v1.BusinessSchema
-	(*LocationsCustomFieldSchema)(nil),               // 72: hlgate.v1.LocationsCustomFieldSchema
-	(*CustomValueSchema)(nil),                        // 73: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),                      // 74: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),                 // 75: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),                       // 76: hlgate.v1.LocationTagsSchema
-	(*LostReasonResponseSchema)(nil),                 // 77: hlgate.v1.LostReasonResponseSchema
-	(*AdditionalDetailsDTO)(nil),                     // 78: hlgate.v1.AdditionalDetailsDTO
-	(*SearchOpportunitiesResponseSchema)(nil),        // 79: hlgate.v1.SearchOpportunitiesResponseSchema
-	(*SearchOpportunitiesContactResponseSchema)(nil), // 80: hlgate.v1.SearchOpportunitiesContactResponseSchema
-	(*CustomFieldResponseSchema)(nil),                // 81: hlgate.v1.CustomFieldResponseSchema
-	(*UserSchema)(nil),                               // 82: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),                           // 83: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                               // 84: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),                           // 85: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),                          // 86: google.protobuf.Struct
-	(*structpb.Value)(nil),                           // 87: google.protobuf.Value
-	(*structpb.ListValue)(nil),                       // 88: google.protobuf.ListValue
+	(*ConversationCreateResponseDto)(nil),            // 33: hlgate.v1.ConversationCreateResponseDto
+	(*ConversationDto)(nil),                          // 34: hlgate.v1.ConversationDto
+	(*GetMessageResponseDto)(nil),                    // 35: hlgate.v1.GetMessageResponseDto
+	(*MessageMeta)(nil),                              // 36: hlgate.v1.MessageMeta
+	(*ForwardConfigDto)(nil),                         // 37: hlgate.v1.ForwardConfigDto
+	(*ForwardResponseDto)(nil),                       // 38: hlgate.v1.ForwardResponseDto
+	(*ErrorDto)(nil),                                 // 39: hlgate.v1.ErrorDto
+	(*CallDataDTO)(nil),                              // 40: hlgate.v1.CallDataDTO
+	(*ConversationSchema)(nil),                       // 41: hlgate.v1.ConversationSchema
+	(*GetInvoiceResponseDto)(nil),                    // 42: hlgate.v1.GetInvoiceResponseDto
+	(*TotalSummaryDto)(nil),                          // 43: hlgate.v1.TotalSummaryDto
+	(*RemindersConfigurationDto)(nil),                // 44: hlgate.v1.RemindersConfigurationDto
+	(*ReminderExecutionDetailsList)(nil),             // 45: hlgate.v1.ReminderExecutionDetailsList
+	(*ReminderSettingsDto)(nil),                      // 46: hlgate.v1.ReminderSettingsDto
+	(*ReminderDto)(nil),                              // 47: hlgate.v1.ReminderDto
+	(*BusinessDetailsDto)(nil),                       // 48: hlgate.v1.BusinessDetailsDto
+	(*AddressDto)(nil),                               // 49: hlgate.v1.AddressDto
+	(*InvoiceItemDto)(nil),                           // 50: hlgate.v1.InvoiceItemDto
+	(*ItemTaxDto)(nil),                               // 51: hlgate.v1.ItemTaxDto
+	(*DiscountDto)(nil),                              // 52: hlgate.v1.DiscountDto
+	(*ContactDetailsDto)(nil),                        // 53: hlgate.v1.ContactDetailsDto
+	(*AdditionalEmailsDto)(nil),                      // 54: hlgate.v1.AdditionalEmailsDto
+	(*SentToDto)(nil),                                // 55: hlgate.v1.SentToDto
+	(*PaymentScheduleDto)(nil),                       // 56: hlgate.v1.PaymentScheduleDto
+	(*LateFeesConfigurationDto)(nil),                 // 57: hlgate.v1.LateFeesConfigurationDto
+	(*LateFeesFrequencyDto)(nil),                     // 58: hlgate.v1.LateFeesFrequencyDto
+	(*LateFeesGraceDto)(nil),                         // 59: hlgate.v1.LateFeesGraceDto
+	(*LateFeesMaxFeesDto)(nil),                       // 60: hlgate.v1.LateFeesMaxFeesDto
+	(*TipsConfigurationDto)(nil),                     // 61: hlgate.v1.TipsConfigurationDto
+	(*PaymentMethodDto)(nil),                         // 62: hlgate.v1.PaymentMethodDto
+	(*StripePaymentMethodDto)(nil),                   // 63: hlgate.v1.StripePaymentMethodDto
+	(*AttachmentsDto)(nil),                           // 64: hlgate.v1.AttachmentsDto
+	(*ProcessingFeeDto)(nil),                         // 65: hlgate.v1.ProcessingFeeDto
+	(*ProcessingFeePaidChargeDto)(nil),               // 66: hlgate.v1.ProcessingFeePaidChargeDto
+	(*GetScheduleResponseDto)(nil),                   // 67: hlgate.v1.GetScheduleResponseDto
+	(*InvoicesScheduleOptionsDto)(nil),               // 68: hlgate.v1.InvoicesScheduleOptionsDto
+	(*InvoicesCustomRRuleOptionsDto)(nil),            // 69: hlgate.v1.InvoicesCustomRRuleOptionsDto
+	(*DefaultInvoiceResponseDto)(nil),                // 70: hlgate.v1.DefaultInvoiceResponseDto
+	(*GetTemplateResponseDto)(nil),                   // 71: hlgate.v1.GetTemplateResponseDto
+	(*ProspectInfoDto)(nil),                          // 72: hlgate.v1.ProspectInfoDto
+	(*SettingsSchema)(nil),                           // 73: hlgate.v1.SettingsSchema
+	(*SocialSchema)(nil),                             // 74: hlgate.v1.SocialSchema
+	(*TwilioSchema)(nil),                             // 75: hlgate.v1.TwilioSchema
+	(*MailgunSchema)(nil),                            // 76: hlgate.v1.MailgunSchema
+	(*SnapshotPutSchema)(nil),                        // 77: hlgate.v1.SnapshotPutSchema
+	(*GetLocationSchema)(nil),                        // 78: hlgate.v1.GetLocationSchema
+	(*GetLocationByIdSchema)(nil),                    // 79: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),                           // 80: hlgate.v1.BusinessSchema
+	(*LocationsCustomFieldSchema)(nil),               // 81: hlgate.v1.LocationsCustomFieldSchema
+	(*CustomValueSchema)(nil),                        // 82: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),                      // 83: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),                 // 84: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),                       // 85: hlgate.v1.LocationTagsSchema
+	(*LostReasonResponseSchema)(nil),                 // 86: hlgate.v1.LostReasonResponseSchema
+	(*AdditionalDetailsDTO)(nil),                     // 87: hlgate.v1.AdditionalDetailsDTO
+	(*SearchOpportunitiesResponseSchema)(nil),        // 88: hlgate.v1.SearchOpportunitiesResponseSchema
+	(*SearchOpportunitiesContactResponseSchema)(nil), // 89: hlgate.v1.SearchOpportunitiesContactResponseSchema
+	(*CustomFieldResponseSchema)(nil),                // 90: hlgate.v1.CustomFieldResponseSchema
+	(*UserSchema)(nil),                               // 91: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),                           // 92: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                               // 93: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),                           // 94: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),                          // 95: google.protobuf.Struct
+	(*structpb.Value)(nil),                           // 96: google.protobuf.Value
+	(*structpb.ListValue)(nil),                       // 97: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
-	86,  // 0: hlgate.v1.CalendarNotification.unmapped:type_name -> google.protobuf.Struct
+	95,  // 0: hlgate.v1.CalendarNotification.unmapped:type_name -> google.protobuf.Struct
 	2,   // 1: hlgate.v1.CalendarsTeamMember.location_configurations:type_name -> hlgate.v1.LocationConfiguration
-	86,  // 2: hlgate.v1.CalendarsTeamMember.unmapped:type_name -> google.protobuf.Struct
-	86,  // 3: hlgate.v1.LocationConfiguration.unmapped:type_name -> google.protobuf.Struct
+	95,  // 2: hlgate.v1.CalendarsTeamMember.unmapped:type_name -> google.protobuf.Struct
+	95,  // 3: hlgate.v1.LocationConfiguration.unmapped:type_name -> google.protobuf.Struct
 	4,   // 4: hlgate.v1.OpenHour.hours:type_name -> hlgate.v1.Hour
-	86,  // 5: hlgate.v1.OpenHour.unmapped:type_name -> google.protobuf.Struct
-	86,  // 6: hlgate.v1.Hour.unmapped:type_name -> google.protobuf.Struct
-	86,  // 7: hlgate.v1.Recurring.unmapped:type_name -> google.protobuf.Struct
+	95,  // 5: hlgate.v1.OpenHour.unmapped:type_name -> google.protobuf.Struct
+	95,  // 6: hlgate.v1.Hour.unmapped:type_name -> google.protobuf.Struct
+	95,  // 7: hlgate.v1.Recurring.unmapped:type_name -> google.protobuf.Struct
 	4,   // 8: hlgate.v1.Availability.hours:type_name -> hlgate.v1.Hour
-	86,  // 9: hlgate.v1.Availability.unmapped:type_name -> google.protobuf.Struct
-	86,  // 10: hlgate.v1.LookBusyConfiguration.unmapped:type_name -> google.protobuf.Struct
+	95,  // 9: hlgate.v1.Availability.unmapped:type_name -> google.protobuf.Struct
+	95,  // 10: hlgate.v1.LookBusyConfiguration.unmapped:type_name -> google.protobuf.Struct
 	0,   // 11: hlgate.v1.CalendarDTO.notifications:type_name -> hlgate.v1.CalendarNotification
 	9,   // 12: hlgate.v1.CalendarDTO.team_members:type_name -> hlgate.v1.TeamMemberResponse
 	10,  // 13: hlgate.v1.CalendarDTO.location_configurations:type_name -> hlgate.v1.LocationConfigurationResponse
@@ -12448,163 +13777,174 @@ var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
 	5,   // 15: hlgate.v1.CalendarDTO.recurring:type_name -> hlgate.v1.Recurring
 	6,   // 16: hlgate.v1.CalendarDTO.availabilities:type_name -> hlgate.v1.Availability
 	7,   // 17: hlgate.v1.CalendarDTO.look_busy_config:type_name -> hlgate.v1.LookBusyConfiguration
-	86,  // 18: hlgate.v1.CalendarDTO.unmapped:type_name -> google.protobuf.Struct
+	95,  // 18: hlgate.v1.CalendarDTO.unmapped:type_name -> google.protobuf.Struct
 	10,  // 19: hlgate.v1.TeamMemberResponse.location_configurations:type_name -> hlgate.v1.LocationConfigurationResponse
-	86,  // 20: hlgate.v1.TeamMemberResponse.unmapped:type_name -> google.protobuf.Struct
-	86,  // 21: hlgate.v1.LocationConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
+	95,  // 20: hlgate.v1.TeamMemberResponse.unmapped:type_name -> google.protobuf.Struct
+	95,  // 21: hlgate.v1.LocationConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
 	4,   // 22: hlgate.v1.UpdateAvailability.hours:type_name -> hlgate.v1.Hour
-	86,  // 23: hlgate.v1.UpdateAvailability.unmapped:type_name -> google.protobuf.Struct
+	95,  // 23: hlgate.v1.UpdateAvailability.unmapped:type_name -> google.protobuf.Struct
 	13,  // 24: hlgate.v1.CalendarNotificationResponseDTO.after_time:type_name -> hlgate.v1.SchedulesDTO
 	13,  // 25: hlgate.v1.CalendarNotificationResponseDTO.before_time:type_name -> hlgate.v1.SchedulesDTO
-	86,  // 26: hlgate.v1.CalendarNotificationResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	86,  // 27: hlgate.v1.SchedulesDTO.unmapped:type_name -> google.protobuf.Struct
+	95,  // 26: hlgate.v1.CalendarNotificationResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	95,  // 27: hlgate.v1.SchedulesDTO.unmapped:type_name -> google.protobuf.Struct
 	13,  // 28: hlgate.v1.CreateCalendarNotificationDTO.after_time:type_name -> hlgate.v1.SchedulesDTO
 	13,  // 29: hlgate.v1.CreateCalendarNotificationDTO.before_time:type_name -> hlgate.v1.SchedulesDTO
-	86,  // 30: hlgate.v1.CreateCalendarNotificationDTO.unmapped:type_name -> google.protobuf.Struct
+	95,  // 30: hlgate.v1.CreateCalendarNotificationDTO.unmapped:type_name -> google.protobuf.Struct
 	16,  // 31: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	86,  // 32: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 33: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 32: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 33: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
 	18,  // 34: hlgate.v1.CalendarEventDTO.created_by:type_name -> hlgate.v1.CreatedOrUpdatedBy
-	86,  // 35: hlgate.v1.CalendarEventDTO.unmapped:type_name -> google.protobuf.Struct
-	86,  // 36: hlgate.v1.CreatedOrUpdatedBy.unmapped:type_name -> google.protobuf.Struct
-	86,  // 37: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
-	86,  // 38: hlgate.v1.CalendarResourceByIdResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	95,  // 35: hlgate.v1.CalendarEventDTO.unmapped:type_name -> google.protobuf.Struct
+	95,  // 36: hlgate.v1.CreatedOrUpdatedBy.unmapped:type_name -> google.protobuf.Struct
+	95,  // 37: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	95,  // 38: hlgate.v1.CalendarResourceByIdResponseDTO.unmapped:type_name -> google.protobuf.Struct
 	22,  // 39: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
-	86,  // 40: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
-	86,  // 41: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	95,  // 40: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	95,  // 41: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
 	21,  // 42: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	86,  // 43: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	86,  // 44: hlgate.v1.GetEventSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 45: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 46: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 43: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	95,  // 44: hlgate.v1.GetEventSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 45: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 46: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
 	28,  // 47: hlgate.v1.ContactsSearchSchema.custom_fields:type_name -> hlgate.v1.ContactsCustomFieldSchema
 	29,  // 48: hlgate.v1.ContactsSearchSchema.attributions:type_name -> hlgate.v1.ContactsAttributionSource
-	86,  // 49: hlgate.v1.ContactsSearchSchema.unmapped:type_name -> google.protobuf.Struct
-	87,  // 50: hlgate.v1.ContactsCustomFieldSchema.value:type_name -> google.protobuf.Value
-	86,  // 51: hlgate.v1.ContactsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 52: hlgate.v1.ContactsAttributionSource.unmapped:type_name -> google.protobuf.Struct
+	95,  // 49: hlgate.v1.ContactsSearchSchema.unmapped:type_name -> google.protobuf.Struct
+	96,  // 50: hlgate.v1.ContactsCustomFieldSchema.value:type_name -> google.protobuf.Value
+	95,  // 51: hlgate.v1.ContactsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 52: hlgate.v1.ContactsAttributionSource.unmapped:type_name -> google.protobuf.Struct
 	31,  // 53: hlgate.v1.GetContectByIdSchema.dnd_settings:type_name -> hlgate.v1.DndSettingsSchema
 	28,  // 54: hlgate.v1.GetContectByIdSchema.custom_fields:type_name -> hlgate.v1.ContactsCustomFieldSchema
 	29,  // 55: hlgate.v1.GetContectByIdSchema.attribution_source:type_name -> hlgate.v1.ContactsAttributionSource
 	29,  // 56: hlgate.v1.GetContectByIdSchema.last_attribution_source:type_name -> hlgate.v1.ContactsAttributionSource
-	86,  // 57: hlgate.v1.GetContectByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 57: hlgate.v1.GetContectByIdSchema.unmapped:type_name -> google.protobuf.Struct
 	32,  // 58: hlgate.v1.DndSettingsSchema.call:type_name -> hlgate.v1.DndSettingSchema
 	32,  // 59: hlgate.v1.DndSettingsSchema.email:type_name -> hlgate.v1.DndSettingSchema
 	32,  // 60: hlgate.v1.DndSettingsSchema.sms:type_name -> hlgate.v1.DndSettingSchema
 	32,  // 61: hlgate.v1.DndSettingsSchema.whats_app:type_name -> hlgate.v1.DndSettingSchema
 	32,  // 62: hlgate.v1.DndSettingsSchema.gmb:type_name -> hlgate.v1.DndSettingSchema
 	32,  // 63: hlgate.v1.DndSettingsSchema.fb:type_name -> hlgate.v1.DndSettingSchema
-	86,  // 64: hlgate.v1.DndSettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 65: hlgate.v1.DndSettingSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 66: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	86,  // 67: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	86,  // 68: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	86,  // 69: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	86,  // 70: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	34,  // 71: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
-	35,  // 72: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	86,  // 73: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 74: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
-	36,  // 75: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
-	37,  // 76: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	86,  // 77: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 78: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
-	38,  // 79: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	86,  // 80: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 81: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
-	40,  // 82: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	86,  // 83: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 84: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
-	42,  // 85: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	86,  // 86: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 87: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 88: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
-	45,  // 89: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
-	40,  // 90: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	86,  // 91: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 92: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 93: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 94: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
-	49,  // 95: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
-	50,  // 96: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
-	51,  // 97: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	86,  // 98: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 99: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 100: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 101: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 102: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	54,  // 103: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	86,  // 104: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 105: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 106: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	88,  // 107: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
-	57,  // 108: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	86,  // 109: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 110: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 111: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	61,  // 112: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	39,  // 113: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	44,  // 114: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	43,  // 115: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	86,  // 116: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
-	86,  // 117: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
-	60,  // 118: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
-	86,  // 119: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 120: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 121: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	86,  // 122: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	86,  // 123: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	86,  // 124: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	86,  // 125: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	86,  // 126: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	39,  // 127: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	43,  // 128: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	86,  // 129: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	86,  // 130: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 131: hlgate.v1.ProspectInfoDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 132: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 133: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 134: hlgate.v1.TwilioSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 135: hlgate.v1.MailgunSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 136: hlgate.v1.SnapshotPutSchema.unmapped:type_name -> google.protobuf.Struct
-	64,  // 137: hlgate.v1.GetLocationSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	65,  // 138: hlgate.v1.GetLocationSchema.social:type_name -> hlgate.v1.SocialSchema
-	86,  // 139: hlgate.v1.GetLocationSchema.unmapped:type_name -> google.protobuf.Struct
-	71,  // 140: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
-	65,  // 141: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
-	64,  // 142: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	86,  // 143: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	86,  // 144: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 145: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 146: hlgate.v1.LocationsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 147: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 148: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	74,  // 149: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	86,  // 150: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	86,  // 151: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 152: hlgate.v1.LostReasonResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 153: hlgate.v1.AdditionalDetailsDTO.unmapped:type_name -> google.protobuf.Struct
-	80,  // 154: hlgate.v1.SearchOpportunitiesResponseSchema.contact:type_name -> hlgate.v1.SearchOpportunitiesContactResponseSchema
-	88,  // 155: hlgate.v1.SearchOpportunitiesResponseSchema.notes:type_name -> google.protobuf.ListValue
-	88,  // 156: hlgate.v1.SearchOpportunitiesResponseSchema.tasks:type_name -> google.protobuf.ListValue
-	88,  // 157: hlgate.v1.SearchOpportunitiesResponseSchema.calendar_events:type_name -> google.protobuf.ListValue
-	81,  // 158: hlgate.v1.SearchOpportunitiesResponseSchema.custom_fields:type_name -> hlgate.v1.CustomFieldResponseSchema
-	86,  // 159: hlgate.v1.SearchOpportunitiesResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 160: hlgate.v1.SearchOpportunitiesContactResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	87,  // 161: hlgate.v1.CustomFieldResponseSchema.field_value:type_name -> google.protobuf.Value
-	86,  // 162: hlgate.v1.CustomFieldResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	83,  // 163: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	84,  // 164: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	86,  // 165: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	86,  // 166: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 167: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 168: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	86,  // 169: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	170, // [170:170] is the sub-list for method output_type
-	170, // [170:170] is the sub-list for method input_type
-	170, // [170:170] is the sub-list for extension type_name
-	170, // [170:170] is the sub-list for extension extendee
-	0,   // [0:170] is the sub-list for field type_name
+	95,  // 64: hlgate.v1.DndSettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 65: hlgate.v1.DndSettingSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 66: hlgate.v1.ConversationCreateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 67: hlgate.v1.ConversationDto.unmapped:type_name -> google.protobuf.Struct
+	36,  // 68: hlgate.v1.GetMessageResponseDto.meta:type_name -> hlgate.v1.MessageMeta
+	95,  // 69: hlgate.v1.GetMessageResponseDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 70: hlgate.v1.MessageMeta.email:type_name -> google.protobuf.Struct
+	95,  // 71: hlgate.v1.MessageMeta.unmapped:type_name -> google.protobuf.Struct
+	95,  // 72: hlgate.v1.ForwardConfigDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 73: hlgate.v1.ForwardResponseDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 74: hlgate.v1.ErrorDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 75: hlgate.v1.CallDataDTO.unmapped:type_name -> google.protobuf.Struct
+	95,  // 76: hlgate.v1.ConversationSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 77: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	95,  // 78: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	95,  // 79: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	95,  // 80: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	95,  // 81: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	43,  // 82: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
+	44,  // 83: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
+	95,  // 84: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 85: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	45,  // 86: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
+	46,  // 87: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
+	95,  // 88: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 89: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	47,  // 90: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
+	95,  // 91: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 92: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	49,  // 93: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	95,  // 94: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 95: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	51,  // 96: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
+	95,  // 97: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 98: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 99: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	54,  // 100: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
+	49,  // 101: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	95,  // 102: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 103: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 104: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 105: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 106: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
+	59,  // 107: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
+	60,  // 108: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
+	95,  // 109: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 110: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 111: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 112: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 113: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	63,  // 114: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
+	95,  // 115: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 116: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 117: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	97,  // 118: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	66,  // 119: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
+	95,  // 120: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 121: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 122: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	70,  // 123: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	48,  // 124: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	53,  // 125: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	52,  // 126: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	95,  // 127: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
+	95,  // 128: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
+	69,  // 129: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
+	95,  // 130: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 131: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 132: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	95,  // 133: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	95,  // 134: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	95,  // 135: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	95,  // 136: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	95,  // 137: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	48,  // 138: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	52,  // 139: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	95,  // 140: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	95,  // 141: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 142: hlgate.v1.ProspectInfoDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 143: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 144: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 145: hlgate.v1.TwilioSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 146: hlgate.v1.MailgunSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 147: hlgate.v1.SnapshotPutSchema.unmapped:type_name -> google.protobuf.Struct
+	73,  // 148: hlgate.v1.GetLocationSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	74,  // 149: hlgate.v1.GetLocationSchema.social:type_name -> hlgate.v1.SocialSchema
+	95,  // 150: hlgate.v1.GetLocationSchema.unmapped:type_name -> google.protobuf.Struct
+	80,  // 151: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	74,  // 152: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	73,  // 153: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	95,  // 154: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	95,  // 155: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 156: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 157: hlgate.v1.LocationsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 158: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 159: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	83,  // 160: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	95,  // 161: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	95,  // 162: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 163: hlgate.v1.LostReasonResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 164: hlgate.v1.AdditionalDetailsDTO.unmapped:type_name -> google.protobuf.Struct
+	89,  // 165: hlgate.v1.SearchOpportunitiesResponseSchema.contact:type_name -> hlgate.v1.SearchOpportunitiesContactResponseSchema
+	97,  // 166: hlgate.v1.SearchOpportunitiesResponseSchema.notes:type_name -> google.protobuf.ListValue
+	97,  // 167: hlgate.v1.SearchOpportunitiesResponseSchema.tasks:type_name -> google.protobuf.ListValue
+	97,  // 168: hlgate.v1.SearchOpportunitiesResponseSchema.calendar_events:type_name -> google.protobuf.ListValue
+	90,  // 169: hlgate.v1.SearchOpportunitiesResponseSchema.custom_fields:type_name -> hlgate.v1.CustomFieldResponseSchema
+	95,  // 170: hlgate.v1.SearchOpportunitiesResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 171: hlgate.v1.SearchOpportunitiesContactResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	96,  // 172: hlgate.v1.CustomFieldResponseSchema.field_value:type_name -> google.protobuf.Value
+	95,  // 173: hlgate.v1.CustomFieldResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	92,  // 174: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	93,  // 175: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	95,  // 176: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	95,  // 177: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 178: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 179: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	95,  // 180: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	181, // [181:181] is the sub-list for method output_type
+	181, // [181:181] is the sub-list for method input_type
+	181, // [181:181] is the sub-list for extension type_name
+	181, // [181:181] is the sub-list for extension extendee
+	0,   // [0:181] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -12645,6 +13985,8 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[32].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[33].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[34].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[35].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[36].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[37].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[38].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[39].OneofWrappers = []any{}
@@ -12652,23 +13994,21 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[41].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[42].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[43].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[44].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[45].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[46].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[47].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[48].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[49].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[50].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[51].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[52].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[53].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[54].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[55].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[56].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[57].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[58].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[59].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[60].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[61].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[62].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[63].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[64].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[65].OneofWrappers = []any{}
@@ -12692,13 +14032,22 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[83].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[84].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[85].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[86].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[87].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[88].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[89].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[90].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[91].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[92].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[93].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[94].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   86,
+			NumMessages:   95,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
