@@ -344,6 +344,19 @@ func TestConformance(t *testing.T) {
 	}
 	cf.run(confCase{name: "other location", method: "GET", path: "/locations/" + sandbox.OtherLocationID, token: loc, status: 403})
 
+	// The deprecated contacts list (declared for the passthrough only),
+	// walked by startAfterId.
+	clock.Add(11 * time.Second)
+	first := cf.run(confCase{name: "deprecated contacts", method: "GET", path: "/contacts/?locationId=" + L + "&limit=2", token: loc, status: 200})
+	if cs, _ := first["contacts"].([]any); len(cs) != 2 {
+		t.Fatalf("GET /contacts/ limit 2 = %v", first)
+	}
+	next := cf.run(confCase{name: "deprecated contacts after", method: "GET", path: "/contacts/?locationId=" + L + "&limit=2&startAfterId=" + str(first, "contacts", 1, "id"), token: loc, status: 200})
+	if str(next, "contacts", 0, "id") <= str(first, "contacts", 1, "id") {
+		t.Errorf("the page after %s starts at %s", str(first, "contacts", 1, "id"), str(next, "contacts", 0, "id"))
+	}
+	cf.run(confCase{name: "deprecated contacts other location", method: "GET", path: "/contacts/?locationId=" + sandbox.OtherLocationID, token: loc, status: 403})
+
 	// The agency's locations: searched, created and changed with the
 	// company's token only, for its own company.
 	clock.Add(11 * time.Second)

@@ -819,3 +819,42 @@ func (s *Sandbox) opSearchContacts(w http.ResponseWriter, r *http.Request, c *ca
 	l.mu.RUnlock()
 	writeBody(w, http.StatusOK, b)
 }
+
+// opListContacts answers the deprecated GET /contacts/: the location's
+// contacts by id, limit at a time (at most 100) after startAfterId, those
+// whose name, email, phone or company contain query; count is the number
+// that match. hlgate declares it for its passthrough only.
+func (s *Sandbox) opListContacts(w http.ResponseWriter, r *http.Request, c *call) {
+	q := r.URL.Query()
+	limit, err := intParam(q, "limit", 20, 1, 100)
+	if err != nil {
+		writeError(w, errUnprocessable(err.Error()))
+		return
+	}
+	l, aerr := s.locationStore(c, q.Get("locationId"))
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	query := strings.ToLower(strings.TrimSpace(q.Get("query")))
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var hits []*Contact
+	for _, ct := range l.contacts {
+		if query == "" || strings.Contains(ct.FullNameLowerCase, query) || strings.Contains(ct.EmailLowerCase, query) ||
+			strings.Contains(ct.Phone, query) || strings.Contains(strings.ToLower(ct.CompanyName), query) {
+			hits = append(hits, ct)
+		}
+	}
+	slices.SortFunc(hits, func(a, b *Contact) int { return strings.Compare(a.ID, b.ID) })
+	start := 0
+	if after := q.Get("startAfterId"); after != "" {
+		start, _ = slices.BinarySearchFunc(hits, after, func(ct *Contact, id string) int {
+			if ct.ID <= id {
+				return -1
+			}
+			return 1
+		})
+	}
+	writeBody(w, http.StatusOK, marshal(map[string]any{"contacts": window(hits, start, limit), "count": len(hits)}))
+}

@@ -77,6 +77,7 @@ var handlers = map[string]handlerFunc{
 	"get-custom-field":              (*Sandbox).opGetCustomField,
 	"update-custom-field":           (*Sandbox).opUpdateCustomField,
 	"delete-custom-field":           (*Sandbox).opDeleteCustomField,
+	"get-contacts":                  (*Sandbox).opListContacts,
 	"search-locations":              (*Sandbox).opSearchLocations,
 	"create-location":               (*Sandbox).opCreateLocation,
 	"put-location":                  (*Sandbox).opPutLocation,

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/hlgate/hlgate/gen/optable"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 	"github.com/hlgate/hlgate/internal/redistest"
 	"github.com/hlgate/hlgate/limiter"
@@ -59,34 +61,43 @@ func customFieldsCall() *hlgatev1.CallRequest {
 	}
 }
 
-// The passthrough reaches an operation no typed RPC serves, over gRPC and
-// REST: the sandbox sees the location's token, the operation's Version
-// header, the path and the query; the caller gets HighLevel's status, body
-// and rate-limit headers, and the row matched.
+// The passthrough reaches an operation no typed RPC serves (the
+// deprecated contacts list, declared for it only), over gRPC and REST: the
+// sandbox sees the location's token, the operation's Version header, the
+// path and the query; the caller gets HighLevel's status, body and
+// rate-limit headers, and the row matched.
 func TestPassthroughReachesAnUntypedOperation(t *testing.T) {
 	t.Parallel()
+	if row, ok := optable.Lookup("get-contacts"); !ok || row.Exposed || !row.Declared {
+		t.Fatalf("get-contacts: %+v, want declared for the passthrough and not typed", row)
+	}
 	rec := &recorder{}
 	h := newHarness(t, harnessOptions{keys: testKeys(), wrapUpstream: rec.wrap})
 	tok, err := h.mgr.Token(context.Background(), sandbox.DemoLocationID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := seen{"GET", customFieldsPath, "model=contact", "Bearer " + tok.AccessToken, sandbox.VersionDefault}
+	query := "limit=3&locationId=" + sandbox.DemoLocationID
+	want := seen{"GET", "/contacts/", query, "Bearer " + tok.AccessToken, sandbox.VersionDefault}
 
-	resp, err := h.upstream.Call(h.ctx(readKey), customFieldsCall())
+	resp, err := h.upstream.Call(h.ctx(readKey), &hlgatev1.CallRequest{
+		Method: "GET", Path: "/contacts/",
+		Query:   []*hlgatev1.QueryParameter{{Name: "locationId", Value: sandbox.DemoLocationID}, {Name: "limit", Value: "3"}},
+		Subject: &hlgatev1.CallRequest_LocationId{LocationId: sandbox.DemoLocationID},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := rec.last(t); got != want {
 		t.Fatalf("the sandbox saw %+v, want %+v", got, want)
 	}
-	fields := resp.GetBody().GetStructValue().GetFields()["customFields"].GetListValue().GetValues()
-	if resp.GetStatus() != 200 || resp.GetOperationId() != "get-custom-fields" || len(fields) != 6 {
-		t.Fatalf("status %d, operation %q, %d custom fields (want 200, get-custom-fields, the 6 contact fields): %v", resp.GetStatus(), resp.GetOperationId(), len(fields), resp)
+	contacts := resp.GetBody().GetStructValue().GetFields()["contacts"].GetListValue().GetValues()
+	if resp.GetStatus() != 200 || resp.GetOperationId() != "get-contacts" || len(contacts) != 3 {
+		t.Fatalf("status %d, operation %q, %d contacts (want 200, get-contacts, 3): %v", resp.GetStatus(), resp.GetOperationId(), len(contacts), resp)
 	}
-	for _, f := range fields {
-		if m := f.GetStructValue().GetFields()["model"].GetStringValue(); m != "contact" {
-			t.Fatalf("a field of model %q came back for model=contact", m)
+	for _, c := range contacts {
+		if l := c.GetStructValue().GetFields()["locationId"].GetStringValue(); l != sandbox.DemoLocationID {
+			t.Fatalf("a contact of location %q came back", l)
 		}
 	}
 	// One call so far on this key: HighLevel's window has 99 left.
@@ -95,24 +106,35 @@ func TestPassthroughReachesAnUntypedOperation(t *testing.T) {
 	}
 
 	code, _, body := h.rest(http.MethodPost, "/v1/upstream:call", readKey, strings.NewReader(
-		`{"method":"GET","path":"`+customFieldsPath+`","locationId":"`+sandbox.DemoLocationID+`","query":[{"name":"model","value":"opportunity"}]}`))
+		`{"method":"GET","path":"/contacts/","locationId":"`+sandbox.DemoLocationID+`","query":[{"name":"locationId","value":"`+sandbox.DemoLocationID+`"},{"name":"limit","value":"2"}]}`))
 	if code != http.StatusOK {
 		t.Fatalf("REST = %d: %s", code, body)
 	}
 	var rest struct {
 		Status      int               `json:"status"`
-		Body        map[string][]any  `json:"body"`
+		Body        map[string]any    `json:"body"`
 		Headers     map[string]string `json:"headers"`
 		OperationID string            `json:"operationId"`
 	}
 	if err := json.Unmarshal(body, &rest); err != nil {
 		t.Fatalf("REST body %s: %v", body, err)
 	}
-	if rest.Status != 200 || rest.OperationID != "get-custom-fields" || len(rest.Body["customFields"]) != 6 || rest.Headers["x-ratelimit-remaining"] != "98" {
+	if cs, _ := rest.Body["contacts"].([]any); rest.Status != 200 || rest.OperationID != "get-contacts" || len(cs) != 2 || rest.Headers["x-ratelimit-remaining"] != "98" {
 		t.Fatalf("REST answer %s", body)
 	}
-	if got := rec.last(t); got.query != "model=opportunity" || got.version != sandbox.VersionDefault || got.auth != want.auth {
+	if got := rec.last(t); got.query != "limit=2&locationId="+sandbox.DemoLocationID || got.version != sandbox.VersionDefault || got.auth != want.auth {
 		t.Fatalf("the sandbox saw %+v over REST", got)
+	}
+	// Another location in the query is refused for a location's key,
+	// before anything is sent.
+	n := len(rec.got)
+	_, err = h.upstream.Call(h.ctx(readKey), &hlgatev1.CallRequest{
+		Method: "GET", Path: "/contacts/",
+		Query:   []*hlgatev1.QueryParameter{{Name: "locationId", Value: sandbox.OtherLocationID}},
+		Subject: &hlgatev1.CallRequest_LocationId{LocationId: sandbox.DemoLocationID},
+	})
+	if status.Code(err) != codes.PermissionDenied || len(rec.got) != n {
+		t.Fatalf("another location in the query: %v (%d calls reached the sandbox), want PERMISSION_DENIED and none", err, len(rec.got)-n)
 	}
 
 	// A path no operation of the table matches: the request's version is

@@ -1858,9 +1858,10 @@ var Ops = []Op{
 		Scopes:   []string{"contacts.readonly"},
 		Read:     true,
 		Safe:     true,
+		Location: &Field{In: "query", Name: "locationId"},
+		Paging:   "none",
 		Exposed:  false,
-		Declared: false,
-		Excluded: "Deprecated upstream (\"use the Search Contacts endpoint instead\"); ContactsService.SearchContacts serves the same list, and HighLevel's v3 documents drop it (facts file §1).",
+		Declared: true,
 		Params: []Param{
 			{Name: "locationId", In: "query", Type: "string", Required: true},
 			{Name: "startAfterId", In: "query", Type: "string", Required: false},
