@@ -354,6 +354,15 @@ func TestAppointmentLifecycleOverGRPC(t *testing.T) {
 		t.Fatalf("read = %v", r)
 	}
 
+	// The booked appointment takes a note (gRPC) and lists it (REST).
+	note, err := h.calendars.CreateAppointmentNote(ctx, &hlgatev1.CreateAppointmentNoteRequest{LocationId: loc, AppointmentId: a.GetId(), Body: proto.String("Bring the X-rays")})
+	if err != nil || note.GetNote().GetId() == "" {
+		t.Fatalf("CreateAppointmentNote = %v, %v", note, err)
+	}
+	if code, _, body := h.rest(http.MethodGet, "/v1/locations/"+loc+"/calendars/appointments/"+a.GetId()+"/notes", "", nil); code != http.StatusOK || !strings.Contains(string(body), "Bring the X-rays") {
+		t.Fatalf("GET the appointment's notes = %d %s", code, body)
+	}
+
 	if hasFreeSlot(freeSlotDays(t, h, cal.GetId(), from, to), slot) {
 		t.Fatalf("booked slot %v is still free", slot)
 	}
