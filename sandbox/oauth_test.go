@@ -87,7 +87,7 @@ func TestConsentRejectsBadAuthorizeRequests(t *testing.T) {
 		{"unknown client", "client_id", "nope-nope"},
 		{"unregistered redirect", "redirect_uri", "https://evil.example/cb"},
 		{"no scope", "scope", ""},
-		{"unknown scope", "scope", "contacts.readonly users.write"},
+		{"unknown scope", "scope", "contacts.readonly nothing.write"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

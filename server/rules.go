@@ -143,14 +143,13 @@ func forwardingRules(rules map[string]*rule, files ...protoreflect.FileDescripto
 	return forwardingMethods(files, func(full string, m protoreflect.MethodDescriptor, row *optable.Op) error {
 		r := rules[full]
 		if r == nil {
-			// The subject, and for an agency operation every location it
-			// names too: the key must allow each.
+			// The subject, and every location the request names beside it
+			// (an agency operation's location_id, a user's location_ids):
+			// the key must allow each.
 			subjects := []string{string(subjectField(row))}
-			if subjects[0] == "company_id" {
-				for _, name := range []protoreflect.Name{"location_id", "location_ids"} {
-					if fd := m.Input().Fields().ByName(name); fd != nil && fd.Kind() == protoreflect.StringKind {
-						subjects = append(subjects, string(name))
-					}
+			for _, name := range []protoreflect.Name{"location_id", "location_ids"} {
+				if fd := m.Input().Fields().ByName(name); fd != nil && fd.Kind() == protoreflect.StringKind && string(name) != subjects[0] {
+					subjects = append(subjects, string(name))
 				}
 			}
 			r = &rule{access: AccessWrite, subjects: subjects}

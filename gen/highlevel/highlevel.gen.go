@@ -3140,6 +3140,1215 @@ func (e CreateLocationSuccessfulResponseDtoCountry) Valid() bool {
 	}
 }
 
+// Defines values for CreateUserDtoPlatformLanguage.
+const (
+	CreateUserDtoPlatformLanguageDa   CreateUserDtoPlatformLanguage = "da"
+	CreateUserDtoPlatformLanguageDe   CreateUserDtoPlatformLanguage = "de"
+	CreateUserDtoPlatformLanguageEnUS CreateUserDtoPlatformLanguage = "en_US"
+	CreateUserDtoPlatformLanguageEs   CreateUserDtoPlatformLanguage = "es"
+	CreateUserDtoPlatformLanguageFi   CreateUserDtoPlatformLanguage = "fi"
+	CreateUserDtoPlatformLanguageFrCA CreateUserDtoPlatformLanguage = "fr_CA"
+	CreateUserDtoPlatformLanguageFrFR CreateUserDtoPlatformLanguage = "fr_FR"
+	CreateUserDtoPlatformLanguageIt   CreateUserDtoPlatformLanguage = "it"
+	CreateUserDtoPlatformLanguageNl   CreateUserDtoPlatformLanguage = "nl"
+	CreateUserDtoPlatformLanguageNo   CreateUserDtoPlatformLanguage = "no"
+	CreateUserDtoPlatformLanguagePtBR CreateUserDtoPlatformLanguage = "pt_BR"
+	CreateUserDtoPlatformLanguagePtPT CreateUserDtoPlatformLanguage = "pt_PT"
+	CreateUserDtoPlatformLanguageSv   CreateUserDtoPlatformLanguage = "sv"
+)
+
+// Valid indicates whether the value is a known member of the CreateUserDtoPlatformLanguage enum.
+func (e CreateUserDtoPlatformLanguage) Valid() bool {
+	switch e {
+	case CreateUserDtoPlatformLanguageDa:
+		return true
+	case CreateUserDtoPlatformLanguageDe:
+		return true
+	case CreateUserDtoPlatformLanguageEnUS:
+		return true
+	case CreateUserDtoPlatformLanguageEs:
+		return true
+	case CreateUserDtoPlatformLanguageFi:
+		return true
+	case CreateUserDtoPlatformLanguageFrCA:
+		return true
+	case CreateUserDtoPlatformLanguageFrFR:
+		return true
+	case CreateUserDtoPlatformLanguageIt:
+		return true
+	case CreateUserDtoPlatformLanguageNl:
+		return true
+	case CreateUserDtoPlatformLanguageNo:
+		return true
+	case CreateUserDtoPlatformLanguagePtBR:
+		return true
+	case CreateUserDtoPlatformLanguagePtPT:
+		return true
+	case CreateUserDtoPlatformLanguageSv:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateUserDtoScopes.
+const (
+	CreateUserDtoScopesAdPublishingReadonly                          CreateUserDtoScopes = "adPublishing.readonly"
+	CreateUserDtoScopesAdPublishingWrite                             CreateUserDtoScopes = "adPublishing.write"
+	CreateUserDtoScopesAffiliateportalReadonly                       CreateUserDtoScopes = "affiliateportal.readonly"
+	CreateUserDtoScopesAffiliateportalWrite                          CreateUserDtoScopes = "affiliateportal.write"
+	CreateUserDtoScopesAgencyLaunchpadReadonly                       CreateUserDtoScopes = "agency/launchpad.readonly"
+	CreateUserDtoScopesAgencyLaunchpadWrite                          CreateUserDtoScopes = "agency/launchpad.write"
+	CreateUserDtoScopesAuditLogsExport                               CreateUserDtoScopes = "audit-logs.export"
+	CreateUserDtoScopesAuditLogsReadonly                             CreateUserDtoScopes = "audit-logs.readonly"
+	CreateUserDtoScopesBlogsWrite                                    CreateUserDtoScopes = "blogs.write"
+	CreateUserDtoScopesCalendarsEventsWrite                          CreateUserDtoScopes = "calendars/events.write"
+	CreateUserDtoScopesCalendarsGroupsWrite                          CreateUserDtoScopes = "calendars/groups.write"
+	CreateUserDtoScopesCalendarsReadonly                             CreateUserDtoScopes = "calendars.readonly"
+	CreateUserDtoScopesCalendarsWrite                                CreateUserDtoScopes = "calendars.write"
+	CreateUserDtoScopesCampaignsReadonly                             CreateUserDtoScopes = "campaigns.readonly"
+	CreateUserDtoScopesCampaignsWrite                                CreateUserDtoScopes = "campaigns.write"
+	CreateUserDtoScopesCertificatesReadonly                          CreateUserDtoScopes = "certificates.readonly"
+	CreateUserDtoScopesCertificatesWrite                             CreateUserDtoScopes = "certificates.write"
+	CreateUserDtoScopesCommunitiesWrite                              CreateUserDtoScopes = "communities.write"
+	CreateUserDtoScopesCompaniesWrite                                CreateUserDtoScopes = "companies.write"
+	CreateUserDtoScopesContactsBulkActionsWrite                      CreateUserDtoScopes = "contacts/bulkActions.write"
+	CreateUserDtoScopesContactsWrite                                 CreateUserDtoScopes = "contacts.write"
+	CreateUserDtoScopesContentAIWrite                                CreateUserDtoScopes = "contentAI.write"
+	CreateUserDtoScopesConversationsMessageReadonly                  CreateUserDtoScopes = "conversations/message.readonly"
+	CreateUserDtoScopesConversationsMessageWrite                     CreateUserDtoScopes = "conversations/message.write"
+	CreateUserDtoScopesConversationsReadonly                         CreateUserDtoScopes = "conversations.readonly"
+	CreateUserDtoScopesConversationsWrite                            CreateUserDtoScopes = "conversations.write"
+	CreateUserDtoScopesCustomMenuLinkWrite                           CreateUserDtoScopes = "custom-menu-link.write"
+	CreateUserDtoScopesDashboardStatsReadonly                        CreateUserDtoScopes = "dashboard/stats.readonly"
+	CreateUserDtoScopesElizaWrite                                    CreateUserDtoScopes = "eliza.write"
+	CreateUserDtoScopesFormsWrite                                    CreateUserDtoScopes = "forms.write"
+	CreateUserDtoScopesFunnelsWrite                                  CreateUserDtoScopes = "funnels.write"
+	CreateUserDtoScopesGokollabWrite                                 CreateUserDtoScopes = "gokollab.write"
+	CreateUserDtoScopesInternaltoolsBillingCommonReadonly            CreateUserDtoScopes = "internaltools.billing-common.readonly"
+	CreateUserDtoScopesInternaltoolsBillingCommonWrite               CreateUserDtoScopes = "internaltools.billing-common.write"
+	CreateUserDtoScopesInternaltoolsBillingReadonly                  CreateUserDtoScopes = "internaltools.billing.readonly"
+	CreateUserDtoScopesInternaltoolsBillingWrite                     CreateUserDtoScopes = "internaltools.billing.write"
+	CreateUserDtoScopesInternaltoolsLocationTransferReadonly         CreateUserDtoScopes = "internaltools.location-transfer.readonly"
+	CreateUserDtoScopesInternaltoolsLocationTransferWrite            CreateUserDtoScopes = "internaltools.location-transfer.write"
+	CreateUserDtoScopesInvoicesReadonly                              CreateUserDtoScopes = "invoices.readonly"
+	CreateUserDtoScopesInvoicesScheduleReadonly                      CreateUserDtoScopes = "invoices/schedule.readonly"
+	CreateUserDtoScopesInvoicesScheduleWrite                         CreateUserDtoScopes = "invoices/schedule.write"
+	CreateUserDtoScopesInvoicesTemplateReadonly                      CreateUserDtoScopes = "invoices/template.readonly"
+	CreateUserDtoScopesInvoicesTemplateWrite                         CreateUserDtoScopes = "invoices/template.write"
+	CreateUserDtoScopesInvoicesWrite                                 CreateUserDtoScopes = "invoices.write"
+	CreateUserDtoScopesLaunchpadLocationReadonly                     CreateUserDtoScopes = "launchpad/location.readonly"
+	CreateUserDtoScopesLaunchpadLocationWrite                        CreateUserDtoScopes = "launchpad/location.write"
+	CreateUserDtoScopesLocationsAgencySubaccountsManage              CreateUserDtoScopes = "locations.agency-subaccounts.manage"
+	CreateUserDtoScopesLocationsBillingManage                        CreateUserDtoScopes = "locations.billing.manage"
+	CreateUserDtoScopesLocationsCreate                               CreateUserDtoScopes = "locations.create"
+	CreateUserDtoScopesLocationsDelete                               CreateUserDtoScopes = "locations.delete"
+	CreateUserDtoScopesLocationsDetailsManage                        CreateUserDtoScopes = "locations.details.manage"
+	CreateUserDtoScopesLocationsExportList                           CreateUserDtoScopes = "locations.export.list"
+	CreateUserDtoScopesLocationsFeaturesLimitsManage                 CreateUserDtoScopes = "locations.features-limits.manage"
+	CreateUserDtoScopesLocationsPauseResume                          CreateUserDtoScopes = "locations.pause-resume"
+	CreateUserDtoScopesLocationsTagsReadonly                         CreateUserDtoScopes = "locations/tags.readonly"
+	CreateUserDtoScopesLocationsTagsWrite                            CreateUserDtoScopes = "locations/tags.write"
+	CreateUserDtoScopesLoginasWrite                                  CreateUserDtoScopes = "loginas.write"
+	CreateUserDtoScopesMarketingAffiliateWrite                       CreateUserDtoScopes = "marketing/affiliate.write"
+	CreateUserDtoScopesMarketingWrite                                CreateUserDtoScopes = "marketing.write"
+	CreateUserDtoScopesMediasReadonly                                CreateUserDtoScopes = "medias.readonly"
+	CreateUserDtoScopesMediasWrite                                   CreateUserDtoScopes = "medias.write"
+	CreateUserDtoScopesMembershipWrite                               CreateUserDtoScopes = "membership.write"
+	CreateUserDtoScopesNativeIntegrationsReadonly                    CreateUserDtoScopes = "native-integrations.readonly"
+	CreateUserDtoScopesNativeIntegrationsWrite                       CreateUserDtoScopes = "native-integrations.write"
+	CreateUserDtoScopesOpportunitiesBulkActionsWrite                 CreateUserDtoScopes = "opportunities/bulkActions.write"
+	CreateUserDtoScopesOpportunitiesLeadValueReadonly                CreateUserDtoScopes = "opportunities/leadValue.readonly"
+	CreateUserDtoScopesOpportunitiesWrite                            CreateUserDtoScopes = "opportunities.write"
+	CreateUserDtoScopesPaymentsOrdersCollectPayment                  CreateUserDtoScopes = "payments/orders.collectPayment"
+	CreateUserDtoScopesPaymentsOrdersExport                          CreateUserDtoScopes = "payments/orders.export"
+	CreateUserDtoScopesPaymentsOrdersImport                          CreateUserDtoScopes = "payments/orders.import"
+	CreateUserDtoScopesPaymentsOrdersReadonly                        CreateUserDtoScopes = "payments/orders.readonly"
+	CreateUserDtoScopesPaymentsRecordsWrite                          CreateUserDtoScopes = "payments/records.write"
+	CreateUserDtoScopesPaymentsSettingsConfigureReceipt              CreateUserDtoScopes = "payments/settings.configureReceipt"
+	CreateUserDtoScopesPaymentsSettingsConfigureSubscription         CreateUserDtoScopes = "payments/settings.configureSubscription"
+	CreateUserDtoScopesPaymentsSettingsReadonly                      CreateUserDtoScopes = "payments/settings.readonly"
+	CreateUserDtoScopesPaymentsSettingsWrite                         CreateUserDtoScopes = "payments/settings.write"
+	CreateUserDtoScopesPaymentsSubscriptionsExport                   CreateUserDtoScopes = "payments/subscriptions.export"
+	CreateUserDtoScopesPaymentsSubscriptionsPauseResumeCancel        CreateUserDtoScopes = "payments/subscriptions.pauseResumeCancel"
+	CreateUserDtoScopesPaymentsSubscriptionsReadonly                 CreateUserDtoScopes = "payments/subscriptions.readonly"
+	CreateUserDtoScopesPaymentsSubscriptionsSharePaymentMethod       CreateUserDtoScopes = "payments/subscriptions.sharePaymentMethod"
+	CreateUserDtoScopesPaymentsSubscriptionsUpdate                   CreateUserDtoScopes = "payments/subscriptions.update"
+	CreateUserDtoScopesPaymentsSubscriptionsWrite                    CreateUserDtoScopes = "payments/subscriptions.write"
+	CreateUserDtoScopesPaymentsTaxesSettingsConfigureAutomatic       CreateUserDtoScopes = "payments/taxesSettings.configureAutomatic"
+	CreateUserDtoScopesPaymentsTaxesSettingsManageRates              CreateUserDtoScopes = "payments/taxesSettings.manageRates"
+	CreateUserDtoScopesPaymentsTaxesSettingsReadonly                 CreateUserDtoScopes = "payments/taxesSettings.readonly"
+	CreateUserDtoScopesPaymentsTaxesSettingsUpdateInclusiveExclusive CreateUserDtoScopes = "payments/taxesSettings.updateInclusiveExclusive"
+	CreateUserDtoScopesPaymentsTransactionsExport                    CreateUserDtoScopes = "payments/transactions.export"
+	CreateUserDtoScopesPaymentsTransactionsImport                    CreateUserDtoScopes = "payments/transactions.import"
+	CreateUserDtoScopesPaymentsTransactionsReadonly                  CreateUserDtoScopes = "payments/transactions.readonly"
+	CreateUserDtoScopesPaymentsTransactionsRefund                    CreateUserDtoScopes = "payments/transactions.refund"
+	CreateUserDtoScopesPaymentsTransactionsViewReceipts              CreateUserDtoScopes = "payments/transactions.viewReceipts"
+	CreateUserDtoScopesPaymentsWrite                                 CreateUserDtoScopes = "payments.write"
+	CreateUserDtoScopesPrivateIntegrationCompanyReadonly             CreateUserDtoScopes = "private-integration-company.readonly"
+	CreateUserDtoScopesPrivateIntegrationCompanyWrite                CreateUserDtoScopes = "private-integration-company.write"
+	CreateUserDtoScopesPrivateIntegrationLocationReadonly            CreateUserDtoScopes = "private-integration-location.readonly"
+	CreateUserDtoScopesPrivateIntegrationLocationWrite               CreateUserDtoScopes = "private-integration-location.write"
+	CreateUserDtoScopesProductsBulkActions                           CreateUserDtoScopes = "products.bulkActions"
+	CreateUserDtoScopesProductsDelete                                CreateUserDtoScopes = "products.delete"
+	CreateUserDtoScopesProductsDuplicate                             CreateUserDtoScopes = "products.duplicate"
+	CreateUserDtoScopesProductsReadonly                              CreateUserDtoScopes = "products.readonly"
+	CreateUserDtoScopesProductsWrite                                 CreateUserDtoScopes = "products.write"
+	CreateUserDtoScopesProspectingAuditReportWrite                   CreateUserDtoScopes = "prospecting/auditReport.write"
+	CreateUserDtoScopesProspectingReadonly                           CreateUserDtoScopes = "prospecting.readonly"
+	CreateUserDtoScopesProspectingReportsReadonly                    CreateUserDtoScopes = "prospecting/reports.readonly"
+	CreateUserDtoScopesProspectingWrite                              CreateUserDtoScopes = "prospecting.write"
+	CreateUserDtoScopesQrcodesWrite                                  CreateUserDtoScopes = "qrcodes.write"
+	CreateUserDtoScopesQuizzesWrite                                  CreateUserDtoScopes = "quizzes.write"
+	CreateUserDtoScopesReportingAdwordsReadonly                      CreateUserDtoScopes = "reporting/adwords.readonly"
+	CreateUserDtoScopesReportingAgentReadonly                        CreateUserDtoScopes = "reporting/agent.readonly"
+	CreateUserDtoScopesReportingAttributionsReadonly                 CreateUserDtoScopes = "reporting/attributions.readonly"
+	CreateUserDtoScopesReportingFacebookAdsReadonly                  CreateUserDtoScopes = "reporting/facebookAds.readonly"
+	CreateUserDtoScopesReportingPhoneReadonly                        CreateUserDtoScopes = "reporting/phone.readonly"
+	CreateUserDtoScopesReportingReportsReadonly                      CreateUserDtoScopes = "reporting/reports.readonly"
+	CreateUserDtoScopesReportingReportsWrite                         CreateUserDtoScopes = "reporting/reports.write"
+	CreateUserDtoScopesReportingStatsExport                          CreateUserDtoScopes = "reporting/stats.export"
+	CreateUserDtoScopesReputationGbpWrite                            CreateUserDtoScopes = "reputation/gbp.write"
+	CreateUserDtoScopesReputationListingWrite                        CreateUserDtoScopes = "reputation/listing.write"
+	CreateUserDtoScopesReputationReviewWrite                         CreateUserDtoScopes = "reputation/review.write"
+	CreateUserDtoScopesReputationReviewsAIAgentsWrite                CreateUserDtoScopes = "reputation/reviewsAIAgents.write"
+	CreateUserDtoScopesSettingsWrite                                 CreateUserDtoScopes = "settings.write"
+	CreateUserDtoScopesSnapshotsAPICreate                            CreateUserDtoScopes = "snapshots/api.create"
+	CreateUserDtoScopesSnapshotsAPIDelete                            CreateUserDtoScopes = "snapshots/api.delete"
+	CreateUserDtoScopesSnapshotsAPIEdit                              CreateUserDtoScopes = "snapshots/api.edit"
+	CreateUserDtoScopesSnapshotsAPIPush                              CreateUserDtoScopes = "snapshots/api.push"
+	CreateUserDtoScopesSnapshotsAPIReadonly                          CreateUserDtoScopes = "snapshots/api.readonly"
+	CreateUserDtoScopesSnapshotsAPIRefresh                           CreateUserDtoScopes = "snapshots/api.refresh"
+	CreateUserDtoScopesSnapshotsAPIShare                             CreateUserDtoScopes = "snapshots/api.share"
+	CreateUserDtoScopesSocialplannerAccountReadonly                  CreateUserDtoScopes = "socialplanner/account.readonly"
+	CreateUserDtoScopesSocialplannerAccountWrite                     CreateUserDtoScopes = "socialplanner/account.write"
+	CreateUserDtoScopesSocialplannerCategoryReadonly                 CreateUserDtoScopes = "socialplanner/category.readonly"
+	CreateUserDtoScopesSocialplannerCategoryWrite                    CreateUserDtoScopes = "socialplanner/category.write"
+	CreateUserDtoScopesSocialplannerCsvReadonly                      CreateUserDtoScopes = "socialplanner/csv.readonly"
+	CreateUserDtoScopesSocialplannerCsvWrite                         CreateUserDtoScopes = "socialplanner/csv.write"
+	CreateUserDtoScopesSocialplannerFacebookReadonly                 CreateUserDtoScopes = "socialplanner/facebook.readonly"
+	CreateUserDtoScopesSocialplannerFiltersReadonly                  CreateUserDtoScopes = "socialplanner/filters.readonly"
+	CreateUserDtoScopesSocialplannerGroupWrite                       CreateUserDtoScopes = "socialplanner/group.write"
+	CreateUserDtoScopesSocialplannerHashtagReadonly                  CreateUserDtoScopes = "socialplanner/hashtag.readonly"
+	CreateUserDtoScopesSocialplannerHashtagWrite                     CreateUserDtoScopes = "socialplanner/hashtag.write"
+	CreateUserDtoScopesSocialplannerLinkedinReadonly                 CreateUserDtoScopes = "socialplanner/linkedin.readonly"
+	CreateUserDtoScopesSocialplannerMediasReadonly                   CreateUserDtoScopes = "socialplanner/medias.readonly"
+	CreateUserDtoScopesSocialplannerMediasWrite                      CreateUserDtoScopes = "socialplanner/medias.write"
+	CreateUserDtoScopesSocialplannerMetatagReadonly                  CreateUserDtoScopes = "socialplanner/metatag.readonly"
+	CreateUserDtoScopesSocialplannerNotificationReadonly             CreateUserDtoScopes = "socialplanner/notification.readonly"
+	CreateUserDtoScopesSocialplannerNotificationWrite                CreateUserDtoScopes = "socialplanner/notification.write"
+	CreateUserDtoScopesSocialplannerOauthReadonly                    CreateUserDtoScopes = "socialplanner/oauth.readonly"
+	CreateUserDtoScopesSocialplannerOauthWrite                       CreateUserDtoScopes = "socialplanner/oauth.write"
+	CreateUserDtoScopesSocialplannerPostReadonly                     CreateUserDtoScopes = "socialplanner/post.readonly"
+	CreateUserDtoScopesSocialplannerPostWrite                        CreateUserDtoScopes = "socialplanner/post.write"
+	CreateUserDtoScopesSocialplannerRecurringReadonly                CreateUserDtoScopes = "socialplanner/recurring.readonly"
+	CreateUserDtoScopesSocialplannerRecurringWrite                   CreateUserDtoScopes = "socialplanner/recurring.write"
+	CreateUserDtoScopesSocialplannerReviewReadonly                   CreateUserDtoScopes = "socialplanner/review.readonly"
+	CreateUserDtoScopesSocialplannerReviewWrite                      CreateUserDtoScopes = "socialplanner/review.write"
+	CreateUserDtoScopesSocialplannerRssReadonly                      CreateUserDtoScopes = "socialplanner/rss.readonly"
+	CreateUserDtoScopesSocialplannerRssWrite                         CreateUserDtoScopes = "socialplanner/rss.write"
+	CreateUserDtoScopesSocialplannerSearchReadonly                   CreateUserDtoScopes = "socialplanner/search.readonly"
+	CreateUserDtoScopesSocialplannerSettingReadonly                  CreateUserDtoScopes = "socialplanner/setting.readonly"
+	CreateUserDtoScopesSocialplannerSettingWrite                     CreateUserDtoScopes = "socialplanner/setting.write"
+	CreateUserDtoScopesSocialplannerSnapshotReadonly                 CreateUserDtoScopes = "socialplanner/snapshot.readonly"
+	CreateUserDtoScopesSocialplannerSnapshotWrite                    CreateUserDtoScopes = "socialplanner/snapshot.write"
+	CreateUserDtoScopesSocialplannerStatReadonly                     CreateUserDtoScopes = "socialplanner/stat.readonly"
+	CreateUserDtoScopesSocialplannerTagReadonly                      CreateUserDtoScopes = "socialplanner/tag.readonly"
+	CreateUserDtoScopesSocialplannerTagWrite                         CreateUserDtoScopes = "socialplanner/tag.write"
+	CreateUserDtoScopesSocialplannerTwitterReadonly                  CreateUserDtoScopes = "socialplanner/twitter.readonly"
+	CreateUserDtoScopesSocialplannerWatermarksReadonly               CreateUserDtoScopes = "socialplanner/watermarks.readonly"
+	CreateUserDtoScopesSocialplannerWatermarksWrite                  CreateUserDtoScopes = "socialplanner/watermarks.write"
+	CreateUserDtoScopesSsoConfigWrite                                CreateUserDtoScopes = "sso-config.write"
+	CreateUserDtoScopesSurveysWrite                                  CreateUserDtoScopes = "surveys.write"
+	CreateUserDtoScopesTextAiAgentGoalsReadonly                      CreateUserDtoScopes = "text-ai-agent-goals.readonly"
+	CreateUserDtoScopesTextAiAgentGoalsWrite                         CreateUserDtoScopes = "text-ai-agent-goals.write"
+	CreateUserDtoScopesTextAiAgentTrainingWrite                      CreateUserDtoScopes = "text-ai-agent-training.write"
+	CreateUserDtoScopesTextAiAgentsDashboardReadonly                 CreateUserDtoScopes = "text-ai-agents-dashboard.readonly"
+	CreateUserDtoScopesTextAiAgentsWrite                             CreateUserDtoScopes = "text-ai-agents.write"
+	CreateUserDtoScopesTriggersWrite                                 CreateUserDtoScopes = "triggers.write"
+	CreateUserDtoScopesUsersSsoLoginManagementReadonly               CreateUserDtoScopes = "users-sso-login-management.readonly"
+	CreateUserDtoScopesUsersSsoLoginManagementWrite                  CreateUserDtoScopes = "users-sso-login-management.write"
+	CreateUserDtoScopesUsersTeamManagementReadonly                   CreateUserDtoScopes = "users/team-management.readonly"
+	CreateUserDtoScopesUsersTeamManagementWrite                      CreateUserDtoScopes = "users/team-management.write"
+	CreateUserDtoScopesVoiceAiAgentGoalsReadonly                     CreateUserDtoScopes = "voice-ai-agent-goals.readonly"
+	CreateUserDtoScopesVoiceAiAgentGoalsWrite                        CreateUserDtoScopes = "voice-ai-agent-goals.write"
+	CreateUserDtoScopesVoiceAiAgentsReadonly                         CreateUserDtoScopes = "voice-ai-agents.readonly"
+	CreateUserDtoScopesVoiceAiAgentsWrite                            CreateUserDtoScopes = "voice-ai-agents.write"
+	CreateUserDtoScopesVoiceAiCommonReadonly                         CreateUserDtoScopes = "voice-ai-common.readonly"
+	CreateUserDtoScopesVoiceAiCommonWrite                            CreateUserDtoScopes = "voice-ai-common.write"
+	CreateUserDtoScopesVoiceAiDashboardReadonly                      CreateUserDtoScopes = "voice-ai-dashboard.readonly"
+	CreateUserDtoScopesWebsitesWrite                                 CreateUserDtoScopes = "websites.write"
+	CreateUserDtoScopesWordpressRead                                 CreateUserDtoScopes = "wordpress.read"
+	CreateUserDtoScopesWordpressWrite                                CreateUserDtoScopes = "wordpress.write"
+	CreateUserDtoScopesWorkflowsReadonly                             CreateUserDtoScopes = "workflows.readonly"
+	CreateUserDtoScopesWorkflowsWrite                                CreateUserDtoScopes = "workflows.write"
+)
+
+// Valid indicates whether the value is a known member of the CreateUserDtoScopes enum.
+func (e CreateUserDtoScopes) Valid() bool {
+	switch e {
+	case CreateUserDtoScopesAdPublishingReadonly:
+		return true
+	case CreateUserDtoScopesAdPublishingWrite:
+		return true
+	case CreateUserDtoScopesAffiliateportalReadonly:
+		return true
+	case CreateUserDtoScopesAffiliateportalWrite:
+		return true
+	case CreateUserDtoScopesAgencyLaunchpadReadonly:
+		return true
+	case CreateUserDtoScopesAgencyLaunchpadWrite:
+		return true
+	case CreateUserDtoScopesAuditLogsExport:
+		return true
+	case CreateUserDtoScopesAuditLogsReadonly:
+		return true
+	case CreateUserDtoScopesBlogsWrite:
+		return true
+	case CreateUserDtoScopesCalendarsEventsWrite:
+		return true
+	case CreateUserDtoScopesCalendarsGroupsWrite:
+		return true
+	case CreateUserDtoScopesCalendarsReadonly:
+		return true
+	case CreateUserDtoScopesCalendarsWrite:
+		return true
+	case CreateUserDtoScopesCampaignsReadonly:
+		return true
+	case CreateUserDtoScopesCampaignsWrite:
+		return true
+	case CreateUserDtoScopesCertificatesReadonly:
+		return true
+	case CreateUserDtoScopesCertificatesWrite:
+		return true
+	case CreateUserDtoScopesCommunitiesWrite:
+		return true
+	case CreateUserDtoScopesCompaniesWrite:
+		return true
+	case CreateUserDtoScopesContactsBulkActionsWrite:
+		return true
+	case CreateUserDtoScopesContactsWrite:
+		return true
+	case CreateUserDtoScopesContentAIWrite:
+		return true
+	case CreateUserDtoScopesConversationsMessageReadonly:
+		return true
+	case CreateUserDtoScopesConversationsMessageWrite:
+		return true
+	case CreateUserDtoScopesConversationsReadonly:
+		return true
+	case CreateUserDtoScopesConversationsWrite:
+		return true
+	case CreateUserDtoScopesCustomMenuLinkWrite:
+		return true
+	case CreateUserDtoScopesDashboardStatsReadonly:
+		return true
+	case CreateUserDtoScopesElizaWrite:
+		return true
+	case CreateUserDtoScopesFormsWrite:
+		return true
+	case CreateUserDtoScopesFunnelsWrite:
+		return true
+	case CreateUserDtoScopesGokollabWrite:
+		return true
+	case CreateUserDtoScopesInternaltoolsBillingCommonReadonly:
+		return true
+	case CreateUserDtoScopesInternaltoolsBillingCommonWrite:
+		return true
+	case CreateUserDtoScopesInternaltoolsBillingReadonly:
+		return true
+	case CreateUserDtoScopesInternaltoolsBillingWrite:
+		return true
+	case CreateUserDtoScopesInternaltoolsLocationTransferReadonly:
+		return true
+	case CreateUserDtoScopesInternaltoolsLocationTransferWrite:
+		return true
+	case CreateUserDtoScopesInvoicesReadonly:
+		return true
+	case CreateUserDtoScopesInvoicesScheduleReadonly:
+		return true
+	case CreateUserDtoScopesInvoicesScheduleWrite:
+		return true
+	case CreateUserDtoScopesInvoicesTemplateReadonly:
+		return true
+	case CreateUserDtoScopesInvoicesTemplateWrite:
+		return true
+	case CreateUserDtoScopesInvoicesWrite:
+		return true
+	case CreateUserDtoScopesLaunchpadLocationReadonly:
+		return true
+	case CreateUserDtoScopesLaunchpadLocationWrite:
+		return true
+	case CreateUserDtoScopesLocationsAgencySubaccountsManage:
+		return true
+	case CreateUserDtoScopesLocationsBillingManage:
+		return true
+	case CreateUserDtoScopesLocationsCreate:
+		return true
+	case CreateUserDtoScopesLocationsDelete:
+		return true
+	case CreateUserDtoScopesLocationsDetailsManage:
+		return true
+	case CreateUserDtoScopesLocationsExportList:
+		return true
+	case CreateUserDtoScopesLocationsFeaturesLimitsManage:
+		return true
+	case CreateUserDtoScopesLocationsPauseResume:
+		return true
+	case CreateUserDtoScopesLocationsTagsReadonly:
+		return true
+	case CreateUserDtoScopesLocationsTagsWrite:
+		return true
+	case CreateUserDtoScopesLoginasWrite:
+		return true
+	case CreateUserDtoScopesMarketingAffiliateWrite:
+		return true
+	case CreateUserDtoScopesMarketingWrite:
+		return true
+	case CreateUserDtoScopesMediasReadonly:
+		return true
+	case CreateUserDtoScopesMediasWrite:
+		return true
+	case CreateUserDtoScopesMembershipWrite:
+		return true
+	case CreateUserDtoScopesNativeIntegrationsReadonly:
+		return true
+	case CreateUserDtoScopesNativeIntegrationsWrite:
+		return true
+	case CreateUserDtoScopesOpportunitiesBulkActionsWrite:
+		return true
+	case CreateUserDtoScopesOpportunitiesLeadValueReadonly:
+		return true
+	case CreateUserDtoScopesOpportunitiesWrite:
+		return true
+	case CreateUserDtoScopesPaymentsOrdersCollectPayment:
+		return true
+	case CreateUserDtoScopesPaymentsOrdersExport:
+		return true
+	case CreateUserDtoScopesPaymentsOrdersImport:
+		return true
+	case CreateUserDtoScopesPaymentsOrdersReadonly:
+		return true
+	case CreateUserDtoScopesPaymentsRecordsWrite:
+		return true
+	case CreateUserDtoScopesPaymentsSettingsConfigureReceipt:
+		return true
+	case CreateUserDtoScopesPaymentsSettingsConfigureSubscription:
+		return true
+	case CreateUserDtoScopesPaymentsSettingsReadonly:
+		return true
+	case CreateUserDtoScopesPaymentsSettingsWrite:
+		return true
+	case CreateUserDtoScopesPaymentsSubscriptionsExport:
+		return true
+	case CreateUserDtoScopesPaymentsSubscriptionsPauseResumeCancel:
+		return true
+	case CreateUserDtoScopesPaymentsSubscriptionsReadonly:
+		return true
+	case CreateUserDtoScopesPaymentsSubscriptionsSharePaymentMethod:
+		return true
+	case CreateUserDtoScopesPaymentsSubscriptionsUpdate:
+		return true
+	case CreateUserDtoScopesPaymentsSubscriptionsWrite:
+		return true
+	case CreateUserDtoScopesPaymentsTaxesSettingsConfigureAutomatic:
+		return true
+	case CreateUserDtoScopesPaymentsTaxesSettingsManageRates:
+		return true
+	case CreateUserDtoScopesPaymentsTaxesSettingsReadonly:
+		return true
+	case CreateUserDtoScopesPaymentsTaxesSettingsUpdateInclusiveExclusive:
+		return true
+	case CreateUserDtoScopesPaymentsTransactionsExport:
+		return true
+	case CreateUserDtoScopesPaymentsTransactionsImport:
+		return true
+	case CreateUserDtoScopesPaymentsTransactionsReadonly:
+		return true
+	case CreateUserDtoScopesPaymentsTransactionsRefund:
+		return true
+	case CreateUserDtoScopesPaymentsTransactionsViewReceipts:
+		return true
+	case CreateUserDtoScopesPaymentsWrite:
+		return true
+	case CreateUserDtoScopesPrivateIntegrationCompanyReadonly:
+		return true
+	case CreateUserDtoScopesPrivateIntegrationCompanyWrite:
+		return true
+	case CreateUserDtoScopesPrivateIntegrationLocationReadonly:
+		return true
+	case CreateUserDtoScopesPrivateIntegrationLocationWrite:
+		return true
+	case CreateUserDtoScopesProductsBulkActions:
+		return true
+	case CreateUserDtoScopesProductsDelete:
+		return true
+	case CreateUserDtoScopesProductsDuplicate:
+		return true
+	case CreateUserDtoScopesProductsReadonly:
+		return true
+	case CreateUserDtoScopesProductsWrite:
+		return true
+	case CreateUserDtoScopesProspectingAuditReportWrite:
+		return true
+	case CreateUserDtoScopesProspectingReadonly:
+		return true
+	case CreateUserDtoScopesProspectingReportsReadonly:
+		return true
+	case CreateUserDtoScopesProspectingWrite:
+		return true
+	case CreateUserDtoScopesQrcodesWrite:
+		return true
+	case CreateUserDtoScopesQuizzesWrite:
+		return true
+	case CreateUserDtoScopesReportingAdwordsReadonly:
+		return true
+	case CreateUserDtoScopesReportingAgentReadonly:
+		return true
+	case CreateUserDtoScopesReportingAttributionsReadonly:
+		return true
+	case CreateUserDtoScopesReportingFacebookAdsReadonly:
+		return true
+	case CreateUserDtoScopesReportingPhoneReadonly:
+		return true
+	case CreateUserDtoScopesReportingReportsReadonly:
+		return true
+	case CreateUserDtoScopesReportingReportsWrite:
+		return true
+	case CreateUserDtoScopesReportingStatsExport:
+		return true
+	case CreateUserDtoScopesReputationGbpWrite:
+		return true
+	case CreateUserDtoScopesReputationListingWrite:
+		return true
+	case CreateUserDtoScopesReputationReviewWrite:
+		return true
+	case CreateUserDtoScopesReputationReviewsAIAgentsWrite:
+		return true
+	case CreateUserDtoScopesSettingsWrite:
+		return true
+	case CreateUserDtoScopesSnapshotsAPICreate:
+		return true
+	case CreateUserDtoScopesSnapshotsAPIDelete:
+		return true
+	case CreateUserDtoScopesSnapshotsAPIEdit:
+		return true
+	case CreateUserDtoScopesSnapshotsAPIPush:
+		return true
+	case CreateUserDtoScopesSnapshotsAPIReadonly:
+		return true
+	case CreateUserDtoScopesSnapshotsAPIRefresh:
+		return true
+	case CreateUserDtoScopesSnapshotsAPIShare:
+		return true
+	case CreateUserDtoScopesSocialplannerAccountReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerAccountWrite:
+		return true
+	case CreateUserDtoScopesSocialplannerCategoryReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerCategoryWrite:
+		return true
+	case CreateUserDtoScopesSocialplannerCsvReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerCsvWrite:
+		return true
+	case CreateUserDtoScopesSocialplannerFacebookReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerFiltersReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerGroupWrite:
+		return true
+	case CreateUserDtoScopesSocialplannerHashtagReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerHashtagWrite:
+		return true
+	case CreateUserDtoScopesSocialplannerLinkedinReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerMediasReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerMediasWrite:
+		return true
+	case CreateUserDtoScopesSocialplannerMetatagReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerNotificationReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerNotificationWrite:
+		return true
+	case CreateUserDtoScopesSocialplannerOauthReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerOauthWrite:
+		return true
+	case CreateUserDtoScopesSocialplannerPostReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerPostWrite:
+		return true
+	case CreateUserDtoScopesSocialplannerRecurringReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerRecurringWrite:
+		return true
+	case CreateUserDtoScopesSocialplannerReviewReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerReviewWrite:
+		return true
+	case CreateUserDtoScopesSocialplannerRssReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerRssWrite:
+		return true
+	case CreateUserDtoScopesSocialplannerSearchReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerSettingReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerSettingWrite:
+		return true
+	case CreateUserDtoScopesSocialplannerSnapshotReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerSnapshotWrite:
+		return true
+	case CreateUserDtoScopesSocialplannerStatReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerTagReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerTagWrite:
+		return true
+	case CreateUserDtoScopesSocialplannerTwitterReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerWatermarksReadonly:
+		return true
+	case CreateUserDtoScopesSocialplannerWatermarksWrite:
+		return true
+	case CreateUserDtoScopesSsoConfigWrite:
+		return true
+	case CreateUserDtoScopesSurveysWrite:
+		return true
+	case CreateUserDtoScopesTextAiAgentGoalsReadonly:
+		return true
+	case CreateUserDtoScopesTextAiAgentGoalsWrite:
+		return true
+	case CreateUserDtoScopesTextAiAgentTrainingWrite:
+		return true
+	case CreateUserDtoScopesTextAiAgentsDashboardReadonly:
+		return true
+	case CreateUserDtoScopesTextAiAgentsWrite:
+		return true
+	case CreateUserDtoScopesTriggersWrite:
+		return true
+	case CreateUserDtoScopesUsersSsoLoginManagementReadonly:
+		return true
+	case CreateUserDtoScopesUsersSsoLoginManagementWrite:
+		return true
+	case CreateUserDtoScopesUsersTeamManagementReadonly:
+		return true
+	case CreateUserDtoScopesUsersTeamManagementWrite:
+		return true
+	case CreateUserDtoScopesVoiceAiAgentGoalsReadonly:
+		return true
+	case CreateUserDtoScopesVoiceAiAgentGoalsWrite:
+		return true
+	case CreateUserDtoScopesVoiceAiAgentsReadonly:
+		return true
+	case CreateUserDtoScopesVoiceAiAgentsWrite:
+		return true
+	case CreateUserDtoScopesVoiceAiCommonReadonly:
+		return true
+	case CreateUserDtoScopesVoiceAiCommonWrite:
+		return true
+	case CreateUserDtoScopesVoiceAiDashboardReadonly:
+		return true
+	case CreateUserDtoScopesWebsitesWrite:
+		return true
+	case CreateUserDtoScopesWordpressRead:
+		return true
+	case CreateUserDtoScopesWordpressWrite:
+		return true
+	case CreateUserDtoScopesWorkflowsReadonly:
+		return true
+	case CreateUserDtoScopesWorkflowsWrite:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateUserDtoScopesAssignedToOnly.
+const (
+	CreateUserDtoScopesAssignedToOnlyAdPublishingReadonly                          CreateUserDtoScopesAssignedToOnly = "adPublishing.readonly"
+	CreateUserDtoScopesAssignedToOnlyAdPublishingWrite                             CreateUserDtoScopesAssignedToOnly = "adPublishing.write"
+	CreateUserDtoScopesAssignedToOnlyAffiliateportalReadonly                       CreateUserDtoScopesAssignedToOnly = "affiliateportal.readonly"
+	CreateUserDtoScopesAssignedToOnlyAffiliateportalWrite                          CreateUserDtoScopesAssignedToOnly = "affiliateportal.write"
+	CreateUserDtoScopesAssignedToOnlyAgencyLaunchpadReadonly                       CreateUserDtoScopesAssignedToOnly = "agency/launchpad.readonly"
+	CreateUserDtoScopesAssignedToOnlyAgencyLaunchpadWrite                          CreateUserDtoScopesAssignedToOnly = "agency/launchpad.write"
+	CreateUserDtoScopesAssignedToOnlyAuditLogsExport                               CreateUserDtoScopesAssignedToOnly = "audit-logs.export"
+	CreateUserDtoScopesAssignedToOnlyAuditLogsReadonly                             CreateUserDtoScopesAssignedToOnly = "audit-logs.readonly"
+	CreateUserDtoScopesAssignedToOnlyBlogsWrite                                    CreateUserDtoScopesAssignedToOnly = "blogs.write"
+	CreateUserDtoScopesAssignedToOnlyCalendarsEventsWrite                          CreateUserDtoScopesAssignedToOnly = "calendars/events.write"
+	CreateUserDtoScopesAssignedToOnlyCalendarsGroupsWrite                          CreateUserDtoScopesAssignedToOnly = "calendars/groups.write"
+	CreateUserDtoScopesAssignedToOnlyCalendarsReadonly                             CreateUserDtoScopesAssignedToOnly = "calendars.readonly"
+	CreateUserDtoScopesAssignedToOnlyCalendarsWrite                                CreateUserDtoScopesAssignedToOnly = "calendars.write"
+	CreateUserDtoScopesAssignedToOnlyCampaignsReadonly                             CreateUserDtoScopesAssignedToOnly = "campaigns.readonly"
+	CreateUserDtoScopesAssignedToOnlyCampaignsWrite                                CreateUserDtoScopesAssignedToOnly = "campaigns.write"
+	CreateUserDtoScopesAssignedToOnlyCertificatesReadonly                          CreateUserDtoScopesAssignedToOnly = "certificates.readonly"
+	CreateUserDtoScopesAssignedToOnlyCertificatesWrite                             CreateUserDtoScopesAssignedToOnly = "certificates.write"
+	CreateUserDtoScopesAssignedToOnlyCommunitiesWrite                              CreateUserDtoScopesAssignedToOnly = "communities.write"
+	CreateUserDtoScopesAssignedToOnlyCompaniesWrite                                CreateUserDtoScopesAssignedToOnly = "companies.write"
+	CreateUserDtoScopesAssignedToOnlyContactsBulkActionsWrite                      CreateUserDtoScopesAssignedToOnly = "contacts/bulkActions.write"
+	CreateUserDtoScopesAssignedToOnlyContactsWrite                                 CreateUserDtoScopesAssignedToOnly = "contacts.write"
+	CreateUserDtoScopesAssignedToOnlyContentAIWrite                                CreateUserDtoScopesAssignedToOnly = "contentAI.write"
+	CreateUserDtoScopesAssignedToOnlyConversationsMessageReadonly                  CreateUserDtoScopesAssignedToOnly = "conversations/message.readonly"
+	CreateUserDtoScopesAssignedToOnlyConversationsMessageWrite                     CreateUserDtoScopesAssignedToOnly = "conversations/message.write"
+	CreateUserDtoScopesAssignedToOnlyConversationsReadonly                         CreateUserDtoScopesAssignedToOnly = "conversations.readonly"
+	CreateUserDtoScopesAssignedToOnlyConversationsWrite                            CreateUserDtoScopesAssignedToOnly = "conversations.write"
+	CreateUserDtoScopesAssignedToOnlyCustomMenuLinkWrite                           CreateUserDtoScopesAssignedToOnly = "custom-menu-link.write"
+	CreateUserDtoScopesAssignedToOnlyDashboardStatsReadonly                        CreateUserDtoScopesAssignedToOnly = "dashboard/stats.readonly"
+	CreateUserDtoScopesAssignedToOnlyElizaWrite                                    CreateUserDtoScopesAssignedToOnly = "eliza.write"
+	CreateUserDtoScopesAssignedToOnlyFormsWrite                                    CreateUserDtoScopesAssignedToOnly = "forms.write"
+	CreateUserDtoScopesAssignedToOnlyFunnelsWrite                                  CreateUserDtoScopesAssignedToOnly = "funnels.write"
+	CreateUserDtoScopesAssignedToOnlyGokollabWrite                                 CreateUserDtoScopesAssignedToOnly = "gokollab.write"
+	CreateUserDtoScopesAssignedToOnlyInternaltoolsBillingCommonReadonly            CreateUserDtoScopesAssignedToOnly = "internaltools.billing-common.readonly"
+	CreateUserDtoScopesAssignedToOnlyInternaltoolsBillingCommonWrite               CreateUserDtoScopesAssignedToOnly = "internaltools.billing-common.write"
+	CreateUserDtoScopesAssignedToOnlyInternaltoolsBillingReadonly                  CreateUserDtoScopesAssignedToOnly = "internaltools.billing.readonly"
+	CreateUserDtoScopesAssignedToOnlyInternaltoolsBillingWrite                     CreateUserDtoScopesAssignedToOnly = "internaltools.billing.write"
+	CreateUserDtoScopesAssignedToOnlyInternaltoolsLocationTransferReadonly         CreateUserDtoScopesAssignedToOnly = "internaltools.location-transfer.readonly"
+	CreateUserDtoScopesAssignedToOnlyInternaltoolsLocationTransferWrite            CreateUserDtoScopesAssignedToOnly = "internaltools.location-transfer.write"
+	CreateUserDtoScopesAssignedToOnlyInvoicesReadonly                              CreateUserDtoScopesAssignedToOnly = "invoices.readonly"
+	CreateUserDtoScopesAssignedToOnlyInvoicesScheduleReadonly                      CreateUserDtoScopesAssignedToOnly = "invoices/schedule.readonly"
+	CreateUserDtoScopesAssignedToOnlyInvoicesScheduleWrite                         CreateUserDtoScopesAssignedToOnly = "invoices/schedule.write"
+	CreateUserDtoScopesAssignedToOnlyInvoicesTemplateReadonly                      CreateUserDtoScopesAssignedToOnly = "invoices/template.readonly"
+	CreateUserDtoScopesAssignedToOnlyInvoicesTemplateWrite                         CreateUserDtoScopesAssignedToOnly = "invoices/template.write"
+	CreateUserDtoScopesAssignedToOnlyInvoicesWrite                                 CreateUserDtoScopesAssignedToOnly = "invoices.write"
+	CreateUserDtoScopesAssignedToOnlyLaunchpadLocationReadonly                     CreateUserDtoScopesAssignedToOnly = "launchpad/location.readonly"
+	CreateUserDtoScopesAssignedToOnlyLaunchpadLocationWrite                        CreateUserDtoScopesAssignedToOnly = "launchpad/location.write"
+	CreateUserDtoScopesAssignedToOnlyLocationsAgencySubaccountsManage              CreateUserDtoScopesAssignedToOnly = "locations.agency-subaccounts.manage"
+	CreateUserDtoScopesAssignedToOnlyLocationsBillingManage                        CreateUserDtoScopesAssignedToOnly = "locations.billing.manage"
+	CreateUserDtoScopesAssignedToOnlyLocationsCreate                               CreateUserDtoScopesAssignedToOnly = "locations.create"
+	CreateUserDtoScopesAssignedToOnlyLocationsDelete                               CreateUserDtoScopesAssignedToOnly = "locations.delete"
+	CreateUserDtoScopesAssignedToOnlyLocationsDetailsManage                        CreateUserDtoScopesAssignedToOnly = "locations.details.manage"
+	CreateUserDtoScopesAssignedToOnlyLocationsExportList                           CreateUserDtoScopesAssignedToOnly = "locations.export.list"
+	CreateUserDtoScopesAssignedToOnlyLocationsFeaturesLimitsManage                 CreateUserDtoScopesAssignedToOnly = "locations.features-limits.manage"
+	CreateUserDtoScopesAssignedToOnlyLocationsPauseResume                          CreateUserDtoScopesAssignedToOnly = "locations.pause-resume"
+	CreateUserDtoScopesAssignedToOnlyLocationsTagsReadonly                         CreateUserDtoScopesAssignedToOnly = "locations/tags.readonly"
+	CreateUserDtoScopesAssignedToOnlyLocationsTagsWrite                            CreateUserDtoScopesAssignedToOnly = "locations/tags.write"
+	CreateUserDtoScopesAssignedToOnlyLoginasWrite                                  CreateUserDtoScopesAssignedToOnly = "loginas.write"
+	CreateUserDtoScopesAssignedToOnlyMarketingAffiliateWrite                       CreateUserDtoScopesAssignedToOnly = "marketing/affiliate.write"
+	CreateUserDtoScopesAssignedToOnlyMarketingWrite                                CreateUserDtoScopesAssignedToOnly = "marketing.write"
+	CreateUserDtoScopesAssignedToOnlyMediasReadonly                                CreateUserDtoScopesAssignedToOnly = "medias.readonly"
+	CreateUserDtoScopesAssignedToOnlyMediasWrite                                   CreateUserDtoScopesAssignedToOnly = "medias.write"
+	CreateUserDtoScopesAssignedToOnlyMembershipWrite                               CreateUserDtoScopesAssignedToOnly = "membership.write"
+	CreateUserDtoScopesAssignedToOnlyNativeIntegrationsReadonly                    CreateUserDtoScopesAssignedToOnly = "native-integrations.readonly"
+	CreateUserDtoScopesAssignedToOnlyNativeIntegrationsWrite                       CreateUserDtoScopesAssignedToOnly = "native-integrations.write"
+	CreateUserDtoScopesAssignedToOnlyOpportunitiesBulkActionsWrite                 CreateUserDtoScopesAssignedToOnly = "opportunities/bulkActions.write"
+	CreateUserDtoScopesAssignedToOnlyOpportunitiesLeadValueReadonly                CreateUserDtoScopesAssignedToOnly = "opportunities/leadValue.readonly"
+	CreateUserDtoScopesAssignedToOnlyOpportunitiesWrite                            CreateUserDtoScopesAssignedToOnly = "opportunities.write"
+	CreateUserDtoScopesAssignedToOnlyPaymentsOrdersCollectPayment                  CreateUserDtoScopesAssignedToOnly = "payments/orders.collectPayment"
+	CreateUserDtoScopesAssignedToOnlyPaymentsOrdersExport                          CreateUserDtoScopesAssignedToOnly = "payments/orders.export"
+	CreateUserDtoScopesAssignedToOnlyPaymentsOrdersImport                          CreateUserDtoScopesAssignedToOnly = "payments/orders.import"
+	CreateUserDtoScopesAssignedToOnlyPaymentsOrdersReadonly                        CreateUserDtoScopesAssignedToOnly = "payments/orders.readonly"
+	CreateUserDtoScopesAssignedToOnlyPaymentsRecordsWrite                          CreateUserDtoScopesAssignedToOnly = "payments/records.write"
+	CreateUserDtoScopesAssignedToOnlyPaymentsSettingsConfigureReceipt              CreateUserDtoScopesAssignedToOnly = "payments/settings.configureReceipt"
+	CreateUserDtoScopesAssignedToOnlyPaymentsSettingsConfigureSubscription         CreateUserDtoScopesAssignedToOnly = "payments/settings.configureSubscription"
+	CreateUserDtoScopesAssignedToOnlyPaymentsSettingsReadonly                      CreateUserDtoScopesAssignedToOnly = "payments/settings.readonly"
+	CreateUserDtoScopesAssignedToOnlyPaymentsSettingsWrite                         CreateUserDtoScopesAssignedToOnly = "payments/settings.write"
+	CreateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsExport                   CreateUserDtoScopesAssignedToOnly = "payments/subscriptions.export"
+	CreateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsPauseResumeCancel        CreateUserDtoScopesAssignedToOnly = "payments/subscriptions.pauseResumeCancel"
+	CreateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsReadonly                 CreateUserDtoScopesAssignedToOnly = "payments/subscriptions.readonly"
+	CreateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsSharePaymentMethod       CreateUserDtoScopesAssignedToOnly = "payments/subscriptions.sharePaymentMethod"
+	CreateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsUpdate                   CreateUserDtoScopesAssignedToOnly = "payments/subscriptions.update"
+	CreateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsWrite                    CreateUserDtoScopesAssignedToOnly = "payments/subscriptions.write"
+	CreateUserDtoScopesAssignedToOnlyPaymentsTaxesSettingsConfigureAutomatic       CreateUserDtoScopesAssignedToOnly = "payments/taxesSettings.configureAutomatic"
+	CreateUserDtoScopesAssignedToOnlyPaymentsTaxesSettingsManageRates              CreateUserDtoScopesAssignedToOnly = "payments/taxesSettings.manageRates"
+	CreateUserDtoScopesAssignedToOnlyPaymentsTaxesSettingsReadonly                 CreateUserDtoScopesAssignedToOnly = "payments/taxesSettings.readonly"
+	CreateUserDtoScopesAssignedToOnlyPaymentsTaxesSettingsUpdateInclusiveExclusive CreateUserDtoScopesAssignedToOnly = "payments/taxesSettings.updateInclusiveExclusive"
+	CreateUserDtoScopesAssignedToOnlyPaymentsTransactionsExport                    CreateUserDtoScopesAssignedToOnly = "payments/transactions.export"
+	CreateUserDtoScopesAssignedToOnlyPaymentsTransactionsImport                    CreateUserDtoScopesAssignedToOnly = "payments/transactions.import"
+	CreateUserDtoScopesAssignedToOnlyPaymentsTransactionsReadonly                  CreateUserDtoScopesAssignedToOnly = "payments/transactions.readonly"
+	CreateUserDtoScopesAssignedToOnlyPaymentsTransactionsRefund                    CreateUserDtoScopesAssignedToOnly = "payments/transactions.refund"
+	CreateUserDtoScopesAssignedToOnlyPaymentsTransactionsViewReceipts              CreateUserDtoScopesAssignedToOnly = "payments/transactions.viewReceipts"
+	CreateUserDtoScopesAssignedToOnlyPaymentsWrite                                 CreateUserDtoScopesAssignedToOnly = "payments.write"
+	CreateUserDtoScopesAssignedToOnlyPrivateIntegrationCompanyReadonly             CreateUserDtoScopesAssignedToOnly = "private-integration-company.readonly"
+	CreateUserDtoScopesAssignedToOnlyPrivateIntegrationCompanyWrite                CreateUserDtoScopesAssignedToOnly = "private-integration-company.write"
+	CreateUserDtoScopesAssignedToOnlyPrivateIntegrationLocationReadonly            CreateUserDtoScopesAssignedToOnly = "private-integration-location.readonly"
+	CreateUserDtoScopesAssignedToOnlyPrivateIntegrationLocationWrite               CreateUserDtoScopesAssignedToOnly = "private-integration-location.write"
+	CreateUserDtoScopesAssignedToOnlyProductsBulkActions                           CreateUserDtoScopesAssignedToOnly = "products.bulkActions"
+	CreateUserDtoScopesAssignedToOnlyProductsDelete                                CreateUserDtoScopesAssignedToOnly = "products.delete"
+	CreateUserDtoScopesAssignedToOnlyProductsDuplicate                             CreateUserDtoScopesAssignedToOnly = "products.duplicate"
+	CreateUserDtoScopesAssignedToOnlyProductsReadonly                              CreateUserDtoScopesAssignedToOnly = "products.readonly"
+	CreateUserDtoScopesAssignedToOnlyProductsWrite                                 CreateUserDtoScopesAssignedToOnly = "products.write"
+	CreateUserDtoScopesAssignedToOnlyProspectingAuditReportWrite                   CreateUserDtoScopesAssignedToOnly = "prospecting/auditReport.write"
+	CreateUserDtoScopesAssignedToOnlyProspectingReadonly                           CreateUserDtoScopesAssignedToOnly = "prospecting.readonly"
+	CreateUserDtoScopesAssignedToOnlyProspectingReportsReadonly                    CreateUserDtoScopesAssignedToOnly = "prospecting/reports.readonly"
+	CreateUserDtoScopesAssignedToOnlyProspectingWrite                              CreateUserDtoScopesAssignedToOnly = "prospecting.write"
+	CreateUserDtoScopesAssignedToOnlyQrcodesWrite                                  CreateUserDtoScopesAssignedToOnly = "qrcodes.write"
+	CreateUserDtoScopesAssignedToOnlyQuizzesWrite                                  CreateUserDtoScopesAssignedToOnly = "quizzes.write"
+	CreateUserDtoScopesAssignedToOnlyReportingAdwordsReadonly                      CreateUserDtoScopesAssignedToOnly = "reporting/adwords.readonly"
+	CreateUserDtoScopesAssignedToOnlyReportingAgentReadonly                        CreateUserDtoScopesAssignedToOnly = "reporting/agent.readonly"
+	CreateUserDtoScopesAssignedToOnlyReportingAttributionsReadonly                 CreateUserDtoScopesAssignedToOnly = "reporting/attributions.readonly"
+	CreateUserDtoScopesAssignedToOnlyReportingFacebookAdsReadonly                  CreateUserDtoScopesAssignedToOnly = "reporting/facebookAds.readonly"
+	CreateUserDtoScopesAssignedToOnlyReportingPhoneReadonly                        CreateUserDtoScopesAssignedToOnly = "reporting/phone.readonly"
+	CreateUserDtoScopesAssignedToOnlyReportingReportsReadonly                      CreateUserDtoScopesAssignedToOnly = "reporting/reports.readonly"
+	CreateUserDtoScopesAssignedToOnlyReportingReportsWrite                         CreateUserDtoScopesAssignedToOnly = "reporting/reports.write"
+	CreateUserDtoScopesAssignedToOnlyReportingStatsExport                          CreateUserDtoScopesAssignedToOnly = "reporting/stats.export"
+	CreateUserDtoScopesAssignedToOnlyReputationGbpWrite                            CreateUserDtoScopesAssignedToOnly = "reputation/gbp.write"
+	CreateUserDtoScopesAssignedToOnlyReputationListingWrite                        CreateUserDtoScopesAssignedToOnly = "reputation/listing.write"
+	CreateUserDtoScopesAssignedToOnlyReputationReviewWrite                         CreateUserDtoScopesAssignedToOnly = "reputation/review.write"
+	CreateUserDtoScopesAssignedToOnlyReputationReviewsAIAgentsWrite                CreateUserDtoScopesAssignedToOnly = "reputation/reviewsAIAgents.write"
+	CreateUserDtoScopesAssignedToOnlySettingsWrite                                 CreateUserDtoScopesAssignedToOnly = "settings.write"
+	CreateUserDtoScopesAssignedToOnlySnapshotsAPICreate                            CreateUserDtoScopesAssignedToOnly = "snapshots/api.create"
+	CreateUserDtoScopesAssignedToOnlySnapshotsAPIDelete                            CreateUserDtoScopesAssignedToOnly = "snapshots/api.delete"
+	CreateUserDtoScopesAssignedToOnlySnapshotsAPIEdit                              CreateUserDtoScopesAssignedToOnly = "snapshots/api.edit"
+	CreateUserDtoScopesAssignedToOnlySnapshotsAPIPush                              CreateUserDtoScopesAssignedToOnly = "snapshots/api.push"
+	CreateUserDtoScopesAssignedToOnlySnapshotsAPIReadonly                          CreateUserDtoScopesAssignedToOnly = "snapshots/api.readonly"
+	CreateUserDtoScopesAssignedToOnlySnapshotsAPIRefresh                           CreateUserDtoScopesAssignedToOnly = "snapshots/api.refresh"
+	CreateUserDtoScopesAssignedToOnlySnapshotsAPIShare                             CreateUserDtoScopesAssignedToOnly = "snapshots/api.share"
+	CreateUserDtoScopesAssignedToOnlySocialplannerAccountReadonly                  CreateUserDtoScopesAssignedToOnly = "socialplanner/account.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerAccountWrite                     CreateUserDtoScopesAssignedToOnly = "socialplanner/account.write"
+	CreateUserDtoScopesAssignedToOnlySocialplannerCategoryReadonly                 CreateUserDtoScopesAssignedToOnly = "socialplanner/category.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerCategoryWrite                    CreateUserDtoScopesAssignedToOnly = "socialplanner/category.write"
+	CreateUserDtoScopesAssignedToOnlySocialplannerCsvReadonly                      CreateUserDtoScopesAssignedToOnly = "socialplanner/csv.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerCsvWrite                         CreateUserDtoScopesAssignedToOnly = "socialplanner/csv.write"
+	CreateUserDtoScopesAssignedToOnlySocialplannerFacebookReadonly                 CreateUserDtoScopesAssignedToOnly = "socialplanner/facebook.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerFiltersReadonly                  CreateUserDtoScopesAssignedToOnly = "socialplanner/filters.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerGroupWrite                       CreateUserDtoScopesAssignedToOnly = "socialplanner/group.write"
+	CreateUserDtoScopesAssignedToOnlySocialplannerHashtagReadonly                  CreateUserDtoScopesAssignedToOnly = "socialplanner/hashtag.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerHashtagWrite                     CreateUserDtoScopesAssignedToOnly = "socialplanner/hashtag.write"
+	CreateUserDtoScopesAssignedToOnlySocialplannerLinkedinReadonly                 CreateUserDtoScopesAssignedToOnly = "socialplanner/linkedin.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerMediasReadonly                   CreateUserDtoScopesAssignedToOnly = "socialplanner/medias.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerMediasWrite                      CreateUserDtoScopesAssignedToOnly = "socialplanner/medias.write"
+	CreateUserDtoScopesAssignedToOnlySocialplannerMetatagReadonly                  CreateUserDtoScopesAssignedToOnly = "socialplanner/metatag.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerNotificationReadonly             CreateUserDtoScopesAssignedToOnly = "socialplanner/notification.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerNotificationWrite                CreateUserDtoScopesAssignedToOnly = "socialplanner/notification.write"
+	CreateUserDtoScopesAssignedToOnlySocialplannerOauthReadonly                    CreateUserDtoScopesAssignedToOnly = "socialplanner/oauth.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerOauthWrite                       CreateUserDtoScopesAssignedToOnly = "socialplanner/oauth.write"
+	CreateUserDtoScopesAssignedToOnlySocialplannerPostReadonly                     CreateUserDtoScopesAssignedToOnly = "socialplanner/post.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerPostWrite                        CreateUserDtoScopesAssignedToOnly = "socialplanner/post.write"
+	CreateUserDtoScopesAssignedToOnlySocialplannerRecurringReadonly                CreateUserDtoScopesAssignedToOnly = "socialplanner/recurring.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerRecurringWrite                   CreateUserDtoScopesAssignedToOnly = "socialplanner/recurring.write"
+	CreateUserDtoScopesAssignedToOnlySocialplannerReviewReadonly                   CreateUserDtoScopesAssignedToOnly = "socialplanner/review.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerReviewWrite                      CreateUserDtoScopesAssignedToOnly = "socialplanner/review.write"
+	CreateUserDtoScopesAssignedToOnlySocialplannerRssReadonly                      CreateUserDtoScopesAssignedToOnly = "socialplanner/rss.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerRssWrite                         CreateUserDtoScopesAssignedToOnly = "socialplanner/rss.write"
+	CreateUserDtoScopesAssignedToOnlySocialplannerSearchReadonly                   CreateUserDtoScopesAssignedToOnly = "socialplanner/search.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerSettingReadonly                  CreateUserDtoScopesAssignedToOnly = "socialplanner/setting.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerSettingWrite                     CreateUserDtoScopesAssignedToOnly = "socialplanner/setting.write"
+	CreateUserDtoScopesAssignedToOnlySocialplannerSnapshotReadonly                 CreateUserDtoScopesAssignedToOnly = "socialplanner/snapshot.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerSnapshotWrite                    CreateUserDtoScopesAssignedToOnly = "socialplanner/snapshot.write"
+	CreateUserDtoScopesAssignedToOnlySocialplannerStatReadonly                     CreateUserDtoScopesAssignedToOnly = "socialplanner/stat.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerTagReadonly                      CreateUserDtoScopesAssignedToOnly = "socialplanner/tag.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerTagWrite                         CreateUserDtoScopesAssignedToOnly = "socialplanner/tag.write"
+	CreateUserDtoScopesAssignedToOnlySocialplannerTwitterReadonly                  CreateUserDtoScopesAssignedToOnly = "socialplanner/twitter.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerWatermarksReadonly               CreateUserDtoScopesAssignedToOnly = "socialplanner/watermarks.readonly"
+	CreateUserDtoScopesAssignedToOnlySocialplannerWatermarksWrite                  CreateUserDtoScopesAssignedToOnly = "socialplanner/watermarks.write"
+	CreateUserDtoScopesAssignedToOnlySsoConfigWrite                                CreateUserDtoScopesAssignedToOnly = "sso-config.write"
+	CreateUserDtoScopesAssignedToOnlySurveysWrite                                  CreateUserDtoScopesAssignedToOnly = "surveys.write"
+	CreateUserDtoScopesAssignedToOnlyTextAiAgentGoalsReadonly                      CreateUserDtoScopesAssignedToOnly = "text-ai-agent-goals.readonly"
+	CreateUserDtoScopesAssignedToOnlyTextAiAgentGoalsWrite                         CreateUserDtoScopesAssignedToOnly = "text-ai-agent-goals.write"
+	CreateUserDtoScopesAssignedToOnlyTextAiAgentTrainingWrite                      CreateUserDtoScopesAssignedToOnly = "text-ai-agent-training.write"
+	CreateUserDtoScopesAssignedToOnlyTextAiAgentsDashboardReadonly                 CreateUserDtoScopesAssignedToOnly = "text-ai-agents-dashboard.readonly"
+	CreateUserDtoScopesAssignedToOnlyTextAiAgentsWrite                             CreateUserDtoScopesAssignedToOnly = "text-ai-agents.write"
+	CreateUserDtoScopesAssignedToOnlyTriggersWrite                                 CreateUserDtoScopesAssignedToOnly = "triggers.write"
+	CreateUserDtoScopesAssignedToOnlyUsersSsoLoginManagementReadonly               CreateUserDtoScopesAssignedToOnly = "users-sso-login-management.readonly"
+	CreateUserDtoScopesAssignedToOnlyUsersSsoLoginManagementWrite                  CreateUserDtoScopesAssignedToOnly = "users-sso-login-management.write"
+	CreateUserDtoScopesAssignedToOnlyUsersTeamManagementReadonly                   CreateUserDtoScopesAssignedToOnly = "users/team-management.readonly"
+	CreateUserDtoScopesAssignedToOnlyUsersTeamManagementWrite                      CreateUserDtoScopesAssignedToOnly = "users/team-management.write"
+	CreateUserDtoScopesAssignedToOnlyVoiceAiAgentGoalsReadonly                     CreateUserDtoScopesAssignedToOnly = "voice-ai-agent-goals.readonly"
+	CreateUserDtoScopesAssignedToOnlyVoiceAiAgentGoalsWrite                        CreateUserDtoScopesAssignedToOnly = "voice-ai-agent-goals.write"
+	CreateUserDtoScopesAssignedToOnlyVoiceAiAgentsReadonly                         CreateUserDtoScopesAssignedToOnly = "voice-ai-agents.readonly"
+	CreateUserDtoScopesAssignedToOnlyVoiceAiAgentsWrite                            CreateUserDtoScopesAssignedToOnly = "voice-ai-agents.write"
+	CreateUserDtoScopesAssignedToOnlyVoiceAiCommonReadonly                         CreateUserDtoScopesAssignedToOnly = "voice-ai-common.readonly"
+	CreateUserDtoScopesAssignedToOnlyVoiceAiCommonWrite                            CreateUserDtoScopesAssignedToOnly = "voice-ai-common.write"
+	CreateUserDtoScopesAssignedToOnlyVoiceAiDashboardReadonly                      CreateUserDtoScopesAssignedToOnly = "voice-ai-dashboard.readonly"
+	CreateUserDtoScopesAssignedToOnlyWebsitesWrite                                 CreateUserDtoScopesAssignedToOnly = "websites.write"
+	CreateUserDtoScopesAssignedToOnlyWordpressRead                                 CreateUserDtoScopesAssignedToOnly = "wordpress.read"
+	CreateUserDtoScopesAssignedToOnlyWordpressWrite                                CreateUserDtoScopesAssignedToOnly = "wordpress.write"
+	CreateUserDtoScopesAssignedToOnlyWorkflowsReadonly                             CreateUserDtoScopesAssignedToOnly = "workflows.readonly"
+	CreateUserDtoScopesAssignedToOnlyWorkflowsWrite                                CreateUserDtoScopesAssignedToOnly = "workflows.write"
+)
+
+// Valid indicates whether the value is a known member of the CreateUserDtoScopesAssignedToOnly enum.
+func (e CreateUserDtoScopesAssignedToOnly) Valid() bool {
+	switch e {
+	case CreateUserDtoScopesAssignedToOnlyAdPublishingReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyAdPublishingWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyAffiliateportalReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyAffiliateportalWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyAgencyLaunchpadReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyAgencyLaunchpadWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyAuditLogsExport:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyAuditLogsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyBlogsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyCalendarsEventsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyCalendarsGroupsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyCalendarsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyCalendarsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyCampaignsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyCampaignsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyCertificatesReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyCertificatesWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyCommunitiesWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyCompaniesWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyContactsBulkActionsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyContactsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyContentAIWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyConversationsMessageReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyConversationsMessageWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyConversationsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyConversationsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyCustomMenuLinkWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyDashboardStatsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyElizaWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyFormsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyFunnelsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyGokollabWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyInternaltoolsBillingCommonReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyInternaltoolsBillingCommonWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyInternaltoolsBillingReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyInternaltoolsBillingWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyInternaltoolsLocationTransferReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyInternaltoolsLocationTransferWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyInvoicesReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyInvoicesScheduleReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyInvoicesScheduleWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyInvoicesTemplateReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyInvoicesTemplateWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyInvoicesWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyLaunchpadLocationReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyLaunchpadLocationWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyLocationsAgencySubaccountsManage:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyLocationsBillingManage:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyLocationsCreate:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyLocationsDelete:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyLocationsDetailsManage:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyLocationsExportList:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyLocationsFeaturesLimitsManage:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyLocationsPauseResume:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyLocationsTagsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyLocationsTagsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyLoginasWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyMarketingAffiliateWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyMarketingWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyMediasReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyMediasWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyMembershipWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyNativeIntegrationsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyNativeIntegrationsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyOpportunitiesBulkActionsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyOpportunitiesLeadValueReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyOpportunitiesWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsOrdersCollectPayment:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsOrdersExport:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsOrdersImport:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsOrdersReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsRecordsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsSettingsConfigureReceipt:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsSettingsConfigureSubscription:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsSettingsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsSettingsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsExport:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsPauseResumeCancel:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsSharePaymentMethod:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsUpdate:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsTaxesSettingsConfigureAutomatic:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsTaxesSettingsManageRates:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsTaxesSettingsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsTaxesSettingsUpdateInclusiveExclusive:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsTransactionsExport:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsTransactionsImport:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsTransactionsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsTransactionsRefund:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsTransactionsViewReceipts:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPaymentsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPrivateIntegrationCompanyReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPrivateIntegrationCompanyWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPrivateIntegrationLocationReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyPrivateIntegrationLocationWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyProductsBulkActions:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyProductsDelete:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyProductsDuplicate:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyProductsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyProductsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyProspectingAuditReportWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyProspectingReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyProspectingReportsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyProspectingWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyQrcodesWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyQuizzesWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyReportingAdwordsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyReportingAgentReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyReportingAttributionsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyReportingFacebookAdsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyReportingPhoneReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyReportingReportsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyReportingReportsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyReportingStatsExport:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyReputationGbpWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyReputationListingWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyReputationReviewWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyReputationReviewsAIAgentsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySettingsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySnapshotsAPICreate:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySnapshotsAPIDelete:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySnapshotsAPIEdit:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySnapshotsAPIPush:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySnapshotsAPIReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySnapshotsAPIRefresh:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySnapshotsAPIShare:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerAccountReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerAccountWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerCategoryReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerCategoryWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerCsvReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerCsvWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerFacebookReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerFiltersReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerGroupWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerHashtagReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerHashtagWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerLinkedinReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerMediasReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerMediasWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerMetatagReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerNotificationReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerNotificationWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerOauthReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerOauthWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerPostReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerPostWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerRecurringReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerRecurringWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerReviewReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerReviewWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerRssReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerRssWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerSearchReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerSettingReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerSettingWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerSnapshotReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerSnapshotWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerStatReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerTagReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerTagWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerTwitterReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerWatermarksReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySocialplannerWatermarksWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySsoConfigWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlySurveysWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyTextAiAgentGoalsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyTextAiAgentGoalsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyTextAiAgentTrainingWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyTextAiAgentsDashboardReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyTextAiAgentsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyTriggersWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyUsersSsoLoginManagementReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyUsersSsoLoginManagementWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyUsersTeamManagementReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyUsersTeamManagementWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyVoiceAiAgentGoalsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyVoiceAiAgentGoalsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyVoiceAiAgentsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyVoiceAiAgentsWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyVoiceAiCommonReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyVoiceAiCommonWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyVoiceAiDashboardReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyWebsitesWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyWordpressRead:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyWordpressWrite:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyWorkflowsReadonly:
+		return true
+	case CreateUserDtoScopesAssignedToOnlyWorkflowsWrite:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CustomRRulesOptionsDayOfWeek.
 const (
 	CustomRRulesOptionsDayOfWeekFR CustomRRulesOptionsDayOfWeek = "FR"
@@ -5849,6 +7058,1215 @@ func (e UpdateStatusDtoStatus) Valid() bool {
 	case UpdateStatusDtoStatusOpen:
 		return true
 	case UpdateStatusDtoStatusWon:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateUserDtoPlatformLanguage.
+const (
+	UpdateUserDtoPlatformLanguageDa   UpdateUserDtoPlatformLanguage = "da"
+	UpdateUserDtoPlatformLanguageDe   UpdateUserDtoPlatformLanguage = "de"
+	UpdateUserDtoPlatformLanguageEnUS UpdateUserDtoPlatformLanguage = "en_US"
+	UpdateUserDtoPlatformLanguageEs   UpdateUserDtoPlatformLanguage = "es"
+	UpdateUserDtoPlatformLanguageFi   UpdateUserDtoPlatformLanguage = "fi"
+	UpdateUserDtoPlatformLanguageFrCA UpdateUserDtoPlatformLanguage = "fr_CA"
+	UpdateUserDtoPlatformLanguageFrFR UpdateUserDtoPlatformLanguage = "fr_FR"
+	UpdateUserDtoPlatformLanguageIt   UpdateUserDtoPlatformLanguage = "it"
+	UpdateUserDtoPlatformLanguageNl   UpdateUserDtoPlatformLanguage = "nl"
+	UpdateUserDtoPlatformLanguageNo   UpdateUserDtoPlatformLanguage = "no"
+	UpdateUserDtoPlatformLanguagePtBR UpdateUserDtoPlatformLanguage = "pt_BR"
+	UpdateUserDtoPlatformLanguagePtPT UpdateUserDtoPlatformLanguage = "pt_PT"
+	UpdateUserDtoPlatformLanguageSv   UpdateUserDtoPlatformLanguage = "sv"
+)
+
+// Valid indicates whether the value is a known member of the UpdateUserDtoPlatformLanguage enum.
+func (e UpdateUserDtoPlatformLanguage) Valid() bool {
+	switch e {
+	case UpdateUserDtoPlatformLanguageDa:
+		return true
+	case UpdateUserDtoPlatformLanguageDe:
+		return true
+	case UpdateUserDtoPlatformLanguageEnUS:
+		return true
+	case UpdateUserDtoPlatformLanguageEs:
+		return true
+	case UpdateUserDtoPlatformLanguageFi:
+		return true
+	case UpdateUserDtoPlatformLanguageFrCA:
+		return true
+	case UpdateUserDtoPlatformLanguageFrFR:
+		return true
+	case UpdateUserDtoPlatformLanguageIt:
+		return true
+	case UpdateUserDtoPlatformLanguageNl:
+		return true
+	case UpdateUserDtoPlatformLanguageNo:
+		return true
+	case UpdateUserDtoPlatformLanguagePtBR:
+		return true
+	case UpdateUserDtoPlatformLanguagePtPT:
+		return true
+	case UpdateUserDtoPlatformLanguageSv:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateUserDtoScopes.
+const (
+	UpdateUserDtoScopesAdPublishingReadonly                          UpdateUserDtoScopes = "adPublishing.readonly"
+	UpdateUserDtoScopesAdPublishingWrite                             UpdateUserDtoScopes = "adPublishing.write"
+	UpdateUserDtoScopesAffiliateportalReadonly                       UpdateUserDtoScopes = "affiliateportal.readonly"
+	UpdateUserDtoScopesAffiliateportalWrite                          UpdateUserDtoScopes = "affiliateportal.write"
+	UpdateUserDtoScopesAgencyLaunchpadReadonly                       UpdateUserDtoScopes = "agency/launchpad.readonly"
+	UpdateUserDtoScopesAgencyLaunchpadWrite                          UpdateUserDtoScopes = "agency/launchpad.write"
+	UpdateUserDtoScopesAuditLogsExport                               UpdateUserDtoScopes = "audit-logs.export"
+	UpdateUserDtoScopesAuditLogsReadonly                             UpdateUserDtoScopes = "audit-logs.readonly"
+	UpdateUserDtoScopesBlogsWrite                                    UpdateUserDtoScopes = "blogs.write"
+	UpdateUserDtoScopesCalendarsEventsWrite                          UpdateUserDtoScopes = "calendars/events.write"
+	UpdateUserDtoScopesCalendarsGroupsWrite                          UpdateUserDtoScopes = "calendars/groups.write"
+	UpdateUserDtoScopesCalendarsReadonly                             UpdateUserDtoScopes = "calendars.readonly"
+	UpdateUserDtoScopesCalendarsWrite                                UpdateUserDtoScopes = "calendars.write"
+	UpdateUserDtoScopesCampaignsReadonly                             UpdateUserDtoScopes = "campaigns.readonly"
+	UpdateUserDtoScopesCampaignsWrite                                UpdateUserDtoScopes = "campaigns.write"
+	UpdateUserDtoScopesCertificatesReadonly                          UpdateUserDtoScopes = "certificates.readonly"
+	UpdateUserDtoScopesCertificatesWrite                             UpdateUserDtoScopes = "certificates.write"
+	UpdateUserDtoScopesCommunitiesWrite                              UpdateUserDtoScopes = "communities.write"
+	UpdateUserDtoScopesCompaniesWrite                                UpdateUserDtoScopes = "companies.write"
+	UpdateUserDtoScopesContactsBulkActionsWrite                      UpdateUserDtoScopes = "contacts/bulkActions.write"
+	UpdateUserDtoScopesContactsWrite                                 UpdateUserDtoScopes = "contacts.write"
+	UpdateUserDtoScopesContentAIWrite                                UpdateUserDtoScopes = "contentAI.write"
+	UpdateUserDtoScopesConversationsMessageReadonly                  UpdateUserDtoScopes = "conversations/message.readonly"
+	UpdateUserDtoScopesConversationsMessageWrite                     UpdateUserDtoScopes = "conversations/message.write"
+	UpdateUserDtoScopesConversationsReadonly                         UpdateUserDtoScopes = "conversations.readonly"
+	UpdateUserDtoScopesConversationsWrite                            UpdateUserDtoScopes = "conversations.write"
+	UpdateUserDtoScopesCustomMenuLinkWrite                           UpdateUserDtoScopes = "custom-menu-link.write"
+	UpdateUserDtoScopesDashboardStatsReadonly                        UpdateUserDtoScopes = "dashboard/stats.readonly"
+	UpdateUserDtoScopesElizaWrite                                    UpdateUserDtoScopes = "eliza.write"
+	UpdateUserDtoScopesFormsWrite                                    UpdateUserDtoScopes = "forms.write"
+	UpdateUserDtoScopesFunnelsWrite                                  UpdateUserDtoScopes = "funnels.write"
+	UpdateUserDtoScopesGokollabWrite                                 UpdateUserDtoScopes = "gokollab.write"
+	UpdateUserDtoScopesInternaltoolsBillingCommonReadonly            UpdateUserDtoScopes = "internaltools.billing-common.readonly"
+	UpdateUserDtoScopesInternaltoolsBillingCommonWrite               UpdateUserDtoScopes = "internaltools.billing-common.write"
+	UpdateUserDtoScopesInternaltoolsBillingReadonly                  UpdateUserDtoScopes = "internaltools.billing.readonly"
+	UpdateUserDtoScopesInternaltoolsBillingWrite                     UpdateUserDtoScopes = "internaltools.billing.write"
+	UpdateUserDtoScopesInternaltoolsLocationTransferReadonly         UpdateUserDtoScopes = "internaltools.location-transfer.readonly"
+	UpdateUserDtoScopesInternaltoolsLocationTransferWrite            UpdateUserDtoScopes = "internaltools.location-transfer.write"
+	UpdateUserDtoScopesInvoicesReadonly                              UpdateUserDtoScopes = "invoices.readonly"
+	UpdateUserDtoScopesInvoicesScheduleReadonly                      UpdateUserDtoScopes = "invoices/schedule.readonly"
+	UpdateUserDtoScopesInvoicesScheduleWrite                         UpdateUserDtoScopes = "invoices/schedule.write"
+	UpdateUserDtoScopesInvoicesTemplateReadonly                      UpdateUserDtoScopes = "invoices/template.readonly"
+	UpdateUserDtoScopesInvoicesTemplateWrite                         UpdateUserDtoScopes = "invoices/template.write"
+	UpdateUserDtoScopesInvoicesWrite                                 UpdateUserDtoScopes = "invoices.write"
+	UpdateUserDtoScopesLaunchpadLocationReadonly                     UpdateUserDtoScopes = "launchpad/location.readonly"
+	UpdateUserDtoScopesLaunchpadLocationWrite                        UpdateUserDtoScopes = "launchpad/location.write"
+	UpdateUserDtoScopesLocationsAgencySubaccountsManage              UpdateUserDtoScopes = "locations.agency-subaccounts.manage"
+	UpdateUserDtoScopesLocationsBillingManage                        UpdateUserDtoScopes = "locations.billing.manage"
+	UpdateUserDtoScopesLocationsCreate                               UpdateUserDtoScopes = "locations.create"
+	UpdateUserDtoScopesLocationsDelete                               UpdateUserDtoScopes = "locations.delete"
+	UpdateUserDtoScopesLocationsDetailsManage                        UpdateUserDtoScopes = "locations.details.manage"
+	UpdateUserDtoScopesLocationsExportList                           UpdateUserDtoScopes = "locations.export.list"
+	UpdateUserDtoScopesLocationsFeaturesLimitsManage                 UpdateUserDtoScopes = "locations.features-limits.manage"
+	UpdateUserDtoScopesLocationsPauseResume                          UpdateUserDtoScopes = "locations.pause-resume"
+	UpdateUserDtoScopesLocationsTagsReadonly                         UpdateUserDtoScopes = "locations/tags.readonly"
+	UpdateUserDtoScopesLocationsTagsWrite                            UpdateUserDtoScopes = "locations/tags.write"
+	UpdateUserDtoScopesLoginasWrite                                  UpdateUserDtoScopes = "loginas.write"
+	UpdateUserDtoScopesMarketingAffiliateWrite                       UpdateUserDtoScopes = "marketing/affiliate.write"
+	UpdateUserDtoScopesMarketingWrite                                UpdateUserDtoScopes = "marketing.write"
+	UpdateUserDtoScopesMediasReadonly                                UpdateUserDtoScopes = "medias.readonly"
+	UpdateUserDtoScopesMediasWrite                                   UpdateUserDtoScopes = "medias.write"
+	UpdateUserDtoScopesMembershipWrite                               UpdateUserDtoScopes = "membership.write"
+	UpdateUserDtoScopesNativeIntegrationsReadonly                    UpdateUserDtoScopes = "native-integrations.readonly"
+	UpdateUserDtoScopesNativeIntegrationsWrite                       UpdateUserDtoScopes = "native-integrations.write"
+	UpdateUserDtoScopesOpportunitiesBulkActionsWrite                 UpdateUserDtoScopes = "opportunities/bulkActions.write"
+	UpdateUserDtoScopesOpportunitiesLeadValueReadonly                UpdateUserDtoScopes = "opportunities/leadValue.readonly"
+	UpdateUserDtoScopesOpportunitiesWrite                            UpdateUserDtoScopes = "opportunities.write"
+	UpdateUserDtoScopesPaymentsOrdersCollectPayment                  UpdateUserDtoScopes = "payments/orders.collectPayment"
+	UpdateUserDtoScopesPaymentsOrdersExport                          UpdateUserDtoScopes = "payments/orders.export"
+	UpdateUserDtoScopesPaymentsOrdersImport                          UpdateUserDtoScopes = "payments/orders.import"
+	UpdateUserDtoScopesPaymentsOrdersReadonly                        UpdateUserDtoScopes = "payments/orders.readonly"
+	UpdateUserDtoScopesPaymentsRecordsWrite                          UpdateUserDtoScopes = "payments/records.write"
+	UpdateUserDtoScopesPaymentsSettingsConfigureReceipt              UpdateUserDtoScopes = "payments/settings.configureReceipt"
+	UpdateUserDtoScopesPaymentsSettingsConfigureSubscription         UpdateUserDtoScopes = "payments/settings.configureSubscription"
+	UpdateUserDtoScopesPaymentsSettingsReadonly                      UpdateUserDtoScopes = "payments/settings.readonly"
+	UpdateUserDtoScopesPaymentsSettingsWrite                         UpdateUserDtoScopes = "payments/settings.write"
+	UpdateUserDtoScopesPaymentsSubscriptionsExport                   UpdateUserDtoScopes = "payments/subscriptions.export"
+	UpdateUserDtoScopesPaymentsSubscriptionsPauseResumeCancel        UpdateUserDtoScopes = "payments/subscriptions.pauseResumeCancel"
+	UpdateUserDtoScopesPaymentsSubscriptionsReadonly                 UpdateUserDtoScopes = "payments/subscriptions.readonly"
+	UpdateUserDtoScopesPaymentsSubscriptionsSharePaymentMethod       UpdateUserDtoScopes = "payments/subscriptions.sharePaymentMethod"
+	UpdateUserDtoScopesPaymentsSubscriptionsUpdate                   UpdateUserDtoScopes = "payments/subscriptions.update"
+	UpdateUserDtoScopesPaymentsSubscriptionsWrite                    UpdateUserDtoScopes = "payments/subscriptions.write"
+	UpdateUserDtoScopesPaymentsTaxesSettingsConfigureAutomatic       UpdateUserDtoScopes = "payments/taxesSettings.configureAutomatic"
+	UpdateUserDtoScopesPaymentsTaxesSettingsManageRates              UpdateUserDtoScopes = "payments/taxesSettings.manageRates"
+	UpdateUserDtoScopesPaymentsTaxesSettingsReadonly                 UpdateUserDtoScopes = "payments/taxesSettings.readonly"
+	UpdateUserDtoScopesPaymentsTaxesSettingsUpdateInclusiveExclusive UpdateUserDtoScopes = "payments/taxesSettings.updateInclusiveExclusive"
+	UpdateUserDtoScopesPaymentsTransactionsExport                    UpdateUserDtoScopes = "payments/transactions.export"
+	UpdateUserDtoScopesPaymentsTransactionsImport                    UpdateUserDtoScopes = "payments/transactions.import"
+	UpdateUserDtoScopesPaymentsTransactionsReadonly                  UpdateUserDtoScopes = "payments/transactions.readonly"
+	UpdateUserDtoScopesPaymentsTransactionsRefund                    UpdateUserDtoScopes = "payments/transactions.refund"
+	UpdateUserDtoScopesPaymentsTransactionsViewReceipts              UpdateUserDtoScopes = "payments/transactions.viewReceipts"
+	UpdateUserDtoScopesPaymentsWrite                                 UpdateUserDtoScopes = "payments.write"
+	UpdateUserDtoScopesPrivateIntegrationCompanyReadonly             UpdateUserDtoScopes = "private-integration-company.readonly"
+	UpdateUserDtoScopesPrivateIntegrationCompanyWrite                UpdateUserDtoScopes = "private-integration-company.write"
+	UpdateUserDtoScopesPrivateIntegrationLocationReadonly            UpdateUserDtoScopes = "private-integration-location.readonly"
+	UpdateUserDtoScopesPrivateIntegrationLocationWrite               UpdateUserDtoScopes = "private-integration-location.write"
+	UpdateUserDtoScopesProductsBulkActions                           UpdateUserDtoScopes = "products.bulkActions"
+	UpdateUserDtoScopesProductsDelete                                UpdateUserDtoScopes = "products.delete"
+	UpdateUserDtoScopesProductsDuplicate                             UpdateUserDtoScopes = "products.duplicate"
+	UpdateUserDtoScopesProductsReadonly                              UpdateUserDtoScopes = "products.readonly"
+	UpdateUserDtoScopesProductsWrite                                 UpdateUserDtoScopes = "products.write"
+	UpdateUserDtoScopesProspectingAuditReportWrite                   UpdateUserDtoScopes = "prospecting/auditReport.write"
+	UpdateUserDtoScopesProspectingReadonly                           UpdateUserDtoScopes = "prospecting.readonly"
+	UpdateUserDtoScopesProspectingReportsReadonly                    UpdateUserDtoScopes = "prospecting/reports.readonly"
+	UpdateUserDtoScopesProspectingWrite                              UpdateUserDtoScopes = "prospecting.write"
+	UpdateUserDtoScopesQrcodesWrite                                  UpdateUserDtoScopes = "qrcodes.write"
+	UpdateUserDtoScopesQuizzesWrite                                  UpdateUserDtoScopes = "quizzes.write"
+	UpdateUserDtoScopesReportingAdwordsReadonly                      UpdateUserDtoScopes = "reporting/adwords.readonly"
+	UpdateUserDtoScopesReportingAgentReadonly                        UpdateUserDtoScopes = "reporting/agent.readonly"
+	UpdateUserDtoScopesReportingAttributionsReadonly                 UpdateUserDtoScopes = "reporting/attributions.readonly"
+	UpdateUserDtoScopesReportingFacebookAdsReadonly                  UpdateUserDtoScopes = "reporting/facebookAds.readonly"
+	UpdateUserDtoScopesReportingPhoneReadonly                        UpdateUserDtoScopes = "reporting/phone.readonly"
+	UpdateUserDtoScopesReportingReportsReadonly                      UpdateUserDtoScopes = "reporting/reports.readonly"
+	UpdateUserDtoScopesReportingReportsWrite                         UpdateUserDtoScopes = "reporting/reports.write"
+	UpdateUserDtoScopesReportingStatsExport                          UpdateUserDtoScopes = "reporting/stats.export"
+	UpdateUserDtoScopesReputationGbpWrite                            UpdateUserDtoScopes = "reputation/gbp.write"
+	UpdateUserDtoScopesReputationListingWrite                        UpdateUserDtoScopes = "reputation/listing.write"
+	UpdateUserDtoScopesReputationReviewWrite                         UpdateUserDtoScopes = "reputation/review.write"
+	UpdateUserDtoScopesReputationReviewsAIAgentsWrite                UpdateUserDtoScopes = "reputation/reviewsAIAgents.write"
+	UpdateUserDtoScopesSettingsWrite                                 UpdateUserDtoScopes = "settings.write"
+	UpdateUserDtoScopesSnapshotsAPICreate                            UpdateUserDtoScopes = "snapshots/api.create"
+	UpdateUserDtoScopesSnapshotsAPIDelete                            UpdateUserDtoScopes = "snapshots/api.delete"
+	UpdateUserDtoScopesSnapshotsAPIEdit                              UpdateUserDtoScopes = "snapshots/api.edit"
+	UpdateUserDtoScopesSnapshotsAPIPush                              UpdateUserDtoScopes = "snapshots/api.push"
+	UpdateUserDtoScopesSnapshotsAPIReadonly                          UpdateUserDtoScopes = "snapshots/api.readonly"
+	UpdateUserDtoScopesSnapshotsAPIRefresh                           UpdateUserDtoScopes = "snapshots/api.refresh"
+	UpdateUserDtoScopesSnapshotsAPIShare                             UpdateUserDtoScopes = "snapshots/api.share"
+	UpdateUserDtoScopesSocialplannerAccountReadonly                  UpdateUserDtoScopes = "socialplanner/account.readonly"
+	UpdateUserDtoScopesSocialplannerAccountWrite                     UpdateUserDtoScopes = "socialplanner/account.write"
+	UpdateUserDtoScopesSocialplannerCategoryReadonly                 UpdateUserDtoScopes = "socialplanner/category.readonly"
+	UpdateUserDtoScopesSocialplannerCategoryWrite                    UpdateUserDtoScopes = "socialplanner/category.write"
+	UpdateUserDtoScopesSocialplannerCsvReadonly                      UpdateUserDtoScopes = "socialplanner/csv.readonly"
+	UpdateUserDtoScopesSocialplannerCsvWrite                         UpdateUserDtoScopes = "socialplanner/csv.write"
+	UpdateUserDtoScopesSocialplannerFacebookReadonly                 UpdateUserDtoScopes = "socialplanner/facebook.readonly"
+	UpdateUserDtoScopesSocialplannerFiltersReadonly                  UpdateUserDtoScopes = "socialplanner/filters.readonly"
+	UpdateUserDtoScopesSocialplannerGroupWrite                       UpdateUserDtoScopes = "socialplanner/group.write"
+	UpdateUserDtoScopesSocialplannerHashtagReadonly                  UpdateUserDtoScopes = "socialplanner/hashtag.readonly"
+	UpdateUserDtoScopesSocialplannerHashtagWrite                     UpdateUserDtoScopes = "socialplanner/hashtag.write"
+	UpdateUserDtoScopesSocialplannerLinkedinReadonly                 UpdateUserDtoScopes = "socialplanner/linkedin.readonly"
+	UpdateUserDtoScopesSocialplannerMediasReadonly                   UpdateUserDtoScopes = "socialplanner/medias.readonly"
+	UpdateUserDtoScopesSocialplannerMediasWrite                      UpdateUserDtoScopes = "socialplanner/medias.write"
+	UpdateUserDtoScopesSocialplannerMetatagReadonly                  UpdateUserDtoScopes = "socialplanner/metatag.readonly"
+	UpdateUserDtoScopesSocialplannerNotificationReadonly             UpdateUserDtoScopes = "socialplanner/notification.readonly"
+	UpdateUserDtoScopesSocialplannerNotificationWrite                UpdateUserDtoScopes = "socialplanner/notification.write"
+	UpdateUserDtoScopesSocialplannerOauthReadonly                    UpdateUserDtoScopes = "socialplanner/oauth.readonly"
+	UpdateUserDtoScopesSocialplannerOauthWrite                       UpdateUserDtoScopes = "socialplanner/oauth.write"
+	UpdateUserDtoScopesSocialplannerPostReadonly                     UpdateUserDtoScopes = "socialplanner/post.readonly"
+	UpdateUserDtoScopesSocialplannerPostWrite                        UpdateUserDtoScopes = "socialplanner/post.write"
+	UpdateUserDtoScopesSocialplannerRecurringReadonly                UpdateUserDtoScopes = "socialplanner/recurring.readonly"
+	UpdateUserDtoScopesSocialplannerRecurringWrite                   UpdateUserDtoScopes = "socialplanner/recurring.write"
+	UpdateUserDtoScopesSocialplannerReviewReadonly                   UpdateUserDtoScopes = "socialplanner/review.readonly"
+	UpdateUserDtoScopesSocialplannerReviewWrite                      UpdateUserDtoScopes = "socialplanner/review.write"
+	UpdateUserDtoScopesSocialplannerRssReadonly                      UpdateUserDtoScopes = "socialplanner/rss.readonly"
+	UpdateUserDtoScopesSocialplannerRssWrite                         UpdateUserDtoScopes = "socialplanner/rss.write"
+	UpdateUserDtoScopesSocialplannerSearchReadonly                   UpdateUserDtoScopes = "socialplanner/search.readonly"
+	UpdateUserDtoScopesSocialplannerSettingReadonly                  UpdateUserDtoScopes = "socialplanner/setting.readonly"
+	UpdateUserDtoScopesSocialplannerSettingWrite                     UpdateUserDtoScopes = "socialplanner/setting.write"
+	UpdateUserDtoScopesSocialplannerSnapshotReadonly                 UpdateUserDtoScopes = "socialplanner/snapshot.readonly"
+	UpdateUserDtoScopesSocialplannerSnapshotWrite                    UpdateUserDtoScopes = "socialplanner/snapshot.write"
+	UpdateUserDtoScopesSocialplannerStatReadonly                     UpdateUserDtoScopes = "socialplanner/stat.readonly"
+	UpdateUserDtoScopesSocialplannerTagReadonly                      UpdateUserDtoScopes = "socialplanner/tag.readonly"
+	UpdateUserDtoScopesSocialplannerTagWrite                         UpdateUserDtoScopes = "socialplanner/tag.write"
+	UpdateUserDtoScopesSocialplannerTwitterReadonly                  UpdateUserDtoScopes = "socialplanner/twitter.readonly"
+	UpdateUserDtoScopesSocialplannerWatermarksReadonly               UpdateUserDtoScopes = "socialplanner/watermarks.readonly"
+	UpdateUserDtoScopesSocialplannerWatermarksWrite                  UpdateUserDtoScopes = "socialplanner/watermarks.write"
+	UpdateUserDtoScopesSsoConfigWrite                                UpdateUserDtoScopes = "sso-config.write"
+	UpdateUserDtoScopesSurveysWrite                                  UpdateUserDtoScopes = "surveys.write"
+	UpdateUserDtoScopesTextAiAgentGoalsReadonly                      UpdateUserDtoScopes = "text-ai-agent-goals.readonly"
+	UpdateUserDtoScopesTextAiAgentGoalsWrite                         UpdateUserDtoScopes = "text-ai-agent-goals.write"
+	UpdateUserDtoScopesTextAiAgentTrainingWrite                      UpdateUserDtoScopes = "text-ai-agent-training.write"
+	UpdateUserDtoScopesTextAiAgentsDashboardReadonly                 UpdateUserDtoScopes = "text-ai-agents-dashboard.readonly"
+	UpdateUserDtoScopesTextAiAgentsWrite                             UpdateUserDtoScopes = "text-ai-agents.write"
+	UpdateUserDtoScopesTriggersWrite                                 UpdateUserDtoScopes = "triggers.write"
+	UpdateUserDtoScopesUsersSsoLoginManagementReadonly               UpdateUserDtoScopes = "users-sso-login-management.readonly"
+	UpdateUserDtoScopesUsersSsoLoginManagementWrite                  UpdateUserDtoScopes = "users-sso-login-management.write"
+	UpdateUserDtoScopesUsersTeamManagementReadonly                   UpdateUserDtoScopes = "users/team-management.readonly"
+	UpdateUserDtoScopesUsersTeamManagementWrite                      UpdateUserDtoScopes = "users/team-management.write"
+	UpdateUserDtoScopesVoiceAiAgentGoalsReadonly                     UpdateUserDtoScopes = "voice-ai-agent-goals.readonly"
+	UpdateUserDtoScopesVoiceAiAgentGoalsWrite                        UpdateUserDtoScopes = "voice-ai-agent-goals.write"
+	UpdateUserDtoScopesVoiceAiAgentsReadonly                         UpdateUserDtoScopes = "voice-ai-agents.readonly"
+	UpdateUserDtoScopesVoiceAiAgentsWrite                            UpdateUserDtoScopes = "voice-ai-agents.write"
+	UpdateUserDtoScopesVoiceAiCommonReadonly                         UpdateUserDtoScopes = "voice-ai-common.readonly"
+	UpdateUserDtoScopesVoiceAiCommonWrite                            UpdateUserDtoScopes = "voice-ai-common.write"
+	UpdateUserDtoScopesVoiceAiDashboardReadonly                      UpdateUserDtoScopes = "voice-ai-dashboard.readonly"
+	UpdateUserDtoScopesWebsitesWrite                                 UpdateUserDtoScopes = "websites.write"
+	UpdateUserDtoScopesWordpressRead                                 UpdateUserDtoScopes = "wordpress.read"
+	UpdateUserDtoScopesWordpressWrite                                UpdateUserDtoScopes = "wordpress.write"
+	UpdateUserDtoScopesWorkflowsReadonly                             UpdateUserDtoScopes = "workflows.readonly"
+	UpdateUserDtoScopesWorkflowsWrite                                UpdateUserDtoScopes = "workflows.write"
+)
+
+// Valid indicates whether the value is a known member of the UpdateUserDtoScopes enum.
+func (e UpdateUserDtoScopes) Valid() bool {
+	switch e {
+	case UpdateUserDtoScopesAdPublishingReadonly:
+		return true
+	case UpdateUserDtoScopesAdPublishingWrite:
+		return true
+	case UpdateUserDtoScopesAffiliateportalReadonly:
+		return true
+	case UpdateUserDtoScopesAffiliateportalWrite:
+		return true
+	case UpdateUserDtoScopesAgencyLaunchpadReadonly:
+		return true
+	case UpdateUserDtoScopesAgencyLaunchpadWrite:
+		return true
+	case UpdateUserDtoScopesAuditLogsExport:
+		return true
+	case UpdateUserDtoScopesAuditLogsReadonly:
+		return true
+	case UpdateUserDtoScopesBlogsWrite:
+		return true
+	case UpdateUserDtoScopesCalendarsEventsWrite:
+		return true
+	case UpdateUserDtoScopesCalendarsGroupsWrite:
+		return true
+	case UpdateUserDtoScopesCalendarsReadonly:
+		return true
+	case UpdateUserDtoScopesCalendarsWrite:
+		return true
+	case UpdateUserDtoScopesCampaignsReadonly:
+		return true
+	case UpdateUserDtoScopesCampaignsWrite:
+		return true
+	case UpdateUserDtoScopesCertificatesReadonly:
+		return true
+	case UpdateUserDtoScopesCertificatesWrite:
+		return true
+	case UpdateUserDtoScopesCommunitiesWrite:
+		return true
+	case UpdateUserDtoScopesCompaniesWrite:
+		return true
+	case UpdateUserDtoScopesContactsBulkActionsWrite:
+		return true
+	case UpdateUserDtoScopesContactsWrite:
+		return true
+	case UpdateUserDtoScopesContentAIWrite:
+		return true
+	case UpdateUserDtoScopesConversationsMessageReadonly:
+		return true
+	case UpdateUserDtoScopesConversationsMessageWrite:
+		return true
+	case UpdateUserDtoScopesConversationsReadonly:
+		return true
+	case UpdateUserDtoScopesConversationsWrite:
+		return true
+	case UpdateUserDtoScopesCustomMenuLinkWrite:
+		return true
+	case UpdateUserDtoScopesDashboardStatsReadonly:
+		return true
+	case UpdateUserDtoScopesElizaWrite:
+		return true
+	case UpdateUserDtoScopesFormsWrite:
+		return true
+	case UpdateUserDtoScopesFunnelsWrite:
+		return true
+	case UpdateUserDtoScopesGokollabWrite:
+		return true
+	case UpdateUserDtoScopesInternaltoolsBillingCommonReadonly:
+		return true
+	case UpdateUserDtoScopesInternaltoolsBillingCommonWrite:
+		return true
+	case UpdateUserDtoScopesInternaltoolsBillingReadonly:
+		return true
+	case UpdateUserDtoScopesInternaltoolsBillingWrite:
+		return true
+	case UpdateUserDtoScopesInternaltoolsLocationTransferReadonly:
+		return true
+	case UpdateUserDtoScopesInternaltoolsLocationTransferWrite:
+		return true
+	case UpdateUserDtoScopesInvoicesReadonly:
+		return true
+	case UpdateUserDtoScopesInvoicesScheduleReadonly:
+		return true
+	case UpdateUserDtoScopesInvoicesScheduleWrite:
+		return true
+	case UpdateUserDtoScopesInvoicesTemplateReadonly:
+		return true
+	case UpdateUserDtoScopesInvoicesTemplateWrite:
+		return true
+	case UpdateUserDtoScopesInvoicesWrite:
+		return true
+	case UpdateUserDtoScopesLaunchpadLocationReadonly:
+		return true
+	case UpdateUserDtoScopesLaunchpadLocationWrite:
+		return true
+	case UpdateUserDtoScopesLocationsAgencySubaccountsManage:
+		return true
+	case UpdateUserDtoScopesLocationsBillingManage:
+		return true
+	case UpdateUserDtoScopesLocationsCreate:
+		return true
+	case UpdateUserDtoScopesLocationsDelete:
+		return true
+	case UpdateUserDtoScopesLocationsDetailsManage:
+		return true
+	case UpdateUserDtoScopesLocationsExportList:
+		return true
+	case UpdateUserDtoScopesLocationsFeaturesLimitsManage:
+		return true
+	case UpdateUserDtoScopesLocationsPauseResume:
+		return true
+	case UpdateUserDtoScopesLocationsTagsReadonly:
+		return true
+	case UpdateUserDtoScopesLocationsTagsWrite:
+		return true
+	case UpdateUserDtoScopesLoginasWrite:
+		return true
+	case UpdateUserDtoScopesMarketingAffiliateWrite:
+		return true
+	case UpdateUserDtoScopesMarketingWrite:
+		return true
+	case UpdateUserDtoScopesMediasReadonly:
+		return true
+	case UpdateUserDtoScopesMediasWrite:
+		return true
+	case UpdateUserDtoScopesMembershipWrite:
+		return true
+	case UpdateUserDtoScopesNativeIntegrationsReadonly:
+		return true
+	case UpdateUserDtoScopesNativeIntegrationsWrite:
+		return true
+	case UpdateUserDtoScopesOpportunitiesBulkActionsWrite:
+		return true
+	case UpdateUserDtoScopesOpportunitiesLeadValueReadonly:
+		return true
+	case UpdateUserDtoScopesOpportunitiesWrite:
+		return true
+	case UpdateUserDtoScopesPaymentsOrdersCollectPayment:
+		return true
+	case UpdateUserDtoScopesPaymentsOrdersExport:
+		return true
+	case UpdateUserDtoScopesPaymentsOrdersImport:
+		return true
+	case UpdateUserDtoScopesPaymentsOrdersReadonly:
+		return true
+	case UpdateUserDtoScopesPaymentsRecordsWrite:
+		return true
+	case UpdateUserDtoScopesPaymentsSettingsConfigureReceipt:
+		return true
+	case UpdateUserDtoScopesPaymentsSettingsConfigureSubscription:
+		return true
+	case UpdateUserDtoScopesPaymentsSettingsReadonly:
+		return true
+	case UpdateUserDtoScopesPaymentsSettingsWrite:
+		return true
+	case UpdateUserDtoScopesPaymentsSubscriptionsExport:
+		return true
+	case UpdateUserDtoScopesPaymentsSubscriptionsPauseResumeCancel:
+		return true
+	case UpdateUserDtoScopesPaymentsSubscriptionsReadonly:
+		return true
+	case UpdateUserDtoScopesPaymentsSubscriptionsSharePaymentMethod:
+		return true
+	case UpdateUserDtoScopesPaymentsSubscriptionsUpdate:
+		return true
+	case UpdateUserDtoScopesPaymentsSubscriptionsWrite:
+		return true
+	case UpdateUserDtoScopesPaymentsTaxesSettingsConfigureAutomatic:
+		return true
+	case UpdateUserDtoScopesPaymentsTaxesSettingsManageRates:
+		return true
+	case UpdateUserDtoScopesPaymentsTaxesSettingsReadonly:
+		return true
+	case UpdateUserDtoScopesPaymentsTaxesSettingsUpdateInclusiveExclusive:
+		return true
+	case UpdateUserDtoScopesPaymentsTransactionsExport:
+		return true
+	case UpdateUserDtoScopesPaymentsTransactionsImport:
+		return true
+	case UpdateUserDtoScopesPaymentsTransactionsReadonly:
+		return true
+	case UpdateUserDtoScopesPaymentsTransactionsRefund:
+		return true
+	case UpdateUserDtoScopesPaymentsTransactionsViewReceipts:
+		return true
+	case UpdateUserDtoScopesPaymentsWrite:
+		return true
+	case UpdateUserDtoScopesPrivateIntegrationCompanyReadonly:
+		return true
+	case UpdateUserDtoScopesPrivateIntegrationCompanyWrite:
+		return true
+	case UpdateUserDtoScopesPrivateIntegrationLocationReadonly:
+		return true
+	case UpdateUserDtoScopesPrivateIntegrationLocationWrite:
+		return true
+	case UpdateUserDtoScopesProductsBulkActions:
+		return true
+	case UpdateUserDtoScopesProductsDelete:
+		return true
+	case UpdateUserDtoScopesProductsDuplicate:
+		return true
+	case UpdateUserDtoScopesProductsReadonly:
+		return true
+	case UpdateUserDtoScopesProductsWrite:
+		return true
+	case UpdateUserDtoScopesProspectingAuditReportWrite:
+		return true
+	case UpdateUserDtoScopesProspectingReadonly:
+		return true
+	case UpdateUserDtoScopesProspectingReportsReadonly:
+		return true
+	case UpdateUserDtoScopesProspectingWrite:
+		return true
+	case UpdateUserDtoScopesQrcodesWrite:
+		return true
+	case UpdateUserDtoScopesQuizzesWrite:
+		return true
+	case UpdateUserDtoScopesReportingAdwordsReadonly:
+		return true
+	case UpdateUserDtoScopesReportingAgentReadonly:
+		return true
+	case UpdateUserDtoScopesReportingAttributionsReadonly:
+		return true
+	case UpdateUserDtoScopesReportingFacebookAdsReadonly:
+		return true
+	case UpdateUserDtoScopesReportingPhoneReadonly:
+		return true
+	case UpdateUserDtoScopesReportingReportsReadonly:
+		return true
+	case UpdateUserDtoScopesReportingReportsWrite:
+		return true
+	case UpdateUserDtoScopesReportingStatsExport:
+		return true
+	case UpdateUserDtoScopesReputationGbpWrite:
+		return true
+	case UpdateUserDtoScopesReputationListingWrite:
+		return true
+	case UpdateUserDtoScopesReputationReviewWrite:
+		return true
+	case UpdateUserDtoScopesReputationReviewsAIAgentsWrite:
+		return true
+	case UpdateUserDtoScopesSettingsWrite:
+		return true
+	case UpdateUserDtoScopesSnapshotsAPICreate:
+		return true
+	case UpdateUserDtoScopesSnapshotsAPIDelete:
+		return true
+	case UpdateUserDtoScopesSnapshotsAPIEdit:
+		return true
+	case UpdateUserDtoScopesSnapshotsAPIPush:
+		return true
+	case UpdateUserDtoScopesSnapshotsAPIReadonly:
+		return true
+	case UpdateUserDtoScopesSnapshotsAPIRefresh:
+		return true
+	case UpdateUserDtoScopesSnapshotsAPIShare:
+		return true
+	case UpdateUserDtoScopesSocialplannerAccountReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerAccountWrite:
+		return true
+	case UpdateUserDtoScopesSocialplannerCategoryReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerCategoryWrite:
+		return true
+	case UpdateUserDtoScopesSocialplannerCsvReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerCsvWrite:
+		return true
+	case UpdateUserDtoScopesSocialplannerFacebookReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerFiltersReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerGroupWrite:
+		return true
+	case UpdateUserDtoScopesSocialplannerHashtagReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerHashtagWrite:
+		return true
+	case UpdateUserDtoScopesSocialplannerLinkedinReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerMediasReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerMediasWrite:
+		return true
+	case UpdateUserDtoScopesSocialplannerMetatagReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerNotificationReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerNotificationWrite:
+		return true
+	case UpdateUserDtoScopesSocialplannerOauthReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerOauthWrite:
+		return true
+	case UpdateUserDtoScopesSocialplannerPostReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerPostWrite:
+		return true
+	case UpdateUserDtoScopesSocialplannerRecurringReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerRecurringWrite:
+		return true
+	case UpdateUserDtoScopesSocialplannerReviewReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerReviewWrite:
+		return true
+	case UpdateUserDtoScopesSocialplannerRssReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerRssWrite:
+		return true
+	case UpdateUserDtoScopesSocialplannerSearchReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerSettingReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerSettingWrite:
+		return true
+	case UpdateUserDtoScopesSocialplannerSnapshotReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerSnapshotWrite:
+		return true
+	case UpdateUserDtoScopesSocialplannerStatReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerTagReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerTagWrite:
+		return true
+	case UpdateUserDtoScopesSocialplannerTwitterReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerWatermarksReadonly:
+		return true
+	case UpdateUserDtoScopesSocialplannerWatermarksWrite:
+		return true
+	case UpdateUserDtoScopesSsoConfigWrite:
+		return true
+	case UpdateUserDtoScopesSurveysWrite:
+		return true
+	case UpdateUserDtoScopesTextAiAgentGoalsReadonly:
+		return true
+	case UpdateUserDtoScopesTextAiAgentGoalsWrite:
+		return true
+	case UpdateUserDtoScopesTextAiAgentTrainingWrite:
+		return true
+	case UpdateUserDtoScopesTextAiAgentsDashboardReadonly:
+		return true
+	case UpdateUserDtoScopesTextAiAgentsWrite:
+		return true
+	case UpdateUserDtoScopesTriggersWrite:
+		return true
+	case UpdateUserDtoScopesUsersSsoLoginManagementReadonly:
+		return true
+	case UpdateUserDtoScopesUsersSsoLoginManagementWrite:
+		return true
+	case UpdateUserDtoScopesUsersTeamManagementReadonly:
+		return true
+	case UpdateUserDtoScopesUsersTeamManagementWrite:
+		return true
+	case UpdateUserDtoScopesVoiceAiAgentGoalsReadonly:
+		return true
+	case UpdateUserDtoScopesVoiceAiAgentGoalsWrite:
+		return true
+	case UpdateUserDtoScopesVoiceAiAgentsReadonly:
+		return true
+	case UpdateUserDtoScopesVoiceAiAgentsWrite:
+		return true
+	case UpdateUserDtoScopesVoiceAiCommonReadonly:
+		return true
+	case UpdateUserDtoScopesVoiceAiCommonWrite:
+		return true
+	case UpdateUserDtoScopesVoiceAiDashboardReadonly:
+		return true
+	case UpdateUserDtoScopesWebsitesWrite:
+		return true
+	case UpdateUserDtoScopesWordpressRead:
+		return true
+	case UpdateUserDtoScopesWordpressWrite:
+		return true
+	case UpdateUserDtoScopesWorkflowsReadonly:
+		return true
+	case UpdateUserDtoScopesWorkflowsWrite:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateUserDtoScopesAssignedToOnly.
+const (
+	UpdateUserDtoScopesAssignedToOnlyAdPublishingReadonly                          UpdateUserDtoScopesAssignedToOnly = "adPublishing.readonly"
+	UpdateUserDtoScopesAssignedToOnlyAdPublishingWrite                             UpdateUserDtoScopesAssignedToOnly = "adPublishing.write"
+	UpdateUserDtoScopesAssignedToOnlyAffiliateportalReadonly                       UpdateUserDtoScopesAssignedToOnly = "affiliateportal.readonly"
+	UpdateUserDtoScopesAssignedToOnlyAffiliateportalWrite                          UpdateUserDtoScopesAssignedToOnly = "affiliateportal.write"
+	UpdateUserDtoScopesAssignedToOnlyAgencyLaunchpadReadonly                       UpdateUserDtoScopesAssignedToOnly = "agency/launchpad.readonly"
+	UpdateUserDtoScopesAssignedToOnlyAgencyLaunchpadWrite                          UpdateUserDtoScopesAssignedToOnly = "agency/launchpad.write"
+	UpdateUserDtoScopesAssignedToOnlyAuditLogsExport                               UpdateUserDtoScopesAssignedToOnly = "audit-logs.export"
+	UpdateUserDtoScopesAssignedToOnlyAuditLogsReadonly                             UpdateUserDtoScopesAssignedToOnly = "audit-logs.readonly"
+	UpdateUserDtoScopesAssignedToOnlyBlogsWrite                                    UpdateUserDtoScopesAssignedToOnly = "blogs.write"
+	UpdateUserDtoScopesAssignedToOnlyCalendarsEventsWrite                          UpdateUserDtoScopesAssignedToOnly = "calendars/events.write"
+	UpdateUserDtoScopesAssignedToOnlyCalendarsGroupsWrite                          UpdateUserDtoScopesAssignedToOnly = "calendars/groups.write"
+	UpdateUserDtoScopesAssignedToOnlyCalendarsReadonly                             UpdateUserDtoScopesAssignedToOnly = "calendars.readonly"
+	UpdateUserDtoScopesAssignedToOnlyCalendarsWrite                                UpdateUserDtoScopesAssignedToOnly = "calendars.write"
+	UpdateUserDtoScopesAssignedToOnlyCampaignsReadonly                             UpdateUserDtoScopesAssignedToOnly = "campaigns.readonly"
+	UpdateUserDtoScopesAssignedToOnlyCampaignsWrite                                UpdateUserDtoScopesAssignedToOnly = "campaigns.write"
+	UpdateUserDtoScopesAssignedToOnlyCertificatesReadonly                          UpdateUserDtoScopesAssignedToOnly = "certificates.readonly"
+	UpdateUserDtoScopesAssignedToOnlyCertificatesWrite                             UpdateUserDtoScopesAssignedToOnly = "certificates.write"
+	UpdateUserDtoScopesAssignedToOnlyCommunitiesWrite                              UpdateUserDtoScopesAssignedToOnly = "communities.write"
+	UpdateUserDtoScopesAssignedToOnlyCompaniesWrite                                UpdateUserDtoScopesAssignedToOnly = "companies.write"
+	UpdateUserDtoScopesAssignedToOnlyContactsBulkActionsWrite                      UpdateUserDtoScopesAssignedToOnly = "contacts/bulkActions.write"
+	UpdateUserDtoScopesAssignedToOnlyContactsWrite                                 UpdateUserDtoScopesAssignedToOnly = "contacts.write"
+	UpdateUserDtoScopesAssignedToOnlyContentAIWrite                                UpdateUserDtoScopesAssignedToOnly = "contentAI.write"
+	UpdateUserDtoScopesAssignedToOnlyConversationsMessageReadonly                  UpdateUserDtoScopesAssignedToOnly = "conversations/message.readonly"
+	UpdateUserDtoScopesAssignedToOnlyConversationsMessageWrite                     UpdateUserDtoScopesAssignedToOnly = "conversations/message.write"
+	UpdateUserDtoScopesAssignedToOnlyConversationsReadonly                         UpdateUserDtoScopesAssignedToOnly = "conversations.readonly"
+	UpdateUserDtoScopesAssignedToOnlyConversationsWrite                            UpdateUserDtoScopesAssignedToOnly = "conversations.write"
+	UpdateUserDtoScopesAssignedToOnlyCustomMenuLinkWrite                           UpdateUserDtoScopesAssignedToOnly = "custom-menu-link.write"
+	UpdateUserDtoScopesAssignedToOnlyDashboardStatsReadonly                        UpdateUserDtoScopesAssignedToOnly = "dashboard/stats.readonly"
+	UpdateUserDtoScopesAssignedToOnlyElizaWrite                                    UpdateUserDtoScopesAssignedToOnly = "eliza.write"
+	UpdateUserDtoScopesAssignedToOnlyFormsWrite                                    UpdateUserDtoScopesAssignedToOnly = "forms.write"
+	UpdateUserDtoScopesAssignedToOnlyFunnelsWrite                                  UpdateUserDtoScopesAssignedToOnly = "funnels.write"
+	UpdateUserDtoScopesAssignedToOnlyGokollabWrite                                 UpdateUserDtoScopesAssignedToOnly = "gokollab.write"
+	UpdateUserDtoScopesAssignedToOnlyInternaltoolsBillingCommonReadonly            UpdateUserDtoScopesAssignedToOnly = "internaltools.billing-common.readonly"
+	UpdateUserDtoScopesAssignedToOnlyInternaltoolsBillingCommonWrite               UpdateUserDtoScopesAssignedToOnly = "internaltools.billing-common.write"
+	UpdateUserDtoScopesAssignedToOnlyInternaltoolsBillingReadonly                  UpdateUserDtoScopesAssignedToOnly = "internaltools.billing.readonly"
+	UpdateUserDtoScopesAssignedToOnlyInternaltoolsBillingWrite                     UpdateUserDtoScopesAssignedToOnly = "internaltools.billing.write"
+	UpdateUserDtoScopesAssignedToOnlyInternaltoolsLocationTransferReadonly         UpdateUserDtoScopesAssignedToOnly = "internaltools.location-transfer.readonly"
+	UpdateUserDtoScopesAssignedToOnlyInternaltoolsLocationTransferWrite            UpdateUserDtoScopesAssignedToOnly = "internaltools.location-transfer.write"
+	UpdateUserDtoScopesAssignedToOnlyInvoicesReadonly                              UpdateUserDtoScopesAssignedToOnly = "invoices.readonly"
+	UpdateUserDtoScopesAssignedToOnlyInvoicesScheduleReadonly                      UpdateUserDtoScopesAssignedToOnly = "invoices/schedule.readonly"
+	UpdateUserDtoScopesAssignedToOnlyInvoicesScheduleWrite                         UpdateUserDtoScopesAssignedToOnly = "invoices/schedule.write"
+	UpdateUserDtoScopesAssignedToOnlyInvoicesTemplateReadonly                      UpdateUserDtoScopesAssignedToOnly = "invoices/template.readonly"
+	UpdateUserDtoScopesAssignedToOnlyInvoicesTemplateWrite                         UpdateUserDtoScopesAssignedToOnly = "invoices/template.write"
+	UpdateUserDtoScopesAssignedToOnlyInvoicesWrite                                 UpdateUserDtoScopesAssignedToOnly = "invoices.write"
+	UpdateUserDtoScopesAssignedToOnlyLaunchpadLocationReadonly                     UpdateUserDtoScopesAssignedToOnly = "launchpad/location.readonly"
+	UpdateUserDtoScopesAssignedToOnlyLaunchpadLocationWrite                        UpdateUserDtoScopesAssignedToOnly = "launchpad/location.write"
+	UpdateUserDtoScopesAssignedToOnlyLocationsAgencySubaccountsManage              UpdateUserDtoScopesAssignedToOnly = "locations.agency-subaccounts.manage"
+	UpdateUserDtoScopesAssignedToOnlyLocationsBillingManage                        UpdateUserDtoScopesAssignedToOnly = "locations.billing.manage"
+	UpdateUserDtoScopesAssignedToOnlyLocationsCreate                               UpdateUserDtoScopesAssignedToOnly = "locations.create"
+	UpdateUserDtoScopesAssignedToOnlyLocationsDelete                               UpdateUserDtoScopesAssignedToOnly = "locations.delete"
+	UpdateUserDtoScopesAssignedToOnlyLocationsDetailsManage                        UpdateUserDtoScopesAssignedToOnly = "locations.details.manage"
+	UpdateUserDtoScopesAssignedToOnlyLocationsExportList                           UpdateUserDtoScopesAssignedToOnly = "locations.export.list"
+	UpdateUserDtoScopesAssignedToOnlyLocationsFeaturesLimitsManage                 UpdateUserDtoScopesAssignedToOnly = "locations.features-limits.manage"
+	UpdateUserDtoScopesAssignedToOnlyLocationsPauseResume                          UpdateUserDtoScopesAssignedToOnly = "locations.pause-resume"
+	UpdateUserDtoScopesAssignedToOnlyLocationsTagsReadonly                         UpdateUserDtoScopesAssignedToOnly = "locations/tags.readonly"
+	UpdateUserDtoScopesAssignedToOnlyLocationsTagsWrite                            UpdateUserDtoScopesAssignedToOnly = "locations/tags.write"
+	UpdateUserDtoScopesAssignedToOnlyLoginasWrite                                  UpdateUserDtoScopesAssignedToOnly = "loginas.write"
+	UpdateUserDtoScopesAssignedToOnlyMarketingAffiliateWrite                       UpdateUserDtoScopesAssignedToOnly = "marketing/affiliate.write"
+	UpdateUserDtoScopesAssignedToOnlyMarketingWrite                                UpdateUserDtoScopesAssignedToOnly = "marketing.write"
+	UpdateUserDtoScopesAssignedToOnlyMediasReadonly                                UpdateUserDtoScopesAssignedToOnly = "medias.readonly"
+	UpdateUserDtoScopesAssignedToOnlyMediasWrite                                   UpdateUserDtoScopesAssignedToOnly = "medias.write"
+	UpdateUserDtoScopesAssignedToOnlyMembershipWrite                               UpdateUserDtoScopesAssignedToOnly = "membership.write"
+	UpdateUserDtoScopesAssignedToOnlyNativeIntegrationsReadonly                    UpdateUserDtoScopesAssignedToOnly = "native-integrations.readonly"
+	UpdateUserDtoScopesAssignedToOnlyNativeIntegrationsWrite                       UpdateUserDtoScopesAssignedToOnly = "native-integrations.write"
+	UpdateUserDtoScopesAssignedToOnlyOpportunitiesBulkActionsWrite                 UpdateUserDtoScopesAssignedToOnly = "opportunities/bulkActions.write"
+	UpdateUserDtoScopesAssignedToOnlyOpportunitiesLeadValueReadonly                UpdateUserDtoScopesAssignedToOnly = "opportunities/leadValue.readonly"
+	UpdateUserDtoScopesAssignedToOnlyOpportunitiesWrite                            UpdateUserDtoScopesAssignedToOnly = "opportunities.write"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsOrdersCollectPayment                  UpdateUserDtoScopesAssignedToOnly = "payments/orders.collectPayment"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsOrdersExport                          UpdateUserDtoScopesAssignedToOnly = "payments/orders.export"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsOrdersImport                          UpdateUserDtoScopesAssignedToOnly = "payments/orders.import"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsOrdersReadonly                        UpdateUserDtoScopesAssignedToOnly = "payments/orders.readonly"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsRecordsWrite                          UpdateUserDtoScopesAssignedToOnly = "payments/records.write"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsSettingsConfigureReceipt              UpdateUserDtoScopesAssignedToOnly = "payments/settings.configureReceipt"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsSettingsConfigureSubscription         UpdateUserDtoScopesAssignedToOnly = "payments/settings.configureSubscription"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsSettingsReadonly                      UpdateUserDtoScopesAssignedToOnly = "payments/settings.readonly"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsSettingsWrite                         UpdateUserDtoScopesAssignedToOnly = "payments/settings.write"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsExport                   UpdateUserDtoScopesAssignedToOnly = "payments/subscriptions.export"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsPauseResumeCancel        UpdateUserDtoScopesAssignedToOnly = "payments/subscriptions.pauseResumeCancel"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsReadonly                 UpdateUserDtoScopesAssignedToOnly = "payments/subscriptions.readonly"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsSharePaymentMethod       UpdateUserDtoScopesAssignedToOnly = "payments/subscriptions.sharePaymentMethod"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsUpdate                   UpdateUserDtoScopesAssignedToOnly = "payments/subscriptions.update"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsWrite                    UpdateUserDtoScopesAssignedToOnly = "payments/subscriptions.write"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsTaxesSettingsConfigureAutomatic       UpdateUserDtoScopesAssignedToOnly = "payments/taxesSettings.configureAutomatic"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsTaxesSettingsManageRates              UpdateUserDtoScopesAssignedToOnly = "payments/taxesSettings.manageRates"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsTaxesSettingsReadonly                 UpdateUserDtoScopesAssignedToOnly = "payments/taxesSettings.readonly"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsTaxesSettingsUpdateInclusiveExclusive UpdateUserDtoScopesAssignedToOnly = "payments/taxesSettings.updateInclusiveExclusive"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsTransactionsExport                    UpdateUserDtoScopesAssignedToOnly = "payments/transactions.export"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsTransactionsImport                    UpdateUserDtoScopesAssignedToOnly = "payments/transactions.import"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsTransactionsReadonly                  UpdateUserDtoScopesAssignedToOnly = "payments/transactions.readonly"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsTransactionsRefund                    UpdateUserDtoScopesAssignedToOnly = "payments/transactions.refund"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsTransactionsViewReceipts              UpdateUserDtoScopesAssignedToOnly = "payments/transactions.viewReceipts"
+	UpdateUserDtoScopesAssignedToOnlyPaymentsWrite                                 UpdateUserDtoScopesAssignedToOnly = "payments.write"
+	UpdateUserDtoScopesAssignedToOnlyPrivateIntegrationCompanyReadonly             UpdateUserDtoScopesAssignedToOnly = "private-integration-company.readonly"
+	UpdateUserDtoScopesAssignedToOnlyPrivateIntegrationCompanyWrite                UpdateUserDtoScopesAssignedToOnly = "private-integration-company.write"
+	UpdateUserDtoScopesAssignedToOnlyPrivateIntegrationLocationReadonly            UpdateUserDtoScopesAssignedToOnly = "private-integration-location.readonly"
+	UpdateUserDtoScopesAssignedToOnlyPrivateIntegrationLocationWrite               UpdateUserDtoScopesAssignedToOnly = "private-integration-location.write"
+	UpdateUserDtoScopesAssignedToOnlyProductsBulkActions                           UpdateUserDtoScopesAssignedToOnly = "products.bulkActions"
+	UpdateUserDtoScopesAssignedToOnlyProductsDelete                                UpdateUserDtoScopesAssignedToOnly = "products.delete"
+	UpdateUserDtoScopesAssignedToOnlyProductsDuplicate                             UpdateUserDtoScopesAssignedToOnly = "products.duplicate"
+	UpdateUserDtoScopesAssignedToOnlyProductsReadonly                              UpdateUserDtoScopesAssignedToOnly = "products.readonly"
+	UpdateUserDtoScopesAssignedToOnlyProductsWrite                                 UpdateUserDtoScopesAssignedToOnly = "products.write"
+	UpdateUserDtoScopesAssignedToOnlyProspectingAuditReportWrite                   UpdateUserDtoScopesAssignedToOnly = "prospecting/auditReport.write"
+	UpdateUserDtoScopesAssignedToOnlyProspectingReadonly                           UpdateUserDtoScopesAssignedToOnly = "prospecting.readonly"
+	UpdateUserDtoScopesAssignedToOnlyProspectingReportsReadonly                    UpdateUserDtoScopesAssignedToOnly = "prospecting/reports.readonly"
+	UpdateUserDtoScopesAssignedToOnlyProspectingWrite                              UpdateUserDtoScopesAssignedToOnly = "prospecting.write"
+	UpdateUserDtoScopesAssignedToOnlyQrcodesWrite                                  UpdateUserDtoScopesAssignedToOnly = "qrcodes.write"
+	UpdateUserDtoScopesAssignedToOnlyQuizzesWrite                                  UpdateUserDtoScopesAssignedToOnly = "quizzes.write"
+	UpdateUserDtoScopesAssignedToOnlyReportingAdwordsReadonly                      UpdateUserDtoScopesAssignedToOnly = "reporting/adwords.readonly"
+	UpdateUserDtoScopesAssignedToOnlyReportingAgentReadonly                        UpdateUserDtoScopesAssignedToOnly = "reporting/agent.readonly"
+	UpdateUserDtoScopesAssignedToOnlyReportingAttributionsReadonly                 UpdateUserDtoScopesAssignedToOnly = "reporting/attributions.readonly"
+	UpdateUserDtoScopesAssignedToOnlyReportingFacebookAdsReadonly                  UpdateUserDtoScopesAssignedToOnly = "reporting/facebookAds.readonly"
+	UpdateUserDtoScopesAssignedToOnlyReportingPhoneReadonly                        UpdateUserDtoScopesAssignedToOnly = "reporting/phone.readonly"
+	UpdateUserDtoScopesAssignedToOnlyReportingReportsReadonly                      UpdateUserDtoScopesAssignedToOnly = "reporting/reports.readonly"
+	UpdateUserDtoScopesAssignedToOnlyReportingReportsWrite                         UpdateUserDtoScopesAssignedToOnly = "reporting/reports.write"
+	UpdateUserDtoScopesAssignedToOnlyReportingStatsExport                          UpdateUserDtoScopesAssignedToOnly = "reporting/stats.export"
+	UpdateUserDtoScopesAssignedToOnlyReputationGbpWrite                            UpdateUserDtoScopesAssignedToOnly = "reputation/gbp.write"
+	UpdateUserDtoScopesAssignedToOnlyReputationListingWrite                        UpdateUserDtoScopesAssignedToOnly = "reputation/listing.write"
+	UpdateUserDtoScopesAssignedToOnlyReputationReviewWrite                         UpdateUserDtoScopesAssignedToOnly = "reputation/review.write"
+	UpdateUserDtoScopesAssignedToOnlyReputationReviewsAIAgentsWrite                UpdateUserDtoScopesAssignedToOnly = "reputation/reviewsAIAgents.write"
+	UpdateUserDtoScopesAssignedToOnlySettingsWrite                                 UpdateUserDtoScopesAssignedToOnly = "settings.write"
+	UpdateUserDtoScopesAssignedToOnlySnapshotsAPICreate                            UpdateUserDtoScopesAssignedToOnly = "snapshots/api.create"
+	UpdateUserDtoScopesAssignedToOnlySnapshotsAPIDelete                            UpdateUserDtoScopesAssignedToOnly = "snapshots/api.delete"
+	UpdateUserDtoScopesAssignedToOnlySnapshotsAPIEdit                              UpdateUserDtoScopesAssignedToOnly = "snapshots/api.edit"
+	UpdateUserDtoScopesAssignedToOnlySnapshotsAPIPush                              UpdateUserDtoScopesAssignedToOnly = "snapshots/api.push"
+	UpdateUserDtoScopesAssignedToOnlySnapshotsAPIReadonly                          UpdateUserDtoScopesAssignedToOnly = "snapshots/api.readonly"
+	UpdateUserDtoScopesAssignedToOnlySnapshotsAPIRefresh                           UpdateUserDtoScopesAssignedToOnly = "snapshots/api.refresh"
+	UpdateUserDtoScopesAssignedToOnlySnapshotsAPIShare                             UpdateUserDtoScopesAssignedToOnly = "snapshots/api.share"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerAccountReadonly                  UpdateUserDtoScopesAssignedToOnly = "socialplanner/account.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerAccountWrite                     UpdateUserDtoScopesAssignedToOnly = "socialplanner/account.write"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerCategoryReadonly                 UpdateUserDtoScopesAssignedToOnly = "socialplanner/category.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerCategoryWrite                    UpdateUserDtoScopesAssignedToOnly = "socialplanner/category.write"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerCsvReadonly                      UpdateUserDtoScopesAssignedToOnly = "socialplanner/csv.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerCsvWrite                         UpdateUserDtoScopesAssignedToOnly = "socialplanner/csv.write"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerFacebookReadonly                 UpdateUserDtoScopesAssignedToOnly = "socialplanner/facebook.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerFiltersReadonly                  UpdateUserDtoScopesAssignedToOnly = "socialplanner/filters.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerGroupWrite                       UpdateUserDtoScopesAssignedToOnly = "socialplanner/group.write"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerHashtagReadonly                  UpdateUserDtoScopesAssignedToOnly = "socialplanner/hashtag.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerHashtagWrite                     UpdateUserDtoScopesAssignedToOnly = "socialplanner/hashtag.write"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerLinkedinReadonly                 UpdateUserDtoScopesAssignedToOnly = "socialplanner/linkedin.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerMediasReadonly                   UpdateUserDtoScopesAssignedToOnly = "socialplanner/medias.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerMediasWrite                      UpdateUserDtoScopesAssignedToOnly = "socialplanner/medias.write"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerMetatagReadonly                  UpdateUserDtoScopesAssignedToOnly = "socialplanner/metatag.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerNotificationReadonly             UpdateUserDtoScopesAssignedToOnly = "socialplanner/notification.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerNotificationWrite                UpdateUserDtoScopesAssignedToOnly = "socialplanner/notification.write"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerOauthReadonly                    UpdateUserDtoScopesAssignedToOnly = "socialplanner/oauth.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerOauthWrite                       UpdateUserDtoScopesAssignedToOnly = "socialplanner/oauth.write"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerPostReadonly                     UpdateUserDtoScopesAssignedToOnly = "socialplanner/post.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerPostWrite                        UpdateUserDtoScopesAssignedToOnly = "socialplanner/post.write"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerRecurringReadonly                UpdateUserDtoScopesAssignedToOnly = "socialplanner/recurring.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerRecurringWrite                   UpdateUserDtoScopesAssignedToOnly = "socialplanner/recurring.write"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerReviewReadonly                   UpdateUserDtoScopesAssignedToOnly = "socialplanner/review.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerReviewWrite                      UpdateUserDtoScopesAssignedToOnly = "socialplanner/review.write"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerRssReadonly                      UpdateUserDtoScopesAssignedToOnly = "socialplanner/rss.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerRssWrite                         UpdateUserDtoScopesAssignedToOnly = "socialplanner/rss.write"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerSearchReadonly                   UpdateUserDtoScopesAssignedToOnly = "socialplanner/search.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerSettingReadonly                  UpdateUserDtoScopesAssignedToOnly = "socialplanner/setting.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerSettingWrite                     UpdateUserDtoScopesAssignedToOnly = "socialplanner/setting.write"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerSnapshotReadonly                 UpdateUserDtoScopesAssignedToOnly = "socialplanner/snapshot.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerSnapshotWrite                    UpdateUserDtoScopesAssignedToOnly = "socialplanner/snapshot.write"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerStatReadonly                     UpdateUserDtoScopesAssignedToOnly = "socialplanner/stat.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerTagReadonly                      UpdateUserDtoScopesAssignedToOnly = "socialplanner/tag.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerTagWrite                         UpdateUserDtoScopesAssignedToOnly = "socialplanner/tag.write"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerTwitterReadonly                  UpdateUserDtoScopesAssignedToOnly = "socialplanner/twitter.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerWatermarksReadonly               UpdateUserDtoScopesAssignedToOnly = "socialplanner/watermarks.readonly"
+	UpdateUserDtoScopesAssignedToOnlySocialplannerWatermarksWrite                  UpdateUserDtoScopesAssignedToOnly = "socialplanner/watermarks.write"
+	UpdateUserDtoScopesAssignedToOnlySsoConfigWrite                                UpdateUserDtoScopesAssignedToOnly = "sso-config.write"
+	UpdateUserDtoScopesAssignedToOnlySurveysWrite                                  UpdateUserDtoScopesAssignedToOnly = "surveys.write"
+	UpdateUserDtoScopesAssignedToOnlyTextAiAgentGoalsReadonly                      UpdateUserDtoScopesAssignedToOnly = "text-ai-agent-goals.readonly"
+	UpdateUserDtoScopesAssignedToOnlyTextAiAgentGoalsWrite                         UpdateUserDtoScopesAssignedToOnly = "text-ai-agent-goals.write"
+	UpdateUserDtoScopesAssignedToOnlyTextAiAgentTrainingWrite                      UpdateUserDtoScopesAssignedToOnly = "text-ai-agent-training.write"
+	UpdateUserDtoScopesAssignedToOnlyTextAiAgentsDashboardReadonly                 UpdateUserDtoScopesAssignedToOnly = "text-ai-agents-dashboard.readonly"
+	UpdateUserDtoScopesAssignedToOnlyTextAiAgentsWrite                             UpdateUserDtoScopesAssignedToOnly = "text-ai-agents.write"
+	UpdateUserDtoScopesAssignedToOnlyTriggersWrite                                 UpdateUserDtoScopesAssignedToOnly = "triggers.write"
+	UpdateUserDtoScopesAssignedToOnlyUsersSsoLoginManagementReadonly               UpdateUserDtoScopesAssignedToOnly = "users-sso-login-management.readonly"
+	UpdateUserDtoScopesAssignedToOnlyUsersSsoLoginManagementWrite                  UpdateUserDtoScopesAssignedToOnly = "users-sso-login-management.write"
+	UpdateUserDtoScopesAssignedToOnlyUsersTeamManagementReadonly                   UpdateUserDtoScopesAssignedToOnly = "users/team-management.readonly"
+	UpdateUserDtoScopesAssignedToOnlyUsersTeamManagementWrite                      UpdateUserDtoScopesAssignedToOnly = "users/team-management.write"
+	UpdateUserDtoScopesAssignedToOnlyVoiceAiAgentGoalsReadonly                     UpdateUserDtoScopesAssignedToOnly = "voice-ai-agent-goals.readonly"
+	UpdateUserDtoScopesAssignedToOnlyVoiceAiAgentGoalsWrite                        UpdateUserDtoScopesAssignedToOnly = "voice-ai-agent-goals.write"
+	UpdateUserDtoScopesAssignedToOnlyVoiceAiAgentsReadonly                         UpdateUserDtoScopesAssignedToOnly = "voice-ai-agents.readonly"
+	UpdateUserDtoScopesAssignedToOnlyVoiceAiAgentsWrite                            UpdateUserDtoScopesAssignedToOnly = "voice-ai-agents.write"
+	UpdateUserDtoScopesAssignedToOnlyVoiceAiCommonReadonly                         UpdateUserDtoScopesAssignedToOnly = "voice-ai-common.readonly"
+	UpdateUserDtoScopesAssignedToOnlyVoiceAiCommonWrite                            UpdateUserDtoScopesAssignedToOnly = "voice-ai-common.write"
+	UpdateUserDtoScopesAssignedToOnlyVoiceAiDashboardReadonly                      UpdateUserDtoScopesAssignedToOnly = "voice-ai-dashboard.readonly"
+	UpdateUserDtoScopesAssignedToOnlyWebsitesWrite                                 UpdateUserDtoScopesAssignedToOnly = "websites.write"
+	UpdateUserDtoScopesAssignedToOnlyWordpressRead                                 UpdateUserDtoScopesAssignedToOnly = "wordpress.read"
+	UpdateUserDtoScopesAssignedToOnlyWordpressWrite                                UpdateUserDtoScopesAssignedToOnly = "wordpress.write"
+	UpdateUserDtoScopesAssignedToOnlyWorkflowsReadonly                             UpdateUserDtoScopesAssignedToOnly = "workflows.readonly"
+	UpdateUserDtoScopesAssignedToOnlyWorkflowsWrite                                UpdateUserDtoScopesAssignedToOnly = "workflows.write"
+)
+
+// Valid indicates whether the value is a known member of the UpdateUserDtoScopesAssignedToOnly enum.
+func (e UpdateUserDtoScopesAssignedToOnly) Valid() bool {
+	switch e {
+	case UpdateUserDtoScopesAssignedToOnlyAdPublishingReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyAdPublishingWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyAffiliateportalReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyAffiliateportalWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyAgencyLaunchpadReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyAgencyLaunchpadWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyAuditLogsExport:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyAuditLogsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyBlogsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyCalendarsEventsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyCalendarsGroupsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyCalendarsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyCalendarsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyCampaignsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyCampaignsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyCertificatesReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyCertificatesWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyCommunitiesWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyCompaniesWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyContactsBulkActionsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyContactsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyContentAIWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyConversationsMessageReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyConversationsMessageWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyConversationsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyConversationsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyCustomMenuLinkWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyDashboardStatsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyElizaWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyFormsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyFunnelsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyGokollabWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyInternaltoolsBillingCommonReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyInternaltoolsBillingCommonWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyInternaltoolsBillingReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyInternaltoolsBillingWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyInternaltoolsLocationTransferReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyInternaltoolsLocationTransferWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyInvoicesReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyInvoicesScheduleReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyInvoicesScheduleWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyInvoicesTemplateReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyInvoicesTemplateWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyInvoicesWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyLaunchpadLocationReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyLaunchpadLocationWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyLocationsAgencySubaccountsManage:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyLocationsBillingManage:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyLocationsCreate:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyLocationsDelete:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyLocationsDetailsManage:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyLocationsExportList:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyLocationsFeaturesLimitsManage:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyLocationsPauseResume:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyLocationsTagsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyLocationsTagsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyLoginasWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyMarketingAffiliateWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyMarketingWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyMediasReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyMediasWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyMembershipWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyNativeIntegrationsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyNativeIntegrationsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyOpportunitiesBulkActionsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyOpportunitiesLeadValueReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyOpportunitiesWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsOrdersCollectPayment:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsOrdersExport:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsOrdersImport:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsOrdersReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsRecordsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsSettingsConfigureReceipt:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsSettingsConfigureSubscription:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsSettingsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsSettingsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsExport:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsPauseResumeCancel:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsSharePaymentMethod:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsUpdate:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsSubscriptionsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsTaxesSettingsConfigureAutomatic:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsTaxesSettingsManageRates:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsTaxesSettingsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsTaxesSettingsUpdateInclusiveExclusive:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsTransactionsExport:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsTransactionsImport:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsTransactionsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsTransactionsRefund:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsTransactionsViewReceipts:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPaymentsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPrivateIntegrationCompanyReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPrivateIntegrationCompanyWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPrivateIntegrationLocationReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyPrivateIntegrationLocationWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyProductsBulkActions:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyProductsDelete:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyProductsDuplicate:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyProductsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyProductsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyProspectingAuditReportWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyProspectingReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyProspectingReportsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyProspectingWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyQrcodesWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyQuizzesWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyReportingAdwordsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyReportingAgentReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyReportingAttributionsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyReportingFacebookAdsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyReportingPhoneReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyReportingReportsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyReportingReportsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyReportingStatsExport:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyReputationGbpWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyReputationListingWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyReputationReviewWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyReputationReviewsAIAgentsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySettingsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySnapshotsAPICreate:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySnapshotsAPIDelete:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySnapshotsAPIEdit:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySnapshotsAPIPush:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySnapshotsAPIReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySnapshotsAPIRefresh:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySnapshotsAPIShare:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerAccountReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerAccountWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerCategoryReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerCategoryWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerCsvReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerCsvWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerFacebookReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerFiltersReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerGroupWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerHashtagReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerHashtagWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerLinkedinReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerMediasReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerMediasWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerMetatagReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerNotificationReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerNotificationWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerOauthReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerOauthWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerPostReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerPostWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerRecurringReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerRecurringWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerReviewReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerReviewWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerRssReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerRssWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerSearchReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerSettingReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerSettingWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerSnapshotReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerSnapshotWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerStatReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerTagReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerTagWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerTwitterReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerWatermarksReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySocialplannerWatermarksWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySsoConfigWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlySurveysWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyTextAiAgentGoalsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyTextAiAgentGoalsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyTextAiAgentTrainingWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyTextAiAgentsDashboardReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyTextAiAgentsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyTriggersWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyUsersSsoLoginManagementReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyUsersSsoLoginManagementWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyUsersTeamManagementReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyUsersTeamManagementWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyVoiceAiAgentGoalsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyVoiceAiAgentGoalsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyVoiceAiAgentsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyVoiceAiAgentsWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyVoiceAiCommonReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyVoiceAiCommonWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyVoiceAiDashboardReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyWebsitesWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyWordpressRead:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyWordpressWrite:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyWorkflowsReadonly:
+		return true
+	case UpdateUserDtoScopesAssignedToOnlyWorkflowsWrite:
 		return true
 	default:
 		return false
@@ -10925,6 +13343,71 @@ type CreateTaskParams struct {
 	Title string `json:"title"`
 }
 
+// CreateUserDto defines model for CreateUserDto.
+type CreateUserDto struct {
+	// CompanyID Example: ve9EPM428h8vShlRW1KT
+	CompanyID string `json:"companyId"`
+
+	// Email Example: john@deo.com
+	Email string `json:"email"`
+
+	// FirstName Example: John
+	FirstName string `json:"firstName"`
+
+	// LastName Example: Deo
+	LastName string `json:"lastName"`
+
+	// LocationIds Example: ["C2QujeCh8ZnC7al2InWR"]
+	LocationIds []string `json:"locationIds"`
+
+	// Password Example: *******
+	Password    string          `json:"password"`
+	Permissions *PermissionsDto `json:"permissions,omitempty"`
+
+	// Phone Example: +18832327657
+	Phone *string `json:"phone,omitempty"`
+
+	// PlatformLanguage Platform language preference for the user
+	//
+	// Example: en_US
+	PlatformLanguage *CreateUserDtoPlatformLanguage `json:"platformLanguage,omitempty"`
+
+	// ProfilePhoto Example: https://img.png
+	ProfilePhoto *string `json:"profilePhoto,omitempty"`
+
+	// Role Example: admin
+	Role string `json:"role"`
+
+	// Scopes Scopes allowed for users. Only scopes that have been passed will be enabled. Note:- If passed empty all the scopes will be get disabled
+	//
+	// Example: ["contacts.write","campaigns.readonly"]
+	Scopes *[]CreateUserDtoScopes `json:"scopes,omitempty"`
+
+	// ScopesAssignedToOnly Assigned Scopes allowed for users. Only scopes that have been passed will be enabled. If passed empty all the assigned scopes will be get disabled
+	//
+	// Example: ["contacts.write","campaigns.readonly"]
+	ScopesAssignedToOnly *[]CreateUserDtoScopesAssignedToOnly `json:"scopesAssignedToOnly,omitempty"`
+
+	// TwilioPhone Per-location inbound Twilio number in E.164 format, keyed by location id (Call and Voicemail Inbound Number for direct Twilio, not LC Phone). Replacement semantics: if you send twilioPhone in the request body, the stored map is replaced entirely with this object (not merged). Any location id omitted from the object is removed from the saved map. Omit the twilioPhone property entirely to leave existing numbers unchanged. Send an empty object {} to clear all per-location numbers. To clear a single location only, set that location id to an empty string "".
+	//
+	// Example: {"C2QujeCh8ZnC7al2InWR":"+18832327657","M2QrtfVt8ZnC7cv2InDL":"+18832327657"}
+	TwilioPhone *map[string]string `json:"twilioPhone,omitempty"`
+
+	// Type Example: account
+	Type string `json:"type"`
+}
+
+// CreateUserDtoPlatformLanguage Platform language preference for the user
+//
+// Example: en_US
+type CreateUserDtoPlatformLanguage string
+
+// CreateUserDtoScopes defines model for CreateUserDto.Scopes.
+type CreateUserDtoScopes string
+
+// CreateUserDtoScopesAssignedToOnly defines model for CreateUserDto.ScopesAssignedToOnly.
+type CreateUserDtoScopesAssignedToOnly string
+
 // CreateWorkflowDto defines model for CreateWorkflowDto.
 type CreateWorkflowDto struct {
 	// EventStartTime Example: 2021-06-23T03:30:00+01:00
@@ -11377,6 +13860,15 @@ type DeleteTaskSuccessfulResponseDto struct {
 
 // DeleteUpdateOpportunitySuccessfulResponseDto defines model for DeleteUpdateOpportunitySuccessfulResponseDto.
 type DeleteUpdateOpportunitySuccessfulResponseDto struct {
+	// Succeded Example: true
+	Succeded *bool `json:"succeded,omitempty"`
+}
+
+// DeleteUserSuccessfulResponseDto defines model for DeleteUserSuccessfulResponseDto.
+type DeleteUserSuccessfulResponseDto struct {
+	// Message Example: Queued deleting user with e-mail john@deo.com and name John Deo. Will take effect in a few minutes.
+	Message *string `json:"message,omitempty"`
+
 	// Succeded Example: true
 	Succeded *bool `json:"succeded,omitempty"`
 }
@@ -14637,6 +17129,13 @@ type SearchOpportunitiesResponseSchema struct {
 	UpdatedAt *string `json:"updatedAt,omitempty"`
 }
 
+// SearchUserSuccessfulResponseDto defines model for SearchUserSuccessfulResponseDto.
+type SearchUserSuccessfulResponseDto struct {
+	// Count Example: 1231
+	Count *float64      `json:"count,omitempty"`
+	Users *[]UserSchema `json:"users,omitempty"`
+}
+
 // SearchedContact A contact of a search page, with its cursor.
 type SearchedContact struct {
 	// Address1 Example: 3535 1st St N
@@ -16372,6 +18871,76 @@ type UpdateTaskStatusParams struct {
 	Completed bool `json:"completed"`
 }
 
+// UpdateUserDto defines model for UpdateUserDto.
+type UpdateUserDto struct {
+	// CompanyID Company/Agency Id. Required for Agency Level access
+	//
+	// Example: UAXssdawIWAWD
+	CompanyID *string `json:"companyId,omitempty"`
+
+	// Email Email update is no longer supported due to security reasons.
+	//
+	// Example: john@deo.com
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	Email *string `json:"email,omitempty"`
+
+	// FirstName Example: John
+	FirstName *string `json:"firstName,omitempty"`
+
+	// LastName Example: Deo
+	LastName *string `json:"lastName,omitempty"`
+
+	// LocationIds Example: ["C2QujeCh8ZnC7al2InWR"]
+	LocationIds *[]string `json:"locationIds,omitempty"`
+
+	// Password Example: *******
+	Password    *string         `json:"password,omitempty"`
+	Permissions *PermissionsDto `json:"permissions,omitempty"`
+
+	// Phone Example: +18832327657
+	Phone *string `json:"phone,omitempty"`
+
+	// PlatformLanguage Platform language preference for the user
+	//
+	// Example: en_US
+	PlatformLanguage *UpdateUserDtoPlatformLanguage `json:"platformLanguage,omitempty"`
+
+	// ProfilePhoto Example: https://img.png
+	ProfilePhoto *string `json:"profilePhoto,omitempty"`
+
+	// Role Example: admin
+	Role *string `json:"role,omitempty"`
+
+	// Scopes Scopes allowed for users. Only scopes that have been passed will be enabled. If passed empty all the scopes will be get disabled
+	//
+	// Example: ["contacts.write","campaigns.readonly"]
+	Scopes *[]UpdateUserDtoScopes `json:"scopes,omitempty"`
+
+	// ScopesAssignedToOnly Assigned Scopes allowed for users. Only scopes that have been passed will be enabled. If passed empty all the assigned scopes will be get disabled
+	//
+	// Example: ["contacts.write","campaigns.readonly"]
+	ScopesAssignedToOnly *[]UpdateUserDtoScopesAssignedToOnly `json:"scopesAssignedToOnly,omitempty"`
+
+	// TwilioPhone Per-location inbound Twilio number in E.164 format, keyed by location id (Call and Voicemail Inbound Number for direct Twilio, not LC Phone). Replacement semantics: if you send twilioPhone in the request body, the stored map is replaced entirely with this object (not merged). Any location id omitted from the object is removed from the saved map. Omit the twilioPhone property entirely to leave existing numbers unchanged. Send an empty object {} to clear all per-location numbers. To clear a single location only, set that location id to an empty string "".
+	//
+	// Example: {"C2QujeCh8ZnC7al2InWR":"+18832327657","M2QrtfVt8ZnC7cv2InDL":"+18832327657"}
+	TwilioPhone *map[string]string `json:"twilioPhone,omitempty"`
+
+	// Type Example: account
+	Type *string `json:"type,omitempty"`
+}
+
+// UpdateUserDtoPlatformLanguage Platform language preference for the user
+//
+// Example: en_US
+type UpdateUserDtoPlatformLanguage string
+
+// UpdateUserDtoScopes defines model for UpdateUserDto.Scopes.
+type UpdateUserDtoScopes string
+
+// UpdateUserDtoScopesAssignedToOnly defines model for UpdateUserDto.ScopesAssignedToOnly.
+type UpdateUserDtoScopesAssignedToOnly string
+
 // UpsertContactDto defines model for UpsertContactDto.
 type UpsertContactDto struct {
 	// Address1 Example: 3535 1st St N
@@ -17598,6 +20167,40 @@ type GetUserByLocationParams struct {
 	LocationID string `form:"locationId" json:"locationId"`
 }
 
+// SearchUsersParams defines parameters for SearchUsers.
+type SearchUsersParams struct {
+	// CompanyID Company ID in which the search needs to be performed
+	CompanyID string `form:"companyId" json:"companyId"`
+
+	// Query The search term for the user is matched based on the user full name, email or phone
+	Query *string `form:"query,omitempty" json:"query,omitempty"`
+
+	// Skip No of results to be skipped before returning the result
+	Skip *string `form:"skip,omitempty" json:"skip,omitempty"`
+
+	// Limit No of results to be limited before returning the result
+	Limit *string `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// LocationID Location ID in which the search needs to be performed
+	LocationID *string `form:"locationId,omitempty" json:"locationId,omitempty"`
+
+	// Type Type of the users to be filtered in the search
+	Type *string `form:"type,omitempty" json:"type,omitempty"`
+
+	// Role Role of the users to be filtered in the search
+	Role *string `form:"role,omitempty" json:"role,omitempty"`
+
+	// Ids List of User IDs to be filtered in the search
+	Ids *string `form:"ids,omitempty" json:"ids,omitempty"`
+
+	// Sort The field on which sort is applied in which the results need to be sorted. Default is based on the first and last name
+	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// SortDirection The direction in which the results need to be sorted
+	SortDirection   *string `form:"sortDirection,omitempty" json:"sortDirection,omitempty"`
+	Enabled2WaySync *bool   `form:"enabled2waySync,omitempty" json:"enabled2waySync,omitempty"`
+}
+
 // GetWorkflowParams defines parameters for GetWorkflow.
 type GetWorkflowParams struct {
 	LocationID string `form:"locationId" json:"locationId"`
@@ -17812,6 +20415,12 @@ type AddFollowersOpportunityJSONRequestBody = FollowersDTO
 
 // UpdateOpportunityStatusJSONRequestBody defines body for UpdateOpportunityStatus for application/json ContentType.
 type UpdateOpportunityStatusJSONRequestBody = UpdateStatusDto
+
+// CreateUserJSONRequestBody defines body for CreateUser for application/json ContentType.
+type CreateUserJSONRequestBody = CreateUserDto
+
+// UpdateUserJSONRequestBody defines body for UpdateUser for application/json ContentType.
+type UpdateUserJSONRequestBody = UpdateUserDto
 
 // AsTextField returns the union data inside the CreateContactDto_CustomFields as a TextField
 func (t CreateContactDto_CustomFields) AsTextField() (TextField, error) {
@@ -21066,10 +23675,48 @@ type ClientInterface interface {
 	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
 	GetUserByLocation(ctx context.Context, params *GetUserByLocationParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CreateUserWithBody Create User
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /users/ (the `CreateUser` operationId).
+	CreateUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateUser Create User
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /users/ (the `CreateUser` operationId).
+	CreateUser(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SearchUsers Search Users
+	//
+	// Corresponds with GET /users/search (the `SearchUsers` operationId).
+	SearchUsers(ctx context.Context, params *SearchUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteUser Delete User
+	//
+	// Corresponds with DELETE /users/{userId} (the `DeleteUser` operationId).
+	DeleteUser(ctx context.Context, userID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetUser Get User
 	//
 	// Corresponds with GET /users/{userId} (the `GetUser` operationId).
 	GetUser(ctx context.Context, userID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateUserWithBody Update User
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /users/{userId} (the `UpdateUser` operationId).
+	UpdateUserWithBody(ctx context.Context, userID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateUser Update User
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /users/{userId} (the `UpdateUser` operationId).
+	UpdateUser(ctx context.Context, userID string, body UpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWorkflow Get Workflow
 	//
@@ -24952,11 +27599,109 @@ func (c *Client) GetUserByLocation(ctx context.Context, params *GetUserByLocatio
 	return c.Client.Do(req)
 }
 
+// CreateUserWithBody Create User
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /users/ (the `CreateUser` operationId).
+func (c *Client) CreateUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUserRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateUser Create User
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /users/ (the `CreateUser` operationId).
+func (c *Client) CreateUser(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUserRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SearchUsers Search Users
+//
+// Corresponds with GET /users/search (the `SearchUsers` operationId).
+func (c *Client) SearchUsers(ctx context.Context, params *SearchUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSearchUsersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteUser Delete User
+//
+// Corresponds with DELETE /users/{userId} (the `DeleteUser` operationId).
+func (c *Client) DeleteUser(ctx context.Context, userID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteUserRequest(c.Server, userID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetUser Get User
 //
 // Corresponds with GET /users/{userId} (the `GetUser` operationId).
 func (c *Client) GetUser(ctx context.Context, userID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetUserRequest(c.Server, userID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateUserWithBody Update User
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /users/{userId} (the `UpdateUser` operationId).
+func (c *Client) UpdateUserWithBody(ctx context.Context, userID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateUserRequestWithBody(c.Server, userID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateUser Update User
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /users/{userId} (the `UpdateUser` operationId).
+func (c *Client) UpdateUser(ctx context.Context, userID string, body UpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateUserRequest(c.Server, userID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -33685,6 +36430,250 @@ func NewGetUserByLocationRequest(server string, params *GetUserByLocationParams)
 	return req, nil
 }
 
+// NewCreateUserRequest calls the generic CreateUser builder with application/json body
+func NewCreateUserRequest(server string, body CreateUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateUserRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateUserRequestWithBody constructs an http.Request for the CreateUser method, with any body, and a specified content type
+func NewCreateUserRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSearchUsersRequest constructs an http.Request for the SearchUsers method
+func NewSearchUsersRequest(server string, params *SearchUsersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/search")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "companyId", params.CompanyID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Query != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "query", *params.Query, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Skip != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skip", *params.Skip, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LocationID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", *params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Role != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "role", *params.Role, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Ids != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ids", *params.Ids, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SortDirection != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sortDirection", *params.SortDirection, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Enabled2WaySync != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "enabled2waySync", *params.Enabled2WaySync, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeleteUserRequest constructs an http.Request for the DeleteUser method
+func NewDeleteUserRequest(server string, userID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetUserRequest constructs an http.Request for the GetUser method
 func NewGetUserRequest(server string, userID string) (*http.Request, error) {
 	var err error
@@ -33715,6 +36704,53 @@ func NewGetUserRequest(server string, userID string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewUpdateUserRequest calls the generic UpdateUser builder with application/json body
+func NewUpdateUserRequest(server string, userID string, body UpdateUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateUserRequestWithBody(server, userID, "application/json", bodyReader)
+}
+
+// NewUpdateUserRequestWithBody constructs an http.Request for the UpdateUser method, with any body, and a specified content type
+func NewUpdateUserRequestWithBody(server string, userID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -35658,12 +38694,54 @@ type ClientWithResponsesInterface interface {
 	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
 	GetUserByLocationWithResponse(ctx context.Context, params *GetUserByLocationParams, reqEditors ...RequestEditorFn) (*GetUserByLocationResponse, error)
 
+	// CreateUserWithBodyWithResponse Create User
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/ (the `CreateUser` operationId).
+	CreateUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
+
+	// CreateUserWithResponse Create User
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/ (the `CreateUser` operationId).
+	CreateUserWithResponse(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
+
+	// SearchUsersWithResponse Search Users
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /users/search (the `SearchUsers` operationId).
+	SearchUsersWithResponse(ctx context.Context, params *SearchUsersParams, reqEditors ...RequestEditorFn) (*SearchUsersResponse, error)
+
+	// DeleteUserWithResponse Delete User
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /users/{userId} (the `DeleteUser` operationId).
+	DeleteUserWithResponse(ctx context.Context, userID string, reqEditors ...RequestEditorFn) (*DeleteUserResponse, error)
+
 	// GetUserWithResponse Get User
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /users/{userId} (the `GetUser` operationId).
 	GetUserWithResponse(ctx context.Context, userID string, reqEditors ...RequestEditorFn) (*GetUserResponse, error)
+
+	// UpdateUserWithBodyWithResponse Update User
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /users/{userId} (the `UpdateUser` operationId).
+	UpdateUserWithBodyWithResponse(ctx context.Context, userID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateUserResponse, error)
+
+	// UpdateUserWithResponse Update User
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /users/{userId} (the `UpdateUser` operationId).
+	UpdateUserWithResponse(ctx context.Context, userID string, body UpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateUserResponse, error)
 
 	// GetWorkflowWithResponse Get Workflow
 	//
@@ -48040,6 +51118,255 @@ func (r GetUserByLocationResponse) ContentType() string {
 	return ""
 }
 
+type CreateUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *UserSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateUserResponse) GetJSON201() *UserSuccessfulResponseDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateUserResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateUserResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateUserResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateUserResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateUserResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateUserResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SearchUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SearchUserSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SearchUsersResponse) GetJSON200() *SearchUserSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SearchUsersResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SearchUsersResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SearchUsersResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SearchUsersResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SearchUsersResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SearchUsersResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r SearchUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SearchUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SearchUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SearchUsersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeleteUserSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteUserResponse) GetJSON200() *DeleteUserSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteUserResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteUserResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteUserResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteUserResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteUserResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteUserResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -48117,6 +51444,89 @@ func (r GetUserResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UserSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateUserResponse) GetJSON200() *UserSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateUserResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateUserResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateUserResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateUserResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateUserResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateUserResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateUserResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -51365,6 +54775,58 @@ func (c *ClientWithResponses) GetUserByLocationWithResponse(ctx context.Context,
 	return ParseGetUserByLocationResponse(rsp)
 }
 
+// CreateUserWithBodyWithResponse Create User
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/ (the `CreateUser` operationId).
+func (c *ClientWithResponses) CreateUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserResponse, error) {
+	rsp, err := c.CreateUserWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateUserResponse(rsp)
+}
+
+// CreateUserWithResponse Create User
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/ (the `CreateUser` operationId).
+func (c *ClientWithResponses) CreateUserWithResponse(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error) {
+	rsp, err := c.CreateUser(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateUserResponse(rsp)
+}
+
+// SearchUsersWithResponse Search Users
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /users/search (the `SearchUsers` operationId).
+func (c *ClientWithResponses) SearchUsersWithResponse(ctx context.Context, params *SearchUsersParams, reqEditors ...RequestEditorFn) (*SearchUsersResponse, error) {
+	rsp, err := c.SearchUsers(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSearchUsersResponse(rsp)
+}
+
+// DeleteUserWithResponse Delete User
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /users/{userId} (the `DeleteUser` operationId).
+func (c *ClientWithResponses) DeleteUserWithResponse(ctx context.Context, userID string, reqEditors ...RequestEditorFn) (*DeleteUserResponse, error) {
+	rsp, err := c.DeleteUser(ctx, userID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteUserResponse(rsp)
+}
+
 // GetUserWithResponse Get User
 //
 // Returns a wrapper object for the known response body format(s).
@@ -51376,6 +54838,32 @@ func (c *ClientWithResponses) GetUserWithResponse(ctx context.Context, userID st
 		return nil, err
 	}
 	return ParseGetUserResponse(rsp)
+}
+
+// UpdateUserWithBodyWithResponse Update User
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /users/{userId} (the `UpdateUser` operationId).
+func (c *ClientWithResponses) UpdateUserWithBodyWithResponse(ctx context.Context, userID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateUserResponse, error) {
+	rsp, err := c.UpdateUserWithBody(ctx, userID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateUserResponse(rsp)
+}
+
+// UpdateUserWithResponse Update User
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /users/{userId} (the `UpdateUser` operationId).
+func (c *ClientWithResponses) UpdateUserWithResponse(ctx context.Context, userID string, body UpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateUserResponse, error) {
+	rsp, err := c.UpdateUser(ctx, userID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateUserResponse(rsp)
 }
 
 // GetWorkflowWithResponse Get Workflow
@@ -61523,6 +65011,210 @@ func ParseGetUserByLocationResponse(rsp *http.Response) (*GetUserByLocationRespo
 	return response, nil
 }
 
+// ParseCreateUserResponse parses an HTTP response from a CreateUserWithResponse call
+func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest UserSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSearchUsersResponse parses an HTTP response from a SearchUsersWithResponse call
+func ParseSearchUsersResponse(rsp *http.Response) (*SearchUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SearchUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SearchUserSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteUserResponse parses an HTTP response from a DeleteUserWithResponse call
+func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeleteUserSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetUserResponse parses an HTTP response from a GetUserWithResponse call
 func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -61532,6 +65224,74 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 	}
 
 	response := &GetUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UserSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateUserResponse parses an HTTP response from a UpdateUserWithResponse call
+func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateUserResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}

@@ -134,6 +134,460 @@ func (x *GetUserByLocationResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// CreateUserRequest is the request of CreateUser.
+type CreateUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The body's companyId.
+	CompanyId *string `protobuf:"bytes,2,opt,name=company_id,json=companyId,proto3,oneof" json:"company_id,omitempty"`
+	// The body's firstName.
+	FirstName *string `protobuf:"bytes,3,opt,name=first_name,json=firstName,proto3,oneof" json:"first_name,omitempty"`
+	// The body's lastName.
+	LastName *string `protobuf:"bytes,4,opt,name=last_name,json=lastName,proto3,oneof" json:"last_name,omitempty"`
+	// The body's email.
+	Email *string `protobuf:"bytes,5,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// The body's password.
+	Password *string `protobuf:"bytes,6,opt,name=password,proto3,oneof" json:"password,omitempty"`
+	// The body's phone.
+	Phone *string `protobuf:"bytes,7,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	// The body's type.
+	Type *string `protobuf:"bytes,8,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// The body's role.
+	Role *string `protobuf:"bytes,9,opt,name=role,proto3,oneof" json:"role,omitempty"`
+	// The body's locationIds.
+	LocationIds []string `protobuf:"bytes,10,rep,name=location_ids,json=locationIds,proto3" json:"location_ids,omitempty"`
+	// The body's permissions.
+	Permissions *PermissionsDto `protobuf:"bytes,11,opt,name=permissions,proto3" json:"permissions,omitempty"`
+	// Scopes allowed for users. Only scopes that have been passed will be
+	// enabled. Note:- If passed empty all the scopes will be get disabled
+	Scopes []string `protobuf:"bytes,12,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// Assigned Scopes allowed for users. Only scopes that have been passed will
+	// be enabled. If passed empty all the assigned scopes will be get disabled
+	ScopesAssignedToOnly []string `protobuf:"bytes,13,rep,name=scopes_assigned_to_only,json=scopesAssignedToOnly,proto3" json:"scopes_assigned_to_only,omitempty"`
+	// The body's profilePhoto.
+	ProfilePhoto *string `protobuf:"bytes,14,opt,name=profile_photo,json=profilePhoto,proto3,oneof" json:"profile_photo,omitempty"`
+	// Per-location inbound Twilio number in E.164 format, keyed by location id
+	// (Call and Voicemail Inbound Number for direct Twilio, not LC Phone).
+	TwilioPhone *structpb.Struct `protobuf:"bytes,15,opt,name=twilio_phone,json=twilioPhone,proto3" json:"twilio_phone,omitempty"`
+	// Platform language preference for the user
+	PlatformLanguage *string `protobuf:"bytes,16,opt,name=platform_language,json=platformLanguage,proto3,oneof" json:"platform_language,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *CreateUserRequest) Reset() {
+	*x = CreateUserRequest{}
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateUserRequest) ProtoMessage() {}
+
+func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
+func (*CreateUserRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CreateUserRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateUserRequest) GetCompanyId() string {
+	if x != nil && x.CompanyId != nil {
+		return *x.CompanyId
+	}
+	return ""
+}
+
+func (x *CreateUserRequest) GetFirstName() string {
+	if x != nil && x.FirstName != nil {
+		return *x.FirstName
+	}
+	return ""
+}
+
+func (x *CreateUserRequest) GetLastName() string {
+	if x != nil && x.LastName != nil {
+		return *x.LastName
+	}
+	return ""
+}
+
+func (x *CreateUserRequest) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *CreateUserRequest) GetPassword() string {
+	if x != nil && x.Password != nil {
+		return *x.Password
+	}
+	return ""
+}
+
+func (x *CreateUserRequest) GetPhone() string {
+	if x != nil && x.Phone != nil {
+		return *x.Phone
+	}
+	return ""
+}
+
+func (x *CreateUserRequest) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *CreateUserRequest) GetRole() string {
+	if x != nil && x.Role != nil {
+		return *x.Role
+	}
+	return ""
+}
+
+func (x *CreateUserRequest) GetLocationIds() []string {
+	if x != nil {
+		return x.LocationIds
+	}
+	return nil
+}
+
+func (x *CreateUserRequest) GetPermissions() *PermissionsDto {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
+func (x *CreateUserRequest) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *CreateUserRequest) GetScopesAssignedToOnly() []string {
+	if x != nil {
+		return x.ScopesAssignedToOnly
+	}
+	return nil
+}
+
+func (x *CreateUserRequest) GetProfilePhoto() string {
+	if x != nil && x.ProfilePhoto != nil {
+		return *x.ProfilePhoto
+	}
+	return ""
+}
+
+func (x *CreateUserRequest) GetTwilioPhone() *structpb.Struct {
+	if x != nil {
+		return x.TwilioPhone
+	}
+	return nil
+}
+
+func (x *CreateUserRequest) GetPlatformLanguage() string {
+	if x != nil && x.PlatformLanguage != nil {
+		return *x.PlatformLanguage
+	}
+	return ""
+}
+
+// CreateUserResponse is HighLevel's answer to CreateUser, without loss.
+type CreateUserResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// The answer's name.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The answer's firstName.
+	FirstName *string `protobuf:"bytes,3,opt,name=first_name,json=firstName,proto3,oneof" json:"first_name,omitempty"`
+	// The answer's lastName.
+	LastName *string `protobuf:"bytes,4,opt,name=last_name,json=lastName,proto3,oneof" json:"last_name,omitempty"`
+	// The answer's email.
+	Email *string `protobuf:"bytes,5,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// The answer's phone.
+	Phone *string `protobuf:"bytes,6,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	// The answer's extension.
+	Extension *string `protobuf:"bytes,7,opt,name=extension,proto3,oneof" json:"extension,omitempty"`
+	// The answer's permissions.
+	Permissions *PermissionsDto `protobuf:"bytes,8,opt,name=permissions,proto3" json:"permissions,omitempty"`
+	// The answer's scopes.
+	Scopes *string `protobuf:"bytes,9,opt,name=scopes,proto3,oneof" json:"scopes,omitempty"`
+	// The answer's roles.
+	Roles *RoleSchema `protobuf:"bytes,10,opt,name=roles,proto3" json:"roles,omitempty"`
+	// LC Phone Inbound Phone Numbers
+	LcPhone *structpb.Struct `protobuf:"bytes,11,opt,name=lc_phone,json=lcPhone,proto3" json:"lc_phone,omitempty"`
+	// Platform language preference for the user
+	PlatformLanguage *string `protobuf:"bytes,12,opt,name=platform_language,json=platformLanguage,proto3,oneof" json:"platform_language,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,13,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateUserResponse) Reset() {
+	*x = CreateUserResponse{}
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateUserResponse) ProtoMessage() {}
+
+func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
+func (*CreateUserResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CreateUserResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CreateUserResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateUserResponse) GetFirstName() string {
+	if x != nil && x.FirstName != nil {
+		return *x.FirstName
+	}
+	return ""
+}
+
+func (x *CreateUserResponse) GetLastName() string {
+	if x != nil && x.LastName != nil {
+		return *x.LastName
+	}
+	return ""
+}
+
+func (x *CreateUserResponse) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *CreateUserResponse) GetPhone() string {
+	if x != nil && x.Phone != nil {
+		return *x.Phone
+	}
+	return ""
+}
+
+func (x *CreateUserResponse) GetExtension() string {
+	if x != nil && x.Extension != nil {
+		return *x.Extension
+	}
+	return ""
+}
+
+func (x *CreateUserResponse) GetPermissions() *PermissionsDto {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
+func (x *CreateUserResponse) GetScopes() string {
+	if x != nil && x.Scopes != nil {
+		return *x.Scopes
+	}
+	return ""
+}
+
+func (x *CreateUserResponse) GetRoles() *RoleSchema {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *CreateUserResponse) GetLcPhone() *structpb.Struct {
+	if x != nil {
+		return x.LcPhone
+	}
+	return nil
+}
+
+func (x *CreateUserResponse) GetPlatformLanguage() string {
+	if x != nil && x.PlatformLanguage != nil {
+		return *x.PlatformLanguage
+	}
+	return ""
+}
+
+func (x *CreateUserResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DeleteUserRequest is the request of DeleteUser.
+type DeleteUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Named by the path; declared by hlgate (the document leaves it out).
+	UserId        string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteUserRequest) Reset() {
+	*x = DeleteUserRequest{}
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteUserRequest) ProtoMessage() {}
+
+func (x *DeleteUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteUserRequest.ProtoReflect.Descriptor instead.
+func (*DeleteUserRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DeleteUserRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DeleteUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// DeleteUserResponse is HighLevel's answer to DeleteUser, without loss.
+type DeleteUserResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's message.
+	Message *string `protobuf:"bytes,1,opt,name=message,proto3,oneof" json:"message,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteUserResponse) Reset() {
+	*x = DeleteUserResponse{}
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteUserResponse) ProtoMessage() {}
+
+func (x *DeleteUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteUserResponse.ProtoReflect.Descriptor instead.
+func (*DeleteUserResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *DeleteUserResponse) GetMessage() string {
+	if x != nil && x.Message != nil {
+		return *x.Message
+	}
+	return ""
+}
+
+func (x *DeleteUserResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetUserRequest is the request of GetUser.
 type GetUserRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -148,7 +602,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -160,7 +614,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -173,7 +627,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{2}
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetUserRequest) GetLocationId() string {
@@ -227,7 +681,7 @@ type GetUserResponse struct {
 
 func (x *GetUserResponse) Reset() {
 	*x = GetUserResponse{}
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -239,7 +693,7 @@ func (x *GetUserResponse) String() string {
 func (*GetUserResponse) ProtoMessage() {}
 
 func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -252,7 +706,7 @@ func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
 func (*GetUserResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{3}
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetUserResponse) GetId() string {
@@ -346,6 +800,570 @@ func (x *GetUserResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// UpdateUserRequest is the request of UpdateUser.
+type UpdateUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Named by the path; declared by hlgate (the document leaves it out).
+	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The body's firstName.
+	FirstName *string `protobuf:"bytes,3,opt,name=first_name,json=firstName,proto3,oneof" json:"first_name,omitempty"`
+	// The body's lastName.
+	LastName *string `protobuf:"bytes,4,opt,name=last_name,json=lastName,proto3,oneof" json:"last_name,omitempty"`
+	// Email update is no longer supported due to security reasons.
+	Email *string `protobuf:"bytes,5,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// The body's password.
+	Password *string `protobuf:"bytes,6,opt,name=password,proto3,oneof" json:"password,omitempty"`
+	// The body's phone.
+	Phone *string `protobuf:"bytes,7,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	// The body's type.
+	Type *string `protobuf:"bytes,8,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// The body's role.
+	Role *string `protobuf:"bytes,9,opt,name=role,proto3,oneof" json:"role,omitempty"`
+	// Company/Agency Id. Required for Agency Level access
+	CompanyId *string `protobuf:"bytes,10,opt,name=company_id,json=companyId,proto3,oneof" json:"company_id,omitempty"`
+	// The body's locationIds.
+	LocationIds []string `protobuf:"bytes,11,rep,name=location_ids,json=locationIds,proto3" json:"location_ids,omitempty"`
+	// The body's permissions.
+	Permissions *PermissionsDto `protobuf:"bytes,12,opt,name=permissions,proto3" json:"permissions,omitempty"`
+	// Scopes allowed for users. Only scopes that have been passed will be
+	// enabled. If passed empty all the scopes will be get disabled
+	Scopes []string `protobuf:"bytes,13,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// Assigned Scopes allowed for users. Only scopes that have been passed will
+	// be enabled. If passed empty all the assigned scopes will be get disabled
+	ScopesAssignedToOnly []string `protobuf:"bytes,14,rep,name=scopes_assigned_to_only,json=scopesAssignedToOnly,proto3" json:"scopes_assigned_to_only,omitempty"`
+	// The body's profilePhoto.
+	ProfilePhoto *string `protobuf:"bytes,15,opt,name=profile_photo,json=profilePhoto,proto3,oneof" json:"profile_photo,omitempty"`
+	// Per-location inbound Twilio number in E.164 format, keyed by location id
+	// (Call and Voicemail Inbound Number for direct Twilio, not LC Phone).
+	TwilioPhone *structpb.Struct `protobuf:"bytes,16,opt,name=twilio_phone,json=twilioPhone,proto3" json:"twilio_phone,omitempty"`
+	// Platform language preference for the user
+	PlatformLanguage *string `protobuf:"bytes,17,opt,name=platform_language,json=platformLanguage,proto3,oneof" json:"platform_language,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *UpdateUserRequest) Reset() {
+	*x = UpdateUserRequest{}
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateUserRequest) ProtoMessage() {}
+
+func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
+func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *UpdateUserRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *UpdateUserRequest) GetFirstName() string {
+	if x != nil && x.FirstName != nil {
+		return *x.FirstName
+	}
+	return ""
+}
+
+func (x *UpdateUserRequest) GetLastName() string {
+	if x != nil && x.LastName != nil {
+		return *x.LastName
+	}
+	return ""
+}
+
+func (x *UpdateUserRequest) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *UpdateUserRequest) GetPassword() string {
+	if x != nil && x.Password != nil {
+		return *x.Password
+	}
+	return ""
+}
+
+func (x *UpdateUserRequest) GetPhone() string {
+	if x != nil && x.Phone != nil {
+		return *x.Phone
+	}
+	return ""
+}
+
+func (x *UpdateUserRequest) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *UpdateUserRequest) GetRole() string {
+	if x != nil && x.Role != nil {
+		return *x.Role
+	}
+	return ""
+}
+
+func (x *UpdateUserRequest) GetCompanyId() string {
+	if x != nil && x.CompanyId != nil {
+		return *x.CompanyId
+	}
+	return ""
+}
+
+func (x *UpdateUserRequest) GetLocationIds() []string {
+	if x != nil {
+		return x.LocationIds
+	}
+	return nil
+}
+
+func (x *UpdateUserRequest) GetPermissions() *PermissionsDto {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
+func (x *UpdateUserRequest) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *UpdateUserRequest) GetScopesAssignedToOnly() []string {
+	if x != nil {
+		return x.ScopesAssignedToOnly
+	}
+	return nil
+}
+
+func (x *UpdateUserRequest) GetProfilePhoto() string {
+	if x != nil && x.ProfilePhoto != nil {
+		return *x.ProfilePhoto
+	}
+	return ""
+}
+
+func (x *UpdateUserRequest) GetTwilioPhone() *structpb.Struct {
+	if x != nil {
+		return x.TwilioPhone
+	}
+	return nil
+}
+
+func (x *UpdateUserRequest) GetPlatformLanguage() string {
+	if x != nil && x.PlatformLanguage != nil {
+		return *x.PlatformLanguage
+	}
+	return ""
+}
+
+// UpdateUserResponse is HighLevel's answer to UpdateUser, without loss.
+type UpdateUserResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// The answer's name.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The answer's firstName.
+	FirstName *string `protobuf:"bytes,3,opt,name=first_name,json=firstName,proto3,oneof" json:"first_name,omitempty"`
+	// The answer's lastName.
+	LastName *string `protobuf:"bytes,4,opt,name=last_name,json=lastName,proto3,oneof" json:"last_name,omitempty"`
+	// The answer's email.
+	Email *string `protobuf:"bytes,5,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// The answer's phone.
+	Phone *string `protobuf:"bytes,6,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	// The answer's extension.
+	Extension *string `protobuf:"bytes,7,opt,name=extension,proto3,oneof" json:"extension,omitempty"`
+	// The answer's permissions.
+	Permissions *PermissionsDto `protobuf:"bytes,8,opt,name=permissions,proto3" json:"permissions,omitempty"`
+	// The answer's scopes.
+	Scopes *string `protobuf:"bytes,9,opt,name=scopes,proto3,oneof" json:"scopes,omitempty"`
+	// The answer's roles.
+	Roles *RoleSchema `protobuf:"bytes,10,opt,name=roles,proto3" json:"roles,omitempty"`
+	// LC Phone Inbound Phone Numbers
+	LcPhone *structpb.Struct `protobuf:"bytes,11,opt,name=lc_phone,json=lcPhone,proto3" json:"lc_phone,omitempty"`
+	// Platform language preference for the user
+	PlatformLanguage *string `protobuf:"bytes,12,opt,name=platform_language,json=platformLanguage,proto3,oneof" json:"platform_language,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,13,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateUserResponse) Reset() {
+	*x = UpdateUserResponse{}
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateUserResponse) ProtoMessage() {}
+
+func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateUserResponse.ProtoReflect.Descriptor instead.
+func (*UpdateUserResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *UpdateUserResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *UpdateUserResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateUserResponse) GetFirstName() string {
+	if x != nil && x.FirstName != nil {
+		return *x.FirstName
+	}
+	return ""
+}
+
+func (x *UpdateUserResponse) GetLastName() string {
+	if x != nil && x.LastName != nil {
+		return *x.LastName
+	}
+	return ""
+}
+
+func (x *UpdateUserResponse) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *UpdateUserResponse) GetPhone() string {
+	if x != nil && x.Phone != nil {
+		return *x.Phone
+	}
+	return ""
+}
+
+func (x *UpdateUserResponse) GetExtension() string {
+	if x != nil && x.Extension != nil {
+		return *x.Extension
+	}
+	return ""
+}
+
+func (x *UpdateUserResponse) GetPermissions() *PermissionsDto {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
+func (x *UpdateUserResponse) GetScopes() string {
+	if x != nil && x.Scopes != nil {
+		return *x.Scopes
+	}
+	return ""
+}
+
+func (x *UpdateUserResponse) GetRoles() *RoleSchema {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *UpdateUserResponse) GetLcPhone() *structpb.Struct {
+	if x != nil {
+		return x.LcPhone
+	}
+	return nil
+}
+
+func (x *UpdateUserResponse) GetPlatformLanguage() string {
+	if x != nil && x.PlatformLanguage != nil {
+		return *x.PlatformLanguage
+	}
+	return ""
+}
+
+func (x *UpdateUserResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SearchUsersRequest is the request of SearchUsers.
+type SearchUsersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Company ID in which the search needs to be performed
+	CompanyId *string `protobuf:"bytes,2,opt,name=company_id,json=companyId,proto3,oneof" json:"company_id,omitempty"`
+	// The search term for the user is matched based on the user full name,
+	// email or phone
+	Query *string `protobuf:"bytes,3,opt,name=query,proto3,oneof" json:"query,omitempty"`
+	// Type of the users to be filtered in the search
+	Type *string `protobuf:"bytes,4,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Role of the users to be filtered in the search
+	Role *string `protobuf:"bytes,5,opt,name=role,proto3,oneof" json:"role,omitempty"`
+	// List of User IDs to be filtered in the search
+	Ids *string `protobuf:"bytes,6,opt,name=ids,proto3,oneof" json:"ids,omitempty"`
+	// The field on which sort is applied in which the results need to be
+	// sorted. Default is based on the first and last name
+	Sort *string `protobuf:"bytes,7,opt,name=sort,proto3,oneof" json:"sort,omitempty"`
+	// The direction in which the results need to be sorted
+	SortDirection *string `protobuf:"bytes,8,opt,name=sort_direction,json=sortDirection,proto3,oneof" json:"sort_direction,omitempty"`
+	// The query parameter enabled2waySync.
+	Enabled2WaySync *bool `protobuf:"varint,9,opt,name=enabled2way_sync,json=enabled2waySync,proto3,oneof" json:"enabled2way_sync,omitempty"`
+	// The most records per page; 0 means the default. At most 100.
+	PageSize int32 `protobuf:"varint,10,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,11,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchUsersRequest) Reset() {
+	*x = SearchUsersRequest{}
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchUsersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchUsersRequest) ProtoMessage() {}
+
+func (x *SearchUsersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchUsersRequest.ProtoReflect.Descriptor instead.
+func (*SearchUsersRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SearchUsersRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *SearchUsersRequest) GetCompanyId() string {
+	if x != nil && x.CompanyId != nil {
+		return *x.CompanyId
+	}
+	return ""
+}
+
+func (x *SearchUsersRequest) GetQuery() string {
+	if x != nil && x.Query != nil {
+		return *x.Query
+	}
+	return ""
+}
+
+func (x *SearchUsersRequest) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *SearchUsersRequest) GetRole() string {
+	if x != nil && x.Role != nil {
+		return *x.Role
+	}
+	return ""
+}
+
+func (x *SearchUsersRequest) GetIds() string {
+	if x != nil && x.Ids != nil {
+		return *x.Ids
+	}
+	return ""
+}
+
+func (x *SearchUsersRequest) GetSort() string {
+	if x != nil && x.Sort != nil {
+		return *x.Sort
+	}
+	return ""
+}
+
+func (x *SearchUsersRequest) GetSortDirection() string {
+	if x != nil && x.SortDirection != nil {
+		return *x.SortDirection
+	}
+	return ""
+}
+
+func (x *SearchUsersRequest) GetEnabled2WaySync() bool {
+	if x != nil && x.Enabled2WaySync != nil {
+		return *x.Enabled2WaySync
+	}
+	return false
+}
+
+func (x *SearchUsersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *SearchUsersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// SearchUsersResponse is HighLevel's answer to SearchUsers, without loss.
+type SearchUsersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's users.
+	Users []*UserSchema `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The number of matching records (HighLevel's count).
+	TotalSize int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchUsersResponse) Reset() {
+	*x = SearchUsersResponse{}
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchUsersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchUsersResponse) ProtoMessage() {}
+
+func (x *SearchUsersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchUsersResponse.ProtoReflect.Descriptor instead.
+func (*SearchUsersResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SearchUsersResponse) GetUsers() []*UserSchema {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *SearchUsersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *SearchUsersResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *SearchUsersResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 var File_hlgate_v1_users_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_users_service_proto_rawDesc = "" +
@@ -356,7 +1374,75 @@ const file_hlgate_v1_users_service_proto_rawDesc = "" +
 	"locationId\"\x82\x01\n" +
 	"\x19GetUserByLocationResponse\x12+\n" +
 	"\x05users\x18\x01 \x03(\v2\x15.hlgate.v1.UserSchemaR\x05users\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"T\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xa2\x06\n" +
+	"\x11CreateUserRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12'\n" +
+	"\n" +
+	"company_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\tcompanyId\x88\x01\x01\x12'\n" +
+	"\n" +
+	"first_name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\tfirstName\x88\x01\x01\x12%\n" +
+	"\tlast_name\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\blastName\x88\x01\x01\x12\x1e\n" +
+	"\x05email\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\x05email\x88\x01\x01\x12$\n" +
+	"\bpassword\x18\x06 \x01(\tB\x03\xe0A\x02H\x04R\bpassword\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\a \x01(\tH\x05R\x05phone\x88\x01\x01\x12\x1c\n" +
+	"\x04type\x18\b \x01(\tB\x03\xe0A\x02H\x06R\x04type\x88\x01\x01\x12\x1c\n" +
+	"\x04role\x18\t \x01(\tB\x03\xe0A\x02H\aR\x04role\x88\x01\x01\x12&\n" +
+	"\flocation_ids\x18\n" +
+	" \x03(\tB\x03\xe0A\x02R\vlocationIds\x12;\n" +
+	"\vpermissions\x18\v \x01(\v2\x19.hlgate.v1.PermissionsDtoR\vpermissions\x12\x16\n" +
+	"\x06scopes\x18\f \x03(\tR\x06scopes\x125\n" +
+	"\x17scopes_assigned_to_only\x18\r \x03(\tR\x14scopesAssignedToOnly\x12(\n" +
+	"\rprofile_photo\x18\x0e \x01(\tH\bR\fprofilePhoto\x88\x01\x01\x12:\n" +
+	"\ftwilio_phone\x18\x0f \x01(\v2\x17.google.protobuf.StructR\vtwilioPhone\x120\n" +
+	"\x11platform_language\x18\x10 \x01(\tH\tR\x10platformLanguage\x88\x01\x01B\r\n" +
+	"\v_company_idB\r\n" +
+	"\v_first_nameB\f\n" +
+	"\n" +
+	"_last_nameB\b\n" +
+	"\x06_emailB\v\n" +
+	"\t_passwordB\b\n" +
+	"\x06_phoneB\a\n" +
+	"\x05_typeB\a\n" +
+	"\x05_roleB\x10\n" +
+	"\x0e_profile_photoB\x14\n" +
+	"\x12_platform_language\"\xf8\x04\n" +
+	"\x12CreateUserResponse\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"first_name\x18\x03 \x01(\tH\x02R\tfirstName\x88\x01\x01\x12 \n" +
+	"\tlast_name\x18\x04 \x01(\tH\x03R\blastName\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x05 \x01(\tH\x04R\x05email\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\x06 \x01(\tH\x05R\x05phone\x88\x01\x01\x12!\n" +
+	"\textension\x18\a \x01(\tH\x06R\textension\x88\x01\x01\x12;\n" +
+	"\vpermissions\x18\b \x01(\v2\x19.hlgate.v1.PermissionsDtoR\vpermissions\x12\x1b\n" +
+	"\x06scopes\x18\t \x01(\tH\aR\x06scopes\x88\x01\x01\x12+\n" +
+	"\x05roles\x18\n" +
+	" \x01(\v2\x15.hlgate.v1.RoleSchemaR\x05roles\x122\n" +
+	"\blc_phone\x18\v \x01(\v2\x17.google.protobuf.StructR\alcPhone\x120\n" +
+	"\x11platform_language\x18\f \x01(\tH\bR\x10platformLanguage\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\r\n" +
+	"\v_first_nameB\f\n" +
+	"\n" +
+	"_last_nameB\b\n" +
+	"\x06_emailB\b\n" +
+	"\x06_phoneB\f\n" +
+	"\n" +
+	"_extensionB\t\n" +
+	"\a_scopesB\x14\n" +
+	"\x12_platform_language\"W\n" +
+	"\x11DeleteUserRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1c\n" +
+	"\auser_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x06userId\"y\n" +
+	"\x12DeleteUserResponse\x12\x1d\n" +
+	"\amessage\x18\x01 \x01(\tH\x00R\amessage\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_message\"T\n" +
 	"\x0eGetUserRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x1c\n" +
@@ -387,13 +1473,114 @@ const file_hlgate_v1_users_service_proto_rawDesc = "" +
 	"\n" +
 	"_extensionB\t\n" +
 	"\a_scopesB\x14\n" +
-	"\x12_platform_language2\xba\x02\n" +
+	"\x12_platform_language\"\x98\x06\n" +
+	"\x11UpdateUserRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1c\n" +
+	"\auser_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x06userId\x12\"\n" +
+	"\n" +
+	"first_name\x18\x03 \x01(\tH\x00R\tfirstName\x88\x01\x01\x12 \n" +
+	"\tlast_name\x18\x04 \x01(\tH\x01R\blastName\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x05 \x01(\tH\x02R\x05email\x88\x01\x01\x12\x1f\n" +
+	"\bpassword\x18\x06 \x01(\tH\x03R\bpassword\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\a \x01(\tH\x04R\x05phone\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\b \x01(\tH\x05R\x04type\x88\x01\x01\x12\x17\n" +
+	"\x04role\x18\t \x01(\tH\x06R\x04role\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"company_id\x18\n" +
+	" \x01(\tH\aR\tcompanyId\x88\x01\x01\x12!\n" +
+	"\flocation_ids\x18\v \x03(\tR\vlocationIds\x12;\n" +
+	"\vpermissions\x18\f \x01(\v2\x19.hlgate.v1.PermissionsDtoR\vpermissions\x12\x16\n" +
+	"\x06scopes\x18\r \x03(\tR\x06scopes\x125\n" +
+	"\x17scopes_assigned_to_only\x18\x0e \x03(\tR\x14scopesAssignedToOnly\x12(\n" +
+	"\rprofile_photo\x18\x0f \x01(\tH\bR\fprofilePhoto\x88\x01\x01\x12:\n" +
+	"\ftwilio_phone\x18\x10 \x01(\v2\x17.google.protobuf.StructR\vtwilioPhone\x120\n" +
+	"\x11platform_language\x18\x11 \x01(\tH\tR\x10platformLanguage\x88\x01\x01B\r\n" +
+	"\v_first_nameB\f\n" +
+	"\n" +
+	"_last_nameB\b\n" +
+	"\x06_emailB\v\n" +
+	"\t_passwordB\b\n" +
+	"\x06_phoneB\a\n" +
+	"\x05_typeB\a\n" +
+	"\x05_roleB\r\n" +
+	"\v_company_idB\x10\n" +
+	"\x0e_profile_photoB\x14\n" +
+	"\x12_platform_language\"\xf8\x04\n" +
+	"\x12UpdateUserResponse\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"first_name\x18\x03 \x01(\tH\x02R\tfirstName\x88\x01\x01\x12 \n" +
+	"\tlast_name\x18\x04 \x01(\tH\x03R\blastName\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x05 \x01(\tH\x04R\x05email\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\x06 \x01(\tH\x05R\x05phone\x88\x01\x01\x12!\n" +
+	"\textension\x18\a \x01(\tH\x06R\textension\x88\x01\x01\x12;\n" +
+	"\vpermissions\x18\b \x01(\v2\x19.hlgate.v1.PermissionsDtoR\vpermissions\x12\x1b\n" +
+	"\x06scopes\x18\t \x01(\tH\aR\x06scopes\x88\x01\x01\x12+\n" +
+	"\x05roles\x18\n" +
+	" \x01(\v2\x15.hlgate.v1.RoleSchemaR\x05roles\x122\n" +
+	"\blc_phone\x18\v \x01(\v2\x17.google.protobuf.StructR\alcPhone\x120\n" +
+	"\x11platform_language\x18\f \x01(\tH\bR\x10platformLanguage\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\r\n" +
+	"\v_first_nameB\f\n" +
+	"\n" +
+	"_last_nameB\b\n" +
+	"\x06_emailB\b\n" +
+	"\x06_phoneB\f\n" +
+	"\n" +
+	"_extensionB\t\n" +
+	"\a_scopesB\x14\n" +
+	"\x12_platform_language\"\xdc\x03\n" +
+	"\x12SearchUsersRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12'\n" +
+	"\n" +
+	"company_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\tcompanyId\x88\x01\x01\x12\x19\n" +
+	"\x05query\x18\x03 \x01(\tH\x01R\x05query\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\x04 \x01(\tH\x02R\x04type\x88\x01\x01\x12\x17\n" +
+	"\x04role\x18\x05 \x01(\tH\x03R\x04role\x88\x01\x01\x12\x15\n" +
+	"\x03ids\x18\x06 \x01(\tH\x04R\x03ids\x88\x01\x01\x12\x17\n" +
+	"\x04sort\x18\a \x01(\tH\x05R\x04sort\x88\x01\x01\x12*\n" +
+	"\x0esort_direction\x18\b \x01(\tH\x06R\rsortDirection\x88\x01\x01\x12.\n" +
+	"\x10enabled2way_sync\x18\t \x01(\bH\aR\x0fenabled2waySync\x88\x01\x01\x12\x1b\n" +
+	"\tpage_size\x18\n" +
+	" \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\v \x01(\tR\tpageTokenB\r\n" +
+	"\v_company_idB\b\n" +
+	"\x06_queryB\a\n" +
+	"\x05_typeB\a\n" +
+	"\x05_roleB\x06\n" +
+	"\x04_idsB\a\n" +
+	"\x05_sortB\x11\n" +
+	"\x0f_sort_directionB\x13\n" +
+	"\x11_enabled2way_sync\"\xc3\x01\n" +
+	"\x13SearchUsersResponse\x12+\n" +
+	"\x05users\x18\x01 \x03(\v2\x15.hlgate.v1.UserSchemaR\x05users\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xff\x06\n" +
 	"\fUsersService\x12\xa3\x01\n" +
 	"\x11GetUserByLocation\x12#.hlgate.v1.GetUserByLocationRequest\x1a$.hlgate.v1.GetUserByLocationResponse\"C\xc2\xf3\x18\x16\n" +
-	"\x14get-user-by-location\x82\xd3\xe4\x93\x02#\x12!/v1/locations/{location_id}/users\x12\x83\x01\n" +
+	"\x14get-user-by-location\x82\xd3\xe4\x93\x02#\x12!/v1/locations/{location_id}/users\x12\x88\x01\n" +
+	"\n" +
+	"CreateUser\x12\x1c.hlgate.v1.CreateUserRequest\x1a\x1d.hlgate.v1.CreateUserResponse\"=\xc2\xf3\x18\r\n" +
+	"\vcreate-user\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/locations/{location_id}/users\x12\x8f\x01\n" +
+	"\n" +
+	"DeleteUser\x12\x1c.hlgate.v1.DeleteUserRequest\x1a\x1d.hlgate.v1.DeleteUserResponse\"D\xc2\xf3\x18\r\n" +
+	"\vdelete-user\x82\xd3\xe4\x93\x02-*+/v1/locations/{location_id}/users/{user_id}\x12\x83\x01\n" +
 	"\aGetUser\x12\x19.hlgate.v1.GetUserRequest\x1a\x1a.hlgate.v1.GetUserResponse\"A\xc2\xf3\x18\n" +
 	"\n" +
-	"\bget-user\x82\xd3\xe4\x93\x02-\x12+/v1/locations/{location_id}/users/{user_id}B7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
+	"\bget-user\x82\xd3\xe4\x93\x02-\x12+/v1/locations/{location_id}/users/{user_id}\x12\x92\x01\n" +
+	"\n" +
+	"UpdateUser\x12\x1c.hlgate.v1.UpdateUserRequest\x1a\x1d.hlgate.v1.UpdateUserResponse\"G\xc2\xf3\x18\r\n" +
+	"\vupdate-user\x82\xd3\xe4\x93\x020:\x01*\x1a+/v1/locations/{location_id}/users/{user_id}\x12\x90\x01\n" +
+	"\vSearchUsers\x12\x1d.hlgate.v1.SearchUsersRequest\x1a\x1e.hlgate.v1.SearchUsersResponse\"B\xc2\xf3\x18\x0e\n" +
+	"\fsearch-users\x82\xd3\xe4\x93\x02*\x12(/v1/locations/{location_id}/users/searchB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
 var (
 	file_hlgate_v1_users_service_proto_rawDescOnce sync.Once
@@ -407,33 +1594,64 @@ func file_hlgate_v1_users_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_users_service_proto_rawDescData
 }
 
-var file_hlgate_v1_users_service_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_hlgate_v1_users_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_hlgate_v1_users_service_proto_goTypes = []any{
 	(*GetUserByLocationRequest)(nil),  // 0: hlgate.v1.GetUserByLocationRequest
 	(*GetUserByLocationResponse)(nil), // 1: hlgate.v1.GetUserByLocationResponse
-	(*GetUserRequest)(nil),            // 2: hlgate.v1.GetUserRequest
-	(*GetUserResponse)(nil),           // 3: hlgate.v1.GetUserResponse
-	(*UserSchema)(nil),                // 4: hlgate.v1.UserSchema
-	(*structpb.Struct)(nil),           // 5: google.protobuf.Struct
-	(*PermissionsDto)(nil),            // 6: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                // 7: hlgate.v1.RoleSchema
+	(*CreateUserRequest)(nil),         // 2: hlgate.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),        // 3: hlgate.v1.CreateUserResponse
+	(*DeleteUserRequest)(nil),         // 4: hlgate.v1.DeleteUserRequest
+	(*DeleteUserResponse)(nil),        // 5: hlgate.v1.DeleteUserResponse
+	(*GetUserRequest)(nil),            // 6: hlgate.v1.GetUserRequest
+	(*GetUserResponse)(nil),           // 7: hlgate.v1.GetUserResponse
+	(*UpdateUserRequest)(nil),         // 8: hlgate.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),        // 9: hlgate.v1.UpdateUserResponse
+	(*SearchUsersRequest)(nil),        // 10: hlgate.v1.SearchUsersRequest
+	(*SearchUsersResponse)(nil),       // 11: hlgate.v1.SearchUsersResponse
+	(*UserSchema)(nil),                // 12: hlgate.v1.UserSchema
+	(*structpb.Struct)(nil),           // 13: google.protobuf.Struct
+	(*PermissionsDto)(nil),            // 14: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                // 15: hlgate.v1.RoleSchema
 }
 var file_hlgate_v1_users_service_proto_depIdxs = []int32{
-	4, // 0: hlgate.v1.GetUserByLocationResponse.users:type_name -> hlgate.v1.UserSchema
-	5, // 1: hlgate.v1.GetUserByLocationResponse.unmapped:type_name -> google.protobuf.Struct
-	6, // 2: hlgate.v1.GetUserResponse.permissions:type_name -> hlgate.v1.PermissionsDto
-	7, // 3: hlgate.v1.GetUserResponse.roles:type_name -> hlgate.v1.RoleSchema
-	5, // 4: hlgate.v1.GetUserResponse.lc_phone:type_name -> google.protobuf.Struct
-	5, // 5: hlgate.v1.GetUserResponse.unmapped:type_name -> google.protobuf.Struct
-	0, // 6: hlgate.v1.UsersService.GetUserByLocation:input_type -> hlgate.v1.GetUserByLocationRequest
-	2, // 7: hlgate.v1.UsersService.GetUser:input_type -> hlgate.v1.GetUserRequest
-	1, // 8: hlgate.v1.UsersService.GetUserByLocation:output_type -> hlgate.v1.GetUserByLocationResponse
-	3, // 9: hlgate.v1.UsersService.GetUser:output_type -> hlgate.v1.GetUserResponse
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	12, // 0: hlgate.v1.GetUserByLocationResponse.users:type_name -> hlgate.v1.UserSchema
+	13, // 1: hlgate.v1.GetUserByLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	14, // 2: hlgate.v1.CreateUserRequest.permissions:type_name -> hlgate.v1.PermissionsDto
+	13, // 3: hlgate.v1.CreateUserRequest.twilio_phone:type_name -> google.protobuf.Struct
+	14, // 4: hlgate.v1.CreateUserResponse.permissions:type_name -> hlgate.v1.PermissionsDto
+	15, // 5: hlgate.v1.CreateUserResponse.roles:type_name -> hlgate.v1.RoleSchema
+	13, // 6: hlgate.v1.CreateUserResponse.lc_phone:type_name -> google.protobuf.Struct
+	13, // 7: hlgate.v1.CreateUserResponse.unmapped:type_name -> google.protobuf.Struct
+	13, // 8: hlgate.v1.DeleteUserResponse.unmapped:type_name -> google.protobuf.Struct
+	14, // 9: hlgate.v1.GetUserResponse.permissions:type_name -> hlgate.v1.PermissionsDto
+	15, // 10: hlgate.v1.GetUserResponse.roles:type_name -> hlgate.v1.RoleSchema
+	13, // 11: hlgate.v1.GetUserResponse.lc_phone:type_name -> google.protobuf.Struct
+	13, // 12: hlgate.v1.GetUserResponse.unmapped:type_name -> google.protobuf.Struct
+	14, // 13: hlgate.v1.UpdateUserRequest.permissions:type_name -> hlgate.v1.PermissionsDto
+	13, // 14: hlgate.v1.UpdateUserRequest.twilio_phone:type_name -> google.protobuf.Struct
+	14, // 15: hlgate.v1.UpdateUserResponse.permissions:type_name -> hlgate.v1.PermissionsDto
+	15, // 16: hlgate.v1.UpdateUserResponse.roles:type_name -> hlgate.v1.RoleSchema
+	13, // 17: hlgate.v1.UpdateUserResponse.lc_phone:type_name -> google.protobuf.Struct
+	13, // 18: hlgate.v1.UpdateUserResponse.unmapped:type_name -> google.protobuf.Struct
+	12, // 19: hlgate.v1.SearchUsersResponse.users:type_name -> hlgate.v1.UserSchema
+	13, // 20: hlgate.v1.SearchUsersResponse.unmapped:type_name -> google.protobuf.Struct
+	0,  // 21: hlgate.v1.UsersService.GetUserByLocation:input_type -> hlgate.v1.GetUserByLocationRequest
+	2,  // 22: hlgate.v1.UsersService.CreateUser:input_type -> hlgate.v1.CreateUserRequest
+	4,  // 23: hlgate.v1.UsersService.DeleteUser:input_type -> hlgate.v1.DeleteUserRequest
+	6,  // 24: hlgate.v1.UsersService.GetUser:input_type -> hlgate.v1.GetUserRequest
+	8,  // 25: hlgate.v1.UsersService.UpdateUser:input_type -> hlgate.v1.UpdateUserRequest
+	10, // 26: hlgate.v1.UsersService.SearchUsers:input_type -> hlgate.v1.SearchUsersRequest
+	1,  // 27: hlgate.v1.UsersService.GetUserByLocation:output_type -> hlgate.v1.GetUserByLocationResponse
+	3,  // 28: hlgate.v1.UsersService.CreateUser:output_type -> hlgate.v1.CreateUserResponse
+	5,  // 29: hlgate.v1.UsersService.DeleteUser:output_type -> hlgate.v1.DeleteUserResponse
+	7,  // 30: hlgate.v1.UsersService.GetUser:output_type -> hlgate.v1.GetUserResponse
+	9,  // 31: hlgate.v1.UsersService.UpdateUser:output_type -> hlgate.v1.UpdateUserResponse
+	11, // 32: hlgate.v1.UsersService.SearchUsers:output_type -> hlgate.v1.SearchUsersResponse
+	27, // [27:33] is the sub-list for method output_type
+	21, // [21:27] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_users_service_proto_init() }
@@ -443,14 +1661,20 @@ func file_hlgate_v1_users_service_proto_init() {
 	}
 	file_hlgate_v1_options_proto_init()
 	file_hlgate_v1_upstream_schemas_proto_init()
+	file_hlgate_v1_users_service_proto_msgTypes[2].OneofWrappers = []any{}
 	file_hlgate_v1_users_service_proto_msgTypes[3].OneofWrappers = []any{}
+	file_hlgate_v1_users_service_proto_msgTypes[5].OneofWrappers = []any{}
+	file_hlgate_v1_users_service_proto_msgTypes[7].OneofWrappers = []any{}
+	file_hlgate_v1_users_service_proto_msgTypes[8].OneofWrappers = []any{}
+	file_hlgate_v1_users_service_proto_msgTypes[9].OneofWrappers = []any{}
+	file_hlgate_v1_users_service_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_users_service_proto_rawDesc), len(file_hlgate_v1_users_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
