@@ -17,6 +17,57 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for ApplyToFuturePaymentsConfigDurationType.
+const (
+	ApplyToFuturePaymentsConfigDurationTypeMonths ApplyToFuturePaymentsConfigDurationType = "months"
+)
+
+// Valid indicates whether the value is a known member of the ApplyToFuturePaymentsConfigDurationType enum.
+func (e ApplyToFuturePaymentsConfigDurationType) Valid() bool {
+	switch e {
+	case ApplyToFuturePaymentsConfigDurationTypeMonths:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ApplyToFuturePaymentsConfigType.
+const (
+	ApplyToFuturePaymentsConfigTypeFixed   ApplyToFuturePaymentsConfigType = "fixed"
+	ApplyToFuturePaymentsConfigTypeForever ApplyToFuturePaymentsConfigType = "forever"
+)
+
+// Valid indicates whether the value is a known member of the ApplyToFuturePaymentsConfigType enum.
+func (e ApplyToFuturePaymentsConfigType) Valid() bool {
+	switch e {
+	case ApplyToFuturePaymentsConfigTypeFixed:
+		return true
+	case ApplyToFuturePaymentsConfigTypeForever:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ApplyToFuturePaymentsConfigDtoType.
+const (
+	ApplyToFuturePaymentsConfigDtoTypeFixed   ApplyToFuturePaymentsConfigDtoType = "fixed"
+	ApplyToFuturePaymentsConfigDtoTypeForever ApplyToFuturePaymentsConfigDtoType = "forever"
+)
+
+// Valid indicates whether the value is a known member of the ApplyToFuturePaymentsConfigDtoType enum.
+func (e ApplyToFuturePaymentsConfigDtoType) Valid() bool {
+	switch e {
+	case ApplyToFuturePaymentsConfigDtoTypeFixed:
+		return true
+	case ApplyToFuturePaymentsConfigDtoTypeForever:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AppointmentCreateSchemaAppointmentStatus.
 const (
 	AppointmentCreateSchemaAppointmentStatusCancelled AppointmentCreateSchemaAppointmentStatus = "cancelled"
@@ -500,6 +551,117 @@ func (e ContactSearchSortDirection) Valid() bool {
 	}
 }
 
+// Defines values for CouponDtoDiscountType.
+const (
+	CouponDtoDiscountTypeAmount     CouponDtoDiscountType = "amount"
+	CouponDtoDiscountTypePercentage CouponDtoDiscountType = "percentage"
+)
+
+// Valid indicates whether the value is a known member of the CouponDtoDiscountType enum.
+func (e CouponDtoDiscountType) Valid() bool {
+	switch e {
+	case CouponDtoDiscountTypeAmount:
+		return true
+	case CouponDtoDiscountTypePercentage:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CouponDtoStatus.
+const (
+	CouponDtoStatusActive    CouponDtoStatus = "active"
+	CouponDtoStatusExpired   CouponDtoStatus = "expired"
+	CouponDtoStatusScheduled CouponDtoStatus = "scheduled"
+)
+
+// Valid indicates whether the value is a known member of the CouponDtoStatus enum.
+func (e CouponDtoStatus) Valid() bool {
+	switch e {
+	case CouponDtoStatusActive:
+		return true
+	case CouponDtoStatusExpired:
+		return true
+	case CouponDtoStatusScheduled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateCouponParamsAltType.
+const (
+	CreateCouponParamsAltTypeLocation CreateCouponParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CreateCouponParamsAltType enum.
+func (e CreateCouponParamsAltType) Valid() bool {
+	switch e {
+	case CreateCouponParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateCouponParamsDiscountType.
+const (
+	CreateCouponParamsDiscountTypeAmount     CreateCouponParamsDiscountType = "amount"
+	CreateCouponParamsDiscountTypePercentage CreateCouponParamsDiscountType = "percentage"
+)
+
+// Valid indicates whether the value is a known member of the CreateCouponParamsDiscountType enum.
+func (e CreateCouponParamsDiscountType) Valid() bool {
+	switch e {
+	case CreateCouponParamsDiscountTypeAmount:
+		return true
+	case CreateCouponParamsDiscountTypePercentage:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateCouponResponseDtoDiscountType.
+const (
+	CreateCouponResponseDtoDiscountTypeAmount     CreateCouponResponseDtoDiscountType = "amount"
+	CreateCouponResponseDtoDiscountTypePercentage CreateCouponResponseDtoDiscountType = "percentage"
+)
+
+// Valid indicates whether the value is a known member of the CreateCouponResponseDtoDiscountType enum.
+func (e CreateCouponResponseDtoDiscountType) Valid() bool {
+	switch e {
+	case CreateCouponResponseDtoDiscountTypeAmount:
+		return true
+	case CreateCouponResponseDtoDiscountTypePercentage:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateCouponResponseDtoStatus.
+const (
+	CreateCouponResponseDtoStatusActive    CreateCouponResponseDtoStatus = "active"
+	CreateCouponResponseDtoStatusExpired   CreateCouponResponseDtoStatus = "expired"
+	CreateCouponResponseDtoStatusScheduled CreateCouponResponseDtoStatus = "scheduled"
+)
+
+// Valid indicates whether the value is a known member of the CreateCouponResponseDtoStatus enum.
+func (e CreateCouponResponseDtoStatus) Valid() bool {
+	switch e {
+	case CreateCouponResponseDtoStatusActive:
+		return true
+	case CreateCouponResponseDtoStatusExpired:
+		return true
+	case CreateCouponResponseDtoStatusScheduled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateDtoStatus.
 const (
 	CreateDtoStatusAbandoned CreateDtoStatus = "abandoned"
@@ -746,6 +908,21 @@ func (e DefaultInvoiceResponseDtoStatus) Valid() bool {
 	case DefaultInvoiceResponseDtoStatusSent:
 		return true
 	case DefaultInvoiceResponseDtoStatusVoid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteCouponParamsAltType.
+const (
+	DeleteCouponParamsAltTypeLocation DeleteCouponParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the DeleteCouponParamsAltType enum.
+func (e DeleteCouponParamsAltType) Valid() bool {
+	switch e {
+	case DeleteCouponParamsAltTypeLocation:
 		return true
 	default:
 		return false
@@ -1391,6 +1568,141 @@ func (e PaymentScheduleDtoType) Valid() bool {
 	}
 }
 
+// Defines values for PaymentsCardDtoType.
+const (
+	PaymentsCardDtoTypeMastercard PaymentsCardDtoType = "mastercard"
+	PaymentsCardDtoTypeOther      PaymentsCardDtoType = "other"
+	PaymentsCardDtoTypeVisa       PaymentsCardDtoType = "visa"
+)
+
+// Valid indicates whether the value is a known member of the PaymentsCardDtoType enum.
+func (e PaymentsCardDtoType) Valid() bool {
+	switch e {
+	case PaymentsCardDtoTypeMastercard:
+		return true
+	case PaymentsCardDtoTypeOther:
+		return true
+	case PaymentsCardDtoTypeVisa:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentsCustomRRuleOptionsDtoDayOfWeek.
+const (
+	PaymentsCustomRRuleOptionsDtoDayOfWeekFr PaymentsCustomRRuleOptionsDtoDayOfWeek = "fr"
+	PaymentsCustomRRuleOptionsDtoDayOfWeekMo PaymentsCustomRRuleOptionsDtoDayOfWeek = "mo"
+	PaymentsCustomRRuleOptionsDtoDayOfWeekSa PaymentsCustomRRuleOptionsDtoDayOfWeek = "sa"
+	PaymentsCustomRRuleOptionsDtoDayOfWeekSu PaymentsCustomRRuleOptionsDtoDayOfWeek = "su"
+	PaymentsCustomRRuleOptionsDtoDayOfWeekTh PaymentsCustomRRuleOptionsDtoDayOfWeek = "th"
+	PaymentsCustomRRuleOptionsDtoDayOfWeekTu PaymentsCustomRRuleOptionsDtoDayOfWeek = "tu"
+	PaymentsCustomRRuleOptionsDtoDayOfWeekWe PaymentsCustomRRuleOptionsDtoDayOfWeek = "we"
+)
+
+// Valid indicates whether the value is a known member of the PaymentsCustomRRuleOptionsDtoDayOfWeek enum.
+func (e PaymentsCustomRRuleOptionsDtoDayOfWeek) Valid() bool {
+	switch e {
+	case PaymentsCustomRRuleOptionsDtoDayOfWeekFr:
+		return true
+	case PaymentsCustomRRuleOptionsDtoDayOfWeekMo:
+		return true
+	case PaymentsCustomRRuleOptionsDtoDayOfWeekSa:
+		return true
+	case PaymentsCustomRRuleOptionsDtoDayOfWeekSu:
+		return true
+	case PaymentsCustomRRuleOptionsDtoDayOfWeekTh:
+		return true
+	case PaymentsCustomRRuleOptionsDtoDayOfWeekTu:
+		return true
+	case PaymentsCustomRRuleOptionsDtoDayOfWeekWe:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentsCustomRRuleOptionsDtoIntervalType.
+const (
+	PaymentsCustomRRuleOptionsDtoIntervalTypeDaily    PaymentsCustomRRuleOptionsDtoIntervalType = "daily"
+	PaymentsCustomRRuleOptionsDtoIntervalTypeHourly   PaymentsCustomRRuleOptionsDtoIntervalType = "hourly"
+	PaymentsCustomRRuleOptionsDtoIntervalTypeMinutely PaymentsCustomRRuleOptionsDtoIntervalType = "minutely"
+	PaymentsCustomRRuleOptionsDtoIntervalTypeMonthly  PaymentsCustomRRuleOptionsDtoIntervalType = "monthly"
+	PaymentsCustomRRuleOptionsDtoIntervalTypeSecondly PaymentsCustomRRuleOptionsDtoIntervalType = "secondly"
+	PaymentsCustomRRuleOptionsDtoIntervalTypeWeekly   PaymentsCustomRRuleOptionsDtoIntervalType = "weekly"
+	PaymentsCustomRRuleOptionsDtoIntervalTypeYearly   PaymentsCustomRRuleOptionsDtoIntervalType = "yearly"
+)
+
+// Valid indicates whether the value is a known member of the PaymentsCustomRRuleOptionsDtoIntervalType enum.
+func (e PaymentsCustomRRuleOptionsDtoIntervalType) Valid() bool {
+	switch e {
+	case PaymentsCustomRRuleOptionsDtoIntervalTypeDaily:
+		return true
+	case PaymentsCustomRRuleOptionsDtoIntervalTypeHourly:
+		return true
+	case PaymentsCustomRRuleOptionsDtoIntervalTypeMinutely:
+		return true
+	case PaymentsCustomRRuleOptionsDtoIntervalTypeMonthly:
+		return true
+	case PaymentsCustomRRuleOptionsDtoIntervalTypeSecondly:
+		return true
+	case PaymentsCustomRRuleOptionsDtoIntervalTypeWeekly:
+		return true
+	case PaymentsCustomRRuleOptionsDtoIntervalTypeYearly:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentsCustomRRuleOptionsDtoMonthOfYear.
+const (
+	PaymentsCustomRRuleOptionsDtoMonthOfYearApr PaymentsCustomRRuleOptionsDtoMonthOfYear = "apr"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearAug PaymentsCustomRRuleOptionsDtoMonthOfYear = "aug"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearDec PaymentsCustomRRuleOptionsDtoMonthOfYear = "dec"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearFeb PaymentsCustomRRuleOptionsDtoMonthOfYear = "feb"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearJan PaymentsCustomRRuleOptionsDtoMonthOfYear = "jan"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearJul PaymentsCustomRRuleOptionsDtoMonthOfYear = "jul"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearJun PaymentsCustomRRuleOptionsDtoMonthOfYear = "jun"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearMar PaymentsCustomRRuleOptionsDtoMonthOfYear = "mar"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearMay PaymentsCustomRRuleOptionsDtoMonthOfYear = "may"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearNov PaymentsCustomRRuleOptionsDtoMonthOfYear = "nov"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearOct PaymentsCustomRRuleOptionsDtoMonthOfYear = "oct"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearSep PaymentsCustomRRuleOptionsDtoMonthOfYear = "sep"
+)
+
+// Valid indicates whether the value is a known member of the PaymentsCustomRRuleOptionsDtoMonthOfYear enum.
+func (e PaymentsCustomRRuleOptionsDtoMonthOfYear) Valid() bool {
+	switch e {
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearApr:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearAug:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearDec:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearFeb:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearJan:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearJul:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearJun:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearMar:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearMay:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearNov:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearOct:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearSep:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PipelinesResponseSchemaColorRenderMode.
 const (
 	PipelinesResponseSchemaColorRenderModeBgTint PipelinesResponseSchemaColorRenderMode = "bg-tint"
@@ -1406,6 +1718,48 @@ func (e PipelinesResponseSchemaColorRenderMode) Valid() bool {
 	case PipelinesResponseSchemaColorRenderModeDot:
 		return true
 	case PipelinesResponseSchemaColorRenderModeNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostRecordOrderPaymentBodyAltType.
+const (
+	PostRecordOrderPaymentBodyAltTypeLocation PostRecordOrderPaymentBodyAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the PostRecordOrderPaymentBodyAltType enum.
+func (e PostRecordOrderPaymentBodyAltType) Valid() bool {
+	switch e {
+	case PostRecordOrderPaymentBodyAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostRecordOrderPaymentBodyMode.
+const (
+	PostRecordOrderPaymentBodyModeBankTransfer PostRecordOrderPaymentBodyMode = "bank_transfer"
+	PostRecordOrderPaymentBodyModeCard         PostRecordOrderPaymentBodyMode = "card"
+	PostRecordOrderPaymentBodyModeCash         PostRecordOrderPaymentBodyMode = "cash"
+	PostRecordOrderPaymentBodyModeCheque       PostRecordOrderPaymentBodyMode = "cheque"
+	PostRecordOrderPaymentBodyModeOther        PostRecordOrderPaymentBodyMode = "other"
+)
+
+// Valid indicates whether the value is a known member of the PostRecordOrderPaymentBodyMode enum.
+func (e PostRecordOrderPaymentBodyMode) Valid() bool {
+	switch e {
+	case PostRecordOrderPaymentBodyModeBankTransfer:
+		return true
+	case PostRecordOrderPaymentBodyModeCard:
+		return true
+	case PostRecordOrderPaymentBodyModeCash:
+		return true
+	case PostRecordOrderPaymentBodyModeCheque:
+		return true
+	case PostRecordOrderPaymentBodyModeOther:
 		return true
 	default:
 		return false
@@ -1592,6 +1946,21 @@ func (e ScheduleRuleDTOType) Valid() bool {
 	}
 }
 
+// Defines values for SubscriptionResponseSchemaAltType.
+const (
+	SubscriptionResponseSchemaAltTypeLocation SubscriptionResponseSchemaAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the SubscriptionResponseSchemaAltType enum.
+func (e SubscriptionResponseSchemaAltType) Valid() bool {
+	switch e {
+	case SubscriptionResponseSchemaAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TeamMemberResponseMeetingLocationType.
 const (
 	TeamMemberResponseMeetingLocationTypeAddress TeamMemberResponseMeetingLocationType = "address"
@@ -1640,6 +2009,39 @@ func (e TeamMemberResponsePriority) Valid() bool {
 	case TeamMemberResponsePriorityN05:
 		return true
 	case TeamMemberResponsePriorityN1:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateCouponParamsAltType.
+const (
+	UpdateCouponParamsAltTypeLocation UpdateCouponParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the UpdateCouponParamsAltType enum.
+func (e UpdateCouponParamsAltType) Valid() bool {
+	switch e {
+	case UpdateCouponParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateCouponParamsDiscountType.
+const (
+	UpdateCouponParamsDiscountTypeAmount     UpdateCouponParamsDiscountType = "amount"
+	UpdateCouponParamsDiscountTypePercentage UpdateCouponParamsDiscountType = "percentage"
+)
+
+// Valid indicates whether the value is a known member of the UpdateCouponParamsDiscountType enum.
+func (e UpdateCouponParamsDiscountType) Valid() bool {
+	switch e {
+	case UpdateCouponParamsDiscountTypeAmount:
+		return true
+	case UpdateCouponParamsDiscountTypePercentage:
 		return true
 	default:
 		return false
@@ -3359,6 +3761,57 @@ func (e SearchOpportunityParamsStatus) Valid() bool {
 	}
 }
 
+// Defines values for GetCouponParamsAltType.
+const (
+	GetCouponParamsAltTypeLocation GetCouponParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GetCouponParamsAltType enum.
+func (e GetCouponParamsAltType) Valid() bool {
+	switch e {
+	case GetCouponParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListCouponsParamsAltType.
+const (
+	ListCouponsParamsAltTypeLocation ListCouponsParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ListCouponsParamsAltType enum.
+func (e ListCouponsParamsAltType) Valid() bool {
+	switch e {
+	case ListCouponsParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListCouponsParamsStatus.
+const (
+	ListCouponsParamsStatusActive    ListCouponsParamsStatus = "active"
+	ListCouponsParamsStatusExpired   ListCouponsParamsStatus = "expired"
+	ListCouponsParamsStatusScheduled ListCouponsParamsStatus = "scheduled"
+)
+
+// Valid indicates whether the value is a known member of the ListCouponsParamsStatus enum.
+func (e ListCouponsParamsStatus) Valid() bool {
+	switch e {
+	case ListCouponsParamsStatusActive:
+		return true
+	case ListCouponsParamsStatusExpired:
+		return true
+	case ListCouponsParamsStatusScheduled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListOrdersParamsPaymentStatus.
 const (
 	ListOrdersParamsPaymentStatusPaid          ListOrdersParamsPaymentStatus = "paid"
@@ -3377,6 +3830,36 @@ func (e ListOrdersParamsPaymentStatus) Valid() bool {
 	case ListOrdersParamsPaymentStatusRefunded:
 		return true
 	case ListOrdersParamsPaymentStatusUnpaid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListSubscriptionsParamsAltType.
+const (
+	ListSubscriptionsParamsAltTypeLocation ListSubscriptionsParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ListSubscriptionsParamsAltType enum.
+func (e ListSubscriptionsParamsAltType) Valid() bool {
+	switch e {
+	case ListSubscriptionsParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetSubscriptionByIDParamsAltType.
+const (
+	GetSubscriptionByIDParamsAltTypeLocation GetSubscriptionByIDParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GetSubscriptionByIDParamsAltType enum.
+func (e GetSubscriptionByIDParamsAltType) Valid() bool {
+	switch e {
+	case GetSubscriptionByIDParamsAltTypeLocation:
 		return true
 	default:
 		return false
@@ -3435,6 +3918,53 @@ type AmountSummary struct {
 	// Subtotal Order sub-total value.
 	Subtotal float64 `json:"subtotal"`
 }
+
+// ApplyToFuturePaymentsConfig defines model for ApplyToFuturePaymentsConfig.
+type ApplyToFuturePaymentsConfig struct {
+	// Duration Duration the coupon to be applied in a subscription
+	//
+	// Example: 5
+	Duration float64 `json:"duration"`
+
+	// DurationType Type of the duration
+	//
+	// Example: months
+	DurationType ApplyToFuturePaymentsConfigDurationType `json:"durationType"`
+
+	// Type Type of the config
+	Type ApplyToFuturePaymentsConfigType `json:"type"`
+}
+
+// ApplyToFuturePaymentsConfigDurationType Type of the duration
+//
+// Example: months
+type ApplyToFuturePaymentsConfigDurationType string
+
+// ApplyToFuturePaymentsConfigType Type of the config
+type ApplyToFuturePaymentsConfigType string
+
+// ApplyToFuturePaymentsConfigDto defines model for ApplyToFuturePaymentsConfigDto.
+type ApplyToFuturePaymentsConfigDto struct {
+	// Duration Duration value for fixed type configurations
+	//
+	// Example: 3
+	Duration *float64 `json:"duration,omitempty"`
+
+	// DurationType Duration type for fixed configurations (e.g. months)
+	//
+	// Example: months
+	DurationType *string `json:"durationType,omitempty"`
+
+	// Type Type of future payments configuration
+	//
+	// Example: fixed
+	Type ApplyToFuturePaymentsConfigDtoType `json:"type"`
+}
+
+// ApplyToFuturePaymentsConfigDtoType Type of future payments configuration
+//
+// Example: fixed
+type ApplyToFuturePaymentsConfigDtoType string
 
 // AppointmentCreateSchema defines model for AppointmentCreateSchema.
 type AppointmentCreateSchema struct {
@@ -4319,6 +4849,14 @@ type CheckboxField struct {
 	Key *string `json:"key,omitempty"`
 }
 
+// ChequeDto defines model for ChequeDto.
+type ChequeDto struct {
+	// Number check number
+	//
+	// Example: 129-129-129-912
+	Number string `json:"number"`
+}
+
 // ContactDetailsDto defines model for ContactDetailsDto.
 type ContactDetailsDto struct {
 	// AdditionalEmails Secondary email addresses for the contact to be saved
@@ -4456,6 +4994,102 @@ type ContactsNotesDTO struct {
 	// UserID Example: GCs5KuzPqTls7vWclkEV
 	UserID *string `json:"userId,omitempty"`
 }
+
+// CouponDto defines model for CouponDto.
+type CouponDto struct {
+	// ID Unique MongoDB identifier for the coupon
+	//
+	// Example: 67f6c132d9485f9dacd5f123
+	ID string `json:"_id"`
+
+	// AltID Location Id
+	//
+	// Example: 79t07PzK8Tvf73d12312
+	AltID string `json:"altId"`
+
+	// AltType Type of entity
+	//
+	// Example: location
+	AltType string `json:"altType"`
+
+	// ApplyToFuturePayments Indicates if the coupon applies to future recurring payments
+	//
+	// Example: true
+	ApplyToFuturePayments bool `json:"applyToFuturePayments"`
+
+	// ApplyToFuturePaymentsConfig Configuration for how the coupon applies to future payments
+	ApplyToFuturePaymentsConfig ApplyToFuturePaymentsConfigDto `json:"applyToFuturePaymentsConfig"`
+
+	// Code Redemption code for the coupon
+	//
+	// Example: NEWT6
+	Code string `json:"code"`
+
+	// CreatedAt Creation timestamp
+	//
+	// Example: 2025-04-09T18:49:22.026Z
+	CreatedAt string `json:"createdAt"`
+
+	// DiscountType Type of discount (percentage or amount)
+	//
+	// Example: percentage
+	DiscountType CouponDtoDiscountType `json:"discountType"`
+
+	// DiscountValue Value of the discount (percentage or fixed amount)
+	//
+	// Example: 25
+	DiscountValue float64 `json:"discountValue"`
+
+	// EndDate End date when the coupon expires
+	//
+	// Example: 2025-05-30T18:30:00.000Z
+	EndDate *string `json:"endDate,omitempty"`
+
+	// LimitPerCustomer Maximum number of times a customer can use this coupon (0 for unlimited)
+	//
+	// Example: 5
+	LimitPerCustomer float64 `json:"limitPerCustomer"`
+
+	// Name Display name of the coupon
+	//
+	// Example: NEWT6
+	Name string `json:"name"`
+
+	// StartDate Date when the coupon becomes active
+	//
+	// Example: 2025-04-30T18:30:00.000Z
+	StartDate string `json:"startDate"`
+
+	// Status Current status of the coupon
+	//
+	// Example: scheduled
+	Status CouponDtoStatus `json:"status"`
+
+	// UpdatedAt Last update timestamp
+	//
+	// Example: 2025-04-09T18:49:22.026Z
+	UpdatedAt string `json:"updatedAt"`
+
+	// UsageCount Number of times the coupon has been used
+	//
+	// Example: 12
+	UsageCount float64 `json:"usageCount"`
+
+	// UserID User ID associated with the coupon (if applicable)
+	//
+	// Example: q0m15dTLGeiGOXG123123
+	UserID *string `json:"userId,omitempty"`
+}
+
+// CouponDtoDiscountType Type of discount (percentage or amount)
+//
+// Example: percentage
+type CouponDtoDiscountType string
+
+// CouponDtoStatus Current status of the coupon
+//
+// Example: scheduled
+type CouponDtoStatus string
 
 // CreateAddTagSuccessfulResponseDto defines model for CreateAddTagSuccessfulResponseDto.
 type CreateAddTagSuccessfulResponseDto struct {
@@ -4651,6 +5285,183 @@ type CreateContactSchema struct {
 type CreateContactsSuccessfulResponseDto struct {
 	Contact *CreateContactSchema `json:"contact,omitempty"`
 }
+
+// CreateCouponParams defines model for CreateCouponParams.
+type CreateCouponParams struct {
+	// AltID Location Id
+	//
+	// Example: BQdAwxa0ky1iK2sstLGJ
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType CreateCouponParamsAltType `json:"altType"`
+
+	// ApplyToFuturePayments Is Coupon applicable on upcoming subscription transactions
+	//
+	// Example: true
+	ApplyToFuturePayments *bool `json:"applyToFuturePayments,omitempty"`
+
+	// ApplyToFuturePaymentsConfig If coupon is applicable on upcoming subscription transactions, how many months should it be applicable for a subscription
+	ApplyToFuturePaymentsConfig *ApplyToFuturePaymentsConfig `json:"applyToFuturePaymentsConfig,omitempty"`
+
+	// Code Coupon Code
+	//
+	// Example: LEVELUPDAY2022
+	Code string `json:"code"`
+
+	// DiscountType Discount Type
+	//
+	// Example: amount
+	DiscountType CreateCouponParamsDiscountType `json:"discountType"`
+
+	// DiscountValue Discount Value
+	//
+	// Example: 10
+	DiscountValue float64 `json:"discountValue"`
+
+	// EndDate End date in YYYY-MM-DDTHH:mm:ssZ format
+	//
+	// Example: 2023-01-31T22:45:00.000Z
+	EndDate *string `json:"endDate,omitempty"`
+
+	// LimitPerCustomer Limits whether a coupon can be redeemed only once per customer.
+	//
+	// Example: true
+	LimitPerCustomer *bool `json:"limitPerCustomer,omitempty"`
+
+	// Name Coupon Name
+	//
+	// Example: New Year Sale
+	Name string `json:"name"`
+
+	// ProductIds Product Ids
+	//
+	// Example: ["6241712be68f7a98102ba272"]
+	ProductIds *[]string `json:"productIds,omitempty"`
+
+	// StartDate Start date in YYYY-MM-DDTHH:mm:ssZ format
+	//
+	// Example: 2023-01-01T22:45:00.000Z
+	StartDate string `json:"startDate"`
+
+	// UsageLimit Max number of times coupon can be used
+	//
+	// Example: 10
+	UsageLimit *float64 `json:"usageLimit,omitempty"`
+}
+
+// CreateCouponParamsAltType Alt Type
+//
+// Example: location
+type CreateCouponParamsAltType string
+
+// CreateCouponParamsDiscountType Discount Type
+//
+// Example: amount
+type CreateCouponParamsDiscountType string
+
+// CreateCouponResponseDto defines model for CreateCouponResponseDto.
+type CreateCouponResponseDto struct {
+	// ID Unique MongoDB identifier for the coupon
+	//
+	// Example: 67f6c132d9485f9dacd5f123
+	ID string `json:"_id"`
+
+	// AltID Location Id
+	//
+	// Example: 79t07PzK8Tvf73d12312
+	AltID string `json:"altId"`
+
+	// AltType Type of entity
+	//
+	// Example: location
+	AltType string `json:"altType"`
+
+	// ApplyToFuturePayments Indicates if the coupon applies to future recurring payments
+	//
+	// Example: true
+	ApplyToFuturePayments bool `json:"applyToFuturePayments"`
+
+	// ApplyToFuturePaymentsConfig Configuration for how the coupon applies to future payments
+	ApplyToFuturePaymentsConfig ApplyToFuturePaymentsConfigDto `json:"applyToFuturePaymentsConfig"`
+
+	// Code Redemption code for the coupon
+	//
+	// Example: NEWT6
+	Code string `json:"code"`
+
+	// CreatedAt Creation timestamp
+	//
+	// Example: 2025-04-09T18:49:22.026Z
+	CreatedAt string `json:"createdAt"`
+
+	// DiscountType Type of discount (percentage or amount)
+	//
+	// Example: percentage
+	DiscountType CreateCouponResponseDtoDiscountType `json:"discountType"`
+
+	// DiscountValue Value of the discount (percentage or fixed amount)
+	//
+	// Example: 25
+	DiscountValue float64 `json:"discountValue"`
+
+	// EndDate End date when the coupon expires
+	//
+	// Example: 2025-05-30T18:30:00.000Z
+	EndDate *string `json:"endDate,omitempty"`
+
+	// LimitPerCustomer Maximum number of times a customer can use this coupon (0 for unlimited)
+	//
+	// Example: 5
+	LimitPerCustomer float64 `json:"limitPerCustomer"`
+
+	// Name Display name of the coupon
+	//
+	// Example: NEWT6
+	Name string `json:"name"`
+
+	// StartDate Date when the coupon becomes active
+	//
+	// Example: 2025-04-30T18:30:00.000Z
+	StartDate string `json:"startDate"`
+
+	// Status Current status of the coupon
+	//
+	// Example: scheduled
+	Status CreateCouponResponseDtoStatus `json:"status"`
+
+	// TraceID Unique identifier for tracing this API request
+	//
+	// Example: c667b18d-8f5e-44cf-a914
+	TraceID string `json:"traceId"`
+
+	// UpdatedAt Last update timestamp
+	//
+	// Example: 2025-04-09T18:49:22.026Z
+	UpdatedAt string `json:"updatedAt"`
+
+	// UsageCount Number of times the coupon has been used
+	//
+	// Example: 12
+	UsageCount float64 `json:"usageCount"`
+
+	// UserID User ID associated with the coupon (if applicable)
+	//
+	// Example: q0m15dTLGeiGOXG123123
+	UserID *string `json:"userId,omitempty"`
+}
+
+// CreateCouponResponseDtoDiscountType Type of discount (percentage or amount)
+//
+// Example: percentage
+type CreateCouponResponseDtoDiscountType string
+
+// CreateCouponResponseDtoStatus Current status of the coupon
+//
+// Example: scheduled
+type CreateCouponResponseDtoStatus string
 
 // CreateDeleteTagSuccessfulResponseDto defines model for CreateDeleteTagSuccessfulResponseDto.
 type CreateDeleteTagSuccessfulResponseDto struct {
@@ -5476,6 +6287,42 @@ type DeleteAppointmentSchema = map[string]interface{}
 type DeleteContactsSuccessfulResponseDto struct {
 	// Succeded Example: true
 	Succeded *bool `json:"succeded,omitempty"`
+}
+
+// DeleteCouponParams defines model for DeleteCouponParams.
+type DeleteCouponParams struct {
+	// AltID Location Id
+	//
+	// Example: BQdAwxa0ky1iK2sstLGJ
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType DeleteCouponParamsAltType `json:"altType"`
+
+	// ID Coupon Id
+	//
+	// Example: 6241712be68f7a98102ba272
+	ID string `json:"id"`
+}
+
+// DeleteCouponParamsAltType Alt Type
+//
+// Example: location
+type DeleteCouponParamsAltType string
+
+// DeleteCouponResponseDto defines model for DeleteCouponResponseDto.
+type DeleteCouponResponseDto struct {
+	// Success Indicates whether the delete was successful
+	//
+	// Example: true
+	Success bool `json:"success"`
+
+	// TraceID Unique identifier for tracing this API request
+	//
+	// Example: c667b18d-8f5e-44cf-a914
+	TraceID string `json:"traceId"`
 }
 
 // DeleteEventSuccessfulResponseDto defines model for DeleteEventSuccessfulResponseDto.
@@ -6372,6 +7219,125 @@ type GetScheduleResponseDto struct {
 // GetScheduleResponseDtoAltType defines model for GetScheduleResponseDto.AltType.
 type GetScheduleResponseDtoAltType string
 
+// GetSubscriptionResponseSchema defines model for GetSubscriptionResponseSchema.
+type GetSubscriptionResponseSchema struct {
+	// ID The unique identifier for the subscription.
+	//
+	// Example: 64bf78af39118e4011926cba
+	ID string `json:"_id"`
+
+	// AltID AltId is the unique identifier eg: location id.
+	//
+	// Example: 3SwdhCu3svxI8AKsPJt6
+	AltID string `json:"altId"`
+
+	// AltType AltType is the type of identifier.
+	//
+	// Example: location
+	AltType string `json:"altType"`
+
+	// Amount Subscription value.
+	Amount *float64 `json:"amount,omitempty"`
+
+	// AutoPayment Auto payment details of the subscription.
+	AutoPayment *map[string]interface{} `json:"autoPayment,omitempty"`
+
+	// CanceledAt Cancellation timestamp of the subscription.
+	//
+	// Example: 2023-11-20T10:23:36.515Z
+	CanceledAt *time.Time `json:"canceledAt,omitempty"`
+
+	// CanceledBy User id who cancelled the subscription.
+	//
+	// Example: qUuXUiB2AiA2DIthEicP
+	CanceledBy *string `json:"canceledBy,omitempty"`
+
+	// ContactID Contact id corresponding to the subscription.
+	//
+	// Example: XPLSw2SVagl12LMDeTmQ
+	ContactID *string `json:"contactId,omitempty"`
+
+	// ContactSnapshot Contact details of the subscriber.
+	ContactSnapshot *map[string]interface{} `json:"contactSnapshot,omitempty"`
+
+	// Coupon Coupon details of the subscription.
+	Coupon *map[string]interface{} `json:"coupon,omitempty"`
+
+	// CreatedAt The creation timestamp of the subscription.
+	//
+	// Example: 2023-11-20T10:23:36.515Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// CreatedBy User ID who created the subscription.
+	//
+	// Example: user123
+	CreatedBy *string `json:"createdBy,omitempty"`
+
+	// Currency Currency in which subscription was made.
+	//
+	// Example: USD
+	Currency *string `json:"currency,omitempty"`
+
+	// EntityID Entity id for the subscription. e.g: order id
+	//
+	// Example: 62f4db0f3059ecee61379012
+	EntityID *string `json:"entityId,omitempty"`
+
+	// EntitySource Entity source details for the subscription.
+	EntitySource *OrderSource `json:"entitySource,omitempty"`
+
+	// EntityType Entity type of subscription (eg: order).
+	//
+	// Example: order
+	EntityType *string `json:"entityType,omitempty"`
+
+	// IPAddress Ip address from where subscription was initiated.
+	//
+	// Example: 103.100.16.82
+	IPAddress *string `json:"ipAddress,omitempty"`
+
+	// LiveMode Subscription is in live / test mode.
+	LiveMode *bool `json:"liveMode,omitempty"`
+
+	// MarkAsTest Is test subscription.
+	MarkAsTest *bool `json:"markAsTest,omitempty"`
+
+	// Meta Meta details of the subscription.
+	Meta *map[string]interface{} `json:"meta,omitempty"`
+
+	// PaymentProvider Payment provider details for the subscription.
+	PaymentProvider *map[string]interface{} `json:"paymentProvider,omitempty"`
+
+	// RecurringProduct Recurring product details of the subscription.
+	RecurringProduct *map[string]interface{} `json:"recurringProduct,omitempty"`
+
+	// Schedule Scedule details for the subscription.
+	Schedule *PaymentsScheduleOptionsDto `json:"schedule,omitempty"`
+
+	// Status Subscription status.
+	//
+	// Example: active
+	Status *string `json:"status,omitempty"`
+
+	// SubscriptionID Subscription id for subscription.
+	//
+	// Example: I-0UE609H8E43P
+	SubscriptionID *string `json:"subscriptionId,omitempty"`
+
+	// SubscriptionSnapshot Snapshot of subscription.
+	SubscriptionSnapshot *map[string]interface{} `json:"subscriptionSnapshot,omitempty"`
+
+	// TraceID Trace id of the subscription.
+	//
+	// Example: 302d2cf4-1ba0-4bf5-bc3b-f8fa76fda58a
+	TraceID *string `json:"traceId,omitempty"`
+
+	// UpdatedAt The last update timestamp of the subscription.
+	//
+	// Example: 2024-01-23T09:57:04.846Z
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
 // GetTemplateResponseDto defines model for GetTemplateResponseDto.
 type GetTemplateResponseDto struct {
 	// ID Template Id
@@ -6934,6 +7900,22 @@ type LateFeesMaxFeesDto struct {
 // LateFeesMaxFeesDtoType Example: fixed
 type LateFeesMaxFeesDtoType string
 
+// ListCouponsResponseDto defines model for ListCouponsResponseDto.
+type ListCouponsResponseDto struct {
+	// Data Array of coupon objects
+	Data []CouponDto `json:"data"`
+
+	// TotalCount Total number of coupons matching the query criteria
+	//
+	// Example: 20
+	TotalCount float64 `json:"totalCount"`
+
+	// TraceID Unique identifier for tracing this API request
+	//
+	// Example: c667b18d-8f5e-44cf-a914
+	TraceID string `json:"traceId"`
+}
+
 // ListInvoicesResponseDto defines model for ListInvoicesResponseDto.
 type ListInvoicesResponseDto struct {
 	Invoices []GetInvoiceResponseDto `json:"invoices"`
@@ -6961,6 +7943,15 @@ type ListSchedulesResponseDto struct {
 	//
 	// Example: 100
 	Total float64 `json:"total"`
+}
+
+// ListSubscriptionResponseDto defines model for ListSubscriptionResponseDto.
+type ListSubscriptionResponseDto struct {
+	// Data An array of subscriptions
+	Data []SubscriptionResponseSchema `json:"data"`
+
+	// TotalCount total subscriptions count
+	TotalCount float64 `json:"totalCount"`
 }
 
 // ListTemplatesResponseDto defines model for ListTemplatesResponseDto.
@@ -7342,6 +8333,90 @@ type PaymentScheduleDto struct {
 // Example: percentage
 type PaymentScheduleDtoType string
 
+// PaymentsCardDto defines model for PaymentsCardDto.
+type PaymentsCardDto struct {
+	// Last4 Last 4 digit of the card
+	//
+	// Example: 1234
+	Last4 string `json:"last4"`
+
+	// Type Example: mastercard
+	Type PaymentsCardDtoType `json:"type"`
+}
+
+// PaymentsCardDtoType Example: mastercard
+type PaymentsCardDtoType string
+
+// PaymentsCustomRRuleOptionsDto defines model for PaymentsCustomRRuleOptionsDto.
+type PaymentsCustomRRuleOptionsDto struct {
+	// Count Max number of task executions
+	//
+	// Example: 10
+	Count *float64 `json:"count,omitempty"`
+
+	// DayOfMonth -1, 1, 2, 3, ..., 27, 28
+	//
+	// Example: 15
+	DayOfMonth *float64 `json:"dayOfMonth,omitempty"`
+
+	// DayOfWeek Example: mo
+	DayOfWeek *PaymentsCustomRRuleOptionsDtoDayOfWeek `json:"dayOfWeek,omitempty"`
+
+	// DaysBefore Execute task number of days before
+	//
+	// Example: 5
+	DaysBefore *float64 `json:"daysBefore,omitempty"`
+
+	// EndDate End date in YYYY-MM-DD format
+	//
+	// Example: 2029-11-01
+	EndDate *string `json:"endDate,omitempty"`
+
+	// EndTime End time in HH:mm:ss format
+	//
+	// Example: 18:45:00
+	EndTime *string `json:"endTime,omitempty"`
+
+	// Interval Example: 2
+	Interval float64 `json:"interval"`
+
+	// IntervalType Example: monthly
+	IntervalType PaymentsCustomRRuleOptionsDtoIntervalType `json:"intervalType"`
+
+	// MonthOfYear Example: jan
+	MonthOfYear *PaymentsCustomRRuleOptionsDtoMonthOfYear `json:"monthOfYear,omitempty"`
+
+	// NumOfWeek -1, 1, 2, 3, 4
+	//
+	// Example: -1
+	NumOfWeek *float64 `json:"numOfWeek,omitempty"`
+
+	// StartDate Start date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	StartDate string `json:"startDate"`
+
+	// StartTime Start time in HH:mm:ss format
+	//
+	// Example: 20:45:00
+	StartTime *string `json:"startTime,omitempty"`
+}
+
+// PaymentsCustomRRuleOptionsDtoDayOfWeek Example: mo
+type PaymentsCustomRRuleOptionsDtoDayOfWeek string
+
+// PaymentsCustomRRuleOptionsDtoIntervalType Example: monthly
+type PaymentsCustomRRuleOptionsDtoIntervalType string
+
+// PaymentsCustomRRuleOptionsDtoMonthOfYear Example: jan
+type PaymentsCustomRRuleOptionsDtoMonthOfYear string
+
+// PaymentsScheduleOptionsDto defines model for PaymentsScheduleOptionsDto.
+type PaymentsScheduleOptionsDto struct {
+	ExecuteAt *string                        `json:"executeAt,omitempty"`
+	Rrule     *PaymentsCustomRRuleOptionsDto `json:"rrule,omitempty"`
+}
+
 // PermissionsDto defines model for PermissionsDto.
 type PermissionsDto struct {
 	// AdwordsReportingEnabled Example: false
@@ -7500,6 +8575,64 @@ type PipelinesResponseSchema_Stages struct {
 
 	// ShowInPieChart Example: true
 	ShowInPieChart *bool `json:"showInPieChart,omitempty"`
+}
+
+// PostRecordOrderPaymentBody defines model for PostRecordOrderPaymentBody.
+type PostRecordOrderPaymentBody struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType PostRecordOrderPaymentBodyAltType `json:"altType"`
+
+	// Amount Amount to be paid against the invoice.
+	//
+	// Example: 100
+	Amount *float64 `json:"amount,omitempty"`
+
+	// Card Details of Card if used for payment
+	Card *PaymentsCardDto `json:"card,omitempty"`
+
+	// Cheque Details of the Cheque if used for payment
+	Cheque *ChequeDto `json:"cheque,omitempty"`
+
+	// IsPartialPayment Indicates if the order is intended to be a partial payment.
+	IsPartialPayment *bool `json:"isPartialPayment,omitempty"`
+
+	// Meta Meta data to be recorded with the transaction
+	Meta *map[string]interface{} `json:"meta,omitempty"`
+
+	// Mode manual payment method
+	//
+	// Example: card
+	Mode PostRecordOrderPaymentBodyMode `json:"mode"`
+
+	// Notes Any note to be recorded with the transaction
+	//
+	// Example: This was a direct payment
+	Notes *string `json:"notes,omitempty"`
+}
+
+// PostRecordOrderPaymentBodyAltType Alt Type
+//
+// Example: location
+type PostRecordOrderPaymentBodyAltType string
+
+// PostRecordOrderPaymentBodyMode manual payment method
+//
+// Example: card
+type PostRecordOrderPaymentBodyMode string
+
+// PostRecordOrderPaymentResponse defines model for PostRecordOrderPaymentResponse.
+type PostRecordOrderPaymentResponse struct {
+	// Success Success status of the request
+	//
+	// Example: true
+	Success bool `json:"success"`
 }
 
 // ProcessingFeeDto defines model for ProcessingFeeDto.
@@ -8293,6 +9426,126 @@ type StripePaymentMethodDto struct {
 	EnableBankDebitOnly bool `json:"enableBankDebitOnly"`
 }
 
+// SubscriptionResponseSchema defines model for SubscriptionResponseSchema.
+type SubscriptionResponseSchema struct {
+	// ID The unique identifier for the subscription.
+	//
+	// Example: 64bf78af39118e4011926cba
+	ID string `json:"_id"`
+
+	// AltID AltId is the unique identifier eg: location id.
+	//
+	// Example: 3SwdhCu3svxI8AKsPJt6
+	AltID string `json:"altId"`
+
+	// AltType AltType is the type of identifier.
+	//
+	// Example: location
+	AltType SubscriptionResponseSchemaAltType `json:"altType"`
+
+	// Amount Subscription value.
+	Amount *float64 `json:"amount,omitempty"`
+
+	// ContactEmail Contact email corresponding to the subscription.
+	//
+	// Example: james.bond@gohighlevel.com
+	ContactEmail *string `json:"contactEmail,omitempty"`
+
+	// ContactID Contact id corresponding to the subscription.
+	//
+	// Example: XPLSw2SVagl12LMDeTmQ
+	ContactID *string `json:"contactId,omitempty"`
+
+	// ContactName Contact name corresponding to the subscription.
+	//
+	// Example: James Bond
+	ContactName *string `json:"contactName,omitempty"`
+
+	// CreatedAt The creation timestamp of the subscription.
+	//
+	// Example: 2023-11-20T10:23:36.515Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// CreatedBy User ID who created the subscription.
+	//
+	// Example: user123
+	CreatedBy *string `json:"createdBy,omitempty"`
+
+	// Currency Currency in which subscription occurred.
+	//
+	// Example: USD
+	Currency *string `json:"currency,omitempty"`
+
+	// EntityID Entity id for the subscription. e.g: order id
+	//
+	// Example: 62f4db0f3059ecee61379012
+	EntityID *string `json:"entityId,omitempty"`
+
+	// EntitySourceID Entity source id for the subscription.
+	//
+	// Example: bevrkPbLaDNXFaqfLKMm
+	EntitySourceID *string `json:"entitySourceId,omitempty"`
+
+	// EntitySourceMeta Meta content for the entity source of subscription.
+	EntitySourceMeta *map[string]interface{} `json:"entitySourceMeta,omitempty"`
+
+	// EntitySourceName Entity source name for the subscription.
+	//
+	// Example: Attribution Funnel
+	EntitySourceName *string `json:"entitySourceName,omitempty"`
+
+	// EntitySourceType Entity source type of subscription (eg: funnel).
+	//
+	// Example: funnel
+	EntitySourceType string `json:"entitySourceType"`
+
+	// EntityType Entity type of subscription (eg: order).
+	//
+	// Example: order
+	EntityType *string `json:"entityType,omitempty"`
+
+	// IPAddress Ip address from where subscription was initiated.
+	//
+	// Example: 103.100.16.82
+	IPAddress *string `json:"ipAddress,omitempty"`
+
+	// LiveMode Subscription is in live / test mode.
+	LiveMode *bool `json:"liveMode,omitempty"`
+
+	// PaymentProviderConnectedAccount Payment provider connected account id for subscription.
+	//
+	// Example: ATn0CqrzrWS5ak185Bsb1xCpyzBDOZ8WdRxyFotppLYePTDhiuQ49H5QXO_L-4HKk1GBn7f9_QhbNK2s
+	PaymentProviderConnectedAccount *string `json:"paymentProviderConnectedAccount,omitempty"`
+
+	// PaymentProviderType Payment provider for subscription.
+	//
+	// Example: stripe
+	PaymentProviderType *string `json:"paymentProviderType,omitempty"`
+
+	// Status The status of the subscription (e.g., succeeded).
+	//
+	// Example: active
+	Status string `json:"status"`
+
+	// SubscriptionID Subscription id for subscription.
+	//
+	// Example: I-0UE609H8E43P
+	SubscriptionID *string `json:"subscriptionId,omitempty"`
+
+	// SubscriptionSnapshot Snapshot of subscription.
+	SubscriptionSnapshot *map[string]interface{} `json:"subscriptionSnapshot,omitempty"`
+
+	// UpdatedAt The update timestamp of the subscription.
+	//
+	// Example: 2023-11-20T10:23:36.515Z
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// SubscriptionResponseSchemaAltType AltType is the type of identifier.
+//
+// Example: location
+type SubscriptionResponseSchemaAltType string
+
 // TagsDTO defines model for TagsDTO.
 type TagsDTO struct {
 	// Tags Example: ["minim","velit magna"]
@@ -8647,6 +9900,87 @@ type UpdateContactsSuccessfulResponseDto struct {
 	// Succeded Example: true
 	Succeded *bool `json:"succeded,omitempty"`
 }
+
+// UpdateCouponParams defines model for UpdateCouponParams.
+type UpdateCouponParams struct {
+	// AltID Location Id
+	//
+	// Example: BQdAwxa0ky1iK2sstLGJ
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType UpdateCouponParamsAltType `json:"altType"`
+
+	// ApplyToFuturePayments Is Coupon applicable on upcoming subscription transactions
+	//
+	// Example: true
+	ApplyToFuturePayments *bool `json:"applyToFuturePayments,omitempty"`
+
+	// ApplyToFuturePaymentsConfig If coupon is applicable on upcoming subscription transactions, how many months should it be applicable for a subscription
+	ApplyToFuturePaymentsConfig *ApplyToFuturePaymentsConfig `json:"applyToFuturePaymentsConfig,omitempty"`
+
+	// Code Coupon Code
+	//
+	// Example: LEVELUPDAY2022
+	Code string `json:"code"`
+
+	// DiscountType Discount Type
+	//
+	// Example: amount
+	DiscountType UpdateCouponParamsDiscountType `json:"discountType"`
+
+	// DiscountValue Discount Value
+	//
+	// Example: 10
+	DiscountValue float64 `json:"discountValue"`
+
+	// EndDate End date in YYYY-MM-DDTHH:mm:ssZ format
+	//
+	// Example: 2023-01-31T22:45:00.000Z
+	EndDate *string `json:"endDate,omitempty"`
+
+	// ID Coupon Id
+	//
+	// Example: 6241712be68f7a98102ba272
+	ID string `json:"id"`
+
+	// LimitPerCustomer Limits whether a coupon can be redeemed only once per customer.
+	//
+	// Example: true
+	LimitPerCustomer *bool `json:"limitPerCustomer,omitempty"`
+
+	// Name Coupon Name
+	//
+	// Example: New Year Sale
+	Name string `json:"name"`
+
+	// ProductIds Product Ids
+	//
+	// Example: ["6241712be68f7a98102ba272"]
+	ProductIds *[]string `json:"productIds,omitempty"`
+
+	// StartDate Start date in YYYY-MM-DDTHH:mm:ssZ format
+	//
+	// Example: 2023-01-01T22:45:00.000Z
+	StartDate string `json:"startDate"`
+
+	// UsageLimit Max number of times coupon can be used
+	//
+	// Example: 10
+	UsageLimit *float64 `json:"usageLimit,omitempty"`
+}
+
+// UpdateCouponParamsAltType Alt Type
+//
+// Example: location
+type UpdateCouponParamsAltType string
+
+// UpdateCouponParamsDiscountType Discount Type
+//
+// Example: amount
+type UpdateCouponParamsDiscountType string
 
 // UpdateInvoiceDto defines model for UpdateInvoiceDto.
 type UpdateInvoiceDto struct {
@@ -9864,6 +11198,51 @@ type SearchOpportunityParams struct {
 // SearchOpportunityParamsStatus defines parameters for SearchOpportunity.
 type SearchOpportunityParamsStatus string
 
+// GetCouponParams defines parameters for GetCoupon.
+type GetCouponParams struct {
+	// AltID Location Id
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType Alt Type
+	AltType GetCouponParamsAltType `form:"altType" json:"altType"`
+
+	// ID Coupon id
+	ID string `form:"id" json:"id"`
+
+	// Code Coupon code
+	Code string `form:"code" json:"code"`
+}
+
+// GetCouponParamsAltType defines parameters for GetCoupon.
+type GetCouponParamsAltType string
+
+// ListCouponsParams defines parameters for ListCoupons.
+type ListCouponsParams struct {
+	// AltID Location Id
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType Alt Type
+	AltType ListCouponsParamsAltType `form:"altType" json:"altType"`
+
+	// Limit Maximum number of coupons to return
+	Limit *float64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset Number of coupons to skip for pagination
+	Offset *float64 `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// Status Filter coupons by status
+	Status *ListCouponsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Search Search term to filter coupons by name or code
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+}
+
+// ListCouponsParamsAltType defines parameters for ListCoupons.
+type ListCouponsParamsAltType string
+
+// ListCouponsParamsStatus defines parameters for ListCoupons.
+type ListCouponsParamsStatus string
+
 // ListOrdersParams defines parameters for ListOrders.
 type ListOrdersParams struct {
 	// LocationID LocationId is the id of the sub-account.
@@ -9923,6 +11302,63 @@ type GetOrderByIDParams struct {
 	// AltType AltType is the type of identifier; location.
 	AltType string `form:"altType" json:"altType"`
 }
+
+// ListSubscriptionsParams defines parameters for ListSubscriptions.
+type ListSubscriptionsParams struct {
+	// AltID AltId is the unique identifier e.g: location id.
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType AltType is the type of identifier.
+	AltType ListSubscriptionsParamsAltType `form:"altType" json:"altType"`
+
+	// EntityID Entity id for filtering of subscriptions.
+	EntityID *string `form:"entityId,omitempty" json:"entityId,omitempty"`
+
+	// PaymentMode Mode of payment.
+	PaymentMode *string `form:"paymentMode,omitempty" json:"paymentMode,omitempty"`
+
+	// StartAt Starting interval of subscriptions.
+	StartAt *string `form:"startAt,omitempty" json:"startAt,omitempty"`
+
+	// EndAt Closing interval of subscriptions.
+	EndAt *string `form:"endAt,omitempty" json:"endAt,omitempty"`
+
+	// EntitySourceType Source of the subscriptions.
+	EntitySourceType *string `form:"entitySourceType,omitempty" json:"entitySourceType,omitempty"`
+
+	// Search The name of the subscription for searching.
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+
+	// ContactID Contact ID for the subscription
+	ContactID *string `form:"contactId,omitempty" json:"contactId,omitempty"`
+
+	// ID Subscription id for filtering of subscriptions.
+	ID *string `form:"id,omitempty" json:"id,omitempty"`
+
+	// Limit The maximum number of items to be included in a single page of results
+	Limit *float64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset The starting index of the page, indicating the position from which the results should be retrieved.
+	Offset *float64 `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// GetPaymentsCollectedCount Get the total payments collected for the subscription.
+	GetPaymentsCollectedCount *bool `form:"getPaymentsCollectedCount,omitempty" json:"getPaymentsCollectedCount,omitempty"`
+}
+
+// ListSubscriptionsParamsAltType defines parameters for ListSubscriptions.
+type ListSubscriptionsParamsAltType string
+
+// GetSubscriptionByIDParams defines parameters for GetSubscriptionByID.
+type GetSubscriptionByIDParams struct {
+	// AltID AltId is the unique identifier e.g: location id.
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType AltType is the type of identifier.
+	AltType GetSubscriptionByIDParamsAltType `form:"altType" json:"altType"`
+}
+
+// GetSubscriptionByIDParamsAltType defines parameters for GetSubscriptionByID.
+type GetSubscriptionByIDParamsAltType string
 
 // ListTransactionsParams defines parameters for ListTransactions.
 type ListTransactionsParams struct {
@@ -10104,6 +11540,18 @@ type UpdateOpportunityJSONRequestBody = UpdateOpportunityDto
 
 // UpdateOpportunityStatusJSONRequestBody defines body for UpdateOpportunityStatus for application/json ContentType.
 type UpdateOpportunityStatusJSONRequestBody = UpdateStatusDto
+
+// DeleteCouponJSONRequestBody defines body for DeleteCoupon for application/json ContentType.
+type DeleteCouponJSONRequestBody = DeleteCouponParams
+
+// CreateCouponJSONRequestBody defines body for CreateCoupon for application/json ContentType.
+type CreateCouponJSONRequestBody = CreateCouponParams
+
+// UpdateCouponJSONRequestBody defines body for UpdateCoupon for application/json ContentType.
+type UpdateCouponJSONRequestBody = UpdateCouponParams
+
+// RecordOrderPaymentJSONRequestBody defines body for RecordOrderPayment for application/json ContentType.
+type RecordOrderPaymentJSONRequestBody = PostRecordOrderPaymentBody
 
 // AsTextField returns the union data inside the CreateContactDto_CustomFields as a TextField
 func (t CreateContactDto_CustomFields) AsTextField() (TextField, error) {
@@ -12411,6 +13859,74 @@ type ClientInterface interface {
 	// Corresponds with PUT /opportunities/{id}/status (the `UpdateOpportunityStatus` operationId).
 	UpdateOpportunityStatus(ctx context.Context, id string, body UpdateOpportunityStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// DeleteCouponWithBody Delete Coupon
+	//
+	// The "Delete Coupon" API allows you to permanently remove a coupon from your system using its unique identifier. Use this endpoint to discontinue promotional offers or clean up unused coupons. Note that this action cannot be undone.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /payments/coupon (the `DeleteCoupon` operationId).
+	DeleteCouponWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteCoupon Delete Coupon
+	//
+	// The "Delete Coupon" API allows you to permanently remove a coupon from your system using its unique identifier. Use this endpoint to discontinue promotional offers or clean up unused coupons. Note that this action cannot be undone.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /payments/coupon (the `DeleteCoupon` operationId).
+	DeleteCoupon(ctx context.Context, body DeleteCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetCoupon Fetch Coupon
+	//
+	// The "Get Coupon Details" API enables you to retrieve comprehensive information about a specific coupon using either its unique identifier or promotional code. Use this endpoint to view coupon parameters, usage statistics, validity periods, and other promotional details.
+	//
+	// Corresponds with GET /payments/coupon (the `GetCoupon` operationId).
+	GetCoupon(ctx context.Context, params *GetCouponParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCouponWithBody Create Coupon
+	//
+	// The "Create Coupon" API allows you to create a new promotional coupon with customizable parameters such as discount amount, validity period, usage limits, and applicable products. Use this endpoint to set up promotional offers and special discounts for your customers.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /payments/coupon (the `CreateCoupon` operationId).
+	CreateCouponWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCoupon Create Coupon
+	//
+	// The "Create Coupon" API allows you to create a new promotional coupon with customizable parameters such as discount amount, validity period, usage limits, and applicable products. Use this endpoint to set up promotional offers and special discounts for your customers.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /payments/coupon (the `CreateCoupon` operationId).
+	CreateCoupon(ctx context.Context, body CreateCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCouponWithBody Update Coupon
+	//
+	// The "Update Coupon" API enables you to modify existing coupon details such as discount values, validity periods, usage limits, and other promotional parameters. Use this endpoint to adjust or extend promotional offers for your customers.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /payments/coupon (the `UpdateCoupon` operationId).
+	UpdateCouponWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCoupon Update Coupon
+	//
+	// The "Update Coupon" API enables you to modify existing coupon details such as discount values, validity periods, usage limits, and other promotional parameters. Use this endpoint to adjust or extend promotional offers for your customers.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /payments/coupon (the `UpdateCoupon` operationId).
+	UpdateCoupon(ctx context.Context, body UpdateCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListCoupons List Coupons
+	//
+	// The "List Coupons" API allows you to retrieve a list of all coupons available in your location. Use this endpoint to view all promotional offers and special discounts for your customers.
+	//
+	// Corresponds with GET /payments/coupon/list (the `ListCoupons` operationId).
+	ListCoupons(ctx context.Context, params *ListCouponsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListOrders List Orders
 	//
 	// The "List Orders" API allows to retrieve a paginated list of orders. Customize your results by filtering orders based on name, alt type, order status, payment mode, date range, type of source, contact, funnel products or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve order information.
@@ -12424,6 +13940,38 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /payments/orders/{orderId} (the `GetOrderByID` operationId).
 	GetOrderByID(ctx context.Context, orderID string, params *GetOrderByIDParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RecordOrderPaymentWithBody Record Order Payment
+	//
+	// The "Record Order Payment" API allows to record a payment for an order. Use this endpoint to record payment for an order and update the order status to "Paid".
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /payments/orders/{orderId}/record-payment (the `RecordOrderPayment` operationId).
+	RecordOrderPaymentWithBody(ctx context.Context, orderID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RecordOrderPayment Record Order Payment
+	//
+	// The "Record Order Payment" API allows to record a payment for an order. Use this endpoint to record payment for an order and update the order status to "Paid".
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /payments/orders/{orderId}/record-payment (the `RecordOrderPayment` operationId).
+	RecordOrderPayment(ctx context.Context, orderID string, body RecordOrderPaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSubscriptions List Subscriptions
+	//
+	// The "List Subscriptions" API allows to retrieve a paginated list of subscriptions. Customize your results by filtering subscriptions based on name, alt type, subscription status, payment mode, date range, type of source, contact, subscription id, entity id, contact or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve subscription information.
+	//
+	// Corresponds with GET /payments/subscriptions (the `ListSubscriptions` operationId).
+	ListSubscriptions(ctx context.Context, params *ListSubscriptionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSubscriptionByID Get Subscription by ID
+	//
+	// The "Get Subscription by ID" API allows to retrieve information for a specific subscription using its unique identifier. Use this endpoint to fetch details for a single subscription based on the provided subscription ID.
+	//
+	// Corresponds with GET /payments/subscriptions/{subscriptionId} (the `GetSubscriptionByID` operationId).
+	GetSubscriptionByID(ctx context.Context, subscriptionID string, params *GetSubscriptionByIDParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListTransactions List Transactions
 	//
@@ -14533,6 +16081,154 @@ func (c *Client) UpdateOpportunityStatus(ctx context.Context, id string, body Up
 	return c.Client.Do(req)
 }
 
+// DeleteCouponWithBody Delete Coupon
+//
+// The "Delete Coupon" API allows you to permanently remove a coupon from your system using its unique identifier. Use this endpoint to discontinue promotional offers or clean up unused coupons. Note that this action cannot be undone.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /payments/coupon (the `DeleteCoupon` operationId).
+func (c *Client) DeleteCouponWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteCouponRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteCoupon Delete Coupon
+//
+// The "Delete Coupon" API allows you to permanently remove a coupon from your system using its unique identifier. Use this endpoint to discontinue promotional offers or clean up unused coupons. Note that this action cannot be undone.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /payments/coupon (the `DeleteCoupon` operationId).
+func (c *Client) DeleteCoupon(ctx context.Context, body DeleteCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteCouponRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCoupon Fetch Coupon
+//
+// The "Get Coupon Details" API enables you to retrieve comprehensive information about a specific coupon using either its unique identifier or promotional code. Use this endpoint to view coupon parameters, usage statistics, validity periods, and other promotional details.
+//
+// Corresponds with GET /payments/coupon (the `GetCoupon` operationId).
+func (c *Client) GetCoupon(ctx context.Context, params *GetCouponParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCouponRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCouponWithBody Create Coupon
+//
+// The "Create Coupon" API allows you to create a new promotional coupon with customizable parameters such as discount amount, validity period, usage limits, and applicable products. Use this endpoint to set up promotional offers and special discounts for your customers.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /payments/coupon (the `CreateCoupon` operationId).
+func (c *Client) CreateCouponWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCouponRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCoupon Create Coupon
+//
+// The "Create Coupon" API allows you to create a new promotional coupon with customizable parameters such as discount amount, validity period, usage limits, and applicable products. Use this endpoint to set up promotional offers and special discounts for your customers.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /payments/coupon (the `CreateCoupon` operationId).
+func (c *Client) CreateCoupon(ctx context.Context, body CreateCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCouponRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCouponWithBody Update Coupon
+//
+// The "Update Coupon" API enables you to modify existing coupon details such as discount values, validity periods, usage limits, and other promotional parameters. Use this endpoint to adjust or extend promotional offers for your customers.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /payments/coupon (the `UpdateCoupon` operationId).
+func (c *Client) UpdateCouponWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCouponRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCoupon Update Coupon
+//
+// The "Update Coupon" API enables you to modify existing coupon details such as discount values, validity periods, usage limits, and other promotional parameters. Use this endpoint to adjust or extend promotional offers for your customers.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /payments/coupon (the `UpdateCoupon` operationId).
+func (c *Client) UpdateCoupon(ctx context.Context, body UpdateCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCouponRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListCoupons List Coupons
+//
+// The "List Coupons" API allows you to retrieve a list of all coupons available in your location. Use this endpoint to view all promotional offers and special discounts for your customers.
+//
+// Corresponds with GET /payments/coupon/list (the `ListCoupons` operationId).
+func (c *Client) ListCoupons(ctx context.Context, params *ListCouponsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListCouponsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListOrders List Orders
 //
 // The "List Orders" API allows to retrieve a paginated list of orders. Customize your results by filtering orders based on name, alt type, order status, payment mode, date range, type of source, contact, funnel products or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve order information.
@@ -14557,6 +16253,78 @@ func (c *Client) ListOrders(ctx context.Context, params *ListOrdersParams, reqEd
 // Corresponds with GET /payments/orders/{orderId} (the `GetOrderByID` operationId).
 func (c *Client) GetOrderByID(ctx context.Context, orderID string, params *GetOrderByIDParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetOrderByIDRequest(c.Server, orderID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RecordOrderPaymentWithBody Record Order Payment
+//
+// The "Record Order Payment" API allows to record a payment for an order. Use this endpoint to record payment for an order and update the order status to "Paid".
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /payments/orders/{orderId}/record-payment (the `RecordOrderPayment` operationId).
+func (c *Client) RecordOrderPaymentWithBody(ctx context.Context, orderID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecordOrderPaymentRequestWithBody(c.Server, orderID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RecordOrderPayment Record Order Payment
+//
+// The "Record Order Payment" API allows to record a payment for an order. Use this endpoint to record payment for an order and update the order status to "Paid".
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /payments/orders/{orderId}/record-payment (the `RecordOrderPayment` operationId).
+func (c *Client) RecordOrderPayment(ctx context.Context, orderID string, body RecordOrderPaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecordOrderPaymentRequest(c.Server, orderID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSubscriptions List Subscriptions
+//
+// The "List Subscriptions" API allows to retrieve a paginated list of subscriptions. Customize your results by filtering subscriptions based on name, alt type, subscription status, payment mode, date range, type of source, contact, subscription id, entity id, contact or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve subscription information.
+//
+// Corresponds with GET /payments/subscriptions (the `ListSubscriptions` operationId).
+func (c *Client) ListSubscriptions(ctx context.Context, params *ListSubscriptionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSubscriptionsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSubscriptionByID Get Subscription by ID
+//
+// The "Get Subscription by ID" API allows to retrieve information for a specific subscription using its unique identifier. Use this endpoint to fetch details for a single subscription based on the provided subscription ID.
+//
+// Corresponds with GET /payments/subscriptions/{subscriptionId} (the `GetSubscriptionByID` operationId).
+func (c *Client) GetSubscriptionByID(ctx context.Context, subscriptionID string, params *GetSubscriptionByIDParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSubscriptionByIDRequest(c.Server, subscriptionID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -19170,6 +20938,306 @@ func NewUpdateOpportunityStatusRequestWithBody(server string, id string, content
 	return req, nil
 }
 
+// NewDeleteCouponRequest calls the generic DeleteCoupon builder with application/json body
+func NewDeleteCouponRequest(server string, body DeleteCouponJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteCouponRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewDeleteCouponRequestWithBody constructs an http.Request for the DeleteCoupon method, with any body, and a specified content type
+func NewDeleteCouponRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/coupon")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetCouponRequest constructs an http.Request for the GetCoupon method
+func NewGetCouponRequest(server string, params *GetCouponParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/coupon")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "id", params.ID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "code", params.Code, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateCouponRequest calls the generic CreateCoupon builder with application/json body
+func NewCreateCouponRequest(server string, body CreateCouponJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateCouponRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateCouponRequestWithBody constructs an http.Request for the CreateCoupon method, with any body, and a specified content type
+func NewCreateCouponRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/coupon")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateCouponRequest calls the generic UpdateCoupon builder with application/json body
+func NewUpdateCouponRequest(server string, body UpdateCouponJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateCouponRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewUpdateCouponRequestWithBody constructs an http.Request for the UpdateCoupon method, with any body, and a specified content type
+func NewUpdateCouponRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/coupon")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListCouponsRequest constructs an http.Request for the ListCoupons method
+func NewListCouponsRequest(server string, params *ListCouponsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/coupon/list")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListOrdersRequest constructs an http.Request for the ListOrders method
 func NewListOrdersRequest(server string, params *ListOrdersParams) (*http.Request, error) {
 	var err error
@@ -19422,6 +21490,308 @@ func NewGetOrderByIDRequest(server string, orderID string, params *GetOrderByIDP
 			}
 
 		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRecordOrderPaymentRequest calls the generic RecordOrderPayment builder with application/json body
+func NewRecordOrderPaymentRequest(server string, orderID string, body RecordOrderPaymentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRecordOrderPaymentRequestWithBody(server, orderID, "application/json", bodyReader)
+}
+
+// NewRecordOrderPaymentRequestWithBody constructs an http.Request for the RecordOrderPayment method, with any body, and a specified content type
+func NewRecordOrderPaymentRequestWithBody(server string, orderID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "orderId", orderID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/orders/%s/record-payment", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListSubscriptionsRequest constructs an http.Request for the ListSubscriptions method
+func NewListSubscriptionsRequest(server string, params *ListSubscriptionsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/subscriptions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.EntityID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "entityId", *params.EntityID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PaymentMode != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "paymentMode", *params.PaymentMode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartAt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startAt", *params.StartAt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndAt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endAt", *params.EndAt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EntitySourceType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "entitySourceType", *params.EntitySourceType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ContactID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "contactId", *params.ContactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "id", *params.ID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.GetPaymentsCollectedCount != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "getPaymentsCollectedCount", *params.GetPaymentsCollectedCount, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetSubscriptionByIDRequest constructs an http.Request for the GetSubscriptionByID method
+func NewGetSubscriptionByIDRequest(server string, subscriptionID string, params *GetSubscriptionByIDParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "subscriptionId", subscriptionID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/subscriptions/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
 
 		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 			return nil, err
@@ -20872,6 +23242,78 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /opportunities/{id}/status (the `UpdateOpportunityStatus` operationId).
 	UpdateOpportunityStatusWithResponse(ctx context.Context, id string, body UpdateOpportunityStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateOpportunityStatusResponse, error)
 
+	// DeleteCouponWithBodyWithResponse Delete Coupon
+	//
+	// The "Delete Coupon" API allows you to permanently remove a coupon from your system using its unique identifier. Use this endpoint to discontinue promotional offers or clean up unused coupons. Note that this action cannot be undone.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /payments/coupon (the `DeleteCoupon` operationId).
+	DeleteCouponWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteCouponResponse, error)
+
+	// DeleteCouponWithResponse Delete Coupon
+	//
+	// The "Delete Coupon" API allows you to permanently remove a coupon from your system using its unique identifier. Use this endpoint to discontinue promotional offers or clean up unused coupons. Note that this action cannot be undone.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /payments/coupon (the `DeleteCoupon` operationId).
+	DeleteCouponWithResponse(ctx context.Context, body DeleteCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteCouponResponse, error)
+
+	// GetCouponWithResponse Fetch Coupon
+	//
+	// The "Get Coupon Details" API enables you to retrieve comprehensive information about a specific coupon using either its unique identifier or promotional code. Use this endpoint to view coupon parameters, usage statistics, validity periods, and other promotional details.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /payments/coupon (the `GetCoupon` operationId).
+	GetCouponWithResponse(ctx context.Context, params *GetCouponParams, reqEditors ...RequestEditorFn) (*GetCouponResponse, error)
+
+	// CreateCouponWithBodyWithResponse Create Coupon
+	//
+	// The "Create Coupon" API allows you to create a new promotional coupon with customizable parameters such as discount amount, validity period, usage limits, and applicable products. Use this endpoint to set up promotional offers and special discounts for your customers.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/coupon (the `CreateCoupon` operationId).
+	CreateCouponWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCouponResponse, error)
+
+	// CreateCouponWithResponse Create Coupon
+	//
+	// The "Create Coupon" API allows you to create a new promotional coupon with customizable parameters such as discount amount, validity period, usage limits, and applicable products. Use this endpoint to set up promotional offers and special discounts for your customers.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/coupon (the `CreateCoupon` operationId).
+	CreateCouponWithResponse(ctx context.Context, body CreateCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCouponResponse, error)
+
+	// UpdateCouponWithBodyWithResponse Update Coupon
+	//
+	// The "Update Coupon" API enables you to modify existing coupon details such as discount values, validity periods, usage limits, and other promotional parameters. Use this endpoint to adjust or extend promotional offers for your customers.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /payments/coupon (the `UpdateCoupon` operationId).
+	UpdateCouponWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCouponResponse, error)
+
+	// UpdateCouponWithResponse Update Coupon
+	//
+	// The "Update Coupon" API enables you to modify existing coupon details such as discount values, validity periods, usage limits, and other promotional parameters. Use this endpoint to adjust or extend promotional offers for your customers.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /payments/coupon (the `UpdateCoupon` operationId).
+	UpdateCouponWithResponse(ctx context.Context, body UpdateCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCouponResponse, error)
+
+	// ListCouponsWithResponse List Coupons
+	//
+	// The "List Coupons" API allows you to retrieve a list of all coupons available in your location. Use this endpoint to view all promotional offers and special discounts for your customers.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /payments/coupon/list (the `ListCoupons` operationId).
+	ListCouponsWithResponse(ctx context.Context, params *ListCouponsParams, reqEditors ...RequestEditorFn) (*ListCouponsResponse, error)
+
 	// ListOrdersWithResponse List Orders
 	//
 	// The "List Orders" API allows to retrieve a paginated list of orders. Customize your results by filtering orders based on name, alt type, order status, payment mode, date range, type of source, contact, funnel products or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve order information.
@@ -20889,6 +23331,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /payments/orders/{orderId} (the `GetOrderByID` operationId).
 	GetOrderByIDWithResponse(ctx context.Context, orderID string, params *GetOrderByIDParams, reqEditors ...RequestEditorFn) (*GetOrderByIDResponse, error)
+
+	// RecordOrderPaymentWithBodyWithResponse Record Order Payment
+	//
+	// The "Record Order Payment" API allows to record a payment for an order. Use this endpoint to record payment for an order and update the order status to "Paid".
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/orders/{orderId}/record-payment (the `RecordOrderPayment` operationId).
+	RecordOrderPaymentWithBodyWithResponse(ctx context.Context, orderID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecordOrderPaymentResponse, error)
+
+	// RecordOrderPaymentWithResponse Record Order Payment
+	//
+	// The "Record Order Payment" API allows to record a payment for an order. Use this endpoint to record payment for an order and update the order status to "Paid".
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/orders/{orderId}/record-payment (the `RecordOrderPayment` operationId).
+	RecordOrderPaymentWithResponse(ctx context.Context, orderID string, body RecordOrderPaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordOrderPaymentResponse, error)
+
+	// ListSubscriptionsWithResponse List Subscriptions
+	//
+	// The "List Subscriptions" API allows to retrieve a paginated list of subscriptions. Customize your results by filtering subscriptions based on name, alt type, subscription status, payment mode, date range, type of source, contact, subscription id, entity id, contact or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve subscription information.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /payments/subscriptions (the `ListSubscriptions` operationId).
+	ListSubscriptionsWithResponse(ctx context.Context, params *ListSubscriptionsParams, reqEditors ...RequestEditorFn) (*ListSubscriptionsResponse, error)
+
+	// GetSubscriptionByIDWithResponse Get Subscription by ID
+	//
+	// The "Get Subscription by ID" API allows to retrieve information for a specific subscription using its unique identifier. Use this endpoint to fetch details for a single subscription based on the provided subscription ID.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /payments/subscriptions/{subscriptionId} (the `GetSubscriptionByID` operationId).
+	GetSubscriptionByIDWithResponse(ctx context.Context, subscriptionID string, params *GetSubscriptionByIDParams, reqEditors ...RequestEditorFn) (*GetSubscriptionByIDResponse, error)
 
 	// ListTransactionsWithResponse List Transactions
 	//
@@ -27740,6 +30218,421 @@ func (r UpdateOpportunityStatusResponse) ContentType() string {
 	return ""
 }
 
+type DeleteCouponResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeleteCouponResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteCouponResponse) GetJSON200() *DeleteCouponResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteCouponResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteCouponResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteCouponResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteCouponResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteCouponResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteCouponResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteCouponResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteCouponResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteCouponResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteCouponResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetCouponResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateCouponResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCouponResponse) GetJSON200() *CreateCouponResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetCouponResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetCouponResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetCouponResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetCouponResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetCouponResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetCouponResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCouponResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCouponResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCouponResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCouponResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateCouponResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CreateCouponResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateCouponResponse) GetJSON201() *CreateCouponResponseDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateCouponResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateCouponResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateCouponResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateCouponResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateCouponResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateCouponResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateCouponResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateCouponResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateCouponResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateCouponResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateCouponResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateCouponResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateCouponResponse) GetJSON200() *CreateCouponResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateCouponResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateCouponResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateCouponResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateCouponResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateCouponResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateCouponResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateCouponResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateCouponResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateCouponResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateCouponResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListCouponsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListCouponsResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListCouponsResponse) GetJSON200() *ListCouponsResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListCouponsResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListCouponsResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListCouponsResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListCouponsResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListCouponsResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListCouponsResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListCouponsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListCouponsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListCouponsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListCouponsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListOrdersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -27900,6 +30793,255 @@ func (r GetOrderByIDResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetOrderByIDResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RecordOrderPaymentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PostRecordOrderPaymentResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RecordOrderPaymentResponse) GetJSON200() *PostRecordOrderPaymentResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RecordOrderPaymentResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RecordOrderPaymentResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RecordOrderPaymentResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RecordOrderPaymentResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RecordOrderPaymentResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RecordOrderPaymentResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r RecordOrderPaymentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RecordOrderPaymentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RecordOrderPaymentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RecordOrderPaymentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListSubscriptionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListSubscriptionResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON200() *ListSubscriptionResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSubscriptionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSubscriptionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSubscriptionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSubscriptionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetSubscriptionByIDResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetSubscriptionResponseSchema
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSubscriptionByIDResponse) GetJSON200() *GetSubscriptionResponseSchema {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetSubscriptionByIDResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetSubscriptionByIDResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetSubscriptionByIDResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetSubscriptionByIDResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetSubscriptionByIDResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetSubscriptionByIDResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSubscriptionByIDResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSubscriptionByIDResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSubscriptionByIDResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSubscriptionByIDResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -30003,6 +33145,126 @@ func (c *ClientWithResponses) UpdateOpportunityStatusWithResponse(ctx context.Co
 	return ParseUpdateOpportunityStatusResponse(rsp)
 }
 
+// DeleteCouponWithBodyWithResponse Delete Coupon
+//
+// The "Delete Coupon" API allows you to permanently remove a coupon from your system using its unique identifier. Use this endpoint to discontinue promotional offers or clean up unused coupons. Note that this action cannot be undone.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /payments/coupon (the `DeleteCoupon` operationId).
+func (c *ClientWithResponses) DeleteCouponWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteCouponResponse, error) {
+	rsp, err := c.DeleteCouponWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteCouponResponse(rsp)
+}
+
+// DeleteCouponWithResponse Delete Coupon
+//
+// The "Delete Coupon" API allows you to permanently remove a coupon from your system using its unique identifier. Use this endpoint to discontinue promotional offers or clean up unused coupons. Note that this action cannot be undone.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /payments/coupon (the `DeleteCoupon` operationId).
+func (c *ClientWithResponses) DeleteCouponWithResponse(ctx context.Context, body DeleteCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteCouponResponse, error) {
+	rsp, err := c.DeleteCoupon(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteCouponResponse(rsp)
+}
+
+// GetCouponWithResponse Fetch Coupon
+//
+// The "Get Coupon Details" API enables you to retrieve comprehensive information about a specific coupon using either its unique identifier or promotional code. Use this endpoint to view coupon parameters, usage statistics, validity periods, and other promotional details.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /payments/coupon (the `GetCoupon` operationId).
+func (c *ClientWithResponses) GetCouponWithResponse(ctx context.Context, params *GetCouponParams, reqEditors ...RequestEditorFn) (*GetCouponResponse, error) {
+	rsp, err := c.GetCoupon(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCouponResponse(rsp)
+}
+
+// CreateCouponWithBodyWithResponse Create Coupon
+//
+// The "Create Coupon" API allows you to create a new promotional coupon with customizable parameters such as discount amount, validity period, usage limits, and applicable products. Use this endpoint to set up promotional offers and special discounts for your customers.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/coupon (the `CreateCoupon` operationId).
+func (c *ClientWithResponses) CreateCouponWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCouponResponse, error) {
+	rsp, err := c.CreateCouponWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCouponResponse(rsp)
+}
+
+// CreateCouponWithResponse Create Coupon
+//
+// The "Create Coupon" API allows you to create a new promotional coupon with customizable parameters such as discount amount, validity period, usage limits, and applicable products. Use this endpoint to set up promotional offers and special discounts for your customers.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/coupon (the `CreateCoupon` operationId).
+func (c *ClientWithResponses) CreateCouponWithResponse(ctx context.Context, body CreateCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCouponResponse, error) {
+	rsp, err := c.CreateCoupon(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCouponResponse(rsp)
+}
+
+// UpdateCouponWithBodyWithResponse Update Coupon
+//
+// The "Update Coupon" API enables you to modify existing coupon details such as discount values, validity periods, usage limits, and other promotional parameters. Use this endpoint to adjust or extend promotional offers for your customers.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /payments/coupon (the `UpdateCoupon` operationId).
+func (c *ClientWithResponses) UpdateCouponWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCouponResponse, error) {
+	rsp, err := c.UpdateCouponWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCouponResponse(rsp)
+}
+
+// UpdateCouponWithResponse Update Coupon
+//
+// The "Update Coupon" API enables you to modify existing coupon details such as discount values, validity periods, usage limits, and other promotional parameters. Use this endpoint to adjust or extend promotional offers for your customers.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /payments/coupon (the `UpdateCoupon` operationId).
+func (c *ClientWithResponses) UpdateCouponWithResponse(ctx context.Context, body UpdateCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCouponResponse, error) {
+	rsp, err := c.UpdateCoupon(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCouponResponse(rsp)
+}
+
+// ListCouponsWithResponse List Coupons
+//
+// The "List Coupons" API allows you to retrieve a list of all coupons available in your location. Use this endpoint to view all promotional offers and special discounts for your customers.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /payments/coupon/list (the `ListCoupons` operationId).
+func (c *ClientWithResponses) ListCouponsWithResponse(ctx context.Context, params *ListCouponsParams, reqEditors ...RequestEditorFn) (*ListCouponsResponse, error) {
+	rsp, err := c.ListCoupons(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListCouponsResponse(rsp)
+}
+
 // ListOrdersWithResponse List Orders
 //
 // The "List Orders" API allows to retrieve a paginated list of orders. Customize your results by filtering orders based on name, alt type, order status, payment mode, date range, type of source, contact, funnel products or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve order information.
@@ -30031,6 +33293,66 @@ func (c *ClientWithResponses) GetOrderByIDWithResponse(ctx context.Context, orde
 		return nil, err
 	}
 	return ParseGetOrderByIDResponse(rsp)
+}
+
+// RecordOrderPaymentWithBodyWithResponse Record Order Payment
+//
+// The "Record Order Payment" API allows to record a payment for an order. Use this endpoint to record payment for an order and update the order status to "Paid".
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/orders/{orderId}/record-payment (the `RecordOrderPayment` operationId).
+func (c *ClientWithResponses) RecordOrderPaymentWithBodyWithResponse(ctx context.Context, orderID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecordOrderPaymentResponse, error) {
+	rsp, err := c.RecordOrderPaymentWithBody(ctx, orderID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecordOrderPaymentResponse(rsp)
+}
+
+// RecordOrderPaymentWithResponse Record Order Payment
+//
+// The "Record Order Payment" API allows to record a payment for an order. Use this endpoint to record payment for an order and update the order status to "Paid".
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/orders/{orderId}/record-payment (the `RecordOrderPayment` operationId).
+func (c *ClientWithResponses) RecordOrderPaymentWithResponse(ctx context.Context, orderID string, body RecordOrderPaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordOrderPaymentResponse, error) {
+	rsp, err := c.RecordOrderPayment(ctx, orderID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecordOrderPaymentResponse(rsp)
+}
+
+// ListSubscriptionsWithResponse List Subscriptions
+//
+// The "List Subscriptions" API allows to retrieve a paginated list of subscriptions. Customize your results by filtering subscriptions based on name, alt type, subscription status, payment mode, date range, type of source, contact, subscription id, entity id, contact or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve subscription information.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /payments/subscriptions (the `ListSubscriptions` operationId).
+func (c *ClientWithResponses) ListSubscriptionsWithResponse(ctx context.Context, params *ListSubscriptionsParams, reqEditors ...RequestEditorFn) (*ListSubscriptionsResponse, error) {
+	rsp, err := c.ListSubscriptions(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSubscriptionsResponse(rsp)
+}
+
+// GetSubscriptionByIDWithResponse Get Subscription by ID
+//
+// The "Get Subscription by ID" API allows to retrieve information for a specific subscription using its unique identifier. Use this endpoint to fetch details for a single subscription based on the provided subscription ID.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /payments/subscriptions/{subscriptionId} (the `GetSubscriptionByID` operationId).
+func (c *ClientWithResponses) GetSubscriptionByIDWithResponse(ctx context.Context, subscriptionID string, params *GetSubscriptionByIDParams, reqEditors ...RequestEditorFn) (*GetSubscriptionByIDResponse, error) {
+	rsp, err := c.GetSubscriptionByID(ctx, subscriptionID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSubscriptionByIDResponse(rsp)
 }
 
 // ListTransactionsWithResponse List Transactions
@@ -35682,6 +39004,346 @@ func ParseUpdateOpportunityStatusResponse(rsp *http.Response) (*UpdateOpportunit
 	return response, nil
 }
 
+// ParseDeleteCouponResponse parses an HTTP response from a DeleteCouponWithResponse call
+func ParseDeleteCouponResponse(rsp *http.Response) (*DeleteCouponResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteCouponResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeleteCouponResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetCouponResponse parses an HTTP response from a GetCouponWithResponse call
+func ParseGetCouponResponse(rsp *http.Response) (*GetCouponResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCouponResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateCouponResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateCouponResponse parses an HTTP response from a CreateCouponWithResponse call
+func ParseCreateCouponResponse(rsp *http.Response) (*CreateCouponResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateCouponResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CreateCouponResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateCouponResponse parses an HTTP response from a UpdateCouponWithResponse call
+func ParseUpdateCouponResponse(rsp *http.Response) (*UpdateCouponResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateCouponResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateCouponResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListCouponsResponse parses an HTTP response from a ListCouponsWithResponse call
+func ParseListCouponsResponse(rsp *http.Response) (*ListCouponsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListCouponsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListCouponsResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListOrdersResponse parses an HTTP response from a ListOrdersWithResponse call
 func ParseListOrdersResponse(rsp *http.Response) (*ListOrdersResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -35766,6 +39428,210 @@ func ParseGetOrderByIDResponse(rsp *http.Response) (*GetOrderByIDResponse, error
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetOrderResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRecordOrderPaymentResponse parses an HTTP response from a RecordOrderPaymentWithResponse call
+func ParseRecordOrderPaymentResponse(rsp *http.Response) (*RecordOrderPaymentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RecordOrderPaymentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PostRecordOrderPaymentResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListSubscriptionsResponse parses an HTTP response from a ListSubscriptionsWithResponse call
+func ParseListSubscriptionsResponse(rsp *http.Response) (*ListSubscriptionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSubscriptionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListSubscriptionResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetSubscriptionByIDResponse parses an HTTP response from a GetSubscriptionByIDWithResponse call
+func ParseGetSubscriptionByIDResponse(rsp *http.Response) (*GetSubscriptionByIDResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSubscriptionByIDResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetSubscriptionResponseSchema
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

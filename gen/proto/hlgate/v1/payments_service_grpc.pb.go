@@ -25,10 +25,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PaymentsService_ListOrders_FullMethodName       = "/hlgate.v1.PaymentsService/ListOrders"
-	PaymentsService_GetOrder_FullMethodName         = "/hlgate.v1.PaymentsService/GetOrder"
-	PaymentsService_ListTransactions_FullMethodName = "/hlgate.v1.PaymentsService/ListTransactions"
-	PaymentsService_GetTransaction_FullMethodName   = "/hlgate.v1.PaymentsService/GetTransaction"
+	PaymentsService_ListOrders_FullMethodName          = "/hlgate.v1.PaymentsService/ListOrders"
+	PaymentsService_GetOrder_FullMethodName            = "/hlgate.v1.PaymentsService/GetOrder"
+	PaymentsService_DeleteCoupon_FullMethodName        = "/hlgate.v1.PaymentsService/DeleteCoupon"
+	PaymentsService_GetCoupon_FullMethodName           = "/hlgate.v1.PaymentsService/GetCoupon"
+	PaymentsService_CreateCoupon_FullMethodName        = "/hlgate.v1.PaymentsService/CreateCoupon"
+	PaymentsService_UpdateCoupon_FullMethodName        = "/hlgate.v1.PaymentsService/UpdateCoupon"
+	PaymentsService_ListCoupons_FullMethodName         = "/hlgate.v1.PaymentsService/ListCoupons"
+	PaymentsService_RecordOrderPayment_FullMethodName  = "/hlgate.v1.PaymentsService/RecordOrderPayment"
+	PaymentsService_ListSubscriptions_FullMethodName   = "/hlgate.v1.PaymentsService/ListSubscriptions"
+	PaymentsService_GetSubscriptionById_FullMethodName = "/hlgate.v1.PaymentsService/GetSubscriptionById"
+	PaymentsService_ListTransactions_FullMethodName    = "/hlgate.v1.PaymentsService/ListTransactions"
+	PaymentsService_GetTransaction_FullMethodName      = "/hlgate.v1.PaymentsService/GetTransaction"
 )
 
 // PaymentsServiceClient is the client API for PaymentsService service.
@@ -45,6 +53,42 @@ type PaymentsServiceClient interface {
 	// GetOrder returns one order with its items (upstream GET
 	// /payments/orders/{orderId}).
 	GetOrder(ctx context.Context, in *GetOrderRequest, opts ...grpc.CallOption) (*GetOrderResponse, error)
+	// DeleteCoupon calls DELETE /payments/coupon (delete-coupon). Delete
+	// Coupon: The "Delete Coupon" API allows you to permanently remove a coupon
+	// from your system using its unique identifier.
+	DeleteCoupon(ctx context.Context, in *DeleteCouponRequest, opts ...grpc.CallOption) (*DeleteCouponResponse, error)
+	// GetCoupon calls GET /payments/coupon (get-coupon). Fetch Coupon: The "Get
+	// Coupon Details" API enables you to retrieve comprehensive information
+	// about a specific coupon using either its unique identifier or promotional
+	// code.
+	GetCoupon(ctx context.Context, in *GetCouponRequest, opts ...grpc.CallOption) (*GetCouponResponse, error)
+	// CreateCoupon calls POST /payments/coupon (create-coupon). Create Coupon:
+	// The "Create Coupon" API allows you to create a new promotional coupon
+	// with customizable parameters such as discount amount, validity period,
+	// usage limits, and applicable products.
+	CreateCoupon(ctx context.Context, in *CreateCouponRequest, opts ...grpc.CallOption) (*CreateCouponResponse, error)
+	// UpdateCoupon calls PUT /payments/coupon (update-coupon). Update Coupon:
+	// The "Update Coupon" API enables you to modify existing coupon details
+	// such as discount values, validity periods, usage limits, and other
+	// promotional parameters.
+	UpdateCoupon(ctx context.Context, in *UpdateCouponRequest, opts ...grpc.CallOption) (*UpdateCouponResponse, error)
+	// ListCoupons calls GET /payments/coupon/list (list-coupons). List Coupons:
+	// The "List Coupons" API allows you to retrieve a list of all coupons
+	// available in your location.
+	ListCoupons(ctx context.Context, in *ListCouponsRequest, opts ...grpc.CallOption) (*ListCouponsResponse, error)
+	// RecordOrderPayment calls POST /payments/orders/{orderId}/record-payment
+	// (record-order-payment). Record Order Payment: The "Record Order Payment"
+	// API allows to record a payment for an order.
+	RecordOrderPayment(ctx context.Context, in *RecordOrderPaymentRequest, opts ...grpc.CallOption) (*RecordOrderPaymentResponse, error)
+	// ListSubscriptions calls GET /payments/subscriptions (list-subscriptions).
+	// List Subscriptions: The "List Subscriptions" API allows to retrieve a
+	// paginated list of subscriptions.
+	ListSubscriptions(ctx context.Context, in *ListSubscriptionsRequest, opts ...grpc.CallOption) (*ListSubscriptionsResponse, error)
+	// GetSubscriptionById calls GET /payments/subscriptions/{subscriptionId}
+	// (get-subscription-by-id). Get Subscription by ID: The "Get Subscription
+	// by ID" API allows to retrieve information for a specific subscription
+	// using its unique identifier.
+	GetSubscriptionById(ctx context.Context, in *GetSubscriptionByIdRequest, opts ...grpc.CallOption) (*GetSubscriptionByIdResponse, error)
 	// ListTransactions lists the location's transactions in HighLevel's order
 	// (upstream GET /payments/transactions). An order's payments are the
 	// transactions whose entity_id is the order's id.
@@ -76,6 +120,86 @@ func (c *paymentsServiceClient) GetOrder(ctx context.Context, in *GetOrderReques
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetOrderResponse)
 	err := c.cc.Invoke(ctx, PaymentsService_GetOrder_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) DeleteCoupon(ctx context.Context, in *DeleteCouponRequest, opts ...grpc.CallOption) (*DeleteCouponResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteCouponResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_DeleteCoupon_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) GetCoupon(ctx context.Context, in *GetCouponRequest, opts ...grpc.CallOption) (*GetCouponResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCouponResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_GetCoupon_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) CreateCoupon(ctx context.Context, in *CreateCouponRequest, opts ...grpc.CallOption) (*CreateCouponResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCouponResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_CreateCoupon_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) UpdateCoupon(ctx context.Context, in *UpdateCouponRequest, opts ...grpc.CallOption) (*UpdateCouponResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateCouponResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_UpdateCoupon_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) ListCoupons(ctx context.Context, in *ListCouponsRequest, opts ...grpc.CallOption) (*ListCouponsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCouponsResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_ListCoupons_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) RecordOrderPayment(ctx context.Context, in *RecordOrderPaymentRequest, opts ...grpc.CallOption) (*RecordOrderPaymentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordOrderPaymentResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_RecordOrderPayment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) ListSubscriptions(ctx context.Context, in *ListSubscriptionsRequest, opts ...grpc.CallOption) (*ListSubscriptionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSubscriptionsResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_ListSubscriptions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) GetSubscriptionById(ctx context.Context, in *GetSubscriptionByIdRequest, opts ...grpc.CallOption) (*GetSubscriptionByIdResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetSubscriptionByIdResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_GetSubscriptionById_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +240,42 @@ type PaymentsServiceServer interface {
 	// GetOrder returns one order with its items (upstream GET
 	// /payments/orders/{orderId}).
 	GetOrder(context.Context, *GetOrderRequest) (*GetOrderResponse, error)
+	// DeleteCoupon calls DELETE /payments/coupon (delete-coupon). Delete
+	// Coupon: The "Delete Coupon" API allows you to permanently remove a coupon
+	// from your system using its unique identifier.
+	DeleteCoupon(context.Context, *DeleteCouponRequest) (*DeleteCouponResponse, error)
+	// GetCoupon calls GET /payments/coupon (get-coupon). Fetch Coupon: The "Get
+	// Coupon Details" API enables you to retrieve comprehensive information
+	// about a specific coupon using either its unique identifier or promotional
+	// code.
+	GetCoupon(context.Context, *GetCouponRequest) (*GetCouponResponse, error)
+	// CreateCoupon calls POST /payments/coupon (create-coupon). Create Coupon:
+	// The "Create Coupon" API allows you to create a new promotional coupon
+	// with customizable parameters such as discount amount, validity period,
+	// usage limits, and applicable products.
+	CreateCoupon(context.Context, *CreateCouponRequest) (*CreateCouponResponse, error)
+	// UpdateCoupon calls PUT /payments/coupon (update-coupon). Update Coupon:
+	// The "Update Coupon" API enables you to modify existing coupon details
+	// such as discount values, validity periods, usage limits, and other
+	// promotional parameters.
+	UpdateCoupon(context.Context, *UpdateCouponRequest) (*UpdateCouponResponse, error)
+	// ListCoupons calls GET /payments/coupon/list (list-coupons). List Coupons:
+	// The "List Coupons" API allows you to retrieve a list of all coupons
+	// available in your location.
+	ListCoupons(context.Context, *ListCouponsRequest) (*ListCouponsResponse, error)
+	// RecordOrderPayment calls POST /payments/orders/{orderId}/record-payment
+	// (record-order-payment). Record Order Payment: The "Record Order Payment"
+	// API allows to record a payment for an order.
+	RecordOrderPayment(context.Context, *RecordOrderPaymentRequest) (*RecordOrderPaymentResponse, error)
+	// ListSubscriptions calls GET /payments/subscriptions (list-subscriptions).
+	// List Subscriptions: The "List Subscriptions" API allows to retrieve a
+	// paginated list of subscriptions.
+	ListSubscriptions(context.Context, *ListSubscriptionsRequest) (*ListSubscriptionsResponse, error)
+	// GetSubscriptionById calls GET /payments/subscriptions/{subscriptionId}
+	// (get-subscription-by-id). Get Subscription by ID: The "Get Subscription
+	// by ID" API allows to retrieve information for a specific subscription
+	// using its unique identifier.
+	GetSubscriptionById(context.Context, *GetSubscriptionByIdRequest) (*GetSubscriptionByIdResponse, error)
 	// ListTransactions lists the location's transactions in HighLevel's order
 	// (upstream GET /payments/transactions). An order's payments are the
 	// transactions whose entity_id is the order's id.
@@ -138,6 +298,30 @@ func (UnimplementedPaymentsServiceServer) ListOrders(context.Context, *ListOrder
 }
 func (UnimplementedPaymentsServiceServer) GetOrder(context.Context, *GetOrderRequest) (*GetOrderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOrder not implemented")
+}
+func (UnimplementedPaymentsServiceServer) DeleteCoupon(context.Context, *DeleteCouponRequest) (*DeleteCouponResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteCoupon not implemented")
+}
+func (UnimplementedPaymentsServiceServer) GetCoupon(context.Context, *GetCouponRequest) (*GetCouponResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCoupon not implemented")
+}
+func (UnimplementedPaymentsServiceServer) CreateCoupon(context.Context, *CreateCouponRequest) (*CreateCouponResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCoupon not implemented")
+}
+func (UnimplementedPaymentsServiceServer) UpdateCoupon(context.Context, *UpdateCouponRequest) (*UpdateCouponResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateCoupon not implemented")
+}
+func (UnimplementedPaymentsServiceServer) ListCoupons(context.Context, *ListCouponsRequest) (*ListCouponsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCoupons not implemented")
+}
+func (UnimplementedPaymentsServiceServer) RecordOrderPayment(context.Context, *RecordOrderPaymentRequest) (*RecordOrderPaymentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordOrderPayment not implemented")
+}
+func (UnimplementedPaymentsServiceServer) ListSubscriptions(context.Context, *ListSubscriptionsRequest) (*ListSubscriptionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSubscriptions not implemented")
+}
+func (UnimplementedPaymentsServiceServer) GetSubscriptionById(context.Context, *GetSubscriptionByIdRequest) (*GetSubscriptionByIdResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSubscriptionById not implemented")
 }
 func (UnimplementedPaymentsServiceServer) ListTransactions(context.Context, *ListTransactionsRequest) (*ListTransactionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTransactions not implemented")
@@ -202,6 +386,150 @@ func _PaymentsService_GetOrder_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentsService_DeleteCoupon_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteCouponRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).DeleteCoupon(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_DeleteCoupon_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).DeleteCoupon(ctx, req.(*DeleteCouponRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_GetCoupon_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCouponRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).GetCoupon(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_GetCoupon_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).GetCoupon(ctx, req.(*GetCouponRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_CreateCoupon_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCouponRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).CreateCoupon(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_CreateCoupon_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).CreateCoupon(ctx, req.(*CreateCouponRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_UpdateCoupon_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCouponRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).UpdateCoupon(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_UpdateCoupon_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).UpdateCoupon(ctx, req.(*UpdateCouponRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_ListCoupons_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCouponsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).ListCoupons(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_ListCoupons_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).ListCoupons(ctx, req.(*ListCouponsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_RecordOrderPayment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordOrderPaymentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).RecordOrderPayment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_RecordOrderPayment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).RecordOrderPayment(ctx, req.(*RecordOrderPaymentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_ListSubscriptions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSubscriptionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).ListSubscriptions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_ListSubscriptions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).ListSubscriptions(ctx, req.(*ListSubscriptionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_GetSubscriptionById_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSubscriptionByIdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).GetSubscriptionById(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_GetSubscriptionById_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).GetSubscriptionById(ctx, req.(*GetSubscriptionByIdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PaymentsService_ListTransactions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListTransactionsRequest)
 	if err := dec(in); err != nil {
@@ -252,6 +580,38 @@ var PaymentsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetOrder",
 			Handler:    _PaymentsService_GetOrder_Handler,
+		},
+		{
+			MethodName: "DeleteCoupon",
+			Handler:    _PaymentsService_DeleteCoupon_Handler,
+		},
+		{
+			MethodName: "GetCoupon",
+			Handler:    _PaymentsService_GetCoupon_Handler,
+		},
+		{
+			MethodName: "CreateCoupon",
+			Handler:    _PaymentsService_CreateCoupon_Handler,
+		},
+		{
+			MethodName: "UpdateCoupon",
+			Handler:    _PaymentsService_UpdateCoupon_Handler,
+		},
+		{
+			MethodName: "ListCoupons",
+			Handler:    _PaymentsService_ListCoupons_Handler,
+		},
+		{
+			MethodName: "RecordOrderPayment",
+			Handler:    _PaymentsService_RecordOrderPayment_Handler,
+		},
+		{
+			MethodName: "ListSubscriptions",
+			Handler:    _PaymentsService_ListSubscriptions_Handler,
+		},
+		{
+			MethodName: "GetSubscriptionById",
+			Handler:    _PaymentsService_GetSubscriptionById_Handler,
 		},
 		{
 			MethodName: "ListTransactions",

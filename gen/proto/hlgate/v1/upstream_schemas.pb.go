@@ -5066,6 +5066,1064 @@ func (x *LocationTagsSchema) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// ApplyToFuturePaymentsConfigDto is the schema ApplyToFuturePaymentsConfigDto
+// of HighLevel's payments document.
+type ApplyToFuturePaymentsConfigDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Type of future payments configuration
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Duration value for fixed type configurations
+	Duration *float64 `protobuf:"fixed64,2,opt,name=duration,proto3,oneof" json:"duration,omitempty"`
+	// Duration type for fixed configurations (e.g. months)
+	DurationType *string `protobuf:"bytes,3,opt,name=duration_type,json=durationType,proto3,oneof" json:"duration_type,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyToFuturePaymentsConfigDto) Reset() {
+	*x = ApplyToFuturePaymentsConfigDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyToFuturePaymentsConfigDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyToFuturePaymentsConfigDto) ProtoMessage() {}
+
+func (x *ApplyToFuturePaymentsConfigDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyToFuturePaymentsConfigDto.ProtoReflect.Descriptor instead.
+func (*ApplyToFuturePaymentsConfigDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ApplyToFuturePaymentsConfigDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *ApplyToFuturePaymentsConfigDto) GetDuration() float64 {
+	if x != nil && x.Duration != nil {
+		return *x.Duration
+	}
+	return 0
+}
+
+func (x *ApplyToFuturePaymentsConfigDto) GetDurationType() string {
+	if x != nil && x.DurationType != nil {
+		return *x.DurationType
+	}
+	return ""
+}
+
+func (x *ApplyToFuturePaymentsConfigDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ApplyToFuturePaymentsConfig is the schema ApplyToFuturePaymentsConfig of
+// HighLevel's payments document.
+type ApplyToFuturePaymentsConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Type of the config
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Duration the coupon to be applied in a subscription
+	Duration *float64 `protobuf:"fixed64,2,opt,name=duration,proto3,oneof" json:"duration,omitempty"`
+	// Type of the duration
+	DurationType *string `protobuf:"bytes,3,opt,name=duration_type,json=durationType,proto3,oneof" json:"duration_type,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyToFuturePaymentsConfig) Reset() {
+	*x = ApplyToFuturePaymentsConfig{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyToFuturePaymentsConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyToFuturePaymentsConfig) ProtoMessage() {}
+
+func (x *ApplyToFuturePaymentsConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyToFuturePaymentsConfig.ProtoReflect.Descriptor instead.
+func (*ApplyToFuturePaymentsConfig) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *ApplyToFuturePaymentsConfig) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *ApplyToFuturePaymentsConfig) GetDuration() float64 {
+	if x != nil && x.Duration != nil {
+		return *x.Duration
+	}
+	return 0
+}
+
+func (x *ApplyToFuturePaymentsConfig) GetDurationType() string {
+	if x != nil && x.DurationType != nil {
+		return *x.DurationType
+	}
+	return ""
+}
+
+func (x *ApplyToFuturePaymentsConfig) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CouponDto is the schema CouponDto of HighLevel's payments document.
+type CouponDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique MongoDB identifier for the coupon
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Number of times the coupon has been used
+	UsageCount *float64 `protobuf:"fixed64,2,opt,name=usage_count,json=usageCount,proto3,oneof" json:"usage_count,omitempty"`
+	// Maximum number of times a customer can use this coupon (0 for unlimited)
+	LimitPerCustomer *float64 `protobuf:"fixed64,3,opt,name=limit_per_customer,json=limitPerCustomer,proto3,oneof" json:"limit_per_customer,omitempty"`
+	// Location Id
+	AltId *string `protobuf:"bytes,4,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// Type of entity
+	AltType *string `protobuf:"bytes,5,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Display name of the coupon
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Redemption code for the coupon
+	Code *string `protobuf:"bytes,7,opt,name=code,proto3,oneof" json:"code,omitempty"`
+	// Type of discount (percentage or amount)
+	DiscountType *string `protobuf:"bytes,8,opt,name=discount_type,json=discountType,proto3,oneof" json:"discount_type,omitempty"`
+	// Value of the discount (percentage or fixed amount)
+	DiscountValue *float64 `protobuf:"fixed64,9,opt,name=discount_value,json=discountValue,proto3,oneof" json:"discount_value,omitempty"`
+	// Current status of the coupon
+	Status *string `protobuf:"bytes,10,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Date when the coupon becomes active
+	StartDate *string `protobuf:"bytes,11,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
+	// End date when the coupon expires
+	EndDate *string `protobuf:"bytes,12,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
+	// Indicates if the coupon applies to future recurring payments
+	ApplyToFuturePayments *bool `protobuf:"varint,13,opt,name=apply_to_future_payments,json=applyToFuturePayments,proto3,oneof" json:"apply_to_future_payments,omitempty"`
+	// Configuration for how the coupon applies to future payments
+	ApplyToFuturePaymentsConfig *ApplyToFuturePaymentsConfigDto `protobuf:"bytes,14,opt,name=apply_to_future_payments_config,json=applyToFuturePaymentsConfig,proto3" json:"apply_to_future_payments_config,omitempty"`
+	// User ID associated with the coupon (if applicable)
+	UserId *string `protobuf:"bytes,15,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// Creation timestamp
+	CreatedAt *string `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// Last update timestamp
+	UpdatedAt *string `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,18,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CouponDto) Reset() {
+	*x = CouponDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CouponDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CouponDto) ProtoMessage() {}
+
+func (x *CouponDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CouponDto.ProtoReflect.Descriptor instead.
+func (*CouponDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *CouponDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CouponDto) GetUsageCount() float64 {
+	if x != nil && x.UsageCount != nil {
+		return *x.UsageCount
+	}
+	return 0
+}
+
+func (x *CouponDto) GetLimitPerCustomer() float64 {
+	if x != nil && x.LimitPerCustomer != nil {
+		return *x.LimitPerCustomer
+	}
+	return 0
+}
+
+func (x *CouponDto) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *CouponDto) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *CouponDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CouponDto) GetCode() string {
+	if x != nil && x.Code != nil {
+		return *x.Code
+	}
+	return ""
+}
+
+func (x *CouponDto) GetDiscountType() string {
+	if x != nil && x.DiscountType != nil {
+		return *x.DiscountType
+	}
+	return ""
+}
+
+func (x *CouponDto) GetDiscountValue() float64 {
+	if x != nil && x.DiscountValue != nil {
+		return *x.DiscountValue
+	}
+	return 0
+}
+
+func (x *CouponDto) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *CouponDto) GetStartDate() string {
+	if x != nil && x.StartDate != nil {
+		return *x.StartDate
+	}
+	return ""
+}
+
+func (x *CouponDto) GetEndDate() string {
+	if x != nil && x.EndDate != nil {
+		return *x.EndDate
+	}
+	return ""
+}
+
+func (x *CouponDto) GetApplyToFuturePayments() bool {
+	if x != nil && x.ApplyToFuturePayments != nil {
+		return *x.ApplyToFuturePayments
+	}
+	return false
+}
+
+func (x *CouponDto) GetApplyToFuturePaymentsConfig() *ApplyToFuturePaymentsConfigDto {
+	if x != nil {
+		return x.ApplyToFuturePaymentsConfig
+	}
+	return nil
+}
+
+func (x *CouponDto) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *CouponDto) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *CouponDto) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *CouponDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// PaymentsCardDto is the schema CardDto of HighLevel's payments document.
+type PaymentsCardDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's type.
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Last 4 digit of the card
+	Last4 *string `protobuf:"bytes,2,opt,name=last4,proto3,oneof" json:"last4,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PaymentsCardDto) Reset() {
+	*x = PaymentsCardDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentsCardDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentsCardDto) ProtoMessage() {}
+
+func (x *PaymentsCardDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentsCardDto.ProtoReflect.Descriptor instead.
+func (*PaymentsCardDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *PaymentsCardDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *PaymentsCardDto) GetLast4() string {
+	if x != nil && x.Last4 != nil {
+		return *x.Last4
+	}
+	return ""
+}
+
+func (x *PaymentsCardDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ChequeDto is the schema ChequeDto of HighLevel's payments document.
+type ChequeDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// check number
+	Number *string `protobuf:"bytes,1,opt,name=number,proto3,oneof" json:"number,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChequeDto) Reset() {
+	*x = ChequeDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChequeDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChequeDto) ProtoMessage() {}
+
+func (x *ChequeDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChequeDto.ProtoReflect.Descriptor instead.
+func (*ChequeDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ChequeDto) GetNumber() string {
+	if x != nil && x.Number != nil {
+		return *x.Number
+	}
+	return ""
+}
+
+func (x *ChequeDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SubscriptionResponseSchema is the schema SubscriptionResponseSchema of
+// HighLevel's payments document.
+type SubscriptionResponseSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unique identifier for the subscription.
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// AltId is the unique identifier eg: location id.
+	AltId *string `protobuf:"bytes,2,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// AltType is the type of identifier.
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Contact id corresponding to the subscription.
+	ContactId *string `protobuf:"bytes,4,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// Contact name corresponding to the subscription.
+	ContactName *string `protobuf:"bytes,5,opt,name=contact_name,json=contactName,proto3,oneof" json:"contact_name,omitempty"`
+	// Contact email corresponding to the subscription.
+	ContactEmail *string `protobuf:"bytes,6,opt,name=contact_email,json=contactEmail,proto3,oneof" json:"contact_email,omitempty"`
+	// Currency in which subscription occurred.
+	Currency *string `protobuf:"bytes,7,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Subscription value.
+	Amount *float64 `protobuf:"fixed64,8,opt,name=amount,proto3,oneof" json:"amount,omitempty"`
+	// The status of the subscription (e.g., succeeded).
+	Status *string `protobuf:"bytes,9,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Subscription is in live / test mode.
+	LiveMode *bool `protobuf:"varint,10,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Entity type of subscription (eg: order).
+	EntityType *string `protobuf:"bytes,11,opt,name=entity_type,json=entityType,proto3,oneof" json:"entity_type,omitempty"`
+	// Entity id for the subscription. e.g: order id
+	EntityId *string `protobuf:"bytes,12,opt,name=entity_id,json=entityId,proto3,oneof" json:"entity_id,omitempty"`
+	// Entity source type of subscription (eg: funnel).
+	EntitySourceType *string `protobuf:"bytes,13,opt,name=entity_source_type,json=entitySourceType,proto3,oneof" json:"entity_source_type,omitempty"`
+	// Entity source name for the subscription.
+	EntitySourceName *string `protobuf:"bytes,14,opt,name=entity_source_name,json=entitySourceName,proto3,oneof" json:"entity_source_name,omitempty"`
+	// Entity source id for the subscription.
+	EntitySourceId *string `protobuf:"bytes,15,opt,name=entity_source_id,json=entitySourceId,proto3,oneof" json:"entity_source_id,omitempty"`
+	// Meta content for the entity source of subscription.
+	EntitySourceMeta *structpb.Struct `protobuf:"bytes,16,opt,name=entity_source_meta,json=entitySourceMeta,proto3" json:"entity_source_meta,omitempty"`
+	// Subscription id for subscription.
+	SubscriptionId *string `protobuf:"bytes,17,opt,name=subscription_id,json=subscriptionId,proto3,oneof" json:"subscription_id,omitempty"`
+	// Snapshot of subscription.
+	SubscriptionSnapshot *structpb.Struct `protobuf:"bytes,18,opt,name=subscription_snapshot,json=subscriptionSnapshot,proto3" json:"subscription_snapshot,omitempty"`
+	// Payment provider for subscription.
+	PaymentProviderType *string `protobuf:"bytes,19,opt,name=payment_provider_type,json=paymentProviderType,proto3,oneof" json:"payment_provider_type,omitempty"`
+	// Payment provider connected account id for subscription.
+	PaymentProviderConnectedAccount *string `protobuf:"bytes,20,opt,name=payment_provider_connected_account,json=paymentProviderConnectedAccount,proto3,oneof" json:"payment_provider_connected_account,omitempty"`
+	// Ip address from where subscription was initiated.
+	IpAddress *string `protobuf:"bytes,21,opt,name=ip_address,json=ipAddress,proto3,oneof" json:"ip_address,omitempty"`
+	// The creation timestamp of the subscription.
+	CreatedAt *string `protobuf:"bytes,22,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// The update timestamp of the subscription.
+	UpdatedAt *string `protobuf:"bytes,23,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// User ID who created the subscription.
+	CreatedBy *string `protobuf:"bytes,24,opt,name=created_by,json=createdBy,proto3,oneof" json:"created_by,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,25,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscriptionResponseSchema) Reset() {
+	*x = SubscriptionResponseSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscriptionResponseSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscriptionResponseSchema) ProtoMessage() {}
+
+func (x *SubscriptionResponseSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscriptionResponseSchema.ProtoReflect.Descriptor instead.
+func (*SubscriptionResponseSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *SubscriptionResponseSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetContactName() string {
+	if x != nil && x.ContactName != nil {
+		return *x.ContactName
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetContactEmail() string {
+	if x != nil && x.ContactEmail != nil {
+		return *x.ContactEmail
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetAmount() float64 {
+	if x != nil && x.Amount != nil {
+		return *x.Amount
+	}
+	return 0
+}
+
+func (x *SubscriptionResponseSchema) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *SubscriptionResponseSchema) GetEntityType() string {
+	if x != nil && x.EntityType != nil {
+		return *x.EntityType
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetEntityId() string {
+	if x != nil && x.EntityId != nil {
+		return *x.EntityId
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetEntitySourceType() string {
+	if x != nil && x.EntitySourceType != nil {
+		return *x.EntitySourceType
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetEntitySourceName() string {
+	if x != nil && x.EntitySourceName != nil {
+		return *x.EntitySourceName
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetEntitySourceId() string {
+	if x != nil && x.EntitySourceId != nil {
+		return *x.EntitySourceId
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetEntitySourceMeta() *structpb.Struct {
+	if x != nil {
+		return x.EntitySourceMeta
+	}
+	return nil
+}
+
+func (x *SubscriptionResponseSchema) GetSubscriptionId() string {
+	if x != nil && x.SubscriptionId != nil {
+		return *x.SubscriptionId
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetSubscriptionSnapshot() *structpb.Struct {
+	if x != nil {
+		return x.SubscriptionSnapshot
+	}
+	return nil
+}
+
+func (x *SubscriptionResponseSchema) GetPaymentProviderType() string {
+	if x != nil && x.PaymentProviderType != nil {
+		return *x.PaymentProviderType
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetPaymentProviderConnectedAccount() string {
+	if x != nil && x.PaymentProviderConnectedAccount != nil {
+		return *x.PaymentProviderConnectedAccount
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetIpAddress() string {
+	if x != nil && x.IpAddress != nil {
+		return *x.IpAddress
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetCreatedBy() string {
+	if x != nil && x.CreatedBy != nil {
+		return *x.CreatedBy
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// OrderSource is the schema OrderSource of HighLevel's payments document.
+type OrderSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's type.
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// HighLevel's subType.
+	SubType *string `protobuf:"bytes,2,opt,name=sub_type,json=subType,proto3,oneof" json:"sub_type,omitempty"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,3,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,4,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's meta.
+	Meta *structpb.Struct `protobuf:"bytes,5,opt,name=meta,proto3" json:"meta,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,6,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrderSource) Reset() {
+	*x = OrderSource{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrderSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrderSource) ProtoMessage() {}
+
+func (x *OrderSource) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrderSource.ProtoReflect.Descriptor instead.
+func (*OrderSource) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *OrderSource) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *OrderSource) GetSubType() string {
+	if x != nil && x.SubType != nil {
+		return *x.SubType
+	}
+	return ""
+}
+
+func (x *OrderSource) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *OrderSource) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *OrderSource) GetMeta() *structpb.Struct {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *OrderSource) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// PaymentsScheduleOptionsDto is the schema ScheduleOptionsDto of HighLevel's
+// payments document.
+type PaymentsScheduleOptionsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's executeAt.
+	ExecuteAt *string `protobuf:"bytes,1,opt,name=execute_at,json=executeAt,proto3,oneof" json:"execute_at,omitempty"`
+	// HighLevel's rrule.
+	Rrule *PaymentsCustomRRuleOptionsDto `protobuf:"bytes,2,opt,name=rrule,proto3" json:"rrule,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PaymentsScheduleOptionsDto) Reset() {
+	*x = PaymentsScheduleOptionsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentsScheduleOptionsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentsScheduleOptionsDto) ProtoMessage() {}
+
+func (x *PaymentsScheduleOptionsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentsScheduleOptionsDto.ProtoReflect.Descriptor instead.
+func (*PaymentsScheduleOptionsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *PaymentsScheduleOptionsDto) GetExecuteAt() string {
+	if x != nil && x.ExecuteAt != nil {
+		return *x.ExecuteAt
+	}
+	return ""
+}
+
+func (x *PaymentsScheduleOptionsDto) GetRrule() *PaymentsCustomRRuleOptionsDto {
+	if x != nil {
+		return x.Rrule
+	}
+	return nil
+}
+
+func (x *PaymentsScheduleOptionsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// PaymentsCustomRRuleOptionsDto is the schema CustomRRuleOptionsDto of
+// HighLevel's payments document.
+type PaymentsCustomRRuleOptionsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's intervalType.
+	IntervalType *string `protobuf:"bytes,1,opt,name=interval_type,json=intervalType,proto3,oneof" json:"interval_type,omitempty"`
+	// HighLevel's interval.
+	Interval *float64 `protobuf:"fixed64,2,opt,name=interval,proto3,oneof" json:"interval,omitempty"`
+	// Start date in YYYY-MM-DD format
+	StartDate *string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
+	// Start time in HH:mm:ss format
+	StartTime *string `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
+	// End date in YYYY-MM-DD format
+	EndDate *string `protobuf:"bytes,5,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
+	// End time in HH:mm:ss format
+	EndTime *string `protobuf:"bytes,6,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
+	// -1, 1, 2, 3, ..., 27, 28
+	DayOfMonth *float64 `protobuf:"fixed64,7,opt,name=day_of_month,json=dayOfMonth,proto3,oneof" json:"day_of_month,omitempty"`
+	// HighLevel's dayOfWeek.
+	DayOfWeek *string `protobuf:"bytes,8,opt,name=day_of_week,json=dayOfWeek,proto3,oneof" json:"day_of_week,omitempty"`
+	// -1, 1, 2, 3, 4
+	NumOfWeek *float64 `protobuf:"fixed64,9,opt,name=num_of_week,json=numOfWeek,proto3,oneof" json:"num_of_week,omitempty"`
+	// HighLevel's monthOfYear.
+	MonthOfYear *string `protobuf:"bytes,10,opt,name=month_of_year,json=monthOfYear,proto3,oneof" json:"month_of_year,omitempty"`
+	// Max number of task executions
+	Count *float64 `protobuf:"fixed64,11,opt,name=count,proto3,oneof" json:"count,omitempty"`
+	// Execute task number of days before
+	DaysBefore *float64 `protobuf:"fixed64,12,opt,name=days_before,json=daysBefore,proto3,oneof" json:"days_before,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,13,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) Reset() {
+	*x = PaymentsCustomRRuleOptionsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentsCustomRRuleOptionsDto) ProtoMessage() {}
+
+func (x *PaymentsCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentsCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
+func (*PaymentsCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetIntervalType() string {
+	if x != nil && x.IntervalType != nil {
+		return *x.IntervalType
+	}
+	return ""
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetInterval() float64 {
+	if x != nil && x.Interval != nil {
+		return *x.Interval
+	}
+	return 0
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetStartDate() string {
+	if x != nil && x.StartDate != nil {
+		return *x.StartDate
+	}
+	return ""
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetStartTime() string {
+	if x != nil && x.StartTime != nil {
+		return *x.StartTime
+	}
+	return ""
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetEndDate() string {
+	if x != nil && x.EndDate != nil {
+		return *x.EndDate
+	}
+	return ""
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetEndTime() string {
+	if x != nil && x.EndTime != nil {
+		return *x.EndTime
+	}
+	return ""
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetDayOfMonth() float64 {
+	if x != nil && x.DayOfMonth != nil {
+		return *x.DayOfMonth
+	}
+	return 0
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetDayOfWeek() string {
+	if x != nil && x.DayOfWeek != nil {
+		return *x.DayOfWeek
+	}
+	return ""
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetNumOfWeek() float64 {
+	if x != nil && x.NumOfWeek != nil {
+		return *x.NumOfWeek
+	}
+	return 0
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetMonthOfYear() string {
+	if x != nil && x.MonthOfYear != nil {
+		return *x.MonthOfYear
+	}
+	return ""
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetCount() float64 {
+	if x != nil && x.Count != nil {
+		return *x.Count
+	}
+	return 0
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetDaysBefore() float64 {
+	if x != nil && x.DaysBefore != nil {
+		return *x.DaysBefore
+	}
+	return 0
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // UserSchema is the schema UserSchema of HighLevel's users document.
 type UserSchema struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -5105,7 +6163,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5117,7 +6175,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5130,7 +6188,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *UserSchema) GetId() string {
@@ -5320,7 +6378,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5332,7 +6390,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5345,7 +6403,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -5642,7 +6700,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5654,7 +6712,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5667,7 +6725,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -5733,7 +6791,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5745,7 +6803,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5758,7 +6816,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -6581,7 +7639,182 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_location_idB\x05\n" +
-	"\x03_id\"\x9b\x05\n" +
+	"\x03_id\"\xe6\x01\n" +
+	"\x1eApplyToFuturePaymentsConfigDto\x12\x17\n" +
+	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x12\x1f\n" +
+	"\bduration\x18\x02 \x01(\x01H\x01R\bduration\x88\x01\x01\x12(\n" +
+	"\rduration_type\x18\x03 \x01(\tH\x02R\fdurationType\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_typeB\v\n" +
+	"\t_durationB\x10\n" +
+	"\x0e_duration_type\"\xe3\x01\n" +
+	"\x1bApplyToFuturePaymentsConfig\x12\x17\n" +
+	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x12\x1f\n" +
+	"\bduration\x18\x02 \x01(\x01H\x01R\bduration\x88\x01\x01\x12(\n" +
+	"\rduration_type\x18\x03 \x01(\tH\x02R\fdurationType\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_typeB\v\n" +
+	"\t_durationB\x10\n" +
+	"\x0e_duration_type\"\xd9\a\n" +
+	"\tCouponDto\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12$\n" +
+	"\vusage_count\x18\x02 \x01(\x01H\x01R\n" +
+	"usageCount\x88\x01\x01\x121\n" +
+	"\x12limit_per_customer\x18\x03 \x01(\x01H\x02R\x10limitPerCustomer\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x04 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x05 \x01(\tH\x04R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12\x17\n" +
+	"\x04code\x18\a \x01(\tH\x06R\x04code\x88\x01\x01\x12(\n" +
+	"\rdiscount_type\x18\b \x01(\tH\aR\fdiscountType\x88\x01\x01\x12*\n" +
+	"\x0ediscount_value\x18\t \x01(\x01H\bR\rdiscountValue\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\n" +
+	" \x01(\tH\tR\x06status\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_date\x18\v \x01(\tH\n" +
+	"R\tstartDate\x88\x01\x01\x12\x1e\n" +
+	"\bend_date\x18\f \x01(\tH\vR\aendDate\x88\x01\x01\x12<\n" +
+	"\x18apply_to_future_payments\x18\r \x01(\bH\fR\x15applyToFuturePayments\x88\x01\x01\x12o\n" +
+	"\x1fapply_to_future_payments_config\x18\x0e \x01(\v2).hlgate.v1.ApplyToFuturePaymentsConfigDtoR\x1bapplyToFuturePaymentsConfig\x12\x1c\n" +
+	"\auser_id\x18\x0f \x01(\tH\rR\x06userId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\tH\x0eR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x12 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_usage_countB\x15\n" +
+	"\x13_limit_per_customerB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\a\n" +
+	"\x05_codeB\x10\n" +
+	"\x0e_discount_typeB\x11\n" +
+	"\x0f_discount_valueB\t\n" +
+	"\a_statusB\r\n" +
+	"\v_start_dateB\v\n" +
+	"\t_end_dateB\x1b\n" +
+	"\x19_apply_to_future_paymentsB\n" +
+	"\n" +
+	"\b_user_idB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"\x92\x01\n" +
+	"\x0fPaymentsCardDto\x12\x17\n" +
+	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x12\x19\n" +
+	"\x05last4\x18\x02 \x01(\tH\x01R\x05last4\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_typeB\b\n" +
+	"\x06_last4\"m\n" +
+	"\tChequeDto\x12\x1b\n" +
+	"\x06number\x18\x01 \x01(\tH\x00R\x06number\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_number\"\xca\v\n" +
+	"\x1aSubscriptionResponseSchema\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x03 \x01(\tH\x02R\aaltType\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x04 \x01(\tH\x03R\tcontactId\x88\x01\x01\x12&\n" +
+	"\fcontact_name\x18\x05 \x01(\tH\x04R\vcontactName\x88\x01\x01\x12(\n" +
+	"\rcontact_email\x18\x06 \x01(\tH\x05R\fcontactEmail\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\a \x01(\tH\x06R\bcurrency\x88\x01\x01\x12\x1b\n" +
+	"\x06amount\x18\b \x01(\x01H\aR\x06amount\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\t \x01(\tH\bR\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\n" +
+	" \x01(\bH\tR\bliveMode\x88\x01\x01\x12$\n" +
+	"\ventity_type\x18\v \x01(\tH\n" +
+	"R\n" +
+	"entityType\x88\x01\x01\x12 \n" +
+	"\tentity_id\x18\f \x01(\tH\vR\bentityId\x88\x01\x01\x121\n" +
+	"\x12entity_source_type\x18\r \x01(\tH\fR\x10entitySourceType\x88\x01\x01\x121\n" +
+	"\x12entity_source_name\x18\x0e \x01(\tH\rR\x10entitySourceName\x88\x01\x01\x12-\n" +
+	"\x10entity_source_id\x18\x0f \x01(\tH\x0eR\x0eentitySourceId\x88\x01\x01\x12E\n" +
+	"\x12entity_source_meta\x18\x10 \x01(\v2\x17.google.protobuf.StructR\x10entitySourceMeta\x12,\n" +
+	"\x0fsubscription_id\x18\x11 \x01(\tH\x0fR\x0esubscriptionId\x88\x01\x01\x12L\n" +
+	"\x15subscription_snapshot\x18\x12 \x01(\v2\x17.google.protobuf.StructR\x14subscriptionSnapshot\x127\n" +
+	"\x15payment_provider_type\x18\x13 \x01(\tH\x10R\x13paymentProviderType\x88\x01\x01\x12P\n" +
+	"\"payment_provider_connected_account\x18\x14 \x01(\tH\x11R\x1fpaymentProviderConnectedAccount\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"ip_address\x18\x15 \x01(\tH\x12R\tipAddress\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x16 \x01(\tH\x13R\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x17 \x01(\tH\x14R\tupdatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_by\x18\x18 \x01(\tH\x15R\tcreatedBy\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x19 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\r\n" +
+	"\v_contact_idB\x0f\n" +
+	"\r_contact_nameB\x10\n" +
+	"\x0e_contact_emailB\v\n" +
+	"\t_currencyB\t\n" +
+	"\a_amountB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\x0e\n" +
+	"\f_entity_typeB\f\n" +
+	"\n" +
+	"_entity_idB\x15\n" +
+	"\x13_entity_source_typeB\x15\n" +
+	"\x13_entity_source_nameB\x13\n" +
+	"\x11_entity_source_idB\x12\n" +
+	"\x10_subscription_idB\x18\n" +
+	"\x16_payment_provider_typeB%\n" +
+	"#_payment_provider_connected_accountB\r\n" +
+	"\v_ip_addressB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\r\n" +
+	"\v_created_by\"\x81\x02\n" +
+	"\vOrderSource\x12\x17\n" +
+	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x12\x1e\n" +
+	"\bsub_type\x18\x02 \x01(\tH\x01R\asubType\x88\x01\x01\x12\x13\n" +
+	"\x02id\x18\x03 \x01(\tH\x02R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x04 \x01(\tH\x03R\x04name\x88\x01\x01\x12+\n" +
+	"\x04meta\x18\x05 \x01(\v2\x17.google.protobuf.StructR\x04meta\x128\n" +
+	"\bunmapped\x18\x06 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_typeB\v\n" +
+	"\t_sub_typeB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_name\"\xc9\x01\n" +
+	"\x1aPaymentsScheduleOptionsDto\x12\"\n" +
+	"\n" +
+	"execute_at\x18\x01 \x01(\tH\x00R\texecuteAt\x88\x01\x01\x12>\n" +
+	"\x05rrule\x18\x02 \x01(\v2(.hlgate.v1.PaymentsCustomRRuleOptionsDtoR\x05rrule\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\r\n" +
+	"\v_execute_at\"\xbb\x05\n" +
+	"\x1dPaymentsCustomRRuleOptionsDto\x12(\n" +
+	"\rinterval_type\x18\x01 \x01(\tH\x00R\fintervalType\x88\x01\x01\x12\x1f\n" +
+	"\binterval\x18\x02 \x01(\x01H\x01R\binterval\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_date\x18\x03 \x01(\tH\x02R\tstartDate\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_time\x18\x04 \x01(\tH\x03R\tstartTime\x88\x01\x01\x12\x1e\n" +
+	"\bend_date\x18\x05 \x01(\tH\x04R\aendDate\x88\x01\x01\x12\x1e\n" +
+	"\bend_time\x18\x06 \x01(\tH\x05R\aendTime\x88\x01\x01\x12%\n" +
+	"\fday_of_month\x18\a \x01(\x01H\x06R\n" +
+	"dayOfMonth\x88\x01\x01\x12#\n" +
+	"\vday_of_week\x18\b \x01(\tH\aR\tdayOfWeek\x88\x01\x01\x12#\n" +
+	"\vnum_of_week\x18\t \x01(\x01H\bR\tnumOfWeek\x88\x01\x01\x12'\n" +
+	"\rmonth_of_year\x18\n" +
+	" \x01(\tH\tR\vmonthOfYear\x88\x01\x01\x12\x19\n" +
+	"\x05count\x18\v \x01(\x01H\n" +
+	"R\x05count\x88\x01\x01\x12$\n" +
+	"\vdays_before\x18\f \x01(\x01H\vR\n" +
+	"daysBefore\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x10\n" +
+	"\x0e_interval_typeB\v\n" +
+	"\t_intervalB\r\n" +
+	"\v_start_dateB\r\n" +
+	"\v_start_timeB\v\n" +
+	"\t_end_dateB\v\n" +
+	"\t_end_timeB\x0f\n" +
+	"\r_day_of_monthB\x0e\n" +
+	"\f_day_of_weekB\x0e\n" +
+	"\f_num_of_weekB\x10\n" +
+	"\x0e_month_of_yearB\b\n" +
+	"\x06_countB\x0e\n" +
+	"\f_days_before\"\x9b\x05\n" +
 	"\n" +
 	"UserSchema\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
@@ -6737,163 +7970,186 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
-	(*CalendarsGetNoteSchema)(nil),        // 0: hlgate.v1.CalendarsGetNoteSchema
-	(*NoteCreatedBySchema)(nil),           // 1: hlgate.v1.NoteCreatedBySchema
-	(*GroupDTO)(nil),                      // 2: hlgate.v1.GroupDTO
-	(*ScheduleRuleDTO)(nil),               // 3: hlgate.v1.ScheduleRuleDTO
-	(*ScheduleIntervalDTO)(nil),           // 4: hlgate.v1.ScheduleIntervalDTO
-	(*ScheduleObjectResponseDTO)(nil),     // 5: hlgate.v1.ScheduleObjectResponseDTO
-	(*ContactsGetNoteSchema)(nil),         // 6: hlgate.v1.ContactsGetNoteSchema
-	(*TaskSchema)(nil),                    // 7: hlgate.v1.TaskSchema
-	(*GetInvoiceResponseDto)(nil),         // 8: hlgate.v1.GetInvoiceResponseDto
-	(*TotalSummaryDto)(nil),               // 9: hlgate.v1.TotalSummaryDto
-	(*RemindersConfigurationDto)(nil),     // 10: hlgate.v1.RemindersConfigurationDto
-	(*ReminderExecutionDetailsList)(nil),  // 11: hlgate.v1.ReminderExecutionDetailsList
-	(*ReminderSettingsDto)(nil),           // 12: hlgate.v1.ReminderSettingsDto
-	(*ReminderDto)(nil),                   // 13: hlgate.v1.ReminderDto
-	(*BusinessDetailsDto)(nil),            // 14: hlgate.v1.BusinessDetailsDto
-	(*AddressDto)(nil),                    // 15: hlgate.v1.AddressDto
-	(*InvoiceItemDto)(nil),                // 16: hlgate.v1.InvoiceItemDto
-	(*ItemTaxDto)(nil),                    // 17: hlgate.v1.ItemTaxDto
-	(*DiscountDto)(nil),                   // 18: hlgate.v1.DiscountDto
-	(*ContactDetailsDto)(nil),             // 19: hlgate.v1.ContactDetailsDto
-	(*AdditionalEmailsDto)(nil),           // 20: hlgate.v1.AdditionalEmailsDto
-	(*SentToDto)(nil),                     // 21: hlgate.v1.SentToDto
-	(*PaymentScheduleDto)(nil),            // 22: hlgate.v1.PaymentScheduleDto
-	(*LateFeesConfigurationDto)(nil),      // 23: hlgate.v1.LateFeesConfigurationDto
-	(*LateFeesFrequencyDto)(nil),          // 24: hlgate.v1.LateFeesFrequencyDto
-	(*LateFeesGraceDto)(nil),              // 25: hlgate.v1.LateFeesGraceDto
-	(*LateFeesMaxFeesDto)(nil),            // 26: hlgate.v1.LateFeesMaxFeesDto
-	(*TipsConfigurationDto)(nil),          // 27: hlgate.v1.TipsConfigurationDto
-	(*PaymentMethodDto)(nil),              // 28: hlgate.v1.PaymentMethodDto
-	(*StripePaymentMethodDto)(nil),        // 29: hlgate.v1.StripePaymentMethodDto
-	(*AttachmentsDto)(nil),                // 30: hlgate.v1.AttachmentsDto
-	(*ProcessingFeeDto)(nil),              // 31: hlgate.v1.ProcessingFeeDto
-	(*ProcessingFeePaidChargeDto)(nil),    // 32: hlgate.v1.ProcessingFeePaidChargeDto
-	(*GetScheduleResponseDto)(nil),        // 33: hlgate.v1.GetScheduleResponseDto
-	(*InvoicesScheduleOptionsDto)(nil),    // 34: hlgate.v1.InvoicesScheduleOptionsDto
-	(*InvoicesCustomRRuleOptionsDto)(nil), // 35: hlgate.v1.InvoicesCustomRRuleOptionsDto
-	(*DefaultInvoiceResponseDto)(nil),     // 36: hlgate.v1.DefaultInvoiceResponseDto
-	(*GetTemplateResponseDto)(nil),        // 37: hlgate.v1.GetTemplateResponseDto
-	(*GetLocationByIdSchema)(nil),         // 38: hlgate.v1.GetLocationByIdSchema
-	(*BusinessSchema)(nil),                // 39: hlgate.v1.BusinessSchema
-	(*SocialSchema)(nil),                  // 40: hlgate.v1.SocialSchema
-	(*SettingsSchema)(nil),                // 41: hlgate.v1.SettingsSchema
-	(*CustomValueSchema)(nil),             // 42: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),           // 43: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),      // 44: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),            // 45: hlgate.v1.LocationTagsSchema
-	(*UserSchema)(nil),                    // 46: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),                // 47: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                    // 48: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),                // 49: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),               // 50: google.protobuf.Struct
-	(*structpb.ListValue)(nil),            // 51: google.protobuf.ListValue
+	(*CalendarsGetNoteSchema)(nil),         // 0: hlgate.v1.CalendarsGetNoteSchema
+	(*NoteCreatedBySchema)(nil),            // 1: hlgate.v1.NoteCreatedBySchema
+	(*GroupDTO)(nil),                       // 2: hlgate.v1.GroupDTO
+	(*ScheduleRuleDTO)(nil),                // 3: hlgate.v1.ScheduleRuleDTO
+	(*ScheduleIntervalDTO)(nil),            // 4: hlgate.v1.ScheduleIntervalDTO
+	(*ScheduleObjectResponseDTO)(nil),      // 5: hlgate.v1.ScheduleObjectResponseDTO
+	(*ContactsGetNoteSchema)(nil),          // 6: hlgate.v1.ContactsGetNoteSchema
+	(*TaskSchema)(nil),                     // 7: hlgate.v1.TaskSchema
+	(*GetInvoiceResponseDto)(nil),          // 8: hlgate.v1.GetInvoiceResponseDto
+	(*TotalSummaryDto)(nil),                // 9: hlgate.v1.TotalSummaryDto
+	(*RemindersConfigurationDto)(nil),      // 10: hlgate.v1.RemindersConfigurationDto
+	(*ReminderExecutionDetailsList)(nil),   // 11: hlgate.v1.ReminderExecutionDetailsList
+	(*ReminderSettingsDto)(nil),            // 12: hlgate.v1.ReminderSettingsDto
+	(*ReminderDto)(nil),                    // 13: hlgate.v1.ReminderDto
+	(*BusinessDetailsDto)(nil),             // 14: hlgate.v1.BusinessDetailsDto
+	(*AddressDto)(nil),                     // 15: hlgate.v1.AddressDto
+	(*InvoiceItemDto)(nil),                 // 16: hlgate.v1.InvoiceItemDto
+	(*ItemTaxDto)(nil),                     // 17: hlgate.v1.ItemTaxDto
+	(*DiscountDto)(nil),                    // 18: hlgate.v1.DiscountDto
+	(*ContactDetailsDto)(nil),              // 19: hlgate.v1.ContactDetailsDto
+	(*AdditionalEmailsDto)(nil),            // 20: hlgate.v1.AdditionalEmailsDto
+	(*SentToDto)(nil),                      // 21: hlgate.v1.SentToDto
+	(*PaymentScheduleDto)(nil),             // 22: hlgate.v1.PaymentScheduleDto
+	(*LateFeesConfigurationDto)(nil),       // 23: hlgate.v1.LateFeesConfigurationDto
+	(*LateFeesFrequencyDto)(nil),           // 24: hlgate.v1.LateFeesFrequencyDto
+	(*LateFeesGraceDto)(nil),               // 25: hlgate.v1.LateFeesGraceDto
+	(*LateFeesMaxFeesDto)(nil),             // 26: hlgate.v1.LateFeesMaxFeesDto
+	(*TipsConfigurationDto)(nil),           // 27: hlgate.v1.TipsConfigurationDto
+	(*PaymentMethodDto)(nil),               // 28: hlgate.v1.PaymentMethodDto
+	(*StripePaymentMethodDto)(nil),         // 29: hlgate.v1.StripePaymentMethodDto
+	(*AttachmentsDto)(nil),                 // 30: hlgate.v1.AttachmentsDto
+	(*ProcessingFeeDto)(nil),               // 31: hlgate.v1.ProcessingFeeDto
+	(*ProcessingFeePaidChargeDto)(nil),     // 32: hlgate.v1.ProcessingFeePaidChargeDto
+	(*GetScheduleResponseDto)(nil),         // 33: hlgate.v1.GetScheduleResponseDto
+	(*InvoicesScheduleOptionsDto)(nil),     // 34: hlgate.v1.InvoicesScheduleOptionsDto
+	(*InvoicesCustomRRuleOptionsDto)(nil),  // 35: hlgate.v1.InvoicesCustomRRuleOptionsDto
+	(*DefaultInvoiceResponseDto)(nil),      // 36: hlgate.v1.DefaultInvoiceResponseDto
+	(*GetTemplateResponseDto)(nil),         // 37: hlgate.v1.GetTemplateResponseDto
+	(*GetLocationByIdSchema)(nil),          // 38: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),                 // 39: hlgate.v1.BusinessSchema
+	(*SocialSchema)(nil),                   // 40: hlgate.v1.SocialSchema
+	(*SettingsSchema)(nil),                 // 41: hlgate.v1.SettingsSchema
+	(*CustomValueSchema)(nil),              // 42: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),            // 43: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),       // 44: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),             // 45: hlgate.v1.LocationTagsSchema
+	(*ApplyToFuturePaymentsConfigDto)(nil), // 46: hlgate.v1.ApplyToFuturePaymentsConfigDto
+	(*ApplyToFuturePaymentsConfig)(nil),    // 47: hlgate.v1.ApplyToFuturePaymentsConfig
+	(*CouponDto)(nil),                      // 48: hlgate.v1.CouponDto
+	(*PaymentsCardDto)(nil),                // 49: hlgate.v1.PaymentsCardDto
+	(*ChequeDto)(nil),                      // 50: hlgate.v1.ChequeDto
+	(*SubscriptionResponseSchema)(nil),     // 51: hlgate.v1.SubscriptionResponseSchema
+	(*OrderSource)(nil),                    // 52: hlgate.v1.OrderSource
+	(*PaymentsScheduleOptionsDto)(nil),     // 53: hlgate.v1.PaymentsScheduleOptionsDto
+	(*PaymentsCustomRRuleOptionsDto)(nil),  // 54: hlgate.v1.PaymentsCustomRRuleOptionsDto
+	(*UserSchema)(nil),                     // 55: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),                 // 56: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                     // 57: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),                 // 58: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),                // 59: google.protobuf.Struct
+	(*structpb.ListValue)(nil),             // 60: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
-	1,  // 0: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	50, // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
-	4,  // 4: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
-	50, // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
-	50, // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
-	3,  // 7: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	50, // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	50, // 9: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 10: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 11: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	50, // 12: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	50, // 13: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	50, // 14: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	50, // 15: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	9,  // 16: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
-	10, // 17: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	50, // 18: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 19: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
-	11, // 20: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
-	12, // 21: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	50, // 22: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 23: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
-	13, // 24: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	50, // 25: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 26: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
-	15, // 27: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	50, // 28: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 29: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
-	17, // 30: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	50, // 31: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 32: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 33: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
-	20, // 34: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
-	15, // 35: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	50, // 36: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 37: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 38: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 39: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
-	24, // 40: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
-	25, // 41: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
-	26, // 42: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	50, // 43: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 44: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 45: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 46: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 47: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	29, // 48: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	50, // 49: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 50: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 51: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	51, // 52: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
-	32, // 53: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	50, // 54: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 55: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
-	34, // 56: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	36, // 57: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	14, // 58: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	19, // 59: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	18, // 60: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	50, // 61: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
-	50, // 62: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
-	35, // 63: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
-	50, // 64: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 65: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 66: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	50, // 67: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	50, // 68: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	50, // 69: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	50, // 70: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	50, // 71: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	14, // 72: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	18, // 73: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	50, // 74: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	50, // 75: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	39, // 76: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
-	40, // 77: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
-	41, // 78: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	50, // 79: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	50, // 80: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 81: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 82: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 83: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 84: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 85: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	43, // 86: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	50, // 87: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	50, // 88: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	47, // 89: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	48, // 90: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	50, // 91: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	50, // 92: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 93: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	50, // 94: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	50, // 95: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	96, // [96:96] is the sub-list for method output_type
-	96, // [96:96] is the sub-list for method input_type
-	96, // [96:96] is the sub-list for extension type_name
-	96, // [96:96] is the sub-list for extension extendee
-	0,  // [0:96] is the sub-list for field type_name
+	1,   // 0: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
+	59,  // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	4,   // 4: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
+	59,  // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	59,  // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	3,   // 7: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
+	59,  // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	59,  // 9: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 10: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 11: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	59,  // 12: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	59,  // 13: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	59,  // 14: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	59,  // 15: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	9,   // 16: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
+	10,  // 17: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
+	59,  // 18: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 19: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	11,  // 20: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
+	12,  // 21: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
+	59,  // 22: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 23: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	13,  // 24: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
+	59,  // 25: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 26: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	15,  // 27: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	59,  // 28: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 29: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	17,  // 30: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
+	59,  // 31: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 32: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 33: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	20,  // 34: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
+	15,  // 35: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	59,  // 36: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 37: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 38: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 39: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	24,  // 40: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
+	25,  // 41: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
+	26,  // 42: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
+	59,  // 43: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 44: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 45: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 46: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 47: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	29,  // 48: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
+	59,  // 49: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 50: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 51: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	60,  // 52: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	32,  // 53: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
+	59,  // 54: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 55: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	34,  // 56: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	36,  // 57: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	14,  // 58: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	19,  // 59: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	18,  // 60: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	59,  // 61: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
+	59,  // 62: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
+	35,  // 63: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
+	59,  // 64: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 65: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 66: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	59,  // 67: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	59,  // 68: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	59,  // 69: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	59,  // 70: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	59,  // 71: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	14,  // 72: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	18,  // 73: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	59,  // 74: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	59,  // 75: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	39,  // 76: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	40,  // 77: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	41,  // 78: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	59,  // 79: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	59,  // 80: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 81: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 82: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 83: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 84: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 85: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	43,  // 86: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	59,  // 87: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	59,  // 88: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 89: hlgate.v1.ApplyToFuturePaymentsConfigDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 90: hlgate.v1.ApplyToFuturePaymentsConfig.unmapped:type_name -> google.protobuf.Struct
+	46,  // 91: hlgate.v1.CouponDto.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
+	59,  // 92: hlgate.v1.CouponDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 93: hlgate.v1.PaymentsCardDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 94: hlgate.v1.ChequeDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 95: hlgate.v1.SubscriptionResponseSchema.entity_source_meta:type_name -> google.protobuf.Struct
+	59,  // 96: hlgate.v1.SubscriptionResponseSchema.subscription_snapshot:type_name -> google.protobuf.Struct
+	59,  // 97: hlgate.v1.SubscriptionResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 98: hlgate.v1.OrderSource.meta:type_name -> google.protobuf.Struct
+	59,  // 99: hlgate.v1.OrderSource.unmapped:type_name -> google.protobuf.Struct
+	54,  // 100: hlgate.v1.PaymentsScheduleOptionsDto.rrule:type_name -> hlgate.v1.PaymentsCustomRRuleOptionsDto
+	59,  // 101: hlgate.v1.PaymentsScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 102: hlgate.v1.PaymentsCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	56,  // 103: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	57,  // 104: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	59,  // 105: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	59,  // 106: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 107: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	59,  // 108: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	59,  // 109: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	110, // [110:110] is the sub-list for method output_type
+	110, // [110:110] is the sub-list for method input_type
+	110, // [110:110] is the sub-list for extension type_name
+	110, // [110:110] is the sub-list for extension extendee
+	0,   // [0:110] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -6947,13 +8203,22 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[47].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[48].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[49].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[50].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[51].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[52].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[53].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[54].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[55].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[56].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[57].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[58].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   50,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
