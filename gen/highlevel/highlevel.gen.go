@@ -17,6 +17,759 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AddressCountryCode.
+const (
+	AddressCountryCodeAD AddressCountryCode = "AD"
+	AddressCountryCodeAE AddressCountryCode = "AE"
+	AddressCountryCodeAF AddressCountryCode = "AF"
+	AddressCountryCodeAG AddressCountryCode = "AG"
+	AddressCountryCodeAI AddressCountryCode = "AI"
+	AddressCountryCodeAL AddressCountryCode = "AL"
+	AddressCountryCodeAM AddressCountryCode = "AM"
+	AddressCountryCodeAN AddressCountryCode = "AN"
+	AddressCountryCodeAO AddressCountryCode = "AO"
+	AddressCountryCodeAQ AddressCountryCode = "AQ"
+	AddressCountryCodeAR AddressCountryCode = "AR"
+	AddressCountryCodeAS AddressCountryCode = "AS"
+	AddressCountryCodeAT AddressCountryCode = "AT"
+	AddressCountryCodeAU AddressCountryCode = "AU"
+	AddressCountryCodeAW AddressCountryCode = "AW"
+	AddressCountryCodeAX AddressCountryCode = "AX"
+	AddressCountryCodeAZ AddressCountryCode = "AZ"
+	AddressCountryCodeBA AddressCountryCode = "BA"
+	AddressCountryCodeBB AddressCountryCode = "BB"
+	AddressCountryCodeBD AddressCountryCode = "BD"
+	AddressCountryCodeBE AddressCountryCode = "BE"
+	AddressCountryCodeBF AddressCountryCode = "BF"
+	AddressCountryCodeBG AddressCountryCode = "BG"
+	AddressCountryCodeBH AddressCountryCode = "BH"
+	AddressCountryCodeBI AddressCountryCode = "BI"
+	AddressCountryCodeBJ AddressCountryCode = "BJ"
+	AddressCountryCodeBM AddressCountryCode = "BM"
+	AddressCountryCodeBN AddressCountryCode = "BN"
+	AddressCountryCodeBO AddressCountryCode = "BO"
+	AddressCountryCodeBR AddressCountryCode = "BR"
+	AddressCountryCodeBS AddressCountryCode = "BS"
+	AddressCountryCodeBT AddressCountryCode = "BT"
+	AddressCountryCodeBV AddressCountryCode = "BV"
+	AddressCountryCodeBW AddressCountryCode = "BW"
+	AddressCountryCodeBY AddressCountryCode = "BY"
+	AddressCountryCodeBZ AddressCountryCode = "BZ"
+	AddressCountryCodeCA AddressCountryCode = "CA"
+	AddressCountryCodeCC AddressCountryCode = "CC"
+	AddressCountryCodeCD AddressCountryCode = "CD"
+	AddressCountryCodeCF AddressCountryCode = "CF"
+	AddressCountryCodeCG AddressCountryCode = "CG"
+	AddressCountryCodeCH AddressCountryCode = "CH"
+	AddressCountryCodeCI AddressCountryCode = "CI"
+	AddressCountryCodeCK AddressCountryCode = "CK"
+	AddressCountryCodeCL AddressCountryCode = "CL"
+	AddressCountryCodeCM AddressCountryCode = "CM"
+	AddressCountryCodeCN AddressCountryCode = "CN"
+	AddressCountryCodeCO AddressCountryCode = "CO"
+	AddressCountryCodeCR AddressCountryCode = "CR"
+	AddressCountryCodeCU AddressCountryCode = "CU"
+	AddressCountryCodeCV AddressCountryCode = "CV"
+	AddressCountryCodeCX AddressCountryCode = "CX"
+	AddressCountryCodeCY AddressCountryCode = "CY"
+	AddressCountryCodeCZ AddressCountryCode = "CZ"
+	AddressCountryCodeDE AddressCountryCode = "DE"
+	AddressCountryCodeDJ AddressCountryCode = "DJ"
+	AddressCountryCodeDK AddressCountryCode = "DK"
+	AddressCountryCodeDM AddressCountryCode = "DM"
+	AddressCountryCodeDO AddressCountryCode = "DO"
+	AddressCountryCodeDZ AddressCountryCode = "DZ"
+	AddressCountryCodeEC AddressCountryCode = "EC"
+	AddressCountryCodeEE AddressCountryCode = "EE"
+	AddressCountryCodeEG AddressCountryCode = "EG"
+	AddressCountryCodeEH AddressCountryCode = "EH"
+	AddressCountryCodeER AddressCountryCode = "ER"
+	AddressCountryCodeES AddressCountryCode = "ES"
+	AddressCountryCodeET AddressCountryCode = "ET"
+	AddressCountryCodeFI AddressCountryCode = "FI"
+	AddressCountryCodeFJ AddressCountryCode = "FJ"
+	AddressCountryCodeFK AddressCountryCode = "FK"
+	AddressCountryCodeFM AddressCountryCode = "FM"
+	AddressCountryCodeFO AddressCountryCode = "FO"
+	AddressCountryCodeFR AddressCountryCode = "FR"
+	AddressCountryCodeGA AddressCountryCode = "GA"
+	AddressCountryCodeGB AddressCountryCode = "GB"
+	AddressCountryCodeGD AddressCountryCode = "GD"
+	AddressCountryCodeGE AddressCountryCode = "GE"
+	AddressCountryCodeGF AddressCountryCode = "GF"
+	AddressCountryCodeGG AddressCountryCode = "GG"
+	AddressCountryCodeGH AddressCountryCode = "GH"
+	AddressCountryCodeGI AddressCountryCode = "GI"
+	AddressCountryCodeGL AddressCountryCode = "GL"
+	AddressCountryCodeGM AddressCountryCode = "GM"
+	AddressCountryCodeGN AddressCountryCode = "GN"
+	AddressCountryCodeGP AddressCountryCode = "GP"
+	AddressCountryCodeGQ AddressCountryCode = "GQ"
+	AddressCountryCodeGR AddressCountryCode = "GR"
+	AddressCountryCodeGS AddressCountryCode = "GS"
+	AddressCountryCodeGT AddressCountryCode = "GT"
+	AddressCountryCodeGU AddressCountryCode = "GU"
+	AddressCountryCodeGW AddressCountryCode = "GW"
+	AddressCountryCodeGY AddressCountryCode = "GY"
+	AddressCountryCodeHK AddressCountryCode = "HK"
+	AddressCountryCodeHM AddressCountryCode = "HM"
+	AddressCountryCodeHN AddressCountryCode = "HN"
+	AddressCountryCodeHR AddressCountryCode = "HR"
+	AddressCountryCodeHT AddressCountryCode = "HT"
+	AddressCountryCodeHU AddressCountryCode = "HU"
+	AddressCountryCodeID AddressCountryCode = "ID"
+	AddressCountryCodeIE AddressCountryCode = "IE"
+	AddressCountryCodeIL AddressCountryCode = "IL"
+	AddressCountryCodeIM AddressCountryCode = "IM"
+	AddressCountryCodeIN AddressCountryCode = "IN"
+	AddressCountryCodeIO AddressCountryCode = "IO"
+	AddressCountryCodeIQ AddressCountryCode = "IQ"
+	AddressCountryCodeIR AddressCountryCode = "IR"
+	AddressCountryCodeIS AddressCountryCode = "IS"
+	AddressCountryCodeIT AddressCountryCode = "IT"
+	AddressCountryCodeJE AddressCountryCode = "JE"
+	AddressCountryCodeJM AddressCountryCode = "JM"
+	AddressCountryCodeJO AddressCountryCode = "JO"
+	AddressCountryCodeJP AddressCountryCode = "JP"
+	AddressCountryCodeKE AddressCountryCode = "KE"
+	AddressCountryCodeKG AddressCountryCode = "KG"
+	AddressCountryCodeKH AddressCountryCode = "KH"
+	AddressCountryCodeKI AddressCountryCode = "KI"
+	AddressCountryCodeKM AddressCountryCode = "KM"
+	AddressCountryCodeKN AddressCountryCode = "KN"
+	AddressCountryCodeKP AddressCountryCode = "KP"
+	AddressCountryCodeKR AddressCountryCode = "KR"
+	AddressCountryCodeKW AddressCountryCode = "KW"
+	AddressCountryCodeKY AddressCountryCode = "KY"
+	AddressCountryCodeKZ AddressCountryCode = "KZ"
+	AddressCountryCodeLA AddressCountryCode = "LA"
+	AddressCountryCodeLB AddressCountryCode = "LB"
+	AddressCountryCodeLC AddressCountryCode = "LC"
+	AddressCountryCodeLI AddressCountryCode = "LI"
+	AddressCountryCodeLK AddressCountryCode = "LK"
+	AddressCountryCodeLR AddressCountryCode = "LR"
+	AddressCountryCodeLS AddressCountryCode = "LS"
+	AddressCountryCodeLT AddressCountryCode = "LT"
+	AddressCountryCodeLU AddressCountryCode = "LU"
+	AddressCountryCodeLV AddressCountryCode = "LV"
+	AddressCountryCodeLY AddressCountryCode = "LY"
+	AddressCountryCodeMA AddressCountryCode = "MA"
+	AddressCountryCodeMC AddressCountryCode = "MC"
+	AddressCountryCodeMD AddressCountryCode = "MD"
+	AddressCountryCodeME AddressCountryCode = "ME"
+	AddressCountryCodeMF AddressCountryCode = "MF"
+	AddressCountryCodeMG AddressCountryCode = "MG"
+	AddressCountryCodeMH AddressCountryCode = "MH"
+	AddressCountryCodeMK AddressCountryCode = "MK"
+	AddressCountryCodeML AddressCountryCode = "ML"
+	AddressCountryCodeMM AddressCountryCode = "MM"
+	AddressCountryCodeMN AddressCountryCode = "MN"
+	AddressCountryCodeMO AddressCountryCode = "MO"
+	AddressCountryCodeMP AddressCountryCode = "MP"
+	AddressCountryCodeMQ AddressCountryCode = "MQ"
+	AddressCountryCodeMR AddressCountryCode = "MR"
+	AddressCountryCodeMS AddressCountryCode = "MS"
+	AddressCountryCodeMT AddressCountryCode = "MT"
+	AddressCountryCodeMU AddressCountryCode = "MU"
+	AddressCountryCodeMV AddressCountryCode = "MV"
+	AddressCountryCodeMW AddressCountryCode = "MW"
+	AddressCountryCodeMX AddressCountryCode = "MX"
+	AddressCountryCodeMY AddressCountryCode = "MY"
+	AddressCountryCodeMZ AddressCountryCode = "MZ"
+	AddressCountryCodeNA AddressCountryCode = "NA"
+	AddressCountryCodeNC AddressCountryCode = "NC"
+	AddressCountryCodeNE AddressCountryCode = "NE"
+	AddressCountryCodeNF AddressCountryCode = "NF"
+	AddressCountryCodeNG AddressCountryCode = "NG"
+	AddressCountryCodeNI AddressCountryCode = "NI"
+	AddressCountryCodeNL AddressCountryCode = "NL"
+	AddressCountryCodeNO AddressCountryCode = "NO"
+	AddressCountryCodeNP AddressCountryCode = "NP"
+	AddressCountryCodeNR AddressCountryCode = "NR"
+	AddressCountryCodeNU AddressCountryCode = "NU"
+	AddressCountryCodeNZ AddressCountryCode = "NZ"
+	AddressCountryCodeOM AddressCountryCode = "OM"
+	AddressCountryCodePA AddressCountryCode = "PA"
+	AddressCountryCodePE AddressCountryCode = "PE"
+	AddressCountryCodePF AddressCountryCode = "PF"
+	AddressCountryCodePG AddressCountryCode = "PG"
+	AddressCountryCodePH AddressCountryCode = "PH"
+	AddressCountryCodePK AddressCountryCode = "PK"
+	AddressCountryCodePL AddressCountryCode = "PL"
+	AddressCountryCodePM AddressCountryCode = "PM"
+	AddressCountryCodePN AddressCountryCode = "PN"
+	AddressCountryCodePR AddressCountryCode = "PR"
+	AddressCountryCodePS AddressCountryCode = "PS"
+	AddressCountryCodePT AddressCountryCode = "PT"
+	AddressCountryCodePW AddressCountryCode = "PW"
+	AddressCountryCodePY AddressCountryCode = "PY"
+	AddressCountryCodeQA AddressCountryCode = "QA"
+	AddressCountryCodeRE AddressCountryCode = "RE"
+	AddressCountryCodeRO AddressCountryCode = "RO"
+	AddressCountryCodeRS AddressCountryCode = "RS"
+	AddressCountryCodeRU AddressCountryCode = "RU"
+	AddressCountryCodeRW AddressCountryCode = "RW"
+	AddressCountryCodeSA AddressCountryCode = "SA"
+	AddressCountryCodeSB AddressCountryCode = "SB"
+	AddressCountryCodeSC AddressCountryCode = "SC"
+	AddressCountryCodeSD AddressCountryCode = "SD"
+	AddressCountryCodeSE AddressCountryCode = "SE"
+	AddressCountryCodeSG AddressCountryCode = "SG"
+	AddressCountryCodeSH AddressCountryCode = "SH"
+	AddressCountryCodeSI AddressCountryCode = "SI"
+	AddressCountryCodeSJ AddressCountryCode = "SJ"
+	AddressCountryCodeSK AddressCountryCode = "SK"
+	AddressCountryCodeSL AddressCountryCode = "SL"
+	AddressCountryCodeSM AddressCountryCode = "SM"
+	AddressCountryCodeSN AddressCountryCode = "SN"
+	AddressCountryCodeSO AddressCountryCode = "SO"
+	AddressCountryCodeSR AddressCountryCode = "SR"
+	AddressCountryCodeST AddressCountryCode = "ST"
+	AddressCountryCodeSV AddressCountryCode = "SV"
+	AddressCountryCodeSX AddressCountryCode = "SX"
+	AddressCountryCodeSY AddressCountryCode = "SY"
+	AddressCountryCodeSZ AddressCountryCode = "SZ"
+	AddressCountryCodeTC AddressCountryCode = "TC"
+	AddressCountryCodeTD AddressCountryCode = "TD"
+	AddressCountryCodeTF AddressCountryCode = "TF"
+	AddressCountryCodeTG AddressCountryCode = "TG"
+	AddressCountryCodeTH AddressCountryCode = "TH"
+	AddressCountryCodeTJ AddressCountryCode = "TJ"
+	AddressCountryCodeTK AddressCountryCode = "TK"
+	AddressCountryCodeTL AddressCountryCode = "TL"
+	AddressCountryCodeTM AddressCountryCode = "TM"
+	AddressCountryCodeTN AddressCountryCode = "TN"
+	AddressCountryCodeTO AddressCountryCode = "TO"
+	AddressCountryCodeTR AddressCountryCode = "TR"
+	AddressCountryCodeTT AddressCountryCode = "TT"
+	AddressCountryCodeTV AddressCountryCode = "TV"
+	AddressCountryCodeTW AddressCountryCode = "TW"
+	AddressCountryCodeTZ AddressCountryCode = "TZ"
+	AddressCountryCodeUA AddressCountryCode = "UA"
+	AddressCountryCodeUG AddressCountryCode = "UG"
+	AddressCountryCodeUM AddressCountryCode = "UM"
+	AddressCountryCodeUS AddressCountryCode = "US"
+	AddressCountryCodeUY AddressCountryCode = "UY"
+	AddressCountryCodeUZ AddressCountryCode = "UZ"
+	AddressCountryCodeVA AddressCountryCode = "VA"
+	AddressCountryCodeVC AddressCountryCode = "VC"
+	AddressCountryCodeVE AddressCountryCode = "VE"
+	AddressCountryCodeVG AddressCountryCode = "VG"
+	AddressCountryCodeVI AddressCountryCode = "VI"
+	AddressCountryCodeVN AddressCountryCode = "VN"
+	AddressCountryCodeVU AddressCountryCode = "VU"
+	AddressCountryCodeWF AddressCountryCode = "WF"
+	AddressCountryCodeWS AddressCountryCode = "WS"
+	AddressCountryCodeXK AddressCountryCode = "XK"
+	AddressCountryCodeYE AddressCountryCode = "YE"
+	AddressCountryCodeYT AddressCountryCode = "YT"
+	AddressCountryCodeZA AddressCountryCode = "ZA"
+	AddressCountryCodeZM AddressCountryCode = "ZM"
+	AddressCountryCodeZW AddressCountryCode = "ZW"
+)
+
+// Valid indicates whether the value is a known member of the AddressCountryCode enum.
+func (e AddressCountryCode) Valid() bool {
+	switch e {
+	case AddressCountryCodeAD:
+		return true
+	case AddressCountryCodeAE:
+		return true
+	case AddressCountryCodeAF:
+		return true
+	case AddressCountryCodeAG:
+		return true
+	case AddressCountryCodeAI:
+		return true
+	case AddressCountryCodeAL:
+		return true
+	case AddressCountryCodeAM:
+		return true
+	case AddressCountryCodeAN:
+		return true
+	case AddressCountryCodeAO:
+		return true
+	case AddressCountryCodeAQ:
+		return true
+	case AddressCountryCodeAR:
+		return true
+	case AddressCountryCodeAS:
+		return true
+	case AddressCountryCodeAT:
+		return true
+	case AddressCountryCodeAU:
+		return true
+	case AddressCountryCodeAW:
+		return true
+	case AddressCountryCodeAX:
+		return true
+	case AddressCountryCodeAZ:
+		return true
+	case AddressCountryCodeBA:
+		return true
+	case AddressCountryCodeBB:
+		return true
+	case AddressCountryCodeBD:
+		return true
+	case AddressCountryCodeBE:
+		return true
+	case AddressCountryCodeBF:
+		return true
+	case AddressCountryCodeBG:
+		return true
+	case AddressCountryCodeBH:
+		return true
+	case AddressCountryCodeBI:
+		return true
+	case AddressCountryCodeBJ:
+		return true
+	case AddressCountryCodeBM:
+		return true
+	case AddressCountryCodeBN:
+		return true
+	case AddressCountryCodeBO:
+		return true
+	case AddressCountryCodeBR:
+		return true
+	case AddressCountryCodeBS:
+		return true
+	case AddressCountryCodeBT:
+		return true
+	case AddressCountryCodeBV:
+		return true
+	case AddressCountryCodeBW:
+		return true
+	case AddressCountryCodeBY:
+		return true
+	case AddressCountryCodeBZ:
+		return true
+	case AddressCountryCodeCA:
+		return true
+	case AddressCountryCodeCC:
+		return true
+	case AddressCountryCodeCD:
+		return true
+	case AddressCountryCodeCF:
+		return true
+	case AddressCountryCodeCG:
+		return true
+	case AddressCountryCodeCH:
+		return true
+	case AddressCountryCodeCI:
+		return true
+	case AddressCountryCodeCK:
+		return true
+	case AddressCountryCodeCL:
+		return true
+	case AddressCountryCodeCM:
+		return true
+	case AddressCountryCodeCN:
+		return true
+	case AddressCountryCodeCO:
+		return true
+	case AddressCountryCodeCR:
+		return true
+	case AddressCountryCodeCU:
+		return true
+	case AddressCountryCodeCV:
+		return true
+	case AddressCountryCodeCX:
+		return true
+	case AddressCountryCodeCY:
+		return true
+	case AddressCountryCodeCZ:
+		return true
+	case AddressCountryCodeDE:
+		return true
+	case AddressCountryCodeDJ:
+		return true
+	case AddressCountryCodeDK:
+		return true
+	case AddressCountryCodeDM:
+		return true
+	case AddressCountryCodeDO:
+		return true
+	case AddressCountryCodeDZ:
+		return true
+	case AddressCountryCodeEC:
+		return true
+	case AddressCountryCodeEE:
+		return true
+	case AddressCountryCodeEG:
+		return true
+	case AddressCountryCodeEH:
+		return true
+	case AddressCountryCodeER:
+		return true
+	case AddressCountryCodeES:
+		return true
+	case AddressCountryCodeET:
+		return true
+	case AddressCountryCodeFI:
+		return true
+	case AddressCountryCodeFJ:
+		return true
+	case AddressCountryCodeFK:
+		return true
+	case AddressCountryCodeFM:
+		return true
+	case AddressCountryCodeFO:
+		return true
+	case AddressCountryCodeFR:
+		return true
+	case AddressCountryCodeGA:
+		return true
+	case AddressCountryCodeGB:
+		return true
+	case AddressCountryCodeGD:
+		return true
+	case AddressCountryCodeGE:
+		return true
+	case AddressCountryCodeGF:
+		return true
+	case AddressCountryCodeGG:
+		return true
+	case AddressCountryCodeGH:
+		return true
+	case AddressCountryCodeGI:
+		return true
+	case AddressCountryCodeGL:
+		return true
+	case AddressCountryCodeGM:
+		return true
+	case AddressCountryCodeGN:
+		return true
+	case AddressCountryCodeGP:
+		return true
+	case AddressCountryCodeGQ:
+		return true
+	case AddressCountryCodeGR:
+		return true
+	case AddressCountryCodeGS:
+		return true
+	case AddressCountryCodeGT:
+		return true
+	case AddressCountryCodeGU:
+		return true
+	case AddressCountryCodeGW:
+		return true
+	case AddressCountryCodeGY:
+		return true
+	case AddressCountryCodeHK:
+		return true
+	case AddressCountryCodeHM:
+		return true
+	case AddressCountryCodeHN:
+		return true
+	case AddressCountryCodeHR:
+		return true
+	case AddressCountryCodeHT:
+		return true
+	case AddressCountryCodeHU:
+		return true
+	case AddressCountryCodeID:
+		return true
+	case AddressCountryCodeIE:
+		return true
+	case AddressCountryCodeIL:
+		return true
+	case AddressCountryCodeIM:
+		return true
+	case AddressCountryCodeIN:
+		return true
+	case AddressCountryCodeIO:
+		return true
+	case AddressCountryCodeIQ:
+		return true
+	case AddressCountryCodeIR:
+		return true
+	case AddressCountryCodeIS:
+		return true
+	case AddressCountryCodeIT:
+		return true
+	case AddressCountryCodeJE:
+		return true
+	case AddressCountryCodeJM:
+		return true
+	case AddressCountryCodeJO:
+		return true
+	case AddressCountryCodeJP:
+		return true
+	case AddressCountryCodeKE:
+		return true
+	case AddressCountryCodeKG:
+		return true
+	case AddressCountryCodeKH:
+		return true
+	case AddressCountryCodeKI:
+		return true
+	case AddressCountryCodeKM:
+		return true
+	case AddressCountryCodeKN:
+		return true
+	case AddressCountryCodeKP:
+		return true
+	case AddressCountryCodeKR:
+		return true
+	case AddressCountryCodeKW:
+		return true
+	case AddressCountryCodeKY:
+		return true
+	case AddressCountryCodeKZ:
+		return true
+	case AddressCountryCodeLA:
+		return true
+	case AddressCountryCodeLB:
+		return true
+	case AddressCountryCodeLC:
+		return true
+	case AddressCountryCodeLI:
+		return true
+	case AddressCountryCodeLK:
+		return true
+	case AddressCountryCodeLR:
+		return true
+	case AddressCountryCodeLS:
+		return true
+	case AddressCountryCodeLT:
+		return true
+	case AddressCountryCodeLU:
+		return true
+	case AddressCountryCodeLV:
+		return true
+	case AddressCountryCodeLY:
+		return true
+	case AddressCountryCodeMA:
+		return true
+	case AddressCountryCodeMC:
+		return true
+	case AddressCountryCodeMD:
+		return true
+	case AddressCountryCodeME:
+		return true
+	case AddressCountryCodeMF:
+		return true
+	case AddressCountryCodeMG:
+		return true
+	case AddressCountryCodeMH:
+		return true
+	case AddressCountryCodeMK:
+		return true
+	case AddressCountryCodeML:
+		return true
+	case AddressCountryCodeMM:
+		return true
+	case AddressCountryCodeMN:
+		return true
+	case AddressCountryCodeMO:
+		return true
+	case AddressCountryCodeMP:
+		return true
+	case AddressCountryCodeMQ:
+		return true
+	case AddressCountryCodeMR:
+		return true
+	case AddressCountryCodeMS:
+		return true
+	case AddressCountryCodeMT:
+		return true
+	case AddressCountryCodeMU:
+		return true
+	case AddressCountryCodeMV:
+		return true
+	case AddressCountryCodeMW:
+		return true
+	case AddressCountryCodeMX:
+		return true
+	case AddressCountryCodeMY:
+		return true
+	case AddressCountryCodeMZ:
+		return true
+	case AddressCountryCodeNA:
+		return true
+	case AddressCountryCodeNC:
+		return true
+	case AddressCountryCodeNE:
+		return true
+	case AddressCountryCodeNF:
+		return true
+	case AddressCountryCodeNG:
+		return true
+	case AddressCountryCodeNI:
+		return true
+	case AddressCountryCodeNL:
+		return true
+	case AddressCountryCodeNO:
+		return true
+	case AddressCountryCodeNP:
+		return true
+	case AddressCountryCodeNR:
+		return true
+	case AddressCountryCodeNU:
+		return true
+	case AddressCountryCodeNZ:
+		return true
+	case AddressCountryCodeOM:
+		return true
+	case AddressCountryCodePA:
+		return true
+	case AddressCountryCodePE:
+		return true
+	case AddressCountryCodePF:
+		return true
+	case AddressCountryCodePG:
+		return true
+	case AddressCountryCodePH:
+		return true
+	case AddressCountryCodePK:
+		return true
+	case AddressCountryCodePL:
+		return true
+	case AddressCountryCodePM:
+		return true
+	case AddressCountryCodePN:
+		return true
+	case AddressCountryCodePR:
+		return true
+	case AddressCountryCodePS:
+		return true
+	case AddressCountryCodePT:
+		return true
+	case AddressCountryCodePW:
+		return true
+	case AddressCountryCodePY:
+		return true
+	case AddressCountryCodeQA:
+		return true
+	case AddressCountryCodeRE:
+		return true
+	case AddressCountryCodeRO:
+		return true
+	case AddressCountryCodeRS:
+		return true
+	case AddressCountryCodeRU:
+		return true
+	case AddressCountryCodeRW:
+		return true
+	case AddressCountryCodeSA:
+		return true
+	case AddressCountryCodeSB:
+		return true
+	case AddressCountryCodeSC:
+		return true
+	case AddressCountryCodeSD:
+		return true
+	case AddressCountryCodeSE:
+		return true
+	case AddressCountryCodeSG:
+		return true
+	case AddressCountryCodeSH:
+		return true
+	case AddressCountryCodeSI:
+		return true
+	case AddressCountryCodeSJ:
+		return true
+	case AddressCountryCodeSK:
+		return true
+	case AddressCountryCodeSL:
+		return true
+	case AddressCountryCodeSM:
+		return true
+	case AddressCountryCodeSN:
+		return true
+	case AddressCountryCodeSO:
+		return true
+	case AddressCountryCodeSR:
+		return true
+	case AddressCountryCodeST:
+		return true
+	case AddressCountryCodeSV:
+		return true
+	case AddressCountryCodeSX:
+		return true
+	case AddressCountryCodeSY:
+		return true
+	case AddressCountryCodeSZ:
+		return true
+	case AddressCountryCodeTC:
+		return true
+	case AddressCountryCodeTD:
+		return true
+	case AddressCountryCodeTF:
+		return true
+	case AddressCountryCodeTG:
+		return true
+	case AddressCountryCodeTH:
+		return true
+	case AddressCountryCodeTJ:
+		return true
+	case AddressCountryCodeTK:
+		return true
+	case AddressCountryCodeTL:
+		return true
+	case AddressCountryCodeTM:
+		return true
+	case AddressCountryCodeTN:
+		return true
+	case AddressCountryCodeTO:
+		return true
+	case AddressCountryCodeTR:
+		return true
+	case AddressCountryCodeTT:
+		return true
+	case AddressCountryCodeTV:
+		return true
+	case AddressCountryCodeTW:
+		return true
+	case AddressCountryCodeTZ:
+		return true
+	case AddressCountryCodeUA:
+		return true
+	case AddressCountryCodeUG:
+		return true
+	case AddressCountryCodeUM:
+		return true
+	case AddressCountryCodeUS:
+		return true
+	case AddressCountryCodeUY:
+		return true
+	case AddressCountryCodeUZ:
+		return true
+	case AddressCountryCodeVA:
+		return true
+	case AddressCountryCodeVC:
+		return true
+	case AddressCountryCodeVE:
+		return true
+	case AddressCountryCodeVG:
+		return true
+	case AddressCountryCodeVI:
+		return true
+	case AddressCountryCodeVN:
+		return true
+	case AddressCountryCodeVU:
+		return true
+	case AddressCountryCodeWF:
+		return true
+	case AddressCountryCodeWS:
+		return true
+	case AddressCountryCodeXK:
+		return true
+	case AddressCountryCodeYE:
+		return true
+	case AddressCountryCodeYT:
+		return true
+	case AddressCountryCodeZA:
+		return true
+	case AddressCountryCodeZM:
+		return true
+	case AddressCountryCodeZW:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ApplyToFuturePaymentsConfigDurationType.
 const (
 	ApplyToFuturePaymentsConfigDurationTypeMonths ApplyToFuturePaymentsConfigDurationType = "months"
@@ -224,6 +977,36 @@ func (e AppointmentSchemaResponseAppointmentStatus) Valid() bool {
 	case AppointmentSchemaResponseAppointmentStatusNoshow:
 		return true
 	case AppointmentSchemaResponseAppointmentStatusShowed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AutoPaymentInvoiceScheduleResponseDtoAltType.
+const (
+	AutoPaymentInvoiceScheduleResponseDtoAltTypeLocation AutoPaymentInvoiceScheduleResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the AutoPaymentInvoiceScheduleResponseDtoAltType enum.
+func (e AutoPaymentInvoiceScheduleResponseDtoAltType) Valid() bool {
+	switch e {
+	case AutoPaymentInvoiceScheduleResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AutoPaymentScheduleDtoAltType.
+const (
+	AutoPaymentScheduleDtoAltTypeLocation AutoPaymentScheduleDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the AutoPaymentScheduleDtoAltType enum.
+func (e AutoPaymentScheduleDtoAltType) Valid() bool {
+	switch e {
+	case AutoPaymentScheduleDtoAltTypeLocation:
 		return true
 	default:
 		return false
@@ -476,6 +1259,36 @@ const (
 func (e CalendarNotificationType) Valid() bool {
 	switch e {
 	case CalendarNotificationTypeEmail:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CancelInvoiceScheduleDtoAltType.
+const (
+	CancelInvoiceScheduleDtoAltTypeLocation CancelInvoiceScheduleDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CancelInvoiceScheduleDtoAltType enum.
+func (e CancelInvoiceScheduleDtoAltType) Valid() bool {
+	switch e {
+	case CancelInvoiceScheduleDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CancelInvoiceScheduleResponseDtoAltType.
+const (
+	CancelInvoiceScheduleResponseDtoAltTypeLocation CancelInvoiceScheduleResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CancelInvoiceScheduleResponseDtoAltType enum.
+func (e CancelInvoiceScheduleResponseDtoAltType) Valid() bool {
+	switch e {
+	case CancelInvoiceScheduleResponseDtoAltTypeLocation:
 		return true
 	default:
 		return false
@@ -1091,6 +1904,21 @@ func (e GetInvoiceResponseDtoStatus) Valid() bool {
 	case GetInvoiceResponseDtoStatusSent:
 		return true
 	case GetInvoiceResponseDtoStatusVoid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetInvoiceSettingsResponseDtoAltType.
+const (
+	GetInvoiceSettingsResponseDtoAltTypeLocation GetInvoiceSettingsResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GetInvoiceSettingsResponseDtoAltType enum.
+func (e GetInvoiceSettingsResponseDtoAltType) Valid() bool {
+	switch e {
+	case GetInvoiceSettingsResponseDtoAltTypeLocation:
 		return true
 	default:
 		return false
@@ -1766,6 +2594,48 @@ func (e PostRecordOrderPaymentBodyMode) Valid() bool {
 	}
 }
 
+// Defines values for RecordPaymentDtoAltType.
+const (
+	RecordPaymentDtoAltTypeLocation RecordPaymentDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the RecordPaymentDtoAltType enum.
+func (e RecordPaymentDtoAltType) Valid() bool {
+	switch e {
+	case RecordPaymentDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordPaymentDtoMode.
+const (
+	RecordPaymentDtoModeBankTransfer RecordPaymentDtoMode = "bank_transfer"
+	RecordPaymentDtoModeCard         RecordPaymentDtoMode = "card"
+	RecordPaymentDtoModeCash         RecordPaymentDtoMode = "cash"
+	RecordPaymentDtoModeCheque       RecordPaymentDtoMode = "cheque"
+	RecordPaymentDtoModeOther        RecordPaymentDtoMode = "other"
+)
+
+// Valid indicates whether the value is a known member of the RecordPaymentDtoMode enum.
+func (e RecordPaymentDtoMode) Valid() bool {
+	switch e {
+	case RecordPaymentDtoModeBankTransfer:
+		return true
+	case RecordPaymentDtoModeCard:
+		return true
+	case RecordPaymentDtoModeCash:
+		return true
+	case RecordPaymentDtoModeCheque:
+		return true
+	case RecordPaymentDtoModeOther:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RecurringBookingOption.
 const (
 	RecurringBookingOptionBookNext RecurringBookingOption = "book_next"
@@ -1895,6 +2765,36 @@ func (e ReminderDtoReminderTime) Valid() bool {
 	}
 }
 
+// Defines values for ScheduleInvoiceScheduleDtoAltType.
+const (
+	ScheduleInvoiceScheduleDtoAltTypeLocation ScheduleInvoiceScheduleDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ScheduleInvoiceScheduleDtoAltType enum.
+func (e ScheduleInvoiceScheduleDtoAltType) Valid() bool {
+	switch e {
+	case ScheduleInvoiceScheduleDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ScheduleInvoiceScheduleResponseDtoAltType.
+const (
+	ScheduleInvoiceScheduleResponseDtoAltTypeLocation ScheduleInvoiceScheduleResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ScheduleInvoiceScheduleResponseDtoAltType enum.
+func (e ScheduleInvoiceScheduleResponseDtoAltType) Valid() bool {
+	switch e {
+	case ScheduleInvoiceScheduleResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ScheduleRuleDTODay.
 const (
 	ScheduleRuleDTODayFriday    ScheduleRuleDTODay = "friday"
@@ -1940,6 +2840,45 @@ func (e ScheduleRuleDTOType) Valid() bool {
 	case ScheduleRuleDTOTypeDate:
 		return true
 	case ScheduleRuleDTOTypeWday:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendInvoiceDtoAction.
+const (
+	SendInvoiceDtoActionEmail        SendInvoiceDtoAction = "email"
+	SendInvoiceDtoActionSendManually SendInvoiceDtoAction = "send_manually"
+	SendInvoiceDtoActionSms          SendInvoiceDtoAction = "sms"
+	SendInvoiceDtoActionSmsAndEmail  SendInvoiceDtoAction = "sms_and_email"
+)
+
+// Valid indicates whether the value is a known member of the SendInvoiceDtoAction enum.
+func (e SendInvoiceDtoAction) Valid() bool {
+	switch e {
+	case SendInvoiceDtoActionEmail:
+		return true
+	case SendInvoiceDtoActionSendManually:
+		return true
+	case SendInvoiceDtoActionSms:
+		return true
+	case SendInvoiceDtoActionSmsAndEmail:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendInvoiceDtoAltType.
+const (
+	SendInvoiceDtoAltTypeLocation SendInvoiceDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the SendInvoiceDtoAltType enum.
+func (e SendInvoiceDtoAltType) Valid() bool {
+	switch e {
+	case SendInvoiceDtoAltTypeLocation:
 		return true
 	default:
 		return false
@@ -2015,6 +2954,54 @@ func (e TeamMemberResponsePriority) Valid() bool {
 	}
 }
 
+// Defines values for Text2PayDtoAction.
+const (
+	Text2PayDtoActionDraft Text2PayDtoAction = "draft"
+	Text2PayDtoActionSend  Text2PayDtoAction = "send"
+)
+
+// Valid indicates whether the value is a known member of the Text2PayDtoAction enum.
+func (e Text2PayDtoAction) Valid() bool {
+	switch e {
+	case Text2PayDtoActionDraft:
+		return true
+	case Text2PayDtoActionSend:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Text2PayDtoAltType.
+const (
+	Text2PayDtoAltTypeLocation Text2PayDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the Text2PayDtoAltType enum.
+func (e Text2PayDtoAltType) Valid() bool {
+	switch e {
+	case Text2PayDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateAndScheduleInvoiceScheduleResponseDtoAltType.
+const (
+	UpdateAndScheduleInvoiceScheduleResponseDtoAltTypeLocation UpdateAndScheduleInvoiceScheduleResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the UpdateAndScheduleInvoiceScheduleResponseDtoAltType enum.
+func (e UpdateAndScheduleInvoiceScheduleResponseDtoAltType) Valid() bool {
+	switch e {
+	case UpdateAndScheduleInvoiceScheduleResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UpdateCouponParamsAltType.
 const (
 	UpdateCouponParamsAltTypeLocation UpdateCouponParamsAltType = "location"
@@ -2057,6 +3044,21 @@ const (
 func (e UpdateInvoiceDtoAltType) Valid() bool {
 	switch e {
 	case UpdateInvoiceDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateInvoiceLateFeesConfigurationDtoAltType.
+const (
+	UpdateInvoiceLateFeesConfigurationDtoAltTypeLocation UpdateInvoiceLateFeesConfigurationDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the UpdateInvoiceLateFeesConfigurationDtoAltType enum.
+func (e UpdateInvoiceLateFeesConfigurationDtoAltType) Valid() bool {
+	switch e {
+	case UpdateInvoiceLateFeesConfigurationDtoAltTypeLocation:
 		return true
 	default:
 		return false
@@ -2189,6 +3191,21 @@ func (e UpdateOpportunityDtoStatus) Valid() bool {
 	case UpdateOpportunityDtoStatusOpen:
 		return true
 	case UpdateOpportunityDtoStatusWon:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdatePaymentMethodsConfigurationDtoAltType.
+const (
+	UpdatePaymentMethodsConfigurationDtoAltTypeLocation UpdatePaymentMethodsConfigurationDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the UpdatePaymentMethodsConfigurationDtoAltType enum.
+func (e UpdatePaymentMethodsConfigurationDtoAltType) Valid() bool {
+	switch e {
+	case UpdatePaymentMethodsConfigurationDtoAltTypeLocation:
 		return true
 	default:
 		return false
@@ -3482,6 +4499,66 @@ func (e UserSuccessfulResponseDtoScopes) Valid() bool {
 	}
 }
 
+// Defines values for VoidInvoiceDtoAltType.
+const (
+	VoidInvoiceDtoAltTypeLocation VoidInvoiceDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the VoidInvoiceDtoAltType enum.
+func (e VoidInvoiceDtoAltType) Valid() bool {
+	switch e {
+	case VoidInvoiceDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for VoidInvoiceResponseDtoAltType.
+const (
+	VoidInvoiceResponseDtoAltTypeLocation VoidInvoiceResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the VoidInvoiceResponseDtoAltType enum.
+func (e VoidInvoiceResponseDtoAltType) Valid() bool {
+	switch e {
+	case VoidInvoiceResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for VoidInvoiceResponseDtoStatus.
+const (
+	VoidInvoiceResponseDtoStatusDraft             VoidInvoiceResponseDtoStatus = "draft"
+	VoidInvoiceResponseDtoStatusPaid              VoidInvoiceResponseDtoStatus = "paid"
+	VoidInvoiceResponseDtoStatusPartiallyPaid     VoidInvoiceResponseDtoStatus = "partially_paid"
+	VoidInvoiceResponseDtoStatusPaymentProcessing VoidInvoiceResponseDtoStatus = "payment_processing"
+	VoidInvoiceResponseDtoStatusSent              VoidInvoiceResponseDtoStatus = "sent"
+	VoidInvoiceResponseDtoStatusVoid              VoidInvoiceResponseDtoStatus = "void"
+)
+
+// Valid indicates whether the value is a known member of the VoidInvoiceResponseDtoStatus enum.
+func (e VoidInvoiceResponseDtoStatus) Valid() bool {
+	switch e {
+	case VoidInvoiceResponseDtoStatusDraft:
+		return true
+	case VoidInvoiceResponseDtoStatusPaid:
+		return true
+	case VoidInvoiceResponseDtoStatusPartiallyPaid:
+		return true
+	case VoidInvoiceResponseDtoStatusPaymentProcessing:
+		return true
+	case VoidInvoiceResponseDtoStatusSent:
+		return true
+	case VoidInvoiceResponseDtoStatusVoid:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListInvoicesParamsAltType.
 const (
 	ListInvoicesParamsAltTypeLocation ListInvoicesParamsAltType = "location"
@@ -3551,6 +4628,21 @@ func (e ListInvoicesParamsSortOrder) Valid() bool {
 	}
 }
 
+// Defines values for GenerateInvoiceNumberParamsAltType.
+const (
+	GenerateInvoiceNumberParamsAltTypeLocation GenerateInvoiceNumberParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GenerateInvoiceNumberParamsAltType enum.
+func (e GenerateInvoiceNumberParamsAltType) Valid() bool {
+	switch e {
+	case GenerateInvoiceNumberParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListInvoiceSchedulesParamsAltType.
 const (
 	ListInvoiceSchedulesParamsAltTypeLocation ListInvoiceSchedulesParamsAltType = "location"
@@ -3611,6 +4703,21 @@ const (
 func (e GetInvoiceScheduleParamsAltType) Valid() bool {
 	switch e {
 	case GetInvoiceScheduleParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetInvoiceSettingsParamsAltType.
+const (
+	GetInvoiceSettingsParamsAltTypeLocation GetInvoiceSettingsParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GetInvoiceSettingsParamsAltType enum.
+func (e GetInvoiceSettingsParamsAltType) Valid() bool {
+	switch e {
+	case GetInvoiceSettingsParamsAltTypeLocation:
 		return true
 	default:
 		return false
@@ -3871,6 +4978,19 @@ type AdditionalEmailsDto struct {
 	// Email Example: alex@example.com
 	Email string `json:"email"`
 }
+
+// Address defines model for Address.
+type Address struct {
+	AddressLine1 *string             `json:"addressLine1,omitempty"`
+	AddressLine2 *string             `json:"addressLine2,omitempty"`
+	City         *string             `json:"city,omitempty"`
+	CountryCode  *AddressCountryCode `json:"countryCode,omitempty"`
+	PostalCode   *string             `json:"postalCode,omitempty"`
+	State        *string             `json:"state,omitempty"`
+}
+
+// AddressCountryCode defines model for Address.CountryCode.
+type AddressCountryCode string
 
 // AddressDto defines model for AddressDto.
 type AddressDto struct {
@@ -4289,6 +5409,134 @@ type AttributionSource struct {
 	UtmSource  *string `json:"utmSource,omitempty"`
 }
 
+// AutoPaymentDetailsDto defines model for AutoPaymentDetailsDto.
+type AutoPaymentDetailsDto struct {
+	BacsDirectDebit *BacsDirectDebitDTO     `json:"bacsDirectDebit,omitempty"`
+	BecsDirectDebit *BecsDirectDebitDTO     `json:"becsDirectDebit,omitempty"`
+	Card            *InvoicesCardDto        `json:"card,omitempty"`
+	CardID          *string                 `json:"cardId,omitempty"`
+	CustomerID      *string                 `json:"customerId,omitempty"`
+	Enable          bool                    `json:"enable"`
+	PaymentMethodID *string                 `json:"paymentMethodId,omitempty"`
+	Provider        *map[string]interface{} `json:"provider,omitempty"`
+	SepaDirectDebit *SepaDirectDebitDTO     `json:"sepaDirectDebit,omitempty"`
+	Type            *string                 `json:"type,omitempty"`
+	UsBankAccount   *USBankAccountDto       `json:"usBankAccount,omitempty"`
+}
+
+// AutoPaymentInvoiceScheduleResponseDto defines model for AutoPaymentInvoiceScheduleResponseDto.
+type AutoPaymentInvoiceScheduleResponseDto struct {
+	// ID Schedule Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                                       `json:"altId"`
+	AltType AutoPaymentInvoiceScheduleResponseDtoAltType `json:"altType"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails BusinessDetailsDto `json:"businessDetails"`
+
+	// CompiledTermsNotes Compiled terms notes
+	//
+	// Example: Confidential
+	CompiledTermsNotes string `json:"compiledTermsNotes"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *DiscountDto `json:"discount,omitempty"`
+
+	// Invoices List of invoices
+	Invoices []DefaultInvoiceResponseDto `json:"invoices"`
+
+	// Items Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	Items []map[string]interface{} `json:"items"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name     string                      `json:"name"`
+	Schedule *InvoicesScheduleOptionsDto `json:"schedule,omitempty"`
+
+	// Status Schedule Status
+	//
+	// Example: draft
+	Status string `json:"status"`
+
+	// TermsNotes Terms notes
+	//
+	// Example: Confidential
+	TermsNotes string `json:"termsNotes"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// AutoPaymentInvoiceScheduleResponseDtoAltType defines model for AutoPaymentInvoiceScheduleResponseDto.AltType.
+type AutoPaymentInvoiceScheduleResponseDtoAltType string
+
+// AutoPaymentScheduleDto defines model for AutoPaymentScheduleDto.
+type AutoPaymentScheduleDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType AutoPaymentScheduleDtoAltType `json:"altType"`
+
+	// AutoPayment auto-payment configuration
+	AutoPayment AutoPaymentDetailsDto `json:"autoPayment"`
+	ID          string                `json:"id"`
+}
+
+// AutoPaymentScheduleDtoAltType Alt Type
+//
+// Example: location
+type AutoPaymentScheduleDtoAltType string
+
 // Availability defines model for Availability.
 type Availability struct {
 	// Date Formulate the date string in the format of `<YYYY-MM-DD in local timezone>T00:00:00.000Z`.
@@ -4299,6 +5547,12 @@ type Availability struct {
 	Hours   []Hour `json:"hours"`
 }
 
+// BacsDirectDebitDTO defines model for BacsDirectDebitDTO.
+type BacsDirectDebitDTO struct {
+	Last4    string `json:"last4"`
+	SortCode string `json:"sort_code"`
+}
+
 // BadRequestDTO defines model for BadRequestDTO.
 type BadRequestDTO struct {
 	// Message Example: Bad Request
@@ -4306,6 +5560,12 @@ type BadRequestDTO struct {
 
 	// StatusCode Example: 400
 	StatusCode *float64 `json:"statusCode,omitempty"`
+}
+
+// BecsDirectDebitDTO defines model for BecsDirectDebitDTO.
+type BecsDirectDebitDTO struct {
+	BsbNumber string `json:"bsb_number"`
+	Last4     string `json:"last4"`
 }
 
 // BlockSlotCreateRequestDTO defines model for BlockSlotCreateRequestDTO.
@@ -4836,6 +6096,115 @@ type CalendarsNotesDTO struct {
 	// UserID Example: GCs5KuzPqTls7vWclkEV
 	UserID *string `json:"userId,omitempty"`
 }
+
+// CancelInvoiceScheduleDto defines model for CancelInvoiceScheduleDto.
+type CancelInvoiceScheduleDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType CancelInvoiceScheduleDtoAltType `json:"altType"`
+}
+
+// CancelInvoiceScheduleDtoAltType Alt Type
+//
+// Example: location
+type CancelInvoiceScheduleDtoAltType string
+
+// CancelInvoiceScheduleResponseDto defines model for CancelInvoiceScheduleResponseDto.
+type CancelInvoiceScheduleResponseDto struct {
+	// ID Schedule Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                                  `json:"altId"`
+	AltType CancelInvoiceScheduleResponseDtoAltType `json:"altType"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails BusinessDetailsDto `json:"businessDetails"`
+
+	// CompiledTermsNotes Compiled terms notes
+	//
+	// Example: Confidential
+	CompiledTermsNotes string `json:"compiledTermsNotes"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *DiscountDto `json:"discount,omitempty"`
+
+	// Invoices List of invoices
+	Invoices []DefaultInvoiceResponseDto `json:"invoices"`
+
+	// Items Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	Items []map[string]interface{} `json:"items"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name     string                      `json:"name"`
+	Schedule *InvoicesScheduleOptionsDto `json:"schedule,omitempty"`
+
+	// Status Schedule Status
+	//
+	// Example: draft
+	Status string `json:"status"`
+
+	// TermsNotes Terms notes
+	//
+	// Example: Confidential
+	TermsNotes string `json:"termsNotes"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// CancelInvoiceScheduleResponseDtoAltType defines model for CancelInvoiceScheduleResponseDto.AltType.
+type CancelInvoiceScheduleResponseDtoAltType string
 
 // CheckboxField defines model for CheckboxField.
 type CheckboxField struct {
@@ -6075,6 +7444,58 @@ type CustomFieldsListSuccessfulResponseDto struct {
 	CustomFields *[]LocationsCustomFieldSchema `json:"customFields,omitempty"`
 }
 
+// CustomNotificationDto defines model for CustomNotificationDto.
+type CustomNotificationDto struct {
+	CustomerAutoPaymentAmountChanged CustomNotificationItemDto `json:"customerAutoPaymentAmountChanged"`
+	CustomerAutoPaymentFailure       CustomNotificationItemDto `json:"customerAutoPaymentFailure"`
+	CustomerAutoPaymentInfo          CustomNotificationItemDto `json:"customerAutoPaymentInfo"`
+	CustomerAutoPaymentSuccess       CustomNotificationItemDto `json:"customerAutoPaymentSuccess"`
+	CustomerPaymentFailure           CustomNotificationItemDto `json:"customerPaymentFailure"`
+	CustomerPaymentSuccess           CustomNotificationItemDto `json:"customerPaymentSuccess"`
+	CustomerSendEstimate             CustomNotificationItemDto `json:"customerSendEstimate"`
+	CustomerSendInvoice              CustomNotificationItemDto `json:"customerSendInvoice"`
+	TeamAutoPaymentFailure           CustomNotificationItemDto `json:"teamAutoPaymentFailure"`
+	TeamAutoPaymentSkip              CustomNotificationItemDto `json:"teamAutoPaymentSkip"`
+	TeamAutoPaymentSuccess           CustomNotificationItemDto `json:"teamAutoPaymentSuccess"`
+	TeamEstimateAccepted             CustomNotificationItemDto `json:"teamEstimateAccepted"`
+	TeamEstimateDeclined             CustomNotificationItemDto `json:"teamEstimateDeclined"`
+	TeamPaymentFailure               CustomNotificationItemDto `json:"teamPaymentFailure"`
+	TeamPaymentSuccess               CustomNotificationItemDto `json:"teamPaymentSuccess"`
+	TeamRecurringSendInvoiceFailed   CustomNotificationItemDto `json:"teamRecurringSendInvoiceFailed"`
+}
+
+// CustomNotificationItemDto defines model for CustomNotificationItemDto.
+type CustomNotificationItemDto struct {
+	// DefaultEmailTemplateID Default email TemplateId to be used for sending via email
+	//
+	// Example: dhwjqi2899012990w2u
+	DefaultEmailTemplateID *string `json:"defaultEmailTemplateId,omitempty"`
+
+	// EmailSubject Subject of email which is sent out
+	//
+	// Example: Thank you for purchasing
+	EmailSubject *string `json:"emailSubject,omitempty"`
+
+	// EmailTemplate Template to be used for sending email
+	EmailTemplate string `json:"emailTemplate"`
+
+	// Enabled Flag indicating if the notification is enabled or not
+	Enabled bool `json:"enabled"`
+
+	// FromEmail Email address to be used for sending email
+	//
+	// Example: alex@example.com
+	FromEmail *string `json:"fromEmail,omitempty"`
+
+	// FromName Name to be used while sending email
+	//
+	// Example: Alex
+	FromName *string `json:"fromName,omitempty"`
+
+	// SmsTemplate Template to be used for sending sms
+	SmsTemplate string `json:"smsTemplate"`
+}
+
 // CustomRRulesOptions defines model for CustomRRulesOptions.
 type CustomRRulesOptions struct {
 	// Count Max number of task executions
@@ -6554,6 +7975,12 @@ type FileField_FieldValue struct {
 	union json.RawMessage
 }
 
+// GenerateInvoiceNumberResponseDto defines model for GenerateInvoiceNumberResponseDto.
+type GenerateInvoiceNumberResponseDto struct {
+	// InvoiceNumber Invoice Number
+	InvoiceNumber *float64 `json:"invoiceNumber,omitempty"`
+}
+
 // GetAccessCodeSuccessfulResponseDto defines model for GetAccessCodeSuccessfulResponseDto.
 type GetAccessCodeSuccessfulResponseDto struct {
 	// AccessToken Example: ab12dc0ae1234a7898f9ff06d4f69gh
@@ -6894,6 +8321,98 @@ type GetInvoiceResponseDtoAltType string
 //
 // Example: draft
 type GetInvoiceResponseDtoStatus string
+
+// GetInvoiceSettingsResponseDto defines model for GetInvoiceSettingsResponseDto.
+type GetInvoiceSettingsResponseDto struct {
+	// AltID Sub-Account Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID *string `json:"altId,omitempty"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType *GetInvoiceSettingsResponseDtoAltType `json:"altType,omitempty"`
+
+	// BusinessDetails Business details
+	BusinessDetails *InvoiceSettingsBusinessDetailsDto `json:"businessDetails,omitempty"`
+
+	// CustomFields Custom fields array
+	//
+	// Example: ["6578278e879ad2646715baxc","6901e9fb77ac4d701ba0b996"]
+	CustomFields *[]string `json:"customFields,omitempty"`
+
+	// CustomNotification Custom notification settings
+	CustomNotification *CustomNotificationDto `json:"customNotification,omitempty"`
+
+	// DueAfterXDays Number of days after which invoice is due
+	//
+	// Example: 30
+	DueAfterXDays *float64 `json:"dueAfterXDays,omitempty"`
+
+	// EstimateNumberPrefix Prefix for estimate numbers
+	//
+	// Example: EST-
+	EstimateNumberPrefix *string `json:"estimateNumberPrefix,omitempty"`
+
+	// EstimatesExpireAfterXDays Number of days after which estimate expires
+	//
+	// Example: 30
+	EstimatesExpireAfterXDays *float64 `json:"estimatesExpireAfterXDays,omitempty"`
+
+	// EstimatesTermsNote Terms and conditions for estimates
+	//
+	// Example: This estimate is valid for 30 days.
+	EstimatesTermsNote *string `json:"estimatesTermsNote,omitempty"`
+
+	// EstimatesTitle Title for estimates
+	//
+	// Example: ESTIMATE
+	EstimatesTitle *string `json:"estimatesTitle,omitempty"`
+
+	// InvoiceNumberPrefix Prefix for invoice numbers
+	//
+	// Example: INV-
+	InvoiceNumberPrefix *string `json:"invoiceNumberPrefix,omitempty"`
+
+	// LateFeesConfiguration Late fees configuration
+	LateFeesConfiguration *LateFeesConfigurationDto `json:"lateFeesConfiguration,omitempty"`
+
+	// MinimumPercentagePartialPayment Minimum percentage for partial payment
+	//
+	// Example: 25
+	MinimumPercentagePartialPayment *float64 `json:"minimumPercentagePartialPayment,omitempty"`
+
+	// PaymentMethods Payment methods configuration
+	PaymentMethods *PaymentMethodDto `json:"paymentMethods,omitempty"`
+
+	// ProductSettings Product settings
+	ProductSettings *InvoiceProductSettingsDto `json:"productSettings,omitempty"`
+
+	// ReminderSettings Reminder settings
+	ReminderSettings *ReminderSettingsDto `json:"reminderSettings,omitempty"`
+
+	// SenderConfiguration Sender configuration
+	SenderConfiguration *InvoiceSettingsSenderConfigurationDto `json:"senderConfiguration,omitempty"`
+
+	// TermsNote Terms and conditions for invoices
+	//
+	// Example: Payment is due within 30 days.
+	TermsNote *string `json:"termsNote,omitempty"`
+
+	// TipsConfiguration Tips configuration
+	TipsConfiguration *TipsConfigurationDto `json:"tipsConfiguration,omitempty"`
+
+	// Title Title for invoices
+	//
+	// Example: INVOICE
+	Title *string `json:"title,omitempty"`
+}
+
+// GetInvoiceSettingsResponseDtoAltType Alt Type
+//
+// Example: location
+type GetInvoiceSettingsResponseDtoAltType string
 
 // GetLocationAccessCodeBodyDto defines model for GetLocationAccessCodeBodyDto.
 type GetLocationAccessCodeBodyDto struct {
@@ -7714,6 +9233,48 @@ type InvoiceItemDto struct {
 //
 // Example: one_time
 type InvoiceItemDtoType string
+
+// InvoiceProductSettingsDto defines model for InvoiceProductSettingsDto.
+type InvoiceProductSettingsDto struct {
+	// DescriptionOptional Flag indicating if the product description is optional or not
+	//
+	// Example: true
+	DescriptionOptional *bool `json:"descriptionOptional,omitempty"`
+
+	// EnableImportProductDescription Flag indicating if the product description import is enabled or not
+	//
+	// Example: true
+	EnableImportProductDescription *bool `json:"enableImportProductDescription,omitempty"`
+}
+
+// InvoiceSettingsBusinessDetailsDto defines model for InvoiceSettingsBusinessDetailsDto.
+type InvoiceSettingsBusinessDetailsDto struct {
+	Address      *Address  `json:"address,omitempty"`
+	CustomValues *[]string `json:"customValues,omitempty"`
+	LogoURL      *string   `json:"logoUrl,omitempty"`
+	Name         string    `json:"name"`
+	PhoneNo      *string   `json:"phoneNo,omitempty"`
+	Website      *string   `json:"website,omitempty"`
+}
+
+// InvoiceSettingsSenderConfigurationDto defines model for InvoiceSettingsSenderConfigurationDto.
+type InvoiceSettingsSenderConfigurationDto struct {
+	// FromEmail Email id to be used while sending email notification
+	//
+	// Example: alex@example.com
+	FromEmail *string `json:"fromEmail,omitempty"`
+
+	// FromName Sender name to be used while sending email notification
+	//
+	// Example: Alex
+	FromName *string `json:"fromName,omitempty"`
+}
+
+// InvoicesCardDto defines model for InvoicesCardDto.
+type InvoicesCardDto struct {
+	Brand string `json:"brand"`
+	Last4 string `json:"last4"`
+}
 
 // InvoicesCustomRRuleOptionsDto defines model for InvoicesCustomRRuleOptionsDto.
 type InvoicesCustomRRuleOptionsDto struct {
@@ -8684,6 +10245,67 @@ type RadioField struct {
 	Key *string `json:"key,omitempty"`
 }
 
+// RecordPaymentDto defines model for RecordPaymentDto.
+type RecordPaymentDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType RecordPaymentDtoAltType `json:"altType"`
+
+	// Amount Amount to be paid against the invoice.
+	//
+	// Example: 999
+	Amount *float64        `json:"amount,omitempty"`
+	Card   InvoicesCardDto `json:"card"`
+	Cheque ChequeDto       `json:"cheque"`
+
+	// FulfilledAt Updated At to be recorded against the invoice.
+	//
+	// Example: 2025-03-19T05:03:00.000Z
+	FulfilledAt *string                 `json:"fulfilledAt,omitempty"`
+	Meta        *map[string]interface{} `json:"meta,omitempty"`
+
+	// Mode manual payment method
+	//
+	// Example: card
+	Mode RecordPaymentDtoMode `json:"mode"`
+
+	// Notes Any note to be recorded with the transaction
+	//
+	// Example: This was a direct payment
+	Notes string `json:"notes"`
+
+	// PaymentScheduleIds Payment Schedule Ids to be recorded against the invoice.
+	//
+	// Example: ["6578278e879ad2646715ba9c"]
+	PaymentScheduleIds *[]string `json:"paymentScheduleIds,omitempty"`
+}
+
+// RecordPaymentDtoAltType Alt Type
+//
+// Example: location
+type RecordPaymentDtoAltType string
+
+// RecordPaymentDtoMode manual payment method
+//
+// Example: card
+type RecordPaymentDtoMode string
+
+// RecordPaymentResponseDto defines model for RecordPaymentResponseDto.
+type RecordPaymentResponseDto struct {
+	Invoice DefaultInvoiceResponseDto `json:"invoice"`
+
+	// Success status
+	//
+	// Example: true
+	Success bool `json:"success"`
+}
+
 // Recurring defines model for Recurring.
 type Recurring struct {
 	// BookingOption This setting contols what to do incase a recurring slot is unavailable
@@ -8974,6 +10596,119 @@ type ScheduleIntervalDTO struct {
 	// Example: 17:00
 	To string `json:"to"`
 }
+
+// ScheduleInvoiceScheduleDto defines model for ScheduleInvoiceScheduleDto.
+type ScheduleInvoiceScheduleDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType ScheduleInvoiceScheduleDtoAltType `json:"altType"`
+
+	// AutoPayment auto-payment configuration
+	AutoPayment *AutoPaymentDetailsDto `json:"autoPayment,omitempty"`
+	LiveMode    bool                   `json:"liveMode"`
+}
+
+// ScheduleInvoiceScheduleDtoAltType Alt Type
+//
+// Example: location
+type ScheduleInvoiceScheduleDtoAltType string
+
+// ScheduleInvoiceScheduleResponseDto defines model for ScheduleInvoiceScheduleResponseDto.
+type ScheduleInvoiceScheduleResponseDto struct {
+	// ID Schedule Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                                    `json:"altId"`
+	AltType ScheduleInvoiceScheduleResponseDtoAltType `json:"altType"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails BusinessDetailsDto `json:"businessDetails"`
+
+	// CompiledTermsNotes Compiled terms notes
+	//
+	// Example: Confidential
+	CompiledTermsNotes string `json:"compiledTermsNotes"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *DiscountDto `json:"discount,omitempty"`
+
+	// Invoices List of invoices
+	Invoices []DefaultInvoiceResponseDto `json:"invoices"`
+
+	// Items Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	Items []map[string]interface{} `json:"items"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name     string                      `json:"name"`
+	Schedule *InvoicesScheduleOptionsDto `json:"schedule,omitempty"`
+
+	// Status Schedule Status
+	//
+	// Example: draft
+	Status string `json:"status"`
+
+	// TermsNotes Terms notes
+	//
+	// Example: Confidential
+	TermsNotes string `json:"termsNotes"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// ScheduleInvoiceScheduleResponseDtoAltType defines model for ScheduleInvoiceScheduleResponseDto.AltType.
+type ScheduleInvoiceScheduleResponseDtoAltType string
 
 // ScheduleObjectResponseDTO defines model for ScheduleObjectResponseDTO.
 type ScheduleObjectResponseDTO struct {
@@ -9304,6 +11039,48 @@ type SearchedContact struct {
 	Website *string `json:"website,omitempty"`
 }
 
+// SendInvoiceDto defines model for SendInvoiceDto.
+type SendInvoiceDto struct {
+	Action SendInvoiceDtoAction `json:"action"`
+
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType SendInvoiceDtoAltType `json:"altType"`
+
+	// AutoPayment auto-payment configuration
+	AutoPayment *AutoPaymentDetailsDto `json:"autoPayment,omitempty"`
+	LiveMode    bool                   `json:"liveMode"`
+
+	// SentFrom sender details for invoice, valid only if invoice is not sent manually
+	SentFrom *InvoiceSettingsSenderConfigurationDto `json:"sentFrom,omitempty"`
+
+	// UserID Please ensure that the UserId corresponds to an authorized personnel, either by an employee ID or agency ID, to access this location. This account will serve as the primary channel for all future communications and updates.
+	//
+	// Example: 6578278e879ad2646715ba9c
+	UserID string `json:"userId"`
+}
+
+// SendInvoiceDtoAction defines model for SendInvoiceDto.Action.
+type SendInvoiceDtoAction string
+
+// SendInvoiceDtoAltType Alt Type
+//
+// Example: location
+type SendInvoiceDtoAltType string
+
+// SendInvoicesResponseDto defines model for SendInvoicesResponseDto.
+type SendInvoicesResponseDto struct {
+	EmailData map[string]interface{}    `json:"emailData"`
+	Invoice   DefaultInvoiceResponseDto `json:"invoice"`
+	SmsData   map[string]interface{}    `json:"smsData"`
+}
+
 // SentToDto defines model for SentToDto.
 type SentToDto struct {
 	// Email Email Address
@@ -9325,6 +11102,13 @@ type SentToDto struct {
 	//
 	// Example: ["+1-214-559-6993"]
 	PhoneNo *[]string `json:"phoneNo,omitempty"`
+}
+
+// SepaDirectDebitDTO defines model for SepaDirectDebitDTO.
+type SepaDirectDebitDTO struct {
+	BankCode   string `json:"bank_code"`
+	BranchCode string `json:"branch_code"`
+	Last4      string `json:"last4"`
 }
 
 // SettingsSchema defines model for SettingsSchema.
@@ -9619,6 +11403,126 @@ type TeamMemberResponseMeetingLocationType string
 // TeamMemberResponsePriority defines model for TeamMemberResponse.Priority.
 type TeamMemberResponsePriority float64
 
+// Text2PayDto defines model for Text2PayDto.
+type Text2PayDto struct {
+	// Action create invoice in draft mode or send mode
+	//
+	// Example: draft
+	Action Text2PayDtoAction `json:"action"`
+
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType Text2PayDtoAltType `json:"altType"`
+
+	// Attachments attachments for the invoice
+	Attachments *[]AttachmentsDto `json:"attachments,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Invoice
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool               `json:"automaticTaxesEnabled,omitempty"`
+	BusinessDetails       *BusinessDetailsDto `json:"businessDetails,omitempty"`
+
+	// ContactDetails Contact information to send the invoice to
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// Currency Currency code
+	//
+	// Example: USD
+	Currency string       `json:"currency"`
+	Discount *DiscountDto `json:"discount,omitempty"`
+
+	// DueDate Due date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-14
+	DueDate *string `json:"dueDate,omitempty"`
+
+	// ID id of invoice to update. If skipped, a new invoice will be created
+	ID *string `json:"id,omitempty"`
+
+	// IncludeTermsNote include terms & notes with receipts
+	//
+	// Example: true
+	IncludeTermsNote *bool `json:"includeTermsNote,omitempty"`
+
+	// InvoiceNumber Invoice Number
+	//
+	// Example: 1001
+	InvoiceNumber *string `json:"invoiceNumber,omitempty"`
+
+	// InvoiceNumberPrefix prefix for invoice number
+	//
+	// Example: INV-
+	InvoiceNumberPrefix *string `json:"invoiceNumberPrefix,omitempty"`
+
+	// IssueDate Issue date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	IssueDate string `json:"issueDate"`
+
+	// Items An array of items for the invoice.
+	Items []InvoiceItemDto `json:"items"`
+
+	// LateFeesConfiguration late fees configuration
+	LateFeesConfiguration *LateFeesConfigurationDto `json:"lateFeesConfiguration,omitempty"`
+	LiveMode              bool                      `json:"liveMode"`
+
+	// MiscellaneousCharges miscellaneous charges for the invoice
+	MiscellaneousCharges *ProcessingFeeDto `json:"miscellaneousCharges,omitempty"`
+
+	// Name Invoice Name
+	//
+	// Example: New Invoice
+	Name string `json:"name"`
+
+	// PaymentMethods Payment Methods for Invoices
+	PaymentMethods *PaymentMethodDto `json:"paymentMethods,omitempty"`
+
+	// PaymentSchedule split invoice into payment schedule summing up to full invoice amount
+	PaymentSchedule *PaymentScheduleDto `json:"paymentSchedule,omitempty"`
+	SentTo          SentToDto           `json:"sentTo"`
+
+	// TermsNotes Terms notes, Also supports HTML markups
+	//
+	// Example: <p>This is a default terms.</p>
+	TermsNotes *string `json:"termsNotes,omitempty"`
+
+	// TipsConfiguration tips configuration for the invoice
+	TipsConfiguration *TipsConfigurationDto `json:"tipsConfiguration,omitempty"`
+
+	// Title Title for the invoice
+	//
+	// Example: INVOICE
+	Title *string `json:"title,omitempty"`
+
+	// UserID id of user generating invoice
+	UserID string `json:"userId"`
+}
+
+// Text2PayDtoAction create invoice in draft mode or send mode
+//
+// Example: draft
+type Text2PayDtoAction string
+
+// Text2PayDtoAltType Alt Type
+//
+// Example: location
+type Text2PayDtoAltType string
+
+// Text2PayInvoiceResponseDto defines model for Text2PayInvoiceResponseDto.
+type Text2PayInvoiceResponseDto struct {
+	Invoice DefaultInvoiceResponseDto `json:"invoice"`
+
+	// InvoiceURL preview url of generated invoice
+	InvoiceURL string `json:"invoiceUrl"`
+}
+
 // TextField defines model for TextField.
 type TextField struct {
 	// FieldValue Example: My Text
@@ -9801,6 +11705,12 @@ type TxnResponseSchema struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
+// USBankAccountDto defines model for USBankAccountDto.
+type USBankAccountDto struct {
+	BankName string `json:"bank_name"`
+	Last4    string `json:"last4"`
+}
+
 // UnauthorizedDTO defines model for UnauthorizedDTO.
 type UnauthorizedDTO struct {
 	// Error Example: Unauthorized
@@ -9824,6 +11734,97 @@ type UnprocessableDTO struct {
 	// StatusCode Example: 422
 	StatusCode *float64 `json:"statusCode,omitempty"`
 }
+
+// UpdateAndScheduleInvoiceScheduleResponseDto defines model for UpdateAndScheduleInvoiceScheduleResponseDto.
+type UpdateAndScheduleInvoiceScheduleResponseDto struct {
+	// ID Schedule Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                                             `json:"altId"`
+	AltType UpdateAndScheduleInvoiceScheduleResponseDtoAltType `json:"altType"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails BusinessDetailsDto `json:"businessDetails"`
+
+	// CompiledTermsNotes Compiled terms notes
+	//
+	// Example: Confidential
+	CompiledTermsNotes string `json:"compiledTermsNotes"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *DiscountDto `json:"discount,omitempty"`
+
+	// Invoices List of invoices
+	Invoices []DefaultInvoiceResponseDto `json:"invoices"`
+
+	// Items Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	Items []map[string]interface{} `json:"items"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name     string                      `json:"name"`
+	Schedule *InvoicesScheduleOptionsDto `json:"schedule,omitempty"`
+
+	// Status Schedule Status
+	//
+	// Example: draft
+	Status string `json:"status"`
+
+	// TermsNotes Terms notes
+	//
+	// Example: Confidential
+	TermsNotes string `json:"termsNotes"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// UpdateAndScheduleInvoiceScheduleResponseDtoAltType defines model for UpdateAndScheduleInvoiceScheduleResponseDto.AltType.
+type UpdateAndScheduleInvoiceScheduleResponseDtoAltType string
 
 // UpdateContactDto defines model for UpdateContactDto.
 type UpdateContactDto struct {
@@ -10081,6 +12082,27 @@ type UpdateInvoiceDto struct {
 //
 // Example: location
 type UpdateInvoiceDtoAltType string
+
+// UpdateInvoiceLateFeesConfigurationDto defines model for UpdateInvoiceLateFeesConfigurationDto.
+type UpdateInvoiceLateFeesConfigurationDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType UpdateInvoiceLateFeesConfigurationDtoAltType `json:"altType"`
+
+	// LateFeesConfiguration late fees configuration
+	LateFeesConfiguration LateFeesConfigurationDto `json:"lateFeesConfiguration"`
+}
+
+// UpdateInvoiceLateFeesConfigurationDtoAltType Alt Type
+//
+// Example: location
+type UpdateInvoiceLateFeesConfigurationDtoAltType string
 
 // UpdateInvoiceResponseDto defines model for UpdateInvoiceResponseDto.
 type UpdateInvoiceResponseDto struct {
@@ -10474,6 +12496,27 @@ type UpdateOpportunityDto_CustomFields struct {
 // UpdateOpportunityDtoStatus defines model for UpdateOpportunityDto.Status.
 type UpdateOpportunityDtoStatus string
 
+// UpdatePaymentMethodsConfigurationDto defines model for UpdatePaymentMethodsConfigurationDto.
+type UpdatePaymentMethodsConfigurationDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType UpdatePaymentMethodsConfigurationDtoAltType `json:"altType"`
+
+	// PaymentMethods Payment Methods for Invoices
+	PaymentMethods *PaymentMethodDto `json:"paymentMethods,omitempty"`
+}
+
+// UpdatePaymentMethodsConfigurationDtoAltType Alt Type
+//
+// Example: location
+type UpdatePaymentMethodsConfigurationDtoAltType string
+
 // UpdateScheduleDTO defines model for UpdateScheduleDTO.
 type UpdateScheduleDTO struct {
 	// Name Human-readable name for the schedule
@@ -10705,6 +12748,142 @@ type UserSuccessfulResponseDtoPlatformLanguage string
 
 // UserSuccessfulResponseDtoScopes defines model for UserSuccessfulResponseDto.Scopes.
 type UserSuccessfulResponseDtoScopes string
+
+// VoidInvoiceDto defines model for VoidInvoiceDto.
+type VoidInvoiceDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType VoidInvoiceDtoAltType `json:"altType"`
+}
+
+// VoidInvoiceDtoAltType Alt Type
+//
+// Example: location
+type VoidInvoiceDtoAltType string
+
+// VoidInvoiceResponseDto defines model for VoidInvoiceResponseDto.
+type VoidInvoiceResponseDto struct {
+	// ID Invoice Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                        `json:"altId"`
+	AltType VoidInvoiceResponseDtoAltType `json:"altType"`
+
+	// AmountDue Total Amount Due
+	//
+	// Example: 999
+	AmountDue float64 `json:"amountDue"`
+
+	// AmountPaid Amount Paid
+	//
+	// Example: 0
+	AmountPaid float64 `json:"amountPaid"`
+
+	// AutomaticTaxesCalculated Is Automatic taxes calculated for the Invoice items
+	//
+	// Example: true
+	AutomaticTaxesCalculated *bool `json:"automaticTaxesCalculated,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Invoice
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool `json:"automaticTaxesEnabled,omitempty"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails map[string]interface{} `json:"businessDetails"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails map[string]interface{} `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *map[string]interface{} `json:"discount,omitempty"`
+
+	// DueDate Due date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	DueDate string `json:"dueDate"`
+
+	// InvoiceItems Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	InvoiceItems []map[string]interface{} `json:"invoiceItems"`
+
+	// InvoiceNumber Invoice Number
+	InvoiceNumber float64 `json:"invoiceNumber"`
+
+	// IssueDate Issue date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	IssueDate string `json:"issueDate"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name string `json:"name"`
+
+	// PaymentSchedule split invoice into payment schedule summing up to full invoice amount
+	PaymentSchedule *map[string]interface{} `json:"paymentSchedule,omitempty"`
+
+	// Status Invoice Status
+	//
+	// Example: draft
+	Status VoidInvoiceResponseDtoStatus `json:"status"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// VoidInvoiceResponseDtoAltType defines model for VoidInvoiceResponseDto.AltType.
+type VoidInvoiceResponseDtoAltType string
+
+// VoidInvoiceResponseDtoStatus Invoice Status
+//
+// Example: draft
+type VoidInvoiceResponseDtoStatus string
 
 // WorkflowSchema defines model for WorkflowSchema.
 type WorkflowSchema struct {
@@ -10952,6 +13131,16 @@ type ListInvoicesParamsSortField string
 // ListInvoicesParamsSortOrder defines parameters for ListInvoices.
 type ListInvoicesParamsSortOrder string
 
+// GenerateInvoiceNumberParams defines parameters for GenerateInvoiceNumber.
+type GenerateInvoiceNumberParams struct {
+	// AltID Location Id
+	AltID   string                             `form:"altId" json:"altId"`
+	AltType GenerateInvoiceNumberParamsAltType `form:"altType" json:"altType"`
+}
+
+// GenerateInvoiceNumberParamsAltType defines parameters for GenerateInvoiceNumber.
+type GenerateInvoiceNumberParamsAltType string
+
 // ListInvoiceSchedulesParams defines parameters for ListInvoiceSchedules.
 type ListInvoiceSchedulesParams struct {
 	// AltID location Id / company Id based on altType
@@ -11011,6 +13200,16 @@ type GetInvoiceScheduleParams struct {
 
 // GetInvoiceScheduleParamsAltType defines parameters for GetInvoiceSchedule.
 type GetInvoiceScheduleParamsAltType string
+
+// GetInvoiceSettingsParams defines parameters for GetInvoiceSettings.
+type GetInvoiceSettingsParams struct {
+	// AltID Location Id or Agency Id
+	AltID   string                          `form:"altId" json:"altId"`
+	AltType GetInvoiceSettingsParamsAltType `form:"altType" json:"altType"`
+}
+
+// GetInvoiceSettingsParamsAltType defines parameters for GetInvoiceSettings.
+type GetInvoiceSettingsParamsAltType string
 
 // ListInvoiceTemplatesParams defines parameters for ListInvoiceTemplates.
 type ListInvoiceTemplatesParams struct {
@@ -11499,14 +13698,44 @@ type CreateInvoiceScheduleJSONRequestBody = CreateInvoiceScheduleDto
 // UpdateInvoiceScheduleJSONRequestBody defines body for UpdateInvoiceSchedule for application/json ContentType.
 type UpdateInvoiceScheduleJSONRequestBody = UpdateInvoiceScheduleDto
 
+// AutoPaymentInvoiceScheduleJSONRequestBody defines body for AutoPaymentInvoiceSchedule for application/json ContentType.
+type AutoPaymentInvoiceScheduleJSONRequestBody = AutoPaymentScheduleDto
+
+// CancelInvoiceScheduleJSONRequestBody defines body for CancelInvoiceSchedule for application/json ContentType.
+type CancelInvoiceScheduleJSONRequestBody = CancelInvoiceScheduleDto
+
+// ScheduleInvoiceScheduleJSONRequestBody defines body for ScheduleInvoiceSchedule for application/json ContentType.
+type ScheduleInvoiceScheduleJSONRequestBody = ScheduleInvoiceScheduleDto
+
 // CreateInvoiceTemplateJSONRequestBody defines body for CreateInvoiceTemplate for application/json ContentType.
 type CreateInvoiceTemplateJSONRequestBody = CreateInvoiceTemplateDto
 
 // UpdateInvoiceTemplateJSONRequestBody defines body for UpdateInvoiceTemplate for application/json ContentType.
 type UpdateInvoiceTemplateJSONRequestBody = UpdateInvoiceTemplateDto
 
+// UpdateInvoiceTemplateLateFeesConfigurationJSONRequestBody defines body for UpdateInvoiceTemplateLateFeesConfiguration for application/json ContentType.
+type UpdateInvoiceTemplateLateFeesConfigurationJSONRequestBody = UpdateInvoiceLateFeesConfigurationDto
+
+// UpdateInvoicePaymentMethodsConfigurationJSONRequestBody defines body for UpdateInvoicePaymentMethodsConfiguration for application/json ContentType.
+type UpdateInvoicePaymentMethodsConfigurationJSONRequestBody = UpdatePaymentMethodsConfigurationDto
+
+// Text2PayInvoiceJSONRequestBody defines body for Text2PayInvoice for application/json ContentType.
+type Text2PayInvoiceJSONRequestBody = Text2PayDto
+
 // UpdateInvoiceJSONRequestBody defines body for UpdateInvoice for application/json ContentType.
 type UpdateInvoiceJSONRequestBody = UpdateInvoiceDto
+
+// UpdateInvoiceLateFeesConfigurationJSONRequestBody defines body for UpdateInvoiceLateFeesConfiguration for application/json ContentType.
+type UpdateInvoiceLateFeesConfigurationJSONRequestBody = UpdateInvoiceLateFeesConfigurationDto
+
+// RecordInvoiceJSONRequestBody defines body for RecordInvoice for application/json ContentType.
+type RecordInvoiceJSONRequestBody = RecordPaymentDto
+
+// SendInvoiceJSONRequestBody defines body for SendInvoice for application/json ContentType.
+type SendInvoiceJSONRequestBody = SendInvoiceDto
+
+// VoidInvoiceJSONRequestBody defines body for VoidInvoice for application/json ContentType.
+type VoidInvoiceJSONRequestBody = VoidInvoiceDto
 
 // CreateCustomValueJSONRequestBody defines body for CreateCustomValue for application/json ContentType.
 type CreateCustomValueJSONRequestBody = CustomValuesDTO
@@ -13466,6 +15695,13 @@ type ClientInterface interface {
 	// Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
 	CreateInvoice(ctx context.Context, body CreateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GenerateInvoiceNumber Generate Invoice Number
+	//
+	// Get the next invoice number for the given location.
+	//
+	// Corresponds with GET /invoices/generate-invoice-number (the `GenerateInvoiceNumber` operationId).
+	GenerateInvoiceNumber(ctx context.Context, params *GenerateInvoiceNumberParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListInvoiceSchedules List schedules
 	//
 	// API to get list of schedules.
@@ -13522,6 +15758,74 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /invoices/schedule/{scheduleId} (the `UpdateInvoiceSchedule` operationId).
 	UpdateInvoiceSchedule(ctx context.Context, scheduleID string, body UpdateInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AutoPaymentInvoiceScheduleWithBody Manage Auto payment for an schedule invoice
+	//
+	// API to manage auto payment for a schedule.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/auto-payment (the `AutoPaymentInvoiceSchedule` operationId).
+	AutoPaymentInvoiceScheduleWithBody(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AutoPaymentInvoiceSchedule Manage Auto payment for an schedule invoice
+	//
+	// API to manage auto payment for a schedule.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/auto-payment (the `AutoPaymentInvoiceSchedule` operationId).
+	AutoPaymentInvoiceSchedule(ctx context.Context, scheduleID string, body AutoPaymentInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelInvoiceScheduleWithBody Cancel an scheduled invoice
+	//
+	// API to cancel a scheduled invoice by schedule id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/cancel (the `CancelInvoiceSchedule` operationId).
+	CancelInvoiceScheduleWithBody(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelInvoiceSchedule Cancel an scheduled invoice
+	//
+	// API to cancel a scheduled invoice by schedule id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/cancel (the `CancelInvoiceSchedule` operationId).
+	CancelInvoiceSchedule(ctx context.Context, scheduleID string, body CancelInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ScheduleInvoiceScheduleWithBody Schedule an schedule invoice
+	//
+	// API to schedule an schedule invoice to start sending to the customer.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/schedule (the `ScheduleInvoiceSchedule` operationId).
+	ScheduleInvoiceScheduleWithBody(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ScheduleInvoiceSchedule Schedule an schedule invoice
+	//
+	// API to schedule an schedule invoice to start sending to the customer.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/schedule (the `ScheduleInvoiceSchedule` operationId).
+	ScheduleInvoiceSchedule(ctx context.Context, scheduleID string, body ScheduleInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateAndScheduleInvoiceSchedule Update scheduled recurring invoice
+	//
+	// API to update scheduled recurring invoice.
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/updateAndSchedule (the `UpdateAndScheduleInvoiceSchedule` operationId).
+	UpdateAndScheduleInvoiceSchedule(ctx context.Context, scheduleID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetInvoiceSettings Get Invoice Settings
+	//
+	// Get the invoice settings for the given location.
+	//
+	// Corresponds with GET /invoices/settings (the `GetInvoiceSettings` operationId).
+	GetInvoiceSettings(ctx context.Context, params *GetInvoiceSettingsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListInvoiceTemplates List templates
 	//
@@ -13580,6 +15884,60 @@ type ClientInterface interface {
 	// Corresponds with PUT /invoices/template/{templateId} (the `UpdateInvoiceTemplate` operationId).
 	UpdateInvoiceTemplate(ctx context.Context, templateID string, body UpdateInvoiceTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// UpdateInvoiceTemplateLateFeesConfigurationWithBody Update template late fees configuration
+	//
+	// API to update template late fees configuration by template id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /invoices/template/{templateId}/late-fees-configuration (the `UpdateInvoiceTemplateLateFeesConfiguration` operationId).
+	UpdateInvoiceTemplateLateFeesConfigurationWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoiceTemplateLateFeesConfiguration Update template late fees configuration
+	//
+	// API to update template late fees configuration by template id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /invoices/template/{templateId}/late-fees-configuration (the `UpdateInvoiceTemplateLateFeesConfiguration` operationId).
+	UpdateInvoiceTemplateLateFeesConfiguration(ctx context.Context, templateID string, body UpdateInvoiceTemplateLateFeesConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoicePaymentMethodsConfigurationWithBody Update template late fees configuration
+	//
+	// API to update template late fees configuration by template id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /invoices/template/{templateId}/payment-methods-configuration (the `UpdateInvoicePaymentMethodsConfiguration` operationId).
+	UpdateInvoicePaymentMethodsConfigurationWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoicePaymentMethodsConfiguration Update template late fees configuration
+	//
+	// API to update template late fees configuration by template id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /invoices/template/{templateId}/payment-methods-configuration (the `UpdateInvoicePaymentMethodsConfiguration` operationId).
+	UpdateInvoicePaymentMethodsConfiguration(ctx context.Context, templateID string, body UpdateInvoicePaymentMethodsConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Text2PayInvoiceWithBody Create & Send
+	//
+	// API to create or update a text2pay invoice.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/text2pay (the `Text2PayInvoice` operationId).
+	Text2PayInvoiceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Text2PayInvoice Create & Send
+	//
+	// API to create or update a text2pay invoice.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/text2pay (the `Text2PayInvoice` operationId).
+	Text2PayInvoice(ctx context.Context, body Text2PayInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteInvoice Delete invoice
 	//
 	// API to delete invoice by invoice id.
@@ -13611,6 +15969,78 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /invoices/{invoiceId} (the `UpdateInvoice` operationId).
 	UpdateInvoice(ctx context.Context, invoiceID string, body UpdateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoiceLateFeesConfigurationWithBody Update invoice late fees configuration
+	//
+	// API to update invoice late fees configuration by invoice id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /invoices/{invoiceId}/late-fees-configuration (the `UpdateInvoiceLateFeesConfiguration` operationId).
+	UpdateInvoiceLateFeesConfigurationWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoiceLateFeesConfiguration Update invoice late fees configuration
+	//
+	// API to update invoice late fees configuration by invoice id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /invoices/{invoiceId}/late-fees-configuration (the `UpdateInvoiceLateFeesConfiguration` operationId).
+	UpdateInvoiceLateFeesConfiguration(ctx context.Context, invoiceID string, body UpdateInvoiceLateFeesConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RecordInvoiceWithBody Record a manual payment for an invoice
+	//
+	// API to record manual payment for an invoice by invoice id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/{invoiceId}/record-payment (the `RecordInvoice` operationId).
+	RecordInvoiceWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RecordInvoice Record a manual payment for an invoice
+	//
+	// API to record manual payment for an invoice by invoice id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/{invoiceId}/record-payment (the `RecordInvoice` operationId).
+	RecordInvoice(ctx context.Context, invoiceID string, body RecordInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendInvoiceWithBody Send invoice
+	//
+	// API to send invoice by invoice id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/{invoiceId}/send (the `SendInvoice` operationId).
+	SendInvoiceWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendInvoice Send invoice
+	//
+	// API to send invoice by invoice id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/{invoiceId}/send (the `SendInvoice` operationId).
+	SendInvoice(ctx context.Context, invoiceID string, body SendInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VoidInvoiceWithBody Void invoice
+	//
+	// API to delete invoice by invoice id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/{invoiceId}/void (the `VoidInvoice` operationId).
+	VoidInvoiceWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VoidInvoice Void invoice
+	//
+	// API to delete invoice by invoice id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/{invoiceId}/void (the `VoidInvoice` operationId).
+	VoidInvoice(ctx context.Context, invoiceID string, body VoidInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetLocation Get Sub-Account (Formerly Location)
 	//
@@ -15138,6 +17568,23 @@ func (c *Client) CreateInvoice(ctx context.Context, body CreateInvoiceJSONReques
 	return c.Client.Do(req)
 }
 
+// GenerateInvoiceNumber Generate Invoice Number
+//
+// Get the next invoice number for the given location.
+//
+// Corresponds with GET /invoices/generate-invoice-number (the `GenerateInvoiceNumber` operationId).
+func (c *Client) GenerateInvoiceNumber(ctx context.Context, params *GenerateInvoiceNumberParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGenerateInvoiceNumberRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListInvoiceSchedules List schedules
 //
 // API to get list of schedules.
@@ -15255,6 +17702,154 @@ func (c *Client) UpdateInvoiceScheduleWithBody(ctx context.Context, scheduleID s
 // Corresponds with PUT /invoices/schedule/{scheduleId} (the `UpdateInvoiceSchedule` operationId).
 func (c *Client) UpdateInvoiceSchedule(ctx context.Context, scheduleID string, body UpdateInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateInvoiceScheduleRequest(c.Server, scheduleID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AutoPaymentInvoiceScheduleWithBody Manage Auto payment for an schedule invoice
+//
+// API to manage auto payment for a schedule.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/auto-payment (the `AutoPaymentInvoiceSchedule` operationId).
+func (c *Client) AutoPaymentInvoiceScheduleWithBody(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAutoPaymentInvoiceScheduleRequestWithBody(c.Server, scheduleID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AutoPaymentInvoiceSchedule Manage Auto payment for an schedule invoice
+//
+// API to manage auto payment for a schedule.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/auto-payment (the `AutoPaymentInvoiceSchedule` operationId).
+func (c *Client) AutoPaymentInvoiceSchedule(ctx context.Context, scheduleID string, body AutoPaymentInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAutoPaymentInvoiceScheduleRequest(c.Server, scheduleID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelInvoiceScheduleWithBody Cancel an scheduled invoice
+//
+// API to cancel a scheduled invoice by schedule id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/cancel (the `CancelInvoiceSchedule` operationId).
+func (c *Client) CancelInvoiceScheduleWithBody(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelInvoiceScheduleRequestWithBody(c.Server, scheduleID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelInvoiceSchedule Cancel an scheduled invoice
+//
+// API to cancel a scheduled invoice by schedule id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/cancel (the `CancelInvoiceSchedule` operationId).
+func (c *Client) CancelInvoiceSchedule(ctx context.Context, scheduleID string, body CancelInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelInvoiceScheduleRequest(c.Server, scheduleID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ScheduleInvoiceScheduleWithBody Schedule an schedule invoice
+//
+// API to schedule an schedule invoice to start sending to the customer.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/schedule (the `ScheduleInvoiceSchedule` operationId).
+func (c *Client) ScheduleInvoiceScheduleWithBody(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewScheduleInvoiceScheduleRequestWithBody(c.Server, scheduleID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ScheduleInvoiceSchedule Schedule an schedule invoice
+//
+// API to schedule an schedule invoice to start sending to the customer.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/schedule (the `ScheduleInvoiceSchedule` operationId).
+func (c *Client) ScheduleInvoiceSchedule(ctx context.Context, scheduleID string, body ScheduleInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewScheduleInvoiceScheduleRequest(c.Server, scheduleID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateAndScheduleInvoiceSchedule Update scheduled recurring invoice
+//
+// API to update scheduled recurring invoice.
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/updateAndSchedule (the `UpdateAndScheduleInvoiceSchedule` operationId).
+func (c *Client) UpdateAndScheduleInvoiceSchedule(ctx context.Context, scheduleID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateAndScheduleInvoiceScheduleRequest(c.Server, scheduleID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetInvoiceSettings Get Invoice Settings
+//
+// Get the invoice settings for the given location.
+//
+// Corresponds with GET /invoices/settings (the `GetInvoiceSettings` operationId).
+func (c *Client) GetInvoiceSettings(ctx context.Context, params *GetInvoiceSettingsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetInvoiceSettingsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -15392,6 +17987,120 @@ func (c *Client) UpdateInvoiceTemplate(ctx context.Context, templateID string, b
 	return c.Client.Do(req)
 }
 
+// UpdateInvoiceTemplateLateFeesConfigurationWithBody Update template late fees configuration
+//
+// API to update template late fees configuration by template id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /invoices/template/{templateId}/late-fees-configuration (the `UpdateInvoiceTemplateLateFeesConfiguration` operationId).
+func (c *Client) UpdateInvoiceTemplateLateFeesConfigurationWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoiceTemplateLateFeesConfigurationRequestWithBody(c.Server, templateID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoiceTemplateLateFeesConfiguration Update template late fees configuration
+//
+// API to update template late fees configuration by template id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /invoices/template/{templateId}/late-fees-configuration (the `UpdateInvoiceTemplateLateFeesConfiguration` operationId).
+func (c *Client) UpdateInvoiceTemplateLateFeesConfiguration(ctx context.Context, templateID string, body UpdateInvoiceTemplateLateFeesConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoiceTemplateLateFeesConfigurationRequest(c.Server, templateID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoicePaymentMethodsConfigurationWithBody Update template late fees configuration
+//
+// API to update template late fees configuration by template id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /invoices/template/{templateId}/payment-methods-configuration (the `UpdateInvoicePaymentMethodsConfiguration` operationId).
+func (c *Client) UpdateInvoicePaymentMethodsConfigurationWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoicePaymentMethodsConfigurationRequestWithBody(c.Server, templateID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoicePaymentMethodsConfiguration Update template late fees configuration
+//
+// API to update template late fees configuration by template id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /invoices/template/{templateId}/payment-methods-configuration (the `UpdateInvoicePaymentMethodsConfiguration` operationId).
+func (c *Client) UpdateInvoicePaymentMethodsConfiguration(ctx context.Context, templateID string, body UpdateInvoicePaymentMethodsConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoicePaymentMethodsConfigurationRequest(c.Server, templateID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Text2PayInvoiceWithBody Create & Send
+//
+// API to create or update a text2pay invoice.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/text2pay (the `Text2PayInvoice` operationId).
+func (c *Client) Text2PayInvoiceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewText2PayInvoiceRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Text2PayInvoice Create & Send
+//
+// API to create or update a text2pay invoice.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/text2pay (the `Text2PayInvoice` operationId).
+func (c *Client) Text2PayInvoice(ctx context.Context, body Text2PayInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewText2PayInvoiceRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // DeleteInvoice Delete invoice
 //
 // API to delete invoice by invoice id.
@@ -15454,6 +18163,158 @@ func (c *Client) UpdateInvoiceWithBody(ctx context.Context, invoiceID string, co
 // Corresponds with PUT /invoices/{invoiceId} (the `UpdateInvoice` operationId).
 func (c *Client) UpdateInvoice(ctx context.Context, invoiceID string, body UpdateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateInvoiceRequest(c.Server, invoiceID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoiceLateFeesConfigurationWithBody Update invoice late fees configuration
+//
+// API to update invoice late fees configuration by invoice id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /invoices/{invoiceId}/late-fees-configuration (the `UpdateInvoiceLateFeesConfiguration` operationId).
+func (c *Client) UpdateInvoiceLateFeesConfigurationWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoiceLateFeesConfigurationRequestWithBody(c.Server, invoiceID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoiceLateFeesConfiguration Update invoice late fees configuration
+//
+// API to update invoice late fees configuration by invoice id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /invoices/{invoiceId}/late-fees-configuration (the `UpdateInvoiceLateFeesConfiguration` operationId).
+func (c *Client) UpdateInvoiceLateFeesConfiguration(ctx context.Context, invoiceID string, body UpdateInvoiceLateFeesConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoiceLateFeesConfigurationRequest(c.Server, invoiceID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RecordInvoiceWithBody Record a manual payment for an invoice
+//
+// API to record manual payment for an invoice by invoice id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/{invoiceId}/record-payment (the `RecordInvoice` operationId).
+func (c *Client) RecordInvoiceWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecordInvoiceRequestWithBody(c.Server, invoiceID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RecordInvoice Record a manual payment for an invoice
+//
+// API to record manual payment for an invoice by invoice id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/{invoiceId}/record-payment (the `RecordInvoice` operationId).
+func (c *Client) RecordInvoice(ctx context.Context, invoiceID string, body RecordInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecordInvoiceRequest(c.Server, invoiceID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendInvoiceWithBody Send invoice
+//
+// API to send invoice by invoice id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/{invoiceId}/send (the `SendInvoice` operationId).
+func (c *Client) SendInvoiceWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendInvoiceRequestWithBody(c.Server, invoiceID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendInvoice Send invoice
+//
+// API to send invoice by invoice id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/{invoiceId}/send (the `SendInvoice` operationId).
+func (c *Client) SendInvoice(ctx context.Context, invoiceID string, body SendInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendInvoiceRequest(c.Server, invoiceID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VoidInvoiceWithBody Void invoice
+//
+// API to delete invoice by invoice id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/{invoiceId}/void (the `VoidInvoice` operationId).
+func (c *Client) VoidInvoiceWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVoidInvoiceRequestWithBody(c.Server, invoiceID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VoidInvoice Void invoice
+//
+// API to delete invoice by invoice id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/{invoiceId}/void (the `VoidInvoice` operationId).
+func (c *Client) VoidInvoice(ctx context.Context, invoiceID string, body VoidInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVoidInvoiceRequest(c.Server, invoiceID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -18583,6 +21444,64 @@ func NewCreateInvoiceRequestWithBody(server string, contentType string, body io.
 	return req, nil
 }
 
+// NewGenerateInvoiceNumberRequest constructs an http.Request for the GenerateInvoiceNumber method
+func NewGenerateInvoiceNumberRequest(server string, params *GenerateInvoiceNumberParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/generate-invoice-number")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListInvoiceSchedulesRequest constructs an http.Request for the ListInvoiceSchedules method
 func NewListInvoiceSchedulesRequest(server string, params *ListInvoiceSchedulesParams) (*http.Request, error) {
 	var err error
@@ -18930,6 +21849,239 @@ func NewUpdateInvoiceScheduleRequestWithBody(server string, scheduleID string, c
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAutoPaymentInvoiceScheduleRequest calls the generic AutoPaymentInvoiceSchedule builder with application/json body
+func NewAutoPaymentInvoiceScheduleRequest(server string, scheduleID string, body AutoPaymentInvoiceScheduleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAutoPaymentInvoiceScheduleRequestWithBody(server, scheduleID, "application/json", bodyReader)
+}
+
+// NewAutoPaymentInvoiceScheduleRequestWithBody constructs an http.Request for the AutoPaymentInvoiceSchedule method, with any body, and a specified content type
+func NewAutoPaymentInvoiceScheduleRequestWithBody(server string, scheduleID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "scheduleId", scheduleID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/schedule/%s/auto-payment", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCancelInvoiceScheduleRequest calls the generic CancelInvoiceSchedule builder with application/json body
+func NewCancelInvoiceScheduleRequest(server string, scheduleID string, body CancelInvoiceScheduleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCancelInvoiceScheduleRequestWithBody(server, scheduleID, "application/json", bodyReader)
+}
+
+// NewCancelInvoiceScheduleRequestWithBody constructs an http.Request for the CancelInvoiceSchedule method, with any body, and a specified content type
+func NewCancelInvoiceScheduleRequestWithBody(server string, scheduleID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "scheduleId", scheduleID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/schedule/%s/cancel", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewScheduleInvoiceScheduleRequest calls the generic ScheduleInvoiceSchedule builder with application/json body
+func NewScheduleInvoiceScheduleRequest(server string, scheduleID string, body ScheduleInvoiceScheduleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewScheduleInvoiceScheduleRequestWithBody(server, scheduleID, "application/json", bodyReader)
+}
+
+// NewScheduleInvoiceScheduleRequestWithBody constructs an http.Request for the ScheduleInvoiceSchedule method, with any body, and a specified content type
+func NewScheduleInvoiceScheduleRequestWithBody(server string, scheduleID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "scheduleId", scheduleID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/schedule/%s/schedule", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateAndScheduleInvoiceScheduleRequest constructs an http.Request for the UpdateAndScheduleInvoiceSchedule method
+func NewUpdateAndScheduleInvoiceScheduleRequest(server string, scheduleID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "scheduleId", scheduleID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/schedule/%s/updateAndSchedule", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetInvoiceSettingsRequest constructs an http.Request for the GetInvoiceSettings method
+func NewGetInvoiceSettingsRequest(server string, params *GetInvoiceSettingsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/settings")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -19285,6 +22437,140 @@ func NewUpdateInvoiceTemplateRequestWithBody(server string, templateID string, c
 	return req, nil
 }
 
+// NewUpdateInvoiceTemplateLateFeesConfigurationRequest calls the generic UpdateInvoiceTemplateLateFeesConfiguration builder with application/json body
+func NewUpdateInvoiceTemplateLateFeesConfigurationRequest(server string, templateID string, body UpdateInvoiceTemplateLateFeesConfigurationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateInvoiceTemplateLateFeesConfigurationRequestWithBody(server, templateID, "application/json", bodyReader)
+}
+
+// NewUpdateInvoiceTemplateLateFeesConfigurationRequestWithBody constructs an http.Request for the UpdateInvoiceTemplateLateFeesConfiguration method, with any body, and a specified content type
+func NewUpdateInvoiceTemplateLateFeesConfigurationRequestWithBody(server string, templateID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "templateId", templateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/template/%s/late-fees-configuration", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateInvoicePaymentMethodsConfigurationRequest calls the generic UpdateInvoicePaymentMethodsConfiguration builder with application/json body
+func NewUpdateInvoicePaymentMethodsConfigurationRequest(server string, templateID string, body UpdateInvoicePaymentMethodsConfigurationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateInvoicePaymentMethodsConfigurationRequestWithBody(server, templateID, "application/json", bodyReader)
+}
+
+// NewUpdateInvoicePaymentMethodsConfigurationRequestWithBody constructs an http.Request for the UpdateInvoicePaymentMethodsConfiguration method, with any body, and a specified content type
+func NewUpdateInvoicePaymentMethodsConfigurationRequestWithBody(server string, templateID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "templateId", templateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/template/%s/payment-methods-configuration", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewText2PayInvoiceRequest calls the generic Text2PayInvoice builder with application/json body
+func NewText2PayInvoiceRequest(server string, body Text2PayInvoiceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewText2PayInvoiceRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewText2PayInvoiceRequestWithBody constructs an http.Request for the Text2PayInvoice method, with any body, and a specified content type
+func NewText2PayInvoiceRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/text2pay")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewDeleteInvoiceRequest constructs an http.Request for the DeleteInvoice method
 func NewDeleteInvoiceRequest(server string, invoiceID string, params *DeleteInvoiceParams) (*http.Request, error) {
 	var err error
@@ -19453,6 +22739,194 @@ func NewUpdateInvoiceRequestWithBody(server string, invoiceID string, contentTyp
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateInvoiceLateFeesConfigurationRequest calls the generic UpdateInvoiceLateFeesConfiguration builder with application/json body
+func NewUpdateInvoiceLateFeesConfigurationRequest(server string, invoiceID string, body UpdateInvoiceLateFeesConfigurationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateInvoiceLateFeesConfigurationRequestWithBody(server, invoiceID, "application/json", bodyReader)
+}
+
+// NewUpdateInvoiceLateFeesConfigurationRequestWithBody constructs an http.Request for the UpdateInvoiceLateFeesConfiguration method, with any body, and a specified content type
+func NewUpdateInvoiceLateFeesConfigurationRequestWithBody(server string, invoiceID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "invoiceId", invoiceID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/%s/late-fees-configuration", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRecordInvoiceRequest calls the generic RecordInvoice builder with application/json body
+func NewRecordInvoiceRequest(server string, invoiceID string, body RecordInvoiceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRecordInvoiceRequestWithBody(server, invoiceID, "application/json", bodyReader)
+}
+
+// NewRecordInvoiceRequestWithBody constructs an http.Request for the RecordInvoice method, with any body, and a specified content type
+func NewRecordInvoiceRequestWithBody(server string, invoiceID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "invoiceId", invoiceID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/%s/record-payment", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSendInvoiceRequest calls the generic SendInvoice builder with application/json body
+func NewSendInvoiceRequest(server string, invoiceID string, body SendInvoiceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSendInvoiceRequestWithBody(server, invoiceID, "application/json", bodyReader)
+}
+
+// NewSendInvoiceRequestWithBody constructs an http.Request for the SendInvoice method, with any body, and a specified content type
+func NewSendInvoiceRequestWithBody(server string, invoiceID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "invoiceId", invoiceID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/%s/send", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewVoidInvoiceRequest calls the generic VoidInvoice builder with application/json body
+func NewVoidInvoiceRequest(server string, invoiceID string, body VoidInvoiceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVoidInvoiceRequestWithBody(server, invoiceID, "application/json", bodyReader)
+}
+
+// NewVoidInvoiceRequestWithBody constructs an http.Request for the VoidInvoice method, with any body, and a specified content type
+func NewVoidInvoiceRequestWithBody(server string, invoiceID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "invoiceId", invoiceID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/%s/void", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -22803,6 +26277,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
 	CreateInvoiceWithResponse(ctx context.Context, body CreateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvoiceResponse, error)
 
+	// GenerateInvoiceNumberWithResponse Generate Invoice Number
+	//
+	// Get the next invoice number for the given location.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/generate-invoice-number (the `GenerateInvoiceNumber` operationId).
+	GenerateInvoiceNumberWithResponse(ctx context.Context, params *GenerateInvoiceNumberParams, reqEditors ...RequestEditorFn) (*GenerateInvoiceNumberResponse, error)
+
 	// ListInvoiceSchedulesWithResponse List schedules
 	//
 	// API to get list of schedules.
@@ -22865,6 +26348,78 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /invoices/schedule/{scheduleId} (the `UpdateInvoiceSchedule` operationId).
 	UpdateInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, body UpdateInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceScheduleResponse, error)
+
+	// AutoPaymentInvoiceScheduleWithBodyWithResponse Manage Auto payment for an schedule invoice
+	//
+	// API to manage auto payment for a schedule.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/auto-payment (the `AutoPaymentInvoiceSchedule` operationId).
+	AutoPaymentInvoiceScheduleWithBodyWithResponse(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AutoPaymentInvoiceScheduleResponse, error)
+
+	// AutoPaymentInvoiceScheduleWithResponse Manage Auto payment for an schedule invoice
+	//
+	// API to manage auto payment for a schedule.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/auto-payment (the `AutoPaymentInvoiceSchedule` operationId).
+	AutoPaymentInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, body AutoPaymentInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*AutoPaymentInvoiceScheduleResponse, error)
+
+	// CancelInvoiceScheduleWithBodyWithResponse Cancel an scheduled invoice
+	//
+	// API to cancel a scheduled invoice by schedule id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/cancel (the `CancelInvoiceSchedule` operationId).
+	CancelInvoiceScheduleWithBodyWithResponse(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CancelInvoiceScheduleResponse, error)
+
+	// CancelInvoiceScheduleWithResponse Cancel an scheduled invoice
+	//
+	// API to cancel a scheduled invoice by schedule id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/cancel (the `CancelInvoiceSchedule` operationId).
+	CancelInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, body CancelInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*CancelInvoiceScheduleResponse, error)
+
+	// ScheduleInvoiceScheduleWithBodyWithResponse Schedule an schedule invoice
+	//
+	// API to schedule an schedule invoice to start sending to the customer.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/schedule (the `ScheduleInvoiceSchedule` operationId).
+	ScheduleInvoiceScheduleWithBodyWithResponse(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ScheduleInvoiceScheduleResponse, error)
+
+	// ScheduleInvoiceScheduleWithResponse Schedule an schedule invoice
+	//
+	// API to schedule an schedule invoice to start sending to the customer.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/schedule (the `ScheduleInvoiceSchedule` operationId).
+	ScheduleInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, body ScheduleInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*ScheduleInvoiceScheduleResponse, error)
+
+	// UpdateAndScheduleInvoiceScheduleWithResponse Update scheduled recurring invoice
+	//
+	// API to update scheduled recurring invoice.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/updateAndSchedule (the `UpdateAndScheduleInvoiceSchedule` operationId).
+	UpdateAndScheduleInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, reqEditors ...RequestEditorFn) (*UpdateAndScheduleInvoiceScheduleResponse, error)
+
+	// GetInvoiceSettingsWithResponse Get Invoice Settings
+	//
+	// Get the invoice settings for the given location.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/settings (the `GetInvoiceSettings` operationId).
+	GetInvoiceSettingsWithResponse(ctx context.Context, params *GetInvoiceSettingsParams, reqEditors ...RequestEditorFn) (*GetInvoiceSettingsResponse, error)
 
 	// ListInvoiceTemplatesWithResponse List templates
 	//
@@ -22929,6 +26484,60 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /invoices/template/{templateId} (the `UpdateInvoiceTemplate` operationId).
 	UpdateInvoiceTemplateWithResponse(ctx context.Context, templateID string, body UpdateInvoiceTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceTemplateResponse, error)
 
+	// UpdateInvoiceTemplateLateFeesConfigurationWithBodyWithResponse Update template late fees configuration
+	//
+	// API to update template late fees configuration by template id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /invoices/template/{templateId}/late-fees-configuration (the `UpdateInvoiceTemplateLateFeesConfiguration` operationId).
+	UpdateInvoiceTemplateLateFeesConfigurationWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoiceTemplateLateFeesConfigurationResponse, error)
+
+	// UpdateInvoiceTemplateLateFeesConfigurationWithResponse Update template late fees configuration
+	//
+	// API to update template late fees configuration by template id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /invoices/template/{templateId}/late-fees-configuration (the `UpdateInvoiceTemplateLateFeesConfiguration` operationId).
+	UpdateInvoiceTemplateLateFeesConfigurationWithResponse(ctx context.Context, templateID string, body UpdateInvoiceTemplateLateFeesConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceTemplateLateFeesConfigurationResponse, error)
+
+	// UpdateInvoicePaymentMethodsConfigurationWithBodyWithResponse Update template late fees configuration
+	//
+	// API to update template late fees configuration by template id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /invoices/template/{templateId}/payment-methods-configuration (the `UpdateInvoicePaymentMethodsConfiguration` operationId).
+	UpdateInvoicePaymentMethodsConfigurationWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoicePaymentMethodsConfigurationResponse, error)
+
+	// UpdateInvoicePaymentMethodsConfigurationWithResponse Update template late fees configuration
+	//
+	// API to update template late fees configuration by template id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /invoices/template/{templateId}/payment-methods-configuration (the `UpdateInvoicePaymentMethodsConfiguration` operationId).
+	UpdateInvoicePaymentMethodsConfigurationWithResponse(ctx context.Context, templateID string, body UpdateInvoicePaymentMethodsConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoicePaymentMethodsConfigurationResponse, error)
+
+	// Text2PayInvoiceWithBodyWithResponse Create & Send
+	//
+	// API to create or update a text2pay invoice.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/text2pay (the `Text2PayInvoice` operationId).
+	Text2PayInvoiceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*Text2PayInvoiceResponse, error)
+
+	// Text2PayInvoiceWithResponse Create & Send
+	//
+	// API to create or update a text2pay invoice.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/text2pay (the `Text2PayInvoice` operationId).
+	Text2PayInvoiceWithResponse(ctx context.Context, body Text2PayInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*Text2PayInvoiceResponse, error)
+
 	// DeleteInvoiceWithResponse Delete invoice
 	//
 	// API to delete invoice by invoice id.
@@ -22964,6 +26573,78 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /invoices/{invoiceId} (the `UpdateInvoice` operationId).
 	UpdateInvoiceWithResponse(ctx context.Context, invoiceID string, body UpdateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceResponse, error)
+
+	// UpdateInvoiceLateFeesConfigurationWithBodyWithResponse Update invoice late fees configuration
+	//
+	// API to update invoice late fees configuration by invoice id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /invoices/{invoiceId}/late-fees-configuration (the `UpdateInvoiceLateFeesConfiguration` operationId).
+	UpdateInvoiceLateFeesConfigurationWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoiceLateFeesConfigurationResponse, error)
+
+	// UpdateInvoiceLateFeesConfigurationWithResponse Update invoice late fees configuration
+	//
+	// API to update invoice late fees configuration by invoice id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /invoices/{invoiceId}/late-fees-configuration (the `UpdateInvoiceLateFeesConfiguration` operationId).
+	UpdateInvoiceLateFeesConfigurationWithResponse(ctx context.Context, invoiceID string, body UpdateInvoiceLateFeesConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceLateFeesConfigurationResponse, error)
+
+	// RecordInvoiceWithBodyWithResponse Record a manual payment for an invoice
+	//
+	// API to record manual payment for an invoice by invoice id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/{invoiceId}/record-payment (the `RecordInvoice` operationId).
+	RecordInvoiceWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecordInvoiceResponse, error)
+
+	// RecordInvoiceWithResponse Record a manual payment for an invoice
+	//
+	// API to record manual payment for an invoice by invoice id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/{invoiceId}/record-payment (the `RecordInvoice` operationId).
+	RecordInvoiceWithResponse(ctx context.Context, invoiceID string, body RecordInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordInvoiceResponse, error)
+
+	// SendInvoiceWithBodyWithResponse Send invoice
+	//
+	// API to send invoice by invoice id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/{invoiceId}/send (the `SendInvoice` operationId).
+	SendInvoiceWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendInvoiceResponse, error)
+
+	// SendInvoiceWithResponse Send invoice
+	//
+	// API to send invoice by invoice id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/{invoiceId}/send (the `SendInvoice` operationId).
+	SendInvoiceWithResponse(ctx context.Context, invoiceID string, body SendInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*SendInvoiceResponse, error)
+
+	// VoidInvoiceWithBodyWithResponse Void invoice
+	//
+	// API to delete invoice by invoice id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/{invoiceId}/void (the `VoidInvoice` operationId).
+	VoidInvoiceWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VoidInvoiceResponse, error)
+
+	// VoidInvoiceWithResponse Void invoice
+	//
+	// API to delete invoice by invoice id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/{invoiceId}/void (the `VoidInvoice` operationId).
+	VoidInvoiceWithResponse(ctx context.Context, invoiceID string, body VoidInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*VoidInvoiceResponse, error)
 
 	// GetLocationWithResponse Get Sub-Account (Formerly Location)
 	//
@@ -26981,6 +30662,89 @@ func (r CreateInvoiceResponse) ContentType() string {
 	return ""
 }
 
+type GenerateInvoiceNumberResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GenerateInvoiceNumberResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GenerateInvoiceNumberResponse) GetJSON200() *GenerateInvoiceNumberResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GenerateInvoiceNumberResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GenerateInvoiceNumberResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GenerateInvoiceNumberResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GenerateInvoiceNumberResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GenerateInvoiceNumberResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GenerateInvoiceNumberResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GenerateInvoiceNumberResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GenerateInvoiceNumberResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GenerateInvoiceNumberResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GenerateInvoiceNumberResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListInvoiceSchedulesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -27390,6 +31154,421 @@ func (r UpdateInvoiceScheduleResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateInvoiceScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AutoPaymentInvoiceScheduleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AutoPaymentInvoiceScheduleResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AutoPaymentInvoiceScheduleResponse) GetJSON200() *AutoPaymentInvoiceScheduleResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AutoPaymentInvoiceScheduleResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AutoPaymentInvoiceScheduleResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AutoPaymentInvoiceScheduleResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AutoPaymentInvoiceScheduleResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AutoPaymentInvoiceScheduleResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AutoPaymentInvoiceScheduleResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r AutoPaymentInvoiceScheduleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AutoPaymentInvoiceScheduleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AutoPaymentInvoiceScheduleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AutoPaymentInvoiceScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CancelInvoiceScheduleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CancelInvoiceScheduleResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelInvoiceScheduleResponse) GetJSON200() *CancelInvoiceScheduleResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CancelInvoiceScheduleResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelInvoiceScheduleResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CancelInvoiceScheduleResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelInvoiceScheduleResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CancelInvoiceScheduleResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CancelInvoiceScheduleResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelInvoiceScheduleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelInvoiceScheduleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelInvoiceScheduleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelInvoiceScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ScheduleInvoiceScheduleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ScheduleInvoiceScheduleResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ScheduleInvoiceScheduleResponse) GetJSON200() *ScheduleInvoiceScheduleResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ScheduleInvoiceScheduleResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ScheduleInvoiceScheduleResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ScheduleInvoiceScheduleResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ScheduleInvoiceScheduleResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ScheduleInvoiceScheduleResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ScheduleInvoiceScheduleResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ScheduleInvoiceScheduleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ScheduleInvoiceScheduleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ScheduleInvoiceScheduleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ScheduleInvoiceScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateAndScheduleInvoiceScheduleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UpdateAndScheduleInvoiceScheduleResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateAndScheduleInvoiceScheduleResponse) GetJSON200() *UpdateAndScheduleInvoiceScheduleResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateAndScheduleInvoiceScheduleResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateAndScheduleInvoiceScheduleResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateAndScheduleInvoiceScheduleResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateAndScheduleInvoiceScheduleResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateAndScheduleInvoiceScheduleResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateAndScheduleInvoiceScheduleResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateAndScheduleInvoiceScheduleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateAndScheduleInvoiceScheduleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateAndScheduleInvoiceScheduleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateAndScheduleInvoiceScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetInvoiceSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetInvoiceSettingsResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetInvoiceSettingsResponse) GetJSON200() *GetInvoiceSettingsResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetInvoiceSettingsResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetInvoiceSettingsResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetInvoiceSettingsResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetInvoiceSettingsResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetInvoiceSettingsResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetInvoiceSettingsResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetInvoiceSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetInvoiceSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetInvoiceSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetInvoiceSettingsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -27811,6 +31990,255 @@ func (r UpdateInvoiceTemplateResponse) ContentType() string {
 	return ""
 }
 
+type UpdateInvoiceTemplateLateFeesConfigurationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UpdateInvoiceTemplateResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) GetJSON200() *UpdateInvoiceTemplateResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateInvoicePaymentMethodsConfigurationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UpdateInvoiceTemplateResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) GetJSON200() *UpdateInvoiceTemplateResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type Text2PayInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Text2PayInvoiceResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r Text2PayInvoiceResponse) GetJSON200() *Text2PayInvoiceResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r Text2PayInvoiceResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r Text2PayInvoiceResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r Text2PayInvoiceResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r Text2PayInvoiceResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r Text2PayInvoiceResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r Text2PayInvoiceResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r Text2PayInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r Text2PayInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r Text2PayInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r Text2PayInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type DeleteInvoiceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -28054,6 +32482,338 @@ func (r UpdateInvoiceResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateInvoiceLateFeesConfigurationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UpdateInvoiceResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateInvoiceLateFeesConfigurationResponse) GetJSON200() *UpdateInvoiceResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateInvoiceLateFeesConfigurationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateInvoiceLateFeesConfigurationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateInvoiceLateFeesConfigurationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateInvoiceLateFeesConfigurationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateInvoiceLateFeesConfigurationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateInvoiceLateFeesConfigurationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateInvoiceLateFeesConfigurationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateInvoiceLateFeesConfigurationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateInvoiceLateFeesConfigurationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateInvoiceLateFeesConfigurationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RecordInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RecordPaymentResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RecordInvoiceResponse) GetJSON200() *RecordPaymentResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RecordInvoiceResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RecordInvoiceResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RecordInvoiceResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RecordInvoiceResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RecordInvoiceResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RecordInvoiceResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r RecordInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RecordInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RecordInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RecordInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SendInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SendInvoicesResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SendInvoiceResponse) GetJSON200() *SendInvoicesResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SendInvoiceResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SendInvoiceResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SendInvoiceResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SendInvoiceResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SendInvoiceResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SendInvoiceResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r SendInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SendInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SendInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SendInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type VoidInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *VoidInvoiceResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VoidInvoiceResponse) GetJSON200() *VoidInvoiceResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VoidInvoiceResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VoidInvoiceResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r VoidInvoiceResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r VoidInvoiceResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r VoidInvoiceResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VoidInvoiceResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r VoidInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VoidInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VoidInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VoidInvoiceResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -32376,6 +37136,21 @@ func (c *ClientWithResponses) CreateInvoiceWithResponse(ctx context.Context, bod
 	return ParseCreateInvoiceResponse(rsp)
 }
 
+// GenerateInvoiceNumberWithResponse Generate Invoice Number
+//
+// Get the next invoice number for the given location.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/generate-invoice-number (the `GenerateInvoiceNumber` operationId).
+func (c *ClientWithResponses) GenerateInvoiceNumberWithResponse(ctx context.Context, params *GenerateInvoiceNumberParams, reqEditors ...RequestEditorFn) (*GenerateInvoiceNumberResponse, error) {
+	rsp, err := c.GenerateInvoiceNumber(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGenerateInvoiceNumberResponse(rsp)
+}
+
 // ListInvoiceSchedulesWithResponse List schedules
 //
 // API to get list of schedules.
@@ -32479,6 +37254,126 @@ func (c *ClientWithResponses) UpdateInvoiceScheduleWithResponse(ctx context.Cont
 		return nil, err
 	}
 	return ParseUpdateInvoiceScheduleResponse(rsp)
+}
+
+// AutoPaymentInvoiceScheduleWithBodyWithResponse Manage Auto payment for an schedule invoice
+//
+// API to manage auto payment for a schedule.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/auto-payment (the `AutoPaymentInvoiceSchedule` operationId).
+func (c *ClientWithResponses) AutoPaymentInvoiceScheduleWithBodyWithResponse(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AutoPaymentInvoiceScheduleResponse, error) {
+	rsp, err := c.AutoPaymentInvoiceScheduleWithBody(ctx, scheduleID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAutoPaymentInvoiceScheduleResponse(rsp)
+}
+
+// AutoPaymentInvoiceScheduleWithResponse Manage Auto payment for an schedule invoice
+//
+// API to manage auto payment for a schedule.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/auto-payment (the `AutoPaymentInvoiceSchedule` operationId).
+func (c *ClientWithResponses) AutoPaymentInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, body AutoPaymentInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*AutoPaymentInvoiceScheduleResponse, error) {
+	rsp, err := c.AutoPaymentInvoiceSchedule(ctx, scheduleID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAutoPaymentInvoiceScheduleResponse(rsp)
+}
+
+// CancelInvoiceScheduleWithBodyWithResponse Cancel an scheduled invoice
+//
+// API to cancel a scheduled invoice by schedule id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/cancel (the `CancelInvoiceSchedule` operationId).
+func (c *ClientWithResponses) CancelInvoiceScheduleWithBodyWithResponse(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CancelInvoiceScheduleResponse, error) {
+	rsp, err := c.CancelInvoiceScheduleWithBody(ctx, scheduleID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelInvoiceScheduleResponse(rsp)
+}
+
+// CancelInvoiceScheduleWithResponse Cancel an scheduled invoice
+//
+// API to cancel a scheduled invoice by schedule id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/cancel (the `CancelInvoiceSchedule` operationId).
+func (c *ClientWithResponses) CancelInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, body CancelInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*CancelInvoiceScheduleResponse, error) {
+	rsp, err := c.CancelInvoiceSchedule(ctx, scheduleID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelInvoiceScheduleResponse(rsp)
+}
+
+// ScheduleInvoiceScheduleWithBodyWithResponse Schedule an schedule invoice
+//
+// API to schedule an schedule invoice to start sending to the customer.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/schedule (the `ScheduleInvoiceSchedule` operationId).
+func (c *ClientWithResponses) ScheduleInvoiceScheduleWithBodyWithResponse(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ScheduleInvoiceScheduleResponse, error) {
+	rsp, err := c.ScheduleInvoiceScheduleWithBody(ctx, scheduleID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseScheduleInvoiceScheduleResponse(rsp)
+}
+
+// ScheduleInvoiceScheduleWithResponse Schedule an schedule invoice
+//
+// API to schedule an schedule invoice to start sending to the customer.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/schedule (the `ScheduleInvoiceSchedule` operationId).
+func (c *ClientWithResponses) ScheduleInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, body ScheduleInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*ScheduleInvoiceScheduleResponse, error) {
+	rsp, err := c.ScheduleInvoiceSchedule(ctx, scheduleID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseScheduleInvoiceScheduleResponse(rsp)
+}
+
+// UpdateAndScheduleInvoiceScheduleWithResponse Update scheduled recurring invoice
+//
+// API to update scheduled recurring invoice.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/updateAndSchedule (the `UpdateAndScheduleInvoiceSchedule` operationId).
+func (c *ClientWithResponses) UpdateAndScheduleInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, reqEditors ...RequestEditorFn) (*UpdateAndScheduleInvoiceScheduleResponse, error) {
+	rsp, err := c.UpdateAndScheduleInvoiceSchedule(ctx, scheduleID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateAndScheduleInvoiceScheduleResponse(rsp)
+}
+
+// GetInvoiceSettingsWithResponse Get Invoice Settings
+//
+// Get the invoice settings for the given location.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/settings (the `GetInvoiceSettings` operationId).
+func (c *ClientWithResponses) GetInvoiceSettingsWithResponse(ctx context.Context, params *GetInvoiceSettingsParams, reqEditors ...RequestEditorFn) (*GetInvoiceSettingsResponse, error) {
+	rsp, err := c.GetInvoiceSettings(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetInvoiceSettingsResponse(rsp)
 }
 
 // ListInvoiceTemplatesWithResponse List templates
@@ -32586,6 +37481,96 @@ func (c *ClientWithResponses) UpdateInvoiceTemplateWithResponse(ctx context.Cont
 	return ParseUpdateInvoiceTemplateResponse(rsp)
 }
 
+// UpdateInvoiceTemplateLateFeesConfigurationWithBodyWithResponse Update template late fees configuration
+//
+// API to update template late fees configuration by template id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /invoices/template/{templateId}/late-fees-configuration (the `UpdateInvoiceTemplateLateFeesConfiguration` operationId).
+func (c *ClientWithResponses) UpdateInvoiceTemplateLateFeesConfigurationWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoiceTemplateLateFeesConfigurationResponse, error) {
+	rsp, err := c.UpdateInvoiceTemplateLateFeesConfigurationWithBody(ctx, templateID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoiceTemplateLateFeesConfigurationResponse(rsp)
+}
+
+// UpdateInvoiceTemplateLateFeesConfigurationWithResponse Update template late fees configuration
+//
+// API to update template late fees configuration by template id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /invoices/template/{templateId}/late-fees-configuration (the `UpdateInvoiceTemplateLateFeesConfiguration` operationId).
+func (c *ClientWithResponses) UpdateInvoiceTemplateLateFeesConfigurationWithResponse(ctx context.Context, templateID string, body UpdateInvoiceTemplateLateFeesConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceTemplateLateFeesConfigurationResponse, error) {
+	rsp, err := c.UpdateInvoiceTemplateLateFeesConfiguration(ctx, templateID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoiceTemplateLateFeesConfigurationResponse(rsp)
+}
+
+// UpdateInvoicePaymentMethodsConfigurationWithBodyWithResponse Update template late fees configuration
+//
+// API to update template late fees configuration by template id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /invoices/template/{templateId}/payment-methods-configuration (the `UpdateInvoicePaymentMethodsConfiguration` operationId).
+func (c *ClientWithResponses) UpdateInvoicePaymentMethodsConfigurationWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoicePaymentMethodsConfigurationResponse, error) {
+	rsp, err := c.UpdateInvoicePaymentMethodsConfigurationWithBody(ctx, templateID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoicePaymentMethodsConfigurationResponse(rsp)
+}
+
+// UpdateInvoicePaymentMethodsConfigurationWithResponse Update template late fees configuration
+//
+// API to update template late fees configuration by template id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /invoices/template/{templateId}/payment-methods-configuration (the `UpdateInvoicePaymentMethodsConfiguration` operationId).
+func (c *ClientWithResponses) UpdateInvoicePaymentMethodsConfigurationWithResponse(ctx context.Context, templateID string, body UpdateInvoicePaymentMethodsConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoicePaymentMethodsConfigurationResponse, error) {
+	rsp, err := c.UpdateInvoicePaymentMethodsConfiguration(ctx, templateID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoicePaymentMethodsConfigurationResponse(rsp)
+}
+
+// Text2PayInvoiceWithBodyWithResponse Create & Send
+//
+// API to create or update a text2pay invoice.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/text2pay (the `Text2PayInvoice` operationId).
+func (c *ClientWithResponses) Text2PayInvoiceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*Text2PayInvoiceResponse, error) {
+	rsp, err := c.Text2PayInvoiceWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseText2PayInvoiceResponse(rsp)
+}
+
+// Text2PayInvoiceWithResponse Create & Send
+//
+// API to create or update a text2pay invoice.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/text2pay (the `Text2PayInvoice` operationId).
+func (c *ClientWithResponses) Text2PayInvoiceWithResponse(ctx context.Context, body Text2PayInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*Text2PayInvoiceResponse, error) {
+	rsp, err := c.Text2PayInvoice(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseText2PayInvoiceResponse(rsp)
+}
+
 // DeleteInvoiceWithResponse Delete invoice
 //
 // API to delete invoice by invoice id.
@@ -32644,6 +37629,126 @@ func (c *ClientWithResponses) UpdateInvoiceWithResponse(ctx context.Context, inv
 		return nil, err
 	}
 	return ParseUpdateInvoiceResponse(rsp)
+}
+
+// UpdateInvoiceLateFeesConfigurationWithBodyWithResponse Update invoice late fees configuration
+//
+// API to update invoice late fees configuration by invoice id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /invoices/{invoiceId}/late-fees-configuration (the `UpdateInvoiceLateFeesConfiguration` operationId).
+func (c *ClientWithResponses) UpdateInvoiceLateFeesConfigurationWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoiceLateFeesConfigurationResponse, error) {
+	rsp, err := c.UpdateInvoiceLateFeesConfigurationWithBody(ctx, invoiceID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoiceLateFeesConfigurationResponse(rsp)
+}
+
+// UpdateInvoiceLateFeesConfigurationWithResponse Update invoice late fees configuration
+//
+// API to update invoice late fees configuration by invoice id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /invoices/{invoiceId}/late-fees-configuration (the `UpdateInvoiceLateFeesConfiguration` operationId).
+func (c *ClientWithResponses) UpdateInvoiceLateFeesConfigurationWithResponse(ctx context.Context, invoiceID string, body UpdateInvoiceLateFeesConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceLateFeesConfigurationResponse, error) {
+	rsp, err := c.UpdateInvoiceLateFeesConfiguration(ctx, invoiceID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoiceLateFeesConfigurationResponse(rsp)
+}
+
+// RecordInvoiceWithBodyWithResponse Record a manual payment for an invoice
+//
+// API to record manual payment for an invoice by invoice id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/{invoiceId}/record-payment (the `RecordInvoice` operationId).
+func (c *ClientWithResponses) RecordInvoiceWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecordInvoiceResponse, error) {
+	rsp, err := c.RecordInvoiceWithBody(ctx, invoiceID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecordInvoiceResponse(rsp)
+}
+
+// RecordInvoiceWithResponse Record a manual payment for an invoice
+//
+// API to record manual payment for an invoice by invoice id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/{invoiceId}/record-payment (the `RecordInvoice` operationId).
+func (c *ClientWithResponses) RecordInvoiceWithResponse(ctx context.Context, invoiceID string, body RecordInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordInvoiceResponse, error) {
+	rsp, err := c.RecordInvoice(ctx, invoiceID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecordInvoiceResponse(rsp)
+}
+
+// SendInvoiceWithBodyWithResponse Send invoice
+//
+// API to send invoice by invoice id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/{invoiceId}/send (the `SendInvoice` operationId).
+func (c *ClientWithResponses) SendInvoiceWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendInvoiceResponse, error) {
+	rsp, err := c.SendInvoiceWithBody(ctx, invoiceID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendInvoiceResponse(rsp)
+}
+
+// SendInvoiceWithResponse Send invoice
+//
+// API to send invoice by invoice id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/{invoiceId}/send (the `SendInvoice` operationId).
+func (c *ClientWithResponses) SendInvoiceWithResponse(ctx context.Context, invoiceID string, body SendInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*SendInvoiceResponse, error) {
+	rsp, err := c.SendInvoice(ctx, invoiceID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendInvoiceResponse(rsp)
+}
+
+// VoidInvoiceWithBodyWithResponse Void invoice
+//
+// API to delete invoice by invoice id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/{invoiceId}/void (the `VoidInvoice` operationId).
+func (c *ClientWithResponses) VoidInvoiceWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VoidInvoiceResponse, error) {
+	rsp, err := c.VoidInvoiceWithBody(ctx, invoiceID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVoidInvoiceResponse(rsp)
+}
+
+// VoidInvoiceWithResponse Void invoice
+//
+// API to delete invoice by invoice id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/{invoiceId}/void (the `VoidInvoice` operationId).
+func (c *ClientWithResponses) VoidInvoiceWithResponse(ctx context.Context, invoiceID string, body VoidInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*VoidInvoiceResponse, error) {
+	rsp, err := c.VoidInvoice(ctx, invoiceID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVoidInvoiceResponse(rsp)
 }
 
 // GetLocationWithResponse Get Sub-Account (Formerly Location)
@@ -36352,6 +41457,74 @@ func ParseCreateInvoiceResponse(rsp *http.Response) (*CreateInvoiceResponse, err
 	return response, nil
 }
 
+// ParseGenerateInvoiceNumberResponse parses an HTTP response from a GenerateInvoiceNumberWithResponse call
+func ParseGenerateInvoiceNumberResponse(rsp *http.Response) (*GenerateInvoiceNumberResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GenerateInvoiceNumberResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GenerateInvoiceNumberResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListInvoiceSchedulesResponse parses an HTTP response from a ListInvoiceSchedulesWithResponse call
 func ParseListInvoiceSchedulesResponse(rsp *http.Response) (*ListInvoiceSchedulesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -36640,6 +41813,346 @@ func ParseUpdateInvoiceScheduleResponse(rsp *http.Response) (*UpdateInvoiceSched
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest UpdateInvoiceScheduleResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAutoPaymentInvoiceScheduleResponse parses an HTTP response from a AutoPaymentInvoiceScheduleWithResponse call
+func ParseAutoPaymentInvoiceScheduleResponse(rsp *http.Response) (*AutoPaymentInvoiceScheduleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AutoPaymentInvoiceScheduleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AutoPaymentInvoiceScheduleResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCancelInvoiceScheduleResponse parses an HTTP response from a CancelInvoiceScheduleWithResponse call
+func ParseCancelInvoiceScheduleResponse(rsp *http.Response) (*CancelInvoiceScheduleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelInvoiceScheduleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CancelInvoiceScheduleResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseScheduleInvoiceScheduleResponse parses an HTTP response from a ScheduleInvoiceScheduleWithResponse call
+func ParseScheduleInvoiceScheduleResponse(rsp *http.Response) (*ScheduleInvoiceScheduleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ScheduleInvoiceScheduleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ScheduleInvoiceScheduleResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateAndScheduleInvoiceScheduleResponse parses an HTTP response from a UpdateAndScheduleInvoiceScheduleWithResponse call
+func ParseUpdateAndScheduleInvoiceScheduleResponse(rsp *http.Response) (*UpdateAndScheduleInvoiceScheduleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateAndScheduleInvoiceScheduleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UpdateAndScheduleInvoiceScheduleResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetInvoiceSettingsResponse parses an HTTP response from a GetInvoiceSettingsWithResponse call
+func ParseGetInvoiceSettingsResponse(rsp *http.Response) (*GetInvoiceSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetInvoiceSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetInvoiceSettingsResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -37032,6 +42545,210 @@ func ParseUpdateInvoiceTemplateResponse(rsp *http.Response) (*UpdateInvoiceTempl
 	return response, nil
 }
 
+// ParseUpdateInvoiceTemplateLateFeesConfigurationResponse parses an HTTP response from a UpdateInvoiceTemplateLateFeesConfigurationWithResponse call
+func ParseUpdateInvoiceTemplateLateFeesConfigurationResponse(rsp *http.Response) (*UpdateInvoiceTemplateLateFeesConfigurationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateInvoiceTemplateLateFeesConfigurationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UpdateInvoiceTemplateResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateInvoicePaymentMethodsConfigurationResponse parses an HTTP response from a UpdateInvoicePaymentMethodsConfigurationWithResponse call
+func ParseUpdateInvoicePaymentMethodsConfigurationResponse(rsp *http.Response) (*UpdateInvoicePaymentMethodsConfigurationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateInvoicePaymentMethodsConfigurationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UpdateInvoiceTemplateResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseText2PayInvoiceResponse parses an HTTP response from a Text2PayInvoiceWithResponse call
+func ParseText2PayInvoiceResponse(rsp *http.Response) (*Text2PayInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &Text2PayInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Text2PayInvoiceResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseDeleteInvoiceResponse parses an HTTP response from a DeleteInvoiceWithResponse call
 func ParseDeleteInvoiceResponse(rsp *http.Response) (*DeleteInvoiceResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -37184,6 +42901,278 @@ func ParseUpdateInvoiceResponse(rsp *http.Response) (*UpdateInvoiceResponse, err
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest UpdateInvoiceResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateInvoiceLateFeesConfigurationResponse parses an HTTP response from a UpdateInvoiceLateFeesConfigurationWithResponse call
+func ParseUpdateInvoiceLateFeesConfigurationResponse(rsp *http.Response) (*UpdateInvoiceLateFeesConfigurationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateInvoiceLateFeesConfigurationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UpdateInvoiceResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRecordInvoiceResponse parses an HTTP response from a RecordInvoiceWithResponse call
+func ParseRecordInvoiceResponse(rsp *http.Response) (*RecordInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RecordInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RecordPaymentResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSendInvoiceResponse parses an HTTP response from a SendInvoiceWithResponse call
+func ParseSendInvoiceResponse(rsp *http.Response) (*SendInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SendInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SendInvoicesResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseVoidInvoiceResponse parses an HTTP response from a VoidInvoiceWithResponse call
+func ParseVoidInvoiceResponse(rsp *http.Response) (*VoidInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VoidInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest VoidInvoiceResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -3143,234 +3143,13 @@ func (x *ProcessingFeePaidChargeDto) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
-// GetScheduleResponseDto is the schema GetScheduleResponseDto of HighLevel's
-// invoices document.
-type GetScheduleResponseDto struct {
+// InvoicesCardDto is the schema CardDto of HighLevel's invoices document.
+type InvoicesCardDto struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Schedule Id
-	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
-	// Schedule Status
-	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
-	// Live Mode
-	LiveMode *bool `protobuf:"varint,3,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
-	// Location Id or Agency Id
-	AltId *string `protobuf:"bytes,4,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
-	// HighLevel's altType.
-	AltType *string `protobuf:"bytes,5,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
-	// Name of the invoice
-	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
-	// HighLevel's schedule.
-	Schedule *InvoicesScheduleOptionsDto `protobuf:"bytes,7,opt,name=schedule,proto3" json:"schedule,omitempty"`
-	// List of invoices
-	Invoices []*DefaultInvoiceResponseDto `protobuf:"bytes,8,rep,name=invoices,proto3" json:"invoices,omitempty"`
-	// Business Details
-	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,9,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
-	// Currency
-	Currency *string `protobuf:"bytes,10,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
-	// Contact Details
-	ContactDetails *ContactDetailsDto `protobuf:"bytes,11,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
-	// Discount
-	Discount *DiscountDto `protobuf:"bytes,12,opt,name=discount,proto3" json:"discount,omitempty"`
-	// Invoice Items
-	Items []*structpb.Struct `protobuf:"bytes,13,rep,name=items,proto3" json:"items,omitempty"`
-	// Total Amount
-	Total *float64 `protobuf:"fixed64,14,opt,name=total,proto3,oneof" json:"total,omitempty"`
-	// Title
-	Title *string `protobuf:"bytes,15,opt,name=title,proto3,oneof" json:"title,omitempty"`
-	// Terms notes
-	TermsNotes *string `protobuf:"bytes,16,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
-	// Compiled terms notes
-	CompiledTermsNotes *string `protobuf:"bytes,17,opt,name=compiled_terms_notes,json=compiledTermsNotes,proto3,oneof" json:"compiled_terms_notes,omitempty"`
-	// created at
-	CreatedAt *string `protobuf:"bytes,18,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
-	// updated at
-	UpdatedAt *string `protobuf:"bytes,19,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
-	// HighLevel's keys that have no field here, or whose value does not fit its
-	// field, with their JSON values; counted in
-	// hlgate_upstream_unmapped_keys_total. A write ignores it.
-	Unmapped      *structpb.Struct `protobuf:"bytes,20,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetScheduleResponseDto) Reset() {
-	*x = GetScheduleResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetScheduleResponseDto) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetScheduleResponseDto) ProtoMessage() {}
-
-func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetScheduleResponseDto.ProtoReflect.Descriptor instead.
-func (*GetScheduleResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
-}
-
-func (x *GetScheduleResponseDto) GetId() string {
-	if x != nil && x.Id != nil {
-		return *x.Id
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetStatus() string {
-	if x != nil && x.Status != nil {
-		return *x.Status
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetLiveMode() bool {
-	if x != nil && x.LiveMode != nil {
-		return *x.LiveMode
-	}
-	return false
-}
-
-func (x *GetScheduleResponseDto) GetAltId() string {
-	if x != nil && x.AltId != nil {
-		return *x.AltId
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetAltType() string {
-	if x != nil && x.AltType != nil {
-		return *x.AltType
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetName() string {
-	if x != nil && x.Name != nil {
-		return *x.Name
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetSchedule() *InvoicesScheduleOptionsDto {
-	if x != nil {
-		return x.Schedule
-	}
-	return nil
-}
-
-func (x *GetScheduleResponseDto) GetInvoices() []*DefaultInvoiceResponseDto {
-	if x != nil {
-		return x.Invoices
-	}
-	return nil
-}
-
-func (x *GetScheduleResponseDto) GetBusinessDetails() *BusinessDetailsDto {
-	if x != nil {
-		return x.BusinessDetails
-	}
-	return nil
-}
-
-func (x *GetScheduleResponseDto) GetCurrency() string {
-	if x != nil && x.Currency != nil {
-		return *x.Currency
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetContactDetails() *ContactDetailsDto {
-	if x != nil {
-		return x.ContactDetails
-	}
-	return nil
-}
-
-func (x *GetScheduleResponseDto) GetDiscount() *DiscountDto {
-	if x != nil {
-		return x.Discount
-	}
-	return nil
-}
-
-func (x *GetScheduleResponseDto) GetItems() []*structpb.Struct {
-	if x != nil {
-		return x.Items
-	}
-	return nil
-}
-
-func (x *GetScheduleResponseDto) GetTotal() float64 {
-	if x != nil && x.Total != nil {
-		return *x.Total
-	}
-	return 0
-}
-
-func (x *GetScheduleResponseDto) GetTitle() string {
-	if x != nil && x.Title != nil {
-		return *x.Title
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetTermsNotes() string {
-	if x != nil && x.TermsNotes != nil {
-		return *x.TermsNotes
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetCompiledTermsNotes() string {
-	if x != nil && x.CompiledTermsNotes != nil {
-		return *x.CompiledTermsNotes
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetCreatedAt() string {
-	if x != nil && x.CreatedAt != nil {
-		return *x.CreatedAt
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetUpdatedAt() string {
-	if x != nil && x.UpdatedAt != nil {
-		return *x.UpdatedAt
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetUnmapped() *structpb.Struct {
-	if x != nil {
-		return x.Unmapped
-	}
-	return nil
-}
-
-// InvoicesScheduleOptionsDto is the schema ScheduleOptionsDto of HighLevel's
-// invoices document.
-type InvoicesScheduleOptionsDto struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// HighLevel's executeAt.
-	ExecuteAt *string `protobuf:"bytes,1,opt,name=execute_at,json=executeAt,proto3,oneof" json:"execute_at,omitempty"`
-	// HighLevel's rrule.
-	Rrule *InvoicesCustomRRuleOptionsDto `protobuf:"bytes,2,opt,name=rrule,proto3" json:"rrule,omitempty"`
+	// HighLevel's brand.
+	Brand *string `protobuf:"bytes,1,opt,name=brand,proto3,oneof" json:"brand,omitempty"`
+	// HighLevel's last4.
+	Last4 *string `protobuf:"bytes,2,opt,name=last4,proto3,oneof" json:"last4,omitempty"`
 	// HighLevel's keys that have no field here, or whose value does not fit its
 	// field, with their JSON values; counted in
 	// hlgate_upstream_unmapped_keys_total. A write ignores it.
@@ -3379,21 +3158,21 @@ type InvoicesScheduleOptionsDto struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *InvoicesScheduleOptionsDto) Reset() {
-	*x = InvoicesScheduleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+func (x *InvoicesCardDto) Reset() {
+	*x = InvoicesCardDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *InvoicesScheduleOptionsDto) String() string {
+func (x *InvoicesCardDto) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*InvoicesScheduleOptionsDto) ProtoMessage() {}
+func (*InvoicesCardDto) ProtoMessage() {}
 
-func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
+func (x *InvoicesCardDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3404,87 +3183,60 @@ func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use InvoicesScheduleOptionsDto.ProtoReflect.Descriptor instead.
-func (*InvoicesScheduleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
+// Deprecated: Use InvoicesCardDto.ProtoReflect.Descriptor instead.
+func (*InvoicesCardDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{33}
 }
 
-func (x *InvoicesScheduleOptionsDto) GetExecuteAt() string {
-	if x != nil && x.ExecuteAt != nil {
-		return *x.ExecuteAt
+func (x *InvoicesCardDto) GetBrand() string {
+	if x != nil && x.Brand != nil {
+		return *x.Brand
 	}
 	return ""
 }
 
-func (x *InvoicesScheduleOptionsDto) GetRrule() *InvoicesCustomRRuleOptionsDto {
-	if x != nil {
-		return x.Rrule
+func (x *InvoicesCardDto) GetLast4() string {
+	if x != nil && x.Last4 != nil {
+		return *x.Last4
 	}
-	return nil
+	return ""
 }
 
-func (x *InvoicesScheduleOptionsDto) GetUnmapped() *structpb.Struct {
+func (x *InvoicesCardDto) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
 	return nil
 }
 
-// InvoicesCustomRRuleOptionsDto is the schema CustomRRuleOptionsDto of
-// HighLevel's invoices document.
-type InvoicesCustomRRuleOptionsDto struct {
+// ChequeDto is the schema ChequeDto of HighLevel's invoices document.
+type ChequeDto struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// HighLevel's intervalType.
-	IntervalType *string `protobuf:"bytes,1,opt,name=interval_type,json=intervalType,proto3,oneof" json:"interval_type,omitempty"`
-	// HighLevel's interval.
-	Interval *float64 `protobuf:"fixed64,2,opt,name=interval,proto3,oneof" json:"interval,omitempty"`
-	// Start date in YYYY-MM-DD format
-	StartDate *string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
-	// Start time in HH:mm:ss format
-	StartTime *string `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
-	// End date in YYYY-MM-DD format
-	EndDate *string `protobuf:"bytes,5,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
-	// End time in HH:mm:ss format
-	EndTime *string `protobuf:"bytes,6,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
-	// -1, 1, 2, 3, ..., 27, 28
-	DayOfMonth *float64 `protobuf:"fixed64,7,opt,name=day_of_month,json=dayOfMonth,proto3,oneof" json:"day_of_month,omitempty"`
-	// HighLevel's dayOfWeek.
-	DayOfWeek *string `protobuf:"bytes,8,opt,name=day_of_week,json=dayOfWeek,proto3,oneof" json:"day_of_week,omitempty"`
-	// -1, 1, 2, 3, 4
-	NumOfWeek *float64 `protobuf:"fixed64,9,opt,name=num_of_week,json=numOfWeek,proto3,oneof" json:"num_of_week,omitempty"`
-	// HighLevel's monthOfYear.
-	MonthOfYear *string `protobuf:"bytes,10,opt,name=month_of_year,json=monthOfYear,proto3,oneof" json:"month_of_year,omitempty"`
-	// Max number of task executions
-	Count *float64 `protobuf:"fixed64,11,opt,name=count,proto3,oneof" json:"count,omitempty"`
-	// Execute task number of days before
-	DaysBefore *float64 `protobuf:"fixed64,12,opt,name=days_before,json=daysBefore,proto3,oneof" json:"days_before,omitempty"`
-	// Start as primary user accepted date
-	UseStartAsPrimaryUserAccepted *bool `protobuf:"varint,13,opt,name=use_start_as_primary_user_accepted,json=useStartAsPrimaryUserAccepted,proto3,oneof" json:"use_start_as_primary_user_accepted,omitempty"`
-	// End type like after, by, count
-	EndType *string `protobuf:"bytes,14,opt,name=end_type,json=endType,proto3,oneof" json:"end_type,omitempty"`
+	// check number
+	Number *string `protobuf:"bytes,1,opt,name=number,proto3,oneof" json:"number,omitempty"`
 	// HighLevel's keys that have no field here, or whose value does not fit its
 	// field, with their JSON values; counted in
 	// hlgate_upstream_unmapped_keys_total. A write ignores it.
-	Unmapped      *structpb.Struct `protobuf:"bytes,15,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *InvoicesCustomRRuleOptionsDto) Reset() {
-	*x = InvoicesCustomRRuleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+func (x *ChequeDto) Reset() {
+	*x = ChequeDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *InvoicesCustomRRuleOptionsDto) String() string {
+func (x *ChequeDto) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*InvoicesCustomRRuleOptionsDto) ProtoMessage() {}
+func (*ChequeDto) ProtoMessage() {}
 
-func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
+func (x *ChequeDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3495,110 +3247,19 @@ func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use InvoicesCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
-func (*InvoicesCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
+// Deprecated: Use ChequeDto.ProtoReflect.Descriptor instead.
+func (*ChequeDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{34}
 }
 
-func (x *InvoicesCustomRRuleOptionsDto) GetIntervalType() string {
-	if x != nil && x.IntervalType != nil {
-		return *x.IntervalType
+func (x *ChequeDto) GetNumber() string {
+	if x != nil && x.Number != nil {
+		return *x.Number
 	}
 	return ""
 }
 
-func (x *InvoicesCustomRRuleOptionsDto) GetInterval() float64 {
-	if x != nil && x.Interval != nil {
-		return *x.Interval
-	}
-	return 0
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetStartDate() string {
-	if x != nil && x.StartDate != nil {
-		return *x.StartDate
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetStartTime() string {
-	if x != nil && x.StartTime != nil {
-		return *x.StartTime
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetEndDate() string {
-	if x != nil && x.EndDate != nil {
-		return *x.EndDate
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetEndTime() string {
-	if x != nil && x.EndTime != nil {
-		return *x.EndTime
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetDayOfMonth() float64 {
-	if x != nil && x.DayOfMonth != nil {
-		return *x.DayOfMonth
-	}
-	return 0
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetDayOfWeek() string {
-	if x != nil && x.DayOfWeek != nil {
-		return *x.DayOfWeek
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetNumOfWeek() float64 {
-	if x != nil && x.NumOfWeek != nil {
-		return *x.NumOfWeek
-	}
-	return 0
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetMonthOfYear() string {
-	if x != nil && x.MonthOfYear != nil {
-		return *x.MonthOfYear
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetCount() float64 {
-	if x != nil && x.Count != nil {
-		return *x.Count
-	}
-	return 0
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetDaysBefore() float64 {
-	if x != nil && x.DaysBefore != nil {
-		return *x.DaysBefore
-	}
-	return 0
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetUseStartAsPrimaryUserAccepted() bool {
-	if x != nil && x.UseStartAsPrimaryUserAccepted != nil {
-		return *x.UseStartAsPrimaryUserAccepted
-	}
-	return false
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetEndType() string {
-	if x != nil && x.EndType != nil {
-		return *x.EndType
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetUnmapped() *structpb.Struct {
+func (x *ChequeDto) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -3665,7 +3326,7 @@ type DefaultInvoiceResponseDto struct {
 
 func (x *DefaultInvoiceResponseDto) Reset() {
 	*x = DefaultInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3677,7 +3338,7 @@ func (x *DefaultInvoiceResponseDto) String() string {
 func (*DefaultInvoiceResponseDto) ProtoMessage() {}
 
 func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3690,7 +3351,7 @@ func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefaultInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*DefaultInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DefaultInvoiceResponseDto) GetId() string {
@@ -3861,6 +3522,1537 @@ func (x *DefaultInvoiceResponseDto) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// InvoiceSettingsSenderConfigurationDto is the schema
+// InvoiceSettingsSenderConfigurationDto of HighLevel's invoices document.
+type InvoiceSettingsSenderConfigurationDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sender name to be used while sending email notification
+	FromName *string `protobuf:"bytes,1,opt,name=from_name,json=fromName,proto3,oneof" json:"from_name,omitempty"`
+	// Email id to be used while sending email notification
+	FromEmail *string `protobuf:"bytes,2,opt,name=from_email,json=fromEmail,proto3,oneof" json:"from_email,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvoiceSettingsSenderConfigurationDto) Reset() {
+	*x = InvoiceSettingsSenderConfigurationDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvoiceSettingsSenderConfigurationDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvoiceSettingsSenderConfigurationDto) ProtoMessage() {}
+
+func (x *InvoiceSettingsSenderConfigurationDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvoiceSettingsSenderConfigurationDto.ProtoReflect.Descriptor instead.
+func (*InvoiceSettingsSenderConfigurationDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *InvoiceSettingsSenderConfigurationDto) GetFromName() string {
+	if x != nil && x.FromName != nil {
+		return *x.FromName
+	}
+	return ""
+}
+
+func (x *InvoiceSettingsSenderConfigurationDto) GetFromEmail() string {
+	if x != nil && x.FromEmail != nil {
+		return *x.FromEmail
+	}
+	return ""
+}
+
+func (x *InvoiceSettingsSenderConfigurationDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// AutoPaymentDetailsDto is the schema AutoPaymentDetailsDto of HighLevel's
+// invoices document.
+type AutoPaymentDetailsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's enable.
+	Enable *bool `protobuf:"varint,1,opt,name=enable,proto3,oneof" json:"enable,omitempty"`
+	// HighLevel's type.
+	Type *string `protobuf:"bytes,2,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// HighLevel's paymentMethodId.
+	PaymentMethodId *string `protobuf:"bytes,3,opt,name=payment_method_id,json=paymentMethodId,proto3,oneof" json:"payment_method_id,omitempty"`
+	// HighLevel's customerId.
+	CustomerId *string `protobuf:"bytes,4,opt,name=customer_id,json=customerId,proto3,oneof" json:"customer_id,omitempty"`
+	// HighLevel's card.
+	Card *InvoicesCardDto `protobuf:"bytes,5,opt,name=card,proto3" json:"card,omitempty"`
+	// HighLevel's usBankAccount.
+	UsBankAccount *USBankAccountDto `protobuf:"bytes,6,opt,name=us_bank_account,json=usBankAccount,proto3" json:"us_bank_account,omitempty"`
+	// HighLevel's sepaDirectDebit.
+	SepaDirectDebit *SepaDirectDebitDTO `protobuf:"bytes,7,opt,name=sepa_direct_debit,json=sepaDirectDebit,proto3" json:"sepa_direct_debit,omitempty"`
+	// HighLevel's bacsDirectDebit.
+	BacsDirectDebit *BacsDirectDebitDTO `protobuf:"bytes,8,opt,name=bacs_direct_debit,json=bacsDirectDebit,proto3" json:"bacs_direct_debit,omitempty"`
+	// HighLevel's becsDirectDebit.
+	BecsDirectDebit *BecsDirectDebitDTO `protobuf:"bytes,9,opt,name=becs_direct_debit,json=becsDirectDebit,proto3" json:"becs_direct_debit,omitempty"`
+	// HighLevel's cardId.
+	CardId *string `protobuf:"bytes,10,opt,name=card_id,json=cardId,proto3,oneof" json:"card_id,omitempty"`
+	// HighLevel's provider.
+	Provider *structpb.Struct `protobuf:"bytes,11,opt,name=provider,proto3" json:"provider,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,12,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AutoPaymentDetailsDto) Reset() {
+	*x = AutoPaymentDetailsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AutoPaymentDetailsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AutoPaymentDetailsDto) ProtoMessage() {}
+
+func (x *AutoPaymentDetailsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AutoPaymentDetailsDto.ProtoReflect.Descriptor instead.
+func (*AutoPaymentDetailsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *AutoPaymentDetailsDto) GetEnable() bool {
+	if x != nil && x.Enable != nil {
+		return *x.Enable
+	}
+	return false
+}
+
+func (x *AutoPaymentDetailsDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *AutoPaymentDetailsDto) GetPaymentMethodId() string {
+	if x != nil && x.PaymentMethodId != nil {
+		return *x.PaymentMethodId
+	}
+	return ""
+}
+
+func (x *AutoPaymentDetailsDto) GetCustomerId() string {
+	if x != nil && x.CustomerId != nil {
+		return *x.CustomerId
+	}
+	return ""
+}
+
+func (x *AutoPaymentDetailsDto) GetCard() *InvoicesCardDto {
+	if x != nil {
+		return x.Card
+	}
+	return nil
+}
+
+func (x *AutoPaymentDetailsDto) GetUsBankAccount() *USBankAccountDto {
+	if x != nil {
+		return x.UsBankAccount
+	}
+	return nil
+}
+
+func (x *AutoPaymentDetailsDto) GetSepaDirectDebit() *SepaDirectDebitDTO {
+	if x != nil {
+		return x.SepaDirectDebit
+	}
+	return nil
+}
+
+func (x *AutoPaymentDetailsDto) GetBacsDirectDebit() *BacsDirectDebitDTO {
+	if x != nil {
+		return x.BacsDirectDebit
+	}
+	return nil
+}
+
+func (x *AutoPaymentDetailsDto) GetBecsDirectDebit() *BecsDirectDebitDTO {
+	if x != nil {
+		return x.BecsDirectDebit
+	}
+	return nil
+}
+
+func (x *AutoPaymentDetailsDto) GetCardId() string {
+	if x != nil && x.CardId != nil {
+		return *x.CardId
+	}
+	return ""
+}
+
+func (x *AutoPaymentDetailsDto) GetProvider() *structpb.Struct {
+	if x != nil {
+		return x.Provider
+	}
+	return nil
+}
+
+func (x *AutoPaymentDetailsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// USBankAccountDto is the schema USBankAccountDto of HighLevel's invoices
+// document.
+type USBankAccountDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's bank_name.
+	BankName *string `protobuf:"bytes,1,opt,name=bank_name,proto3,oneof" json:"bank_name,omitempty"`
+	// HighLevel's last4.
+	Last4 *string `protobuf:"bytes,2,opt,name=last4,proto3,oneof" json:"last4,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *USBankAccountDto) Reset() {
+	*x = USBankAccountDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *USBankAccountDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*USBankAccountDto) ProtoMessage() {}
+
+func (x *USBankAccountDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use USBankAccountDto.ProtoReflect.Descriptor instead.
+func (*USBankAccountDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *USBankAccountDto) GetBankName() string {
+	if x != nil && x.BankName != nil {
+		return *x.BankName
+	}
+	return ""
+}
+
+func (x *USBankAccountDto) GetLast4() string {
+	if x != nil && x.Last4 != nil {
+		return *x.Last4
+	}
+	return ""
+}
+
+func (x *USBankAccountDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SepaDirectDebitDTO is the schema SepaDirectDebitDTO of HighLevel's invoices
+// document.
+type SepaDirectDebitDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's bank_code.
+	BankCode *string `protobuf:"bytes,1,opt,name=bank_code,proto3,oneof" json:"bank_code,omitempty"`
+	// HighLevel's last4.
+	Last4 *string `protobuf:"bytes,2,opt,name=last4,proto3,oneof" json:"last4,omitempty"`
+	// HighLevel's branch_code.
+	BranchCode *string `protobuf:"bytes,3,opt,name=branch_code,proto3,oneof" json:"branch_code,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SepaDirectDebitDTO) Reset() {
+	*x = SepaDirectDebitDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SepaDirectDebitDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SepaDirectDebitDTO) ProtoMessage() {}
+
+func (x *SepaDirectDebitDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SepaDirectDebitDTO.ProtoReflect.Descriptor instead.
+func (*SepaDirectDebitDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *SepaDirectDebitDTO) GetBankCode() string {
+	if x != nil && x.BankCode != nil {
+		return *x.BankCode
+	}
+	return ""
+}
+
+func (x *SepaDirectDebitDTO) GetLast4() string {
+	if x != nil && x.Last4 != nil {
+		return *x.Last4
+	}
+	return ""
+}
+
+func (x *SepaDirectDebitDTO) GetBranchCode() string {
+	if x != nil && x.BranchCode != nil {
+		return *x.BranchCode
+	}
+	return ""
+}
+
+func (x *SepaDirectDebitDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// BacsDirectDebitDTO is the schema BacsDirectDebitDTO of HighLevel's invoices
+// document.
+type BacsDirectDebitDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's sort_code.
+	SortCode *string `protobuf:"bytes,1,opt,name=sort_code,proto3,oneof" json:"sort_code,omitempty"`
+	// HighLevel's last4.
+	Last4 *string `protobuf:"bytes,2,opt,name=last4,proto3,oneof" json:"last4,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BacsDirectDebitDTO) Reset() {
+	*x = BacsDirectDebitDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BacsDirectDebitDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BacsDirectDebitDTO) ProtoMessage() {}
+
+func (x *BacsDirectDebitDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BacsDirectDebitDTO.ProtoReflect.Descriptor instead.
+func (*BacsDirectDebitDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *BacsDirectDebitDTO) GetSortCode() string {
+	if x != nil && x.SortCode != nil {
+		return *x.SortCode
+	}
+	return ""
+}
+
+func (x *BacsDirectDebitDTO) GetLast4() string {
+	if x != nil && x.Last4 != nil {
+		return *x.Last4
+	}
+	return ""
+}
+
+func (x *BacsDirectDebitDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// BecsDirectDebitDTO is the schema BecsDirectDebitDTO of HighLevel's invoices
+// document.
+type BecsDirectDebitDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's bsb_number.
+	BsbNumber *string `protobuf:"bytes,1,opt,name=bsb_number,proto3,oneof" json:"bsb_number,omitempty"`
+	// HighLevel's last4.
+	Last4 *string `protobuf:"bytes,2,opt,name=last4,proto3,oneof" json:"last4,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BecsDirectDebitDTO) Reset() {
+	*x = BecsDirectDebitDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BecsDirectDebitDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BecsDirectDebitDTO) ProtoMessage() {}
+
+func (x *BecsDirectDebitDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BecsDirectDebitDTO.ProtoReflect.Descriptor instead.
+func (*BecsDirectDebitDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *BecsDirectDebitDTO) GetBsbNumber() string {
+	if x != nil && x.BsbNumber != nil {
+		return *x.BsbNumber
+	}
+	return ""
+}
+
+func (x *BecsDirectDebitDTO) GetLast4() string {
+	if x != nil && x.Last4 != nil {
+		return *x.Last4
+	}
+	return ""
+}
+
+func (x *BecsDirectDebitDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetScheduleResponseDto is the schema GetScheduleResponseDto of HighLevel's
+// invoices document.
+type GetScheduleResponseDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Schedule Id
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Schedule Status
+	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Live Mode
+	LiveMode *bool `protobuf:"varint,3,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,4,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// HighLevel's altType.
+	AltType *string `protobuf:"bytes,5,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Name of the invoice
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's schedule.
+	Schedule *InvoicesScheduleOptionsDto `protobuf:"bytes,7,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// List of invoices
+	Invoices []*DefaultInvoiceResponseDto `protobuf:"bytes,8,rep,name=invoices,proto3" json:"invoices,omitempty"`
+	// Business Details
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,9,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,10,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Contact Details
+	ContactDetails *ContactDetailsDto `protobuf:"bytes,11,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Discount
+	Discount *DiscountDto `protobuf:"bytes,12,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Invoice Items
+	Items []*structpb.Struct `protobuf:"bytes,13,rep,name=items,proto3" json:"items,omitempty"`
+	// Total Amount
+	Total *float64 `protobuf:"fixed64,14,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,15,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Terms notes
+	TermsNotes *string `protobuf:"bytes,16,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Compiled terms notes
+	CompiledTermsNotes *string `protobuf:"bytes,17,opt,name=compiled_terms_notes,json=compiledTermsNotes,proto3,oneof" json:"compiled_terms_notes,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,18,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,19,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,20,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetScheduleResponseDto) Reset() {
+	*x = GetScheduleResponseDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetScheduleResponseDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetScheduleResponseDto) ProtoMessage() {}
+
+func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetScheduleResponseDto.ProtoReflect.Descriptor instead.
+func (*GetScheduleResponseDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *GetScheduleResponseDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *GetScheduleResponseDto) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetSchedule() *InvoicesScheduleOptionsDto {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetInvoices() []*DefaultInvoiceResponseDto {
+	if x != nil {
+		return x.Invoices
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetContactDetails() *ContactDetailsDto {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetItems() []*structpb.Struct {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *GetScheduleResponseDto) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetCompiledTermsNotes() string {
+	if x != nil && x.CompiledTermsNotes != nil {
+		return *x.CompiledTermsNotes
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// InvoicesScheduleOptionsDto is the schema ScheduleOptionsDto of HighLevel's
+// invoices document.
+type InvoicesScheduleOptionsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's executeAt.
+	ExecuteAt *string `protobuf:"bytes,1,opt,name=execute_at,json=executeAt,proto3,oneof" json:"execute_at,omitempty"`
+	// HighLevel's rrule.
+	Rrule *InvoicesCustomRRuleOptionsDto `protobuf:"bytes,2,opt,name=rrule,proto3" json:"rrule,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvoicesScheduleOptionsDto) Reset() {
+	*x = InvoicesScheduleOptionsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvoicesScheduleOptionsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvoicesScheduleOptionsDto) ProtoMessage() {}
+
+func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvoicesScheduleOptionsDto.ProtoReflect.Descriptor instead.
+func (*InvoicesScheduleOptionsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *InvoicesScheduleOptionsDto) GetExecuteAt() string {
+	if x != nil && x.ExecuteAt != nil {
+		return *x.ExecuteAt
+	}
+	return ""
+}
+
+func (x *InvoicesScheduleOptionsDto) GetRrule() *InvoicesCustomRRuleOptionsDto {
+	if x != nil {
+		return x.Rrule
+	}
+	return nil
+}
+
+func (x *InvoicesScheduleOptionsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// InvoicesCustomRRuleOptionsDto is the schema CustomRRuleOptionsDto of
+// HighLevel's invoices document.
+type InvoicesCustomRRuleOptionsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's intervalType.
+	IntervalType *string `protobuf:"bytes,1,opt,name=interval_type,json=intervalType,proto3,oneof" json:"interval_type,omitempty"`
+	// HighLevel's interval.
+	Interval *float64 `protobuf:"fixed64,2,opt,name=interval,proto3,oneof" json:"interval,omitempty"`
+	// Start date in YYYY-MM-DD format
+	StartDate *string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
+	// Start time in HH:mm:ss format
+	StartTime *string `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
+	// End date in YYYY-MM-DD format
+	EndDate *string `protobuf:"bytes,5,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
+	// End time in HH:mm:ss format
+	EndTime *string `protobuf:"bytes,6,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
+	// -1, 1, 2, 3, ..., 27, 28
+	DayOfMonth *float64 `protobuf:"fixed64,7,opt,name=day_of_month,json=dayOfMonth,proto3,oneof" json:"day_of_month,omitempty"`
+	// HighLevel's dayOfWeek.
+	DayOfWeek *string `protobuf:"bytes,8,opt,name=day_of_week,json=dayOfWeek,proto3,oneof" json:"day_of_week,omitempty"`
+	// -1, 1, 2, 3, 4
+	NumOfWeek *float64 `protobuf:"fixed64,9,opt,name=num_of_week,json=numOfWeek,proto3,oneof" json:"num_of_week,omitempty"`
+	// HighLevel's monthOfYear.
+	MonthOfYear *string `protobuf:"bytes,10,opt,name=month_of_year,json=monthOfYear,proto3,oneof" json:"month_of_year,omitempty"`
+	// Max number of task executions
+	Count *float64 `protobuf:"fixed64,11,opt,name=count,proto3,oneof" json:"count,omitempty"`
+	// Execute task number of days before
+	DaysBefore *float64 `protobuf:"fixed64,12,opt,name=days_before,json=daysBefore,proto3,oneof" json:"days_before,omitempty"`
+	// Start as primary user accepted date
+	UseStartAsPrimaryUserAccepted *bool `protobuf:"varint,13,opt,name=use_start_as_primary_user_accepted,json=useStartAsPrimaryUserAccepted,proto3,oneof" json:"use_start_as_primary_user_accepted,omitempty"`
+	// End type like after, by, count
+	EndType *string `protobuf:"bytes,14,opt,name=end_type,json=endType,proto3,oneof" json:"end_type,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,15,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) Reset() {
+	*x = InvoicesCustomRRuleOptionsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvoicesCustomRRuleOptionsDto) ProtoMessage() {}
+
+func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvoicesCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
+func (*InvoicesCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetIntervalType() string {
+	if x != nil && x.IntervalType != nil {
+		return *x.IntervalType
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetInterval() float64 {
+	if x != nil && x.Interval != nil {
+		return *x.Interval
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetStartDate() string {
+	if x != nil && x.StartDate != nil {
+		return *x.StartDate
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetStartTime() string {
+	if x != nil && x.StartTime != nil {
+		return *x.StartTime
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetEndDate() string {
+	if x != nil && x.EndDate != nil {
+		return *x.EndDate
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetEndTime() string {
+	if x != nil && x.EndTime != nil {
+		return *x.EndTime
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetDayOfMonth() float64 {
+	if x != nil && x.DayOfMonth != nil {
+		return *x.DayOfMonth
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetDayOfWeek() string {
+	if x != nil && x.DayOfWeek != nil {
+		return *x.DayOfWeek
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetNumOfWeek() float64 {
+	if x != nil && x.NumOfWeek != nil {
+		return *x.NumOfWeek
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetMonthOfYear() string {
+	if x != nil && x.MonthOfYear != nil {
+		return *x.MonthOfYear
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetCount() float64 {
+	if x != nil && x.Count != nil {
+		return *x.Count
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetDaysBefore() float64 {
+	if x != nil && x.DaysBefore != nil {
+		return *x.DaysBefore
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetUseStartAsPrimaryUserAccepted() bool {
+	if x != nil && x.UseStartAsPrimaryUserAccepted != nil {
+		return *x.UseStartAsPrimaryUserAccepted
+	}
+	return false
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetEndType() string {
+	if x != nil && x.EndType != nil {
+		return *x.EndType
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CustomNotificationDto is the schema CustomNotificationDto of HighLevel's
+// invoices document.
+type CustomNotificationDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's customerSendInvoice.
+	CustomerSendInvoice *CustomNotificationItemDto `protobuf:"bytes,1,opt,name=customer_send_invoice,json=customerSendInvoice,proto3" json:"customer_send_invoice,omitempty"`
+	// HighLevel's teamPaymentSuccess.
+	TeamPaymentSuccess *CustomNotificationItemDto `protobuf:"bytes,2,opt,name=team_payment_success,json=teamPaymentSuccess,proto3" json:"team_payment_success,omitempty"`
+	// HighLevel's customerPaymentSuccess.
+	CustomerPaymentSuccess *CustomNotificationItemDto `protobuf:"bytes,3,opt,name=customer_payment_success,json=customerPaymentSuccess,proto3" json:"customer_payment_success,omitempty"`
+	// HighLevel's teamAutoPaymentSuccess.
+	TeamAutoPaymentSuccess *CustomNotificationItemDto `protobuf:"bytes,4,opt,name=team_auto_payment_success,json=teamAutoPaymentSuccess,proto3" json:"team_auto_payment_success,omitempty"`
+	// HighLevel's customerAutoPaymentSuccess.
+	CustomerAutoPaymentSuccess *CustomNotificationItemDto `protobuf:"bytes,5,opt,name=customer_auto_payment_success,json=customerAutoPaymentSuccess,proto3" json:"customer_auto_payment_success,omitempty"`
+	// HighLevel's teamPaymentFailure.
+	TeamPaymentFailure *CustomNotificationItemDto `protobuf:"bytes,6,opt,name=team_payment_failure,json=teamPaymentFailure,proto3" json:"team_payment_failure,omitempty"`
+	// HighLevel's customerPaymentFailure.
+	CustomerPaymentFailure *CustomNotificationItemDto `protobuf:"bytes,7,opt,name=customer_payment_failure,json=customerPaymentFailure,proto3" json:"customer_payment_failure,omitempty"`
+	// HighLevel's teamAutoPaymentFailure.
+	TeamAutoPaymentFailure *CustomNotificationItemDto `protobuf:"bytes,8,opt,name=team_auto_payment_failure,json=teamAutoPaymentFailure,proto3" json:"team_auto_payment_failure,omitempty"`
+	// HighLevel's customerAutoPaymentFailure.
+	CustomerAutoPaymentFailure *CustomNotificationItemDto `protobuf:"bytes,9,opt,name=customer_auto_payment_failure,json=customerAutoPaymentFailure,proto3" json:"customer_auto_payment_failure,omitempty"`
+	// HighLevel's customerAutoPaymentInfo.
+	CustomerAutoPaymentInfo *CustomNotificationItemDto `protobuf:"bytes,10,opt,name=customer_auto_payment_info,json=customerAutoPaymentInfo,proto3" json:"customer_auto_payment_info,omitempty"`
+	// HighLevel's customerAutoPaymentAmountChanged.
+	CustomerAutoPaymentAmountChanged *CustomNotificationItemDto `protobuf:"bytes,11,opt,name=customer_auto_payment_amount_changed,json=customerAutoPaymentAmountChanged,proto3" json:"customer_auto_payment_amount_changed,omitempty"`
+	// HighLevel's teamAutoPaymentSkip.
+	TeamAutoPaymentSkip *CustomNotificationItemDto `protobuf:"bytes,12,opt,name=team_auto_payment_skip,json=teamAutoPaymentSkip,proto3" json:"team_auto_payment_skip,omitempty"`
+	// HighLevel's teamRecurringSendInvoiceFailed.
+	TeamRecurringSendInvoiceFailed *CustomNotificationItemDto `protobuf:"bytes,13,opt,name=team_recurring_send_invoice_failed,json=teamRecurringSendInvoiceFailed,proto3" json:"team_recurring_send_invoice_failed,omitempty"`
+	// HighLevel's customerSendEstimate.
+	CustomerSendEstimate *CustomNotificationItemDto `protobuf:"bytes,14,opt,name=customer_send_estimate,json=customerSendEstimate,proto3" json:"customer_send_estimate,omitempty"`
+	// HighLevel's teamEstimateAccepted.
+	TeamEstimateAccepted *CustomNotificationItemDto `protobuf:"bytes,15,opt,name=team_estimate_accepted,json=teamEstimateAccepted,proto3" json:"team_estimate_accepted,omitempty"`
+	// HighLevel's teamEstimateDeclined.
+	TeamEstimateDeclined *CustomNotificationItemDto `protobuf:"bytes,16,opt,name=team_estimate_declined,json=teamEstimateDeclined,proto3" json:"team_estimate_declined,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,17,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomNotificationDto) Reset() {
+	*x = CustomNotificationDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomNotificationDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomNotificationDto) ProtoMessage() {}
+
+func (x *CustomNotificationDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomNotificationDto.ProtoReflect.Descriptor instead.
+func (*CustomNotificationDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *CustomNotificationDto) GetCustomerSendInvoice() *CustomNotificationItemDto {
+	if x != nil {
+		return x.CustomerSendInvoice
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetTeamPaymentSuccess() *CustomNotificationItemDto {
+	if x != nil {
+		return x.TeamPaymentSuccess
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetCustomerPaymentSuccess() *CustomNotificationItemDto {
+	if x != nil {
+		return x.CustomerPaymentSuccess
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetTeamAutoPaymentSuccess() *CustomNotificationItemDto {
+	if x != nil {
+		return x.TeamAutoPaymentSuccess
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetCustomerAutoPaymentSuccess() *CustomNotificationItemDto {
+	if x != nil {
+		return x.CustomerAutoPaymentSuccess
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetTeamPaymentFailure() *CustomNotificationItemDto {
+	if x != nil {
+		return x.TeamPaymentFailure
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetCustomerPaymentFailure() *CustomNotificationItemDto {
+	if x != nil {
+		return x.CustomerPaymentFailure
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetTeamAutoPaymentFailure() *CustomNotificationItemDto {
+	if x != nil {
+		return x.TeamAutoPaymentFailure
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetCustomerAutoPaymentFailure() *CustomNotificationItemDto {
+	if x != nil {
+		return x.CustomerAutoPaymentFailure
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetCustomerAutoPaymentInfo() *CustomNotificationItemDto {
+	if x != nil {
+		return x.CustomerAutoPaymentInfo
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetCustomerAutoPaymentAmountChanged() *CustomNotificationItemDto {
+	if x != nil {
+		return x.CustomerAutoPaymentAmountChanged
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetTeamAutoPaymentSkip() *CustomNotificationItemDto {
+	if x != nil {
+		return x.TeamAutoPaymentSkip
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetTeamRecurringSendInvoiceFailed() *CustomNotificationItemDto {
+	if x != nil {
+		return x.TeamRecurringSendInvoiceFailed
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetCustomerSendEstimate() *CustomNotificationItemDto {
+	if x != nil {
+		return x.CustomerSendEstimate
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetTeamEstimateAccepted() *CustomNotificationItemDto {
+	if x != nil {
+		return x.TeamEstimateAccepted
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetTeamEstimateDeclined() *CustomNotificationItemDto {
+	if x != nil {
+		return x.TeamEstimateDeclined
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CustomNotificationItemDto is the schema CustomNotificationItemDto of
+// HighLevel's invoices document.
+type CustomNotificationItemDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Flag indicating if the notification is enabled or not
+	Enabled *bool `protobuf:"varint,1,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	// Template to be used for sending email
+	EmailTemplate *string `protobuf:"bytes,2,opt,name=email_template,json=emailTemplate,proto3,oneof" json:"email_template,omitempty"`
+	// Template to be used for sending sms
+	SmsTemplate *string `protobuf:"bytes,3,opt,name=sms_template,json=smsTemplate,proto3,oneof" json:"sms_template,omitempty"`
+	// Name to be used while sending email
+	FromName *string `protobuf:"bytes,4,opt,name=from_name,json=fromName,proto3,oneof" json:"from_name,omitempty"`
+	// Email address to be used for sending email
+	FromEmail *string `protobuf:"bytes,5,opt,name=from_email,json=fromEmail,proto3,oneof" json:"from_email,omitempty"`
+	// Subject of email which is sent out
+	EmailSubject *string `protobuf:"bytes,6,opt,name=email_subject,json=emailSubject,proto3,oneof" json:"email_subject,omitempty"`
+	// Default email TemplateId to be used for sending via email
+	DefaultEmailTemplateId *string `protobuf:"bytes,7,opt,name=default_email_template_id,json=defaultEmailTemplateId,proto3,oneof" json:"default_email_template_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,8,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomNotificationItemDto) Reset() {
+	*x = CustomNotificationItemDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomNotificationItemDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomNotificationItemDto) ProtoMessage() {}
+
+func (x *CustomNotificationItemDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomNotificationItemDto.ProtoReflect.Descriptor instead.
+func (*CustomNotificationItemDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *CustomNotificationItemDto) GetEnabled() bool {
+	if x != nil && x.Enabled != nil {
+		return *x.Enabled
+	}
+	return false
+}
+
+func (x *CustomNotificationItemDto) GetEmailTemplate() string {
+	if x != nil && x.EmailTemplate != nil {
+		return *x.EmailTemplate
+	}
+	return ""
+}
+
+func (x *CustomNotificationItemDto) GetSmsTemplate() string {
+	if x != nil && x.SmsTemplate != nil {
+		return *x.SmsTemplate
+	}
+	return ""
+}
+
+func (x *CustomNotificationItemDto) GetFromName() string {
+	if x != nil && x.FromName != nil {
+		return *x.FromName
+	}
+	return ""
+}
+
+func (x *CustomNotificationItemDto) GetFromEmail() string {
+	if x != nil && x.FromEmail != nil {
+		return *x.FromEmail
+	}
+	return ""
+}
+
+func (x *CustomNotificationItemDto) GetEmailSubject() string {
+	if x != nil && x.EmailSubject != nil {
+		return *x.EmailSubject
+	}
+	return ""
+}
+
+func (x *CustomNotificationItemDto) GetDefaultEmailTemplateId() string {
+	if x != nil && x.DefaultEmailTemplateId != nil {
+		return *x.DefaultEmailTemplateId
+	}
+	return ""
+}
+
+func (x *CustomNotificationItemDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// InvoiceSettingsBusinessDetailsDto is the schema
+// InvoiceSettingsBusinessDetailsDto of HighLevel's invoices document.
+type InvoiceSettingsBusinessDetailsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's logoUrl.
+	LogoUrl *string `protobuf:"bytes,1,opt,name=logo_url,json=logoUrl,proto3,oneof" json:"logo_url,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's phoneNo.
+	PhoneNo *string `protobuf:"bytes,3,opt,name=phone_no,json=phoneNo,proto3,oneof" json:"phone_no,omitempty"`
+	// HighLevel's address.
+	Address *Address `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
+	// HighLevel's website.
+	Website *string `protobuf:"bytes,5,opt,name=website,proto3,oneof" json:"website,omitempty"`
+	// HighLevel's customValues.
+	CustomValues []string `protobuf:"bytes,6,rep,name=custom_values,json=customValues,proto3" json:"custom_values,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) Reset() {
+	*x = InvoiceSettingsBusinessDetailsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvoiceSettingsBusinessDetailsDto) ProtoMessage() {}
+
+func (x *InvoiceSettingsBusinessDetailsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvoiceSettingsBusinessDetailsDto.ProtoReflect.Descriptor instead.
+func (*InvoiceSettingsBusinessDetailsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) GetLogoUrl() string {
+	if x != nil && x.LogoUrl != nil {
+		return *x.LogoUrl
+	}
+	return ""
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) GetPhoneNo() string {
+	if x != nil && x.PhoneNo != nil {
+		return *x.PhoneNo
+	}
+	return ""
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) GetAddress() *Address {
+	if x != nil {
+		return x.Address
+	}
+	return nil
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) GetWebsite() string {
+	if x != nil && x.Website != nil {
+		return *x.Website
+	}
+	return ""
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) GetCustomValues() []string {
+	if x != nil {
+		return x.CustomValues
+	}
+	return nil
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// Address is the schema Address of HighLevel's invoices document.
+type Address struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's addressLine1.
+	AddressLine1 *string `protobuf:"bytes,1,opt,name=address_line1,json=addressLine1,proto3,oneof" json:"address_line1,omitempty"`
+	// HighLevel's addressLine2.
+	AddressLine2 *string `protobuf:"bytes,2,opt,name=address_line2,json=addressLine2,proto3,oneof" json:"address_line2,omitempty"`
+	// HighLevel's city.
+	City *string `protobuf:"bytes,3,opt,name=city,proto3,oneof" json:"city,omitempty"`
+	// HighLevel's state.
+	State *string `protobuf:"bytes,4,opt,name=state,proto3,oneof" json:"state,omitempty"`
+	// HighLevel's countryCode.
+	CountryCode *string `protobuf:"bytes,5,opt,name=country_code,json=countryCode,proto3,oneof" json:"country_code,omitempty"`
+	// HighLevel's postalCode.
+	PostalCode *string `protobuf:"bytes,6,opt,name=postal_code,json=postalCode,proto3,oneof" json:"postal_code,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Address) Reset() {
+	*x = Address{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Address) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Address) ProtoMessage() {}
+
+func (x *Address) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Address.ProtoReflect.Descriptor instead.
+func (*Address) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *Address) GetAddressLine1() string {
+	if x != nil && x.AddressLine1 != nil {
+		return *x.AddressLine1
+	}
+	return ""
+}
+
+func (x *Address) GetAddressLine2() string {
+	if x != nil && x.AddressLine2 != nil {
+		return *x.AddressLine2
+	}
+	return ""
+}
+
+func (x *Address) GetCity() string {
+	if x != nil && x.City != nil {
+		return *x.City
+	}
+	return ""
+}
+
+func (x *Address) GetState() string {
+	if x != nil && x.State != nil {
+		return *x.State
+	}
+	return ""
+}
+
+func (x *Address) GetCountryCode() string {
+	if x != nil && x.CountryCode != nil {
+		return *x.CountryCode
+	}
+	return ""
+}
+
+func (x *Address) GetPostalCode() string {
+	if x != nil && x.PostalCode != nil {
+		return *x.PostalCode
+	}
+	return ""
+}
+
+func (x *Address) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// InvoiceProductSettingsDto is the schema InvoiceProductSettingsDto of
+// HighLevel's invoices document.
+type InvoiceProductSettingsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Flag indicating if the product description import is enabled or not
+	EnableImportProductDescription *bool `protobuf:"varint,1,opt,name=enable_import_product_description,json=enableImportProductDescription,proto3,oneof" json:"enable_import_product_description,omitempty"`
+	// Flag indicating if the product description is optional or not
+	DescriptionOptional *bool `protobuf:"varint,2,opt,name=description_optional,json=descriptionOptional,proto3,oneof" json:"description_optional,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvoiceProductSettingsDto) Reset() {
+	*x = InvoiceProductSettingsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvoiceProductSettingsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvoiceProductSettingsDto) ProtoMessage() {}
+
+func (x *InvoiceProductSettingsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvoiceProductSettingsDto.ProtoReflect.Descriptor instead.
+func (*InvoiceProductSettingsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *InvoiceProductSettingsDto) GetEnableImportProductDescription() bool {
+	if x != nil && x.EnableImportProductDescription != nil {
+		return *x.EnableImportProductDescription
+	}
+	return false
+}
+
+func (x *InvoiceProductSettingsDto) GetDescriptionOptional() bool {
+	if x != nil && x.DescriptionOptional != nil {
+		return *x.DescriptionOptional
+	}
+	return false
+}
+
+func (x *InvoiceProductSettingsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetTemplateResponseDto is the schema GetTemplateResponseDto of HighLevel's
 // invoices document.
 type GetTemplateResponseDto struct {
@@ -3899,7 +5091,7 @@ type GetTemplateResponseDto struct {
 
 func (x *GetTemplateResponseDto) Reset() {
 	*x = GetTemplateResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3911,7 +5103,7 @@ func (x *GetTemplateResponseDto) String() string {
 func (*GetTemplateResponseDto) ProtoMessage() {}
 
 func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[37]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3924,7 +5116,7 @@ func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTemplateResponseDto.ProtoReflect.Descriptor instead.
 func (*GetTemplateResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{37}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetTemplateResponseDto) GetId() string {
@@ -4072,7 +5264,7 @@ type GetLocationByIdSchema struct {
 
 func (x *GetLocationByIdSchema) Reset() {
 	*x = GetLocationByIdSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4084,7 +5276,7 @@ func (x *GetLocationByIdSchema) String() string {
 func (*GetLocationByIdSchema) ProtoMessage() {}
 
 func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[38]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4097,7 +5289,7 @@ func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationByIdSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationByIdSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{38}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetLocationByIdSchema) GetId() string {
@@ -4279,7 +5471,7 @@ type BusinessSchema struct {
 
 func (x *BusinessSchema) Reset() {
 	*x = BusinessSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4291,7 +5483,7 @@ func (x *BusinessSchema) String() string {
 func (*BusinessSchema) ProtoMessage() {}
 
 func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[39]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4304,7 +5496,7 @@ func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessSchema.ProtoReflect.Descriptor instead.
 func (*BusinessSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{39}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *BusinessSchema) GetName() string {
@@ -4412,7 +5604,7 @@ type SocialSchema struct {
 
 func (x *SocialSchema) Reset() {
 	*x = SocialSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4424,7 +5616,7 @@ func (x *SocialSchema) String() string {
 func (*SocialSchema) ProtoMessage() {}
 
 func (x *SocialSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[40]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4437,7 +5629,7 @@ func (x *SocialSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
 func (*SocialSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{40}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *SocialSchema) GetFacebookUrl() string {
@@ -4546,7 +5738,7 @@ type SettingsSchema struct {
 
 func (x *SettingsSchema) Reset() {
 	*x = SettingsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4558,7 +5750,7 @@ func (x *SettingsSchema) String() string {
 func (*SettingsSchema) ProtoMessage() {}
 
 func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4571,7 +5763,7 @@ func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
 func (*SettingsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *SettingsSchema) GetAllowDuplicateContact() bool {
@@ -4633,7 +5825,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4645,7 +5837,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4658,7 +5850,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -4737,7 +5929,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4749,7 +5941,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4762,7 +5954,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -4878,7 +6070,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4890,7 +6082,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4903,7 +6095,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -5010,7 +6202,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5022,7 +6214,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5035,7 +6227,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -5086,7 +6278,7 @@ type ApplyToFuturePaymentsConfigDto struct {
 
 func (x *ApplyToFuturePaymentsConfigDto) Reset() {
 	*x = ApplyToFuturePaymentsConfigDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5098,7 +6290,7 @@ func (x *ApplyToFuturePaymentsConfigDto) String() string {
 func (*ApplyToFuturePaymentsConfigDto) ProtoMessage() {}
 
 func (x *ApplyToFuturePaymentsConfigDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5111,7 +6303,7 @@ func (x *ApplyToFuturePaymentsConfigDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyToFuturePaymentsConfigDto.ProtoReflect.Descriptor instead.
 func (*ApplyToFuturePaymentsConfigDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ApplyToFuturePaymentsConfigDto) GetType() string {
@@ -5162,7 +6354,7 @@ type ApplyToFuturePaymentsConfig struct {
 
 func (x *ApplyToFuturePaymentsConfig) Reset() {
 	*x = ApplyToFuturePaymentsConfig{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5174,7 +6366,7 @@ func (x *ApplyToFuturePaymentsConfig) String() string {
 func (*ApplyToFuturePaymentsConfig) ProtoMessage() {}
 
 func (x *ApplyToFuturePaymentsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5187,7 +6379,7 @@ func (x *ApplyToFuturePaymentsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyToFuturePaymentsConfig.ProtoReflect.Descriptor instead.
 func (*ApplyToFuturePaymentsConfig) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ApplyToFuturePaymentsConfig) GetType() string {
@@ -5265,7 +6457,7 @@ type CouponDto struct {
 
 func (x *CouponDto) Reset() {
 	*x = CouponDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5277,7 +6469,7 @@ func (x *CouponDto) String() string {
 func (*CouponDto) ProtoMessage() {}
 
 func (x *CouponDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5290,7 +6482,7 @@ func (x *CouponDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CouponDto.ProtoReflect.Descriptor instead.
 func (*CouponDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *CouponDto) GetId() string {
@@ -5436,7 +6628,7 @@ type PaymentsCardDto struct {
 
 func (x *PaymentsCardDto) Reset() {
 	*x = PaymentsCardDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5448,7 +6640,7 @@ func (x *PaymentsCardDto) String() string {
 func (*PaymentsCardDto) ProtoMessage() {}
 
 func (x *PaymentsCardDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5461,7 +6653,7 @@ func (x *PaymentsCardDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentsCardDto.ProtoReflect.Descriptor instead.
 func (*PaymentsCardDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *PaymentsCardDto) GetType() string {
@@ -5479,63 +6671,6 @@ func (x *PaymentsCardDto) GetLast4() string {
 }
 
 func (x *PaymentsCardDto) GetUnmapped() *structpb.Struct {
-	if x != nil {
-		return x.Unmapped
-	}
-	return nil
-}
-
-// ChequeDto is the schema ChequeDto of HighLevel's payments document.
-type ChequeDto struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// check number
-	Number *string `protobuf:"bytes,1,opt,name=number,proto3,oneof" json:"number,omitempty"`
-	// HighLevel's keys that have no field here, or whose value does not fit its
-	// field, with their JSON values; counted in
-	// hlgate_upstream_unmapped_keys_total. A write ignores it.
-	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ChequeDto) Reset() {
-	*x = ChequeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ChequeDto) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ChequeDto) ProtoMessage() {}
-
-func (x *ChequeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ChequeDto.ProtoReflect.Descriptor instead.
-func (*ChequeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
-}
-
-func (x *ChequeDto) GetNumber() string {
-	if x != nil && x.Number != nil {
-		return *x.Number
-	}
-	return ""
-}
-
-func (x *ChequeDto) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -5604,7 +6739,7 @@ type SubscriptionResponseSchema struct {
 
 func (x *SubscriptionResponseSchema) Reset() {
 	*x = SubscriptionResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5616,7 +6751,7 @@ func (x *SubscriptionResponseSchema) String() string {
 func (*SubscriptionResponseSchema) ProtoMessage() {}
 
 func (x *SubscriptionResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5629,7 +6764,7 @@ func (x *SubscriptionResponseSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionResponseSchema.ProtoReflect.Descriptor instead.
 func (*SubscriptionResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *SubscriptionResponseSchema) GetId() string {
@@ -5830,7 +6965,7 @@ type OrderSource struct {
 
 func (x *OrderSource) Reset() {
 	*x = OrderSource{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5842,7 +6977,7 @@ func (x *OrderSource) String() string {
 func (*OrderSource) ProtoMessage() {}
 
 func (x *OrderSource) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5855,7 +6990,7 @@ func (x *OrderSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderSource.ProtoReflect.Descriptor instead.
 func (*OrderSource) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *OrderSource) GetType() string {
@@ -5918,7 +7053,7 @@ type PaymentsScheduleOptionsDto struct {
 
 func (x *PaymentsScheduleOptionsDto) Reset() {
 	*x = PaymentsScheduleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5930,7 +7065,7 @@ func (x *PaymentsScheduleOptionsDto) String() string {
 func (*PaymentsScheduleOptionsDto) ProtoMessage() {}
 
 func (x *PaymentsScheduleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5943,7 +7078,7 @@ func (x *PaymentsScheduleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentsScheduleOptionsDto.ProtoReflect.Descriptor instead.
 func (*PaymentsScheduleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *PaymentsScheduleOptionsDto) GetExecuteAt() string {
@@ -6005,7 +7140,7 @@ type PaymentsCustomRRuleOptionsDto struct {
 
 func (x *PaymentsCustomRRuleOptionsDto) Reset() {
 	*x = PaymentsCustomRRuleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6017,7 +7152,7 @@ func (x *PaymentsCustomRRuleOptionsDto) String() string {
 func (*PaymentsCustomRRuleOptionsDto) ProtoMessage() {}
 
 func (x *PaymentsCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6030,7 +7165,7 @@ func (x *PaymentsCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentsCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
 func (*PaymentsCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *PaymentsCustomRRuleOptionsDto) GetIntervalType() string {
@@ -6163,7 +7298,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6175,7 +7310,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6188,7 +7323,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *UserSchema) GetId() string {
@@ -6378,7 +7513,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6390,7 +7525,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6403,7 +7538,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -6700,7 +7835,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6712,7 +7847,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6725,7 +7860,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -6791,7 +7926,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6803,7 +7938,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6816,7 +7951,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -7285,7 +8420,129 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\x05_nameB\t\n" +
 	"\a_chargeB\t\n" +
 	"\a_amountB\x05\n" +
-	"\x03_id\"\x9a\b\n" +
+	"\x03_id\"\x95\x01\n" +
+	"\x0fInvoicesCardDto\x12\x19\n" +
+	"\x05brand\x18\x01 \x01(\tH\x00R\x05brand\x88\x01\x01\x12\x19\n" +
+	"\x05last4\x18\x02 \x01(\tH\x01R\x05last4\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\b\n" +
+	"\x06_brandB\b\n" +
+	"\x06_last4\"m\n" +
+	"\tChequeDto\x12\x1b\n" +
+	"\x06number\x18\x01 \x01(\tH\x00R\x06number\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_number\"\x9e\n" +
+	"\n" +
+	"\x19DefaultInvoiceResponseDto\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12$\n" +
+	"\vamount_paid\x18\x04 \x01(\x01H\x03R\n" +
+	"amountPaid\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x05 \x01(\tH\x04R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x06 \x01(\tH\x05R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\a \x01(\tH\x06R\x04name\x88\x01\x01\x12B\n" +
+	"\x10business_details\x18\b \x01(\v2\x17.google.protobuf.StructR\x0fbusinessDetails\x12*\n" +
+	"\x0einvoice_number\x18\t \x01(\x01H\aR\rinvoiceNumber\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\n" +
+	" \x01(\tH\bR\bcurrency\x88\x01\x01\x12@\n" +
+	"\x0fcontact_details\x18\v \x01(\v2\x17.google.protobuf.StructR\x0econtactDetails\x12\"\n" +
+	"\n" +
+	"issue_date\x18\f \x01(\tH\tR\tissueDate\x88\x01\x01\x12\x1e\n" +
+	"\bdue_date\x18\r \x01(\tH\n" +
+	"R\adueDate\x88\x01\x01\x123\n" +
+	"\bdiscount\x18\x0e \x01(\v2\x17.google.protobuf.StructR\bdiscount\x12<\n" +
+	"\rinvoice_items\x18\x0f \x03(\v2\x17.google.protobuf.StructR\finvoiceItems\x12\x19\n" +
+	"\x05total\x18\x10 \x01(\x01H\vR\x05total\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x11 \x01(\tH\fR\x05title\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"amount_due\x18\x12 \x01(\x01H\rR\tamountDue\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x13 \x01(\tH\x0eR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x14 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x15 \x01(\bH\x10R\x15automaticTaxesEnabled\x88\x01\x01\x12A\n" +
+	"\x1aautomatic_taxes_calculated\x18\x16 \x01(\bH\x11R\x18automaticTaxesCalculated\x88\x01\x01\x12B\n" +
+	"\x10payment_schedule\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentSchedule\x128\n" +
+	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\x0e\n" +
+	"\f_amount_paidB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\x11\n" +
+	"\x0f_invoice_numberB\v\n" +
+	"\t_currencyB\r\n" +
+	"\v_issue_dateB\v\n" +
+	"\t_due_dateB\b\n" +
+	"\x06_totalB\b\n" +
+	"\x06_titleB\r\n" +
+	"\v_amount_dueB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x1d\n" +
+	"\x1b_automatic_taxes_calculated\"\xc4\x01\n" +
+	"%InvoiceSettingsSenderConfigurationDto\x12 \n" +
+	"\tfrom_name\x18\x01 \x01(\tH\x00R\bfromName\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"from_email\x18\x02 \x01(\tH\x01R\tfromEmail\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\f\n" +
+	"\n" +
+	"_from_nameB\r\n" +
+	"\v_from_email\"\xcd\x05\n" +
+	"\x15AutoPaymentDetailsDto\x12\x1b\n" +
+	"\x06enable\x18\x01 \x01(\bH\x00R\x06enable\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\x02 \x01(\tH\x01R\x04type\x88\x01\x01\x12/\n" +
+	"\x11payment_method_id\x18\x03 \x01(\tH\x02R\x0fpaymentMethodId\x88\x01\x01\x12$\n" +
+	"\vcustomer_id\x18\x04 \x01(\tH\x03R\n" +
+	"customerId\x88\x01\x01\x12.\n" +
+	"\x04card\x18\x05 \x01(\v2\x1a.hlgate.v1.InvoicesCardDtoR\x04card\x12C\n" +
+	"\x0fus_bank_account\x18\x06 \x01(\v2\x1b.hlgate.v1.USBankAccountDtoR\rusBankAccount\x12I\n" +
+	"\x11sepa_direct_debit\x18\a \x01(\v2\x1d.hlgate.v1.SepaDirectDebitDTOR\x0fsepaDirectDebit\x12I\n" +
+	"\x11bacs_direct_debit\x18\b \x01(\v2\x1d.hlgate.v1.BacsDirectDebitDTOR\x0fbacsDirectDebit\x12I\n" +
+	"\x11becs_direct_debit\x18\t \x01(\v2\x1d.hlgate.v1.BecsDirectDebitDTOR\x0fbecsDirectDebit\x12\x1c\n" +
+	"\acard_id\x18\n" +
+	" \x01(\tH\x04R\x06cardId\x88\x01\x01\x123\n" +
+	"\bprovider\x18\v \x01(\v2\x17.google.protobuf.StructR\bprovider\x128\n" +
+	"\bunmapped\x18\f \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_enableB\a\n" +
+	"\x05_typeB\x14\n" +
+	"\x12_payment_method_idB\x0e\n" +
+	"\f_customer_idB\n" +
+	"\n" +
+	"\b_card_id\"\xa2\x01\n" +
+	"\x10USBankAccountDto\x12!\n" +
+	"\tbank_name\x18\x01 \x01(\tH\x00R\tbank_name\x88\x01\x01\x12\x19\n" +
+	"\x05last4\x18\x02 \x01(\tH\x01R\x05last4\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\f\n" +
+	"\n" +
+	"_bank_nameB\b\n" +
+	"\x06_last4\"\xdb\x01\n" +
+	"\x12SepaDirectDebitDTO\x12!\n" +
+	"\tbank_code\x18\x01 \x01(\tH\x00R\tbank_code\x88\x01\x01\x12\x19\n" +
+	"\x05last4\x18\x02 \x01(\tH\x01R\x05last4\x88\x01\x01\x12%\n" +
+	"\vbranch_code\x18\x03 \x01(\tH\x02R\vbranch_code\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\f\n" +
+	"\n" +
+	"_bank_codeB\b\n" +
+	"\x06_last4B\x0e\n" +
+	"\f_branch_code\"\xa4\x01\n" +
+	"\x12BacsDirectDebitDTO\x12!\n" +
+	"\tsort_code\x18\x01 \x01(\tH\x00R\tsort_code\x88\x01\x01\x12\x19\n" +
+	"\x05last4\x18\x02 \x01(\tH\x01R\x05last4\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\f\n" +
+	"\n" +
+	"_sort_codeB\b\n" +
+	"\x06_last4\"\xa7\x01\n" +
+	"\x12BecsDirectDebitDTO\x12#\n" +
+	"\n" +
+	"bsb_number\x18\x01 \x01(\tH\x00R\n" +
+	"bsb_number\x88\x01\x01\x12\x19\n" +
+	"\x05last4\x18\x02 \x01(\tH\x01R\x05last4\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\r\n" +
+	"\v_bsb_numberB\b\n" +
+	"\x06_last4\"\x9a\b\n" +
 	"\x16GetScheduleResponseDto\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
@@ -7367,59 +8624,79 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\x06_countB\x0e\n" +
 	"\f_days_beforeB%\n" +
 	"#_use_start_as_primary_user_acceptedB\v\n" +
-	"\t_end_type\"\x9e\n" +
+	"\t_end_type\"\xe9\f\n" +
+	"\x15CustomNotificationDto\x12X\n" +
+	"\x15customer_send_invoice\x18\x01 \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x13customerSendInvoice\x12V\n" +
+	"\x14team_payment_success\x18\x02 \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x12teamPaymentSuccess\x12^\n" +
+	"\x18customer_payment_success\x18\x03 \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x16customerPaymentSuccess\x12_\n" +
+	"\x19team_auto_payment_success\x18\x04 \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x16teamAutoPaymentSuccess\x12g\n" +
+	"\x1dcustomer_auto_payment_success\x18\x05 \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x1acustomerAutoPaymentSuccess\x12V\n" +
+	"\x14team_payment_failure\x18\x06 \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x12teamPaymentFailure\x12^\n" +
+	"\x18customer_payment_failure\x18\a \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x16customerPaymentFailure\x12_\n" +
+	"\x19team_auto_payment_failure\x18\b \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x16teamAutoPaymentFailure\x12g\n" +
+	"\x1dcustomer_auto_payment_failure\x18\t \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x1acustomerAutoPaymentFailure\x12a\n" +
+	"\x1acustomer_auto_payment_info\x18\n" +
+	" \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x17customerAutoPaymentInfo\x12t\n" +
+	"$customer_auto_payment_amount_changed\x18\v \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR customerAutoPaymentAmountChanged\x12Y\n" +
+	"\x16team_auto_payment_skip\x18\f \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x13teamAutoPaymentSkip\x12p\n" +
+	"\"team_recurring_send_invoice_failed\x18\r \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x1eteamRecurringSendInvoiceFailed\x12Z\n" +
+	"\x16customer_send_estimate\x18\x0e \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x14customerSendEstimate\x12Z\n" +
+	"\x16team_estimate_accepted\x18\x0f \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x14teamEstimateAccepted\x12Z\n" +
+	"\x16team_estimate_declined\x18\x10 \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x14teamEstimateDeclined\x128\n" +
+	"\bunmapped\x18\x11 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xf5\x03\n" +
+	"\x19CustomNotificationItemDto\x12\x1d\n" +
+	"\aenabled\x18\x01 \x01(\bH\x00R\aenabled\x88\x01\x01\x12*\n" +
+	"\x0eemail_template\x18\x02 \x01(\tH\x01R\remailTemplate\x88\x01\x01\x12&\n" +
+	"\fsms_template\x18\x03 \x01(\tH\x02R\vsmsTemplate\x88\x01\x01\x12 \n" +
+	"\tfrom_name\x18\x04 \x01(\tH\x03R\bfromName\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"\x19DefaultInvoiceResponseDto\x12\x14\n" +
-	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
-	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
-	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12$\n" +
-	"\vamount_paid\x18\x04 \x01(\x01H\x03R\n" +
-	"amountPaid\x88\x01\x01\x12\x1a\n" +
-	"\x06alt_id\x18\x05 \x01(\tH\x04R\x05altId\x88\x01\x01\x12\x1e\n" +
-	"\balt_type\x18\x06 \x01(\tH\x05R\aaltType\x88\x01\x01\x12\x17\n" +
-	"\x04name\x18\a \x01(\tH\x06R\x04name\x88\x01\x01\x12B\n" +
-	"\x10business_details\x18\b \x01(\v2\x17.google.protobuf.StructR\x0fbusinessDetails\x12*\n" +
-	"\x0einvoice_number\x18\t \x01(\x01H\aR\rinvoiceNumber\x88\x01\x01\x12\x1f\n" +
-	"\bcurrency\x18\n" +
-	" \x01(\tH\bR\bcurrency\x88\x01\x01\x12@\n" +
-	"\x0fcontact_details\x18\v \x01(\v2\x17.google.protobuf.StructR\x0econtactDetails\x12\"\n" +
+	"from_email\x18\x05 \x01(\tH\x04R\tfromEmail\x88\x01\x01\x12(\n" +
+	"\remail_subject\x18\x06 \x01(\tH\x05R\femailSubject\x88\x01\x01\x12>\n" +
+	"\x19default_email_template_id\x18\a \x01(\tH\x06R\x16defaultEmailTemplateId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
 	"\n" +
-	"issue_date\x18\f \x01(\tH\tR\tissueDate\x88\x01\x01\x12\x1e\n" +
-	"\bdue_date\x18\r \x01(\tH\n" +
-	"R\adueDate\x88\x01\x01\x123\n" +
-	"\bdiscount\x18\x0e \x01(\v2\x17.google.protobuf.StructR\bdiscount\x12<\n" +
-	"\rinvoice_items\x18\x0f \x03(\v2\x17.google.protobuf.StructR\finvoiceItems\x12\x19\n" +
-	"\x05total\x18\x10 \x01(\x01H\vR\x05total\x88\x01\x01\x12\x19\n" +
-	"\x05title\x18\x11 \x01(\tH\fR\x05title\x88\x01\x01\x12\"\n" +
+	"\b_enabledB\x11\n" +
+	"\x0f_email_templateB\x0f\n" +
+	"\r_sms_templateB\f\n" +
 	"\n" +
-	"amount_due\x18\x12 \x01(\x01H\rR\tamountDue\x88\x01\x01\x12\"\n" +
+	"_from_nameB\r\n" +
+	"\v_from_emailB\x10\n" +
+	"\x0e_email_subjectB\x1c\n" +
+	"\x1a_default_email_template_id\"\xd7\x02\n" +
+	"!InvoiceSettingsBusinessDetailsDto\x12\x1e\n" +
+	"\blogo_url\x18\x01 \x01(\tH\x00R\alogoUrl\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12\x1e\n" +
+	"\bphone_no\x18\x03 \x01(\tH\x02R\aphoneNo\x88\x01\x01\x12,\n" +
+	"\aaddress\x18\x04 \x01(\v2\x12.hlgate.v1.AddressR\aaddress\x12\x1d\n" +
+	"\awebsite\x18\x05 \x01(\tH\x03R\awebsite\x88\x01\x01\x12#\n" +
+	"\rcustom_values\x18\x06 \x03(\tR\fcustomValues\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\v\n" +
+	"\t_logo_urlB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_phone_noB\n" +
 	"\n" +
-	"created_at\x18\x13 \x01(\tH\x0eR\tcreatedAt\x88\x01\x01\x12\"\n" +
-	"\n" +
-	"updated_at\x18\x14 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x12;\n" +
-	"\x17automatic_taxes_enabled\x18\x15 \x01(\bH\x10R\x15automaticTaxesEnabled\x88\x01\x01\x12A\n" +
-	"\x1aautomatic_taxes_calculated\x18\x16 \x01(\bH\x11R\x18automaticTaxesCalculated\x88\x01\x01\x12B\n" +
-	"\x10payment_schedule\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentSchedule\x128\n" +
-	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
-	"\x03_idB\t\n" +
-	"\a_statusB\f\n" +
-	"\n" +
-	"_live_modeB\x0e\n" +
-	"\f_amount_paidB\t\n" +
-	"\a_alt_idB\v\n" +
-	"\t_alt_typeB\a\n" +
-	"\x05_nameB\x11\n" +
-	"\x0f_invoice_numberB\v\n" +
-	"\t_currencyB\r\n" +
-	"\v_issue_dateB\v\n" +
-	"\t_due_dateB\b\n" +
-	"\x06_totalB\b\n" +
-	"\x06_titleB\r\n" +
-	"\v_amount_dueB\r\n" +
-	"\v_created_atB\r\n" +
-	"\v_updated_atB\x1a\n" +
-	"\x18_automatic_taxes_enabledB\x1d\n" +
-	"\x1b_automatic_taxes_calculated\"\x9e\x05\n" +
+	"\b_website\"\xf1\x02\n" +
+	"\aAddress\x12(\n" +
+	"\raddress_line1\x18\x01 \x01(\tH\x00R\faddressLine1\x88\x01\x01\x12(\n" +
+	"\raddress_line2\x18\x02 \x01(\tH\x01R\faddressLine2\x88\x01\x01\x12\x17\n" +
+	"\x04city\x18\x03 \x01(\tH\x02R\x04city\x88\x01\x01\x12\x19\n" +
+	"\x05state\x18\x04 \x01(\tH\x03R\x05state\x88\x01\x01\x12&\n" +
+	"\fcountry_code\x18\x05 \x01(\tH\x04R\vcountryCode\x88\x01\x01\x12$\n" +
+	"\vpostal_code\x18\x06 \x01(\tH\x05R\n" +
+	"postalCode\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x10\n" +
+	"\x0e_address_line1B\x10\n" +
+	"\x0e_address_line2B\a\n" +
+	"\x05_cityB\b\n" +
+	"\x06_stateB\x0f\n" +
+	"\r_country_codeB\x0e\n" +
+	"\f_postal_code\"\x9c\x02\n" +
+	"\x19InvoiceProductSettingsDto\x12N\n" +
+	"!enable_import_product_description\x18\x01 \x01(\bH\x00R\x1eenableImportProductDescription\x88\x01\x01\x126\n" +
+	"\x14description_optional\x18\x02 \x01(\bH\x01R\x13descriptionOptional\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB$\n" +
+	"\"_enable_import_product_descriptionB\x17\n" +
+	"\x15_description_optional\"\x9e\x05\n" +
 	"\x16GetTemplateResponseDto\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
 	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
@@ -7703,11 +8980,7 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\x05last4\x18\x02 \x01(\tH\x01R\x05last4\x88\x01\x01\x128\n" +
 	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
 	"\x05_typeB\b\n" +
-	"\x06_last4\"m\n" +
-	"\tChequeDto\x12\x1b\n" +
-	"\x06number\x18\x01 \x01(\tH\x00R\x06number\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
-	"\a_number\"\xca\v\n" +
+	"\x06_last4\"\xca\v\n" +
 	"\x1aSubscriptionResponseSchema\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
 	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
@@ -7970,186 +9243,233 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 71)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
-	(*CalendarsGetNoteSchema)(nil),         // 0: hlgate.v1.CalendarsGetNoteSchema
-	(*NoteCreatedBySchema)(nil),            // 1: hlgate.v1.NoteCreatedBySchema
-	(*GroupDTO)(nil),                       // 2: hlgate.v1.GroupDTO
-	(*ScheduleRuleDTO)(nil),                // 3: hlgate.v1.ScheduleRuleDTO
-	(*ScheduleIntervalDTO)(nil),            // 4: hlgate.v1.ScheduleIntervalDTO
-	(*ScheduleObjectResponseDTO)(nil),      // 5: hlgate.v1.ScheduleObjectResponseDTO
-	(*ContactsGetNoteSchema)(nil),          // 6: hlgate.v1.ContactsGetNoteSchema
-	(*TaskSchema)(nil),                     // 7: hlgate.v1.TaskSchema
-	(*GetInvoiceResponseDto)(nil),          // 8: hlgate.v1.GetInvoiceResponseDto
-	(*TotalSummaryDto)(nil),                // 9: hlgate.v1.TotalSummaryDto
-	(*RemindersConfigurationDto)(nil),      // 10: hlgate.v1.RemindersConfigurationDto
-	(*ReminderExecutionDetailsList)(nil),   // 11: hlgate.v1.ReminderExecutionDetailsList
-	(*ReminderSettingsDto)(nil),            // 12: hlgate.v1.ReminderSettingsDto
-	(*ReminderDto)(nil),                    // 13: hlgate.v1.ReminderDto
-	(*BusinessDetailsDto)(nil),             // 14: hlgate.v1.BusinessDetailsDto
-	(*AddressDto)(nil),                     // 15: hlgate.v1.AddressDto
-	(*InvoiceItemDto)(nil),                 // 16: hlgate.v1.InvoiceItemDto
-	(*ItemTaxDto)(nil),                     // 17: hlgate.v1.ItemTaxDto
-	(*DiscountDto)(nil),                    // 18: hlgate.v1.DiscountDto
-	(*ContactDetailsDto)(nil),              // 19: hlgate.v1.ContactDetailsDto
-	(*AdditionalEmailsDto)(nil),            // 20: hlgate.v1.AdditionalEmailsDto
-	(*SentToDto)(nil),                      // 21: hlgate.v1.SentToDto
-	(*PaymentScheduleDto)(nil),             // 22: hlgate.v1.PaymentScheduleDto
-	(*LateFeesConfigurationDto)(nil),       // 23: hlgate.v1.LateFeesConfigurationDto
-	(*LateFeesFrequencyDto)(nil),           // 24: hlgate.v1.LateFeesFrequencyDto
-	(*LateFeesGraceDto)(nil),               // 25: hlgate.v1.LateFeesGraceDto
-	(*LateFeesMaxFeesDto)(nil),             // 26: hlgate.v1.LateFeesMaxFeesDto
-	(*TipsConfigurationDto)(nil),           // 27: hlgate.v1.TipsConfigurationDto
-	(*PaymentMethodDto)(nil),               // 28: hlgate.v1.PaymentMethodDto
-	(*StripePaymentMethodDto)(nil),         // 29: hlgate.v1.StripePaymentMethodDto
-	(*AttachmentsDto)(nil),                 // 30: hlgate.v1.AttachmentsDto
-	(*ProcessingFeeDto)(nil),               // 31: hlgate.v1.ProcessingFeeDto
-	(*ProcessingFeePaidChargeDto)(nil),     // 32: hlgate.v1.ProcessingFeePaidChargeDto
-	(*GetScheduleResponseDto)(nil),         // 33: hlgate.v1.GetScheduleResponseDto
-	(*InvoicesScheduleOptionsDto)(nil),     // 34: hlgate.v1.InvoicesScheduleOptionsDto
-	(*InvoicesCustomRRuleOptionsDto)(nil),  // 35: hlgate.v1.InvoicesCustomRRuleOptionsDto
-	(*DefaultInvoiceResponseDto)(nil),      // 36: hlgate.v1.DefaultInvoiceResponseDto
-	(*GetTemplateResponseDto)(nil),         // 37: hlgate.v1.GetTemplateResponseDto
-	(*GetLocationByIdSchema)(nil),          // 38: hlgate.v1.GetLocationByIdSchema
-	(*BusinessSchema)(nil),                 // 39: hlgate.v1.BusinessSchema
-	(*SocialSchema)(nil),                   // 40: hlgate.v1.SocialSchema
-	(*SettingsSchema)(nil),                 // 41: hlgate.v1.SettingsSchema
-	(*CustomValueSchema)(nil),              // 42: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),            // 43: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),       // 44: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),             // 45: hlgate.v1.LocationTagsSchema
-	(*ApplyToFuturePaymentsConfigDto)(nil), // 46: hlgate.v1.ApplyToFuturePaymentsConfigDto
-	(*ApplyToFuturePaymentsConfig)(nil),    // 47: hlgate.v1.ApplyToFuturePaymentsConfig
-	(*CouponDto)(nil),                      // 48: hlgate.v1.CouponDto
-	(*PaymentsCardDto)(nil),                // 49: hlgate.v1.PaymentsCardDto
-	(*ChequeDto)(nil),                      // 50: hlgate.v1.ChequeDto
-	(*SubscriptionResponseSchema)(nil),     // 51: hlgate.v1.SubscriptionResponseSchema
-	(*OrderSource)(nil),                    // 52: hlgate.v1.OrderSource
-	(*PaymentsScheduleOptionsDto)(nil),     // 53: hlgate.v1.PaymentsScheduleOptionsDto
-	(*PaymentsCustomRRuleOptionsDto)(nil),  // 54: hlgate.v1.PaymentsCustomRRuleOptionsDto
-	(*UserSchema)(nil),                     // 55: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),                 // 56: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                     // 57: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),                 // 58: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),                // 59: google.protobuf.Struct
-	(*structpb.ListValue)(nil),             // 60: google.protobuf.ListValue
+	(*CalendarsGetNoteSchema)(nil),                // 0: hlgate.v1.CalendarsGetNoteSchema
+	(*NoteCreatedBySchema)(nil),                   // 1: hlgate.v1.NoteCreatedBySchema
+	(*GroupDTO)(nil),                              // 2: hlgate.v1.GroupDTO
+	(*ScheduleRuleDTO)(nil),                       // 3: hlgate.v1.ScheduleRuleDTO
+	(*ScheduleIntervalDTO)(nil),                   // 4: hlgate.v1.ScheduleIntervalDTO
+	(*ScheduleObjectResponseDTO)(nil),             // 5: hlgate.v1.ScheduleObjectResponseDTO
+	(*ContactsGetNoteSchema)(nil),                 // 6: hlgate.v1.ContactsGetNoteSchema
+	(*TaskSchema)(nil),                            // 7: hlgate.v1.TaskSchema
+	(*GetInvoiceResponseDto)(nil),                 // 8: hlgate.v1.GetInvoiceResponseDto
+	(*TotalSummaryDto)(nil),                       // 9: hlgate.v1.TotalSummaryDto
+	(*RemindersConfigurationDto)(nil),             // 10: hlgate.v1.RemindersConfigurationDto
+	(*ReminderExecutionDetailsList)(nil),          // 11: hlgate.v1.ReminderExecutionDetailsList
+	(*ReminderSettingsDto)(nil),                   // 12: hlgate.v1.ReminderSettingsDto
+	(*ReminderDto)(nil),                           // 13: hlgate.v1.ReminderDto
+	(*BusinessDetailsDto)(nil),                    // 14: hlgate.v1.BusinessDetailsDto
+	(*AddressDto)(nil),                            // 15: hlgate.v1.AddressDto
+	(*InvoiceItemDto)(nil),                        // 16: hlgate.v1.InvoiceItemDto
+	(*ItemTaxDto)(nil),                            // 17: hlgate.v1.ItemTaxDto
+	(*DiscountDto)(nil),                           // 18: hlgate.v1.DiscountDto
+	(*ContactDetailsDto)(nil),                     // 19: hlgate.v1.ContactDetailsDto
+	(*AdditionalEmailsDto)(nil),                   // 20: hlgate.v1.AdditionalEmailsDto
+	(*SentToDto)(nil),                             // 21: hlgate.v1.SentToDto
+	(*PaymentScheduleDto)(nil),                    // 22: hlgate.v1.PaymentScheduleDto
+	(*LateFeesConfigurationDto)(nil),              // 23: hlgate.v1.LateFeesConfigurationDto
+	(*LateFeesFrequencyDto)(nil),                  // 24: hlgate.v1.LateFeesFrequencyDto
+	(*LateFeesGraceDto)(nil),                      // 25: hlgate.v1.LateFeesGraceDto
+	(*LateFeesMaxFeesDto)(nil),                    // 26: hlgate.v1.LateFeesMaxFeesDto
+	(*TipsConfigurationDto)(nil),                  // 27: hlgate.v1.TipsConfigurationDto
+	(*PaymentMethodDto)(nil),                      // 28: hlgate.v1.PaymentMethodDto
+	(*StripePaymentMethodDto)(nil),                // 29: hlgate.v1.StripePaymentMethodDto
+	(*AttachmentsDto)(nil),                        // 30: hlgate.v1.AttachmentsDto
+	(*ProcessingFeeDto)(nil),                      // 31: hlgate.v1.ProcessingFeeDto
+	(*ProcessingFeePaidChargeDto)(nil),            // 32: hlgate.v1.ProcessingFeePaidChargeDto
+	(*InvoicesCardDto)(nil),                       // 33: hlgate.v1.InvoicesCardDto
+	(*ChequeDto)(nil),                             // 34: hlgate.v1.ChequeDto
+	(*DefaultInvoiceResponseDto)(nil),             // 35: hlgate.v1.DefaultInvoiceResponseDto
+	(*InvoiceSettingsSenderConfigurationDto)(nil), // 36: hlgate.v1.InvoiceSettingsSenderConfigurationDto
+	(*AutoPaymentDetailsDto)(nil),                 // 37: hlgate.v1.AutoPaymentDetailsDto
+	(*USBankAccountDto)(nil),                      // 38: hlgate.v1.USBankAccountDto
+	(*SepaDirectDebitDTO)(nil),                    // 39: hlgate.v1.SepaDirectDebitDTO
+	(*BacsDirectDebitDTO)(nil),                    // 40: hlgate.v1.BacsDirectDebitDTO
+	(*BecsDirectDebitDTO)(nil),                    // 41: hlgate.v1.BecsDirectDebitDTO
+	(*GetScheduleResponseDto)(nil),                // 42: hlgate.v1.GetScheduleResponseDto
+	(*InvoicesScheduleOptionsDto)(nil),            // 43: hlgate.v1.InvoicesScheduleOptionsDto
+	(*InvoicesCustomRRuleOptionsDto)(nil),         // 44: hlgate.v1.InvoicesCustomRRuleOptionsDto
+	(*CustomNotificationDto)(nil),                 // 45: hlgate.v1.CustomNotificationDto
+	(*CustomNotificationItemDto)(nil),             // 46: hlgate.v1.CustomNotificationItemDto
+	(*InvoiceSettingsBusinessDetailsDto)(nil),     // 47: hlgate.v1.InvoiceSettingsBusinessDetailsDto
+	(*Address)(nil),                               // 48: hlgate.v1.Address
+	(*InvoiceProductSettingsDto)(nil),             // 49: hlgate.v1.InvoiceProductSettingsDto
+	(*GetTemplateResponseDto)(nil),                // 50: hlgate.v1.GetTemplateResponseDto
+	(*GetLocationByIdSchema)(nil),                 // 51: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),                        // 52: hlgate.v1.BusinessSchema
+	(*SocialSchema)(nil),                          // 53: hlgate.v1.SocialSchema
+	(*SettingsSchema)(nil),                        // 54: hlgate.v1.SettingsSchema
+	(*CustomValueSchema)(nil),                     // 55: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),                   // 56: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),              // 57: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),                    // 58: hlgate.v1.LocationTagsSchema
+	(*ApplyToFuturePaymentsConfigDto)(nil),        // 59: hlgate.v1.ApplyToFuturePaymentsConfigDto
+	(*ApplyToFuturePaymentsConfig)(nil),           // 60: hlgate.v1.ApplyToFuturePaymentsConfig
+	(*CouponDto)(nil),                             // 61: hlgate.v1.CouponDto
+	(*PaymentsCardDto)(nil),                       // 62: hlgate.v1.PaymentsCardDto
+	(*SubscriptionResponseSchema)(nil),            // 63: hlgate.v1.SubscriptionResponseSchema
+	(*OrderSource)(nil),                           // 64: hlgate.v1.OrderSource
+	(*PaymentsScheduleOptionsDto)(nil),            // 65: hlgate.v1.PaymentsScheduleOptionsDto
+	(*PaymentsCustomRRuleOptionsDto)(nil),         // 66: hlgate.v1.PaymentsCustomRRuleOptionsDto
+	(*UserSchema)(nil),                            // 67: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),                        // 68: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                            // 69: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),                        // 70: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),                       // 71: google.protobuf.Struct
+	(*structpb.ListValue)(nil),                    // 72: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
 	1,   // 0: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	59,  // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	71,  // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	71,  // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	71,  // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
 	4,   // 4: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
-	59,  // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
-	59,  // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	71,  // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	71,  // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
 	3,   // 7: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	59,  // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	59,  // 9: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 10: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 11: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	59,  // 12: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	59,  // 13: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	59,  // 14: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	59,  // 15: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	71,  // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	71,  // 9: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	71,  // 10: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	71,  // 11: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	71,  // 12: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	71,  // 13: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	71,  // 14: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	71,  // 15: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
 	9,   // 16: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
 	10,  // 17: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	59,  // 18: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 19: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 18: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 19: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
 	11,  // 20: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
 	12,  // 21: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	59,  // 22: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 23: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	71,  // 22: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 23: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
 	13,  // 24: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	59,  // 25: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 26: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 25: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 26: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
 	15,  // 27: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	59,  // 28: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 29: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 28: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 29: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
 	17,  // 30: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	59,  // 31: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 32: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 33: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 31: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 32: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 33: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
 	20,  // 34: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
 	15,  // 35: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	59,  // 36: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 37: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 38: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 39: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 36: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 37: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 38: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 39: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
 	24,  // 40: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
 	25,  // 41: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
 	26,  // 42: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	59,  // 43: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 44: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 45: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 46: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 47: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 43: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 44: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 45: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 46: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 47: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
 	29,  // 48: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	59,  // 49: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 50: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 51: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	60,  // 52: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	71,  // 49: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 50: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 51: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	72,  // 52: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
 	32,  // 53: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	59,  // 54: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 55: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
-	34,  // 56: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	36,  // 57: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	14,  // 58: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	19,  // 59: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	18,  // 60: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	59,  // 61: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
-	59,  // 62: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
-	35,  // 63: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
-	59,  // 64: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 65: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 66: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	59,  // 67: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	59,  // 68: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	59,  // 69: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	59,  // 70: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	59,  // 71: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	14,  // 72: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	18,  // 73: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	59,  // 74: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	59,  // 75: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	39,  // 76: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
-	40,  // 77: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
-	41,  // 78: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	59,  // 79: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	59,  // 80: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 81: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 82: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 83: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 84: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 85: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	43,  // 86: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	59,  // 87: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	59,  // 88: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 89: hlgate.v1.ApplyToFuturePaymentsConfigDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 90: hlgate.v1.ApplyToFuturePaymentsConfig.unmapped:type_name -> google.protobuf.Struct
-	46,  // 91: hlgate.v1.CouponDto.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
-	59,  // 92: hlgate.v1.CouponDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 93: hlgate.v1.PaymentsCardDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 94: hlgate.v1.ChequeDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 95: hlgate.v1.SubscriptionResponseSchema.entity_source_meta:type_name -> google.protobuf.Struct
-	59,  // 96: hlgate.v1.SubscriptionResponseSchema.subscription_snapshot:type_name -> google.protobuf.Struct
-	59,  // 97: hlgate.v1.SubscriptionResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 98: hlgate.v1.OrderSource.meta:type_name -> google.protobuf.Struct
-	59,  // 99: hlgate.v1.OrderSource.unmapped:type_name -> google.protobuf.Struct
-	54,  // 100: hlgate.v1.PaymentsScheduleOptionsDto.rrule:type_name -> hlgate.v1.PaymentsCustomRRuleOptionsDto
-	59,  // 101: hlgate.v1.PaymentsScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 102: hlgate.v1.PaymentsCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	56,  // 103: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	57,  // 104: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	59,  // 105: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	59,  // 106: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 107: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	59,  // 108: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	59,  // 109: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	110, // [110:110] is the sub-list for method output_type
-	110, // [110:110] is the sub-list for method input_type
-	110, // [110:110] is the sub-list for extension type_name
-	110, // [110:110] is the sub-list for extension extendee
-	0,   // [0:110] is the sub-list for field type_name
+	71,  // 54: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 55: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 56: hlgate.v1.InvoicesCardDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 57: hlgate.v1.ChequeDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 58: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	71,  // 59: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	71,  // 60: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	71,  // 61: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	71,  // 62: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	71,  // 63: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 64: hlgate.v1.InvoiceSettingsSenderConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	33,  // 65: hlgate.v1.AutoPaymentDetailsDto.card:type_name -> hlgate.v1.InvoicesCardDto
+	38,  // 66: hlgate.v1.AutoPaymentDetailsDto.us_bank_account:type_name -> hlgate.v1.USBankAccountDto
+	39,  // 67: hlgate.v1.AutoPaymentDetailsDto.sepa_direct_debit:type_name -> hlgate.v1.SepaDirectDebitDTO
+	40,  // 68: hlgate.v1.AutoPaymentDetailsDto.bacs_direct_debit:type_name -> hlgate.v1.BacsDirectDebitDTO
+	41,  // 69: hlgate.v1.AutoPaymentDetailsDto.becs_direct_debit:type_name -> hlgate.v1.BecsDirectDebitDTO
+	71,  // 70: hlgate.v1.AutoPaymentDetailsDto.provider:type_name -> google.protobuf.Struct
+	71,  // 71: hlgate.v1.AutoPaymentDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 72: hlgate.v1.USBankAccountDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 73: hlgate.v1.SepaDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
+	71,  // 74: hlgate.v1.BacsDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
+	71,  // 75: hlgate.v1.BecsDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
+	43,  // 76: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	35,  // 77: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	14,  // 78: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	19,  // 79: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	18,  // 80: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	71,  // 81: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
+	71,  // 82: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
+	44,  // 83: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
+	71,  // 84: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 85: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	46,  // 86: hlgate.v1.CustomNotificationDto.customer_send_invoice:type_name -> hlgate.v1.CustomNotificationItemDto
+	46,  // 87: hlgate.v1.CustomNotificationDto.team_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
+	46,  // 88: hlgate.v1.CustomNotificationDto.customer_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
+	46,  // 89: hlgate.v1.CustomNotificationDto.team_auto_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
+	46,  // 90: hlgate.v1.CustomNotificationDto.customer_auto_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
+	46,  // 91: hlgate.v1.CustomNotificationDto.team_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
+	46,  // 92: hlgate.v1.CustomNotificationDto.customer_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
+	46,  // 93: hlgate.v1.CustomNotificationDto.team_auto_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
+	46,  // 94: hlgate.v1.CustomNotificationDto.customer_auto_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
+	46,  // 95: hlgate.v1.CustomNotificationDto.customer_auto_payment_info:type_name -> hlgate.v1.CustomNotificationItemDto
+	46,  // 96: hlgate.v1.CustomNotificationDto.customer_auto_payment_amount_changed:type_name -> hlgate.v1.CustomNotificationItemDto
+	46,  // 97: hlgate.v1.CustomNotificationDto.team_auto_payment_skip:type_name -> hlgate.v1.CustomNotificationItemDto
+	46,  // 98: hlgate.v1.CustomNotificationDto.team_recurring_send_invoice_failed:type_name -> hlgate.v1.CustomNotificationItemDto
+	46,  // 99: hlgate.v1.CustomNotificationDto.customer_send_estimate:type_name -> hlgate.v1.CustomNotificationItemDto
+	46,  // 100: hlgate.v1.CustomNotificationDto.team_estimate_accepted:type_name -> hlgate.v1.CustomNotificationItemDto
+	46,  // 101: hlgate.v1.CustomNotificationDto.team_estimate_declined:type_name -> hlgate.v1.CustomNotificationItemDto
+	71,  // 102: hlgate.v1.CustomNotificationDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 103: hlgate.v1.CustomNotificationItemDto.unmapped:type_name -> google.protobuf.Struct
+	48,  // 104: hlgate.v1.InvoiceSettingsBusinessDetailsDto.address:type_name -> hlgate.v1.Address
+	71,  // 105: hlgate.v1.InvoiceSettingsBusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 106: hlgate.v1.Address.unmapped:type_name -> google.protobuf.Struct
+	71,  // 107: hlgate.v1.InvoiceProductSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	14,  // 108: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	18,  // 109: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	71,  // 110: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	71,  // 111: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	52,  // 112: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	53,  // 113: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	54,  // 114: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	71,  // 115: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	71,  // 116: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	71,  // 117: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	71,  // 118: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	71,  // 119: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	71,  // 120: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	71,  // 121: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	56,  // 122: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	71,  // 123: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	71,  // 124: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	71,  // 125: hlgate.v1.ApplyToFuturePaymentsConfigDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 126: hlgate.v1.ApplyToFuturePaymentsConfig.unmapped:type_name -> google.protobuf.Struct
+	59,  // 127: hlgate.v1.CouponDto.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
+	71,  // 128: hlgate.v1.CouponDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 129: hlgate.v1.PaymentsCardDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 130: hlgate.v1.SubscriptionResponseSchema.entity_source_meta:type_name -> google.protobuf.Struct
+	71,  // 131: hlgate.v1.SubscriptionResponseSchema.subscription_snapshot:type_name -> google.protobuf.Struct
+	71,  // 132: hlgate.v1.SubscriptionResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	71,  // 133: hlgate.v1.OrderSource.meta:type_name -> google.protobuf.Struct
+	71,  // 134: hlgate.v1.OrderSource.unmapped:type_name -> google.protobuf.Struct
+	66,  // 135: hlgate.v1.PaymentsScheduleOptionsDto.rrule:type_name -> hlgate.v1.PaymentsCustomRRuleOptionsDto
+	71,  // 136: hlgate.v1.PaymentsScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 137: hlgate.v1.PaymentsCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	68,  // 138: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	69,  // 139: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	71,  // 140: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	71,  // 141: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	71,  // 142: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	71,  // 143: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	71,  // 144: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // [145:145] is the sub-list for method output_type
+	145, // [145:145] is the sub-list for method input_type
+	145, // [145:145] is the sub-list for extension type_name
+	145, // [145:145] is the sub-list for extension extendee
+	0,   // [0:145] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -8198,7 +9518,6 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[42].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[43].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[44].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[45].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[46].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[47].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[48].OneofWrappers = []any{}
@@ -8212,13 +9531,25 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[56].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[57].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[58].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[59].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[60].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[61].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[62].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[63].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[64].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[65].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[66].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[67].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[68].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[69].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[70].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   59,
+			NumMessages:   71,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
