@@ -13,7 +13,7 @@ import (
 // template's configurations; a schedule started, given its automatic
 // payment, cancelled and then refused a start; text2pay, the next invoice
 // number and the settings.
-func (cf *conformance) invoiceActions(L, loc string) {
+func (cf *conformance) invoiceActions(L, loc string, nextWindow func()) {
 	t := cf.t
 	t.Helper()
 	body := func(method, path string) map[string]any {
@@ -30,6 +30,7 @@ func (cf *conformance) invoiceActions(L, loc string) {
 		}
 		return id
 	}
+	nextWindow()
 	paid, voided := create("invoice to pay", "/invoices/"), create("invoice to void", "/invoices/")
 	act := func(name, method, path, tmpl, id string, status int, change func(map[string]any)) {
 		b := body(method, tmpl)
@@ -54,6 +55,7 @@ func (cf *conformance) invoiceActions(L, loc string) {
 		t.Errorf("transactions of the paid invoice: %v, want the one recorded", tx)
 	}
 
+	nextWindow()
 	tmpl := create("invoice template to configure", "/invoices/template")
 	act("template late fees", http.MethodPatch, "/invoices/template/"+tmpl+"/late-fees-configuration", "/invoices/template/{templateId}/late-fees-configuration", tmpl, 200, nil)
 	act("template payment methods", http.MethodPatch, "/invoices/template/"+tmpl+"/payment-methods-configuration", "/invoices/template/{templateId}/payment-methods-configuration", tmpl, 200, nil)
@@ -67,6 +69,18 @@ func (cf *conformance) invoiceActions(L, loc string) {
 	act("cancel schedule", http.MethodPost, sp("cancel"), "/invoices/schedule/{scheduleId}/cancel", sched, 200, nil)
 	act("schedule a cancelled schedule", http.MethodPost, sp("schedule"), "/invoices/schedule/{scheduleId}/schedule", sched, 400, nil)
 
+	nextWindow()
+	est := createdID(cf.run(confCase{name: "estimate to send", method: http.MethodPost, path: "/invoices/estimate", token: loc, status: 201, json: body(http.MethodPost, "/invoices/estimate")}))
+	act("send estimate", http.MethodPost, "/invoices/estimate/"+est+"/send", "/invoices/estimate/{estimateId}/send", est, 201, nil)
+	act("invoice from estimate", http.MethodPost, "/invoices/estimate/"+est+"/invoice", "/invoices/estimate/{estimateId}/invoice", est, 200, func(b map[string]any) { b["markAsInvoiced"] = true })
+	act("invoice from an invoiced estimate", http.MethodPost, "/invoices/estimate/"+est+"/invoice", "/invoices/estimate/{estimateId}/invoice", est, 400, nil)
+	act("send an invoiced estimate", http.MethodPost, "/invoices/estimate/"+est+"/send", "/invoices/estimate/{estimateId}/send", est, 400, nil)
+	cf.run(confCase{name: "next estimate number", method: http.MethodGet, path: "/invoices/estimate/number/generate?altId=" + L + "&altType=location", token: loc, status: 200})
+	et := createdID(cf.run(confCase{name: "estimate template to preview", method: http.MethodPost, path: "/invoices/estimate/template", token: loc, status: 201, json: body(http.MethodPost, "/invoices/estimate/template")}))
+	cf.run(confCase{name: "preview estimate template", method: http.MethodGet, path: "/invoices/estimate/template/preview?altId=" + L + "&altType=location&templateId=" + et, token: loc, status: 200})
+	cf.run(confCase{name: "preview unknown template", method: http.MethodGet, path: "/invoices/estimate/template/preview?altId=" + L + "&altType=location&templateId=nope", token: loc, status: 404})
+
+	nextWindow()
 	act("text2pay", http.MethodPost, "/invoices/text2pay", "/invoices/text2pay", "", 200, func(b map[string]any) { delete(b, "id") })
 	cf.run(confCase{name: "next invoice number", method: http.MethodGet, path: "/invoices/generate-invoice-number?altId=" + L + "&altType=location", token: loc, status: 200})
 	cf.run(confCase{name: "invoice settings", method: http.MethodGet, path: "/invoices/settings?altId=" + L + "&altType=location", token: loc, status: 200})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -29,6 +30,10 @@ func init() {
 	handlers["update-and-schedule-invoice-schedule"] = scheduleAction("updateAndSchedule")
 	handlers["auto-payment-invoice-schedule"] = scheduleAction("auto-payment")
 	handlers["cancel-invoice-schedule"] = scheduleAction("cancel")
+	handlers["generate-estimate-number"] = (*Sandbox).opGenerateEstimateNumber
+	handlers["send-estimate"] = (*Sandbox).opSendEstimate
+	handlers["create-invoice-from-estimate"] = (*Sandbox).opInvoiceFromEstimate
+	handlers["preview-estimate-template"] = (*Sandbox).opPreviewEstimateTemplate
 }
 
 // The engine's collections of invoices, invoice templates and invoice
@@ -37,7 +42,126 @@ const (
 	collInvoices         = "/invoices"
 	collInvoiceTemplates = "/invoices/template"
 	collInvoiceSchedules = "/invoices/schedule"
+	collEstimates        = "/invoices/estimate"
+	collEstimateTmpls    = "/invoices/estimate/template"
 )
+
+// estimateTrace is the traceId the estimate answers carry.
+const estimateTrace = "sandbox-estimate-trace"
+
+// opGenerateEstimateNumber answers the number the location's next estimate
+// takes (GET /invoices/estimate/number/generate): one more than the highest
+// estimateNumber of its estimates.
+func (s *Sandbox) opGenerateEstimateNumber(w http.ResponseWriter, r *http.Request, c *call) {
+	if aerr := c.ownLocation(r.URL.Query().Get("altId")); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	l := s.tokenStore(c)
+	l.mu.RLock()
+	highest := 0.0
+	for _, raw := range l.coll(collEstimates, false).list() {
+		var doc map[string]any
+		if json.Unmarshal(raw, &doc) == nil {
+			highest = max(highest, num(doc["estimateNumber"]))
+		}
+	}
+	l.mu.RUnlock()
+	writeBody(w, http.StatusOK, marshal(map[string]any{"estimateNumber": highest + 1, "traceId": estimateTrace}))
+}
+
+// opSendEstimate sends an estimate (POST /invoices/estimate/{estimateId}/send):
+// its estimateStatus becomes sent, and sentBy the sending user. An
+// invoiced estimate is not sent again (the stricter reading). The answer
+// is the estimate.
+func (s *Sandbox) opSendEstimate(w http.ResponseWriter, r *http.Request, c *call) {
+	body, aerr := bodyLocation(r, c)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	doc, aerr := s.editDoc(c, collEstimates, r.PathValue("estimateId"), "Estimate", func(_ *locStore, doc map[string]any) *apiError {
+		if doc["estimateStatus"] == "invoiced" {
+			return errBadRequest("Estimate is invoiced and cannot be sent")
+		}
+		doc["estimateStatus"] = "sent"
+		doc["sentBy"] = body["userId"]
+		if v, ok := body["estimateName"]; ok {
+			doc["name"] = v
+		}
+		return nil
+	})
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeBody(w, http.StatusCreated, marshal(doc))
+}
+
+// opInvoiceFromEstimate makes a draft invoice of an estimate's items (POST
+// /invoices/estimate/{estimateId}/invoice); markAsInvoiced makes the
+// estimate invoiced, and an invoiced estimate makes no second invoice (the
+// stricter reading). The answer is the estimate and the invoice.
+func (s *Sandbox) opInvoiceFromEstimate(w http.ResponseWriter, r *http.Request, c *call) {
+	body, aerr := bodyLocation(r, c)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	now := s.now()
+	var invoice map[string]any
+	estimate, aerr := s.editDoc(c, collEstimates, r.PathValue("estimateId"), "Estimate", func(l *locStore, doc map[string]any) *apiError {
+		if doc["estimateStatus"] == "invoiced" {
+			return errBadRequest("Estimate is already invoiced")
+		}
+		total := invoiceTotal(doc["items"])
+		invoice = map[string]any{
+			"_id": l.newID(), "status": "draft", "liveMode": doc["liveMode"], "amountPaid": 0, "altId": l.id, "altType": "location",
+			"name": doc["name"], "businessDetails": doc["businessDetails"], "invoiceNumber": l.nextInvoiceNumber(), "currency": doc["currency"],
+			"contactDetails": doc["contactDetails"], "issueDate": fmtTime(now)[:10], "dueDate": fmtTime(now)[:10], "invoiceItems": doc["items"],
+			"discount": doc["discount"], "total": total, "title": "INVOICE", "amountDue": total, "createdAt": fmtTime(now), "updatedAt": fmtTime(now),
+			"totalSummary": map[string]any{"subTotal": total, "discount": 0, "tax": 0}, "estimateId": doc["_id"],
+		}
+		for k, v := range invoice {
+			if v == nil {
+				invoice[k] = map[string]any{}
+			}
+		}
+		l.coll(collInvoices, true).put(invoice["_id"].(string), marshal(invoice))
+		if body["markAsInvoiced"] == true {
+			doc["estimateStatus"] = "invoiced"
+		}
+		return nil
+	})
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeBody(w, http.StatusOK, marshal(map[string]any{"estimate": estimate, "invoice": invoice}))
+}
+
+// opPreviewEstimateTemplate answers one estimate template, named by the
+// query's templateId (GET /invoices/estimate/template/preview).
+func (s *Sandbox) opPreviewEstimateTemplate(w http.ResponseWriter, r *http.Request, c *call) {
+	q := r.URL.Query()
+	if aerr := c.ownLocation(q.Get("altId")); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	l := s.tokenStore(c)
+	l.mu.RLock()
+	raw, ok := l.doc(collEstimateTmpls, q.Get("templateId"))
+	var b []byte
+	if ok {
+		b = slices.Clone(raw)
+	}
+	l.mu.RUnlock()
+	if !ok {
+		writeError(w, errNotFound("Template not found"))
+		return
+	}
+	writeBody(w, http.StatusOK, b)
+}
 
 // editDoc decodes a stored document of the token's location, lets edit
 // change it and stores it again, all under the location's lock; an edit

@@ -214,3 +214,110 @@ func TestInvoiceScheduleActions(t *testing.T) {
 		t.Fatalf("GetInvoiceSchedule after the cancel = %v, %v", g, err)
 	}
 }
+
+// Estimates: created over gRPC and REST, walked to the end through
+// page_token, sent, and made into an invoice of their items, once; the
+// next estimate number; a template previewed. The document's items and
+// lists are corrected in api/overlay.yaml, so the records come typed.
+func TestEstimates(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	inv := hlgatev1.NewInvoicesServiceClient(h.conn)
+	base := "/v1/locations/" + loc + "/invoices/estimate"
+	items := []*hlgatev1.EstimateLineItemDto{{Name: proto.String("Roof"), Currency: proto.String("USD"), Amount: proto.Float64(400), Qty: proto.Float64(2)}}
+	contact := &hlgatev1.ContactDetailsDto{Id: proto.String("Contact0000000000001"), Name: proto.String("Alex"), PhoneNo: proto.String("+15550100"), Email: proto.String("alex@example.com")}
+	var ids []string
+	for i, name := range []string{"roof", "porch"} {
+		e, err := inv.CreateNewEstimate(ctx, &hlgatev1.CreateNewEstimateRequest{LocationId: loc, AltType: proto.String("location"), Name: proto.String(name),
+			BusinessDetails: &hlgatev1.BusinessDetailsDto{Name: proto.String("Acme")}, Currency: proto.String("USD"), Items: items,
+			Discount: &hlgatev1.DiscountDto{Type: proto.String("percentage"), Value: proto.Float64(0)}, ContactDetails: contact,
+			FrequencySettings: &hlgatev1.FrequencySettingsDto{Enabled: proto.Bool(false), Schedule: &hlgatev1.InvoicesScheduleOptionsDto{}}, EstimateNumber: proto.Float64(float64(1000 + i))})
+		if err != nil || e.GetId() == "" || len(e.GetItems()) != 1 || e.GetItems()[0].GetName() != "Roof" {
+			t.Fatalf("CreateNewEstimate(%s) = %v, %v", name, e, err)
+		}
+		ids = append(ids, e.GetId())
+	}
+	c := restJSON(t, h, http.MethodPost, base, `{"altType":"location","name":"fence","businessDetails":{"name":"Acme"},"currency":"USD",`+
+		`"items":[{"name":"Fence","currency":"USD","amount":50,"qty":4}],"discount":{"type":"percentage","value":0},`+
+		`"contactDetails":{"id":"Contact0000000000001","name":"Alex","phoneNo":"+15550100","email":"alex@example.com"},"frequencySettings":{"enabled":false,"schedule":{}}}`, http.StatusOK)
+	fence, _ := c["_id"].(string)
+	if fence == "" {
+		t.Fatalf("POST estimate = %v", c)
+	}
+	ids = append(ids, fence)
+
+	seen := map[string]bool{}
+	req := &hlgatev1.ListEstimatesRequest{LocationId: loc, PageSize: 2}
+	for pages := 0; ; pages++ {
+		if pages > 3 {
+			t.Fatal("the walk does not end")
+		}
+		page, err := inv.ListEstimates(ctx, req)
+		if err != nil {
+			t.Fatalf("ListEstimates: %v", err)
+		}
+		if page.GetTotalSize() != 3 {
+			t.Fatalf("total_size = %d, want 3", page.GetTotalSize())
+		}
+		for _, e := range page.GetEstimates() {
+			if seen[e.GetId()] {
+				t.Fatalf("estimate %s on two pages", e.GetId())
+			}
+			seen[e.GetId()] = true
+		}
+		if page.GetNextPageToken() == "" {
+			break
+		}
+		req.PageToken = page.GetNextPageToken()
+	}
+	for _, id := range ids {
+		if !seen[id] {
+			t.Fatalf("the walk missed estimate %s (saw %v)", id, seen)
+		}
+	}
+	if l := restJSON(t, h, http.MethodGet, base+"/list?pageSize=10", "", http.StatusOK); len(l["estimates"].([]any)) != 3 {
+		t.Fatalf("GET estimates = %v", l)
+	}
+
+	n, err := inv.GenerateEstimateNumber(ctx, &hlgatev1.GenerateEstimateNumberRequest{LocationId: loc})
+	if err != nil || n.GetEstimateNumber() != 1002 {
+		t.Fatalf("GenerateEstimateNumber = %v, %v; want 1002", n, err)
+	}
+	restJSON(t, h, http.MethodGet, base+"/number/generate", "", http.StatusOK)
+
+	sent, err := inv.SendEstimate(ctx, &hlgatev1.SendEstimateRequest{LocationId: loc, EstimateId: ids[0], AltType: proto.String("location"),
+		Action: proto.String("email"), LiveMode: proto.Bool(false), UserId: proto.String("User00000000000001")})
+	if err != nil || sent.GetSentBy() != "User00000000000001" {
+		t.Fatalf("SendEstimate = %v, %v", sent, err)
+	}
+	restJSON(t, h, http.MethodPost, base+"/"+ids[1]+"/send", `{"altType":"location","action":"sms","liveMode":false,"userId":"u"}`, http.StatusOK)
+	made, err := inv.CreateInvoiceFromEstimate(ctx, &hlgatev1.CreateInvoiceFromEstimateRequest{LocationId: loc, EstimateId: ids[0], AltType: proto.String("location"), MarkAsInvoiced: proto.Bool(true)})
+	if err != nil || made.GetInvoice().GetId() == "" || made.GetInvoice().GetTotal() != 800 || made.GetInvoice().GetStatus() != "draft" {
+		t.Fatalf("CreateInvoiceFromEstimate = %v, %v", made, err)
+	}
+	if g, err := inv.GetInvoice(ctx, &hlgatev1.GetInvoiceRequest{LocationId: loc, InvoiceId: made.GetInvoice().GetId()}); err != nil || g.GetAmountDue() != 800 {
+		t.Fatalf("GetInvoice of the estimate's invoice = %v, %v", g, err)
+	}
+	if _, err := inv.CreateInvoiceFromEstimate(ctx, &hlgatev1.CreateInvoiceFromEstimateRequest{LocationId: loc, EstimateId: ids[0], AltType: proto.String("location"), MarkAsInvoiced: proto.Bool(true)}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("a second invoice of an invoiced estimate: %v, want INVALID_ARGUMENT", err)
+	}
+	if r := restJSON(t, h, http.MethodPost, base+"/"+fence+"/invoice", `{"altType":"location","markAsInvoiced":false}`, http.StatusOK); r["invoice"].(map[string]any)["total"] != 200.0 {
+		t.Fatalf("POST estimate invoice = %v", r)
+	}
+
+	tmpl, err := inv.CreateEstimateTemplate(ctx, &hlgatev1.CreateEstimateTemplateRequest{LocationId: loc, AltType: proto.String("location"), Name: proto.String("Roofs"),
+		BusinessDetails: &hlgatev1.BusinessDetailsDto{Name: proto.String("Acme")}, Currency: proto.String("USD"), Items: items,
+		Discount: &hlgatev1.DiscountDto{Type: proto.String("percentage"), Value: proto.Float64(0)}})
+	if err != nil || tmpl.GetId() == "" {
+		t.Fatalf("CreateEstimateTemplate = %v, %v", tmpl, err)
+	}
+	p, err := inv.PreviewEstimateTemplate(ctx, &hlgatev1.PreviewEstimateTemplateRequest{LocationId: loc, TemplateId: proto.String(tmpl.GetId())})
+	if err != nil || p.GetName() != "Roofs" || len(p.GetItems()) != 1 {
+		t.Fatalf("PreviewEstimateTemplate = %v, %v", p, err)
+	}
+	restJSON(t, h, http.MethodGet, base+"/template/preview?templateId="+tmpl.GetId(), "", http.StatusOK)
+	if code, _, b := h.rest(http.MethodGet, base+"/template/preview?templateId=nope", "", nil); code != http.StatusNotFound {
+		t.Fatalf("GET preview of an unknown template = %d %s", code, b)
+	}
+}

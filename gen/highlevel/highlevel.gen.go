@@ -770,6 +770,21 @@ func (e AddressCountryCode) Valid() bool {
 	}
 }
 
+// Defines values for AltDtoAltType.
+const (
+	AltDtoAltTypeLocation AltDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the AltDtoAltType enum.
+func (e AltDtoAltType) Valid() bool {
+	switch e {
+	case AltDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ApplyToFuturePaymentsConfigDurationType.
 const (
 	ApplyToFuturePaymentsConfigDurationTypeMonths ApplyToFuturePaymentsConfigDurationType = "months"
@@ -1502,6 +1517,21 @@ func (e CreateDtoStatus) Valid() bool {
 	}
 }
 
+// Defines values for CreateEstimatesDtoAltType.
+const (
+	CreateEstimatesDtoAltTypeLocation CreateEstimatesDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CreateEstimatesDtoAltType enum.
+func (e CreateEstimatesDtoAltType) Valid() bool {
+	switch e {
+	case CreateEstimatesDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateInvoiceDtoAltType.
 const (
 	CreateInvoiceDtoAltTypeLocation CreateInvoiceDtoAltType = "location"
@@ -1511,6 +1541,39 @@ const (
 func (e CreateInvoiceDtoAltType) Valid() bool {
 	switch e {
 	case CreateInvoiceDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateInvoiceFromEstimateDtoAltType.
+const (
+	CreateInvoiceFromEstimateDtoAltTypeLocation CreateInvoiceFromEstimateDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CreateInvoiceFromEstimateDtoAltType enum.
+func (e CreateInvoiceFromEstimateDtoAltType) Valid() bool {
+	switch e {
+	case CreateInvoiceFromEstimateDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateInvoiceFromEstimateDtoVersion.
+const (
+	CreateInvoiceFromEstimateDtoVersionV1 CreateInvoiceFromEstimateDtoVersion = "v1"
+	CreateInvoiceFromEstimateDtoVersionV2 CreateInvoiceFromEstimateDtoVersion = "v2"
+)
+
+// Valid indicates whether the value is a known member of the CreateInvoiceFromEstimateDtoVersion enum.
+func (e CreateInvoiceFromEstimateDtoVersion) Valid() bool {
+	switch e {
+	case CreateInvoiceFromEstimateDtoVersionV1:
+		return true
+	case CreateInvoiceFromEstimateDtoVersionV2:
 		return true
 	default:
 		return false
@@ -1820,6 +1883,69 @@ func (e DndSettingSchemaStatus) Valid() bool {
 	case DndSettingSchemaStatusInactive:
 		return true
 	case DndSettingSchemaStatusPermanent:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EstimateLineItemDtoType.
+const (
+	EstimateLineItemDtoTypeOneTime   EstimateLineItemDtoType = "one_time"
+	EstimateLineItemDtoTypeRecurring EstimateLineItemDtoType = "recurring"
+)
+
+// Valid indicates whether the value is a known member of the EstimateLineItemDtoType enum.
+func (e EstimateLineItemDtoType) Valid() bool {
+	switch e {
+	case EstimateLineItemDtoTypeOneTime:
+		return true
+	case EstimateLineItemDtoTypeRecurring:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EstimateResponseDtoAltType.
+const (
+	EstimateResponseDtoAltTypeLocation EstimateResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the EstimateResponseDtoAltType enum.
+func (e EstimateResponseDtoAltType) Valid() bool {
+	switch e {
+	case EstimateResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EstimateTemplateResponseDTOAltType.
+const (
+	EstimateTemplateResponseDTOAltTypeLocation EstimateTemplateResponseDTOAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the EstimateTemplateResponseDTOAltType enum.
+func (e EstimateTemplateResponseDTOAltType) Valid() bool {
+	switch e {
+	case EstimateTemplateResponseDTOAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EstimateTemplatesDtoAltType.
+const (
+	EstimateTemplatesDtoAltTypeLocation EstimateTemplatesDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the EstimateTemplatesDtoAltType enum.
+func (e EstimateTemplatesDtoAltType) Valid() bool {
+	switch e {
+	case EstimateTemplatesDtoAltTypeLocation:
 		return true
 	default:
 		return false
@@ -2378,6 +2504,60 @@ func (e OrderSourceType) Valid() bool {
 	}
 }
 
+// Defines values for PaymentScheduleConfigDtoType.
+const (
+	PaymentScheduleConfigDtoTypeFixed      PaymentScheduleConfigDtoType = "fixed"
+	PaymentScheduleConfigDtoTypePercentage PaymentScheduleConfigDtoType = "percentage"
+)
+
+// Valid indicates whether the value is a known member of the PaymentScheduleConfigDtoType enum.
+func (e PaymentScheduleConfigDtoType) Valid() bool {
+	switch e {
+	case PaymentScheduleConfigDtoTypeFixed:
+		return true
+	case PaymentScheduleConfigDtoTypePercentage:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentScheduleDateConfigDtoDepositDateType.
+const (
+	PaymentScheduleDateConfigDtoDepositDateTypeCustom           PaymentScheduleDateConfigDtoDepositDateType = "custom"
+	PaymentScheduleDateConfigDtoDepositDateTypeEstimateAccepted PaymentScheduleDateConfigDtoDepositDateType = "estimate_accepted"
+)
+
+// Valid indicates whether the value is a known member of the PaymentScheduleDateConfigDtoDepositDateType enum.
+func (e PaymentScheduleDateConfigDtoDepositDateType) Valid() bool {
+	switch e {
+	case PaymentScheduleDateConfigDtoDepositDateTypeCustom:
+		return true
+	case PaymentScheduleDateConfigDtoDepositDateTypeEstimateAccepted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentScheduleDateConfigDtoScheduleDateType.
+const (
+	PaymentScheduleDateConfigDtoScheduleDateTypeCustom          PaymentScheduleDateConfigDtoScheduleDateType = "custom"
+	PaymentScheduleDateConfigDtoScheduleDateTypeRegularInterval PaymentScheduleDateConfigDtoScheduleDateType = "regular_interval"
+)
+
+// Valid indicates whether the value is a known member of the PaymentScheduleDateConfigDtoScheduleDateType enum.
+func (e PaymentScheduleDateConfigDtoScheduleDateType) Valid() bool {
+	switch e {
+	case PaymentScheduleDateConfigDtoScheduleDateTypeCustom:
+		return true
+	case PaymentScheduleDateConfigDtoScheduleDateTypeRegularInterval:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PaymentScheduleDtoType.
 const (
 	PaymentScheduleDtoTypeFixed      PaymentScheduleDtoType = "fixed"
@@ -2846,6 +3026,45 @@ func (e ScheduleRuleDTOType) Valid() bool {
 	}
 }
 
+// Defines values for SendEstimateDtoAction.
+const (
+	SendEstimateDtoActionEmail        SendEstimateDtoAction = "email"
+	SendEstimateDtoActionSendManually SendEstimateDtoAction = "send_manually"
+	SendEstimateDtoActionSms          SendEstimateDtoAction = "sms"
+	SendEstimateDtoActionSmsAndEmail  SendEstimateDtoAction = "sms_and_email"
+)
+
+// Valid indicates whether the value is a known member of the SendEstimateDtoAction enum.
+func (e SendEstimateDtoAction) Valid() bool {
+	switch e {
+	case SendEstimateDtoActionEmail:
+		return true
+	case SendEstimateDtoActionSendManually:
+		return true
+	case SendEstimateDtoActionSms:
+		return true
+	case SendEstimateDtoActionSmsAndEmail:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendEstimateDtoAltType.
+const (
+	SendEstimateDtoAltTypeLocation SendEstimateDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the SendEstimateDtoAltType enum.
+func (e SendEstimateDtoAltType) Valid() bool {
+	switch e {
+	case SendEstimateDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SendInvoiceDtoAction.
 const (
 	SendInvoiceDtoActionEmail        SendInvoiceDtoAction = "email"
@@ -3029,6 +3248,54 @@ func (e UpdateCouponParamsDiscountType) Valid() bool {
 	case UpdateCouponParamsDiscountTypeAmount:
 		return true
 	case UpdateCouponParamsDiscountTypePercentage:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateEstimateDtoAltType.
+const (
+	UpdateEstimateDtoAltTypeLocation UpdateEstimateDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the UpdateEstimateDtoAltType enum.
+func (e UpdateEstimateDtoAltType) Valid() bool {
+	switch e {
+	case UpdateEstimateDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateEstimateDtoEstimateStatus.
+const (
+	UpdateEstimateDtoEstimateStatusAccepted UpdateEstimateDtoEstimateStatus = "accepted"
+	UpdateEstimateDtoEstimateStatusAll      UpdateEstimateDtoEstimateStatus = "all"
+	UpdateEstimateDtoEstimateStatusDeclined UpdateEstimateDtoEstimateStatus = "declined"
+	UpdateEstimateDtoEstimateStatusDraft    UpdateEstimateDtoEstimateStatus = "draft"
+	UpdateEstimateDtoEstimateStatusInvoiced UpdateEstimateDtoEstimateStatus = "invoiced"
+	UpdateEstimateDtoEstimateStatusSent     UpdateEstimateDtoEstimateStatus = "sent"
+	UpdateEstimateDtoEstimateStatusViewed   UpdateEstimateDtoEstimateStatus = "viewed"
+)
+
+// Valid indicates whether the value is a known member of the UpdateEstimateDtoEstimateStatus enum.
+func (e UpdateEstimateDtoEstimateStatus) Valid() bool {
+	switch e {
+	case UpdateEstimateDtoEstimateStatusAccepted:
+		return true
+	case UpdateEstimateDtoEstimateStatusAll:
+		return true
+	case UpdateEstimateDtoEstimateStatusDeclined:
+		return true
+	case UpdateEstimateDtoEstimateStatusDraft:
+		return true
+	case UpdateEstimateDtoEstimateStatusInvoiced:
+		return true
+	case UpdateEstimateDtoEstimateStatusSent:
+		return true
+	case UpdateEstimateDtoEstimateStatusViewed:
 		return true
 	default:
 		return false
@@ -4628,6 +4895,99 @@ func (e ListInvoicesParamsSortOrder) Valid() bool {
 	}
 }
 
+// Defines values for ListEstimatesParamsAltType.
+const (
+	ListEstimatesParamsAltTypeLocation ListEstimatesParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ListEstimatesParamsAltType enum.
+func (e ListEstimatesParamsAltType) Valid() bool {
+	switch e {
+	case ListEstimatesParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListEstimatesParamsStatus.
+const (
+	ListEstimatesParamsStatusAccepted ListEstimatesParamsStatus = "accepted"
+	ListEstimatesParamsStatusAll      ListEstimatesParamsStatus = "all"
+	ListEstimatesParamsStatusDeclined ListEstimatesParamsStatus = "declined"
+	ListEstimatesParamsStatusDraft    ListEstimatesParamsStatus = "draft"
+	ListEstimatesParamsStatusInvoiced ListEstimatesParamsStatus = "invoiced"
+	ListEstimatesParamsStatusSent     ListEstimatesParamsStatus = "sent"
+	ListEstimatesParamsStatusViewed   ListEstimatesParamsStatus = "viewed"
+)
+
+// Valid indicates whether the value is a known member of the ListEstimatesParamsStatus enum.
+func (e ListEstimatesParamsStatus) Valid() bool {
+	switch e {
+	case ListEstimatesParamsStatusAccepted:
+		return true
+	case ListEstimatesParamsStatusAll:
+		return true
+	case ListEstimatesParamsStatusDeclined:
+		return true
+	case ListEstimatesParamsStatusDraft:
+		return true
+	case ListEstimatesParamsStatusInvoiced:
+		return true
+	case ListEstimatesParamsStatusSent:
+		return true
+	case ListEstimatesParamsStatusViewed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GenerateEstimateNumberParamsAltType.
+const (
+	GenerateEstimateNumberParamsAltTypeLocation GenerateEstimateNumberParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GenerateEstimateNumberParamsAltType enum.
+func (e GenerateEstimateNumberParamsAltType) Valid() bool {
+	switch e {
+	case GenerateEstimateNumberParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListEstimateTemplatesParamsAltType.
+const (
+	ListEstimateTemplatesParamsAltTypeLocation ListEstimateTemplatesParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ListEstimateTemplatesParamsAltType enum.
+func (e ListEstimateTemplatesParamsAltType) Valid() bool {
+	switch e {
+	case ListEstimateTemplatesParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PreviewEstimateTemplateParamsAltType.
+const (
+	PreviewEstimateTemplateParamsAltTypeLocation PreviewEstimateTemplateParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the PreviewEstimateTemplateParamsAltType enum.
+func (e PreviewEstimateTemplateParamsAltType) Valid() bool {
+	switch e {
+	case PreviewEstimateTemplateParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GenerateInvoiceNumberParamsAltType.
 const (
 	GenerateInvoiceNumberParamsAltTypeLocation GenerateInvoiceNumberParamsAltType = "location"
@@ -5030,6 +5390,18 @@ type AllGroupsSuccessfulResponseDTO struct {
 	Groups *[]GroupDTO `json:"groups,omitempty"`
 }
 
+// AltDto defines model for AltDto.
+type AltDto struct {
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string        `json:"altId"`
+	AltType AltDtoAltType `json:"altType"`
+}
+
+// AltDtoAltType defines model for AltDto.AltType.
+type AltDtoAltType string
+
 // AmountSummary defines model for AmountSummary.
 type AmountSummary struct {
 	// Discount Discount value on order.
@@ -5409,6 +5781,22 @@ type AttributionSource struct {
 	UtmSource  *string `json:"utmSource,omitempty"`
 }
 
+// AutoInvoice defines model for AutoInvoice.
+type AutoInvoice = map[string]interface{}
+
+// AutoInvoicingDto defines model for AutoInvoicingDto.
+type AutoInvoicingDto struct {
+	// DirectPayments Direct Payments
+	//
+	// Example: true
+	DirectPayments *bool `json:"directPayments,omitempty"`
+
+	// Enabled Enable Auto Invoice
+	//
+	// Example: true
+	Enabled bool `json:"enabled"`
+}
+
 // AutoPaymentDetailsDto defines model for AutoPaymentDetailsDto.
 type AutoPaymentDetailsDto struct {
 	BacsDirectDebit *BacsDirectDebitDTO     `json:"bacsDirectDebit,omitempty"`
@@ -5671,6 +6059,9 @@ type BlockedSlotSuccessfulResponseDto struct {
 	// Example: My event
 	Title string `json:"title"`
 }
+
+// BusinessDetails defines model for BusinessDetails.
+type BusinessDetails = map[string]interface{}
 
 // BusinessDetailsDto defines model for BusinessDetailsDto.
 type BusinessDetailsDto struct {
@@ -6225,6 +6616,9 @@ type ChequeDto struct {
 	// Example: 129-129-129-912
 	Number string `json:"number"`
 }
+
+// ContactDetails defines model for ContactDetails.
+type ContactDetails = map[string]interface{}
 
 // ContactDetailsDto defines model for ContactDetailsDto.
 type ContactDetailsDto struct {
@@ -6876,6 +7270,109 @@ type CreateDto_CustomFields struct {
 // CreateDtoStatus defines model for CreateDto.Status.
 type CreateDtoStatus string
 
+// CreateEstimatesDto defines model for CreateEstimatesDto.
+type CreateEstimatesDto struct {
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                    `json:"altId"`
+	AltType CreateEstimatesDtoAltType `json:"altType"`
+
+	// Attachments attachments for the invoice
+	Attachments *[]AttachmentsDto `json:"attachments,omitempty"`
+
+	// AutoInvoice Auto invoice for the estimate
+	//
+	// Example: {"directPayments":true,"enabled":true}
+	AutoInvoice *AutoInvoicingDto `json:"autoInvoice,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Estimate
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool              `json:"automaticTaxesEnabled,omitempty"`
+	BusinessDetails       BusinessDetailsDto `json:"businessDetails"`
+
+	// ContactDetails Contact information to send the estimate to
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// Currency Currency code
+	//
+	// Example: USD
+	Currency string      `json:"currency"`
+	Discount DiscountDto `json:"discount"`
+
+	// EstimateNumber Estimate Number, if not specified will take in the next valid estimate number
+	//
+	// Example: 1001
+	EstimateNumber *float64 `json:"estimateNumber,omitempty"`
+
+	// EstimateNumberPrefix Prefix for the estimate number
+	//
+	// Example: EST-
+	EstimateNumberPrefix *string `json:"estimateNumberPrefix,omitempty"`
+
+	// ExpiryDate expiry date estimate
+	//
+	// Example: 2024-08-10
+	ExpiryDate *string `json:"expiryDate,omitempty"`
+
+	// FrequencySettings frequency settings for the estimate
+	FrequencySettings FrequencySettingsDto `json:"frequencySettings"`
+
+	// IssueDate issue date estimate
+	//
+	// Example: 2024-08-07
+	IssueDate *string `json:"issueDate,omitempty"`
+
+	// Items An array of items for the estimate.
+	Items []EstimateLineItemDto `json:"items"`
+
+	// LiveMode livemode for estimate
+	//
+	// Example: true
+	LiveMode *bool `json:"liveMode,omitempty"`
+
+	// Meta Meta data for the estimate
+	//
+	// Example: {"key":"value"}
+	Meta *map[string]interface{} `json:"meta,omitempty"`
+
+	// MiscellaneousCharges miscellaneous charges for the estimate
+	MiscellaneousCharges *ProcessingFeeDto `json:"miscellaneousCharges,omitempty"`
+
+	// Name Estimate Name
+	//
+	// Example: Home Service Estimate
+	Name string `json:"name"`
+
+	// PaymentScheduleConfig Payment Schedule Config for the estimate
+	PaymentScheduleConfig *PaymentScheduleConfigDto `json:"paymentScheduleConfig,omitempty"`
+
+	// SendEstimateDetails When sending estimate directly while saving
+	SendEstimateDetails *SendEstimateDto `json:"sendEstimateDetails,omitempty"`
+
+	// SentTo Email and sent to details for the estimate
+	SentTo *SentToDto `json:"sentTo,omitempty"`
+
+	// TermsNotes Terms notes, Also supports HTML markups
+	//
+	// Example: <p>This is a default terms.</p>
+	TermsNotes *string `json:"termsNotes,omitempty"`
+
+	// Title Title for the estimate
+	//
+	// Example: ESTIMATE
+	Title *string `json:"title,omitempty"`
+
+	// UserID User Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	UserID *string `json:"userId,omitempty"`
+}
+
+// CreateEstimatesDtoAltType defines model for CreateEstimatesDto.AltType.
+type CreateEstimatesDtoAltType string
+
 // CreateInvoiceDto defines model for CreateInvoiceDto.
 type CreateInvoiceDto struct {
 	// AltID location Id / company Id based on altType
@@ -6966,6 +7463,42 @@ type CreateInvoiceDto struct {
 //
 // Example: location
 type CreateInvoiceDtoAltType string
+
+// CreateInvoiceFromEstimateDto defines model for CreateInvoiceFromEstimateDto.
+type CreateInvoiceFromEstimateDto struct {
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                              `json:"altId"`
+	AltType CreateInvoiceFromEstimateDtoAltType `json:"altType"`
+
+	// MarkAsInvoiced Mark Estimate as Invoiced
+	//
+	// Example: true
+	MarkAsInvoiced bool `json:"markAsInvoiced"`
+
+	// Version Version of the update request
+	//
+	// Example: v2
+	Version *CreateInvoiceFromEstimateDtoVersion `json:"version,omitempty"`
+}
+
+// CreateInvoiceFromEstimateDtoAltType defines model for CreateInvoiceFromEstimateDto.AltType.
+type CreateInvoiceFromEstimateDtoAltType string
+
+// CreateInvoiceFromEstimateDtoVersion Version of the update request
+//
+// Example: v2
+type CreateInvoiceFromEstimateDtoVersion string
+
+// CreateInvoiceFromEstimateResponseDTO defines model for CreateInvoiceFromEstimateResponseDTO.
+type CreateInvoiceFromEstimateResponseDTO struct {
+	// Estimate Estimate details
+	Estimate EstimateResponseDto `json:"estimate"`
+
+	// Invoice Invoice details
+	Invoice DefaultInvoiceResponseDto `json:"invoice"`
+}
 
 // CreateInvoiceResponseDto defines model for CreateInvoiceResponseDto.
 type CreateInvoiceResponseDto struct {
@@ -7952,6 +8485,409 @@ type DndSettingsSchema struct {
 	WhatsApp *DndSettingSchema `json:"WhatsApp,omitempty"`
 }
 
+// EstimateLineItemDto defines model for EstimateLineItemDto.
+type EstimateLineItemDto struct {
+	// Amount Product amount
+	//
+	// Example: 999
+	Amount float64 `json:"amount"`
+
+	// Attachments Attachments for the line item
+	//
+	// Example: ["https://example.com/file1.jpg","https://example.com/file2.png"]
+	Attachments *[]string `json:"attachments,omitempty"`
+
+	// AutomaticTaxCategoryID Tax category id for calculating automatic tax
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AutomaticTaxCategoryID *string `json:"automaticTaxCategoryId,omitempty"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Description Invoice descriptions
+	//
+	// Example: ABC Corp.
+	Description *string `json:"description,omitempty"`
+
+	// IsSetupFeeItem Setupfee item, only created when 1st invoice of recurring schedule is generated
+	IsSetupFeeItem *bool `json:"isSetupFeeItem,omitempty"`
+
+	// Name Invoice Item Name
+	//
+	// Example: ABC Product
+	Name string `json:"name"`
+
+	// PriceID Price Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	PriceID *string `json:"priceId,omitempty"`
+
+	// ProductID Product Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ProductID *string `json:"productId,omitempty"`
+
+	// Qty Product Quantity
+	//
+	// Example: 1
+	Qty float64 `json:"qty"`
+
+	// TaxInclusive true if item amount is tax inclusive
+	//
+	// Example: true
+	TaxInclusive *bool `json:"taxInclusive,omitempty"`
+
+	// Taxes Tax
+	Taxes *[]ItemTaxDto `json:"taxes,omitempty"`
+
+	// Type Price type of the item
+	//
+	// Example: one_time
+	Type *EstimateLineItemDtoType `json:"type,omitempty"`
+}
+
+// EstimateLineItemDtoType Price type of the item
+//
+// Example: one_time
+type EstimateLineItemDtoType string
+
+// EstimateResponseDto defines model for EstimateResponseDto.
+type EstimateResponseDto struct {
+	// UnderscoreUnderscoreV Version number
+	//
+	// Example: 0
+	UnderscoreUnderscoreV float64 `json:"__v"`
+
+	// ID Unique identifier
+	//
+	// Example: 67ac9a51106ee8311e911XXXX
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                     `json:"altId"`
+	AltType EstimateResponseDtoAltType `json:"altType"`
+
+	// Attachments Attachments
+	Attachments *[]AttachmentsDto `json:"attachments,omitempty"`
+
+	// AutoInvoice Auto-invoice settings for the estimate
+	//
+	// Example: {"directPayments":false,"enabled":true}
+	AutoInvoice *AutoInvoice `json:"autoInvoice,omitempty"`
+
+	// AutomaticTaxesCalculated Indicates if automatic taxes were calculated
+	//
+	// Example: true
+	AutomaticTaxesCalculated bool `json:"automaticTaxesCalculated"`
+
+	// AutomaticTaxesEnabled Indicates if automatic taxes are enabled for this estimate
+	//
+	// Example: false
+	AutomaticTaxesEnabled bool `json:"automaticTaxesEnabled"`
+
+	// BusinessDetails Business details associated with the estimate
+	//
+	// Example: {"address":{"addressLine1":"address line 1","city":"Test City","countryCode":"US","postalCode":"12345","state":"State Name"},"customValues":[{"fieldKey":"{{custom_values.test}}","id":"5DYTWoiQvWiIJZXX44XXX","name":"Test","value":"Test's Custom Value"}],"logoUrl":"your_image-url","name":"Business name","phoneNo":"+1 1234567890","website":"www.example.com"}
+	BusinessDetails BusinessDetails `json:"businessDetails"`
+
+	// CompanyID Company identifier associated with the estimate
+	//
+	// Example: COMP12345
+	CompanyID string `json:"companyId"`
+
+	// ContactDetails Contact details for the estimate
+	//
+	// Example: {"address":{"countryCode":"US"},"email":"email@test.com","id":"jvzfKTNdE7OYXXXXXX","name":"Contact Name","phoneNo":"+911111111114"}
+	ContactDetails ContactDetails `json:"contactDetails"`
+
+	// CreatedAt Timestamp when created
+	//
+	// Example: 2025-02-12T13:17:47.416Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Currency Currency code
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Deleted Indicates if deleted
+	//
+	// Example: false
+	Deleted bool `json:"deleted"`
+
+	// Discount Discount details for the estimate template
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount DiscountDto `json:"discount"`
+
+	// EstimateActionHistory History of actions taken on the estimate
+	//
+	// Example: [{"action":"Created","timestamp":"2023-06-15T10:00:00.000Z"}]
+	EstimateActionHistory []map[string]interface{} `json:"estimateActionHistory"`
+
+	// EstimateNumberPrefix Estimate number prefix
+	//
+	// Example: EST-
+	EstimateNumberPrefix *string `json:"estimateNumberPrefix,omitempty"`
+
+	// ExpiryDate Date when the estimate expires
+	//
+	// Example: 2023-07-15T00:00:00.000Z
+	ExpiryDate time.Time `json:"expiryDate"`
+
+	// FrequencySettings Frequency settings for recurring estimates
+	FrequencySettings FrequencySettingsDto `json:"frequencySettings"`
+
+	// IssueDate Date when the estimate was issued
+	//
+	// Example: 2023-06-15T00:00:00.000Z
+	IssueDate time.Time `json:"issueDate"`
+
+	// Items An array of items
+	//
+	// Example: [{"_id":"67ac9a51106ee8311e911XXXX","amount":9.99,"currency":"USD","description":"\u003cp\u003eFuturistic anti-gravity racing\u003c/p\u003e","name":"TEST","priceId":"67ac9a51106ee8311e911XXXX","productId":"67ac9a51106ee8311e911XXXX","qty":1,"taxInclusive":false,"taxes":[],"type":"one_time"},{"_id":"67ac9a51106ee8311e911XXXX","amount":500,"currency":"USD","description":"","name":"TEST2","priceId":"67ac9a51106ee8311e911XXXX","productId":"67ac9a51106ee8311e911XXXX","qty":1,"taxInclusive":true,"taxes":[{"_id":"67ac9a51106ee8311e911XXXX","calculation":"exclusive","name":"TaxTwo","rate":8.5}],"type":"recurring"}]
+	Items []EstimateLineItemDto `json:"items"`
+
+	// LastVisitedAt Timestamp when the estimate was last visited
+	//
+	// Example: 2023-06-20T08:30:00.000Z
+	LastVisitedAt time.Time `json:"lastVisitedAt"`
+
+	// LiveMode Indicates if it is in live mode
+	//
+	// Example: true
+	LiveMode bool `json:"liveMode"`
+
+	// Meta Additional metadata associated with the estimate
+	//
+	// Example: {"key":"value"}
+	Meta map[string]interface{} `json:"meta"`
+
+	// Name Name
+	//
+	// Example: Estimate Name
+	Name string `json:"name"`
+
+	// SentBy User who sent the estimate
+	//
+	// Example: user@example.com
+	SentBy *string `json:"sentBy,omitempty"`
+
+	// SentTo Recipient details for the estimate
+	//
+	// Example: {"email":["test@example.com"],"phoneNo":["+1 99444444444"]}
+	SentTo SentTo `json:"sentTo"`
+
+	// TermsNotes Terms and conditions for the estimate, supports HTML markup
+	//
+	// Example: <p>All services are subject to availability.</p>
+	TermsNotes *string `json:"termsNotes,omitempty"`
+
+	// Title Title
+	//
+	// Example: ESTIMATE
+	Title *string `json:"title,omitempty"`
+
+	// Total Total amount
+	//
+	// Example: 1222.03
+	Total float64 `json:"total"`
+
+	// TotalamountInUSD Total amount in USD
+	//
+	// Example: 1500.75
+	TotalamountInUSD float64 `json:"totalamountInUSD"`
+
+	// TraceID Trace ID for logging and debugging
+	//
+	// Example: 010c7a01-857f-4619-970d-xyxyxyxy
+	TraceID string `json:"traceId"`
+
+	// UpdatedAt Timestamp when last updated
+	//
+	// Example: 2025-02-12T13:17:47.416Z
+	UpdatedAt time.Time `json:"updatedAt"`
+
+	// UpdatedBy User Id of who last updated
+	//
+	// Example: 3HIpOF9NIc5ltriQXXXX
+	UpdatedBy *string `json:"updatedBy,omitempty"`
+}
+
+// EstimateResponseDtoAltType defines model for EstimateResponseDto.AltType.
+type EstimateResponseDtoAltType string
+
+// EstimateTemplateResponseDTO defines model for EstimateTemplateResponseDTO.
+type EstimateTemplateResponseDTO struct {
+	// UnderscoreUnderscoreV Version number
+	//
+	// Example: 0
+	UnderscoreUnderscoreV float64 `json:"__v"`
+
+	// ID Unique identifier
+	//
+	// Example: 67ac9a51106ee8311e911XXXX
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                             `json:"altId"`
+	AltType EstimateTemplateResponseDTOAltType `json:"altType"`
+
+	// Attachments Attachments
+	Attachments *[]AttachmentsDto `json:"attachments,omitempty"`
+
+	// AutomaticTaxesEnabled Indicates if automatic taxes are enabled for this estimate
+	//
+	// Example: false
+	AutomaticTaxesEnabled bool `json:"automaticTaxesEnabled"`
+
+	// BusinessDetails Business details associated with the estimate
+	//
+	// Example: {"address":{"addressLine1":"address line 1","city":"Test City","countryCode":"US","postalCode":"12345","state":"State Name"},"customValues":[{"fieldKey":"{{custom_values.test}}","id":"5DYTWoiQvWiIJZXX44XXX","name":"Test","value":"Test's Custom Value"}],"logoUrl":"your_image-url","name":"Business name","phoneNo":"+1 1234567890","website":"www.example.com"}
+	BusinessDetails BusinessDetails `json:"businessDetails"`
+
+	// CreatedAt Timestamp when created
+	//
+	// Example: 2025-02-12T13:17:47.416Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Currency Currency code
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Deleted Indicates if deleted
+	//
+	// Example: false
+	Deleted bool `json:"deleted"`
+
+	// Discount Discount details for the estimate template
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount DiscountDto `json:"discount"`
+
+	// EstimateNumberPrefix Estimate number prefix
+	//
+	// Example: EST-
+	EstimateNumberPrefix *string `json:"estimateNumberPrefix,omitempty"`
+
+	// Items An array of items
+	//
+	// Example: [{"_id":"67ac9a51106ee8311e911XXXX","amount":9.99,"currency":"USD","description":"\u003cp\u003eFuturistic anti-gravity racing\u003c/p\u003e","name":"TEST","priceId":"67ac9a51106ee8311e911XXXX","productId":"67ac9a51106ee8311e911XXXX","qty":1,"taxInclusive":false,"taxes":[],"type":"one_time"},{"_id":"67ac9a51106ee8311e911XXXX","amount":500,"currency":"USD","description":"","name":"TEST2","priceId":"67ac9a51106ee8311e911XXXX","productId":"67ac9a51106ee8311e911XXXX","qty":1,"taxInclusive":true,"taxes":[{"_id":"67ac9a51106ee8311e911XXXX","calculation":"exclusive","name":"TaxTwo","rate":8.5}],"type":"recurring"}]
+	Items []EstimateLineItemDto `json:"items"`
+
+	// LiveMode Indicates if it is in live mode
+	//
+	// Example: true
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name
+	//
+	// Example: Estimate Name
+	Name string `json:"name"`
+
+	// TermsNotes Terms and conditions for the estimate, supports HTML markup
+	//
+	// Example: <p>All services are subject to availability.</p>
+	TermsNotes *string `json:"termsNotes,omitempty"`
+
+	// Title Title
+	//
+	// Example: ESTIMATE
+	Title *string `json:"title,omitempty"`
+
+	// Total Total amount
+	//
+	// Example: 1222.03
+	Total float64 `json:"total"`
+
+	// UpdatedAt Timestamp when last updated
+	//
+	// Example: 2025-02-12T13:17:47.416Z
+	UpdatedAt time.Time `json:"updatedAt"`
+
+	// UpdatedBy User Id of who last updated
+	//
+	// Example: 3HIpOF9NIc5ltriQXXXX
+	UpdatedBy *string `json:"updatedBy,omitempty"`
+}
+
+// EstimateTemplateResponseDTOAltType defines model for EstimateTemplateResponseDTO.AltType.
+type EstimateTemplateResponseDTOAltType string
+
+// EstimateTemplatesDto defines model for EstimateTemplatesDto.
+type EstimateTemplatesDto struct {
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                      `json:"altId"`
+	AltType EstimateTemplatesDtoAltType `json:"altType"`
+
+	// Attachments attachments for the invoice
+	Attachments *[]AttachmentsDto `json:"attachments,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Estimate
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool              `json:"automaticTaxesEnabled,omitempty"`
+	BusinessDetails       BusinessDetailsDto `json:"businessDetails"`
+
+	// Currency Currency code
+	//
+	// Example: USD
+	Currency string      `json:"currency"`
+	Discount DiscountDto `json:"discount"`
+
+	// EstimateNumberPrefix Prefix for the estimate number
+	//
+	// Example: EST-
+	EstimateNumberPrefix *string `json:"estimateNumberPrefix,omitempty"`
+
+	// Items An array of items for the estimate.
+	Items []EstimateLineItemDto `json:"items"`
+
+	// LiveMode livemode for estimate
+	//
+	// Example: true
+	LiveMode *bool `json:"liveMode,omitempty"`
+
+	// Meta Meta data for the estimate
+	//
+	// Example: {"key":"value"}
+	Meta *map[string]interface{} `json:"meta,omitempty"`
+
+	// MiscellaneousCharges miscellaneous charges for the estimate
+	MiscellaneousCharges *ProcessingFeeDto `json:"miscellaneousCharges,omitempty"`
+
+	// Name Estimate Name
+	//
+	// Example: Home Service Estimate Template
+	Name string `json:"name"`
+
+	// SendEstimateDetails When sending estimate directly while saving
+	SendEstimateDetails *SendEstimateDto `json:"sendEstimateDetails,omitempty"`
+
+	// TermsNotes Terms notes, Also supports HTML markups
+	//
+	// Example: <p>This is a default terms.</p>
+	TermsNotes *string `json:"termsNotes,omitempty"`
+
+	// Title Title for the estimate
+	//
+	// Example: ESTIMATE
+	Title *string `json:"title,omitempty"`
+}
+
+// EstimateTemplatesDtoAltType defines model for EstimateTemplatesDto.AltType.
+type EstimateTemplatesDtoAltType string
+
 // FileField defines model for FileField.
 type FileField struct {
 	// FieldValue Example: {"f31175d4-2b06-4fc6-b7bc-74cd814c68cb":{"documentId":"w2M9qTZ0ZJz8rGt02jdJ","meta":{"encoding":"7bit","fieldname":"1HeGizb13P0odwgOgKSs","mimetype":"image/jpeg","originalname":"IMG_20231215_164412935.jpg","size":1786611,"uuid":"f31175d4-2b06-4fc6-b7bc-74cd814c68cb"},"url":"https://services.leadconnectorhq.com/documents/download/w2M9qTZ0ZJz8rGt02jdJ"}}
@@ -7973,6 +8909,23 @@ type FileFieldFieldValue1 = []map[string]interface{}
 // FileField_FieldValue Example: {"f31175d4-2b06-4fc6-b7bc-74cd814c68cb":{"documentId":"w2M9qTZ0ZJz8rGt02jdJ","meta":{"encoding":"7bit","fieldname":"1HeGizb13P0odwgOgKSs","mimetype":"image/jpeg","originalname":"IMG_20231215_164412935.jpg","size":1786611,"uuid":"f31175d4-2b06-4fc6-b7bc-74cd814c68cb"},"url":"https://services.leadconnectorhq.com/documents/download/w2M9qTZ0ZJz8rGt02jdJ"}}
 type FileField_FieldValue struct {
 	union json.RawMessage
+}
+
+// FrequencySettingsDto defines model for FrequencySettingsDto.
+type FrequencySettingsDto struct {
+	// Enabled enabled for the frequency settings
+	//
+	// Example: true
+	Enabled bool `json:"enabled"`
+
+	// Schedule schedule setting for the estimate
+	Schedule InvoicesScheduleOptionsDto `json:"schedule"`
+}
+
+// GenerateEstimateNumberResponse defines model for GenerateEstimateNumberResponse.
+type GenerateEstimateNumberResponse struct {
+	EstimateNumber float64 `json:"estimateNumber"`
+	TraceID        string  `json:"traceId"`
 }
 
 // GenerateInvoiceNumberResponseDto defines model for GenerateInvoiceNumberResponseDto.
@@ -9477,6 +10430,30 @@ type ListCouponsResponseDto struct {
 	TraceID string `json:"traceId"`
 }
 
+// ListEstimateTemplateResponseDTO defines model for ListEstimateTemplateResponseDTO.
+type ListEstimateTemplateResponseDTO struct {
+	// Data List of estimate templates
+	Data []EstimateTemplateResponseDTO `json:"data"`
+
+	// TotalCount Total number of estimate templates available
+	TotalCount float64 `json:"totalCount"`
+
+	// TraceID Unique identifier for tracing the request
+	TraceID string `json:"traceId"`
+}
+
+// ListEstimatesResponseDTO defines model for ListEstimatesResponseDTO.
+type ListEstimatesResponseDTO struct {
+	// Estimates List of estimates
+	Estimates []EstimateResponseDto `json:"estimates"`
+
+	// Total Total number of estimates
+	Total float64 `json:"total"`
+
+	// TraceID Unique identifier for tracing the request
+	TraceID string `json:"traceId"`
+}
+
 // ListInvoicesResponseDto defines model for ListInvoicesResponseDto.
 type ListInvoicesResponseDto struct {
 	Invoices []GetInvoiceResponseDto `json:"invoices"`
@@ -9877,6 +10854,48 @@ type PaymentMethodDto struct {
 	// Stripe Payment Method
 	Stripe StripePaymentMethodDto `json:"stripe"`
 }
+
+// PaymentScheduleConfigDto defines model for PaymentScheduleConfigDto.
+type PaymentScheduleConfigDto struct {
+	// DateConfig Due date type configuration
+	DateConfig PaymentScheduleDateConfigDto `json:"dateConfig"`
+
+	// Schedules Payment Schedule Items
+	Schedules [][]interface{} `json:"schedules"`
+
+	// Type Payment Schedule Type
+	//
+	// Example: fixed
+	Type PaymentScheduleConfigDtoType `json:"type"`
+}
+
+// PaymentScheduleConfigDtoType Payment Schedule Type
+//
+// Example: fixed
+type PaymentScheduleConfigDtoType string
+
+// PaymentScheduleDateConfigDto defines model for PaymentScheduleDateConfigDto.
+type PaymentScheduleDateConfigDto struct {
+	// DepositDateType Deposit date type
+	//
+	// Example: estimate_accepted
+	DepositDateType PaymentScheduleDateConfigDtoDepositDateType `json:"depositDateType"`
+
+	// ScheduleDateType Payment Schedule Date Type
+	//
+	// Example: regular_interval
+	ScheduleDateType PaymentScheduleDateConfigDtoScheduleDateType `json:"scheduleDateType"`
+}
+
+// PaymentScheduleDateConfigDtoDepositDateType Deposit date type
+//
+// Example: estimate_accepted
+type PaymentScheduleDateConfigDtoDepositDateType string
+
+// PaymentScheduleDateConfigDtoScheduleDateType Payment Schedule Date Type
+//
+// Example: regular_interval
+type PaymentScheduleDateConfigDtoScheduleDateType string
 
 // PaymentScheduleDto defines model for PaymentScheduleDto.
 type PaymentScheduleDto struct {
@@ -11039,6 +12058,41 @@ type SearchedContact struct {
 	Website *string `json:"website,omitempty"`
 }
 
+// SendEstimateDto defines model for SendEstimateDto.
+type SendEstimateDto struct {
+	Action SendEstimateDtoAction `json:"action"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                 `json:"altId"`
+	AltType SendEstimateDtoAltType `json:"altType"`
+
+	// EstimateName estimate name
+	//
+	// Example: Estimate
+	EstimateName *string `json:"estimateName,omitempty"`
+
+	// LiveMode livemode for estimate
+	//
+	// Example: true
+	LiveMode bool `json:"liveMode"`
+
+	// SentFrom sender details for invoice, valid only if invoice is not sent manually
+	SentFrom *InvoiceSettingsSenderConfigurationDto `json:"sentFrom,omitempty"`
+
+	// UserID Please ensure that the UserId corresponds to an authorized personnel, either by an employee ID or agency ID, to access this location. This account will serve as the primary channel for all future communications and updates.
+	//
+	// Example: 6578278e879ad2646715ba9c
+	UserID string `json:"userId"`
+}
+
+// SendEstimateDtoAction defines model for SendEstimateDto.Action.
+type SendEstimateDtoAction string
+
+// SendEstimateDtoAltType defines model for SendEstimateDto.AltType.
+type SendEstimateDtoAltType string
+
 // SendInvoiceDto defines model for SendInvoiceDto.
 type SendInvoiceDto struct {
 	Action SendInvoiceDtoAction `json:"action"`
@@ -11080,6 +12134,9 @@ type SendInvoicesResponseDto struct {
 	Invoice   DefaultInvoiceResponseDto `json:"invoice"`
 	SmsData   map[string]interface{}    `json:"smsData"`
 }
+
+// SentTo defines model for SentTo.
+type SentTo = map[string]interface{}
 
 // SentToDto defines model for SentToDto.
 type SentToDto struct {
@@ -11982,6 +13039,119 @@ type UpdateCouponParamsAltType string
 //
 // Example: amount
 type UpdateCouponParamsDiscountType string
+
+// UpdateEstimateDto defines model for UpdateEstimateDto.
+type UpdateEstimateDto struct {
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                   `json:"altId"`
+	AltType UpdateEstimateDtoAltType `json:"altType"`
+
+	// Attachments attachments for the invoice
+	Attachments *[]AttachmentsDto `json:"attachments,omitempty"`
+
+	// AutoInvoice Auto invoice for the estimate
+	//
+	// Example: {"directPayments":true,"enabled":true}
+	AutoInvoice *AutoInvoicingDto `json:"autoInvoice,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Estimate
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool              `json:"automaticTaxesEnabled,omitempty"`
+	BusinessDetails       BusinessDetailsDto `json:"businessDetails"`
+
+	// ContactDetails Contact information to send the estimate to
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// Currency Currency code
+	//
+	// Example: USD
+	Currency string      `json:"currency"`
+	Discount DiscountDto `json:"discount"`
+
+	// EstimateNumber Estimate Number, if not specified will take in the next valid estimate number
+	//
+	// Example: 1001
+	EstimateNumber *float64 `json:"estimateNumber,omitempty"`
+
+	// EstimateNumberPrefix Prefix for the estimate number
+	//
+	// Example: EST-
+	EstimateNumberPrefix *string `json:"estimateNumberPrefix,omitempty"`
+
+	// EstimateStatus Estimate Status
+	//
+	// Example: sent
+	EstimateStatus *UpdateEstimateDtoEstimateStatus `json:"estimateStatus,omitempty"`
+
+	// ExpiryDate expiry date estimate
+	//
+	// Example: 2024-08-10
+	ExpiryDate *string `json:"expiryDate,omitempty"`
+
+	// FrequencySettings frequency settings for the estimate
+	FrequencySettings FrequencySettingsDto `json:"frequencySettings"`
+
+	// IssueDate issue date estimate
+	//
+	// Example: 2024-08-07
+	IssueDate *string `json:"issueDate,omitempty"`
+
+	// Items An array of items for the estimate.
+	Items []EstimateLineItemDto `json:"items"`
+
+	// LiveMode livemode for estimate
+	//
+	// Example: true
+	LiveMode *bool `json:"liveMode,omitempty"`
+
+	// Meta Meta data for the estimate
+	//
+	// Example: {"key":"value"}
+	Meta *map[string]interface{} `json:"meta,omitempty"`
+
+	// MiscellaneousCharges miscellaneous charges for the estimate
+	MiscellaneousCharges *ProcessingFeeDto `json:"miscellaneousCharges,omitempty"`
+
+	// Name Estimate Name
+	//
+	// Example: Home Service Estimate
+	Name string `json:"name"`
+
+	// PaymentScheduleConfig Payment Schedule Config for the estimate
+	PaymentScheduleConfig *PaymentScheduleConfigDto `json:"paymentScheduleConfig,omitempty"`
+
+	// SendEstimateDetails When sending estimate directly while saving
+	SendEstimateDetails *SendEstimateDto `json:"sendEstimateDetails,omitempty"`
+
+	// SentTo Email and sent to details for the estimate
+	SentTo *SentToDto `json:"sentTo,omitempty"`
+
+	// TermsNotes Terms notes, Also supports HTML markups
+	//
+	// Example: <p>This is a default terms.</p>
+	TermsNotes *string `json:"termsNotes,omitempty"`
+
+	// Title Title for the estimate
+	//
+	// Example: ESTIMATE
+	Title *string `json:"title,omitempty"`
+
+	// UserID User Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	UserID *string `json:"userId,omitempty"`
+}
+
+// UpdateEstimateDtoAltType defines model for UpdateEstimateDto.AltType.
+type UpdateEstimateDtoAltType string
+
+// UpdateEstimateDtoEstimateStatus Estimate Status
+//
+// Example: sent
+type UpdateEstimateDtoEstimateStatus string
 
 // UpdateInvoiceDto defines model for UpdateInvoiceDto.
 type UpdateInvoiceDto struct {
@@ -13131,6 +14301,82 @@ type ListInvoicesParamsSortField string
 // ListInvoicesParamsSortOrder defines parameters for ListInvoices.
 type ListInvoicesParamsSortOrder string
 
+// ListEstimatesParams defines parameters for ListEstimates.
+type ListEstimatesParams struct {
+	// AltID Location Id or Agency Id
+	AltID   string                     `form:"altId" json:"altId"`
+	AltType ListEstimatesParamsAltType `form:"altType" json:"altType"`
+
+	// StartAt startAt in YYYY-MM-DD format
+	StartAt *string `form:"startAt,omitempty" json:"startAt,omitempty"`
+
+	// EndAt endAt in YYYY-MM-DD format
+	EndAt *string `form:"endAt,omitempty" json:"endAt,omitempty"`
+
+	// Search search text for estimates name
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+
+	// Status estimate status
+	Status *ListEstimatesParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// ContactID Contact ID for the estimate
+	ContactID *string `form:"contactId,omitempty" json:"contactId,omitempty"`
+
+	// Limit Limit the number of items to return
+	Limit string `form:"limit" json:"limit"`
+
+	// Offset Number of items to skip
+	Offset string `form:"offset" json:"offset"`
+}
+
+// ListEstimatesParamsAltType defines parameters for ListEstimates.
+type ListEstimatesParamsAltType string
+
+// ListEstimatesParamsStatus defines parameters for ListEstimates.
+type ListEstimatesParamsStatus string
+
+// GenerateEstimateNumberParams defines parameters for GenerateEstimateNumber.
+type GenerateEstimateNumberParams struct {
+	// AltID Location Id or Agency Id
+	AltID   string                              `form:"altId" json:"altId"`
+	AltType GenerateEstimateNumberParamsAltType `form:"altType" json:"altType"`
+}
+
+// GenerateEstimateNumberParamsAltType defines parameters for GenerateEstimateNumber.
+type GenerateEstimateNumberParamsAltType string
+
+// ListEstimateTemplatesParams defines parameters for ListEstimateTemplates.
+type ListEstimateTemplatesParams struct {
+	// AltID Location Id or Agency Id
+	AltID   string                             `form:"altId" json:"altId"`
+	AltType ListEstimateTemplatesParamsAltType `form:"altType" json:"altType"`
+
+	// Search To search for an estimate template by id / name
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+
+	// Limit Limit the number of items to return
+	Limit string `form:"limit" json:"limit"`
+
+	// Offset Number of items to skip
+	Offset string `form:"offset" json:"offset"`
+}
+
+// ListEstimateTemplatesParamsAltType defines parameters for ListEstimateTemplates.
+type ListEstimateTemplatesParamsAltType string
+
+// PreviewEstimateTemplateParams defines parameters for PreviewEstimateTemplate.
+type PreviewEstimateTemplateParams struct {
+	// AltID Location Id or Agency Id
+	AltID   string                               `form:"altId" json:"altId"`
+	AltType PreviewEstimateTemplateParamsAltType `form:"altType" json:"altType"`
+
+	// TemplateID Template Id
+	TemplateID string `form:"templateId" json:"templateId"`
+}
+
+// PreviewEstimateTemplateParamsAltType defines parameters for PreviewEstimateTemplate.
+type PreviewEstimateTemplateParamsAltType string
+
 // GenerateInvoiceNumberParams defines parameters for GenerateInvoiceNumber.
 type GenerateInvoiceNumberParams struct {
 	// AltID Location Id
@@ -13691,6 +14937,30 @@ type UpdateTaskJSONRequestBody = UpdateTaskBody
 
 // CreateInvoiceJSONRequestBody defines body for CreateInvoice for application/json ContentType.
 type CreateInvoiceJSONRequestBody = CreateInvoiceDto
+
+// CreateNewEstimateJSONRequestBody defines body for CreateNewEstimate for application/json ContentType.
+type CreateNewEstimateJSONRequestBody = CreateEstimatesDto
+
+// CreateEstimateTemplateJSONRequestBody defines body for CreateEstimateTemplate for application/json ContentType.
+type CreateEstimateTemplateJSONRequestBody = EstimateTemplatesDto
+
+// DeleteEstimateTemplateJSONRequestBody defines body for DeleteEstimateTemplate for application/json ContentType.
+type DeleteEstimateTemplateJSONRequestBody = AltDto
+
+// UpdateEstimateTemplateJSONRequestBody defines body for UpdateEstimateTemplate for application/json ContentType.
+type UpdateEstimateTemplateJSONRequestBody = EstimateTemplatesDto
+
+// DeleteEstimateJSONRequestBody defines body for DeleteEstimate for application/json ContentType.
+type DeleteEstimateJSONRequestBody = AltDto
+
+// UpdateEstimateJSONRequestBody defines body for UpdateEstimate for application/json ContentType.
+type UpdateEstimateJSONRequestBody = UpdateEstimateDto
+
+// CreateInvoiceFromEstimateJSONRequestBody defines body for CreateInvoiceFromEstimate for application/json ContentType.
+type CreateInvoiceFromEstimateJSONRequestBody = CreateInvoiceFromEstimateDto
+
+// SendEstimateJSONRequestBody defines body for SendEstimate for application/json ContentType.
+type SendEstimateJSONRequestBody = SendEstimateDto
 
 // CreateInvoiceScheduleJSONRequestBody defines body for CreateInvoiceSchedule for application/json ContentType.
 type CreateInvoiceScheduleJSONRequestBody = CreateInvoiceScheduleDto
@@ -15695,6 +16965,178 @@ type ClientInterface interface {
 	// Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
 	CreateInvoice(ctx context.Context, body CreateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CreateNewEstimateWithBody Create New Estimate
+	//
+	// Create a new estimate with the provided details.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/estimate (the `CreateNewEstimate` operationId).
+	CreateNewEstimateWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateNewEstimate Create New Estimate
+	//
+	// Create a new estimate with the provided details.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/estimate (the `CreateNewEstimate` operationId).
+	CreateNewEstimate(ctx context.Context, body CreateNewEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEstimates List Estimates
+	//
+	// Get a paginated list of estimates.
+	//
+	// Corresponds with GET /invoices/estimate/list (the `ListEstimates` operationId).
+	ListEstimates(ctx context.Context, params *ListEstimatesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GenerateEstimateNumber Generate Estimate Number
+	//
+	// Get the next estimate number for the given location.
+	//
+	// Corresponds with GET /invoices/estimate/number/generate (the `GenerateEstimateNumber` operationId).
+	GenerateEstimateNumber(ctx context.Context, params *GenerateEstimateNumberParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEstimateTemplates List Estimate Templates
+	//
+	// Get a list of estimate templates or a specific template by ID.
+	//
+	// Corresponds with GET /invoices/estimate/template (the `ListEstimateTemplates` operationId).
+	ListEstimateTemplates(ctx context.Context, params *ListEstimateTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEstimateTemplateWithBody Create Estimate Template
+	//
+	// Create a new estimate template.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/estimate/template (the `CreateEstimateTemplate` operationId).
+	CreateEstimateTemplateWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEstimateTemplate Create Estimate Template
+	//
+	// Create a new estimate template.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/estimate/template (the `CreateEstimateTemplate` operationId).
+	CreateEstimateTemplate(ctx context.Context, body CreateEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PreviewEstimateTemplate Preview Estimate Template
+	//
+	// Get a preview of an estimate template.
+	//
+	// Corresponds with GET /invoices/estimate/template/preview (the `PreviewEstimateTemplate` operationId).
+	PreviewEstimateTemplate(ctx context.Context, params *PreviewEstimateTemplateParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEstimateTemplateWithBody Delete Estimate Template
+	//
+	// Delete an existing estimate template.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /invoices/estimate/template/{templateId} (the `DeleteEstimateTemplate` operationId).
+	DeleteEstimateTemplateWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEstimateTemplate Delete Estimate Template
+	//
+	// Delete an existing estimate template.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /invoices/estimate/template/{templateId} (the `DeleteEstimateTemplate` operationId).
+	DeleteEstimateTemplate(ctx context.Context, templateID string, body DeleteEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEstimateTemplateWithBody Update Estimate Template
+	//
+	// Update an existing estimate template.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /invoices/estimate/template/{templateId} (the `UpdateEstimateTemplate` operationId).
+	UpdateEstimateTemplateWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEstimateTemplate Update Estimate Template
+	//
+	// Update an existing estimate template.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /invoices/estimate/template/{templateId} (the `UpdateEstimateTemplate` operationId).
+	UpdateEstimateTemplate(ctx context.Context, templateID string, body UpdateEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEstimateWithBody Delete Estimate
+	//
+	// Delete an existing estimate.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /invoices/estimate/{estimateId} (the `DeleteEstimate` operationId).
+	DeleteEstimateWithBody(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEstimate Delete Estimate
+	//
+	// Delete an existing estimate.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /invoices/estimate/{estimateId} (the `DeleteEstimate` operationId).
+	DeleteEstimate(ctx context.Context, estimateID string, body DeleteEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEstimateWithBody Update Estimate
+	//
+	// Update an existing estimate with new details.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /invoices/estimate/{estimateId} (the `UpdateEstimate` operationId).
+	UpdateEstimateWithBody(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEstimate Update Estimate
+	//
+	// Update an existing estimate with new details.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /invoices/estimate/{estimateId} (the `UpdateEstimate` operationId).
+	UpdateEstimate(ctx context.Context, estimateID string, body UpdateEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateInvoiceFromEstimateWithBody Create Invoice from Estimate
+	//
+	// Create a new invoice from an existing estimate.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/estimate/{estimateId}/invoice (the `CreateInvoiceFromEstimate` operationId).
+	CreateInvoiceFromEstimateWithBody(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateInvoiceFromEstimate Create Invoice from Estimate
+	//
+	// Create a new invoice from an existing estimate.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/estimate/{estimateId}/invoice (the `CreateInvoiceFromEstimate` operationId).
+	CreateInvoiceFromEstimate(ctx context.Context, estimateID string, body CreateInvoiceFromEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendEstimateWithBody Send Estimate
+	//
+	// API to send estimate by estimate id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/estimate/{estimateId}/send (the `SendEstimate` operationId).
+	SendEstimateWithBody(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendEstimate Send Estimate
+	//
+	// API to send estimate by estimate id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/estimate/{estimateId}/send (the `SendEstimate` operationId).
+	SendEstimate(ctx context.Context, estimateID string, body SendEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GenerateInvoiceNumber Generate Invoice Number
 	//
 	// Get the next invoice number for the given location.
@@ -17558,6 +19000,378 @@ func (c *Client) CreateInvoiceWithBody(ctx context.Context, contentType string, 
 // Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
 func (c *Client) CreateInvoice(ctx context.Context, body CreateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateInvoiceRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateNewEstimateWithBody Create New Estimate
+//
+// Create a new estimate with the provided details.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/estimate (the `CreateNewEstimate` operationId).
+func (c *Client) CreateNewEstimateWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateNewEstimateRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateNewEstimate Create New Estimate
+//
+// Create a new estimate with the provided details.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/estimate (the `CreateNewEstimate` operationId).
+func (c *Client) CreateNewEstimate(ctx context.Context, body CreateNewEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateNewEstimateRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEstimates List Estimates
+//
+// Get a paginated list of estimates.
+//
+// Corresponds with GET /invoices/estimate/list (the `ListEstimates` operationId).
+func (c *Client) ListEstimates(ctx context.Context, params *ListEstimatesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEstimatesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GenerateEstimateNumber Generate Estimate Number
+//
+// Get the next estimate number for the given location.
+//
+// Corresponds with GET /invoices/estimate/number/generate (the `GenerateEstimateNumber` operationId).
+func (c *Client) GenerateEstimateNumber(ctx context.Context, params *GenerateEstimateNumberParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGenerateEstimateNumberRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEstimateTemplates List Estimate Templates
+//
+// Get a list of estimate templates or a specific template by ID.
+//
+// Corresponds with GET /invoices/estimate/template (the `ListEstimateTemplates` operationId).
+func (c *Client) ListEstimateTemplates(ctx context.Context, params *ListEstimateTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEstimateTemplatesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEstimateTemplateWithBody Create Estimate Template
+//
+// Create a new estimate template.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/estimate/template (the `CreateEstimateTemplate` operationId).
+func (c *Client) CreateEstimateTemplateWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEstimateTemplateRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEstimateTemplate Create Estimate Template
+//
+// Create a new estimate template.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/estimate/template (the `CreateEstimateTemplate` operationId).
+func (c *Client) CreateEstimateTemplate(ctx context.Context, body CreateEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEstimateTemplateRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PreviewEstimateTemplate Preview Estimate Template
+//
+// Get a preview of an estimate template.
+//
+// Corresponds with GET /invoices/estimate/template/preview (the `PreviewEstimateTemplate` operationId).
+func (c *Client) PreviewEstimateTemplate(ctx context.Context, params *PreviewEstimateTemplateParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPreviewEstimateTemplateRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEstimateTemplateWithBody Delete Estimate Template
+//
+// Delete an existing estimate template.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /invoices/estimate/template/{templateId} (the `DeleteEstimateTemplate` operationId).
+func (c *Client) DeleteEstimateTemplateWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEstimateTemplateRequestWithBody(c.Server, templateID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEstimateTemplate Delete Estimate Template
+//
+// Delete an existing estimate template.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /invoices/estimate/template/{templateId} (the `DeleteEstimateTemplate` operationId).
+func (c *Client) DeleteEstimateTemplate(ctx context.Context, templateID string, body DeleteEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEstimateTemplateRequest(c.Server, templateID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEstimateTemplateWithBody Update Estimate Template
+//
+// Update an existing estimate template.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /invoices/estimate/template/{templateId} (the `UpdateEstimateTemplate` operationId).
+func (c *Client) UpdateEstimateTemplateWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEstimateTemplateRequestWithBody(c.Server, templateID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEstimateTemplate Update Estimate Template
+//
+// Update an existing estimate template.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /invoices/estimate/template/{templateId} (the `UpdateEstimateTemplate` operationId).
+func (c *Client) UpdateEstimateTemplate(ctx context.Context, templateID string, body UpdateEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEstimateTemplateRequest(c.Server, templateID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEstimateWithBody Delete Estimate
+//
+// Delete an existing estimate.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /invoices/estimate/{estimateId} (the `DeleteEstimate` operationId).
+func (c *Client) DeleteEstimateWithBody(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEstimateRequestWithBody(c.Server, estimateID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEstimate Delete Estimate
+//
+// Delete an existing estimate.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /invoices/estimate/{estimateId} (the `DeleteEstimate` operationId).
+func (c *Client) DeleteEstimate(ctx context.Context, estimateID string, body DeleteEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEstimateRequest(c.Server, estimateID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEstimateWithBody Update Estimate
+//
+// Update an existing estimate with new details.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /invoices/estimate/{estimateId} (the `UpdateEstimate` operationId).
+func (c *Client) UpdateEstimateWithBody(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEstimateRequestWithBody(c.Server, estimateID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEstimate Update Estimate
+//
+// Update an existing estimate with new details.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /invoices/estimate/{estimateId} (the `UpdateEstimate` operationId).
+func (c *Client) UpdateEstimate(ctx context.Context, estimateID string, body UpdateEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEstimateRequest(c.Server, estimateID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateInvoiceFromEstimateWithBody Create Invoice from Estimate
+//
+// Create a new invoice from an existing estimate.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/estimate/{estimateId}/invoice (the `CreateInvoiceFromEstimate` operationId).
+func (c *Client) CreateInvoiceFromEstimateWithBody(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateInvoiceFromEstimateRequestWithBody(c.Server, estimateID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateInvoiceFromEstimate Create Invoice from Estimate
+//
+// Create a new invoice from an existing estimate.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/estimate/{estimateId}/invoice (the `CreateInvoiceFromEstimate` operationId).
+func (c *Client) CreateInvoiceFromEstimate(ctx context.Context, estimateID string, body CreateInvoiceFromEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateInvoiceFromEstimateRequest(c.Server, estimateID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendEstimateWithBody Send Estimate
+//
+// API to send estimate by estimate id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/estimate/{estimateId}/send (the `SendEstimate` operationId).
+func (c *Client) SendEstimateWithBody(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendEstimateRequestWithBody(c.Server, estimateID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendEstimate Send Estimate
+//
+// API to send estimate by estimate id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/estimate/{estimateId}/send (the `SendEstimate` operationId).
+func (c *Client) SendEstimate(ctx context.Context, estimateID string, body SendEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendEstimateRequest(c.Server, estimateID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -21425,6 +23239,712 @@ func NewCreateInvoiceRequestWithBody(server string, contentType string, body io.
 	}
 
 	operationPath := fmt.Sprintf("/invoices/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateNewEstimateRequest calls the generic CreateNewEstimate builder with application/json body
+func NewCreateNewEstimateRequest(server string, body CreateNewEstimateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateNewEstimateRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateNewEstimateRequestWithBody constructs an http.Request for the CreateNewEstimate method, with any body, and a specified content type
+func NewCreateNewEstimateRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListEstimatesRequest constructs an http.Request for the ListEstimates method
+func NewListEstimatesRequest(server string, params *ListEstimatesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/list")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.StartAt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startAt", *params.StartAt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndAt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endAt", *params.EndAt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ContactID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "contactId", *params.ContactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGenerateEstimateNumberRequest constructs an http.Request for the GenerateEstimateNumber method
+func NewGenerateEstimateNumberRequest(server string, params *GenerateEstimateNumberParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/number/generate")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListEstimateTemplatesRequest constructs an http.Request for the ListEstimateTemplates method
+func NewListEstimateTemplatesRequest(server string, params *ListEstimateTemplatesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/template")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateEstimateTemplateRequest calls the generic CreateEstimateTemplate builder with application/json body
+func NewCreateEstimateTemplateRequest(server string, body CreateEstimateTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateEstimateTemplateRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateEstimateTemplateRequestWithBody constructs an http.Request for the CreateEstimateTemplate method, with any body, and a specified content type
+func NewCreateEstimateTemplateRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/template")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPreviewEstimateTemplateRequest constructs an http.Request for the PreviewEstimateTemplate method
+func NewPreviewEstimateTemplateRequest(server string, params *PreviewEstimateTemplateParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/template/preview")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "templateId", params.TemplateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeleteEstimateTemplateRequest calls the generic DeleteEstimateTemplate builder with application/json body
+func NewDeleteEstimateTemplateRequest(server string, templateID string, body DeleteEstimateTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteEstimateTemplateRequestWithBody(server, templateID, "application/json", bodyReader)
+}
+
+// NewDeleteEstimateTemplateRequestWithBody constructs an http.Request for the DeleteEstimateTemplate method, with any body, and a specified content type
+func NewDeleteEstimateTemplateRequestWithBody(server string, templateID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "templateId", templateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/template/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateEstimateTemplateRequest calls the generic UpdateEstimateTemplate builder with application/json body
+func NewUpdateEstimateTemplateRequest(server string, templateID string, body UpdateEstimateTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateEstimateTemplateRequestWithBody(server, templateID, "application/json", bodyReader)
+}
+
+// NewUpdateEstimateTemplateRequestWithBody constructs an http.Request for the UpdateEstimateTemplate method, with any body, and a specified content type
+func NewUpdateEstimateTemplateRequestWithBody(server string, templateID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "templateId", templateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/template/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteEstimateRequest calls the generic DeleteEstimate builder with application/json body
+func NewDeleteEstimateRequest(server string, estimateID string, body DeleteEstimateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteEstimateRequestWithBody(server, estimateID, "application/json", bodyReader)
+}
+
+// NewDeleteEstimateRequestWithBody constructs an http.Request for the DeleteEstimate method, with any body, and a specified content type
+func NewDeleteEstimateRequestWithBody(server string, estimateID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "estimateId", estimateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateEstimateRequest calls the generic UpdateEstimate builder with application/json body
+func NewUpdateEstimateRequest(server string, estimateID string, body UpdateEstimateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateEstimateRequestWithBody(server, estimateID, "application/json", bodyReader)
+}
+
+// NewUpdateEstimateRequestWithBody constructs an http.Request for the UpdateEstimate method, with any body, and a specified content type
+func NewUpdateEstimateRequestWithBody(server string, estimateID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "estimateId", estimateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateInvoiceFromEstimateRequest calls the generic CreateInvoiceFromEstimate builder with application/json body
+func NewCreateInvoiceFromEstimateRequest(server string, estimateID string, body CreateInvoiceFromEstimateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateInvoiceFromEstimateRequestWithBody(server, estimateID, "application/json", bodyReader)
+}
+
+// NewCreateInvoiceFromEstimateRequestWithBody constructs an http.Request for the CreateInvoiceFromEstimate method, with any body, and a specified content type
+func NewCreateInvoiceFromEstimateRequestWithBody(server string, estimateID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "estimateId", estimateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/%s/invoice", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSendEstimateRequest calls the generic SendEstimate builder with application/json body
+func NewSendEstimateRequest(server string, estimateID string, body SendEstimateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSendEstimateRequestWithBody(server, estimateID, "application/json", bodyReader)
+}
+
+// NewSendEstimateRequestWithBody constructs an http.Request for the SendEstimate method, with any body, and a specified content type
+func NewSendEstimateRequestWithBody(server string, estimateID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "estimateId", estimateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/%s/send", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -26277,6 +28797,186 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
 	CreateInvoiceWithResponse(ctx context.Context, body CreateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvoiceResponse, error)
 
+	// CreateNewEstimateWithBodyWithResponse Create New Estimate
+	//
+	// Create a new estimate with the provided details.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/estimate (the `CreateNewEstimate` operationId).
+	CreateNewEstimateWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateNewEstimateResponse, error)
+
+	// CreateNewEstimateWithResponse Create New Estimate
+	//
+	// Create a new estimate with the provided details.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/estimate (the `CreateNewEstimate` operationId).
+	CreateNewEstimateWithResponse(ctx context.Context, body CreateNewEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateNewEstimateResponse, error)
+
+	// ListEstimatesWithResponse List Estimates
+	//
+	// Get a paginated list of estimates.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/estimate/list (the `ListEstimates` operationId).
+	ListEstimatesWithResponse(ctx context.Context, params *ListEstimatesParams, reqEditors ...RequestEditorFn) (*ListEstimatesResponse, error)
+
+	// GenerateEstimateNumberWithResponse Generate Estimate Number
+	//
+	// Get the next estimate number for the given location.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/estimate/number/generate (the `GenerateEstimateNumber` operationId).
+	GenerateEstimateNumberWithResponse(ctx context.Context, params *GenerateEstimateNumberParams, reqEditors ...RequestEditorFn) (*GenerateEstimateNumberResponse2, error)
+
+	// ListEstimateTemplatesWithResponse List Estimate Templates
+	//
+	// Get a list of estimate templates or a specific template by ID.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/estimate/template (the `ListEstimateTemplates` operationId).
+	ListEstimateTemplatesWithResponse(ctx context.Context, params *ListEstimateTemplatesParams, reqEditors ...RequestEditorFn) (*ListEstimateTemplatesResponse, error)
+
+	// CreateEstimateTemplateWithBodyWithResponse Create Estimate Template
+	//
+	// Create a new estimate template.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/estimate/template (the `CreateEstimateTemplate` operationId).
+	CreateEstimateTemplateWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEstimateTemplateResponse, error)
+
+	// CreateEstimateTemplateWithResponse Create Estimate Template
+	//
+	// Create a new estimate template.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/estimate/template (the `CreateEstimateTemplate` operationId).
+	CreateEstimateTemplateWithResponse(ctx context.Context, body CreateEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEstimateTemplateResponse, error)
+
+	// PreviewEstimateTemplateWithResponse Preview Estimate Template
+	//
+	// Get a preview of an estimate template.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/estimate/template/preview (the `PreviewEstimateTemplate` operationId).
+	PreviewEstimateTemplateWithResponse(ctx context.Context, params *PreviewEstimateTemplateParams, reqEditors ...RequestEditorFn) (*PreviewEstimateTemplateResponse, error)
+
+	// DeleteEstimateTemplateWithBodyWithResponse Delete Estimate Template
+	//
+	// Delete an existing estimate template.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /invoices/estimate/template/{templateId} (the `DeleteEstimateTemplate` operationId).
+	DeleteEstimateTemplateWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteEstimateTemplateResponse, error)
+
+	// DeleteEstimateTemplateWithResponse Delete Estimate Template
+	//
+	// Delete an existing estimate template.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /invoices/estimate/template/{templateId} (the `DeleteEstimateTemplate` operationId).
+	DeleteEstimateTemplateWithResponse(ctx context.Context, templateID string, body DeleteEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteEstimateTemplateResponse, error)
+
+	// UpdateEstimateTemplateWithBodyWithResponse Update Estimate Template
+	//
+	// Update an existing estimate template.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /invoices/estimate/template/{templateId} (the `UpdateEstimateTemplate` operationId).
+	UpdateEstimateTemplateWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEstimateTemplateResponse, error)
+
+	// UpdateEstimateTemplateWithResponse Update Estimate Template
+	//
+	// Update an existing estimate template.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /invoices/estimate/template/{templateId} (the `UpdateEstimateTemplate` operationId).
+	UpdateEstimateTemplateWithResponse(ctx context.Context, templateID string, body UpdateEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEstimateTemplateResponse, error)
+
+	// DeleteEstimateWithBodyWithResponse Delete Estimate
+	//
+	// Delete an existing estimate.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /invoices/estimate/{estimateId} (the `DeleteEstimate` operationId).
+	DeleteEstimateWithBodyWithResponse(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteEstimateResponse, error)
+
+	// DeleteEstimateWithResponse Delete Estimate
+	//
+	// Delete an existing estimate.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /invoices/estimate/{estimateId} (the `DeleteEstimate` operationId).
+	DeleteEstimateWithResponse(ctx context.Context, estimateID string, body DeleteEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteEstimateResponse, error)
+
+	// UpdateEstimateWithBodyWithResponse Update Estimate
+	//
+	// Update an existing estimate with new details.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /invoices/estimate/{estimateId} (the `UpdateEstimate` operationId).
+	UpdateEstimateWithBodyWithResponse(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEstimateResponse, error)
+
+	// UpdateEstimateWithResponse Update Estimate
+	//
+	// Update an existing estimate with new details.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /invoices/estimate/{estimateId} (the `UpdateEstimate` operationId).
+	UpdateEstimateWithResponse(ctx context.Context, estimateID string, body UpdateEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEstimateResponse, error)
+
+	// CreateInvoiceFromEstimateWithBodyWithResponse Create Invoice from Estimate
+	//
+	// Create a new invoice from an existing estimate.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/estimate/{estimateId}/invoice (the `CreateInvoiceFromEstimate` operationId).
+	CreateInvoiceFromEstimateWithBodyWithResponse(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInvoiceFromEstimateResponse, error)
+
+	// CreateInvoiceFromEstimateWithResponse Create Invoice from Estimate
+	//
+	// Create a new invoice from an existing estimate.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/estimate/{estimateId}/invoice (the `CreateInvoiceFromEstimate` operationId).
+	CreateInvoiceFromEstimateWithResponse(ctx context.Context, estimateID string, body CreateInvoiceFromEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvoiceFromEstimateResponse, error)
+
+	// SendEstimateWithBodyWithResponse Send Estimate
+	//
+	// API to send estimate by estimate id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/estimate/{estimateId}/send (the `SendEstimate` operationId).
+	SendEstimateWithBodyWithResponse(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendEstimateResponse, error)
+
+	// SendEstimateWithResponse Send Estimate
+	//
+	// API to send estimate by estimate id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/estimate/{estimateId}/send (the `SendEstimate` operationId).
+	SendEstimateWithResponse(ctx context.Context, estimateID string, body SendEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*SendEstimateResponse, error)
+
 	// GenerateInvoiceNumberWithResponse Generate Invoice Number
 	//
 	// Get the next invoice number for the given location.
@@ -30656,6 +33356,1002 @@ func (r CreateInvoiceResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateNewEstimateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *EstimateResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateNewEstimateResponse) GetJSON201() *EstimateResponseDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateNewEstimateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateNewEstimateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateNewEstimateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateNewEstimateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateNewEstimateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateNewEstimateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateNewEstimateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateNewEstimateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateNewEstimateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateNewEstimateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListEstimatesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListEstimatesResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEstimatesResponse) GetJSON200() *ListEstimatesResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListEstimatesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListEstimatesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListEstimatesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListEstimatesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListEstimatesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListEstimatesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEstimatesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEstimatesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEstimatesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEstimatesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GenerateEstimateNumberResponse2 struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GenerateEstimateNumberResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GenerateEstimateNumberResponse2) GetJSON200() *GenerateEstimateNumberResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GenerateEstimateNumberResponse2) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GenerateEstimateNumberResponse2) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GenerateEstimateNumberResponse2) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GenerateEstimateNumberResponse2) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GenerateEstimateNumberResponse2) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GenerateEstimateNumberResponse2) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GenerateEstimateNumberResponse2) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GenerateEstimateNumberResponse2) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GenerateEstimateNumberResponse2) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GenerateEstimateNumberResponse2) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListEstimateTemplatesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListEstimateTemplateResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEstimateTemplatesResponse) GetJSON200() *ListEstimateTemplateResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListEstimateTemplatesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListEstimateTemplatesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListEstimateTemplatesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListEstimateTemplatesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListEstimateTemplatesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListEstimateTemplatesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEstimateTemplatesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEstimateTemplatesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEstimateTemplatesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEstimateTemplatesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateEstimateTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *EstimateTemplateResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateEstimateTemplateResponse) GetJSON201() *EstimateTemplateResponseDTO {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateEstimateTemplateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateEstimateTemplateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateEstimateTemplateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateEstimateTemplateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateEstimateTemplateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateEstimateTemplateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateEstimateTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateEstimateTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateEstimateTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateEstimateTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PreviewEstimateTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EstimateTemplateResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PreviewEstimateTemplateResponse) GetJSON200() *EstimateTemplateResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PreviewEstimateTemplateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PreviewEstimateTemplateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PreviewEstimateTemplateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PreviewEstimateTemplateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PreviewEstimateTemplateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PreviewEstimateTemplateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r PreviewEstimateTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PreviewEstimateTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PreviewEstimateTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PreviewEstimateTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteEstimateTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EstimateTemplateResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteEstimateTemplateResponse) GetJSON200() *EstimateTemplateResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteEstimateTemplateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteEstimateTemplateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteEstimateTemplateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteEstimateTemplateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteEstimateTemplateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteEstimateTemplateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteEstimateTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteEstimateTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteEstimateTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteEstimateTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateEstimateTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EstimateTemplateResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateEstimateTemplateResponse) GetJSON200() *EstimateTemplateResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateEstimateTemplateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateEstimateTemplateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateEstimateTemplateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateEstimateTemplateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateEstimateTemplateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateEstimateTemplateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateEstimateTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateEstimateTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateEstimateTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateEstimateTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteEstimateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EstimateResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteEstimateResponse) GetJSON200() *EstimateResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteEstimateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteEstimateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteEstimateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteEstimateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteEstimateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteEstimateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteEstimateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteEstimateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteEstimateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteEstimateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateEstimateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EstimateResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateEstimateResponse) GetJSON200() *EstimateResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateEstimateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateEstimateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateEstimateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateEstimateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateEstimateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateEstimateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateEstimateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateEstimateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateEstimateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateEstimateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateInvoiceFromEstimateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateInvoiceFromEstimateResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateInvoiceFromEstimateResponse) GetJSON200() *CreateInvoiceFromEstimateResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateInvoiceFromEstimateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateInvoiceFromEstimateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateInvoiceFromEstimateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateInvoiceFromEstimateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateInvoiceFromEstimateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateInvoiceFromEstimateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateInvoiceFromEstimateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateInvoiceFromEstimateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateInvoiceFromEstimateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateInvoiceFromEstimateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SendEstimateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *EstimateResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r SendEstimateResponse) GetJSON201() *EstimateResponseDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SendEstimateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SendEstimateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SendEstimateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SendEstimateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SendEstimateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SendEstimateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r SendEstimateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SendEstimateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SendEstimateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SendEstimateResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -37136,6 +40832,306 @@ func (c *ClientWithResponses) CreateInvoiceWithResponse(ctx context.Context, bod
 	return ParseCreateInvoiceResponse(rsp)
 }
 
+// CreateNewEstimateWithBodyWithResponse Create New Estimate
+//
+// Create a new estimate with the provided details.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/estimate (the `CreateNewEstimate` operationId).
+func (c *ClientWithResponses) CreateNewEstimateWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateNewEstimateResponse, error) {
+	rsp, err := c.CreateNewEstimateWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateNewEstimateResponse(rsp)
+}
+
+// CreateNewEstimateWithResponse Create New Estimate
+//
+// Create a new estimate with the provided details.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/estimate (the `CreateNewEstimate` operationId).
+func (c *ClientWithResponses) CreateNewEstimateWithResponse(ctx context.Context, body CreateNewEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateNewEstimateResponse, error) {
+	rsp, err := c.CreateNewEstimate(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateNewEstimateResponse(rsp)
+}
+
+// ListEstimatesWithResponse List Estimates
+//
+// Get a paginated list of estimates.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/estimate/list (the `ListEstimates` operationId).
+func (c *ClientWithResponses) ListEstimatesWithResponse(ctx context.Context, params *ListEstimatesParams, reqEditors ...RequestEditorFn) (*ListEstimatesResponse, error) {
+	rsp, err := c.ListEstimates(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEstimatesResponse(rsp)
+}
+
+// GenerateEstimateNumberWithResponse Generate Estimate Number
+//
+// Get the next estimate number for the given location.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/estimate/number/generate (the `GenerateEstimateNumber` operationId).
+func (c *ClientWithResponses) GenerateEstimateNumberWithResponse(ctx context.Context, params *GenerateEstimateNumberParams, reqEditors ...RequestEditorFn) (*GenerateEstimateNumberResponse2, error) {
+	rsp, err := c.GenerateEstimateNumber(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGenerateEstimateNumberResponse2(rsp)
+}
+
+// ListEstimateTemplatesWithResponse List Estimate Templates
+//
+// Get a list of estimate templates or a specific template by ID.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/estimate/template (the `ListEstimateTemplates` operationId).
+func (c *ClientWithResponses) ListEstimateTemplatesWithResponse(ctx context.Context, params *ListEstimateTemplatesParams, reqEditors ...RequestEditorFn) (*ListEstimateTemplatesResponse, error) {
+	rsp, err := c.ListEstimateTemplates(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEstimateTemplatesResponse(rsp)
+}
+
+// CreateEstimateTemplateWithBodyWithResponse Create Estimate Template
+//
+// Create a new estimate template.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/estimate/template (the `CreateEstimateTemplate` operationId).
+func (c *ClientWithResponses) CreateEstimateTemplateWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEstimateTemplateResponse, error) {
+	rsp, err := c.CreateEstimateTemplateWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEstimateTemplateResponse(rsp)
+}
+
+// CreateEstimateTemplateWithResponse Create Estimate Template
+//
+// Create a new estimate template.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/estimate/template (the `CreateEstimateTemplate` operationId).
+func (c *ClientWithResponses) CreateEstimateTemplateWithResponse(ctx context.Context, body CreateEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEstimateTemplateResponse, error) {
+	rsp, err := c.CreateEstimateTemplate(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEstimateTemplateResponse(rsp)
+}
+
+// PreviewEstimateTemplateWithResponse Preview Estimate Template
+//
+// Get a preview of an estimate template.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/estimate/template/preview (the `PreviewEstimateTemplate` operationId).
+func (c *ClientWithResponses) PreviewEstimateTemplateWithResponse(ctx context.Context, params *PreviewEstimateTemplateParams, reqEditors ...RequestEditorFn) (*PreviewEstimateTemplateResponse, error) {
+	rsp, err := c.PreviewEstimateTemplate(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePreviewEstimateTemplateResponse(rsp)
+}
+
+// DeleteEstimateTemplateWithBodyWithResponse Delete Estimate Template
+//
+// Delete an existing estimate template.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /invoices/estimate/template/{templateId} (the `DeleteEstimateTemplate` operationId).
+func (c *ClientWithResponses) DeleteEstimateTemplateWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteEstimateTemplateResponse, error) {
+	rsp, err := c.DeleteEstimateTemplateWithBody(ctx, templateID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEstimateTemplateResponse(rsp)
+}
+
+// DeleteEstimateTemplateWithResponse Delete Estimate Template
+//
+// Delete an existing estimate template.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /invoices/estimate/template/{templateId} (the `DeleteEstimateTemplate` operationId).
+func (c *ClientWithResponses) DeleteEstimateTemplateWithResponse(ctx context.Context, templateID string, body DeleteEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteEstimateTemplateResponse, error) {
+	rsp, err := c.DeleteEstimateTemplate(ctx, templateID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEstimateTemplateResponse(rsp)
+}
+
+// UpdateEstimateTemplateWithBodyWithResponse Update Estimate Template
+//
+// Update an existing estimate template.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /invoices/estimate/template/{templateId} (the `UpdateEstimateTemplate` operationId).
+func (c *ClientWithResponses) UpdateEstimateTemplateWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEstimateTemplateResponse, error) {
+	rsp, err := c.UpdateEstimateTemplateWithBody(ctx, templateID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEstimateTemplateResponse(rsp)
+}
+
+// UpdateEstimateTemplateWithResponse Update Estimate Template
+//
+// Update an existing estimate template.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /invoices/estimate/template/{templateId} (the `UpdateEstimateTemplate` operationId).
+func (c *ClientWithResponses) UpdateEstimateTemplateWithResponse(ctx context.Context, templateID string, body UpdateEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEstimateTemplateResponse, error) {
+	rsp, err := c.UpdateEstimateTemplate(ctx, templateID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEstimateTemplateResponse(rsp)
+}
+
+// DeleteEstimateWithBodyWithResponse Delete Estimate
+//
+// Delete an existing estimate.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /invoices/estimate/{estimateId} (the `DeleteEstimate` operationId).
+func (c *ClientWithResponses) DeleteEstimateWithBodyWithResponse(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteEstimateResponse, error) {
+	rsp, err := c.DeleteEstimateWithBody(ctx, estimateID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEstimateResponse(rsp)
+}
+
+// DeleteEstimateWithResponse Delete Estimate
+//
+// Delete an existing estimate.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /invoices/estimate/{estimateId} (the `DeleteEstimate` operationId).
+func (c *ClientWithResponses) DeleteEstimateWithResponse(ctx context.Context, estimateID string, body DeleteEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteEstimateResponse, error) {
+	rsp, err := c.DeleteEstimate(ctx, estimateID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEstimateResponse(rsp)
+}
+
+// UpdateEstimateWithBodyWithResponse Update Estimate
+//
+// Update an existing estimate with new details.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /invoices/estimate/{estimateId} (the `UpdateEstimate` operationId).
+func (c *ClientWithResponses) UpdateEstimateWithBodyWithResponse(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEstimateResponse, error) {
+	rsp, err := c.UpdateEstimateWithBody(ctx, estimateID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEstimateResponse(rsp)
+}
+
+// UpdateEstimateWithResponse Update Estimate
+//
+// Update an existing estimate with new details.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /invoices/estimate/{estimateId} (the `UpdateEstimate` operationId).
+func (c *ClientWithResponses) UpdateEstimateWithResponse(ctx context.Context, estimateID string, body UpdateEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEstimateResponse, error) {
+	rsp, err := c.UpdateEstimate(ctx, estimateID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEstimateResponse(rsp)
+}
+
+// CreateInvoiceFromEstimateWithBodyWithResponse Create Invoice from Estimate
+//
+// Create a new invoice from an existing estimate.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/estimate/{estimateId}/invoice (the `CreateInvoiceFromEstimate` operationId).
+func (c *ClientWithResponses) CreateInvoiceFromEstimateWithBodyWithResponse(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInvoiceFromEstimateResponse, error) {
+	rsp, err := c.CreateInvoiceFromEstimateWithBody(ctx, estimateID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateInvoiceFromEstimateResponse(rsp)
+}
+
+// CreateInvoiceFromEstimateWithResponse Create Invoice from Estimate
+//
+// Create a new invoice from an existing estimate.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/estimate/{estimateId}/invoice (the `CreateInvoiceFromEstimate` operationId).
+func (c *ClientWithResponses) CreateInvoiceFromEstimateWithResponse(ctx context.Context, estimateID string, body CreateInvoiceFromEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvoiceFromEstimateResponse, error) {
+	rsp, err := c.CreateInvoiceFromEstimate(ctx, estimateID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateInvoiceFromEstimateResponse(rsp)
+}
+
+// SendEstimateWithBodyWithResponse Send Estimate
+//
+// API to send estimate by estimate id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/estimate/{estimateId}/send (the `SendEstimate` operationId).
+func (c *ClientWithResponses) SendEstimateWithBodyWithResponse(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendEstimateResponse, error) {
+	rsp, err := c.SendEstimateWithBody(ctx, estimateID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendEstimateResponse(rsp)
+}
+
+// SendEstimateWithResponse Send Estimate
+//
+// API to send estimate by estimate id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/estimate/{estimateId}/send (the `SendEstimate` operationId).
+func (c *ClientWithResponses) SendEstimateWithResponse(ctx context.Context, estimateID string, body SendEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*SendEstimateResponse, error) {
+	rsp, err := c.SendEstimate(ctx, estimateID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendEstimateResponse(rsp)
+}
+
 // GenerateInvoiceNumberWithResponse Generate Invoice Number
 //
 // Get the next invoice number for the given location.
@@ -41409,6 +45405,822 @@ func ParseCreateInvoiceResponse(rsp *http.Response) (*CreateInvoiceResponse, err
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateNewEstimateResponse parses an HTTP response from a CreateNewEstimateWithResponse call
+func ParseCreateNewEstimateResponse(rsp *http.Response) (*CreateNewEstimateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateNewEstimateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest EstimateResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListEstimatesResponse parses an HTTP response from a ListEstimatesWithResponse call
+func ParseListEstimatesResponse(rsp *http.Response) (*ListEstimatesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEstimatesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListEstimatesResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGenerateEstimateNumberResponse2 parses an HTTP response from a GenerateEstimateNumberWithResponse call
+func ParseGenerateEstimateNumberResponse2(rsp *http.Response) (*GenerateEstimateNumberResponse2, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GenerateEstimateNumberResponse2{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GenerateEstimateNumberResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListEstimateTemplatesResponse parses an HTTP response from a ListEstimateTemplatesWithResponse call
+func ParseListEstimateTemplatesResponse(rsp *http.Response) (*ListEstimateTemplatesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEstimateTemplatesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListEstimateTemplateResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateEstimateTemplateResponse parses an HTTP response from a CreateEstimateTemplateWithResponse call
+func ParseCreateEstimateTemplateResponse(rsp *http.Response) (*CreateEstimateTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateEstimateTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest EstimateTemplateResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePreviewEstimateTemplateResponse parses an HTTP response from a PreviewEstimateTemplateWithResponse call
+func ParsePreviewEstimateTemplateResponse(rsp *http.Response) (*PreviewEstimateTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PreviewEstimateTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EstimateTemplateResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteEstimateTemplateResponse parses an HTTP response from a DeleteEstimateTemplateWithResponse call
+func ParseDeleteEstimateTemplateResponse(rsp *http.Response) (*DeleteEstimateTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteEstimateTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EstimateTemplateResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateEstimateTemplateResponse parses an HTTP response from a UpdateEstimateTemplateWithResponse call
+func ParseUpdateEstimateTemplateResponse(rsp *http.Response) (*UpdateEstimateTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateEstimateTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EstimateTemplateResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteEstimateResponse parses an HTTP response from a DeleteEstimateWithResponse call
+func ParseDeleteEstimateResponse(rsp *http.Response) (*DeleteEstimateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteEstimateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EstimateResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateEstimateResponse parses an HTTP response from a UpdateEstimateWithResponse call
+func ParseUpdateEstimateResponse(rsp *http.Response) (*UpdateEstimateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateEstimateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EstimateResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateInvoiceFromEstimateResponse parses an HTTP response from a CreateInvoiceFromEstimateWithResponse call
+func ParseCreateInvoiceFromEstimateResponse(rsp *http.Response) (*CreateInvoiceFromEstimateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateInvoiceFromEstimateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateInvoiceFromEstimateResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSendEstimateResponse parses an HTTP response from a SendEstimateWithResponse call
+func ParseSendEstimateResponse(rsp *http.Response) (*SendEstimateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SendEstimateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest EstimateResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequestDTO

@@ -34,6 +34,18 @@ const (
 	InvoicesService_RecordInvoice_FullMethodName                              = "/hlgate.v1.InvoicesService/RecordInvoice"
 	InvoicesService_SendInvoice_FullMethodName                                = "/hlgate.v1.InvoicesService/SendInvoice"
 	InvoicesService_VoidInvoice_FullMethodName                                = "/hlgate.v1.InvoicesService/VoidInvoice"
+	InvoicesService_CreateNewEstimate_FullMethodName                          = "/hlgate.v1.InvoicesService/CreateNewEstimate"
+	InvoicesService_DeleteEstimate_FullMethodName                             = "/hlgate.v1.InvoicesService/DeleteEstimate"
+	InvoicesService_UpdateEstimate_FullMethodName                             = "/hlgate.v1.InvoicesService/UpdateEstimate"
+	InvoicesService_CreateInvoiceFromEstimate_FullMethodName                  = "/hlgate.v1.InvoicesService/CreateInvoiceFromEstimate"
+	InvoicesService_SendEstimate_FullMethodName                               = "/hlgate.v1.InvoicesService/SendEstimate"
+	InvoicesService_ListEstimates_FullMethodName                              = "/hlgate.v1.InvoicesService/ListEstimates"
+	InvoicesService_GenerateEstimateNumber_FullMethodName                     = "/hlgate.v1.InvoicesService/GenerateEstimateNumber"
+	InvoicesService_ListEstimateTemplates_FullMethodName                      = "/hlgate.v1.InvoicesService/ListEstimateTemplates"
+	InvoicesService_CreateEstimateTemplate_FullMethodName                     = "/hlgate.v1.InvoicesService/CreateEstimateTemplate"
+	InvoicesService_DeleteEstimateTemplate_FullMethodName                     = "/hlgate.v1.InvoicesService/DeleteEstimateTemplate"
+	InvoicesService_UpdateEstimateTemplate_FullMethodName                     = "/hlgate.v1.InvoicesService/UpdateEstimateTemplate"
+	InvoicesService_PreviewEstimateTemplate_FullMethodName                    = "/hlgate.v1.InvoicesService/PreviewEstimateTemplate"
 	InvoicesService_GenerateInvoiceNumber_FullMethodName                      = "/hlgate.v1.InvoicesService/GenerateInvoiceNumber"
 	InvoicesService_ListInvoiceSchedules_FullMethodName                       = "/hlgate.v1.InvoicesService/ListInvoiceSchedules"
 	InvoicesService_CreateInvoiceSchedule_FullMethodName                      = "/hlgate.v1.InvoicesService/CreateInvoiceSchedule"
@@ -94,6 +106,51 @@ type InvoicesServiceClient interface {
 	// VoidInvoice calls POST /invoices/{invoiceId}/void (void-invoice). Void
 	// invoice: API to delete invoice by invoice id.
 	VoidInvoice(ctx context.Context, in *VoidInvoiceRequest, opts ...grpc.CallOption) (*VoidInvoiceResponse, error)
+	// CreateNewEstimate calls POST /invoices/estimate (create-new-estimate).
+	// Create New Estimate: Create a new estimate with the provided details.
+	CreateNewEstimate(ctx context.Context, in *CreateNewEstimateRequest, opts ...grpc.CallOption) (*CreateNewEstimateResponse, error)
+	// DeleteEstimate calls DELETE /invoices/estimate/{estimateId}
+	// (delete-estimate). Delete Estimate: Delete an existing estimate.
+	DeleteEstimate(ctx context.Context, in *DeleteEstimateRequest, opts ...grpc.CallOption) (*DeleteEstimateResponse, error)
+	// UpdateEstimate calls PUT /invoices/estimate/{estimateId}
+	// (update-estimate). Update Estimate: Update an existing estimate with new
+	// details.
+	UpdateEstimate(ctx context.Context, in *UpdateEstimateRequest, opts ...grpc.CallOption) (*UpdateEstimateResponse, error)
+	// CreateInvoiceFromEstimate calls POST
+	// /invoices/estimate/{estimateId}/invoice (create-invoice-from-estimate).
+	// Create Invoice from Estimate: Create a new invoice from an existing
+	// estimate.
+	CreateInvoiceFromEstimate(ctx context.Context, in *CreateInvoiceFromEstimateRequest, opts ...grpc.CallOption) (*CreateInvoiceFromEstimateResponse, error)
+	// SendEstimate calls POST /invoices/estimate/{estimateId}/send
+	// (send-estimate). Send Estimate: API to send estimate by estimate id.
+	SendEstimate(ctx context.Context, in *SendEstimateRequest, opts ...grpc.CallOption) (*SendEstimateResponse, error)
+	// ListEstimates calls GET /invoices/estimate/list (list-estimates). List
+	// Estimates: Get a paginated list of estimates.
+	ListEstimates(ctx context.Context, in *ListEstimatesRequest, opts ...grpc.CallOption) (*ListEstimatesResponse, error)
+	// GenerateEstimateNumber calls GET /invoices/estimate/number/generate
+	// (generate-estimate-number). Generate Estimate Number: Get the next
+	// estimate number for the given location.
+	GenerateEstimateNumber(ctx context.Context, in *GenerateEstimateNumberRequest, opts ...grpc.CallOption) (*GenerateEstimateNumberResponse, error)
+	// ListEstimateTemplates calls GET /invoices/estimate/template
+	// (list-estimate-templates). List Estimate Templates: Get a list of
+	// estimate templates or a specific template by ID.
+	ListEstimateTemplates(ctx context.Context, in *ListEstimateTemplatesRequest, opts ...grpc.CallOption) (*ListEstimateTemplatesResponse, error)
+	// CreateEstimateTemplate calls POST /invoices/estimate/template
+	// (create-estimate-template). Create Estimate Template: Create a new
+	// estimate template.
+	CreateEstimateTemplate(ctx context.Context, in *CreateEstimateTemplateRequest, opts ...grpc.CallOption) (*CreateEstimateTemplateResponse, error)
+	// DeleteEstimateTemplate calls DELETE
+	// /invoices/estimate/template/{templateId} (delete-estimate-template).
+	// Delete Estimate Template: Delete an existing estimate template.
+	DeleteEstimateTemplate(ctx context.Context, in *DeleteEstimateTemplateRequest, opts ...grpc.CallOption) (*DeleteEstimateTemplateResponse, error)
+	// UpdateEstimateTemplate calls PUT /invoices/estimate/template/{templateId}
+	// (update-estimate-template). Update Estimate Template: Update an existing
+	// estimate template.
+	UpdateEstimateTemplate(ctx context.Context, in *UpdateEstimateTemplateRequest, opts ...grpc.CallOption) (*UpdateEstimateTemplateResponse, error)
+	// PreviewEstimateTemplate calls GET /invoices/estimate/template/preview
+	// (preview-estimate-template). Preview Estimate Template: Get a preview of
+	// an estimate template.
+	PreviewEstimateTemplate(ctx context.Context, in *PreviewEstimateTemplateRequest, opts ...grpc.CallOption) (*PreviewEstimateTemplateResponse, error)
 	// GenerateInvoiceNumber calls GET /invoices/generate-invoice-number
 	// (generate-invoice-number). Generate Invoice Number: Get the next invoice
 	// number for the given location.
@@ -266,6 +323,126 @@ func (c *invoicesServiceClient) VoidInvoice(ctx context.Context, in *VoidInvoice
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(VoidInvoiceResponse)
 	err := c.cc.Invoke(ctx, InvoicesService_VoidInvoice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) CreateNewEstimate(ctx context.Context, in *CreateNewEstimateRequest, opts ...grpc.CallOption) (*CreateNewEstimateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateNewEstimateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_CreateNewEstimate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) DeleteEstimate(ctx context.Context, in *DeleteEstimateRequest, opts ...grpc.CallOption) (*DeleteEstimateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteEstimateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_DeleteEstimate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) UpdateEstimate(ctx context.Context, in *UpdateEstimateRequest, opts ...grpc.CallOption) (*UpdateEstimateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateEstimateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_UpdateEstimate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) CreateInvoiceFromEstimate(ctx context.Context, in *CreateInvoiceFromEstimateRequest, opts ...grpc.CallOption) (*CreateInvoiceFromEstimateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateInvoiceFromEstimateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_CreateInvoiceFromEstimate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) SendEstimate(ctx context.Context, in *SendEstimateRequest, opts ...grpc.CallOption) (*SendEstimateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendEstimateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_SendEstimate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) ListEstimates(ctx context.Context, in *ListEstimatesRequest, opts ...grpc.CallOption) (*ListEstimatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEstimatesResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_ListEstimates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) GenerateEstimateNumber(ctx context.Context, in *GenerateEstimateNumberRequest, opts ...grpc.CallOption) (*GenerateEstimateNumberResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GenerateEstimateNumberResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_GenerateEstimateNumber_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) ListEstimateTemplates(ctx context.Context, in *ListEstimateTemplatesRequest, opts ...grpc.CallOption) (*ListEstimateTemplatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEstimateTemplatesResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_ListEstimateTemplates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) CreateEstimateTemplate(ctx context.Context, in *CreateEstimateTemplateRequest, opts ...grpc.CallOption) (*CreateEstimateTemplateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateEstimateTemplateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_CreateEstimateTemplate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) DeleteEstimateTemplate(ctx context.Context, in *DeleteEstimateTemplateRequest, opts ...grpc.CallOption) (*DeleteEstimateTemplateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteEstimateTemplateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_DeleteEstimateTemplate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) UpdateEstimateTemplate(ctx context.Context, in *UpdateEstimateTemplateRequest, opts ...grpc.CallOption) (*UpdateEstimateTemplateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateEstimateTemplateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_UpdateEstimateTemplate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) PreviewEstimateTemplate(ctx context.Context, in *PreviewEstimateTemplateRequest, opts ...grpc.CallOption) (*PreviewEstimateTemplateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PreviewEstimateTemplateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_PreviewEstimateTemplate_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -501,6 +678,51 @@ type InvoicesServiceServer interface {
 	// VoidInvoice calls POST /invoices/{invoiceId}/void (void-invoice). Void
 	// invoice: API to delete invoice by invoice id.
 	VoidInvoice(context.Context, *VoidInvoiceRequest) (*VoidInvoiceResponse, error)
+	// CreateNewEstimate calls POST /invoices/estimate (create-new-estimate).
+	// Create New Estimate: Create a new estimate with the provided details.
+	CreateNewEstimate(context.Context, *CreateNewEstimateRequest) (*CreateNewEstimateResponse, error)
+	// DeleteEstimate calls DELETE /invoices/estimate/{estimateId}
+	// (delete-estimate). Delete Estimate: Delete an existing estimate.
+	DeleteEstimate(context.Context, *DeleteEstimateRequest) (*DeleteEstimateResponse, error)
+	// UpdateEstimate calls PUT /invoices/estimate/{estimateId}
+	// (update-estimate). Update Estimate: Update an existing estimate with new
+	// details.
+	UpdateEstimate(context.Context, *UpdateEstimateRequest) (*UpdateEstimateResponse, error)
+	// CreateInvoiceFromEstimate calls POST
+	// /invoices/estimate/{estimateId}/invoice (create-invoice-from-estimate).
+	// Create Invoice from Estimate: Create a new invoice from an existing
+	// estimate.
+	CreateInvoiceFromEstimate(context.Context, *CreateInvoiceFromEstimateRequest) (*CreateInvoiceFromEstimateResponse, error)
+	// SendEstimate calls POST /invoices/estimate/{estimateId}/send
+	// (send-estimate). Send Estimate: API to send estimate by estimate id.
+	SendEstimate(context.Context, *SendEstimateRequest) (*SendEstimateResponse, error)
+	// ListEstimates calls GET /invoices/estimate/list (list-estimates). List
+	// Estimates: Get a paginated list of estimates.
+	ListEstimates(context.Context, *ListEstimatesRequest) (*ListEstimatesResponse, error)
+	// GenerateEstimateNumber calls GET /invoices/estimate/number/generate
+	// (generate-estimate-number). Generate Estimate Number: Get the next
+	// estimate number for the given location.
+	GenerateEstimateNumber(context.Context, *GenerateEstimateNumberRequest) (*GenerateEstimateNumberResponse, error)
+	// ListEstimateTemplates calls GET /invoices/estimate/template
+	// (list-estimate-templates). List Estimate Templates: Get a list of
+	// estimate templates or a specific template by ID.
+	ListEstimateTemplates(context.Context, *ListEstimateTemplatesRequest) (*ListEstimateTemplatesResponse, error)
+	// CreateEstimateTemplate calls POST /invoices/estimate/template
+	// (create-estimate-template). Create Estimate Template: Create a new
+	// estimate template.
+	CreateEstimateTemplate(context.Context, *CreateEstimateTemplateRequest) (*CreateEstimateTemplateResponse, error)
+	// DeleteEstimateTemplate calls DELETE
+	// /invoices/estimate/template/{templateId} (delete-estimate-template).
+	// Delete Estimate Template: Delete an existing estimate template.
+	DeleteEstimateTemplate(context.Context, *DeleteEstimateTemplateRequest) (*DeleteEstimateTemplateResponse, error)
+	// UpdateEstimateTemplate calls PUT /invoices/estimate/template/{templateId}
+	// (update-estimate-template). Update Estimate Template: Update an existing
+	// estimate template.
+	UpdateEstimateTemplate(context.Context, *UpdateEstimateTemplateRequest) (*UpdateEstimateTemplateResponse, error)
+	// PreviewEstimateTemplate calls GET /invoices/estimate/template/preview
+	// (preview-estimate-template). Preview Estimate Template: Get a preview of
+	// an estimate template.
+	PreviewEstimateTemplate(context.Context, *PreviewEstimateTemplateRequest) (*PreviewEstimateTemplateResponse, error)
 	// GenerateInvoiceNumber calls GET /invoices/generate-invoice-number
 	// (generate-invoice-number). Generate Invoice Number: Get the next invoice
 	// number for the given location.
@@ -615,6 +837,42 @@ func (UnimplementedInvoicesServiceServer) SendInvoice(context.Context, *SendInvo
 }
 func (UnimplementedInvoicesServiceServer) VoidInvoice(context.Context, *VoidInvoiceRequest) (*VoidInvoiceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VoidInvoice not implemented")
+}
+func (UnimplementedInvoicesServiceServer) CreateNewEstimate(context.Context, *CreateNewEstimateRequest) (*CreateNewEstimateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateNewEstimate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) DeleteEstimate(context.Context, *DeleteEstimateRequest) (*DeleteEstimateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteEstimate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) UpdateEstimate(context.Context, *UpdateEstimateRequest) (*UpdateEstimateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateEstimate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) CreateInvoiceFromEstimate(context.Context, *CreateInvoiceFromEstimateRequest) (*CreateInvoiceFromEstimateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateInvoiceFromEstimate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) SendEstimate(context.Context, *SendEstimateRequest) (*SendEstimateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendEstimate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) ListEstimates(context.Context, *ListEstimatesRequest) (*ListEstimatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEstimates not implemented")
+}
+func (UnimplementedInvoicesServiceServer) GenerateEstimateNumber(context.Context, *GenerateEstimateNumberRequest) (*GenerateEstimateNumberResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GenerateEstimateNumber not implemented")
+}
+func (UnimplementedInvoicesServiceServer) ListEstimateTemplates(context.Context, *ListEstimateTemplatesRequest) (*ListEstimateTemplatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEstimateTemplates not implemented")
+}
+func (UnimplementedInvoicesServiceServer) CreateEstimateTemplate(context.Context, *CreateEstimateTemplateRequest) (*CreateEstimateTemplateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateEstimateTemplate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) DeleteEstimateTemplate(context.Context, *DeleteEstimateTemplateRequest) (*DeleteEstimateTemplateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteEstimateTemplate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) UpdateEstimateTemplate(context.Context, *UpdateEstimateTemplateRequest) (*UpdateEstimateTemplateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateEstimateTemplate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) PreviewEstimateTemplate(context.Context, *PreviewEstimateTemplateRequest) (*PreviewEstimateTemplateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewEstimateTemplate not implemented")
 }
 func (UnimplementedInvoicesServiceServer) GenerateInvoiceNumber(context.Context, *GenerateInvoiceNumberRequest) (*GenerateInvoiceNumberResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GenerateInvoiceNumber not implemented")
@@ -852,6 +1110,222 @@ func _InvoicesService_VoidInvoice_Handler(srv interface{}, ctx context.Context, 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(InvoicesServiceServer).VoidInvoice(ctx, req.(*VoidInvoiceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_CreateNewEstimate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateNewEstimateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).CreateNewEstimate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_CreateNewEstimate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).CreateNewEstimate(ctx, req.(*CreateNewEstimateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_DeleteEstimate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteEstimateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).DeleteEstimate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_DeleteEstimate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).DeleteEstimate(ctx, req.(*DeleteEstimateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_UpdateEstimate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateEstimateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).UpdateEstimate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_UpdateEstimate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).UpdateEstimate(ctx, req.(*UpdateEstimateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_CreateInvoiceFromEstimate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateInvoiceFromEstimateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).CreateInvoiceFromEstimate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_CreateInvoiceFromEstimate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).CreateInvoiceFromEstimate(ctx, req.(*CreateInvoiceFromEstimateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_SendEstimate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendEstimateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).SendEstimate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_SendEstimate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).SendEstimate(ctx, req.(*SendEstimateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_ListEstimates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEstimatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).ListEstimates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_ListEstimates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).ListEstimates(ctx, req.(*ListEstimatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_GenerateEstimateNumber_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GenerateEstimateNumberRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).GenerateEstimateNumber(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_GenerateEstimateNumber_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).GenerateEstimateNumber(ctx, req.(*GenerateEstimateNumberRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_ListEstimateTemplates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEstimateTemplatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).ListEstimateTemplates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_ListEstimateTemplates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).ListEstimateTemplates(ctx, req.(*ListEstimateTemplatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_CreateEstimateTemplate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateEstimateTemplateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).CreateEstimateTemplate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_CreateEstimateTemplate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).CreateEstimateTemplate(ctx, req.(*CreateEstimateTemplateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_DeleteEstimateTemplate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteEstimateTemplateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).DeleteEstimateTemplate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_DeleteEstimateTemplate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).DeleteEstimateTemplate(ctx, req.(*DeleteEstimateTemplateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_UpdateEstimateTemplate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateEstimateTemplateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).UpdateEstimateTemplate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_UpdateEstimateTemplate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).UpdateEstimateTemplate(ctx, req.(*UpdateEstimateTemplateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_PreviewEstimateTemplate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewEstimateTemplateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).PreviewEstimateTemplate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_PreviewEstimateTemplate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).PreviewEstimateTemplate(ctx, req.(*PreviewEstimateTemplateRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1240,6 +1714,54 @@ var InvoicesService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VoidInvoice",
 			Handler:    _InvoicesService_VoidInvoice_Handler,
+		},
+		{
+			MethodName: "CreateNewEstimate",
+			Handler:    _InvoicesService_CreateNewEstimate_Handler,
+		},
+		{
+			MethodName: "DeleteEstimate",
+			Handler:    _InvoicesService_DeleteEstimate_Handler,
+		},
+		{
+			MethodName: "UpdateEstimate",
+			Handler:    _InvoicesService_UpdateEstimate_Handler,
+		},
+		{
+			MethodName: "CreateInvoiceFromEstimate",
+			Handler:    _InvoicesService_CreateInvoiceFromEstimate_Handler,
+		},
+		{
+			MethodName: "SendEstimate",
+			Handler:    _InvoicesService_SendEstimate_Handler,
+		},
+		{
+			MethodName: "ListEstimates",
+			Handler:    _InvoicesService_ListEstimates_Handler,
+		},
+		{
+			MethodName: "GenerateEstimateNumber",
+			Handler:    _InvoicesService_GenerateEstimateNumber_Handler,
+		},
+		{
+			MethodName: "ListEstimateTemplates",
+			Handler:    _InvoicesService_ListEstimateTemplates_Handler,
+		},
+		{
+			MethodName: "CreateEstimateTemplate",
+			Handler:    _InvoicesService_CreateEstimateTemplate_Handler,
+		},
+		{
+			MethodName: "DeleteEstimateTemplate",
+			Handler:    _InvoicesService_DeleteEstimateTemplate_Handler,
+		},
+		{
+			MethodName: "UpdateEstimateTemplate",
+			Handler:    _InvoicesService_UpdateEstimateTemplate_Handler,
+		},
+		{
+			MethodName: "PreviewEstimateTemplate",
+			Handler:    _InvoicesService_PreviewEstimateTemplate_Handler,
 		},
 		{
 			MethodName: "GenerateInvoiceNumber",

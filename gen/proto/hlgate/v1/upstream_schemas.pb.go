@@ -4014,6 +4014,1585 @@ func (x *BecsDirectDebitDTO) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// EstimateLineItemDto is the schema EstimateLineItemDto of HighLevel's
+// invoices document.
+type EstimateLineItemDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Invoice Item Name
+	Name *string `protobuf:"bytes,1,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Invoice descriptions
+	Description *string `protobuf:"bytes,2,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// Product Id
+	ProductId *string `protobuf:"bytes,3,opt,name=product_id,json=productId,proto3,oneof" json:"product_id,omitempty"`
+	// Price Id
+	PriceId *string `protobuf:"bytes,4,opt,name=price_id,json=priceId,proto3,oneof" json:"price_id,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,5,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Product amount
+	Amount *float64 `protobuf:"fixed64,6,opt,name=amount,proto3,oneof" json:"amount,omitempty"`
+	// Product Quantity
+	Qty *float64 `protobuf:"fixed64,7,opt,name=qty,proto3,oneof" json:"qty,omitempty"`
+	// Tax
+	Taxes []*ItemTaxDto `protobuf:"bytes,8,rep,name=taxes,proto3" json:"taxes,omitempty"`
+	// Tax category id for calculating automatic tax
+	AutomaticTaxCategoryId *string `protobuf:"bytes,9,opt,name=automatic_tax_category_id,json=automaticTaxCategoryId,proto3,oneof" json:"automatic_tax_category_id,omitempty"`
+	// Setupfee item, only created when 1st invoice of recurring schedule is
+	// generated
+	IsSetupFeeItem *bool `protobuf:"varint,10,opt,name=is_setup_fee_item,json=isSetupFeeItem,proto3,oneof" json:"is_setup_fee_item,omitempty"`
+	// Price type of the item
+	Type *string `protobuf:"bytes,11,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// true if item amount is tax inclusive
+	TaxInclusive *bool `protobuf:"varint,12,opt,name=tax_inclusive,json=taxInclusive,proto3,oneof" json:"tax_inclusive,omitempty"`
+	// Attachments for the line item
+	Attachments []string `protobuf:"bytes,13,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,14,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EstimateLineItemDto) Reset() {
+	*x = EstimateLineItemDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EstimateLineItemDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EstimateLineItemDto) ProtoMessage() {}
+
+func (x *EstimateLineItemDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EstimateLineItemDto.ProtoReflect.Descriptor instead.
+func (*EstimateLineItemDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *EstimateLineItemDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *EstimateLineItemDto) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *EstimateLineItemDto) GetProductId() string {
+	if x != nil && x.ProductId != nil {
+		return *x.ProductId
+	}
+	return ""
+}
+
+func (x *EstimateLineItemDto) GetPriceId() string {
+	if x != nil && x.PriceId != nil {
+		return *x.PriceId
+	}
+	return ""
+}
+
+func (x *EstimateLineItemDto) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *EstimateLineItemDto) GetAmount() float64 {
+	if x != nil && x.Amount != nil {
+		return *x.Amount
+	}
+	return 0
+}
+
+func (x *EstimateLineItemDto) GetQty() float64 {
+	if x != nil && x.Qty != nil {
+		return *x.Qty
+	}
+	return 0
+}
+
+func (x *EstimateLineItemDto) GetTaxes() []*ItemTaxDto {
+	if x != nil {
+		return x.Taxes
+	}
+	return nil
+}
+
+func (x *EstimateLineItemDto) GetAutomaticTaxCategoryId() string {
+	if x != nil && x.AutomaticTaxCategoryId != nil {
+		return *x.AutomaticTaxCategoryId
+	}
+	return ""
+}
+
+func (x *EstimateLineItemDto) GetIsSetupFeeItem() bool {
+	if x != nil && x.IsSetupFeeItem != nil {
+		return *x.IsSetupFeeItem
+	}
+	return false
+}
+
+func (x *EstimateLineItemDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *EstimateLineItemDto) GetTaxInclusive() bool {
+	if x != nil && x.TaxInclusive != nil {
+		return *x.TaxInclusive
+	}
+	return false
+}
+
+func (x *EstimateLineItemDto) GetAttachments() []string {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *EstimateLineItemDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SendEstimateDto is the schema SendEstimateDto of HighLevel's invoices
+// document.
+type SendEstimateDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,1,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// HighLevel's altType.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// HighLevel's action.
+	Action *string `protobuf:"bytes,3,opt,name=action,proto3,oneof" json:"action,omitempty"`
+	// livemode for estimate
+	LiveMode *bool `protobuf:"varint,4,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Please ensure that the UserId corresponds to an authorized personnel,
+	// either by an employee ID or agency ID, to access this location. This
+	// account will serve as the primary channel for all future communications
+	// and updates.
+	UserId *string `protobuf:"bytes,5,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// sender details for invoice, valid only if invoice is not sent manually
+	SentFrom *InvoiceSettingsSenderConfigurationDto `protobuf:"bytes,6,opt,name=sent_from,json=sentFrom,proto3" json:"sent_from,omitempty"`
+	// estimate name
+	EstimateName *string `protobuf:"bytes,7,opt,name=estimate_name,json=estimateName,proto3,oneof" json:"estimate_name,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,8,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendEstimateDto) Reset() {
+	*x = SendEstimateDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendEstimateDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendEstimateDto) ProtoMessage() {}
+
+func (x *SendEstimateDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendEstimateDto.ProtoReflect.Descriptor instead.
+func (*SendEstimateDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *SendEstimateDto) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *SendEstimateDto) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *SendEstimateDto) GetAction() string {
+	if x != nil && x.Action != nil {
+		return *x.Action
+	}
+	return ""
+}
+
+func (x *SendEstimateDto) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *SendEstimateDto) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *SendEstimateDto) GetSentFrom() *InvoiceSettingsSenderConfigurationDto {
+	if x != nil {
+		return x.SentFrom
+	}
+	return nil
+}
+
+func (x *SendEstimateDto) GetEstimateName() string {
+	if x != nil && x.EstimateName != nil {
+		return *x.EstimateName
+	}
+	return ""
+}
+
+func (x *SendEstimateDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// FrequencySettingsDto is the schema FrequencySettingsDto of HighLevel's
+// invoices document.
+type FrequencySettingsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// enabled for the frequency settings
+	Enabled *bool `protobuf:"varint,1,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	// schedule setting for the estimate
+	Schedule *InvoicesScheduleOptionsDto `protobuf:"bytes,2,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FrequencySettingsDto) Reset() {
+	*x = FrequencySettingsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FrequencySettingsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FrequencySettingsDto) ProtoMessage() {}
+
+func (x *FrequencySettingsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FrequencySettingsDto.ProtoReflect.Descriptor instead.
+func (*FrequencySettingsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *FrequencySettingsDto) GetEnabled() bool {
+	if x != nil && x.Enabled != nil {
+		return *x.Enabled
+	}
+	return false
+}
+
+func (x *FrequencySettingsDto) GetSchedule() *InvoicesScheduleOptionsDto {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *FrequencySettingsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// InvoicesScheduleOptionsDto is the schema ScheduleOptionsDto of HighLevel's
+// invoices document.
+type InvoicesScheduleOptionsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's executeAt.
+	ExecuteAt *string `protobuf:"bytes,1,opt,name=execute_at,json=executeAt,proto3,oneof" json:"execute_at,omitempty"`
+	// HighLevel's rrule.
+	Rrule *InvoicesCustomRRuleOptionsDto `protobuf:"bytes,2,opt,name=rrule,proto3" json:"rrule,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvoicesScheduleOptionsDto) Reset() {
+	*x = InvoicesScheduleOptionsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvoicesScheduleOptionsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvoicesScheduleOptionsDto) ProtoMessage() {}
+
+func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvoicesScheduleOptionsDto.ProtoReflect.Descriptor instead.
+func (*InvoicesScheduleOptionsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *InvoicesScheduleOptionsDto) GetExecuteAt() string {
+	if x != nil && x.ExecuteAt != nil {
+		return *x.ExecuteAt
+	}
+	return ""
+}
+
+func (x *InvoicesScheduleOptionsDto) GetRrule() *InvoicesCustomRRuleOptionsDto {
+	if x != nil {
+		return x.Rrule
+	}
+	return nil
+}
+
+func (x *InvoicesScheduleOptionsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// InvoicesCustomRRuleOptionsDto is the schema CustomRRuleOptionsDto of
+// HighLevel's invoices document.
+type InvoicesCustomRRuleOptionsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's intervalType.
+	IntervalType *string `protobuf:"bytes,1,opt,name=interval_type,json=intervalType,proto3,oneof" json:"interval_type,omitempty"`
+	// HighLevel's interval.
+	Interval *float64 `protobuf:"fixed64,2,opt,name=interval,proto3,oneof" json:"interval,omitempty"`
+	// Start date in YYYY-MM-DD format
+	StartDate *string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
+	// Start time in HH:mm:ss format
+	StartTime *string `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
+	// End date in YYYY-MM-DD format
+	EndDate *string `protobuf:"bytes,5,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
+	// End time in HH:mm:ss format
+	EndTime *string `protobuf:"bytes,6,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
+	// -1, 1, 2, 3, ..., 27, 28
+	DayOfMonth *float64 `protobuf:"fixed64,7,opt,name=day_of_month,json=dayOfMonth,proto3,oneof" json:"day_of_month,omitempty"`
+	// HighLevel's dayOfWeek.
+	DayOfWeek *string `protobuf:"bytes,8,opt,name=day_of_week,json=dayOfWeek,proto3,oneof" json:"day_of_week,omitempty"`
+	// -1, 1, 2, 3, 4
+	NumOfWeek *float64 `protobuf:"fixed64,9,opt,name=num_of_week,json=numOfWeek,proto3,oneof" json:"num_of_week,omitempty"`
+	// HighLevel's monthOfYear.
+	MonthOfYear *string `protobuf:"bytes,10,opt,name=month_of_year,json=monthOfYear,proto3,oneof" json:"month_of_year,omitempty"`
+	// Max number of task executions
+	Count *float64 `protobuf:"fixed64,11,opt,name=count,proto3,oneof" json:"count,omitempty"`
+	// Execute task number of days before
+	DaysBefore *float64 `protobuf:"fixed64,12,opt,name=days_before,json=daysBefore,proto3,oneof" json:"days_before,omitempty"`
+	// Start as primary user accepted date
+	UseStartAsPrimaryUserAccepted *bool `protobuf:"varint,13,opt,name=use_start_as_primary_user_accepted,json=useStartAsPrimaryUserAccepted,proto3,oneof" json:"use_start_as_primary_user_accepted,omitempty"`
+	// End type like after, by, count
+	EndType *string `protobuf:"bytes,14,opt,name=end_type,json=endType,proto3,oneof" json:"end_type,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,15,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) Reset() {
+	*x = InvoicesCustomRRuleOptionsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvoicesCustomRRuleOptionsDto) ProtoMessage() {}
+
+func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvoicesCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
+func (*InvoicesCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetIntervalType() string {
+	if x != nil && x.IntervalType != nil {
+		return *x.IntervalType
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetInterval() float64 {
+	if x != nil && x.Interval != nil {
+		return *x.Interval
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetStartDate() string {
+	if x != nil && x.StartDate != nil {
+		return *x.StartDate
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetStartTime() string {
+	if x != nil && x.StartTime != nil {
+		return *x.StartTime
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetEndDate() string {
+	if x != nil && x.EndDate != nil {
+		return *x.EndDate
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetEndTime() string {
+	if x != nil && x.EndTime != nil {
+		return *x.EndTime
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetDayOfMonth() float64 {
+	if x != nil && x.DayOfMonth != nil {
+		return *x.DayOfMonth
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetDayOfWeek() string {
+	if x != nil && x.DayOfWeek != nil {
+		return *x.DayOfWeek
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetNumOfWeek() float64 {
+	if x != nil && x.NumOfWeek != nil {
+		return *x.NumOfWeek
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetMonthOfYear() string {
+	if x != nil && x.MonthOfYear != nil {
+		return *x.MonthOfYear
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetCount() float64 {
+	if x != nil && x.Count != nil {
+		return *x.Count
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetDaysBefore() float64 {
+	if x != nil && x.DaysBefore != nil {
+		return *x.DaysBefore
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetUseStartAsPrimaryUserAccepted() bool {
+	if x != nil && x.UseStartAsPrimaryUserAccepted != nil {
+		return *x.UseStartAsPrimaryUserAccepted
+	}
+	return false
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetEndType() string {
+	if x != nil && x.EndType != nil {
+		return *x.EndType
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// AutoInvoicingDto is the schema AutoInvoicingDto of HighLevel's invoices
+// document.
+type AutoInvoicingDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Enable Auto Invoice
+	Enabled *bool `protobuf:"varint,1,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	// Direct Payments
+	DirectPayments *bool `protobuf:"varint,2,opt,name=direct_payments,json=directPayments,proto3,oneof" json:"direct_payments,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AutoInvoicingDto) Reset() {
+	*x = AutoInvoicingDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AutoInvoicingDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AutoInvoicingDto) ProtoMessage() {}
+
+func (x *AutoInvoicingDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AutoInvoicingDto.ProtoReflect.Descriptor instead.
+func (*AutoInvoicingDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *AutoInvoicingDto) GetEnabled() bool {
+	if x != nil && x.Enabled != nil {
+		return *x.Enabled
+	}
+	return false
+}
+
+func (x *AutoInvoicingDto) GetDirectPayments() bool {
+	if x != nil && x.DirectPayments != nil {
+		return *x.DirectPayments
+	}
+	return false
+}
+
+func (x *AutoInvoicingDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// PaymentScheduleConfigDto is the schema PaymentScheduleConfigDto of
+// HighLevel's invoices document.
+type PaymentScheduleConfigDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Payment Schedule Type
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Due date type configuration
+	DateConfig *PaymentScheduleDateConfigDto `protobuf:"bytes,2,opt,name=date_config,json=dateConfig,proto3" json:"date_config,omitempty"`
+	// Payment Schedule Items
+	Schedules []*structpb.ListValue `protobuf:"bytes,3,rep,name=schedules,proto3" json:"schedules,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PaymentScheduleConfigDto) Reset() {
+	*x = PaymentScheduleConfigDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentScheduleConfigDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentScheduleConfigDto) ProtoMessage() {}
+
+func (x *PaymentScheduleConfigDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentScheduleConfigDto.ProtoReflect.Descriptor instead.
+func (*PaymentScheduleConfigDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *PaymentScheduleConfigDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *PaymentScheduleConfigDto) GetDateConfig() *PaymentScheduleDateConfigDto {
+	if x != nil {
+		return x.DateConfig
+	}
+	return nil
+}
+
+func (x *PaymentScheduleConfigDto) GetSchedules() []*structpb.ListValue {
+	if x != nil {
+		return x.Schedules
+	}
+	return nil
+}
+
+func (x *PaymentScheduleConfigDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// PaymentScheduleDateConfigDto is the schema PaymentScheduleDateConfigDto of
+// HighLevel's invoices document.
+type PaymentScheduleDateConfigDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Deposit date type
+	DepositDateType *string `protobuf:"bytes,1,opt,name=deposit_date_type,json=depositDateType,proto3,oneof" json:"deposit_date_type,omitempty"`
+	// Payment Schedule Date Type
+	ScheduleDateType *string `protobuf:"bytes,2,opt,name=schedule_date_type,json=scheduleDateType,proto3,oneof" json:"schedule_date_type,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PaymentScheduleDateConfigDto) Reset() {
+	*x = PaymentScheduleDateConfigDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentScheduleDateConfigDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentScheduleDateConfigDto) ProtoMessage() {}
+
+func (x *PaymentScheduleDateConfigDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentScheduleDateConfigDto.ProtoReflect.Descriptor instead.
+func (*PaymentScheduleDateConfigDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *PaymentScheduleDateConfigDto) GetDepositDateType() string {
+	if x != nil && x.DepositDateType != nil {
+		return *x.DepositDateType
+	}
+	return ""
+}
+
+func (x *PaymentScheduleDateConfigDto) GetScheduleDateType() string {
+	if x != nil && x.ScheduleDateType != nil {
+		return *x.ScheduleDateType
+	}
+	return ""
+}
+
+func (x *PaymentScheduleDateConfigDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// BusinessDetails is the schema BusinessDetails of HighLevel's invoices
+// document.
+type BusinessDetails struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BusinessDetails) Reset() {
+	*x = BusinessDetails{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BusinessDetails) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BusinessDetails) ProtoMessage() {}
+
+func (x *BusinessDetails) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BusinessDetails.ProtoReflect.Descriptor instead.
+func (*BusinessDetails) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *BusinessDetails) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ContactDetails is the schema ContactDetails of HighLevel's invoices
+// document.
+type ContactDetails struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactDetails) Reset() {
+	*x = ContactDetails{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactDetails) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactDetails) ProtoMessage() {}
+
+func (x *ContactDetails) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactDetails.ProtoReflect.Descriptor instead.
+func (*ContactDetails) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *ContactDetails) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SentTo is the schema SentTo of HighLevel's invoices document.
+type SentTo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SentTo) Reset() {
+	*x = SentTo{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SentTo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SentTo) ProtoMessage() {}
+
+func (x *SentTo) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SentTo.ProtoReflect.Descriptor instead.
+func (*SentTo) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *SentTo) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// AutoInvoice is the schema AutoInvoice of HighLevel's invoices document.
+type AutoInvoice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AutoInvoice) Reset() {
+	*x = AutoInvoice{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AutoInvoice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AutoInvoice) ProtoMessage() {}
+
+func (x *AutoInvoice) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AutoInvoice.ProtoReflect.Descriptor instead.
+func (*AutoInvoice) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *AutoInvoice) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// EstimateResponseDto is the schema EstimateResponseDto of HighLevel's
+// invoices document.
+type EstimateResponseDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,1,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// HighLevel's altType.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Unique identifier
+	Id *string `protobuf:"bytes,3,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Indicates if it is in live mode
+	LiveMode *bool `protobuf:"varint,4,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Indicates if deleted
+	Deleted *bool `protobuf:"varint,5,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// Name
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Currency code
+	Currency *string `protobuf:"bytes,7,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Business details associated with the estimate
+	BusinessDetails *BusinessDetails `protobuf:"bytes,8,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// An array of items
+	Items []*EstimateLineItemDto `protobuf:"bytes,9,rep,name=items,proto3" json:"items,omitempty"`
+	// Discount details for the estimate template
+	Discount *DiscountDto `protobuf:"bytes,10,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,11,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Estimate number prefix
+	EstimateNumberPrefix *string `protobuf:"bytes,12,opt,name=estimate_number_prefix,json=estimateNumberPrefix,proto3,oneof" json:"estimate_number_prefix,omitempty"`
+	// Attachments
+	Attachments []*AttachmentsDto `protobuf:"bytes,13,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// User Id of who last updated
+	UpdatedBy *string `protobuf:"bytes,14,opt,name=updated_by,json=updatedBy,proto3,oneof" json:"updated_by,omitempty"`
+	// Total amount
+	Total *float64 `protobuf:"fixed64,15,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Timestamp when created
+	CreatedAt *string `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// Timestamp when last updated
+	UpdatedAt *string `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Version number
+	V *float64 `protobuf:"fixed64,18,opt,name=v,json=__v,proto3,oneof" json:"v,omitempty"`
+	// Indicates if automatic taxes are enabled for this estimate
+	AutomaticTaxesEnabled *bool `protobuf:"varint,19,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Terms and conditions for the estimate, supports HTML markup
+	TermsNotes *string `protobuf:"bytes,20,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Company identifier associated with the estimate
+	CompanyId *string `protobuf:"bytes,21,opt,name=company_id,json=companyId,proto3,oneof" json:"company_id,omitempty"`
+	// Contact details for the estimate
+	ContactDetails *ContactDetails `protobuf:"bytes,22,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Date when the estimate was issued
+	IssueDate *string `protobuf:"bytes,23,opt,name=issue_date,json=issueDate,proto3,oneof" json:"issue_date,omitempty"`
+	// Date when the estimate expires
+	ExpiryDate *string `protobuf:"bytes,24,opt,name=expiry_date,json=expiryDate,proto3,oneof" json:"expiry_date,omitempty"`
+	// User who sent the estimate
+	SentBy *string `protobuf:"bytes,25,opt,name=sent_by,json=sentBy,proto3,oneof" json:"sent_by,omitempty"`
+	// Indicates if automatic taxes were calculated
+	AutomaticTaxesCalculated *bool `protobuf:"varint,26,opt,name=automatic_taxes_calculated,json=automaticTaxesCalculated,proto3,oneof" json:"automatic_taxes_calculated,omitempty"`
+	// Additional metadata associated with the estimate
+	Meta *structpb.Struct `protobuf:"bytes,27,opt,name=meta,proto3" json:"meta,omitempty"`
+	// History of actions taken on the estimate
+	EstimateActionHistory []*structpb.Struct `protobuf:"bytes,28,rep,name=estimate_action_history,json=estimateActionHistory,proto3" json:"estimate_action_history,omitempty"`
+	// Recipient details for the estimate
+	SentTo *SentTo `protobuf:"bytes,29,opt,name=sent_to,json=sentTo,proto3" json:"sent_to,omitempty"`
+	// Frequency settings for recurring estimates
+	FrequencySettings *FrequencySettingsDto `protobuf:"bytes,30,opt,name=frequency_settings,json=frequencySettings,proto3" json:"frequency_settings,omitempty"`
+	// Timestamp when the estimate was last visited
+	LastVisitedAt *string `protobuf:"bytes,31,opt,name=last_visited_at,json=lastVisitedAt,proto3,oneof" json:"last_visited_at,omitempty"`
+	// Total amount in USD
+	TotalamountInUsd *float64 `protobuf:"fixed64,32,opt,name=totalamount_in_usd,json=totalamountInUSD,proto3,oneof" json:"totalamount_in_usd,omitempty"`
+	// Auto-invoice settings for the estimate
+	AutoInvoice *AutoInvoice `protobuf:"bytes,33,opt,name=auto_invoice,json=autoInvoice,proto3" json:"auto_invoice,omitempty"`
+	// Trace ID for logging and debugging
+	TraceId *string `protobuf:"bytes,34,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,35,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EstimateResponseDto) Reset() {
+	*x = EstimateResponseDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EstimateResponseDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EstimateResponseDto) ProtoMessage() {}
+
+func (x *EstimateResponseDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EstimateResponseDto.ProtoReflect.Descriptor instead.
+func (*EstimateResponseDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *EstimateResponseDto) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *EstimateResponseDto) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *EstimateResponseDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetBusinessDetails() *BusinessDetails {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetItems() []*EstimateLineItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetEstimateNumberPrefix() string {
+	if x != nil && x.EstimateNumberPrefix != nil {
+		return *x.EstimateNumberPrefix
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetUpdatedBy() string {
+	if x != nil && x.UpdatedBy != nil {
+		return *x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *EstimateResponseDto) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetV() float64 {
+	if x != nil && x.V != nil {
+		return *x.V
+	}
+	return 0
+}
+
+func (x *EstimateResponseDto) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *EstimateResponseDto) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetCompanyId() string {
+	if x != nil && x.CompanyId != nil {
+		return *x.CompanyId
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetContactDetails() *ContactDetails {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetIssueDate() string {
+	if x != nil && x.IssueDate != nil {
+		return *x.IssueDate
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetExpiryDate() string {
+	if x != nil && x.ExpiryDate != nil {
+		return *x.ExpiryDate
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetSentBy() string {
+	if x != nil && x.SentBy != nil {
+		return *x.SentBy
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetAutomaticTaxesCalculated() bool {
+	if x != nil && x.AutomaticTaxesCalculated != nil {
+		return *x.AutomaticTaxesCalculated
+	}
+	return false
+}
+
+func (x *EstimateResponseDto) GetMeta() *structpb.Struct {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetEstimateActionHistory() []*structpb.Struct {
+	if x != nil {
+		return x.EstimateActionHistory
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetSentTo() *SentTo {
+	if x != nil {
+		return x.SentTo
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetFrequencySettings() *FrequencySettingsDto {
+	if x != nil {
+		return x.FrequencySettings
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetLastVisitedAt() string {
+	if x != nil && x.LastVisitedAt != nil {
+		return *x.LastVisitedAt
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetTotalamountInUsd() float64 {
+	if x != nil && x.TotalamountInUsd != nil {
+		return *x.TotalamountInUsd
+	}
+	return 0
+}
+
+func (x *EstimateResponseDto) GetAutoInvoice() *AutoInvoice {
+	if x != nil {
+		return x.AutoInvoice
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// EstimateTemplateResponseDTO is the schema EstimateTemplateResponseDTO of
+// HighLevel's invoices document.
+type EstimateTemplateResponseDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,1,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// HighLevel's altType.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Unique identifier
+	Id *string `protobuf:"bytes,3,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Indicates if it is in live mode
+	LiveMode *bool `protobuf:"varint,4,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Indicates if deleted
+	Deleted *bool `protobuf:"varint,5,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// Name
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Currency code
+	Currency *string `protobuf:"bytes,7,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Business details associated with the estimate
+	BusinessDetails *BusinessDetails `protobuf:"bytes,8,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// An array of items
+	Items []*EstimateLineItemDto `protobuf:"bytes,9,rep,name=items,proto3" json:"items,omitempty"`
+	// Discount details for the estimate template
+	Discount *DiscountDto `protobuf:"bytes,10,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,11,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Estimate number prefix
+	EstimateNumberPrefix *string `protobuf:"bytes,12,opt,name=estimate_number_prefix,json=estimateNumberPrefix,proto3,oneof" json:"estimate_number_prefix,omitempty"`
+	// Attachments
+	Attachments []*AttachmentsDto `protobuf:"bytes,13,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// User Id of who last updated
+	UpdatedBy *string `protobuf:"bytes,14,opt,name=updated_by,json=updatedBy,proto3,oneof" json:"updated_by,omitempty"`
+	// Total amount
+	Total *float64 `protobuf:"fixed64,15,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Timestamp when created
+	CreatedAt *string `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// Timestamp when last updated
+	UpdatedAt *string `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Version number
+	V *float64 `protobuf:"fixed64,18,opt,name=v,json=__v,proto3,oneof" json:"v,omitempty"`
+	// Indicates if automatic taxes are enabled for this estimate
+	AutomaticTaxesEnabled *bool `protobuf:"varint,19,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Terms and conditions for the estimate, supports HTML markup
+	TermsNotes *string `protobuf:"bytes,20,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,21,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EstimateTemplateResponseDTO) Reset() {
+	*x = EstimateTemplateResponseDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EstimateTemplateResponseDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EstimateTemplateResponseDTO) ProtoMessage() {}
+
+func (x *EstimateTemplateResponseDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EstimateTemplateResponseDTO.ProtoReflect.Descriptor instead.
+func (*EstimateTemplateResponseDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *EstimateTemplateResponseDTO) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *EstimateTemplateResponseDTO) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *EstimateTemplateResponseDTO) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetBusinessDetails() *BusinessDetails {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *EstimateTemplateResponseDTO) GetItems() []*EstimateLineItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *EstimateTemplateResponseDTO) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *EstimateTemplateResponseDTO) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetEstimateNumberPrefix() string {
+	if x != nil && x.EstimateNumberPrefix != nil {
+		return *x.EstimateNumberPrefix
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *EstimateTemplateResponseDTO) GetUpdatedBy() string {
+	if x != nil && x.UpdatedBy != nil {
+		return *x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *EstimateTemplateResponseDTO) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetV() float64 {
+	if x != nil && x.V != nil {
+		return *x.V
+	}
+	return 0
+}
+
+func (x *EstimateTemplateResponseDTO) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *EstimateTemplateResponseDTO) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetScheduleResponseDto is the schema GetScheduleResponseDto of HighLevel's
 // invoices document.
 type GetScheduleResponseDto struct {
@@ -4066,7 +5645,7 @@ type GetScheduleResponseDto struct {
 
 func (x *GetScheduleResponseDto) Reset() {
 	*x = GetScheduleResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4078,7 +5657,7 @@ func (x *GetScheduleResponseDto) String() string {
 func (*GetScheduleResponseDto) ProtoMessage() {}
 
 func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4091,7 +5670,7 @@ func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScheduleResponseDto.ProtoReflect.Descriptor instead.
 func (*GetScheduleResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetScheduleResponseDto) GetId() string {
@@ -4234,248 +5813,6 @@ func (x *GetScheduleResponseDto) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
-// InvoicesScheduleOptionsDto is the schema ScheduleOptionsDto of HighLevel's
-// invoices document.
-type InvoicesScheduleOptionsDto struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// HighLevel's executeAt.
-	ExecuteAt *string `protobuf:"bytes,1,opt,name=execute_at,json=executeAt,proto3,oneof" json:"execute_at,omitempty"`
-	// HighLevel's rrule.
-	Rrule *InvoicesCustomRRuleOptionsDto `protobuf:"bytes,2,opt,name=rrule,proto3" json:"rrule,omitempty"`
-	// HighLevel's keys that have no field here, or whose value does not fit its
-	// field, with their JSON values; counted in
-	// hlgate_upstream_unmapped_keys_total. A write ignores it.
-	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *InvoicesScheduleOptionsDto) Reset() {
-	*x = InvoicesScheduleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *InvoicesScheduleOptionsDto) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*InvoicesScheduleOptionsDto) ProtoMessage() {}
-
-func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use InvoicesScheduleOptionsDto.ProtoReflect.Descriptor instead.
-func (*InvoicesScheduleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
-}
-
-func (x *InvoicesScheduleOptionsDto) GetExecuteAt() string {
-	if x != nil && x.ExecuteAt != nil {
-		return *x.ExecuteAt
-	}
-	return ""
-}
-
-func (x *InvoicesScheduleOptionsDto) GetRrule() *InvoicesCustomRRuleOptionsDto {
-	if x != nil {
-		return x.Rrule
-	}
-	return nil
-}
-
-func (x *InvoicesScheduleOptionsDto) GetUnmapped() *structpb.Struct {
-	if x != nil {
-		return x.Unmapped
-	}
-	return nil
-}
-
-// InvoicesCustomRRuleOptionsDto is the schema CustomRRuleOptionsDto of
-// HighLevel's invoices document.
-type InvoicesCustomRRuleOptionsDto struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// HighLevel's intervalType.
-	IntervalType *string `protobuf:"bytes,1,opt,name=interval_type,json=intervalType,proto3,oneof" json:"interval_type,omitempty"`
-	// HighLevel's interval.
-	Interval *float64 `protobuf:"fixed64,2,opt,name=interval,proto3,oneof" json:"interval,omitempty"`
-	// Start date in YYYY-MM-DD format
-	StartDate *string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
-	// Start time in HH:mm:ss format
-	StartTime *string `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
-	// End date in YYYY-MM-DD format
-	EndDate *string `protobuf:"bytes,5,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
-	// End time in HH:mm:ss format
-	EndTime *string `protobuf:"bytes,6,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
-	// -1, 1, 2, 3, ..., 27, 28
-	DayOfMonth *float64 `protobuf:"fixed64,7,opt,name=day_of_month,json=dayOfMonth,proto3,oneof" json:"day_of_month,omitempty"`
-	// HighLevel's dayOfWeek.
-	DayOfWeek *string `protobuf:"bytes,8,opt,name=day_of_week,json=dayOfWeek,proto3,oneof" json:"day_of_week,omitempty"`
-	// -1, 1, 2, 3, 4
-	NumOfWeek *float64 `protobuf:"fixed64,9,opt,name=num_of_week,json=numOfWeek,proto3,oneof" json:"num_of_week,omitempty"`
-	// HighLevel's monthOfYear.
-	MonthOfYear *string `protobuf:"bytes,10,opt,name=month_of_year,json=monthOfYear,proto3,oneof" json:"month_of_year,omitempty"`
-	// Max number of task executions
-	Count *float64 `protobuf:"fixed64,11,opt,name=count,proto3,oneof" json:"count,omitempty"`
-	// Execute task number of days before
-	DaysBefore *float64 `protobuf:"fixed64,12,opt,name=days_before,json=daysBefore,proto3,oneof" json:"days_before,omitempty"`
-	// Start as primary user accepted date
-	UseStartAsPrimaryUserAccepted *bool `protobuf:"varint,13,opt,name=use_start_as_primary_user_accepted,json=useStartAsPrimaryUserAccepted,proto3,oneof" json:"use_start_as_primary_user_accepted,omitempty"`
-	// End type like after, by, count
-	EndType *string `protobuf:"bytes,14,opt,name=end_type,json=endType,proto3,oneof" json:"end_type,omitempty"`
-	// HighLevel's keys that have no field here, or whose value does not fit its
-	// field, with their JSON values; counted in
-	// hlgate_upstream_unmapped_keys_total. A write ignores it.
-	Unmapped      *structpb.Struct `protobuf:"bytes,15,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) Reset() {
-	*x = InvoicesCustomRRuleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*InvoicesCustomRRuleOptionsDto) ProtoMessage() {}
-
-func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use InvoicesCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
-func (*InvoicesCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetIntervalType() string {
-	if x != nil && x.IntervalType != nil {
-		return *x.IntervalType
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetInterval() float64 {
-	if x != nil && x.Interval != nil {
-		return *x.Interval
-	}
-	return 0
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetStartDate() string {
-	if x != nil && x.StartDate != nil {
-		return *x.StartDate
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetStartTime() string {
-	if x != nil && x.StartTime != nil {
-		return *x.StartTime
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetEndDate() string {
-	if x != nil && x.EndDate != nil {
-		return *x.EndDate
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetEndTime() string {
-	if x != nil && x.EndTime != nil {
-		return *x.EndTime
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetDayOfMonth() float64 {
-	if x != nil && x.DayOfMonth != nil {
-		return *x.DayOfMonth
-	}
-	return 0
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetDayOfWeek() string {
-	if x != nil && x.DayOfWeek != nil {
-		return *x.DayOfWeek
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetNumOfWeek() float64 {
-	if x != nil && x.NumOfWeek != nil {
-		return *x.NumOfWeek
-	}
-	return 0
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetMonthOfYear() string {
-	if x != nil && x.MonthOfYear != nil {
-		return *x.MonthOfYear
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetCount() float64 {
-	if x != nil && x.Count != nil {
-		return *x.Count
-	}
-	return 0
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetDaysBefore() float64 {
-	if x != nil && x.DaysBefore != nil {
-		return *x.DaysBefore
-	}
-	return 0
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetUseStartAsPrimaryUserAccepted() bool {
-	if x != nil && x.UseStartAsPrimaryUserAccepted != nil {
-		return *x.UseStartAsPrimaryUserAccepted
-	}
-	return false
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetEndType() string {
-	if x != nil && x.EndType != nil {
-		return *x.EndType
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetUnmapped() *structpb.Struct {
-	if x != nil {
-		return x.Unmapped
-	}
-	return nil
-}
-
 // CustomNotificationDto is the schema CustomNotificationDto of HighLevel's
 // invoices document.
 type CustomNotificationDto struct {
@@ -4522,7 +5859,7 @@ type CustomNotificationDto struct {
 
 func (x *CustomNotificationDto) Reset() {
 	*x = CustomNotificationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4534,7 +5871,7 @@ func (x *CustomNotificationDto) String() string {
 func (*CustomNotificationDto) ProtoMessage() {}
 
 func (x *CustomNotificationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4547,7 +5884,7 @@ func (x *CustomNotificationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomNotificationDto.ProtoReflect.Descriptor instead.
 func (*CustomNotificationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *CustomNotificationDto) GetCustomerSendInvoice() *CustomNotificationItemDto {
@@ -4697,7 +6034,7 @@ type CustomNotificationItemDto struct {
 
 func (x *CustomNotificationItemDto) Reset() {
 	*x = CustomNotificationItemDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4709,7 +6046,7 @@ func (x *CustomNotificationItemDto) String() string {
 func (*CustomNotificationItemDto) ProtoMessage() {}
 
 func (x *CustomNotificationItemDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4722,7 +6059,7 @@ func (x *CustomNotificationItemDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomNotificationItemDto.ProtoReflect.Descriptor instead.
 func (*CustomNotificationItemDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *CustomNotificationItemDto) GetEnabled() bool {
@@ -4807,7 +6144,7 @@ type InvoiceSettingsBusinessDetailsDto struct {
 
 func (x *InvoiceSettingsBusinessDetailsDto) Reset() {
 	*x = InvoiceSettingsBusinessDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4819,7 +6156,7 @@ func (x *InvoiceSettingsBusinessDetailsDto) String() string {
 func (*InvoiceSettingsBusinessDetailsDto) ProtoMessage() {}
 
 func (x *InvoiceSettingsBusinessDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4832,7 +6169,7 @@ func (x *InvoiceSettingsBusinessDetailsDto) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use InvoiceSettingsBusinessDetailsDto.ProtoReflect.Descriptor instead.
 func (*InvoiceSettingsBusinessDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *InvoiceSettingsBusinessDetailsDto) GetLogoUrl() string {
@@ -4909,7 +6246,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4921,7 +6258,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4934,7 +6271,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *Address) GetAddressLine1() string {
@@ -5004,7 +6341,7 @@ type InvoiceProductSettingsDto struct {
 
 func (x *InvoiceProductSettingsDto) Reset() {
 	*x = InvoiceProductSettingsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5016,7 +6353,7 @@ func (x *InvoiceProductSettingsDto) String() string {
 func (*InvoiceProductSettingsDto) ProtoMessage() {}
 
 func (x *InvoiceProductSettingsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5029,7 +6366,7 @@ func (x *InvoiceProductSettingsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoiceProductSettingsDto.ProtoReflect.Descriptor instead.
 func (*InvoiceProductSettingsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *InvoiceProductSettingsDto) GetEnableImportProductDescription() bool {
@@ -5091,7 +6428,7 @@ type GetTemplateResponseDto struct {
 
 func (x *GetTemplateResponseDto) Reset() {
 	*x = GetTemplateResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5103,7 +6440,7 @@ func (x *GetTemplateResponseDto) String() string {
 func (*GetTemplateResponseDto) ProtoMessage() {}
 
 func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5116,7 +6453,7 @@ func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTemplateResponseDto.ProtoReflect.Descriptor instead.
 func (*GetTemplateResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *GetTemplateResponseDto) GetId() string {
@@ -5264,7 +6601,7 @@ type GetLocationByIdSchema struct {
 
 func (x *GetLocationByIdSchema) Reset() {
 	*x = GetLocationByIdSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5276,7 +6613,7 @@ func (x *GetLocationByIdSchema) String() string {
 func (*GetLocationByIdSchema) ProtoMessage() {}
 
 func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5289,7 +6626,7 @@ func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationByIdSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationByIdSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *GetLocationByIdSchema) GetId() string {
@@ -5471,7 +6808,7 @@ type BusinessSchema struct {
 
 func (x *BusinessSchema) Reset() {
 	*x = BusinessSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5483,7 +6820,7 @@ func (x *BusinessSchema) String() string {
 func (*BusinessSchema) ProtoMessage() {}
 
 func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5496,7 +6833,7 @@ func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessSchema.ProtoReflect.Descriptor instead.
 func (*BusinessSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *BusinessSchema) GetName() string {
@@ -5604,7 +6941,7 @@ type SocialSchema struct {
 
 func (x *SocialSchema) Reset() {
 	*x = SocialSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5616,7 +6953,7 @@ func (x *SocialSchema) String() string {
 func (*SocialSchema) ProtoMessage() {}
 
 func (x *SocialSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5629,7 +6966,7 @@ func (x *SocialSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
 func (*SocialSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *SocialSchema) GetFacebookUrl() string {
@@ -5738,7 +7075,7 @@ type SettingsSchema struct {
 
 func (x *SettingsSchema) Reset() {
 	*x = SettingsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5750,7 +7087,7 @@ func (x *SettingsSchema) String() string {
 func (*SettingsSchema) ProtoMessage() {}
 
 func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5763,7 +7100,7 @@ func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
 func (*SettingsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *SettingsSchema) GetAllowDuplicateContact() bool {
@@ -5825,7 +7162,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5837,7 +7174,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5850,7 +7187,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -5929,7 +7266,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5941,7 +7278,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5954,7 +7291,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -6070,7 +7407,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6082,7 +7419,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6095,7 +7432,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -6202,7 +7539,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6214,7 +7551,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6227,7 +7564,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -6278,7 +7615,7 @@ type ApplyToFuturePaymentsConfigDto struct {
 
 func (x *ApplyToFuturePaymentsConfigDto) Reset() {
 	*x = ApplyToFuturePaymentsConfigDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6290,7 +7627,7 @@ func (x *ApplyToFuturePaymentsConfigDto) String() string {
 func (*ApplyToFuturePaymentsConfigDto) ProtoMessage() {}
 
 func (x *ApplyToFuturePaymentsConfigDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6303,7 +7640,7 @@ func (x *ApplyToFuturePaymentsConfigDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyToFuturePaymentsConfigDto.ProtoReflect.Descriptor instead.
 func (*ApplyToFuturePaymentsConfigDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{59}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ApplyToFuturePaymentsConfigDto) GetType() string {
@@ -6354,7 +7691,7 @@ type ApplyToFuturePaymentsConfig struct {
 
 func (x *ApplyToFuturePaymentsConfig) Reset() {
 	*x = ApplyToFuturePaymentsConfig{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6366,7 +7703,7 @@ func (x *ApplyToFuturePaymentsConfig) String() string {
 func (*ApplyToFuturePaymentsConfig) ProtoMessage() {}
 
 func (x *ApplyToFuturePaymentsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6379,7 +7716,7 @@ func (x *ApplyToFuturePaymentsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyToFuturePaymentsConfig.ProtoReflect.Descriptor instead.
 func (*ApplyToFuturePaymentsConfig) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{60}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ApplyToFuturePaymentsConfig) GetType() string {
@@ -6457,7 +7794,7 @@ type CouponDto struct {
 
 func (x *CouponDto) Reset() {
 	*x = CouponDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6469,7 +7806,7 @@ func (x *CouponDto) String() string {
 func (*CouponDto) ProtoMessage() {}
 
 func (x *CouponDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6482,7 +7819,7 @@ func (x *CouponDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CouponDto.ProtoReflect.Descriptor instead.
 func (*CouponDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{61}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *CouponDto) GetId() string {
@@ -6628,7 +7965,7 @@ type PaymentsCardDto struct {
 
 func (x *PaymentsCardDto) Reset() {
 	*x = PaymentsCardDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6640,7 +7977,7 @@ func (x *PaymentsCardDto) String() string {
 func (*PaymentsCardDto) ProtoMessage() {}
 
 func (x *PaymentsCardDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6653,7 +7990,7 @@ func (x *PaymentsCardDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentsCardDto.ProtoReflect.Descriptor instead.
 func (*PaymentsCardDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{62}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *PaymentsCardDto) GetType() string {
@@ -6739,7 +8076,7 @@ type SubscriptionResponseSchema struct {
 
 func (x *SubscriptionResponseSchema) Reset() {
 	*x = SubscriptionResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6751,7 +8088,7 @@ func (x *SubscriptionResponseSchema) String() string {
 func (*SubscriptionResponseSchema) ProtoMessage() {}
 
 func (x *SubscriptionResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6764,7 +8101,7 @@ func (x *SubscriptionResponseSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionResponseSchema.ProtoReflect.Descriptor instead.
 func (*SubscriptionResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{63}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *SubscriptionResponseSchema) GetId() string {
@@ -6965,7 +8302,7 @@ type OrderSource struct {
 
 func (x *OrderSource) Reset() {
 	*x = OrderSource{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6977,7 +8314,7 @@ func (x *OrderSource) String() string {
 func (*OrderSource) ProtoMessage() {}
 
 func (x *OrderSource) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6990,7 +8327,7 @@ func (x *OrderSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderSource.ProtoReflect.Descriptor instead.
 func (*OrderSource) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{64}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *OrderSource) GetType() string {
@@ -7053,7 +8390,7 @@ type PaymentsScheduleOptionsDto struct {
 
 func (x *PaymentsScheduleOptionsDto) Reset() {
 	*x = PaymentsScheduleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7065,7 +8402,7 @@ func (x *PaymentsScheduleOptionsDto) String() string {
 func (*PaymentsScheduleOptionsDto) ProtoMessage() {}
 
 func (x *PaymentsScheduleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7078,7 +8415,7 @@ func (x *PaymentsScheduleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentsScheduleOptionsDto.ProtoReflect.Descriptor instead.
 func (*PaymentsScheduleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{65}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *PaymentsScheduleOptionsDto) GetExecuteAt() string {
@@ -7140,7 +8477,7 @@ type PaymentsCustomRRuleOptionsDto struct {
 
 func (x *PaymentsCustomRRuleOptionsDto) Reset() {
 	*x = PaymentsCustomRRuleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7152,7 +8489,7 @@ func (x *PaymentsCustomRRuleOptionsDto) String() string {
 func (*PaymentsCustomRRuleOptionsDto) ProtoMessage() {}
 
 func (x *PaymentsCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7165,7 +8502,7 @@ func (x *PaymentsCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentsCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
 func (*PaymentsCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{66}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *PaymentsCustomRRuleOptionsDto) GetIntervalType() string {
@@ -7298,7 +8635,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7310,7 +8647,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7323,7 +8660,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{67}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *UserSchema) GetId() string {
@@ -7513,7 +8850,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7525,7 +8862,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7538,7 +8875,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{68}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -7835,7 +9172,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7847,7 +9184,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7860,7 +9197,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{69}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -7926,7 +9263,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7938,7 +9275,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7951,7 +9288,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{70}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -8542,47 +9879,59 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\x05last4\x18\x02 \x01(\tH\x01R\x05last4\x88\x01\x01\x128\n" +
 	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\r\n" +
 	"\v_bsb_numberB\b\n" +
-	"\x06_last4\"\x9a\b\n" +
-	"\x16GetScheduleResponseDto\x12\x14\n" +
-	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
-	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
-	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12\x1a\n" +
-	"\x06alt_id\x18\x04 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x1e\n" +
-	"\balt_type\x18\x05 \x01(\tH\x04R\aaltType\x88\x01\x01\x12\x17\n" +
-	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12A\n" +
-	"\bschedule\x18\a \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoR\bschedule\x12@\n" +
-	"\binvoices\x18\b \x03(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\binvoices\x12H\n" +
-	"\x10business_details\x18\t \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetails\x12\x1f\n" +
-	"\bcurrency\x18\n" +
-	" \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
-	"\x0fcontact_details\x18\v \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoR\x0econtactDetails\x122\n" +
-	"\bdiscount\x18\f \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12-\n" +
-	"\x05items\x18\r \x03(\v2\x17.google.protobuf.StructR\x05items\x12\x19\n" +
-	"\x05total\x18\x0e \x01(\x01H\aR\x05total\x88\x01\x01\x12\x19\n" +
-	"\x05title\x18\x0f \x01(\tH\bR\x05title\x88\x01\x01\x12$\n" +
-	"\vterms_notes\x18\x10 \x01(\tH\tR\n" +
-	"termsNotes\x88\x01\x01\x125\n" +
-	"\x14compiled_terms_notes\x18\x11 \x01(\tH\n" +
-	"R\x12compiledTermsNotes\x88\x01\x01\x12\"\n" +
+	"\x06_last4\"\xce\x05\n" +
+	"\x13EstimateLineItemDto\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x02 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
-	"\n" +
-	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
-	"\x03_idB\t\n" +
-	"\a_statusB\f\n" +
-	"\n" +
-	"_live_modeB\t\n" +
+	"product_id\x18\x03 \x01(\tH\x02R\tproductId\x88\x01\x01\x12\x1e\n" +
+	"\bprice_id\x18\x04 \x01(\tH\x03R\apriceId\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\x05 \x01(\tH\x04R\bcurrency\x88\x01\x01\x12\x1b\n" +
+	"\x06amount\x18\x06 \x01(\x01H\x05R\x06amount\x88\x01\x01\x12\x15\n" +
+	"\x03qty\x18\a \x01(\x01H\x06R\x03qty\x88\x01\x01\x12+\n" +
+	"\x05taxes\x18\b \x03(\v2\x15.hlgate.v1.ItemTaxDtoR\x05taxes\x12>\n" +
+	"\x19automatic_tax_category_id\x18\t \x01(\tH\aR\x16automaticTaxCategoryId\x88\x01\x01\x12.\n" +
+	"\x11is_setup_fee_item\x18\n" +
+	" \x01(\bH\bR\x0eisSetupFeeItem\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\v \x01(\tH\tR\x04type\x88\x01\x01\x12(\n" +
+	"\rtax_inclusive\x18\f \x01(\bH\n" +
+	"R\ftaxInclusive\x88\x01\x01\x12 \n" +
+	"\vattachments\x18\r \x03(\tR\vattachments\x128\n" +
+	"\bunmapped\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\r\n" +
+	"\v_product_idB\v\n" +
+	"\t_price_idB\v\n" +
+	"\t_currencyB\t\n" +
+	"\a_amountB\x06\n" +
+	"\x04_qtyB\x1c\n" +
+	"\x1a_automatic_tax_category_idB\x14\n" +
+	"\x12_is_setup_fee_itemB\a\n" +
+	"\x05_typeB\x10\n" +
+	"\x0e_tax_inclusive\"\xac\x03\n" +
+	"\x0fSendEstimateDto\x12\x1a\n" +
+	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x1b\n" +
+	"\x06action\x18\x03 \x01(\tH\x02R\x06action\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x04 \x01(\bH\x03R\bliveMode\x88\x01\x01\x12\x1c\n" +
+	"\auser_id\x18\x05 \x01(\tH\x04R\x06userId\x88\x01\x01\x12M\n" +
+	"\tsent_from\x18\x06 \x01(\v20.hlgate.v1.InvoiceSettingsSenderConfigurationDtoR\bsentFrom\x12(\n" +
+	"\restimate_name\x18\a \x01(\tH\x05R\festimateName\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
 	"\a_alt_idB\v\n" +
-	"\t_alt_typeB\a\n" +
-	"\x05_nameB\v\n" +
-	"\t_currencyB\b\n" +
-	"\x06_totalB\b\n" +
-	"\x06_titleB\x0e\n" +
-	"\f_terms_notesB\x17\n" +
-	"\x15_compiled_terms_notesB\r\n" +
-	"\v_created_atB\r\n" +
-	"\v_updated_at\"\xc9\x01\n" +
+	"\t_alt_typeB\t\n" +
+	"\a_actionB\f\n" +
+	"\n" +
+	"_live_modeB\n" +
+	"\n" +
+	"\b_user_idB\x10\n" +
+	"\x0e_estimate_name\"\xbe\x01\n" +
+	"\x14FrequencySettingsDto\x12\x1d\n" +
+	"\aenabled\x18\x01 \x01(\bH\x00R\aenabled\x88\x01\x01\x12A\n" +
+	"\bschedule\x18\x02 \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoR\bschedule\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_enabled\"\xc9\x01\n" +
 	"\x1aInvoicesScheduleOptionsDto\x12\"\n" +
 	"\n" +
 	"execute_at\x18\x01 \x01(\tH\x00R\texecuteAt\x88\x01\x01\x12>\n" +
@@ -8624,7 +9973,193 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\x06_countB\x0e\n" +
 	"\f_days_beforeB%\n" +
 	"#_use_start_as_primary_user_acceptedB\v\n" +
-	"\t_end_type\"\xe9\f\n" +
+	"\t_end_type\"\xb9\x01\n" +
+	"\x10AutoInvoicingDto\x12\x1d\n" +
+	"\aenabled\x18\x01 \x01(\bH\x00R\aenabled\x88\x01\x01\x12,\n" +
+	"\x0fdirect_payments\x18\x02 \x01(\bH\x01R\x0edirectPayments\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_enabledB\x12\n" +
+	"\x10_direct_payments\"\xfa\x01\n" +
+	"\x18PaymentScheduleConfigDto\x12\x17\n" +
+	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x12H\n" +
+	"\vdate_config\x18\x02 \x01(\v2'.hlgate.v1.PaymentScheduleDateConfigDtoR\n" +
+	"dateConfig\x128\n" +
+	"\tschedules\x18\x03 \x03(\v2\x1a.google.protobuf.ListValueR\tschedules\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_type\"\xe9\x01\n" +
+	"\x1cPaymentScheduleDateConfigDto\x12/\n" +
+	"\x11deposit_date_type\x18\x01 \x01(\tH\x00R\x0fdepositDateType\x88\x01\x01\x121\n" +
+	"\x12schedule_date_type\x18\x02 \x01(\tH\x01R\x10scheduleDateType\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x14\n" +
+	"\x12_deposit_date_typeB\x15\n" +
+	"\x13_schedule_date_type\"K\n" +
+	"\x0fBusinessDetails\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"J\n" +
+	"\x0eContactDetails\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"B\n" +
+	"\x06SentTo\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"G\n" +
+	"\vAutoInvoice\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x95\x0f\n" +
+	"\x13EstimateResponseDto\x12\x1a\n" +
+	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tH\x02R\x03_id\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x04 \x01(\bH\x03R\bliveMode\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\x05 \x01(\bH\x04R\adeleted\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\a \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x10business_details\x18\b \x01(\v2\x1a.hlgate.v1.BusinessDetailsR\x0fbusinessDetails\x124\n" +
+	"\x05items\x18\t \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoR\x05items\x122\n" +
+	"\bdiscount\x18\n" +
+	" \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12\x19\n" +
+	"\x05title\x18\v \x01(\tH\aR\x05title\x88\x01\x01\x129\n" +
+	"\x16estimate_number_prefix\x18\f \x01(\tH\bR\x14estimateNumberPrefix\x88\x01\x01\x12;\n" +
+	"\vattachments\x18\r \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12\"\n" +
+	"\n" +
+	"updated_by\x18\x0e \x01(\tH\tR\tupdatedBy\x88\x01\x01\x12\x19\n" +
+	"\x05total\x18\x0f \x01(\x01H\n" +
+	"R\x05total\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x12\x13\n" +
+	"\x01v\x18\x12 \x01(\x01H\rR\x03__v\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x13 \x01(\bH\x0eR\x15automaticTaxesEnabled\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x14 \x01(\tH\x0fR\n" +
+	"termsNotes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"company_id\x18\x15 \x01(\tH\x10R\tcompanyId\x88\x01\x01\x12B\n" +
+	"\x0fcontact_details\x18\x16 \x01(\v2\x19.hlgate.v1.ContactDetailsR\x0econtactDetails\x12\"\n" +
+	"\n" +
+	"issue_date\x18\x17 \x01(\tH\x11R\tissueDate\x88\x01\x01\x12$\n" +
+	"\vexpiry_date\x18\x18 \x01(\tH\x12R\n" +
+	"expiryDate\x88\x01\x01\x12\x1c\n" +
+	"\asent_by\x18\x19 \x01(\tH\x13R\x06sentBy\x88\x01\x01\x12A\n" +
+	"\x1aautomatic_taxes_calculated\x18\x1a \x01(\bH\x14R\x18automaticTaxesCalculated\x88\x01\x01\x12+\n" +
+	"\x04meta\x18\x1b \x01(\v2\x17.google.protobuf.StructR\x04meta\x12O\n" +
+	"\x17estimate_action_history\x18\x1c \x03(\v2\x17.google.protobuf.StructR\x15estimateActionHistory\x12*\n" +
+	"\asent_to\x18\x1d \x01(\v2\x11.hlgate.v1.SentToR\x06sentTo\x12N\n" +
+	"\x12frequency_settings\x18\x1e \x01(\v2\x1f.hlgate.v1.FrequencySettingsDtoR\x11frequencySettings\x12+\n" +
+	"\x0flast_visited_at\x18\x1f \x01(\tH\x15R\rlastVisitedAt\x88\x01\x01\x121\n" +
+	"\x12totalamount_in_usd\x18  \x01(\x01H\x16R\x10totalamountInUSD\x88\x01\x01\x129\n" +
+	"\fauto_invoice\x18! \x01(\v2\x16.hlgate.v1.AutoInvoiceR\vautoInvoice\x12\x1e\n" +
+	"\btrace_id\x18\" \x01(\tH\x17R\atraceId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18# \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\x05\n" +
+	"\x03_idB\f\n" +
+	"\n" +
+	"_live_modeB\n" +
+	"\n" +
+	"\b_deletedB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_titleB\x19\n" +
+	"\x17_estimate_number_prefixB\r\n" +
+	"\v_updated_byB\b\n" +
+	"\x06_totalB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x04\n" +
+	"\x02_vB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x0e\n" +
+	"\f_terms_notesB\r\n" +
+	"\v_company_idB\r\n" +
+	"\v_issue_dateB\x0e\n" +
+	"\f_expiry_dateB\n" +
+	"\n" +
+	"\b_sent_byB\x1d\n" +
+	"\x1b_automatic_taxes_calculatedB\x12\n" +
+	"\x10_last_visited_atB\x15\n" +
+	"\x13_totalamount_in_usdB\v\n" +
+	"\t_trace_id\"\xc4\b\n" +
+	"\x1bEstimateTemplateResponseDTO\x12\x1a\n" +
+	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tH\x02R\x03_id\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x04 \x01(\bH\x03R\bliveMode\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\x05 \x01(\bH\x04R\adeleted\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\a \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x10business_details\x18\b \x01(\v2\x1a.hlgate.v1.BusinessDetailsR\x0fbusinessDetails\x124\n" +
+	"\x05items\x18\t \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoR\x05items\x122\n" +
+	"\bdiscount\x18\n" +
+	" \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12\x19\n" +
+	"\x05title\x18\v \x01(\tH\aR\x05title\x88\x01\x01\x129\n" +
+	"\x16estimate_number_prefix\x18\f \x01(\tH\bR\x14estimateNumberPrefix\x88\x01\x01\x12;\n" +
+	"\vattachments\x18\r \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12\"\n" +
+	"\n" +
+	"updated_by\x18\x0e \x01(\tH\tR\tupdatedBy\x88\x01\x01\x12\x19\n" +
+	"\x05total\x18\x0f \x01(\x01H\n" +
+	"R\x05total\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x12\x13\n" +
+	"\x01v\x18\x12 \x01(\x01H\rR\x03__v\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x13 \x01(\bH\x0eR\x15automaticTaxesEnabled\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x14 \x01(\tH\x0fR\n" +
+	"termsNotes\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\x05\n" +
+	"\x03_idB\f\n" +
+	"\n" +
+	"_live_modeB\n" +
+	"\n" +
+	"\b_deletedB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_titleB\x19\n" +
+	"\x17_estimate_number_prefixB\r\n" +
+	"\v_updated_byB\b\n" +
+	"\x06_totalB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x04\n" +
+	"\x02_vB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x0e\n" +
+	"\f_terms_notes\"\x9a\b\n" +
+	"\x16GetScheduleResponseDto\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x04 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x05 \x01(\tH\x04R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12A\n" +
+	"\bschedule\x18\a \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoR\bschedule\x12@\n" +
+	"\binvoices\x18\b \x03(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\binvoices\x12H\n" +
+	"\x10business_details\x18\t \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetails\x12\x1f\n" +
+	"\bcurrency\x18\n" +
+	" \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x0fcontact_details\x18\v \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoR\x0econtactDetails\x122\n" +
+	"\bdiscount\x18\f \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12-\n" +
+	"\x05items\x18\r \x03(\v2\x17.google.protobuf.StructR\x05items\x12\x19\n" +
+	"\x05total\x18\x0e \x01(\x01H\aR\x05total\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x0f \x01(\tH\bR\x05title\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x10 \x01(\tH\tR\n" +
+	"termsNotes\x88\x01\x01\x125\n" +
+	"\x14compiled_terms_notes\x18\x11 \x01(\tH\n" +
+	"R\x12compiledTermsNotes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_totalB\b\n" +
+	"\x06_titleB\x0e\n" +
+	"\f_terms_notesB\x17\n" +
+	"\x15_compiled_terms_notesB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"\xe9\f\n" +
 	"\x15CustomNotificationDto\x12X\n" +
 	"\x15customer_send_invoice\x18\x01 \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x13customerSendInvoice\x12V\n" +
 	"\x14team_payment_success\x18\x02 \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x12teamPaymentSuccess\x12^\n" +
@@ -9243,7 +10778,7 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 71)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 83)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*CalendarsGetNoteSchema)(nil),                // 0: hlgate.v1.CalendarsGetNoteSchema
 	(*NoteCreatedBySchema)(nil),                   // 1: hlgate.v1.NoteCreatedBySchema
@@ -9287,189 +10822,232 @@ var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*SepaDirectDebitDTO)(nil),                    // 39: hlgate.v1.SepaDirectDebitDTO
 	(*BacsDirectDebitDTO)(nil),                    // 40: hlgate.v1.BacsDirectDebitDTO
 	(*BecsDirectDebitDTO)(nil),                    // 41: hlgate.v1.BecsDirectDebitDTO
-	(*GetScheduleResponseDto)(nil),                // 42: hlgate.v1.GetScheduleResponseDto
-	(*InvoicesScheduleOptionsDto)(nil),            // 43: hlgate.v1.InvoicesScheduleOptionsDto
-	(*InvoicesCustomRRuleOptionsDto)(nil),         // 44: hlgate.v1.InvoicesCustomRRuleOptionsDto
-	(*CustomNotificationDto)(nil),                 // 45: hlgate.v1.CustomNotificationDto
-	(*CustomNotificationItemDto)(nil),             // 46: hlgate.v1.CustomNotificationItemDto
-	(*InvoiceSettingsBusinessDetailsDto)(nil),     // 47: hlgate.v1.InvoiceSettingsBusinessDetailsDto
-	(*Address)(nil),                               // 48: hlgate.v1.Address
-	(*InvoiceProductSettingsDto)(nil),             // 49: hlgate.v1.InvoiceProductSettingsDto
-	(*GetTemplateResponseDto)(nil),                // 50: hlgate.v1.GetTemplateResponseDto
-	(*GetLocationByIdSchema)(nil),                 // 51: hlgate.v1.GetLocationByIdSchema
-	(*BusinessSchema)(nil),                        // 52: hlgate.v1.BusinessSchema
-	(*SocialSchema)(nil),                          // 53: hlgate.v1.SocialSchema
-	(*SettingsSchema)(nil),                        // 54: hlgate.v1.SettingsSchema
-	(*CustomValueSchema)(nil),                     // 55: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),                   // 56: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),              // 57: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),                    // 58: hlgate.v1.LocationTagsSchema
-	(*ApplyToFuturePaymentsConfigDto)(nil),        // 59: hlgate.v1.ApplyToFuturePaymentsConfigDto
-	(*ApplyToFuturePaymentsConfig)(nil),           // 60: hlgate.v1.ApplyToFuturePaymentsConfig
-	(*CouponDto)(nil),                             // 61: hlgate.v1.CouponDto
-	(*PaymentsCardDto)(nil),                       // 62: hlgate.v1.PaymentsCardDto
-	(*SubscriptionResponseSchema)(nil),            // 63: hlgate.v1.SubscriptionResponseSchema
-	(*OrderSource)(nil),                           // 64: hlgate.v1.OrderSource
-	(*PaymentsScheduleOptionsDto)(nil),            // 65: hlgate.v1.PaymentsScheduleOptionsDto
-	(*PaymentsCustomRRuleOptionsDto)(nil),         // 66: hlgate.v1.PaymentsCustomRRuleOptionsDto
-	(*UserSchema)(nil),                            // 67: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),                        // 68: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                            // 69: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),                        // 70: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),                       // 71: google.protobuf.Struct
-	(*structpb.ListValue)(nil),                    // 72: google.protobuf.ListValue
+	(*EstimateLineItemDto)(nil),                   // 42: hlgate.v1.EstimateLineItemDto
+	(*SendEstimateDto)(nil),                       // 43: hlgate.v1.SendEstimateDto
+	(*FrequencySettingsDto)(nil),                  // 44: hlgate.v1.FrequencySettingsDto
+	(*InvoicesScheduleOptionsDto)(nil),            // 45: hlgate.v1.InvoicesScheduleOptionsDto
+	(*InvoicesCustomRRuleOptionsDto)(nil),         // 46: hlgate.v1.InvoicesCustomRRuleOptionsDto
+	(*AutoInvoicingDto)(nil),                      // 47: hlgate.v1.AutoInvoicingDto
+	(*PaymentScheduleConfigDto)(nil),              // 48: hlgate.v1.PaymentScheduleConfigDto
+	(*PaymentScheduleDateConfigDto)(nil),          // 49: hlgate.v1.PaymentScheduleDateConfigDto
+	(*BusinessDetails)(nil),                       // 50: hlgate.v1.BusinessDetails
+	(*ContactDetails)(nil),                        // 51: hlgate.v1.ContactDetails
+	(*SentTo)(nil),                                // 52: hlgate.v1.SentTo
+	(*AutoInvoice)(nil),                           // 53: hlgate.v1.AutoInvoice
+	(*EstimateResponseDto)(nil),                   // 54: hlgate.v1.EstimateResponseDto
+	(*EstimateTemplateResponseDTO)(nil),           // 55: hlgate.v1.EstimateTemplateResponseDTO
+	(*GetScheduleResponseDto)(nil),                // 56: hlgate.v1.GetScheduleResponseDto
+	(*CustomNotificationDto)(nil),                 // 57: hlgate.v1.CustomNotificationDto
+	(*CustomNotificationItemDto)(nil),             // 58: hlgate.v1.CustomNotificationItemDto
+	(*InvoiceSettingsBusinessDetailsDto)(nil),     // 59: hlgate.v1.InvoiceSettingsBusinessDetailsDto
+	(*Address)(nil),                               // 60: hlgate.v1.Address
+	(*InvoiceProductSettingsDto)(nil),             // 61: hlgate.v1.InvoiceProductSettingsDto
+	(*GetTemplateResponseDto)(nil),                // 62: hlgate.v1.GetTemplateResponseDto
+	(*GetLocationByIdSchema)(nil),                 // 63: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),                        // 64: hlgate.v1.BusinessSchema
+	(*SocialSchema)(nil),                          // 65: hlgate.v1.SocialSchema
+	(*SettingsSchema)(nil),                        // 66: hlgate.v1.SettingsSchema
+	(*CustomValueSchema)(nil),                     // 67: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),                   // 68: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),              // 69: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),                    // 70: hlgate.v1.LocationTagsSchema
+	(*ApplyToFuturePaymentsConfigDto)(nil),        // 71: hlgate.v1.ApplyToFuturePaymentsConfigDto
+	(*ApplyToFuturePaymentsConfig)(nil),           // 72: hlgate.v1.ApplyToFuturePaymentsConfig
+	(*CouponDto)(nil),                             // 73: hlgate.v1.CouponDto
+	(*PaymentsCardDto)(nil),                       // 74: hlgate.v1.PaymentsCardDto
+	(*SubscriptionResponseSchema)(nil),            // 75: hlgate.v1.SubscriptionResponseSchema
+	(*OrderSource)(nil),                           // 76: hlgate.v1.OrderSource
+	(*PaymentsScheduleOptionsDto)(nil),            // 77: hlgate.v1.PaymentsScheduleOptionsDto
+	(*PaymentsCustomRRuleOptionsDto)(nil),         // 78: hlgate.v1.PaymentsCustomRRuleOptionsDto
+	(*UserSchema)(nil),                            // 79: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),                        // 80: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                            // 81: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),                        // 82: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),                       // 83: google.protobuf.Struct
+	(*structpb.ListValue)(nil),                    // 84: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
 	1,   // 0: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	71,  // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	71,  // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
-	71,  // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	83,  // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	83,  // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	83,  // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
 	4,   // 4: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
-	71,  // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
-	71,  // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	83,  // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	83,  // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
 	3,   // 7: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	71,  // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	71,  // 9: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	71,  // 10: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
-	71,  // 11: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	71,  // 12: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	71,  // 13: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	71,  // 14: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	71,  // 15: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	83,  // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	83,  // 9: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	83,  // 10: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	83,  // 11: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	83,  // 12: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	83,  // 13: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	83,  // 14: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	83,  // 15: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
 	9,   // 16: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
 	10,  // 17: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	71,  // 18: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 19: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 18: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 19: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
 	11,  // 20: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
 	12,  // 21: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	71,  // 22: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 23: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	83,  // 22: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 23: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
 	13,  // 24: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	71,  // 25: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 26: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 25: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 26: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
 	15,  // 27: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	71,  // 28: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 29: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 28: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 29: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
 	17,  // 30: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	71,  // 31: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 32: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 33: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 31: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 32: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 33: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
 	20,  // 34: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
 	15,  // 35: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	71,  // 36: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 37: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 38: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 39: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 36: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 37: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 38: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 39: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
 	24,  // 40: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
 	25,  // 41: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
 	26,  // 42: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	71,  // 43: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 44: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 45: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 46: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 47: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 43: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 44: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 45: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 46: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 47: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
 	29,  // 48: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	71,  // 49: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 50: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 51: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	72,  // 52: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	83,  // 49: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 50: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 51: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 52: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
 	32,  // 53: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	71,  // 54: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 55: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 56: hlgate.v1.InvoicesCardDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 57: hlgate.v1.ChequeDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 58: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	71,  // 59: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	71,  // 60: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	71,  // 61: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	71,  // 62: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	71,  // 63: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 64: hlgate.v1.InvoiceSettingsSenderConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 54: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 55: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 56: hlgate.v1.InvoicesCardDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 57: hlgate.v1.ChequeDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 58: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	83,  // 59: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	83,  // 60: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	83,  // 61: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	83,  // 62: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	83,  // 63: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 64: hlgate.v1.InvoiceSettingsSenderConfigurationDto.unmapped:type_name -> google.protobuf.Struct
 	33,  // 65: hlgate.v1.AutoPaymentDetailsDto.card:type_name -> hlgate.v1.InvoicesCardDto
 	38,  // 66: hlgate.v1.AutoPaymentDetailsDto.us_bank_account:type_name -> hlgate.v1.USBankAccountDto
 	39,  // 67: hlgate.v1.AutoPaymentDetailsDto.sepa_direct_debit:type_name -> hlgate.v1.SepaDirectDebitDTO
 	40,  // 68: hlgate.v1.AutoPaymentDetailsDto.bacs_direct_debit:type_name -> hlgate.v1.BacsDirectDebitDTO
 	41,  // 69: hlgate.v1.AutoPaymentDetailsDto.becs_direct_debit:type_name -> hlgate.v1.BecsDirectDebitDTO
-	71,  // 70: hlgate.v1.AutoPaymentDetailsDto.provider:type_name -> google.protobuf.Struct
-	71,  // 71: hlgate.v1.AutoPaymentDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 72: hlgate.v1.USBankAccountDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 73: hlgate.v1.SepaDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
-	71,  // 74: hlgate.v1.BacsDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
-	71,  // 75: hlgate.v1.BecsDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
-	43,  // 76: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	35,  // 77: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	14,  // 78: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	19,  // 79: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	18,  // 80: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	71,  // 81: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
-	71,  // 82: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
-	44,  // 83: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
-	71,  // 84: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 85: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	46,  // 86: hlgate.v1.CustomNotificationDto.customer_send_invoice:type_name -> hlgate.v1.CustomNotificationItemDto
-	46,  // 87: hlgate.v1.CustomNotificationDto.team_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
-	46,  // 88: hlgate.v1.CustomNotificationDto.customer_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
-	46,  // 89: hlgate.v1.CustomNotificationDto.team_auto_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
-	46,  // 90: hlgate.v1.CustomNotificationDto.customer_auto_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
-	46,  // 91: hlgate.v1.CustomNotificationDto.team_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
-	46,  // 92: hlgate.v1.CustomNotificationDto.customer_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
-	46,  // 93: hlgate.v1.CustomNotificationDto.team_auto_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
-	46,  // 94: hlgate.v1.CustomNotificationDto.customer_auto_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
-	46,  // 95: hlgate.v1.CustomNotificationDto.customer_auto_payment_info:type_name -> hlgate.v1.CustomNotificationItemDto
-	46,  // 96: hlgate.v1.CustomNotificationDto.customer_auto_payment_amount_changed:type_name -> hlgate.v1.CustomNotificationItemDto
-	46,  // 97: hlgate.v1.CustomNotificationDto.team_auto_payment_skip:type_name -> hlgate.v1.CustomNotificationItemDto
-	46,  // 98: hlgate.v1.CustomNotificationDto.team_recurring_send_invoice_failed:type_name -> hlgate.v1.CustomNotificationItemDto
-	46,  // 99: hlgate.v1.CustomNotificationDto.customer_send_estimate:type_name -> hlgate.v1.CustomNotificationItemDto
-	46,  // 100: hlgate.v1.CustomNotificationDto.team_estimate_accepted:type_name -> hlgate.v1.CustomNotificationItemDto
-	46,  // 101: hlgate.v1.CustomNotificationDto.team_estimate_declined:type_name -> hlgate.v1.CustomNotificationItemDto
-	71,  // 102: hlgate.v1.CustomNotificationDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 103: hlgate.v1.CustomNotificationItemDto.unmapped:type_name -> google.protobuf.Struct
-	48,  // 104: hlgate.v1.InvoiceSettingsBusinessDetailsDto.address:type_name -> hlgate.v1.Address
-	71,  // 105: hlgate.v1.InvoiceSettingsBusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 106: hlgate.v1.Address.unmapped:type_name -> google.protobuf.Struct
-	71,  // 107: hlgate.v1.InvoiceProductSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	14,  // 108: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	18,  // 109: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	71,  // 110: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	71,  // 111: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	52,  // 112: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
-	53,  // 113: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
-	54,  // 114: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	71,  // 115: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	71,  // 116: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	71,  // 117: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	71,  // 118: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	71,  // 119: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	71,  // 120: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	71,  // 121: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	56,  // 122: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	71,  // 123: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	71,  // 124: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	71,  // 125: hlgate.v1.ApplyToFuturePaymentsConfigDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 126: hlgate.v1.ApplyToFuturePaymentsConfig.unmapped:type_name -> google.protobuf.Struct
-	59,  // 127: hlgate.v1.CouponDto.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
-	71,  // 128: hlgate.v1.CouponDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 129: hlgate.v1.PaymentsCardDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 130: hlgate.v1.SubscriptionResponseSchema.entity_source_meta:type_name -> google.protobuf.Struct
-	71,  // 131: hlgate.v1.SubscriptionResponseSchema.subscription_snapshot:type_name -> google.protobuf.Struct
-	71,  // 132: hlgate.v1.SubscriptionResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	71,  // 133: hlgate.v1.OrderSource.meta:type_name -> google.protobuf.Struct
-	71,  // 134: hlgate.v1.OrderSource.unmapped:type_name -> google.protobuf.Struct
-	66,  // 135: hlgate.v1.PaymentsScheduleOptionsDto.rrule:type_name -> hlgate.v1.PaymentsCustomRRuleOptionsDto
-	71,  // 136: hlgate.v1.PaymentsScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 137: hlgate.v1.PaymentsCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 138: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	69,  // 139: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	71,  // 140: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	71,  // 141: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	71,  // 142: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	71,  // 143: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	71,  // 144: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	145, // [145:145] is the sub-list for method output_type
-	145, // [145:145] is the sub-list for method input_type
-	145, // [145:145] is the sub-list for extension type_name
-	145, // [145:145] is the sub-list for extension extendee
-	0,   // [0:145] is the sub-list for field type_name
+	83,  // 70: hlgate.v1.AutoPaymentDetailsDto.provider:type_name -> google.protobuf.Struct
+	83,  // 71: hlgate.v1.AutoPaymentDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 72: hlgate.v1.USBankAccountDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 73: hlgate.v1.SepaDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
+	83,  // 74: hlgate.v1.BacsDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
+	83,  // 75: hlgate.v1.BecsDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
+	17,  // 76: hlgate.v1.EstimateLineItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
+	83,  // 77: hlgate.v1.EstimateLineItemDto.unmapped:type_name -> google.protobuf.Struct
+	36,  // 78: hlgate.v1.SendEstimateDto.sent_from:type_name -> hlgate.v1.InvoiceSettingsSenderConfigurationDto
+	83,  // 79: hlgate.v1.SendEstimateDto.unmapped:type_name -> google.protobuf.Struct
+	45,  // 80: hlgate.v1.FrequencySettingsDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	83,  // 81: hlgate.v1.FrequencySettingsDto.unmapped:type_name -> google.protobuf.Struct
+	46,  // 82: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
+	83,  // 83: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 84: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 85: hlgate.v1.AutoInvoicingDto.unmapped:type_name -> google.protobuf.Struct
+	49,  // 86: hlgate.v1.PaymentScheduleConfigDto.date_config:type_name -> hlgate.v1.PaymentScheduleDateConfigDto
+	84,  // 87: hlgate.v1.PaymentScheduleConfigDto.schedules:type_name -> google.protobuf.ListValue
+	83,  // 88: hlgate.v1.PaymentScheduleConfigDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 89: hlgate.v1.PaymentScheduleDateConfigDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 90: hlgate.v1.BusinessDetails.unmapped:type_name -> google.protobuf.Struct
+	83,  // 91: hlgate.v1.ContactDetails.unmapped:type_name -> google.protobuf.Struct
+	83,  // 92: hlgate.v1.SentTo.unmapped:type_name -> google.protobuf.Struct
+	83,  // 93: hlgate.v1.AutoInvoice.unmapped:type_name -> google.protobuf.Struct
+	50,  // 94: hlgate.v1.EstimateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetails
+	42,  // 95: hlgate.v1.EstimateResponseDto.items:type_name -> hlgate.v1.EstimateLineItemDto
+	18,  // 96: hlgate.v1.EstimateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	30,  // 97: hlgate.v1.EstimateResponseDto.attachments:type_name -> hlgate.v1.AttachmentsDto
+	51,  // 98: hlgate.v1.EstimateResponseDto.contact_details:type_name -> hlgate.v1.ContactDetails
+	83,  // 99: hlgate.v1.EstimateResponseDto.meta:type_name -> google.protobuf.Struct
+	83,  // 100: hlgate.v1.EstimateResponseDto.estimate_action_history:type_name -> google.protobuf.Struct
+	52,  // 101: hlgate.v1.EstimateResponseDto.sent_to:type_name -> hlgate.v1.SentTo
+	44,  // 102: hlgate.v1.EstimateResponseDto.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
+	53,  // 103: hlgate.v1.EstimateResponseDto.auto_invoice:type_name -> hlgate.v1.AutoInvoice
+	83,  // 104: hlgate.v1.EstimateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	50,  // 105: hlgate.v1.EstimateTemplateResponseDTO.business_details:type_name -> hlgate.v1.BusinessDetails
+	42,  // 106: hlgate.v1.EstimateTemplateResponseDTO.items:type_name -> hlgate.v1.EstimateLineItemDto
+	18,  // 107: hlgate.v1.EstimateTemplateResponseDTO.discount:type_name -> hlgate.v1.DiscountDto
+	30,  // 108: hlgate.v1.EstimateTemplateResponseDTO.attachments:type_name -> hlgate.v1.AttachmentsDto
+	83,  // 109: hlgate.v1.EstimateTemplateResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	45,  // 110: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	35,  // 111: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	14,  // 112: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	19,  // 113: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	18,  // 114: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	83,  // 115: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
+	83,  // 116: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
+	58,  // 117: hlgate.v1.CustomNotificationDto.customer_send_invoice:type_name -> hlgate.v1.CustomNotificationItemDto
+	58,  // 118: hlgate.v1.CustomNotificationDto.team_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
+	58,  // 119: hlgate.v1.CustomNotificationDto.customer_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
+	58,  // 120: hlgate.v1.CustomNotificationDto.team_auto_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
+	58,  // 121: hlgate.v1.CustomNotificationDto.customer_auto_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
+	58,  // 122: hlgate.v1.CustomNotificationDto.team_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
+	58,  // 123: hlgate.v1.CustomNotificationDto.customer_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
+	58,  // 124: hlgate.v1.CustomNotificationDto.team_auto_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
+	58,  // 125: hlgate.v1.CustomNotificationDto.customer_auto_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
+	58,  // 126: hlgate.v1.CustomNotificationDto.customer_auto_payment_info:type_name -> hlgate.v1.CustomNotificationItemDto
+	58,  // 127: hlgate.v1.CustomNotificationDto.customer_auto_payment_amount_changed:type_name -> hlgate.v1.CustomNotificationItemDto
+	58,  // 128: hlgate.v1.CustomNotificationDto.team_auto_payment_skip:type_name -> hlgate.v1.CustomNotificationItemDto
+	58,  // 129: hlgate.v1.CustomNotificationDto.team_recurring_send_invoice_failed:type_name -> hlgate.v1.CustomNotificationItemDto
+	58,  // 130: hlgate.v1.CustomNotificationDto.customer_send_estimate:type_name -> hlgate.v1.CustomNotificationItemDto
+	58,  // 131: hlgate.v1.CustomNotificationDto.team_estimate_accepted:type_name -> hlgate.v1.CustomNotificationItemDto
+	58,  // 132: hlgate.v1.CustomNotificationDto.team_estimate_declined:type_name -> hlgate.v1.CustomNotificationItemDto
+	83,  // 133: hlgate.v1.CustomNotificationDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 134: hlgate.v1.CustomNotificationItemDto.unmapped:type_name -> google.protobuf.Struct
+	60,  // 135: hlgate.v1.InvoiceSettingsBusinessDetailsDto.address:type_name -> hlgate.v1.Address
+	83,  // 136: hlgate.v1.InvoiceSettingsBusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 137: hlgate.v1.Address.unmapped:type_name -> google.protobuf.Struct
+	83,  // 138: hlgate.v1.InvoiceProductSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	14,  // 139: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	18,  // 140: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	83,  // 141: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	83,  // 142: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	64,  // 143: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	65,  // 144: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	66,  // 145: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	83,  // 146: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	83,  // 147: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	83,  // 148: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	83,  // 149: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	83,  // 150: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	83,  // 151: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	83,  // 152: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	68,  // 153: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	83,  // 154: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	83,  // 155: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	83,  // 156: hlgate.v1.ApplyToFuturePaymentsConfigDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 157: hlgate.v1.ApplyToFuturePaymentsConfig.unmapped:type_name -> google.protobuf.Struct
+	71,  // 158: hlgate.v1.CouponDto.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
+	83,  // 159: hlgate.v1.CouponDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 160: hlgate.v1.PaymentsCardDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 161: hlgate.v1.SubscriptionResponseSchema.entity_source_meta:type_name -> google.protobuf.Struct
+	83,  // 162: hlgate.v1.SubscriptionResponseSchema.subscription_snapshot:type_name -> google.protobuf.Struct
+	83,  // 163: hlgate.v1.SubscriptionResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	83,  // 164: hlgate.v1.OrderSource.meta:type_name -> google.protobuf.Struct
+	83,  // 165: hlgate.v1.OrderSource.unmapped:type_name -> google.protobuf.Struct
+	78,  // 166: hlgate.v1.PaymentsScheduleOptionsDto.rrule:type_name -> hlgate.v1.PaymentsCustomRRuleOptionsDto
+	83,  // 167: hlgate.v1.PaymentsScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 168: hlgate.v1.PaymentsCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	80,  // 169: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	81,  // 170: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	83,  // 171: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	83,  // 172: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	83,  // 173: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 174: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	83,  // 175: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	176, // [176:176] is the sub-list for method output_type
+	176, // [176:176] is the sub-list for method input_type
+	176, // [176:176] is the sub-list for extension type_name
+	176, // [176:176] is the sub-list for extension extendee
+	0,   // [0:176] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -9518,18 +11096,14 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[42].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[43].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[44].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[45].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[46].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[47].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[48].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[49].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[50].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[51].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[52].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[53].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[54].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[55].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[56].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[57].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[58].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[59].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[60].OneofWrappers = []any{}
@@ -9543,13 +11117,25 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[68].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[69].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[70].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[71].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[72].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[73].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[74].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[75].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[76].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[77].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[78].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[79].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[80].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[81].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[82].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   71,
+			NumMessages:   83,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
