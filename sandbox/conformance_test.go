@@ -337,6 +337,8 @@ func TestConformance(t *testing.T) {
 	cf.run(confCase{name: "delete coupon again", method: "DELETE", path: "/payments/coupon", token: loc, status: 404,
 		json: map[string]any{"altId": L, "altType": "location", "id": couponID}})
 
+	clock.Add(11 * time.Second)
+	cf.customProviderCases(L, loc)
 	cf.invoiceActions(L, loc, func() { clock.Add(11 * time.Second) })
 
 	// The location itself: its own for a location token, not another's.

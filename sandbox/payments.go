@@ -602,3 +602,199 @@ func (s *Sandbox) opDeleteCoupon(w http.ResponseWriter, r *http.Request, c *call
 	}
 	writeBody(w, http.StatusOK, marshal(map[string]any{"success": true, "traceId": couponTrace}))
 }
+
+// A custom payment provider is the token's marketplace app's in a location:
+// one document of the collection collCustomProviders, keyed by the app.
+const collCustomProviders = "/payments/custom-provider/provider"
+
+func init() {
+	handlers["create-integration"] = (*Sandbox).opCreateCustomProvider
+	handlers["delete-integration"] = (*Sandbox).opDeleteCustomProvider
+	handlers["fetch-config"] = (*Sandbox).opFetchCustomProvider
+	handlers["create-config"] = (*Sandbox).opConnectCustomProvider
+	handlers["disconnect-config"] = (*Sandbox).opDisconnectCustomProvider
+	handlers["custom-provider-marketplace-app-update-capabilities"] = (*Sandbox).opCustomProviderCapabilities
+}
+
+// customProvider runs edit on the app's provider in the location the query
+// names (the token's own), under the location's lock; a nil provider is
+// absent, and edit's result is stored (nil removes it).
+func (s *Sandbox) customProvider(c *call, locationID string, edit func(l *locStore, p map[string]any) (map[string]any, *apiError)) (map[string]any, *apiError) {
+	l, aerr := s.locationStore(c, locationID)
+	if aerr != nil {
+		return nil, aerr
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var p map[string]any
+	if raw, ok := l.doc(collCustomProviders, c.tok.appID); ok {
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, errBadRequest("stored custom provider is not a JSON object")
+		}
+	}
+	out, aerr := edit(l, p)
+	if aerr != nil {
+		return nil, aerr
+	}
+	switch {
+	case out == nil && p != nil:
+		l.coll(collCustomProviders, false).remove(c.tok.appID)
+	case out != nil:
+		out["updatedAt"] = fmtTime(s.now())
+		l.coll(collCustomProviders, true).put(c.tok.appID, marshal(out))
+	}
+	return out, nil
+}
+
+var errNoCustomProvider = errNotFound("Custom provider not found for this app and location")
+
+// opCreateCustomProvider creates the app's provider in a location (POST
+// /payments/custom-provider/provider); a second one is refused.
+func (s *Sandbox) opCreateCustomProvider(w http.ResponseWriter, r *http.Request, c *call) {
+	body, aerr := decodeObject(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	p, aerr := s.customProvider(c, r.URL.Query().Get("locationId"), func(l *locStore, p map[string]any) (map[string]any, *apiError) {
+		if p != nil {
+			return nil, errBadRequest("A custom provider of this app already exists in the location")
+		}
+		now := fmtTime(s.now())
+		doc := maps.Clone(body)
+		doc["_id"], doc["locationId"], doc["marketplaceAppId"], doc["deleted"], doc["createdAt"] = l.newID(), l.id, c.tok.appID, false, now
+		doc["paymentProvider"] = map[string]any{} // no keys connected yet
+		return doc, nil
+	})
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeBody(w, http.StatusOK, marshal(p))
+}
+
+// opDeleteCustomProvider deletes the app's provider in a location (DELETE
+// /payments/custom-provider/provider).
+func (s *Sandbox) opDeleteCustomProvider(w http.ResponseWriter, r *http.Request, c *call) {
+	_, aerr := s.customProvider(c, r.URL.Query().Get("locationId"), func(_ *locStore, p map[string]any) (map[string]any, *apiError) {
+		if p == nil {
+			return nil, errNoCustomProvider
+		}
+		return nil, nil
+	})
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeBody(w, http.StatusOK, marshal(map[string]any{"success": true}))
+}
+
+// opFetchCustomProvider answers the app's provider in a location (GET
+// /payments/custom-provider/connect).
+func (s *Sandbox) opFetchCustomProvider(w http.ResponseWriter, r *http.Request, c *call) {
+	p, aerr := s.customProvider(c, r.URL.Query().Get("locationId"), func(_ *locStore, p map[string]any) (map[string]any, *apiError) {
+		if p == nil {
+			return nil, errNoCustomProvider
+		}
+		return p, nil
+	})
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeBody(w, http.StatusOK, marshal(p))
+}
+
+// opConnectCustomProvider connects the live and test keys of the app's
+// provider (POST /payments/custom-provider/connect): its paymentProvider
+// holds each, with its liveMode.
+func (s *Sandbox) opConnectCustomProvider(w http.ResponseWriter, r *http.Request, c *call) {
+	var body struct {
+		Live map[string]any `json:"live"`
+		Test map[string]any `json:"test"`
+	}
+	if aerr := decodeBody(r, &body); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	p, aerr := s.customProvider(c, r.URL.Query().Get("locationId"), func(_ *locStore, p map[string]any) (map[string]any, *apiError) {
+		if p == nil {
+			return nil, errNoCustomProvider
+		}
+		live, test := maps.Clone(body.Live), maps.Clone(body.Test)
+		live["liveMode"], test["liveMode"] = true, false
+		p["paymentProvider"] = map[string]any{"live": live, "test": test}
+		return p, nil
+	})
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeBody(w, http.StatusOK, marshal(p))
+}
+
+// opDisconnectCustomProvider removes the live or the test keys of the app's
+// provider (POST /payments/custom-provider/disconnect); keys that are not
+// connected are refused.
+func (s *Sandbox) opDisconnectCustomProvider(w http.ResponseWriter, r *http.Request, c *call) {
+	var body struct {
+		LiveMode bool `json:"liveMode"`
+	}
+	if aerr := decodeBody(r, &body); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	mode := map[bool]string{true: "live", false: "test"}[body.LiveMode]
+	_, aerr := s.customProvider(c, r.URL.Query().Get("locationId"), func(_ *locStore, p map[string]any) (map[string]any, *apiError) {
+		if p == nil {
+			return nil, errNoCustomProvider
+		}
+		keys, _ := p["paymentProvider"].(map[string]any)
+		if _, ok := keys[mode]; !ok {
+			return nil, errBadRequest("The %s config is not connected", mode)
+		}
+		delete(keys, mode)
+		return p, nil
+	})
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeBody(w, http.StatusOK, marshal(map[string]any{"success": true}))
+}
+
+// opCustomProviderCapabilities sets whether the app's provider supports
+// subscription schedules (PUT /payments/custom-provider/capabilities). The
+// body names a location or a company; a location's token names its
+// location, and its companyId is refused.
+func (s *Sandbox) opCustomProviderCapabilities(w http.ResponseWriter, r *http.Request, c *call) {
+	var body struct {
+		SupportsSubscriptionSchedules bool   `json:"supportsSubscriptionSchedules"`
+		CompanyID                     string `json:"companyId"`
+		LocationID                    string `json:"locationId"`
+	}
+	if aerr := decodeBody(r, &body); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if body.CompanyID != "" {
+		writeError(w, errUnprocessable("companyId is a company's; a location's token names its locationId"))
+		return
+	}
+	if body.LocationID == "" {
+		writeError(w, errUnprocessable("locationId should not be empty"))
+		return
+	}
+	_, aerr := s.customProvider(c, body.LocationID, func(_ *locStore, p map[string]any) (map[string]any, *apiError) {
+		if p == nil {
+			return nil, errNoCustomProvider
+		}
+		p["supportsSubscriptionSchedule"] = body.SupportsSubscriptionSchedules
+		return p, nil
+	})
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeBody(w, http.StatusOK, marshal(map[string]any{"success": true}))
+}

@@ -297,3 +297,61 @@ func TestCoupons(t *testing.T) {
 		t.Fatalf("ListCoupons after two deletes = %v, %v", l, err)
 	}
 }
+
+// The custom payment provider of the app in the location, whose sandbox
+// handlers are hand-written (one provider per app and location): created
+// over gRPC, refused a second time over REST, its keys connected and read
+// over both, one mode disconnected, its capabilities set (a companyId
+// refused, since the token is a location's), deleted.
+func TestCustomProvider(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	ctx, loc := h.ctx(""), sandbox.DemoLocationID
+	base := "/v1/locations/" + loc + "/payments/custom-provider/"
+	created, err := h.payments.CreateIntegration(ctx, &hlgatev1.CreateIntegrationRequest{LocationId: loc, Name: proto.String("Sandbox Pay"),
+		Description: proto.String("Payments by the sandbox"), PaymentsUrl: proto.String("https://pay.example.com"), QueryUrl: proto.String("https://pay.example.com/q"),
+		ImageUrl: proto.String("https://pay.example.com/logo.png"), SupportsSubscriptionSchedule: proto.Bool(true)})
+	if err != nil || created.GetId() == "" || created.GetLocationId() != loc || created.GetMarketplaceAppId() == "" {
+		t.Fatalf("CreateIntegration = %v, %v", created, err)
+	}
+	if code, _, b := h.rest(http.MethodPost, base+"provider", "", strings.NewReader(`{"name":"again","description":"d","paymentsUrl":"https://a","queryUrl":"https://b","imageUrl":"https://c","supportsSubscriptionSchedule":false}`)); code != http.StatusBadRequest {
+		t.Fatalf("POST a second custom provider = %d %s, want 400", code, b)
+	}
+	if _, err := h.payments.CreateConfig(ctx, &hlgatev1.CreateConfigRequest{LocationId: loc,
+		Live: &hlgatev1.CustomProviderKeys{ApiKey: proto.String("live-k"), PublishableKey: proto.String("live-p")},
+		Test: &hlgatev1.CustomProviderKeys{ApiKey: proto.String("test-k"), PublishableKey: proto.String("test-p")}}); err != nil {
+		t.Fatalf("CreateConfig: %v", err)
+	}
+	got, err := h.payments.FetchConfig(ctx, &hlgatev1.FetchConfigRequest{LocationId: loc})
+	if err != nil || got.GetPaymentProvider().AsMap()["test"].(map[string]any)["apiKey"] != "test-k" {
+		t.Fatalf("FetchConfig = %v, %v", got, err)
+	}
+	restJSON(t, h, http.MethodPost, base+"connect", `{"live":{"apiKey":"live-2","publishableKey":"p"},"test":{"apiKey":"test-2","publishableKey":"p"}}`, http.StatusOK)
+	if d, err := h.payments.DisconnectConfig(ctx, &hlgatev1.DisconnectConfigRequest{LocationId: loc, LiveMode: proto.Bool(false)}); err != nil || !d.GetSuccess() {
+		t.Fatalf("DisconnectConfig(test) = %v, %v", d, err)
+	}
+	if code, _, b := h.rest(http.MethodPost, base+"disconnect", "", strings.NewReader(`{"liveMode":false}`)); code != http.StatusBadRequest {
+		t.Fatalf("POST disconnect of keys not connected = %d %s, want 400", code, b)
+	}
+	restJSON(t, h, http.MethodPost, base+"disconnect", `{"liveMode":true}`, http.StatusOK)
+	if keys := restJSON(t, h, http.MethodGet, base+"connect", "", http.StatusOK)["paymentProvider"].(map[string]any); len(keys) != 0 {
+		t.Fatalf("GET connect after both disconnects: keys %v", keys)
+	}
+	if c, err := h.payments.CustomProviderMarketplaceAppUpdateCapabilities(ctx, &hlgatev1.CustomProviderMarketplaceAppUpdateCapabilitiesRequest{LocationId: loc,
+		SupportsSubscriptionSchedules: proto.Bool(false)}); err != nil || !c.GetSuccess() {
+		t.Fatalf("CustomProviderMarketplaceAppUpdateCapabilities = %v, %v", c, err)
+	}
+	if code, _, b := h.rest(http.MethodPut, base+"capabilities", "", strings.NewReader(`{"supportsSubscriptionSchedules":true,"companyId":"`+sandbox.DemoCompanyID+`"}`)); code != http.StatusBadRequest {
+		t.Fatalf("PUT capabilities naming a company = %d %s, want 400", code, b)
+	}
+	restJSON(t, h, http.MethodPut, base+"capabilities", `{"supportsSubscriptionSchedules":true}`, http.StatusOK)
+	if d, err := h.payments.DeleteIntegration(ctx, &hlgatev1.DeleteIntegrationRequest{LocationId: loc}); err != nil || !d.GetSuccess() {
+		t.Fatalf("DeleteIntegration = %v, %v", d, err)
+	}
+	if code, _, b := h.rest(http.MethodDelete, base+"provider", "", nil); code != http.StatusNotFound {
+		t.Fatalf("DELETE a deleted custom provider = %d %s, want 404", code, b)
+	}
+	if _, err := h.payments.FetchConfig(ctx, &hlgatev1.FetchConfigRequest{LocationId: loc}); status.Code(err) != codes.NotFound {
+		t.Fatalf("FetchConfig after the delete: %v, want NOT_FOUND", err)
+	}
+}

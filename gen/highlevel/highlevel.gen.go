@@ -1685,6 +1685,39 @@ func (e CreateInvoiceTemplateResponseDtoAltType) Valid() bool {
 	}
 }
 
+// Defines values for CreateWhiteLabelIntegrationProviderDtoAltType.
+const (
+	CreateWhiteLabelIntegrationProviderDtoAltTypeLocation CreateWhiteLabelIntegrationProviderDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CreateWhiteLabelIntegrationProviderDtoAltType enum.
+func (e CreateWhiteLabelIntegrationProviderDtoAltType) Valid() bool {
+	switch e {
+	case CreateWhiteLabelIntegrationProviderDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateWhiteLabelIntegrationProviderDtoProvider.
+const (
+	CreateWhiteLabelIntegrationProviderDtoProviderAuthorizeNet CreateWhiteLabelIntegrationProviderDtoProvider = "authorize-net"
+	CreateWhiteLabelIntegrationProviderDtoProviderNmi          CreateWhiteLabelIntegrationProviderDtoProvider = "nmi"
+)
+
+// Valid indicates whether the value is a known member of the CreateWhiteLabelIntegrationProviderDtoProvider enum.
+func (e CreateWhiteLabelIntegrationProviderDtoProvider) Valid() bool {
+	switch e {
+	case CreateWhiteLabelIntegrationProviderDtoProviderAuthorizeNet:
+		return true
+	case CreateWhiteLabelIntegrationProviderDtoProviderNmi:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CustomRRulesOptionsDayOfWeek.
 const (
 	CustomRRulesOptionsDayOfWeekFR CustomRRulesOptionsDayOfWeek = "FR"
@@ -5279,6 +5312,21 @@ func (e ListCouponsParamsStatus) Valid() bool {
 	}
 }
 
+// Defines values for ListIntegrationProvidersParamsAltType.
+const (
+	ListIntegrationProvidersParamsAltTypeLocation ListIntegrationProvidersParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ListIntegrationProvidersParamsAltType enum.
+func (e ListIntegrationProvidersParamsAltType) Valid() bool {
+	switch e {
+	case ListIntegrationProvidersParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListOrdersParamsPaymentStatus.
 const (
 	ListOrdersParamsPaymentStatusPaid          ListOrdersParamsPaymentStatus = "paid"
@@ -6617,6 +6665,83 @@ type ChequeDto struct {
 	Number string `json:"number"`
 }
 
+// ConnectCustomProvidersConfigDto defines model for ConnectCustomProvidersConfigDto.
+type ConnectCustomProvidersConfigDto struct {
+	// Live Live config containing api-key and publishable key for live payments
+	Live CustomProviderKeys `json:"live"`
+
+	// Test Test config containing api-key and publishable-key for test payments
+	Test CustomProviderKeys `json:"test"`
+}
+
+// ConnectCustomProvidersResponseSchema defines model for ConnectCustomProvidersResponseSchema.
+type ConnectCustomProvidersResponseSchema struct {
+	// ID The unique identifier for the custom provider.
+	//
+	// Example: 662a44ad19a2a44d3cd9d749
+	ID string `json:"_id"`
+
+	// CreatedAt The creation timestamp of the custom provider.
+	//
+	// Example: 2023-11-20T10:23:36.515Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Deleted Whether the config is deleted or not. true represents config is deleted
+	//
+	// Example: true
+	Deleted bool `json:"deleted"`
+
+	// Description Description of payment gateway. Shown on the payments integrations page as subtext
+	//
+	// Example: This payment gateway supports payments in India via UPI, Net banking, cards and wallets.
+	Description string `json:"description"`
+
+	// ImageURL Public image url for logo of the payment gateway displayed on the payments integrations page.
+	//
+	// Example: https://testsubscription.paypal.com
+	ImageURL string `json:"imageUrl"`
+
+	// LocationID Location id
+	//
+	// Example: Lk3nlfk4lxlelVEwcW
+	LocationID string `json:"locationId"`
+
+	// MarketplaceAppID The application id of marketplace
+	//
+	// Example: 65f0b217a05c774da7f1efa5
+	MarketplaceAppID string `json:"marketplaceAppId"`
+
+	// Name The name of the custom provider
+	//
+	// Example: Company Paypal Integration
+	Name string `json:"name"`
+
+	// PaymentProvider Payment provider details.
+	//
+	// Example: {"live":{"liveMode":true},"test":{"apiKey":"y5ZQxryRFXZHvUJZdLXXXXXX","liveMode":false,"publishableKey":"rzp_test_zPRoVMLOa0A9wo"}}
+	PaymentProvider *map[string]interface{} `json:"paymentProvider,omitempty"`
+
+	// PaymentsURL This url will be loaded in iFrame to start a payment session.
+	//
+	// Example: https://testpayment.paypal.com
+	PaymentsURL string `json:"paymentsUrl"`
+
+	// QueryURL The url used for querying payments related events. Ex. verify, refund, subscription etc.
+	//
+	// Example: https://testsubscription.paypal.com
+	QueryURL string `json:"queryUrl"`
+
+	// TraceID Trace id of the custom provider.
+	//
+	// Example: 302d2cf4-1ba0-4bf5-bc3b-f8fa76fda58a
+	TraceID *string `json:"traceId,omitempty"`
+
+	// UpdatedAt The last update timestamp of the custom provider.
+	//
+	// Example: 2024-01-23T09:57:04.846Z
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
 // ContactDetails defines model for ContactDetails.
 type ContactDetails = map[string]interface{}
 
@@ -7225,6 +7350,107 @@ type CreateCouponResponseDtoDiscountType string
 //
 // Example: scheduled
 type CreateCouponResponseDtoStatus string
+
+// CreateCustomProvidersDto defines model for CreateCustomProvidersDto.
+type CreateCustomProvidersDto struct {
+	// Description Description of payment gateway. Shown on the payments integrations page as subtext
+	//
+	// Example: This payment gateway supports payments in India via UPI, Net banking, cards and wallets.
+	Description string `json:"description"`
+
+	// ImageURL Public image url for logo of the payment gateway displayed on the payments integrations page.
+	//
+	// Example: https://testsubscription.paypal.com
+	ImageURL string `json:"imageUrl"`
+
+	// Name The name of the custom provider
+	//
+	// Example: Company Paypal Integration
+	Name string `json:"name"`
+
+	// PaymentsURL This url will be loaded in iFrame to start a payment session.
+	//
+	// Example: https://testpayment.paypal.com
+	PaymentsURL string `json:"paymentsUrl"`
+
+	// QueryURL The url used for querying payments related events. Ex. verify, refund, subscription etc.
+	//
+	// Example: https://testsubscription.paypal.com
+	QueryURL string `json:"queryUrl"`
+
+	// SupportsSubscriptionSchedule Whether the config supports subscription schedule or not. true represents config supports subscription schedule
+	//
+	// Example: true
+	SupportsSubscriptionSchedule bool `json:"supportsSubscriptionSchedule"`
+}
+
+// CreateCustomProvidersResponseSchema defines model for CreateCustomProvidersResponseSchema.
+type CreateCustomProvidersResponseSchema struct {
+	// ID The unique identifier for the custom provider.
+	//
+	// Example: 662a44ad19a2a44d3cd9d749
+	ID string `json:"_id"`
+
+	// CreatedAt The creation timestamp of the custom provider.
+	//
+	// Example: 2023-11-20T10:23:36.515Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Deleted Whether the config is deleted or not. true represents config is deleted
+	//
+	// Example: true
+	Deleted bool `json:"deleted"`
+
+	// Description Description of payment gateway. Shown on the payments integrations page as subtext
+	//
+	// Example: This payment gateway supports payments in India via UPI, Net banking, cards and wallets.
+	Description string `json:"description"`
+
+	// ImageURL Public image url for logo of the payment gateway displayed on the payments integrations page.
+	//
+	// Example: https://testsubscription.paypal.com
+	ImageURL string `json:"imageUrl"`
+
+	// LocationID Location id
+	//
+	// Example: Lk3nlfk4lxlelVEwcW
+	LocationID string `json:"locationId"`
+
+	// MarketplaceAppID The application id of marketplace
+	//
+	// Example: 65f0b217a05c774da7f1efa5
+	MarketplaceAppID string `json:"marketplaceAppId"`
+
+	// Name The name of the custom provider
+	//
+	// Example: Company Paypal Integration
+	Name string `json:"name"`
+
+	// PaymentProvider Payment provider details.
+	//
+	// Example: {"live":{"liveMode":true},"test":{"apiKey":"y5ZQxryRFXZHvUJZdLXXXXXX","liveMode":false,"publishableKey":"rzp_test_zPRoVMLOa0A9wo"}}
+	PaymentProvider *map[string]interface{} `json:"paymentProvider,omitempty"`
+
+	// PaymentsURL This url will be loaded in iFrame to start a payment session.
+	//
+	// Example: https://testpayment.paypal.com
+	PaymentsURL string `json:"paymentsUrl"`
+
+	// QueryURL The url used for querying payments related events. Ex. verify, refund, subscription etc.
+	//
+	// Example: https://testsubscription.paypal.com
+	QueryURL string `json:"queryUrl"`
+
+	// TraceID Trace id of the custom provider.
+	//
+	// Example: 302d2cf4-1ba0-4bf5-bc3b-f8fa76fda58a
+	TraceID *string `json:"traceId,omitempty"`
+
+	// UpdatedAt The last update timestamp of the custom provider.
+	//
+	// Example: 2024-01-23T09:57:04.846Z
+	UpdatedAt time.Time `json:"updatedAt"`
+}
 
 // CreateDeleteTagSuccessfulResponseDto defines model for CreateDeleteTagSuccessfulResponseDto.
 type CreateDeleteTagSuccessfulResponseDto struct {
@@ -7934,6 +8160,103 @@ type CreateTaskParams struct {
 	Title string `json:"title"`
 }
 
+// CreateWhiteLabelIntegrationProviderDto defines model for CreateWhiteLabelIntegrationProviderDto.
+type CreateWhiteLabelIntegrationProviderDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType CreateWhiteLabelIntegrationProviderDtoAltType `json:"altType"`
+
+	// Description A brief description providing additional information about the integration provider.
+	//
+	// Example: Description
+	Description string `json:"description"`
+
+	// ImageURL The URL to an image representing the integration provider. The imageUrl should start with "https://" and ensure that this URL is publicly accessible.
+	//
+	// Example: https://example.com/image.jpg
+	ImageURL string `json:"imageUrl"`
+
+	// Provider The type of payment provider associated with the integration provider.
+	Provider CreateWhiteLabelIntegrationProviderDtoProvider `json:"provider"`
+
+	// Title The title or name of the integration provider.
+	//
+	// Example: Title
+	Title string `json:"title"`
+
+	// UniqueName A unique name given to the integration provider, uniqueName must start and end with a character. Only lowercase characters and hyphens (-) are supported
+	//
+	// Example: easy-direct
+	UniqueName string `json:"uniqueName"`
+}
+
+// CreateWhiteLabelIntegrationProviderDtoAltType Alt Type
+//
+// Example: location
+type CreateWhiteLabelIntegrationProviderDtoAltType string
+
+// CreateWhiteLabelIntegrationProviderDtoProvider The type of payment provider associated with the integration provider.
+type CreateWhiteLabelIntegrationProviderDtoProvider string
+
+// CreateWhitelabelIntegrationResponseDto defines model for CreateWhitelabelIntegrationResponseDto.
+type CreateWhitelabelIntegrationResponseDto struct {
+	// ID The unique identifier of the integration provider.
+	//
+	// Example: 65cb47dda50f4f13ced4b870
+	ID string `json:"_id"`
+
+	// AltID The altId / locationId of the integration provider.
+	//
+	// Example: Z4Bxl8J4SaPEPLq9IQ8g
+	AltID string `json:"altId"`
+
+	// AltType The altType of the integration provider.
+	//
+	// Example: location
+	AltType string `json:"altType"`
+
+	// CreatedAt The timestamp when the integration provider was created.
+	//
+	// Example: 2024-02-13T10:43:41.026Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Description A brief description providing additional information about the integration provider.
+	//
+	// Example: Lorem
+	Description string `json:"description"`
+
+	// ImageURL The URL to an image representing the integration provider.
+	//
+	// Example: https://example.com/assets/pmd/img/payments/nmi-logo.webp
+	ImageURL string `json:"imageUrl"`
+
+	// Provider The payment provider associated with the integration provider.
+	//
+	// Example: nmi
+	Provider string `json:"provider"`
+
+	// Route The route name associated with the integration provider.
+	//
+	// Example: epd
+	Route string `json:"route"`
+
+	// Title The title or name of the integration provider.
+	//
+	// Example: Example
+	Title string `json:"title"`
+
+	// UpdatedAt The timestamp when the integration provider was last updated.
+	//
+	// Example: 2024-02-13T10:43:41.026Z
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
 // CreatedOrUpdatedBy defines model for CreatedOrUpdatedBy.
 type CreatedOrUpdatedBy struct {
 	// Source The source of the appointment
@@ -8027,6 +8350,19 @@ type CustomNotificationItemDto struct {
 
 	// SmsTemplate Template to be used for sending sms
 	SmsTemplate string `json:"smsTemplate"`
+}
+
+// CustomProviderKeys defines model for CustomProviderKeys.
+type CustomProviderKeys struct {
+	// APIKey Api-key for custom payment provider config
+	//
+	// Example: y5ZQxryRFXZHvUJZdLeXXXXX
+	APIKey string `json:"apiKey"`
+
+	// PublishableKey Publishable-key for custom payment provider config
+	//
+	// Example: rzp_test_zPRoVMLOa0XXXX
+	PublishableKey string `json:"publishableKey"`
 }
 
 // CustomRRulesOptions defines model for CustomRRulesOptions.
@@ -8279,6 +8615,18 @@ type DeleteCouponResponseDto struct {
 	TraceID string `json:"traceId"`
 }
 
+// DeleteCustomProvidersConfigDto defines model for DeleteCustomProvidersConfigDto.
+type DeleteCustomProvidersConfigDto struct {
+	// LiveMode Whether the config is for test mode or live mode. true represents config is for live payments
+	LiveMode bool `json:"liveMode"`
+}
+
+// DeleteCustomProvidersResponseSchema defines model for DeleteCustomProvidersResponseSchema.
+type DeleteCustomProvidersResponseSchema struct {
+	// Success Whether the custom provider config is disconnect or not. true represents config is disconnect
+	Success bool `json:"success"`
+}
+
 // DeleteEventSuccessfulResponseDto defines model for DeleteEventSuccessfulResponseDto.
 type DeleteEventSuccessfulResponseDto struct {
 	// Succeeded Example: true
@@ -8442,6 +8790,12 @@ type DeleteTaskSuccessfulResponseDto struct {
 type DeleteUpdateOpportunitySuccessfulResponseDto struct {
 	// Succeded Example: true
 	Succeded *bool `json:"succeded,omitempty"`
+}
+
+// DisconnectCustomProvidersResponseSchema defines model for DisconnectCustomProvidersResponseSchema.
+type DisconnectCustomProvidersResponseSchema struct {
+	// Success Whether the custom provider config is disconnect or not. true represents config is disconnect
+	Success bool `json:"success"`
 }
 
 // DiscountDto defines model for DiscountDto.
@@ -9137,6 +9491,74 @@ type GetContectByIDSchema struct {
 
 	// Website Example: https://www.tesla.com
 	Website *string `json:"website,omitempty"`
+}
+
+// GetCustomProvidersResponseSchema defines model for GetCustomProvidersResponseSchema.
+type GetCustomProvidersResponseSchema struct {
+	// ID The unique identifier for the custom provider.
+	//
+	// Example: 662a44ad19a2a44d3cd9d749
+	ID string `json:"_id"`
+
+	// CreatedAt The creation timestamp of the custom provider.
+	//
+	// Example: 2023-11-20T10:23:36.515Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Deleted Whether the config is deleted or not. true represents config is deleted
+	//
+	// Example: true
+	Deleted bool `json:"deleted"`
+
+	// Description Description of payment gateway. Shown on the payments integrations page as subtext
+	//
+	// Example: This payment gateway supports payments in India via UPI, Net banking, cards and wallets.
+	Description string `json:"description"`
+
+	// ImageURL Public image url for logo of the payment gateway displayed on the payments integrations page.
+	//
+	// Example: https://testsubscription.paypal.com
+	ImageURL string `json:"imageUrl"`
+
+	// LocationID Location id
+	//
+	// Example: Lk3nlfk4lxlelVEwcW
+	LocationID string `json:"locationId"`
+
+	// MarketplaceAppID The application id of marketplace
+	//
+	// Example: 65f0b217a05c774da7f1efa5
+	MarketplaceAppID string `json:"marketplaceAppId"`
+
+	// Name The name of the custom provider
+	//
+	// Example: Company Paypal Integration
+	Name string `json:"name"`
+
+	// PaymentProvider Payment provider details.
+	//
+	// Example: {"live":{"liveMode":true},"test":{"apiKey":"y5ZQxryRFXZHvUJZdLXXXXXX","liveMode":false,"publishableKey":"rzp_test_zPRoVMLOa0A9wo"}}
+	PaymentProvider *map[string]interface{} `json:"paymentProvider,omitempty"`
+
+	// PaymentsURL This url will be loaded in iFrame to start a payment session.
+	//
+	// Example: https://testpayment.paypal.com
+	PaymentsURL string `json:"paymentsUrl"`
+
+	// QueryURL The url used for querying payments related events. Ex. verify, refund, subscription etc.
+	//
+	// Example: https://testsubscription.paypal.com
+	QueryURL string `json:"queryUrl"`
+
+	// TraceID Trace id of the custom provider.
+	//
+	// Example: 302d2cf4-1ba0-4bf5-bc3b-f8fa76fda58a
+	TraceID *string `json:"traceId,omitempty"`
+
+	// UpdatedAt The last update timestamp of the custom provider.
+	//
+	// Example: 2024-01-23T09:57:04.846Z
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // GetInstalledLocationsSuccessfulResponseDto defines model for GetInstalledLocationsSuccessfulResponseDto.
@@ -10123,6 +10545,59 @@ type InstalledLocationSchema struct {
 	VersionID *string `json:"versionId,omitempty"`
 }
 
+// IntegrationProviderSchema defines model for IntegrationProviderSchema.
+type IntegrationProviderSchema struct {
+	// ID The unique identifier of the integration provider.
+	//
+	// Example: 65cb47dda50f4f13ced4b870
+	ID string `json:"_id"`
+
+	// AltID The altId / locationId of the integration provider.
+	//
+	// Example: Z4Bxl8J4SaPEPLq9IQ8g
+	AltID string `json:"altId"`
+
+	// AltType The altType of the integration provider.
+	//
+	// Example: location
+	AltType string `json:"altType"`
+
+	// CreatedAt The timestamp when the integration provider was created.
+	//
+	// Example: 2024-02-13T10:43:41.026Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Description A brief description providing additional information about the integration provider.
+	//
+	// Example: Lorem
+	Description string `json:"description"`
+
+	// ImageURL The URL to an image representing the integration provider.
+	//
+	// Example: https://example.com/assets/pmd/img/payments/nmi-logo.webp
+	ImageURL string `json:"imageUrl"`
+
+	// Provider The payment provider associated with the integration provider.
+	//
+	// Example: nmi
+	Provider string `json:"provider"`
+
+	// Route The route name associated with the integration provider.
+	//
+	// Example: epd
+	Route string `json:"route"`
+
+	// Title The title or name of the integration provider.
+	//
+	// Example: Example
+	Title string `json:"title"`
+
+	// UpdatedAt The timestamp when the integration provider was last updated.
+	//
+	// Example: 2024-02-13T10:43:41.026Z
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
 // InvoiceItemDto defines model for InvoiceItemDto.
 type InvoiceItemDto struct {
 	// Amount Product amount
@@ -10509,6 +10984,12 @@ type ListTxnsResponseDto struct {
 
 	// TotalCount total transactions count
 	TotalCount float64 `json:"totalCount"`
+}
+
+// ListWhitelabelIntegrationProviderResponseDto defines model for ListWhitelabelIntegrationProviderResponseDto.
+type ListWhitelabelIntegrationProviderResponseDto struct {
+	// Providers list of integration provider.
+	Providers []IntegrationProviderSchema `json:"providers"`
 }
 
 // LocationConfigurationResponse defines model for LocationConfigurationResponse.
@@ -13040,6 +13521,30 @@ type UpdateCouponParamsAltType string
 // Example: amount
 type UpdateCouponParamsDiscountType string
 
+// UpdateCustomProviderCapabilitiesDto defines model for UpdateCustomProviderCapabilitiesDto.
+type UpdateCustomProviderCapabilitiesDto struct {
+	// CompanyID Company id. Mandatory if locationId is not provided
+	//
+	// Example: Yjnwuduw83e8x30sm0
+	CompanyID *string `json:"companyId,omitempty"`
+
+	// LocationID Location / Sub-account id. Mandatory if companyId is not provided
+	//
+	// Example: Yjnwuduw83e8x30sm0
+	LocationID *string `json:"locationId,omitempty"`
+
+	// SupportsSubscriptionSchedules Whether the marketplace app supports subscription schedules or not
+	//
+	// Example: true
+	SupportsSubscriptionSchedules bool `json:"supportsSubscriptionSchedules"`
+}
+
+// UpdateCustomProviderCapabilitiesResponseSchema defines model for UpdateCustomProviderCapabilitiesResponseSchema.
+type UpdateCustomProviderCapabilitiesResponseSchema struct {
+	// Success Whether the custom provider capabilities are updated or not. true represents capabilities are updated
+	Success bool `json:"success"`
+}
+
 // UpdateEstimateDto defines model for UpdateEstimateDto.
 type UpdateEstimateDto struct {
 	// AltID Location Id or Agency Id
@@ -14688,6 +15193,54 @@ type ListCouponsParamsAltType string
 // ListCouponsParamsStatus defines parameters for ListCoupons.
 type ListCouponsParamsStatus string
 
+// FetchConfigParams defines parameters for FetchConfig.
+type FetchConfigParams struct {
+	// LocationID Location id
+	LocationID string `form:"locationId" json:"locationId"`
+}
+
+// CreateConfigParams defines parameters for CreateConfig.
+type CreateConfigParams struct {
+	// LocationID Location id
+	LocationID string `form:"locationId" json:"locationId"`
+}
+
+// DisconnectConfigParams defines parameters for DisconnectConfig.
+type DisconnectConfigParams struct {
+	// LocationID Location id
+	LocationID string `form:"locationId" json:"locationId"`
+}
+
+// DeleteIntegrationParams defines parameters for DeleteIntegration.
+type DeleteIntegrationParams struct {
+	// LocationID Location id
+	LocationID string `form:"locationId" json:"locationId"`
+}
+
+// CreateIntegrationParams defines parameters for CreateIntegration.
+type CreateIntegrationParams struct {
+	// LocationID Location id
+	LocationID string `form:"locationId" json:"locationId"`
+}
+
+// ListIntegrationProvidersParams defines parameters for ListIntegrationProviders.
+type ListIntegrationProvidersParams struct {
+	// AltID location Id / company Id based on altType
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType Alt Type
+	AltType ListIntegrationProvidersParamsAltType `form:"altType" json:"altType"`
+
+	// Limit The maximum number of items to be included in a single page of results
+	Limit *float64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset The starting index of the page, indicating the position from which the results should be retrieved.
+	Offset *float64 `form:"offset,omitempty" json:"offset,omitempty"`
+}
+
+// ListIntegrationProvidersParamsAltType defines parameters for ListIntegrationProviders.
+type ListIntegrationProvidersParamsAltType string
+
 // ListOrdersParams defines parameters for ListOrders.
 type ListOrdersParams struct {
 	// LocationID LocationId is the id of the sub-account.
@@ -15048,6 +15601,21 @@ type CreateCouponJSONRequestBody = CreateCouponParams
 
 // UpdateCouponJSONRequestBody defines body for UpdateCoupon for application/json ContentType.
 type UpdateCouponJSONRequestBody = UpdateCouponParams
+
+// CustomProviderMarketplaceAppUpdateCapabilitiesJSONRequestBody defines body for CustomProviderMarketplaceAppUpdateCapabilities for application/json ContentType.
+type CustomProviderMarketplaceAppUpdateCapabilitiesJSONRequestBody = UpdateCustomProviderCapabilitiesDto
+
+// CreateConfigJSONRequestBody defines body for CreateConfig for application/json ContentType.
+type CreateConfigJSONRequestBody = ConnectCustomProvidersConfigDto
+
+// DisconnectConfigJSONRequestBody defines body for DisconnectConfig for application/json ContentType.
+type DisconnectConfigJSONRequestBody = DeleteCustomProvidersConfigDto
+
+// CreateIntegrationJSONRequestBody defines body for CreateIntegration for application/json ContentType.
+type CreateIntegrationJSONRequestBody = CreateCustomProvidersDto
+
+// CreateIntegrationProviderJSONRequestBody defines body for CreateIntegrationProvider for application/json ContentType.
+type CreateIntegrationProviderJSONRequestBody = CreateWhiteLabelIntegrationProviderDto
 
 // RecordOrderPaymentJSONRequestBody defines body for RecordOrderPayment for application/json ContentType.
 type RecordOrderPaymentJSONRequestBody = PostRecordOrderPaymentBody
@@ -17798,6 +18366,117 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /payments/coupon/list (the `ListCoupons` operationId).
 	ListCoupons(ctx context.Context, params *ListCouponsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CustomProviderMarketplaceAppUpdateCapabilitiesWithBody Custom-provider marketplace app update capabilities
+	//
+	// Toggle capabilities for the marketplace app tied to the OAuth client.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /payments/custom-provider/capabilities (the `CustomProviderMarketplaceAppUpdateCapabilities` operationId).
+	CustomProviderMarketplaceAppUpdateCapabilitiesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CustomProviderMarketplaceAppUpdateCapabilities Custom-provider marketplace app update capabilities
+	//
+	// Toggle capabilities for the marketplace app tied to the OAuth client.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /payments/custom-provider/capabilities (the `CustomProviderMarketplaceAppUpdateCapabilities` operationId).
+	CustomProviderMarketplaceAppUpdateCapabilities(ctx context.Context, body CustomProviderMarketplaceAppUpdateCapabilitiesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FetchConfig Fetch given provider config
+	//
+	// API for fetching an existing payment config for given location.
+	//
+	// Corresponds with GET /payments/custom-provider/connect (the `FetchConfig` operationId).
+	FetchConfig(ctx context.Context, params *FetchConfigParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateConfigWithBody Create new provider config
+	//
+	// API to create a new payment config for given location.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /payments/custom-provider/connect (the `CreateConfig` operationId).
+	CreateConfigWithBody(ctx context.Context, params *CreateConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateConfig Create new provider config
+	//
+	// API to create a new payment config for given location.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /payments/custom-provider/connect (the `CreateConfig` operationId).
+	CreateConfig(ctx context.Context, params *CreateConfigParams, body CreateConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DisconnectConfigWithBody Disconnect existing provider config
+	//
+	// API to disconnect an existing payment config for given location.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /payments/custom-provider/disconnect (the `DisconnectConfig` operationId).
+	DisconnectConfigWithBody(ctx context.Context, params *DisconnectConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DisconnectConfig Disconnect existing provider config
+	//
+	// API to disconnect an existing payment config for given location.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /payments/custom-provider/disconnect (the `DisconnectConfig` operationId).
+	DisconnectConfig(ctx context.Context, params *DisconnectConfigParams, body DisconnectConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteIntegration Deleting an existing integration
+	//
+	// API to delete an association for an app and location.
+	//
+	// Corresponds with DELETE /payments/custom-provider/provider (the `DeleteIntegration` operationId).
+	DeleteIntegration(ctx context.Context, params *DeleteIntegrationParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateIntegrationWithBody Create new integration
+	//
+	// API to create a new association for an app and location.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
+	CreateIntegrationWithBody(ctx context.Context, params *CreateIntegrationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateIntegration Create new integration
+	//
+	// API to create a new association for an app and location.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
+	CreateIntegration(ctx context.Context, params *CreateIntegrationParams, body CreateIntegrationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListIntegrationProviders List White-label Integration Providers
+	//
+	// The "List White-label Integration Providers" API allows to retrieve a paginated list of integration providers. Customize your results by filtering whitelabel integration providers(which are built directly on top of Authorize.net or NMI) based on name or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve integration provider information.
+	//
+	// Corresponds with GET /payments/integrations/provider/whitelabel (the `ListIntegrationProviders` operationId).
+	ListIntegrationProviders(ctx context.Context, params *ListIntegrationProvidersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateIntegrationProviderWithBody Create White-label Integration Provider
+	//
+	// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /payments/integrations/provider/whitelabel (the `CreateIntegrationProvider` operationId).
+	CreateIntegrationProviderWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateIntegrationProvider Create White-label Integration Provider
+	//
+	// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /payments/integrations/provider/whitelabel (the `CreateIntegrationProvider` operationId).
+	CreateIntegrationProvider(ctx context.Context, body CreateIntegrationProviderJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListOrders List Orders
 	//
@@ -20894,6 +21573,247 @@ func (c *Client) UpdateCoupon(ctx context.Context, body UpdateCouponJSONRequestB
 // Corresponds with GET /payments/coupon/list (the `ListCoupons` operationId).
 func (c *Client) ListCoupons(ctx context.Context, params *ListCouponsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListCouponsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CustomProviderMarketplaceAppUpdateCapabilitiesWithBody Custom-provider marketplace app update capabilities
+//
+// Toggle capabilities for the marketplace app tied to the OAuth client.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /payments/custom-provider/capabilities (the `CustomProviderMarketplaceAppUpdateCapabilities` operationId).
+func (c *Client) CustomProviderMarketplaceAppUpdateCapabilitiesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCustomProviderMarketplaceAppUpdateCapabilitiesRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CustomProviderMarketplaceAppUpdateCapabilities Custom-provider marketplace app update capabilities
+//
+// Toggle capabilities for the marketplace app tied to the OAuth client.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /payments/custom-provider/capabilities (the `CustomProviderMarketplaceAppUpdateCapabilities` operationId).
+func (c *Client) CustomProviderMarketplaceAppUpdateCapabilities(ctx context.Context, body CustomProviderMarketplaceAppUpdateCapabilitiesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCustomProviderMarketplaceAppUpdateCapabilitiesRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FetchConfig Fetch given provider config
+//
+// API for fetching an existing payment config for given location.
+//
+// Corresponds with GET /payments/custom-provider/connect (the `FetchConfig` operationId).
+func (c *Client) FetchConfig(ctx context.Context, params *FetchConfigParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFetchConfigRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateConfigWithBody Create new provider config
+//
+// API to create a new payment config for given location.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /payments/custom-provider/connect (the `CreateConfig` operationId).
+func (c *Client) CreateConfigWithBody(ctx context.Context, params *CreateConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConfigRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateConfig Create new provider config
+//
+// API to create a new payment config for given location.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /payments/custom-provider/connect (the `CreateConfig` operationId).
+func (c *Client) CreateConfig(ctx context.Context, params *CreateConfigParams, body CreateConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConfigRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DisconnectConfigWithBody Disconnect existing provider config
+//
+// API to disconnect an existing payment config for given location.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /payments/custom-provider/disconnect (the `DisconnectConfig` operationId).
+func (c *Client) DisconnectConfigWithBody(ctx context.Context, params *DisconnectConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDisconnectConfigRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DisconnectConfig Disconnect existing provider config
+//
+// API to disconnect an existing payment config for given location.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /payments/custom-provider/disconnect (the `DisconnectConfig` operationId).
+func (c *Client) DisconnectConfig(ctx context.Context, params *DisconnectConfigParams, body DisconnectConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDisconnectConfigRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteIntegration Deleting an existing integration
+//
+// API to delete an association for an app and location.
+//
+// Corresponds with DELETE /payments/custom-provider/provider (the `DeleteIntegration` operationId).
+func (c *Client) DeleteIntegration(ctx context.Context, params *DeleteIntegrationParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteIntegrationRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateIntegrationWithBody Create new integration
+//
+// API to create a new association for an app and location.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
+func (c *Client) CreateIntegrationWithBody(ctx context.Context, params *CreateIntegrationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateIntegrationRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateIntegration Create new integration
+//
+// API to create a new association for an app and location.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
+func (c *Client) CreateIntegration(ctx context.Context, params *CreateIntegrationParams, body CreateIntegrationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateIntegrationRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListIntegrationProviders List White-label Integration Providers
+//
+// The "List White-label Integration Providers" API allows to retrieve a paginated list of integration providers. Customize your results by filtering whitelabel integration providers(which are built directly on top of Authorize.net or NMI) based on name or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve integration provider information.
+//
+// Corresponds with GET /payments/integrations/provider/whitelabel (the `ListIntegrationProviders` operationId).
+func (c *Client) ListIntegrationProviders(ctx context.Context, params *ListIntegrationProvidersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListIntegrationProvidersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateIntegrationProviderWithBody Create White-label Integration Provider
+//
+// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /payments/integrations/provider/whitelabel (the `CreateIntegrationProvider` operationId).
+func (c *Client) CreateIntegrationProviderWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateIntegrationProviderRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateIntegrationProvider Create White-label Integration Provider
+//
+// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /payments/integrations/provider/whitelabel (the `CreateIntegrationProvider` operationId).
+func (c *Client) CreateIntegrationProvider(ctx context.Context, body CreateIntegrationProviderJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateIntegrationProviderRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -27232,6 +28152,457 @@ func NewListCouponsRequest(server string, params *ListCouponsParams) (*http.Requ
 	return req, nil
 }
 
+// NewCustomProviderMarketplaceAppUpdateCapabilitiesRequest calls the generic CustomProviderMarketplaceAppUpdateCapabilities builder with application/json body
+func NewCustomProviderMarketplaceAppUpdateCapabilitiesRequest(server string, body CustomProviderMarketplaceAppUpdateCapabilitiesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCustomProviderMarketplaceAppUpdateCapabilitiesRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCustomProviderMarketplaceAppUpdateCapabilitiesRequestWithBody constructs an http.Request for the CustomProviderMarketplaceAppUpdateCapabilities method, with any body, and a specified content type
+func NewCustomProviderMarketplaceAppUpdateCapabilitiesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/custom-provider/capabilities")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewFetchConfigRequest constructs an http.Request for the FetchConfig method
+func NewFetchConfigRequest(server string, params *FetchConfigParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/custom-provider/connect")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateConfigRequest calls the generic CreateConfig builder with application/json body
+func NewCreateConfigRequest(server string, params *CreateConfigParams, body CreateConfigJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateConfigRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateConfigRequestWithBody constructs an http.Request for the CreateConfig method, with any body, and a specified content type
+func NewCreateConfigRequestWithBody(server string, params *CreateConfigParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/custom-provider/connect")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDisconnectConfigRequest calls the generic DisconnectConfig builder with application/json body
+func NewDisconnectConfigRequest(server string, params *DisconnectConfigParams, body DisconnectConfigJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDisconnectConfigRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewDisconnectConfigRequestWithBody constructs an http.Request for the DisconnectConfig method, with any body, and a specified content type
+func NewDisconnectConfigRequestWithBody(server string, params *DisconnectConfigParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/custom-provider/disconnect")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteIntegrationRequest constructs an http.Request for the DeleteIntegration method
+func NewDeleteIntegrationRequest(server string, params *DeleteIntegrationParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/custom-provider/provider")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateIntegrationRequest calls the generic CreateIntegration builder with application/json body
+func NewCreateIntegrationRequest(server string, params *CreateIntegrationParams, body CreateIntegrationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateIntegrationRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateIntegrationRequestWithBody constructs an http.Request for the CreateIntegration method, with any body, and a specified content type
+func NewCreateIntegrationRequestWithBody(server string, params *CreateIntegrationParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/custom-provider/provider")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListIntegrationProvidersRequest constructs an http.Request for the ListIntegrationProviders method
+func NewListIntegrationProvidersRequest(server string, params *ListIntegrationProvidersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/integrations/provider/whitelabel")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateIntegrationProviderRequest calls the generic CreateIntegrationProvider builder with application/json body
+func NewCreateIntegrationProviderRequest(server string, body CreateIntegrationProviderJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateIntegrationProviderRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateIntegrationProviderRequestWithBody constructs an http.Request for the CreateIntegrationProvider method, with any body, and a specified content type
+func NewCreateIntegrationProviderRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/integrations/provider/whitelabel")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListOrdersRequest constructs an http.Request for the ListOrders method
 func NewListOrdersRequest(server string, params *ListOrdersParams) (*http.Request, error) {
 	var err error
@@ -29694,6 +31065,123 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /payments/coupon/list (the `ListCoupons` operationId).
 	ListCouponsWithResponse(ctx context.Context, params *ListCouponsParams, reqEditors ...RequestEditorFn) (*ListCouponsResponse, error)
+
+	// CustomProviderMarketplaceAppUpdateCapabilitiesWithBodyWithResponse Custom-provider marketplace app update capabilities
+	//
+	// Toggle capabilities for the marketplace app tied to the OAuth client.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /payments/custom-provider/capabilities (the `CustomProviderMarketplaceAppUpdateCapabilities` operationId).
+	CustomProviderMarketplaceAppUpdateCapabilitiesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error)
+
+	// CustomProviderMarketplaceAppUpdateCapabilitiesWithResponse Custom-provider marketplace app update capabilities
+	//
+	// Toggle capabilities for the marketplace app tied to the OAuth client.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /payments/custom-provider/capabilities (the `CustomProviderMarketplaceAppUpdateCapabilities` operationId).
+	CustomProviderMarketplaceAppUpdateCapabilitiesWithResponse(ctx context.Context, body CustomProviderMarketplaceAppUpdateCapabilitiesJSONRequestBody, reqEditors ...RequestEditorFn) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error)
+
+	// FetchConfigWithResponse Fetch given provider config
+	//
+	// API for fetching an existing payment config for given location.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /payments/custom-provider/connect (the `FetchConfig` operationId).
+	FetchConfigWithResponse(ctx context.Context, params *FetchConfigParams, reqEditors ...RequestEditorFn) (*FetchConfigResponse, error)
+
+	// CreateConfigWithBodyWithResponse Create new provider config
+	//
+	// API to create a new payment config for given location.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/custom-provider/connect (the `CreateConfig` operationId).
+	CreateConfigWithBodyWithResponse(ctx context.Context, params *CreateConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConfigResponse, error)
+
+	// CreateConfigWithResponse Create new provider config
+	//
+	// API to create a new payment config for given location.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/custom-provider/connect (the `CreateConfig` operationId).
+	CreateConfigWithResponse(ctx context.Context, params *CreateConfigParams, body CreateConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConfigResponse, error)
+
+	// DisconnectConfigWithBodyWithResponse Disconnect existing provider config
+	//
+	// API to disconnect an existing payment config for given location.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/custom-provider/disconnect (the `DisconnectConfig` operationId).
+	DisconnectConfigWithBodyWithResponse(ctx context.Context, params *DisconnectConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DisconnectConfigResponse, error)
+
+	// DisconnectConfigWithResponse Disconnect existing provider config
+	//
+	// API to disconnect an existing payment config for given location.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/custom-provider/disconnect (the `DisconnectConfig` operationId).
+	DisconnectConfigWithResponse(ctx context.Context, params *DisconnectConfigParams, body DisconnectConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*DisconnectConfigResponse, error)
+
+	// DeleteIntegrationWithResponse Deleting an existing integration
+	//
+	// API to delete an association for an app and location.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /payments/custom-provider/provider (the `DeleteIntegration` operationId).
+	DeleteIntegrationWithResponse(ctx context.Context, params *DeleteIntegrationParams, reqEditors ...RequestEditorFn) (*DeleteIntegrationResponse, error)
+
+	// CreateIntegrationWithBodyWithResponse Create new integration
+	//
+	// API to create a new association for an app and location.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
+	CreateIntegrationWithBodyWithResponse(ctx context.Context, params *CreateIntegrationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateIntegrationResponse, error)
+
+	// CreateIntegrationWithResponse Create new integration
+	//
+	// API to create a new association for an app and location.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
+	CreateIntegrationWithResponse(ctx context.Context, params *CreateIntegrationParams, body CreateIntegrationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegrationResponse, error)
+
+	// ListIntegrationProvidersWithResponse List White-label Integration Providers
+	//
+	// The "List White-label Integration Providers" API allows to retrieve a paginated list of integration providers. Customize your results by filtering whitelabel integration providers(which are built directly on top of Authorize.net or NMI) based on name or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve integration provider information.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /payments/integrations/provider/whitelabel (the `ListIntegrationProviders` operationId).
+	ListIntegrationProvidersWithResponse(ctx context.Context, params *ListIntegrationProvidersParams, reqEditors ...RequestEditorFn) (*ListIntegrationProvidersResponse, error)
+
+	// CreateIntegrationProviderWithBodyWithResponse Create White-label Integration Provider
+	//
+	// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/integrations/provider/whitelabel (the `CreateIntegrationProvider` operationId).
+	CreateIntegrationProviderWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateIntegrationProviderResponse, error)
+
+	// CreateIntegrationProviderWithResponse Create White-label Integration Provider
+	//
+	// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/integrations/provider/whitelabel (the `CreateIntegrationProvider` operationId).
+	CreateIntegrationProviderWithResponse(ctx context.Context, body CreateIntegrationProviderJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegrationProviderResponse, error)
 
 	// ListOrdersWithResponse List Orders
 	//
@@ -39089,6 +40577,670 @@ func (r ListCouponsResponse) ContentType() string {
 	return ""
 }
 
+type CustomProviderMarketplaceAppUpdateCapabilitiesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UpdateCustomProviderCapabilitiesResponseSchema
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetJSON200() *UpdateCustomProviderCapabilitiesResponseSchema {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type FetchConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetCustomProvidersResponseSchema
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r FetchConfigResponse) GetJSON200() *GetCustomProvidersResponseSchema {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r FetchConfigResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r FetchConfigResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r FetchConfigResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r FetchConfigResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r FetchConfigResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r FetchConfigResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r FetchConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FetchConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FetchConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FetchConfigResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConnectCustomProvidersResponseSchema
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateConfigResponse) GetJSON200() *ConnectCustomProvidersResponseSchema {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateConfigResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateConfigResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateConfigResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateConfigResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateConfigResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateConfigResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateConfigResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DisconnectConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DisconnectCustomProvidersResponseSchema
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DisconnectConfigResponse) GetJSON200() *DisconnectCustomProvidersResponseSchema {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DisconnectConfigResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DisconnectConfigResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DisconnectConfigResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DisconnectConfigResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DisconnectConfigResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DisconnectConfigResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DisconnectConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DisconnectConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DisconnectConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DisconnectConfigResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteIntegrationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeleteCustomProvidersResponseSchema
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteIntegrationResponse) GetJSON200() *DeleteCustomProvidersResponseSchema {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteIntegrationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteIntegrationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteIntegrationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteIntegrationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteIntegrationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteIntegrationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteIntegrationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteIntegrationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteIntegrationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteIntegrationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateIntegrationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateCustomProvidersResponseSchema
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateIntegrationResponse) GetJSON200() *CreateCustomProvidersResponseSchema {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateIntegrationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateIntegrationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateIntegrationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateIntegrationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateIntegrationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateIntegrationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateIntegrationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateIntegrationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateIntegrationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateIntegrationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListIntegrationProvidersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListWhitelabelIntegrationProviderResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListIntegrationProvidersResponse) GetJSON200() *ListWhitelabelIntegrationProviderResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListIntegrationProvidersResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListIntegrationProvidersResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListIntegrationProvidersResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListIntegrationProvidersResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListIntegrationProvidersResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntegrationProvidersResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListIntegrationProvidersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListIntegrationProvidersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListIntegrationProvidersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListIntegrationProvidersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateIntegrationProviderResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateWhitelabelIntegrationResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateIntegrationProviderResponse) GetJSON200() *CreateWhitelabelIntegrationResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateIntegrationProviderResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateIntegrationProviderResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateIntegrationProviderResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateIntegrationProviderResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateIntegrationProviderResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateIntegrationProviderResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateIntegrationProviderResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateIntegrationProviderResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateIntegrationProviderResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateIntegrationProviderResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListOrdersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -42364,6 +44516,201 @@ func (c *ClientWithResponses) ListCouponsWithResponse(ctx context.Context, param
 		return nil, err
 	}
 	return ParseListCouponsResponse(rsp)
+}
+
+// CustomProviderMarketplaceAppUpdateCapabilitiesWithBodyWithResponse Custom-provider marketplace app update capabilities
+//
+// Toggle capabilities for the marketplace app tied to the OAuth client.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /payments/custom-provider/capabilities (the `CustomProviderMarketplaceAppUpdateCapabilities` operationId).
+func (c *ClientWithResponses) CustomProviderMarketplaceAppUpdateCapabilitiesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error) {
+	rsp, err := c.CustomProviderMarketplaceAppUpdateCapabilitiesWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCustomProviderMarketplaceAppUpdateCapabilitiesResponse(rsp)
+}
+
+// CustomProviderMarketplaceAppUpdateCapabilitiesWithResponse Custom-provider marketplace app update capabilities
+//
+// Toggle capabilities for the marketplace app tied to the OAuth client.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /payments/custom-provider/capabilities (the `CustomProviderMarketplaceAppUpdateCapabilities` operationId).
+func (c *ClientWithResponses) CustomProviderMarketplaceAppUpdateCapabilitiesWithResponse(ctx context.Context, body CustomProviderMarketplaceAppUpdateCapabilitiesJSONRequestBody, reqEditors ...RequestEditorFn) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error) {
+	rsp, err := c.CustomProviderMarketplaceAppUpdateCapabilities(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCustomProviderMarketplaceAppUpdateCapabilitiesResponse(rsp)
+}
+
+// FetchConfigWithResponse Fetch given provider config
+//
+// API for fetching an existing payment config for given location.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /payments/custom-provider/connect (the `FetchConfig` operationId).
+func (c *ClientWithResponses) FetchConfigWithResponse(ctx context.Context, params *FetchConfigParams, reqEditors ...RequestEditorFn) (*FetchConfigResponse, error) {
+	rsp, err := c.FetchConfig(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFetchConfigResponse(rsp)
+}
+
+// CreateConfigWithBodyWithResponse Create new provider config
+//
+// API to create a new payment config for given location.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/custom-provider/connect (the `CreateConfig` operationId).
+func (c *ClientWithResponses) CreateConfigWithBodyWithResponse(ctx context.Context, params *CreateConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConfigResponse, error) {
+	rsp, err := c.CreateConfigWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateConfigResponse(rsp)
+}
+
+// CreateConfigWithResponse Create new provider config
+//
+// API to create a new payment config for given location.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/custom-provider/connect (the `CreateConfig` operationId).
+func (c *ClientWithResponses) CreateConfigWithResponse(ctx context.Context, params *CreateConfigParams, body CreateConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConfigResponse, error) {
+	rsp, err := c.CreateConfig(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateConfigResponse(rsp)
+}
+
+// DisconnectConfigWithBodyWithResponse Disconnect existing provider config
+//
+// API to disconnect an existing payment config for given location.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/custom-provider/disconnect (the `DisconnectConfig` operationId).
+func (c *ClientWithResponses) DisconnectConfigWithBodyWithResponse(ctx context.Context, params *DisconnectConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DisconnectConfigResponse, error) {
+	rsp, err := c.DisconnectConfigWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDisconnectConfigResponse(rsp)
+}
+
+// DisconnectConfigWithResponse Disconnect existing provider config
+//
+// API to disconnect an existing payment config for given location.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/custom-provider/disconnect (the `DisconnectConfig` operationId).
+func (c *ClientWithResponses) DisconnectConfigWithResponse(ctx context.Context, params *DisconnectConfigParams, body DisconnectConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*DisconnectConfigResponse, error) {
+	rsp, err := c.DisconnectConfig(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDisconnectConfigResponse(rsp)
+}
+
+// DeleteIntegrationWithResponse Deleting an existing integration
+//
+// API to delete an association for an app and location.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /payments/custom-provider/provider (the `DeleteIntegration` operationId).
+func (c *ClientWithResponses) DeleteIntegrationWithResponse(ctx context.Context, params *DeleteIntegrationParams, reqEditors ...RequestEditorFn) (*DeleteIntegrationResponse, error) {
+	rsp, err := c.DeleteIntegration(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteIntegrationResponse(rsp)
+}
+
+// CreateIntegrationWithBodyWithResponse Create new integration
+//
+// API to create a new association for an app and location.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
+func (c *ClientWithResponses) CreateIntegrationWithBodyWithResponse(ctx context.Context, params *CreateIntegrationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateIntegrationResponse, error) {
+	rsp, err := c.CreateIntegrationWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateIntegrationResponse(rsp)
+}
+
+// CreateIntegrationWithResponse Create new integration
+//
+// API to create a new association for an app and location.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
+func (c *ClientWithResponses) CreateIntegrationWithResponse(ctx context.Context, params *CreateIntegrationParams, body CreateIntegrationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegrationResponse, error) {
+	rsp, err := c.CreateIntegration(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateIntegrationResponse(rsp)
+}
+
+// ListIntegrationProvidersWithResponse List White-label Integration Providers
+//
+// The "List White-label Integration Providers" API allows to retrieve a paginated list of integration providers. Customize your results by filtering whitelabel integration providers(which are built directly on top of Authorize.net or NMI) based on name or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve integration provider information.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /payments/integrations/provider/whitelabel (the `ListIntegrationProviders` operationId).
+func (c *ClientWithResponses) ListIntegrationProvidersWithResponse(ctx context.Context, params *ListIntegrationProvidersParams, reqEditors ...RequestEditorFn) (*ListIntegrationProvidersResponse, error) {
+	rsp, err := c.ListIntegrationProviders(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListIntegrationProvidersResponse(rsp)
+}
+
+// CreateIntegrationProviderWithBodyWithResponse Create White-label Integration Provider
+//
+// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/integrations/provider/whitelabel (the `CreateIntegrationProvider` operationId).
+func (c *ClientWithResponses) CreateIntegrationProviderWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateIntegrationProviderResponse, error) {
+	rsp, err := c.CreateIntegrationProviderWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateIntegrationProviderResponse(rsp)
+}
+
+// CreateIntegrationProviderWithResponse Create White-label Integration Provider
+//
+// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/integrations/provider/whitelabel (the `CreateIntegrationProvider` operationId).
+func (c *ClientWithResponses) CreateIntegrationProviderWithResponse(ctx context.Context, body CreateIntegrationProviderJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegrationProviderResponse, error) {
+	rsp, err := c.CreateIntegrationProvider(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateIntegrationProviderResponse(rsp)
 }
 
 // ListOrdersWithResponse List Orders
@@ -50093,6 +52440,550 @@ func ParseListCouponsResponse(rsp *http.Response) (*ListCouponsResponse, error) 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest ListCouponsResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCustomProviderMarketplaceAppUpdateCapabilitiesResponse parses an HTTP response from a CustomProviderMarketplaceAppUpdateCapabilitiesWithResponse call
+func ParseCustomProviderMarketplaceAppUpdateCapabilitiesResponse(rsp *http.Response) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CustomProviderMarketplaceAppUpdateCapabilitiesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UpdateCustomProviderCapabilitiesResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseFetchConfigResponse parses an HTTP response from a FetchConfigWithResponse call
+func ParseFetchConfigResponse(rsp *http.Response) (*FetchConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FetchConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetCustomProvidersResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateConfigResponse parses an HTTP response from a CreateConfigWithResponse call
+func ParseCreateConfigResponse(rsp *http.Response) (*CreateConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConnectCustomProvidersResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDisconnectConfigResponse parses an HTTP response from a DisconnectConfigWithResponse call
+func ParseDisconnectConfigResponse(rsp *http.Response) (*DisconnectConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DisconnectConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DisconnectCustomProvidersResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteIntegrationResponse parses an HTTP response from a DeleteIntegrationWithResponse call
+func ParseDeleteIntegrationResponse(rsp *http.Response) (*DeleteIntegrationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteIntegrationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeleteCustomProvidersResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateIntegrationResponse parses an HTTP response from a CreateIntegrationWithResponse call
+func ParseCreateIntegrationResponse(rsp *http.Response) (*CreateIntegrationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateIntegrationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateCustomProvidersResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListIntegrationProvidersResponse parses an HTTP response from a ListIntegrationProvidersWithResponse call
+func ParseListIntegrationProvidersResponse(rsp *http.Response) (*ListIntegrationProvidersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListIntegrationProvidersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListWhitelabelIntegrationProviderResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateIntegrationProviderResponse parses an HTTP response from a CreateIntegrationProviderWithResponse call
+func ParseCreateIntegrationProviderResponse(rsp *http.Response) (*CreateIntegrationProviderResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateIntegrationProviderResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateWhitelabelIntegrationResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

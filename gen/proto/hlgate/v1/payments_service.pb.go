@@ -1343,6 +1343,1454 @@ func (x *ListCouponsResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// CustomProviderMarketplaceAppUpdateCapabilitiesRequest is the request of
+// CustomProviderMarketplaceAppUpdateCapabilities.
+type CustomProviderMarketplaceAppUpdateCapabilitiesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Whether the marketplace app supports subscription schedules or not
+	SupportsSubscriptionSchedules *bool `protobuf:"varint,2,opt,name=supports_subscription_schedules,json=supportsSubscriptionSchedules,proto3,oneof" json:"supports_subscription_schedules,omitempty"`
+	// Company id. Mandatory if locationId is not provided
+	CompanyId     *string `protobuf:"bytes,3,opt,name=company_id,json=companyId,proto3,oneof" json:"company_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesRequest) Reset() {
+	*x = CustomProviderMarketplaceAppUpdateCapabilitiesRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomProviderMarketplaceAppUpdateCapabilitiesRequest) ProtoMessage() {}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomProviderMarketplaceAppUpdateCapabilitiesRequest.ProtoReflect.Descriptor instead.
+func (*CustomProviderMarketplaceAppUpdateCapabilitiesRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesRequest) GetSupportsSubscriptionSchedules() bool {
+	if x != nil && x.SupportsSubscriptionSchedules != nil {
+		return *x.SupportsSubscriptionSchedules
+	}
+	return false
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesRequest) GetCompanyId() string {
+	if x != nil && x.CompanyId != nil {
+		return *x.CompanyId
+	}
+	return ""
+}
+
+// CustomProviderMarketplaceAppUpdateCapabilitiesResponse is HighLevel's
+// answer to CustomProviderMarketplaceAppUpdateCapabilities, without loss.
+type CustomProviderMarketplaceAppUpdateCapabilitiesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the custom provider capabilities are updated or not. true
+	// represents capabilities are updated
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesResponse) Reset() {
+	*x = CustomProviderMarketplaceAppUpdateCapabilitiesResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse) ProtoMessage() {}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomProviderMarketplaceAppUpdateCapabilitiesResponse.ProtoReflect.Descriptor instead.
+func (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// FetchConfigRequest is the request of FetchConfig.
+type FetchConfigRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId    string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchConfigRequest) Reset() {
+	*x = FetchConfigRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchConfigRequest) ProtoMessage() {}
+
+func (x *FetchConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchConfigRequest.ProtoReflect.Descriptor instead.
+func (*FetchConfigRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *FetchConfigRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+// FetchConfigResponse is HighLevel's answer to FetchConfig, without loss.
+type FetchConfigResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The name of the custom provider
+	Name *string `protobuf:"bytes,1,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Description of payment gateway. Shown on the payments integrations page
+	// as subtext
+	Description *string `protobuf:"bytes,2,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// This url will be loaded in iFrame to start a payment session.
+	PaymentsUrl *string `protobuf:"bytes,3,opt,name=payments_url,json=paymentsUrl,proto3,oneof" json:"payments_url,omitempty"`
+	// The url used for querying payments related events. Ex. verify, refund,
+	// subscription etc.
+	QueryUrl *string `protobuf:"bytes,4,opt,name=query_url,json=queryUrl,proto3,oneof" json:"query_url,omitempty"`
+	// Public image url for logo of the payment gateway displayed on the
+	// payments integrations page.
+	ImageUrl *string `protobuf:"bytes,5,opt,name=image_url,json=imageUrl,proto3,oneof" json:"image_url,omitempty"`
+	// The unique identifier for the custom provider.
+	Id *string `protobuf:"bytes,6,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Location id
+	LocationId *string `protobuf:"bytes,7,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// The application id of marketplace
+	MarketplaceAppId *string `protobuf:"bytes,8,opt,name=marketplace_app_id,json=marketplaceAppId,proto3,oneof" json:"marketplace_app_id,omitempty"`
+	// Payment provider details.
+	PaymentProvider *structpb.Struct `protobuf:"bytes,9,opt,name=payment_provider,json=paymentProvider,proto3" json:"payment_provider,omitempty"`
+	// Whether the config is deleted or not. true represents config is deleted
+	Deleted *bool `protobuf:"varint,10,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// The creation timestamp of the custom provider.
+	CreatedAt *string `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// The last update timestamp of the custom provider.
+	UpdatedAt *string `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Trace id of the custom provider.
+	TraceId *string `protobuf:"bytes,13,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,14,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchConfigResponse) Reset() {
+	*x = FetchConfigResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchConfigResponse) ProtoMessage() {}
+
+func (x *FetchConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchConfigResponse.ProtoReflect.Descriptor instead.
+func (*FetchConfigResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *FetchConfigResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetPaymentsUrl() string {
+	if x != nil && x.PaymentsUrl != nil {
+		return *x.PaymentsUrl
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetQueryUrl() string {
+	if x != nil && x.QueryUrl != nil {
+		return *x.QueryUrl
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetImageUrl() string {
+	if x != nil && x.ImageUrl != nil {
+		return *x.ImageUrl
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetMarketplaceAppId() string {
+	if x != nil && x.MarketplaceAppId != nil {
+		return *x.MarketplaceAppId
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetPaymentProvider() *structpb.Struct {
+	if x != nil {
+		return x.PaymentProvider
+	}
+	return nil
+}
+
+func (x *FetchConfigResponse) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *FetchConfigResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateConfigRequest is the request of CreateConfig.
+type CreateConfigRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Live config containing api-key and publishable key for live payments
+	Live *CustomProviderKeys `protobuf:"bytes,2,opt,name=live,proto3" json:"live,omitempty"`
+	// Test config containing api-key and publishable-key for test payments
+	Test          *CustomProviderKeys `protobuf:"bytes,3,opt,name=test,proto3" json:"test,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateConfigRequest) Reset() {
+	*x = CreateConfigRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateConfigRequest) ProtoMessage() {}
+
+func (x *CreateConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateConfigRequest.ProtoReflect.Descriptor instead.
+func (*CreateConfigRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CreateConfigRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateConfigRequest) GetLive() *CustomProviderKeys {
+	if x != nil {
+		return x.Live
+	}
+	return nil
+}
+
+func (x *CreateConfigRequest) GetTest() *CustomProviderKeys {
+	if x != nil {
+		return x.Test
+	}
+	return nil
+}
+
+// CreateConfigResponse is HighLevel's answer to CreateConfig, without loss.
+type CreateConfigResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The name of the custom provider
+	Name *string `protobuf:"bytes,1,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Description of payment gateway. Shown on the payments integrations page
+	// as subtext
+	Description *string `protobuf:"bytes,2,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// This url will be loaded in iFrame to start a payment session.
+	PaymentsUrl *string `protobuf:"bytes,3,opt,name=payments_url,json=paymentsUrl,proto3,oneof" json:"payments_url,omitempty"`
+	// The url used for querying payments related events. Ex. verify, refund,
+	// subscription etc.
+	QueryUrl *string `protobuf:"bytes,4,opt,name=query_url,json=queryUrl,proto3,oneof" json:"query_url,omitempty"`
+	// Public image url for logo of the payment gateway displayed on the
+	// payments integrations page.
+	ImageUrl *string `protobuf:"bytes,5,opt,name=image_url,json=imageUrl,proto3,oneof" json:"image_url,omitempty"`
+	// The unique identifier for the custom provider.
+	Id *string `protobuf:"bytes,6,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Location id
+	LocationId *string `protobuf:"bytes,7,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// The application id of marketplace
+	MarketplaceAppId *string `protobuf:"bytes,8,opt,name=marketplace_app_id,json=marketplaceAppId,proto3,oneof" json:"marketplace_app_id,omitempty"`
+	// Payment provider details.
+	PaymentProvider *structpb.Struct `protobuf:"bytes,9,opt,name=payment_provider,json=paymentProvider,proto3" json:"payment_provider,omitempty"`
+	// Whether the config is deleted or not. true represents config is deleted
+	Deleted *bool `protobuf:"varint,10,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// The creation timestamp of the custom provider.
+	CreatedAt *string `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// The last update timestamp of the custom provider.
+	UpdatedAt *string `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Trace id of the custom provider.
+	TraceId *string `protobuf:"bytes,13,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,14,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateConfigResponse) Reset() {
+	*x = CreateConfigResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateConfigResponse) ProtoMessage() {}
+
+func (x *CreateConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateConfigResponse.ProtoReflect.Descriptor instead.
+func (*CreateConfigResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CreateConfigResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetPaymentsUrl() string {
+	if x != nil && x.PaymentsUrl != nil {
+		return *x.PaymentsUrl
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetQueryUrl() string {
+	if x != nil && x.QueryUrl != nil {
+		return *x.QueryUrl
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetImageUrl() string {
+	if x != nil && x.ImageUrl != nil {
+		return *x.ImageUrl
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetMarketplaceAppId() string {
+	if x != nil && x.MarketplaceAppId != nil {
+		return *x.MarketplaceAppId
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetPaymentProvider() *structpb.Struct {
+	if x != nil {
+		return x.PaymentProvider
+	}
+	return nil
+}
+
+func (x *CreateConfigResponse) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *CreateConfigResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DisconnectConfigRequest is the request of DisconnectConfig.
+type DisconnectConfigRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Whether the config is for test mode or live mode. true represents config
+	// is for live payments
+	LiveMode      *bool `protobuf:"varint,2,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisconnectConfigRequest) Reset() {
+	*x = DisconnectConfigRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisconnectConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisconnectConfigRequest) ProtoMessage() {}
+
+func (x *DisconnectConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisconnectConfigRequest.ProtoReflect.Descriptor instead.
+func (*DisconnectConfigRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DisconnectConfigRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DisconnectConfigRequest) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+// DisconnectConfigResponse is HighLevel's answer to DisconnectConfig, without
+// loss.
+type DisconnectConfigResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the custom provider config is disconnect or not. true represents
+	// config is disconnect
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisconnectConfigResponse) Reset() {
+	*x = DisconnectConfigResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisconnectConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisconnectConfigResponse) ProtoMessage() {}
+
+func (x *DisconnectConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisconnectConfigResponse.ProtoReflect.Descriptor instead.
+func (*DisconnectConfigResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DisconnectConfigResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *DisconnectConfigResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DeleteIntegrationRequest is the request of DeleteIntegration.
+type DeleteIntegrationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId    string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteIntegrationRequest) Reset() {
+	*x = DeleteIntegrationRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteIntegrationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteIntegrationRequest) ProtoMessage() {}
+
+func (x *DeleteIntegrationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteIntegrationRequest.ProtoReflect.Descriptor instead.
+func (*DeleteIntegrationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DeleteIntegrationRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+// DeleteIntegrationResponse is HighLevel's answer to DeleteIntegration,
+// without loss.
+type DeleteIntegrationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the custom provider config is disconnect or not. true represents
+	// config is disconnect
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteIntegrationResponse) Reset() {
+	*x = DeleteIntegrationResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteIntegrationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteIntegrationResponse) ProtoMessage() {}
+
+func (x *DeleteIntegrationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteIntegrationResponse.ProtoReflect.Descriptor instead.
+func (*DeleteIntegrationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *DeleteIntegrationResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *DeleteIntegrationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateIntegrationRequest is the request of CreateIntegration.
+type CreateIntegrationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The name of the custom provider
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Description of payment gateway. Shown on the payments integrations page
+	// as subtext
+	Description *string `protobuf:"bytes,3,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// This url will be loaded in iFrame to start a payment session.
+	PaymentsUrl *string `protobuf:"bytes,4,opt,name=payments_url,json=paymentsUrl,proto3,oneof" json:"payments_url,omitempty"`
+	// The url used for querying payments related events. Ex. verify, refund,
+	// subscription etc.
+	QueryUrl *string `protobuf:"bytes,5,opt,name=query_url,json=queryUrl,proto3,oneof" json:"query_url,omitempty"`
+	// Public image url for logo of the payment gateway displayed on the
+	// payments integrations page.
+	ImageUrl *string `protobuf:"bytes,6,opt,name=image_url,json=imageUrl,proto3,oneof" json:"image_url,omitempty"`
+	// Whether the config supports subscription schedule or not. true represents
+	// config supports subscription schedule
+	SupportsSubscriptionSchedule *bool `protobuf:"varint,7,opt,name=supports_subscription_schedule,json=supportsSubscriptionSchedule,proto3,oneof" json:"supports_subscription_schedule,omitempty"`
+	unknownFields                protoimpl.UnknownFields
+	sizeCache                    protoimpl.SizeCache
+}
+
+func (x *CreateIntegrationRequest) Reset() {
+	*x = CreateIntegrationRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateIntegrationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateIntegrationRequest) ProtoMessage() {}
+
+func (x *CreateIntegrationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateIntegrationRequest.ProtoReflect.Descriptor instead.
+func (*CreateIntegrationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CreateIntegrationRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateIntegrationRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateIntegrationRequest) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CreateIntegrationRequest) GetPaymentsUrl() string {
+	if x != nil && x.PaymentsUrl != nil {
+		return *x.PaymentsUrl
+	}
+	return ""
+}
+
+func (x *CreateIntegrationRequest) GetQueryUrl() string {
+	if x != nil && x.QueryUrl != nil {
+		return *x.QueryUrl
+	}
+	return ""
+}
+
+func (x *CreateIntegrationRequest) GetImageUrl() string {
+	if x != nil && x.ImageUrl != nil {
+		return *x.ImageUrl
+	}
+	return ""
+}
+
+func (x *CreateIntegrationRequest) GetSupportsSubscriptionSchedule() bool {
+	if x != nil && x.SupportsSubscriptionSchedule != nil {
+		return *x.SupportsSubscriptionSchedule
+	}
+	return false
+}
+
+// CreateIntegrationResponse is HighLevel's answer to CreateIntegration,
+// without loss.
+type CreateIntegrationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The name of the custom provider
+	Name *string `protobuf:"bytes,1,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Description of payment gateway. Shown on the payments integrations page
+	// as subtext
+	Description *string `protobuf:"bytes,2,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// This url will be loaded in iFrame to start a payment session.
+	PaymentsUrl *string `protobuf:"bytes,3,opt,name=payments_url,json=paymentsUrl,proto3,oneof" json:"payments_url,omitempty"`
+	// The url used for querying payments related events. Ex. verify, refund,
+	// subscription etc.
+	QueryUrl *string `protobuf:"bytes,4,opt,name=query_url,json=queryUrl,proto3,oneof" json:"query_url,omitempty"`
+	// Public image url for logo of the payment gateway displayed on the
+	// payments integrations page.
+	ImageUrl *string `protobuf:"bytes,5,opt,name=image_url,json=imageUrl,proto3,oneof" json:"image_url,omitempty"`
+	// The unique identifier for the custom provider.
+	Id *string `protobuf:"bytes,6,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Location id
+	LocationId *string `protobuf:"bytes,7,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// The application id of marketplace
+	MarketplaceAppId *string `protobuf:"bytes,8,opt,name=marketplace_app_id,json=marketplaceAppId,proto3,oneof" json:"marketplace_app_id,omitempty"`
+	// Payment provider details.
+	PaymentProvider *structpb.Struct `protobuf:"bytes,9,opt,name=payment_provider,json=paymentProvider,proto3" json:"payment_provider,omitempty"`
+	// Whether the config is deleted or not. true represents config is deleted
+	Deleted *bool `protobuf:"varint,10,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// The creation timestamp of the custom provider.
+	CreatedAt *string `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// The last update timestamp of the custom provider.
+	UpdatedAt *string `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Trace id of the custom provider.
+	TraceId *string `protobuf:"bytes,13,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,14,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateIntegrationResponse) Reset() {
+	*x = CreateIntegrationResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateIntegrationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateIntegrationResponse) ProtoMessage() {}
+
+func (x *CreateIntegrationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateIntegrationResponse.ProtoReflect.Descriptor instead.
+func (*CreateIntegrationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CreateIntegrationResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetPaymentsUrl() string {
+	if x != nil && x.PaymentsUrl != nil {
+		return *x.PaymentsUrl
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetQueryUrl() string {
+	if x != nil && x.QueryUrl != nil {
+		return *x.QueryUrl
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetImageUrl() string {
+	if x != nil && x.ImageUrl != nil {
+		return *x.ImageUrl
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetMarketplaceAppId() string {
+	if x != nil && x.MarketplaceAppId != nil {
+		return *x.MarketplaceAppId
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetPaymentProvider() *structpb.Struct {
+	if x != nil {
+		return x.PaymentProvider
+	}
+	return nil
+}
+
+func (x *CreateIntegrationResponse) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *CreateIntegrationResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ListIntegrationProvidersRequest is the request of ListIntegrationProviders.
+type ListIntegrationProvidersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The most records per page; 0 means the default. At most 100.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIntegrationProvidersRequest) Reset() {
+	*x = ListIntegrationProvidersRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIntegrationProvidersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIntegrationProvidersRequest) ProtoMessage() {}
+
+func (x *ListIntegrationProvidersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIntegrationProvidersRequest.ProtoReflect.Descriptor instead.
+func (*ListIntegrationProvidersRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListIntegrationProvidersRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *ListIntegrationProvidersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListIntegrationProvidersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListIntegrationProvidersResponse is HighLevel's answer to
+// ListIntegrationProviders, without loss.
+type ListIntegrationProvidersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// list of integration provider.
+	Providers []*IntegrationProviderSchema `protobuf:"bytes,1,rep,name=providers,proto3" json:"providers,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIntegrationProvidersResponse) Reset() {
+	*x = ListIntegrationProvidersResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIntegrationProvidersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIntegrationProvidersResponse) ProtoMessage() {}
+
+func (x *ListIntegrationProvidersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIntegrationProvidersResponse.ProtoReflect.Descriptor instead.
+func (*ListIntegrationProvidersResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListIntegrationProvidersResponse) GetProviders() []*IntegrationProviderSchema {
+	if x != nil {
+		return x.Providers
+	}
+	return nil
+}
+
+func (x *ListIntegrationProvidersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListIntegrationProvidersResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateIntegrationProviderRequest is the request of
+// CreateIntegrationProvider.
+type CreateIntegrationProviderRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Alt Type
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// A unique name given to the integration provider, uniqueName must start
+	// and end with a character. Only lowercase characters and hyphens (-) are
+	// supported
+	UniqueName *string `protobuf:"bytes,3,opt,name=unique_name,json=uniqueName,proto3,oneof" json:"unique_name,omitempty"`
+	// The title or name of the integration provider.
+	Title *string `protobuf:"bytes,4,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// The type of payment provider associated with the integration provider.
+	Provider *string `protobuf:"bytes,5,opt,name=provider,proto3,oneof" json:"provider,omitempty"`
+	// A brief description providing additional information about the
+	// integration provider.
+	Description *string `protobuf:"bytes,6,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// The URL to an image representing the integration provider. The imageUrl
+	// should start with "https://" and ensure that this URL is publicly
+	// accessible.
+	ImageUrl      *string `protobuf:"bytes,7,opt,name=image_url,json=imageUrl,proto3,oneof" json:"image_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateIntegrationProviderRequest) Reset() {
+	*x = CreateIntegrationProviderRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateIntegrationProviderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateIntegrationProviderRequest) ProtoMessage() {}
+
+func (x *CreateIntegrationProviderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateIntegrationProviderRequest.ProtoReflect.Descriptor instead.
+func (*CreateIntegrationProviderRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CreateIntegrationProviderRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderRequest) GetUniqueName() string {
+	if x != nil && x.UniqueName != nil {
+		return *x.UniqueName
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderRequest) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderRequest) GetProvider() string {
+	if x != nil && x.Provider != nil {
+		return *x.Provider
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderRequest) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderRequest) GetImageUrl() string {
+	if x != nil && x.ImageUrl != nil {
+		return *x.ImageUrl
+	}
+	return ""
+}
+
+// CreateIntegrationProviderResponse is HighLevel's answer to
+// CreateIntegrationProvider, without loss.
+type CreateIntegrationProviderResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unique identifier of the integration provider.
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// The altId / locationId of the integration provider.
+	AltId *string `protobuf:"bytes,2,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The altType of the integration provider.
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// The title or name of the integration provider.
+	Title *string `protobuf:"bytes,4,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// The route name associated with the integration provider.
+	Route *string `protobuf:"bytes,5,opt,name=route,proto3,oneof" json:"route,omitempty"`
+	// The payment provider associated with the integration provider.
+	Provider *string `protobuf:"bytes,6,opt,name=provider,proto3,oneof" json:"provider,omitempty"`
+	// A brief description providing additional information about the
+	// integration provider.
+	Description *string `protobuf:"bytes,7,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// The URL to an image representing the integration provider.
+	ImageUrl *string `protobuf:"bytes,8,opt,name=image_url,json=imageUrl,proto3,oneof" json:"image_url,omitempty"`
+	// The timestamp when the integration provider was created.
+	CreatedAt *string `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// The timestamp when the integration provider was last updated.
+	UpdatedAt *string `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,11,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateIntegrationProviderResponse) Reset() {
+	*x = CreateIntegrationProviderResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateIntegrationProviderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateIntegrationProviderResponse) ProtoMessage() {}
+
+func (x *CreateIntegrationProviderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateIntegrationProviderResponse.ProtoReflect.Descriptor instead.
+func (*CreateIntegrationProviderResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CreateIntegrationProviderResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetRoute() string {
+	if x != nil && x.Route != nil {
+		return *x.Route
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetProvider() string {
+	if x != nil && x.Provider != nil {
+		return *x.Provider
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetImageUrl() string {
+	if x != nil && x.ImageUrl != nil {
+		return *x.ImageUrl
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // RecordOrderPaymentRequest is the request of RecordOrderPayment.
 type RecordOrderPaymentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1373,7 +2821,7 @@ type RecordOrderPaymentRequest struct {
 
 func (x *RecordOrderPaymentRequest) Reset() {
 	*x = RecordOrderPaymentRequest{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1385,7 +2833,7 @@ func (x *RecordOrderPaymentRequest) String() string {
 func (*RecordOrderPaymentRequest) ProtoMessage() {}
 
 func (x *RecordOrderPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1398,7 +2846,7 @@ func (x *RecordOrderPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordOrderPaymentRequest.ProtoReflect.Descriptor instead.
 func (*RecordOrderPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RecordOrderPaymentRequest) GetLocationId() string {
@@ -1487,7 +2935,7 @@ type RecordOrderPaymentResponse struct {
 
 func (x *RecordOrderPaymentResponse) Reset() {
 	*x = RecordOrderPaymentResponse{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1499,7 +2947,7 @@ func (x *RecordOrderPaymentResponse) String() string {
 func (*RecordOrderPaymentResponse) ProtoMessage() {}
 
 func (x *RecordOrderPaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1512,7 +2960,7 @@ func (x *RecordOrderPaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordOrderPaymentResponse.ProtoReflect.Descriptor instead.
 func (*RecordOrderPaymentResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RecordOrderPaymentResponse) GetSuccess() bool {
@@ -1563,7 +3011,7 @@ type ListSubscriptionsRequest struct {
 
 func (x *ListSubscriptionsRequest) Reset() {
 	*x = ListSubscriptionsRequest{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1575,7 +3023,7 @@ func (x *ListSubscriptionsRequest) String() string {
 func (*ListSubscriptionsRequest) ProtoMessage() {}
 
 func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1588,7 +3036,7 @@ func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListSubscriptionsRequest) GetLocationId() string {
@@ -1695,7 +3143,7 @@ type ListSubscriptionsResponse struct {
 
 func (x *ListSubscriptionsResponse) Reset() {
 	*x = ListSubscriptionsResponse{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1707,7 +3155,7 @@ func (x *ListSubscriptionsResponse) String() string {
 func (*ListSubscriptionsResponse) ProtoMessage() {}
 
 func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1720,7 +3168,7 @@ func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListSubscriptionsResponse) GetData() []*SubscriptionResponseSchema {
@@ -1765,7 +3213,7 @@ type GetSubscriptionByIdRequest struct {
 
 func (x *GetSubscriptionByIdRequest) Reset() {
 	*x = GetSubscriptionByIdRequest{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1777,7 +3225,7 @@ func (x *GetSubscriptionByIdRequest) String() string {
 func (*GetSubscriptionByIdRequest) ProtoMessage() {}
 
 func (x *GetSubscriptionByIdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1790,7 +3238,7 @@ func (x *GetSubscriptionByIdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubscriptionByIdRequest.ProtoReflect.Descriptor instead.
 func (*GetSubscriptionByIdRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetSubscriptionByIdRequest) GetLocationId() string {
@@ -1877,7 +3325,7 @@ type GetSubscriptionByIdResponse struct {
 
 func (x *GetSubscriptionByIdResponse) Reset() {
 	*x = GetSubscriptionByIdResponse{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1889,7 +3337,7 @@ func (x *GetSubscriptionByIdResponse) String() string {
 func (*GetSubscriptionByIdResponse) ProtoMessage() {}
 
 func (x *GetSubscriptionByIdResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1902,7 +3350,7 @@ func (x *GetSubscriptionByIdResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubscriptionByIdResponse.ProtoReflect.Descriptor instead.
 func (*GetSubscriptionByIdResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetSubscriptionByIdResponse) GetId() string {
@@ -2349,7 +3797,224 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\n" +
 	"total_size\x18\x04 \x01(\x05R\ttotalSize\x128\n" +
 	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\v\n" +
-	"\t_trace_id\"\xe7\x03\n" +
+	"\t_trace_id\"\x86\x02\n" +
+	"5CustomProviderMarketplaceAppUpdateCapabilitiesRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12P\n" +
+	"\x1fsupports_subscription_schedules\x18\x02 \x01(\bB\x03\xe0A\x02H\x00R\x1dsupportsSubscriptionSchedules\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"company_id\x18\x03 \x01(\tH\x01R\tcompanyId\x88\x01\x01B\"\n" +
+	" _supports_subscription_schedulesB\r\n" +
+	"\v_company_id\"\x9d\x01\n" +
+	"6CustomProviderMarketplaceAppUpdateCapabilitiesResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\":\n" +
+	"\x12FetchConfigRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\"\xe0\x05\n" +
+	"\x13FetchConfigResponse\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x02 \x01(\tH\x01R\vdescription\x88\x01\x01\x12&\n" +
+	"\fpayments_url\x18\x03 \x01(\tH\x02R\vpaymentsUrl\x88\x01\x01\x12 \n" +
+	"\tquery_url\x18\x04 \x01(\tH\x03R\bqueryUrl\x88\x01\x01\x12 \n" +
+	"\timage_url\x18\x05 \x01(\tH\x04R\bimageUrl\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x06 \x01(\tH\x05R\x03_id\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\a \x01(\tH\x06R\n" +
+	"locationId\x88\x01\x01\x121\n" +
+	"\x12marketplace_app_id\x18\b \x01(\tH\aR\x10marketplaceAppId\x88\x01\x01\x12B\n" +
+	"\x10payment_provider\x18\t \x01(\v2\x17.google.protobuf.StructR\x0fpaymentProvider\x12\x1d\n" +
+	"\adeleted\x18\n" +
+	" \x01(\bH\bR\adeleted\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\v \x01(\tH\tR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\f \x01(\tH\n" +
+	"R\tupdatedAt\x88\x01\x01\x12\x1e\n" +
+	"\btrace_id\x18\r \x01(\tH\vR\atraceId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\x0f\n" +
+	"\r_payments_urlB\f\n" +
+	"\n" +
+	"_query_urlB\f\n" +
+	"\n" +
+	"_image_urlB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_location_idB\x15\n" +
+	"\x13_marketplace_app_idB\n" +
+	"\n" +
+	"\b_deletedB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\v\n" +
+	"\t_trace_id\"\xab\x01\n" +
+	"\x13CreateConfigRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x126\n" +
+	"\x04live\x18\x02 \x01(\v2\x1d.hlgate.v1.CustomProviderKeysB\x03\xe0A\x02R\x04live\x126\n" +
+	"\x04test\x18\x03 \x01(\v2\x1d.hlgate.v1.CustomProviderKeysB\x03\xe0A\x02R\x04test\"\xe1\x05\n" +
+	"\x14CreateConfigResponse\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x02 \x01(\tH\x01R\vdescription\x88\x01\x01\x12&\n" +
+	"\fpayments_url\x18\x03 \x01(\tH\x02R\vpaymentsUrl\x88\x01\x01\x12 \n" +
+	"\tquery_url\x18\x04 \x01(\tH\x03R\bqueryUrl\x88\x01\x01\x12 \n" +
+	"\timage_url\x18\x05 \x01(\tH\x04R\bimageUrl\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x06 \x01(\tH\x05R\x03_id\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\a \x01(\tH\x06R\n" +
+	"locationId\x88\x01\x01\x121\n" +
+	"\x12marketplace_app_id\x18\b \x01(\tH\aR\x10marketplaceAppId\x88\x01\x01\x12B\n" +
+	"\x10payment_provider\x18\t \x01(\v2\x17.google.protobuf.StructR\x0fpaymentProvider\x12\x1d\n" +
+	"\adeleted\x18\n" +
+	" \x01(\bH\bR\adeleted\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\v \x01(\tH\tR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\f \x01(\tH\n" +
+	"R\tupdatedAt\x88\x01\x01\x12\x1e\n" +
+	"\btrace_id\x18\r \x01(\tH\vR\atraceId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\x0f\n" +
+	"\r_payments_urlB\f\n" +
+	"\n" +
+	"_query_urlB\f\n" +
+	"\n" +
+	"_image_urlB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_location_idB\x15\n" +
+	"\x13_marketplace_app_idB\n" +
+	"\n" +
+	"\b_deletedB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\v\n" +
+	"\t_trace_id\"t\n" +
+	"\x17DisconnectConfigRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12%\n" +
+	"\tlive_mode\x18\x02 \x01(\bB\x03\xe0A\x02H\x00R\bliveMode\x88\x01\x01B\f\n" +
+	"\n" +
+	"_live_mode\"\x7f\n" +
+	"\x18DisconnectConfigResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\"@\n" +
+	"\x18DeleteIntegrationRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\"\x80\x01\n" +
+	"\x19DeleteIntegrationResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\"\xbe\x03\n" +
+	"\x18CreateIntegrationRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1c\n" +
+	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12*\n" +
+	"\vdescription\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\vdescription\x88\x01\x01\x12+\n" +
+	"\fpayments_url\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\vpaymentsUrl\x88\x01\x01\x12%\n" +
+	"\tquery_url\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\bqueryUrl\x88\x01\x01\x12%\n" +
+	"\timage_url\x18\x06 \x01(\tB\x03\xe0A\x02H\x04R\bimageUrl\x88\x01\x01\x12N\n" +
+	"\x1esupports_subscription_schedule\x18\a \x01(\bB\x03\xe0A\x02H\x05R\x1csupportsSubscriptionSchedule\x88\x01\x01B\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\x0f\n" +
+	"\r_payments_urlB\f\n" +
+	"\n" +
+	"_query_urlB\f\n" +
+	"\n" +
+	"_image_urlB!\n" +
+	"\x1f_supports_subscription_schedule\"\xe6\x05\n" +
+	"\x19CreateIntegrationResponse\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x02 \x01(\tH\x01R\vdescription\x88\x01\x01\x12&\n" +
+	"\fpayments_url\x18\x03 \x01(\tH\x02R\vpaymentsUrl\x88\x01\x01\x12 \n" +
+	"\tquery_url\x18\x04 \x01(\tH\x03R\bqueryUrl\x88\x01\x01\x12 \n" +
+	"\timage_url\x18\x05 \x01(\tH\x04R\bimageUrl\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x06 \x01(\tH\x05R\x03_id\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\a \x01(\tH\x06R\n" +
+	"locationId\x88\x01\x01\x121\n" +
+	"\x12marketplace_app_id\x18\b \x01(\tH\aR\x10marketplaceAppId\x88\x01\x01\x12B\n" +
+	"\x10payment_provider\x18\t \x01(\v2\x17.google.protobuf.StructR\x0fpaymentProvider\x12\x1d\n" +
+	"\adeleted\x18\n" +
+	" \x01(\bH\bR\adeleted\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\v \x01(\tH\tR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\f \x01(\tH\n" +
+	"R\tupdatedAt\x88\x01\x01\x12\x1e\n" +
+	"\btrace_id\x18\r \x01(\tH\vR\atraceId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\x0f\n" +
+	"\r_payments_urlB\f\n" +
+	"\n" +
+	"_query_urlB\f\n" +
+	"\n" +
+	"_image_urlB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_location_idB\x15\n" +
+	"\x13_marketplace_app_idB\n" +
+	"\n" +
+	"\b_deletedB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\v\n" +
+	"\t_trace_id\"\x8e\x01\n" +
+	"\x1fListIntegrationProvidersRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xc8\x01\n" +
+	" ListIntegrationProvidersResponse\x12B\n" +
+	"\tproviders\x18\x01 \x03(\v2$.hlgate.v1.IntegrationProviderSchemaR\tproviders\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x8e\x03\n" +
+	" CreateIntegrationProviderRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12#\n" +
+	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12)\n" +
+	"\vunique_name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\n" +
+	"uniqueName\x88\x01\x01\x12\x1e\n" +
+	"\x05title\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\x05title\x88\x01\x01\x12$\n" +
+	"\bprovider\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\bprovider\x88\x01\x01\x12*\n" +
+	"\vdescription\x18\x06 \x01(\tB\x03\xe0A\x02H\x04R\vdescription\x88\x01\x01\x12%\n" +
+	"\timage_url\x18\a \x01(\tB\x03\xe0A\x02H\x05R\bimageUrl\x88\x01\x01B\v\n" +
+	"\t_alt_typeB\x0e\n" +
+	"\f_unique_nameB\b\n" +
+	"\x06_titleB\v\n" +
+	"\t_providerB\x0e\n" +
+	"\f_descriptionB\f\n" +
+	"\n" +
+	"_image_url\"\x93\x04\n" +
+	"!CreateIntegrationProviderResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x03 \x01(\tH\x02R\aaltType\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x04 \x01(\tH\x03R\x05title\x88\x01\x01\x12\x19\n" +
+	"\x05route\x18\x05 \x01(\tH\x04R\x05route\x88\x01\x01\x12\x1f\n" +
+	"\bprovider\x18\x06 \x01(\tH\x05R\bprovider\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\a \x01(\tH\x06R\vdescription\x88\x01\x01\x12 \n" +
+	"\timage_url\x18\b \x01(\tH\aR\bimageUrl\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\t \x01(\tH\bR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\n" +
+	" \x01(\tH\tR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\v \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\b\n" +
+	"\x06_titleB\b\n" +
+	"\x06_routeB\v\n" +
+	"\t_providerB\x0e\n" +
+	"\f_descriptionB\f\n" +
+	"\n" +
+	"_image_urlB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"\xe7\x03\n" +
 	"\x19RecordOrderPaymentRequest\x12/\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
@@ -2474,7 +4139,7 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\f_canceled_atB\x0e\n" +
 	"\f_canceled_byB\v\n" +
 	"\t_trace_idB\r\n" +
-	"\v_created_by2\xdc\x0f\n" +
+	"\v_created_by2\x86\x1d\n" +
 	"\x0fPaymentsService\x12\x86\x01\n" +
 	"\n" +
 	"ListOrders\x12\x1c.hlgate.v1.ListOrdersRequest\x1a\x1d.hlgate.v1.ListOrdersResponse\";\xc2\xf3\x18\r\n" +
@@ -2491,7 +4156,23 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\fUpdateCoupon\x12\x1e.hlgate.v1.UpdateCouponRequest\x1a\x1f.hlgate.v1.UpdateCouponResponse\"I\xc2\xf3\x18\x0f\n" +
 	"\rupdate-coupon\x82\xd3\xe4\x93\x020:\x01*\x1a+/v1/locations/{location_id}/payments/coupon\x12\x98\x01\n" +
 	"\vListCoupons\x12\x1d.hlgate.v1.ListCouponsRequest\x1a\x1e.hlgate.v1.ListCouponsResponse\"J\xc2\xf3\x18\x0e\n" +
-	"\flist-coupons\x82\xd3\xe4\x93\x022\x120/v1/locations/{location_id}/payments/coupon/list\x12\xcd\x01\n" +
+	"\flist-coupons\x82\xd3\xe4\x93\x022\x120/v1/locations/{location_id}/payments/coupon/list\x12\xbd\x02\n" +
+	".CustomProviderMarketplaceAppUpdateCapabilities\x12@.hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesRequest\x1aA.hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesResponse\"\x85\x01\xc2\xf3\x185\n" +
+	"3custom-provider-marketplace-app-update-capabilities\x82\xd3\xe4\x93\x02F:\x01*\x1aA/v1/locations/{location_id}/payments/custom-provider/capabilities\x12\xa4\x01\n" +
+	"\vFetchConfig\x12\x1d.hlgate.v1.FetchConfigRequest\x1a\x1e.hlgate.v1.FetchConfigResponse\"V\xc2\xf3\x18\x0e\n" +
+	"\ffetch-config\x82\xd3\xe4\x93\x02>\x12</v1/locations/{location_id}/payments/custom-provider/connect\x12\xab\x01\n" +
+	"\fCreateConfig\x12\x1e.hlgate.v1.CreateConfigRequest\x1a\x1f.hlgate.v1.CreateConfigResponse\"Z\xc2\xf3\x18\x0f\n" +
+	"\rcreate-config\x82\xd3\xe4\x93\x02A:\x01*\"</v1/locations/{location_id}/payments/custom-provider/connect\x12\xbe\x01\n" +
+	"\x10DisconnectConfig\x12\".hlgate.v1.DisconnectConfigRequest\x1a#.hlgate.v1.DisconnectConfigResponse\"a\xc2\xf3\x18\x13\n" +
+	"\x11disconnect-config\x82\xd3\xe4\x93\x02D:\x01*\"?/v1/locations/{location_id}/payments/custom-provider/disconnect\x12\xbd\x01\n" +
+	"\x11DeleteIntegration\x12#.hlgate.v1.DeleteIntegrationRequest\x1a$.hlgate.v1.DeleteIntegrationResponse\"]\xc2\xf3\x18\x14\n" +
+	"\x12delete-integration\x82\xd3\xe4\x93\x02?*=/v1/locations/{location_id}/payments/custom-provider/provider\x12\xc0\x01\n" +
+	"\x11CreateIntegration\x12#.hlgate.v1.CreateIntegrationRequest\x1a$.hlgate.v1.CreateIntegrationResponse\"`\xc2\xf3\x18\x14\n" +
+	"\x12create-integration\x82\xd3\xe4\x93\x02B:\x01*\"=/v1/locations/{location_id}/payments/custom-provider/provider\x12\xe2\x01\n" +
+	"\x18ListIntegrationProviders\x12*.hlgate.v1.ListIntegrationProvidersRequest\x1a+.hlgate.v1.ListIntegrationProvidersResponse\"m\xc2\xf3\x18\x1c\n" +
+	"\x1alist-integration-providers\x82\xd3\xe4\x93\x02G\x12E/v1/locations/{location_id}/payments/integrations/provider/whitelabel\x12\xe9\x01\n" +
+	"\x19CreateIntegrationProvider\x12+.hlgate.v1.CreateIntegrationProviderRequest\x1a,.hlgate.v1.CreateIntegrationProviderResponse\"q\xc2\xf3\x18\x1d\n" +
+	"\x1bcreate-integration provider\x82\xd3\xe4\x93\x02J:\x01*\"E/v1/locations/{location_id}/payments/integrations/provider/whitelabel\x12\xcd\x01\n" +
 	"\x12RecordOrderPayment\x12$.hlgate.v1.RecordOrderPaymentRequest\x1a%.hlgate.v1.RecordOrderPaymentResponse\"j\xc2\xf3\x18\x16\n" +
 	"\x14record-order-payment\x82\xd3\xe4\x93\x02J:\x01*\"E/v1/locations/{location_id}/payments/orders/{order_id}/record-payment\x12\xb2\x01\n" +
 	"\x11ListSubscriptions\x12#.hlgate.v1.ListSubscriptionsRequest\x1a$.hlgate.v1.ListSubscriptionsResponse\"R\xc2\xf3\x18\x14\n" +
@@ -2515,99 +4196,147 @@ func file_hlgate_v1_payments_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_payments_service_proto_rawDescData
 }
 
-var file_hlgate_v1_payments_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_hlgate_v1_payments_service_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_hlgate_v1_payments_service_proto_goTypes = []any{
-	(*DeleteCouponRequest)(nil),            // 0: hlgate.v1.DeleteCouponRequest
-	(*DeleteCouponResponse)(nil),           // 1: hlgate.v1.DeleteCouponResponse
-	(*GetCouponRequest)(nil),               // 2: hlgate.v1.GetCouponRequest
-	(*GetCouponResponse)(nil),              // 3: hlgate.v1.GetCouponResponse
-	(*CreateCouponRequest)(nil),            // 4: hlgate.v1.CreateCouponRequest
-	(*CreateCouponResponse)(nil),           // 5: hlgate.v1.CreateCouponResponse
-	(*UpdateCouponRequest)(nil),            // 6: hlgate.v1.UpdateCouponRequest
-	(*UpdateCouponResponse)(nil),           // 7: hlgate.v1.UpdateCouponResponse
-	(*ListCouponsRequest)(nil),             // 8: hlgate.v1.ListCouponsRequest
-	(*ListCouponsResponse)(nil),            // 9: hlgate.v1.ListCouponsResponse
-	(*RecordOrderPaymentRequest)(nil),      // 10: hlgate.v1.RecordOrderPaymentRequest
-	(*RecordOrderPaymentResponse)(nil),     // 11: hlgate.v1.RecordOrderPaymentResponse
-	(*ListSubscriptionsRequest)(nil),       // 12: hlgate.v1.ListSubscriptionsRequest
-	(*ListSubscriptionsResponse)(nil),      // 13: hlgate.v1.ListSubscriptionsResponse
-	(*GetSubscriptionByIdRequest)(nil),     // 14: hlgate.v1.GetSubscriptionByIdRequest
-	(*GetSubscriptionByIdResponse)(nil),    // 15: hlgate.v1.GetSubscriptionByIdResponse
-	(*structpb.Struct)(nil),                // 16: google.protobuf.Struct
-	(*ApplyToFuturePaymentsConfigDto)(nil), // 17: hlgate.v1.ApplyToFuturePaymentsConfigDto
-	(*ApplyToFuturePaymentsConfig)(nil),    // 18: hlgate.v1.ApplyToFuturePaymentsConfig
-	(*CouponDto)(nil),                      // 19: hlgate.v1.CouponDto
-	(*PaymentsCardDto)(nil),                // 20: hlgate.v1.PaymentsCardDto
-	(*ChequeDto)(nil),                      // 21: hlgate.v1.ChequeDto
-	(*SubscriptionResponseSchema)(nil),     // 22: hlgate.v1.SubscriptionResponseSchema
-	(*OrderSource)(nil),                    // 23: hlgate.v1.OrderSource
-	(*PaymentsScheduleOptionsDto)(nil),     // 24: hlgate.v1.PaymentsScheduleOptionsDto
-	(*ListOrdersRequest)(nil),              // 25: hlgate.v1.ListOrdersRequest
-	(*GetOrderRequest)(nil),                // 26: hlgate.v1.GetOrderRequest
-	(*ListTransactionsRequest)(nil),        // 27: hlgate.v1.ListTransactionsRequest
-	(*GetTransactionRequest)(nil),          // 28: hlgate.v1.GetTransactionRequest
-	(*ListOrdersResponse)(nil),             // 29: hlgate.v1.ListOrdersResponse
-	(*GetOrderResponse)(nil),               // 30: hlgate.v1.GetOrderResponse
-	(*ListTransactionsResponse)(nil),       // 31: hlgate.v1.ListTransactionsResponse
-	(*GetTransactionResponse)(nil),         // 32: hlgate.v1.GetTransactionResponse
+	(*DeleteCouponRequest)(nil),                                    // 0: hlgate.v1.DeleteCouponRequest
+	(*DeleteCouponResponse)(nil),                                   // 1: hlgate.v1.DeleteCouponResponse
+	(*GetCouponRequest)(nil),                                       // 2: hlgate.v1.GetCouponRequest
+	(*GetCouponResponse)(nil),                                      // 3: hlgate.v1.GetCouponResponse
+	(*CreateCouponRequest)(nil),                                    // 4: hlgate.v1.CreateCouponRequest
+	(*CreateCouponResponse)(nil),                                   // 5: hlgate.v1.CreateCouponResponse
+	(*UpdateCouponRequest)(nil),                                    // 6: hlgate.v1.UpdateCouponRequest
+	(*UpdateCouponResponse)(nil),                                   // 7: hlgate.v1.UpdateCouponResponse
+	(*ListCouponsRequest)(nil),                                     // 8: hlgate.v1.ListCouponsRequest
+	(*ListCouponsResponse)(nil),                                    // 9: hlgate.v1.ListCouponsResponse
+	(*CustomProviderMarketplaceAppUpdateCapabilitiesRequest)(nil),  // 10: hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesRequest
+	(*CustomProviderMarketplaceAppUpdateCapabilitiesResponse)(nil), // 11: hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesResponse
+	(*FetchConfigRequest)(nil),                                     // 12: hlgate.v1.FetchConfigRequest
+	(*FetchConfigResponse)(nil),                                    // 13: hlgate.v1.FetchConfigResponse
+	(*CreateConfigRequest)(nil),                                    // 14: hlgate.v1.CreateConfigRequest
+	(*CreateConfigResponse)(nil),                                   // 15: hlgate.v1.CreateConfigResponse
+	(*DisconnectConfigRequest)(nil),                                // 16: hlgate.v1.DisconnectConfigRequest
+	(*DisconnectConfigResponse)(nil),                               // 17: hlgate.v1.DisconnectConfigResponse
+	(*DeleteIntegrationRequest)(nil),                               // 18: hlgate.v1.DeleteIntegrationRequest
+	(*DeleteIntegrationResponse)(nil),                              // 19: hlgate.v1.DeleteIntegrationResponse
+	(*CreateIntegrationRequest)(nil),                               // 20: hlgate.v1.CreateIntegrationRequest
+	(*CreateIntegrationResponse)(nil),                              // 21: hlgate.v1.CreateIntegrationResponse
+	(*ListIntegrationProvidersRequest)(nil),                        // 22: hlgate.v1.ListIntegrationProvidersRequest
+	(*ListIntegrationProvidersResponse)(nil),                       // 23: hlgate.v1.ListIntegrationProvidersResponse
+	(*CreateIntegrationProviderRequest)(nil),                       // 24: hlgate.v1.CreateIntegrationProviderRequest
+	(*CreateIntegrationProviderResponse)(nil),                      // 25: hlgate.v1.CreateIntegrationProviderResponse
+	(*RecordOrderPaymentRequest)(nil),                              // 26: hlgate.v1.RecordOrderPaymentRequest
+	(*RecordOrderPaymentResponse)(nil),                             // 27: hlgate.v1.RecordOrderPaymentResponse
+	(*ListSubscriptionsRequest)(nil),                               // 28: hlgate.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),                              // 29: hlgate.v1.ListSubscriptionsResponse
+	(*GetSubscriptionByIdRequest)(nil),                             // 30: hlgate.v1.GetSubscriptionByIdRequest
+	(*GetSubscriptionByIdResponse)(nil),                            // 31: hlgate.v1.GetSubscriptionByIdResponse
+	(*structpb.Struct)(nil),                                        // 32: google.protobuf.Struct
+	(*ApplyToFuturePaymentsConfigDto)(nil),                         // 33: hlgate.v1.ApplyToFuturePaymentsConfigDto
+	(*ApplyToFuturePaymentsConfig)(nil),                            // 34: hlgate.v1.ApplyToFuturePaymentsConfig
+	(*CouponDto)(nil),                                              // 35: hlgate.v1.CouponDto
+	(*CustomProviderKeys)(nil),                                     // 36: hlgate.v1.CustomProviderKeys
+	(*IntegrationProviderSchema)(nil),                              // 37: hlgate.v1.IntegrationProviderSchema
+	(*PaymentsCardDto)(nil),                                        // 38: hlgate.v1.PaymentsCardDto
+	(*ChequeDto)(nil),                                              // 39: hlgate.v1.ChequeDto
+	(*SubscriptionResponseSchema)(nil),                             // 40: hlgate.v1.SubscriptionResponseSchema
+	(*OrderSource)(nil),                                            // 41: hlgate.v1.OrderSource
+	(*PaymentsScheduleOptionsDto)(nil),                             // 42: hlgate.v1.PaymentsScheduleOptionsDto
+	(*ListOrdersRequest)(nil),                                      // 43: hlgate.v1.ListOrdersRequest
+	(*GetOrderRequest)(nil),                                        // 44: hlgate.v1.GetOrderRequest
+	(*ListTransactionsRequest)(nil),                                // 45: hlgate.v1.ListTransactionsRequest
+	(*GetTransactionRequest)(nil),                                  // 46: hlgate.v1.GetTransactionRequest
+	(*ListOrdersResponse)(nil),                                     // 47: hlgate.v1.ListOrdersResponse
+	(*GetOrderResponse)(nil),                                       // 48: hlgate.v1.GetOrderResponse
+	(*ListTransactionsResponse)(nil),                               // 49: hlgate.v1.ListTransactionsResponse
+	(*GetTransactionResponse)(nil),                                 // 50: hlgate.v1.GetTransactionResponse
 }
 var file_hlgate_v1_payments_service_proto_depIdxs = []int32{
-	16, // 0: hlgate.v1.DeleteCouponResponse.unmapped:type_name -> google.protobuf.Struct
-	17, // 1: hlgate.v1.GetCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
-	16, // 2: hlgate.v1.GetCouponResponse.unmapped:type_name -> google.protobuf.Struct
-	18, // 3: hlgate.v1.CreateCouponRequest.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfig
-	17, // 4: hlgate.v1.CreateCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
-	16, // 5: hlgate.v1.CreateCouponResponse.unmapped:type_name -> google.protobuf.Struct
-	18, // 6: hlgate.v1.UpdateCouponRequest.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfig
-	17, // 7: hlgate.v1.UpdateCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
-	16, // 8: hlgate.v1.UpdateCouponResponse.unmapped:type_name -> google.protobuf.Struct
-	19, // 9: hlgate.v1.ListCouponsResponse.data:type_name -> hlgate.v1.CouponDto
-	16, // 10: hlgate.v1.ListCouponsResponse.unmapped:type_name -> google.protobuf.Struct
-	20, // 11: hlgate.v1.RecordOrderPaymentRequest.card:type_name -> hlgate.v1.PaymentsCardDto
-	21, // 12: hlgate.v1.RecordOrderPaymentRequest.cheque:type_name -> hlgate.v1.ChequeDto
-	16, // 13: hlgate.v1.RecordOrderPaymentRequest.meta:type_name -> google.protobuf.Struct
-	16, // 14: hlgate.v1.RecordOrderPaymentResponse.unmapped:type_name -> google.protobuf.Struct
-	22, // 15: hlgate.v1.ListSubscriptionsResponse.data:type_name -> hlgate.v1.SubscriptionResponseSchema
-	16, // 16: hlgate.v1.ListSubscriptionsResponse.unmapped:type_name -> google.protobuf.Struct
-	16, // 17: hlgate.v1.GetSubscriptionByIdResponse.contact_snapshot:type_name -> google.protobuf.Struct
-	16, // 18: hlgate.v1.GetSubscriptionByIdResponse.coupon:type_name -> google.protobuf.Struct
-	23, // 19: hlgate.v1.GetSubscriptionByIdResponse.entity_source:type_name -> hlgate.v1.OrderSource
-	16, // 20: hlgate.v1.GetSubscriptionByIdResponse.subscription_snapshot:type_name -> google.protobuf.Struct
-	16, // 21: hlgate.v1.GetSubscriptionByIdResponse.payment_provider:type_name -> google.protobuf.Struct
-	16, // 22: hlgate.v1.GetSubscriptionByIdResponse.meta:type_name -> google.protobuf.Struct
-	24, // 23: hlgate.v1.GetSubscriptionByIdResponse.schedule:type_name -> hlgate.v1.PaymentsScheduleOptionsDto
-	16, // 24: hlgate.v1.GetSubscriptionByIdResponse.auto_payment:type_name -> google.protobuf.Struct
-	16, // 25: hlgate.v1.GetSubscriptionByIdResponse.recurring_product:type_name -> google.protobuf.Struct
-	16, // 26: hlgate.v1.GetSubscriptionByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	25, // 27: hlgate.v1.PaymentsService.ListOrders:input_type -> hlgate.v1.ListOrdersRequest
-	26, // 28: hlgate.v1.PaymentsService.GetOrder:input_type -> hlgate.v1.GetOrderRequest
-	0,  // 29: hlgate.v1.PaymentsService.DeleteCoupon:input_type -> hlgate.v1.DeleteCouponRequest
-	2,  // 30: hlgate.v1.PaymentsService.GetCoupon:input_type -> hlgate.v1.GetCouponRequest
-	4,  // 31: hlgate.v1.PaymentsService.CreateCoupon:input_type -> hlgate.v1.CreateCouponRequest
-	6,  // 32: hlgate.v1.PaymentsService.UpdateCoupon:input_type -> hlgate.v1.UpdateCouponRequest
-	8,  // 33: hlgate.v1.PaymentsService.ListCoupons:input_type -> hlgate.v1.ListCouponsRequest
-	10, // 34: hlgate.v1.PaymentsService.RecordOrderPayment:input_type -> hlgate.v1.RecordOrderPaymentRequest
-	12, // 35: hlgate.v1.PaymentsService.ListSubscriptions:input_type -> hlgate.v1.ListSubscriptionsRequest
-	14, // 36: hlgate.v1.PaymentsService.GetSubscriptionById:input_type -> hlgate.v1.GetSubscriptionByIdRequest
-	27, // 37: hlgate.v1.PaymentsService.ListTransactions:input_type -> hlgate.v1.ListTransactionsRequest
-	28, // 38: hlgate.v1.PaymentsService.GetTransaction:input_type -> hlgate.v1.GetTransactionRequest
-	29, // 39: hlgate.v1.PaymentsService.ListOrders:output_type -> hlgate.v1.ListOrdersResponse
-	30, // 40: hlgate.v1.PaymentsService.GetOrder:output_type -> hlgate.v1.GetOrderResponse
-	1,  // 41: hlgate.v1.PaymentsService.DeleteCoupon:output_type -> hlgate.v1.DeleteCouponResponse
-	3,  // 42: hlgate.v1.PaymentsService.GetCoupon:output_type -> hlgate.v1.GetCouponResponse
-	5,  // 43: hlgate.v1.PaymentsService.CreateCoupon:output_type -> hlgate.v1.CreateCouponResponse
-	7,  // 44: hlgate.v1.PaymentsService.UpdateCoupon:output_type -> hlgate.v1.UpdateCouponResponse
-	9,  // 45: hlgate.v1.PaymentsService.ListCoupons:output_type -> hlgate.v1.ListCouponsResponse
-	11, // 46: hlgate.v1.PaymentsService.RecordOrderPayment:output_type -> hlgate.v1.RecordOrderPaymentResponse
-	13, // 47: hlgate.v1.PaymentsService.ListSubscriptions:output_type -> hlgate.v1.ListSubscriptionsResponse
-	15, // 48: hlgate.v1.PaymentsService.GetSubscriptionById:output_type -> hlgate.v1.GetSubscriptionByIdResponse
-	31, // 49: hlgate.v1.PaymentsService.ListTransactions:output_type -> hlgate.v1.ListTransactionsResponse
-	32, // 50: hlgate.v1.PaymentsService.GetTransaction:output_type -> hlgate.v1.GetTransactionResponse
-	39, // [39:51] is the sub-list for method output_type
-	27, // [27:39] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	32, // 0: hlgate.v1.DeleteCouponResponse.unmapped:type_name -> google.protobuf.Struct
+	33, // 1: hlgate.v1.GetCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
+	32, // 2: hlgate.v1.GetCouponResponse.unmapped:type_name -> google.protobuf.Struct
+	34, // 3: hlgate.v1.CreateCouponRequest.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfig
+	33, // 4: hlgate.v1.CreateCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
+	32, // 5: hlgate.v1.CreateCouponResponse.unmapped:type_name -> google.protobuf.Struct
+	34, // 6: hlgate.v1.UpdateCouponRequest.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfig
+	33, // 7: hlgate.v1.UpdateCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
+	32, // 8: hlgate.v1.UpdateCouponResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 9: hlgate.v1.ListCouponsResponse.data:type_name -> hlgate.v1.CouponDto
+	32, // 10: hlgate.v1.ListCouponsResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 11: hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 12: hlgate.v1.FetchConfigResponse.payment_provider:type_name -> google.protobuf.Struct
+	32, // 13: hlgate.v1.FetchConfigResponse.unmapped:type_name -> google.protobuf.Struct
+	36, // 14: hlgate.v1.CreateConfigRequest.live:type_name -> hlgate.v1.CustomProviderKeys
+	36, // 15: hlgate.v1.CreateConfigRequest.test:type_name -> hlgate.v1.CustomProviderKeys
+	32, // 16: hlgate.v1.CreateConfigResponse.payment_provider:type_name -> google.protobuf.Struct
+	32, // 17: hlgate.v1.CreateConfigResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 18: hlgate.v1.DisconnectConfigResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 19: hlgate.v1.DeleteIntegrationResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 20: hlgate.v1.CreateIntegrationResponse.payment_provider:type_name -> google.protobuf.Struct
+	32, // 21: hlgate.v1.CreateIntegrationResponse.unmapped:type_name -> google.protobuf.Struct
+	37, // 22: hlgate.v1.ListIntegrationProvidersResponse.providers:type_name -> hlgate.v1.IntegrationProviderSchema
+	32, // 23: hlgate.v1.ListIntegrationProvidersResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 24: hlgate.v1.CreateIntegrationProviderResponse.unmapped:type_name -> google.protobuf.Struct
+	38, // 25: hlgate.v1.RecordOrderPaymentRequest.card:type_name -> hlgate.v1.PaymentsCardDto
+	39, // 26: hlgate.v1.RecordOrderPaymentRequest.cheque:type_name -> hlgate.v1.ChequeDto
+	32, // 27: hlgate.v1.RecordOrderPaymentRequest.meta:type_name -> google.protobuf.Struct
+	32, // 28: hlgate.v1.RecordOrderPaymentResponse.unmapped:type_name -> google.protobuf.Struct
+	40, // 29: hlgate.v1.ListSubscriptionsResponse.data:type_name -> hlgate.v1.SubscriptionResponseSchema
+	32, // 30: hlgate.v1.ListSubscriptionsResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 31: hlgate.v1.GetSubscriptionByIdResponse.contact_snapshot:type_name -> google.protobuf.Struct
+	32, // 32: hlgate.v1.GetSubscriptionByIdResponse.coupon:type_name -> google.protobuf.Struct
+	41, // 33: hlgate.v1.GetSubscriptionByIdResponse.entity_source:type_name -> hlgate.v1.OrderSource
+	32, // 34: hlgate.v1.GetSubscriptionByIdResponse.subscription_snapshot:type_name -> google.protobuf.Struct
+	32, // 35: hlgate.v1.GetSubscriptionByIdResponse.payment_provider:type_name -> google.protobuf.Struct
+	32, // 36: hlgate.v1.GetSubscriptionByIdResponse.meta:type_name -> google.protobuf.Struct
+	42, // 37: hlgate.v1.GetSubscriptionByIdResponse.schedule:type_name -> hlgate.v1.PaymentsScheduleOptionsDto
+	32, // 38: hlgate.v1.GetSubscriptionByIdResponse.auto_payment:type_name -> google.protobuf.Struct
+	32, // 39: hlgate.v1.GetSubscriptionByIdResponse.recurring_product:type_name -> google.protobuf.Struct
+	32, // 40: hlgate.v1.GetSubscriptionByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	43, // 41: hlgate.v1.PaymentsService.ListOrders:input_type -> hlgate.v1.ListOrdersRequest
+	44, // 42: hlgate.v1.PaymentsService.GetOrder:input_type -> hlgate.v1.GetOrderRequest
+	0,  // 43: hlgate.v1.PaymentsService.DeleteCoupon:input_type -> hlgate.v1.DeleteCouponRequest
+	2,  // 44: hlgate.v1.PaymentsService.GetCoupon:input_type -> hlgate.v1.GetCouponRequest
+	4,  // 45: hlgate.v1.PaymentsService.CreateCoupon:input_type -> hlgate.v1.CreateCouponRequest
+	6,  // 46: hlgate.v1.PaymentsService.UpdateCoupon:input_type -> hlgate.v1.UpdateCouponRequest
+	8,  // 47: hlgate.v1.PaymentsService.ListCoupons:input_type -> hlgate.v1.ListCouponsRequest
+	10, // 48: hlgate.v1.PaymentsService.CustomProviderMarketplaceAppUpdateCapabilities:input_type -> hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesRequest
+	12, // 49: hlgate.v1.PaymentsService.FetchConfig:input_type -> hlgate.v1.FetchConfigRequest
+	14, // 50: hlgate.v1.PaymentsService.CreateConfig:input_type -> hlgate.v1.CreateConfigRequest
+	16, // 51: hlgate.v1.PaymentsService.DisconnectConfig:input_type -> hlgate.v1.DisconnectConfigRequest
+	18, // 52: hlgate.v1.PaymentsService.DeleteIntegration:input_type -> hlgate.v1.DeleteIntegrationRequest
+	20, // 53: hlgate.v1.PaymentsService.CreateIntegration:input_type -> hlgate.v1.CreateIntegrationRequest
+	22, // 54: hlgate.v1.PaymentsService.ListIntegrationProviders:input_type -> hlgate.v1.ListIntegrationProvidersRequest
+	24, // 55: hlgate.v1.PaymentsService.CreateIntegrationProvider:input_type -> hlgate.v1.CreateIntegrationProviderRequest
+	26, // 56: hlgate.v1.PaymentsService.RecordOrderPayment:input_type -> hlgate.v1.RecordOrderPaymentRequest
+	28, // 57: hlgate.v1.PaymentsService.ListSubscriptions:input_type -> hlgate.v1.ListSubscriptionsRequest
+	30, // 58: hlgate.v1.PaymentsService.GetSubscriptionById:input_type -> hlgate.v1.GetSubscriptionByIdRequest
+	45, // 59: hlgate.v1.PaymentsService.ListTransactions:input_type -> hlgate.v1.ListTransactionsRequest
+	46, // 60: hlgate.v1.PaymentsService.GetTransaction:input_type -> hlgate.v1.GetTransactionRequest
+	47, // 61: hlgate.v1.PaymentsService.ListOrders:output_type -> hlgate.v1.ListOrdersResponse
+	48, // 62: hlgate.v1.PaymentsService.GetOrder:output_type -> hlgate.v1.GetOrderResponse
+	1,  // 63: hlgate.v1.PaymentsService.DeleteCoupon:output_type -> hlgate.v1.DeleteCouponResponse
+	3,  // 64: hlgate.v1.PaymentsService.GetCoupon:output_type -> hlgate.v1.GetCouponResponse
+	5,  // 65: hlgate.v1.PaymentsService.CreateCoupon:output_type -> hlgate.v1.CreateCouponResponse
+	7,  // 66: hlgate.v1.PaymentsService.UpdateCoupon:output_type -> hlgate.v1.UpdateCouponResponse
+	9,  // 67: hlgate.v1.PaymentsService.ListCoupons:output_type -> hlgate.v1.ListCouponsResponse
+	11, // 68: hlgate.v1.PaymentsService.CustomProviderMarketplaceAppUpdateCapabilities:output_type -> hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesResponse
+	13, // 69: hlgate.v1.PaymentsService.FetchConfig:output_type -> hlgate.v1.FetchConfigResponse
+	15, // 70: hlgate.v1.PaymentsService.CreateConfig:output_type -> hlgate.v1.CreateConfigResponse
+	17, // 71: hlgate.v1.PaymentsService.DisconnectConfig:output_type -> hlgate.v1.DisconnectConfigResponse
+	19, // 72: hlgate.v1.PaymentsService.DeleteIntegration:output_type -> hlgate.v1.DeleteIntegrationResponse
+	21, // 73: hlgate.v1.PaymentsService.CreateIntegration:output_type -> hlgate.v1.CreateIntegrationResponse
+	23, // 74: hlgate.v1.PaymentsService.ListIntegrationProviders:output_type -> hlgate.v1.ListIntegrationProvidersResponse
+	25, // 75: hlgate.v1.PaymentsService.CreateIntegrationProvider:output_type -> hlgate.v1.CreateIntegrationProviderResponse
+	27, // 76: hlgate.v1.PaymentsService.RecordOrderPayment:output_type -> hlgate.v1.RecordOrderPaymentResponse
+	29, // 77: hlgate.v1.PaymentsService.ListSubscriptions:output_type -> hlgate.v1.ListSubscriptionsResponse
+	31, // 78: hlgate.v1.PaymentsService.GetSubscriptionById:output_type -> hlgate.v1.GetSubscriptionByIdResponse
+	49, // 79: hlgate.v1.PaymentsService.ListTransactions:output_type -> hlgate.v1.ListTransactionsResponse
+	50, // 80: hlgate.v1.PaymentsService.GetTransaction:output_type -> hlgate.v1.GetTransactionResponse
+	61, // [61:81] is the sub-list for method output_type
+	41, // [41:61] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_payments_service_proto_init() }
@@ -2630,15 +4359,26 @@ func file_hlgate_v1_payments_service_proto_init() {
 	file_hlgate_v1_payments_service_proto_msgTypes[9].OneofWrappers = []any{}
 	file_hlgate_v1_payments_service_proto_msgTypes[10].OneofWrappers = []any{}
 	file_hlgate_v1_payments_service_proto_msgTypes[11].OneofWrappers = []any{}
-	file_hlgate_v1_payments_service_proto_msgTypes[12].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[13].OneofWrappers = []any{}
 	file_hlgate_v1_payments_service_proto_msgTypes[15].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[16].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[17].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[19].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[20].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[21].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[24].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[25].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[26].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[27].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[28].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[31].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_payments_service_proto_rawDesc), len(file_hlgate_v1_payments_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

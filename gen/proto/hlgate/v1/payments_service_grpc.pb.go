@@ -25,18 +25,26 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PaymentsService_ListOrders_FullMethodName          = "/hlgate.v1.PaymentsService/ListOrders"
-	PaymentsService_GetOrder_FullMethodName            = "/hlgate.v1.PaymentsService/GetOrder"
-	PaymentsService_DeleteCoupon_FullMethodName        = "/hlgate.v1.PaymentsService/DeleteCoupon"
-	PaymentsService_GetCoupon_FullMethodName           = "/hlgate.v1.PaymentsService/GetCoupon"
-	PaymentsService_CreateCoupon_FullMethodName        = "/hlgate.v1.PaymentsService/CreateCoupon"
-	PaymentsService_UpdateCoupon_FullMethodName        = "/hlgate.v1.PaymentsService/UpdateCoupon"
-	PaymentsService_ListCoupons_FullMethodName         = "/hlgate.v1.PaymentsService/ListCoupons"
-	PaymentsService_RecordOrderPayment_FullMethodName  = "/hlgate.v1.PaymentsService/RecordOrderPayment"
-	PaymentsService_ListSubscriptions_FullMethodName   = "/hlgate.v1.PaymentsService/ListSubscriptions"
-	PaymentsService_GetSubscriptionById_FullMethodName = "/hlgate.v1.PaymentsService/GetSubscriptionById"
-	PaymentsService_ListTransactions_FullMethodName    = "/hlgate.v1.PaymentsService/ListTransactions"
-	PaymentsService_GetTransaction_FullMethodName      = "/hlgate.v1.PaymentsService/GetTransaction"
+	PaymentsService_ListOrders_FullMethodName                                     = "/hlgate.v1.PaymentsService/ListOrders"
+	PaymentsService_GetOrder_FullMethodName                                       = "/hlgate.v1.PaymentsService/GetOrder"
+	PaymentsService_DeleteCoupon_FullMethodName                                   = "/hlgate.v1.PaymentsService/DeleteCoupon"
+	PaymentsService_GetCoupon_FullMethodName                                      = "/hlgate.v1.PaymentsService/GetCoupon"
+	PaymentsService_CreateCoupon_FullMethodName                                   = "/hlgate.v1.PaymentsService/CreateCoupon"
+	PaymentsService_UpdateCoupon_FullMethodName                                   = "/hlgate.v1.PaymentsService/UpdateCoupon"
+	PaymentsService_ListCoupons_FullMethodName                                    = "/hlgate.v1.PaymentsService/ListCoupons"
+	PaymentsService_CustomProviderMarketplaceAppUpdateCapabilities_FullMethodName = "/hlgate.v1.PaymentsService/CustomProviderMarketplaceAppUpdateCapabilities"
+	PaymentsService_FetchConfig_FullMethodName                                    = "/hlgate.v1.PaymentsService/FetchConfig"
+	PaymentsService_CreateConfig_FullMethodName                                   = "/hlgate.v1.PaymentsService/CreateConfig"
+	PaymentsService_DisconnectConfig_FullMethodName                               = "/hlgate.v1.PaymentsService/DisconnectConfig"
+	PaymentsService_DeleteIntegration_FullMethodName                              = "/hlgate.v1.PaymentsService/DeleteIntegration"
+	PaymentsService_CreateIntegration_FullMethodName                              = "/hlgate.v1.PaymentsService/CreateIntegration"
+	PaymentsService_ListIntegrationProviders_FullMethodName                       = "/hlgate.v1.PaymentsService/ListIntegrationProviders"
+	PaymentsService_CreateIntegrationProvider_FullMethodName                      = "/hlgate.v1.PaymentsService/CreateIntegrationProvider"
+	PaymentsService_RecordOrderPayment_FullMethodName                             = "/hlgate.v1.PaymentsService/RecordOrderPayment"
+	PaymentsService_ListSubscriptions_FullMethodName                              = "/hlgate.v1.PaymentsService/ListSubscriptions"
+	PaymentsService_GetSubscriptionById_FullMethodName                            = "/hlgate.v1.PaymentsService/GetSubscriptionById"
+	PaymentsService_ListTransactions_FullMethodName                               = "/hlgate.v1.PaymentsService/ListTransactions"
+	PaymentsService_GetTransaction_FullMethodName                                 = "/hlgate.v1.PaymentsService/GetTransaction"
 )
 
 // PaymentsServiceClient is the client API for PaymentsService service.
@@ -76,6 +84,44 @@ type PaymentsServiceClient interface {
 	// The "List Coupons" API allows you to retrieve a list of all coupons
 	// available in your location.
 	ListCoupons(ctx context.Context, in *ListCouponsRequest, opts ...grpc.CallOption) (*ListCouponsResponse, error)
+	// CustomProviderMarketplaceAppUpdateCapabilities calls PUT
+	// /payments/custom-provider/capabilities
+	// (custom-provider-marketplace-app-update-capabilities). Custom-provider
+	// marketplace app update capabilities: Toggle capabilities for the
+	// marketplace app tied to the OAuth client.
+	CustomProviderMarketplaceAppUpdateCapabilities(ctx context.Context, in *CustomProviderMarketplaceAppUpdateCapabilitiesRequest, opts ...grpc.CallOption) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error)
+	// FetchConfig calls GET /payments/custom-provider/connect (fetch-config).
+	// Fetch given provider config: API for fetching an existing payment config
+	// for given location.
+	FetchConfig(ctx context.Context, in *FetchConfigRequest, opts ...grpc.CallOption) (*FetchConfigResponse, error)
+	// CreateConfig calls POST /payments/custom-provider/connect
+	// (create-config). Create new provider config: API to create a new payment
+	// config for given location.
+	CreateConfig(ctx context.Context, in *CreateConfigRequest, opts ...grpc.CallOption) (*CreateConfigResponse, error)
+	// DisconnectConfig calls POST /payments/custom-provider/disconnect
+	// (disconnect-config). Disconnect existing provider config: API to
+	// disconnect an existing payment config for given location.
+	DisconnectConfig(ctx context.Context, in *DisconnectConfigRequest, opts ...grpc.CallOption) (*DisconnectConfigResponse, error)
+	// DeleteIntegration calls DELETE /payments/custom-provider/provider
+	// (delete-integration). Deleting an existing integration: API to delete an
+	// association for an app and location.
+	DeleteIntegration(ctx context.Context, in *DeleteIntegrationRequest, opts ...grpc.CallOption) (*DeleteIntegrationResponse, error)
+	// CreateIntegration calls POST /payments/custom-provider/provider
+	// (create-integration). Create new integration: API to create a new
+	// association for an app and location.
+	CreateIntegration(ctx context.Context, in *CreateIntegrationRequest, opts ...grpc.CallOption) (*CreateIntegrationResponse, error)
+	// ListIntegrationProviders calls GET
+	// /payments/integrations/provider/whitelabel (list-integration-providers).
+	// List White-label Integration Providers: The "List White-label Integration
+	// Providers" API allows to retrieve a paginated list of integration
+	// providers.
+	ListIntegrationProviders(ctx context.Context, in *ListIntegrationProvidersRequest, opts ...grpc.CallOption) (*ListIntegrationProvidersResponse, error)
+	// CreateIntegrationProvider calls POST
+	// /payments/integrations/provider/whitelabel (create-integration provider).
+	// Create White-label Integration Provider: The "Create White-label
+	// Integration Provider" API allows adding a new payment provider
+	// integration to the system which is built on top of Authorize.net or NMI.
+	CreateIntegrationProvider(ctx context.Context, in *CreateIntegrationProviderRequest, opts ...grpc.CallOption) (*CreateIntegrationProviderResponse, error)
 	// RecordOrderPayment calls POST /payments/orders/{orderId}/record-payment
 	// (record-order-payment). Record Order Payment: The "Record Order Payment"
 	// API allows to record a payment for an order.
@@ -176,6 +222,86 @@ func (c *paymentsServiceClient) ListCoupons(ctx context.Context, in *ListCoupons
 	return out, nil
 }
 
+func (c *paymentsServiceClient) CustomProviderMarketplaceAppUpdateCapabilities(ctx context.Context, in *CustomProviderMarketplaceAppUpdateCapabilitiesRequest, opts ...grpc.CallOption) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CustomProviderMarketplaceAppUpdateCapabilitiesResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_CustomProviderMarketplaceAppUpdateCapabilities_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) FetchConfig(ctx context.Context, in *FetchConfigRequest, opts ...grpc.CallOption) (*FetchConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FetchConfigResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_FetchConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) CreateConfig(ctx context.Context, in *CreateConfigRequest, opts ...grpc.CallOption) (*CreateConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateConfigResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_CreateConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) DisconnectConfig(ctx context.Context, in *DisconnectConfigRequest, opts ...grpc.CallOption) (*DisconnectConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DisconnectConfigResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_DisconnectConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) DeleteIntegration(ctx context.Context, in *DeleteIntegrationRequest, opts ...grpc.CallOption) (*DeleteIntegrationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteIntegrationResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_DeleteIntegration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) CreateIntegration(ctx context.Context, in *CreateIntegrationRequest, opts ...grpc.CallOption) (*CreateIntegrationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateIntegrationResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_CreateIntegration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) ListIntegrationProviders(ctx context.Context, in *ListIntegrationProvidersRequest, opts ...grpc.CallOption) (*ListIntegrationProvidersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListIntegrationProvidersResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_ListIntegrationProviders_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) CreateIntegrationProvider(ctx context.Context, in *CreateIntegrationProviderRequest, opts ...grpc.CallOption) (*CreateIntegrationProviderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateIntegrationProviderResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_CreateIntegrationProvider_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *paymentsServiceClient) RecordOrderPayment(ctx context.Context, in *RecordOrderPaymentRequest, opts ...grpc.CallOption) (*RecordOrderPaymentResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RecordOrderPaymentResponse)
@@ -263,6 +389,44 @@ type PaymentsServiceServer interface {
 	// The "List Coupons" API allows you to retrieve a list of all coupons
 	// available in your location.
 	ListCoupons(context.Context, *ListCouponsRequest) (*ListCouponsResponse, error)
+	// CustomProviderMarketplaceAppUpdateCapabilities calls PUT
+	// /payments/custom-provider/capabilities
+	// (custom-provider-marketplace-app-update-capabilities). Custom-provider
+	// marketplace app update capabilities: Toggle capabilities for the
+	// marketplace app tied to the OAuth client.
+	CustomProviderMarketplaceAppUpdateCapabilities(context.Context, *CustomProviderMarketplaceAppUpdateCapabilitiesRequest) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error)
+	// FetchConfig calls GET /payments/custom-provider/connect (fetch-config).
+	// Fetch given provider config: API for fetching an existing payment config
+	// for given location.
+	FetchConfig(context.Context, *FetchConfigRequest) (*FetchConfigResponse, error)
+	// CreateConfig calls POST /payments/custom-provider/connect
+	// (create-config). Create new provider config: API to create a new payment
+	// config for given location.
+	CreateConfig(context.Context, *CreateConfigRequest) (*CreateConfigResponse, error)
+	// DisconnectConfig calls POST /payments/custom-provider/disconnect
+	// (disconnect-config). Disconnect existing provider config: API to
+	// disconnect an existing payment config for given location.
+	DisconnectConfig(context.Context, *DisconnectConfigRequest) (*DisconnectConfigResponse, error)
+	// DeleteIntegration calls DELETE /payments/custom-provider/provider
+	// (delete-integration). Deleting an existing integration: API to delete an
+	// association for an app and location.
+	DeleteIntegration(context.Context, *DeleteIntegrationRequest) (*DeleteIntegrationResponse, error)
+	// CreateIntegration calls POST /payments/custom-provider/provider
+	// (create-integration). Create new integration: API to create a new
+	// association for an app and location.
+	CreateIntegration(context.Context, *CreateIntegrationRequest) (*CreateIntegrationResponse, error)
+	// ListIntegrationProviders calls GET
+	// /payments/integrations/provider/whitelabel (list-integration-providers).
+	// List White-label Integration Providers: The "List White-label Integration
+	// Providers" API allows to retrieve a paginated list of integration
+	// providers.
+	ListIntegrationProviders(context.Context, *ListIntegrationProvidersRequest) (*ListIntegrationProvidersResponse, error)
+	// CreateIntegrationProvider calls POST
+	// /payments/integrations/provider/whitelabel (create-integration provider).
+	// Create White-label Integration Provider: The "Create White-label
+	// Integration Provider" API allows adding a new payment provider
+	// integration to the system which is built on top of Authorize.net or NMI.
+	CreateIntegrationProvider(context.Context, *CreateIntegrationProviderRequest) (*CreateIntegrationProviderResponse, error)
 	// RecordOrderPayment calls POST /payments/orders/{orderId}/record-payment
 	// (record-order-payment). Record Order Payment: The "Record Order Payment"
 	// API allows to record a payment for an order.
@@ -313,6 +477,30 @@ func (UnimplementedPaymentsServiceServer) UpdateCoupon(context.Context, *UpdateC
 }
 func (UnimplementedPaymentsServiceServer) ListCoupons(context.Context, *ListCouponsRequest) (*ListCouponsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCoupons not implemented")
+}
+func (UnimplementedPaymentsServiceServer) CustomProviderMarketplaceAppUpdateCapabilities(context.Context, *CustomProviderMarketplaceAppUpdateCapabilitiesRequest) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CustomProviderMarketplaceAppUpdateCapabilities not implemented")
+}
+func (UnimplementedPaymentsServiceServer) FetchConfig(context.Context, *FetchConfigRequest) (*FetchConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FetchConfig not implemented")
+}
+func (UnimplementedPaymentsServiceServer) CreateConfig(context.Context, *CreateConfigRequest) (*CreateConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateConfig not implemented")
+}
+func (UnimplementedPaymentsServiceServer) DisconnectConfig(context.Context, *DisconnectConfigRequest) (*DisconnectConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DisconnectConfig not implemented")
+}
+func (UnimplementedPaymentsServiceServer) DeleteIntegration(context.Context, *DeleteIntegrationRequest) (*DeleteIntegrationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteIntegration not implemented")
+}
+func (UnimplementedPaymentsServiceServer) CreateIntegration(context.Context, *CreateIntegrationRequest) (*CreateIntegrationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateIntegration not implemented")
+}
+func (UnimplementedPaymentsServiceServer) ListIntegrationProviders(context.Context, *ListIntegrationProvidersRequest) (*ListIntegrationProvidersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListIntegrationProviders not implemented")
+}
+func (UnimplementedPaymentsServiceServer) CreateIntegrationProvider(context.Context, *CreateIntegrationProviderRequest) (*CreateIntegrationProviderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateIntegrationProvider not implemented")
 }
 func (UnimplementedPaymentsServiceServer) RecordOrderPayment(context.Context, *RecordOrderPaymentRequest) (*RecordOrderPaymentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordOrderPayment not implemented")
@@ -476,6 +664,150 @@ func _PaymentsService_ListCoupons_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentsService_CustomProviderMarketplaceAppUpdateCapabilities_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CustomProviderMarketplaceAppUpdateCapabilitiesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).CustomProviderMarketplaceAppUpdateCapabilities(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_CustomProviderMarketplaceAppUpdateCapabilities_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).CustomProviderMarketplaceAppUpdateCapabilities(ctx, req.(*CustomProviderMarketplaceAppUpdateCapabilitiesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_FetchConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FetchConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).FetchConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_FetchConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).FetchConfig(ctx, req.(*FetchConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_CreateConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).CreateConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_CreateConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).CreateConfig(ctx, req.(*CreateConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_DisconnectConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DisconnectConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).DisconnectConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_DisconnectConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).DisconnectConfig(ctx, req.(*DisconnectConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_DeleteIntegration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteIntegrationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).DeleteIntegration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_DeleteIntegration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).DeleteIntegration(ctx, req.(*DeleteIntegrationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_CreateIntegration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateIntegrationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).CreateIntegration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_CreateIntegration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).CreateIntegration(ctx, req.(*CreateIntegrationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_ListIntegrationProviders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListIntegrationProvidersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).ListIntegrationProviders(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_ListIntegrationProviders_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).ListIntegrationProviders(ctx, req.(*ListIntegrationProvidersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_CreateIntegrationProvider_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateIntegrationProviderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).CreateIntegrationProvider(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_CreateIntegrationProvider_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).CreateIntegrationProvider(ctx, req.(*CreateIntegrationProviderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PaymentsService_RecordOrderPayment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RecordOrderPaymentRequest)
 	if err := dec(in); err != nil {
@@ -600,6 +932,38 @@ var PaymentsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCoupons",
 			Handler:    _PaymentsService_ListCoupons_Handler,
+		},
+		{
+			MethodName: "CustomProviderMarketplaceAppUpdateCapabilities",
+			Handler:    _PaymentsService_CustomProviderMarketplaceAppUpdateCapabilities_Handler,
+		},
+		{
+			MethodName: "FetchConfig",
+			Handler:    _PaymentsService_FetchConfig_Handler,
+		},
+		{
+			MethodName: "CreateConfig",
+			Handler:    _PaymentsService_CreateConfig_Handler,
+		},
+		{
+			MethodName: "DisconnectConfig",
+			Handler:    _PaymentsService_DisconnectConfig_Handler,
+		},
+		{
+			MethodName: "DeleteIntegration",
+			Handler:    _PaymentsService_DeleteIntegration_Handler,
+		},
+		{
+			MethodName: "CreateIntegration",
+			Handler:    _PaymentsService_CreateIntegration_Handler,
+		},
+		{
+			MethodName: "ListIntegrationProviders",
+			Handler:    _PaymentsService_ListIntegrationProviders_Handler,
+		},
+		{
+			MethodName: "CreateIntegrationProvider",
+			Handler:    _PaymentsService_CreateIntegrationProvider_Handler,
 		},
 		{
 			MethodName: "RecordOrderPayment",
