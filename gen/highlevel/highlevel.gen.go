@@ -5312,21 +5312,6 @@ func (e ListCouponsParamsStatus) Valid() bool {
 	}
 }
 
-// Defines values for ListIntegrationProvidersParamsAltType.
-const (
-	ListIntegrationProvidersParamsAltTypeLocation ListIntegrationProvidersParamsAltType = "location"
-)
-
-// Valid indicates whether the value is a known member of the ListIntegrationProvidersParamsAltType enum.
-func (e ListIntegrationProvidersParamsAltType) Valid() bool {
-	switch e {
-	case ListIntegrationProvidersParamsAltTypeLocation:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for ListOrdersParamsPaymentStatus.
 const (
 	ListOrdersParamsPaymentStatusPaid          ListOrdersParamsPaymentStatus = "paid"
@@ -10545,59 +10530,6 @@ type InstalledLocationSchema struct {
 	VersionID *string `json:"versionId,omitempty"`
 }
 
-// IntegrationProviderSchema defines model for IntegrationProviderSchema.
-type IntegrationProviderSchema struct {
-	// ID The unique identifier of the integration provider.
-	//
-	// Example: 65cb47dda50f4f13ced4b870
-	ID string `json:"_id"`
-
-	// AltID The altId / locationId of the integration provider.
-	//
-	// Example: Z4Bxl8J4SaPEPLq9IQ8g
-	AltID string `json:"altId"`
-
-	// AltType The altType of the integration provider.
-	//
-	// Example: location
-	AltType string `json:"altType"`
-
-	// CreatedAt The timestamp when the integration provider was created.
-	//
-	// Example: 2024-02-13T10:43:41.026Z
-	CreatedAt time.Time `json:"createdAt"`
-
-	// Description A brief description providing additional information about the integration provider.
-	//
-	// Example: Lorem
-	Description string `json:"description"`
-
-	// ImageURL The URL to an image representing the integration provider.
-	//
-	// Example: https://example.com/assets/pmd/img/payments/nmi-logo.webp
-	ImageURL string `json:"imageUrl"`
-
-	// Provider The payment provider associated with the integration provider.
-	//
-	// Example: nmi
-	Provider string `json:"provider"`
-
-	// Route The route name associated with the integration provider.
-	//
-	// Example: epd
-	Route string `json:"route"`
-
-	// Title The title or name of the integration provider.
-	//
-	// Example: Example
-	Title string `json:"title"`
-
-	// UpdatedAt The timestamp when the integration provider was last updated.
-	//
-	// Example: 2024-02-13T10:43:41.026Z
-	UpdatedAt time.Time `json:"updatedAt"`
-}
-
 // InvoiceItemDto defines model for InvoiceItemDto.
 type InvoiceItemDto struct {
 	// Amount Product amount
@@ -10984,12 +10916,6 @@ type ListTxnsResponseDto struct {
 
 	// TotalCount total transactions count
 	TotalCount float64 `json:"totalCount"`
-}
-
-// ListWhitelabelIntegrationProviderResponseDto defines model for ListWhitelabelIntegrationProviderResponseDto.
-type ListWhitelabelIntegrationProviderResponseDto struct {
-	// Providers list of integration provider.
-	Providers []IntegrationProviderSchema `json:"providers"`
 }
 
 // LocationConfigurationResponse defines model for LocationConfigurationResponse.
@@ -15223,24 +15149,6 @@ type CreateIntegrationParams struct {
 	LocationID string `form:"locationId" json:"locationId"`
 }
 
-// ListIntegrationProvidersParams defines parameters for ListIntegrationProviders.
-type ListIntegrationProvidersParams struct {
-	// AltID location Id / company Id based on altType
-	AltID string `form:"altId" json:"altId"`
-
-	// AltType Alt Type
-	AltType ListIntegrationProvidersParamsAltType `form:"altType" json:"altType"`
-
-	// Limit The maximum number of items to be included in a single page of results
-	Limit *float64 `form:"limit,omitempty" json:"limit,omitempty"`
-
-	// Offset The starting index of the page, indicating the position from which the results should be retrieved.
-	Offset *float64 `form:"offset,omitempty" json:"offset,omitempty"`
-}
-
-// ListIntegrationProvidersParamsAltType defines parameters for ListIntegrationProviders.
-type ListIntegrationProvidersParamsAltType string
-
 // ListOrdersParams defines parameters for ListOrders.
 type ListOrdersParams struct {
 	// LocationID LocationId is the id of the sub-account.
@@ -18452,13 +18360,6 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
 	CreateIntegration(ctx context.Context, params *CreateIntegrationParams, body CreateIntegrationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
-
-	// ListIntegrationProviders List White-label Integration Providers
-	//
-	// The "List White-label Integration Providers" API allows to retrieve a paginated list of integration providers. Customize your results by filtering whitelabel integration providers(which are built directly on top of Authorize.net or NMI) based on name or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve integration provider information.
-	//
-	// Corresponds with GET /payments/integrations/provider/whitelabel (the `ListIntegrationProviders` operationId).
-	ListIntegrationProviders(ctx context.Context, params *ListIntegrationProvidersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateIntegrationProviderWithBody Create White-label Integration Provider
 	//
@@ -21759,23 +21660,6 @@ func (c *Client) CreateIntegrationWithBody(ctx context.Context, params *CreateIn
 // Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
 func (c *Client) CreateIntegration(ctx context.Context, params *CreateIntegrationParams, body CreateIntegrationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateIntegrationRequest(c.Server, params, body)
-	if err != nil {
-		return nil, err
-	}
-	req = req.WithContext(ctx)
-	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
-		return nil, err
-	}
-	return c.Client.Do(req)
-}
-
-// ListIntegrationProviders List White-label Integration Providers
-//
-// The "List White-label Integration Providers" API allows to retrieve a paginated list of integration providers. Customize your results by filtering whitelabel integration providers(which are built directly on top of Authorize.net or NMI) based on name or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve integration provider information.
-//
-// Corresponds with GET /payments/integrations/provider/whitelabel (the `ListIntegrationProviders` operationId).
-func (c *Client) ListIntegrationProviders(ctx context.Context, params *ListIntegrationProvidersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListIntegrationProvidersRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -28481,88 +28365,6 @@ func NewCreateIntegrationRequestWithBody(server string, params *CreateIntegratio
 	return req, nil
 }
 
-// NewListIntegrationProvidersRequest constructs an http.Request for the ListIntegrationProviders method
-func NewListIntegrationProvidersRequest(server string, params *ListIntegrationProvidersParams) (*http.Request, error) {
-	var err error
-
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/payments/integrations/provider/whitelabel")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
-
-		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-			return nil, err
-		} else {
-			for _, qp := range strings.Split(queryFrag, "&") {
-				rawQueryFragments = append(rawQueryFragments, qp)
-			}
-		}
-
-		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-			return nil, err
-		} else {
-			for _, qp := range strings.Split(queryFrag, "&") {
-				rawQueryFragments = append(rawQueryFragments, qp)
-			}
-		}
-
-		if params.Limit != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
-			}
-
-		}
-
-		if params.Offset != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
-			}
-
-		}
-
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
-		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-
-	return req, nil
-}
-
 // NewCreateIntegrationProviderRequest calls the generic CreateIntegrationProvider builder with application/json body
 func NewCreateIntegrationProviderRequest(server string, body CreateIntegrationProviderJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -31155,15 +30957,6 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
 	CreateIntegrationWithResponse(ctx context.Context, params *CreateIntegrationParams, body CreateIntegrationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegrationResponse, error)
-
-	// ListIntegrationProvidersWithResponse List White-label Integration Providers
-	//
-	// The "List White-label Integration Providers" API allows to retrieve a paginated list of integration providers. Customize your results by filtering whitelabel integration providers(which are built directly on top of Authorize.net or NMI) based on name or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve integration provider information.
-	//
-	// Returns a wrapper object for the known response body format(s).
-	//
-	// Corresponds with GET /payments/integrations/provider/whitelabel (the `ListIntegrationProviders` operationId).
-	ListIntegrationProvidersWithResponse(ctx context.Context, params *ListIntegrationProvidersParams, reqEditors ...RequestEditorFn) (*ListIntegrationProvidersResponse, error)
 
 	// CreateIntegrationProviderWithBodyWithResponse Create White-label Integration Provider
 	//
@@ -41075,89 +40868,6 @@ func (r CreateIntegrationResponse) ContentType() string {
 	return ""
 }
 
-type ListIntegrationProvidersResponse struct {
-	Body         []byte
-	HTTPResponse *http.Response
-	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *ListWhitelabelIntegrationProviderResponseDto
-	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequestDTO
-	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *UnauthorizedDTO
-	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *UnauthorizedDTO
-	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *UnauthorizedDTO
-	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *UnprocessableDTO
-	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *UnauthorizedDTO
-}
-
-// GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListIntegrationProvidersResponse) GetJSON200() *ListWhitelabelIntegrationProviderResponseDto {
-	return r.JSON200
-}
-
-// GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r ListIntegrationProvidersResponse) GetJSON400() *BadRequestDTO {
-	return r.JSON400
-}
-
-// GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r ListIntegrationProvidersResponse) GetJSON401() *UnauthorizedDTO {
-	return r.JSON401
-}
-
-// GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r ListIntegrationProvidersResponse) GetJSON403() *UnauthorizedDTO {
-	return r.JSON403
-}
-
-// GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r ListIntegrationProvidersResponse) GetJSON404() *UnauthorizedDTO {
-	return r.JSON404
-}
-
-// GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r ListIntegrationProvidersResponse) GetJSON422() *UnprocessableDTO {
-	return r.JSON422
-}
-
-// GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r ListIntegrationProvidersResponse) GetJSON429() *UnauthorizedDTO {
-	return r.JSON429
-}
-
-// GetBody returns the raw response body bytes
-func (r ListIntegrationProvidersResponse) GetBody() []byte {
-	return r.Body
-}
-
-// Status returns HTTPResponse.Status
-func (r ListIntegrationProvidersResponse) Status() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Status
-	}
-	return http.StatusText(0)
-}
-
-// StatusCode returns HTTPResponse.StatusCode
-func (r ListIntegrationProvidersResponse) StatusCode() int {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.StatusCode
-	}
-	return 0
-}
-
-// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r ListIntegrationProvidersResponse) ContentType() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Header.Get("Content-Type")
-	}
-	return ""
-}
-
 type CreateIntegrationProviderResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -44666,21 +44376,6 @@ func (c *ClientWithResponses) CreateIntegrationWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseCreateIntegrationResponse(rsp)
-}
-
-// ListIntegrationProvidersWithResponse List White-label Integration Providers
-//
-// The "List White-label Integration Providers" API allows to retrieve a paginated list of integration providers. Customize your results by filtering whitelabel integration providers(which are built directly on top of Authorize.net or NMI) based on name or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve integration provider information.
-//
-// Returns a wrapper object for the known response body format(s).
-//
-// Corresponds with GET /payments/integrations/provider/whitelabel (the `ListIntegrationProviders` operationId).
-func (c *ClientWithResponses) ListIntegrationProvidersWithResponse(ctx context.Context, params *ListIntegrationProvidersParams, reqEditors ...RequestEditorFn) (*ListIntegrationProvidersResponse, error) {
-	rsp, err := c.ListIntegrationProviders(ctx, params, reqEditors...)
-	if err != nil {
-		return nil, err
-	}
-	return ParseListIntegrationProvidersResponse(rsp)
 }
 
 // CreateIntegrationProviderWithBodyWithResponse Create White-label Integration Provider
@@ -52848,74 +52543,6 @@ func ParseCreateIntegrationResponse(rsp *http.Response) (*CreateIntegrationRespo
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest CreateCustomProvidersResponseSchema
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON200 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequestDTO
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON400 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest UnauthorizedDTO
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON401 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest UnauthorizedDTO
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON403 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest UnauthorizedDTO
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON404 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest UnprocessableDTO
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON422 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest UnauthorizedDTO
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON429 = &dest
-
-	}
-
-	return response, nil
-}
-
-// ParseListIntegrationProvidersResponse parses an HTTP response from a ListIntegrationProvidersWithResponse call
-func ParseListIntegrationProvidersResponse(rsp *http.Response) (*ListIntegrationProvidersResponse, error) {
-	bodyBytes, err := io.ReadAll(rsp.Body)
-	defer func() { _ = rsp.Body.Close() }()
-	if err != nil {
-		return nil, err
-	}
-
-	response := &ListIntegrationProvidersResponse{
-		Body:         bodyBytes,
-		HTTPResponse: rsp,
-	}
-
-	switch {
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest ListWhitelabelIntegrationProviderResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -2412,138 +2412,6 @@ func (x *CreateIntegrationResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
-// ListIntegrationProvidersRequest is the request of ListIntegrationProviders.
-type ListIntegrationProvidersRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The location (sub-account) whose token and quota the call uses; sent as
-	// HighLevel's altId.
-	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
-	// The most records per page; 0 means the default. At most 100.
-	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// The next_page_token of the previous page; empty for the first page.
-	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ListIntegrationProvidersRequest) Reset() {
-	*x = ListIntegrationProvidersRequest{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[22]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ListIntegrationProvidersRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ListIntegrationProvidersRequest) ProtoMessage() {}
-
-func (x *ListIntegrationProvidersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[22]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ListIntegrationProvidersRequest.ProtoReflect.Descriptor instead.
-func (*ListIntegrationProvidersRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{22}
-}
-
-func (x *ListIntegrationProvidersRequest) GetLocationId() string {
-	if x != nil {
-		return x.LocationId
-	}
-	return ""
-}
-
-func (x *ListIntegrationProvidersRequest) GetPageSize() int32 {
-	if x != nil {
-		return x.PageSize
-	}
-	return 0
-}
-
-func (x *ListIntegrationProvidersRequest) GetPageToken() string {
-	if x != nil {
-		return x.PageToken
-	}
-	return ""
-}
-
-// ListIntegrationProvidersResponse is HighLevel's answer to
-// ListIntegrationProviders, without loss.
-type ListIntegrationProvidersResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// list of integration provider.
-	Providers []*IntegrationProviderSchema `protobuf:"bytes,1,rep,name=providers,proto3" json:"providers,omitempty"`
-	// The token of the next page; empty on the last page.
-	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	// HighLevel's keys that have no field here, or whose value does not fit its
-	// field, with their JSON values; counted in
-	// hlgate_upstream_unmapped_keys_total. A write ignores it.
-	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ListIntegrationProvidersResponse) Reset() {
-	*x = ListIntegrationProvidersResponse{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[23]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ListIntegrationProvidersResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ListIntegrationProvidersResponse) ProtoMessage() {}
-
-func (x *ListIntegrationProvidersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[23]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ListIntegrationProvidersResponse.ProtoReflect.Descriptor instead.
-func (*ListIntegrationProvidersResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{23}
-}
-
-func (x *ListIntegrationProvidersResponse) GetProviders() []*IntegrationProviderSchema {
-	if x != nil {
-		return x.Providers
-	}
-	return nil
-}
-
-func (x *ListIntegrationProvidersResponse) GetNextPageToken() string {
-	if x != nil {
-		return x.NextPageToken
-	}
-	return ""
-}
-
-func (x *ListIntegrationProvidersResponse) GetUnmapped() *structpb.Struct {
-	if x != nil {
-		return x.Unmapped
-	}
-	return nil
-}
-
 // CreateIntegrationProviderRequest is the request of
 // CreateIntegrationProvider.
 type CreateIntegrationProviderRequest struct {
@@ -2574,7 +2442,7 @@ type CreateIntegrationProviderRequest struct {
 
 func (x *CreateIntegrationProviderRequest) Reset() {
 	*x = CreateIntegrationProviderRequest{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2586,7 +2454,7 @@ func (x *CreateIntegrationProviderRequest) String() string {
 func (*CreateIntegrationProviderRequest) ProtoMessage() {}
 
 func (x *CreateIntegrationProviderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2599,7 +2467,7 @@ func (x *CreateIntegrationProviderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIntegrationProviderRequest.ProtoReflect.Descriptor instead.
 func (*CreateIntegrationProviderRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateIntegrationProviderRequest) GetLocationId() string {
@@ -2686,7 +2554,7 @@ type CreateIntegrationProviderResponse struct {
 
 func (x *CreateIntegrationProviderResponse) Reset() {
 	*x = CreateIntegrationProviderResponse{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2698,7 +2566,7 @@ func (x *CreateIntegrationProviderResponse) String() string {
 func (*CreateIntegrationProviderResponse) ProtoMessage() {}
 
 func (x *CreateIntegrationProviderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2711,7 +2579,7 @@ func (x *CreateIntegrationProviderResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use CreateIntegrationProviderResponse.ProtoReflect.Descriptor instead.
 func (*CreateIntegrationProviderResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateIntegrationProviderResponse) GetId() string {
@@ -2821,7 +2689,7 @@ type RecordOrderPaymentRequest struct {
 
 func (x *RecordOrderPaymentRequest) Reset() {
 	*x = RecordOrderPaymentRequest{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2833,7 +2701,7 @@ func (x *RecordOrderPaymentRequest) String() string {
 func (*RecordOrderPaymentRequest) ProtoMessage() {}
 
 func (x *RecordOrderPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2846,7 +2714,7 @@ func (x *RecordOrderPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordOrderPaymentRequest.ProtoReflect.Descriptor instead.
 func (*RecordOrderPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RecordOrderPaymentRequest) GetLocationId() string {
@@ -2935,7 +2803,7 @@ type RecordOrderPaymentResponse struct {
 
 func (x *RecordOrderPaymentResponse) Reset() {
 	*x = RecordOrderPaymentResponse{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2947,7 +2815,7 @@ func (x *RecordOrderPaymentResponse) String() string {
 func (*RecordOrderPaymentResponse) ProtoMessage() {}
 
 func (x *RecordOrderPaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2960,7 +2828,7 @@ func (x *RecordOrderPaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordOrderPaymentResponse.ProtoReflect.Descriptor instead.
 func (*RecordOrderPaymentResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RecordOrderPaymentResponse) GetSuccess() bool {
@@ -3011,7 +2879,7 @@ type ListSubscriptionsRequest struct {
 
 func (x *ListSubscriptionsRequest) Reset() {
 	*x = ListSubscriptionsRequest{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3023,7 +2891,7 @@ func (x *ListSubscriptionsRequest) String() string {
 func (*ListSubscriptionsRequest) ProtoMessage() {}
 
 func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3036,7 +2904,7 @@ func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListSubscriptionsRequest) GetLocationId() string {
@@ -3143,7 +3011,7 @@ type ListSubscriptionsResponse struct {
 
 func (x *ListSubscriptionsResponse) Reset() {
 	*x = ListSubscriptionsResponse{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3155,7 +3023,7 @@ func (x *ListSubscriptionsResponse) String() string {
 func (*ListSubscriptionsResponse) ProtoMessage() {}
 
 func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3168,7 +3036,7 @@ func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListSubscriptionsResponse) GetData() []*SubscriptionResponseSchema {
@@ -3213,7 +3081,7 @@ type GetSubscriptionByIdRequest struct {
 
 func (x *GetSubscriptionByIdRequest) Reset() {
 	*x = GetSubscriptionByIdRequest{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[30]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3225,7 +3093,7 @@ func (x *GetSubscriptionByIdRequest) String() string {
 func (*GetSubscriptionByIdRequest) ProtoMessage() {}
 
 func (x *GetSubscriptionByIdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[30]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3238,7 +3106,7 @@ func (x *GetSubscriptionByIdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubscriptionByIdRequest.ProtoReflect.Descriptor instead.
 func (*GetSubscriptionByIdRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{30}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetSubscriptionByIdRequest) GetLocationId() string {
@@ -3325,7 +3193,7 @@ type GetSubscriptionByIdResponse struct {
 
 func (x *GetSubscriptionByIdResponse) Reset() {
 	*x = GetSubscriptionByIdResponse{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[31]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3337,7 +3205,7 @@ func (x *GetSubscriptionByIdResponse) String() string {
 func (*GetSubscriptionByIdResponse) ProtoMessage() {}
 
 func (x *GetSubscriptionByIdResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[31]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3350,7 +3218,7 @@ func (x *GetSubscriptionByIdResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubscriptionByIdResponse.ProtoReflect.Descriptor instead.
 func (*GetSubscriptionByIdResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{31}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetSubscriptionByIdResponse) GetId() string {
@@ -3959,18 +3827,7 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\b_deletedB\r\n" +
 	"\v_created_atB\r\n" +
 	"\v_updated_atB\v\n" +
-	"\t_trace_id\"\x8e\x01\n" +
-	"\x1fListIntegrationProvidersRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
-	"\x05altIdR\n" +
-	"locationId\x12\x1b\n" +
-	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
-	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"\xc8\x01\n" +
-	" ListIntegrationProvidersResponse\x12B\n" +
-	"\tproviders\x18\x01 \x03(\v2$.hlgate.v1.IntegrationProviderSchemaR\tproviders\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x8e\x03\n" +
+	"\t_trace_id\"\x8e\x03\n" +
 	" CreateIntegrationProviderRequest\x12/\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
@@ -4139,7 +3996,7 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\f_canceled_atB\x0e\n" +
 	"\f_canceled_byB\v\n" +
 	"\t_trace_idB\r\n" +
-	"\v_created_by2\x86\x1d\n" +
+	"\v_created_by2\xa1\x1b\n" +
 	"\x0fPaymentsService\x12\x86\x01\n" +
 	"\n" +
 	"ListOrders\x12\x1c.hlgate.v1.ListOrdersRequest\x1a\x1d.hlgate.v1.ListOrdersResponse\";\xc2\xf3\x18\r\n" +
@@ -4168,9 +4025,7 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\x11DeleteIntegration\x12#.hlgate.v1.DeleteIntegrationRequest\x1a$.hlgate.v1.DeleteIntegrationResponse\"]\xc2\xf3\x18\x14\n" +
 	"\x12delete-integration\x82\xd3\xe4\x93\x02?*=/v1/locations/{location_id}/payments/custom-provider/provider\x12\xc0\x01\n" +
 	"\x11CreateIntegration\x12#.hlgate.v1.CreateIntegrationRequest\x1a$.hlgate.v1.CreateIntegrationResponse\"`\xc2\xf3\x18\x14\n" +
-	"\x12create-integration\x82\xd3\xe4\x93\x02B:\x01*\"=/v1/locations/{location_id}/payments/custom-provider/provider\x12\xe2\x01\n" +
-	"\x18ListIntegrationProviders\x12*.hlgate.v1.ListIntegrationProvidersRequest\x1a+.hlgate.v1.ListIntegrationProvidersResponse\"m\xc2\xf3\x18\x1c\n" +
-	"\x1alist-integration-providers\x82\xd3\xe4\x93\x02G\x12E/v1/locations/{location_id}/payments/integrations/provider/whitelabel\x12\xe9\x01\n" +
+	"\x12create-integration\x82\xd3\xe4\x93\x02B:\x01*\"=/v1/locations/{location_id}/payments/custom-provider/provider\x12\xe9\x01\n" +
 	"\x19CreateIntegrationProvider\x12+.hlgate.v1.CreateIntegrationProviderRequest\x1a,.hlgate.v1.CreateIntegrationProviderResponse\"q\xc2\xf3\x18\x1d\n" +
 	"\x1bcreate-integration provider\x82\xd3\xe4\x93\x02J:\x01*\"E/v1/locations/{location_id}/payments/integrations/provider/whitelabel\x12\xcd\x01\n" +
 	"\x12RecordOrderPayment\x12$.hlgate.v1.RecordOrderPaymentRequest\x1a%.hlgate.v1.RecordOrderPaymentResponse\"j\xc2\xf3\x18\x16\n" +
@@ -4196,7 +4051,7 @@ func file_hlgate_v1_payments_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_payments_service_proto_rawDescData
 }
 
-var file_hlgate_v1_payments_service_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_hlgate_v1_payments_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_hlgate_v1_payments_service_proto_goTypes = []any{
 	(*DeleteCouponRequest)(nil),                                    // 0: hlgate.v1.DeleteCouponRequest
 	(*DeleteCouponResponse)(nil),                                   // 1: hlgate.v1.DeleteCouponResponse
@@ -4220,123 +4075,116 @@ var file_hlgate_v1_payments_service_proto_goTypes = []any{
 	(*DeleteIntegrationResponse)(nil),                              // 19: hlgate.v1.DeleteIntegrationResponse
 	(*CreateIntegrationRequest)(nil),                               // 20: hlgate.v1.CreateIntegrationRequest
 	(*CreateIntegrationResponse)(nil),                              // 21: hlgate.v1.CreateIntegrationResponse
-	(*ListIntegrationProvidersRequest)(nil),                        // 22: hlgate.v1.ListIntegrationProvidersRequest
-	(*ListIntegrationProvidersResponse)(nil),                       // 23: hlgate.v1.ListIntegrationProvidersResponse
-	(*CreateIntegrationProviderRequest)(nil),                       // 24: hlgate.v1.CreateIntegrationProviderRequest
-	(*CreateIntegrationProviderResponse)(nil),                      // 25: hlgate.v1.CreateIntegrationProviderResponse
-	(*RecordOrderPaymentRequest)(nil),                              // 26: hlgate.v1.RecordOrderPaymentRequest
-	(*RecordOrderPaymentResponse)(nil),                             // 27: hlgate.v1.RecordOrderPaymentResponse
-	(*ListSubscriptionsRequest)(nil),                               // 28: hlgate.v1.ListSubscriptionsRequest
-	(*ListSubscriptionsResponse)(nil),                              // 29: hlgate.v1.ListSubscriptionsResponse
-	(*GetSubscriptionByIdRequest)(nil),                             // 30: hlgate.v1.GetSubscriptionByIdRequest
-	(*GetSubscriptionByIdResponse)(nil),                            // 31: hlgate.v1.GetSubscriptionByIdResponse
-	(*structpb.Struct)(nil),                                        // 32: google.protobuf.Struct
-	(*ApplyToFuturePaymentsConfigDto)(nil),                         // 33: hlgate.v1.ApplyToFuturePaymentsConfigDto
-	(*ApplyToFuturePaymentsConfig)(nil),                            // 34: hlgate.v1.ApplyToFuturePaymentsConfig
-	(*CouponDto)(nil),                                              // 35: hlgate.v1.CouponDto
-	(*CustomProviderKeys)(nil),                                     // 36: hlgate.v1.CustomProviderKeys
-	(*IntegrationProviderSchema)(nil),                              // 37: hlgate.v1.IntegrationProviderSchema
-	(*PaymentsCardDto)(nil),                                        // 38: hlgate.v1.PaymentsCardDto
-	(*ChequeDto)(nil),                                              // 39: hlgate.v1.ChequeDto
-	(*SubscriptionResponseSchema)(nil),                             // 40: hlgate.v1.SubscriptionResponseSchema
-	(*OrderSource)(nil),                                            // 41: hlgate.v1.OrderSource
-	(*PaymentsScheduleOptionsDto)(nil),                             // 42: hlgate.v1.PaymentsScheduleOptionsDto
-	(*ListOrdersRequest)(nil),                                      // 43: hlgate.v1.ListOrdersRequest
-	(*GetOrderRequest)(nil),                                        // 44: hlgate.v1.GetOrderRequest
-	(*ListTransactionsRequest)(nil),                                // 45: hlgate.v1.ListTransactionsRequest
-	(*GetTransactionRequest)(nil),                                  // 46: hlgate.v1.GetTransactionRequest
-	(*ListOrdersResponse)(nil),                                     // 47: hlgate.v1.ListOrdersResponse
-	(*GetOrderResponse)(nil),                                       // 48: hlgate.v1.GetOrderResponse
-	(*ListTransactionsResponse)(nil),                               // 49: hlgate.v1.ListTransactionsResponse
-	(*GetTransactionResponse)(nil),                                 // 50: hlgate.v1.GetTransactionResponse
+	(*CreateIntegrationProviderRequest)(nil),                       // 22: hlgate.v1.CreateIntegrationProviderRequest
+	(*CreateIntegrationProviderResponse)(nil),                      // 23: hlgate.v1.CreateIntegrationProviderResponse
+	(*RecordOrderPaymentRequest)(nil),                              // 24: hlgate.v1.RecordOrderPaymentRequest
+	(*RecordOrderPaymentResponse)(nil),                             // 25: hlgate.v1.RecordOrderPaymentResponse
+	(*ListSubscriptionsRequest)(nil),                               // 26: hlgate.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),                              // 27: hlgate.v1.ListSubscriptionsResponse
+	(*GetSubscriptionByIdRequest)(nil),                             // 28: hlgate.v1.GetSubscriptionByIdRequest
+	(*GetSubscriptionByIdResponse)(nil),                            // 29: hlgate.v1.GetSubscriptionByIdResponse
+	(*structpb.Struct)(nil),                                        // 30: google.protobuf.Struct
+	(*ApplyToFuturePaymentsConfigDto)(nil),                         // 31: hlgate.v1.ApplyToFuturePaymentsConfigDto
+	(*ApplyToFuturePaymentsConfig)(nil),                            // 32: hlgate.v1.ApplyToFuturePaymentsConfig
+	(*CouponDto)(nil),                                              // 33: hlgate.v1.CouponDto
+	(*CustomProviderKeys)(nil),                                     // 34: hlgate.v1.CustomProviderKeys
+	(*PaymentsCardDto)(nil),                                        // 35: hlgate.v1.PaymentsCardDto
+	(*ChequeDto)(nil),                                              // 36: hlgate.v1.ChequeDto
+	(*SubscriptionResponseSchema)(nil),                             // 37: hlgate.v1.SubscriptionResponseSchema
+	(*OrderSource)(nil),                                            // 38: hlgate.v1.OrderSource
+	(*PaymentsScheduleOptionsDto)(nil),                             // 39: hlgate.v1.PaymentsScheduleOptionsDto
+	(*ListOrdersRequest)(nil),                                      // 40: hlgate.v1.ListOrdersRequest
+	(*GetOrderRequest)(nil),                                        // 41: hlgate.v1.GetOrderRequest
+	(*ListTransactionsRequest)(nil),                                // 42: hlgate.v1.ListTransactionsRequest
+	(*GetTransactionRequest)(nil),                                  // 43: hlgate.v1.GetTransactionRequest
+	(*ListOrdersResponse)(nil),                                     // 44: hlgate.v1.ListOrdersResponse
+	(*GetOrderResponse)(nil),                                       // 45: hlgate.v1.GetOrderResponse
+	(*ListTransactionsResponse)(nil),                               // 46: hlgate.v1.ListTransactionsResponse
+	(*GetTransactionResponse)(nil),                                 // 47: hlgate.v1.GetTransactionResponse
 }
 var file_hlgate_v1_payments_service_proto_depIdxs = []int32{
-	32, // 0: hlgate.v1.DeleteCouponResponse.unmapped:type_name -> google.protobuf.Struct
-	33, // 1: hlgate.v1.GetCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
-	32, // 2: hlgate.v1.GetCouponResponse.unmapped:type_name -> google.protobuf.Struct
-	34, // 3: hlgate.v1.CreateCouponRequest.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfig
-	33, // 4: hlgate.v1.CreateCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
-	32, // 5: hlgate.v1.CreateCouponResponse.unmapped:type_name -> google.protobuf.Struct
-	34, // 6: hlgate.v1.UpdateCouponRequest.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfig
-	33, // 7: hlgate.v1.UpdateCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
-	32, // 8: hlgate.v1.UpdateCouponResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 9: hlgate.v1.ListCouponsResponse.data:type_name -> hlgate.v1.CouponDto
-	32, // 10: hlgate.v1.ListCouponsResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 11: hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 12: hlgate.v1.FetchConfigResponse.payment_provider:type_name -> google.protobuf.Struct
-	32, // 13: hlgate.v1.FetchConfigResponse.unmapped:type_name -> google.protobuf.Struct
-	36, // 14: hlgate.v1.CreateConfigRequest.live:type_name -> hlgate.v1.CustomProviderKeys
-	36, // 15: hlgate.v1.CreateConfigRequest.test:type_name -> hlgate.v1.CustomProviderKeys
-	32, // 16: hlgate.v1.CreateConfigResponse.payment_provider:type_name -> google.protobuf.Struct
-	32, // 17: hlgate.v1.CreateConfigResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 18: hlgate.v1.DisconnectConfigResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 19: hlgate.v1.DeleteIntegrationResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 20: hlgate.v1.CreateIntegrationResponse.payment_provider:type_name -> google.protobuf.Struct
-	32, // 21: hlgate.v1.CreateIntegrationResponse.unmapped:type_name -> google.protobuf.Struct
-	37, // 22: hlgate.v1.ListIntegrationProvidersResponse.providers:type_name -> hlgate.v1.IntegrationProviderSchema
-	32, // 23: hlgate.v1.ListIntegrationProvidersResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 24: hlgate.v1.CreateIntegrationProviderResponse.unmapped:type_name -> google.protobuf.Struct
-	38, // 25: hlgate.v1.RecordOrderPaymentRequest.card:type_name -> hlgate.v1.PaymentsCardDto
-	39, // 26: hlgate.v1.RecordOrderPaymentRequest.cheque:type_name -> hlgate.v1.ChequeDto
-	32, // 27: hlgate.v1.RecordOrderPaymentRequest.meta:type_name -> google.protobuf.Struct
-	32, // 28: hlgate.v1.RecordOrderPaymentResponse.unmapped:type_name -> google.protobuf.Struct
-	40, // 29: hlgate.v1.ListSubscriptionsResponse.data:type_name -> hlgate.v1.SubscriptionResponseSchema
-	32, // 30: hlgate.v1.ListSubscriptionsResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 31: hlgate.v1.GetSubscriptionByIdResponse.contact_snapshot:type_name -> google.protobuf.Struct
-	32, // 32: hlgate.v1.GetSubscriptionByIdResponse.coupon:type_name -> google.protobuf.Struct
-	41, // 33: hlgate.v1.GetSubscriptionByIdResponse.entity_source:type_name -> hlgate.v1.OrderSource
-	32, // 34: hlgate.v1.GetSubscriptionByIdResponse.subscription_snapshot:type_name -> google.protobuf.Struct
-	32, // 35: hlgate.v1.GetSubscriptionByIdResponse.payment_provider:type_name -> google.protobuf.Struct
-	32, // 36: hlgate.v1.GetSubscriptionByIdResponse.meta:type_name -> google.protobuf.Struct
-	42, // 37: hlgate.v1.GetSubscriptionByIdResponse.schedule:type_name -> hlgate.v1.PaymentsScheduleOptionsDto
-	32, // 38: hlgate.v1.GetSubscriptionByIdResponse.auto_payment:type_name -> google.protobuf.Struct
-	32, // 39: hlgate.v1.GetSubscriptionByIdResponse.recurring_product:type_name -> google.protobuf.Struct
-	32, // 40: hlgate.v1.GetSubscriptionByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	43, // 41: hlgate.v1.PaymentsService.ListOrders:input_type -> hlgate.v1.ListOrdersRequest
-	44, // 42: hlgate.v1.PaymentsService.GetOrder:input_type -> hlgate.v1.GetOrderRequest
-	0,  // 43: hlgate.v1.PaymentsService.DeleteCoupon:input_type -> hlgate.v1.DeleteCouponRequest
-	2,  // 44: hlgate.v1.PaymentsService.GetCoupon:input_type -> hlgate.v1.GetCouponRequest
-	4,  // 45: hlgate.v1.PaymentsService.CreateCoupon:input_type -> hlgate.v1.CreateCouponRequest
-	6,  // 46: hlgate.v1.PaymentsService.UpdateCoupon:input_type -> hlgate.v1.UpdateCouponRequest
-	8,  // 47: hlgate.v1.PaymentsService.ListCoupons:input_type -> hlgate.v1.ListCouponsRequest
-	10, // 48: hlgate.v1.PaymentsService.CustomProviderMarketplaceAppUpdateCapabilities:input_type -> hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesRequest
-	12, // 49: hlgate.v1.PaymentsService.FetchConfig:input_type -> hlgate.v1.FetchConfigRequest
-	14, // 50: hlgate.v1.PaymentsService.CreateConfig:input_type -> hlgate.v1.CreateConfigRequest
-	16, // 51: hlgate.v1.PaymentsService.DisconnectConfig:input_type -> hlgate.v1.DisconnectConfigRequest
-	18, // 52: hlgate.v1.PaymentsService.DeleteIntegration:input_type -> hlgate.v1.DeleteIntegrationRequest
-	20, // 53: hlgate.v1.PaymentsService.CreateIntegration:input_type -> hlgate.v1.CreateIntegrationRequest
-	22, // 54: hlgate.v1.PaymentsService.ListIntegrationProviders:input_type -> hlgate.v1.ListIntegrationProvidersRequest
-	24, // 55: hlgate.v1.PaymentsService.CreateIntegrationProvider:input_type -> hlgate.v1.CreateIntegrationProviderRequest
-	26, // 56: hlgate.v1.PaymentsService.RecordOrderPayment:input_type -> hlgate.v1.RecordOrderPaymentRequest
-	28, // 57: hlgate.v1.PaymentsService.ListSubscriptions:input_type -> hlgate.v1.ListSubscriptionsRequest
-	30, // 58: hlgate.v1.PaymentsService.GetSubscriptionById:input_type -> hlgate.v1.GetSubscriptionByIdRequest
-	45, // 59: hlgate.v1.PaymentsService.ListTransactions:input_type -> hlgate.v1.ListTransactionsRequest
-	46, // 60: hlgate.v1.PaymentsService.GetTransaction:input_type -> hlgate.v1.GetTransactionRequest
-	47, // 61: hlgate.v1.PaymentsService.ListOrders:output_type -> hlgate.v1.ListOrdersResponse
-	48, // 62: hlgate.v1.PaymentsService.GetOrder:output_type -> hlgate.v1.GetOrderResponse
-	1,  // 63: hlgate.v1.PaymentsService.DeleteCoupon:output_type -> hlgate.v1.DeleteCouponResponse
-	3,  // 64: hlgate.v1.PaymentsService.GetCoupon:output_type -> hlgate.v1.GetCouponResponse
-	5,  // 65: hlgate.v1.PaymentsService.CreateCoupon:output_type -> hlgate.v1.CreateCouponResponse
-	7,  // 66: hlgate.v1.PaymentsService.UpdateCoupon:output_type -> hlgate.v1.UpdateCouponResponse
-	9,  // 67: hlgate.v1.PaymentsService.ListCoupons:output_type -> hlgate.v1.ListCouponsResponse
-	11, // 68: hlgate.v1.PaymentsService.CustomProviderMarketplaceAppUpdateCapabilities:output_type -> hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesResponse
-	13, // 69: hlgate.v1.PaymentsService.FetchConfig:output_type -> hlgate.v1.FetchConfigResponse
-	15, // 70: hlgate.v1.PaymentsService.CreateConfig:output_type -> hlgate.v1.CreateConfigResponse
-	17, // 71: hlgate.v1.PaymentsService.DisconnectConfig:output_type -> hlgate.v1.DisconnectConfigResponse
-	19, // 72: hlgate.v1.PaymentsService.DeleteIntegration:output_type -> hlgate.v1.DeleteIntegrationResponse
-	21, // 73: hlgate.v1.PaymentsService.CreateIntegration:output_type -> hlgate.v1.CreateIntegrationResponse
-	23, // 74: hlgate.v1.PaymentsService.ListIntegrationProviders:output_type -> hlgate.v1.ListIntegrationProvidersResponse
-	25, // 75: hlgate.v1.PaymentsService.CreateIntegrationProvider:output_type -> hlgate.v1.CreateIntegrationProviderResponse
-	27, // 76: hlgate.v1.PaymentsService.RecordOrderPayment:output_type -> hlgate.v1.RecordOrderPaymentResponse
-	29, // 77: hlgate.v1.PaymentsService.ListSubscriptions:output_type -> hlgate.v1.ListSubscriptionsResponse
-	31, // 78: hlgate.v1.PaymentsService.GetSubscriptionById:output_type -> hlgate.v1.GetSubscriptionByIdResponse
-	49, // 79: hlgate.v1.PaymentsService.ListTransactions:output_type -> hlgate.v1.ListTransactionsResponse
-	50, // 80: hlgate.v1.PaymentsService.GetTransaction:output_type -> hlgate.v1.GetTransactionResponse
-	61, // [61:81] is the sub-list for method output_type
-	41, // [41:61] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	30, // 0: hlgate.v1.DeleteCouponResponse.unmapped:type_name -> google.protobuf.Struct
+	31, // 1: hlgate.v1.GetCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
+	30, // 2: hlgate.v1.GetCouponResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 3: hlgate.v1.CreateCouponRequest.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfig
+	31, // 4: hlgate.v1.CreateCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
+	30, // 5: hlgate.v1.CreateCouponResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 6: hlgate.v1.UpdateCouponRequest.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfig
+	31, // 7: hlgate.v1.UpdateCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
+	30, // 8: hlgate.v1.UpdateCouponResponse.unmapped:type_name -> google.protobuf.Struct
+	33, // 9: hlgate.v1.ListCouponsResponse.data:type_name -> hlgate.v1.CouponDto
+	30, // 10: hlgate.v1.ListCouponsResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 11: hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 12: hlgate.v1.FetchConfigResponse.payment_provider:type_name -> google.protobuf.Struct
+	30, // 13: hlgate.v1.FetchConfigResponse.unmapped:type_name -> google.protobuf.Struct
+	34, // 14: hlgate.v1.CreateConfigRequest.live:type_name -> hlgate.v1.CustomProviderKeys
+	34, // 15: hlgate.v1.CreateConfigRequest.test:type_name -> hlgate.v1.CustomProviderKeys
+	30, // 16: hlgate.v1.CreateConfigResponse.payment_provider:type_name -> google.protobuf.Struct
+	30, // 17: hlgate.v1.CreateConfigResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 18: hlgate.v1.DisconnectConfigResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 19: hlgate.v1.DeleteIntegrationResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 20: hlgate.v1.CreateIntegrationResponse.payment_provider:type_name -> google.protobuf.Struct
+	30, // 21: hlgate.v1.CreateIntegrationResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 22: hlgate.v1.CreateIntegrationProviderResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 23: hlgate.v1.RecordOrderPaymentRequest.card:type_name -> hlgate.v1.PaymentsCardDto
+	36, // 24: hlgate.v1.RecordOrderPaymentRequest.cheque:type_name -> hlgate.v1.ChequeDto
+	30, // 25: hlgate.v1.RecordOrderPaymentRequest.meta:type_name -> google.protobuf.Struct
+	30, // 26: hlgate.v1.RecordOrderPaymentResponse.unmapped:type_name -> google.protobuf.Struct
+	37, // 27: hlgate.v1.ListSubscriptionsResponse.data:type_name -> hlgate.v1.SubscriptionResponseSchema
+	30, // 28: hlgate.v1.ListSubscriptionsResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 29: hlgate.v1.GetSubscriptionByIdResponse.contact_snapshot:type_name -> google.protobuf.Struct
+	30, // 30: hlgate.v1.GetSubscriptionByIdResponse.coupon:type_name -> google.protobuf.Struct
+	38, // 31: hlgate.v1.GetSubscriptionByIdResponse.entity_source:type_name -> hlgate.v1.OrderSource
+	30, // 32: hlgate.v1.GetSubscriptionByIdResponse.subscription_snapshot:type_name -> google.protobuf.Struct
+	30, // 33: hlgate.v1.GetSubscriptionByIdResponse.payment_provider:type_name -> google.protobuf.Struct
+	30, // 34: hlgate.v1.GetSubscriptionByIdResponse.meta:type_name -> google.protobuf.Struct
+	39, // 35: hlgate.v1.GetSubscriptionByIdResponse.schedule:type_name -> hlgate.v1.PaymentsScheduleOptionsDto
+	30, // 36: hlgate.v1.GetSubscriptionByIdResponse.auto_payment:type_name -> google.protobuf.Struct
+	30, // 37: hlgate.v1.GetSubscriptionByIdResponse.recurring_product:type_name -> google.protobuf.Struct
+	30, // 38: hlgate.v1.GetSubscriptionByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	40, // 39: hlgate.v1.PaymentsService.ListOrders:input_type -> hlgate.v1.ListOrdersRequest
+	41, // 40: hlgate.v1.PaymentsService.GetOrder:input_type -> hlgate.v1.GetOrderRequest
+	0,  // 41: hlgate.v1.PaymentsService.DeleteCoupon:input_type -> hlgate.v1.DeleteCouponRequest
+	2,  // 42: hlgate.v1.PaymentsService.GetCoupon:input_type -> hlgate.v1.GetCouponRequest
+	4,  // 43: hlgate.v1.PaymentsService.CreateCoupon:input_type -> hlgate.v1.CreateCouponRequest
+	6,  // 44: hlgate.v1.PaymentsService.UpdateCoupon:input_type -> hlgate.v1.UpdateCouponRequest
+	8,  // 45: hlgate.v1.PaymentsService.ListCoupons:input_type -> hlgate.v1.ListCouponsRequest
+	10, // 46: hlgate.v1.PaymentsService.CustomProviderMarketplaceAppUpdateCapabilities:input_type -> hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesRequest
+	12, // 47: hlgate.v1.PaymentsService.FetchConfig:input_type -> hlgate.v1.FetchConfigRequest
+	14, // 48: hlgate.v1.PaymentsService.CreateConfig:input_type -> hlgate.v1.CreateConfigRequest
+	16, // 49: hlgate.v1.PaymentsService.DisconnectConfig:input_type -> hlgate.v1.DisconnectConfigRequest
+	18, // 50: hlgate.v1.PaymentsService.DeleteIntegration:input_type -> hlgate.v1.DeleteIntegrationRequest
+	20, // 51: hlgate.v1.PaymentsService.CreateIntegration:input_type -> hlgate.v1.CreateIntegrationRequest
+	22, // 52: hlgate.v1.PaymentsService.CreateIntegrationProvider:input_type -> hlgate.v1.CreateIntegrationProviderRequest
+	24, // 53: hlgate.v1.PaymentsService.RecordOrderPayment:input_type -> hlgate.v1.RecordOrderPaymentRequest
+	26, // 54: hlgate.v1.PaymentsService.ListSubscriptions:input_type -> hlgate.v1.ListSubscriptionsRequest
+	28, // 55: hlgate.v1.PaymentsService.GetSubscriptionById:input_type -> hlgate.v1.GetSubscriptionByIdRequest
+	42, // 56: hlgate.v1.PaymentsService.ListTransactions:input_type -> hlgate.v1.ListTransactionsRequest
+	43, // 57: hlgate.v1.PaymentsService.GetTransaction:input_type -> hlgate.v1.GetTransactionRequest
+	44, // 58: hlgate.v1.PaymentsService.ListOrders:output_type -> hlgate.v1.ListOrdersResponse
+	45, // 59: hlgate.v1.PaymentsService.GetOrder:output_type -> hlgate.v1.GetOrderResponse
+	1,  // 60: hlgate.v1.PaymentsService.DeleteCoupon:output_type -> hlgate.v1.DeleteCouponResponse
+	3,  // 61: hlgate.v1.PaymentsService.GetCoupon:output_type -> hlgate.v1.GetCouponResponse
+	5,  // 62: hlgate.v1.PaymentsService.CreateCoupon:output_type -> hlgate.v1.CreateCouponResponse
+	7,  // 63: hlgate.v1.PaymentsService.UpdateCoupon:output_type -> hlgate.v1.UpdateCouponResponse
+	9,  // 64: hlgate.v1.PaymentsService.ListCoupons:output_type -> hlgate.v1.ListCouponsResponse
+	11, // 65: hlgate.v1.PaymentsService.CustomProviderMarketplaceAppUpdateCapabilities:output_type -> hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesResponse
+	13, // 66: hlgate.v1.PaymentsService.FetchConfig:output_type -> hlgate.v1.FetchConfigResponse
+	15, // 67: hlgate.v1.PaymentsService.CreateConfig:output_type -> hlgate.v1.CreateConfigResponse
+	17, // 68: hlgate.v1.PaymentsService.DisconnectConfig:output_type -> hlgate.v1.DisconnectConfigResponse
+	19, // 69: hlgate.v1.PaymentsService.DeleteIntegration:output_type -> hlgate.v1.DeleteIntegrationResponse
+	21, // 70: hlgate.v1.PaymentsService.CreateIntegration:output_type -> hlgate.v1.CreateIntegrationResponse
+	23, // 71: hlgate.v1.PaymentsService.CreateIntegrationProvider:output_type -> hlgate.v1.CreateIntegrationProviderResponse
+	25, // 72: hlgate.v1.PaymentsService.RecordOrderPayment:output_type -> hlgate.v1.RecordOrderPaymentResponse
+	27, // 73: hlgate.v1.PaymentsService.ListSubscriptions:output_type -> hlgate.v1.ListSubscriptionsResponse
+	29, // 74: hlgate.v1.PaymentsService.GetSubscriptionById:output_type -> hlgate.v1.GetSubscriptionByIdResponse
+	46, // 75: hlgate.v1.PaymentsService.ListTransactions:output_type -> hlgate.v1.ListTransactionsResponse
+	47, // 76: hlgate.v1.PaymentsService.GetTransaction:output_type -> hlgate.v1.GetTransactionResponse
+	58, // [58:77] is the sub-list for method output_type
+	39, // [39:58] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_payments_service_proto_init() }
@@ -4366,19 +4214,19 @@ func file_hlgate_v1_payments_service_proto_init() {
 	file_hlgate_v1_payments_service_proto_msgTypes[19].OneofWrappers = []any{}
 	file_hlgate_v1_payments_service_proto_msgTypes[20].OneofWrappers = []any{}
 	file_hlgate_v1_payments_service_proto_msgTypes[21].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[22].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[23].OneofWrappers = []any{}
 	file_hlgate_v1_payments_service_proto_msgTypes[24].OneofWrappers = []any{}
 	file_hlgate_v1_payments_service_proto_msgTypes[25].OneofWrappers = []any{}
 	file_hlgate_v1_payments_service_proto_msgTypes[26].OneofWrappers = []any{}
-	file_hlgate_v1_payments_service_proto_msgTypes[27].OneofWrappers = []any{}
-	file_hlgate_v1_payments_service_proto_msgTypes[28].OneofWrappers = []any{}
-	file_hlgate_v1_payments_service_proto_msgTypes[31].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[29].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_payments_service_proto_rawDesc), len(file_hlgate_v1_payments_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   32,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

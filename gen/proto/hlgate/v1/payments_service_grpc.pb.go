@@ -38,7 +38,6 @@ const (
 	PaymentsService_DisconnectConfig_FullMethodName                               = "/hlgate.v1.PaymentsService/DisconnectConfig"
 	PaymentsService_DeleteIntegration_FullMethodName                              = "/hlgate.v1.PaymentsService/DeleteIntegration"
 	PaymentsService_CreateIntegration_FullMethodName                              = "/hlgate.v1.PaymentsService/CreateIntegration"
-	PaymentsService_ListIntegrationProviders_FullMethodName                       = "/hlgate.v1.PaymentsService/ListIntegrationProviders"
 	PaymentsService_CreateIntegrationProvider_FullMethodName                      = "/hlgate.v1.PaymentsService/CreateIntegrationProvider"
 	PaymentsService_RecordOrderPayment_FullMethodName                             = "/hlgate.v1.PaymentsService/RecordOrderPayment"
 	PaymentsService_ListSubscriptions_FullMethodName                              = "/hlgate.v1.PaymentsService/ListSubscriptions"
@@ -110,12 +109,6 @@ type PaymentsServiceClient interface {
 	// (create-integration). Create new integration: API to create a new
 	// association for an app and location.
 	CreateIntegration(ctx context.Context, in *CreateIntegrationRequest, opts ...grpc.CallOption) (*CreateIntegrationResponse, error)
-	// ListIntegrationProviders calls GET
-	// /payments/integrations/provider/whitelabel (list-integration-providers).
-	// List White-label Integration Providers: The "List White-label Integration
-	// Providers" API allows to retrieve a paginated list of integration
-	// providers.
-	ListIntegrationProviders(ctx context.Context, in *ListIntegrationProvidersRequest, opts ...grpc.CallOption) (*ListIntegrationProvidersResponse, error)
 	// CreateIntegrationProvider calls POST
 	// /payments/integrations/provider/whitelabel (create-integration provider).
 	// Create White-label Integration Provider: The "Create White-label
@@ -282,16 +275,6 @@ func (c *paymentsServiceClient) CreateIntegration(ctx context.Context, in *Creat
 	return out, nil
 }
 
-func (c *paymentsServiceClient) ListIntegrationProviders(ctx context.Context, in *ListIntegrationProvidersRequest, opts ...grpc.CallOption) (*ListIntegrationProvidersResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(ListIntegrationProvidersResponse)
-	err := c.cc.Invoke(ctx, PaymentsService_ListIntegrationProviders_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 func (c *paymentsServiceClient) CreateIntegrationProvider(ctx context.Context, in *CreateIntegrationProviderRequest, opts ...grpc.CallOption) (*CreateIntegrationProviderResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateIntegrationProviderResponse)
@@ -415,12 +398,6 @@ type PaymentsServiceServer interface {
 	// (create-integration). Create new integration: API to create a new
 	// association for an app and location.
 	CreateIntegration(context.Context, *CreateIntegrationRequest) (*CreateIntegrationResponse, error)
-	// ListIntegrationProviders calls GET
-	// /payments/integrations/provider/whitelabel (list-integration-providers).
-	// List White-label Integration Providers: The "List White-label Integration
-	// Providers" API allows to retrieve a paginated list of integration
-	// providers.
-	ListIntegrationProviders(context.Context, *ListIntegrationProvidersRequest) (*ListIntegrationProvidersResponse, error)
 	// CreateIntegrationProvider calls POST
 	// /payments/integrations/provider/whitelabel (create-integration provider).
 	// Create White-label Integration Provider: The "Create White-label
@@ -495,9 +472,6 @@ func (UnimplementedPaymentsServiceServer) DeleteIntegration(context.Context, *De
 }
 func (UnimplementedPaymentsServiceServer) CreateIntegration(context.Context, *CreateIntegrationRequest) (*CreateIntegrationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateIntegration not implemented")
-}
-func (UnimplementedPaymentsServiceServer) ListIntegrationProviders(context.Context, *ListIntegrationProvidersRequest) (*ListIntegrationProvidersResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method ListIntegrationProviders not implemented")
 }
 func (UnimplementedPaymentsServiceServer) CreateIntegrationProvider(context.Context, *CreateIntegrationProviderRequest) (*CreateIntegrationProviderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateIntegrationProvider not implemented")
@@ -772,24 +746,6 @@ func _PaymentsService_CreateIntegration_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
-func _PaymentsService_ListIntegrationProviders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ListIntegrationProvidersRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(PaymentsServiceServer).ListIntegrationProviders(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: PaymentsService_ListIntegrationProviders_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(PaymentsServiceServer).ListIntegrationProviders(ctx, req.(*ListIntegrationProvidersRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 func _PaymentsService_CreateIntegrationProvider_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateIntegrationProviderRequest)
 	if err := dec(in); err != nil {
@@ -956,10 +912,6 @@ var PaymentsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateIntegration",
 			Handler:    _PaymentsService_CreateIntegration_Handler,
-		},
-		{
-			MethodName: "ListIntegrationProviders",
-			Handler:    _PaymentsService_ListIntegrationProviders_Handler,
 		},
 		{
 			MethodName: "CreateIntegrationProvider",

@@ -8015,146 +8015,6 @@ func (x *CustomProviderKeys) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
-// IntegrationProviderSchema is the schema IntegrationProviderSchema of
-// HighLevel's payments document.
-type IntegrationProviderSchema struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The unique identifier of the integration provider.
-	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
-	// The altId / locationId of the integration provider.
-	AltId *string `protobuf:"bytes,2,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
-	// The altType of the integration provider.
-	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
-	// The title or name of the integration provider.
-	Title *string `protobuf:"bytes,4,opt,name=title,proto3,oneof" json:"title,omitempty"`
-	// The route name associated with the integration provider.
-	Route *string `protobuf:"bytes,5,opt,name=route,proto3,oneof" json:"route,omitempty"`
-	// The payment provider associated with the integration provider.
-	Provider *string `protobuf:"bytes,6,opt,name=provider,proto3,oneof" json:"provider,omitempty"`
-	// A brief description providing additional information about the
-	// integration provider.
-	Description *string `protobuf:"bytes,7,opt,name=description,proto3,oneof" json:"description,omitempty"`
-	// The URL to an image representing the integration provider.
-	ImageUrl *string `protobuf:"bytes,8,opt,name=image_url,json=imageUrl,proto3,oneof" json:"image_url,omitempty"`
-	// The timestamp when the integration provider was created.
-	CreatedAt *string `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
-	// The timestamp when the integration provider was last updated.
-	UpdatedAt *string `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
-	// HighLevel's keys that have no field here, or whose value does not fit its
-	// field, with their JSON values; counted in
-	// hlgate_upstream_unmapped_keys_total. A write ignores it.
-	Unmapped      *structpb.Struct `protobuf:"bytes,11,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *IntegrationProviderSchema) Reset() {
-	*x = IntegrationProviderSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *IntegrationProviderSchema) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*IntegrationProviderSchema) ProtoMessage() {}
-
-func (x *IntegrationProviderSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use IntegrationProviderSchema.ProtoReflect.Descriptor instead.
-func (*IntegrationProviderSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{75}
-}
-
-func (x *IntegrationProviderSchema) GetId() string {
-	if x != nil && x.Id != nil {
-		return *x.Id
-	}
-	return ""
-}
-
-func (x *IntegrationProviderSchema) GetAltId() string {
-	if x != nil && x.AltId != nil {
-		return *x.AltId
-	}
-	return ""
-}
-
-func (x *IntegrationProviderSchema) GetAltType() string {
-	if x != nil && x.AltType != nil {
-		return *x.AltType
-	}
-	return ""
-}
-
-func (x *IntegrationProviderSchema) GetTitle() string {
-	if x != nil && x.Title != nil {
-		return *x.Title
-	}
-	return ""
-}
-
-func (x *IntegrationProviderSchema) GetRoute() string {
-	if x != nil && x.Route != nil {
-		return *x.Route
-	}
-	return ""
-}
-
-func (x *IntegrationProviderSchema) GetProvider() string {
-	if x != nil && x.Provider != nil {
-		return *x.Provider
-	}
-	return ""
-}
-
-func (x *IntegrationProviderSchema) GetDescription() string {
-	if x != nil && x.Description != nil {
-		return *x.Description
-	}
-	return ""
-}
-
-func (x *IntegrationProviderSchema) GetImageUrl() string {
-	if x != nil && x.ImageUrl != nil {
-		return *x.ImageUrl
-	}
-	return ""
-}
-
-func (x *IntegrationProviderSchema) GetCreatedAt() string {
-	if x != nil && x.CreatedAt != nil {
-		return *x.CreatedAt
-	}
-	return ""
-}
-
-func (x *IntegrationProviderSchema) GetUpdatedAt() string {
-	if x != nil && x.UpdatedAt != nil {
-		return *x.UpdatedAt
-	}
-	return ""
-}
-
-func (x *IntegrationProviderSchema) GetUnmapped() *structpb.Struct {
-	if x != nil {
-		return x.Unmapped
-	}
-	return nil
-}
-
 // PaymentsCardDto is the schema CardDto of HighLevel's payments document.
 type PaymentsCardDto struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -8172,7 +8032,7 @@ type PaymentsCardDto struct {
 
 func (x *PaymentsCardDto) Reset() {
 	*x = PaymentsCardDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8184,7 +8044,7 @@ func (x *PaymentsCardDto) String() string {
 func (*PaymentsCardDto) ProtoMessage() {}
 
 func (x *PaymentsCardDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8197,7 +8057,7 @@ func (x *PaymentsCardDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentsCardDto.ProtoReflect.Descriptor instead.
 func (*PaymentsCardDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{76}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *PaymentsCardDto) GetType() string {
@@ -8283,7 +8143,7 @@ type SubscriptionResponseSchema struct {
 
 func (x *SubscriptionResponseSchema) Reset() {
 	*x = SubscriptionResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8295,7 +8155,7 @@ func (x *SubscriptionResponseSchema) String() string {
 func (*SubscriptionResponseSchema) ProtoMessage() {}
 
 func (x *SubscriptionResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8308,7 +8168,7 @@ func (x *SubscriptionResponseSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionResponseSchema.ProtoReflect.Descriptor instead.
 func (*SubscriptionResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{77}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *SubscriptionResponseSchema) GetId() string {
@@ -8509,7 +8369,7 @@ type OrderSource struct {
 
 func (x *OrderSource) Reset() {
 	*x = OrderSource{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8521,7 +8381,7 @@ func (x *OrderSource) String() string {
 func (*OrderSource) ProtoMessage() {}
 
 func (x *OrderSource) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8534,7 +8394,7 @@ func (x *OrderSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderSource.ProtoReflect.Descriptor instead.
 func (*OrderSource) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{78}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *OrderSource) GetType() string {
@@ -8597,7 +8457,7 @@ type PaymentsScheduleOptionsDto struct {
 
 func (x *PaymentsScheduleOptionsDto) Reset() {
 	*x = PaymentsScheduleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8609,7 +8469,7 @@ func (x *PaymentsScheduleOptionsDto) String() string {
 func (*PaymentsScheduleOptionsDto) ProtoMessage() {}
 
 func (x *PaymentsScheduleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8622,7 +8482,7 @@ func (x *PaymentsScheduleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentsScheduleOptionsDto.ProtoReflect.Descriptor instead.
 func (*PaymentsScheduleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{79}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *PaymentsScheduleOptionsDto) GetExecuteAt() string {
@@ -8684,7 +8544,7 @@ type PaymentsCustomRRuleOptionsDto struct {
 
 func (x *PaymentsCustomRRuleOptionsDto) Reset() {
 	*x = PaymentsCustomRRuleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8696,7 +8556,7 @@ func (x *PaymentsCustomRRuleOptionsDto) String() string {
 func (*PaymentsCustomRRuleOptionsDto) ProtoMessage() {}
 
 func (x *PaymentsCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8709,7 +8569,7 @@ func (x *PaymentsCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentsCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
 func (*PaymentsCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{80}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *PaymentsCustomRRuleOptionsDto) GetIntervalType() string {
@@ -8842,7 +8702,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8854,7 +8714,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8867,7 +8727,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{81}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *UserSchema) GetId() string {
@@ -9057,7 +8917,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9069,7 +8929,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9082,7 +8942,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{82}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -9379,7 +9239,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9391,7 +9251,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9404,7 +9264,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{83}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -9470,7 +9330,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[84]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9482,7 +9342,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[84]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9495,7 +9355,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{84}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -10723,33 +10583,7 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
 	"\n" +
 	"\b_api_keyB\x12\n" +
-	"\x10_publishable_key\"\x8b\x04\n" +
-	"\x19IntegrationProviderSchema\x12\x14\n" +
-	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
-	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
-	"\balt_type\x18\x03 \x01(\tH\x02R\aaltType\x88\x01\x01\x12\x19\n" +
-	"\x05title\x18\x04 \x01(\tH\x03R\x05title\x88\x01\x01\x12\x19\n" +
-	"\x05route\x18\x05 \x01(\tH\x04R\x05route\x88\x01\x01\x12\x1f\n" +
-	"\bprovider\x18\x06 \x01(\tH\x05R\bprovider\x88\x01\x01\x12%\n" +
-	"\vdescription\x18\a \x01(\tH\x06R\vdescription\x88\x01\x01\x12 \n" +
-	"\timage_url\x18\b \x01(\tH\aR\bimageUrl\x88\x01\x01\x12\"\n" +
-	"\n" +
-	"created_at\x18\t \x01(\tH\bR\tcreatedAt\x88\x01\x01\x12\"\n" +
-	"\n" +
-	"updated_at\x18\n" +
-	" \x01(\tH\tR\tupdatedAt\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\v \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
-	"\x03_idB\t\n" +
-	"\a_alt_idB\v\n" +
-	"\t_alt_typeB\b\n" +
-	"\x06_titleB\b\n" +
-	"\x06_routeB\v\n" +
-	"\t_providerB\x0e\n" +
-	"\f_descriptionB\f\n" +
-	"\n" +
-	"_image_urlB\r\n" +
-	"\v_created_atB\r\n" +
-	"\v_updated_at\"\x92\x01\n" +
+	"\x10_publishable_key\"\x92\x01\n" +
 	"\x0fPaymentsCardDto\x12\x17\n" +
 	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x12\x19\n" +
 	"\x05last4\x18\x02 \x01(\tH\x01R\x05last4\x88\x01\x01\x128\n" +
@@ -11018,7 +10852,7 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 85)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 84)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*CalendarsGetNoteSchema)(nil),                // 0: hlgate.v1.CalendarsGetNoteSchema
 	(*NoteCreatedBySchema)(nil),                   // 1: hlgate.v1.NoteCreatedBySchema
@@ -11095,137 +10929,136 @@ var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*ApplyToFuturePaymentsConfig)(nil),           // 72: hlgate.v1.ApplyToFuturePaymentsConfig
 	(*CouponDto)(nil),                             // 73: hlgate.v1.CouponDto
 	(*CustomProviderKeys)(nil),                    // 74: hlgate.v1.CustomProviderKeys
-	(*IntegrationProviderSchema)(nil),             // 75: hlgate.v1.IntegrationProviderSchema
-	(*PaymentsCardDto)(nil),                       // 76: hlgate.v1.PaymentsCardDto
-	(*SubscriptionResponseSchema)(nil),            // 77: hlgate.v1.SubscriptionResponseSchema
-	(*OrderSource)(nil),                           // 78: hlgate.v1.OrderSource
-	(*PaymentsScheduleOptionsDto)(nil),            // 79: hlgate.v1.PaymentsScheduleOptionsDto
-	(*PaymentsCustomRRuleOptionsDto)(nil),         // 80: hlgate.v1.PaymentsCustomRRuleOptionsDto
-	(*UserSchema)(nil),                            // 81: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),                        // 82: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                            // 83: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),                        // 84: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),                       // 85: google.protobuf.Struct
-	(*structpb.ListValue)(nil),                    // 86: google.protobuf.ListValue
+	(*PaymentsCardDto)(nil),                       // 75: hlgate.v1.PaymentsCardDto
+	(*SubscriptionResponseSchema)(nil),            // 76: hlgate.v1.SubscriptionResponseSchema
+	(*OrderSource)(nil),                           // 77: hlgate.v1.OrderSource
+	(*PaymentsScheduleOptionsDto)(nil),            // 78: hlgate.v1.PaymentsScheduleOptionsDto
+	(*PaymentsCustomRRuleOptionsDto)(nil),         // 79: hlgate.v1.PaymentsCustomRRuleOptionsDto
+	(*UserSchema)(nil),                            // 80: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),                        // 81: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                            // 82: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),                        // 83: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),                       // 84: google.protobuf.Struct
+	(*structpb.ListValue)(nil),                    // 85: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
 	1,   // 0: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	85,  // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	85,  // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
-	85,  // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	84,  // 1: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	84,  // 2: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	84,  // 3: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
 	4,   // 4: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
-	85,  // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
-	85,  // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	84,  // 5: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	84,  // 6: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
 	3,   // 7: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	85,  // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	85,  // 9: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	85,  // 10: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
-	85,  // 11: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	85,  // 12: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	85,  // 13: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	85,  // 14: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	85,  // 15: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	84,  // 8: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	84,  // 9: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	84,  // 10: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	84,  // 11: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	84,  // 12: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	84,  // 13: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	84,  // 14: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	84,  // 15: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
 	9,   // 16: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
 	10,  // 17: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	85,  // 18: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 19: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 18: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 19: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
 	11,  // 20: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
 	12,  // 21: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	85,  // 22: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 23: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	84,  // 22: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 23: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
 	13,  // 24: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	85,  // 25: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 26: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 25: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 26: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
 	15,  // 27: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	85,  // 28: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 29: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 28: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 29: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
 	17,  // 30: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	85,  // 31: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 32: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 33: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 31: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 32: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 33: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
 	20,  // 34: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
 	15,  // 35: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	85,  // 36: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 37: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 38: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 39: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 36: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 37: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 38: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 39: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
 	24,  // 40: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
 	25,  // 41: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
 	26,  // 42: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	85,  // 43: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 44: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 45: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 46: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 47: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 43: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 44: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 45: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 46: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 47: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
 	29,  // 48: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	85,  // 49: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 50: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 51: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	86,  // 52: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	84,  // 49: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 50: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 51: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	85,  // 52: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
 	32,  // 53: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	85,  // 54: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 55: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 56: hlgate.v1.InvoicesCardDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 57: hlgate.v1.ChequeDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 58: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	85,  // 59: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	85,  // 60: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	85,  // 61: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	85,  // 62: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	85,  // 63: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 64: hlgate.v1.InvoiceSettingsSenderConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 54: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 55: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 56: hlgate.v1.InvoicesCardDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 57: hlgate.v1.ChequeDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 58: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	84,  // 59: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	84,  // 60: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	84,  // 61: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	84,  // 62: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	84,  // 63: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 64: hlgate.v1.InvoiceSettingsSenderConfigurationDto.unmapped:type_name -> google.protobuf.Struct
 	33,  // 65: hlgate.v1.AutoPaymentDetailsDto.card:type_name -> hlgate.v1.InvoicesCardDto
 	38,  // 66: hlgate.v1.AutoPaymentDetailsDto.us_bank_account:type_name -> hlgate.v1.USBankAccountDto
 	39,  // 67: hlgate.v1.AutoPaymentDetailsDto.sepa_direct_debit:type_name -> hlgate.v1.SepaDirectDebitDTO
 	40,  // 68: hlgate.v1.AutoPaymentDetailsDto.bacs_direct_debit:type_name -> hlgate.v1.BacsDirectDebitDTO
 	41,  // 69: hlgate.v1.AutoPaymentDetailsDto.becs_direct_debit:type_name -> hlgate.v1.BecsDirectDebitDTO
-	85,  // 70: hlgate.v1.AutoPaymentDetailsDto.provider:type_name -> google.protobuf.Struct
-	85,  // 71: hlgate.v1.AutoPaymentDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 72: hlgate.v1.USBankAccountDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 73: hlgate.v1.SepaDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
-	85,  // 74: hlgate.v1.BacsDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
-	85,  // 75: hlgate.v1.BecsDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
+	84,  // 70: hlgate.v1.AutoPaymentDetailsDto.provider:type_name -> google.protobuf.Struct
+	84,  // 71: hlgate.v1.AutoPaymentDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 72: hlgate.v1.USBankAccountDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 73: hlgate.v1.SepaDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
+	84,  // 74: hlgate.v1.BacsDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
+	84,  // 75: hlgate.v1.BecsDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
 	17,  // 76: hlgate.v1.EstimateLineItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	85,  // 77: hlgate.v1.EstimateLineItemDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 77: hlgate.v1.EstimateLineItemDto.unmapped:type_name -> google.protobuf.Struct
 	36,  // 78: hlgate.v1.SendEstimateDto.sent_from:type_name -> hlgate.v1.InvoiceSettingsSenderConfigurationDto
-	85,  // 79: hlgate.v1.SendEstimateDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 79: hlgate.v1.SendEstimateDto.unmapped:type_name -> google.protobuf.Struct
 	45,  // 80: hlgate.v1.FrequencySettingsDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	85,  // 81: hlgate.v1.FrequencySettingsDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 81: hlgate.v1.FrequencySettingsDto.unmapped:type_name -> google.protobuf.Struct
 	46,  // 82: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
-	85,  // 83: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 84: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 85: hlgate.v1.AutoInvoicingDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 83: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 84: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 85: hlgate.v1.AutoInvoicingDto.unmapped:type_name -> google.protobuf.Struct
 	49,  // 86: hlgate.v1.PaymentScheduleConfigDto.date_config:type_name -> hlgate.v1.PaymentScheduleDateConfigDto
-	86,  // 87: hlgate.v1.PaymentScheduleConfigDto.schedules:type_name -> google.protobuf.ListValue
-	85,  // 88: hlgate.v1.PaymentScheduleConfigDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 89: hlgate.v1.PaymentScheduleDateConfigDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 90: hlgate.v1.BusinessDetails.unmapped:type_name -> google.protobuf.Struct
-	85,  // 91: hlgate.v1.ContactDetails.unmapped:type_name -> google.protobuf.Struct
-	85,  // 92: hlgate.v1.SentTo.unmapped:type_name -> google.protobuf.Struct
-	85,  // 93: hlgate.v1.AutoInvoice.unmapped:type_name -> google.protobuf.Struct
+	85,  // 87: hlgate.v1.PaymentScheduleConfigDto.schedules:type_name -> google.protobuf.ListValue
+	84,  // 88: hlgate.v1.PaymentScheduleConfigDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 89: hlgate.v1.PaymentScheduleDateConfigDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 90: hlgate.v1.BusinessDetails.unmapped:type_name -> google.protobuf.Struct
+	84,  // 91: hlgate.v1.ContactDetails.unmapped:type_name -> google.protobuf.Struct
+	84,  // 92: hlgate.v1.SentTo.unmapped:type_name -> google.protobuf.Struct
+	84,  // 93: hlgate.v1.AutoInvoice.unmapped:type_name -> google.protobuf.Struct
 	50,  // 94: hlgate.v1.EstimateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetails
 	42,  // 95: hlgate.v1.EstimateResponseDto.items:type_name -> hlgate.v1.EstimateLineItemDto
 	18,  // 96: hlgate.v1.EstimateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
 	30,  // 97: hlgate.v1.EstimateResponseDto.attachments:type_name -> hlgate.v1.AttachmentsDto
 	51,  // 98: hlgate.v1.EstimateResponseDto.contact_details:type_name -> hlgate.v1.ContactDetails
-	85,  // 99: hlgate.v1.EstimateResponseDto.meta:type_name -> google.protobuf.Struct
-	85,  // 100: hlgate.v1.EstimateResponseDto.estimate_action_history:type_name -> google.protobuf.Struct
+	84,  // 99: hlgate.v1.EstimateResponseDto.meta:type_name -> google.protobuf.Struct
+	84,  // 100: hlgate.v1.EstimateResponseDto.estimate_action_history:type_name -> google.protobuf.Struct
 	52,  // 101: hlgate.v1.EstimateResponseDto.sent_to:type_name -> hlgate.v1.SentTo
 	44,  // 102: hlgate.v1.EstimateResponseDto.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
 	53,  // 103: hlgate.v1.EstimateResponseDto.auto_invoice:type_name -> hlgate.v1.AutoInvoice
-	85,  // 104: hlgate.v1.EstimateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 104: hlgate.v1.EstimateResponseDto.unmapped:type_name -> google.protobuf.Struct
 	50,  // 105: hlgate.v1.EstimateTemplateResponseDTO.business_details:type_name -> hlgate.v1.BusinessDetails
 	42,  // 106: hlgate.v1.EstimateTemplateResponseDTO.items:type_name -> hlgate.v1.EstimateLineItemDto
 	18,  // 107: hlgate.v1.EstimateTemplateResponseDTO.discount:type_name -> hlgate.v1.DiscountDto
 	30,  // 108: hlgate.v1.EstimateTemplateResponseDTO.attachments:type_name -> hlgate.v1.AttachmentsDto
-	85,  // 109: hlgate.v1.EstimateTemplateResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	84,  // 109: hlgate.v1.EstimateTemplateResponseDTO.unmapped:type_name -> google.protobuf.Struct
 	45,  // 110: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
 	35,  // 111: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
 	14,  // 112: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
 	19,  // 113: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
 	18,  // 114: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	85,  // 115: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
-	85,  // 116: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 115: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
+	84,  // 116: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
 	58,  // 117: hlgate.v1.CustomNotificationDto.customer_send_invoice:type_name -> hlgate.v1.CustomNotificationItemDto
 	58,  // 118: hlgate.v1.CustomNotificationDto.team_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
 	58,  // 119: hlgate.v1.CustomNotificationDto.customer_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
@@ -11242,56 +11075,55 @@ var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
 	58,  // 130: hlgate.v1.CustomNotificationDto.customer_send_estimate:type_name -> hlgate.v1.CustomNotificationItemDto
 	58,  // 131: hlgate.v1.CustomNotificationDto.team_estimate_accepted:type_name -> hlgate.v1.CustomNotificationItemDto
 	58,  // 132: hlgate.v1.CustomNotificationDto.team_estimate_declined:type_name -> hlgate.v1.CustomNotificationItemDto
-	85,  // 133: hlgate.v1.CustomNotificationDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 134: hlgate.v1.CustomNotificationItemDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 133: hlgate.v1.CustomNotificationDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 134: hlgate.v1.CustomNotificationItemDto.unmapped:type_name -> google.protobuf.Struct
 	60,  // 135: hlgate.v1.InvoiceSettingsBusinessDetailsDto.address:type_name -> hlgate.v1.Address
-	85,  // 136: hlgate.v1.InvoiceSettingsBusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 137: hlgate.v1.Address.unmapped:type_name -> google.protobuf.Struct
-	85,  // 138: hlgate.v1.InvoiceProductSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 136: hlgate.v1.InvoiceSettingsBusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 137: hlgate.v1.Address.unmapped:type_name -> google.protobuf.Struct
+	84,  // 138: hlgate.v1.InvoiceProductSettingsDto.unmapped:type_name -> google.protobuf.Struct
 	14,  // 139: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
 	18,  // 140: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	85,  // 141: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	85,  // 142: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 141: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	84,  // 142: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
 	64,  // 143: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
 	65,  // 144: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
 	66,  // 145: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	85,  // 146: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	85,  // 147: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	85,  // 148: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	85,  // 149: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	85,  // 150: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	85,  // 151: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	85,  // 152: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	84,  // 146: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	84,  // 147: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	84,  // 148: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	84,  // 149: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	84,  // 150: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	84,  // 151: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	84,  // 152: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
 	68,  // 153: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	85,  // 154: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	85,  // 155: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	85,  // 156: hlgate.v1.ApplyToFuturePaymentsConfigDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 157: hlgate.v1.ApplyToFuturePaymentsConfig.unmapped:type_name -> google.protobuf.Struct
+	84,  // 154: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	84,  // 155: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	84,  // 156: hlgate.v1.ApplyToFuturePaymentsConfigDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 157: hlgate.v1.ApplyToFuturePaymentsConfig.unmapped:type_name -> google.protobuf.Struct
 	71,  // 158: hlgate.v1.CouponDto.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
-	85,  // 159: hlgate.v1.CouponDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 160: hlgate.v1.CustomProviderKeys.unmapped:type_name -> google.protobuf.Struct
-	85,  // 161: hlgate.v1.IntegrationProviderSchema.unmapped:type_name -> google.protobuf.Struct
-	85,  // 162: hlgate.v1.PaymentsCardDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 163: hlgate.v1.SubscriptionResponseSchema.entity_source_meta:type_name -> google.protobuf.Struct
-	85,  // 164: hlgate.v1.SubscriptionResponseSchema.subscription_snapshot:type_name -> google.protobuf.Struct
-	85,  // 165: hlgate.v1.SubscriptionResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	85,  // 166: hlgate.v1.OrderSource.meta:type_name -> google.protobuf.Struct
-	85,  // 167: hlgate.v1.OrderSource.unmapped:type_name -> google.protobuf.Struct
-	80,  // 168: hlgate.v1.PaymentsScheduleOptionsDto.rrule:type_name -> hlgate.v1.PaymentsCustomRRuleOptionsDto
-	85,  // 169: hlgate.v1.PaymentsScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 170: hlgate.v1.PaymentsCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	82,  // 171: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	83,  // 172: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	85,  // 173: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	85,  // 174: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	85,  // 175: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	85,  // 176: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	85,  // 177: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	178, // [178:178] is the sub-list for method output_type
-	178, // [178:178] is the sub-list for method input_type
-	178, // [178:178] is the sub-list for extension type_name
-	178, // [178:178] is the sub-list for extension extendee
-	0,   // [0:178] is the sub-list for field type_name
+	84,  // 159: hlgate.v1.CouponDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 160: hlgate.v1.CustomProviderKeys.unmapped:type_name -> google.protobuf.Struct
+	84,  // 161: hlgate.v1.PaymentsCardDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 162: hlgate.v1.SubscriptionResponseSchema.entity_source_meta:type_name -> google.protobuf.Struct
+	84,  // 163: hlgate.v1.SubscriptionResponseSchema.subscription_snapshot:type_name -> google.protobuf.Struct
+	84,  // 164: hlgate.v1.SubscriptionResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	84,  // 165: hlgate.v1.OrderSource.meta:type_name -> google.protobuf.Struct
+	84,  // 166: hlgate.v1.OrderSource.unmapped:type_name -> google.protobuf.Struct
+	79,  // 167: hlgate.v1.PaymentsScheduleOptionsDto.rrule:type_name -> hlgate.v1.PaymentsCustomRRuleOptionsDto
+	84,  // 168: hlgate.v1.PaymentsScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 169: hlgate.v1.PaymentsCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	81,  // 170: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	82,  // 171: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	84,  // 172: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	84,  // 173: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	84,  // 174: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 175: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	84,  // 176: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	177, // [177:177] is the sub-list for method output_type
+	177, // [177:177] is the sub-list for method input_type
+	177, // [177:177] is the sub-list for extension type_name
+	177, // [177:177] is the sub-list for extension extendee
+	0,   // [0:177] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -11374,14 +11206,13 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[81].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[82].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[83].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[84].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   85,
+			NumMessages:   84,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
