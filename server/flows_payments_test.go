@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -209,14 +210,19 @@ func TestRecordOrderPayment(t *testing.T) {
 // gRPC and REST.
 func TestCoupons(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	// A coupon's status follows its dates on the sandbox's clock.
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true, Now: frozenClock(time.Date(2026, 4, 12, 12, 0, 0, 0, time.UTC))}})
 	ctx, loc := h.ctx(""), sandbox.DemoLocationID
 	var ids []string
 	for i, code := range []string{"SPRING10", "SUMMER20", "AUTUMN30"} {
+		start, want := "2020-01-01T00:00:00Z", "active"
+		if i == 2 {
+			start, want = "2026-09-01T00:00:00Z", "scheduled"
+		}
 		c, err := h.payments.CreateCoupon(ctx, &hlgatev1.CreateCouponRequest{LocationId: loc, AltType: proto.String("location"),
 			Name: proto.String("Sale " + code), Code: proto.String(code), DiscountType: proto.String("percentage"),
-			DiscountValue: proto.Float64(float64(10 * (i + 1))), StartDate: proto.String("2020-01-01T00:00:00Z"), LimitPerCustomer: proto.Bool(i == 0)})
-		if err != nil || c.GetId() == "" || c.GetCode() != code || c.GetStatus() != "active" || c.GetLimitPerCustomer() != float64(map[bool]int{true: 1}[i == 0]) {
+			DiscountValue: proto.Float64(float64(10 * (i + 1))), StartDate: proto.String(start), LimitPerCustomer: proto.Bool(i == 0)})
+		if err != nil || c.GetId() == "" || c.GetCode() != code || c.GetStatus() != want || c.GetLimitPerCustomer() != float64(map[bool]int{true: 1}[i == 0]) {
 			t.Fatalf("CreateCoupon(%s) = %v, %v", code, c, err)
 		}
 		ids = append(ids, c.GetId())
@@ -264,6 +270,9 @@ func TestCoupons(t *testing.T) {
 	}
 	if l := restJSON(t, h, http.MethodGet, "/v1/locations/"+loc+"/payments/coupon/list?status=expired", "", http.StatusOK); len(l["data"].([]any)) != 1 {
 		t.Fatalf("GET expired coupons = %v, want the one", l)
+	}
+	if l, err := h.payments.ListCoupons(ctx, &hlgatev1.ListCouponsRequest{LocationId: loc, Status: proto.String("scheduled")}); err != nil || len(l.GetData()) != 1 || l.GetData()[0].GetCode() != "AUTUMN30" {
+		t.Fatalf("ListCoupons(scheduled) = %v, %v", l, err)
 	}
 
 	got, err := h.payments.GetCoupon(ctx, &hlgatev1.GetCouponRequest{LocationId: loc, Id: proto.String(ids[1]), Code: proto.String("SUMMER20")})
